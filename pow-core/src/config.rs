@@ -1,0 +1,453 @@
+//! [`PowConfig`]: one value per setup, passed explicitly (no global state).
+//!
+//! ```
+//! use pow_core::PowConfig;
+//! let config = PowConfig::builder("a".repeat(64))
+//!     .user_id_field("email")
+//!     .build()
+//!     .unwrap();
+//! assert_eq!(config.user_id_field(), "email");
+//! assert!(PowConfig::builder("too short").build().is_err());
+//! ```
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::error::PowError;
+use crate::extension::{Extension, Extensions};
+use crate::password::{PasswordHasher, Pbkdf2Hasher};
+use crate::store::{MemoryStore, Store};
+use crate::token::MessageVerifier;
+use crate::users::{ChangesetHook, FieldDef, FieldKind, UsersContext};
+
+/// Minimum length of the secret key base, in bytes.
+pub const MIN_SECRET_KEY_BASE_LEN: usize = 64;
+
+/// Password length rules.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PasswordPolicy {
+    /// Minimum length in characters. Default 8 (NIST 800-63B).
+    pub min_length: usize,
+    /// Maximum length in bytes. Default 4096 (caps hashing cost).
+    pub max_length: usize,
+}
+
+impl Default for PasswordPolicy {
+    fn default() -> Self {
+        Self {
+            min_length: 8,
+            max_length: 4096,
+        }
+    }
+}
+
+/// Session lifetimes and cookie settings.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SessionConfig {
+    /// Key inside the cookie session that holds the signed session token. Default `"auth"`
+    /// (`"<name>_auth"` for a named setup).
+    pub session_key: String,
+    /// Name of the session cookie. Default `"pow_session"` (`"<name>_session"`).
+    pub cookie_name: String,
+    /// A session token older than this is rotated on the next request. `None` never
+    /// rotates; `Some(ZERO)` rotates on every request. Default 15 minutes.
+    pub ttl_renewal: Option<Duration>,
+    /// How long a session token lives in the store without being renewed. Default 30 minutes.
+    pub credentials_ttl: Duration,
+    /// Cap on how long a chain of renewals may live from the original sign-in. `None` has
+    /// no cap (Pow's behaviour). Default 14 days.
+    pub absolute_lifetime: Option<Duration>,
+    /// Whether cookies carry the `Secure` attribute. Default `false`; turn it on behind HTTPS.
+    pub cookie_secure: bool,
+    /// Re-read the user from the users context on every request. Default `false`.
+    pub reload_user: bool,
+}
+
+/// A pow-rs setup: secrets, user schema, policies, backends and extensions.
+///
+/// Cheap to clone (an `Arc` inside). Build it once, outside `HttpServer::new`, and share it.
+#[derive(Clone)]
+pub struct PowConfig {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    name: Option<String>,
+    verifier: MessageVerifier,
+    secret_key_base: Vec<u8>,
+    user_id_field: String,
+    table: String,
+    password_policy: PasswordPolicy,
+    hasher: Arc<dyn PasswordHasher>,
+    user_fields: Vec<FieldDef>,
+    hooks: Vec<Arc<dyn ChangesetHook>>,
+    session: SessionConfig,
+    extensions: Extensions,
+    users: Option<Arc<dyn UsersContext>>,
+    store: Arc<dyn Store>,
+    prevent_user_enumeration: bool,
+}
+
+impl std::fmt::Debug for PowConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PowConfig")
+            .field("name", &self.inner.name)
+            .field("user_id_field", &self.inner.user_id_field)
+            .field("table", &self.inner.table)
+            .field("extensions", &self.inner.extensions.names())
+            .finish_non_exhaustive()
+    }
+}
+
+impl PowConfig {
+    /// Starts a builder. `secret_key_base` signs every token and cookie; it must be at
+    /// least 64 bytes of random data, kept secret and stable across restarts.
+    pub fn builder(secret_key_base: impl Into<Vec<u8>>) -> PowConfigBuilder {
+        PowConfigBuilder::new(secret_key_base.into())
+    }
+
+    /// The setup's name (`None` for the default setup).
+    pub fn name(&self) -> Option<&str> {
+        self.inner.name.as_deref()
+    }
+
+    /// Prefixes `base` with the setup's name (`"<name>_<base>"`), as Pow's `otp_app` does.
+    pub fn namespaced(&self, base: &str) -> String {
+        match &self.inner.name {
+            Some(name) => format!("{name}_{base}"),
+            None => base.to_owned(),
+        }
+    }
+
+    /// The token signer.
+    pub fn verifier(&self) -> &MessageVerifier {
+        &self.inner.verifier
+    }
+
+    /// The secret key base.
+    pub fn secret_key_base(&self) -> &[u8] {
+        &self.inner.secret_key_base
+    }
+
+    /// The user id field (`"email"` by default).
+    pub fn user_id_field(&self) -> &str {
+        &self.inner.user_id_field
+    }
+
+    /// The users table (`"users"` by default).
+    pub fn table(&self) -> &str {
+        &self.inner.table
+    }
+
+    /// Password length rules.
+    pub fn password_policy(&self) -> PasswordPolicy {
+        self.inner.password_policy
+    }
+
+    /// The password hasher.
+    pub fn hasher(&self) -> &dyn PasswordHasher {
+        self.inner.hasher.as_ref()
+    }
+
+    /// Every extra user field: the user id field when it is not `email`... in order: the
+    /// app's fields, then each extension's.
+    pub fn user_fields(&self) -> &[FieldDef] {
+        &self.inner.user_fields
+    }
+
+    /// Changeset hooks: each extension's (config order), then the app's.
+    pub fn changeset_hooks(&self) -> &[Arc<dyn ChangesetHook>] {
+        &self.inner.hooks
+    }
+
+    /// Session settings.
+    pub fn session(&self) -> &SessionConfig {
+        &self.inner.session
+    }
+
+    /// The enabled extensions, in order.
+    pub fn extensions(&self) -> &Extensions {
+        &self.inner.extensions
+    }
+
+    /// The users context.
+    ///
+    /// # Errors
+    /// [`PowError::Config`] if none was set with [`PowConfigBuilder::users`].
+    pub fn users(&self) -> Result<&Arc<dyn UsersContext>, PowError> {
+        self.inner.users.as_ref().ok_or_else(|| {
+            PowError::Config("no users context: call PowConfigBuilder::users(...)".into())
+        })
+    }
+
+    /// The cache store.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.inner.store
+    }
+
+    /// Whether responses hide whether an account exists (default `true`).
+    pub fn prevent_user_enumeration(&self) -> bool {
+        self.inner.prevent_user_enumeration
+    }
+}
+
+/// Builder for [`PowConfig`]. Each setter says its default.
+pub struct PowConfigBuilder {
+    secret_key_base: Vec<u8>,
+    name: Option<String>,
+    user_id_field: String,
+    table: String,
+    password_policy: PasswordPolicy,
+    hasher: Arc<dyn PasswordHasher>,
+    user_fields: Vec<FieldDef>,
+    hooks: Vec<Arc<dyn ChangesetHook>>,
+    session: Option<SessionConfig>,
+    ttl_renewal: Option<Duration>,
+    credentials_ttl: Duration,
+    absolute_lifetime: Option<Duration>,
+    cookie_secure: bool,
+    reload_user: bool,
+    extensions: Vec<Arc<dyn Extension>>,
+    users: Option<Arc<dyn UsersContext>>,
+    store: Option<Arc<dyn Store>>,
+    prevent_user_enumeration: bool,
+}
+
+impl PowConfigBuilder {
+    fn new(secret_key_base: Vec<u8>) -> Self {
+        Self {
+            secret_key_base,
+            name: None,
+            user_id_field: "email".into(),
+            table: "users".into(),
+            password_policy: PasswordPolicy::default(),
+            hasher: Arc::new(Pbkdf2Hasher::default()),
+            user_fields: Vec::new(),
+            hooks: Vec::new(),
+            session: None,
+            ttl_renewal: Some(Duration::from_secs(15 * 60)),
+            credentials_ttl: Duration::from_secs(30 * 60),
+            absolute_lifetime: Some(Duration::from_secs(14 * 24 * 3600)),
+            cookie_secure: false,
+            reload_user: false,
+            extensions: Vec::new(),
+            users: None,
+            store: None,
+            prevent_user_enumeration: true,
+        }
+    }
+
+    /// Names the setup (e.g. `"admin"`), which prefixes the session key, cookie names and
+    /// store namespaces so that two setups in one app never see each other's sessions.
+    /// The default is unnamed.
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// The field users sign in with. The default is `"email"` (validated as an email);
+    /// `"username"` also works.
+    pub fn user_id_field(mut self, field: impl Into<String>) -> Self {
+        self.user_id_field = field.into();
+        self
+    }
+
+    /// The users table. The default is `"users"`.
+    pub fn table(mut self, table: impl Into<String>) -> Self {
+        self.table = table.into();
+        self
+    }
+
+    /// Password length rules. The default is 8 characters to 4096 bytes.
+    pub fn password_policy(mut self, policy: PasswordPolicy) -> Self {
+        self.password_policy = policy;
+        self
+    }
+
+    /// The password hasher. The default is PBKDF2-SHA512 with 100 000 iterations, Pow's
+    /// format. [`Argon2Hasher`](crate::password::Argon2Hasher) is the alternative.
+    pub fn hasher(mut self, hasher: impl PasswordHasher) -> Self {
+        self.hasher = Arc::new(hasher);
+        self
+    }
+
+    /// Adds an app-defined user column (the app's own migration creates it).
+    pub fn user_field(mut self, field: FieldDef) -> Self {
+        self.user_fields.push(field);
+        self
+    }
+
+    /// Adds an app changeset hook (runs after the extensions' hooks). Use it to validate
+    /// the app's own fields.
+    pub fn changeset_hook(mut self, hook: impl ChangesetHook) -> Self {
+        self.hooks.push(Arc::new(hook));
+        self
+    }
+
+    /// Rotation interval of session tokens. The default is 15 minutes; `None` never rotates.
+    pub fn session_ttl_renewal(mut self, ttl: Option<Duration>) -> Self {
+        self.ttl_renewal = ttl;
+        self
+    }
+
+    /// Store TTL of session tokens. The default is 30 minutes.
+    ///
+    /// # Warning
+    /// Longer values widen the window in which a stolen session cookie works; use the
+    /// persistent-session extension for long sign-ins instead.
+    pub fn credentials_ttl(mut self, ttl: Duration) -> Self {
+        self.credentials_ttl = ttl;
+        self
+    }
+
+    /// Cap on the lifetime of a chain of session renewals. The default is 14 days; `None`
+    /// lets an active session live forever (Pow's behaviour).
+    pub fn session_absolute_lifetime(mut self, lifetime: Option<Duration>) -> Self {
+        self.absolute_lifetime = lifetime;
+        self
+    }
+
+    /// Marks cookies `Secure`. The default is `false`; set it when served over HTTPS.
+    pub fn cookie_secure(mut self, secure: bool) -> Self {
+        self.cookie_secure = secure;
+        self
+    }
+
+    /// Re-read the user on every request instead of using the cached copy. The default is
+    /// `false`.
+    pub fn reload_user(mut self, reload: bool) -> Self {
+        self.reload_user = reload;
+        self
+    }
+
+    /// Overrides every session setting at once.
+    pub fn session(mut self, session: SessionConfig) -> Self {
+        self.session = Some(session);
+        self
+    }
+
+    /// Enables an extension. Order matters: callbacks run in the order extensions are added.
+    pub fn extension(mut self, extension: impl Extension) -> Self {
+        self.extensions.push(Arc::new(extension));
+        self
+    }
+
+    /// The users context. Required before serving requests.
+    pub fn users(mut self, users: impl UsersContext) -> Self {
+        self.users = Some(Arc::new(users));
+        self
+    }
+
+    /// The users context, shared.
+    pub fn users_arc(mut self, users: Arc<dyn UsersContext>) -> Self {
+        self.users = Some(users);
+        self
+    }
+
+    /// The cache store. The default is a new [`MemoryStore`].
+    pub fn store(mut self, store: Arc<dyn Store>) -> Self {
+        self.store = Some(store);
+        self
+    }
+
+    /// Whether to hide whether an account exists. The default is `true`.
+    pub fn prevent_user_enumeration(mut self, prevent: bool) -> Self {
+        self.prevent_user_enumeration = prevent;
+        self
+    }
+
+    /// Checks the settings and builds the config.
+    ///
+    /// # Errors
+    /// [`PowError::Config`] when the secret key base is shorter than 64 bytes, two
+    /// extensions share a name, a field is declared twice or a password policy is empty.
+    pub fn build(self) -> Result<PowConfig, PowError> {
+        if self.secret_key_base.len() < MIN_SECRET_KEY_BASE_LEN {
+            return Err(PowError::Config(format!(
+                "secret_key_base has to be at least {MIN_SECRET_KEY_BASE_LEN} bytes (got {}); \
+                 generate one with `openssl rand -base64 48`",
+                self.secret_key_base.len()
+            )));
+        }
+        let policy = self.password_policy;
+        if policy.min_length == 0 || policy.min_length > policy.max_length {
+            return Err(PowError::Config(format!(
+                "password policy needs 0 < min_length <= max_length (got {}..={})",
+                policy.min_length, policy.max_length
+            )));
+        }
+        if self.user_id_field.is_empty() {
+            return Err(PowError::Config("user_id_field must not be empty".into()));
+        }
+        let extensions = Extensions::new(self.extensions)?;
+        let mut user_fields = Vec::new();
+        if self.user_id_field != "email" {
+            user_fields.push(
+                FieldDef::new(self.user_id_field.clone(), FieldKind::Text)
+                    .castable()
+                    .unique(),
+            );
+        } else {
+            user_fields.push(FieldDef::new("email", FieldKind::Text).castable().unique());
+        }
+        user_fields.extend(self.user_fields);
+        let mut hooks = Vec::new();
+        for ext in extensions.iter() {
+            user_fields.extend(ext.user_fields());
+            if let Some(hook) = ext.changeset_hook() {
+                hooks.push(hook);
+            }
+        }
+        hooks.extend(self.hooks);
+        let mut seen = std::collections::BTreeSet::new();
+        for field in &user_fields {
+            if !seen.insert(field.name.clone()) {
+                return Err(PowError::Config(format!(
+                    "user field `{}` is declared twice (by the app or an extension)",
+                    field.name
+                )));
+            }
+        }
+        let name = self.name;
+        let prefixed = |base: &str| match &name {
+            Some(n) => format!("{n}_{base}"),
+            None => base.to_owned(),
+        };
+        let session = self.session.unwrap_or_else(|| SessionConfig {
+            session_key: prefixed("auth"),
+            cookie_name: match &name {
+                Some(n) => format!("{n}_session"),
+                None => "pow_session".into(),
+            },
+            ttl_renewal: self.ttl_renewal,
+            credentials_ttl: self.credentials_ttl,
+            absolute_lifetime: self.absolute_lifetime,
+            cookie_secure: self.cookie_secure,
+            reload_user: self.reload_user,
+        });
+        if session.credentials_ttl > Duration::from_secs(30 * 60) {
+            tracing::warn!(
+                "credentials_ttl value for sessions should be no longer than 30 minutes to \
+                 prevent session hijack, please consider lowering the value"
+            );
+        }
+        Ok(PowConfig {
+            inner: Arc::new(Inner {
+                verifier: MessageVerifier::new(&self.secret_key_base),
+                secret_key_base: self.secret_key_base,
+                name,
+                user_id_field: self.user_id_field,
+                table: self.table,
+                password_policy: policy,
+                hasher: self.hasher,
+                user_fields,
+                hooks,
+                session,
+                extensions,
+                users: self.users,
+                store: self.store.unwrap_or_else(MemoryStore::shared),
+                prevent_user_enumeration: self.prevent_user_enumeration,
+            }),
+        })
+    }
+}

@@ -1,0 +1,82 @@
+//! The crate's error type.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+
+/// Errors raised by pow-core.
+///
+/// Clients never see the text of these errors: [`ResponseError`] answers with an opaque
+/// page. Developers see the message in logs, and it names the fix where there is one.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PowError {
+    /// The configuration is invalid; the message says which setting and how to fix it.
+    #[error("invalid pow configuration: {0}")]
+    Config(String),
+    /// The users database failed (connection, query or migration).
+    #[error("users database error: {0}")]
+    Database(String),
+    /// The cache store failed or is unreachable.
+    #[error("cache store error: {0}")]
+    Store(#[from] crate::store::StoreError),
+    /// A stored password hash could not be parsed. It never counts as a match.
+    #[error("password hash error: {0}")]
+    Hash(#[from] crate::password::HashError),
+    /// Sending a mail failed.
+    #[error("mailer error: {0}")]
+    Mailer(String),
+    /// Rendering a page or mail template failed.
+    #[error("template error: {0}")]
+    Template(String),
+    /// The blocking thread pool was shut down or the task panicked.
+    #[error("blocking task failed: {0}")]
+    Blocking(String),
+    /// The service is saturated and asks the client to come back later.
+    #[error("service busy, retry later")]
+    Busy,
+    /// Any other internal failure.
+    #[error("{0}")]
+    Other(String),
+}
+
+impl PowError {
+    /// Builds a [`PowError::Database`] from any displayable error.
+    pub fn database(err: impl std::fmt::Display) -> Self {
+        Self::Database(err.to_string())
+    }
+}
+
+impl From<askama::Error> for PowError {
+    fn from(err: askama::Error) -> Self {
+        Self::Template(err.to_string())
+    }
+}
+
+impl From<actix_web::error::BlockingError> for PowError {
+    fn from(err: actix_web::error::BlockingError) -> Self {
+        Self::Blocking(err.to_string())
+    }
+}
+
+impl ResponseError for PowError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            Self::Store(_) | Self::Busy => StatusCode::SERVICE_UNAVAILABLE,
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        tracing::error!(error = %self, "pow request failed");
+        let status = self.status_code();
+        let mut res = HttpResponse::build(status);
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            res.insert_header(("Retry-After", "5"));
+        }
+        res.content_type("text/plain; charset=utf-8")
+            .body(status.canonical_reason().unwrap_or("Error"))
+    }
+}
+
+/// Result alias used across pow-core.
+pub type PowResult<T> = Result<T, PowError>;

@@ -1,0 +1,59 @@
+//! Password hashing: the [`PasswordHasher`] trait, PBKDF2-SHA512 (Pow's format, the
+//! default) and Argon2id (PHC strings).
+//!
+//! Verification recognises both formats whatever hasher is configured, so a database
+//! migrated from Pow keeps working, and [`PasswordHasher::needs_rehash`] tells when a hash
+//! should be upgraded after a successful sign-in.
+
+mod argon2;
+mod pbkdf2;
+
+pub use self::argon2::Argon2Hasher;
+pub use self::pbkdf2::{Pbkdf2Digest, Pbkdf2Hasher};
+
+/// Why a stored hash could not be used. A hash error never counts as a match.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum HashError {
+    /// The stored string is not a hash pow-rs knows how to read.
+    #[error("not a valid encoded password hash: {0}")]
+    Malformed(String),
+    /// The hashing algorithm failed (e.g. invalid parameters).
+    #[error("password hashing failed: {0}")]
+    Algorithm(String),
+}
+
+/// Hashes and verifies passwords.
+///
+/// All methods are CPU-bound and block: pow-core calls them off the async executor.
+pub trait PasswordHasher: Send + Sync + 'static {
+    /// Hashes `password` with this hasher's algorithm and parameters.
+    fn hash(&self, password: &str) -> Result<String, HashError>;
+
+    /// Checks `password` against a stored hash in any supported format (PBKDF2 in Pow's
+    /// format, Argon2 PHC). The comparison is constant-time. A malformed hash is an error.
+    fn verify(&self, password: &str, hash: &str) -> Result<bool, HashError> {
+        verify_any(password, hash)
+    }
+
+    /// Whether `hash` was made with another algorithm or weaker parameters than this
+    /// hasher uses, and should be replaced after a successful verification.
+    fn needs_rehash(&self, hash: &str) -> bool;
+
+    /// Does the work of one verification and throws the result away. Used for unknown
+    /// users and users without a password, so that timing does not reveal them.
+    fn dummy_verify(&self, password: &str) {
+        let _ = self.hash(password);
+    }
+}
+
+/// Verifies `password` against a PBKDF2 (`$pbkdf2-...`) or Argon2 (`$argon2...`) hash.
+pub fn verify_any(password: &str, hash: &str) -> Result<bool, HashError> {
+    if hash.starts_with("$pbkdf2-") {
+        pbkdf2::verify(password, hash)
+    } else if hash.starts_with("$argon2") {
+        argon2::verify(password, hash)
+    } else {
+        Err(HashError::Malformed("unknown hash format".into()))
+    }
+}

@@ -1,0 +1,244 @@
+//! The cache store: a pluggable key-value backend with TTLs.
+//!
+//! Sessions, remember-me tokens and reset tokens live in a [`Store`]. pow-core ships an
+//! in-memory backend ([`MemoryStore`], the default); other backends implement the same
+//! four methods and prove it by running the conformance suite exported behind the
+//! `test-util` feature (`pow_core::store::conformance`).
+//!
+//! Keys are lists of string segments ([`Key`]) stored under a namespace; [`Store::all`]
+//! matches keys of the same length whose segments equal the pattern's, where
+//! [`KeyPattern::Any`] matches any one segment. Values are opaque bytes; [`Cache`] adds
+//! JSON (de)serialisation, a namespace and a TTL on top.
+//!
+//! ```
+//! use std::time::Duration;
+//! use pow_core::store::{Cache, Key, MemoryStore};
+//!
+//! # actix_web::rt::System::new().block_on(async {
+//! let cache = Cache::new(MemoryStore::shared(), "reset_token", Some(Duration::from_secs(7200)));
+//! cache.put(&Key::from(["abc"]), &42u32).await?;
+//! assert_eq!(cache.get::<u32>(&Key::from(["abc"])).await?, Some(42));
+//! # Ok::<_, pow_core::store::StoreError>(())
+//! # }).unwrap();
+//! ```
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+mod memory;
+pub use memory::MemoryStore;
+
+#[cfg(feature = "test-util")]
+pub mod conformance;
+
+/// Errors raised by a store backend.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The backend cannot be reached (connection refused, timeout). Requests answer 503.
+    #[error("cache store unavailable: {0}")]
+    Unavailable(String),
+    /// A value could not be (de)serialised.
+    #[error("cache store value could not be (de)serialised: {0}")]
+    Serde(#[from] serde_json::Error),
+    /// Any other backend failure.
+    #[error("cache store backend error: {0}")]
+    Backend(String),
+}
+
+/// A store key: a non-empty list of segments, stored under a namespace.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Key(pub Vec<String>);
+
+impl Key {
+    /// The key's segments.
+    pub fn segments(&self) -> &[String] {
+        &self.0
+    }
+
+    /// Returns a new key with `segment` appended.
+    pub fn join(&self, segment: impl Into<String>) -> Key {
+        let mut parts = self.0.clone();
+        parts.push(segment.into());
+        Key(parts)
+    }
+
+    /// Whether this key matches `pattern` (same length, each segment equal or wildcard).
+    pub fn matches(&self, pattern: &[KeyPattern]) -> bool {
+        self.0.len() == pattern.len()
+            && self.0.iter().zip(pattern).all(|(seg, pat)| match pat {
+                KeyPattern::Any => true,
+                KeyPattern::Exact(s) => s == seg,
+            })
+    }
+}
+
+impl<S: Into<String>, const N: usize> From<[S; N]> for Key {
+    fn from(parts: [S; N]) -> Self {
+        Key(parts.into_iter().map(Into::into).collect())
+    }
+}
+
+impl From<&str> for Key {
+    fn from(part: &str) -> Self {
+        Key(vec![part.to_owned()])
+    }
+}
+
+impl From<String> for Key {
+    fn from(part: String) -> Self {
+        Key(vec![part])
+    }
+}
+
+/// One segment of a pattern for [`Store::all`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum KeyPattern {
+    /// Matches a segment equal to this string.
+    Exact(String),
+    /// Matches any one segment (Pow's `:_`).
+    Any,
+}
+
+impl KeyPattern {
+    /// Shorthand for [`KeyPattern::Exact`].
+    pub fn exact(s: impl Into<String>) -> Self {
+        Self::Exact(s.into())
+    }
+}
+
+/// A record: key and raw value.
+pub type Record = (Key, Vec<u8>);
+
+/// A cache-store backend.
+///
+/// Backends must be safe to share between all actix workers (`Send + Sync`), and must
+/// keep namespaces fully apart: a key in one namespace is never seen through another.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Stores every record under `namespace`. A put replaces an existing value and restarts
+    /// its TTL. `ttl: None` keeps the records until deleted. The records of one call are
+    /// written together: a reader never sees some of them without the others longer than
+    /// the backend's consistency window.
+    async fn put(
+        &self,
+        namespace: &str,
+        records: Vec<Record>,
+        ttl: Option<Duration>,
+    ) -> Result<(), StoreError>;
+
+    /// Returns the value under `key`, or `None`. An expired value is never returned, even
+    /// before the backend has reclaimed it.
+    async fn get(&self, namespace: &str, key: &Key) -> Result<Option<Vec<u8>>, StoreError>;
+
+    /// Removes `key`. Removing a missing key succeeds.
+    async fn delete(&self, namespace: &str, key: &Key) -> Result<(), StoreError>;
+
+    /// Returns every live record of `namespace` whose key matches `pattern` (same number of
+    /// segments; each equal, or [`KeyPattern::Any`]). Order is unspecified.
+    async fn all(&self, namespace: &str, pattern: &[KeyPattern])
+        -> Result<Vec<Record>, StoreError>;
+
+    /// Removes `key` and returns the value it had, as one step: of two concurrent calls for
+    /// the same key at most one gets the value. Single-use tokens rely on this. The default
+    /// is a get followed by a delete; backends that can do it atomically should override it.
+    async fn take(&self, namespace: &str, key: &Key) -> Result<Option<Vec<u8>>, StoreError> {
+        let value = self.get(namespace, key).await?;
+        if value.is_some() {
+            self.delete(namespace, key).await?;
+        }
+        Ok(value)
+    }
+}
+
+/// A typed view on a [`Store`]: one namespace, one TTL, JSON values.
+#[derive(Clone)]
+pub struct Cache {
+    store: Arc<dyn Store>,
+    namespace: String,
+    ttl: Option<Duration>,
+}
+
+impl std::fmt::Debug for Cache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cache")
+            .field("namespace", &self.namespace)
+            .field("ttl", &self.ttl)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Cache {
+    /// Creates a typed view on `store`.
+    pub fn new(store: Arc<dyn Store>, namespace: impl Into<String>, ttl: Option<Duration>) -> Self {
+        Self {
+            store,
+            namespace: namespace.into(),
+            ttl,
+        }
+    }
+
+    /// The namespace.
+    pub fn namespace(&self) -> &str {
+        &self.namespace
+    }
+
+    /// The TTL applied to puts.
+    pub fn ttl(&self) -> Option<Duration> {
+        self.ttl
+    }
+
+    /// The backend.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// Stores one value.
+    pub async fn put<T: Serialize + ?Sized>(&self, key: &Key, value: &T) -> Result<(), StoreError> {
+        self.put_many(vec![(key.clone(), serde_json::to_vec(value)?)])
+            .await
+    }
+
+    /// Stores several raw records in one call.
+    pub async fn put_many(&self, records: Vec<Record>) -> Result<(), StoreError> {
+        self.store.put(&self.namespace, records, self.ttl).await
+    }
+
+    /// Reads one value.
+    pub async fn get<T: DeserializeOwned>(&self, key: &Key) -> Result<Option<T>, StoreError> {
+        match self.store.get(&self.namespace, key).await? {
+            Some(bytes) => Ok(Some(serde_json::from_slice(&bytes)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Removes one value.
+    pub async fn delete(&self, key: &Key) -> Result<(), StoreError> {
+        self.store.delete(&self.namespace, key).await
+    }
+
+    /// Removes one value and returns it (see [`Store::take`]).
+    pub async fn take<T: DeserializeOwned>(&self, key: &Key) -> Result<Option<T>, StoreError> {
+        match self.store.take(&self.namespace, key).await? {
+            Some(bytes) => Ok(Some(serde_json::from_slice(&bytes)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Every record matching `pattern`, decoded.
+    pub async fn all<T: DeserializeOwned>(
+        &self,
+        pattern: &[KeyPattern],
+    ) -> Result<Vec<(Key, T)>, StoreError> {
+        self.store
+            .all(&self.namespace, pattern)
+            .await?
+            .into_iter()
+            .map(|(k, v)| Ok((k, serde_json::from_slice(&v)?)))
+            .collect()
+    }
+}

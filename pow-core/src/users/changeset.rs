@@ -1,0 +1,389 @@
+//! Changesets: validated user changes with field errors, as in Pow/Ecto.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use super::validation::{normalize_user_id, validate_email};
+use super::{Changes, FieldKind, Params, User, Value};
+use crate::config::PowConfig;
+
+/// What a changeset is for; hooks use it to act only where they should.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ChangesetAction {
+    /// A new user signs up (or is created by the app).
+    Create,
+    /// A signed-in user edits the account (current password required).
+    Update,
+    /// A new password without the current one (password reset).
+    ResetPassword,
+    /// An invited user is created by an inviter (no password).
+    Invite,
+    /// An invited user accepts and sets a password.
+    AcceptInvitation,
+    /// Server-side field changes (tokens, timestamps); no validation.
+    Internal,
+}
+
+/// One validation error on a field. `key` identifies it for translation; the default
+/// English text is Ecto's (see [`ValidationError::default_message`]).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ValidationError {
+    /// Message key: `blank`, `taken`, `format`, `too_short`, `too_long`, `confirmation`,
+    /// `invalid`, or an app's own key.
+    pub key: String,
+    /// The count for length errors.
+    pub count: Option<usize>,
+    /// Why an email has an invalid format (e.g. `"dns label too long"`).
+    pub reason: Option<String>,
+}
+
+impl ValidationError {
+    /// An error with just a key.
+    pub fn new(key: impl Into<String>) -> Self {
+        Self {
+            key: key.into(),
+            count: None,
+            reason: None,
+        }
+    }
+
+    /// An error with a count (length errors).
+    pub fn with_count(key: impl Into<String>, count: usize) -> Self {
+        Self {
+            count: Some(count),
+            ..Self::new(key)
+        }
+    }
+
+    /// Ecto's English text for this error.
+    pub fn default_message(&self) -> String {
+        let count = self.count.unwrap_or_default();
+        match self.key.as_str() {
+            "blank" => "can't be blank".to_owned(),
+            "taken" => "has already been taken".to_owned(),
+            "format" => "has invalid format".to_owned(),
+            "too_short" => format!("should be at least {count} character(s)"),
+            "too_long" => format!("should be at most {count} character(s)"),
+            "confirmation" => "does not match confirmation".to_owned(),
+            "invalid" => "is invalid".to_owned(),
+            other => other.to_owned(),
+        }
+    }
+}
+
+/// Field errors of a changeset, by field name, in insertion order per field.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct ValidationErrors(pub BTreeMap<String, Vec<ValidationError>>);
+
+impl ValidationErrors {
+    /// Adds an error to `field`.
+    pub fn add(&mut self, field: impl Into<String>, error: ValidationError) {
+        self.0.entry(field.into()).or_default().push(error);
+    }
+
+    /// Whether there are no errors.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The errors of one field.
+    pub fn get(&self, field: &str) -> &[ValidationError] {
+        self.0.get(field).map(Vec::as_slice).unwrap_or_default()
+    }
+
+    /// Whether `field` has an error with `key`.
+    pub fn has(&self, field: &str, key: &str) -> bool {
+        self.get(field).iter().any(|e| e.key == key)
+    }
+}
+
+/// A hook that takes part in building changesets (extensions and apps use it to cast and
+/// validate their own fields, or to adjust core ones).
+pub trait ChangesetHook: Send + Sync + 'static {
+    /// Adjusts `changeset`; runs after the core rules. Hooks run in registration order:
+    /// extensions first (in config order), then the app's.
+    fn changeset(&self, changeset: &mut Changeset, config: &PowConfig);
+}
+
+impl<F> ChangesetHook for F
+where
+    F: Fn(&mut Changeset, &PowConfig) + Send + Sync + 'static,
+{
+    fn changeset(&self, changeset: &mut Changeset, config: &PowConfig) {
+        self(changeset, config)
+    }
+}
+
+/// A set of validated changes to a user, with field errors.
+#[derive(Clone, Debug)]
+pub struct Changeset {
+    /// What the changeset is for.
+    pub action: ChangesetAction,
+    /// The stored user, for updates.
+    pub data: Option<User>,
+    /// The submitted params (normalised user id included).
+    pub params: Params,
+    /// Column changes to write.
+    pub changes: Changes,
+    /// The new plain-text password; hashed when the changeset is applied. Never stored.
+    pub password: Option<String>,
+    /// Field errors.
+    pub errors: ValidationErrors,
+}
+
+impl Changeset {
+    /// An empty changeset.
+    pub fn new(action: ChangesetAction, data: Option<User>, params: Params) -> Self {
+        Self {
+            action,
+            data,
+            params,
+            changes: Changes::new(),
+            password: None,
+            errors: ValidationErrors::default(),
+        }
+    }
+
+    /// Sign-up: user id (normalised, email-validated, required), extra castable fields,
+    /// password (required, length, confirmation), then the hooks.
+    pub fn create(config: &PowConfig, params: &Params) -> Self {
+        let mut cs = Self::new(ChangesetAction::Create, None, params.clone());
+        cs.cast_user_id(config);
+        cs.cast_fields(config);
+        cs.validate_password(config, true);
+        cs.run_hooks(config);
+        cs
+    }
+
+    /// Account edit: like [`create`](Self::create), but the password is optional and the
+    /// current password is required (and checked) when the user has one. Checking it runs
+    /// the password hasher: call this off the async executor.
+    pub fn update(config: &PowConfig, user: &User, params: &Params) -> Self {
+        let mut cs = Self::new(ChangesetAction::Update, Some(user.clone()), params.clone());
+        cs.cast_user_id(config);
+        cs.cast_fields(config);
+        cs.validate_password(config, user.password_hash.is_none());
+        cs.validate_current_password(config);
+        cs.run_hooks(config);
+        cs
+    }
+
+    /// Password reset: a new password with confirmation; nothing else changes.
+    pub fn reset_password(config: &PowConfig, user: &User, params: &Params) -> Self {
+        let mut cs = Self::new(
+            ChangesetAction::ResetPassword,
+            Some(user.clone()),
+            params.clone(),
+        );
+        cs.validate_password(config, true);
+        cs.run_hooks(config);
+        cs
+    }
+
+    /// Server-side changes without validation (tokens, timestamps).
+    pub fn internal(user: Option<&User>, changes: Changes) -> Self {
+        let mut cs = Self::new(ChangesetAction::Internal, user.cloned(), Params::new());
+        cs.changes = changes;
+        cs
+    }
+
+    /// Whether the changeset has no errors.
+    pub fn is_valid(&self) -> bool {
+        self.errors.is_empty()
+    }
+
+    /// A submitted param, if present and not blank.
+    pub fn param(&self, name: &str) -> Option<&str> {
+        self.params
+            .get(name)
+            .map(String::as_str)
+            .filter(|s| !s.trim().is_empty())
+    }
+
+    /// The value `field` will have after the change: the change if any, else the stored one.
+    pub fn field(&self, name: &str) -> Option<&Value> {
+        self.changes
+            .get(name)
+            .or_else(|| self.data.as_ref().and_then(|u| u.get(name)))
+    }
+
+    /// Sets a change.
+    pub fn put_change(&mut self, field: impl Into<String>, value: impl Into<Value>) {
+        self.changes.insert(field.into(), value.into());
+    }
+
+    /// Adds an error.
+    pub fn add_error(&mut self, field: impl Into<String>, error: ValidationError) {
+        self.errors.add(field, error);
+    }
+
+    /// Adds a `blank` error unless `field` has a non-null value after the change.
+    pub fn validate_required(&mut self, field: &str) {
+        let present = match self.field(field) {
+            None | Some(Value::Null) => false,
+            Some(Value::Text(s)) => !s.trim().is_empty(),
+            Some(_) => true,
+        };
+        if !present {
+            self.add_error(field, ValidationError::new("blank"));
+        }
+    }
+
+    /// Adds an `invalid` error if the text value of `field` (when changed) is not one of
+    /// `allowed`.
+    pub fn validate_inclusion(&mut self, field: &str, allowed: &[&str]) {
+        if let Some(Value::Text(s)) = self.changes.get(field) {
+            if !allowed.contains(&s.as_str()) {
+                self.add_error(field, ValidationError::new("invalid"));
+            }
+        }
+    }
+
+    /// Adds a length error if the text value of `field` (when changed) is outside
+    /// `min..=max` characters.
+    pub fn validate_length(&mut self, field: &str, min: usize, max: usize) {
+        if let Some(Value::Text(s)) = self.changes.get(field) {
+            let n = s.chars().count();
+            if n < min {
+                self.add_error(field, ValidationError::with_count("too_short", min));
+            } else if n > max {
+                self.add_error(field, ValidationError::with_count("too_long", max));
+            }
+        }
+    }
+
+    fn cast_user_id(&mut self, config: &PowConfig) {
+        let field = config.user_id_field().to_owned();
+        if let Some(raw) = self.params.get(&field) {
+            let value = normalize_user_id(raw);
+            let unchanged = self
+                .data
+                .as_ref()
+                .and_then(|u| u.get_str(&field))
+                .is_some_and(|stored| stored == value);
+            if !unchanged {
+                if field == "email" && !value.is_empty() {
+                    if let Err(reason) = validate_email(&value) {
+                        let mut err = ValidationError::new("format");
+                        err.reason = Some(reason.to_owned());
+                        self.add_error(&field, err);
+                    }
+                }
+                self.put_change(field.clone(), value);
+            }
+        }
+        self.validate_required(&field);
+    }
+
+    fn cast_fields(&mut self, config: &PowConfig) {
+        let castable: Vec<_> = config
+            .user_fields()
+            .iter()
+            .filter(|f| f.castable && f.name != config.user_id_field())
+            .cloned()
+            .collect();
+        for def in castable {
+            let Some(raw) = self.params.get(&def.name).cloned() else {
+                continue;
+            };
+            let value = match def.kind {
+                FieldKind::Text => {
+                    if def.name == "email" {
+                        let email = normalize_user_id(&raw);
+                        if !email.is_empty() {
+                            if let Err(reason) = validate_email(&email) {
+                                let mut err = ValidationError::new("format");
+                                err.reason = Some(reason.to_owned());
+                                self.add_error(&def.name, err);
+                            }
+                        }
+                        Value::Text(email)
+                    } else {
+                        Value::Text(raw.trim().to_owned())
+                    }
+                }
+                FieldKind::Int => match raw.trim().parse() {
+                    Ok(n) => Value::Int(n),
+                    Err(_) => {
+                        self.add_error(&def.name, ValidationError::new("invalid"));
+                        continue;
+                    }
+                },
+                FieldKind::Bool => Value::Bool(matches!(raw.trim(), "true" | "1" | "on")),
+                FieldKind::Timestamp => match chrono::DateTime::parse_from_rfc3339(raw.trim()) {
+                    Ok(t) => Value::Timestamp(t.with_timezone(&chrono::Utc)),
+                    Err(_) => {
+                        self.add_error(&def.name, ValidationError::new("invalid"));
+                        continue;
+                    }
+                },
+            };
+            let same = self.data.as_ref().and_then(|u| u.get(&def.name)) == Some(&value);
+            if !same {
+                self.put_change(def.name.clone(), value);
+            }
+        }
+    }
+
+    /// Validates `password` (length, confirmation); required when `required`.
+    pub fn validate_password(&mut self, config: &PowConfig, required: bool) {
+        let password = self
+            .params
+            .get("password")
+            .filter(|p| !p.is_empty())
+            .cloned();
+        match password {
+            None if required => self.add_error("password", ValidationError::new("blank")),
+            None => {}
+            Some(password) => {
+                let policy = config.password_policy();
+                if password.chars().count() < policy.min_length {
+                    self.add_error(
+                        "password",
+                        ValidationError::with_count("too_short", policy.min_length),
+                    );
+                } else if password.len() > policy.max_length {
+                    self.add_error(
+                        "password",
+                        ValidationError::with_count("too_long", policy.max_length),
+                    );
+                }
+                if self.params.get("password_confirmation") != Some(&password) {
+                    self.add_error(
+                        "password_confirmation",
+                        ValidationError::new("confirmation"),
+                    );
+                }
+                self.password = Some(password);
+            }
+        }
+    }
+
+    fn validate_current_password(&mut self, config: &PowConfig) {
+        let Some(hash) = self.data.as_ref().and_then(|u| u.password_hash.clone()) else {
+            return;
+        };
+        match self
+            .params
+            .get("current_password")
+            .filter(|p| !p.is_empty())
+        {
+            None => self.add_error("current_password", ValidationError::new("blank")),
+            Some(current) => {
+                let ok = config.hasher().verify(current, &hash).unwrap_or(false);
+                if !ok {
+                    self.add_error("current_password", ValidationError::new("invalid"));
+                }
+            }
+        }
+    }
+
+    /// Runs the extension hooks (config order), then the app's hooks.
+    pub fn run_hooks(&mut self, config: &PowConfig) {
+        for hook in config.changeset_hooks() {
+            hook.changeset(self, config);
+        }
+    }
+}

@@ -1,0 +1,158 @@
+//! The [`UsersContext`] trait: how pow-core reads and writes users.
+
+use super::validation::normalize_user_id;
+use super::{Changes, Changeset, Params, User, ValidationError, Value};
+use crate::config::PowConfig;
+use crate::error::PowError;
+
+/// Why a write failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum WriteError {
+    /// A unique index on this field refused the value (also when two writes race).
+    #[error("unique constraint violated on `{0}`")]
+    Unique(String),
+    /// Any other failure.
+    #[error(transparent)]
+    Other(#[from] PowError),
+}
+
+/// The user store. The diesel implementation is [`DieselUsersContext`](super::diesel::DieselUsersContext);
+/// an app implements this trait to keep users elsewhere, or wraps the default one to add
+/// logic.
+///
+/// Every method blocks (database queries, password hashing): pow-core calls them through
+/// [`run_blocking`](super::run_blocking), never on the async executor. Implementors only
+/// provide the five storage methods; sign-in, sign-up and account edits are provided on
+/// top of them and may be overridden.
+pub trait UsersContext: Send + Sync + 'static {
+    /// The user whose `field` equals `value` (`"id"` selects by primary key), or `None`.
+    fn get_by(
+        &self,
+        config: &PowConfig,
+        field: &str,
+        value: &Value,
+    ) -> Result<Option<User>, PowError>;
+
+    /// Inserts a user with `changes` (which may include `password_hash`).
+    fn insert(&self, config: &PowConfig, changes: &Changes) -> Result<User, WriteError>;
+
+    /// Writes `changes` to `user`'s row and returns the updated user. `updated_at` is set
+    /// by the implementation.
+    fn update_fields(
+        &self,
+        config: &PowConfig,
+        user: &User,
+        changes: &Changes,
+    ) -> Result<User, WriteError>;
+
+    /// Deletes `user`'s row.
+    fn delete(&self, config: &PowConfig, user: &User) -> Result<(), PowError>;
+
+    /// Every user whose `field` equals `value` (used for listings like invited users).
+    fn list_by(
+        &self,
+        config: &PowConfig,
+        field: &str,
+        value: &Value,
+    ) -> Result<Vec<User>, PowError>;
+
+    /// The user with primary key `id`.
+    fn get(&self, config: &PowConfig, id: i64) -> Result<Option<User>, PowError> {
+        self.get_by(config, "id", &Value::Int(id))
+    }
+
+    /// Checks a user id and password.
+    ///
+    /// The same hashing work is done for an unknown user, a user without a password and
+    /// a wrong password, so response times do not tell them apart. On success, a hash made
+    /// with an older algorithm or weaker parameters is re-hashed with the configured hasher.
+    fn authenticate(&self, config: &PowConfig, params: &Params) -> Result<Option<User>, PowError> {
+        let field = config.user_id_field();
+        let (Some(raw_id), Some(password)) = (params.get(field), params.get("password")) else {
+            return Ok(None);
+        };
+        let user_id = normalize_user_id(raw_id);
+        let user = if user_id.is_empty() {
+            None
+        } else {
+            self.get_by(config, field, &Value::Text(user_id))?
+        };
+        let hasher = config.hasher();
+        let Some((user, hash)) = user.and_then(|u| u.password_hash.clone().map(|h| (u, h))) else {
+            hasher.dummy_verify(password);
+            return Ok(None);
+        };
+        match hasher.verify(password, &hash) {
+            Ok(true) => {}
+            Ok(false) => return Ok(None),
+            Err(err) => {
+                tracing::error!(user.id = user.id, error = %err, "stored password hash is malformed");
+                return Ok(None);
+            }
+        }
+        if hasher.needs_rehash(&hash) {
+            let new_hash = hasher.hash(password)?;
+            let mut changes = Changes::new();
+            changes.insert("password_hash".into(), Value::Text(new_hash));
+            match self.update_fields(config, &user, &changes) {
+                Ok(updated) => return Ok(Some(updated)),
+                Err(err) => {
+                    tracing::warn!(user.id = user.id, error = %err, "password re-hash failed")
+                }
+            }
+        }
+        Ok(Some(user))
+    }
+
+    /// Signs a user up: validates `params` ([`Changeset::create`]) and inserts.
+    fn create(
+        &self,
+        config: &PowConfig,
+        params: &Params,
+    ) -> Result<Result<User, Changeset>, PowError> {
+        self.apply(config, Changeset::create(config, params))
+    }
+
+    /// Edits an account: validates `params` ([`Changeset::update`]) and writes.
+    fn update(
+        &self,
+        config: &PowConfig,
+        user: &User,
+        params: &Params,
+    ) -> Result<Result<User, Changeset>, PowError> {
+        self.apply(config, Changeset::update(config, user, params))
+    }
+
+    /// Writes a changeset: an invalid one comes back unchanged; a new password is hashed;
+    /// a unique violation becomes a `taken` error on its field.
+    fn apply(
+        &self,
+        config: &PowConfig,
+        mut cs: Changeset,
+    ) -> Result<Result<User, Changeset>, PowError> {
+        if !cs.is_valid() {
+            return Ok(Err(cs));
+        }
+        let mut changes = cs.changes.clone();
+        if let Some(password) = cs.password.take() {
+            changes.insert(
+                "password_hash".into(),
+                Value::Text(config.hasher().hash(&password)?),
+            );
+        }
+        let result = match &cs.data {
+            Some(user) if changes.is_empty() => Ok(user.clone()),
+            Some(user) => self.update_fields(config, user, &changes),
+            None => self.insert(config, &changes),
+        };
+        match result {
+            Ok(user) => Ok(Ok(user)),
+            Err(WriteError::Unique(field)) => {
+                cs.add_error(field, ValidationError::new("taken"));
+                Ok(Err(cs))
+            }
+            Err(WriteError::Other(err)) => Err(err),
+        }
+    }
+}

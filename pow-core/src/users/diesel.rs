@@ -1,0 +1,1 @@
+//! Diesel users context. (Being written.)

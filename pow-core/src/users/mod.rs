@@ -1,0 +1,233 @@
+//! Users: the [`User`] record, field definitions, changesets and the [`UsersContext`] trait.
+//!
+//! A user has the core columns (`id`, the user id field, `password_hash`, `inserted_at`,
+//! `updated_at`) plus any number of extra fields contributed by extensions (for example
+//! `email_confirmed_at`) and by the app (for example `name` and `role`), declared as
+//! [`FieldDef`]s in the config. Extra fields are read back through [`User::get`] and
+//! friends, so an app adds columns without forking pow-core.
+//!
+//! Writes go through a [`Changeset`]: the validated set of changes built from form params,
+//! carrying Ecto-style field errors that the messages backend translates.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::config::PowConfig;
+use crate::error::PowError;
+
+mod changeset;
+mod context;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub mod diesel;
+pub mod validation;
+
+pub use changeset::{Changeset, ChangesetAction, ChangesetHook, ValidationError, ValidationErrors};
+pub use context::{UsersContext, WriteError};
+
+/// Form or JSON parameters for a user (`user[email]`, `user[password]`, ...), by field name.
+pub type Params = BTreeMap<String, String>;
+
+/// The type of an extra user column.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum FieldKind {
+    /// Text (`VARCHAR`/`TEXT`).
+    Text,
+    /// 64-bit integer.
+    Int,
+    /// Boolean.
+    Bool,
+    /// UTC timestamp.
+    Timestamp,
+}
+
+/// An extra user column, declared by an extension or the app.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FieldDef {
+    /// Column name.
+    pub name: String,
+    /// Column type.
+    pub kind: FieldKind,
+    /// Whether the value may be set from registration/account form params
+    /// (`user[<name>]`). Fields that only the server sets (tokens, timestamps) say `false`.
+    pub castable: bool,
+    /// Whether the column has a unique index (a violation becomes
+    /// "has already been taken" on this field).
+    pub unique: bool,
+}
+
+impl FieldDef {
+    /// A server-side field of `kind`, not settable from form params.
+    pub fn new(name: impl Into<String>, kind: FieldKind) -> Self {
+        Self {
+            name: name.into(),
+            kind,
+            castable: false,
+            unique: false,
+        }
+    }
+
+    /// Allows the field to be set from form params.
+    pub fn castable(mut self) -> Self {
+        self.castable = true;
+        self
+    }
+
+    /// Marks the column as unique.
+    pub fn unique(mut self) -> Self {
+        self.unique = true;
+        self
+    }
+}
+
+/// A value of a user field.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "t", content = "v")]
+pub enum Value {
+    /// SQL `NULL`.
+    Null,
+    /// Text.
+    Text(String),
+    /// Integer.
+    Int(i64),
+    /// Boolean.
+    Bool(bool),
+    /// UTC timestamp.
+    Timestamp(DateTime<Utc>),
+}
+
+impl Value {
+    /// The text, if this is a text value.
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Value::Text(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// Whether the value is `NULL`.
+    pub fn is_null(&self) -> bool {
+        matches!(self, Value::Null)
+    }
+}
+
+impl From<&str> for Value {
+    fn from(s: &str) -> Self {
+        Value::Text(s.to_owned())
+    }
+}
+
+impl From<String> for Value {
+    fn from(s: String) -> Self {
+        Value::Text(s)
+    }
+}
+
+impl From<i64> for Value {
+    fn from(n: i64) -> Self {
+        Value::Int(n)
+    }
+}
+
+impl From<bool> for Value {
+    fn from(b: bool) -> Self {
+        Value::Bool(b)
+    }
+}
+
+impl From<DateTime<Utc>> for Value {
+    fn from(t: DateTime<Utc>) -> Self {
+        Value::Timestamp(t)
+    }
+}
+
+impl<T: Into<Value>> From<Option<T>> for Value {
+    fn from(v: Option<T>) -> Self {
+        v.map_or(Value::Null, Into::into)
+    }
+}
+
+/// Column changes to write: field name to new value.
+pub type Changes = BTreeMap<String, Value>;
+
+/// A user row.
+///
+/// `fields` holds every column but `id`, `password_hash` and the timestamps: the user id
+/// field (`email` by default), and each extension and app field.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+pub struct User {
+    /// Primary key.
+    pub id: i64,
+    /// Stored password hash; `None` for users without a password (e.g. invited).
+    pub password_hash: Option<String>,
+    /// When the row was inserted.
+    pub inserted_at: DateTime<Utc>,
+    /// When the row was last updated.
+    pub updated_at: DateTime<Utc>,
+    /// All other columns, by name.
+    pub fields: BTreeMap<String, Value>,
+}
+
+impl std::fmt::Debug for User {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("User")
+            .field("id", &self.id)
+            .field(
+                "password_hash",
+                &self.password_hash.as_ref().map(|_| "[redacted]"),
+            )
+            .field("inserted_at", &self.inserted_at)
+            .field("updated_at", &self.updated_at)
+            .field("fields", &self.fields)
+            .finish()
+    }
+}
+
+impl User {
+    /// The value of a field, or `None` if the user has no such field.
+    pub fn get(&self, field: &str) -> Option<&Value> {
+        self.fields.get(field)
+    }
+
+    /// The text value of a field, or `None` if missing, `NULL` or not text.
+    pub fn get_str(&self, field: &str) -> Option<&str> {
+        self.fields.get(field).and_then(Value::as_str)
+    }
+
+    /// The timestamp value of a field.
+    pub fn get_timestamp(&self, field: &str) -> Option<DateTime<Utc>> {
+        match self.fields.get(field) {
+            Some(Value::Timestamp(t)) => Some(*t),
+            _ => None,
+        }
+    }
+
+    /// The integer value of a field.
+    pub fn get_int(&self, field: &str) -> Option<i64> {
+        match self.fields.get(field) {
+            Some(Value::Int(n)) => Some(*n),
+            _ => None,
+        }
+    }
+
+    /// The user's email: the `email` field if there is one.
+    pub fn email(&self) -> Option<&str> {
+        self.get_str("email")
+    }
+
+    /// The value of the config's user id field (e.g. the email).
+    pub fn user_id<'a>(&'a self, config: &PowConfig) -> Option<&'a str> {
+        self.get_str(config.user_id_field())
+    }
+}
+
+/// Runs blocking users-context work on actix's blocking thread pool, never on the async
+/// executor.
+pub async fn run_blocking<T, F>(f: F) -> Result<T, PowError>
+where
+    F: FnOnce() -> Result<T, PowError> + Send + 'static,
+    T: Send + 'static,
+{
+    actix_web::web::block(f).await?
+}
