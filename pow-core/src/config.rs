@@ -15,10 +15,14 @@ use std::time::Duration;
 
 use crate::error::PowError;
 use crate::extension::{Extension, Extensions};
+use crate::mailer::{LogMailer, Mailer};
+use crate::messages::{FluentMessages, Messages};
 use crate::password::{PasswordHasher, Pbkdf2Hasher};
 use crate::store::{MemoryStore, Store};
 use crate::token::MessageVerifier;
 use crate::users::{ChangesetHook, FieldDef, FieldKind, UsersContext};
+use crate::views::{DefaultViews, Views};
+use crate::web::{DefaultRoutes, Routes};
 
 /// Minimum length of the secret key base, in bytes.
 pub const MIN_SECRET_KEY_BASE_LEN: usize = 64;
@@ -86,6 +90,12 @@ struct Inner {
     users: Option<Arc<dyn UsersContext>>,
     store: Arc<dyn Store>,
     prevent_user_enumeration: bool,
+    messages: Arc<dyn Messages>,
+    mailer: Arc<dyn Mailer>,
+    views: Arc<dyn Views>,
+    routes: Arc<dyn Routes>,
+    mount_path: String,
+    base_url: Option<String>,
 }
 
 impl std::fmt::Debug for PowConfig {
@@ -189,6 +199,50 @@ impl PowConfig {
     pub fn prevent_user_enumeration(&self) -> bool {
         self.inner.prevent_user_enumeration
     }
+
+    /// Translated texts: core, extensions' and the app's.
+    pub fn messages(&self) -> &dyn Messages {
+        self.inner.messages.as_ref()
+    }
+
+    /// The mailer extensions send mails through.
+    pub fn mailer(&self) -> &dyn Mailer {
+        self.inner.mailer.as_ref()
+    }
+
+    /// The page renderer.
+    pub fn views(&self) -> &dyn Views {
+        self.inner.views.as_ref()
+    }
+
+    /// The routes backend.
+    pub fn routes(&self) -> &dyn Routes {
+        self.inner.routes.as_ref()
+    }
+
+    /// Where the setup's routes are mounted (`""` at the root).
+    pub fn mount_path(&self) -> &str {
+        &self.inner.mount_path
+    }
+
+    /// The public base URL used for links in mails, if configured.
+    pub fn base_url(&self) -> Option<&str> {
+        self.inner.base_url.as_deref()
+    }
+
+    /// An absolute URL for `path` (for mails): the configured base URL, else the request's
+    /// scheme and host (with a warning: configure `base_url` in production so a forged
+    /// `Host` header cannot redirect links in mails).
+    pub fn url_for(&self, req: &actix_web::HttpRequest, path: &str) -> String {
+        match &self.inner.base_url {
+            Some(base) => format!("{}{path}", base.trim_end_matches('/')),
+            None => {
+                tracing::warn!("no base_url configured: building a mail link from the request's Host header");
+                let info = req.connection_info();
+                format!("{}://{}{path}", info.scheme(), info.host())
+            }
+        }
+    }
 }
 
 /// Builder for [`PowConfig`]. Each setter says its default.
@@ -211,6 +265,13 @@ pub struct PowConfigBuilder {
     users: Option<Arc<dyn UsersContext>>,
     store: Option<Arc<dyn Store>>,
     prevent_user_enumeration: bool,
+    messages: Option<Arc<dyn Messages>>,
+    messages_ftl: Vec<(String, String)>,
+    mailer: Option<Arc<dyn Mailer>>,
+    views: Option<Arc<dyn Views>>,
+    routes: Option<Arc<dyn Routes>>,
+    mount_path: String,
+    base_url: Option<String>,
 }
 
 impl PowConfigBuilder {
@@ -234,6 +295,13 @@ impl PowConfigBuilder {
             users: None,
             store: None,
             prevent_user_enumeration: true,
+            messages: None,
+            messages_ftl: Vec::new(),
+            mailer: None,
+            views: None,
+            routes: None,
+            mount_path: String::new(),
+            base_url: None,
         }
     }
 
@@ -356,11 +424,72 @@ impl PowConfigBuilder {
         self
     }
 
+    /// Replaces every text with `messages`. The default is a
+    /// [`FluentMessages`] built from pow-core's English, German and French files, each
+    /// enabled extension's files, then the overrides given to
+    /// [`messages_ftl`](Self::messages_ftl).
+    pub fn messages(mut self, messages: impl Messages) -> Self {
+        self.messages = Some(Arc::new(messages));
+        self
+    }
+
+    /// Overrides messages of language `lang` by key with a Fluent source, e.g.
+    /// `.messages_ftl("en", "invalid_credentials = Nope.")` or
+    /// `.messages_ftl("en", "signed_in = Welcome back!")` to show a message Pow leaves
+    /// empty. Applied in order after the core and extension files; a new language
+    /// (`"es"`) is offered too. Checked by [`build`](Self::build).
+    pub fn messages_ftl(mut self, lang: &str, ftl: &str) -> Self {
+        self.messages_ftl.push((lang.to_owned(), ftl.to_owned()));
+        self
+    }
+
+    /// The mailer. The default is [`LogMailer`], which only logs mails: set a real one
+    /// ([`SmtpMailer`](crate::mailer::SmtpMailer)) in production.
+    pub fn mailer(mut self, mailer: impl Mailer) -> Self {
+        self.mailer = Some(Arc::new(mailer));
+        self
+    }
+
+    /// The mailer, shared.
+    pub fn mailer_arc(mut self, mailer: Arc<dyn Mailer>) -> Self {
+        self.mailer = Some(mailer);
+        self
+    }
+
+    /// The page renderer. The default is [`DefaultViews`].
+    pub fn views(mut self, views: impl Views) -> Self {
+        self.views = Some(Arc::new(views));
+        self
+    }
+
+    /// The routes backend. The default is [`DefaultRoutes`] (Pow's paths).
+    pub fn routes(mut self, routes: impl Routes) -> Self {
+        self.routes = Some(Arc::new(routes));
+        self
+    }
+
+    /// Where the routes are mounted, when the app puts them in a scope (e.g. `"/admin"`),
+    /// so redirects and links point inside it. The default is `""` (the root).
+    pub fn mount_path(mut self, path: impl Into<String>) -> Self {
+        self.mount_path = path.into().trim_end_matches('/').to_owned();
+        self
+    }
+
+    /// The public base URL for links in mails, e.g. `"https://example.com"`. The default is
+    /// none: links use the request's scheme and host, which a client controls; set this in
+    /// production.
+    pub fn base_url(mut self, url: impl Into<String>) -> Self {
+        self.base_url = Some(url.into());
+        self
+    }
+
     /// Checks the settings and builds the config.
     ///
     /// # Errors
     /// [`PowError::Config`] when the secret key base is shorter than 64 bytes, two
-    /// extensions share a name, a field is declared twice or a password policy is empty.
+    /// extensions share a name, a field is declared twice, a password policy is empty, a
+    /// Fluent file does not parse, or [`messages_ftl`](Self::messages_ftl) is combined
+    /// with custom [`messages`](Self::messages).
     pub fn build(self) -> Result<PowConfig, PowError> {
         if self.secret_key_base.len() < MIN_SECRET_KEY_BASE_LEN {
             return Err(PowError::Config(format!(
@@ -408,6 +537,34 @@ impl PowConfigBuilder {
                 )));
             }
         }
+        let messages = match self.messages {
+            Some(custom) => {
+                if !self.messages_ftl.is_empty() {
+                    return Err(PowError::Config(
+                        "messages_ftl overrides only apply to the built-in Fluent messages; \
+                         drop them or add them to your custom Messages"
+                            .into(),
+                    ));
+                }
+                custom
+            }
+            None => {
+                let mut builder = FluentMessages::builder();
+                for ext in extensions.iter() {
+                    for (lang, ftl) in ext.messages() {
+                        builder = builder.add_ftl_from(
+                            &format!("extension `{}`", ext.name()),
+                            lang,
+                            ftl,
+                        )?;
+                    }
+                }
+                for (lang, ftl) in &self.messages_ftl {
+                    builder = builder.add_ftl_from("messages_ftl", lang, ftl)?;
+                }
+                Arc::new(builder.build())
+            }
+        };
         let name = self.name;
         let prefixed = |base: &str| match &name {
             Some(n) => format!("{n}_{base}"),
@@ -447,6 +604,12 @@ impl PowConfigBuilder {
                 users: self.users,
                 store: self.store.unwrap_or_else(MemoryStore::shared),
                 prevent_user_enumeration: self.prevent_user_enumeration,
+                messages,
+                mailer: self.mailer.unwrap_or_else(|| Arc::new(LogMailer)),
+                views: self.views.unwrap_or_else(|| Arc::new(DefaultViews)),
+                routes: self.routes.unwrap_or_else(|| Arc::new(DefaultRoutes)),
+                mount_path: self.mount_path,
+                base_url: self.base_url,
             }),
         })
     }

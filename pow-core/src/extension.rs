@@ -7,8 +7,16 @@
 
 use std::sync::Arc;
 
+use actix_web::web::ServiceConfig;
+use actix_web::HttpRequest;
+use async_trait::async_trait;
+
+use crate::config::PowConfig;
 use crate::error::PowError;
-use crate::users::{ChangesetHook, FieldDef};
+use crate::messages::LanguageIdentifier;
+use crate::users::{ChangesetHook, FieldDef, User};
+use crate::views::PageBody;
+use crate::web::{Controller, Flow};
 
 /// Embedded SQL migrations of one crate, one set per database backend.
 ///
@@ -23,6 +31,14 @@ pub struct Migrations {
 
 /// A pow-rs extension. Object safe; every method but [`name`](Extension::name) has a
 /// default that contributes nothing.
+///
+/// Controller callbacks see a [`Controller`] with the request, the params, and after the
+/// action the user or the failed changeset; they may halt with their own response. Core
+/// controllers run them for `session#new|create|delete` and
+/// `registration#new|create|edit|update|delete`; extension controllers run them for their
+/// own actions (e.g. `invitation#update`), so extensions can hook into each other through
+/// these documented names only.
+#[async_trait]
 pub trait Extension: Send + Sync + 'static {
     /// Unique name, e.g. `"pow_reset_password"`. Two extensions with one name are refused.
     fn name(&self) -> &'static str;
@@ -40,6 +56,48 @@ pub trait Extension: Send + Sync + 'static {
     /// Migrations this extension needs, run after the core's, in extension order.
     fn migrations(&self) -> Option<&'static Migrations> {
         None
+    }
+
+    /// Fluent sources, as `(language, ftl)` pairs. Keys are prefixed with the extension's
+    /// name (`pow_reset_password_invalid_token`); an app overrides them like core keys.
+    fn messages(&self) -> Vec<(&'static str, &'static str)> {
+        Vec::new()
+    }
+
+    /// Registers the extension's routes. Called by [`crate::web::configure`].
+    fn configure(&self, _cfg: &mut ServiceConfig, _config: &PowConfig) {}
+
+    /// Adds fields or links to a page before it renders (e.g. a "Forgot password?" link on
+    /// `session/new`).
+    fn extend_page(
+        &self,
+        _page: &str,
+        _body: &mut PageBody,
+        _lang: &LanguageIdentifier,
+        _config: &PowConfig,
+    ) {
+    }
+
+    /// Runs before a controller action.
+    async fn before_process(&self, _ctl: &mut Controller<'_>) -> Result<Flow, PowError> {
+        Ok(Flow::Continue)
+    }
+
+    /// Runs after a controller action, before the response.
+    async fn before_respond(&self, _ctl: &mut Controller<'_>) -> Result<Flow, PowError> {
+        Ok(Flow::Continue)
+    }
+
+    /// Runs on every request after the session middleware resolved the session, with or
+    /// without a signed-in user (e.g. to sign a user in from a remember-me cookie).
+    async fn on_request(&self, _req: &HttpRequest, _config: &PowConfig) -> Result<(), PowError> {
+        Ok(())
+    }
+
+    /// The user's credentials were revoked (password changed or reset, account deleted,
+    /// "sign out everywhere"): drop any tokens the extension keeps for the user.
+    async fn on_credentials_revoked(&self, _config: &PowConfig, _user: &User) -> Result<(), PowError> {
+        Ok(())
     }
 }
 

@@ -4,11 +4,16 @@
 //! Verification recognises both formats whatever hasher is configured, so a database
 //! migrated from Pow keeps working, and [`PasswordHasher::needs_rehash`] tells when a hash
 //! should be upgraded after a successful sign-in.
+//!
+//! A stored hash that does not parse, or that asks for unreasonable costs (more than
+//! 10 000 000 PBKDF2 iterations; more than 256 MiB, or 4 GiB × passes, of Argon2 memory),
+//! is a [`HashError`] and never counts as a match, so a tampered row can neither sign
+//! anyone in nor tie up the server.
 
 mod argon2;
 mod pbkdf2;
 
-pub use self::argon2::Argon2Hasher;
+pub use self::argon2::{Argon2Hasher, Argon2Params};
 pub use self::pbkdf2::{Pbkdf2Digest, Pbkdf2Hasher};
 
 /// Why a stored hash could not be used. A hash error never counts as a match.

@@ -1,34 +1,342 @@
-//! In-memory store. (Being written.)
-use std::sync::Arc;
-use std::time::Duration;
+//! In-memory store on a concurrent cache with per-entry expiry.
+//!
+//! Values live in a [`moka`] cache keyed by (namespace, key). Each entry carries its own
+//! TTL, which restarts whenever the key is put again; an expired entry is never returned,
+//! and the cache reclaims it during its routine maintenance. A sorted index of keys next
+//! to the cache lets [`Store::all`] visit only the keys that share the pattern's leading
+//! exact segments, so listing one user's sessions does not scan every session.
+//!
+//! The store lives in one process: entries are lost on restart and not shared between
+//! nodes. Use a shared backend (Redis, a database) when running several nodes.
+
+use std::collections::BTreeSet;
+use std::ops::Bound;
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
+use moka::notification::RemovalCause;
+use moka::sync::Cache as MokaCache;
+use moka::{Equivalent, Expiry};
 
 use super::{Key, KeyPattern, Record, Store, StoreError};
 
-/// In-memory store.
-#[derive(Debug, Default)]
-pub struct MemoryStore;
+/// Longest TTL the store applies; longer ones are clamped (the cache refuses durations
+/// that could overflow its clock).
+const MAX_TTL: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+
+/// A key inside one namespace (owned form, stored in the cache and the index).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+struct NsKey {
+    namespace: String,
+    key: Key,
+}
+
+/// Borrowed form of [`NsKey`] for lookups without allocating. Its derived `Hash` feeds
+/// the same data in the same order as `NsKey`'s (`&str` hashes as `String`).
+#[derive(Hash)]
+struct NsKeyRef<'a> {
+    namespace: &'a str,
+    key: &'a Key,
+}
+
+impl Equivalent<NsKey> for NsKeyRef<'_> {
+    fn equivalent(&self, other: &NsKey) -> bool {
+        self.namespace == other.namespace && *self.key == other.key
+    }
+}
+
+#[derive(Clone)]
+struct Entry {
+    value: Vec<u8>,
+    ttl: Option<Duration>,
+    /// When the TTL runs out. The cache hides expired entries from reads, but hands them
+    /// out on removal; `take` checks this.
+    expires_at: Option<Instant>,
+}
+
+/// Expires each entry after its own TTL, counted from its latest put.
+struct EntryExpiry;
+
+impl Expiry<NsKey, Entry> for EntryExpiry {
+    fn expire_after_create(&self, _key: &NsKey, value: &Entry, _at: Instant) -> Option<Duration> {
+        value.ttl
+    }
+
+    fn expire_after_update(
+        &self,
+        _key: &NsKey,
+        value: &Entry,
+        _at: Instant,
+        _remaining: Option<Duration>,
+    ) -> Option<Duration> {
+        value.ttl
+    }
+}
+
+/// In-memory [`Store`], the default backend.
+///
+/// Safe to share between all actix workers; clone the `Arc` from [`MemoryStore::shared`].
+/// Memory is bounded by the TTLs: expired entries are reclaimed as the store is used.
+/// Records put with `ttl: None` stay until deleted.
+///
+/// ```
+/// use std::time::Duration;
+/// use pow_core::store::{Key, MemoryStore, Store};
+///
+/// # actix_web::rt::System::new().block_on(async {
+/// let store = MemoryStore::new();
+/// let key = Key::from(["session", "abc"]);
+/// store.put("credentials", vec![(key.clone(), b"1".to_vec())], Some(Duration::from_secs(60))).await?;
+/// assert_eq!(store.take("credentials", &key).await?, Some(b"1".to_vec()));
+/// assert_eq!(store.get("credentials", &key).await?, None);
+/// # Ok::<_, pow_core::store::StoreError>(())
+/// # }).unwrap();
+/// ```
+pub struct MemoryStore {
+    entries: MokaCache<NsKey, Entry>,
+    /// Superset of the live keys, sorted; used by [`Store::all`].
+    ///
+    /// Invariant: a put inserts into the cache, then into the index; a key leaves the index
+    /// only under the write lock after the cache was seen without it. So every live key is
+    /// in the index once its put has returned.
+    index: RwLock<BTreeSet<NsKey>>,
+    /// Keys the cache dropped on its own (expiry), waiting to leave the index.
+    evicted: Arc<Mutex<Vec<NsKey>>>,
+}
+
+impl std::fmt::Debug for MemoryStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MemoryStore")
+            .field("entries", &self.entries.entry_count())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for MemoryStore {
+    fn default() -> Self {
+        Self::new()
+    }
+}
 
 impl MemoryStore {
-    /// A new shared store.
+    /// A new, empty store.
+    pub fn new() -> Self {
+        let evicted: Arc<Mutex<Vec<NsKey>>> = Arc::default();
+        let sink = Arc::clone(&evicted);
+        let entries = MokaCache::builder()
+            .expire_after(EntryExpiry)
+            .eviction_listener(move |key: Arc<NsKey>, _value, cause| {
+                // Replaced and explicitly removed keys are handled by the caller.
+                if matches!(cause, RemovalCause::Expired | RemovalCause::Size) {
+                    sink.lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .push(NsKey::clone(&key));
+                }
+            })
+            .build();
+        Self {
+            entries,
+            index: RwLock::default(),
+            evicted,
+        }
+    }
+
+    /// A new store behind an `Arc<dyn Store>`, as [`PowConfig`](crate::PowConfig) takes it.
     pub fn shared() -> Arc<dyn Store> {
-        Arc::new(Self)
+        Arc::new(Self::new())
+    }
+
+    /// Approximate number of entries held, including expired ones not yet reclaimed.
+    pub fn entry_count(&self) -> u64 {
+        self.entries.entry_count()
+    }
+
+    fn lookup<'a>(namespace: &'a str, key: &'a Key) -> NsKeyRef<'a> {
+        NsKeyRef { namespace, key }
+    }
+
+    /// Removes keys from the index that the cache no longer holds.
+    fn forget(&self, keys: impl IntoIterator<Item = NsKey>) {
+        let mut keys = keys.into_iter().peekable();
+        if keys.peek().is_none() {
+            return;
+        }
+        let mut index = self.index.write().unwrap_or_else(PoisonError::into_inner);
+        for key in keys {
+            if !self.entries.contains_key(&key) {
+                index.remove(&key);
+            }
+        }
+    }
+
+    /// Drops index entries of keys the cache expired since the last call.
+    fn sweep_evicted(&self) {
+        let dead = match self.evicted.try_lock() {
+            Ok(mut dead) if !dead.is_empty() => std::mem::take(&mut *dead),
+            _ => return,
+        };
+        self.forget(dead);
+    }
+
+    fn insert(&self, namespace: &str, key: Key, value: Vec<u8>, ttl: Option<Duration>) {
+        let ttl = ttl.map(|t| t.min(MAX_TTL));
+        let ns_key = NsKey {
+            namespace: namespace.to_owned(),
+            key,
+        };
+        let expires_at = ttl.and_then(|ttl| Instant::now().checked_add(ttl));
+        self.entries.insert(
+            ns_key.clone(),
+            Entry {
+                value,
+                ttl,
+                expires_at,
+            },
+        );
+        let known = self
+            .index
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .contains(&ns_key);
+        if !known {
+            self.index
+                .write()
+                .unwrap_or_else(PoisonError::into_inner)
+                .insert(ns_key);
+        }
+    }
+
+    fn remove(&self, namespace: &str, key: &Key) -> Option<Vec<u8>> {
+        let removed = self.entries.remove(&Self::lookup(namespace, key));
+        self.forget([NsKey {
+            namespace: namespace.to_owned(),
+            key: key.clone(),
+        }]);
+        removed
+            .filter(|entry| entry.expires_at.map_or(true, |at| at > Instant::now()))
+            .map(|entry| entry.value)
     }
 }
 
 #[async_trait]
 impl Store for MemoryStore {
-    async fn put(&self, _n: &str, _r: Vec<Record>, _t: Option<Duration>) -> Result<(), StoreError> {
+    async fn put(
+        &self,
+        namespace: &str,
+        records: Vec<Record>,
+        ttl: Option<Duration>,
+    ) -> Result<(), StoreError> {
+        for (key, value) in records {
+            self.insert(namespace, key, value, ttl);
+        }
+        self.sweep_evicted();
         Ok(())
     }
-    async fn get(&self, _n: &str, _k: &Key) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(None)
+
+    async fn get(&self, namespace: &str, key: &Key) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self
+            .entries
+            .get(&Self::lookup(namespace, key))
+            .map(|entry| entry.value))
     }
-    async fn delete(&self, _n: &str, _k: &Key) -> Result<(), StoreError> {
+
+    async fn delete(&self, namespace: &str, key: &Key) -> Result<(), StoreError> {
+        self.remove(namespace, key);
         Ok(())
     }
-    async fn all(&self, _n: &str, _p: &[KeyPattern]) -> Result<Vec<Record>, StoreError> {
-        Ok(Vec::new())
+
+    async fn all(
+        &self,
+        namespace: &str,
+        pattern: &[KeyPattern],
+    ) -> Result<Vec<Record>, StoreError> {
+        self.sweep_evicted();
+        let prefix: Vec<String> = pattern
+            .iter()
+            .map_while(|p| match p {
+                KeyPattern::Exact(s) => Some(s.clone()),
+                KeyPattern::Any => None,
+            })
+            .collect();
+        let start = NsKey {
+            namespace: namespace.to_owned(),
+            key: Key(prefix),
+        };
+        let candidates: Vec<NsKey> = {
+            let index = self.index.read().unwrap_or_else(PoisonError::into_inner);
+            index
+                .range((Bound::Included(&start), Bound::Unbounded))
+                .take_while(|k| k.namespace == start.namespace && k.key.0.starts_with(&start.key.0))
+                .filter(|k| k.key.matches(pattern))
+                .cloned()
+                .collect()
+        };
+        let mut records = Vec::with_capacity(candidates.len());
+        let mut stale = Vec::new();
+        for candidate in candidates {
+            match self.entries.get(&candidate) {
+                Some(entry) => records.push((candidate.key, entry.value)),
+                None => stale.push(candidate),
+            }
+        }
+        self.forget(stale);
+        Ok(records)
+    }
+
+    async fn take(&self, namespace: &str, key: &Key) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.remove(namespace, key))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)] // Tests fail loudly on purpose.
+
+    use super::*;
+
+    #[actix_rt::test]
+    async fn index_forgets_deleted_and_expired_keys() {
+        let store = MemoryStore::new();
+        let ttl = Some(Duration::from_millis(30));
+        store
+            .put("ns", vec![(Key::from(["a", "1"]), b"x".to_vec())], ttl)
+            .await
+            .unwrap();
+        store
+            .put("ns", vec![(Key::from(["a", "2"]), b"y".to_vec())], None)
+            .await
+            .unwrap();
+        store.delete("ns", &Key::from(["a", "2"])).await.unwrap();
+        assert_eq!(store.index.read().unwrap().len(), 1);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while store
+            .get("ns", &Key::from(["a", "1"]))
+            .await
+            .unwrap()
+            .is_some()
+        {
+            assert!(Instant::now() < deadline, "entry never expired");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let all = store
+            .all("ns", &[KeyPattern::exact("a"), KeyPattern::Any])
+            .await
+            .unwrap();
+        assert!(all.is_empty());
+        assert!(store.index.read().unwrap().is_empty());
+    }
+
+    #[test]
+    fn borrowed_key_hashes_like_owned_key() {
+        use std::hash::BuildHasher;
+        let state = std::collections::hash_map::RandomState::new();
+        let owned = NsKey {
+            namespace: "ns".into(),
+            key: Key::from(["a", "b"]),
+        };
+        let borrowed = MemoryStore::lookup("ns", &owned.key);
+        assert_eq!(state.hash_one(&owned), state.hash_one(&borrowed));
+        assert!(borrowed.equivalent(&owned));
     }
 }

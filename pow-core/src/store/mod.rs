@@ -32,6 +32,15 @@ use serde::{Deserialize, Serialize};
 mod memory;
 pub use memory::MemoryStore;
 
+#[cfg(feature = "redis")]
+mod redis;
+#[cfg(feature = "redis")]
+pub use self::redis::{RedisStore, RedisStoreOptions};
+#[cfg(feature = "disk")]
+mod disk;
+#[cfg(feature = "disk")]
+pub use self::disk::DiskStore;
+
 #[cfg(feature = "test-util")]
 pub mod conformance;
 

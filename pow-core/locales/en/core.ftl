@@ -1,0 +1,61 @@
+# pow-core messages, English. Texts match Pow's defaults.
+#
+# Override any key from your app with `PowConfigBuilder::messages_ftl("en", "...")`.
+# Messages left out show nothing (Pow's nil): user_not_authenticated,
+# user_already_authenticated, signed_in, signed_out, user_has_been_created.
+
+## Flash messages
+
+invalid_credentials = The provided login details did not work. Please verify your credentials, and try again.
+user_has_been_updated = Your account has been updated.
+user_has_been_deleted = Your account has been deleted. Sorry to see you go!
+user_could_not_be_deleted = Your account could not be deleted.
+
+## Validation errors ($count: a length; $field: the field name)
+
+error-blank = can't be blank
+error-taken = has already been taken
+error-format = has invalid format
+error-too-short = should be at least { $count } character(s)
+error-too-long = should be at most { $count } character(s)
+error-confirmation = does not match confirmation
+error-invalid = is invalid
+
+## Form labels
+
+label-email = Email
+label-username = Username
+label-password = Password
+label-password-confirmation = Password confirmation
+label-current-password = Current password
+label-persistent-session = Keep me signed in
+
+## Page titles
+
+title-sign-in = Sign in
+title-register = Register
+title-edit-account = Edit account
+
+## Buttons
+
+button-sign-in = Sign in
+button-register = Register
+button-update = Update
+button-submit = Submit
+button-delete-account = Delete account
+button-sign-out = Sign out
+
+## Links
+
+link-sign-in = Sign in
+link-register = Register
+link-edit-account = Edit account
+link-sign-out = Sign out
+
+## Other page texts
+
+form-has-errors = Oops, something went wrong! Please check the errors below.
+
+## Mails
+
+mail-greeting = Hi,

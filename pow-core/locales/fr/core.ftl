@@ -1,0 +1,63 @@
+# pow-core messages, French.
+
+## Flash messages
+
+invalid_credentials = Les identifiants fournis n’ont pas fonctionné. Veuillez les vérifier et réessayer.
+user_has_been_updated = Votre compte a été mis à jour.
+user_has_been_deleted = Votre compte a été supprimé. Nous sommes désolés de vous voir partir !
+user_could_not_be_deleted = Votre compte n’a pas pu être supprimé.
+
+## Validation errors ($count: a length; $field: the field name)
+
+error-blank = ne peut pas être vide
+error-taken = est déjà utilisé
+error-format = a un format invalide
+error-too-short = doit contenir au moins { $count } { $count ->
+        [one] caractère
+       *[other] caractères
+    }
+error-too-long = doit contenir au plus { $count } { $count ->
+        [one] caractère
+       *[other] caractères
+    }
+error-confirmation = ne correspond pas à la confirmation
+error-invalid = est invalide
+
+## Form labels
+
+label-email = Adresse e-mail
+label-username = Nom d’utilisateur
+label-password = Mot de passe
+label-password-confirmation = Confirmation du mot de passe
+label-current-password = Mot de passe actuel
+label-persistent-session = Rester connecté
+
+## Page titles
+
+title-sign-in = Connexion
+title-register = Inscription
+title-edit-account = Modifier le compte
+
+## Buttons
+
+button-sign-in = Se connecter
+button-register = S’inscrire
+button-update = Enregistrer
+button-submit = Envoyer
+button-delete-account = Supprimer le compte
+button-sign-out = Se déconnecter
+
+## Links
+
+link-sign-in = Se connecter
+link-register = S’inscrire
+link-edit-account = Modifier le compte
+link-sign-out = Se déconnecter
+
+## Other page texts
+
+form-has-errors = Une erreur s’est produite. Veuillez vérifier les erreurs ci-dessous.
+
+## Mails
+
+mail-greeting = Bonjour,

@@ -1,0 +1,164 @@
+//! Sending mails: the [`Mailer`] trait, its transports and the shared mail layout.
+//!
+//! Extensions build a [`Mail`] with [`render_mail`] (one layout, HTML and plain text, that
+//! starts with the translated "Hi,") and hand it to the configured mailer
+//! ([`PowConfig::mailer`](crate::PowConfig::mailer)).
+//!
+//! | Mailer | Use |
+//! |---|---|
+//! | [`SmtpMailer`] | Production: sends through an SMTP relay given by URL. |
+//! | [`FileMailer`] | Development: writes one `.eml` file per mail into a directory. |
+//! | [`MemoryMailer`] | Tests: keeps mails in memory to inspect them. |
+//! | [`LogMailer`] | The default: logs mails at `info`, sends nothing. |
+//!
+//! A custom mailer (an HTTP mail API, a queue) implements [`Mailer`]:
+//!
+//! ```
+//! use pow_core::mailer::{Mail, Mailer};
+//! use pow_core::PowError;
+//!
+//! struct Queue;
+//!
+//! #[async_trait::async_trait]
+//! impl Mailer for Queue {
+//!     async fn deliver(&self, mail: Mail) -> Result<(), PowError> {
+//!         // Push `mail` to a job queue here.
+//!         let _ = mail;
+//!         Ok(())
+//!     }
+//! }
+//! ```
+//!
+//! # Security
+//! Mails carry sign-in capable links (reset, confirmation and invitation tokens). Do not
+//! log them in production: [`LogMailer`] is for development only.
+
+mod transports;
+
+use askama::Template;
+
+pub use transports::{FileMailer, LogMailer, MemoryMailer, SmtpMailer};
+
+use crate::error::PowError;
+use crate::messages::{LanguageIdentifier, Messages};
+
+/// A rendered mail, ready to deliver. The sender address belongs to the mailer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Mail {
+    /// Recipient address.
+    pub to: String,
+    /// Subject line.
+    pub subject: String,
+    /// Plain-text body.
+    pub text: String,
+    /// HTML body.
+    pub html: String,
+}
+
+/// Delivers mails. Implementations are shared across requests.
+#[async_trait::async_trait]
+pub trait Mailer: Send + Sync + 'static {
+    /// Delivers `mail`, or fails with [`PowError::Mailer`] (an invalid recipient address
+    /// included). Must not block the async executor.
+    async fn deliver(&self, mail: Mail) -> Result<(), PowError>;
+}
+
+#[async_trait::async_trait]
+impl<M: Mailer + ?Sized> Mailer for std::sync::Arc<M> {
+    async fn deliver(&self, mail: Mail) -> Result<(), PowError> {
+        (**self).deliver(mail).await
+    }
+}
+
+/// A link in a mail: button label and absolute URL.
+struct MailLink<'a> {
+    label: &'a str,
+    url: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "mail/layout.html")]
+struct MailHtml<'a> {
+    lang: &'a LanguageIdentifier,
+    subject: &'a str,
+    greeting: &'a str,
+    before: &'a [String],
+    link: Option<MailLink<'a>>,
+    after: &'a [String],
+}
+
+#[derive(Template)]
+#[template(path = "mail/layout.txt")]
+struct MailText<'a> {
+    greeting: &'a str,
+    before: &'a [String],
+    link: Option<MailLink<'a>>,
+    after: &'a [String],
+}
+
+/// Renders a mail in the shared layout, HTML and plain text.
+///
+/// The body starts with the translated greeting (`mail-greeting`, "Hi,"), then the first
+/// paragraph, then the link (a button with `label` in HTML, the bare URL in text), then the
+/// other paragraphs: the first paragraph introduces the link, as in Pow's mails.
+/// Everything is HTML-escaped in the HTML part.
+///
+/// ```
+/// use pow_core::mailer::render_mail;
+/// use pow_core::messages::{FluentMessages, LanguageIdentifier};
+///
+/// let messages = FluentMessages::builder().build();
+/// let en: LanguageIdentifier = "en".parse().unwrap();
+/// let mail = render_mail(
+///     &en,
+///     &messages,
+///     "jane@example.com",
+///     "Reset password link".into(),
+///     &["Please use the following link to reset your password:".into()],
+///     Some(("Reset password", "https://example.com/reset-password/abc")),
+/// )
+/// .unwrap();
+/// assert!(mail.text.starts_with("Hi,\n\nPlease use the following link"));
+/// assert!(mail.html.contains(r#"href="https://example.com/reset-password/abc""#));
+/// ```
+///
+/// # Errors
+/// [`PowError::Template`] if rendering fails.
+pub fn render_mail(
+    lang: &LanguageIdentifier,
+    messages: &dyn Messages,
+    to: &str,
+    subject: String,
+    paragraphs: &[String],
+    link: Option<(&str, &str)>,
+) -> Result<Mail, PowError> {
+    let greeting = messages.text(lang, "mail-greeting");
+    let split = paragraphs.len().min(1);
+    let (before, after) = paragraphs.split_at(split);
+    let mail_link = || link.map(|(label, url)| MailLink { label, url });
+    let html = MailHtml {
+        lang,
+        subject: &subject,
+        greeting: &greeting,
+        before,
+        link: mail_link(),
+        after,
+    }
+    .render()?;
+    let mut text = MailText {
+        greeting: &greeting,
+        before,
+        link: mail_link(),
+        after,
+    }
+    .render()?;
+    if !text.ends_with('\n') {
+        text.push('\n');
+    }
+    Ok(Mail {
+        to: to.to_owned(),
+        subject,
+        text,
+        html,
+    })
+}

@@ -1,0 +1,452 @@
+//! [`CredentialsCache`]: server-side session records in the cache store.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::config::PowConfig;
+use crate::store::{Key, KeyPattern, Record, Store, StoreError};
+use crate::token::generate_uuid;
+use crate::users::User;
+
+/// How many rotations [`CredentialsCache::get`] follows from an old session id to the
+/// live one. A request never holds an id more than a couple of rotations old.
+const MAX_ROTATION_HOPS: usize = 4;
+
+/// Metadata stored with a session.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SessionMetadata {
+    /// When this session id was issued, in milliseconds since the Unix epoch. Reset on
+    /// every renewal.
+    pub inserted_at: i64,
+    /// Random id of the chain of sessions started by one sign-in, kept through renewals
+    /// (and carried into sessions restored from a remember-me cookie). A new session with
+    /// the same fingerprint replaces the user's older ones.
+    pub fingerprint: String,
+    /// When the chain started (the sign-in), in milliseconds since the Unix epoch. The
+    /// absolute session lifetime counts from here.
+    pub signed_in_at: i64,
+    /// App- or extension-defined values.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub extra: BTreeMap<String, serde_json::Value>,
+}
+
+impl SessionMetadata {
+    /// Metadata for a fresh sign-in: both timestamps now, a new fingerprint, no extras.
+    pub fn new() -> Self {
+        let now = now_ms();
+        Self {
+            inserted_at: now,
+            fingerprint: generate_uuid(),
+            signed_in_at: now,
+            extra: BTreeMap::new(),
+        }
+    }
+
+    /// Metadata for a fresh sign-in that keeps `fingerprint` (for example one carried over
+    /// from a remember-me cookie).
+    pub fn with_fingerprint(fingerprint: impl Into<String>) -> Self {
+        Self {
+            fingerprint: fingerprint.into(),
+            ..Self::new()
+        }
+    }
+}
+
+impl Default for SessionMetadata {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Milliseconds since the Unix epoch.
+pub(crate) fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+/// A duration in whole milliseconds, saturating.
+pub(crate) fn duration_ms(duration: Duration) -> i64 {
+    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// Record 1: session id -> owner and metadata.
+#[derive(Serialize, Deserialize)]
+struct SessionRecord {
+    user_id: i64,
+    metadata: SessionMetadata,
+    /// Set on an id that was rotated: the id that replaced it. Such a record lives only
+    /// for the rotation grace period, is absent from the user's index and never renewed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    rotated_to: Option<String>,
+}
+
+/// Record 3: an entry of the user's session index.
+#[derive(Serialize, Deserialize)]
+struct IndexRecord {
+    inserted_at: i64,
+    fingerprint: String,
+}
+
+/// A session id resolved to the live session it grants.
+#[derive(Debug)]
+pub(crate) struct Resolved {
+    /// The live session id: the one asked for, or the one it was rotated to.
+    pub session_id: String,
+    pub user: User,
+    pub metadata: SessionMetadata,
+    /// Whether the id asked for was rotated and only works during the grace period.
+    pub via_rotation: bool,
+}
+
+/// Sessions in the cache store.
+///
+/// Each session writes three records in one batch, with the configured credentials TTL:
+///
+/// 1. `["session", id]`: the owner's id and the [`SessionMetadata`];
+/// 2. `["user", user_id]`: the user, shared by all of the user's sessions, so a put from
+///    one session refreshes the user the others see;
+/// 3. `["user", user_id, "session", id]`: the user's session index (issue time and
+///    fingerprint), used to list sessions and to sign out everywhere.
+///
+/// Records live in the namespace `"credentials"` (`"<name>_credentials"` for a named
+/// setup), so two setups never see each other's sessions.
+///
+/// ```
+/// use pow_core::session::{CredentialsCache, SessionMetadata};
+/// use pow_core::{PowConfig, User};
+///
+/// # actix_web::rt::System::new().block_on(async {
+/// let config = PowConfig::builder("s".repeat(64)).build()?;
+/// let cache = CredentialsCache::new(&config);
+/// let user = User { id: 7, password_hash: None, inserted_at: chrono::Utc::now(),
+///     updated_at: chrono::Utc::now(), fields: Default::default() };
+/// cache.put("session-1", &user, &SessionMetadata::new()).await?;
+/// assert_eq!(cache.sessions(7).await?, vec!["session-1".to_owned()]);
+/// assert_eq!(cache.get("session-1").await?.map(|(u, _)| u.id), Some(7));
+/// assert_eq!(cache.delete_user_sessions(7).await?, 1);
+/// assert!(cache.get("session-1").await?.is_none());
+/// # Ok::<_, Box<dyn std::error::Error>>(())
+/// # }).unwrap();
+/// ```
+#[derive(Clone)]
+pub struct CredentialsCache {
+    store: Arc<dyn Store>,
+    namespace: String,
+    ttl: Duration,
+}
+
+impl std::fmt::Debug for CredentialsCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CredentialsCache")
+            .field("namespace", &self.namespace)
+            .field("ttl", &self.ttl)
+            .finish_non_exhaustive()
+    }
+}
+
+fn session_key(session_id: &str) -> Key {
+    Key(vec!["session".to_owned(), session_id.to_owned()])
+}
+
+fn user_key(user_id: i64) -> Key {
+    Key(vec!["user".to_owned(), user_id.to_string()])
+}
+
+fn index_key(user_id: i64, session_id: &str) -> Key {
+    Key(vec![
+        "user".to_owned(),
+        user_id.to_string(),
+        "session".to_owned(),
+        session_id.to_owned(),
+    ])
+}
+
+fn index_pattern(user_id: i64) -> [KeyPattern; 4] {
+    [
+        KeyPattern::exact("user"),
+        KeyPattern::Exact(user_id.to_string()),
+        KeyPattern::exact("session"),
+        KeyPattern::Any,
+    ]
+}
+
+/// Decodes a stored value; an undecodable one (for example written by an incompatible
+/// version) counts as absent, so it signs the user out instead of failing every request.
+fn decode<T: DeserializeOwned>(bytes: &[u8], what: &str) -> Option<T> {
+    match serde_json::from_slice(bytes) {
+        Ok(value) => Some(value),
+        Err(err) => {
+            tracing::warn!(error = %err, "ignoring undecodable {what} record in the credentials cache");
+            None
+        }
+    }
+}
+
+impl CredentialsCache {
+    /// The cache of `config`: its store, namespace `config.namespaced("credentials")` and
+    /// TTL `config.session().credentials_ttl`.
+    pub fn new(config: &PowConfig) -> Self {
+        Self::with_store(
+            Arc::clone(config.store()),
+            config.namespaced("credentials"),
+            config.session().credentials_ttl,
+        )
+    }
+
+    /// A cache on any store, namespace and TTL.
+    pub fn with_store(store: Arc<dyn Store>, namespace: impl Into<String>, ttl: Duration) -> Self {
+        Self {
+            store,
+            namespace: namespace.into(),
+            ttl,
+        }
+    }
+
+    /// The TTL of every record.
+    pub fn ttl(&self) -> Duration {
+        self.ttl
+    }
+
+    /// Stores a session for `user`.
+    ///
+    /// First deletes the user's other sessions with the same fingerprint (a renewed
+    /// session replaces its predecessor), then writes the three records in one batch.
+    ///
+    /// # Errors
+    /// The store's error.
+    pub async fn put(
+        &self,
+        session_id: &str,
+        user: &User,
+        metadata: &SessionMetadata,
+    ) -> Result<(), StoreError> {
+        for (other, index) in self.index_entries(user.id).await? {
+            if other != session_id && index.fingerprint == metadata.fingerprint {
+                self.store
+                    .delete(&self.namespace, &session_key(&other))
+                    .await?;
+                self.store
+                    .delete(&self.namespace, &index_key(user.id, &other))
+                    .await?;
+            }
+        }
+        let records: Vec<Record> = vec![
+            (
+                session_key(session_id),
+                serde_json::to_vec(&SessionRecord {
+                    user_id: user.id,
+                    metadata: metadata.clone(),
+                    rotated_to: None,
+                })?,
+            ),
+            (user_key(user.id), serde_json::to_vec(user)?),
+            (
+                index_key(user.id, session_id),
+                serde_json::to_vec(&IndexRecord {
+                    inserted_at: metadata.inserted_at,
+                    fingerprint: metadata.fingerprint.clone(),
+                })?,
+            ),
+        ];
+        self.store
+            .put(&self.namespace, records, Some(self.ttl))
+            .await
+    }
+
+    /// The user and metadata of a session, or `None` if it does not exist (or expired).
+    ///
+    /// An id that was rotated recently answers for the session that replaced it, during a
+    /// short grace period, so that requests racing the rotation keep working.
+    ///
+    /// # Errors
+    /// The store's error.
+    pub async fn get(
+        &self,
+        session_id: &str,
+    ) -> Result<Option<(User, SessionMetadata)>, StoreError> {
+        Ok(self
+            .resolve(session_id)
+            .await?
+            .map(|resolved| (resolved.user, resolved.metadata)))
+    }
+
+    /// Like [`get`](Self::get), telling which live session the id stands for.
+    pub(crate) async fn resolve(&self, session_id: &str) -> Result<Option<Resolved>, StoreError> {
+        let mut id = session_id.to_owned();
+        let mut via_rotation = false;
+        for _ in 0..=MAX_ROTATION_HOPS {
+            let Some(bytes) = self.store.get(&self.namespace, &session_key(&id)).await? else {
+                return Ok(None);
+            };
+            let Some(record) = decode::<SessionRecord>(&bytes, "session") else {
+                return Ok(None);
+            };
+            if let Some(next) = record.rotated_to {
+                id = next;
+                via_rotation = true;
+                continue;
+            }
+            let user = match self
+                .store
+                .get(&self.namespace, &user_key(record.user_id))
+                .await?
+            {
+                Some(bytes) => decode::<User>(&bytes, "user"),
+                None => None,
+            };
+            return Ok(user.map(|user| Resolved {
+                session_id: id,
+                user,
+                metadata: record.metadata,
+                via_rotation,
+            }));
+        }
+        Ok(None)
+    }
+
+    /// Deletes a session (its record and index entry). The shared user record is left to
+    /// expire. Deleting a recently rotated id also deletes the session that replaced it.
+    /// Deleting a missing session succeeds.
+    ///
+    /// # Errors
+    /// The store's error.
+    pub async fn delete(&self, session_id: &str) -> Result<(), StoreError> {
+        let mut id = session_id.to_owned();
+        for _ in 0..=MAX_ROTATION_HOPS {
+            let Some(bytes) = self.store.take(&self.namespace, &session_key(&id)).await? else {
+                return Ok(());
+            };
+            let Some(record) = decode::<SessionRecord>(&bytes, "session") else {
+                return Ok(());
+            };
+            self.store
+                .delete(&self.namespace, &index_key(record.user_id, &id))
+                .await?;
+            match record.rotated_to {
+                Some(next) => id = next,
+                None => return Ok(()),
+            }
+        }
+        Ok(())
+    }
+
+    /// The ids of the user's live sessions (ids in their rotation grace period excluded).
+    ///
+    /// # Errors
+    /// The store's error.
+    pub async fn sessions(&self, user_id: i64) -> Result<Vec<String>, StoreError> {
+        Ok(self
+            .index_entries(user_id)
+            .await?
+            .into_iter()
+            .map(|(id, _)| id)
+            .collect())
+    }
+
+    /// Deletes every session of the user ("sign out everywhere") and returns how many
+    /// there were. Ids in their rotation grace period stop working with the session they
+    /// were rotated to.
+    ///
+    /// # Errors
+    /// The store's error.
+    pub async fn delete_user_sessions(&self, user_id: i64) -> Result<usize, StoreError> {
+        let sessions = self.sessions(user_id).await?;
+        for id in &sessions {
+            self.store.delete(&self.namespace, &session_key(id)).await?;
+            self.store
+                .delete(&self.namespace, &index_key(user_id, id))
+                .await?;
+        }
+        Ok(sessions.len())
+    }
+
+    /// Replaces the cached user shared by all of the user's sessions (after an update),
+    /// restarting its TTL.
+    ///
+    /// # Errors
+    /// The store's error.
+    pub async fn update_user(&self, user: &User) -> Result<(), StoreError> {
+        self.store
+            .put(
+                &self.namespace,
+                vec![(user_key(user.id), serde_json::to_vec(user)?)],
+                Some(self.ttl),
+            )
+            .await
+    }
+
+    /// Claims the right to rotate a session by taking its index entry: of concurrent
+    /// callers at most one gets `true`.
+    pub(crate) async fn claim_renewal(
+        &self,
+        user_id: i64,
+        session_id: &str,
+    ) -> Result<bool, StoreError> {
+        Ok(self
+            .store
+            .take(&self.namespace, &index_key(user_id, session_id))
+            .await?
+            .is_some())
+    }
+
+    /// Puts back an index entry taken by [`claim_renewal`](Self::claim_renewal) when the
+    /// rotation could not finish.
+    pub(crate) async fn release_renewal(
+        &self,
+        user_id: i64,
+        session_id: &str,
+        metadata: &SessionMetadata,
+    ) -> Result<(), StoreError> {
+        let index = serde_json::to_vec(&IndexRecord {
+            inserted_at: metadata.inserted_at,
+            fingerprint: metadata.fingerprint.clone(),
+        })?;
+        self.store
+            .put(
+                &self.namespace,
+                vec![(index_key(user_id, session_id), index)],
+                Some(self.ttl),
+            )
+            .await
+    }
+
+    /// Marks `old_id` as rotated to `new_id`; the old id keeps working for `grace`.
+    pub(crate) async fn mark_rotated(
+        &self,
+        old_id: &str,
+        user_id: i64,
+        metadata: &SessionMetadata,
+        new_id: &str,
+        grace: Duration,
+    ) -> Result<(), StoreError> {
+        let record = serde_json::to_vec(&SessionRecord {
+            user_id,
+            metadata: metadata.clone(),
+            rotated_to: Some(new_id.to_owned()),
+        })?;
+        self.store
+            .put(
+                &self.namespace,
+                vec![(session_key(old_id), record)],
+                Some(grace.min(self.ttl)),
+            )
+            .await
+    }
+
+    async fn index_entries(&self, user_id: i64) -> Result<Vec<(String, IndexRecord)>, StoreError> {
+        let records = self
+            .store
+            .all(&self.namespace, &index_pattern(user_id))
+            .await?;
+        Ok(records
+            .into_iter()
+            .filter_map(|(key, bytes)| {
+                let id = key.0.get(3)?.clone();
+                Some((id, decode::<IndexRecord>(&bytes, "session index")?))
+            })
+            .collect())
+    }
+}

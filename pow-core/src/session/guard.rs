@@ -1,0 +1,327 @@
+//! Guards for scopes and resources, and how they answer.
+
+use std::future::{ready, Ready};
+use std::sync::Arc;
+
+use actix_web::body::EitherBody;
+use actix_web::dev::{forward_ready, Service, ServiceRequest, ServiceResponse, Transform};
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::{Method, StatusCode};
+use actix_web::{HttpMessage, HttpRequest, HttpResponse};
+use futures_util::future::{Either, MapOk, TryFutureExt};
+
+use super::CurrentSession;
+use crate::config::PowConfig;
+
+/// How pow-rs answers a request that needs a signed-in user and has none, or that needs
+/// an anonymous visitor and has a signed-in user.
+///
+/// Set one for the routes behind a [`PowSessionMiddleware`](super::PowSessionMiddleware)
+/// with [`error_handler`](super::PowSessionMiddleware::error_handler), or for one guard
+/// with [`RequireAuthenticated::with_handler`].
+pub trait ErrorHandler: Send + Sync + 'static {
+    /// The answer when a signed-in user is required.
+    fn not_authenticated(&self, req: &HttpRequest) -> HttpResponse;
+    /// The answer when the visitor must not be signed in (sign-in and registration pages).
+    fn already_authenticated(&self, req: &HttpRequest) -> HttpResponse;
+}
+
+/// The default [`ErrorHandler`].
+///
+/// - JSON requests ([`wants_json`]): `401` with
+///   `{"error":{"status":401,"message":"Not authenticated"}}`, or `403` with
+///   `{"error":{"status":403,"message":"Already authenticated"}}`.
+/// - Other requests: `302 Found` to [`not_authenticated_path`] or
+///   [`already_authenticated_path`].
+#[derive(Clone, Copy, Debug, Default)]
+pub struct DefaultErrorHandler;
+
+impl ErrorHandler for DefaultErrorHandler {
+    fn not_authenticated(&self, req: &HttpRequest) -> HttpResponse {
+        if wants_json(req) {
+            json_error(StatusCode::UNAUTHORIZED, "Not authenticated")
+        } else {
+            redirect(&not_authenticated_path(req))
+        }
+    }
+
+    fn already_authenticated(&self, req: &HttpRequest) -> HttpResponse {
+        if wants_json(req) {
+            json_error(StatusCode::FORBIDDEN, "Already authenticated")
+        } else {
+            redirect(&already_authenticated_path(req))
+        }
+    }
+}
+
+fn json_error(status: StatusCode, message: &str) -> HttpResponse {
+    HttpResponse::build(status)
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(serde_json::json!({
+            "error": { "status": status.as_u16(), "message": message }
+        }))
+}
+
+fn redirect(location: &str) -> HttpResponse {
+    HttpResponse::Found()
+        .insert_header((header::LOCATION, location))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .finish()
+}
+
+/// Whether the client asked for JSON: an `Accept` or `Content-Type` header naming
+/// `application/json` or a `+json` type.
+pub fn wants_json(req: &HttpRequest) -> bool {
+    let names_json = |value: Option<&HeaderValue>| {
+        value
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.contains("application/json") || v.contains("+json"))
+    };
+    let headers = req.headers();
+    names_json(headers.get(header::ACCEPT)) || names_json(headers.get(header::CONTENT_TYPE))
+}
+
+/// Where to send a visitor who must sign in: `/session/new`, with
+/// `?request_path=<path and query, URL-encoded>` for `GET` requests so the sign-in page
+/// can send them back. Paths that are not plainly local (`//host`, `/\host`) are left out.
+pub fn not_authenticated_path(req: &HttpRequest) -> String {
+    const SIGN_IN: &str = "/session/new";
+    if req.method() != Method::GET {
+        return SIGN_IN.to_owned();
+    }
+    let path = req.path();
+    if !is_local_path(path) {
+        return SIGN_IN.to_owned();
+    }
+    let query = req.query_string();
+    let mut request_path = String::with_capacity(path.len() + query.len() + 1);
+    request_path.push_str(path);
+    if !query.is_empty() {
+        request_path.push('?');
+        request_path.push_str(query);
+    }
+    let encoded: String = url::form_urlencoded::byte_serialize(request_path.as_bytes()).collect();
+    format!("{SIGN_IN}?request_path={encoded}")
+}
+
+/// Where to send a signed-in user away from pages for anonymous visitors: `/`.
+pub fn already_authenticated_path(_req: &HttpRequest) -> String {
+    "/".to_owned()
+}
+
+/// A path on this site: one leading `/`, not followed by another `/` or a `\`.
+fn is_local_path(path: &str) -> bool {
+    let bytes = path.as_bytes();
+    bytes.first() == Some(&b'/') && !matches!(bytes.get(1), Some(b'/' | b'\\'))
+}
+
+/// An [`ErrorHandler`] set on the middleware, found by extractors and guards in the
+/// request extensions.
+#[derive(Clone)]
+pub(crate) struct ErrorHandlerRef(pub(crate) Arc<dyn ErrorHandler>);
+
+/// Calls `f` with the handler for this request: `explicit`, else the middleware's, else
+/// [`DefaultErrorHandler`].
+pub(crate) fn with_handler<R>(
+    req: &HttpRequest,
+    explicit: Option<&Arc<dyn ErrorHandler>>,
+    f: impl FnOnce(&dyn ErrorHandler) -> R,
+) -> R {
+    if let Some(handler) = explicit {
+        return f(handler.as_ref());
+    }
+    let configured = req.extensions().get::<ErrorHandlerRef>().cloned();
+    match configured {
+        Some(ErrorHandlerRef(handler)) => f(handler.as_ref()),
+        None => f(&DefaultErrorHandler),
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Require {
+    SignedIn,
+    Anonymous,
+}
+
+/// Lets only signed-in users through; answers others with
+/// [`ErrorHandler::not_authenticated`].
+///
+/// Use it on a scope or resource behind [`PowSessionMiddleware`](super::PowSessionMiddleware):
+///
+/// ```
+/// # use actix_web::{web, HttpResponse};
+/// use pow_core::session::RequireAuthenticated;
+/// let scope = web::scope("/account")
+///     .wrap(RequireAuthenticated::new())
+///     .route("", web::get().to(HttpResponse::Ok));
+/// ```
+#[derive(Clone, Default)]
+pub struct RequireAuthenticated {
+    handler: Option<Arc<dyn ErrorHandler>>,
+}
+
+impl std::fmt::Debug for RequireAuthenticated {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RequireAuthenticated")
+            .finish_non_exhaustive()
+    }
+}
+
+impl RequireAuthenticated {
+    /// The guard, answering with the middleware's [`ErrorHandler`].
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The guard, answering with `handler`.
+    pub fn with_handler(handler: impl ErrorHandler) -> Self {
+        Self {
+            handler: Some(Arc::new(handler)),
+        }
+    }
+}
+
+/// Lets only anonymous visitors through (sign-in and registration pages); answers
+/// signed-in users with [`ErrorHandler::already_authenticated`].
+#[derive(Clone, Default)]
+pub struct RequireNotAuthenticated {
+    handler: Option<Arc<dyn ErrorHandler>>,
+}
+
+impl std::fmt::Debug for RequireNotAuthenticated {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RequireNotAuthenticated")
+            .finish_non_exhaustive()
+    }
+}
+
+impl RequireNotAuthenticated {
+    /// The guard, answering with the middleware's [`ErrorHandler`].
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The guard, answering with `handler`.
+    pub fn with_handler(handler: impl ErrorHandler) -> Self {
+        Self {
+            handler: Some(Arc::new(handler)),
+        }
+    }
+}
+
+macro_rules! guard_transform {
+    ($guard:ty, $require:expr) => {
+        impl<S, B> Transform<S, ServiceRequest> for $guard
+        where
+            S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error>,
+            S::Future: 'static,
+            B: 'static,
+        {
+            type Response = ServiceResponse<EitherBody<B>>;
+            type Error = actix_web::Error;
+            type Transform = GuardService<S>;
+            type InitError = ();
+            type Future = Ready<Result<Self::Transform, Self::InitError>>;
+
+            fn new_transform(&self, service: S) -> Self::Future {
+                ready(Ok(GuardService {
+                    service,
+                    require: $require,
+                    handler: self.handler.clone(),
+                }))
+            }
+        }
+    };
+}
+
+guard_transform!(RequireAuthenticated, Require::SignedIn);
+guard_transform!(RequireNotAuthenticated, Require::Anonymous);
+
+/// The service built by [`RequireAuthenticated`] and [`RequireNotAuthenticated`].
+pub struct GuardService<S> {
+    service: S,
+    require: Require,
+    handler: Option<Arc<dyn ErrorHandler>>,
+}
+
+type IntoLeft<B> = fn(ServiceResponse<B>) -> ServiceResponse<EitherBody<B>>;
+
+impl<S, B> Service<ServiceRequest> for GuardService<S>
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    B: 'static,
+{
+    type Response = ServiceResponse<EitherBody<B>>;
+    type Error = actix_web::Error;
+    type Future = Either<
+        MapOk<S::Future, IntoLeft<B>>,
+        Ready<Result<ServiceResponse<EitherBody<B>>, actix_web::Error>>,
+    >;
+
+    forward_ready!(service);
+
+    fn call(&self, req: ServiceRequest) -> Self::Future {
+        let signed_in = req.extensions().contains::<CurrentSession>();
+        if signed_in == (self.require == Require::SignedIn) {
+            let into_left: IntoLeft<B> = ServiceResponse::map_into_left_body;
+            return Either::Left(self.service.call(req).map_ok(into_left));
+        }
+        let (req, _payload) = req.into_parts();
+        if !signed_in && req.extensions().get::<PowConfig>().is_none() {
+            tracing::error!(
+                path = req.path(),
+                "pow guard without PowSessionMiddleware: wrap the guard inside \
+                 PowSessionMiddleware::new(config); treating the request as anonymous"
+            );
+        }
+        let response = with_handler(&req, self.handler.as_ref(), |handler| match self.require {
+            Require::SignedIn => handler.not_authenticated(&req),
+            Require::Anonymous => handler.already_authenticated(&req),
+        });
+        Either::Right(ready(Ok(
+            ServiceResponse::new(req, response).map_into_right_body()
+        )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_web::test::TestRequest;
+
+    use super::*;
+
+    #[test]
+    fn request_path_only_for_local_get_paths() {
+        let req = TestRequest::get().uri("/a/b?x=1&y=%2F").to_http_request();
+        assert_eq!(
+            not_authenticated_path(&req),
+            "/session/new?request_path=%2Fa%2Fb%3Fx%3D1%26y%3D%252F"
+        );
+        let req = TestRequest::post().uri("/a/b").to_http_request();
+        assert_eq!(not_authenticated_path(&req), "/session/new");
+        let req = TestRequest::get().uri("//evil.example/x").to_http_request();
+        assert_eq!(not_authenticated_path(&req), "/session/new");
+        assert!(is_local_path("/"));
+        assert!(!is_local_path("/\\evil"));
+        assert!(!is_local_path(""));
+    }
+
+    #[test]
+    fn json_detection() {
+        let json = TestRequest::get()
+            .insert_header((header::ACCEPT, "application/json"))
+            .to_http_request();
+        assert!(wants_json(&json));
+        let problem = TestRequest::post()
+            .insert_header((header::CONTENT_TYPE, "application/problem+json"))
+            .to_http_request();
+        assert!(wants_json(&problem));
+        let html = TestRequest::get()
+            .insert_header((
+                header::ACCEPT,
+                "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
+            ))
+            .to_http_request();
+        assert!(!wants_json(&html));
+    }
+}

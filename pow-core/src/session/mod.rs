@@ -1,0 +1,286 @@
+//! Sessions: who is signed in.
+//!
+//! A signed-in browser holds a cookie session (actix-session, cookie store) in which the
+//! key [`SessionConfig::session_key`](crate::SessionConfig::session_key) holds a signed
+//! session id. The server keeps the session in the [`CredentialsCache`]: the user, when
+//! the id was issued, and a fingerprint shared by every renewal of one sign-in.
+//!
+//! # Setup and middleware order
+//!
+//! Two middlewares work together: [`cookie_session_middleware`] (actix-session) loads and
+//! saves the cookie session, and [`PowSessionMiddleware`] reads the session id from it and
+//! loads the signed-in user. The cookie session has to exist before pow-rs reads it, so
+//! **[`PowSessionMiddleware`] must be wrapped inside the session middleware**. actix-web
+//! runs the middleware registered *last* first, so register pow-rs first:
+//!
+//! ```
+//! use actix_web::{web, App, HttpRequest, HttpResponse};
+//! use pow_core::session::{self, cookie_session_middleware, CurrentUser, PowSessionMiddleware};
+//! use pow_core::PowConfig;
+//!
+//! let config = PowConfig::builder("s".repeat(64)).build().unwrap();
+//! let app = App::new()
+//!     .wrap(PowSessionMiddleware::new(config.clone())) // runs second
+//!     .wrap(cookie_session_middleware(&config)) // runs first
+//!     .route("/me", web::get().to(|CurrentUser(user): CurrentUser| async move {
+//!         HttpResponse::Ok().body(format!("user {}", user.id))
+//!     }));
+//! ```
+//!
+//! Per request the middleware:
+//!
+//! 1. puts the [`PowConfig`] into the request extensions ([`config`], [`PowRequestExt`]);
+//! 2. verifies the signature of the session id before any store lookup (a forged or
+//!    unsigned value costs one HMAC and counts as anonymous);
+//! 3. loads the session from the [`CredentialsCache`] (missing or expired: anonymous),
+//!    optionally re-reads the user from the users context
+//!    ([`SessionConfig::reload_user`](crate::SessionConfig::reload_user));
+//! 4. ends sessions older than the absolute lifetime (counted from the sign-in);
+//! 5. rotates the session id once it is older than the renewal interval, keeping the
+//!    fingerprint and sign-in time. Of parallel requests carrying the same id, exactly one
+//!    rotates; the others are served as the same user, and the old id keeps answering for
+//!    the new session during a one-minute grace period, so a request that raced the
+//!    rotation is not signed out;
+//! 6. puts the resolved [`CurrentSession`] into the request extensions.
+//!
+//! Store failures answer `503 Service Unavailable` ([`PowError::Store`]).
+//!
+//! Handlers read the user with the [`CurrentUser`] and [`MaybeUser`] extractors (or
+//! [`current_user`]), and change it with [`sign_in`], [`sign_out`] and
+//! [`sign_out_everywhere`]. [`RequireAuthenticated`] and [`RequireNotAuthenticated`]
+//! guard whole scopes; they must be wrapped inside [`PowSessionMiddleware`] too (on a
+//! scope or resource of an app wrapped as above).
+//!
+//! # Two setups in one app
+//!
+//! A named setup (`PowConfigBuilder::name("admin")`) uses its own cookie, session key,
+//! cookie signing key and store namespace. Give each setup its own scope, each wrapped in
+//! its own pair of middlewares; do not nest the pairs (one request has one cookie
+//! session):
+//!
+//! ```
+//! # use actix_web::{web, App, HttpResponse};
+//! # use pow_core::session::{cookie_session_middleware, PowSessionMiddleware, RequireAuthenticated};
+//! # use pow_core::PowConfig;
+//! let users = PowConfig::builder("s".repeat(64)).build().unwrap();
+//! let admins = PowConfig::builder("s".repeat(64)).name("admin").build().unwrap();
+//! let app = App::new()
+//!     .service(
+//!         web::scope("/admin")
+//!             .wrap(RequireAuthenticated::new())
+//!             .wrap(PowSessionMiddleware::new(admins.clone()))
+//!             .wrap(cookie_session_middleware(&admins))
+//!             .route("", web::get().to(HttpResponse::Ok)),
+//!     )
+//!     .service(
+//!         web::scope("")
+//!             .wrap(PowSessionMiddleware::new(users.clone()))
+//!             .wrap(cookie_session_middleware(&users))
+//!             .route("/", web::get().to(HttpResponse::Ok)),
+//!     );
+//! ```
+
+use actix_session::SessionExt;
+use actix_web::{HttpMessage, HttpRequest};
+
+use crate::config::PowConfig;
+use crate::error::PowError;
+use crate::token::{generate_uuid, SESSION_SALT};
+use crate::users::User;
+
+mod cookie;
+mod credentials;
+mod extract;
+mod guard;
+mod middleware;
+
+pub use cookie::{cookie_key, cookie_session_middleware};
+pub use credentials::{CredentialsCache, SessionMetadata};
+pub use extract::{AsPowConfig, CurrentUser, MaybeUser, PowRequestExt};
+#[doc(hidden)]
+pub use guard::GuardService;
+pub use guard::{
+    already_authenticated_path, not_authenticated_path, wants_json, DefaultErrorHandler,
+    ErrorHandler, RequireAuthenticated, RequireNotAuthenticated,
+};
+pub use middleware::PowSessionMiddleware;
+#[doc(hidden)]
+pub use middleware::PowSessionService;
+
+pub(crate) use credentials::now_ms;
+
+/// The signed-in session of a request, kept in the request extensions.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CurrentSession {
+    /// The signed-in user.
+    pub user: User,
+    /// The live session id (after any rotation during this request).
+    pub session_id: String,
+    /// The session's metadata.
+    pub metadata: SessionMetadata,
+}
+
+/// The [`PowConfig`] serving this request, put there by [`PowSessionMiddleware`].
+pub fn config(req: &HttpRequest) -> Option<PowConfig> {
+    req.extensions().get::<PowConfig>().cloned()
+}
+
+/// The signed-in user, if any.
+pub fn current_user(req: &HttpRequest) -> Option<User> {
+    req.extensions()
+        .get::<CurrentSession>()
+        .map(|current| current.user.clone())
+}
+
+/// The signed-in session, if any.
+pub fn current_session(req: &HttpRequest) -> Option<CurrentSession> {
+    req.extensions().get::<CurrentSession>().cloned()
+}
+
+pub(crate) fn require_config(req: &HttpRequest) -> Result<PowConfig, PowError> {
+    config(req).ok_or_else(|| {
+        PowError::Config(
+            "no pow config on this request: wrap the app or scope with \
+             PowSessionMiddleware::new(config), inside cookie_session_middleware(&config)"
+                .into(),
+        )
+    })
+}
+
+/// A new session id: a random UUID, prefixed with the setup's name.
+pub(crate) fn new_session_id(config: &PowConfig) -> String {
+    config.namespaced(&generate_uuid())
+}
+
+/// Writes the signed `session_id` into the cookie session of `req`.
+pub(crate) fn write_session_id(
+    session: &actix_session::Session,
+    config: &PowConfig,
+    session_id: &str,
+) -> Result<(), PowError> {
+    let signed = config.verifier().sign_token(SESSION_SALT, session_id);
+    session
+        .insert(config.session().session_key.clone(), signed)
+        .map_err(|err| PowError::Other(format!("cannot write the cookie session: {err}")))
+}
+
+/// Signs `user` in with a new session: a new session id and fingerprint.
+///
+/// The current session, if any, is deleted; the whole cookie session is renewed (against
+/// session fixation) and holds the new signed id; code running later in this request sees
+/// the user through [`current_user`] and the extractors.
+///
+/// # Errors
+/// [`PowError::Config`] without [`PowSessionMiddleware`] on the route,
+/// [`PowError::Store`] when the store fails.
+pub async fn sign_in(req: &HttpRequest, user: &User) -> Result<(), PowError> {
+    sign_in_with(req, user, SessionMetadata::new()).await
+}
+
+/// Like [`sign_in`], keeping the fingerprint and extra values of `metadata` (for example
+/// those carried by a remember-me cookie). Both timestamps are set to now: this starts a
+/// new chain of sessions.
+///
+/// # Errors
+/// As [`sign_in`].
+pub async fn sign_in_with(
+    req: &HttpRequest,
+    user: &User,
+    metadata: SessionMetadata,
+) -> Result<(), PowError> {
+    let config = require_config(req)?;
+    let credentials = CredentialsCache::new(&config);
+    let previous = req.extensions_mut().remove::<CurrentSession>();
+    if let Some(previous) = previous {
+        credentials.delete(&previous.session_id).await?;
+    }
+    let now = now_ms();
+    let metadata = SessionMetadata {
+        inserted_at: now,
+        signed_in_at: now,
+        ..metadata
+    };
+    let session_id = new_session_id(&config);
+    credentials.put(&session_id, user, &metadata).await?;
+    let session = req.get_session();
+    session.renew();
+    write_session_id(&session, &config, &session_id)?;
+    req.extensions_mut().insert(CurrentSession {
+        user: user.clone(),
+        session_id,
+        metadata,
+    });
+    Ok(())
+}
+
+/// Signs the current session out: deletes it in the store and removes the session id
+/// from the cookie session. The old cookie, replayed, is anonymous afterwards.
+///
+/// # Errors
+/// [`PowError::Config`] without [`PowSessionMiddleware`] on the route,
+/// [`PowError::Store`] when the store fails.
+pub async fn sign_out(req: &HttpRequest) -> Result<(), PowError> {
+    let config = require_config(req)?;
+    let credentials = CredentialsCache::new(&config);
+    let current = req.extensions_mut().remove::<CurrentSession>();
+    let session = req.get_session();
+    let key = &config.session().session_key;
+    // The id in the cookie may be an older, rotated id of the current session.
+    let cookie_id = session
+        .get::<String>(key)
+        .ok()
+        .flatten()
+        .and_then(|token| config.verifier().verify_token(SESSION_SALT, &token));
+    if let Some(id) = &cookie_id {
+        credentials.delete(id).await?;
+    }
+    if let Some(current) = current {
+        if cookie_id.as_deref() != Some(current.session_id.as_str()) {
+            credentials.delete(&current.session_id).await?;
+        }
+    }
+    session.remove(key);
+    Ok(())
+}
+
+/// Deletes every session of the user (for example after a password change or when an
+/// account is locked) and returns how many there were. Requests in flight finish as the
+/// user; their next request is anonymous.
+///
+/// `source` is the request (its setup) or the [`PowConfig`].
+///
+/// # Errors
+/// [`PowError::Config`] when a request has no config, [`PowError::Store`] when the store
+/// fails.
+pub async fn sign_out_everywhere(
+    source: &(impl AsPowConfig + ?Sized),
+    user_id: i64,
+) -> Result<usize, PowError> {
+    let config = source.as_pow_config().ok_or_else(|| {
+        PowError::Config(
+            "no pow config on this request: wrap the app or scope with \
+             PowSessionMiddleware::new(config)"
+                .into(),
+        )
+    })?;
+    Ok(CredentialsCache::new(&config)
+        .delete_user_sessions(user_id)
+        .await?)
+}
+
+/// Revokes every credential of `user`: all sessions in the credentials cache, and each
+/// enabled extension's tokens (remember-me, API renewal tokens) through
+/// [`Extension::on_credentials_revoked`](crate::Extension::on_credentials_revoked).
+/// Called on password change and reset, account deletion and "sign out everywhere".
+///
+/// # Errors
+/// [`PowError::Store`] when the store fails, or an extension's error.
+pub async fn revoke_user(config: &PowConfig, user: &User) -> Result<usize, PowError> {
+    let removed = CredentialsCache::new(config)
+        .delete_user_sessions(user.id)
+        .await?;
+    for ext in config.extensions().iter() {
+        ext.on_credentials_revoked(config, user).await?;
+    }
+    Ok(removed)
+}

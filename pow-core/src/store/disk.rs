@@ -1,0 +1,541 @@
+//! Embedded on-disk cache-store backend (feature `disk`), on [redb](https://docs.rs/redb).
+//!
+//! For a single server that wants sessions and tokens to survive a restart without running
+//! Redis. Every write is committed durably before it returns, so an acknowledged write
+//! survives a crash or `kill -9`.
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use pow_core::store::DiskStore;
+//!
+//! # fn run() -> Result<(), pow_core::store::StoreError> {
+//! let store = DiskStore::open("/var/lib/myapp/pow-cache.redb")?;
+//! // let config = pow_core::PowConfig::builder(..).store(Arc::new(store)).build()?;
+//! # let _ = Arc::new(store);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Layout
+//!
+//! One redb file holds two tables:
+//!
+//! - `entries`: key = namespace and key segments, each written as a 4-byte big-endian length
+//!   followed by its UTF-8 bytes; value = expiry (8-byte big-endian milliseconds since the
+//!   epoch, `u64::MAX` for none) followed by the stored bytes. Because the encoding of the
+//!   leading segments is a byte prefix of the whole key, [`Store::all`] only reads the range
+//!   of keys sharing the pattern's leading exact segments.
+//! - `expiries`: key = expiry followed by the `entries` key, for every record with a TTL.
+//!   Sweeping reads this table from the start up to "now", so reclaiming costs time in
+//!   proportion to what expired, not to the size of the store.
+//!
+//! A read never returns an expired value, even before it is reclaimed. Expired records are
+//! reclaimed when the store is opened and then by a background thread at a fixed interval
+//! (see [`DiskStore::open_with_sweep_interval`]); the thread stops when the store is dropped.
+//! All database work runs on tokio's blocking thread pool, never on the async executor.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use async_trait::async_trait;
+use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
+
+use super::{Key, KeyPattern, Record, Store, StoreError};
+
+const ENTRIES: TableDefinition<'static, &[u8], &[u8]> = TableDefinition::new("entries");
+const EXPIRIES: TableDefinition<'static, &[u8], ()> = TableDefinition::new("expiries");
+
+/// Expiry value meaning "never expires".
+const NO_EXPIRY: u64 = u64::MAX;
+/// Most expired records removed by one sweep transaction.
+const SWEEP_BATCH: usize = 10_000;
+
+/// Failures inside a blocking database task.
+#[derive(Debug)]
+enum DiskError {
+    Db(redb::Error),
+    Corrupt(&'static str),
+}
+
+macro_rules! from_redb {
+    ($($ty:ty),*) => {$(
+        impl From<$ty> for DiskError {
+            fn from(err: $ty) -> Self {
+                Self::Db(err.into())
+            }
+        }
+    )*};
+}
+from_redb!(
+    redb::Error,
+    redb::StorageError,
+    redb::TransactionError,
+    redb::TableError,
+    redb::CommitError,
+    redb::DatabaseError
+);
+
+impl From<DiskError> for StoreError {
+    fn from(err: DiskError) -> Self {
+        match err {
+            DiskError::Db(redb::Error::DatabaseAlreadyOpen) => StoreError::Backend(
+                "disk store: the database file is already open (by another DiskStore or \
+                 another process); open it once and share the store"
+                    .to_owned(),
+            ),
+            DiskError::Db(err) => StoreError::Backend(format!("disk store: {err}")),
+            DiskError::Corrupt(what) => {
+                StoreError::Backend(format!("disk store: corrupt record ({what})"))
+            }
+        }
+    }
+}
+
+/// A [`Store`] kept in one redb database file. See the [module docs](self).
+pub struct DiskStore {
+    // Declared first so that dropping the store stops the sweeper before the database closes.
+    sweeper: Sweeper,
+    db: Arc<Database>,
+    path: PathBuf,
+}
+
+impl fmt::Debug for DiskStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DiskStore")
+            .field("path", &self.path)
+            .field("sweep_interval", &self.sweeper.interval)
+            .finish_non_exhaustive()
+    }
+}
+
+impl DiskStore {
+    /// How often expired records are reclaimed when no interval is given: once a minute.
+    pub const DEFAULT_SWEEP_INTERVAL: Duration = Duration::from_secs(60);
+
+    /// Opens (or creates) the database at `path`, reclaims the records that expired while it
+    /// was closed, and starts the background sweep with [`Self::DEFAULT_SWEEP_INTERVAL`].
+    ///
+    /// This blocks on disk I/O: call it at startup. A file can be open in one store at a
+    /// time; a second open fails with [`StoreError::Backend`].
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
+        Self::open_with_sweep_interval(path, Self::DEFAULT_SWEEP_INTERVAL)
+    }
+
+    /// Like [`Self::open`], with the interval between background sweeps.
+    pub fn open_with_sweep_interval(
+        path: impl AsRef<Path>,
+        sweep_interval: Duration,
+    ) -> Result<Self, StoreError> {
+        let path = path.as_ref().to_path_buf();
+        let db = Database::create(&path).map_err(DiskError::from)?;
+        let txn = db.begin_write().map_err(DiskError::from)?;
+        txn.open_table(ENTRIES).map_err(DiskError::from)?;
+        txn.open_table(EXPIRIES).map_err(DiskError::from)?;
+        txn.commit().map_err(DiskError::from)?;
+        let db = Arc::new(db);
+        sweep(&db, now_ms())?;
+        let sweeper = Sweeper::start(Arc::clone(&db), sweep_interval)?;
+        Ok(Self { sweeper, db, path })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Reclaims every expired record now and returns how many were removed. The background
+    /// sweep does this on its own; call it to reclaim space at a moment of your choosing.
+    pub async fn sweep(&self) -> Result<usize, StoreError> {
+        self.blocking(|db| sweep(db, now_ms())).await
+    }
+
+    /// Number of records on disk, including expired ones not yet reclaimed.
+    pub async fn stored_records(&self) -> Result<u64, StoreError> {
+        self.blocking(|db| {
+            let txn = db.begin_read()?;
+            let entries = txn.open_table(ENTRIES)?;
+            Ok(entries.len()?)
+        })
+        .await
+    }
+
+    /// Runs `work` on the blocking thread pool.
+    async fn blocking<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Database) -> Result<T, DiskError> + Send + 'static,
+    {
+        let db = Arc::clone(&self.db);
+        tokio::task::spawn_blocking(move || work(&db))
+            .await
+            .map_err(|err| StoreError::Backend(format!("disk store task failed: {err}")))?
+            .map_err(StoreError::from)
+    }
+}
+
+/// The background sweep thread; dropping it stops and joins the thread.
+struct Sweeper {
+    interval: Duration,
+    stop: Option<mpsc::Sender<()>>,
+    handle: Option<JoinHandle<()>>,
+}
+
+impl Sweeper {
+    fn start(db: Arc<Database>, interval: Duration) -> Result<Self, StoreError> {
+        let (stop, stopped) = mpsc::channel::<()>();
+        let handle = std::thread::Builder::new()
+            .name("pow-disk-store-sweep".to_owned())
+            .spawn(move || {
+                // Any message or a closed channel means stop; a timeout means sweep.
+                while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(interval) {
+                    if let Err(err) = sweep(&db, now_ms()) {
+                        tracing::warn!(error = %StoreError::from(err), "disk store sweep failed");
+                    }
+                }
+            })
+            .map_err(|err| {
+                StoreError::Backend(format!("disk store: cannot start the sweep thread: {err}"))
+            })?;
+        Ok(Self {
+            interval,
+            stop: Some(stop),
+            handle: Some(handle),
+        })
+    }
+}
+
+impl Drop for Sweeper {
+    fn drop(&mut self) {
+        // Closing the channel wakes the thread, which then exits; joining makes sure it has
+        // released the database before the store is gone.
+        self.stop.take();
+        if let Some(handle) = self.handle.take() {
+            if handle.join().is_err() {
+                tracing::warn!("disk store sweep thread panicked");
+            }
+        }
+    }
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
+}
+
+/// Expiry in ms since the epoch for a TTL starting `now` (rounded up to whole ms).
+fn expiry_for(now: u64, ttl: Option<Duration>) -> u64 {
+    match ttl {
+        None => NO_EXPIRY,
+        Some(ttl) => {
+            let ms = u64::try_from(ttl.as_nanos().div_ceil(1_000_000)).unwrap_or(u64::MAX);
+            // Saturating at u64::MAX means "never", which is what a TTL that long amounts to.
+            now.saturating_add(ms)
+        }
+    }
+}
+
+fn is_live(expiry: u64, now: u64) -> bool {
+    expiry > now
+}
+
+fn push_part(out: &mut Vec<u8>, part: &str) {
+    // Segments longer than 4 GiB cannot reach a cache store; saturating keeps this total.
+    let len = u32::try_from(part.len()).unwrap_or(u32::MAX);
+    out.extend_from_slice(&len.to_be_bytes());
+    out.extend_from_slice(part.as_bytes());
+}
+
+fn namespace_prefix(namespace: &str) -> Vec<u8> {
+    let mut out = Vec::with_capacity(4 + namespace.len());
+    push_part(&mut out, namespace);
+    out
+}
+
+fn encode_key(namespace: &str, key: &Key) -> Vec<u8> {
+    let mut out = namespace_prefix(namespace);
+    for segment in key.segments() {
+        push_part(&mut out, segment);
+    }
+    out
+}
+
+/// Decodes the segments that follow a namespace prefix.
+fn decode_segments(mut bytes: &[u8]) -> Result<Key, DiskError> {
+    let mut segments = Vec::new();
+    while !bytes.is_empty() {
+        let (len, rest) = bytes
+            .split_first_chunk::<4>()
+            .ok_or(DiskError::Corrupt("truncated key"))?;
+        let len = usize::try_from(u32::from_be_bytes(*len))
+            .map_err(|_| DiskError::Corrupt("key segment too long"))?;
+        if rest.len() < len {
+            return Err(DiskError::Corrupt("truncated key"));
+        }
+        let (segment, rest) = rest.split_at(len);
+        let segment = std::str::from_utf8(segment)
+            .map_err(|_| DiskError::Corrupt("key segment is not UTF-8"))?;
+        segments.push(segment.to_owned());
+        bytes = rest;
+    }
+    Ok(Key(segments))
+}
+
+fn encode_value(expiry: u64, value: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(8 + value.len());
+    out.extend_from_slice(&expiry.to_be_bytes());
+    out.extend_from_slice(value);
+    out
+}
+
+/// Splits a stored value into its expiry and payload.
+fn decode_value(stored: &[u8]) -> Result<(u64, &[u8]), DiskError> {
+    let (expiry, value) = stored
+        .split_first_chunk::<8>()
+        .ok_or(DiskError::Corrupt("truncated value"))?;
+    Ok((u64::from_be_bytes(*expiry), value))
+}
+
+fn expiry_index_key(expiry: u64, entry_key: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(8 + entry_key.len());
+    out.extend_from_slice(&expiry.to_be_bytes());
+    out.extend_from_slice(entry_key);
+    out
+}
+
+/// Removes `entry_key` from both tables inside `txn`; returns its live value, if any.
+fn remove_entry(
+    txn: &redb::WriteTransaction,
+    entry_key: &[u8],
+    now: u64,
+) -> Result<Option<Vec<u8>>, DiskError> {
+    let mut entries = txn.open_table(ENTRIES)?;
+    let removed = match entries.remove(entry_key)? {
+        Some(stored) => {
+            let (expiry, value) = decode_value(stored.value())?;
+            Some((expiry, is_live(expiry, now).then(|| value.to_vec())))
+        }
+        None => None,
+    };
+    let Some((expiry, value)) = removed else {
+        return Ok(None);
+    };
+    if expiry != NO_EXPIRY {
+        let mut expiries = txn.open_table(EXPIRIES)?;
+        expiries.remove(expiry_index_key(expiry, entry_key).as_slice())?;
+    }
+    Ok(value)
+}
+
+/// Reclaims every record that expired at or before `now`; returns how many were removed.
+fn sweep(db: &Database, now: u64) -> Result<usize, DiskError> {
+    // Index keys below `(now + 1) ++ []` are exactly those with expiry <= now.
+    let upper = now.saturating_add(1).to_be_bytes();
+    let mut removed = 0;
+    loop {
+        let txn = db.begin_write()?;
+        let batch = {
+            let mut expiries = txn.open_table(EXPIRIES)?;
+            let due: Vec<Vec<u8>> = expiries
+                .range::<&[u8]>(..upper.as_slice())?
+                .take(SWEEP_BATCH)
+                .map(|item| item.map(|(k, _)| k.value().to_vec()))
+                .collect::<Result<_, _>>()?;
+            let mut entries = txn.open_table(ENTRIES)?;
+            for index_key in &due {
+                expiries.remove(index_key.as_slice())?;
+                let (expiry, entry_key) = index_key
+                    .split_first_chunk::<8>()
+                    .ok_or(DiskError::Corrupt("truncated expiry index key"))?;
+                // The index and the entry are updated together, so the entry's expiry matches;
+                // checking keeps a damaged index from deleting a live record.
+                let stale = match entries.get(entry_key)? {
+                    Some(stored) => decode_value(stored.value())?.0 == u64::from_be_bytes(*expiry),
+                    None => false,
+                };
+                if stale {
+                    entries.remove(entry_key)?;
+                    removed += 1;
+                }
+            }
+            due.len()
+        };
+        txn.commit()?;
+        if batch < SWEEP_BATCH {
+            return Ok(removed);
+        }
+    }
+}
+
+/// Leading exact segments of `pattern`, as a key prefix.
+fn pattern_prefix(namespace: &str, pattern: &[KeyPattern]) -> Vec<u8> {
+    let mut out = namespace_prefix(namespace);
+    for part in pattern {
+        match part {
+            KeyPattern::Exact(segment) => push_part(&mut out, segment),
+            KeyPattern::Any => break,
+        }
+    }
+    out
+}
+
+#[async_trait]
+impl Store for DiskStore {
+    async fn put(
+        &self,
+        namespace: &str,
+        records: Vec<Record>,
+        ttl: Option<Duration>,
+    ) -> Result<(), StoreError> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        let namespace = namespace.to_owned();
+        self.blocking(move |db| {
+            let expiry = expiry_for(now_ms(), ttl);
+            let txn = db.begin_write()?;
+            {
+                let mut entries = txn.open_table(ENTRIES)?;
+                let mut expiries = txn.open_table(EXPIRIES)?;
+                for (key, value) in &records {
+                    let entry_key = encode_key(&namespace, key);
+                    let stored = encode_value(expiry, value);
+                    let old_expiry =
+                        match entries.insert(entry_key.as_slice(), stored.as_slice())? {
+                            Some(old) => Some(decode_value(old.value())?.0),
+                            None => None,
+                        };
+                    if let Some(old) = old_expiry.filter(|e| *e != NO_EXPIRY) {
+                        expiries.remove(expiry_index_key(old, &entry_key).as_slice())?;
+                    }
+                    if expiry != NO_EXPIRY {
+                        expiries.insert(expiry_index_key(expiry, &entry_key).as_slice(), ())?;
+                    }
+                }
+            }
+            txn.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn get(&self, namespace: &str, key: &Key) -> Result<Option<Vec<u8>>, StoreError> {
+        let entry_key = encode_key(namespace, key);
+        self.blocking(move |db| {
+            let txn = db.begin_read()?;
+            let entries = txn.open_table(ENTRIES)?;
+            let Some(stored) = entries.get(entry_key.as_slice())? else {
+                return Ok(None);
+            };
+            let (expiry, value) = decode_value(stored.value())?;
+            Ok(is_live(expiry, now_ms()).then(|| value.to_vec()))
+        })
+        .await
+    }
+
+    async fn delete(&self, namespace: &str, key: &Key) -> Result<(), StoreError> {
+        let entry_key = encode_key(namespace, key);
+        self.blocking(move |db| {
+            let txn = db.begin_write()?;
+            remove_entry(&txn, &entry_key, now_ms())?;
+            txn.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn all(
+        &self,
+        namespace: &str,
+        pattern: &[KeyPattern],
+    ) -> Result<Vec<Record>, StoreError> {
+        let ns_len = namespace_prefix(namespace).len();
+        let prefix = pattern_prefix(namespace, pattern);
+        let pattern = pattern.to_vec();
+        self.blocking(move |db| {
+            let now = now_ms();
+            let txn = db.begin_read()?;
+            let entries = txn.open_table(ENTRIES)?;
+            let mut records = Vec::new();
+            for item in entries.range::<&[u8]>(prefix.as_slice()..)? {
+                let (stored_key, stored) = item?;
+                let stored_key = stored_key.value();
+                if !stored_key.starts_with(&prefix) {
+                    break;
+                }
+                let (expiry, value) = decode_value(stored.value())?;
+                if !is_live(expiry, now) {
+                    continue;
+                }
+                let key = decode_segments(&stored_key[ns_len..])?;
+                if key.matches(&pattern) {
+                    records.push((key, value.to_vec()));
+                }
+            }
+            Ok(records)
+        })
+        .await
+    }
+
+    async fn take(&self, namespace: &str, key: &Key) -> Result<Option<Vec<u8>>, StoreError> {
+        let entry_key = encode_key(namespace, key);
+        self.blocking(move |db| {
+            let txn = db.begin_write()?;
+            let value = remove_entry(&txn, &entry_key, now_ms())?;
+            txn.commit()?;
+            Ok(value)
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_round_trip_and_keep_namespaces_apart() {
+        let key = Key(vec!["a".into(), "".into(), "ü:%".into()]);
+        let encoded = encode_key("ns", &key);
+        let ns_len = namespace_prefix("ns").len();
+        assert!(encoded.starts_with(&namespace_prefix("ns")));
+        assert_eq!(decode_segments(&encoded[ns_len..]).ok(), Some(key));
+        // "ab" + ["c"] and "a" + ["bc"] must not share an encoding or a prefix relation.
+        let one = encode_key("ab", &Key::from("c"));
+        let two = encode_key("a", &Key::from("bc"));
+        assert_ne!(one, two);
+        assert!(!one.starts_with(&namespace_prefix("a")));
+    }
+
+    #[test]
+    fn pattern_prefix_stops_at_the_first_wildcard() {
+        let pattern = [
+            KeyPattern::exact("User"),
+            KeyPattern::Any,
+            KeyPattern::exact("x"),
+        ];
+        let prefix = pattern_prefix("ns", &pattern);
+        assert_eq!(prefix, encode_key("ns", &Key::from(["User"])));
+    }
+
+    #[test]
+    fn corrupt_records_are_errors_not_panics() {
+        assert!(decode_value(&[1, 2, 3]).is_err());
+        assert!(decode_segments(&[0, 0, 0, 9, b'a']).is_err());
+        assert!(decode_segments(&[0, 0]).is_err());
+        assert!(decode_segments(&[0, 0, 0, 1, 0xff]).is_err());
+    }
+
+    #[test]
+    fn expiries_round_up_and_saturate() {
+        assert_eq!(expiry_for(1_000, None), NO_EXPIRY);
+        assert_eq!(expiry_for(1_000, Some(Duration::from_micros(1))), 1_001);
+        assert_eq!(expiry_for(1_000, Some(Duration::MAX)), NO_EXPIRY);
+        assert!(!is_live(expiry_for(1_000, Some(Duration::ZERO)), 1_000));
+    }
+}

@@ -1,1 +1,0 @@
-//! Diesel users context. (Being written.)

@@ -1,0 +1,682 @@
+//! The diesel users context: users in SQLite or PostgreSQL through an r2d2 pool.
+//!
+//! [`DieselUsersContext::connect`] picks the backend from the URL: `postgres://` and
+//! `postgresql://` go to PostgreSQL, anything else (`sqlite://path`, a file path,
+//! `:memory:`) to SQLite. Both backends are compiled in by the default `sqlite` and
+//! `postgres` features.
+//!
+//! [`DieselUsersContext::migrate`] creates the users table and applies the migrations of
+//! every enabled extension, in one run ordered by version. Running it again is a no-op.
+//!
+//! ```
+//! # fn main() -> Result<(), pow_core::PowError> {
+//! use pow_core::users::diesel::DieselUsersContext;
+//! use pow_core::users::{Params, UsersContext, Value};
+//! use pow_core::PowConfig;
+//!
+//! let users = DieselUsersContext::connect(":memory:")?;
+//! let config = PowConfig::builder("a".repeat(64)).build()?;
+//! users.migrate(&config)?;
+//! assert!(users
+//!     .get_by(&config, "email", &Value::from("nobody@example.com"))?
+//!     .is_none());
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Every method blocks: call them through [`run_blocking`](crate::users::run_blocking)
+//! from async code.
+//!
+//! The users table has dynamic columns (the app's and the extensions' [`FieldDef`]s), so
+//! queries are built at runtime. Table, schema and column names must be plain identifiers
+//! (`[a-z_][a-z0-9_]*`) and are quoted; values are always bound as parameters.
+//!
+//! [`FieldDef`]: crate::users::FieldDef
+
+mod migrate;
+mod sql;
+
+use std::time::Duration;
+
+use ::diesel::connection::SimpleConnection;
+use ::diesel::r2d2::{ConnectionManager, Pool, PooledConnection};
+use ::diesel::result::{DatabaseErrorInformation, DatabaseErrorKind, Error as DieselError};
+use ::diesel::{Connection, RunQueryDsl};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness};
+
+use self::migrate::{CombinedMigrations, DuplicateVersion, CORE_MIGRATIONS};
+use self::sql::{decode_user, Dialect, JsonRow, Statement, Table};
+use super::{Changes, User, UsersContext, Value, WriteError};
+use crate::config::PowConfig;
+use crate::error::PowError;
+use crate::extension::Migrations;
+
+#[cfg(feature = "postgres")]
+use ::diesel::pg::{Pg, PgConnection};
+#[cfg(feature = "sqlite")]
+use ::diesel::sqlite::{Sqlite, SqliteConnection};
+
+/// An r2d2 pool of SQLite connections.
+#[cfg(feature = "sqlite")]
+pub type SqlitePool = Pool<ConnectionManager<SqliteConnection>>;
+
+/// An r2d2 pool of PostgreSQL connections.
+#[cfg(feature = "postgres")]
+pub type PgPool = Pool<ConnectionManager<PgConnection>>;
+
+/// How long to wait for SQLite's write lock before giving up, in milliseconds.
+#[cfg(feature = "sqlite")]
+const SQLITE_BUSY_TIMEOUT_MS: u32 = 5000;
+
+/// How long to wait for a pooled connection.
+const POOL_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Key of the PostgreSQL advisory lock that serialises concurrent migration runs.
+#[cfg(feature = "postgres")]
+const PG_MIGRATION_LOCK: i64 = 0x0070_6f77_5f6d_6967;
+
+/// A connection pool to one of the supported databases. Cheap to clone (the pool is
+/// shared).
+#[derive(Clone)]
+#[non_exhaustive]
+pub enum Database {
+    /// SQLite. Build pools with [`SqlitePragmas`] as the connection customizer.
+    #[cfg(feature = "sqlite")]
+    Sqlite(SqlitePool),
+    /// PostgreSQL.
+    #[cfg(feature = "postgres")]
+    Postgres(PgPool),
+}
+
+impl std::fmt::Debug for Database {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            #[cfg(feature = "sqlite")]
+            Database::Sqlite(pool) => f
+                .debug_tuple("Database::Sqlite")
+                .field(&pool.state())
+                .finish(),
+            #[cfg(feature = "postgres")]
+            Database::Postgres(pool) => f
+                .debug_tuple("Database::Postgres")
+                .field(&pool.state())
+                .finish(),
+        }
+    }
+}
+
+impl Database {
+    /// Opens a pool for `database_url`.
+    ///
+    /// `postgres://` and `postgresql://` URLs open PostgreSQL. Anything else opens SQLite:
+    /// `sqlite://path`, `sqlite:path`, a plain file path, a `file:` URI, or `:memory:` (a
+    /// private in-memory database held by a pool of one connection, lost when the pool is
+    /// dropped). SQLite connections get `foreign_keys=ON`, `busy_timeout=5000` and, for
+    /// files, `journal_mode=WAL`.
+    ///
+    /// # Errors
+    /// [`PowError::Database`] when the database cannot be reached or opened (the message
+    /// says what to check); [`PowError::Config`] when the URL needs a backend this build
+    /// leaves out.
+    pub fn connect(database_url: &str) -> Result<Self, PowError> {
+        let url = database_url.trim();
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            #[cfg(feature = "postgres")]
+            return connect_postgres(url);
+            #[cfg(not(feature = "postgres"))]
+            return Err(PowError::Config(
+                "a PostgreSQL URL was given but pow-core was built without its `postgres` \
+                 feature; enable it in Cargo.toml"
+                    .into(),
+            ));
+        }
+        #[cfg(feature = "sqlite")]
+        return connect_sqlite(url);
+        #[cfg(not(feature = "sqlite"))]
+        return Err(PowError::Config(format!(
+            "`{url}` is not a PostgreSQL URL (postgres://...) and pow-core was built without \
+             its `sqlite` feature"
+        )));
+    }
+
+    /// Runs raw SQL statements (separated by `;`) on one pooled connection, with no
+    /// parameters: for an app's own schema changes and seeds, never for user input.
+    ///
+    /// # Errors
+    /// [`PowError::Database`] when a statement fails or no connection is available.
+    pub fn batch_execute(&self, sql: &str) -> Result<(), PowError> {
+        match self {
+            #[cfg(feature = "sqlite")]
+            Database::Sqlite(pool) => checkout(pool)?.batch_execute(sql),
+            #[cfg(feature = "postgres")]
+            Database::Postgres(pool) => checkout(pool)?.batch_execute(sql),
+        }
+        .map_err(query_error)
+    }
+
+    /// The backend's name: `"sqlite"` or `"postgres"`.
+    pub fn backend(&self) -> &'static str {
+        match self {
+            #[cfg(feature = "sqlite")]
+            Database::Sqlite(_) => "sqlite",
+            #[cfg(feature = "postgres")]
+            Database::Postgres(_) => "postgres",
+        }
+    }
+
+    fn dialect(&self) -> Dialect {
+        match self {
+            #[cfg(feature = "sqlite")]
+            Database::Sqlite(_) => Dialect::Sqlite,
+            #[cfg(feature = "postgres")]
+            Database::Postgres(_) => Dialect::Postgres,
+        }
+    }
+
+    /// Runs `stmt` and returns the JSON text of each row it yields.
+    fn load(&self, stmt: Statement) -> Result<Vec<String>, DbError> {
+        let rows: Vec<JsonRow> = match self {
+            #[cfg(feature = "sqlite")]
+            Database::Sqlite(pool) => stmt
+                .into_query::<Sqlite>()
+                .load(&mut *checkout(pool).map_err(DbError::Pool)?),
+            #[cfg(feature = "postgres")]
+            Database::Postgres(pool) => stmt
+                .into_query::<Pg>()
+                .load(&mut *checkout(pool).map_err(DbError::Pool)?),
+        }
+        .map_err(DbError::Query)?;
+        Ok(rows.into_iter().map(|row| row.data).collect())
+    }
+
+    /// Runs `stmt` and returns the number of rows it touched.
+    fn execute(&self, stmt: Statement) -> Result<usize, DbError> {
+        match self {
+            #[cfg(feature = "sqlite")]
+            Database::Sqlite(pool) => stmt
+                .into_query::<Sqlite>()
+                .execute(&mut *checkout(pool).map_err(DbError::Pool)?),
+            #[cfg(feature = "postgres")]
+            Database::Postgres(pool) => stmt
+                .into_query::<Pg>()
+                .execute(&mut *checkout(pool).map_err(DbError::Pool)?),
+        }
+        .map_err(DbError::Query)
+    }
+}
+
+/// Sets SQLite's pragmas on every connection a pool opens: `foreign_keys=ON`,
+/// `busy_timeout=5000` and, for file databases, `journal_mode=WAL`.
+///
+/// [`Database::connect`] installs it; pass it to
+/// [`Builder::connection_customizer`](diesel::r2d2::Builder::connection_customizer) when
+/// building a pool yourself.
+#[cfg(feature = "sqlite")]
+#[derive(Clone, Copy, Debug)]
+pub struct SqlitePragmas {
+    /// Whether to switch the database to write-ahead logging (not for `:memory:`).
+    pub wal: bool,
+}
+
+#[cfg(feature = "sqlite")]
+impl SqlitePragmas {
+    fn apply(&self, conn: &mut SqliteConnection) -> Result<(), DieselError> {
+        conn.batch_execute(&format!(
+            "PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}; PRAGMA foreign_keys = ON;"
+        ))?;
+        if self.wal {
+            conn.batch_execute("PRAGMA journal_mode = WAL;")?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(feature = "sqlite")]
+impl ::diesel::r2d2::CustomizeConnection<SqliteConnection, ::diesel::r2d2::Error>
+    for SqlitePragmas
+{
+    fn on_acquire(&self, conn: &mut SqliteConnection) -> Result<(), ::diesel::r2d2::Error> {
+        self.apply(conn).map_err(::diesel::r2d2::Error::QueryError)
+    }
+}
+
+#[cfg(feature = "sqlite")]
+fn connect_sqlite(url: &str) -> Result<Database, PowError> {
+    let path = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .unwrap_or(url);
+    let memory = path.is_empty() || path == ":memory:";
+    let path = if memory { ":memory:" } else { path };
+    let pragmas = SqlitePragmas { wal: !memory };
+    let builder = Pool::builder()
+        .connection_timeout(POOL_TIMEOUT)
+        .connection_customizer(Box::new(pragmas));
+    let builder = if memory {
+        // Each SQLite connection to `:memory:` is its own database: keep exactly one,
+        // forever.
+        builder
+            .max_size(1)
+            .min_idle(Some(1))
+            .idle_timeout(None)
+            .max_lifetime(None)
+    } else {
+        // Open once up front: a missing directory or a locked file gets a clear error
+        // instead of a pool timeout, and WAL is switched on before the pool races to.
+        let mut conn = SqliteConnection::establish(path)
+            .map_err(|err| sqlite_open_error(path, &err.to_string()))?;
+        pragmas
+            .apply(&mut conn)
+            .map_err(|err| sqlite_open_error(path, &err.to_string()))?;
+        builder
+    };
+    builder
+        .build(ConnectionManager::new(path))
+        .map(Database::Sqlite)
+        .map_err(|err| sqlite_open_error(path, &err.to_string()))
+}
+
+#[cfg(feature = "sqlite")]
+fn sqlite_open_error(path: &str, err: &str) -> PowError {
+    PowError::Database(format!(
+        "could not open the SQLite database at `{path}`: {err}; check that the directory \
+         exists and is writable"
+    ))
+}
+
+#[cfg(feature = "postgres")]
+fn connect_postgres(url: &str) -> Result<Database, PowError> {
+    let shown = redact_url(url);
+    let fail = |err: &dyn std::fmt::Display| {
+        PowError::Database(format!(
+            "could not connect to PostgreSQL at {shown}: {}; check that the server is \
+             running, the database exists and the URL's user and password are right",
+            err.to_string().trim()
+        ))
+    };
+    // Connect once up front so that a wrong URL fails fast with the server's own reason.
+    PgConnection::establish(url).map_err(|err| fail(&err))?;
+    Pool::builder()
+        .connection_timeout(POOL_TIMEOUT)
+        .build(ConnectionManager::new(url))
+        .map(Database::Postgres)
+        .map_err(|err| fail(&err))
+}
+
+/// The URL without its password, for messages.
+#[cfg(feature = "postgres")]
+fn redact_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) => {
+            if parsed.password().is_some() {
+                // Setting a password only fails for URLs that cannot have one.
+                let _ = parsed.set_password(Some("***"));
+            }
+            parsed.to_string()
+        }
+        Err(_) => "the configured URL".to_owned(),
+    }
+}
+
+fn checkout<C>(
+    pool: &Pool<ConnectionManager<C>>,
+) -> Result<PooledConnection<ConnectionManager<C>>, PowError>
+where
+    C: ::diesel::r2d2::R2D2Connection + Send + 'static,
+{
+    pool.get().map_err(|err| {
+        PowError::Database(format!(
+            "no database connection available: {err}; the pool may be too small for the load \
+             or the server unreachable"
+        ))
+    })
+}
+
+/// A failed query, before it is mapped to the caller's error type.
+enum DbError {
+    Pool(PowError),
+    Query(DieselError),
+}
+
+impl From<DbError> for PowError {
+    fn from(err: DbError) -> Self {
+        match err {
+            DbError::Pool(err) => err,
+            DbError::Query(err) => query_error(err),
+        }
+    }
+}
+
+fn query_error(err: DieselError) -> PowError {
+    match &err {
+        // SQLite's write lock stayed taken past the busy timeout: ask the client to retry.
+        DieselError::DatabaseError(_, info) if info.message().contains("database is locked") => {
+            tracing::warn!(error = %err, "SQLite database stayed locked past the busy timeout");
+            PowError::Busy
+        }
+        _ => PowError::Database(err.to_string()),
+    }
+}
+
+/// The users context backed by diesel. See the [module docs](self).
+///
+/// Cheap to clone: clones share the pool.
+#[derive(Clone, Debug)]
+pub struct DieselUsersContext {
+    db: Database,
+    schema: Option<String>,
+}
+
+impl DieselUsersContext {
+    /// Connects to `database_url` (see [`Database::connect`] for the accepted forms).
+    ///
+    /// # Errors
+    /// As [`Database::connect`].
+    pub fn connect(database_url: &str) -> Result<Self, PowError> {
+        Database::connect(database_url).map(Self::new)
+    }
+
+    /// Uses an existing pool.
+    pub fn new(database: Database) -> Self {
+        Self {
+            db: database,
+            schema: None,
+        }
+    }
+
+    /// The connection pool.
+    pub fn database(&self) -> &Database {
+        &self.db
+    }
+
+    /// The PostgreSQL schema the users table is read from, if one was set with
+    /// [`with_schema`](Self::with_schema).
+    pub fn schema(&self) -> Option<&str> {
+        self.schema.as_deref()
+    }
+
+    /// A context over the same pool that reads and writes the users table of PostgreSQL
+    /// schema `schema` (`"schema"."users"`): one schema per tenant.
+    /// [`migrate`](Self::migrate) on it creates the schema and its tables.
+    ///
+    /// # Errors
+    /// [`PowError::Config`] when `schema` is not a plain identifier, or on SQLite, which
+    /// has no schemas.
+    pub fn with_schema(&self, schema: &str) -> Result<Self, PowError> {
+        sql::check_identifier("schema", schema)?;
+        if self.db.dialect() != Dialect::Postgres {
+            return Err(PowError::Config(format!(
+                "schema prefixes need PostgreSQL; this context uses {} (use one database \
+                 file per tenant instead)",
+                self.db.backend()
+            )));
+        }
+        Ok(Self {
+            db: self.db.clone(),
+            schema: Some(schema.to_owned()),
+        })
+    }
+
+    /// Creates the users table and applies each enabled extension's migrations, in one
+    /// run ordered by version. Migrations already applied are skipped, so running it on
+    /// every start is safe. See [`migrate_with`](Self::migrate_with).
+    ///
+    /// # Errors
+    /// As [`migrate_with`](Self::migrate_with).
+    pub fn migrate(&self, config: &PowConfig) -> Result<(), PowError> {
+        self.migrate_with(config, &[])
+    }
+
+    /// Like [`migrate`](Self::migrate), with the app's own migration sets merged into the
+    /// same run (for example the columns of the app's user fields).
+    ///
+    /// The whole run is one transaction, so either every pending migration applies or
+    /// none; concurrent runs wait for each other (PostgreSQL advisory lock, SQLite write
+    /// lock).
+    ///
+    /// # Errors
+    /// [`PowError::Config`] when the config's table is not `users` or its user id field is
+    /// not `email` (the bundled migration creates exactly that: write your own migration
+    /// for another shape), or when two migrations share a version;
+    /// [`PowError::Database`] when a migration fails (nothing is applied then).
+    pub fn migrate_with(
+        &self,
+        config: &PowConfig,
+        app_migrations: &[&'static Migrations],
+    ) -> Result<(), PowError> {
+        if config.table() != "users" || config.user_id_field() != "email" {
+            return Err(PowError::Config(format!(
+                "the bundled migrations create table `users` with user id field `email`, but \
+                 this config uses table `{}` and user id field `{}`; create that table with \
+                 your own migration instead",
+                config.table(),
+                config.user_id_field()
+            )));
+        }
+        let sets: Vec<&'static Migrations> = std::iter::once(&CORE_MIGRATIONS)
+            .chain(
+                config
+                    .extensions()
+                    .iter()
+                    .filter_map(|ext| ext.migrations()),
+            )
+            .chain(app_migrations.iter().copied())
+            .collect();
+        let result = match &self.db {
+            #[cfg(feature = "sqlite")]
+            Database::Sqlite(pool) => {
+                let source = combine(&sets, |m| &m.sqlite);
+                let mut conn = checkout(pool)?;
+                conn.immediate_transaction(|conn| run_pending(conn, source))
+            }
+            #[cfg(feature = "postgres")]
+            Database::Postgres(pool) => {
+                let source = combine(&sets, |m| &m.postgres);
+                let mut conn = checkout(pool)?;
+                conn.transaction(|conn| {
+                    conn.batch_execute(&format!(
+                        "SELECT pg_advisory_xact_lock({PG_MIGRATION_LOCK});"
+                    ))?;
+                    if let Some(schema) = &self.schema {
+                        let schema = sql::quote(schema);
+                        conn.batch_execute(&format!(
+                            "CREATE SCHEMA IF NOT EXISTS {schema}; \
+                             SET LOCAL search_path TO {schema};"
+                        ))?;
+                    }
+                    run_pending(conn, source)
+                })
+            }
+        };
+        match result {
+            Ok(0) => Ok(()),
+            Ok(applied) => {
+                tracing::info!(applied, "applied pow users migrations");
+                Ok(())
+            }
+            Err(MigrateError::Query(err)) => Err(PowError::Database(format!(
+                "users migrations failed, none applied: {err}"
+            ))),
+            Err(MigrateError::Config(err)) => Err(PowError::Config(err)),
+            Err(MigrateError::Migration(err)) => Err(PowError::Database(format!(
+                "users migrations failed, none applied: {err}"
+            ))),
+        }
+    }
+
+    fn table<'a>(&self, config: &'a PowConfig) -> Result<Table<'a>, PowError> {
+        Table::new(self.db.dialect(), config, self.schema.as_deref())
+    }
+
+    fn write_error(config: &PowConfig, err: DbError) -> WriteError {
+        if let DbError::Query(DieselError::DatabaseError(
+            DatabaseErrorKind::UniqueViolation,
+            info,
+        )) = &err
+        {
+            if let Some(field) = unique_field(config, info.as_ref()) {
+                return WriteError::Unique(field);
+            }
+        }
+        WriteError::Other(err.into())
+    }
+}
+
+fn combine(
+    sets: &[&'static Migrations],
+    pick: impl Fn(&'static Migrations) -> &'static EmbeddedMigrations,
+) -> CombinedMigrations {
+    CombinedMigrations::new(sets.iter().map(|m| pick(m)).collect())
+}
+
+/// Why a migration run failed.
+enum MigrateError {
+    /// A statement failed.
+    Query(DieselError),
+    /// The migration sets do not fit together.
+    Config(String),
+    /// The harness failed (a migration's SQL, or its bookkeeping).
+    Migration(String),
+}
+
+impl From<DieselError> for MigrateError {
+    fn from(err: DieselError) -> Self {
+        Self::Query(err)
+    }
+}
+
+/// Applies the pending migrations of `source`; returns how many ran.
+fn run_pending<C, DB>(conn: &mut C, source: CombinedMigrations) -> Result<usize, MigrateError>
+where
+    C: MigrationHarness<DB>,
+    DB: ::diesel::backend::Backend,
+{
+    conn.run_pending_migrations(source)
+        .map(|applied| applied.len())
+        .map_err(|err| match err.downcast_ref::<DuplicateVersion>() {
+            Some(DuplicateVersion(msg)) => MigrateError::Config(msg.clone()),
+            None => MigrateError::Migration(err.to_string()),
+        })
+}
+
+/// The user field a unique violation is about, from the index or constraint name
+/// (`users_email_index`), PostgreSQL's detail (`Key (email)=...`) or SQLite's message
+/// (`UNIQUE constraint failed: users.email`).
+fn unique_field(config: &PowConfig, info: &dyn DatabaseErrorInformation) -> Option<String> {
+    let table = config.table();
+    let fields = config.user_fields();
+    let known = |column: &str| {
+        fields
+            .iter()
+            .find(|f| f.name == column)
+            .map(|f| f.name.clone())
+    };
+    let by_index = |index: &str| {
+        fields
+            .iter()
+            .find(|f| {
+                index == format!("{table}_{}_index", f.name)
+                    || index == format!("{table}_{}_key", f.name)
+            })
+            .or_else(|| {
+                // Another naming scheme: the longest unique field named inside it.
+                fields
+                    .iter()
+                    .filter(|f| f.unique && index.contains(&format!("_{}_", f.name)))
+                    .max_by_key(|f| f.name.len())
+            })
+            .map(|f| f.name.clone())
+    };
+    if let Some(field) = info.constraint_name().and_then(by_index) {
+        return Some(field);
+    }
+    if let Some(column) = info
+        .details()
+        .and_then(|d| d.strip_prefix("Key ("))
+        .and_then(|rest| rest.split_once(")="))
+        .map(|(column, _)| column)
+    {
+        if let Some(field) = known(column) {
+            return Some(field);
+        }
+    }
+    let rest = info.message().strip_prefix("UNIQUE constraint failed: ")?;
+    if let Some(index) = rest
+        .strip_prefix("index '")
+        .and_then(|r| r.strip_suffix('\''))
+    {
+        return by_index(index);
+    }
+    match rest.split(", ").collect::<Vec<_>>().as_slice() {
+        [column] => known(column.rsplit('.').next().unwrap_or(column)),
+        _ => None,
+    }
+}
+
+impl UsersContext for DieselUsersContext {
+    fn get_by(
+        &self,
+        config: &PowConfig,
+        field: &str,
+        value: &Value,
+    ) -> Result<Option<User>, PowError> {
+        let stmt = self.table(config)?.select(field, value, Some(1))?;
+        self.db
+            .load(stmt)?
+            .first()
+            .map(|row| decode_user(config, row))
+            .transpose()
+    }
+
+    fn insert(&self, config: &PowConfig, changes: &Changes) -> Result<User, WriteError> {
+        let stmt = self.table(config)?.insert(changes, sql::now())?;
+        let rows = self
+            .db
+            .load(stmt)
+            .map_err(|err| Self::write_error(config, err))?;
+        let row = rows
+            .first()
+            .ok_or_else(|| PowError::Database("INSERT returned no row".into()))?;
+        Ok(decode_user(config, row)?)
+    }
+
+    fn update_fields(
+        &self,
+        config: &PowConfig,
+        user: &User,
+        changes: &Changes,
+    ) -> Result<User, WriteError> {
+        let stmt = self.table(config)?.update(user.id, changes, sql::now())?;
+        let rows = self
+            .db
+            .load(stmt)
+            .map_err(|err| Self::write_error(config, err))?;
+        let row = rows.first().ok_or_else(|| {
+            PowError::Database(format!(
+                "user {} cannot be updated: it no longer exists",
+                user.id
+            ))
+        })?;
+        Ok(decode_user(config, row)?)
+    }
+
+    fn delete(&self, config: &PowConfig, user: &User) -> Result<(), PowError> {
+        let stmt = self.table(config)?.delete(user.id);
+        self.db.execute(stmt)?;
+        Ok(())
+    }
+
+    fn list_by(
+        &self,
+        config: &PowConfig,
+        field: &str,
+        value: &Value,
+    ) -> Result<Vec<User>, PowError> {
+        let stmt = self.table(config)?.select(field, value, None)?;
+        self.db
+            .load(stmt)?
+            .iter()
+            .map(|row| decode_user(config, row))
+            .collect()
+    }
+}

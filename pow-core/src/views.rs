@@ -1,0 +1,346 @@
+//! Pages: the [`Views`] trait and the built-in [`DefaultViews`].
+//!
+//! Controllers describe a page as data ([`PageContext`] and a [`PageBody`]: a form with
+//! links, or paragraphs) and hand it to the configured [`Views`] with the page's name.
+//! [`DefaultViews`] renders every page in one accessible layout with an embedded
+//! stylesheet, no JavaScript, and everything HTML-escaped.
+//!
+//! An app restyles single pages by matching on the name and delegating the rest:
+//!
+//! ```
+//! use pow_core::views::{DefaultViews, PageBody, PageContext, Views};
+//! use pow_core::PowError;
+//!
+//! struct MyViews;
+//!
+//! impl Views for MyViews {
+//!     fn render(&self, name: &str, ctx: &PageContext, body: &PageBody) -> Result<String, PowError> {
+//!         match name {
+//!             "session/new" => Ok(format!("<h1>{}</h1>", "My sign-in page")),
+//!             _ => DefaultViews.render(name, ctx, body),
+//!         }
+//!     }
+//! }
+//! ```
+//!
+//! Forms post their fields as `user[<name>]`, with a hidden `_csrf_token` field and, for
+//! PATCH/PUT/DELETE, a hidden `_method` field (forms can only send GET and POST).
+
+use std::borrow::Cow;
+
+use askama::Template;
+
+use crate::error::PowError;
+use crate::messages::LanguageIdentifier;
+
+/// The stylesheet embedded in every page of [`DefaultViews`].
+pub const STYLESHEET: &str = include_str!("../assets/pow.css");
+
+/// The kind of a form field.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum FieldType {
+    /// A text input.
+    Text,
+    /// An email input.
+    Email,
+    /// A password input; its value is never rendered.
+    Password,
+    /// A checkbox; checked when the value is `"true"`. Unchecked, it posts `"false"`.
+    Checkbox,
+    /// A hidden input.
+    Hidden,
+}
+
+impl FieldType {
+    /// The HTML `type` attribute.
+    pub fn input_type(self) -> &'static str {
+        match self {
+            Self::Text => "text",
+            Self::Email => "email",
+            Self::Password => "password",
+            Self::Checkbox => "checkbox",
+            Self::Hidden => "hidden",
+        }
+    }
+}
+
+/// One form field.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Field {
+    /// Param name inside `user[...]`.
+    pub name: String,
+    /// The visible label.
+    pub label: String,
+    /// The input kind.
+    pub kind: FieldType,
+    /// The current value (ignored for passwords).
+    pub value: String,
+    /// Translated error messages, shown under the field.
+    pub errors: Vec<String>,
+    /// The `autocomplete` attribute (`"email"`, `"current-password"`, `"new-password"`, ...).
+    pub autocomplete: Option<&'static str>,
+    /// Whether the field is marked `required`.
+    pub required: bool,
+}
+
+impl Field {
+    /// An empty, optional field.
+    pub fn new(name: impl Into<String>, label: impl Into<String>, kind: FieldType) -> Self {
+        Self {
+            name: name.into(),
+            label: label.into(),
+            kind,
+            value: String::new(),
+            errors: Vec::new(),
+            autocomplete: None,
+            required: false,
+        }
+    }
+
+    /// Sets the value.
+    pub fn value(mut self, value: impl Into<String>) -> Self {
+        self.value = value.into();
+        self
+    }
+
+    /// Sets the error messages.
+    pub fn errors(mut self, errors: Vec<String>) -> Self {
+        self.errors = errors;
+        self
+    }
+
+    /// Sets the `autocomplete` attribute.
+    pub fn autocomplete(mut self, autocomplete: &'static str) -> Self {
+        self.autocomplete = Some(autocomplete);
+        self
+    }
+
+    /// Marks the field required.
+    pub fn required(mut self) -> Self {
+        self.required = true;
+        self
+    }
+
+    /// The element id: `user_<name>`.
+    pub fn id(&self) -> String {
+        format!("user_{}", self.name)
+    }
+
+    /// The posted name: `user[<name>]`.
+    pub fn param(&self) -> String {
+        format!("user[{}]", self.name)
+    }
+
+    /// The id of the element holding the errors: `user_<name>_errors`.
+    pub fn errors_id(&self) -> String {
+        format!("user_{}_errors", self.name)
+    }
+
+    fn is_hidden(&self) -> bool {
+        self.kind == FieldType::Hidden
+    }
+
+    fn is_checkbox(&self) -> bool {
+        self.kind == FieldType::Checkbox
+    }
+
+    fn shows_value(&self) -> bool {
+        self.kind != FieldType::Password && !self.value.is_empty()
+    }
+
+    fn is_checked(&self) -> bool {
+        self.value == "true"
+    }
+}
+
+/// A form.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Form {
+    /// Where the form posts.
+    pub action: String,
+    /// The HTML method, `"post"`.
+    pub method: &'static str,
+    /// `"patch"`, `"put"` or `"delete"`, sent as a hidden `_method` field.
+    pub method_override: Option<&'static str>,
+    /// The fields, in order.
+    pub fields: Vec<Field>,
+    /// The submit button's label.
+    pub submit: String,
+    /// The CSRF token, sent as a hidden `_csrf_token` field. When empty,
+    /// [`DefaultViews`] uses the page's [`PageContext::csrf_token`].
+    pub csrf_token: String,
+}
+
+impl Form {
+    /// A POST form without fields.
+    pub fn new(
+        action: impl Into<String>,
+        submit: impl Into<String>,
+        csrf_token: impl Into<String>,
+    ) -> Self {
+        Self {
+            action: action.into(),
+            method: "post",
+            method_override: None,
+            fields: Vec::new(),
+            submit: submit.into(),
+            csrf_token: csrf_token.into(),
+        }
+    }
+
+    /// Sends the form as `method` (`"patch"`, `"put"`, `"delete"`) through `_method`.
+    pub fn method_override(mut self, method: &'static str) -> Self {
+        self.method_override = Some(method);
+        self
+    }
+
+    /// Adds a field.
+    pub fn field(mut self, field: Field) -> Self {
+        self.fields.push(field);
+        self
+    }
+
+    /// Whether any field has an error.
+    pub fn has_errors(&self) -> bool {
+        self.fields.iter().any(|f| !f.errors.is_empty())
+    }
+}
+
+/// A link.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Link {
+    /// The URL.
+    pub href: String,
+    /// The visible text.
+    pub label: String,
+}
+
+impl Link {
+    /// A link to `href` reading `label`.
+    pub fn new(href: impl Into<String>, label: impl Into<String>) -> Self {
+        Self {
+            href: href.into(),
+            label: label.into(),
+        }
+    }
+}
+
+/// What every page shows around its body.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PageContext {
+    /// The page language (`<html lang>`).
+    pub lang: LanguageIdentifier,
+    /// The page title (`<title>` and heading).
+    pub title: String,
+    /// An info flash.
+    pub flash_info: Option<String>,
+    /// An error flash.
+    pub flash_error: Option<String>,
+    /// The signed-in user's display id.
+    pub current_user: Option<String>,
+    /// The CSRF token for forms.
+    pub csrf_token: String,
+}
+
+/// The body of a page.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PageBody {
+    /// A form, links under it, then further small forms (e.g. a delete-account button).
+    Form {
+        /// The main form.
+        form: Form,
+        /// Links under the form.
+        links: Vec<Link>,
+        /// Further forms after the links.
+        extra_forms: Vec<Form>,
+    },
+    /// Paragraphs of text and links.
+    Text {
+        /// The paragraphs.
+        paragraphs: Vec<String>,
+        /// Links under them.
+        links: Vec<Link>,
+    },
+}
+
+/// Renders pages.
+pub trait Views: Send + Sync + 'static {
+    /// Renders page `name` (`"session/new"`, `"registration/new"`, `"registration/edit"`,
+    /// `"reset_password/new"`, `"reset_password/edit"`, `"invitation/new"`,
+    /// `"invitation/show"`, `"invitation/edit"`, ... or any extension's) as a full HTML
+    /// document. [`DefaultViews`] renders `body` in the built-in layout; an app overrides
+    /// pages by matching on `name` and delegating the rest to [`DefaultViews`].
+    ///
+    /// # Errors
+    /// [`PowError::Template`] when rendering fails.
+    fn render(&self, name: &str, ctx: &PageContext, body: &PageBody) -> Result<String, PowError>;
+}
+
+impl<V: Views + ?Sized> Views for std::sync::Arc<V> {
+    fn render(&self, name: &str, ctx: &PageContext, body: &PageBody) -> Result<String, PowError> {
+        (**self).render(name, ctx, body)
+    }
+}
+
+/// The built-in pages: one layout for every page name.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct DefaultViews;
+
+#[derive(Template)]
+#[template(path = "page.html")]
+struct PageTemplate<'a> {
+    name: &'a str,
+    ctx: &'a PageContext,
+    css: &'static str,
+    form: Option<Cow<'a, Form>>,
+    paragraphs: &'a [String],
+    links: &'a [Link],
+    extra_forms: Vec<Cow<'a, Form>>,
+}
+
+/// `form`, with the page's CSRF token when it has none of its own.
+fn with_token<'a>(form: &'a Form, ctx: &PageContext) -> Cow<'a, Form> {
+    if form.csrf_token.is_empty() && !ctx.csrf_token.is_empty() {
+        let mut owned = form.clone();
+        owned.csrf_token.clone_from(&ctx.csrf_token);
+        Cow::Owned(owned)
+    } else {
+        Cow::Borrowed(form)
+    }
+}
+
+impl Views for DefaultViews {
+    fn render(&self, name: &str, ctx: &PageContext, body: &PageBody) -> Result<String, PowError> {
+        let (form, paragraphs, links, extra_forms): (_, &[String], &[Link], &[Form]) = match body {
+            PageBody::Form {
+                form,
+                links,
+                extra_forms,
+            } => (Some(form), &[], links, extra_forms),
+            PageBody::Text { paragraphs, links } => (None, paragraphs, links, &[]),
+        };
+        Ok(PageTemplate {
+            name,
+            ctx,
+            css: STYLESHEET,
+            form: form.map(|f| with_token(f, ctx)),
+            paragraphs,
+            links,
+            extra_forms: extra_forms.iter().map(|f| with_token(f, ctx)).collect(),
+        }
+        .render()?)
+    }
+}
+
+impl PageTemplate<'_> {
+    /// `session/new` -> `pow-page-session-new`: a class naming the page, for app styles.
+    fn page_class(&self) -> String {
+        let slug: String = self
+            .name
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+            .collect();
+        format!("pow-page-{slug}")
+    }
+}

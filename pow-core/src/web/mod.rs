@@ -1,0 +1,43 @@
+//! The HTML web layer: core routes and controllers, pages, flash, CSRF, callbacks and the
+//! routes backend.
+//!
+//! Mount everything with one call, inside the session middlewares:
+//!
+//! ```no_run
+//! use actix_web::{App, HttpServer};
+//! use pow_core::{session, web, PowConfig};
+//!
+//! # async fn run(config: PowConfig) -> std::io::Result<()> {
+//! HttpServer::new(move || {
+//!     App::new()
+//!         .configure(web::configure(config.clone()))
+//!         .wrap(session::PowSessionMiddleware::new(config.clone()))
+//!         .wrap(session::cookie_session_middleware(&config))
+//! })
+//! .bind("127.0.0.1:8080")?
+//! .run()
+//! .await
+//! # }
+//! ```
+//!
+//! Routes (Pow's): `GET /session/new`, `POST /session`, `DELETE /session`,
+//! `GET /registration/new`, `POST /registration`, `GET /registration/edit`,
+//! `PATCH`/`PUT /registration`, `DELETE /registration`, plus each enabled extension's.
+//! HTML forms reach PATCH/PUT/DELETE by posting a `_method` field.
+
+mod callbacks;
+mod controllers;
+pub mod csrf;
+pub mod flash;
+mod pages;
+pub mod params;
+mod routes;
+
+pub use callbacks::{redirect, request_path_param, Controller, Flow};
+pub use controllers::{
+    check_csrf, configure, field, form, require_authenticated, require_not_authenticated,
+    route_config, routes_ctx,
+};
+pub use pages::{no_store, render_page, Page};
+pub use params::FormData;
+pub use routes::{DefaultRoutes, RouteContext, Routes};

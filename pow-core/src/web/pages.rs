@@ -1,0 +1,75 @@
+//! Rendering pages through the configured views, with flash, CSRF token and language.
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse};
+
+use super::{csrf, flash};
+use crate::config::PowConfig;
+use crate::error::PowError;
+use crate::messages::LanguageIdentifier;
+use crate::views::{PageBody, PageContext};
+
+/// A page to render.
+pub struct Page {
+    /// The page name, e.g. `"session/new"` (apps override pages by name).
+    pub name: &'static str,
+    /// Message key of the page title, e.g. `"title-sign-in"`.
+    pub title_key: &'static str,
+    /// The page's content.
+    pub body: PageBody,
+    /// Flash texts to show now (instead of ones queued by an earlier request).
+    pub info: Option<String>,
+    /// Error text to show now.
+    pub error: Option<String>,
+}
+
+impl Page {
+    /// A page with no immediate flash.
+    pub fn new(name: &'static str, title_key: &'static str, body: PageBody) -> Self {
+        Self {
+            name,
+            title_key,
+            body,
+            info: None,
+            error: None,
+        }
+    }
+}
+
+/// `Cache-Control: no-store` for auth pages.
+pub fn no_store() -> (header::HeaderName, header::HeaderValue) {
+    (
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static("no-cache, no-store, must-revalidate"),
+    )
+}
+
+/// Renders `page` with the setup's views: language from the request, flash (immediate or
+/// queued), a fresh CSRF token, the signed-in user; extensions may add fields and links.
+/// The response is `200 OK`, `no-store`.
+pub fn render_page(
+    req: &HttpRequest,
+    config: &PowConfig,
+    lang: &LanguageIdentifier,
+    mut page: Page,
+) -> Result<HttpResponse, PowError> {
+    for ext in config.extensions().iter() {
+        ext.extend_page(page.name, &mut page.body, lang, config);
+    }
+    let queued = flash::take(req);
+    let current_user = crate::session::current_user(req)
+        .and_then(|u| u.user_id(config).map(str::to_owned));
+    let ctx = PageContext {
+        lang: lang.clone(),
+        title: config.messages().text(lang, page.title_key),
+        flash_info: page.info.or(queued.info),
+        flash_error: page.error.or(queued.error),
+        current_user,
+        csrf_token: csrf::csrf_token(req),
+    };
+    let html = config.views().render(page.name, &ctx, &page.body)?;
+    Ok(HttpResponse::Ok()
+        .insert_header(no_store())
+        .content_type("text/html; charset=utf-8")
+        .body(html))
+}

@@ -1,0 +1,114 @@
+//! The routes backend: where pow-rs sends users after each action (Pow's callback routes).
+//!
+//! Override single paths by implementing [`Routes`] and keeping the provided methods you
+//! don't change:
+//!
+//! ```
+//! use actix_web::HttpRequest;
+//! use pow_core::web::{Routes, RouteContext};
+//!
+//! struct MyRoutes;
+//! impl Routes for MyRoutes {
+//!     fn after_sign_in_path(&self, ctx: &RouteContext<'_>) -> String {
+//!         ctx.request_path.map(str::to_owned).unwrap_or_else(|| "/dashboard".into())
+//!     }
+//! }
+//! ```
+
+use actix_web::HttpRequest;
+
+use super::params::local_path;
+
+/// What the routes backend knows about the request.
+pub struct RouteContext<'a> {
+    /// The request.
+    pub req: &'a HttpRequest,
+    /// Where pow-rs is mounted (`""` at the root, `"/admin"` under a scope).
+    pub mount: &'a str,
+    /// A validated local `request_path` (the page to return to after sign-in), if any.
+    pub request_path: Option<&'a str>,
+}
+
+impl RouteContext<'_> {
+    /// A path under the mount point.
+    pub fn path(&self, path: &str) -> String {
+        format!("{}{path}", self.mount)
+    }
+}
+
+/// Pow's callback routes. Every method has Pow's default.
+pub trait Routes: Send + Sync + 'static {
+    /// After sign-in: the `request_path` if one was given, else `/`.
+    fn after_sign_in_path(&self, ctx: &RouteContext<'_>) -> String {
+        ctx.request_path
+            .and_then(local_path)
+            .map(str::to_owned)
+            .unwrap_or_else(|| "/".to_owned())
+    }
+
+    /// After sign-out: the sign-in page.
+    fn after_sign_out_path(&self, ctx: &RouteContext<'_>) -> String {
+        self.session_path(ctx, "new")
+    }
+
+    /// After sign-up: same as after sign-in.
+    fn after_registration_path(&self, ctx: &RouteContext<'_>) -> String {
+        self.after_sign_in_path(ctx)
+    }
+
+    /// After an account edit: the edit page.
+    fn after_user_updated_path(&self, ctx: &RouteContext<'_>) -> String {
+        self.registration_path(ctx, "edit")
+    }
+
+    /// After deleting the account: same as after sign-out.
+    fn after_user_deleted_path(&self, ctx: &RouteContext<'_>) -> String {
+        self.after_sign_out_path(ctx)
+    }
+
+    /// Where a signed-out user is sent from a signed-in-only page: the sign-in page, with
+    /// `request_path` (the current path and query) for GET requests.
+    fn user_not_authenticated_path(&self, ctx: &RouteContext<'_>) -> String {
+        let base = self.session_path(ctx, "new");
+        if ctx.req.method() == actix_web::http::Method::GET {
+            let current = match ctx.req.uri().path_and_query() {
+                Some(pq) => pq.as_str().to_owned(),
+                None => ctx.req.path().to_owned(),
+            };
+            if local_path(&current).is_some() {
+                let query = serde_urlencoded::to_string([("request_path", current)])
+                    .unwrap_or_default();
+                return format!("{base}?{query}");
+            }
+        }
+        base
+    }
+
+    /// Where a signed-in user is sent from a signed-out-only page: after sign-in.
+    fn user_already_authenticated_path(&self, ctx: &RouteContext<'_>) -> String {
+        self.after_sign_in_path(ctx)
+    }
+
+    /// Session controller paths: `new` is `/session/new`, others `/session`.
+    fn session_path(&self, ctx: &RouteContext<'_>, action: &str) -> String {
+        match action {
+            "new" => ctx.path("/session/new"),
+            _ => ctx.path("/session"),
+        }
+    }
+
+    /// Registration controller paths: `new`, `edit`, others `/registration`.
+    fn registration_path(&self, ctx: &RouteContext<'_>, action: &str) -> String {
+        match action {
+            "new" => ctx.path("/registration/new"),
+            "edit" => ctx.path("/registration/edit"),
+            _ => ctx.path("/registration"),
+        }
+    }
+}
+
+/// Pow's default routes.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct DefaultRoutes;
+
+impl Routes for DefaultRoutes {}

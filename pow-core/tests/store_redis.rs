@@ -1,0 +1,444 @@
+//! Tests of the Redis cache-store backend (`--features redis`).
+//!
+//! Set `POW_TEST_REDIS_URL` (e.g. `redis://127.0.0.1:6379/`) to run them. Without it they
+//! print a notice and pass, except under `CI`, where a missing variable fails the run. The
+//! cluster and restart tests also start their own `redis-server` processes on loopback ports
+//! 30000-49999, so they need `redis-server` and `redis-cli` on `PATH` (required under `CI`).
+#![cfg(feature = "redis")]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+#[path = "support/redis_cluster.rs"]
+mod redis_cluster;
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use pow_core::store::{
+    conformance, Key, KeyPattern, RedisStore, RedisStoreOptions, Store, StoreError,
+};
+use redis_cluster::{
+    free_port_pair, redis_binaries_available, RedisCluster, RedisServer, ScratchDir,
+};
+
+/// The Redis URL under test, or `None` (with a notice) when the tests should be skipped.
+fn redis_url() -> Option<String> {
+    match std::env::var("POW_TEST_REDIS_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ if std::env::var_os("CI").is_some() => {
+            panic!("POW_TEST_REDIS_URL must be set when CI is set (e.g. redis://127.0.0.1:6379/)")
+        }
+        _ => {
+            eprintln!("POW_TEST_REDIS_URL is not set: skipping the Redis store tests");
+            None
+        }
+    }
+}
+
+/// Whether the tests that start their own servers can run (they need the same opt-in).
+fn local_servers_enabled() -> bool {
+    if redis_url().is_none() {
+        return false;
+    }
+    if redis_binaries_available() {
+        return true;
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "redis-server and redis-cli must be on PATH when CI is set"
+    );
+    eprintln!("redis-server/redis-cli not on PATH: skipping the local-server Redis tests");
+    false
+}
+
+/// A key prefix of its own for each test, so parallel runs never collide.
+fn unique_prefix() -> String {
+    format!("pow-test-{}", pow_core::token::generate_uuid())
+}
+
+async fn raw_connection(url: &str) -> redis::aio::MultiplexedConnection {
+    redis::Client::open(url)
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap()
+}
+
+async fn raw<T: redis::FromRedisValue>(
+    conn: &mut redis::aio::MultiplexedConnection,
+    cmd: &redis::Cmd,
+) -> T {
+    cmd.query_async(conn).await.unwrap()
+}
+
+fn key(parts: &[&str]) -> Key {
+    Key(parts.iter().map(|s| (*s).to_owned()).collect())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conformance_single_node() {
+    let Some(url) = redis_url() else { return };
+    let store = RedisStore::connect(&url, &unique_prefix()).await.unwrap();
+    conformance::run_all(Arc::new(store)).await;
+}
+
+#[tokio::test]
+async fn key_layout_and_index() {
+    let Some(url) = redis_url() else { return };
+    let prefix = unique_prefix();
+    let store = RedisStore::connect(&url, &prefix).await.unwrap();
+    let mut conn = raw_connection(&url).await;
+
+    let before = now_ms();
+    store
+        .put(
+            "credentials",
+            vec![
+                (key(&["User", "user", "1"]), b"user".to_vec()),
+                (key(&["a:b", "_c"]), b"odd".to_vec()),
+            ],
+            Some(Duration::from_secs(60)),
+        )
+        .await
+        .unwrap();
+    store
+        .put(
+            "credentials",
+            vec![(key(&["__index"]), b"forever".to_vec())],
+            None,
+        )
+        .await
+        .unwrap();
+
+    let root = format!("{prefix}:{{credentials}}:");
+    let get = |k: String| redis::cmd("GET").arg(k).clone();
+    let value: Option<Vec<u8>> = raw(&mut conn, &get(format!("{root}User:user:1"))).await;
+    assert_eq!(value.as_deref(), Some(&b"user"[..]));
+    let value: Option<Vec<u8>> = raw(&mut conn, &get(format!("{root}a%3Ab:_c"))).await;
+    assert_eq!(value.as_deref(), Some(&b"odd"[..]));
+    let value: Option<Vec<u8>> = raw(&mut conn, &get(format!("{root}%5F_index"))).await;
+    assert_eq!(value.as_deref(), Some(&b"forever"[..]));
+
+    // Redis enforces the TTL.
+    let pttl: i64 = raw(
+        &mut conn,
+        redis::cmd("PTTL").arg(format!("{root}User:user:1")),
+    )
+    .await;
+    assert!((59_000..=60_000).contains(&pttl), "PTTL {pttl}");
+
+    // The index: member = encoded key, score = expiry in ms, or +inf.
+    let index: Vec<(String, f64)> = raw(
+        &mut conn,
+        redis::cmd("ZRANGE")
+            .arg(format!("{root}__index"))
+            .arg(0)
+            .arg(-1)
+            .arg("WITHSCORES"),
+    )
+    .await;
+    let score = |m: &str| {
+        index
+            .iter()
+            .find(|(member, _)| member == m)
+            .map(|(_, s)| *s)
+    };
+    let expiry = score("User:user:1").unwrap();
+    assert!(expiry >= (before + 60_000) as f64 && expiry <= (now_ms() + 60_000) as f64);
+    assert!(score("a%3Ab:_c").is_some());
+    assert_eq!(score("%5F_index"), Some(f64::INFINITY));
+    assert_eq!(index.len(), 3);
+
+    // Deletes and takes keep the index in step.
+    store
+        .delete("credentials", &key(&["User", "user", "1"]))
+        .await
+        .unwrap();
+    let taken = store.take("credentials", &key(&["__index"])).await.unwrap();
+    assert_eq!(taken.as_deref(), Some(&b"forever"[..]));
+    let members: Vec<String> = raw(
+        &mut conn,
+        redis::cmd("ZRANGE")
+            .arg(format!("{root}__index"))
+            .arg(0)
+            .arg(-1),
+    )
+    .await;
+    assert_eq!(members, vec!["a%3Ab:_c".to_owned()]);
+    store
+        .delete("credentials", &key(&["a:b", "_c"]))
+        .await
+        .unwrap();
+    let exists: i64 = raw(
+        &mut conn,
+        redis::cmd("EXISTS").arg(format!("{root}__index")),
+    )
+    .await;
+    assert_eq!(exists, 0, "an empty index leaves nothing behind");
+}
+
+#[tokio::test]
+async fn all_drops_index_members_whose_value_vanished() {
+    let Some(url) = redis_url() else { return };
+    let prefix = unique_prefix();
+    let store = RedisStore::connect(&url, &prefix).await.unwrap();
+    let mut conn = raw_connection(&url).await;
+    let root = format!("{prefix}:{{ns}}:");
+
+    store
+        .put(
+            "ns",
+            vec![
+                (key(&["s", "kept"]), b"1".to_vec()),
+                (key(&["s", "evicted"]), b"2".to_vec()),
+            ],
+            None,
+        )
+        .await
+        .unwrap();
+    store
+        .put(
+            "ns",
+            vec![(key(&["s", "short"]), b"3".to_vec())],
+            Some(Duration::from_millis(20)),
+        )
+        .await
+        .unwrap();
+    // Simulate an eviction by the server's maxmemory policy.
+    let _: i64 = raw(&mut conn, redis::cmd("DEL").arg(format!("{root}s:evicted"))).await;
+    // Let the short TTL run out: Redis itself expires the value.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let exists: i64 = raw(
+            &mut conn,
+            redis::cmd("EXISTS").arg(format!("{root}s:short")),
+        )
+        .await;
+        if exists == 0 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "Redis did not expire the key");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+
+    let got = store
+        .all("ns", &[KeyPattern::exact("s"), KeyPattern::Any])
+        .await
+        .unwrap();
+    assert_eq!(got, vec![(key(&["s", "kept"]), b"1".to_vec())]);
+    let members: Vec<String> = raw(
+        &mut conn,
+        redis::cmd("ZRANGE")
+            .arg(format!("{root}__index"))
+            .arg(0)
+            .arg(-1),
+    )
+    .await;
+    assert_eq!(
+        members,
+        vec!["s:kept".to_owned()],
+        "vanished members are pruned"
+    );
+    store.delete("ns", &key(&["s", "kept"])).await.unwrap();
+}
+
+#[tokio::test]
+async fn zero_ttl_put_removes_the_value() {
+    let Some(url) = redis_url() else { return };
+    let store = RedisStore::connect(&url, &unique_prefix()).await.unwrap();
+    let k = key(&["k"]);
+    store
+        .put("ns", vec![(k.clone(), b"v".to_vec())], None)
+        .await
+        .unwrap();
+    store
+        .put("ns", vec![(k.clone(), b"w".to_vec())], Some(Duration::ZERO))
+        .await
+        .unwrap();
+    assert_eq!(store.get("ns", &k).await.unwrap(), None);
+    assert!(store
+        .all("ns", &[KeyPattern::Any])
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+#[tokio::test]
+async fn prefix_with_braces_is_rejected() {
+    let Some(url) = redis_url() else { return };
+    let err = RedisStore::connect(&url, "app{1}").await.unwrap_err();
+    assert!(matches!(err, StoreError::Backend(_)), "{err:?}");
+}
+
+#[tokio::test]
+async fn nothing_listening_is_unavailable_quickly() {
+    if redis_url().is_none() {
+        return;
+    }
+    // A port that was just free: nothing listens there.
+    let port = {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let options = RedisStoreOptions::new()
+        .prefix(unique_prefix())
+        .connection_timeout(Duration::from_millis(500))
+        .response_timeout(Duration::from_millis(500));
+    let started = Instant::now();
+    let err = RedisStore::connect_with_options(&format!("redis://127.0.0.1:{port}/"), options)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "took {:?}",
+        started.elapsed()
+    );
+
+    let started = Instant::now();
+    let err = RedisStore::connect_cluster(&[format!("redis://127.0.0.1:{port}/")], "pow")
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "took {:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recovers_when_redis_comes_back() {
+    if !local_servers_enabled() {
+        return;
+    }
+    let dir = ScratchDir::new("redis-restart");
+    let port = free_port_pair();
+    let mut server = RedisServer::start(dir.path(), port, false);
+    let options = RedisStoreOptions::new()
+        .prefix(unique_prefix())
+        .connection_timeout(Duration::from_millis(500))
+        .response_timeout(Duration::from_millis(500));
+    let store = RedisStore::connect_with_options(&server.url(), options)
+        .await
+        .unwrap();
+    let k = key(&["session"]);
+    store
+        .put("ns", vec![(k.clone(), b"v".to_vec())], None)
+        .await
+        .unwrap();
+
+    server.kill();
+    // The first command may see the dropped connection, later ones the refused reconnect:
+    // both are `Unavailable`, and each answers within the bounded timeouts.
+    for _ in 0..3 {
+        let started = Instant::now();
+        let err = store.get("ns", &k).await.unwrap_err();
+        assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "took {:?}",
+            started.elapsed()
+        );
+    }
+
+    let _server = RedisServer::start(dir.path(), port, false);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        match store.get("ns", &k).await {
+            // The restarted server has no persistence, so the value is gone.
+            Ok(value) => {
+                assert_eq!(value, None);
+                break;
+            }
+            Err(StoreError::Unavailable(_)) if Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Err(err) => panic!("store did not recover: {err:?}"),
+        }
+    }
+    store
+        .put("ns", vec![(k.clone(), b"again".to_vec())], None)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.get("ns", &k).await.unwrap().as_deref(),
+        Some(&b"again"[..])
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conformance_cluster() {
+    if !local_servers_enabled() {
+        return;
+    }
+    let started = Instant::now();
+    let cluster = RedisCluster::start(3);
+    let cluster_ready = started.elapsed();
+
+    let store = RedisStore::connect_cluster(&cluster.urls(), &unique_prefix())
+        .await
+        .unwrap();
+    let store: Arc<dyn Store> = Arc::new(store);
+    let suite_started = Instant::now();
+    conformance::run_all(Arc::clone(&store)).await;
+    let suite = suite_started.elapsed();
+
+    // The namespaces used above spread over the cluster: check that a batch whose namespace
+    // lives on each node works, i.e. the hash tag really routes whole namespaces.
+    let mut slots_seen = std::collections::HashSet::new();
+    let mut conn = raw_connection(&cluster.urls()[0]).await;
+    for i in 0..30 {
+        let ns = format!("ns{i}");
+        let records = vec![
+            (key(&["a"]), b"1".to_vec()),
+            (key(&["b", "c"]), b"2".to_vec()),
+        ];
+        store
+            .put(&ns, records, Some(Duration::from_secs(60)))
+            .await
+            .unwrap();
+        let mut got = store.all(&ns, &[KeyPattern::Any]).await.unwrap();
+        got.extend(
+            store
+                .all(&ns, &[KeyPattern::Any, KeyPattern::Any])
+                .await
+                .unwrap(),
+        );
+        assert_eq!(got.len(), 2, "namespace {ns}");
+        assert_eq!(
+            store.take(&ns, &key(&["a"])).await.unwrap().as_deref(),
+            Some(&b"1"[..])
+        );
+        let slot: i64 = raw(
+            &mut conn,
+            redis::cmd("CLUSTER")
+                .arg("KEYSLOT")
+                .arg(format!("x:{{{ns}}}:y")),
+        )
+        .await;
+        slots_seen.insert(slot);
+    }
+    // `redis-cli --cluster create` gives each of the 3 masters a third of the 16384 slots.
+    let nodes_used: std::collections::HashSet<i64> =
+        slots_seen.iter().map(|slot| slot * 3 / 16_384).collect();
+    assert_eq!(
+        nodes_used.len(),
+        3,
+        "the namespaces should spread over every master"
+    );
+
+    eprintln!(
+        "redis cluster test: cluster up in {cluster_ready:?}, conformance suite in {suite:?}, \
+         total {:?}",
+        started.elapsed()
+    );
+    drop(cluster);
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
+}

@@ -1,0 +1,804 @@
+//! The diesel users context, on SQLite always and on PostgreSQL when
+//! `POW_TEST_DATABASE_URL` is set (required when `CI` is set).
+//!
+//! Every case is written once, in `cases`, and run on both backends.
+#![cfg(all(feature = "sqlite", feature = "postgres"))]
+#![allow(clippy::unwrap_used, clippy::panic)]
+
+#[path = "common/db.rs"]
+mod db;
+
+use std::sync::{Arc, Barrier};
+
+use diesel_migrations::embed_migrations;
+use pow_core::extension::{Extension, Migrations};
+use pow_core::password::Pbkdf2Hasher;
+use pow_core::users::diesel::DieselUsersContext;
+use pow_core::users::{
+    Changes, Changeset, FieldDef, FieldKind, Params, User, UsersContext, Value, WriteError,
+};
+use pow_core::{PowConfig, PowConfigBuilder, PowError};
+
+use db::{Backend, TestEnv};
+
+const SECRET: &str =
+    "secret_key_base_for_tests_secret_key_base_for_tests_secret_key_base_for_tests";
+
+fn builder() -> PowConfigBuilder {
+    PowConfig::builder(SECRET).hasher(Pbkdf2Hasher::new(1))
+}
+
+fn config() -> PowConfig {
+    builder().build().unwrap()
+}
+
+fn params(pairs: &[(&str, &str)]) -> Params {
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
+}
+
+fn signup(email: &str, password: &str) -> Params {
+    params(&[
+        ("email", email),
+        ("password", password),
+        ("password_confirmation", password),
+    ])
+}
+
+/// Creates a user that must be valid.
+fn create(ctx: &DieselUsersContext, config: &PowConfig, email: &str, password: &str) -> User {
+    match ctx.create(config, &signup(email, password)).unwrap() {
+        Ok(user) => user,
+        Err(cs) => panic!("unexpected changeset errors: {:?}", cs.errors),
+    }
+}
+
+/// The changeset of a create that must be refused.
+fn refused(ctx: &DieselUsersContext, config: &PowConfig, params: &Params) -> Changeset {
+    match ctx.create(config, params).unwrap() {
+        Ok(user) => panic!("unexpectedly created {user:?}"),
+        Err(cs) => cs,
+    }
+}
+
+fn email(value: &str) -> Value {
+    Value::Text(value.to_owned())
+}
+
+/// A test extension with a migration (version 2026...) that adds two columns.
+struct TestExtension;
+
+static TEST_EXTENSION_MIGRATIONS: Migrations = Migrations {
+    sqlite: embed_migrations!("tests/common/migrations/ext/sqlite"),
+    postgres: embed_migrations!("tests/common/migrations/ext/postgres"),
+};
+
+/// App migrations whose version clashes with the core's.
+static CLASHING_MIGRATIONS: Migrations = Migrations {
+    sqlite: embed_migrations!("tests/common/migrations/app/sqlite"),
+    postgres: embed_migrations!("tests/common/migrations/app/postgres"),
+};
+
+impl Extension for TestExtension {
+    fn name(&self) -> &'static str {
+        "test_extension"
+    }
+
+    fn user_fields(&self) -> Vec<FieldDef> {
+        vec![
+            FieldDef::new("test_token", FieldKind::Text).unique(),
+            FieldDef::new("test_confirmed_at", FieldKind::Timestamp),
+        ]
+    }
+
+    fn migrations(&self) -> Option<&'static Migrations> {
+        Some(&TEST_EXTENSION_MIGRATIONS)
+    }
+}
+
+mod cases {
+    use super::*;
+
+    pub fn migrate_twice_is_a_noop(env: &TestEnv) {
+        let db = env.db();
+        let config = config();
+        db.ctx.migrate(&config).unwrap();
+        let user = create(&db.ctx, &config, "test@example.com", "secret1234");
+        db.ctx.migrate(&config).unwrap();
+        let again = db.ctx.get(&config, user.id).unwrap();
+        assert_eq!(again, Some(user));
+        assert_eq!(db.count("__diesel_schema_migrations"), 1);
+        assert_eq!(db.count("users"), 1);
+        // Versions applied by others (e.g. the app's own migrations) are left alone.
+        db.ctx
+            .database()
+            .batch_execute(
+                "INSERT INTO __diesel_schema_migrations (version) VALUES ('99990101000000')",
+            )
+            .unwrap();
+        db.ctx.migrate(&config).unwrap();
+        assert_eq!(db.count("__diesel_schema_migrations"), 2);
+    }
+
+    pub fn extension_migrations_run_after_the_core(env: &TestEnv) {
+        let db = env.db();
+        let config = builder().extension(TestExtension).build().unwrap();
+        db.ctx.migrate(&config).unwrap();
+        db.ctx.migrate(&config).unwrap();
+        assert_eq!(db.count("__diesel_schema_migrations"), 2);
+        let user = create(&db.ctx, &config, "test@example.com", "secret1234");
+        assert_eq!(user.get("test_token"), Some(&Value::Null));
+        assert_eq!(user.get("test_confirmed_at"), Some(&Value::Null));
+
+        // A config without the extension keeps working on the same table.
+        let plain = config_plain();
+        db.ctx.migrate(&plain).unwrap();
+        assert!(db.ctx.get(&plain, user.id).unwrap().is_some());
+    }
+
+    fn config_plain() -> PowConfig {
+        config()
+    }
+
+    pub fn clashing_versions_are_refused(env: &TestEnv) {
+        let db = env.db();
+        let err = db
+            .ctx
+            .migrate_with(&config(), &[&CLASHING_MIGRATIONS])
+            .unwrap_err();
+        match err {
+            PowError::Config(msg) => assert!(msg.contains("00000000000001"), "{msg}"),
+            other => panic!("expected a config error, got {other:?}"),
+        }
+        // Nothing was applied.
+        let config = config();
+        assert!(db.ctx.get_by(&config, "email", &email("a@b.c")).is_err());
+    }
+
+    pub fn migrate_refuses_other_table_shapes(env: &TestEnv) {
+        let db = env.db();
+        let username = builder().user_id_field("username").build().unwrap();
+        assert!(matches!(
+            db.ctx.migrate(&username),
+            Err(PowError::Config(msg)) if msg.contains("username")
+        ));
+        let table = builder().table("admins").build().unwrap();
+        assert!(matches!(db.ctx.migrate(&table), Err(PowError::Config(_))));
+    }
+
+    pub fn create_user(env: &TestEnv) {
+        let db = env.db();
+        let config = config();
+        db.ctx.migrate(&config).unwrap();
+        let before = chrono::Utc::now() - chrono::Duration::seconds(5);
+        let user = create(&db.ctx, &config, " Test@Example.com ", "secret1234");
+        assert_eq!(user.email(), Some("test@example.com"));
+        let hash = user.password_hash.clone().unwrap();
+        assert!(hash.starts_with("$pbkdf2-sha512$1$"), "{hash}");
+        assert_eq!(hash.split('$').filter(|p| !p.is_empty()).count(), 4);
+        assert!(user.inserted_at >= before);
+        assert!(user.inserted_at <= chrono::Utc::now());
+        assert_eq!(user.inserted_at, user.updated_at);
+        assert!(user.id > 0);
+
+        let by_email = db.ctx.get_by(&config, "email", &email("test@example.com"));
+        assert_eq!(by_email.unwrap().as_ref(), Some(&user));
+        assert_eq!(db.ctx.get(&config, user.id).unwrap().as_ref(), Some(&user));
+        let listed = db.ctx.list_by(&config, "email", &email("test@example.com"));
+        assert_eq!(listed.unwrap(), vec![user.clone()]);
+
+        let second = create(&db.ctx, &config, "other@example.com", "secret1234");
+        assert!(second.id > user.id);
+    }
+
+    pub fn duplicate_email_is_taken(env: &TestEnv) {
+        let db = env.db();
+        let config = config();
+        db.ctx.migrate(&config).unwrap();
+        create(&db.ctx, &config, "test@example.com", "secret1234");
+        let cs = refused(&db.ctx, &config, &signup("Test@Example.com", "secret1234"));
+        assert!(cs.errors.has("email", "taken"), "{:?}", cs.errors);
+        assert_eq!(
+            db.ctx
+                .list_by(&config, "email", &email("test@example.com"))
+                .unwrap()
+                .len(),
+            1
+        );
+    }
+
+    pub fn concurrent_signups_with_one_email(env: &TestEnv) {
+        let db = env.db();
+        let config = config();
+        db.ctx.migrate(&config).unwrap();
+        let barrier = Arc::new(Barrier::new(2));
+        let handles: Vec<_> = (0..2)
+            .map(|i| {
+                let ctx = db.ctx.clone();
+                let config = config.clone();
+                let barrier = barrier.clone();
+                let address = if i == 0 {
+                    "race@example.com"
+                } else {
+                    "RACE@example.com"
+                };
+                std::thread::spawn(move || {
+                    barrier.wait();
+                    ctx.create(&config, &signup(address, "secret1234"))
+                        .unwrap()
+                        .map_err(Box::new)
+                })
+            })
+            .collect();
+        let results: Vec<_> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+        let created = results.iter().filter(|r| r.is_ok()).count();
+        assert_eq!(created, 1, "exactly one sign-up wins");
+        let loser = results.iter().find_map(|r| r.as_ref().err()).unwrap();
+        assert!(loser.errors.has("email", "taken"), "{:?}", loser.errors);
+    }
+
+    pub fn field_errors(env: &TestEnv) {
+        let db = env.db();
+        let config = config();
+        db.ctx.migrate(&config).unwrap();
+
+        let cs = refused(&db.ctx, &config, &signup("  ", "secret1234"));
+        assert!(cs.errors.has("email", "blank"), "{:?}", cs.errors);
+
+        let cs = refused(&db.ctx, &config, &signup("not-an-email", "secret1234"));
+        assert!(cs.errors.has("email", "format"), "{:?}", cs.errors);
+
+        let cs = refused(&db.ctx, &config, &signup("a@example.com", "short"));
+        assert_eq!(cs.errors.get("password")[0].key, "too_short");
+        assert_eq!(cs.errors.get("password")[0].count, Some(8));
+
+        let long = "x".repeat(4097);
+        let cs = refused(&db.ctx, &config, &signup("a@example.com", &long));
+        assert_eq!(cs.errors.get("password")[0].key, "too_long");
+        assert_eq!(cs.errors.get("password")[0].count, Some(4096));
+
+        let mut mismatch = signup("a@example.com", "secret1234");
+        mismatch.insert("password_confirmation".into(), "secret12345".into());
+        let cs = refused(&db.ctx, &config, &mismatch);
+        assert!(cs.errors.has("password_confirmation", "confirmation"));
+
+        let cs = refused(&db.ctx, &config, &params(&[("email", "a@example.com")]));
+        assert!(cs.errors.has("password", "blank"));
+
+        assert!(db
+            .ctx
+            .get_by(&config, "email", &email("a@example.com"))
+            .unwrap()
+            .is_none());
+    }
+
+    pub fn authenticate(env: &TestEnv) {
+        let db = env.db();
+        let config = config();
+        db.ctx.migrate(&config).unwrap();
+        let user = create(&db.ctx, &config, "test@example.com", "secret1234");
+        let login = |id: &str, password: &str| {
+            db.ctx
+                .authenticate(&config, &params(&[("email", id), ("password", password)]))
+                .unwrap()
+        };
+        assert_eq!(login("test@example.com", "secret1234"), Some(user.clone()));
+        assert_eq!(
+            login(" TEST@example.COM ", "secret1234"),
+            Some(user.clone())
+        );
+        assert_eq!(login("test@example.com", "wrong password"), None);
+        assert_eq!(login("unknown@example.com", "secret1234"), None);
+        assert_eq!(login("", "secret1234"), None);
+        assert_eq!(
+            db.ctx
+                .authenticate(&config, &params(&[("email", "test@example.com")]))
+                .unwrap(),
+            None
+        );
+
+        // A user without a password (e.g. invited) never signs in.
+        let mut changes = Changes::new();
+        changes.insert("email".into(), email("invited@example.com"));
+        let invited = db.ctx.insert(&config, &changes).unwrap();
+        assert_eq!(invited.password_hash, None);
+        assert_eq!(login("invited@example.com", ""), None);
+        assert_eq!(login("invited@example.com", "secret1234"), None);
+    }
+
+    pub fn update_account(env: &TestEnv) {
+        let db = env.db();
+        let config = config();
+        db.ctx.migrate(&config).unwrap();
+        let user = create(&db.ctx, &config, "test@example.com", "secret1234");
+
+        let change = |extra: &[(&str, &str)]| {
+            let mut p = params(&[
+                ("email", "new@example.com"),
+                ("password", "newsecret99"),
+                ("password_confirmation", "newsecret99"),
+            ]);
+            p.extend(params(extra));
+            db.ctx.update(&config, &user, &p).unwrap().map_err(Box::new)
+        };
+        let cs = change(&[]).unwrap_err();
+        assert!(cs.errors.has("current_password", "blank"));
+        let cs = change(&[("current_password", "wrong password")]).unwrap_err();
+        assert!(cs.errors.has("current_password", "invalid"));
+        assert_eq!(db.ctx.get(&config, user.id).unwrap(), Some(user.clone()));
+
+        let updated = change(&[("current_password", "secret1234")]).unwrap();
+        assert_eq!(updated.id, user.id);
+        assert_eq!(updated.email(), Some("new@example.com"));
+        assert_ne!(updated.password_hash, user.password_hash);
+        assert_eq!(updated.inserted_at, user.inserted_at);
+        assert!(updated.updated_at >= user.updated_at);
+        assert_eq!(db.ctx.get(&config, user.id).unwrap(), Some(updated.clone()));
+
+        let login = |id: &str, password: &str| {
+            db.ctx
+                .authenticate(&config, &params(&[("email", id), ("password", password)]))
+                .unwrap()
+                .map(|u| u.id)
+        };
+        assert_eq!(login("new@example.com", "newsecret99"), Some(user.id));
+        assert_eq!(login("new@example.com", "secret1234"), None);
+        assert_eq!(login("test@example.com", "secret1234"), None);
+
+        // Taking another user's email is refused.
+        create(&db.ctx, &config, "other@example.com", "secret1234");
+        let p = params(&[
+            ("email", "other@example.com"),
+            ("current_password", "newsecret99"),
+        ]);
+        let cs = db.ctx.update(&config, &updated, &p).unwrap().unwrap_err();
+        assert!(cs.errors.has("email", "taken"), "{:?}", cs.errors);
+    }
+
+    pub fn delete_and_lookups(env: &TestEnv) {
+        let db = env.db();
+        let config = config();
+        db.ctx.migrate(&config).unwrap();
+        let user = create(&db.ctx, &config, "test@example.com", "secret1234");
+        let other = create(&db.ctx, &config, "other@example.com", "secret1234");
+        db.ctx.delete(&config, &user).unwrap();
+        assert_eq!(db.ctx.get(&config, user.id).unwrap(), None);
+        assert_eq!(
+            db.ctx
+                .get_by(&config, "email", &email("test@example.com"))
+                .unwrap(),
+            None
+        );
+        assert!(db.ctx.get(&config, other.id).unwrap().is_some());
+
+        assert_eq!(db.ctx.get(&config, 123_456).unwrap(), None);
+        assert_eq!(
+            db.ctx
+                .get_by(&config, "email", &email("nobody@example.com"))
+                .unwrap(),
+            None
+        );
+        // Values are bound, never spliced into the SQL.
+        assert_eq!(
+            db.ctx
+                .get_by(&config, "email", &email("x' OR '1'='1"))
+                .unwrap(),
+            None
+        );
+        match db.ctx.get_by(&config, "nickname", &email("x")) {
+            Err(PowError::Config(msg)) => assert!(msg.contains("nickname"), "{msg}"),
+            other => panic!("expected a config error, got {other:?}"),
+        }
+        assert!(matches!(
+            db.ctx.get_by(&config, "id", &email("1")),
+            Err(PowError::Config(_))
+        ));
+        let mut changes = Changes::new();
+        changes.insert("nickname".into(), email("x"));
+        assert!(matches!(
+            db.ctx.insert(&config, &changes),
+            Err(WriteError::Other(PowError::Config(msg))) if msg.contains("nickname")
+        ));
+        let mut changes = Changes::new();
+        changes.insert("id".into(), Value::Int(7));
+        assert!(matches!(
+            db.ctx.update_fields(&config, &other, &changes),
+            Err(WriteError::Other(PowError::Config(_)))
+        ));
+        let bad_table = builder().table("users; DROP TABLE users").build().unwrap();
+        assert!(matches!(
+            db.ctx.get(&bad_table, 1),
+            Err(PowError::Config(_))
+        ));
+        assert!(db.ctx.get(&config, other.id).unwrap().is_some());
+    }
+
+    pub fn custom_fields(env: &TestEnv) {
+        let db = env.db();
+        let config = builder()
+            .user_field(FieldDef::new("name", FieldKind::Text).castable())
+            .user_field(FieldDef::new("role", FieldKind::Text).castable())
+            .changeset_hook(|cs: &mut Changeset, _: &PowConfig| {
+                cs.validate_required("name");
+                cs.validate_inclusion("role", &["user", "admin"]);
+            })
+            .build()
+            .unwrap();
+        db.ctx.migrate(&config).unwrap();
+        db.ctx
+            .database()
+            .batch_execute(
+                "ALTER TABLE users ADD COLUMN name VARCHAR NULL; \
+                 ALTER TABLE users ADD COLUMN role VARCHAR NULL;",
+            )
+            .unwrap();
+
+        let mut p = signup("jane@example.com", "secret1234");
+        p.insert("role".into(), "root".into());
+        let cs = refused(&db.ctx, &config, &p);
+        assert!(cs.errors.has("name", "blank"), "{:?}", cs.errors);
+        assert!(cs.errors.has("role", "invalid"), "{:?}", cs.errors);
+
+        p.insert("name".into(), " Jane ".into());
+        p.insert("role".into(), "admin".into());
+        let user = match db.ctx.create(&config, &p).unwrap() {
+            Ok(user) => user,
+            Err(cs) => panic!("{:?}", cs.errors),
+        };
+        assert_eq!(user.get_str("name"), Some("Jane"));
+        assert_eq!(user.get_str("role"), Some("admin"));
+        let read = db
+            .ctx
+            .get_by(&config, "email", &email("jane@example.com"))
+            .unwrap()
+            .unwrap();
+        assert_eq!(read.get_str("name"), Some("Jane"));
+        assert_eq!(read.get_str("role"), Some("admin"));
+        assert_eq!(
+            db.ctx.list_by(&config, "role", &email("admin")).unwrap(),
+            vec![read]
+        );
+    }
+
+    pub fn field_kinds_round_trip(env: &TestEnv) {
+        let db = env.db();
+        let config = builder()
+            .user_field(FieldDef::new("confirmed_at", FieldKind::Timestamp))
+            .user_field(FieldDef::new("login_count", FieldKind::Int))
+            .user_field(FieldDef::new("locked", FieldKind::Bool))
+            .build()
+            .unwrap();
+        db.ctx.migrate(&config).unwrap();
+        db.ctx
+            .database()
+            .batch_execute(&format!(
+                "ALTER TABLE users ADD COLUMN confirmed_at TIMESTAMP NULL; \
+                 ALTER TABLE users ADD COLUMN login_count {} NULL; \
+                 ALTER TABLE users ADD COLUMN locked BOOLEAN NOT NULL DEFAULT FALSE;",
+                db.bigint()
+            ))
+            .unwrap();
+        let user = create(&db.ctx, &config, "test@example.com", "secret1234");
+        assert_eq!(user.get("confirmed_at"), Some(&Value::Null));
+        assert_eq!(user.get("login_count"), Some(&Value::Null));
+        assert_eq!(user.get("locked"), Some(&Value::Bool(false)));
+
+        let at = chrono::DateTime::parse_from_rfc3339("2024-02-29T23:59:58.123456Z")
+            .unwrap()
+            .with_timezone(&chrono::Utc);
+        let mut changes = Changes::new();
+        changes.insert("confirmed_at".into(), Value::Timestamp(at));
+        changes.insert("login_count".into(), Value::Int(i64::MAX));
+        changes.insert("locked".into(), Value::Bool(true));
+        let updated = db.ctx.update_fields(&config, &user, &changes).unwrap();
+        assert_eq!(updated.get_timestamp("confirmed_at"), Some(at));
+        assert_eq!(updated.get_int("login_count"), Some(i64::MAX));
+        assert_eq!(updated.get("locked"), Some(&Value::Bool(true)));
+        assert_eq!(db.ctx.get(&config, user.id).unwrap(), Some(updated.clone()));
+        assert_eq!(
+            db.ctx
+                .list_by(&config, "confirmed_at", &Value::Timestamp(at))
+                .unwrap(),
+            vec![updated.clone()]
+        );
+        assert_eq!(
+            db.ctx
+                .list_by(&config, "locked", &Value::Bool(true))
+                .unwrap()
+                .len(),
+            1
+        );
+
+        // NULL lookups match NULL columns.
+        let other = create(&db.ctx, &config, "other@example.com", "secret1234");
+        assert_eq!(
+            db.ctx
+                .list_by(&config, "confirmed_at", &Value::Null)
+                .unwrap(),
+            vec![other]
+        );
+
+        let mut wrong = Changes::new();
+        wrong.insert("login_count".into(), email("many"));
+        assert!(matches!(
+            db.ctx.update_fields(&config, &updated, &wrong),
+            Err(WriteError::Other(PowError::Config(_)))
+        ));
+    }
+
+    pub fn unique_extension_field(env: &TestEnv) {
+        let db = env.db();
+        let config = builder().extension(TestExtension).build().unwrap();
+        db.ctx.migrate(&config).unwrap();
+        let a = create(&db.ctx, &config, "a@example.com", "secret1234");
+        let b = create(&db.ctx, &config, "b@example.com", "secret1234");
+        let mut changes = Changes::new();
+        changes.insert("test_token".into(), email("token-1"));
+        db.ctx.update_fields(&config, &a, &changes).unwrap();
+        match db.ctx.update_fields(&config, &b, &changes) {
+            Err(WriteError::Unique(field)) => assert_eq!(field, "test_token"),
+            other => panic!("expected a unique violation, got {other:?}"),
+        }
+        let found = db
+            .ctx
+            .get_by(&config, "test_token", &email("token-1"))
+            .unwrap();
+        assert_eq!(found.map(|u| u.id), Some(a.id));
+    }
+
+    pub fn username_setup(env: &TestEnv) {
+        let db = env.db();
+        let config = builder().user_id_field("username").build().unwrap();
+        db.ctx
+            .database()
+            .batch_execute(&format!(
+                "CREATE TABLE users ({}, username VARCHAR NOT NULL, password_hash VARCHAR NULL, \
+                 inserted_at TIMESTAMP NOT NULL, updated_at TIMESTAMP NOT NULL); \
+                 CREATE UNIQUE INDEX users_username_index ON users (username);",
+                db.id_column()
+            ))
+            .unwrap();
+        let signup = |name: &str| {
+            params(&[
+                ("username", name),
+                ("password", "secret1234"),
+                ("password_confirmation", "secret1234"),
+            ])
+        };
+        let user = db.ctx.create(&config, &signup(" Alice ")).unwrap().unwrap();
+        assert_eq!(user.user_id(&config), Some("alice"));
+        assert_eq!(user.email(), None);
+        let cs = db
+            .ctx
+            .create(&config, &signup("ALICE"))
+            .unwrap()
+            .unwrap_err();
+        assert!(cs.errors.has("username", "taken"), "{:?}", cs.errors);
+        let login = db
+            .ctx
+            .authenticate(
+                &config,
+                &params(&[("username", "ALICE"), ("password", "secret1234")]),
+            )
+            .unwrap();
+        assert_eq!(login.map(|u| u.id), Some(user.id));
+    }
+
+    pub fn rehash_on_sign_in(env: &TestEnv) {
+        let db = env.db();
+        let weak = config();
+        db.ctx.migrate(&weak).unwrap();
+        let user = create(&db.ctx, &weak, "test@example.com", "secret1234");
+        assert!(user
+            .password_hash
+            .as_deref()
+            .unwrap()
+            .starts_with("$pbkdf2-sha512$1$"));
+
+        let strong = PowConfig::builder(SECRET)
+            .hasher(Pbkdf2Hasher::new(2))
+            .build()
+            .unwrap();
+        let signed_in = db
+            .ctx
+            .authenticate(
+                &strong,
+                &params(&[("email", "test@example.com"), ("password", "secret1234")]),
+            )
+            .unwrap()
+            .unwrap();
+        let new_hash = signed_in.password_hash.clone().unwrap();
+        assert!(new_hash.starts_with("$pbkdf2-sha512$2$"), "{new_hash}");
+        let stored = db.ctx.get(&strong, user.id).unwrap().unwrap();
+        assert_eq!(stored.password_hash, Some(new_hash));
+        // The upgraded hash still signs in, under both configs.
+        for config in [&strong, &weak] {
+            let again = db
+                .ctx
+                .authenticate(
+                    config,
+                    &params(&[("email", "test@example.com"), ("password", "secret1234")]),
+                )
+                .unwrap();
+            assert_eq!(again.map(|u| u.id), Some(user.id));
+        }
+    }
+
+    pub fn two_configs_are_separate(env: &TestEnv) {
+        let users_db = env.db();
+        let admins_db = env.db();
+        let users = config();
+        let admins = builder().name("admin").build().unwrap();
+        users_db.ctx.migrate(&users).unwrap();
+        admins_db.ctx.migrate(&admins).unwrap();
+
+        let user = create(&users_db.ctx, &users, "test@example.com", "secret1234");
+        assert_eq!(
+            admins_db
+                .ctx
+                .get_by(&admins, "email", &email("test@example.com"))
+                .unwrap(),
+            None
+        );
+        let login = params(&[("email", "test@example.com"), ("password", "secret1234")]);
+        assert_eq!(admins_db.ctx.authenticate(&admins, &login).unwrap(), None);
+
+        let admin = create(&admins_db.ctx, &admins, "test@example.com", "other-secret");
+        assert_eq!(
+            users_db
+                .ctx
+                .authenticate(&users, &login)
+                .unwrap()
+                .map(|u| u.id),
+            Some(user.id)
+        );
+        let admin_login = params(&[("email", "test@example.com"), ("password", "other-secret")]);
+        assert_eq!(
+            admins_db
+                .ctx
+                .authenticate(&admins, &admin_login)
+                .unwrap()
+                .map(|u| u.id),
+            Some(admin.id)
+        );
+        assert_eq!(
+            users_db.ctx.authenticate(&users, &admin_login).unwrap(),
+            None
+        );
+    }
+
+    pub fn schema_prefix(env: &TestEnv) {
+        let mut db = env.db();
+        let config = config();
+        if env.backend == Backend::Sqlite {
+            assert!(matches!(
+                db.ctx.with_schema("tenant"),
+                Err(PowError::Config(_))
+            ));
+            return;
+        }
+        assert!(matches!(
+            db.ctx.with_schema("Tenant\"; --"),
+            Err(PowError::Config(_))
+        ));
+        let schema = db::unique_schema("pow_tenant");
+        db.drop_schema_later(&schema);
+        let tenant = db.ctx.with_schema(&schema).unwrap();
+        assert_eq!(tenant.schema(), Some(schema.as_str()));
+        tenant.migrate(&config).unwrap();
+        tenant.migrate(&config).unwrap();
+        db.ctx.migrate(&config).unwrap();
+
+        let user = create(&tenant, &config, "test@example.com", "secret1234");
+        assert_eq!(
+            tenant.get(&config, user.id).unwrap().map(|u| u.id),
+            Some(user.id)
+        );
+        assert_eq!(
+            db.ctx
+                .get_by(&config, "email", &email("test@example.com"))
+                .unwrap(),
+            None
+        );
+        // The same email is free in the default schema, and taken again in the tenant's.
+        create(&db.ctx, &config, "test@example.com", "secret1234");
+        let cs = refused(&tenant, &config, &signup("test@example.com", "secret1234"));
+        assert!(cs.errors.has("email", "taken"));
+    }
+}
+
+macro_rules! suite {
+    ($($case:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[test]
+                fn $case() {
+                    crate::cases::$case(&crate::db::TestEnv::sqlite());
+                }
+            )*
+        }
+
+        mod postgres {
+            $(
+                #[test]
+                fn $case() {
+                    if let Some(env) = crate::db::TestEnv::postgres(stringify!($case)) {
+                        crate::cases::$case(&env);
+                    }
+                }
+            )*
+        }
+    };
+}
+
+suite!(
+    migrate_twice_is_a_noop,
+    extension_migrations_run_after_the_core,
+    clashing_versions_are_refused,
+    migrate_refuses_other_table_shapes,
+    create_user,
+    duplicate_email_is_taken,
+    concurrent_signups_with_one_email,
+    field_errors,
+    authenticate,
+    update_account,
+    delete_and_lookups,
+    custom_fields,
+    field_kinds_round_trip,
+    unique_extension_field,
+    username_setup,
+    rehash_on_sign_in,
+    two_configs_are_separate,
+    schema_prefix,
+);
+
+#[test]
+fn memory_database_keeps_its_data_across_calls() {
+    let ctx = DieselUsersContext::connect(":memory:").unwrap();
+    let config = config();
+    ctx.migrate(&config).unwrap();
+    let user = create(&ctx, &config, "test@example.com", "secret1234");
+    assert_eq!(ctx.get(&config, user.id).unwrap(), Some(user));
+    assert_eq!(ctx.database().backend(), "sqlite");
+}
+
+#[test]
+fn connection_errors_say_what_to_check() {
+    let err = DieselUsersContext::connect("postgres://pow:hunter2@127.0.0.1:1/nope").unwrap_err();
+    let msg = err.to_string();
+    assert!(matches!(err, PowError::Database(_)), "{msg}");
+    assert!(msg.contains("could not connect to PostgreSQL at"), "{msg}");
+    assert!(!msg.contains("hunter2"), "{msg}");
+
+    let missing = std::env::temp_dir()
+        .join(format!("pow_missing_{}", uuid::Uuid::new_v4().simple()))
+        .join("users.sqlite3");
+    let err = DieselUsersContext::connect(&missing.display().to_string()).unwrap_err();
+    let msg = err.to_string();
+    assert!(msg.contains("could not open the SQLite database"), "{msg}");
+}
+
+#[test]
+fn works_from_async_code_through_run_blocking() {
+    let ctx = DieselUsersContext::connect(":memory:").unwrap();
+    let config = config();
+    ctx.migrate(&config).unwrap();
+    actix_rt::System::new().block_on(async move {
+        let (c, cfg) = (ctx.clone(), config.clone());
+        let created = pow_core::users::run_blocking(move || {
+            c.create(&cfg, &signup("async@example.com", "secret1234"))
+        })
+        .await
+        .unwrap();
+        let user = created.unwrap();
+        let (c, cfg) = (ctx.clone(), config.clone());
+        let found = pow_core::users::run_blocking(move || {
+            c.get_by(&cfg, "email", &email("async@example.com"))
+        })
+        .await
+        .unwrap();
+        assert_eq!(found, Some(user));
+    });
+}
