@@ -237,7 +237,9 @@ impl PowConfig {
         match &self.inner.base_url {
             Some(base) => format!("{}{path}", base.trim_end_matches('/')),
             None => {
-                tracing::warn!("no base_url configured: building a mail link from the request's Host header");
+                tracing::warn!(
+                    "no base_url configured: building a mail link from the request's Host header"
+                );
                 let info = req.connection_info();
                 format!("{}://{}{path}", info.scheme(), info.host())
             }

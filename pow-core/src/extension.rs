@@ -96,7 +96,11 @@ pub trait Extension: Send + Sync + 'static {
 
     /// The user's credentials were revoked (password changed or reset, account deleted,
     /// "sign out everywhere"): drop any tokens the extension keeps for the user.
-    async fn on_credentials_revoked(&self, _config: &PowConfig, _user: &User) -> Result<(), PowError> {
+    async fn on_credentials_revoked(
+        &self,
+        _config: &PowConfig,
+        _user: &User,
+    ) -> Result<(), PowError> {
         Ok(())
     }
 }

@@ -1,4 +1,6 @@
 //! Sessions end to end: middleware, sign-in/out, renewal, guards, extractors, two setups.
+// Tests fail by panicking.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -92,7 +94,10 @@ async fn inject(req: HttpRequest, body: String) -> HttpResponse {
 fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/sign_in/{id}", web::post().to(sign_in_route))
         .route("/sign_out", web::post().to(sign_out_route))
-        .route("/sign_out_everywhere", web::post().to(sign_out_everywhere_route))
+        .route(
+            "/sign_out_everywhere",
+            web::post().to(sign_out_everywhere_route),
+        )
         .route("/whoami", web::get().to(whoami))
         .route("/email", web::get().to(email))
         .route("/visit", web::get().to(visit))
@@ -159,14 +164,24 @@ fn with_cookie(req: TestRequest, cookie: Option<&Cookie<'static>>) -> TestReques
 /// GET `path` with an optional cookie: `(status, body, new session cookie)`.
 macro_rules! get {
     ($app:expr, $config:expr, $path:expr, $cookie:expr) => {
-        send($app, $config, with_cookie(TestRequest::get().uri($path), $cookie).to_request()).await
+        send(
+            $app,
+            $config,
+            with_cookie(TestRequest::get().uri($path), $cookie).to_request(),
+        )
+        .await
     };
 }
 
 /// POST `path` with an optional cookie.
 macro_rules! post {
     ($app:expr, $config:expr, $path:expr, $cookie:expr) => {
-        send($app, $config, with_cookie(TestRequest::post().uri($path), $cookie).to_request()).await
+        send(
+            $app,
+            $config,
+            with_cookie(TestRequest::post().uri($path), $cookie).to_request(),
+        )
+        .await
     };
 }
 
@@ -247,10 +262,7 @@ async fn sign_in_then_protected_page() {
     let cookie = signed_in!(&app, &config, 1);
     assert!(cookie.http_only().unwrap_or(false));
     assert_eq!(cookie.path(), Some("/"));
-    assert_eq!(
-        cookie.same_site(),
-        Some(actix_web::cookie::SameSite::Lax)
-    );
+    assert_eq!(cookie.same_site(), Some(actix_web::cookie::SameSite::Lax));
     assert!(cookie.max_age().is_none(), "browser-session cookie");
     let (status, body, _) = get!(&app, &config, "/protected", Some(&cookie));
     assert_eq!((status, body.as_str()), (StatusCode::OK, "1"));
@@ -345,7 +357,10 @@ async fn expired_session_is_anonymous() {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let (_, body, new_cookie) = get!(&app, &config, "/whoami", Some(&cookie));
-        assert!(new_cookie.is_none(), "an anonymous request leaves the cookie alone");
+        assert!(
+            new_cookie.is_none(),
+            "an anonymous request leaves the cookie alone"
+        );
         if body == "anon" {
             break;
         }
@@ -479,7 +494,12 @@ async fn concurrent_requests_with_one_pre_renewal_cookie() {
         let after: Vec<_> = results
             .iter()
             .filter_map(|(_, _, set)| set.as_deref())
-            .map(|set| client.request("GET", "/whoami", Some(set)).unwrap().body_str())
+            .map(|set| {
+                client
+                    .request("GET", "/whoami", Some(set))
+                    .unwrap()
+                    .body_str()
+            })
             .collect();
         (results, after)
     })
@@ -493,10 +513,17 @@ async fn concurrent_requests_with_one_pre_renewal_cookie() {
     }
     assert!(!after.is_empty(), "the renewal handed out a cookie");
     for body in after {
-        assert_eq!(body, "7", "a cookie handed out during the race was signed out");
+        assert_eq!(
+            body, "7",
+            "a cookie handed out during the race was signed out"
+        );
     }
     assert_eq!(
-        CredentialsCache::new(&config).sessions(7).await.unwrap().len(),
+        CredentialsCache::new(&config)
+            .sessions(7)
+            .await
+            .unwrap()
+            .len(),
         1,
         "exactly one rotation won"
     );
@@ -546,7 +573,10 @@ async fn absolute_lifetime_ends_a_renewed_session() {
         if body == "anon" {
             break;
         }
-        assert!(Instant::now() < deadline, "session outlived its absolute lifetime");
+        assert!(
+            Instant::now() < deadline,
+            "session outlived its absolute lifetime"
+        );
         if let Some(next) = next {
             cookie = next;
             renewals += 1;
@@ -568,7 +598,9 @@ async fn guard_redirects_html_and_answers_json() {
     let app = app!(config);
     let res = test::call_service(
         &app,
-        TestRequest::get().uri("/protected?tab=a%20b&x=1").to_request(),
+        TestRequest::get()
+            .uri("/protected?tab=a%20b&x=1")
+            .to_request(),
     )
     .await;
     assert_eq!(res.status(), StatusCode::FOUND);
@@ -619,7 +651,10 @@ async fn not_authenticated_guard() {
     let cookie = signed_in!(&app, &config, 1);
     let res = test::call_service(
         &app,
-        TestRequest::get().uri("/guest").cookie(cookie.clone()).to_request(),
+        TestRequest::get()
+            .uri("/guest")
+            .cookie(cookie.clone())
+            .to_request(),
     )
     .await;
     assert_eq!(res.status(), StatusCode::FOUND);
@@ -658,9 +693,15 @@ async fn error_handler_is_pluggable() {
     )
     .await;
     let (status, body, _) = get!(&app, &config, "/protected", None);
-    assert_eq!((status, body.as_str()), (StatusCode::IM_A_TEAPOT, "no user"));
+    assert_eq!(
+        (status, body.as_str()),
+        (StatusCode::IM_A_TEAPOT, "no user")
+    );
     let (status, body, _) = get!(&app, &config, "/email", None);
-    assert_eq!((status, body.as_str()), (StatusCode::IM_A_TEAPOT, "no user"));
+    assert_eq!(
+        (status, body.as_str()),
+        (StatusCode::IM_A_TEAPOT, "no user")
+    );
 
     let explicit = test::init_service(
         App::new()
@@ -711,12 +752,19 @@ async fn two_setups_do_not_share_sessions() {
     let (_, body, _) = get!(&app, &admins, "/admin/whoami", Some(&user_cookie));
     assert_eq!(body, "anon");
     // ...even under the other setup's cookie name (different signing keys).
-    let renamed = Cookie::new(users.session().cookie_name.clone(), admin_cookie.value().to_owned());
+    let renamed = Cookie::new(
+        users.session().cookie_name.clone(),
+        admin_cookie.value().to_owned(),
+    );
     let (_, body, _) = get!(&app, &users, "/whoami", Some(&renamed));
     assert_eq!(body, "anon");
     // Each request knows its setup.
     assert_eq!(
-        CredentialsCache::new(&admins).sessions(1).await.unwrap().len(),
+        CredentialsCache::new(&admins)
+            .sessions(1)
+            .await
+            .unwrap()
+            .len(),
         1
     );
     assert!(CredentialsCache::new(&users)
@@ -853,7 +901,11 @@ async fn credentials_cache_records() {
     let admin = config_with(|b| b.name("admin"));
     let admin_cache = CredentialsCache::new(&admin);
     admin_cache.put("s9", &alice, &laptop).await.unwrap();
-    assert!(CredentialsCache::new(&config).get("s9").await.unwrap().is_none());
+    assert!(CredentialsCache::new(&config)
+        .get("s9")
+        .await
+        .unwrap()
+        .is_none());
     assert!(admin
         .store()
         .get("admin_credentials", &Key::from(["session", "s9"]))
@@ -876,7 +928,10 @@ async fn test_helpers() {
         App::new()
             .wrap(PowSessionMiddleware::new(config.clone()))
             .wrap(cookie_session_middleware(&config))
-            .wrap(pow_core::testing::AssignCurrentUser::new(config.clone(), user(6)))
+            .wrap(pow_core::testing::AssignCurrentUser::new(
+                config.clone(),
+                user(6),
+            ))
             .configure(routes),
     )
     .await;
@@ -884,7 +939,9 @@ async fn test_helpers() {
     assert_eq!(body, "6");
 
     let app = app!(config);
-    let cookie = pow_core::testing::sign_in_cookie(&config, &user(8)).await.unwrap();
+    let cookie = pow_core::testing::sign_in_cookie(&config, &user(8))
+        .await
+        .unwrap();
     let (_, body, _) = get!(&app, &config, "/protected", Some(&cookie));
     assert_eq!(body, "8");
 }

@@ -1,4 +1,6 @@
 //! The store conformance suite and memory-specific checks on `MemoryStore`.
+// Tests fail by panicking.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

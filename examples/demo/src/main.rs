@@ -1,2 +1,26 @@
-//! Demo.
-fn main() {}
+//! The pow-rs demo app.
+//!
+//! Run it with `cargo run -p example-demo`, then open http://127.0.0.1:8080. Settings
+//! (all optional): `DATABASE_URL` (default `sqlite://pow-demo.db`; a `postgres://` URL
+//! works too), `BIND` (default `127.0.0.1:8080`), `SECRET_KEY_BASE` (generated into
+//! `.secret_key_base` if unset), `POW_MAIL_DIR` (write mails there as `.eml` instead of
+//! logging them), `BASE_URL` (for links in mails), `ADMIN_EMAILS` (who gets the admin role).
+
+use actix_web::HttpServer;
+use tracing_subscriber::EnvFilter;
+
+#[actix_web::main]
+async fn main() -> std::io::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .init();
+    let settings = example_demo::Settings::from_env().map_err(std::io::Error::other)?;
+    let config = example_demo::build(&settings, None).map_err(std::io::Error::other)?;
+    tracing::info!("pow-rs demo listening on http://{}", settings.bind);
+    HttpServer::new(move || example_demo::app(config.clone()))
+        .bind(&settings.bind)?
+        .run()
+        .await
+}

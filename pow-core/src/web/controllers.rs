@@ -48,11 +48,19 @@ pub fn route_config(req: &HttpRequest) -> Result<PowConfig, PowError> {
     req.app_data::<web::Data<PowConfig>>()
         .map(|d| d.get_ref().clone())
         .or_else(|| session::config(req))
-        .ok_or_else(|| PowError::Config("no PowConfig for this route: mount routes with pow_core::web::configure".into()))
+        .ok_or_else(|| {
+            PowError::Config(
+                "no PowConfig for this route: mount routes with pow_core::web::configure".into(),
+            )
+        })
 }
 
 /// The routes backend's context for `req` on `config`'s mount point.
-pub fn routes_ctx<'a>(req: &'a HttpRequest, config: &'a PowConfig, request_path: Option<&'a str>) -> RouteContext<'a> {
+pub fn routes_ctx<'a>(
+    req: &'a HttpRequest,
+    config: &'a PowConfig,
+    request_path: Option<&'a str>,
+) -> RouteContext<'a> {
     RouteContext {
         req,
         mount: config.mount_path(),
@@ -80,9 +88,11 @@ pub fn require_not_authenticated(req: &HttpRequest, config: &PowConfig) -> Optio
     let lang = crate::messages::request_language(req, config.messages());
     flash::put_error(req, config.messages().user_already_authenticated(&lang));
     let request_path = super::callbacks::request_path_param(req);
-    let path = config
-        .routes()
-        .user_already_authenticated_path(&routes_ctx(req, config, request_path.as_deref()));
+    let path = config.routes().user_already_authenticated_path(&routes_ctx(
+        req,
+        config,
+        request_path.as_deref(),
+    ));
     Some(redirect(&path))
 }
 
@@ -129,7 +139,9 @@ pub fn field(
     };
     Field {
         name: name.to_owned(),
-        label: config.messages().text(lang, &format!("label-{}", name.replace('_', "-"))),
+        label: config
+            .messages()
+            .text(lang, &format!("label-{}", name.replace('_', "-"))),
         kind,
         value: value.unwrap_or_default().to_owned(),
         errors,
@@ -147,7 +159,13 @@ fn user_id_kind(config: &PowConfig) -> FieldType {
 }
 
 /// A POST form with a fresh CSRF token (`method_override` becomes a `_method` field).
-pub fn form(req: &HttpRequest, action: String, method_override: Option<&'static str>, fields: Vec<Field>, submit: String) -> Form {
+pub fn form(
+    req: &HttpRequest,
+    action: String,
+    method_override: Option<&'static str>,
+    fields: Vec<Field>,
+    submit: String,
+) -> Form {
     Form {
         action,
         method: "post",
@@ -178,11 +196,24 @@ fn sign_in_page(
     let mut pw = field(config, lang, "password", FieldType::Password, None, None);
     pw.autocomplete = Some("current-password");
     let fields = vec![
-        field(config, lang, config.user_id_field(), user_id_kind(config), user_id, None),
+        field(
+            config,
+            lang,
+            config.user_id_field(),
+            user_id_kind(config),
+            user_id,
+            None,
+        ),
         pw,
     ];
     let body = PageBody::Form {
-        form: form(req, action, None, fields, messages.text(lang, "button-sign-in")),
+        form: form(
+            req,
+            action,
+            None,
+            fields,
+            messages.text(lang, "button-sign-in"),
+        ),
         links: vec![Link {
             href: config.routes().registration_path(&ctx, "new"),
             label: messages.text(lang, "link-register"),
@@ -206,7 +237,14 @@ async fn session_new(req: HttpRequest) -> Result<HttpResponse, PowError> {
     if let Some(res) = ctl.before_respond().await? {
         return Ok(res);
     }
-    sign_in_page(&req, &config, &ctl.lang, ctl.request_path.as_deref(), None, None)
+    sign_in_page(
+        &req,
+        &config,
+        &ctl.lang,
+        ctl.request_path.as_deref(),
+        None,
+        None,
+    )
 }
 
 async fn session_post(req: HttpRequest, body: Bytes) -> Result<HttpResponse, PowError> {
@@ -245,7 +283,14 @@ async fn session_post(req: HttpRequest, body: Bytes) -> Result<HttpResponse, Pow
             }
             let user_id = ctl.params.get(config.user_id_field()).cloned();
             let error = config.messages().invalid_credentials(&ctl.lang);
-            sign_in_page(&req, &config, &ctl.lang, ctl.request_path.as_deref(), user_id.as_deref(), error)
+            sign_in_page(
+                &req,
+                &config,
+                &ctl.lang,
+                ctl.request_path.as_deref(),
+                user_id.as_deref(),
+                error,
+            )
         }
     }
 }
@@ -273,20 +318,28 @@ async fn session_delete_form(req: HttpRequest, form: FormData) -> Result<HttpRes
     if let Some(res) = ctl.before_respond().await? {
         return Ok(res);
     }
-    Ok(redirect(&config.routes().after_sign_out_path(&ctl.routes_ctx())))
+    Ok(redirect(
+        &config.routes().after_sign_out_path(&ctl.routes_ctx()),
+    ))
 }
 
 // ----- registration ------------------------------------------------------------------
 
 fn value_of<'a>(params: &'a Params, cs: Option<&'a Changeset>, name: &str) -> Option<&'a str> {
-    params
-        .get(name)
-        .map(String::as_str)
-        .or_else(|| cs.and_then(|c| c.data.as_ref()).and_then(|u| u.get_str(name)))
+    params.get(name).map(String::as_str).or_else(|| {
+        cs.and_then(|c| c.data.as_ref())
+            .and_then(|u| u.get_str(name))
+    })
 }
 
 /// Castable app/extension fields other than the user id, as text inputs.
-fn extra_fields(config: &PowConfig, lang: &LanguageIdentifier, params: &Params, cs: Option<&Changeset>, user: Option<&User>) -> Vec<Field> {
+fn extra_fields(
+    config: &PowConfig,
+    lang: &LanguageIdentifier,
+    params: &Params,
+    cs: Option<&Changeset>,
+    user: Option<&User>,
+) -> Vec<Field> {
     config
         .user_fields()
         .iter()
@@ -296,7 +349,11 @@ fn extra_fields(config: &PowConfig, lang: &LanguageIdentifier, params: &Params, 
                 .get(&f.name)
                 .map(String::as_str)
                 .or_else(|| user.and_then(|u| u.get_str(&f.name)));
-            let kind = if f.name == "email" { FieldType::Email } else { FieldType::Text };
+            let kind = if f.name == "email" {
+                FieldType::Email
+            } else {
+                FieldType::Text
+            };
             let mut fld = field(config, lang, &f.name, kind, value, cs);
             fld.required = false;
             fld
@@ -314,19 +371,51 @@ fn registration_page(
     let ctx = routes_ctx(req, config, None);
     let messages = config.messages();
     let uid = config.user_id_field();
-    let mut fields = vec![field(config, lang, uid, user_id_kind(config), value_of(params, cs, uid), cs)];
+    let mut fields = vec![field(
+        config,
+        lang,
+        uid,
+        user_id_kind(config),
+        value_of(params, cs, uid),
+        cs,
+    )];
     fields.extend(extra_fields(config, lang, params, cs, None));
-    fields.push(field(config, lang, "password", FieldType::Password, None, cs));
-    fields.push(field(config, lang, "password_confirmation", FieldType::Password, None, cs));
+    fields.push(field(
+        config,
+        lang,
+        "password",
+        FieldType::Password,
+        None,
+        cs,
+    ));
+    fields.push(field(
+        config,
+        lang,
+        "password_confirmation",
+        FieldType::Password,
+        None,
+        cs,
+    ));
     let body = PageBody::Form {
-        form: form(req, config.routes().registration_path(&ctx, "create"), None, fields, messages.text(lang, "button-register")),
+        form: form(
+            req,
+            config.routes().registration_path(&ctx, "create"),
+            None,
+            fields,
+            messages.text(lang, "button-register"),
+        ),
         links: vec![Link {
             href: config.routes().session_path(&ctx, "new"),
             label: messages.text(lang, "link-sign-in"),
         }],
         extra_forms: Vec::new(),
     };
-    render_page(req, config, lang, Page::new("registration/new", "title-register", body))
+    render_page(
+        req,
+        config,
+        lang,
+        Page::new("registration/new", "title-register", body),
+    )
 }
 
 fn edit_page(
@@ -340,27 +429,68 @@ fn edit_page(
     let ctx = routes_ctx(req, config, None);
     let messages = config.messages();
     let uid = config.user_id_field();
-    let uid_value = params.get(uid).map(String::as_str).or_else(|| user.get_str(uid));
+    let uid_value = params
+        .get(uid)
+        .map(String::as_str)
+        .or_else(|| user.get_str(uid));
     let mut fields = Vec::new();
     if user.password_hash.is_some() {
-        fields.push(field(config, lang, "current_password", FieldType::Password, None, cs));
+        fields.push(field(
+            config,
+            lang,
+            "current_password",
+            FieldType::Password,
+            None,
+            cs,
+        ));
     }
-    fields.push(field(config, lang, uid, user_id_kind(config), uid_value, cs));
+    fields.push(field(
+        config,
+        lang,
+        uid,
+        user_id_kind(config),
+        uid_value,
+        cs,
+    ));
     fields.extend(extra_fields(config, lang, params, cs, Some(user)));
     let mut pw = field(config, lang, "password", FieldType::Password, None, cs);
     pw.required = false;
-    let mut confirm = field(config, lang, "password_confirmation", FieldType::Password, None, cs);
+    let mut confirm = field(
+        config,
+        lang,
+        "password_confirmation",
+        FieldType::Password,
+        None,
+        cs,
+    );
     confirm.required = false;
     fields.push(pw);
     fields.push(confirm);
     let action = config.routes().registration_path(&ctx, "update");
-    let delete = form(req, action.clone(), Some("DELETE"), Vec::new(), messages.text(lang, "button-delete-account"));
+    let delete = form(
+        req,
+        action.clone(),
+        Some("DELETE"),
+        Vec::new(),
+        messages.text(lang, "button-delete-account"),
+    );
     let body = PageBody::Form {
-        form: form(req, action, Some("PATCH"), fields, messages.text(lang, "button-update")),
+        form: form(
+            req,
+            action,
+            Some("PATCH"),
+            fields,
+            messages.text(lang, "button-update"),
+        ),
         links: Vec::new(),
         extra_forms: vec![delete],
     };
-    render_page(req, config, lang, Page::new("registration/edit", "title-edit-account", body))
+    render_page(
+        req,
+        config,
+        lang,
+        Page::new("registration/edit", "title-edit-account", body),
+    )
 }
 
 async fn registration_new(req: HttpRequest) -> Result<HttpResponse, PowError> {
@@ -406,14 +536,22 @@ async fn registration_create(req: HttpRequest, form: FormData) -> Result<HttpRes
             if let Some(res) = ctl.before_respond().await? {
                 return Ok(res);
             }
-            Ok(redirect(&config.routes().after_registration_path(&ctl.routes_ctx())))
+            Ok(redirect(
+                &config.routes().after_registration_path(&ctl.routes_ctx()),
+            ))
         }
         Err(cs) => {
             ctl.changeset = Some(cs);
             if let Some(res) = ctl.before_respond().await? {
                 return Ok(res);
             }
-            registration_page(&req, &config, &ctl.lang, &ctl.params, ctl.changeset.as_ref())
+            registration_page(
+                &req,
+                &config,
+                &ctl.lang,
+                &ctl.params,
+                ctl.changeset.as_ref(),
+            )
         }
     }
 }
@@ -435,7 +573,10 @@ async fn registration_update(req: HttpRequest, body: Bytes) -> Result<HttpRespon
     registration_update_form(req, FormData::parse(&body)).await
 }
 
-async fn registration_update_form(req: HttpRequest, form: FormData) -> Result<HttpResponse, PowError> {
+async fn registration_update_form(
+    req: HttpRequest,
+    form: FormData,
+) -> Result<HttpResponse, PowError> {
     let config = route_config(&req)?;
     let user = match require_authenticated(&req, &config) {
         Ok(user) => user,
@@ -468,14 +609,23 @@ async fn registration_update_form(req: HttpRequest, form: FormData) -> Result<Ht
             if let Some(res) = ctl.before_respond().await? {
                 return Ok(res);
             }
-            Ok(redirect(&config.routes().after_user_updated_path(&ctl.routes_ctx())))
+            Ok(redirect(
+                &config.routes().after_user_updated_path(&ctl.routes_ctx()),
+            ))
         }
         Err(cs) => {
             ctl.changeset = Some(cs);
             if let Some(res) = ctl.before_respond().await? {
                 return Ok(res);
             }
-            edit_page(&req, &config, &ctl.lang, &user, &ctl.params, ctl.changeset.as_ref())
+            edit_page(
+                &req,
+                &config,
+                &ctl.lang,
+                &user,
+                &ctl.params,
+                ctl.changeset.as_ref(),
+            )
         }
     }
 }
@@ -484,7 +634,10 @@ async fn registration_delete(req: HttpRequest, body: Bytes) -> Result<HttpRespon
     registration_delete_form(req, FormData::parse(&body)).await
 }
 
-async fn registration_delete_form(req: HttpRequest, form: FormData) -> Result<HttpResponse, PowError> {
+async fn registration_delete_form(
+    req: HttpRequest,
+    form: FormData,
+) -> Result<HttpResponse, PowError> {
     let config = route_config(&req)?;
     let user = match require_authenticated(&req, &config) {
         Ok(user) => user,
@@ -508,7 +661,9 @@ async fn registration_delete_form(req: HttpRequest, form: FormData) -> Result<Ht
             if let Some(res) = ctl.before_respond().await? {
                 return Ok(res);
             }
-            Ok(redirect(&config.routes().after_user_deleted_path(&ctl.routes_ctx())))
+            Ok(redirect(
+                &config.routes().after_user_deleted_path(&ctl.routes_ctx()),
+            ))
         }
         Err(err) => {
             tracing::error!(error = %err, "deleting the account failed");

@@ -57,8 +57,8 @@ pub fn render_page(
         ext.extend_page(page.name, &mut page.body, lang, config);
     }
     let queued = flash::take(req);
-    let current_user = crate::session::current_user(req)
-        .and_then(|u| u.user_id(config).map(str::to_owned));
+    let current_user =
+        crate::session::current_user(req).and_then(|u| u.user_id(config).map(str::to_owned));
     let ctx = PageContext {
         lang: lang.clone(),
         title: config.messages().text(lang, page.title_key),

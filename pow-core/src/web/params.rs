@@ -99,7 +99,14 @@ mod tests {
     #[test]
     fn local_paths_only() {
         assert_eq!(local_path("/a?b=c"), Some("/a?b=c"));
-        for bad in ["//evil.com", "https://evil.com", "/\\evil.com", "evil", "", "/a\nb"] {
+        for bad in [
+            "//evil.com",
+            "https://evil.com",
+            "/\\evil.com",
+            "evil",
+            "",
+            "/a\nb",
+        ] {
             assert_eq!(local_path(bad), None, "{bad}");
         }
     }

@@ -76,8 +76,8 @@ pub trait Routes: Send + Sync + 'static {
                 None => ctx.req.path().to_owned(),
             };
             if local_path(&current).is_some() {
-                let query = serde_urlencoded::to_string([("request_path", current)])
-                    .unwrap_or_default();
+                let query =
+                    serde_urlencoded::to_string([("request_path", current)]).unwrap_or_default();
                 return format!("{base}?{query}");
             }
         }

@@ -1,0 +1,281 @@
+//! The pow-rs demo app: sign-up, sign-in, account edit, roles and every extension, on a
+//! SQLite file (or PostgreSQL) and an in-memory cache store.
+//!
+//! Settings come from the environment (see [`Settings::from_env`]); `main.rs` only reads
+//! them and starts the server, so tests build the very same app.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::middleware::{from_fn, Next};
+use actix_web::{web, App, HttpRequest, HttpResponse};
+use askama::Template;
+use pow_core::mailer::{FileMailer, LogMailer, Mailer};
+use pow_core::session::{
+    cookie_session_middleware, MaybeUser, PowSessionMiddleware, RequireAuthenticated,
+};
+use pow_core::users::diesel::DieselUsersContext;
+use pow_core::users::{Changeset, ChangesetAction, FieldDef, FieldKind};
+use pow_core::{Migrations, PowConfig, PowError};
+
+/// The demo's own migration: the `name` and `role` user columns.
+pub static DEMO_MIGRATIONS: Migrations = Migrations {
+    sqlite: diesel_migrations::embed_migrations!("migrations/sqlite"),
+    postgres: diesel_migrations::embed_migrations!("migrations/postgres"),
+};
+
+/// Settings read from the environment.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// `DATABASE_URL`; default `sqlite://pow-demo.db`.
+    pub database_url: String,
+    /// `BIND`; default `127.0.0.1:8080`.
+    pub bind: String,
+    /// `SECRET_KEY_BASE`; if unset, generated once into `.secret_key_base`.
+    pub secret_key_base: String,
+    /// `POW_MAIL_DIR`: when set, mails are written there as `.eml`; otherwise logged.
+    pub mail_dir: Option<PathBuf>,
+    /// `BASE_URL` for links in mails; default `http://<BIND>`.
+    pub base_url: String,
+    /// `ADMIN_EMAILS`: comma-separated emails that get the `admin` role on sign-up.
+    pub admin_emails: Vec<String>,
+}
+
+impl Settings {
+    /// Reads the settings. A missing `SECRET_KEY_BASE` is generated into
+    /// `.secret_key_base` in the working directory, with a warning.
+    ///
+    /// # Errors
+    /// When the secret file cannot be read or written.
+    pub fn from_env() -> Result<Self, PowError> {
+        let env = |key: &str| std::env::var(key).ok().filter(|v| !v.trim().is_empty());
+        let bind = env("BIND").unwrap_or_else(|| "127.0.0.1:8080".into());
+        let secret_key_base = match env("SECRET_KEY_BASE") {
+            Some(secret) => secret,
+            None => secret_from_file(Path::new(".secret_key_base"))?,
+        };
+        Ok(Self {
+            database_url: env("DATABASE_URL").unwrap_or_else(|| "sqlite://pow-demo.db".into()),
+            base_url: env("BASE_URL").unwrap_or_else(|| format!("http://{bind}")),
+            bind,
+            secret_key_base,
+            mail_dir: env("POW_MAIL_DIR").map(PathBuf::from),
+            admin_emails: env("ADMIN_EMAILS")
+                .map(|v| v.split(',').map(|e| e.trim().to_lowercase()).collect())
+                .unwrap_or_default(),
+        })
+    }
+}
+
+/// Reads the secret from `path`, generating 64 random bytes (base64) there on first use.
+fn secret_from_file(path: &Path) -> Result<String, PowError> {
+    use base64::Engine as _;
+    use rand::RngCore;
+    if let Ok(secret) = std::fs::read_to_string(path) {
+        let secret = secret.trim().to_owned();
+        if !secret.is_empty() {
+            return Ok(secret);
+        }
+    }
+    let mut bytes = [0u8; 64];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    let secret = base64::engine::general_purpose::STANDARD.encode(bytes);
+    std::fs::write(path, &secret).map_err(|e| {
+        PowError::Config(format!(
+            "cannot write {}: {e}; set SECRET_KEY_BASE instead",
+            path.display()
+        ))
+    })?;
+    tracing::warn!(
+        "SECRET_KEY_BASE is not set: generated one into {} (set SECRET_KEY_BASE in production)",
+        path.display()
+    );
+    Ok(secret)
+}
+
+/// The demo's changeset rules for its own fields: `name` is required on sign-up and at
+/// most 100 characters; `role` is set by the server (admin for `ADMIN_EMAILS`).
+fn demo_changeset(admin_emails: Vec<String>) -> impl Fn(&mut Changeset, &PowConfig) + Send + Sync {
+    move |cs: &mut Changeset, _config: &PowConfig| {
+        if matches!(cs.action, ChangesetAction::Create | ChangesetAction::Update) {
+            if cs.action == ChangesetAction::Create {
+                cs.validate_required("name");
+            }
+            cs.validate_length("name", 1, 100);
+        }
+        if cs.action == ChangesetAction::Create {
+            let email = cs
+                .field("email")
+                .and_then(|v| v.as_str())
+                .unwrap_or_default();
+            let role = if admin_emails.iter().any(|a| a == email) {
+                "admin"
+            } else {
+                "user"
+            };
+            cs.put_change("role", role);
+        }
+    }
+}
+
+/// Builds the demo's setup: config, users context (migrated) and mailer.
+///
+/// # Errors
+/// When the database cannot be reached or migrated, or a setting is invalid.
+pub fn build(settings: &Settings, mailer: Option<Arc<dyn Mailer>>) -> Result<PowConfig, PowError> {
+    let users = DieselUsersContext::connect(&settings.database_url)?;
+    let mailer: Arc<dyn Mailer> = match (mailer, &settings.mail_dir) {
+        (Some(mailer), _) => mailer,
+        (None, Some(dir)) => Arc::new(FileMailer::new(dir, "pow-rs demo <no-reply@localhost>")?),
+        (None, None) => Arc::new(LogMailer),
+    };
+    let config = PowConfig::builder(settings.secret_key_base.clone())
+        .users(users.clone())
+        .mailer_arc(mailer)
+        .base_url(settings.base_url.clone())
+        .user_field(FieldDef::new("name", FieldKind::Text).castable())
+        .user_field(FieldDef::new("role", FieldKind::Text))
+        .changeset_hook(demo_changeset(settings.admin_emails.clone()))
+        .build()?;
+    users.migrate_with(&config, &[&DEMO_MIGRATIONS])?;
+    Ok(config)
+}
+
+#[derive(Template)]
+#[template(
+    ext = "html",
+    source = r#"<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{{ title }}</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>{{ css|safe }}</style></head>
+<body><main class="pow-page">
+<h1>{{ title }}</h1>
+{% for p in paragraphs %}<p>{{ p }}</p>{% endfor %}
+<nav><ul>{% for l in links %}<li><a href="{{ l.0 }}">{{ l.1 }}</a></li>{% endfor %}</ul></nav>
+{% if let Some(token) = sign_out_token %}
+<form action="/session" method="post"><input type="hidden" name="_method" value="DELETE">
+<input type="hidden" name="_csrf_token" value="{{ token }}"><button type="submit">Sign out</button></form>
+{% endif %}
+</main></body></html>"#
+)]
+struct DemoPage {
+    title: String,
+    css: &'static str,
+    paragraphs: Vec<String>,
+    links: Vec<(String, String)>,
+    sign_out_token: Option<String>,
+}
+
+fn page(
+    req: &HttpRequest,
+    title: &str,
+    paragraphs: Vec<String>,
+    signed_in: bool,
+) -> Result<HttpResponse, PowError> {
+    let mut links = vec![
+        ("/".to_owned(), "Home".to_owned()),
+        ("/protected".into(), "Protected page".into()),
+        ("/admin".into(), "Admin page".into()),
+    ];
+    if signed_in {
+        links.push(("/registration/edit".into(), "Edit account".into()));
+        links.push(("/invitations/new".into(), "Invite someone".into()));
+    } else {
+        links.push(("/session/new".into(), "Sign in".into()));
+        links.push(("/registration/new".into(), "Register".into()));
+    }
+    let html = DemoPage {
+        title: title.to_owned(),
+        css: pow_core::views::STYLESHEET,
+        paragraphs,
+        links,
+        sign_out_token: signed_in.then(|| pow_core::web::csrf::csrf_token(req)),
+    }
+    .render()?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .body(html))
+}
+
+async fn home(req: HttpRequest, user: MaybeUser) -> Result<HttpResponse, PowError> {
+    let flash = pow_core::web::flash::take(&req);
+    let mut paragraphs: Vec<String> = flash.info.into_iter().chain(flash.error).collect();
+    match &user.0 {
+        Some(u) => paragraphs.push(format!(
+            "Signed in as {} ({}).",
+            u.get_str("name").unwrap_or("no name"),
+            u.email().unwrap_or_default()
+        )),
+        None => paragraphs.push("You are not signed in.".into()),
+    }
+    page(&req, "pow-rs demo", paragraphs, user.0.is_some())
+}
+
+async fn protected(
+    req: HttpRequest,
+    user: pow_core::CurrentUser,
+) -> Result<HttpResponse, PowError> {
+    let text = format!(
+        "Only signed-in users see this. Hello, {}!",
+        user.email().unwrap_or_default()
+    );
+    page(&req, "Protected page", vec![text], true)
+}
+
+async fn admin(req: HttpRequest) -> Result<HttpResponse, PowError> {
+    page(
+        &req,
+        "Admin page",
+        vec!["Only admins see this.".into()],
+        true,
+    )
+}
+
+/// Role guard (Pow's user-roles guide): lets `admin` users through, answers 403 to others.
+async fn require_admin(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<actix_web::body::EitherBody<impl MessageBody>>, actix_web::Error> {
+    let is_admin = pow_core::session::current_user(req.request())
+        .is_some_and(|u| u.get_str("role") == Some("admin"));
+    if is_admin {
+        Ok(next.call(req).await?.map_into_left_body())
+    } else {
+        let res = HttpResponse::Forbidden()
+            .content_type("text/plain; charset=utf-8")
+            .body("Admins only.");
+        Ok(req.into_response(res).map_into_right_body())
+    }
+}
+
+/// The demo app for `config`.
+pub fn app(
+    config: PowConfig,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    App::new()
+        .configure(pow_core::web::configure(config.clone()))
+        .route("/", web::get().to(home))
+        .service(
+            web::scope("/protected")
+                .wrap(RequireAuthenticated::new())
+                .route("", web::get().to(protected)),
+        )
+        .service(
+            web::scope("/admin")
+                .wrap(from_fn(require_admin))
+                .wrap(RequireAuthenticated::new())
+                .route("", web::get().to(admin)),
+        )
+        .wrap(PowSessionMiddleware::new(config.clone()))
+        .wrap(cookie_session_middleware(&config))
+}

@@ -1,0 +1,176 @@
+//! Throughput of a route behind the session layer, against the same route without it.
+//!
+//! Run with `cargo bench -p pow-core --bench session`. One actix server (2 workers, the
+//! in-memory store) serves `/plain` (no middleware) and `/app/protected` (cookie session,
+//! `PowSessionMiddleware`, `RequireAuthenticated` and the `CurrentUser` extractor). Client
+//! threads drive each route over keep-alive connections in alternating rounds, and the
+//! best round of each is reported:
+//!
+//! ```text
+//! unauthenticated: X req/s, authenticated: Y req/s, ratio: Z%
+//! ```
+//!
+//! `BENCH_REQUESTS` (per round, default 20 000), `BENCH_CLIENTS` (default 4) and
+//! `BENCH_ROUNDS` (default 3) tune the run; each round also stops after 10 seconds.
+
+// A benchmark aborts loudly when its setup fails.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc, Barrier};
+use std::time::{Duration, Instant};
+
+use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
+use pow_core::session::{
+    self, cookie_session_middleware, CurrentUser, PowSessionMiddleware, RequireAuthenticated,
+};
+use pow_core::users::Value;
+use pow_core::{PowConfig, PowError, User};
+
+#[path = "support/http1.rs"]
+mod http1;
+
+const ROUND_LIMIT: Duration = Duration::from_secs(10);
+
+fn env_or(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn bench_user() -> User {
+    let mut fields = BTreeMap::new();
+    fields.insert("email".to_owned(), Value::Text("bench@example.com".into()));
+    fields.insert("name".to_owned(), Value::Text("Bench Marker".into()));
+    User {
+        id: 1,
+        password_hash: Some(format!("$pbkdf2-sha512$100000${}", "x".repeat(110))),
+        inserted_at: chrono::Utc::now(),
+        updated_at: chrono::Utc::now(),
+        fields,
+    }
+}
+
+async fn plain() -> HttpResponse {
+    HttpResponse::Ok().body("hello")
+}
+
+async fn protected(CurrentUser(user): CurrentUser) -> HttpResponse {
+    std::hint::black_box(&user);
+    HttpResponse::Ok().body("hello")
+}
+
+async fn sign_in(req: HttpRequest) -> Result<HttpResponse, PowError> {
+    session::sign_in(&req, &bench_user()).await?;
+    Ok(HttpResponse::Ok().finish())
+}
+
+/// Starts the server on its own thread; returns its address and a stop handle.
+fn start_server(config: PowConfig) -> (SocketAddr, actix_web::dev::ServerHandle) {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        actix_web::rt::System::new().block_on(async move {
+            let server = HttpServer::new(move || {
+                App::new().route("/plain", web::get().to(plain)).service(
+                    web::scope("/app")
+                        .wrap(PowSessionMiddleware::new(config.clone()))
+                        .wrap(cookie_session_middleware(&config))
+                        .route("/sign_in", web::post().to(sign_in))
+                        .service(
+                            web::scope("/protected")
+                                .wrap(RequireAuthenticated::new())
+                                .route("", web::get().to(protected)),
+                        ),
+                )
+            })
+            .workers(2)
+            .disable_signals()
+            .bind(("127.0.0.1", 0))
+            .unwrap();
+            let addr = server.addrs()[0];
+            let server = server.run();
+            tx.send((addr, server.handle())).unwrap();
+            server.await.unwrap();
+        });
+    });
+    rx.recv().unwrap()
+}
+
+/// One round: `clients` threads share `requests` GETs of `path`; returns requests/s.
+fn round(
+    addr: SocketAddr,
+    path: &str,
+    cookie: Option<&str>,
+    clients: usize,
+    requests: usize,
+) -> f64 {
+    let remaining = Arc::new(AtomicUsize::new(requests));
+    let barrier = Arc::new(Barrier::new(clients + 1));
+    let threads: Vec<_> = (0..clients)
+        .map(|_| {
+            let (remaining, barrier) = (Arc::clone(&remaining), Arc::clone(&barrier));
+            let (path, cookie) = (path.to_owned(), cookie.map(str::to_owned));
+            std::thread::spawn(move || {
+                let mut client = http1::Client::connect(addr).unwrap();
+                // Warm the connection.
+                let res = client.request("GET", &path, cookie.as_deref()).unwrap();
+                assert_eq!(res.status, 200, "{path}: {}", res.body_str());
+                barrier.wait();
+                let started = Instant::now();
+                let mut done = 0usize;
+                while started.elapsed() < ROUND_LIMIT
+                    && remaining
+                        .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
+                        .is_ok()
+                {
+                    let res = client.request("GET", &path, cookie.as_deref()).unwrap();
+                    assert_eq!(res.status, 200);
+                    done += 1;
+                }
+                done
+            })
+        })
+        .collect();
+    barrier.wait();
+    let started = Instant::now();
+    let done: usize = threads.into_iter().map(|t| t.join().unwrap()).sum();
+    done as f64 / started.elapsed().as_secs_f64()
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; nothing else to parse.
+    let requests = env_or("BENCH_REQUESTS", 20_000);
+    let clients = env_or("BENCH_CLIENTS", 4);
+    let rounds = env_or("BENCH_ROUNDS", 3);
+
+    let config = PowConfig::builder("b".repeat(64)).build().unwrap();
+    let name = config.session().cookie_name.clone();
+    let (addr, handle) = start_server(config);
+
+    let mut client = http1::Client::connect(addr).unwrap();
+    let res = client.request("POST", "/app/sign_in", None).unwrap();
+    assert_eq!(res.status, 200);
+    let cookie = res
+        .set_cookie(&name)
+        .expect("sign-in sets the session cookie");
+
+    let (mut best_plain, mut best_auth) = (0f64, 0f64);
+    for i in 0..rounds {
+        let plain = round(addr, "/plain", None, clients, requests);
+        let auth = round(addr, "/app/protected", Some(&cookie), clients, requests);
+        println!(
+            "round {}: unauthenticated {plain:.0} req/s, authenticated {auth:.0} req/s",
+            i + 1
+        );
+        best_plain = best_plain.max(plain);
+        best_auth = best_auth.max(auth);
+    }
+    println!(
+        "unauthenticated: {best_plain:.0} req/s, authenticated: {best_auth:.0} req/s, ratio: {:.1}%",
+        100.0 * best_auth / best_plain
+    );
+    actix_web::rt::System::new().block_on(handle.stop(true));
+}
