@@ -17,6 +17,8 @@ pub mod views;
 pub mod web;
 
 #[cfg(feature = "test-util")]
+pub mod test_client;
+#[cfg(feature = "test-util")]
 pub mod testing;
 
 pub use config::{PasswordPolicy, PowConfig, PowConfigBuilder, SessionConfig};

@@ -1,12 +1,10 @@
 //! Drives the demo app over real HTTP with a cookie jar: sign up, sign out, sign in,
 //! edit the account, delete it; CSRF and language checks.
 
-mod support;
-
 use std::sync::Arc;
 
 use pow_core::mailer::MemoryMailer;
-use support::{serve_demo, Client};
+use pow_core::test_client::{serve, Client, Response};
 
 fn settings(admins: &[&str]) -> example_demo::Settings {
     let db = std::env::temp_dir().join(format!("pow-demo-test-{}.db", uuid_like()));
@@ -27,10 +25,13 @@ fn uuid_like() -> String {
 fn start(admins: &[&str]) -> (Client, MemoryMailer) {
     let mailer = MemoryMailer::new();
     let config = example_demo::build(&settings(admins), Some(Arc::new(mailer.clone()))).unwrap();
-    (Client::new(serve_demo(config)), mailer)
+    (
+        Client::new(serve(move || example_demo::app(config.clone()))),
+        mailer,
+    )
 }
 
-fn register(c: &mut Client, email: &str, password: &str) -> support::Response {
+fn register(c: &mut Client, email: &str, password: &str) -> Response {
     let csrf = c.get("/registration/new").csrf();
     c.post(
         "/registration",
@@ -44,7 +45,7 @@ fn register(c: &mut Client, email: &str, password: &str) -> support::Response {
     )
 }
 
-fn sign_in(c: &mut Client, email: &str, password: &str) -> support::Response {
+fn sign_in(c: &mut Client, email: &str, password: &str) -> Response {
     let csrf = c.get("/session/new").csrf();
     c.post(
         "/session",
@@ -56,7 +57,7 @@ fn sign_in(c: &mut Client, email: &str, password: &str) -> support::Response {
     )
 }
 
-fn sign_out(c: &mut Client) -> support::Response {
+fn sign_out(c: &mut Client) -> Response {
     let csrf = c.get("/").csrf();
     c.post("/session", &[("_csrf_token", &csrf), ("_method", "DELETE")])
 }

@@ -1,6 +1,8 @@
-//! A small HTTP/1.1 client with a cookie jar, to drive the demo over a real socket.
-
-#![allow(dead_code)]
+//! A small HTTP/1.1 client with a cookie jar, to drive an app over a real loopback socket
+//! in tests (feature `test-util`): [`serve`] starts the app, [`Client`] browses it.
+//!
+//! Panics on I/O errors and malformed responses: it is test support.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
@@ -172,13 +174,25 @@ fn parse(raw: &[u8]) -> Response {
     }
 }
 
-/// Starts the demo app for `config` on a free loopback port in a background thread
-/// (its own actix system, stopped with the test process); returns its address.
-pub fn serve_demo(config: pow_core::PowConfig) -> SocketAddr {
+/// Starts the app built by `factory` on a free loopback port, in a background thread with
+/// its own actix system and one worker; returns its address. The server lives until the
+/// test process ends.
+pub fn serve<F, T, B>(factory: F) -> SocketAddr
+where
+    F: Fn() -> actix_web::App<T> + Send + Clone + 'static,
+    T: actix_web::dev::ServiceFactory<
+            actix_web::dev::ServiceRequest,
+            Config = (),
+            Response = actix_web::dev::ServiceResponse<B>,
+            Error = actix_web::Error,
+            InitError = (),
+        > + 'static,
+    B: actix_web::body::MessageBody + 'static,
+{
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         actix_web::rt::System::new().block_on(async move {
-            let server = actix_web::HttpServer::new(move || example_demo::app(config.clone()))
+            let server = actix_web::HttpServer::new(factory)
                 .workers(1)
                 .bind("127.0.0.1:0")
                 .unwrap();
