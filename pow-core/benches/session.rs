@@ -4,14 +4,14 @@
 //! in-memory store) serves `/plain` (no middleware) and `/app/protected` (cookie session,
 //! `PowSessionMiddleware`, `RequireAuthenticated` and the `CurrentUser` extractor). Client
 //! threads drive each route over keep-alive connections in alternating rounds, and the
-//! best round of each is reported:
+//! medians are reported:
 //!
 //! ```text
 //! unauthenticated: X req/s, authenticated: Y req/s, ratio: Z%
 //! ```
 //!
-//! `BENCH_REQUESTS` (per round, default 20 000), `BENCH_CLIENTS` (default 4) and
-//! `BENCH_ROUNDS` (default 3) tune the run; each round also stops after 10 seconds.
+//! `BENCH_REQUESTS` (per round, default 10 000), `BENCH_CLIENTS` (default 4) and
+//! `BENCH_ROUNDS` (default 10) tune the run; each round also stops after 10 seconds.
 
 // A benchmark aborts loudly when its setup fails.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -140,11 +140,20 @@ fn round(
     done as f64 / started.elapsed().as_secs_f64()
 }
 
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    match values.len() {
+        0 => 0.0,
+        n if n % 2 == 1 => values[n / 2],
+        n => (values[n / 2 - 1] + values[n / 2]) / 2.0,
+    }
+}
+
 fn main() {
     // `cargo bench` passes `--bench`; nothing else to parse.
-    let requests = env_or("BENCH_REQUESTS", 20_000);
+    let requests = env_or("BENCH_REQUESTS", 10_000);
     let clients = env_or("BENCH_CLIENTS", 4);
-    let rounds = env_or("BENCH_ROUNDS", 3);
+    let rounds = env_or("BENCH_ROUNDS", 10);
 
     let config = PowConfig::builder("b".repeat(64)).build().unwrap();
     let name = config.session().cookie_name.clone();
@@ -157,20 +166,33 @@ fn main() {
         .set_cookie(&name)
         .expect("sign-in sets the session cookie");
 
-    let (mut best_plain, mut best_auth) = (0f64, 0f64);
+    let (mut plain_rates, mut auth_rates, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
     for i in 0..rounds {
-        let plain = round(addr, "/plain", None, clients, requests);
-        let auth = round(addr, "/app/protected", Some(&cookie), clients, requests);
+        // Alternate which route goes first, so drifting load on the machine hits both.
+        let (plain, auth) = if i % 2 == 0 {
+            let plain = round(addr, "/plain", None, clients, requests);
+            (
+                plain,
+                round(addr, "/app/protected", Some(&cookie), clients, requests),
+            )
+        } else {
+            let auth = round(addr, "/app/protected", Some(&cookie), clients, requests);
+            (round(addr, "/plain", None, clients, requests), auth)
+        };
         println!(
-            "round {}: unauthenticated {plain:.0} req/s, authenticated {auth:.0} req/s",
+            "round {:>2}: unauthenticated {plain:>7.0} req/s, authenticated {auth:>7.0} req/s",
             i + 1
         );
-        best_plain = best_plain.max(plain);
-        best_auth = best_auth.max(auth);
+        plain_rates.push(plain);
+        auth_rates.push(auth);
+        ratios.push(auth / plain);
     }
     println!(
-        "unauthenticated: {best_plain:.0} req/s, authenticated: {best_auth:.0} req/s, ratio: {:.1}%",
-        100.0 * best_auth / best_plain
+        "unauthenticated: {:.0} req/s, authenticated: {:.0} req/s, ratio: {:.1}% \
+         (medians of {rounds} paired rounds, {requests} requests each, {clients} clients)",
+        median(&mut plain_rates),
+        median(&mut auth_rates),
+        100.0 * median(&mut ratios)
     );
     actix_web::rt::System::new().block_on(handle.stop(true));
 }

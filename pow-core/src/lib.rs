@@ -1,6 +1,74 @@
 //! # pow-core
 //!
-//! Modular, extension-based authentication for actix-web.
+//! Modular, extension-based authentication for [actix-web](https://actix.rs), in the
+//! spirit of Elixir's Pow: sign-up, sign-in, sessions and account pages that work securely
+//! out of the box, with every piece replaceable.
+//!
+//! ## The pieces
+//!
+//! | module | what it holds | the seam an app can replace |
+//! |---|---|---|
+//! | [`config`] | [`PowConfig`] and its builder: one value per setup, no globals | – |
+//! | [`users`] | [`User`], changesets, the [`UsersContext`] trait and its diesel implementation | the user store |
+//! | [`password`] | PBKDF2-SHA512 (Pow's format) and Argon2id | the hasher |
+//! | [`token`] | signed tokens in Plug.Crypto's `MessageVerifier` format | – |
+//! | [`store`] | the [`Store`](store::Store) trait, in-memory backend, conformance suite | the cache store |
+//! | [`session`] | credentials cache, session middleware, extractors, guards | the session plug |
+//! | [`web`] | controllers, pages, CSRF, flash, routes backend, callbacks | routes, views |
+//! | [`messages`] | fluent texts in English, German and French | the messages backend |
+//! | [`mailer`] | SMTP, file, in-memory and log mailers | the mailer |
+//! | [`views`] | askama pages | the pages |
+//! | [`extension`] | the [`Extension`] trait and registry | extensions |
+//!
+//! ## A whole app
+//!
+//! ```no_run
+//! use actix_web::{web, App, HttpServer, Responder};
+//! use pow_core::session::{cookie_session_middleware, PowSessionMiddleware, RequireAuthenticated};
+//! use pow_core::users::diesel::DieselUsersContext;
+//! use pow_core::{CurrentUser, PowConfig};
+//!
+//! async fn dashboard(user: CurrentUser) -> impl Responder {
+//!     format!("Hello, {}", user.email().unwrap_or_default())
+//! }
+//!
+//! #[actix_web::main]
+//! async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//!     let users = DieselUsersContext::connect("sqlite://app.db")?;
+//!     let config = PowConfig::builder(std::env::var("SECRET_KEY_BASE")?)
+//!         .users(users.clone())
+//!         .build()?;
+//!     users.migrate(&config)?;
+//!
+//!     HttpServer::new(move || {
+//!         App::new()
+//!             .configure(pow_core::web::configure(config.clone()))
+//!             .service(
+//!                 web::scope("/dashboard")
+//!                     .wrap(RequireAuthenticated::new())
+//!                     .route("", web::get().to(dashboard)),
+//!             )
+//!             // The pow session middleware runs inside actix-session's.
+//!             .wrap(PowSessionMiddleware::new(config.clone()))
+//!             .wrap(cookie_session_middleware(&config))
+//!     })
+//!     .bind("127.0.0.1:8080")?
+//!     .run()
+//!     .await?;
+//!     Ok(())
+//! }
+//! ```
+//!
+//! ## Cargo features
+//!
+//! | feature | default | what it adds |
+//! |---|---|---|
+//! | `sqlite` | yes | the diesel users context on SQLite (bundled, nothing to install) |
+//! | `postgres` | yes | the diesel users context on PostgreSQL (bundled libpq) |
+//! | `redis` | no | `store::RedisStore`: a Redis cache store (single node and cluster) |
+//! | `disk` | no | `store::DiskStore`: an embedded, crash-safe disk cache store |
+//! | `smtp-tls` | no | TLS for the SMTP mailer |
+//! | `test-util` | no | conformance suites, test helpers and an HTTP test client |
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod config;

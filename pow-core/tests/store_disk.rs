@@ -105,6 +105,7 @@ async fn sigkill_child() {
     std::future::pending::<()>().await;
 }
 
+#[cfg(unix)]
 #[tokio::test]
 async fn writes_survive_sigkill() {
     use std::os::unix::process::ExitStatusExt;

@@ -307,6 +307,37 @@ async fn nothing_listening_is_unavailable_quickly() {
     );
 }
 
+#[tokio::test]
+async fn silent_server_is_unavailable_within_the_response_timeout() {
+    if redis_url().is_none() {
+        return;
+    }
+    // Accepts connections and never answers.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming().map_while(Result::ok) {
+            held.push(stream);
+        }
+    });
+    let options = RedisStoreOptions::new()
+        .prefix(unique_prefix())
+        .connection_timeout(Duration::from_millis(300))
+        .response_timeout(Duration::from_millis(300))
+        .reconnect_attempts(1);
+    let started = Instant::now();
+    let err = RedisStore::connect_with_options(&format!("redis://127.0.0.1:{port}/"), options)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "took {:?}",
+        started.elapsed()
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn recovers_when_redis_comes_back() {
     if !local_servers_enabled() {

@@ -1,1 +1,537 @@
-//! pow-rs extension.
+//! # pow-ext-invitation
+//!
+//! Invitations for pow-rs (Pow's `PowInvitation`): a signed-in user invites someone by
+//! user id (usually an e-mail address). The invitee gets a link, chooses a password on it
+//! and is signed in. Until then the invited user exists without a password and cannot
+//! sign in.
+//!
+//! # Enabling it
+//!
+//! Add the extension to the config and run the migrations (they add the columns below):
+//!
+//! ```
+//! # fn main() -> Result<(), pow_core::PowError> {
+//! use std::time::Duration;
+//!
+//! use pow_core::users::diesel::DieselUsersContext;
+//! use pow_core::PowConfig;
+//! use pow_ext_invitation::Invitation;
+//!
+//! let users = DieselUsersContext::connect(":memory:")?;
+//! let config = PowConfig::builder("s".repeat(64))
+//!     .users(users.clone())
+//!     .extension(
+//!         Invitation::new()
+//!             .token_ttl(Some(Duration::from_secs(3 * 24 * 3600)))
+//!             .who_may_invite(|user| user.get_str("email") == Some("admin@example.com")),
+//!     )
+//!     .build()?;
+//! users.migrate(&config)?;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! [`pow_core::web::configure`] then mounts the routes. Link to `/invitations/new` from
+//! your app for users who may invite.
+//!
+//! # Settings
+//!
+//! | Setting | Default | Meaning |
+//! |---|---|---|
+//! | [`token_ttl`](Invitation::token_ttl) | 7 days | How long an invitation link works. `None`: until accepted (Pow's behaviour). |
+//! | [`who_may_invite`](Invitation::who_may_invite) | every signed-in user | Who may open the inviter pages; others get `403 Forbidden`. |
+//! | [`carry_fields`](Invitation::carry_fields) | nothing | Copies fields (an organization id, a team) from the inviter to the invitee. |
+//!
+//! # Routes
+//!
+//! | Method | Path | Who | What |
+//! |---|---|---|---|
+//! | GET | `/invitations/new` | signed in, allowed to invite | form with the user id field |
+//! | POST | `/invitations` | signed in, allowed to invite | creates the invited user |
+//! | GET | `/invitations/{token}` | signed in, allowed to invite | shows the link to hand over |
+//! | GET | `/invitations/{token}/edit` | signed out | the invitee's form: user id, password, confirmation |
+//! | PATCH, PUT | `/invitations/{token}` | signed out | accepts (forms POST with `_method=PATCH`) |
+//!
+//! `{token}` is the invitation token signed with the salt [`INVITATION_SALT`]; the
+//! signature is checked before any database lookup.
+//!
+//! - **create** inserts a user with only the user id, a fresh `invitation_token` and
+//!   `invited_by_id`. When the new user has an `email`, the invitation mail goes out
+//!   ("You've been invited", naming the inviter), the flash says "An e-mail with invitation
+//!   link has been sent." and the inviter is sent back to `/invitations/new`; otherwise
+//!   (username setups) the inviter is sent to the show page to copy the link. An e-mail
+//!   that is already taken looks like success (no mail is sent) unless user enumeration
+//!   protection is off. Should the mail fail, the inviter lands on the show page with an
+//!   error flash, so the link can still be handed over.
+//! - **show**, **edit** and **update** need a pending invitation: a valid signature, a
+//!   user with that token, not yet accepted and not expired. Otherwise the flash says
+//!   "The invitation doesn't exist." and the browser goes to `/session/new`.
+//! - **update** runs the sign-up rules on the invited user
+//!   ([`Changeset::accept_invitation`]: user id, castable fields, password with
+//!   confirmation, hooks) and sets `invitation_accepted_at`. On success the invitee is
+//!   signed in and sent to the after-registration path; the link no longer works.
+//!
+//! Controller callbacks run for `invitation#new|create|show|edit|update`; for example the
+//! e-mail confirmation extension hooks into `invitation#update` when the invitee changed
+//! the e-mail address while accepting.
+//!
+//! # Database columns
+//!
+//! Migration `20260104000000_add_pow_invitation_to_users` (SQLite and PostgreSQL):
+//!
+//! | Column | Type | Notes |
+//! |---|---|---|
+//! | `invitation_token` | text, unique | set on invite; kept after acceptance |
+//! | `invitation_sent_at` | timestamp | when the invitation was made; expiry counts from it |
+//! | `invitation_accepted_at` | timestamp | set on acceptance; the link stops working |
+//! | `invited_by_id` | integer, references `users(id)` | `NULL` once the inviter is deleted (Pow keeps the reference and refuses the delete) |
+//!
+//! List who a user invited with [`invited_users`], and the inviter with [`invited_by`].
+//!
+//! # Messages
+//!
+//! English, German and French, keys prefixed with `pow_invitation_`:
+//! `pow_invitation_invalid_invitation` ("The invitation doesn't exist."),
+//! `pow_invitation_invitation_email_sent` ("An e-mail with invitation link has been
+//! sent."), `pow_invitation_email_failed`, `pow_invitation_not_allowed`, page texts
+//! (`pow_invitation_title_*`, `pow_invitation_button_*`, `pow_invitation_show_intro`,
+//! `pow_invitation_link_invite_another`) and mail texts (`pow_invitation_mail_subject`,
+//! `pow_invitation_mail_body` with `$inviter`, `pow_invitation_mail_button`,
+//! `pow_invitation_mail_ignore`). Accepting shows the core `user_has_been_created`
+//! message (nothing by default).
+//!
+//! # Ordering
+//!
+//! The extension has no callbacks of its own, so its place in the extension list only
+//! decides the order of its routes and messages. Enable extensions that hook into
+//! `invitation#update` (e-mail confirmation) alongside it in any order.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::web::ServiceConfig;
+use chrono::{DateTime, Utc};
+use pow_core::token::generate_uuid;
+use pow_core::users::{
+    run_blocking, Changeset, ChangesetAction, ChangesetHook, FieldDef, FieldKind, Params,
+    UsersContext, Value,
+};
+use pow_core::{Extension, Migrations, PowConfig, PowError, User};
+
+mod controller;
+
+/// The extension's name, which prefixes its message keys.
+pub const NAME: &str = "pow_invitation";
+
+/// Salt of signed invitation tokens (Pow's, so links stay compatible).
+pub const INVITATION_SALT: &str = "Elixir.PowInvitation.Plug";
+
+/// Column holding the invitation token.
+pub const INVITATION_TOKEN: &str = "invitation_token";
+/// Column holding when the invitation was made.
+pub const INVITATION_SENT_AT: &str = "invitation_sent_at";
+/// Column holding when the invitation was accepted.
+pub const INVITATION_ACCEPTED_AT: &str = "invitation_accepted_at";
+/// Column holding the inviter's id.
+pub const INVITED_BY_ID: &str = "invited_by_id";
+
+/// Default lifetime of an invitation link: 7 days.
+pub const DEFAULT_TOKEN_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// The extension's migrations (SQLite and PostgreSQL).
+pub static MIGRATIONS: Migrations = Migrations {
+    sqlite: diesel_migrations::embed_migrations!("migrations/sqlite"),
+    postgres: diesel_migrations::embed_migrations!("migrations/postgres"),
+};
+
+/// The Fluent files, as `(language, source)`.
+const FTL: &[(&str, &str)] = &[
+    ("en", include_str!("../locales/en/pow_invitation.ftl")),
+    ("de", include_str!("../locales/de/pow_invitation.ftl")),
+    ("fr", include_str!("../locales/fr/pow_invitation.ftl")),
+];
+
+type WhoMayInvite = dyn Fn(&User) -> bool + Send + Sync;
+type CarryFields = dyn Fn(&User, &mut Changeset) + Send + Sync;
+
+/// The invitation extension and its settings. See the [crate docs](crate).
+#[derive(Clone)]
+pub struct Invitation {
+    token_ttl: Option<Duration>,
+    who_may_invite: Arc<WhoMayInvite>,
+    carry_fields: Option<Arc<CarryFields>>,
+}
+
+impl std::fmt::Debug for Invitation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Invitation")
+            .field("token_ttl", &self.token_ttl)
+            .field("carry_fields", &self.carry_fields.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for Invitation {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Invitation {
+    /// The extension with its defaults: links work for 7 days, every signed-in user may
+    /// invite, no fields are carried over.
+    pub fn new() -> Self {
+        Self {
+            token_ttl: Some(DEFAULT_TOKEN_TTL),
+            who_may_invite: Arc::new(|_: &User| true),
+            carry_fields: None,
+        }
+    }
+
+    /// How long an invitation link works, counted from the invitation. The default is 7
+    /// days ([`DEFAULT_TOKEN_TTL`]); `None` keeps links valid until they are used, as Pow
+    /// does.
+    ///
+    /// # Warning
+    /// Without expiry, a forgotten invitation mail keeps working forever: whoever reads it
+    /// can take over the invited account.
+    pub fn token_ttl(mut self, ttl: Option<Duration>) -> Self {
+        self.token_ttl = ttl;
+        self
+    }
+
+    /// Who may invite: users for whom `allowed` returns `true`. The default lets every
+    /// signed-in user invite. Others get `403 Forbidden` on the inviter pages.
+    pub fn who_may_invite(
+        mut self,
+        allowed: impl Fn(&User) -> bool + Send + Sync + 'static,
+    ) -> Self {
+        self.who_may_invite = Arc::new(allowed);
+        self
+    }
+
+    /// Copies fields from the inviter (first argument, freshly read from the database) to
+    /// the invitee's changeset, e.g. an organization id. Runs before the changeset hooks.
+    /// The default copies nothing.
+    pub fn carry_fields(
+        mut self,
+        carry: impl Fn(&User, &mut Changeset) + Send + Sync + 'static,
+    ) -> Self {
+        self.carry_fields = Some(Arc::new(carry));
+        self
+    }
+
+    /// The configured link lifetime.
+    pub fn ttl(&self) -> Option<Duration> {
+        self.token_ttl
+    }
+
+    /// Whether `user` may invite.
+    pub fn may_invite(&self, user: &User) -> bool {
+        (self.who_may_invite)(user)
+    }
+
+    /// Whether `invitee`'s invitation still works at `now`: it has a token, is not
+    /// accepted and not expired.
+    pub fn is_pending(&self, invitee: &User, now: DateTime<Utc>) -> bool {
+        invitee.get_str(INVITATION_TOKEN).is_some()
+            && invitee.get_timestamp(INVITATION_ACCEPTED_AT).is_none()
+            && !self.is_expired(invitee, now)
+    }
+
+    /// Whether `invitee`'s invitation is older than the link lifetime at `now`. Counts
+    /// from `invitation_sent_at`, else from when the row was inserted.
+    pub fn is_expired(&self, invitee: &User, now: DateTime<Utc>) -> bool {
+        let Some(ttl) = self.token_ttl else {
+            return false;
+        };
+        let Ok(ttl) = chrono::Duration::from_std(ttl) else {
+            // Longer than chrono can count: never in practice.
+            return false;
+        };
+        let sent = invitee
+            .get_timestamp(INVITATION_SENT_AT)
+            .unwrap_or(invitee.inserted_at);
+        sent.checked_add_signed(ttl).is_some_and(|end| now > end)
+    }
+
+    /// The changeset inviting a user: the user id from `params` (nothing else is cast, no
+    /// password), a new invitation token, `invited_by_id` = `inviter`, then
+    /// [`carry_fields`](Self::carry_fields), then the changeset hooks (action
+    /// [`ChangesetAction::Invite`]).
+    pub fn invite_changeset(
+        &self,
+        config: &PowConfig,
+        inviter: &User,
+        params: &Params,
+    ) -> Changeset {
+        let mut cs = Changeset::new(ChangesetAction::Invite, None, params.clone());
+        cs.cast_user_id(config);
+        cs.put_change(INVITATION_TOKEN, generate_uuid());
+        cs.put_change(INVITATION_SENT_AT, Utc::now());
+        cs.put_change(INVITED_BY_ID, inviter.id);
+        if let Some(carry) = &self.carry_fields {
+            carry(inviter, &mut cs);
+        }
+        cs.run_hooks(config);
+        cs
+    }
+
+    /// Invites a user on `inviter`'s behalf: builds [`invite_changeset`](Self::invite_changeset)
+    /// and writes it. Sends no mail (the `POST /invitations` route does). Blocks: call it
+    /// through [`run_blocking`] from async code.
+    ///
+    /// # Errors
+    /// [`PowError`] when the database fails; validation errors (including `taken`) come
+    /// back as `Ok(Err(changeset))`.
+    pub fn invite(
+        &self,
+        users: &dyn UsersContext,
+        config: &PowConfig,
+        inviter: &User,
+        params: &Params,
+    ) -> Result<Result<User, Changeset>, PowError> {
+        users.apply(config, self.invite_changeset(config, inviter, params))
+    }
+
+    /// The pending invitee for a signed token from a link: the signature is checked first,
+    /// then the user with that token is read and must still be pending
+    /// ([`is_pending`](Self::is_pending)).
+    ///
+    /// # Errors
+    /// [`PowError`] when the database fails.
+    pub async fn find_invitee(
+        &self,
+        config: &PowConfig,
+        signed: &str,
+    ) -> Result<Option<User>, PowError> {
+        let Some(token) = config.verifier().verify_token(INVITATION_SALT, signed) else {
+            return Ok(None);
+        };
+        let users = config.users()?.clone();
+        let cfg = config.clone();
+        let user =
+            run_blocking(move || users.get_by(&cfg, INVITATION_TOKEN, &Value::Text(token))).await?;
+        Ok(user.filter(|u| self.is_pending(u, Utc::now())))
+    }
+}
+
+/// Signs `invitee`'s invitation token for a link; `None` if the user has no token.
+pub fn signed_token(config: &PowConfig, invitee: &User) -> Option<String> {
+    invitee
+        .get_str(INVITATION_TOKEN)
+        .map(|token| config.verifier().sign_token(INVITATION_SALT, token))
+}
+
+/// Every user `user` invited (accepted or not), through
+/// [`UsersContext::list_by`] on `invited_by_id`.
+///
+/// # Errors
+/// [`PowError`] when the database fails.
+pub async fn invited_users(config: &PowConfig, user: &User) -> Result<Vec<User>, PowError> {
+    let users = config.users()?.clone();
+    let (cfg, id) = (config.clone(), user.id);
+    run_blocking(move || users.list_by(&cfg, INVITED_BY_ID, &Value::Int(id))).await
+}
+
+/// The user who invited `user`, if any (and still there).
+///
+/// # Errors
+/// [`PowError`] when the database fails.
+pub async fn invited_by(config: &PowConfig, user: &User) -> Result<Option<User>, PowError> {
+    let Some(inviter_id) = user.get_int(INVITED_BY_ID) else {
+        return Ok(None);
+    };
+    let users = config.users()?.clone();
+    let cfg = config.clone();
+    run_blocking(move || users.get(&cfg, inviter_id)).await
+}
+
+/// Marks accepted invitations: `invitation_accepted_at` = now on
+/// [`ChangesetAction::AcceptInvitation`] changesets.
+struct AcceptHook;
+
+impl ChangesetHook for AcceptHook {
+    fn changeset(&self, changeset: &mut Changeset, _config: &PowConfig) {
+        if changeset.action == ChangesetAction::AcceptInvitation {
+            changeset.put_change(INVITATION_ACCEPTED_AT, Utc::now());
+        }
+    }
+}
+
+impl Extension for Invitation {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn user_fields(&self) -> Vec<FieldDef> {
+        vec![
+            FieldDef::new(INVITATION_TOKEN, FieldKind::Text).unique(),
+            FieldDef::new(INVITATION_SENT_AT, FieldKind::Timestamp),
+            FieldDef::new(INVITATION_ACCEPTED_AT, FieldKind::Timestamp),
+            FieldDef::new(INVITED_BY_ID, FieldKind::Int),
+        ]
+    }
+
+    fn changeset_hook(&self) -> Option<Arc<dyn ChangesetHook>> {
+        Some(Arc::new(AcceptHook))
+    }
+
+    fn migrations(&self) -> Option<&'static Migrations> {
+        Some(&MIGRATIONS)
+    }
+
+    fn messages(&self) -> Vec<(&'static str, &'static str)> {
+        FTL.to_vec()
+    }
+
+    fn configure(&self, cfg: &mut ServiceConfig, _config: &PowConfig) {
+        controller::register(cfg, self.clone());
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+
+    fn user(fields: &[(&str, Value)]) -> User {
+        let now = Utc::now();
+        User {
+            id: 1,
+            password_hash: None,
+            inserted_at: now - chrono::Duration::days(30),
+            updated_at: now,
+            fields: fields
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), v.clone()))
+                .collect::<BTreeMap<_, _>>(),
+        }
+    }
+
+    #[test]
+    fn every_language_has_every_english_key() {
+        let keys = |src: &str| -> Vec<String> {
+            src.lines()
+                .filter(|l| l.starts_with("pow_invitation_"))
+                .filter_map(|l| l.split_once(" =").map(|(k, _)| k.to_owned()))
+                .collect()
+        };
+        let english = keys(FTL[0].1);
+        assert_eq!(english.len(), 16);
+        for (lang, src) in &FTL[1..] {
+            assert_eq!(keys(src), english, "{lang}");
+        }
+    }
+
+    #[test]
+    fn messages_parse_in_the_config() {
+        let config = PowConfig::builder("s".repeat(64))
+            .extension(Invitation::new())
+            .build()
+            .unwrap();
+        for lang in ["en", "de", "fr"] {
+            let lang = lang.parse().unwrap();
+            assert!(config
+                .messages()
+                .message(&lang, "pow_invitation_invalid_invitation", &[])
+                .is_some());
+        }
+        let en = "en".parse().unwrap();
+        assert_eq!(
+            config
+                .messages()
+                .message(&en, "pow_invitation_invitation_email_sent", &[])
+                .as_deref(),
+            Some("An e-mail with invitation link has been sent.")
+        );
+    }
+
+    #[test]
+    fn expiry_counts_from_sent_at_then_inserted_at() {
+        let now = Utc::now();
+        let ext = Invitation::new().token_ttl(Some(Duration::from_secs(3600)));
+        let fresh = user(&[
+            (INVITATION_TOKEN, Value::from("t")),
+            (
+                INVITATION_SENT_AT,
+                Value::Timestamp(now - chrono::Duration::minutes(59)),
+            ),
+        ]);
+        assert!(ext.is_pending(&fresh, now));
+        let old = user(&[
+            (INVITATION_TOKEN, Value::from("t")),
+            (
+                INVITATION_SENT_AT,
+                Value::Timestamp(now - chrono::Duration::minutes(61)),
+            ),
+        ]);
+        assert!(ext.is_expired(&old, now));
+        assert!(!ext.is_pending(&old, now));
+        // No sent_at: the row's age counts (30 days here).
+        let legacy = user(&[(INVITATION_TOKEN, Value::from("t"))]);
+        assert!(ext.is_expired(&legacy, now));
+        // Without a lifetime, only acceptance ends an invitation.
+        let forever = Invitation::new().token_ttl(None);
+        assert!(forever.is_pending(&old, now));
+        let accepted = user(&[
+            (INVITATION_TOKEN, Value::from("t")),
+            (INVITATION_ACCEPTED_AT, Value::Timestamp(now)),
+        ]);
+        assert!(!forever.is_pending(&accepted, now));
+        assert!(!forever.is_pending(&user(&[]), now));
+    }
+
+    #[test]
+    fn accept_hook_only_marks_acceptance() {
+        let config = PowConfig::builder("s".repeat(64)).build().unwrap();
+        let mut params = Params::new();
+        params.insert("email".into(), "a@example.com".into());
+        let mut create = Changeset::create(&config, &params);
+        AcceptHook.changeset(&mut create, &config);
+        assert!(!create.changes.contains_key(INVITATION_ACCEPTED_AT));
+        let invitee = user(&[(INVITATION_TOKEN, Value::from("t"))]);
+        let mut accept = Changeset::accept_invitation(&config, &invitee, &params);
+        AcceptHook.changeset(&mut accept, &config);
+        assert!(accept.changes.contains_key(INVITATION_ACCEPTED_AT));
+    }
+
+    #[test]
+    fn invite_changeset_takes_the_user_id_only() {
+        let config = PowConfig::builder("s".repeat(64))
+            .extension(Invitation::new())
+            .build()
+            .unwrap();
+        let ext = Invitation::new().carry_fields(|inviter, cs| {
+            cs.put_change("team", inviter.get_str("team").unwrap_or_default());
+        });
+        let mut inviter = user(&[("team", Value::from("blue"))]);
+        inviter.id = 7;
+        let mut params = Params::new();
+        params.insert("email".into(), " Bob@Example.com ".into());
+        params.insert("password".into(), "secret password".into());
+        params.insert(INVITED_BY_ID.into(), "1".into());
+        let cs = ext.invite_changeset(&config, &inviter, &params);
+        assert!(cs.is_valid(), "{:?}", cs.errors);
+        assert_eq!(cs.action, ChangesetAction::Invite);
+        assert_eq!(
+            cs.changes.get("email"),
+            Some(&Value::from("bob@example.com"))
+        );
+        assert_eq!(cs.changes.get(INVITED_BY_ID), Some(&Value::Int(7)));
+        assert_eq!(cs.changes.get("team"), Some(&Value::from("blue")));
+        assert!(cs.password.is_none());
+        let token = cs
+            .changes
+            .get(INVITATION_TOKEN)
+            .and_then(Value::as_str)
+            .unwrap();
+        assert_eq!(token.len(), 36);
+
+        params.insert("email".into(), "not an email".into());
+        let cs = ext.invite_changeset(&config, &inviter, &params);
+        assert!(cs.errors.has("email", "format"));
+    }
+}

@@ -1,1 +1,611 @@
-//! pow-rs extension.
+//! # pow-ext-persistent-session
+//!
+//! "Keep me signed in" for pow-rs (Pow's `PowPersistentSession`): a long-lived, signed
+//! remember-me cookie that signs the user in again once the browser session is gone.
+//!
+//! ## What it does
+//!
+//! - The sign-in page gets a **"Keep me signed in"** checkbox (`user[persistent_session]`,
+//!   ticked by default). A successful sign-in with the box ticked (or without the field)
+//!   stores a random token for the user and sets it, signed, in the `persistent_session`
+//!   cookie (`<name>_persistent_session` for a named setup): `HttpOnly`, `SameSite=Lax`,
+//!   path `/`, `Secure` when [`SessionConfig::cookie_secure`](pow_core::SessionConfig) is
+//!   on, `Max-Age` = the token lifetime.
+//! - On a request **without a signed-in user** that carries the cookie, the signature is
+//!   checked first (a forged cookie never reaches the store), then the token is used:
+//!   the user is re-read from the users context, signed in with a new session that keeps
+//!   the fingerprint of the sign-in that created the token, and the cookie is replaced by
+//!   a fresh token with a fresh lifetime. **Each token works exactly once.**
+//! - Requests racing that rotation with the same cookie (a browser loading several pages
+//!   at once) are served as the user for a short **grace period**, without a new token.
+//! - A token presented again **after** the grace period means it was copied: every
+//!   remember-me token of the user is revoked, the sessions restored from that token's
+//!   chain are signed out, and nobody is signed in.
+//! - Signing out deletes the token and expires the cookie; unticking the box sets no
+//!   cookie (and drops an old one). A deleted user signs nobody in.
+//! - When a user's credentials are revoked (password change or reset, "sign out
+//!   everywhere", account deletion) all their tokens are deleted. The browser that
+//!   changed its password through the account page keeps being remembered with a new
+//!   token.
+//!
+//! Tokens live in the configured cache store (any [`Store`](pow_core::store::Store)
+//! backend), namespace `persistent_session` (`<name>_persistent_session`). The extension
+//! adds no routes and no database columns.
+//!
+//! ## Enabling it
+//!
+//! ```
+//! use std::time::Duration;
+//! use pow_core::PowConfig;
+//! use pow_ext_persistent_session::PersistentSession;
+//!
+//! let config = PowConfig::builder("s".repeat(64))
+//!     .extension(PersistentSession::new().ttl(Duration::from_secs(14 * 24 * 3600)))
+//!     .build()?;
+//! assert!(config.extensions().contains("pow_persistent_session"));
+//! # Ok::<_, pow_core::PowError>(())
+//! ```
+//!
+//! The app must be wrapped in [`PowSessionMiddleware`](pow_core::PowSessionMiddleware)
+//! (inside `cookie_session_middleware`), which runs this extension's request hook and
+//! sets the cookies it queues.
+//!
+//! ## Settings
+//!
+//! | setter | default |
+//! |---|---|
+//! | [`ttl`](PersistentSession::ttl) | 30 days: store lifetime of a token and the cookie's `Max-Age` |
+//! | [`cookie_name`](PersistentSession::cookie_name) | `config.namespaced("persistent_session")` |
+//! | [`grace_period`](PersistentSession::grace_period) | 10 seconds |
+//!
+//! ## Messages
+//!
+//! One text, `pow_persistent_session_label` (English "Keep me signed in", German and
+//! French included), overridable with
+//! [`PowConfigBuilder::messages_ftl`](pow_core::PowConfigBuilder::messages_ftl).
+//!
+//! ## Ordering
+//!
+//! Callbacks run in extension order and the first halt wins. List
+//! email confirmation **before** this extension, so that a sign-in it stops (unconfirmed
+//! email) never gets a remember-me cookie.
+
+use std::time::Duration;
+
+use actix_web::cookie::{Cookie, SameSite};
+use actix_web::{HttpMessage, HttpRequest};
+use async_trait::async_trait;
+use pow_core::messages::LanguageIdentifier;
+use pow_core::session::{
+    self, queue_cookie, CredentialsCache, CurrentSession, SessionMetadata,
+};
+use pow_core::token::generate_uuid;
+use pow_core::users::run_blocking;
+use pow_core::views::{Field, FieldType, PageBody};
+use pow_core::web::{Controller, Flow};
+use pow_core::{Extension, PowConfig, PowError, User};
+
+mod store;
+
+use store::{duration_ms, now_ms, TokenRecord, Tokens};
+
+/// Salt signing the remember-me cookie (Pow's module name, for token compatibility).
+pub const TOKEN_SALT: &str = "Elixir.PowPersistentSession.Plug.Cookie";
+
+/// The extension's name, which prefixes its message keys.
+pub const NAME: &str = "pow_persistent_session";
+
+/// Key of the sign-in form field and of the controller assign carrying the choice.
+const FIELD: &str = "persistent_session";
+/// Assign set by `registration#update` when the browser holds a live token of the user.
+const REISSUE: &str = "pow_persistent_session_reissue";
+
+/// The token issued to this browser during the current request.
+struct IssuedToken(String);
+
+/// The persistent-session ("remember me") extension. See the [crate docs](crate).
+#[derive(Clone, Debug)]
+pub struct PersistentSession {
+    ttl: Duration,
+    cookie_name: Option<String>,
+    grace_period: Duration,
+}
+
+impl Default for PersistentSession {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl PersistentSession {
+    /// The extension with its defaults.
+    pub fn new() -> Self {
+        Self {
+            ttl: Duration::from_secs(30 * 24 * 3600),
+            cookie_name: None,
+            grace_period: Duration::from_secs(10),
+        }
+    }
+
+    /// How long a token lives, in the store and as the cookie's `Max-Age`. Each use
+    /// issues a new token with a fresh lifetime. The default value is 30 days.
+    pub fn ttl(mut self, ttl: Duration) -> Self {
+        self.ttl = ttl;
+        self
+    }
+
+    /// The cookie's name. The default value is `"persistent_session"`, prefixed with the
+    /// setup's name (`"admin_persistent_session"`) for a named setup.
+    pub fn cookie_name(mut self, name: impl Into<String>) -> Self {
+        self.cookie_name = Some(name.into());
+        self
+    }
+
+    /// How long after a token was used a request presenting it again is taken for a
+    /// parallel request of the same browser (served as the user, without a new token)
+    /// rather than for a replay of a copied cookie. The default value is 10 seconds.
+    ///
+    /// # Warning
+    /// During this window a copied cookie works too; keep it short. `Duration::ZERO`
+    /// treats every second use as theft, which signs users out whose browser sends
+    /// parallel requests.
+    pub fn grace_period(mut self, grace: Duration) -> Self {
+        self.grace_period = grace;
+        self
+    }
+
+    /// The cookie name used under `config`.
+    pub fn cookie_name_for(&self, config: &PowConfig) -> String {
+        self.cookie_name
+            .clone()
+            .unwrap_or_else(|| config.namespaced("persistent_session"))
+    }
+
+    fn tokens(&self, config: &PowConfig) -> Tokens {
+        Tokens::new(config, self.ttl)
+    }
+
+    /// The cookie carrying `value`, with the extension's attributes.
+    fn cookie(&self, config: &PowConfig, value: String) -> Cookie<'static> {
+        let max_age = i64::try_from(self.ttl.as_secs()).unwrap_or(i64::MAX);
+        Cookie::build(self.cookie_name_for(config), value)
+            .path("/")
+            .http_only(true)
+            .same_site(SameSite::Lax)
+            .secure(config.session().cookie_secure)
+            .max_age(actix_web::cookie::time::Duration::seconds(max_age))
+            .finish()
+    }
+
+    fn set_cookie(&self, req: &HttpRequest, config: &PowConfig, token: &str) {
+        let signed = config.verifier().sign_token(TOKEN_SALT, token);
+        queue_cookie(req, self.cookie(config, signed));
+    }
+
+    fn expire_cookie(&self, req: &HttpRequest, config: &PowConfig) {
+        let mut cookie = self.cookie(config, String::new());
+        cookie.make_removal();
+        queue_cookie(req, cookie);
+    }
+
+    /// The verified token of the request's cookie, if any.
+    fn cookie_token(&self, req: &HttpRequest, config: &PowConfig) -> Option<String> {
+        let cookie = req.cookie(&self.cookie_name_for(config))?;
+        config.verifier().verify_token(TOKEN_SALT, cookie.value())
+    }
+
+    /// This browser's current token: the one issued during this request, else the
+    /// cookie's.
+    fn browser_token(&self, req: &HttpRequest, config: &PowConfig) -> Option<String> {
+        let issued = req
+            .extensions()
+            .get::<IssuedToken>()
+            .map(|issued| issued.0.clone());
+        issued.or_else(|| self.cookie_token(req, config))
+    }
+
+    /// Remembers `user` in this browser: deletes the browser's current token, stores a
+    /// new one (carrying the fingerprint of the request's session when it is `user`'s)
+    /// and queues the cookie. The core sign-in page does this on its own; call it from
+    /// custom sign-in handlers (behind [`PowSessionMiddleware`](pow_core::PowSessionMiddleware)).
+    ///
+    /// # Errors
+    /// [`PowError::Store`] when the store fails.
+    pub async fn remember(
+        &self,
+        req: &HttpRequest,
+        config: &PowConfig,
+        user: &User,
+    ) -> Result<(), PowError> {
+        let tokens = self.tokens(config);
+        if let Some(old) = self.browser_token(req, config) {
+            tokens.delete(&old).await?;
+        }
+        let metadata = session::current_session(req)
+            .filter(|current| current.user.id == user.id)
+            .map(|current| current.metadata)
+            .unwrap_or_default();
+        let token = config.namespaced(&generate_uuid());
+        let record = TokenRecord {
+            user_id: user.id,
+            family: generate_uuid(),
+            fingerprint: metadata.fingerprint,
+            extra: metadata.extra,
+            issued_at: now_ms(),
+            used_at: None,
+        };
+        tokens.insert(&token, &record).await?;
+        self.set_cookie(req, config, &token);
+        req.extensions_mut().insert(IssuedToken(token));
+        Ok(())
+    }
+
+    /// Forgets this browser: deletes its token from the store and expires the cookie
+    /// (when the request carries one or one was issued during it).
+    ///
+    /// # Errors
+    /// [`PowError::Store`] when the store fails.
+    pub async fn forget(&self, req: &HttpRequest, config: &PowConfig) -> Result<(), PowError> {
+        let tokens = self.tokens(config);
+        let issued = req.extensions_mut().remove::<IssuedToken>();
+        let had_cookie = req.cookie(&self.cookie_name_for(config)).is_some();
+        if let Some(IssuedToken(token)) = &issued {
+            tokens.delete(token).await?;
+        }
+        if let Some(token) = self.cookie_token(req, config) {
+            tokens.delete(&token).await?;
+        }
+        if had_cookie || issued.is_some() {
+            self.expire_cookie(req, config);
+        }
+        Ok(())
+    }
+
+    /// Deletes every remember-me token of the user and returns how many were still
+    /// unused.
+    ///
+    /// # Errors
+    /// [`PowError::Store`] when the store fails.
+    pub async fn revoke_user_tokens(
+        &self,
+        config: &PowConfig,
+        user_id: i64,
+    ) -> Result<usize, PowError> {
+        Ok(self.tokens(config).delete_user(user_id).await?)
+    }
+
+    /// How many unused remember-me tokens the user has (about one per remembered browser).
+    ///
+    /// # Errors
+    /// [`PowError::Store`] when the store fails.
+    pub async fn count_tokens(&self, config: &PowConfig, user_id: i64) -> Result<usize, PowError> {
+        Ok(self.tokens(config).unused(user_id).await?.len())
+    }
+
+    /// Uses the unused token `token`, whose claim this request holds.
+    async fn rotate(
+        &self,
+        req: &HttpRequest,
+        config: &PowConfig,
+        tokens: &Tokens,
+        token: &str,
+    ) -> Result<(), PowError> {
+        let now = now_ms();
+        let record = tokens.get(token).await?;
+        let Some((record, remaining)) =
+            record.and_then(|r| tokens.remaining(&r, now).map(|left| (r, left)))
+        else {
+            tokens.delete(token).await?;
+            self.expire_cookie(req, config);
+            return Ok(());
+        };
+        match self
+            .restore(req, config, tokens, token, &record, now, remaining)
+            .await
+        {
+            Ok(()) => Ok(()),
+            Err(err) => {
+                // Give the token back, so that retrying is not taken for a replay.
+                if let Err(release) = tokens.release(token, &record, remaining).await {
+                    tracing::warn!(error = %release, "could not release a remember-me token");
+                }
+                Err(err)
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn restore(
+        &self,
+        req: &HttpRequest,
+        config: &PowConfig,
+        tokens: &Tokens,
+        token: &str,
+        record: &TokenRecord,
+        now: i64,
+        remaining: Duration,
+    ) -> Result<(), PowError> {
+        tokens.mark_used(token, record, now, remaining).await?;
+        let Some(user) = load_user(config, record.user_id).await? else {
+            tokens.delete_user(record.user_id).await?;
+            self.expire_cookie(req, config);
+            return Ok(());
+        };
+        let next = config.namespaced(&generate_uuid());
+        let next_record = TokenRecord {
+            issued_at: now,
+            used_at: None,
+            ..record.clone()
+        };
+        tokens.insert(&next, &next_record).await?;
+        let metadata = SessionMetadata {
+            extra: record.extra.clone(),
+            ..SessionMetadata::with_fingerprint(record.fingerprint.clone())
+        };
+        if let Err(err) = session::sign_in_with(req, &user, metadata).await {
+            if let Err(delete) = tokens.delete(&next).await {
+                tracing::warn!(error = %delete, "could not delete an unused remember-me token");
+            }
+            return Err(err);
+        }
+        tracing::debug!(user.id = user.id, "signed in from a remember-me cookie");
+        self.set_cookie(req, config, &next);
+        req.extensions_mut().insert(IssuedToken(next));
+        Ok(())
+    }
+
+    /// Serves the token's user for this request only, without a session or a new token
+    /// (a request that raced the token's rotation).
+    async fn serve_once(
+        &self,
+        req: &HttpRequest,
+        config: &PowConfig,
+        record: &TokenRecord,
+    ) -> Result<(), PowError> {
+        let Some(user) = load_user(config, record.user_id).await? else {
+            return Ok(());
+        };
+        let metadata = SessionMetadata {
+            extra: record.extra.clone(),
+            ..SessionMetadata::with_fingerprint(record.fingerprint.clone())
+        };
+        req.extensions_mut().insert(CurrentSession {
+            user,
+            // No session is stored for this request: signing it out deletes nothing.
+            session_id: config.namespaced("persistent_session_grace"),
+            metadata,
+        });
+        Ok(())
+    }
+
+    /// A used token came back after the grace period: it was copied. Revokes every token
+    /// of the user and signs out the sessions of the token's chain.
+    async fn revoke_family(&self, config: &PowConfig, record: &TokenRecord) -> Result<(), PowError> {
+        tracing::warn!(
+            user.id = record.user_id,
+            family = %record.family,
+            "a used remember-me token was presented again; revoking the user's remember-me tokens"
+        );
+        self.tokens(config).delete_user(record.user_id).await?;
+        let credentials = CredentialsCache::new(config);
+        for id in credentials.sessions(record.user_id).await? {
+            if let Some((_, metadata)) = credentials.get(&id).await? {
+                if metadata.fingerprint == record.fingerprint {
+                    credentials.delete(&id).await?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Re-reads the user from the users context, off the async executor.
+async fn load_user(config: &PowConfig, user_id: i64) -> Result<Option<User>, PowError> {
+    let users = std::sync::Arc::clone(config.users()?);
+    let cfg = config.clone();
+    run_blocking(move || users.get(&cfg, user_id)).await
+}
+
+#[async_trait]
+impl Extension for PersistentSession {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn messages(&self) -> Vec<(&'static str, &'static str)> {
+        vec![
+            ("en", include_str!("../locales/en/pow_persistent_session.ftl")),
+            ("de", include_str!("../locales/de/pow_persistent_session.ftl")),
+            ("fr", include_str!("../locales/fr/pow_persistent_session.ftl")),
+        ]
+    }
+
+    fn extend_page(
+        &self,
+        page: &str,
+        body: &mut PageBody,
+        lang: &LanguageIdentifier,
+        config: &PowConfig,
+    ) {
+        if page != "session/new" {
+            return;
+        }
+        if let PageBody::Form { form, .. } = body {
+            if form.fields.iter().any(|f| f.name == FIELD) {
+                return;
+            }
+            let label = config
+                .messages()
+                .text(lang, "pow_persistent_session_label");
+            form.fields
+                .push(Field::new(FIELD, label, FieldType::Checkbox).value("true"));
+        }
+    }
+
+    async fn before_process(&self, ctl: &mut Controller<'_>) -> Result<Flow, PowError> {
+        if ctl.is("session", "create") {
+            let persist = ctl.params.get(FIELD).map(String::as_str) != Some("false");
+            ctl.assigns
+                .insert(FIELD.to_owned(), serde_json::Value::Bool(persist));
+        } else if ctl.is("registration", "update") {
+            // Remember whether this browser holds a live token of the user, to give it a
+            // new one if the update revokes the user's tokens (a password change).
+            let user_id = session::current_user(ctl.req).map(|u| u.id);
+            if let (Some(user_id), Some(token)) =
+                (user_id, self.browser_token(ctl.req, ctl.config))
+            {
+                let live = self
+                    .tokens(ctl.config)
+                    .get(&token)
+                    .await?
+                    .is_some_and(|r| r.user_id == user_id && r.used_at.is_none());
+                if live {
+                    ctl.assigns.insert(REISSUE.to_owned(), token.into());
+                }
+            }
+        }
+        Ok(Flow::Continue)
+    }
+
+    async fn before_respond(&self, ctl: &mut Controller<'_>) -> Result<Flow, PowError> {
+        let Some(user) = ctl.user.clone() else {
+            return Ok(Flow::Continue);
+        };
+        if ctl.is("session", "create") {
+            let persist = ctl
+                .assigns
+                .get(FIELD)
+                .and_then(serde_json::Value::as_bool)
+                .unwrap_or(true);
+            if persist {
+                self.remember(ctl.req, ctl.config, &user).await?;
+            } else {
+                self.forget(ctl.req, ctl.config).await?;
+            }
+        } else if ctl.is("session", "delete") || ctl.is("registration", "delete") {
+            self.forget(ctl.req, ctl.config).await?;
+        } else if ctl.is("registration", "update") {
+            let held = ctl
+                .assigns
+                .get(REISSUE)
+                .and_then(serde_json::Value::as_str)
+                .map(str::to_owned);
+            if let Some(token) = held {
+                if self.tokens(ctl.config).get(&token).await?.is_none() {
+                    self.remember(ctl.req, ctl.config, &user).await?;
+                }
+            }
+        }
+        Ok(Flow::Continue)
+    }
+
+    async fn on_request(&self, req: &HttpRequest, config: &PowConfig) -> Result<(), PowError> {
+        if session::current_user(req).is_some() {
+            return Ok(());
+        }
+        let Some(cookie) = req.cookie(&self.cookie_name_for(config)) else {
+            return Ok(());
+        };
+        // Signature first: a forged token never reaches the store.
+        let Some(token) = config.verifier().verify_token(TOKEN_SALT, cookie.value()) else {
+            self.expire_cookie(req, config);
+            return Ok(());
+        };
+        let tokens = self.tokens(config);
+        if tokens.claim(&token).await? {
+            return self.rotate(req, config, &tokens, &token).await;
+        }
+        let Some(record) = tokens.get(&token).await? else {
+            // Unknown, expired or revoked.
+            self.expire_cookie(req, config);
+            return Ok(());
+        };
+        // No `used_at` yet: the claim was taken an instant ago by a request still
+        // rotating the token.
+        let racing = match record.used_at {
+            None => true,
+            Some(used) => now_ms().saturating_sub(used) < duration_ms(self.grace_period),
+        };
+        if racing {
+            self.serve_once(req, config, &record).await
+        } else {
+            self.revoke_family(config, &record).await?;
+            self.expire_cookie(req, config);
+            Ok(())
+        }
+    }
+
+    async fn on_credentials_revoked(&self, config: &PowConfig, user: &User) -> Result<(), PowError> {
+        self.revoke_user_tokens(config, user.id).await?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_match_pow() {
+        let ext = PersistentSession::new();
+        assert_eq!(ext.ttl, Duration::from_secs(2_592_000));
+        assert_eq!(ext.grace_period, Duration::from_secs(10));
+        let config = PowConfig::builder("s".repeat(64)).build().unwrap();
+        assert_eq!(ext.cookie_name_for(&config), "persistent_session");
+        let named = PowConfig::builder("s".repeat(64))
+            .name("admin")
+            .build()
+            .unwrap();
+        assert_eq!(ext.cookie_name_for(&named), "admin_persistent_session");
+        let custom = PersistentSession::new().cookie_name("remember_me");
+        assert_eq!(custom.cookie_name_for(&named), "remember_me");
+    }
+
+    #[test]
+    fn the_cookie_carries_the_secure_attributes() {
+        let config = PowConfig::builder("s".repeat(64))
+            .cookie_secure(true)
+            .build()
+            .unwrap();
+        let cookie = PersistentSession::new().cookie(&config, "v".into());
+        assert_eq!(cookie.http_only(), Some(true));
+        assert_eq!(cookie.same_site(), Some(SameSite::Lax));
+        assert_eq!(cookie.secure(), Some(true));
+        assert_eq!(cookie.path(), Some("/"));
+        assert_eq!(
+            cookie.max_age(),
+            Some(actix_web::cookie::time::Duration::seconds(2_592_000))
+        );
+    }
+
+    #[test]
+    fn the_sign_in_page_gets_a_ticked_checkbox_in_each_language() {
+        let config = PowConfig::builder("s".repeat(64))
+            .extension(PersistentSession::new())
+            .build()
+            .unwrap();
+        let ext = PersistentSession::new();
+        for (lang, label) in [
+            ("en", "Keep me signed in"),
+            ("de", "Angemeldet bleiben"),
+            ("fr", "Rester connecté"),
+        ] {
+            let mut body = PageBody::Form {
+                form: pow_core::views::Form::new("/session", "Sign in", "t"),
+                links: Vec::new(),
+                extra_forms: Vec::new(),
+            };
+            let lang: LanguageIdentifier = lang.parse().unwrap();
+            ext.extend_page("session/new", &mut body, &lang, &config);
+            ext.extend_page("session/new", &mut body, &lang, &config);
+            let PageBody::Form { form, .. } = body else {
+                unreachable!()
+            };
+            assert_eq!(form.fields.len(), 1);
+            assert_eq!(form.fields[0].name, "persistent_session");
+            assert_eq!(form.fields[0].kind, FieldType::Checkbox);
+            assert_eq!(form.fields[0].value, "true");
+            assert_eq!(form.fields[0].label, label);
+        }
+    }
+}

@@ -1,1 +1,424 @@
-//! pow-rs extension.
+//! # pow-ext-reset-password
+//!
+//! Lets users who forgot their password choose a new one through a link sent by email
+//! (Pow's `PowResetPassword`).
+//!
+//! A visitor asks for a link on `/reset-password/new` with their email address. If an
+//! account has that address, a random token is kept in the cache store for
+//! [two hours](DEFAULT_TOKEN_TTL) and a mail with a signed link to
+//! `/reset-password/<signed token>` goes out. The link opens a form for the new password;
+//! once the password is saved the token is gone, every session and remember-me token of
+//! the user is revoked, and the user signs in with the new password.
+//!
+//! ## Enabling it
+//!
+//! Add the extension to the config; its routes are mounted by
+//! [`pow_core::web::configure`] with the core's, and it needs no migration (tokens live in
+//! the cache store). The users table needs an `email` column, which it has when `email` is
+//! the user id field (the default); otherwise declare one with
+//! `PowConfigBuilder::user_field`.
+//!
+//! ```
+//! use std::time::Duration;
+//! use pow_core::PowConfig;
+//! use pow_ext_reset_password::{MailRateLimit, ResetPassword};
+//!
+//! let config = PowConfig::builder("s".repeat(64))
+//!     .extension(
+//!         ResetPassword::new()
+//!             .token_ttl(Duration::from_secs(30 * 60))
+//!             .mail_rate_limit(Some(MailRateLimit::new(5, Duration::from_secs(3600)))),
+//!     )
+//!     .build()?;
+//! assert!(config.extensions().contains("pow_reset_password"));
+//! # Ok::<_, pow_core::PowError>(())
+//! ```
+//!
+//! Configure a real mailer ([`pow_core::mailer::SmtpMailer`]) and a `base_url` for the
+//! links in mails (`PowConfigBuilder::base_url`): without one, links are built from the
+//! request's `Host` header, which a client controls.
+//!
+//! ## Settings
+//!
+//! | Setting | Default |
+//! |---|---|
+//! | [`token_ttl`](ResetPassword::token_ttl) | 2 hours ([`DEFAULT_TOKEN_TTL`]) |
+//! | [`revoke_sessions`](ResetPassword::revoke_sessions) | `true`: a reset signs the user out everywhere |
+//! | [`mail_rate_limit`](ResetPassword::mail_rate_limit) | 3 mails per address per hour ([`MailRateLimit::default`]) |
+//! | [`mail_delivery`](ResetPassword::mail_delivery) | [`MailDelivery::Background`] |
+//!
+//! ## Routes
+//!
+//! Every route is for signed-out visitors only; a signed-in user is redirected away (see
+//! `pow_core::web::require_not_authenticated`).
+//!
+//! | Method | Path | Action |
+//! |---|---|---|
+//! | GET | `/reset-password/new` | the form asking for the email (`user[email]`) |
+//! | POST | `/reset-password` | sends the link, then redirects to the sign-in page |
+//! | GET | `/reset-password/{token}` | the form for the new password (`user[password]`, `user[password_confirmation]`) |
+//! | PATCH, PUT | `/reset-password/{token}` | saves the new password (also POST with `_method=PATCH` or `PUT`) |
+//!
+//! Paths are relative to the config's mount path. The pages render through the configured
+//! views as `reset_password/new` and `reset_password/edit`; the sign-in page
+//! (`session/new`) gets a "Forgot password?" link. Controller callbacks of other
+//! extensions run as `reset_password#new|create|edit|update`; `reset_password#create`
+//! callbacks never see the user, so they cannot tell known addresses from unknown ones.
+//!
+//! ## Security
+//!
+//! - **No user enumeration.** An unknown address gets the same redirect and flash text as
+//!   a known one, and the same work is done for it: a token is generated, the rate limit
+//!   is counted and a store write happens. With
+//!   `PowConfigBuilder::prevent_user_enumeration(false)` the form says instead that no
+//!   account has that address (Pow's behaviour). With the default
+//!   [`MailDelivery::Background`] the response does not wait for the mail either.
+//! - **Signed tokens.** The link carries the token signed with the salt [`TOKEN_SALT`];
+//!   the signature is checked before the store is read. The token lives in the store
+//!   namespace `reset_token` (prefixed with the config's name for a named setup).
+//! - **Single use.** A successful reset takes the token out of the store in one atomic
+//!   step ([`pow_core::store::Store::take`]), so of two concurrent submits only one
+//!   succeeds. A failed submit (e.g. the confirmation does not match) keeps the token.
+//! - **Bound to the account's state.** A token stops working once the user's password or
+//!   email changes, so after a reset every other link sent to the user is dead as well.
+//! - **Sessions revoked.** A reset ends every session and remember-me token of the user
+//!   (`pow_core::session::revoke_user`); see [`ResetPassword::revoke_sessions`].
+//! - **Mail rate limit.** At most a few mails per address and window, counted in the cache
+//!   store (so it holds across workers and servers sharing a store backend). Requests
+//!   over the limit look the same from outside, send nothing and are logged.
+//! - The edit page is sent with `Referrer-Policy: no-referrer`, so the token in its URL
+//!   does not leak to other sites.
+//!
+//! ## Messages
+//!
+//! Keys, English texts (German and French ship too), overridable with
+//! `PowConfigBuilder::messages_ftl`:
+//!
+//! | Key | English |
+//! |---|---|
+//! | `pow_reset_password_maybe_email_has_been_sent` | If an account for the provided email exists, an email with reset instructions will be sent to you. Please check your inbox. |
+//! | `pow_reset_password_email_has_been_sent` | the same text (keep them equal while user enumeration is prevented) |
+//! | `pow_reset_password_user_not_found` | No account exists for the provided email. Please try again. |
+//! | `pow_reset_password_invalid_token` | The reset token has expired. |
+//! | `pow_reset_password_password_has_been_reset` | The password has been updated. |
+//! | `pow_reset_password_title_new`, `pow_reset_password_title_edit` | Reset password, Choose a new password |
+//! | `pow_reset_password_button_request`, `pow_reset_password_button_reset` | Send reset link, Save new password |
+//! | `pow_reset_password_link_forgot_password` | Forgot password? |
+//! | `pow_reset_password_mail_subject` | Reset password link |
+//! | `pow_reset_password_mail_intro`, `pow_reset_password_mail_link` | the mail's first paragraph and its button |
+//! | `pow_reset_password_mail_expiry_hours`, `pow_reset_password_mail_expiry_minutes` | how long the link works (`$count`) |
+//! | `pow_reset_password_mail_ignore` | the mail's last paragraph |
+//!
+//! ## Ordering
+//!
+//! The extension has no controller callbacks of its own, so its place in the extension
+//! list does not matter. It calls every extension's `on_credentials_revoked` after a
+//! reset (when [`revoke_sessions`](ResetPassword::revoke_sessions) is on), which is how
+//! the persistent-session extension drops remember-me tokens.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::web::ServiceConfig;
+use async_trait::async_trait;
+use pow_core::messages::LanguageIdentifier;
+use pow_core::views::{Link, PageBody};
+use pow_core::{Extension, PowConfig};
+
+mod controller;
+mod mail;
+mod rate_limit;
+mod tokens;
+
+/// The extension's name, Pow's `pow_reset_password`; message keys start with it.
+pub const NAME: &str = "pow_reset_password";
+
+/// Salt the reset token in links is signed with (Pow's).
+pub const TOKEN_SALT: &str = "Elixir.PowResetPassword.Plug";
+
+/// Store namespace of reset tokens (prefixed with the config's name for a named setup).
+pub const TOKEN_NAMESPACE: &str = "reset_token";
+
+/// Store namespace of the mail rate limit's counters (prefixed like [`TOKEN_NAMESPACE`]).
+pub const RATE_LIMIT_NAMESPACE: &str = "reset_password_mail_limit";
+
+/// How long a reset link works by default: 2 hours, as in Pow.
+pub const DEFAULT_TOKEN_TTL: Duration = Duration::from_secs(2 * 60 * 60);
+
+/// How many reset mails one address may receive within a window.
+///
+/// The limit is counted per normalised address, whether or not an account has it, in the
+/// cache store: one record per mail, under a keyed hash of the address (the store never
+/// holds the address itself), living for the window. So it holds across workers and
+/// servers that share a store, with any store backend. Two requests for one address that
+/// arrive at the very same moment may both pass when one slot is left, so under
+/// concurrency the limit can be exceeded by the number of racing requests.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MailRateLimit {
+    max_mails: u32,
+    window: Duration,
+}
+
+impl MailRateLimit {
+    /// At most `max_mails` mails per address in any `window`. `max_mails == 0` sends none.
+    pub const fn new(max_mails: u32, window: Duration) -> Self {
+        Self { max_mails, window }
+    }
+
+    /// The most mails per address and window.
+    pub fn max_mails(&self) -> u32 {
+        self.max_mails
+    }
+
+    /// The window.
+    pub fn window(&self) -> Duration {
+        self.window
+    }
+}
+
+impl Default for MailRateLimit {
+    /// 3 mails per address per hour.
+    fn default() -> Self {
+        Self::new(3, Duration::from_secs(60 * 60))
+    }
+}
+
+/// When the reset mail is delivered.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum MailDelivery {
+    /// Render and deliver the mail in a task of its own, after the response is under way.
+    /// The response time then does not depend on whether an account exists, and a
+    /// failing mailer cannot tell either (failures are logged at `error`). A mail still
+    /// being sent when the server shuts down is lost. The default.
+    #[default]
+    Background,
+    /// Deliver the mail before responding; a mailer error answers `500`. Responses for
+    /// known addresses take longer than for unknown ones by the delivery time, which can
+    /// reveal which addresses have accounts. Meant for tests that inspect mails right
+    /// after the response (with `MemoryMailer`), and for mailers that only queue.
+    Inline,
+}
+
+/// The reset-password extension. See the [crate docs](crate).
+///
+/// Built with [`ResetPassword::new`] and the setters below; each setter says its default.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ResetPassword {
+    token_ttl: Duration,
+    revoke_sessions: bool,
+    mail_rate_limit: Option<MailRateLimit>,
+    mail_delivery: MailDelivery,
+}
+
+impl Default for ResetPassword {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ResetPassword {
+    /// The extension with the default settings.
+    pub fn new() -> Self {
+        Self {
+            token_ttl: DEFAULT_TOKEN_TTL,
+            revoke_sessions: true,
+            mail_rate_limit: Some(MailRateLimit::default()),
+            mail_delivery: MailDelivery::default(),
+        }
+    }
+
+    /// How long a reset link works. The default value is 2 hours.
+    pub fn token_ttl(mut self, ttl: Duration) -> Self {
+        self.token_ttl = ttl;
+        self
+    }
+
+    /// Whether a reset ends every session and remember-me token of the user. The default
+    /// value is `true`.
+    ///
+    /// # Warning
+    /// Pow keeps sessions after a reset. A reset is often the answer to a stolen password:
+    /// turning this off lets whoever signed in with it stay signed in.
+    pub fn revoke_sessions(mut self, revoke: bool) -> Self {
+        self.revoke_sessions = revoke;
+        self
+    }
+
+    /// The per-address mail limit, or `None` for no limit. The default value is 3 mails
+    /// per address per hour.
+    ///
+    /// # Warning
+    /// Without a limit anyone can flood an inbox with reset mails through this form.
+    pub fn mail_rate_limit(mut self, limit: Option<MailRateLimit>) -> Self {
+        self.mail_rate_limit = limit;
+        self
+    }
+
+    /// When the mail is delivered. The default value is [`MailDelivery::Background`].
+    pub fn mail_delivery(mut self, delivery: MailDelivery) -> Self {
+        self.mail_delivery = delivery;
+        self
+    }
+
+    /// How long a reset link works.
+    pub fn ttl(&self) -> Duration {
+        self.token_ttl
+    }
+
+    /// Whether a reset ends every session of the user.
+    pub fn revokes_sessions(&self) -> bool {
+        self.revoke_sessions
+    }
+
+    /// The per-address mail limit.
+    pub fn rate_limit(&self) -> Option<MailRateLimit> {
+        self.mail_rate_limit
+    }
+
+    /// When the mail is delivered.
+    pub fn delivery(&self) -> MailDelivery {
+        self.mail_delivery
+    }
+}
+
+/// The extension's Fluent files, as `(language, source)`.
+pub const FTL: &[(&str, &str)] = &[
+    (
+        "en",
+        include_str!("../locales/en/pow-ext-reset-password.ftl"),
+    ),
+    (
+        "de",
+        include_str!("../locales/de/pow-ext-reset-password.ftl"),
+    ),
+    (
+        "fr",
+        include_str!("../locales/fr/pow-ext-reset-password.ftl"),
+    ),
+];
+
+#[async_trait]
+impl Extension for ResetPassword {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn messages(&self) -> Vec<(&'static str, &'static str)> {
+        FTL.to_vec()
+    }
+
+    fn configure(&self, cfg: &mut ServiceConfig, config: &PowConfig) {
+        if !config.user_fields().iter().any(|f| f.name == "email") {
+            tracing::error!(
+                "pow_reset_password looks users up by `email`, but the config has no `email` \
+                 user field: declare one with PowConfigBuilder::user_field"
+            );
+        }
+        controller::configure(cfg, Arc::new(self.clone()));
+    }
+
+    fn extend_page(
+        &self,
+        page: &str,
+        body: &mut PageBody,
+        lang: &LanguageIdentifier,
+        config: &PowConfig,
+    ) {
+        if page != "session/new" {
+            return;
+        }
+        if let PageBody::Form { links, .. } = body {
+            links.push(Link::new(
+                format!("{}{}", config.mount_path(), controller::NEW_PATH),
+                config
+                    .messages()
+                    .text(lang, "pow_reset_password_link_forgot_password"),
+            ));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults() {
+        let ext = ResetPassword::new();
+        assert_eq!(ext.ttl(), Duration::from_secs(7200));
+        assert!(ext.revokes_sessions());
+        assert_eq!(
+            ext.rate_limit(),
+            Some(MailRateLimit::new(3, Duration::from_secs(3600)))
+        );
+        assert_eq!(ext.delivery(), MailDelivery::Background);
+        assert_eq!(ext.name(), "pow_reset_password");
+    }
+
+    #[test]
+    fn setters() {
+        let ext = ResetPassword::new()
+            .token_ttl(Duration::from_secs(60))
+            .revoke_sessions(false)
+            .mail_rate_limit(None)
+            .mail_delivery(MailDelivery::Inline);
+        assert_eq!(ext.ttl(), Duration::from_secs(60));
+        assert!(!ext.revokes_sessions());
+        assert_eq!(ext.rate_limit(), None);
+        assert_eq!(ext.delivery(), MailDelivery::Inline);
+    }
+
+    fn keys(source: &str) -> Vec<&str> {
+        source
+            .lines()
+            .filter(|l| l.starts_with(|c: char| c.is_ascii_lowercase()))
+            .filter_map(|l| l.split_once(" =").map(|(k, _)| k))
+            .collect()
+    }
+
+    #[test]
+    fn every_language_has_every_key_with_the_prefix() {
+        let english = keys(FTL[0].1);
+        assert!(english.len() >= 15);
+        for key in &english {
+            assert!(key.starts_with("pow_reset_password_"), "{key}");
+        }
+        for (lang, source) in &FTL[1..] {
+            assert_eq!(keys(source), english, "{lang}");
+        }
+    }
+
+    #[test]
+    fn files_parse_and_email_has_been_sent_follows_maybe() {
+        let mut builder = pow_core::messages::FluentMessages::builder();
+        for (lang, source) in FTL {
+            builder = builder.add_ftl(lang, source).unwrap();
+        }
+        let messages = builder
+            .add_ftl(
+                "en",
+                "pow_reset_password_maybe_email_has_been_sent = Check your inbox.",
+            )
+            .unwrap()
+            .build();
+        use pow_core::messages::Messages;
+        let en: LanguageIdentifier = "en".parse().unwrap();
+        assert_eq!(
+            messages
+                .message(&en, "pow_reset_password_email_has_been_sent", &[])
+                .as_deref(),
+            Some("Check your inbox.")
+        );
+        let de: LanguageIdentifier = "de".parse().unwrap();
+        let hours = messages.message(
+            &de,
+            "pow_reset_password_mail_expiry_hours",
+            &[("count", 2usize.into())],
+        );
+        assert_eq!(
+            hours.as_deref(),
+            Some("Der Link ist 2 Stunden lang gültig und funktioniert nur einmal.")
+        );
+    }
+}

@@ -31,7 +31,8 @@
 //! use std::sync::Arc;
 //! use example_custom_store::AppStore;
 //!
-//! let config = pow_core::PowConfig::builder("a secret key base of at least 64 bytes .........................")
+//! let secret_key_base = std::env::var("SECRET_KEY_BASE").expect("64 random bytes");
+//! let config = pow_core::PowConfig::builder(secret_key_base)
 //!     .store(Arc::new(AppStore::new()))
 //!     .build()?;
 //! # Ok(())
@@ -66,7 +67,7 @@ impl Entry {
 #[derive(Default)]
 struct State {
     namespaces: HashMap<String, HashMap<Key, Entry>>,
-    writes: u64,
+    writes_since_sweep: u64,
 }
 
 impl State {
@@ -126,8 +127,9 @@ impl Store for AppStore {
         for (key, value) in records {
             entries.insert(key, Entry { value, expires_at });
         }
-        state.writes += 1;
-        if state.writes % SWEEP_EVERY == 0 {
+        state.writes_since_sweep += 1;
+        if state.writes_since_sweep >= SWEEP_EVERY {
+            state.writes_since_sweep = 0;
             state.sweep(now);
         }
         Ok(())

@@ -17,11 +17,12 @@ use pow_core::PowConfig;
 
 #[actix_web::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    // In a real app the secret comes from the environment (at least 64 bytes).
-    let config =
-        PowConfig::builder("example secret key base, replace me with 64 random bytes......")
-            .store(Arc::new(AppStore::new()))
-            .build()?;
+    // At least 64 random bytes, from the environment in a real app.
+    let secret = std::env::var("SECRET_KEY_BASE")
+        .unwrap_or_else(|_| "insecure example secret key base ".repeat(2));
+    let config = PowConfig::builder(secret)
+        .store(Arc::new(AppStore::new()))
+        .build()?;
 
     let cache = Cache::new(
         Arc::clone(config.store()),

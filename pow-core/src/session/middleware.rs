@@ -13,11 +13,12 @@ use futures_util::future::LocalBoxFuture;
 
 use super::credentials::{duration_ms, now_ms, CredentialsCache};
 use super::guard::{ErrorHandler, ErrorHandlerRef};
+use super::response_cookies::take_queued_cookies;
 use super::{new_session_id, write_session_id, CurrentSession, SessionMetadata};
 use crate::config::PowConfig;
 use crate::error::PowError;
 use crate::token::SESSION_SALT;
-use crate::users::run_blocking;
+use crate::users::{run_blocking, User};
 
 /// How long a rotated session id keeps answering for the session that replaced it.
 const ROTATION_GRACE: Duration = Duration::from_secs(60);
@@ -111,11 +112,18 @@ where
         let service = Rc::clone(&self.service);
         let inner = Arc::clone(&self.inner);
         Box::pin(async move {
-            match inner.load(&req).await {
-                Ok(()) => service
-                    .call(req)
-                    .await
-                    .map(ServiceResponse::map_into_left_body),
+            let loaded = match inner.load(&req).await {
+                Ok(()) => inner.run_extensions(&req).await,
+                Err(err) => Err(err),
+            };
+            match loaded {
+                Ok(()) => {
+                    let mut res = service.call(req).await?;
+                    for cookie in take_queued_cookies(res.request()) {
+                        res.response_mut().add_cookie(&cookie)?;
+                    }
+                    Ok(res.map_into_left_body())
+                }
                 // Answered here, so outer middleware sees a response (503 for the store).
                 Err(err) => Ok(req.error_response(err).map_into_right_body()),
             }
@@ -124,6 +132,15 @@ where
 }
 
 impl Inner {
+    /// Runs each enabled extension's [`Extension::on_request`](crate::Extension::on_request)
+    /// hook, in order, once the session is resolved.
+    async fn run_extensions(&self, req: &ServiceRequest) -> Result<(), PowError> {
+        for ext in self.config.extensions().iter() {
+            ext.on_request(req.request(), &self.config).await?;
+        }
+        Ok(())
+    }
+
     /// Resolves the request's session and records it in the request extensions.
     async fn load(&self, req: &ServiceRequest) -> Result<(), PowError> {
         {
@@ -158,28 +175,18 @@ impl Inner {
             return Ok(None);
         };
         let now = now_ms();
-        let mut user = resolved.user;
         let metadata = resolved.metadata;
-
-        if let Some(max) = settings.absolute_lifetime {
-            if now.saturating_sub(metadata.signed_in_at) > duration_ms(max) {
-                self.credentials.delete(&resolved.session_id).await?;
-                return Ok(None);
-            }
-        }
-
-        if settings.reload_user {
-            let users = Arc::clone(config.users()?);
-            let reload_config = config.clone();
-            let id = user.id;
-            match run_blocking(move || users.get(&reload_config, id)).await? {
-                Some(fresh) => user = fresh,
-                None => {
-                    self.credentials.delete(&resolved.session_id).await?;
-                    return Ok(None);
-                }
-            }
-        }
+        let Some(user) = check_loaded(
+            config,
+            &self.credentials,
+            &resolved.session_id,
+            resolved.user,
+            &metadata,
+        )
+        .await?
+        else {
+            return Ok(None);
+        };
 
         if resolved.via_rotation {
             // The cookie holds an id rotated moments ago by a parallel request: move this
@@ -237,5 +244,38 @@ impl Inner {
             session_id: resolved.session_id,
             metadata,
         }))
+    }
+}
+
+/// Applies the session rules that do not depend on where the session id came from (the
+/// cookie, or a bearer token): ends a session older than the absolute lifetime and, with
+/// [`reload_user`](crate::SessionConfig::reload_user), re-reads the user. Returns the
+/// user to serve, or `None` after deleting a session that has to end.
+pub(crate) async fn check_loaded(
+    config: &PowConfig,
+    credentials: &CredentialsCache,
+    session_id: &str,
+    user: User,
+    metadata: &SessionMetadata,
+) -> Result<Option<User>, PowError> {
+    let settings = config.session();
+    if let Some(max) = settings.absolute_lifetime {
+        if now_ms().saturating_sub(metadata.signed_in_at) > duration_ms(max) {
+            credentials.delete(session_id).await?;
+            return Ok(None);
+        }
+    }
+    if !settings.reload_user {
+        return Ok(Some(user));
+    }
+    let users = Arc::clone(config.users()?);
+    let reload_config = config.clone();
+    let id = user.id;
+    match run_blocking(move || users.get(&reload_config, id)).await? {
+        Some(fresh) => Ok(Some(fresh)),
+        None => {
+            credentials.delete(session_id).await?;
+            Ok(None)
+        }
     }
 }

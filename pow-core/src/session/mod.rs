@@ -41,7 +41,11 @@
 //!    rotates; the others are served as the same user, and the old id keeps answering for
 //!    the new session during a one-minute grace period, so a request that raced the
 //!    rotation is not signed out;
-//! 6. puts the resolved [`CurrentSession`] into the request extensions.
+//! 6. puts the resolved [`CurrentSession`] into the request extensions;
+//! 7. runs each enabled extension's
+//!    [`Extension::on_request`](crate::Extension::on_request) hook, in order (a
+//!    remember-me cookie may sign the user in here), and once the handler answered, sets
+//!    the cookies queued with [`queue_cookie`] on the response.
 //!
 //! Store failures answer `503 Service Unavailable` ([`PowError::Store`]).
 //!
@@ -93,6 +97,7 @@ mod credentials;
 mod extract;
 mod guard;
 mod middleware;
+mod response_cookies;
 
 pub use cookie::{cookie_key, cookie_session_middleware};
 pub use credentials::{CredentialsCache, SessionMetadata};
@@ -104,10 +109,13 @@ pub use guard::{
     ErrorHandler, RequireAuthenticated, RequireNotAuthenticated,
 };
 pub use middleware::PowSessionMiddleware;
+pub use response_cookies::queue_cookie;
 #[doc(hidden)]
 pub use middleware::PowSessionService;
 
-pub(crate) use credentials::now_ms;
+pub(crate) use credentials::{duration_ms, now_ms};
+pub(crate) use guard::ErrorHandlerRef;
+pub(crate) use middleware::check_loaded;
 
 /// The signed-in session of a request, kept in the request extensions.
 #[derive(Clone, Debug, PartialEq)]

@@ -1,38 +1,4 @@
-//! Embedded on-disk cache-store backend (feature `disk`), on [redb](https://docs.rs/redb).
-//!
-//! For a single server that wants sessions and tokens to survive a restart without running
-//! Redis. Every write is committed durably before it returns, so an acknowledged write
-//! survives a crash or `kill -9`.
-//!
-//! ```no_run
-//! use std::sync::Arc;
-//! use pow_core::store::DiskStore;
-//!
-//! # fn run() -> Result<(), pow_core::store::StoreError> {
-//! let store = DiskStore::open("/var/lib/myapp/pow-cache.redb")?;
-//! // let config = pow_core::PowConfig::builder(..).store(Arc::new(store)).build()?;
-//! # let _ = Arc::new(store);
-//! # Ok(())
-//! # }
-//! ```
-//!
-//! # Layout
-//!
-//! One redb file holds two tables:
-//!
-//! - `entries`: key = namespace and key segments, each written as a 4-byte big-endian length
-//!   followed by its UTF-8 bytes; value = expiry (8-byte big-endian milliseconds since the
-//!   epoch, `u64::MAX` for none) followed by the stored bytes. Because the encoding of the
-//!   leading segments is a byte prefix of the whole key, [`Store::all`] only reads the range
-//!   of keys sharing the pattern's leading exact segments.
-//! - `expiries`: key = expiry followed by the `entries` key, for every record with a TTL.
-//!   Sweeping reads this table from the start up to "now", so reclaiming costs time in
-//!   proportion to what expired, not to the size of the store.
-//!
-//! A read never returns an expired value, even before it is reclaimed. Expired records are
-//! reclaimed when the store is opened and then by a background thread at a fixed interval
-//! (see [`DiskStore::open_with_sweep_interval`]); the thread stops when the store is dropped.
-//! All database work runs on tokio's blocking thread pool, never on the async executor.
+//! Embedded on-disk cache-store backend (feature `disk`): see [`DiskStore`].
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -95,7 +61,41 @@ impl From<DiskError> for StoreError {
     }
 }
 
-/// A [`Store`] kept in one redb database file. See the [module docs](self).
+/// A [`Store`] in one embedded database file (feature `disk`), on [redb](https://docs.rs/redb).
+///
+/// For a single server that wants sessions and tokens to survive a restart without running
+/// Redis. Every write is committed durably before it returns, so an acknowledged write
+/// survives a crash or `kill -9`.
+///
+/// ```no_run
+/// use std::sync::Arc;
+/// use pow_core::store::DiskStore;
+///
+/// # fn run() -> Result<(), pow_core::store::StoreError> {
+/// let store = DiskStore::open("/var/lib/myapp/pow-cache.redb")?;
+/// // let config = pow_core::PowConfig::builder(..).store(Arc::new(store)).build()?;
+/// # let _ = Arc::new(store);
+/// # Ok(())
+/// # }
+/// ```
+///
+/// # Layout
+///
+/// One redb file holds two tables:
+///
+/// - `entries`: key = namespace and key segments, each written as a 4-byte big-endian length
+///   followed by its UTF-8 bytes; value = expiry (8-byte big-endian milliseconds since the
+///   epoch, `u64::MAX` for none) followed by the stored bytes. Because the encoding of the
+///   leading segments is a byte prefix of the whole key, [`Store::all`] only reads the range
+///   of keys sharing the pattern's leading exact segments.
+/// - `expiries`: key = expiry followed by the `entries` key, for every record with a TTL.
+///   Sweeping reads this table from the start up to "now", so reclaiming costs time in
+///   proportion to what expired, not to the size of the store.
+///
+/// A read never returns an expired value, even before it is reclaimed. Expired records are
+/// reclaimed when the store is opened and then by a background thread at a fixed interval
+/// (see [`DiskStore::open_with_sweep_interval`]); the thread stops when the store is dropped.
+/// All database work runs on tokio's blocking thread pool, never on the async executor.
 pub struct DiskStore {
     // Declared first so that dropping the store stops the sweeper before the database closes.
     sweeper: Sweeper,

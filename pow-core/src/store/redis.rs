@@ -1,53 +1,4 @@
-//! Redis cache-store backend (feature `redis`), for one Redis server or a Redis Cluster.
-//!
-//! ```no_run
-//! use std::sync::Arc;
-//! use pow_core::store::RedisStore;
-//!
-//! # async fn run() -> Result<(), pow_core::store::StoreError> {
-//! let store = RedisStore::connect("redis://127.0.0.1:6379/", "pow").await?;
-//! // let config = pow_core::PowConfig::builder(..).store(Arc::new(store)).build()?;
-//! # let _ = Arc::new(store);
-//! # Ok(())
-//! # }
-//! ```
-//!
-//! # Key layout
-//!
-//! Every record of namespace `ns` lives in its own Redis string key:
-//!
-//! ```text
-//! <prefix>:{<ns>}:<segment>:<segment>:...     the value, written with SET ... PX <ttl>
-//! <prefix>:{<ns>}:__index                     sorted set: member = encoded key,
-//!                                             score = expiry in ms since the epoch, or +inf
-//! ```
-//!
-//! - The namespace sits in a Redis Cluster *hash tag* (`{...}`), so all keys of a namespace,
-//!   including its index, hash to one cluster slot. That is what lets one `MULTI`/`EXEC`
-//!   transaction write a batch of records together with their index entries, and lets
-//!   [`Store::all`] read them back with one `MGET`, on a single server and on a cluster alike.
-//! - Inside the namespace, `%`, `{` and `}` are written `%25`, `%7B`, `%7D` (so the hash tag
-//!   always closes where it should); an empty namespace is written `%`.
-//! - Inside a segment, `%` is written `%25` and `:` is written `%3A`, so the `:` between
-//!   segments is unambiguous. A `_` opening the first segment is written `%5F`, which keeps
-//!   the names `<prefix>:{<ns>}:_...` free for internal entries such as the index. A key with
-//!   no segments is written `%`.
-//! - TTLs are enforced by Redis itself (`SET ... PX`), so [`Store::get`] never sees an expired
-//!   value. The index only serves [`Store::all`], which must not scan the keyspace: it reads
-//!   the index members that may still be live, filters them by the pattern, and fetches their
-//!   values with `MGET`, dropping the ones Redis has already expired. Index members whose
-//!   expiry lies more than a minute in the past are removed on every write and every
-//!   [`Store::all`] (the minute absorbs clock differences between application servers;
-//!   liveness itself is always decided by Redis), so the index does not grow without bound.
-//! - Puts, deletes and takes update value and index in one `MULTI`/`EXEC` transaction; a take
-//!   uses `GETDEL` (Redis 6.2 or newer), so of two concurrent takes only one gets the value.
-//!
-//! # Failures
-//!
-//! Refused connections, I/O errors, timeouts and cluster-down answers map to
-//! [`StoreError::Unavailable`] (requests answer 503). Connection attempts and replies are
-//! bounded by [`RedisStoreOptions`] timeouts, and the store reconnects by itself once Redis is
-//! reachable again.
+//! Redis cache-store backend (feature `redis`): see [`RedisStore`].
 
 use std::fmt;
 use std::sync::Arc;
@@ -67,7 +18,7 @@ const INDEX_GRACE_MS: u64 = 60_000;
 const MAX_TTL_MS: u128 = 100 * 365 * 24 * 60 * 60 * 1000;
 /// Largest number of keys fetched by one `MGET`.
 const MGET_CHUNK: usize = 500;
-/// Name of the per-namespace index entry (see the module docs).
+/// Name of the per-namespace index entry (see [`RedisStore`]).
 const INDEX_NAME: &str = "__index";
 
 /// Removes index members (ARGV) whose value key (KEYS[2..]) no longer exists, e.g. after an
@@ -160,7 +111,61 @@ impl Connection {
     }
 }
 
-/// A [`Store`] on Redis or Redis Cluster. See the [module docs](self) for the key layout.
+/// A [`Store`] on one Redis server or a Redis Cluster (feature `redis`).
+///
+/// ```no_run
+/// use std::sync::Arc;
+/// use pow_core::store::RedisStore;
+///
+/// # async fn run() -> Result<(), pow_core::store::StoreError> {
+/// let store = RedisStore::connect("redis://127.0.0.1:6379/", "pow").await?;
+/// // let config = pow_core::PowConfig::builder(..).store(Arc::new(store)).build()?;
+/// # let _ = Arc::new(store);
+/// # Ok(())
+/// # }
+/// ```
+///
+/// # Key layout
+///
+/// Every record of namespace `ns` lives in its own Redis string key:
+///
+/// ```text
+/// <prefix>:{<ns>}:<segment>:<segment>:...     the value, written with SET ... PX <ttl>
+/// <prefix>:{<ns>}:__index                     sorted set: member = encoded key,
+///                                             score = expiry in ms since the epoch, or +inf
+/// ```
+///
+/// - The namespace sits in a Redis Cluster *hash tag* (`{...}`), so all keys of a namespace,
+///   including its index, hash to one cluster slot. That is what lets one `MULTI`/`EXEC`
+///   transaction write a batch of records together with their index entries, and lets
+///   [`Store::all`] read them back with one `MGET`, on a single server and on a cluster alike.
+/// - Inside the namespace, `%`, `{` and `}` are written `%25`, `%7B`, `%7D` (so the hash tag
+///   always closes where it should); an empty namespace is written `%`.
+/// - Inside a segment, `%` is written `%25` and `:` is written `%3A`, so the `:` between
+///   segments is unambiguous. A `_` opening the first segment is written `%5F`, which keeps
+///   the names `<prefix>:{<ns>}:_...` free for internal entries such as the index. A key with
+///   no segments is written `%`.
+/// - TTLs are enforced by Redis itself (`SET ... PX`), so [`Store::get`] never sees an expired
+///   value. The index only serves [`Store::all`], which must not scan the keyspace: it reads
+///   the index members that may still be live, filters them by the pattern, and fetches their
+///   values with `MGET`, dropping the ones Redis has already expired. Index members whose
+///   expiry lies more than a minute in the past are removed on every write and every
+///   [`Store::all`] (the minute absorbs clock differences between application servers;
+///   liveness itself is always decided by Redis), so the index does not grow without bound.
+///   Members whose value vanished before its expiry (evicted by a `maxmemory` policy) are
+///   pruned by [`Store::all`] when it meets them. A call to [`Store::all`] costs time in
+///   proportion to the live keys of its namespace, never to the whole keyspace.
+/// - A put with a zero TTL removes the records; TTLs are rounded up to whole milliseconds,
+///   and a TTL longer than a century is stored without expiry.
+/// - Puts, deletes and takes update value and index in one `MULTI`/`EXEC` transaction; a take
+///   uses `GETDEL` (Redis 6.2 or newer), so of two concurrent takes only one gets the value.
+///
+/// # Failures
+///
+/// Refused connections, I/O errors, timeouts and cluster-down answers map to
+/// [`StoreError::Unavailable`] (requests answer 503). Connection attempts and replies are
+/// bounded by [`RedisStoreOptions`] timeouts, and the store reconnects by itself once Redis is
+/// reachable again.
 ///
 /// Cloning is cheap: clones share the connection.
 #[derive(Clone)]
@@ -336,7 +341,7 @@ fn encode_namespace(namespace: &str) -> String {
     out
 }
 
-/// Encodes a key's segments (the part after the namespace; see the module docs).
+/// Encodes a key's segments (the part after the namespace; see [`RedisStore`]).
 fn encode_key(key: &Key) -> String {
     let segments = key.segments();
     if segments.is_empty() {

@@ -182,6 +182,22 @@ impl Changeset {
         cs
     }
 
+    /// Accepting an invitation: the sign-up rules run against the invited user's row (user
+    /// id, castable fields, password required with confirmation), then the hooks, which
+    /// add their own changes (such as when the invitation was accepted).
+    pub fn accept_invitation(config: &PowConfig, user: &User, params: &Params) -> Self {
+        let mut cs = Self::new(
+            ChangesetAction::AcceptInvitation,
+            Some(user.clone()),
+            params.clone(),
+        );
+        cs.cast_user_id(config);
+        cs.cast_fields(config);
+        cs.validate_password(config, true);
+        cs.run_hooks(config);
+        cs
+    }
+
     /// Server-side changes without validation (tokens, timestamps).
     pub fn internal(user: Option<&User>, changes: Changes) -> Self {
         let mut cs = Self::new(ChangesetAction::Internal, user.cloned(), Params::new());
@@ -254,7 +270,10 @@ impl Changeset {
         }
     }
 
-    fn cast_user_id(&mut self, config: &PowConfig) {
+    /// Casts the user id field from the params: trimmed and lowercased, email-validated
+    /// when the field is `email`, required. Changesets built outside the core (e.g. an
+    /// invitation, which takes the user id only) start with this.
+    pub fn cast_user_id(&mut self, config: &PowConfig) {
         let field = config.user_id_field().to_owned();
         if let Some(raw) = self.params.get(&field) {
             let value = normalize_user_id(raw);

@@ -1,0 +1,25 @@
+# pow-ext-email-confirmation messages, German.
+
+## Flash messages
+
+pow_email_confirmation_email_has_been_confirmed = Die E-Mail-Adresse wurde bestätigt.
+pow_email_confirmation_email_confirmation_failed = Die E-Mail-Adresse konnte nicht bestätigt werden.
+pow_email_confirmation_invalid_token = Der Bestätigungslink ist ungültig oder abgelaufen.
+pow_email_confirmation_email_confirmation_required = Sie müssen Ihre E-Mail-Adresse bestätigen, bevor Sie sich anmelden können. Ein Bestätigungslink wurde Ihnen per E-Mail geschickt.
+pow_email_confirmation_email_confirmation_required_for_update = Sie müssen die neue E-Mail-Adresse bestätigen, bevor sie übernommen wird. Ein Bestätigungslink wurde Ihnen per E-Mail geschickt.
+pow_email_confirmation_email_confirmation_sent = Bitte bestätigen Sie Ihre E-Mail-Adresse. Ein Bestätigungslink wurde Ihnen per E-Mail geschickt.
+
+## The confirmation mail
+
+pow_email_confirmation_mail_subject = Bestätigen Sie Ihre E-Mail-Adresse
+pow_email_confirmation_mail_intro = Bitte öffnen Sie den folgenden Link, um Ihre E-Mail-Adresse zu bestätigen.
+pow_email_confirmation_mail_button = E-Mail-Adresse bestätigen
+pow_email_confirmation_mail_expiry_hours = Der Link ist { $count ->
+    [one] eine Stunde
+   *[other] { $count } Stunden
+} lang gültig.
+pow_email_confirmation_mail_expiry_minutes = Der Link ist { $count ->
+    [one] eine Minute
+   *[other] { $count } Minuten
+} lang gültig.
+pow_email_confirmation_mail_ignore = Falls Sie das nicht angefordert haben, können Sie diese E-Mail ignorieren.

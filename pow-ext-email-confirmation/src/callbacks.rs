@@ -1,0 +1,166 @@
+//! Controller callbacks: what happens around sign-up, sign-in, account edits and
+//! invitation accepts.
+
+use pow_core::session;
+use pow_core::users::validation::normalize_user_id;
+use pow_core::users::User;
+use pow_core::web::{flash, redirect, Controller, Flow};
+use pow_core::PowError;
+
+use crate::mail::{self, Sent};
+use crate::schema::{
+    has_pending_change, is_unconfirmed, EMAIL_FIELD, TOKEN_FIELD, UNCONFIRMED_EMAIL_FIELD,
+};
+use crate::EmailConfirmation;
+
+/// `assigns` key holding the signed-in user's token before an account edit.
+const TOKEN_BEFORE: &str = "pow_email_confirmation_token_before";
+
+const REQUIRED: &str = "pow_email_confirmation_email_confirmation_required";
+const REQUIRED_FOR_UPDATE: &str = "pow_email_confirmation_email_confirmation_required_for_update";
+const SENT: &str = "pow_email_confirmation_email_confirmation_sent";
+
+fn is_edit(ctl: &Controller<'_>) -> bool {
+    ctl.is("registration", "update") || ctl.is("invitation", "update")
+}
+
+/// Before an account edit or invitation accept: remembers the current token, to tell
+/// afterwards whether the edit issued a new one.
+pub(crate) fn before_process(ctl: &mut Controller<'_>) {
+    if !is_edit(ctl) {
+        return;
+    }
+    let token = session::current_user(ctl.req)
+        .and_then(|user| user.get_str(TOKEN_FIELD).map(str::to_owned));
+    ctl.assigns
+        .insert(TOKEN_BEFORE.into(), serde_json::Value::from(token));
+}
+
+/// After the action, before the response.
+pub(crate) async fn before_respond(
+    ext: &EmailConfirmation,
+    ctl: &mut Controller<'_>,
+) -> Result<Flow, PowError> {
+    if ctl.is("registration", "create") {
+        return match ctl.user.clone() {
+            Some(user) => registration_created(ext, ctl, user).await,
+            None => Ok(registration_failed(ext, ctl)),
+        };
+    }
+    if ctl.is("session", "create") {
+        return match ctl.user.clone() {
+            Some(user) if !ext.soft && is_unconfirmed(&user) => {
+                halt_unconfirmed_sign_in(ext, ctl, user).await
+            }
+            _ => Ok(Flow::Continue),
+        };
+    }
+    if is_edit(ctl) {
+        if let Some(user) = ctl.user.clone() {
+            return account_edited(ext, ctl, user).await;
+        }
+    }
+    Ok(Flow::Continue)
+}
+
+fn info(ctl: &Controller<'_>, key: &str) {
+    flash::put_info(ctl.req, ctl.config.messages().message(&ctl.lang, key, &[]));
+}
+
+/// Sign-up succeeded: mail the link. Strict mode ends the new session and sends the user
+/// on; soft mode keeps them signed in.
+async fn registration_created(
+    ext: &EmailConfirmation,
+    ctl: &mut Controller<'_>,
+    user: User,
+) -> Result<Flow, PowError> {
+    if !is_unconfirmed(&user) {
+        return Ok(Flow::Continue);
+    }
+    if ext.soft {
+        mail::send(ext, ctl.req, ctl.config, &ctl.lang, user).await?;
+        info(ctl, SENT);
+        return Ok(Flow::Continue);
+    }
+    session::sign_out(ctl.req).await?;
+    mail::send(ext, ctl.req, ctl.config, &ctl.lang, user).await?;
+    info(ctl, REQUIRED);
+    let path = ctl
+        .config
+        .routes()
+        .after_registration_path(&ctl.routes_ctx());
+    Ok(Flow::Halt(redirect(&path)))
+}
+
+/// Sign-up failed because the email is taken: with enumeration protection on, answer as
+/// a successful sign-up would (no mail is sent).
+fn registration_failed(ext: &EmailConfirmation, ctl: &mut Controller<'_>) -> Flow {
+    let taken = ctl
+        .changeset
+        .as_ref()
+        .is_some_and(|cs| cs.errors.has(EMAIL_FIELD, "taken"));
+    if !taken || !ctl.config.prevent_user_enumeration() {
+        return Flow::Continue;
+    }
+    info(ctl, if ext.soft { SENT } else { REQUIRED });
+    let path = ctl
+        .config
+        .routes()
+        .after_registration_path(&ctl.routes_ctx());
+    Flow::Halt(redirect(&path))
+}
+
+/// Strict mode: an unconfirmed user signed in. End the session, mail the link again and
+/// send the user on.
+async fn halt_unconfirmed_sign_in(
+    ext: &EmailConfirmation,
+    ctl: &mut Controller<'_>,
+    user: User,
+) -> Result<Flow, PowError> {
+    session::sign_out(ctl.req).await?;
+    ctl.user = None;
+    mail::send(ext, ctl.req, ctl.config, &ctl.lang, user).await?;
+    info(ctl, REQUIRED);
+    let path = ctl.config.routes().after_sign_in_path(&ctl.routes_ctx());
+    Ok(Flow::Halt(redirect(&path)))
+}
+
+/// An account edit or invitation accept succeeded. A new address waiting for
+/// confirmation gets the link (the user stays signed in with the old address); a user who
+/// never confirmed and changed the address gets a link for the new one.
+async fn account_edited(
+    ext: &EmailConfirmation,
+    ctl: &mut Controller<'_>,
+    user: User,
+) -> Result<Flow, PowError> {
+    let submitted = ctl
+        .params
+        .get(EMAIL_FIELD)
+        .map(|raw| normalize_user_id(raw));
+    let pending_submitted = has_pending_change(&user)
+        && submitted.is_some()
+        && submitted.as_deref() == user.get_str(UNCONFIRMED_EMAIL_FIELD);
+    if pending_submitted {
+        mail::send(ext, ctl.req, ctl.config, &ctl.lang, user).await?;
+        info(ctl, REQUIRED_FOR_UPDATE);
+        let ctx = ctl.routes_ctx();
+        let routes = ctl.config.routes();
+        let path = if ctl.controller == "invitation" {
+            routes.after_registration_path(&ctx)
+        } else {
+            routes.after_user_updated_path(&ctx)
+        };
+        return Ok(Flow::Halt(redirect(&path)));
+    }
+    let before = ctl
+        .assigns
+        .get(TOKEN_BEFORE)
+        .and_then(serde_json::Value::as_str);
+    let token_renewed = user.get_str(TOKEN_FIELD).is_some() && user.get_str(TOKEN_FIELD) != before;
+    if is_unconfirmed(&user) && token_renewed {
+        if let Sent::Delivered(_) = mail::send(ext, ctl.req, ctl.config, &ctl.lang, user).await? {
+            info(ctl, SENT);
+        }
+    }
+    Ok(Flow::Continue)
+}

@@ -1,0 +1,335 @@
+//! Remember-me tokens in the cache store.
+//!
+//! Each token writes three records in one batch, in the namespace
+//! `config.namespaced("persistent_session")`:
+//!
+//! 1. `["token", t]`: the [`TokenRecord`] (owner, family, session metadata, and once used,
+//!    when);
+//! 2. `["claim", t]`: a marker whose atomic [`Store::take`](pow_core::store::Store::take)
+//!    decides which request may use the token: each token works exactly once;
+//! 3. `["user", user_id, "token", t]`: the owner's index, to revoke all of a user's tokens.
+//!
+//! A used token keeps its record (with `used_at` set) until it would have expired, so a
+//! replay can be told apart from a request that raced the rotation.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use pow_core::store::{Key, KeyPattern, Record, Store, StoreError};
+use pow_core::PowConfig;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+/// What the store knows about one token.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub(crate) struct TokenRecord {
+    /// The owner.
+    pub user_id: i64,
+    /// Id of the chain of tokens started by one sign-in; rotation keeps it.
+    pub family: String,
+    /// Fingerprint of the sessions this chain signs in (kept across restores).
+    pub fingerprint: String,
+    /// Extra session metadata carried into restored sessions.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub extra: BTreeMap<String, serde_json::Value>,
+    /// When the token was issued, in milliseconds since the Unix epoch.
+    pub issued_at: i64,
+    /// When the token was used, in milliseconds since the Unix epoch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub used_at: Option<i64>,
+}
+
+/// An entry of a user's token index.
+#[derive(Serialize, Deserialize)]
+struct IndexEntry {
+    family: String,
+}
+
+fn token_key(token: &str) -> Key {
+    Key(vec!["token".to_owned(), token.to_owned()])
+}
+
+fn claim_key(token: &str) -> Key {
+    Key(vec!["claim".to_owned(), token.to_owned()])
+}
+
+fn index_key(user_id: i64, token: &str) -> Key {
+    Key(vec![
+        "user".to_owned(),
+        user_id.to_string(),
+        "token".to_owned(),
+        token.to_owned(),
+    ])
+}
+
+fn index_pattern(user_id: i64) -> [KeyPattern; 4] {
+    [
+        KeyPattern::exact("user"),
+        KeyPattern::Exact(user_id.to_string()),
+        KeyPattern::exact("token"),
+        KeyPattern::Any,
+    ]
+}
+
+/// Decodes a stored value; an undecodable one (for example written by an incompatible
+/// version) counts as absent, so it signs nobody in instead of failing every request.
+fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Option<T> {
+    match serde_json::from_slice(bytes) {
+        Ok(value) => Some(value),
+        Err(err) => {
+            tracing::warn!(error = %err, "ignoring an undecodable remember-me token record");
+            None
+        }
+    }
+}
+
+/// Milliseconds since the Unix epoch.
+pub(crate) fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+/// A duration in whole milliseconds, saturating.
+pub(crate) fn duration_ms(duration: Duration) -> i64 {
+    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// The token records of one setup.
+pub(crate) struct Tokens {
+    store: Arc<dyn Store>,
+    namespace: String,
+    ttl: Duration,
+}
+
+impl Tokens {
+    /// The tokens of `config`, living `ttl` from issue.
+    pub(crate) fn new(config: &PowConfig, ttl: Duration) -> Self {
+        Self {
+            store: Arc::clone(config.store()),
+            namespace: config.namespaced("persistent_session"),
+            ttl,
+        }
+    }
+
+    /// How long `record` has left to live at `now`, or `None` when its time is up.
+    pub(crate) fn remaining(&self, record: &TokenRecord, now: i64) -> Option<Duration> {
+        let age = now.saturating_sub(record.issued_at).max(0);
+        let left = duration_ms(self.ttl).saturating_sub(age);
+        u64::try_from(left)
+            .ok()
+            .filter(|ms| *ms > 0)
+            .map(Duration::from_millis)
+    }
+
+    /// Stores a new, unused token.
+    pub(crate) async fn insert(&self, token: &str, record: &TokenRecord) -> Result<(), StoreError> {
+        let records: Vec<Record> = vec![
+            (token_key(token), serde_json::to_vec(record)?),
+            (claim_key(token), serde_json::to_vec(&true)?),
+            (
+                index_key(record.user_id, token),
+                serde_json::to_vec(&IndexEntry {
+                    family: record.family.clone(),
+                })?,
+            ),
+        ];
+        self.store
+            .put(&self.namespace, records, Some(self.ttl))
+            .await
+    }
+
+    /// Takes the token's claim: of concurrent callers at most one gets `true`.
+    pub(crate) async fn claim(&self, token: &str) -> Result<bool, StoreError> {
+        Ok(self
+            .store
+            .take(&self.namespace, &claim_key(token))
+            .await?
+            .is_some())
+    }
+
+    /// The token's record, used or not.
+    pub(crate) async fn get(&self, token: &str) -> Result<Option<TokenRecord>, StoreError> {
+        Ok(self
+            .store
+            .get(&self.namespace, &token_key(token))
+            .await?
+            .and_then(|bytes| decode(&bytes)))
+    }
+
+    /// Records that the token was used at `now`; the record lives on for `remaining`.
+    pub(crate) async fn mark_used(
+        &self,
+        token: &str,
+        record: &TokenRecord,
+        now: i64,
+        remaining: Duration,
+    ) -> Result<(), StoreError> {
+        let used = TokenRecord {
+            used_at: Some(now),
+            ..record.clone()
+        };
+        self.store
+            .put(
+                &self.namespace,
+                vec![(token_key(token), serde_json::to_vec(&used)?)],
+                Some(remaining),
+            )
+            .await
+    }
+
+    /// Puts a claimed token back as unused, for `remaining` (when its use failed halfway).
+    pub(crate) async fn release(
+        &self,
+        token: &str,
+        record: &TokenRecord,
+        remaining: Duration,
+    ) -> Result<(), StoreError> {
+        let unused = TokenRecord {
+            used_at: None,
+            ..record.clone()
+        };
+        let records: Vec<Record> = vec![
+            (token_key(token), serde_json::to_vec(&unused)?),
+            (claim_key(token), serde_json::to_vec(&true)?),
+        ];
+        self.store
+            .put(&self.namespace, records, Some(remaining))
+            .await
+    }
+
+    /// Deletes one token, used or not. Deleting a missing token succeeds.
+    pub(crate) async fn delete(&self, token: &str) -> Result<(), StoreError> {
+        if let Some(record) = self.get(token).await? {
+            self.store
+                .delete(&self.namespace, &index_key(record.user_id, token))
+                .await?;
+        }
+        self.store.delete(&self.namespace, &claim_key(token)).await?;
+        self.store.delete(&self.namespace, &token_key(token)).await
+    }
+
+    /// The tokens in the user's index (used ones included), with their family.
+    async fn index(&self, user_id: i64) -> Result<Vec<(String, String)>, StoreError> {
+        Ok(self
+            .store
+            .all(&self.namespace, &index_pattern(user_id))
+            .await?
+            .into_iter()
+            .filter_map(|(key, bytes)| {
+                let token = key.0.get(3)?.clone();
+                let entry: IndexEntry = decode(&bytes)?;
+                Some((token, entry.family))
+            })
+            .collect())
+    }
+
+    /// Deletes every token of the user, used or not, and returns how many were unused.
+    pub(crate) async fn delete_user(&self, user_id: i64) -> Result<usize, StoreError> {
+        let mut unused = 0;
+        for (token, _) in self.index(user_id).await? {
+            if self.get(&token).await?.is_some_and(|r| r.used_at.is_none()) {
+                unused += 1;
+            }
+            self.store.delete(&self.namespace, &claim_key(&token)).await?;
+            self.store.delete(&self.namespace, &token_key(&token)).await?;
+            self.store
+                .delete(&self.namespace, &index_key(user_id, &token))
+                .await?;
+        }
+        Ok(unused)
+    }
+
+    /// The user's unused tokens, as `(token, family)` pairs.
+    pub(crate) async fn unused(&self, user_id: i64) -> Result<Vec<(String, String)>, StoreError> {
+        let mut out = Vec::new();
+        for (token, family) in self.index(user_id).await? {
+            if self.get(&token).await?.is_some_and(|r| r.used_at.is_none()) {
+                out.push((token, family));
+            }
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pow_core::store::MemoryStore;
+
+    fn tokens(ttl: Duration) -> Tokens {
+        let config = PowConfig::builder("s".repeat(64))
+            .store(MemoryStore::shared())
+            .build()
+            .unwrap();
+        Tokens::new(&config, ttl)
+    }
+
+    fn record(user_id: i64, issued_at: i64) -> TokenRecord {
+        TokenRecord {
+            user_id,
+            family: "family".into(),
+            fingerprint: "fingerprint".into(),
+            extra: BTreeMap::new(),
+            issued_at,
+            used_at: None,
+        }
+    }
+
+    #[actix_web::test]
+    async fn a_token_is_claimed_once() {
+        let tokens = tokens(Duration::from_secs(60));
+        tokens.insert("t", &record(1, now_ms())).await.unwrap();
+        assert!(tokens.claim("t").await.unwrap());
+        assert!(!tokens.claim("t").await.unwrap());
+        assert!(tokens.get("t").await.unwrap().is_some());
+    }
+
+    #[actix_web::test]
+    async fn deleting_a_user_removes_used_and_unused_tokens() {
+        let tokens = tokens(Duration::from_secs(60));
+        let now = now_ms();
+        tokens.insert("a", &record(1, now)).await.unwrap();
+        tokens.insert("b", &record(1, now)).await.unwrap();
+        tokens.insert("c", &record(2, now)).await.unwrap();
+        tokens
+            .mark_used("a", &record(1, now), now, Duration::from_secs(60))
+            .await
+            .unwrap();
+        assert_eq!(tokens.unused(1).await.unwrap().len(), 1);
+        assert_eq!(tokens.delete_user(1).await.unwrap(), 1);
+        assert!(tokens.get("a").await.unwrap().is_none());
+        assert!(tokens.get("b").await.unwrap().is_none());
+        assert!(!tokens.claim("b").await.unwrap());
+        assert_eq!(tokens.unused(2).await.unwrap().len(), 1);
+    }
+
+    #[actix_web::test]
+    async fn release_makes_a_claimed_token_usable_again() {
+        let tokens = tokens(Duration::from_secs(60));
+        let rec = record(1, now_ms());
+        tokens.insert("t", &rec).await.unwrap();
+        assert!(tokens.claim("t").await.unwrap());
+        tokens
+            .mark_used("t", &rec, now_ms(), Duration::from_secs(60))
+            .await
+            .unwrap();
+        tokens
+            .release("t", &rec, Duration::from_secs(60))
+            .await
+            .unwrap();
+        assert_eq!(tokens.get("t").await.unwrap(), Some(rec));
+        assert!(tokens.claim("t").await.unwrap());
+    }
+
+    #[test]
+    fn remaining_lifetime_counts_from_issue() {
+        let tokens = tokens(Duration::from_secs(10));
+        let rec = record(1, 1_000);
+        assert_eq!(
+            tokens.remaining(&rec, 4_000),
+            Some(Duration::from_millis(7_000))
+        );
+        assert_eq!(tokens.remaining(&rec, 11_000), None);
+        assert_eq!(tokens.remaining(&rec, 50_000), None);
+    }
+}

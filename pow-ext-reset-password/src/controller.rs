@@ -1,0 +1,371 @@
+//! The reset-password controller (Pow's `ResetPasswordController`).
+
+use std::sync::Arc;
+
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::web::{self, Bytes, ServiceConfig};
+use actix_web::{HttpRequest, HttpResponse};
+use pow_core::messages::{LanguageIdentifier, Messages};
+use pow_core::token::generate_uuid;
+use pow_core::users::validation::normalize_user_id;
+use pow_core::users::{run_blocking, Changeset, Params, Value};
+use pow_core::views::{FieldType, Link, PageBody};
+use pow_core::web::{
+    check_csrf, field, flash, form, redirect, render_page, require_not_authenticated,
+    route_config, routes_ctx, Controller, FormData, Page,
+};
+use pow_core::{PowConfig, PowError};
+
+use crate::tokens::{Loaded, ResetTokens};
+use crate::{mail, rate_limit, ResetPassword};
+
+/// Controller name seen by extension callbacks.
+const CONTROLLER: &str = "reset_password";
+/// The request form, relative to the mount path.
+pub(crate) const NEW_PATH: &str = "/reset-password/new";
+/// Where the request form posts, relative to the mount path.
+const CREATE_PATH: &str = "/reset-password";
+
+/// Registers the routes; every handler gets the extension's settings.
+pub(crate) fn configure(cfg: &mut ServiceConfig, ext: Arc<ResetPassword>) {
+    let (e_new, e_create, e_edit, e_update, e_post) = (
+        ext.clone(),
+        ext.clone(),
+        ext.clone(),
+        ext.clone(),
+        ext,
+    );
+    let e_put = e_update.clone();
+    cfg.service(
+        web::resource(NEW_PATH)
+            .route(web::get().to(move |req: HttpRequest| new(req, e_new.clone()))),
+    )
+    .service(web::resource(CREATE_PATH).route(web::post().to(
+        move |req: HttpRequest, body: Bytes| create(req, FormData::parse(&body), e_create.clone()),
+    )))
+    .service(
+        web::resource("/reset-password/{token}")
+            .route(web::get().to(move |req: HttpRequest| edit(req, e_edit.clone())))
+            .route(web::patch().to(move |req: HttpRequest, body: Bytes| {
+                update(req, FormData::parse(&body), e_update.clone())
+            }))
+            .route(web::put().to(move |req: HttpRequest, body: Bytes| {
+                update(req, FormData::parse(&body), e_put.clone())
+            }))
+            .route(web::post().to(move |req: HttpRequest, body: Bytes| {
+                update_post(req, FormData::parse(&body), e_post.clone())
+            })),
+    );
+}
+
+/// `path` under the setup's mount point.
+fn mounted(config: &PowConfig, path: &str) -> String {
+    format!("{}{path}", config.mount_path())
+}
+
+/// The edit/update path of a signed token.
+fn token_path(config: &PowConfig, signed: &str) -> String {
+    mounted(config, &format!("/reset-password/{signed}"))
+}
+
+fn sign_in_path(req: &HttpRequest, config: &PowConfig) -> String {
+    config
+        .routes()
+        .session_path(&routes_ctx(req, config, None), "new")
+}
+
+fn text(config: &PowConfig, lang: &LanguageIdentifier, key: &str) -> Option<String> {
+    config.messages().message(lang, key, &[])
+}
+
+// ----- new / create ------------------------------------------------------------------
+
+fn new_page(
+    req: &HttpRequest,
+    config: &PowConfig,
+    lang: &LanguageIdentifier,
+    email: Option<&str>,
+    error: Option<String>,
+) -> Result<HttpResponse, PowError> {
+    let messages = config.messages();
+    let fields = vec![field(config, lang, "email", FieldType::Email, email, None)];
+    let body = PageBody::Form {
+        form: form(
+            req,
+            mounted(config, CREATE_PATH),
+            None,
+            fields,
+            messages.text(lang, "pow_reset_password_button_request"),
+        ),
+        links: vec![Link::new(
+            sign_in_path(req, config),
+            messages.text(lang, "link-sign-in"),
+        )],
+        extra_forms: Vec::new(),
+    };
+    let mut page = Page::new("reset_password/new", "pow_reset_password_title_new", body);
+    page.error = error;
+    render_page(req, config, lang, page)
+}
+
+async fn new(req: HttpRequest, _ext: Arc<ResetPassword>) -> Result<HttpResponse, PowError> {
+    let config = route_config(&req)?;
+    if let Some(res) = require_not_authenticated(&req, &config) {
+        return Ok(res);
+    }
+    let mut ctl = Controller::new(&req, &config, CONTROLLER, "new", Params::new());
+    if let Some(res) = ctl.before_process().await? {
+        return Ok(res);
+    }
+    if let Some(res) = ctl.before_respond().await? {
+        return Ok(res);
+    }
+    new_page(&req, &config, &ctl.lang, None, None)
+}
+
+async fn create(
+    req: HttpRequest,
+    form: FormData,
+    ext: Arc<ResetPassword>,
+) -> Result<HttpResponse, PowError> {
+    let config = route_config(&req)?;
+    if let Some(res) = require_not_authenticated(&req, &config) {
+        return Ok(res);
+    }
+    if let Some(res) = check_csrf(&req, &form) {
+        return Ok(res);
+    }
+    let mut ctl = Controller::new(&req, &config, CONTROLLER, "create", form.user);
+    if let Some(res) = ctl.before_process().await? {
+        return Ok(res);
+    }
+    let email = normalize_user_id(ctl.params.get("email").map_or("", String::as_str));
+
+    // The same work for every address, known or not: a token, the rate limit count, a
+    // lookup and a store write. Only the mail differs.
+    let token = generate_uuid();
+    let allowed = match ext.rate_limit() {
+        Some(limit) => rate_limit::allow(&config, &limit, &email).await?,
+        None => true,
+    };
+    let users = config.users()?.clone();
+    let (cfg, lookup) = (config.clone(), email.clone());
+    let user = run_blocking(move || users.get_by(&cfg, "email", &Value::Text(lookup))).await?;
+    let tokens = ResetTokens::new(&config, ext.ttl());
+
+    let flash_key = match user {
+        Some(user) if allowed => {
+            let signed = tokens.issue(&config, &user, &token).await?;
+            let url = config.url_for(&req, &token_path(&config, &signed));
+            let to = user.email().unwrap_or(&email).to_owned();
+            mail::send(
+                ext.delivery(),
+                &config,
+                ctl.lang.clone(),
+                to,
+                url,
+                ext.ttl(),
+            )
+            .await?;
+            "pow_reset_password_email_has_been_sent"
+        }
+        user => {
+            tokens.decoy(&config, &token).await?;
+            if !allowed {
+                let peer = req.connection_info().realip_remote_addr().map(str::to_owned);
+                tracing::warn!(
+                    peer = peer.as_deref().unwrap_or("unknown"),
+                    "password reset mail not sent: the rate limit for this address is reached"
+                );
+            }
+            match user {
+                Some(_) => "pow_reset_password_email_has_been_sent",
+                None if !config.prevent_user_enumeration() => {
+                    if let Some(res) = ctl.before_respond().await? {
+                        return Ok(res);
+                    }
+                    let error = text(&config, &ctl.lang, "pow_reset_password_user_not_found");
+                    let shown = ctl.params.get("email").cloned();
+                    return new_page(&req, &config, &ctl.lang, shown.as_deref(), error);
+                }
+                None => "pow_reset_password_maybe_email_has_been_sent",
+            }
+        }
+    };
+    flash::put_info(&req, text(&config, &ctl.lang, flash_key));
+    if let Some(res) = ctl.before_respond().await? {
+        return Ok(res);
+    }
+    Ok(redirect(&sign_in_path(&req, &config)))
+}
+
+// ----- edit / update -----------------------------------------------------------------
+
+/// The signed token in the path.
+fn signed_token(req: &HttpRequest) -> String {
+    req.match_info().query("token").to_owned()
+}
+
+/// The answer for a bad, used or expired token.
+fn invalid_token(req: &HttpRequest, config: &PowConfig, lang: &LanguageIdentifier) -> HttpResponse {
+    flash::put_error(req, text(config, lang, "pow_reset_password_invalid_token"));
+    redirect(&mounted(config, NEW_PATH))
+}
+
+fn edit_page(
+    req: &HttpRequest,
+    config: &PowConfig,
+    lang: &LanguageIdentifier,
+    signed: &str,
+    changeset: Option<&Changeset>,
+) -> Result<HttpResponse, PowError> {
+    let messages = config.messages();
+    let fields = vec![
+        field(config, lang, "password", FieldType::Password, None, changeset),
+        field(
+            config,
+            lang,
+            "password_confirmation",
+            FieldType::Password,
+            None,
+            changeset,
+        ),
+    ];
+    let body = PageBody::Form {
+        form: form(
+            req,
+            token_path(config, signed),
+            Some("PATCH"),
+            fields,
+            messages.text(lang, "pow_reset_password_button_reset"),
+        ),
+        links: Vec::new(),
+        extra_forms: Vec::new(),
+    };
+    let page = Page::new("reset_password/edit", "pow_reset_password_title_edit", body);
+    let mut res = render_page(req, config, lang, page)?;
+    // The token is in the URL: never send it to another site.
+    res.headers_mut().insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    Ok(res)
+}
+
+async fn edit(req: HttpRequest, ext: Arc<ResetPassword>) -> Result<HttpResponse, PowError> {
+    let config = route_config(&req)?;
+    if let Some(res) = require_not_authenticated(&req, &config) {
+        return Ok(res);
+    }
+    let mut ctl = Controller::new(&req, &config, CONTROLLER, "edit", Params::new());
+    let signed = signed_token(&req);
+    let Some(loaded) = ResetTokens::new(&config, ext.ttl())
+        .load(&config, &signed)
+        .await?
+    else {
+        return Ok(invalid_token(&req, &config, &ctl.lang));
+    };
+    if let Some(res) = ctl.before_process().await? {
+        return Ok(res);
+    }
+    ctl.user = Some(loaded.user);
+    if let Some(res) = ctl.before_respond().await? {
+        return Ok(res);
+    }
+    edit_page(&req, &config, &ctl.lang, &signed, None)
+}
+
+async fn update_post(
+    req: HttpRequest,
+    form: FormData,
+    ext: Arc<ResetPassword>,
+) -> Result<HttpResponse, PowError> {
+    match form.method_override().as_deref() {
+        Some("PATCH" | "PUT") => update(req, form, ext).await,
+        _ => Ok(HttpResponse::MethodNotAllowed()
+            .insert_header((header::ALLOW, "GET, PATCH, PUT"))
+            .finish()),
+    }
+}
+
+async fn update(
+    req: HttpRequest,
+    form: FormData,
+    ext: Arc<ResetPassword>,
+) -> Result<HttpResponse, PowError> {
+    let config = route_config(&req)?;
+    if let Some(res) = require_not_authenticated(&req, &config) {
+        return Ok(res);
+    }
+    if let Some(res) = check_csrf(&req, &form) {
+        return Ok(res);
+    }
+    let mut ctl = Controller::new(&req, &config, CONTROLLER, "update", form.user);
+    let signed = signed_token(&req);
+    let tokens = ResetTokens::new(&config, ext.ttl());
+    let Some(Loaded { key, record, user }) = tokens.load(&config, &signed).await? else {
+        return Ok(invalid_token(&req, &config, &ctl.lang));
+    };
+    if let Some(res) = ctl.before_process().await? {
+        return Ok(res);
+    }
+
+    // Validate first: an invalid submit keeps the token.
+    let (cfg, target, params) = (config.clone(), user.clone(), ctl.params.clone());
+    let changeset =
+        run_blocking(move || Ok(Changeset::reset_password(&cfg, &target, &params))).await?;
+    if !changeset.is_valid() {
+        return respond_invalid(&req, &config, &mut ctl, &signed, changeset).await;
+    }
+
+    // Single use: of two concurrent submits, only the one that takes the token goes on.
+    if !tokens.consume(&key).await? {
+        return Ok(invalid_token(&req, &config, &ctl.lang));
+    }
+    let users = config.users()?.clone();
+    let cfg = config.clone();
+    let updated = match run_blocking(move || users.apply(&cfg, changeset)).await {
+        Ok(Ok(updated)) => updated,
+        Ok(Err(changeset)) => {
+            tokens.restore(&key, &record).await;
+            return respond_invalid(&req, &config, &mut ctl, &signed, changeset).await;
+        }
+        Err(err) => {
+            tokens.restore(&key, &record).await;
+            return Err(err);
+        }
+    };
+
+    if ext.revokes_sessions() {
+        let revoked = pow_core::session::revoke_user(&config, &updated).await?;
+        tracing::info!(
+            user.id = updated.id,
+            sessions = revoked,
+            "password reset: revoked the user's sessions"
+        );
+    }
+    flash::put_info(
+        &req,
+        text(&config, &ctl.lang, "pow_reset_password_password_has_been_reset"),
+    );
+    ctl.user = Some(updated);
+    if let Some(res) = ctl.before_respond().await? {
+        return Ok(res);
+    }
+    Ok(redirect(&sign_in_path(&req, &config)))
+}
+
+/// The edit form again, with the changeset's errors; the token stays valid.
+async fn respond_invalid(
+    req: &HttpRequest,
+    config: &PowConfig,
+    ctl: &mut Controller<'_>,
+    signed: &str,
+    changeset: Changeset,
+) -> Result<HttpResponse, PowError> {
+    ctl.changeset = Some(changeset);
+    if let Some(res) = ctl.before_respond().await? {
+        return Ok(res);
+    }
+    edit_page(req, config, &ctl.lang, signed, ctl.changeset.as_ref())
+}
