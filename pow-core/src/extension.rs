@@ -38,7 +38,10 @@ pub struct Migrations {
 /// `registration#new|create|edit|update|delete`; extension controllers run them for their
 /// own actions (e.g. `invitation#update`), so extensions can hook into each other through
 /// these documented names only.
-#[async_trait]
+///
+/// The hooks receive the request (`HttpRequest` is neither `Send` nor `Sync`), so their
+/// futures are not `Send`: implement the trait with `#[async_trait::async_trait(?Send)]`.
+#[async_trait(?Send)]
 pub trait Extension: Send + Sync + 'static {
     /// Unique name, e.g. `"pow_reset_password"`. Two extensions with one name are refused.
     fn name(&self) -> &'static str;

@@ -1,1 +1,366 @@
-//! pow-rs extension.
+//! # pow-ext-email-confirmation
+//!
+//! Email confirmation for pow-rs (Pow's `PowEmailConfirmation`): new users confirm their
+//! address through a mailed link before they can sign in, and a changed address only
+//! replaces the old one once the new one is confirmed.
+//!
+//! ## Enabling it
+//!
+//! Add the extension to the config and run the migrations, which add its columns to the
+//! users table:
+//!
+//! ```
+//! # fn main() -> Result<(), pow_core::PowError> {
+//! use std::time::Duration;
+//!
+//! use pow_core::users::diesel::DieselUsersContext;
+//! use pow_core::users::{Params, UsersContext};
+//! use pow_core::PowConfig;
+//! use pow_ext_email_confirmation::{confirm_user, is_confirmed, EmailConfirmation};
+//!
+//! let users = DieselUsersContext::connect(":memory:")?;
+//! let config = PowConfig::builder("s".repeat(64))
+//!     .users(users.clone())
+//!     .extension(EmailConfirmation::new().token_ttl(Some(Duration::from_secs(24 * 3600))))
+//!     .build()?;
+//! users.migrate(&config)?;
+//!
+//! // A user who signs up starts unconfirmed...
+//! let params: Params = [
+//!     ("email", "jane@example.com"),
+//!     ("password", "correct horse"),
+//!     ("password_confirmation", "correct horse"),
+//! ]
+//! .into_iter()
+//! .map(|(k, v)| (k.to_owned(), v.to_owned()))
+//! .collect();
+//! let jane = users.create(&config, &params)?.expect("valid sign-up");
+//! assert!(!is_confirmed(&jane));
+//!
+//! // ...until the mailed link is opened (or, in seeds and tests, `confirm_user`).
+//! let jane = confirm_user(&config, &jane)?;
+//! assert!(is_confirmed(&jane));
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! The routes come with [`pow_core::web::configure`], like the core's.
+//!
+//! ## Settings
+//!
+//! | Setter | Default | Meaning |
+//! |---|---|---|
+//! | [`soft`](EmailConfirmation::soft) | `false` | `false` (Pow): unconfirmed users cannot sign in. `true`: they can; the app checks [`is_confirmed`] where it matters. |
+//! | [`token_ttl`](EmailConfirmation::token_ttl) | 48 hours | How long a link works. `None` never expires (Pow). |
+//! | [`resend_limit`](EmailConfirmation::resend_limit) | 3 per hour | Most confirmation mails per address in a sliding window, counted in the cache store. `None` has no limit (Pow). |
+//!
+//! ## What it does
+//!
+//! - **Sign-up** issues a token and mails the link. In strict mode the new user is not
+//!   signed in: the flash says a confirmation link was sent. In soft mode the user stays
+//!   signed in.
+//! - **Sign-up with a taken email**, with user enumeration protection on (the default),
+//!   answers exactly like a successful sign-up, without sending any mail.
+//! - **Sign-in before confirming** (strict mode) is refused after the password check: the
+//!   session is ended and the link is mailed again.
+//! - **Changing the email** on the account page keeps the current address and puts the new
+//!   one in `unconfirmed_email`; the link goes to the new address and the user stays signed
+//!   in. Opening it makes the new address the email, unless another account took it in
+//!   the meantime (the unique check happens then). Submitting the current address again
+//!   drops the pending change. A user who never confirmed has no confirmed address to keep:
+//!   their email changes at once and a link for the new address is mailed.
+//! - **Accepting an invitation** with a different email works like an account edit.
+//!
+//! A user counts as confirmed unless they have a token, no pending address change and no
+//! confirmation time; users without a token (created before the extension was enabled, or
+//! invited) count as confirmed.
+//!
+//! Tokens are random UUIDs stored in `users.email_confirmation_token`; the link carries
+//! them signed with the salt [`TOKEN_SALT`], and the signature is checked before any
+//! lookup. A token works once. With an expiry, a re-sent mail reuses the token while it is
+//! younger than half the expiry and issues a fresh one otherwise (earlier links then stop
+//! working), so every mailed link stays valid for at least half the expiry. Tokens stored
+//! without an issue time count as expired.
+//!
+//! ## Routes
+//!
+//! | Method | Path | |
+//! |---|---|---|
+//! | GET | `/confirm-email/{token}` | Confirms; works signed in or out. Redirects to `/registration/edit` when signed in, else `/session/new`. |
+//!
+//! It runs the extension callbacks as `confirmation#show`.
+//!
+//! ## Columns
+//!
+//! The migration (version `20260102000000`, SQLite and PostgreSQL) adds
+//! `email_confirmation_token` (unique), `email_confirmation_token_sent_at`,
+//! `email_confirmed_at` and `unconfirmed_email`. The users need an `email` field.
+//!
+//! ## Messages
+//!
+//! English, German and French; override any key with
+//! [`PowConfigBuilder::messages_ftl`](pow_core::PowConfigBuilder::messages_ftl).
+//!
+//! | Key | English |
+//! |---|---|
+//! | `pow_email_confirmation_email_has_been_confirmed` | The email address has been confirmed. |
+//! | `pow_email_confirmation_email_confirmation_failed` | The email address couldn't be confirmed. |
+//! | `pow_email_confirmation_invalid_token` | The confirmation token is invalid or has expired. |
+//! | `pow_email_confirmation_email_confirmation_required` | You'll need to confirm your e-mail before you can sign in. An e-mail confirmation link has been sent to you. |
+//! | `pow_email_confirmation_email_confirmation_required_for_update` | You'll need to confirm the e-mail before it's updated. An e-mail confirmation link has been sent to you. |
+//! | `pow_email_confirmation_email_confirmation_sent` | Please confirm your e-mail address. An e-mail confirmation link has been sent to you. (soft mode) |
+//! | `pow_email_confirmation_mail_subject` | Confirm your email address |
+//! | `pow_email_confirmation_mail_intro`, `..._mail_button`, `..._mail_expiry_hours`, `..._mail_expiry_minutes`, `..._mail_ignore` | the mail's body |
+//!
+//! ## Ordering
+//!
+//! Add this extension **before** `pow-ext-persistent-session`: callbacks run in config
+//! order and the first one that halts wins, so an unconfirmed sign-in is stopped before a
+//! remember-me cookie is made for it.
+//!
+//! ```
+//! # use pow_core::PowConfig;
+//! # use pow_ext_email_confirmation::EmailConfirmation;
+//! let config = PowConfig::builder("s".repeat(64))
+//!     .extension(EmailConfirmation::new())
+//!     // .extension(PersistentSession::new())  // after email confirmation
+//!     .build()
+//!     .unwrap();
+//! ```
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::web::ServiceConfig;
+use actix_web::HttpRequest;
+use async_trait::async_trait;
+use chrono::Utc;
+use pow_core::users::{run_blocking, ChangesetHook, FieldDef, User, WriteError};
+use pow_core::web::{Controller, Flow};
+use pow_core::{Extension, Migrations, PowConfig, PowError};
+
+mod callbacks;
+mod controller;
+mod mail;
+mod schema;
+
+pub use schema::{CONFIRMED_AT_FIELD, TOKEN_FIELD, TOKEN_SENT_AT_FIELD, UNCONFIRMED_EMAIL_FIELD};
+
+/// The extension's name, which prefixes its message keys.
+pub const NAME: &str = "pow_email_confirmation";
+
+/// Salt of the signed token in confirmation links (Pow's).
+pub const TOKEN_SALT: &str = "Elixir.PowEmailConfirmation.Plug";
+
+/// The default link lifetime: 48 hours.
+pub const DEFAULT_TOKEN_TTL: Duration = Duration::from_secs(48 * 3600);
+
+/// The extension's migrations: the four user columns and the token's unique index.
+pub static MIGRATIONS: Migrations = Migrations {
+    sqlite: diesel_migrations::embed_migrations!("migrations/sqlite"),
+    postgres: diesel_migrations::embed_migrations!("migrations/postgres"),
+};
+
+const MESSAGES: &[(&str, &str)] = &[
+    (
+        "en",
+        include_str!("../locales/en/pow-ext-email-confirmation.ftl"),
+    ),
+    (
+        "de",
+        include_str!("../locales/de/pow-ext-email-confirmation.ftl"),
+    ),
+    (
+        "fr",
+        include_str!("../locales/fr/pow-ext-email-confirmation.ftl"),
+    ),
+];
+
+/// How many confirmation mails one address may get in a sliding window.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ResendLimit {
+    /// Most mails per window.
+    pub max: u32,
+    /// The window.
+    pub per: Duration,
+}
+
+impl Default for ResendLimit {
+    /// Three mails per hour.
+    fn default() -> Self {
+        Self {
+            max: 3,
+            per: Duration::from_secs(3600),
+        }
+    }
+}
+
+/// The email confirmation extension; see the [crate docs](crate). Build it with
+/// [`new`](Self::new) and the setters, then pass it to
+/// [`PowConfigBuilder::extension`](pow_core::PowConfigBuilder::extension).
+///
+/// Cheap to clone: keep a clone to call [`send_confirmation`](Self::send_confirmation).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EmailConfirmation {
+    soft: bool,
+    token_ttl: Option<Duration>,
+    resend_limit: Option<ResendLimit>,
+}
+
+impl Default for EmailConfirmation {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl EmailConfirmation {
+    /// The extension with its defaults: strict, links valid 48 hours, at most three mails
+    /// per address and hour.
+    pub fn new() -> Self {
+        Self {
+            soft: false,
+            token_ttl: Some(DEFAULT_TOKEN_TTL),
+            resend_limit: Some(ResendLimit::default()),
+        }
+    }
+
+    /// Whether unconfirmed users may sign in. The default is `false` (Pow's behaviour):
+    /// sign-in is refused until the address is confirmed.
+    ///
+    /// # Warning
+    /// With `true`, unconfirmed users are signed in after sign-up and sign-in; check
+    /// [`is_confirmed`] before anything that relies on the address (and offer a resend
+    /// button with [`send_confirmation`](Self::send_confirmation)). A sign-up with a taken
+    /// address still gets the success flash, but no session, which tells it apart.
+    pub fn soft(mut self, soft: bool) -> Self {
+        self.soft = soft;
+        self
+    }
+
+    /// How long a confirmation link works after its token was issued. The default is 48
+    /// hours; `None` never expires (Pow's behaviour).
+    pub fn token_ttl(mut self, ttl: Option<Duration>) -> Self {
+        self.token_ttl = ttl;
+        self
+    }
+
+    /// The per-address limit on confirmation mails, counted in the cache store. The default
+    /// is three per hour; `None` sends a mail on every request that asks for one (Pow's
+    /// behaviour, which lets anyone flood an inbox by signing in repeatedly). A request over
+    /// the limit is answered as usual, without a mail.
+    pub fn resend_limit(mut self, limit: Option<ResendLimit>) -> Self {
+        self.resend_limit = limit;
+        self
+    }
+
+    /// Whether unconfirmed users may sign in.
+    pub fn is_soft(&self) -> bool {
+        self.soft
+    }
+
+    /// The link lifetime.
+    pub fn ttl(&self) -> Option<Duration> {
+        self.token_ttl
+    }
+
+    /// The per-address mail limit.
+    pub fn limit(&self) -> Option<ResendLimit> {
+        self.resend_limit
+    }
+
+    /// Mails the confirmation link to `user` again (to the pending new address if there is
+    /// one), in the request's language, within the resend limit. For a "resend" button in
+    /// soft mode. The user is re-read first; returns whether a mail went out (`false` when
+    /// the user is gone, has nothing to confirm, or the address reached its limit).
+    ///
+    /// # Errors
+    /// [`PowError::Config`] outside a pow-rs app, or the users context's, store's or
+    /// mailer's error.
+    pub async fn send_confirmation(
+        &self,
+        req: &HttpRequest,
+        user: &User,
+    ) -> Result<bool, PowError> {
+        let config = pow_core::web::route_config(req)?;
+        let users = config.users()?.clone();
+        let (cfg, id) = (config.clone(), user.id);
+        let Some(user) = run_blocking(move || users.get(&cfg, id)).await? else {
+            return Ok(false);
+        };
+        let lang = pow_core::messages::request_language(req, config.messages());
+        let sent = mail::send(self, req, &config, &lang, user).await?;
+        Ok(matches!(sent, mail::Sent::Delivered(_)))
+    }
+}
+
+/// Whether `user`'s email is confirmed. Users without a token (created before the
+/// extension was enabled, or invited) count as confirmed; a user with a pending address
+/// change counts as confirmed for the current address.
+pub fn is_confirmed(user: &User) -> bool {
+    !schema::is_unconfirmed(user)
+}
+
+/// Marks `user` confirmed, as opening the link does (a pending address becomes the
+/// email), without any token check: for seeds, tests and admin tools. Blocking: call it
+/// through [`run_blocking`] from async code.
+///
+/// # Errors
+/// [`PowError::Config`] without a users context, [`PowError::Database`] when the write
+/// fails, also when the pending address was taken by another account.
+pub fn confirm_user(config: &PowConfig, user: &User) -> Result<User, PowError> {
+    let changes = schema::confirm_changes(user, Utc::now());
+    match config.users()?.update_fields(config, user, &changes) {
+        Ok(user) => Ok(user),
+        Err(WriteError::Other(err)) => Err(err),
+        Err(err) => Err(PowError::Database(format!(
+            "user {} cannot be confirmed: {err}",
+            user.id
+        ))),
+    }
+}
+
+#[async_trait(?Send)]
+impl Extension for EmailConfirmation {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn user_fields(&self) -> Vec<FieldDef> {
+        schema::user_fields()
+    }
+
+    fn changeset_hook(&self) -> Option<Arc<dyn ChangesetHook>> {
+        Some(Arc::new(schema::EmailConfirmationHook))
+    }
+
+    fn migrations(&self) -> Option<&'static Migrations> {
+        Some(&MIGRATIONS)
+    }
+
+    fn messages(&self) -> Vec<(&'static str, &'static str)> {
+        MESSAGES.to_vec()
+    }
+
+    fn configure(&self, cfg: &mut ServiceConfig, config: &PowConfig) {
+        if !config
+            .user_fields()
+            .iter()
+            .any(|f| f.name == schema::EMAIL_FIELD)
+        {
+            tracing::error!(
+                "pow_email_confirmation needs an `email` user field; declare one with \
+                 PowConfigBuilder::user_field or use `email` as the user id field"
+            );
+        }
+        controller::configure(cfg, self);
+    }
+
+    async fn before_process(&self, ctl: &mut Controller<'_>) -> Result<Flow, PowError> {
+        callbacks::before_process(ctl);
+        Ok(Flow::Continue)
+    }
+
+    async fn before_respond(&self, ctl: &mut Controller<'_>) -> Result<Flow, PowError> {
+        callbacks::before_respond(self, ctl).await
+    }
+}

@@ -21,7 +21,7 @@ const RATE_LIMIT_NAMESPACE: &str = "email_confirmation_mails";
 const RATE_LIMIT_KEY_SALT: &str = "pow_email_confirmation resend limit";
 
 /// What [`send`] did.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub(crate) enum Sent {
     /// The mail went out, with the user as stored now (its token may have been renewed).
     Delivered(User),
@@ -91,10 +91,13 @@ pub(crate) async fn send(
 /// "The link is valid for N hours" (or minutes, when the expiry is not whole hours).
 fn expiry_text(config: &PowConfig, lang: &LanguageIdentifier, ttl: Duration) -> String {
     let secs = ttl.as_secs();
-    let (key, count) = if secs >= 3600 && secs % 3600 == 0 {
+    let (key, count) = if secs >= 3600 && secs.checked_rem(3600) == Some(0) {
         ("pow_email_confirmation_mail_expiry_hours", secs / 3600)
     } else {
-        ("pow_email_confirmation_mail_expiry_minutes", (secs / 60).max(1))
+        (
+            "pow_email_confirmation_mail_expiry_minutes",
+            (secs / 60).max(1),
+        )
     };
     let count = i64::try_from(count).unwrap_or(i64::MAX);
     config

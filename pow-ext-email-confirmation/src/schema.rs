@@ -70,11 +70,7 @@ pub(crate) fn token_expired(user: &User, ttl: Option<Duration>, now: DateTime<Ut
 /// Whether a re-sent mail should carry a fresh token: the current one is past half its
 /// lifetime (or has no issue time), so every mail's link stays valid for at least half
 /// the expiry.
-pub(crate) fn token_needs_rotation(
-    user: &User,
-    ttl: Option<Duration>,
-    now: DateTime<Utc>,
-) -> bool {
+pub(crate) fn token_needs_rotation(user: &User, ttl: Option<Duration>, now: DateTime<Utc>) -> bool {
     let Some(ttl) = ttl else {
         return false;
     };
@@ -254,11 +250,7 @@ mod tests {
     #[test]
     fn email_change_waits_in_unconfirmed_email() {
         let config = config();
-        let cs = Changeset::update(
-            &config,
-            &confirmed(),
-            &edit(" New@Example.com "),
-        );
+        let cs = Changeset::update(&config, &confirmed(), &edit(" New@Example.com "));
         assert!(cs.is_valid(), "{:?}", cs.errors);
         assert_eq!(cs.changes.get(EMAIL_FIELD), None);
         assert_eq!(
@@ -298,11 +290,7 @@ mod tests {
     fn resubmitting_the_stored_email_does_not_confirm() {
         let config = config();
         let unconfirmed = user(&[(TOKEN_FIELD, Value::from("t"))]);
-        let cs = Changeset::update(
-            &config,
-            &unconfirmed,
-            &edit("old@example.com"),
-        );
+        let cs = Changeset::update(&config, &unconfirmed, &edit("old@example.com"));
         assert!(cs.changes.is_empty(), "{:?}", cs.changes);
     }
 
@@ -310,11 +298,7 @@ mod tests {
     fn never_confirmed_user_changes_email_and_stays_unconfirmed() {
         let config = config();
         let unconfirmed = user(&[(TOKEN_FIELD, Value::from("t"))]);
-        let cs = Changeset::update(
-            &config,
-            &unconfirmed,
-            &edit("new@example.com"),
-        );
+        let cs = Changeset::update(&config, &unconfirmed, &edit("new@example.com"));
         assert_eq!(
             cs.changes.get(EMAIL_FIELD),
             Some(&Value::from("new@example.com"))
@@ -370,7 +354,11 @@ mod tests {
         assert!(!token_expired(&issued(10), ttl, now));
         assert!(token_expired(&issued(61), ttl, now));
         assert!(!token_expired(&issued(10_000), None, now));
-        assert!(token_expired(&user(&[(TOKEN_FIELD, Value::from("t"))]), ttl, now));
+        assert!(token_expired(
+            &user(&[(TOKEN_FIELD, Value::from("t"))]),
+            ttl,
+            now
+        ));
         assert!(!token_needs_rotation(&issued(10), ttl, now));
         assert!(token_needs_rotation(&issued(31), ttl, now));
         assert!(!token_needs_rotation(&issued(31), None, now));

@@ -71,9 +71,13 @@
 //!   confirmation, hooks) and sets `invitation_accepted_at`. On success the invitee is
 //!   signed in and sent to the after-registration path; the link no longer works.
 //!
-//! Controller callbacks run for `invitation#new|create|show|edit|update`; for example the
-//! e-mail confirmation extension hooks into `invitation#update` when the invitee changed
-//! the e-mail address while accepting.
+//! Extension callbacks see controller `"invitation"`: `before_process` runs for `new`,
+//! `create`, `show`, `edit` and `update`, `before_respond` for `create` and `update` (with
+//! the invitee, or the failed changeset). For example the e-mail confirmation extension
+//! hooks into `invitation#update` when the invitee changed the e-mail address while
+//! accepting. App changeset hooks see [`ChangesetAction::Invite`] and
+//! [`ChangesetAction::AcceptInvitation`]: a field required on sign-up usually wants the
+//! same rule on acceptance.
 //!
 //! # Database columns
 //!
@@ -420,7 +424,7 @@ mod tests {
                 .collect()
         };
         let english = keys(FTL[0].1);
-        assert_eq!(english.len(), 16);
+        assert_eq!(english.len(), 15);
         for (lang, src) in &FTL[1..] {
             assert_eq!(keys(src), english, "{lang}");
         }

@@ -76,9 +76,7 @@ use actix_web::cookie::{Cookie, SameSite};
 use actix_web::{HttpMessage, HttpRequest};
 use async_trait::async_trait;
 use pow_core::messages::LanguageIdentifier;
-use pow_core::session::{
-    self, queue_cookie, CredentialsCache, CurrentSession, SessionMetadata,
-};
+use pow_core::session::{self, queue_cookie, CredentialsCache, CurrentSession, SessionMetadata};
 use pow_core::token::generate_uuid;
 use pow_core::users::run_blocking;
 use pow_core::views::{Field, FieldType, PageBody};
@@ -102,6 +100,16 @@ const REISSUE: &str = "pow_persistent_session_reissue";
 
 /// The token issued to this browser during the current request.
 struct IssuedToken(String);
+
+/// A token whose claim this request took.
+struct Claimed<'a> {
+    token: &'a str,
+    record: TokenRecord,
+    /// When it was claimed, in milliseconds since the Unix epoch.
+    now: i64,
+    /// How long its record has left to live.
+    remaining: Duration,
+}
 
 /// The persistent-session ("remember me") extension. See the [crate docs](crate).
 #[derive(Clone, Debug)]
@@ -299,14 +307,20 @@ impl PersistentSession {
             self.expire_cookie(req, config);
             return Ok(());
         };
-        match self
-            .restore(req, config, tokens, token, &record, now, remaining)
-            .await
-        {
+        let claimed = Claimed {
+            token,
+            record,
+            now,
+            remaining,
+        };
+        match self.restore(req, config, tokens, &claimed).await {
             Ok(()) => Ok(()),
             Err(err) => {
                 // Give the token back, so that retrying is not taken for a replay.
-                if let Err(release) = tokens.release(token, &record, remaining).await {
+                if let Err(release) = tokens
+                    .release(token, &claimed.record, claimed.remaining)
+                    .await
+                {
                     tracing::warn!(error = %release, "could not release a remember-me token");
                 }
                 Err(err)
@@ -314,18 +328,22 @@ impl PersistentSession {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
+    /// Signs the claimed token's user in with a new session and gives the browser a new
+    /// token of the same family.
     async fn restore(
         &self,
         req: &HttpRequest,
         config: &PowConfig,
         tokens: &Tokens,
-        token: &str,
-        record: &TokenRecord,
-        now: i64,
-        remaining: Duration,
+        claimed: &Claimed<'_>,
     ) -> Result<(), PowError> {
-        tokens.mark_used(token, record, now, remaining).await?;
+        let Claimed {
+            token,
+            record,
+            now,
+            remaining,
+        } = claimed;
+        tokens.mark_used(token, record, *now, *remaining).await?;
         let Some(user) = load_user(config, record.user_id).await? else {
             tokens.delete_user(record.user_id).await?;
             self.expire_cookie(req, config);
@@ -333,7 +351,7 @@ impl PersistentSession {
         };
         let next = config.namespaced(&generate_uuid());
         let next_record = TokenRecord {
-            issued_at: now,
+            issued_at: *now,
             used_at: None,
             ..record.clone()
         };
@@ -380,7 +398,11 @@ impl PersistentSession {
 
     /// A used token came back after the grace period: it was copied. Revokes every token
     /// of the user and signs out the sessions of the token's chain.
-    async fn revoke_family(&self, config: &PowConfig, record: &TokenRecord) -> Result<(), PowError> {
+    async fn revoke_family(
+        &self,
+        config: &PowConfig,
+        record: &TokenRecord,
+    ) -> Result<(), PowError> {
         tracing::warn!(
             user.id = record.user_id,
             family = %record.family,
@@ -406,7 +428,7 @@ async fn load_user(config: &PowConfig, user_id: i64) -> Result<Option<User>, Pow
     run_blocking(move || users.get(&cfg, user_id)).await
 }
 
-#[async_trait]
+#[async_trait(?Send)]
 impl Extension for PersistentSession {
     fn name(&self) -> &'static str {
         NAME
@@ -414,9 +436,18 @@ impl Extension for PersistentSession {
 
     fn messages(&self) -> Vec<(&'static str, &'static str)> {
         vec![
-            ("en", include_str!("../locales/en/pow_persistent_session.ftl")),
-            ("de", include_str!("../locales/de/pow_persistent_session.ftl")),
-            ("fr", include_str!("../locales/fr/pow_persistent_session.ftl")),
+            (
+                "en",
+                include_str!("../locales/en/pow_persistent_session.ftl"),
+            ),
+            (
+                "de",
+                include_str!("../locales/de/pow_persistent_session.ftl"),
+            ),
+            (
+                "fr",
+                include_str!("../locales/fr/pow_persistent_session.ftl"),
+            ),
         ]
     }
 
@@ -434,9 +465,7 @@ impl Extension for PersistentSession {
             if form.fields.iter().any(|f| f.name == FIELD) {
                 return;
             }
-            let label = config
-                .messages()
-                .text(lang, "pow_persistent_session_label");
+            let label = config.messages().text(lang, "pow_persistent_session_label");
             form.fields
                 .push(Field::new(FIELD, label, FieldType::Checkbox).value("true"));
         }
@@ -451,8 +480,7 @@ impl Extension for PersistentSession {
             // Remember whether this browser holds a live token of the user, to give it a
             // new one if the update revokes the user's tokens (a password change).
             let user_id = session::current_user(ctl.req).map(|u| u.id);
-            if let (Some(user_id), Some(token)) =
-                (user_id, self.browser_token(ctl.req, ctl.config))
+            if let (Some(user_id), Some(token)) = (user_id, self.browser_token(ctl.req, ctl.config))
             {
                 let live = self
                     .tokens(ctl.config)
@@ -535,7 +563,11 @@ impl Extension for PersistentSession {
         }
     }
 
-    async fn on_credentials_revoked(&self, config: &PowConfig, user: &User) -> Result<(), PowError> {
+    async fn on_credentials_revoked(
+        &self,
+        config: &PowConfig,
+        user: &User,
+    ) -> Result<(), PowError> {
         self.revoke_user_tokens(config, user.id).await?;
         Ok(())
     }

@@ -204,7 +204,9 @@ impl Tokens {
                 .delete(&self.namespace, &index_key(record.user_id, token))
                 .await?;
         }
-        self.store.delete(&self.namespace, &claim_key(token)).await?;
+        self.store
+            .delete(&self.namespace, &claim_key(token))
+            .await?;
         self.store.delete(&self.namespace, &token_key(token)).await
     }
 
@@ -230,8 +232,12 @@ impl Tokens {
             if self.get(&token).await?.is_some_and(|r| r.used_at.is_none()) {
                 unused += 1;
             }
-            self.store.delete(&self.namespace, &claim_key(&token)).await?;
-            self.store.delete(&self.namespace, &token_key(&token)).await?;
+            self.store
+                .delete(&self.namespace, &claim_key(&token))
+                .await?;
+            self.store
+                .delete(&self.namespace, &token_key(&token))
+                .await?;
             self.store
                 .delete(&self.namespace, &index_key(user_id, &token))
                 .await?;

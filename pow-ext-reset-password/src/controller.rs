@@ -5,14 +5,14 @@ use std::sync::Arc;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::web::{self, Bytes, ServiceConfig};
 use actix_web::{HttpRequest, HttpResponse};
-use pow_core::messages::{LanguageIdentifier, Messages};
+use pow_core::messages::LanguageIdentifier;
 use pow_core::token::generate_uuid;
 use pow_core::users::validation::normalize_user_id;
 use pow_core::users::{run_blocking, Changeset, Params, Value};
 use pow_core::views::{FieldType, Link, PageBody};
 use pow_core::web::{
-    check_csrf, field, flash, form, redirect, render_page, require_not_authenticated,
-    route_config, routes_ctx, Controller, FormData, Page,
+    check_csrf, field, flash, form, redirect, render_page, require_not_authenticated, route_config,
+    routes_ctx, Controller, FormData, Page,
 };
 use pow_core::{PowConfig, PowError};
 
@@ -28,13 +28,8 @@ const CREATE_PATH: &str = "/reset-password";
 
 /// Registers the routes; every handler gets the extension's settings.
 pub(crate) fn configure(cfg: &mut ServiceConfig, ext: Arc<ResetPassword>) {
-    let (e_new, e_create, e_edit, e_update, e_post) = (
-        ext.clone(),
-        ext.clone(),
-        ext.clone(),
-        ext.clone(),
-        ext,
-    );
+    let (e_new, e_create, e_edit, e_update, e_post) =
+        (ext.clone(), ext.clone(), ext.clone(), ext.clone(), ext);
     let e_put = e_update.clone();
     cfg.service(
         web::resource(NEW_PATH)
@@ -172,7 +167,10 @@ async fn create(
         user => {
             tokens.decoy(&config, &token).await?;
             if !allowed {
-                let peer = req.connection_info().realip_remote_addr().map(str::to_owned);
+                let peer = req
+                    .connection_info()
+                    .realip_remote_addr()
+                    .map(str::to_owned);
                 tracing::warn!(
                     peer = peer.as_deref().unwrap_or("unknown"),
                     "password reset mail not sent: the rate limit for this address is reached"
@@ -221,7 +219,14 @@ fn edit_page(
 ) -> Result<HttpResponse, PowError> {
     let messages = config.messages();
     let fields = vec![
-        field(config, lang, "password", FieldType::Password, None, changeset),
+        field(
+            config,
+            lang,
+            "password",
+            FieldType::Password,
+            None,
+            changeset,
+        ),
         field(
             config,
             lang,
@@ -346,7 +351,11 @@ async fn update(
     }
     flash::put_info(
         &req,
-        text(&config, &ctl.lang, "pow_reset_password_password_has_been_reset"),
+        text(
+            &config,
+            &ctl.lang,
+            "pow_reset_password_password_has_been_reset",
+        ),
     );
     ctl.user = Some(updated);
     if let Some(res) = ctl.before_respond().await? {

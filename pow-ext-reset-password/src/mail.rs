@@ -64,11 +64,11 @@ async fn deliver(
 /// The message key and count saying how long a link works: whole hours when the TTL is
 /// a whole number of hours, else minutes (rounded up).
 fn expiry(ttl: Duration) -> (&'static str, i64) {
-    let secs = ttl.as_secs();
-    if secs >= 3600 && secs % 3600 == 0 && ttl.subsec_nanos() == 0 {
+    let hours = ttl.as_secs() / 3600;
+    if hours > 0 && Duration::from_secs(hours * 3600) == ttl {
         (
             "pow_reset_password_mail_expiry_hours",
-            i64::try_from(secs / 3600).unwrap_or(i64::MAX),
+            i64::try_from(hours).unwrap_or(i64::MAX),
         )
     } else {
         let minutes = ttl.as_millis().div_ceil(60_000).max(1);

@@ -18,6 +18,7 @@ use pow_core::session::{
 };
 use pow_core::users::diesel::DieselUsersContext;
 use pow_core::users::{Changeset, ChangesetAction, FieldDef, FieldKind};
+use pow_core::store::{DiskStore, MemoryStore, RedisStore, Store};
 use pow_core::{Migrations, PowConfig, PowError};
 
 /// The demo's own migration: the `name` and `role` user columns.
@@ -41,6 +42,39 @@ pub struct Settings {
     pub base_url: String,
     /// `ADMIN_EMAILS`: comma-separated emails that get the `admin` role on sign-up.
     pub admin_emails: Vec<String>,
+    /// `POW_CACHE`: `memory` (default), `redis` (with `REDIS_URL`) or `disk` (with
+    /// `POW_CACHE_DIR`).
+    pub cache: CacheSetting,
+}
+
+/// Which cache store the demo uses.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CacheSetting {
+    /// In-process memory: sessions are lost on restart and not shared.
+    Memory,
+    /// Redis at this URL: shared by every process, survives app restarts.
+    Redis(String),
+    /// An embedded database in this folder: survives restarts, one process.
+    Disk(PathBuf),
+}
+
+impl CacheSetting {
+    /// Opens the store.
+    ///
+    /// # Errors
+    /// When Redis is unreachable or the disk store cannot be opened.
+    pub async fn open(&self) -> Result<Arc<dyn Store>, PowError> {
+        Ok(match self {
+            CacheSetting::Memory => MemoryStore::shared(),
+            CacheSetting::Redis(url) => Arc::new(RedisStore::connect(url, "pow_demo").await?),
+            CacheSetting::Disk(dir) => {
+                std::fs::create_dir_all(dir).map_err(|e| {
+                    PowError::Config(format!("cannot create POW_CACHE_DIR {}: {e}", dir.display()))
+                })?;
+                Arc::new(DiskStore::open(dir.join("pow-cache.redb"))?)
+            }
+        })
+    }
 }
 
 impl Settings {
@@ -65,6 +99,20 @@ impl Settings {
             admin_emails: env("ADMIN_EMAILS")
                 .map(|v| v.split(',').map(|e| e.trim().to_lowercase()).collect())
                 .unwrap_or_default(),
+            cache: match env("POW_CACHE").as_deref() {
+                None | Some("memory") => CacheSetting::Memory,
+                Some("redis") => CacheSetting::Redis(
+                    env("REDIS_URL").unwrap_or_else(|| "redis://127.0.0.1:6379/".into()),
+                ),
+                Some("disk") => CacheSetting::Disk(
+                    env("POW_CACHE_DIR").map(PathBuf::from).unwrap_or_else(|| "pow-cache".into()),
+                ),
+                Some(other) => {
+                    return Err(PowError::Config(format!(
+                        "POW_CACHE must be memory, redis or disk (got `{other}`)"
+                    )))
+                }
+            },
         })
     }
 }
@@ -124,7 +172,11 @@ fn demo_changeset(admin_emails: Vec<String>) -> impl Fn(&mut Changeset, &PowConf
 ///
 /// # Errors
 /// When the database cannot be reached or migrated, or a setting is invalid.
-pub fn build(settings: &Settings, mailer: Option<Arc<dyn Mailer>>) -> Result<PowConfig, PowError> {
+pub fn build(
+    settings: &Settings,
+    store: Arc<dyn Store>,
+    mailer: Option<Arc<dyn Mailer>>,
+) -> Result<PowConfig, PowError> {
     let users = DieselUsersContext::connect(&settings.database_url)?;
     let mailer: Arc<dyn Mailer> = match (mailer, &settings.mail_dir) {
         (Some(mailer), _) => mailer,
@@ -133,6 +185,7 @@ pub fn build(settings: &Settings, mailer: Option<Arc<dyn Mailer>>) -> Result<Pow
     };
     let config = PowConfig::builder(settings.secret_key_base.clone())
         .users(users.clone())
+        .store(store)
         .mailer_arc(mailer)
         .base_url(settings.base_url.clone())
         .user_field(FieldDef::new("name", FieldKind::Text).castable())

@@ -4,7 +4,8 @@
 //! (all optional): `DATABASE_URL` (default `sqlite://pow-demo.db`; a `postgres://` URL
 //! works too), `BIND` (default `127.0.0.1:8080`), `SECRET_KEY_BASE` (generated into
 //! `.secret_key_base` if unset), `POW_MAIL_DIR` (write mails there as `.eml` instead of
-//! logging them), `BASE_URL` (for links in mails), `ADMIN_EMAILS` (who gets the admin role).
+//! logging them), `BASE_URL` (for links in mails), `ADMIN_EMAILS` (who gets the admin role), `POW_CACHE` (`memory`, `redis` with
+//! `REDIS_URL`, or `disk` with `POW_CACHE_DIR`).
 
 use actix_web::HttpServer;
 use tracing_subscriber::EnvFilter;
@@ -17,7 +18,8 @@ async fn main() -> std::io::Result<()> {
         )
         .init();
     let settings = example_demo::Settings::from_env().map_err(std::io::Error::other)?;
-    let config = example_demo::build(&settings, None).map_err(std::io::Error::other)?;
+    let store = settings.cache.open().await.map_err(std::io::Error::other)?;
+    let config = example_demo::build(&settings, store, None).map_err(std::io::Error::other)?;
     tracing::info!("pow-rs demo listening on http://{}", settings.bind);
     HttpServer::new(move || example_demo::app(config.clone()))
         .bind(&settings.bind)?

@@ -15,6 +15,7 @@ fn settings(admins: &[&str]) -> example_demo::Settings {
         mail_dir: None,
         base_url: "http://localhost".into(),
         admin_emails: admins.iter().map(|s| s.to_string()).collect(),
+        cache: example_demo::CacheSetting::Memory,
     }
 }
 
@@ -24,7 +25,12 @@ fn uuid_like() -> String {
 
 fn start(admins: &[&str]) -> (Client, MemoryMailer) {
     let mailer = MemoryMailer::new();
-    let config = example_demo::build(&settings(admins), Some(Arc::new(mailer.clone()))).unwrap();
+    let config = example_demo::build(
+        &settings(admins),
+        pow_core::store::MemoryStore::shared(),
+        Some(Arc::new(mailer.clone())),
+    )
+    .unwrap();
     (
         Client::new(serve(move || example_demo::app(config.clone()))),
         mailer,

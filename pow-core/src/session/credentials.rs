@@ -90,6 +90,25 @@ struct IndexRecord {
     fingerprint: String,
 }
 
+/// Decoded copies of recently read sessions, keyed by session id, so a request whose
+/// records are byte-for-byte unchanged skips JSON decoding. The store stays the source of
+/// truth: both records are read on every request and compared with the cached bytes.
+#[derive(Clone)]
+struct DecodeCache(moka::sync::Cache<String, Arc<Decoded>>);
+
+struct Decoded {
+    session_bytes: Vec<u8>,
+    user_bytes: Vec<u8>,
+    user_id: i64,
+    user: User,
+    metadata: SessionMetadata,
+}
+
+/// Entries the decode cache holds at most (about 1 KiB each).
+const DECODE_CACHE_CAPACITY: u64 = 10_000;
+/// Longest time an unused entry stays in the decode cache.
+const DECODE_CACHE_MAX_IDLE: Duration = Duration::from_secs(3600);
+
 /// A session id resolved to the live session it grants.
 #[derive(Debug)]
 pub(crate) struct Resolved {
@@ -136,6 +155,7 @@ pub struct CredentialsCache {
     store: Arc<dyn Store>,
     namespace: String,
     ttl: Duration,
+    decoded: Option<DecodeCache>,
 }
 
 impl std::fmt::Debug for CredentialsCache {
@@ -202,7 +222,20 @@ impl CredentialsCache {
             store,
             namespace: namespace.into(),
             ttl,
+            decoded: None,
         }
+    }
+
+    /// Keeps decoded copies of the sessions it reads (for the long-lived instance of the
+    /// middleware; see [`DecodeCache`]).
+    pub(crate) fn with_decode_cache(mut self) -> Self {
+        self.decoded = Some(DecodeCache(
+            moka::sync::Cache::builder()
+                .max_capacity(DECODE_CACHE_CAPACITY)
+                .time_to_idle(self.ttl.min(DECODE_CACHE_MAX_IDLE))
+                .build(),
+        ));
+        self
     }
 
     /// The TTL of every record.
@@ -278,29 +311,68 @@ impl CredentialsCache {
         let mut id = session_id.to_owned();
         let mut via_rotation = false;
         for _ in 0..=MAX_ROTATION_HOPS {
-            let Some(bytes) = self.store.get(&self.namespace, &session_key(&id)).await? else {
+            let Some(session_bytes) = self.store.get(&self.namespace, &session_key(&id)).await?
+            else {
                 return Ok(None);
             };
-            let Some(record) = decode::<SessionRecord>(&bytes, "session") else {
+            let cached = self
+                .decoded
+                .as_ref()
+                .and_then(|cache| cache.0.get(id.as_str()))
+                .filter(|cached| cached.session_bytes == session_bytes);
+            let (user_id, metadata) = match &cached {
+                Some(cached) => (cached.user_id, None),
+                None => {
+                    let Some(record) = decode::<SessionRecord>(&session_bytes, "session") else {
+                        return Ok(None);
+                    };
+                    if let Some(next) = record.rotated_to {
+                        id = next;
+                        via_rotation = true;
+                        continue;
+                    }
+                    (record.user_id, Some(record.metadata))
+                }
+            };
+            let Some(user_bytes) = self.store.get(&self.namespace, &user_key(user_id)).await?
+            else {
                 return Ok(None);
             };
-            if let Some(next) = record.rotated_to {
-                id = next;
-                via_rotation = true;
-                continue;
+            if let Some(cached) = cached.filter(|cached| cached.user_bytes == user_bytes) {
+                return Ok(Some(Resolved {
+                    session_id: id,
+                    user: cached.user.clone(),
+                    metadata: cached.metadata.clone(),
+                    via_rotation,
+                }));
             }
-            let user = match self
-                .store
-                .get(&self.namespace, &user_key(record.user_id))
-                .await?
-            {
-                Some(bytes) => decode::<User>(&bytes, "user"),
-                None => None,
+            let metadata = match metadata {
+                Some(metadata) => metadata,
+                // Cached session record, changed user record.
+                None => match decode::<SessionRecord>(&session_bytes, "session") {
+                    Some(record) => record.metadata,
+                    None => return Ok(None),
+                },
             };
-            return Ok(user.map(|user| Resolved {
+            let Some(user) = decode::<User>(&user_bytes, "user") else {
+                return Ok(None);
+            };
+            if let Some(cache) = &self.decoded {
+                cache.0.insert(
+                    id.clone(),
+                    Arc::new(Decoded {
+                        session_bytes,
+                        user_bytes,
+                        user_id,
+                        user: user.clone(),
+                        metadata: metadata.clone(),
+                    }),
+                );
+            }
+            return Ok(Some(Resolved {
                 session_id: id,
                 user,
-                metadata: record.metadata,
+                metadata,
                 via_rotation,
             }));
         }

@@ -51,7 +51,7 @@ impl PowSessionMiddleware {
     pub fn new(config: PowConfig) -> Self {
         Self {
             inner: Arc::new(Inner {
-                credentials: CredentialsCache::new(&config),
+                credentials: CredentialsCache::new(&config).with_decode_cache(),
                 config,
                 error_handler: None,
             }),

@@ -276,8 +276,9 @@ pub async fn sign_out_everywhere(
         .await?)
 }
 
-/// Revokes every credential of `user`: all sessions in the credentials cache, and each
-/// enabled extension's tokens (remember-me, API renewal tokens) through
+/// Revokes every credential of `user`: all sessions in the credentials cache, every API
+/// token ([`api::revoke_user_tokens`](crate::api::revoke_user_tokens)), and each enabled
+/// extension's tokens (remember-me) through
 /// [`Extension::on_credentials_revoked`](crate::Extension::on_credentials_revoked).
 /// Called on password change and reset, account deletion and "sign out everywhere".
 ///
@@ -287,6 +288,7 @@ pub async fn revoke_user(config: &PowConfig, user: &User) -> Result<usize, PowEr
     let removed = CredentialsCache::new(config)
         .delete_user_sessions(user.id)
         .await?;
+    crate::api::revoke_user_tokens(config, user.id).await?;
     for ext in config.extensions().iter() {
         ext.on_credentials_revoked(config, user).await?;
     }

@@ -1,0 +1,157 @@
+//! The JSON endpoints: registration, sign-in, sign-out and renewal.
+
+use std::sync::Arc;
+
+use actix_web::http::header;
+use actix_web::web::Bytes;
+use actix_web::{HttpRequest, HttpResponse};
+
+use super::error::ApiError;
+use super::middleware::bearer_token;
+use super::tokens::TokenPair;
+use super::{ApiAction, ApiContext};
+use crate::users::{run_blocking, Params};
+
+/// Reads the `user` object of a JSON body (`{"user": {"email": "...", ...}}`) as params.
+///
+/// Strings are taken as they are, numbers and booleans as their JSON text; `null` values
+/// and a missing `user` are left out. `None` when the body is not a JSON object, `user`
+/// is not an object, or a value is an array or object.
+///
+/// ```
+/// use pow_core::api::user_params;
+///
+/// let params = user_params(br#"{"user": {"email": "a@example.com", "age": 7}}"#).unwrap();
+/// assert_eq!(params["email"], "a@example.com");
+/// assert_eq!(params["age"], "7");
+/// assert!(user_params(b"user[email]=a").is_none());
+/// assert!(user_params(br#"{"user": {"email": ["a"]}}"#).is_none());
+/// ```
+pub fn user_params(body: &[u8]) -> Option<Params> {
+    let value: serde_json::Value = serde_json::from_slice(body).ok()?;
+    let user = match value.as_object()?.get("user") {
+        None | Some(serde_json::Value::Null) => return Some(Params::new()),
+        Some(serde_json::Value::Object(user)) => user,
+        Some(_) => return None,
+    };
+    let mut params = Params::new();
+    for (name, value) in user {
+        let text = match value {
+            serde_json::Value::String(s) => s.clone(),
+            serde_json::Value::Number(n) => n.to_string(),
+            serde_json::Value::Bool(b) => b.to_string(),
+            serde_json::Value::Null => continue,
+            serde_json::Value::Array(_) | serde_json::Value::Object(_) => return None,
+        };
+        params.insert(name.clone(), text);
+    }
+    Some(params)
+}
+
+/// The answer carrying a new token pair:
+/// `{"data": {"access_token": "...", "renewal_token": "..."}}`, never cached.
+pub fn token_response(pair: &TokenPair) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header((header::PRAGMA, "no-cache"))
+        .json(serde_json::json!({ "data": pair }))
+}
+
+/// `POST <prefix>/registration`: creates the user and answers a token pair; `422` with
+/// translated field errors when the params are invalid.
+pub(crate) async fn registration_create(
+    req: HttpRequest,
+    api: ApiContext,
+    body: Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let params = user_params(&body).ok_or_else(|| ApiError::invalid_request(&req))?;
+    let config = api.config().clone();
+    let users = Arc::clone(config.users()?);
+    let cfg = config.clone();
+    let user = match run_blocking(move || users.create(&cfg, &params)).await? {
+        Ok(user) => user,
+        Err(cs) => {
+            return Err(ApiError::validation(
+                &req,
+                &config,
+                "api-user-not-created",
+                &cs,
+            ))
+        }
+    };
+    api.before_issue(&req, &user, ApiAction::Registration)
+        .await?;
+    Ok(token_response(&api.issue_tokens(&user).await?))
+}
+
+/// `POST <prefix>/session`: checks the user id and password and answers a token pair;
+/// `401` with the generic `invalid_credentials` text otherwise.
+pub(crate) async fn session_create(
+    req: HttpRequest,
+    api: ApiContext,
+    body: Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let params = user_params(&body).ok_or_else(|| ApiError::invalid_request(&req))?;
+    let config = api.config().clone();
+    let users = Arc::clone(config.users()?);
+    let cfg = config.clone();
+    let authenticated = run_blocking(move || users.authenticate(&cfg, &params)).await?;
+    let Some(user) = authenticated else {
+        return Err(ApiError::invalid_credentials(&req, &config));
+    };
+    api.before_issue(&req, &user, ApiAction::SignIn).await?;
+    let pair = api.issue_tokens(&user).await?;
+    // A password change or account deletion that raced this sign-in wins: if the row
+    // changed after the password was checked, the revocation may have run before the
+    // pair was stored, so drop the pair. (A later revocation reaches it anyway.)
+    let users = Arc::clone(config.users()?);
+    let (cfg, id) = (config.clone(), user.id);
+    let fresh = run_blocking(move || users.get(&cfg, id)).await?;
+    if fresh.map(|u| u.password_hash) != Some(user.password_hash) {
+        api.tokens().sign_out(&pair.access_token).await?;
+        return Err(ApiError::invalid_credentials(&req, &config));
+    }
+    Ok(token_response(&pair))
+}
+
+/// `DELETE <prefix>/session`: revokes the pair of the bearer token (access or renewal
+/// token). Always answers `{"data": {}}`, as there is nothing left to do for a token that
+/// is invalid already.
+pub(crate) async fn session_delete(
+    req: HttpRequest,
+    api: ApiContext,
+) -> Result<HttpResponse, ApiError> {
+    if let Some(token) = bearer_token(req.headers()) {
+        api.tokens().sign_out(token).await?;
+    }
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(serde_json::json!({ "data": {} })))
+}
+
+/// `POST <prefix>/session/renew`: consumes the renewal token sent as bearer token and
+/// answers a new pair; the old access token stops working. `401` for a forged, used,
+/// expired or revoked token.
+pub(crate) async fn session_renew(
+    req: HttpRequest,
+    api: ApiContext,
+) -> Result<HttpResponse, ApiError> {
+    let Some(token) = bearer_token(req.headers()) else {
+        return Err(ApiError::invalid_token(&req));
+    };
+    let Some(renewal) = api.tokens().renew(token).await? else {
+        return Err(ApiError::invalid_token(&req));
+    };
+    api.before_issue(&req, &renewal.user, ApiAction::Renewal)
+        .await?;
+    let pair = api
+        .tokens()
+        .issue(
+            &renewal.user,
+            Some((renewal.fingerprint, renewal.signed_in_at)),
+            renewal.generation,
+            api.renewal_ttl(),
+        )
+        .await?;
+    Ok(token_response(&pair))
+}

@@ -1,0 +1,7 @@
+# pow-core JSON API messages, German.
+
+api-not-authenticated = Nicht angemeldet
+api-already-authenticated = Bereits angemeldet
+api-invalid-token = Ungültiges Token
+api-invalid-request = Ungültige Anfrage: Der Inhalt muss ein JSON-Objekt sein
+api-user-not-created = Das Konto konnte nicht angelegt werden

@@ -1,0 +1,9 @@
+# pow-core JSON API messages, English.
+#
+# Override any key from your app with `PowConfigBuilder::messages_ftl("en", "...")`.
+
+api-not-authenticated = Not authenticated
+api-already-authenticated = Already authenticated
+api-invalid-token = Invalid token
+api-invalid-request = Invalid request: the body has to be a JSON object
+api-user-not-created = Couldn't create user

@@ -1,0 +1,7 @@
+# pow-core JSON API messages, French.
+
+api-not-authenticated = Non authentifié
+api-already-authenticated = Déjà authentifié
+api-invalid-token = Jeton invalide
+api-invalid-request = Requête invalide : le corps doit être un objet JSON
+api-user-not-created = Le compte n'a pas pu être créé

@@ -1,0 +1,477 @@
+//! A JSON API with bearer tokens: sign-up, sign-in, renewal and sign-out for mobile and
+//! single-page clients, following Pow's API guide.
+//!
+//! A client signs in and gets two signed tokens:
+//!
+//! - an **access token**, sent as `Authorization: Bearer <access token>` on every API
+//!   request. It is a session in the [`CredentialsCache`](crate::session::CredentialsCache)
+//!   and lives as long as one
+//!   ([`credentials_ttl`](crate::SessionConfig::credentials_ttl), 30 minutes by default);
+//! - a **renewal token**, kept by the client and sent (also as a bearer token) to
+//!   `POST <prefix>/session/renew` when the access token has expired. It answers a new
+//!   pair, works **once**, and lives 30 days ([`ApiOptions::renewal_ttl`]).
+//!
+//! Both are random UUIDs signed like every pow-rs token ([`crate::token`]), each with its
+//! own salt ([`ACCESS_TOKEN_SALT`], [`RENEWAL_TOKEN_SALT`]): the signature is checked before
+//! any lookup, and one kind of token never passes for the other.
+//!
+//! # Setup
+//!
+//! ```
+//! use actix_web::{web, App, HttpResponse};
+//! use pow_core::api::{self, ApiAuthMiddleware, ApiOptions};
+//! use pow_core::session::RequireAuthenticated;
+//! use pow_core::{CurrentUser, PowConfig};
+//!
+//! async fn me(CurrentUser(user): CurrentUser) -> HttpResponse {
+//!     HttpResponse::Ok().json(serde_json::json!({ "data": { "email": user.email() } }))
+//! }
+//!
+//! let config = PowConfig::builder("s".repeat(64)).build().unwrap();
+//! let app = App::new()
+//!     // POST /api/v1/registration, POST|DELETE /api/v1/session, POST /api/v1/session/renew
+//!     .configure(api::configure(config.clone(), ApiOptions::new()))
+//!     .service(
+//!         web::resource("/api/v1/me")
+//!             .wrap(RequireAuthenticated::new())
+//!             .route(web::get().to(me)),
+//!     )
+//!     // Loads the user of the bearer token for every route of the app.
+//!     .wrap(ApiAuthMiddleware::new(config.clone()));
+//! ```
+//!
+//! [`ApiAuthMiddleware`] puts the signed-in [`CurrentSession`] and the [`PowConfig`] into
+//! the request extensions exactly as [`PowSessionMiddleware`](crate::PowSessionMiddleware)
+//! does, so [`CurrentUser`](crate::CurrentUser), [`MaybeUser`](crate::MaybeUser),
+//! [`current_user`](crate::session::current_user) and
+//! [`RequireAuthenticated`](crate::session::RequireAuthenticated) work unchanged. Behind
+//! it, failed guards answer JSON ([`ApiErrorHandler`]) even without an `Accept` header.
+//! The endpoints themselves read the bearer token directly, so they work whether or not
+//! the middleware wraps them.
+//!
+//! # Endpoints
+//!
+//! Bodies are JSON; user params go under `user`. Successful sign-up, sign-in and renewal
+//! answer `200` with `{"data": {"access_token": "...", "renewal_token": "..."}}` and
+//! `Cache-Control: no-store`. Errors answer
+//! `{"error": {"status": N, "message": "...", "errors": {"field": ["..."]}}}` ([`ApiError`]),
+//! with texts translated for the request's `Accept-Language`.
+//!
+//! | Route | Body / token | Answer |
+//! |---|---|---|
+//! | `POST <prefix>/registration` | `{"user": {"email", "password", "password_confirmation", ...}}` | a pair; `422` with per-field errors |
+//! | `POST <prefix>/session` | `{"user": {"email", "password"}}` | a pair; `401` with the generic `invalid_credentials` text |
+//! | `DELETE <prefix>/session` | access or renewal token | `{"data": {}}`; both tokens of the pair are revoked |
+//! | `POST <prefix>/session/renew` | renewal token | a new pair; `401` `Invalid token` |
+//!
+//! A body that is not a JSON object answers `400`. The default prefix is `/api/v1`
+//! ([`ApiOptions::prefix`]).
+//!
+//! # Renewal and revocation
+//!
+//! Renewing consumes the renewal token ([`Store::take`](crate::store::Store::take): of two
+//! concurrent renewals with one token exactly one succeeds) and **deletes the access token
+//! issued with it**, as Pow's guide does: after a renewal only the new pair works. The new
+//! pair continues the sign-in (same fingerprint and sign-in time), so the
+//! [absolute session lifetime](crate::SessionConfig::absolute_lifetime) (14 days by
+//! default) caps a chain of renewals as it caps browser sessions; set it to `None` for
+//! Pow's behaviour (renewals forever).
+//!
+//! [`revoke_user`](crate::session::revoke_user), which pow-rs runs on a password change or
+//! reset, account deletion and "sign out everywhere", also revokes every API token of the
+//! user ([`revoke_user_tokens`]), at once: the user moves to a new revocation generation
+//! that every token is checked against, so even a pair issued by a request racing the
+//! revocation is refused. The access tokens, as sessions, are listed by
+//! [`CredentialsCache::sessions`](crate::session::CredentialsCache::sessions) next to the
+//! browser sessions; their metadata holds an `api_renewal_token` entry.
+//!
+//! # Why there is no CSRF protection
+//!
+//! CSRF works because browsers attach cookies to cross-site requests by themselves. These
+//! endpoints authenticate with the `Authorization` header only, which a browser never adds
+//! on its own and which a page from another origin cannot set on a request to this one
+//! without CORS permission; the token answers are in response bodies, which another origin
+//! cannot read. So a forged cross-site request carries no credentials, and signing a
+//! victim in to an attacker's account gives the attacker nothing. This only holds while
+//! API routes accept no cookie: do not wrap them in the cookie session middlewares, and do
+//! not allow credentials (cookies) in a CORS policy for them.
+//!
+//! # Extensions
+//!
+//! The core [`Extension`](crate::Extension) callbacks belong to the HTML controllers and
+//! do not run here (changeset hooks do: they are part of creating a user). JSON endpoints
+//! of extensions plug in through [`ApiExtension`], added with [`ApiOptions::extension`]:
+//! it registers routes under the prefix ([`ApiContext::resource`]) and may refuse to issue
+//! tokens ([`ApiExtension::before_issue`], e.g. until an email address is confirmed).
+//! The reset-password and email-confirmation extensions ship no JSON endpoints yet.
+//!
+//! # Texts
+//!
+//! Besides the core's `invalid_credentials` and validation errors, the API uses the keys
+//! `api-not-authenticated`, `api-already-authenticated`, `api-invalid-token`,
+//! `api-invalid-request` and `api-user-not-created` ([`API_FTL`]: English, German,
+//! French), overridable with
+//! [`PowConfigBuilder::messages_ftl`](crate::PowConfigBuilder::messages_ftl).
+
+use std::future::{ready, Ready};
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::dev::Payload;
+use actix_web::web::{self, ServiceConfig};
+use actix_web::{FromRequest, HttpMessage, HttpRequest};
+use async_trait::async_trait;
+
+use crate::config::PowConfig;
+use crate::error::PowError;
+use crate::session::CurrentSession;
+use crate::users::User;
+
+mod controllers;
+mod error;
+mod middleware;
+mod tokens;
+
+pub use controllers::{token_response, user_params};
+pub use error::{ApiError, ApiErrorHandler, API_FTL};
+#[doc(hidden)]
+pub use middleware::ApiAuthService;
+pub use middleware::{bearer_token, ApiAuthMiddleware, ApiRequest};
+pub use tokens::TokenPair;
+
+use tokens::Tokens;
+
+/// Salt of access tokens.
+pub const ACCESS_TOKEN_SALT: &str = "pow_core.api.access";
+/// Salt of renewal tokens.
+pub const RENEWAL_TOKEN_SALT: &str = "pow_core.api.renewal";
+/// The default route prefix.
+pub const DEFAULT_PREFIX: &str = "/api/v1";
+/// The default lifetime of renewal tokens: 30 days.
+pub const DEFAULT_RENEWAL_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
+/// The longest lifetime of renewal tokens: 365 days. Longer settings are capped.
+pub const MAX_RENEWAL_TTL: Duration = Duration::from_secs(365 * 24 * 3600);
+/// Largest request body the endpoints read.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// Settings of the JSON endpoints. Each setter says its default.
+#[derive(Clone)]
+pub struct ApiOptions {
+    prefix: String,
+    renewal_ttl: Duration,
+    extensions: Vec<Arc<dyn ApiExtension>>,
+}
+
+impl std::fmt::Debug for ApiOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiOptions")
+            .field("prefix", &self.prefix)
+            .field("renewal_ttl", &self.renewal_ttl)
+            .field(
+                "extensions",
+                &self.extensions.iter().map(|e| e.name()).collect::<Vec<_>>(),
+            )
+            .finish()
+    }
+}
+
+impl Default for ApiOptions {
+    fn default() -> Self {
+        Self {
+            prefix: DEFAULT_PREFIX.to_owned(),
+            renewal_ttl: DEFAULT_RENEWAL_TTL,
+            extensions: Vec::new(),
+        }
+    }
+}
+
+impl ApiOptions {
+    /// The defaults.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Where the endpoints are mounted. The default is `"/api/v1"`; `""` mounts them at
+    /// the root (where they clash with the HTML routes of [`crate::web::configure`]).
+    pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
+        let prefix = prefix.into();
+        let trimmed = prefix.trim().trim_matches('/');
+        self.prefix = if trimmed.is_empty() {
+            String::new()
+        } else {
+            format!("/{trimmed}")
+        };
+        self
+    }
+
+    /// How long a renewal token lives. The default is 30 days; values above
+    /// [`MAX_RENEWAL_TTL`] (365 days) are capped.
+    ///
+    /// # Warning
+    /// A renewal token is a long-lived credential: a stolen one signs its thief in until
+    /// it is used or revoked. Keep it as short as the clients allow.
+    pub fn renewal_ttl(mut self, ttl: Duration) -> Self {
+        if ttl > MAX_RENEWAL_TTL {
+            tracing::warn!("API renewal_ttl above 365 days: capped at 365 days");
+        }
+        self.renewal_ttl = ttl.min(MAX_RENEWAL_TTL);
+        self
+    }
+
+    /// Adds a JSON extension. Order matters: [`ApiExtension::before_issue`] hooks run in
+    /// the order extensions are added. The default is none.
+    pub fn extension(mut self, extension: impl ApiExtension) -> Self {
+        self.extensions.push(Arc::new(extension));
+        self
+    }
+}
+
+/// Why a token pair is about to be issued.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ApiAction {
+    /// A user just signed up (the user exists already).
+    Registration,
+    /// A user signed in with a user id and password.
+    SignIn,
+    /// A renewal token was exchanged for a new pair.
+    Renewal,
+}
+
+/// The JSON side of an extension: its routes under the API prefix, and a say in issuing
+/// tokens. Object safe; every method but [`name`](ApiExtension::name) has a default that
+/// does nothing.
+///
+/// The hooks receive the request (neither `Send` nor `Sync`), so implement the trait with
+/// `#[async_trait::async_trait(?Send)]`:
+///
+/// ```
+/// use actix_web::http::StatusCode;
+/// use actix_web::{web, HttpRequest, HttpResponse};
+/// use pow_core::api::{ApiAction, ApiContext, ApiError, ApiExtension, ApiOptions};
+/// use pow_core::User;
+///
+/// struct Ping;
+///
+/// #[async_trait::async_trait(?Send)]
+/// impl ApiExtension for Ping {
+///     fn name(&self) -> &'static str {
+///         "ping"
+///     }
+///
+///     fn configure(&self, cfg: &mut web::ServiceConfig, api: &ApiContext) {
+///         // GET /api/v1/ping
+///         cfg.service(api.resource("/ping").route(web::get().to(|| async { "pong" })));
+///     }
+///
+///     async fn before_issue(
+///         &self,
+///         _req: &HttpRequest,
+///         _api: &ApiContext,
+///         user: &User,
+///         _action: ApiAction,
+///     ) -> Result<(), ApiError> {
+///         if user.get_str("locked_at").is_some() {
+///             return Err(ApiError::new(StatusCode::FORBIDDEN, "Account locked"));
+///         }
+///         Ok(())
+///     }
+/// }
+///
+/// let options = ApiOptions::new().extension(Ping);
+/// ```
+#[async_trait(?Send)]
+pub trait ApiExtension: Send + Sync + 'static {
+    /// A name for logs, e.g. `"pow_reset_password"`.
+    fn name(&self) -> &'static str;
+
+    /// Registers the extension's JSON routes, typically with [`ApiContext::resource`] so
+    /// their handlers can extract the [`ApiContext`].
+    fn configure(&self, _cfg: &mut ServiceConfig, _api: &ApiContext) {}
+
+    /// Runs before a token pair is issued for `user`; an error is answered instead of the
+    /// pair (after a registration, the user stays created).
+    async fn before_issue(
+        &self,
+        _req: &HttpRequest,
+        _api: &ApiContext,
+        _user: &User,
+        _action: ApiAction,
+    ) -> Result<(), ApiError> {
+        Ok(())
+    }
+}
+
+/// The mounted API: config, options and token operations. Handlers registered with
+/// [`ApiContext::resource`] extract it as an argument.
+#[derive(Clone)]
+pub struct ApiContext {
+    inner: Arc<ContextInner>,
+}
+
+struct ContextInner {
+    config: PowConfig,
+    options: ApiOptions,
+    tokens: Tokens,
+}
+
+impl std::fmt::Debug for ApiContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiContext")
+            .field("config", &self.inner.config)
+            .field("options", &self.inner.options)
+            .finish()
+    }
+}
+
+impl ApiContext {
+    /// The context of `config` with `options`.
+    pub fn new(config: PowConfig, options: ApiOptions) -> Self {
+        Self {
+            inner: Arc::new(ContextInner {
+                tokens: Tokens::new(&config),
+                config,
+                options,
+            }),
+        }
+    }
+
+    /// The setup.
+    pub fn config(&self) -> &PowConfig {
+        &self.inner.config
+    }
+
+    /// The route prefix (`"/api/v1"` by default, `""` at the root).
+    pub fn prefix(&self) -> &str {
+        &self.inner.options.prefix
+    }
+
+    /// `suffix` under the prefix: `path("/session")` is `"/api/v1/session"`.
+    pub fn path(&self, suffix: &str) -> String {
+        format!("{}{suffix}", self.inner.options.prefix)
+    }
+
+    /// How long renewal tokens live.
+    pub fn renewal_ttl(&self) -> Duration {
+        self.inner.options.renewal_ttl
+    }
+
+    /// A resource at `suffix` under the prefix, carrying this context (so handlers can
+    /// extract it) and the body size limit.
+    pub fn resource(&self, suffix: &str) -> actix_web::Resource {
+        web::resource(self.path(suffix))
+            .app_data(web::Data::new(self.clone()))
+            .app_data(web::PayloadConfig::new(MAX_BODY_BYTES))
+    }
+
+    /// Issues a new token pair for `user`, starting a new sign-in. For extension endpoints
+    /// that sign a user in (say, after confirming an email address); run
+    /// [`before_issue`](Self::before_issue) first.
+    ///
+    /// # Errors
+    /// [`PowError::Store`] when the store fails.
+    pub async fn issue_tokens(&self, user: &User) -> Result<TokenPair, PowError> {
+        let generation = self.inner.tokens.generation(user.id).await?;
+        self.inner
+            .tokens
+            .issue(user, None, generation, self.renewal_ttl())
+            .await
+    }
+
+    /// Runs every extension's [`ApiExtension::before_issue`], in order; the first error
+    /// wins.
+    ///
+    /// # Errors
+    /// The refusing extension's [`ApiError`].
+    pub async fn before_issue(
+        &self,
+        req: &HttpRequest,
+        user: &User,
+        action: ApiAction,
+    ) -> Result<(), ApiError> {
+        for ext in &self.inner.options.extensions {
+            ext.before_issue(req, self, user, action).await?;
+        }
+        Ok(())
+    }
+
+    pub(crate) fn tokens(&self) -> &Tokens {
+        &self.inner.tokens
+    }
+}
+
+impl FromRequest for ApiContext {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _payload: &mut Payload) -> Self::Future {
+        ready(
+            req.app_data::<web::Data<ApiContext>>()
+                .map(|data| data.get_ref().clone())
+                .ok_or_else(|| {
+                    PowError::Config(
+                        "no ApiContext for this route: register it with \
+                         pow_core::api::configure or ApiContext::resource"
+                            .into(),
+                    )
+                    .into()
+                }),
+        )
+    }
+}
+
+/// Registers the JSON endpoints (see the [module docs](self)) and each
+/// [`ApiExtension`]'s routes, for `config`. Use it with `App::configure` or
+/// `Scope::configure`.
+pub fn configure(config: PowConfig, options: ApiOptions) -> impl FnOnce(&mut ServiceConfig) {
+    move |cfg: &mut ServiceConfig| {
+        let api = ApiContext::new(config, options);
+        cfg.service(
+            api.resource("/registration")
+                .route(web::post().to(controllers::registration_create)),
+        )
+        .service(
+            api.resource("/session")
+                .route(web::post().to(controllers::session_create))
+                .route(web::delete().to(controllers::session_delete)),
+        )
+        .service(
+            api.resource("/session/renew")
+                .route(web::post().to(controllers::session_renew)),
+        );
+        for ext in &api.inner.options.extensions {
+            ext.configure(cfg, &api);
+        }
+    }
+}
+
+/// Resolves a signed access token (the value after `Bearer `) to its session, as
+/// [`ApiAuthMiddleware`] does: for places the middleware does not reach (a WebSocket
+/// handshake that sends the token in a message, say). `None` for a forged, unknown,
+/// expired or revoked token.
+///
+/// # Errors
+/// [`PowError::Store`] when the store fails; [`PowError::Database`] when the user is
+/// reloaded ([`reload_user`](crate::SessionConfig::reload_user)) and the database fails.
+pub async fn authenticate(
+    config: &PowConfig,
+    access_token: &str,
+) -> Result<Option<CurrentSession>, PowError> {
+    Tokens::new(config).authenticate(access_token).await
+}
+
+/// Revokes every API token of the user (access and renewal tokens, also pairs being
+/// issued at the same moment) and returns how many renewal tokens there were.
+/// [`revoke_user`](crate::session::revoke_user) calls it.
+///
+/// # Errors
+/// [`PowError::Store`] when the store fails.
+pub async fn revoke_user_tokens(config: &PowConfig, user_id: i64) -> Result<usize, PowError> {
+    Ok(Tokens::new(config).revoke_user(user_id).await?)
+}
+
+/// Whether `req` is an API request: served by [`ApiAuthMiddleware`] or routed to an
+/// endpoint registered with [`ApiContext::resource`].
+pub fn is_api_request(req: &HttpRequest) -> bool {
+    req.extensions().contains::<ApiRequest>() || req.app_data::<web::Data<ApiContext>>().is_some()
+}

@@ -1,0 +1,386 @@
+//! Where API tokens live: access tokens in the [`CredentialsCache`], renewal tokens and
+//! the per-user revocation generation in the `api_renewal` namespace of the store.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::{ACCESS_TOKEN_SALT, MAX_RENEWAL_TTL, RENEWAL_TOKEN_SALT};
+use crate::config::PowConfig;
+use crate::error::PowError;
+use crate::session::{
+    check_loaded, duration_ms, new_session_id, now_ms, CredentialsCache, CurrentSession,
+    SessionMetadata,
+};
+use crate::store::{Key, KeyPattern, Store, StoreError};
+use crate::token::generate_uuid;
+use crate::users::{run_blocking, User};
+
+/// Session metadata key holding the id of the renewal token issued with an access token.
+/// Its presence is what marks a credentials-cache session as an API access token.
+pub(crate) const META_RENEWAL_TOKEN: &str = "api_renewal_token";
+/// Session metadata key holding the user's revocation generation at issue time.
+const META_GENERATION: &str = "api_generation";
+
+/// A signed access token and a signed renewal token, as handed to the client.
+#[derive(Clone, PartialEq, Eq, Serialize)]
+pub struct TokenPair {
+    /// Bearer token for API requests; lives as long as a session
+    /// ([`credentials_ttl`](crate::SessionConfig::credentials_ttl), 30 minutes by default).
+    pub access_token: String,
+    /// Single-use token for `POST <prefix>/session/renew`; lives for the renewal TTL
+    /// (30 days by default).
+    pub renewal_token: String,
+}
+
+impl std::fmt::Debug for TokenPair {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenPair")
+            .field("access_token", &"[redacted]")
+            .field("renewal_token", &"[redacted]")
+            .finish()
+    }
+}
+
+/// What a renewal token stands for.
+#[derive(Serialize, Deserialize)]
+struct RenewalRecord {
+    user_id: i64,
+    /// The access token (credentials-cache session id) issued with it.
+    access_token: String,
+    /// Shared by every pair of one sign-in, as session fingerprints are.
+    fingerprint: String,
+    /// When the chain of renewals started (the sign-in), in ms since the Unix epoch.
+    signed_in_at: i64,
+    /// The user's revocation generation when it was issued.
+    #[serde(default)]
+    generation: Option<String>,
+}
+
+/// The sign-in a consumed renewal token continues.
+#[derive(Debug)]
+pub(crate) struct Renewal {
+    /// The user, freshly read from the users context.
+    pub user: User,
+    pub fingerprint: String,
+    pub signed_in_at: i64,
+    pub generation: Option<String>,
+}
+
+fn token_key(id: &str) -> Key {
+    Key(vec!["token".to_owned(), id.to_owned()])
+}
+
+fn index_key(user_id: i64, id: &str) -> Key {
+    Key(vec![
+        "user".to_owned(),
+        user_id.to_string(),
+        "token".to_owned(),
+        id.to_owned(),
+    ])
+}
+
+fn index_pattern(user_id: i64) -> [KeyPattern; 4] {
+    [
+        KeyPattern::exact("user"),
+        KeyPattern::Exact(user_id.to_string()),
+        KeyPattern::exact("token"),
+        KeyPattern::Any,
+    ]
+}
+
+fn generation_key(user_id: i64) -> Key {
+    Key(vec![
+        "user".to_owned(),
+        user_id.to_string(),
+        "generation".to_owned(),
+    ])
+}
+
+/// Decodes a stored value; an undecodable one counts as absent (the token stops working
+/// instead of failing every request).
+fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8], what: &str) -> Option<T> {
+    match serde_json::from_slice(bytes) {
+        Ok(value) => Some(value),
+        Err(err) => {
+            tracing::warn!(error = %err, "ignoring undecodable API {what} record");
+            None
+        }
+    }
+}
+
+/// Whether a token issued under `issued` is still valid when the user's generation is
+/// `current`. No marker (never revoked, or the marker outlived every token) accepts all.
+fn generation_ok(current: Option<&str>, issued: Option<&str>) -> bool {
+    match current {
+        None => true,
+        Some(current) => issued == Some(current),
+    }
+}
+
+/// Token operations for one setup.
+#[derive(Clone)]
+pub(crate) struct Tokens {
+    config: PowConfig,
+    store: Arc<dyn Store>,
+    namespace: String,
+    credentials: CredentialsCache,
+}
+
+impl Tokens {
+    pub(crate) fn new(config: &PowConfig) -> Self {
+        Self {
+            config: config.clone(),
+            store: Arc::clone(config.store()),
+            namespace: config.namespaced("api_renewal"),
+            credentials: CredentialsCache::new(config),
+        }
+    }
+
+    /// How long a revocation marker is kept: longer than any token issued before it can
+    /// live, so that expiring markers never bring a revoked token back.
+    fn generation_ttl(&self) -> Duration {
+        MAX_RENEWAL_TTL.max(self.config.session().credentials_ttl) + Duration::from_secs(86_400)
+    }
+
+    /// The user's revocation generation: `None` until the user's tokens are first revoked.
+    pub(crate) async fn generation(&self, user_id: i64) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .store
+            .get(&self.namespace, &generation_key(user_id))
+            .await?
+            .and_then(|bytes| decode::<String>(&bytes, "generation")))
+    }
+
+    /// Issues a new pair for `user` under revocation generation `generation` (read before
+    /// the user was authenticated, so that a revocation racing the issue wins). `chain`
+    /// continues a sign-in (fingerprint and sign-in time); `None` starts one.
+    pub(crate) async fn issue(
+        &self,
+        user: &User,
+        chain: Option<(String, i64)>,
+        generation: Option<String>,
+        renewal_ttl: Duration,
+    ) -> Result<TokenPair, PowError> {
+        let now = now_ms();
+        let (fingerprint, signed_in_at) = chain.unwrap_or_else(|| (generate_uuid(), now));
+        let access_id = new_session_id(&self.config);
+        let renewal_id = self.config.namespaced(&generate_uuid());
+        let record = RenewalRecord {
+            user_id: user.id,
+            access_token: access_id.clone(),
+            fingerprint: fingerprint.clone(),
+            signed_in_at,
+            generation: generation.clone(),
+        };
+        self.store
+            .put(
+                &self.namespace,
+                vec![
+                    (
+                        token_key(&renewal_id),
+                        serde_json::to_vec(&record).map_err(StoreError::from)?,
+                    ),
+                    (
+                        index_key(user.id, &renewal_id),
+                        serde_json::to_vec(&access_id).map_err(StoreError::from)?,
+                    ),
+                ],
+                Some(renewal_ttl.min(MAX_RENEWAL_TTL)),
+            )
+            .await?;
+        let mut extra = BTreeMap::new();
+        extra.insert(
+            META_RENEWAL_TOKEN.to_owned(),
+            serde_json::Value::String(renewal_id.clone()),
+        );
+        if let Some(generation) = generation {
+            extra.insert(
+                META_GENERATION.to_owned(),
+                serde_json::Value::String(generation),
+            );
+        }
+        let metadata = SessionMetadata {
+            inserted_at: now,
+            fingerprint,
+            signed_in_at,
+            extra,
+        };
+        // A pair continuing a sign-in shares its fingerprint, so this also drops the
+        // access token it replaces.
+        self.credentials.put(&access_id, user, &metadata).await?;
+        let verifier = self.config.verifier();
+        Ok(TokenPair {
+            access_token: verifier.sign_token(ACCESS_TOKEN_SALT, &access_id),
+            renewal_token: verifier.sign_token(RENEWAL_TOKEN_SALT, &renewal_id),
+        })
+    }
+
+    /// Resolves a signed access token to its session, or `None` (bad signature, unknown,
+    /// expired, revoked, not an API token).
+    pub(crate) async fn authenticate(
+        &self,
+        signed: &str,
+    ) -> Result<Option<CurrentSession>, PowError> {
+        // Signature first: a forged token never reaches the store.
+        let Some(id) = self
+            .config
+            .verifier()
+            .verify_token(ACCESS_TOKEN_SALT, signed)
+        else {
+            return Ok(None);
+        };
+        let Some((user, metadata)) = self.credentials.get(&id).await? else {
+            return Ok(None);
+        };
+        if !metadata.extra.contains_key(META_RENEWAL_TOKEN) {
+            return Ok(None);
+        }
+        let issued = metadata
+            .extra
+            .get(META_GENERATION)
+            .and_then(serde_json::Value::as_str);
+        let current = self.generation(user.id).await?;
+        if !generation_ok(current.as_deref(), issued) {
+            self.credentials.delete(&id).await?;
+            return Ok(None);
+        }
+        let Some(user) =
+            check_loaded(&self.config, &self.credentials, &id, user, &metadata).await?
+        else {
+            return Ok(None);
+        };
+        Ok(Some(CurrentSession {
+            user,
+            session_id: id,
+            metadata,
+        }))
+    }
+
+    /// Consumes a signed renewal token (each works once, also under concurrent use) and
+    /// deletes the access token issued with it. `None` when the token is forged, unknown,
+    /// expired, revoked, past the absolute session lifetime, or its user is gone.
+    pub(crate) async fn renew(&self, signed: &str) -> Result<Option<Renewal>, PowError> {
+        let Some(id) = self
+            .config
+            .verifier()
+            .verify_token(RENEWAL_TOKEN_SALT, signed)
+        else {
+            return Ok(None);
+        };
+        let Some(record) = self.take_renewal(&id).await? else {
+            return Ok(None);
+        };
+        let current = self.generation(record.user_id).await?;
+        if !generation_ok(current.as_deref(), record.generation.as_deref()) {
+            return Ok(None);
+        }
+        if let Some(max) = self.config.session().absolute_lifetime {
+            if now_ms().saturating_sub(record.signed_in_at) > duration_ms(max) {
+                return Ok(None);
+            }
+        }
+        let users = Arc::clone(self.config.users()?);
+        let config = self.config.clone();
+        let user_id = record.user_id;
+        let Some(user) = run_blocking(move || users.get(&config, user_id)).await? else {
+            return Ok(None);
+        };
+        Ok(Some(Renewal {
+            user,
+            fingerprint: record.fingerprint,
+            signed_in_at: record.signed_in_at,
+            generation: current,
+        }))
+    }
+
+    /// Takes a renewal record with its index entry, and deletes its access token.
+    async fn take_renewal(&self, id: &str) -> Result<Option<RenewalRecord>, StoreError> {
+        let Some(bytes) = self.store.take(&self.namespace, &token_key(id)).await? else {
+            return Ok(None);
+        };
+        let Some(record) = decode::<RenewalRecord>(&bytes, "renewal token") else {
+            return Ok(None);
+        };
+        self.store
+            .delete(&self.namespace, &index_key(record.user_id, id))
+            .await?;
+        self.credentials.delete(&record.access_token).await?;
+        Ok(Some(record))
+    }
+
+    /// Revokes the pair a signed token (access or renewal) belongs to. Returns whether
+    /// there was one.
+    pub(crate) async fn sign_out(&self, signed: &str) -> Result<bool, StoreError> {
+        let verifier = self.config.verifier();
+        if let Some(id) = verifier.verify_token(ACCESS_TOKEN_SALT, signed) {
+            let Some((_, metadata)) = self.credentials.get(&id).await? else {
+                return Ok(false);
+            };
+            let Some(renewal) = metadata
+                .extra
+                .get(META_RENEWAL_TOKEN)
+                .and_then(serde_json::Value::as_str)
+            else {
+                // Not an API token: a browser session is never ended from here.
+                return Ok(false);
+            };
+            self.take_renewal(renewal).await?;
+            self.credentials.delete(&id).await?;
+            return Ok(true);
+        }
+        if let Some(id) = verifier.verify_token(RENEWAL_TOKEN_SALT, signed) {
+            return Ok(self.take_renewal(&id).await?.is_some());
+        }
+        Ok(false)
+    }
+
+    /// Revokes every API token of the user; returns how many renewal tokens there were.
+    ///
+    /// First moves the user to a new revocation generation, which invalidates every token
+    /// issued before at once, including pairs being issued by requests racing this call;
+    /// then deletes the stored tokens.
+    pub(crate) async fn revoke_user(&self, user_id: i64) -> Result<usize, StoreError> {
+        self.store
+            .put(
+                &self.namespace,
+                vec![(
+                    generation_key(user_id),
+                    serde_json::to_vec(&generate_uuid())?,
+                )],
+                Some(self.generation_ttl()),
+            )
+            .await?;
+        let entries = self
+            .store
+            .all(&self.namespace, &index_pattern(user_id))
+            .await?;
+        let mut removed = 0;
+        for (key, bytes) in entries {
+            let Some(id) = key.0.get(3) else { continue };
+            self.store.delete(&self.namespace, &token_key(id)).await?;
+            self.store.delete(&self.namespace, &key).await?;
+            if let Some(access) = decode::<String>(&bytes, "renewal index") {
+                self.credentials.delete(&access).await?;
+            }
+            removed += 1;
+        }
+        Ok(removed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generations() {
+        assert!(generation_ok(None, None));
+        assert!(generation_ok(None, Some("a")));
+        assert!(generation_ok(Some("a"), Some("a")));
+        assert!(!generation_ok(Some("a"), None));
+        assert!(!generation_ok(Some("a"), Some("b")));
+    }
+}

@@ -1,0 +1,840 @@
+//! The JSON API over HTTP: registration, sign-in, bearer authentication, renewal,
+//! sign-out, revocation, errors and the extension point.
+// Tests fail by panicking.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{Service, ServiceResponse};
+use actix_web::http::header::{self, HeaderMap};
+use actix_web::http::StatusCode;
+use actix_web::test::{self, TestRequest};
+use actix_web::{web, App, HttpRequest, HttpResponse};
+use pow_core::api::{
+    self, ApiAction, ApiAuthMiddleware, ApiContext, ApiError, ApiExtension, ApiOptions,
+};
+use pow_core::password::Pbkdf2Hasher;
+use pow_core::session::{self, CredentialsCache, MaybeUser, RequireAuthenticated};
+use pow_core::store::KeyPattern;
+use pow_core::users::diesel::DieselUsersContext;
+use pow_core::users::{Changes, Params, Value, WriteError};
+use pow_core::{CurrentUser, PowConfig, PowConfigBuilder, PowError, User, UsersContext};
+use serde_json::json;
+
+const SECRET: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+const INVALID_CREDENTIALS: &str =
+    "The provided login details did not work. Please verify your credentials, and try again.";
+
+fn setup_with(f: impl FnOnce(PowConfigBuilder) -> PowConfigBuilder) -> PowConfig {
+    let db = std::env::temp_dir().join(format!(
+        "pow-api-test-{}.db",
+        pow_core::token::generate_uuid()
+    ));
+    let users = DieselUsersContext::connect(&db.display().to_string()).unwrap();
+    let config = f(PowConfig::builder(SECRET)
+        .users(users.clone())
+        .hasher(Pbkdf2Hasher::new(1)))
+    .build()
+    .unwrap();
+    users.migrate(&config).unwrap();
+    config
+}
+
+fn setup() -> PowConfig {
+    setup_with(|b| b)
+}
+
+async fn me(CurrentUser(user): CurrentUser) -> HttpResponse {
+    HttpResponse::Ok().json(json!({ "data": { "email": user.email() } }))
+}
+
+async fn whoami(MaybeUser(user): MaybeUser) -> HttpResponse {
+    HttpResponse::Ok().json(json!({ "data": { "id": user.map(|u| u.id) } }))
+}
+
+macro_rules! app {
+    ($config:expr) => {
+        app!($config, ApiOptions::new())
+    };
+    ($config:expr, $options:expr) => {{
+        let config: PowConfig = $config.clone();
+        test::init_service(
+            App::new()
+                .configure(api::configure(config.clone(), $options))
+                .service(
+                    web::resource("/api/v1/me")
+                        .wrap(RequireAuthenticated::new())
+                        .route(web::get().to(me)),
+                )
+                .route("/api/v1/whoami", web::get().to(whoami))
+                .wrap(ApiAuthMiddleware::new(config.clone())),
+        )
+        .await
+    }};
+}
+
+struct Res {
+    status: StatusCode,
+    headers: HeaderMap,
+    json: serde_json::Value,
+}
+
+impl Res {
+    fn access(&self) -> String {
+        self.json["data"]["access_token"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no access token in {}", self.json))
+            .to_owned()
+    }
+
+    fn renewal(&self) -> String {
+        self.json["data"]["renewal_token"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no renewal token in {}", self.json))
+            .to_owned()
+    }
+
+    fn message(&self) -> &str {
+        self.json["error"]["message"].as_str().unwrap_or_default()
+    }
+}
+
+async fn send<S, R, B>(app: &S, req: R) -> Res
+where
+    S: Service<R, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    B: MessageBody,
+{
+    let res = test::call_service(app, req).await;
+    let status = res.status();
+    let headers = res.headers().clone();
+    let bytes = test::read_body(res).await;
+    let json = if bytes.is_empty() {
+        serde_json::Value::Null
+    } else {
+        serde_json::from_slice(&bytes)
+            .unwrap_or_else(|_| panic!("not JSON ({status}): {}", String::from_utf8_lossy(&bytes)))
+    };
+    Res {
+        status,
+        headers,
+        json,
+    }
+}
+
+fn bearer(req: TestRequest, token: &str) -> TestRequest {
+    req.insert_header((header::AUTHORIZATION, format!("Bearer {token}")))
+}
+
+fn registration(email: &str, password: &str) -> TestRequest {
+    TestRequest::post()
+        .uri("/api/v1/registration")
+        .set_json(json!({ "user": {
+            "email": email,
+            "password": password,
+            "password_confirmation": password,
+        }}))
+}
+
+fn sign_in(email: &str, password: &str) -> TestRequest {
+    TestRequest::post()
+        .uri("/api/v1/session")
+        .set_json(json!({ "user": { "email": email, "password": password } }))
+}
+
+fn renew(token: &str) -> TestRequest {
+    bearer(TestRequest::post().uri("/api/v1/session/renew"), token)
+}
+
+fn sign_out(token: &str) -> TestRequest {
+    bearer(TestRequest::delete().uri("/api/v1/session"), token)
+}
+
+fn get_me(token: &str) -> TestRequest {
+    bearer(TestRequest::get().uri("/api/v1/me"), token)
+}
+
+fn find_user(config: &PowConfig, email: &str) -> User {
+    config
+        .users()
+        .unwrap()
+        .get_by(config, "email", &Value::Text(email.to_owned()))
+        .unwrap()
+        .expect("user exists")
+}
+
+/// Asserts the protected endpoint answers `401` JSON for `token`.
+macro_rules! assert_rejected {
+    ($app:expr, $token:expr) => {{
+        let res = send($app, get_me($token).to_request()).await;
+        assert_eq!(res.status, StatusCode::UNAUTHORIZED, "{}", res.json);
+        assert_eq!(res.message(), "Not authenticated");
+    }};
+}
+
+#[actix_web::test]
+async fn register_sign_in_renew_and_sign_out() {
+    let config = setup();
+    let app = app!(config);
+
+    let res = send(
+        &app,
+        registration("Alice@Example.com", "secret123").to_request(),
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.json);
+    assert_eq!(
+        res.headers.get(header::CACHE_CONTROL).unwrap(),
+        "no-store",
+        "token answers are never cached"
+    );
+    let registered = res.access();
+    assert!(registered.starts_with("SFMyNTY."));
+    let res = send(&app, get_me(&registered).to_request()).await;
+    assert_eq!(res.status, StatusCode::OK);
+    assert_eq!(res.json["data"]["email"], "alice@example.com");
+
+    // Sign in: a second, independent pair.
+    let res = send(&app, sign_in("alice@example.com", "secret123").to_request()).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.json);
+    let (access, renewal) = (res.access(), res.renewal());
+    assert_ne!(access, registered);
+    let res = send(&app, get_me(&access).to_request()).await;
+    assert_eq!(res.status, StatusCode::OK);
+    assert_eq!(res.json["data"]["email"], "alice@example.com");
+
+    // Renew: a new pair; the renewal token works once, the old access token is deleted
+    // (as in Pow's API guide).
+    let res = send(&app, renew(&renewal).to_request()).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.json);
+    let (access2, renewal2) = (res.access(), res.renewal());
+    assert_ne!(access2, access);
+    assert_ne!(renewal2, renewal);
+    let res = send(&app, renew(&renewal).to_request()).await;
+    assert_eq!(res.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(res.message(), "Invalid token");
+    assert_eq!(
+        res.headers.get(header::WWW_AUTHENTICATE).unwrap(),
+        "Bearer error=\"invalid_token\""
+    );
+    assert_rejected!(&app, &access);
+    let res = send(&app, get_me(&access2).to_request()).await;
+    assert_eq!(res.status, StatusCode::OK);
+
+    // The registration pair is untouched by the other sign-in's renewal.
+    let res = send(&app, get_me(&registered).to_request()).await;
+    assert_eq!(res.status, StatusCode::OK);
+
+    // Sign out: both tokens of that pair stop working; the other pair does not.
+    let res = send(&app, sign_out(&access2).to_request()).await;
+    assert_eq!(res.status, StatusCode::OK);
+    assert_eq!(res.json, json!({ "data": {} }));
+    assert_rejected!(&app, &access2);
+    let res = send(&app, renew(&renewal2).to_request()).await;
+    assert_eq!(res.status, StatusCode::UNAUTHORIZED);
+    let res = send(&app, get_me(&registered).to_request()).await;
+    assert_eq!(res.status, StatusCode::OK);
+
+    // Signing out again (or with a dead token) is a no-op that still answers 200.
+    let res = send(&app, sign_out(&access2).to_request()).await;
+    assert_eq!(res.status, StatusCode::OK);
+}
+
+#[actix_web::test]
+async fn guards_answer_json_without_an_accept_header() {
+    let config = setup();
+    let app = app!(config);
+    let res = send(&app, TestRequest::get().uri("/api/v1/me").to_request()).await;
+    assert_eq!(res.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        res.headers.get(header::CONTENT_TYPE).unwrap(),
+        "application/json"
+    );
+    assert_eq!(res.headers.get(header::WWW_AUTHENTICATE).unwrap(), "Bearer");
+    assert_eq!(
+        res.json,
+        json!({ "error": { "status": 401, "message": "Not authenticated" } })
+    );
+
+    // Translated for the client's language.
+    let req = TestRequest::get()
+        .uri("/api/v1/me")
+        .insert_header((header::ACCEPT_LANGUAGE, "de-DE,de;q=0.9"))
+        .to_request();
+    let res = send(&app, req).await;
+    assert_eq!(res.message(), "Nicht angemeldet");
+
+    // MaybeUser sees no one.
+    let res = send(&app, TestRequest::get().uri("/api/v1/whoami").to_request()).await;
+    assert_eq!(res.json["data"]["id"], serde_json::Value::Null);
+}
+
+#[actix_web::test]
+async fn wrong_credentials_get_the_generic_message() {
+    let config = setup();
+    let app = app!(config);
+    let res = send(
+        &app,
+        registration("bob@example.com", "secret123").to_request(),
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::OK);
+
+    let wrong_password = send(&app, sign_in("bob@example.com", "wrong-one").to_request()).await;
+    let unknown_user = send(
+        &app,
+        sign_in("nobody@example.com", "secret123").to_request(),
+    )
+    .await;
+    for res in [&wrong_password, &unknown_user] {
+        assert_eq!(res.status, StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            res.json,
+            json!({ "error": { "status": 401, "message": INVALID_CREDENTIALS } })
+        );
+    }
+
+    let req = sign_in("bob@example.com", "wrong-one")
+        .insert_header((header::ACCEPT_LANGUAGE, "fr"))
+        .to_request();
+    let res = send(&app, req).await;
+    assert_eq!(res.status, StatusCode::UNAUTHORIZED);
+    let french = config
+        .messages()
+        .invalid_credentials(&"fr".parse().unwrap())
+        .unwrap();
+    assert_eq!(res.message(), french);
+    assert_ne!(french, INVALID_CREDENTIALS);
+}
+
+#[actix_web::test]
+async fn registration_errors_are_per_field_and_translated() {
+    let config = setup();
+    let app = app!(config);
+
+    let req = TestRequest::post()
+        .uri("/api/v1/registration")
+        .set_json(json!({ "user": {
+            "email": "not an email",
+            "password": "short",
+            "password_confirmation": "different",
+        }}))
+        .to_request();
+    let res = send(&app, req).await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", res.json);
+    assert_eq!(res.json["error"]["status"], 422);
+    assert_eq!(res.message(), "Couldn't create user");
+    let errors = &res.json["error"]["errors"];
+    assert_eq!(errors["email"], json!(["has invalid format"]));
+    assert_eq!(
+        errors["password"],
+        json!(["should be at least 8 character(s)"])
+    );
+    assert_eq!(
+        errors["password_confirmation"],
+        json!(["does not match confirmation"])
+    );
+
+    // Blank fields, in German.
+    let req = TestRequest::post()
+        .uri("/api/v1/registration")
+        .insert_header((header::ACCEPT_LANGUAGE, "de"))
+        .set_json(json!({ "user": {} }))
+        .to_request();
+    let res = send(&app, req).await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(res.message(), "Das Konto konnte nicht angelegt werden");
+    assert_eq!(
+        res.json["error"]["errors"]["email"],
+        json!(["darf nicht leer sein"])
+    );
+
+    // A taken email.
+    let res = send(
+        &app,
+        registration("carol@example.com", "secret123").to_request(),
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::OK);
+    let res = send(
+        &app,
+        registration("Carol@example.com", "secret123").to_request(),
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        res.json["error"]["errors"]["email"],
+        json!(["has already been taken"])
+    );
+}
+
+#[actix_web::test]
+async fn malformed_bodies_are_bad_requests() {
+    let config = setup();
+    let app = app!(config);
+    let bodies: [&[u8]; 5] = [
+        b"",
+        b"user[email]=a@example.com&user[password]=secret123",
+        b"[1, 2]",
+        br#"{"user": "a@example.com"}"#,
+        br#"{"user": {"email": {"nested": true}}}"#,
+    ];
+    for path in ["/api/v1/registration", "/api/v1/session"] {
+        for body in bodies {
+            let req = TestRequest::post()
+                .uri(path)
+                .insert_header((header::CONTENT_TYPE, "application/json"))
+                .set_payload(body.to_vec())
+                .to_request();
+            let res = send(&app, req).await;
+            assert_eq!(res.status, StatusCode::BAD_REQUEST, "{path} {body:?}");
+            assert_eq!(res.json["error"]["status"], 400);
+        }
+    }
+}
+
+#[actix_web::test]
+async fn tampered_and_mismatched_tokens_are_anonymous() {
+    let config = setup();
+    let app = app!(config);
+    let res = send(
+        &app,
+        registration("dave@example.com", "secret123").to_request(),
+    )
+    .await;
+    let (access, renewal) = (res.access(), res.renewal());
+
+    let mut parts: Vec<String> = access.split('.').map(str::to_owned).collect();
+    // Another payload under the original signature.
+    let forged_payload = {
+        let mut p = parts.clone();
+        p[1] = "b3RoZXItaWQ".into();
+        p.join(".")
+    };
+    // A flipped signature character.
+    let last = parts[2].pop().unwrap();
+    parts[2].push(if last == 'A' { 'B' } else { 'A' });
+    let forged_signature = parts.join(".");
+    let wrong_key = pow_core::token::MessageVerifier::new(&[b'x'; 64])
+        .sign_token(api::ACCESS_TOKEN_SALT, "whatever");
+
+    for token in [
+        forged_payload.as_str(),
+        forged_signature.as_str(),
+        wrong_key.as_str(),
+        "garbage",
+        // A renewal token is no access token, and the reverse.
+        renewal.as_str(),
+    ] {
+        assert_rejected!(&app, token);
+    }
+    let res = send(&app, renew(&access).to_request()).await;
+    assert_eq!(res.status, StatusCode::UNAUTHORIZED);
+    let res = send(&app, renew(&forged_signature).to_request()).await;
+    assert_eq!(res.status, StatusCode::UNAUTHORIZED);
+
+    // Other schemes and a missing token.
+    let req = TestRequest::get()
+        .uri("/api/v1/me")
+        .insert_header((header::AUTHORIZATION, format!("Basic {access}")))
+        .to_request();
+    assert_eq!(send(&app, req).await.status, StatusCode::UNAUTHORIZED);
+    let res = send(
+        &app,
+        TestRequest::post()
+            .uri("/api/v1/session/renew")
+            .to_request(),
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::UNAUTHORIZED);
+
+    // A browser session id signed for cookies does not pass as an access token.
+    let session_id = CredentialsCache::new(&config)
+        .sessions(find_user(&config, "dave@example.com").id)
+        .await
+        .unwrap()
+        .remove(0);
+    let as_cookie = config
+        .verifier()
+        .sign_token(pow_core::token::SESSION_SALT, &session_id);
+    assert_rejected!(&app, &as_cookie);
+
+    // None of this hurt the real pair.
+    let res = send(&app, get_me(&access).to_request()).await;
+    assert_eq!(res.status, StatusCode::OK);
+    let res = send(&app, renew(&renewal).to_request()).await;
+    assert_eq!(res.status, StatusCode::OK);
+}
+
+#[actix_web::test]
+async fn revoke_user_kills_every_token_of_the_user() {
+    let config = setup();
+    let app = app!(config);
+    let res = send(
+        &app,
+        registration("erin@example.com", "secret123").to_request(),
+    )
+    .await;
+    let first = (res.access(), res.renewal());
+    let res = send(&app, sign_in("erin@example.com", "secret123").to_request()).await;
+    let second = (res.access(), res.renewal());
+    let res = send(
+        &app,
+        registration("frank@example.com", "secret123").to_request(),
+    )
+    .await;
+    let other = (res.access(), res.renewal());
+
+    let erin = find_user(&config, "erin@example.com");
+    let removed = session::revoke_user(&config, &erin).await.unwrap();
+    assert_eq!(removed, 2, "both access tokens were sessions of the user");
+
+    for (access, renewal) in [&first, &second] {
+        assert_rejected!(&app, access);
+        let res = send(&app, renew(renewal).to_request()).await;
+        assert_eq!(res.status, StatusCode::UNAUTHORIZED);
+    }
+    // Other users keep theirs.
+    let res = send(&app, get_me(&other.0).to_request()).await;
+    assert_eq!(res.status, StatusCode::OK);
+
+    // Signing in again works, and those tokens are valid.
+    let res = send(&app, sign_in("erin@example.com", "secret123").to_request()).await;
+    assert_eq!(res.status, StatusCode::OK);
+    let res = send(&app, get_me(&res.access()).to_request()).await;
+    assert_eq!(res.status, StatusCode::OK);
+}
+
+#[actix_web::test]
+async fn revocation_also_beats_records_written_after_it() {
+    // A pair stored by a request racing the revocation (its records written back after
+    // the revocation deleted them) is still refused.
+    let config = setup();
+    let app = app!(config);
+    let res = send(
+        &app,
+        registration("gina@example.com", "secret123").to_request(),
+    )
+    .await;
+    let (access, renewal) = (res.access(), res.renewal());
+
+    let store = config.store().clone();
+    let mut snapshot = Vec::new();
+    for base in ["credentials", "api_renewal"] {
+        let namespace = config.namespaced(base);
+        for len in [2, 4] {
+            let pattern = vec![KeyPattern::Any; len];
+            for record in store.all(&namespace, &pattern).await.unwrap() {
+                snapshot.push((namespace.clone(), record));
+            }
+        }
+    }
+    assert!(snapshot.len() >= 4, "{snapshot:?}");
+
+    let gina = find_user(&config, "gina@example.com");
+    session::revoke_user(&config, &gina).await.unwrap();
+    for (namespace, record) in snapshot {
+        store
+            .put(&namespace, vec![record], Some(Duration::from_secs(600)))
+            .await
+            .unwrap();
+    }
+
+    assert_rejected!(&app, &access);
+    let res = send(&app, renew(&renewal).to_request()).await;
+    assert_eq!(res.status, StatusCode::UNAUTHORIZED);
+}
+
+#[actix_web::test]
+async fn a_renewal_token_works_once_under_concurrent_use() {
+    let config = setup();
+    let app = app!(config);
+    let res = send(
+        &app,
+        registration("hank@example.com", "secret123").to_request(),
+    )
+    .await;
+    let renewal = res.renewal();
+
+    let attempts: Vec<_> = (0..8)
+        .map(|_| send(&app, renew(&renewal).to_request()))
+        .collect();
+    let results = futures_util::future::join_all(attempts).await;
+    let ok = results
+        .iter()
+        .filter(|r| r.status == StatusCode::OK)
+        .count();
+    assert_eq!(ok, 1, "exactly one renewal succeeds");
+    assert!(results
+        .iter()
+        .all(|r| r.status == StatusCode::OK || r.status == StatusCode::UNAUTHORIZED));
+}
+
+#[actix_web::test]
+async fn signing_out_with_the_renewal_token_revokes_the_pair() {
+    let config = setup();
+    let app = app!(config);
+    let res = send(
+        &app,
+        registration("ivy@example.com", "secret123").to_request(),
+    )
+    .await;
+    let (access, renewal) = (res.access(), res.renewal());
+    let res = send(&app, sign_out(&renewal).to_request()).await;
+    assert_eq!(res.status, StatusCode::OK);
+    assert_rejected!(&app, &access);
+    let res = send(&app, renew(&renewal).to_request()).await;
+    assert_eq!(res.status, StatusCode::UNAUTHORIZED);
+}
+
+#[actix_web::test]
+async fn renewal_needs_the_user_to_still_exist() {
+    let config = setup();
+    let app = app!(config);
+    let res = send(
+        &app,
+        registration("jo@example.com", "secret123").to_request(),
+    )
+    .await;
+    let renewal = res.renewal();
+    let jo = find_user(&config, "jo@example.com");
+    config.users().unwrap().delete(&config, &jo).unwrap();
+    let res = send(&app, renew(&renewal).to_request()).await;
+    assert_eq!(res.status, StatusCode::UNAUTHORIZED);
+}
+
+#[actix_web::test]
+async fn renewal_tokens_live_in_their_namespace_with_the_configured_ttl() {
+    let config = setup_with(|b| b.name("mobile"));
+    let app = app!(
+        config,
+        ApiOptions::new()
+            .prefix("/mobile/")
+            .renewal_ttl(Duration::from_secs(3600))
+    );
+    let req = TestRequest::post()
+        .uri("/mobile/registration")
+        .set_json(json!({ "user": {
+            "email": "kim@example.com",
+            "password": "secret123",
+            "password_confirmation": "secret123",
+        }}))
+        .to_request();
+    let res = send(&app, req).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.json);
+    let records = config
+        .store()
+        .all(
+            "mobile_api_renewal",
+            &[KeyPattern::exact("token"), KeyPattern::Any],
+        )
+        .await
+        .unwrap();
+    assert_eq!(records.len(), 1);
+    let id = records[0].0.segments()[1].clone();
+    assert!(id.starts_with("mobile_"), "{id}");
+    assert_eq!(
+        config
+            .verifier()
+            .verify_token(api::RENEWAL_TOKEN_SALT, &res.renewal())
+            .as_deref(),
+        Some(id.as_str())
+    );
+    // The default prefix is not mounted.
+    let res = send(
+        &app,
+        registration("lee@example.com", "secret123").to_request(),
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::NOT_FOUND);
+}
+
+/// Refuses tokens to `blocked@example.com` and adds `GET <prefix>/ping`.
+struct Gatekeeper;
+
+#[async_trait::async_trait(?Send)]
+impl ApiExtension for Gatekeeper {
+    fn name(&self) -> &'static str {
+        "gatekeeper"
+    }
+
+    fn configure(&self, cfg: &mut web::ServiceConfig, api: &ApiContext) {
+        cfg.service(api.resource("/ping").route(web::get().to(
+            |api: ApiContext, req: HttpRequest| async move {
+                HttpResponse::Ok().json(json!({
+                    "prefix": api.prefix(),
+                    "api": api::is_api_request(&req),
+                }))
+            },
+        )));
+    }
+
+    async fn before_issue(
+        &self,
+        _req: &HttpRequest,
+        _api: &ApiContext,
+        user: &User,
+        action: ApiAction,
+    ) -> Result<(), ApiError> {
+        if user.email() == Some("blocked@example.com") {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                format!("Blocked ({action:?})"),
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[actix_web::test]
+async fn api_extensions_add_routes_and_can_refuse_tokens() {
+    let config = setup();
+    let app = app!(config, ApiOptions::new().extension(Gatekeeper));
+
+    let res = send(&app, TestRequest::get().uri("/api/v1/ping").to_request()).await;
+    assert_eq!(res.status, StatusCode::OK);
+    assert_eq!(res.json, json!({ "prefix": "/api/v1", "api": true }));
+
+    let res = send(
+        &app,
+        registration("blocked@example.com", "secret123").to_request(),
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        res.json,
+        json!({ "error": { "status": 403, "message": "Blocked (Registration)" } })
+    );
+    // The account exists; signing in is refused too.
+    let res = send(
+        &app,
+        sign_in("blocked@example.com", "secret123").to_request(),
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::FORBIDDEN);
+    assert_eq!(res.message(), "Blocked (SignIn)");
+
+    let res = send(
+        &app,
+        registration("mia@example.com", "secret123").to_request(),
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::OK);
+}
+
+/// A users context that, once armed, changes a user's password and revokes the user's
+/// credentials (as the account page does) right after the password was checked: a
+/// password change racing a sign-in with the old password.
+struct RacingPasswordChange {
+    inner: DieselUsersContext,
+    armed: Arc<AtomicBool>,
+}
+
+impl UsersContext for RacingPasswordChange {
+    fn get_by(
+        &self,
+        config: &PowConfig,
+        field: &str,
+        value: &Value,
+    ) -> Result<Option<User>, PowError> {
+        self.inner.get_by(config, field, value)
+    }
+
+    fn insert(&self, config: &PowConfig, changes: &Changes) -> Result<User, WriteError> {
+        self.inner.insert(config, changes)
+    }
+
+    fn update_fields(
+        &self,
+        config: &PowConfig,
+        user: &User,
+        changes: &Changes,
+    ) -> Result<User, WriteError> {
+        self.inner.update_fields(config, user, changes)
+    }
+
+    fn delete(&self, config: &PowConfig, user: &User) -> Result<(), PowError> {
+        self.inner.delete(config, user)
+    }
+
+    fn list_by(
+        &self,
+        config: &PowConfig,
+        field: &str,
+        value: &Value,
+    ) -> Result<Vec<User>, PowError> {
+        self.inner.list_by(config, field, value)
+    }
+
+    fn authenticate(&self, config: &PowConfig, params: &Params) -> Result<Option<User>, PowError> {
+        let user = self.inner.authenticate(config, params)?;
+        if let Some(user) = &user {
+            if self.armed.swap(false, Ordering::SeqCst) {
+                let mut changes = Changes::new();
+                let hash = config.hasher().hash("a-new-password")?;
+                changes.insert("password_hash".into(), Value::Text(hash));
+                let updated = self.inner.update_fields(config, user, &changes).unwrap();
+                let config = config.clone();
+                std::thread::spawn(move || {
+                    tokio::runtime::Builder::new_current_thread()
+                        .build()
+                        .unwrap()
+                        .block_on(session::revoke_user(&config, &updated))
+                })
+                .join()
+                .unwrap()?;
+            }
+        }
+        Ok(user)
+    }
+}
+
+#[actix_web::test]
+async fn a_password_change_racing_a_sign_in_wins() {
+    let db = std::env::temp_dir().join(format!(
+        "pow-api-test-{}.db",
+        pow_core::token::generate_uuid()
+    ));
+    let inner = DieselUsersContext::connect(&db.display().to_string()).unwrap();
+    let armed = Arc::new(AtomicBool::new(false));
+    let config = PowConfig::builder(SECRET)
+        .users(RacingPasswordChange {
+            inner: inner.clone(),
+            armed: Arc::clone(&armed),
+        })
+        .hasher(Pbkdf2Hasher::new(1))
+        .build()
+        .unwrap();
+    inner.migrate(&config).unwrap();
+    let app = app!(config);
+
+    let res = send(
+        &app,
+        registration("nina@example.com", "secret123").to_request(),
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::OK);
+    let registered = res.access();
+
+    armed.store(true, Ordering::SeqCst);
+    let res = send(&app, sign_in("nina@example.com", "secret123").to_request()).await;
+    assert_eq!(res.status, StatusCode::UNAUTHORIZED, "{}", res.json);
+    assert_eq!(res.message(), INVALID_CREDENTIALS);
+    assert_rejected!(&app, &registered);
+    let nina = find_user(&config, "nina@example.com");
+    assert!(CredentialsCache::new(&config)
+        .sessions(nina.id)
+        .await
+        .unwrap()
+        .is_empty());
+
+    // The new password works.
+    let res = send(
+        &app,
+        sign_in("nina@example.com", "a-new-password").to_request(),
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::OK);
+}

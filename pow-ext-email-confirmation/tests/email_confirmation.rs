@@ -1,0 +1,684 @@
+//! Email confirmation over real HTTP: sign-up, confirmation links, sign-in before
+//! confirming, email changes, taken addresses, tampered and expired tokens, soft mode and
+//! the resend limit.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::time::Duration;
+
+use actix_web::{web, App, HttpRequest, HttpResponse};
+use pow_core::mailer::{Mail, MemoryMailer};
+use pow_core::password::Pbkdf2Hasher;
+use pow_core::session::{cookie_session_middleware, current_user, PowSessionMiddleware};
+use pow_core::test_client::{serve, Client, Response};
+use pow_core::users::diesel::DieselUsersContext;
+use pow_core::users::{Changes, User, UsersContext, Value};
+use pow_core::PowConfig;
+use pow_ext_email_confirmation::{
+    confirm_user, is_confirmed, EmailConfirmation, ResendLimit, CONFIRMED_AT_FIELD, TOKEN_FIELD,
+    TOKEN_SALT, TOKEN_SENT_AT_FIELD, UNCONFIRMED_EMAIL_FIELD,
+};
+
+const PASSWORD: &str = "correct horse";
+const REQUIRED: &str = "You'll need to confirm your e-mail before you can sign in. An e-mail confirmation link has been sent to you.";
+const REQUIRED_FOR_UPDATE: &str = "You'll need to confirm the e-mail before it's updated. An e-mail confirmation link has been sent to you.";
+const SENT: &str =
+    "Please confirm your e-mail address. An e-mail confirmation link has been sent to you.";
+const CONFIRMED: &str = "The email address has been confirmed.";
+const FAILED: &str = "The email address couldn't be confirmed.";
+const INVALID: &str = "The confirmation token is invalid or has expired.";
+
+/// A plain-text page showing the queued flash and who is signed in.
+async fn home(req: HttpRequest) -> HttpResponse {
+    let flash = pow_core::web::flash::take(&req);
+    let user = current_user(&req);
+    let body = format!(
+        "info: {}\nerror: {}\nuser: {}\nconfirmed: {}\n",
+        flash.info.unwrap_or_default(),
+        flash.error.unwrap_or_default(),
+        user.as_ref().and_then(|u| u.email()).unwrap_or("none"),
+        user.as_ref().is_some_and(is_confirmed),
+    );
+    HttpResponse::Ok()
+        .content_type("text/plain; charset=utf-8")
+        .body(body)
+}
+
+fn app(
+    config: PowConfig,
+) -> App<
+    impl actix_web::dev::ServiceFactory<
+        actix_web::dev::ServiceRequest,
+        Config = (),
+        Response = actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    App::new()
+        .configure(pow_core::web::configure(config.clone()))
+        .route("/", web::get().to(home))
+        .wrap(PowSessionMiddleware::new(config.clone()))
+        .wrap(cookie_session_middleware(&config))
+}
+
+struct Setup {
+    addr: std::net::SocketAddr,
+    client: Client,
+    mailer: MemoryMailer,
+    config: PowConfig,
+}
+
+impl Setup {
+    fn new(ext: EmailConfirmation) -> Self {
+        Self::with(ext, true)
+    }
+
+    fn with(ext: EmailConfirmation, prevent_user_enumeration: bool) -> Self {
+        let db = std::env::temp_dir().join(format!(
+            "pow-email-confirmation-{}.db",
+            pow_core::token::generate_uuid()
+        ));
+        let users = DieselUsersContext::connect(&db.display().to_string()).unwrap();
+        let mailer = MemoryMailer::new();
+        let config = PowConfig::builder("x".repeat(64))
+            .users(users.clone())
+            .mailer(mailer.clone())
+            .hasher(Pbkdf2Hasher::new(1))
+            .base_url("http://localhost")
+            .prevent_user_enumeration(prevent_user_enumeration)
+            .extension(ext)
+            .build()
+            .unwrap();
+        users.migrate(&config).unwrap();
+        let app_config = config.clone();
+        let addr = serve(move || app(app_config.clone()));
+        Self {
+            addr,
+            client: Client::new(addr),
+            mailer,
+            config,
+        }
+    }
+
+    /// Another browser on the same server.
+    fn other_client(&self) -> Client {
+        Client::new(self.addr)
+    }
+
+    fn user(&self, email: &str) -> User {
+        self.config
+            .users()
+            .unwrap()
+            .get_by(&self.config, "email", &Value::from(email))
+            .unwrap()
+            .unwrap_or_else(|| panic!("no user {email}"))
+    }
+
+    fn update(&self, user: &User, changes: &[(&str, Value)]) -> User {
+        let changes: Changes = changes
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), v.clone()))
+            .collect();
+        self.config
+            .users()
+            .unwrap()
+            .update_fields(&self.config, user, &changes)
+            .unwrap()
+    }
+
+    fn last_mail(&self, to: &str) -> Mail {
+        self.mailer
+            .last_to(to)
+            .unwrap_or_else(|| panic!("no mail to {to}"))
+    }
+
+    /// A confirmed user, signed out.
+    fn confirmed_user(&mut self, email: &str) -> User {
+        let res = register(&mut self.client, email);
+        assert_eq!(res.status, 302, "{}", res.body);
+        confirm_user(&self.config, &self.user(email)).unwrap()
+    }
+}
+
+/// The home page's lines, as `(info, error, user, confirmed)`.
+struct Home {
+    info: String,
+    error: String,
+    user: String,
+    confirmed: bool,
+}
+
+fn home_page(c: &mut Client) -> Home {
+    let body = c.get("/").body;
+    let line = |prefix: &str| {
+        body.lines()
+            .find_map(|l| l.strip_prefix(prefix))
+            .unwrap_or_default()
+            .to_owned()
+    };
+    Home {
+        info: line("info: "),
+        error: line("error: "),
+        user: line("user: "),
+        confirmed: line("confirmed: ") == "true",
+    }
+}
+
+fn register(c: &mut Client, email: &str) -> Response {
+    let csrf = c.get("/registration/new").csrf();
+    c.post(
+        "/registration",
+        &[
+            ("_csrf_token", &csrf),
+            ("user[email]", email),
+            ("user[password]", PASSWORD),
+            ("user[password_confirmation]", PASSWORD),
+        ],
+    )
+}
+
+fn sign_in(c: &mut Client, email: &str) -> Response {
+    let csrf = c.get("/session/new").csrf();
+    c.post(
+        "/session",
+        &[
+            ("_csrf_token", &csrf),
+            ("user[email]", email),
+            ("user[password]", PASSWORD),
+        ],
+    )
+}
+
+fn sign_out(c: &mut Client) -> Response {
+    let csrf = c.get("/registration/edit").csrf();
+    c.post("/session", &[("_csrf_token", &csrf), ("_method", "DELETE")])
+}
+
+fn change_email(c: &mut Client, email: &str) -> Response {
+    let csrf = c.get("/registration/edit").csrf();
+    c.post(
+        "/registration",
+        &[
+            ("_csrf_token", &csrf),
+            ("_method", "PATCH"),
+            ("user[email]", email),
+            ("user[current_password]", PASSWORD),
+        ],
+    )
+}
+
+/// The path of the confirmation link in `mail`, checking both bodies carry it.
+fn link_path(mail: &Mail) -> String {
+    let start = mail
+        .text
+        .find("http://localhost/confirm-email/")
+        .unwrap_or_else(|| panic!("no link in {}", mail.text));
+    let url: String = mail.text[start..]
+        .chars()
+        .take_while(|c| !c.is_whitespace())
+        .collect();
+    assert!(
+        mail.html.contains(&format!("href=\"{url}\"")),
+        "{}",
+        mail.html
+    );
+    url.trim_start_matches("http://localhost").to_owned()
+}
+
+#[test]
+fn sign_up_mails_a_link_and_does_not_sign_in() {
+    let mut s = Setup::new(EmailConfirmation::new());
+    let res = register(&mut s.client, "Jane@Example.com");
+    assert_eq!(res.status, 302, "{}", res.body);
+    assert_eq!(res.location(), "/");
+    let home = home_page(&mut s.client);
+    assert_eq!(home.info, REQUIRED);
+    assert_eq!(home.user, "none");
+    // Not signed in: the account page sends to sign-in.
+    assert_eq!(s.client.get("/registration/edit").status, 302);
+
+    assert_eq!(s.mailer.deliveries().len(), 1);
+    let mail = s.last_mail("jane@example.com");
+    assert_eq!(mail.subject, "Confirm your email address");
+    assert!(mail.text.starts_with("Hi,"), "{}", mail.text);
+    assert!(mail.text.contains("48 hours"), "{}", mail.text);
+    let path = link_path(&mail);
+    let user = s.user("jane@example.com");
+    let token = user.get_str(TOKEN_FIELD).unwrap();
+    assert_eq!(
+        path,
+        format!(
+            "/confirm-email/{}",
+            s.config.verifier().sign_token(TOKEN_SALT, token)
+        )
+    );
+    assert!(!is_confirmed(&user));
+    assert!(user.get_timestamp(TOKEN_SENT_AT_FIELD).is_some());
+}
+
+#[test]
+fn confirmation_link_confirms_once_and_sign_in_works() {
+    let mut s = Setup::new(EmailConfirmation::new());
+    register(&mut s.client, "jane@example.com");
+    let path = link_path(&s.last_mail("jane@example.com"));
+
+    let res = s.client.get(&path);
+    assert_eq!(res.status, 302);
+    assert_eq!(res.location(), "/session/new");
+    assert_eq!(home_page(&mut s.client).info, CONFIRMED);
+    let user = s.user("jane@example.com");
+    assert!(is_confirmed(&user));
+    assert_eq!(user.get(TOKEN_FIELD), Some(&Value::Null));
+    assert!(user.get_timestamp(CONFIRMED_AT_FIELD).is_some());
+
+    let res = sign_in(&mut s.client, "jane@example.com");
+    assert_eq!(res.status, 302);
+    assert_eq!(res.location(), "/");
+    let home = home_page(&mut s.client);
+    assert_eq!(home.user, "jane@example.com");
+    assert!(home.confirmed);
+    assert_eq!(
+        s.mailer.deliveries().len(),
+        1,
+        "no mail on a confirmed sign-in"
+    );
+
+    // The link works once; signed in, the redirect goes to the account page.
+    let res = s.client.get(&path);
+    assert_eq!(res.location(), "/registration/edit");
+    assert_eq!(home_page(&mut s.client).error, INVALID);
+}
+
+#[test]
+fn sign_in_before_confirming_is_halted_and_mails_again() {
+    let mut s = Setup::new(EmailConfirmation::new());
+    register(&mut s.client, "jane@example.com");
+    let first = link_path(&s.last_mail("jane@example.com"));
+
+    let res = sign_in(&mut s.client, "jane@example.com");
+    assert_eq!(res.status, 302, "{}", res.body);
+    assert_eq!(res.location(), "/");
+    let home = home_page(&mut s.client);
+    assert_eq!(home.info, REQUIRED);
+    assert_eq!(home.user, "none");
+    assert_eq!(s.client.get("/registration/edit").status, 302);
+
+    // Sent again, with the same (still young) token.
+    assert_eq!(s.mailer.count_to("jane@example.com"), 2);
+    assert_eq!(link_path(&s.last_mail("jane@example.com")), first);
+
+    // A wrong password gets the usual error and no mail.
+    let csrf = s.client.get("/session/new").csrf();
+    let res = s.client.post(
+        "/session",
+        &[
+            ("_csrf_token", &csrf),
+            ("user[email]", "jane@example.com"),
+            ("user[password]", "wrong password"),
+        ],
+    );
+    assert_eq!(res.status, 200);
+    assert_eq!(s.mailer.count_to("jane@example.com"), 2);
+}
+
+#[test]
+fn email_change_waits_for_the_new_address() {
+    let mut s = Setup::new(EmailConfirmation::new());
+    s.confirmed_user("old@example.com");
+    sign_in(&mut s.client, "old@example.com");
+    s.mailer.clear();
+
+    let res = change_email(&mut s.client, "New@Example.com");
+    assert_eq!(res.status, 302, "{}", res.body);
+    assert_eq!(res.location(), "/registration/edit");
+    let home = home_page(&mut s.client);
+    assert_eq!(home.info, REQUIRED_FOR_UPDATE);
+    assert_eq!(home.user, "old@example.com", "still signed in, old address");
+
+    let user = s.user("old@example.com");
+    assert_eq!(
+        user.get_str(UNCONFIRMED_EMAIL_FIELD),
+        Some("new@example.com")
+    );
+    assert!(is_confirmed(&user));
+    assert_eq!(s.mailer.count_to("old@example.com"), 0);
+    let path = link_path(&s.last_mail("new@example.com"));
+
+    // Confirming while signed in switches the address and renews the session.
+    let before = s.client.cookies.clone();
+    let res = s.client.get(&path);
+    assert_eq!(res.status, 302);
+    assert_eq!(res.location(), "/registration/edit");
+    assert_ne!(s.client.cookies, before);
+    let home = home_page(&mut s.client);
+    assert_eq!(home.info, CONFIRMED);
+    assert_eq!(home.user, "new@example.com");
+    let user = s.user("new@example.com");
+    assert_eq!(user.get(UNCONFIRMED_EMAIL_FIELD), Some(&Value::Null));
+    assert_eq!(user.get(TOKEN_FIELD), Some(&Value::Null));
+
+    sign_out(&mut s.client);
+    assert_eq!(sign_in(&mut s.client, "old@example.com").status, 200);
+    assert_eq!(sign_in(&mut s.client, "new@example.com").status, 302);
+    assert_eq!(home_page(&mut s.client).user, "new@example.com");
+}
+
+#[test]
+fn resubmitting_the_current_address_drops_a_pending_change() {
+    let mut s = Setup::new(EmailConfirmation::new());
+    s.confirmed_user("old@example.com");
+    sign_in(&mut s.client, "old@example.com");
+    change_email(&mut s.client, "new@example.com");
+    let path = link_path(&s.last_mail("new@example.com"));
+
+    let res = change_email(&mut s.client, "old@example.com");
+    assert_eq!(res.status, 302);
+    assert_eq!(
+        home_page(&mut s.client).info,
+        "Your account has been updated."
+    );
+    let user = s.user("old@example.com");
+    assert_eq!(user.get(UNCONFIRMED_EMAIL_FIELD), Some(&Value::Null));
+    assert_eq!(user.get(TOKEN_FIELD), Some(&Value::Null));
+    assert!(is_confirmed(&user));
+
+    s.client.get(&path);
+    assert_eq!(home_page(&mut s.client).error, INVALID);
+    assert_eq!(s.user("old@example.com").id, user.id);
+}
+
+#[test]
+fn confirming_fails_cleanly_when_the_new_address_was_taken_meanwhile() {
+    let mut s = Setup::new(EmailConfirmation::new());
+    s.confirmed_user("old@example.com");
+    sign_in(&mut s.client, "old@example.com");
+    change_email(&mut s.client, "wanted@example.com");
+    let path = link_path(&s.last_mail("wanted@example.com"));
+
+    // Someone else registers the address before the link is opened.
+    let mut other = s.other_client();
+    assert_eq!(register(&mut other, "wanted@example.com").status, 302);
+
+    let res = s.client.get(&path);
+    assert_eq!(res.status, 302);
+    assert_eq!(res.location(), "/registration/edit");
+    let home = home_page(&mut s.client);
+    assert_eq!(home.error, FAILED);
+    assert_eq!(home.user, "old@example.com");
+    let user = s.user("old@example.com");
+    assert_eq!(
+        user.get_str(UNCONFIRMED_EMAIL_FIELD),
+        Some("wanted@example.com")
+    );
+    assert_ne!(s.user("wanted@example.com").id, user.id);
+}
+
+#[test]
+fn registering_a_taken_email_looks_like_success_without_a_mail() {
+    let mut s = Setup::new(EmailConfirmation::new());
+    register(&mut s.client, "jane@example.com");
+    assert_eq!(s.mailer.count_to("jane@example.com"), 1);
+
+    let mut other = s.other_client();
+    let res = register(&mut other, "jane@example.com");
+    assert_eq!(res.status, 302, "{}", res.body);
+    assert_eq!(res.location(), "/");
+    let home = home_page(&mut other);
+    assert_eq!(home.info, REQUIRED);
+    assert_eq!(home.user, "none");
+    assert_eq!(s.mailer.count_to("jane@example.com"), 1);
+}
+
+#[test]
+fn taken_email_is_shown_when_enumeration_protection_is_off() {
+    let mut s = Setup::with(EmailConfirmation::new(), false);
+    register(&mut s.client, "jane@example.com");
+    let mut other = s.other_client();
+    let res = register(&mut other, "jane@example.com");
+    assert_eq!(res.status, 200);
+    assert!(res.body.contains("has already been taken"), "{}", res.body);
+    assert_eq!(s.mailer.count_to("jane@example.com"), 1);
+}
+
+#[test]
+fn tampered_and_unknown_tokens_are_refused() {
+    let mut s = Setup::new(EmailConfirmation::new());
+    register(&mut s.client, "jane@example.com");
+    let path = link_path(&s.last_mail("jane@example.com"));
+
+    let mut tampered = path.clone();
+    let last = tampered.pop().unwrap();
+    tampered.push(if last == 'A' { 'B' } else { 'A' });
+    let res = s.client.get(&tampered);
+    assert_eq!(res.status, 302);
+    assert_eq!(res.location(), "/session/new");
+    assert_eq!(home_page(&mut s.client).error, INVALID);
+
+    // A well-signed token nobody holds.
+    let unknown = s
+        .config
+        .verifier()
+        .sign_token(TOKEN_SALT, &pow_core::token::generate_uuid());
+    s.client.get(&format!("/confirm-email/{unknown}"));
+    assert_eq!(home_page(&mut s.client).error, INVALID);
+
+    // The right token signed for another purpose.
+    let token = s.user("jane@example.com");
+    let token = token.get_str(TOKEN_FIELD).unwrap();
+    let other_salt = s
+        .config
+        .verifier()
+        .sign_token("Elixir.PowResetPassword.Plug", token);
+    s.client.get(&format!("/confirm-email/{other_salt}"));
+    assert_eq!(home_page(&mut s.client).error, INVALID);
+    s.client.get("/confirm-email/garbage");
+    assert_eq!(home_page(&mut s.client).error, INVALID);
+
+    assert!(!is_confirmed(&s.user("jane@example.com")));
+    // The genuine link still works.
+    s.client.get(&path);
+    assert_eq!(home_page(&mut s.client).info, CONFIRMED);
+}
+
+#[test]
+fn expired_tokens_are_refused_and_a_sign_in_mails_a_fresh_one() {
+    let mut s = Setup::new(EmailConfirmation::new());
+    register(&mut s.client, "jane@example.com");
+    let old_path = link_path(&s.last_mail("jane@example.com"));
+    let user = s.user("jane@example.com");
+    let issued = chrono::Utc::now() - chrono::Duration::hours(49);
+    s.update(&user, &[(TOKEN_SENT_AT_FIELD, Value::Timestamp(issued))]);
+
+    s.client.get(&old_path);
+    assert_eq!(home_page(&mut s.client).error, INVALID);
+    assert!(!is_confirmed(&s.user("jane@example.com")));
+
+    sign_in(&mut s.client, "jane@example.com");
+    assert_eq!(home_page(&mut s.client).info, REQUIRED);
+    let new_path = link_path(&s.last_mail("jane@example.com"));
+    assert_ne!(new_path, old_path);
+    s.client.get(&new_path);
+    assert_eq!(home_page(&mut s.client).info, CONFIRMED);
+    assert!(is_confirmed(&s.user("jane@example.com")));
+}
+
+#[test]
+fn without_expiry_old_tokens_still_work() {
+    let mut s = Setup::new(EmailConfirmation::new().token_ttl(None));
+    register(&mut s.client, "jane@example.com");
+    let mail = s.last_mail("jane@example.com");
+    assert!(!mail.text.contains("valid for"), "{}", mail.text);
+    let user = s.user("jane@example.com");
+    let issued = chrono::Utc::now() - chrono::Duration::days(400);
+    s.update(&user, &[(TOKEN_SENT_AT_FIELD, Value::Timestamp(issued))]);
+    s.client.get(&link_path(&mail));
+    assert_eq!(home_page(&mut s.client).info, CONFIRMED);
+}
+
+#[test]
+fn soft_mode_lets_unconfirmed_users_sign_in() {
+    let mut s = Setup::new(EmailConfirmation::new().soft(true));
+    let res = register(&mut s.client, "jane@example.com");
+    assert_eq!(res.status, 302);
+    assert_eq!(res.location(), "/");
+    let home = home_page(&mut s.client);
+    assert_eq!(home.info, SENT);
+    assert_eq!(home.user, "jane@example.com");
+    assert!(!home.confirmed);
+    let first = link_path(&s.last_mail("jane@example.com"));
+
+    sign_out(&mut s.client);
+    assert_eq!(sign_in(&mut s.client, "jane@example.com").status, 302);
+    let home = home_page(&mut s.client);
+    assert_eq!(home.user, "jane@example.com");
+    assert!(!home.confirmed);
+    assert_eq!(
+        s.mailer.count_to("jane@example.com"),
+        1,
+        "no mail on sign-in"
+    );
+
+    // Re-submitting the address does not confirm it.
+    change_email(&mut s.client, "jane@example.com");
+    assert!(!is_confirmed(&s.user("jane@example.com")));
+
+    // A user who never confirmed changes the address at once, and stays unconfirmed.
+    let res = change_email(&mut s.client, "jane2@example.com");
+    assert_eq!(res.status, 302, "{}", res.body);
+    let home = home_page(&mut s.client);
+    assert_eq!(home.info, SENT);
+    assert_eq!(home.user, "jane2@example.com");
+    assert!(!home.confirmed);
+    // ...and changing it back does not confirm either.
+    change_email(&mut s.client, "jane@example.com");
+    assert!(!home_page(&mut s.client).confirmed);
+    change_email(&mut s.client, "jane2@example.com");
+    let user = s.user("jane2@example.com");
+    assert!(!is_confirmed(&user));
+    assert_eq!(user.get(UNCONFIRMED_EMAIL_FIELD), Some(&Value::Null));
+
+    // Only the newest link works.
+    s.client.get(&first);
+    assert_eq!(home_page(&mut s.client).error, INVALID);
+    s.client.get(&link_path(&s.last_mail("jane2@example.com")));
+    let home = home_page(&mut s.client);
+    assert_eq!(home.info, CONFIRMED);
+    assert!(home.confirmed);
+}
+
+#[test]
+fn mails_per_address_are_limited() {
+    let mut s = Setup::new(EmailConfirmation::new());
+    register(&mut s.client, "jane@example.com");
+    for _ in 0..4 {
+        let res = sign_in(&mut s.client, "jane@example.com");
+        assert_eq!(res.status, 302);
+        // Over the limit the answer is the same; only the mail is left out.
+        assert_eq!(home_page(&mut s.client).info, REQUIRED);
+    }
+    assert_eq!(s.mailer.count_to("jane@example.com"), 3);
+
+    // The limit is per address.
+    register(&mut s.client, "john@example.com");
+    assert_eq!(s.mailer.count_to("john@example.com"), 1);
+}
+
+#[test]
+fn resend_limit_is_configurable() {
+    let limit = ResendLimit {
+        max: 1,
+        per: Duration::from_secs(60),
+    };
+    let mut s = Setup::new(EmailConfirmation::new().resend_limit(Some(limit)));
+    register(&mut s.client, "jane@example.com");
+    sign_in(&mut s.client, "jane@example.com");
+    assert_eq!(s.mailer.count_to("jane@example.com"), 1);
+
+    let mut s = Setup::new(EmailConfirmation::new().resend_limit(None));
+    register(&mut s.client, "jane@example.com");
+    for _ in 0..5 {
+        sign_in(&mut s.client, "jane@example.com");
+    }
+    assert_eq!(s.mailer.count_to("jane@example.com"), 6);
+}
+
+#[test]
+fn mail_and_flash_follow_the_request_language() {
+    let mut s = Setup::new(EmailConfirmation::new());
+    s.client.accept_language = Some("de-DE,de;q=0.9".into());
+    register(&mut s.client, "jane@example.com");
+    let mail = s.last_mail("jane@example.com");
+    assert_eq!(mail.subject, "Bestätigen Sie Ihre E-Mail-Adresse");
+    assert!(mail.text.contains("48 Stunden"), "{}", mail.text);
+    assert!(home_page(&mut s.client)
+        .info
+        .starts_with("Sie müssen Ihre E-Mail-Adresse bestätigen"));
+
+    s.client.accept_language = Some("fr".into());
+    s.client.get(&link_path(&mail));
+    assert_eq!(
+        home_page(&mut s.client).info,
+        "L'adresse e-mail a été confirmée."
+    );
+}
+
+#[test]
+fn users_created_before_the_extension_count_as_confirmed() {
+    let mut s = Setup::new(EmailConfirmation::new());
+    register(&mut s.client, "jane@example.com");
+    let user = s.user("jane@example.com");
+    // As a row from before the extension: no token, never confirmed.
+    let user = s.update(
+        &user,
+        &[
+            (TOKEN_FIELD, Value::Null),
+            (TOKEN_SENT_AT_FIELD, Value::Null),
+        ],
+    );
+    assert!(is_confirmed(&user));
+    assert_eq!(sign_in(&mut s.client, "jane@example.com").status, 302);
+    assert_eq!(home_page(&mut s.client).user, "jane@example.com");
+}
+
+#[test]
+fn migrations_run_on_postgres() {
+    let base = DieselUsersContext::connect("postgres://postgres@127.0.0.1:5432/test").unwrap();
+    let schema = format!(
+        "pow_ec_{}",
+        pow_core::token::generate_uuid().replace('-', "")
+    );
+    let users = base.with_schema(&schema).unwrap();
+    let config = PowConfig::builder("x".repeat(64))
+        .users(users.clone())
+        .hasher(Pbkdf2Hasher::new(1))
+        .extension(EmailConfirmation::new())
+        .build()
+        .unwrap();
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        users.migrate(&config).unwrap();
+        users.migrate(&config).unwrap();
+        let params = [
+            ("email", "jane@example.com"),
+            ("password", PASSWORD),
+            ("password_confirmation", PASSWORD),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        let jane = users.create(&config, &params).unwrap().unwrap();
+        assert!(!is_confirmed(&jane));
+        assert!(jane.get_timestamp(TOKEN_SENT_AT_FIELD).is_some());
+        let token = jane.get(TOKEN_FIELD).unwrap().clone();
+        let found = users.get_by(&config, TOKEN_FIELD, &token).unwrap().unwrap();
+        assert_eq!(found.id, jane.id);
+        let jane = confirm_user(&config, &jane).unwrap();
+        assert!(is_confirmed(&jane));
+        assert!(jane.get_timestamp(CONFIRMED_AT_FIELD).is_some());
+    }));
+    base.database()
+        .batch_execute(&format!("DROP SCHEMA \"{schema}\" CASCADE"))
+        .unwrap();
+    if let Err(panic) = result {
+        std::panic::resume_unwind(panic);
+    }
+}

@@ -1,0 +1,875 @@
+//! Drives the invitation routes over real HTTP: invite, mail, accept, reuse, permissions,
+//! expiry, the inviter relation, carried fields and username setups.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::{web, App, HttpRequest, HttpResponse};
+use diesel::connection::SimpleConnection;
+use diesel::Connection;
+use pow_core::mailer::{Mail, Mailer, MemoryMailer};
+use pow_core::password::Pbkdf2Hasher;
+use pow_core::session::{cookie_session_middleware, PowSessionMiddleware};
+use pow_core::test_client::{serve, Client, Response};
+use pow_core::users::diesel::DieselUsersContext;
+use pow_core::users::{Changes, FieldDef, FieldKind, Value};
+use pow_core::{MaybeUser, PowConfig, PowConfigBuilder, PowError, User};
+use pow_ext_invitation::{
+    invited_by, invited_users, Invitation, INVITATION_ACCEPTED_AT, INVITATION_SENT_AT,
+    INVITED_BY_ID,
+};
+
+const PASSWORD: &str = "correct horse battery";
+
+// ----- harness -----------------------------------------------------------------------
+
+async fn home(req: HttpRequest, user: MaybeUser) -> HttpResponse {
+    let flash = pow_core::web::flash::take(&req);
+    let config = pow_core::session::config(&req);
+    let who = match (&user.0, &config) {
+        (Some(u), Some(c)) => u.user_id(c).unwrap_or("?").to_owned(),
+        _ => "nobody".to_owned(),
+    };
+    HttpResponse::Ok().body(format!(
+        "signed in as {who}; info: {}; error: {}",
+        flash.info.unwrap_or_default(),
+        flash.error.unwrap_or_default()
+    ))
+}
+
+fn app(
+    config: PowConfig,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    App::new()
+        .configure(pow_core::web::configure(config.clone()))
+        .route("/", web::get().to(home))
+        .wrap(PowSessionMiddleware::new(config.clone()))
+        .wrap(cookie_session_middleware(&config))
+}
+
+/// Where the test's users live; removed on drop.
+enum Db {
+    Sqlite(PathBuf),
+    Postgres { base: String, schema: String },
+}
+
+impl Db {
+    fn sqlite() -> Self {
+        Db::Sqlite(std::env::temp_dir().join(format!(
+            "pow-invitation-test-{}.db",
+            pow_core::token::generate_uuid()
+        )))
+    }
+
+    fn url(&self) -> String {
+        match self {
+            Db::Sqlite(path) => path.display().to_string(),
+            Db::Postgres { base, schema } => {
+                let sep = if base.contains('?') { '&' } else { '?' };
+                format!("{base}{sep}options=-csearch_path%3D{schema}")
+            }
+        }
+    }
+
+    fn execute(&self, sql: &str) {
+        match self {
+            Db::Sqlite(path) => {
+                let mut conn =
+                    diesel::sqlite::SqliteConnection::establish(&path.display().to_string())
+                        .unwrap();
+                conn.batch_execute(sql).unwrap();
+            }
+            Db::Postgres { .. } => {
+                let mut conn = diesel::pg::PgConnection::establish(&self.url()).unwrap();
+                conn.batch_execute(sql).unwrap();
+            }
+        }
+    }
+}
+
+impl Drop for Db {
+    fn drop(&mut self) {
+        match self {
+            Db::Sqlite(path) => {
+                for suffix in ["", "-wal", "-shm"] {
+                    let mut file = path.clone().into_os_string();
+                    file.push(suffix);
+                    let _ = std::fs::remove_file(file);
+                }
+            }
+            Db::Postgres { base, schema } => {
+                if let Ok(mut conn) = diesel::pg::PgConnection::establish(base) {
+                    let _ = conn.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"));
+                }
+            }
+        }
+    }
+}
+
+struct Harness {
+    addr: std::net::SocketAddr,
+    mailer: MemoryMailer,
+    config: PowConfig,
+    _db: Db,
+}
+
+impl Harness {
+    fn client(&self) -> Client {
+        Client::new(self.addr)
+    }
+
+    fn user(&self, field: &str, value: &str) -> User {
+        self.config
+            .users()
+            .unwrap()
+            .get_by(&self.config, field, &Value::from(value))
+            .unwrap()
+            .unwrap_or_else(|| panic!("no user with {field} = {value}"))
+    }
+
+    fn set(&self, user: &User, field: &str, value: Value) -> User {
+        let mut changes = Changes::new();
+        changes.insert(field.to_owned(), value);
+        self.config
+            .users()
+            .unwrap()
+            .update_fields(&self.config, user, &changes)
+            .unwrap()
+    }
+
+    fn invite_link(&self, to: &str) -> String {
+        let mail = self
+            .mailer
+            .last_to(to)
+            .unwrap_or_else(|| panic!("no mail to {to}"));
+        link_path(&mail.text)
+    }
+}
+
+/// Options of one test setup.
+struct Setup {
+    ext: Invitation,
+    db: Db,
+    builder: Box<dyn FnOnce(PowConfigBuilder) -> PowConfigBuilder>,
+    /// Runs instead of the bundled migrations (own table shape), or after them.
+    sql: Option<(&'static str, bool)>,
+}
+
+impl Setup {
+    fn new(ext: Invitation) -> Self {
+        Self {
+            ext,
+            db: Db::sqlite(),
+            builder: Box::new(|b| b),
+            sql: None,
+        }
+    }
+
+    fn start(self) -> Harness {
+        let mailer = MemoryMailer::new();
+        let users = DieselUsersContext::connect(&self.db.url()).unwrap();
+        let builder = PowConfig::builder("i".repeat(64))
+            .users(users.clone())
+            .hasher(Pbkdf2Hasher::new(1))
+            .mailer(mailer.clone())
+            .base_url("http://localhost")
+            .extension(self.ext);
+        let config = (self.builder)(builder).build().unwrap();
+        match self.sql {
+            Some((sql, true)) => self.db.execute(sql),
+            Some((sql, false)) => {
+                users.migrate(&config).unwrap();
+                self.db.execute(sql);
+            }
+            None => users.migrate(&config).unwrap(),
+        }
+        let served = config.clone();
+        let addr = serve(move || app(served.clone()));
+        Harness {
+            addr,
+            mailer,
+            config,
+            _db: self.db,
+        }
+    }
+}
+
+fn start(ext: Invitation) -> Harness {
+    Setup::new(ext).start()
+}
+
+// ----- browsing helpers --------------------------------------------------------------
+
+/// The text of an HTML page with askama's numeric escapes undone.
+fn text(res: &Response) -> String {
+    let mut out = String::with_capacity(res.body.len());
+    let mut rest = res.body.as_str();
+    while let Some(start) = rest.find("&#") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        match after.find(';').and_then(|end| {
+            after[..end]
+                .parse::<u32>()
+                .ok()
+                .and_then(char::from_u32)
+                .map(|c| (c, end))
+        }) {
+            Some((c, end)) => {
+                out.push(c);
+                rest = &after[end + 1..];
+            }
+            None => {
+                out.push_str("&#");
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out.replace("&amp;", "&")
+}
+
+/// The path of the `http://localhost/invitations/...` link in a mail or page.
+fn link_path(body: &str) -> String {
+    let start = body
+        .find("http://localhost/invitations/")
+        .expect("a link to the invitation");
+    let link: String = body[start..]
+        .chars()
+        .take_while(|c| !c.is_whitespace() && *c != '<' && *c != '"')
+        .collect();
+    link.trim_start_matches("http://localhost").to_owned()
+}
+
+fn register(c: &mut Client, field: &str, id: &str) -> Response {
+    let csrf = c.get("/registration/new").csrf();
+    let res = c.post(
+        "/registration",
+        &[
+            ("_csrf_token", &csrf),
+            (&format!("user[{field}]"), id),
+            ("user[password]", PASSWORD),
+            ("user[password_confirmation]", PASSWORD),
+        ],
+    );
+    assert_eq!(res.status, 302, "{}", res.body);
+    res
+}
+
+fn invite(c: &mut Client, field: &str, id: &str) -> Response {
+    let page = c.get("/invitations/new");
+    assert_eq!(page.status, 200, "{}", page.body);
+    c.post(
+        "/invitations",
+        &[
+            ("_csrf_token", &page.csrf()),
+            (&format!("user[{field}]"), id),
+        ],
+    )
+}
+
+fn accept(c: &mut Client, edit_path: &str, fields: &[(&str, &str)]) -> Response {
+    let page = c.get(edit_path);
+    assert_eq!(page.status, 200, "{}", page.body);
+    let update = edit_path.trim_end_matches("/edit");
+    let csrf = page.csrf();
+    let mut form = vec![("_csrf_token", csrf.as_str()), ("_method", "PATCH")];
+    form.extend_from_slice(fields);
+    c.post(update, &form)
+}
+
+/// A password and its matching confirmation.
+const GOOD_PASSWORDS: [(&str, &str); 2] = [
+    ("user[password]", PASSWORD),
+    ("user[password_confirmation]", PASSWORD),
+];
+
+/// Follows the invalid-invitation redirect and returns the sign-in page's text.
+fn assert_invalid(c: &mut Client, res: &Response) {
+    assert_eq!(res.status, 302, "{}", res.body);
+    assert_eq!(res.location(), "/session/new");
+    let page = c.get("/session/new");
+    assert!(
+        text(&page).contains("The invitation doesn't exist."),
+        "{}",
+        page.body
+    );
+}
+
+// ----- tests -------------------------------------------------------------------------
+
+#[test]
+fn invite_mail_accept_sign_in_and_no_reuse() {
+    let h = start(Invitation::new());
+    let mut alice = h.client();
+    register(&mut alice, "email", "alice@example.com");
+
+    let page = alice.get("/invitations/new");
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains(r#"name="user[email]""#));
+    assert!(!page.body.contains(r#"name="user[password]""#));
+
+    let res = invite(&mut alice, "email", " Bob@Example.com ");
+    assert_eq!(res.status, 302, "{}", res.body);
+    assert_eq!(res.location(), "/invitations/new");
+    let page = alice.get("/invitations/new");
+    assert!(text(&page).contains("An e-mail with invitation link has been sent."));
+
+    let mail = h
+        .mailer
+        .last_to("bob@example.com")
+        .expect("invitation mail");
+    assert_eq!(mail.subject, "You've been invited");
+    assert!(mail.text.starts_with("Hi,"), "{}", mail.text);
+    assert!(mail.text.contains("alice@example.com"), "{}", mail.text);
+    let edit = h.invite_link("bob@example.com");
+    assert!(edit.starts_with("/invitations/SFMyNTY.") && edit.ends_with("/edit"));
+    assert!(mail.html.contains(&format!("http://localhost{edit}")));
+
+    // The invited user exists without a password and cannot sign in yet.
+    let bob_row = h.user("email", "bob@example.com");
+    assert!(bob_row.password_hash.is_none());
+    assert_eq!(
+        bob_row.get_int(INVITED_BY_ID),
+        Some(h.user("email", "alice@example.com").id)
+    );
+
+    let mut bob = h.client();
+    let form = bob.get(&edit);
+    assert_eq!(form.status, 200);
+    assert!(form
+        .header("cache-control")
+        .unwrap_or_default()
+        .contains("no-store"));
+    assert!(form.body.contains(r#"value="bob@example.com""#));
+    assert!(form.body.contains(r#"name="user[password_confirmation]""#));
+
+    // A mismatched confirmation shows the form again; the link still works.
+    let bad = [
+        ("user[password]", PASSWORD),
+        ("user[password_confirmation]", "something else"),
+    ];
+    let res = accept(&mut bob, &edit, &bad);
+    assert_eq!(res.status, 200);
+    assert!(
+        res.body.contains("does not match confirmation"),
+        "{}",
+        res.body
+    );
+    assert_eq!(h.user("email", "bob@example.com").password_hash, None);
+    let res = accept(&mut bob, &edit, &GOOD_PASSWORDS);
+    assert_eq!(res.status, 302, "{}", res.body);
+    assert_eq!(res.location(), "/");
+    assert!(bob
+        .get("/")
+        .body
+        .starts_with("signed in as bob@example.com"));
+
+    let bob_row = h.user("email", "bob@example.com");
+    assert!(bob_row.password_hash.is_some());
+    assert!(bob_row.get_timestamp(INVITATION_ACCEPTED_AT).is_some());
+
+    // Signed in, the invitee pages send the user away.
+    let res = bob.get(&edit);
+    assert_eq!(res.status, 302);
+    assert_eq!(res.location(), "/");
+
+    // The link works once.
+    let mut stranger = h.client();
+    let res = stranger.get(&edit);
+    assert_invalid(&mut stranger, &res);
+    let csrf = stranger.get("/session/new").csrf();
+    let update = edit.trim_end_matches("/edit");
+    let res = stranger.post(
+        update,
+        &[
+            ("_csrf_token", &csrf),
+            ("_method", "PUT"),
+            ("user[email]", "bob@example.com"),
+            ("user[password]", "another password"),
+            ("user[password_confirmation]", "another password"),
+        ],
+    );
+    assert_invalid(&mut stranger, &res);
+    assert_eq!(
+        h.user("email", "bob@example.com").password_hash,
+        bob_row.password_hash
+    );
+
+    // The invitee signs in with the chosen password.
+    let mut again = h.client();
+    let csrf = again.get("/session/new").csrf();
+    let res = again.post(
+        "/session",
+        &[
+            ("_csrf_token", &csrf),
+            ("user[email]", "bob@example.com"),
+            ("user[password]", PASSWORD),
+        ],
+    );
+    assert_eq!(res.status, 302, "{}", res.body);
+}
+
+#[test]
+fn invited_by_relation_is_stored() {
+    let h = start(Invitation::new());
+    let mut alice = h.client();
+    register(&mut alice, "email", "alice@example.com");
+    invite(&mut alice, "email", "bob@example.com");
+    invite(&mut alice, "email", "carol@example.com");
+    let mut dave = h.client();
+    register(&mut dave, "email", "dave@example.com");
+    invite(&mut dave, "email", "erin@example.com");
+
+    let rt = actix_web::rt::Runtime::new().unwrap();
+    let alice_row = h.user("email", "alice@example.com");
+    let mut invited: Vec<String> = rt
+        .block_on(invited_users(&h.config, &alice_row))
+        .unwrap()
+        .iter()
+        .filter_map(|u| u.email().map(str::to_owned))
+        .collect();
+    invited.sort();
+    assert_eq!(invited, ["bob@example.com", "carol@example.com"]);
+
+    let bob_row = h.user("email", "bob@example.com");
+    let inviter = rt.block_on(invited_by(&h.config, &bob_row)).unwrap();
+    assert_eq!(inviter.map(|u| u.id), Some(alice_row.id));
+    assert_eq!(
+        rt.block_on(invited_by(&h.config, &alice_row)).unwrap(),
+        None
+    );
+
+    // Deleting the inviter keeps the invited users.
+    h.config
+        .users()
+        .unwrap()
+        .delete(&h.config, &alice_row)
+        .unwrap();
+    assert_eq!(
+        h.user("email", "bob@example.com").get_int(INVITED_BY_ID),
+        None
+    );
+}
+
+#[test]
+fn inviting_a_taken_email_looks_like_success_and_sends_nothing() {
+    let h = start(Invitation::new());
+    let mut carol = h.client();
+    register(&mut carol, "email", "carol@example.com");
+    let mut alice = h.client();
+    register(&mut alice, "email", "alice@example.com");
+
+    let res = invite(&mut alice, "email", "Carol@example.com");
+    assert_eq!(res.status, 302, "{}", res.body);
+    assert_eq!(res.location(), "/invitations/new");
+    let page = alice.get("/invitations/new");
+    assert!(text(&page).contains("An e-mail with invitation link has been sent."));
+    assert_eq!(h.mailer.count_to("carol@example.com"), 0);
+    assert!(h.mailer.deliveries().is_empty());
+
+    // Other errors show the form.
+    let res = invite(&mut alice, "email", "not an address");
+    assert_eq!(res.status, 200);
+    assert!(res.body.contains("has invalid format"), "{}", res.body);
+    let res = invite(&mut alice, "email", "");
+    assert_eq!(res.status, 200);
+    assert!(text(&res).contains("can't be blank"), "{}", res.body);
+}
+
+#[test]
+fn taken_email_is_shown_without_enumeration_protection() {
+    let mut setup = Setup::new(Invitation::new());
+    setup.builder = Box::new(|b| b.prevent_user_enumeration(false));
+    let h = setup.start();
+    let mut alice = h.client();
+    register(&mut alice, "email", "alice@example.com");
+    let res = invite(&mut alice, "email", "alice@example.com");
+    assert_eq!(res.status, 200);
+    assert!(res.body.contains("has already been taken"), "{}", res.body);
+    assert!(h.mailer.deliveries().is_empty());
+}
+
+#[test]
+fn signed_out_users_cannot_invite() {
+    let h = start(Invitation::new());
+    let mut alice = h.client();
+    register(&mut alice, "email", "alice@example.com");
+    invite(&mut alice, "email", "bob@example.com");
+    let show = h.invite_link("bob@example.com").replace("/edit", "");
+
+    let mut anon = h.client();
+    let res = anon.get("/invitations/new");
+    assert_eq!(res.status, 302);
+    assert_eq!(
+        res.location(),
+        "/session/new?request_path=%2Finvitations%2Fnew"
+    );
+    let csrf = anon.get("/session/new").csrf();
+    let res = anon.post(
+        "/invitations",
+        &[("_csrf_token", &csrf), ("user[email]", "eve@example.com")],
+    );
+    assert_eq!(res.status, 302);
+    assert_eq!(res.location(), "/session/new");
+    let res = anon.get(&show);
+    assert_eq!(res.status, 302);
+    assert!(res.location().starts_with("/session/new?request_path="));
+    assert_eq!(h.mailer.count_to("eve@example.com"), 0);
+}
+
+#[test]
+fn who_may_invite_refusal_is_forbidden() {
+    let ext = Invitation::new().who_may_invite(|u| u.email() == Some("admin@example.com"));
+    let h = start(ext);
+    let mut admin = h.client();
+    register(&mut admin, "email", "admin@example.com");
+    let mut bob = h.client();
+    register(&mut bob, "email", "bob@example.com");
+
+    let res = bob.get("/invitations/new");
+    assert_eq!(res.status, 403);
+    assert!(res.body.contains("You are not allowed to invite users."));
+    let csrf = bob.get("/registration/edit").csrf();
+    let res = bob.post(
+        "/invitations",
+        &[("_csrf_token", &csrf), ("user[email]", "eve@example.com")],
+    );
+    assert_eq!(res.status, 403);
+    assert!(h
+        .config
+        .users()
+        .unwrap()
+        .get_by(&h.config, "email", &Value::from("eve@example.com"))
+        .unwrap()
+        .is_none());
+    assert!(h.mailer.deliveries().is_empty());
+
+    let res = invite(&mut admin, "email", "carol@example.com");
+    assert_eq!(res.status, 302);
+    let show = h.invite_link("carol@example.com").replace("/edit", "");
+    assert_eq!(admin.get(&show).status, 200);
+    assert_eq!(bob.get(&show).status, 403);
+}
+
+#[test]
+fn expired_invitations_are_rejected() {
+    let h = start(Invitation::new().token_ttl(Some(Duration::from_secs(3600))));
+    let mut alice = h.client();
+    register(&mut alice, "email", "alice@example.com");
+    invite(&mut alice, "email", "bob@example.com");
+    let edit = h.invite_link("bob@example.com");
+
+    let mut bob = h.client();
+    assert_eq!(bob.get(&edit).status, 200);
+    let form = bob.get(&edit);
+
+    let row = h.user("email", "bob@example.com");
+    let sent = chrono::Utc::now() - chrono::Duration::minutes(61);
+    h.set(&row, INVITATION_SENT_AT, Value::Timestamp(sent));
+
+    let res = bob.get(&edit);
+    assert_invalid(&mut bob, &res);
+    // A form opened before the expiry cannot be submitted after it either.
+    let res = bob.post(
+        edit.trim_end_matches("/edit"),
+        &[
+            ("_csrf_token", &form.csrf()),
+            ("_method", "PATCH"),
+            ("user[email]", "bob@example.com"),
+            ("user[password]", PASSWORD),
+            ("user[password_confirmation]", PASSWORD),
+        ],
+    );
+    assert_invalid(&mut bob, &res);
+    assert!(h.user("email", "bob@example.com").password_hash.is_none());
+}
+
+#[test]
+fn forged_tokens_csrf_and_methods() {
+    let h = start(Invitation::new());
+    let mut alice = h.client();
+    register(&mut alice, "email", "alice@example.com");
+
+    // No CSRF token: refused, nothing created.
+    let res = alice.post("/invitations", &[("user[email]", "bob@example.com")]);
+    assert_eq!(res.status, 403);
+    assert!(h.mailer.deliveries().is_empty());
+
+    invite(&mut alice, "email", "bob@example.com");
+    let edit = h.invite_link("bob@example.com");
+
+    // A token signed with another salt, or tampered with, is refused.
+    let row = h.user("email", "bob@example.com");
+    let raw = row.get_str("invitation_token").unwrap();
+    let wrong_salt = h.config.verifier().sign_token("Elixir.Other", raw);
+    let mut anon = h.client();
+    let res = anon.get(&format!("/invitations/{wrong_salt}/edit"));
+    assert_invalid(&mut anon, &res);
+    let res = anon.get(&format!("/invitations/{raw}/edit"));
+    assert_invalid(&mut anon, &res);
+    let tampered = edit.replacen("SFMyNTY.", "SFMyNTY.x", 1);
+    let res = anon.get(&tampered);
+    assert_invalid(&mut anon, &res);
+
+    // POST to the invitation without `_method` is not an update.
+    let csrf = anon.get(&edit).csrf();
+    let res = anon.post(
+        edit.trim_end_matches("/edit"),
+        &[("_csrf_token", &csrf), ("user[password]", PASSWORD)],
+    );
+    assert_eq!(res.status, 405);
+    // PATCH without a CSRF token is refused.
+    let res = anon.post(
+        edit.trim_end_matches("/edit"),
+        &[("_method", "PATCH"), ("user[password]", PASSWORD)],
+    );
+    assert_eq!(res.status, 403);
+    assert!(h.user("email", "bob@example.com").password_hash.is_none());
+}
+
+#[test]
+fn carry_fields_copies_from_the_inviter() {
+    let ext = Invitation::new().carry_fields(|inviter, cs| {
+        if let Some(org) = inviter.get_int("organization_id") {
+            cs.put_change("organization_id", org);
+        }
+    });
+    let mut setup = Setup::new(ext);
+    setup.builder = Box::new(|b| b.user_field(FieldDef::new("organization_id", FieldKind::Int)));
+    setup.sql = Some((
+        "ALTER TABLE users ADD COLUMN organization_id INTEGER NULL;",
+        false,
+    ));
+    let h = setup.start();
+    let mut alice = h.client();
+    register(&mut alice, "email", "alice@example.com");
+    // Set after sign-in: the session's copy of alice is stale, the row is not.
+    let alice_row = h.user("email", "alice@example.com");
+    h.set(&alice_row, "organization_id", Value::Int(42));
+
+    invite(&mut alice, "email", "bob@example.com");
+    let bob = h.user("email", "bob@example.com");
+    assert_eq!(bob.get_int("organization_id"), Some(42));
+
+    // The carried field survives acceptance.
+    let mut bob_client = h.client();
+    let res = accept(
+        &mut bob_client,
+        &h.invite_link("bob@example.com"),
+        &GOOD_PASSWORDS,
+    );
+    assert_eq!(res.status, 302, "{}", res.body);
+    assert_eq!(
+        h.user("email", "bob@example.com")
+            .get_int("organization_id"),
+        Some(42)
+    );
+}
+
+/// A users table keyed by `username`, without an `email` column.
+const USERNAME_TABLE: &str = "
+CREATE TABLE users (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    username VARCHAR NOT NULL,
+    password_hash VARCHAR NULL,
+    inserted_at TIMESTAMP NOT NULL,
+    updated_at TIMESTAMP NOT NULL,
+    invitation_token VARCHAR NULL,
+    invitation_sent_at TIMESTAMP NULL,
+    invitation_accepted_at TIMESTAMP NULL,
+    invited_by_id INTEGER NULL REFERENCES users (id) ON DELETE SET NULL
+);
+CREATE UNIQUE INDEX users_username_index ON users (username);
+CREATE UNIQUE INDEX users_invitation_token_index ON users (invitation_token);
+";
+
+#[test]
+fn username_setup_shows_the_link_to_hand_over() {
+    let mut setup = Setup::new(Invitation::new());
+    setup.builder = Box::new(|b| b.user_id_field("username"));
+    setup.sql = Some((USERNAME_TABLE, true));
+    let h = setup.start();
+    let mut alice = h.client();
+    register(&mut alice, "username", "alice");
+
+    let page = alice.get("/invitations/new");
+    assert!(page.body.contains(r#"name="user[username]""#));
+    let res = invite(&mut alice, "username", "Bob");
+    assert_eq!(res.status, 302, "{}", res.body);
+    let show = res.location().to_owned();
+    assert!(show.starts_with("/invitations/SFMyNTY."), "{show}");
+    assert!(h.mailer.deliveries().is_empty());
+
+    let page = alice.get(&show);
+    assert_eq!(page.status, 200);
+    let edit = link_path(&page.body);
+    assert_eq!(edit, format!("{show}/edit"));
+
+    let mut bob = h.client();
+    let form = bob.get(&edit);
+    assert!(form.body.contains(r#"value="bob""#), "{}", form.body);
+    let res = accept(&mut bob, &edit, &GOOD_PASSWORDS);
+    assert_eq!(res.status, 302, "{}", res.body);
+    assert!(bob.get("/").body.starts_with("signed in as bob"));
+    assert_eq!(
+        h.user("username", "bob").get_int(INVITED_BY_ID),
+        Some(h.user("username", "alice").id)
+    );
+}
+
+#[test]
+fn mail_and_pages_follow_the_inviters_language() {
+    let h = start(Invitation::new());
+    let mut alice = h.client();
+    alice.accept_language = Some("de-DE,de;q=0.9".into());
+    register(&mut alice, "email", "alice@example.com");
+    let page = alice.get("/invitations/new");
+    assert!(page.body.contains("Benutzer einladen"));
+    invite(&mut alice, "email", "bob@example.com");
+    let mail = h.mailer.last_to("bob@example.com").unwrap();
+    assert_eq!(mail.subject, "Sie wurden eingeladen");
+    assert!(mail.text.contains("alice@example.com hat Sie eingeladen"));
+
+    let mut bob = h.client();
+    bob.accept_language = Some("fr".into());
+    let form = bob.get(&h.invite_link("bob@example.com"));
+    assert!(text(&form).contains("Accepter l'invitation"));
+}
+
+/// The PostgreSQL migration and the main flow, in a schema of its own. Runs when
+/// `POW_TEST_DATABASE_URL` is set (e.g. postgres://postgres@127.0.0.1:5432/test).
+#[test]
+fn postgres_invite_and_accept() {
+    let Some(base) = std::env::var("POW_TEST_DATABASE_URL")
+        .ok()
+        .filter(|u| !u.trim().is_empty())
+    else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "POW_TEST_DATABASE_URL must be set on CI"
+        );
+        eprintln!("NOTICE: skipping postgres_invite_and_accept: set POW_TEST_DATABASE_URL");
+        return;
+    };
+    let schema = format!("pow_invitation_test_{}", uuid_simple());
+    let mut admin = diesel::pg::PgConnection::establish(&base).unwrap();
+    admin
+        .batch_execute(&format!("CREATE SCHEMA {schema}"))
+        .unwrap();
+    let mut setup = Setup::new(Invitation::new());
+    setup.db = Db::Postgres { base, schema };
+    let h = setup.start();
+
+    let mut alice = h.client();
+    register(&mut alice, "email", "alice@example.com");
+    let res = invite(&mut alice, "email", "bob@example.com");
+    assert_eq!(res.status, 302, "{}", res.body);
+    let edit = h.invite_link("bob@example.com");
+    let mut bob = h.client();
+    let res = accept(&mut bob, &edit, &GOOD_PASSWORDS);
+    assert_eq!(res.status, 302, "{}", res.body);
+    let res = bob.get("/");
+    assert!(res.body.starts_with("signed in as bob@example.com"));
+    let mut stranger = h.client();
+    let res = stranger.get(&edit);
+    assert_invalid(&mut stranger, &res);
+
+    let rt = actix_web::rt::Runtime::new().unwrap();
+    let alice_row = h.user("email", "alice@example.com");
+    let invited = rt.block_on(invited_users(&h.config, &alice_row)).unwrap();
+    assert_eq!(invited.len(), 1);
+    assert_eq!(invited[0].email(), Some("bob@example.com"));
+    // A second invitation token must differ (unique index) and the duplicate is refused.
+    invite(&mut alice, "email", "carol@example.com");
+    let carol = h.user("email", "carol@example.com");
+    let bob_row = h.user("email", "bob@example.com");
+    let err = h
+        .config
+        .users()
+        .unwrap()
+        .update_fields(&h.config, &carol, &token_change(&bob_row))
+        .unwrap_err();
+    assert!(
+        matches!(err, pow_core::users::WriteError::Unique(ref f) if f == "invitation_token"),
+        "{err:?}"
+    );
+}
+
+/// Changes giving a user `other`'s invitation token.
+fn token_change(other: &User) -> Changes {
+    let mut changes = Changes::new();
+    changes.insert(
+        "invitation_token".into(),
+        other.get("invitation_token").unwrap().clone(),
+    );
+    changes
+}
+
+fn uuid_simple() -> String {
+    pow_core::token::generate_uuid().replace('-', "")
+}
+
+#[test]
+fn sqlite_token_index_is_unique() {
+    let h = start(Invitation::new());
+    let mut alice = h.client();
+    register(&mut alice, "email", "alice@example.com");
+    invite(&mut alice, "email", "bob@example.com");
+    invite(&mut alice, "email", "carol@example.com");
+    let bob = h.user("email", "bob@example.com");
+    let carol = h.user("email", "carol@example.com");
+    assert_ne!(bob.get("invitation_token"), carol.get("invitation_token"));
+    let err = h
+        .config
+        .users()
+        .unwrap()
+        .update_fields(&h.config, &carol, &token_change(&bob))
+        .unwrap_err();
+    assert!(
+        matches!(err, pow_core::users::WriteError::Unique(ref f) if f == "invitation_token"),
+        "{err:?}"
+    );
+}
+
+/// A mailer that always fails, like an unreachable SMTP relay.
+struct FailingMailer;
+
+#[async_trait::async_trait]
+impl Mailer for FailingMailer {
+    async fn deliver(&self, _mail: Mail) -> Result<(), PowError> {
+        Err(PowError::Mailer("relay unreachable".into()))
+    }
+}
+
+#[test]
+fn mail_failure_falls_back_to_the_show_page() {
+    let mut setup = Setup::new(Invitation::new());
+    setup.builder = Box::new(|b| b.mailer(FailingMailer));
+    let h = setup.start();
+    let mut alice = h.client();
+    register(&mut alice, "email", "alice@example.com");
+    let res = invite(&mut alice, "email", "bob@example.com");
+    assert_eq!(res.status, 302, "{}", res.body);
+    assert!(
+        res.location().starts_with("/invitations/SFMyNTY."),
+        "{}",
+        res.location()
+    );
+    let page = alice.get(res.location());
+    assert_eq!(page.status, 200);
+    assert!(text(&page).contains("The invitation e-mail could not be sent."));
+    let edit = link_path(&page.body);
+    assert_eq!(edit, format!("{}/edit", res.location()));
+    assert_eq!(h.client().get(&edit).status, 200);
+}

@@ -1,0 +1,558 @@
+//! Drives an app with the persistent-session extension over real HTTP: remember-me
+//! sign-in, closed browsers, token rotation and replay, sign-out, revocation, parallel
+//! requests and extension ordering.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Barrier};
+use std::time::Duration;
+
+use actix_web::{web, App, HttpResponse};
+use async_trait::async_trait;
+use pow_core::password::Pbkdf2Hasher;
+use pow_core::session::{cookie_session_middleware, MaybeUser, PowSessionMiddleware};
+use pow_core::test_client::{serve, Client, Response};
+use pow_core::users::diesel::DieselUsersContext;
+use pow_core::users::{Params, User};
+use pow_core::web::{redirect, Controller, Flow};
+use pow_core::{Extension, PowConfig, PowConfigBuilder, PowError};
+use pow_ext_persistent_session::PersistentSession;
+
+const COOKIE: &str = "persistent_session";
+const SESSION_COOKIE: &str = "pow_session";
+const PASSWORD: &str = "correct horse battery";
+
+struct Harness {
+    addr: SocketAddr,
+    config: PowConfig,
+    ext: PersistentSession,
+}
+
+impl Harness {
+    fn client(&self) -> Client {
+        Client::new(self.addr)
+    }
+
+    fn create_user(&self, email: &str) -> User {
+        let params: Params = [
+            ("email", email),
+            ("password", PASSWORD),
+            ("password_confirmation", PASSWORD),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        self.config
+            .users()
+            .unwrap()
+            .create(&self.config, &params)
+            .unwrap()
+            .unwrap()
+    }
+
+    fn count_tokens(&self, user: &User) -> usize {
+        actix_web::rt::System::new()
+            .block_on(self.ext.count_tokens(&self.config, user.id))
+            .unwrap()
+    }
+}
+
+async fn me(user: MaybeUser) -> HttpResponse {
+    let body = match user.0 {
+        Some(user) => format!("user:{}", user.email().unwrap_or_default()),
+        None => "anonymous".to_owned(),
+    };
+    HttpResponse::Ok().body(body)
+}
+
+fn start(ext: PersistentSession) -> Harness {
+    start_with(ext.clone(), |builder| builder.extension(ext))
+}
+
+/// Serves core routes, the extensions `extend` enables and `GET /me`, on a fresh SQLite
+/// database and in-memory store.
+fn start_with(
+    ext: PersistentSession,
+    extend: impl FnOnce(PowConfigBuilder) -> PowConfigBuilder,
+) -> Harness {
+    let db = std::env::temp_dir().join(format!(
+        "pow-persistent-session-{}.db",
+        pow_core::token::generate_uuid()
+    ));
+    let users = DieselUsersContext::connect(&db.display().to_string()).unwrap();
+    let builder = PowConfig::builder("x".repeat(64))
+        .users(users.clone())
+        .hasher(Pbkdf2Hasher::new(1));
+    let config = extend(builder).build().unwrap();
+    users.migrate(&config).unwrap();
+    let app_config = config.clone();
+    let addr = serve(move || {
+        let config = app_config.clone();
+        App::new()
+            .configure(pow_core::web::configure(config.clone()))
+            .route("/me", web::get().to(me))
+            .wrap(PowSessionMiddleware::new(config.clone()))
+            .wrap(cookie_session_middleware(&config))
+    });
+    Harness { addr, config, ext }
+}
+
+/// Signs in through the form. `persistent` is what the checkbox posts: a browser sends
+/// the hidden `false` and, when ticked, `true` after it.
+fn sign_in(c: &mut Client, email: &str, persistent: Option<bool>) -> Response {
+    let csrf = c.get("/session/new").csrf();
+    let mut form = vec![
+        ("_csrf_token", csrf.as_str()),
+        ("user[email]", email),
+        ("user[password]", PASSWORD),
+    ];
+    if let Some(ticked) = persistent {
+        form.push(("user[persistent_session]", "false"));
+        if ticked {
+            form.push(("user[persistent_session]", "true"));
+        }
+    }
+    let res = c.post("/session", &form);
+    assert_eq!(res.status, 302, "{}", res.body);
+    res
+}
+
+fn sign_out(c: &mut Client) -> Response {
+    let csrf = c.get("/registration/edit").csrf();
+    c.post("/session", &[("_csrf_token", &csrf), ("_method", "DELETE")])
+}
+
+fn whoami(c: &mut Client) -> String {
+    c.get("/me").body
+}
+
+/// The `Set-Cookie` header for `name` in `res`, if any.
+fn set_cookie<'a>(res: &'a Response, name: &str) -> Option<&'a str> {
+    res.headers
+        .iter()
+        .filter(|(k, _)| k.eq_ignore_ascii_case("set-cookie"))
+        .map(|(_, v)| v.as_str())
+        .find(|v| v.starts_with(&format!("{name}=")))
+}
+
+fn remembered(c: &Client) -> String {
+    c.cookies
+        .get(COOKIE)
+        .cloned()
+        .expect("a remember-me cookie")
+}
+
+/// A browser holding only the given cookies.
+fn browser(h: &Harness, cookies: &[(&str, &str)]) -> Client {
+    let mut c = h.client();
+    c.cookies = cookies
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect::<BTreeMap<_, _>>();
+    c
+}
+
+/// Every second use is a replay: no waiting in tests.
+fn strict() -> PersistentSession {
+    PersistentSession::new().grace_period(Duration::ZERO)
+}
+
+#[test]
+fn a_ticked_box_keeps_the_user_signed_in_after_the_browser_closes() {
+    let h = start(strict());
+    let alice = h.create_user("alice@example.com");
+    let mut c = h.client();
+
+    let res = sign_in(&mut c, "alice@example.com", Some(true));
+    let header = set_cookie(&res, COOKIE).expect("the sign-in sets the remember-me cookie");
+    for attribute in ["HttpOnly", "SameSite=Lax", "Path=/", "Max-Age=2592000"] {
+        assert!(
+            header.contains(attribute),
+            "{attribute} missing in {header}"
+        );
+    }
+    assert!(!header.contains("Secure"), "{header}");
+    let first = remembered(&c);
+    assert_eq!(h.count_tokens(&alice), 1);
+
+    // The browser closes: its session cookie is gone, the remember-me cookie stays.
+    c.cookies.remove(SESSION_COOKIE);
+    let res = c.get("/me");
+    assert_eq!(res.body, "user:alice@example.com");
+    let rotated = set_cookie(&res, COOKIE).expect("the token is rotated");
+    assert!(rotated.contains("Max-Age=2592000"), "{rotated}");
+    let second = remembered(&c);
+    assert_ne!(first, second);
+    assert!(c.cookies.contains_key(SESSION_COOKIE), "a new session");
+    assert_eq!(h.count_tokens(&alice), 1);
+
+    // The new session carries on without touching the token.
+    let res = c.get("/me");
+    assert_eq!(res.body, "user:alice@example.com");
+    assert!(set_cookie(&res, COOKIE).is_none());
+
+    // Closing the browser again works with the rotated token.
+    c.cookies.remove(SESSION_COOKIE);
+    assert_eq!(whoami(&mut c), "user:alice@example.com");
+    assert_ne!(remembered(&c), second);
+
+    // The first token was used up: replayed alone, it signs nobody in and is dropped.
+    let mut old = browser(&h, &[(COOKIE, &first)]);
+    let res = old.get("/me");
+    assert_eq!(res.body, "anonymous");
+    assert!(set_cookie(&res, COOKIE).is_some_and(|v| v.contains("Max-Age=0")));
+    assert!(!old.cookies.contains_key(COOKIE));
+}
+
+#[test]
+fn replaying_a_used_token_revokes_the_family() {
+    let h = start(strict());
+    let alice = h.create_user("alice@example.com");
+    let mut owner = h.client();
+    sign_in(&mut owner, "alice@example.com", Some(true));
+    let stolen = remembered(&owner);
+
+    // The owner comes back first and gets a new token.
+    owner.cookies.remove(SESSION_COOKIE);
+    assert_eq!(whoami(&mut owner), "user:alice@example.com");
+    assert_eq!(h.count_tokens(&alice), 1);
+
+    // The copy is replayed later: nobody is signed in and every token is revoked.
+    let mut thief = browser(&h, &[(COOKIE, &stolen)]);
+    assert_eq!(whoami(&mut thief), "anonymous");
+    assert!(!thief.cookies.contains_key(COOKIE));
+    assert_eq!(h.count_tokens(&alice), 0);
+
+    // The session restored from that chain is signed out too, and the owner's newest
+    // token no longer works: the cookie is dropped.
+    assert!(owner.cookies.contains_key(COOKIE));
+    let res = owner.get("/me");
+    assert_eq!(res.body, "anonymous");
+    assert!(set_cookie(&res, COOKIE).is_some_and(|v| v.contains("Max-Age=0")));
+    assert!(!owner.cookies.contains_key(COOKIE));
+}
+
+#[test]
+fn a_thief_who_uses_the_token_first_is_signed_out_when_the_owner_returns() {
+    let h = start(strict());
+    let alice = h.create_user("alice@example.com");
+    let mut owner = h.client();
+    sign_in(&mut owner, "alice@example.com", Some(true));
+    let mut thief = browser(&h, &[(COOKIE, &remembered(&owner))]);
+
+    // Another browser of the same user, remembered on its own.
+    let mut laptop = h.client();
+    sign_in(&mut laptop, "alice@example.com", Some(true));
+    assert_eq!(h.count_tokens(&alice), 2);
+
+    assert_eq!(whoami(&mut thief), "user:alice@example.com");
+    let thief_token = remembered(&thief);
+
+    // The owner's browser restarts and presents the token the thief already used.
+    owner.cookies.remove(SESSION_COOKIE);
+    assert_eq!(whoami(&mut owner), "anonymous");
+
+    // The thief's session (same chain) is gone, and so is the token it was given.
+    assert_eq!(whoami(&mut thief), "anonymous");
+    assert!(!thief.cookies.contains_key(COOKIE));
+    let mut thief = browser(&h, &[(COOKIE, &thief_token)]);
+    assert_eq!(whoami(&mut thief), "anonymous");
+
+    // Every remember-me token of the user is revoked; other sessions are left alone.
+    assert_eq!(h.count_tokens(&alice), 0);
+    assert_eq!(whoami(&mut laptop), "user:alice@example.com");
+    laptop.cookies.remove(SESSION_COOKIE);
+    assert_eq!(whoami(&mut laptop), "anonymous");
+}
+
+#[test]
+fn signing_out_deletes_the_token_and_expires_the_cookie() {
+    let h = start(strict());
+    let alice = h.create_user("alice@example.com");
+    let mut c = h.client();
+    sign_in(&mut c, "alice@example.com", Some(true));
+    let token = remembered(&c);
+    assert_eq!(h.count_tokens(&alice), 1);
+
+    let res = sign_out(&mut c);
+    assert_eq!(res.status, 302, "{}", res.body);
+    let header = set_cookie(&res, COOKIE).expect("the cookie is expired");
+    assert!(header.contains("Max-Age=0"), "{header}");
+    assert!(!c.cookies.contains_key(COOKIE));
+    assert_eq!(h.count_tokens(&alice), 0);
+    assert_eq!(whoami(&mut c), "anonymous");
+
+    let mut replay = browser(&h, &[(COOKIE, &token)]);
+    assert_eq!(whoami(&mut replay), "anonymous");
+}
+
+#[test]
+fn an_unticked_box_sets_no_cookie() {
+    let h = start(strict());
+    let alice = h.create_user("alice@example.com");
+    let mut c = h.client();
+
+    // The sign-in page offers the box, ticked, with a hidden `false` for unticking.
+    let page = c.get("/session/new");
+    assert!(
+        page.body
+            .contains(r#"<input type="hidden" name="user[persistent_session]" value="false">"#),
+        "{}",
+        page.body
+    );
+    assert!(page
+        .body
+        .contains(r#"name="user[persistent_session]" value="true" checked"#));
+    assert!(page.body.contains("Keep me signed in"));
+    c.accept_language = Some("de".into());
+    assert!(c.get("/session/new").body.contains("Angemeldet bleiben"));
+    c.accept_language = Some("fr".into());
+    assert!(c.get("/session/new").body.contains("Rester connecté"));
+    c.accept_language = None;
+
+    let res = sign_in(&mut c, "alice@example.com", Some(false));
+    assert!(set_cookie(&res, COOKIE).is_none());
+    assert!(!c.cookies.contains_key(COOKIE));
+    assert_eq!(h.count_tokens(&alice), 0);
+    assert_eq!(whoami(&mut c), "user:alice@example.com");
+    c.cookies.remove(SESSION_COOKIE);
+    assert_eq!(whoami(&mut c), "anonymous");
+
+    // Without the field at all the default is to remember.
+    let mut other = h.client();
+    let res = sign_in(&mut other, "alice@example.com", None);
+    assert!(set_cookie(&res, COOKIE).is_some());
+    assert_eq!(h.count_tokens(&alice), 1);
+}
+
+#[test]
+fn a_named_setup_uses_its_own_cookie_and_token_prefix() {
+    let ext = PersistentSession::new();
+    let h = start_with(ext.clone(), |builder| {
+        builder.name("admin").cookie_secure(true).extension(ext)
+    });
+    let alice = h.create_user("alice@example.com");
+    let mut c = h.client();
+    let res = sign_in(&mut c, "alice@example.com", Some(true));
+    assert!(set_cookie(&res, COOKIE).is_none());
+    let header = set_cookie(&res, "admin_persistent_session").expect("the named cookie");
+    assert!(header.contains("Secure"), "{header}");
+    let signed = c.cookies["admin_persistent_session"].clone();
+    let token = h
+        .config
+        .verifier()
+        .verify_token(pow_ext_persistent_session::TOKEN_SALT, &signed)
+        .unwrap();
+    assert!(token.starts_with("admin_"), "{token}");
+    assert_eq!(h.count_tokens(&alice), 1);
+
+    c.cookies.remove("admin_session");
+    assert_eq!(whoami(&mut c), "user:alice@example.com");
+    assert_ne!(c.cookies["admin_persistent_session"], signed);
+}
+
+#[test]
+fn changing_the_password_revokes_the_tokens_of_other_browsers() {
+    let h = start(strict());
+    let alice = h.create_user("alice@example.com");
+    let mut phone = h.client();
+    let mut laptop = h.client();
+    sign_in(&mut phone, "alice@example.com", Some(true));
+    sign_in(&mut laptop, "alice@example.com", Some(true));
+    assert_eq!(h.count_tokens(&alice), 2);
+    let phone_token = remembered(&phone);
+
+    let csrf = laptop.get("/registration/edit").csrf();
+    let res = laptop.post(
+        "/registration",
+        &[
+            ("_csrf_token", csrf.as_str()),
+            ("_method", "PATCH"),
+            ("user[current_password]", PASSWORD),
+            ("user[email]", "alice@example.com"),
+            ("user[password]", "a brand new secret"),
+            ("user[password_confirmation]", "a brand new secret"),
+        ],
+    );
+    assert_eq!(res.status, 302, "{}", res.body);
+
+    // The phone is signed out and its token no longer works.
+    assert_eq!(whoami(&mut phone), "anonymous");
+    assert!(!phone.cookies.contains_key(COOKIE));
+    let mut phone = browser(&h, &[(COOKIE, &phone_token)]);
+    assert_eq!(whoami(&mut phone), "anonymous");
+
+    // The laptop that changed the password is remembered with a new token.
+    assert_eq!(h.count_tokens(&alice), 1);
+    laptop.cookies.remove(SESSION_COOKIE);
+    assert_eq!(whoami(&mut laptop), "user:alice@example.com");
+
+    // An update that keeps the password keeps the tokens.
+    let csrf = laptop.get("/registration/edit").csrf();
+    let before = remembered(&laptop);
+    let res = laptop.post(
+        "/registration",
+        &[
+            ("_csrf_token", csrf.as_str()),
+            ("_method", "PATCH"),
+            ("user[current_password]", "a brand new secret"),
+            ("user[email]", "alice@example.com"),
+        ],
+    );
+    assert_eq!(res.status, 302, "{}", res.body);
+    assert!(set_cookie(&res, COOKIE).is_none());
+    assert_eq!(remembered(&laptop), before);
+    assert_eq!(h.count_tokens(&alice), 1);
+}
+
+#[test]
+fn a_deleted_user_signs_nobody_in() {
+    let h = start(strict());
+    let alice = h.create_user("alice@example.com");
+    let mut c = h.client();
+    sign_in(&mut c, "alice@example.com", Some(true));
+    assert_eq!(h.count_tokens(&alice), 1);
+
+    // Deleted behind pow's back (an admin task): the token finds no user.
+    h.config.users().unwrap().delete(&h.config, &alice).unwrap();
+    c.cookies.remove(SESSION_COOKIE);
+    let res = c.get("/me");
+    assert_eq!(res.body, "anonymous");
+    assert!(set_cookie(&res, COOKIE).is_some_and(|v| v.contains("Max-Age=0")));
+    assert_eq!(h.count_tokens(&alice), 0);
+
+    // Deleting the account through the app drops the tokens and the cookie.
+    let bob = h.create_user("bob@example.com");
+    let mut c = h.client();
+    sign_in(&mut c, "bob@example.com", Some(true));
+    let token = remembered(&c);
+    let csrf = c.get("/registration/edit").csrf();
+    let res = c.post(
+        "/registration",
+        &[("_csrf_token", csrf.as_str()), ("_method", "DELETE")],
+    );
+    assert_eq!(res.status, 302, "{}", res.body);
+    assert!(set_cookie(&res, COOKIE).is_some_and(|v| v.contains("Max-Age=0")));
+    assert_eq!(h.count_tokens(&bob), 0);
+    let mut replay = browser(&h, &[(COOKIE, &token)]);
+    assert_eq!(whoami(&mut replay), "anonymous");
+}
+
+#[test]
+fn parallel_requests_with_one_cookie_are_all_signed_in() {
+    const PARALLEL: usize = 4;
+    let h = start(PersistentSession::new());
+    let alice = h.create_user("alice@example.com");
+    let mut c = h.client();
+    sign_in(&mut c, "alice@example.com", Some(true));
+    let token = remembered(&c);
+
+    let barrier = Arc::new(Barrier::new(PARALLEL));
+    let threads: Vec<_> = (0..PARALLEL)
+        .map(|_| {
+            let barrier = Arc::clone(&barrier);
+            let mut tab = browser(&h, &[(COOKIE, &token)]);
+            std::thread::spawn(move || {
+                barrier.wait();
+                let res = tab.get("/me");
+                (res, tab)
+            })
+        })
+        .collect();
+    let results: Vec<(Response, Client)> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+
+    for (res, _) in &results {
+        assert_eq!(res.body, "user:alice@example.com");
+        // Nobody is signed out.
+        assert!(!set_cookie(res, COOKIE).is_some_and(|v| v.contains("Max-Age=0")));
+    }
+    let rotated: Vec<&Client> = results
+        .iter()
+        .filter(|(res, _)| set_cookie(res, COOKIE).is_some())
+        .map(|(_, tab)| tab)
+        .collect();
+    assert_eq!(rotated.len(), 1, "exactly one request uses the token");
+    assert_eq!(h.count_tokens(&alice), 1);
+
+    // The browser that got the new token goes on with it.
+    let mut winner = browser(&h, &[(COOKIE, &remembered(rotated[0]))]);
+    assert_eq!(whoami(&mut winner), "user:alice@example.com");
+
+    // Within the grace period the old token still serves the user, without a new token
+    // and without revoking anything.
+    let mut late = browser(&h, &[(COOKIE, &token)]);
+    let res = late.get("/me");
+    assert_eq!(res.body, "user:alice@example.com");
+    assert!(set_cookie(&res, COOKIE).is_none());
+    assert_eq!(h.count_tokens(&alice), 1);
+}
+
+#[test]
+fn forged_cookies_sign_nobody_in() {
+    let h = start(strict());
+    let alice = h.create_user("alice@example.com");
+    let mut c = h.client();
+    sign_in(&mut c, "alice@example.com", Some(true));
+    let token = remembered(&c);
+
+    // Same payload, broken signature.
+    let (head, _) = token.rsplit_once('.').unwrap();
+    let forged = format!("{head}.AAAA");
+    let mut replay = browser(&h, &[(COOKIE, &forged)]);
+    let res = replay.get("/me");
+    assert_eq!(res.body, "anonymous");
+    assert!(set_cookie(&res, COOKIE).is_some_and(|v| v.contains("Max-Age=0")));
+
+    // A valid signature for another purpose (the session salt) does not work either.
+    let raw = h
+        .config
+        .verifier()
+        .verify_token(pow_ext_persistent_session::TOKEN_SALT, &token)
+        .unwrap();
+    let other = h
+        .config
+        .verifier()
+        .sign_token("Elixir.Pow.Plug.Session", &raw);
+    let mut replay = browser(&h, &[(COOKIE, &other)]);
+    assert_eq!(whoami(&mut replay), "anonymous");
+
+    // The real token was never touched.
+    assert_eq!(h.count_tokens(&alice), 1);
+    let mut owner = browser(&h, &[(COOKIE, &token)]);
+    assert_eq!(whoami(&mut owner), "user:alice@example.com");
+}
+
+/// Stops every sign-in, as email confirmation does for unconfirmed users.
+struct HaltSignIn;
+
+#[async_trait(?Send)]
+impl Extension for HaltSignIn {
+    fn name(&self) -> &'static str {
+        "halt_sign_in"
+    }
+
+    async fn before_respond(&self, ctl: &mut Controller<'_>) -> Result<Flow, PowError> {
+        if ctl.is("session", "create") && ctl.user.is_some() {
+            pow_core::session::sign_out(ctl.req).await?;
+            return Ok(Flow::Halt(redirect("/")));
+        }
+        Ok(Flow::Continue)
+    }
+}
+
+#[test]
+fn a_sign_in_halted_by_an_earlier_extension_gets_no_cookie() {
+    let ext = PersistentSession::new();
+    let h = start_with(ext.clone(), |builder| {
+        builder.extension(HaltSignIn).extension(ext)
+    });
+    let alice = h.create_user("alice@example.com");
+    let mut c = h.client();
+    let res = sign_in(&mut c, "alice@example.com", Some(true));
+    assert_eq!(res.location(), "/");
+    assert!(set_cookie(&res, COOKIE).is_none());
+    assert_eq!(h.count_tokens(&alice), 0);
+    assert_eq!(whoami(&mut c), "anonymous");
+}
