@@ -214,7 +214,7 @@ impl MemoryStore {
             key: key.clone(),
         }]);
         removed
-            .filter(|entry| entry.expires_at.map_or(true, |at| at > Instant::now()))
+            .filter(|entry| entry.expires_at.is_none_or(|at| at > Instant::now()))
             .map(|entry| entry.value)
     }
 }
