@@ -16,10 +16,14 @@ use pow_core::mailer::{FileMailer, LogMailer, Mailer};
 use pow_core::session::{
     cookie_session_middleware, MaybeUser, PowSessionMiddleware, RequireAuthenticated,
 };
+use pow_core::store::{DiskStore, MemoryStore, RedisStore, Store};
 use pow_core::users::diesel::DieselUsersContext;
 use pow_core::users::{Changeset, ChangesetAction, FieldDef, FieldKind};
-use pow_core::store::{DiskStore, MemoryStore, RedisStore, Store};
 use pow_core::{Migrations, PowConfig, PowError};
+use pow_ext_email_confirmation::EmailConfirmation;
+use pow_ext_invitation::Invitation;
+use pow_ext_persistent_session::PersistentSession;
+use pow_ext_reset_password::ResetPassword;
 
 /// The demo's own migration: the `name` and `role` user columns.
 pub static DEMO_MIGRATIONS: Migrations = Migrations {
@@ -69,7 +73,10 @@ impl CacheSetting {
             CacheSetting::Redis(url) => Arc::new(RedisStore::connect(url, "pow_demo").await?),
             CacheSetting::Disk(dir) => {
                 std::fs::create_dir_all(dir).map_err(|e| {
-                    PowError::Config(format!("cannot create POW_CACHE_DIR {}: {e}", dir.display()))
+                    PowError::Config(format!(
+                        "cannot create POW_CACHE_DIR {}: {e}",
+                        dir.display()
+                    ))
                 })?;
                 Arc::new(DiskStore::open(dir.join("pow-cache.redb"))?)
             }
@@ -105,7 +112,9 @@ impl Settings {
                     env("REDIS_URL").unwrap_or_else(|| "redis://127.0.0.1:6379/".into()),
                 ),
                 Some("disk") => CacheSetting::Disk(
-                    env("POW_CACHE_DIR").map(PathBuf::from).unwrap_or_else(|| "pow-cache".into()),
+                    env("POW_CACHE_DIR")
+                        .map(PathBuf::from)
+                        .unwrap_or_else(|| "pow-cache".into()),
                 ),
                 Some(other) => {
                     return Err(PowError::Config(format!(
@@ -147,8 +156,11 @@ fn secret_from_file(path: &Path) -> Result<String, PowError> {
 /// most 100 characters; `role` is set by the server (admin for `ADMIN_EMAILS`).
 fn demo_changeset(admin_emails: Vec<String>) -> impl Fn(&mut Changeset, &PowConfig) + Send + Sync {
     move |cs: &mut Changeset, _config: &PowConfig| {
-        if matches!(cs.action, ChangesetAction::Create | ChangesetAction::Update) {
-            if cs.action == ChangesetAction::Create {
+        if matches!(
+            cs.action,
+            ChangesetAction::Create | ChangesetAction::Update | ChangesetAction::AcceptInvitation
+        ) {
+            if cs.action != ChangesetAction::Update {
                 cs.validate_required("name");
             }
             cs.validate_length("name", 1, 100);
@@ -191,6 +203,14 @@ pub fn build(
         .user_field(FieldDef::new("name", FieldKind::Text).castable())
         .user_field(FieldDef::new("role", FieldKind::Text))
         .changeset_hook(demo_changeset(settings.admin_emails.clone()))
+        // Extensions, in order: email confirmation must come before persistent sessions so
+        // an unconfirmed sign-in is stopped before a remember-me cookie is made.
+        .extension(ResetPassword::new())
+        .extension(EmailConfirmation::new())
+        .extension(PersistentSession::new())
+        .extension(
+            Invitation::new().who_may_invite(|inviter| inviter.get_str("role") == Some("admin")),
+        )
         .build()?;
     users.migrate_with(&config, &[&DEMO_MIGRATIONS])?;
     Ok(config)
@@ -234,7 +254,7 @@ fn page(
     ];
     if signed_in {
         links.push(("/registration/edit".into(), "Edit account".into()));
-        links.push(("/invitations/new".into(), "Invite someone".into()));
+        links.push(("/invitations/new".into(), "Invite someone (admins)".into()));
     } else {
         links.push(("/session/new".into(), "Sign in".into()));
         links.push(("/registration/new".into(), "Register".into()));

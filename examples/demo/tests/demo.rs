@@ -51,6 +51,29 @@ fn register(c: &mut Client, email: &str, password: &str) -> Response {
     )
 }
 
+/// The path of the first link to this server in the last mail to `to`.
+fn link_in_last_mail(mailer: &MemoryMailer, to: &str) -> String {
+    let mail = mailer.last_to(to).expect("a mail was sent");
+    let start = mail
+        .text
+        .find("http://localhost/")
+        .expect("mail has a link")
+        + "http://localhost".len();
+    let end = mail.text[start..]
+        .find(|c: char| c.is_whitespace())
+        .map_or(mail.text.len(), |i| i + start);
+    mail.text[start..end].to_owned()
+}
+
+/// Registers and confirms the email through the mailed link.
+fn register_confirmed(c: &mut Client, mailer: &MemoryMailer, email: &str, password: &str) {
+    let res = register(c, email, password);
+    assert_eq!(res.status, 302, "{}", res.body);
+    let link = link_in_last_mail(mailer, &email.to_lowercase());
+    let res = c.get(&link);
+    assert_eq!(res.status, 302);
+}
+
 fn sign_in(c: &mut Client, email: &str, password: &str) -> Response {
     let csrf = c.get("/session/new").csrf();
     c.post(
@@ -70,7 +93,7 @@ fn sign_out(c: &mut Client) -> Response {
 
 #[test]
 fn full_account_lifecycle_over_http() {
-    let (mut c, _mailer) = start(&[]);
+    let (mut c, mailer) = start(&[]);
 
     // Auth pages are not cached.
     let page = c.get("/registration/new");
@@ -80,10 +103,31 @@ fn full_account_lifecycle_over_http() {
         .unwrap_or_default()
         .contains("no-store"));
 
-    // Sign up: signed in right away.
+    // Sign up: the email must be confirmed first (email confirmation is enabled).
     let res = register(&mut c, "Alice@Example.com", "correct horse");
     assert_eq!(res.status, 302, "{}", res.body);
     assert_eq!(res.location(), "/");
+    let home = c.get("/");
+    assert!(
+        home.body
+            .contains("confirm your e-mail before you can sign in"),
+        "{}",
+        home.body
+    );
+    assert!(home.body.contains("You are not signed in."));
+    let link = link_in_last_mail(&mailer, "alice@example.com");
+    assert!(link.starts_with("/confirm-email/"), "{link}");
+    assert_eq!(c.get(&link).location(), "/session/new");
+    assert!(c
+        .get("/session/new")
+        .body
+        .contains("The email address has been confirmed."));
+
+    // Signed in, then signed out: the protected page redirects to sign-in with request_path.
+    assert_eq!(
+        sign_in(&mut c, "alice@example.com", "correct horse").status,
+        302
+    );
     let home = c.get("/");
     assert!(
         home.body.contains("Signed in as Alice (alice@example.com)"),
@@ -91,8 +135,6 @@ fn full_account_lifecycle_over_http() {
         home.body
     );
     assert_eq!(c.get("/protected").status, 200);
-
-    // Sign out: the protected page redirects to sign-in with request_path.
     let res = sign_out(&mut c);
     assert_eq!(res.status, 302);
     assert_eq!(res.location(), "/session/new");
@@ -108,7 +150,7 @@ fn full_account_lifecycle_over_http() {
     ));
     assert!(res.body.contains("alice@example.com"));
     assert!(!res.body.contains("wrong password"));
-    // An unknown user gets the very same page text.
+    // An unknown user gets the very same message.
     let unknown = sign_in(&mut c, "nobody@example.com", "wrong password");
     assert!(unknown
         .body
@@ -154,13 +196,17 @@ fn full_account_lifecycle_over_http() {
     );
     assert_eq!(res.status, 302, "{}", res.body);
     assert_eq!(res.location(), "/registration/edit");
+    // The new address must be confirmed before it replaces the old one.
     let edit = c.get("/registration/edit");
     assert!(
-        edit.body.contains("Your account has been updated."),
+        edit.body.contains("confirm the e-mail before"),
         "{}",
         edit.body
     );
-    assert!(c.get("/").body.contains("alice2@example.com"));
+    assert!(c.get("/").body.contains("(alice@example.com)"));
+    let link = link_in_last_mail(&mailer, "alice2@example.com");
+    assert_eq!(c.get(&link).location(), "/registration/edit");
+    assert!(c.get("/").body.contains("(alice2@example.com)"));
 
     // The new credentials work, the old ones don't.
     sign_out(&mut c);
@@ -193,6 +239,63 @@ fn full_account_lifecycle_over_http() {
         sign_in(&mut c, "alice2@example.com", "battery staple").status,
         200
     );
+}
+
+#[test]
+fn forgotten_password_is_reset_by_mail() {
+    let (mut c, mailer) = start(&[]);
+    register_confirmed(&mut c, &mailer, "bob@example.com", "old password");
+    let page = c.get("/session/new");
+    assert!(
+        page.body.contains("/reset-password/new"),
+        "sign-in page links to the reset form"
+    );
+    let csrf = c.get("/reset-password/new").csrf();
+    let res = c.post(
+        "/reset-password",
+        &[("_csrf_token", &csrf), ("user[email]", "bob@example.com")],
+    );
+    assert_eq!(res.status, 302);
+    // Mails go out in the background: wait for it with a bounded deadline.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while mailer.count_to("bob@example.com") < 2 && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    let link = link_in_last_mail(&mailer, "bob@example.com");
+    assert!(link.starts_with("/reset-password/"), "{link}");
+    let csrf = c.get(&link).csrf();
+    let res = c.post(
+        &link,
+        &[
+            ("_csrf_token", &csrf),
+            ("_method", "PATCH"),
+            ("user[password]", "new password"),
+            ("user[password_confirmation]", "new password"),
+        ],
+    );
+    assert_eq!(res.status, 302, "{}", res.body);
+    assert_eq!(
+        sign_in(&mut c, "bob@example.com", "old password").status,
+        200
+    );
+    assert_eq!(
+        sign_in(&mut c, "bob@example.com", "new password").status,
+        302
+    );
+}
+
+#[test]
+fn remember_me_survives_a_closed_browser() {
+    let (mut c, mailer) = start(&[]);
+    register_confirmed(&mut c, &mailer, "carol@example.com", "password1");
+    assert_eq!(
+        sign_in(&mut c, "carol@example.com", "password1").status,
+        302
+    );
+    assert!(c.cookies.contains_key("persistent_session"));
+    // Closing the browser drops the session cookie; the remember-me cookie signs back in.
+    c.cookies.remove("pow_session");
+    assert_eq!(c.get("/protected").status, 200);
 }
 
 #[test]
@@ -258,11 +361,15 @@ fn german_accept_language_gets_german_messages() {
 
 #[test]
 fn admin_page_needs_the_admin_role() {
-    let (mut c, _) = start(&["boss@example.com"]);
-    register(&mut c, "user@example.com", "password1");
+    let (mut c, mailer) = start(&["boss@example.com"]);
+    register_confirmed(&mut c, &mailer, "user@example.com", "password1");
+    sign_in(&mut c, "user@example.com", "password1");
     assert_eq!(c.get("/admin").status, 403);
+    assert_eq!(c.get("/invitations/new").status, 403);
     sign_out(&mut c);
-    register(&mut c, "boss@example.com", "password1");
+    register_confirmed(&mut c, &mailer, "boss@example.com", "password1");
+    sign_in(&mut c, "boss@example.com", "password1");
+    assert_eq!(c.get("/invitations/new").status, 200);
     let res = c.get("/admin");
     assert_eq!(res.status, 200);
     assert!(res.body.contains("Only admins see this."));
