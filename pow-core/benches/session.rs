@@ -16,7 +16,7 @@
 // A benchmark aborts loudly when its setup fails.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Barrier};
@@ -91,7 +91,7 @@ fn start_server(config: PowConfig) -> (SocketAddr, actix_web::dev::ServerHandle)
                         ),
                 )
             })
-            .workers(2)
+            .workers(env_or("BENCH_WORKERS", 2))
             .disable_signals()
             .bind(("127.0.0.1", 0))
             .unwrap();
@@ -104,26 +104,59 @@ fn start_server(config: PowConfig) -> (SocketAddr, actix_web::dev::ServerHandle)
     rx.recv().unwrap()
 }
 
-/// One round: `clients` threads share `requests` GETs of `path`; returns requests/s.
+/// Nanoseconds each thread of this process has run on a CPU, by thread id (Linux
+/// `/proc/self/task/*/schedstat`; empty elsewhere).
+fn thread_cpu_ns() -> HashMap<String, u64> {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return HashMap::new();
+    };
+    tasks
+        .filter_map(|task| {
+            let task = task.ok()?;
+            let stat = std::fs::read_to_string(task.path().join("schedstat")).ok()?;
+            let ns = stat.split_whitespace().next()?.parse().ok()?;
+            Some((task.file_name().to_string_lossy().into_owned(), ns))
+        })
+        .collect()
+}
+
+/// What one round measured.
+struct Round {
+    /// Requests per second of wall time.
+    per_sec: f64,
+    /// CPU time of the whole process (server and clients) per request, in µs; `None`
+    /// where threads' CPU time cannot be read.
+    cpu_us: Option<f64>,
+}
+
+/// One round: `clients` threads share `requests` GETs of `path`.
 fn round(
     addr: SocketAddr,
     path: &str,
     cookie: Option<&str>,
     clients: usize,
     requests: usize,
-) -> f64 {
+) -> Round {
     let remaining = Arc::new(AtomicUsize::new(requests));
-    let barrier = Arc::new(Barrier::new(clients + 1));
+    // Start together; then, once finished, wait until the CPU time was read before exiting.
+    let start = Arc::new(Barrier::new(clients + 1));
+    let finished = Arc::new(Barrier::new(clients + 1));
+    let sampled = Arc::new(Barrier::new(clients + 1));
     let threads: Vec<_> = (0..clients)
         .map(|_| {
-            let (remaining, barrier) = (Arc::clone(&remaining), Arc::clone(&barrier));
+            let remaining = Arc::clone(&remaining);
+            let (start, finished, sampled) = (
+                Arc::clone(&start),
+                Arc::clone(&finished),
+                Arc::clone(&sampled),
+            );
             let (path, cookie) = (path.to_owned(), cookie.map(str::to_owned));
             std::thread::spawn(move || {
                 let mut client = http1::Client::connect(addr).unwrap();
                 // Warm the connection.
                 let res = client.request("GET", &path, cookie.as_deref()).unwrap();
                 assert_eq!(res.status, 200, "{path}: {}", res.body_str());
-                barrier.wait();
+                start.wait();
                 let started = Instant::now();
                 let mut done = 0usize;
                 while started.elapsed() < ROUND_LIMIT
@@ -135,60 +168,89 @@ fn round(
                     assert_eq!(res.status, 200);
                     done += 1;
                 }
+                finished.wait();
+                sampled.wait();
                 done
             })
         })
         .collect();
-    barrier.wait();
+    let cpu_before = thread_cpu_ns();
+    start.wait();
     let started = Instant::now();
+    finished.wait();
+    let elapsed = started.elapsed();
+    let cpu_after = thread_cpu_ns();
+    sampled.wait();
     let done: usize = threads.into_iter().map(|t| t.join().unwrap()).sum();
-    done as f64 / started.elapsed().as_secs_f64()
+    let cpu_ns: u64 = cpu_after
+        .iter()
+        .filter_map(|(tid, after)| Some(after.saturating_sub(*cpu_before.get(tid)?)))
+        .sum();
+    Round {
+        per_sec: done as f64 / elapsed.as_secs_f64(),
+        cpu_us: (cpu_ns > 0 && done > 0).then(|| cpu_ns as f64 / 1e3 / done as f64),
+    }
 }
 
-/// CPU cost per request without the network: the same two routes called in-process
-/// through `actix_web::test`, alternating batches. Returns (plain, protected) in µs.
-fn in_process(config: &PowConfig, cookie: &str, batches: usize, per_batch: usize) -> (f64, f64) {
+/// CPU cost per request without the network, layer by layer: the route called in-process
+/// through `actix_web::test`, every request carrying the session cookie, in alternating
+/// batches. Returns the median µs/request of each layer in [`LAYERS`] order.
+fn in_process(config: &PowConfig, cookie: &str, batches: usize, per_batch: usize) -> Vec<f64> {
     use actix_web::test;
     actix_web::rt::System::new().block_on(async {
+        let protected_scope = || {
+            web::scope("/protected")
+                .wrap(RequireAuthenticated::new())
+                .route("", web::get().to(protected))
+        };
         let app = test::init_service(
-            App::new().service(baseline()).service(
-                web::scope("/app")
-                    .wrap(PowSessionMiddleware::new(config.clone()))
-                    .wrap(cookie_session_middleware(config))
-                    .service(
-                        web::scope("/protected")
-                            .wrap(RequireAuthenticated::new())
-                            .route("", web::get().to(protected)),
-                    ),
-            ),
+            App::new()
+                .service(baseline())
+                .service(
+                    web::scope("/cookie")
+                        .wrap(cookie_session_middleware(config))
+                        .service(web::scope("/protected").route("", web::get().to(plain))),
+                )
+                .service(
+                    web::scope("/pow")
+                        .wrap(PowSessionMiddleware::new(config.clone()))
+                        .wrap(cookie_session_middleware(config))
+                        .service(web::scope("/protected").route("", web::get().to(plain))),
+                )
+                .service(
+                    web::scope("/app")
+                        .wrap(PowSessionMiddleware::new(config.clone()))
+                        .wrap(cookie_session_middleware(config))
+                        .service(protected_scope()),
+                ),
         )
         .await;
-        let (mut plain_us, mut auth_us) = (Vec::new(), Vec::new());
+        let mut samples = vec![Vec::new(); LAYERS.len()];
         for _ in 0..batches {
-            let started = Instant::now();
-            for _ in 0..per_batch {
-                let res = test::call_service(
-                    &app,
-                    test::TestRequest::get().uri("/base/protected").to_request(),
-                )
-                .await;
-                assert!(res.status().is_success());
+            for ((_, path), samples) in LAYERS.iter().zip(&mut samples) {
+                let started = Instant::now();
+                for _ in 0..per_batch {
+                    let req = test::TestRequest::get()
+                        .uri(path)
+                        .insert_header((actix_web::http::header::COOKIE, cookie))
+                        .to_request();
+                    let res = test::call_service(&app, req).await;
+                    assert!(res.status().is_success(), "{path}");
+                }
+                samples.push(started.elapsed().as_secs_f64() * 1e6 / per_batch as f64);
             }
-            plain_us.push(started.elapsed().as_secs_f64() * 1e6 / per_batch as f64);
-            let started = Instant::now();
-            for _ in 0..per_batch {
-                let req = test::TestRequest::get()
-                    .uri("/app/protected")
-                    .insert_header((actix_web::http::header::COOKIE, cookie))
-                    .to_request();
-                let res = test::call_service(&app, req).await;
-                assert!(res.status().is_success());
-            }
-            auth_us.push(started.elapsed().as_secs_f64() * 1e6 / per_batch as f64);
         }
-        (median(&mut plain_us), median(&mut auth_us))
+        samples.iter_mut().map(|s| median(s)).collect()
     })
 }
+
+/// The in-process layers: what runs, and the route.
+const LAYERS: [(&str, &str); 4] = [
+    ("no middleware", "/base/protected"),
+    ("+ cookie session", "/cookie/protected"),
+    ("+ PowSessionMiddleware", "/pow/protected"),
+    ("+ guard and CurrentUser", "/app/protected"),
+];
 
 fn median(values: &mut [f64]) -> f64 {
     values.sort_by(f64::total_cmp);
@@ -216,43 +278,64 @@ fn main() {
         .set_cookie(&name)
         .expect("sign-in sets the session cookie");
 
-    let (mut plain_rates, mut auth_rates, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+    let mut plain_rates = Vec::new();
+    let mut auth_rates = Vec::new();
+    let mut ratios = Vec::new();
+    let mut plain_cpu = Vec::new();
+    let mut auth_cpu = Vec::new();
     for i in 0..rounds {
         // Alternate which route goes first, so drifting load on the machine hits both.
+        let run_plain = || round(addr, "/base/protected", None, clients, requests);
+        let run_auth = || round(addr, "/app/protected", Some(&cookie), clients, requests);
         let (plain, auth) = if i % 2 == 0 {
-            let plain = round(addr, "/base/protected", None, clients, requests);
-            (
-                plain,
-                round(addr, "/app/protected", Some(&cookie), clients, requests),
-            )
+            let plain = run_plain();
+            (plain, run_auth())
         } else {
-            let auth = round(addr, "/app/protected", Some(&cookie), clients, requests);
-            (
-                round(addr, "/base/protected", None, clients, requests),
-                auth,
-            )
+            let auth = run_auth();
+            (run_plain(), auth)
         };
         println!(
-            "round {:>2}: unauthenticated {plain:>7.0} req/s, authenticated {auth:>7.0} req/s",
-            i + 1
+            "round {:>2}: unauthenticated {:>7.0} req/s ({:.1} µs CPU/req), \
+             authenticated {:>7.0} req/s ({:.1} µs CPU/req)",
+            i + 1,
+            plain.per_sec,
+            plain.cpu_us.unwrap_or(f64::NAN),
+            auth.per_sec,
+            auth.cpu_us.unwrap_or(f64::NAN),
         );
-        plain_rates.push(plain);
-        auth_rates.push(auth);
-        ratios.push(auth / plain);
+        plain_rates.push(plain.per_sec);
+        auth_rates.push(auth.per_sec);
+        ratios.push(auth.per_sec / plain.per_sec);
+        plain_cpu.extend(plain.cpu_us);
+        auth_cpu.extend(auth.cpu_us);
     }
     println!(
         "unauthenticated: {:.0} req/s, authenticated: {:.0} req/s, ratio: {:.1}% \
-         (medians of {rounds} paired rounds, {requests} requests each, {clients} clients)",
+         (wall clock; medians of {rounds} paired rounds, {requests} requests each, {clients} clients)",
         median(&mut plain_rates),
         median(&mut auth_rates),
         100.0 * median(&mut ratios)
     );
+    if !plain_cpu.is_empty() && !auth_cpu.is_empty() {
+        let (plain_cpu, auth_cpu) = (median(&mut plain_cpu), median(&mut auth_cpu));
+        println!(
+            "per CPU-second: unauthenticated: {:.0} req/s, authenticated: {:.0} req/s, \
+             ratio: {:.1}% (process CPU time incl. clients: {plain_cpu:.1} vs {auth_cpu:.1} µs/request)",
+            1e6 / plain_cpu,
+            1e6 / auth_cpu,
+            100.0 * plain_cpu / auth_cpu
+        );
+    }
     actix_web::rt::System::new().block_on(handle.stop(true));
 
-    let (plain_us, auth_us) = in_process(&config, &cookie, 10, 5_000);
-    println!(
-        "in-process (no network): unauthenticated {plain_us:.2} µs/request, authenticated \
-         {auth_us:.2} µs/request, session layer {:.2} µs/request",
-        auth_us - plain_us
-    );
+    let layers = in_process(&config, &cookie, 10, env_or("BENCH_IN_PROCESS", 5_000));
+    println!("in-process CPU per request (no network):");
+    let mut previous = None;
+    for ((layer, _), us) in LAYERS.iter().zip(layers) {
+        match previous {
+            Some(before) => println!("  {layer:<26} {us:>6.2} µs  ({:+.2} µs)", us - before),
+            None => println!("  {layer:<26} {us:>6.2} µs"),
+        }
+        previous = Some(us);
+    }
 }

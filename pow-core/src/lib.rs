@@ -19,6 +19,7 @@
 //! | [`mailer`] | SMTP, file, in-memory and log mailers | the mailer |
 //! | [`views`] | askama pages | the pages |
 //! | [`extension`] | the [`Extension`] trait and registry | extensions |
+//! | [`api`] | JSON endpoints with bearer access and renewal tokens, and their middleware | API extensions, error handler |
 //!
 //! ## A whole app
 //!

@@ -290,7 +290,8 @@ pub trait ApiExtension: Send + Sync + 'static {
     fn configure(&self, _cfg: &mut ServiceConfig, _api: &ApiContext) {}
 
     /// Runs before a token pair is issued for `user`; an error is answered instead of the
-    /// pair (after a registration, the user stays created).
+    /// pair. After a registration the user stays created; on a renewal the renewal token
+    /// is used up either way.
     async fn before_issue(
         &self,
         _req: &HttpRequest,
@@ -463,6 +464,10 @@ pub async fn authenticate(
 /// Revokes every API token of the user (access and renewal tokens, also pairs being
 /// issued at the same moment) and returns how many renewal tokens there were.
 /// [`revoke_user`](crate::session::revoke_user) calls it.
+///
+/// It stores a small revocation marker for the user (in the `api_renewal` namespace, kept
+/// a year and a day, longer than any token issued before it can live), which every API
+/// token of the user is checked against from then on.
 ///
 /// # Errors
 /// [`PowError::Store`] when the store fails.

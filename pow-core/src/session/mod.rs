@@ -109,9 +109,9 @@ pub use guard::{
     ErrorHandler, RequireAuthenticated, RequireNotAuthenticated,
 };
 pub use middleware::PowSessionMiddleware;
-pub use response_cookies::queue_cookie;
 #[doc(hidden)]
 pub use middleware::PowSessionService;
+pub use response_cookies::queue_cookie;
 
 pub(crate) use credentials::{duration_ms, now_ms};
 pub(crate) use guard::ErrorHandlerRef;

@@ -20,9 +20,7 @@ struct QueuedCookies(Vec<Cookie<'static>>);
 /// Cookies queued on a request that is not behind the middleware are never sent.
 pub fn queue_cookie(req: &HttpRequest, cookie: Cookie<'static>) {
     let mut extensions = req.extensions_mut();
-    let queued = &mut extensions
-        .get_or_insert_with(QueuedCookies::default)
-        .0;
+    let queued = &mut extensions.get_or_insert_with(QueuedCookies::default).0;
     queued.retain(|c| c.name() != cookie.name() || c.path() != cookie.path());
     queued.push(cookie);
 }

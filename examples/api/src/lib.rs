@@ -1,0 +1,129 @@
+//! The pow-rs JSON API example: sign-up, sign-in, token renewal and sign-out for mobile
+//! or single-page clients, with bearer tokens instead of cookies.
+//!
+//! Users live in SQLite (or PostgreSQL); tokens live in pow-rs's in-memory cache store, so
+//! every client has to sign in again after a restart. The endpoints are described by a
+//! hand-written OpenAPI document, [`OPENAPI`], served at `GET /api/v1/openapi.yaml`.
+//!
+//! | Route | What it does |
+//! |---|---|
+//! | `POST /api/v1/registration` | sign up; answers a token pair |
+//! | `POST /api/v1/session` | sign in; answers a token pair |
+//! | `DELETE /api/v1/session` | sign out (revokes the pair of the bearer token) |
+//! | `POST /api/v1/session/renew` | exchange the renewal token for a new pair |
+//! | `GET /api/v1/me` | the signed-in user (needs an access token) |
+//! | `DELETE /api/v1/me/sessions` | sign out everywhere: revokes every session and token of the user |
+//! | `GET /api/v1/openapi.yaml` | the OpenAPI document |
+//!
+//! `main.rs` only reads [`Settings`] and starts the server, so tests build the very same
+//! app with [`build`] and [`app`].
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::http::header;
+use actix_web::{web, App, HttpResponse};
+use pow_core::api::{self, ApiAuthMiddleware, ApiError, ApiOptions};
+use pow_core::session::{self, RequireAuthenticated};
+use pow_core::users::diesel::DieselUsersContext;
+use pow_core::{CurrentUser, PowConfig, PowConfigBuilder, PowError};
+
+/// The OpenAPI 3 document of the example's endpoints.
+pub const OPENAPI: &str = include_str!("../openapi.yaml");
+
+/// Settings read from the environment.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// `DATABASE_URL`; default `sqlite://pow-api.db`.
+    pub database_url: String,
+    /// `BIND`; default `127.0.0.1:8080`.
+    pub bind: String,
+    /// `SECRET_KEY_BASE` (at least 64 bytes); if unset, a random one for this run only.
+    pub secret_key_base: String,
+}
+
+impl Settings {
+    /// Reads the settings. Without `SECRET_KEY_BASE` a random secret is made for this
+    /// run, which costs nothing here: the in-memory token store forgets every token on
+    /// restart anyway.
+    pub fn from_env() -> Self {
+        let env = |key: &str| std::env::var(key).ok().filter(|v| !v.trim().is_empty());
+        let secret_key_base = env("SECRET_KEY_BASE").unwrap_or_else(|| {
+            tracing::warn!("SECRET_KEY_BASE is not set: using a random secret for this run");
+            (0..4).map(|_| pow_core::token::generate_uuid()).collect()
+        });
+        Self {
+            database_url: env("DATABASE_URL").unwrap_or_else(|| "sqlite://pow-api.db".into()),
+            bind: env("BIND").unwrap_or_else(|| "127.0.0.1:8080".into()),
+            secret_key_base,
+        }
+    }
+}
+
+/// Builds the setup: config and migrated users table. `customize` adjusts the config
+/// builder (tests pick a fast password hasher with it).
+///
+/// # Errors
+/// When the database cannot be reached or migrated, or a setting is invalid.
+pub fn build(
+    settings: &Settings,
+    customize: impl FnOnce(PowConfigBuilder) -> PowConfigBuilder,
+) -> Result<PowConfig, PowError> {
+    let users = DieselUsersContext::connect(&settings.database_url)?;
+    let config =
+        customize(PowConfig::builder(settings.secret_key_base.clone()).users(users.clone()))
+            .build()?;
+    users.migrate(&config)?;
+    Ok(config)
+}
+
+/// `GET /api/v1/me`: the signed-in user.
+async fn me(CurrentUser(user): CurrentUser) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(serde_json::json!({
+            "data": { "id": user.id, "email": user.email() }
+        }))
+}
+
+/// `DELETE /api/v1/me/sessions`: signs the user out everywhere (every browser session
+/// and API token, this request's included).
+async fn sign_out_everywhere(
+    config: web::Data<PowConfig>,
+    CurrentUser(user): CurrentUser,
+) -> Result<HttpResponse, ApiError> {
+    session::revoke_user(&config, &user).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "data": {} })))
+}
+
+/// `GET /api/v1/openapi.yaml`.
+async fn openapi() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/yaml; charset=utf-8")
+        .body(OPENAPI)
+}
+
+/// The example app for `config`.
+pub fn app(
+    config: PowConfig,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    App::new()
+        .app_data(web::Data::new(config.clone()))
+        .configure(api::configure(config.clone(), ApiOptions::new()))
+        .service(
+            web::scope("/api/v1/me")
+                .wrap(RequireAuthenticated::new())
+                .route("", web::get().to(me))
+                .route("/sessions", web::delete().to(sign_out_everywhere)),
+        )
+        .route("/api/v1/openapi.yaml", web::get().to(openapi))
+        // Every route: bearer tokens only, no cookies (so no CSRF tokens are needed).
+        .wrap(ApiAuthMiddleware::new(config))
+}
