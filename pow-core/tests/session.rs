@@ -861,6 +861,32 @@ async fn reload_user_reads_the_users_context() {
         .is_empty());
 }
 
+/// The middleware keeps decoded sessions between requests; a changed record in the store
+/// still shows on the next request.
+#[actix_web::test]
+async fn updated_user_record_shows_on_the_next_request() {
+    let config = config();
+    let app = app!(config);
+    let cookie = signed_in!(&app, &config, 1);
+    let (_, body, _) = get!(&app, &config, "/email", Some(&cookie));
+    assert_eq!(body, "user1@example.com");
+    let mut changed = user(1);
+    changed
+        .fields
+        .insert("email".into(), Value::Text("changed@example.com".into()));
+    CredentialsCache::new(&config)
+        .update_user(&changed)
+        .await
+        .unwrap();
+    let (_, body, _) = get!(&app, &config, "/email", Some(&cookie));
+    assert_eq!(body, "changed@example.com");
+    // Deleting the session in the store ends it at once, cached or not.
+    let id = CredentialsCache::new(&config).sessions(1).await.unwrap()[0].clone();
+    CredentialsCache::new(&config).delete(&id).await.unwrap();
+    let (_, body, _) = get!(&app, &config, "/whoami", Some(&cookie));
+    assert_eq!(body, "anon");
+}
+
 #[actix_web::test]
 async fn credentials_cache_records() {
     let config = config();

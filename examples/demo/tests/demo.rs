@@ -1,6 +1,8 @@
 //! Drives the demo app over real HTTP with a cookie jar: sign up, sign out, sign in,
 //! edit the account, delete it; CSRF and language checks.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::sync::Arc;
 
 use pow_core::mailer::MemoryMailer;
