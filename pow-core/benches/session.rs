@@ -1,17 +1,26 @@
 //! Throughput of a route behind the session layer, against the same route without it.
 //!
-//! Run with `cargo bench -p pow-core --bench session`. One actix server (2 workers, the
-//! in-memory store) serves `/base/protected` (no middleware) and `/app/protected` (cookie session,
-//! `PowSessionMiddleware`, `RequireAuthenticated` and the `CurrentUser` extractor). Client
-//! threads drive each route over keep-alive connections in alternating rounds, and the
-//! medians are reported:
+//! Run with `cargo bench -p pow-core --bench session`. One actix server (the in-memory
+//! store) serves `/base/protected` (no middleware) and `/app/protected` (cookie session,
+//! `PowSessionMiddleware`, `RequireAuthenticated` and the `CurrentUser` extractor), in the
+//! same scope shape. Client threads in the same process drive each route over
+//! keep-alive connections in alternating rounds; the report gives medians:
 //!
 //! ```text
-//! unauthenticated: X req/s, authenticated: Y req/s, ratio: Z%
+//! unauthenticated: X req/s, authenticated: Y req/s, ratio: Z% (wall clock ...)
+//! per CPU-second: unauthenticated: X req/s, authenticated: Y req/s, ratio: Z% (...)
+//! in-process CPU per request (no network): one line per layer
 //! ```
 //!
-//! `BENCH_REQUESTS` (per round, default 10 000), `BENCH_CLIENTS` (default 4) and
-//! `BENCH_ROUNDS` (default 10) tune the run; each round also stops after 10 seconds.
+//! The CPU-second figures divide requests by the CPU time of the process's threads
+//! (server and clients, Linux only), which holds up better than wall-clock rates on a
+//! machine busy with other work. The in-process lines time the same route through
+//! `actix_web::test` with each layer added in turn.
+//!
+//! Tuning: `BENCH_REQUESTS` (per round, default 10 000), `BENCH_CLIENTS` (default 4),
+//! `BENCH_WORKERS` (server workers, default 2), `BENCH_ROUNDS` (default 10; each round
+//! also stops after 10 seconds) and `BENCH_IN_PROCESS` (requests per in-process batch,
+//! default 5 000).
 
 // A benchmark aborts loudly when its setup fails.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]

@@ -38,6 +38,9 @@ pub const KEY_LENGTH: usize = 32;
 pub struct MessageVerifier {
     secret: Arc<[u8]>,
     keys: Arc<RwLock<HashMap<String, [u8; KEY_LENGTH]>>>,
+    /// HMAC state keyed for [`SESSION_SALT`], prepared once: session tokens are checked on
+    /// every request, so they skip the key cache (and its lock) and the HMAC key setup.
+    session_mac: Hmac<Sha256>,
 }
 
 impl std::fmt::Debug for MessageVerifier {
@@ -50,9 +53,30 @@ impl MessageVerifier {
     /// Creates a verifier for a secret key base. The length is checked by
     /// [`PowConfig`](crate::PowConfig), which refuses secrets shorter than 64 bytes.
     pub fn new(secret_key_base: &[u8]) -> Self {
+        let mut session_key = [0u8; KEY_LENGTH];
+        pbkdf2::pbkdf2_hmac::<Sha256>(
+            secret_key_base,
+            SESSION_SALT.as_bytes(),
+            KEY_ITERATIONS,
+            &mut session_key,
+        );
+        let session_mac = <Hmac<Sha256> as Mac>::new_from_slice(&session_key)
+            .unwrap_or_else(|_| <Hmac<Sha256> as hmac::digest::KeyInit>::new(&Default::default()));
         Self {
             secret: Arc::from(secret_key_base),
             keys: Arc::default(),
+            session_mac,
+        }
+    }
+
+    /// The HS256 signature of `message` for `salt`.
+    fn hs256(&self, salt: &str, message: &[u8]) -> Vec<u8> {
+        if salt == SESSION_SALT {
+            let mut mac = self.session_mac.clone();
+            mac.update(message);
+            mac.finalize().into_bytes().to_vec()
+        } else {
+            hmac_sha256(&self.derive_key(salt), message)
         }
     }
 
@@ -78,11 +102,10 @@ impl MessageVerifier {
 
     /// Signs `message` for `salt` as `SFMyNTY.<payload>.<signature>` (HS256).
     pub fn sign(&self, salt: &str, message: &[u8]) -> String {
-        let key = self.derive_key(salt);
         let mut out = String::with_capacity(8 + message.len() * 2 + 44);
         out.push_str("SFMyNTY.");
         URL_SAFE_NO_PAD.encode_string(message, &mut out);
-        let tag = hmac_sha256(&key, out.as_bytes());
+        let tag = self.hs256(salt, out.as_bytes());
         out.push('.');
         URL_SAFE_NO_PAD.encode_string(tag, &mut out);
         out
@@ -103,12 +126,11 @@ impl MessageVerifier {
         }
         let signature = URL_SAFE_NO_PAD.decode(signature).ok()?;
         let message = URL_SAFE_NO_PAD.decode(payload).ok()?;
-        let key = self.derive_key(salt);
         let signed_part = &signed[..protected.len() + 1 + payload.len()];
         let ok = match protected {
-            "SFMyNTY" => check::<Hmac<Sha256>>(&key, signed_part, &signature),
-            "SFMzODQ" => check::<Hmac<Sha384>>(&key, signed_part, &signature),
-            "SFM1MTI" => check::<Hmac<Sha512>>(&key, signed_part, &signature),
+            "SFMyNTY" => secure_compare(&self.hs256(salt, signed_part.as_bytes()), &signature),
+            "SFMzODQ" => check::<Hmac<Sha384>>(&self.derive_key(salt), signed_part, &signature),
+            "SFM1MTI" => check::<Hmac<Sha512>>(&self.derive_key(salt), signed_part, &signature),
             _ => false,
         };
         ok.then_some(message)
