@@ -376,3 +376,21 @@ fn admin_page_needs_the_admin_role() {
     assert_eq!(res.status, 200);
     assert!(res.body.contains("Only admins see this."));
 }
+
+#[test]
+fn an_unconfirmed_sign_in_gets_no_remember_me_cookie() {
+    let (mut c, mailer) = start(&[]);
+    let res = register(&mut c, "dave@example.com", "password1");
+    assert_eq!(res.status, 302);
+    // Email confirmation comes before persistent sessions: the sign-in is halted first.
+    let res = sign_in(&mut c, "dave@example.com", "password1");
+    assert_eq!(res.status, 302);
+    assert!(!c.cookies.contains_key("persistent_session"));
+    assert!(c.get("/").body.contains("You are not signed in."));
+    // The confirmation mail was sent again; after confirming, remember-me works.
+    assert_eq!(mailer.count_to("dave@example.com"), 2);
+    let link = link_in_last_mail(&mailer, "dave@example.com");
+    c.get(&link);
+    assert_eq!(sign_in(&mut c, "dave@example.com", "password1").status, 302);
+    assert!(c.cookies.contains_key("persistent_session"));
+}
