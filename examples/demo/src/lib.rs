@@ -169,8 +169,11 @@ fn demo_changeset(admin_emails: Vec<String>) -> impl Fn(&mut Changeset, &PowConf
             let email = cs
                 .field("email")
                 .and_then(|v| v.as_str())
-                .unwrap_or_default();
-            let role = if admin_emails.iter().any(|a| a == email) {
+                .unwrap_or_default()
+                .to_owned();
+            // Users who sign up themselves start their own team, named after them.
+            cs.put_change("team", format!("team of {email}"));
+            let role = if admin_emails.iter().any(|a| *a == email) {
                 "admin"
             } else {
                 "user"
@@ -202,6 +205,7 @@ pub fn build(
         .base_url(settings.base_url.clone())
         .user_field(FieldDef::new("name", FieldKind::Text).castable())
         .user_field(FieldDef::new("role", FieldKind::Text))
+        .user_field(FieldDef::new("team", FieldKind::Text))
         .changeset_hook(demo_changeset(settings.admin_emails.clone()))
         // Extensions, in order: email confirmation must come before persistent sessions so
         // an unconfirmed sign-in is stopped before a remember-me cookie is made.
@@ -209,7 +213,15 @@ pub fn build(
         .extension(EmailConfirmation::new())
         .extension(PersistentSession::new())
         .extension(
-            Invitation::new().who_may_invite(|inviter| inviter.get_str("role") == Some("admin")),
+            Invitation::new()
+                // Only admins may invite (Pow's user-roles guide) ...
+                .who_may_invite(|inviter| inviter.get_str("role") == Some("admin"))
+                // ... and invitees join the inviter's team (Pow's "parent organization" guide).
+                .carry_fields(|inviter, invitee| {
+                    if let Some(team) = inviter.get_str("team") {
+                        invitee.put_change("team", team);
+                    }
+                }),
         )
         .build()?;
     users.migrate_with(&config, &[&DEMO_MIGRATIONS])?;
@@ -277,9 +289,10 @@ async fn home(req: HttpRequest, user: MaybeUser) -> Result<HttpResponse, PowErro
     let mut paragraphs: Vec<String> = flash.info.into_iter().chain(flash.error).collect();
     match &user.0 {
         Some(u) => paragraphs.push(format!(
-            "Signed in as {} ({}).",
+            "Signed in as {} ({}), {}.",
             u.get_str("name").unwrap_or("no name"),
-            u.email().unwrap_or_default()
+            u.email().unwrap_or_default(),
+            u.get_str("team").unwrap_or("no team")
         )),
         None => paragraphs.push("You are not signed in.".into()),
     }

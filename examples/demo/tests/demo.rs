@@ -394,3 +394,51 @@ fn an_unconfirmed_sign_in_gets_no_remember_me_cookie() {
     assert_eq!(sign_in(&mut c, "dave@example.com", "password1").status, 302);
     assert!(c.cookies.contains_key("persistent_session"));
 }
+
+#[test]
+fn admins_invite_people_into_their_team() {
+    let (mut c, mailer) = start(&["boss@example.com"]);
+    register_confirmed(&mut c, &mailer, "boss@example.com", "password1");
+    sign_in(&mut c, "boss@example.com", "password1");
+    let home = c.get("/");
+    assert!(
+        home.body.contains("team of boss@example.com"),
+        "{}",
+        home.body
+    );
+    let csrf = c.get("/invitations/new").csrf();
+    let res = c.post(
+        "/invitations",
+        &[("_csrf_token", &csrf), ("user[email]", "eve@example.com")],
+    );
+    assert_eq!(res.status, 302, "{}", res.body);
+    let mail = mailer.last_to("eve@example.com").unwrap();
+    assert!(
+        mail.text.contains("boss@example.com"),
+        "the mail names the inviter"
+    );
+    let link = link_in_last_mail(&mailer, "eve@example.com");
+    sign_out(&mut c);
+
+    let csrf = c.get(&link).csrf();
+    let path = link.trim_end_matches("/edit").to_owned();
+    let res = c.post(
+        &path,
+        &[
+            ("_csrf_token", &csrf),
+            ("_method", "PATCH"),
+            ("user[email]", "eve@example.com"),
+            ("user[name]", "Eve"),
+            ("user[password]", "password2"),
+            ("user[password_confirmation]", "password2"),
+        ],
+    );
+    assert_eq!(res.status, 302, "{}", res.body);
+    let home = c.get("/");
+    assert!(
+        home.body
+            .contains("Signed in as Eve (eve@example.com), team of boss@example.com."),
+        "{}",
+        home.body
+    );
+}
