@@ -173,7 +173,7 @@ fn demo_changeset(admin_emails: Vec<String>) -> impl Fn(&mut Changeset, &PowConf
                 .to_owned();
             // Users who sign up themselves start their own team, named after them.
             cs.put_change("team", format!("team of {email}"));
-            let role = if admin_emails.iter().any(|a| *a == email) {
+            let role = if admin_emails.contains(&email) {
                 "admin"
             } else {
                 "user"
