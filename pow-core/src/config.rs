@@ -17,7 +17,7 @@ use crate::error::PowError;
 use crate::extension::{Extension, Extensions};
 use crate::mailer::{LogMailer, Mailer};
 use crate::messages::{FluentMessages, Messages};
-use crate::password::{PasswordHasher, Pbkdf2Hasher};
+use crate::password::{HashPool, HashPoolOptions, PasswordHasher, Pbkdf2Hasher, PooledHasher};
 use crate::store::{MemoryStore, Store};
 use crate::token::MessageVerifier;
 use crate::users::{ChangesetHook, FieldDef, FieldKind, UsersContext};
@@ -82,7 +82,7 @@ struct Inner {
     user_id_field: String,
     table: String,
     password_policy: PasswordPolicy,
-    hasher: Arc<dyn PasswordHasher>,
+    hasher: PooledHasher,
     user_fields: Vec<FieldDef>,
     hooks: Vec<Arc<dyn ChangesetHook>>,
     session: SessionConfig,
@@ -154,9 +154,17 @@ impl PowConfig {
         self.inner.password_policy
     }
 
-    /// The password hasher.
+    /// The password hasher: the configured one, running on the setup's [`HashPool`]. Its
+    /// methods block until a pool thread has done the work (call them off the async
+    /// executor) and fail with [`HashError::Busy`](crate::password::HashError::Busy) when
+    /// the pool's queue is full.
     pub fn hasher(&self) -> &dyn PasswordHasher {
-        self.inner.hasher.as_ref()
+        &self.inner.hasher
+    }
+
+    /// The pool password hashing runs on.
+    pub fn hash_pool(&self) -> &HashPool {
+        self.inner.hasher.pool()
     }
 
     /// Every extra user field: the user id field when it is not `email`... in order: the
@@ -255,6 +263,8 @@ pub struct PowConfigBuilder {
     table: String,
     password_policy: PasswordPolicy,
     hasher: Arc<dyn PasswordHasher>,
+    hash_pool: Option<HashPool>,
+    hash_pool_options: HashPoolOptions,
     user_fields: Vec<FieldDef>,
     hooks: Vec<Arc<dyn ChangesetHook>>,
     session: Option<SessionConfig>,
@@ -285,6 +295,8 @@ impl PowConfigBuilder {
             table: "users".into(),
             password_policy: PasswordPolicy::default(),
             hasher: Arc::new(Pbkdf2Hasher::default()),
+            hash_pool: None,
+            hash_pool_options: HashPoolOptions::default(),
             user_fields: Vec::new(),
             hooks: Vec::new(),
             session: None,
@@ -338,6 +350,22 @@ impl PowConfigBuilder {
     /// format. [`Argon2Hasher`](crate::password::Argon2Hasher) is the alternative.
     pub fn hasher(mut self, hasher: impl PasswordHasher) -> Self {
         self.hasher = Arc::new(hasher);
+        self
+    }
+
+    /// Sizing of this setup's password hashing pool ([`HashPool`]). The default
+    /// ([`HashPoolOptions::default`]) is one thread per CPU (at most 8) at nice 19, with
+    /// up to 16 hashes per thread waiting; beyond that sign-ins get `503` + `Retry-After`.
+    pub fn hash_pool_options(mut self, options: HashPoolOptions) -> Self {
+        self.hash_pool_options = options;
+        self
+    }
+
+    /// Runs this setup's hashing on `pool`, e.g. one pool shared by an admins setup and a
+    /// users setup so that together they never use more than its threads. Overrides
+    /// [`hash_pool_options`](Self::hash_pool_options).
+    pub fn hash_pool(mut self, pool: HashPool) -> Self {
+        self.hash_pool = Some(pool);
         self
     }
 
@@ -598,7 +626,10 @@ impl PowConfigBuilder {
                 user_id_field: self.user_id_field,
                 table: self.table,
                 password_policy: policy,
-                hasher: self.hasher,
+                hasher: self
+                    .hash_pool
+                    .unwrap_or_else(|| HashPool::new(self.hash_pool_options))
+                    .hasher_arc(self.hasher),
                 user_fields,
                 hooks,
                 session,

@@ -3,6 +3,10 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 
+/// Seconds a client is asked to wait (`Retry-After`) when pow-core answers
+/// `503 Service Unavailable` ([`PowError::Busy`], or a cache store that is down).
+pub const BUSY_RETRY_AFTER_SECS: u64 = 5;
+
 /// Errors raised by pow-core.
 ///
 /// Clients never see the text of these errors: [`ResponseError`] answers with an opaque
@@ -20,8 +24,9 @@ pub enum PowError {
     #[error("cache store error: {0}")]
     Store(#[from] crate::store::StoreError),
     /// A stored password hash could not be parsed. It never counts as a match.
+    /// ([`HashError::Busy`](crate::password::HashError::Busy) converts to [`PowError::Busy`].)
     #[error("password hash error: {0}")]
-    Hash(#[from] crate::password::HashError),
+    Hash(crate::password::HashError),
     /// Sending a mail failed.
     #[error("mailer error: {0}")]
     Mailer(String),
@@ -43,6 +48,15 @@ impl PowError {
     /// Builds a [`PowError::Database`] from any displayable error.
     pub fn database(err: impl std::fmt::Display) -> Self {
         Self::Database(err.to_string())
+    }
+}
+
+impl From<crate::password::HashError> for PowError {
+    fn from(err: crate::password::HashError) -> Self {
+        match err {
+            crate::password::HashError::Busy => Self::Busy,
+            err => Self::Hash(err),
+        }
     }
 }
 
@@ -71,7 +85,7 @@ impl ResponseError for PowError {
         let status = self.status_code();
         let mut res = HttpResponse::build(status);
         if status == StatusCode::SERVICE_UNAVAILABLE {
-            res.insert_header(("Retry-After", "5"));
+            res.insert_header(("Retry-After", BUSY_RETRY_AFTER_SECS.to_string()));
         }
         res.content_type("text/plain; charset=utf-8")
             .body(status.canonical_reason().unwrap_or("Error"))

@@ -167,6 +167,17 @@ pub trait Messages: Send + Sync + 'static {
         self.message(lang, "user_could_not_be_deleted", &[])
     }
 
+    /// Page text when a sign-in (or another password check) was refused because the
+    /// hashing pool's queue is full (`503`).
+    fn hashing_busy(&self, lang: &LanguageIdentifier) -> String {
+        self.text(lang, "hashing_busy")
+    }
+
+    /// Page text when the cache store is unreachable (`503`).
+    fn service_unavailable(&self, lang: &LanguageIdentifier) -> String {
+        self.text(lang, "service_unavailable")
+    }
+
     /// A translated validation error: `error-<key>` (underscores as dashes) with `$count`
     /// and `$field`; falls back to [`ValidationError::default_message`]. Email format
     /// reasons are left out, as Pow shows none.

@@ -6,6 +6,8 @@ invalid_credentials = Die Anmeldedaten haben nicht funktioniert. Bitte überprü
 user_has_been_updated = Ihr Konto wurde aktualisiert.
 user_has_been_deleted = Ihr Konto wurde gelöscht. Schade, dass Sie gehen!
 user_could_not_be_deleted = Ihr Konto konnte nicht gelöscht werden.
+hashing_busy = Gerade werden zu viele Anmeldungen verarbeitet. Bitte versuchen Sie es in einigen Sekunden erneut.
+service_unavailable = Der Dienst ist vorübergehend nicht verfügbar. Bitte versuchen Sie es in einigen Sekunden erneut.
 
 ## Validation errors ($count: a length; $field: the field name)
 
@@ -37,6 +39,7 @@ label-persistent-session = Angemeldet bleiben
 title-sign-in = Anmelden
 title-register = Registrieren
 title-edit-account = Konto bearbeiten
+title-unavailable = Bitte versuchen Sie es gleich noch einmal
 
 ## Buttons
 

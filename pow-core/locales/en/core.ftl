@@ -10,6 +10,8 @@ invalid_credentials = The provided login details did not work. Please verify you
 user_has_been_updated = Your account has been updated.
 user_has_been_deleted = Your account has been deleted. Sorry to see you go!
 user_could_not_be_deleted = Your account could not be deleted.
+hashing_busy = Too many sign-ins are being processed right now. Please try again in a few seconds.
+service_unavailable = The service is temporarily unavailable. Please try again in a few seconds.
 
 ## Validation errors ($count: a length; $field: the field name)
 
@@ -35,6 +37,7 @@ label-persistent-session = Keep me signed in
 title-sign-in = Sign in
 title-register = Register
 title-edit-account = Edit account
+title-unavailable = Please try again shortly
 
 ## Buttons
 

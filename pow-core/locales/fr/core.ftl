@@ -6,6 +6,8 @@ invalid_credentials = Les identifiants fournis n’ont pas fonctionné. Veuillez
 user_has_been_updated = Votre compte a été mis à jour.
 user_has_been_deleted = Votre compte a été supprimé. Nous sommes désolés de vous voir partir !
 user_could_not_be_deleted = Votre compte n’a pas pu être supprimé.
+hashing_busy = Trop de connexions sont en cours de traitement. Veuillez réessayer dans quelques secondes.
+service_unavailable = Le service est momentanément indisponible. Veuillez réessayer dans quelques secondes.
 
 ## Validation errors ($count: a length; $field: the field name)
 
@@ -37,6 +39,7 @@ label-persistent-session = Rester connecté
 title-sign-in = Connexion
 title-register = Inscription
 title-edit-account = Modifier le compte
+title-unavailable = Veuillez réessayer dans un instant
 
 ## Buttons
 

@@ -12,9 +12,11 @@
 
 mod argon2;
 mod pbkdf2;
+mod pool;
 
 pub use self::argon2::{Argon2Hasher, Argon2Params};
 pub use self::pbkdf2::{Pbkdf2Digest, Pbkdf2Hasher};
+pub use self::pool::{HashPool, HashPoolOptions, PooledHasher, Queued};
 
 /// Why a stored hash could not be used. A hash error never counts as a match.
 #[derive(Debug, thiserror::Error)]
@@ -26,11 +28,16 @@ pub enum HashError {
     /// The hashing algorithm failed (e.g. invalid parameters).
     #[error("password hashing failed: {0}")]
     Algorithm(String),
+    /// The [`HashPool`]'s queue is full: the work was refused, not done. Answered with
+    /// `503 Service Unavailable` and `Retry-After`.
+    #[error("too many password hashes waiting; try again shortly")]
+    Busy,
 }
 
 /// Hashes and verifies passwords.
 ///
-/// All methods are CPU-bound and block: pow-core calls them off the async executor.
+/// All methods are CPU-bound and block: pow-core calls them off the async executor, on the
+/// setup's [`HashPool`] (see [`PowConfig::hasher`](crate::PowConfig::hasher)).
 pub trait PasswordHasher: Send + Sync + 'static {
     /// Hashes `password` with this hasher's algorithm and parameters.
     fn hash(&self, password: &str) -> Result<String, HashError>;
@@ -46,9 +53,13 @@ pub trait PasswordHasher: Send + Sync + 'static {
     fn needs_rehash(&self, hash: &str) -> bool;
 
     /// Does the work of one verification and throws the result away. Used for unknown
-    /// users and users without a password, so that timing does not reveal them.
-    fn dummy_verify(&self, password: &str) {
-        let _ = self.hash(password);
+    /// users and users without a password, so that timing does not reveal them. Fails only
+    /// when the work could not be done at all (e.g. [`HashError::Busy`]).
+    fn dummy_verify(&self, password: &str) -> Result<(), HashError> {
+        match self.hash(password) {
+            Err(HashError::Busy) => Err(HashError::Busy),
+            _ => Ok(()),
+        }
     }
 }
 

@@ -19,6 +19,7 @@ use crate::config::PowConfig;
 use crate::error::PowError;
 use crate::token::SESSION_SALT;
 use crate::users::{run_blocking, User};
+use crate::web::unavailable_page;
 
 /// How long a rotated session id keeps answering for the session that replaced it.
 const ROTATION_GRACE: Duration = Duration::from_secs(60);
@@ -119,13 +120,29 @@ where
             match loaded {
                 Ok(()) => {
                     let mut res = service.call(req).await?;
+                    // A saturated hashing pool or a store that is down, anywhere below:
+                    // a translated page rather than plain text.
+                    let unavailable = res
+                        .response()
+                        .error()
+                        .and_then(|e| e.as_error::<PowError>())
+                        .and_then(|e| unavailable_page(res.request(), &inner.config, e));
+                    if let Some(page) = unavailable {
+                        return Ok(res.into_response(page).map_into_right_body());
+                    }
                     for cookie in take_queued_cookies(res.request()) {
                         res.response_mut().add_cookie(&cookie)?;
                     }
                     Ok(res.map_into_left_body())
                 }
                 // Answered here, so outer middleware sees a response (503 for the store).
-                Err(err) => Ok(req.error_response(err).map_into_right_body()),
+                Err(err) => {
+                    let res = match unavailable_page(req.request(), &inner.config, &err) {
+                        Some(page) => req.into_response(page),
+                        None => req.error_response(err),
+                    };
+                    Ok(res.map_into_right_body())
+                }
             }
         })
     }

@@ -7,6 +7,7 @@ use serde::Serialize;
 use super::validation::{normalize_user_id, validate_email};
 use super::{Changes, FieldKind, Params, User, Value};
 use crate::config::PowConfig;
+use crate::password::HashError;
 
 /// What a changeset is for; hooks use it to act only where they should.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -131,6 +132,9 @@ pub struct Changeset {
     pub password: Option<String>,
     /// Field errors.
     pub errors: ValidationErrors,
+    /// The current password could not be checked because hashing is saturated; applying
+    /// the changeset then fails with [`PowError::Busy`](crate::PowError::Busy).
+    hashing_busy: bool,
 }
 
 impl Changeset {
@@ -143,6 +147,7 @@ impl Changeset {
             changes: Changes::new(),
             password: None,
             errors: ValidationErrors::default(),
+            hashing_busy: false,
         }
     }
 
@@ -208,6 +213,13 @@ impl Changeset {
     /// Whether the changeset has no errors.
     pub fn is_valid(&self) -> bool {
         self.errors.is_empty()
+    }
+
+    /// Whether a password check was refused because hashing is saturated. The changeset
+    /// is then neither valid nor invalid: [`UsersContext::apply`](super::UsersContext::apply)
+    /// fails with [`PowError::Busy`](crate::PowError::Busy) and callers answer `503`.
+    pub fn is_hashing_busy(&self) -> bool {
+        self.hashing_busy
     }
 
     /// A submitted param, if present and not blank.
@@ -390,12 +402,13 @@ impl Changeset {
             .filter(|p| !p.is_empty())
         {
             None => self.add_error("current_password", ValidationError::new("blank")),
-            Some(current) => {
-                let ok = config.hasher().verify(current, &hash).unwrap_or(false);
-                if !ok {
-                    self.add_error("current_password", ValidationError::new("invalid"));
+            Some(current) => match config.hasher().verify(current, &hash) {
+                Ok(true) => {}
+                Err(HashError::Busy) => self.hashing_busy = true,
+                Ok(false) | Err(_) => {
+                    self.add_error("current_password", ValidationError::new("invalid"))
                 }
-            }
+            },
         }
     }
 

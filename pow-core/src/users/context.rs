@@ -4,6 +4,7 @@ use super::validation::normalize_user_id;
 use super::{Changes, Changeset, Params, User, ValidationError, Value};
 use crate::config::PowConfig;
 use crate::error::PowError;
+use crate::password::HashError;
 
 /// Why a write failed.
 #[derive(Debug, thiserror::Error)]
@@ -80,16 +81,17 @@ pub trait UsersContext: Send + Sync + 'static {
         };
         let hasher = config.hasher();
         let Some((user, hash)) = user.and_then(|u| u.password_hash.clone().map(|h| (u, h))) else {
-            hasher.dummy_verify(password);
+            hasher.dummy_verify(password)?;
             return Ok(None);
         };
         match hasher.verify(password, &hash) {
             Ok(true) => {}
             Ok(false) => return Ok(None),
-            Err(err) => {
+            Err(err @ HashError::Malformed(_)) => {
                 tracing::error!(user.id = user.id, error = %err, "stored password hash is malformed");
                 return Ok(None);
             }
+            Err(err) => return Err(err.into()),
         }
         if hasher.needs_rehash(&hash) {
             let new_hash = hasher.hash(password)?;
@@ -131,6 +133,9 @@ pub trait UsersContext: Send + Sync + 'static {
         config: &PowConfig,
         mut cs: Changeset,
     ) -> Result<Result<User, Changeset>, PowError> {
+        if cs.is_hashing_busy() {
+            return Err(PowError::Busy);
+        }
         if !cs.is_valid() {
             return Ok(Err(cs));
         }

@@ -38,6 +38,6 @@ pub use controllers::{
     check_csrf, configure, field, form, require_authenticated, require_not_authenticated,
     route_config, routes_ctx,
 };
-pub use pages::{no_store, render_page, Page};
+pub use pages::{no_store, render_page, unavailable_page, Page};
 pub use params::FormData;
 pub use routes::{DefaultRoutes, RouteContext, Routes};

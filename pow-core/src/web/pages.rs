@@ -1,11 +1,11 @@
 //! Rendering pages through the configured views, with flash, CSRF token and language.
 
-use actix_web::http::header;
-use actix_web::{HttpRequest, HttpResponse};
+use actix_web::http::{header, StatusCode};
+use actix_web::{HttpRequest, HttpResponse, ResponseError as _};
 
 use super::{csrf, flash};
 use crate::config::PowConfig;
-use crate::error::PowError;
+use crate::error::{PowError, BUSY_RETRY_AFTER_SECS};
 use crate::messages::LanguageIdentifier;
 use crate::views::{PageBody, PageContext};
 
@@ -72,4 +72,62 @@ pub fn render_page(
         .insert_header(no_store())
         .content_type("text/html; charset=utf-8")
         .body(html))
+}
+
+/// The `503 Service Unavailable` answer to `error` (page `"error/unavailable"`), when it is
+/// one: [`PowError::Busy`] (password hashing saturated) or [`PowError::Store`] (the cache
+/// store is down). A translated page with `Retry-After`; `None` for other errors and for
+/// clients that ask for JSON rather than HTML.
+pub fn unavailable_page(
+    req: &HttpRequest,
+    config: &PowConfig,
+    error: &PowError,
+) -> Option<HttpResponse> {
+    if !matches!(error, PowError::Busy | PowError::Store(_)) || !accepts_html(req) {
+        return None;
+    }
+    // Logged as `PowError`'s own answer would be.
+    tracing::error!(error = %error, "pow request failed");
+    let lang = crate::messages::request_language(req, config.messages());
+    let messages = config.messages();
+    let text = match error {
+        PowError::Busy => messages.hashing_busy(&lang),
+        _ => messages.service_unavailable(&lang),
+    };
+    let body = PageBody::Text {
+        paragraphs: vec![text],
+        links: Vec::new(),
+    };
+    let page = Page::new("error/unavailable", "title-unavailable", body);
+    let mut res = match render_page(req, config, &lang, page) {
+        Ok(res) => res,
+        Err(err) => {
+            tracing::error!(error = %err, "could not render the unavailable page");
+            error.error_response()
+        }
+    };
+    *res.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+    res.headers_mut().insert(
+        header::RETRY_AFTER,
+        header::HeaderValue::from(BUSY_RETRY_AFTER_SECS),
+    );
+    Some(res)
+}
+
+/// Whether the client takes HTML: no `Accept`, or one naming `text/html` or `*/*`, unless
+/// it names JSON first.
+fn accepts_html(req: &HttpRequest) -> bool {
+    let Some(accept) = req
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return true;
+    };
+    let html = accept.find("text/html").or_else(|| accept.find("*/*"));
+    match (html, accept.find("json")) {
+        (Some(html), Some(json)) => html < json,
+        (Some(_), None) => true,
+        (None, _) => false,
+    }
 }
