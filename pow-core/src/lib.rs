@@ -10,7 +10,7 @@
 //! |---|---|---|
 //! | [`config`] | [`PowConfig`] and its builder: one value per setup, no globals | – |
 //! | [`users`] | [`User`], changesets, the [`UsersContext`] trait and its diesel implementation | the user store |
-//! | [`password`] | PBKDF2-SHA512 (Pow's format) and Argon2id | the hasher |
+//! | [`password`] | PBKDF2-SHA512 (Pow's format) and Argon2id, run on a low-priority, bounded [`HashPool`](password::HashPool) | the hasher, the pool's sizing |
 //! | [`token`] | signed tokens in Plug.Crypto's `MessageVerifier` format | – |
 //! | [`store`] | the [`Store`](store::Store) trait, in-memory backend, conformance suite | the cache store |
 //! | [`session`] | credentials cache, session middleware, extractors, guards | the session plug |

@@ -5,8 +5,10 @@
 //!
 //! Argon2 needs `m_cost` KiB of working memory per hash. Rather than allocating it for each
 //! call, every thread keeps its buffer and reuses it for the next hash or verification on
-//! that thread; buffers above 64 MiB are not kept. pow-core hashes on the blocking thread
-//! pool, whose idle threads exit (and free their buffer) after a few seconds.
+//! that thread; buffers above 64 MiB are not kept. pow-core hashes on its
+//! [`HashPool`](super::HashPool)'s few long-lived threads, so a setup keeps at most one
+//! buffer per pool thread (19 MiB each with the default parameters), and a verification
+//! costs the algorithm and no page faults.
 
 use std::cell::Cell;
 
