@@ -69,6 +69,11 @@ async fn sign_out_everywhere_route(
     Ok(HttpResponse::Ok().body(count.to_string()))
 }
 
+async fn show_flash(req: HttpRequest) -> HttpResponse {
+    let flash = pow_core::web::flash::take(&req);
+    HttpResponse::Ok().body(format!("error: {}", flash.error.unwrap_or_default()))
+}
+
 async fn whoami(MaybeUser(user): MaybeUser) -> HttpResponse {
     HttpResponse::Ok().body(user.map_or_else(|| "anon".to_owned(), |u| u.id.to_string()))
 }
@@ -99,6 +104,7 @@ fn routes(cfg: &mut web::ServiceConfig) {
             web::post().to(sign_out_everywhere_route),
         )
         .route("/whoami", web::get().to(whoami))
+        .route("/flash", web::get().to(show_flash))
         .route("/email", web::get().to(email))
         .route("/visit", web::get().to(visit))
         .route("/inject", web::post().to(inject))
@@ -590,6 +596,31 @@ async fn absolute_lifetime_ends_a_renewed_session() {
         .await
         .unwrap()
         .is_empty());
+}
+
+#[actix_web::test]
+async fn guard_redirects_into_the_mount_path_with_the_flash_message() {
+    let config = config_with(|b| {
+        b.mount_path("/admin")
+            .messages_ftl("en", "user_not_authenticated = Please sign in first.")
+    });
+    let app = app!(config);
+    let res = test::call_service(&app, TestRequest::get().uri("/protected").to_request()).await;
+    assert_eq!(res.status(), StatusCode::FOUND);
+    assert_eq!(
+        res.headers().get(header::LOCATION).unwrap(),
+        "/admin/session/new?request_path=%2Fprotected"
+    );
+    // The flash rides in the session cookie to the next page.
+    let cookie = res
+        .response()
+        .cookies()
+        .find(|c| c.name() == config.session().cookie_name)
+        .map(|c| c.into_owned())
+        .expect("the flash is stored in the session");
+    let req = with_cookie(TestRequest::get().uri("/flash"), Some(&cookie));
+    let res = test::call_service(&app, req.to_request()).await;
+    assert_eq!(body(res).await, "error: Please sign in first.");
 }
 
 #[actix_web::test]

@@ -32,7 +32,8 @@ pub trait ErrorHandler: Send + Sync + 'static {
 ///   `{"error":{"status":401,"message":"Not authenticated"}}`, or `403` with
 ///   `{"error":{"status":403,"message":"Already authenticated"}}`.
 /// - Other requests: `302 Found` to [`not_authenticated_path`] or
-///   [`already_authenticated_path`].
+///   [`already_authenticated_path`], with the setup's flash message
+///   (`user_not_authenticated` / `user_already_authenticated`, empty by default).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct DefaultErrorHandler;
 
@@ -41,6 +42,10 @@ impl ErrorHandler for DefaultErrorHandler {
         if wants_json(req) {
             json_error(StatusCode::UNAUTHORIZED, "Not authenticated")
         } else {
+            if let Some(config) = super::config(req) {
+                let lang = crate::messages::request_language(req, config.messages());
+                crate::web::flash::put_error(req, config.messages().user_not_authenticated(&lang));
+            }
             redirect(&not_authenticated_path(req))
         }
     }
@@ -49,6 +54,13 @@ impl ErrorHandler for DefaultErrorHandler {
         if wants_json(req) {
             json_error(StatusCode::FORBIDDEN, "Already authenticated")
         } else {
+            if let Some(config) = super::config(req) {
+                let lang = crate::messages::request_language(req, config.messages());
+                crate::web::flash::put_error(
+                    req,
+                    config.messages().user_already_authenticated(&lang),
+                );
+            }
             redirect(&already_authenticated_path(req))
         }
     }
@@ -81,10 +93,18 @@ pub fn wants_json(req: &HttpRequest) -> bool {
     names_json(headers.get(header::ACCEPT)) || names_json(headers.get(header::CONTENT_TYPE))
 }
 
-/// Where to send a visitor who must sign in: `/session/new`, with
-/// `?request_path=<path and query, URL-encoded>` for `GET` requests so the sign-in page
-/// can send them back. Paths that are not plainly local (`//host`, `/\host`) are left out.
+/// Where to send a visitor who must sign in: the setup's routes backend decides
+/// ([`Routes::user_not_authenticated_path`](crate::web::Routes::user_not_authenticated_path):
+/// the sign-in page under the mount path, by default). Without a setup on the request:
+/// `/session/new`. Either way `GET` requests carry
+/// `?request_path=<path and query, URL-encoded>` so the sign-in page can send them back;
+/// paths that are not plainly local (`//host`, `/\host`) are left out.
 pub fn not_authenticated_path(req: &HttpRequest) -> String {
+    if let Some(config) = super::config(req) {
+        return config
+            .routes()
+            .user_not_authenticated_path(&crate::web::routes_ctx(req, &config, None));
+    }
     const SIGN_IN: &str = "/session/new";
     if req.method() != Method::GET {
         return SIGN_IN.to_owned();
@@ -104,9 +124,17 @@ pub fn not_authenticated_path(req: &HttpRequest) -> String {
     format!("{SIGN_IN}?request_path={encoded}")
 }
 
-/// Where to send a signed-in user away from pages for anonymous visitors: `/`.
-pub fn already_authenticated_path(_req: &HttpRequest) -> String {
-    "/".to_owned()
+/// Where to send a signed-in user away from pages for anonymous visitors: the setup's
+/// routes backend decides
+/// ([`Routes::user_already_authenticated_path`](crate::web::Routes::user_already_authenticated_path),
+/// `/` by default); `/` without a setup on the request.
+pub fn already_authenticated_path(req: &HttpRequest) -> String {
+    match super::config(req) {
+        Some(config) => config
+            .routes()
+            .user_already_authenticated_path(&crate::web::routes_ctx(req, &config, None)),
+        None => "/".to_owned(),
+    }
 }
 
 /// A path on this site: one leading `/`, not followed by another `/` or a `\`.
