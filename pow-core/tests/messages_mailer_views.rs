@@ -1109,3 +1109,20 @@ fn config_views_default_and_override() {
         .unwrap()
         .contains("<p class=\"pow-text\">x</p>"));
 }
+
+#[test]
+fn form_fields_without_a_label_message_get_the_humanised_name() {
+    let config = PowConfig::builder(secret()).build().unwrap();
+    let en = lang("en");
+    let field = pow_core::web::field(
+        &config,
+        &en,
+        "favourite_colour",
+        FieldType::Text,
+        None,
+        None,
+    );
+    assert_eq!(field.label, "Favourite colour");
+    let field = pow_core::web::field(&config, &lang("de"), "email", FieldType::Email, None, None);
+    assert_eq!(field.label, "E-Mail");
+}

@@ -111,7 +111,8 @@ pub fn require_authenticated(req: &HttpRequest, config: &PowConfig) -> Result<Us
     }
 }
 
-/// Builds a form field for `user[name]`, labelled `label-<name>` and carrying the
+/// Builds a form field for `user[name]`, labelled `label-<name>` (or, without that
+/// message, the humanised name: `date_of_birth` is "Date of birth") and carrying the
 /// changeset's translated errors for it.
 pub fn field(
     config: &PowConfig,
@@ -139,9 +140,7 @@ pub fn field(
     };
     Field {
         name: name.to_owned(),
-        label: config
-            .messages()
-            .text(lang, &format!("label-{}", name.replace('_', "-"))),
+        label: config.messages().field_label(lang, name),
         kind,
         value: value.unwrap_or_default().to_owned(),
         errors,
