@@ -149,6 +149,38 @@ async fn key_layout_and_index() {
     assert_eq!(score("%5F_index"), Some(f64::INFINITY));
     assert_eq!(index.len(), 3);
 
+    // Keys of two or more segments are also in the index of their parent, with the same
+    // score; a key of one segment has no parent index.
+    let parent: Vec<(String, f64)> = raw(
+        &mut conn,
+        redis::cmd("ZRANGE")
+            .arg(format!("{root}__index:User:user"))
+            .arg(0)
+            .arg(-1)
+            .arg("WITHSCORES"),
+    )
+    .await;
+    assert_eq!(parent, vec![("User:user:1".to_owned(), expiry)]);
+    let parent: Vec<String> = raw(
+        &mut conn,
+        redis::cmd("ZRANGE")
+            .arg(format!("{root}__index:a%3Ab"))
+            .arg(0)
+            .arg(-1),
+    )
+    .await;
+    assert_eq!(parent, vec!["a%3Ab:_c".to_owned()]);
+    // A parent index lives a minute longer than its latest member.
+    let pttl: i64 = raw(
+        &mut conn,
+        redis::cmd("PTTL").arg(format!("{root}__index:User:user")),
+    )
+    .await;
+    assert!(
+        (119_000..=120_000).contains(&pttl),
+        "parent index PTTL {pttl}"
+    );
+
     // Deletes and takes keep the index in step.
     store
         .delete("credentials", &key(&["User", "user", "1"]))
@@ -165,16 +197,158 @@ async fn key_layout_and_index() {
     )
     .await;
     assert_eq!(members, vec!["a%3Ab:_c".to_owned()]);
+    let exists: i64 = raw(
+        &mut conn,
+        redis::cmd("EXISTS").arg(format!("{root}__index:User:user")),
+    )
+    .await;
+    assert_eq!(exists, 0, "a deleted key leaves its parent index");
     store
         .delete("credentials", &key(&["a:b", "_c"]))
         .await
         .unwrap();
-    let exists: i64 = raw(
+    let left: Vec<String> = raw(&mut conn, redis::cmd("KEYS").arg(format!("{prefix}:*"))).await;
+    assert!(
+        left.is_empty(),
+        "empty indexes leave nothing behind: {left:?}"
+    );
+}
+
+#[tokio::test]
+async fn listing_a_parent_reads_only_its_own_index() {
+    let Some(url) = redis_url() else { return };
+    let prefix = unique_prefix();
+    let store = RedisStore::connect(&url, &prefix).await.unwrap();
+    let mut conn = raw_connection(&url).await;
+    let root = format!("{prefix}:{{credentials}}:");
+    let session = |user: &str, id: &str| key(&["user", user, "session", id]);
+
+    let mut records: Vec<(Key, Vec<u8>)> = (0..200)
+        .map(|i| (session(&format!("other{i}"), "s"), b"x".to_vec()))
+        .collect();
+    records.push((session("7", "s1"), b"a".to_vec()));
+    records.push((session("7", "s2"), b"b".to_vec()));
+    // Same parent segments, other lengths: not in the parent's listing.
+    records.push((key(&["user", "7", "session"]), b"short".to_vec()));
+    records.push((key(&["user", "7", "session", "s3", "x"]), b"long".to_vec()));
+    store
+        .put("credentials", records, Some(Duration::from_secs(60)))
+        .await
+        .unwrap();
+
+    let members: Vec<String> = raw(
         &mut conn,
-        redis::cmd("EXISTS").arg(format!("{root}__index")),
+        redis::cmd("ZRANGE")
+            .arg(format!("{root}__index:user:7:session"))
+            .arg(0)
+            .arg(-1),
     )
     .await;
-    assert_eq!(exists, 0, "an empty index leaves nothing behind");
+    assert_eq!(
+        members,
+        vec![
+            "user:7:session:s1".to_owned(),
+            "user:7:session:s2".to_owned()
+        ]
+    );
+
+    // Take the namespace-wide index away: one user's sessions are still listed, from the
+    // parent index alone, while patterns that need the namespace index find nothing.
+    let _: i64 = raw(&mut conn, redis::cmd("DEL").arg(format!("{root}__index"))).await;
+    let pattern = [
+        KeyPattern::exact("user"),
+        KeyPattern::exact("7"),
+        KeyPattern::exact("session"),
+        KeyPattern::Any,
+    ];
+    let mut got = store.all("credentials", &pattern).await.unwrap();
+    got.sort();
+    assert_eq!(
+        got,
+        vec![
+            (session("7", "s1"), b"a".to_vec()),
+            (session("7", "s2"), b"b".to_vec()),
+        ]
+    );
+    let across_users = [
+        KeyPattern::exact("user"),
+        KeyPattern::Any,
+        KeyPattern::exact("session"),
+        KeyPattern::Any,
+    ];
+    assert!(store
+        .all("credentials", &across_users)
+        .await
+        .unwrap()
+        .is_empty());
+    // A pattern of exact segments reads the one key.
+    assert_eq!(
+        store
+            .all(
+                "credentials",
+                &[
+                    KeyPattern::exact("user"),
+                    KeyPattern::exact("7"),
+                    KeyPattern::exact("session")
+                ]
+            )
+            .await
+            .unwrap(),
+        vec![(key(&["user", "7", "session"]), b"short".to_vec())]
+    );
+}
+
+/// The PTTLs of the namespace index and of the parent index `p` of namespace `ns`.
+async fn index_pttls(conn: &mut redis::aio::MultiplexedConnection, prefix: &str) -> [i64; 2] {
+    let root = format!("{prefix}:{{ns}}:");
+    [
+        raw(conn, redis::cmd("PTTL").arg(format!("{root}__index"))).await,
+        raw(conn, redis::cmd("PTTL").arg(format!("{root}__index:p"))).await,
+    ]
+}
+
+#[tokio::test]
+async fn indexes_expire_after_their_members() {
+    let Some(url) = redis_url() else { return };
+    let prefix = unique_prefix();
+    let store = RedisStore::connect(&url, &prefix).await.unwrap();
+    let mut conn = raw_connection(&url).await;
+    let put = |k: &'static str, ttl: Option<Duration>| {
+        let store = store.clone();
+        async move {
+            store
+                .put("ns", vec![(key(&["p", k]), k.as_bytes().to_vec())], ttl)
+                .await
+                .unwrap();
+        }
+    };
+    let within = |pttls: [i64; 2], range: std::ops::RangeInclusive<i64>| {
+        assert!(
+            pttls.iter().all(|pttl| range.contains(pttl)),
+            "PTTLs {pttls:?}, expected within {range:?}"
+        );
+    };
+
+    // An index lives a minute longer than its latest member.
+    put("a", Some(Duration::from_secs(5))).await;
+    within(index_pttls(&mut conn, &prefix).await, 64_000..=65_000);
+
+    // A member without expiry keeps the indexes; deleting it brings the expiry back.
+    put("b", None).await;
+    assert_eq!(index_pttls(&mut conn, &prefix).await, [-1, -1], "persist");
+    store.delete("ns", &key(&["p", "b"])).await.unwrap();
+    within(index_pttls(&mut conn, &prefix).await, 60_000..=65_000);
+
+    // A longer TTL pushes the expiry out; a shorter one later does not pull it in.
+    put("c", Some(Duration::from_secs(600))).await;
+    put("d", Some(Duration::from_secs(1))).await;
+    within(index_pttls(&mut conn, &prefix).await, 659_000..=660_000);
+
+    // Taking the last members removes the indexes.
+    for k in ["a", "c", "d"] {
+        assert!(store.take("ns", &key(&["p", k])).await.unwrap().is_some());
+    }
+    assert_eq!(index_pttls(&mut conn, &prefix).await, [-2, -2], "gone");
 }
 
 #[tokio::test]
@@ -238,6 +412,19 @@ async fn all_drops_index_members_whose_value_vanished() {
         members,
         vec!["s:kept".to_owned()],
         "vanished members are pruned"
+    );
+    let parent_members: Vec<String> = raw(
+        &mut conn,
+        redis::cmd("ZRANGE")
+            .arg(format!("{root}__index:s"))
+            .arg(0)
+            .arg(-1),
+    )
+    .await;
+    assert_eq!(
+        parent_members,
+        vec!["s:kept".to_owned()],
+        "vanished members are pruned from the parent index too"
     );
     store.delete("ns", &key(&["s", "kept"])).await.unwrap();
 }
@@ -437,6 +624,20 @@ async fn conformance_cluster() {
                 .unwrap(),
         );
         assert_eq!(got.len(), 2, "namespace {ns}");
+        assert_eq!(
+            store
+                .all(&ns, &[KeyPattern::exact("b"), KeyPattern::Any])
+                .await
+                .unwrap(),
+            vec![(key(&["b", "c"]), b"2".to_vec())],
+            "parent index of namespace {ns}"
+        );
+        store.delete(&ns, &key(&["b", "c"])).await.unwrap();
+        assert!(store
+            .all(&ns, &[KeyPattern::exact("b"), KeyPattern::Any])
+            .await
+            .unwrap()
+            .is_empty());
         assert_eq!(
             store.take(&ns, &key(&["a"])).await.unwrap().as_deref(),
             Some(&b"1"[..])

@@ -13,6 +13,7 @@ use actix_web::middleware::{from_fn, Next};
 use actix_web::{web, App, HttpRequest, HttpResponse};
 use askama::Template;
 use pow_core::mailer::{FileMailer, LogMailer, Mailer};
+use pow_core::password::Argon2Hasher;
 use pow_core::session::{
     cookie_session_middleware, MaybeUser, PowSessionMiddleware, RequireAuthenticated,
 };
@@ -46,8 +47,8 @@ pub struct Settings {
     pub base_url: String,
     /// `ADMIN_EMAILS`: comma-separated emails that get the `admin` role on sign-up.
     pub admin_emails: Vec<String>,
-    /// `POW_CACHE`: `memory` (default), `redis` (with `REDIS_URL`) or `disk` (with
-    /// `POW_CACHE_DIR`).
+    /// `POW_CACHE`: `memory` (default), `redis` (with `REDIS_URL` and `REDIS_PREFIX`) or
+    /// `disk` (with `POW_CACHE_DIR`).
     pub cache: CacheSetting,
 }
 
@@ -56,8 +57,14 @@ pub struct Settings {
 pub enum CacheSetting {
     /// In-process memory: sessions are lost on restart and not shared.
     Memory,
-    /// Redis at this URL: shared by every process, survives app restarts.
-    Redis(String),
+    /// Redis: shared by every process, survives app restarts.
+    Redis {
+        /// `REDIS_URL`; default `redis://127.0.0.1:6379/`.
+        url: String,
+        /// `REDIS_PREFIX`, the start of every key the demo writes; default `pow_demo`. Apps
+        /// (or test runs) sharing one Redis keep apart with prefixes of their own.
+        prefix: String,
+    },
     /// An embedded database in this folder: survives restarts, one process.
     Disk(PathBuf),
 }
@@ -70,7 +77,9 @@ impl CacheSetting {
     pub async fn open(&self) -> Result<Arc<dyn Store>, PowError> {
         Ok(match self {
             CacheSetting::Memory => MemoryStore::shared(),
-            CacheSetting::Redis(url) => Arc::new(RedisStore::connect(url, "pow_demo").await?),
+            CacheSetting::Redis { url, prefix } => {
+                Arc::new(RedisStore::connect(url, prefix).await?)
+            }
             CacheSetting::Disk(dir) => {
                 std::fs::create_dir_all(dir).map_err(|e| {
                     PowError::Config(format!(
@@ -108,9 +117,10 @@ impl Settings {
                 .unwrap_or_default(),
             cache: match env("POW_CACHE").as_deref() {
                 None | Some("memory") => CacheSetting::Memory,
-                Some("redis") => CacheSetting::Redis(
-                    env("REDIS_URL").unwrap_or_else(|| "redis://127.0.0.1:6379/".into()),
-                ),
+                Some("redis") => CacheSetting::Redis {
+                    url: env("REDIS_URL").unwrap_or_else(|| "redis://127.0.0.1:6379/".into()),
+                    prefix: env("REDIS_PREFIX").unwrap_or_else(|| "pow_demo".into()),
+                },
                 Some("disk") => CacheSetting::Disk(
                     env("POW_CACHE_DIR")
                         .map(PathBuf::from)
@@ -123,6 +133,58 @@ impl Settings {
                 }
             },
         })
+    }
+}
+
+/// Which password hasher new hashes use (`POW_HASHER`). Sign-in verifies both formats
+/// whichever is chosen.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum HasherSetting {
+    /// PBKDF2-SHA512 with 100 000 iterations, Pow's format (the default).
+    #[default]
+    Pbkdf2,
+    /// Argon2id with the `argon2` crate's default costs (19 MiB, 2 passes).
+    Argon2,
+}
+
+/// Server settings that do not change the app: `WORKERS` (actix worker threads; default
+/// one per CPU) and `POW_HASHER` (`pbkdf2`, the default, or `argon2`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ServerSettings {
+    /// `WORKERS`: how many actix workers serve requests; `None` for actix's default.
+    pub workers: Option<usize>,
+    /// `POW_HASHER`: the password hasher.
+    pub hasher: HasherSetting,
+}
+
+impl ServerSettings {
+    /// Reads `WORKERS` and `POW_HASHER`.
+    ///
+    /// # Errors
+    /// When `WORKERS` is not a positive number or `POW_HASHER` is not `pbkdf2` or `argon2`.
+    pub fn from_env() -> Result<Self, PowError> {
+        let env = |key: &str| std::env::var(key).ok().filter(|v| !v.trim().is_empty());
+        let workers = match env("WORKERS") {
+            None => None,
+            Some(v) => match v.trim().parse::<usize>() {
+                Ok(n) if n > 0 => Some(n),
+                _ => {
+                    return Err(PowError::Config(format!(
+                        "WORKERS must be a positive number (got `{v}`)"
+                    )))
+                }
+            },
+        };
+        let hasher = match env("POW_HASHER").as_deref().map(str::trim) {
+            None | Some("pbkdf2") => HasherSetting::Pbkdf2,
+            Some("argon2") => HasherSetting::Argon2,
+            Some(other) => {
+                return Err(PowError::Config(format!(
+                    "POW_HASHER must be pbkdf2 or argon2 (got `{other}`)"
+                )))
+            }
+        };
+        Ok(Self { workers, hasher })
     }
 }
 
@@ -192,13 +254,30 @@ pub fn build(
     store: Arc<dyn Store>,
     mailer: Option<Arc<dyn Mailer>>,
 ) -> Result<PowConfig, PowError> {
+    build_with_hasher(settings, HasherSetting::default(), store, mailer)
+}
+
+/// [`build`] with the given password hasher.
+///
+/// # Errors
+/// As [`build`].
+pub fn build_with_hasher(
+    settings: &Settings,
+    hasher: HasherSetting,
+    store: Arc<dyn Store>,
+    mailer: Option<Arc<dyn Mailer>>,
+) -> Result<PowConfig, PowError> {
     let users = DieselUsersContext::connect(&settings.database_url)?;
     let mailer: Arc<dyn Mailer> = match (mailer, &settings.mail_dir) {
         (Some(mailer), _) => mailer,
         (None, Some(dir)) => Arc::new(FileMailer::new(dir, "pow-rs demo <no-reply@localhost>")?),
         (None, None) => Arc::new(LogMailer),
     };
-    let config = PowConfig::builder(settings.secret_key_base.clone())
+    let mut builder = PowConfig::builder(settings.secret_key_base.clone());
+    if hasher == HasherSetting::Argon2 {
+        builder = builder.hasher(Argon2Hasher::default());
+    }
+    let config = builder
         .users(users.clone())
         .store(store)
         .mailer_arc(mailer)

@@ -5,7 +5,8 @@
 //! works too), `BIND` (default `127.0.0.1:8080`), `SECRET_KEY_BASE` (generated into
 //! `.secret_key_base` if unset), `POW_MAIL_DIR` (write mails there as `.eml` instead of
 //! logging them), `BASE_URL` (for links in mails), `ADMIN_EMAILS` (who gets the admin role), `POW_CACHE` (`memory`, `redis` with
-//! `REDIS_URL`, or `disk` with `POW_CACHE_DIR`).
+//! `REDIS_URL` and `REDIS_PREFIX`, or `disk` with `POW_CACHE_DIR`), `WORKERS` (actix worker threads; default one
+//! per CPU), `POW_HASHER` (`pbkdf2`, the default, or `argon2`).
 
 use actix_web::HttpServer;
 use tracing_subscriber::EnvFilter;
@@ -18,11 +19,15 @@ async fn main() -> std::io::Result<()> {
         )
         .init();
     let settings = example_demo::Settings::from_env().map_err(std::io::Error::other)?;
+    let server_settings =
+        example_demo::ServerSettings::from_env().map_err(std::io::Error::other)?;
     let store = settings.cache.open().await.map_err(std::io::Error::other)?;
-    let config = example_demo::build(&settings, store, None).map_err(std::io::Error::other)?;
+    let config = example_demo::build_with_hasher(&settings, server_settings.hasher, store, None)
+        .map_err(std::io::Error::other)?;
     tracing::info!("pow-rs demo listening on http://{}", settings.bind);
-    HttpServer::new(move || example_demo::app(config.clone()))
-        .bind(&settings.bind)?
-        .run()
-        .await
+    let mut server = HttpServer::new(move || example_demo::app(config.clone()));
+    if let Some(workers) = server_settings.workers {
+        server = server.workers(workers);
+    }
+    server.bind(&settings.bind)?.run().await
 }

@@ -20,15 +20,42 @@ const MAX_TTL_MS: u128 = 100 * 365 * 24 * 60 * 60 * 1000;
 const MGET_CHUNK: usize = 500;
 /// Name of the per-namespace index entry (see [`RedisStore`]).
 const INDEX_NAME: &str = "__index";
+/// Start of the name of a parent index entry: `__index:<encoded parent>` (see [`RedisStore`]).
+const PARENT_INDEX_NAME: &str = "__index:";
 
-/// Removes index members (ARGV) whose value key (KEYS[2..]) no longer exists, e.g. after an
-/// eviction by Redis' `maxmemory` policy. Checking inside the script keeps a concurrent put of
-/// the same key safe.
+/// Removes index members whose value key no longer exists, e.g. after an eviction by Redis'
+/// `maxmemory` policy. KEYS[1] is the namespace index; for the i-th member (ARGV[i]),
+/// KEYS[2i] is its value key and KEYS[2i+1] its parent index (or the namespace index again
+/// for a key without parent). Checking inside the script keeps a concurrent put of the same
+/// key safe.
 const PRUNE_VANISHED: &str = r"
-for i = 2, #KEYS do
-  if redis.call('EXISTS', KEYS[i]) == 0 then
-    redis.call('ZREM', KEYS[1], ARGV[i - 1])
+for i = 1, #ARGV do
+  if redis.call('EXISTS', KEYS[2 * i]) == 0 then
+    redis.call('ZREM', KEYS[1], ARGV[i])
+    redis.call('ZREM', KEYS[2 * i + 1], ARGV[i])
   end
+end
+return 0
+";
+
+/// Keeps an index (KEYS[1]) from outliving its members: drops members whose expiry (the
+/// score) lies before ARGV[1], then lets the index expire ARGV[3] ms after its latest member,
+/// counted from now (ARGV[2], ms since the epoch), or persist while a member has no expiry.
+/// Every write to an index runs it, so an index nobody writes or reads again still goes.
+const REFRESH_INDEX: &str = r"
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[1])
+local last = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
+if #last == 0 then
+  return 0
+end
+if last[2] == 'inf' or last[2] == '+inf' then
+  redis.call('PERSIST', KEYS[1])
+else
+  local ms = math.ceil(tonumber(last[2]) - tonumber(ARGV[2]) + tonumber(ARGV[3]))
+  if ms < 1 then
+    ms = 1
+  end
+  redis.call('PEXPIRE', KEYS[1], string.format('%.0f', ms))
 end
 return 0
 ";
@@ -133,32 +160,43 @@ impl Connection {
 /// <prefix>:{<ns>}:<segment>:<segment>:...     the value, written with SET ... PX <ttl>
 /// <prefix>:{<ns>}:__index                     sorted set: member = encoded key,
 ///                                             score = expiry in ms since the epoch, or +inf
+/// <prefix>:{<ns>}:__index:<parent>            the same, for the keys of two or more segments
+///                                             whose segments but the last encode to <parent>
 /// ```
 ///
 /// - The namespace sits in a Redis Cluster *hash tag* (`{...}`), so all keys of a namespace,
-///   including its index, hash to one cluster slot. That is what lets one `MULTI`/`EXEC`
+///   including its indexes, hash to one cluster slot. That is what lets one `MULTI`/`EXEC`
 ///   transaction write a batch of records together with their index entries, and lets
 ///   [`Store::all`] read them back with one `MGET`, on a single server and on a cluster alike.
 /// - Inside the namespace, `%`, `{` and `}` are written `%25`, `%7B`, `%7D` (so the hash tag
 ///   always closes where it should); an empty namespace is written `%`.
 /// - Inside a segment, `%` is written `%25` and `:` is written `%3A`, so the `:` between
 ///   segments is unambiguous. A `_` opening the first segment is written `%5F`, which keeps
-///   the names `<prefix>:{<ns>}:_...` free for internal entries such as the index. A key with
-///   no segments is written `%`.
+///   the names `<prefix>:{<ns>}:_...` free for internal entries such as the indexes. A key
+///   with no segments is written `%`.
 /// - TTLs are enforced by Redis itself (`SET ... PX`), so [`Store::get`] never sees an expired
-///   value. The index only serves [`Store::all`], which must not scan the keyspace: it reads
+///   value. The indexes only serve [`Store::all`], which must not scan the keyspace: it reads
 ///   the index members that may still be live, filters them by the pattern, and fetches their
 ///   values with `MGET`, dropping the ones Redis has already expired. Index members whose
 ///   expiry lies more than a minute in the past are removed on every write and every
 ///   [`Store::all`] (the minute absorbs clock differences between application servers;
-///   liveness itself is always decided by Redis), so the index does not grow without bound.
+///   liveness itself is always decided by Redis), so an index does not grow without bound.
 ///   Members whose value vanished before its expiry (evicted by a `maxmemory` policy) are
-///   pruned by [`Store::all`] when it meets them. A call to [`Store::all`] costs time in
-///   proportion to the live keys of its namespace, never to the whole keyspace.
+///   pruned by [`Store::all`] when it meets them.
+/// - Which index [`Store::all`] reads depends on the pattern. A pattern of exact segments is
+///   one key: a plain `GET`. A pattern whose segments are exact but for a wildcard at the end
+///   (`["user", "7", "session", Any]`: one user's sessions) reads the parent index of its
+///   exact segments, so it costs time in proportion to the live keys under that parent.
+///   Any other pattern reads the namespace index, in proportion to the live keys of the
+///   namespace. No call costs time in proportion to the whole keyspace.
+/// - An index expires a minute after its latest member (and persists while a member has no
+///   expiry); every write to it sets that again, so the index of a parent or namespace that
+///   is never written again disappears by itself.
 /// - A put with a zero TTL removes the records; TTLs are rounded up to whole milliseconds,
 ///   and a TTL longer than a century is stored without expiry.
-/// - Puts, deletes and takes update value and index in one `MULTI`/`EXEC` transaction; a take
-///   uses `GETDEL` (Redis 6.2 or newer), so of two concurrent takes only one gets the value.
+/// - Puts, deletes and takes update value and indexes in one `MULTI`/`EXEC` transaction; a
+///   take uses `GETDEL` (Redis 6.2 or newer), so of two concurrent takes only one gets the
+///   value.
 ///
 /// # Failures
 ///
@@ -270,6 +308,48 @@ impl RedisStore {
     fn index_key(&self, namespace: &str) -> String {
         self.namespace_root(namespace) + INDEX_NAME
     }
+
+    /// Adds to `pipe` the removal of `member` (encoding `key`) from its indexes, and their
+    /// refresh (see [`REFRESH_INDEX`]); every added command's reply is ignored.
+    fn remove_from_indexes(
+        &self,
+        pipe: &mut Pipeline,
+        namespace: &str,
+        root: &str,
+        key: &Key,
+        member: &str,
+    ) {
+        let now = now_ms();
+        let indexes = std::iter::once(self.index_key(namespace)).chain(parent_index_of(root, key));
+        for index in indexes {
+            pipe.cmd("ZREM").arg(&index).arg(member).ignore();
+            pipe.add_command(refresh_index(&index, now)).ignore();
+        }
+    }
+}
+
+/// The parent index of keys whose segments but the last are `parent`, under `root` (the
+/// namespace root); `None` for an empty parent (keys of one segment have no parent index).
+fn parent_index_key(root: &str, parent: &[String]) -> Option<String> {
+    (!parent.is_empty()).then(|| format!("{root}{PARENT_INDEX_NAME}{}", encode_segments(parent)))
+}
+
+/// The parent index `key` belongs to, if it has one.
+fn parent_index_of(root: &str, key: &Key) -> Option<String> {
+    let segments = key.segments();
+    parent_index_key(root, segments.get(..segments.len().saturating_sub(1))?)
+}
+
+/// `EVAL` of [`REFRESH_INDEX`] for `index`.
+fn refresh_index(index: &str, now: u64) -> Cmd {
+    let mut eval = ::redis::cmd("EVAL");
+    eval.arg(REFRESH_INDEX)
+        .arg(1)
+        .arg(index)
+        .arg(now.saturating_sub(INDEX_GRACE_MS))
+        .arg(now)
+        .arg(INDEX_GRACE_MS);
+    eval
 }
 
 fn checked_prefix(prefix: &str) -> Result<Arc<str>, StoreError> {
@@ -343,7 +423,11 @@ fn encode_namespace(namespace: &str) -> String {
 
 /// Encodes a key's segments (the part after the namespace; see [`RedisStore`]).
 fn encode_key(key: &Key) -> String {
-    let segments = key.segments();
+    encode_segments(key.segments())
+}
+
+/// [`encode_key`] for a list of segments.
+fn encode_segments(segments: &[String]) -> String {
     if segments.is_empty() {
         return "%".to_owned();
     }
@@ -392,6 +476,32 @@ fn percent_decode(s: &str) -> Option<String> {
     String::from_utf8(out).ok()
 }
 
+/// How [`Store::all`] finds the candidates for a pattern (see [`RedisStore`]).
+enum Lookup {
+    /// Every segment is exact: the one key they name.
+    Key(Key),
+    /// Exact segments and a final wildcard: the parent index of the exact ones.
+    Parent(String),
+    /// Anything else: the namespace index.
+    Namespace,
+}
+
+impl Lookup {
+    fn for_pattern(root: &str, pattern: &[KeyPattern]) -> Self {
+        let mut exact = Vec::with_capacity(pattern.len());
+        for (i, segment) in pattern.iter().enumerate() {
+            match segment {
+                KeyPattern::Exact(s) => exact.push(s.clone()),
+                KeyPattern::Any if i + 1 == pattern.len() => {
+                    return parent_index_key(root, &exact).map_or(Self::Namespace, Self::Parent)
+                }
+                KeyPattern::Any => return Self::Namespace,
+            }
+        }
+        Self::Key(Key(exact))
+    }
+}
+
 #[async_trait]
 impl Store for RedisStore {
     async fn put(
@@ -409,13 +519,28 @@ impl Store for RedisStore {
         let ttl = ttl_ms(ttl);
         let mut pipe = ::redis::pipe();
         pipe.atomic();
+        // Parent index -> the members this put adds to or removes from it, in first-seen order.
+        let mut parents: Vec<(String, Vec<String>)> = Vec::new();
+        let mut members = Vec::with_capacity(records.len());
+        for (key, _) in &records {
+            let member = encode_key(key);
+            if let Some(parent) = parent_index_of(&root, key) {
+                match parents.iter_mut().find(|(name, _)| *name == parent) {
+                    Some((_, list)) => list.push(member.clone()),
+                    None => parents.push((parent, vec![member.clone()])),
+                }
+            }
+            members.push(member);
+        }
 
         if ttl == Some(0) {
             // Expires at once: the put replaces the value with nothing.
-            let members: Vec<String> = records.iter().map(|(k, _)| encode_key(k)).collect();
             let keys: Vec<String> = members.iter().map(|m| format!("{root}{m}")).collect();
             pipe.cmd("DEL").arg(&keys).ignore();
             pipe.cmd("ZREM").arg(&index).arg(&members).ignore();
+            for (parent, list) in &parents {
+                pipe.cmd("ZREM").arg(parent).arg(list).ignore();
+            }
         } else {
             let score = match ttl {
                 Some(ms) => now.saturating_add(ms).to_string(),
@@ -423,8 +548,7 @@ impl Store for RedisStore {
             };
             let mut zadd = ::redis::cmd("ZADD");
             zadd.arg(&index);
-            for (key, value) in &records {
-                let member = encode_key(key);
+            for ((_, value), member) in records.iter().zip(&members) {
                 let set = pipe.cmd("SET").arg(format!("{root}{member}")).arg(value);
                 if let Some(ms) = ttl {
                     set.arg("PX").arg(ms);
@@ -433,12 +557,18 @@ impl Store for RedisStore {
                 zadd.arg(&score).arg(member);
             }
             pipe.add_command(zadd).ignore();
+            for (parent, list) in &parents {
+                let zadd = pipe.cmd("ZADD").arg(parent);
+                for member in list {
+                    zadd.arg(&score).arg(member);
+                }
+                zadd.ignore();
+            }
         }
-        pipe.cmd("ZREMRANGEBYSCORE")
-            .arg(&index)
-            .arg("-inf")
-            .arg(format!("({}", now.saturating_sub(INDEX_GRACE_MS)))
-            .ignore();
+        pipe.add_command(refresh_index(&index, now)).ignore();
+        for (parent, _) in &parents {
+            pipe.add_command(refresh_index(parent, now)).ignore();
+        }
         self.conn.query_pipe::<()>(&pipe).await
     }
 
@@ -448,17 +578,14 @@ impl Store for RedisStore {
     }
 
     async fn delete(&self, namespace: &str, key: &Key) -> Result<(), StoreError> {
+        let root = self.namespace_root(namespace);
         let member = encode_key(key);
-        let data_key = self.namespace_root(namespace) + &member;
         let mut pipe = ::redis::pipe();
         pipe.atomic()
             .cmd("DEL")
-            .arg(data_key)
-            .ignore()
-            .cmd("ZREM")
-            .arg(self.index_key(namespace))
-            .arg(member)
+            .arg(format!("{root}{member}"))
             .ignore();
+        self.remove_from_indexes(&mut pipe, namespace, &root, key, &member);
         self.conn.query_pipe::<()>(&pipe).await
     }
 
@@ -468,7 +595,18 @@ impl Store for RedisStore {
         pattern: &[KeyPattern],
     ) -> Result<Vec<Record>, StoreError> {
         let root = self.namespace_root(namespace);
-        let index = self.index_key(namespace);
+        let namespace_index = self.index_key(namespace);
+        let index = match Lookup::for_pattern(&root, pattern) {
+            Lookup::Key(key) => {
+                let value: Option<Vec<u8>> = self
+                    .conn
+                    .query(::redis::cmd("GET").arg(format!("{root}{}", encode_key(&key))))
+                    .await?;
+                return Ok(value.map(|value| (key, value)).into_iter().collect());
+            }
+            Lookup::Parent(parent) => parent,
+            Lookup::Namespace => namespace_index.clone(),
+        };
         let cutoff = format!("({}", now_ms().saturating_sub(INDEX_GRACE_MS));
 
         let mut pipe = ::redis::pipe();
@@ -500,36 +638,38 @@ impl Store for RedisStore {
             for ((key, member), value) in chunk.iter().zip(values) {
                 match value {
                     Some(value) => records.push((key.clone(), value)),
-                    None => vanished.push(member.as_str()),
+                    None => vanished.push((key, member.as_str())),
                 }
             }
         }
 
         // Members whose value is gone but whose index score still says "live" (the value was
-        // evicted, or expired within the grace period): drop them if the value is still gone.
+        // evicted, or expired within the grace period): drop them from both of their indexes
+        // if the value is still gone.
         for chunk in vanished.chunks(MGET_CHUNK) {
             let mut eval = ::redis::cmd("EVAL");
-            eval.arg(PRUNE_VANISHED).arg(chunk.len() + 1).arg(&index);
-            for member in chunk {
-                eval.arg(format!("{root}{member}"));
+            eval.arg(PRUNE_VANISHED)
+                .arg(chunk.len() * 2 + 1)
+                .arg(&namespace_index);
+            for (key, member) in chunk {
+                let parent = parent_index_of(&root, key);
+                eval.arg(format!("{root}{member}"))
+                    .arg(parent.as_deref().unwrap_or(&namespace_index));
             }
-            eval.arg(chunk);
+            for (_, member) in chunk {
+                eval.arg(*member);
+            }
             self.conn.query::<()>(&eval).await?;
         }
         Ok(records)
     }
 
     async fn take(&self, namespace: &str, key: &Key) -> Result<Option<Vec<u8>>, StoreError> {
+        let root = self.namespace_root(namespace);
         let member = encode_key(key);
-        let data_key = self.namespace_root(namespace) + &member;
         let mut pipe = ::redis::pipe();
-        pipe.atomic()
-            .cmd("GETDEL")
-            .arg(data_key)
-            .cmd("ZREM")
-            .arg(self.index_key(namespace))
-            .arg(member)
-            .ignore();
+        pipe.atomic().cmd("GETDEL").arg(format!("{root}{member}"));
+        self.remove_from_indexes(&mut pipe, namespace, &root, key, &member);
         let (value,): (Option<Vec<u8>>,) = self.conn.query_pipe(&pipe).await?;
         Ok(value)
     }
@@ -607,6 +747,58 @@ mod tests {
         assert_eq!(ttl_ms(Some(Duration::from_micros(1))), Some(1));
         assert_eq!(ttl_ms(Some(Duration::from_millis(1500))), Some(1500));
         assert_eq!(ttl_ms(Some(Duration::MAX)), None);
+    }
+
+    #[test]
+    fn parent_indexes_are_internal_names_per_parent() {
+        let root = "p:{ns}:";
+        assert_eq!(parent_index_of(root, &key(&[])), None);
+        assert_eq!(parent_index_of(root, &key(&["a"])), None);
+        assert_eq!(
+            parent_index_of(root, &key(&["user", "7", "session", "s1"])).as_deref(),
+            Some("p:{ns}:__index:user:7:session")
+        );
+        // Parents that a naive join would confuse get distinct indexes, none of them a value.
+        assert_eq!(
+            parent_index_of(root, &key(&["a:b", "c"])).as_deref(),
+            Some("p:{ns}:__index:a%3Ab")
+        );
+        assert_eq!(
+            parent_index_of(root, &key(&["a", "b", "c"])).as_deref(),
+            Some("p:{ns}:__index:a:b")
+        );
+        assert_eq!(
+            parent_index_of(root, &key(&["_x", "y"])).as_deref(),
+            Some("p:{ns}:__index:%5Fx")
+        );
+    }
+
+    #[test]
+    fn patterns_pick_the_narrowest_lookup() {
+        let root = "p:{ns}:";
+        let exact = KeyPattern::exact;
+        let lookup = |pattern: &[KeyPattern]| match Lookup::for_pattern(root, pattern) {
+            Lookup::Key(key) => format!("key {key:?}"),
+            Lookup::Parent(index) => format!("parent {index}"),
+            Lookup::Namespace => "namespace".to_owned(),
+        };
+        assert_eq!(lookup(&[]), "key Key([])");
+        assert_eq!(lookup(&[exact("a"), exact("b")]), r#"key Key(["a", "b"])"#);
+        assert_eq!(
+            lookup(&[exact("user"), exact("7"), exact("session"), KeyPattern::Any]),
+            "parent p:{ns}:__index:user:7:session"
+        );
+        assert_eq!(lookup(&[KeyPattern::Any]), "namespace");
+        assert_eq!(lookup(&[KeyPattern::Any, exact("b")]), "namespace");
+        assert_eq!(
+            lookup(&[
+                exact("user"),
+                KeyPattern::Any,
+                exact("session"),
+                KeyPattern::Any
+            ]),
+            "namespace"
+        );
     }
 
     #[test]

@@ -1,0 +1,431 @@
+//! Two demo processes behind one Redis cache store and one SQLite database, as behind a load
+//! balancer: a session made on one process is signed in on the other, and signing out on
+//! either ends it on both.
+//!
+//! Set `POW_TEST_REDIS_URL` (e.g. `redis://127.0.0.1:6379/`) to run it. Without it the test
+//! prints a notice and passes, except under `CI`, where a missing variable fails the run.
+//! Each run writes under a Redis key prefix of its own (`REDIS_PREFIX`), so parallel runs
+//! against one Redis never see each other's sessions.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use pow_core::session::CredentialsCache;
+use pow_core::store::{KeyPattern, RedisStore, Store};
+use pow_core::test_client::{Client, Response};
+use pow_core::token::generate_uuid;
+
+/// How long a process may take from spawn to answering `GET /` (it migrates the database
+/// and connects to Redis first).
+const STARTUP_DEADLINE: Duration = Duration::from_secs(60);
+/// How long the confirmation mail may take to appear in the mail folder.
+const MAIL_DEADLINE: Duration = Duration::from_secs(10);
+/// Interval between readiness and mail polls.
+const POLL: Duration = Duration::from_millis(20);
+/// Spawn attempts when the free port picked for a process is taken before it binds it.
+const SPAWN_ATTEMPTS: usize = 3;
+
+/// The Redis URL under test, or `None` (with a notice) when the test should be skipped.
+fn redis_url() -> Option<String> {
+    match std::env::var("POW_TEST_REDIS_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ if std::env::var_os("CI").is_some() => {
+            panic!("POW_TEST_REDIS_URL must be set when CI is set (e.g. redis://127.0.0.1:6379/)")
+        }
+        _ => {
+            eprintln!("POW_TEST_REDIS_URL is not set: skipping the multi-process Redis test");
+            None
+        }
+    }
+}
+
+/// A scratch directory removed on drop.
+struct ScratchDir(PathBuf);
+
+impl ScratchDir {
+    fn new() -> Self {
+        let dir = std::env::temp_dir().join(format!("pow-demo-multi-{}", generate_uuid()));
+        std::fs::create_dir_all(&dir).unwrap();
+        Self(dir)
+    }
+
+    fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for ScratchDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A loopback port that was free a moment ago.
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// One running demo process, killed on drop (also when the test panics).
+struct DemoProcess {
+    name: &'static str,
+    child: Child,
+    addr: SocketAddr,
+    log: PathBuf,
+}
+
+impl DemoProcess {
+    /// Starts the demo binary with `env` on a free loopback port and waits until it serves
+    /// `GET /`.
+    fn start(name: &'static str, dir: &Path, env: &[(&str, String)]) -> Self {
+        for attempt in 1..=SPAWN_ATTEMPTS {
+            let mut process = Self::spawn(name, dir, env, free_port());
+            match process.wait_ready() {
+                Ok(()) => return process,
+                Err(why) if attempt < SPAWN_ATTEMPTS && why.contains("Address already in use") => {
+                    eprintln!("{name}: port taken before the bind, trying another one");
+                }
+                Err(why) => panic!("demo process {name} did not start: {why}"),
+            }
+        }
+        unreachable!("the last attempt returns or panics")
+    }
+
+    fn spawn(name: &'static str, dir: &Path, env: &[(&str, String)], port: u16) -> Self {
+        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        let log = dir.join(format!("{name}.log"));
+        let mut command = Command::new(env!("CARGO_BIN_EXE_example-demo"));
+        // Only the settings given here: nothing leaks in from the environment of the run.
+        for key in [
+            "DATABASE_URL",
+            "BIND",
+            "SECRET_KEY_BASE",
+            "POW_MAIL_DIR",
+            "BASE_URL",
+            "ADMIN_EMAILS",
+            "POW_CACHE",
+            "REDIS_URL",
+            "REDIS_PREFIX",
+            "POW_CACHE_DIR",
+        ] {
+            command.env_remove(key);
+        }
+        command
+            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+            .env("BIND", addr.to_string())
+            .env("POW_MAIL_DIR", dir.join(format!("mail-{name}")))
+            .env("RUST_LOG", "warn")
+            .current_dir(dir)
+            .stdin(Stdio::null())
+            .stdout(File::create(&log).unwrap())
+            .stderr(File::create(dir.join(format!("{name}.err"))).unwrap());
+        let child = command.spawn().unwrap();
+        Self {
+            name,
+            child,
+            addr,
+            log,
+        }
+    }
+
+    /// Polls the port until `GET /` answers 200; `Err` with the process output if the
+    /// process exits or the deadline passes first.
+    fn wait_ready(&mut self) -> Result<(), String> {
+        let deadline = Instant::now() + STARTUP_DEADLINE;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return Err(format!("exited with {status}\n{}", self.output()));
+            }
+            if TcpStream::connect_timeout(&self.addr, POLL).is_ok() {
+                let res = Client::new(self.addr).get("/");
+                return if res.status == 200 && res.body.contains("pow-rs demo") {
+                    Ok(())
+                } else {
+                    Err(format!("GET / answered {}\n{}", res.status, self.output()))
+                };
+            }
+            if Instant::now() >= deadline {
+                return Err(format!(
+                    "not serving after {STARTUP_DEADLINE:?}\n{}",
+                    self.output()
+                ));
+            }
+            std::thread::sleep(POLL);
+        }
+    }
+
+    /// What the process wrote to stdout and stderr.
+    fn output(&self) -> String {
+        let read = |path: &Path| std::fs::read_to_string(path).unwrap_or_default();
+        format!(
+            "--- {} stdout ---\n{}--- {} stderr ---\n{}",
+            self.name,
+            read(&self.log),
+            self.name,
+            read(&self.log.with_extension("err"))
+        )
+    }
+
+    fn client(&self, cookies: &BTreeMap<String, String>) -> Client {
+        let mut client = Client::new(self.addr);
+        client.cookies = cookies.clone();
+        client
+    }
+}
+
+impl Drop for DemoProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn register(c: &mut Client, email: &str, password: &str) -> Response {
+    let csrf = c.get("/registration/new").csrf();
+    c.post(
+        "/registration",
+        &[
+            ("_csrf_token", &csrf),
+            ("user[email]", email),
+            ("user[name]", "Alice"),
+            ("user[password]", password),
+            ("user[password_confirmation]", password),
+        ],
+    )
+}
+
+fn sign_in(c: &mut Client, email: &str, password: &str) -> Response {
+    let csrf = c.get("/session/new").csrf();
+    c.post(
+        "/session",
+        &[
+            ("_csrf_token", &csrf),
+            ("user[email]", email),
+            ("user[password]", password),
+        ],
+    )
+}
+
+fn sign_out(c: &mut Client) -> Response {
+    let csrf = c.get("/").csrf();
+    c.post("/session", &[("_csrf_token", &csrf), ("_method", "DELETE")])
+}
+
+/// The text part of the first mail written into `dir`, waiting for it with a deadline.
+fn first_mail_text(dir: &Path) -> String {
+    let deadline = Instant::now() + MAIL_DEADLINE;
+    let path = loop {
+        let mails: Vec<PathBuf> = std::fs::read_dir(dir)
+            .map(|entries| {
+                entries
+                    .map(|entry| entry.unwrap().path())
+                    .filter(|p| p.extension().is_some_and(|e| e == "eml"))
+                    .collect()
+            })
+            .unwrap_or_default();
+        if let Some(first) = mails.into_iter().min() {
+            break first;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no mail in {} after {MAIL_DEADLINE:?}",
+            dir.display()
+        );
+        std::thread::sleep(POLL);
+    };
+    let eml = std::fs::read_to_string(&path).unwrap();
+    text_part(&eml).unwrap_or_else(|| panic!("no text/plain part in\n{eml}"))
+}
+
+/// The decoded `text/plain` part of a MIME message.
+fn text_part(eml: &str) -> Option<String> {
+    let eml = eml.replace("\r\n", "\n");
+    let start = eml.to_ascii_lowercase().find("content-type: text/plain")?;
+    let part = &eml[start..];
+    let (headers, rest) = part.split_once("\n\n")?;
+    let body = rest.split("\n--").next()?;
+    let headers = headers.to_ascii_lowercase();
+    Some(if headers.contains("content-transfer-encoding: base64") {
+        let compact: String = body.split_whitespace().collect();
+        String::from_utf8(
+            base64::engine::general_purpose::STANDARD
+                .decode(compact)
+                .ok()?,
+        )
+        .ok()?
+    } else if headers.contains("content-transfer-encoding: quoted-printable") {
+        decode_quoted_printable(body)?
+    } else {
+        body.to_owned()
+    })
+}
+
+fn decode_quoted_printable(body: &str) -> Option<String> {
+    let joined = body.replace("=\n", "");
+    let bytes = joined.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'=' {
+            out.push(u8::from_str_radix(joined.get(i + 1..i + 3)?, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+/// The path of the first link into `base_url` in `text`.
+fn link_path(text: &str, base_url: &str) -> String {
+    let start = text
+        .find(base_url)
+        .unwrap_or_else(|| panic!("no link to {base_url} in\n{text}"))
+        + base_url.len();
+    let end = text[start..]
+        .find(char::is_whitespace)
+        .map_or(text.len(), |i| i + start);
+    text[start..end].to_owned()
+}
+
+/// Every session in the Redis cache store under `prefix`, per user id, read through the
+/// store the demo processes write (namespace `credentials`, pow-core's default setup).
+fn sessions_in_redis(
+    runtime: &actix_web::rt::Runtime,
+    url: &str,
+    prefix: &str,
+) -> BTreeMap<i64, Vec<String>> {
+    runtime.block_on(async {
+        let store: Arc<dyn Store> = Arc::new(RedisStore::connect(url, prefix).await.unwrap());
+        // Across users, from the namespace index: which users have session index entries.
+        let across_users = [
+            KeyPattern::exact("user"),
+            KeyPattern::Any,
+            KeyPattern::exact("session"),
+            KeyPattern::Any,
+        ];
+        let mut user_ids: Vec<i64> = store
+            .all("credentials", &across_users)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|(key, _)| key.segments()[1].parse().unwrap())
+            .collect();
+        user_ids.sort_unstable();
+        user_ids.dedup();
+        // Per user, from the user's own index.
+        let cache = CredentialsCache::with_store(store, "credentials", Duration::from_secs(60));
+        let mut sessions = BTreeMap::new();
+        for id in user_ids {
+            let mut list = cache.sessions(id).await.unwrap();
+            list.sort();
+            sessions.insert(id, list);
+        }
+        sessions
+    })
+}
+
+#[test]
+fn a_session_is_shared_by_two_processes_and_ends_on_both() {
+    let Some(redis_url) = redis_url() else { return };
+    let started = Instant::now();
+    let runtime = actix_web::rt::Runtime::new().unwrap();
+    let dir = ScratchDir::new();
+    let prefix = format!("pow-demo-test-{}", generate_uuid());
+    let env = [
+        (
+            "DATABASE_URL",
+            format!("sqlite://{}", dir.path().join("users.db").display()),
+        ),
+        (
+            "SECRET_KEY_BASE",
+            format!("{}{}", generate_uuid(), generate_uuid()),
+        ),
+        ("POW_CACHE", "redis".to_owned()),
+        ("REDIS_URL", redis_url.clone()),
+        ("REDIS_PREFIX", prefix.clone()),
+        ("WORKERS", "1".to_owned()),
+    ];
+    // One after the other: both migrate the same database file at start.
+    let a = DemoProcess::start("a", dir.path(), &env);
+    let b = DemoProcess::start("b", dir.path(), &env);
+    let ready = started.elapsed();
+
+    // Register on A and confirm the address through the mailed link (A's mail folder).
+    let mut on_a = a.client(&BTreeMap::new());
+    let res = register(&mut on_a, "alice@example.com", "correct horse");
+    assert_eq!(res.status, 302, "{}", res.body);
+    let mail = first_mail_text(&dir.path().join("mail-a"));
+    let link = link_path(&mail, &format!("http://{}", a.addr));
+    assert!(link.starts_with("/confirm-email/"), "{link}");
+    assert_eq!(on_a.get(&link).location(), "/session/new");
+
+    // Sign in on A.
+    let res = sign_in(&mut on_a, "alice@example.com", "correct horse");
+    assert_eq!(res.status, 302, "{}", res.body);
+    assert_eq!(on_a.get("/protected").status, 200);
+    let sessions = sessions_in_redis(&runtime, &redis_url, &prefix);
+    assert_eq!(sessions.len(), 1, "one user with sessions: {sessions:?}");
+    let (user_id, ids) = sessions.iter().next().unwrap();
+    assert_eq!(ids.len(), 1, "one session of user {user_id}: {ids:?}");
+    // Another prefix sees none of it.
+    assert!(sessions_in_redis(&runtime, &redis_url, &format!("{prefix}-other")).is_empty());
+
+    // The very same cookies are signed in on B.
+    let jar_from_a = on_a.cookies.clone();
+    let mut on_b = b.client(&jar_from_a);
+    let res = on_b.get("/protected");
+    assert_eq!(res.status, 200, "B: {} {}", res.location(), res.body);
+    assert!(res.body.contains("alice@example.com"), "{}", res.body);
+    assert!(on_b
+        .get("/")
+        .body
+        .contains("Signed in as Alice (alice@example.com)"));
+
+    // Sign out on B.
+    let jar_on_b = on_b.cookies.clone();
+    let res = sign_out(&mut on_b);
+    assert_eq!(res.status, 302);
+    assert_eq!(res.location(), "/session/new");
+    assert_eq!(
+        sessions_in_redis(&runtime, &redis_url, &prefix),
+        BTreeMap::new(),
+        "the session is gone from Redis"
+    );
+
+    // Neither the cookies A set nor the ones B last saw sign anybody in, on A or on B.
+    for (jar_name, jar) in [("A's cookies", &jar_from_a), ("B's cookies", &jar_on_b)] {
+        for process in [&a, &b] {
+            let mut c = process.client(jar);
+            let res = c.get("/protected");
+            assert_eq!(
+                (res.status, res.location()),
+                (302, "/session/new?request_path=%2Fprotected"),
+                "{jar_name} on {}",
+                process.name
+            );
+            assert!(
+                c.get("/").body.contains("You are not signed in."),
+                "{jar_name} on {}",
+                process.name
+            );
+        }
+    }
+
+    eprintln!(
+        "multi-process test: both processes serving after {ready:?}, total {:?}",
+        started.elapsed()
+    );
+}
