@@ -61,7 +61,8 @@ pub struct SessionConfig {
     /// Cap on how long a chain of renewals may live from the original sign-in. `None` has
     /// no cap (Pow's behaviour). Default 14 days.
     pub absolute_lifetime: Option<Duration>,
-    /// Whether cookies carry the `Secure` attribute. Default `false`; turn it on behind HTTPS.
+    /// Whether cookies carry the `Secure` attribute. Default `true`, unless the setup's
+    /// [`base_url`](PowConfigBuilder::base_url) is a plain `http://` URL.
     pub cookie_secure: bool,
     /// Re-read the user from the users context on every request. Default `false`.
     pub reload_user: bool,
@@ -271,7 +272,7 @@ pub struct PowConfigBuilder {
     ttl_renewal: Option<Duration>,
     credentials_ttl: Duration,
     absolute_lifetime: Option<Duration>,
-    cookie_secure: bool,
+    cookie_secure: Option<bool>,
     reload_user: bool,
     extensions: Vec<Arc<dyn Extension>>,
     users: Option<Arc<dyn UsersContext>>,
@@ -303,7 +304,7 @@ impl PowConfigBuilder {
             ttl_renewal: Some(Duration::from_secs(15 * 60)),
             credentials_ttl: Duration::from_secs(30 * 60),
             absolute_lifetime: Some(Duration::from_secs(14 * 24 * 3600)),
-            cookie_secure: false,
+            cookie_secure: None,
             reload_user: false,
             extensions: Vec::new(),
             users: None,
@@ -405,9 +406,11 @@ impl PowConfigBuilder {
         self
     }
 
-    /// Marks cookies `Secure`. The default is `false`; set it when served over HTTPS.
+    /// Whether cookies are marked `Secure` (sent over HTTPS only). The default is `true`,
+    /// unless [`base_url`](Self::base_url) is a plain `http://` URL (local development);
+    /// browsers also accept `Secure` cookies from `http://localhost`.
     pub fn cookie_secure(mut self, secure: bool) -> Self {
-        self.cookie_secure = secure;
+        self.cookie_secure = Some(secure);
         self
     }
 
@@ -609,7 +612,12 @@ impl PowConfigBuilder {
             ttl_renewal: self.ttl_renewal,
             credentials_ttl: self.credentials_ttl,
             absolute_lifetime: self.absolute_lifetime,
-            cookie_secure: self.cookie_secure,
+            cookie_secure: self.cookie_secure.unwrap_or_else(|| {
+                !self
+                    .base_url
+                    .as_deref()
+                    .is_some_and(|url| url.starts_with("http://"))
+            }),
             reload_user: self.reload_user,
         });
         if session.credentials_ttl > Duration::from_secs(30 * 60) {
@@ -645,5 +653,30 @@ impl PowConfigBuilder {
                 base_url: self.base_url,
             }),
         })
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn secure(f: impl FnOnce(PowConfigBuilder) -> PowConfigBuilder) -> bool {
+        f(PowConfig::builder("k".repeat(64)))
+            .build()
+            .unwrap()
+            .session()
+            .cookie_secure
+    }
+
+    #[test]
+    fn cookies_are_secure_unless_the_base_url_is_plain_http_or_told_otherwise() {
+        assert!(secure(|b| b));
+        assert!(secure(|b| b.base_url("https://example.com")));
+        assert!(!secure(|b| b.base_url("http://localhost:8080")));
+        assert!(secure(|b| b
+            .base_url("http://localhost:8080")
+            .cookie_secure(true)));
+        assert!(!secure(|b| b.cookie_secure(false)));
     }
 }
