@@ -508,6 +508,65 @@ async fn revoke_user_kills_every_token_of_the_user() {
 }
 
 #[actix_web::test]
+async fn sign_out_everywhere_revokes_renewal_tokens_too() {
+    let config = setup();
+    let app = app!(config);
+    let res = send(
+        &app,
+        registration("olga@example.com", "secret123").to_request(),
+    )
+    .await;
+    let first = (res.access(), res.renewal());
+    let res = send(&app, sign_in("olga@example.com", "secret123").to_request()).await;
+    let second = (res.access(), res.renewal());
+    let res = send(
+        &app,
+        registration("paul@example.com", "secret123").to_request(),
+    )
+    .await;
+    let other = (res.access(), res.renewal());
+
+    let olga = find_user(&config, "olga@example.com");
+    let removed = session::sign_out_everywhere(&config, olga.id)
+        .await
+        .unwrap();
+    assert_eq!(removed, 2, "both access tokens were sessions of the user");
+
+    for (access, renewal) in [&first, &second] {
+        assert_rejected!(&app, access);
+        // A renewal token would otherwise sign the user back in.
+        let res = send(&app, renew(renewal).to_request()).await;
+        assert_eq!(res.status, StatusCode::UNAUTHORIZED, "{}", res.json);
+    }
+    let stored = config
+        .store()
+        .all(
+            &config.namespaced("api_renewal"),
+            &[
+                KeyPattern::exact("user"),
+                KeyPattern::Exact(olga.id.to_string()),
+                KeyPattern::exact("token"),
+                KeyPattern::Any,
+            ],
+        )
+        .await
+        .unwrap();
+    assert!(stored.is_empty(), "{stored:?}");
+
+    // Other users keep theirs.
+    let res = send(&app, get_me(&other.0).to_request()).await;
+    assert_eq!(res.status, StatusCode::OK);
+    let res = send(&app, renew(&other.1).to_request()).await;
+    assert_eq!(res.status, StatusCode::OK);
+
+    // Signing in again works.
+    let res = send(&app, sign_in("olga@example.com", "secret123").to_request()).await;
+    assert_eq!(res.status, StatusCode::OK);
+    let res = send(&app, renew(&res.renewal()).to_request()).await;
+    assert_eq!(res.status, StatusCode::OK);
+}
+
+#[actix_web::test]
 async fn revocation_also_beats_records_written_after_it() {
     // A pair stored by a request racing the revocation (its records written back after
     // the revocation deleted them) is still refused.
@@ -686,6 +745,20 @@ impl ApiExtension for Gatekeeper {
         }
         Ok(())
     }
+
+    async fn extend_token_data(
+        &self,
+        _req: &HttpRequest,
+        _api: &ApiContext,
+        user: &User,
+        action: ApiAction,
+        data: &mut serde_json::Map<String, serde_json::Value>,
+    ) -> Result<(), ApiError> {
+        data.insert("gate".into(), json!(format!("{action:?} {}", user.id)));
+        // Cannot replace the tokens.
+        data.insert("access_token".into(), json!("forged"));
+        Ok(())
+    }
 }
 
 #[actix_web::test]
@@ -722,6 +795,18 @@ async fn api_extensions_add_routes_and_can_refuse_tokens() {
     )
     .await;
     assert_eq!(res.status, StatusCode::OK);
+    let mia = find_user(&config, "mia@example.com");
+    assert_eq!(res.json["data"]["gate"], format!("Registration {}", mia.id));
+    let access = res.access();
+    assert_ne!(access, "forged");
+    let me = send(&app, get_me(&access).to_request()).await;
+    assert_eq!(me.status, StatusCode::OK);
+
+    let res = send(&app, renew(&res.renewal()).to_request()).await;
+    assert_eq!(res.status, StatusCode::OK);
+    assert_eq!(res.json["data"]["gate"], format!("Renewal {}", mia.id));
+    let res = send(&app, sign_in("mia@example.com", "secret123").to_request()).await;
+    assert_eq!(res.json["data"]["gate"], format!("SignIn {}", mia.id));
 }
 
 /// A users context that, once armed, changes a user's password and revokes the user's
@@ -836,5 +921,172 @@ async fn a_password_change_racing_a_sign_in_wins() {
         sign_in("nina@example.com", "a-new-password").to_request(),
     )
     .await;
+    assert_eq!(res.status, StatusCode::OK);
+}
+
+/// A users context that answers [`PowError::Busy`] (as a saturated password-hashing pool
+/// does) while `busy` is set.
+struct SheddingUsers {
+    inner: DieselUsersContext,
+    busy: Arc<AtomicBool>,
+}
+
+impl SheddingUsers {
+    fn check(&self) -> Result<(), PowError> {
+        if self.busy.load(Ordering::SeqCst) {
+            return Err(PowError::Busy);
+        }
+        Ok(())
+    }
+}
+
+impl UsersContext for SheddingUsers {
+    fn get_by(
+        &self,
+        config: &PowConfig,
+        field: &str,
+        value: &Value,
+    ) -> Result<Option<User>, PowError> {
+        self.inner.get_by(config, field, value)
+    }
+
+    fn insert(&self, config: &PowConfig, changes: &Changes) -> Result<User, WriteError> {
+        self.inner.insert(config, changes)
+    }
+
+    fn update_fields(
+        &self,
+        config: &PowConfig,
+        user: &User,
+        changes: &Changes,
+    ) -> Result<User, WriteError> {
+        self.inner.update_fields(config, user, changes)
+    }
+
+    fn delete(&self, config: &PowConfig, user: &User) -> Result<(), PowError> {
+        self.inner.delete(config, user)
+    }
+
+    fn list_by(
+        &self,
+        config: &PowConfig,
+        field: &str,
+        value: &Value,
+    ) -> Result<Vec<User>, PowError> {
+        self.inner.list_by(config, field, value)
+    }
+
+    fn authenticate(&self, config: &PowConfig, params: &Params) -> Result<Option<User>, PowError> {
+        self.check()?;
+        self.inner.authenticate(config, params)
+    }
+
+    fn create(
+        &self,
+        config: &PowConfig,
+        params: &Params,
+    ) -> Result<Result<User, pow_core::users::Changeset>, PowError> {
+        self.check()?;
+        self.inner.create(config, params)
+    }
+}
+
+/// Asserts `res` is the API's busy answer, with `message`.
+fn assert_busy(res: &Res, message: &str) {
+    assert_eq!(res.status, StatusCode::SERVICE_UNAVAILABLE, "{}", res.json);
+    assert_eq!(
+        res.headers.get(header::RETRY_AFTER).unwrap(),
+        &api::BUSY_RETRY_AFTER_SECS.to_string()
+    );
+    assert_eq!(
+        res.headers.get(header::CONTENT_TYPE).unwrap(),
+        "application/json"
+    );
+    assert_eq!(
+        res.json,
+        json!({ "error": { "status": 503, "message": message, "code": "busy" } })
+    );
+}
+
+#[actix_web::test]
+async fn busy_answers_a_translated_503_with_retry_after() {
+    let db = std::env::temp_dir().join(format!(
+        "pow-api-test-{}.db",
+        pow_core::token::generate_uuid()
+    ));
+    let inner = DieselUsersContext::connect(&db.display().to_string()).unwrap();
+    let busy = Arc::new(AtomicBool::new(false));
+    let config = PowConfig::builder(SECRET)
+        .users(SheddingUsers {
+            inner: inner.clone(),
+            busy: Arc::clone(&busy),
+        })
+        .hasher(Pbkdf2Hasher::new(1))
+        .build()
+        .unwrap();
+    inner.migrate(&config).unwrap();
+    let english = "The service is busy right now. Please try again in a few seconds.";
+    let german =
+        "Der Dienst ist gerade ausgelastet. Bitte versuchen Sie es in ein paar Sekunden erneut.";
+
+    // Routes of the app behind the middleware: a handler failing with a `PowError`, and
+    // one converting it to an `ApiError` with `?`.
+    let app = test::init_service(
+        App::new()
+            .configure(api::configure(config.clone(), ApiOptions::new()))
+            .route(
+                "/api/v1/pow-error",
+                web::get().to(|| async { Err::<HttpResponse, _>(PowError::Busy) }),
+            )
+            .route(
+                "/api/v1/api-error",
+                web::get().to(|| async {
+                    let failed: Result<(), PowError> = Err(PowError::Busy);
+                    failed?;
+                    Ok::<_, ApiError>(HttpResponse::Ok().finish())
+                }),
+            )
+            .wrap(ApiAuthMiddleware::new(config.clone())),
+    )
+    .await;
+
+    let res = send(
+        &app,
+        registration("quinn@example.com", "secret123").to_request(),
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::OK);
+
+    busy.store(true, Ordering::SeqCst);
+    let res = send(&app, sign_in("quinn@example.com", "secret123").to_request()).await;
+    assert_busy(&res, english);
+    let req = sign_in("quinn@example.com", "secret123")
+        .insert_header((header::ACCEPT_LANGUAGE, "de-DE,de;q=0.9"))
+        .to_request();
+    assert_busy(&send(&app, req).await, german);
+    let req = registration("rosa@example.com", "secret123")
+        .insert_header((header::ACCEPT_LANGUAGE, "de"))
+        .to_request();
+    assert_busy(&send(&app, req).await, german);
+    for path in ["/api/v1/pow-error", "/api/v1/api-error"] {
+        let req = TestRequest::get()
+            .uri(path)
+            .insert_header((header::ACCEPT_LANGUAGE, "de"))
+            .to_request();
+        assert_busy(&send(&app, req).await, german);
+    }
+
+    // The same endpoints without the middleware still answer the translated JSON.
+    let bare =
+        test::init_service(App::new().configure(api::configure(config.clone(), ApiOptions::new())))
+            .await;
+    let req = sign_in("quinn@example.com", "secret123")
+        .insert_header((header::ACCEPT_LANGUAGE, "de"))
+        .to_request();
+    assert_busy(&send(&bare, req).await, german);
+
+    // Once the load is gone, signing in works again.
+    busy.store(false, Ordering::SeqCst);
+    let res = send(&app, sign_in("quinn@example.com", "secret123").to_request()).await;
     assert_eq!(res.status, StatusCode::OK);
 }

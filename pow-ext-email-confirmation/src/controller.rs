@@ -12,7 +12,7 @@ use crate::schema::{confirm_changes, token_expired, EMAIL_FIELD, TOKEN_FIELD};
 use crate::{EmailConfirmation, TOKEN_SALT};
 
 /// What a confirmation attempt came to.
-enum Outcome {
+pub(crate) enum Outcome {
     /// Bad signature, unknown or expired token.
     Invalid,
     /// The new address was taken by another account in the meantime.
@@ -96,7 +96,7 @@ async fn confirm_email(
 }
 
 /// Looks the token up and confirms its user. Blocking.
-fn confirm(
+pub(crate) fn confirm(
     config: &PowConfig,
     token: &str,
     ttl: Option<std::time::Duration>,
@@ -119,7 +119,7 @@ fn confirm(
 }
 
 /// Updates the user cached for the user's other sessions, so they see the confirmation.
-async fn refresh_sessions(config: &PowConfig, user: &User) -> Result<(), PowError> {
+pub(crate) async fn refresh_sessions(config: &PowConfig, user: &User) -> Result<(), PowError> {
     let credentials = CredentialsCache::new(config);
     if !credentials.sessions(user.id).await?.is_empty() {
         credentials.update_user(user).await?;

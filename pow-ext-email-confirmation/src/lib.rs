@@ -90,6 +90,73 @@
 //!
 //! It runs the extension callbacks as `confirmation#show`.
 //!
+//! ## JSON API
+//!
+//! For mobile and single-page clients of [`pow_core::api`], [`EmailConfirmation::api`]
+//! gives the extension's JSON side. Enable the extension in the config as above (it
+//! brings the columns, rules and texts) and add its API side to the
+//! [`ApiOptions`](pow_core::api::ApiOptions), made from the same value so both use the
+//! same settings:
+//!
+//! ```
+//! use actix_web::App;
+//! use pow_core::api::{self, ApiAuthMiddleware, ApiOptions, LinkTemplate};
+//! use pow_core::PowConfig;
+//! use pow_ext_email_confirmation::EmailConfirmation;
+//!
+//! let confirmation = EmailConfirmation::new();
+//! let config = PowConfig::builder("s".repeat(64))
+//!     .extension(confirmation.clone())
+//!     .build()?;
+//! let options = ApiOptions::new().extension(
+//!     confirmation
+//!         .api()
+//!         // The mailed link opens the app, which sends the token back to the API.
+//!         .link_template(LinkTemplate::new("myapp://confirm-email/{token}")?),
+//! );
+//! let app = App::new()
+//!     .configure(api::configure(config.clone(), options))
+//!     .wrap(ApiAuthMiddleware::new(config));
+//! # Ok::<_, pow_core::PowError>(())
+//! ```
+//!
+//! **Issuing tokens.** Sign-up (`POST <prefix>/registration`), sign-in
+//! (`POST <prefix>/session`) and renewal behave as on the HTML side:
+//!
+//! - strict mode: an unconfirmed user gets no tokens. The link is mailed (within the
+//!   resend limit) and the answer is `403`,
+//!   `{"error": {"status": 403, "message": "You'll need to confirm your e-mail before you can sign in. ...", "code": "email_confirmation_required"}}`.
+//!   The account created by a sign-up stays; the user signs in once confirmed.
+//! - soft mode: the tokens are issued. Every token answer carries
+//!   `"email_confirmed": true|false` next to the tokens; an unconfirmed user also gets an
+//!   `"email_confirmation_message"` (on sign-up the link is mailed and the message says
+//!   so).
+//!
+//! **Endpoints.**
+//!
+//! | Method | Path | Needs | Answer |
+//! |---|---|---|---|
+//! | POST | `<prefix>/confirm-email/{token}` | the token from the mail | `200 {"data": {"email", "email_confirmed": true, "unconfirmed_email": null, "message": "The email address has been confirmed."}}` |
+//! | GET | `<prefix>/confirm-email` | an access token | the signed-in user's state: `{"data": {"email", "email_confirmed", "unconfirmed_email", "message"?}}`, with a `message` while something waits for confirmation |
+//! | POST | `<prefix>/confirm-email` | an access token | mails the link again (to the pending new address if there is one), within the resend limit; answers the state with a `message` saying a link was sent (also over the limit, as on the HTML side) |
+//!
+//! Confirming does not sign anyone in; it updates the user cached for the user's
+//! sessions and access tokens, so signed-in clients see the change. A forged, unknown,
+//! used or expired token answers `404` with code `invalid_token`; a new address another
+//! account took in the meantime `409` with code `email_taken`. Texts follow the request's
+//! `Accept-Language`. A signed-in client learns that its user still has to confirm from
+//! the token answer's `email_confirmed` and from `GET <prefix>/confirm-email`.
+//!
+//! **The link in the mail.** Confirmation mails sent because of an API request link, by
+//! default, to the HTML route `<base_url>/confirm-email/<token>`, which confirms in the
+//! browser (mount [`pow_core::web::configure`] for it). An app without HTML pages sets a
+//! [`LinkTemplate`](pow_core::api::LinkTemplate) with
+//! [`EmailConfirmationApi::link_template`]: the link then opens the single-page app
+//! (`https://app.example.com/confirm-email?token={token}`) or the mobile app
+//! (`myapp://confirm-email/{token}`), which sends the token to
+//! `POST <prefix>/confirm-email/{token}`. The template is part of the server's setup,
+//! never chosen by a client. Mails sent by the HTML pages always link to the HTML route.
+//!
 //! ## Columns
 //!
 //! The migration (version `20260102000000`, SQLite and PostgreSQL) adds
@@ -109,6 +176,7 @@
 //! | `pow_email_confirmation_email_confirmation_required` | You'll need to confirm your e-mail before you can sign in. An e-mail confirmation link has been sent to you. |
 //! | `pow_email_confirmation_email_confirmation_required_for_update` | You'll need to confirm the e-mail before it's updated. An e-mail confirmation link has been sent to you. |
 //! | `pow_email_confirmation_email_confirmation_sent` | Please confirm your e-mail address. An e-mail confirmation link has been sent to you. (soft mode) |
+//! | `pow_email_confirmation_email_not_confirmed` | Your e-mail address isn't confirmed yet. Please open the link in the confirmation e-mail. (JSON API, soft mode) |
 //! | `pow_email_confirmation_mail_subject` | Confirm your email address |
 //! | `pow_email_confirmation_mail_intro`, `..._mail_button`, `..._mail_expiry_hours`, `..._mail_expiry_minutes`, `..._mail_ignore` | the mail's body |
 //!
@@ -139,11 +207,13 @@ use pow_core::users::{run_blocking, ChangesetHook, FieldDef, User, WriteError};
 use pow_core::web::{Controller, Flow};
 use pow_core::{Extension, Migrations, PowConfig, PowError};
 
+mod api;
 mod callbacks;
 mod controller;
 mod mail;
 mod schema;
 
+pub use api::EmailConfirmationApi;
 pub use schema::{CONFIRMED_AT_FIELD, TOKEN_FIELD, TOKEN_SENT_AT_FIELD, UNCONFIRMED_EMAIL_FIELD};
 
 /// The extension's name, which prefixes its message keys.

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use actix_web::HttpRequest;
 use chrono::Utc;
+use pow_core::api::LinkTemplate;
 use pow_core::mailer::render_mail;
 use pow_core::messages::{LanguageIdentifier, MessageArg};
 use pow_core::store::{Cache, Key};
@@ -31,14 +32,28 @@ pub(crate) enum Sent {
     NothingToConfirm,
 }
 
-/// Sends the confirmation mail for `user` in `lang`: renews a token past half its
-/// lifetime, counts the mail against the address's resend limit, and delivers it.
+/// Sends the confirmation mail for `user` in `lang`, linking to the HTML confirmation
+/// page: renews a token past half its lifetime, counts the mail against the address's
+/// resend limit, and delivers it.
 pub(crate) async fn send(
     ext: &EmailConfirmation,
     req: &HttpRequest,
     config: &PowConfig,
     lang: &LanguageIdentifier,
     user: User,
+) -> Result<Sent, PowError> {
+    send_with_link(ext, req, config, lang, user, None).await
+}
+
+/// [`send`], with the link built from `link` when given (JSON API clients), else the
+/// HTML confirmation page.
+pub(crate) async fn send_with_link(
+    ext: &EmailConfirmation,
+    req: &HttpRequest,
+    config: &PowConfig,
+    lang: &LanguageIdentifier,
+    user: User,
+    link: Option<&LinkTemplate>,
 ) -> Result<Sent, PowError> {
     let Some(to) = recipient(&user).map(str::to_owned) else {
         tracing::warn!(
@@ -64,10 +79,13 @@ pub(crate) async fn send(
         return Ok(Sent::NothingToConfirm);
     };
     let signed = config.verifier().sign_token(TOKEN_SALT, token);
-    let url = config.url_for(
-        req,
-        &format!("{}/confirm-email/{signed}", config.mount_path()),
-    );
+    let url = match link {
+        Some(template) => template.url(&signed),
+        None => config.url_for(
+            req,
+            &format!("{}/confirm-email/{signed}", config.mount_path()),
+        ),
+    };
     let messages = config.messages();
     let text = |key: &str| messages.text(lang, key);
     let mut paragraphs = vec![text("pow_email_confirmation_mail_intro")];

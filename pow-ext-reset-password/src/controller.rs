@@ -6,9 +6,7 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::web::{self, Bytes, ServiceConfig};
 use actix_web::{HttpRequest, HttpResponse};
 use pow_core::messages::LanguageIdentifier;
-use pow_core::token::generate_uuid;
-use pow_core::users::validation::normalize_user_id;
-use pow_core::users::{run_blocking, Changeset, Params, Value};
+use pow_core::users::{Changeset, Params};
 use pow_core::views::{FieldType, Link, PageBody};
 use pow_core::web::{
     check_csrf, field, flash, form, redirect, render_page, require_not_authenticated, route_config,
@@ -16,8 +14,9 @@ use pow_core::web::{
 };
 use pow_core::{PowConfig, PowError};
 
-use crate::tokens::{Loaded, ResetTokens};
-use crate::{mail, rate_limit, ResetPassword};
+use crate::flow::{self, Requested, Reset};
+use crate::tokens::ResetTokens;
+use crate::ResetPassword;
 
 /// Controller name seen by extension callbacks.
 const CONTROLLER: &str = "reset_password";
@@ -58,8 +57,8 @@ fn mounted(config: &PowConfig, path: &str) -> String {
     format!("{}{path}", config.mount_path())
 }
 
-/// The edit/update path of a signed token.
-fn token_path(config: &PowConfig, signed: &str) -> String {
+/// The edit/update path of a signed token: the page reset mails link to.
+pub(crate) fn token_path(config: &PowConfig, signed: &str) -> String {
     mounted(config, &format!("/reset-password/{signed}"))
 }
 
@@ -134,61 +133,20 @@ async fn create(
     if let Some(res) = ctl.before_process().await? {
         return Ok(res);
     }
-    let email = normalize_user_id(ctl.params.get("email").map_or("", String::as_str));
-
-    // The same work for every address, known or not: a token, the rate limit count, a
-    // lookup and a store write. Only the mail differs.
-    let token = generate_uuid();
-    let allowed = match ext.rate_limit() {
-        Some(limit) => rate_limit::allow(&config, &limit, &email).await?,
-        None => true,
-    };
-    let users = config.users()?.clone();
-    let (cfg, lookup) = (config.clone(), email.clone());
-    let user = run_blocking(move || users.get_by(&cfg, "email", &Value::Text(lookup))).await?;
-    let tokens = ResetTokens::new(&config, ext.ttl());
-
-    let flash_key = match user {
-        Some(user) if allowed => {
-            let signed = tokens.issue(&config, &user, &token).await?;
-            let url = config.url_for(&req, &token_path(&config, &signed));
-            let to = user.email().unwrap_or(&email).to_owned();
-            mail::send(
-                ext.delivery(),
-                &config,
-                ctl.lang.clone(),
-                to,
-                url,
-                ext.ttl(),
-            )
-            .await?;
-            "pow_reset_password_email_has_been_sent"
-        }
-        user => {
-            tokens.decoy(&config, &token).await?;
-            if !allowed {
-                let peer = req
-                    .connection_info()
-                    .realip_remote_addr()
-                    .map(str::to_owned);
-                tracing::warn!(
-                    peer = peer.as_deref().unwrap_or("unknown"),
-                    "password reset mail not sent: the rate limit for this address is reached"
-                );
+    let raw_email = ctl.params.get("email").cloned().unwrap_or_default();
+    let link = |signed: &str| config.url_for(&req, &token_path(&config, signed));
+    let requested = flow::request_link(&req, &config, &ext, &ctl.lang, &raw_email, link).await?;
+    let flash_key = match requested {
+        Requested::Known => "pow_reset_password_email_has_been_sent",
+        Requested::Unknown if !config.prevent_user_enumeration() => {
+            if let Some(res) = ctl.before_respond().await? {
+                return Ok(res);
             }
-            match user {
-                Some(_) => "pow_reset_password_email_has_been_sent",
-                None if !config.prevent_user_enumeration() => {
-                    if let Some(res) = ctl.before_respond().await? {
-                        return Ok(res);
-                    }
-                    let error = text(&config, &ctl.lang, "pow_reset_password_user_not_found");
-                    let shown = ctl.params.get("email").cloned();
-                    return new_page(&req, &config, &ctl.lang, shown.as_deref(), error);
-                }
-                None => "pow_reset_password_maybe_email_has_been_sent",
-            }
+            let error = text(&config, &ctl.lang, "pow_reset_password_user_not_found");
+            let shown = ctl.params.get("email").cloned();
+            return new_page(&req, &config, &ctl.lang, shown.as_deref(), error);
         }
+        Requested::Unknown => "pow_reset_password_maybe_email_has_been_sent",
     };
     flash::put_info(&req, text(&config, &ctl.lang, flash_key));
     if let Some(res) = ctl.before_respond().await? {
@@ -308,47 +266,20 @@ async fn update(
     let mut ctl = Controller::new(&req, &config, CONTROLLER, "update", form.user);
     let signed = signed_token(&req);
     let tokens = ResetTokens::new(&config, ext.ttl());
-    let Some(Loaded { key, record, user }) = tokens.load(&config, &signed).await? else {
+    let Some(loaded) = tokens.load(&config, &signed).await? else {
         return Ok(invalid_token(&req, &config, &ctl.lang));
     };
     if let Some(res) = ctl.before_process().await? {
         return Ok(res);
     }
-
-    // Validate first: an invalid submit keeps the token.
-    let (cfg, target, params) = (config.clone(), user.clone(), ctl.params.clone());
-    let changeset =
-        run_blocking(move || Ok(Changeset::reset_password(&cfg, &target, &params))).await?;
-    if !changeset.is_valid() {
-        return respond_invalid(&req, &config, &mut ctl, &signed, changeset).await;
-    }
-
-    // Single use: of two concurrent submits, only the one that takes the token goes on.
-    if !tokens.consume(&key).await? {
-        return Ok(invalid_token(&req, &config, &ctl.lang));
-    }
-    let users = config.users()?.clone();
-    let cfg = config.clone();
-    let updated = match run_blocking(move || users.apply(&cfg, changeset)).await {
-        Ok(Ok(updated)) => updated,
-        Ok(Err(changeset)) => {
-            tokens.restore(&key, &record).await;
+    let params = ctl.params.clone();
+    let updated = match flow::reset(&config, &ext, loaded, &params).await? {
+        Reset::Done(updated) => updated,
+        Reset::Invalid(changeset) => {
             return respond_invalid(&req, &config, &mut ctl, &signed, changeset).await;
         }
-        Err(err) => {
-            tokens.restore(&key, &record).await;
-            return Err(err);
-        }
+        Reset::TokenGone => return Ok(invalid_token(&req, &config, &ctl.lang)),
     };
-
-    if ext.revokes_sessions() {
-        let revoked = pow_core::session::revoke_user(&config, &updated).await?;
-        tracing::info!(
-            user.id = updated.id,
-            sessions = revoked,
-            "password reset: revoked the user's sessions"
-        );
-    }
     flash::put_info(
         &req,
         text(

@@ -65,6 +65,84 @@
 //! extensions run as `reset_password#new|create|edit|update`; `reset_password#create`
 //! callbacks never see the user, so they cannot tell known addresses from unknown ones.
 //!
+//! ## JSON API
+//!
+//! For mobile and single-page clients of [`pow_core::api`], [`ResetPassword::api`] gives
+//! the same flow as JSON endpoints under the API prefix (`/api/v1` by default). Enable the
+//! extension in the config as above (for its texts and mails) and add its API side to the
+//! [`ApiOptions`](pow_core::api::ApiOptions), made from the same value so both use the
+//! same settings:
+//!
+//! ```
+//! use actix_web::App;
+//! use pow_core::api::{self, ApiAuthMiddleware, ApiOptions, LinkTemplate};
+//! use pow_core::PowConfig;
+//! use pow_ext_reset_password::ResetPassword;
+//!
+//! let reset = ResetPassword::new();
+//! let config = PowConfig::builder("s".repeat(64))
+//!     .base_url("https://api.example.com")
+//!     .extension(reset.clone())
+//!     .build()?;
+//! let options = ApiOptions::new().extension(
+//!     reset
+//!         .api()
+//!         // The mailed link opens the app, which sends the token back to the API.
+//!         .link_template(LinkTemplate::new(
+//!             "https://app.example.com/reset-password?token={token}",
+//!         )?),
+//! );
+//! let app = App::new()
+//!     .configure(api::configure(config.clone(), options))
+//!     .wrap(ApiAuthMiddleware::new(config));
+//! # Ok::<_, pow_core::PowError>(())
+//! ```
+//!
+//! | Method | Path | Body | Answer |
+//! |---|---|---|---|
+//! | POST | `<prefix>/reset-password` | `{"user": {"email": "..."}}` | `200 {"data": {"message": "If an account for the provided email exists, ..."}}`, whether or not an account has the address |
+//! | GET | `<prefix>/reset-password/{token}` | – | `200 {"data": {}}` while the token works (to check a link before asking for the new password) |
+//! | PATCH, PUT | `<prefix>/reset-password/{token}` | `{"user": {"password": "...", "password_confirmation": "..."}}` | `200 {"data": {"message": "The password has been updated."}}` |
+//!
+//! Errors use the API's format, `{"error": {"status", "message", "code", "errors"}}`,
+//! with texts in the request's language:
+//!
+//! - a forged, unknown, used or expired token: `404`, code `invalid_token`, message
+//!   `pow_reset_password_invalid_token`;
+//! - invalid params: `422`, message `pow_reset_password_password_not_updated`, with the
+//!   errors of each field (`{"password_confirmation": ["does not match confirmation"]}`);
+//!   the token stays valid;
+//! - with `PowConfigBuilder::prevent_user_enumeration(false)` only, an unknown address:
+//!   `404`, code `user_not_found`;
+//! - a body that is not a JSON object: `400`.
+//!
+//! The endpoints need no access token and work the same for signed-in clients. They do
+//! what the HTML pages do, with the same code: the same answer, work, rate limit and
+//! background mail for known and unknown addresses; single-use tokens bound to the
+//! account's state; and, after a reset, every session, API token (access and renewal)
+//! and remember-me token of the user revoked. The user is not signed in by a reset: the
+//! client signs in with the new password (`POST <prefix>/session`).
+//!
+//! ### The link in the mail
+//!
+//! A reset asked for over the API mails a link too; which URL it carries is up to the
+//! app ([`ResetPasswordApi::link_template`]):
+//!
+//! - **By default**, the extension's HTML page, `<base_url>/reset-password/<token>`. It
+//!   suits an app that also mounts the HTML routes ([`pow_core::web::configure`]): the
+//!   user sets the new password in the browser.
+//! - **With a [`LinkTemplate`](pow_core::api::LinkTemplate)**, any URL holding the signed
+//!   token: a page of the single-page app
+//!   (`https://app.example.com/reset-password?token={token}`), or a universal link or
+//!   custom scheme the mobile app opens (`myapp://reset-password/{token}`). The client
+//!   takes the token from the link, may check it with `GET`, asks for the new password
+//!   and sends it with `PATCH <prefix>/reset-password/{token}`. The token is the same
+//!   signed value the HTML page takes (URL-safe: letters, digits, `-`, `_`, `.`), so
+//!   both work side by side.
+//!
+//! The template is fixed in the server's setup; a client can never choose where the link
+//! points. Mails asked for on the HTML page always link to the HTML page.
+//!
 //! ## Security
 //!
 //! - **No user enumeration.** An unknown address gets the same redirect and flash text as
@@ -81,8 +159,8 @@
 //!   succeeds. A failed submit (e.g. the confirmation does not match) keeps the token.
 //! - **Bound to the account's state.** A token stops working once the user's password or
 //!   email changes, so after a reset every other link sent to the user is dead as well.
-//! - **Sessions revoked.** A reset ends every session and remember-me token of the user
-//!   (`pow_core::session::revoke_user`); see [`ResetPassword::revoke_sessions`].
+//! - **Sessions revoked.** A reset ends every session, API token and remember-me token of
+//!   the user (`pow_core::session::revoke_user`); see [`ResetPassword::revoke_sessions`].
 //! - **Mail rate limit.** At most a few mails per address and window, counted in the cache
 //!   store (so it holds across workers and servers sharing a store backend). Requests
 //!   over the limit look the same from outside, send nothing and are logged.
@@ -101,6 +179,7 @@
 //! | `pow_reset_password_user_not_found` | No account exists for the provided email. Please try again. |
 //! | `pow_reset_password_invalid_token` | The reset token has expired. |
 //! | `pow_reset_password_password_has_been_reset` | The password has been updated. |
+//! | `pow_reset_password_password_not_updated` | The password could not be updated. (JSON API, `422`) |
 //! | `pow_reset_password_title_new`, `pow_reset_password_title_edit` | Reset password, Choose a new password |
 //! | `pow_reset_password_button_request`, `pow_reset_password_button_reset` | Send reset link, Save new password |
 //! | `pow_reset_password_link_forgot_password` | Forgot password? |
@@ -125,10 +204,14 @@ use pow_core::messages::LanguageIdentifier;
 use pow_core::views::{Link, PageBody};
 use pow_core::{Extension, PowConfig};
 
+mod api;
 mod controller;
+mod flow;
 mod mail;
 mod rate_limit;
 mod tokens;
+
+pub use api::ResetPasswordApi;
 
 /// The extension's name, Pow's `pow_reset_password`; message keys start with it.
 pub const NAME: &str = "pow_reset_password";

@@ -1,5 +1,6 @@
 //! The pow-rs JSON API example: sign-up, sign-in, token renewal and sign-out for mobile
-//! or single-page clients, with bearer tokens instead of cookies.
+//! or single-page clients, with bearer tokens instead of cookies, plus email confirmation
+//! and password reset over JSON.
 //!
 //! Users live in SQLite (or PostgreSQL); tokens live in pow-rs's in-memory cache store, so
 //! every client has to sign in again after a restart. The endpoints are described by a
@@ -7,25 +8,39 @@
 //!
 //! | Route | What it does |
 //! |---|---|
-//! | `POST /api/v1/registration` | sign up; answers a token pair |
+//! | `POST /api/v1/registration` | sign up; mails a confirmation link (no tokens until the address is confirmed) |
 //! | `POST /api/v1/session` | sign in; answers a token pair |
 //! | `DELETE /api/v1/session` | sign out (revokes the pair of the bearer token) |
 //! | `POST /api/v1/session/renew` | exchange the renewal token for a new pair |
+//! | `POST /api/v1/confirm-email/{token}` | confirm the address with the mailed token |
+//! | `GET /api/v1/confirm-email` | whether the signed-in user's address is confirmed |
+//! | `POST /api/v1/confirm-email` | mail the signed-in user's confirmation link again |
+//! | `POST /api/v1/reset-password` | mail a password reset link |
+//! | `GET /api/v1/reset-password/{token}` | check a reset token |
+//! | `PATCH`, `PUT /api/v1/reset-password/{token}` | set a new password with the mailed token |
 //! | `GET /api/v1/me` | the signed-in user (needs an access token) |
 //! | `DELETE /api/v1/me/sessions` | sign out everywhere: revokes every session and token of the user |
 //! | `GET /api/v1/openapi.yaml` | the OpenAPI document |
 //!
+//! The app has no HTML pages, so the links in its mails point at the client app
+//! ([`Settings::app_url`]): `<APP_URL>/confirm-email?token=<token>` and
+//! `<APP_URL>/reset-password?token=<token>`. The client reads the token from the link
+//! and sends it to the matching endpoint. Mails are only logged
+//! ([`LogMailer`](pow_core::mailer::LogMailer)); a real app sets an SMTP mailer.
+//!
 //! `main.rs` only reads [`Settings`] and starts the server, so tests build the very same
-//! app with [`build`] and [`app`].
+//! app with [`build`], [`api_options`] and [`app`].
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::http::header;
 use actix_web::{web, App, HttpResponse};
-use pow_core::api::{self, ApiAuthMiddleware, ApiError, ApiOptions};
+use pow_core::api::{self, ApiAuthMiddleware, ApiError, ApiOptions, LinkTemplate};
 use pow_core::session::{self, RequireAuthenticated};
 use pow_core::users::diesel::DieselUsersContext;
 use pow_core::{CurrentUser, PowConfig, PowConfigBuilder, PowError};
+use pow_ext_email_confirmation::EmailConfirmation;
+use pow_ext_reset_password::ResetPassword;
 
 /// The OpenAPI 3 document of the example's endpoints.
 pub const OPENAPI: &str = include_str!("../openapi.yaml");
@@ -39,6 +54,17 @@ pub struct Settings {
     pub bind: String,
     /// `SECRET_KEY_BASE` (at least 64 bytes); if unset, a random one for this run only.
     pub secret_key_base: String,
+    /// `APP_URL`: the client app that opens the links in mails; default
+    /// `http://localhost:3000`. Links go to `<APP_URL>/confirm-email?token=<token>` and
+    /// `<APP_URL>/reset-password?token=<token>`.
+    pub app_url: String,
+    /// The password reset settings; the extension's defaults (links work 2 hours, 3
+    /// mails per address and hour, mails sent in the background, every session and token
+    /// revoked by a reset).
+    pub reset_password: ResetPassword,
+    /// The email confirmation settings; the extension's defaults (strict: no tokens before
+    /// the address is confirmed, links work 48 hours, 3 mails per address and hour).
+    pub email_confirmation: EmailConfirmation,
 }
 
 impl Settings {
@@ -55,12 +81,16 @@ impl Settings {
             database_url: env("DATABASE_URL").unwrap_or_else(|| "sqlite://pow-api.db".into()),
             bind: env("BIND").unwrap_or_else(|| "127.0.0.1:8080".into()),
             secret_key_base,
+            app_url: env("APP_URL").unwrap_or_else(|| "http://localhost:3000".into()),
+            reset_password: ResetPassword::new(),
+            email_confirmation: EmailConfirmation::new(),
         }
     }
 }
 
-/// Builds the setup: config and migrated users table. `customize` adjusts the config
-/// builder (tests pick a fast password hasher with it).
+/// Builds the setup: config with both extensions, and the migrated users table (with
+/// the email confirmation columns). `customize` adjusts the config builder (tests pick a
+/// fast password hasher and an in-memory mailer with it).
 ///
 /// # Errors
 /// When the database cannot be reached or migrated, or a setting is invalid.
@@ -69,11 +99,37 @@ pub fn build(
     customize: impl FnOnce(PowConfigBuilder) -> PowConfigBuilder,
 ) -> Result<PowConfig, PowError> {
     let users = DieselUsersContext::connect(&settings.database_url)?;
-    let config =
-        customize(PowConfig::builder(settings.secret_key_base.clone()).users(users.clone()))
-            .build()?;
+    let builder = PowConfig::builder(settings.secret_key_base.clone())
+        .users(users.clone())
+        // Before any remember-me extension, were there one: callbacks run in order.
+        .extension(settings.email_confirmation.clone())
+        .extension(settings.reset_password.clone());
+    let config = customize(builder).build()?;
     users.migrate(&config)?;
     Ok(config)
+}
+
+/// The JSON endpoints' options: both extensions' API sides, with the same settings as in
+/// the config and mail links pointing at [`Settings::app_url`].
+///
+/// # Errors
+/// [`PowError::Config`] when `app_url` does not make valid link templates.
+pub fn api_options(settings: &Settings) -> Result<ApiOptions, PowError> {
+    let app_url = settings.app_url.trim_end_matches('/');
+    let link = |page: &str| LinkTemplate::new(format!("{app_url}/{page}?token={{token}}"));
+    Ok(ApiOptions::new()
+        .extension(
+            settings
+                .email_confirmation
+                .api()
+                .link_template(link("confirm-email")?),
+        )
+        .extension(
+            settings
+                .reset_password
+                .api()
+                .link_template(link("reset-password")?),
+        ))
 }
 
 /// `GET /api/v1/me`: the signed-in user.
@@ -102,9 +158,11 @@ async fn openapi() -> HttpResponse {
         .body(OPENAPI)
 }
 
-/// The example app for `config`.
+/// The example app for `config`, with the JSON endpoints set up by `options` (see
+/// [`api_options`]).
 pub fn app(
     config: PowConfig,
+    options: ApiOptions,
 ) -> App<
     impl ServiceFactory<
         ServiceRequest,
@@ -116,7 +174,7 @@ pub fn app(
 > {
     App::new()
         .app_data(web::Data::new(config.clone()))
-        .configure(api::configure(config.clone(), ApiOptions::new()))
+        .configure(api::configure(config.clone(), options))
         .service(
             web::scope("/api/v1/me")
                 .wrap(RequireAuthenticated::new())

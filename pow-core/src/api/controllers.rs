@@ -51,10 +51,27 @@ pub fn user_params(body: &[u8]) -> Option<Params> {
 /// The answer carrying a new token pair:
 /// `{"data": {"access_token": "...", "renewal_token": "..."}}`, never cached.
 pub fn token_response(pair: &TokenPair) -> HttpResponse {
+    token_response_with(pair, serde_json::Map::new())
+}
+
+/// [`token_response`] with more fields in `data`, as collected by
+/// [`ApiContext::token_data`]. The two tokens always win over fields of the same name.
+pub fn token_response_with(
+    pair: &TokenPair,
+    mut data: serde_json::Map<String, serde_json::Value>,
+) -> HttpResponse {
+    data.insert(
+        "access_token".to_owned(),
+        serde_json::Value::String(pair.access_token.clone()),
+    );
+    data.insert(
+        "renewal_token".to_owned(),
+        serde_json::Value::String(pair.renewal_token.clone()),
+    );
     HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .insert_header((header::PRAGMA, "no-cache"))
-        .json(serde_json::json!({ "data": pair }))
+        .json(serde_json::json!({ "data": data }))
 }
 
 /// `POST <prefix>/registration`: creates the user and answers a token pair; `422` with
@@ -64,7 +81,17 @@ pub(crate) async fn registration_create(
     api: ApiContext,
     body: Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    let params = user_params(&body).ok_or_else(|| ApiError::invalid_request(&req))?;
+    registration(&req, &api, &body)
+        .await
+        .map_err(|err| err.localized(&req))
+}
+
+async fn registration(
+    req: &HttpRequest,
+    api: &ApiContext,
+    body: &[u8],
+) -> Result<HttpResponse, ApiError> {
+    let params = user_params(body).ok_or_else(|| ApiError::invalid_request(req))?;
     let config = api.config().clone();
     let users = Arc::clone(config.users()?);
     let cfg = config.clone();
@@ -72,16 +99,17 @@ pub(crate) async fn registration_create(
         Ok(user) => user,
         Err(cs) => {
             return Err(ApiError::validation(
-                &req,
+                req,
                 &config,
                 "api-user-not-created",
                 &cs,
             ))
         }
     };
-    api.before_issue(&req, &user, ApiAction::Registration)
+    api.before_issue(req, &user, ApiAction::Registration)
         .await?;
-    Ok(token_response(&api.issue_tokens(&user).await?))
+    let data = api.token_data(req, &user, ApiAction::Registration).await?;
+    Ok(token_response_with(&api.issue_tokens(&user).await?, data))
 }
 
 /// `POST <prefix>/session`: checks the user id and password and answers a token pair;
@@ -91,15 +119,26 @@ pub(crate) async fn session_create(
     api: ApiContext,
     body: Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    let params = user_params(&body).ok_or_else(|| ApiError::invalid_request(&req))?;
+    sign_in(&req, &api, &body)
+        .await
+        .map_err(|err| err.localized(&req))
+}
+
+async fn sign_in(
+    req: &HttpRequest,
+    api: &ApiContext,
+    body: &[u8],
+) -> Result<HttpResponse, ApiError> {
+    let params = user_params(body).ok_or_else(|| ApiError::invalid_request(req))?;
     let config = api.config().clone();
     let users = Arc::clone(config.users()?);
     let cfg = config.clone();
     let authenticated = run_blocking(move || users.authenticate(&cfg, &params)).await?;
     let Some(user) = authenticated else {
-        return Err(ApiError::invalid_credentials(&req, &config));
+        return Err(ApiError::invalid_credentials(req, &config));
     };
-    api.before_issue(&req, &user, ApiAction::SignIn).await?;
+    api.before_issue(req, &user, ApiAction::SignIn).await?;
+    let data = api.token_data(req, &user, ApiAction::SignIn).await?;
     let pair = api.issue_tokens(&user).await?;
     // A password change or account deletion that raced this sign-in wins: if the row
     // changed after the password was checked, the revocation may have run before the
@@ -109,9 +148,9 @@ pub(crate) async fn session_create(
     let fresh = run_blocking(move || users.get(&cfg, id)).await?;
     if fresh.map(|u| u.password_hash) != Some(user.password_hash) {
         api.tokens().sign_out(&pair.access_token).await?;
-        return Err(ApiError::invalid_credentials(&req, &config));
+        return Err(ApiError::invalid_credentials(req, &config));
     }
-    Ok(token_response(&pair))
+    Ok(token_response_with(&pair, data))
 }
 
 /// `DELETE <prefix>/session`: revokes the pair of the bearer token (access or renewal
@@ -122,7 +161,10 @@ pub(crate) async fn session_delete(
     api: ApiContext,
 ) -> Result<HttpResponse, ApiError> {
     if let Some(token) = bearer_token(req.headers()) {
-        api.tokens().sign_out(token).await?;
+        api.tokens()
+            .sign_out(token)
+            .await
+            .map_err(|err| ApiError::from(err).localized(&req))?;
     }
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
@@ -136,13 +178,20 @@ pub(crate) async fn session_renew(
     req: HttpRequest,
     api: ApiContext,
 ) -> Result<HttpResponse, ApiError> {
+    renew(&req, &api).await.map_err(|err| err.localized(&req))
+}
+
+async fn renew(req: &HttpRequest, api: &ApiContext) -> Result<HttpResponse, ApiError> {
     let Some(token) = bearer_token(req.headers()) else {
-        return Err(ApiError::invalid_token(&req));
+        return Err(ApiError::invalid_token(req));
     };
     let Some(renewal) = api.tokens().renew(token).await? else {
-        return Err(ApiError::invalid_token(&req));
+        return Err(ApiError::invalid_token(req));
     };
-    api.before_issue(&req, &renewal.user, ApiAction::Renewal)
+    api.before_issue(req, &renewal.user, ApiAction::Renewal)
+        .await?;
+    let data = api
+        .token_data(req, &renewal.user, ApiAction::Renewal)
         .await?;
     let pair = api
         .tokens()
@@ -153,5 +202,5 @@ pub(crate) async fn session_renew(
             api.renewal_ttl(),
         )
         .await?;
-    Ok(token_response(&pair))
+    Ok(token_response_with(&pair, data))
 }

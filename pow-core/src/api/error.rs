@@ -15,14 +15,17 @@ use crate::store::StoreError;
 use crate::users::Changeset;
 
 /// The Fluent files of the API's own texts, as `(language, source)`: `api-not-authenticated`,
-/// `api-already-authenticated`, `api-invalid-token`, `api-invalid-request` and
-/// `api-user-not-created`. An app overrides them like any other key, with
+/// `api-already-authenticated`, `api-invalid-token`, `api-invalid-request`,
+/// `api-user-not-created` and `api-busy`. An app overrides them like any other key, with
 /// [`PowConfigBuilder::messages_ftl`](crate::PowConfigBuilder::messages_ftl).
 pub const API_FTL: &[(&str, &str)] = &[
     ("en", include_str!("locales/en.ftl")),
     ("de", include_str!("locales/de.ftl")),
     ("fr", include_str!("locales/fr.ftl")),
 ];
+
+/// `Retry-After` seconds of `503` answers; the same as the HTML side's.
+pub use crate::error::BUSY_RETRY_AFTER_SECS;
 
 /// The built-in API texts, consulted when the config's messages have no such key.
 fn builtin() -> &'static FluentMessages {
@@ -69,11 +72,18 @@ pub(crate) fn text(config: Option<&PowConfig>, lang: &LanguageIdentifier, key: &
 }
 
 /// An API error, answered as JSON:
-/// `{"error": {"status": 422, "message": "...", "errors": {"email": ["..."]}}}` (`errors`
-/// only when there are field errors), with `Cache-Control: no-store`.
+/// `{"error": {"status": 422, "message": "...", "code": "...", "errors": {"email": ["..."]}}}`
+/// (`code` only when set, `errors` only when there are field errors), with
+/// `Cache-Control: no-store`.
 ///
-/// Internal failures ([`PowError`]) become opaque `500` (or `503` for the store) answers;
-/// the details go to the log only.
+/// Internal failures ([`PowError`]) become opaque `500` answers, the details going to the
+/// log only. [`PowError::Busy`] (a saturated password-hashing pool) answers `503` with
+/// `Retry-After` ([`BUSY_RETRY_AFTER_SECS`]), the code `"busy"` and the translated
+/// `api-busy` text; a failing cache store answers `503` with `Retry-After` too. Converting
+/// with `From` has no request to read the language from, so such an error carries English
+/// text until [`localized`](ApiError::localized) (or [`from_pow`](ApiError::from_pow))
+/// translates it. The API's own endpoints do that, and so does
+/// [`ApiAuthMiddleware`](super::ApiAuthMiddleware) for the routes it wraps.
 ///
 /// ```
 /// use actix_web::http::StatusCode;
@@ -91,6 +101,10 @@ pub struct ApiError {
     message: String,
     errors: BTreeMap<String, Vec<String>>,
     challenge: Option<&'static str>,
+    code: Option<&'static str>,
+    retry_after: Option<u64>,
+    /// A text key `message` still has to be translated into the request's language.
+    untranslated: Option<&'static str>,
 }
 
 impl ApiError {
@@ -101,7 +115,57 @@ impl ApiError {
             message: message.into(),
             errors: BTreeMap::new(),
             challenge: None,
+            code: None,
+            retry_after: None,
+            untranslated: None,
         }
+    }
+
+    /// An error with `status` and the text `key` translated into the language of `req`
+    /// (the config's messages first, then the API's built-in texts; the key itself if
+    /// neither has it). For extension endpoints, whose texts are registered with the
+    /// config.
+    pub fn translated(req: &HttpRequest, status: StatusCode, key: &str) -> Self {
+        let config = config_of(req);
+        let lang = language(req, config.as_ref());
+        Self::new(status, text(config.as_ref(), &lang, key))
+    }
+
+    /// The answer to an internal failure, with its text in the language of `req`: as
+    /// `ApiError::from(err)` followed by [`localized`](Self::localized).
+    pub fn from_pow(req: &HttpRequest, err: PowError) -> Self {
+        Self::from(err).localized(req)
+    }
+
+    /// Translates a text this error still carries in English (an error converted from a
+    /// [`PowError`] with `From`, which has no request) into the language of `req`. Errors
+    /// with their final text are returned unchanged.
+    pub fn localized(mut self, req: &HttpRequest) -> Self {
+        if let Some(key) = self.untranslated.take() {
+            let config = config_of(req);
+            let lang = language(req, config.as_ref());
+            self.message = text(config.as_ref(), &lang, key);
+        }
+        self
+    }
+
+    /// Whether the text still waits for [`localized`](Self::localized).
+    pub(crate) fn is_untranslated(&self) -> bool {
+        self.untranslated.is_some()
+    }
+
+    /// Adds a stable, machine-readable `code` (`"email_confirmation_required"`), for
+    /// clients that must not match on translated messages.
+    pub fn with_code(mut self, code: &'static str) -> Self {
+        self.code = Some(code);
+        self
+    }
+
+    /// Asks the client to wait `seconds` before trying again (`Retry-After`). `503`
+    /// answers carry one by default.
+    pub fn with_retry_after(mut self, seconds: u64) -> Self {
+        self.retry_after = Some(seconds);
+        self
     }
 
     /// Adds client-facing field errors (`{"email": ["can't be blank"]}`).
@@ -200,16 +264,57 @@ impl ApiError {
     pub fn errors(&self) -> &BTreeMap<String, Vec<String>> {
         &self.errors
     }
+
+    /// The machine-readable code, if any.
+    pub fn code(&self) -> Option<&'static str> {
+        self.code
+    }
+
+    /// The `Retry-After` seconds the answer carries, if any.
+    pub fn retry_after(&self) -> Option<u64> {
+        match (self.retry_after, self.status) {
+            (Some(seconds), _) => Some(seconds),
+            (None, StatusCode::SERVICE_UNAVAILABLE) => Some(BUSY_RETRY_AFTER_SECS),
+            (None, _) => None,
+        }
+    }
+
+    /// The client-facing answer to `err`, without logging it.
+    pub(crate) fn of_pow_error(err: &PowError) -> Self {
+        match err {
+            PowError::Busy => {
+                let lang = unic_langid::langid!("en");
+                let mut busy =
+                    Self::new(StatusCode::SERVICE_UNAVAILABLE, text(None, &lang, BUSY_KEY))
+                        .with_code("busy")
+                        .with_retry_after(BUSY_RETRY_AFTER_SECS);
+                busy.untranslated = Some(BUSY_KEY);
+                busy
+            }
+            PowError::Store(_) => {
+                let status = StatusCode::SERVICE_UNAVAILABLE;
+                Self::new(status, status.canonical_reason().unwrap_or("Error"))
+                    .with_retry_after(BUSY_RETRY_AFTER_SECS)
+            }
+            _ => {
+                let status = StatusCode::INTERNAL_SERVER_ERROR;
+                Self::new(status, status.canonical_reason().unwrap_or("Error"))
+            }
+        }
+    }
 }
+
+/// Text key of the answer to [`PowError::Busy`].
+const BUSY_KEY: &str = "api-busy";
 
 impl From<PowError> for ApiError {
     fn from(err: PowError) -> Self {
-        tracing::error!(error = %err, "pow API request failed");
-        let status = match err {
-            PowError::Store(_) | PowError::Busy => StatusCode::SERVICE_UNAVAILABLE,
-            _ => StatusCode::INTERNAL_SERVER_ERROR,
-        };
-        Self::new(status, status.canonical_reason().unwrap_or("Error"))
+        match &err {
+            // Load shedding, not a fault: no error-level log per refused request.
+            PowError::Busy => tracing::warn!("pow API request refused: {err}"),
+            _ => tracing::error!(error = %err, "pow API request failed"),
+        }
+        Self::of_pow_error(&err)
     }
 }
 
@@ -229,6 +334,9 @@ impl ResponseError for ApiError {
             "status": self.status.as_u16(),
             "message": self.message,
         });
+        if let Some(code) = self.code {
+            body["code"] = serde_json::json!(code);
+        }
         if !self.errors.is_empty() {
             body["errors"] = serde_json::json!(self.errors);
         }
@@ -237,8 +345,8 @@ impl ResponseError for ApiError {
         if let Some(challenge) = self.challenge {
             res.insert_header((header::WWW_AUTHENTICATE, challenge));
         }
-        if self.status == StatusCode::SERVICE_UNAVAILABLE {
-            res.insert_header((header::RETRY_AFTER, "5"));
+        if let Some(seconds) = self.retry_after() {
+            res.insert_header((header::RETRY_AFTER, seconds.to_string()));
         }
         res.json(serde_json::json!({ "error": body }))
     }
@@ -285,6 +393,7 @@ mod tests {
             "api-invalid-token",
             "api-invalid-request",
             "api-user-not-created",
+            "api-busy",
         ];
         for lang in ["en", "de", "fr"] {
             let lang: LanguageIdentifier = lang.parse().unwrap();
@@ -297,6 +406,95 @@ mod tests {
                 }
             }
         }
+    }
+
+    async fn json_of(res: HttpResponse) -> serde_json::Value {
+        let bytes = actix_web::body::to_bytes(res.into_body()).await.unwrap();
+        serde_json::from_slice(&bytes).unwrap()
+    }
+
+    fn request(accept_language: &str) -> HttpRequest {
+        actix_web::test::TestRequest::default()
+            .insert_header((header::ACCEPT_LANGUAGE, accept_language))
+            .to_http_request()
+    }
+
+    #[actix_web::test]
+    async fn busy_is_a_translated_503_with_retry_after() {
+        let english = builtin()
+            .message(&unic_langid::langid!("en"), "api-busy", &[])
+            .unwrap();
+        let german = builtin()
+            .message(&unic_langid::langid!("de"), "api-busy", &[])
+            .unwrap();
+
+        // Without a request (`?` in a handler) the text is English, waiting for a language.
+        let err = ApiError::from(PowError::Busy);
+        assert_eq!(err.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(err.message(), english);
+        assert!(err.is_untranslated());
+
+        let err = err.localized(&request("de-DE,de;q=0.9"));
+        assert!(!err.is_untranslated());
+        let res = err.error_response();
+        assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(
+            res.headers().get(header::RETRY_AFTER).unwrap(),
+            &BUSY_RETRY_AFTER_SECS.to_string()
+        );
+        assert_eq!(
+            res.headers().get(header::CACHE_CONTROL).unwrap(),
+            "no-store"
+        );
+        assert_eq!(
+            json_of(res).await,
+            serde_json::json!({ "error": {
+                "status": 503,
+                "message": german,
+                "code": "busy",
+            }})
+        );
+
+        // `from_pow` translates at once; a translated error stays as it is.
+        let french = ApiError::from_pow(&request("fr"), PowError::Busy);
+        assert_ne!(french.message(), english);
+        assert_ne!(french.message(), german);
+        let again = french.clone().localized(&request("de"));
+        assert_eq!(again, french);
+    }
+
+    #[actix_web::test]
+    async fn an_app_override_of_the_busy_text_wins() {
+        let config = PowConfig::builder("s".repeat(64))
+            .messages_ftl("en", "api-busy = Queue full, come back soon.")
+            .build()
+            .unwrap();
+        let req = request("en");
+        req.extensions_mut().insert(config);
+        let err = ApiError::from_pow(&req, PowError::Busy);
+        assert_eq!(err.message(), "Queue full, come back soon.");
+    }
+
+    #[test]
+    fn other_internal_errors_stay_opaque() {
+        let store = ApiError::from(PowError::Store(StoreError::Backend("down".into())));
+        assert_eq!(store.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(store.message(), "Service Unavailable");
+        assert_eq!(store.code(), None);
+        let res = store.error_response();
+        assert_eq!(
+            res.headers().get(header::RETRY_AFTER).unwrap(),
+            &BUSY_RETRY_AFTER_SECS.to_string()
+        );
+
+        let other = ApiError::from(PowError::Database("secret table name".into()));
+        assert_eq!(other.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(other.message(), "Internal Server Error");
+        assert!(other
+            .error_response()
+            .headers()
+            .get(header::RETRY_AFTER)
+            .is_none());
     }
 
     #[test]

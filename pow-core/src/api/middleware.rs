@@ -7,12 +7,13 @@ use std::sync::Arc;
 use actix_web::body::EitherBody;
 use actix_web::dev::{forward_ready, Service, ServiceRequest, ServiceResponse, Transform};
 use actix_web::http::header::{self, HeaderMap};
-use actix_web::HttpMessage;
+use actix_web::{HttpMessage, HttpResponse};
 use futures_util::future::LocalBoxFuture;
 
 use super::error::{ApiError, ApiErrorHandler};
 use super::tokens::Tokens;
 use crate::config::PowConfig;
+use crate::error::PowError;
 use crate::session::{CurrentSession, ErrorHandler, ErrorHandlerRef};
 
 /// Longest bearer token considered; ours are about 110 characters. Longer values are
@@ -64,6 +65,11 @@ pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
 /// [`CurrentUser`](crate::CurrentUser) and
 /// [`RequireAuthenticated`](crate::session::RequireAuthenticated) then answer `401` JSON.
 /// Store failures answer `503` JSON.
+///
+/// On the way out, a [`PowError`] answered by a wrapped route (say, [`PowError::Busy`]
+/// from a handler that hashes a password) is answered as an [`ApiError`] instead: JSON,
+/// with `Retry-After` on `503` and the text in the request's language. So is an
+/// [`ApiError`] converted from a `PowError` with `?`, whose text is translated here.
 ///
 /// It needs no cookie session: do not wrap API routes in
 /// [`cookie_session_middleware`](crate::session::cookie_session_middleware) or
@@ -155,13 +161,35 @@ where
         let inner = Arc::clone(&self.inner);
         Box::pin(async move {
             match inner.load(&req).await {
-                Ok(()) => service
-                    .call(req)
-                    .await
-                    .map(ServiceResponse::map_into_left_body),
-                Err(err) => Ok(req.error_response(err).map_into_right_body()),
+                Ok(()) => service.call(req).await.map(as_api_error),
+                Err(err) => {
+                    let err = err.localized(req.request());
+                    Ok(req.error_response(err).map_into_right_body())
+                }
             }
         })
+    }
+}
+
+/// Re-answers a response carrying a [`PowError`], or an [`ApiError`] whose text still
+/// waits for a language, as a translated [`ApiError`]; other responses pass unchanged.
+fn as_api_error<B>(res: ServiceResponse<B>) -> ServiceResponse<EitherBody<B>> {
+    let replacement = res.response().error().and_then(|err| {
+        if let Some(api) = err.as_error::<ApiError>() {
+            api.is_untranslated()
+                .then(|| api.clone().localized(res.request()))
+        } else {
+            // Logged by `PowError`'s own `error_response` already.
+            err.as_error::<PowError>()
+                .map(|pow| ApiError::of_pow_error(pow).localized(res.request()))
+        }
+    });
+    match replacement {
+        Some(err) => {
+            let (req, _) = res.into_parts();
+            ServiceResponse::new(req, HttpResponse::from_error(err)).map_into_right_body()
+        }
+        None => res.map_into_left_body(),
     }
 }
 

@@ -54,8 +54,9 @@
 //! Bodies are JSON; user params go under `user`. Successful sign-up, sign-in and renewal
 //! answer `200` with `{"data": {"access_token": "...", "renewal_token": "..."}}` and
 //! `Cache-Control: no-store`. Errors answer
-//! `{"error": {"status": N, "message": "...", "errors": {"field": ["..."]}}}` ([`ApiError`]),
-//! with texts translated for the request's `Accept-Language`.
+//! `{"error": {"status": N, "message": "...", "code": "...", "errors": {"field": ["..."]}}}`
+//! ([`ApiError`]; `code` and `errors` only when there are some), with texts translated for
+//! the request's `Accept-Language`.
 //!
 //! | Route | Body / token | Answer |
 //! |---|---|---|
@@ -66,6 +67,12 @@
 //!
 //! A body that is not a JSON object answers `400`. The default prefix is `/api/v1`
 //! ([`ApiOptions::prefix`]).
+//!
+//! When the service sheds load ([`PowError::Busy`], e.g. a full password-hashing queue),
+//! any endpoint answers `503` with `Retry-After: 5` ([`BUSY_RETRY_AFTER_SECS`]) and
+//! `{"error": {"status": 503, "message": "<translated api-busy text>", "code": "busy"}}`;
+//! clients should wait that long before trying again. A cache store that is down answers
+//! `503` too.
 //!
 //! # Renewal and revocation
 //!
@@ -78,10 +85,12 @@
 //! Pow's behaviour (renewals forever).
 //!
 //! [`revoke_user`](crate::session::revoke_user), which pow-rs runs on a password change or
-//! reset, account deletion and "sign out everywhere", also revokes every API token of the
-//! user ([`revoke_user_tokens`]), at once: the user moves to a new revocation generation
-//! that every token is checked against, so even a pair issued by a request racing the
-//! revocation is refused. The access tokens, as sessions, are listed by
+//! reset and account deletion, and
+//! [`sign_out_everywhere`](crate::session::sign_out_everywhere) also revoke every API
+//! token of the user ([`revoke_user_tokens`]), renewal tokens included, at once: the user
+//! moves to a new revocation generation that every token is checked against, so even a
+//! pair issued by a request racing the revocation is refused. The access tokens, as
+//! sessions, are listed by
 //! [`CredentialsCache::sessions`](crate::session::CredentialsCache::sessions) next to the
 //! browser sessions; their metadata holds an `api_renewal_token` entry.
 //!
@@ -101,16 +110,19 @@
 //! The core [`Extension`](crate::Extension) callbacks belong to the HTML controllers and
 //! do not run here (changeset hooks do: they are part of creating a user). JSON endpoints
 //! of extensions plug in through [`ApiExtension`], added with [`ApiOptions::extension`]:
-//! it registers routes under the prefix ([`ApiContext::resource`]) and may refuse to issue
-//! tokens ([`ApiExtension::before_issue`], e.g. until an email address is confirmed).
-//! The reset-password and email-confirmation extensions ship no JSON endpoints yet.
+//! it registers routes under the prefix ([`ApiContext::resource`]), may refuse to issue
+//! tokens ([`ApiExtension::before_issue`], e.g. until an email address is confirmed) and
+//! may add fields to token answers ([`ApiExtension::extend_token_data`]). The
+//! reset-password and email-confirmation extensions ship one each
+//! (`ResetPassword::api`, `EmailConfirmation::api`). Links in the mails they send point
+//! wherever a [`LinkTemplate`] says, so that a mobile or single-page app can open them.
 //!
 //! # Texts
 //!
 //! Besides the core's `invalid_credentials` and validation errors, the API uses the keys
 //! `api-not-authenticated`, `api-already-authenticated`, `api-invalid-token`,
-//! `api-invalid-request` and `api-user-not-created` ([`API_FTL`]: English, German,
-//! French), overridable with
+//! `api-invalid-request`, `api-user-not-created` and `api-busy` ([`API_FTL`]: English,
+//! German, French), overridable with
 //! [`PowConfigBuilder::messages_ftl`](crate::PowConfigBuilder::messages_ftl).
 
 use std::future::{ready, Ready};
@@ -129,11 +141,13 @@ use crate::users::User;
 
 mod controllers;
 mod error;
+mod link;
 mod middleware;
 mod tokens;
 
-pub use controllers::{token_response, user_params};
-pub use error::{ApiError, ApiErrorHandler, API_FTL};
+pub use controllers::{token_response, token_response_with, user_params};
+pub use error::{ApiError, ApiErrorHandler, API_FTL, BUSY_RETRY_AFTER_SECS};
+pub use link::LinkTemplate;
 #[doc(hidden)]
 pub use middleware::ApiAuthService;
 pub use middleware::{bearer_token, ApiAuthMiddleware, ApiRequest};
@@ -301,6 +315,22 @@ pub trait ApiExtension: Send + Sync + 'static {
     ) -> Result<(), ApiError> {
         Ok(())
     }
+
+    /// Adds fields to the `data` object of the token answer for `user`, next to
+    /// `access_token` and `renewal_token` (which always keep their values), say
+    /// `"email_confirmed": false`. Runs once every extension's
+    /// [`before_issue`](Self::before_issue) passed, before the pair is issued; an error
+    /// is answered instead of the pair.
+    async fn extend_token_data(
+        &self,
+        _req: &HttpRequest,
+        _api: &ApiContext,
+        _user: &User,
+        _action: ApiAction,
+        _data: &mut serde_json::Map<String, serde_json::Value>,
+    ) -> Result<(), ApiError> {
+        Ok(())
+    }
 }
 
 /// The mounted API: config, options and token operations. Handlers registered with
@@ -366,8 +396,8 @@ impl ApiContext {
     }
 
     /// Issues a new token pair for `user`, starting a new sign-in. For extension endpoints
-    /// that sign a user in (say, after confirming an email address); run
-    /// [`before_issue`](Self::before_issue) first.
+    /// that sign a user in; run [`before_issue`](Self::before_issue) and
+    /// [`token_data`](Self::token_data) first, and answer with [`token_response_with`].
     ///
     /// # Errors
     /// [`PowError::Store`] when the store fails.
@@ -394,6 +424,44 @@ impl ApiContext {
             ext.before_issue(req, self, user, action).await?;
         }
         Ok(())
+    }
+
+    /// Collects every extension's [`ApiExtension::extend_token_data`], in order, for the
+    /// token answer of `user`.
+    ///
+    /// # Errors
+    /// The first failing extension's [`ApiError`].
+    pub async fn token_data(
+        &self,
+        req: &HttpRequest,
+        user: &User,
+        action: ApiAction,
+    ) -> Result<serde_json::Map<String, serde_json::Value>, ApiError> {
+        let mut data = serde_json::Map::new();
+        for ext in &self.inner.options.extensions {
+            ext.extend_token_data(req, self, user, action, &mut data)
+                .await?;
+        }
+        Ok(data)
+    }
+
+    /// The signed-in session of an API request: the one [`ApiAuthMiddleware`] resolved,
+    /// else that of the request's bearer access token (so endpoints work without the
+    /// middleware too). `None` for a missing, forged, expired or revoked token.
+    ///
+    /// # Errors
+    /// [`PowError::Store`] when the store fails (as an [`ApiError`], `503`).
+    pub async fn current_session(
+        &self,
+        req: &HttpRequest,
+    ) -> Result<Option<CurrentSession>, ApiError> {
+        if let Some(current) = req.extensions().get::<CurrentSession>().cloned() {
+            return Ok(Some(current));
+        }
+        let Some(token) = bearer_token(req.headers()) else {
+            return Ok(None);
+        };
+        Ok(self.inner.tokens.authenticate(token).await?)
     }
 
     pub(crate) fn tokens(&self) -> &Tokens {

@@ -252,8 +252,13 @@ pub async fn sign_out(req: &HttpRequest) -> Result<(), PowError> {
 }
 
 /// Deletes every session of the user (for example after a password change or when an
-/// account is locked) and returns how many there were. Requests in flight finish as the
-/// user; their next request is anonymous.
+/// account is locked) and every API token, access and renewal tokens alike
+/// ([`api::revoke_user_tokens`](crate::api::revoke_user_tokens)), and returns how many
+/// sessions there were (API access tokens count as sessions). Requests in flight finish
+/// as the user; their next request is anonymous.
+///
+/// Extensions' own tokens (remember-me cookies) are left alone, as this takes a user id
+/// only; [`revoke_user`] revokes those too.
 ///
 /// `source` is the request (its setup) or the [`PowConfig`].
 ///
@@ -271,9 +276,11 @@ pub async fn sign_out_everywhere(
                 .into(),
         )
     })?;
-    Ok(CredentialsCache::new(&config)
+    let removed = CredentialsCache::new(&config)
         .delete_user_sessions(user_id)
-        .await?)
+        .await?;
+    crate::api::revoke_user_tokens(&config, user_id).await?;
+    Ok(removed)
 }
 
 /// Revokes every credential of `user`: all sessions in the credentials cache, every API

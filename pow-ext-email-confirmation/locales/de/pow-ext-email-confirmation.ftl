@@ -8,6 +8,7 @@ pow_email_confirmation_invalid_token = Der Bestätigungslink ist ungültig oder 
 pow_email_confirmation_email_confirmation_required = Sie müssen Ihre E-Mail-Adresse bestätigen, bevor Sie sich anmelden können. Ein Bestätigungslink wurde Ihnen per E-Mail geschickt.
 pow_email_confirmation_email_confirmation_required_for_update = Sie müssen die neue E-Mail-Adresse bestätigen, bevor sie übernommen wird. Ein Bestätigungslink wurde Ihnen per E-Mail geschickt.
 pow_email_confirmation_email_confirmation_sent = Bitte bestätigen Sie Ihre E-Mail-Adresse. Ein Bestätigungslink wurde Ihnen per E-Mail geschickt.
+pow_email_confirmation_email_not_confirmed = Ihre E-Mail-Adresse ist noch nicht bestätigt. Bitte öffnen Sie den Link in der Bestätigungs-E-Mail.
 
 ## The confirmation mail
 

@@ -11,6 +11,8 @@ pow_email_confirmation_email_confirmation_required = You'll need to confirm your
 pow_email_confirmation_email_confirmation_required_for_update = You'll need to confirm the e-mail before it's updated. An e-mail confirmation link has been sent to you.
 # Soft mode: the user is signed in, but still has to confirm.
 pow_email_confirmation_email_confirmation_sent = Please confirm your e-mail address. An e-mail confirmation link has been sent to you.
+# JSON API, soft mode: a signed-in user who has not confirmed yet.
+pow_email_confirmation_email_not_confirmed = Your e-mail address isn't confirmed yet. Please open the link in the confirmation e-mail.
 
 ## The confirmation mail
 

@@ -8,6 +8,7 @@ pow_email_confirmation_invalid_token = Le lien de confirmation est invalide ou a
 pow_email_confirmation_email_confirmation_required = Vous devez confirmer votre adresse e-mail avant de pouvoir vous connecter. Un lien de confirmation vous a été envoyé par e-mail.
 pow_email_confirmation_email_confirmation_required_for_update = Vous devez confirmer la nouvelle adresse e-mail avant qu'elle ne soit enregistrée. Un lien de confirmation vous a été envoyé par e-mail.
 pow_email_confirmation_email_confirmation_sent = Veuillez confirmer votre adresse e-mail. Un lien de confirmation vous a été envoyé par e-mail.
+pow_email_confirmation_email_not_confirmed = Votre adresse e-mail n'est pas encore confirmée. Veuillez ouvrir le lien de l'e-mail de confirmation.
 
 ## The confirmation mail
 

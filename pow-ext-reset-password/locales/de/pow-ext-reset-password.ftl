@@ -7,6 +7,7 @@ pow_reset_password_email_has_been_sent = { pow_reset_password_maybe_email_has_be
 pow_reset_password_user_not_found = Für die angegebene E-Mail-Adresse existiert kein Konto. Bitte versuchen Sie es erneut.
 pow_reset_password_invalid_token = Der Link zum Zurücksetzen des Passworts ist abgelaufen.
 pow_reset_password_password_has_been_reset = Das Passwort wurde aktualisiert.
+pow_reset_password_password_not_updated = Das Passwort konnte nicht aktualisiert werden.
 
 ## Pages
 

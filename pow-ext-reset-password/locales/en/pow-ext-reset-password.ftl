@@ -11,6 +11,8 @@ pow_reset_password_email_has_been_sent = { pow_reset_password_maybe_email_has_be
 pow_reset_password_user_not_found = No account exists for the provided email. Please try again.
 pow_reset_password_invalid_token = The reset token has expired.
 pow_reset_password_password_has_been_reset = The password has been updated.
+# JSON API: the message of a 422 answer with the fields' errors.
+pow_reset_password_password_not_updated = The password could not be updated.
 
 ## Pages
 

@@ -7,6 +7,7 @@ pow_reset_password_email_has_been_sent = { pow_reset_password_maybe_email_has_be
 pow_reset_password_user_not_found = Aucun compte n’existe pour l’adresse e-mail indiquée. Veuillez réessayer.
 pow_reset_password_invalid_token = Le lien de réinitialisation du mot de passe a expiré.
 pow_reset_password_password_has_been_reset = Le mot de passe a été mis à jour.
+pow_reset_password_password_not_updated = Le mot de passe n’a pas pu être mis à jour.
 
 ## Pages
 

@@ -5,3 +5,4 @@ api-already-authenticated = Bereits angemeldet
 api-invalid-token = Ungültiges Token
 api-invalid-request = Ungültige Anfrage: Der Inhalt muss ein JSON-Objekt sein
 api-user-not-created = Das Konto konnte nicht angelegt werden
+api-busy = Der Dienst ist gerade ausgelastet. Bitte versuchen Sie es in ein paar Sekunden erneut.

@@ -7,3 +7,4 @@ api-already-authenticated = Already authenticated
 api-invalid-token = Invalid token
 api-invalid-request = Invalid request: the body has to be a JSON object
 api-user-not-created = Couldn't create user
+api-busy = The service is busy right now. Please try again in a few seconds.

@@ -1,0 +1,284 @@
+//! The JSON endpoints and token hooks: [`EmailConfirmationApi`].
+
+use actix_web::http::{header, StatusCode};
+use actix_web::web::{self, ServiceConfig};
+use actix_web::{HttpRequest, HttpResponse};
+use pow_core::api::{ApiAction, ApiContext, ApiError, ApiExtension, LinkTemplate};
+use pow_core::messages::{request_language, LanguageIdentifier};
+use pow_core::users::{run_blocking, User};
+use pow_core::PowConfig;
+use serde_json::{json, Map, Value};
+
+use crate::controller::{confirm, refresh_sessions, Outcome};
+use crate::mail::{self, Sent};
+use crate::schema::{has_pending_change, is_unconfirmed, UNCONFIRMED_EMAIL_FIELD};
+use crate::{EmailConfirmation, NAME, TOKEN_SALT};
+
+const CONFIRMED: &str = "pow_email_confirmation_email_has_been_confirmed";
+const FAILED: &str = "pow_email_confirmation_email_confirmation_failed";
+const INVALID: &str = "pow_email_confirmation_invalid_token";
+const REQUIRED: &str = "pow_email_confirmation_email_confirmation_required";
+const REQUIRED_FOR_UPDATE: &str = "pow_email_confirmation_email_confirmation_required_for_update";
+const SENT: &str = "pow_email_confirmation_email_confirmation_sent";
+const NOT_CONFIRMED: &str = "pow_email_confirmation_email_not_confirmed";
+
+/// The email-confirmation extension's side of the JSON API, an [`ApiExtension`]: made
+/// with [`EmailConfirmation::api`] and added with
+/// [`ApiOptions::extension`](pow_core::api::ApiOptions::extension). See the
+/// [crate docs](crate#json-api).
+///
+/// The [`EmailConfirmation`] it was made from must be enabled in the config too (it
+/// brings the columns, the changeset rules and the texts); the endpoints use its settings
+/// (strict or soft, link lifetime, resend limit).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EmailConfirmationApi {
+    ext: EmailConfirmation,
+    link: Option<LinkTemplate>,
+}
+
+impl EmailConfirmation {
+    /// The JSON side of this extension, with its settings. Clone the value you enable in
+    /// the config, so both agree.
+    pub fn api(&self) -> EmailConfirmationApi {
+        EmailConfirmationApi {
+            ext: self.clone(),
+            link: None,
+        }
+    }
+}
+
+impl EmailConfirmationApi {
+    /// Where the link in confirmation mails sent by the API points. The default value is
+    /// `None`: the extension's HTML route, `<base_url><mount path>/confirm-email/<token>`,
+    /// which needs [`pow_core::web::configure`] mounted. An app without HTML pages points
+    /// the link at its client instead, e.g.
+    /// `https://app.example.com/confirm-email?token={token}`; the client then sends the
+    /// token to `POST <prefix>/confirm-email/{token}`.
+    pub fn link_template(mut self, template: LinkTemplate) -> Self {
+        self.link = Some(template);
+        self
+    }
+
+    /// The settings of the extension.
+    pub fn settings(&self) -> &EmailConfirmation {
+        &self.ext
+    }
+
+    /// Mails the confirmation link (rate limited per address, as on the HTML side).
+    async fn send(
+        &self,
+        req: &HttpRequest,
+        config: &PowConfig,
+        lang: &LanguageIdentifier,
+        user: User,
+    ) -> Result<Sent, ApiError> {
+        mail::send_with_link(&self.ext, req, config, lang, user, self.link.as_ref())
+            .await
+            .map_err(|err| ApiError::from_pow(req, err))
+    }
+}
+
+fn text(config: &PowConfig, lang: &LanguageIdentifier, key: &str) -> String {
+    config.messages().text(lang, key)
+}
+
+/// The confirmation state of `user`, as sent to clients.
+fn status(user: &User) -> Map<String, Value> {
+    let mut data = Map::new();
+    data.insert("email".into(), json!(user.email()));
+    data.insert("email_confirmed".into(), json!(!is_unconfirmed(user)));
+    let pending = has_pending_change(user)
+        .then(|| user.get_str(UNCONFIRMED_EMAIL_FIELD))
+        .flatten();
+    data.insert("unconfirmed_email".into(), json!(pending));
+    data
+}
+
+/// What to tell `user` about its confirmation, if anything.
+fn status_message(user: &User) -> Option<&'static str> {
+    if is_unconfirmed(user) {
+        Some(NOT_CONFIRMED)
+    } else if has_pending_change(user) {
+        Some(REQUIRED_FOR_UPDATE)
+    } else {
+        None
+    }
+}
+
+/// `200 {"data": {...}}`, never cached.
+fn ok(data: Map<String, Value>) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(json!({ "data": data }))
+}
+
+#[async_trait::async_trait(?Send)]
+impl ApiExtension for EmailConfirmationApi {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn configure(&self, cfg: &mut ServiceConfig, api: &ApiContext) {
+        if !api.config().extensions().contains(NAME) {
+            tracing::error!(
+                "the email-confirmation JSON endpoints need the EmailConfirmation extension \
+                 in the config too (PowConfigBuilder::extension), for its columns and texts"
+            );
+        }
+        let this = web::Data::new(self.clone());
+        cfg.service(
+            api.resource("/confirm-email")
+                .app_data(this.clone())
+                .route(web::get().to(show))
+                .route(web::post().to(resend)),
+        )
+        .service(
+            api.resource("/confirm-email/{token}")
+                .app_data(this)
+                .route(web::post().to(confirm_token)),
+        );
+    }
+
+    /// Strict mode: no tokens for an unconfirmed user. The link is mailed again (within
+    /// the resend limit), as the HTML sign-in does, and the answer says so.
+    async fn before_issue(
+        &self,
+        req: &HttpRequest,
+        api: &ApiContext,
+        user: &User,
+        _action: ApiAction,
+    ) -> Result<(), ApiError> {
+        if self.ext.is_soft() || !is_unconfirmed(user) {
+            return Ok(());
+        }
+        let config = api.config();
+        let lang = request_language(req, config.messages());
+        self.send(req, config, &lang, user.clone()).await?;
+        Err(
+            ApiError::new(StatusCode::FORBIDDEN, text(config, &lang, REQUIRED))
+                .with_code("email_confirmation_required"),
+        )
+    }
+
+    /// Every token answer says whether the address is confirmed. Soft mode: an
+    /// unconfirmed user gets the tokens, with `email_confirmed: false` and a message; on
+    /// sign-up the link is mailed, as the HTML sign-up does.
+    async fn extend_token_data(
+        &self,
+        req: &HttpRequest,
+        api: &ApiContext,
+        user: &User,
+        action: ApiAction,
+        data: &mut Map<String, Value>,
+    ) -> Result<(), ApiError> {
+        let unconfirmed = is_unconfirmed(user);
+        data.insert("email_confirmed".into(), json!(!unconfirmed));
+        if !unconfirmed {
+            return Ok(());
+        }
+        let config = api.config();
+        let lang = request_language(req, config.messages());
+        let message = if action == ApiAction::Registration {
+            self.send(req, config, &lang, user.clone()).await?;
+            SENT
+        } else {
+            NOT_CONFIRMED
+        };
+        data.insert(
+            "email_confirmation_message".into(),
+            json!(text(config, &lang, message)),
+        );
+        Ok(())
+    }
+}
+
+/// The signed-in user of an API request, freshly read; `401` without one.
+async fn signed_in(req: &HttpRequest, api: &ApiContext) -> Result<User, ApiError> {
+    let Some(current) = api.current_session(req).await? else {
+        return Err(ApiError::not_authenticated(req));
+    };
+    let users = api.config().users()?.clone();
+    let (cfg, id) = (api.config().clone(), current.user.id);
+    run_blocking(move || users.get(&cfg, id))
+        .await?
+        .ok_or_else(|| ApiError::not_authenticated(req))
+}
+
+/// `GET <prefix>/confirm-email`: the signed-in user's confirmation state.
+async fn show(req: HttpRequest, api: ApiContext) -> Result<HttpResponse, ApiError> {
+    let user = signed_in(&req, &api)
+        .await
+        .map_err(|err| err.localized(&req))?;
+    let config = api.config();
+    let lang = request_language(&req, config.messages());
+    let mut data = status(&user);
+    if let Some(key) = status_message(&user) {
+        data.insert("message".into(), json!(text(config, &lang, key)));
+    }
+    Ok(ok(data))
+}
+
+/// `POST <prefix>/confirm-email`: mails the signed-in user's link again (to the pending
+/// new address if there is one), within the resend limit. Over the limit the answer is
+/// the same, without a mail, as on the HTML side.
+async fn resend(
+    req: HttpRequest,
+    api: ApiContext,
+    this: web::Data<EmailConfirmationApi>,
+) -> Result<HttpResponse, ApiError> {
+    let user = signed_in(&req, &api)
+        .await
+        .map_err(|err| err.localized(&req))?;
+    let config = api.config();
+    let lang = request_language(&req, config.messages());
+    let pending = has_pending_change(&user);
+    let mut data = status(&user);
+    match this.send(&req, config, &lang, user).await? {
+        Sent::Delivered(_) | Sent::Limited => {
+            let key = if pending { REQUIRED_FOR_UPDATE } else { SENT };
+            data.insert("message".into(), json!(text(config, &lang, key)));
+        }
+        Sent::NothingToConfirm => {}
+    }
+    Ok(ok(data))
+}
+
+/// `POST <prefix>/confirm-email/{token}`: confirms the address the token was issued for.
+/// Needs no access token; it does not sign the user in.
+async fn confirm_token(
+    req: HttpRequest,
+    api: ApiContext,
+    this: web::Data<EmailConfirmationApi>,
+    token: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let config = api.config();
+    // The signature is checked before any lookup: a forged token never reaches the
+    // database.
+    let outcome = match config.verifier().verify_token(TOKEN_SALT, &token) {
+        None => Outcome::Invalid,
+        Some(token) => {
+            let (cfg, ttl) = (config.clone(), this.ext.ttl());
+            run_blocking(move || confirm(&cfg, &token, ttl))
+                .await
+                .map_err(|err| ApiError::from_pow(&req, err))?
+        }
+    };
+    match outcome {
+        Outcome::Invalid => {
+            Err(ApiError::translated(&req, StatusCode::NOT_FOUND, INVALID)
+                .with_code("invalid_token"))
+        }
+        Outcome::Taken => {
+            Err(ApiError::translated(&req, StatusCode::CONFLICT, FAILED).with_code("email_taken"))
+        }
+        Outcome::Confirmed(user) => {
+            refresh_sessions(config, &user)
+                .await
+                .map_err(|err| ApiError::from_pow(&req, err))?;
+            let lang = request_language(&req, config.messages());
+            let mut data = status(&user);
+            data.insert("message".into(), json!(text(config, &lang, CONFIRMED)));
+            Ok(ok(data))
+        }
+    }
+}

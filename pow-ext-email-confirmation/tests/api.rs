@@ -1,0 +1,482 @@
+//! The email-confirmation side of the JSON API over HTTP: strict mode refusing tokens,
+//! soft mode flagging them, confirming with the mailed token, the signed-in user's state
+//! and resend, tampered tokens, taken addresses, link templates and the resend limit.
+// Tests fail by panicking.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::time::Duration;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{Service, ServiceResponse};
+use actix_web::http::{header, StatusCode};
+use actix_web::test::{self, TestRequest};
+use actix_web::{web, App, HttpResponse};
+use pow_core::api::{self, ApiAuthMiddleware, ApiOptions, LinkTemplate};
+use pow_core::mailer::{Mail, MemoryMailer};
+use pow_core::password::Pbkdf2Hasher;
+use pow_core::session::RequireAuthenticated;
+use pow_core::users::diesel::DieselUsersContext;
+use pow_core::users::{Params, User, Value};
+use pow_core::{CurrentUser, PowConfig};
+use pow_ext_email_confirmation::{
+    confirm_user, is_confirmed, EmailConfirmation, EmailConfirmationApi, ResendLimit, TOKEN_FIELD,
+    TOKEN_SALT,
+};
+use serde_json::{json, Value as Json};
+
+const PASSWORD: &str = "correct horse";
+const REQUIRED: &str = "You'll need to confirm your e-mail before you can sign in. An e-mail confirmation link has been sent to you.";
+const REQUIRED_FOR_UPDATE: &str = "You'll need to confirm the e-mail before it's updated. An e-mail confirmation link has been sent to you.";
+const SENT: &str =
+    "Please confirm your e-mail address. An e-mail confirmation link has been sent to you.";
+const NOT_CONFIRMED: &str =
+    "Your e-mail address isn't confirmed yet. Please open the link in the confirmation e-mail.";
+const CONFIRMED: &str = "The email address has been confirmed.";
+const FAILED: &str = "The email address couldn't be confirmed.";
+const INVALID: &str = "The confirmation token is invalid or has expired.";
+
+struct Setup {
+    config: PowConfig,
+    mailer: MemoryMailer,
+}
+
+impl Setup {
+    fn new(ext: &EmailConfirmation) -> Self {
+        let db = std::env::temp_dir().join(format!(
+            "pow-email-confirmation-api-{}.db",
+            pow_core::token::generate_uuid()
+        ));
+        let users = DieselUsersContext::connect(&db.display().to_string()).unwrap();
+        let mailer = MemoryMailer::new();
+        let config = PowConfig::builder("x".repeat(64))
+            .users(users.clone())
+            .mailer(mailer.clone())
+            .hasher(Pbkdf2Hasher::new(1))
+            .base_url("http://localhost")
+            .extension(ext.clone())
+            .build()
+            .unwrap();
+        users.migrate(&config).unwrap();
+        Self { config, mailer }
+    }
+
+    fn user(&self, email: &str) -> User {
+        self.config
+            .users()
+            .unwrap()
+            .get_by(&self.config, "email", &Value::from(email))
+            .unwrap()
+            .unwrap_or_else(|| panic!("no user {email}"))
+    }
+
+    fn last_mail(&self, to: &str) -> Mail {
+        self.mailer
+            .last_to(to)
+            .unwrap_or_else(|| panic!("no mail to {to}"))
+    }
+}
+
+async fn me(CurrentUser(user): CurrentUser) -> HttpResponse {
+    HttpResponse::Ok().json(json!({ "data": { "email": user.email() } }))
+}
+
+macro_rules! app {
+    ($setup:expr, $api:expr) => {{
+        let config: PowConfig = $setup.config.clone();
+        let api: EmailConfirmationApi = $api;
+        test::init_service(
+            App::new()
+                .configure(api::configure(
+                    config.clone(),
+                    ApiOptions::new().extension(api),
+                ))
+                .service(
+                    web::resource("/api/v1/me")
+                        .wrap(RequireAuthenticated::new())
+                        .route(web::get().to(me)),
+                )
+                .wrap(ApiAuthMiddleware::new(config.clone())),
+        )
+        .await
+    }};
+}
+
+async fn send<S, R, B>(app: &S, req: R) -> (StatusCode, Json)
+where
+    S: Service<R, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    B: MessageBody,
+{
+    let res = test::call_service(app, req).await;
+    let status = res.status();
+    let bytes = test::read_body(res).await;
+    let json = serde_json::from_slice(&bytes)
+        .unwrap_or_else(|_| panic!("not JSON ({status}): {}", String::from_utf8_lossy(&bytes)));
+    (status, json)
+}
+
+fn register(email: &str) -> TestRequest {
+    TestRequest::post()
+        .uri("/api/v1/registration")
+        .set_json(json!({ "user": {
+            "email": email,
+            "password": PASSWORD,
+            "password_confirmation": PASSWORD,
+        }}))
+}
+
+fn sign_in(email: &str) -> TestRequest {
+    TestRequest::post()
+        .uri("/api/v1/session")
+        .set_json(json!({ "user": { "email": email, "password": PASSWORD } }))
+}
+
+fn confirm(token: &str) -> TestRequest {
+    TestRequest::post().uri(&format!("/api/v1/confirm-email/{token}"))
+}
+
+fn bearer(req: TestRequest, token: &Json) -> TestRequest {
+    req.insert_header((
+        header::AUTHORIZATION,
+        format!("Bearer {}", token.as_str().unwrap()),
+    ))
+}
+
+fn state(access: &Json) -> TestRequest {
+    bearer(TestRequest::get().uri("/api/v1/confirm-email"), access)
+}
+
+fn resend(access: &Json) -> TestRequest {
+    bearer(TestRequest::post().uri("/api/v1/confirm-email"), access)
+}
+
+/// The signed token of the link starting with `prefix` in `mail`.
+fn token_in(mail: &Mail, prefix: &str) -> String {
+    let start = mail
+        .text
+        .find(prefix)
+        .unwrap_or_else(|| panic!("no {prefix} link in {}", mail.text));
+    let url: String = mail.text[start..]
+        .chars()
+        .take_while(|c| !c.is_whitespace())
+        .collect();
+    assert!(mail.html.contains(&format!("href=\"{url}\"")));
+    url.trim_start_matches(prefix).to_owned()
+}
+
+fn html_token(mail: &Mail) -> String {
+    token_in(mail, "http://localhost/confirm-email/")
+}
+
+fn error(code: &str, status: u16, message: &str) -> Json {
+    json!({ "error": { "status": status, "message": message, "code": code } })
+}
+
+#[actix_web::test]
+async fn strict_mode_refuses_tokens_until_the_address_is_confirmed() {
+    let ext = EmailConfirmation::new();
+    let s = Setup::new(&ext);
+    let app = app!(s, ext.api());
+
+    // Sign-up: the account is made and the link mailed, but no tokens.
+    let (status, body) = send(&app, register("Jane@Example.com").to_request()).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert_eq!(body, error("email_confirmation_required", 403, REQUIRED));
+    let jane = s.user("jane@example.com");
+    assert!(!is_confirmed(&jane));
+    let mail = s.last_mail("jane@example.com");
+    assert_eq!(mail.subject, "Confirm your email address");
+    let token = html_token(&mail);
+    assert_eq!(
+        token,
+        s.config
+            .verifier()
+            .sign_token(TOKEN_SALT, jane.get_str(TOKEN_FIELD).unwrap())
+    );
+
+    // Sign-in before confirming: refused, and the link is mailed again, in German here.
+    let req = sign_in("jane@example.com")
+        .insert_header((header::ACCEPT_LANGUAGE, "de"))
+        .to_request();
+    let (status, body) = send(&app, req).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(body["error"]["code"], "email_confirmation_required");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("Sie müssen Ihre E-Mail-Adresse bestätigen"),
+        "{body}"
+    );
+    assert_eq!(s.mailer.count_to("jane@example.com"), 2);
+    assert_eq!(
+        s.last_mail("jane@example.com").subject,
+        "Bestätigen Sie Ihre E-Mail-Adresse"
+    );
+    // A wrong password is still just a wrong password.
+    let req = TestRequest::post()
+        .uri("/api/v1/session")
+        .set_json(json!({ "user": { "email": "jane@example.com", "password": "nope" } }))
+        .to_request();
+    assert_eq!(send(&app, req).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(s.mailer.count_to("jane@example.com"), 2);
+
+    // Confirm with the mailed token; it works once.
+    let (status, body) = send(&app, confirm(&token).to_request()).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        body,
+        json!({ "data": {
+            "email": "jane@example.com",
+            "email_confirmed": true,
+            "unconfirmed_email": null,
+            "message": CONFIRMED,
+        }})
+    );
+    assert!(is_confirmed(&s.user("jane@example.com")));
+    let (status, body) = send(&app, confirm(&token).to_request()).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(body, error("invalid_token", 404, INVALID));
+
+    // Now signing in works.
+    let (status, body) = send(&app, sign_in("jane@example.com").to_request()).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["data"]["email_confirmed"], true);
+    let access = &body["data"]["access_token"];
+    let (status, me) = send(
+        &app,
+        bearer(TestRequest::get().uri("/api/v1/me"), access).to_request(),
+    )
+    .await;
+    assert_eq!(
+        (status, &me["data"]["email"]),
+        (StatusCode::OK, &json!("jane@example.com"))
+    );
+    let (status, body) = send(&app, state(access).to_request()).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        body,
+        json!({ "data": {
+            "email": "jane@example.com",
+            "email_confirmed": true,
+            "unconfirmed_email": null,
+        }})
+    );
+}
+
+#[actix_web::test]
+async fn tampered_and_foreign_tokens_do_not_confirm() {
+    let ext = EmailConfirmation::new();
+    let s = Setup::new(&ext);
+    let app = app!(s, ext.api());
+    send(&app, register("jane@example.com").to_request()).await;
+    send(&app, register("joe@example.com").to_request()).await;
+    let token = html_token(&s.last_mail("jane@example.com"));
+    let raw = s
+        .user("jane@example.com")
+        .get_str(TOKEN_FIELD)
+        .unwrap()
+        .to_owned();
+
+    let mut parts: Vec<String> = token.split('.').map(str::to_owned).collect();
+    let last = parts[2].pop().unwrap();
+    parts[2].push(if last == 'A' { 'B' } else { 'A' });
+    let flipped = parts.join(".");
+    let other_salt = s
+        .config
+        .verifier()
+        .sign_token("Elixir.PowResetPassword.Plug", &raw);
+    let wrong_key = pow_core::token::MessageVerifier::new(&[b'k'; 64]).sign_token(TOKEN_SALT, &raw);
+    let unknown = s
+        .config
+        .verifier()
+        .sign_token(TOKEN_SALT, &pow_core::token::generate_uuid());
+    for bad in [
+        flipped.as_str(),
+        other_salt.as_str(),
+        wrong_key.as_str(),
+        unknown.as_str(),
+        raw.as_str(),
+        "garbage",
+    ] {
+        let (status, body) = send(&app, confirm(bad).to_request()).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{bad}");
+        assert_eq!(body, error("invalid_token", 404, INVALID));
+    }
+    assert!(!is_confirmed(&s.user("jane@example.com")));
+    assert!(!is_confirmed(&s.user("joe@example.com")));
+
+    // The real one still works, for its own user only.
+    assert_eq!(
+        send(&app, confirm(&token).to_request()).await.0,
+        StatusCode::OK
+    );
+    assert!(is_confirmed(&s.user("jane@example.com")));
+    assert!(!is_confirmed(&s.user("joe@example.com")));
+}
+
+#[actix_web::test]
+async fn soft_mode_issues_tokens_and_tells_the_user() {
+    let ext = EmailConfirmation::new().soft(true);
+    let s = Setup::new(&ext);
+    let app = app!(s, ext.api());
+
+    // Sign-up: tokens, flagged, and the link mailed.
+    let (status, body) = send(&app, register("jane@example.com").to_request()).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["data"]["email_confirmed"], false);
+    assert_eq!(body["data"]["email_confirmation_message"], SENT);
+    assert_eq!(s.mailer.count_to("jane@example.com"), 1);
+    let access = body["data"]["access_token"].clone();
+    let renewal = body["data"]["renewal_token"].clone();
+
+    // The signed-in user is told, on request.
+    let (status, body) = send(&app, state(&access).to_request()).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        body,
+        json!({ "data": {
+            "email": "jane@example.com",
+            "email_confirmed": false,
+            "unconfirmed_email": null,
+            "message": NOT_CONFIRMED,
+        }})
+    );
+    // Only the signed-in user.
+    let (status, body) = send(
+        &app,
+        TestRequest::get().uri("/api/v1/confirm-email").to_request(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(body["error"]["message"], "Not authenticated");
+    let (status, _) = send(
+        &app,
+        TestRequest::post()
+            .uri("/api/v1/confirm-email")
+            .to_request(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+
+    // Sign-in: tokens, flagged; no mail (as the HTML sign-in in soft mode).
+    let (status, body) = send(&app, sign_in("jane@example.com").to_request()).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["data"]["email_confirmed"], false);
+    assert_eq!(body["data"]["email_confirmation_message"], NOT_CONFIRMED);
+    assert_eq!(s.mailer.count_to("jane@example.com"), 1);
+
+    // Resend, then confirm with the newest link.
+    let (status, body) = send(&app, resend(&access).to_request()).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["data"]["message"], SENT);
+    assert_eq!(body["data"]["email_confirmed"], false);
+    assert_eq!(s.mailer.count_to("jane@example.com"), 2);
+    let token = html_token(&s.last_mail("jane@example.com"));
+    assert_eq!(
+        send(&app, confirm(&token).to_request()).await.0,
+        StatusCode::OK
+    );
+
+    // The same access token now sees a confirmed user, and renewals say so.
+    let (_, body) = send(&app, state(&access).to_request()).await;
+    assert_eq!(body["data"]["email_confirmed"], true);
+    assert_eq!(body["data"].get("message"), None);
+    let (status, body) = send(
+        &app,
+        bearer(TestRequest::post().uri("/api/v1/session/renew"), &renewal).to_request(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["data"]["email_confirmed"], true);
+    assert_eq!(body["data"].get("email_confirmation_message"), None);
+
+    // Nothing left to confirm: no mail.
+    let (_, body) = send(&app, resend(&body["data"]["access_token"]).to_request()).await;
+    assert_eq!(body["data"]["email_confirmed"], true);
+    assert_eq!(body["data"].get("message"), None);
+    assert_eq!(s.mailer.count_to("jane@example.com"), 2);
+}
+
+#[actix_web::test]
+async fn a_pending_address_change_is_reported_resent_and_can_be_taken_meanwhile() {
+    let ext = EmailConfirmation::new();
+    let s = Setup::new(&ext);
+    let app = app!(s, ext.api());
+    send(&app, register("jane@example.com").to_request()).await;
+    let jane = confirm_user(&s.config, &s.user("jane@example.com")).unwrap();
+
+    // Jane asks for a new address (as the account page would).
+    let params: Params = [("email", "new@example.com"), ("current_password", PASSWORD)]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+    s.config
+        .users()
+        .unwrap()
+        .update(&s.config, &jane, &params)
+        .unwrap()
+        .unwrap();
+
+    let (status, body) = send(&app, sign_in("jane@example.com").to_request()).await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "a pending change does not block sign-in"
+    );
+    let access = body["data"]["access_token"].clone();
+    let (_, body) = send(&app, state(&access).to_request()).await;
+    assert_eq!(
+        body,
+        json!({ "data": {
+            "email": "jane@example.com",
+            "email_confirmed": true,
+            "unconfirmed_email": "new@example.com",
+            "message": REQUIRED_FOR_UPDATE,
+        }})
+    );
+    let (_, body) = send(&app, resend(&access).to_request()).await;
+    assert_eq!(body["data"]["message"], REQUIRED_FOR_UPDATE);
+    let token = html_token(&s.last_mail("new@example.com"));
+
+    // Someone else takes the address before Jane confirms it.
+    send(&app, register("new@example.com").to_request()).await;
+    let (status, body) = send(&app, confirm(&token).to_request()).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(body, error("email_taken", 409, FAILED));
+    assert_eq!(s.user("jane@example.com").id, jane.id);
+}
+
+#[actix_web::test]
+async fn a_link_template_points_mails_at_the_client() {
+    let ext = EmailConfirmation::new();
+    let s = Setup::new(&ext);
+    let template = LinkTemplate::new("myapp://confirm-email/{token}").unwrap();
+    let app = app!(s, ext.api().link_template(template));
+    send(&app, register("jane@example.com").to_request()).await;
+    let mail = s.last_mail("jane@example.com");
+    assert!(!mail.text.contains("http://localhost"), "{}", mail.text);
+    let token = token_in(&mail, "myapp://confirm-email/");
+    assert_eq!(
+        send(&app, confirm(&token).to_request()).await.0,
+        StatusCode::OK
+    );
+    let (status, _) = send(&app, sign_in("jane@example.com").to_request()).await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+#[actix_web::test]
+async fn refused_sign_ins_respect_the_resend_limit() {
+    let ext = EmailConfirmation::new().resend_limit(Some(ResendLimit {
+        max: 2,
+        per: Duration::from_secs(3600),
+    }));
+    let s = Setup::new(&ext);
+    let app = app!(s, ext.api());
+    send(&app, register("jane@example.com").to_request()).await;
+    for _ in 0..3 {
+        let (status, body) = send(&app, sign_in("jane@example.com").to_request()).await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        assert_eq!(body, error("email_confirmation_required", 403, REQUIRED));
+    }
+    assert_eq!(s.mailer.count_to("jane@example.com"), 2);
+}

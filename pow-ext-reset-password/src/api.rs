@@ -1,0 +1,233 @@
+//! The JSON endpoints: [`ResetPasswordApi`].
+
+use actix_web::http::{header, StatusCode};
+use actix_web::web::{self, Bytes, ServiceConfig};
+use actix_web::{HttpRequest, HttpResponse};
+use pow_core::api::{user_params, ApiContext, ApiError, ApiExtension, LinkTemplate};
+use pow_core::messages::request_language;
+use pow_core::PowConfig;
+
+use crate::controller::token_path;
+use crate::flow::{self, Requested, Reset};
+use crate::tokens::ResetTokens;
+use crate::{ResetPassword, NAME};
+
+/// The reset-password extension's JSON endpoints, an
+/// [`ApiExtension`]: made with [`ResetPassword::api`] and added with
+/// [`ApiOptions::extension`](pow_core::api::ApiOptions::extension). See the
+/// [crate docs](crate#json-api) for the endpoints.
+///
+/// The [`ResetPassword`] it was made from must be enabled in the config too (it brings
+/// the texts and mails); the endpoints use its settings (link lifetime, rate limit, mail
+/// delivery, session revocation).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ResetPasswordApi {
+    ext: ResetPassword,
+    link: Option<LinkTemplate>,
+}
+
+impl ResetPassword {
+    /// The JSON endpoints of this extension, with its settings. Clone the value you enable
+    /// in the config, so both agree:
+    ///
+    /// ```
+    /// use pow_core::api::{ApiOptions, LinkTemplate};
+    /// use pow_core::PowConfig;
+    /// use pow_ext_reset_password::ResetPassword;
+    ///
+    /// let reset = ResetPassword::new();
+    /// let config = PowConfig::builder("s".repeat(64))
+    ///     .extension(reset.clone())
+    ///     .build()?;
+    /// let options = ApiOptions::new().extension(reset.api().link_template(LinkTemplate::new(
+    ///     "https://app.example.com/reset-password?token={token}",
+    /// )?));
+    /// # Ok::<_, pow_core::PowError>(())
+    /// ```
+    pub fn api(&self) -> ResetPasswordApi {
+        ResetPasswordApi {
+            ext: self.clone(),
+            link: None,
+        }
+    }
+}
+
+impl ResetPasswordApi {
+    /// Where the link in reset mails asked for over the API points. The default value is
+    /// `None`: the extension's HTML page, `<base_url><mount path>/reset-password/<token>`,
+    /// which needs [`pow_core::web::configure`] mounted. An app without HTML pages points
+    /// the link at its client instead, e.g.
+    /// `https://app.example.com/reset-password?token={token}`; the client then sends the
+    /// token to `PATCH <prefix>/reset-password/{token}`.
+    pub fn link_template(mut self, template: LinkTemplate) -> Self {
+        self.link = Some(template);
+        self
+    }
+
+    /// The settings of the extension.
+    pub fn settings(&self) -> &ResetPassword {
+        &self.ext
+    }
+
+    /// The mailed link for `signed` token.
+    fn link(&self, req: &HttpRequest, config: &PowConfig, signed: &str) -> String {
+        match &self.link {
+            Some(template) => template.url(signed),
+            None => config.url_for(req, &token_path(config, signed)),
+        }
+    }
+}
+
+#[async_trait::async_trait(?Send)]
+impl ApiExtension for ResetPasswordApi {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn configure(&self, cfg: &mut ServiceConfig, api: &ApiContext) {
+        if !api.config().extensions().contains(NAME) {
+            tracing::error!(
+                "the reset-password JSON endpoints need the ResetPassword extension in the \
+                 config too (PowConfigBuilder::extension), for their texts"
+            );
+        }
+        let this = web::Data::new(self.clone());
+        cfg.service(
+            api.resource("/reset-password")
+                .app_data(this.clone())
+                .route(web::post().to(create)),
+        )
+        .service(
+            api.resource("/reset-password/{token}")
+                .app_data(this)
+                .route(web::get().to(show))
+                .route(web::patch().to(update))
+                .route(web::put().to(update)),
+        );
+    }
+}
+
+/// A translated text of the config.
+fn text(req: &HttpRequest, config: &PowConfig, key: &str) -> String {
+    let lang = request_language(req, config.messages());
+    config.messages().text(&lang, key)
+}
+
+/// `200 {"data": {"message": "..."}}`, never cached.
+fn done(message: String) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(serde_json::json!({ "data": { "message": message } }))
+}
+
+/// `404` for a forged, unknown, used or expired reset token.
+fn invalid_token(req: &HttpRequest) -> ApiError {
+    ApiError::translated(
+        req,
+        StatusCode::NOT_FOUND,
+        "pow_reset_password_invalid_token",
+    )
+    .with_code("invalid_token")
+}
+
+/// `POST <prefix>/reset-password`: mails a reset link if an account has the address.
+async fn create(
+    req: HttpRequest,
+    api: ApiContext,
+    this: web::Data<ResetPasswordApi>,
+    body: Bytes,
+) -> Result<HttpResponse, ApiError> {
+    request_link(&req, &api, &this, &body)
+        .await
+        .map_err(|err| err.localized(&req))
+}
+
+async fn request_link(
+    req: &HttpRequest,
+    api: &ApiContext,
+    this: &ResetPasswordApi,
+    body: &[u8],
+) -> Result<HttpResponse, ApiError> {
+    let params = user_params(body).ok_or_else(|| ApiError::invalid_request(req))?;
+    let config = api.config();
+    let lang = request_language(req, config.messages());
+    let email = params.get("email").map_or("", String::as_str);
+    let link = |signed: &str| this.link(req, config, signed);
+    let key = match flow::request_link(req, config, &this.ext, &lang, email, link).await? {
+        Requested::Known => "pow_reset_password_email_has_been_sent",
+        Requested::Unknown if !config.prevent_user_enumeration() => {
+            return Err(ApiError::translated(
+                req,
+                StatusCode::NOT_FOUND,
+                "pow_reset_password_user_not_found",
+            )
+            .with_code("user_not_found"));
+        }
+        Requested::Unknown => "pow_reset_password_maybe_email_has_been_sent",
+    };
+    Ok(done(text(req, config, key)))
+}
+
+/// `GET <prefix>/reset-password/{token}`: whether the token still works.
+async fn show(
+    req: HttpRequest,
+    api: ApiContext,
+    this: web::Data<ResetPasswordApi>,
+    token: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let config = api.config();
+    let loaded = ResetTokens::new(config, this.ext.ttl())
+        .load(config, &token)
+        .await
+        .map_err(|err| ApiError::from_pow(&req, err))?;
+    if loaded.is_none() {
+        return Err(invalid_token(&req));
+    }
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(serde_json::json!({ "data": {} })))
+}
+
+/// `PATCH|PUT <prefix>/reset-password/{token}`: sets the new password.
+async fn update(
+    req: HttpRequest,
+    api: ApiContext,
+    this: web::Data<ResetPasswordApi>,
+    token: web::Path<String>,
+    body: Bytes,
+) -> Result<HttpResponse, ApiError> {
+    set_password(&req, &api, &this, &token, &body)
+        .await
+        .map_err(|err| err.localized(&req))
+}
+
+async fn set_password(
+    req: &HttpRequest,
+    api: &ApiContext,
+    this: &ResetPasswordApi,
+    signed: &str,
+    body: &[u8],
+) -> Result<HttpResponse, ApiError> {
+    let params = user_params(body).ok_or_else(|| ApiError::invalid_request(req))?;
+    let config = api.config();
+    let Some(loaded) = ResetTokens::new(config, this.ext.ttl())
+        .load(config, signed)
+        .await?
+    else {
+        return Err(invalid_token(req));
+    };
+    match flow::reset(config, &this.ext, loaded, &params).await? {
+        Reset::Done(_) => Ok(done(text(
+            req,
+            config,
+            "pow_reset_password_password_has_been_reset",
+        ))),
+        Reset::Invalid(changeset) => Err(ApiError::validation(
+            req,
+            config,
+            "pow_reset_password_password_not_updated",
+            &changeset,
+        )),
+        Reset::TokenGone => Err(invalid_token(req)),
+    }
+}

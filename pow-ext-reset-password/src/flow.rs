@@ -1,0 +1,140 @@
+//! The work behind both front ends (HTML pages and JSON endpoints): asking for a link and
+//! setting the new password.
+
+use actix_web::HttpRequest;
+use pow_core::messages::LanguageIdentifier;
+use pow_core::token::generate_uuid;
+use pow_core::users::validation::normalize_user_id;
+use pow_core::users::{run_blocking, Changeset, Params, User, Value};
+use pow_core::{PowConfig, PowError};
+
+use crate::tokens::{Loaded, ResetTokens};
+use crate::{mail, rate_limit, ResetPassword};
+
+/// Whether an account had the address a link was asked for. Front ends answer both alike
+/// unless user enumeration protection is off.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Requested {
+    /// An account has the address (a mail went out unless its rate limit was reached).
+    Known,
+    /// No account has the address; nothing was sent.
+    Unknown,
+}
+
+/// Asks for a reset link for `raw_email` (normalised here). The same work is done for
+/// every address, known or not: a token, the rate limit count, a lookup and a store
+/// write. Only the mail differs. `link` turns the signed token into the mailed URL.
+pub(crate) async fn request_link(
+    req: &HttpRequest,
+    config: &PowConfig,
+    ext: &ResetPassword,
+    lang: &LanguageIdentifier,
+    raw_email: &str,
+    link: impl FnOnce(&str) -> String,
+) -> Result<Requested, PowError> {
+    let email = normalize_user_id(raw_email);
+    let token = generate_uuid();
+    let allowed = match ext.rate_limit() {
+        Some(limit) => rate_limit::allow(config, &limit, &email).await?,
+        None => true,
+    };
+    let users = config.users()?.clone();
+    let (cfg, lookup) = (config.clone(), email.clone());
+    let user = run_blocking(move || users.get_by(&cfg, "email", &Value::Text(lookup))).await?;
+    let tokens = ResetTokens::new(config, ext.ttl());
+
+    match user {
+        Some(user) if allowed => {
+            let signed = tokens.issue(config, &user, &token).await?;
+            let to = user.email().unwrap_or(&email).to_owned();
+            mail::send(
+                ext.delivery(),
+                config,
+                lang.clone(),
+                to,
+                link(&signed),
+                ext.ttl(),
+            )
+            .await?;
+            Ok(Requested::Known)
+        }
+        user => {
+            tokens.decoy(config, &token).await?;
+            if !allowed {
+                let peer = req
+                    .connection_info()
+                    .realip_remote_addr()
+                    .map(str::to_owned);
+                tracing::warn!(
+                    peer = peer.as_deref().unwrap_or("unknown"),
+                    "password reset mail not sent: the rate limit for this address is reached"
+                );
+            }
+            Ok(match user {
+                Some(_) => Requested::Known,
+                None => Requested::Unknown,
+            })
+        }
+    }
+}
+
+/// What setting the new password came to.
+pub(crate) enum Reset {
+    /// The params are invalid (e.g. the confirmation does not match); the token stays
+    /// valid.
+    Invalid(Changeset),
+    /// Another request used the token first.
+    TokenGone,
+    /// The password is saved and the token used up; the user as stored now.
+    Done(User),
+}
+
+/// Sets the password of a checked token's user from `params` (`password`,
+/// `password_confirmation`). The token is used up only by a successful reset (of two
+/// concurrent ones, one wins); afterwards the user's sessions, API tokens and
+/// remember-me tokens are revoked when the extension says so.
+pub(crate) async fn reset(
+    config: &PowConfig,
+    ext: &ResetPassword,
+    loaded: Loaded,
+    params: &Params,
+) -> Result<Reset, PowError> {
+    let Loaded { key, record, user } = loaded;
+    let tokens = ResetTokens::new(config, ext.ttl());
+
+    // Validate first: an invalid submit keeps the token.
+    let (cfg, target, params) = (config.clone(), user, params.clone());
+    let changeset =
+        run_blocking(move || Ok(Changeset::reset_password(&cfg, &target, &params))).await?;
+    if !changeset.is_valid() {
+        return Ok(Reset::Invalid(changeset));
+    }
+
+    // Single use: of two concurrent submits, only the one that takes the token goes on.
+    if !tokens.consume(&key).await? {
+        return Ok(Reset::TokenGone);
+    }
+    let users = config.users()?.clone();
+    let cfg = config.clone();
+    let updated = match run_blocking(move || users.apply(&cfg, changeset)).await {
+        Ok(Ok(updated)) => updated,
+        Ok(Err(changeset)) => {
+            tokens.restore(&key, &record).await;
+            return Ok(Reset::Invalid(changeset));
+        }
+        Err(err) => {
+            tokens.restore(&key, &record).await;
+            return Err(err);
+        }
+    };
+
+    if ext.revokes_sessions() {
+        let revoked = pow_core::session::revoke_user(config, &updated).await?;
+        tracing::info!(
+            user.id = updated.id,
+            sessions = revoked,
+            "password reset: revoked the user's sessions"
+        );
+    }
+    Ok(Reset::Done(updated))
+}

@@ -1,0 +1,521 @@
+//! The reset-password JSON endpoints over HTTP: asking for a link, checking it, setting
+//! the new password; enumeration, tampered and used tokens, revocation of API tokens,
+//! link templates, the rate limit, languages and background mail.
+// Tests fail by panicking.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::time::Duration;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{Service, ServiceResponse};
+use actix_web::http::{header, StatusCode};
+use actix_web::test::{self, TestRequest};
+use actix_web::{web, App, HttpResponse};
+use pow_core::api::{self, ApiAuthMiddleware, ApiOptions, LinkTemplate};
+use pow_core::mailer::{Mail, MemoryMailer};
+use pow_core::password::Pbkdf2Hasher;
+use pow_core::session::RequireAuthenticated;
+use pow_core::users::diesel::DieselUsersContext;
+use pow_core::users::Params;
+use pow_core::{CurrentUser, PowConfig, PowConfigBuilder};
+use pow_ext_reset_password::{MailDelivery, MailRateLimit, ResetPassword, ResetPasswordApi};
+use serde_json::{json, Value};
+
+const SENT: &str = "If an account for the provided email exists, an email with reset instructions will be sent to you. Please check your inbox.";
+const EXPIRED: &str = "The reset token has expired.";
+const UPDATED: &str = "The password has been updated.";
+const NOT_UPDATED: &str = "The password could not be updated.";
+const INVALID_CREDENTIALS: &str =
+    "The provided login details did not work. Please verify your credentials, and try again.";
+
+/// A config with a fresh SQLite file, a fast hasher, `mailer` and `ext` enabled;
+/// `alice@example.com` (password `old password`) exists.
+fn config(
+    ext: &ResetPassword,
+    mailer: &MemoryMailer,
+    tweak: impl FnOnce(PowConfigBuilder) -> PowConfigBuilder,
+) -> PowConfig {
+    let db = std::env::temp_dir().join(format!(
+        "pow-reset-password-api-{}.db",
+        pow_core::token::generate_uuid()
+    ));
+    let users = DieselUsersContext::connect(&db.display().to_string()).unwrap();
+    let builder = PowConfig::builder("r".repeat(64))
+        .users(users.clone())
+        .hasher(Pbkdf2Hasher::new(1))
+        .mailer(mailer.clone())
+        .base_url("http://localhost")
+        .extension(ext.clone());
+    let config = tweak(builder).build().unwrap();
+    users.migrate(&config).unwrap();
+    let params: Params = [
+        ("email", "alice@example.com"),
+        ("password", "old password"),
+        ("password_confirmation", "old password"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect();
+    config
+        .users()
+        .unwrap()
+        .create(&config, &params)
+        .unwrap()
+        .unwrap();
+    config
+}
+
+async fn me(CurrentUser(user): CurrentUser) -> HttpResponse {
+    HttpResponse::Ok().json(json!({ "data": { "email": user.email() } }))
+}
+
+macro_rules! app {
+    ($config:expr, $api:expr) => {{
+        let config: PowConfig = $config.clone();
+        let api: ResetPasswordApi = $api;
+        test::init_service(
+            App::new()
+                .configure(api::configure(
+                    config.clone(),
+                    ApiOptions::new().extension(api),
+                ))
+                .service(
+                    web::resource("/api/v1/me")
+                        .wrap(RequireAuthenticated::new())
+                        .route(web::get().to(me)),
+                )
+                .wrap(ApiAuthMiddleware::new(config.clone())),
+        )
+        .await
+    }};
+}
+
+struct Res {
+    status: StatusCode,
+    headers: header::HeaderMap,
+    json: Value,
+}
+
+impl Res {
+    fn message(&self) -> &str {
+        self.json["error"]["message"]
+            .as_str()
+            .or_else(|| self.json["data"]["message"].as_str())
+            .unwrap_or_default()
+    }
+}
+
+async fn send<S, R, B>(app: &S, req: R) -> Res
+where
+    S: Service<R, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    B: MessageBody,
+{
+    let res = test::call_service(app, req).await;
+    let status = res.status();
+    let headers = res.headers().clone();
+    let bytes = test::read_body(res).await;
+    let json = serde_json::from_slice(&bytes)
+        .unwrap_or_else(|_| panic!("not JSON ({status}): {}", String::from_utf8_lossy(&bytes)));
+    Res {
+        status,
+        headers,
+        json,
+    }
+}
+
+fn ask(email: &str) -> TestRequest {
+    TestRequest::post()
+        .uri("/api/v1/reset-password")
+        .set_json(json!({ "user": { "email": email } }))
+}
+
+fn check(token: &str) -> TestRequest {
+    TestRequest::get().uri(&format!("/api/v1/reset-password/{token}"))
+}
+
+fn set(token: &str, password: &str, confirmation: &str) -> TestRequest {
+    TestRequest::patch()
+        .uri(&format!("/api/v1/reset-password/{token}"))
+        .set_json(json!({ "user": {
+            "password": password,
+            "password_confirmation": confirmation,
+        }}))
+}
+
+fn sign_in(password: &str) -> TestRequest {
+    TestRequest::post()
+        .uri("/api/v1/session")
+        .set_json(json!({ "user": { "email": "alice@example.com", "password": password } }))
+}
+
+fn bearer(req: TestRequest, token: &Value) -> TestRequest {
+    req.insert_header((
+        header::AUTHORIZATION,
+        format!("Bearer {}", token.as_str().unwrap()),
+    ))
+}
+
+/// The link in the newest mail to `to`: the line of its text starting with `prefix`.
+fn link_in_mail(mail: &Mail, prefix: &str) -> String {
+    let url = mail
+        .text
+        .lines()
+        .find(|l| l.starts_with(prefix))
+        .unwrap_or_else(|| panic!("no {prefix} link in {}", mail.text))
+        .to_owned();
+    assert!(mail.html.contains(&format!("href=\"{url}\"")));
+    url
+}
+
+/// The token of the HTML page link in the newest mail to alice.
+fn token_in_mail(mailer: &MemoryMailer) -> String {
+    let mail = mailer.last_to("alice@example.com").expect("a reset mail");
+    link_in_mail(&mail, "http://localhost/reset-password/")
+        .trim_start_matches("http://localhost/reset-password/")
+        .to_owned()
+}
+
+fn inline() -> ResetPassword {
+    ResetPassword::new().mail_delivery(MailDelivery::Inline)
+}
+
+#[actix_web::test]
+async fn reset_over_json_end_to_end() {
+    let ext = inline();
+    let mailer = MemoryMailer::new();
+    let config = config(&ext, &mailer, |b| b);
+    let app = app!(config, ext.api());
+
+    // Two pairs from before the reset, on two devices.
+    let phone = send(&app, sign_in("old password").to_request()).await;
+    assert_eq!(phone.status, StatusCode::OK, "{}", phone.json);
+    let laptop = send(&app, sign_in("old password").to_request()).await;
+
+    let res = send(&app, ask("Alice@Example.com ").to_request()).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.json);
+    assert_eq!(res.json, json!({ "data": { "message": SENT } }));
+    assert_eq!(res.headers.get(header::CACHE_CONTROL).unwrap(), "no-store");
+    assert_eq!(mailer.count_to("alice@example.com"), 1);
+    let mail = mailer.last_to("alice@example.com").unwrap();
+    assert_eq!(mail.subject, "Reset password link");
+    let token = token_in_mail(&mailer);
+
+    // The link works (more than once) until it is used.
+    for _ in 0..2 {
+        let res = send(&app, check(&token).to_request()).await;
+        assert_eq!(
+            (res.status, &res.json),
+            (StatusCode::OK, &json!({ "data": {} }))
+        );
+    }
+
+    // Invalid params: per-field errors; the token stays valid.
+    let res = send(
+        &app,
+        set(&token, "new password", "other password").to_request(),
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", res.json);
+    assert_eq!(
+        res.json,
+        json!({ "error": {
+            "status": 422,
+            "message": NOT_UPDATED,
+            "errors": { "password_confirmation": ["does not match confirmation"] },
+        }})
+    );
+    let res = send(&app, set(&token, "short", "short").to_request()).await;
+    assert_eq!(
+        res.json["error"]["errors"]["password"],
+        json!(["should be at least 8 character(s)"])
+    );
+    assert_eq!(
+        send(&app, check(&token).to_request()).await.status,
+        StatusCode::OK
+    );
+
+    // PUT works like PATCH.
+    let put = TestRequest::put()
+        .uri(&format!("/api/v1/reset-password/{token}"))
+        .set_json(json!({ "user": {
+            "password": "new password",
+            "password_confirmation": "new password",
+        }}))
+        .to_request();
+    let res = send(&app, put).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.json);
+    assert_eq!(res.json, json!({ "data": { "message": UPDATED } }));
+
+    // Every pair from before the reset is revoked, renewal tokens included.
+    for pair in [&phone.json["data"], &laptop.json["data"]] {
+        let res = send(
+            &app,
+            bearer(TestRequest::get().uri("/api/v1/me"), &pair["access_token"]).to_request(),
+        )
+        .await;
+        assert_eq!(res.status, StatusCode::UNAUTHORIZED);
+        let res = send(
+            &app,
+            bearer(
+                TestRequest::post().uri("/api/v1/session/renew"),
+                &pair["renewal_token"],
+            )
+            .to_request(),
+        )
+        .await;
+        assert_eq!(res.status, StatusCode::UNAUTHORIZED);
+    }
+
+    // The old password is refused, the new one works.
+    let res = send(&app, sign_in("old password").to_request()).await;
+    assert_eq!(res.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(res.message(), INVALID_CREDENTIALS);
+    let res = send(&app, sign_in("new password").to_request()).await;
+    assert_eq!(res.status, StatusCode::OK);
+    let res = send(
+        &app,
+        bearer(
+            TestRequest::get().uri("/api/v1/me"),
+            &res.json["data"]["access_token"],
+        )
+        .to_request(),
+    )
+    .await;
+    assert_eq!(res.json["data"]["email"], "alice@example.com");
+
+    // The token worked once.
+    let res = send(
+        &app,
+        set(&token, "third password", "third password").to_request(),
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        res.json,
+        json!({ "error": { "status": 404, "message": EXPIRED, "code": "invalid_token" } })
+    );
+    assert_eq!(
+        send(&app, check(&token).to_request()).await.status,
+        StatusCode::NOT_FOUND
+    );
+    let res = send(&app, sign_in("third password").to_request()).await;
+    assert_eq!(res.status, StatusCode::UNAUTHORIZED);
+}
+
+#[actix_web::test]
+async fn unknown_addresses_get_the_same_answer_and_no_mail() {
+    let ext = inline();
+    let mailer = MemoryMailer::new();
+    let config = config(&ext, &mailer, |b| b);
+    let app = app!(config, ext.api());
+
+    let known = send(&app, ask("alice@example.com").to_request()).await;
+    let unknown = send(&app, ask("nobody@example.com").to_request()).await;
+    assert_eq!(unknown.status, known.status);
+    assert_eq!(unknown.json, known.json);
+    assert_eq!(mailer.deliveries().len(), 1);
+
+    // Even a missing email gets the generic answer.
+    let req = TestRequest::post()
+        .uri("/api/v1/reset-password")
+        .set_json(json!({ "user": {} }))
+        .to_request();
+    let res = send(&app, req).await;
+    assert_eq!(res.json, known.json);
+
+    // In German.
+    let req = ask("nobody@example.com")
+        .insert_header((header::ACCEPT_LANGUAGE, "de"))
+        .to_request();
+    let res = send(&app, req).await;
+    assert_eq!(res.status, StatusCode::OK);
+    assert!(res.message().starts_with("Falls ein Konto"), "{}", res.json);
+
+    // Not JSON.
+    let req = TestRequest::post()
+        .uri("/api/v1/reset-password")
+        .insert_header((header::CONTENT_TYPE, "application/x-www-form-urlencoded"))
+        .set_payload("user[email]=alice@example.com")
+        .to_request();
+    assert_eq!(send(&app, req).await.status, StatusCode::BAD_REQUEST);
+    assert_eq!(mailer.deliveries().len(), 1);
+}
+
+#[actix_web::test]
+async fn without_enumeration_protection_unknown_addresses_are_named() {
+    let ext = inline();
+    let mailer = MemoryMailer::new();
+    let config = config(&ext, &mailer, |b| b.prevent_user_enumeration(false));
+    let app = app!(config, ext.api());
+    let res = send(&app, ask("nobody@example.com").to_request()).await;
+    assert_eq!(res.status, StatusCode::NOT_FOUND);
+    assert_eq!(res.json["error"]["code"], "user_not_found");
+    assert_eq!(
+        res.message(),
+        "No account exists for the provided email. Please try again."
+    );
+    let res = send(&app, ask("alice@example.com").to_request()).await;
+    assert_eq!(res.status, StatusCode::OK);
+}
+
+#[actix_web::test]
+async fn tampered_and_foreign_tokens_are_rejected() {
+    let ext = inline();
+    let mailer = MemoryMailer::new();
+    let config = config(&ext, &mailer, |b| b);
+    let app = app!(config, ext.api());
+    send(&app, ask("alice@example.com").to_request()).await;
+    let token = token_in_mail(&mailer);
+
+    let mut parts: Vec<String> = token.split('.').map(str::to_owned).collect();
+    let other_payload = {
+        let mut p = parts.clone();
+        p[1] = "b3RoZXItaWQ".into();
+        p.join(".")
+    };
+    let last = parts[2].pop().unwrap();
+    parts[2].push(if last == 'A' { 'B' } else { 'A' });
+    let flipped_signature = parts.join(".");
+    let uuid = String::from_utf8(base64_url_decode(token.split('.').nth(1).unwrap())).unwrap();
+    // The right id, signed for another purpose.
+    let other_salt = config.verifier().sign_token(api::RENEWAL_TOKEN_SALT, &uuid);
+    let wrong_key = pow_core::token::MessageVerifier::new(&[b'x'; 64])
+        .sign_token(pow_ext_reset_password::TOKEN_SALT, &uuid);
+    // An API access token is no reset token.
+    let pair = send(&app, sign_in("old password").to_request()).await;
+    let access = pair.json["data"]["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    for bad in [
+        other_payload.as_str(),
+        flipped_signature.as_str(),
+        other_salt.as_str(),
+        wrong_key.as_str(),
+        access.as_str(),
+        &uuid,
+        "garbage",
+    ] {
+        let res = send(&app, check(bad).to_request()).await;
+        assert_eq!(res.status, StatusCode::NOT_FOUND, "{bad}");
+        assert_eq!(res.json["error"]["code"], "invalid_token");
+        let res = send(&app, set(bad, "new password", "new password").to_request()).await;
+        assert_eq!(res.status, StatusCode::NOT_FOUND, "{bad}");
+        assert_eq!(res.message(), EXPIRED);
+    }
+    let res = send(&app, sign_in("new password").to_request()).await;
+    assert_eq!(
+        res.status,
+        StatusCode::UNAUTHORIZED,
+        "no forgery got through"
+    );
+
+    // The real token still works, and the translation follows the client.
+    let req = set(&token, "x", "x")
+        .insert_header((header::ACCEPT_LANGUAGE, "fr"))
+        .to_request();
+    let res = send(&app, req).await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(res.message(), "Le mot de passe n’a pas pu être mis à jour.");
+    let res = send(
+        &app,
+        set(&token, "new password", "new password").to_request(),
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.json);
+}
+
+fn base64_url_decode(s: &str) -> Vec<u8> {
+    use base64::Engine as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(s)
+        .unwrap()
+}
+
+#[actix_web::test]
+async fn a_link_template_points_mails_at_the_client() {
+    let ext = inline();
+    let mailer = MemoryMailer::new();
+    let config = config(&ext, &mailer, |b| b);
+    let template = LinkTemplate::new("https://app.example.com/reset?token={token}").unwrap();
+    let app = app!(config, ext.api().link_template(template));
+
+    send(&app, ask("alice@example.com").to_request()).await;
+    let mail = mailer.last_to("alice@example.com").unwrap();
+    let url = link_in_mail(&mail, "https://app.example.com/reset?token=");
+    let token = url.trim_start_matches("https://app.example.com/reset?token=");
+    assert!(!mail.text.contains("http://localhost"), "{}", mail.text);
+
+    let res = send(
+        &app,
+        set(token, "new password", "new password").to_request(),
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.json);
+    let res = send(&app, sign_in("new password").to_request()).await;
+    assert_eq!(res.status, StatusCode::OK);
+}
+
+#[actix_web::test]
+async fn the_mail_rate_limit_holds_over_json() {
+    let ext = inline().mail_rate_limit(Some(MailRateLimit::new(2, Duration::from_secs(3600))));
+    let mailer = MemoryMailer::new();
+    let config = config(&ext, &mailer, |b| b);
+    let app = app!(config, ext.api());
+    let mut answers = Vec::new();
+    for _ in 0..4 {
+        answers.push(send(&app, ask("alice@example.com").to_request()).await.json);
+    }
+    assert_eq!(mailer.count_to("alice@example.com"), 2);
+    assert!(answers
+        .iter()
+        .all(|a| *a == json!({ "data": { "message": SENT } })));
+}
+
+#[actix_web::test]
+async fn sessions_can_be_kept_on_reset() {
+    let ext = inline().revoke_sessions(false);
+    let mailer = MemoryMailer::new();
+    let config = config(&ext, &mailer, |b| b);
+    let app = app!(config, ext.api());
+    let pair = send(&app, sign_in("old password").to_request()).await;
+    send(&app, ask("alice@example.com").to_request()).await;
+    let token = token_in_mail(&mailer);
+    let res = send(
+        &app,
+        set(&token, "new password", "new password").to_request(),
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::OK);
+    let res = send(
+        &app,
+        bearer(
+            TestRequest::get().uri("/api/v1/me"),
+            &pair.json["data"]["access_token"],
+        )
+        .to_request(),
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::OK);
+}
+
+#[actix_web::test]
+async fn background_delivery_is_the_default_over_json_too() {
+    let ext = ResetPassword::new();
+    let mailer = MemoryMailer::new();
+    let config = config(&ext, &mailer, |b| b);
+    let app = app!(config, ext.api());
+    let res = send(&app, ask("alice@example.com").to_request()).await;
+    assert_eq!(res.status, StatusCode::OK);
+    // The mail goes out in a task of its own on this thread: let it run.
+    for _ in 0..10_000 {
+        if mailer.count_to("alice@example.com") > 0 {
+            break;
+        }
+        actix_web::rt::task::yield_now().await;
+    }
+    let token = token_in_mail(&mailer);
+    let res = send(&app, check(&token).to_request()).await;
+    assert_eq!(res.status, StatusCode::OK);
+}
