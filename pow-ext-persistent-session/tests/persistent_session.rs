@@ -173,7 +173,8 @@ fn a_ticked_box_keeps_the_user_signed_in_after_the_browser_closes() {
             "{attribute} missing in {header}"
         );
     }
-    assert!(!header.contains("Secure"), "{header}");
+    // No plain-http base URL configured: cookies are `Secure` by default.
+    assert!(header.contains("; Secure"), "{header}");
     let first = remembered(&c);
     assert_eq!(h.count_tokens(&alice), 1);
 
@@ -555,4 +556,24 @@ fn a_sign_in_halted_by_an_earlier_extension_gets_no_cookie() {
     assert!(set_cookie(&res, COOKIE).is_none());
     assert_eq!(h.count_tokens(&alice), 0);
     assert_eq!(whoami(&mut c), "anonymous");
+}
+
+#[test]
+fn sign_out_everywhere_revokes_remember_me_tokens_too() {
+    let h = start(strict());
+    let alice = h.create_user("alice@example.com");
+    let mut phone = h.client();
+    sign_in(&mut phone, "alice@example.com", Some(true));
+    assert_eq!(h.count_tokens(&alice), 1);
+    let phone_token = remembered(&phone);
+
+    let removed = actix_web::rt::System::new()
+        .block_on(pow_core::session::sign_out_everywhere(&h.config, alice.id))
+        .unwrap();
+    assert_eq!(removed, 1);
+    assert_eq!(h.count_tokens(&alice), 0);
+    // Neither the session nor the remember-me cookie signs the phone in any more.
+    assert_eq!(whoami(&mut phone), "anonymous");
+    let mut phone = browser(&h, &[(COOKIE, &phone_token)]);
+    assert_eq!(whoami(&mut phone), "anonymous");
 }

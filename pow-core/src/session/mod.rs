@@ -257,8 +257,9 @@ pub async fn sign_out(req: &HttpRequest) -> Result<(), PowError> {
 /// sessions there were (API access tokens count as sessions). Requests in flight finish
 /// as the user; their next request is anonymous.
 ///
-/// Extensions' own tokens (remember-me cookies) are left alone, as this takes a user id
-/// only; [`revoke_user`] revokes those too.
+/// When the setup has a users context and the user exists, this is [`revoke_user`]:
+/// extensions' own tokens (remember-me cookies) are revoked too. Without one (or for a
+/// user id that no longer exists) only sessions and API tokens can be found and removed.
 ///
 /// `source` is the request (its setup) or the [`PowConfig`].
 ///
@@ -276,6 +277,13 @@ pub async fn sign_out_everywhere(
                 .into(),
         )
     })?;
+    if let Ok(users) = config.users() {
+        let (users, cfg) = (users.clone(), config.clone());
+        let user = crate::users::run_blocking(move || users.get(&cfg, user_id)).await?;
+        if let Some(user) = user {
+            return revoke_user(&config, &user).await;
+        }
+    }
     let removed = CredentialsCache::new(&config)
         .delete_user_sessions(user_id)
         .await?;
