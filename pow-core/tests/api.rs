@@ -16,7 +16,7 @@ use actix_web::{web, App, HttpRequest, HttpResponse};
 use pow_core::api::{
     self, ApiAction, ApiAuthMiddleware, ApiContext, ApiError, ApiExtension, ApiOptions,
 };
-use pow_core::password::Pbkdf2Hasher;
+use pow_core::password::{HashPoolOptions, Pbkdf2Hasher, Queued};
 use pow_core::session::{self, CredentialsCache, MaybeUser, RequireAuthenticated};
 use pow_core::store::KeyPattern;
 use pow_core::users::diesel::DieselUsersContext;
@@ -924,71 +924,19 @@ async fn a_password_change_racing_a_sign_in_wins() {
     assert_eq!(res.status, StatusCode::OK);
 }
 
-/// A users context that answers [`PowError::Busy`] (as a saturated password-hashing pool
-/// does) while `busy` is set.
-struct SheddingUsers {
-    inner: DieselUsersContext,
-    busy: Arc<AtomicBool>,
-}
-
-impl SheddingUsers {
-    fn check(&self) -> Result<(), PowError> {
-        if self.busy.load(Ordering::SeqCst) {
-            return Err(PowError::Busy);
-        }
-        Ok(())
-    }
-}
-
-impl UsersContext for SheddingUsers {
-    fn get_by(
-        &self,
-        config: &PowConfig,
-        field: &str,
-        value: &Value,
-    ) -> Result<Option<User>, PowError> {
-        self.inner.get_by(config, field, value)
-    }
-
-    fn insert(&self, config: &PowConfig, changes: &Changes) -> Result<User, WriteError> {
-        self.inner.insert(config, changes)
-    }
-
-    fn update_fields(
-        &self,
-        config: &PowConfig,
-        user: &User,
-        changes: &Changes,
-    ) -> Result<User, WriteError> {
-        self.inner.update_fields(config, user, changes)
-    }
-
-    fn delete(&self, config: &PowConfig, user: &User) -> Result<(), PowError> {
-        self.inner.delete(config, user)
-    }
-
-    fn list_by(
-        &self,
-        config: &PowConfig,
-        field: &str,
-        value: &Value,
-    ) -> Result<Vec<User>, PowError> {
-        self.inner.list_by(config, field, value)
-    }
-
-    fn authenticate(&self, config: &PowConfig, params: &Params) -> Result<Option<User>, PowError> {
-        self.check()?;
-        self.inner.authenticate(config, params)
-    }
-
-    fn create(
-        &self,
-        config: &PowConfig,
-        params: &Params,
-    ) -> Result<Result<User, pow_core::users::Changeset>, PowError> {
-        self.check()?;
-        self.inner.create(config, params)
-    }
+/// Occupies the pool's only thread until the returned sender is used or dropped.
+fn fill_hash_pool(config: &PowConfig) -> (std::sync::mpsc::Sender<()>, Queued<()>) {
+    let (release, held) = std::sync::mpsc::channel::<()>();
+    let (started_tx, started) = std::sync::mpsc::channel();
+    let job = config
+        .hash_pool()
+        .submit(move || {
+            started_tx.send(()).unwrap();
+            let _ = held.recv();
+        })
+        .unwrap();
+    started.recv().unwrap();
+    (release, job)
 }
 
 /// Asserts `res` is the API's busy answer, with `message`.
@@ -1014,17 +962,15 @@ async fn busy_answers_a_translated_503_with_retry_after() {
         "pow-api-test-{}.db",
         pow_core::token::generate_uuid()
     ));
-    let inner = DieselUsersContext::connect(&db.display().to_string()).unwrap();
-    let busy = Arc::new(AtomicBool::new(false));
+    let users = DieselUsersContext::connect(&db.display().to_string()).unwrap();
+    // One hashing thread and no queue: holding that thread makes every sign-in busy.
     let config = PowConfig::builder(SECRET)
-        .users(SheddingUsers {
-            inner: inner.clone(),
-            busy: Arc::clone(&busy),
-        })
+        .users(users.clone())
         .hasher(Pbkdf2Hasher::new(1))
+        .hash_pool_options(HashPoolOptions::default().threads(1).queue(0))
         .build()
         .unwrap();
-    inner.migrate(&config).unwrap();
+    users.migrate(&config).unwrap();
     let english = "The service is busy right now. Please try again in a few seconds.";
     let german =
         "Der Dienst ist gerade ausgelastet. Bitte versuchen Sie es in ein paar Sekunden erneut.";
@@ -1057,7 +1003,7 @@ async fn busy_answers_a_translated_503_with_retry_after() {
     .await;
     assert_eq!(res.status, StatusCode::OK);
 
-    busy.store(true, Ordering::SeqCst);
+    let (release, held) = fill_hash_pool(&config);
     let res = send(&app, sign_in("quinn@example.com", "secret123").to_request()).await;
     assert_busy(&res, english);
     let req = sign_in("quinn@example.com", "secret123")
@@ -1086,7 +1032,8 @@ async fn busy_answers_a_translated_503_with_retry_after() {
     assert_busy(&send(&bare, req).await, german);
 
     // Once the load is gone, signing in works again.
-    busy.store(false, Ordering::SeqCst);
+    drop(release);
+    held.wait().unwrap();
     let res = send(&app, sign_in("quinn@example.com", "secret123").to_request()).await;
     assert_eq!(res.status, StatusCode::OK);
 }
