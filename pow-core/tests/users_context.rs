@@ -1,7 +1,8 @@
 //! The diesel users context, on SQLite always and on PostgreSQL when
 //! `POW_TEST_DATABASE_URL` is set (required when `CI` is set).
 //!
-//! Every case is written once, in `cases`, and run on both backends.
+//! Every case is written once, in `cases`, and run on both backends, except the
+//! PostgreSQL schema (multitenancy) cases, which SQLite has no counterpart for.
 #![cfg(all(feature = "sqlite", feature = "postgres"))]
 #![allow(clippy::unwrap_used, clippy::panic)]
 
@@ -10,10 +11,12 @@ mod db;
 
 use std::sync::{Arc, Barrier};
 
+use diesel::pg::PgConnection;
+use diesel::r2d2::{ConnectionManager, Pool};
 use diesel_migrations::embed_migrations;
 use pow_core::extension::{Extension, Migrations};
 use pow_core::password::Pbkdf2Hasher;
-use pow_core::users::diesel::DieselUsersContext;
+use pow_core::users::diesel::{Database, DieselUsersContext};
 use pow_core::users::{
     Changes, Changeset, FieldDef, FieldKind, Params, User, UsersContext, Value, WriteError,
 };
@@ -80,6 +83,36 @@ static CLASHING_MIGRATIONS: Migrations = Migrations {
     sqlite: embed_migrations!("tests/common/migrations/app/sqlite"),
     postgres: embed_migrations!("tests/common/migrations/app/postgres"),
 };
+
+/// An app's own migrations (version 2026...) adding a `display_name` column.
+static APP_FIELD_MIGRATIONS: Migrations = Migrations {
+    sqlite: embed_migrations!("tests/common/migrations/app_fields/sqlite"),
+    postgres: embed_migrations!("tests/common/migrations/app_fields/postgres"),
+};
+
+/// The versions of the core's, `TestExtension`'s and `APP_FIELD_MIGRATIONS`' migrations.
+const CORE_VERSION: &str = "00000000000001";
+const EXTENSION_VERSION: &str = "20260101000000";
+const APP_VERSION: &str = "20260201000000";
+
+/// `Some` list of owned versions, as `TestDb::migration_versions` returns them.
+fn versions(list: &[&str]) -> Option<Vec<String>> {
+    Some(list.iter().map(|v| (*v).to_owned()).collect())
+}
+
+/// Signs in with `email` and `password`; the id of the user signed in.
+fn login(ctx: &DieselUsersContext, config: &PowConfig, email: &str, password: &str) -> Option<i64> {
+    ctx.authenticate(config, &params(&[("email", email), ("password", password)]))
+        .unwrap()
+        .map(|user| user.id)
+}
+
+/// Inserts a user without a password, as an invitation does.
+fn invite(ctx: &DieselUsersContext, config: &PowConfig, address: &str) -> User {
+    let mut changes = Changes::new();
+    changes.insert("email".into(), email(address));
+    ctx.insert(config, &changes).unwrap()
+}
 
 impl Extension for TestExtension {
     fn name(&self) -> &'static str {
@@ -707,10 +740,357 @@ mod cases {
         let cs = refused(&tenant, &config, &signup("test@example.com", "secret1234"));
         assert!(cs.errors.has("email", "taken"));
     }
+
+    pub fn schema_prefix_extension_migrations(env: &TestEnv) {
+        assert_eq!(env.backend, Backend::Postgres);
+        let mut db = env.db();
+        let default = db.schema().unwrap().to_owned();
+        let schema = db::unique_schema("pow_tenant");
+        db.drop_schema_later(&schema);
+        let tenant = db.ctx.with_schema(&schema).unwrap();
+        let plain = config();
+        let full = builder()
+            .extension(TestExtension)
+            .user_field(FieldDef::new("display_name", FieldKind::Text).castable())
+            .build()
+            .unwrap();
+        let core_columns = ["email", "id", "inserted_at", "password_hash", "updated_at"];
+
+        db.ctx.migrate(&plain).unwrap();
+        assert_eq!(db.migration_versions(&default), versions(&[CORE_VERSION]));
+        assert_eq!(db.migration_versions(&schema), None);
+
+        // The default schema's bookkeeping does not count for the tenant: everything runs.
+        tenant
+            .migrate_with(&full, &[&APP_FIELD_MIGRATIONS])
+            .unwrap();
+        let all = versions(&[CORE_VERSION, EXTENSION_VERSION, APP_VERSION]);
+        assert_eq!(db.migration_versions(&schema), all);
+        tenant
+            .migrate_with(&full, &[&APP_FIELD_MIGRATIONS])
+            .unwrap();
+        tenant.migrate(&full).unwrap();
+        tenant.migrate(&plain).unwrap();
+        assert_eq!(db.migration_versions(&schema), all);
+
+        // Nothing was recorded or created outside the tenant's schema.
+        assert_eq!(db.migration_versions(&default), versions(&[CORE_VERSION]));
+        assert_eq!(db.columns(&default, "users"), core_columns);
+        let public = db.migration_versions("public").unwrap_or_default();
+        assert!(
+            !public
+                .iter()
+                .any(|v| v == EXTENSION_VERSION || v == APP_VERSION),
+            "{public:?}"
+        );
+        let mut tenant_columns = core_columns.to_vec();
+        tenant_columns.extend(["display_name", "test_confirmed_at", "test_token"]);
+        tenant_columns.sort_unstable();
+        assert_eq!(db.columns(&schema, "users"), tenant_columns);
+
+        // The new columns are in use through the tenant's context.
+        let mut p = signup("jane@example.com", "secret1234");
+        p.insert("display_name".into(), "Jane".into());
+        let jane = match tenant.create(&full, &p).unwrap() {
+            Ok(user) => user,
+            Err(cs) => panic!("unexpected changeset errors: {:?}", cs.errors),
+        };
+        assert_eq!(jane.get_str("display_name"), Some("Jane"));
+        assert_eq!(jane.get("test_token"), Some(&Value::Null));
+        let mut token = Changes::new();
+        token.insert("test_token".into(), email("token-1"));
+        let jane = tenant.update_fields(&full, &jane, &token).unwrap();
+        let bob = create(&tenant, &full, "bob@example.com", "secret1234");
+        match tenant.update_fields(&full, &bob, &token) {
+            Err(WriteError::Unique(field)) => assert_eq!(field, "test_token"),
+            other => panic!("expected a unique violation, got {other:?}"),
+        }
+        assert_eq!(
+            tenant
+                .get_by(&full, "test_token", &email("token-1"))
+                .unwrap(),
+            Some(jane)
+        );
+        // The default schema has none of the tenant's columns.
+        assert!(matches!(
+            db.ctx.get_by(&full, "test_token", &email("token-1")),
+            Err(PowError::Database(_))
+        ));
+
+        // Migrating the default schema afterwards records the rest there, in its own table.
+        db.ctx
+            .migrate_with(&full, &[&APP_FIELD_MIGRATIONS])
+            .unwrap();
+        assert_eq!(db.migration_versions(&default), all);
+        assert_eq!(db.migration_versions(&schema), all);
+        assert_eq!(db.columns(&default, "users"), tenant_columns);
+        assert_eq!(
+            db.ctx
+                .get_by(&full, "test_token", &email("token-1"))
+                .unwrap(),
+            None
+        );
+    }
+
+    pub fn schema_prefix_writes_stay_in_the_tenant(env: &TestEnv) {
+        assert_eq!(env.backend, Backend::Postgres);
+        let mut db = env.db();
+        let schema = db::unique_schema("pow_tenant");
+        db.drop_schema_later(&schema);
+        let tenant = db.ctx.with_schema(&schema).unwrap();
+        let tenant_users = format!("{schema}.users");
+        let config = config();
+        db.ctx.migrate(&config).unwrap();
+        tenant.migrate(&config).unwrap();
+
+        let home = create(&db.ctx, &config, "jane@example.com", "home-secret");
+        let jane = create(&tenant, &config, "jane@example.com", "tenant-secret");
+        // Both tables number their rows from 1: a statement that missed the schema would
+        // reach the other table's row with the same id.
+        assert_eq!(jane.id, home.id);
+        let bob = create(&tenant, &config, "bob@example.com", "secret1234");
+
+        // update_fields
+        let mut changes = Changes::new();
+        changes.insert("email".into(), email("jane@tenant.example"));
+        let renamed = tenant.update_fields(&config, &jane, &changes).unwrap();
+        assert_eq!(renamed.id, jane.id);
+        assert_eq!(renamed.email(), Some("jane@tenant.example"));
+        assert_eq!(tenant.get(&config, jane.id).unwrap(), Some(renamed.clone()));
+        assert_eq!(db.ctx.get(&config, home.id).unwrap(), Some(home.clone()));
+        assert_eq!(
+            db.ctx
+                .get_by(&config, "email", &email("jane@tenant.example"))
+                .unwrap(),
+            None
+        );
+
+        // list_by
+        let invited_a = invite(&tenant, &config, "a@example.com");
+        let invited_b = invite(&tenant, &config, "b@example.com");
+        let invited_home = invite(&db.ctx, &config, "c@example.com");
+        assert_eq!(
+            tenant
+                .list_by(&config, "password_hash", &Value::Null)
+                .unwrap(),
+            vec![invited_a, invited_b]
+        );
+        assert_eq!(
+            db.ctx
+                .list_by(&config, "password_hash", &Value::Null)
+                .unwrap(),
+            vec![invited_home.clone()]
+        );
+        assert_eq!(
+            tenant
+                .list_by(&config, "email", &email("jane@example.com"))
+                .unwrap(),
+            vec![]
+        );
+        assert_eq!(
+            db.ctx
+                .list_by(&config, "email", &email("jane@example.com"))
+                .unwrap(),
+            vec![home.clone()]
+        );
+
+        // authenticate
+        assert_eq!(
+            login(&tenant, &config, "jane@tenant.example", "tenant-secret"),
+            Some(jane.id)
+        );
+        assert_eq!(
+            login(&tenant, &config, "jane@example.com", "home-secret"),
+            None
+        );
+        assert_eq!(
+            login(&db.ctx, &config, "jane@example.com", "home-secret"),
+            Some(home.id)
+        );
+        assert_eq!(
+            login(&db.ctx, &config, "jane@tenant.example", "tenant-secret"),
+            None
+        );
+        // A re-hash on sign-in writes the tenant's row only.
+        let strong = PowConfig::builder(SECRET)
+            .hasher(Pbkdf2Hasher::new(2))
+            .build()
+            .unwrap();
+        let upgraded = tenant
+            .authenticate(
+                &strong,
+                &params(&[
+                    ("email", "jane@tenant.example"),
+                    ("password", "tenant-secret"),
+                ]),
+            )
+            .unwrap()
+            .unwrap();
+        let new_hash = upgraded.password_hash.clone().unwrap();
+        assert!(new_hash.starts_with("$pbkdf2-sha512$2$"), "{new_hash}");
+        assert_eq!(
+            tenant.get(&config, jane.id).unwrap(),
+            Some(upgraded.clone())
+        );
+        assert_eq!(db.ctx.get(&config, home.id).unwrap(), Some(home.clone()));
+
+        // delete
+        assert_eq!(db.count(&tenant_users), 4);
+        assert_eq!(db.count("users"), 2);
+        tenant.delete(&config, &upgraded).unwrap();
+        assert_eq!(tenant.get(&config, jane.id).unwrap(), None);
+        assert_eq!(db.count(&tenant_users), 3);
+        assert_eq!(db.ctx.get(&config, home.id).unwrap(), Some(home.clone()));
+        assert_eq!(
+            login(&db.ctx, &config, "jane@example.com", "home-secret"),
+            Some(home.id)
+        );
+        // And the other way round.
+        assert_eq!(invited_home.id, bob.id);
+        db.ctx.delete(&config, &invited_home).unwrap();
+        assert_eq!(db.ctx.get(&config, invited_home.id).unwrap(), None);
+        assert_eq!(tenant.get(&config, bob.id).unwrap(), Some(bob.clone()));
+        assert_eq!(db.count(&tenant_users), 3);
+        assert_eq!(db.count("users"), 1);
+    }
+
+    pub fn two_tenant_schemas(env: &TestEnv) {
+        assert_eq!(env.backend, Backend::Postgres);
+        let mut db = env.db();
+        // One connection for both tenants, so every statement of one runs in the same
+        // session as the other's (cached statements, `SET LOCAL search_path`).
+        let pool = Pool::builder()
+            .max_size(1)
+            .build(ConnectionManager::<PgConnection>::new(db.url.clone()))
+            .unwrap();
+        let shared = DieselUsersContext::new(Database::Postgres(pool));
+        let (schema_a, schema_b) = (
+            db::unique_schema("pow_tenant_a"),
+            db::unique_schema("pow_tenant_b"),
+        );
+        db.drop_schema_later(&schema_a);
+        db.drop_schema_later(&schema_b);
+        let a = shared.with_schema(&schema_a).unwrap();
+        let b = shared.with_schema(&schema_b).unwrap();
+        let config = builder().extension(TestExtension).build().unwrap();
+        a.migrate(&config).unwrap();
+        b.migrate(&config).unwrap();
+        a.migrate(&config).unwrap();
+        b.migrate(&config).unwrap();
+        let expected = versions(&[CORE_VERSION, EXTENSION_VERSION]);
+        assert_eq!(db.migration_versions(&schema_a), expected);
+        assert_eq!(db.migration_versions(&schema_b), expected);
+        let default = db.schema().unwrap();
+        assert_eq!(db.migration_versions(default), None);
+        assert_eq!(db.columns(default, "users"), Vec::<String>::new());
+
+        // The same email in both, with different passwords.
+        let in_a = create(&a, &config, "jane@example.com", "secret-of-a");
+        let in_b = create(&b, &config, "jane@example.com", "secret-of-b");
+        assert_eq!(in_a.id, in_b.id);
+        assert_ne!(in_a.password_hash, in_b.password_hash);
+        let cs = refused(&b, &config, &signup("JANE@example.com", "secret1234"));
+        assert!(cs.errors.has("email", "taken"), "{:?}", cs.errors);
+        assert_eq!(
+            login(&a, &config, "jane@example.com", "secret-of-a"),
+            Some(in_a.id)
+        );
+        assert_eq!(login(&a, &config, "jane@example.com", "secret-of-b"), None);
+        assert_eq!(
+            login(&b, &config, "jane@example.com", "secret-of-b"),
+            Some(in_b.id)
+        );
+        assert_eq!(login(&b, &config, "jane@example.com", "secret-of-a"), None);
+
+        // The extension's unique index is per schema too.
+        let mut token = Changes::new();
+        token.insert("test_token".into(), email("token-1"));
+        let in_a = a.update_fields(&config, &in_a, &token).unwrap();
+        let in_b = b.update_fields(&config, &in_b, &token).unwrap();
+        let bob = create(&a, &config, "bob@example.com", "secret1234");
+        match a.update_fields(&config, &bob, &token) {
+            Err(WriteError::Unique(field)) => assert_eq!(field, "test_token"),
+            other => panic!("expected a unique violation, got {other:?}"),
+        }
+        let found = |ctx: &DieselUsersContext| {
+            ctx.get_by(&config, "test_token", &email("token-1"))
+                .unwrap()
+        };
+        assert_eq!(found(&a), Some(in_a.clone()));
+        assert_eq!(found(&b), Some(in_b.clone()));
+
+        // Deleting in one leaves the other.
+        a.delete(&config, &in_a).unwrap();
+        assert_eq!(a.get(&config, in_a.id).unwrap(), None);
+        assert_eq!(found(&a), None);
+        assert_eq!(b.get(&config, in_b.id).unwrap(), Some(in_b.clone()));
+        assert_eq!(login(&a, &config, "jane@example.com", "secret-of-a"), None);
+        assert_eq!(
+            login(&b, &config, "jane@example.com", "secret-of-b"),
+            Some(in_b.id)
+        );
+        assert_eq!(db.count(&format!("{schema_a}.users")), 1);
+        assert_eq!(db.count(&format!("{schema_b}.users")), 1);
+        // The email is free again in `a` only.
+        let again = create(&a, &config, "jane@example.com", "new-secret-of-a");
+        assert!(again.id > bob.id);
+        let cs = refused(&b, &config, &signup("jane@example.com", "secret1234"));
+        assert!(cs.errors.has("email", "taken"), "{:?}", cs.errors);
+
+        // The tenants' migrations left the shared connection's own schema alone: migrating
+        // the plain context now fills that schema, and only it.
+        shared.migrate(&config).unwrap();
+        assert_eq!(db.migration_versions(default), expected);
+        assert_eq!(db.count("users"), 0);
+        assert_eq!(
+            shared
+                .get_by(&config, "email", &email("jane@example.com"))
+                .unwrap(),
+            None
+        );
+        let home = create(&shared, &config, "jane@example.com", "home-secret");
+        assert_eq!(
+            login(&shared, &config, "jane@example.com", "home-secret"),
+            Some(home.id)
+        );
+        assert_eq!(login(&b, &config, "jane@example.com", "home-secret"), None);
+        assert_eq!(db.migration_versions(&schema_a), expected);
+        assert_eq!(db.count(&format!("{schema_b}.users")), 1);
+    }
+
+    pub fn schema_prefix_concurrent_migrations(env: &TestEnv) {
+        assert_eq!(env.backend, Backend::Postgres);
+        let mut db = env.db();
+        let schema = db::unique_schema("pow_tenant");
+        db.drop_schema_later(&schema);
+        let tenant = db.ctx.with_schema(&schema).unwrap();
+        let config = builder().extension(TestExtension).build().unwrap();
+        let barrier = Arc::new(Barrier::new(4));
+        let handles: Vec<_> = (0..4)
+            .map(|_| {
+                let (tenant, config, barrier) = (tenant.clone(), config.clone(), barrier.clone());
+                std::thread::spawn(move || {
+                    barrier.wait();
+                    tenant.migrate(&config)
+                })
+            })
+            .collect();
+        for handle in handles {
+            handle.join().unwrap().unwrap();
+        }
+        assert_eq!(
+            db.migration_versions(&schema),
+            versions(&[CORE_VERSION, EXTENSION_VERSION])
+        );
+        create(&tenant, &config, "jane@example.com", "secret1234");
+        assert_eq!(db.count(&format!("{schema}.users")), 1);
+    }
 }
 
+/// Runs every case of the first list on both backends and every case of the second
+/// (schemas, which only PostgreSQL has) on PostgreSQL.
 macro_rules! suite {
-    ($($case:ident),* $(,)?) => {
+    (both: [$($case:ident),* $(,)?], postgres_only: [$($pg_case:ident),* $(,)?] $(,)?) => {
         mod sqlite {
             $(
                 #[test]
@@ -729,29 +1109,45 @@ macro_rules! suite {
                     }
                 }
             )*
+            $(
+                #[test]
+                fn $pg_case() {
+                    if let Some(env) = crate::db::TestEnv::postgres(stringify!($pg_case)) {
+                        crate::cases::$pg_case(&env);
+                    }
+                }
+            )*
         }
     };
 }
 
 suite!(
-    migrate_twice_is_a_noop,
-    extension_migrations_run_after_the_core,
-    clashing_versions_are_refused,
-    migrate_refuses_other_table_shapes,
-    create_user,
-    duplicate_email_is_taken,
-    concurrent_signups_with_one_email,
-    field_errors,
-    authenticate,
-    update_account,
-    delete_and_lookups,
-    custom_fields,
-    field_kinds_round_trip,
-    unique_extension_field,
-    username_setup,
-    rehash_on_sign_in,
-    two_configs_are_separate,
-    schema_prefix,
+    both: [
+        migrate_twice_is_a_noop,
+        extension_migrations_run_after_the_core,
+        clashing_versions_are_refused,
+        migrate_refuses_other_table_shapes,
+        create_user,
+        duplicate_email_is_taken,
+        concurrent_signups_with_one_email,
+        field_errors,
+        authenticate,
+        update_account,
+        delete_and_lookups,
+        custom_fields,
+        field_kinds_round_trip,
+        unique_extension_field,
+        username_setup,
+        rehash_on_sign_in,
+        two_configs_are_separate,
+        schema_prefix,
+    ],
+    postgres_only: [
+        schema_prefix_extension_migrations,
+        schema_prefix_writes_stay_in_the_tenant,
+        two_tenant_schemas,
+        schema_prefix_concurrent_migrations,
+    ],
 );
 
 #[test]

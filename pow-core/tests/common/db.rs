@@ -110,6 +110,20 @@ fn admin(url: &str, sql: &str) {
     conn.batch_execute(sql).unwrap();
 }
 
+/// Whether `name` (possibly schema-qualified) names a table.
+fn relation_exists(conn: &mut PgConnection, name: &str) -> bool {
+    #[derive(diesel::QueryableByName)]
+    struct Exists {
+        #[diesel(sql_type = diesel::sql_types::Bool)]
+        found: bool,
+    }
+    let rows: Vec<Exists> = diesel::sql_query("SELECT to_regclass($1) IS NOT NULL AS found")
+        .bind::<diesel::sql_types::Text, _>(name)
+        .load(conn)
+        .unwrap();
+    rows[0].found
+}
+
 /// One isolated database, removed on drop (also when the test panics).
 pub struct TestDb {
     /// A users context connected to it.
@@ -152,6 +166,60 @@ impl TestDb {
             }
         };
         rows[0].n
+    }
+
+    /// The schema this database lives in (PostgreSQL): the one its connections'
+    /// `search_path` selects, playing the part of `public`.
+    pub fn schema(&self) -> Option<&str> {
+        match &self.cleanup {
+            Cleanup::File(_) => None,
+            Cleanup::Schemas { schemas, .. } => schemas.first().map(String::as_str),
+        }
+    }
+
+    /// The versions recorded in `schema`'s own `__diesel_schema_migrations`, in order,
+    /// or `None` when that schema has no such table (PostgreSQL, read on a connection of
+    /// its own).
+    pub fn migration_versions(&self, schema: &str) -> Option<Vec<String>> {
+        #[derive(diesel::QueryableByName)]
+        struct Version {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            version: String,
+        }
+        let mut conn = self.pg();
+        let table = format!("\"{schema}\".__diesel_schema_migrations");
+        if !relation_exists(&mut conn, &table) {
+            return None;
+        }
+        let sql = format!("SELECT CAST(version AS TEXT) AS version FROM {table} ORDER BY version");
+        let rows: Vec<Version> = diesel::sql_query(sql).load(&mut conn).unwrap();
+        Some(rows.into_iter().map(|row| row.version).collect())
+    }
+
+    /// The columns of `schema.table`, sorted; empty when there is no such table
+    /// (PostgreSQL).
+    pub fn columns(&self, schema: &str, table: &str) -> Vec<String> {
+        #[derive(diesel::QueryableByName)]
+        struct Column {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            name: String,
+        }
+        let query = diesel::sql_query(
+            "SELECT CAST(column_name AS TEXT) AS name FROM information_schema.columns \
+             WHERE table_schema = $1 AND table_name = $2 ORDER BY column_name COLLATE \"C\"",
+        )
+        .bind::<diesel::sql_types::Text, _>(schema)
+        .bind::<diesel::sql_types::Text, _>(table);
+        let rows: Vec<Column> = query.load(&mut self.pg()).unwrap();
+        rows.into_iter().map(|row| row.name).collect()
+    }
+
+    /// A new PostgreSQL connection with this database's `search_path`.
+    fn pg(&self) -> PgConnection {
+        match &self.cleanup {
+            Cleanup::File(_) => panic!("not a PostgreSQL database"),
+            Cleanup::Schemas { .. } => PgConnection::establish(&self.url).unwrap(),
+        }
     }
 
     /// The column definition of an auto-incrementing 64-bit primary key.
