@@ -716,6 +716,12 @@ mod cases {
             db.ctx.with_schema("Tenant\"; --"),
             Err(PowError::Config(_))
         ));
+        for system in ["public", "information_schema", "pg_catalog", "PG_TEMP"] {
+            assert!(
+                matches!(db.ctx.with_schema(system), Err(PowError::Config(_))),
+                "{system}"
+            );
+        }
         let schema = db::unique_schema("pow_tenant");
         db.drop_schema_later(&schema);
         let tenant = db.ctx.with_schema(&schema).unwrap();

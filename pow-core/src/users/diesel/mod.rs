@@ -399,11 +399,21 @@ impl DieselUsersContext {
     /// schema `schema` (`"schema"."users"`): one schema per tenant.
     /// [`migrate`](Self::migrate) on it creates the schema and its tables.
     ///
+    /// Migrations run with the tenant schema first on the `search_path` (new tables and
+    /// the migrations record go there) and `public` after it, so they can use types and
+    /// functions installed in `public` (e.g. `citext`).
+    ///
     /// # Errors
-    /// [`PowError::Config`] when `schema` is not a plain identifier, or on SQLite, which
-    /// has no schemas.
+    /// [`PowError::Config`] when `schema` is not a plain identifier, is a system schema
+    /// (`public`, `information_schema`, `pg_*`), or on SQLite, which has no schemas.
     pub fn with_schema(&self, schema: &str) -> Result<Self, PowError> {
         sql::check_identifier("schema", schema)?;
+        let lower = schema.to_ascii_lowercase();
+        if lower == "public" || lower == "information_schema" || lower.starts_with("pg_") {
+            return Err(PowError::Config(format!(
+                "schema `{schema}` is a system schema; tenant schemas need names of their own"
+            )));
+        }
         if self.db.dialect() != Dialect::Postgres {
             return Err(PowError::Config(format!(
                 "schema prefixes need PostgreSQL; this context uses {} (use one database \
@@ -481,7 +491,7 @@ impl DieselUsersContext {
                         let schema = sql::quote(schema);
                         conn.batch_execute(&format!(
                             "CREATE SCHEMA IF NOT EXISTS {schema}; \
-                             SET LOCAL search_path TO {schema};"
+                             SET LOCAL search_path TO {schema}, public;"
                         ))?;
                     }
                     run_pending(conn, source)
