@@ -163,7 +163,12 @@ impl ServerSettings {
     /// # Errors
     /// When `WORKERS` is not a positive number or `POW_HASHER` is not `pbkdf2` or `argon2`.
     pub fn from_env() -> Result<Self, PowError> {
-        let env = |key: &str| std::env::var(key).ok().filter(|v| !v.trim().is_empty());
+        Self::from_vars(|key| std::env::var(key).ok())
+    }
+
+    /// Reads the settings from `var` (the environment, or a map in tests).
+    fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Self, PowError> {
+        let env = |key: &str| var(key).filter(|v| !v.trim().is_empty());
         let workers = match env("WORKERS") {
             None => None,
             Some(v) => match v.trim().parse::<usize>() {
@@ -443,4 +448,53 @@ pub fn app(
         )
         .wrap(PowSessionMiddleware::new(config.clone()))
         .wrap(cookie_session_middleware(&config))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn server_settings(vars: &[(&str, &str)]) -> Result<ServerSettings, PowError> {
+        ServerSettings::from_vars(|key| {
+            vars.iter()
+                .find(|(k, _)| *k == key)
+                .map(|(_, v)| (*v).to_owned())
+        })
+    }
+
+    #[test]
+    fn server_settings_default_to_actix_workers_and_pbkdf2() {
+        let settings = server_settings(&[("WORKERS", " "), ("POW_HASHER", "")]);
+        assert_eq!(settings.ok(), Some(ServerSettings::default()));
+        assert_eq!(ServerSettings::default().workers, None);
+        assert_eq!(ServerSettings::default().hasher, HasherSetting::Pbkdf2);
+    }
+
+    #[test]
+    fn server_settings_read_workers_and_hasher() {
+        let settings = server_settings(&[("WORKERS", "1"), ("POW_HASHER", "argon2")]);
+        assert_eq!(
+            settings.ok(),
+            Some(ServerSettings {
+                workers: Some(1),
+                hasher: HasherSetting::Argon2
+            })
+        );
+        let settings = server_settings(&[("POW_HASHER", "pbkdf2")]);
+        assert_eq!(settings.ok().map(|s| s.hasher), Some(HasherSetting::Pbkdf2));
+    }
+
+    #[test]
+    fn server_settings_refuse_bad_values() {
+        for vars in [
+            [("WORKERS", "0"), ("POW_HASHER", "pbkdf2")],
+            [("WORKERS", "many"), ("POW_HASHER", "pbkdf2")],
+            [("WORKERS", "2"), ("POW_HASHER", "bcrypt")],
+        ] {
+            assert!(
+                matches!(server_settings(&vars), Err(PowError::Config(_))),
+                "{vars:?}"
+            );
+        }
+    }
 }
