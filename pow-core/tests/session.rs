@@ -1015,3 +1015,13 @@ async fn sign_in_without_middleware_is_a_config_error() {
 async fn memory_store_conformance() {
     conformance::run_all(MemoryStore::shared()).await;
 }
+
+#[actix_web::test]
+async fn reading_an_empty_flash_does_not_resend_the_session_cookie() {
+    let config = config();
+    let app = app!(config);
+    let cookie = signed_in!(&app, &config, 1);
+    let (status, body, resent) = get!(&app, &config, "/flash", Some(&cookie));
+    assert_eq!((status, body.as_str()), (StatusCode::OK, "error: "));
+    assert!(resent.is_none(), "no flash, no session change: {resent:?}");
+}

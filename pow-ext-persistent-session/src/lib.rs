@@ -528,7 +528,7 @@ impl Extension for PersistentSession {
     }
 
     async fn on_request(&self, req: &HttpRequest, config: &PowConfig) -> Result<(), PowError> {
-        if session::current_user(req).is_some() {
+        if session::is_signed_in(req) {
             return Ok(());
         }
         let Some(cookie) = req.cookie(&self.cookie_name_for(config)) else {

@@ -133,6 +133,12 @@ pub fn config(req: &HttpRequest) -> Option<PowConfig> {
     req.extensions().get::<PowConfig>().cloned()
 }
 
+/// Whether the request has a signed-in user; cheaper than [`current_user`], which
+/// clones the user.
+pub fn is_signed_in(req: &HttpRequest) -> bool {
+    req.extensions().contains::<CurrentSession>()
+}
+
 /// The signed-in user, if any.
 pub fn current_user(req: &HttpRequest) -> Option<User> {
     req.extensions()

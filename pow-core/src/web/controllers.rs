@@ -84,7 +84,9 @@ pub fn check_csrf(req: &HttpRequest, form: &FormData) -> Option<HttpResponse> {
 
 /// Redirects a signed-in user away from a signed-out-only page (`Some(redirect)`).
 pub fn require_not_authenticated(req: &HttpRequest, config: &PowConfig) -> Option<HttpResponse> {
-    session::current_user(req)?;
+    if !session::is_signed_in(req) {
+        return None;
+    }
     let lang = crate::messages::request_language(req, config.messages());
     flash::put_error(req, config.messages().user_already_authenticated(&lang));
     let request_path = super::callbacks::request_path_param(req);

@@ -46,6 +46,11 @@ pub fn put_error(req: &HttpRequest, text: Option<String>) {
 /// Takes the queued texts (they are shown once).
 pub fn take(req: &HttpRequest) -> Flash {
     let session = req.get_session();
+    // Removing a key marks the session changed (and re-sends its cookie) even when the
+    // key is absent: only remove a flash that is there.
+    if !session.contains_key(FLASH_KEY) {
+        return Flash::default();
+    }
     let flash = session.remove_as::<Flash>(FLASH_KEY);
     match flash {
         Some(Ok(flash)) => flash,
