@@ -370,7 +370,7 @@ def cmd_table(results_path, markdown_path):
             continue
         rows.append(run_row("a", f"{store}: unauthenticated GET {anon_route}", anon, "baseline"))
         for kind, label in (("auth", f"authenticated GET {route}"),
-                            ("home", f"authenticated GET {anon_route} (cookie re-sent)")):
+                            ("home", f"authenticated GET {anon_route} (home page, takes the flash)")):
             key = f"a.{store}.{kind}"
             note = (f"{pct(med(key, 'rps'), med(anon, 'rps'))} of unauthenticated req/s; "
                     f"{pct(med(anon, 'cpu_us'), med(key, 'cpu_us'))} per CPU-second")
