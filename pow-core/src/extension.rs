@@ -82,12 +82,12 @@ pub trait Extension: Send + Sync + 'static {
     }
 
     /// Runs before a controller action.
-    async fn before_process(&self, _ctl: &mut Controller<'_>) -> Result<Flow, PowError> {
+    async fn before_process(&self, _ctl: &mut Controller) -> Result<Flow, PowError> {
         Ok(Flow::Continue)
     }
 
     /// Runs after a controller action, before the response.
-    async fn before_respond(&self, _ctl: &mut Controller<'_>) -> Result<Flow, PowError> {
+    async fn before_respond(&self, _ctl: &mut Controller) -> Result<Flow, PowError> {
         Ok(Flow::Continue)
     }
 

@@ -1,11 +1,13 @@
 //! Test helpers (feature `test-util`).
 //!
 //! - [`assign_current_user`] signs a user in for one request without a session, as if
-//!   [`PowSessionMiddleware`] had loaded it; the middleware then skips its lookup.
+//!   [`PowSessionMiddleware`](crate::session::PowSessionMiddleware) had loaded it; the middleware then skips its lookup.
 //! - [`AssignCurrentUser`] does the same as a middleware, for tests that go through a
 //!   whole app.
 //! - [`sign_in_cookie`] signs a user in for real and returns the session cookie to send
 //!   with later test requests.
+//! - [`app`] is a fully wired app in one call: pow's routes and [`PowMiddleware`]; add
+//!   your own routes to it.
 //!
 //! ```
 //! use actix_web::test::TestRequest;
@@ -24,15 +26,14 @@
 use std::future::{ready, Ready};
 use std::rc::Rc;
 
+use actix_web::body::MessageBody;
 use actix_web::cookie::Cookie;
-use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform};
+use actix_web::dev::{Service, ServiceFactory, ServiceRequest, ServiceResponse, Transform};
 use actix_web::{test, web, App, HttpMessage, HttpRequest, HttpResponse};
 
 use crate::config::PowConfig;
 use crate::error::PowError;
-use crate::session::{
-    cookie_session_middleware, sign_in, CurrentSession, PowSessionMiddleware, SessionMetadata,
-};
+use crate::session::{sign_in, CurrentSession, PowMiddleware, SessionMetadata};
 use crate::users::User;
 
 /// Marks `user` as signed in on this request (an [`HttpRequest`] or a [`ServiceRequest`]),
@@ -51,7 +52,7 @@ pub fn assign_current_user(req: &impl HttpMessage, config: &PowConfig, user: Use
 }
 
 /// Middleware that runs [`assign_current_user`] on every request. Wrap it outside
-/// [`PowSessionMiddleware`] (register it after).
+/// [`PowSessionMiddleware`](crate::session::PowSessionMiddleware) (register it after).
 #[derive(Clone, Debug)]
 pub struct AssignCurrentUser {
     config: PowConfig,
@@ -106,6 +107,40 @@ where
     }
 }
 
+/// A fully wired app for `config`: the core and extension routes
+/// ([`configure`](crate::web::configure)) behind [`PowMiddleware`]. Add routes to it with
+/// `.route`/`.service`; the middleware covers them too.
+///
+/// ```
+/// use actix_web::{test, web, HttpResponse};
+/// use pow_core::{testing, PowConfig};
+///
+/// # actix_web::rt::System::new().block_on(async {
+/// let config = PowConfig::builder("s".repeat(64)).build().unwrap();
+/// let app = test::init_service(
+///     testing::app(&config).route("/ping", web::get().to(HttpResponse::Ok)),
+/// )
+/// .await;
+/// let res = test::call_service(&app, test::TestRequest::get().uri("/session/new").to_request()).await;
+/// assert!(res.status().is_success());
+/// # });
+/// ```
+pub fn app(
+    config: &PowConfig,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    App::new()
+        .configure(crate::web::configure(config.clone()))
+        .wrap(PowMiddleware::new(config.clone()))
+}
+
 /// Signs `user` in through a throwaway app set up like a real one and returns the session
 /// cookie, to send with `TestRequest::cookie` to an app using the same `config`.
 ///
@@ -113,21 +148,16 @@ where
 /// [`PowError::Store`] if the store fails, [`PowError::Other`] if no cookie was set.
 pub async fn sign_in_cookie(config: &PowConfig, user: &User) -> Result<Cookie<'static>, PowError> {
     let user = user.clone();
-    let app = test::init_service(
-        App::new()
-            .wrap(PowSessionMiddleware::new(config.clone()))
-            .wrap(cookie_session_middleware(config))
-            .route(
-                "/",
-                web::post().to(move |req: HttpRequest| {
-                    let user = user.clone();
-                    async move {
-                        sign_in(&req, &user).await?;
-                        Ok::<_, PowError>(HttpResponse::NoContent().finish())
-                    }
-                }),
-            ),
-    )
+    let app = test::init_service(App::new().wrap(PowMiddleware::new(config.clone())).route(
+        "/",
+        web::post().to(move |req: HttpRequest| {
+            let user = user.clone();
+            async move {
+                sign_in(&req, &user).await?;
+                Ok::<_, PowError>(HttpResponse::NoContent().finish())
+            }
+        }),
+    ))
     .await;
     let res = test::call_service(&app, test::TestRequest::post().uri("/").to_request()).await;
     if !res.status().is_success() {

@@ -9,7 +9,7 @@ use pow_core::users::{run_blocking, User};
 use pow_core::PowConfig;
 use serde_json::{json, Map, Value};
 
-use crate::controller::{confirm, refresh_sessions, Outcome};
+use crate::controller::{actions, confirm, refresh_sessions, Confirmation};
 use crate::mail::{self, Sent};
 use crate::schema::{has_pending_change, is_unconfirmed, UNCONFIRMED_EMAIL_FIELD};
 use crate::{EmailConfirmation, NAME, TOKEN_SALT};
@@ -206,16 +206,15 @@ async fn signed_in(req: &HttpRequest, api: &ApiContext) -> Result<User, ApiError
 
 /// `GET <prefix>/confirm-email`: the signed-in user's confirmation state.
 async fn show(req: HttpRequest, api: ApiContext) -> Result<HttpResponse, ApiError> {
-    let user = signed_in(&req, &api)
-        .await
-        .map_err(|err| err.localized(&req))?;
-    let config = api.config();
-    let lang = request_language(&req, config.messages());
-    let mut data = status(&user);
-    if let Some(key) = status_message(&user) {
-        data.insert("message".into(), json!(text(config, &lang, key)));
-    }
-    Ok(ok(data))
+    api.run(&req, actions::API_SHOW, async |ctl| {
+        let user = signed_in(&req, &api).await?;
+        let mut data = status(&user);
+        if let Some(key) = status_message(&user) {
+            data.insert("message".into(), json!(text(&ctl.config, &ctl.lang, key)));
+        }
+        Ok(ok(data))
+    })
+    .await
 }
 
 /// `POST <prefix>/confirm-email`: mails the signed-in user's link again (to the pending
@@ -226,21 +225,21 @@ async fn resend(
     api: ApiContext,
     this: web::Data<EmailConfirmationApi>,
 ) -> Result<HttpResponse, ApiError> {
-    let user = signed_in(&req, &api)
-        .await
-        .map_err(|err| err.localized(&req))?;
-    let config = api.config();
-    let lang = request_language(&req, config.messages());
-    let pending = has_pending_change(&user);
-    let mut data = status(&user);
-    match this.send(&req, config, &lang, user).await? {
-        Sent::Delivered(_) | Sent::Limited => {
-            let key = if pending { REQUIRED_FOR_UPDATE } else { SENT };
-            data.insert("message".into(), json!(text(config, &lang, key)));
+    api.run(&req, actions::API_RESEND, async |ctl| {
+        let user = signed_in(&req, &api).await?;
+        let (config, lang) = (&ctl.config, &ctl.lang);
+        let pending = has_pending_change(&user);
+        let mut data = status(&user);
+        match this.send(&req, config, lang, user).await? {
+            Sent::Delivered(_) | Sent::Limited => {
+                let key = if pending { REQUIRED_FOR_UPDATE } else { SENT };
+                data.insert("message".into(), json!(text(config, lang, key)));
+            }
+            Sent::NothingToConfirm => {}
         }
-        Sent::NothingToConfirm => {}
-    }
-    Ok(ok(data))
+        Ok(ok(data))
+    })
+    .await
 }
 
 /// `POST <prefix>/confirm-email/{token}`: confirms the address the token was issued for.
@@ -251,34 +250,34 @@ async fn confirm_token(
     this: web::Data<EmailConfirmationApi>,
     token: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let config = api.config();
-    // The signature is checked before any lookup: a forged token never reaches the
-    // database.
-    let outcome = match config.verifier().verify_token(TOKEN_SALT, &token) {
-        None => Outcome::Invalid,
-        Some(token) => {
-            let (cfg, ttl) = (config.clone(), this.ext.ttl());
-            run_blocking(move || confirm(&cfg, &token, ttl))
-                .await
-                .map_err(|err| ApiError::from_pow(&req, err))?
+    api.run(&req, actions::API_CONFIRM, async |ctl| {
+        let config = api.config();
+        // The signature is checked before any lookup: a forged token never reaches the
+        // database.
+        let outcome = match config.verifier().verify_token(TOKEN_SALT, &token) {
+            None => Confirmation::Invalid,
+            Some(token) => {
+                let (cfg, ttl) = (config.clone(), this.ext.ttl());
+                run_blocking(move || confirm(&cfg, &token, ttl)).await?
+            }
+        };
+        match outcome {
+            Confirmation::Invalid => {
+                Err(ApiError::translated(&req, StatusCode::NOT_FOUND, INVALID)
+                    .with_code("invalid_token"))
+            }
+            Confirmation::Taken => {
+                Err(ApiError::translated(&req, StatusCode::CONFLICT, FAILED)
+                    .with_code("email_taken"))
+            }
+            Confirmation::Confirmed(user) => {
+                refresh_sessions(config, &user).await?;
+                let mut data = status(&user);
+                data.insert("message".into(), json!(text(config, &ctl.lang, CONFIRMED)));
+                ctl.user = Some(user);
+                Ok(ok(data))
+            }
         }
-    };
-    match outcome {
-        Outcome::Invalid => {
-            Err(ApiError::translated(&req, StatusCode::NOT_FOUND, INVALID)
-                .with_code("invalid_token"))
-        }
-        Outcome::Taken => {
-            Err(ApiError::translated(&req, StatusCode::CONFLICT, FAILED).with_code("email_taken"))
-        }
-        Outcome::Confirmed(user) => {
-            refresh_sessions(config, &user)
-                .await
-                .map_err(|err| ApiError::from_pow(&req, err))?;
-            let lang = request_language(&req, config.messages());
-            let mut data = status(&user);
-            data.insert("message".into(), json!(text(config, &lang, CONFIRMED)));
-            Ok(ok(data))
-        }
-    }
+    })
+    .await
 }

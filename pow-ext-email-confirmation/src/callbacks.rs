@@ -4,7 +4,7 @@
 use pow_core::session;
 use pow_core::users::validation::normalize_user_id;
 use pow_core::users::User;
-use pow_core::web::{flash, redirect, Controller, Flow};
+use pow_core::web::{flash, redirect, ActionKind, Controller, Flow};
 use pow_core::PowError;
 
 use crate::mail::{self, Sent};
@@ -13,41 +13,48 @@ use crate::schema::{
 };
 use crate::EmailConfirmation;
 
-/// `assigns` key holding the signed-in user's token before an account edit.
-const TOKEN_BEFORE: &str = "pow_email_confirmation_token_before";
+/// The signed-in user's token before an account edit.
+struct TokenBefore(Option<String>);
 
 const REQUIRED: &str = "pow_email_confirmation_email_confirmation_required";
 const REQUIRED_FOR_UPDATE: &str = "pow_email_confirmation_email_confirmation_required_for_update";
 const SENT: &str = "pow_email_confirmation_email_confirmation_sent";
 
-fn is_edit(ctl: &Controller<'_>) -> bool {
-    ctl.is("registration", "update") || ctl.is("invitation", "update")
+/// An account edit, or a sign-up completed on an existing row (an invitation accept).
+fn is_edit(ctl: &Controller) -> bool {
+    matches!(
+        ctl.id.kind(),
+        ActionKind::UpdateUser | ActionKind::CompleteSignUp
+    )
 }
 
 /// Before an account edit or invitation accept: remembers the current token, to tell
 /// afterwards whether the edit issued a new one.
-pub(crate) fn before_process(ctl: &mut Controller<'_>) {
-    if !is_edit(ctl) {
+pub(crate) fn before_process(ctl: &mut Controller) {
+    if ctl.is_json() || !is_edit(ctl) {
         return;
     }
-    let token = session::current_user(ctl.req)
+    let token = session::current_user(&ctl.req)
         .and_then(|user| user.get_str(TOKEN_FIELD).map(str::to_owned));
-    ctl.assigns
-        .insert(TOKEN_BEFORE.into(), serde_json::Value::from(token));
+    ctl.assigns.insert(TokenBefore(token));
 }
 
 /// After the action, before the response.
 pub(crate) async fn before_respond(
     ext: &EmailConfirmation,
-    ctl: &mut Controller<'_>,
+    ctl: &mut Controller,
 ) -> Result<Flow, PowError> {
-    if ctl.is("registration", "create") {
+    // JSON endpoints are served by the extension's API side (`EmailConfirmation::api`).
+    if ctl.is_json() {
+        return Ok(Flow::Continue);
+    }
+    if ctl.id.kind() == ActionKind::SignUp {
         return match ctl.user.clone() {
             Some(user) => registration_created(ext, ctl, user).await,
             None => Ok(registration_failed(ext, ctl)),
         };
     }
-    if ctl.is("session", "create") {
+    if ctl.id.kind() == ActionKind::SignIn {
         return match ctl.user.clone() {
             Some(user) if !ext.soft && is_unconfirmed(&user) => {
                 halt_unconfirmed_sign_in(ext, ctl, user).await
@@ -63,27 +70,27 @@ pub(crate) async fn before_respond(
     Ok(Flow::Continue)
 }
 
-fn info(ctl: &Controller<'_>, key: &str) {
-    flash::put_info(ctl.req, ctl.config.messages().message(&ctl.lang, key, &[]));
+fn info(ctl: &Controller, key: &str) {
+    flash::put_info(&ctl.req, ctl.message(key));
 }
 
 /// Sign-up succeeded: mail the link. Strict mode ends the new session and sends the user
 /// on; soft mode keeps them signed in.
 async fn registration_created(
     ext: &EmailConfirmation,
-    ctl: &mut Controller<'_>,
+    ctl: &mut Controller,
     user: User,
 ) -> Result<Flow, PowError> {
     if !is_unconfirmed(&user) {
         return Ok(Flow::Continue);
     }
     if ext.soft {
-        mail::send(ext, ctl.req, ctl.config, &ctl.lang, user).await?;
+        mail::send(ext, &ctl.req, &ctl.config, &ctl.lang, user).await?;
         info(ctl, SENT);
         return Ok(Flow::Continue);
     }
-    session::sign_out(ctl.req).await?;
-    mail::send(ext, ctl.req, ctl.config, &ctl.lang, user).await?;
+    session::sign_out(&ctl.req).await?;
+    mail::send(ext, &ctl.req, &ctl.config, &ctl.lang, user).await?;
     info(ctl, REQUIRED);
     let path = ctl
         .config
@@ -94,7 +101,7 @@ async fn registration_created(
 
 /// Sign-up failed because the email is taken: with enumeration protection on, answer as
 /// a successful sign-up would (no mail is sent).
-fn registration_failed(ext: &EmailConfirmation, ctl: &mut Controller<'_>) -> Flow {
+fn registration_failed(ext: &EmailConfirmation, ctl: &mut Controller) -> Flow {
     let taken = ctl
         .changeset
         .as_ref()
@@ -114,12 +121,12 @@ fn registration_failed(ext: &EmailConfirmation, ctl: &mut Controller<'_>) -> Flo
 /// send the user on.
 async fn halt_unconfirmed_sign_in(
     ext: &EmailConfirmation,
-    ctl: &mut Controller<'_>,
+    ctl: &mut Controller,
     user: User,
 ) -> Result<Flow, PowError> {
-    session::sign_out(ctl.req).await?;
+    session::sign_out(&ctl.req).await?;
     ctl.user = None;
-    mail::send(ext, ctl.req, ctl.config, &ctl.lang, user).await?;
+    mail::send(ext, &ctl.req, &ctl.config, &ctl.lang, user).await?;
     info(ctl, REQUIRED);
     let path = ctl.config.routes().after_sign_in_path(&ctl.routes_ctx());
     Ok(Flow::Halt(redirect(&path)))
@@ -130,7 +137,7 @@ async fn halt_unconfirmed_sign_in(
 /// never confirmed and changed the address gets a link for the new one.
 async fn account_edited(
     ext: &EmailConfirmation,
-    ctl: &mut Controller<'_>,
+    ctl: &mut Controller,
     user: User,
 ) -> Result<Flow, PowError> {
     let submitted = ctl
@@ -141,11 +148,11 @@ async fn account_edited(
         && submitted.is_some()
         && submitted.as_deref() == user.get_str(UNCONFIRMED_EMAIL_FIELD);
     if pending_submitted {
-        mail::send(ext, ctl.req, ctl.config, &ctl.lang, user).await?;
+        mail::send(ext, &ctl.req, &ctl.config, &ctl.lang, user).await?;
         info(ctl, REQUIRED_FOR_UPDATE);
         let ctx = ctl.routes_ctx();
         let routes = ctl.config.routes();
-        let path = if ctl.controller == "invitation" {
+        let path = if ctl.id.kind() == ActionKind::CompleteSignUp {
             routes.after_registration_path(&ctx)
         } else {
             routes.after_user_updated_path(&ctx)
@@ -154,11 +161,11 @@ async fn account_edited(
     }
     let before = ctl
         .assigns
-        .get(TOKEN_BEFORE)
-        .and_then(serde_json::Value::as_str);
+        .get::<TokenBefore>()
+        .and_then(|t| t.0.as_deref());
     let token_renewed = user.get_str(TOKEN_FIELD).is_some() && user.get_str(TOKEN_FIELD) != before;
     if is_unconfirmed(&user) && token_renewed {
-        if let Sent::Delivered(_) = mail::send(ext, ctl.req, ctl.config, &ctl.lang, user).await? {
+        if let Sent::Delivered(_) = mail::send(ext, &ctl.req, &ctl.config, &ctl.lang, user).await? {
             info(ctl, SENT);
         }
     }

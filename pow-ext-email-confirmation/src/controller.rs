@@ -4,15 +4,15 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::Utc;
 use pow_core::session::{self, CredentialsCache};
 use pow_core::token::secure_compare;
-use pow_core::users::{run_blocking, Params, User, Value, WriteError};
-use pow_core::web::{flash, redirect, route_config, routes_ctx, Controller};
+use pow_core::users::{run_blocking, User, Value, WriteError};
+use pow_core::web::{flash, Action, Outcome};
 use pow_core::{PowConfig, PowError};
 
 use crate::schema::{confirm_changes, token_expired, EMAIL_FIELD, TOKEN_FIELD};
 use crate::{EmailConfirmation, TOKEN_SALT};
 
 /// What a confirmation attempt came to.
-pub(crate) enum Outcome {
+pub(crate) enum Confirmation {
     /// Bad signature, unknown or expired token.
     Invalid,
     /// The new address was taken by another account in the meantime.
@@ -30,6 +30,21 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig, ext: &EmailConfirmation) {
     );
 }
 
+/// The email-confirmation controller's actions, as extension callbacks see them.
+pub mod actions {
+    use pow_core::web::{ActionId, ActionKind};
+
+    /// `GET /confirm-email/{token}`: confirm the address the token was issued for.
+    pub const SHOW: ActionId = ActionId::new("confirmation", "show", ActionKind::Other);
+    /// `GET <api prefix>/confirm-email`: the signed-in user's confirmation state (JSON).
+    pub const API_SHOW: ActionId = ActionId::new("api_confirmation", "show", ActionKind::Show);
+    /// `POST <api prefix>/confirm-email`: mail the link again (JSON).
+    pub const API_RESEND: ActionId = ActionId::new("api_confirmation", "resend", ActionKind::Other);
+    /// `POST <api prefix>/confirm-email/{token}`: confirm an address (JSON).
+    pub const API_CONFIRM: ActionId =
+        ActionId::new("api_confirmation", "confirm", ActionKind::Other);
+}
+
 /// Confirms the address the token was issued for, signed in or out. Redirects to the
 /// account page when someone is signed in, else to sign-in, with a flash saying how it
 /// went. A signed-in user who confirmed their own address gets a new session.
@@ -38,61 +53,47 @@ async fn confirm_email(
     token: web::Path<String>,
     ext: web::Data<EmailConfirmation>,
 ) -> Result<HttpResponse, PowError> {
-    let config = route_config(&req)?;
-    let mut ctl = Controller::new(&req, &config, "confirmation", "show", Params::new());
-    if let Some(res) = ctl.before_process().await? {
-        return Ok(res);
-    }
-    let signed_in = session::current_user(&req);
-    let ctx = routes_ctx(&req, &config, None);
-    let target = if signed_in.is_some() {
-        config.routes().registration_path(&ctx, "edit")
-    } else {
-        config.routes().session_path(&ctx, "new")
-    };
-    let messages = config.messages();
-    // The signature is checked before any lookup: a forged token never reaches the database.
-    let outcome = match config.verifier().verify_token(TOKEN_SALT, &token) {
-        None => Outcome::Invalid,
-        Some(token) => {
-            let (cfg, ttl) = (config.clone(), ext.token_ttl);
-            run_blocking(move || confirm(&cfg, &token, ttl)).await?
-        }
-    };
-    match outcome {
-        Outcome::Invalid => flash::put_error(
-            &req,
-            messages.message(&ctl.lang, "pow_email_confirmation_invalid_token", &[]),
-        ),
-        Outcome::Taken => flash::put_error(
-            &req,
-            messages.message(
-                &ctl.lang,
-                "pow_email_confirmation_email_confirmation_failed",
-                &[],
-            ),
-        ),
-        Outcome::Confirmed(user) => {
-            if signed_in.as_ref().is_some_and(|u| u.id == user.id) {
-                session::sign_in(&req, &user).await?;
+    Action::new(actions::SHOW)
+        .run(&req, async |ctl| {
+            let config = ctl.config.clone();
+            let ctx = ctl.routes_ctx();
+            let target = if ctl.current_user.is_some() {
+                config.routes().registration_path(&ctx, "edit")
             } else {
-                refresh_sessions(&config, &user).await?;
-            }
-            flash::put_info(
-                &req,
-                messages.message(
-                    &ctl.lang,
-                    "pow_email_confirmation_email_has_been_confirmed",
-                    &[],
+                config.routes().session_path(&ctx, "new")
+            };
+            // The signature is checked before any lookup: a forged token never reaches
+            // the database.
+            let outcome = match config.verifier().verify_token(TOKEN_SALT, &token) {
+                None => Confirmation::Invalid,
+                Some(token) => {
+                    let (cfg, ttl) = (config.clone(), ext.token_ttl);
+                    run_blocking(move || confirm(&cfg, &token, ttl)).await?
+                }
+            };
+            match outcome {
+                Confirmation::Invalid => flash::put_error(
+                    &ctl.req,
+                    ctl.message("pow_email_confirmation_invalid_token"),
                 ),
-            );
-            ctl.user = Some(user);
-        }
-    }
-    if let Some(res) = ctl.before_respond().await? {
-        return Ok(res);
-    }
-    Ok(redirect(&target))
+                Confirmation::Taken => flash::put_error(
+                    &ctl.req,
+                    ctl.message("pow_email_confirmation_email_confirmation_failed"),
+                ),
+                Confirmation::Confirmed(user) => {
+                    if ctl.current_user.as_ref().is_some_and(|u| u.id == user.id) {
+                        session::sign_in(&ctl.req, &user).await?;
+                    } else {
+                        refresh_sessions(&config, &user).await?;
+                    }
+                    let text = ctl.message("pow_email_confirmation_email_has_been_confirmed");
+                    flash::put_info(&ctl.req, text);
+                    ctl.user = Some(user);
+                }
+            }
+            Ok(Outcome::redirect(&target))
+        })
+        .await
 }
 
 /// Looks the token up and confirms its user. Blocking.
@@ -100,19 +101,19 @@ pub(crate) fn confirm(
     config: &PowConfig,
     token: &str,
     ttl: Option<std::time::Duration>,
-) -> Result<Outcome, PowError> {
+) -> Result<Confirmation, PowError> {
     let users = config.users()?;
     let Some(user) = users.get_by(config, TOKEN_FIELD, &Value::from(token))? else {
-        return Ok(Outcome::Invalid);
+        return Ok(Confirmation::Invalid);
     };
     let stored = user.get_str(TOKEN_FIELD).unwrap_or_default();
     let now = Utc::now();
     if !secure_compare(stored.as_bytes(), token.as_bytes()) || token_expired(&user, ttl, now) {
-        return Ok(Outcome::Invalid);
+        return Ok(Confirmation::Invalid);
     }
     match users.update_fields(config, &user, &confirm_changes(&user, now)) {
-        Ok(user) => Ok(Outcome::Confirmed(user)),
-        Err(WriteError::Unique(field)) if field == EMAIL_FIELD => Ok(Outcome::Taken),
+        Ok(user) => Ok(Confirmation::Confirmed(user)),
+        Err(WriteError::Unique(field)) if field == EMAIL_FIELD => Ok(Confirmation::Taken),
         Err(WriteError::Other(err)) => Err(err),
         Err(err) => Err(PowError::Database(err.to_string())),
     }

@@ -210,6 +210,7 @@ use pow_core::{Extension, Migrations, PowConfig, PowError};
 mod api;
 mod callbacks;
 mod controller;
+pub use controller::actions;
 mod mail;
 mod schema;
 
@@ -425,12 +426,12 @@ impl Extension for EmailConfirmation {
         controller::configure(cfg, self);
     }
 
-    async fn before_process(&self, ctl: &mut Controller<'_>) -> Result<Flow, PowError> {
+    async fn before_process(&self, ctl: &mut Controller) -> Result<Flow, PowError> {
         callbacks::before_process(ctl);
         Ok(Flow::Continue)
     }
 
-    async fn before_respond(&self, ctl: &mut Controller<'_>) -> Result<Flow, PowError> {
+    async fn before_respond(&self, ctl: &mut Controller) -> Result<Flow, PowError> {
         callbacks::before_respond(self, ctl).await
     }
 }

@@ -6,10 +6,10 @@ use actix_web::{HttpRequest, HttpResponse};
 use pow_core::mailer::render_mail;
 use pow_core::messages::{LanguageIdentifier, MessageArg};
 use pow_core::users::{run_blocking, Changeset, Params};
-use pow_core::views::{Field, FieldType, Link, PageBody};
+use pow_core::views::{Link, PageBody};
 use pow_core::web::{
-    check_csrf, field, flash, form, redirect, render_page, require_authenticated,
-    require_not_authenticated, route_config, routes_ctx, Controller, FormData, Page,
+    extra_fields, flash, form, new_password_fields, redirect, render_page, routes_ctx,
+    user_id_field, Action, Controller, FormData, Outcome, Page,
 };
 use pow_core::{PowConfig, PowError, User};
 
@@ -57,14 +57,6 @@ fn message(config: &PowConfig, lang: &LanguageIdentifier, key: &str) -> Option<S
     config.messages().message(lang, key, &[])
 }
 
-fn user_id_kind(config: &PowConfig) -> FieldType {
-    if config.user_id_field() == "email" {
-        FieldType::Email
-    } else {
-        FieldType::Text
-    }
-}
-
 /// "The invitation doesn't exist.", then to the sign-in page.
 fn invalid_invitation(req: &HttpRequest, config: &PowConfig) -> HttpResponse {
     let lang = pow_core::messages::request_language(req, config.messages());
@@ -76,21 +68,14 @@ fn invalid_invitation(req: &HttpRequest, config: &PowConfig) -> HttpResponse {
     redirect(&config.routes().session_path(&ctx, "new"))
 }
 
-/// The signed-in user allowed to invite, or the response for everyone else: a redirect to
-/// sign-in, or a `403` page.
-fn require_inviter(
-    req: &HttpRequest,
-    config: &PowConfig,
+/// A `403` page for a signed-in user who may not invite, `None` for one who may.
+fn refuse_non_inviter(
+    ctl: &Controller,
     ext: &Invitation,
-) -> Result<Result<User, HttpResponse>, PowError> {
-    let user = match require_authenticated(req, config) {
-        Ok(user) => user,
-        Err(res) => return Ok(Err(res)),
-    };
-    if ext.may_invite(&user) {
-        Ok(Ok(user))
-    } else {
-        forbidden(req, config).map(Err)
+) -> Result<Option<HttpResponse>, PowError> {
+    match ctl.signed_in() {
+        Ok(user) if ext.may_invite(user) => Ok(None),
+        _ => forbidden(&ctl.req, &ctl.config).map(Some),
     }
 }
 
@@ -125,15 +110,7 @@ fn new_page(
     params: &Params,
     cs: Option<&Changeset>,
 ) -> Result<HttpResponse, PowError> {
-    let uid = config.user_id_field();
-    let fields = vec![field(
-        config,
-        lang,
-        uid,
-        user_id_kind(config),
-        params.get(uid).map(String::as_str),
-        cs,
-    )];
+    let fields = vec![user_id_field(config, lang, params, None, cs)];
     let body = PageBody::Form {
         form: form(
             req,
@@ -153,35 +130,6 @@ fn new_page(
     )
 }
 
-/// Castable app and extension fields besides the user id, as optional text inputs.
-fn extra_fields(
-    config: &PowConfig,
-    lang: &LanguageIdentifier,
-    params: &Params,
-    cs: Option<&Changeset>,
-    invitee: &User,
-) -> Vec<Field> {
-    config
-        .user_fields()
-        .iter()
-        .filter(|f| f.castable && f.name != config.user_id_field())
-        .map(|f| {
-            let value = params
-                .get(&f.name)
-                .map(String::as_str)
-                .or_else(|| invitee.get_str(&f.name));
-            let kind = if f.name == "email" {
-                FieldType::Email
-            } else {
-                FieldType::Text
-            };
-            let mut fld = field(config, lang, &f.name, kind, value, cs);
-            fld.required = false;
-            fld
-        })
-        .collect()
-}
-
 fn edit_page(
     req: &HttpRequest,
     config: &PowConfig,
@@ -191,36 +139,9 @@ fn edit_page(
     params: &Params,
     cs: Option<&Changeset>,
 ) -> Result<HttpResponse, PowError> {
-    let uid = config.user_id_field();
-    let uid_value = params
-        .get(uid)
-        .map(String::as_str)
-        .or_else(|| invitee.get_str(uid));
-    let mut fields = vec![field(
-        config,
-        lang,
-        uid,
-        user_id_kind(config),
-        uid_value,
-        cs,
-    )];
-    fields.extend(extra_fields(config, lang, params, cs, invitee));
-    fields.push(field(
-        config,
-        lang,
-        "password",
-        FieldType::Password,
-        None,
-        cs,
-    ));
-    fields.push(field(
-        config,
-        lang,
-        "password_confirmation",
-        FieldType::Password,
-        None,
-        cs,
-    ));
+    let mut fields = vec![user_id_field(config, lang, params, Some(invitee), cs)];
+    fields.extend(extra_fields(config, lang, params, cs, Some(invitee)));
+    fields.extend(new_password_fields(config, lang, cs, true));
     let body = PageBody::Form {
         form: form(
             req,
@@ -240,18 +161,36 @@ fn edit_page(
     )
 }
 
+/// The invitation controller's actions, as extension callbacks see them.
+pub mod actions {
+    use pow_core::web::{ActionId, ActionKind};
+
+    /// `GET /invitations/new`: the invite form.
+    pub const NEW: ActionId = ActionId::new("invitation", "new", ActionKind::Show);
+    /// `POST /invitations`: invite someone.
+    pub const CREATE: ActionId = ActionId::new("invitation", "create", ActionKind::Other);
+    /// `GET /invitations/{token}`: the accept link, for the inviter to pass on.
+    pub const SHOW: ActionId = ActionId::new("invitation", "show", ActionKind::Show);
+    /// `GET /invitations/{token}/edit`: the accept form.
+    pub const EDIT: ActionId = ActionId::new("invitation", "edit", ActionKind::Show);
+    /// `PATCH /invitations/{token}`: accept, setting a password.
+    pub const UPDATE: ActionId = ActionId::new("invitation", "update", ActionKind::CompleteSignUp);
+}
+
 // ----- inviter actions ---------------------------------------------------------------
 
 async fn new(req: HttpRequest, ext: web::Data<Invitation>) -> Result<HttpResponse, PowError> {
-    let config = route_config(&req)?;
-    if let Err(res) = require_inviter(&req, &config, &ext)? {
-        return Ok(res);
-    }
-    let mut ctl = Controller::new(&req, &config, "invitation", "new", Params::new());
-    if let Some(res) = ctl.before_process().await? {
-        return Ok(res);
-    }
-    new_page(&req, &config, &ctl.lang, &Params::new(), None)
+    Action::new(actions::NEW)
+        .signed_in()
+        .run(&req, async |ctl| {
+            if let Some(res) = refuse_non_inviter(ctl, &ext)? {
+                return Ok(Outcome::Stop(res));
+            }
+            Ok(Outcome::render(|ctl: &Controller| {
+                new_page(&ctl.req, &ctl.config, &ctl.lang, &ctl.params, None)
+            }))
+        })
+        .await
 }
 
 /// What creating an invitation came to.
@@ -269,99 +208,101 @@ async fn create(
     body: Bytes,
     ext: web::Data<Invitation>,
 ) -> Result<HttpResponse, PowError> {
-    let form = FormData::parse(&body);
-    let config = route_config(&req)?;
-    let signed_in = match require_inviter(&req, &config, &ext)? {
-        Ok(user) => user,
-        Err(res) => return Ok(res),
-    };
-    if let Some(res) = check_csrf(&req, &form) {
-        return Ok(res);
-    }
-    let mut ctl = Controller::new(&req, &config, "invitation", "create", form.user);
-    if let Some(res) = ctl.before_process().await? {
-        return Ok(res);
-    }
-    let users = config.users()?.clone();
-    let (cfg, params, settings) = (config.clone(), ctl.params.clone(), ext.clone());
-    // The session's copy of the inviter may be stale: read the row for the permission
-    // check and for the fields carried over to the invitee.
-    let created = run_blocking(move || {
-        let Some(inviter) = users.get(&cfg, signed_in.id)? else {
-            return Ok(Created::InviterGone);
-        };
-        if !settings.may_invite(&inviter) {
-            return Ok(Created::NotAllowed);
-        }
-        let result = settings.invite(users.as_ref(), &cfg, &inviter, &params)?;
-        Ok(Created::Done(Box::new((inviter, result))))
-    })
-    .await?;
-    let (inviter, result) = match created {
-        Created::InviterGone => {
-            pow_core::session::sign_out(&req).await?;
-            let ctx = routes_ctx(&req, &config, None);
-            return Ok(redirect(&config.routes().session_path(&ctx, "new")));
-        }
-        Created::NotAllowed => return forbidden(&req, &config),
-        Created::Done(done) => *done,
-    };
-    match result {
-        Ok(invitee) => {
-            ctl.user = Some(invitee.clone());
-            if let Some(res) = ctl.before_respond().await? {
-                return Ok(res);
+    Action::new(actions::CREATE)
+        .signed_in()
+        .form(FormData::parse(&body))
+        .run(&req, async |ctl| {
+            if let Some(res) = refuse_non_inviter(ctl, &ext)? {
+                return Ok(Outcome::Stop(res));
             }
-            let signed = token_of(&config, &invitee)?;
-            let show = path(&req, &config, &format!("/invitations/{signed}"));
-            let Some(email) = invitee.email() else {
-                return Ok(redirect(&show));
+            let signed_in_id = ctl.signed_in()?.id;
+            let users = ctl.config.users()?.clone();
+            let (cfg, params, settings) = (ctl.config.clone(), ctl.params.clone(), ext.clone());
+            // The session's copy of the inviter may be stale: read the row for the
+            // permission check and for the fields carried over to the invitee.
+            let created = run_blocking(move || {
+                let Some(inviter) = users.get(&cfg, signed_in_id)? else {
+                    return Ok(Created::InviterGone);
+                };
+                if !settings.may_invite(&inviter) {
+                    return Ok(Created::NotAllowed);
+                }
+                let result = settings.invite(users.as_ref(), &cfg, &inviter, &params)?;
+                Ok(Created::Done(Box::new((inviter, result))))
+            })
+            .await?;
+            let (inviter, result) = match created {
+                Created::InviterGone => {
+                    pow_core::session::sign_out(&ctl.req).await?;
+                    let ctx = routes_ctx(&ctl.req, &ctl.config, None);
+                    let path = ctl.config.routes().session_path(&ctx, "new");
+                    return Ok(Outcome::Stop(redirect(&path)));
+                }
+                Created::NotAllowed => return Ok(Outcome::Stop(forbidden(&ctl.req, &ctl.config)?)),
+                Created::Done(done) => *done,
             };
-            let edit = path(&req, &config, &format!("/invitations/{signed}/edit"));
-            let url = config.url_for(&req, &edit);
-            match send_invitation(&config, &ctl.lang, &inviter, email, &url).await {
-                Ok(()) => {
-                    flash::put_info(
-                        &req,
-                        message(&config, &ctl.lang, "pow_invitation_invitation_email_sent"),
-                    );
-                    Ok(redirect(&path(&req, &config, "/invitations/new")))
+            match result {
+                Ok(invitee) => {
+                    ctl.user = Some(invitee.clone());
+                    let res = invited(ctl, &inviter, &invitee).await?;
+                    Ok(Outcome::Respond(res))
                 }
-                Err(err) => {
-                    tracing::error!(
-                        user.id = invitee.id,
-                        error = %err,
-                        "the invitation mail could not be sent"
-                    );
-                    flash::put_error(
-                        &req,
-                        message(&config, &ctl.lang, "pow_invitation_email_failed"),
-                    );
-                    Ok(redirect(&show))
+                Err(cs) => {
+                    let hidden_taken =
+                        cs.errors.has("email", "taken") && ctl.config.prevent_user_enumeration();
+                    ctl.changeset = Some(cs);
+                    if hidden_taken {
+                        // Looks like success, so invitations don't reveal who has an account.
+                        flash::put_info(
+                            &ctl.req,
+                            ctl.message("pow_invitation_invitation_email_sent"),
+                        );
+                        let new = path(&ctl.req, &ctl.config, "/invitations/new");
+                        return Ok(Outcome::redirect(&new));
+                    }
+                    Ok(Outcome::render(|ctl: &Controller| {
+                        new_page(
+                            &ctl.req,
+                            &ctl.config,
+                            &ctl.lang,
+                            &ctl.params,
+                            ctl.changeset.as_ref(),
+                        )
+                    }))
                 }
             }
+        })
+        .await
+}
+
+/// Mails the accept link to a new invitee with an address, and says how that went;
+/// without an address, shows the link to pass on.
+async fn invited(
+    ctl: &Controller,
+    inviter: &User,
+    invitee: &User,
+) -> Result<HttpResponse, PowError> {
+    let (req, config) = (&ctl.req, &ctl.config);
+    let signed = token_of(config, invitee)?;
+    let show = path(req, config, &format!("/invitations/{signed}"));
+    let Some(email) = invitee.email() else {
+        return Ok(redirect(&show));
+    };
+    let edit = path(req, config, &format!("/invitations/{signed}/edit"));
+    let url = config.url_for(req, &edit);
+    match send_invitation(config, &ctl.lang, inviter, email, &url).await {
+        Ok(()) => {
+            flash::put_info(req, ctl.message("pow_invitation_invitation_email_sent"));
+            Ok(redirect(&path(req, config, "/invitations/new")))
         }
-        Err(cs) => {
-            let hidden_taken = cs.errors.has("email", "taken") && config.prevent_user_enumeration();
-            ctl.changeset = Some(cs);
-            if let Some(res) = ctl.before_respond().await? {
-                return Ok(res);
-            }
-            if hidden_taken {
-                // Looks like success, so invitations don't reveal who has an account.
-                flash::put_info(
-                    &req,
-                    message(&config, &ctl.lang, "pow_invitation_invitation_email_sent"),
-                );
-                return Ok(redirect(&path(&req, &config, "/invitations/new")));
-            }
-            new_page(
-                &req,
-                &config,
-                &ctl.lang,
-                &ctl.params,
-                ctl.changeset.as_ref(),
-            )
+        Err(err) => {
+            tracing::error!(
+                user.id = invitee.id,
+                error = %err,
+                "the invitation mail could not be sent"
+            );
+            flash::put_error(req, ctl.message("pow_invitation_email_failed"));
+            Ok(redirect(&show))
         }
     }
 }
@@ -401,68 +342,76 @@ async fn show(
     token: web::Path<String>,
     ext: web::Data<Invitation>,
 ) -> Result<HttpResponse, PowError> {
-    let config = route_config(&req)?;
-    if let Err(res) = require_inviter(&req, &config, &ext)? {
-        return Ok(res);
-    }
-    let Some(invitee) = ext.find_invitee(&config, &token).await? else {
-        return Ok(invalid_invitation(&req, &config));
-    };
-    let mut ctl = Controller::new(&req, &config, "invitation", "show", Params::new());
-    ctl.user = Some(invitee.clone());
-    if let Some(res) = ctl.before_process().await? {
-        return Ok(res);
-    }
-    let signed = token_of(&config, &invitee)?;
-    let edit = path(&req, &config, &format!("/invitations/{signed}/edit"));
-    let lang = ctl.lang.clone();
-    let body = PageBody::Text {
-        paragraphs: vec![
-            text(&config, &lang, "pow_invitation_show_intro"),
-            config.url_for(&req, &edit),
-        ],
-        links: vec![Link::new(
-            path(&req, &config, "/invitations/new"),
-            text(&config, &lang, "pow_invitation_link_invite_another"),
-        )],
-    };
-    render_page(
-        &req,
-        &config,
-        &lang,
-        Page::new("invitation/show", "pow_invitation_title_show", body),
-    )
+    Action::new(actions::SHOW)
+        .signed_in()
+        .run(&req, async |ctl| {
+            if let Some(res) = refuse_non_inviter(ctl, &ext)? {
+                return Ok(Outcome::Stop(res));
+            }
+            let Some(invitee) = ext.find_invitee(&ctl.config, &token).await? else {
+                return Ok(Outcome::Stop(invalid_invitation(&ctl.req, &ctl.config)));
+            };
+            let signed = token_of(&ctl.config, &invitee)?;
+            ctl.user = Some(invitee);
+            Ok(Outcome::render(move |ctl: &Controller| {
+                let (req, config) = (&ctl.req, &ctl.config);
+                let edit = path(req, config, &format!("/invitations/{signed}/edit"));
+                let body = PageBody::Text {
+                    paragraphs: vec![
+                        ctl.text("pow_invitation_show_intro"),
+                        config.url_for(req, &edit),
+                    ],
+                    links: vec![Link::new(
+                        path(req, config, "/invitations/new"),
+                        ctl.text("pow_invitation_link_invite_another"),
+                    )],
+                };
+                let page = Page::new("invitation/show", "pow_invitation_title_show", body);
+                render_page(req, config, &ctl.lang, page)
+            }))
+        })
+        .await
 }
 
 // ----- invitee actions ---------------------------------------------------------------
+
+/// The accept form of the controller's invitee, with its submitted values and errors.
+fn accept_page(ctl: &Controller) -> Result<HttpResponse, PowError> {
+    let invitee = ctl
+        .assigns
+        .get::<Invitee>()
+        .ok_or_else(|| PowError::Other("no invitee loaded".into()))?;
+    let signed = token_of(&ctl.config, &invitee.0)?;
+    edit_page(
+        &ctl.req,
+        &ctl.config,
+        &ctl.lang,
+        &signed,
+        &invitee.0,
+        &ctl.params,
+        ctl.changeset.as_ref(),
+    )
+}
+
+/// The invitee an accept action works on.
+struct Invitee(User);
 
 async fn edit(
     req: HttpRequest,
     token: web::Path<String>,
     ext: web::Data<Invitation>,
 ) -> Result<HttpResponse, PowError> {
-    let config = route_config(&req)?;
-    if let Some(res) = require_not_authenticated(&req, &config) {
-        return Ok(res);
-    }
-    let Some(invitee) = ext.find_invitee(&config, &token).await? else {
-        return Ok(invalid_invitation(&req, &config));
-    };
-    let mut ctl = Controller::new(&req, &config, "invitation", "edit", Params::new());
-    ctl.user = Some(invitee.clone());
-    if let Some(res) = ctl.before_process().await? {
-        return Ok(res);
-    }
-    let signed = token_of(&config, &invitee)?;
-    edit_page(
-        &req,
-        &config,
-        &ctl.lang,
-        &signed,
-        &invitee,
-        &Params::new(),
-        None,
-    )
+    Action::new(actions::EDIT)
+        .signed_out()
+        .run(&req, async |ctl| {
+            let Some(invitee) = ext.find_invitee(&ctl.config, &token).await? else {
+                return Ok(Outcome::Stop(invalid_invitation(&ctl.req, &ctl.config)));
+            };
+            ctl.user = Some(invitee.clone());
+            ctl.assigns.insert(Invitee(invitee));
+            Ok(Outcome::render(accept_page))
+        })
+        .await
 }
 
 async fn update_post(
@@ -495,67 +444,51 @@ async fn update_form(
     form: FormData,
     ext: web::Data<Invitation>,
 ) -> Result<HttpResponse, PowError> {
-    let config = route_config(&req)?;
-    if let Some(res) = require_not_authenticated(&req, &config) {
-        return Ok(res);
-    }
-    if let Some(res) = check_csrf(&req, &form) {
-        return Ok(res);
-    }
-    let Some(invitee) = ext.find_invitee(&config, &token).await? else {
-        return Ok(invalid_invitation(&req, &config));
-    };
-    let mut ctl = Controller::new(&req, &config, "invitation", "update", form.user);
-    if let Some(res) = ctl.before_process().await? {
-        return Ok(res);
-    }
-    let users = config.users()?.clone();
-    let (cfg, params, loaded) = (config.clone(), ctl.params.clone(), invitee.clone());
-    let result = run_blocking(move || {
-        // Read the row again right before writing, so that of two racing accepts the
-        // later one sees the first one's acceptance.
-        let Some(fresh) = users.get(&cfg, loaded.id)? else {
-            return Ok(None);
-        };
-        if fresh.get_timestamp(INVITATION_ACCEPTED_AT).is_some() {
-            return Ok(None);
-        }
-        users
-            .apply(&cfg, Changeset::accept_invitation(&cfg, &fresh, &params))
-            .map(Some)
-    })
-    .await?;
-    let Some(result) = result else {
-        return Ok(invalid_invitation(&req, &config));
-    };
-    match result {
-        Ok(user) => {
-            tracing::info!(user.id = user.id, "invitation accepted");
-            pow_core::session::sign_in(&req, &user).await?;
-            flash::put_info(&req, config.messages().user_has_been_created(&ctl.lang));
-            ctl.user = Some(user);
-            if let Some(res) = ctl.before_respond().await? {
-                return Ok(res);
+    Action::new(actions::UPDATE)
+        .signed_out()
+        .form(form)
+        .run(&req, async |ctl| {
+            let Some(invitee) = ext.find_invitee(&ctl.config, &token).await? else {
+                return Ok(Outcome::Stop(invalid_invitation(&ctl.req, &ctl.config)));
+            };
+            ctl.assigns.insert(Invitee(invitee.clone()));
+            let users = ctl.config.users()?.clone();
+            let (cfg, params) = (ctl.config.clone(), ctl.params.clone());
+            let result = run_blocking(move || {
+                // Read the row again right before writing, so that of two racing accepts
+                // the later one sees the first one's acceptance.
+                let Some(fresh) = users.get(&cfg, invitee.id)? else {
+                    return Ok(None);
+                };
+                if fresh.get_timestamp(INVITATION_ACCEPTED_AT).is_some() {
+                    return Ok(None);
+                }
+                users
+                    .apply(&cfg, Changeset::accept_invitation(&cfg, &fresh, &params))
+                    .map(Some)
+            })
+            .await?;
+            let Some(result) = result else {
+                return Ok(Outcome::Stop(invalid_invitation(&ctl.req, &ctl.config)));
+            };
+            match result {
+                Ok(user) => {
+                    tracing::info!(user.id = user.id, "invitation accepted");
+                    pow_core::session::sign_in(&ctl.req, &user).await?;
+                    let text = ctl.config.messages().user_has_been_created(&ctl.lang);
+                    flash::put_info(&ctl.req, text);
+                    ctl.user = Some(user);
+                    let path = ctl
+                        .config
+                        .routes()
+                        .after_registration_path(&ctl.routes_ctx());
+                    Ok(Outcome::redirect(&path))
+                }
+                Err(cs) => {
+                    ctl.changeset = Some(cs);
+                    Ok(Outcome::render(accept_page))
+                }
             }
-            Ok(redirect(
-                &config.routes().after_registration_path(&ctl.routes_ctx()),
-            ))
-        }
-        Err(cs) => {
-            ctl.changeset = Some(cs);
-            if let Some(res) = ctl.before_respond().await? {
-                return Ok(res);
-            }
-            let signed = token_of(&config, &invitee)?;
-            edit_page(
-                &req,
-                &config,
-                &ctl.lang,
-                &signed,
-                &invitee,
-                &ctl.params,
-                ctl.changeset.as_ref(),
-            )
-        }
-    }
+        })
+        .await
 }

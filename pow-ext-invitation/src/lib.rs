@@ -123,6 +123,7 @@ use pow_core::users::{
 use pow_core::{Extension, Migrations, PowConfig, PowError, User};
 
 mod controller;
+pub use controller::actions;
 
 /// The extension's name, which prefixes its message keys.
 pub const NAME: &str = "pow_invitation";

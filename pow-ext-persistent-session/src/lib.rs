@@ -80,7 +80,7 @@ use pow_core::session::{self, queue_cookie, CredentialsCache, CurrentSession, Se
 use pow_core::token::generate_uuid;
 use pow_core::users::run_blocking;
 use pow_core::views::{Field, FieldType, PageBody};
-use pow_core::web::{Controller, Flow};
+use pow_core::web::{ActionKind, Controller, Flow};
 use pow_core::{Extension, PowConfig, PowError, User};
 
 mod store;
@@ -93,10 +93,14 @@ pub const TOKEN_SALT: &str = "Elixir.PowPersistentSession.Plug.Cookie";
 /// The extension's name, which prefixes its message keys.
 pub const NAME: &str = "pow_persistent_session";
 
-/// Key of the sign-in form field and of the controller assign carrying the choice.
+/// Name of the sign-in form field.
 const FIELD: &str = "persistent_session";
-/// Assign set by `registration#update` when the browser holds a live token of the user.
-const REISSUE: &str = "pow_persistent_session_reissue";
+
+/// Whether to remember the browser on this sign-in (the checkbox, on by default).
+struct Persist(bool);
+
+/// The live remember-me token this browser held before an account edit.
+struct Reissue(String);
 
 /// The token issued to this browser during the current request.
 struct IssuedToken(String);
@@ -471,58 +475,61 @@ impl Extension for PersistentSession {
         }
     }
 
-    async fn before_process(&self, ctl: &mut Controller<'_>) -> Result<Flow, PowError> {
-        if ctl.is("session", "create") {
-            let persist = ctl.params.get(FIELD).map(String::as_str) != Some("false");
-            ctl.assigns
-                .insert(FIELD.to_owned(), serde_json::Value::Bool(persist));
-        } else if ctl.is("registration", "update") {
-            // Remember whether this browser holds a live token of the user, to give it a
-            // new one if the update revokes the user's tokens (a password change).
-            let user_id = session::current_user(ctl.req).map(|u| u.id);
-            if let (Some(user_id), Some(token)) = (user_id, self.browser_token(ctl.req, ctl.config))
-            {
-                let live = self
-                    .tokens(ctl.config)
-                    .get(&token)
-                    .await?
-                    .is_some_and(|r| r.user_id == user_id && r.used_at.is_none());
-                if live {
-                    ctl.assigns.insert(REISSUE.to_owned(), token.into());
+    async fn before_process(&self, ctl: &mut Controller) -> Result<Flow, PowError> {
+        if ctl.is_json() {
+            // API clients hold bearer tokens, never a remember-me cookie.
+            return Ok(Flow::Continue);
+        }
+        match ctl.id.kind() {
+            ActionKind::SignIn => {
+                let persist = ctl.params.get(FIELD).map(String::as_str) != Some("false");
+                ctl.assigns.insert(Persist(persist));
+            }
+            ActionKind::UpdateUser => {
+                // Remember whether this browser holds a live token of the user, to give it
+                // a new one if the update revokes the user's tokens (a password change).
+                let user_id = session::current_user(&ctl.req).map(|u| u.id);
+                let token = self.browser_token(&ctl.req, &ctl.config);
+                if let (Some(user_id), Some(token)) = (user_id, token) {
+                    let live = self
+                        .tokens(&ctl.config)
+                        .get(&token)
+                        .await?
+                        .is_some_and(|r| r.user_id == user_id && r.used_at.is_none());
+                    if live {
+                        ctl.assigns.insert(Reissue(token));
+                    }
                 }
             }
+            _ => {}
         }
         Ok(Flow::Continue)
     }
 
-    async fn before_respond(&self, ctl: &mut Controller<'_>) -> Result<Flow, PowError> {
-        let Some(user) = ctl.user.clone() else {
+    async fn before_respond(&self, ctl: &mut Controller) -> Result<Flow, PowError> {
+        let Some(user) = ctl.user.clone().filter(|_| !ctl.is_json()) else {
             return Ok(Flow::Continue);
         };
-        if ctl.is("session", "create") {
-            let persist = ctl
-                .assigns
-                .get(FIELD)
-                .and_then(serde_json::Value::as_bool)
-                .unwrap_or(true);
-            if persist {
-                self.remember(ctl.req, ctl.config, &user).await?;
-            } else {
-                self.forget(ctl.req, ctl.config).await?;
-            }
-        } else if ctl.is("session", "delete") || ctl.is("registration", "delete") {
-            self.forget(ctl.req, ctl.config).await?;
-        } else if ctl.is("registration", "update") {
-            let held = ctl
-                .assigns
-                .get(REISSUE)
-                .and_then(serde_json::Value::as_str)
-                .map(str::to_owned);
-            if let Some(token) = held {
-                if self.tokens(ctl.config).get(&token).await?.is_none() {
-                    self.remember(ctl.req, ctl.config, &user).await?;
+        match ctl.id.kind() {
+            ActionKind::SignIn => {
+                let persist = ctl.assigns.get::<Persist>().is_none_or(|p| p.0);
+                if persist {
+                    self.remember(&ctl.req, &ctl.config, &user).await?;
+                } else {
+                    self.forget(&ctl.req, &ctl.config).await?;
                 }
             }
+            ActionKind::SignOut | ActionKind::DeleteUser => {
+                self.forget(&ctl.req, &ctl.config).await?;
+            }
+            ActionKind::UpdateUser => {
+                if let Some(Reissue(token)) = ctl.assigns.get::<Reissue>() {
+                    if self.tokens(&ctl.config).get(token).await?.is_none() {
+                        self.remember(&ctl.req, &ctl.config, &user).await?;
+                    }
+                }
+            }
+            _ => {}
         }
         Ok(Flow::Continue)
     }

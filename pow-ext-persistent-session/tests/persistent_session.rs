@@ -534,9 +534,9 @@ impl Extension for HaltSignIn {
         "halt_sign_in"
     }
 
-    async fn before_respond(&self, ctl: &mut Controller<'_>) -> Result<Flow, PowError> {
-        if ctl.is("session", "create") && ctl.user.is_some() {
-            pow_core::session::sign_out(ctl.req).await?;
+    async fn before_respond(&self, ctl: &mut Controller) -> Result<Flow, PowError> {
+        if ctl.is(pow_core::web::actions::SESSION_CREATE) && ctl.user.is_some() {
+            pow_core::session::sign_out(&ctl.req).await?;
             return Ok(Flow::Halt(redirect("/")));
         }
         Ok(Flow::Continue)

@@ -5,9 +5,10 @@ use actix_web::web::{self, Bytes, ServiceConfig};
 use actix_web::{HttpRequest, HttpResponse};
 use pow_core::api::{user_params, ApiContext, ApiError, ApiExtension, LinkTemplate};
 use pow_core::messages::request_language;
+use pow_core::web::Controller;
 use pow_core::PowConfig;
 
-use crate::controller::token_path;
+use crate::controller::{actions, token_path};
 use crate::flow::{self, Requested, Reset};
 use crate::tokens::ResetTokens;
 use crate::{ResetPassword, NAME};
@@ -137,9 +138,10 @@ async fn create(
     this: web::Data<ResetPasswordApi>,
     body: Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    request_link(&req, &api, &this, &body)
-        .await
-        .map_err(|err| err.localized(&req))
+    api.run(&req, actions::API_CREATE, async |_| {
+        request_link(&req, &api, &this, &body).await
+    })
+    .await
 }
 
 async fn request_link(
@@ -175,17 +177,19 @@ async fn show(
     this: web::Data<ResetPasswordApi>,
     token: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let config = api.config();
-    let loaded = ResetTokens::new(config, this.ext.ttl())
-        .load(config, &token)
-        .await
-        .map_err(|err| ApiError::from_pow(&req, err))?;
-    if loaded.is_none() {
-        return Err(invalid_token(&req));
-    }
-    Ok(HttpResponse::Ok()
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .json(serde_json::json!({ "data": {} })))
+    api.run(&req, actions::API_SHOW, async |_| {
+        let config = api.config();
+        let loaded = ResetTokens::new(config, this.ext.ttl())
+            .load(config, &token)
+            .await?;
+        if loaded.is_none() {
+            return Err(invalid_token(&req));
+        }
+        Ok(HttpResponse::Ok()
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .json(serde_json::json!({ "data": {} })))
+    })
+    .await
 }
 
 /// `PATCH|PUT <prefix>/reset-password/{token}`: sets the new password.
@@ -196,18 +200,20 @@ async fn update(
     token: web::Path<String>,
     body: Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    set_password(&req, &api, &this, &token, &body)
-        .await
-        .map_err(|err| err.localized(&req))
+    api.run(&req, actions::API_UPDATE, async |ctl| {
+        set_password(ctl, &api, &this, &token, &body).await
+    })
+    .await
 }
 
 async fn set_password(
-    req: &HttpRequest,
+    ctl: &mut Controller,
     api: &ApiContext,
     this: &ResetPasswordApi,
     signed: &str,
     body: &[u8],
 ) -> Result<HttpResponse, ApiError> {
+    let req = &ctl.req.clone();
     let params = user_params(body).ok_or_else(|| ApiError::invalid_request(req))?;
     let config = api.config();
     let Some(loaded) = ResetTokens::new(config, this.ext.ttl())
@@ -217,11 +223,14 @@ async fn set_password(
         return Err(invalid_token(req));
     };
     match flow::reset(config, &this.ext, loaded, &params).await? {
-        Reset::Done(_) => Ok(done(text(
-            req,
-            config,
-            "pow_reset_password_password_has_been_reset",
-        ))),
+        Reset::Done(user) => {
+            ctl.user = Some(user);
+            Ok(done(text(
+                req,
+                config,
+                "pow_reset_password_password_has_been_reset",
+            )))
+        }
         Reset::Invalid(changeset) => Err(ApiError::validation(
             req,
             config,

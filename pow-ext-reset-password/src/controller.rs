@@ -6,11 +6,11 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::web::{self, Bytes, ServiceConfig};
 use actix_web::{HttpRequest, HttpResponse};
 use pow_core::messages::LanguageIdentifier;
-use pow_core::users::{Changeset, Params};
+use pow_core::users::Changeset;
 use pow_core::views::{FieldType, Link, PageBody};
 use pow_core::web::{
-    check_csrf, field, flash, form, redirect, render_page, require_not_authenticated, route_config,
-    routes_ctx, Controller, FormData, Page,
+    field, flash, form, new_password_fields, redirect, render_page, routes_ctx, Action, ActionId,
+    ActionKind, Controller, FormData, Outcome, Page,
 };
 use pow_core::{PowConfig, PowError};
 
@@ -18,8 +18,27 @@ use crate::flow::{self, Requested, Reset};
 use crate::tokens::ResetTokens;
 use crate::ResetPassword;
 
-/// Controller name seen by extension callbacks.
-const CONTROLLER: &str = "reset_password";
+/// The reset-password controller's actions, as extension callbacks see them.
+pub mod actions {
+    use super::{ActionId, ActionKind};
+
+    /// `GET /reset-password/new`: the request form.
+    pub const NEW: ActionId = ActionId::new("reset_password", "new", ActionKind::Show);
+    /// `POST /reset-password`: mail a reset link.
+    pub const CREATE: ActionId = ActionId::new("reset_password", "create", ActionKind::Other);
+    /// `GET /reset-password/{token}`: the new-password form.
+    pub const EDIT: ActionId = ActionId::new("reset_password", "edit", ActionKind::Show);
+    /// `PATCH /reset-password/{token}`: set the new password.
+    pub const UPDATE: ActionId = ActionId::new("reset_password", "update", ActionKind::Other);
+    /// `POST <api prefix>/reset-password`: mail a reset link (JSON).
+    pub const API_CREATE: ActionId =
+        ActionId::new("api_reset_password", "create", ActionKind::Other);
+    /// `GET <api prefix>/reset-password/{token}`: whether a token works (JSON).
+    pub const API_SHOW: ActionId = ActionId::new("api_reset_password", "show", ActionKind::Show);
+    /// `PATCH <api prefix>/reset-password/{token}`: set the new password (JSON).
+    pub const API_UPDATE: ActionId =
+        ActionId::new("api_reset_password", "update", ActionKind::Other);
+}
 /// The request form, relative to the mount path.
 pub(crate) const NEW_PATH: &str = "/reset-password/new";
 /// Where the request form posts, relative to the mount path.
@@ -68,10 +87,6 @@ fn sign_in_path(req: &HttpRequest, config: &PowConfig) -> String {
         .session_path(&routes_ctx(req, config, None), "new")
 }
 
-fn text(config: &PowConfig, lang: &LanguageIdentifier, key: &str) -> Option<String> {
-    config.messages().message(lang, key, &[])
-}
-
 // ----- new / create ------------------------------------------------------------------
 
 fn new_page(
@@ -103,18 +118,14 @@ fn new_page(
 }
 
 async fn new(req: HttpRequest, _ext: Arc<ResetPassword>) -> Result<HttpResponse, PowError> {
-    let config = route_config(&req)?;
-    if let Some(res) = require_not_authenticated(&req, &config) {
-        return Ok(res);
-    }
-    let mut ctl = Controller::new(&req, &config, CONTROLLER, "new", Params::new());
-    if let Some(res) = ctl.before_process().await? {
-        return Ok(res);
-    }
-    if let Some(res) = ctl.before_respond().await? {
-        return Ok(res);
-    }
-    new_page(&req, &config, &ctl.lang, None, None)
+    Action::new(actions::NEW)
+        .signed_out()
+        .run(&req, async |_| {
+            Ok(Outcome::render(|ctl: &Controller| {
+                new_page(&ctl.req, &ctl.config, &ctl.lang, None, None)
+            }))
+        })
+        .await
 }
 
 async fn create(
@@ -122,37 +133,30 @@ async fn create(
     form: FormData,
     ext: Arc<ResetPassword>,
 ) -> Result<HttpResponse, PowError> {
-    let config = route_config(&req)?;
-    if let Some(res) = require_not_authenticated(&req, &config) {
-        return Ok(res);
-    }
-    if let Some(res) = check_csrf(&req, &form) {
-        return Ok(res);
-    }
-    let mut ctl = Controller::new(&req, &config, CONTROLLER, "create", form.user);
-    if let Some(res) = ctl.before_process().await? {
-        return Ok(res);
-    }
-    let raw_email = ctl.params.get("email").cloned().unwrap_or_default();
-    let link = |signed: &str| config.url_for(&req, &token_path(&config, signed));
-    let requested = flow::request_link(&req, &config, &ext, &ctl.lang, &raw_email, link).await?;
-    let flash_key = match requested {
-        Requested::Known => "pow_reset_password_email_has_been_sent",
-        Requested::Unknown if !config.prevent_user_enumeration() => {
-            if let Some(res) = ctl.before_respond().await? {
-                return Ok(res);
-            }
-            let error = text(&config, &ctl.lang, "pow_reset_password_user_not_found");
-            let shown = ctl.params.get("email").cloned();
-            return new_page(&req, &config, &ctl.lang, shown.as_deref(), error);
-        }
-        Requested::Unknown => "pow_reset_password_maybe_email_has_been_sent",
-    };
-    flash::put_info(&req, text(&config, &ctl.lang, flash_key));
-    if let Some(res) = ctl.before_respond().await? {
-        return Ok(res);
-    }
-    Ok(redirect(&sign_in_path(&req, &config)))
+    Action::new(actions::CREATE)
+        .signed_out()
+        .form(form)
+        .run(&req, async |ctl| {
+            let (req, config) = (&ctl.req, &ctl.config);
+            let raw_email = ctl.params.get("email").cloned().unwrap_or_default();
+            let link = |signed: &str| config.url_for(req, &token_path(config, signed));
+            let requested =
+                flow::request_link(req, config, &ext, &ctl.lang, &raw_email, link).await?;
+            let flash_key = match requested {
+                Requested::Known => "pow_reset_password_email_has_been_sent",
+                Requested::Unknown if !config.prevent_user_enumeration() => {
+                    return Ok(Outcome::render(|ctl: &Controller| {
+                        let error = ctl.message("pow_reset_password_user_not_found");
+                        let shown = ctl.params.get("email").map(String::as_str);
+                        new_page(&ctl.req, &ctl.config, &ctl.lang, shown, error)
+                    }));
+                }
+                Requested::Unknown => "pow_reset_password_maybe_email_has_been_sent",
+            };
+            flash::put_info(req, ctl.message(flash_key));
+            Ok(Outcome::redirect(&sign_in_path(req, config)))
+        })
+        .await
 }
 
 // ----- edit / update -----------------------------------------------------------------
@@ -163,9 +167,9 @@ fn signed_token(req: &HttpRequest) -> String {
 }
 
 /// The answer for a bad, used or expired token.
-fn invalid_token(req: &HttpRequest, config: &PowConfig, lang: &LanguageIdentifier) -> HttpResponse {
-    flash::put_error(req, text(config, lang, "pow_reset_password_invalid_token"));
-    redirect(&mounted(config, NEW_PATH))
+fn invalid_token(ctl: &Controller) -> HttpResponse {
+    flash::put_error(&ctl.req, ctl.message("pow_reset_password_invalid_token"));
+    redirect(&mounted(&ctl.config, NEW_PATH))
 }
 
 fn edit_page(
@@ -176,24 +180,7 @@ fn edit_page(
     changeset: Option<&Changeset>,
 ) -> Result<HttpResponse, PowError> {
     let messages = config.messages();
-    let fields = vec![
-        field(
-            config,
-            lang,
-            "password",
-            FieldType::Password,
-            None,
-            changeset,
-        ),
-        field(
-            config,
-            lang,
-            "password_confirmation",
-            FieldType::Password,
-            None,
-            changeset,
-        ),
-    ];
+    let fields = new_password_fields(config, lang, changeset, true).to_vec();
     let body = PageBody::Form {
         form: form(
             req,
@@ -216,26 +203,22 @@ fn edit_page(
 }
 
 async fn edit(req: HttpRequest, ext: Arc<ResetPassword>) -> Result<HttpResponse, PowError> {
-    let config = route_config(&req)?;
-    if let Some(res) = require_not_authenticated(&req, &config) {
-        return Ok(res);
-    }
-    let mut ctl = Controller::new(&req, &config, CONTROLLER, "edit", Params::new());
-    let signed = signed_token(&req);
-    let Some(loaded) = ResetTokens::new(&config, ext.ttl())
-        .load(&config, &signed)
-        .await?
-    else {
-        return Ok(invalid_token(&req, &config, &ctl.lang));
-    };
-    if let Some(res) = ctl.before_process().await? {
-        return Ok(res);
-    }
-    ctl.user = Some(loaded.user);
-    if let Some(res) = ctl.before_respond().await? {
-        return Ok(res);
-    }
-    edit_page(&req, &config, &ctl.lang, &signed, None)
+    Action::new(actions::EDIT)
+        .signed_out()
+        .run(&req, async |ctl| {
+            let signed = signed_token(&ctl.req);
+            let Some(loaded) = ResetTokens::new(&ctl.config, ext.ttl())
+                .load(&ctl.config, &signed)
+                .await?
+            else {
+                return Ok(Outcome::Stop(invalid_token(ctl)));
+            };
+            ctl.user = Some(loaded.user);
+            Ok(Outcome::render(move |ctl: &Controller| {
+                edit_page(&ctl.req, &ctl.config, &ctl.lang, &signed, None)
+            }))
+        })
+        .await
 }
 
 async fn update_post(
@@ -256,56 +239,38 @@ async fn update(
     form: FormData,
     ext: Arc<ResetPassword>,
 ) -> Result<HttpResponse, PowError> {
-    let config = route_config(&req)?;
-    if let Some(res) = require_not_authenticated(&req, &config) {
-        return Ok(res);
-    }
-    if let Some(res) = check_csrf(&req, &form) {
-        return Ok(res);
-    }
-    let mut ctl = Controller::new(&req, &config, CONTROLLER, "update", form.user);
-    let signed = signed_token(&req);
-    let tokens = ResetTokens::new(&config, ext.ttl());
-    let Some(loaded) = tokens.load(&config, &signed).await? else {
-        return Ok(invalid_token(&req, &config, &ctl.lang));
-    };
-    if let Some(res) = ctl.before_process().await? {
-        return Ok(res);
-    }
-    let params = ctl.params.clone();
-    let updated = match flow::reset(&config, &ext, loaded, &params).await? {
-        Reset::Done(updated) => updated,
-        Reset::Invalid(changeset) => {
-            return respond_invalid(&req, &config, &mut ctl, &signed, changeset).await;
-        }
-        Reset::TokenGone => return Ok(invalid_token(&req, &config, &ctl.lang)),
-    };
-    flash::put_info(
-        &req,
-        text(
-            &config,
-            &ctl.lang,
-            "pow_reset_password_password_has_been_reset",
-        ),
-    );
-    ctl.user = Some(updated);
-    if let Some(res) = ctl.before_respond().await? {
-        return Ok(res);
-    }
-    Ok(redirect(&sign_in_path(&req, &config)))
-}
-
-/// The edit form again, with the changeset's errors; the token stays valid.
-async fn respond_invalid(
-    req: &HttpRequest,
-    config: &PowConfig,
-    ctl: &mut Controller<'_>,
-    signed: &str,
-    changeset: Changeset,
-) -> Result<HttpResponse, PowError> {
-    ctl.changeset = Some(changeset);
-    if let Some(res) = ctl.before_respond().await? {
-        return Ok(res);
-    }
-    edit_page(req, config, &ctl.lang, signed, ctl.changeset.as_ref())
+    Action::new(actions::UPDATE)
+        .signed_out()
+        .form(form)
+        .run(&req, async |ctl| {
+            let signed = signed_token(&ctl.req);
+            let tokens = ResetTokens::new(&ctl.config, ext.ttl());
+            let Some(loaded) = tokens.load(&ctl.config, &signed).await? else {
+                return Ok(Outcome::Stop(invalid_token(ctl)));
+            };
+            let params = ctl.params.clone();
+            match flow::reset(&ctl.config, &ext, loaded, &params).await? {
+                Reset::Done(updated) => {
+                    let text = ctl.message("pow_reset_password_password_has_been_reset");
+                    flash::put_info(&ctl.req, text);
+                    ctl.user = Some(updated);
+                    Ok(Outcome::redirect(&sign_in_path(&ctl.req, &ctl.config)))
+                }
+                // The edit form again, with the changeset's errors; the token stays valid.
+                Reset::Invalid(changeset) => {
+                    ctl.changeset = Some(changeset);
+                    Ok(Outcome::render(move |ctl: &Controller| {
+                        edit_page(
+                            &ctl.req,
+                            &ctl.config,
+                            &ctl.lang,
+                            &signed,
+                            ctl.changeset.as_ref(),
+                        )
+                    }))
+                }
+                Reset::TokenGone => Ok(Outcome::Stop(invalid_token(ctl))),
+            }
+        })
+        .await
 }

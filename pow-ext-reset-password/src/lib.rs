@@ -206,6 +206,7 @@ use pow_core::{Extension, PowConfig};
 
 mod api;
 mod controller;
+pub use controller::actions;
 mod flow;
 mod mail;
 mod rate_limit;

@@ -11,6 +11,7 @@ use super::middleware::bearer_token;
 use super::tokens::TokenPair;
 use super::{ApiAction, ApiContext};
 use crate::users::{run_blocking, Params};
+use crate::web::{Action, ActionId, Controller, Outcome};
 
 /// Reads the `user` object of a JSON body (`{"user": {"email": "...", ...}}`) as params.
 ///
@@ -74,6 +75,44 @@ pub fn token_response_with(
         .json(serde_json::json!({ "data": data }))
 }
 
+/// The API's actions, as extension callbacks see them ([`Controller::is_json`] is true).
+pub mod actions {
+    use crate::web::{ActionId, ActionKind};
+
+    /// `POST <prefix>/registration`: sign up and get a token pair.
+    pub const REGISTRATION_CREATE: ActionId =
+        ActionId::new("api_registration", "create", ActionKind::SignUp);
+    /// `POST <prefix>/session`: sign in and get a token pair.
+    pub const SESSION_CREATE: ActionId = ActionId::new("api_session", "create", ActionKind::SignIn);
+    /// `DELETE <prefix>/session`: revoke the pair of the bearer token.
+    pub const SESSION_DELETE: ActionId =
+        ActionId::new("api_session", "delete", ActionKind::SignOut);
+    /// `POST <prefix>/session/renew`: exchange a renewal token for a new pair.
+    pub const SESSION_RENEW: ActionId = ActionId::new("api_session", "renew", ActionKind::Other);
+}
+
+impl ApiContext {
+    /// Runs the JSON action `id` through the one action pipeline
+    /// ([`Action`] with [`Format::Json`](crate::web::Format::Json)): extension callbacks
+    /// run around `act`, and errors are translated for the request.
+    ///
+    /// # Errors
+    /// The action's or a callback's error, translated.
+    pub async fn run(
+        &self,
+        req: &HttpRequest,
+        id: ActionId,
+        act: impl AsyncFnOnce(&mut Controller) -> Result<HttpResponse, ApiError>,
+    ) -> Result<HttpResponse, ApiError> {
+        Action::new(id)
+            .json()
+            .config(self.config().clone())
+            .run(req, async |ctl| act(ctl).await.map(Outcome::Respond))
+            .await
+            .map_err(|err| err.localized(req))
+    }
+}
+
 /// `POST <prefix>/registration`: creates the user and answers a token pair; `422` with
 /// translated field errors when the params are invalid.
 pub(crate) async fn registration_create(
@@ -81,35 +120,29 @@ pub(crate) async fn registration_create(
     api: ApiContext,
     body: Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    registration(&req, &api, &body)
-        .await
-        .map_err(|err| err.localized(&req))
-}
-
-async fn registration(
-    req: &HttpRequest,
-    api: &ApiContext,
-    body: &[u8],
-) -> Result<HttpResponse, ApiError> {
-    let params = user_params(body).ok_or_else(|| ApiError::invalid_request(req))?;
-    let config = api.config().clone();
-    let users = Arc::clone(config.users()?);
-    let cfg = config.clone();
-    let user = match run_blocking(move || users.create(&cfg, &params)).await? {
-        Ok(user) => user,
-        Err(cs) => {
-            return Err(ApiError::validation(
-                req,
-                &config,
-                "api-user-not-created",
-                &cs,
-            ))
-        }
-    };
-    api.before_issue(req, &user, ApiAction::Registration)
-        .await?;
-    let data = api.token_data(req, &user, ApiAction::Registration).await?;
-    Ok(token_response_with(&api.issue_tokens(&user).await?, data))
+    api.run(&req, actions::REGISTRATION_CREATE, async |ctl| {
+        let params = user_params(&body).ok_or_else(|| ApiError::invalid_request(&req))?;
+        let config = api.config().clone();
+        let users = Arc::clone(config.users()?);
+        let cfg = config.clone();
+        let user = match run_blocking(move || users.create(&cfg, &params)).await? {
+            Ok(user) => user,
+            Err(cs) => {
+                return Err(ApiError::validation(
+                    &req,
+                    &config,
+                    "api-user-not-created",
+                    &cs,
+                ))
+            }
+        };
+        ctl.user = Some(user.clone());
+        api.before_issue(&req, &user, ApiAction::Registration)
+            .await?;
+        let data = api.token_data(&req, &user, ApiAction::Registration).await?;
+        Ok(token_response_with(&api.issue_tokens(&user).await?, data))
+    })
+    .await
 }
 
 /// `POST <prefix>/session`: checks the user id and password and answers a token pair;
@@ -119,38 +152,32 @@ pub(crate) async fn session_create(
     api: ApiContext,
     body: Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    sign_in(&req, &api, &body)
-        .await
-        .map_err(|err| err.localized(&req))
-}
-
-async fn sign_in(
-    req: &HttpRequest,
-    api: &ApiContext,
-    body: &[u8],
-) -> Result<HttpResponse, ApiError> {
-    let params = user_params(body).ok_or_else(|| ApiError::invalid_request(req))?;
-    let config = api.config().clone();
-    let users = Arc::clone(config.users()?);
-    let cfg = config.clone();
-    let authenticated = run_blocking(move || users.authenticate(&cfg, &params)).await?;
-    let Some(user) = authenticated else {
-        return Err(ApiError::invalid_credentials(req, &config));
-    };
-    api.before_issue(req, &user, ApiAction::SignIn).await?;
-    let data = api.token_data(req, &user, ApiAction::SignIn).await?;
-    let pair = api.issue_tokens(&user).await?;
-    // A password change or account deletion that raced this sign-in wins: if the row
-    // changed after the password was checked, the revocation may have run before the
-    // pair was stored, so drop the pair. (A later revocation reaches it anyway.)
-    let users = Arc::clone(config.users()?);
-    let (cfg, id) = (config.clone(), user.id);
-    let fresh = run_blocking(move || users.get(&cfg, id)).await?;
-    if fresh.map(|u| u.password_hash) != Some(user.password_hash) {
-        api.tokens().sign_out(&pair.access_token).await?;
-        return Err(ApiError::invalid_credentials(req, &config));
-    }
-    Ok(token_response_with(&pair, data))
+    api.run(&req, actions::SESSION_CREATE, async |ctl| {
+        let params = user_params(&body).ok_or_else(|| ApiError::invalid_request(&req))?;
+        let config = api.config().clone();
+        let users = Arc::clone(config.users()?);
+        let cfg = config.clone();
+        let authenticated = run_blocking(move || users.authenticate(&cfg, &params)).await?;
+        let Some(user) = authenticated else {
+            return Err(ApiError::invalid_credentials(&req, &config));
+        };
+        api.before_issue(&req, &user, ApiAction::SignIn).await?;
+        let data = api.token_data(&req, &user, ApiAction::SignIn).await?;
+        let pair = api.issue_tokens(&user).await?;
+        // A password change or account deletion that raced this sign-in wins: if the row
+        // changed after the password was checked, the revocation may have run before the
+        // pair was stored, so drop the pair. (A later revocation reaches it anyway.)
+        let users = Arc::clone(config.users()?);
+        let (cfg, id) = (config.clone(), user.id);
+        let fresh = run_blocking(move || users.get(&cfg, id)).await?;
+        if fresh.map(|u| u.password_hash) != Some(user.password_hash.clone()) {
+            api.tokens().sign_out(&pair.access_token).await?;
+            return Err(ApiError::invalid_credentials(&req, &config));
+        }
+        ctl.user = Some(user);
+        Ok(token_response_with(&pair, data))
+    })
+    .await
 }
 
 /// `DELETE <prefix>/session`: revokes the pair of the bearer token (access or renewal
@@ -160,15 +187,15 @@ pub(crate) async fn session_delete(
     req: HttpRequest,
     api: ApiContext,
 ) -> Result<HttpResponse, ApiError> {
-    if let Some(token) = bearer_token(req.headers()) {
-        api.tokens()
-            .sign_out(token)
-            .await
-            .map_err(|err| ApiError::from(err).localized(&req))?;
-    }
-    Ok(HttpResponse::Ok()
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .json(serde_json::json!({ "data": {} })))
+    api.run(&req, actions::SESSION_DELETE, async |_| {
+        if let Some(token) = bearer_token(req.headers()) {
+            api.tokens().sign_out(token).await?;
+        }
+        Ok(HttpResponse::Ok()
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .json(serde_json::json!({ "data": {} })))
+    })
+    .await
 }
 
 /// `POST <prefix>/session/renew`: consumes the renewal token sent as bearer token and
@@ -178,29 +205,29 @@ pub(crate) async fn session_renew(
     req: HttpRequest,
     api: ApiContext,
 ) -> Result<HttpResponse, ApiError> {
-    renew(&req, &api).await.map_err(|err| err.localized(&req))
-}
-
-async fn renew(req: &HttpRequest, api: &ApiContext) -> Result<HttpResponse, ApiError> {
-    let Some(token) = bearer_token(req.headers()) else {
-        return Err(ApiError::invalid_token(req));
-    };
-    let Some(renewal) = api.tokens().renew(token).await? else {
-        return Err(ApiError::invalid_token(req));
-    };
-    api.before_issue(req, &renewal.user, ApiAction::Renewal)
-        .await?;
-    let data = api
-        .token_data(req, &renewal.user, ApiAction::Renewal)
-        .await?;
-    let pair = api
-        .tokens()
-        .issue(
-            &renewal.user,
-            Some((renewal.fingerprint, renewal.signed_in_at)),
-            renewal.generation,
-            api.renewal_ttl(),
-        )
-        .await?;
-    Ok(token_response_with(&pair, data))
+    api.run(&req, actions::SESSION_RENEW, async |ctl| {
+        let Some(token) = bearer_token(req.headers()) else {
+            return Err(ApiError::invalid_token(&req));
+        };
+        let Some(renewal) = api.tokens().renew(token).await? else {
+            return Err(ApiError::invalid_token(&req));
+        };
+        api.before_issue(&req, &renewal.user, ApiAction::Renewal)
+            .await?;
+        let data = api
+            .token_data(&req, &renewal.user, ApiAction::Renewal)
+            .await?;
+        let pair = api
+            .tokens()
+            .issue(
+                &renewal.user,
+                Some((renewal.fingerprint, renewal.signed_in_at)),
+                renewal.generation,
+                api.renewal_ttl(),
+            )
+            .await?;
+        ctl.user = Some(renewal.user);
+        Ok(token_response_with(&pair, data))
+    })
+    .await
 }

@@ -1,20 +1,18 @@
 //! [`ApiAuthMiddleware`]: loads the user of each API request from its bearer token.
 
-use std::future::{ready, Ready};
-use std::rc::Rc;
 use std::sync::Arc;
 
-use actix_web::body::EitherBody;
-use actix_web::dev::{forward_ready, Service, ServiceRequest, ServiceResponse, Transform};
+use actix_web::body::{EitherBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderMap};
 use actix_web::{HttpMessage, HttpResponse};
-use futures_util::future::LocalBoxFuture;
+use async_trait::async_trait;
 
 use super::error::{ApiError, ApiErrorHandler};
 use super::tokens::Tokens;
 use crate::config::PowConfig;
 use crate::error::PowError;
-use crate::session::{CurrentSession, ErrorHandler, ErrorHandlerRef};
+use crate::session::{AuthMiddleware, SessionSource};
 
 /// Longest bearer token considered; ours are about 110 characters. Longer values are
 /// anonymous without any work.
@@ -76,135 +74,32 @@ pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
 /// [`PowSessionMiddleware`](crate::PowSessionMiddleware), so that API routes accept
 /// bearer tokens only (which is why they need no CSRF protection; see the
 /// [module docs](super)).
+pub type ApiAuthMiddleware = AuthMiddleware<BearerSource>;
+
+/// Reads the session of a request from its bearer access token: the [`SessionSource`] of
+/// [`ApiAuthMiddleware`].
 #[derive(Clone)]
-pub struct ApiAuthMiddleware {
-    inner: Arc<Inner>,
-}
-
-impl std::fmt::Debug for ApiAuthMiddleware {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ApiAuthMiddleware")
-            .field("config", &self.inner.config)
-            .finish_non_exhaustive()
-    }
-}
-
-struct Inner {
-    config: PowConfig,
+pub struct BearerSource {
     tokens: Tokens,
-    error_handler: Arc<dyn ErrorHandler>,
 }
 
-impl ApiAuthMiddleware {
-    /// The middleware for `config`.
+impl AuthMiddleware<BearerSource> {
+    /// The middleware for `config`, answering failed guards with [`ApiErrorHandler`].
     pub fn new(config: PowConfig) -> Self {
-        Self {
-            inner: Arc::new(Inner {
-                tokens: Tokens::new(&config),
-                config,
-                error_handler: Arc::new(ApiErrorHandler),
-            }),
-        }
-    }
-
-    /// Sets the [`ErrorHandler`] the extractors and guards use behind this middleware. The
-    /// default is [`ApiErrorHandler`].
-    pub fn error_handler(self, handler: impl ErrorHandler) -> Self {
-        Self {
-            inner: Arc::new(Inner {
-                config: self.inner.config.clone(),
-                tokens: self.inner.tokens.clone(),
-                error_handler: Arc::new(handler),
-            }),
-        }
+        let source = BearerSource {
+            tokens: Tokens::new(&config),
+        };
+        Self::with_source(config, source).with_error_handler(Arc::new(ApiErrorHandler))
     }
 }
 
-impl<S, B> Transform<S, ServiceRequest> for ApiAuthMiddleware
-where
-    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error> + 'static,
-    B: 'static,
-{
-    type Response = ServiceResponse<EitherBody<B>>;
-    type Error = actix_web::Error;
-    type Transform = ApiAuthService<S>;
-    type InitError = ();
-    type Future = Ready<Result<Self::Transform, Self::InitError>>;
-
-    fn new_transform(&self, service: S) -> Self::Future {
-        ready(Ok(ApiAuthService {
-            service: Rc::new(service),
-            inner: Arc::clone(&self.inner),
-        }))
+#[async_trait(?Send)]
+impl SessionSource for BearerSource {
+    fn prepare(&self, req: &ServiceRequest) {
+        req.extensions_mut().insert(ApiRequest);
     }
-}
 
-/// The service built by [`ApiAuthMiddleware`].
-pub struct ApiAuthService<S> {
-    service: Rc<S>,
-    inner: Arc<Inner>,
-}
-
-impl<S, B> Service<ServiceRequest> for ApiAuthService<S>
-where
-    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error> + 'static,
-    B: 'static,
-{
-    type Response = ServiceResponse<EitherBody<B>>;
-    type Error = actix_web::Error;
-    type Future = LocalBoxFuture<'static, Result<Self::Response, Self::Error>>;
-
-    forward_ready!(service);
-
-    fn call(&self, req: ServiceRequest) -> Self::Future {
-        let service = Rc::clone(&self.service);
-        let inner = Arc::clone(&self.inner);
-        Box::pin(async move {
-            match inner.load(&req).await {
-                Ok(()) => service.call(req).await.map(as_api_error),
-                Err(err) => {
-                    let err = err.localized(req.request());
-                    Ok(req.error_response(err).map_into_right_body())
-                }
-            }
-        })
-    }
-}
-
-/// Re-answers a response carrying a [`PowError`], or an [`ApiError`] whose text still
-/// waits for a language, as a translated [`ApiError`]; other responses pass unchanged.
-fn as_api_error<B>(res: ServiceResponse<B>) -> ServiceResponse<EitherBody<B>> {
-    let replacement = res.response().error().and_then(|err| {
-        if let Some(api) = err.as_error::<ApiError>() {
-            api.is_untranslated()
-                .then(|| api.clone().localized(res.request()))
-        } else {
-            // Logged by `PowError`'s own `error_response` already.
-            err.as_error::<PowError>()
-                .map(|pow| ApiError::of_pow_error(pow).localized(res.request()))
-        }
-    });
-    match replacement {
-        Some(err) => {
-            let (req, _) = res.into_parts();
-            ServiceResponse::new(req, HttpResponse::from_error(err)).map_into_right_body()
-        }
-        None => res.map_into_left_body(),
-    }
-}
-
-impl Inner {
-    async fn load(&self, req: &ServiceRequest) -> Result<(), ApiError> {
-        {
-            let mut extensions = req.extensions_mut();
-            extensions.insert(self.config.clone());
-            extensions.insert(ApiRequest);
-            extensions.insert(ErrorHandlerRef(Arc::clone(&self.error_handler)));
-            if extensions.contains::<CurrentSession>() {
-                // Assigned up front (tests) or by an outer middleware: nothing to look up.
-                return Ok(());
-            }
-        }
+    async fn load(&self, _config: &PowConfig, req: &ServiceRequest) -> Result<(), PowError> {
         let Some(token) = bearer_token(req.headers()) else {
             return Ok(());
         };
@@ -212,6 +107,42 @@ impl Inner {
             req.extensions_mut().insert(current);
         }
         Ok(())
+    }
+
+    fn error_response(
+        &self,
+        _config: &PowConfig,
+        req: ServiceRequest,
+        err: PowError,
+    ) -> ServiceResponse {
+        let err = ApiError::from(err).localized(req.request());
+        req.error_response(err)
+    }
+
+    /// Re-answers a response carrying a [`PowError`], or an [`ApiError`] whose text still
+    /// waits for a language, as a translated [`ApiError`]; other responses pass unchanged.
+    fn finish<B: MessageBody + 'static>(
+        &self,
+        _config: &PowConfig,
+        res: ServiceResponse<B>,
+    ) -> ServiceResponse<EitherBody<B>> {
+        let replacement = res.response().error().and_then(|err| {
+            if let Some(api) = err.as_error::<ApiError>() {
+                api.is_untranslated()
+                    .then(|| api.clone().localized(res.request()))
+            } else {
+                // Logged by `PowError`'s own `error_response` already.
+                err.as_error::<PowError>()
+                    .map(|pow| ApiError::of_pow_error(pow).localized(res.request()))
+            }
+        });
+        match replacement {
+            Some(err) => {
+                let (req, _) = res.into_parts();
+                ServiceResponse::new(req, HttpResponse::from_error(err)).map_into_right_body()
+            }
+            None => res.map_into_left_body(),
+        }
     }
 }
 

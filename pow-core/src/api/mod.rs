@@ -145,12 +145,10 @@ mod link;
 mod middleware;
 mod tokens;
 
-pub use controllers::{token_response, token_response_with, user_params};
+pub use controllers::{actions, token_response, token_response_with, user_params};
 pub use error::{ApiError, ApiErrorHandler, API_FTL, BUSY_RETRY_AFTER_SECS};
 pub use link::LinkTemplate;
-#[doc(hidden)]
-pub use middleware::ApiAuthService;
-pub use middleware::{bearer_token, ApiAuthMiddleware, ApiRequest};
+pub use middleware::{bearer_token, ApiAuthMiddleware, ApiRequest, BearerSource};
 pub use tokens::TokenPair;
 
 use tokens::Tokens;

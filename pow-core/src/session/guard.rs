@@ -130,9 +130,16 @@ pub fn not_authenticated_path(req: &HttpRequest) -> String {
 /// `/` by default); `/` without a setup on the request.
 pub fn already_authenticated_path(req: &HttpRequest) -> String {
     match super::config(req) {
-        Some(config) => config
-            .routes()
-            .user_already_authenticated_path(&crate::web::routes_ctx(req, &config, None)),
+        Some(config) => {
+            let request_path = crate::web::request_path_param(req);
+            config
+                .routes()
+                .user_already_authenticated_path(&crate::web::routes_ctx(
+                    req,
+                    &config,
+                    request_path.as_deref(),
+                ))
+        }
         None => "/".to_owned(),
     }
 }

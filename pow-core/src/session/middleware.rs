@@ -1,19 +1,17 @@
-//! [`PowSessionMiddleware`]: loads the signed-in user of each request.
+//! [`PowSessionMiddleware`]: loads the signed-in user of each request from the cookie
+//! session.
 
-use std::future::{ready, Ready};
-use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
 use actix_session::{Session, SessionExt};
-use actix_web::body::EitherBody;
-use actix_web::dev::{forward_ready, Service, ServiceRequest, ServiceResponse, Transform};
+use actix_web::body::{EitherBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::HttpMessage;
-use futures_util::future::LocalBoxFuture;
+use async_trait::async_trait;
 
+use super::auth_middleware::{AuthMiddleware, SessionSource};
 use super::credentials::{duration_ms, now_ms, CredentialsCache};
-use super::guard::{ErrorHandler, ErrorHandlerRef};
-use super::response_cookies::take_queued_cookies;
 use super::{new_session_id, write_session_id, CurrentSession, SessionMetadata};
 use crate::config::PowConfig;
 use crate::error::PowError;
@@ -24,162 +22,86 @@ use crate::web::unavailable_page;
 /// How long a rotated session id keeps answering for the session that replaced it.
 const ROTATION_GRACE: Duration = Duration::from_secs(60);
 
+/// Reads the session of a request from the cookie session: the [`SessionSource`] of
+/// [`PowSessionMiddleware`].
+#[derive(Clone)]
+pub struct CookieSource {
+    credentials: CredentialsCache,
+}
+
 /// Middleware that loads the signed-in user from the session cookie.
 ///
-/// Wrap it inside [`cookie_session_middleware`](super::cookie_session_middleware); see the
-/// [module docs](super) for the order and what happens per request.
-#[derive(Clone)]
-pub struct PowSessionMiddleware {
-    inner: Arc<Inner>,
-}
+/// Wrap it inside [`cookie_session_middleware`](super::cookie_session_middleware), or use
+/// [`PowMiddleware`](super::PowMiddleware), which does both in the right order; see the
+/// [module docs](super) for what happens per request.
+pub type PowSessionMiddleware = AuthMiddleware<CookieSource>;
 
-impl std::fmt::Debug for PowSessionMiddleware {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PowSessionMiddleware")
-            .field("config", &self.inner.config)
-            .finish_non_exhaustive()
-    }
-}
-
-struct Inner {
-    config: PowConfig,
-    credentials: CredentialsCache,
-    error_handler: Option<Arc<dyn ErrorHandler>>,
-}
-
-impl PowSessionMiddleware {
+impl AuthMiddleware<CookieSource> {
     /// The middleware for `config`.
     pub fn new(config: PowConfig) -> Self {
-        Self {
-            inner: Arc::new(Inner {
-                credentials: CredentialsCache::new(&config).with_decode_cache(),
-                config,
-                error_handler: None,
-            }),
-        }
-    }
-
-    /// Sets the [`ErrorHandler`] that the [`CurrentUser`](super::CurrentUser) extractor and
-    /// the guards use on the routes behind this middleware. The default is
-    /// [`DefaultErrorHandler`](super::DefaultErrorHandler).
-    pub fn error_handler(self, handler: impl ErrorHandler) -> Self {
-        Self {
-            inner: Arc::new(Inner {
-                config: self.inner.config.clone(),
-                credentials: self.inner.credentials.clone(),
-                error_handler: Some(Arc::new(handler)),
-            }),
-        }
+        let source = CookieSource {
+            credentials: CredentialsCache::new(&config).with_decode_cache(),
+        };
+        Self::with_source(config, source)
     }
 }
 
-impl<S, B> Transform<S, ServiceRequest> for PowSessionMiddleware
-where
-    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error> + 'static,
-    B: 'static,
-{
-    type Response = ServiceResponse<EitherBody<B>>;
-    type Error = actix_web::Error;
-    type Transform = PowSessionService<S>;
-    type InitError = ();
-    type Future = Ready<Result<Self::Transform, Self::InitError>>;
-
-    fn new_transform(&self, service: S) -> Self::Future {
-        ready(Ok(PowSessionService {
-            service: Rc::new(service),
-            inner: Arc::clone(&self.inner),
-        }))
-    }
-}
-
-/// The service built by [`PowSessionMiddleware`].
-pub struct PowSessionService<S> {
-    service: Rc<S>,
-    inner: Arc<Inner>,
-}
-
-impl<S, B> Service<ServiceRequest> for PowSessionService<S>
-where
-    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error> + 'static,
-    B: 'static,
-{
-    type Response = ServiceResponse<EitherBody<B>>;
-    type Error = actix_web::Error;
-    type Future = LocalBoxFuture<'static, Result<Self::Response, Self::Error>>;
-
-    forward_ready!(service);
-
-    fn call(&self, req: ServiceRequest) -> Self::Future {
-        let service = Rc::clone(&self.service);
-        let inner = Arc::clone(&self.inner);
-        Box::pin(async move {
-            let loaded = match inner.load(&req).await {
-                Ok(()) => inner.run_extensions(&req).await,
-                Err(err) => Err(err),
-            };
-            match loaded {
-                Ok(()) => {
-                    let mut res = service.call(req).await?;
-                    // A saturated hashing pool or a store that is down, anywhere below:
-                    // a translated page rather than plain text.
-                    let unavailable = res
-                        .response()
-                        .error()
-                        .and_then(|e| e.as_error::<PowError>())
-                        .and_then(|e| unavailable_page(res.request(), &inner.config, e));
-                    if let Some(page) = unavailable {
-                        return Ok(res.into_response(page).map_into_right_body());
-                    }
-                    for cookie in take_queued_cookies(res.request()) {
-                        res.response_mut().add_cookie(&cookie)?;
-                    }
-                    Ok(res.map_into_left_body())
-                }
-                // Answered here, so outer middleware sees a response (503 for the store).
-                Err(err) => {
-                    let res = match unavailable_page(req.request(), &inner.config, &err) {
-                        Some(page) => req.into_response(page),
-                        None => req.error_response(err),
-                    };
-                    Ok(res.map_into_right_body())
-                }
-            }
-        })
-    }
-}
-
-impl Inner {
-    /// Runs each enabled extension's [`Extension::on_request`](crate::Extension::on_request)
-    /// hook, in order, once the session is resolved.
-    async fn run_extensions(&self, req: &ServiceRequest) -> Result<(), PowError> {
-        for ext in self.config.extensions().iter() {
-            ext.on_request(req.request(), &self.config).await?;
-        }
-        Ok(())
-    }
-
-    /// Resolves the request's session and records it in the request extensions.
-    async fn load(&self, req: &ServiceRequest) -> Result<(), PowError> {
-        {
-            let mut extensions = req.extensions_mut();
-            extensions.insert(self.config.clone());
-            if let Some(handler) = &self.error_handler {
-                extensions.insert(ErrorHandlerRef(Arc::clone(handler)));
-            }
-            if extensions.contains::<CurrentSession>() {
-                // Assigned up front (tests): nothing to look up.
-                return Ok(());
-            }
-        }
+#[async_trait(?Send)]
+impl SessionSource for CookieSource {
+    async fn load(&self, config: &PowConfig, req: &ServiceRequest) -> Result<(), PowError> {
         let session = req.get_session();
-        if let Some(current) = self.resolve(&session).await? {
+        if let Some(current) = self.resolve(config, &session).await? {
             req.extensions_mut().insert(current);
         }
         Ok(())
     }
 
-    async fn resolve(&self, session: &Session) -> Result<Option<CurrentSession>, PowError> {
-        let config = &self.config;
+    /// Runs each enabled extension's [`Extension::on_request`](crate::Extension::on_request)
+    /// hook, in order, once the session is resolved.
+    async fn after_load(&self, config: &PowConfig, req: &ServiceRequest) -> Result<(), PowError> {
+        for ext in config.extensions().iter() {
+            ext.on_request(req.request(), config).await?;
+        }
+        Ok(())
+    }
+
+    fn error_response(
+        &self,
+        config: &PowConfig,
+        req: ServiceRequest,
+        err: PowError,
+    ) -> ServiceResponse {
+        match unavailable_page(req.request(), config, &err) {
+            Some(page) => req.into_response(page),
+            None => req.error_response(err),
+        }
+    }
+
+    /// A saturated hashing pool or a store that is down, anywhere below: a translated page
+    /// rather than plain text.
+    fn finish<B: MessageBody + 'static>(
+        &self,
+        config: &PowConfig,
+        res: ServiceResponse<B>,
+    ) -> ServiceResponse<EitherBody<B>> {
+        let unavailable = res
+            .response()
+            .error()
+            .and_then(|e| e.as_error::<PowError>())
+            .and_then(|e| unavailable_page(res.request(), config, e));
+        match unavailable {
+            Some(page) => res.into_response(page).map_into_right_body(),
+            None => res.map_into_left_body(),
+        }
+    }
+}
+
+impl CookieSource {
+    async fn resolve(
+        &self,
+        config: &PowConfig,
+        session: &Session,
+    ) -> Result<Option<CurrentSession>, PowError> {
         let settings = config.session();
         let Some(token) = session.get::<String>(&settings.session_key).ok().flatten() else {
             return Ok(None);

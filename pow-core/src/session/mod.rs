@@ -92,13 +92,19 @@ use crate::error::PowError;
 use crate::token::{generate_uuid, SESSION_SALT};
 use crate::users::User;
 
+mod auth_middleware;
+mod bundle;
 mod cookie;
 mod credentials;
 mod extract;
-mod guard;
+pub(crate) mod guard;
 mod middleware;
 mod response_cookies;
 
+#[doc(hidden)]
+pub use auth_middleware::AuthService;
+pub use auth_middleware::{AuthMiddleware, SessionSource};
+pub use bundle::PowMiddleware;
 pub use cookie::{cookie_key, cookie_session_middleware};
 pub use credentials::{CredentialsCache, SessionMetadata};
 pub use extract::{AsPowConfig, CurrentUser, MaybeUser, PowRequestExt};
@@ -108,13 +114,10 @@ pub use guard::{
     already_authenticated_path, not_authenticated_path, wants_json, DefaultErrorHandler,
     ErrorHandler, RequireAuthenticated, RequireNotAuthenticated,
 };
-pub use middleware::PowSessionMiddleware;
-#[doc(hidden)]
-pub use middleware::PowSessionService;
+pub use middleware::{CookieSource, PowSessionMiddleware};
 pub use response_cookies::queue_cookie;
 
 pub(crate) use credentials::{duration_ms, now_ms};
-pub(crate) use guard::ErrorHandlerRef;
 pub(crate) use middleware::check_loaded;
 
 /// The signed-in session of a request, kept in the request extensions.

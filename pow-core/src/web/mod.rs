@@ -25,18 +25,26 @@
 //! `PATCH`/`PUT /registration`, `DELETE /registration`, plus each enabled extension's.
 //! HTML forms reach PATCH/PUT/DELETE by posting a `_method` field.
 
+mod action;
+pub mod actions;
 mod callbacks;
 mod controllers;
 pub mod csrf;
 pub mod flash;
+mod forms;
 mod pages;
 pub mod params;
+mod registration;
 mod routes;
+mod session;
 
-pub use callbacks::{redirect, request_path_param, Controller, Flow};
-pub use controllers::{
-    check_csrf, configure, field, form, require_authenticated, require_not_authenticated,
-    route_config, routes_ctx,
+pub use action::{Access, Action, Format, Outcome, Render};
+pub use callbacks::{
+    redirect, request_path_param, ActionId, ActionKind, Assigns, Controller, Flow,
+};
+pub use controllers::{check_csrf, configure, route_config, routes_ctx};
+pub use forms::{
+    extra_fields, field, form, new_password_fields, optional_field, user_id_field, user_id_kind,
 };
 pub use pages::{no_store, render_page, unavailable_page, Page};
 pub use params::FormData;

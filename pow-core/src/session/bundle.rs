@@ -1,0 +1,76 @@
+//! [`PowMiddleware`]: the cookie session and the pow session in one `.wrap`, in the only
+//! order that works.
+
+use actix_session::storage::CookieSessionStore;
+use actix_session::SessionMiddleware;
+use actix_web::body::MessageBody;
+use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform};
+use futures_util::future::LocalBoxFuture;
+
+use super::auth_middleware::AuthService;
+use super::cookie::cookie_session_middleware;
+use super::guard::ErrorHandler;
+use super::middleware::{CookieSource, PowSessionMiddleware};
+use crate::config::PowConfig;
+
+type CookieLayer = SessionMiddleware<CookieSessionStore>;
+type Inner<S> = AuthService<S, CookieSource>;
+
+/// Everything a browser app needs around its routes: actix-session's cookie session
+/// ([`cookie_session_middleware`]) outside, the [`PowSessionMiddleware`] inside it.
+///
+/// ```no_run
+/// use actix_web::{App, HttpServer};
+/// use pow_core::session::PowMiddleware;
+/// use pow_core::{web, PowConfig};
+///
+/// # async fn run(config: PowConfig) -> std::io::Result<()> {
+/// HttpServer::new(move || {
+///     App::new()
+///         .configure(web::configure(config.clone()))
+///         .wrap(PowMiddleware::new(config.clone()))
+/// })
+/// .bind("127.0.0.1:8080")?
+/// .run()
+/// .await
+/// # }
+/// ```
+#[derive(Clone, Debug)]
+pub struct PowMiddleware {
+    pow: PowSessionMiddleware,
+}
+
+impl PowMiddleware {
+    /// Both middlewares for `config`.
+    pub fn new(config: PowConfig) -> Self {
+        Self {
+            pow: PowSessionMiddleware::new(config),
+        }
+    }
+
+    /// Sets the [`ErrorHandler`] that extractors, guards and controller actions use behind
+    /// this middleware. The default is [`DefaultErrorHandler`](super::DefaultErrorHandler).
+    pub fn error_handler(self, handler: impl ErrorHandler) -> Self {
+        Self {
+            pow: self.pow.error_handler(handler),
+        }
+    }
+}
+
+impl<S, B> Transform<S, ServiceRequest> for PowMiddleware
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error> + 'static,
+    B: MessageBody + 'static,
+{
+    type Response = <CookieLayer as Transform<Inner<S>, ServiceRequest>>::Response;
+    type Error = actix_web::Error;
+    type Transform = <CookieLayer as Transform<Inner<S>, ServiceRequest>>::Transform;
+    type InitError = ();
+    type Future = LocalBoxFuture<'static, Result<Self::Transform, Self::InitError>>;
+
+    fn new_transform(&self, service: S) -> Self::Future {
+        let pow = self.pow.new_transform(service);
+        let cookie = cookie_session_middleware(self.pow.config());
+        Box::pin(async move { cookie.new_transform(pow.await?).await })
+    }
+}

@@ -1,0 +1,235 @@
+//! [`Action`]: the one pipeline every controller action runs through, core and
+//! extensions alike.
+//!
+//! ```text
+//! resolve the config -> guard (through the configured ErrorHandler) -> CSRF (posted forms)
+//!   -> before_process (each extension, in order; may halt) -> the action
+//!   -> before_respond (each extension, in order; may halt) -> render the outcome
+//! ```
+//!
+//! An action is its own logic and nothing else:
+//!
+//! ```
+//! use actix_web::{web, HttpRequest, HttpResponse};
+//! use pow_core::web::{Action, ActionId, ActionKind, FormData, Outcome};
+//! use pow_core::PowError;
+//!
+//! const PING: ActionId = ActionId::new("ping", "create", ActionKind::Other);
+//!
+//! async fn ping(req: HttpRequest, body: web::Bytes) -> Result<HttpResponse, PowError> {
+//!     Action::new(PING)
+//!         .signed_in()
+//!         .form(FormData::parse(&body))
+//!         .run(&req, async |ctl| {
+//!             let name = ctl.signed_in()?.email().unwrap_or_default().to_owned();
+//!             Ok(Outcome::Respond(HttpResponse::Ok().body(format!("pong, {name}"))))
+//!         })
+//!         .await
+//! }
+//! ```
+
+use actix_web::{HttpRequest, HttpResponse};
+
+use super::callbacks::{ActionId, Controller};
+use super::controllers::{check_csrf, route_config};
+use super::params::FormData;
+use crate::config::PowConfig;
+use crate::error::PowError;
+use crate::session::{self, guard::with_handler};
+use crate::users::{Params, User};
+
+/// Who may run an action.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone, signed in or not.
+    Anyone,
+    /// Only visitors who are not signed in (sign-in and registration pages); others get
+    /// [`ErrorHandler::already_authenticated`](crate::session::ErrorHandler::already_authenticated).
+    SignedOut,
+    /// Only signed-in users; others get
+    /// [`ErrorHandler::not_authenticated`](crate::session::ErrorHandler::not_authenticated).
+    SignedIn,
+}
+
+/// Renders a response from the controller's final state (after `before_respond`).
+pub type Render = Box<dyn FnOnce(&Controller) -> Result<HttpResponse, PowError>>;
+
+/// What an action came to.
+pub enum Outcome {
+    /// Run `before_respond`, then answer this (unless a callback halted).
+    Respond(HttpResponse),
+    /// Run `before_respond`, then render with the controller's final state (a form page
+    /// showing the changeset's errors, say).
+    Render(Render),
+    /// Answer this at once: the action stopped before doing anything callbacks react to
+    /// (an invalid token, a refused permission, a failure already reported).
+    Stop(HttpResponse),
+}
+
+impl Outcome {
+    /// [`Outcome::Render`] of `render`.
+    pub fn render(
+        render: impl FnOnce(&Controller) -> Result<HttpResponse, PowError> + 'static,
+    ) -> Self {
+        Self::Render(Box::new(render))
+    }
+
+    /// [`Outcome::Respond`] with a `302` redirect to `location`.
+    pub fn redirect(location: &str) -> Self {
+        Self::Respond(super::redirect(location))
+    }
+}
+
+impl std::fmt::Debug for Outcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Respond(res) => f.debug_tuple("Respond").field(&res.status()).finish(),
+            Self::Render(_) => f.write_str("Render"),
+            Self::Stop(res) => f.debug_tuple("Stop").field(&res.status()).finish(),
+        }
+    }
+}
+
+/// How an action answers: HTML pages and redirects, or JSON.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Format {
+    /// Pages, forms and redirects for browsers (cookie session, CSRF-checked forms).
+    #[default]
+    Html,
+    /// JSON for API clients (bearer tokens, no cookies, so no CSRF).
+    Json,
+}
+
+/// One controller action on its way through the pipeline (see the [module docs](self)).
+#[derive(Debug)]
+pub struct Action {
+    id: ActionId,
+    access: Access,
+    form: Option<FormData>,
+    format: Format,
+    config: Option<PowConfig>,
+}
+
+impl Action {
+    /// The action `id`, open to anyone, without a form.
+    pub fn new(id: ActionId) -> Self {
+        Self {
+            id,
+            access: Access::Anyone,
+            form: None,
+            format: Format::Html,
+            config: None,
+        }
+    }
+
+    /// A JSON action ([`Format::Json`]): callbacks see [`Controller::format`], and errors
+    /// are the caller's type (an API error, say).
+    pub fn json(mut self) -> Self {
+        self.format = Format::Json;
+        self
+    }
+
+    /// Serves the action with `config` instead of the route's setup (for routes that carry
+    /// their setup themselves, as the API's do).
+    pub fn config(mut self, config: PowConfig) -> Self {
+        self.config = Some(config);
+        self
+    }
+
+    /// Sets who may run it.
+    pub fn access(mut self, access: Access) -> Self {
+        self.access = access;
+        self
+    }
+
+    /// Only signed-in users ([`Access::SignedIn`]).
+    pub fn signed_in(self) -> Self {
+        self.access(Access::SignedIn)
+    }
+
+    /// Only visitors who are not signed in ([`Access::SignedOut`]).
+    pub fn signed_out(self) -> Self {
+        self.access(Access::SignedOut)
+    }
+
+    /// A posted form: its CSRF token is checked (a `403` otherwise) and its `user[...]`
+    /// fields become the controller's params.
+    pub fn form(mut self, form: FormData) -> Self {
+        self.form = Some(form);
+        self
+    }
+
+    /// Runs the pipeline around `act`.
+    ///
+    /// # Errors
+    /// [`PowError::Config`] when the route has no setup; any error of a callback or the
+    /// action, as `E`.
+    pub async fn run<E: From<PowError>>(
+        self,
+        req: &HttpRequest,
+        act: impl AsyncFnOnce(&mut Controller) -> Result<Outcome, E>,
+    ) -> Result<HttpResponse, E> {
+        let config = match self.config {
+            Some(config) => config,
+            None => route_config(req)?,
+        };
+        let signed_in = match self.access {
+            Access::Anyone => session::current_user(req),
+            Access::SignedIn => match session::current_user(req) {
+                Some(user) => Some(user),
+                None => return Ok(with_handler(req, None, |h| h.not_authenticated(req))),
+            },
+            Access::SignedOut => {
+                if session::is_signed_in(req) {
+                    return Ok(with_handler(req, None, |h| h.already_authenticated(req)));
+                }
+                None
+            }
+        };
+        let params = match self.form {
+            Some(form) => {
+                if let Some(res) = check_csrf(req, &form) {
+                    return Ok(res);
+                }
+                form.user
+            }
+            None => Params::new(),
+        };
+        let mut ctl = Controller::new(req, &config, self.id, params);
+        ctl.current_user = signed_in;
+        ctl.format = self.format;
+        if let Some(res) = ctl.before_process().await? {
+            return Ok(res);
+        }
+        let outcome = act(&mut ctl).await?;
+        let respond = match outcome {
+            Outcome::Stop(res) => return Ok(res),
+            Outcome::Respond(res) => Ok(res),
+            Outcome::Render(render) => Err(render),
+        };
+        if let Some(res) = ctl.before_respond().await? {
+            return Ok(res);
+        }
+        match respond {
+            Ok(res) => Ok(res),
+            Err(render) => Ok(render(&ctl)?),
+        }
+    }
+}
+
+impl Controller {
+    /// The user signed in when the action started: set on every action but
+    /// [`Access::SignedOut`] ones, always present on [`Access::SignedIn`] ones.
+    ///
+    /// # Errors
+    /// [`PowError::Config`] when nobody is signed in (an action that is not
+    /// [`Access::SignedIn`] asked).
+    pub fn signed_in(&self) -> Result<&User, PowError> {
+        self.current_user.as_ref().ok_or_else(|| {
+            PowError::Config(format!(
+                "action {} needs a signed-in user: run it with Action::signed_in",
+                self.id
+            ))
+        })
+    }
+}

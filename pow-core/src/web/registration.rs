@@ -1,0 +1,236 @@
+//! The registration controller (Pow's `RegistrationController`): sign up, edit and
+//! delete the account.
+
+use actix_web::web::Bytes;
+use actix_web::{HttpRequest, HttpResponse};
+
+use super::action::{Action, Outcome};
+use super::actions::{
+    REGISTRATION_CREATE, REGISTRATION_DELETE, REGISTRATION_EDIT, REGISTRATION_NEW,
+    REGISTRATION_UPDATE,
+};
+use super::callbacks::{redirect, Controller};
+use super::flash;
+use super::forms::{extra_fields, field, form, new_password_fields, user_id_field};
+use super::pages::{render_page, Page};
+use super::params::FormData;
+use crate::error::PowError;
+use crate::session;
+use crate::users::{run_blocking, User};
+use crate::views::{FieldType, Link, PageBody};
+
+/// The sign-up page, with the submitted values and the changeset's errors.
+fn registration_page(ctl: &Controller) -> Result<HttpResponse, PowError> {
+    let (req, config, lang) = (&ctl.req, &ctl.config, &ctl.lang);
+    let cs = ctl.changeset.as_ref();
+    let ctx = ctl.routes_ctx();
+    let mut fields = vec![user_id_field(config, lang, &ctl.params, None, cs)];
+    fields.extend(extra_fields(config, lang, &ctl.params, cs, None));
+    fields.extend(new_password_fields(config, lang, cs, true));
+    let body = PageBody::Form {
+        form: form(
+            req,
+            config.routes().registration_path(&ctx, "create"),
+            None,
+            fields,
+            ctl.text("button-register"),
+        ),
+        links: vec![Link {
+            href: config.routes().session_path(&ctx, "new"),
+            label: ctl.text("link-sign-in"),
+        }],
+        extra_forms: Vec::new(),
+    };
+    render_page(
+        req,
+        config,
+        lang,
+        Page::new("registration/new", "title-register", body),
+    )
+}
+
+/// The account page of `user`, with the submitted values and the changeset's errors.
+fn edit_page(ctl: &Controller, user: &User) -> Result<HttpResponse, PowError> {
+    let (req, config, lang) = (&ctl.req, &ctl.config, &ctl.lang);
+    let cs = ctl.changeset.as_ref();
+    let mut fields = Vec::new();
+    if user.password_hash.is_some() {
+        fields.push(field(
+            config,
+            lang,
+            "current_password",
+            FieldType::Password,
+            None,
+            cs,
+        ));
+    }
+    fields.push(user_id_field(config, lang, &ctl.params, Some(user), cs));
+    fields.extend(extra_fields(config, lang, &ctl.params, cs, Some(user)));
+    fields.extend(new_password_fields(config, lang, cs, false));
+    let action = config
+        .routes()
+        .registration_path(&ctl.routes_ctx(), "update");
+    let delete = form(
+        req,
+        action.clone(),
+        Some("DELETE"),
+        Vec::new(),
+        ctl.text("button-delete-account"),
+    );
+    let body = PageBody::Form {
+        form: form(
+            req,
+            action,
+            Some("PATCH"),
+            fields,
+            ctl.text("button-update"),
+        ),
+        links: Vec::new(),
+        extra_forms: vec![delete],
+    };
+    render_page(
+        req,
+        config,
+        lang,
+        Page::new("registration/edit", "title-edit-account", body),
+    )
+}
+
+/// The account page of the signed-in user.
+fn signed_in_edit_page(ctl: &Controller) -> Result<HttpResponse, PowError> {
+    edit_page(ctl, ctl.signed_in()?)
+}
+
+pub(super) async fn new(req: HttpRequest) -> Result<HttpResponse, PowError> {
+    Action::new(REGISTRATION_NEW)
+        .signed_out()
+        .run(&req, async |_| Ok(Outcome::render(registration_page)))
+        .await
+}
+
+pub(super) async fn edit(req: HttpRequest) -> Result<HttpResponse, PowError> {
+    Action::new(REGISTRATION_EDIT)
+        .signed_in()
+        .run(&req, async |_| Ok(Outcome::render(signed_in_edit_page)))
+        .await
+}
+
+pub(super) async fn post(req: HttpRequest, body: Bytes) -> Result<HttpResponse, PowError> {
+    let form = FormData::parse(&body);
+    match form.method_override().as_deref() {
+        Some("PATCH" | "PUT") => update_form(req, form).await,
+        Some("DELETE") => delete_form(req, form).await,
+        _ => create(req, form).await,
+    }
+}
+
+async fn create(req: HttpRequest, form: FormData) -> Result<HttpResponse, PowError> {
+    Action::new(REGISTRATION_CREATE)
+        .signed_out()
+        .form(form)
+        .run(&req, async |ctl| {
+            let users = ctl.config.users()?.clone();
+            let (cfg, params) = (ctl.config.clone(), ctl.params.clone());
+            match run_blocking(move || users.create(&cfg, &params)).await? {
+                Ok(user) => {
+                    session::sign_in(&ctl.req, &user).await?;
+                    let text = ctl.config.messages().user_has_been_created(&ctl.lang);
+                    flash::put_info(&ctl.req, text);
+                    ctl.user = Some(user);
+                    let path = ctl
+                        .config
+                        .routes()
+                        .after_registration_path(&ctl.routes_ctx());
+                    Ok(Outcome::redirect(&path))
+                }
+                Err(cs) => {
+                    ctl.changeset = Some(cs);
+                    Ok(Outcome::render(registration_page))
+                }
+            }
+        })
+        .await
+}
+
+pub(super) async fn update(req: HttpRequest, body: Bytes) -> Result<HttpResponse, PowError> {
+    update_form(req, FormData::parse(&body)).await
+}
+
+async fn update_form(req: HttpRequest, form: FormData) -> Result<HttpResponse, PowError> {
+    Action::new(REGISTRATION_UPDATE)
+        .signed_in()
+        .form(form)
+        .run(&req, async |ctl| {
+            let current = ctl.signed_in()?.clone();
+            let users = ctl.config.users()?.clone();
+            let (cfg, params, loaded) = (ctl.config.clone(), ctl.params.clone(), current.clone());
+            // Re-read the row: the cached user may be stale (e.g. a password changed elsewhere).
+            let result = run_blocking(move || {
+                let fresh = users.get(&cfg, loaded.id)?.unwrap_or(loaded);
+                users.update(&cfg, &fresh, &params)
+            })
+            .await?;
+            match result {
+                Ok(updated) => {
+                    if updated.password_hash != current.password_hash {
+                        // A new password ends every other session and remember-me token.
+                        session::revoke_user(&ctl.config, &updated).await?;
+                    }
+                    session::sign_in(&ctl.req, &updated).await?;
+                    let text = ctl.config.messages().user_has_been_updated(&ctl.lang);
+                    flash::put_info(&ctl.req, text);
+                    ctl.user = Some(updated);
+                    let path = ctl
+                        .config
+                        .routes()
+                        .after_user_updated_path(&ctl.routes_ctx());
+                    Ok(Outcome::redirect(&path))
+                }
+                Err(cs) => {
+                    ctl.changeset = Some(cs);
+                    Ok(Outcome::render(signed_in_edit_page))
+                }
+            }
+        })
+        .await
+}
+
+pub(super) async fn delete(req: HttpRequest, body: Bytes) -> Result<HttpResponse, PowError> {
+    delete_form(req, FormData::parse(&body)).await
+}
+
+async fn delete_form(req: HttpRequest, form: FormData) -> Result<HttpResponse, PowError> {
+    Action::new(REGISTRATION_DELETE)
+        .signed_in()
+        .form(form)
+        .run(&req, async |ctl| {
+            let user = ctl.signed_in()?.clone();
+            let users = ctl.config.users()?.clone();
+            let (cfg, target) = (ctl.config.clone(), user.clone());
+            match run_blocking(move || users.delete(&cfg, &target)).await {
+                Ok(()) => {
+                    session::sign_out(&ctl.req).await?;
+                    session::revoke_user(&ctl.config, &user).await?;
+                    let text = ctl.config.messages().user_has_been_deleted(&ctl.lang);
+                    flash::put_info(&ctl.req, text);
+                    ctl.user = Some(user);
+                    let path = ctl
+                        .config
+                        .routes()
+                        .after_user_deleted_path(&ctl.routes_ctx());
+                    Ok(Outcome::redirect(&path))
+                }
+                Err(err) => {
+                    tracing::error!(error = %err, "deleting the account failed");
+                    let text = ctl.config.messages().user_could_not_be_deleted(&ctl.lang);
+                    flash::put_error(&ctl.req, text);
+                    let path = ctl
+                        .config
+                        .routes()
+                        .registration_path(&ctl.routes_ctx(), "edit");
+                    Ok(Outcome::Stop(redirect(&path)))
+                }
+            }
+        })
+        .await
+}
