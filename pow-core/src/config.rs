@@ -570,6 +570,7 @@ impl PowConfigBuilder {
                 )));
             }
         }
+        extensions.validate(&user_fields)?;
         let messages = match self.messages {
             Some(custom) => {
                 if !self.messages_ftl.is_empty() {

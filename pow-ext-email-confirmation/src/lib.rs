@@ -203,6 +203,8 @@ use actix_web::web::ServiceConfig;
 use actix_web::HttpRequest;
 use async_trait::async_trait;
 use chrono::Utc;
+use pow_core::api::ApiExtension;
+use pow_core::extension::Requirement;
 use pow_core::users::{run_blocking, ChangesetHook, FieldDef, User, WriteError};
 use pow_core::web::{Controller, Flow};
 use pow_core::{Extension, Migrations, PowConfig, PowError};
@@ -219,6 +221,9 @@ pub use schema::{CONFIRMED_AT_FIELD, TOKEN_FIELD, TOKEN_SENT_AT_FIELD, UNCONFIRM
 
 /// The extension's name, which prefixes its message keys.
 pub const NAME: &str = "pow_email_confirmation";
+
+/// The persistent-session extension's name: it must come after this one.
+const PERSISTENT_SESSION: &str = "pow_persistent_session";
 
 /// Salt of the signed token in confirmation links (Pow's).
 pub const TOKEN_SALT: &str = "Elixir.PowEmailConfirmation.Plug";
@@ -412,17 +417,22 @@ impl Extension for EmailConfirmation {
         MESSAGES.to_vec()
     }
 
-    fn configure(&self, cfg: &mut ServiceConfig, config: &PowConfig) {
-        if !config
-            .user_fields()
-            .iter()
-            .any(|f| f.name == schema::EMAIL_FIELD)
-        {
-            tracing::error!(
-                "pow_email_confirmation needs an `email` user field; declare one with \
-                 PowConfigBuilder::user_field or use `email` as the user id field"
-            );
-        }
+    fn api(&self) -> Option<Arc<dyn ApiExtension>> {
+        Some(Arc::new(EmailConfirmation::api(self)))
+    }
+
+    fn requirements(&self) -> Vec<Requirement> {
+        vec![
+            Requirement::UserField(schema::EMAIL_FIELD),
+            Requirement::Before {
+                name: PERSISTENT_SESSION,
+                why: "it has to end the sign-in of an unconfirmed user before a remember-me \
+                      cookie is issued for it",
+            },
+        ]
+    }
+
+    fn configure(&self, cfg: &mut ServiceConfig, _config: &PowConfig) {
         controller::configure(cfg, self);
     }
 

@@ -200,6 +200,8 @@ use std::time::Duration;
 
 use actix_web::web::ServiceConfig;
 use async_trait::async_trait;
+use pow_core::api::ApiExtension;
+use pow_core::extension::Requirement;
 use pow_core::messages::LanguageIdentifier;
 use pow_core::views::{Link, PageBody};
 use pow_core::{Extension, PowConfig};
@@ -390,6 +392,14 @@ impl Extension for ResetPassword {
 
     fn messages(&self) -> Vec<(&'static str, &'static str)> {
         FTL.to_vec()
+    }
+
+    fn requirements(&self) -> Vec<Requirement> {
+        vec![Requirement::UserField("email")]
+    }
+
+    fn api(&self) -> Option<Arc<dyn ApiExtension>> {
+        Some(Arc::new(ResetPassword::api(self)))
     }
 
     fn configure(&self, cfg: &mut ServiceConfig, config: &PowConfig) {

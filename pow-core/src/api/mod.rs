@@ -107,15 +107,23 @@
 //!
 //! # Extensions
 //!
-//! The core [`Extension`](crate::Extension) callbacks belong to the HTML controllers and
-//! do not run here (changeset hooks do: they are part of creating a user). JSON endpoints
-//! of extensions plug in through [`ApiExtension`], added with [`ApiOptions::extension`]:
-//! it registers routes under the prefix ([`ApiContext::resource`]), may refuse to issue
-//! tokens ([`ApiExtension::before_issue`], e.g. until an email address is confirmed) and
-//! may add fields to token answers ([`ApiExtension::extend_token_data`]). The
-//! reset-password and email-confirmation extensions ship one each
-//! (`ResetPassword::api`, `EmailConfirmation::api`). Links in the mails they send point
-//! wherever a [`LinkTemplate`] says, so that a mobile or single-page app can open them.
+//! Every endpoint runs through the same action pipeline as the HTML controllers
+//! ([`Action`](crate::web::Action), see [`ApiContext::run`]): each enabled
+//! [`Extension`](crate::Extension)'s `before_process` and `before_respond` see the API's
+//! [`actions`] with [`Controller::is_json`](crate::web::Controller::is_json) set (callbacks
+//! that answer with pages, redirects or cookies leave those alone), and changeset hooks
+//! run as part of creating a user.
+//!
+//! Token issuing has its own hooks, on the extension's JSON side, an [`ApiExtension`]:
+//! enabling an extension in the config enables its JSON side too
+//! ([`Extension::api`](crate::Extension::api)); [`ApiOptions::extension`] adds one or
+//! replaces the config's with other settings. It registers routes under the prefix
+//! ([`ApiContext::resource`]), may refuse to issue tokens ([`ApiExtension::before_issue`],
+//! e.g. until an email address is confirmed) and may add fields to token answers
+//! ([`ApiExtension::extend_token_data`]). The reset-password and email-confirmation
+//! extensions ship one each (`ResetPassword::api`, `EmailConfirmation::api`). Links in the
+//! mails they send point wherever a [`LinkTemplate`] says, so that a mobile or single-page
+//! app can open them.
 //!
 //! # Texts
 //!
@@ -230,8 +238,11 @@ impl ApiOptions {
         self
     }
 
-    /// Adds a JSON extension. Order matters: [`ApiExtension::before_issue`] hooks run in
-    /// the order extensions are added. The default is none.
+    /// Adds a JSON extension. The JSON sides of the extensions enabled in the config
+    /// ([`Extension::api`](crate::Extension::api)) are added already, in config order; an
+    /// extension added here replaces the config's of the same name (to give it other
+    /// settings, say a [`LinkTemplate`]) and others come after them. Order matters:
+    /// [`ApiExtension::before_issue`] hooks run in that order. The default is none.
     pub fn extension(mut self, extension: impl ApiExtension) -> Self {
         self.extensions.push(Arc::new(extension));
         self
@@ -342,6 +353,9 @@ struct ContextInner {
     config: PowConfig,
     options: ApiOptions,
     tokens: Tokens,
+    /// The JSON sides of the config's extensions, in config order, then those added with
+    /// [`ApiOptions::extension`]; an added one replaces the config's of the same name.
+    extensions: Vec<Arc<dyn ApiExtension>>,
 }
 
 impl std::fmt::Debug for ApiContext {
@@ -356,11 +370,20 @@ impl std::fmt::Debug for ApiContext {
 impl ApiContext {
     /// The context of `config` with `options`.
     pub fn new(config: PowConfig, options: ApiOptions) -> Self {
+        let mut extensions: Vec<Arc<dyn ApiExtension>> =
+            config.extensions().iter().filter_map(|e| e.api()).collect();
+        for added in &options.extensions {
+            match extensions.iter_mut().find(|e| e.name() == added.name()) {
+                Some(slot) => *slot = Arc::clone(added),
+                None => extensions.push(Arc::clone(added)),
+            }
+        }
         Self {
             inner: Arc::new(ContextInner {
                 tokens: Tokens::new(&config),
                 config,
                 options,
+                extensions,
             }),
         }
     }
@@ -418,7 +441,7 @@ impl ApiContext {
         user: &User,
         action: ApiAction,
     ) -> Result<(), ApiError> {
-        for ext in &self.inner.options.extensions {
+        for ext in &self.inner.extensions {
             ext.before_issue(req, self, user, action).await?;
         }
         Ok(())
@@ -436,7 +459,7 @@ impl ApiContext {
         action: ApiAction,
     ) -> Result<serde_json::Map<String, serde_json::Value>, ApiError> {
         let mut data = serde_json::Map::new();
-        for ext in &self.inner.options.extensions {
+        for ext in &self.inner.extensions {
             ext.extend_token_data(req, self, user, action, &mut data)
                 .await?;
         }
@@ -506,7 +529,7 @@ pub fn configure(config: PowConfig, options: ApiOptions) -> impl FnOnce(&mut Ser
             api.resource("/session/renew")
                 .route(web::post().to(controllers::session_renew)),
         );
-        for ext in &api.inner.options.extensions {
+        for ext in &api.inner.extensions {
             ext.configure(cfg, &api);
         }
     }

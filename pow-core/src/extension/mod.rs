@@ -3,7 +3,9 @@
 //! An extension is a value implementing [`Extension`]; enabling it is adding it to the
 //! config with [`PowConfigBuilder::extension`](crate::PowConfigBuilder::extension), in order.
 //! Through the trait it contributes user fields and changeset rules, migrations, routes,
-//! messages, mail templates and controller callbacks. The core never names an extension.
+//! messages, mails, controller callbacks and its JSON side, and declares what it requires
+//! (fields, other extensions, its place in the list), checked when the config is built.
+//! The core never names an extension.
 
 use std::sync::Arc;
 
@@ -11,6 +13,7 @@ use actix_web::web::ServiceConfig;
 use actix_web::HttpRequest;
 use async_trait::async_trait;
 
+use crate::api::ApiExtension;
 use crate::config::PowConfig;
 use crate::error::PowError;
 use crate::messages::LanguageIdentifier;
@@ -67,6 +70,19 @@ pub trait Extension: Send + Sync + 'static {
         Vec::new()
     }
 
+    /// What this extension needs from the setup: user fields, other extensions, its place
+    /// in the list. [`PowConfigBuilder::build`](crate::PowConfigBuilder::build) refuses a
+    /// setup that breaks one, with a message naming the fix.
+    fn requirements(&self) -> Vec<Requirement> {
+        Vec::new()
+    }
+
+    /// The extension's JSON side, if it has one: enabling the extension in the config
+    /// enables it for the API ([`crate::api::configure`]) too.
+    fn api(&self) -> Option<Arc<dyn ApiExtension>> {
+        None
+    }
+
     /// Registers the extension's routes. Called by [`crate::web::configure`].
     fn configure(&self, _cfg: &mut ServiceConfig, _config: &PowConfig) {}
 
@@ -108,40 +124,6 @@ pub trait Extension: Send + Sync + 'static {
     }
 }
 
-/// The enabled extensions, in order, with unique names. Built once by the config.
-#[derive(Clone, Default)]
-pub struct Extensions(Vec<Arc<dyn Extension>>);
+mod registry;
 
-impl Extensions {
-    /// Checks names are unique.
-    ///
-    /// # Errors
-    /// [`PowError::Config`] naming the duplicate.
-    pub fn new(list: Vec<Arc<dyn Extension>>) -> Result<Self, PowError> {
-        let mut seen = std::collections::BTreeSet::new();
-        for ext in &list {
-            if !seen.insert(ext.name()) {
-                return Err(PowError::Config(format!(
-                    "extension `{}` is enabled twice; add each extension once",
-                    ext.name()
-                )));
-            }
-        }
-        Ok(Self(list))
-    }
-
-    /// Iterates in order.
-    pub fn iter(&self) -> impl Iterator<Item = &Arc<dyn Extension>> {
-        self.0.iter()
-    }
-
-    /// Names in order.
-    pub fn names(&self) -> Vec<&'static str> {
-        self.0.iter().map(|e| e.name()).collect()
-    }
-
-    /// Whether an extension with `name` is enabled.
-    pub fn contains(&self, name: &str) -> bool {
-        self.0.iter().any(|e| e.name() == name)
-    }
-}
+pub use registry::{Extensions, Requirement};
