@@ -126,7 +126,7 @@ impl ChangesetHook for EmailConfirmationHook {
         }
         match cs.action {
             ChangesetAction::Create => cs.changes.extend(new_token_changes(Utc::now())),
-            ChangesetAction::Update | ChangesetAction::AcceptInvitation => email_edit(cs),
+            ChangesetAction::Update | ChangesetAction::CompleteSignUp => email_edit(cs),
             _ => {}
         }
     }

@@ -464,7 +464,7 @@ async fn update_form(
                     return Ok(None);
                 }
                 users
-                    .apply(&cfg, Changeset::accept_invitation(&cfg, &fresh, &params))
+                    .apply(&cfg, crate::accept_changeset(&cfg, &fresh, &params))
                     .map(Some)
             })
             .await?;

@@ -67,7 +67,7 @@
 //!   user with that token, not yet accepted and not expired. Otherwise the flash says
 //!   "The invitation doesn't exist." and the browser goes to `/session/new`.
 //! - **update** runs the sign-up rules on the invited user
-//!   ([`Changeset::accept_invitation`]: user id, castable fields, password with
+//!   ([`accept_changeset`]: user id, castable fields, password with
 //!   confirmation, hooks) and sets `invitation_accepted_at`. On success the invitee is
 //!   signed in and sent to the after-registration path; the link no longer works.
 //!
@@ -75,8 +75,8 @@
 //! `create`, `show`, `edit` and `update`, `before_respond` for `create` and `update` (with
 //! the invitee, or the failed changeset). For example the e-mail confirmation extension
 //! hooks into `invitation#update` when the invitee changed the e-mail address while
-//! accepting. App changeset hooks see [`ChangesetAction::Invite`] and
-//! [`ChangesetAction::AcceptInvitation`]: a field required on sign-up usually wants the
+//! accepting. App changeset hooks see [`ChangesetAction::Provision`] and
+//! [`ChangesetAction::CompleteSignUp`]: a field required on sign-up usually wants the
 //! same rule on acceptance.
 //!
 //! # Database columns
@@ -127,6 +127,23 @@ pub use controller::actions;
 
 /// The extension's name, which prefixes its message keys.
 pub const NAME: &str = "pow_invitation";
+
+/// The changeset of accepting an invitation: the sign-up rules run against the invited
+/// user's row (user id, castable fields, password required with confirmation), then the
+/// hooks, which add their own changes (such as when the invitation was accepted). Checking
+/// the password runs the hasher: call it off the async executor.
+pub fn accept_changeset(config: &PowConfig, user: &User, params: &Params) -> Changeset {
+    let mut cs = Changeset::new(
+        ChangesetAction::CompleteSignUp,
+        Some(user.clone()),
+        params.clone(),
+    );
+    cs.cast_user_id(config);
+    cs.cast_fields(config);
+    cs.validate_password(config, true);
+    cs.run_hooks(config);
+    cs
+}
 
 /// Salt of signed invitation tokens (Pow's, so links stay compatible).
 pub const INVITATION_SALT: &str = "Elixir.PowInvitation.Plug";
@@ -263,14 +280,14 @@ impl Invitation {
     /// The changeset inviting a user: the user id from `params` (nothing else is cast, no
     /// password), a new invitation token, `invited_by_id` = `inviter`, then
     /// [`carry_fields`](Self::carry_fields), then the changeset hooks (action
-    /// [`ChangesetAction::Invite`]).
+    /// [`ChangesetAction::Provision`]).
     pub fn invite_changeset(
         &self,
         config: &PowConfig,
         inviter: &User,
         params: &Params,
     ) -> Changeset {
-        let mut cs = Changeset::new(ChangesetAction::Invite, None, params.clone());
+        let mut cs = Changeset::new(ChangesetAction::Provision, None, params.clone());
         cs.cast_user_id(config);
         cs.put_change(INVITATION_TOKEN, generate_uuid());
         cs.put_change(INVITATION_SENT_AT, Utc::now());
@@ -353,12 +370,12 @@ pub async fn invited_by(config: &PowConfig, user: &User) -> Result<Option<User>,
 }
 
 /// Marks accepted invitations: `invitation_accepted_at` = now on
-/// [`ChangesetAction::AcceptInvitation`] changesets.
+/// [`ChangesetAction::CompleteSignUp`] changesets.
 struct AcceptHook;
 
 impl ChangesetHook for AcceptHook {
     fn changeset(&self, changeset: &mut Changeset, _config: &PowConfig) {
-        if changeset.action == ChangesetAction::AcceptInvitation {
+        if changeset.action == ChangesetAction::CompleteSignUp {
             changeset.put_change(INVITATION_ACCEPTED_AT, Utc::now());
         }
     }
@@ -498,7 +515,7 @@ mod tests {
         AcceptHook.changeset(&mut create, &config);
         assert!(!create.changes.contains_key(INVITATION_ACCEPTED_AT));
         let invitee = user(&[(INVITATION_TOKEN, Value::from("t"))]);
-        let mut accept = Changeset::accept_invitation(&config, &invitee, &params);
+        let mut accept = accept_changeset(&config, &invitee, &params);
         AcceptHook.changeset(&mut accept, &config);
         assert!(accept.changes.contains_key(INVITATION_ACCEPTED_AT));
     }
@@ -520,7 +537,7 @@ mod tests {
         params.insert(INVITED_BY_ID.into(), "1".into());
         let cs = ext.invite_changeset(&config, &inviter, &params);
         assert!(cs.is_valid(), "{:?}", cs.errors);
-        assert_eq!(cs.action, ChangesetAction::Invite);
+        assert_eq!(cs.action, ChangesetAction::Provision);
         assert_eq!(
             cs.changes.get("email"),
             Some(&Value::from("bob@example.com"))

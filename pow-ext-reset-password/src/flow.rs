@@ -5,7 +5,7 @@ use actix_web::HttpRequest;
 use pow_core::messages::LanguageIdentifier;
 use pow_core::token::generate_uuid;
 use pow_core::users::validation::normalize_user_id;
-use pow_core::users::{run_blocking, Changeset, Params, User, Value};
+use pow_core::users::{run_blocking, Changeset, ChangesetAction, Params, User, Value};
 use pow_core::{PowConfig, PowError};
 
 use crate::tokens::{Loaded, ResetTokens};
@@ -19,6 +19,19 @@ pub(crate) enum Requested {
     Known,
     /// No account has the address; nothing was sent.
     Unknown,
+}
+
+/// The password-reset changeset: a new password with confirmation; nothing else changes.
+/// Hashing the password runs the hasher: call it off the async executor.
+pub(crate) fn reset_changeset(config: &PowConfig, user: &User, params: &Params) -> Changeset {
+    let mut cs = Changeset::new(
+        ChangesetAction::SetPassword,
+        Some(user.clone()),
+        params.clone(),
+    );
+    cs.validate_password(config, true);
+    cs.run_hooks(config);
+    cs
 }
 
 /// Asks for a reset link for `raw_email` (normalised here). The same work is done for
@@ -104,8 +117,7 @@ pub(crate) async fn reset(
 
     // Validate first: an invalid submit keeps the token.
     let (cfg, target, params) = (config.clone(), user, params.clone());
-    let changeset =
-        run_blocking(move || Ok(Changeset::reset_password(&cfg, &target, &params))).await?;
+    let changeset = run_blocking(move || Ok(reset_changeset(&cfg, &target, &params))).await?;
     if !changeset.is_valid() {
         return Ok(Reset::Invalid(changeset));
     }

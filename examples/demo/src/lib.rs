@@ -225,7 +225,7 @@ fn demo_changeset(admin_emails: Vec<String>) -> impl Fn(&mut Changeset, &PowConf
     move |cs: &mut Changeset, _config: &PowConfig| {
         if matches!(
             cs.action,
-            ChangesetAction::Create | ChangesetAction::Update | ChangesetAction::AcceptInvitation
+            ChangesetAction::Create | ChangesetAction::Update | ChangesetAction::CompleteSignUp
         ) {
             if cs.action != ChangesetAction::Update {
                 cs.validate_required("name");

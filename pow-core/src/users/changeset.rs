@@ -17,12 +17,13 @@ pub enum ChangesetAction {
     Create,
     /// A signed-in user edits the account (current password required).
     Update,
-    /// A new password without the current one (password reset).
-    ResetPassword,
-    /// An invited user is created by an inviter (no password).
-    Invite,
-    /// An invited user accepts and sets a password.
-    AcceptInvitation,
+    /// A new password without the current one, proven some other way (a reset link, say).
+    SetPassword,
+    /// A user created on someone's behalf (an invitation, an admin), without a password.
+    Provision,
+    /// A user created beforehand (provisioned) completes the sign-up: the sign-up rules
+    /// run against the existing row, password required.
+    CompleteSignUp,
     /// Server-side field changes (tokens, timestamps); no validation.
     Internal,
 }
@@ -175,34 +176,6 @@ impl Changeset {
         cs
     }
 
-    /// Password reset: a new password with confirmation; nothing else changes.
-    pub fn reset_password(config: &PowConfig, user: &User, params: &Params) -> Self {
-        let mut cs = Self::new(
-            ChangesetAction::ResetPassword,
-            Some(user.clone()),
-            params.clone(),
-        );
-        cs.validate_password(config, true);
-        cs.run_hooks(config);
-        cs
-    }
-
-    /// Accepting an invitation: the sign-up rules run against the invited user's row (user
-    /// id, castable fields, password required with confirmation), then the hooks, which
-    /// add their own changes (such as when the invitation was accepted).
-    pub fn accept_invitation(config: &PowConfig, user: &User, params: &Params) -> Self {
-        let mut cs = Self::new(
-            ChangesetAction::AcceptInvitation,
-            Some(user.clone()),
-            params.clone(),
-        );
-        cs.cast_user_id(config);
-        cs.cast_fields(config);
-        cs.validate_password(config, true);
-        cs.run_hooks(config);
-        cs
-    }
-
     /// Server-side changes without validation (tokens, timestamps).
     pub fn internal(user: Option<&User>, changes: Changes) -> Self {
         let mut cs = Self::new(ChangesetAction::Internal, user.cloned(), Params::new());
@@ -308,7 +281,9 @@ impl Changeset {
         self.validate_required(&field);
     }
 
-    fn cast_fields(&mut self, config: &PowConfig) {
+    /// Casts the app's and extensions' castable fields from the params, with their
+    /// validations (required, format, uniqueness checked on write).
+    pub fn cast_fields(&mut self, config: &PowConfig) {
         let castable: Vec<_> = config
             .user_fields()
             .iter()
