@@ -8,7 +8,7 @@ use pow_core::messages::{LanguageIdentifier, MessageArg};
 use pow_core::users::{run_blocking, Changeset, Params};
 use pow_core::views::{Link, PageBody};
 use pow_core::web::{
-    extra_fields, flash, form, new_password_fields, redirect, render_page, routes_ctx,
+    extra_fields, flash, form, new_password_fields, redirect, render_page, routes_ctx, signed_up,
     user_id_field, Action, Controller, FormData, Outcome, Page,
 };
 use pow_core::{PowConfig, PowError, User};
@@ -474,15 +474,7 @@ async fn update_form(
             match result {
                 Ok(user) => {
                     tracing::info!(user.id = user.id, "invitation accepted");
-                    pow_core::session::sign_in(&ctl.req, &user).await?;
-                    let text = ctl.config.messages().user_has_been_created(&ctl.lang);
-                    flash::put_info(&ctl.req, text);
-                    ctl.user = Some(user);
-                    let path = ctl
-                        .config
-                        .routes()
-                        .after_registration_path(&ctl.routes_ctx());
-                    Ok(Outcome::redirect(&path))
+                    signed_up(ctl, user).await
                 }
                 Err(cs) => {
                     ctl.changeset = Some(cs);

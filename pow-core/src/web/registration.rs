@@ -132,17 +132,7 @@ async fn create(req: HttpRequest, form: FormData) -> Result<HttpResponse, PowErr
             let users = ctl.config.users()?.clone();
             let (cfg, params) = (ctl.config.clone(), ctl.params.clone());
             match run_blocking(move || users.create(&cfg, &params)).await? {
-                Ok(user) => {
-                    session::sign_in(&ctl.req, &user).await?;
-                    let text = ctl.config.messages().user_has_been_created(&ctl.lang);
-                    flash::put_info(&ctl.req, text);
-                    ctl.user = Some(user);
-                    let path = ctl
-                        .config
-                        .routes()
-                        .after_registration_path(&ctl.routes_ctx());
-                    Ok(Outcome::redirect(&path))
-                }
+                Ok(user) => signed_up(ctl, user).await,
                 Err(cs) => {
                     ctl.changeset = Some(cs);
                     Ok(Outcome::render(registration_page))
@@ -150,6 +140,24 @@ async fn create(req: HttpRequest, form: FormData) -> Result<HttpResponse, PowErr
             }
         })
         .await
+}
+
+/// Finishes a successful sign-up (or a completed one, such as an accepted invitation):
+/// signs `user` in with a new session, says so in the flash, hands the user to the
+/// callbacks and redirects to the routes backend's after-registration path.
+///
+/// # Errors
+/// [`PowError::Store`] when the session cannot be stored.
+pub async fn signed_up(ctl: &mut Controller, user: User) -> Result<Outcome, PowError> {
+    session::sign_in(&ctl.req, &user).await?;
+    let text = ctl.config.messages().user_has_been_created(&ctl.lang);
+    flash::put_info(&ctl.req, text);
+    ctl.user = Some(user);
+    let path = ctl
+        .config
+        .routes()
+        .after_registration_path(&ctl.routes_ctx());
+    Ok(Outcome::redirect(&path))
 }
 
 pub(super) async fn update(req: HttpRequest, body: Bytes) -> Result<HttpResponse, PowError> {

@@ -1,260 +1,20 @@
-//! [`PowConfig`]: one value per setup, passed explicitly (no global state).
-//!
-//! ```
-//! use pow_core::PowConfig;
-//! let config = PowConfig::builder("a".repeat(64))
-//!     .user_id_field("email")
-//!     .build()
-//!     .unwrap();
-//! assert_eq!(config.user_id_field(), "email");
-//! assert!(PowConfig::builder("too short").build().is_err());
-//! ```
+//! [`PowConfigBuilder`]: every setting of a setup, with its default, and the checks
+//! `build()` runs.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::{Inner, PasswordPolicy, PowConfig, SessionConfig, MIN_SECRET_KEY_BASE_LEN};
 use crate::error::PowError;
 use crate::extension::{Extension, Extensions};
 use crate::mailer::{LogMailer, Mailer};
 use crate::messages::{FluentMessages, Messages};
-use crate::password::{HashPool, HashPoolOptions, PasswordHasher, Pbkdf2Hasher, PooledHasher};
+use crate::password::{HashPool, HashPoolOptions, PasswordHasher, Pbkdf2Hasher};
 use crate::store::{MemoryStore, Store};
 use crate::token::MessageVerifier;
 use crate::users::{ChangesetHook, FieldDef, FieldKind, UsersContext};
 use crate::views::{DefaultViews, Views};
 use crate::web::{DefaultRoutes, Routes};
-
-/// Minimum length of the secret key base, in bytes.
-pub const MIN_SECRET_KEY_BASE_LEN: usize = 64;
-
-/// Password length rules.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct PasswordPolicy {
-    /// Minimum length in characters. Default 8 (NIST 800-63B).
-    pub min_length: usize,
-    /// Maximum length in bytes. Default 4096 (caps hashing cost).
-    pub max_length: usize,
-}
-
-impl Default for PasswordPolicy {
-    fn default() -> Self {
-        Self {
-            min_length: 8,
-            max_length: 4096,
-        }
-    }
-}
-
-/// Session lifetimes and cookie settings.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SessionConfig {
-    /// Key inside the cookie session that holds the signed session token. Default `"auth"`
-    /// (`"<name>_auth"` for a named setup).
-    pub session_key: String,
-    /// Name of the session cookie. Default `"pow_session"` (`"<name>_session"`).
-    pub cookie_name: String,
-    /// A session token older than this is rotated on the next request. `None` never
-    /// rotates; `Some(ZERO)` rotates on every request. Default 15 minutes.
-    pub ttl_renewal: Option<Duration>,
-    /// How long a session token lives in the store without being renewed. Default 30 minutes.
-    pub credentials_ttl: Duration,
-    /// Cap on how long a chain of renewals may live from the original sign-in. `None` has
-    /// no cap (Pow's behaviour). Default 14 days.
-    pub absolute_lifetime: Option<Duration>,
-    /// Whether cookies carry the `Secure` attribute. Default `true`, unless the setup's
-    /// [`base_url`](PowConfigBuilder::base_url) is a plain `http://` URL.
-    pub cookie_secure: bool,
-    /// Re-read the user from the users context on every request. Default `false`.
-    pub reload_user: bool,
-}
-
-/// A pow-rs setup: secrets, user schema, policies, backends and extensions.
-///
-/// Cheap to clone (an `Arc` inside). Build it once, outside `HttpServer::new`, and share it.
-#[derive(Clone)]
-pub struct PowConfig {
-    inner: Arc<Inner>,
-}
-
-struct Inner {
-    name: Option<String>,
-    verifier: MessageVerifier,
-    secret_key_base: Vec<u8>,
-    user_id_field: String,
-    table: String,
-    password_policy: PasswordPolicy,
-    hasher: PooledHasher,
-    user_fields: Vec<FieldDef>,
-    hooks: Vec<Arc<dyn ChangesetHook>>,
-    session: SessionConfig,
-    extensions: Extensions,
-    users: Option<Arc<dyn UsersContext>>,
-    store: Arc<dyn Store>,
-    prevent_user_enumeration: bool,
-    messages: Arc<dyn Messages>,
-    mailer: Arc<dyn Mailer>,
-    views: Arc<dyn Views>,
-    routes: Arc<dyn Routes>,
-    mount_path: String,
-    base_url: Option<String>,
-}
-
-impl std::fmt::Debug for PowConfig {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PowConfig")
-            .field("name", &self.inner.name)
-            .field("user_id_field", &self.inner.user_id_field)
-            .field("table", &self.inner.table)
-            .field("extensions", &self.inner.extensions.names())
-            .finish_non_exhaustive()
-    }
-}
-
-impl PowConfig {
-    /// Starts a builder. `secret_key_base` signs every token and cookie; it must be at
-    /// least 64 bytes of random data, kept secret and stable across restarts.
-    pub fn builder(secret_key_base: impl Into<Vec<u8>>) -> PowConfigBuilder {
-        PowConfigBuilder::new(secret_key_base.into())
-    }
-
-    /// The setup's name (`None` for the default setup).
-    pub fn name(&self) -> Option<&str> {
-        self.inner.name.as_deref()
-    }
-
-    /// Prefixes `base` with the setup's name (`"<name>_<base>"`), as Pow's `otp_app` does.
-    pub fn namespaced(&self, base: &str) -> String {
-        match &self.inner.name {
-            Some(name) => format!("{name}_{base}"),
-            None => base.to_owned(),
-        }
-    }
-
-    /// The token signer.
-    pub fn verifier(&self) -> &MessageVerifier {
-        &self.inner.verifier
-    }
-
-    /// The secret key base.
-    pub fn secret_key_base(&self) -> &[u8] {
-        &self.inner.secret_key_base
-    }
-
-    /// The user id field (`"email"` by default).
-    pub fn user_id_field(&self) -> &str {
-        &self.inner.user_id_field
-    }
-
-    /// The users table (`"users"` by default).
-    pub fn table(&self) -> &str {
-        &self.inner.table
-    }
-
-    /// Password length rules.
-    pub fn password_policy(&self) -> PasswordPolicy {
-        self.inner.password_policy
-    }
-
-    /// The password hasher: the configured one, running on the setup's [`HashPool`]. Its
-    /// methods block until a pool thread has done the work (call them off the async
-    /// executor) and fail with [`HashError::Busy`](crate::password::HashError::Busy) when
-    /// the pool's queue is full.
-    pub fn hasher(&self) -> &dyn PasswordHasher {
-        &self.inner.hasher
-    }
-
-    /// The pool password hashing runs on.
-    pub fn hash_pool(&self) -> &HashPool {
-        self.inner.hasher.pool()
-    }
-
-    /// Every extra user field: the user id field when it is not `email`... in order: the
-    /// app's fields, then each extension's.
-    pub fn user_fields(&self) -> &[FieldDef] {
-        &self.inner.user_fields
-    }
-
-    /// Changeset hooks: each extension's (config order), then the app's.
-    pub fn changeset_hooks(&self) -> &[Arc<dyn ChangesetHook>] {
-        &self.inner.hooks
-    }
-
-    /// Session settings.
-    pub fn session(&self) -> &SessionConfig {
-        &self.inner.session
-    }
-
-    /// The enabled extensions, in order.
-    pub fn extensions(&self) -> &Extensions {
-        &self.inner.extensions
-    }
-
-    /// The users context.
-    ///
-    /// # Errors
-    /// [`PowError::Config`] if none was set with [`PowConfigBuilder::users`].
-    pub fn users(&self) -> Result<&Arc<dyn UsersContext>, PowError> {
-        self.inner.users.as_ref().ok_or_else(|| {
-            PowError::Config("no users context: call PowConfigBuilder::users(...)".into())
-        })
-    }
-
-    /// The cache store.
-    pub fn store(&self) -> &Arc<dyn Store> {
-        &self.inner.store
-    }
-
-    /// Whether responses hide whether an account exists (default `true`).
-    pub fn prevent_user_enumeration(&self) -> bool {
-        self.inner.prevent_user_enumeration
-    }
-
-    /// Translated texts: core, extensions' and the app's.
-    pub fn messages(&self) -> &dyn Messages {
-        self.inner.messages.as_ref()
-    }
-
-    /// The mailer extensions send mails through.
-    pub fn mailer(&self) -> &dyn Mailer {
-        self.inner.mailer.as_ref()
-    }
-
-    /// The page renderer.
-    pub fn views(&self) -> &dyn Views {
-        self.inner.views.as_ref()
-    }
-
-    /// The routes backend.
-    pub fn routes(&self) -> &dyn Routes {
-        self.inner.routes.as_ref()
-    }
-
-    /// Where the setup's routes are mounted (`""` at the root).
-    pub fn mount_path(&self) -> &str {
-        &self.inner.mount_path
-    }
-
-    /// The public base URL used for links in mails, if configured.
-    pub fn base_url(&self) -> Option<&str> {
-        self.inner.base_url.as_deref()
-    }
-
-    /// An absolute URL for `path` (for mails): the configured base URL, else the request's
-    /// scheme and host (with a warning: configure `base_url` in production so a forged
-    /// `Host` header cannot redirect links in mails).
-    pub fn url_for(&self, req: &actix_web::HttpRequest, path: &str) -> String {
-        match &self.inner.base_url {
-            Some(base) => format!("{}{path}", base.trim_end_matches('/')),
-            None => {
-                tracing::warn!(
-                    "no base_url configured: building a mail link from the request's Host header"
-                );
-                let info = req.connection_info();
-                format!("{}://{}{path}", info.scheme(), info.host())
-            }
-        }
-    }
-}
 
 /// Builder for [`PowConfig`]. Each setter says its default.
 pub struct PowConfigBuilder {
@@ -288,7 +48,7 @@ pub struct PowConfigBuilder {
 }
 
 impl PowConfigBuilder {
-    fn new(secret_key_base: Vec<u8>) -> Self {
+    pub(super) fn new(secret_key_base: Vec<u8>) -> Self {
         Self {
             secret_key_base,
             name: None,
@@ -654,30 +414,5 @@ impl PowConfigBuilder {
                 base_url: self.base_url,
             }),
         })
-    }
-}
-
-#[cfg(test)]
-#[allow(clippy::unwrap_used)]
-mod tests {
-    use super::*;
-
-    fn secure(f: impl FnOnce(PowConfigBuilder) -> PowConfigBuilder) -> bool {
-        f(PowConfig::builder("k".repeat(64)))
-            .build()
-            .unwrap()
-            .session()
-            .cookie_secure
-    }
-
-    #[test]
-    fn cookies_are_secure_unless_the_base_url_is_plain_http_or_told_otherwise() {
-        assert!(secure(|b| b));
-        assert!(secure(|b| b.base_url("https://example.com")));
-        assert!(!secure(|b| b.base_url("http://localhost:8080")));
-        assert!(secure(|b| b
-            .base_url("http://localhost:8080")
-            .cookie_secure(true)));
-        assert!(!secure(|b| b.cookie_secure(false)));
     }
 }
