@@ -222,6 +222,10 @@ pub use schema::{CONFIRMED_AT_FIELD, TOKEN_FIELD, TOKEN_SENT_AT_FIELD, UNCONFIRM
 /// The extension's name, which prefixes its message keys.
 pub const NAME: &str = "pow_email_confirmation";
 
+/// The name of the mail this extension sends (the confirmation link), under which an app's
+/// [`MailViews`](pow_core::mailer::MailViews) can replace its template.
+pub const MAIL: &str = "email_confirmation/email_confirmation";
+
 /// The persistent-session extension's name: it must come after this one.
 const PERSISTENT_SESSION: &str = "pow_persistent_session";
 
@@ -411,6 +415,10 @@ impl Extension for EmailConfirmation {
 
     fn migrations(&self) -> Option<&'static Migrations> {
         Some(&MIGRATIONS)
+    }
+
+    fn mails(&self) -> Vec<&'static str> {
+        vec![MAIL]
     }
 
     fn messages(&self) -> Vec<(&'static str, &'static str)> {

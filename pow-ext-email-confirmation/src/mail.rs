@@ -6,7 +6,7 @@ use std::time::Duration;
 use actix_web::HttpRequest;
 use chrono::Utc;
 use pow_core::api::LinkTemplate;
-use pow_core::mailer::render_mail;
+use pow_core::mailer::{compose, MailContent};
 use pow_core::messages::{LanguageIdentifier, MessageArg};
 use pow_core::store::{Cache, Key};
 use pow_core::token::hmac_sha256;
@@ -94,13 +94,17 @@ pub(crate) async fn send_with_link(
     }
     paragraphs.push(text("pow_email_confirmation_mail_ignore"));
     let button = text("pow_email_confirmation_mail_button");
-    let mail = render_mail(
-        lang,
-        messages,
-        &to,
-        text("pow_email_confirmation_mail_subject"),
-        &paragraphs,
-        Some((&button, &url)),
+    let subject = text("pow_email_confirmation_mail_subject");
+    let mail = compose(
+        config,
+        &MailContent {
+            name: crate::MAIL,
+            lang,
+            to: &to,
+            subject: &subject,
+            paragraphs: &paragraphs,
+            link: Some((&button, &url)),
+        },
     )?;
     config.mailer().deliver(mail).await?;
     Ok(Sent::Delivered(user))

@@ -3,7 +3,7 @@
 use actix_web::http::StatusCode;
 use actix_web::web::{self, Bytes, ServiceConfig};
 use actix_web::{HttpRequest, HttpResponse};
-use pow_core::mailer::render_mail;
+use pow_core::mailer::{compose, MailContent};
 use pow_core::messages::{LanguageIdentifier, MessageArg};
 use pow_core::users::{run_blocking, Changeset, Params};
 use pow_core::views::{Link, PageBody};
@@ -326,13 +326,17 @@ async fn send_invitation(
         .unwrap_or_default();
     let paragraphs = [body, messages.text(lang, "pow_invitation_mail_ignore")];
     let button = messages.text(lang, "pow_invitation_mail_button");
-    let mail = render_mail(
-        lang,
-        messages,
-        to,
-        messages.text(lang, "pow_invitation_mail_subject"),
-        &paragraphs,
-        Some((&button, url)),
+    let subject = messages.text(lang, "pow_invitation_mail_subject");
+    let mail = compose(
+        config,
+        &MailContent {
+            name: crate::MAIL,
+            lang,
+            to,
+            subject: &subject,
+            paragraphs: &paragraphs,
+            link: Some((&button, url)),
+        },
     )?;
     config.mailer().deliver(mail).await
 }

@@ -128,6 +128,10 @@ pub use controller::actions;
 /// The extension's name, which prefixes its message keys.
 pub const NAME: &str = "pow_invitation";
 
+/// The name of the mail this extension sends (the invitation with its accept link), under which an app's
+/// [`MailViews`](pow_core::mailer::MailViews) can replace its template.
+pub const MAIL: &str = "invitation/invitation";
+
 /// The changeset of accepting an invitation: the sign-up rules run against the invited
 /// user's row (user id, castable fields, password required with confirmation), then the
 /// hooks, which add their own changes (such as when the invitation was accepted). Checking
@@ -401,6 +405,10 @@ impl Extension for Invitation {
 
     fn migrations(&self) -> Option<&'static Migrations> {
         Some(&MIGRATIONS)
+    }
+
+    fn mails(&self) -> Vec<&'static str> {
+        vec![MAIL]
     }
 
     fn messages(&self) -> Vec<(&'static str, &'static str)> {

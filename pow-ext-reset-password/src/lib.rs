@@ -219,6 +219,10 @@ pub use api::ResetPasswordApi;
 /// The extension's name, Pow's `pow_reset_password`; message keys start with it.
 pub const NAME: &str = "pow_reset_password";
 
+/// The name of the mail this extension sends (the reset link), under which an app's
+/// [`MailViews`](pow_core::mailer::MailViews) can replace its template.
+pub const MAIL: &str = "reset_password/reset_password";
+
 /// Salt the reset token in links is signed with (Pow's).
 pub const TOKEN_SALT: &str = "Elixir.PowResetPassword.Plug";
 
@@ -388,6 +392,10 @@ pub const FTL: &[(&str, &str)] = &[
 impl Extension for ResetPassword {
     fn name(&self) -> &'static str {
         NAME
+    }
+
+    fn mails(&self) -> Vec<&'static str> {
+        vec![MAIL]
     }
 
     fn messages(&self) -> Vec<(&'static str, &'static str)> {

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use pow_core::mailer::render_mail;
+use pow_core::mailer::{compose, MailContent};
 use pow_core::messages::{LanguageIdentifier, MessageArg};
 use pow_core::{PowConfig, PowError};
 
@@ -50,13 +50,17 @@ async fn deliver(
     .flatten()
     .collect();
     let label = messages.text(&lang, "pow_reset_password_mail_link");
-    let mail = render_mail(
-        &lang,
-        messages,
-        &to,
-        messages.text(&lang, "pow_reset_password_mail_subject"),
-        &paragraphs,
-        Some((&label, &url)),
+    let subject = messages.text(&lang, "pow_reset_password_mail_subject");
+    let mail = compose(
+        &config,
+        &MailContent {
+            name: crate::MAIL,
+            lang: &lang,
+            to: &to,
+            subject: &subject,
+            paragraphs: &paragraphs,
+            link: Some((&label, &url)),
+        },
     )?;
     config.mailer().deliver(mail).await
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 use super::{Inner, PasswordPolicy, PowConfig, SessionConfig, MIN_SECRET_KEY_BASE_LEN};
 use crate::error::PowError;
 use crate::extension::{Extension, Extensions};
-use crate::mailer::{LogMailer, Mailer};
+use crate::mailer::{DefaultMailViews, LogMailer, MailViews, Mailer};
 use crate::messages::{FluentMessages, Messages};
 use crate::password::{HashPool, HashPoolOptions, PasswordHasher, Pbkdf2Hasher};
 use crate::store::{MemoryStore, Store};
@@ -42,6 +42,7 @@ pub struct PowConfigBuilder {
     messages_ftl: Vec<(String, String)>,
     mailer: Option<Arc<dyn Mailer>>,
     views: Option<Arc<dyn Views>>,
+    mail_views: Option<Arc<dyn MailViews>>,
     routes: Option<Arc<dyn Routes>>,
     mount_path: String,
     base_url: Option<String>,
@@ -74,6 +75,7 @@ impl PowConfigBuilder {
             messages_ftl: Vec::new(),
             mailer: None,
             views: None,
+            mail_views: None,
             routes: None,
             mount_path: String::new(),
             base_url: None,
@@ -255,6 +257,13 @@ impl PowConfigBuilder {
         self
     }
 
+    /// The mail renderer: replace one mail's template by name (see [`MailViews`]). The
+    /// default is [`DefaultMailViews`], the built-in layout for every mail.
+    pub fn mail_views(mut self, mail_views: impl MailViews) -> Self {
+        self.mail_views = Some(Arc::new(mail_views));
+        self
+    }
+
     /// The routes backend. The default is [`DefaultRoutes`] (Pow's paths).
     pub fn routes(mut self, routes: impl Routes) -> Self {
         self.routes = Some(Arc::new(routes));
@@ -409,6 +418,9 @@ impl PowConfigBuilder {
                 messages,
                 mailer: self.mailer.unwrap_or_else(|| Arc::new(LogMailer)),
                 views: self.views.unwrap_or_else(|| Arc::new(DefaultViews)),
+                mail_views: self
+                    .mail_views
+                    .unwrap_or_else(|| Arc::new(DefaultMailViews)),
                 routes: self.routes.unwrap_or_else(|| Arc::new(DefaultRoutes)),
                 mount_path: self.mount_path,
                 base_url: self.base_url,

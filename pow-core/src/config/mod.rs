@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use crate::error::PowError;
 use crate::extension::Extensions;
-use crate::mailer::Mailer;
+use crate::mailer::{MailViews, Mailer};
 use crate::messages::Messages;
 use crate::password::{HashPool, PasswordHasher, PooledHasher};
 use crate::store::Store;
@@ -94,6 +94,7 @@ struct Inner {
     messages: Arc<dyn Messages>,
     mailer: Arc<dyn Mailer>,
     views: Arc<dyn Views>,
+    mail_views: Arc<dyn MailViews>,
     routes: Arc<dyn Routes>,
     mount_path: String,
     base_url: Option<String>,
@@ -222,6 +223,11 @@ impl PowConfig {
     /// The page renderer.
     pub fn views(&self) -> &dyn Views {
         self.inner.views.as_ref()
+    }
+
+    /// The mail renderer.
+    pub fn mail_views(&self) -> &dyn MailViews {
+        self.inner.mail_views.as_ref()
     }
 
     /// The routes backend.

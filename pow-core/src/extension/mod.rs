@@ -83,6 +83,13 @@ pub trait Extension: Send + Sync + 'static {
         None
     }
 
+    /// Names of the mails this extension sends (`"reset_password/reset_password"`), each
+    /// rendered through [`MailViews`](crate::mailer::MailViews), where an app can replace
+    /// its template.
+    fn mails(&self) -> Vec<&'static str> {
+        Vec::new()
+    }
+
     /// Registers the extension's routes. Called by [`crate::web::configure`].
     fn configure(&self, _cfg: &mut ServiceConfig, _config: &PowConfig) {}
 

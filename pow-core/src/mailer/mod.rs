@@ -1,8 +1,11 @@
 //! Sending mails: the [`Mailer`] trait, its transports and the shared mail layout.
 //!
-//! Extensions build a [`Mail`] with [`render_mail`] (one layout, HTML and plain text, that
-//! starts with the translated "Hi,") and hand it to the configured mailer
-//! ([`PowConfig::mailer`](crate::PowConfig::mailer)).
+//! Extensions describe a mail as [`MailContent`] (a name, translated texts, a link) and
+//! render it with [`compose`], through the setup's [`MailViews`]: by default
+//! [`DefaultMailViews`], the built-in layout ([`render_mail`]: HTML and plain text, starting
+//! with the translated "Hi,"). An app replaces one mail's template by name with
+//! [`PowConfigBuilder::mail_views`](crate::PowConfigBuilder::mail_views). The rendered
+//! [`Mail`] goes to the configured mailer ([`PowConfig::mailer`](crate::PowConfig::mailer)).
 //!
 //! | Mailer | Use |
 //! |---|---|
@@ -34,10 +37,12 @@
 //! log them in production: [`LogMailer`] is for development only.
 
 mod transports;
+mod views;
 
 use askama::Template;
 
 pub use transports::{FileMailer, LogMailer, MemoryMailer, SmtpMailer};
+pub use views::{compose, DefaultMailViews, MailContent, MailViews};
 
 use crate::error::PowError;
 use crate::messages::{LanguageIdentifier, Messages};

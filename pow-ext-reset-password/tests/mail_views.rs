@@ -1,0 +1,120 @@
+//! An app replaces the reset mail's template by name; the other mails keep the built-in
+//! layout.
+// Tests fail by panicking.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use actix_web::test;
+use pow_core::mailer::{DefaultMailViews, Mail, MailContent, MailViews, MemoryMailer};
+use pow_core::password::Pbkdf2Hasher;
+use pow_core::users::diesel::DieselUsersContext;
+use pow_core::users::Params;
+use pow_core::{PowConfig, PowError};
+use pow_ext_reset_password::{MailDelivery, ResetPassword, MAIL};
+
+/// Replaces the reset mail only.
+struct BrandedReset;
+
+impl MailViews for BrandedReset {
+    fn render(&self, config: &PowConfig, mail: &MailContent<'_>) -> Result<Mail, PowError> {
+        if mail.name != MAIL {
+            return DefaultMailViews.render(config, mail);
+        }
+        let url = mail.link.map(|(_, url)| url).unwrap_or_default();
+        Ok(Mail {
+            to: mail.to.to_owned(),
+            subject: "Example: your reset link".to_owned(),
+            text: format!("Reset at Example: {url}\n"),
+            html: format!("<p>Reset at <a href=\"{url}\">Example</a></p>"),
+        })
+    }
+}
+
+fn setup(views: Option<BrandedReset>) -> (PowConfig, MemoryMailer) {
+    let db = std::env::temp_dir().join(format!(
+        "pow-reset-mail-views-{}.db",
+        pow_core::token::generate_uuid()
+    ));
+    let users = DieselUsersContext::connect(&db.display().to_string()).unwrap();
+    let mailer = MemoryMailer::new();
+    let mut builder = PowConfig::builder("m".repeat(64))
+        .users(users.clone())
+        .hasher(Pbkdf2Hasher::new(1))
+        .mailer(mailer.clone())
+        .base_url("http://localhost")
+        .extension(ResetPassword::new().mail_delivery(MailDelivery::Inline));
+    if let Some(views) = views {
+        builder = builder.mail_views(views);
+    }
+    let config = builder.build().unwrap();
+    users.migrate(&config).unwrap();
+    let params: Params = [
+        ("email", "alice@example.com"),
+        ("password", "secret password"),
+        ("password_confirmation", "secret password"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect();
+    config
+        .users()
+        .unwrap()
+        .create(&config, &params)
+        .unwrap()
+        .unwrap();
+    (config, mailer)
+}
+
+/// Requests a reset link for alice through the app's form.
+async fn request_reset(config: &PowConfig) {
+    let app = test::init_service(pow_core::testing::app(config)).await;
+    let page = test::call_service(
+        &app,
+        test::TestRequest::get()
+            .uri("/reset-password/new")
+            .to_request(),
+    )
+    .await;
+    let cookie = page
+        .response()
+        .cookies()
+        .find(|c| c.name() == config.session().cookie_name)
+        .map(|c| c.into_owned())
+        .unwrap();
+    let body = String::from_utf8(test::read_body(page).await.to_vec()).unwrap();
+    let start = body.find("name=\"_csrf_token\" value=\"").unwrap() + 26;
+    let csrf = &body[start..start + body[start..].find('"').unwrap()];
+    let res = test::call_service(
+        &app,
+        test::TestRequest::post()
+            .uri("/reset-password")
+            .cookie(cookie)
+            .set_form([("_csrf_token", csrf), ("user[email]", "alice@example.com")])
+            .to_request(),
+    )
+    .await;
+    assert_eq!(res.status(), 302);
+}
+
+#[actix_web::test]
+async fn an_app_replaces_the_reset_mail_by_name() {
+    let (config, mailer) = setup(Some(BrandedReset));
+    request_reset(&config).await;
+    let mail = mailer.last_to("alice@example.com").unwrap();
+    assert_eq!(mail.subject, "Example: your reset link");
+    assert!(mail
+        .text
+        .starts_with("Reset at Example: http://localhost/reset-password/"));
+    assert!(mail
+        .html
+        .contains("href=\"http://localhost/reset-password/"));
+}
+
+#[actix_web::test]
+async fn without_an_override_the_built_in_layout_renders_it() {
+    let (config, mailer) = setup(None);
+    request_reset(&config).await;
+    let mail = mailer.last_to("alice@example.com").unwrap();
+    assert_eq!(mail.subject, "Reset password link");
+    assert!(mail.text.starts_with("Hi,\n\n"));
+    assert!(mail.text.contains("http://localhost/reset-password/"));
+}
