@@ -9,7 +9,10 @@ use pow_core::web::{flash, Action, Outcome};
 use pow_core::{PowConfig, PowError};
 
 use crate::schema::{confirm_changes, token_expired, EMAIL_FIELD, TOKEN_FIELD};
-use crate::{EmailConfirmation, TOKEN_SALT};
+use crate::{EmailConfirmation, NAME, TOKEN_SALT};
+
+/// The confirmation link's route, relative to the mount path.
+pub(crate) const CONFIRM_PATH: &str = "/confirm-email/{token}";
 
 /// What a confirmation attempt came to.
 pub(crate) enum Confirmation {
@@ -22,9 +25,9 @@ pub(crate) enum Confirmation {
 }
 
 /// Registers the route on `cfg`.
-pub(crate) fn configure(cfg: &mut web::ServiceConfig, ext: &EmailConfirmation) {
+pub(crate) fn configure(cfg: &mut web::ServiceConfig, config: &PowConfig, ext: &EmailConfirmation) {
     cfg.service(
-        web::resource("/confirm-email/{token}")
+        web::resource(config.routes().extension_route(NAME, CONFIRM_PATH))
             .app_data(web::Data::new(ext.clone()))
             .route(web::get().to(confirm_email)),
     );

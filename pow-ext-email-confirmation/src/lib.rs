@@ -440,8 +440,8 @@ impl Extension for EmailConfirmation {
         ]
     }
 
-    fn configure(&self, cfg: &mut ServiceConfig, _config: &PowConfig) {
-        controller::configure(cfg, self);
+    fn configure(&self, cfg: &mut ServiceConfig, config: &PowConfig) {
+        controller::configure(cfg, config, self);
     }
 
     async fn before_process(&self, ctl: &mut Controller) -> Result<Flow, PowError> {

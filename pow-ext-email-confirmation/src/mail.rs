@@ -83,7 +83,12 @@ pub(crate) async fn send_with_link(
         Some(template) => template.url(&signed),
         None => config.url_for(
             req,
-            &format!("{}/confirm-email/{signed}", config.mount_path()),
+            &pow_core::web::extension_path(
+                config,
+                crate::NAME,
+                crate::controller::CONFIRM_PATH,
+                &[("token", &signed)],
+            ),
         ),
     };
     let messages = config.messages();

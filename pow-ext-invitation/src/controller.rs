@@ -8,33 +8,34 @@ use pow_core::messages::{LanguageIdentifier, MessageArg};
 use pow_core::users::{run_blocking, Changeset, Params};
 use pow_core::views::{Link, PageBody};
 use pow_core::web::{
-    extra_fields, flash, form, new_password_fields, redirect, render_page, routes_ctx, signed_up,
-    user_id_field, Action, Controller, FormData, Outcome, Page,
+    extension_path, extra_fields, flash, form, new_password_fields, redirect, render_page,
+    routes_ctx, signed_up, user_id_field, Action, Controller, FormData, Outcome, Page,
 };
 use pow_core::{PowConfig, PowError, User};
 
-use crate::{signed_token, Invitation, INVITATION_ACCEPTED_AT};
+use crate::{signed_token, Invitation, INVITATION_ACCEPTED_AT, NAME};
 
 /// Registers the routes, each carrying the extension's settings.
-pub(crate) fn register(cfg: &mut ServiceConfig, ext: Invitation) {
+pub(crate) fn register(cfg: &mut ServiceConfig, config: &PowConfig, ext: Invitation) {
     let data = web::Data::new(ext);
+    let route = |pattern: &str| config.routes().extension_route(NAME, pattern);
     cfg.service(
-        web::resource("/invitations/new")
+        web::resource(route(NEW_PATH))
             .app_data(data.clone())
             .route(web::get().to(new)),
     )
     .service(
-        web::resource("/invitations")
+        web::resource(route(CREATE_PATH))
             .app_data(data.clone())
             .route(web::post().to(create)),
     )
     .service(
-        web::resource("/invitations/{token}/edit")
+        web::resource(route(EDIT_PATH))
             .app_data(data.clone())
             .route(web::get().to(edit)),
     )
     .service(
-        web::resource("/invitations/{token}")
+        web::resource(route(SHOW_PATH))
             .app_data(data)
             .route(web::get().to(show))
             .route(web::post().to(update_post))
@@ -45,8 +46,15 @@ pub(crate) fn register(cfg: &mut ServiceConfig, ext: Invitation) {
 
 // ----- paths, texts, responses -------------------------------------------------------
 
-fn path(req: &HttpRequest, config: &PowConfig, rest: &str) -> String {
-    routes_ctx(req, config, None).path(rest)
+/// Default routes, relative to the mount path; the routes backend may move them.
+const NEW_PATH: &str = "/invitations/new";
+const CREATE_PATH: &str = "/invitations";
+const SHOW_PATH: &str = "/invitations/{token}";
+const EDIT_PATH: &str = "/invitations/{token}/edit";
+
+/// The path of route `pattern` with `token` filled in, where the routes backend puts it.
+fn path(config: &PowConfig, pattern: &str, token: &str) -> String {
+    extension_path(config, NAME, pattern, &[("token", token)])
 }
 
 fn text(config: &PowConfig, lang: &LanguageIdentifier, key: &str) -> String {
@@ -114,7 +122,7 @@ fn new_page(
     let body = PageBody::Form {
         form: form(
             req,
-            path(req, config, "/invitations"),
+            path(config, CREATE_PATH, ""),
             None,
             fields,
             text(config, lang, "pow_invitation_button_invite"),
@@ -145,7 +153,7 @@ fn edit_page(
     let body = PageBody::Form {
         form: form(
             req,
-            path(req, config, &format!("/invitations/{signed}")),
+            path(config, SHOW_PATH, &signed),
             Some("PATCH"),
             fields,
             text(config, lang, "pow_invitation_button_accept"),
@@ -257,7 +265,7 @@ async fn create(
                             &ctl.req,
                             ctl.message("pow_invitation_invitation_email_sent"),
                         );
-                        let new = path(&ctl.req, &ctl.config, "/invitations/new");
+                        let new = path(&ctl.config, NEW_PATH, "");
                         return Ok(Outcome::redirect(&new));
                     }
                     Ok(Outcome::render(|ctl: &Controller| {
@@ -284,16 +292,16 @@ async fn invited(
 ) -> Result<HttpResponse, PowError> {
     let (req, config) = (&ctl.req, &ctl.config);
     let signed = token_of(config, invitee)?;
-    let show = path(req, config, &format!("/invitations/{signed}"));
+    let show = path(config, SHOW_PATH, &signed);
     let Some(email) = invitee.email() else {
         return Ok(redirect(&show));
     };
-    let edit = path(req, config, &format!("/invitations/{signed}/edit"));
+    let edit = path(config, EDIT_PATH, &signed);
     let url = config.url_for(req, &edit);
     match send_invitation(config, &ctl.lang, inviter, email, &url).await {
         Ok(()) => {
             flash::put_info(req, ctl.message("pow_invitation_invitation_email_sent"));
-            Ok(redirect(&path(req, config, "/invitations/new")))
+            Ok(redirect(&path(config, NEW_PATH, "")))
         }
         Err(err) => {
             tracing::error!(
@@ -359,14 +367,14 @@ async fn show(
             ctl.user = Some(invitee);
             Ok(Outcome::render(move |ctl: &Controller| {
                 let (req, config) = (&ctl.req, &ctl.config);
-                let edit = path(req, config, &format!("/invitations/{signed}/edit"));
+                let edit = path(config, EDIT_PATH, &signed);
                 let body = PageBody::Text {
                     paragraphs: vec![
                         ctl.text("pow_invitation_show_intro"),
                         config.url_for(req, &edit),
                     ],
                     links: vec![Link::new(
-                        path(req, config, "/invitations/new"),
+                        path(config, NEW_PATH, ""),
                         ctl.text("pow_invitation_link_invite_another"),
                     )],
                 };

@@ -415,8 +415,8 @@ impl Extension for Invitation {
         FTL.to_vec()
     }
 
-    fn configure(&self, cfg: &mut ServiceConfig, _config: &PowConfig) {
-        controller::register(cfg, self.clone());
+    fn configure(&self, cfg: &mut ServiceConfig, config: &PowConfig) {
+        controller::register(cfg, config, self.clone());
     }
 }
 

@@ -37,7 +37,12 @@ fn config() -> PowConfig {
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v.to_owned()))
     .collect();
-    config.users().unwrap().create(&config, &params).unwrap().unwrap();
+    config
+        .users()
+        .unwrap()
+        .create(&config, &params)
+        .unwrap()
+        .unwrap();
     config
 }
 
@@ -69,7 +74,11 @@ async fn a_503_page_carries_the_rotated_remember_me_cookie() {
     .await;
 
     // Sign in with "remember me".
-    let page = test::call_service(&app, test::TestRequest::get().uri("/session/new").to_request()).await;
+    let page = test::call_service(
+        &app,
+        test::TestRequest::get().uri("/session/new").to_request(),
+    )
+    .await;
     let session = cookie(&page, &config.session().cookie_name).unwrap();
     let body = String::from_utf8(test::read_body(page).await.to_vec()).unwrap();
     let start = body.find("name=\"_csrf_token\" value=\"").unwrap() + 26;
@@ -95,7 +104,10 @@ async fn a_503_page_carries_the_rotated_remember_me_cookie() {
     // is used and rotated, and the answer is the 503 page with the new token.
     let res = test::call_service(
         &app,
-        test::TestRequest::get().uri("/busy").cookie(first.clone()).to_request(),
+        test::TestRequest::get()
+            .uri("/busy")
+            .cookie(first.clone())
+            .to_request(),
     )
     .await;
     assert_eq!(res.status(), 503);
@@ -105,7 +117,10 @@ async fn a_503_page_carries_the_rotated_remember_me_cookie() {
     // The rotated token signs the browser in again later; the old one is used up.
     let res = test::call_service(
         &app,
-        test::TestRequest::get().uri("/who").cookie(rotated).to_request(),
+        test::TestRequest::get()
+            .uri("/who")
+            .cookie(rotated)
+            .to_request(),
     )
     .await;
     assert_eq!(test::read_body(res).await, "alice@example.com");

@@ -9,14 +9,14 @@ use pow_core::messages::LanguageIdentifier;
 use pow_core::users::Changeset;
 use pow_core::views::{FieldType, Link, PageBody};
 use pow_core::web::{
-    field, flash, form, new_password_fields, redirect, render_page, routes_ctx, Action, ActionId,
-    ActionKind, Controller, FormData, Outcome, Page,
+    extension_path, field, flash, form, new_password_fields, redirect, render_page, routes_ctx,
+    Action, ActionId, ActionKind, Controller, FormData, Outcome, Page,
 };
 use pow_core::{PowConfig, PowError};
 
 use crate::flow::{self, Requested, Reset};
 use crate::tokens::ResetTokens;
-use crate::ResetPassword;
+use crate::{ResetPassword, NAME};
 
 /// The reset-password controller's actions, as extension callbacks see them.
 pub mod actions {
@@ -43,21 +43,24 @@ pub mod actions {
 pub(crate) const NEW_PATH: &str = "/reset-password/new";
 /// Where the request form posts, relative to the mount path.
 const CREATE_PATH: &str = "/reset-password";
+/// The new-password form of a token, relative to the mount path.
+const TOKEN_PATH: &str = "/reset-password/{token}";
 
 /// Registers the routes; every handler gets the extension's settings.
-pub(crate) fn configure(cfg: &mut ServiceConfig, ext: Arc<ResetPassword>) {
+pub(crate) fn configure(cfg: &mut ServiceConfig, config: &PowConfig, ext: Arc<ResetPassword>) {
+    let route = |pattern: &str| config.routes().extension_route(NAME, pattern);
     let (e_new, e_create, e_edit, e_update, e_post) =
         (ext.clone(), ext.clone(), ext.clone(), ext.clone(), ext);
     let e_put = e_update.clone();
     cfg.service(
-        web::resource(NEW_PATH)
+        web::resource(route(NEW_PATH))
             .route(web::get().to(move |req: HttpRequest| new(req, e_new.clone()))),
     )
-    .service(web::resource(CREATE_PATH).route(web::post().to(
+    .service(web::resource(route(CREATE_PATH)).route(web::post().to(
         move |req: HttpRequest, body: Bytes| create(req, FormData::parse(&body), e_create.clone()),
     )))
     .service(
-        web::resource("/reset-password/{token}")
+        web::resource(route(TOKEN_PATH))
             .route(web::get().to(move |req: HttpRequest| edit(req, e_edit.clone())))
             .route(web::patch().to(move |req: HttpRequest, body: Bytes| {
                 update(req, FormData::parse(&body), e_update.clone())
@@ -71,14 +74,14 @@ pub(crate) fn configure(cfg: &mut ServiceConfig, ext: Arc<ResetPassword>) {
     );
 }
 
-/// `path` under the setup's mount point.
-fn mounted(config: &PowConfig, path: &str) -> String {
-    format!("{}{path}", config.mount_path())
+/// `pattern` under the setup's mount point, where the routes backend puts it.
+fn mounted(config: &PowConfig, pattern: &str) -> String {
+    extension_path(config, NAME, pattern, &[])
 }
 
 /// The edit/update path of a signed token: the page reset mails link to.
 pub(crate) fn token_path(config: &PowConfig, signed: &str) -> String {
-    mounted(config, &format!("/reset-password/{signed}"))
+    extension_path(config, NAME, TOKEN_PATH, &[("token", signed)])
 }
 
 fn sign_in_path(req: &HttpRequest, config: &PowConfig) -> String {

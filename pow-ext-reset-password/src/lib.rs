@@ -411,13 +411,7 @@ impl Extension for ResetPassword {
     }
 
     fn configure(&self, cfg: &mut ServiceConfig, config: &PowConfig) {
-        if !config.user_fields().iter().any(|f| f.name == "email") {
-            tracing::error!(
-                "pow_reset_password looks users up by `email`, but the config has no `email` \
-                 user field: declare one with PowConfigBuilder::user_field"
-            );
-        }
-        controller::configure(cfg, Arc::new(self.clone()));
+        controller::configure(cfg, config, Arc::new(self.clone()));
     }
 
     fn extend_page(
@@ -432,7 +426,7 @@ impl Extension for ResetPassword {
         }
         if let PageBody::Form { links, .. } = body {
             links.push(Link::new(
-                format!("{}{}", config.mount_path(), controller::NEW_PATH),
+                pow_core::web::extension_path(config, NAME, controller::NEW_PATH, &[]),
                 config
                     .messages()
                     .text(lang, "pow_reset_password_link_forgot_password"),

@@ -49,4 +49,4 @@ pub use forms::{
 pub use pages::{no_store, render_page, unavailable_page, Page};
 pub use params::FormData;
 pub use registration::signed_up;
-pub use routes::{DefaultRoutes, RouteContext, Routes};
+pub use routes::{extension_path, DefaultRoutes, RouteContext, Routes};

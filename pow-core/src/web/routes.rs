@@ -38,6 +38,14 @@ impl RouteContext<'_> {
 
 /// Pow's callback routes. Every method has Pow's default.
 pub trait Routes: Send + Sync + 'static {
+    /// Where an extension's route lives, relative to the mount point. `pattern` is the
+    /// extension's default (`"/reset-password/new"`, `"/invitations/{token}/edit"`); return
+    /// another pattern with the same `{…}` segments to move the route. Extensions register
+    /// their routes and build their links through this, so both follow.
+    fn extension_route(&self, _extension: &str, pattern: &str) -> String {
+        pattern.to_owned()
+    }
+
     /// After sign-in: the `request_path` if one was given, else `/`.
     fn after_sign_in_path(&self, ctx: &RouteContext<'_>) -> String {
         ctx.request_path
@@ -105,6 +113,31 @@ pub trait Routes: Send + Sync + 'static {
             _ => ctx.path("/registration"),
         }
     }
+}
+
+/// The path of `extension`'s route `pattern` under `config`'s mount point, as the routes
+/// backend places it ([`Routes::extension_route`]), with each `{name}` segment replaced by
+/// its value from `params`.
+///
+/// ```
+/// use pow_core::web::extension_path;
+/// use pow_core::PowConfig;
+///
+/// let config = PowConfig::builder("s".repeat(64)).build().unwrap();
+/// let path = extension_path(&config, "pow_invitation", "/invitations/{token}/edit", &[("token", "abc")]);
+/// assert_eq!(path, "/invitations/abc/edit");
+/// ```
+pub fn extension_path(
+    config: &crate::PowConfig,
+    extension: &str,
+    pattern: &str,
+    params: &[(&str, &str)],
+) -> String {
+    let mut path = config.routes().extension_route(extension, pattern);
+    for (name, value) in params {
+        path = path.replace(&format!("{{{name}}}"), value);
+    }
+    format!("{}{path}", config.mount_path())
 }
 
 /// Pow's default routes.
