@@ -78,7 +78,7 @@ fn truncate(s: &str, max: usize) -> &str {
 
 /// Language ranges of an `Accept-Language` header, best quality first (stable for ties);
 /// `*`, `q=0` and unparsable entries are dropped.
-fn parse_accept_language(header: &str) -> Vec<fluent_langneg::LanguageIdentifier> {
+pub(super) fn parse_accept_language(header: &str) -> Vec<fluent_langneg::LanguageIdentifier> {
     let mut ranges: Vec<(f32, fluent_langneg::LanguageIdentifier)> = header
         .split(',')
         .take(MAX_ACCEPT_LANGUAGE_ITEMS)
