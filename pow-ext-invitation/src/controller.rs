@@ -153,7 +153,7 @@ fn edit_page(
     let body = PageBody::Form {
         form: form(
             req,
-            path(config, SHOW_PATH, &signed),
+            path(config, SHOW_PATH, signed),
             Some("PATCH"),
             fields,
             text(config, lang, "pow_invitation_button_accept"),

@@ -411,9 +411,9 @@ fn line_of(source: &str, pos: usize) -> usize {
 
 mod negotiate;
 
-pub use negotiate::{negotiate, request_language};
 #[cfg(test)]
 use negotiate::parse_accept_language;
+pub use negotiate::{negotiate, request_language};
 
 impl<M: Messages + ?Sized> Messages for Arc<M> {
     fn message(
