@@ -14,18 +14,18 @@
 //! | [`token`] | signed tokens in Plug.Crypto's `MessageVerifier` format | – |
 //! | [`store`] | the [`Store`](store::Store) trait, in-memory backend, conformance suite | the cache store |
 //! | [`session`] | credentials cache, session middleware, extractors, guards | the session plug |
-//! | [`web`] | controllers, pages, CSRF, flash, routes backend, callbacks | routes, views |
+//! | [`web`] | the action pipeline ([`web::Action`]), controllers, pages, CSRF, flash, routes backend | routes, views |
 //! | [`messages`] | fluent texts in English, German and French | the messages backend |
 //! | [`mailer`] | SMTP, file, in-memory and log mailers | the mailer |
 //! | [`views`] | askama pages | the pages |
-//! | [`extension`] | the [`Extension`] trait and registry | extensions |
+//! | [`extension`] | the [`Extension`] trait and the registry that checks requirements at `build()` | extensions |
 //! | [`api`] | JSON endpoints with bearer access and renewal tokens, and their middleware | API extensions, error handler |
 //!
 //! ## A whole app
 //!
 //! ```no_run
 //! use actix_web::{web, App, HttpServer, Responder};
-//! use pow_core::session::{cookie_session_middleware, PowSessionMiddleware, RequireAuthenticated};
+//! use pow_core::session::{PowMiddleware, RequireAuthenticated};
 //! use pow_core::users::diesel::DieselUsersContext;
 //! use pow_core::{CurrentUser, PowConfig};
 //!
@@ -49,9 +49,8 @@
 //!                     .wrap(RequireAuthenticated::new())
 //!                     .route("", web::get().to(dashboard)),
 //!             )
-//!             // The pow session middleware runs inside actix-session's.
-//!             .wrap(PowSessionMiddleware::new(config.clone()))
-//!             .wrap(cookie_session_middleware(&config))
+//!             // The cookie session and the pow session, in the right order.
+//!             .wrap(PowMiddleware::new(config.clone()))
 //!     })
 //!     .bind("127.0.0.1:8080")?
 //!     .run()
@@ -94,7 +93,7 @@ pub mod testing;
 pub use config::{PasswordPolicy, PowConfig, PowConfigBuilder, SessionConfig};
 pub use error::{PowError, PowResult};
 pub use extension::{Extension, Extensions, Migrations};
-pub use session::{CurrentUser, MaybeUser, PowRequestExt, PowSessionMiddleware};
+pub use session::{CurrentUser, MaybeUser, PowMiddleware, PowRequestExt, PowSessionMiddleware};
 pub use users::{User, UsersContext};
 
 pub use diesel_migrations;

@@ -46,9 +46,9 @@
 //! # Ok::<_, pow_core::PowError>(())
 //! ```
 //!
-//! The app must be wrapped in [`PowSessionMiddleware`](pow_core::PowSessionMiddleware)
-//! (inside `cookie_session_middleware`), which runs this extension's request hook and
-//! sets the cookies it queues.
+//! The app must be wrapped in [`PowMiddleware`](pow_core::PowMiddleware), which runs this
+//! extension's request hook and sets the cookies it queues (on every response, error
+//! pages included).
 //!
 //! ## Settings
 //!

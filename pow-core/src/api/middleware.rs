@@ -69,7 +69,7 @@ pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
 /// with `Retry-After` on `503` and the text in the request's language. So is an
 /// [`ApiError`] converted from a `PowError` with `?`, whose text is translated here.
 ///
-/// It needs no cookie session: do not wrap API routes in
+/// It needs no cookie session: do not wrap API routes in [`PowMiddleware`](crate::PowMiddleware),
 /// [`cookie_session_middleware`](crate::session::cookie_session_middleware) or
 /// [`PowSessionMiddleware`](crate::PowSessionMiddleware), so that API routes accept
 /// bearer tokens only (which is why they need no CSRF protection; see the

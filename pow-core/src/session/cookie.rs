@@ -34,8 +34,10 @@ pub fn cookie_key(config: &PowConfig) -> Key {
 /// - a browser-session cookie (no `Max-Age`): how long a sign-in lasts is decided on the
 ///   server by the credentials TTL, renewal and absolute lifetime.
 ///
-/// Wrap it *outside* [`PowSessionMiddleware`](super::PowSessionMiddleware), i.e. call
-/// `.wrap(cookie_session_middleware(&config))` after `.wrap(PowSessionMiddleware::new(..))`.
+/// [`PowMiddleware`](super::PowMiddleware) wraps it outside the pow session for you. Used
+/// on its own, wrap it *outside* [`PowSessionMiddleware`](super::PowSessionMiddleware),
+/// i.e. call `.wrap(cookie_session_middleware(&config))` after
+/// `.wrap(PowSessionMiddleware::new(..))`.
 pub fn cookie_session_middleware(config: &PowConfig) -> SessionMiddleware<CookieSessionStore> {
     let session = config.session();
     SessionMiddleware::builder(CookieSessionStore::default(), cookie_key(config))

@@ -5,27 +5,29 @@
 //! session id. The server keeps the session in the [`CredentialsCache`]: the user, when
 //! the id was issued, and a fingerprint shared by every renewal of one sign-in.
 //!
-//! # Setup and middleware order
+//! # Setup
 //!
-//! Two middlewares work together: [`cookie_session_middleware`] (actix-session) loads and
-//! saves the cookie session, and [`PowSessionMiddleware`] reads the session id from it and
-//! loads the signed-in user. The cookie session has to exist before pow-rs reads it, so
-//! **[`PowSessionMiddleware`] must be wrapped inside the session middleware**. actix-web
-//! runs the middleware registered *last* first, so register pow-rs first:
+//! Two layers work together: actix-session's cookie session ([`cookie_session_middleware`])
+//! loads and saves the cookie, and [`PowSessionMiddleware`] reads the session id from it
+//! and loads the signed-in user, so the cookie session has to wrap the pow session.
+//! [`PowMiddleware`] is both, in that order, as one value, so the order cannot be wrong:
 //!
 //! ```
 //! use actix_web::{web, App, HttpRequest, HttpResponse};
-//! use pow_core::session::{self, cookie_session_middleware, CurrentUser, PowSessionMiddleware};
+//! use pow_core::session::{CurrentUser, PowMiddleware};
 //! use pow_core::PowConfig;
 //!
 //! let config = PowConfig::builder("s".repeat(64)).build().unwrap();
 //! let app = App::new()
-//!     .wrap(PowSessionMiddleware::new(config.clone())) // runs second
-//!     .wrap(cookie_session_middleware(&config)) // runs first
+//!     .wrap(PowMiddleware::new(config.clone()))
 //!     .route("/me", web::get().to(|CurrentUser(user): CurrentUser| async move {
 //!         HttpResponse::Ok().body(format!("user {}", user.id))
 //!     }));
 //! ```
+//!
+//! The pow session is an [`AuthMiddleware`] reading a [`CookieSource`]; the API's bearer
+//! tokens are another [`SessionSource`] of the same middleware
+//! ([`ApiAuthMiddleware`](crate::api::ApiAuthMiddleware)).
 //!
 //! Per request the middleware:
 //!
@@ -45,26 +47,25 @@
 //! 7. runs each enabled extension's
 //!    [`Extension::on_request`](crate::Extension::on_request) hook, in order (a
 //!    remember-me cookie may sign the user in here), and once the handler answered, sets
-//!    the cookies queued with [`queue_cookie`] on the response.
+//!    the cookies queued with [`queue_cookie`] on the response, error pages included.
 //!
 //! Store failures answer `503 Service Unavailable` ([`PowError::Store`]).
 //!
 //! Handlers read the user with the [`CurrentUser`] and [`MaybeUser`] extractors (or
 //! [`current_user`]), and change it with [`sign_in`], [`sign_out`] and
 //! [`sign_out_everywhere`]. [`RequireAuthenticated`] and [`RequireNotAuthenticated`]
-//! guard whole scopes; they must be wrapped inside [`PowSessionMiddleware`] too (on a
-//! scope or resource of an app wrapped as above).
+//! guard whole scopes; they must be wrapped inside [`PowMiddleware`] too (on a scope or
+//! resource of an app wrapped as above).
 //!
 //! # Two setups in one app
 //!
 //! A named setup (`PowConfigBuilder::name("admin")`) uses its own cookie, session key,
 //! cookie signing key and store namespace. Give each setup its own scope, each wrapped in
-//! its own pair of middlewares; do not nest the pairs (one request has one cookie
-//! session):
+//! its own [`PowMiddleware`]; do not nest them (one request has one cookie session):
 //!
 //! ```
 //! # use actix_web::{web, App, HttpResponse};
-//! # use pow_core::session::{cookie_session_middleware, PowSessionMiddleware, RequireAuthenticated};
+//! # use pow_core::session::{PowMiddleware, RequireAuthenticated};
 //! # use pow_core::PowConfig;
 //! let users = PowConfig::builder("s".repeat(64)).build().unwrap();
 //! let admins = PowConfig::builder("s".repeat(64)).name("admin").build().unwrap();
@@ -72,14 +73,12 @@
 //!     .service(
 //!         web::scope("/admin")
 //!             .wrap(RequireAuthenticated::new())
-//!             .wrap(PowSessionMiddleware::new(admins.clone()))
-//!             .wrap(cookie_session_middleware(&admins))
+//!             .wrap(PowMiddleware::new(admins.clone()))
 //!             .route("", web::get().to(HttpResponse::Ok)),
 //!     )
 //!     .service(
 //!         web::scope("")
-//!             .wrap(PowSessionMiddleware::new(users.clone()))
-//!             .wrap(cookie_session_middleware(&users))
+//!             .wrap(PowMiddleware::new(users.clone()))
 //!             .route("/", web::get().to(HttpResponse::Ok)),
 //!     );
 //! ```

@@ -11,8 +11,7 @@
 //! HttpServer::new(move || {
 //!     App::new()
 //!         .configure(web::configure(config.clone()))
-//!         .wrap(session::PowSessionMiddleware::new(config.clone()))
-//!         .wrap(session::cookie_session_middleware(&config))
+//!         .wrap(session::PowMiddleware::new(config.clone()))
 //! })
 //! .bind("127.0.0.1:8080")?
 //! .run()
@@ -24,6 +23,12 @@
 //! `GET /registration/new`, `POST /registration`, `GET /registration/edit`,
 //! `PATCH`/`PUT /registration`, `DELETE /registration`, plus each enabled extension's.
 //! HTML forms reach PATCH/PUT/DELETE by posting a `_method` field.
+//!
+//! Every action, core or extension, HTML or JSON, runs through one pipeline, [`Action`]:
+//! resolve the setup, let in who may come (through the configured
+//! [`ErrorHandler`](crate::session::ErrorHandler)), check the CSRF token of a posted form,
+//! run each extension's `before_process`, the action, each `before_respond`, then render
+//! the [`Outcome`]. Callbacks see a [`Controller`] with a typed [`ActionId`].
 
 mod action;
 pub mod actions;
