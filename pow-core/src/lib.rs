@@ -80,6 +80,7 @@ pub mod messages;
 pub mod password;
 pub mod session;
 pub mod store;
+pub mod time;
 pub mod token;
 pub mod users;
 pub mod views;

@@ -4,7 +4,9 @@
 //! names the user and carries a stamp of the account's state (a keyed hash of the user id,
 //! email and password hash). The link carries the UUID signed with [`TOKEN_SALT`].
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
+
+pub(crate) use pow_core::time::{duration_ms, now_ms};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
@@ -181,15 +183,4 @@ fn stamp(config: &PowConfig, user: &User) -> String {
         message.extend_from_slice(part.as_bytes());
     }
     URL_SAFE_NO_PAD.encode(hmac_sha256(&key, &message))
-}
-
-/// Milliseconds since the Unix epoch.
-pub(crate) fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-}
-
-fn duration_ms(duration: Duration) -> i64 {
-    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
 }

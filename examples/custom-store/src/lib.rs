@@ -47,7 +47,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use pow_core::store::{Key, KeyPattern, Record, Store, StoreError};
+use pow_core::store::{parse_counter, Key, KeyPattern, Record, Store, StoreError};
 
 /// Expired entries are reclaimed once every this many writes.
 const SWEEP_EVERY: u64 = 256;
@@ -180,5 +180,47 @@ impl Store for AppStore {
             .and_then(|entries| entries.remove(key))
             .filter(|entry| entry.is_live(now))
             .map(|entry| entry.value))
+    }
+
+    /// Checks and stores under one lock, so of concurrent claims exactly one wins.
+    async fn insert_if_absent(
+        &self,
+        namespace: &str,
+        (key, value): Record,
+        ttl: Option<Duration>,
+    ) -> Result<bool, StoreError> {
+        let now = Instant::now();
+        let mut state = self.lock();
+        let entries = state.namespaces.entry(namespace.to_owned()).or_default();
+        if entries.get(&key).is_some_and(|entry| entry.is_live(now)) {
+            return Ok(false);
+        }
+        let expires_at = ttl.and_then(|ttl| now.checked_add(ttl));
+        entries.insert(key, Entry { value, expires_at });
+        Ok(true)
+    }
+
+    /// Reads and writes the counter under one lock; the first increment sets the expiry
+    /// and later ones keep it.
+    async fn incr(
+        &self,
+        namespace: &str,
+        key: &Key,
+        by: u64,
+        ttl: Option<Duration>,
+    ) -> Result<u64, StoreError> {
+        let now = Instant::now();
+        let mut state = self.lock();
+        let entries = state.namespaces.entry(namespace.to_owned()).or_default();
+        let (count, expires_at) = match entries.get(key).filter(|entry| entry.is_live(now)) {
+            Some(entry) => (
+                parse_counter(&entry.value)?.saturating_add(by),
+                entry.expires_at,
+            ),
+            None => (by, ttl.and_then(|ttl| now.checked_add(ttl))),
+        };
+        let value = count.to_string().into_bytes();
+        entries.insert(key.clone(), Entry { value, expires_at });
+        Ok(count)
     }
 }

@@ -11,10 +11,11 @@ use actix_web::HttpMessage;
 use async_trait::async_trait;
 
 use super::auth_middleware::{AuthMiddleware, SessionSource};
-use super::credentials::{duration_ms, now_ms, CredentialsCache};
+use super::credentials::CredentialsCache;
 use super::{new_session_id, write_session_id, CurrentSession, SessionMetadata};
 use crate::config::PowConfig;
 use crate::error::PowError;
+use crate::time::{duration_ms, now_ms};
 use crate::token::SESSION_SALT;
 use crate::users::{run_blocking, User};
 use crate::web::unavailable_page;

@@ -116,7 +116,7 @@ pub use guard::{
 pub use middleware::{CookieSource, PowSessionMiddleware};
 pub use response_cookies::queue_cookie;
 
-pub(crate) use credentials::{duration_ms, now_ms};
+pub(crate) use crate::time::{duration_ms, now_ms};
 pub(crate) use middleware::check_loaded;
 
 /// The signed-in session of a request, kept in the request extensions.

@@ -5,12 +5,13 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
 
-use super::{Key, KeyPattern, Record, Store, StoreError};
+use super::{parse_counter, Key, KeyPattern, Record, Store, StoreError};
+use crate::time::{duration_ms_ceil, now_ms_unsigned as now_ms};
 
 const ENTRIES: TableDefinition<'static, &[u8], &[u8]> = TableDefinition::new("entries");
 const EXPIRIES: TableDefinition<'static, &[u8], ()> = TableDefinition::new("expiries");
@@ -25,6 +26,7 @@ const SWEEP_BATCH: usize = 10_000;
 enum DiskError {
     Db(redb::Error),
     Corrupt(&'static str),
+    NotCounter,
 }
 
 macro_rules! from_redb {
@@ -54,6 +56,9 @@ impl From<DiskError> for StoreError {
                     .to_owned(),
             ),
             DiskError::Db(err) => StoreError::Backend(format!("disk store: {err}")),
+            DiskError::NotCounter => {
+                StoreError::Backend("disk store: the value under this key is not a counter".into())
+            }
             DiskError::Corrupt(what) => {
                 StoreError::Backend(format!("disk store: corrupt record ({what})"))
             }
@@ -221,19 +226,12 @@ impl Drop for Sweeper {
     }
 }
 
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-        .unwrap_or(0)
-}
-
 /// Expiry in ms since the epoch for a TTL starting `now` (rounded up to whole ms).
 fn expiry_for(now: u64, ttl: Option<Duration>) -> u64 {
     match ttl {
         None => NO_EXPIRY,
         Some(ttl) => {
-            let ms = u64::try_from(ttl.as_nanos().div_ceil(1_000_000)).unwrap_or(u64::MAX);
+            let ms = duration_ms_ceil(ttl);
             // Saturating at u64::MAX means "never", which is what a TTL that long amounts to.
             now.saturating_add(ms)
         }
@@ -306,6 +304,66 @@ fn expiry_index_key(expiry: u64, entry_key: &[u8]) -> Vec<u8> {
     out.extend_from_slice(&expiry.to_be_bytes());
     out.extend_from_slice(entry_key);
     out
+}
+
+type Entries<'t> = redb::Table<'t, &'static [u8], &'static [u8]>;
+type Expiries<'t> = redb::Table<'t, &'static [u8], ()>;
+
+/// Writes `value` under `entry_key` with `expiry`, keeping the expiry index in step.
+fn write_entry(
+    entries: &mut Entries<'_>,
+    expiries: &mut Expiries<'_>,
+    entry_key: &[u8],
+    expiry: u64,
+    value: &[u8],
+) -> Result<(), DiskError> {
+    let stored = encode_value(expiry, value);
+    let old_expiry = match entries.insert(entry_key, stored.as_slice())? {
+        Some(old) => Some(decode_value(old.value())?.0),
+        None => None,
+    };
+    if let Some(old) = old_expiry.filter(|e| *e != NO_EXPIRY) {
+        expiries.remove(expiry_index_key(old, entry_key).as_slice())?;
+    }
+    if expiry != NO_EXPIRY {
+        expiries.insert(expiry_index_key(expiry, entry_key).as_slice(), ())?;
+    }
+    Ok(())
+}
+
+/// Runs `update` on the live entry under `entry_key` (its expiry and value, or `None`) in
+/// one write transaction; a returned `(expiry, value)` replaces it. redb serialises write
+/// transactions, so the read and the write are one step.
+fn update_entry<T>(
+    db: &Database,
+    entry_key: &[u8],
+    update: impl FnOnce(Option<(u64, &[u8])>, u64) -> Result<(Option<(u64, Vec<u8>)>, T), DiskError>,
+) -> Result<T, DiskError> {
+    let now = now_ms();
+    let txn = db.begin_write()?;
+    let result = {
+        let mut entries = txn.open_table(ENTRIES)?;
+        let mut expiries = txn.open_table(EXPIRIES)?;
+        let current = match entries.get(entry_key)? {
+            Some(stored) => {
+                let (expiry, value) = decode_value(stored.value())?;
+                is_live(expiry, now).then(|| (expiry, value.to_vec()))
+            }
+            None => None,
+        };
+        let (next, result) = update(
+            current
+                .as_ref()
+                .map(|(expiry, value)| (*expiry, value.as_slice())),
+            now,
+        )?;
+        if let Some((expiry, value)) = next {
+            write_entry(&mut entries, &mut expiries, entry_key, expiry, &value)?;
+        }
+        result
+    };
+    txn.commit()?;
+    Ok(result)
 }
 
 /// Removes `entry_key` from both tables inside `txn`; returns its live value, if any.
@@ -404,18 +462,7 @@ impl Store for DiskStore {
                 let mut expiries = txn.open_table(EXPIRIES)?;
                 for (key, value) in &records {
                     let entry_key = encode_key(&namespace, key);
-                    let stored = encode_value(expiry, value);
-                    let old_expiry =
-                        match entries.insert(entry_key.as_slice(), stored.as_slice())? {
-                            Some(old) => Some(decode_value(old.value())?.0),
-                            None => None,
-                        };
-                    if let Some(old) = old_expiry.filter(|e| *e != NO_EXPIRY) {
-                        expiries.remove(expiry_index_key(old, &entry_key).as_slice())?;
-                    }
-                    if expiry != NO_EXPIRY {
-                        expiries.insert(expiry_index_key(expiry, &entry_key).as_slice(), ())?;
-                    }
+                    write_entry(&mut entries, &mut expiries, &entry_key, expiry, value)?;
                 }
             }
             txn.commit()?;
@@ -489,6 +536,47 @@ impl Store for DiskStore {
             let value = remove_entry(&txn, &entry_key, now_ms())?;
             txn.commit()?;
             Ok(value)
+        })
+        .await
+    }
+
+    async fn insert_if_absent(
+        &self,
+        namespace: &str,
+        (key, value): Record,
+        ttl: Option<Duration>,
+    ) -> Result<bool, StoreError> {
+        let entry_key = encode_key(namespace, &key);
+        self.blocking(move |db| {
+            update_entry(db, &entry_key, |current, now| {
+                Ok(match current {
+                    Some(_) => (None, false),
+                    None => (Some((expiry_for(now, ttl), value)), true),
+                })
+            })
+        })
+        .await
+    }
+
+    async fn incr(
+        &self,
+        namespace: &str,
+        key: &Key,
+        by: u64,
+        ttl: Option<Duration>,
+    ) -> Result<u64, StoreError> {
+        let entry_key = encode_key(namespace, key);
+        self.blocking(move |db| {
+            update_entry(db, &entry_key, |current, now| {
+                let (expiry, count) = match current {
+                    Some((expiry, value)) => {
+                        let count = parse_counter(value).map_err(|_| DiskError::NotCounter)?;
+                        (expiry, count.saturating_add(by))
+                    }
+                    None => (expiry_for(now, ttl), by),
+                };
+                Ok((Some((expiry, count.to_string().into_bytes())), count))
+            })
         })
         .await
     }

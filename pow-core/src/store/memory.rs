@@ -16,10 +16,11 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use moka::notification::RemovalCause;
+use moka::ops::compute::Op;
 use moka::sync::Cache as MokaCache;
 use moka::{Equivalent, Expiry};
 
-use super::{Key, KeyPattern, Record, Store, StoreError};
+use super::{parse_counter, Key, KeyPattern, Record, Store, StoreError};
 
 /// Longest TTL the store applies; longer ones are clamped (the cache refuses durations
 /// that could overflow its clock).
@@ -180,20 +181,26 @@ impl MemoryStore {
     }
 
     fn insert(&self, namespace: &str, key: Key, value: Vec<u8>, ttl: Option<Duration>) {
-        let ttl = ttl.map(|t| t.min(MAX_TTL));
         let ns_key = NsKey {
             namespace: namespace.to_owned(),
             key,
         };
-        let expires_at = ttl.and_then(|ttl| Instant::now().checked_add(ttl));
-        self.entries.insert(
-            ns_key.clone(),
-            Entry {
-                value,
-                ttl,
-                expires_at,
-            },
-        );
+        self.entries
+            .insert(ns_key.clone(), Self::new_entry(value, ttl, Instant::now()));
+        self.index_key(ns_key);
+    }
+
+    fn new_entry(value: Vec<u8>, ttl: Option<Duration>, now: Instant) -> Entry {
+        let ttl = ttl.map(|t| t.min(MAX_TTL));
+        Entry {
+            value,
+            ttl,
+            expires_at: ttl.and_then(|ttl| now.checked_add(ttl)),
+        }
+    }
+
+    /// Adds `ns_key` to the index after its value went into the cache (see `index`).
+    fn index_key(&self, ns_key: NsKey) {
         let known = self
             .index
             .read()
@@ -205,6 +212,32 @@ impl MemoryStore {
                 .unwrap_or_else(PoisonError::into_inner)
                 .insert(ns_key);
         }
+    }
+
+    /// Runs `update` on the live entry under `ns_key` (or `None`) while holding the cache's
+    /// lock for that key; a returned entry replaces it. Returns what `update` reported.
+    fn compute<T>(
+        &self,
+        ns_key: &NsKey,
+        update: impl FnOnce(Option<&Entry>, Instant) -> (Option<Entry>, T),
+    ) -> Result<T, StoreError> {
+        let mut report = None;
+        self.entries
+            .entry_by_ref(ns_key)
+            .and_compute_with(|current| {
+                let now = Instant::now();
+                let live = current
+                    .as_ref()
+                    .map(|entry| entry.value())
+                    .filter(|entry| entry.expires_at.is_none_or(|at| at > now));
+                let (next, result) = update(live, now);
+                report = Some(result);
+                match next {
+                    Some(entry) => Op::Put(entry),
+                    None => Op::Nop,
+                }
+            });
+        report.ok_or_else(|| StoreError::Backend("memory store: the update did not run".into()))
     }
 
     fn remove(&self, namespace: &str, key: &Key) -> Option<Vec<u8>> {
@@ -286,6 +319,65 @@ impl Store for MemoryStore {
 
     async fn take(&self, namespace: &str, key: &Key) -> Result<Option<Vec<u8>>, StoreError> {
         Ok(self.remove(namespace, key))
+    }
+
+    async fn insert_if_absent(
+        &self,
+        namespace: &str,
+        (key, value): Record,
+        ttl: Option<Duration>,
+    ) -> Result<bool, StoreError> {
+        let ns_key = NsKey {
+            namespace: namespace.to_owned(),
+            key,
+        };
+        let inserted = self.compute(&ns_key, |current, now| match current {
+            Some(_) => (None, false),
+            None => (Some(Self::new_entry(value, ttl, now)), true),
+        })?;
+        if inserted {
+            self.index_key(ns_key);
+        }
+        self.sweep_evicted();
+        Ok(inserted)
+    }
+
+    async fn incr(
+        &self,
+        namespace: &str,
+        key: &Key,
+        by: u64,
+        ttl: Option<Duration>,
+    ) -> Result<u64, StoreError> {
+        let ns_key = NsKey {
+            namespace: namespace.to_owned(),
+            key: key.clone(),
+        };
+        let count = self.compute(&ns_key, |current, now| {
+            let Some(current) = current else {
+                return (
+                    Some(Self::new_entry(by.to_string().into_bytes(), ttl, now)),
+                    Ok(by),
+                );
+            };
+            let count = match parse_counter(&current.value) {
+                Ok(count) => count.saturating_add(by),
+                Err(err) => return (None, Err(err)),
+            };
+            // Keep the window: the cache restarts an updated entry's TTL, so hand it what
+            // is left of the current one.
+            let entry = Entry {
+                value: count.to_string().into_bytes(),
+                ttl: current
+                    .expires_at
+                    .map(|at| at.saturating_duration_since(now)),
+                expires_at: current.expires_at,
+            };
+            (Some(entry), Ok(count))
+        })??;
+        self.index_key(ns_key);
+        self.sweep_evicted();
+        Ok(count)
     }
 }
 

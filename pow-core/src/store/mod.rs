@@ -2,7 +2,8 @@
 //!
 //! Sessions, remember-me tokens and reset tokens live in a [`Store`]. pow-core ships an
 //! in-memory backend ([`MemoryStore`], the default); other backends implement the same
-//! four methods and prove it by running the conformance suite exported behind the
+//! methods (four required; `take`, `insert_if_absent` and `incr` as one atomic step each)
+//! and prove it by running the conformance suite exported behind the
 //! `test-util` feature (`pow_core::store::conformance`).
 //!
 //! Keys are lists of string segments ([`Key`]) stored under a namespace; [`Store::all`]
@@ -57,6 +58,10 @@ pub enum StoreError {
     /// Any other backend failure.
     #[error("cache store backend error: {0}")]
     Backend(String),
+    /// The backend does not implement this operation (a custom store written before it
+    /// existed). Features that need it fail with this error instead of running unsafely.
+    #[error("the cache store does not support `{0}`; implement it to use this feature")]
+    Unsupported(&'static str),
 }
 
 /// A store key: a non-empty list of segments, stored under a namespace.
@@ -162,6 +167,45 @@ pub trait Store: Send + Sync + 'static {
         }
         Ok(value)
     }
+
+    /// Stores `record` only if its key holds no live value, as one step: of concurrent
+    /// calls for the same key exactly one returns `true`. Claims (one sign-up per address,
+    /// one use per code) rely on this. The default returns [`StoreError::Unsupported`].
+    async fn insert_if_absent(
+        &self,
+        namespace: &str,
+        record: Record,
+        ttl: Option<Duration>,
+    ) -> Result<bool, StoreError> {
+        let _ = (namespace, record, ttl);
+        Err(StoreError::Unsupported("insert_if_absent"))
+    }
+
+    /// Adds `by` to the counter under `key` and returns the new count, as one step: `n`
+    /// concurrent calls with `by = 1` return `n` distinct counts. A missing or expired
+    /// counter starts from 0 and expires `ttl` after this call; later increments keep that
+    /// expiry (a fixed window). Counters are stored as decimal text, so [`Store::get`]
+    /// reads them and [`Store::delete`] resets them; incrementing a value that is not a
+    /// counter is a [`StoreError::Backend`] error. Rate limits rely on this. The default
+    /// returns [`StoreError::Unsupported`].
+    async fn incr(
+        &self,
+        namespace: &str,
+        key: &Key,
+        by: u64,
+        ttl: Option<Duration>,
+    ) -> Result<u64, StoreError> {
+        let _ = (namespace, key, by, ttl);
+        Err(StoreError::Unsupported("incr"))
+    }
+}
+
+/// Parses a counter written by [`Store::incr`].
+pub fn parse_counter(value: &[u8]) -> Result<u64, StoreError> {
+    std::str::from_utf8(value)
+        .ok()
+        .and_then(|text| text.parse().ok())
+        .ok_or_else(|| StoreError::Backend("the value under this key is not a counter".to_owned()))
 }
 
 /// A typed view on a [`Store`]: one namespace, one TTL, JSON values.
@@ -235,6 +279,31 @@ impl Cache {
         match self.store.take(&self.namespace, key).await? {
             Some(bytes) => Ok(Some(serde_json::from_slice(&bytes)?)),
             None => Ok(None),
+        }
+    }
+
+    /// Stores one value unless the key holds one (see [`Store::insert_if_absent`]).
+    pub async fn insert_if_absent<T: Serialize + ?Sized>(
+        &self,
+        key: &Key,
+        value: &T,
+    ) -> Result<bool, StoreError> {
+        let record = (key.clone(), serde_json::to_vec(value)?);
+        self.store
+            .insert_if_absent(&self.namespace, record, self.ttl)
+            .await
+    }
+
+    /// Adds `by` to a counter whose window is this cache's TTL (see [`Store::incr`]).
+    pub async fn incr(&self, key: &Key, by: u64) -> Result<u64, StoreError> {
+        self.store.incr(&self.namespace, key, by, self.ttl).await
+    }
+
+    /// The current value of a counter, 0 when it is missing or expired.
+    pub async fn counter(&self, key: &Key) -> Result<u64, StoreError> {
+        match self.store.get(&self.namespace, key).await? {
+            Some(bytes) => parse_counter(&bytes),
+            None => Ok(0),
         }
     }
 

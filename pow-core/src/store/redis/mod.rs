@@ -2,7 +2,7 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use ::redis::cluster::ClusterClient;
@@ -11,54 +11,17 @@ use ::redis::{Cmd, ErrorKind, FromRedisValue, Pipeline, RedisError, ServerErrorK
 use async_trait::async_trait;
 
 use super::{Key, KeyPattern, Record, Store, StoreError};
+use crate::time::{duration_ms_ceil, now_ms_unsigned as now_ms};
 
-/// Index members that expired longer ago than this are removed from the index.
-const INDEX_GRACE_MS: u64 = 60_000;
+mod keys;
+mod scripts;
+use keys::{decode_key, encode_key, encode_namespace, parent_index_of, Lookup, INDEX_NAME};
+use scripts::{refresh_index, INCR, INDEX_GRACE_MS, INSERT_IF_ABSENT, PRUNE_VANISHED};
+
 /// TTLs longer than this (about a century) are stored without expiry.
-const MAX_TTL_MS: u128 = 100 * 365 * 24 * 60 * 60 * 1000;
+const MAX_TTL_MS: u64 = 100 * 365 * 24 * 60 * 60 * 1000;
 /// Largest number of keys fetched by one `MGET`.
 const MGET_CHUNK: usize = 500;
-/// Name of the per-namespace index entry (see [`RedisStore`]).
-const INDEX_NAME: &str = "__index";
-/// Start of the name of a parent index entry: `__index:<encoded parent>` (see [`RedisStore`]).
-const PARENT_INDEX_NAME: &str = "__index:";
-
-/// Removes index members whose value key no longer exists, e.g. after an eviction by Redis'
-/// `maxmemory` policy. KEYS[1] is the namespace index; for the i-th member (ARGV[i]),
-/// KEYS[2i] is its value key and KEYS[2i+1] its parent index (or the namespace index again
-/// for a key without parent). Checking inside the script keeps a concurrent put of the same
-/// key safe.
-const PRUNE_VANISHED: &str = r"
-for i = 1, #ARGV do
-  if redis.call('EXISTS', KEYS[2 * i]) == 0 then
-    redis.call('ZREM', KEYS[1], ARGV[i])
-    redis.call('ZREM', KEYS[2 * i + 1], ARGV[i])
-  end
-end
-return 0
-";
-
-/// Keeps an index (KEYS[1]) from outliving its members: drops members whose expiry (the
-/// score) lies before ARGV[1], then lets the index expire ARGV[3] ms after its latest member,
-/// counted from now (ARGV[2], ms since the epoch), or persist while a member has no expiry.
-/// Every write to an index runs it, so an index nobody writes or reads again still goes.
-const REFRESH_INDEX: &str = r"
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[1])
-local last = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
-if #last == 0 then
-  return 0
-end
-if last[2] == 'inf' or last[2] == '+inf' then
-  redis.call('PERSIST', KEYS[1])
-else
-  local ms = math.ceil(tonumber(last[2]) - tonumber(ARGV[2]) + tonumber(ARGV[3]))
-  if ms < 1 then
-    ms = 1
-  end
-  redis.call('PEXPIRE', KEYS[1], string.format('%.0f', ms))
-end
-return 0
-";
 
 /// Connection settings for [`RedisStore`].
 #[derive(Clone, Debug)]
@@ -196,7 +159,8 @@ impl Connection {
 ///   and a TTL longer than a century is stored without expiry.
 /// - Puts, deletes and takes update value and indexes in one `MULTI`/`EXEC` transaction; a
 ///   take uses `GETDEL` (Redis 6.2 or newer), so of two concurrent takes only one gets the
-///   value.
+///   value. `insert_if_absent` (`SET NX`) and `incr` (`INCRBY`, with the TTL set only when
+///   the counter is created) run as one Lua script each, together with their index entries.
 ///
 /// # Failures
 ///
@@ -309,6 +273,45 @@ impl RedisStore {
         self.namespace_root(namespace) + INDEX_NAME
     }
 
+    /// Adds to `pipe` an `EVAL` of `script` (see [`INSERT_IF_ABSENT`]) for `key` with `arg`
+    /// and `ttl`, followed by the refresh of the key's indexes; only the script's reply counts.
+    fn eval_indexed(
+        &self,
+        script: &str,
+        namespace: &str,
+        key: &Key,
+        arg: &[u8],
+        ttl: Option<Duration>,
+    ) -> Pipeline {
+        let root = self.namespace_root(namespace);
+        let index = self.index_key(namespace);
+        let parent = parent_index_of(&root, key);
+        let member = encode_key(key);
+        let now = now_ms();
+        // A zero TTL would be refused by Redis; one millisecond expires just as surely.
+        let ttl = ttl_ms(ttl).map(|ms| ms.max(1));
+        let score = ttl.map_or_else(
+            || "+inf".to_owned(),
+            |ms| now.saturating_add(ms).to_string(),
+        );
+        let mut pipe = ::redis::pipe();
+        pipe.atomic()
+            .cmd("EVAL")
+            .arg(script)
+            .arg(3)
+            .arg(format!("{root}{member}"))
+            .arg(&index)
+            .arg(parent.as_deref().unwrap_or(&index))
+            .arg(arg)
+            .arg(ttl.map(|ms| ms.to_string()).unwrap_or_default())
+            .arg(&member)
+            .arg(score);
+        for index in std::iter::once(&index).chain(parent.as_ref()) {
+            pipe.add_command(refresh_index(index, now)).ignore();
+        }
+        pipe
+    }
+
     /// Adds to `pipe` the removal of `member` (encoding `key`) from its indexes, and their
     /// refresh (see [`REFRESH_INDEX`]); every added command's reply is ignored.
     fn remove_from_indexes(
@@ -326,30 +329,6 @@ impl RedisStore {
             pipe.add_command(refresh_index(&index, now)).ignore();
         }
     }
-}
-
-/// The parent index of keys whose segments but the last are `parent`, under `root` (the
-/// namespace root); `None` for an empty parent (keys of one segment have no parent index).
-fn parent_index_key(root: &str, parent: &[String]) -> Option<String> {
-    (!parent.is_empty()).then(|| format!("{root}{PARENT_INDEX_NAME}{}", encode_segments(parent)))
-}
-
-/// The parent index `key` belongs to, if it has one.
-fn parent_index_of(root: &str, key: &Key) -> Option<String> {
-    let segments = key.segments();
-    parent_index_key(root, segments.get(..segments.len().saturating_sub(1))?)
-}
-
-/// `EVAL` of [`REFRESH_INDEX`] for `index`.
-fn refresh_index(index: &str, now: u64) -> Cmd {
-    let mut eval = ::redis::cmd("EVAL");
-    eval.arg(REFRESH_INDEX)
-        .arg(1)
-        .arg(index)
-        .arg(now.saturating_sub(INDEX_GRACE_MS))
-        .arg(now)
-        .arg(INDEX_GRACE_MS);
-    eval
 }
 
 fn checked_prefix(prefix: &str) -> Result<Arc<str>, StoreError> {
@@ -386,120 +365,10 @@ fn map_error(err: RedisError) -> StoreError {
     }
 }
 
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-        .unwrap_or(0)
-}
-
 /// The TTL in whole milliseconds, rounded up; `None` for no expiry.
 fn ttl_ms(ttl: Option<Duration>) -> Option<u64> {
-    let ttl = ttl?;
-    let ms = ttl.as_nanos().div_ceil(1_000_000);
-    if ms > MAX_TTL_MS {
-        return None;
-    }
-    u64::try_from(ms).ok()
-}
-
-fn push_escaped(out: &mut String, c: char) {
-    out.push_str(&format!("%{:02X}", u32::from(c)));
-}
-
-fn encode_namespace(namespace: &str) -> String {
-    if namespace.is_empty() {
-        return "%".to_owned();
-    }
-    let mut out = String::with_capacity(namespace.len());
-    for c in namespace.chars() {
-        match c {
-            '%' | '{' | '}' => push_escaped(&mut out, c),
-            _ => out.push(c),
-        }
-    }
-    out
-}
-
-/// Encodes a key's segments (the part after the namespace; see [`RedisStore`]).
-fn encode_key(key: &Key) -> String {
-    encode_segments(key.segments())
-}
-
-/// [`encode_key`] for a list of segments.
-fn encode_segments(segments: &[String]) -> String {
-    if segments.is_empty() {
-        return "%".to_owned();
-    }
-    let mut out = String::new();
-    for (i, segment) in segments.iter().enumerate() {
-        if i > 0 {
-            out.push(':');
-        }
-        for (j, c) in segment.chars().enumerate() {
-            match c {
-                '%' | ':' => push_escaped(&mut out, c),
-                '_' if i == 0 && j == 0 => push_escaped(&mut out, c),
-                _ => out.push(c),
-            }
-        }
-    }
-    out
-}
-
-/// Decodes [`encode_key`]'s output; `None` if it is not a valid encoding.
-fn decode_key(encoded: &str) -> Option<Key> {
-    if encoded == "%" {
-        return Some(Key(Vec::new()));
-    }
-    encoded
-        .split(':')
-        .map(percent_decode)
-        .collect::<Option<Vec<_>>>()
-        .map(Key)
-}
-
-fn percent_decode(s: &str) -> Option<String> {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = s.get(i + 1..i + 3)?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
-}
-
-/// How [`Store::all`] finds the candidates for a pattern (see [`RedisStore`]).
-enum Lookup {
-    /// Every segment is exact: the one key they name.
-    Key(Key),
-    /// Exact segments and a final wildcard: the parent index of the exact ones.
-    Parent(String),
-    /// Anything else: the namespace index.
-    Namespace,
-}
-
-impl Lookup {
-    fn for_pattern(root: &str, pattern: &[KeyPattern]) -> Self {
-        let mut exact = Vec::with_capacity(pattern.len());
-        for (i, segment) in pattern.iter().enumerate() {
-            match segment {
-                KeyPattern::Exact(s) => exact.push(s.clone()),
-                KeyPattern::Any if i + 1 == pattern.len() => {
-                    return parent_index_key(root, &exact).map_or(Self::Namespace, Self::Parent)
-                }
-                KeyPattern::Any => return Self::Namespace,
-            }
-        }
-        Self::Key(Key(exact))
-    }
+    let ms = duration_ms_ceil(ttl?);
+    (ms <= MAX_TTL_MS).then_some(ms)
 }
 
 #[async_trait]
@@ -673,72 +542,38 @@ impl Store for RedisStore {
         let (value,): (Option<Vec<u8>>,) = self.conn.query_pipe(&pipe).await?;
         Ok(value)
     }
+
+    async fn insert_if_absent(
+        &self,
+        namespace: &str,
+        (key, value): Record,
+        ttl: Option<Duration>,
+    ) -> Result<bool, StoreError> {
+        let pipe = self.eval_indexed(INSERT_IF_ABSENT, namespace, &key, &value, ttl);
+        let (stored,): (i64,) = self.conn.query_pipe(&pipe).await?;
+        Ok(stored == 1)
+    }
+
+    async fn incr(
+        &self,
+        namespace: &str,
+        key: &Key,
+        by: u64,
+        ttl: Option<Duration>,
+    ) -> Result<u64, StoreError> {
+        // INCRBY takes a signed 64-bit increment.
+        let by = by.min(i64::MAX.unsigned_abs()).to_string();
+        let pipe = self.eval_indexed(INCR, namespace, key, by.as_bytes(), ttl);
+        let (count,): (i64,) = self.conn.query_pipe(&pipe).await?;
+        u64::try_from(count).map_err(|_| {
+            StoreError::Backend("redis: the value under this key is not a counter".into())
+        })
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn key(parts: &[&str]) -> Key {
-        Key(parts.iter().map(|s| (*s).to_owned()).collect())
-    }
-
-    #[test]
-    fn keys_round_trip_through_the_encoding() {
-        let cases = [
-            key(&[]),
-            key(&[""]),
-            key(&["", ""]),
-            key(&["%"]),
-            key(&["a:b", "c"]),
-            key(&["a", "b:c"]),
-            key(&["__index"]),
-            key(&["_x", "_y"]),
-            key(&["%3A"]),
-            key(&["{ns}", "ünïcødé", "😀"]),
-        ];
-        for case in cases {
-            let encoded = encode_key(&case);
-            assert_eq!(decode_key(&encoded), Some(case.clone()), "{encoded}");
-        }
-    }
-
-    #[test]
-    fn distinct_keys_encode_distinctly() {
-        let keys = [
-            key(&[]),
-            key(&[""]),
-            key(&["", ""]),
-            key(&["a:b"]),
-            key(&["a", "b"]),
-            key(&["%"]),
-            key(&["%25"]),
-        ];
-        let encoded: std::collections::HashSet<String> = keys.iter().map(encode_key).collect();
-        assert_eq!(encoded.len(), keys.len());
-    }
-
-    #[test]
-    fn no_key_collides_with_the_index() {
-        assert_eq!(encode_key(&key(&["__index"])), "%5F_index");
-        assert!(!encode_key(&key(&["_"])).starts_with('_'));
-        assert_eq!(encode_key(&key(&["a", "_b"])), "a:_b");
-    }
-
-    #[test]
-    fn namespaces_cannot_break_the_hash_tag() {
-        assert_eq!(encode_namespace("credentials"), "credentials");
-        assert_eq!(encode_namespace("a}b{c%"), "a%7Db%7Bc%25");
-        assert_eq!(encode_namespace(""), "%");
-        assert_ne!(encode_namespace("%"), encode_namespace(""));
-    }
-
-    #[test]
-    fn invalid_encodings_are_rejected() {
-        assert_eq!(decode_key("%4"), None);
-        assert_eq!(decode_key("%zz"), None);
-        assert_eq!(decode_key("%FF"), None);
-    }
 
     #[test]
     fn ttls_round_up_to_milliseconds() {
@@ -747,58 +582,6 @@ mod tests {
         assert_eq!(ttl_ms(Some(Duration::from_micros(1))), Some(1));
         assert_eq!(ttl_ms(Some(Duration::from_millis(1500))), Some(1500));
         assert_eq!(ttl_ms(Some(Duration::MAX)), None);
-    }
-
-    #[test]
-    fn parent_indexes_are_internal_names_per_parent() {
-        let root = "p:{ns}:";
-        assert_eq!(parent_index_of(root, &key(&[])), None);
-        assert_eq!(parent_index_of(root, &key(&["a"])), None);
-        assert_eq!(
-            parent_index_of(root, &key(&["user", "7", "session", "s1"])).as_deref(),
-            Some("p:{ns}:__index:user:7:session")
-        );
-        // Parents that a naive join would confuse get distinct indexes, none of them a value.
-        assert_eq!(
-            parent_index_of(root, &key(&["a:b", "c"])).as_deref(),
-            Some("p:{ns}:__index:a%3Ab")
-        );
-        assert_eq!(
-            parent_index_of(root, &key(&["a", "b", "c"])).as_deref(),
-            Some("p:{ns}:__index:a:b")
-        );
-        assert_eq!(
-            parent_index_of(root, &key(&["_x", "y"])).as_deref(),
-            Some("p:{ns}:__index:%5Fx")
-        );
-    }
-
-    #[test]
-    fn patterns_pick_the_narrowest_lookup() {
-        let root = "p:{ns}:";
-        let exact = KeyPattern::exact;
-        let lookup = |pattern: &[KeyPattern]| match Lookup::for_pattern(root, pattern) {
-            Lookup::Key(key) => format!("key {key:?}"),
-            Lookup::Parent(index) => format!("parent {index}"),
-            Lookup::Namespace => "namespace".to_owned(),
-        };
-        assert_eq!(lookup(&[]), "key Key([])");
-        assert_eq!(lookup(&[exact("a"), exact("b")]), r#"key Key(["a", "b"])"#);
-        assert_eq!(
-            lookup(&[exact("user"), exact("7"), exact("session"), KeyPattern::Any]),
-            "parent p:{ns}:__index:user:7:session"
-        );
-        assert_eq!(lookup(&[KeyPattern::Any]), "namespace");
-        assert_eq!(lookup(&[KeyPattern::Any, exact("b")]), "namespace");
-        assert_eq!(
-            lookup(&[
-                exact("user"),
-                KeyPattern::Any,
-                exact("session"),
-                KeyPattern::Any
-            ]),
-            "namespace"
-        );
     }
 
     #[test]

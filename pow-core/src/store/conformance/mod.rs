@@ -31,6 +31,12 @@ use tokio::sync::Barrier;
 use super::{Key, KeyPattern, Record, Store};
 use crate::token::generate_uuid;
 
+mod atomic;
+pub use atomic::{
+    incr_counts, incr_is_atomic, incr_window_is_fixed, insert_if_absent_claims_once,
+    insert_if_absent_is_atomic, take_is_atomic, take_returns_and_removes,
+};
+
 /// TTL for records whose expiry is not under test, so a shared backend cleans up even if a
 /// check fails halfway.
 const LONG_TTL: Duration = Duration::from_secs(120);
@@ -61,6 +67,11 @@ pub async fn run_all(store: Arc<dyn Store>) {
     namespaces_isolated(store).await;
     take_returns_and_removes(store).await;
     take_is_atomic(store).await;
+    insert_if_absent_claims_once(store).await;
+    insert_if_absent_is_atomic(store).await;
+    incr_counts(store).await;
+    incr_is_atomic(store).await;
+    incr_window_is_fixed(store).await;
     concurrent_puts(store).await;
     concurrent_puts_same_key(store).await;
     realistic_value_sizes(store).await;
@@ -529,63 +540,6 @@ pub async fn namespaces_isolated(store: &Arc<dyn Store>) {
         .await
         .unwrap()
         .is_empty());
-}
-
-/// `take` returns the value once and removes it.
-pub async fn take_returns_and_removes(store: &Arc<dyn Store>) {
-    let ns = namespace("take");
-    let k = key(&["token", "t"]);
-    assert_eq!(store.take(&ns, &k).await.unwrap(), None);
-    store
-        .put(&ns, vec![(k.clone(), b"v".to_vec())], Some(LONG_TTL))
-        .await
-        .unwrap();
-    assert_eq!(store.take(&ns, &k).await.unwrap(), Some(b"v".to_vec()));
-    assert_eq!(store.take(&ns, &k).await.unwrap(), None);
-    assert_eq!(store.get(&ns, &k).await.unwrap(), None);
-    assert!(store
-        .all(&ns, &pattern(&[Some("token"), None]))
-        .await
-        .unwrap()
-        .is_empty());
-}
-
-/// Of many concurrent `take`s of one key, exactly one gets the value, across repeated
-/// rounds.
-pub async fn take_is_atomic(store: &Arc<dyn Store>) {
-    const TAKERS: usize = 16;
-    const ROUNDS: usize = 20;
-    let ns = Arc::new(namespace("take_atomic"));
-    for round in 0..ROUNDS {
-        let k = key(&["single_use", &round.to_string()]);
-        store
-            .put(&ns, vec![(k.clone(), b"prize".to_vec())], Some(LONG_TTL))
-            .await
-            .unwrap();
-        let barrier = Arc::new(Barrier::new(TAKERS));
-        let tasks: Vec<_> = (0..TAKERS)
-            .map(|_| {
-                let (store, ns, k, barrier) = (
-                    Arc::clone(store),
-                    Arc::clone(&ns),
-                    k.clone(),
-                    Arc::clone(&barrier),
-                );
-                tokio::spawn(async move {
-                    barrier.wait().await;
-                    store.take(&ns, &k).await.unwrap()
-                })
-            })
-            .collect();
-        let mut winners = 0;
-        for task in tasks {
-            if let Some(value) = task.await.unwrap() {
-                assert_eq!(value, b"prize");
-                winners += 1;
-            }
-        }
-        assert_eq!(winners, 1, "round {round}: {winners} takers got the value");
-    }
 }
 
 /// Many tasks putting different keys at once: every record is stored.
