@@ -16,9 +16,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use pow_core::store::{Key, KeyPattern, Record, Store, StoreError};
+use pow_core::store::{decode_record, Key, Record, Store, StoreError, UserIndex};
 use pow_core::PowConfig;
-use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 /// What the store knows about one token.
@@ -46,42 +45,15 @@ struct IndexEntry {
     family: String,
 }
 
+/// The index of each user's remember-me tokens.
+const TOKENS: UserIndex = UserIndex::new("token");
+
 fn token_key(token: &str) -> Key {
     Key(vec!["token".to_owned(), token.to_owned()])
 }
 
 fn claim_key(token: &str) -> Key {
     Key(vec!["claim".to_owned(), token.to_owned()])
-}
-
-fn index_key(user_id: i64, token: &str) -> Key {
-    Key(vec![
-        "user".to_owned(),
-        user_id.to_string(),
-        "token".to_owned(),
-        token.to_owned(),
-    ])
-}
-
-fn index_pattern(user_id: i64) -> [KeyPattern; 4] {
-    [
-        KeyPattern::exact("user"),
-        KeyPattern::Exact(user_id.to_string()),
-        KeyPattern::exact("token"),
-        KeyPattern::Any,
-    ]
-}
-
-/// Decodes a stored value; an undecodable one (for example written by an incompatible
-/// version) counts as absent, so it signs nobody in instead of failing every request.
-fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Option<T> {
-    match serde_json::from_slice(bytes) {
-        Ok(value) => Some(value),
-        Err(err) => {
-            tracing::warn!(error = %err, "ignoring an undecodable remember-me token record");
-            None
-        }
-    }
 }
 
 pub(crate) use pow_core::time::{duration_ms, now_ms};
@@ -119,7 +91,7 @@ impl Tokens {
             (token_key(token), serde_json::to_vec(record)?),
             (claim_key(token), serde_json::to_vec(&true)?),
             (
-                index_key(record.user_id, token),
+                TOKENS.key(record.user_id, token),
                 serde_json::to_vec(&IndexEntry {
                     family: record.family.clone(),
                 })?,
@@ -145,7 +117,7 @@ impl Tokens {
             .store
             .get(&self.namespace, &token_key(token))
             .await?
-            .and_then(|bytes| decode(&bytes)))
+            .and_then(|bytes| decode_record(&bytes, "remember-me token")))
     }
 
     /// Records that the token was used at `now`; the record lives on for `remaining`.
@@ -193,7 +165,7 @@ impl Tokens {
     pub(crate) async fn delete(&self, token: &str) -> Result<(), StoreError> {
         if let Some(record) = self.get(token).await? {
             self.store
-                .delete(&self.namespace, &index_key(record.user_id, token))
+                .delete(&self.namespace, &TOKENS.key(record.user_id, token))
                 .await?;
         }
         self.store
@@ -204,16 +176,11 @@ impl Tokens {
 
     /// The tokens in the user's index (used ones included), with their family.
     async fn index(&self, user_id: i64) -> Result<Vec<(String, String)>, StoreError> {
-        Ok(self
-            .store
-            .all(&self.namespace, &index_pattern(user_id))
+        Ok(TOKENS
+            .entries::<IndexEntry>(&*self.store, &self.namespace, user_id)
             .await?
             .into_iter()
-            .filter_map(|(key, bytes)| {
-                let token = key.0.get(3)?.clone();
-                let entry: IndexEntry = decode(&bytes)?;
-                Some((token, entry.family))
-            })
+            .filter_map(|(token, entry)| Some((token, entry?.family)))
             .collect())
     }
 
@@ -231,7 +198,7 @@ impl Tokens {
                 .delete(&self.namespace, &token_key(&token))
                 .await?;
             self.store
-                .delete(&self.namespace, &index_key(user_id, &token))
+                .delete(&self.namespace, &TOKENS.key(user_id, &token))
                 .await?;
         }
         Ok(unused)

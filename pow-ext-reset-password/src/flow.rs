@@ -3,13 +3,14 @@
 
 use actix_web::HttpRequest;
 use pow_core::messages::LanguageIdentifier;
+use pow_core::store::Limiter;
 use pow_core::token::generate_uuid;
 use pow_core::users::validation::normalize_user_id;
 use pow_core::users::{run_blocking, Changeset, ChangesetAction, Params, User, Value};
 use pow_core::{PowConfig, PowError};
 
 use crate::tokens::{Loaded, ResetTokens};
-use crate::{mail, rate_limit, ResetPassword};
+use crate::{mail, ResetPassword, RATE_LIMIT_RULE};
 
 /// Whether an account had the address a link was asked for. Front ends answer both alike
 /// unless user enumeration protection is off.
@@ -48,7 +49,11 @@ pub(crate) async fn request_link(
     let email = normalize_user_id(raw_email);
     let token = generate_uuid();
     let allowed = match ext.rate_limit() {
-        Some(limit) => rate_limit::allow(config, &limit, &email).await?,
+        Some(limit) => {
+            Limiter::new(config, RATE_LIMIT_RULE)
+                .hit(limit.limit(), &email)
+                .await?
+        }
         None => true,
     };
     let users = config.users()?.clone();

@@ -211,7 +211,6 @@ mod controller;
 pub use controller::actions;
 mod flow;
 mod mail;
-mod rate_limit;
 mod tokens;
 
 pub use api::ResetPasswordApi;
@@ -229,20 +228,19 @@ pub const TOKEN_SALT: &str = "Elixir.PowResetPassword.Plug";
 /// Store namespace of reset tokens (prefixed with the config's name for a named setup).
 pub const TOKEN_NAMESPACE: &str = "reset_token";
 
-/// Store namespace of the mail rate limit's counters (prefixed like [`TOKEN_NAMESPACE`]).
-pub const RATE_LIMIT_NAMESPACE: &str = "reset_password_mail_limit";
+/// Rule name of the mail rate limit's counters (see [`pow_core::store::Limiter`]).
+pub const RATE_LIMIT_RULE: &str = "reset_password_mails";
 
 /// How long a reset link works by default: 2 hours, as in Pow.
 pub const DEFAULT_TOKEN_TTL: Duration = Duration::from_secs(2 * 60 * 60);
 
 /// How many reset mails one address may receive within a window.
 ///
-/// The limit is counted per normalised address, whether or not an account has it, in the
-/// cache store: one record per mail, under a keyed hash of the address (the store never
-/// holds the address itself), living for the window. So it holds across workers and
-/// servers that share a store, with any store backend. Two requests for one address that
-/// arrive at the very same moment may both pass when one slot is left, so under
-/// concurrency the limit can be exceeded by the number of racing requests.
+/// The limit is counted per normalised address, whether or not an account has it, by a
+/// [`pow_core::store::Limiter`]: one atomic counter per address in the cache store, under a
+/// keyed hash of the address (the store never holds the address itself), living for the
+/// window from the first mail. So it holds across workers and servers that share a store,
+/// and concurrent requests never pass it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct MailRateLimit {
     max_mails: u32,
@@ -263,6 +261,11 @@ impl MailRateLimit {
     /// The window.
     pub fn window(&self) -> Duration {
         self.window
+    }
+
+    /// The same limit for a [`pow_core::store::Limiter`].
+    pub fn limit(&self) -> pow_core::store::Limit {
+        pow_core::store::Limit::new(self.max_mails, self.window)
     }
 }
 

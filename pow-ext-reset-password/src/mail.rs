@@ -2,8 +2,8 @@
 
 use std::time::Duration;
 
-use pow_core::mailer::{compose, MailContent};
-use pow_core::messages::{LanguageIdentifier, MessageArg};
+use pow_core::mailer::{compose, validity_text, MailContent};
+use pow_core::messages::LanguageIdentifier;
 use pow_core::{PowConfig, PowError};
 
 use crate::MailDelivery;
@@ -40,15 +40,11 @@ async fn deliver(
     ttl: Duration,
 ) -> Result<(), PowError> {
     let messages = config.messages();
-    let (expiry_key, count) = expiry(ttl);
-    let paragraphs: Vec<String> = [
-        messages.message(&lang, "pow_reset_password_mail_intro", &[]),
-        messages.message(&lang, expiry_key, &[("count", MessageArg::from(count))]),
-        messages.message(&lang, "pow_reset_password_mail_ignore", &[]),
-    ]
-    .into_iter()
-    .flatten()
-    .collect();
+    let paragraphs = vec![
+        messages.text(&lang, "pow_reset_password_mail_intro"),
+        validity_text(&config, &lang, "pow_reset_password_mail_expiry", ttl),
+        messages.text(&lang, "pow_reset_password_mail_ignore"),
+    ];
     let label = messages.text(&lang, "pow_reset_password_mail_link");
     let subject = messages.text(&lang, "pow_reset_password_mail_subject");
     let mail = compose(
@@ -63,47 +59,4 @@ async fn deliver(
         },
     )?;
     config.mailer().deliver(mail).await
-}
-
-/// The message key and count saying how long a link works: whole hours when the TTL is
-/// a whole number of hours, else minutes (rounded up).
-fn expiry(ttl: Duration) -> (&'static str, i64) {
-    let hours = ttl.as_secs() / 3600;
-    if hours > 0 && Duration::from_secs(hours * 3600) == ttl {
-        (
-            "pow_reset_password_mail_expiry_hours",
-            i64::try_from(hours).unwrap_or(i64::MAX),
-        )
-    } else {
-        let minutes = ttl.as_millis().div_ceil(60_000).max(1);
-        (
-            "pow_reset_password_mail_expiry_minutes",
-            i64::try_from(minutes).unwrap_or(i64::MAX),
-        )
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn expiry_in_hours_or_minutes() {
-        assert_eq!(
-            expiry(Duration::from_secs(7200)),
-            ("pow_reset_password_mail_expiry_hours", 2)
-        );
-        assert_eq!(
-            expiry(Duration::from_secs(5400)),
-            ("pow_reset_password_mail_expiry_minutes", 90)
-        );
-        assert_eq!(
-            expiry(Duration::from_secs(61)),
-            ("pow_reset_password_mail_expiry_minutes", 2)
-        );
-        assert_eq!(
-            expiry(Duration::from_millis(10)),
-            ("pow_reset_password_mail_expiry_minutes", 1)
-        );
-    }
 }

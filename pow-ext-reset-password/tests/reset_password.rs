@@ -493,6 +493,33 @@ fn rate_limit_is_per_address_and_configurable() {
     assert_eq!(app.mailer.count_to("alice@example.com"), 5);
 }
 
+/// Requests racing for one address never pass the limit together: the count is one atomic
+/// increment in the store.
+#[test]
+fn concurrent_requests_never_pass_the_limit() {
+    const RACERS: usize = 12;
+    let app = start();
+    let barrier = Arc::new(std::sync::Barrier::new(RACERS));
+    let racers: Vec<_> = (0..RACERS)
+        .map(|_| {
+            let (mut c, barrier) = (app.client(), Arc::clone(&barrier));
+            std::thread::spawn(move || {
+                let csrf = c.get("/reset-password/new").csrf();
+                barrier.wait();
+                c.post(
+                    "/reset-password",
+                    &[("_csrf_token", &csrf), ("user[email]", "alice@example.com")],
+                )
+                .status
+            })
+        })
+        .collect();
+    for racer in racers {
+        assert_eq!(racer.join().unwrap(), 302);
+    }
+    assert_eq!(app.mailer.count_to("alice@example.com"), 3);
+}
+
 #[test]
 fn signed_in_users_are_sent_away() {
     let app = start();
@@ -735,6 +762,20 @@ impl Store for RecordingStore {
     async fn take(&self, namespace: &str, key: &Key) -> Result<Option<Vec<u8>>, StoreError> {
         self.inner.take(namespace, key).await
     }
+
+    async fn incr(
+        &self,
+        namespace: &str,
+        key: &Key,
+        by: u64,
+        ttl: Option<Duration>,
+    ) -> Result<u64, StoreError> {
+        self.puts
+            .lock()
+            .unwrap()
+            .push((namespace.to_owned(), key.segments().len(), ttl));
+        self.inner.incr(namespace, key, by, ttl).await
+    }
 }
 
 #[test]
@@ -753,7 +794,7 @@ fn tokens_and_counts_live_in_the_store_with_their_ttls() {
         store.puts_in("shop_reset_token"),
         [(1, Some(Duration::from_secs(7200)))]
     );
-    assert_eq!(store.puts_in("shop_reset_password_mail_limit"), [(2, hour)]);
+    assert_eq!(store.puts_in("shop_limit"), [(2, hour)]);
     assert_eq!(mailer.count_to("alice@example.com"), 1);
 
     // An unknown address costs the same kinds of writes: a count and a throwaway record.
@@ -762,7 +803,7 @@ fn tokens_and_counts_live_in_the_store_with_their_ttls() {
     let decoy = store.puts_in("shop_reset_token");
     assert_eq!(decoy.len(), 1);
     assert_eq!(decoy[0].0, 2, "under a key no link can name");
-    assert_eq!(store.puts_in("shop_reset_password_mail_limit"), [(2, hour)]);
+    assert_eq!(store.puts_in("shop_limit"), [(2, hour)]);
     assert!(store.puts_in("reset_token").is_empty());
 }
 

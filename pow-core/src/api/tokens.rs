@@ -14,7 +14,7 @@ use crate::session::{
     check_loaded, duration_ms, new_session_id, now_ms, CredentialsCache, CurrentSession,
     SessionMetadata,
 };
-use crate::store::{Key, KeyPattern, Store, StoreError};
+use crate::store::{decode_record, Key, Store, StoreError, UserIndex};
 use crate::token::generate_uuid;
 use crate::users::{run_blocking, User};
 
@@ -69,26 +69,11 @@ pub(crate) struct Renewal {
     pub generation: Option<String>,
 }
 
+/// The index of each user's renewal tokens.
+const TOKENS: UserIndex = UserIndex::new("token");
+
 fn token_key(id: &str) -> Key {
     Key(vec!["token".to_owned(), id.to_owned()])
-}
-
-fn index_key(user_id: i64, id: &str) -> Key {
-    Key(vec![
-        "user".to_owned(),
-        user_id.to_string(),
-        "token".to_owned(),
-        id.to_owned(),
-    ])
-}
-
-fn index_pattern(user_id: i64) -> [KeyPattern; 4] {
-    [
-        KeyPattern::exact("user"),
-        KeyPattern::Exact(user_id.to_string()),
-        KeyPattern::exact("token"),
-        KeyPattern::Any,
-    ]
 }
 
 fn generation_key(user_id: i64) -> Key {
@@ -97,18 +82,6 @@ fn generation_key(user_id: i64) -> Key {
         user_id.to_string(),
         "generation".to_owned(),
     ])
-}
-
-/// Decodes a stored value; an undecodable one counts as absent (the token stops working
-/// instead of failing every request).
-fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8], what: &str) -> Option<T> {
-    match serde_json::from_slice(bytes) {
-        Ok(value) => Some(value),
-        Err(err) => {
-            tracing::warn!(error = %err, "ignoring undecodable API {what} record");
-            None
-        }
-    }
 }
 
 /// Whether a token issued under `issued` is still valid when the user's generation is
@@ -151,7 +124,7 @@ impl Tokens {
             .store
             .get(&self.namespace, &generation_key(user_id))
             .await?
-            .and_then(|bytes| decode::<String>(&bytes, "generation")))
+            .and_then(|bytes| decode_record::<String>(&bytes, "generation")))
     }
 
     /// Issues a new pair for `user` under revocation generation `generation` (read before
@@ -184,7 +157,7 @@ impl Tokens {
                         serde_json::to_vec(&record).map_err(StoreError::from)?,
                     ),
                     (
-                        index_key(user.id, &renewal_id),
+                        TOKENS.key(user.id, &renewal_id),
                         serde_json::to_vec(&access_id).map_err(StoreError::from)?,
                     ),
                 ],
@@ -301,11 +274,11 @@ impl Tokens {
         let Some(bytes) = self.store.take(&self.namespace, &token_key(id)).await? else {
             return Ok(None);
         };
-        let Some(record) = decode::<RenewalRecord>(&bytes, "renewal token") else {
+        let Some(record) = decode_record::<RenewalRecord>(&bytes, "renewal token") else {
             return Ok(None);
         };
         self.store
-            .delete(&self.namespace, &index_key(record.user_id, id))
+            .delete(&self.namespace, &TOKENS.key(record.user_id, id))
             .await?;
         self.credentials.delete(&record.access_token).await?;
         Ok(Some(record))
@@ -353,16 +326,16 @@ impl Tokens {
                 Some(self.generation_ttl()),
             )
             .await?;
-        let entries = self
-            .store
-            .all(&self.namespace, &index_pattern(user_id))
+        let entries = TOKENS
+            .entries::<String>(&*self.store, &self.namespace, user_id)
             .await?;
         let mut removed = 0;
-        for (key, bytes) in entries {
-            let Some(id) = key.0.get(3) else { continue };
-            self.store.delete(&self.namespace, &token_key(id)).await?;
-            self.store.delete(&self.namespace, &key).await?;
-            if let Some(access) = decode::<String>(&bytes, "renewal index") {
+        for (id, access) in entries {
+            self.store.delete(&self.namespace, &token_key(&id)).await?;
+            self.store
+                .delete(&self.namespace, &TOKENS.key(user_id, &id))
+                .await?;
+            if let Some(access) = access {
                 self.credentials.delete(&access).await?;
             }
             removed += 1;

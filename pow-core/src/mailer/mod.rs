@@ -42,7 +42,7 @@ mod views;
 use askama::Template;
 
 pub use transports::{FileMailer, LogMailer, MemoryMailer, SmtpMailer};
-pub use views::{compose, DefaultMailViews, MailContent, MailViews};
+pub use views::{compose, validity_text, DefaultMailViews, MailContent, MailViews};
 
 use crate::error::PowError;
 use crate::messages::{LanguageIdentifier, Messages};

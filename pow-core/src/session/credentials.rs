@@ -6,11 +6,10 @@ use std::time::Duration;
 
 use crate::time::now_ms;
 
-use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::config::PowConfig;
-use crate::store::{Key, KeyPattern, Record, Store, StoreError};
+use crate::store::{decode_record, Key, Record, Store, StoreError, UserIndex};
 use crate::token::generate_uuid;
 use crate::users::User;
 
@@ -159,42 +158,15 @@ impl std::fmt::Debug for CredentialsCache {
     }
 }
 
+/// The index of each user's sessions.
+const SESSIONS: UserIndex = UserIndex::new("session");
+
 fn session_key(session_id: &str) -> Key {
     Key(vec!["session".to_owned(), session_id.to_owned()])
 }
 
 fn user_key(user_id: i64) -> Key {
     Key(vec!["user".to_owned(), user_id.to_string()])
-}
-
-fn index_key(user_id: i64, session_id: &str) -> Key {
-    Key(vec![
-        "user".to_owned(),
-        user_id.to_string(),
-        "session".to_owned(),
-        session_id.to_owned(),
-    ])
-}
-
-fn index_pattern(user_id: i64) -> [KeyPattern; 4] {
-    [
-        KeyPattern::exact("user"),
-        KeyPattern::Exact(user_id.to_string()),
-        KeyPattern::exact("session"),
-        KeyPattern::Any,
-    ]
-}
-
-/// Decodes a stored value; an undecodable one (for example written by an incompatible
-/// version) counts as absent, so it signs the user out instead of failing every request.
-fn decode<T: DeserializeOwned>(bytes: &[u8], what: &str) -> Option<T> {
-    match serde_json::from_slice(bytes) {
-        Ok(value) => Some(value),
-        Err(err) => {
-            tracing::warn!(error = %err, "ignoring undecodable {what} record in the credentials cache");
-            None
-        }
-    }
 }
 
 impl CredentialsCache {
@@ -254,7 +226,7 @@ impl CredentialsCache {
                     .delete(&self.namespace, &session_key(&other))
                     .await?;
                 self.store
-                    .delete(&self.namespace, &index_key(user.id, &other))
+                    .delete(&self.namespace, &SESSIONS.key(user.id, &other))
                     .await?;
             }
         }
@@ -269,7 +241,7 @@ impl CredentialsCache {
             ),
             (user_key(user.id), serde_json::to_vec(user)?),
             (
-                index_key(user.id, session_id),
+                SESSIONS.key(user.id, session_id),
                 serde_json::to_vec(&IndexRecord {
                     inserted_at: metadata.inserted_at,
                     fingerprint: metadata.fingerprint.clone(),
@@ -315,7 +287,8 @@ impl CredentialsCache {
             let (user_id, metadata) = match &cached {
                 Some(cached) => (cached.user_id, None),
                 None => {
-                    let Some(record) = decode::<SessionRecord>(&session_bytes, "session") else {
+                    let Some(record) = decode_record::<SessionRecord>(&session_bytes, "session")
+                    else {
                         return Ok(None);
                     };
                     if let Some(next) = record.rotated_to {
@@ -341,12 +314,12 @@ impl CredentialsCache {
             let metadata = match metadata {
                 Some(metadata) => metadata,
                 // Cached session record, changed user record.
-                None => match decode::<SessionRecord>(&session_bytes, "session") {
+                None => match decode_record::<SessionRecord>(&session_bytes, "session") {
                     Some(record) => record.metadata,
                     None => return Ok(None),
                 },
             };
-            let Some(user) = decode::<User>(&user_bytes, "user") else {
+            let Some(user) = decode_record::<User>(&user_bytes, "user") else {
                 return Ok(None);
             };
             if let Some(cache) = &self.decoded {
@@ -383,11 +356,11 @@ impl CredentialsCache {
             let Some(bytes) = self.store.take(&self.namespace, &session_key(&id)).await? else {
                 return Ok(());
             };
-            let Some(record) = decode::<SessionRecord>(&bytes, "session") else {
+            let Some(record) = decode_record::<SessionRecord>(&bytes, "session") else {
                 return Ok(());
             };
             self.store
-                .delete(&self.namespace, &index_key(record.user_id, &id))
+                .delete(&self.namespace, &SESSIONS.key(record.user_id, &id))
                 .await?;
             match record.rotated_to {
                 Some(next) => id = next,
@@ -421,7 +394,7 @@ impl CredentialsCache {
         for id in &sessions {
             self.store.delete(&self.namespace, &session_key(id)).await?;
             self.store
-                .delete(&self.namespace, &index_key(user_id, id))
+                .delete(&self.namespace, &SESSIONS.key(user_id, id))
                 .await?;
         }
         Ok(sessions.len())
@@ -451,7 +424,7 @@ impl CredentialsCache {
     ) -> Result<bool, StoreError> {
         Ok(self
             .store
-            .take(&self.namespace, &index_key(user_id, session_id))
+            .take(&self.namespace, &SESSIONS.key(user_id, session_id))
             .await?
             .is_some())
     }
@@ -471,7 +444,7 @@ impl CredentialsCache {
         self.store
             .put(
                 &self.namespace,
-                vec![(index_key(user_id, session_id), index)],
+                vec![(SESSIONS.key(user_id, session_id), index)],
                 Some(self.ttl),
             )
             .await
@@ -501,16 +474,12 @@ impl CredentialsCache {
     }
 
     async fn index_entries(&self, user_id: i64) -> Result<Vec<(String, IndexRecord)>, StoreError> {
-        let records = self
-            .store
-            .all(&self.namespace, &index_pattern(user_id))
+        let entries = SESSIONS
+            .entries(&*self.store, &self.namespace, user_id)
             .await?;
-        Ok(records
+        Ok(entries
             .into_iter()
-            .filter_map(|(key, bytes)| {
-                let id = key.0.get(3)?.clone();
-                Some((id, decode::<IndexRecord>(&bytes, "session index")?))
-            })
+            .filter_map(|(id, entry)| Some((id, entry?)))
             .collect())
     }
 }

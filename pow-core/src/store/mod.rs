@@ -32,6 +32,10 @@ use serde::{Deserialize, Serialize};
 
 mod memory;
 pub use memory::MemoryStore;
+mod limiter;
+pub use limiter::{Limit, Limiter, LIMIT_NAMESPACE};
+mod user_index;
+pub use user_index::{decode_record, UserIndex};
 
 #[cfg(feature = "redis")]
 mod redis;

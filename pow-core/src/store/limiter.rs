@@ -1,0 +1,173 @@
+//! Fixed-window attempt counters on [`Store::incr`](super::Store::incr).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+
+use super::{Key, Store, StoreError};
+use crate::config::PowConfig;
+use crate::token::hmac_sha256;
+
+/// Namespace of every limiter's counters (prefixed like the other namespaces).
+pub const LIMIT_NAMESPACE: &str = "limit";
+
+/// At most `max` attempts per `per`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limit {
+    /// Most attempts per window; 0 allows none.
+    pub max: u32,
+    /// The window.
+    pub per: Duration,
+}
+
+impl Limit {
+    /// At most `max` attempts per `per`.
+    pub const fn new(max: u32, per: Duration) -> Self {
+        Self { max, per }
+    }
+}
+
+/// Counts attempts of one rule (say, "reset mails per address") per subject, in the
+/// configured cache store.
+///
+/// Each subject gets a counter that starts with its first attempt and lasts one window
+/// (a fixed window: across a window boundary up to twice `max` attempts can pass within
+/// one `per`). Counting is one atomic [`Store::incr`](super::Store::incr), so concurrent
+/// attempts never slip past the limit. Subjects are stored as a keyed hash, never in clear
+/// (the store holds no addresses), and the work is the same whether or not an account
+/// matches the subject.
+///
+/// ```
+/// use std::time::Duration;
+/// use pow_core::store::{Limit, Limiter};
+///
+/// # actix_web::rt::System::new().block_on(async {
+/// let config = pow_core::PowConfig::builder("a".repeat(64)).build()?;
+/// let limiter = Limiter::new(&config, "demo_mails");
+/// let limit = Limit::new(2, Duration::from_secs(3600));
+/// assert!(limiter.hit(limit, "ann@example.com").await?);
+/// assert!(limiter.hit(limit, "ann@example.com").await?);
+/// assert!(!limiter.hit(limit, "ann@example.com").await?);
+/// assert!(limiter.hit(limit, "bob@example.com").await?);
+/// # Ok::<_, Box<dyn std::error::Error>>(())
+/// # }).unwrap();
+/// ```
+#[derive(Clone)]
+pub struct Limiter {
+    store: Arc<dyn Store>,
+    namespace: String,
+    rule: &'static str,
+    key: [u8; 32],
+}
+
+impl std::fmt::Debug for Limiter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Limiter")
+            .field("rule", &self.rule)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Limiter {
+    /// The counters of `rule` (a name unique to the rule, used in keys).
+    pub fn new(config: &PowConfig, rule: &'static str) -> Self {
+        Self {
+            store: Arc::clone(config.store()),
+            namespace: config.namespaced(LIMIT_NAMESPACE),
+            rule,
+            key: config.verifier().derive_key(&format!("pow limiter {rule}")),
+        }
+    }
+
+    fn counter(&self, subject: &str) -> Key {
+        let digest = URL_SAFE_NO_PAD.encode(hmac_sha256(&self.key, subject.as_bytes()));
+        Key::from([self.rule, digest.as_str()])
+    }
+
+    /// Counts one attempt by `subject`; `false` when it is over `limit` (the attempt is
+    /// counted all the same, which does not extend the window).
+    ///
+    /// # Errors
+    /// The store's error, [`StoreError::Unsupported`] for a store without `incr`.
+    pub async fn hit(&self, limit: Limit, subject: &str) -> Result<bool, StoreError> {
+        let count = self
+            .store
+            .incr(&self.namespace, &self.counter(subject), 1, Some(limit.per))
+            .await?;
+        Ok(count <= u64::from(limit.max))
+    }
+
+    /// The attempts `subject` made in its current window.
+    ///
+    /// # Errors
+    /// The store's error.
+    pub async fn count(&self, subject: &str) -> Result<u64, StoreError> {
+        match self
+            .store
+            .get(&self.namespace, &self.counter(subject))
+            .await?
+        {
+            Some(bytes) => super::parse_counter(&bytes),
+            None => Ok(0),
+        }
+    }
+
+    /// Forgets `subject`'s attempts.
+    ///
+    /// # Errors
+    /// The store's error.
+    pub async fn reset(&self, subject: &str) -> Result<(), StoreError> {
+        self.store
+            .delete(&self.namespace, &self.counter(subject))
+            .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)] // Tests fail loudly on purpose.
+
+    use super::*;
+
+    fn limiter(rule: &'static str) -> (PowConfig, Limiter) {
+        let config = PowConfig::builder("k".repeat(64)).build().unwrap();
+        let limiter = Limiter::new(&config, rule);
+        (config, limiter)
+    }
+
+    #[actix_rt::test]
+    async fn counts_per_rule_and_subject_and_resets() {
+        let (config, mails) = limiter("mails");
+        let other_rule = Limiter::new(&config, "codes");
+        let limit = Limit::new(1, Duration::from_secs(60));
+        assert!(mails.hit(limit, "a").await.unwrap());
+        assert!(!mails.hit(limit, "a").await.unwrap());
+        assert_eq!(mails.count("a").await.unwrap(), 2);
+        assert!(mails.hit(limit, "b").await.unwrap());
+        assert!(other_rule.hit(limit, "a").await.unwrap());
+        mails.reset("a").await.unwrap();
+        assert_eq!(mails.count("a").await.unwrap(), 0);
+        assert!(mails.hit(limit, "a").await.unwrap());
+    }
+
+    #[actix_rt::test]
+    async fn zero_allows_nothing_and_subjects_are_not_stored_in_clear() {
+        let (config, limiter) = limiter("mails");
+        assert!(!limiter
+            .hit(Limit::new(0, Duration::from_secs(60)), "ann@example.com")
+            .await
+            .unwrap());
+        let records = config
+            .store()
+            .all(
+                &config.namespaced(LIMIT_NAMESPACE),
+                &[super::super::KeyPattern::Any, super::super::KeyPattern::Any],
+            )
+            .await
+            .unwrap();
+        assert_eq!(records.len(), 1);
+        assert!(!records[0].0 .0[1].contains("ann"));
+    }
+}
