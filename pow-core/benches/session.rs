@@ -33,7 +33,7 @@ use std::time::{Duration, Instant};
 
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
 use pow_core::session::{
-    self, cookie_session_middleware, CurrentUser, PowSessionMiddleware, RequireAuthenticated,
+    self, cookie_session_middleware, CurrentUser, PowMiddleware, RequireAuthenticated,
 };
 use pow_core::users::Value;
 use pow_core::{PowConfig, PowError, User};
@@ -90,8 +90,7 @@ fn start_server(config: PowConfig) -> (SocketAddr, actix_web::dev::ServerHandle)
             let server = HttpServer::new(move || {
                 App::new().service(baseline()).service(
                     web::scope("/app")
-                        .wrap(PowSessionMiddleware::new(config.clone()))
-                        .wrap(cookie_session_middleware(&config))
+                        .wrap(PowMiddleware::new(config.clone()))
                         .route("/sign_in", web::post().to(sign_in))
                         .service(
                             web::scope("/protected")
@@ -222,14 +221,12 @@ fn in_process(config: &PowConfig, cookie: &str, batches: usize, per_batch: usize
                 )
                 .service(
                     web::scope("/pow")
-                        .wrap(PowSessionMiddleware::new(config.clone()))
-                        .wrap(cookie_session_middleware(config))
+                        .wrap(PowMiddleware::new(config.clone()))
                         .service(web::scope("/protected").route("", web::get().to(plain))),
                 )
                 .service(
                     web::scope("/app")
-                        .wrap(PowSessionMiddleware::new(config.clone()))
-                        .wrap(cookie_session_middleware(config))
+                        .wrap(PowMiddleware::new(config.clone()))
                         .service(protected_scope()),
                 ),
         )

@@ -52,7 +52,7 @@ pub fn assign_current_user(req: &impl HttpMessage, config: &PowConfig, user: Use
 }
 
 /// Middleware that runs [`assign_current_user`] on every request. Wrap it outside
-/// [`PowSessionMiddleware`](crate::session::PowSessionMiddleware) (register it after).
+/// [`PowMiddleware`] (register it after).
 #[derive(Clone, Debug)]
 pub struct AssignCurrentUser {
     config: PowConfig,

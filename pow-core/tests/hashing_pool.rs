@@ -7,10 +7,9 @@
 use std::sync::mpsc;
 
 use pow_core::password::{HashPoolOptions, Pbkdf2Hasher, Queued};
-use pow_core::session::cookie_session_middleware;
 use pow_core::test_client::{serve, Client, Response};
 use pow_core::users::diesel::DieselUsersContext;
-use pow_core::{PowConfig, PowSessionMiddleware};
+use pow_core::PowConfig;
 
 struct Harness {
     client: Client,
@@ -39,12 +38,7 @@ fn start() -> Harness {
         .unwrap();
     users.migrate(&config).unwrap();
     let served = config.clone();
-    let addr = serve(move || {
-        actix_web::App::new()
-            .configure(pow_core::web::configure(served.clone()))
-            .wrap(PowSessionMiddleware::new(served.clone()))
-            .wrap(cookie_session_middleware(&served))
-    });
+    let addr = serve(move || pow_core::testing::app(&served));
     Harness {
         client: Client::new(addr),
         config,

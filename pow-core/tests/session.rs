@@ -17,8 +17,8 @@ use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
 use async_trait::async_trait;
 use chrono::Utc;
 use pow_core::session::{
-    self, cookie_session_middleware, CredentialsCache, CurrentUser, MaybeUser,
-    PowSessionMiddleware, RequireAuthenticated, RequireNotAuthenticated, SessionMetadata,
+    self, CredentialsCache, CurrentUser, MaybeUser, PowMiddleware, RequireAuthenticated,
+    RequireNotAuthenticated, SessionMetadata,
 };
 use pow_core::store::{conformance, Key, KeyPattern, MemoryStore, Record, Store, StoreError};
 use pow_core::token::{MessageVerifier, SESSION_SALT};
@@ -126,8 +126,7 @@ macro_rules! app {
         let config: PowConfig = $config.clone();
         test::init_service(
             App::new()
-                .wrap(PowSessionMiddleware::new(config.clone()))
-                .wrap(cookie_session_middleware(&config))
+                .wrap(PowMiddleware::new(config.clone()))
                 .configure(routes),
         )
         .await
@@ -466,8 +465,7 @@ async fn concurrent_requests_with_one_pre_renewal_cookie() {
     let server_config = config.clone();
     let server = HttpServer::new(move || {
         App::new()
-            .wrap(PowSessionMiddleware::new(server_config.clone()))
-            .wrap(cookie_session_middleware(&server_config))
+            .wrap(PowMiddleware::new(server_config.clone()))
             .configure(routes)
     })
     .workers(2)
@@ -718,8 +716,7 @@ async fn error_handler_is_pluggable() {
     let config = config();
     let app = test::init_service(
         App::new()
-            .wrap(PowSessionMiddleware::new(config.clone()).error_handler(TeapotHandler))
-            .wrap(cookie_session_middleware(&config))
+            .wrap(PowMiddleware::new(config.clone()).error_handler(TeapotHandler))
             .configure(routes),
     )
     .await;
@@ -735,14 +732,11 @@ async fn error_handler_is_pluggable() {
     );
 
     let explicit = test::init_service(
-        App::new()
-            .wrap(PowSessionMiddleware::new(config.clone()))
-            .wrap(cookie_session_middleware(&config))
-            .service(
-                web::scope("/p")
-                    .wrap(RequireAuthenticated::with_handler(TeapotHandler))
-                    .route("", web::get().to(whoami)),
-            ),
+        App::new().wrap(PowMiddleware::new(config.clone())).service(
+            web::scope("/p")
+                .wrap(RequireAuthenticated::with_handler(TeapotHandler))
+                .route("", web::get().to(whoami)),
+        ),
     )
     .await;
     let (status, _, _) = get!(&explicit, &config, "/p", None);
@@ -758,14 +752,12 @@ async fn two_setups_do_not_share_sessions() {
         App::new()
             .service(
                 web::scope("/admin")
-                    .wrap(PowSessionMiddleware::new(admins.clone()))
-                    .wrap(cookie_session_middleware(&admins))
+                    .wrap(PowMiddleware::new(admins.clone()))
                     .configure(routes),
             )
             .service(
                 web::scope("")
-                    .wrap(PowSessionMiddleware::new(users.clone()))
-                    .wrap(cookie_session_middleware(&users))
+                    .wrap(PowMiddleware::new(users.clone()))
                     .configure(routes),
             ),
     )
@@ -983,8 +975,7 @@ async fn test_helpers() {
     // Assigned up front, the middleware skips its lookup.
     let app = test::init_service(
         App::new()
-            .wrap(PowSessionMiddleware::new(config.clone()))
-            .wrap(cookie_session_middleware(&config))
+            .wrap(PowMiddleware::new(config.clone()))
             .wrap(pow_core::testing::AssignCurrentUser::new(
                 config.clone(),
                 user(6),

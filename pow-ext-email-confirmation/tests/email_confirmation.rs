@@ -8,7 +8,7 @@ use std::time::Duration;
 use actix_web::{web, App, HttpRequest, HttpResponse};
 use pow_core::mailer::{Mail, MemoryMailer};
 use pow_core::password::Pbkdf2Hasher;
-use pow_core::session::{cookie_session_middleware, current_user, PowSessionMiddleware};
+use pow_core::session::current_user;
 use pow_core::test_client::{serve, Client, Response};
 use pow_core::users::diesel::DieselUsersContext;
 use pow_core::users::{Changes, User, UsersContext, Value};
@@ -54,11 +54,7 @@ fn app(
         InitError = (),
     >,
 > {
-    App::new()
-        .configure(pow_core::web::configure(config.clone()))
-        .route("/", web::get().to(home))
-        .wrap(PowSessionMiddleware::new(config.clone()))
-        .wrap(cookie_session_middleware(&config))
+    pow_core::testing::app(&config).route("/", web::get().to(home))
 }
 
 struct Setup {

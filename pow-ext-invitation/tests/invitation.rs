@@ -12,7 +12,6 @@ use diesel::connection::SimpleConnection;
 use diesel::Connection;
 use pow_core::mailer::{Mail, Mailer, MemoryMailer};
 use pow_core::password::Pbkdf2Hasher;
-use pow_core::session::{cookie_session_middleware, PowSessionMiddleware};
 use pow_core::test_client::{serve, Client, Response};
 use pow_core::users::diesel::DieselUsersContext;
 use pow_core::users::{Changes, FieldDef, FieldKind, Value};
@@ -51,11 +50,7 @@ fn app(
         InitError = (),
     >,
 > {
-    App::new()
-        .configure(pow_core::web::configure(config.clone()))
-        .route("/", web::get().to(home))
-        .wrap(PowSessionMiddleware::new(config.clone()))
-        .wrap(cookie_session_middleware(&config))
+    pow_core::testing::app(&config).route("/", web::get().to(home))
 }
 
 /// Where the test's users live; removed on drop.

@@ -9,10 +9,10 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Barrier};
 use std::time::Duration;
 
-use actix_web::{web, App, HttpResponse};
+use actix_web::{web, HttpResponse};
 use async_trait::async_trait;
 use pow_core::password::Pbkdf2Hasher;
-use pow_core::session::{cookie_session_middleware, MaybeUser, PowSessionMiddleware};
+use pow_core::session::MaybeUser;
 use pow_core::test_client::{serve, Client, Response};
 use pow_core::users::diesel::DieselUsersContext;
 use pow_core::users::{Params, User};
@@ -90,11 +90,7 @@ fn start_with(
     let app_config = config.clone();
     let addr = serve(move || {
         let config = app_config.clone();
-        App::new()
-            .configure(pow_core::web::configure(config.clone()))
-            .route("/me", web::get().to(me))
-            .wrap(PowSessionMiddleware::new(config.clone()))
-            .wrap(cookie_session_middleware(&config))
+        pow_core::testing::app(&config).route("/me", web::get().to(me))
     });
     Harness { addr, config, ext }
 }

@@ -11,7 +11,7 @@ use actix_web::{web, App, HttpResponse};
 use async_trait::async_trait;
 use pow_core::mailer::{Mail, Mailer, MemoryMailer};
 use pow_core::password::Pbkdf2Hasher;
-use pow_core::session::{cookie_session_middleware, PowSessionMiddleware, RequireAuthenticated};
+use pow_core::session::{PowMiddleware, RequireAuthenticated};
 use pow_core::store::{Key, KeyPattern, MemoryStore, Record, Store, StoreError};
 use pow_core::test_client::{serve, Client, Response};
 use pow_core::users::diesel::DieselUsersContext;
@@ -90,8 +90,7 @@ fn serve_app(config: PowConfig) -> SocketAddr {
                         web::get().to(|| async { HttpResponse::Ok().body("secret") }),
                     ),
             )
-            .wrap(PowSessionMiddleware::new(config.clone()))
-            .wrap(cookie_session_middleware(&config))
+            .wrap(PowMiddleware::new(config.clone()))
     })
 }
 
@@ -625,8 +624,7 @@ fn links_stay_under_the_mount_path() {
     let addr = serve(move || {
         App::new()
             .service(web::scope("/auth").configure(pow_core::web::configure(config.clone())))
-            .wrap(PowSessionMiddleware::new(config.clone()))
-            .wrap(cookie_session_middleware(&config))
+            .wrap(PowMiddleware::new(config.clone()))
     });
     let mut c = Client::new(addr);
     assert!(c

@@ -14,9 +14,7 @@ use actix_web::{web, App, HttpRequest, HttpResponse};
 use askama::Template;
 use pow_core::mailer::{FileMailer, LogMailer, Mailer};
 use pow_core::password::Argon2Hasher;
-use pow_core::session::{
-    cookie_session_middleware, MaybeUser, PowSessionMiddleware, RequireAuthenticated,
-};
+use pow_core::session::{MaybeUser, PowMiddleware, RequireAuthenticated};
 use pow_core::store::{DiskStore, MemoryStore, RedisStore, Store};
 use pow_core::users::diesel::DieselUsersContext;
 use pow_core::users::{Changeset, ChangesetAction, FieldDef, FieldKind};
@@ -446,8 +444,7 @@ pub fn app(
                 .wrap(RequireAuthenticated::new())
                 .route("", web::get().to(admin)),
         )
-        .wrap(PowSessionMiddleware::new(config.clone()))
-        .wrap(cookie_session_middleware(&config))
+        .wrap(PowMiddleware::new(config.clone()))
 }
 
 #[cfg(test)]
