@@ -6,6 +6,7 @@
 //!   whole app.
 //! - [`sign_in_cookie`] signs a user in for real and returns the session cookie to send
 //!   with later test requests.
+//! - [`create_user`] signs a user up in test setup.
 //! - [`app`] is a fully wired app in one call: pow's routes and [`PowMiddleware`]; add
 //!   your own routes to it.
 //!
@@ -139,6 +140,27 @@ pub fn app(
     App::new()
         .configure(crate::web::configure(config.clone()))
         .wrap(PowMiddleware::new(config.clone()))
+}
+
+/// Signs a user up with `email` and `password` through the configured users context (on
+/// the calling thread: call it from test setup, not from inside a handler).
+///
+/// # Errors
+/// The users context's error; [`PowError::Other`] naming the failed fields when the
+/// sign-up does not validate.
+pub fn create_user(config: &PowConfig, email: &str, password: &str) -> Result<User, PowError> {
+    let params: crate::users::Params = [
+        ("email", email),
+        ("password", password),
+        ("password_confirmation", password),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect();
+    config
+        .users()?
+        .create(config, &params)?
+        .map_err(|changeset| PowError::Other(format!("sign-up refused: {changeset:?}")))
 }
 
 /// Signs `user` in through a throwaway app set up like a real one and returns the session

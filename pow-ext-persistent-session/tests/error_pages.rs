@@ -9,7 +9,6 @@ use actix_web::dev::ServiceResponse;
 use actix_web::{test, web, HttpResponse};
 use pow_core::password::Pbkdf2Hasher;
 use pow_core::users::diesel::DieselUsersContext;
-use pow_core::users::Params;
 use pow_core::{MaybeUser, PowConfig, PowError};
 use pow_ext_persistent_session::PersistentSession;
 
@@ -29,20 +28,7 @@ fn config() -> PowConfig {
         .build()
         .unwrap();
     users.migrate(&config).unwrap();
-    let params: Params = [
-        ("email", "alice@example.com"),
-        ("password", "secret password"),
-        ("password_confirmation", "secret password"),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v.to_owned()))
-    .collect();
-    config
-        .users()
-        .unwrap()
-        .create(&config, &params)
-        .unwrap()
-        .unwrap();
+    pow_core::testing::create_user(&config, "alice@example.com", "secret password").unwrap();
     config
 }
 

@@ -15,7 +15,7 @@ use pow_core::password::Pbkdf2Hasher;
 use pow_core::session::MaybeUser;
 use pow_core::test_client::{serve, Client, Response};
 use pow_core::users::diesel::DieselUsersContext;
-use pow_core::users::{Params, User};
+use pow_core::users::User;
 use pow_core::web::{redirect, Controller, Flow};
 use pow_core::{Extension, PowConfig, PowConfigBuilder, PowError};
 use pow_ext_persistent_session::PersistentSession;
@@ -36,20 +36,7 @@ impl Harness {
     }
 
     fn create_user(&self, email: &str) -> User {
-        let params: Params = [
-            ("email", email),
-            ("password", PASSWORD),
-            ("password_confirmation", PASSWORD),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .collect();
-        self.config
-            .users()
-            .unwrap()
-            .create(&self.config, &params)
-            .unwrap()
-            .unwrap()
+        pow_core::testing::create_user(&self.config, email, PASSWORD).unwrap()
     }
 
     fn count_tokens(&self, user: &User) -> usize {

@@ -16,7 +16,6 @@ use pow_core::mailer::{Mail, MemoryMailer};
 use pow_core::password::Pbkdf2Hasher;
 use pow_core::session::RequireAuthenticated;
 use pow_core::users::diesel::DieselUsersContext;
-use pow_core::users::Params;
 use pow_core::{CurrentUser, PowConfig, PowConfigBuilder};
 use pow_ext_reset_password::{MailDelivery, MailRateLimit, ResetPassword, ResetPasswordApi};
 use serde_json::{json, Value};
@@ -48,20 +47,7 @@ fn config(
         .extension(ext.clone());
     let config = tweak(builder).build().unwrap();
     users.migrate(&config).unwrap();
-    let params: Params = [
-        ("email", "alice@example.com"),
-        ("password", "old password"),
-        ("password_confirmation", "old password"),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v.to_owned()))
-    .collect();
-    config
-        .users()
-        .unwrap()
-        .create(&config, &params)
-        .unwrap()
-        .unwrap();
+    pow_core::testing::create_user(&config, "alice@example.com", "old password").unwrap();
     config
 }
 

@@ -7,7 +7,6 @@ use actix_web::test;
 use pow_core::mailer::{DefaultMailViews, Mail, MailContent, MailViews, MemoryMailer};
 use pow_core::password::Pbkdf2Hasher;
 use pow_core::users::diesel::DieselUsersContext;
-use pow_core::users::Params;
 use pow_core::{PowConfig, PowError};
 use pow_ext_reset_password::{MailDelivery, ResetPassword, MAIL};
 
@@ -47,20 +46,7 @@ fn setup(views: Option<BrandedReset>) -> (PowConfig, MemoryMailer) {
     }
     let config = builder.build().unwrap();
     users.migrate(&config).unwrap();
-    let params: Params = [
-        ("email", "alice@example.com"),
-        ("password", "secret password"),
-        ("password_confirmation", "secret password"),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v.to_owned()))
-    .collect();
-    config
-        .users()
-        .unwrap()
-        .create(&config, &params)
-        .unwrap()
-        .unwrap();
+    pow_core::testing::create_user(&config, "alice@example.com", "secret password").unwrap();
     (config, mailer)
 }
 

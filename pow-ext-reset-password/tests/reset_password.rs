@@ -15,7 +15,6 @@ use pow_core::session::{PowMiddleware, RequireAuthenticated};
 use pow_core::store::{Key, KeyPattern, MemoryStore, Record, Store, StoreError};
 use pow_core::test_client::{serve, Client, Response};
 use pow_core::users::diesel::DieselUsersContext;
-use pow_core::users::Params;
 use pow_core::{PowConfig, PowConfigBuilder, PowError};
 use pow_ext_reset_password::{MailDelivery, MailRateLimit, ResetPassword};
 
@@ -61,20 +60,7 @@ fn config(
 }
 
 fn create_user(config: &PowConfig, email: &str, password: &str) {
-    let params: Params = [
-        ("email", email),
-        ("password", password),
-        ("password_confirmation", password),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v.to_owned()))
-    .collect();
-    config
-        .users()
-        .unwrap()
-        .create(config, &params)
-        .unwrap()
-        .unwrap();
+    pow_core::testing::create_user(config, email, password).unwrap();
 }
 
 /// Serves pow-rs at the root with a `/protected` page for signed-in users.
