@@ -13,6 +13,12 @@ use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, Tab
 use super::{parse_counter, Key, KeyPattern, Record, Store, StoreError};
 use crate::time::{duration_ms_ceil, now_ms_unsigned as now_ms};
 
+mod codec;
+use codec::{
+    decode_segments, decode_value, encode_key, encode_value, expiry_index_key, namespace_prefix,
+    pattern_prefix,
+};
+
 const ENTRIES: TableDefinition<'static, &[u8], &[u8]> = TableDefinition::new("entries");
 const EXPIRIES: TableDefinition<'static, &[u8], ()> = TableDefinition::new("expiries");
 
@@ -242,70 +248,6 @@ fn is_live(expiry: u64, now: u64) -> bool {
     expiry > now
 }
 
-fn push_part(out: &mut Vec<u8>, part: &str) {
-    // Segments longer than 4 GiB cannot reach a cache store; saturating keeps this total.
-    let len = u32::try_from(part.len()).unwrap_or(u32::MAX);
-    out.extend_from_slice(&len.to_be_bytes());
-    out.extend_from_slice(part.as_bytes());
-}
-
-fn namespace_prefix(namespace: &str) -> Vec<u8> {
-    let mut out = Vec::with_capacity(4 + namespace.len());
-    push_part(&mut out, namespace);
-    out
-}
-
-fn encode_key(namespace: &str, key: &Key) -> Vec<u8> {
-    let mut out = namespace_prefix(namespace);
-    for segment in key.segments() {
-        push_part(&mut out, segment);
-    }
-    out
-}
-
-/// Decodes the segments that follow a namespace prefix.
-fn decode_segments(mut bytes: &[u8]) -> Result<Key, DiskError> {
-    let mut segments = Vec::new();
-    while !bytes.is_empty() {
-        let (len, rest) = bytes
-            .split_first_chunk::<4>()
-            .ok_or(DiskError::Corrupt("truncated key"))?;
-        let len = usize::try_from(u32::from_be_bytes(*len))
-            .map_err(|_| DiskError::Corrupt("key segment too long"))?;
-        if rest.len() < len {
-            return Err(DiskError::Corrupt("truncated key"));
-        }
-        let (segment, rest) = rest.split_at(len);
-        let segment = std::str::from_utf8(segment)
-            .map_err(|_| DiskError::Corrupt("key segment is not UTF-8"))?;
-        segments.push(segment.to_owned());
-        bytes = rest;
-    }
-    Ok(Key(segments))
-}
-
-fn encode_value(expiry: u64, value: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(8 + value.len());
-    out.extend_from_slice(&expiry.to_be_bytes());
-    out.extend_from_slice(value);
-    out
-}
-
-/// Splits a stored value into its expiry and payload.
-fn decode_value(stored: &[u8]) -> Result<(u64, &[u8]), DiskError> {
-    let (expiry, value) = stored
-        .split_first_chunk::<8>()
-        .ok_or(DiskError::Corrupt("truncated value"))?;
-    Ok((u64::from_be_bytes(*expiry), value))
-}
-
-fn expiry_index_key(expiry: u64, entry_key: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(8 + entry_key.len());
-    out.extend_from_slice(&expiry.to_be_bytes());
-    out.extend_from_slice(entry_key);
-    out
-}
-
 type Entries<'t> = redb::Table<'t, &'static [u8], &'static [u8]>;
 type Expiries<'t> = redb::Table<'t, &'static [u8], ()>;
 
@@ -428,18 +370,6 @@ fn sweep(db: &Database, now: u64) -> Result<usize, DiskError> {
             return Ok(removed);
         }
     }
-}
-
-/// Leading exact segments of `pattern`, as a key prefix.
-fn pattern_prefix(namespace: &str, pattern: &[KeyPattern]) -> Vec<u8> {
-    let mut out = namespace_prefix(namespace);
-    for part in pattern {
-        match part {
-            KeyPattern::Exact(segment) => push_part(&mut out, segment),
-            KeyPattern::Any => break,
-        }
-    }
-    out
 }
 
 #[async_trait]
@@ -585,39 +515,6 @@ impl Store for DiskStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn keys_round_trip_and_keep_namespaces_apart() {
-        let key = Key(vec!["a".into(), "".into(), "ü:%".into()]);
-        let encoded = encode_key("ns", &key);
-        let ns_len = namespace_prefix("ns").len();
-        assert!(encoded.starts_with(&namespace_prefix("ns")));
-        assert_eq!(decode_segments(&encoded[ns_len..]).ok(), Some(key));
-        // "ab" + ["c"] and "a" + ["bc"] must not share an encoding or a prefix relation.
-        let one = encode_key("ab", &Key::from("c"));
-        let two = encode_key("a", &Key::from("bc"));
-        assert_ne!(one, two);
-        assert!(!one.starts_with(&namespace_prefix("a")));
-    }
-
-    #[test]
-    fn pattern_prefix_stops_at_the_first_wildcard() {
-        let pattern = [
-            KeyPattern::exact("User"),
-            KeyPattern::Any,
-            KeyPattern::exact("x"),
-        ];
-        let prefix = pattern_prefix("ns", &pattern);
-        assert_eq!(prefix, encode_key("ns", &Key::from(["User"])));
-    }
-
-    #[test]
-    fn corrupt_records_are_errors_not_panics() {
-        assert!(decode_value(&[1, 2, 3]).is_err());
-        assert!(decode_segments(&[0, 0, 0, 9, b'a']).is_err());
-        assert!(decode_segments(&[0, 0]).is_err());
-        assert!(decode_segments(&[0, 0, 0, 1, 0xff]).is_err());
-    }
 
     #[test]
     fn expiries_round_up_and_saturate() {
