@@ -39,6 +39,9 @@ pub enum PowError {
     /// The service is saturated and asks the client to come back later.
     #[error("service busy, retry later")]
     Busy,
+    /// A rate limit or an account lock refused the request (`429` with `Retry-After`).
+    #[error("too many requests, retry later")]
+    RateLimited(crate::limits::RateLimited),
     /// Any other internal failure.
     #[error("{0}")]
     Other(String),
@@ -76,16 +79,25 @@ impl ResponseError for PowError {
     fn status_code(&self) -> StatusCode {
         match self {
             Self::Store(_) | Self::Busy => StatusCode::SERVICE_UNAVAILABLE,
+            Self::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
     fn error_response(&self) -> HttpResponse {
-        tracing::error!(error = %self, "pow request failed");
         let status = self.status_code();
         let mut res = HttpResponse::build(status);
-        if status == StatusCode::SERVICE_UNAVAILABLE {
-            res.insert_header(("Retry-After", BUSY_RETRY_AFTER_SECS.to_string()));
+        match self {
+            Self::RateLimited(limited) => {
+                tracing::info!("pow request refused by a rate limit");
+                res.insert_header(("Retry-After", limited.retry_after_secs().to_string()));
+            }
+            _ => {
+                tracing::error!(error = %self, "pow request failed");
+                if status == StatusCode::SERVICE_UNAVAILABLE {
+                    res.insert_header(("Retry-After", BUSY_RETRY_AFTER_SECS.to_string()));
+                }
+            }
         }
         res.content_type("text/plain; charset=utf-8")
             .body(status.canonical_reason().unwrap_or("Error"))

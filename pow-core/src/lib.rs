@@ -75,6 +75,7 @@ pub mod api;
 pub mod config;
 pub mod error;
 pub mod extension;
+pub mod limits;
 pub mod mailer;
 pub mod messages;
 pub mod password;

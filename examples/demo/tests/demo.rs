@@ -289,9 +289,9 @@ fn forgotten_password_is_reset_by_mail() {
 #[test]
 fn remember_me_survives_a_closed_browser() {
     let (mut c, mailer) = start(&[]);
-    register_confirmed(&mut c, &mailer, "carol@example.com", "password1");
+    register_confirmed(&mut c, &mailer, "carol@example.com", "valid passphrase 1");
     assert_eq!(
-        sign_in(&mut c, "carol@example.com", "password1").status,
+        sign_in(&mut c, "carol@example.com", "valid passphrase 1").status,
         302
     );
     assert!(c.cookies.contains_key("persistent_session"));
@@ -364,13 +364,13 @@ fn german_accept_language_gets_german_messages() {
 #[test]
 fn admin_page_needs_the_admin_role() {
     let (mut c, mailer) = start(&["boss@example.com"]);
-    register_confirmed(&mut c, &mailer, "user@example.com", "password1");
-    sign_in(&mut c, "user@example.com", "password1");
+    register_confirmed(&mut c, &mailer, "user@example.com", "valid passphrase 1");
+    sign_in(&mut c, "user@example.com", "valid passphrase 1");
     assert_eq!(c.get("/admin").status, 403);
     assert_eq!(c.get("/invitations/new").status, 403);
     sign_out(&mut c);
-    register_confirmed(&mut c, &mailer, "boss@example.com", "password1");
-    sign_in(&mut c, "boss@example.com", "password1");
+    register_confirmed(&mut c, &mailer, "boss@example.com", "valid passphrase 1");
+    sign_in(&mut c, "boss@example.com", "valid passphrase 1");
     assert_eq!(c.get("/invitations/new").status, 200);
     let res = c.get("/admin");
     assert_eq!(res.status, 200);
@@ -380,10 +380,10 @@ fn admin_page_needs_the_admin_role() {
 #[test]
 fn an_unconfirmed_sign_in_gets_no_remember_me_cookie() {
     let (mut c, mailer) = start(&[]);
-    let res = register(&mut c, "dave@example.com", "password1");
+    let res = register(&mut c, "dave@example.com", "valid passphrase 1");
     assert_eq!(res.status, 302);
     // Email confirmation comes before persistent sessions: the sign-in is halted first.
-    let res = sign_in(&mut c, "dave@example.com", "password1");
+    let res = sign_in(&mut c, "dave@example.com", "valid passphrase 1");
     assert_eq!(res.status, 302);
     assert!(!c.cookies.contains_key("persistent_session"));
     assert!(c.get("/").body.contains("You are not signed in."));
@@ -391,15 +391,18 @@ fn an_unconfirmed_sign_in_gets_no_remember_me_cookie() {
     assert_eq!(mailer.count_to("dave@example.com"), 2);
     let link = link_in_last_mail(&mailer, "dave@example.com");
     c.get(&link);
-    assert_eq!(sign_in(&mut c, "dave@example.com", "password1").status, 302);
+    assert_eq!(
+        sign_in(&mut c, "dave@example.com", "valid passphrase 1").status,
+        302
+    );
     assert!(c.cookies.contains_key("persistent_session"));
 }
 
 #[test]
 fn admins_invite_people_into_their_team() {
     let (mut c, mailer) = start(&["boss@example.com"]);
-    register_confirmed(&mut c, &mailer, "boss@example.com", "password1");
-    sign_in(&mut c, "boss@example.com", "password1");
+    register_confirmed(&mut c, &mailer, "boss@example.com", "valid passphrase 1");
+    sign_in(&mut c, "boss@example.com", "valid passphrase 1");
     let home = c.get("/");
     assert!(
         home.body.contains("team of boss@example.com"),
@@ -429,8 +432,8 @@ fn admins_invite_people_into_their_team() {
             ("_method", "PATCH"),
             ("user[email]", "eve@example.com"),
             ("user[name]", "Eve"),
-            ("user[password]", "password2"),
-            ("user[password_confirmation]", "password2"),
+            ("user[password]", "valid passphrase 2"),
+            ("user[password_confirmation]", "valid passphrase 2"),
         ],
     );
     assert_eq!(res.status, 302, "{}", res.body);

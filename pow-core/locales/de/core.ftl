@@ -64,3 +64,26 @@ form-has-errors = Da ist etwas schiefgelaufen. Bitte prüfen Sie die Fehler unte
 ## Mails
 
 mail-greeting = Hallo,
+
+## Schutz vor Missbrauch
+
+rate_limited = Zu viele Versuche. Bitte warten Sie einige Minuten und versuchen Sie es dann erneut.
+account_locked = Die Anmeldung für dieses Konto ist nach zu vielen Fehlversuchen pausiert. Falls das Konto existiert, hat sein Inhaber einen Link zum Entsperren per E-Mail erhalten; auch ein Zurücksetzen des Passworts entsperrt es.
+title-rate-limited = Zu viele Versuche
+error-common = gehört zu den häufigsten Passwörtern, bitte wählen Sie ein anderes
+error-breached = ist in einem Datenleck aufgetaucht, bitte wählen Sie ein anderes
+error-contains-user-id = darf Ihre E-Mail-Adresse oder Ihren Benutzernamen nicht enthalten
+lockout_mail_subject = Ihr Konto wurde nach fehlgeschlagenen Anmeldungen gesperrt
+lockout_mail_intro = Jemand hat viele Male versucht, sich mit einem falschen Passwort bei Ihrem Konto anzumelden, daher ist die Anmeldung mit Passwort pausiert. Wenn Sie es waren, entsperren Sie Ihr Konto über den Link unten und melden Sie sich an.
+lockout_mail_expiry_hours = Andernfalls endet die Sperre von selbst nach { $count ->
+        [one] einer Stunde
+       *[other] { $count } Stunden
+    }.
+lockout_mail_expiry_minutes = Andernfalls endet die Sperre von selbst nach { $count ->
+        [one] einer Minute
+       *[other] { $count } Minuten
+    }.
+lockout_mail_reset = Wenn Sie es nicht waren, ändern Sie am besten Ihr Passwort: Auch ein Zurücksetzen des Passworts entsperrt das Konto.
+lockout_mail_button = Konto entsperren
+lockout_unlocked = Ihr Konto ist entsperrt und Sie sind angemeldet.
+lockout_unlock_invalid = Dieser Entsperr-Link ist ungültig oder wurde bereits verwendet.

@@ -62,3 +62,26 @@ form-has-errors = Oops, something went wrong! Please check the errors below.
 ## Mails
 
 mail-greeting = Hi,
+
+## Abuse protection
+
+rate_limited = Too many attempts. Please wait a few minutes, then try again.
+account_locked = Sign-in for this account is paused after too many failed attempts. If the account exists, its owner has been emailed a link to unlock it; resetting the password unlocks it too.
+title-rate-limited = Too many attempts
+error-common = is one of the most common passwords, please choose another
+error-breached = has appeared in a data breach, please choose another
+error-contains-user-id = must not contain your email or username
+lockout_mail_subject = Your account was locked after failed sign-ins
+lockout_mail_intro = Someone tried to sign in to your account with a wrong password many times, so password sign-in is paused. If it was you, use the link below to unlock your account and sign in.
+lockout_mail_expiry_hours = Otherwise the lock ends by itself after { $count ->
+        [one] one hour
+       *[other] { $count } hours
+    }.
+lockout_mail_expiry_minutes = Otherwise the lock ends by itself after { $count ->
+        [one] one minute
+       *[other] { $count } minutes
+    }.
+lockout_mail_reset = If it was not you, consider changing your password: a password reset also unlocks the account.
+lockout_mail_button = Unlock my account
+lockout_unlocked = Your account is unlocked and you are signed in.
+lockout_unlock_invalid = This unlock link is invalid or was already used.

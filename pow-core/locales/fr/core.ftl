@@ -64,3 +64,26 @@ form-has-errors = Une erreur s’est produite. Veuillez vérifier les erreurs ci
 ## Mails
 
 mail-greeting = Bonjour,
+
+## Protection contre les abus
+
+rate_limited = Trop de tentatives. Veuillez patienter quelques minutes, puis réessayer.
+account_locked = La connexion à ce compte est suspendue après trop de tentatives échouées. Si le compte existe, son titulaire a reçu par e-mail un lien pour le débloquer ; réinitialiser le mot de passe le débloque aussi.
+title-rate-limited = Trop de tentatives
+error-common = fait partie des mots de passe les plus courants, veuillez en choisir un autre
+error-breached = est apparu dans une fuite de données, veuillez en choisir un autre
+error-contains-user-id = ne doit pas contenir votre e-mail ou votre nom d'utilisateur
+lockout_mail_subject = Votre compte a été bloqué après des connexions échouées
+lockout_mail_intro = Quelqu'un a essayé de nombreuses fois de se connecter à votre compte avec un mauvais mot de passe, la connexion par mot de passe est donc suspendue. Si c'était vous, utilisez le lien ci-dessous pour débloquer votre compte et vous connecter.
+lockout_mail_expiry_hours = Sinon, le blocage prend fin de lui-même après { $count ->
+        [one] une heure
+       *[other] { $count } heures
+    }.
+lockout_mail_expiry_minutes = Sinon, le blocage prend fin de lui-même après { $count ->
+        [one] une minute
+       *[other] { $count } minutes
+    }.
+lockout_mail_reset = Si ce n'était pas vous, pensez à changer votre mot de passe : une réinitialisation du mot de passe débloque aussi le compte.
+lockout_mail_button = Débloquer mon compte
+lockout_unlocked = Votre compte est débloqué et vous êtes connecté.
+lockout_unlock_invalid = Ce lien de déblocage est invalide ou a déjà été utilisé.

@@ -104,7 +104,29 @@ impl ApiContext {
         id: ActionId,
         act: impl AsyncFnOnce(&mut Controller) -> Result<HttpResponse, ApiError>,
     ) -> Result<HttpResponse, ApiError> {
-        Action::new(id)
+        self.run_action(req, Action::new(id), act).await
+    }
+
+    /// Like [`run`](Self::run), with the request's `user` params (a JSON body) handed to the
+    /// pipeline, so its rate limits see the identifier typed.
+    pub async fn run_with_params(
+        &self,
+        req: &HttpRequest,
+        id: ActionId,
+        params: Params,
+        act: impl AsyncFnOnce(&mut Controller) -> Result<HttpResponse, ApiError>,
+    ) -> Result<HttpResponse, ApiError> {
+        self.run_action(req, Action::new(id).params(params), act)
+            .await
+    }
+
+    async fn run_action(
+        &self,
+        req: &HttpRequest,
+        action: Action,
+        act: impl AsyncFnOnce(&mut Controller) -> Result<HttpResponse, ApiError>,
+    ) -> Result<HttpResponse, ApiError> {
+        action
             .json()
             .config(self.config().clone())
             .run(req, async |ctl| act(ctl).await.map(Outcome::Respond))
@@ -120,8 +142,9 @@ pub(crate) async fn registration_create(
     api: ApiContext,
     body: Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    api.run(&req, actions::REGISTRATION_CREATE, async |ctl| {
-        let params = user_params(&body).ok_or_else(|| ApiError::invalid_request(&req))?;
+    let params = user_params(&body).ok_or_else(|| ApiError::invalid_request(&req))?;
+    api.run_with_params(&req, actions::REGISTRATION_CREATE, params, async |ctl| {
+        let params = ctl.params.clone();
         let config = api.config().clone();
         let users = Arc::clone(config.users()?);
         let cfg = config.clone();
@@ -152,8 +175,9 @@ pub(crate) async fn session_create(
     api: ApiContext,
     body: Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    api.run(&req, actions::SESSION_CREATE, async |ctl| {
-        let params = user_params(&body).ok_or_else(|| ApiError::invalid_request(&req))?;
+    let params = user_params(&body).ok_or_else(|| ApiError::invalid_request(&req))?;
+    api.run_with_params(&req, actions::SESSION_CREATE, params, async |ctl| {
+        let params = ctl.params.clone();
         let config = api.config().clone();
         let users = Arc::clone(config.users()?);
         let cfg = config.clone();

@@ -296,6 +296,17 @@ impl ApiError {
                 Self::new(status, status.canonical_reason().unwrap_or("Error"))
                     .with_retry_after(BUSY_RETRY_AFTER_SECS)
             }
+            PowError::RateLimited(limited) => {
+                let lang = unic_langid::langid!("en");
+                let mut refused = Self::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    text(None, &lang, RATE_LIMITED_KEY),
+                )
+                .with_code("rate_limited")
+                .with_retry_after(limited.retry_after_secs());
+                refused.untranslated = Some(RATE_LIMITED_KEY);
+                refused
+            }
             _ => {
                 let status = StatusCode::INTERNAL_SERVER_ERROR;
                 Self::new(status, status.canonical_reason().unwrap_or("Error"))
@@ -306,12 +317,15 @@ impl ApiError {
 
 /// Text key of the answer to [`PowError::Busy`].
 const BUSY_KEY: &str = "api-busy";
+/// Text key of the answer to [`PowError::RateLimited`].
+const RATE_LIMITED_KEY: &str = "api-rate-limited";
 
 impl From<PowError> for ApiError {
     fn from(err: PowError) -> Self {
         match &err {
             // Load shedding, not a fault: no error-level log per refused request.
             PowError::Busy => tracing::warn!("pow API request refused: {err}"),
+            PowError::RateLimited(_) => tracing::info!("pow API request refused: {err}"),
             _ => tracing::error!(error = %err, "pow API request failed"),
         }
         Self::of_pow_error(&err)

@@ -23,6 +23,8 @@ pub struct PowConfigBuilder {
     user_id_field: String,
     table: String,
     password_policy: PasswordPolicy,
+    rate_limits: crate::limits::RateLimits,
+    breach_check: Option<crate::password::BreachCheck>,
     hasher: Arc<dyn PasswordHasher>,
     hash_pool: Option<HashPool>,
     hash_pool_options: HashPoolOptions,
@@ -56,6 +58,8 @@ impl PowConfigBuilder {
             user_id_field: "email".into(),
             table: "users".into(),
             password_policy: PasswordPolicy::default(),
+            rate_limits: crate::limits::RateLimits::default(),
+            breach_check: None,
             hasher: Arc::new(Pbkdf2Hasher::default()),
             hash_pool: None,
             hash_pool_options: HashPoolOptions::default(),
@@ -106,6 +110,22 @@ impl PowConfigBuilder {
     /// Password length rules. The default is 8 characters to 4096 bytes.
     pub fn password_policy(mut self, policy: PasswordPolicy) -> Self {
         self.password_policy = policy;
+        self
+    }
+
+    /// Rate limits and the account lockout ([`limits`](crate::limits)). The default is
+    /// [`RateLimits::default`](crate::limits::RateLimits::default): on, with the limits a
+    /// careful service would pick; [`RateLimits::disabled`](crate::limits::RateLimits::disabled)
+    /// turns them off.
+    pub fn rate_limits(mut self, limits: crate::limits::RateLimits) -> Self {
+        self.rate_limits = limits;
+        self
+    }
+
+    /// Refuses new passwords found in a breach corpus (see
+    /// [`BreachCheck`](crate::password::BreachCheck)). Off by default.
+    pub fn breach_check(mut self, check: crate::password::BreachCheck) -> Self {
+        self.breach_check = Some(check);
         self
     }
 
@@ -404,6 +424,8 @@ impl PowConfigBuilder {
                 user_id_field: self.user_id_field,
                 table: self.table,
                 password_policy: policy,
+                rate_limits: self.rate_limits,
+                breach_check: self.breach_check,
                 hasher: self
                     .hash_pool
                     .unwrap_or_else(|| HashPool::new(self.hash_pool_options))

@@ -34,6 +34,12 @@ pub struct PasswordPolicy {
     pub min_length: usize,
     /// Maximum length in bytes. Default 4096 (caps hashing cost).
     pub max_length: usize,
+    /// Refuses passwords among this many most common ones (zxcvbn's list of 30 000, with
+    /// l33t and reversed spellings). Default `Some(10_000)`; `None` turns it off.
+    pub common_passwords: Option<usize>,
+    /// Refuses a password equal to or containing the user id (the email address, or its
+    /// part before `@`). Default `true`.
+    pub reject_user_id: bool,
 }
 
 impl Default for PasswordPolicy {
@@ -41,6 +47,8 @@ impl Default for PasswordPolicy {
         Self {
             min_length: 8,
             max_length: 4096,
+            common_passwords: Some(10_000),
+            reject_user_id: true,
         }
     }
 }
@@ -83,6 +91,8 @@ struct Inner {
     user_id_field: String,
     table: String,
     password_policy: PasswordPolicy,
+    rate_limits: crate::limits::RateLimits,
+    breach_check: Option<crate::password::BreachCheck>,
     hasher: PooledHasher,
     user_fields: Vec<FieldDef>,
     hooks: Vec<Arc<dyn ChangesetHook>>,
@@ -151,9 +161,19 @@ impl PowConfig {
         &self.inner.table
     }
 
-    /// Password length rules.
+    /// Password rules.
     pub fn password_policy(&self) -> PasswordPolicy {
         self.inner.password_policy
+    }
+
+    /// Rate limits and the account lockout.
+    pub fn rate_limits(&self) -> &crate::limits::RateLimits {
+        &self.inner.rate_limits
+    }
+
+    /// The breached-password check, when configured.
+    pub fn breach_check(&self) -> Option<&crate::password::BreachCheck> {
+        self.inner.breach_check.as_ref()
     }
 
     /// The password hasher: the configured one, running on the setup's [`HashPool`]. Its

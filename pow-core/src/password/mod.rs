@@ -13,10 +13,15 @@
 mod argon2;
 mod pbkdf2;
 mod pool;
+mod screening;
 
 pub use self::argon2::{Argon2Hasher, Argon2Params};
 pub use self::pbkdf2::{Pbkdf2Digest, Pbkdf2Hasher};
 pub use self::pool::{HashPool, HashPoolOptions, PooledHasher, Queued};
+#[cfg(feature = "breach-check")]
+pub use self::screening::HttpRangeFetcher;
+pub(crate) use self::screening::{screen, Refusal};
+pub use self::screening::{BreachCheck, RangeFetcher};
 
 /// Why a stored hash could not be used. A hash error never counts as a match.
 #[derive(Debug, thiserror::Error)]

@@ -92,11 +92,18 @@ impl Limiter {
     /// # Errors
     /// The store's error, [`StoreError::Unsupported`] for a store without `incr`.
     pub async fn hit(&self, limit: Limit, subject: &str) -> Result<bool, StoreError> {
-        let count = self
-            .store
+        Ok(self.add(limit, subject).await? <= u64::from(limit.max))
+    }
+
+    /// Counts one attempt by `subject` in `limit`'s window and returns the attempts made in
+    /// the window so far, this one included.
+    ///
+    /// # Errors
+    /// The store's error, [`StoreError::Unsupported`] for a store without `incr`.
+    pub async fn add(&self, limit: Limit, subject: &str) -> Result<u64, StoreError> {
+        self.store
             .incr(&self.namespace, &self.counter(subject), 1, Some(limit.per))
-            .await?;
-        Ok(count <= u64::from(limit.max))
+            .await
     }
 
     /// The attempts `subject` made in its current window.

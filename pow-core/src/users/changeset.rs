@@ -356,6 +356,9 @@ impl Changeset {
                         ValidationError::with_count("too_long", policy.max_length),
                     );
                 }
+                if !self.errors.0.contains_key("password") {
+                    self.screen_password(config, &password);
+                }
                 if self.params.get("password_confirmation") != Some(&password) {
                     self.add_error(
                         "password_confirmation",
@@ -364,6 +367,26 @@ impl Changeset {
                 }
                 self.password = Some(password);
             }
+        }
+    }
+
+    /// Refuses a common password, one that contains the user id, or (with a
+    /// [`BreachCheck`](crate::password::BreachCheck) configured) a breached one. The breach
+    /// check asks a remote API: like hashing, it runs off the async executor.
+    fn screen_password(&mut self, config: &PowConfig, password: &str) {
+        let field = config.user_id_field();
+        let typed = self.params.get(field).map(String::as_str);
+        let stored = self.data.as_ref().and_then(|user| user.get_str(field));
+        let ids: Vec<&str> = typed.into_iter().chain(stored).collect();
+        let refusal =
+            crate::password::screen(&config.password_policy(), password, &ids).or_else(|| {
+                config
+                    .breach_check()
+                    .filter(|check| check.refuses(password))
+                    .map(|_| crate::password::Refusal::Breached)
+            });
+        if let Some(refusal) = refusal {
+            self.add_error("password", ValidationError::new(refusal.key()));
         }
     }
 

@@ -106,6 +106,7 @@ pub struct Action {
     id: ActionId,
     access: Access,
     form: Option<FormData>,
+    params: Option<Params>,
     format: Format,
     config: Option<PowConfig>,
 }
@@ -117,6 +118,7 @@ impl Action {
             id,
             access: Access::Anyone,
             form: None,
+            params: None,
             format: Format::Html,
             config: None,
         }
@@ -159,6 +161,12 @@ impl Action {
         self
     }
 
+    /// Params that arrived another way than a posted form (a JSON body): no CSRF check.
+    pub fn params(mut self, params: Params) -> Self {
+        self.params = Some(params);
+        self
+    }
+
     /// Runs the pipeline around `act`.
     ///
     /// # Errors
@@ -193,15 +201,20 @@ impl Action {
                 }
                 form.user
             }
-            None => Params::new(),
+            None => self.params.unwrap_or_default(),
         };
         let mut ctl = Controller::new(req, &config, self.id, params);
         ctl.current_user = signed_in;
         ctl.format = self.format;
+        // Rate limits and the account lock, before any password is hashed.
+        let attempt = crate::limits::before_action(&ctl).await?;
         if let Some(res) = ctl.before_process().await? {
             return Ok(res);
         }
         let outcome = act(&mut ctl).await?;
+        if let Some(attempt) = attempt {
+            crate::limits::after_sign_in(&ctl, attempt).await?;
+        }
         let respond = match outcome {
             Outcome::Stop(res) => return Ok(res),
             Outcome::Respond(res) => Ok(res),

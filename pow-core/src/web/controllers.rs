@@ -23,6 +23,10 @@ pub fn configure(config: PowConfig) -> impl FnOnce(&mut ServiceConfig) {
                     .route(web::post().to(session_controller::post))
                     .route(web::delete().to(session_controller::delete)),
             )
+            .service(
+                web::resource("/session/unlock/{token}")
+                    .route(web::get().to(crate::limits::unlock)),
+            )
             .service(web::resource("/registration/new").route(web::get().to(registration::new)))
             .service(web::resource("/registration/edit").route(web::get().to(registration::edit)))
             .service(

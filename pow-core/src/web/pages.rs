@@ -74,43 +74,71 @@ pub fn render_page(
         .body(html))
 }
 
-/// The `503 Service Unavailable` answer to `error` (page `"error/unavailable"`), when it is
-/// one: [`PowError::Busy`] (password hashing saturated) or [`PowError::Store`] (the cache
-/// store is down). A translated page with `Retry-After`; `None` for other errors and for
-/// clients that ask for JSON rather than HTML.
+/// The page answering `error`, when it is one a visitor should see: `503 Service
+/// Unavailable` (page `"error/unavailable"`) for [`PowError::Busy`] (password hashing
+/// saturated) and [`PowError::Store`] (the cache store is down), `429 Too Many Requests`
+/// (page `"error/rate_limited"`) for [`PowError::RateLimited`]. A translated page with
+/// `Retry-After`; `None` for other errors and for clients that ask for JSON rather than HTML.
 pub fn unavailable_page(
     req: &HttpRequest,
     config: &PowConfig,
     error: &PowError,
 ) -> Option<HttpResponse> {
-    if !matches!(error, PowError::Busy | PowError::Store(_)) || !accepts_html(req) {
+    if !matches!(
+        error,
+        PowError::Busy | PowError::Store(_) | PowError::RateLimited(_)
+    ) || !accepts_html(req)
+    {
         return None;
     }
-    // Logged as `PowError`'s own answer would be.
-    tracing::error!(error = %error, "pow request failed");
     let lang = crate::messages::request_language(req, config.messages());
     let messages = config.messages();
-    let text = match error {
-        PowError::Busy => messages.hashing_busy(&lang),
-        _ => messages.service_unavailable(&lang),
+    let (name, title, text, status, retry_after) = match error {
+        PowError::RateLimited(limited) => {
+            tracing::info!("pow request refused by a rate limit");
+            let key = match limited.reason {
+                crate::limits::LimitReason::TooManyAttempts => "rate_limited",
+                crate::limits::LimitReason::Locked => "account_locked",
+            };
+            (
+                "error/rate_limited",
+                "title-rate-limited",
+                messages.text(&lang, key),
+                StatusCode::TOO_MANY_REQUESTS,
+                limited.retry_after_secs(),
+            )
+        }
+        _ => {
+            // Logged as `PowError`'s own answer would be.
+            tracing::error!(error = %error, "pow request failed");
+            let text = match error {
+                PowError::Busy => messages.hashing_busy(&lang),
+                _ => messages.service_unavailable(&lang),
+            };
+            (
+                "error/unavailable",
+                "title-unavailable",
+                text,
+                StatusCode::SERVICE_UNAVAILABLE,
+                BUSY_RETRY_AFTER_SECS,
+            )
+        }
     };
     let body = PageBody::Text {
         paragraphs: vec![text],
         links: Vec::new(),
     };
-    let page = Page::new("error/unavailable", "title-unavailable", body);
+    let page = Page::new(name, title, body);
     let mut res = match render_page(req, config, &lang, page) {
         Ok(res) => res,
         Err(err) => {
-            tracing::error!(error = %err, "could not render the unavailable page");
+            tracing::error!(error = %err, "could not render the error page");
             error.error_response()
         }
     };
-    *res.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
-    res.headers_mut().insert(
-        header::RETRY_AFTER,
-        header::HeaderValue::from(BUSY_RETRY_AFTER_SECS),
-    );
+    *res.status_mut() = status;
+    res.headers_mut()
+        .insert(header::RETRY_AFTER, header::HeaderValue::from(retry_after));
     Some(res)
 }
 
