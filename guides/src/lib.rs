@@ -60,3 +60,6 @@ pub mod production_checklist {}
 
 #[doc = include_str!("../migrating-from-pow.md")]
 pub mod migrating_from_pow {}
+
+#[doc = include_str!("../abuse-protection.md")]
+pub mod abuse_protection {}

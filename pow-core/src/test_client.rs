@@ -43,6 +43,8 @@ pub struct Client {
     addr: SocketAddr,
     pub cookies: BTreeMap<String, String>,
     pub accept_language: Option<String>,
+    /// More headers sent with every request (`X-Forwarded-For`, say).
+    pub headers: Vec<(String, String)>,
 }
 
 impl Client {
@@ -51,6 +53,7 @@ impl Client {
             addr,
             cookies: BTreeMap::new(),
             accept_language: None,
+            headers: Vec::new(),
         }
     }
 
@@ -82,6 +85,9 @@ impl Client {
         }
         if let Some(lang) = &self.accept_language {
             req.push_str(&format!("Accept-Language: {lang}\r\n"));
+        }
+        for (name, value) in &self.headers {
+            req.push_str(&format!("{name}: {value}\r\n"));
         }
         let body = body.unwrap_or_default();
         if method != "GET" {

@@ -160,7 +160,8 @@ pub fn create_user(config: &PowConfig, email: &str, password: &str) -> Result<Us
     config
         .users()?
         .create(config, &params)?
-        .map_err(|changeset| PowError::Other(format!("sign-up refused: {changeset:?}")))
+        // The errors only: the changeset's params hold the password.
+        .map_err(|changeset| PowError::Other(format!("sign-up refused: {:?}", changeset.errors)))
 }
 
 /// Signs `user` in through a throwaway app set up like a real one and returns the session

@@ -60,6 +60,16 @@ pub(crate) async fn send_with_link(
     if user.get_str(TOKEN_FIELD).is_none() {
         return Ok(Sent::NothingToConfirm);
     }
+    match pow_core::limits::hit_mail_request(config, req).await {
+        Err(PowError::RateLimited(_)) => {
+            tracing::info!(
+                user.id = user.id,
+                "confirmation mail not sent: the client reached its mail request limit"
+            );
+            return Ok(Sent::Limited);
+        }
+        other => other?,
+    }
     if let Some(limit) = ext.resend_limit {
         let limiter = Limiter::new(config, RATE_LIMIT_RULE);
         let limit = Limit::new(limit.max, limit.per);

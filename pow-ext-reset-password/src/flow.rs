@@ -46,6 +46,7 @@ pub(crate) async fn request_link(
     raw_email: &str,
     link: impl FnOnce(&str) -> String,
 ) -> Result<Requested, PowError> {
+    pow_core::limits::hit_mail_request(config, req).await?;
     let email = normalize_user_id(raw_email);
     let token = generate_uuid();
     let allowed = match ext.rate_limit() {
@@ -145,6 +146,8 @@ pub(crate) async fn reset(
         }
     };
 
+    // Proving control of the mailbox lifts a sign-in lock.
+    pow_core::limits::unlock_account(config, &updated).await?;
     if ext.revokes_sessions() {
         let revoked = pow_core::session::revoke_user(config, &updated).await?;
         tracing::info!(

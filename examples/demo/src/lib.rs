@@ -138,7 +138,7 @@ impl Settings {
 /// whichever is chosen.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum HasherSetting {
-    /// PBKDF2-SHA512 with 100 000 iterations, Pow's format (the default).
+    /// PBKDF2-SHA512 with 210 000 iterations, Pow's format (the default).
     #[default]
     Pbkdf2,
     /// Argon2id with the `argon2` crate's default costs (19 MiB, 2 passes).

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use actix_web::http::header;
 use actix_web::web::Bytes;
-use actix_web::{HttpRequest, HttpResponse};
+use actix_web::{HttpRequest, HttpResponse, ResponseError};
 
 use super::error::ApiError;
 use super::middleware::bearer_token;
@@ -183,7 +183,8 @@ pub(crate) async fn session_create(
         let cfg = config.clone();
         let authenticated = run_blocking(move || users.authenticate(&cfg, &params)).await?;
         let Some(user) = authenticated else {
-            return Err(ApiError::invalid_credentials(&req, &config));
+            // An answer, not an error: the pipeline counts it as a failed sign-in.
+            return Ok(ApiError::invalid_credentials(&req, &config).error_response());
         };
         api.before_issue(&req, &user, ApiAction::SignIn).await?;
         let data = api.token_data(&req, &user, ApiAction::SignIn).await?;

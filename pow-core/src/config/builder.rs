@@ -129,7 +129,7 @@ impl PowConfigBuilder {
         self
     }
 
-    /// The password hasher. The default is PBKDF2-SHA512 with 100 000 iterations, Pow's
+    /// The password hasher. The default is PBKDF2-SHA512 with 210 000 iterations, Pow's
     /// format. [`Argon2Hasher`](crate::password::Argon2Hasher) is the alternative.
     pub fn hasher(mut self, hasher: impl PasswordHasher) -> Self {
         self.hasher = Arc::new(hasher);

@@ -2,7 +2,7 @@
 //! `$pbkdf2-<digest>$<iterations>$<base64 salt>$<base64 key>`.
 //!
 //! Salt and key use the standard base64 alphabet with padding, so a hash with the default
-//! settings (SHA-512, 100 000 iterations, 16-byte salt, 64-byte key) is 135 characters long
+//! settings (SHA-512, 210 000 iterations, 16-byte salt, 64-byte key) is 135 characters long
 //! and reads the same as the hashes stored by Pow.
 
 use base64::engine::general_purpose::STANDARD;
@@ -40,8 +40,9 @@ impl Pbkdf2Digest {
 
 /// Hashes passwords with PBKDF2 in Pow's stored format.
 ///
-/// The default is Pow's: PBKDF2-HMAC-SHA512, 100 000 iterations, a 16-byte random salt
-/// and a 64-byte key.
+/// The default is Pow's format with OWASP's current cost: PBKDF2-HMAC-SHA512, 210 000
+/// iterations, a 16-byte random salt and a 64-byte key. Pow's own hashes (100 000
+/// iterations) keep verifying and are re-hashed at the next sign-in.
 ///
 /// ```
 /// use pow_core::password::{PasswordHasher, Pbkdf2Digest, Pbkdf2Hasher};
@@ -63,15 +64,18 @@ pub struct Pbkdf2Hasher {
 }
 
 impl Default for Pbkdf2Hasher {
-    /// Pow's settings: SHA-512 and 100 000 iterations.
+    /// SHA-512 and [`DEFAULT_ITERATIONS`](Self::DEFAULT_ITERATIONS).
     fn default() -> Self {
         Self::new(Self::DEFAULT_ITERATIONS)
     }
 }
 
 impl Pbkdf2Hasher {
-    /// Iterations used by [`Pbkdf2Hasher::default`], as in Pow.
-    pub const DEFAULT_ITERATIONS: u32 = 100_000;
+    /// Iterations used by [`Pbkdf2Hasher::default`]: OWASP's recommendation for
+    /// PBKDF2-HMAC-SHA512 (Password Storage Cheat Sheet, 2023 onwards).
+    pub const DEFAULT_ITERATIONS: u32 = 210_000;
+    /// Iterations of Pow's own default hasher (and of this crate's before 0.2).
+    pub const POW_ITERATIONS: u32 = 100_000;
     /// Length in bytes of the random salt of a new hash, as in Pow.
     pub const SALT_LENGTH: usize = SALT_LENGTH;
     /// Length in bytes of the derived key, as in Pow. Verification always derives this
@@ -270,9 +274,9 @@ mod tests {
     }
 
     #[test]
-    fn default_is_pows_settings() {
+    fn default_is_pows_format_at_owasps_cost() {
         let hasher = Pbkdf2Hasher::default();
-        assert_eq!(hasher.iterations(), 100_000);
+        assert_eq!(hasher.iterations(), 210_000);
         assert_eq!(hasher.digest(), Pbkdf2Digest::Sha512);
     }
 

@@ -104,6 +104,8 @@ struct PoolInner {
     sender: OnceLock<Sender<Job>>,
     /// Jobs submitted and not yet finished (queued + running).
     pending: Arc<AtomicUsize>,
+    /// Jobs ever accepted.
+    accepted: std::sync::atomic::AtomicU64,
 }
 
 impl std::fmt::Debug for HashPool {
@@ -129,6 +131,7 @@ impl HashPool {
                 options,
                 sender: OnceLock::new(),
                 pending: Arc::new(AtomicUsize::new(0)),
+                accepted: std::sync::atomic::AtomicU64::new(0),
             }),
         }
     }
@@ -141,6 +144,12 @@ impl HashPool {
     /// Jobs queued or running right now.
     pub fn pending(&self) -> usize {
         self.inner.pending.load(Ordering::Relaxed)
+    }
+
+    /// Jobs (hashes and verifications) the pool has accepted since it was made: a
+    /// monitoring counter, and how tests see that a refused request hashed nothing.
+    pub fn accepted(&self) -> u64 {
+        self.inner.accepted.load(Ordering::Relaxed)
     }
 
     /// `hasher`, with every hash and verification run on this pool.
@@ -187,6 +196,7 @@ impl HashPool {
         {
             return Err(HashError::Busy);
         }
+        self.inner.accepted.fetch_add(1, Ordering::Relaxed);
         // From here the job owns the count: it is given back when the job ends, or when
         // the job is dropped unrun.
         let guard = PendingGuard(Arc::clone(pending));

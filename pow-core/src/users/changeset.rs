@@ -119,7 +119,10 @@ where
 }
 
 /// A set of validated changes to a user, with field errors.
-#[derive(Clone, Debug)]
+///
+/// Its `Debug` output leaves out every password (params whose name contains `password`,
+/// and [`password`](Self::password)), so a logged changeset never leaks one.
+#[derive(Clone)]
 pub struct Changeset {
     /// What the changeset is for.
     pub action: ChangesetAction,
@@ -136,6 +139,31 @@ pub struct Changeset {
     /// The current password could not be checked because hashing is saturated; applying
     /// the changeset then fails with [`PowError::Busy`](crate::PowError::Busy).
     hashing_busy: bool,
+}
+
+impl std::fmt::Debug for Changeset {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let params: std::collections::BTreeMap<&str, &str> = self
+            .params
+            .iter()
+            .map(|(k, v)| {
+                let shown = if k.contains("password") {
+                    "[redacted]"
+                } else {
+                    v.as_str()
+                };
+                (k.as_str(), shown)
+            })
+            .collect();
+        f.debug_struct("Changeset")
+            .field("action", &self.action)
+            .field("data", &self.data.as_ref().map(|user| user.id))
+            .field("params", &params)
+            .field("changes", &self.changes)
+            .field("password", &self.password.as_ref().map(|_| "[redacted]"))
+            .field("errors", &self.errors)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Changeset {
@@ -415,5 +443,29 @@ impl Changeset {
         for hook in config.changeset_hooks() {
             hook.changeset(self, config);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)] // Tests fail loudly on purpose.
+
+    use super::*;
+
+    #[test]
+    fn debug_output_never_shows_a_password() {
+        let config = PowConfig::builder("d".repeat(64)).build().unwrap();
+        let params: Params = [
+            ("email", "jane@example.com"),
+            ("password", "hunter2 secret words"),
+            ("password_confirmation", "hunter2 secret words"),
+            ("current_password", "older secret words"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        let shown = format!("{:?}", Changeset::create(&config, &params));
+        assert!(shown.contains("jane@example.com"), "{shown}");
+        assert!(!shown.contains("secret words"), "{shown}");
     }
 }
