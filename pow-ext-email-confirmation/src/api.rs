@@ -160,6 +160,20 @@ impl ApiExtension for EmailConfirmationApi {
         )
     }
 
+    /// Strict mode hides a taken address: the sign-up gets the answer a new address gets
+    /// ("confirm your address", `403`), and no mail goes out.
+    async fn taken_sign_up(&self, req: &HttpRequest, api: &ApiContext) -> Option<ApiError> {
+        if self.ext.is_soft() {
+            return None;
+        }
+        let config = api.config();
+        let lang = request_language(req, config.messages());
+        Some(
+            ApiError::new(StatusCode::FORBIDDEN, text(config, &lang, REQUIRED))
+                .with_code("email_confirmation_required"),
+        )
+    }
+
     /// Every token answer says whether the address is confirmed. Soft mode: an
     /// unconfirmed user gets the tokens, with `email_confirmed: false` and a message; on
     /// sign-up the link is mailed, as the HTML sign-up does.

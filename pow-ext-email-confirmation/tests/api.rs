@@ -480,3 +480,30 @@ async fn refused_sign_ins_respect_the_resend_limit() {
     }
     assert_eq!(s.mailer.count_to("jane@example.com"), 2);
 }
+
+/// Strict mode over JSON: signing up with a taken address gets the very answer a new
+/// address gets, and mails nobody.
+#[actix_web::test]
+async fn a_taken_address_signs_up_like_a_new_one() {
+    let ext = EmailConfirmation::new();
+    let s = Setup::new(&ext);
+    let app = app!(s, ext.api());
+    let new = send(&app, register("jane@example.com").to_request()).await;
+    let mails = s.mailer.deliveries().len();
+    let taken = send(&app, register("Jane@Example.com").to_request()).await;
+    assert_eq!(new, taken);
+    assert_eq!(taken.0, StatusCode::FORBIDDEN);
+    assert_eq!(
+        s.mailer.deliveries().len(),
+        mails,
+        "no mail for the taken address"
+    );
+
+    // Soft mode signs new users in, which a taken address cannot mimic: the 422 stays.
+    let ext = EmailConfirmation::new().soft(true);
+    let s = Setup::new(&ext);
+    let app = app!(s, ext.api());
+    send(&app, register("jane@example.com").to_request()).await;
+    let (status, _) = send(&app, register("jane@example.com").to_request()).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+}

@@ -12,7 +12,7 @@ use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::middleware::{from_fn, Next};
 use actix_web::{web, App, HttpRequest, HttpResponse};
 use askama::Template;
-use pow_core::mailer::{FileMailer, LogMailer, Mailer};
+use pow_core::mailer::{BackgroundMailer, FileMailer, LogMailer, Mailer};
 use pow_core::password::Argon2Hasher;
 use pow_core::session::{MaybeUser, PowMiddleware, RequireAuthenticated};
 use pow_core::store::{DiskStore, MemoryStore, RedisStore, Store};
@@ -273,8 +273,12 @@ pub fn build_with_hasher(
     let users = DieselUsersContext::connect(&settings.database_url)?;
     let mailer: Arc<dyn Mailer> = match (mailer, &settings.mail_dir) {
         (Some(mailer), _) => mailer,
-        (None, Some(dir)) => Arc::new(FileMailer::new(dir, "pow-rs demo <no-reply@localhost>")?),
-        (None, None) => Arc::new(LogMailer),
+        // Off the request path, with retries: answers never wait for (or reveal) a mail.
+        (None, Some(dir)) => Arc::new(BackgroundMailer::new(FileMailer::new(
+            dir,
+            "pow-rs demo <no-reply@localhost>",
+        )?)),
+        (None, None) => Arc::new(BackgroundMailer::new(LogMailer)),
     };
     let mut builder = PowConfig::builder(settings.secret_key_base.clone());
     if hasher == HasherSetting::Argon2 {

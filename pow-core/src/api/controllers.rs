@@ -151,12 +151,20 @@ pub(crate) async fn registration_create(
         let user = match run_blocking(move || users.create(&cfg, &params)).await? {
             Ok(user) => user,
             Err(cs) => {
+                let field = config.user_id_field();
+                let only_taken = cs.errors.0.len() == 1 && cs.errors.get(field).len() == 1;
+                if only_taken && cs.errors.has(field, "taken") && config.prevent_user_enumeration()
+                {
+                    if let Some(answer) = api.taken_sign_up(&req).await {
+                        return Err(answer);
+                    }
+                }
                 return Err(ApiError::validation(
                     &req,
                     &config,
                     "api-user-not-created",
                     &cs,
-                ))
+                ));
             }
         };
         ctl.user = Some(user.clone());

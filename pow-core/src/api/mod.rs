@@ -325,6 +325,15 @@ pub trait ApiExtension: Send + Sync + 'static {
         Ok(())
     }
 
+    /// A sign-up was refused only because the user id is taken, and the setup hides which
+    /// accounts exist ([`prevent_user_enumeration`](crate::PowConfig::prevent_user_enumeration)):
+    /// return the answer a sign-up with a new address would get, if it gives no tokens
+    /// (email confirmation in strict mode: "confirm your address"). `None` (the default)
+    /// lets the `422` through.
+    async fn taken_sign_up(&self, _req: &HttpRequest, _api: &ApiContext) -> Option<ApiError> {
+        None
+    }
+
     /// Adds fields to the `data` object of the token answer for `user`, next to
     /// `access_token` and `renewal_token` (which always keep their values), say
     /// `"email_confirmed": false`. Runs once every extension's
@@ -428,6 +437,17 @@ impl ApiContext {
             .tokens
             .issue(user, None, generation, self.renewal_ttl())
             .await
+    }
+
+    /// The answer hiding a sign-up refused for a taken user id, if an extension gives one
+    /// (see [`ApiExtension::taken_sign_up`]).
+    pub(crate) async fn taken_sign_up(&self, req: &HttpRequest) -> Option<ApiError> {
+        for ext in &self.inner.extensions {
+            if let Some(answer) = ext.taken_sign_up(req, self).await {
+                return Some(answer);
+            }
+        }
+        None
     }
 
     /// Runs every extension's [`ApiExtension::before_issue`], in order; the first error

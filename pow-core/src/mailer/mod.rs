@@ -36,11 +36,13 @@
 //! Mails carry sign-in capable links (reset, confirmation and invitation tokens). Do not
 //! log them in production: [`LogMailer`] is for development only.
 
+mod background;
 mod transports;
 mod views;
 
 use askama::Template;
 
+pub use background::BackgroundMailer;
 pub use transports::{FileMailer, LogMailer, MemoryMailer, SmtpMailer};
 pub use views::{compose, validity_text, DefaultMailViews, MailContent, MailViews};
 

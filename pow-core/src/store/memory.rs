@@ -22,6 +22,11 @@ use moka::{Equivalent, Expiry};
 
 use super::{parse_counter, Key, KeyPattern, Record, Store, StoreError};
 
+/// Default bound on the bytes the store holds (keys and values): 256 MiB.
+pub const DEFAULT_CAPACITY_BYTES: u64 = 256 * 1024 * 1024;
+/// Bytes an entry is counted for besides its key and value (bookkeeping).
+const ENTRY_OVERHEAD_BYTES: usize = 96;
+
 /// Longest TTL the store applies; longer ones are clamped (the cache refuses durations
 /// that could overflow its clock).
 const MAX_TTL: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
@@ -121,11 +126,26 @@ impl Default for MemoryStore {
 }
 
 impl MemoryStore {
-    /// A new, empty store.
+    /// A new, empty store holding at most [`DEFAULT_CAPACITY_BYTES`].
     pub fn new() -> Self {
+        Self::with_capacity(DEFAULT_CAPACITY_BYTES)
+    }
+
+    /// A new, empty store holding at most about `max_bytes` of keys and values. Past it
+    /// the least useful entries are evicted (moka's TinyLFU policy) instead of memory
+    /// growing without bound: a flood of anonymous requests then costs some users their
+    /// sessions, never the process.
+    pub fn with_capacity(max_bytes: u64) -> Self {
         let evicted: Arc<Mutex<Vec<NsKey>>> = Arc::default();
         let sink = Arc::clone(&evicted);
         let entries = MokaCache::builder()
+            .max_capacity(max_bytes)
+            .weigher(|key: &NsKey, entry: &Entry| {
+                let key_bytes: usize =
+                    key.namespace.len() + key.key.0.iter().map(String::len).sum::<usize>();
+                let bytes = key_bytes + entry.value.len() + ENTRY_OVERHEAD_BYTES;
+                u32::try_from(bytes).unwrap_or(u32::MAX)
+            })
             .expire_after(EntryExpiry)
             .eviction_listener(move |key: Arc<NsKey>, _value, cause| {
                 // Replaced and explicitly removed keys are handled by the caller.
@@ -151,6 +171,13 @@ impl MemoryStore {
     /// Approximate number of entries held, including expired ones not yet reclaimed.
     pub fn entry_count(&self) -> u64 {
         self.entries.entry_count()
+    }
+
+    /// Approximate bytes held (keys, values and bookkeeping), as counted against the
+    /// capacity. Pending evictions are applied first.
+    pub fn weighted_size(&self) -> u64 {
+        self.entries.run_pending_tasks();
+        self.entries.weighted_size()
     }
 
     fn lookup<'a>(namespace: &'a str, key: &'a Key) -> NsKeyRef<'a> {
@@ -417,6 +444,38 @@ mod tests {
             .unwrap();
         assert!(all.is_empty());
         assert!(store.index.read().unwrap().is_empty());
+    }
+
+    #[actix_rt::test]
+    async fn capacity_bounds_memory_and_evicted_keys_leave_the_index() {
+        let store = MemoryStore::with_capacity(64 * 1024);
+        for i in 0..1_000 {
+            let key = Key::from(["anonymous", &i.to_string()]);
+            store
+                .put(
+                    "ns",
+                    vec![(key, vec![7; 1024])],
+                    Some(Duration::from_secs(3600)),
+                )
+                .await
+                .unwrap();
+        }
+        assert!(
+            store.weighted_size() <= 64 * 1024,
+            "{}",
+            store.weighted_size()
+        );
+        let listed = store
+            .all("ns", &[KeyPattern::exact("anonymous"), KeyPattern::Any])
+            .await
+            .unwrap();
+        assert!(listed.len() < 70, "{} listed", listed.len());
+        // Listing dropped the evicted keys from the index.
+        assert_eq!(store.index.read().unwrap().len(), listed.len());
+        // What remains still reads back whole.
+        for (_, value) in listed {
+            assert_eq!(value, vec![7; 1024]);
+        }
     }
 
     #[test]

@@ -31,7 +31,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 mod memory;
-pub use memory::MemoryStore;
+pub use memory::{MemoryStore, DEFAULT_CAPACITY_BYTES};
 mod limiter;
 pub use limiter::{Limit, Limiter, LIMIT_NAMESPACE};
 mod user_index;
