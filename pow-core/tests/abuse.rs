@@ -537,3 +537,75 @@ fn breached_passwords_are_refused_through_the_range_api() {
         res.body
     );
 }
+
+/// One client cannot fill the hashing pool: past two password checks under way, its next
+/// one is refused at once, while another client still gets its turn.
+#[test]
+fn one_client_cannot_fill_the_hashing_pool() {
+    use pow_core::password::HashPoolOptions;
+    let app = start(MemoryStore::shared(), |b| {
+        b.hash_pool_options(HashPoolOptions::default().threads(1).queue(8))
+    });
+    // Hold the pool's only thread, so password checks wait in the queue.
+    let (release, held) = std::sync::mpsc::channel::<()>();
+    let (started_tx, started) = std::sync::mpsc::channel();
+    let job = app
+        .config
+        .hash_pool()
+        .submit(move || {
+            started_tx.send(()).unwrap();
+            let _ = held.recv();
+        })
+        .unwrap();
+    started.recv().unwrap();
+
+    let (done_tx, done) = std::sync::mpsc::channel();
+    let flood: Vec<_> = (0..3)
+        .map(|_| {
+            let (mut c, done_tx) = (app.client_from("198.51.100.80"), done_tx.clone());
+            let csrf = c.get("/session/new").csrf();
+            std::thread::spawn(move || {
+                let res = c.post(
+                    "/session",
+                    &[
+                        ("_csrf_token", &csrf),
+                        ("user[email]", "alice@example.com"),
+                        ("user[password]", "wrong password"),
+                    ],
+                );
+                done_tx.send(res.status).unwrap();
+                res.status
+            })
+        })
+        .collect();
+    // The third check of the flooding client is refused without waiting for the pool.
+    assert_eq!(done.recv_timeout(Duration::from_secs(10)).unwrap(), 429);
+    let mut other = app.client_from("203.0.113.80");
+    let csrf = other.get("/session/new").csrf();
+    let patient = std::thread::spawn(move || {
+        other
+            .post(
+                "/session",
+                &[
+                    ("_csrf_token", &csrf),
+                    ("user[email]", "alice@example.com"),
+                    ("user[password]", PASSWORD),
+                ],
+            )
+            .status
+    });
+    release.send(()).unwrap();
+    job.wait().unwrap();
+    let statuses: Vec<u16> = flood.into_iter().map(|t| t.join().unwrap()).collect();
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 429).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 200).count(),
+        2,
+        "{statuses:?}"
+    );
+    assert_eq!(patient.join().unwrap(), 302, "the other client signs in");
+}

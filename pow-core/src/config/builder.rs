@@ -425,6 +425,7 @@ impl PowConfigBuilder {
                 table: self.table,
                 password_policy: policy,
                 rate_limits: self.rate_limits,
+                in_flight: Arc::default(),
                 breach_check: self.breach_check,
                 hasher: self
                     .hash_pool

@@ -92,6 +92,7 @@ struct Inner {
     table: String,
     password_policy: PasswordPolicy,
     rate_limits: crate::limits::RateLimits,
+    in_flight: Arc<crate::limits::InFlight>,
     breach_check: Option<crate::password::BreachCheck>,
     hasher: PooledHasher,
     user_fields: Vec<FieldDef>,
@@ -169,6 +170,12 @@ impl PowConfig {
     /// Rate limits and the account lockout.
     pub fn rate_limits(&self) -> &crate::limits::RateLimits {
         &self.inner.rate_limits
+    }
+
+    /// Password checks under way per client (see
+    /// [`RateLimits::max_in_flight_per_client`](crate::limits::RateLimits::max_in_flight_per_client)).
+    pub(crate) fn in_flight(&self) -> &Arc<crate::limits::InFlight> {
+        &self.inner.in_flight
     }
 
     /// The breached-password check, when configured.

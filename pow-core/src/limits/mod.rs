@@ -12,6 +12,7 @@
 //! | [`sign_up_per_ip`](RateLimits::sign_up_per_ip) | sign-up submissions from one client | 20 per minute |
 //! | [`mails_per_ip`](RateLimits::mails_per_ip) | requests for a mailed link (reset, confirmation, ...) from one client | 20 per minute |
 //! | [`lockout`](RateLimits::lockout) | consecutive failed sign-ins for one identifier, from anywhere | lock after 100, for 1 hour |
+//! | [`max_in_flight_per_client`](RateLimits::max_in_flight_per_client) | password checks one client has under way at once (per process) | 2 |
 //!
 //! A refused request gets `429 Too Many Requests` with `Retry-After`: a translated page for
 //! browsers, `{"error": {"code": "rate_limited", ...}}` for the API. Identifiers are
@@ -43,7 +44,9 @@
 //! # Ok::<_, Box<dyn std::error::Error>>(())
 //! ```
 
+use std::collections::HashMap;
 use std::net::IpAddr;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use actix_web::HttpRequest;
@@ -79,6 +82,10 @@ pub struct RateLimits {
     pub mails_per_ip: Option<Limit>,
     /// The hard per-account lock. Default [`Lockout::default`].
     pub lockout: Option<Lockout>,
+    /// Password checks one client may have under way at once in this process (sign-ins
+    /// and sign-ups waiting for the hashing pool), so one client cannot fill the pool and
+    /// have everybody else's sign-in refused. Default 2.
+    pub max_in_flight_per_client: Option<u32>,
     /// Proxies whose `X-Forwarded-For` is believed. Default none: the peer address is the
     /// client.
     pub trusted_proxies: Vec<IpNet>,
@@ -92,6 +99,7 @@ impl Default for RateLimits {
             sign_up_per_ip: Some(Limit::new(20, Duration::from_secs(60))),
             mails_per_ip: Some(Limit::new(20, Duration::from_secs(60))),
             lockout: Some(Lockout::default()),
+            max_in_flight_per_client: Some(2),
             trusted_proxies: Vec::new(),
         }
     }
@@ -106,6 +114,7 @@ impl RateLimits {
             sign_up_per_ip: None,
             mails_per_ip: None,
             lockout: None,
+            max_in_flight_per_client: None,
             trusted_proxies: Vec::new(),
         }
     }
@@ -237,6 +246,67 @@ pub async fn hit_mail_request(config: &PowConfig, req: &HttpRequest) -> Result<(
     hit_client(config, req, MAIL_IP, config.rate_limits().mails_per_ip).await
 }
 
+/// Password checks under way per client, in this process.
+#[derive(Debug, Default)]
+pub(crate) struct InFlight(Mutex<HashMap<String, u32>>);
+
+impl InFlight {
+    /// Takes a slot for `client`, or `None` when it has `max` under way.
+    fn enter(self: &Arc<Self>, client: String, max: u32) -> Option<InFlightSlot> {
+        let mut counts = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let count = counts.entry(client.clone()).or_insert(0);
+        if *count >= max {
+            return None;
+        }
+        *count += 1;
+        Some(InFlightSlot {
+            owner: Arc::clone(self),
+            client,
+        })
+    }
+}
+
+/// One password check under way; dropping it frees the slot.
+#[derive(Debug)]
+pub(crate) struct InFlightSlot {
+    owner: Arc<InFlight>,
+    client: String,
+}
+
+impl Drop for InFlightSlot {
+    fn drop(&mut self) {
+        let mut counts = self.owner.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(count) = counts.get_mut(&self.client) {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                counts.remove(&self.client);
+            }
+        }
+    }
+}
+
+/// What the pipeline holds while an action runs: the sign-in to record afterwards, and the
+/// client's in-flight slot.
+#[derive(Debug, Default)]
+pub(crate) struct Guard {
+    pub(crate) sign_in: Option<SignInAttempt>,
+    _slot: Option<InFlightSlot>,
+}
+
+/// Takes an in-flight slot for the request's client, or refuses the request.
+fn enter(ctl: &Controller) -> Result<Option<InFlightSlot>, PowError> {
+    let limits = ctl.config.rate_limits();
+    let (Some(max), Some(client)) = (limits.max_in_flight_per_client, client(&ctl.req, limits))
+    else {
+        return Ok(None);
+    };
+    ctl.config
+        .in_flight()
+        .enter(client, max)
+        .map(Some)
+        .ok_or_else(|| refused(LimitReason::TooManyAttempts, Duration::from_secs(1)))
+}
+
 /// A password sign-in under way: what the pipeline records once the action is done.
 #[derive(Debug)]
 pub(crate) struct SignInAttempt {
@@ -254,17 +324,20 @@ impl SignInAttempt {
 
 /// Runs the rules that apply to the action before it runs: sign-ins that carry an identifier
 /// and a password, and sign-ups. Returns the sign-in to record afterwards.
-pub(crate) async fn before_action(ctl: &Controller) -> Result<Option<SignInAttempt>, PowError> {
+pub(crate) async fn before_action(ctl: &Controller) -> Result<Guard, PowError> {
     let limits = ctl.config.rate_limits();
     match ctl.id.kind() {
         ActionKind::SignUp if !ctl.params.is_empty() => {
             hit_client(&ctl.config, &ctl.req, SIGN_UP_IP, limits.sign_up_per_ip).await?;
-            Ok(None)
+            Ok(Guard {
+                sign_in: None,
+                _slot: enter(ctl)?,
+            })
         }
         ActionKind::SignIn => {
             let field = ctl.config.user_id_field();
             let (Some(raw), Some(_)) = (ctl.params.get(field), ctl.params.get("password")) else {
-                return Ok(None);
+                return Ok(Guard::default());
             };
             hit_client(&ctl.config, &ctl.req, SIGN_IN_IP, limits.sign_in_per_ip).await?;
             let attempt = SignInAttempt {
@@ -289,9 +362,12 @@ pub(crate) async fn before_action(ctl: &Controller) -> Result<Option<SignInAttem
                     return Err(refused(LimitReason::Locked, lockout.lock_for));
                 }
             }
-            Ok(Some(attempt))
+            Ok(Guard {
+                sign_in: Some(attempt),
+                _slot: enter(ctl)?,
+            })
         }
-        _ => Ok(None),
+        _ => Ok(Guard::default()),
     }
 }
 

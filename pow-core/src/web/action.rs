@@ -207,12 +207,12 @@ impl Action {
         ctl.current_user = signed_in;
         ctl.format = self.format;
         // Rate limits and the account lock, before any password is hashed.
-        let attempt = crate::limits::before_action(&ctl).await?;
+        let guard = crate::limits::before_action(&ctl).await?;
         if let Some(res) = ctl.before_process().await? {
             return Ok(res);
         }
         let outcome = act(&mut ctl).await?;
-        if let Some(attempt) = attempt {
+        if let Some(attempt) = guard.sign_in {
             crate::limits::after_sign_in(&ctl, attempt).await?;
         }
         let respond = match outcome {
