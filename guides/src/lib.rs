@@ -63,3 +63,6 @@ pub mod migrating_from_pow {}
 
 #[doc = include_str!("../abuse-protection.md")]
 pub mod abuse_protection {}
+
+#[doc = include_str!("../audit-log.md")]
+pub mod audit_log {}

@@ -72,6 +72,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod api;
+pub mod audit;
 pub mod config;
 pub mod error;
 pub mod extension;

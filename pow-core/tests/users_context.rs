@@ -92,6 +92,8 @@ static APP_FIELD_MIGRATIONS: Migrations = Migrations {
 
 /// The versions of the core's, `TestExtension`'s and `APP_FIELD_MIGRATIONS`' migrations.
 const CORE_VERSION: &str = "00000000000001";
+/// The core's second migration: the audit table.
+const AUDIT_VERSION: &str = "00000000000002";
 const EXTENSION_VERSION: &str = "20260101000000";
 const APP_VERSION: &str = "20260201000000";
 
@@ -142,7 +144,7 @@ mod cases {
         db.ctx.migrate(&config).unwrap();
         let again = db.ctx.get(&config, user.id).unwrap();
         assert_eq!(again, Some(user));
-        assert_eq!(db.count("__diesel_schema_migrations"), 1);
+        assert_eq!(db.count("__diesel_schema_migrations"), 2);
         assert_eq!(db.count("users"), 1);
         // Versions applied by others (e.g. the app's own migrations) are left alone.
         db.ctx
@@ -152,7 +154,7 @@ mod cases {
             )
             .unwrap();
         db.ctx.migrate(&config).unwrap();
-        assert_eq!(db.count("__diesel_schema_migrations"), 2);
+        assert_eq!(db.count("__diesel_schema_migrations"), 3);
     }
 
     pub fn extension_migrations_run_after_the_core(env: &TestEnv) {
@@ -160,7 +162,7 @@ mod cases {
         let config = builder().extension(TestExtension).build().unwrap();
         db.ctx.migrate(&config).unwrap();
         db.ctx.migrate(&config).unwrap();
-        assert_eq!(db.count("__diesel_schema_migrations"), 2);
+        assert_eq!(db.count("__diesel_schema_migrations"), 3);
         let user = create(&db.ctx, &config, "test@example.com", "secret1234");
         assert_eq!(user.get("test_token"), Some(&Value::Null));
         assert_eq!(user.get("test_confirmed_at"), Some(&Value::Null));
@@ -763,14 +765,17 @@ mod cases {
         let core_columns = ["email", "id", "inserted_at", "password_hash", "updated_at"];
 
         db.ctx.migrate(&plain).unwrap();
-        assert_eq!(db.migration_versions(&default), versions(&[CORE_VERSION]));
+        assert_eq!(
+            db.migration_versions(&default),
+            versions(&[CORE_VERSION, AUDIT_VERSION])
+        );
         assert_eq!(db.migration_versions(&schema), None);
 
         // The default schema's bookkeeping does not count for the tenant: everything runs.
         tenant
             .migrate_with(&full, &[&APP_FIELD_MIGRATIONS])
             .unwrap();
-        let all = versions(&[CORE_VERSION, EXTENSION_VERSION, APP_VERSION]);
+        let all = versions(&[CORE_VERSION, AUDIT_VERSION, EXTENSION_VERSION, APP_VERSION]);
         assert_eq!(db.migration_versions(&schema), all);
         tenant
             .migrate_with(&full, &[&APP_FIELD_MIGRATIONS])
@@ -780,7 +785,10 @@ mod cases {
         assert_eq!(db.migration_versions(&schema), all);
 
         // Nothing was recorded or created outside the tenant's schema.
-        assert_eq!(db.migration_versions(&default), versions(&[CORE_VERSION]));
+        assert_eq!(
+            db.migration_versions(&default),
+            versions(&[CORE_VERSION, AUDIT_VERSION])
+        );
         assert_eq!(db.columns(&default, "users"), core_columns);
         let public = db.migration_versions("public").unwrap_or_default();
         assert!(
@@ -983,7 +991,7 @@ mod cases {
         b.migrate(&config).unwrap();
         a.migrate(&config).unwrap();
         b.migrate(&config).unwrap();
-        let expected = versions(&[CORE_VERSION, EXTENSION_VERSION]);
+        let expected = versions(&[CORE_VERSION, AUDIT_VERSION, EXTENSION_VERSION]);
         assert_eq!(db.migration_versions(&schema_a), expected);
         assert_eq!(db.migration_versions(&schema_b), expected);
         let default = db.schema().unwrap();
@@ -1086,7 +1094,7 @@ mod cases {
         }
         assert_eq!(
             db.migration_versions(&schema),
-            versions(&[CORE_VERSION, EXTENSION_VERSION])
+            versions(&[CORE_VERSION, AUDIT_VERSION, EXTENSION_VERSION])
         );
         create(&tenant, &config, "jane@example.com", "secret1234");
         assert_eq!(db.count(&format!("{schema}.users")), 1);

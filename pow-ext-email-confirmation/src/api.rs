@@ -285,6 +285,12 @@ async fn confirm_token(
                     .with_code("email_taken"))
             }
             Confirmation::Confirmed(user) => {
+                pow_core::audit::record(
+                    config,
+                    pow_core::audit::AuditEvent::new(pow_core::audit::EMAIL_CONFIRMED)
+                        .request(config, &req)
+                        .user(user.id),
+                );
                 refresh_sessions(config, &user).await?;
                 let mut data = status(&user);
                 data.insert("message".into(), json!(text(config, &ctl.lang, CONFIRMED)));

@@ -84,6 +84,12 @@ async fn confirm_email(
                     ctl.message("pow_email_confirmation_email_confirmation_failed"),
                 ),
                 Confirmation::Confirmed(user) => {
+                    pow_core::audit::record(
+                        &config,
+                        pow_core::audit::AuditEvent::new(pow_core::audit::EMAIL_CONFIRMED)
+                            .request(&config, &ctl.req)
+                            .user(user.id),
+                    );
                     if ctl.current_user.as_ref().is_some_and(|u| u.id == user.id) {
                         session::sign_in(&ctl.req, &user).await?;
                     } else {

@@ -124,6 +124,12 @@ pub(crate) async fn send_with_link(
         },
     )?;
     config.mailer().deliver(mail).await?;
+    pow_core::audit::record(
+        config,
+        pow_core::audit::AuditEvent::new(pow_core::audit::CONFIRMATION_SENT)
+            .request(config, req)
+            .user(user.id),
+    );
     Ok(Sent::Delivered(user))
 }
 

@@ -346,7 +346,14 @@ async fn send_invitation(
             link: Some((&button, url)),
         },
     )?;
-    config.mailer().deliver(mail).await
+    config.mailer().deliver(mail).await?;
+    pow_core::audit::record(
+        config,
+        pow_core::audit::AuditEvent::new(pow_core::audit::INVITATION_SENT)
+            .user(inviter.id)
+            .identifier(config, to),
+    );
+    Ok(())
 }
 
 async fn show(

@@ -135,6 +135,12 @@ impl Extension for PersistentSession {
         if racing {
             self.serve_once(req, config, &record).await
         } else {
+            pow_core::audit::record(
+                config,
+                pow_core::audit::AuditEvent::new(pow_core::audit::REMEMBER_ME_THEFT)
+                    .request(config, req)
+                    .user(record.user_id),
+            );
             self.revoke_family(config, &record).await?;
             self.expire_cookie(req, config);
             Ok(())

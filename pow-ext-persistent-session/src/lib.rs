@@ -373,6 +373,12 @@ impl PersistentSession {
             return Err(err);
         }
         tracing::debug!(user.id = user.id, "signed in from a remember-me cookie");
+        pow_core::audit::record(
+            config,
+            pow_core::audit::AuditEvent::new(pow_core::audit::REMEMBER_ME_USED)
+                .request(config, req)
+                .user(user.id),
+        );
         self.set_cookie(req, config, &next);
         req.extensions_mut().insert(IssuedToken(next));
         Ok(())

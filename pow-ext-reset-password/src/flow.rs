@@ -48,6 +48,12 @@ pub(crate) async fn request_link(
 ) -> Result<Requested, PowError> {
     pow_core::limits::hit_mail_request(config, req).await?;
     let email = normalize_user_id(raw_email);
+    pow_core::audit::record(
+        config,
+        pow_core::audit::AuditEvent::new(pow_core::audit::RESET_REQUESTED)
+            .request(config, req)
+            .identifier(config, &email),
+    );
     let token = generate_uuid();
     let allowed = match ext.rate_limit() {
         Some(limit) => {
@@ -148,6 +154,16 @@ pub(crate) async fn reset(
 
     // Proving control of the mailbox lifts a sign-in lock.
     pow_core::limits::unlock_account(config, &updated).await?;
+    pow_core::audit::record(
+        config,
+        pow_core::audit::AuditEvent::new(pow_core::audit::RESET_COMPLETED).user(updated.id),
+    );
+    pow_core::audit::record(
+        config,
+        pow_core::audit::AuditEvent::new(pow_core::audit::PASSWORD_CHANGED)
+            .user(updated.id)
+            .detail("by", "reset"),
+    );
     if ext.revokes_sessions() {
         let revoked = pow_core::session::revoke_user(config, &updated).await?;
         tracing::info!(

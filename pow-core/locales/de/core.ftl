@@ -87,3 +87,30 @@ lockout_mail_reset = Wenn Sie es nicht waren, ändern Sie am besten Ihr Passwort
 lockout_mail_button = Konto entsperren
 lockout_unlocked = Ihr Konto ist entsperrt und Sie sind angemeldet.
 lockout_unlock_invalid = Dieser Entsperr-Link ist ungültig oder wurde bereits verwendet.
+
+## Kontoaktivität (Audit-Log)
+
+title-activity = Letzte Aktivitäten
+activity-empty = Noch keine Aktivitäten erfasst.
+activity-unavailable = Kontoaktivitäten werden auf dieser Seite nicht erfasst.
+activity-line = { $when }: { $what } (von { $ip })
+audit-sign-in-succeeded = Angemeldet
+audit-sign-in-failed = Fehlgeschlagene Anmeldung
+audit-session-signed-out = Abgemeldet
+audit-session-revoked = Sitzungen beendet
+audit-request-rate-limited = Anfrage abgelehnt: zu viele Versuche
+audit-account-registered = Konto erstellt
+audit-account-updated = Konto geändert
+audit-account-password-changed = Passwort geändert
+audit-account-deleted = Konto gelöscht
+audit-lockout-locked = Anmeldung gesperrt
+audit-lockout-unlocked = Anmeldung entsperrt
+audit-password-reset-requested = Zurücksetzen des Passworts angefordert
+audit-password-reset-completed = Passwort zurückgesetzt
+audit-email-confirmation-sent = Bestätigungs-E-Mail gesendet
+audit-email-confirmation-confirmed = E-Mail-Adresse bestätigt
+audit-invitation-sent = Einladung gesendet
+audit-invitation-accepted = Einladung angenommen
+audit-remember-me-used = Über „Angemeldet bleiben“ angemeldet
+audit-remember-me-theft-detected = Gestohlenes Anmelde-Cookie erkannt: überall abgemeldet
+link-activity = Letzte Aktivitäten

@@ -85,3 +85,30 @@ lockout_mail_reset = If it was not you, consider changing your password: a passw
 lockout_mail_button = Unlock my account
 lockout_unlocked = Your account is unlocked and you are signed in.
 lockout_unlock_invalid = This unlock link is invalid or was already used.
+
+## Account activity (audit log)
+
+title-activity = Recent activity
+activity-empty = No activity recorded yet.
+activity-unavailable = Account activity is not recorded on this site.
+activity-line = { $when }: { $what } (from { $ip })
+audit-sign-in-succeeded = Signed in
+audit-sign-in-failed = Failed sign-in
+audit-session-signed-out = Signed out
+audit-session-revoked = Sessions ended
+audit-request-rate-limited = Request refused: too many attempts
+audit-account-registered = Account created
+audit-account-updated = Account changed
+audit-account-password-changed = Password changed
+audit-account-deleted = Account deleted
+audit-lockout-locked = Sign-in locked
+audit-lockout-unlocked = Sign-in unlocked
+audit-password-reset-requested = Password reset requested
+audit-password-reset-completed = Password reset
+audit-email-confirmation-sent = Confirmation email sent
+audit-email-confirmation-confirmed = Email address confirmed
+audit-invitation-sent = Invitation sent
+audit-invitation-accepted = Invitation accepted
+audit-remember-me-used = Signed in by "keep me signed in"
+audit-remember-me-theft-detected = Stolen sign-in cookie detected: signed out everywhere
+link-activity = Recent activity

@@ -87,3 +87,30 @@ lockout_mail_reset = Si ce n'était pas vous, pensez à changer votre mot de pas
 lockout_mail_button = Débloquer mon compte
 lockout_unlocked = Votre compte est débloqué et vous êtes connecté.
 lockout_unlock_invalid = Ce lien de déblocage est invalide ou a déjà été utilisé.
+
+## Activité du compte (journal d'audit)
+
+title-activity = Activité récente
+activity-empty = Aucune activité enregistrée pour le moment.
+activity-unavailable = L'activité du compte n'est pas enregistrée sur ce site.
+activity-line = { $when } : { $what } (depuis { $ip })
+audit-sign-in-succeeded = Connexion
+audit-sign-in-failed = Échec de connexion
+audit-session-signed-out = Déconnexion
+audit-session-revoked = Sessions terminées
+audit-request-rate-limited = Requête refusée : trop de tentatives
+audit-account-registered = Compte créé
+audit-account-updated = Compte modifié
+audit-account-password-changed = Mot de passe modifié
+audit-account-deleted = Compte supprimé
+audit-lockout-locked = Connexion bloquée
+audit-lockout-unlocked = Connexion débloquée
+audit-password-reset-requested = Réinitialisation du mot de passe demandée
+audit-password-reset-completed = Mot de passe réinitialisé
+audit-email-confirmation-sent = E-mail de confirmation envoyé
+audit-email-confirmation-confirmed = Adresse e-mail confirmée
+audit-invitation-sent = Invitation envoyée
+audit-invitation-accepted = Invitation acceptée
+audit-remember-me-used = Connexion par « rester connecté »
+audit-remember-me-theft-detected = Cookie de connexion volé détecté : déconnecté partout
+link-activity = Activité récente

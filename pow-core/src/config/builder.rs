@@ -25,6 +25,7 @@ pub struct PowConfigBuilder {
     password_policy: PasswordPolicy,
     rate_limits: crate::limits::RateLimits,
     breach_check: Option<crate::password::BreachCheck>,
+    audit: Option<crate::audit::Auditor>,
     hasher: Arc<dyn PasswordHasher>,
     hash_pool: Option<HashPool>,
     hash_pool_options: HashPoolOptions,
@@ -60,6 +61,7 @@ impl PowConfigBuilder {
             password_policy: PasswordPolicy::default(),
             rate_limits: crate::limits::RateLimits::default(),
             breach_check: None,
+            audit: None,
             hasher: Arc::new(Pbkdf2Hasher::default()),
             hash_pool: None,
             hash_pool_options: HashPoolOptions::default(),
@@ -119,6 +121,13 @@ impl PowConfigBuilder {
     /// turns them off.
     pub fn rate_limits(mut self, limits: crate::limits::RateLimits) -> Self {
         self.rate_limits = limits;
+        self
+    }
+
+    /// Where audit events go ([`audit`](crate::audit)). The default logs them with
+    /// `tracing` ([`TracingSink`](crate::audit::TracingSink)).
+    pub fn audit(mut self, auditor: crate::audit::Auditor) -> Self {
+        self.audit = Some(auditor);
         self
     }
 
@@ -426,6 +435,7 @@ impl PowConfigBuilder {
                 password_policy: policy,
                 rate_limits: self.rate_limits,
                 in_flight: Arc::default(),
+                audit: Arc::new(self.audit.unwrap_or_default()),
                 breach_check: self.breach_check,
                 hasher: self
                     .hash_pool

@@ -93,6 +93,7 @@ struct Inner {
     password_policy: PasswordPolicy,
     rate_limits: crate::limits::RateLimits,
     in_flight: Arc<crate::limits::InFlight>,
+    audit: Arc<crate::audit::Auditor>,
     breach_check: Option<crate::password::BreachCheck>,
     hasher: PooledHasher,
     user_fields: Vec<FieldDef>,
@@ -176,6 +177,11 @@ impl PowConfig {
     /// [`RateLimits::max_in_flight_per_client`](crate::limits::RateLimits::max_in_flight_per_client)).
     pub(crate) fn in_flight(&self) -> &Arc<crate::limits::InFlight> {
         &self.inner.in_flight
+    }
+
+    /// The audit log.
+    pub fn audit(&self) -> &crate::audit::Auditor {
+        &self.inner.audit
     }
 
     /// The breached-password check, when configured.

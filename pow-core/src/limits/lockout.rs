@@ -124,6 +124,12 @@ impl Lockouts {
         self.forget_failures(identifier).await?;
         if locked {
             tracing::warn!("a sign-in identifier was locked after too many failed sign-ins");
+            crate::audit::record(
+                &self.config,
+                crate::audit::AuditEvent::new(crate::audit::LOCKED)
+                    .request(&self.config, &ctl.req)
+                    .identifier(&self.config, identifier),
+            );
             let notice = Notice {
                 config: self.config.clone(),
                 identifier: identifier.to_owned(),
@@ -250,6 +256,13 @@ pub(crate) async fn unlock(
         );
         return Ok(redirect(&sign_in_page));
     };
+    crate::audit::record(
+        &config,
+        crate::audit::AuditEvent::new(crate::audit::UNLOCKED)
+            .request(&config, &req)
+            .user(user.id)
+            .detail("by", "link"),
+    );
     crate::session::sign_in(&req, &user).await?;
     flash::put_info(
         &req,

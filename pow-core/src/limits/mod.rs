@@ -310,7 +310,7 @@ fn enter(ctl: &Controller) -> Result<Option<InFlightSlot>, PowError> {
 /// A password sign-in under way: what the pipeline records once the action is done.
 #[derive(Debug)]
 pub(crate) struct SignInAttempt {
-    identifier: String,
+    pub(crate) identifier: String,
     client: Option<String>,
 }
 

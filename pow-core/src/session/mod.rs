@@ -199,6 +199,7 @@ pub async fn sign_in(req: &HttpRequest, user: &User) -> Result<(), PowError> {
 ///
 /// # Errors
 /// As [`sign_in`].
+#[tracing::instrument(name = "pow.sign_in", skip_all, fields(user_id = user.id))]
 pub async fn sign_in_with(
     req: &HttpRequest,
     user: &User,
@@ -235,6 +236,7 @@ pub async fn sign_in_with(
 /// # Errors
 /// [`PowError::Config`] without [`PowSessionMiddleware`] on the route,
 /// [`PowError::Store`] when the store fails.
+#[tracing::instrument(name = "pow.sign_out", skip_all)]
 pub async fn sign_out(req: &HttpRequest) -> Result<(), PowError> {
     let config = require_config(req)?;
     let credentials = CredentialsCache::new(&config);
@@ -307,6 +309,7 @@ pub async fn sign_out_everywhere(
 ///
 /// # Errors
 /// [`PowError::Store`] when the store fails, or an extension's error.
+#[tracing::instrument(name = "pow.revoke_user", skip_all, fields(user_id = user.id))]
 pub async fn revoke_user(config: &PowConfig, user: &User) -> Result<usize, PowError> {
     let removed = CredentialsCache::new(config)
         .delete_user_sessions(user.id)
@@ -315,5 +318,12 @@ pub async fn revoke_user(config: &PowConfig, user: &User) -> Result<usize, PowEr
     for ext in config.extensions().iter() {
         ext.on_credentials_revoked(config, user).await?;
     }
+    crate::audit::record(
+        config,
+        crate::audit::AuditEvent::new(crate::audit::SESSIONS_REVOKED)
+            .user(user.id)
+            .detail("scope", "all")
+            .detail("sessions", removed),
+    );
     Ok(removed)
 }

@@ -172,7 +172,24 @@ impl Action {
     /// # Errors
     /// [`PowError::Config`] when the route has no setup; any error of a callback or the
     /// action, as `E`.
+    ///
+    /// The whole run is a `tracing` span `pow.action` with the action id and, once known,
+    /// the user id, for an app's tracing (OpenTelemetry) exporter.
     pub async fn run<E: From<PowError>>(
+        self,
+        req: &HttpRequest,
+        act: impl AsyncFnOnce(&mut Controller) -> Result<Outcome, E>,
+    ) -> Result<HttpResponse, E> {
+        use tracing::Instrument as _;
+        let span = tracing::info_span!(
+            "pow.action",
+            action = %self.id,
+            user_id = tracing::field::Empty
+        );
+        self.run_traced(req, act).instrument(span).await
+    }
+
+    async fn run_traced<E: From<PowError>>(
         self,
         req: &HttpRequest,
         act: impl AsyncFnOnce(&mut Controller) -> Result<Outcome, E>,
@@ -203,15 +220,30 @@ impl Action {
             }
             None => self.params.unwrap_or_default(),
         };
+        if let Some(user) = &signed_in {
+            tracing::Span::current().record("user_id", user.id);
+        }
         let mut ctl = Controller::new(req, &config, self.id, params);
         ctl.current_user = signed_in;
         ctl.format = self.format;
         // Rate limits and the account lock, before any password is hashed.
-        let guard = crate::limits::before_action(&ctl).await?;
+        let guard = match crate::limits::before_action(&ctl).await {
+            Ok(guard) => guard,
+            Err(err) => {
+                if let PowError::RateLimited(limited) = &err {
+                    crate::audit::events::refused(&ctl, limited);
+                }
+                return Err(err.into());
+            }
+        };
         if let Some(res) = ctl.before_process().await? {
             return Ok(res);
         }
         let outcome = act(&mut ctl).await?;
+        if let Some(user) = &ctl.user {
+            tracing::Span::current().record("user_id", user.id);
+        }
+        crate::audit::events::after_action(&ctl, guard.sign_in.as_ref());
         if let Some(attempt) = guard.sign_in {
             crate::limits::after_sign_in(&ctl, attempt).await?;
         }

@@ -16,6 +16,9 @@ pub const REGISTRATION_CREATE: ActionId =
     ActionId::new("registration", "create", ActionKind::SignUp);
 /// `GET /registration/edit`: the account page.
 pub const REGISTRATION_EDIT: ActionId = ActionId::new("registration", "edit", ActionKind::Show);
+/// `registration#activity`: the account's recent activity (audit log).
+pub const REGISTRATION_ACTIVITY: ActionId =
+    ActionId::new("registration", "activity", ActionKind::Show);
 /// `PATCH /registration`: change the account.
 pub const REGISTRATION_UPDATE: ActionId =
     ActionId::new("registration", "update", ActionKind::UpdateUser);

@@ -30,6 +30,9 @@ pub fn configure(config: PowConfig) -> impl FnOnce(&mut ServiceConfig) {
             .service(web::resource("/registration/new").route(web::get().to(registration::new)))
             .service(web::resource("/registration/edit").route(web::get().to(registration::edit)))
             .service(
+                web::resource("/registration/activity").route(web::get().to(super::activity::show)),
+            )
+            .service(
                 web::resource("/registration")
                     .route(web::post().to(registration::post))
                     .route(web::patch().to(registration::update))

@@ -32,6 +32,7 @@
 
 mod action;
 pub mod actions;
+mod activity;
 mod callbacks;
 mod controllers;
 pub mod csrf;

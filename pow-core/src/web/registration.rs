@@ -85,7 +85,12 @@ fn edit_page(ctl: &Controller, user: &User) -> Result<HttpResponse, PowError> {
             fields,
             ctl.text("button-update"),
         ),
-        links: Vec::new(),
+        links: vec![Link {
+            href: config
+                .routes()
+                .registration_path(&ctl.routes_ctx(), "activity"),
+            label: ctl.text("link-activity"),
+        }],
         extra_forms: vec![delete],
     };
     render_page(

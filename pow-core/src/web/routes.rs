@@ -105,11 +105,12 @@ pub trait Routes: Send + Sync + 'static {
         }
     }
 
-    /// Registration controller paths: `new`, `edit`, others `/registration`.
+    /// Registration controller paths: `new`, `edit`, `activity`, others `/registration`.
     fn registration_path(&self, ctx: &RouteContext<'_>, action: &str) -> String {
         match action {
             "new" => ctx.path("/registration/new"),
             "edit" => ctx.path("/registration/edit"),
+            "activity" => ctx.path("/registration/activity"),
             _ => ctx.path("/registration"),
         }
     }

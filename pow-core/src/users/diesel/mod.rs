@@ -213,7 +213,7 @@ impl Database {
     }
 }
 
-fn checkout<C>(
+pub(crate) fn checkout<C>(
     pool: &Pool<ConnectionManager<C>>,
 ) -> Result<PooledConnection<ConnectionManager<C>>, PowError>
 where
@@ -242,7 +242,7 @@ impl From<DbError> for PowError {
     }
 }
 
-fn query_error(err: DieselError) -> PowError {
+pub(crate) fn query_error(err: DieselError) -> PowError {
     match &err {
         // SQLite's write lock stayed taken past the busy timeout: ask the client to retry.
         DieselError::DatabaseError(_, info) if info.message().contains("database is locked") => {

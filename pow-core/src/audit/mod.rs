@@ -1,0 +1,424 @@
+//! The audit log: every authentication event, recorded off the request path.
+//!
+//! pow-rs emits an [`AuditEvent`] for each sign-in (succeeded or failed, with the reason),
+//! sign-out, registration, account change, password reset, confirmation, invitation,
+//! remember-me use, lock, and so on; the extensions emit theirs through the same API
+//! ([`record`]). An event carries the time, the user id when known, the identifier typed as
+//! a keyed hash (for failures on unknown accounts), the client's IP, a user-agent summary,
+//! a keyed hash of the session id and a small JSON detail: never a password, token or
+//! secret.
+//!
+//! Events go to an [`AuditSink`] through a bounded buffer drained by a thread of its own
+//! ([`Auditor`]): the request never waits for the sink, and when the buffer is full the
+//! event is counted as dropped ([`Auditor::dropped`]) and a warning logged, the request
+//! succeeding all the same. Sinks: [`TracingSink`] (the default), [`DieselAuditSink`] (the
+//! `pow_audit_events` table on SQLite or PostgreSQL, queried by [`AuditQuery`], pruned by
+//! age) and [`FanOut`] to several.
+//!
+//! ```
+//! use pow_core::audit::{Auditor, FanOut, TracingSink};
+//!
+//! let auditor = Auditor::new(FanOut::new(vec![Box::new(TracingSink)])).buffer(10_000);
+//! let config = pow_core::PowConfig::builder("a".repeat(64)).audit(auditor).build()?;
+//! assert_eq!(config.audit().dropped(), 0);
+//! # Ok::<_, pow_core::PowError>(())
+//! ```
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+
+use actix_web::{HttpMessage, HttpRequest};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::config::PowConfig;
+use crate::error::PowError;
+use crate::token::hmac_sha256;
+
+mod diesel;
+pub(crate) mod events;
+mod names;
+pub use self::diesel::DieselAuditSink;
+pub use names::*;
+
+/// Longest user-agent summary kept.
+const USER_AGENT_MAX: usize = 160;
+/// Most events handed to a sink in one write.
+const BATCH: usize = 256;
+
+/// The stable name of an event kind, such as `"sign_in.failed"`. Extensions define their
+/// own the same way (`EventName::new("my_ext.thing_done")`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct EventName(&'static str);
+
+impl EventName {
+    /// A name: lowercase, `area.what_happened`.
+    pub const fn new(name: &'static str) -> Self {
+        Self(name)
+    }
+
+    /// The name as stored.
+    pub fn as_str(&self) -> &'static str {
+        self.0
+    }
+}
+
+impl std::fmt::Display for EventName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+/// One recorded event.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AuditEvent {
+    /// The event's name (see [`EventName`]).
+    pub name: String,
+    /// When it happened.
+    pub at: DateTime<Utc>,
+    /// The user, when known.
+    pub user_id: Option<i64>,
+    /// The identifier typed (email, username), as a keyed hash.
+    pub identifier_hash: Option<String>,
+    /// The client's address.
+    pub ip: Option<String>,
+    /// The start of the client's `User-Agent`.
+    pub user_agent: Option<String>,
+    /// The session, as a keyed hash of its id.
+    pub session_hash: Option<String>,
+    /// A small detail, such as `{"reason": "wrong_password"}`.
+    pub detail: serde_json::Value,
+}
+
+impl AuditEvent {
+    /// An event named `name`, now, with nothing else known yet.
+    pub fn new(name: EventName) -> Self {
+        Self {
+            name: name.as_str().to_owned(),
+            at: Utc::now(),
+            user_id: None,
+            identifier_hash: None,
+            ip: None,
+            user_agent: None,
+            session_hash: None,
+            detail: serde_json::Value::Object(serde_json::Map::new()),
+        }
+    }
+
+    /// Sets the user.
+    pub fn user(mut self, user_id: i64) -> Self {
+        self.user_id = Some(user_id);
+        self
+    }
+
+    /// Sets the identifier typed, hashed with `config`'s audit key.
+    pub fn identifier(mut self, config: &PowConfig, identifier: &str) -> Self {
+        self.identifier_hash = Some(keyed_hash(config, "identifier", identifier));
+        self
+    }
+
+    /// Adds `key: value` to the detail.
+    pub fn detail(mut self, key: &str, value: impl Into<serde_json::Value>) -> Self {
+        if let serde_json::Value::Object(map) = &mut self.detail {
+            map.insert(key.to_owned(), value.into());
+        }
+        self
+    }
+
+    /// Takes the client's address, user agent and session from `req`.
+    pub fn request(mut self, config: &PowConfig, req: &HttpRequest) -> Self {
+        self.ip = crate::limits::client_ip(req, &config.rate_limits().trusted_proxies)
+            .map(|ip| ip.to_string());
+        self.user_agent = req
+            .headers()
+            .get(actix_web::http::header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(|ua| ua.chars().take(USER_AGENT_MAX).collect());
+        let (session, user) = {
+            let extensions = req.extensions();
+            let current = extensions.get::<crate::session::CurrentSession>();
+            (
+                current.map(|c| c.session_id.clone()),
+                current.map(|c| c.user.id),
+            )
+        };
+        if let Some(session) = session {
+            self.session_hash = Some(keyed_hash(config, "session", &session));
+        }
+        if self.user_id.is_none() {
+            self.user_id = user;
+        }
+        self
+    }
+}
+
+/// A short keyed hash (16 bytes, base64url) of `value`, so logs can be correlated without
+/// holding the value.
+pub fn keyed_hash(config: &PowConfig, purpose: &str, value: &str) -> String {
+    let key = config
+        .verifier()
+        .derive_key(&format!("pow audit {purpose}"));
+    let digest = hmac_sha256(&key, value.as_bytes());
+    URL_SAFE_NO_PAD.encode(&digest[..16.min(digest.len())])
+}
+
+/// Records `event` through `config`'s [`Auditor`].
+pub fn record(config: &PowConfig, event: AuditEvent) {
+    config.audit().record(event);
+}
+
+/// Records `event`, completed off the request path by `complete` (which may block: it runs
+/// on the audit thread), for details that need a lookup.
+pub fn record_with(
+    config: &PowConfig,
+    event: AuditEvent,
+    complete: impl FnOnce(&mut AuditEvent) + Send + 'static,
+) {
+    config.audit().send(Pending {
+        event,
+        complete: Some(Box::new(complete)),
+    });
+}
+
+/// Where events go. Called on the audit thread with a batch at a time; may block.
+pub trait AuditSink: Send + Sync + 'static {
+    /// Writes `events`.
+    ///
+    /// # Errors
+    /// The sink's failure; the batch is logged as lost.
+    fn write(&self, events: &[AuditEvent]) -> Result<(), PowError>;
+
+    /// The events matching `query`, newest first. Sinks that cannot be read answer
+    /// [`PowError::Config`].
+    ///
+    /// # Errors
+    /// The sink's failure.
+    fn query(&self, query: &AuditQuery) -> Result<Vec<AuditEvent>, PowError> {
+        let _ = query;
+        Err(PowError::Config(
+            "this audit sink cannot be queried; use DieselAuditSink".into(),
+        ))
+    }
+}
+
+/// A filter over recorded events.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AuditQuery {
+    /// Only this user's events.
+    pub user_id: Option<i64>,
+    /// Only events with one of these names (all when empty).
+    pub names: Vec<EventName>,
+    /// Only events at or after this time.
+    pub since: Option<DateTime<Utc>>,
+    /// Only events before this time.
+    pub until: Option<DateTime<Utc>>,
+    /// At most this many (newest first). Default 100 when 0.
+    pub limit: usize,
+}
+
+/// Logs each event with `tracing` (target `pow::audit`, level info).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct TracingSink;
+
+impl AuditSink for TracingSink {
+    fn write(&self, events: &[AuditEvent]) -> Result<(), PowError> {
+        for event in events {
+            tracing::info!(
+                target: "pow::audit",
+                event = %event.name,
+                user_id = event.user_id,
+                identifier = event.identifier_hash.as_deref(),
+                ip = event.ip.as_deref(),
+                session = event.session_hash.as_deref(),
+                detail = %event.detail,
+                "audit event"
+            );
+        }
+        Ok(())
+    }
+}
+
+/// Writes to every sink in turn; queries the first that can answer.
+pub struct FanOut(Vec<Box<dyn AuditSink>>);
+
+impl FanOut {
+    /// Fans out to `sinks`.
+    pub fn new(sinks: Vec<Box<dyn AuditSink>>) -> Self {
+        Self(sinks)
+    }
+}
+
+impl AuditSink for FanOut {
+    fn write(&self, events: &[AuditEvent]) -> Result<(), PowError> {
+        let mut first_error = None;
+        for sink in &self.0 {
+            if let Err(err) = sink.write(events) {
+                first_error.get_or_insert(err);
+            }
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+
+    fn query(&self, query: &AuditQuery) -> Result<Vec<AuditEvent>, PowError> {
+        let mut last = None;
+        for sink in &self.0 {
+            match sink.query(query) {
+                Ok(events) => return Ok(events),
+                Err(err) => last = Some(err),
+            }
+        }
+        Err(last.unwrap_or_else(|| PowError::Config("no audit sink".into())))
+    }
+}
+
+type Complete = Box<dyn FnOnce(&mut AuditEvent) + Send>;
+
+/// An event on its way to the sink.
+struct Pending {
+    event: AuditEvent,
+    complete: Option<Complete>,
+}
+
+/// Buffers events and hands them to the sink from a thread of its own.
+pub struct Auditor {
+    sink: Arc<dyn AuditSink>,
+    capacity: usize,
+    queue: OnceLock<SyncSender<Pending>>,
+    dropped: Arc<AtomicU64>,
+    written: Arc<AtomicU64>,
+    /// Serialises the thread's start.
+    start: Mutex<()>,
+}
+
+impl std::fmt::Debug for Auditor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Auditor")
+            .field("capacity", &self.capacity)
+            .field("dropped", &self.dropped())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for Auditor {
+    /// Events to the log ([`TracingSink`]).
+    fn default() -> Self {
+        Self::new(TracingSink)
+    }
+}
+
+impl Auditor {
+    /// Events to `sink`, through a buffer of 10 000.
+    pub fn new(sink: impl AuditSink) -> Self {
+        Self {
+            sink: Arc::new(sink),
+            capacity: 10_000,
+            queue: OnceLock::new(),
+            dropped: Arc::default(),
+            written: Arc::default(),
+            start: Mutex::new(()),
+        }
+    }
+
+    /// Most events waiting for the sink (at least 1).
+    pub fn buffer(mut self, capacity: usize) -> Self {
+        self.capacity = capacity.max(1);
+        self
+    }
+
+    /// Events dropped because the buffer was full.
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
+
+    /// Events the sink has accepted.
+    pub fn written(&self) -> u64 {
+        self.written.load(Ordering::Relaxed)
+    }
+
+    /// The sink (to query it).
+    pub fn sink(&self) -> &dyn AuditSink {
+        &*self.sink
+    }
+
+    /// Queues `event`; never blocks.
+    pub fn record(&self, event: AuditEvent) {
+        self.send(Pending {
+            event,
+            complete: None,
+        });
+    }
+
+    fn send(&self, pending: Pending) {
+        let Some(queue) = self.queue() else {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+            return;
+        };
+        match queue.try_send(pending) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {
+                let dropped = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
+                // One warning per power of two: a flood does not flood the log as well.
+                if dropped.is_power_of_two() {
+                    tracing::warn!(dropped, "audit buffer full: events dropped");
+                }
+            }
+        }
+    }
+
+    fn queue(&self) -> Option<&SyncSender<Pending>> {
+        if let Some(queue) = self.queue.get() {
+            return Some(queue);
+        }
+        let _start = self.start.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(queue) = self.queue.get() {
+            return Some(queue);
+        }
+        let (tx, rx) = mpsc::sync_channel(self.capacity);
+        let (sink, written) = (Arc::clone(&self.sink), Arc::clone(&self.written));
+        let spawned = std::thread::Builder::new()
+            .name("pow-audit".to_owned())
+            .spawn(move || drain(&rx, &*sink, &written));
+        if let Err(err) = spawned {
+            tracing::error!(error = %err, "could not start the audit thread");
+            return None;
+        }
+        self.queue.set(tx).ok()?;
+        self.queue.get()
+    }
+}
+
+/// The audit thread: completes and writes events in batches until every sender is gone.
+fn drain(rx: &Receiver<Pending>, sink: &dyn AuditSink, written: &AtomicU64) {
+    while let Ok(first) = rx.recv() {
+        let mut batch = Vec::with_capacity(16);
+        batch.push(complete(first));
+        while batch.len() < BATCH {
+            match rx.try_recv() {
+                Ok(next) => batch.push(complete(next)),
+                Err(_) => break,
+            }
+        }
+        match sink.write(&batch) {
+            Ok(()) => {
+                written.fetch_add(batch.len() as u64, Ordering::Relaxed);
+            }
+            Err(err) => {
+                tracing::error!(error = %err, events = batch.len(), "audit sink failed: events lost");
+            }
+        }
+    }
+}
+
+fn complete(pending: Pending) -> AuditEvent {
+    let Pending {
+        mut event,
+        complete,
+    } = pending;
+    if let Some(complete) = complete {
+        complete(&mut event);
+    }
+    event
+}

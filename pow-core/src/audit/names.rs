@@ -1,0 +1,66 @@
+//! The names of the events pow-rs and its extensions record.
+
+use super::EventName;
+
+/// A password sign-in succeeded.
+pub const SIGN_IN_SUCCEEDED: EventName = EventName::new("sign_in.succeeded");
+/// A password sign-in failed; `detail.reason` is `wrong_password`, `unknown_user`,
+/// `rate_limited`, `locked` or `unconfirmed`.
+pub const SIGN_IN_FAILED: EventName = EventName::new("sign_in.failed");
+/// A user signed out.
+pub const SIGNED_OUT: EventName = EventName::new("session.signed_out");
+/// Sessions were revoked (`detail.count`, `detail.scope`).
+pub const SESSIONS_REVOKED: EventName = EventName::new("session.revoked");
+/// A request was refused by a rate limit (`detail.action`).
+pub const RATE_LIMITED: EventName = EventName::new("request.rate_limited");
+/// A user signed up.
+pub const REGISTERED: EventName = EventName::new("account.registered");
+/// A user changed their account (`detail.password`, `detail.fields`).
+pub const ACCOUNT_UPDATED: EventName = EventName::new("account.updated");
+/// A user's password changed (account page, reset, accepted invitation).
+pub const PASSWORD_CHANGED: EventName = EventName::new("account.password_changed");
+/// A user deleted their account.
+pub const ACCOUNT_DELETED: EventName = EventName::new("account.deleted");
+/// An identifier was locked after too many failed sign-ins.
+pub const LOCKED: EventName = EventName::new("lockout.locked");
+/// A lock was lifted (`detail.by`: `link` or `reset`).
+pub const UNLOCKED: EventName = EventName::new("lockout.unlocked");
+/// A password reset was requested (`detail.sent`: whether a mail went out).
+pub const RESET_REQUESTED: EventName = EventName::new("password_reset.requested");
+/// A password reset completed.
+pub const RESET_COMPLETED: EventName = EventName::new("password_reset.completed");
+/// A confirmation mail was sent.
+pub const CONFIRMATION_SENT: EventName = EventName::new("email_confirmation.sent");
+/// An address was confirmed.
+pub const EMAIL_CONFIRMED: EventName = EventName::new("email_confirmation.confirmed");
+/// An invitation was sent (`user_id`: the inviter, `detail.invitee`).
+pub const INVITATION_SENT: EventName = EventName::new("invitation.sent");
+/// An invitation was accepted.
+pub const INVITATION_ACCEPTED: EventName = EventName::new("invitation.accepted");
+/// A remember-me cookie signed a user in.
+pub const REMEMBER_ME_USED: EventName = EventName::new("remember_me.used");
+/// A used remember-me token came back: its family was revoked.
+pub const REMEMBER_ME_THEFT: EventName = EventName::new("remember_me.theft_detected");
+
+/// Every name above, for translation tables and filters.
+pub const ALL_EVENTS: &[EventName] = &[
+    SIGN_IN_SUCCEEDED,
+    SIGN_IN_FAILED,
+    SIGNED_OUT,
+    SESSIONS_REVOKED,
+    RATE_LIMITED,
+    REGISTERED,
+    ACCOUNT_UPDATED,
+    PASSWORD_CHANGED,
+    ACCOUNT_DELETED,
+    LOCKED,
+    UNLOCKED,
+    RESET_REQUESTED,
+    RESET_COMPLETED,
+    CONFIRMATION_SENT,
+    EMAIL_CONFIRMED,
+    INVITATION_SENT,
+    INVITATION_ACCEPTED,
+    REMEMBER_ME_USED,
+    REMEMBER_ME_THEFT,
+];
