@@ -12,6 +12,7 @@ use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::middleware::{from_fn, Next};
 use actix_web::{web, App, HttpRequest, HttpResponse};
 use askama::Template;
+use pow_core::audit::{self, AuditQuery, Auditor, DieselAuditSink, FanOut, TracingSink};
 use pow_core::mailer::{BackgroundMailer, FileMailer, LogMailer, Mailer};
 use pow_core::password::Argon2Hasher;
 use pow_core::session::{MaybeUser, PowMiddleware, RequireAuthenticated};
@@ -289,6 +290,11 @@ pub fn build_with_hasher(
         .store(store)
         .mailer_arc(mailer)
         .base_url(settings.base_url.clone())
+        // Authentication events in the database (the admin page lists them) and the log.
+        .audit(Auditor::new(FanOut::new(vec![
+            Box::new(DieselAuditSink::new(users.database().clone())),
+            Box::new(TracingSink),
+        ])))
         .user_field(FieldDef::new("name", FieldKind::Text).castable())
         .user_field(FieldDef::new("role", FieldKind::Text))
         .user_field(FieldDef::new("team", FieldKind::Text))
@@ -397,12 +403,41 @@ async fn protected(
 }
 
 async fn admin(req: HttpRequest) -> Result<HttpResponse, PowError> {
-    page(
-        &req,
-        "Admin page",
-        vec!["Only admins see this.".into()],
-        true,
-    )
+    let config = pow_core::web::route_config(&req)?;
+    // The audit log's query API: the latest sign-in events of every user.
+    let events = pow_core::users::run_blocking(move || {
+        config.audit().sink().query(&AuditQuery {
+            names: vec![
+                audit::SIGN_IN_SUCCEEDED,
+                audit::SIGN_IN_FAILED,
+                audit::LOCKED,
+            ],
+            limit: 20,
+            ..AuditQuery::default()
+        })
+    })
+    .await?;
+    let mut lines = vec![
+        "Only admins see this.".to_owned(),
+        "Latest sign-ins:".to_owned(),
+    ];
+    lines.extend(events.iter().map(|event| {
+        format!(
+            "{} {} user {} from {} {}",
+            event.at.format("%Y-%m-%d %H:%M:%S"),
+            event.name,
+            event
+                .user_id
+                .map_or_else(|| "?".to_owned(), |id| id.to_string()),
+            event.ip.as_deref().unwrap_or("?"),
+            event
+                .detail
+                .get("reason")
+                .and_then(|r| r.as_str())
+                .unwrap_or(""),
+        )
+    }));
+    page(&req, "Admin page", lines, true)
 }
 
 /// Role guard (Pow's user-roles guide): lets `admin` users through, answers 403 to others.

@@ -375,6 +375,16 @@ fn admin_page_needs_the_admin_role() {
     let res = c.get("/admin");
     assert_eq!(res.status, 200);
     assert!(res.body.contains("Only admins see this."));
+    // The audit log lists the sign-ins (written off the request path, so wait for them).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let body = c.get("/admin").body;
+        if body.matches("sign_in.succeeded").count() >= 2 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{body}");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
 }
 
 #[test]

@@ -114,3 +114,7 @@ audit-invitation-accepted = Einladung angenommen
 audit-remember-me-used = Über „Angemeldet bleiben“ angemeldet
 audit-remember-me-theft-detected = Gestohlenes Anmelde-Cookie erkannt: überall abgemeldet
 link-activity = Letzte Aktivitäten
+audit-session-renewed = Sitzung erneuert
+audit-api-token-issued = API-Token ausgestellt
+audit-api-token-renewed = API-Token erneuert
+audit-api-token-revoked = API-Token widerrufen

@@ -112,3 +112,7 @@ audit-invitation-accepted = Invitation accepted
 audit-remember-me-used = Signed in by "keep me signed in"
 audit-remember-me-theft-detected = Stolen sign-in cookie detected: signed out everywhere
 link-activity = Recent activity
+audit-session-renewed = Session renewed
+audit-api-token-issued = API token issued
+audit-api-token-renewed = API token renewed
+audit-api-token-revoked = API token revoked

@@ -114,3 +114,7 @@ audit-invitation-accepted = Invitation acceptée
 audit-remember-me-used = Connexion par « rester connecté »
 audit-remember-me-theft-detected = Cookie de connexion volé détecté : déconnecté partout
 link-activity = Activité récente
+audit-session-renewed = Session renouvelée
+audit-api-token-issued = Jeton d'API émis
+audit-api-token-renewed = Jeton d'API renouvelé
+audit-api-token-revoked = Jeton d'API révoqué

@@ -222,7 +222,13 @@ pub(crate) async fn session_delete(
 ) -> Result<HttpResponse, ApiError> {
     api.run(&req, actions::SESSION_DELETE, async |_| {
         if let Some(token) = bearer_token(req.headers()) {
-            api.tokens().sign_out(token).await?;
+            if api.tokens().sign_out(token).await? {
+                crate::audit::record(
+                    api.config(),
+                    crate::audit::AuditEvent::new(crate::audit::API_TOKEN_REVOKED)
+                        .request(api.config(), &req),
+                );
+            }
         }
         Ok(HttpResponse::Ok()
             .insert_header((header::CACHE_CONTROL, "no-store"))
@@ -259,6 +265,12 @@ pub(crate) async fn session_renew(
                 api.renewal_ttl(),
             )
             .await?;
+        crate::audit::record(
+            api.config(),
+            crate::audit::AuditEvent::new(crate::audit::API_TOKEN_RENEWED)
+                .request(api.config(), &req)
+                .user(renewal.user.id),
+        );
         ctl.user = Some(renewal.user);
         Ok(token_response_with(&pair, data))
     })

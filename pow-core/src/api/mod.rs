@@ -433,10 +433,16 @@ impl ApiContext {
     /// [`PowError::Store`] when the store fails.
     pub async fn issue_tokens(&self, user: &User) -> Result<TokenPair, PowError> {
         let generation = self.inner.tokens.generation(user.id).await?;
-        self.inner
+        let pair = self
+            .inner
             .tokens
             .issue(user, None, generation, self.renewal_ttl())
-            .await
+            .await?;
+        crate::audit::record(
+            self.config(),
+            crate::audit::AuditEvent::new(crate::audit::API_TOKEN_ISSUED).user(user.id),
+        );
+        Ok(pair)
     }
 
     /// The answer hiding a sign-up refused for a taken user id, if an extension gives one

@@ -13,6 +13,14 @@ pub const SIGNED_OUT: EventName = EventName::new("session.signed_out");
 pub const SESSIONS_REVOKED: EventName = EventName::new("session.revoked");
 /// A request was refused by a rate limit (`detail.action`).
 pub const RATE_LIMITED: EventName = EventName::new("request.rate_limited");
+/// A session id was rotated (renewal).
+pub const SESSION_RENEWED: EventName = EventName::new("session.renewed");
+/// An API token pair was issued (`detail.for`: `sign_in` or `registration`).
+pub const API_TOKEN_ISSUED: EventName = EventName::new("api_token.issued");
+/// An API token pair was renewed.
+pub const API_TOKEN_RENEWED: EventName = EventName::new("api_token.renewed");
+/// An API token pair was revoked by its holder (sign-out).
+pub const API_TOKEN_REVOKED: EventName = EventName::new("api_token.revoked");
 /// A user signed up.
 pub const REGISTERED: EventName = EventName::new("account.registered");
 /// A user changed their account (`detail.password`, `detail.fields`).
@@ -48,6 +56,10 @@ pub const ALL_EVENTS: &[EventName] = &[
     SIGN_IN_FAILED,
     SIGNED_OUT,
     SESSIONS_REVOKED,
+    SESSION_RENEWED,
+    API_TOKEN_ISSUED,
+    API_TOKEN_RENEWED,
+    API_TOKEN_REVOKED,
     RATE_LIMITED,
     REGISTERED,
     ACCOUNT_UPDATED,
@@ -64,3 +76,25 @@ pub const ALL_EVENTS: &[EventName] = &[
     REMEMBER_ME_USED,
     REMEMBER_ME_THEFT,
 ];
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)] // Tests fail loudly on purpose.
+
+    use super::ALL_EVENTS;
+
+    #[test]
+    fn every_event_reads_in_every_language() {
+        let config = crate::PowConfig::builder("n".repeat(64)).build().unwrap();
+        for lang in ["en", "de", "fr"] {
+            let lang = lang.parse().unwrap();
+            for event in ALL_EVENTS {
+                let key = format!("audit-{}", event.as_str().replace(['.', '_'], "-"));
+                assert!(
+                    config.messages().message(&lang, &key, &[]).is_some(),
+                    "{key} missing in {lang}"
+                );
+            }
+        }
+    }
+}

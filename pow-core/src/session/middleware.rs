@@ -172,6 +172,15 @@ impl CookieSource {
                 .await?;
             session.renew();
             write_session_id(session, config, &new_id)?;
+            crate::audit::record(
+                config,
+                crate::audit::AuditEvent::new(crate::audit::SESSION_RENEWED)
+                    .user(user.id)
+                    .detail(
+                        "session",
+                        crate::audit::keyed_hash(config, "session", &new_id),
+                    ),
+            );
             return Ok(Some(CurrentSession {
                 user,
                 session_id: new_id,
