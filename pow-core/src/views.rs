@@ -36,6 +36,22 @@ use crate::messages::LanguageIdentifier;
 /// The stylesheet embedded in every page of [`DefaultViews`].
 pub const STYLESHEET: &str = include_str!("../assets/pow.css");
 
+/// The template sources pow-core renders pages and mails with, as `(path, source)` under
+/// `templates/` (askama syntax), plus the stylesheet: the starting point for an app's own
+/// [`Views`] or [`MailViews`](crate::mailer::MailViews) (`pow export templates`).
+pub const TEMPLATE_SOURCES: &[(&str, &str)] = &[
+    ("page.html", include_str!("../templates/page.html")),
+    (
+        "mail/layout.html",
+        include_str!("../templates/mail/layout.html"),
+    ),
+    (
+        "mail/layout.txt",
+        include_str!("../templates/mail/layout.txt"),
+    ),
+    ("pow.css", STYLESHEET),
+];
+
 /// The kind of a form field.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]

@@ -417,6 +417,13 @@ impl Extension for EmailConfirmation {
         Some(&MIGRATIONS)
     }
 
+    fn migration_sql(&self) -> Vec<pow_core::extension::SqlMigration> {
+        vec![pow_core::sql_migration!(
+            "20260102000000",
+            "add_pow_email_confirmation_to_users"
+        )]
+    }
+
     fn mails(&self) -> Vec<&'static str> {
         vec![MAIL]
     }

@@ -407,6 +407,13 @@ impl Extension for Invitation {
         Some(&MIGRATIONS)
     }
 
+    fn migration_sql(&self) -> Vec<pow_core::extension::SqlMigration> {
+        vec![pow_core::sql_migration!(
+            "20260104000000",
+            "add_pow_invitation_to_users"
+        )]
+    }
+
     fn mails(&self) -> Vec<&'static str> {
         vec![MAIL]
     }

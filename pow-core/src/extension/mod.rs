@@ -32,6 +32,96 @@ pub struct Migrations {
     pub postgres: diesel_migrations::EmbeddedMigrations,
 }
 
+/// One migration's SQL text, for tools that export migrations (`pow export migrations`) so
+/// an app can keep them in its own migrations folder. Build it with [`sql_migration!`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SqlMigration {
+    /// The version (`20260102000000`), as the embedded migration's.
+    pub version: &'static str,
+    /// The name after the version.
+    pub name: &'static str,
+    /// SQLite `up.sql`.
+    pub sqlite_up: &'static str,
+    /// SQLite `down.sql`.
+    pub sqlite_down: &'static str,
+    /// PostgreSQL `up.sql`.
+    pub postgres_up: &'static str,
+    /// PostgreSQL `down.sql`.
+    pub postgres_down: &'static str,
+}
+
+impl SqlMigration {
+    /// `up.sql` and `down.sql` for `backend` (`"sqlite"` or `"postgres"`).
+    pub fn for_backend(&self, backend: &str) -> Option<(&'static str, &'static str)> {
+        match backend {
+            "sqlite" => Some((self.sqlite_up, self.sqlite_down)),
+            "postgres" => Some((self.postgres_up, self.postgres_down)),
+            _ => None,
+        }
+    }
+}
+
+/// A [`SqlMigration`] from the calling crate's `migrations/{sqlite,postgres}/<version>_<name>/`
+/// folders (the ones `embed_migrations!` reads).
+#[macro_export]
+macro_rules! sql_migration {
+    ($version:literal, $name:literal) => {
+        $crate::extension::SqlMigration {
+            version: $version,
+            name: $name,
+            sqlite_up: include_str!(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/migrations/sqlite/",
+                $version,
+                "_",
+                $name,
+                "/up.sql"
+            )),
+            sqlite_down: include_str!(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/migrations/sqlite/",
+                $version,
+                "_",
+                $name,
+                "/down.sql"
+            )),
+            postgres_up: include_str!(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/migrations/postgres/",
+                $version,
+                "_",
+                $name,
+                "/up.sql"
+            )),
+            postgres_down: include_str!(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/migrations/postgres/",
+                $version,
+                "_",
+                $name,
+                "/down.sql"
+            )),
+        }
+    };
+}
+
+/// The core's migrations as SQL text (see [`SqlMigration`]).
+pub const CORE_SQL_MIGRATIONS: &[SqlMigration] = &[
+    sql_migration!("00000000000001", "create_users"),
+    sql_migration!("00000000000002", "create_audit_events"),
+];
+
+/// Every migration of `config` (the core's and its extensions'), in the order
+/// [`migrate`](crate::users::diesel::DieselUsersContext::migrate) applies them.
+pub fn all_sql_migrations(config: &PowConfig) -> Vec<SqlMigration> {
+    let mut all: Vec<SqlMigration> = CORE_SQL_MIGRATIONS.to_vec();
+    for ext in config.extensions().iter() {
+        all.extend(ext.migration_sql());
+    }
+    all.sort_by_key(|m| m.version);
+    all
+}
+
 /// A pow-rs extension. Object safe; every method but [`name`](Extension::name) has a
 /// default that contributes nothing.
 ///
@@ -48,6 +138,12 @@ pub struct Migrations {
 pub trait Extension: Send + Sync + 'static {
     /// Unique name, e.g. `"pow_reset_password"`. Two extensions with one name are refused.
     fn name(&self) -> &'static str;
+
+    /// The SQL text of this extension's migrations (the same as [`migrations`](Self::migrations)),
+    /// for export. Build each with [`sql_migration!`](crate::sql_migration).
+    fn migration_sql(&self) -> Vec<SqlMigration> {
+        Vec::new()
+    }
 
     /// User columns this extension adds (its migrations create them).
     fn user_fields(&self) -> Vec<FieldDef> {

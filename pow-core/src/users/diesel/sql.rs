@@ -286,6 +286,17 @@ impl<'a> Table<'a> {
         Ok(stmt)
     }
 
+    /// Every row, by id, `limit` of them from the `offset`-th.
+    pub(crate) fn list(&self, limit: u32, offset: u32) -> Statement {
+        let mut stmt = Statement::new(self.dialect);
+        stmt.sql = format!(
+            "SELECT {} FROM {} AS {ROW_ALIAS} ORDER BY {ROW_ALIAS}.\"id\" LIMIT {limit} OFFSET {offset}",
+            self.row_json(),
+            self.name
+        );
+        stmt
+    }
+
     /// Checks `changes` and converts them to `(column, bind)` pairs.
     fn columns(&self, changes: &Changes) -> Result<Vec<(String, Bind)>, PowError> {
         changes

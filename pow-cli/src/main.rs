@@ -1,0 +1,575 @@
+//! `pow`: the pow-rs command line.
+//!
+//! - `pow gen secret`: a secret key base;
+//! - `pow export migrations|templates|messages`: the SQL, templates and Fluent files pow-rs
+//!   embeds, to keep in an app's own migrations or to start overriding;
+//! - `pow users create|confirm|disable|enable|revoke-sessions|list`: user administration
+//!   on a database (and the Redis store for sessions);
+//! - `pow check`: whether a database has every migration and column the setup needs.
+//!
+//! Every command has `--help`. Exit codes: 0 done, 1 failed (the message says why), 2 a
+//! usage error.
+
+use std::io::Read as _;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use pow_core::extension::{all_sql_migrations, SqlMigration};
+use pow_core::users::diesel::DieselUsersContext;
+use pow_core::users::{Changes, UsersContext, Value};
+use pow_core::{PowConfig, PowError, User};
+use rand::RngCore as _;
+
+#[derive(Parser)]
+#[command(name = "pow", version, about = "The pow-rs command line")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Generate secrets.
+    #[command(subcommand)]
+    Gen(Gen),
+    /// Write out what pow-rs embeds: migrations, templates, messages.
+    #[command(subcommand)]
+    Export(Export),
+    /// Administer users.
+    #[command(subcommand)]
+    Users(Users),
+    /// Check that a database has every migration and column the extensions need.
+    Check(Setup),
+}
+
+#[derive(Subcommand)]
+enum Gen {
+    /// A random secret key base (base64), for `PowConfig::builder`.
+    Secret {
+        /// Random bytes (at least 64).
+        #[arg(long, default_value_t = 64)]
+        bytes: usize,
+    },
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Sqlite => "sqlite",
+            Self::Postgres => "postgres",
+        }
+    }
+}
+
+/// The extensions pow-rs ships.
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Ext {
+    ResetPassword,
+    EmailConfirmation,
+    PersistentSession,
+    Invitation,
+}
+
+impl Ext {
+    const ALL: [Ext; 4] = [
+        Ext::ResetPassword,
+        Ext::EmailConfirmation,
+        Ext::PersistentSession,
+        Ext::Invitation,
+    ];
+}
+
+#[derive(Args)]
+struct Extensions {
+    /// The extensions the app enables (comma-separated); all of them by default.
+    #[arg(long, value_delimiter = ',')]
+    extensions: Option<Vec<Ext>>,
+}
+
+impl Extensions {
+    fn list(&self) -> Vec<Ext> {
+        self.extensions.clone().unwrap_or_else(|| Ext::ALL.to_vec())
+    }
+}
+
+#[derive(Subcommand)]
+enum Export {
+    /// The SQL migrations (`<version>_<name>/up.sql` and `down.sql`), in the order
+    /// `migrate()` applies them. Without `--out`, printed one after the other.
+    Migrations {
+        /// The database.
+        #[arg(long, value_enum)]
+        backend: Backend,
+        #[command(flatten)]
+        extensions: Extensions,
+        /// A folder to write them to (diesel's layout).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// The page and mail templates and the stylesheet.
+    Templates {
+        /// The folder to write them to.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// The Fluent message files, per language.
+    Messages {
+        /// Only this extension's (the core's and the API's by default).
+        #[arg(long, value_enum)]
+        extension: Option<Ext>,
+        /// The folder to write them to.
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+#[derive(Args)]
+struct Setup {
+    /// The users database: `postgres://...` or a SQLite path.
+    #[arg(long)]
+    database_url: String,
+    #[command(flatten)]
+    extensions: Extensions,
+}
+
+#[derive(Args)]
+struct Account {
+    #[command(flatten)]
+    setup: Setup,
+    /// The user's email address.
+    #[arg(long)]
+    email: String,
+}
+
+#[derive(Subcommand)]
+enum Users {
+    /// Create a user (with a confirmed address when email confirmation is on).
+    Create {
+        #[command(flatten)]
+        account: Account,
+        /// The password (visible to other local users: prefer `--password-stdin`).
+        #[arg(long, conflicts_with = "password_stdin")]
+        password: Option<String>,
+        /// Read the password from standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Mark a user's email address confirmed.
+    Confirm(Account),
+    /// Lock a user out (needs a `locked_at` column, see the roles guide) and end their
+    /// sessions when `--redis-url` is given.
+    Disable {
+        #[command(flatten)]
+        account: Account,
+        #[command(flatten)]
+        store: Store,
+    },
+    /// Let a locked user in again.
+    Enable(Account),
+    /// End every session, API token and remember-me token of a user (in the Redis store).
+    RevokeSessions {
+        #[command(flatten)]
+        account: Account,
+        #[command(flatten)]
+        store: Store,
+    },
+    /// List users: id, email, created.
+    List(Setup),
+}
+
+#[derive(Args)]
+struct Store {
+    /// The Redis store the app uses (sessions in an in-memory store end with the process).
+    #[arg(long)]
+    redis_url: Option<String>,
+    /// The store's key prefix.
+    #[arg(long, default_value = "pow")]
+    redis_prefix: String,
+}
+
+/// A failure: the message for standard error.
+struct Failure(String);
+
+impl From<PowError> for Failure {
+    fn from(err: PowError) -> Self {
+        Self(err.to_string())
+    }
+}
+
+impl From<std::io::Error> for Failure {
+    fn from(err: std::io::Error) -> Self {
+        Self(err.to_string())
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli.command) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure(message)) => {
+            eprintln!("pow: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(command: Command) -> Result<(), Failure> {
+    match command {
+        Command::Gen(Gen::Secret { bytes }) => {
+            if bytes < 64 {
+                return Err(Failure("a secret key base needs at least 64 bytes".into()));
+            }
+            let mut secret = vec![0; bytes];
+            rand::rngs::OsRng.fill_bytes(&mut secret);
+            println!("{}", STANDARD.encode(secret));
+            Ok(())
+        }
+        Command::Export(export) => run_export(export),
+        Command::Users(users) => run_users(users),
+        Command::Check(setup) => check(&setup),
+    }
+}
+
+/// A config with the chosen extensions, for reading and writing users (no request is ever
+/// served with it, so its secret is a placeholder).
+fn config(
+    extensions: &[Ext],
+    users: Option<DieselUsersContext>,
+    store: Option<Arc<dyn pow_core::store::Store>>,
+) -> Result<PowConfig, Failure> {
+    let secret = std::env::var("SECRET_KEY_BASE").unwrap_or_else(|_| "pow-cli ".repeat(8));
+    let mut builder = PowConfig::builder(secret).base_url("http://localhost");
+    if let Some(users) = users {
+        builder = builder.users(users);
+    }
+    if let Some(store) = store {
+        builder = builder.store(store);
+    }
+    for ext in extensions {
+        builder = match ext {
+            Ext::ResetPassword => builder.extension(pow_ext_reset_password::ResetPassword::new()),
+            Ext::EmailConfirmation => {
+                builder.extension(pow_ext_email_confirmation::EmailConfirmation::new())
+            }
+            Ext::PersistentSession => {
+                builder.extension(pow_ext_persistent_session::PersistentSession::new())
+            }
+            Ext::Invitation => builder.extension(pow_ext_invitation::Invitation::new()),
+        };
+    }
+    Ok(builder.build()?)
+}
+
+fn write(path: &Path, contents: &str) -> Result<(), Failure> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::write(path, contents)
+        .map_err(|err| Failure(format!("cannot write {}: {err}", path.display())))
+}
+
+fn run_export(export: Export) -> Result<(), Failure> {
+    match export {
+        Export::Migrations {
+            backend,
+            extensions,
+            out,
+        } => {
+            let config = config(&extensions.list(), None, None)?;
+            for migration in all_sql_migrations(&config) {
+                export_migration(&migration, backend, out.as_deref())?;
+            }
+            Ok(())
+        }
+        Export::Templates { out } => {
+            for (path, source) in pow_core::views::TEMPLATE_SOURCES {
+                write(&out.join(path), source)?;
+            }
+            println!(
+                "wrote {} files to {}",
+                pow_core::views::TEMPLATE_SOURCES.len(),
+                out.display()
+            );
+            Ok(())
+        }
+        Export::Messages { extension, out } => {
+            let files: Vec<(String, String)> = match extension {
+                None => pow_core::messages::CORE_FTL
+                    .iter()
+                    .map(|(lang, ftl)| (format!("{lang}/core.ftl"), (*ftl).to_owned()))
+                    .chain(
+                        pow_core::api::API_FTL
+                            .iter()
+                            .map(|(lang, ftl)| (format!("{lang}/api.ftl"), (*ftl).to_owned())),
+                    )
+                    .collect(),
+                Some(ext) => {
+                    let config = config(&[ext], None, None)?;
+                    config
+                        .extensions()
+                        .iter()
+                        .flat_map(|e| {
+                            let name = e.name();
+                            e.messages().into_iter().map(move |(lang, ftl)| {
+                                (format!("{lang}/{name}.ftl"), ftl.to_owned())
+                            })
+                        })
+                        .collect()
+                }
+            };
+            for (path, ftl) in &files {
+                write(&out.join(path), ftl)?;
+            }
+            println!("wrote {} files to {}", files.len(), out.display());
+            Ok(())
+        }
+    }
+}
+
+fn export_migration(
+    migration: &SqlMigration,
+    backend: Backend,
+    out: Option<&Path>,
+) -> Result<(), Failure> {
+    let Some((up, down)) = migration.for_backend(backend.name()) else {
+        return Err(Failure(format!("no SQL for {}", backend.name())));
+    };
+    let folder = format!("{}_{}", migration.version, migration.name);
+    match out {
+        Some(out) => {
+            write(&out.join(&folder).join("up.sql"), up)?;
+            write(&out.join(&folder).join("down.sql"), down)?;
+        }
+        None => {
+            println!("-- {folder}/up.sql");
+            println!("{}", up.trim_end());
+            println!();
+        }
+    }
+    Ok(())
+}
+
+/// The users context on `setup`'s database and a config for it.
+fn open(setup: &Setup) -> Result<(DieselUsersContext, PowConfig), Failure> {
+    let users = DieselUsersContext::connect(&setup.database_url)?;
+    let config = config(&setup.extensions.list(), Some(users.clone()), None)?;
+    Ok((users, config))
+}
+
+fn find(users: &DieselUsersContext, config: &PowConfig, email: &str) -> Result<User, Failure> {
+    let email = pow_core::users::validation::normalize_user_id(email);
+    users
+        .get_by(config, "email", &Value::Text(email.clone()))?
+        .ok_or_else(|| Failure(format!("no user with the email {email}")))
+}
+
+/// Whether the users table has `column` (a name from the config or a constant, never
+/// from input).
+fn has_column(users: &DieselUsersContext, config: &PowConfig, column: &str) -> bool {
+    users
+        .database()
+        .batch_execute(&format!(
+            "SELECT \"{column}\" FROM \"{}\" WHERE 1 = 0",
+            config.table()
+        ))
+        .is_ok()
+}
+
+fn run_users(command: Users) -> Result<(), Failure> {
+    match command {
+        Users::Create {
+            account,
+            password,
+            password_stdin,
+        } => {
+            let password = match (password, password_stdin) {
+                (Some(password), _) => password,
+                (None, true) => {
+                    let mut line = String::new();
+                    std::io::stdin().read_to_string(&mut line)?;
+                    line.trim_end_matches(['\r', '\n']).to_owned()
+                }
+                (None, false) => {
+                    return Err(Failure("give --password or --password-stdin".into()));
+                }
+            };
+            let (users, config) = open(&account.setup)?;
+            let params: pow_core::users::Params = [
+                ("email", account.email.as_str()),
+                ("password", password.as_str()),
+                ("password_confirmation", password.as_str()),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect();
+            let user = users.create(&config, &params)?.map_err(|changeset| {
+                let errors: Vec<String> = changeset
+                    .errors
+                    .0
+                    .iter()
+                    .flat_map(|(field, errors)| {
+                        errors.iter().map(move |e| format!("{field}: {}", e.key))
+                    })
+                    .collect();
+                Failure(format!("user not created: {}", errors.join(", ")))
+            })?;
+            if account
+                .setup
+                .extensions
+                .list()
+                .contains(&Ext::EmailConfirmation)
+            {
+                confirm(&users, &config, &user)?;
+            }
+            println!(
+                "created user {} ({})",
+                user.id,
+                user.email().unwrap_or_default()
+            );
+            Ok(())
+        }
+        Users::Confirm(account) => {
+            let (users, config) = open(&account.setup)?;
+            let user = find(&users, &config, &account.email)?;
+            confirm(&users, &config, &user)?;
+            println!("confirmed {}", account.email);
+            Ok(())
+        }
+        Users::Disable { account, store } => {
+            let (users, config) = open(&account.setup)?;
+            let user = find(&users, &config, &account.email)?;
+            set_locked(&users, &config, &user, true)?;
+            if let Some(url) = &store.redis_url {
+                revoke(&account.setup, &user, url, &store.redis_prefix)?;
+            }
+            println!("disabled {}", account.email);
+            Ok(())
+        }
+        Users::Enable(account) => {
+            let (users, config) = open(&account.setup)?;
+            let user = find(&users, &config, &account.email)?;
+            set_locked(&users, &config, &user, false)?;
+            println!("enabled {}", account.email);
+            Ok(())
+        }
+        Users::RevokeSessions { account, store } => {
+            let (users, config) = open(&account.setup)?;
+            let user = find(&users, &config, &account.email)?;
+            let Some(url) = &store.redis_url else {
+                return Err(Failure(
+                    "give --redis-url: sessions live in the app's cache store".into(),
+                ));
+            };
+            let removed = revoke(&account.setup, &user, url, &store.redis_prefix)?;
+            println!("revoked {removed} sessions of {}", account.email);
+            Ok(())
+        }
+        Users::List(setup) => {
+            let (users, config) = open(&setup)?;
+            let mut offset = 0;
+            loop {
+                let page = users.list(&config, 500, offset)?;
+                for user in &page {
+                    println!(
+                        "{}\t{}\t{}",
+                        user.id,
+                        user.email().unwrap_or_default(),
+                        user.inserted_at.format("%Y-%m-%d %H:%M")
+                    );
+                }
+                if page.len() < 500 {
+                    return Ok(());
+                }
+                offset += 500;
+            }
+        }
+    }
+}
+
+fn confirm(users: &DieselUsersContext, config: &PowConfig, user: &User) -> Result<(), Failure> {
+    let mut changes = Changes::new();
+    changes.insert(
+        "email_confirmed_at".into(),
+        Value::Timestamp(chrono::Utc::now()),
+    );
+    changes.insert("email_confirmation_token".into(), Value::Null);
+    users
+        .update_fields(config, user, &changes)
+        .map_err(|err| Failure(format!("cannot confirm: {err}")))?;
+    Ok(())
+}
+
+fn set_locked(
+    users: &DieselUsersContext,
+    config: &PowConfig,
+    user: &User,
+    locked: bool,
+) -> Result<(), Failure> {
+    if !has_column(users, config, "locked_at") {
+        return Err(Failure(
+            "the users table has no `locked_at` column: add it as in the roles guide \
+             (guides/user-roles-and-fields.md) to disable users"
+                .into(),
+        ));
+    }
+    // The id is a number read from the database, the table name from the config.
+    let value = if locked { "CURRENT_TIMESTAMP" } else { "NULL" };
+    users.database().batch_execute(&format!(
+        "UPDATE \"{}\" SET locked_at = {value} WHERE id = {}",
+        config.table(),
+        user.id
+    ))?;
+    Ok(())
+}
+
+fn revoke(setup: &Setup, user: &User, url: &str, prefix: &str) -> Result<usize, Failure> {
+    let system = actix_rt::System::new();
+    system.block_on(async {
+        let store = pow_core::store::RedisStore::connect(url, prefix)
+            .await
+            .map_err(|err| Failure(format!("cannot reach Redis: {err}")))?;
+        let users = DieselUsersContext::connect(&setup.database_url)?;
+        let config = config(&setup.extensions.list(), Some(users), Some(Arc::new(store)))?;
+        Ok(pow_core::session::revoke_user(&config, user).await?)
+    })
+}
+
+fn check(setup: &Setup) -> Result<(), Failure> {
+    let (users, config) = open(setup)?;
+    let applied = users.applied_migrations().unwrap_or_default();
+    let mut problems = Vec::new();
+    for migration in all_sql_migrations(&config) {
+        if !applied.iter().any(|v| v == migration.version) {
+            problems.push(format!(
+                "migration {}_{} is not applied",
+                migration.version, migration.name
+            ));
+        }
+    }
+    for field in config.user_fields() {
+        if !has_column(&users, &config, &field.name) {
+            problems.push(format!("the users table has no `{}` column", field.name));
+        }
+    }
+    if problems.is_empty() {
+        println!("ok: every migration is applied and every column is there");
+        return Ok(());
+    }
+    for problem in &problems {
+        println!("{problem}");
+    }
+    Err(Failure(format!(
+        "{} problem(s): run DieselUsersContext::migrate, or apply `pow export migrations`",
+        problems.len()
+    )))
+}

@@ -1,0 +1,296 @@
+//! The `pow` binary, run as a user would.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+
+use diesel::connection::SimpleConnection;
+use diesel::{Connection, QueryableByName, RunQueryDsl};
+
+fn pow(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_pow"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+fn temp_db() -> PathBuf {
+    std::env::temp_dir().join(format!("pow-cli-{}.db", uuid::Uuid::new_v4().simple()))
+}
+
+#[test]
+fn help_secret_and_usage_errors() {
+    let help = pow(&["users", "create", "--help"]);
+    assert!(help.status.success());
+    assert!(stdout(&help).contains("--password-stdin"));
+    let secret = pow(&["gen", "secret"]);
+    assert!(secret.status.success());
+    assert_eq!(stdout(&secret).trim().len(), 88, "64 bytes in base64");
+    assert_ne!(stdout(&secret), stdout(&pow(&["gen", "secret"])));
+    assert_eq!(
+        pow(&["gen", "secret", "--bytes", "16"]).status.code(),
+        Some(1)
+    );
+    assert_eq!(
+        pow(&["export", "migrations"]).status.code(),
+        Some(2),
+        "--backend is required"
+    );
+    assert_eq!(pow(&["frobnicate"]).status.code(), Some(2));
+}
+
+#[test]
+fn exported_templates_and_messages_are_files_to_start_from() {
+    let out =
+        std::env::temp_dir().join(format!("pow-cli-export-{}", uuid::Uuid::new_v4().simple()));
+    let out_str = out.display().to_string();
+    assert!(pow(&["export", "templates", "--out", &out_str])
+        .status
+        .success());
+    assert!(std::fs::read_to_string(out.join("page.html"))
+        .unwrap()
+        .contains("<html"));
+    assert!(out.join("mail/layout.txt").exists());
+    assert!(pow(&["export", "messages", "--out", &out_str])
+        .status
+        .success());
+    assert!(std::fs::read_to_string(out.join("de/core.ftl"))
+        .unwrap()
+        .contains("error-blank"));
+    assert!(out.join("fr/api.ftl").exists());
+    let ext = pow(&[
+        "export",
+        "messages",
+        "--extension",
+        "reset-password",
+        "--out",
+        &out_str,
+    ]);
+    assert!(ext.status.success(), "{}", stderr(&ext));
+    assert!(std::fs::read_dir(out.join("en")).unwrap().count() >= 3);
+    let _ = std::fs::remove_dir_all(out);
+}
+
+/// SQLite: the exported SQL builds the schema `migrate()` builds.
+#[test]
+fn exported_sqlite_migrations_match_migrate() {
+    let out = std::env::temp_dir().join(format!("pow-cli-mig-{}", uuid::Uuid::new_v4().simple()));
+    let export = pow(&[
+        "export",
+        "migrations",
+        "--backend",
+        "sqlite",
+        "--out",
+        &out.display().to_string(),
+    ]);
+    assert!(export.status.success(), "{}", stderr(&export));
+    let mut folders: Vec<PathBuf> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    folders.sort();
+    assert_eq!(folders.len(), 4, "core (2), email confirmation, invitation");
+
+    let by_hand = temp_db();
+    let mut conn = diesel::SqliteConnection::establish(&by_hand.display().to_string()).unwrap();
+    for folder in &folders {
+        conn.batch_execute(&std::fs::read_to_string(folder.join("up.sql")).unwrap())
+            .unwrap();
+    }
+    let migrated = temp_db();
+    let users =
+        pow_core::users::diesel::DieselUsersContext::connect(&migrated.display().to_string())
+            .unwrap();
+    let config = full_config(users.clone());
+    users.migrate(&config).unwrap();
+    let mut other = diesel::SqliteConnection::establish(&migrated.display().to_string()).unwrap();
+    assert_eq!(sqlite_schema(&mut conn), sqlite_schema(&mut other));
+    for db in [by_hand, migrated] {
+        let _ = std::fs::remove_file(db);
+    }
+    let _ = std::fs::remove_dir_all(out);
+}
+
+#[derive(QueryableByName, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct SchemaRow {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    item: String,
+}
+
+fn sqlite_schema(conn: &mut diesel::SqliteConnection) -> Vec<SchemaRow> {
+    diesel::sql_query(
+        "SELECT type || ' ' || name || ' ' || COALESCE(sql, '') AS item FROM sqlite_master \
+         WHERE name NOT LIKE '__diesel%' AND name NOT LIKE 'sqlite_%' ORDER BY name",
+    )
+    .load(conn)
+    .unwrap()
+}
+
+fn full_config(users: pow_core::users::diesel::DieselUsersContext) -> pow_core::PowConfig {
+    pow_core::PowConfig::builder("c".repeat(64))
+        .users(users)
+        .base_url("http://localhost")
+        .extension(pow_ext_reset_password::ResetPassword::new())
+        .extension(pow_ext_email_confirmation::EmailConfirmation::new())
+        .extension(pow_ext_persistent_session::PersistentSession::new())
+        .extension(pow_ext_invitation::Invitation::new())
+        .build()
+        .unwrap()
+}
+
+fn pg_url() -> Option<String> {
+    match std::env::var("POW_TEST_DATABASE_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ if std::env::var_os("CI").is_some() => panic!("POW_TEST_DATABASE_URL must be set in CI"),
+        _ => {
+            eprintln!("POW_TEST_DATABASE_URL is not set: skipping the PostgreSQL export test");
+            None
+        }
+    }
+}
+
+/// PostgreSQL: the printed SQL, applied to an empty schema (as `psql` would), gives the
+/// columns and indexes `migrate()` gives.
+#[test]
+fn exported_postgres_migrations_match_migrate() {
+    let Some(base) = pg_url() else { return };
+    let export = pow(&["export", "migrations", "--backend", "postgres"]);
+    assert!(export.status.success(), "{}", stderr(&export));
+    let sql = stdout(&export);
+    let by_hand = format!("pow_cli_{}", uuid::Uuid::new_v4().simple());
+    let migrated = format!("pow_cli_{}", uuid::Uuid::new_v4().simple());
+    let mut admin = diesel::PgConnection::establish(&base).unwrap();
+    admin
+        .batch_execute(&format!(
+            "CREATE SCHEMA {by_hand}; CREATE SCHEMA {migrated}"
+        ))
+        .unwrap();
+    let sep = if base.contains('?') { '&' } else { '?' };
+    let url = |schema: &str| format!("{base}{sep}options=-csearch_path%3D{schema}");
+    let mut conn = diesel::PgConnection::establish(&url(&by_hand)).unwrap();
+    conn.batch_execute(&sql).unwrap();
+    let users = pow_core::users::diesel::DieselUsersContext::connect(&url(&migrated)).unwrap();
+    users.migrate(&full_config(users.clone())).unwrap();
+    let mut schema = |schema: &str| -> Vec<SchemaRow> {
+        diesel::sql_query(format!(
+            "SELECT table_name || '.' || column_name || ' ' || data_type || ' ' || is_nullable \
+             || ' ' || replace(COALESCE(column_default, ''), '{schema}.', '') AS item FROM information_schema.columns \
+             WHERE table_schema = '{schema}' AND table_name NOT LIKE '__diesel%' \
+             UNION ALL SELECT replace(indexdef, '{schema}.', '') FROM pg_indexes \
+             WHERE schemaname = '{schema}' AND tablename NOT LIKE '__diesel%' ORDER BY 1"
+        ))
+        .load(&mut admin)
+        .unwrap()
+    };
+    let (a, b) = (schema(&by_hand), schema(&migrated));
+    admin
+        .batch_execute(&format!(
+            "DROP SCHEMA {by_hand} CASCADE; DROP SCHEMA {migrated} CASCADE"
+        ))
+        .unwrap();
+    assert!(a.len() > 10);
+    assert_eq!(a, b);
+}
+
+/// `pow check` spots a database without the migrations; `pow users create` makes a user who
+/// then signs in over HTTP; `disable` needs a `locked_at` column.
+#[test]
+fn users_created_by_the_cli_sign_in() {
+    let db = temp_db();
+    let url = db.display().to_string();
+    let check = pow(&["check", "--database-url", &url]);
+    assert_eq!(check.status.code(), Some(1));
+    assert!(stdout(&check).contains("00000000000001_create_users is not applied"));
+
+    let users = pow_core::users::diesel::DieselUsersContext::connect(&url).unwrap();
+    let config = full_config(users.clone());
+    users.migrate(&config).unwrap();
+    let check = pow(&["check", "--database-url", &url]);
+    assert!(
+        check.status.success(),
+        "{}{}",
+        stdout(&check),
+        stderr(&check)
+    );
+
+    let mut create = Command::new(env!("CARGO_BIN_EXE_pow"))
+        .args([
+            "users",
+            "create",
+            "--database-url",
+            &url,
+            "--email",
+            "Ops@Example.com",
+            "--password-stdin",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    create
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"a long operator passphrase\n")
+        .unwrap();
+    let created = create.wait_with_output().unwrap();
+    assert!(created.status.success(), "{}", stderr(&created));
+    let weak = pow(&[
+        "users",
+        "create",
+        "--database-url",
+        &url,
+        "--email",
+        "x@example.com",
+        "--password",
+        "password",
+    ]);
+    assert_eq!(weak.status.code(), Some(1));
+    assert!(
+        stderr(&weak).contains("password: common"),
+        "{}",
+        stderr(&weak)
+    );
+
+    let list = pow(&["users", "list", "--database-url", &url]);
+    assert!(stdout(&list).contains("ops@example.com"));
+
+    // Email confirmation is on, and the CLI confirmed the address: sign-in works.
+    let served = config.clone();
+    let mut c = pow_core::test_client::Client::new(pow_core::test_client::serve(move || {
+        pow_core::testing::app(&served)
+    }));
+    let csrf = c.get("/session/new").csrf();
+    let res = c.post(
+        "/session",
+        &[
+            ("_csrf_token", &csrf),
+            ("user[email]", "ops@example.com"),
+            ("user[password]", "a long operator passphrase"),
+        ],
+    );
+    assert_eq!(res.location(), "/", "{}", res.body);
+
+    let disable = pow(&[
+        "users",
+        "disable",
+        "--database-url",
+        &url,
+        "--email",
+        "ops@example.com",
+    ]);
+    assert_eq!(disable.status.code(), Some(1));
+    assert!(stderr(&disable).contains("locked_at"));
+    let _ = std::fs::remove_file(db);
+}
