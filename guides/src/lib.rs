@@ -66,3 +66,6 @@ pub mod abuse_protection {}
 
 #[doc = include_str!("../audit-log.md")]
 pub mod audit_log {}
+
+#[doc = include_str!("../cli.md")]
+pub mod cli {}

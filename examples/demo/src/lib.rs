@@ -13,7 +13,9 @@ use actix_web::middleware::{from_fn, Next};
 use actix_web::{web, App, HttpRequest, HttpResponse};
 use askama::Template;
 use pow_core::audit::{self, AuditQuery, Auditor, DieselAuditSink, FanOut, TracingSink};
-use pow_core::mailer::{BackgroundMailer, FileMailer, LogMailer, Mailer};
+use pow_core::mailer::{
+    mailbox_preview, BackgroundMailer, FileMailer, LogMailer, Mailer, MemoryMailer,
+};
 use pow_core::password::Argon2Hasher;
 use pow_core::session::{MaybeUser, PowMiddleware, RequireAuthenticated};
 use pow_core::store::{DiskStore, MemoryStore, RedisStore, Store};
@@ -295,7 +297,7 @@ pub fn build_with_hasher(
             Box::new(DieselAuditSink::new(users.database().clone())),
             Box::new(TracingSink),
         ])))
-        .user_field(FieldDef::new("name", FieldKind::Text).castable())
+        .user_field(FieldDef::new("name", FieldKind::Text).castable().required())
         .user_field(FieldDef::new("role", FieldKind::Text))
         .user_field(FieldDef::new("team", FieldKind::Text))
         .changeset_hook(demo_changeset(settings.admin_emails.clone()))
@@ -327,12 +329,12 @@ pub fn build_with_hasher(
 <html lang="en"><head><meta charset="utf-8"><title>{{ title }}</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <style>{{ css|safe }}</style></head>
-<body><main class="pow-page">
+<body class="pow-page-demo"><main class="pow">
 <h1>{{ title }}</h1>
-{% for p in paragraphs %}<p>{{ p }}</p>{% endfor %}
-<nav><ul>{% for l in links %}<li><a href="{{ l.0 }}">{{ l.1 }}</a></li>{% endfor %}</ul></nav>
+{% for p in paragraphs %}<p class="pow-text">{{ p }}</p>{% endfor %}
+<ul class="pow-links">{% for l in links %}<li><a href="{{ l.0 }}">{{ l.1 }}</a></li>{% endfor %}</ul>
 {% if let Some(token) = sign_out_token %}
-<form action="/session" method="post"><input type="hidden" name="_method" value="DELETE">
+<form class="pow-form" action="/session" method="post"><input type="hidden" name="_method" value="DELETE">
 <input type="hidden" name="_csrf_token" value="{{ token }}"><button type="submit">Sign out</button></form>
 {% endif %}
 </main></body></html>"#
@@ -469,8 +471,30 @@ pub fn app(
         InitError = (),
     >,
 > {
+    app_with_mailbox(config, None)
+}
+
+/// The demo app for `config`, with the development mailbox preview at `/dev/mailbox` when
+/// mails are kept in `mailbox`.
+pub fn app_with_mailbox(
+    config: PowConfig,
+    mailbox: Option<MemoryMailer>,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
     App::new()
         .configure(pow_core::web::configure(config.clone()))
+        .configure(|cfg| {
+            if let Some(outbox) = mailbox {
+                mailbox_preview(outbox)(cfg);
+            }
+        })
         .route("/", web::get().to(home))
         .service(
             web::scope("/protected")

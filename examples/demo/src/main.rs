@@ -4,11 +4,14 @@
 //! (all optional): `DATABASE_URL` (default `sqlite://pow-demo.db`; a `postgres://` URL
 //! works too), `BIND` (default `127.0.0.1:8080`), `SECRET_KEY_BASE` (generated into
 //! `.secret_key_base` if unset), `POW_MAIL_DIR` (write mails there as `.eml` instead of
-//! logging them), `BASE_URL` (for links in mails), `ADMIN_EMAILS` (who gets the admin role), `POW_CACHE` (`memory`, `redis` with
+//! keeping them for the mailbox preview at `/dev/mailbox`), `BASE_URL` (for links in mails), `ADMIN_EMAILS` (who gets the admin role), `POW_CACHE` (`memory`, `redis` with
 //! `REDIS_URL` and `REDIS_PREFIX`, or `disk` with `POW_CACHE_DIR`), `WORKERS` (actix worker threads; default one
 //! per CPU), `POW_HASHER` (`pbkdf2`, the default, or `argon2`).
 
+use std::sync::Arc;
+
 use actix_web::HttpServer;
+use pow_core::mailer::{BackgroundMailer, Mailer, MemoryMailer};
 use tracing_subscriber::EnvFilter;
 
 #[actix_web::main]
@@ -22,10 +25,23 @@ async fn main() -> std::io::Result<()> {
     let server_settings =
         example_demo::ServerSettings::from_env().map_err(std::io::Error::other)?;
     let store = settings.cache.open().await.map_err(std::io::Error::other)?;
-    let config = example_demo::build_with_hasher(&settings, server_settings.hasher, store, None)
+    // Without POW_MAIL_DIR, mails stay in memory and show at /dev/mailbox.
+    let mailbox = settings.mail_dir.is_none().then(MemoryMailer::new);
+    let mailer = mailbox
+        .clone()
+        .map(|outbox| Arc::new(BackgroundMailer::new(outbox)) as Arc<dyn Mailer>);
+    let config = example_demo::build_with_hasher(&settings, server_settings.hasher, store, mailer)
         .map_err(std::io::Error::other)?;
     tracing::info!("pow-rs demo listening on http://{}", settings.bind);
-    let mut server = HttpServer::new(move || example_demo::app(config.clone()));
+    if mailbox.is_some() {
+        tracing::info!(
+            "mails sent by the demo: http://{}{}",
+            settings.bind,
+            pow_core::mailer::MAILBOX_PATH
+        );
+    }
+    let mut server =
+        HttpServer::new(move || example_demo::app_with_mailbox(config.clone(), mailbox.clone()));
     if let Some(workers) = server_settings.workers {
         server = server.workers(workers);
     }

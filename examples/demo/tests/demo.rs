@@ -455,3 +455,66 @@ fn admins_invite_people_into_their_team() {
         home.body
     );
 }
+
+/// A newcomer's first minutes: the styled home page, the sign-up form marks its required
+/// fields, and the confirmation link is opened from the development mailbox.
+#[test]
+fn a_newcomer_confirms_from_the_dev_mailbox() {
+    let outbox = MemoryMailer::new();
+    let config = example_demo::build(
+        &settings(&[]),
+        pow_core::store::MemoryStore::shared(),
+        Some(Arc::new(outbox.clone())),
+    )
+    .unwrap();
+    let served = outbox.clone();
+    let mut c = Client::new(serve(move || {
+        example_demo::app_with_mailbox(config.clone(), Some(served.clone()))
+    }));
+    let home = c.get("/");
+    assert!(home.body.contains(r#"<main class="pow">"#), "{}", home.body);
+    let form = c.get("/registration/new");
+    assert!(form.body.contains(r#"name="user[name]""#));
+    let name_input = form
+        .body
+        .split("<input")
+        .find(|i| i.contains(r#"name="user[name]""#))
+        .unwrap();
+    assert!(name_input.contains("required"), "{name_input}");
+
+    assert_eq!(c.get("/dev/mailbox").status, 200);
+    assert_eq!(
+        register(&mut c, "newbie@example.com", "a newcomer passphrase").status,
+        302
+    );
+    let mailbox = c.get("/dev/mailbox");
+    assert!(
+        mailbox.body.contains("newbie@example.com"),
+        "{}",
+        mailbox.body
+    );
+    let at = mailbox
+        .body
+        .find("href=\"/dev/mailbox/0\"")
+        .expect("the mail is listed");
+    assert!(at > 0);
+    let mail = c.get("/dev/mailbox/0");
+    assert_eq!(mail.status, 200);
+    let start = mail
+        .body
+        .find("href=\"http://localhost/")
+        .expect("a clickable link")
+        + "href=\"http://localhost".len();
+    let end = start + mail.body[start..].find('"').unwrap();
+    let link = mail.body[start..end].to_owned();
+    assert_eq!(c.get(&link).status, 302);
+    assert_eq!(
+        sign_in(&mut c, "newbie@example.com", "a newcomer passphrase").location(),
+        "/"
+    );
+    assert!(c
+        .get("/")
+        .body
+        .contains("Signed in as Alice (newbie@example.com)"));
+    assert_eq!(c.get("/dev/mailbox/99").status, 404);
+}

@@ -37,12 +37,14 @@
 //! log them in production: [`LogMailer`] is for development only.
 
 mod background;
+mod mailbox;
 mod transports;
 mod views;
 
 use askama::Template;
 
 pub use background::BackgroundMailer;
+pub use mailbox::{mailbox_preview, MAILBOX_PATH};
 pub use transports::{FileMailer, LogMailer, MemoryMailer, SmtpMailer};
 pub use views::{compose, validity_text, DefaultMailViews, MailContent, MailViews};
 

@@ -55,6 +55,9 @@ pub struct FieldDef {
     /// Whether the column has a unique index (a violation becomes
     /// "has already been taken" on this field).
     pub unique: bool,
+    /// Whether the sign-up form marks the input `required` (the browser then refuses an
+    /// empty one). Validation stays the changeset's (a hook's `validate_required`).
+    pub required: bool,
 }
 
 impl FieldDef {
@@ -65,7 +68,14 @@ impl FieldDef {
             kind,
             castable: false,
             unique: false,
+            required: false,
         }
+    }
+
+    /// Marks the sign-up form's input `required` (validate it in a changeset hook too).
+    pub fn required(mut self) -> Self {
+        self.required = true;
+        self
     }
 
     /// Allows the field to be set from form params.

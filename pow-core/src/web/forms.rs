@@ -113,7 +113,10 @@ pub fn extra_fields(
             } else {
                 FieldType::Text
             };
-            optional_field(config, lang, &f.name, kind, value, changeset)
+            let mut field = optional_field(config, lang, &f.name, kind, value, changeset);
+            // Required on sign-up; an account edit may leave a field as it is.
+            field.required = f.required && user.is_none();
+            field
         })
         .collect()
 }

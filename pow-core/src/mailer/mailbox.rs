@@ -1,0 +1,110 @@
+//! A mailbox preview for development: the mails a [`MemoryMailer`] kept, as web pages.
+
+use actix_web::{web, HttpResponse};
+
+use super::MemoryMailer;
+use crate::web::no_store;
+
+/// Where the preview is mounted.
+pub const MAILBOX_PATH: &str = "/dev/mailbox";
+
+/// Mounts the mailbox preview at [`MAILBOX_PATH`]: `GET /dev/mailbox` lists the mails
+/// `outbox` kept (newest first), `GET /dev/mailbox/{n}` shows one rendered (its links
+/// clickable) and `GET /dev/mailbox/{n}/text` its plain-text part.
+///
+/// For development only: it shows every mail the app sent, sign-in links included, to
+/// anyone who can reach it. pow-rs never mounts it by itself; the demo mounts it when it
+/// keeps mails in memory.
+///
+/// ```
+/// use actix_web::App;
+/// use pow_core::mailer::{mailbox_preview, MemoryMailer};
+///
+/// let outbox = MemoryMailer::new();
+/// let app = App::new().configure(mailbox_preview(outbox.clone()));
+/// ```
+pub fn mailbox_preview(outbox: MemoryMailer) -> impl FnOnce(&mut web::ServiceConfig) {
+    move |cfg: &mut web::ServiceConfig| {
+        cfg.app_data(web::Data::new(outbox))
+            .route(MAILBOX_PATH, web::get().to(list))
+            .route(&format!("{MAILBOX_PATH}/{{n}}"), web::get().to(show))
+            .route(&format!("{MAILBOX_PATH}/{{n}}/text"), web::get().to(text));
+    }
+}
+
+/// Escapes text for HTML.
+fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn html(body: String) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header(no_store())
+        .content_type("text/html; charset=utf-8")
+        .body(body)
+}
+
+async fn list(outbox: web::Data<MemoryMailer>) -> HttpResponse {
+    let mails = outbox.deliveries();
+    let rows: String = mails
+        .iter()
+        .enumerate()
+        .rev()
+        .map(|(n, mail)| {
+            format!(
+                "<tr><td>{n}</td><td>{}</td><td><a href=\"{MAILBOX_PATH}/{n}\">{}</a></td>\
+                 <td><a href=\"{MAILBOX_PATH}/{n}/text\">text</a></td></tr>",
+                escape(&mail.to),
+                escape(&mail.subject)
+            )
+        })
+        .collect();
+    let empty = if mails.is_empty() {
+        "<p>No mail sent yet.</p>"
+    } else {
+        ""
+    };
+    html(format!(
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Mailbox</title>\
+         <style>{}</style></head><body><main class=\"pow-card\"><h1>Mailbox</h1>\
+         <p>Mails sent by this development server, newest first.</p>{empty}\
+         <table><tr><th>#</th><th>To</th><th>Subject</th><th></th></tr>{rows}</table>\
+         </main></body></html>",
+        crate::views::STYLESHEET
+    ))
+}
+
+fn mail(outbox: &MemoryMailer, n: &str) -> Option<super::Mail> {
+    outbox.deliveries().into_iter().nth(n.parse().ok()?)
+}
+
+async fn show(outbox: web::Data<MemoryMailer>, n: web::Path<String>) -> HttpResponse {
+    match mail(&outbox, &n) {
+        Some(mail) => html(mail.html),
+        None => HttpResponse::NotFound().body("no such mail"),
+    }
+}
+
+async fn text(outbox: web::Data<MemoryMailer>, n: web::Path<String>) -> HttpResponse {
+    match mail(&outbox, &n) {
+        Some(mail) => HttpResponse::Ok()
+            .insert_header(no_store())
+            .content_type("text/plain; charset=utf-8")
+            .body(format!(
+                "To: {}\nSubject: {}\n\n{}",
+                mail.to, mail.subject, mail.text
+            )),
+        None => HttpResponse::NotFound().body("no such mail"),
+    }
+}
