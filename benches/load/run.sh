@@ -181,7 +181,7 @@ start_app() {
         export BIND="127.0.0.1:$port" BASE_URL="$BASE" DATABASE_URL="$WORK/$name/demo.db"
         export SECRET_KEY_BASE="load-benchmark-secret-$name-$(printf '%064d' 0)"
         export POW_MAIL_DIR="$WORK/$name/mail" POW_CACHE="$store" POW_CACHE_DIR="$WORK/$name/cache"
-        export REDIS_URL WORKERS=1 POW_HASHER="$hasher" RUST_LOG=warn
+        export REDIS_URL WORKERS=1 POW_HASHER="$hasher" POW_RATE_LIMITS=off RUST_LOG=warn
         exec taskset -c 0 "$APP_BIN"
     ) >"$WORK/$name/app.log" 2>&1 &
     APP_PID=$!

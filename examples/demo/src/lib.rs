@@ -156,6 +156,9 @@ pub struct ServerSettings {
     pub workers: Option<usize>,
     /// `POW_HASHER`: the password hasher.
     pub hasher: HasherSetting,
+    /// `POW_RATE_LIMITS=off` turns the rate limits and lockout off (for load benchmarks
+    /// that sign in from one address all the time); on by default.
+    pub rate_limits_off: bool,
 }
 
 impl ServerSettings {
@@ -190,7 +193,20 @@ impl ServerSettings {
                 )))
             }
         };
-        Ok(Self { workers, hasher })
+        let rate_limits_off = match env("POW_RATE_LIMITS").as_deref().map(str::trim) {
+            None | Some("on") => false,
+            Some("off") => true,
+            Some(other) => {
+                return Err(PowError::Config(format!(
+                    "POW_RATE_LIMITS must be on or off (got `{other}`)"
+                )))
+            }
+        };
+        Ok(Self {
+            workers,
+            hasher,
+            rate_limits_off,
+        })
     }
 }
 
@@ -273,6 +289,24 @@ pub fn build_with_hasher(
     store: Arc<dyn Store>,
     mailer: Option<Arc<dyn Mailer>>,
 ) -> Result<PowConfig, PowError> {
+    let server = ServerSettings {
+        hasher,
+        ..ServerSettings::default()
+    };
+    build_for_server(settings, &server, store, mailer)
+}
+
+/// [`build`] with the server's settings (hasher, rate limits).
+///
+/// # Errors
+/// As [`build`].
+pub fn build_for_server(
+    settings: &Settings,
+    server: &ServerSettings,
+    store: Arc<dyn Store>,
+    mailer: Option<Arc<dyn Mailer>>,
+) -> Result<PowConfig, PowError> {
+    let hasher = server.hasher;
     let users = DieselUsersContext::connect(&settings.database_url)?;
     let mailer: Arc<dyn Mailer> = match (mailer, &settings.mail_dir) {
         (Some(mailer), _) => mailer,
@@ -286,6 +320,9 @@ pub fn build_with_hasher(
     let mut builder = PowConfig::builder(settings.secret_key_base.clone());
     if hasher == HasherSetting::Argon2 {
         builder = builder.hasher(Argon2Hasher::default());
+    }
+    if server.rate_limits_off {
+        builder = builder.rate_limits(pow_core::limits::RateLimits::disabled());
     }
     let config = builder
         .users(users.clone())
@@ -537,7 +574,8 @@ mod tests {
             settings.ok(),
             Some(ServerSettings {
                 workers: Some(1),
-                hasher: HasherSetting::Argon2
+                hasher: HasherSetting::Argon2,
+                rate_limits_off: false,
             })
         );
         let settings = server_settings(&[("POW_HASHER", "pbkdf2")]);

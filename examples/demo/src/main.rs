@@ -6,7 +6,8 @@
 //! `.secret_key_base` if unset), `POW_MAIL_DIR` (write mails there as `.eml` instead of
 //! keeping them for the mailbox preview at `/dev/mailbox`), `BASE_URL` (for links in mails), `ADMIN_EMAILS` (who gets the admin role), `POW_CACHE` (`memory`, `redis` with
 //! `REDIS_URL` and `REDIS_PREFIX`, or `disk` with `POW_CACHE_DIR`), `WORKERS` (actix worker threads; default one
-//! per CPU), `POW_HASHER` (`pbkdf2`, the default, or `argon2`).
+//! per CPU), `POW_HASHER` (`pbkdf2`, the default, or `argon2`), `POW_RATE_LIMITS` (`on`, the
+//! default, or `off` for load benchmarks).
 
 use std::sync::Arc;
 
@@ -30,7 +31,7 @@ async fn main() -> std::io::Result<()> {
     let mailer = mailbox
         .clone()
         .map(|outbox| Arc::new(BackgroundMailer::new(outbox)) as Arc<dyn Mailer>);
-    let config = example_demo::build_with_hasher(&settings, server_settings.hasher, store, mailer)
+    let config = example_demo::build_for_server(&settings, &server_settings, store, mailer)
         .map_err(std::io::Error::other)?;
     tracing::info!("pow-rs demo listening on http://{}", settings.bind);
     if mailbox.is_some() {
