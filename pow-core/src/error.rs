@@ -39,6 +39,10 @@ pub enum PowError {
     /// The service is saturated and asks the client to come back later.
     #[error("service busy, retry later")]
     Busy,
+    /// A sensitive action needs the password confirmed first (sudo mode): `403` for JSON,
+    /// a redirect to the confirmation page for browsers.
+    #[error("the password has to be confirmed first")]
+    ReauthenticationRequired,
     /// A rate limit or an account lock refused the request (`429` with `Retry-After`).
     #[error("too many requests, retry later")]
     RateLimited(crate::limits::RateLimited),
@@ -80,6 +84,7 @@ impl ResponseError for PowError {
         match self {
             Self::Store(_) | Self::Busy => StatusCode::SERVICE_UNAVAILABLE,
             Self::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
+            Self::ReauthenticationRequired => StatusCode::FORBIDDEN,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

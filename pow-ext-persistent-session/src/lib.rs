@@ -362,8 +362,10 @@ impl PersistentSession {
             ..record.clone()
         };
         tokens.insert(&next, &next_record).await?;
+        // A cookie is not a password: the restored session is not fresh (sudo mode).
         let metadata = SessionMetadata {
             extra: record.extra.clone(),
+            authenticated_at: None,
             ..SessionMetadata::with_fingerprint(record.fingerprint.clone())
         };
         if let Err(err) = session::sign_in_with(req, &user, metadata).await {
@@ -397,6 +399,7 @@ impl PersistentSession {
         };
         let metadata = SessionMetadata {
             extra: record.extra.clone(),
+            authenticated_at: None,
             ..SessionMetadata::with_fingerprint(record.fingerprint.clone())
         };
         req.extensions_mut().insert(CurrentSession {

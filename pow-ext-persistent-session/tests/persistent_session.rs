@@ -373,6 +373,29 @@ fn changing_the_password_revokes_the_tokens_of_other_browsers() {
     laptop.cookies.remove(SESSION_COOKIE);
     assert_eq!(whoami(&mut laptop), "user:alice@example.com");
 
+    // A session restored from the cookie is not fresh: the account page asks for the
+    // password first (sudo mode), then returns.
+    let res = laptop.get("/registration/edit");
+    assert_eq!(
+        res.location(),
+        "/session/confirm?request_path=%2Fregistration%2Fedit"
+    );
+    let csrf = laptop.get(res.location()).csrf();
+    let wrong = laptop.post(
+        "/session/confirm?request_path=%2Fregistration%2Fedit",
+        &[("_csrf_token", csrf.as_str()), ("user[password]", "not it")],
+    );
+    assert_eq!(wrong.status, 200);
+    assert!(wrong.body.contains("That password is not correct."));
+    let res = laptop.post(
+        "/session/confirm?request_path=%2Fregistration%2Fedit",
+        &[
+            ("_csrf_token", csrf.as_str()),
+            ("user[password]", "a brand new secret"),
+        ],
+    );
+    assert_eq!(res.location(), "/registration/edit");
+
     // An update that keeps the password keeps the tokens.
     let csrf = laptop.get("/registration/edit").csrf();
     let before = remembered(&laptop);

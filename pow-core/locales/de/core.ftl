@@ -118,3 +118,10 @@ audit-session-renewed = Sitzung erneuert
 audit-api-token-issued = API-Token ausgestellt
 audit-api-token-renewed = API-Token erneuert
 audit-api-token-revoked = API-Token widerrufen
+
+## Sudo-Modus
+
+title-confirm-password = Passwort bestätigen
+confirm_password_intro = Zu Ihrer Sicherheit geben Sie bitte Ihr Passwort erneut ein, um fortzufahren.
+confirm_password_invalid = Dieses Passwort ist nicht korrekt.
+button-confirm = Bestätigen

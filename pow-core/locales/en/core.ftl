@@ -116,3 +116,10 @@ audit-session-renewed = Session renewed
 audit-api-token-issued = API token issued
 audit-api-token-renewed = API token renewed
 audit-api-token-revoked = API token revoked
+
+## Sudo mode
+
+title-confirm-password = Confirm your password
+confirm_password_intro = For your security, please enter your password again to continue.
+confirm_password_invalid = That password is not correct.
+button-confirm = Confirm

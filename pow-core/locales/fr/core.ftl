@@ -118,3 +118,10 @@ audit-session-renewed = Session renouvelée
 audit-api-token-issued = Jeton d'API émis
 audit-api-token-renewed = Jeton d'API renouvelé
 audit-api-token-revoked = Jeton d'API révoqué
+
+## Mode sudo
+
+title-confirm-password = Confirmez votre mot de passe
+confirm_password_intro = Pour votre sécurité, veuillez saisir à nouveau votre mot de passe pour continuer.
+confirm_password_invalid = Ce mot de passe est incorrect.
+button-confirm = Confirmer

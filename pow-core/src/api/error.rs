@@ -296,6 +296,13 @@ impl ApiError {
                 Self::new(status, status.canonical_reason().unwrap_or("Error"))
                     .with_retry_after(BUSY_RETRY_AFTER_SECS)
             }
+            PowError::ReauthenticationRequired => {
+                let lang = unic_langid::langid!("en");
+                let mut refused = Self::new(StatusCode::FORBIDDEN, text(None, &lang, REAUTH_KEY))
+                    .with_code("reauthentication_required");
+                refused.untranslated = Some(REAUTH_KEY);
+                refused
+            }
             PowError::RateLimited(limited) => {
                 let lang = unic_langid::langid!("en");
                 let mut refused = Self::new(
@@ -317,6 +324,8 @@ impl ApiError {
 
 /// Text key of the answer to [`PowError::Busy`].
 const BUSY_KEY: &str = "api-busy";
+/// Text key of the answer to [`PowError::ReauthenticationRequired`].
+const REAUTH_KEY: &str = "api-reauthentication-required";
 /// Text key of the answer to [`PowError::RateLimited`].
 const RATE_LIMITED_KEY: &str = "api-rate-limited";
 
@@ -325,7 +334,9 @@ impl From<PowError> for ApiError {
         match &err {
             // Load shedding, not a fault: no error-level log per refused request.
             PowError::Busy => tracing::warn!("pow API request refused: {err}"),
-            PowError::RateLimited(_) => tracing::info!("pow API request refused: {err}"),
+            PowError::RateLimited(_) | PowError::ReauthenticationRequired => {
+                tracing::info!("pow API request refused: {err}")
+            }
             _ => tracing::error!(error = %err, "pow API request failed"),
         }
         Self::of_pow_error(&err)
@@ -509,6 +520,14 @@ mod tests {
             .headers()
             .get(header::RETRY_AFTER)
             .is_none());
+    }
+
+    #[test]
+    fn sudo_refusals_are_a_coded_403() {
+        let err = ApiError::from(PowError::ReauthenticationRequired);
+        assert_eq!(err.status_code(), StatusCode::FORBIDDEN);
+        assert_eq!(err.code(), Some("reauthentication_required"));
+        assert_eq!(err.message(), "Please confirm your password first.");
     }
 
     #[test]

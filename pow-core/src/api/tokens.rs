@@ -179,6 +179,7 @@ impl Tokens {
             inserted_at: now,
             fingerprint,
             signed_in_at,
+            authenticated_at: Some(signed_in_at),
             extra,
         };
         // A pair continuing a sign-in shares its fingerprint, so this also drops the

@@ -37,6 +37,7 @@ pub struct PowConfigBuilder {
     absolute_lifetime: Option<Duration>,
     cookie_secure: Option<bool>,
     reload_user: bool,
+    sudo_window: Duration,
     extensions: Vec<Arc<dyn Extension>>,
     users: Option<Arc<dyn UsersContext>>,
     store: Option<Arc<dyn Store>>,
@@ -73,6 +74,7 @@ impl PowConfigBuilder {
             absolute_lifetime: Some(Duration::from_secs(14 * 24 * 3600)),
             cookie_secure: None,
             reload_user: false,
+            sudo_window: Duration::from_secs(10 * 60),
             extensions: Vec::new(),
             users: None,
             store: None,
@@ -202,6 +204,13 @@ impl PowConfigBuilder {
     /// browsers also accept `Secure` cookies from `http://localhost`.
     pub fn cookie_secure(mut self, secure: bool) -> Self {
         self.cookie_secure = Some(secure);
+        self
+    }
+
+    /// How long a password proof keeps a session fresh for sensitive actions (see
+    /// [`SessionConfig::sudo_window`]). The default is 10 minutes.
+    pub fn sudo_window(mut self, window: Duration) -> Self {
+        self.sudo_window = window;
         self
     }
 
@@ -418,6 +427,7 @@ impl PowConfigBuilder {
                     .is_some_and(|url| url.starts_with("http://"))
             }),
             reload_user: self.reload_user,
+            sudo_window: self.sudo_window,
         });
         if session.credentials_ttl > Duration::from_secs(30 * 60) {
             tracing::warn!(

@@ -74,6 +74,10 @@ pub struct SessionConfig {
     pub cookie_secure: bool,
     /// Re-read the user from the users context on every request. Default `false`.
     pub reload_user: bool,
+    /// How long after proving their password a user may take sensitive actions (change
+    /// password or email, delete the account) without confirming it again: sudo mode.
+    /// Sessions restored from a remember-me cookie are never fresh. Default 10 minutes.
+    pub sudo_window: Duration,
 }
 
 /// A pow-rs setup: secrets, user schema, policies, backends and extensions.

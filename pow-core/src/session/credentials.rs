@@ -30,6 +30,12 @@ pub struct SessionMetadata {
     /// When the chain started (the sign-in), in milliseconds since the Unix epoch. The
     /// absolute session lifetime counts from here.
     pub signed_in_at: i64,
+    /// When the user last proved their password in this session (ms since the Unix epoch):
+    /// the password sign-in, or a later confirmation. `None` for a session restored from a
+    /// remember-me cookie until the password is confirmed. Sudo mode
+    /// ([`Action::sudo`](crate::web::Action::sudo)) counts from here.
+    #[serde(default)]
+    pub authenticated_at: Option<i64>,
     /// App- or extension-defined values.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub extra: BTreeMap<String, serde_json::Value>,
@@ -43,6 +49,7 @@ impl SessionMetadata {
             inserted_at: now,
             fingerprint: generate_uuid(),
             signed_in_at: now,
+            authenticated_at: Some(now),
             extra: BTreeMap::new(),
         }
     }

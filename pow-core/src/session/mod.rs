@@ -148,6 +148,41 @@ pub fn current_user(req: &HttpRequest) -> Option<User> {
         .map(|current| current.user.clone())
 }
 
+/// Whether the signed-in session proved the password within the sudo window
+/// ([`SessionConfig::sudo_window`](crate::SessionConfig::sudo_window)): `false` when nobody
+/// is signed in, and for a session restored from a remember-me cookie.
+pub fn is_fresh(req: &HttpRequest, config: &PowConfig) -> bool {
+    let extensions = req.extensions();
+    let Some(current) = extensions.get::<CurrentSession>() else {
+        return false;
+    };
+    let window = duration_ms(config.session().sudo_window);
+    current
+        .metadata
+        .authenticated_at
+        .is_some_and(|at| now_ms().saturating_sub(at) <= window)
+}
+
+/// Records that the signed-in user just proved their password (a confirmation for sudo
+/// mode): the session is fresh again.
+///
+/// # Errors
+/// [`PowError::Config`] when nobody is signed in; [`PowError::Store`] when the store fails.
+pub async fn mark_fresh(req: &HttpRequest) -> Result<(), PowError> {
+    let config = require_config(req)?;
+    let Some(mut current) = current_session(req) else {
+        return Err(PowError::Config(
+            "mark_fresh needs a signed-in session".into(),
+        ));
+    };
+    current.metadata.authenticated_at = Some(now_ms());
+    CredentialsCache::new(&config)
+        .put(&current.session_id, &current.user, &current.metadata)
+        .await?;
+    req.extensions_mut().insert(current);
+    Ok(())
+}
+
 /// The signed-in session, if any.
 pub fn current_session(req: &HttpRequest) -> Option<CurrentSession> {
     req.extensions().get::<CurrentSession>().cloned()

@@ -109,6 +109,7 @@ pub struct Action {
     params: Option<Params>,
     format: Format,
     config: Option<PowConfig>,
+    sudo: bool,
 }
 
 impl Action {
@@ -119,6 +120,7 @@ impl Action {
             access: Access::Anyone,
             form: None,
             params: None,
+            sudo: false,
             format: Format::Html,
             config: None,
         }
@@ -159,6 +161,15 @@ impl Action {
     pub fn form(mut self, form: FormData) -> Self {
         self.form = Some(form);
         self
+    }
+
+    /// A sensitive action (sudo mode): only signed-in users whose session proved the
+    /// password within [`sudo_window`](crate::SessionConfig::sudo_window). Others are sent
+    /// to the password confirmation page (`/session/confirm`), which returns them here;
+    /// JSON gets `403` with the code `reauthentication_required`.
+    pub fn sudo(mut self) -> Self {
+        self.sudo = true;
+        self.access(Access::SignedIn)
     }
 
     /// Params that arrived another way than a posted form (a JSON body): no CSRF check.
@@ -211,6 +222,23 @@ impl Action {
                 None
             }
         };
+        if self.sudo && !session::is_fresh(req, &config) {
+            return match self.format {
+                Format::Json => Err(PowError::ReauthenticationRequired.into()),
+                Format::Html => {
+                    let ctx = super::controllers::routes_ctx(req, &config, None);
+                    let confirm = config.routes().session_path(&ctx, "confirm");
+                    Ok(super::redirect(&match return_path(req) {
+                        Some(back) => format!(
+                            "{confirm}?{}",
+                            serde_urlencoded::to_string([("request_path", back)])
+                                .unwrap_or_default()
+                        ),
+                        None => confirm,
+                    }))
+                }
+            };
+        }
         let params = match self.form {
             Some(form) => {
                 if let Some(res) = check_csrf(req, &form) {
@@ -260,6 +288,34 @@ impl Action {
             Err(render) => Ok(render(&ctl)?),
         }
     }
+}
+
+/// Where to come back to after confirming the password: the page itself for a `GET`, the
+/// page the form was on (a local `Referer`) otherwise.
+fn return_path(req: &HttpRequest) -> Option<String> {
+    let path = if req.method() == actix_web::http::Method::GET {
+        req.uri().path_and_query()?.as_str().to_owned()
+    } else {
+        let referer = req
+            .headers()
+            .get(actix_web::http::header::REFERER)?
+            .to_str()
+            .ok()?;
+        let url = url::Url::parse(referer).ok()?;
+        let host = req.connection_info().host().to_owned();
+        if url.host_str().map(|h| match url.port() {
+            Some(port) => format!("{h}:{port}"),
+            None => h.to_owned(),
+        }) != Some(host)
+        {
+            return None;
+        }
+        match url.query() {
+            Some(query) => format!("{}?{query}", url.path()),
+            None => url.path().to_owned(),
+        }
+    };
+    super::params::local_path(&path).map(str::to_owned)
 }
 
 impl Controller {

@@ -16,6 +16,11 @@ pub const REGISTRATION_CREATE: ActionId =
     ActionId::new("registration", "create", ActionKind::SignUp);
 /// `GET /registration/edit`: the account page.
 pub const REGISTRATION_EDIT: ActionId = ActionId::new("registration", "edit", ActionKind::Show);
+/// `session#confirm`: the password confirmation page of sudo mode.
+pub const SESSION_CONFIRM: ActionId = ActionId::new("session", "confirm", ActionKind::Show);
+/// `session#confirm_create`: checks the password and makes the session fresh.
+pub const SESSION_CONFIRM_CREATE: ActionId =
+    ActionId::new("session", "confirm_create", ActionKind::Other);
 /// `registration#activity`: the account's recent activity (audit log).
 pub const REGISTRATION_ACTIVITY: ActionId =
     ActionId::new("registration", "activity", ActionKind::Show);

@@ -24,6 +24,11 @@ pub fn configure(config: PowConfig) -> impl FnOnce(&mut ServiceConfig) {
                     .route(web::delete().to(session_controller::delete)),
             )
             .service(
+                web::resource("/session/confirm")
+                    .route(web::get().to(super::confirm::show))
+                    .route(web::post().to(super::confirm::create)),
+            )
+            .service(
                 web::resource("/session/unlock/{token}")
                     .route(web::get().to(crate::limits::unlock)),
             )

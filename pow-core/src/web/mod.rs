@@ -34,6 +34,7 @@ mod action;
 pub mod actions;
 mod activity;
 mod callbacks;
+mod confirm;
 mod controllers;
 pub mod csrf;
 pub mod flash;

@@ -115,7 +115,7 @@ pub(super) async fn new(req: HttpRequest) -> Result<HttpResponse, PowError> {
 
 pub(super) async fn edit(req: HttpRequest) -> Result<HttpResponse, PowError> {
     Action::new(REGISTRATION_EDIT)
-        .signed_in()
+        .sudo()
         .run(&req, async |_| Ok(Outcome::render(signed_in_edit_page)))
         .await
 }
@@ -171,7 +171,7 @@ pub(super) async fn update(req: HttpRequest, body: Bytes) -> Result<HttpResponse
 
 async fn update_form(req: HttpRequest, form: FormData) -> Result<HttpResponse, PowError> {
     Action::new(REGISTRATION_UPDATE)
-        .signed_in()
+        .sudo()
         .form(form)
         .run(&req, async |ctl| {
             let current = ctl.signed_in()?.clone();
@@ -214,7 +214,7 @@ pub(super) async fn delete(req: HttpRequest, body: Bytes) -> Result<HttpResponse
 
 async fn delete_form(req: HttpRequest, form: FormData) -> Result<HttpResponse, PowError> {
     Action::new(REGISTRATION_DELETE)
-        .signed_in()
+        .sudo()
         .form(form)
         .run(&req, async |ctl| {
             let user = ctl.signed_in()?.clone();

@@ -97,10 +97,12 @@ pub trait Routes: Send + Sync + 'static {
         self.after_sign_in_path(ctx)
     }
 
-    /// Session controller paths: `new` is `/session/new`, others `/session`.
+    /// Session controller paths: `new` is `/session/new`, `confirm` `/session/confirm`
+    /// (sudo mode), others `/session`.
     fn session_path(&self, ctx: &RouteContext<'_>, action: &str) -> String {
         match action {
             "new" => ctx.path("/session/new"),
+            "confirm" => ctx.path("/session/confirm"),
             _ => ctx.path("/session"),
         }
     }

@@ -1,0 +1,92 @@
+//! Sudo mode's password confirmation: `GET|POST /session/confirm`.
+
+use actix_web::web::Bytes;
+use actix_web::{HttpRequest, HttpResponse};
+
+use super::action::{Action, Outcome};
+use super::actions::{SESSION_CONFIRM, SESSION_CONFIRM_CREATE};
+use super::callbacks::Controller;
+use super::forms::{field, form};
+use super::pages::{render_page, Page};
+use super::params::FormData;
+use crate::error::PowError;
+use crate::session;
+use crate::users::{run_blocking, Params};
+use crate::views::{FieldType, PageBody};
+
+fn confirm_page(ctl: &Controller, error: Option<String>) -> Result<HttpResponse, PowError> {
+    let ctx = ctl.routes_ctx();
+    let mut action = ctl.config.routes().session_path(&ctx, "confirm");
+    if let Some(rp) = ctl.request_path.as_deref() {
+        action.push('?');
+        action.push_str(&serde_urlencoded::to_string([("request_path", rp)]).unwrap_or_default());
+    }
+    let mut password = field(
+        &ctl.config,
+        &ctl.lang,
+        "password",
+        FieldType::Password,
+        None,
+        None,
+    );
+    password.autocomplete = Some("current-password");
+    password.required = true;
+    let body = PageBody::Form {
+        form: form(
+            &ctl.req,
+            action,
+            None,
+            vec![password],
+            ctl.text("button-confirm"),
+        ),
+        links: Vec::new(),
+        extra_forms: Vec::new(),
+    };
+    let mut page = Page::new("session/confirm", "title-confirm-password", body);
+    page.error = error;
+    page.info = Some(ctl.text("confirm_password_intro"));
+    render_page(&ctl.req, &ctl.config, &ctl.lang, page)
+}
+
+pub(super) async fn show(req: HttpRequest) -> Result<HttpResponse, PowError> {
+    Action::new(SESSION_CONFIRM)
+        .signed_in()
+        .run(&req, async |_| {
+            Ok(Outcome::render(|ctl: &Controller| confirm_page(ctl, None)))
+        })
+        .await
+}
+
+pub(super) async fn create(req: HttpRequest, body: Bytes) -> Result<HttpResponse, PowError> {
+    Action::new(SESSION_CONFIRM_CREATE)
+        .signed_in()
+        .form(FormData::parse(&body))
+        .run(&req, async |ctl| {
+            let user = ctl.signed_in()?.clone();
+            let field = ctl.config.user_id_field().to_owned();
+            let Some(identifier) = user.get_str(&field).map(str::to_owned) else {
+                return Err(PowError::Config(format!(
+                    "the signed-in user has no `{field}` to confirm the password with"
+                )));
+            };
+            // The identifier is the session's, whatever the form says.
+            let mut params = Params::new();
+            params.insert(field, identifier);
+            params.insert(
+                "password".to_owned(),
+                ctl.params.get("password").cloned().unwrap_or_default(),
+            );
+            let users = ctl.config.users()?.clone();
+            let cfg = ctl.config.clone();
+            let proved = run_blocking(move || users.authenticate(&cfg, &params)).await?;
+            if proved.is_some_and(|proved| proved.id == user.id) {
+                session::mark_fresh(&ctl.req).await?;
+                let path = ctl.config.routes().after_sign_in_path(&ctl.routes_ctx());
+                return Ok(Outcome::redirect(&path));
+            }
+            Ok(Outcome::render(|ctl: &Controller| {
+                confirm_page(ctl, Some(ctl.text("confirm_password_invalid")))
+            }))
+        })
+        .await
+}
