@@ -125,3 +125,17 @@ title-confirm-password = Passwort bestätigen
 confirm_password_intro = Zu Ihrer Sicherheit geben Sie bitte Ihr Passwort erneut ein, um fortzufahren.
 confirm_password_invalid = Dieses Passwort ist nicht korrekt.
 button-confirm = Bestätigen
+
+## Sitzungen
+
+title-sessions = Ihre Sitzungen
+link-sessions = Ihre Sitzungen
+sessions-intro = Diese Geräte sind bei Ihrem Konto angemeldet. Beenden Sie alle, die Sie nicht kennen.
+sessions-end-one = Beenden: { $device } ({ $ip }), zuletzt aktiv { $when }
+sessions-end-this = Beenden (dieses Gerät): { $device } ({ $ip }), zuletzt aktiv { $when }
+sessions-end-others = Alle anderen Sitzungen beenden
+sessions-unknown-device = unbekannt
+sessions-ended = { $count ->
+        [one] Eine Sitzung beendet.
+       *[other] { $count } Sitzungen beendet.
+    }

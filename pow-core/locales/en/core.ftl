@@ -123,3 +123,17 @@ title-confirm-password = Confirm your password
 confirm_password_intro = For your security, please enter your password again to continue.
 confirm_password_invalid = That password is not correct.
 button-confirm = Confirm
+
+## Sessions
+
+title-sessions = Your sessions
+link-sessions = Your sessions
+sessions-intro = These devices are signed in to your account. End any you do not recognise.
+sessions-end-one = End: { $device } ({ $ip }), last active { $when }
+sessions-end-this = End (this device): { $device } ({ $ip }), last active { $when }
+sessions-end-others = End all other sessions
+sessions-unknown-device = unknown
+sessions-ended = { $count ->
+        [one] One session ended.
+       *[other] { $count } sessions ended.
+    }

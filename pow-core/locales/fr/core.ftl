@@ -125,3 +125,17 @@ title-confirm-password = Confirmez votre mot de passe
 confirm_password_intro = Pour votre sécurité, veuillez saisir à nouveau votre mot de passe pour continuer.
 confirm_password_invalid = Ce mot de passe est incorrect.
 button-confirm = Confirmer
+
+## Sessions
+
+title-sessions = Vos sessions
+link-sessions = Vos sessions
+sessions-intro = Ces appareils sont connectés à votre compte. Terminez ceux que vous ne reconnaissez pas.
+sessions-end-one = Terminer : { $device } ({ $ip }), dernière activité { $when }
+sessions-end-this = Terminer (cet appareil) : { $device } ({ $ip }), dernière activité { $when }
+sessions-end-others = Terminer toutes les autres sessions
+sessions-unknown-device = inconnu
+sessions-ended = { $count ->
+        [one] Une session terminée.
+       *[other] { $count } sessions terminées.
+    }

@@ -180,6 +180,7 @@ impl Tokens {
             fingerprint,
             signed_in_at,
             authenticated_at: Some(signed_in_at),
+            device: None,
             extra,
         };
         // A pair continuing a sign-in shares its fingerprint, so this also drops the

@@ -36,6 +36,10 @@ pub struct SessionMetadata {
     /// ([`Action::sudo`](crate::web::Action::sudo)) counts from here.
     #[serde(default)]
     pub authenticated_at: Option<i64>,
+    /// The device the chain was signed in from (address, user agent), for the user's list
+    /// of sessions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device: Option<Device>,
     /// App- or extension-defined values.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub extra: BTreeMap<String, serde_json::Value>,
@@ -50,6 +54,7 @@ impl SessionMetadata {
             fingerprint: generate_uuid(),
             signed_in_at: now,
             authenticated_at: Some(now),
+            device: None,
             extra: BTreeMap::new(),
         }
     }
@@ -81,11 +86,50 @@ struct SessionRecord {
     rotated_to: Option<String>,
 }
 
+/// Where a session was signed in from.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Device {
+    /// The client's address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip: Option<String>,
+    /// The start of the client's `User-Agent`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_agent: Option<String>,
+}
+
+/// One live session of a user, as the session list shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SessionInfo {
+    /// The session id.
+    pub id: String,
+    /// When the chain was signed in (ms since the Unix epoch).
+    pub signed_in_at: i64,
+    /// When its id was last renewed: the user was active then (ms since the Unix epoch).
+    pub last_seen_at: i64,
+    /// Where it was signed in from.
+    pub device: Device,
+}
+
 /// Record 3: an entry of the user's session index.
 #[derive(Serialize, Deserialize)]
 struct IndexRecord {
     inserted_at: i64,
     fingerprint: String,
+    #[serde(default)]
+    signed_in_at: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    device: Option<Device>,
+}
+
+impl IndexRecord {
+    fn of(metadata: &SessionMetadata) -> Self {
+        Self {
+            inserted_at: metadata.inserted_at,
+            fingerprint: metadata.fingerprint.clone(),
+            signed_in_at: metadata.signed_in_at,
+            device: metadata.device.clone(),
+        }
+    }
 }
 
 /// Decoded copies of recently read sessions, keyed by session id, so a request whose
@@ -249,10 +293,7 @@ impl CredentialsCache {
             (user_key(user.id), serde_json::to_vec(user)?),
             (
                 SESSIONS.key(user.id, session_id),
-                serde_json::to_vec(&IndexRecord {
-                    inserted_at: metadata.inserted_at,
-                    fingerprint: metadata.fingerprint.clone(),
-                })?,
+                serde_json::to_vec(&IndexRecord::of(metadata))?,
             ),
         ];
         self.store
@@ -381,6 +422,26 @@ impl CredentialsCache {
     ///
     /// # Errors
     /// The store's error.
+    pub async fn session_infos(&self, user_id: i64) -> Result<Vec<SessionInfo>, StoreError> {
+        let mut infos: Vec<SessionInfo> = self
+            .index_entries(user_id)
+            .await?
+            .into_iter()
+            .map(|(id, index)| SessionInfo {
+                id,
+                signed_in_at: index.signed_in_at,
+                last_seen_at: index.inserted_at,
+                device: index.device.unwrap_or_default(),
+            })
+            .collect();
+        infos.sort_by_key(|info| std::cmp::Reverse(info.last_seen_at));
+        Ok(infos)
+    }
+
+    /// The ids of the user's live sessions (ids in their rotation grace period excluded).
+    ///
+    /// # Errors
+    /// The store's error.
     pub async fn sessions(&self, user_id: i64) -> Result<Vec<String>, StoreError> {
         Ok(self
             .index_entries(user_id)
@@ -444,10 +505,7 @@ impl CredentialsCache {
         session_id: &str,
         metadata: &SessionMetadata,
     ) -> Result<(), StoreError> {
-        let index = serde_json::to_vec(&IndexRecord {
-            inserted_at: metadata.inserted_at,
-            fingerprint: metadata.fingerprint.clone(),
-        })?;
+        let index = serde_json::to_vec(&IndexRecord::of(metadata))?;
         self.store
             .put(
                 &self.namespace,

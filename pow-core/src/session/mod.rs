@@ -105,7 +105,7 @@ pub use auth_middleware::AuthService;
 pub use auth_middleware::{AuthMiddleware, SessionSource};
 pub use bundle::PowMiddleware;
 pub use cookie::{cookie_key, cookie_session_middleware};
-pub use credentials::{CredentialsCache, SessionMetadata};
+pub use credentials::{CredentialsCache, Device, SessionInfo, SessionMetadata};
 pub use extract::{AsPowConfig, CurrentUser, MaybeUser, PowRequestExt};
 #[doc(hidden)]
 pub use guard::GuardService;
@@ -146,6 +146,59 @@ pub fn current_user(req: &HttpRequest) -> Option<User> {
     req.extensions()
         .get::<CurrentSession>()
         .map(|current| current.user.clone())
+}
+
+/// Longest user-agent summary kept with a session.
+const USER_AGENT_MAX: usize = 120;
+
+/// The device of `req`: the client's address and the start of its user agent.
+pub fn device_of(req: &HttpRequest, config: &PowConfig) -> Device {
+    Device {
+        ip: crate::limits::client_ip(req, &config.rate_limits().trusted_proxies)
+            .map(|ip| ip.to_string()),
+        user_agent: req
+            .headers()
+            .get(actix_web::http::header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(|ua| ua.chars().take(USER_AGENT_MAX).collect()),
+    }
+}
+
+/// The live sessions of the signed-in user, most recently active first.
+///
+/// # Errors
+/// [`PowError::Store`] when the store fails.
+pub async fn user_sessions(config: &PowConfig, user_id: i64) -> Result<Vec<SessionInfo>, PowError> {
+    Ok(CredentialsCache::new(config).session_infos(user_id).await?)
+}
+
+/// Ends one session of `user_id` (its id from [`user_sessions`]); `false` if it was not
+/// one of theirs.
+///
+/// # Errors
+/// [`PowError::Store`] when the store fails.
+pub async fn end_session(
+    config: &PowConfig,
+    user_id: i64,
+    session_id: &str,
+) -> Result<bool, PowError> {
+    let credentials = CredentialsCache::new(config);
+    let owned = credentials
+        .session_infos(user_id)
+        .await?
+        .iter()
+        .any(|info| info.id == session_id);
+    if owned {
+        credentials.delete(session_id).await?;
+        crate::audit::record(
+            config,
+            crate::audit::AuditEvent::new(crate::audit::SESSIONS_REVOKED)
+                .user(user_id)
+                .detail("scope", "one")
+                .detail("sessions", 1),
+        );
+    }
+    Ok(owned)
 }
 
 /// Whether the signed-in session proved the password within the sudo window
@@ -247,9 +300,14 @@ pub async fn sign_in_with(
         credentials.delete(&previous.session_id).await?;
     }
     let now = now_ms();
+    let device = metadata
+        .device
+        .clone()
+        .or_else(|| Some(device_of(req, &config)));
     let metadata = SessionMetadata {
         inserted_at: now,
         signed_in_at: now,
+        device,
         ..metadata
     };
     let session_id = new_session_id(&config);

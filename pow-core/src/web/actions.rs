@@ -21,6 +21,12 @@ pub const SESSION_CONFIRM: ActionId = ActionId::new("session", "confirm", Action
 /// `session#confirm_create`: checks the password and makes the session fresh.
 pub const SESSION_CONFIRM_CREATE: ActionId =
     ActionId::new("session", "confirm_create", ActionKind::Other);
+/// `registration#sessions`: the user's list of sessions.
+pub const REGISTRATION_SESSIONS: ActionId =
+    ActionId::new("registration", "sessions", ActionKind::Show);
+/// `registration#end_sessions`: ends one or all other sessions (sudo mode).
+pub const REGISTRATION_SESSIONS_END: ActionId =
+    ActionId::new("registration", "end_sessions", ActionKind::Other);
 /// `registration#activity`: the account's recent activity (audit log).
 pub const REGISTRATION_ACTIVITY: ActionId =
     ActionId::new("registration", "activity", ActionKind::Show);

@@ -35,6 +35,11 @@ pub fn configure(config: PowConfig) -> impl FnOnce(&mut ServiceConfig) {
             .service(web::resource("/registration/new").route(web::get().to(registration::new)))
             .service(web::resource("/registration/edit").route(web::get().to(registration::edit)))
             .service(
+                web::resource("/registration/sessions")
+                    .route(web::get().to(super::sessions::show))
+                    .route(web::post().to(super::sessions::end)),
+            )
+            .service(
                 web::resource("/registration/activity").route(web::get().to(super::activity::show)),
             )
             .service(

@@ -85,12 +85,20 @@ fn edit_page(ctl: &Controller, user: &User) -> Result<HttpResponse, PowError> {
             fields,
             ctl.text("button-update"),
         ),
-        links: vec![Link {
-            href: config
-                .routes()
-                .registration_path(&ctl.routes_ctx(), "activity"),
-            label: ctl.text("link-activity"),
-        }],
+        links: vec![
+            Link {
+                href: config
+                    .routes()
+                    .registration_path(&ctl.routes_ctx(), "sessions"),
+                label: ctl.text("link-sessions"),
+            },
+            Link {
+                href: config
+                    .routes()
+                    .registration_path(&ctl.routes_ctx(), "activity"),
+                label: ctl.text("link-activity"),
+            },
+        ],
         extra_forms: vec![delete],
     };
     render_page(

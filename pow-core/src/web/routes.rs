@@ -113,6 +113,7 @@ pub trait Routes: Send + Sync + 'static {
             "new" => ctx.path("/registration/new"),
             "edit" => ctx.path("/registration/edit"),
             "activity" => ctx.path("/registration/activity"),
+            "sessions" => ctx.path("/registration/sessions"),
             _ => ctx.path("/registration"),
         }
     }

@@ -1,0 +1,164 @@
+//! `GET|POST /registration/sessions`: the signed-in user's sessions, and ending them.
+
+use actix_web::web::Bytes;
+use actix_web::{HttpRequest, HttpResponse};
+use chrono::DateTime;
+
+use super::action::{Action, Outcome};
+use super::actions::{REGISTRATION_SESSIONS, REGISTRATION_SESSIONS_END};
+use super::callbacks::Controller;
+use super::pages::{render_page, Page};
+use super::params::FormData;
+use crate::audit::keyed_hash;
+use crate::error::PowError;
+use crate::messages::MessageArg;
+use crate::session::{self, SessionInfo};
+use crate::views::{Field, FieldType, Form, Link, PageBody};
+
+/// The handle of a session in forms: a keyed hash, never the id itself.
+fn handle(ctl: &Controller, session_id: &str) -> String {
+    keyed_hash(&ctl.config, "session", session_id)
+}
+
+fn current_id(ctl: &Controller) -> Option<String> {
+    session::current_session(&ctl.req).map(|s| s.session_id)
+}
+
+fn describe(ctl: &Controller, info: &SessionInfo, current: bool) -> String {
+    let when = DateTime::from_timestamp_millis(info.last_seen_at)
+        .map(|at| at.format("%Y-%m-%d %H:%M UTC").to_string())
+        .unwrap_or_default();
+    let unknown = ctl.text("sessions-unknown-device");
+    let device = info
+        .device
+        .user_agent
+        .clone()
+        .unwrap_or_else(|| unknown.clone());
+    let ip = info.device.ip.clone().unwrap_or(unknown);
+    let key = if current {
+        "sessions-end-this"
+    } else {
+        "sessions-end-one"
+    };
+    ctl.config
+        .messages()
+        .message(
+            &ctl.lang,
+            key,
+            &[
+                ("device", MessageArg::from(device.as_str())),
+                ("ip", MessageArg::from(ip.as_str())),
+                ("when", MessageArg::from(when.as_str())),
+            ],
+        )
+        .unwrap_or_else(|| format!("{device} ({ip}), {when}"))
+}
+
+fn end_form(ctl: &Controller, name: &str, value: &str, label: String) -> Form {
+    let action = ctl
+        .config
+        .routes()
+        .registration_path(&ctl.routes_ctx(), "sessions");
+    let mut field = Field::new(name, "", FieldType::Hidden);
+    field.value = value.to_owned();
+    Form {
+        action,
+        method: "post",
+        method_override: None,
+        fields: vec![field],
+        submit: label,
+        csrf_token: crate::web::csrf::csrf_token(&ctl.req),
+    }
+}
+
+fn sessions_page(ctl: &Controller, sessions: &[SessionInfo]) -> Result<HttpResponse, PowError> {
+    let current = current_id(ctl);
+    let forms: Vec<Form> = sessions
+        .iter()
+        .map(|info| {
+            let this = current.as_deref() == Some(info.id.as_str());
+            end_form(
+                ctl,
+                "session",
+                &handle(ctl, &info.id),
+                describe(ctl, info, this),
+            )
+        })
+        .collect();
+    let body = PageBody::Form {
+        form: end_form(ctl, "scope", "others", ctl.text("sessions-end-others")),
+        links: vec![Link {
+            href: ctl
+                .config
+                .routes()
+                .registration_path(&ctl.routes_ctx(), "edit"),
+            label: ctl.text("link-edit-account"),
+        }],
+        extra_forms: forms,
+    };
+    let mut page = Page::new("registration/sessions", "title-sessions", body);
+    page.info = Some(ctl.text("sessions-intro"));
+    render_page(&ctl.req, &ctl.config, &ctl.lang, page)
+}
+
+pub(super) async fn show(req: HttpRequest) -> Result<HttpResponse, PowError> {
+    Action::new(REGISTRATION_SESSIONS)
+        .signed_in()
+        .run(&req, async |ctl| {
+            let sessions = session::user_sessions(&ctl.config, ctl.signed_in()?.id).await?;
+            Ok(Outcome::render(move |ctl: &Controller| {
+                sessions_page(ctl, &sessions)
+            }))
+        })
+        .await
+}
+
+/// Ends one session (`user[session]`, a handle from the page) or every other one
+/// (`user[scope]=others`). Sudo mode: ending sessions needs a fresh password.
+pub(super) async fn end(req: HttpRequest, body: Bytes) -> Result<HttpResponse, PowError> {
+    Action::new(REGISTRATION_SESSIONS_END)
+        .sudo()
+        .form(FormData::parse(&body))
+        .run(&req, async |ctl| {
+            let user_id = ctl.signed_in()?.id;
+            let current = current_id(ctl);
+            let sessions = session::user_sessions(&ctl.config, user_id).await?;
+            let others = ctl.params.get("scope").is_some_and(|s| s == "others");
+            let wanted = ctl.params.get("session").cloned();
+            let mut ended: i64 = 0;
+            let mut signed_out = false;
+            for info in &sessions {
+                let this = current.as_deref() == Some(info.id.as_str());
+                let chosen = if others {
+                    !this
+                } else {
+                    wanted.as_deref() == Some(handle(ctl, &info.id).as_str())
+                };
+                if !chosen {
+                    continue;
+                }
+                if this {
+                    session::sign_out(&ctl.req).await?;
+                    signed_out = true;
+                } else if session::end_session(&ctl.config, user_id, &info.id).await? {
+                    ended += 1;
+                }
+            }
+            let ctx = ctl.routes_ctx();
+            if signed_out {
+                return Ok(Outcome::redirect(
+                    &ctl.config.routes().after_sign_out_path(&ctx),
+                ));
+            }
+            let text = ctl.config.messages().message(
+                &ctl.lang,
+                "sessions-ended",
+                &[("count", MessageArg::from(ended))],
+            );
+            super::flash::put_info(&ctl.req, text);
+            Ok(Outcome::redirect(
+                &ctl.config.routes().registration_path(&ctx, "sessions"),
+            ))
+        })
+        .await
+}

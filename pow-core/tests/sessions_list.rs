@@ -1,0 +1,143 @@
+//! The user's list of sessions over HTTP, on memory and Redis: two browsers with their user
+//! agents, "this device" marked; ending one needs a fresh password and signs that browser
+//! out on its next request; "end all others" keeps only this one.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::sync::Arc;
+
+use pow_core::password::Pbkdf2Hasher;
+use pow_core::store::{MemoryStore, RedisStore, Store};
+use pow_core::test_client::{serve, Client, Response};
+use pow_core::users::diesel::DieselUsersContext;
+use pow_core::PowConfig;
+
+const PASSWORD: &str = "correct horse battery";
+
+fn start(store: Arc<dyn Store>) -> std::net::SocketAddr {
+    let db = std::env::temp_dir().join(format!(
+        "pow-sessions-{}.db",
+        pow_core::token::generate_uuid()
+    ));
+    let users = DieselUsersContext::connect(&db.display().to_string()).unwrap();
+    let config = PowConfig::builder("s".repeat(64))
+        .users(users.clone())
+        .hasher(Pbkdf2Hasher::new(1))
+        .store(store)
+        .build()
+        .unwrap();
+    users.migrate(&config).unwrap();
+    pow_core::testing::create_user(&config, "alice@example.com", PASSWORD).unwrap();
+    serve(move || pow_core::testing::app(&config))
+}
+
+fn browser(addr: std::net::SocketAddr, agent: &str) -> Client {
+    let mut c = Client::new(addr);
+    c.headers.push(("User-Agent".to_owned(), agent.to_owned()));
+    let csrf = c.get("/session/new").csrf();
+    let res = c.post(
+        "/session",
+        &[
+            ("_csrf_token", &csrf),
+            ("user[email]", "alice@example.com"),
+            ("user[password]", PASSWORD),
+        ],
+    );
+    assert_eq!(res.location(), "/");
+    c
+}
+
+/// The hidden value of the form on `page` whose button mentions `needle`.
+fn form_value(page: &Response, needle: &str) -> String {
+    let form = page
+        .body
+        .split("<form")
+        .find(|form| form.contains(needle))
+        .unwrap_or_else(|| panic!("no form mentions {needle}: {}", page.body));
+    let at = form
+        .find("name=\"user[session]\" value=\"")
+        .expect("a session field")
+        + "name=\"user[session]\" value=\"".len();
+    form[at..at + form[at..].find('"').unwrap()].to_owned()
+}
+
+fn signed_in(c: &mut Client) -> bool {
+    c.get("/registration/edit").status == 200
+}
+
+fn lists_and_ends_sessions(store: Arc<dyn Store>) {
+    let addr = start(store);
+    let mut firefox = browser(addr, "Mozilla/5.0 Firefox/120.0");
+    let mut safari = browser(addr, "Mozilla/5.0 Safari/17.1");
+    let mut curl = browser(addr, "curl/8.5");
+
+    let page = firefox.get("/registration/sessions");
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("Firefox/120.0"), "{}", page.body);
+    assert!(page.body.contains("Safari/17.1"));
+    assert!(page
+        .body
+        .contains("End (this device): Mozilla/5.0 Firefox/120.0"));
+    assert!(!page.body.contains("End (this device): Mozilla/5.0 Safari"));
+
+    let safari_handle = form_value(&page, "Safari/17.1");
+    let csrf = page.csrf();
+    let res = firefox.post(
+        "/registration/sessions",
+        &[("_csrf_token", &csrf), ("user[session]", &safari_handle)],
+    );
+    assert_eq!(res.location(), "/registration/sessions");
+    assert!(!signed_in(&mut safari), "ended on its next request");
+    assert!(signed_in(&mut firefox));
+    assert!(signed_in(&mut curl));
+    // A forged handle ends nothing.
+    let csrf = firefox.get("/registration/sessions").csrf();
+    firefox.post(
+        "/registration/sessions",
+        &[("_csrf_token", &csrf), ("user[session]", "not-a-handle")],
+    );
+    assert!(signed_in(&mut curl));
+
+    let csrf = firefox.get("/registration/sessions").csrf();
+    let res = firefox.post(
+        "/registration/sessions",
+        &[("_csrf_token", &csrf), ("user[scope]", "others")],
+    );
+    assert_eq!(res.location(), "/registration/sessions");
+    assert!(!signed_in(&mut curl));
+    assert!(signed_in(&mut firefox));
+    let page = firefox.get("/registration/sessions");
+    assert_eq!(
+        page.body.matches("<form").count(),
+        2,
+        "end-others and this device"
+    );
+}
+
+#[test]
+fn lists_and_ends_sessions_on_memory() {
+    lists_and_ends_sessions(MemoryStore::shared());
+}
+
+#[test]
+fn lists_and_ends_sessions_on_redis() {
+    let url = match std::env::var("POW_TEST_REDIS_URL") {
+        Ok(url) if !url.is_empty() => url,
+        _ if std::env::var_os("CI").is_some() => panic!("POW_TEST_REDIS_URL must be set in CI"),
+        _ => {
+            eprintln!("POW_TEST_REDIS_URL is not set: skipping");
+            return;
+        }
+    };
+    static RUNTIME: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
+    let rt = RUNTIME.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap()
+    });
+    let prefix = format!("pow-sessions-{}", pow_core::token::generate_uuid());
+    let store = rt.block_on(RedisStore::connect(&url, &prefix)).unwrap();
+    lists_and_ends_sessions(Arc::new(store));
+}
