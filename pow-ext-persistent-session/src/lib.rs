@@ -56,6 +56,7 @@
 //! |---|---|
 //! | [`ttl`](PersistentSession::ttl) | 30 days: store lifetime of a token and the cookie's `Max-Age` |
 //! | [`cookie_name`](PersistentSession::cookie_name) | `config.namespaced("persistent_session")` |
+//! | [`max_age`](PersistentSession::max_age) | 90 days from the password sign-in |
 //! | [`grace_period`](PersistentSession::grace_period) | 10 seconds |
 //!
 //! ## Messages
@@ -123,6 +124,7 @@ pub struct PersistentSession {
     ttl: Duration,
     cookie_name: Option<String>,
     grace_period: Duration,
+    max_age: Option<Duration>,
 }
 
 impl Default for PersistentSession {
@@ -138,7 +140,30 @@ impl PersistentSession {
             ttl: Duration::from_secs(30 * 24 * 3600),
             cookie_name: None,
             grace_period: Duration::from_secs(10),
+            max_age: Some(Duration::from_secs(90 * 24 * 3600)),
         }
+    }
+
+    /// How long a family of tokens may sign a browser in, counted from the password
+    /// sign-in that started it: each use issues a new token, but never past this, so
+    /// "remember me" cannot get around the absolute session lifetime forever. `None` has
+    /// no cap. The default value is 90 days.
+    pub fn max_age(mut self, max_age: Option<Duration>) -> Self {
+        self.max_age = max_age;
+        self
+    }
+
+    /// Whether `record`'s family is within [`max_age`](Self::max_age) at `now`.
+    fn within_max_age(&self, record: &TokenRecord, now: i64) -> bool {
+        let Some(max_age) = self.max_age else {
+            return true;
+        };
+        let started = if record.family_started_at > 0 {
+            record.family_started_at
+        } else {
+            record.issued_at
+        };
+        now.saturating_sub(started) < duration_ms(max_age)
     }
 
     /// How long a token lives, in the store and as the cookie's `Max-Age`. Each use
@@ -246,6 +271,7 @@ impl PersistentSession {
             fingerprint: metadata.fingerprint,
             extra: metadata.extra,
             issued_at: now_ms(),
+            family_started_at: now_ms(),
             used_at: None,
         };
         tokens.insert(&token, &record).await?;
@@ -306,8 +332,9 @@ impl PersistentSession {
     ) -> Result<(), PowError> {
         let now = now_ms();
         let record = tokens.get(token).await?;
-        let Some((record, remaining)) =
-            record.and_then(|r| tokens.remaining(&r, now).map(|left| (r, left)))
+        let Some((record, remaining)) = record
+            .filter(|r| self.within_max_age(r, now))
+            .and_then(|r| tokens.remaining(&r, now).map(|left| (r, left)))
         else {
             tokens.delete(token).await?;
             self.expire_cookie(req, config);

@@ -34,6 +34,11 @@ pub(crate) struct TokenRecord {
     pub extra: BTreeMap<String, serde_json::Value>,
     /// When the token was issued, in milliseconds since the Unix epoch.
     pub issued_at: i64,
+    /// When the family started (the password sign-in that asked to be remembered), in
+    /// milliseconds since the Unix epoch; kept by rotation. 0 in records written before it
+    /// existed (their `issued_at` counts instead).
+    #[serde(default)]
+    pub family_started_at: i64,
     /// When the token was used, in milliseconds since the Unix epoch.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub used_at: Option<i64>,
@@ -236,6 +241,7 @@ mod tests {
             fingerprint: "fingerprint".into(),
             extra: BTreeMap::new(),
             issued_at,
+            family_started_at: issued_at,
             used_at: None,
         }
     }

@@ -583,3 +583,25 @@ fn sign_out_everywhere_revokes_remember_me_tokens_too() {
     let mut phone = browser(&h, &[(COOKIE, &phone_token)]);
     assert_eq!(whoami(&mut phone), "anonymous");
 }
+
+/// A family of tokens stops signing the browser in once it is older than `max_age`,
+/// counted from the password sign-in: remember-me cannot outlast the cap by rotating.
+#[test]
+fn a_family_older_than_max_age_no_longer_signs_in() {
+    let h = start(strict().max_age(Some(Duration::ZERO)));
+    h.create_user("alice@example.com");
+    let mut c = h.client();
+    sign_in(&mut c, "alice@example.com", Some(true));
+    assert!(!remembered(&c).is_empty());
+    c.cookies.remove(SESSION_COOKIE);
+    assert_eq!(whoami(&mut c), "anonymous");
+    assert!(!c.cookies.contains_key(COOKIE), "the cookie is expired too");
+
+    // Without a cap (and by default) the same browser is restored.
+    let h = start(strict().max_age(None));
+    h.create_user("alice@example.com");
+    let mut c = h.client();
+    sign_in(&mut c, "alice@example.com", Some(true));
+    c.cookies.remove(SESSION_COOKIE);
+    assert_eq!(whoami(&mut c), "user:alice@example.com");
+}
