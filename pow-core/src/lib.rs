@@ -71,6 +71,7 @@
 //! | `test-util` | no | conformance suites, test helpers and an HTTP test client |
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+pub mod admin;
 pub mod api;
 pub mod audit;
 pub mod config;

@@ -518,3 +518,47 @@ fn a_newcomer_confirms_from_the_dev_mailbox() {
         .contains("Signed in as Alice (newbie@example.com)"));
     assert_eq!(c.get("/dev/mailbox/99").status, 404);
 }
+
+/// A role changed through the admin API reaches the user's live session on its next
+/// request, and revoking from the admin API signs the browser out at once.
+#[test]
+fn admin_changes_reach_live_sessions() {
+    let mailer = MemoryMailer::new();
+    let config = example_demo::build(
+        &settings(&[]),
+        pow_core::store::MemoryStore::shared(),
+        Some(Arc::new(mailer.clone())),
+    )
+    .unwrap();
+    let served = config.clone();
+    let mut c = Client::new(serve(move || example_demo::app(served.clone())));
+    register_confirmed(&mut c, &mailer, "staff@example.com", "valid passphrase 1");
+    sign_in(&mut c, "staff@example.com", "valid passphrase 1");
+    assert_eq!(c.get("/admin").status, 403);
+
+    let user = config
+        .users()
+        .unwrap()
+        .get_by(&config, "email", &"staff@example.com".into())
+        .unwrap()
+        .unwrap();
+    let mut changes = pow_core::users::Changes::new();
+    changes.insert("role".into(), "admin".into());
+    let system = actix_web::rt::System::new();
+    system
+        .block_on(pow_core::admin::update_user(&config, &user, changes))
+        .unwrap();
+    assert_eq!(
+        c.get("/admin").status,
+        200,
+        "the live session sees the new role"
+    );
+    let sessions = system
+        .block_on(pow_core::admin::user_sessions(&config, user.id))
+        .unwrap();
+    assert_eq!(sessions.len(), 1);
+    system
+        .block_on(pow_core::admin::revoke_sessions(&config, &user))
+        .unwrap();
+    assert_eq!(c.get("/admin").status, 302, "signed out at once");
+}

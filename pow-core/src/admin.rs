@@ -1,0 +1,66 @@
+//! Administering users from an app's own admin pages or jobs: their sessions, revocation,
+//! and changes that live sessions see at once.
+//!
+//! ```
+//! use pow_core::admin;
+//! use pow_core::users::{Changes, Value};
+//!
+//! # async fn promote(config: &pow_core::PowConfig, user: &pow_core::User) -> Result<(), pow_core::PowError> {
+//! let mut changes = Changes::new();
+//! changes.insert("role".into(), Value::from("admin"));
+//! // The user's signed-in sessions see the new role on their next request.
+//! admin::update_user(config, user, changes).await?;
+//! for session in admin::user_sessions(config, user.id).await? {
+//!     println!("{:?} last active {}", session.device.user_agent, session.last_seen_at);
+//! }
+//! admin::revoke_sessions(config, user).await?;
+//! # Ok(())
+//! # }
+//! ```
+
+use std::sync::Arc;
+
+use crate::config::PowConfig;
+use crate::error::PowError;
+use crate::session::{CredentialsCache, SessionInfo};
+use crate::users::{run_blocking, Changes, User};
+
+/// The user's live sessions (browsers and API access tokens), most recently active first.
+///
+/// # Errors
+/// [`PowError::Store`] when the store fails.
+pub async fn user_sessions(config: &PowConfig, user_id: i64) -> Result<Vec<SessionInfo>, PowError> {
+    crate::session::user_sessions(config, user_id).await
+}
+
+/// Ends every session, API token and remember-me token of `user` at once; returns how many
+/// sessions there were.
+///
+/// # Errors
+/// [`PowError::Store`] when the store fails, or an extension's error.
+pub async fn revoke_sessions(config: &PowConfig, user: &User) -> Result<usize, PowError> {
+    crate::session::revoke_user(config, user).await
+}
+
+/// Writes `changes` to `user` (no validation: the caller is trusted, as an admin is) and
+/// refreshes the copy every live session of the user holds, so a changed role or flag
+/// applies on their next request instead of when the session ends.
+///
+/// # Errors
+/// The users context's error; [`PowError::Store`] when the store fails.
+pub async fn update_user(
+    config: &PowConfig,
+    user: &User,
+    changes: Changes,
+) -> Result<User, PowError> {
+    let users = Arc::clone(config.users()?);
+    let (cfg, target) = (config.clone(), user.clone());
+    let updated = run_blocking(move || {
+        users
+            .update_fields(&cfg, &target, &changes)
+            .map_err(|err| PowError::Database(err.to_string()))
+    })
+    .await?;
+    CredentialsCache::new(config).update_user(&updated).await?;
+    Ok(updated)
+}
