@@ -61,6 +61,20 @@ impl Client {
         self.request("GET", path, None)
     }
 
+    /// Signs in through pow's sign-in form (`/session/new` for the CSRF token, then
+    /// `POST /session`) with the default `email` user id field.
+    pub fn sign_in(&mut self, email: &str, password: &str) -> Response {
+        let csrf = self.get("/session/new").csrf();
+        self.post(
+            "/session",
+            &[
+                ("_csrf_token", &csrf),
+                ("user[email]", email),
+                ("user[password]", password),
+            ],
+        )
+    }
+
     pub fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Response {
         let body = serde_urlencoded(form);
         self.request("POST", path, Some(body))

@@ -196,3 +196,47 @@ pub async fn sign_in_cookie(config: &PowConfig, user: &User) -> Result<Cookie<'s
         .map(Cookie::into_owned)
         .ok_or_else(|| PowError::Other(format!("no `{name}` cookie was set")))
 }
+
+/// The Redis URL for tests, from `POW_TEST_REDIS_URL`: `None` (with a notice) when unset,
+/// a panic when unset under `CI` (CI never skips Redis silently).
+#[cfg(feature = "redis")]
+pub fn test_redis_url() -> Option<String> {
+    match std::env::var("POW_TEST_REDIS_URL") {
+        Ok(url) if !url.trim().is_empty() => Some(url),
+        _ => {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "POW_TEST_REDIS_URL must be set when CI is set (e.g. redis://127.0.0.1:6379/)"
+            );
+            eprintln!("NOTICE: POW_TEST_REDIS_URL is not set: skipping a Redis test");
+            None
+        }
+    }
+}
+
+/// A [`RedisStore`](crate::store::RedisStore) for a test that serves apps on servers of
+/// their own: its connection is driven by a runtime that lives as long as the test
+/// process. Each call gets a store under `prefix`.
+///
+/// # Errors
+/// The store's connection error.
+#[cfg(feature = "redis")]
+pub fn test_redis_store(
+    url: &str,
+    prefix: &str,
+) -> Result<std::sync::Arc<dyn crate::store::Store>, crate::store::StoreError> {
+    static RUNTIME: std::sync::OnceLock<Option<tokio::runtime::Runtime>> =
+        std::sync::OnceLock::new();
+    let runtime = RUNTIME.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .ok()
+    });
+    let Some(runtime) = runtime else {
+        return Err(crate::store::StoreError::Backend("no test runtime".into()));
+    };
+    let store = runtime.block_on(crate::store::RedisStore::connect(url, prefix))?;
+    Ok(std::sync::Arc::new(store))
+}

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use pow_core::limits::{Lockout, RateLimits};
 use pow_core::mailer::MemoryMailer;
 use pow_core::password::Pbkdf2Hasher;
-use pow_core::store::{Limit, MemoryStore, RedisStore, Store};
+use pow_core::store::{Limit, MemoryStore, Store};
 use pow_core::test_client::{serve, Client, Response};
 use pow_core::users::diesel::DieselUsersContext;
 use pow_core::{PowConfig, PowConfigBuilder};
@@ -81,15 +81,7 @@ fn start_seeded(
 }
 
 fn sign_in(c: &mut Client, email: &str, password: &str) -> Response {
-    let csrf = c.get("/session/new").csrf();
-    c.post(
-        "/session",
-        &[
-            ("_csrf_token", &csrf),
-            ("user[email]", email),
-            ("user[password]", password),
-        ],
-    )
+    c.sign_in(email, password)
 }
 
 /// What a client can tell apart in an answer: status, headers (but the date and the
@@ -154,30 +146,12 @@ fn sixth_wrong_password_is_refused_before_hashing_on_memory() {
     sixth_wrong_password_is_refused_before_hashing(MemoryStore::shared());
 }
 
-/// The Redis URL under test; required when `CI` is set.
 fn redis_url() -> Option<String> {
-    match std::env::var("POW_TEST_REDIS_URL") {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ if std::env::var_os("CI").is_some() => panic!("POW_TEST_REDIS_URL must be set in CI"),
-        _ => {
-            eprintln!("POW_TEST_REDIS_URL is not set: skipping the Redis abuse tests");
-            None
-        }
-    }
+    pow_core::testing::test_redis_url()
 }
 
-/// A store whose connection is driven by a runtime that lives as long as the test process
-/// (the apps under test run on servers of their own).
 fn redis_store(url: &str, prefix: &str) -> Arc<dyn Store> {
-    static RUNTIME: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
-    let rt = RUNTIME.get_or_init(|| {
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .unwrap()
-    });
-    Arc::new(rt.block_on(RedisStore::connect(url, prefix)).unwrap())
+    pow_core::testing::test_redis_store(url, prefix).unwrap()
 }
 
 #[test]

@@ -63,15 +63,7 @@ fn client(app: &App) -> Client {
 }
 
 fn sign_in(c: &mut Client, email: &str, password: &str) -> Response {
-    let csrf = c.get("/session/new").csrf();
-    c.post(
-        "/session",
-        &[
-            ("_csrf_token", &csrf),
-            ("user[email]", email),
-            ("user[password]", password),
-        ],
-    )
+    c.sign_in(email, password)
 }
 
 /// Waits until the sink has taken `count` events.

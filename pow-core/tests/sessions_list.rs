@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use pow_core::password::Pbkdf2Hasher;
-use pow_core::store::{MemoryStore, RedisStore, Store};
+use pow_core::store::{MemoryStore, Store};
 use pow_core::test_client::{serve, Client, Response};
 use pow_core::users::diesel::DieselUsersContext;
 use pow_core::PowConfig;
@@ -34,16 +34,7 @@ fn start(store: Arc<dyn Store>) -> std::net::SocketAddr {
 fn browser(addr: std::net::SocketAddr, agent: &str) -> Client {
     let mut c = Client::new(addr);
     c.headers.push(("User-Agent".to_owned(), agent.to_owned()));
-    let csrf = c.get("/session/new").csrf();
-    let res = c.post(
-        "/session",
-        &[
-            ("_csrf_token", &csrf),
-            ("user[email]", "alice@example.com"),
-            ("user[password]", PASSWORD),
-        ],
-    );
-    assert_eq!(res.location(), "/");
+    assert_eq!(c.sign_in("alice@example.com", PASSWORD).location(), "/");
     c
 }
 
@@ -121,23 +112,9 @@ fn lists_and_ends_sessions_on_memory() {
 
 #[test]
 fn lists_and_ends_sessions_on_redis() {
-    let url = match std::env::var("POW_TEST_REDIS_URL") {
-        Ok(url) if !url.is_empty() => url,
-        _ if std::env::var_os("CI").is_some() => panic!("POW_TEST_REDIS_URL must be set in CI"),
-        _ => {
-            eprintln!("POW_TEST_REDIS_URL is not set: skipping");
-            return;
-        }
+    let Some(url) = pow_core::testing::test_redis_url() else {
+        return;
     };
-    static RUNTIME: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
-    let rt = RUNTIME.get_or_init(|| {
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .unwrap()
-    });
     let prefix = format!("pow-sessions-{}", pow_core::token::generate_uuid());
-    let store = rt.block_on(RedisStore::connect(&url, &prefix)).unwrap();
-    lists_and_ends_sessions(Arc::new(store));
+    lists_and_ends_sessions(pow_core::testing::test_redis_store(&url, &prefix).unwrap());
 }
