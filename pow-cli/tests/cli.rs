@@ -99,7 +99,7 @@ fn exported_sqlite_migrations_match_migrate() {
         .map(|e| e.unwrap().path())
         .collect();
     folders.sort();
-    assert_eq!(folders.len(), 4, "core (2), email confirmation, invitation");
+    assert_eq!(folders.len(), 5, "core (3), email confirmation, invitation");
 
     let by_hand = temp_db();
     let mut conn = diesel::SqliteConnection::establish(&by_hand.display().to_string()).unwrap();

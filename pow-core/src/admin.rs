@@ -23,7 +23,7 @@ use std::sync::Arc;
 use crate::config::PowConfig;
 use crate::error::PowError;
 use crate::session::{CredentialsCache, SessionInfo};
-use crate::users::{run_blocking, Changes, User};
+use crate::users::{run_blocking, Changes, User, Value, DISABLED_AT_FIELD};
 
 /// The user's live sessions (browsers and API access tokens), most recently active first.
 ///
@@ -40,6 +40,52 @@ pub async fn user_sessions(config: &PowConfig, user_id: i64) -> Result<Vec<Sessi
 /// [`PowError::Store`] when the store fails, or an extension's error.
 pub async fn revoke_sessions(config: &PowConfig, user: &User) -> Result<usize, PowError> {
     crate::session::revoke_user(config, user).await
+}
+
+/// Disables `user`: no sign-in of any kind is accepted for them any more (password,
+/// remember-me, API), and every session, API token and remember-me token they have ends at
+/// once. Returns the updated user.
+///
+/// # Errors
+/// [`PowError::Config`] when user disabling is off
+/// ([`PowConfigBuilder::user_disabling`](crate::PowConfigBuilder::user_disabling)); the
+/// users context's or the store's error.
+pub async fn disable_user(config: &PowConfig, user: &User) -> Result<User, PowError> {
+    set_disabled(config, user, Value::Timestamp(chrono::Utc::now())).await
+}
+
+/// Lets a disabled user sign in again.
+///
+/// # Errors
+/// As [`disable_user`].
+pub async fn enable_user(config: &PowConfig, user: &User) -> Result<User, PowError> {
+    set_disabled(config, user, Value::Null).await
+}
+
+async fn set_disabled(config: &PowConfig, user: &User, value: Value) -> Result<User, PowError> {
+    if !config
+        .user_fields()
+        .iter()
+        .any(|f| f.name == DISABLED_AT_FIELD)
+    {
+        return Err(PowError::Config(
+            "user disabling is off: turn PowConfigBuilder::user_disabling on".into(),
+        ));
+    }
+    let disabling = !matches!(value, Value::Null);
+    let mut changes = Changes::new();
+    changes.insert(DISABLED_AT_FIELD.to_owned(), value);
+    let updated = update_user(config, user, changes).await?;
+    let name = if disabling {
+        crate::audit::ACCOUNT_DISABLED
+    } else {
+        crate::audit::ACCOUNT_ENABLED
+    };
+    crate::audit::record(config, crate::audit::AuditEvent::new(name).user(user.id));
+    if disabling {
+        revoke_sessions(config, &updated).await?;
+    }
+    Ok(updated)
 }
 
 /// Writes `changes` to `user` (no validation: the caller is trusted, as an admin is) and

@@ -39,6 +39,9 @@ pub enum PowError {
     /// The service is saturated and asks the client to come back later.
     #[error("service busy, retry later")]
     Busy,
+    /// The user is disabled: no sign-in is accepted (`403`, with a page saying so).
+    #[error("the account is disabled")]
+    AccountDisabled,
     /// A sensitive action needs the password confirmed first (sudo mode): `403` for JSON,
     /// a redirect to the confirmation page for browsers.
     #[error("the password has to be confirmed first")]
@@ -84,7 +87,7 @@ impl ResponseError for PowError {
         match self {
             Self::Store(_) | Self::Busy => StatusCode::SERVICE_UNAVAILABLE,
             Self::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
-            Self::ReauthenticationRequired => StatusCode::FORBIDDEN,
+            Self::ReauthenticationRequired | Self::AccountDisabled => StatusCode::FORBIDDEN,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

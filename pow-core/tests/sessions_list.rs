@@ -118,3 +118,54 @@ fn lists_and_ends_sessions_on_redis() {
     let prefix = format!("pow-sessions-{}", pow_core::token::generate_uuid());
     lists_and_ends_sessions(pow_core::testing::test_redis_store(&url, &prefix).unwrap());
 }
+
+/// Disabling ends API tokens too, and the API refuses the sign-in with a stable code.
+#[test]
+fn disabling_ends_api_tokens_and_refuses_api_sign_in() {
+    let db = std::env::temp_dir().join(format!(
+        "pow-disable-{}.db",
+        pow_core::token::generate_uuid()
+    ));
+    let users = DieselUsersContext::connect(&db.display().to_string()).unwrap();
+    let config = PowConfig::builder("s".repeat(64))
+        .users(users.clone())
+        .hasher(Pbkdf2Hasher::new(1))
+        .build()
+        .unwrap();
+    users.migrate(&config).unwrap();
+    let user = pow_core::testing::create_user(&config, "alice@example.com", PASSWORD).unwrap();
+    let served = config.clone();
+    let addr = serve(move || {
+        actix_web::App::new().configure(pow_core::api::configure(
+            served.clone(),
+            pow_core::api::ApiOptions::new(),
+        ))
+    });
+    let mut c = Client::new(addr);
+    let body = format!(r#"{{"user": {{"email": "alice@example.com", "password": "{PASSWORD}"}}}}"#);
+    let res = c.request("POST", "/api/v1/session", Some(body.clone()));
+    assert_eq!(res.status, 200, "{}", res.body);
+    let json: serde_json::Value = serde_json::from_str(&res.body).unwrap();
+    let access = json["data"]["access_token"].as_str().unwrap().to_owned();
+
+    let system = actix_web::rt::System::new();
+    assert!(system
+        .block_on(pow_core::api::authenticate(&config, &access))
+        .unwrap()
+        .is_some());
+    system
+        .block_on(pow_core::admin::disable_user(&config, &user))
+        .unwrap();
+    assert!(
+        system
+            .block_on(pow_core::api::authenticate(&config, &access))
+            .unwrap()
+            .is_none(),
+        "the token ended with the disabling"
+    );
+    let res = c.request("POST", "/api/v1/session", Some(body));
+    assert_eq!(res.status, 403, "{}", res.body);
+    let json: serde_json::Value = serde_json::from_str(&res.body).unwrap();
+    assert_eq!(json["error"]["code"], "account_disabled");
+    let _ = std::fs::remove_file(db);
+}

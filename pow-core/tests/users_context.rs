@@ -94,6 +94,8 @@ static APP_FIELD_MIGRATIONS: Migrations = Migrations {
 const CORE_VERSION: &str = "00000000000001";
 /// The core's second migration: the audit table.
 const AUDIT_VERSION: &str = "00000000000002";
+/// The core's third migration: `users.disabled_at`.
+const DISABLED_VERSION: &str = "00000000000003";
 const EXTENSION_VERSION: &str = "20260101000000";
 const APP_VERSION: &str = "20260201000000";
 
@@ -144,7 +146,7 @@ mod cases {
         db.ctx.migrate(&config).unwrap();
         let again = db.ctx.get(&config, user.id).unwrap();
         assert_eq!(again, Some(user));
-        assert_eq!(db.count("__diesel_schema_migrations"), 2);
+        assert_eq!(db.count("__diesel_schema_migrations"), 3);
         assert_eq!(db.count("users"), 1);
         // Versions applied by others (e.g. the app's own migrations) are left alone.
         db.ctx
@@ -154,7 +156,7 @@ mod cases {
             )
             .unwrap();
         db.ctx.migrate(&config).unwrap();
-        assert_eq!(db.count("__diesel_schema_migrations"), 3);
+        assert_eq!(db.count("__diesel_schema_migrations"), 4);
     }
 
     pub fn extension_migrations_run_after_the_core(env: &TestEnv) {
@@ -162,7 +164,7 @@ mod cases {
         let config = builder().extension(TestExtension).build().unwrap();
         db.ctx.migrate(&config).unwrap();
         db.ctx.migrate(&config).unwrap();
-        assert_eq!(db.count("__diesel_schema_migrations"), 3);
+        assert_eq!(db.count("__diesel_schema_migrations"), 4);
         let user = create(&db.ctx, &config, "test@example.com", "secret1234");
         assert_eq!(user.get("test_token"), Some(&Value::Null));
         assert_eq!(user.get("test_confirmed_at"), Some(&Value::Null));
@@ -590,7 +592,8 @@ mod cases {
             .database()
             .batch_execute(&format!(
                 "CREATE TABLE users ({}, username VARCHAR NOT NULL, password_hash VARCHAR NULL, \
-                 inserted_at TIMESTAMP NOT NULL, updated_at TIMESTAMP NOT NULL); \
+                 inserted_at TIMESTAMP NOT NULL, updated_at TIMESTAMP NOT NULL, \
+                 disabled_at TIMESTAMP NULL); \
                  CREATE UNIQUE INDEX users_username_index ON users (username);",
                 db.id_column()
             ))
@@ -762,12 +765,19 @@ mod cases {
             .user_field(FieldDef::new("display_name", FieldKind::Text).castable())
             .build()
             .unwrap();
-        let core_columns = ["email", "id", "inserted_at", "password_hash", "updated_at"];
+        let core_columns = [
+            "disabled_at",
+            "email",
+            "id",
+            "inserted_at",
+            "password_hash",
+            "updated_at",
+        ];
 
         db.ctx.migrate(&plain).unwrap();
         assert_eq!(
             db.migration_versions(&default),
-            versions(&[CORE_VERSION, AUDIT_VERSION])
+            versions(&[CORE_VERSION, AUDIT_VERSION, DISABLED_VERSION])
         );
         assert_eq!(db.migration_versions(&schema), None);
 
@@ -775,7 +785,13 @@ mod cases {
         tenant
             .migrate_with(&full, &[&APP_FIELD_MIGRATIONS])
             .unwrap();
-        let all = versions(&[CORE_VERSION, AUDIT_VERSION, EXTENSION_VERSION, APP_VERSION]);
+        let all = versions(&[
+            CORE_VERSION,
+            AUDIT_VERSION,
+            DISABLED_VERSION,
+            EXTENSION_VERSION,
+            APP_VERSION,
+        ]);
         assert_eq!(db.migration_versions(&schema), all);
         tenant
             .migrate_with(&full, &[&APP_FIELD_MIGRATIONS])
@@ -787,7 +803,7 @@ mod cases {
         // Nothing was recorded or created outside the tenant's schema.
         assert_eq!(
             db.migration_versions(&default),
-            versions(&[CORE_VERSION, AUDIT_VERSION])
+            versions(&[CORE_VERSION, AUDIT_VERSION, DISABLED_VERSION])
         );
         assert_eq!(db.columns(&default, "users"), core_columns);
         let public = db.migration_versions("public").unwrap_or_default();
@@ -991,7 +1007,12 @@ mod cases {
         b.migrate(&config).unwrap();
         a.migrate(&config).unwrap();
         b.migrate(&config).unwrap();
-        let expected = versions(&[CORE_VERSION, AUDIT_VERSION, EXTENSION_VERSION]);
+        let expected = versions(&[
+            CORE_VERSION,
+            AUDIT_VERSION,
+            DISABLED_VERSION,
+            EXTENSION_VERSION,
+        ]);
         assert_eq!(db.migration_versions(&schema_a), expected);
         assert_eq!(db.migration_versions(&schema_b), expected);
         let default = db.schema().unwrap();
@@ -1094,7 +1115,12 @@ mod cases {
         }
         assert_eq!(
             db.migration_versions(&schema),
-            versions(&[CORE_VERSION, AUDIT_VERSION, EXTENSION_VERSION])
+            versions(&[
+                CORE_VERSION,
+                AUDIT_VERSION,
+                DISABLED_VERSION,
+                EXTENSION_VERSION
+            ])
         );
         create(&tenant, &config, "jane@example.com", "secret1234");
         assert_eq!(db.count(&format!("{schema}.users")), 1);

@@ -683,7 +683,8 @@ CREATE TABLE users (
     invitation_token VARCHAR NULL,
     invitation_sent_at TIMESTAMP NULL,
     invitation_accepted_at TIMESTAMP NULL,
-    invited_by_id INTEGER NULL REFERENCES users (id) ON DELETE SET NULL
+    invited_by_id INTEGER NULL REFERENCES users (id) ON DELETE SET NULL,
+    disabled_at TIMESTAMP NULL
 );
 CREATE UNIQUE INDEX users_username_index ON users (username);
 CREATE UNIQUE INDEX users_invitation_token_index ON users (invitation_token);

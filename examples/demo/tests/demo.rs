@@ -562,3 +562,53 @@ fn admin_changes_reach_live_sessions() {
         .unwrap();
     assert_eq!(c.get("/admin").status, 302, "signed out at once");
 }
+
+/// Disabling a user from the admin API signs their browser out at once, refuses their
+/// sign-in with a clear message, and enabling lets them back in.
+#[test]
+fn a_disabled_user_is_out_at_once_and_told_why() {
+    let mailer = MemoryMailer::new();
+    let config = example_demo::build(
+        &settings(&[]),
+        pow_core::store::MemoryStore::shared(),
+        Some(Arc::new(mailer.clone())),
+    )
+    .unwrap();
+    let served = config.clone();
+    let addr = serve(move || example_demo::app(served.clone()));
+    let mut c = Client::new(addr);
+    register_confirmed(&mut c, &mailer, "leaver@example.com", "valid passphrase 1");
+    sign_in(&mut c, "leaver@example.com", "valid passphrase 1");
+    assert_eq!(c.get("/protected").status, 200);
+
+    let user = config
+        .users()
+        .unwrap()
+        .get_by(&config, "email", &"leaver@example.com".into())
+        .unwrap()
+        .unwrap();
+    let system = actix_web::rt::System::new();
+    let disabled = system
+        .block_on(pow_core::admin::disable_user(&config, &user))
+        .unwrap();
+    assert!(disabled.is_disabled());
+    assert_eq!(c.get("/protected").status, 302, "signed out at once");
+    let res = sign_in(&mut c, "leaver@example.com", "valid passphrase 1");
+    assert_eq!(res.status, 200);
+    assert!(
+        res.body.contains("This account is disabled."),
+        "{}",
+        res.body
+    );
+    // A wrong password says nothing about the account.
+    let res = sign_in(&mut c, "leaver@example.com", "wrong passphrase 1");
+    assert!(!res.body.contains("disabled"));
+
+    system
+        .block_on(pow_core::admin::enable_user(&config, &disabled))
+        .unwrap();
+    assert_eq!(
+        sign_in(&mut c, "leaver@example.com", "valid passphrase 1").location(),
+        "/"
+    );
+}

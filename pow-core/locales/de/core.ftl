@@ -139,3 +139,6 @@ sessions-ended = { $count ->
         [one] Eine Sitzung beendet.
        *[other] { $count } Sitzungen beendet.
     }
+account_disabled = Dieses Konto ist deaktiviert. Wenden Sie sich an die Administratoren der Seite.
+audit-account-disabled = Konto deaktiviert
+audit-account-enabled = Konto wieder aktiviert

@@ -137,3 +137,6 @@ sessions-ended = { $count ->
         [one] One session ended.
        *[other] { $count } sessions ended.
     }
+account_disabled = This account is disabled. Contact the site's administrators.
+audit-account-disabled = Account disabled
+audit-account-enabled = Account enabled again

@@ -139,3 +139,6 @@ sessions-ended = { $count ->
         [one] Une session terminée.
        *[other] { $count } sessions terminées.
     }
+account_disabled = Ce compte est désactivé. Contactez les administrateurs du site.
+audit-account-disabled = Compte désactivé
+audit-account-enabled = Compte réactivé

@@ -194,6 +194,9 @@ pub(crate) async fn session_create(
             // An answer, not an error: the pipeline counts it as a failed sign-in.
             return Ok(ApiError::invalid_credentials(&req, &config).error_response());
         };
+        if user.is_disabled() {
+            return Err(crate::error::PowError::AccountDisabled.into());
+        }
         api.before_issue(&req, &user, ApiAction::SignIn).await?;
         let data = api.token_data(&req, &user, ApiAction::SignIn).await?;
         let pair = api.issue_tokens(&user).await?;

@@ -296,6 +296,13 @@ impl ApiError {
                 Self::new(status, status.canonical_reason().unwrap_or("Error"))
                     .with_retry_after(BUSY_RETRY_AFTER_SECS)
             }
+            PowError::AccountDisabled => {
+                let lang = unic_langid::langid!("en");
+                let mut refused = Self::new(StatusCode::FORBIDDEN, text(None, &lang, DISABLED_KEY))
+                    .with_code("account_disabled");
+                refused.untranslated = Some(DISABLED_KEY);
+                refused
+            }
             PowError::ReauthenticationRequired => {
                 let lang = unic_langid::langid!("en");
                 let mut refused = Self::new(StatusCode::FORBIDDEN, text(None, &lang, REAUTH_KEY))
@@ -324,6 +331,8 @@ impl ApiError {
 
 /// Text key of the answer to [`PowError::Busy`].
 const BUSY_KEY: &str = "api-busy";
+/// Text key of the answer to [`PowError::AccountDisabled`].
+const DISABLED_KEY: &str = "api-account-disabled";
 /// Text key of the answer to [`PowError::ReauthenticationRequired`].
 const REAUTH_KEY: &str = "api-reauthentication-required";
 /// Text key of the answer to [`PowError::RateLimited`].
@@ -334,7 +343,9 @@ impl From<PowError> for ApiError {
         match &err {
             // Load shedding, not a fault: no error-level log per refused request.
             PowError::Busy => tracing::warn!("pow API request refused: {err}"),
-            PowError::RateLimited(_) | PowError::ReauthenticationRequired => {
+            PowError::RateLimited(_)
+            | PowError::ReauthenticationRequired
+            | PowError::AccountDisabled => {
                 tracing::info!("pow API request refused: {err}")
             }
             _ => tracing::error!(error = %err, "pow API request failed"),

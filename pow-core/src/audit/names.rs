@@ -29,6 +29,10 @@ pub const ACCOUNT_UPDATED: EventName = EventName::new("account.updated");
 pub const PASSWORD_CHANGED: EventName = EventName::new("account.password_changed");
 /// A user deleted their account.
 pub const ACCOUNT_DELETED: EventName = EventName::new("account.deleted");
+/// An admin disabled the user (every session ended).
+pub const ACCOUNT_DISABLED: EventName = EventName::new("account.disabled");
+/// An admin enabled the user again.
+pub const ACCOUNT_ENABLED: EventName = EventName::new("account.enabled");
 /// An identifier was locked after too many failed sign-ins.
 pub const LOCKED: EventName = EventName::new("lockout.locked");
 /// A lock was lifted (`detail.by`: `link` or `reset`).
@@ -65,6 +69,8 @@ pub const ALL_EVENTS: &[EventName] = &[
     ACCOUNT_UPDATED,
     PASSWORD_CHANGED,
     ACCOUNT_DELETED,
+    ACCOUNT_DISABLED,
+    ACCOUNT_ENABLED,
     LOCKED,
     UNLOCKED,
     RESET_REQUESTED,

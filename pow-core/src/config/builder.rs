@@ -38,6 +38,7 @@ pub struct PowConfigBuilder {
     cookie_secure: Option<bool>,
     reload_user: bool,
     sudo_window: Duration,
+    user_disabling: bool,
     extensions: Vec<Arc<dyn Extension>>,
     users: Option<Arc<dyn UsersContext>>,
     store: Option<Arc<dyn Store>>,
@@ -75,6 +76,7 @@ impl PowConfigBuilder {
             cookie_secure: None,
             reload_user: false,
             sudo_window: Duration::from_secs(10 * 60),
+            user_disabling: true,
             extensions: Vec::new(),
             users: None,
             store: None,
@@ -211,6 +213,15 @@ impl PowConfigBuilder {
     /// [`SessionConfig::sudo_window`]). The default is 10 minutes.
     pub fn sudo_window(mut self, window: Duration) -> Self {
         self.sudo_window = window;
+        self
+    }
+
+    /// Whether users can be disabled ([`admin::disable_user`](crate::admin::disable_user)):
+    /// the users table then has the core `disabled_at` column (the core migrations add
+    /// it). Turn it off for a hand-made users table without that column. The default is
+    /// `true`.
+    pub fn user_disabling(mut self, enabled: bool) -> Self {
+        self.user_disabling = enabled;
         self
     }
 
@@ -358,6 +369,12 @@ impl PowConfigBuilder {
             );
         } else {
             user_fields.push(FieldDef::new("email", FieldKind::Text).castable().unique());
+        }
+        if self.user_disabling {
+            user_fields.push(FieldDef::new(
+                crate::users::DISABLED_AT_FIELD,
+                FieldKind::Timestamp,
+            ));
         }
         user_fields.extend(self.user_fields);
         let mut hooks = Vec::new();

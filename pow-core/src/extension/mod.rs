@@ -109,6 +109,7 @@ macro_rules! sql_migration {
 pub const CORE_SQL_MIGRATIONS: &[SqlMigration] = &[
     sql_migration!("00000000000001", "create_users"),
     sql_migration!("00000000000002", "create_audit_events"),
+    sql_migration!("00000000000003", "add_disabled_at_to_users"),
 ];
 
 /// Every migration of `config` (the core's and its extensions'), in the order

@@ -294,6 +294,9 @@ pub async fn sign_in_with(
     metadata: SessionMetadata,
 ) -> Result<(), PowError> {
     let config = require_config(req)?;
+    if user.is_disabled() {
+        return Err(PowError::AccountDisabled);
+    }
     let credentials = CredentialsCache::new(&config);
     let previous = req.extensions_mut().remove::<CurrentSession>();
     if let Some(previous) = previous {

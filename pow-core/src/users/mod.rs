@@ -42,6 +42,9 @@ pub enum FieldKind {
     Timestamp,
 }
 
+/// The core column that marks a user disabled (see [`User::is_disabled`]).
+pub const DISABLED_AT_FIELD: &str = "disabled_at";
+
 /// An extra user column, declared by an extension or the app.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FieldDef {
@@ -224,6 +227,12 @@ impl User {
     /// The user's email: the `email` field if there is one.
     pub fn email(&self) -> Option<&str> {
         self.get_str("email")
+    }
+
+    /// Whether an admin disabled this user ([`admin::disable_user`](crate::admin::disable_user)):
+    /// no sign-in of any kind is accepted for them.
+    pub fn is_disabled(&self) -> bool {
+        self.get_timestamp(DISABLED_AT_FIELD).is_some()
     }
 
     /// The value of the config's user id field (e.g. the email).

@@ -75,6 +75,10 @@ pub(super) async fn post(req: HttpRequest, body: Bytes) -> Result<HttpResponse, 
             let users = ctl.config.users()?.clone();
             let (cfg, params) = (ctl.config.clone(), ctl.params.clone());
             match run_blocking(move || users.authenticate(&cfg, &params)).await? {
+                // The password was right, but an admin disabled the account: say so.
+                Some(user) if user.is_disabled() => Ok(Outcome::render(|ctl: &Controller| {
+                    sign_in_page(ctl, Some(ctl.text("account_disabled")))
+                })),
                 Some(user) => {
                     session::sign_in(&ctl.req, &user).await?;
                     flash::put_info(&ctl.req, ctl.config.messages().signed_in(&ctl.lang));

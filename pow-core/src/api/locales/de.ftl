@@ -8,3 +8,4 @@ api-user-not-created = Das Konto konnte nicht angelegt werden
 api-busy = Der Dienst ist gerade ausgelastet. Bitte versuchen Sie es in ein paar Sekunden erneut.
 api-rate-limited = Zu viele Versuche. Bitte warten Sie einige Minuten und versuchen Sie es dann erneut.
 api-reauthentication-required = Bitte bestätigen Sie zuerst Ihr Passwort.
+api-account-disabled = Dieses Konto ist deaktiviert.

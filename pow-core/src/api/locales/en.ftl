@@ -10,3 +10,4 @@ api-user-not-created = Couldn't create user
 api-busy = The service is busy right now. Please try again in a few seconds.
 api-rate-limited = Too many attempts. Please wait a few minutes, then try again.
 api-reauthentication-required = Please confirm your password first.
+api-account-disabled = This account is disabled.

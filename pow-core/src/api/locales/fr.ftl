@@ -8,3 +8,4 @@ api-user-not-created = Le compte n'a pas pu être créé
 api-busy = Le service est surchargé pour le moment. Veuillez réessayer dans quelques secondes.
 api-rate-limited = Trop de tentatives. Veuillez patienter quelques minutes, puis réessayer.
 api-reauthentication-required = Veuillez d'abord confirmer votre mot de passe.
+api-account-disabled = Ce compte est désactivé.
