@@ -166,8 +166,8 @@ enum Users {
     },
     /// Mark a user's email address confirmed.
     Confirm(Account),
-    /// Lock a user out (needs a `locked_at` column, see the roles guide) and end their
-    /// sessions when `--redis-url` is given.
+    /// Disable a user: every sign-in is refused; with `--redis-url` their sessions, API
+    /// tokens and remember-me tokens end at once.
     Disable {
         #[command(flatten)]
         account: Account,
@@ -187,7 +187,7 @@ enum Users {
     List(Setup),
 }
 
-#[derive(Args)]
+#[derive(Args, Default)]
 struct Store {
     /// The Redis store the app uses (sessions in an in-memory store end with the process).
     #[arg(long)]
@@ -195,6 +195,15 @@ struct Store {
     /// The store's key prefix.
     #[arg(long, default_value = "pow")]
     redis_prefix: String,
+}
+
+impl Store {
+    fn none() -> Self {
+        Self {
+            redis_url: None,
+            redis_prefix: "pow".to_owned(),
+        }
+    }
 }
 
 /// A failure: the message for standard error.
@@ -446,20 +455,13 @@ fn run_users(command: Users) -> Result<(), Failure> {
             Ok(())
         }
         Users::Disable { account, store } => {
-            let (users, config) = open(&account.setup)?;
-            let user = find(&users, &config, &account.email)?;
-            set_locked(&users, &config, &user, true)?;
-            if let Some(url) = &store.redis_url {
-                revoke(&account.setup, &user, url, &store.redis_prefix)?;
-            }
-            println!("disabled {}", account.email);
+            let user = run_admin(&account, &store, true)?;
+            println!("disabled {}", user.email().unwrap_or_default());
             Ok(())
         }
         Users::Enable(account) => {
-            let (users, config) = open(&account.setup)?;
-            let user = find(&users, &config, &account.email)?;
-            set_locked(&users, &config, &user, false)?;
-            println!("enabled {}", account.email);
+            let user = run_admin(&account, &Store::none(), false)?;
+            println!("enabled {}", user.email().unwrap_or_default());
             Ok(())
         }
         Users::RevokeSessions { account, store } => {
@@ -509,27 +511,29 @@ fn confirm(users: &DieselUsersContext, config: &PowConfig, user: &User) -> Resul
     Ok(())
 }
 
-fn set_locked(
-    users: &DieselUsersContext,
-    config: &PowConfig,
-    user: &User,
-    locked: bool,
-) -> Result<(), Failure> {
-    if !has_column(users, config, "locked_at") {
-        return Err(Failure(
-            "the users table has no `locked_at` column: add it as in the roles guide \
-             (guides/user-roles-and-fields.md) to disable users"
-                .into(),
-        ));
-    }
-    // The id is a number read from the database, the table name from the config.
-    let value = if locked { "CURRENT_TIMESTAMP" } else { "NULL" };
-    users.database().batch_execute(&format!(
-        "UPDATE \"{}\" SET locked_at = {value} WHERE id = {}",
-        config.table(),
-        user.id
-    ))?;
-    Ok(())
+/// Disables or enables the account's user through `pow_core::admin` (the app's Redis store,
+/// when given, so their sessions end too).
+fn run_admin(account: &Account, store: &Store, disable: bool) -> Result<User, Failure> {
+    let system = actix_rt::System::new();
+    system.block_on(async {
+        let redis: Option<Arc<dyn pow_core::store::Store>> = match &store.redis_url {
+            Some(url) => Some(Arc::new(
+                pow_core::store::RedisStore::connect(url, &store.redis_prefix)
+                    .await
+                    .map_err(|err| Failure(format!("cannot reach Redis: {err}")))?,
+            )),
+            None => None,
+        };
+        let users = DieselUsersContext::connect(&account.setup.database_url)?;
+        let config = config(&account.setup.extensions.list(), Some(users.clone()), redis)?;
+        let user = find(&users, &config, &account.email)?;
+        let updated = if disable {
+            pow_core::admin::disable_user(&config, &user).await?
+        } else {
+            pow_core::admin::enable_user(&config, &user).await?
+        };
+        Ok(updated)
+    })
 }
 
 fn revoke(setup: &Setup, user: &User, url: &str, prefix: &str) -> Result<usize, Failure> {

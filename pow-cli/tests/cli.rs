@@ -203,7 +203,7 @@ fn exported_postgres_migrations_match_migrate() {
 }
 
 /// `pow check` spots a database without the migrations; `pow users create` makes a user who
-/// then signs in over HTTP; `disable` needs a `locked_at` column.
+/// then signs in over HTTP; `disable` refuses their sign-in until `enable`.
 #[test]
 fn users_created_by_the_cli_sign_in() {
     let db = temp_db();
@@ -268,9 +268,8 @@ fn users_created_by_the_cli_sign_in() {
 
     // Email confirmation is on, and the CLI confirmed the address: sign-in works.
     let served = config.clone();
-    let mut c = pow_core::test_client::Client::new(pow_core::test_client::serve(move || {
-        pow_core::testing::app(&served)
-    }));
+    let addr = pow_core::test_client::serve(move || pow_core::testing::app(&served));
+    let mut c = pow_core::test_client::Client::new(addr);
     let csrf = c.get("/session/new").csrf();
     let res = c.post(
         "/session",
@@ -290,7 +289,24 @@ fn users_created_by_the_cli_sign_in() {
         "--email",
         "ops@example.com",
     ]);
-    assert_eq!(disable.status.code(), Some(1));
-    assert!(stderr(&disable).contains("locked_at"));
+    assert!(disable.status.success(), "{}", stderr(&disable));
+    let mut fresh = pow_core::test_client::Client::new(addr);
+    let refused = fresh.sign_in("ops@example.com", "a long operator passphrase");
+    assert!(
+        refused.body.contains("This account is disabled."),
+        "{}",
+        refused.body
+    );
+    let enable = pow(&[
+        "users",
+        "enable",
+        "--database-url",
+        &url,
+        "--email",
+        "ops@example.com",
+    ]);
+    assert!(enable.status.success(), "{}", stderr(&enable));
+    let res = fresh.sign_in("ops@example.com", "a long operator passphrase");
+    assert_eq!(res.location(), "/");
     let _ = std::fs::remove_file(db);
 }
