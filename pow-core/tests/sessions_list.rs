@@ -169,3 +169,67 @@ fn disabling_ends_api_tokens_and_refuses_api_sign_in() {
     assert_eq!(json["error"]["code"], "account_disabled");
     let _ = std::fs::remove_file(db);
 }
+
+/// The JSON session list: the caller's own pair shows as current; ending a session by its
+/// handle signs that client out.
+#[test]
+fn the_api_lists_and_ends_sessions() {
+    let db = std::env::temp_dir().join(format!(
+        "pow-api-sessions-{}.db",
+        pow_core::token::generate_uuid()
+    ));
+    let users = DieselUsersContext::connect(&db.display().to_string()).unwrap();
+    let config = PowConfig::builder("s".repeat(64))
+        .users(users.clone())
+        .hasher(Pbkdf2Hasher::new(1))
+        .build()
+        .unwrap();
+    users.migrate(&config).unwrap();
+    pow_core::testing::create_user(&config, "alice@example.com", PASSWORD).unwrap();
+    let served = config.clone();
+    let addr = serve(move || {
+        actix_web::App::new().configure(pow_core::api::configure(
+            served.clone(),
+            pow_core::api::ApiOptions::new(),
+        ))
+    });
+    let token = |c: &mut Client| -> String {
+        let body =
+            format!(r#"{{"user": {{"email": "alice@example.com", "password": "{PASSWORD}"}}}}"#);
+        let res = c.request("POST", "/api/v1/session", Some(body));
+        let json: serde_json::Value = serde_json::from_str(&res.body).unwrap();
+        json["data"]["access_token"].as_str().unwrap().to_owned()
+    };
+    let (mut phone, mut laptop) = (Client::new(addr), Client::new(addr));
+    let phone_token = token(&mut phone);
+    let laptop_token = token(&mut laptop);
+    laptop
+        .headers
+        .push(("Authorization".to_owned(), format!("Bearer {laptop_token}")));
+    let list = laptop.get("/api/v1/sessions");
+    assert_eq!(list.status, 200, "{}", list.body);
+    let json: serde_json::Value = serde_json::from_str(&list.body).unwrap();
+    let sessions = json["data"].as_array().unwrap();
+    assert_eq!(sessions.len(), 2);
+    assert_eq!(sessions.iter().filter(|s| s["current"] == true).count(), 1);
+    let phone_id = sessions.iter().find(|s| s["current"] == false).unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(!list.body.contains(&phone_token), "handles, never tokens");
+
+    let system = actix_web::rt::System::new();
+    assert!(system
+        .block_on(pow_core::api::authenticate(&config, &phone_token))
+        .unwrap()
+        .is_some());
+    let res = laptop.request("DELETE", &format!("/api/v1/sessions/{phone_id}"), None);
+    assert_eq!(res.status, 200, "{}", res.body);
+    assert!(system
+        .block_on(pow_core::api::authenticate(&config, &phone_token))
+        .unwrap()
+        .is_none());
+    let res = laptop.request("DELETE", "/api/v1/sessions/unknown", None);
+    assert_eq!(res.status, 404);
+    let _ = std::fs::remove_file(db);
+}

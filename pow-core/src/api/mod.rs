@@ -151,6 +151,8 @@ mod controllers;
 mod error;
 mod link;
 mod middleware;
+mod sessions;
+pub use sessions::{authenticate, revoke_user_tokens};
 mod tokens;
 
 pub use controllers::{actions, token_response, token_response_with, user_params};
@@ -554,40 +556,19 @@ pub fn configure(config: PowConfig, options: ApiOptions) -> impl FnOnce(&mut Ser
         .service(
             api.resource("/session/renew")
                 .route(web::post().to(controllers::session_renew)),
+        )
+        .service(
+            api.resource("/sessions")
+                .route(web::get().to(sessions::index)),
+        )
+        .service(
+            api.resource("/sessions/{id}")
+                .route(web::delete().to(sessions::delete)),
         );
         for ext in &api.inner.extensions {
             ext.configure(cfg, &api);
         }
     }
-}
-
-/// Resolves a signed access token (the value after `Bearer `) to its session, as
-/// [`ApiAuthMiddleware`] does: for places the middleware does not reach (a WebSocket
-/// handshake that sends the token in a message, say). `None` for a forged, unknown,
-/// expired or revoked token.
-///
-/// # Errors
-/// [`PowError::Store`] when the store fails; [`PowError::Database`] when the user is
-/// reloaded ([`reload_user`](crate::SessionConfig::reload_user)) and the database fails.
-pub async fn authenticate(
-    config: &PowConfig,
-    access_token: &str,
-) -> Result<Option<CurrentSession>, PowError> {
-    Tokens::new(config).authenticate(access_token).await
-}
-
-/// Revokes every API token of the user (access and renewal tokens, also pairs being
-/// issued at the same moment) and returns how many renewal tokens there were.
-/// [`revoke_user`](crate::session::revoke_user) calls it.
-///
-/// It stores a small revocation marker for the user (in the `api_renewal` namespace, kept
-/// a year and a day, longer than any token issued before it can live), which every API
-/// token of the user is checked against from then on.
-///
-/// # Errors
-/// [`PowError::Store`] when the store fails.
-pub async fn revoke_user_tokens(config: &PowConfig, user_id: i64) -> Result<usize, PowError> {
-    Ok(Tokens::new(config).revoke_user(user_id).await?)
 }
 
 /// Whether `req` is an API request: served by [`ApiAuthMiddleware`] or routed to an

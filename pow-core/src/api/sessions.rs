@@ -1,0 +1,121 @@
+//! `GET <prefix>/sessions` and `DELETE <prefix>/sessions/{id}`: the caller's sessions over
+//! JSON, as `/registration/sessions` shows them to browsers.
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde_json::json;
+
+use super::error::ApiError;
+use super::ApiContext;
+use crate::audit::keyed_hash;
+use crate::config::PowConfig;
+use crate::error::PowError;
+use crate::session::{self, CurrentSession};
+use crate::time::{duration_ms, now_ms};
+use crate::web::{ActionId, ActionKind};
+
+/// `api_sessions#index`.
+pub const SESSIONS_INDEX: ActionId = ActionId::new("api_sessions", "index", ActionKind::Show);
+/// `api_sessions#delete`: ends one session (needs a fresh password proof).
+pub const SESSIONS_DELETE: ActionId = ActionId::new("api_sessions", "delete", ActionKind::Other);
+
+async fn caller(req: &HttpRequest, api: &ApiContext) -> Result<CurrentSession, ApiError> {
+    api.current_session(req)
+        .await?
+        .ok_or_else(|| ApiError::not_authenticated(req))
+}
+
+pub(crate) async fn index(req: HttpRequest, api: ApiContext) -> Result<HttpResponse, ApiError> {
+    api.run(&req, SESSIONS_INDEX, async |_| {
+        let current = caller(&req, &api).await?;
+        let config = api.config();
+        let sessions: Vec<serde_json::Value> = session::user_sessions(config, current.user.id)
+            .await?
+            .iter()
+            .map(|info| {
+                json!({
+                    "id": keyed_hash(config, "session", &info.id),
+                    "current": info.id == current.session_id,
+                    "signed_in_at": info.signed_in_at,
+                    "last_seen_at": info.last_seen_at,
+                    "ip": info.device.ip,
+                    "user_agent": info.device.user_agent,
+                })
+            })
+            .collect();
+        Ok(HttpResponse::Ok()
+            .insert_header(crate::web::no_store())
+            .json(json!({ "data": sessions })))
+    })
+    .await
+}
+
+pub(crate) async fn delete(
+    req: HttpRequest,
+    api: ApiContext,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    api.run(&req, SESSIONS_DELETE, async |_| {
+        let current = caller(&req, &api).await?;
+        let config = api.config();
+        // Sudo mode: the token pair must come from a password sign-in within the window.
+        let window = duration_ms(config.session().sudo_window);
+        let fresh = current
+            .metadata
+            .authenticated_at
+            .is_some_and(|at| now_ms().saturating_sub(at) <= window);
+        if !fresh {
+            return Err(PowError::ReauthenticationRequired.into());
+        }
+        let target = session::user_sessions(config, current.user.id)
+            .await?
+            .into_iter()
+            .find(|info| keyed_hash(config, "session", &info.id) == *id);
+        let ended = match target {
+            Some(info) => session::end_session(config, current.user.id, &info.id).await?,
+            None => false,
+        };
+        if !ended {
+            return Err(
+                ApiError::new(actix_web::http::StatusCode::NOT_FOUND, "No such session")
+                    .with_code("unknown_session"),
+            );
+        }
+        Ok(HttpResponse::Ok()
+            .insert_header(crate::web::no_store())
+            .json(json!({ "data": {} })))
+    })
+    .await
+}
+
+/// Resolves a signed access token (the value after `Bearer `) to its session, as
+/// [`ApiAuthMiddleware`](super::ApiAuthMiddleware) does: for places the middleware does not reach (a WebSocket
+/// handshake that sends the token in a message, say). `None` for a forged, unknown,
+/// expired or revoked token.
+///
+/// # Errors
+/// [`PowError::Store`] when the store fails; [`PowError::Database`] when the user is
+/// reloaded ([`reload_user`](crate::SessionConfig::reload_user)) and the database fails.
+pub async fn authenticate(
+    config: &PowConfig,
+    access_token: &str,
+) -> Result<Option<CurrentSession>, PowError> {
+    super::tokens::Tokens::new(config)
+        .authenticate(access_token)
+        .await
+}
+
+/// Revokes every API token of the user (access and renewal tokens, also pairs being
+/// issued at the same moment) and returns how many renewal tokens there were.
+/// [`revoke_user`](crate::session::revoke_user) calls it.
+///
+/// It stores a small revocation marker for the user (in the `api_renewal` namespace, kept
+/// a year and a day, longer than any token issued before it can live), which every API
+/// token of the user is checked against from then on.
+///
+/// # Errors
+/// [`PowError::Store`] when the store fails.
+pub async fn revoke_user_tokens(config: &PowConfig, user_id: i64) -> Result<usize, PowError> {
+    Ok(super::tokens::Tokens::new(config)
+        .revoke_user(user_id)
+        .await?)
+}
