@@ -15,6 +15,10 @@ use pow_core::PowConfig;
 const PASSWORD: &str = "correct horse battery";
 
 fn start(store: Arc<dyn Store>) -> std::net::SocketAddr {
+    start_with(store, None)
+}
+
+fn start_with(store: Arc<dyn Store>, max_sessions: Option<usize>) -> std::net::SocketAddr {
     let db = std::env::temp_dir().join(format!(
         "pow-sessions-{}.db",
         pow_core::token::generate_uuid()
@@ -24,6 +28,7 @@ fn start(store: Arc<dyn Store>) -> std::net::SocketAddr {
         .users(users.clone())
         .hasher(Pbkdf2Hasher::new(1))
         .store(store)
+        .max_sessions_per_user(max_sessions)
         .build()
         .unwrap();
     users.migrate(&config).unwrap();
@@ -232,4 +237,17 @@ fn the_api_lists_and_ends_sessions() {
     let res = laptop.request("DELETE", "/api/v1/sessions/unknown", None);
     assert_eq!(res.status, 404);
     let _ = std::fs::remove_file(db);
+}
+
+/// With a cap of two sessions, a third sign-in ends the least recently active one.
+#[test]
+fn a_session_cap_ends_the_stalest_session() {
+    let addr = start_with(MemoryStore::shared(), Some(2));
+    let mut first = browser(addr, "first");
+    let mut second = browser(addr, "second");
+    assert!(signed_in(&mut first));
+    let mut third = browser(addr, "third");
+    assert!(signed_in(&mut third));
+    assert!(signed_in(&mut second));
+    assert!(!signed_in(&mut first), "the stalest session ended");
 }

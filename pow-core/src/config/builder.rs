@@ -39,6 +39,7 @@ pub struct PowConfigBuilder {
     reload_user: bool,
     sudo_window: Duration,
     user_disabling: bool,
+    max_sessions_per_user: Option<usize>,
     extensions: Vec<Arc<dyn Extension>>,
     users: Option<Arc<dyn UsersContext>>,
     store: Option<Arc<dyn Store>>,
@@ -77,6 +78,7 @@ impl PowConfigBuilder {
             reload_user: false,
             sudo_window: Duration::from_secs(10 * 60),
             user_disabling: true,
+            max_sessions_per_user: None,
             extensions: Vec::new(),
             users: None,
             store: None,
@@ -213,6 +215,13 @@ impl PowConfigBuilder {
     /// [`SessionConfig::sudo_window`]). The default is 10 minutes.
     pub fn sudo_window(mut self, window: Duration) -> Self {
         self.sudo_window = window;
+        self
+    }
+
+    /// Caps the sessions a user may have at once (see
+    /// [`SessionConfig::max_sessions_per_user`]). The default is no cap.
+    pub fn max_sessions_per_user(mut self, max: Option<usize>) -> Self {
+        self.max_sessions_per_user = max.map(|m| m.max(1));
         self
     }
 
@@ -445,6 +454,7 @@ impl PowConfigBuilder {
             }),
             reload_user: self.reload_user,
             sudo_window: self.sudo_window,
+            max_sessions_per_user: self.max_sessions_per_user,
         });
         if session.credentials_ttl > Duration::from_secs(30 * 60) {
             tracing::warn!(

@@ -78,6 +78,9 @@ pub struct SessionConfig {
     /// password or email, delete the account) without confirming it again: sudo mode.
     /// Sessions restored from a remember-me cookie are never fresh. Default 10 minutes.
     pub sudo_window: Duration,
+    /// Most sessions (browsers and API token pairs) a user may have at once; a browser
+    /// sign-in past it ends the least recently active ones. `None` (the default) has no cap.
+    pub max_sessions_per_user: Option<usize>,
 }
 
 /// A pow-rs setup: secrets, user schema, policies, backends and extensions.

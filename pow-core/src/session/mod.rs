@@ -315,6 +315,14 @@ pub async fn sign_in_with(
     };
     let session_id = new_session_id(&config);
     credentials.put(&session_id, user, &metadata).await?;
+    if let Some(max) = config.session().max_sessions_per_user {
+        // Newest activity first: the new session leads, the stalest go.
+        for stale in credentials.session_infos(user.id).await?.iter().skip(max) {
+            if stale.id != session_id {
+                credentials.delete(&stale.id).await?;
+            }
+        }
+    }
     let session = req.get_session();
     session.renew();
     write_session_id(&session, &config, &session_id)?;
