@@ -153,6 +153,12 @@ fn check<M: Mac + hmac::digest::KeyInit>(key: &[u8], message: &str, signature: &
     }
 }
 
+/// `value`'s HMAC-SHA256 under `key`, in unpadded base64url: how pow-rs keys the store and
+/// the audit log by identifiers, addresses and session ids it must recognise but never hold.
+pub fn keyed_digest(key: &[u8], value: &str) -> String {
+    URL_SAFE_NO_PAD.encode(hmac_sha256(key, value.as_bytes()))
+}
+
 /// HMAC-SHA256 of `message` under `key`. HMAC takes keys of any length, so this cannot fail.
 pub fn hmac_sha256(key: &[u8], message: &[u8]) -> Vec<u8> {
     match <Hmac<Sha256> as Mac>::new_from_slice(key) {

@@ -10,7 +10,6 @@ use crate::audit::keyed_hash;
 use crate::config::PowConfig;
 use crate::error::PowError;
 use crate::session::{self, CurrentSession};
-use crate::time::{duration_ms, now_ms};
 use crate::web::{ActionId, ActionKind};
 
 /// `api_sessions#index`.
@@ -58,12 +57,7 @@ pub(crate) async fn delete(
         let current = caller(&req, &api).await?;
         let config = api.config();
         // Sudo mode: the token pair must come from a password sign-in within the window.
-        let window = duration_ms(config.session().sudo_window);
-        let fresh = current
-            .metadata
-            .authenticated_at
-            .is_some_and(|at| now_ms().saturating_sub(at) <= window);
-        if !fresh {
+        if !current.metadata.is_fresh(config.session().sudo_window) {
             return Err(PowError::ReauthenticationRequired.into());
         }
         let target = session::user_sessions(config, current.user.id)

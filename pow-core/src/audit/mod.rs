@@ -29,14 +29,12 @@ use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use actix_web::{HttpMessage, HttpRequest};
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine as _;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::config::PowConfig;
 use crate::error::PowError;
-use crate::token::hmac_sha256;
+use crate::token::keyed_digest;
 
 mod diesel;
 pub(crate) mod events;
@@ -44,8 +42,6 @@ mod names;
 pub use self::diesel::DieselAuditSink;
 pub use names::*;
 
-/// Longest user-agent summary kept.
-const USER_AGENT_MAX: usize = 160;
 /// Most events handed to a sink in one write.
 const BATCH: usize = 256;
 
@@ -130,13 +126,9 @@ impl AuditEvent {
 
     /// Takes the client's address, user agent and session from `req`.
     pub fn request(mut self, config: &PowConfig, req: &HttpRequest) -> Self {
-        self.ip = crate::limits::client_ip(req, &config.rate_limits().trusted_proxies)
-            .map(|ip| ip.to_string());
-        self.user_agent = req
-            .headers()
-            .get(actix_web::http::header::USER_AGENT)
-            .and_then(|v| v.to_str().ok())
-            .map(|ua| ua.chars().take(USER_AGENT_MAX).collect());
+        let device = crate::session::device_of(req, config);
+        self.ip = device.ip;
+        self.user_agent = device.user_agent;
         let (session, user) = {
             let extensions = req.extensions();
             let current = extensions.get::<crate::session::CurrentSession>();
@@ -161,8 +153,10 @@ pub fn keyed_hash(config: &PowConfig, purpose: &str, value: &str) -> String {
     let key = config
         .verifier()
         .derive_key(&format!("pow audit {purpose}"));
-    let digest = hmac_sha256(&key, value.as_bytes());
-    URL_SAFE_NO_PAD.encode(&digest[..16.min(digest.len())])
+    let mut digest = keyed_digest(&key, value);
+    // 22 characters (about 128 bits) are plenty to correlate records.
+    digest.truncate(22);
+    digest
 }
 
 /// Records `event` through `config`'s [`Auditor`].

@@ -4,8 +4,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::{web, HttpRequest, HttpResponse};
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
 
@@ -15,7 +13,7 @@ use crate::error::PowError;
 use crate::mailer::{compose, MailContent};
 use crate::messages::LanguageIdentifier;
 use crate::store::{Cache, Key, Limit, Limiter, Store};
-use crate::token::{generate_uuid, hmac_sha256};
+use crate::token::{generate_uuid, keyed_digest};
 use crate::users::validation::normalize_user_id;
 use crate::users::{run_blocking, User, Value};
 use crate::web::{flash, redirect, routes_ctx, Controller};
@@ -63,7 +61,7 @@ impl Lockouts {
     }
 
     fn lock_key(&self, identifier: &str) -> Key {
-        let digest = URL_SAFE_NO_PAD.encode(hmac_sha256(&self.key, identifier.as_bytes()));
+        let digest = keyed_digest(&self.key, identifier);
         Key::from(["lock", digest.as_str()])
     }
 

@@ -59,6 +59,14 @@ impl SessionMetadata {
         }
     }
 
+    /// Whether the password was proved within `window` of now (sudo mode): never for a
+    /// session restored from a remember-me cookie.
+    pub fn is_fresh(&self, window: Duration) -> bool {
+        let window = crate::time::duration_ms(window);
+        self.authenticated_at
+            .is_some_and(|at| now_ms().saturating_sub(at) <= window)
+    }
+
     /// Metadata for a fresh sign-in that keeps `fingerprint` (for example one carried over
     /// from a remember-me cookie).
     pub fn with_fingerprint(fingerprint: impl Into<String>) -> Self {

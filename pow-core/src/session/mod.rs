@@ -205,15 +205,9 @@ pub async fn end_session(
 /// ([`SessionConfig::sudo_window`](crate::SessionConfig::sudo_window)): `false` when nobody
 /// is signed in, and for a session restored from a remember-me cookie.
 pub fn is_fresh(req: &HttpRequest, config: &PowConfig) -> bool {
-    let extensions = req.extensions();
-    let Some(current) = extensions.get::<CurrentSession>() else {
-        return false;
-    };
-    let window = duration_ms(config.session().sudo_window);
-    current
-        .metadata
-        .authenticated_at
-        .is_some_and(|at| now_ms().saturating_sub(at) <= window)
+    req.extensions()
+        .get::<CurrentSession>()
+        .is_some_and(|current| current.metadata.is_fresh(config.session().sudo_window))
 }
 
 /// Records that the signed-in user just proved their password (a confirmation for sudo

@@ -3,12 +3,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine as _;
-
 use super::{Key, Store, StoreError};
 use crate::config::PowConfig;
-use crate::token::hmac_sha256;
+use crate::token::keyed_digest;
 
 /// Namespace of every limiter's counters (prefixed like the other namespaces).
 pub const LIMIT_NAMESPACE: &str = "limit";
@@ -82,7 +79,7 @@ impl Limiter {
     }
 
     fn counter(&self, subject: &str) -> Key {
-        let digest = URL_SAFE_NO_PAD.encode(hmac_sha256(&self.key, subject.as_bytes()));
+        let digest = keyed_digest(&self.key, subject);
         Key::from([self.rule, digest.as_str()])
     }
 
