@@ -124,13 +124,10 @@ fn lists_and_ends_sessions_on_redis() {
     lists_and_ends_sessions(pow_core::testing::test_redis_store(&url, &prefix).unwrap());
 }
 
-/// Disabling ends API tokens too, and the API refuses the sign-in with a stable code.
-#[test]
-fn disabling_ends_api_tokens_and_refuses_api_sign_in() {
-    let db = std::env::temp_dir().join(format!(
-        "pow-disable-{}.db",
-        pow_core::token::generate_uuid()
-    ));
+/// An app serving the JSON API on a fresh SQLite file where alice exists: its config,
+/// address and database file.
+fn api_app() -> (PowConfig, std::net::SocketAddr, std::path::PathBuf) {
+    let db = std::env::temp_dir().join(format!("pow-api-{}.db", pow_core::token::generate_uuid()));
     let users = DieselUsersContext::connect(&db.display().to_string()).unwrap();
     let config = PowConfig::builder("s".repeat(64))
         .users(users.clone())
@@ -138,7 +135,7 @@ fn disabling_ends_api_tokens_and_refuses_api_sign_in() {
         .build()
         .unwrap();
     users.migrate(&config).unwrap();
-    let user = pow_core::testing::create_user(&config, "alice@example.com", PASSWORD).unwrap();
+    pow_core::testing::create_user(&config, "alice@example.com", PASSWORD).unwrap();
     let served = config.clone();
     let addr = serve(move || {
         actix_web::App::new().configure(pow_core::api::configure(
@@ -146,6 +143,19 @@ fn disabling_ends_api_tokens_and_refuses_api_sign_in() {
             pow_core::api::ApiOptions::new(),
         ))
     });
+    (config, addr, db)
+}
+
+/// Disabling ends API tokens too, and the API refuses the sign-in with a stable code.
+#[test]
+fn disabling_ends_api_tokens_and_refuses_api_sign_in() {
+    let (config, addr, db) = api_app();
+    let user = config
+        .users()
+        .unwrap()
+        .get_by(&config, "email", &"alice@example.com".into())
+        .unwrap()
+        .unwrap();
     let mut c = Client::new(addr);
     let body = format!(r#"{{"user": {{"email": "alice@example.com", "password": "{PASSWORD}"}}}}"#);
     let res = c.request("POST", "/api/v1/session", Some(body.clone()));
@@ -179,25 +189,7 @@ fn disabling_ends_api_tokens_and_refuses_api_sign_in() {
 /// handle signs that client out.
 #[test]
 fn the_api_lists_and_ends_sessions() {
-    let db = std::env::temp_dir().join(format!(
-        "pow-api-sessions-{}.db",
-        pow_core::token::generate_uuid()
-    ));
-    let users = DieselUsersContext::connect(&db.display().to_string()).unwrap();
-    let config = PowConfig::builder("s".repeat(64))
-        .users(users.clone())
-        .hasher(Pbkdf2Hasher::new(1))
-        .build()
-        .unwrap();
-    users.migrate(&config).unwrap();
-    pow_core::testing::create_user(&config, "alice@example.com", PASSWORD).unwrap();
-    let served = config.clone();
-    let addr = serve(move || {
-        actix_web::App::new().configure(pow_core::api::configure(
-            served.clone(),
-            pow_core::api::ApiOptions::new(),
-        ))
-    });
+    let (config, addr, db) = api_app();
     let token = |c: &mut Client| -> String {
         let body =
             format!(r#"{{"user": {{"email": "alice@example.com", "password": "{PASSWORD}"}}}}"#);

@@ -26,6 +26,12 @@ fn uuid_like() -> String {
 }
 
 fn start(admins: &[&str]) -> (Client, MemoryMailer) {
+    let (client, mailer, _) = start_with_config(admins);
+    (client, mailer)
+}
+
+/// [`start`], also handing back the config (for the admin API).
+fn start_with_config(admins: &[&str]) -> (Client, MemoryMailer, pow_core::PowConfig) {
     let mailer = MemoryMailer::new();
     let config = example_demo::build(
         &settings(admins),
@@ -33,10 +39,9 @@ fn start(admins: &[&str]) -> (Client, MemoryMailer) {
         Some(Arc::new(mailer.clone())),
     )
     .unwrap();
-    (
-        Client::new(serve(move || example_demo::app(config.clone()))),
-        mailer,
-    )
+    let served = config.clone();
+    let client = Client::new(serve(move || example_demo::app(served.clone())));
+    (client, mailer, config)
 }
 
 fn register(c: &mut Client, email: &str, password: &str) -> Response {
@@ -523,15 +528,7 @@ fn a_newcomer_confirms_from_the_dev_mailbox() {
 /// request, and revoking from the admin API signs the browser out at once.
 #[test]
 fn admin_changes_reach_live_sessions() {
-    let mailer = MemoryMailer::new();
-    let config = example_demo::build(
-        &settings(&[]),
-        pow_core::store::MemoryStore::shared(),
-        Some(Arc::new(mailer.clone())),
-    )
-    .unwrap();
-    let served = config.clone();
-    let mut c = Client::new(serve(move || example_demo::app(served.clone())));
+    let (mut c, mailer, config) = start_with_config(&[]);
     register_confirmed(&mut c, &mailer, "staff@example.com", "valid passphrase 1");
     sign_in(&mut c, "staff@example.com", "valid passphrase 1");
     assert_eq!(c.get("/admin").status, 403);
@@ -567,16 +564,7 @@ fn admin_changes_reach_live_sessions() {
 /// sign-in with a clear message, and enabling lets them back in.
 #[test]
 fn a_disabled_user_is_out_at_once_and_told_why() {
-    let mailer = MemoryMailer::new();
-    let config = example_demo::build(
-        &settings(&[]),
-        pow_core::store::MemoryStore::shared(),
-        Some(Arc::new(mailer.clone())),
-    )
-    .unwrap();
-    let served = config.clone();
-    let addr = serve(move || example_demo::app(served.clone()));
-    let mut c = Client::new(addr);
+    let (mut c, mailer, config) = start_with_config(&[]);
     register_confirmed(&mut c, &mailer, "leaver@example.com", "valid passphrase 1");
     sign_in(&mut c, "leaver@example.com", "valid passphrase 1");
     assert_eq!(c.get("/protected").status, 200);
