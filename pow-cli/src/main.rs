@@ -413,14 +413,7 @@ fn run_users(command: Users) -> Result<(), Failure> {
                 }
             };
             let (users, config) = open(&account.setup)?;
-            let params: pow_core::users::Params = [
-                ("email", account.email.as_str()),
-                ("password", password.as_str()),
-                ("password_confirmation", password.as_str()),
-            ]
-            .into_iter()
-            .map(|(k, v)| (k.to_owned(), v.to_owned()))
-            .collect();
+            let params = pow_core::users::sign_up_params(&config, &account.email, &password);
             let user = users.create(&config, &params)?.map_err(|changeset| {
                 let errors: Vec<String> = changeset
                     .errors

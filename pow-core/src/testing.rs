@@ -149,14 +149,7 @@ pub fn app(
 /// The users context's error; [`PowError::Other`] naming the failed fields when the
 /// sign-up does not validate.
 pub fn create_user(config: &PowConfig, email: &str, password: &str) -> Result<User, PowError> {
-    let params: crate::users::Params = [
-        ("email", email),
-        ("password", password),
-        ("password_confirmation", password),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v.to_owned()))
-    .collect();
+    let params = crate::users::sign_up_params(config, email, password);
     config
         .users()?
         .create(config, &params)?

@@ -29,6 +29,19 @@ pub use context::{UsersContext, WriteError};
 /// Form or JSON parameters for a user (`user[email]`, `user[password]`, ...), by field name.
 pub type Params = BTreeMap<String, String>;
 
+/// The params of a sign-up (`UsersContext::create`) under `config`'s user id field, with the
+/// password confirmed: for seeding, admin tools and tests.
+pub fn sign_up_params(config: &PowConfig, user_id: &str, password: &str) -> Params {
+    [
+        (config.user_id_field(), user_id),
+        ("password", password),
+        ("password_confirmation", password),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect()
+}
+
 /// The type of an extra user column.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum FieldKind {
