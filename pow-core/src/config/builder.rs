@@ -462,6 +462,14 @@ impl PowConfigBuilder {
                  prevent session hijack, please consider lowering the value"
             );
         }
+        let store = self.store.unwrap_or_else(MemoryStore::shared);
+        let live = crate::session::live::LiveBus::new(
+            &*store,
+            &match &name {
+                Some(n) => format!("{n}_credentials"),
+                None => "credentials".to_owned(),
+            },
+        );
         Ok(PowConfig {
             inner: Arc::new(Inner {
                 verifier: MessageVerifier::new(&self.secret_key_base),
@@ -472,6 +480,7 @@ impl PowConfigBuilder {
                 password_policy: policy,
                 rate_limits: self.rate_limits,
                 in_flight: Arc::default(),
+                live: Arc::new(live),
                 audit: Arc::new(self.audit.unwrap_or_default()),
                 breach_check: self.breach_check,
                 hasher: self
@@ -483,7 +492,7 @@ impl PowConfigBuilder {
                 session,
                 extensions,
                 users: self.users,
-                store: self.store.unwrap_or_else(MemoryStore::shared),
+                store,
                 prevent_user_enumeration: self.prevent_user_enumeration,
                 messages,
                 mailer: self.mailer.unwrap_or_else(|| Arc::new(LogMailer)),

@@ -100,6 +100,7 @@ struct Inner {
     password_policy: PasswordPolicy,
     rate_limits: crate::limits::RateLimits,
     in_flight: Arc<crate::limits::InFlight>,
+    live: Arc<crate::session::live::LiveBus>,
     audit: Arc<crate::audit::Auditor>,
     breach_check: Option<crate::password::BreachCheck>,
     hasher: PooledHasher,
@@ -184,6 +185,11 @@ impl PowConfig {
     /// [`RateLimits::max_in_flight_per_client`](crate::limits::RateLimits::max_in_flight_per_client)).
     pub(crate) fn in_flight(&self) -> &Arc<crate::limits::InFlight> {
         &self.inner.in_flight
+    }
+
+    /// The bus that announces ended sessions ([`LiveSessions`](crate::session::LiveSessions)).
+    pub(crate) fn live_bus(&self) -> &Arc<crate::session::live::LiveBus> {
+        &self.inner.live
     }
 
     /// The audit log.

@@ -8,6 +8,7 @@ use crate::time::now_ms;
 
 use serde::{Deserialize, Serialize};
 
+use super::live::{chain_key, LiveBus, LiveEvent, LiveSessionId, CHAINS};
 use crate::config::PowConfig;
 use crate::store::{decode_record, Key, Record, Store, StoreError, UserIndex};
 use crate::token::generate_uuid;
@@ -206,6 +207,8 @@ pub struct CredentialsCache {
     namespace: String,
     ttl: Duration,
     decoded: Option<DecodeCache>,
+    /// Where ended sessions are announced ([`LiveSessions`](super::LiveSessions)).
+    live: Option<Arc<LiveBus>>,
 }
 
 impl std::fmt::Debug for CredentialsCache {
@@ -232,11 +235,14 @@ impl CredentialsCache {
     /// The cache of `config`: its store, namespace `config.namespaced("credentials")` and
     /// TTL `config.session().credentials_ttl`.
     pub fn new(config: &PowConfig) -> Self {
-        Self::with_store(
-            Arc::clone(config.store()),
-            config.namespaced("credentials"),
-            config.session().credentials_ttl,
-        )
+        Self {
+            live: Some(Arc::clone(config.live_bus())),
+            ..Self::with_store(
+                Arc::clone(config.store()),
+                config.namespaced("credentials"),
+                config.session().credentials_ttl,
+            )
+        }
     }
 
     /// A cache on any store, namespace and TTL.
@@ -246,6 +252,7 @@ impl CredentialsCache {
             namespace: namespace.into(),
             ttl,
             decoded: None,
+            live: None,
         }
     }
 
@@ -302,6 +309,10 @@ impl CredentialsCache {
             (
                 SESSIONS.key(user.id, session_id),
                 serde_json::to_vec(&IndexRecord::of(metadata))?,
+            ),
+            (
+                chain_key(&LiveSessionId::of(user.id, &metadata.fingerprint)),
+                b"{}".to_vec(),
             ),
         ];
         self.store
@@ -420,10 +431,23 @@ impl CredentialsCache {
                 .await?;
             match record.rotated_to {
                 Some(next) => id = next,
-                None => return Ok(()),
+                None => {
+                    let live = LiveSessionId::of(record.user_id, &record.metadata.fingerprint);
+                    self.store
+                        .delete(&self.namespace, &chain_key(&live))
+                        .await?;
+                    self.announce(LiveEvent::Ended(live)).await;
+                    return Ok(());
+                }
             }
         }
         Ok(())
+    }
+
+    async fn announce(&self, event: LiveEvent) {
+        if let Some(live) = &self.live {
+            live.publish(event).await;
+        }
     }
 
     /// The ids of the user's live sessions (ids in their rotation grace period excluded).
@@ -473,6 +497,15 @@ impl CredentialsCache {
                 .delete(&self.namespace, &SESSIONS.key(user_id, id))
                 .await?;
         }
+        let chains = CHAINS
+            .entries::<serde_json::Value>(&*self.store, &self.namespace, user_id)
+            .await?;
+        for (chain, _) in chains {
+            self.store
+                .delete(&self.namespace, &CHAINS.key(user_id, &chain))
+                .await?;
+        }
+        self.announce(LiveEvent::AllEnded { user_id }).await;
         Ok(sessions.len())
     }
 

@@ -97,6 +97,7 @@ mod cookie;
 mod credentials;
 mod extract;
 pub(crate) mod guard;
+pub(crate) mod live;
 mod middleware;
 mod response_cookies;
 
@@ -113,6 +114,7 @@ pub use guard::{
     already_authenticated_path, not_authenticated_path, wants_json, DefaultErrorHandler,
     ErrorHandler, RequireAuthenticated, RequireNotAuthenticated,
 };
+pub use live::{InvalidLiveSessionId, LiveEvent, LiveEvents, LiveSessionId, LiveSessions};
 pub use middleware::{CookieSource, PowSessionMiddleware};
 pub use response_cookies::queue_cookie;
 

@@ -132,6 +132,25 @@ impl KeyPattern {
 /// A record: key and raw value.
 pub type Record = (Key, Vec<u8>);
 
+/// Messages between the processes sharing one store (see [`Store::broadcast`]).
+///
+/// Delivery is best effort: a process that is disconnected when a message is published
+/// misses it. Callers that must not miss an event check the store as well.
+#[async_trait]
+pub trait Broadcast: Send + Sync + 'static {
+    /// Sends `message` to every subscriber of `channel`, in every process.
+    async fn publish(&self, channel: &str, message: &[u8]) -> Result<(), StoreError>;
+
+    /// Calls `deliver` with every message later published on `channel` (by any process,
+    /// this one included) until the process ends, and returns once the subscription is in
+    /// place (or its first attempt failed). The subscription reconnects by itself after a
+    /// failure and then delivers an empty message: messages may have been missed.
+    async fn subscribe(&self, channel: &str, deliver: Deliver) -> Result<(), StoreError>;
+}
+
+/// The receiving end of a [`Broadcast`] subscription: called with each message.
+pub type Deliver = Arc<dyn Fn(&[u8]) + Send + Sync + 'static>;
+
 /// A cache-store backend.
 ///
 /// Backends must be safe to share between all actix workers (`Send + Sync`), and must
@@ -201,6 +220,14 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<u64, StoreError> {
         let _ = (namespace, key, by, ttl);
         Err(StoreError::Unsupported("incr"))
+    }
+
+    /// The channel to the other processes sharing this store, if the backend has one
+    /// ([`RedisStore`] publishes through Redis pub/sub). Live session revocation
+    /// ([`LiveSessions`](crate::session::LiveSessions)) uses it to reach every node. The
+    /// default is `None`: a process-local store has nobody else to tell.
+    fn broadcast(&self) -> Option<Arc<dyn Broadcast>> {
+        None
     }
 }
 

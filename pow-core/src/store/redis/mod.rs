@@ -14,67 +14,17 @@ use super::{Key, KeyPattern, Record, Store, StoreError};
 use crate::time::{duration_ms_ceil, now_ms_unsigned as now_ms};
 
 mod keys;
+mod options;
+mod pubsub;
 mod scripts;
 use keys::{decode_key, encode_key, encode_namespace, parent_index_of, Lookup, INDEX_NAME};
+pub use options::RedisStoreOptions;
 use scripts::{refresh_index, INCR, INDEX_GRACE_MS, INSERT_IF_ABSENT, PRUNE_VANISHED};
 
 /// TTLs longer than this (about a century) are stored without expiry.
 const MAX_TTL_MS: u64 = 100 * 365 * 24 * 60 * 60 * 1000;
 /// Largest number of keys fetched by one `MGET`.
 const MGET_CHUNK: usize = 500;
-
-/// Connection settings for [`RedisStore`].
-#[derive(Clone, Debug)]
-pub struct RedisStoreOptions {
-    prefix: String,
-    connection_timeout: Duration,
-    response_timeout: Duration,
-    reconnect_attempts: usize,
-}
-
-impl Default for RedisStoreOptions {
-    fn default() -> Self {
-        Self {
-            prefix: RedisStore::DEFAULT_PREFIX.to_owned(),
-            connection_timeout: Duration::from_secs(2),
-            response_timeout: Duration::from_secs(2),
-            reconnect_attempts: 2,
-        }
-    }
-}
-
-impl RedisStoreOptions {
-    /// Default options.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Prefix of every key the store writes. Give each application sharing one Redis its own
-    /// prefix. It must not contain `{` or `}`. The default value is `"pow"`.
-    pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
-        self.prefix = prefix.into();
-        self
-    }
-
-    /// Longest wait for a TCP connection to a Redis server. The default value is 2 seconds.
-    pub fn connection_timeout(mut self, timeout: Duration) -> Self {
-        self.connection_timeout = timeout;
-        self
-    }
-
-    /// Longest wait for the reply to a command. The default value is 2 seconds.
-    pub fn response_timeout(mut self, timeout: Duration) -> Self {
-        self.response_timeout = timeout;
-        self
-    }
-
-    /// How many times a lost connection is retried (with a short backoff) before a command
-    /// fails with [`StoreError::Unavailable`]. Later commands try again. The default value is 2.
-    pub fn reconnect_attempts(mut self, attempts: usize) -> Self {
-        self.reconnect_attempts = attempts;
-        self
-    }
-}
 
 /// A connection to one server or to a cluster.
 #[derive(Clone)]
@@ -174,6 +124,8 @@ impl Connection {
 pub struct RedisStore {
     conn: Connection,
     prefix: Arc<str>,
+    /// Where pub/sub subscriptions connect (the server, or the first cluster node).
+    subscriber: ::redis::Client,
 }
 
 impl fmt::Debug for RedisStore {
@@ -214,12 +166,13 @@ impl RedisStore {
             .set_number_of_retries(options.reconnect_attempts)
             .set_min_delay(Duration::from_millis(50))
             .set_max_delay(Duration::from_millis(500));
-        let manager = ConnectionManager::new_with_config(client, config)
+        let manager = ConnectionManager::new_with_config(client.clone(), config)
             .await
             .map_err(map_error)?;
         Ok(Self {
             conn: Connection::Single(manager),
             prefix,
+            subscriber: client,
         })
     }
 
@@ -253,9 +206,12 @@ impl RedisStore {
             .build()
             .map_err(map_error)?;
         let conn = client.get_async_connection().await.map_err(map_error)?;
+        // PUBLISH reaches every node of a cluster, so subscribing on one node is enough.
+        let subscriber = ::redis::Client::open(urls[0].as_ref()).map_err(map_error)?;
         Ok(Self {
             conn: Connection::Cluster(conn),
             prefix,
+            subscriber,
         })
     }
 
@@ -373,6 +329,10 @@ fn ttl_ms(ttl: Option<Duration>) -> Option<u64> {
 
 #[async_trait]
 impl Store for RedisStore {
+    fn broadcast(&self) -> Option<Arc<dyn super::Broadcast>> {
+        Some(Arc::new(pubsub::RedisBroadcast::new(self.clone())))
+    }
+
     async fn put(
         &self,
         namespace: &str,

@@ -1,0 +1,345 @@
+//! Live revocation: end long-lived connections (server-sent events, WebSockets) when the
+//! session they were opened with ends.
+//!
+//! A session id changes on every renewal, so a connection cannot hold on to it. It holds
+//! the session's [`LiveSessionId`] instead ([`CurrentSession::live_id`]): stable from the
+//! sign-in to the sign-out, through renewals. Then:
+//!
+//! - [`LiveSessions::is_still_valid`] answers with one store read whether that session still
+//!   exists;
+//! - [`LiveSessions::ended`] resolves as soon as it ends: signed out, revoked from the session
+//!   list or the admin API, signed out everywhere after a password change or reset, account
+//!   disabled or deleted, or expired;
+//! - [`LiveSessions::events`] is the hook under both: every ended session of this setup, as
+//!   it happens.
+//!
+//! Events travel in-process, and through the store's [`Broadcast`] to every process sharing
+//! the store (Redis pub/sub for [`RedisStore`](crate::store::RedisStore)).
+//!
+//! ```
+//! use actix_web::{web, HttpRequest, HttpResponse};
+//! use pow_core::session::{current_session, LiveSessions};
+//! use pow_core::PowConfig;
+//!
+//! async fn watch(req: HttpRequest, config: web::Data<PowConfig>) -> HttpResponse {
+//!     let Some(session) = current_session(&req) else {
+//!         return HttpResponse::Unauthorized().finish();
+//!     };
+//!     let live = LiveSessions::new(&config);
+//!     let id = session.live_id();
+//!     actix_web::rt::spawn(async move {
+//!         live.ended(&id).await;
+//!         // close the connection here
+//!     });
+//!     HttpResponse::Ok().finish()
+//! }
+//! ```
+
+use std::fmt;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use tokio::sync::{broadcast, OnceCell};
+
+use super::CurrentSession;
+use crate::config::PowConfig;
+use crate::error::PowError;
+use crate::store::{Broadcast, Key, Store};
+use crate::token::{generate_uuid, keyed_digest};
+
+/// How many events a slow subscriber may fall behind before it is told it missed some.
+const EVENT_BUFFER: usize = 1024;
+/// How often [`LiveSessions::ended`] checks the store too (for sessions that expire, and
+/// for events lost while a node was disconnected from the broadcast).
+pub const DEFAULT_RECHECK: Duration = Duration::from_secs(30);
+
+/// The stable id of a signed-in session, from the sign-in to the sign-out: `<user id>.<chain>`
+/// where the chain is a digest of the session's fingerprint. It reveals nothing that would
+/// let anyone use the session; give it to clients if needed.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct LiveSessionId {
+    /// The session's user.
+    pub user_id: i64,
+    /// The digest of the chain of sessions started by one sign-in.
+    pub chain: String,
+}
+
+impl LiveSessionId {
+    /// The id of the chain with `fingerprint` ([`SessionMetadata::fingerprint`]).
+    ///
+    /// [`SessionMetadata::fingerprint`]: super::SessionMetadata::fingerprint
+    pub fn of(user_id: i64, fingerprint: &str) -> Self {
+        let mut chain = keyed_digest(b"pow live session", fingerprint);
+        chain.truncate(22);
+        Self { user_id, chain }
+    }
+}
+
+impl fmt::Display for LiveSessionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}", self.user_id, self.chain)
+    }
+}
+
+/// A string that is not a [`LiveSessionId`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("not a live session id")]
+pub struct InvalidLiveSessionId;
+
+impl FromStr for LiveSessionId {
+    type Err = InvalidLiveSessionId;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (user, chain) = s.split_once('.').ok_or(InvalidLiveSessionId)?;
+        let user_id = user.parse().map_err(|_| InvalidLiveSessionId)?;
+        let well_formed = !chain.is_empty()
+            && chain.len() <= 64
+            && chain
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        if !well_formed {
+            return Err(InvalidLiveSessionId);
+        }
+        Ok(Self {
+            user_id,
+            chain: chain.to_owned(),
+        })
+    }
+}
+
+impl CurrentSession {
+    /// The stable id of this session for long-lived connections.
+    pub fn live_id(&self) -> LiveSessionId {
+        LiveSessionId::of(self.user.id, &self.metadata.fingerprint)
+    }
+}
+
+/// What [`LiveSessions::events`] tells.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum LiveEvent {
+    /// One session ended.
+    Ended(LiveSessionId),
+    /// Every session of a user ended (sign out everywhere, password change, disabled or
+    /// deleted account).
+    AllEnded {
+        /// The user.
+        user_id: i64,
+    },
+    /// Events may have been missed (a slow subscriber, or a node reconnecting to the
+    /// broadcast): check the sessions you care about with
+    /// [`LiveSessions::is_still_valid`].
+    Missed,
+}
+
+impl LiveEvent {
+    /// Whether this event ends `id` (or may have: [`LiveEvent::Missed`] gives `None`).
+    pub fn ends(&self, id: &LiveSessionId) -> Option<bool> {
+        match self {
+            Self::Ended(ended) => Some(ended == id),
+            Self::AllEnded { user_id } => Some(*user_id == id.user_id),
+            Self::Missed => None,
+        }
+    }
+}
+
+/// A message on the broadcast channel: the event and the node that published it.
+#[derive(Serialize, Deserialize)]
+struct Message {
+    node: String,
+    event: LiveEvent,
+}
+
+/// The per-setup event bus, held by the [`PowConfig`].
+pub(crate) struct LiveBus {
+    node: String,
+    channel: String,
+    local: broadcast::Sender<LiveEvent>,
+    remote: Option<Arc<dyn Broadcast>>,
+    subscribed: OnceCell<()>,
+}
+
+impl fmt::Debug for LiveBus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LiveBus")
+            .field("node", &self.node)
+            .field("channel", &self.channel)
+            .finish_non_exhaustive()
+    }
+}
+
+impl LiveBus {
+    pub(crate) fn new(store: &dyn Store, namespace: &str) -> Self {
+        Self {
+            node: generate_uuid(),
+            channel: format!("live:{namespace}"),
+            local: broadcast::channel(EVENT_BUFFER).0,
+            remote: store.broadcast(),
+            subscribed: OnceCell::new(),
+        }
+    }
+
+    /// Tells every subscriber, here and on the other nodes. A failure to reach the other
+    /// nodes is logged: they find out at their next store check.
+    pub(crate) async fn publish(&self, event: LiveEvent) {
+        if let Some(remote) = &self.remote {
+            let message = Message {
+                node: self.node.clone(),
+                event: event.clone(),
+            };
+            if let Ok(bytes) = serde_json::to_vec(&message) {
+                if let Err(err) = remote.publish(&self.channel, &bytes).await {
+                    tracing::warn!(error = %err, "cannot broadcast an ended session");
+                }
+            }
+        }
+        // No receivers is not an error: nobody is watching.
+        let _ = self.local.send(event);
+    }
+
+    /// Subscribes to this node's events, and once per bus to the other nodes' events.
+    async fn subscribe(&self) -> broadcast::Receiver<LiveEvent> {
+        let receiver = self.local.subscribe();
+        if let Some(remote) = &self.remote {
+            self.subscribed
+                .get_or_init(|| async {
+                    let (node, local) = (self.node.clone(), self.local.clone());
+                    let deliver = Arc::new(move |bytes: &[u8]| {
+                        if bytes.is_empty() {
+                            let _ = local.send(LiveEvent::Missed);
+                            return;
+                        }
+                        match serde_json::from_slice::<Message>(bytes) {
+                            Ok(message) if message.node != node => {
+                                let _ = local.send(message.event);
+                            }
+                            Ok(_) => {}
+                            Err(err) => tracing::warn!(error = %err, "ignoring a live event"),
+                        }
+                    });
+                    if let Err(err) = remote.subscribe(&self.channel, deliver).await {
+                        tracing::warn!(error = %err, "cannot subscribe to other nodes' events yet");
+                    }
+                })
+                .await;
+        }
+        receiver
+    }
+}
+
+/// Live revocation for one setup: see the [module documentation](self).
+#[derive(Clone)]
+pub struct LiveSessions {
+    config: PowConfig,
+    recheck: Duration,
+}
+
+impl fmt::Debug for LiveSessions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LiveSessions")
+            .field("recheck", &self.recheck)
+            .finish_non_exhaustive()
+    }
+}
+
+impl LiveSessions {
+    /// Live revocation for the sessions of `config`.
+    pub fn new(config: &PowConfig) -> Self {
+        Self {
+            config: config.clone(),
+            recheck: DEFAULT_RECHECK,
+        }
+    }
+
+    /// How often [`ended`](Self::ended) also checks the store (default
+    /// [`DEFAULT_RECHECK`]): the longest an expired session, or one whose event a
+    /// disconnected node missed, stays open.
+    #[must_use]
+    pub fn recheck_every(mut self, interval: Duration) -> Self {
+        self.recheck = interval.max(Duration::from_millis(10));
+        self
+    }
+
+    /// Whether the session still exists: one store read.
+    ///
+    /// # Errors
+    /// [`PowError::Store`] when the store fails.
+    pub async fn is_still_valid(&self, id: &LiveSessionId) -> Result<bool, PowError> {
+        Ok(self
+            .config
+            .store()
+            .get(&self.namespace(), &chain_key(id))
+            .await?
+            .is_some())
+    }
+
+    /// Every ended session of this setup from now on, on any node.
+    pub async fn events(&self) -> LiveEvents {
+        let bus = Arc::clone(self.config.live_bus());
+        LiveEvents(bus.subscribe().await, bus)
+    }
+
+    /// Resolves once the session has ended (at once if it already has). While the store
+    /// cannot be reached the session counts as alive: it cannot be used for new requests
+    /// then anyway, and the check is repeated.
+    pub async fn ended(&self, id: &LiveSessionId) {
+        // Subscribe first, then check: an end between the two is not missed.
+        let mut events = self.events().await;
+        let mut recheck = tokio::time::interval(self.recheck);
+        loop {
+            tokio::select! {
+                event = events.next() => match event.ends(id) {
+                    Some(true) => return,
+                    Some(false) => {}
+                    None => if self.is_gone(id).await { return },
+                },
+                _ = recheck.tick() => if self.is_gone(id).await { return },
+            }
+        }
+    }
+
+    async fn is_gone(&self, id: &LiveSessionId) -> bool {
+        match self.is_still_valid(id).await {
+            Ok(valid) => !valid,
+            Err(err) => {
+                tracing::warn!(error = %err, "cannot check a live session");
+                false
+            }
+        }
+    }
+
+    fn namespace(&self) -> String {
+        self.config.namespaced("credentials")
+    }
+}
+
+/// The stream of [`LiveEvent`]s from [`LiveSessions::events`].
+#[derive(Debug)]
+pub struct LiveEvents(
+    broadcast::Receiver<LiveEvent>,
+    #[allow(dead_code)] Arc<LiveBus>,
+);
+
+impl LiveEvents {
+    /// The next event; [`LiveEvent::Missed`] when this subscriber fell behind.
+    pub async fn next(&mut self) -> LiveEvent {
+        loop {
+            match self.0.recv().await {
+                Ok(event) => return event,
+                Err(broadcast::error::RecvError::Lagged(_)) => return LiveEvent::Missed,
+                // The bus is held by this value, so its sender outlives the receiver.
+                Err(broadcast::error::RecvError::Closed) => std::future::pending::<()>().await,
+            }
+        }
+    }
+}
+
+/// The record that says a chain of sessions is alive: written with every session of the
+/// chain, deleted when the chain ends.
+pub(crate) fn chain_key(id: &LiveSessionId) -> Key {
+    CHAINS.key(id.user_id, &id.chain)
+}
+
+/// The index of each user's live chains.
+pub(crate) const CHAINS: crate::store::UserIndex = crate::store::UserIndex::new("chain");
