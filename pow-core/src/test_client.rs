@@ -38,6 +38,63 @@ impl Response {
     }
 }
 
+/// A response read as it arrives: headers and (chunked) body, raw.
+pub struct EventStream {
+    stream: TcpStream,
+    /// Everything received so far.
+    pub received: String,
+}
+
+impl EventStream {
+    /// Reads until `needle` has arrived and returns how long that took; `None` if it did
+    /// not arrive within `within` (or the server closed the connection first).
+    pub fn wait_for(&mut self, needle: &str, within: Duration) -> Option<Duration> {
+        let started = std::time::Instant::now();
+        let deadline = started + within;
+        let mut buf = [0u8; 4096];
+        while !self.received.contains(needle) {
+            let left = deadline.checked_duration_since(std::time::Instant::now())?;
+            self.stream
+                .set_read_timeout(Some(left.max(Duration::from_millis(1))))
+                .unwrap();
+            match self.stream.read(&mut buf) {
+                Ok(0) => return None,
+                Ok(n) => self.received.push_str(&String::from_utf8_lossy(&buf[..n])),
+                Err(err)
+                    if matches!(
+                        err.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    return None
+                }
+                Err(err) => panic!("reading the stream: {err}"),
+            }
+        }
+        Some(started.elapsed())
+    }
+
+    /// Whether the server closes the stream within `within` (what arrives meanwhile is
+    /// kept in [`received`](Self::received)).
+    pub fn closes_within(&mut self, within: Duration) -> bool {
+        let deadline = std::time::Instant::now() + within;
+        let mut buf = [0u8; 4096];
+        loop {
+            let Some(left) = deadline.checked_duration_since(std::time::Instant::now()) else {
+                return false;
+            };
+            self.stream
+                .set_read_timeout(Some(left.max(Duration::from_millis(1))))
+                .unwrap();
+            match self.stream.read(&mut buf) {
+                Ok(0) => return true,
+                Ok(n) => self.received.push_str(&String::from_utf8_lossy(&buf[..n])),
+                Err(_) => return false,
+            }
+        }
+    }
+}
+
 /// A browser-like client: one cookie jar, one server.
 pub struct Client {
     addr: SocketAddr,
@@ -55,6 +112,11 @@ impl Client {
             accept_language: None,
             headers: Vec::new(),
         }
+    }
+
+    /// The server's address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
     }
 
     pub fn get(&mut self, path: &str) -> Response {
@@ -81,6 +143,37 @@ impl Client {
     }
 
     pub fn request(&mut self, method: &str, path: &str, body: Option<String>) -> Response {
+        let mut stream = self.send(method, path, body);
+        let mut raw = Vec::new();
+        stream.read_to_end(&mut raw).unwrap();
+        let res = parse(&raw);
+        for (k, v) in &res.headers {
+            if k.eq_ignore_ascii_case("set-cookie") {
+                let pair = v.split(';').next().unwrap_or_default();
+                let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+                let expired = v.to_ascii_lowercase().contains("max-age=0") || value.is_empty();
+                if expired {
+                    self.cookies.remove(name.trim());
+                } else {
+                    self.cookies
+                        .insert(name.trim().to_owned(), value.to_owned());
+                }
+            }
+        }
+        res
+    }
+
+    /// Opens `path` with a GET and hands back the connection, to read a response that
+    /// streams (server-sent events) as it arrives.
+    pub fn open_stream(&mut self, path: &str) -> EventStream {
+        EventStream {
+            stream: self.send("GET", path, None),
+            received: String::new(),
+        }
+    }
+
+    /// Connects and writes one request with the jar's cookies and the extra headers.
+    fn send(&mut self, method: &str, path: &str, body: Option<String>) -> TcpStream {
         let mut stream = TcpStream::connect(self.addr).unwrap();
         stream
             .set_read_timeout(Some(Duration::from_secs(30)))
@@ -111,23 +204,7 @@ impl Client {
         req.push_str("\r\n");
         req.push_str(&body);
         stream.write_all(req.as_bytes()).unwrap();
-        let mut raw = Vec::new();
-        stream.read_to_end(&mut raw).unwrap();
-        let res = parse(&raw);
-        for (k, v) in &res.headers {
-            if k.eq_ignore_ascii_case("set-cookie") {
-                let pair = v.split(';').next().unwrap_or_default();
-                let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-                let expired = v.to_ascii_lowercase().contains("max-age=0") || value.is_empty();
-                if expired {
-                    self.cookies.remove(name.trim());
-                } else {
-                    self.cookies
-                        .insert(name.trim().to_owned(), value.to_owned());
-                }
-            }
-        }
-        res
+        stream
     }
 }
 

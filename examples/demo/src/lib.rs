@@ -27,6 +27,8 @@ use pow_ext_invitation::Invitation;
 use pow_ext_persistent_session::PersistentSession;
 use pow_ext_reset_password::ResetPassword;
 
+mod live;
+
 /// The demo's own migration: the `name` and `role` user columns.
 pub static DEMO_MIGRATIONS: Migrations = Migrations {
     sqlite: diesel_migrations::embed_migrations!("migrations/sqlite"),
@@ -373,7 +375,17 @@ pub fn build_for_server(
 {% if let Some(token) = sign_out_token %}
 <form class="pow-form" action="/session" method="post"><input type="hidden" name="_method" value="DELETE">
 <input type="hidden" name="_csrf_token" value="{{ token }}"><button type="submit">Sign out</button></form>
-{% endif %}
+{% endif %}{% if live %}
+<p class="pow-text" id="live-state" role="status">Live connection: needs JavaScript.</p>
+<script>
+const state = document.getElementById("live-state");
+const source = new EventSource("/live/events");
+source.addEventListener("open", () => { state.textContent = "Live connection: open."; });
+source.addEventListener("ended", () => {
+  source.close();
+  state.textContent = "Live connection: ended, this session was signed out.";
+});
+</script>{% endif %}
 </main></body></html>"#
 )]
 struct DemoPage {
@@ -382,6 +394,7 @@ struct DemoPage {
     paragraphs: Vec<String>,
     links: Vec<(String, String)>,
     sign_out_token: Option<String>,
+    live: bool,
 }
 
 fn page(
@@ -390,12 +403,24 @@ fn page(
     paragraphs: Vec<String>,
     signed_in: bool,
 ) -> Result<HttpResponse, PowError> {
+    page_with(req, title, paragraphs, signed_in, false)
+}
+
+/// [`page`], with the live connection's script when `live`.
+fn page_with(
+    req: &HttpRequest,
+    title: &str,
+    paragraphs: Vec<String>,
+    signed_in: bool,
+    live: bool,
+) -> Result<HttpResponse, PowError> {
     let mut links = vec![
         ("/".to_owned(), "Home".to_owned()),
         ("/protected".into(), "Protected page".into()),
         ("/admin".into(), "Admin page".into()),
     ];
     if signed_in {
+        links.push(("/live".into(), "Live connection".into()));
         links.push(("/registration/edit".into(), "Edit account".into()));
         links.push(("/invitations/new".into(), "Invite someone (admins)".into()));
     } else {
@@ -408,6 +433,7 @@ fn page(
         paragraphs,
         links,
         sign_out_token: signed_in.then(|| pow_core::web::csrf::csrf_token(req)),
+        live,
     }
     .render()?;
     Ok(HttpResponse::Ok()
@@ -538,6 +564,7 @@ pub fn app_with_mailbox(
                 .wrap(RequireAuthenticated::new())
                 .route("", web::get().to(protected)),
         )
+        .service(live::scope())
         .service(
             web::scope("/admin")
                 .wrap(from_fn(require_admin))

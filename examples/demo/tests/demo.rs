@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use pow_core::mailer::MemoryMailer;
 use pow_core::test_client::{serve, Client, Response};
@@ -598,5 +599,46 @@ fn a_disabled_user_is_out_at_once_and_told_why() {
     assert_eq!(
         sign_in(&mut c, "leaver@example.com", "valid passphrase 1").location(),
         "/"
+    );
+}
+
+/// The live page's event stream ends within a second of a sign-out in another tab.
+#[test]
+fn a_live_connection_ends_with_the_session() {
+    let (mut tab, mailer) = start(&[]);
+    register_confirmed(&mut tab, &mailer, "live@example.com", "correct horse");
+    assert_eq!(
+        sign_in(&mut tab, "live@example.com", "correct horse").status,
+        302
+    );
+    let page = tab.get("/live");
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("new EventSource(\"/live/events\")"));
+
+    let mut other_tab = Client::new(tab.addr());
+    other_tab.cookies = tab.cookies.clone();
+    let mut events = other_tab.open_stream("/live/events");
+    assert!(
+        events
+            .wait_for("event: open", Duration::from_secs(5))
+            .is_some(),
+        "{}",
+        events.received
+    );
+    assert!(events.received.contains("text/event-stream"));
+
+    assert_eq!(sign_out(&mut tab).status, 302);
+    let took = events
+        .wait_for("event: ended", Duration::from_secs(1))
+        .unwrap_or_else(|| panic!("no end within a second: {}", events.received));
+    assert!(
+        events.closes_within(Duration::from_secs(1)),
+        "the stream closes"
+    );
+    eprintln!("live connection ended {took:?} after the sign-out");
+    // Signed out, the stream is not served.
+    assert_eq!(
+        other_tab.get("/live/events").location(),
+        "/session/new?request_path=%2Flive%2Fevents"
     );
 }

@@ -394,11 +394,27 @@ fn a_session_is_shared_by_two_processes_and_ends_on_both() {
         .body
         .contains("Signed in as Alice (alice@example.com)"));
 
+    // A live connection held open on A (the demo's event stream).
+    let mut live_on_a = a.client(&jar_from_a).open_stream("/live/events");
+    assert!(
+        live_on_a
+            .wait_for("event: open", Duration::from_secs(5))
+            .is_some(),
+        "{}",
+        live_on_a.received
+    );
+
     // Sign out on B.
     let jar_on_b = on_b.cookies.clone();
     let res = sign_out(&mut on_b);
     assert_eq!(res.status, 302);
     assert_eq!(res.location(), "/session/new");
+    // A hears it through Redis and ends the live connection within a second.
+    let took = live_on_a
+        .wait_for("event: ended", Duration::from_secs(1))
+        .unwrap_or_else(|| panic!("A's live connection still open: {}", live_on_a.received));
+    assert!(live_on_a.closes_within(Duration::from_secs(1)));
+    eprintln!("live connection on A ended {took:?} after the sign-out on B");
     assert_eq!(
         sessions_in_redis(&runtime, &redis_url, &prefix),
         BTreeMap::new(),
