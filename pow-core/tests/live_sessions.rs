@@ -229,3 +229,56 @@ fn another_node_hears_the_end_through_redis() {
     assert_eq!(on_b.get("/live-id").body, "", "signed out on node B too");
     let _ = std::fs::remove_file(db);
 }
+
+/// An API client's renewals keep its live id valid and announce nothing; its sign-out
+/// ends it.
+#[test]
+fn api_renewals_continue_the_live_session() {
+    let db = new_db();
+    let config = config(Arc::new(MemoryStore::new()), &db);
+    pow_core::testing::create_user(&config, EMAIL, PASSWORD).unwrap();
+    let served = config.clone();
+    let addr = serve(move || {
+        actix_web::App::new().configure(pow_core::api::configure(
+            served.clone(),
+            pow_core::api::ApiOptions::new(),
+        ))
+    });
+    let rt = runtime();
+    let live = LiveSessions::new(&config);
+    let mut client = Client::new(addr);
+    let body = format!(r#"{{"user": {{"email": "{EMAIL}", "password": "{PASSWORD}"}}}}"#);
+    let res = client.request("POST", "/api/v1/session", Some(body));
+    let pair: serde_json::Value = serde_json::from_str(&res.body).unwrap();
+    let session_of = |access: &str| {
+        rt.block_on(pow_core::api::authenticate(&config, access))
+            .unwrap()
+            .expect("a valid access token")
+    };
+    let id = session_of(pair["data"]["access_token"].as_str().unwrap()).live_id();
+
+    let mut events = rt.block_on(live.events());
+    let mut renewal = pair["data"]["renewal_token"].as_str().unwrap().to_owned();
+    let mut access = String::new();
+    for _ in 0..2 {
+        client.headers = vec![("Authorization".into(), format!("Bearer {renewal}"))];
+        let res = client.request("POST", "/api/v1/session/renew", Some(String::new()));
+        assert_eq!(res.status, 200, "{}", res.body);
+        let pair: serde_json::Value = serde_json::from_str(&res.body).unwrap();
+        renewal = pair["data"]["renewal_token"].as_str().unwrap().to_owned();
+        access = pair["data"]["access_token"].as_str().unwrap().to_owned();
+        assert_eq!(session_of(&access).live_id(), id, "the same live session");
+        assert!(rt.block_on(live.is_still_valid(&id)).unwrap());
+    }
+    // Nothing was announced by the renewals (events are sent before the answer).
+    assert_eq!(events.try_next(), None);
+    client.headers = vec![("Authorization".into(), format!("Bearer {access}"))];
+    let res = client.request("DELETE", "/api/v1/session", None);
+    assert!(res.status < 300, "{}: {}", res.status, res.body);
+    let event = rt
+        .block_on(async { tokio::time::timeout(WITHIN, events.next()).await })
+        .expect("the sign-out is announced");
+    assert_eq!(event, LiveEvent::Ended(id.clone()));
+    assert!(!rt.block_on(live.is_still_valid(&id)).unwrap());
+    let _ = std::fs::remove_file(db);
+}

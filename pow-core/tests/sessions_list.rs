@@ -198,6 +198,9 @@ fn the_api_lists_and_ends_sessions() {
         json["data"]["access_token"].as_str().unwrap().to_owned()
     };
     let (mut phone, mut laptop) = (Client::new(addr), Client::new(addr));
+    phone
+        .headers
+        .push(("User-Agent".to_owned(), "PhoneApp/3.1".to_owned()));
     let phone_token = token(&mut phone);
     let laptop_token = token(&mut laptop);
     laptop
@@ -209,10 +212,14 @@ fn the_api_lists_and_ends_sessions() {
     let sessions = json["data"].as_array().unwrap();
     assert_eq!(sessions.len(), 2);
     assert_eq!(sessions.iter().filter(|s| s["current"] == true).count(), 1);
-    let phone_id = sessions.iter().find(|s| s["current"] == false).unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let phone = sessions.iter().find(|s| s["current"] == false).unwrap();
+    assert_eq!(phone["kind"], "api");
+    assert_eq!(
+        phone["user_agent"], "PhoneApp/3.1",
+        "the device of a token pair"
+    );
+    assert_eq!(phone["ip"], "127.0.0.1");
+    let phone_id = phone["id"].as_str().unwrap().to_owned();
     assert!(!list.body.contains(&phone_token), "handles, never tokens");
 
     let system = actix_web::rt::System::new();

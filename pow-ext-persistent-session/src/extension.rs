@@ -155,4 +155,16 @@ impl Extension for PersistentSession {
         self.revoke_user_tokens(config, user.id).await?;
         Ok(())
     }
+
+    async fn remembered(
+        &self,
+        config: &PowConfig,
+        user_id: i64,
+    ) -> Result<Vec<pow_core::session::RememberedInfo>, PowError> {
+        self.families(config, user_id).await
+    }
+
+    async fn forget(&self, config: &PowConfig, user_id: i64, id: &str) -> Result<bool, PowError> {
+        self.forget_family(config, user_id, id).await
+    }
 }

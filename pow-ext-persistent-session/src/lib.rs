@@ -264,6 +264,10 @@ impl PersistentSession {
             .filter(|current| current.user.id == user.id)
             .map(|current| current.metadata)
             .unwrap_or_default();
+        let device = metadata
+            .device
+            .clone()
+            .unwrap_or_else(|| session::device_of(req, config));
         let token = config.namespaced(&generate_uuid());
         let record = TokenRecord {
             user_id: user.id,
@@ -273,6 +277,7 @@ impl PersistentSession {
             issued_at: now_ms(),
             family_started_at: now_ms(),
             used_at: None,
+            device: Some(device),
         };
         tokens.insert(&token, &record).await?;
         self.set_cookie(req, config, &token);
@@ -451,16 +456,72 @@ impl PersistentSession {
             "a used remember-me token was presented again; revoking the user's remember-me tokens"
         );
         self.tokens(config).delete_user(record.user_id).await?;
-        let credentials = CredentialsCache::new(config);
-        for id in credentials.sessions(record.user_id).await? {
-            if let Some((_, metadata)) = credentials.get(&id).await? {
-                if metadata.fingerprint == record.fingerprint {
-                    credentials.delete(&id).await?;
-                }
+        end_chain_sessions(config, record.user_id, &record.fingerprint).await
+    }
+
+    /// The user's live remember-me families, for the session list.
+    async fn families(
+        &self,
+        config: &PowConfig,
+        user_id: i64,
+    ) -> Result<Vec<session::RememberedInfo>, PowError> {
+        let now = now_ms();
+        Ok(self
+            .tokens(config)
+            .unused(user_id)
+            .await?
+            .into_iter()
+            .map(|(_, record)| record)
+            .filter(|record| self.within_max_age(record, now))
+            .map(|record| session::RememberedInfo {
+                created_at: if record.family_started_at > 0 {
+                    record.family_started_at
+                } else {
+                    record.issued_at
+                },
+                id: record.family,
+                fingerprint: record.fingerprint,
+                device: record.device.unwrap_or_default(),
+            })
+            .collect())
+    }
+
+    /// Forgets one family of the user and signs out the sessions it restored.
+    async fn forget_family(
+        &self,
+        config: &PowConfig,
+        user_id: i64,
+        family: &str,
+    ) -> Result<bool, PowError> {
+        let Some(info) = self
+            .families(config, user_id)
+            .await?
+            .into_iter()
+            .find(|info| info.id == family)
+        else {
+            return Ok(false);
+        };
+        self.tokens(config).delete_family(user_id, family).await?;
+        end_chain_sessions(config, user_id, &info.fingerprint).await?;
+        Ok(true)
+    }
+}
+
+/// Signs out the user's sessions with `fingerprint` (one chain of sign-ins).
+async fn end_chain_sessions(
+    config: &PowConfig,
+    user_id: i64,
+    fingerprint: &str,
+) -> Result<(), PowError> {
+    let credentials = CredentialsCache::new(config);
+    for id in credentials.sessions(user_id).await? {
+        if let Some((_, metadata)) = credentials.get(&id).await? {
+            if metadata.fingerprint == fingerprint {
+                credentials.delete(&id).await?;
             }
         }
-        Ok(())
     }
+    Ok(())
 }
 
 /// Re-reads the user from the users context, off the async executor.

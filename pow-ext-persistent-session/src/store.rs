@@ -16,6 +16,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use pow_core::session::Device;
 use pow_core::store::{decode_record, Key, Record, Store, StoreError, UserIndex};
 use pow_core::PowConfig;
 use serde::{Deserialize, Serialize};
@@ -42,6 +43,9 @@ pub(crate) struct TokenRecord {
     /// When the token was used, in milliseconds since the Unix epoch.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub used_at: Option<i64>,
+    /// Where the family was started, for the session list.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device: Option<Device>,
 }
 
 /// An entry of a user's token index.
@@ -209,15 +213,38 @@ impl Tokens {
         Ok(unused)
     }
 
-    /// The user's unused tokens, as `(token, family)` pairs.
-    pub(crate) async fn unused(&self, user_id: i64) -> Result<Vec<(String, String)>, StoreError> {
+    /// The user's unused tokens with their records: one per live family.
+    pub(crate) async fn unused(
+        &self,
+        user_id: i64,
+    ) -> Result<Vec<(String, TokenRecord)>, StoreError> {
         let mut out = Vec::new();
-        for (token, family) in self.index(user_id).await? {
-            if self.get(&token).await?.is_some_and(|r| r.used_at.is_none()) {
-                out.push((token, family));
+        for (token, _) in self.index(user_id).await? {
+            if let Some(record) = self.get(&token).await?.filter(|r| r.used_at.is_none()) {
+                out.push((token, record));
             }
         }
         Ok(out)
+    }
+
+    /// Deletes every token of one family of the user, used or not; returns how many
+    /// there were.
+    pub(crate) async fn delete_family(
+        &self,
+        user_id: i64,
+        family: &str,
+    ) -> Result<usize, StoreError> {
+        let mut deleted = 0;
+        for (token, _) in self
+            .index(user_id)
+            .await?
+            .into_iter()
+            .filter(|(_, f)| f == family)
+        {
+            self.delete(&token).await?;
+            deleted += 1;
+        }
+        Ok(deleted)
     }
 }
 
@@ -243,6 +270,7 @@ mod tests {
             issued_at,
             family_started_at: issued_at,
             used_at: None,
+            device: None,
         }
     }
 

@@ -605,3 +605,69 @@ fn a_family_older_than_max_age_no_longer_signs_in() {
     c.cookies.remove(SESSION_COOKIE);
     assert_eq!(whoami(&mut c), "user:alice@example.com");
 }
+
+/// The hidden `user[remembered]` value of the form on `page` whose button mentions
+/// `needle`.
+fn remembered_handle(page: &Response, needle: &str) -> String {
+    let form = page
+        .body
+        .split("<form")
+        .find(|form| form.contains(needle))
+        .unwrap_or_else(|| panic!("no form mentions {needle}: {}", page.body));
+    let marker = "name=\"user[remembered]\" value=\"";
+    let at = form.find(marker).expect("a remembered field") + marker.len();
+    form[at..at + form[at..].find('"').unwrap()].to_owned()
+}
+
+/// The session list shows remembered browsers with their user agent; forgetting one from
+/// another browser signs that browser out for good, cookie and session alike.
+#[test]
+fn a_remembered_browser_is_listed_and_forgotten_from_another() {
+    let h = start(strict());
+    h.create_user("alice@example.com");
+    let mut laptop = h.client();
+    laptop
+        .headers
+        .push(("User-Agent".to_owned(), "Laptop/1.0".to_owned()));
+    sign_in(&mut laptop, "alice@example.com", Some(true));
+    let cookie = remembered(&laptop);
+    let mut phone = h.client();
+    phone
+        .headers
+        .push(("User-Agent".to_owned(), "Phone/2.0".to_owned()));
+    sign_in(&mut phone, "alice@example.com", Some(false));
+
+    let page = phone.get("/registration/sessions");
+    assert_eq!(page.status, 200);
+    assert!(
+        page.body
+            .contains("Forget remembered browser: Laptop/1.0 (127.0.0.1)"),
+        "{}",
+        page.body
+    );
+    assert!(
+        !page.body.contains("Forget remembered browser: Phone/2.0"),
+        "the phone asked not to be remembered"
+    );
+    let handle = remembered_handle(&page, "Forget remembered browser: Laptop/1.0");
+    let res = phone.post(
+        "/registration/sessions",
+        &[("_csrf_token", &page.csrf()), ("user[remembered]", &handle)],
+    );
+    assert_eq!(res.location(), "/registration/sessions");
+    let page = phone.get("/registration/sessions");
+    assert!(
+        !page.body.contains("Forget remembered browser"),
+        "{}",
+        page.body
+    );
+
+    assert_eq!(whoami(&mut laptop), "anonymous", "its session ended too");
+    let mut closed = browser(&h, &[(COOKIE, &cookie)]);
+    assert_eq!(
+        whoami(&mut closed),
+        "anonymous",
+        "its cookie signs nobody in"
+    );
+    assert_eq!(whoami(&mut phone), "user:alice@example.com");
+}

@@ -171,7 +171,10 @@ pub(crate) async fn registration_create(
         api.before_issue(&req, &user, ApiAction::Registration)
             .await?;
         let data = api.token_data(&req, &user, ApiAction::Registration).await?;
-        Ok(token_response_with(&api.issue_tokens(&user).await?, data))
+        Ok(token_response_with(
+            &api.issue_tokens(&req, &user).await?,
+            data,
+        ))
     })
     .await
 }
@@ -199,7 +202,7 @@ pub(crate) async fn session_create(
         }
         api.before_issue(&req, &user, ApiAction::SignIn).await?;
         let data = api.token_data(&req, &user, ApiAction::SignIn).await?;
-        let pair = api.issue_tokens(&user).await?;
+        let pair = api.issue_tokens(&req, &user).await?;
         // A password change or account deletion that raced this sign-in wins: if the row
         // changed after the password was checked, the revocation may have run before the
         // pair was stored, so drop the pair. (A later revocation reaches it anyway.)
@@ -264,6 +267,7 @@ pub(crate) async fn session_renew(
             .issue(
                 &renewal.user,
                 Some((renewal.fingerprint, renewal.signed_in_at)),
+                renewal.device,
                 renewal.generation,
                 api.renewal_ttl(),
             )

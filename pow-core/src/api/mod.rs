@@ -153,7 +153,7 @@ mod link;
 mod middleware;
 mod sessions;
 pub use sessions::{authenticate, revoke_user_tokens};
-mod tokens;
+pub(crate) mod tokens;
 
 pub use controllers::{actions, token_response, token_response_with, user_params};
 pub use error::{ApiError, ApiErrorHandler, API_FTL, BUSY_RETRY_AFTER_SECS};
@@ -427,18 +427,24 @@ impl ApiContext {
             .app_data(web::PayloadConfig::new(MAX_BODY_BYTES))
     }
 
-    /// Issues a new token pair for `user`, starting a new sign-in. For extension endpoints
+    /// Issues a new token pair for `user`, starting a new sign-in from the device of `req`
+    /// (address and user agent, for the session list). For extension endpoints
     /// that sign a user in; run [`before_issue`](Self::before_issue) and
     /// [`token_data`](Self::token_data) first, and answer with [`token_response_with`].
     ///
     /// # Errors
     /// [`PowError::Store`] when the store fails.
-    pub async fn issue_tokens(&self, user: &User) -> Result<TokenPair, PowError> {
+    pub async fn issue_tokens(
+        &self,
+        req: &actix_web::HttpRequest,
+        user: &User,
+    ) -> Result<TokenPair, PowError> {
         let generation = self.inner.tokens.generation(user.id).await?;
+        let device = crate::session::device_of(req, self.config());
         let pair = self
             .inner
             .tokens
-            .issue(user, None, generation, self.renewal_ttl())
+            .issue(user, None, Some(device), generation, self.renewal_ttl())
             .await?;
         crate::audit::record(
             self.config(),

@@ -10,6 +10,7 @@ use crate::audit::keyed_hash;
 use crate::config::PowConfig;
 use crate::error::PowError;
 use crate::session::{self, CurrentSession};
+use crate::web::sessions::remembered_handle;
 use crate::web::{ActionId, ActionKind};
 
 /// `api_sessions#index`.
@@ -27,12 +28,13 @@ pub(crate) async fn index(req: HttpRequest, api: ApiContext) -> Result<HttpRespo
     api.run(&req, SESSIONS_INDEX, async |_| {
         let current = caller(&req, &api).await?;
         let config = api.config();
-        let sessions: Vec<serde_json::Value> = session::user_sessions(config, current.user.id)
+        let mut sessions: Vec<serde_json::Value> = session::user_sessions(config, current.user.id)
             .await?
             .iter()
             .map(|info| {
                 json!({
                     "id": keyed_hash(config, "session", &info.id),
+                    "kind": if info.api { "api" } else { "browser" },
                     "current": info.id == current.session_id,
                     "signed_in_at": info.signed_in_at,
                     "last_seen_at": info.last_seen_at,
@@ -41,6 +43,17 @@ pub(crate) async fn index(req: HttpRequest, api: ApiContext) -> Result<HttpRespo
                 })
             })
             .collect();
+        let remembered = session::user_remembered(config, current.user.id).await?;
+        sessions.extend(remembered.iter().map(|(extension, info)| {
+            json!({
+                "id": remembered_handle(config, extension, info),
+                "kind": "remember_me",
+                "current": false,
+                "signed_in_at": info.created_at,
+                "ip": info.device.ip,
+                "user_agent": info.device.user_agent,
+            })
+        }));
         Ok(HttpResponse::Ok()
             .insert_header(crate::web::no_store())
             .json(json!({ "data": sessions })))
@@ -60,13 +73,25 @@ pub(crate) async fn delete(
         if !current.metadata.is_fresh(config.session().sudo_window) {
             return Err(PowError::ReauthenticationRequired.into());
         }
-        let target = session::user_sessions(config, current.user.id)
+        let user_id = current.user.id;
+        let target = session::user_sessions(config, user_id)
             .await?
             .into_iter()
             .find(|info| keyed_hash(config, "session", &info.id) == *id);
         let ended = match target {
-            Some(info) => session::end_session(config, current.user.id, &info.id).await?,
-            None => false,
+            Some(info) => session::end_session(config, user_id, &info.id).await?,
+            None => {
+                let remembered = session::user_remembered(config, user_id)
+                    .await?
+                    .into_iter()
+                    .find(|(extension, info)| remembered_handle(config, extension, info) == *id);
+                match remembered {
+                    Some((extension, info)) => {
+                        session::forget_remembered(config, user_id, extension, &info.id).await?
+                    }
+                    None => false,
+                }
+            }
         };
         if !ended {
             return Err(

@@ -11,7 +11,7 @@ use super::{ACCESS_TOKEN_SALT, MAX_RENEWAL_TTL, RENEWAL_TOKEN_SALT};
 use crate::config::PowConfig;
 use crate::error::PowError;
 use crate::session::{
-    check_loaded, duration_ms, new_session_id, now_ms, CredentialsCache, CurrentSession,
+    check_loaded, duration_ms, new_session_id, now_ms, CredentialsCache, CurrentSession, Device,
     SessionMetadata,
 };
 use crate::store::{decode_record, Key, Store, StoreError, UserIndex};
@@ -57,6 +57,9 @@ struct RenewalRecord {
     /// The user's revocation generation when it was issued.
     #[serde(default)]
     generation: Option<String>,
+    /// Where the sign-in came from, for the session list.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    device: Option<Device>,
 }
 
 /// The sign-in a consumed renewal token continues.
@@ -67,6 +70,7 @@ pub(crate) struct Renewal {
     pub fingerprint: String,
     pub signed_in_at: i64,
     pub generation: Option<String>,
+    pub device: Option<Device>,
 }
 
 /// The index of each user's renewal tokens.
@@ -129,11 +133,13 @@ impl Tokens {
 
     /// Issues a new pair for `user` under revocation generation `generation` (read before
     /// the user was authenticated, so that a revocation racing the issue wins). `chain`
-    /// continues a sign-in (fingerprint and sign-in time); `None` starts one.
+    /// continues a sign-in (fingerprint and sign-in time); `None` starts one. `device` is
+    /// where the sign-in came from.
     pub(crate) async fn issue(
         &self,
         user: &User,
         chain: Option<(String, i64)>,
+        device: Option<Device>,
         generation: Option<String>,
         renewal_ttl: Duration,
     ) -> Result<TokenPair, PowError> {
@@ -147,6 +153,7 @@ impl Tokens {
             fingerprint: fingerprint.clone(),
             signed_in_at,
             generation: generation.clone(),
+            device: device.clone(),
         };
         self.store
             .put(
@@ -180,7 +187,7 @@ impl Tokens {
             fingerprint,
             signed_in_at,
             authenticated_at: Some(signed_in_at),
-            device: None,
+            device,
             extra,
         };
         // A pair continuing a sign-in shares its fingerprint, so this also drops the
@@ -245,22 +252,28 @@ impl Tokens {
         else {
             return Ok(None);
         };
-        let Some(record) = self.take_renewal(&id).await? else {
+        // The chain goes on with the pair issued next: its access token is replaced
+        // without announcing an end, unless the renewal is refused below.
+        let Some(record) = self.take_renewal(&id, false).await? else {
             return Ok(None);
         };
         let current = self.generation(record.user_id).await?;
-        if !generation_ok(current.as_deref(), record.generation.as_deref()) {
-            return Ok(None);
-        }
+        let mut refused = !generation_ok(current.as_deref(), record.generation.as_deref());
         if let Some(max) = self.config.session().absolute_lifetime {
-            if now_ms().saturating_sub(record.signed_in_at) > duration_ms(max) {
-                return Ok(None);
-            }
+            refused |= now_ms().saturating_sub(record.signed_in_at) > duration_ms(max);
         }
-        let users = Arc::clone(self.config.users()?);
-        let config = self.config.clone();
-        let user_id = record.user_id;
-        let Some(user) = run_blocking(move || users.get(&config, user_id)).await? else {
+        let user = if refused {
+            None
+        } else {
+            let users = Arc::clone(self.config.users()?);
+            let config = self.config.clone();
+            let user_id = record.user_id;
+            run_blocking(move || users.get(&config, user_id)).await?
+        };
+        let Some(user) = user else {
+            self.credentials
+                .end_chain(record.user_id, &record.fingerprint)
+                .await?;
             return Ok(None);
         };
         Ok(Some(Renewal {
@@ -268,11 +281,17 @@ impl Tokens {
             fingerprint: record.fingerprint,
             signed_in_at: record.signed_in_at,
             generation: current,
+            device: record.device,
         }))
     }
 
-    /// Takes a renewal record with its index entry, and deletes its access token.
-    async fn take_renewal(&self, id: &str) -> Result<Option<RenewalRecord>, StoreError> {
+    /// Takes a renewal record with its index entry, and deletes its access token (ending
+    /// the chain when `ends_chain`).
+    async fn take_renewal(
+        &self,
+        id: &str,
+        ends_chain: bool,
+    ) -> Result<Option<RenewalRecord>, StoreError> {
         let Some(bytes) = self.store.take(&self.namespace, &token_key(id)).await? else {
             return Ok(None);
         };
@@ -282,7 +301,11 @@ impl Tokens {
         self.store
             .delete(&self.namespace, &TOKENS.key(record.user_id, id))
             .await?;
-        self.credentials.delete(&record.access_token).await?;
+        if ends_chain {
+            self.credentials.delete(&record.access_token).await?;
+        } else {
+            self.credentials.replace(&record.access_token).await?;
+        }
         Ok(Some(record))
     }
 
@@ -302,12 +325,12 @@ impl Tokens {
                 // Not an API token: a browser session is never ended from here.
                 return Ok(false);
             };
-            self.take_renewal(renewal).await?;
+            self.take_renewal(renewal, true).await?;
             self.credentials.delete(&id).await?;
             return Ok(true);
         }
         if let Some(id) = verifier.verify_token(RENEWAL_TOKEN_SALT, signed) {
-            return Ok(self.take_renewal(&id).await?.is_some());
+            return Ok(self.take_renewal(&id, true).await?.is_some());
         }
         Ok(false)
     }

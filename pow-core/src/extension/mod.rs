@@ -226,6 +226,27 @@ pub trait Extension: Send + Sync + 'static {
     ) -> Result<(), PowError> {
         Ok(())
     }
+
+    /// What the extension keeps that can sign the user in again later (remember-me
+    /// families), for the user's session list.
+    async fn remembered(
+        &self,
+        _config: &PowConfig,
+        _user_id: i64,
+    ) -> Result<Vec<crate::session::RememberedInfo>, PowError> {
+        Ok(Vec::new())
+    }
+
+    /// Forgets one of [`remembered`](Self::remembered) by its id, and ends the sessions it
+    /// signed in; `false` when the user has no such one.
+    async fn forget(
+        &self,
+        _config: &PowConfig,
+        _user_id: i64,
+        _id: &str,
+    ) -> Result<bool, PowError> {
+        Ok(false)
+    }
 }
 
 mod registry;

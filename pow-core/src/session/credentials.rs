@@ -117,6 +117,24 @@ pub struct SessionInfo {
     pub last_seen_at: i64,
     /// Where it was signed in from.
     pub device: Device,
+    /// Whether it is an API client's token pair rather than a browser.
+    pub api: bool,
+}
+
+/// Something other than a session that can sign a user in again later, kept by an
+/// extension (a remember-me cookie's family of tokens), as the session list shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RememberedInfo {
+    /// The extension's id for it (the [`Extension::name`](crate::Extension::name) of the
+    /// extension is kept beside it by the session list).
+    pub id: String,
+    /// The fingerprint of the sessions it signs in ([`SessionMetadata::fingerprint`]).
+    pub fingerprint: String,
+    /// When it was created (the sign-in that asked to be remembered), in ms since the
+    /// Unix epoch.
+    pub created_at: i64,
+    /// Where it was created.
+    pub device: Device,
 }
 
 /// Record 3: an entry of the user's session index.
@@ -128,6 +146,8 @@ struct IndexRecord {
     signed_in_at: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     device: Option<Device>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    api: bool,
 }
 
 impl IndexRecord {
@@ -137,6 +157,9 @@ impl IndexRecord {
             fingerprint: metadata.fingerprint.clone(),
             signed_in_at: metadata.signed_in_at,
             device: metadata.device.clone(),
+            api: metadata
+                .extra
+                .contains_key(crate::api::tokens::META_RENEWAL_TOKEN),
         }
     }
 }
@@ -418,6 +441,31 @@ impl CredentialsCache {
     /// # Errors
     /// The store's error.
     pub async fn delete(&self, session_id: &str) -> Result<(), StoreError> {
+        self.remove(session_id, true).await
+    }
+
+    /// Deletes a session that a session of the same chain replaces next (an API renewal):
+    /// the chain's live id stays valid and no end is announced.
+    pub(crate) async fn replace(&self, session_id: &str) -> Result<(), StoreError> {
+        self.remove(session_id, false).await
+    }
+
+    /// Ends the chain of sessions with `fingerprint` ([`LiveSessions`](super::LiveSessions)):
+    /// for a chain whose last session is already gone.
+    pub(crate) async fn end_chain(
+        &self,
+        user_id: i64,
+        fingerprint: &str,
+    ) -> Result<(), StoreError> {
+        let live = LiveSessionId::of(user_id, fingerprint);
+        self.store
+            .delete(&self.namespace, &chain_key(&live))
+            .await?;
+        self.announce(LiveEvent::Ended(live)).await;
+        Ok(())
+    }
+
+    async fn remove(&self, session_id: &str, ends_chain: bool) -> Result<(), StoreError> {
         let mut id = session_id.to_owned();
         for _ in 0..=MAX_ROTATION_HOPS {
             let Some(bytes) = self.store.take(&self.namespace, &session_key(&id)).await? else {
@@ -431,14 +479,12 @@ impl CredentialsCache {
                 .await?;
             match record.rotated_to {
                 Some(next) => id = next,
-                None => {
-                    let live = LiveSessionId::of(record.user_id, &record.metadata.fingerprint);
-                    self.store
-                        .delete(&self.namespace, &chain_key(&live))
-                        .await?;
-                    self.announce(LiveEvent::Ended(live)).await;
-                    return Ok(());
+                None if ends_chain => {
+                    return self
+                        .end_chain(record.user_id, &record.metadata.fingerprint)
+                        .await;
                 }
+                None => return Ok(()),
             }
         }
         Ok(())
@@ -464,6 +510,7 @@ impl CredentialsCache {
                 signed_in_at: index.signed_in_at,
                 last_seen_at: index.inserted_at,
                 device: index.device.unwrap_or_default(),
+                api: index.api,
             })
             .collect();
         infos.sort_by_key(|info| std::cmp::Reverse(info.last_seen_at));

@@ -322,6 +322,15 @@ pub struct LiveEvents(
 );
 
 impl LiveEvents {
+    /// The next event if one is already there, without waiting.
+    pub fn try_next(&mut self) -> Option<LiveEvent> {
+        match self.0.try_recv() {
+            Ok(event) => Some(event),
+            Err(broadcast::error::TryRecvError::Lagged(_)) => Some(LiveEvent::Missed),
+            Err(_) => None,
+        }
+    }
+
     /// The next event; [`LiveEvent::Missed`] when this subscriber fell behind.
     pub async fn next(&mut self) -> LiveEvent {
         loop {

@@ -106,7 +106,7 @@ pub use auth_middleware::AuthService;
 pub use auth_middleware::{AuthMiddleware, SessionSource};
 pub use bundle::PowMiddleware;
 pub use cookie::{cookie_key, cookie_session_middleware};
-pub use credentials::{CredentialsCache, Device, SessionInfo, SessionMetadata};
+pub use credentials::{CredentialsCache, Device, RememberedInfo, SessionInfo, SessionMetadata};
 pub use extract::{AsPowConfig, CurrentUser, MaybeUser, PowRequestExt};
 #[doc(hidden)]
 pub use guard::GuardService;
@@ -172,6 +172,50 @@ pub fn device_of(req: &HttpRequest, config: &PowConfig) -> Device {
 /// [`PowError::Store`] when the store fails.
 pub async fn user_sessions(config: &PowConfig, user_id: i64) -> Result<Vec<SessionInfo>, PowError> {
     Ok(CredentialsCache::new(config).session_infos(user_id).await?)
+}
+
+/// What the enabled extensions keep that can sign `user_id` in again later (remember-me
+/// families), with the name of the extension keeping each.
+///
+/// # Errors
+/// [`PowError::Store`] when the store fails, or an extension's error.
+pub async fn user_remembered(
+    config: &PowConfig,
+    user_id: i64,
+) -> Result<Vec<(&'static str, RememberedInfo)>, PowError> {
+    let mut all = Vec::new();
+    for ext in config.extensions().iter() {
+        for info in ext.remembered(config, user_id).await? {
+            all.push((ext.name(), info));
+        }
+    }
+    Ok(all)
+}
+
+/// Forgets one of [`user_remembered`] (the extension's name and the id it gave), ending
+/// the sessions it signed in; `false` if the user has no such one.
+///
+/// # Errors
+/// [`PowError::Store`] when the store fails, or an extension's error.
+pub async fn forget_remembered(
+    config: &PowConfig,
+    user_id: i64,
+    extension: &str,
+    id: &str,
+) -> Result<bool, PowError> {
+    for ext in config.extensions().iter() {
+        if ext.name() == extension && ext.forget(config, user_id, id).await? {
+            crate::audit::record(
+                config,
+                crate::audit::AuditEvent::new(crate::audit::SESSIONS_REVOKED)
+                    .user(user_id)
+                    .detail("scope", "remembered")
+                    .detail("sessions", 1),
+            );
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 /// Ends one session of `user_id` (its id from [`user_sessions`]); `false` if it was not

@@ -44,7 +44,7 @@ pub mod params;
 mod registration;
 mod routes;
 mod session;
-mod sessions;
+pub(crate) mod sessions;
 
 pub use action::{Access, Action, Format, Outcome, Render};
 pub use callbacks::{

@@ -12,7 +12,7 @@ use super::params::FormData;
 use crate::audit::keyed_hash;
 use crate::error::PowError;
 use crate::messages::MessageArg;
-use crate::session::{self, SessionInfo};
+use crate::session::{self, Device, RememberedInfo, SessionInfo};
 use crate::views::{Field, FieldType, Form, Link, PageBody};
 
 /// The handle of a session in forms: a keyed hash, never the id itself.
@@ -20,26 +20,39 @@ fn handle(ctl: &Controller, session_id: &str) -> String {
     keyed_hash(&ctl.config, "session", session_id)
 }
 
+/// The handle of a remembered browser (see [`session::user_remembered`]) in forms.
+pub(crate) fn remembered_handle(
+    config: &crate::PowConfig,
+    extension: &str,
+    info: &RememberedInfo,
+) -> String {
+    keyed_hash(config, "remembered", &format!("{extension}:{}", info.id))
+}
+
 fn current_id(ctl: &Controller) -> Option<String> {
     session::current_session(&ctl.req).map(|s| s.session_id)
 }
 
+fn current_fingerprint(ctl: &Controller) -> Option<String> {
+    session::current_session(&ctl.req).map(|s| s.metadata.fingerprint)
+}
+
 fn describe(ctl: &Controller, info: &SessionInfo, current: bool) -> String {
-    let when = DateTime::from_timestamp_millis(info.last_seen_at)
+    let key = match (current, info.api) {
+        (true, _) => "sessions-end-this",
+        (false, true) => "sessions-end-api",
+        (false, false) => "sessions-end-one",
+    };
+    label(ctl, key, &info.device, info.last_seen_at)
+}
+
+fn label(ctl: &Controller, key: &str, device: &Device, at: i64) -> String {
+    let when = DateTime::from_timestamp_millis(at)
         .map(|at| at.format("%Y-%m-%d %H:%M UTC").to_string())
         .unwrap_or_default();
     let unknown = ctl.text("sessions-unknown-device");
-    let device = info
-        .device
-        .user_agent
-        .clone()
-        .unwrap_or_else(|| unknown.clone());
-    let ip = info.device.ip.clone().unwrap_or(unknown);
-    let key = if current {
-        "sessions-end-this"
-    } else {
-        "sessions-end-one"
-    };
+    let ip = device.ip.clone().unwrap_or_else(|| unknown.clone());
+    let device = device.user_agent.clone().unwrap_or(unknown);
     ctl.config
         .messages()
         .message(
@@ -71,9 +84,13 @@ fn end_form(ctl: &Controller, name: &str, value: &str, label: String) -> Form {
     }
 }
 
-fn sessions_page(ctl: &Controller, sessions: &[SessionInfo]) -> Result<HttpResponse, PowError> {
+fn sessions_page(
+    ctl: &Controller,
+    sessions: &[SessionInfo],
+    remembered: &[(&'static str, RememberedInfo)],
+) -> Result<HttpResponse, PowError> {
     let current = current_id(ctl);
-    let forms: Vec<Form> = sessions
+    let mut forms: Vec<Form> = sessions
         .iter()
         .map(|info| {
             let this = current.as_deref() == Some(info.id.as_str());
@@ -85,6 +102,19 @@ fn sessions_page(ctl: &Controller, sessions: &[SessionInfo]) -> Result<HttpRespo
             )
         })
         .collect();
+    forms.extend(remembered.iter().map(|(extension, info)| {
+        end_form(
+            ctl,
+            "remembered",
+            &remembered_handle(&ctl.config, extension, info),
+            label(
+                ctl,
+                "sessions-forget-remembered",
+                &info.device,
+                info.created_at,
+            ),
+        )
+    }));
     let body = PageBody::Form {
         form: end_form(ctl, "scope", "others", ctl.text("sessions-end-others")),
         links: vec![Link {
@@ -105,16 +135,19 @@ pub(super) async fn show(req: HttpRequest) -> Result<HttpResponse, PowError> {
     Action::new(REGISTRATION_SESSIONS)
         .signed_in()
         .run(&req, async |ctl| {
-            let sessions = session::user_sessions(&ctl.config, ctl.signed_in()?.id).await?;
+            let user_id = ctl.signed_in()?.id;
+            let sessions = session::user_sessions(&ctl.config, user_id).await?;
+            let remembered = session::user_remembered(&ctl.config, user_id).await?;
             Ok(Outcome::render(move |ctl: &Controller| {
-                sessions_page(ctl, &sessions)
+                sessions_page(ctl, &sessions, &remembered)
             }))
         })
         .await
 }
 
-/// Ends one session (`user[session]`, a handle from the page) or every other one
-/// (`user[scope]=others`). Sudo mode: ending sessions needs a fresh password.
+/// Ends one session (`user[session]`, a handle from the page), forgets one remembered
+/// browser (`user[remembered]`), or ends every other session and remembered browser
+/// (`user[scope]=others`). Sudo mode: this needs a fresh password.
 pub(super) async fn end(req: HttpRequest, body: Bytes) -> Result<HttpResponse, PowError> {
     Action::new(REGISTRATION_SESSIONS_END)
         .sudo()
@@ -141,6 +174,21 @@ pub(super) async fn end(req: HttpRequest, body: Bytes) -> Result<HttpResponse, P
                     session::sign_out(&ctl.req).await?;
                     signed_out = true;
                 } else if session::end_session(&ctl.config, user_id, &info.id).await? {
+                    ended += 1;
+                }
+            }
+            let fingerprint = current_fingerprint(ctl);
+            let wanted = ctl.params.get("remembered").cloned();
+            for (extension, info) in session::user_remembered(&ctl.config, user_id).await? {
+                let chosen = if others {
+                    fingerprint.as_deref() != Some(info.fingerprint.as_str())
+                } else {
+                    wanted.as_deref()
+                        == Some(remembered_handle(&ctl.config, extension, &info).as_str())
+                };
+                if chosen
+                    && session::forget_remembered(&ctl.config, user_id, extension, &info.id).await?
+                {
                     ended += 1;
                 }
             }
