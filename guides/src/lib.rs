@@ -69,3 +69,6 @@ pub mod audit_log {}
 
 #[doc = include_str!("../cli.md")]
 pub mod cli {}
+
+#[doc = include_str!("../sessions.md")]
+pub mod sessions {}

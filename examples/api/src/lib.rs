@@ -19,6 +19,8 @@
 //! | `GET /api/v1/reset-password/{token}` | check a reset token |
 //! | `PATCH`, `PUT /api/v1/reset-password/{token}` | set a new password with the mailed token |
 //! | `GET /api/v1/me` | the signed-in user (needs an access token) |
+//! | `GET /api/v1/sessions` | the user's sessions: browsers, API clients, remember-me families |
+//! | `DELETE /api/v1/sessions/{id}` | end one of them (needs a recent password sign-in) |
 //! | `DELETE /api/v1/me/sessions` | sign out everywhere: revokes every session and token of the user |
 //! | `GET /api/v1/openapi.yaml` | the OpenAPI document |
 //!

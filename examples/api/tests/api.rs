@@ -138,6 +138,8 @@ async fn the_example_works_end_to_end() {
         "/reset-password/{token}:",
         "/me:",
         "/me/sessions:",
+        "/sessions:",
+        "/sessions/{id}:",
         "/openapi.yaml:",
     ] {
         assert!(
@@ -251,9 +253,25 @@ async fn the_example_works_end_to_end() {
         "The provided login details did not work. Please verify your credentials, and try again."
     );
 
-    // Two sign-ins, then sign out everywhere: both pairs are revoked.
+    // Two sign-ins: the session list shows both API clients, the caller's marked.
     let (_, first, _) = send(&app, sign_in("analytical")).await;
     let (_, second, _) = send(&app, sign_in("analytical")).await;
+    let (status, list, _) = send(
+        &app,
+        bearer(
+            TestRequest::get().uri("/api/v1/sessions"),
+            &first["data"]["access_token"],
+        )
+        .to_request(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{list}");
+    let sessions = list["data"].as_array().unwrap();
+    assert_eq!(sessions.len(), 2, "{list}");
+    assert!(sessions.iter().all(|s| s["kind"] == "api"));
+    assert_eq!(sessions.iter().filter(|s| s["current"] == true).count(), 1);
+
+    // Sign out everywhere: both pairs are revoked.
     let (status, _, _) = send(
         &app,
         bearer(
