@@ -338,8 +338,29 @@ fn a_named_setup_uses_its_own_cookie_and_token_prefix() {
 }
 
 #[test]
-fn changing_the_password_revokes_the_tokens_of_other_browsers() {
-    let h = start(strict());
+fn changing_the_password_revokes_the_tokens_of_other_browsers_on_memory() {
+    changing_the_password_revokes_the_tokens_of_other_browsers(
+        pow_core::store::MemoryStore::shared(),
+    );
+}
+
+#[test]
+fn changing_the_password_revokes_the_tokens_of_other_browsers_on_redis() {
+    let Some(url) = pow_core::testing::test_redis_url() else {
+        return;
+    };
+    let prefix = format!("pow-remember-{}", pow_core::token::generate_uuid());
+    changing_the_password_revokes_the_tokens_of_other_browsers(
+        pow_core::testing::test_redis_store(&url, &prefix).unwrap(),
+    );
+}
+
+/// Also: a session restored from the cookie must confirm the password before changing it.
+fn changing_the_password_revokes_the_tokens_of_other_browsers(
+    store: Arc<dyn pow_core::store::Store>,
+) {
+    let ext = strict();
+    let h = start_with(ext.clone(), |builder| builder.extension(ext).store(store));
     let alice = h.create_user("alice@example.com");
     let mut phone = h.client();
     let mut laptop = h.client();
@@ -670,4 +691,66 @@ fn a_remembered_browser_is_listed_and_forgotten_from_another() {
         "its cookie signs nobody in"
     );
     assert_eq!(whoami(&mut phone), "user:alice@example.com");
+}
+
+/// Disabling a user through the admin API ends their browser session, their remember-me
+/// cookie and their API client at once.
+fn disabling_ends_every_credential(store: Arc<dyn pow_core::store::Store>) {
+    let ext = strict();
+    let h = start_with(ext.clone(), |builder| builder.extension(ext).store(store));
+    let alice = h.create_user("alice@example.com");
+    let served = h.config.clone();
+    let api = serve(move || {
+        actix_web::App::new().configure(pow_core::api::configure(
+            served.clone(),
+            pow_core::api::ApiOptions::new(),
+        ))
+    });
+
+    let mut browser_c = h.client();
+    sign_in(&mut browser_c, "alice@example.com", Some(true));
+    let cookie = remembered(&browser_c);
+    let mut client = Client::new(api);
+    let body = format!(r#"{{"user": {{"email": "alice@example.com", "password": "{PASSWORD}"}}}}"#);
+    let res = client.request("POST", "/api/v1/session", Some(body));
+    assert_eq!(res.status, 200, "{}", res.body);
+    let pair: serde_json::Value = serde_json::from_str(&res.body).unwrap();
+    let access = pair["data"]["access_token"].as_str().unwrap().to_owned();
+    client.headers = vec![("Authorization".into(), format!("Bearer {access}"))];
+    assert_eq!(client.get("/api/v1/sessions").status, 200);
+
+    actix_web::rt::System::new()
+        .block_on(pow_core::admin::disable_user(&h.config, &alice))
+        .unwrap();
+    assert_eq!(
+        whoami(&mut browser_c),
+        "anonymous",
+        "the browser session ended"
+    );
+    let mut closed = browser(&h, &[(COOKIE, &cookie)]);
+    assert_eq!(
+        whoami(&mut closed),
+        "anonymous",
+        "the remember-me cookie ended"
+    );
+    assert_eq!(h.count_tokens(&alice), 0);
+    assert_eq!(
+        client.get("/api/v1/sessions").status,
+        401,
+        "the API client ended"
+    );
+}
+
+#[test]
+fn disabling_ends_every_credential_on_memory() {
+    disabling_ends_every_credential(pow_core::store::MemoryStore::shared());
+}
+
+#[test]
+fn disabling_ends_every_credential_on_redis() {
+    let Some(url) = pow_core::testing::test_redis_url() else {
+        return;
+    };
+    let prefix = format!("pow-remember-{}", pow_core::token::generate_uuid());
+    disabling_ends_every_credential(pow_core::testing::test_redis_store(&url, &prefix).unwrap());
 }
