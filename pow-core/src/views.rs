@@ -278,6 +278,18 @@ pub enum PageBody {
         /// Links under them.
         links: Vec<Link>,
     },
+    /// A figure, paragraphs about it, a form and links (a QR code to scan, say).
+    Figure {
+        /// Trusted markup rendered as is (an SVG image made by pow-rs or an extension,
+        /// never anything a request supplied).
+        figure: String,
+        /// Paragraphs under the figure.
+        paragraphs: Vec<String>,
+        /// The form under them.
+        form: Form,
+        /// Links under the form.
+        links: Vec<Link>,
+    },
 }
 
 /// Renders pages.
@@ -310,6 +322,7 @@ struct PageTemplate<'a> {
     ctx: &'a PageContext,
     css: &'static str,
     form: Option<Cow<'a, Form>>,
+    figure: Option<&'a str>,
     paragraphs: &'a [String],
     links: &'a [Link],
     extra_forms: Vec<Cow<'a, Form>>,
@@ -328,6 +341,7 @@ fn with_token<'a>(form: &'a Form, ctx: &PageContext) -> Cow<'a, Form> {
 
 impl Views for DefaultViews {
     fn render(&self, name: &str, ctx: &PageContext, body: &PageBody) -> Result<String, PowError> {
+        let mut figure = None;
         let (form, paragraphs, links, extra_forms): (_, &[String], &[Link], &[Form]) = match body {
             PageBody::Form {
                 form,
@@ -335,11 +349,21 @@ impl Views for DefaultViews {
                 extra_forms,
             } => (Some(form), &[], links, extra_forms),
             PageBody::Text { paragraphs, links } => (None, paragraphs, links, &[]),
+            PageBody::Figure {
+                figure: markup,
+                paragraphs,
+                form,
+                links,
+            } => {
+                figure = Some(markup.as_str());
+                (Some(form), paragraphs, links, &[])
+            }
         };
         Ok(PageTemplate {
             name,
             ctx,
             css: STYLESHEET,
+            figure,
             form: form.map(|f| with_token(f, ctx)),
             paragraphs,
             links,

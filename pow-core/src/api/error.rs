@@ -105,6 +105,7 @@ pub struct ApiError {
     retry_after: Option<u64>,
     /// A text key `message` still has to be translated into the request's language.
     untranslated: Option<&'static str>,
+    details: BTreeMap<&'static str, String>,
 }
 
 impl ApiError {
@@ -118,7 +119,18 @@ impl ApiError {
             code: None,
             retry_after: None,
             untranslated: None,
+            details: BTreeMap::new(),
         }
+    }
+
+    /// Adds a field to the error object, next to `code` (say the token a client needs to
+    /// go on: `second_factor_token`). Names `status`, `message`, `code` and `errors` are
+    /// taken by the error itself and ignored here.
+    pub fn with_detail(mut self, name: &'static str, value: impl Into<String>) -> Self {
+        if !matches!(name, "status" | "message" | "code" | "errors") {
+            self.details.insert(name, value.into());
+        }
+        self
     }
 
     /// An error with `status` and the text `key` translated into the language of `req`
@@ -375,6 +387,9 @@ impl ResponseError for ApiError {
         }
         if !self.errors.is_empty() {
             body["errors"] = serde_json::json!(self.errors);
+        }
+        for (name, value) in &self.details {
+            body[*name] = serde_json::json!(value);
         }
         let mut res = HttpResponse::build(self.status);
         res.insert_header((header::CACHE_CONTROL, "no-store"));

@@ -1,0 +1,224 @@
+//! pow-rs extension: a TOTP second factor (RFC 6238, the codes of authenticator apps) with
+//! single-use recovery codes.
+//!
+//! Enable it with one value; the HTML pages and the JSON endpoints come with it:
+//!
+//! ```
+//! use pow_core::PowConfig;
+//! use pow_ext_two_factor::TwoFactor;
+//!
+//! let config = PowConfig::builder("s".repeat(64))
+//!     .extension(TwoFactor::new().issuer("Example"))
+//!     .build()
+//!     .unwrap();
+//! assert!(config.extensions().contains("pow_two_factor"));
+//! ```
+//!
+//! ## What users see
+//!
+//! - **Enrolment**, `GET /two-factor` (linked from the account page; needs a fresh password,
+//!   sudo mode): a QR code drawn on the server as SVG and the key as text, for any
+//!   authenticator app; the first code it shows turns the second factor on, and the page
+//!   then shows 10 recovery codes, once. Only their keyed hashes are stored.
+//! - **Sign-in**: after the right password, a user with a second factor is not signed in
+//!   yet. The browser gets a pending sign-in (a random id, signed, in its cookie session;
+//!   the record lives [`pending_ttl`](TwoFactor::pending_ttl), 5 minutes by default) and the
+//!   page `/two-factor/verify` asks for a code or a recovery code. The right one signs the
+//!   user in (a fresh session: sudo mode counts from here) and only then does a ticked
+//!   "keep me signed in" get its remember-me cookie. A pending sign-in is used once, takes
+//!   at most [`max_attempts`](TwoFactor::max_attempts) codes (5), and belongs to the
+//!   browser that started it. A session restored from a remember-me cookie asks for
+//!   nothing more.
+//! - **Codes**: a TOTP code is accepted for its 30-second step and one step either side,
+//!   compared in constant time, and works once: the step is claimed atomically in the cache
+//!   store, so a replayed code is refused, also under concurrent use. A recovery code works
+//!   once (claimed atomically, then removed from the user).
+//! - **Settings**: new recovery codes and turning the second factor off, both in sudo mode.
+//!
+//! ## JSON
+//!
+//! With [`pow_core::api`] mounted, `POST <prefix>/session` answers a user with a second
+//! factor `403` with code `second_factor_required` and a `second_factor_token` (signed,
+//! single use, 5 minutes); `POST <prefix>/two-factor/verify` with
+//! `{"second_factor_token": "...", "code": "123456"}` answers the token pair.
+//!
+//! ## Columns
+//!
+//! The migration (version `20260301000000`, SQLite and PostgreSQL) adds `totp_secret`,
+//! `totp_enabled_at` and `totp_recovery_codes` (a JSON list of keyed hashes).
+//!
+//! ## Ordering
+//!
+//! Add it before `pow-ext-persistent-session` (the registry checks): a sign-in that still
+//! needs its second step must not get a remember-me cookie.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::web::ServiceConfig;
+use async_trait::async_trait;
+use pow_core::api::ApiExtension;
+use pow_core::extension::Requirement;
+use pow_core::messages::LanguageIdentifier;
+use pow_core::users::{FieldDef, FieldKind};
+use pow_core::views::{Link, PageBody};
+use pow_core::web::{Controller, Flow};
+use pow_core::{Extension, Migrations, PowConfig, PowError};
+
+mod api;
+mod store;
+pub mod totp;
+mod verify;
+mod web;
+
+pub use api::TwoFactorApi;
+pub use verify::{is_enabled, recovery_codes_left};
+pub use web::actions;
+
+/// The extension's name, which prefixes its message keys.
+pub const NAME: &str = "pow_two_factor";
+/// Column holding the TOTP secret (base32).
+pub const SECRET_FIELD: &str = "totp_secret";
+/// Column holding when the second factor was turned on (`NULL`: off).
+pub const ENABLED_AT_FIELD: &str = "totp_enabled_at";
+/// Column holding the keyed hashes of the unused recovery codes (a JSON list).
+pub const RECOVERY_CODES_FIELD: &str = "totp_recovery_codes";
+
+/// The persistent-session extension's name: it must come after this one.
+const PERSISTENT_SESSION: &str = "pow_persistent_session";
+
+/// The extension's migrations: the three user columns.
+pub static MIGRATIONS: Migrations = Migrations {
+    sqlite: diesel_migrations::embed_migrations!("migrations/sqlite"),
+    postgres: diesel_migrations::embed_migrations!("migrations/postgres"),
+};
+
+const MESSAGES: &[(&str, &str)] = &[
+    ("en", include_str!("../locales/en/pow-ext-two-factor.ftl")),
+    ("de", include_str!("../locales/de/pow-ext-two-factor.ftl")),
+    ("fr", include_str!("../locales/fr/pow-ext-two-factor.ftl")),
+];
+
+/// The two-factor extension; see the [crate docs](crate).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TwoFactor {
+    issuer: String,
+    pending_ttl: Duration,
+    max_attempts: u32,
+    recovery_codes: usize,
+}
+
+impl Default for TwoFactor {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl TwoFactor {
+    /// The extension with its defaults: issuer `"pow-rs"`, pending sign-ins of 5 minutes
+    /// taking at most 5 codes, 10 recovery codes.
+    pub fn new() -> Self {
+        Self {
+            issuer: "pow-rs".to_owned(),
+            pending_ttl: Duration::from_secs(5 * 60),
+            max_attempts: 5,
+            recovery_codes: 10,
+        }
+    }
+
+    /// The name authenticator apps show next to the account (your app's name).
+    pub fn issuer(mut self, issuer: impl Into<String>) -> Self {
+        self.issuer = issuer.into();
+        self
+    }
+
+    /// How long a sign-in waits for its second step. The default is 5 minutes.
+    pub fn pending_ttl(mut self, ttl: Duration) -> Self {
+        self.pending_ttl = ttl;
+        self
+    }
+
+    /// How many codes one pending sign-in may try. The default is 5.
+    pub fn max_attempts(mut self, attempts: u32) -> Self {
+        self.max_attempts = attempts;
+        self
+    }
+
+    /// How many recovery codes a user gets. The default is 10.
+    pub fn recovery_codes(mut self, count: usize) -> Self {
+        self.recovery_codes = count.max(1);
+        self
+    }
+
+    /// The JSON side, to add to [`ApiOptions`](pow_core::api::ApiOptions) when the config
+    /// does not enable the extension itself.
+    pub fn api(&self) -> TwoFactorApi {
+        TwoFactorApi::new(self.clone())
+    }
+}
+
+#[async_trait(?Send)]
+impl Extension for TwoFactor {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn user_fields(&self) -> Vec<FieldDef> {
+        vec![
+            FieldDef::new(SECRET_FIELD, FieldKind::Text),
+            FieldDef::new(ENABLED_AT_FIELD, FieldKind::Timestamp),
+            FieldDef::new(RECOVERY_CODES_FIELD, FieldKind::Text),
+        ]
+    }
+
+    fn migrations(&self) -> Option<&'static Migrations> {
+        Some(&MIGRATIONS)
+    }
+
+    fn migration_sql(&self) -> Vec<pow_core::extension::SqlMigration> {
+        vec![pow_core::sql_migration!(
+            "20260301000000",
+            "add_pow_two_factor_to_users"
+        )]
+    }
+
+    fn messages(&self) -> Vec<(&'static str, &'static str)> {
+        MESSAGES.to_vec()
+    }
+
+    fn api(&self) -> Option<Arc<dyn ApiExtension>> {
+        Some(Arc::new(TwoFactor::api(self)))
+    }
+
+    fn requirements(&self) -> Vec<Requirement> {
+        vec![Requirement::Before {
+            name: PERSISTENT_SESSION,
+            why: "a sign-in still waiting for its second factor must not get a remember-me \
+                  cookie",
+        }]
+    }
+
+    fn configure(&self, cfg: &mut ServiceConfig, config: &PowConfig) {
+        web::configure(cfg, config, self);
+    }
+
+    fn extend_page(
+        &self,
+        page: &str,
+        body: &mut PageBody,
+        lang: &LanguageIdentifier,
+        config: &PowConfig,
+    ) {
+        if page != "registration/edit" {
+            return;
+        }
+        if let PageBody::Form { links, .. } = body {
+            let label = config.messages().text(lang, "pow_two_factor_link");
+            links.push(Link::new(web::settings_path(config), label));
+        }
+    }
+
+    async fn before_respond(&self, ctl: &mut Controller) -> Result<Flow, PowError> {
+        web::before_respond(self, ctl).await
+    }
+}

@@ -1,0 +1,141 @@
+//! Checking a second factor: a TOTP code (once per time step) or a recovery code (once),
+//! with the attempts of one pending sign-in limited.
+
+use chrono::Utc;
+use pow_core::store::{Limit, Limiter};
+use pow_core::token::secure_compare;
+use pow_core::users::{Changes, User, Value};
+use pow_core::{PowConfig, PowError};
+
+use crate::store::Records;
+use crate::{totp, TwoFactor, ENABLED_AT_FIELD, RECOVERY_CODES_FIELD, SECRET_FIELD};
+
+/// How a code checked out.
+pub(crate) enum Checked {
+    /// Right, and now used up: the user as stored now (a recovery code is gone from it),
+    /// and `"totp"` or `"recovery_code"`.
+    Valid(User, &'static str),
+    /// Wrong, or used already.
+    Invalid,
+}
+
+/// Whether `user` has a second factor.
+pub fn is_enabled(user: &User) -> bool {
+    user.get(ENABLED_AT_FIELD).is_some_and(|v| !v.is_null()) && user.get_str(SECRET_FIELD).is_some()
+}
+
+/// The stored hashes of the user's unused recovery codes.
+pub(crate) fn recovery_hashes(user: &User) -> Vec<String> {
+    user.get_str(RECOVERY_CODES_FIELD)
+        .and_then(|json| serde_json::from_str(json).ok())
+        .unwrap_or_default()
+}
+
+/// How many recovery codes the user has left.
+pub fn recovery_codes_left(user: &User) -> usize {
+    recovery_hashes(user).len()
+}
+
+/// Counts an attempt at pending sign-in `subject`: `false` once over the limit.
+pub(crate) async fn attempt_allowed(
+    ext: &TwoFactor,
+    config: &PowConfig,
+    subject: &str,
+) -> Result<bool, PowError> {
+    let limit = Limit {
+        max: ext.max_attempts,
+        per: ext.pending_ttl,
+    };
+    Ok(Limiter::new(config, "two_factor_attempt")
+        .hit(limit, subject)
+        .await?)
+}
+
+/// Checks `code` for `user`: a TOTP code of the current step (or one either side), used
+/// at most once per step, or one of the user's recovery codes, used at most once.
+pub(crate) async fn check(
+    config: &PowConfig,
+    user: &User,
+    code: &str,
+) -> Result<Checked, PowError> {
+    let Some(secret) = user.get_str(SECRET_FIELD).filter(|_| is_enabled(user)) else {
+        return Ok(Checked::Invalid);
+    };
+    let records = Records::new(config);
+    let now = u64::try_from(Utc::now().timestamp()).unwrap_or_default();
+    if let Some(step) = totp::matching_step(secret, code, now) {
+        return Ok(if records.claim_step(user.id, step).await? {
+            Checked::Valid(user.clone(), "totp")
+        } else {
+            Checked::Invalid
+        });
+    }
+    let hash = totp::recovery_hash(config, code);
+    let hashes = recovery_hashes(user);
+    // Every stored hash is compared, in constant time each.
+    let mut found = false;
+    for stored in &hashes {
+        found |= secure_compare(stored.as_bytes(), hash.as_bytes());
+    }
+    if !found || !records.claim_recovery(user.id, &hash).await? {
+        return Ok(Checked::Invalid);
+    }
+    let left: Vec<&String> = hashes.iter().filter(|h| **h != hash).collect();
+    let mut changes = Changes::new();
+    changes.insert(
+        RECOVERY_CODES_FIELD.to_owned(),
+        Value::from(serde_json::to_string(&left).map_err(|e| PowError::Other(e.to_string()))?),
+    );
+    let updated = pow_core::admin::update_user(config, user, changes).await?;
+    Ok(Checked::Valid(updated, "recovery_code"))
+}
+
+/// Stores a confirmed secret and new recovery codes for the user; returns the user and the
+/// codes to show once.
+pub(crate) async fn enable(
+    ext: &TwoFactor,
+    config: &PowConfig,
+    user: &User,
+    secret: &str,
+) -> Result<(User, Vec<String>), PowError> {
+    let codes = totp::new_recovery_codes(ext.recovery_codes);
+    let mut changes = recovery_changes(config, &codes)?;
+    changes.insert(SECRET_FIELD.to_owned(), Value::from(secret.to_owned()));
+    changes.insert(ENABLED_AT_FIELD.to_owned(), Value::Timestamp(Utc::now()));
+    let user = pow_core::admin::update_user(config, user, changes).await?;
+    Ok((user, codes))
+}
+
+/// Replaces the user's recovery codes; returns the user and the new codes.
+pub(crate) async fn regenerate(
+    ext: &TwoFactor,
+    config: &PowConfig,
+    user: &User,
+) -> Result<(User, Vec<String>), PowError> {
+    let codes = totp::new_recovery_codes(ext.recovery_codes);
+    let changes = recovery_changes(config, &codes)?;
+    let user = pow_core::admin::update_user(config, user, changes).await?;
+    Ok((user, codes))
+}
+
+/// Turns the second factor off.
+pub(crate) async fn disable(config: &PowConfig, user: &User) -> Result<User, PowError> {
+    let mut changes = Changes::new();
+    for field in [SECRET_FIELD, ENABLED_AT_FIELD, RECOVERY_CODES_FIELD] {
+        changes.insert(field.to_owned(), Value::Null);
+    }
+    pow_core::admin::update_user(config, user, changes).await
+}
+
+fn recovery_changes(config: &PowConfig, codes: &[String]) -> Result<Changes, PowError> {
+    let hashes: Vec<String> = codes
+        .iter()
+        .map(|c| totp::recovery_hash(config, c))
+        .collect();
+    let mut changes = Changes::new();
+    changes.insert(
+        RECOVERY_CODES_FIELD.to_owned(),
+        Value::from(serde_json::to_string(&hashes).map_err(|e| PowError::Other(e.to_string()))?),
+    );
+    Ok(changes)
+}

@@ -1,0 +1,508 @@
+//! The HTML side: the second step of a sign-in, enrolment and settings.
+
+use actix_session::SessionExt as _;
+use actix_web::web::{self, Bytes};
+use actix_web::{HttpRequest, HttpResponse};
+use chrono::Utc;
+use pow_core::audit::{self, AuditEvent, EventName};
+use pow_core::session;
+use pow_core::users::{run_blocking, User};
+use pow_core::views::{Field, FieldType, Form, Link, PageBody};
+use pow_core::web::{
+    extension_path, flash, redirect, render_page, Action, ActionKind, Controller, Flow, FormData,
+    Outcome, Page,
+};
+use pow_core::{PowConfig, PowError};
+
+use crate::store::{Pending, Records};
+use crate::verify::{self, Checked};
+use crate::{totp, TwoFactor, NAME};
+
+/// Enrolment and settings, relative to the mount path.
+pub(crate) const SETTINGS_PATH: &str = "/two-factor";
+/// The second step of a sign-in.
+pub(crate) const VERIFY_PATH: &str = "/two-factor/verify";
+const CODES_PATH: &str = "/two-factor/recovery-codes";
+const DISABLE_PATH: &str = "/two-factor/disable";
+/// Salt of the signed pending-sign-in id (in the cookie session, and the API's token).
+pub(crate) const PENDING_SALT: &str = "pow two-factor pending sign-in";
+/// The checkbox of `pow-ext-persistent-session`, carried through the second step.
+const PERSIST_FIELD: &str = "persistent_session";
+
+/// Audit events of the extension.
+pub mod events {
+    use super::EventName;
+    /// The second factor was turned on.
+    pub const ENABLED: EventName = EventName::new("two_factor.enabled");
+    /// The second factor was turned off.
+    pub const DISABLED: EventName = EventName::new("two_factor.disabled");
+    /// New recovery codes replaced the old ones.
+    pub const CODES_REGENERATED: EventName =
+        EventName::new("two_factor.recovery_codes_regenerated");
+    /// A sign-in passed its second step (`detail.method`: `totp` or `recovery_code`).
+    pub const VERIFIED: EventName = EventName::new("two_factor.verified");
+    /// A wrong or reused code was given for a pending sign-in.
+    pub const FAILED: EventName = EventName::new("two_factor.failed");
+}
+
+/// The two-factor controller's actions, as extension callbacks see them.
+pub mod actions {
+    use pow_core::web::{ActionId, ActionKind};
+
+    /// `GET /two-factor`: enrolment, or the settings once enabled.
+    pub const SETTINGS: ActionId = ActionId::new("two_factor", "show", ActionKind::Show);
+    /// `POST /two-factor`: confirm the first code and turn the second factor on.
+    pub const ENABLE: ActionId = ActionId::new("two_factor", "create", ActionKind::Other);
+    /// `POST /two-factor/recovery-codes`: new recovery codes.
+    pub const CODES: ActionId = ActionId::new("two_factor", "codes", ActionKind::Other);
+    /// `POST /two-factor/disable`: turn the second factor off.
+    pub const DISABLE: ActionId = ActionId::new("two_factor", "delete", ActionKind::Other);
+    /// `GET /two-factor/verify`: the second step's page.
+    pub const VERIFY_NEW: ActionId = ActionId::new("two_factor_verify", "new", ActionKind::Show);
+    /// `POST /two-factor/verify`: the second step; a sign-in when it succeeds.
+    pub const VERIFY: ActionId = ActionId::new("two_factor_verify", "create", ActionKind::SignIn);
+    /// `POST <api prefix>/two-factor/verify` (JSON).
+    pub const API_VERIFY: ActionId =
+        ActionId::new("api_two_factor_verify", "create", ActionKind::Other);
+}
+
+pub(crate) fn configure(cfg: &mut web::ServiceConfig, config: &PowConfig, ext: &TwoFactor) {
+    let route = |pattern: &str| config.routes().extension_route(NAME, pattern);
+    let data = web::Data::new(ext.clone());
+    cfg.service(
+        web::resource(route(SETTINGS_PATH))
+            .app_data(data.clone())
+            .route(web::get().to(settings))
+            .route(web::post().to(enable)),
+    )
+    .service(
+        web::resource(route(CODES_PATH))
+            .app_data(data.clone())
+            .route(web::post().to(regenerate)),
+    )
+    .service(
+        web::resource(route(DISABLE_PATH))
+            .app_data(data.clone())
+            .route(web::post().to(disable)),
+    )
+    .service(
+        web::resource(route(VERIFY_PATH))
+            .app_data(data)
+            .route(web::get().to(verify_new))
+            .route(web::post().to(verify_create)),
+    );
+}
+
+fn path(config: &PowConfig, pattern: &str) -> String {
+    extension_path(config, NAME, pattern, &[])
+}
+
+/// The enrolment and settings page.
+pub(crate) fn settings_path(config: &PowConfig) -> String {
+    path(config, SETTINGS_PATH)
+}
+
+fn pending_key(config: &PowConfig) -> String {
+    config.namespaced("pow_two_factor_pending")
+}
+
+/// The pending sign-in id in the browser's cookie session, if its signature holds.
+fn pending_id(req: &HttpRequest, config: &PowConfig) -> Option<String> {
+    let signed = req
+        .get_session()
+        .get::<String>(&pending_key(config))
+        .ok()??;
+    config.verifier().verify_token(PENDING_SALT, &signed)
+}
+
+fn forget_pending(req: &HttpRequest, config: &PowConfig) {
+    req.get_session().remove(&pending_key(config));
+}
+
+/// After a password sign-in: a user with a second factor is signed out again and sent to
+/// the second step, with a pending sign-in bound to this browser.
+pub(crate) async fn before_respond(
+    ext: &TwoFactor,
+    ctl: &mut Controller,
+) -> Result<Flow, PowError> {
+    if ctl.is_json() || ctl.id.kind() != ActionKind::SignIn || ctl.id == actions::VERIFY {
+        return Ok(Flow::Continue);
+    }
+    let Some(user) = ctl.user.clone() else {
+        return Ok(Flow::Continue);
+    };
+    if !verify::is_enabled(&user) || session::current_session(&ctl.req).is_none() {
+        return Ok(Flow::Continue);
+    }
+    session::sign_out(&ctl.req).await?;
+    let persist = ctl.params.get(PERSIST_FIELD).map(String::as_str) != Some("false");
+    let pending = Pending {
+        user_id: user.id,
+        persist,
+    };
+    let id = Records::new(&ctl.config)
+        .start(&pending, ext.pending_ttl)
+        .await?;
+    let signed = ctl.config.verifier().sign_token(PENDING_SALT, &id);
+    ctl.req
+        .get_session()
+        .insert(pending_key(&ctl.config), signed)
+        .map_err(|err| PowError::Other(format!("cannot write the cookie session: {err}")))?;
+    // Not signed in yet: no "signed in" flash.
+    let _ = flash::take(&ctl.req);
+    Ok(Flow::Halt(redirect(&path(&ctl.config, VERIFY_PATH))))
+}
+
+fn back_to_sign_in(ctl: &Controller, key: &str) -> Outcome {
+    forget_pending(&ctl.req, &ctl.config);
+    flash::put_error(&ctl.req, ctl.message(key));
+    Outcome::redirect(&ctl.config.routes().session_path(&ctl.routes_ctx(), "new"))
+}
+
+fn verify_page(
+    ctl: &Controller,
+    persist: bool,
+    error: Option<String>,
+) -> Result<HttpResponse, PowError> {
+    let code = Field::new(
+        "code",
+        ctl.text("pow_two_factor_verify_label"),
+        FieldType::Text,
+    )
+    .autocomplete("one-time-code")
+    .required()
+    .errors(error.into_iter().collect());
+    let persist = Field::new(PERSIST_FIELD, "", FieldType::Hidden).value(persist.to_string());
+    let form = Form::new(
+        path(&ctl.config, VERIFY_PATH),
+        ctl.text("pow_two_factor_verify_button"),
+        "",
+    )
+    .field(code)
+    .field(persist);
+    let mut page = Page::new(
+        "two_factor/verify",
+        "pow_two_factor_title_verify",
+        PageBody::Form {
+            form,
+            links: vec![Link::new(
+                ctl.config.routes().session_path(&ctl.routes_ctx(), "new"),
+                ctl.text("pow_two_factor_cancel"),
+            )],
+            extra_forms: Vec::new(),
+        },
+    );
+    page.info = Some(ctl.text("pow_two_factor_required"));
+    render_page(&ctl.req, &ctl.config, &ctl.lang, page)
+}
+
+async fn verify_new(req: HttpRequest) -> Result<HttpResponse, PowError> {
+    Action::new(actions::VERIFY_NEW)
+        .signed_out()
+        .run(&req, async |ctl| {
+            let waiting = match pending_id(&ctl.req, &ctl.config) {
+                Some(id) => Records::new(&ctl.config).pending(&id).await?,
+                None => None,
+            };
+            let Some(pending) = waiting else {
+                return Ok(back_to_sign_in(ctl, "pow_two_factor_expired"));
+            };
+            Ok(Outcome::render(move |ctl: &Controller| {
+                verify_page(ctl, pending.persist, None)
+            }))
+        })
+        .await
+}
+
+async fn load_user(config: &PowConfig, user_id: i64) -> Result<Option<User>, PowError> {
+    let users = std::sync::Arc::clone(config.users()?);
+    let cfg = config.clone();
+    run_blocking(move || users.get(&cfg, user_id)).await
+}
+
+async fn verify_create(
+    req: HttpRequest,
+    body: Bytes,
+    ext: web::Data<TwoFactor>,
+) -> Result<HttpResponse, PowError> {
+    Action::new(actions::VERIFY)
+        .signed_out()
+        .form(FormData::parse(&body))
+        .run(&req, async |ctl| {
+            let config = ctl.config.clone();
+            let records = Records::new(&config);
+            let Some(id) = pending_id(&ctl.req, &config) else {
+                return Ok(back_to_sign_in(ctl, "pow_two_factor_expired"));
+            };
+            let Some(pending) = records.pending(&id).await? else {
+                return Ok(back_to_sign_in(ctl, "pow_two_factor_expired"));
+            };
+            if !verify::attempt_allowed(&ext, &config, &id).await? {
+                records.finish(&id).await?;
+                return Ok(back_to_sign_in(ctl, "pow_two_factor_too_many_attempts"));
+            }
+            let Some(user) = load_user(&config, pending.user_id).await? else {
+                return Ok(back_to_sign_in(ctl, "pow_two_factor_expired"));
+            };
+            let code = ctl.params.get("code").cloned().unwrap_or_default();
+            let (user, method) = match verify::check(&config, &user, &code).await? {
+                Checked::Valid(user, method) => (user, method),
+                Checked::Invalid => {
+                    audit::record(
+                        &config,
+                        AuditEvent::new(events::FAILED)
+                            .request(&config, &ctl.req)
+                            .user(user.id),
+                    );
+                    let persist = pending.persist;
+                    return Ok(Outcome::render(move |ctl: &Controller| {
+                        verify_page(ctl, persist, Some(ctl.text("pow_two_factor_invalid_code")))
+                    }));
+                }
+            };
+            // Single use: of two requests racing with right codes, one signs in.
+            if records.finish(&id).await?.is_none() {
+                return Ok(back_to_sign_in(ctl, "pow_two_factor_expired"));
+            }
+            forget_pending(&ctl.req, &config);
+            audit::record(
+                &config,
+                AuditEvent::new(events::VERIFIED)
+                    .request(&config, &ctl.req)
+                    .user(user.id)
+                    .detail("method", method),
+            );
+            session::sign_in(&ctl.req, &user).await?;
+            flash::put_info(&ctl.req, ctl.config.messages().signed_in(&ctl.lang));
+            ctl.user = Some(user);
+            Ok(Outcome::redirect(
+                &ctl.config.routes().after_sign_in_path(&ctl.routes_ctx()),
+            ))
+        })
+        .await
+}
+
+fn account_link(ctl: &Controller) -> Link {
+    Link::new(
+        ctl.config
+            .routes()
+            .registration_path(&ctl.routes_ctx(), "edit"),
+        ctl.text("link-edit-account"),
+    )
+}
+
+/// The enrolment page: the QR code and key of `secret`, and the first code's form.
+fn enrol_page(
+    ctl: &Controller,
+    ext: &TwoFactor,
+    user: &User,
+    secret: &str,
+    error: Option<String>,
+) -> Result<HttpResponse, PowError> {
+    let account = user.user_id(&ctl.config).unwrap_or_default().to_owned();
+    let url = totp::otpauth_url(secret, &ext.issuer, &account)
+        .ok_or_else(|| PowError::Other("the enrolment secret does not decode".into()))?;
+    let figure = totp::qr_svg(&url).unwrap_or_default();
+    let key = ctl
+        .config
+        .messages()
+        .message(
+            &ctl.lang,
+            "pow_two_factor_setup_key",
+            &[("key", pow_core::messages::MessageArg::from(secret))],
+        )
+        .unwrap_or_else(|| secret.to_owned());
+    let code = Field::new(
+        "code",
+        ctl.text("pow_two_factor_code_label"),
+        FieldType::Text,
+    )
+    .autocomplete("one-time-code")
+    .required()
+    .errors(error.into_iter().collect());
+    let form = Form::new(
+        settings_path(&ctl.config),
+        ctl.text("pow_two_factor_enable_button"),
+        "",
+    )
+    .field(code);
+    let body = PageBody::Figure {
+        figure,
+        paragraphs: vec![ctl.text("pow_two_factor_setup_intro"), key],
+        form,
+        links: vec![account_link(ctl)],
+    };
+    render_page(
+        &ctl.req,
+        &ctl.config,
+        &ctl.lang,
+        Page::new("two_factor/new", "pow_two_factor_title_settings", body),
+    )
+}
+
+/// The settings page of a user with a second factor.
+fn enabled_page(ctl: &Controller, user: &User) -> Result<HttpResponse, PowError> {
+    let left = ctl.config.messages().message(
+        &ctl.lang,
+        "pow_two_factor_enabled",
+        &[(
+            "count",
+            pow_core::messages::MessageArg::from(verify::recovery_codes_left(user) as i64),
+        )],
+    );
+    let regenerate = Form::new(
+        path(&ctl.config, CODES_PATH),
+        ctl.text("pow_two_factor_regenerate_button"),
+        "",
+    );
+    let disable = Form::new(
+        path(&ctl.config, DISABLE_PATH),
+        ctl.text("pow_two_factor_disable_button"),
+        "",
+    );
+    let mut page = Page::new(
+        "two_factor/show",
+        "pow_two_factor_title_settings",
+        PageBody::Form {
+            form: regenerate,
+            links: vec![account_link(ctl)],
+            extra_forms: vec![disable],
+        },
+    );
+    page.info = left;
+    render_page(&ctl.req, &ctl.config, &ctl.lang, page)
+}
+
+/// The recovery codes, shown once.
+fn codes_page(ctl: &Controller, codes: &[String]) -> Result<HttpResponse, PowError> {
+    let mut page = Page::new(
+        "two_factor/codes",
+        "pow_two_factor_title_codes",
+        PageBody::Text {
+            paragraphs: codes.to_vec(),
+            links: vec![
+                Link::new(settings_path(&ctl.config), ctl.text("pow_two_factor_link")),
+                account_link(ctl),
+            ],
+        },
+    );
+    page.info = Some(ctl.text("pow_two_factor_codes_intro"));
+    render_page(&ctl.req, &ctl.config, &ctl.lang, page)
+}
+
+async fn settings(req: HttpRequest, ext: web::Data<TwoFactor>) -> Result<HttpResponse, PowError> {
+    Action::new(actions::SETTINGS)
+        .sudo()
+        .run(&req, async |ctl| {
+            let user = ctl.signed_in()?.clone();
+            if verify::is_enabled(&user) {
+                return Ok(Outcome::render(move |ctl: &Controller| {
+                    enabled_page(ctl, &user)
+                }));
+            }
+            let secret = Records::new(&ctl.config).enrol_secret(user.id).await?;
+            let ext = ext.get_ref().clone();
+            Ok(Outcome::render(move |ctl: &Controller| {
+                enrol_page(ctl, &ext, &user, &secret, None)
+            }))
+        })
+        .await
+}
+
+async fn enable(
+    req: HttpRequest,
+    body: Bytes,
+    ext: web::Data<TwoFactor>,
+) -> Result<HttpResponse, PowError> {
+    Action::new(actions::ENABLE)
+        .sudo()
+        .form(FormData::parse(&body))
+        .run(&req, async |ctl| {
+            let user = ctl.signed_in()?.clone();
+            let config = ctl.config.clone();
+            if verify::is_enabled(&user) {
+                return Ok(Outcome::redirect(&settings_path(&config)));
+            }
+            let records = Records::new(&config);
+            let secret = records.enrol_secret(user.id).await?;
+            let code = ctl.params.get("code").cloned().unwrap_or_default();
+            let now = u64::try_from(Utc::now().timestamp()).unwrap_or_default();
+            let step = totp::matching_step(&secret, &code, now);
+            let claimed = match step {
+                Some(step) => records.claim_step(user.id, step).await?,
+                None => false,
+            };
+            if !claimed {
+                let ext = ext.get_ref().clone();
+                return Ok(Outcome::render(move |ctl: &Controller| {
+                    let error = Some(ctl.text("pow_two_factor_invalid_code"));
+                    enrol_page(ctl, &ext, &user, &secret, error)
+                }));
+            }
+            records.take_enrol_secret(user.id).await?;
+            let (user, codes) = verify::enable(&ext, &config, &user, &secret).await?;
+            audit::record(
+                &config,
+                AuditEvent::new(events::ENABLED)
+                    .request(&config, &ctl.req)
+                    .user(user.id),
+            );
+            ctl.user = Some(user);
+            Ok(Outcome::render(move |ctl: &Controller| {
+                codes_page(ctl, &codes)
+            }))
+        })
+        .await
+}
+
+async fn regenerate(
+    req: HttpRequest,
+    body: Bytes,
+    ext: web::Data<TwoFactor>,
+) -> Result<HttpResponse, PowError> {
+    Action::new(actions::CODES)
+        .sudo()
+        .form(FormData::parse(&body))
+        .run(&req, async |ctl| {
+            let user = ctl.signed_in()?.clone();
+            let config = ctl.config.clone();
+            if !verify::is_enabled(&user) {
+                return Ok(Outcome::redirect(&settings_path(&config)));
+            }
+            let (user, codes) = verify::regenerate(&ext, &config, &user).await?;
+            audit::record(
+                &config,
+                AuditEvent::new(events::CODES_REGENERATED)
+                    .request(&config, &ctl.req)
+                    .user(user.id),
+            );
+            ctl.user = Some(user);
+            Ok(Outcome::render(move |ctl: &Controller| {
+                codes_page(ctl, &codes)
+            }))
+        })
+        .await
+}
+
+async fn disable(req: HttpRequest, body: Bytes) -> Result<HttpResponse, PowError> {
+    Action::new(actions::DISABLE)
+        .sudo()
+        .form(FormData::parse(&body))
+        .run(&req, async |ctl| {
+            let user = ctl.signed_in()?.clone();
+            let config = ctl.config.clone();
+            let user = verify::disable(&config, &user).await?;
+            audit::record(
+                &config,
+                AuditEvent::new(events::DISABLED)
+                    .request(&config, &ctl.req)
+                    .user(user.id),
+            );
+            ctl.user = Some(user);
+            flash::put_info(&ctl.req, ctl.message("pow_two_factor_disabled"));
+            Ok(Outcome::redirect(
+                &config.routes().registration_path(&ctl.routes_ctx(), "edit"),
+            ))
+        })
+        .await
+}
