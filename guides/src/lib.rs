@@ -72,3 +72,6 @@ pub mod cli {}
 
 #[doc = include_str!("../sessions.md")]
 pub mod sessions {}
+
+#[doc = include_str!("../two-factor.md")]
+pub mod two_factor {}

@@ -76,14 +76,17 @@ impl Backend {
 enum Ext {
     ResetPassword,
     EmailConfirmation,
+    TwoFactor,
     PersistentSession,
     Invitation,
 }
 
 impl Ext {
-    const ALL: [Ext; 4] = [
+    /// Every extension, in the order a config must enable them.
+    const ALL: [Ext; 5] = [
         Ext::ResetPassword,
         Ext::EmailConfirmation,
+        Ext::TwoFactor,
         Ext::PersistentSession,
         Ext::Invitation,
     ];
@@ -97,8 +100,15 @@ struct Extensions {
 }
 
 impl Extensions {
+    /// The chosen extensions, in the order a config must enable them.
     fn list(&self) -> Vec<Ext> {
-        self.extensions.clone().unwrap_or_else(|| Ext::ALL.to_vec())
+        match &self.extensions {
+            Some(chosen) => Ext::ALL
+                .into_iter()
+                .filter(|ext| chosen.contains(ext))
+                .collect(),
+            None => Ext::ALL.to_vec(),
+        }
     }
 }
 
@@ -270,6 +280,7 @@ fn config(
             Ext::EmailConfirmation => {
                 builder.extension(pow_ext_email_confirmation::EmailConfirmation::new())
             }
+            Ext::TwoFactor => builder.extension(pow_ext_two_factor::TwoFactor::new()),
             Ext::PersistentSession => {
                 builder.extension(pow_ext_persistent_session::PersistentSession::new())
             }

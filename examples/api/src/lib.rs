@@ -12,6 +12,7 @@
 //! | `POST /api/v1/session` | sign in; answers a token pair |
 //! | `DELETE /api/v1/session` | sign out (revokes the pair of the bearer token) |
 //! | `POST /api/v1/session/renew` | exchange the renewal token for a new pair |
+//! | `POST /api/v1/two-factor/verify` | finish a sign-in that answered `second_factor_required`, with a code |
 //! | `POST /api/v1/confirm-email/{token}` | confirm the address with the mailed token |
 //! | `GET /api/v1/confirm-email` | whether the signed-in user's address is confirmed |
 //! | `POST /api/v1/confirm-email` | mail the signed-in user's confirmation link again |
@@ -105,7 +106,10 @@ pub fn build(
         .users(users.clone())
         // Before any remember-me extension, were there one: callbacks run in order.
         .extension(settings.email_confirmation.clone())
-        .extension(settings.reset_password.clone());
+        .extension(settings.reset_password.clone())
+        // Users who turned on a second factor (on the HTML pages of an app that has them)
+        // finish their API sign-in with a code: `POST /api/v1/two-factor/verify`.
+        .extension(pow_ext_two_factor::TwoFactor::new());
     let config = customize(builder).build()?;
     users.migrate(&config)?;
     Ok(config)

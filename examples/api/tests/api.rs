@@ -132,6 +132,7 @@ async fn the_example_works_end_to_end() {
         "/registration:",
         "/session:",
         "/session/renew:",
+        "/two-factor/verify:",
         "/confirm-email:",
         "/confirm-email/{token}:",
         "/reset-password:",

@@ -340,10 +340,11 @@ pub fn build_for_server(
         .user_field(FieldDef::new("role", FieldKind::Text))
         .user_field(FieldDef::new("team", FieldKind::Text))
         .changeset_hook(demo_changeset(settings.admin_emails.clone()))
-        // Extensions, in order: email confirmation must come before persistent sessions so
-        // an unconfirmed sign-in is stopped before a remember-me cookie is made.
+        // Extensions, in order: email confirmation and two-factor must come before
+        // persistent sessions, so a sign-in they stop gets no remember-me cookie.
         .extension(ResetPassword::new())
         .extension(EmailConfirmation::new())
+        .extension(pow_ext_two_factor::TwoFactor::new().issuer("pow-rs demo"))
         .extension(PersistentSession::new())
         .extension(
             Invitation::new()

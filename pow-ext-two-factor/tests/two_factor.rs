@@ -1,0 +1,383 @@
+//! The two-factor extension over HTTP, on memory and Redis: enrolment with a code computed
+//! from the page's key, sign-in in two steps (password alone is not enough), TOTP codes
+//! used once per step, recovery codes used once, attempts limited, remember-me issued only
+//! after the second step and restoring without one, settings in sudo mode, and the JSON
+//! two-step sign-in.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use actix_web::{web, HttpResponse};
+use pow_core::password::Pbkdf2Hasher;
+use pow_core::session::MaybeUser;
+use pow_core::store::{MemoryStore, Store};
+use pow_core::test_client::{serve, Client, Response};
+use pow_core::users::diesel::DieselUsersContext;
+use pow_core::PowConfig;
+use pow_ext_persistent_session::PersistentSession;
+use pow_ext_two_factor::totp::code_at;
+use pow_ext_two_factor::TwoFactor;
+
+const EMAIL: &str = "ada@example.com";
+const PASSWORD: &str = "correct horse battery";
+const REMEMBER: &str = "persistent_session";
+const SESSION: &str = "pow_session";
+
+async fn me(user: MaybeUser) -> HttpResponse {
+    HttpResponse::Ok().body(match user.0 {
+        Some(user) => format!("user:{}", user.id),
+        None => "anonymous".to_owned(),
+    })
+}
+
+/// Serves the pages, the JSON API and `GET /me` with two-factor and remember-me enabled.
+fn start(store: Arc<dyn Store>) -> (PowConfig, SocketAddr) {
+    let db = std::env::temp_dir().join(format!(
+        "pow-two-factor-{}.db",
+        pow_core::token::generate_uuid()
+    ));
+    let users = DieselUsersContext::connect(&db.display().to_string()).unwrap();
+    let config = PowConfig::builder("t".repeat(64))
+        .users(users.clone())
+        .hasher(Pbkdf2Hasher::new(1))
+        .store(store)
+        .extension(TwoFactor::new().issuer("pow-rs tests"))
+        .extension(PersistentSession::new())
+        .build()
+        .unwrap();
+    users.migrate(&config).unwrap();
+    pow_core::testing::create_user(&config, EMAIL, PASSWORD).unwrap();
+    let served = config.clone();
+    let addr = serve(move || {
+        pow_core::testing::app(&served)
+            .configure(pow_core::api::configure(
+                served.clone(),
+                pow_core::api::ApiOptions::new(),
+            ))
+            .route("/me", web::get().to(me))
+    });
+    (config, addr)
+}
+
+fn sign_in(c: &mut Client, remember: bool) -> Response {
+    let csrf = c.get("/session/new").csrf();
+    let persist = if remember { "true" } else { "false" };
+    c.post(
+        "/session",
+        &[
+            ("_csrf_token", &csrf),
+            ("user[email]", EMAIL),
+            ("user[password]", PASSWORD),
+            ("user[persistent_session]", persist),
+        ],
+    )
+}
+
+fn sign_out(c: &mut Client) {
+    let csrf = c.get("/registration/edit").csrf();
+    c.post("/session", &[("_csrf_token", &csrf), ("_method", "DELETE")]);
+}
+
+fn whoami(c: &mut Client) -> String {
+    c.get("/me").body
+}
+
+fn verify(c: &mut Client, code: &str) -> Response {
+    let page = c.get("/two-factor/verify");
+    assert_eq!(page.status, 200, "{}", page.body);
+    let persist = if page.body.contains("value=\"true\"") {
+        "true"
+    } else {
+        "false"
+    };
+    c.post(
+        "/two-factor/verify",
+        &[
+            ("_csrf_token", &page.csrf()),
+            ("user[code]", code),
+            ("user[persistent_session]", persist),
+        ],
+    )
+}
+
+/// The text after `marker` made of `allowed` characters.
+fn text_after(body: &str, marker: &str, allowed: impl Fn(char) -> bool) -> String {
+    let at = body
+        .find(marker)
+        .unwrap_or_else(|| panic!("{marker} in {body}"))
+        + marker.len();
+    body[at..].chars().take_while(|c| allowed(*c)).collect()
+}
+
+fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+/// A code of a step the server accepts now and that was not used (`used` steps), preferring
+/// the next step so that a step boundary passing meanwhile keeps it valid.
+fn fresh_code(secret: &str, used: &mut Vec<u64>) -> String {
+    let current = now() / 30;
+    let step = [current + 1, current, current - 1]
+        .into_iter()
+        .find(|s| !used.contains(s))
+        .expect("a free step");
+    used.push(step);
+    code_at(secret, step * 30).unwrap()
+}
+
+/// Enrols the signed-in browser; returns the key and the recovery codes.
+fn enrol(c: &mut Client, used: &mut Vec<u64>) -> (String, Vec<String>) {
+    let page = c.get("/two-factor");
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("<svg"), "a QR code drawn on the server");
+    let key = text_after(&page.body, "Key: ", |c| c.is_ascii_alphanumeric());
+    assert!(key.len() >= 32, "{key}");
+    // A wrong first code turns nothing on.
+    let res = c.post(
+        "/two-factor",
+        &[("_csrf_token", &page.csrf()), ("user[code]", "000000")],
+    );
+    assert!(res.body.contains("That code is not valid."), "{}", res.body);
+    let res = c.post(
+        "/two-factor",
+        &[
+            ("_csrf_token", &res.csrf()),
+            ("user[code]", &fresh_code(&key, used)),
+        ],
+    );
+    assert_eq!(res.status, 200, "{}", res.body);
+    assert!(res.body.contains("Your recovery codes"), "{}", res.body);
+    let codes: Vec<String> = res
+        .body
+        .split("<p class=\"pow-text\">")
+        .skip(1)
+        .map(|p| p[..p.find('<').unwrap()].to_owned())
+        .filter(|p| p.len() == 11 && p.as_bytes()[5] == b'-')
+        .collect();
+    assert_eq!(codes.len(), 10, "{}", res.body);
+    (key, codes)
+}
+
+fn two_steps(store: Arc<dyn Store>) {
+    let (config, addr) = start(store);
+    let mut used = Vec::new();
+    let mut c = Client::new(addr);
+    assert_eq!(
+        sign_in(&mut c, false).location(),
+        "/",
+        "no second factor yet"
+    );
+    let (key, codes) = enrol(&mut c, &mut used);
+    let user = config
+        .users()
+        .unwrap()
+        .get_by(&config, "email", &EMAIL.into())
+        .unwrap()
+        .unwrap();
+    assert!(pow_ext_two_factor::is_enabled(&user));
+    assert!(!user
+        .get_str("totp_recovery_codes")
+        .unwrap()
+        .contains(&codes[0]));
+    sign_out(&mut c);
+
+    // The password alone is not enough.
+    let res = sign_in(&mut c, false);
+    assert_eq!(res.location(), "/two-factor/verify");
+    assert_eq!(whoami(&mut c), "anonymous");
+    let res = verify(&mut c, "123456");
+    assert!(res.body.contains("That code is not valid."), "{}", res.body);
+    assert_eq!(whoami(&mut c), "anonymous");
+    // The code used at enrolment was used: refused again in its step.
+    let enrol_code = code_at(&key, used[0] * 30).unwrap();
+    let res = verify(&mut c, &enrol_code);
+    assert!(
+        res.body.contains("That code is not valid."),
+        "replayed: {}",
+        res.body
+    );
+    let code = fresh_code(&key, &mut used);
+    assert_eq!(verify(&mut c, &code).location(), "/");
+    assert_eq!(whoami(&mut c), format!("user:{}", user.id));
+    sign_out(&mut c);
+
+    // The same code again, in a new sign-in: refused.
+    sign_in(&mut c, false);
+    let res = verify(&mut c, &code);
+    assert!(
+        res.body.contains("That code is not valid."),
+        "replayed: {}",
+        res.body
+    );
+    // A recovery code works once (any case, without the dash).
+    let typed = codes[0].to_lowercase().replace('-', "");
+    assert_eq!(verify(&mut c, &typed).location(), "/");
+    assert_eq!(whoami(&mut c), format!("user:{}", user.id));
+    sign_out(&mut c);
+    sign_in(&mut c, false);
+    let res = verify(&mut c, &codes[0]);
+    assert!(res.body.contains("That code is not valid."), "{}", res.body);
+
+    // Five codes per pending sign-in (one was tried above): the sixth attempt ends it, even
+    // with a right code.
+    for _ in 0..4 {
+        verify(&mut c, "000000");
+    }
+    let res = verify(&mut c, &codes[1]);
+    assert_eq!(res.location(), "/session/new");
+    assert!(c.get("/session/new").body.contains("Too many wrong codes."));
+    assert_eq!(c.get("/two-factor/verify").location(), "/session/new");
+
+    // A pending sign-in belongs to its browser.
+    sign_in(&mut c, false);
+    let mut other = Client::new(addr);
+    assert_eq!(other.get("/two-factor/verify").location(), "/session/new");
+
+    // Remember me: the cookie comes only with the second step; restoring asks nothing more.
+    let mut laptop = Client::new(addr);
+    sign_in(&mut laptop, true);
+    assert!(
+        !laptop.cookies.contains_key(REMEMBER),
+        "not before the second step"
+    );
+    assert_eq!(verify(&mut laptop, &codes[2]).location(), "/");
+    assert!(laptop.cookies.contains_key(REMEMBER));
+    laptop.cookies.remove(SESSION);
+    assert_eq!(whoami(&mut laptop), format!("user:{}", user.id));
+    // ...but its settings need the password first (sudo mode).
+    assert_eq!(
+        laptop.get("/two-factor").location(),
+        "/session/confirm?request_path=%2Ftwo-factor"
+    );
+
+    // The JSON two-step sign-in.
+    let mut api = Client::new(addr);
+    let body = format!(r#"{{"user": {{"email": "{EMAIL}", "password": "{PASSWORD}"}}}}"#);
+    let res = api.request("POST", "/api/v1/session", Some(body));
+    assert_eq!(res.status, 403, "{}", res.body);
+    let json: serde_json::Value = serde_json::from_str(&res.body).unwrap();
+    assert_eq!(json["error"]["code"], "second_factor_required");
+    assert!(json.get("data").is_none(), "no tokens: {}", res.body);
+    let token = json["error"]["second_factor_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let attempt = |api: &mut Client, token: &str, code: &str| {
+        let body = serde_json::json!({ "second_factor_token": token, "code": code });
+        api.request("POST", "/api/v1/two-factor/verify", Some(body.to_string()))
+    };
+    let res = attempt(&mut api, &token, "000000");
+    assert_eq!(res.status, 401, "{}", res.body);
+    assert!(res.body.contains("invalid_code"));
+    let res = attempt(&mut api, &token, &fresh_code(&key, &mut used));
+    assert_eq!(res.status, 200, "{}", res.body);
+    let json: serde_json::Value = serde_json::from_str(&res.body).unwrap();
+    let access = json["data"]["access_token"].as_str().unwrap();
+    let system = actix_web::rt::System::new();
+    let session = system
+        .block_on(pow_core::api::authenticate(&config, access))
+        .unwrap()
+        .expect("a valid access token");
+    assert_eq!(session.user.id, user.id);
+    // The token was used.
+    let res = attempt(&mut api, &token, &codes[3]);
+    assert_eq!(res.status, 401, "{}", res.body);
+    assert!(res.body.contains("invalid_token"));
+
+    // Settings: new recovery codes replace the old ones; turning it off needs no code.
+    let mut desk = Client::new(addr);
+    sign_in(&mut desk, false);
+    assert_eq!(verify(&mut desk, &codes[4]).location(), "/");
+    let page = desk.get("/two-factor");
+    assert!(
+        page.body.contains("You have 7 recovery codes left."),
+        "{}",
+        page.body
+    );
+    let res = desk.post(
+        "/two-factor/recovery-codes",
+        &[("_csrf_token", &page.csrf())],
+    );
+    assert!(res.body.contains("Your recovery codes"), "{}", res.body);
+    let page = desk.get("/two-factor");
+    assert!(page.body.contains("You have 10 recovery codes left."));
+    let res = desk.post("/two-factor/disable", &[("_csrf_token", &page.csrf())]);
+    assert_eq!(res.location(), "/registration/edit");
+    sign_out(&mut desk);
+    assert_eq!(sign_in(&mut desk, false).location(), "/", "one step again");
+}
+
+#[test]
+fn two_steps_on_memory() {
+    two_steps(Arc::new(MemoryStore::new()));
+}
+
+#[test]
+fn two_steps_on_redis() {
+    let Some(url) = pow_core::testing::test_redis_url() else {
+        return;
+    };
+    let prefix = format!("pow-two-factor-{}", pow_core::token::generate_uuid());
+    two_steps(pow_core::testing::test_redis_store(&url, &prefix).unwrap());
+}
+
+/// The account page links to the settings, in each language.
+#[test]
+fn the_account_page_links_to_the_settings() {
+    let (_, addr) = start(Arc::new(MemoryStore::new()));
+    for (lang, text) in [
+        ("en", "Two-factor authentication"),
+        ("de", "Zwei-Faktor-Authentifizierung"),
+        ("fr", "Authentification à deux facteurs"),
+    ] {
+        let mut c = Client::new(addr);
+        c.accept_language = Some(lang.to_owned());
+        sign_in(&mut c, false);
+        let page = c.get("/registration/edit");
+        assert!(
+            page.body
+                .contains(&format!("<a href=\"/two-factor\">{text}</a>")),
+            "{lang}: {}",
+            page.body
+        );
+    }
+}
+
+/// One code sent by two browsers at once, each with its own pending sign-in: one signs in.
+#[test]
+fn a_code_signs_in_once_under_concurrent_use() {
+    let (_, addr) = start(Arc::new(MemoryStore::new()));
+    let mut used = Vec::new();
+    let mut c = Client::new(addr);
+    sign_in(&mut c, false);
+    let (key, _) = enrol(&mut c, &mut used);
+    let code = fresh_code(&key, &mut used);
+    let barrier = Arc::new(std::sync::Barrier::new(4));
+    let handles: Vec<_> = (0..4)
+        .map(|_| {
+            let mut browser = Client::new(addr);
+            sign_in(&mut browser, false);
+            let page = browser.get("/two-factor/verify");
+            let (barrier, code) = (Arc::clone(&barrier), code.clone());
+            std::thread::spawn(move || {
+                barrier.wait();
+                let res = browser.post(
+                    "/two-factor/verify",
+                    &[("_csrf_token", &page.csrf()), ("user[code]", &code)],
+                );
+                res.location() == "/"
+            })
+        })
+        .collect();
+    let signed_in = handles
+        .into_iter()
+        .map(|h| h.join().unwrap())
+        .filter(|ok| *ok)
+        .count();
+    assert_eq!(signed_in, 1);
+}
