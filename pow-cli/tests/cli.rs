@@ -99,7 +99,11 @@ fn exported_sqlite_migrations_match_migrate() {
         .map(|e| e.unwrap().path())
         .collect();
     folders.sort();
-    assert_eq!(folders.len(), 5, "core (3), email confirmation, invitation");
+    assert_eq!(
+        folders.len(),
+        6,
+        "core (3), email confirmation, two-factor, invitation"
+    );
 
     let by_hand = temp_db();
     let mut conn = diesel::SqliteConnection::establish(&by_hand.display().to_string()).unwrap();
@@ -142,6 +146,7 @@ fn full_config(users: pow_core::users::diesel::DieselUsersContext) -> pow_core::
         .base_url("http://localhost")
         .extension(pow_ext_reset_password::ResetPassword::new())
         .extension(pow_ext_email_confirmation::EmailConfirmation::new())
+        .extension(pow_ext_two_factor::TwoFactor::new())
         .extension(pow_ext_persistent_session::PersistentSession::new())
         .extension(pow_ext_invitation::Invitation::new())
         .build()
