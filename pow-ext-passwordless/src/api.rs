@@ -1,0 +1,181 @@
+//! The JSON side: ask for a link or code, and trade either for a token pair.
+
+use actix_web::http::StatusCode;
+use actix_web::web::{self, Bytes};
+use actix_web::{HttpRequest, HttpResponse};
+use async_trait::async_trait;
+use pow_core::api::{token_response_with, ApiAction, ApiContext, ApiError, ApiExtension};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::flow::{self, Via};
+use crate::store::{Grant, Purpose, Records};
+use crate::web::{actions, link_url};
+use crate::{Passwordless, NAME};
+
+/// The JSON side of [`Passwordless`] (see the crate docs).
+#[derive(Clone, Debug)]
+pub struct PasswordlessApi {
+    ext: Passwordless,
+}
+
+impl PasswordlessApi {
+    pub(crate) fn new(ext: Passwordless) -> Self {
+        Self { ext }
+    }
+}
+
+#[derive(Deserialize)]
+struct AskBody {
+    email: String,
+}
+
+#[derive(Deserialize)]
+struct CodeBody {
+    code_token: String,
+    code: String,
+}
+
+fn invalid(req: &HttpRequest, key: &str) -> ApiError {
+    ApiError::translated(req, StatusCode::UNAUTHORIZED, key).with_code("invalid_token")
+}
+
+async fn ask(
+    req: HttpRequest,
+    api: ApiContext,
+    body: Bytes,
+    ext: web::Data<Passwordless>,
+    via: Via,
+) -> Result<HttpResponse, ApiError> {
+    api.run(&req, actions::API, async |ctl| {
+        let body: AskBody =
+            serde_json::from_slice(&body).map_err(|_| ApiError::invalid_request(&req))?;
+        let config = api.config().clone();
+        let link = |token: &str, purpose| link_url(&config, token, purpose);
+        let code_token =
+            flow::request(&req, &config, &ext, &ctl.lang, &body.email, via, None, link).await?;
+        let key = match via {
+            Via::Link => "pow_passwordless_link_sent",
+            Via::Code => "pow_passwordless_code_sent",
+        };
+        let mut data = json!({ "message": ctl.text(key) });
+        if let Some(token) = code_token {
+            data["code_token"] = json!(token);
+        }
+        Ok(HttpResponse::Accepted()
+            .insert_header(pow_core::web::no_store())
+            .json(json!({ "data": data })))
+    })
+    .await
+}
+
+async fn link_create(
+    req: HttpRequest,
+    api: ApiContext,
+    body: Bytes,
+    ext: web::Data<Passwordless>,
+) -> Result<HttpResponse, ApiError> {
+    ask(req, api, body, ext, Via::Link).await
+}
+
+async fn code_create(
+    req: HttpRequest,
+    api: ApiContext,
+    body: Bytes,
+    ext: web::Data<Passwordless>,
+) -> Result<HttpResponse, ApiError> {
+    ask(req, api, body, ext, Via::Code).await
+}
+
+/// Issues a pair for the user of `grant`, after every extension's `before_issue`.
+async fn issue(
+    req: &HttpRequest,
+    api: &ApiContext,
+    grant: Option<Grant>,
+) -> Result<HttpResponse, ApiError> {
+    let user = match grant {
+        Some(grant) => flow::user_for(api.config(), &grant).await?,
+        None => None,
+    };
+    let Some(user) = user else {
+        return Err(invalid(req, "pow_passwordless_invalid"));
+    };
+    api.before_issue(req, &user, ApiAction::SignIn).await?;
+    let data = api.token_data(req, &user, ApiAction::SignIn).await?;
+    let pair = api.issue_tokens(req, &user).await?;
+    Ok(token_response_with(&pair, data))
+}
+
+async fn link_use(
+    req: HttpRequest,
+    api: ApiContext,
+    token: web::Path<String>,
+    ext: web::Data<Passwordless>,
+) -> Result<HttpResponse, ApiError> {
+    api.run(&req, actions::API, async |_| {
+        let grant = Records::new(api.config(), ext.ttl)
+            .take_link(&token)
+            .await?
+            .filter(|grant| grant.purpose != Purpose::Staged);
+        issue(&req, &api, grant).await
+    })
+    .await
+}
+
+async fn code_use(
+    req: HttpRequest,
+    api: ApiContext,
+    body: Bytes,
+    ext: web::Data<Passwordless>,
+) -> Result<HttpResponse, ApiError> {
+    api.run(&req, actions::API, async |_| {
+        let body: CodeBody =
+            serde_json::from_slice(&body).map_err(|_| ApiError::invalid_request(&req))?;
+        let (grant, exhausted) =
+            flow::use_code(api.config(), &ext, &body.code_token, &body.code).await?;
+        if exhausted {
+            return Err(invalid(&req, "pow_passwordless_too_many_attempts"));
+        }
+        if grant.is_none() {
+            return Err(ApiError::translated(
+                &req,
+                StatusCode::UNAUTHORIZED,
+                "pow_passwordless_invalid_code",
+            )
+            .with_code("invalid_code"));
+        }
+        issue(&req, &api, grant).await
+    })
+    .await
+}
+
+#[async_trait(?Send)]
+impl ApiExtension for PasswordlessApi {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn configure(&self, cfg: &mut web::ServiceConfig, api: &ApiContext) {
+        let data = web::Data::new(self.ext.clone());
+        cfg.service(
+            api.resource("/passwordless/link")
+                .app_data(data.clone())
+                .route(web::post().to(link_create)),
+        )
+        .service(
+            api.resource("/passwordless/link/{token}")
+                .app_data(data.clone())
+                .route(web::post().to(link_use)),
+        )
+        .service(
+            api.resource("/passwordless/code")
+                .app_data(data.clone())
+                .route(web::post().to(code_create)),
+        )
+        .service(
+            api.resource("/passwordless/code/verify")
+                .app_data(data)
+                .route(web::post().to(code_use)),
+        );
+    }
+}

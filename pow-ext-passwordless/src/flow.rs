@@ -1,0 +1,267 @@
+//! The work behind both front ends: asking for a link or code, and using one.
+
+use std::collections::BTreeMap;
+
+use actix_web::HttpRequest;
+use chrono::Utc;
+use pow_core::mailer::{compose, validity_text, MailContent};
+use pow_core::messages::LanguageIdentifier;
+use pow_core::session::{self, SessionMetadata};
+use pow_core::store::{Limit, Limiter};
+use pow_core::token::{generate_uuid, secure_compare};
+use pow_core::users::validation::normalize_user_id;
+use pow_core::users::{run_blocking, Changes, Changeset, ChangesetAction, Params, User, Value};
+use pow_core::{PowConfig, PowError};
+use rand::Rng as _;
+
+use crate::store::{Grant, Purpose, Records};
+use crate::{Passwordless, MAIL_CODE, MAIL_LINK};
+
+/// Salt of the signed code id a browser or API client holds.
+pub(crate) const CODE_SALT: &str = "pow passwordless code";
+/// Session metadata key naming how a session was signed in.
+pub const METHOD_KEY: &str = "auth_method";
+
+/// What the user asked for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Via {
+    Link,
+    Code,
+}
+
+pub(crate) fn audit_event(name: &'static str) -> pow_core::audit::AuditEvent {
+    pow_core::audit::AuditEvent::new(pow_core::audit::EventName::new(name))
+}
+
+async fn find_user(config: &PowConfig, email: &str) -> Result<Option<User>, PowError> {
+    let users = std::sync::Arc::clone(config.users()?);
+    let (cfg, lookup) = (config.clone(), email.to_owned());
+    run_blocking(move || users.get_by(&cfg, "email", &Value::Text(lookup))).await
+}
+
+/// Asks for a link or code for `raw_email`. The same work is done for every address,
+/// known or not, allowed by the limits or not: a lookup, the counts, a store write (a code
+/// nobody knows for an address that gets no mail). Only whether a mail goes out differs.
+/// For codes, returns the signed code id the asker must hold. `staged` asks for a staged
+/// sign-up (an existing account gets a sign-in link instead); `link` makes the mailed URL
+/// of a token and purpose.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn request(
+    req: &HttpRequest,
+    config: &PowConfig,
+    ext: &Passwordless,
+    lang: &LanguageIdentifier,
+    raw_email: &str,
+    via: Via,
+    staged: Option<Params>,
+    link: impl FnOnce(&str, Purpose) -> String,
+) -> Result<Option<String>, PowError> {
+    pow_core::limits::hit_mail_request(config, req).await?;
+    let email = normalize_user_id(raw_email);
+    pow_core::audit::record(
+        config,
+        audit_event("passwordless.requested")
+            .request(config, req)
+            .identifier(config, &email)
+            .detail("via", if via == Via::Link { "link" } else { "code" }),
+    );
+    let allowed = match ext.mail_limit {
+        Some(limit) => {
+            Limiter::new(config, "passwordless_mail")
+                .hit(limit, &email)
+                .await?
+        }
+        None => true,
+    };
+    let user = find_user(config, &email).await?;
+    let purpose = match (&user, &staged) {
+        (Some(_), _) => Some(Purpose::SignIn),
+        (None, Some(_)) => Some(Purpose::Staged),
+        (None, None) if ext.sign_up => Some(Purpose::SignUp),
+        (None, None) => None,
+    };
+    let records = Records::new(config, ext.ttl);
+    let send = allowed && purpose.is_some() && email.contains('@');
+    let purpose = purpose.unwrap_or(Purpose::SignIn);
+    let grant = |code_hash| Grant {
+        email: email.clone(),
+        purpose,
+        code_hash,
+        prefill: staged.clone().unwrap_or_default(),
+    };
+    match via {
+        Via::Link => {
+            let token = generate_uuid();
+            if send {
+                records.put_link(&token, &grant(None)).await?;
+                let url = link(&token, purpose);
+                deliver(config, ext, lang, &email, MAIL_LINK, Some(&url), None).await?;
+            }
+            Ok(None)
+        }
+        Via::Code => {
+            let code = format!("{:06}", rand::thread_rng().gen_range(0..1_000_000));
+            let id = generate_uuid();
+            // Without a mail the code is still stored: nobody knows it, and the asker is
+            // answered exactly as when it was sent.
+            records
+                .put_code(&id, &grant(Some(records.hash(&code))))
+                .await?;
+            if send {
+                deliver(config, ext, lang, &email, MAIL_CODE, None, Some(&code)).await?;
+            }
+            Ok(Some(config.verifier().sign_token(CODE_SALT, &id)))
+        }
+    }
+}
+
+async fn deliver(
+    config: &PowConfig,
+    ext: &Passwordless,
+    lang: &LanguageIdentifier,
+    to: &str,
+    name: &str,
+    url: Option<&str>,
+    code: Option<&str>,
+) -> Result<(), PowError> {
+    let messages = config.messages();
+    let prefix = if code.is_some() {
+        "pow_passwordless_code"
+    } else {
+        "pow_passwordless_link"
+    };
+    let mut paragraphs = vec![messages.text(lang, &format!("{prefix}_mail_intro"))];
+    if let Some(code) = code {
+        paragraphs.push(code.to_owned());
+    }
+    paragraphs.push(validity_text(
+        config,
+        lang,
+        "pow_passwordless_mail_expiry",
+        ext.ttl,
+    ));
+    paragraphs.push(messages.text(lang, "pow_passwordless_mail_ignore"));
+    let label = messages.text(lang, "pow_passwordless_link_mail_button");
+    let subject = messages.text(lang, &format!("{prefix}_mail_subject"));
+    let mail = compose(
+        config,
+        &MailContent {
+            name,
+            lang,
+            to,
+            subject: &subject,
+            paragraphs: &paragraphs,
+            link: url.map(|url| (label.as_str(), url)),
+        },
+    )?;
+    config.mailer().deliver(mail).await
+}
+
+/// Uses a code: the signed id the asker holds and the code typed. Attempts per code are
+/// limited; the code works once.
+pub(crate) async fn use_code(
+    config: &PowConfig,
+    ext: &Passwordless,
+    signed_id: &str,
+    code: &str,
+) -> Result<(Option<Grant>, bool), PowError> {
+    let Some(id) = config.verifier().verify_token(CODE_SALT, signed_id) else {
+        return Ok((None, false));
+    };
+    let records = Records::new(config, ext.ttl);
+    let Some(grant) = records.code(&id).await? else {
+        return Ok((None, false));
+    };
+    let limit = Limit {
+        max: ext.max_code_attempts,
+        per: ext.ttl,
+    };
+    if !Limiter::new(config, "passwordless_code")
+        .hit(limit, &id)
+        .await?
+    {
+        records.take_code(&id).await?;
+        return Ok((None, true));
+    }
+    let typed: String = code.chars().filter(char::is_ascii_digit).collect();
+    let right = grant
+        .code_hash
+        .as_deref()
+        .is_some_and(|stored| secure_compare(stored.as_bytes(), records.hash(&typed).as_bytes()));
+    if !right {
+        return Ok((None, false));
+    }
+    Ok((records.take_code(&id).await?, false))
+}
+
+/// The user a sign-in or sign-up grant stands for, created for a sign-up.
+pub(crate) async fn user_for(config: &PowConfig, grant: &Grant) -> Result<Option<User>, PowError> {
+    match grant.purpose {
+        Purpose::SignIn => find_user(config, &grant.email).await,
+        Purpose::SignUp => {
+            let mut params = Params::new();
+            params.insert("email".to_owned(), grant.email.clone());
+            match create(config, &grant.email, params).await? {
+                Ok(user) => Ok(Some(user)),
+                // Created meanwhile (another link, a sign-up): that account.
+                Err(_) => find_user(config, &grant.email).await,
+            }
+        }
+        Purpose::Staged => Ok(None),
+    }
+}
+
+/// Creates a user with `params` for the proven `email`: a provisioned user (the password is
+/// optional), whose address counts as confirmed.
+pub(crate) async fn create(
+    config: &PowConfig,
+    email: &str,
+    mut params: Params,
+) -> Result<Result<User, Changeset>, PowError> {
+    params.insert("email".to_owned(), email.to_owned());
+    let users = std::sync::Arc::clone(config.users()?);
+    let cfg = config.clone();
+    let created = run_blocking(move || {
+        let mut cs = Changeset::new(ChangesetAction::Provision, None, params);
+        cs.cast_user_id(&cfg);
+        cs.cast_fields(&cfg);
+        cs.validate_password(&cfg, false);
+        cs.run_hooks(&cfg);
+        users.apply(&cfg, cs)
+    })
+    .await?;
+    match created {
+        Ok(user) => Ok(Ok(confirm_address(config, &user).await?)),
+        Err(cs) => Ok(Err(cs)),
+    }
+}
+
+/// The address was proven by the mail: with email confirmation enabled, mark it so.
+async fn confirm_address(config: &PowConfig, user: &User) -> Result<User, PowError> {
+    let has = |name: &str| config.user_fields().iter().any(|f| f.name == name);
+    if !has("email_confirmed_at") {
+        return Ok(user.clone());
+    }
+    let mut changes = Changes::new();
+    changes.insert(
+        "email_confirmed_at".to_owned(),
+        Value::Timestamp(Utc::now()),
+    );
+    if has("email_confirmation_token") {
+        changes.insert("email_confirmation_token".to_owned(), Value::Null);
+    }
+    pow_core::admin::update_user(config, user, changes).await
+}
+
+/// Signs `user` in, recording how: such a session is not fresh (sudo mode asks for the
+/// password, or another proof, before sensitive changes).
+pub(crate) async fn sign_in(req: &HttpRequest, user: &User, method: &str) -> Result<(), PowError> {
+    let mut extra = BTreeMap::new();
+    extra.insert(METHOD_KEY.to_owned(), serde_json::Value::from(method));
+    let metadata = SessionMetadata {
+        authenticated_at: None,
+        extra,
+        ..SessionMetadata::new()
+    };
+    session::sign_in_with(req, user, metadata).await
+}

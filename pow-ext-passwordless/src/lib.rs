@@ -1,0 +1,207 @@
+//! pow-rs extension: sign in with an emailed link or 6-digit code, sign up without a
+//! password, and staged sign-up (the address first, the rest of the form after).
+//!
+//! One value in the config enables the pages and the JSON endpoints:
+//!
+//! ```
+//! use pow_core::PowConfig;
+//! use pow_ext_passwordless::Passwordless;
+//!
+//! let config = PowConfig::builder("s".repeat(64))
+//!     .extension(Passwordless::new().sign_up(true))
+//!     .build()
+//!     .unwrap();
+//! assert!(config.extensions().contains("pow_passwordless"));
+//! ```
+//!
+//! ## Pages
+//!
+//! | Route | What it does |
+//! |---|---|
+//! | `GET`, `POST /passwordless` | "email me a sign-in link" (linked from the sign-in page) |
+//! | `GET /passwordless/link/{token}`, `POST` | the mailed link: a button that signs in (a `GET` never does, so mail scanners that open links use nothing up) |
+//! | `GET /passwordless/code/new`, `POST /passwordless/code` | "email me a code" |
+//! | `GET /passwordless/code`, `POST /passwordless/code/verify` | type the code |
+//! | `GET`, `POST /passwordless/sign-up` | staged sign-up: the address first (linked from the sign-up page) |
+//! | `GET`, `POST /passwordless/sign-up/{token}` | the rest of the sign-up form, prefilled |
+//!
+//! ## Security
+//!
+//! - Links and codes are single use (taken atomically from the store), live
+//!   [`ttl`](Passwordless::ttl) (15 minutes), only work for the address they were sent to,
+//!   and are stored as keyed hashes. A code also belongs to the browser (or API client) that
+//!   asked: it holds the signed id of the code, and another browser cannot use it. Each code
+//!   takes at most [`max_code_attempts`](Passwordless::max_code_attempts) (5) tries.
+//! - Known and unknown addresses get the same answer and the same work; mails per address
+//!   are limited ([`mail_limit`](Passwordless::mail_limit), 3 per hour) on top of the
+//!   per-client mail limit of [`RateLimits`](pow_core::limits::RateLimits).
+//! - Sessions record how they were made (`auth_method`: `magic_link`, `email_code`,
+//!   `staged_sign_up`) and are not fresh: sudo mode asks for the password before sensitive
+//!   changes.
+//! - Users made here have a confirmed address (with `pow-ext-email-confirmation`, the
+//!   confirmation columns are set).
+//!
+//! ## JSON
+//!
+//! `POST <prefix>/passwordless/link` and `/passwordless/code` (`{"email": "..."}`) answer
+//! `202` alike for every address; the code answer carries a `code_token`.
+//! `POST <prefix>/passwordless/code/verify` (`{"code_token", "code"}`) and
+//! `POST <prefix>/passwordless/link/{token}` answer a token pair.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::web::ServiceConfig;
+use actix_web::HttpRequest;
+use async_trait::async_trait;
+use pow_core::api::ApiExtension;
+use pow_core::messages::LanguageIdentifier;
+use pow_core::store::Limit;
+use pow_core::users::Params;
+use pow_core::views::{Link, PageBody};
+use pow_core::{Extension, PowConfig, PowError};
+
+mod api;
+mod flow;
+mod store;
+mod web;
+
+pub use api::PasswordlessApi;
+pub use flow::METHOD_KEY;
+pub use web::actions;
+
+/// The extension's name, which prefixes its message keys.
+pub const NAME: &str = "pow_passwordless";
+/// The sign-in link mail.
+pub const MAIL_LINK: &str = "passwordless/link";
+/// The sign-in code mail.
+pub const MAIL_CODE: &str = "passwordless/code";
+
+const MESSAGES: &[(&str, &str)] = &[
+    ("en", include_str!("../locales/en/pow-ext-passwordless.ftl")),
+    ("de", include_str!("../locales/de/pow-ext-passwordless.ftl")),
+    ("fr", include_str!("../locales/fr/pow-ext-passwordless.ftl")),
+];
+
+/// The passwordless extension; see the [crate docs](crate).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Passwordless {
+    ttl: Duration,
+    max_code_attempts: u32,
+    mail_limit: Option<Limit>,
+    sign_up: bool,
+}
+
+impl Default for Passwordless {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Passwordless {
+    /// The extension with its defaults: links and codes live 15 minutes, 5 tries per code,
+    /// 3 mails per address and hour, no sign-up from the sign-in forms.
+    pub fn new() -> Self {
+        Self {
+            ttl: Duration::from_secs(15 * 60),
+            max_code_attempts: 5,
+            mail_limit: Some(Limit {
+                max: 3,
+                per: Duration::from_secs(3600),
+            }),
+            sign_up: false,
+        }
+    }
+
+    /// How long a link or code works. The default is 15 minutes.
+    pub fn ttl(mut self, ttl: Duration) -> Self {
+        self.ttl = ttl;
+        self
+    }
+
+    /// How many tries a code takes before it is gone. The default is 5.
+    pub fn max_code_attempts(mut self, attempts: u32) -> Self {
+        self.max_code_attempts = attempts;
+        self
+    }
+
+    /// Mails per address and window; `None` for no limit. The default is 3 per hour.
+    pub fn mail_limit(mut self, limit: Option<Limit>) -> Self {
+        self.mail_limit = limit;
+        self
+    }
+
+    /// Whether an unknown address asking for a link or code gets one that creates the
+    /// account when used (a user without a password). The default is `false`: unknown
+    /// addresses get nothing (and the same answer).
+    pub fn sign_up(mut self, enabled: bool) -> Self {
+        self.sign_up = enabled;
+        self
+    }
+
+    /// The JSON side, to add to [`ApiOptions`](pow_core::api::ApiOptions) when the config
+    /// does not enable the extension itself.
+    pub fn api(&self) -> PasswordlessApi {
+        PasswordlessApi::new(self.clone())
+    }
+
+    /// Starts a staged sign-up for `email` from the app (after an external identity gave
+    /// the address, say): mails a link that proves the address and opens the sign-up form,
+    /// prefilled with `prefill` (castable user fields). An address that has an account gets
+    /// a sign-in link instead; the answer is the same.
+    ///
+    /// # Errors
+    /// [`PowError::Config`] outside a pow-rs route; the store's, users context's or mailer's
+    /// error; [`PowError::RateLimited`] over the per-client mail limit.
+    pub async fn start_staged_sign_up(
+        &self,
+        req: &HttpRequest,
+        email: &str,
+        prefill: Params,
+    ) -> Result<(), PowError> {
+        let config = pow_core::web::route_config(req)?;
+        let lang = pow_core::messages::request_language(req, config.messages());
+        web::request_staged(req, &config, self, &lang, email, prefill).await
+    }
+}
+
+#[async_trait(?Send)]
+impl Extension for Passwordless {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn messages(&self) -> Vec<(&'static str, &'static str)> {
+        MESSAGES.to_vec()
+    }
+
+    fn mails(&self) -> Vec<&'static str> {
+        vec![MAIL_LINK, MAIL_CODE]
+    }
+
+    fn api(&self) -> Option<Arc<dyn ApiExtension>> {
+        Some(Arc::new(Passwordless::api(self)))
+    }
+
+    fn configure(&self, cfg: &mut ServiceConfig, config: &PowConfig) {
+        web::configure(cfg, config, self);
+    }
+
+    fn extend_page(
+        &self,
+        page: &str,
+        body: &mut PageBody,
+        lang: &LanguageIdentifier,
+        config: &PowConfig,
+    ) {
+        let (key, path) = match page {
+            "session/new" => ("pow_passwordless_link_sign_in", web::SIGN_IN_PATH),
+            "registration/new" => ("pow_passwordless_link_sign_up", web::STAGED_PATH),
+            _ => return,
+        };
+        if let PageBody::Form { links, .. } = body {
+            let label = config.messages().text(lang, key);
+            links.push(Link::new(web::path(config, path), label));
+        }
+    }
+}

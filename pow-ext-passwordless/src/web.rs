@@ -1,0 +1,558 @@
+//! The HTML pages.
+
+use actix_session::SessionExt as _;
+use actix_web::web::{self, Bytes};
+use actix_web::{HttpRequest, HttpResponse};
+use pow_core::messages::LanguageIdentifier;
+use pow_core::users::{Changeset, Params};
+use pow_core::views::{Field, FieldType, Form, Link, PageBody};
+use pow_core::web::{
+    extension_path, extra_fields, flash, new_password_fields, render_page, Action, Controller,
+    FormData, Outcome, Page,
+};
+use pow_core::{PowConfig, PowError};
+
+use crate::flow::{self, Via};
+use crate::store::{Grant, Purpose, Records};
+use crate::{Passwordless, NAME};
+
+pub(crate) const SIGN_IN_PATH: &str = "/passwordless";
+const LINK_PATH: &str = "/passwordless/link/{token}";
+const CODE_NEW_PATH: &str = "/passwordless/code/new";
+const CODE_PATH: &str = "/passwordless/code";
+const CODE_VERIFY_PATH: &str = "/passwordless/code/verify";
+pub(crate) const STAGED_PATH: &str = "/passwordless/sign-up";
+const STAGED_TOKEN_PATH: &str = "/passwordless/sign-up/{token}";
+
+/// The passwordless controller's actions, as extension callbacks see them.
+pub mod actions {
+    use pow_core::web::{ActionId, ActionKind};
+
+    /// `GET /passwordless`, `/passwordless/code/new`, `/passwordless/sign-up`: the forms.
+    pub const NEW: ActionId = ActionId::new("passwordless", "new", ActionKind::Show);
+    /// `POST /passwordless`, `/passwordless/code`, `/passwordless/sign-up`: mail a link or
+    /// a code.
+    pub const REQUEST: ActionId = ActionId::new("passwordless", "request", ActionKind::Other);
+    /// `GET /passwordless/link/{token}`, `/passwordless/code`: the page that uses it.
+    pub const SHOW: ActionId = ActionId::new("passwordless", "show", ActionKind::Show);
+    /// `POST /passwordless/link/{token}`, `/passwordless/code/verify`: sign in.
+    pub const SIGN_IN: ActionId = ActionId::new("passwordless", "sign_in", ActionKind::SignIn);
+    /// `POST /passwordless/sign-up/{token}`: complete a staged sign-up.
+    pub const COMPLETE: ActionId = ActionId::new("passwordless", "complete", ActionKind::Other);
+    /// The JSON endpoints.
+    pub const API: ActionId = ActionId::new("api_passwordless", "create", ActionKind::Other);
+}
+
+pub(crate) fn path(config: &PowConfig, pattern: &str) -> String {
+    extension_path(config, NAME, pattern, &[])
+}
+
+fn token_path(config: &PowConfig, pattern: &str, token: &str) -> String {
+    extension_path(config, NAME, pattern, &[("token", token)])
+}
+
+/// The mailed URL of a link token: staged sign-ups open the form, the others sign in.
+pub(crate) fn link_url(config: &PowConfig, token: &str, purpose: Purpose) -> String {
+    let pattern = if purpose == Purpose::Staged {
+        STAGED_TOKEN_PATH
+    } else {
+        LINK_PATH
+    };
+    let path = token_path(config, pattern, token);
+    match config.base_url() {
+        Some(base) => format!("{}{path}", base.trim_end_matches('/')),
+        None => path,
+    }
+}
+
+pub(crate) fn configure(cfg: &mut web::ServiceConfig, config: &PowConfig, ext: &Passwordless) {
+    let route = |pattern: &str| config.routes().extension_route(NAME, pattern);
+    let data = web::Data::new(ext.clone());
+    let resource = |pattern: &str| web::resource(route(pattern)).app_data(data.clone());
+    cfg.service(
+        resource(SIGN_IN_PATH)
+            .route(web::get().to(link_new))
+            .route(web::post().to(link_create)),
+    )
+    .service(
+        resource(LINK_PATH)
+            .route(web::get().to(link_show))
+            .route(web::post().to(link_use)),
+    )
+    .service(resource(CODE_NEW_PATH).route(web::get().to(code_new)))
+    .service(
+        resource(CODE_PATH)
+            .route(web::get().to(code_show))
+            .route(web::post().to(code_create)),
+    )
+    .service(resource(CODE_VERIFY_PATH).route(web::post().to(code_use)))
+    .service(
+        resource(STAGED_PATH)
+            .route(web::get().to(staged_new))
+            .route(web::post().to(staged_create)),
+    )
+    .service(
+        resource(STAGED_TOKEN_PATH)
+            .route(web::get().to(staged_show))
+            .route(web::post().to(staged_complete)),
+    );
+}
+
+fn code_key(config: &PowConfig) -> String {
+    config.namespaced("pow_passwordless_code")
+}
+
+fn email_form(ctl: &Controller, action: &str, submit: &str) -> Form {
+    let email = Field::new("email", ctl.text("label-email"), FieldType::Email)
+        .autocomplete("email")
+        .required();
+    Form::new(path(&ctl.config, action), ctl.text(submit), "").field(email)
+}
+
+fn render(
+    ctl: &Controller,
+    name: &'static str,
+    title: &'static str,
+    body: PageBody,
+) -> Result<HttpResponse, PowError> {
+    render_page(
+        &ctl.req,
+        &ctl.config,
+        &ctl.lang,
+        Page::new(name, title, body),
+    )
+}
+
+fn sign_in_link(ctl: &Controller) -> Link {
+    Link::new(
+        ctl.config.routes().session_path(&ctl.routes_ctx(), "new"),
+        ctl.text("link-sign-in"),
+    )
+}
+
+async fn link_new(req: HttpRequest) -> Result<HttpResponse, PowError> {
+    Action::new(actions::NEW)
+        .signed_out()
+        .run(&req, async |_| {
+            Ok(Outcome::render(|ctl: &Controller| {
+                let body = PageBody::Form {
+                    form: email_form(ctl, SIGN_IN_PATH, "pow_passwordless_button_link"),
+                    links: vec![
+                        Link::new(
+                            path(&ctl.config, CODE_NEW_PATH),
+                            ctl.text("pow_passwordless_link_code_instead"),
+                        ),
+                        sign_in_link(ctl),
+                    ],
+                    extra_forms: Vec::new(),
+                };
+                render(ctl, "passwordless/new", "pow_passwordless_title_link", body)
+            }))
+        })
+        .await
+}
+
+async fn code_new(req: HttpRequest) -> Result<HttpResponse, PowError> {
+    Action::new(actions::NEW)
+        .signed_out()
+        .run(&req, async |_| {
+            Ok(Outcome::render(|ctl: &Controller| {
+                let body = PageBody::Form {
+                    form: email_form(ctl, CODE_PATH, "pow_passwordless_button_code"),
+                    links: vec![sign_in_link(ctl)],
+                    extra_forms: Vec::new(),
+                };
+                render(
+                    ctl,
+                    "passwordless/code_new",
+                    "pow_passwordless_title_code",
+                    body,
+                )
+            }))
+        })
+        .await
+}
+
+async fn staged_new(req: HttpRequest) -> Result<HttpResponse, PowError> {
+    Action::new(actions::NEW)
+        .signed_out()
+        .run(&req, async |_| {
+            Ok(Outcome::render(|ctl: &Controller| {
+                let body = PageBody::Form {
+                    form: email_form(ctl, STAGED_PATH, "pow_passwordless_button_staged"),
+                    links: vec![sign_in_link(ctl)],
+                    extra_forms: Vec::new(),
+                };
+                render(
+                    ctl,
+                    "passwordless/sign_up",
+                    "pow_passwordless_title_staged",
+                    body,
+                )
+            }))
+        })
+        .await
+}
+
+/// Asks for a link or code, then answers with the same flash for every address.
+async fn ask(
+    req: HttpRequest,
+    body: Bytes,
+    ext: web::Data<Passwordless>,
+    via: Via,
+    staged: bool,
+    back: &'static str,
+) -> Result<HttpResponse, PowError> {
+    Action::new(actions::REQUEST)
+        .signed_out()
+        .form(FormData::parse(&body))
+        .run(&req, async |ctl| {
+            let email = ctl.params.get("email").cloned().unwrap_or_default();
+            let config = ctl.config.clone();
+            let staged = staged.then(Params::new);
+            let link = |token: &str, purpose| link_url(&config, token, purpose);
+            let code_id = flow::request(
+                &ctl.req, &config, &ext, &ctl.lang, &email, via, staged, link,
+            )
+            .await?;
+            let key = match via {
+                Via::Link => "pow_passwordless_link_sent",
+                Via::Code => "pow_passwordless_code_sent",
+            };
+            if let Some(signed) = code_id {
+                ctl.req
+                    .get_session()
+                    .insert(code_key(&config), signed)
+                    .map_err(|err| {
+                        PowError::Other(format!("cannot write the cookie session: {err}"))
+                    })?;
+            }
+            flash::put_info(&ctl.req, ctl.message(key));
+            Ok(Outcome::redirect(&path(&config, back)))
+        })
+        .await
+}
+
+async fn link_create(
+    req: HttpRequest,
+    body: Bytes,
+    ext: web::Data<Passwordless>,
+) -> Result<HttpResponse, PowError> {
+    ask(req, body, ext, Via::Link, false, SIGN_IN_PATH).await
+}
+
+async fn code_create(
+    req: HttpRequest,
+    body: Bytes,
+    ext: web::Data<Passwordless>,
+) -> Result<HttpResponse, PowError> {
+    ask(req, body, ext, Via::Code, false, CODE_PATH).await
+}
+
+async fn staged_create(
+    req: HttpRequest,
+    body: Bytes,
+    ext: web::Data<Passwordless>,
+) -> Result<HttpResponse, PowError> {
+    ask(req, body, ext, Via::Link, true, STAGED_PATH).await
+}
+
+/// [`Passwordless::start_staged_sign_up`].
+pub(crate) async fn request_staged(
+    req: &HttpRequest,
+    config: &PowConfig,
+    ext: &Passwordless,
+    lang: &LanguageIdentifier,
+    email: &str,
+    prefill: Params,
+) -> Result<(), PowError> {
+    let link = |token: &str, purpose| link_url(config, token, purpose);
+    flow::request(
+        req,
+        config,
+        ext,
+        lang,
+        email,
+        Via::Link,
+        Some(prefill),
+        link,
+    )
+    .await?;
+    Ok(())
+}
+
+fn invalid(ctl: &Controller, key: &str) -> Outcome {
+    flash::put_error(&ctl.req, ctl.message(key));
+    Outcome::redirect(&path(&ctl.config, SIGN_IN_PATH))
+}
+
+/// A `GET` of the mailed link uses nothing: it shows the button that does.
+async fn link_show(req: HttpRequest, token: web::Path<String>) -> Result<HttpResponse, PowError> {
+    Action::new(actions::SHOW)
+        .signed_out()
+        .run(&req, async |_| {
+            let token = token.into_inner();
+            Ok(Outcome::render(move |ctl: &Controller| {
+                let form = Form::new(
+                    token_path(&ctl.config, LINK_PATH, &token),
+                    ctl.text("pow_passwordless_button_sign_in"),
+                    "",
+                );
+                let body = PageBody::Form {
+                    form,
+                    links: vec![sign_in_link(ctl)],
+                    extra_forms: Vec::new(),
+                };
+                render(
+                    ctl,
+                    "passwordless/link",
+                    "pow_passwordless_title_link",
+                    body,
+                )
+            }))
+        })
+        .await
+}
+
+async fn link_use(
+    req: HttpRequest,
+    body: Bytes,
+    token: web::Path<String>,
+    ext: web::Data<Passwordless>,
+) -> Result<HttpResponse, PowError> {
+    Action::new(actions::SIGN_IN)
+        .signed_out()
+        .form(FormData::parse(&body))
+        .run(&req, async |ctl| {
+            let records = Records::new(&ctl.config, ext.ttl);
+            let grant = records
+                .take_link(&token)
+                .await?
+                .filter(|grant| grant.purpose != Purpose::Staged);
+            finish_sign_in(ctl, grant, "magic_link").await
+        })
+        .await
+}
+
+async fn finish_sign_in(
+    ctl: &mut Controller,
+    grant: Option<Grant>,
+    method: &str,
+) -> Result<Outcome, PowError> {
+    let user = match grant {
+        Some(grant) => flow::user_for(&ctl.config, &grant).await?,
+        None => None,
+    };
+    let Some(user) = user else {
+        return Ok(invalid(ctl, "pow_passwordless_invalid"));
+    };
+    flow::sign_in(&ctl.req, &user, method).await?;
+    pow_core::audit::record(
+        &ctl.config,
+        flow::audit_event("passwordless.signed_in")
+            .request(&ctl.config, &ctl.req)
+            .user(user.id)
+            .detail("method", method),
+    );
+    flash::put_info(&ctl.req, ctl.config.messages().signed_in(&ctl.lang));
+    ctl.user = Some(user);
+    Ok(Outcome::redirect(
+        &ctl.config.routes().after_sign_in_path(&ctl.routes_ctx()),
+    ))
+}
+
+fn code_page(ctl: &Controller, error: Option<String>) -> Result<HttpResponse, PowError> {
+    let code = Field::new(
+        "code",
+        ctl.text("pow_passwordless_label_code"),
+        FieldType::Text,
+    )
+    .autocomplete("one-time-code")
+    .required()
+    .errors(error.into_iter().collect());
+    let form = Form::new(
+        path(&ctl.config, CODE_VERIFY_PATH),
+        ctl.text("pow_passwordless_button_sign_in"),
+        "",
+    )
+    .field(code);
+    let body = PageBody::Form {
+        form,
+        links: vec![
+            Link::new(
+                path(&ctl.config, CODE_NEW_PATH),
+                ctl.text("pow_passwordless_link_new_code"),
+            ),
+            sign_in_link(ctl),
+        ],
+        extra_forms: Vec::new(),
+    };
+    render(
+        ctl,
+        "passwordless/code",
+        "pow_passwordless_title_code",
+        body,
+    )
+}
+
+async fn code_show(req: HttpRequest) -> Result<HttpResponse, PowError> {
+    Action::new(actions::SHOW)
+        .signed_out()
+        .run(&req, async |_| {
+            Ok(Outcome::render(|ctl: &Controller| code_page(ctl, None)))
+        })
+        .await
+}
+
+async fn code_use(
+    req: HttpRequest,
+    body: Bytes,
+    ext: web::Data<Passwordless>,
+) -> Result<HttpResponse, PowError> {
+    Action::new(actions::SIGN_IN)
+        .signed_out()
+        .form(FormData::parse(&body))
+        .run(&req, async |ctl| {
+            let key = code_key(&ctl.config);
+            let signed = ctl.req.get_session().get::<String>(&key).ok().flatten();
+            let code = ctl.params.get("code").cloned().unwrap_or_default();
+            let (grant, exhausted) = match signed {
+                Some(signed) => flow::use_code(&ctl.config, &ext, &signed, &code).await?,
+                None => (None, false),
+            };
+            if exhausted {
+                ctl.req.get_session().remove(&key);
+                return Ok(invalid(ctl, "pow_passwordless_too_many_attempts"));
+            }
+            if grant.is_none() {
+                return Ok(Outcome::render(|ctl: &Controller| {
+                    code_page(ctl, Some(ctl.text("pow_passwordless_invalid_code")))
+                }));
+            }
+            ctl.req.get_session().remove(&key);
+            finish_sign_in(ctl, grant, "email_code").await
+        })
+        .await
+}
+
+/// The rest of the sign-up form for a proven address: castable fields prefilled from the
+/// app's payload (or what was typed), an optional password.
+fn staged_page(
+    ctl: &Controller,
+    token: &str,
+    email: &str,
+    params: &Params,
+    changeset: Option<&Changeset>,
+) -> Result<HttpResponse, PowError> {
+    let mut fields = extra_fields(&ctl.config, &ctl.lang, params, changeset, None);
+    fields.retain(|f| f.name != "email");
+    fields.extend(new_password_fields(
+        &ctl.config,
+        &ctl.lang,
+        changeset,
+        false,
+    ));
+    let mut form = Form::new(
+        token_path(&ctl.config, STAGED_TOKEN_PATH, token),
+        ctl.text("pow_passwordless_button_complete"),
+        "",
+    );
+    form.fields = fields;
+    let body = PageBody::Form {
+        form,
+        links: Vec::new(),
+        extra_forms: Vec::new(),
+    };
+    let mut page = Page::new(
+        "passwordless/complete",
+        "pow_passwordless_title_staged",
+        body,
+    );
+    page.info = ctl.config.messages().message(
+        &ctl.lang,
+        "pow_passwordless_staged_for",
+        &[("email", pow_core::messages::MessageArg::from(email))],
+    );
+    render_page(&ctl.req, &ctl.config, &ctl.lang, page)
+}
+
+async fn staged_show(
+    req: HttpRequest,
+    token: web::Path<String>,
+    ext: web::Data<Passwordless>,
+) -> Result<HttpResponse, PowError> {
+    Action::new(actions::SHOW)
+        .signed_out()
+        .run(&req, async |ctl| {
+            let token = token.into_inner();
+            let grant = Records::new(&ctl.config, ext.ttl)
+                .link(&token)
+                .await?
+                .filter(|grant| grant.purpose == Purpose::Staged);
+            let Some(grant) = grant else {
+                return Ok(invalid(ctl, "pow_passwordless_invalid"));
+            };
+            Ok(Outcome::render(move |ctl: &Controller| {
+                staged_page(ctl, &token, &grant.email, &grant.prefill, None)
+            }))
+        })
+        .await
+}
+
+async fn staged_complete(
+    req: HttpRequest,
+    body: Bytes,
+    token: web::Path<String>,
+    ext: web::Data<Passwordless>,
+) -> Result<HttpResponse, PowError> {
+    Action::new(actions::COMPLETE)
+        .signed_out()
+        .form(FormData::parse(&body))
+        .run(&req, async |ctl| {
+            let token = token.into_inner();
+            let records = Records::new(&ctl.config, ext.ttl);
+            // Taken first, so two submissions cannot both create; put back if the form
+            // has errors.
+            let grant = records
+                .take_link(&token)
+                .await?
+                .filter(|grant| grant.purpose == Purpose::Staged);
+            let Some(grant) = grant else {
+                return Ok(invalid(ctl, "pow_passwordless_invalid"));
+            };
+            let mut params = grant.prefill.clone();
+            params.extend(ctl.params.clone());
+            let has_password = params.get("password").is_some_and(|p| !p.is_empty());
+            match flow::create(&ctl.config, &grant.email, params.clone()).await? {
+                Ok(user) => {
+                    let method = "staged_sign_up";
+                    flow::sign_in(&ctl.req, &user, method).await?;
+                    if has_password {
+                        // The password was just chosen: as fresh as a password sign-in.
+                        pow_core::session::mark_fresh(&ctl.req).await?;
+                    }
+                    pow_core::audit::record(
+                        &ctl.config,
+                        pow_core::audit::AuditEvent::new(pow_core::audit::REGISTERED)
+                            .request(&ctl.config, &ctl.req)
+                            .user(user.id)
+                            .detail("method", method),
+                    );
+                    ctl.user = Some(user);
+                    Ok(Outcome::redirect(
+                        &ctl.config
+                            .routes()
+                            .after_registration_path(&ctl.routes_ctx()),
+                    ))
+                }
+                Err(changeset) => {
+                    records.put_link(&token, &grant).await?;
+                    let email = grant.email.clone();
+                    Ok(Outcome::render(move |ctl: &Controller| {
+                        staged_page(ctl, &token, &email, &params, Some(&changeset))
+                    }))
+                }
+            }
+        })
+        .await
+}
