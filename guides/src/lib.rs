@@ -75,3 +75,6 @@ pub mod sessions {}
 
 #[doc = include_str!("../two-factor.md")]
 pub mod two_factor {}
+
+#[doc = include_str!("../passwordless.md")]
+pub mod passwordless {}

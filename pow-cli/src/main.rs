@@ -77,16 +77,18 @@ enum Ext {
     ResetPassword,
     EmailConfirmation,
     TwoFactor,
+    Passwordless,
     PersistentSession,
     Invitation,
 }
 
 impl Ext {
     /// Every extension, in the order a config must enable them.
-    const ALL: [Ext; 5] = [
+    const ALL: [Ext; 6] = [
         Ext::ResetPassword,
         Ext::EmailConfirmation,
         Ext::TwoFactor,
+        Ext::Passwordless,
         Ext::PersistentSession,
         Ext::Invitation,
     ];
@@ -281,6 +283,7 @@ fn config(
                 builder.extension(pow_ext_email_confirmation::EmailConfirmation::new())
             }
             Ext::TwoFactor => builder.extension(pow_ext_two_factor::TwoFactor::new()),
+            Ext::Passwordless => builder.extension(pow_ext_passwordless::Passwordless::new()),
             Ext::PersistentSession => {
                 builder.extension(pow_ext_persistent_session::PersistentSession::new())
             }

@@ -13,6 +13,8 @@
 //! | `DELETE /api/v1/session` | sign out (revokes the pair of the bearer token) |
 //! | `POST /api/v1/session/renew` | exchange the renewal token for a new pair |
 //! | `POST /api/v1/two-factor/verify` | finish a sign-in that answered `second_factor_required`, with a code |
+//! | `POST /api/v1/passwordless/code`, `/passwordless/link` | mail a sign-in code or link (`202` for every address) |
+//! | `POST /api/v1/passwordless/code/verify`, `/passwordless/link/{token}` | trade a code or link for a token pair |
 //! | `POST /api/v1/confirm-email/{token}` | confirm the address with the mailed token |
 //! | `GET /api/v1/confirm-email` | whether the signed-in user's address is confirmed |
 //! | `POST /api/v1/confirm-email` | mail the signed-in user's confirmation link again |
@@ -109,7 +111,9 @@ pub fn build(
         .extension(settings.reset_password.clone())
         // Users who turned on a second factor (on the HTML pages of an app that has them)
         // finish their API sign-in with a code: `POST /api/v1/two-factor/verify`.
-        .extension(pow_ext_two_factor::TwoFactor::new());
+        .extension(pow_ext_two_factor::TwoFactor::new())
+        // Sign-in by a code or link sent by mail (`/api/v1/passwordless/...`).
+        .extension(pow_ext_passwordless::Passwordless::new());
     let config = customize(builder).build()?;
     users.migrate(&config)?;
     Ok(config)

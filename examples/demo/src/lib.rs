@@ -345,6 +345,8 @@ pub fn build_for_server(
         .extension(ResetPassword::new())
         .extension(EmailConfirmation::new())
         .extension(pow_ext_two_factor::TwoFactor::new().issuer("pow-rs demo"))
+        // Sign-in by emailed link or code; unknown addresses may sign up that way.
+        .extension(pow_ext_passwordless::Passwordless::new().sign_up(true))
         .extension(PersistentSession::new())
         .extension(
             Invitation::new()
