@@ -253,13 +253,15 @@ async fn confirm_address(config: &PowConfig, user: &User) -> Result<User, PowErr
     pow_core::admin::update_user(config, user, changes).await
 }
 
-/// Signs `user` in, recording how: such a session is not fresh (sudo mode asks for the
-/// password, or another proof, before sensitive changes).
+/// Signs `user` in, recording how. For a user with a password such a session is not fresh
+/// (sudo mode asks for the password before sensitive changes). For a user without one the
+/// mailed proof is the only factor there is: the session is fresh, so the account page can
+/// set a first password.
 pub(crate) async fn sign_in(req: &HttpRequest, user: &User, method: &str) -> Result<(), PowError> {
     let mut extra = BTreeMap::new();
     extra.insert(METHOD_KEY.to_owned(), serde_json::Value::from(method));
     let metadata = SessionMetadata {
-        authenticated_at: None,
+        authenticated_at: user.password_hash.is_none().then(pow_core::time::now_ms),
         extra,
         ..SessionMetadata::new()
     };

@@ -287,6 +287,27 @@ fn a_link_can_sign_up_an_unknown_address() {
     assert!(user.password_hash.is_none(), "no password");
     assert!(pow_ext_email_confirmation::is_confirmed(&user));
     assert!(user.get("email_confirmed_at").is_some_and(|v| !v.is_null()));
+
+    // The account page sets a first password; then the password signs in too.
+    let page = c.get("/registration/edit");
+    assert_eq!(page.status, 200, "{}", page.body);
+    let res = c.post(
+        "/registration",
+        &[
+            ("_csrf_token", &page.csrf()),
+            ("_method", "PATCH"),
+            ("user[email]", "newcomer@example.com"),
+            ("user[password]", PASSWORD),
+            ("user[password_confirmation]", PASSWORD),
+        ],
+    );
+    assert_eq!(res.status, 302, "{}", res.body);
+    let mut later = Client::new(h.addr);
+    assert_eq!(
+        later.sign_in("newcomer@example.com", PASSWORD).location(),
+        "/"
+    );
+    assert_eq!(whoami(&mut later), "user:newcomer@example.com");
 }
 
 /// Staged sign-up: the app starts it with a payload; the mailed link opens the form
