@@ -15,12 +15,26 @@ fn parse_mailbox(address: &str, role: &str) -> Result<Mailbox, PowError> {
         .map_err(|e| PowError::Mailer(format!("invalid {role} address `{address}`: {e}")))
 }
 
-/// Builds a multipart/alternative message (plain text, then HTML).
+/// A recipient: a bare address.
+fn parse_recipient(address: &str) -> Result<lettre::Address, PowError> {
+    address
+        .parse::<lettre::Address>()
+        .map_err(|e| PowError::Mailer(format!("invalid recipient address `{address}`: {e}")))
+}
+
+/// Builds a multipart/alternative message (plain text, then HTML). The recipient is a bare
+/// address, and the envelope is set from the parsed addresses rather than read back from the
+/// headers, so quoted local parts such as `"john doe"@example.com` work, as registration's
+/// [`validate_deliverable_email`](crate::users::validation::validate_deliverable_email)
+/// promises.
 fn build_message(from: &Mailbox, mail: &Mail) -> Result<Message, PowError> {
-    let to = parse_mailbox(&mail.to, "recipient")?;
+    let to = parse_recipient(&mail.to)?;
+    let envelope = lettre::address::Envelope::new(Some(from.email.clone()), vec![to.clone()])
+        .map_err(|e| PowError::Mailer(format!("could not build the envelope: {e}")))?;
     Message::builder()
         .from(from.clone())
-        .to(to)
+        .to(Mailbox::new(None, to))
+        .envelope(envelope)
         .subject(mail.subject.clone())
         .multipart(MultiPart::alternative_plain_html(
             mail.text.clone(),
@@ -274,7 +288,7 @@ impl MemoryMailer {
 impl Mailer for MemoryMailer {
     /// Records `mail`; like the real mailers, refuses an invalid recipient address.
     async fn deliver(&self, mail: Mail) -> Result<(), PowError> {
-        parse_mailbox(&mail.to, "recipient")?;
+        parse_recipient(&mail.to)?;
         self.lock().push(mail);
         Ok(())
     }

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::validation::{normalize_user_id, validate_email};
+use super::validation::{normalize_user_id, validate_deliverable_email};
 use super::{Changes, FieldKind, Params, User, Value};
 use crate::config::PowConfig;
 use crate::password::HashError;
@@ -283,6 +283,16 @@ impl Changeset {
         }
     }
 
+    /// Adds a `format` error (with the reason) unless `email` is valid and deliverable
+    /// ([`validate_deliverable_email`]).
+    fn check_email(&mut self, field: &str, email: &str) {
+        if let Err(reason) = validate_deliverable_email(email) {
+            let mut err = ValidationError::new("format");
+            err.reason = Some(reason.to_owned());
+            self.add_error(field, err);
+        }
+    }
+
     /// Casts the user id field from the params: trimmed and lowercased, email-validated
     /// when the field is `email`, required. Changesets built outside the core (e.g. an
     /// invitation, which takes the user id only) start with this.
@@ -297,11 +307,7 @@ impl Changeset {
                 .is_some_and(|stored| stored == value);
             if !unchanged {
                 if field == "email" && !value.is_empty() {
-                    if let Err(reason) = validate_email(&value) {
-                        let mut err = ValidationError::new("format");
-                        err.reason = Some(reason.to_owned());
-                        self.add_error(&field, err);
-                    }
+                    self.check_email(&field, &value);
                 }
                 self.put_change(field.clone(), value);
             }
@@ -327,11 +333,7 @@ impl Changeset {
                     if def.name == "email" {
                         let email = normalize_user_id(&raw);
                         if !email.is_empty() {
-                            if let Err(reason) = validate_email(&email) {
-                                let mut err = ValidationError::new("format");
-                                err.reason = Some(reason.to_owned());
-                                self.add_error(&def.name, err);
-                            }
+                            self.check_email(&def.name, &email);
                         }
                         Value::Text(email)
                     } else {

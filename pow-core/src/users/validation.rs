@@ -73,6 +73,25 @@ pub fn validate_email(email: &str) -> Result<(), &'static str> {
     validate_domain(domain)
 }
 
+/// Validates an address for an account that will receive mail: Pow's rules
+/// ([`validate_email`]), and the mailer's own address parser (lettre's), so that no
+/// account is made for an address its mails cannot be sent to. Pow accepts a few forms the
+/// parser does not: comments (`john(comment)@example.com`), escaped spaces in quoted local
+/// parts and domains over 253 characters; those are refused here as `"invalid format"`.
+///
+/// ```
+/// use pow_core::users::validation::validate_deliverable_email;
+/// assert_eq!(validate_deliverable_email("\"john doe\"@example.com"), Ok(()));
+/// assert_eq!(validate_deliverable_email("john(comment)@example.com"), Err("invalid format"));
+/// ```
+pub fn validate_deliverable_email(email: &str) -> Result<(), &'static str> {
+    validate_email(email)?;
+    email
+        .parse::<lettre::Address>()
+        .map(drop)
+        .map_err(|_| "invalid format")
+}
+
 /// The text between the quotes if the whole local part is `"…"` with no `"` inside.
 fn quoted_only(local: &str) -> Option<&str> {
     local
