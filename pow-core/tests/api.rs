@@ -617,7 +617,7 @@ async fn a_renewal_token_works_once_under_concurrent_use() {
     .await;
     let renewal = res.renewal();
 
-    let attempts: Vec<_> = (0..8)
+    let attempts: Vec<_> = (0..100)
         .map(|_| send(&app, renew(&renewal).to_request()))
         .collect();
     let results = futures_util::future::join_all(attempts).await;

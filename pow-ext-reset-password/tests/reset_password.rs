@@ -835,3 +835,59 @@ fn of_two_concurrent_submits_exactly_one_succeeds() {
         );
     }
 }
+
+/// One reset link used by a hundred browsers at once: exactly one sets the password, the
+/// others are told the link is no longer valid; no server error.
+#[test]
+fn of_a_hundred_concurrent_submits_exactly_one_succeeds() {
+    const RACERS: usize = 100;
+    let app = start_with(inline().mail_rate_limit(None), |b| {
+        b.rate_limits(pow_core::limits::RateLimits::disabled())
+    });
+    let mut requester = app.client();
+    request_reset(&mut requester, "alice@example.com");
+    let link = link_in_mail(&app.mailer, "alice@example.com");
+    let mut clients: Vec<(Client, String)> = (0..RACERS)
+        .map(|_| {
+            let mut c = app.client();
+            let csrf = c.get(&link).csrf();
+            (c, csrf)
+        })
+        .collect();
+    let barrier = std::sync::Barrier::new(RACERS);
+    let answers: Vec<(u16, String)> = std::thread::scope(|s| {
+        let handles: Vec<_> = clients
+            .iter_mut()
+            .enumerate()
+            .map(|(i, (c, csrf))| {
+                let (barrier, link) = (&barrier, &link);
+                s.spawn(move || {
+                    barrier.wait();
+                    let res = put_password(c, link, csrf, &format!("new password {i:03}"));
+                    (res.status, res.location().to_owned())
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert!(
+        answers.iter().all(|(status, _)| *status < 500),
+        "{answers:?}"
+    );
+    let winners: Vec<usize> = answers
+        .iter()
+        .enumerate()
+        .filter(|(_, (_, location))| location == "/session/new")
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(winners.len(), 1, "{answers:?}");
+    assert!(answers
+        .iter()
+        .filter(|(_, location)| location != "/session/new")
+        .all(|(_, location)| location == "/reset-password/new"));
+    let password = format!("new password {:03}", winners[0]);
+    assert_eq!(
+        sign_in(&mut app.client(), "alice@example.com", &password).location(),
+        "/"
+    );
+}
