@@ -137,6 +137,25 @@ where
     }
 }
 
+/// The most `Cookie` header bytes a request may carry: browsers keep each cookie under
+/// 4 KiB, and pow-rs's own take a few hundred bytes. More is refused before any of it is
+/// read (`431 Request Header Fields Too Large`).
+pub const MAX_COOKIE_BYTES: usize = 16 * 1024;
+
+fn oversized_cookies(req: &ServiceRequest) -> Option<actix_web::HttpResponse> {
+    let total: usize = req
+        .headers()
+        .get_all(actix_web::http::header::COOKIE)
+        .map(|value| value.len())
+        .sum();
+    (total > MAX_COOKIE_BYTES).then(|| {
+        tracing::warn!(bytes = total, "refused a request with oversized cookies");
+        actix_web::HttpResponse::build(actix_web::http::StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE)
+            .content_type("text/plain; charset=utf-8")
+            .body("The request's cookies are too large. Clear this site's cookies and try again.")
+    })
+}
+
 /// The service built by [`AuthMiddleware`].
 pub struct AuthService<Svc, S> {
     service: Rc<Svc>,
@@ -159,6 +178,9 @@ where
         let service = Rc::clone(&self.service);
         let inner = Arc::clone(&self.inner);
         Box::pin(async move {
+            if let Some(res) = oversized_cookies(&req) {
+                return Ok(req.into_response(res).map_into_right_body());
+            }
             let config = &inner.config;
             let preset = {
                 let mut extensions = req.extensions_mut();

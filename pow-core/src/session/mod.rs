@@ -103,7 +103,7 @@ mod response_cookies;
 
 #[doc(hidden)]
 pub use auth_middleware::AuthService;
-pub use auth_middleware::{AuthMiddleware, SessionSource};
+pub use auth_middleware::{AuthMiddleware, SessionSource, MAX_COOKIE_BYTES};
 pub use bundle::PowMiddleware;
 pub use cookie::{cookie_key, cookie_session_middleware};
 pub use credentials::{CredentialsCache, Device, RememberedInfo, SessionInfo, SessionMetadata};

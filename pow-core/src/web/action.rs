@@ -31,7 +31,7 @@
 use actix_web::{HttpRequest, HttpResponse};
 
 use super::callbacks::{ActionId, Controller};
-use super::controllers::{check_csrf, route_config};
+use super::controllers::{check_form, route_config};
 use super::params::FormData;
 use crate::config::PowConfig;
 use crate::error::PowError;
@@ -241,7 +241,7 @@ impl Action {
         }
         let params = match self.form {
             Some(form) => {
-                if let Some(res) = check_csrf(req, &form) {
+                if let Some(res) = check_form(req, &form) {
                     return Ok(res);
                 }
                 form.user

@@ -80,6 +80,29 @@ pub fn routes_ctx<'a>(
     }
 }
 
+/// Checks a posted form: sent as `application/x-www-form-urlencoded` (else `415`), with a
+/// valid CSRF token (else `403`, see [`check_csrf`]).
+pub fn check_form(req: &HttpRequest, form: &FormData) -> Option<HttpResponse> {
+    let urlencoded = req
+        .headers()
+        .get(actix_web::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| {
+            v.trim()
+                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        });
+    if !urlencoded {
+        tracing::warn!(path = %req.path(), "rejected a form that is not urlencoded");
+        return Some(
+            HttpResponse::UnsupportedMediaType()
+                .content_type("text/plain; charset=utf-8")
+                .body("Forms must be sent as application/x-www-form-urlencoded."),
+        );
+    }
+    check_csrf(req, form)
+}
+
 /// Checks the CSRF token; `Some(403)` when it fails.
 pub fn check_csrf(req: &HttpRequest, form: &FormData) -> Option<HttpResponse> {
     if csrf::verify(req, form.csrf_token()) {

@@ -50,7 +50,7 @@ pub use action::{Access, Action, Format, Outcome, Render};
 pub use callbacks::{
     redirect, request_path_param, ActionId, ActionKind, Assigns, Controller, Flow,
 };
-pub use controllers::{check_csrf, configure, route_config, routes_ctx};
+pub use controllers::{check_csrf, check_form, configure, route_config, routes_ctx};
 pub use forms::{
     extra_fields, field, form, new_password_fields, optional_field, user_id_field, user_id_kind,
 };
