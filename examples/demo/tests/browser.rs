@@ -1,0 +1,396 @@
+//! The demo in a real browser: headless Chromium through chromedriver (WebDriver, with the
+//! `fantoccini` crate), **with JavaScript turned off**. One user registers, confirms the
+//! address from the mail, signs in with "keep me signed in", changes the password, signs
+//! out, resets the password by mail, invites someone, and the invitee accepts. On every
+//! page: each visible input has a label, field errors are linked with `aria-describedby`,
+//! and Tab moves through the form in order. A failing step saves a screenshot under
+//! `target/browser-screenshots/`.
+//!
+//! Needs `chromium` and `chromedriver` (Debian's `chromium` and `chromium-driver`; `.ci/run`
+//! installs them). Without them the test prints a notice and passes, except under `CI`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use pow_core::mailer::MemoryMailer;
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+const PASSWORD: &str = "valid passphrase 1";
+
+type Failure = Box<dyn std::error::Error>;
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// chromedriver on a free port, killed on drop.
+struct Driver(Child, u16);
+
+impl Driver {
+    fn start() -> Self {
+        let port = free_port();
+        let child = Command::new(CHROMEDRIVER)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "chromedriver did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Self(child, port)
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The browser steps, with the page they are on for screenshots.
+struct Browser {
+    c: Client,
+    base: String,
+}
+
+impl Browser {
+    async fn goto(&self, path: &str) -> Result<(), Failure> {
+        Ok(self.c.goto(&format!("{}{path}", self.base)).await?)
+    }
+
+    async fn path(&self) -> Result<String, Failure> {
+        let url = self.c.current_url().await?;
+        Ok(match url.query() {
+            Some(q) => format!("{}?{q}", url.path()),
+            None => url.path().to_owned(),
+        })
+    }
+
+    async fn fill(&self, name: &str, value: &str) -> Result<(), Failure> {
+        let input = self
+            .c
+            .find(Locator::Css(&format!("input[name='user[{name}]']")))
+            .await?;
+        input.clear().await?;
+        input.send_keys(value).await?;
+        Ok(())
+    }
+
+    /// Clicks the submit button of the form whose button reads `label`.
+    async fn submit(&self, label: &str) -> Result<(), Failure> {
+        for button in self
+            .c
+            .find_all(Locator::Css("form button[type=submit]"))
+            .await?
+        {
+            if button.text().await?.trim() == label {
+                button.click().await?;
+                // Without JavaScript every submit loads a new page: wait until the old
+                // one's button is gone before looking at the new one.
+                let deadline = Instant::now() + Duration::from_secs(10);
+                while button.tag_name().await.is_ok() {
+                    if Instant::now() > deadline {
+                        return Err(format!("{label:?} did not load a new page").into());
+                    }
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                return Ok(());
+            }
+        }
+        Err(format!("no button reads {label:?} on {}", self.path().await?).into())
+    }
+
+    async fn text(&self) -> Result<String, Failure> {
+        Ok(self.c.find(Locator::Css("main")).await?.text().await?)
+    }
+
+    async fn expect_text(&self, needle: &str) -> Result<(), Failure> {
+        let text = self.text().await?;
+        if text.contains(needle) {
+            Ok(())
+        } else {
+            Err(format!("{:?} not on {}: {text}", needle, self.path().await?).into())
+        }
+    }
+
+    /// Every visible input has a `<label for>`; invalid ones point at their errors.
+    async fn check_labels(&self) -> Result<(), Failure> {
+        let page = self.path().await?;
+        for input in self
+            .c
+            .find_all(Locator::Css("input:not([type=hidden])"))
+            .await?
+        {
+            let id = input
+                .attr("id")
+                .await?
+                .ok_or(format!("an input without id on {page}"))?;
+            let labels = self
+                .c
+                .find_all(Locator::Css(&format!("label[for='{id}']")))
+                .await?;
+            if labels.is_empty() {
+                return Err(format!("input {id} has no label on {page}").into());
+            }
+            if input.attr("aria-invalid").await?.as_deref() == Some("true") {
+                let described = input
+                    .attr("aria-describedby")
+                    .await?
+                    .ok_or(format!("invalid {id} without aria-describedby on {page}"))?;
+                let errors = self
+                    .c
+                    .find(Locator::Css(&format!("#{described}")))
+                    .await?
+                    .text()
+                    .await?;
+                if errors.trim().is_empty() {
+                    return Err(format!("{id}'s errors are empty on {page}").into());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Tab from the first field of the first form visits its fields in document order.
+    async fn check_focus_order(&self) -> Result<(), Failure> {
+        let fields = self
+            .c
+            .find_all(Locator::Css(
+                "main form:first-of-type input:not([type=hidden]), main form:first-of-type button",
+            ))
+            .await?;
+        let Some(first) = fields.first() else {
+            return Ok(());
+        };
+        first.click().await?;
+        let mut expected = Vec::new();
+        for field in &fields {
+            expected.push(field.attr("name").await?.unwrap_or_else(|| "button".into()));
+        }
+        let mut seen = Vec::new();
+        for _ in 0..fields.len() {
+            let active = self.c.active_element().await?;
+            seen.push(
+                active
+                    .attr("name")
+                    .await?
+                    .unwrap_or_else(|| "button".into()),
+            );
+            active.send_keys("\u{e004}").await?;
+        }
+        // A checkbox's hidden twin and the label are not in the tab order; compare the
+        // order of what was focused.
+        if seen != expected {
+            return Err(format!(
+                "focus order {seen:?}, fields {expected:?} on {}",
+                self.path().await?
+            )
+            .into());
+        }
+        Ok(())
+    }
+
+    async fn checked_page(&self) -> Result<(), Failure> {
+        self.check_labels().await?;
+        self.check_focus_order().await
+    }
+}
+
+/// The path of the first link to the demo in the last mail to `to`.
+fn mailed_path(mailer: &MemoryMailer, to: &str) -> Result<String, Failure> {
+    let mail = mailer.last_to(to).ok_or(format!("no mail to {to}"))?;
+    let start = mail.text.find("http://localhost/").ok_or("no link")? + "http://localhost".len();
+    let end = mail.text[start..]
+        .find(char::is_whitespace)
+        .map_or(mail.text.len(), |i| i + start);
+    Ok(mail.text[start..end].to_owned())
+}
+
+async fn journey(b: &Browser, mailer: &MemoryMailer) -> Result<(), Failure> {
+    let email = "ada@example.com";
+    // Register: a mismatched confirmation first shows linked errors.
+    b.goto("/registration/new").await?;
+    b.checked_page().await?;
+    b.fill("email", email).await?;
+    b.fill("name", "Ada").await?;
+    b.fill("password", PASSWORD).await?;
+    b.fill("password_confirmation", "something else").await?;
+    b.submit("Register").await?;
+    b.expect_text("does not match").await?;
+    b.check_labels().await?;
+    b.fill("password", PASSWORD).await?;
+    b.fill("password_confirmation", PASSWORD).await?;
+    b.submit("Register").await?;
+    b.expect_text("confirm").await?;
+
+    // Confirm from the mail, then sign in with "keep me signed in".
+    b.goto(&mailed_path(mailer, email)?).await?;
+    b.goto("/session/new").await?;
+    b.checked_page().await?;
+    b.fill("email", email).await?;
+    b.fill("password", PASSWORD).await?;
+    let keep =
+        b.c.find(Locator::Css(
+            "input[type=checkbox][name='user[persistent_session]']",
+        ))
+        .await?;
+    if !keep.is_selected().await? {
+        keep.click().await?;
+    }
+    b.submit("Sign in").await?;
+    b.expect_text("Signed in as Ada").await?;
+    let cookies = b.c.get_all_cookies().await?;
+    if !cookies.iter().any(|c| c.name() == "persistent_session") {
+        return Err("no remember-me cookie".into());
+    }
+
+    // Change the password.
+    b.goto("/registration/edit").await?;
+    b.checked_page().await?;
+    b.fill("current_password", PASSWORD).await?;
+    b.fill("password", "valid passphrase 2").await?;
+    b.fill("password_confirmation", "valid passphrase 2")
+        .await?;
+    b.submit("Update").await?;
+    b.goto("/").await?;
+    b.submit("Sign out").await?;
+    if b.path().await? != "/session/new" {
+        return Err("signing out leads to the sign-in page".into());
+    }
+
+    // Reset the password by mail.
+    b.goto("/reset-password/new").await?;
+    b.checked_page().await?;
+    b.fill("email", email).await?;
+    b.submit("Send reset link").await?;
+    b.goto(&mailed_path(mailer, email)?).await?;
+    b.checked_page().await?;
+    b.fill("password", "valid passphrase 3").await?;
+    b.fill("password_confirmation", "valid passphrase 3")
+        .await?;
+    b.submit("Save new password").await?;
+    b.goto("/session/new").await?;
+    b.fill("email", email).await?;
+    b.fill("password", "valid passphrase 3").await?;
+    b.submit("Sign in").await?;
+    b.expect_text("Signed in as Ada").await?;
+
+    // Invite someone (Ada is an admin), then accept as the invitee.
+    b.goto("/invitations/new").await?;
+    b.checked_page().await?;
+    b.fill("email", "eve@example.com").await?;
+    b.submit("Send invitation").await?;
+    b.goto("/").await?;
+    b.submit("Sign out").await?;
+    b.c.delete_all_cookies().await?;
+    b.goto(&mailed_path(mailer, "eve@example.com")?).await?;
+    b.checked_page().await?;
+    b.fill("name", "Eve").await?;
+    b.fill("password", "valid passphrase 4").await?;
+    b.fill("password_confirmation", "valid passphrase 4")
+        .await?;
+    b.submit("Accept invitation").await?;
+    b.goto("/").await?;
+    b.expect_text("Signed in as Eve (eve@example.com), team of ada@example.com.")
+        .await?;
+    Ok(())
+}
+
+#[test]
+fn a_user_goes_through_every_page_without_javascript() {
+    if !std::path::Path::new(CHROMEDRIVER).exists() || !std::path::Path::new(CHROMIUM).exists() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "chromium and chromedriver are needed under CI (.ci/run installs them)"
+        );
+        eprintln!("NOTICE: chromium/chromedriver not installed: skipping the browser test");
+        return;
+    }
+    let db = std::env::temp_dir().join(format!(
+        "pow-browser-{}.db",
+        pow_core::token::generate_uuid()
+    ));
+    let settings = example_demo::Settings {
+        database_url: db.display().to_string(),
+        bind: "127.0.0.1:0".into(),
+        secret_key_base: "b".repeat(64),
+        mail_dir: None,
+        base_url: "http://localhost".into(),
+        admin_emails: vec!["ada@example.com".into()],
+        cache: example_demo::CacheSetting::Memory,
+    };
+    let mailer = MemoryMailer::new();
+    let config = example_demo::build(
+        &settings,
+        pow_core::store::MemoryStore::shared(),
+        Some(Arc::new(mailer.clone())),
+    )
+    .unwrap();
+    let addr: SocketAddr = pow_core::test_client::serve(move || example_demo::app(config.clone()));
+    let driver = Driver::start();
+    let profile =
+        std::env::temp_dir().join(format!("pow-chromium-{}", pow_core::token::generate_uuid()));
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let outcome = runtime.block_on(async {
+        let mut caps = serde_json::Map::new();
+        caps.insert(
+            "goog:chromeOptions".into(),
+            serde_json::json!({
+                "binary": CHROMIUM,
+                "args": [
+                    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                    "--blink-settings=scriptEnabled=false",
+                    format!("--user-data-dir={}", profile.display()),
+                ],
+            }),
+        );
+        let c = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+            .capabilities(caps)
+            .connect(&format!("http://127.0.0.1:{}", driver.1))
+            .await
+            .expect("a browser session");
+        let b = Browser {
+            c,
+            base: format!("http://{addr}"),
+        };
+        let started = Instant::now();
+        let result = journey(&b, &mailer).await;
+        if let Err(err) = &result {
+            let dir =
+                PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/browser-screenshots");
+            let _ = std::fs::create_dir_all(&dir);
+            if let Ok(png) = b.c.screenshot().await {
+                let file = dir.join("journey-failure.png");
+                let _ = std::fs::write(&file, png);
+                eprintln!("screenshot of the failing page: {}", file.display());
+            }
+            eprintln!("failed at {:?}: {err}", b.path().await.ok());
+        }
+        let _ = b.c.close().await;
+        eprintln!("browser journey took {:?}", started.elapsed());
+        result.map_err(|e| e.to_string())
+    });
+    let _ = std::fs::remove_dir_all(&profile);
+    let _ = std::fs::remove_file(&db);
+    outcome.unwrap();
+}
