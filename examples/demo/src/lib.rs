@@ -212,6 +212,16 @@ impl ServerSettings {
     }
 }
 
+/// Writes `contents` to a new file only its owner can read (0600 on Unix).
+fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)?.write_all(contents.as_bytes())
+}
+
 /// Reads the secret from `path`, generating 64 random bytes (base64) there on first use.
 fn secret_from_file(path: &Path) -> Result<String, PowError> {
     use base64::Engine as _;
@@ -225,7 +235,7 @@ fn secret_from_file(path: &Path) -> Result<String, PowError> {
     let mut bytes = [0u8; 64];
     rand::rngs::OsRng.fill_bytes(&mut bytes);
     let secret = base64::engine::general_purpose::STANDARD.encode(bytes);
-    std::fs::write(path, &secret).map_err(|e| {
+    write_private(path, &secret).map_err(|e| {
         PowError::Config(format!(
             "cannot write {}: {e}; set SECRET_KEY_BASE instead",
             path.display()
@@ -439,9 +449,15 @@ fn page_with(
         live,
     }
     .render()?;
-    Ok(HttpResponse::Ok()
-        .content_type("text/html; charset=utf-8")
-        .body(html))
+    let mut res = HttpResponse::Ok();
+    for header in pow_core::web::page_security_headers() {
+        res.insert_header(header);
+    }
+    // Pages that show who is signed in must not be kept by caches or the back button.
+    if signed_in {
+        res.insert_header(pow_core::web::no_store());
+    }
+    Ok(res.content_type("text/html; charset=utf-8").body(html))
 }
 
 async fn home(req: HttpRequest, user: MaybeUser) -> Result<HttpResponse, PowError> {

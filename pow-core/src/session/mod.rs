@@ -365,6 +365,7 @@ pub async fn sign_in_with(
     }
     let session = req.get_session();
     session.renew();
+    crate::web::csrf::rotate(&session);
     write_session_id(&session, &config, &session_id)?;
     req.extensions_mut().insert(CurrentSession {
         user: user.clone(),
@@ -402,6 +403,7 @@ pub async fn sign_out(req: &HttpRequest) -> Result<(), PowError> {
         }
     }
     session.remove(key);
+    crate::web::csrf::rotate(&session);
     Ok(())
 }
 

@@ -39,6 +39,12 @@ fn secret(req: &HttpRequest, create: bool) -> Option<Vec<u8>> {
     Some(fresh)
 }
 
+/// Forgets the session's CSRF secret, so tokens from before stop working: at sign-in and
+/// sign-out (the next form gets a new secret).
+pub(crate) fn rotate(session: &actix_session::Session) {
+    session.remove(CSRF_KEY);
+}
+
 /// A masked CSRF token for a form in the response to `req`. Creates the session secret on
 /// first use.
 pub fn csrf_token(req: &HttpRequest) -> String {

@@ -54,7 +54,7 @@ pub use controllers::{check_csrf, check_form, configure, route_config, routes_ct
 pub use forms::{
     extra_fields, field, form, new_password_fields, optional_field, user_id_field, user_id_kind,
 };
-pub use pages::{no_store, render_page, unavailable_page, Page};
+pub use pages::{no_store, page_security_headers, render_page, unavailable_page, Page};
 pub use params::FormData;
 pub use registration::signed_up;
 pub use routes::{extension_path, DefaultRoutes, RouteContext, Routes};

@@ -131,7 +131,8 @@ impl DiskStore {
     /// was closed, and starts the background sweep with [`Self::DEFAULT_SWEEP_INTERVAL`].
     ///
     /// This blocks on disk I/O: call it at startup. A file can be open in one store at a
-    /// time; a second open fails with [`StoreError::Backend`].
+    /// time; a second open fails with [`StoreError::Backend`]. A new file is created readable
+    /// by its owner only (0600 on Unix): it holds session records.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
         Self::open_with_sweep_interval(path, Self::DEFAULT_SWEEP_INTERVAL)
     }
@@ -142,6 +143,7 @@ impl DiskStore {
         sweep_interval: Duration,
     ) -> Result<Self, StoreError> {
         let path = path.as_ref().to_path_buf();
+        restrict_to_owner(&path)?;
         let db = Database::create(&path).map_err(DiskError::from)?;
         let txn = db.begin_write().map_err(DiskError::from)?;
         txn.open_table(ENTRIES).map_err(DiskError::from)?;
@@ -509,6 +511,23 @@ impl Store for DiskStore {
             })
         })
         .await
+    }
+}
+
+/// Creates the file at `path`, if it does not exist, readable and writable by its owner only;
+/// an existing file keeps its permissions.
+fn restrict_to_owner(path: &Path) -> Result<(), StoreError> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(err) => Err(StoreError::Backend(format!(
+            "cannot create {}: {err}",
+            path.display()
+        ))),
     }
 }
 

@@ -1,0 +1,86 @@
+//! Hardening found by a security review: pages refuse framing and sniffing, the CSRF secret
+//! changes at sign-in and sign-out, and the disk store's file is private to its owner.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use pow_core::password::Pbkdf2Hasher;
+use pow_core::test_client::{serve, Client};
+use pow_core::users::diesel::DieselUsersContext;
+use pow_core::PowConfig;
+
+const PASSWORD: &str = "correct horse battery";
+
+fn start() -> std::net::SocketAddr {
+    let db = std::env::temp_dir().join(format!("pow-hard-{}.db", pow_core::token::generate_uuid()));
+    let users = DieselUsersContext::connect(&db.display().to_string()).unwrap();
+    let config = PowConfig::builder("h".repeat(64))
+        .users(users.clone())
+        .hasher(Pbkdf2Hasher::new(1))
+        .build()
+        .unwrap();
+    users.migrate(&config).unwrap();
+    pow_core::testing::create_user(&config, "ada@example.com", PASSWORD).unwrap();
+    serve(move || pow_core::testing::app(&config))
+}
+
+#[test]
+fn pages_refuse_framing_and_sniffing() {
+    let addr = start();
+    for path in ["/session/new", "/registration/new"] {
+        let res = Client::new(addr).get(path);
+        assert_eq!(res.header("x-frame-options"), Some("DENY"), "{path}");
+        assert_eq!(
+            res.header("content-security-policy"),
+            Some("frame-ancestors 'none'"),
+            "{path}"
+        );
+        assert_eq!(
+            res.header("x-content-type-options"),
+            Some("nosniff"),
+            "{path}"
+        );
+        assert!(res.header("cache-control").unwrap().contains("no-store"));
+    }
+}
+
+#[test]
+fn the_csrf_secret_changes_at_sign_in_and_sign_out() {
+    let addr = start();
+    let mut c = Client::new(addr);
+    let before = c.get("/registration/new").csrf();
+    assert_eq!(c.sign_in("ada@example.com", PASSWORD).location(), "/");
+    // A token from before the sign-in no longer works for the signed-in session.
+    let res = c.post(
+        "/session",
+        &[("_csrf_token", before.as_str()), ("_method", "DELETE")],
+    );
+    assert_eq!(res.status, 403);
+    let during = c.get("/registration/edit").csrf();
+    let res = c.post(
+        "/session",
+        &[("_csrf_token", during.as_str()), ("_method", "DELETE")],
+    );
+    assert_eq!(res.status, 302, "signed out");
+    // ...and one from the signed-in session does not work after the sign-out.
+    let csrf_field = [
+        ("_csrf_token", during.as_str()),
+        ("user[email]", "ada@example.com"),
+        ("user[password]", PASSWORD),
+    ];
+    assert_eq!(c.post("/session", &csrf_field).status, 403);
+}
+
+#[cfg(all(unix, feature = "disk"))]
+#[test]
+fn the_disk_store_file_is_private() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let path = std::env::temp_dir().join(format!(
+        "pow-private-{}.redb",
+        pow_core::token::generate_uuid()
+    ));
+    let store = pow_core::store::DiskStore::open(&path).unwrap();
+    let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "{mode:o}");
+    drop(store);
+    let _ = std::fs::remove_file(path);
+}
