@@ -471,23 +471,32 @@ async fn update_form(
                 return Ok(Outcome::Stop(invalid_invitation(&ctl.req, &ctl.config)));
             };
             ctl.assigns.insert(Invitee(invitee.clone()));
+            // One accept at a time per invitee: of racing accepts exactly one writes.
+            let claim = AcceptClaim::new(&ctl.config, invitee.id);
+            if !claim.take().await? {
+                return Ok(Outcome::Stop(invalid_invitation(&ctl.req, &ctl.config)));
+            }
             let users = ctl.config.users()?.clone();
             let (cfg, params) = (ctl.config.clone(), ctl.params.clone());
             let result = run_blocking(move || {
-                // Read the row again right before writing, so that of two racing accepts
-                // the later one sees the first one's acceptance.
+                // Read the row again right before writing: an invitation accepted, or a
+                // password set through a reset, since the link was opened ends it.
                 let Some(fresh) = users.get(&cfg, invitee.id)? else {
                     return Ok(None);
                 };
-                if fresh.get_timestamp(INVITATION_ACCEPTED_AT).is_some() {
+                if fresh.get_timestamp(INVITATION_ACCEPTED_AT).is_some()
+                    || fresh.password_hash.is_some()
+                {
                     return Ok(None);
                 }
                 users
                     .apply(&cfg, crate::accept_changeset(&cfg, &fresh, &params))
                     .map(Some)
             })
-            .await?;
-            let Some(result) = result else {
+            .await;
+            // The write is done (or refused): others may try again, and find it accepted.
+            claim.release().await?;
+            let Some(result) = result? else {
                 return Ok(Outcome::Stop(invalid_invitation(&ctl.req, &ctl.config)));
             };
             match result {
@@ -502,4 +511,40 @@ async fn update_form(
             }
         })
         .await
+}
+
+/// The right to write an invitee's acceptance, held in the cache store for the length of
+/// one request (taken atomically with `insert_if_absent`).
+struct AcceptClaim {
+    store: std::sync::Arc<dyn pow_core::store::Store>,
+    namespace: String,
+    key: pow_core::store::Key,
+}
+
+impl AcceptClaim {
+    /// Longest time a claim is held if its request dies before releasing it.
+    const TTL: std::time::Duration = std::time::Duration::from_secs(30);
+
+    fn new(config: &pow_core::PowConfig, invitee_id: i64) -> Self {
+        Self {
+            store: std::sync::Arc::clone(config.store()),
+            namespace: config.namespaced("invitation"),
+            key: pow_core::store::Key::from(["accept".to_owned(), invitee_id.to_string()]),
+        }
+    }
+
+    async fn take(&self) -> Result<bool, PowError> {
+        Ok(self
+            .store
+            .insert_if_absent(
+                &self.namespace,
+                (self.key.clone(), b"1".to_vec()),
+                Some(Self::TTL),
+            )
+            .await?)
+    }
+
+    async fn release(&self) -> Result<(), PowError> {
+        Ok(self.store.delete(&self.namespace, &self.key).await?)
+    }
 }

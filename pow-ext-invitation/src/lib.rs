@@ -262,6 +262,9 @@ impl Invitation {
     pub fn is_pending(&self, invitee: &User, now: DateTime<Utc>) -> bool {
         invitee.get_str(INVITATION_TOKEN).is_some()
             && invitee.get_timestamp(INVITATION_ACCEPTED_AT).is_none()
+            // A password set some other way (a reset link) ends the invitation: whoever
+            // holds the link must not overwrite it.
+            && invitee.password_hash.is_none()
             && !self.is_expired(invitee, now)
     }
 

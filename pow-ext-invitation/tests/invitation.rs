@@ -869,3 +869,93 @@ fn mail_failure_falls_back_to_the_show_page() {
     assert_eq!(edit, format!("{}/edit", res.location()));
     assert_eq!(h.client().get(&edit).status, 200);
 }
+
+/// An invitee whose password was set another way (a reset link) can no longer be taken over
+/// through the invitation link.
+#[test]
+fn a_password_set_elsewhere_ends_the_invitation() {
+    let h = start(Invitation::new());
+    let mut alice = h.client();
+    register(&mut alice, "email", "alice@example.com");
+    assert_eq!(invite(&mut alice, "email", "bob@example.com").status, 302);
+    let link = h.invite_link("bob@example.com");
+    let bob = h.user("email", "bob@example.com");
+    let mut page_opened = h.client();
+    let page = page_opened.get(&link);
+    assert_eq!(page.status, 200);
+    // Bob resets his password (the reset extension writes the hash the same way).
+    let hash = h.config.hasher().hash("bob's own password").unwrap();
+    h.set(&bob, "password_hash", Value::from(hash));
+    let mut later = h.client();
+    let res = later.get(&link);
+    assert_invalid(&mut later, &res);
+    // A form opened before the reset cannot write either.
+    let update = link.trim_end_matches("/edit");
+    let csrf = page.csrf();
+    let mut form = vec![("_csrf_token", csrf.as_str()), ("_method", "PATCH")];
+    form.extend_from_slice(&GOOD_PASSWORDS);
+    let res = page_opened.post(update, &form);
+    assert_eq!(res.location(), "/session/new", "{}", res.body);
+    let mut signer = h.client();
+    assert_eq!(
+        signer
+            .sign_in("bob@example.com", "bob's own password")
+            .location(),
+        "/"
+    );
+}
+
+/// Of ten accepts of one invitation at once, exactly one sets the password.
+#[test]
+fn concurrent_accepts_write_once() {
+    const RACERS: usize = 10;
+    let h = start(Invitation::new());
+    let mut alice = h.client();
+    register(&mut alice, "email", "alice@example.com");
+    assert_eq!(invite(&mut alice, "email", "bob@example.com").status, 302);
+    let link = h.invite_link("bob@example.com");
+    let update = link.trim_end_matches("/edit").to_owned();
+    let mut clients: Vec<(Client, String)> = (0..RACERS)
+        .map(|_| {
+            let mut c = h.client();
+            let csrf = c.get(&link).csrf();
+            (c, csrf)
+        })
+        .collect();
+    let barrier = std::sync::Barrier::new(RACERS);
+    let locations: Vec<String> = std::thread::scope(|s| {
+        let handles: Vec<_> = clients
+            .iter_mut()
+            .enumerate()
+            .map(|(i, (c, csrf))| {
+                let (barrier, update) = (&barrier, &update);
+                s.spawn(move || {
+                    let password = format!("racing password {i:02}");
+                    barrier.wait();
+                    c.post(
+                        update,
+                        &[
+                            ("_csrf_token", csrf.as_str()),
+                            ("_method", "PATCH"),
+                            ("user[password]", &password),
+                            ("user[password_confirmation]", &password),
+                        ],
+                    )
+                    .location()
+                    .to_owned()
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let winners: Vec<usize> = locations
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| l.as_str() != "/session/new")
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(winners.len(), 1, "{locations:?}");
+    let password = format!("racing password {:02}", winners[0]);
+    let mut signer = h.client();
+    assert_eq!(signer.sign_in("bob@example.com", &password).location(), "/");
+}
