@@ -1037,3 +1037,51 @@ async fn busy_answers_a_translated_503_with_retry_after() {
     let res = send(&app, sign_in("quinn@example.com", "secret123").to_request()).await;
     assert_eq!(res.status, StatusCode::OK);
 }
+
+#[actix_web::test]
+async fn a_used_renewal_token_replayed_later_revokes_the_chain() {
+    let config = setup();
+    // No grace: any replay counts as a copy.
+    let app = app!(
+        config,
+        ApiOptions::new().renewal_replay_grace(Duration::ZERO)
+    );
+    let res = send(
+        &app,
+        registration("copy@example.com", "secret123").to_request(),
+    )
+    .await;
+    let first_renewal = res.renewal();
+    let res = send(&app, renew(&first_renewal).to_request()).await;
+    assert_eq!(res.status, StatusCode::OK);
+    let (access, renewal) = (res.access(), res.renewal());
+    let res = send(&app, get_me(&access).to_request()).await;
+    assert_eq!(res.status, StatusCode::OK);
+
+    // The thief replays the first renewal token: refused, and the owner's current pair is
+    // revoked with it.
+    let res = send(&app, renew(&first_renewal).to_request()).await;
+    assert_eq!(res.status, StatusCode::UNAUTHORIZED);
+    assert_rejected!(&app, &access);
+    let res = send(&app, renew(&renewal).to_request()).await;
+    assert_eq!(res.status, StatusCode::UNAUTHORIZED);
+}
+
+#[actix_web::test]
+async fn a_renewal_token_sent_twice_at_once_revokes_nothing() {
+    let config = setup();
+    let app = app!(config);
+    let res = send(
+        &app,
+        registration("twice@example.com", "secret123").to_request(),
+    )
+    .await;
+    let first_renewal = res.renewal();
+    let res = send(&app, renew(&first_renewal).to_request()).await;
+    let access = res.access();
+    // Within the grace (5 s by default), the repeated request is only refused.
+    let res = send(&app, renew(&first_renewal).to_request()).await;
+    assert_eq!(res.status, StatusCode::UNAUTHORIZED);
+    let res = send(&app, get_me(&access).to_request()).await;
+    assert_eq!(res.status, StatusCode::OK, "the new pair lives on");
+}

@@ -254,7 +254,11 @@ pub(crate) async fn session_renew(
         let Some(token) = bearer_token(req.headers()) else {
             return Err(ApiError::invalid_token(&req));
         };
-        let Some(renewal) = api.tokens().renew(token).await? else {
+        let Some(renewal) = api
+            .tokens()
+            .renew(token, api.renewal_replay_grace())
+            .await?
+        else {
             return Err(ApiError::invalid_token(&req));
         };
         api.before_issue(&req, &renewal.user, ApiAction::Renewal)

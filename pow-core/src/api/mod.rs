@@ -160,6 +160,8 @@ pub use error::{ApiError, ApiErrorHandler, API_FTL, BUSY_RETRY_AFTER_SECS};
 pub use link::LinkTemplate;
 pub use middleware::{bearer_token, ApiAuthMiddleware, ApiRequest, BearerSource};
 pub use tokens::TokenPair;
+mod options;
+pub use options::{ApiOptions, DEFAULT_REPLAY_GRACE};
 
 use tokens::Tokens;
 
@@ -175,81 +177,6 @@ pub const DEFAULT_RENEWAL_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
 pub const MAX_RENEWAL_TTL: Duration = Duration::from_secs(365 * 24 * 3600);
 /// Largest request body the endpoints read.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
-
-/// Settings of the JSON endpoints. Each setter says its default.
-#[derive(Clone)]
-pub struct ApiOptions {
-    prefix: String,
-    renewal_ttl: Duration,
-    extensions: Vec<Arc<dyn ApiExtension>>,
-}
-
-impl std::fmt::Debug for ApiOptions {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ApiOptions")
-            .field("prefix", &self.prefix)
-            .field("renewal_ttl", &self.renewal_ttl)
-            .field(
-                "extensions",
-                &self.extensions.iter().map(|e| e.name()).collect::<Vec<_>>(),
-            )
-            .finish()
-    }
-}
-
-impl Default for ApiOptions {
-    fn default() -> Self {
-        Self {
-            prefix: DEFAULT_PREFIX.to_owned(),
-            renewal_ttl: DEFAULT_RENEWAL_TTL,
-            extensions: Vec::new(),
-        }
-    }
-}
-
-impl ApiOptions {
-    /// The defaults.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Where the endpoints are mounted. The default is `"/api/v1"`; `""` mounts them at
-    /// the root (where they clash with the HTML routes of [`crate::web::configure`]).
-    pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
-        let prefix = prefix.into();
-        let trimmed = prefix.trim().trim_matches('/');
-        self.prefix = if trimmed.is_empty() {
-            String::new()
-        } else {
-            format!("/{trimmed}")
-        };
-        self
-    }
-
-    /// How long a renewal token lives. The default is 30 days; values above
-    /// [`MAX_RENEWAL_TTL`] (365 days) are capped.
-    ///
-    /// # Warning
-    /// A renewal token is a long-lived credential: a stolen one signs its thief in until
-    /// it is used or revoked. Keep it as short as the clients allow.
-    pub fn renewal_ttl(mut self, ttl: Duration) -> Self {
-        if ttl > MAX_RENEWAL_TTL {
-            tracing::warn!("API renewal_ttl above 365 days: capped at 365 days");
-        }
-        self.renewal_ttl = ttl.min(MAX_RENEWAL_TTL);
-        self
-    }
-
-    /// Adds a JSON extension. The JSON sides of the extensions enabled in the config
-    /// ([`Extension::api`](crate::Extension::api)) are added already, in config order; an
-    /// extension added here replaces the config's of the same name (to give it other
-    /// settings, say a [`LinkTemplate`]) and others come after them. Order matters:
-    /// [`ApiExtension::before_issue`] hooks run in that order. The default is none.
-    pub fn extension(mut self, extension: impl ApiExtension) -> Self {
-        self.extensions.push(Arc::new(extension));
-        self
-    }
-}
 
 /// Why a token pair is about to be issued.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -417,6 +344,11 @@ impl ApiContext {
     /// How long renewal tokens live.
     pub fn renewal_ttl(&self) -> Duration {
         self.inner.options.renewal_ttl
+    }
+
+    /// How long a used renewal token may come again without revoking its chain.
+    pub fn renewal_replay_grace(&self) -> Duration {
+        self.inner.options.replay_grace
     }
 
     /// A resource at `suffix` under the prefix, carrying this context (so handlers can

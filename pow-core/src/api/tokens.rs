@@ -76,6 +76,27 @@ pub(crate) struct Renewal {
 /// The index of each user's renewal tokens.
 const TOKENS: UserIndex = UserIndex::new("token");
 
+/// Record of a chain of pairs (one sign-in): which renewal token is its current one, which
+/// one it replaced and when. A used token presented again after the grace is a copy: the
+/// chain is revoked.
+#[derive(Serialize, Deserialize)]
+struct ChainRecord {
+    user_id: i64,
+    current: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    previous: Option<String>,
+    rotated_at: i64,
+}
+
+fn chain_key(chain: &str) -> Key {
+    Key(vec!["chain".to_owned(), chain.to_owned()])
+}
+
+/// The chain a renewal id belongs to (ids end in `~<chain>`; older ids have none).
+fn chain_of(renewal_id: &str) -> Option<&str> {
+    renewal_id.rsplit_once('~').map(|(_, chain)| chain)
+}
+
 fn token_key(id: &str) -> Key {
     Key(vec!["token".to_owned(), id.to_owned()])
 }
@@ -146,7 +167,11 @@ impl Tokens {
         let now = now_ms();
         let (fingerprint, signed_in_at) = chain.unwrap_or_else(|| (generate_uuid(), now));
         let access_id = new_session_id(&self.config);
-        let renewal_id = self.config.namespaced(&generate_uuid());
+        let chain = crate::session::LiveSessionId::of(user.id, &fingerprint).chain;
+        let renewal_id = self
+            .config
+            .namespaced(&format!("{}~{chain}", generate_uuid()));
+        let previous = self.chain_current(&chain).await?;
         let record = RenewalRecord {
             user_id: user.id,
             access_token: access_id.clone(),
@@ -166,6 +191,16 @@ impl Tokens {
                     (
                         TOKENS.key(user.id, &renewal_id),
                         serde_json::to_vec(&access_id).map_err(StoreError::from)?,
+                    ),
+                    (
+                        chain_key(&chain),
+                        serde_json::to_vec(&ChainRecord {
+                            user_id: user.id,
+                            current: renewal_id.clone(),
+                            previous,
+                            rotated_at: now,
+                        })
+                        .map_err(StoreError::from)?,
                     ),
                 ],
                 Some(renewal_ttl.min(MAX_RENEWAL_TTL)),
@@ -244,7 +279,11 @@ impl Tokens {
     /// Consumes a signed renewal token (each works once, also under concurrent use) and
     /// deletes the access token issued with it. `None` when the token is forged, unknown,
     /// expired, revoked, past the absolute session lifetime, or its user is gone.
-    pub(crate) async fn renew(&self, signed: &str) -> Result<Option<Renewal>, PowError> {
+    pub(crate) async fn renew(
+        &self,
+        signed: &str,
+        replay_grace: Duration,
+    ) -> Result<Option<Renewal>, PowError> {
         let Some(id) = self
             .config
             .verifier()
@@ -255,6 +294,7 @@ impl Tokens {
         // The chain goes on with the pair issued next: its access token is replaced
         // without announcing an end, unless the renewal is refused below.
         let Some(record) = self.take_renewal(&id, false).await? else {
+            self.check_replay(&id, replay_grace).await?;
             return Ok(None);
         };
         let current = self.generation(record.user_id).await?;
@@ -283,6 +323,53 @@ impl Tokens {
             generation: current,
             device: record.device,
         }))
+    }
+
+    /// The current renewal token of `chain`, if the chain is known.
+    async fn chain_current(&self, chain: &str) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .store
+            .get(&self.namespace, &chain_key(chain))
+            .await?
+            .and_then(|bytes| decode_record::<ChainRecord>(&bytes, "token chain"))
+            .map(|record| record.current))
+    }
+
+    /// A signed renewal token that is no longer stored came back. If it is an earlier token
+    /// of a chain that lives on (not the one just replaced, within `grace`), someone holds
+    /// a copy: the chain's current pair is revoked, so thief and owner both have to sign in
+    /// again.
+    async fn check_replay(&self, id: &str, grace: Duration) -> Result<(), PowError> {
+        let Some(chain) = chain_of(id) else {
+            return Ok(());
+        };
+        let Some(record) = self
+            .store
+            .get(&self.namespace, &chain_key(chain))
+            .await?
+            .and_then(|bytes| decode_record::<ChainRecord>(&bytes, "token chain"))
+        else {
+            return Ok(());
+        };
+        let recent = record.previous.as_deref() == Some(id)
+            && now_ms().saturating_sub(record.rotated_at) < duration_ms(grace);
+        if record.current == id || recent {
+            return Ok(());
+        }
+        tracing::warn!(
+            user.id = record.user_id,
+            "a used API renewal token was presented again; revoking its chain"
+        );
+        crate::audit::record(
+            &self.config,
+            crate::audit::AuditEvent::new(crate::audit::EventName::new("api.token_replayed"))
+                .user(record.user_id),
+        );
+        self.take_renewal(&record.current, true).await?;
+        self.store
+            .delete(&self.namespace, &chain_key(chain))
+            .await?;
+        Ok(())
     }
 
     /// Takes a renewal record with its index entry, and deletes its access token (ending
