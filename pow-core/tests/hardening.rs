@@ -84,3 +84,33 @@ fn the_disk_store_file_is_private() {
     drop(store);
     let _ = std::fs::remove_file(path);
 }
+
+/// An extension that mails links.
+struct Mails;
+
+#[async_trait::async_trait(?Send)]
+impl pow_core::Extension for Mails {
+    fn name(&self) -> &'static str {
+        "mails"
+    }
+
+    fn mails(&self) -> Vec<&'static str> {
+        vec!["mails/link"]
+    }
+}
+
+/// Without `base_url`, links in mails would follow the request's `Host` header: a config
+/// with an extension that mails links is refused.
+#[test]
+fn mail_links_need_a_base_url() {
+    let err = PowConfig::builder("h".repeat(64))
+        .extension(Mails)
+        .build()
+        .unwrap_err();
+    assert!(err.to_string().contains("base_url"), "{err}");
+    assert!(PowConfig::builder("h".repeat(64))
+        .extension(Mails)
+        .base_url("https://example.com")
+        .build()
+        .is_ok());
+}

@@ -19,7 +19,7 @@
 //! use pow_ext_email_confirmation::{confirm_user, is_confirmed, EmailConfirmation};
 //!
 //! let users = DieselUsersContext::connect(":memory:")?;
-//! let config = PowConfig::builder("s".repeat(64))
+//! let config = PowConfig::builder("s".repeat(64)).base_url("https://example.com")
 //!     .users(users.clone())
 //!     .extension(EmailConfirmation::new().token_ttl(Some(Duration::from_secs(24 * 3600))))
 //!     .build()?;
@@ -106,6 +106,7 @@
 //!
 //! let confirmation = EmailConfirmation::new();
 //! let config = PowConfig::builder("s".repeat(64))
+//!     .base_url("https://example.com")
 //!     .extension(confirmation.clone())
 //!     .build()?;
 //! let options = ApiOptions::new().extension(
@@ -189,7 +190,7 @@
 //! ```
 //! # use pow_core::PowConfig;
 //! # use pow_ext_email_confirmation::EmailConfirmation;
-//! let config = PowConfig::builder("s".repeat(64))
+//! let config = PowConfig::builder("s".repeat(64)).base_url("https://example.com")
 //!     .extension(EmailConfirmation::new())
 //!     // .extension(PersistentSession::new())  // after email confirmation
 //!     .build()

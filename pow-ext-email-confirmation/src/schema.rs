@@ -178,6 +178,7 @@ mod tests {
 
     fn config() -> PowConfig {
         PowConfig::builder("k".repeat(64))
+            .base_url("http://localhost")
             .hasher(Pbkdf2Hasher::new(1))
             .extension(crate::EmailConfirmation::new())
             .build()

@@ -645,6 +645,7 @@ fn migrations_run_on_postgres() {
     );
     let users = base.with_schema(&schema).unwrap();
     let config = PowConfig::builder("x".repeat(64))
+        .base_url("http://localhost")
         .users(users.clone())
         .hasher(Pbkdf2Hasher::new(1))
         .extension(EmailConfirmation::new())

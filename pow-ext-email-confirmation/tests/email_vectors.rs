@@ -41,6 +41,7 @@ fn every_vector_is_refused_or_gets_its_mail() {
     let db = dir.join("users.db");
     let users = DieselUsersContext::connect(&db.display().to_string()).unwrap();
     let config = PowConfig::builder("v".repeat(64))
+        .base_url("http://localhost")
         .users(users.clone())
         .hasher(Pbkdf2Hasher::new(1))
         // Seventy sign-ups from one address: the per-client limits would stop them.

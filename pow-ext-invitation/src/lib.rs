@@ -18,7 +18,7 @@
 //! use pow_ext_invitation::Invitation;
 //!
 //! let users = DieselUsersContext::connect(":memory:")?;
-//! let config = PowConfig::builder("s".repeat(64))
+//! let config = PowConfig::builder("s".repeat(64)).base_url("http://localhost")
 //!     .users(users.clone())
 //!     .extension(
 //!         Invitation::new()
@@ -469,6 +469,7 @@ mod tests {
     #[test]
     fn messages_parse_in_the_config() {
         let config = PowConfig::builder("s".repeat(64))
+            .base_url("http://localhost")
             .extension(Invitation::new())
             .build()
             .unwrap();
@@ -541,6 +542,7 @@ mod tests {
     #[test]
     fn invite_changeset_takes_the_user_id_only() {
         let config = PowConfig::builder("s".repeat(64))
+            .base_url("http://localhost")
             .extension(Invitation::new())
             .build()
             .unwrap();

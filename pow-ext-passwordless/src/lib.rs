@@ -7,7 +7,7 @@
 //! use pow_core::PowConfig;
 //! use pow_ext_passwordless::Passwordless;
 //!
-//! let config = PowConfig::builder("s".repeat(64))
+//! let config = PowConfig::builder("s".repeat(64)).base_url("https://example.com")
 //!     .extension(Passwordless::new().sign_up(true))
 //!     .build()
 //!     .unwrap();

@@ -38,6 +38,7 @@ impl ResetPassword {
     ///
     /// let reset = ResetPassword::new();
     /// let config = PowConfig::builder("s".repeat(64))
+    ///     .base_url("https://example.com")
     ///     .extension(reset.clone())
     ///     .build()?;
     /// let options = ApiOptions::new().extension(reset.api().link_template(LinkTemplate::new(

@@ -23,7 +23,7 @@
 //! use pow_core::PowConfig;
 //! use pow_ext_reset_password::{MailRateLimit, ResetPassword};
 //!
-//! let config = PowConfig::builder("s".repeat(64))
+//! let config = PowConfig::builder("s".repeat(64)).base_url("https://example.com")
 //!     .extension(
 //!         ResetPassword::new()
 //!             .token_ttl(Duration::from_secs(30 * 60))

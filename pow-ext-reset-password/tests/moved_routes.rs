@@ -24,6 +24,7 @@ impl Routes for MovedRoutes {
 #[actix_web::test]
 async fn moved_routes_are_served_and_linked() {
     let config = PowConfig::builder("r".repeat(64))
+        .base_url("http://localhost")
         .routes(MovedRoutes)
         .extension(ResetPassword::new())
         .build()

@@ -105,6 +105,7 @@ pub fn build(
 ) -> Result<PowConfig, PowError> {
     let users = DieselUsersContext::connect(&settings.database_url)?;
     let builder = PowConfig::builder(settings.secret_key_base.clone())
+        .base_url("http://localhost")
         .users(users.clone())
         // Before any remember-me extension, were there one: callbacks run in order.
         .extension(settings.email_confirmation.clone())

@@ -24,6 +24,7 @@ fn config_error(result: Result<PowConfig, PowError>) -> String {
 fn persistent_session_listed_before_email_confirmation_is_refused() {
     let message = config_error(
         PowConfig::builder(secret())
+            .base_url("http://localhost")
             .extension(PersistentSession::new())
             .extension(EmailConfirmation::new())
             .build(),
@@ -43,6 +44,7 @@ fn persistent_session_listed_before_email_confirmation_is_refused() {
 #[test]
 fn the_right_order_starts() {
     let config = PowConfig::builder(secret())
+        .base_url("http://localhost")
         .extension(EmailConfirmation::new())
         .extension(PersistentSession::new())
         .build()
@@ -57,10 +59,12 @@ fn the_right_order_starts() {
 fn a_missing_email_field_is_refused() {
     for ext in [
         PowConfig::builder(secret())
+            .base_url("http://localhost")
             .user_id_field("username")
             .extension(EmailConfirmation::new())
             .build(),
         PowConfig::builder(secret())
+            .base_url("http://localhost")
             .user_id_field("username")
             .extension(ResetPassword::new())
             .build(),

@@ -369,6 +369,17 @@ impl PowConfigBuilder {
             return Err(PowError::Config("user_id_field must not be empty".into()));
         }
         let extensions = Extensions::new(self.extensions)?;
+        // Links in mails must not follow the request's Host header (link poisoning).
+        if self.base_url.is_none() {
+            if let Some(ext) = extensions.iter().find(|ext| !ext.mails().is_empty()) {
+                return Err(PowError::Config(format!(
+                    "{} sends mails with links: set PowConfigBuilder::base_url (the app's \
+                     public URL, e.g. \"https://example.com\") so that no request's Host \
+                     header can choose where those links point",
+                    ext.name()
+                )));
+            }
+        }
         let mut user_fields = Vec::new();
         if self.user_id_field != "email" {
             user_fields.push(
