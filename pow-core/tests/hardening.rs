@@ -114,3 +114,41 @@ fn mail_links_need_a_base_url() {
         .build()
         .is_ok());
 }
+
+/// Over https the session cookie takes the `__Host-` prefix, with the attributes it needs.
+#[test]
+fn https_cookies_take_the_host_prefix() {
+    let db = std::env::temp_dir().join(format!("pow-host-{}.db", pow_core::token::generate_uuid()));
+    let users = DieselUsersContext::connect(&db.display().to_string()).unwrap();
+    let config = PowConfig::builder("h".repeat(64))
+        .users(users.clone())
+        .hasher(Pbkdf2Hasher::new(1))
+        .base_url("https://example.com")
+        .build()
+        .unwrap();
+    assert_eq!(config.session().cookie_name, "__Host-pow_session");
+    assert_eq!(
+        config.cookie_name("persistent_session"),
+        "__Host-persistent_session"
+    );
+    users.migrate(&config).unwrap();
+    pow_core::testing::create_user(&config, "ada@example.com", PASSWORD).unwrap();
+    let addr = serve(move || pow_core::testing::app(&config));
+    let res = Client::new(addr).sign_in("ada@example.com", PASSWORD);
+    let cookie = res
+        .headers
+        .iter()
+        .find(|(k, v)| k.eq_ignore_ascii_case("set-cookie") && v.starts_with("__Host-pow_session="))
+        .map(|(_, v)| v.clone())
+        .expect("the session cookie");
+    for attribute in ["Secure", "Path=/", "HttpOnly", "SameSite=Lax"] {
+        assert!(cookie.contains(attribute), "{attribute} in {cookie}");
+    }
+    assert!(!cookie.contains("Domain"), "{cookie}");
+    // Plain http keeps the plain names.
+    let plain = PowConfig::builder("h".repeat(64))
+        .base_url("http://localhost")
+        .build()
+        .unwrap();
+    assert_eq!(plain.session().cookie_name, "pow_session");
+}

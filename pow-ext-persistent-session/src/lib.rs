@@ -55,7 +55,7 @@
 //! | setter | default |
 //! |---|---|
 //! | [`ttl`](PersistentSession::ttl) | 30 days: store lifetime of a token and the cookie's `Max-Age` |
-//! | [`cookie_name`](PersistentSession::cookie_name) | `config.namespaced("persistent_session")` |
+//! | [`cookie_name`](PersistentSession::cookie_name) | `config.namespaced("persistent_session")`, with the `__Host-` prefix when the base URL is https |
 //! | [`max_age`](PersistentSession::max_age) | 90 days from the password sign-in |
 //! | [`grace_period`](PersistentSession::grace_period) | 10 seconds |
 //!
@@ -197,7 +197,7 @@ impl PersistentSession {
     pub fn cookie_name_for(&self, config: &PowConfig) -> String {
         self.cookie_name
             .clone()
-            .unwrap_or_else(|| config.namespaced("persistent_session"))
+            .unwrap_or_else(|| config.cookie_name(&config.namespaced("persistent_session")))
     }
 
     fn tokens(&self, config: &PowConfig) -> Tokens {

@@ -448,11 +448,19 @@ impl PowConfigBuilder {
             Some(n) => format!("{n}_{base}"),
             None => base.to_owned(),
         };
-        let session = self.session.unwrap_or_else(|| SessionConfig {
+        let https = self
+            .base_url
+            .as_deref()
+            .is_some_and(|url| url.starts_with("https://"));
+        let defaults = self.session.is_none();
+        let mut session = self.session.unwrap_or_else(|| SessionConfig {
             session_key: prefixed("auth"),
-            cookie_name: match &name {
-                Some(n) => format!("{n}_session"),
-                None => "pow_session".into(),
+            cookie_name: {
+                let base = match &name {
+                    Some(n) => format!("{n}_session"),
+                    None => "pow_session".into(),
+                };
+                base
             },
             ttl_renewal: self.ttl_renewal,
             credentials_ttl: self.credentials_ttl,
@@ -467,6 +475,12 @@ impl PowConfigBuilder {
             sudo_window: self.sudo_window,
             max_sessions_per_user: self.max_sessions_per_user,
         });
+        // Over https the `__Host-` prefix makes browsers refuse the cookie unless it is
+        // `Secure`, for path `/` and without a domain: no sibling domain or plain http page
+        // can plant or shadow it (ASVS 5.0 3.3.3).
+        if defaults && https && session.cookie_secure {
+            session.cookie_name = format!("__Host-{}", session.cookie_name);
+        }
         if session.credentials_ttl > Duration::from_secs(30 * 60) {
             tracing::warn!(
                 "credentials_ttl value for sessions should be no longer than 30 minutes to \

@@ -291,6 +291,18 @@ impl PowConfig {
         self.inner.base_url.as_deref()
     }
 
+    /// The name of a cookie pow-rs (or an extension) sets for path `/` without a domain:
+    /// `base` prefixed with `__Host-` when the base URL is https and cookies are `Secure`
+    /// (browsers then only accept it `Secure`, for `/`, from this exact host).
+    pub fn cookie_name(&self, base: &str) -> String {
+        match self.base_url() {
+            Some(url) if url.starts_with("https://") && self.session().cookie_secure => {
+                format!("__Host-{base}")
+            }
+            _ => base.to_owned(),
+        }
+    }
+
     /// An absolute URL for `path` (for mails): the configured base URL, else the request's
     /// scheme and host (with a warning: configure `base_url` in production so a forged
     /// `Host` header cannot redirect links in mails).
