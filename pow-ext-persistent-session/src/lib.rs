@@ -78,7 +78,7 @@ use actix_web::cookie::{Cookie, SameSite};
 use actix_web::{HttpMessage, HttpRequest};
 use async_trait::async_trait;
 use pow_core::messages::LanguageIdentifier;
-use pow_core::session::{self, queue_cookie, CredentialsCache, CurrentSession, SessionMetadata};
+use pow_core::session::{self, queue_cookie, CurrentSession, SessionMetadata};
 use pow_core::token::generate_uuid;
 use pow_core::users::run_blocking;
 use pow_core::views::{Field, FieldType, PageBody};
@@ -86,8 +86,10 @@ use pow_core::web::{ActionKind, Controller, Flow};
 use pow_core::{Extension, PowConfig, PowError, User};
 
 mod extension;
+mod families;
 mod store;
 
+use families::end_chain_sessions;
 use store::{duration_ms, now_ms, TokenRecord, Tokens};
 
 /// Salt signing the remember-me cookie (Pow's module name, for token compatibility).
@@ -458,70 +460,6 @@ impl PersistentSession {
         self.tokens(config).delete_user(record.user_id).await?;
         end_chain_sessions(config, record.user_id, &record.fingerprint).await
     }
-
-    /// The user's live remember-me families, for the session list.
-    async fn families(
-        &self,
-        config: &PowConfig,
-        user_id: i64,
-    ) -> Result<Vec<session::RememberedInfo>, PowError> {
-        let now = now_ms();
-        Ok(self
-            .tokens(config)
-            .unused(user_id)
-            .await?
-            .into_iter()
-            .map(|(_, record)| record)
-            .filter(|record| self.within_max_age(record, now))
-            .map(|record| session::RememberedInfo {
-                created_at: if record.family_started_at > 0 {
-                    record.family_started_at
-                } else {
-                    record.issued_at
-                },
-                id: record.family,
-                fingerprint: record.fingerprint,
-                device: record.device.unwrap_or_default(),
-            })
-            .collect())
-    }
-
-    /// Forgets one family of the user and signs out the sessions it restored.
-    async fn forget_family(
-        &self,
-        config: &PowConfig,
-        user_id: i64,
-        family: &str,
-    ) -> Result<bool, PowError> {
-        let Some(info) = self
-            .families(config, user_id)
-            .await?
-            .into_iter()
-            .find(|info| info.id == family)
-        else {
-            return Ok(false);
-        };
-        self.tokens(config).delete_family(user_id, family).await?;
-        end_chain_sessions(config, user_id, &info.fingerprint).await?;
-        Ok(true)
-    }
-}
-
-/// Signs out the user's sessions with `fingerprint` (one chain of sign-ins).
-async fn end_chain_sessions(
-    config: &PowConfig,
-    user_id: i64,
-    fingerprint: &str,
-) -> Result<(), PowError> {
-    let credentials = CredentialsCache::new(config);
-    for id in credentials.sessions(user_id).await? {
-        if let Some((_, metadata)) = credentials.get(&id).await? {
-            if metadata.fingerprint == fingerprint {
-                credentials.delete(&id).await?;
-            }
-        }
-    }
-    Ok(())
 }
 
 /// Re-reads the user from the users context, off the async executor.

@@ -1,88 +1,20 @@
 //! [`CredentialsCache`]: server-side session records in the cache store.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
-
-use crate::time::now_ms;
 
 use serde::{Deserialize, Serialize};
 
 use super::live::{chain_key, LiveBus, LiveEvent, LiveSessionId, CHAINS};
+use super::metadata::{Device, SessionInfo, SessionMetadata};
 use crate::config::PowConfig;
 use crate::store::{decode_record, Key, Record, Store, StoreError, UserIndex};
-use crate::token::generate_uuid;
+
 use crate::users::User;
 
 /// How many rotations [`CredentialsCache::get`] follows from an old session id to the
 /// live one. A request never holds an id more than a couple of rotations old.
 const MAX_ROTATION_HOPS: usize = 4;
-
-/// Metadata stored with a session.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct SessionMetadata {
-    /// When this session id was issued, in milliseconds since the Unix epoch. Reset on
-    /// every renewal.
-    pub inserted_at: i64,
-    /// Random id of the chain of sessions started by one sign-in, kept through renewals
-    /// (and carried into sessions restored from a remember-me cookie). A new session with
-    /// the same fingerprint replaces the user's older ones.
-    pub fingerprint: String,
-    /// When the chain started (the sign-in), in milliseconds since the Unix epoch. The
-    /// absolute session lifetime counts from here.
-    pub signed_in_at: i64,
-    /// When the user last proved their password in this session (ms since the Unix epoch):
-    /// the password sign-in, or a later confirmation. `None` for a session restored from a
-    /// remember-me cookie until the password is confirmed. Sudo mode
-    /// ([`Action::sudo`](crate::web::Action::sudo)) counts from here.
-    #[serde(default)]
-    pub authenticated_at: Option<i64>,
-    /// The device the chain was signed in from (address, user agent), for the user's list
-    /// of sessions.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub device: Option<Device>,
-    /// App- or extension-defined values.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub extra: BTreeMap<String, serde_json::Value>,
-}
-
-impl SessionMetadata {
-    /// Metadata for a fresh sign-in: both timestamps now, a new fingerprint, no extras.
-    pub fn new() -> Self {
-        let now = now_ms();
-        Self {
-            inserted_at: now,
-            fingerprint: generate_uuid(),
-            signed_in_at: now,
-            authenticated_at: Some(now),
-            device: None,
-            extra: BTreeMap::new(),
-        }
-    }
-
-    /// Whether the password was proved within `window` of now (sudo mode): never for a
-    /// session restored from a remember-me cookie.
-    pub fn is_fresh(&self, window: Duration) -> bool {
-        let window = crate::time::duration_ms(window);
-        self.authenticated_at
-            .is_some_and(|at| now_ms().saturating_sub(at) <= window)
-    }
-
-    /// Metadata for a fresh sign-in that keeps `fingerprint` (for example one carried over
-    /// from a remember-me cookie).
-    pub fn with_fingerprint(fingerprint: impl Into<String>) -> Self {
-        Self {
-            fingerprint: fingerprint.into(),
-            ..Self::new()
-        }
-    }
-}
-
-impl Default for SessionMetadata {
-    fn default() -> Self {
-        Self::new()
-    }
-}
 
 /// Record 1: session id -> owner and metadata.
 #[derive(Serialize, Deserialize)]
@@ -93,48 +25,6 @@ struct SessionRecord {
     /// for the rotation grace period, is absent from the user's index and never renewed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     rotated_to: Option<String>,
-}
-
-/// Where a session was signed in from.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Device {
-    /// The client's address.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ip: Option<String>,
-    /// The start of the client's `User-Agent`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub user_agent: Option<String>,
-}
-
-/// One live session of a user, as the session list shows it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SessionInfo {
-    /// The session id.
-    pub id: String,
-    /// When the chain was signed in (ms since the Unix epoch).
-    pub signed_in_at: i64,
-    /// When its id was last renewed: the user was active then (ms since the Unix epoch).
-    pub last_seen_at: i64,
-    /// Where it was signed in from.
-    pub device: Device,
-    /// Whether it is an API client's token pair rather than a browser.
-    pub api: bool,
-}
-
-/// Something other than a session that can sign a user in again later, kept by an
-/// extension (a remember-me cookie's family of tokens), as the session list shows it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RememberedInfo {
-    /// The extension's id for it (the [`Extension::name`](crate::Extension::name) of the
-    /// extension is kept beside it by the session list).
-    pub id: String,
-    /// The fingerprint of the sessions it signs in ([`SessionMetadata::fingerprint`]).
-    pub fingerprint: String,
-    /// When it was created (the sign-in that asked to be remembered), in ms since the
-    /// Unix epoch.
-    pub created_at: i64,
-    /// Where it was created.
-    pub device: Device,
 }
 
 /// Record 3: an entry of the user's session index.
@@ -196,13 +86,15 @@ pub(crate) struct Resolved {
 
 /// Sessions in the cache store.
 ///
-/// Each session writes three records in one batch, with the configured credentials TTL:
+/// Each session writes four records in one batch, with the configured credentials TTL:
 ///
 /// 1. `["session", id]`: the owner's id and the [`SessionMetadata`];
 /// 2. `["user", user_id]`: the user, shared by all of the user's sessions, so a put from
 ///    one session refreshes the user the others see;
 /// 3. `["user", user_id, "session", id]`: the user's session index (issue time and
-///    fingerprint), used to list sessions and to sign out everywhere.
+///    fingerprint), used to list sessions and to sign out everywhere;
+/// 4. `["user", user_id, "chain", live id]`: the chain of sessions one sign-in started,
+///    alive until it ends ([`LiveSessions`](super::LiveSessions)).
 ///
 /// Records live in the namespace `"credentials"` (`"<name>_credentials"` for a named
 /// setup), so two setups never see each other's sessions.

@@ -98,6 +98,7 @@ mod credentials;
 mod extract;
 pub(crate) mod guard;
 pub(crate) mod live;
+mod metadata;
 mod middleware;
 mod response_cookies;
 
@@ -106,7 +107,7 @@ pub use auth_middleware::AuthService;
 pub use auth_middleware::{AuthMiddleware, SessionSource, MAX_COOKIE_BYTES};
 pub use bundle::PowMiddleware;
 pub use cookie::{cookie_key, cookie_session_middleware};
-pub use credentials::{CredentialsCache, Device, RememberedInfo, SessionInfo, SessionMetadata};
+pub use credentials::CredentialsCache;
 pub use extract::{AsPowConfig, CurrentUser, MaybeUser, PowRequestExt};
 #[doc(hidden)]
 pub use guard::GuardService;
@@ -115,6 +116,7 @@ pub use guard::{
     ErrorHandler, RequireAuthenticated, RequireNotAuthenticated,
 };
 pub use live::{InvalidLiveSessionId, LiveEvent, LiveEvents, LiveSessionId, LiveSessions};
+pub use metadata::{Device, RememberedInfo, SessionInfo, SessionMetadata};
 pub use middleware::{CookieSource, PowSessionMiddleware};
 pub use response_cookies::queue_cookie;
 
