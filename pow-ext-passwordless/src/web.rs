@@ -130,68 +130,71 @@ fn sign_in_link(ctl: &Controller) -> Link {
     )
 }
 
-async fn link_new(req: HttpRequest) -> Result<HttpResponse, PowError> {
+/// One of the pages asking for an address: which form, button, page and title, and
+/// whether it offers a code instead.
+struct EmailPage {
+    action: &'static str,
+    button: &'static str,
+    name: &'static str,
+    title: &'static str,
+    code_instead: bool,
+}
+
+async fn email_page(req: HttpRequest, page: EmailPage) -> Result<HttpResponse, PowError> {
     Action::new(actions::NEW)
         .signed_out()
         .run(&req, async |_| {
-            Ok(Outcome::render(|ctl: &Controller| {
+            Ok(Outcome::render(move |ctl: &Controller| {
+                let mut links = Vec::new();
+                if page.code_instead {
+                    links.push(Link::new(
+                        path(&ctl.config, CODE_NEW_PATH),
+                        ctl.text("pow_passwordless_link_code_instead"),
+                    ));
+                }
+                links.push(sign_in_link(ctl));
                 let body = PageBody::Form {
-                    form: email_form(ctl, SIGN_IN_PATH, "pow_passwordless_button_link"),
-                    links: vec![
-                        Link::new(
-                            path(&ctl.config, CODE_NEW_PATH),
-                            ctl.text("pow_passwordless_link_code_instead"),
-                        ),
-                        sign_in_link(ctl),
-                    ],
+                    form: email_form(ctl, page.action, page.button),
+                    links,
                     extra_forms: Vec::new(),
                 };
-                render(ctl, "passwordless/new", "pow_passwordless_title_link", body)
+                render(ctl, page.name, page.title, body)
             }))
         })
         .await
+}
+
+async fn link_new(req: HttpRequest) -> Result<HttpResponse, PowError> {
+    let page = EmailPage {
+        action: SIGN_IN_PATH,
+        button: "pow_passwordless_button_link",
+        name: "passwordless/new",
+        title: "pow_passwordless_title_link",
+        code_instead: true,
+    };
+    email_page(req, page).await
 }
 
 async fn code_new(req: HttpRequest) -> Result<HttpResponse, PowError> {
-    Action::new(actions::NEW)
-        .signed_out()
-        .run(&req, async |_| {
-            Ok(Outcome::render(|ctl: &Controller| {
-                let body = PageBody::Form {
-                    form: email_form(ctl, CODE_PATH, "pow_passwordless_button_code"),
-                    links: vec![sign_in_link(ctl)],
-                    extra_forms: Vec::new(),
-                };
-                render(
-                    ctl,
-                    "passwordless/code_new",
-                    "pow_passwordless_title_code",
-                    body,
-                )
-            }))
-        })
-        .await
+    let page = EmailPage {
+        action: CODE_PATH,
+        button: "pow_passwordless_button_code",
+        name: "passwordless/code_new",
+        title: "pow_passwordless_title_code",
+        code_instead: false,
+    };
+    email_page(req, page).await
 }
 
 async fn staged_new(req: HttpRequest) -> Result<HttpResponse, PowError> {
-    Action::new(actions::NEW)
-        .signed_out()
-        .run(&req, async |_| {
-            Ok(Outcome::render(|ctl: &Controller| {
-                let body = PageBody::Form {
-                    form: email_form(ctl, STAGED_PATH, "pow_passwordless_button_staged"),
-                    links: vec![sign_in_link(ctl)],
-                    extra_forms: Vec::new(),
-                };
-                render(
-                    ctl,
-                    "passwordless/sign_up",
-                    "pow_passwordless_title_staged",
-                    body,
-                )
-            }))
-        })
-        .await
+    let page = EmailPage {
+        action: STAGED_PATH,
+        button: "pow_passwordless_button_staged",
+        name: "passwordless/sign_up",
+        title: "pow_passwordless_title_staged",
+        code_instead: false,
+    };
+    email_page(req, page).await
 }
 
 /// Asks for a link or code, then answers with the same flash for every address.
