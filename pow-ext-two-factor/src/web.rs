@@ -153,6 +153,16 @@ pub(crate) async fn before_respond(
     Ok(Flow::Halt(redirect(&path(&ctl.config, VERIFY_PATH))))
 }
 
+/// Records one of the extension's audit events about `user_id`, with the request.
+fn record(ctl: &Controller, name: EventName, user_id: i64) {
+    audit::record(
+        &ctl.config,
+        AuditEvent::new(name)
+            .request(&ctl.config, &ctl.req)
+            .user(user_id),
+    );
+}
+
 fn back_to_sign_in(ctl: &Controller, key: &str) -> Outcome {
     forget_pending(&ctl.req, &ctl.config);
     flash::put_error(&ctl.req, ctl.message(key));
@@ -248,12 +258,7 @@ async fn verify_create(
             let (user, method) = match verify::check(&config, &user, &code).await? {
                 Checked::Valid(user, method) => (user, method),
                 Checked::Invalid => {
-                    audit::record(
-                        &config,
-                        AuditEvent::new(events::FAILED)
-                            .request(&config, &ctl.req)
-                            .user(user.id),
-                    );
+                    record(ctl, events::FAILED, user.id);
                     let persist = pending.persist;
                     return Ok(Outcome::render(move |ctl: &Controller| {
                         verify_page(ctl, persist, Some(ctl.text("pow_two_factor_invalid_code")))
@@ -441,12 +446,7 @@ async fn enable(
             }
             records.take_enrol_secret(user.id).await?;
             let (user, codes) = verify::enable(&ext, &config, &user, &secret).await?;
-            audit::record(
-                &config,
-                AuditEvent::new(events::ENABLED)
-                    .request(&config, &ctl.req)
-                    .user(user.id),
-            );
+            record(ctl, events::ENABLED, user.id);
             ctl.user = Some(user);
             Ok(Outcome::render(move |ctl: &Controller| {
                 codes_page(ctl, &codes)
@@ -470,12 +470,7 @@ async fn regenerate(
                 return Ok(Outcome::redirect(&settings_path(&config)));
             }
             let (user, codes) = verify::regenerate(&ext, &config, &user).await?;
-            audit::record(
-                &config,
-                AuditEvent::new(events::CODES_REGENERATED)
-                    .request(&config, &ctl.req)
-                    .user(user.id),
-            );
+            record(ctl, events::CODES_REGENERATED, user.id);
             ctl.user = Some(user);
             Ok(Outcome::render(move |ctl: &Controller| {
                 codes_page(ctl, &codes)
@@ -492,12 +487,7 @@ async fn disable(req: HttpRequest, body: Bytes) -> Result<HttpResponse, PowError
             let user = ctl.signed_in()?.clone();
             let config = ctl.config.clone();
             let user = verify::disable(&config, &user).await?;
-            audit::record(
-                &config,
-                AuditEvent::new(events::DISABLED)
-                    .request(&config, &ctl.req)
-                    .user(user.id),
-            );
+            record(ctl, events::DISABLED, user.id);
             ctl.user = Some(user);
             flash::put_info(&ctl.req, ctl.message("pow_two_factor_disabled"));
             Ok(Outcome::redirect(
