@@ -152,3 +152,89 @@ fn https_cookies_take_the_host_prefix() {
         .unwrap();
     assert_eq!(plain.session().cookie_name, "pow_session");
 }
+
+fn notices_app(enabled: bool) -> (std::net::SocketAddr, pow_core::mailer::MemoryMailer) {
+    let db = std::env::temp_dir().join(format!(
+        "pow-notice-{}.db",
+        pow_core::token::generate_uuid()
+    ));
+    let users = DieselUsersContext::connect(&db.display().to_string()).unwrap();
+    let mailer = pow_core::mailer::MemoryMailer::new();
+    let config = PowConfig::builder("h".repeat(64))
+        .users(users.clone())
+        .hasher(Pbkdf2Hasher::new(1))
+        .mailer(std::sync::Arc::new(mailer.clone()))
+        .security_notices(enabled)
+        .build()
+        .unwrap();
+    users.migrate(&config).unwrap();
+    pow_core::testing::create_user(&config, "ada@example.com", PASSWORD).unwrap();
+    (serve(move || pow_core::testing::app(&config)), mailer)
+}
+
+fn edit(c: &mut Client, fields: &[(&str, &str)]) {
+    let csrf = c.get("/registration/edit").csrf();
+    let mut form = vec![
+        ("_csrf_token", csrf.as_str()),
+        ("_method", "PATCH"),
+        ("user[current_password]", PASSWORD),
+    ];
+    form.extend_from_slice(fields);
+    let res = c.post("/registration", &form);
+    assert_eq!(res.status, 302, "{}", res.body);
+}
+
+/// Changing the password or the address mails a notice (to the old address for an address
+/// change), in the user's language, saying from where; none when notices are off.
+#[test]
+fn account_changes_send_security_notices() {
+    let (addr, mailer) = notices_app(true);
+    let mut c = Client::new(addr);
+    c.headers
+        .push(("User-Agent".into(), "NoticeBrowser/1.0".into()));
+    c.accept_language = Some("de".into());
+    c.sign_in("ada@example.com", PASSWORD);
+    edit(
+        &mut c,
+        &[
+            ("user[email]", "ada@example.com"),
+            ("user[password]", "a new passphrase here"),
+            ("user[password_confirmation]", "a new passphrase here"),
+        ],
+    );
+    let mail = mailer.last_to("ada@example.com").expect("a notice");
+    assert_eq!(mail.subject, "Ihr Passwort wurde geändert");
+    assert!(mail.text.contains("NoticeBrowser/1.0"), "{}", mail.text);
+    assert!(mail.text.contains("127.0.0.1"), "{}", mail.text);
+
+    let csrf = c.get("/registration/edit").csrf();
+    let res = c.post(
+        "/registration",
+        &[
+            ("_csrf_token", csrf.as_str()),
+            ("_method", "PATCH"),
+            ("user[current_password]", "a new passphrase here"),
+            ("user[email]", "ada.new@example.com"),
+        ],
+    );
+    assert_eq!(res.status, 302, "{}", res.body);
+    let mail = mailer
+        .last_to("ada@example.com")
+        .expect("a notice to the old address");
+    assert_eq!(mail.subject, "Ihre E-Mail-Adresse wurde geändert");
+    assert!(mail.text.contains("ada.new@example.com"), "{}", mail.text);
+    assert_eq!(mailer.count_to("ada.new@example.com"), 0);
+
+    let (addr, mailer) = notices_app(false);
+    let mut c = Client::new(addr);
+    c.sign_in("ada@example.com", PASSWORD);
+    edit(
+        &mut c,
+        &[
+            ("user[email]", "ada@example.com"),
+            ("user[password]", "a new passphrase here"),
+            ("user[password_confirmation]", "a new passphrase here"),
+        ],
+    );
+    assert_eq!(mailer.count_to("ada@example.com"), 0, "notices off");
+}

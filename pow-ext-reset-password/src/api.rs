@@ -223,7 +223,7 @@ async fn set_password(
     else {
         return Err(invalid_token(req));
     };
-    match flow::reset(config, &this.ext, loaded, &params).await? {
+    match flow::reset((config, req, &ctl.lang), &this.ext, loaded, &params).await? {
         Reset::Done(user) => {
             ctl.user = Some(user);
             Ok(done(text(

@@ -252,7 +252,8 @@ async fn update(
                 return Ok(Outcome::Stop(invalid_token(ctl)));
             };
             let params = ctl.params.clone();
-            match flow::reset(&ctl.config, &ext, loaded, &params).await? {
+            let scope = (&ctl.config, &ctl.req, &ctl.lang);
+            match flow::reset(scope, &ext, loaded, &params).await? {
                 Reset::Done(updated) => {
                     let text = ctl.message("pow_reset_password_password_has_been_reset");
                     flash::put_info(&ctl.req, text);

@@ -119,7 +119,7 @@ pub(crate) enum Reset {
 /// concurrent ones, one wins); afterwards the user's sessions, API tokens and
 /// remember-me tokens are revoked when the extension says so.
 pub(crate) async fn reset(
-    config: &PowConfig,
+    (config, req, lang): (&PowConfig, &HttpRequest, &LanguageIdentifier),
     ext: &ResetPassword,
     loaded: Loaded,
     params: &Params,
@@ -172,5 +172,14 @@ pub(crate) async fn reset(
             "password reset: revoked the user's sessions"
         );
     }
+    let to = updated.email().unwrap_or_default().to_owned();
+    pow_core::mailer::send_notice(
+        config,
+        req,
+        lang,
+        &to,
+        pow_core::mailer::Notice::PasswordChanged,
+    )
+    .await;
     Ok(Reset::Done(updated))
 }

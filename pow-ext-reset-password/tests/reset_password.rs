@@ -890,4 +890,12 @@ fn of_a_hundred_concurrent_submits_exactly_one_succeeds() {
         sign_in(&mut app.client(), "alice@example.com", &password).location(),
         "/"
     );
+    // One security notice, for the one reset that happened.
+    let notices = app
+        .mailer
+        .deliveries()
+        .into_iter()
+        .filter(|m| m.to == "alice@example.com" && m.subject == "Your password was changed")
+        .count();
+    assert_eq!(notices, 1);
 }

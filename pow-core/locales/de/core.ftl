@@ -144,3 +144,11 @@ sessions-ended = { $count ->
 account_disabled = Dieses Konto ist deaktiviert. Wenden Sie sich an die Administratoren der Seite.
 audit-account-disabled = Konto deaktiviert
 audit-account-enabled = Konto wieder aktiviert
+
+# Security notices
+notice-password-changed-subject = Ihr Passwort wurde geändert
+notice-password-changed-intro = Das Passwort Ihres Kontos wurde geändert.
+notice-email-changed-subject = Ihre E-Mail-Adresse wurde geändert
+notice-email-changed-intro = Die E-Mail-Adresse Ihres Kontos wurde in { $email } geändert.
+notice-details = Wann: { $when }. Von: { $ip }, { $browser }.
+notice-not-you = Falls Sie das nicht waren, setzen Sie Ihr Passwort sofort zurück und kontaktieren Sie uns.

@@ -142,3 +142,11 @@ sessions-ended = { $count ->
 account_disabled = This account is disabled. Contact the site's administrators.
 audit-account-disabled = Account disabled
 audit-account-enabled = Account enabled again
+
+# Security notices
+notice-password-changed-subject = Your password was changed
+notice-password-changed-intro = The password of your account was changed.
+notice-email-changed-subject = Your email address was changed
+notice-email-changed-intro = The email address of your account was changed to { $email }.
+notice-details = When: { $when }. From: { $ip }, { $browser }.
+notice-not-you = If this was not you, reset your password right away and contact us.

@@ -144,3 +144,11 @@ sessions-ended = { $count ->
 account_disabled = Ce compte est désactivé. Contactez les administrateurs du site.
 audit-account-disabled = Compte désactivé
 audit-account-enabled = Compte réactivé
+
+# Security notices
+notice-password-changed-subject = Votre mot de passe a été modifié
+notice-password-changed-intro = Le mot de passe de votre compte a été modifié.
+notice-email-changed-subject = Votre adresse e-mail a été modifiée
+notice-email-changed-intro = L'adresse e-mail de votre compte a été remplacée par { $email }.
+notice-details = Quand : { $when }. Depuis : { $ip }, { $browser }.
+notice-not-you = Si ce n'était pas vous, réinitialisez votre mot de passe immédiatement et contactez-nous.

@@ -44,6 +44,7 @@ pub struct PowConfigBuilder {
     users: Option<Arc<dyn UsersContext>>,
     store: Option<Arc<dyn Store>>,
     prevent_user_enumeration: bool,
+    security_notices: bool,
     messages: Option<Arc<dyn Messages>>,
     messages_ftl: Vec<(String, String)>,
     mailer: Option<Arc<dyn Mailer>>,
@@ -83,6 +84,7 @@ impl PowConfigBuilder {
             users: None,
             store: None,
             prevent_user_enumeration: true,
+            security_notices: true,
             messages: None,
             messages_ftl: Vec::new(),
             mailer: None,
@@ -268,6 +270,14 @@ impl PowConfigBuilder {
     /// The cache store. The default is a new [`MemoryStore`].
     pub fn store(mut self, store: Arc<dyn Store>) -> Self {
         self.store = Some(store);
+        self
+    }
+
+    /// Whether users get a mail when their password or email address changes (with when,
+    /// from which address and browser, and what to do if it was not them). The default is
+    /// `true`.
+    pub fn security_notices(mut self, enabled: bool) -> Self {
+        self.security_notices = enabled;
         self
     }
 
@@ -519,6 +529,7 @@ impl PowConfigBuilder {
                 users: self.users,
                 store,
                 prevent_user_enumeration: self.prevent_user_enumeration,
+                security_notices: self.security_notices,
                 messages,
                 mailer: self.mailer.unwrap_or_else(|| Arc::new(LogMailer)),
                 views: self.views.unwrap_or_else(|| Arc::new(DefaultViews)),

@@ -111,6 +111,7 @@ struct Inner {
     users: Option<Arc<dyn UsersContext>>,
     store: Arc<dyn Store>,
     prevent_user_enumeration: bool,
+    security_notices: bool,
     messages: Arc<dyn Messages>,
     mailer: Arc<dyn Mailer>,
     views: Arc<dyn Views>,
@@ -254,6 +255,12 @@ impl PowConfig {
     /// Whether responses hide whether an account exists (default `true`).
     pub fn prevent_user_enumeration(&self) -> bool {
         self.inner.prevent_user_enumeration
+    }
+
+    /// Whether users get security notice mails
+    /// ([`mailer::send_notice`](crate::mailer::send_notice)).
+    pub fn security_notices(&self) -> bool {
+        self.inner.security_notices
     }
 
     /// Translated texts: core, extensions' and the app's.

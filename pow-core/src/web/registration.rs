@@ -193,9 +193,34 @@ async fn update_form(req: HttpRequest, form: FormData) -> Result<HttpResponse, P
             .await?;
             match result {
                 Ok(updated) => {
+                    let old_email = current.email().unwrap_or_default().to_owned();
+                    let new_email = updated.email().unwrap_or_default().to_owned();
                     if updated.password_hash != current.password_hash {
                         // A new password ends every other session and remember-me token.
                         session::revoke_user(&ctl.config, &updated).await?;
+                        let notice = crate::mailer::Notice::PasswordChanged;
+                        crate::mailer::send_notice(
+                            &ctl.config,
+                            &ctl.req,
+                            &ctl.lang,
+                            &new_email,
+                            notice,
+                        )
+                        .await;
+                    }
+                    if new_email != old_email {
+                        // To the old address: its owner learns of it, whoever changed it.
+                        let notice = crate::mailer::Notice::EmailChanged {
+                            new_email: &new_email,
+                        };
+                        crate::mailer::send_notice(
+                            &ctl.config,
+                            &ctl.req,
+                            &ctl.lang,
+                            &old_email,
+                            notice,
+                        )
+                        .await;
                     }
                     session::sign_in(&ctl.req, &updated).await?;
                     let text = ctl.config.messages().user_has_been_updated(&ctl.lang);

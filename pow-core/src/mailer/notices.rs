@@ -1,0 +1,102 @@
+//! Security notices: a mail to the user when something about their account changed, saying
+//! when, from which address and browser, and what to do if it was not them.
+
+use actix_web::HttpRequest;
+
+use super::{compose, MailContent};
+use crate::config::PowConfig;
+use crate::messages::{LanguageIdentifier, MessageArg};
+
+/// What happened to the account.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Notice<'a> {
+    /// The password was changed (on the account page, or through a reset link).
+    PasswordChanged,
+    /// The email address was changed to this one; the notice goes to the old address.
+    EmailChanged {
+        /// The new address.
+        new_email: &'a str,
+    },
+}
+
+impl Notice<'_> {
+    fn mail_name(self) -> &'static str {
+        match self {
+            Self::PasswordChanged => "security/password_changed",
+            Self::EmailChanged { .. } => "security/email_changed",
+        }
+    }
+
+    fn key(self) -> &'static str {
+        match self {
+            Self::PasswordChanged => "notice-password-changed",
+            Self::EmailChanged { .. } => "notice-email-changed",
+        }
+    }
+}
+
+/// Mails `notice` to `to`, in `lang`, when the config's
+/// [`security_notices`](crate::PowConfigBuilder::security_notices) are on. A failure to
+/// send is logged: the change itself is done and stays done.
+pub async fn send_notice(
+    config: &PowConfig,
+    req: &HttpRequest,
+    lang: &LanguageIdentifier,
+    to: &str,
+    notice: Notice<'_>,
+) {
+    if !config.security_notices() || to.is_empty() {
+        return;
+    }
+    let messages = config.messages();
+    let device = crate::session::device_of(req, config);
+    let unknown = messages.text(lang, "sessions-unknown-device");
+    let when = chrono::Utc::now().format("%Y-%m-%d %H:%M UTC").to_string();
+    let ip = device.ip.unwrap_or_else(|| unknown.clone());
+    let browser = device.user_agent.unwrap_or(unknown);
+    let intro = match notice {
+        Notice::EmailChanged { new_email } => messages.message(
+            lang,
+            &format!("{}-intro", notice.key()),
+            &[("email", MessageArg::from(new_email))],
+        ),
+        Notice::PasswordChanged => messages.message(lang, &format!("{}-intro", notice.key()), &[]),
+    };
+    let details = messages.message(
+        lang,
+        "notice-details",
+        &[
+            ("when", MessageArg::from(when.as_str())),
+            ("ip", MessageArg::from(ip.as_str())),
+            ("browser", MessageArg::from(browser.as_str())),
+        ],
+    );
+    let paragraphs: Vec<String> = [
+        intro,
+        details,
+        messages.message(lang, "notice-not-you", &[]),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    let subject = messages.text(lang, &format!("{}-subject", notice.key()));
+    let mail = compose(
+        config,
+        &MailContent {
+            name: notice.mail_name(),
+            lang,
+            to,
+            subject: &subject,
+            paragraphs: &paragraphs,
+            link: None,
+        },
+    );
+    let sent = match mail {
+        Ok(mail) => config.mailer().deliver(mail).await,
+        Err(err) => Err(err),
+    };
+    if let Err(err) = sent {
+        tracing::error!(error = %err, "sending a security notice failed");
+    }
+}
