@@ -9,7 +9,7 @@ use pow_core::messages::LanguageIdentifier;
 use pow_core::session::{self, SessionMetadata};
 use pow_core::store::{Limit, Limiter};
 use pow_core::token::{generate_uuid, secure_compare};
-use pow_core::users::validation::normalize_user_id;
+use pow_core::users::validation::{normalize_user_id, validate_deliverable_email};
 use pow_core::users::{run_blocking, Changes, Changeset, ChangesetAction, Params, User, Value};
 use pow_core::{PowConfig, PowError};
 use rand::Rng as _;
@@ -81,7 +81,9 @@ pub(crate) async fn request(
         (None, None) => None,
     };
     let records = Records::new(config, ext.ttl);
-    let send = allowed && purpose.is_some() && email.contains('@');
+    // Only to addresses registration would accept: the mailer can send to those.
+    let deliverable = validate_deliverable_email(&email).is_ok();
+    let send = allowed && purpose.is_some() && deliverable;
     let purpose = purpose.unwrap_or(Purpose::SignIn);
     let grant = |code_hash| Grant {
         email: email.clone(),

@@ -285,6 +285,12 @@ fn a_link_can_sign_up_an_unknown_address() {
         .unwrap()
         .unwrap();
     assert!(user.password_hash.is_none(), "no password");
+    // An address no mailer can take gets the same answer, not an error, and no account.
+    let mut odd = Client::new(h.addr);
+    assert_eq!(
+        ask(&mut odd, "/passwordless", "john(comment)@example.com").location(),
+        "/passwordless"
+    );
     assert!(pow_ext_email_confirmation::is_confirmed(&user));
     assert!(user.get("email_confirmed_at").is_some_and(|v| !v.is_null()));
 
