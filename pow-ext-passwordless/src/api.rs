@@ -4,7 +4,7 @@ use actix_web::http::StatusCode;
 use actix_web::web::{self, Bytes};
 use actix_web::{HttpRequest, HttpResponse};
 use async_trait::async_trait;
-use pow_core::api::{token_response_with, ApiAction, ApiContext, ApiError, ApiExtension};
+use pow_core::api::{ApiAction, ApiContext, ApiError, ApiExtension};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -100,10 +100,7 @@ async fn issue(
     let Some(user) = user else {
         return Err(invalid(req, "pow_passwordless_invalid"));
     };
-    api.before_issue(req, &user, ApiAction::SignIn).await?;
-    let data = api.token_data(req, &user, ApiAction::SignIn).await?;
-    let pair = api.issue_tokens(req, &user).await?;
-    Ok(token_response_with(&pair, data))
+    api.sign_in_response(req, &user, ApiAction::SignIn).await
 }
 
 async fn link_use(

@@ -5,7 +5,7 @@ use actix_web::http::StatusCode;
 use actix_web::web::{self, Bytes};
 use actix_web::{HttpMessage as _, HttpRequest, HttpResponse};
 use async_trait::async_trait;
-use pow_core::api::{token_response_with, ApiAction, ApiContext, ApiError, ApiExtension};
+use pow_core::api::{ApiAction, ApiContext, ApiError, ApiExtension};
 use pow_core::audit::{self, AuditEvent};
 use pow_core::users::User;
 use serde::Deserialize;
@@ -73,10 +73,7 @@ async fn verify_create(
             records.finish(&id).await?;
             return Err(expired(&req));
         }
-        let users = std::sync::Arc::clone(config.users()?);
-        let (cfg, user_id) = (config.clone(), pending.user_id);
-        let Some(user) = pow_core::users::run_blocking(move || users.get(&cfg, user_id)).await?
-        else {
+        let Some(user) = crate::web::load_user(&config, pending.user_id).await? else {
             return Err(expired(&req));
         };
         let (user, method) = match verify::check(&config, &user, &body.code).await? {
@@ -102,10 +99,7 @@ async fn verify_create(
                 .detail("method", method),
         );
         req.extensions_mut().insert(Passed);
-        api.before_issue(&req, &user, ApiAction::SignIn).await?;
-        let data = api.token_data(&req, &user, ApiAction::SignIn).await?;
-        let pair = api.issue_tokens(&req, &user).await?;
-        Ok(token_response_with(&pair, data))
+        api.sign_in_response(&req, &user, ApiAction::SignIn).await
     })
     .await
 }

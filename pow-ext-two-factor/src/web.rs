@@ -224,7 +224,8 @@ async fn verify_new(req: HttpRequest) -> Result<HttpResponse, PowError> {
         .await
 }
 
-async fn load_user(config: &PowConfig, user_id: i64) -> Result<Option<User>, PowError> {
+/// The user `user_id` as stored now, read off the async executor.
+pub(crate) async fn load_user(config: &PowConfig, user_id: i64) -> Result<Option<User>, PowError> {
     let users = std::sync::Arc::clone(config.users()?);
     let cfg = config.clone();
     run_blocking(move || users.get(&cfg, user_id)).await

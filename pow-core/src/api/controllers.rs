@@ -168,13 +168,8 @@ pub(crate) async fn registration_create(
             }
         };
         ctl.user = Some(user.clone());
-        api.before_issue(&req, &user, ApiAction::Registration)
-            .await?;
-        let data = api.token_data(&req, &user, ApiAction::Registration).await?;
-        Ok(token_response_with(
-            &api.issue_tokens(&req, &user).await?,
-            data,
-        ))
+        api.sign_in_response(&req, &user, ApiAction::Registration)
+            .await
     })
     .await
 }

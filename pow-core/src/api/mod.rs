@@ -359,6 +359,25 @@ impl ApiContext {
             .app_data(web::PayloadConfig::new(MAX_BODY_BYTES))
     }
 
+    /// The whole answer of a sign-in for `user`: every extension's
+    /// [`before_issue`](ApiExtension::before_issue), their token data, a new pair
+    /// ([`issue_tokens`](Self::issue_tokens)) and the token answer. For extension endpoints
+    /// that sign a user in (a second factor, a mailed code).
+    ///
+    /// # Errors
+    /// A refusing extension's [`ApiError`], or the store's error.
+    pub async fn sign_in_response(
+        &self,
+        req: &actix_web::HttpRequest,
+        user: &User,
+        action: ApiAction,
+    ) -> Result<actix_web::HttpResponse, ApiError> {
+        self.before_issue(req, user, action).await?;
+        let data = self.token_data(req, user, action).await?;
+        let pair = self.issue_tokens(req, user).await?;
+        Ok(token_response_with(&pair, data))
+    }
+
     /// Issues a new token pair for `user`, starting a new sign-in from the device of `req`
     /// (address and user agent, for the session list). For extension endpoints
     /// that sign a user in; run [`before_issue`](Self::before_issue) and
