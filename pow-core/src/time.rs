@@ -48,6 +48,11 @@ mod tests {
         assert_eq!(duration_ms_ceil(Duration::ZERO), 0);
         assert_eq!(duration_ms(Duration::MAX), i64::MAX);
         assert_eq!(duration_ms_ceil(Duration::MAX), u64::MAX);
-        assert_eq!(now_ms_unsigned(), u64::try_from(now_ms()).unwrap_or(0));
+        // The two clocks agree: read between two signed reads, the unsigned one lies between
+        // them (reading both at once could straddle a millisecond).
+        let before = u64::try_from(now_ms()).unwrap_or(0);
+        let unsigned = now_ms_unsigned();
+        let after = u64::try_from(now_ms()).unwrap_or(0);
+        assert!(before <= unsigned && unsigned <= after, "{before} {unsigned} {after}");
     }
 }
