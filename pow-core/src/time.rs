@@ -53,6 +53,9 @@ mod tests {
         let before = u64::try_from(now_ms()).unwrap_or(0);
         let unsigned = now_ms_unsigned();
         let after = u64::try_from(now_ms()).unwrap_or(0);
-        assert!(before <= unsigned && unsigned <= after, "{before} {unsigned} {after}");
+        assert!(
+            before <= unsigned && unsigned <= after,
+            "{before} {unsigned} {after}"
+        );
     }
 }
