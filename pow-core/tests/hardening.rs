@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use pow_core::password::Pbkdf2Hasher;
+use pow_core::store::MemoryStore;
 use pow_core::test_client::{serve, Client};
 use pow_core::users::diesel::DieselUsersContext;
 use pow_core::PowConfig;
@@ -154,6 +155,16 @@ fn https_cookies_take_the_host_prefix() {
 }
 
 fn notices_app(enabled: bool) -> (std::net::SocketAddr, pow_core::mailer::MemoryMailer) {
+    let (addr, mailer, _) = app_with(enabled, std::sync::Arc::new(MemoryStore::new()));
+    (addr, mailer)
+}
+
+/// Pages and JSON API over `store`, with Ada signed up, notices `enabled`; returns the
+/// address, the mailbox and Ada's password hash.
+fn app_with(
+    enabled: bool,
+    store: std::sync::Arc<dyn pow_core::store::Store>,
+) -> (std::net::SocketAddr, pow_core::mailer::MemoryMailer, String) {
     let db = std::env::temp_dir().join(format!(
         "pow-notice-{}.db",
         pow_core::token::generate_uuid()
@@ -163,13 +174,20 @@ fn notices_app(enabled: bool) -> (std::net::SocketAddr, pow_core::mailer::Memory
     let config = PowConfig::builder("h".repeat(64))
         .users(users.clone())
         .hasher(Pbkdf2Hasher::new(1))
+        .store(store)
         .mailer(std::sync::Arc::new(mailer.clone()))
         .security_notices(enabled)
         .build()
         .unwrap();
     users.migrate(&config).unwrap();
-    pow_core::testing::create_user(&config, "ada@example.com", PASSWORD).unwrap();
-    (serve(move || pow_core::testing::app(&config)), mailer)
+    let user = pow_core::testing::create_user(&config, "ada@example.com", PASSWORD).unwrap();
+    let addr = serve(move || {
+        pow_core::testing::app(&config).configure(pow_core::api::configure(
+            config.clone(),
+            pow_core::api::ApiOptions::new(),
+        ))
+    });
+    (addr, mailer, user.password_hash.unwrap_or_default())
 }
 
 fn edit(c: &mut Client, fields: &[(&str, &str)]) {
@@ -237,4 +255,89 @@ fn account_changes_send_security_notices() {
         ],
     );
     assert_eq!(mailer.count_to("ada@example.com"), 0, "notices off");
+}
+
+/// An API sign-in mails a "new API client" notice in the client's language; an API sign-up
+/// (the user's own new account) does not.
+#[test]
+fn api_sign_in_sends_a_security_notice() {
+    let (addr, mailer) = notices_app(true);
+    let mut api = Client::new(addr);
+    api.accept_language = Some("fr".into());
+    let body = serde_json::json!({ "user": { "email": "new@example.com", "password": PASSWORD,
+        "password_confirmation": PASSWORD } });
+    let res = api.request("POST", "/api/v1/registration", Some(body.to_string()));
+    assert_eq!(res.status, 200, "{}", res.body);
+    assert_eq!(
+        mailer.count_to("new@example.com"),
+        0,
+        "no notice for a sign-up"
+    );
+
+    let body = serde_json::json!({ "user": { "email": "ada@example.com", "password": PASSWORD } });
+    let res = api.request("POST", "/api/v1/session", Some(body.to_string()));
+    assert_eq!(res.status, 200, "{}", res.body);
+    let mail = mailer.last_to("ada@example.com").expect("a notice");
+    assert_eq!(mail.subject, "Un nouveau client API s'est connecté");
+    assert!(mail.text.contains("127.0.0.1"), "{}", mail.text);
+
+    let (addr, mailer) = notices_app(false);
+    let res = Client::new(addr).request("POST", "/api/v1/session", Some(body.to_string()));
+    assert_eq!(res.status, 200, "{}", res.body);
+    assert_eq!(mailer.count_to("ada@example.com"), 0, "notices off");
+}
+
+/// Signs in over HTML and JSON with `store`, then reads every record of the credentials
+/// namespace back: the password hash is in none of them. The account page still asks for
+/// the current password, and changing only the address sends no "password changed" notice.
+fn no_password_hash_in_the_cache(store: std::sync::Arc<dyn pow_core::store::Store>) {
+    use pow_core::store::KeyPattern;
+    let (addr, mailer, hash) = app_with(true, std::sync::Arc::clone(&store));
+    let mut c = Client::new(addr);
+    c.sign_in("ada@example.com", PASSWORD);
+    let body = serde_json::json!({ "user": { "email": "ada@example.com", "password": PASSWORD } });
+    let res = Client::new(addr).request("POST", "/api/v1/session", Some(body.to_string()));
+    assert_eq!(res.status, 200, "{}", res.body);
+
+    let system = actix_web::rt::System::new();
+    let mut records = Vec::new();
+    for len in 1..=4 {
+        let pattern = vec![KeyPattern::Any; len];
+        records.extend(system.block_on(store.all("credentials", &pattern)).unwrap());
+    }
+    assert!(
+        records
+            .iter()
+            .any(|(_, v)| String::from_utf8_lossy(v).contains("ada@example.com")),
+        "the cached user is among the records read"
+    );
+    for (key, value) in &records {
+        assert!(
+            !String::from_utf8_lossy(value).contains(&hash),
+            "{key:?} holds the password hash"
+        );
+    }
+
+    assert!(c
+        .get("/registration/edit")
+        .body
+        .contains("current_password"));
+    mailer.clear();
+    edit(&mut c, &[("user[email]", "ada.new@example.com")]);
+    let subjects: Vec<String> = mailer.deliveries().into_iter().map(|m| m.subject).collect();
+    assert_eq!(subjects, vec!["Your email address was changed".to_owned()]);
+}
+
+#[test]
+fn no_password_hash_in_the_memory_cache() {
+    no_password_hash_in_the_cache(std::sync::Arc::new(MemoryStore::new()));
+}
+
+#[test]
+fn no_password_hash_in_the_redis_cache() {
+    let Some(url) = pow_core::testing::test_redis_url() else {
+        return;
+    };
+    let prefix = format!("pow-no-hash-{}", pow_core::token::generate_uuid());
+    no_password_hash_in_the_cache(pow_core::testing::test_redis_store(&url, &prefix).unwrap());
 }

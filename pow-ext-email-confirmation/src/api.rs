@@ -284,7 +284,8 @@ async fn confirm_token(
                 Err(ApiError::translated(&req, StatusCode::CONFLICT, FAILED)
                     .with_code("email_taken"))
             }
-            Confirmation::Confirmed(user) => {
+            Confirmation::Confirmed(user, replaced) => {
+                crate::controller::notify_replaced(&req, config, &ctl.lang, &user, replaced).await;
                 pow_core::audit::record(
                     config,
                     pow_core::audit::AuditEvent::new(pow_core::audit::EMAIL_CONFIRMED)

@@ -148,7 +148,15 @@ async fn account_edited(
         && submitted.is_some()
         && submitted.as_deref() == user.get_str(UNCONFIRMED_EMAIL_FIELD);
     if pending_submitted {
-        mail::send(ext, &ctl.req, &ctl.config, &ctl.lang, user).await?;
+        let sent = mail::send(ext, &ctl.req, &ctl.config, &ctl.lang, user.clone()).await?;
+        if ctl.id.kind() == ActionKind::UpdateUser {
+            // The current address learns of the change and can cancel it.
+            let user = match sent {
+                Sent::Delivered(user) => user,
+                _ => user,
+            };
+            crate::cancel::notify_current_address(&ctl.req, &ctl.config, &ctl.lang, &user).await;
+        }
         info(ctl, REQUIRED_FOR_UPDATE);
         let ctx = ctl.routes_ctx();
         let routes = ctl.config.routes();

@@ -20,8 +20,8 @@ pub(crate) enum Confirmation {
     Invalid,
     /// The new address was taken by another account in the meantime.
     Taken,
-    /// Confirmed; the user as stored now.
-    Confirmed(User),
+    /// Confirmed; the user as stored now, and the address it replaced (if it changed).
+    Confirmed(User, Option<String>),
 }
 
 /// Registers the route on `cfg`.
@@ -83,7 +83,8 @@ async fn confirm_email(
                     &ctl.req,
                     ctl.message("pow_email_confirmation_email_confirmation_failed"),
                 ),
-                Confirmation::Confirmed(user) => {
+                Confirmation::Confirmed(user, replaced) => {
+                    notify_replaced(&ctl.req, &config, &ctl.lang, &user, replaced).await;
                     pow_core::audit::record(
                         &config,
                         pow_core::audit::AuditEvent::new(pow_core::audit::EMAIL_CONFIRMED)
@@ -120,8 +121,12 @@ pub(crate) fn confirm(
     if !secure_compare(stored.as_bytes(), token.as_bytes()) || token_expired(&user, ttl, now) {
         return Ok(Confirmation::Invalid);
     }
+    let before = user.get_str(EMAIL_FIELD).map(str::to_owned);
     match users.update_fields(config, &user, &confirm_changes(&user, now)) {
-        Ok(user) => Ok(Confirmation::Confirmed(user)),
+        Ok(user) => {
+            let replaced = before.filter(|old| user.get_str(EMAIL_FIELD) != Some(old.as_str()));
+            Ok(Confirmation::Confirmed(user, replaced))
+        }
         Err(WriteError::Unique(field)) if field == EMAIL_FIELD => Ok(Confirmation::Taken),
         Err(WriteError::Other(err)) => Err(err),
         Err(err) => Err(PowError::Database(err.to_string())),
@@ -135,4 +140,19 @@ pub(crate) async fn refresh_sessions(config: &PowConfig, user: &User) -> Result<
         credentials.update_user(user).await?;
     }
     Ok(())
+}
+
+/// Mails the address a confirmation replaced the "email changed" notice.
+pub(crate) async fn notify_replaced(
+    req: &HttpRequest,
+    config: &PowConfig,
+    lang: &pow_core::messages::LanguageIdentifier,
+    user: &User,
+    replaced: Option<String>,
+) {
+    let (Some(old), Some(new_email)) = (replaced, user.get_str(EMAIL_FIELD)) else {
+        return;
+    };
+    let notice = pow_core::mailer::Notice::EmailChanged { new_email };
+    pow_core::mailer::send_notice(config, req, lang, &old, notice).await;
 }

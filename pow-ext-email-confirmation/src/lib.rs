@@ -212,6 +212,8 @@ use pow_core::{Extension, Migrations, PowConfig, PowError};
 
 mod api;
 mod callbacks;
+mod cancel;
+pub use cancel::CANCEL_SALT;
 mod controller;
 pub use controller::actions;
 mod mail;
@@ -449,6 +451,7 @@ impl Extension for EmailConfirmation {
     }
 
     fn configure(&self, cfg: &mut ServiceConfig, config: &PowConfig) {
+        cancel::configure(cfg, config);
         controller::configure(cfg, config, self);
     }
 

@@ -26,6 +26,8 @@ const SENT: &str =
 const CONFIRMED: &str = "The email address has been confirmed.";
 const FAILED: &str = "The email address couldn't be confirmed.";
 const INVALID: &str = "The confirmation token is invalid or has expired.";
+const CHANGE_REQUESTED: &str = "A change of your email address was requested";
+const CANCELLED: &str = "The change of the email address was cancelled.";
 
 /// A plain-text page showing the queued flash and who is signed in.
 async fn home(req: HttpRequest) -> HttpResponse {
@@ -337,7 +339,8 @@ fn email_change_waits_for_the_new_address() {
         Some("new@example.com")
     );
     assert!(is_confirmed(&user));
-    assert_eq!(s.mailer.count_to("old@example.com"), 0);
+    assert_eq!(s.mailer.count_to("old@example.com"), 1, "only the notice");
+    assert_eq!(s.last_mail("old@example.com").subject, CHANGE_REQUESTED);
     let path = link_path(&s.last_mail("new@example.com"));
 
     // Confirming while signed in switches the address and renews the session.
@@ -349,6 +352,9 @@ fn email_change_waits_for_the_new_address() {
     let home = home_page(&mut s.client);
     assert_eq!(home.info, CONFIRMED);
     assert_eq!(home.user, "new@example.com");
+    let notice = s.last_mail("old@example.com");
+    assert_eq!(notice.subject, "Your email address was changed");
+    assert!(notice.text.contains("new@example.com"), "{}", notice.text);
     let user = s.user("new@example.com");
     assert_eq!(user.get(UNCONFIRMED_EMAIL_FIELD), Some(&Value::Null));
     assert_eq!(user.get(TOKEN_FIELD), Some(&Value::Null));
@@ -678,4 +684,137 @@ fn migrations_run_on_postgres() {
     if let Err(panic) = result {
         std::panic::resume_unwind(panic);
     }
+}
+
+/// The path of the cancel link in the notice `mail`.
+fn cancel_path(mail: &Mail) -> String {
+    assert_eq!(mail.subject, CHANGE_REQUESTED);
+    let path = link_path(mail);
+    assert!(path.starts_with("/confirm-email/cancel/"), "{path}");
+    path
+}
+
+/// Opens a cancel link in `c` and presses its button.
+fn cancel(c: &mut Client, path: &str) -> Response {
+    let page = c.get(path);
+    assert_eq!(page.status, 200, "{}", page.body);
+    let csrf = page.csrf();
+    c.post(path, &[("_csrf_token", csrf.as_str())])
+}
+
+#[test]
+fn the_current_address_can_cancel_a_pending_change() {
+    let mut s = Setup::new(EmailConfirmation::new());
+    s.confirmed_user("old@example.com");
+    sign_in(&mut s.client, "old@example.com");
+    s.mailer.clear();
+    change_email(&mut s.client, "thief@example.com");
+    let confirm_link = link_path(&s.last_mail("thief@example.com"));
+    let notice = s.last_mail("old@example.com");
+    assert!(notice.text.contains("thief@example.com"), "{}", notice.text);
+    let path = cancel_path(&notice);
+
+    // Following the link (as a mail scanner would) cancels nothing.
+    let mut owner = s.other_client();
+    assert!(owner.get(&path).body.contains("Cancel the change"));
+    let user = s.user("old@example.com");
+    assert_eq!(
+        user.get_str(UNCONFIRMED_EMAIL_FIELD),
+        Some("thief@example.com")
+    );
+
+    let res = cancel(&mut owner, &path);
+    assert_eq!(res.location(), "/session/new");
+    assert_eq!(home_page(&mut owner).info, CANCELLED);
+    let user = s.user("old@example.com");
+    assert_eq!(user.get(UNCONFIRMED_EMAIL_FIELD), Some(&Value::Null));
+    assert_eq!(user.get(TOKEN_FIELD), Some(&Value::Null));
+
+    // The confirmation link and the cancel link are both used up.
+    let mut thief = s.other_client();
+    thief.get(&confirm_link);
+    assert_eq!(home_page(&mut thief).error, INVALID);
+    assert_eq!(s.user("old@example.com").id, user.id);
+    cancel(&mut owner, &path);
+    assert_eq!(home_page(&mut owner).error, INVALID);
+    // A forged cancel link reaches nothing.
+    let forged = format!("{}x", path);
+    cancel(&mut owner, &forged);
+    assert_eq!(home_page(&mut owner).error, INVALID);
+}
+
+/// Two changes in flight: the first address's link and cancel link are superseded; only
+/// the latest address confirms, and its notice's cancel link is the one that works.
+#[test]
+fn only_the_latest_of_two_pending_changes_confirms() {
+    let mut s = Setup::new(EmailConfirmation::new());
+    s.confirmed_user("old@example.com");
+    sign_in(&mut s.client, "old@example.com");
+    s.mailer.clear();
+    change_email(&mut s.client, "first@example.com");
+    let first = link_path(&s.last_mail("first@example.com"));
+    let first_cancel = cancel_path(&s.last_mail("old@example.com"));
+    change_email(&mut s.client, "second@example.com");
+    let second = link_path(&s.last_mail("second@example.com"));
+    assert_ne!(first, second, "a new address gets a new token");
+
+    let mut other = s.other_client();
+    other.get(&first);
+    assert_eq!(home_page(&mut other).error, INVALID, "superseded address");
+    cancel(&mut other, &first_cancel);
+    assert_eq!(
+        home_page(&mut other).error,
+        INVALID,
+        "superseded cancel link"
+    );
+    let user = s.user("old@example.com");
+    assert_eq!(
+        user.get_str(UNCONFIRMED_EMAIL_FIELD),
+        Some("second@example.com")
+    );
+
+    other.get(&second);
+    assert_eq!(home_page(&mut other).info, CONFIRMED);
+    assert_eq!(s.user("second@example.com").id, user.id);
+    assert!(s
+        .config
+        .users()
+        .unwrap()
+        .get_by(&s.config, "email", &Value::from("first@example.com"))
+        .unwrap()
+        .is_none());
+}
+
+/// Two accounts ask for the same new address: the first confirmation wins, the second
+/// fails cleanly and leaves its account as it was.
+#[test]
+fn two_accounts_claiming_one_address_get_it_once() {
+    let mut s = Setup::new(EmailConfirmation::new());
+    s.confirmed_user("x@example.com");
+    let y_id = s.confirmed_user("y@example.com").id;
+    let mut x = s.other_client();
+    let mut y = s.other_client();
+    sign_in(&mut x, "x@example.com");
+    sign_in(&mut y, "y@example.com");
+    s.mailer.clear();
+    change_email(&mut x, "wanted@example.com");
+    let x_link = link_path(&s.last_mail("wanted@example.com"));
+    change_email(&mut y, "wanted@example.com");
+    let y_link = link_path(&s.last_mail("wanted@example.com"));
+    assert_ne!(x_link, y_link);
+
+    y.get(&y_link);
+    assert_eq!(home_page(&mut y).info, CONFIRMED);
+    x.get(&x_link);
+    let home = home_page(&mut x);
+    assert_eq!(home.error, FAILED);
+    assert_eq!(home.user, "x@example.com");
+    assert_eq!(s.user("wanted@example.com").id, y_id);
+    assert_eq!(home_page(&mut y).user, "wanted@example.com");
+    let loser = s.user("x@example.com");
+    assert_eq!(
+        loser.get_str(UNCONFIRMED_EMAIL_FIELD),
+        Some("wanted@example.com"),
+        "the pending change stays for the owner to drop"
+    );
 }

@@ -5,6 +5,7 @@ use actix_web::web::{self, Bytes};
 use actix_web::{HttpRequest, HttpResponse};
 use chrono::Utc;
 use pow_core::audit::{self, AuditEvent, EventName};
+use pow_core::mailer::{send_notice, Notice};
 use pow_core::session;
 use pow_core::users::{run_blocking, User};
 use pow_core::views::{Field, FieldType, Form, Link, PageBody};
@@ -161,6 +162,12 @@ fn record(ctl: &Controller, name: EventName, user_id: i64) {
             .request(&ctl.config, &ctl.req)
             .user(user_id),
     );
+}
+
+/// Mails `user` a security notice about their second factor (when notices are on).
+async fn notify(ctl: &Controller, user: &User, notice: Notice<'_>) {
+    let to = user.email().unwrap_or_default();
+    send_notice(&ctl.config, &ctl.req, &ctl.lang, to, notice).await;
 }
 
 fn back_to_sign_in(ctl: &Controller, key: &str) -> Outcome {
@@ -448,6 +455,7 @@ async fn enable(
             records.take_enrol_secret(user.id).await?;
             let (user, codes) = verify::enable(&ext, &config, &user, &secret).await?;
             record(ctl, events::ENABLED, user.id);
+            notify(ctl, &user, Notice::SecondFactorEnabled).await;
             ctl.user = Some(user);
             Ok(Outcome::render(move |ctl: &Controller| {
                 codes_page(ctl, &codes)
@@ -472,6 +480,7 @@ async fn regenerate(
             }
             let (user, codes) = verify::regenerate(&ext, &config, &user).await?;
             record(ctl, events::CODES_REGENERATED, user.id);
+            notify(ctl, &user, Notice::RecoveryCodesRegenerated).await;
             ctl.user = Some(user);
             Ok(Outcome::render(move |ctl: &Controller| {
                 codes_page(ctl, &codes)
@@ -489,6 +498,7 @@ async fn disable(req: HttpRequest, body: Bytes) -> Result<HttpResponse, PowError
             let config = ctl.config.clone();
             let user = verify::disable(&config, &user).await?;
             record(ctl, events::DISABLED, user.id);
+            notify(ctl, &user, Notice::SecondFactorDisabled).await;
             ctl.user = Some(user);
             flash::put_info(&ctl.req, ctl.message("pow_two_factor_disabled"));
             Ok(Outcome::redirect(

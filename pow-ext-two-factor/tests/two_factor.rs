@@ -10,6 +10,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use actix_web::{web, HttpResponse};
+use pow_core::mailer::MemoryMailer;
 use pow_core::password::Pbkdf2Hasher;
 use pow_core::session::MaybeUser;
 use pow_core::store::{MemoryStore, Store};
@@ -33,15 +34,17 @@ async fn me(user: MaybeUser) -> HttpResponse {
 }
 
 /// Serves the pages, the JSON API and `GET /me` with two-factor and remember-me enabled.
-fn start(store: Arc<dyn Store>) -> (PowConfig, SocketAddr) {
+fn start(store: Arc<dyn Store>) -> (PowConfig, SocketAddr, MemoryMailer) {
     let db = std::env::temp_dir().join(format!(
         "pow-two-factor-{}.db",
         pow_core::token::generate_uuid()
     ));
     let users = DieselUsersContext::connect(&db.display().to_string()).unwrap();
+    let mailer = MemoryMailer::new();
     let config = PowConfig::builder("t".repeat(64))
         .users(users.clone())
         .hasher(Pbkdf2Hasher::new(1))
+        .mailer(Arc::new(mailer.clone()))
         .store(store)
         .extension(TwoFactor::new().issuer("pow-rs tests"))
         .extension(PersistentSession::new())
@@ -58,7 +61,7 @@ fn start(store: Arc<dyn Store>) -> (PowConfig, SocketAddr) {
             ))
             .route("/me", web::get().to(me))
     });
-    (config, addr)
+    (config, addr, mailer)
 }
 
 fn sign_in(c: &mut Client, remember: bool) -> Response {
@@ -164,7 +167,7 @@ fn enrol(c: &mut Client, used: &mut Vec<u64>) -> (String, Vec<String>) {
 }
 
 fn two_steps(store: Arc<dyn Store>) {
-    let (config, addr) = start(store);
+    let (config, addr, mailer) = start(store);
     let mut used = Vec::new();
     let mut c = Client::new(addr);
     assert_eq!(
@@ -173,6 +176,8 @@ fn two_steps(store: Arc<dyn Store>) {
         "no second factor yet"
     );
     let (key, codes) = enrol(&mut c, &mut used);
+    let notice = mailer.last_to(EMAIL).expect("a notice: two-factor on");
+    assert_eq!(notice.subject, "Two-factor authentication was turned on");
     let user = config
         .users()
         .unwrap()
@@ -284,6 +289,8 @@ fn two_steps(store: Arc<dyn Store>) {
         .unwrap()
         .expect("a valid access token");
     assert_eq!(session.user.id, user.id);
+    let notice = mailer.last_to(EMAIL).expect("a notice: new API client");
+    assert_eq!(notice.subject, "A new API client signed in");
     // The token was used.
     let res = attempt(&mut api, &token, &codes[3]);
     assert_eq!(res.status, 401, "{}", res.body);
@@ -304,10 +311,14 @@ fn two_steps(store: Arc<dyn Store>) {
         &[("_csrf_token", &page.csrf())],
     );
     assert!(res.body.contains("Your recovery codes"), "{}", res.body);
+    let notice = mailer.last_to(EMAIL).expect("a notice: new codes");
+    assert_eq!(notice.subject, "New recovery codes were created");
     let page = desk.get("/two-factor");
     assert!(page.body.contains("You have 10 recovery codes left."));
     let res = desk.post("/two-factor/disable", &[("_csrf_token", &page.csrf())]);
     assert_eq!(res.location(), "/registration/edit");
+    let notice = mailer.last_to(EMAIL).expect("a notice: two-factor off");
+    assert_eq!(notice.subject, "Two-factor authentication was turned off");
     sign_out(&mut desk);
     assert_eq!(sign_in(&mut desk, false).location(), "/", "one step again");
 }
@@ -329,7 +340,7 @@ fn two_steps_on_redis() {
 /// The account page links to the settings, in each language.
 #[test]
 fn the_account_page_links_to_the_settings() {
-    let (_, addr) = start(Arc::new(MemoryStore::new()));
+    let (_, addr, _) = start(Arc::new(MemoryStore::new()));
     for (lang, text) in [
         ("en", "Two-factor authentication"),
         ("de", "Zwei-Faktor-Authentifizierung"),
@@ -351,7 +362,7 @@ fn the_account_page_links_to_the_settings() {
 /// One code sent by two browsers at once, each with its own pending sign-in: one signs in.
 #[test]
 fn a_code_signs_in_once_under_concurrent_use() {
-    let (_, addr) = start(Arc::new(MemoryStore::new()));
+    let (_, addr, _) = start(Arc::new(MemoryStore::new()));
     let mut used = Vec::new();
     let mut c = Client::new(addr);
     sign_in(&mut c, false);

@@ -208,6 +208,7 @@ pub(crate) async fn session_create(
             api.tokens().sign_out(&pair.access_token).await?;
             return Err(ApiError::invalid_credentials(&req, &config));
         }
+        api.notify_sign_in(&req, &user).await;
         ctl.user = Some(user);
         Ok(token_response_with(&pair, data))
     })

@@ -375,7 +375,24 @@ impl ApiContext {
         self.before_issue(req, user, action).await?;
         let data = self.token_data(req, user, action).await?;
         let pair = self.issue_tokens(req, user).await?;
+        if action != ApiAction::Registration {
+            self.notify_sign_in(req, user).await;
+        }
         Ok(token_response_with(&pair, data))
+    }
+
+    /// Mails `user` the "new API client signed in" security notice (when notices are on).
+    pub(crate) async fn notify_sign_in(&self, req: &HttpRequest, user: &User) {
+        let lang = error::language(req, Some(self.config()));
+        let to = user.email().unwrap_or_default();
+        crate::mailer::send_notice(
+            self.config(),
+            req,
+            &lang,
+            to,
+            crate::mailer::Notice::ApiTokenIssued,
+        )
+        .await;
     }
 
     /// Issues a new token pair for `user`, starting a new sign-in from the device of `req`

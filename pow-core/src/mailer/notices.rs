@@ -18,6 +18,20 @@ pub enum Notice<'a> {
         /// The new address.
         new_email: &'a str,
     },
+    /// A change of the email address to this one waits for the new address to confirm;
+    /// the notice goes to the current address, with a link that cancels the change.
+    EmailChangeRequested {
+        /// The address waiting for confirmation.
+        new_email: &'a str,
+    },
+    /// A second sign-in factor was turned on.
+    SecondFactorEnabled,
+    /// The second sign-in factor was turned off.
+    SecondFactorDisabled,
+    /// New recovery codes replaced the old ones.
+    RecoveryCodesRegenerated,
+    /// An API client signed in and got a new token pair.
+    ApiTokenIssued,
 }
 
 impl Notice<'_> {
@@ -25,6 +39,11 @@ impl Notice<'_> {
         match self {
             Self::PasswordChanged => "security/password_changed",
             Self::EmailChanged { .. } => "security/email_changed",
+            Self::EmailChangeRequested { .. } => "security/email_change_requested",
+            Self::SecondFactorEnabled => "security/second_factor_enabled",
+            Self::SecondFactorDisabled => "security/second_factor_disabled",
+            Self::RecoveryCodesRegenerated => "security/recovery_codes_regenerated",
+            Self::ApiTokenIssued => "security/api_token_issued",
         }
     }
 
@@ -32,6 +51,11 @@ impl Notice<'_> {
         match self {
             Self::PasswordChanged => "notice-password-changed",
             Self::EmailChanged { .. } => "notice-email-changed",
+            Self::EmailChangeRequested { .. } => "notice-email-change-requested",
+            Self::SecondFactorEnabled => "notice-second-factor-enabled",
+            Self::SecondFactorDisabled => "notice-second-factor-disabled",
+            Self::RecoveryCodesRegenerated => "notice-recovery-codes-regenerated",
+            Self::ApiTokenIssued => "notice-api-token-issued",
         }
     }
 }
@@ -46,6 +70,19 @@ pub async fn send_notice(
     to: &str,
     notice: Notice<'_>,
 ) {
+    send_notice_with_link(config, req, lang, to, notice, None).await;
+}
+
+/// [`send_notice`] with a button: `link` is `(label, url)`, say a link that undoes the
+/// change.
+pub async fn send_notice_with_link(
+    config: &PowConfig,
+    req: &HttpRequest,
+    lang: &LanguageIdentifier,
+    to: &str,
+    notice: Notice<'_>,
+    link: Option<(&str, &str)>,
+) {
     if !config.security_notices() || to.is_empty() {
         return;
     }
@@ -56,12 +93,13 @@ pub async fn send_notice(
     let ip = device.ip.unwrap_or_else(|| unknown.clone());
     let browser = device.user_agent.unwrap_or(unknown);
     let intro = match notice {
-        Notice::EmailChanged { new_email } => messages.message(
-            lang,
-            &format!("{}-intro", notice.key()),
-            &[("email", MessageArg::from(new_email))],
-        ),
-        Notice::PasswordChanged => messages.message(lang, &format!("{}-intro", notice.key()), &[]),
+        Notice::EmailChanged { new_email } | Notice::EmailChangeRequested { new_email } => messages
+            .message(
+                lang,
+                &format!("{}-intro", notice.key()),
+                &[("email", MessageArg::from(new_email))],
+            ),
+        _ => messages.message(lang, &format!("{}-intro", notice.key()), &[]),
     };
     let details = messages.message(
         lang,
@@ -89,7 +127,7 @@ pub async fn send_notice(
             to,
             subject: &subject,
             paragraphs: &paragraphs,
-            link: None,
+            link,
         },
     );
     let sent = match mail {

@@ -142,6 +142,25 @@ fn session_key(session_id: &str) -> Key {
     Key(vec!["session".to_owned(), session_id.to_owned()])
 }
 
+/// The marker a cached user carries in `password_hash` when the user has a password.
+const PASSWORD_NOT_CACHED: &str = "";
+
+/// The bytes of `user` as cached: everything but the password hash, which never leaves the
+/// users table. A user with a password keeps `Some("")`, so "has a password" still reads
+/// right from a session; nothing compares or verifies a cached hash.
+fn cached_user(user: &User) -> Result<Vec<u8>, serde_json::Error> {
+    if user
+        .password_hash
+        .as_deref()
+        .is_none_or(|hash| hash == PASSWORD_NOT_CACHED)
+    {
+        return serde_json::to_vec(user);
+    }
+    let mut stripped = user.clone();
+    stripped.password_hash = Some(PASSWORD_NOT_CACHED.to_owned());
+    serde_json::to_vec(&stripped)
+}
+
 fn user_key(user_id: i64) -> Key {
     Key(vec!["user".to_owned(), user_id.to_string()])
 }
@@ -220,7 +239,7 @@ impl CredentialsCache {
                     rotated_to: None,
                 })?,
             ),
-            (user_key(user.id), serde_json::to_vec(user)?),
+            (user_key(user.id), cached_user(user)?),
             (
                 SESSIONS.key(user.id, session_id),
                 serde_json::to_vec(&IndexRecord::of(metadata))?,
@@ -457,7 +476,7 @@ impl CredentialsCache {
         self.store
             .put(
                 &self.namespace,
-                vec![(user_key(user.id), serde_json::to_vec(user)?)],
+                vec![(user_key(user.id), cached_user(user)?)],
                 Some(self.ttl),
             )
             .await

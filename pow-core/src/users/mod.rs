@@ -185,7 +185,9 @@ pub type Changes = BTreeMap<String, Value>;
 pub struct User {
     /// Primary key.
     pub id: i64,
-    /// Stored password hash; `None` for users without a password (e.g. invited).
+    /// Stored password hash; `None` for users without a password (e.g. invited). A user
+    /// read from a session (the cache store) has `Some("")` instead of the hash: the hash
+    /// is never cached, so read the row from the users context to check a password.
     pub password_hash: Option<String>,
     /// When the row was inserted.
     pub inserted_at: DateTime<Utc>,

@@ -186,16 +186,17 @@ async fn update_form(req: HttpRequest, form: FormData) -> Result<HttpResponse, P
             let users = ctl.config.users()?.clone();
             let (cfg, params, loaded) = (ctl.config.clone(), ctl.params.clone(), current.clone());
             // Re-read the row: the cached user may be stale (e.g. a password changed elsewhere).
-            let result = run_blocking(move || {
+            let (old_hash, result) = run_blocking(move || {
                 let fresh = users.get(&cfg, loaded.id)?.unwrap_or(loaded);
-                users.update(&cfg, &fresh, &params)
+                let old_hash = fresh.password_hash.clone();
+                Ok((old_hash, users.update(&cfg, &fresh, &params)?))
             })
             .await?;
             match result {
                 Ok(updated) => {
                     let old_email = current.email().unwrap_or_default().to_owned();
                     let new_email = updated.email().unwrap_or_default().to_owned();
-                    if updated.password_hash != current.password_hash {
+                    if updated.password_hash != old_hash {
                         // A new password ends every other session and remember-me token.
                         session::revoke_user(&ctl.config, &updated).await?;
                         let notice = crate::mailer::Notice::PasswordChanged;

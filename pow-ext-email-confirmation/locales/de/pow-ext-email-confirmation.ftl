@@ -24,3 +24,8 @@ pow_email_confirmation_mail_expiry_minutes = Der Link ist { $count ->
    *[other] { $count } Minuten
 } lang gültig.
 pow_email_confirmation_mail_ignore = Falls Sie das nicht angefordert haben, können Sie diese E-Mail ignorieren.
+
+## Cancelling a pending email change (link in the notice to the current address)
+
+pow_email_confirmation_change_cancelled = Die Änderung der E-Mail-Adresse wurde abgebrochen.
+pow_email_confirmation_title_cancel = E-Mail-Änderung abbrechen

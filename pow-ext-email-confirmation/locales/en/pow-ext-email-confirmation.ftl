@@ -28,3 +28,8 @@ pow_email_confirmation_mail_expiry_minutes = The link is valid for { $count ->
    *[other] { $count } minutes
 }.
 pow_email_confirmation_mail_ignore = If you didn't ask for this, you can ignore this e-mail.
+
+## Cancelling a pending email change (link in the notice to the current address)
+
+pow_email_confirmation_change_cancelled = The change of the email address was cancelled.
+pow_email_confirmation_title_cancel = Cancel the email change

@@ -24,3 +24,8 @@ pow_email_confirmation_mail_expiry_minutes = Le lien est valable { $count ->
    *[other] { $count } minutes
 }.
 pow_email_confirmation_mail_ignore = Si vous n'êtes pas à l'origine de cette demande, vous pouvez ignorer cet e-mail.
+
+## Cancelling a pending email change (link in the notice to the current address)
+
+pow_email_confirmation_change_cancelled = Le changement d'adresse e-mail a été annulé.
+pow_email_confirmation_title_cancel = Annuler le changement d'adresse e-mail
