@@ -41,6 +41,15 @@ pub struct MessageVerifier {
     /// HMAC state keyed for [`SESSION_SALT`], prepared once: session tokens are checked on
     /// every request, so they skip the key cache (and its lock) and the HMAC key setup.
     session_mac: Hmac<Sha256>,
+    /// Retired secrets of the key ring, newest first: they still verify, never sign.
+    retired: Arc<[RetiredKey]>,
+}
+
+/// A retired secret of the key ring, with the id it is known by in logs.
+#[derive(Clone)]
+struct RetiredKey {
+    id: Arc<str>,
+    verifier: MessageVerifier,
 }
 
 impl std::fmt::Debug for MessageVerifier {
@@ -66,7 +75,51 @@ impl MessageVerifier {
             secret: Arc::from(secret_key_base),
             keys: Arc::default(),
             session_mac,
+            retired: Arc::from([]),
         }
+    }
+
+    /// A key ring: signs with `current`; verifies with `current`, then with each retired
+    /// secret in order (`(id, secret)`, newest first). Retiring a secret for good is
+    /// dropping it from the list.
+    ///
+    /// ```
+    /// use pow_core::token::MessageVerifier;
+    /// let (old, new) = ("a".repeat(64), "b".repeat(64));
+    /// let signed = MessageVerifier::new(old.as_bytes()).sign_token("salt", "t");
+    /// let ring = MessageVerifier::with_retired(new.as_bytes(), &[("2026-01", old.as_bytes())]);
+    /// assert_eq!(ring.verify_token("salt", &signed).as_deref(), Some("t"));
+    /// assert!(MessageVerifier::new(new.as_bytes()).verify_token("salt", &signed).is_none());
+    /// ```
+    pub fn with_retired(current: &[u8], retired: &[(&str, &[u8])]) -> Self {
+        let mut verifier = Self::new(current);
+        verifier.retired = retired
+            .iter()
+            .map(|(id, secret)| RetiredKey {
+                id: Arc::from(*id),
+                verifier: Self::new(secret),
+            })
+            .collect();
+        verifier
+    }
+
+    /// The ids of the retired secrets, newest first.
+    pub fn retired_ids(&self) -> impl Iterator<Item = &str> {
+        self.retired.iter().map(|key| &*key.id)
+    }
+
+    /// Every secret's verifier, the current one first, then the retired ones: what keyed
+    /// hashes and cookies are checked against.
+    pub fn ring(&self) -> impl Iterator<Item = &MessageVerifier> {
+        std::iter::once(self).chain(self.retired.iter().map(|key| &key.verifier))
+    }
+
+    /// The key derived for `salt` from every secret of the ring, the current one first
+    /// (see [`derive_key`](Self::derive_key)): check a keyed hash against each.
+    pub fn derive_keys(&self, salt: &str) -> Vec<[u8; KEY_LENGTH]> {
+        self.ring()
+            .map(|verifier| verifier.derive_key(salt))
+            .collect()
     }
 
     /// The HS256 signature of `message` for `salt`.
@@ -119,6 +172,18 @@ impl MessageVerifier {
     /// Verifies a signed token and returns its payload. The signature is compared in
     /// constant time. HS256, HS384 and HS512 protected headers are accepted.
     pub fn verify(&self, salt: &str, signed: &str) -> Option<Vec<u8>> {
+        if let Some(message) = self.verify_one(salt, signed) {
+            return Some(message);
+        }
+        self.retired.iter().find_map(|key| {
+            let message = key.verifier.verify_one(salt, signed)?;
+            tracing::debug!(key = %key.id, "a token verified with a retired secret");
+            Some(message)
+        })
+    }
+
+    /// [`verify`](Self::verify) with this secret alone.
+    fn verify_one(&self, salt: &str, signed: &str) -> Option<Vec<u8>> {
         let mut parts = signed.split('.');
         let (protected, payload, signature) = (parts.next()?, parts.next()?, parts.next()?);
         if parts.next().is_some() {

@@ -45,7 +45,8 @@ pub(crate) struct Grant {
 pub(crate) struct Records {
     store: Arc<dyn Store>,
     namespace: String,
-    key: [u8; 32],
+    /// The key of every secret of the ring, the current one first.
+    keys: Vec<[u8; 32]>,
     ttl: Duration,
 }
 
@@ -54,18 +55,29 @@ impl Records {
         Self {
             store: Arc::clone(config.store()),
             namespace: config.namespaced("passwordless"),
-            key: config.verifier().derive_key("pow passwordless"),
+            keys: config.verifier().derive_keys("pow passwordless"),
             ttl,
         }
     }
 
     /// The keyed hash under which a secret (a link token, a code) is stored.
     pub(crate) fn hash(&self, secret: &str) -> String {
-        keyed_digest(&self.key, secret)
+        self.hashes(secret).next().unwrap_or_default()
+    }
+
+    /// The secret's keyed hash under each key of the ring, the current one first.
+    pub(crate) fn hashes<'a>(&'a self, secret: &'a str) -> impl Iterator<Item = String> + 'a {
+        self.keys.iter().map(move |key| keyed_digest(key, secret))
     }
 
     fn link_key(&self, token: &str) -> Key {
         Key(vec!["link".to_owned(), self.hash(token)])
+    }
+
+    /// The store keys a link may sit under: one per key of the ring.
+    fn link_keys<'a>(&'a self, token: &'a str) -> impl Iterator<Item = Key> + 'a {
+        self.hashes(token)
+            .map(|hash| Key(vec!["link".to_owned(), hash]))
     }
 
     fn code_key(id: &str) -> Key {
@@ -96,20 +108,22 @@ impl Records {
 
     /// The link's grant, left in place (to show a form first).
     pub(crate) async fn link(&self, token: &str) -> Result<Option<Grant>, StoreError> {
-        Ok(Self::decode(
-            self.store
-                .get(&self.namespace, &self.link_key(token))
-                .await?,
-        ))
+        for key in self.link_keys(token) {
+            if let Some(grant) = Self::decode(self.store.get(&self.namespace, &key).await?) {
+                return Ok(Some(grant));
+            }
+        }
+        Ok(None)
     }
 
     /// Uses the link: of concurrent callers at most one gets its grant.
     pub(crate) async fn take_link(&self, token: &str) -> Result<Option<Grant>, StoreError> {
-        Ok(Self::decode(
-            self.store
-                .take(&self.namespace, &self.link_key(token))
-                .await?,
-        ))
+        for key in self.link_keys(token) {
+            if let Some(grant) = Self::decode(self.store.take(&self.namespace, &key).await?) {
+                return Ok(Some(grant));
+            }
+        }
+        Ok(None)
     }
 
     pub(crate) async fn code(&self, id: &str) -> Result<Option<Grant>, StoreError> {

@@ -131,7 +131,12 @@ impl ResetTokens {
         let Some(user) = run_blocking(move || users.get(&cfg, user_id)).await? else {
             return Ok(None);
         };
-        if !secure_compare(stamp(config, &user).as_bytes(), record.stamp.as_bytes()) {
+        // Any secret of the key ring: a link mailed before a key change still works.
+        let keys = config.verifier().derive_keys(STAMP_SALT);
+        let matches = keys.iter().fold(false, |found, key| {
+            found | secure_compare(stamp_with(key, &user).as_bytes(), record.stamp.as_bytes())
+        });
+        if !matches {
             return Ok(None);
         }
         Ok(Some(Loaded { key, record, user }))
@@ -172,7 +177,11 @@ impl ResetTokens {
 /// A keyed hash of the account's state: id, email and password hash. A token works only
 /// while it matches, so changing the password or the email kills every link out there.
 fn stamp(config: &PowConfig, user: &User) -> String {
-    let key = config.verifier().derive_key(STAMP_SALT);
+    stamp_with(&config.verifier().derive_key(STAMP_SALT), user)
+}
+
+/// [`stamp`] under one key of the ring.
+fn stamp_with(key: &[u8], user: &User) -> String {
     let mut message = Vec::with_capacity(128);
     message.extend_from_slice(&user.id.to_be_bytes());
     for part in [
@@ -182,5 +191,5 @@ fn stamp(config: &PowConfig, user: &User) -> String {
         message.extend_from_slice(&(part.len() as u64).to_be_bytes());
         message.extend_from_slice(part.as_bytes());
     }
-    URL_SAFE_NO_PAD.encode(hmac_sha256(&key, &message))
+    URL_SAFE_NO_PAD.encode(hmac_sha256(key, &message))
 }

@@ -101,13 +101,31 @@ pub(crate) fn new_recovery_codes(count: usize) -> Vec<String> {
 /// What is stored of a recovery code: a keyed hash of its normalized form (case, spaces
 /// and dashes do not matter when it is typed back).
 pub(crate) fn recovery_hash(config: &PowConfig, code: &str) -> String {
-    let normalized: String = code
-        .chars()
+    keyed_digest(
+        &config.verifier().derive_key(RECOVERY_SALT),
+        &normalize(code),
+    )
+}
+
+/// The keyed hashes of a typed recovery code under every secret of the key ring, the
+/// current one first: codes stored before a key change still match.
+pub(crate) fn recovery_hashes_of(config: &PowConfig, code: &str) -> Vec<String> {
+    let normalized = normalize(code);
+    config
+        .verifier()
+        .derive_keys(RECOVERY_SALT)
+        .iter()
+        .map(|key| keyed_digest(key, &normalized))
+        .collect()
+}
+
+const RECOVERY_SALT: &str = "pow two-factor recovery code";
+
+fn normalize(code: &str) -> String {
+    code.chars()
         .filter(char::is_ascii_alphanumeric)
         .map(|c| c.to_ascii_uppercase())
-        .collect();
-    let key = config.verifier().derive_key("pow two-factor recovery code");
-    keyed_digest(&key, &normalized)
+        .collect()
 }
 
 #[cfg(test)]

@@ -70,14 +70,21 @@ pub(crate) async fn check(
             Checked::Invalid
         });
     }
-    let hash = totp::recovery_hash(config, code);
+    let typed = totp::recovery_hashes_of(config, code);
     let hashes = recovery_hashes(user);
-    // Every stored hash is compared, in constant time each.
-    let mut found = false;
+    // Every stored hash is compared with the code's hash under each key, in constant time.
+    let mut found = None;
     for stored in &hashes {
-        found |= secure_compare(stored.as_bytes(), hash.as_bytes());
+        for hash in &typed {
+            if secure_compare(stored.as_bytes(), hash.as_bytes()) {
+                found = Some(stored.clone());
+            }
+        }
     }
-    if !found || !records.claim_recovery(user.id, &hash).await? {
+    let Some(hash) = found else {
+        return Ok(Checked::Invalid);
+    };
+    if !records.claim_recovery(user.id, &hash).await? {
         return Ok(Checked::Invalid);
     }
     let left: Vec<&String> = hashes.iter().filter(|h| **h != hash).collect();

@@ -19,6 +19,7 @@ use crate::web::{DefaultRoutes, Routes};
 /// Builder for [`PowConfig`]. Each setter says its default.
 pub struct PowConfigBuilder {
     secret_key_base: Vec<u8>,
+    retired_secrets: Vec<(String, Vec<u8>)>,
     name: Option<String>,
     user_id_field: String,
     table: String,
@@ -59,6 +60,7 @@ impl PowConfigBuilder {
     pub(super) fn new(secret_key_base: Vec<u8>) -> Self {
         Self {
             secret_key_base,
+            retired_secrets: Vec::new(),
             name: None,
             user_id_field: "email".into(),
             table: "users".into(),
@@ -273,6 +275,22 @@ impl PowConfigBuilder {
         self
     }
 
+    /// Adds a retired secret to the key ring, known as `id` in logs. New cookies, tokens and
+    /// keyed hashes use the secret given to [`PowConfig::builder`]; retired secrets (in the
+    /// order added, newest first) still verify what they signed: session cookies, session
+    /// and API tokens, mailed links, CSRF tokens, keyed hashes. Put the old secret here when
+    /// you change `secret_key_base`, keep it for as long as anything it signed may come back
+    /// (the longest of the mailed-link, remember-me and session lifetimes), then drop it.
+    /// To take over a Pow app's links, add Pow's `secret_key_base` here.
+    pub fn retired_secret_key_base(
+        mut self,
+        id: impl Into<String>,
+        secret: impl Into<Vec<u8>>,
+    ) -> Self {
+        self.retired_secrets.push((id.into(), secret.into()));
+        self
+    }
+
     /// Whether users get a mail when their password or email address changes (with when,
     /// from which address and browser, and what to do if it was not them). The default is
     /// `true`.
@@ -366,6 +384,15 @@ impl PowConfigBuilder {
                 "secret_key_base has to be at least {MIN_SECRET_KEY_BASE_LEN} bytes (got {}); \
                  generate one with `openssl rand -base64 48`",
                 self.secret_key_base.len()
+            )));
+        }
+        if let Some((id, _)) = self
+            .retired_secrets
+            .iter()
+            .find(|(_, secret)| secret.len() < MIN_SECRET_KEY_BASE_LEN)
+        {
+            return Err(PowError::Config(format!(
+                "the retired secret {id:?} is shorter than {MIN_SECRET_KEY_BASE_LEN} bytes"
             )));
         }
         let policy = self.password_policy;
@@ -507,7 +534,14 @@ impl PowConfigBuilder {
         );
         Ok(PowConfig {
             inner: Arc::new(Inner {
-                verifier: MessageVerifier::new(&self.secret_key_base),
+                verifier: MessageVerifier::with_retired(
+                    &self.secret_key_base,
+                    &self
+                        .retired_secrets
+                        .iter()
+                        .map(|(id, secret)| (id.as_str(), secret.as_slice()))
+                        .collect::<Vec<_>>(),
+                ),
                 secret_key_base: self.secret_key_base,
                 name,
                 user_id_field: self.user_id_field,

@@ -16,7 +16,20 @@ const ENCRYPTION_SALT: &str = "pow cookie session encryption";
 ///
 /// Stable across restarts and workers as long as the secret key base is.
 pub fn cookie_key(config: &PowConfig) -> Key {
-    let verifier = config.verifier();
+    key_of(config, config.verifier())
+}
+
+/// The cookie keys of the retired secrets of the key ring, newest first.
+pub(crate) fn retired_cookie_keys(config: &PowConfig) -> Vec<Key> {
+    config
+        .verifier()
+        .ring()
+        .skip(1)
+        .map(|verifier| key_of(config, verifier))
+        .collect()
+}
+
+fn key_of(config: &PowConfig, verifier: &crate::token::MessageVerifier) -> Key {
     let mut bytes = [0u8; 64];
     bytes[..32].copy_from_slice(&verifier.derive_key(&config.namespaced(SIGNING_SALT)));
     bytes[32..].copy_from_slice(&verifier.derive_key(&config.namespaced(ENCRYPTION_SALT)));

@@ -100,6 +100,7 @@ pub(crate) mod guard;
 pub(crate) mod live;
 mod metadata;
 mod middleware;
+mod rekey;
 mod response_cookies;
 
 #[doc(hidden)]
@@ -118,6 +119,7 @@ pub use guard::{
 pub use live::{InvalidLiveSessionId, LiveEvent, LiveEvents, LiveSessionId, LiveSessions};
 pub use metadata::{Device, RememberedInfo, SessionInfo, SessionMetadata};
 pub use middleware::{CookieSource, PowSessionMiddleware};
+pub use rekey::RekeyService;
 pub use response_cookies::queue_cookie;
 
 pub(crate) use crate::time::{duration_ms, now_ms};

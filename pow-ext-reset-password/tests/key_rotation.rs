@@ -1,0 +1,153 @@
+//! Key rotation over HTTP: a session cookie, an API access token and a mailed reset link
+//! issued under secret A keep working once the key ring is [B, A], and stop working once
+//! it is [B]. Each ring is a new server over the same users database and cache store.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use actix_web::{web, App, HttpResponse};
+use pow_core::mailer::MemoryMailer;
+use pow_core::password::Pbkdf2Hasher;
+use pow_core::session::{MaybeUser, PowMiddleware};
+use pow_core::store::{MemoryStore, Store};
+use pow_core::test_client::{serve, Client};
+use pow_core::users::diesel::DieselUsersContext;
+use pow_core::PowConfig;
+use pow_ext_reset_password::{MailDelivery, ResetPassword};
+
+const PASSWORD: &str = "correct horse battery";
+
+struct Shared {
+    db: PathBuf,
+    store: Arc<dyn Store>,
+    mailer: MemoryMailer,
+}
+
+async fn me(user: MaybeUser) -> HttpResponse {
+    HttpResponse::Ok().body(match user.0 {
+        Some(user) => format!("user:{}", user.id),
+        None => "anonymous".to_owned(),
+    })
+}
+
+/// A server whose key ring is `current` then `retired`.
+fn start(shared: &Shared, current: &str, retired: &[&str]) -> (PowConfig, SocketAddr) {
+    let users = DieselUsersContext::connect(&shared.db.display().to_string()).unwrap();
+    let mut builder = PowConfig::builder(current.repeat(64))
+        .users(users.clone())
+        .hasher(Pbkdf2Hasher::new(1))
+        .store(Arc::clone(&shared.store))
+        .mailer(shared.mailer.clone())
+        .base_url("http://localhost")
+        .extension(ResetPassword::new().mail_delivery(MailDelivery::Inline));
+    for id in retired {
+        builder = builder.retired_secret_key_base(*id, id.repeat(64));
+    }
+    let config = builder.build().unwrap();
+    users.migrate(&config).unwrap();
+    let served = config.clone();
+    let addr = serve(move || {
+        App::new()
+            .configure(pow_core::web::configure(served.clone()))
+            .configure(pow_core::api::configure(
+                served.clone(),
+                pow_core::api::ApiOptions::new(),
+            ))
+            .route("/me", web::get().to(me))
+            .wrap(PowMiddleware::new(served.clone()))
+    });
+    (config, addr)
+}
+
+/// A browser on `addr` holding `cookies`.
+fn browser(addr: SocketAddr, cookies: &BTreeMap<String, String>) -> Client {
+    let mut c = Client::new(addr);
+    c.cookies = cookies.clone();
+    c
+}
+
+fn access_token_works(config: &PowConfig, token: &str) -> bool {
+    actix_web::rt::System::new()
+        .block_on(pow_core::api::authenticate(config, token))
+        .unwrap()
+        .is_some()
+}
+
+#[test]
+fn what_a_retired_key_signed_works_until_it_leaves_the_ring() {
+    let shared = Shared {
+        db: std::env::temp_dir().join(format!(
+            "pow-key-rotation-{}.db",
+            pow_core::token::generate_uuid()
+        )),
+        store: Arc::new(MemoryStore::new()),
+        mailer: MemoryMailer::new(),
+    };
+
+    // Under A: a browser session, an API token, a mailed reset link.
+    let (config_a, addr) = start(&shared, "a", &[]);
+    let user = pow_core::testing::create_user(&config_a, "ada@example.com", PASSWORD).unwrap();
+    let signed_in = format!("user:{}", user.id);
+    let mut c = Client::new(addr);
+    c.sign_in("ada@example.com", PASSWORD);
+    assert_eq!(c.get("/me").body, signed_in);
+    let cookies_a = c.cookies.clone();
+    let body = serde_json::json!({ "user": { "email": "ada@example.com", "password": PASSWORD } });
+    let res = Client::new(addr).request("POST", "/api/v1/session", Some(body.to_string()));
+    assert_eq!(res.status, 200, "{}", res.body);
+    let json: serde_json::Value = serde_json::from_str(&res.body).unwrap();
+    let access = json["data"]["access_token"].as_str().unwrap().to_owned();
+    let mut anonymous = Client::new(addr);
+    let page = anonymous.get("/reset-password/new");
+    let res = anonymous.post(
+        "/reset-password",
+        &[
+            ("_csrf_token", &page.csrf()),
+            ("user[email]", "ada@example.com"),
+        ],
+    );
+    assert_eq!(res.status, 302, "{}", res.body);
+    let mail = shared.mailer.last_to("ada@example.com").unwrap();
+    assert_eq!(mail.subject, "Reset password link");
+    let link = mail
+        .text
+        .lines()
+        .find_map(|l| l.strip_prefix("http://localhost"))
+        .expect("a reset link")
+        .to_owned();
+
+    // Under [B, A]: all three still work, and a form posts (its CSRF secret too).
+    let (config_ba, addr) = start(&shared, "b", &["a"]);
+    let mut c = browser(addr, &cookies_a);
+    assert_eq!(c.get("/me").body, signed_in, "cookie signed under A");
+    let page = c.get("/registration/edit");
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(access_token_works(&config_ba, &access));
+    let form = Client::new(addr).get(&link);
+    assert_eq!(form.status, 200, "{}", form.body);
+    assert!(form.body.contains(r#"name="user[password]""#));
+    // What B signs now, B alone verifies.
+    let fresh = config_ba.verifier().sign_token("salt", "t");
+    assert!(config_a.verifier().verify_token("salt", &fresh).is_none());
+
+    // Under [B]: none of them.
+    let (config_b, addr) = start(&shared, "b", &[]);
+    let mut c = browser(addr, &cookies_a);
+    assert_eq!(c.get("/me").body, "anonymous", "cookie signed under A");
+    assert!(!access_token_works(&config_b, &access));
+    let res = Client::new(addr).get(&link);
+    assert_eq!(res.location(), "/reset-password/new", "link signed under A");
+}
+
+#[test]
+fn a_short_retired_secret_is_refused() {
+    let err = PowConfig::builder("b".repeat(64))
+        .retired_secret_key_base("old", "short")
+        .build()
+        .unwrap_err();
+    assert!(err.to_string().contains("\"old\""), "{err}");
+}
