@@ -233,3 +233,34 @@ pub fn test_redis_store(
     let store = runtime.block_on(crate::store::RedisStore::connect(url, prefix))?;
     Ok(std::sync::Arc::new(store))
 }
+
+/// Every string a copy of `namespace` in `store` holds: each key segment and each JSON
+/// string in each value (keys of up to six segments). For tests that read a dump back and
+/// try each string as a token.
+///
+/// # Errors
+/// The store's error.
+pub async fn dumped_strings(
+    store: &dyn crate::store::Store,
+    namespace: &str,
+) -> Result<Vec<String>, crate::store::StoreError> {
+    fn strings(value: &serde_json::Value, out: &mut Vec<String>) {
+        match value {
+            serde_json::Value::String(s) => out.push(s.clone()),
+            serde_json::Value::Array(items) => items.iter().for_each(|v| strings(v, out)),
+            serde_json::Value::Object(map) => map.values().for_each(|v| strings(v, out)),
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    for len in 1..=6 {
+        let pattern = vec![crate::store::KeyPattern::Any; len];
+        for (key, value) in store.all(namespace, &pattern).await? {
+            out.extend(key.segments().iter().cloned());
+            if let Ok(json) = serde_json::from_slice::<serde_json::Value>(&value) {
+                strings(&json, &mut out);
+            }
+        }
+    }
+    Ok(out)
+}

@@ -103,6 +103,22 @@ impl MessageVerifier {
         verifier
     }
 
+    /// The keyed hash under which a token for `purpose` is kept at rest (store key or
+    /// database column), so a dump of the store or the users table holds no usable token.
+    /// Uses the current secret; look a token up with [`token_digests`](Self::token_digests).
+    pub fn token_digest(&self, purpose: &str, token: &str) -> String {
+        keyed_digest(&self.derive_key(&token_salt(purpose)), token)
+    }
+
+    /// [`token_digest`](Self::token_digest) under every secret of the ring, the current one
+    /// first: try each when looking a token up.
+    pub fn token_digests(&self, purpose: &str, token: &str) -> Vec<String> {
+        let salt = token_salt(purpose);
+        self.ring()
+            .map(|verifier| keyed_digest(&verifier.derive_key(&salt), token))
+            .collect()
+    }
+
     /// The ids of the retired secrets, newest first.
     pub fn retired_ids(&self) -> impl Iterator<Item = &str> {
         self.retired.iter().map(|key| &*key.id)
@@ -206,6 +222,10 @@ impl MessageVerifier {
         self.verify(salt, signed)
             .and_then(|bytes| String::from_utf8(bytes).ok())
     }
+}
+
+fn token_salt(purpose: &str) -> String {
+    format!("pow token at rest {purpose}")
 }
 
 fn check<M: Mac + hmac::digest::KeyInit>(key: &[u8], message: &str, signature: &[u8]) -> bool {

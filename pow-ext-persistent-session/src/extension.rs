@@ -60,10 +60,10 @@ impl Extension for PersistentSession {
                 // Remember whether this browser holds a live token of the user, to give it
                 // a new one if the update revokes the user's tokens (a password change).
                 let user_id = session::current_user(&ctl.req).map(|u| u.id);
-                let token = self.browser_token(&ctl.req, &ctl.config);
+                let tokens = self.tokens(&ctl.config);
+                let token = self.browser_token(&ctl.req, &ctl.config, &tokens).await?;
                 if let (Some(user_id), Some(token)) = (user_id, token) {
-                    let live = self
-                        .tokens(&ctl.config)
+                    let live = tokens
                         .get(&token)
                         .await?
                         .is_some_and(|r| r.user_id == user_id && r.used_at.is_none());
@@ -118,6 +118,8 @@ impl Extension for PersistentSession {
             return Ok(());
         };
         let tokens = self.tokens(config);
+        // The store knows the token by its keyed hash only.
+        let token = tokens.find_id(&token).await?;
         if tokens.claim(&token).await? {
             return self.rotate(req, config, &tokens, &token).await;
         }

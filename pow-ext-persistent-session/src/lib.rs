@@ -107,7 +107,7 @@ struct Persist(bool);
 /// The live remember-me token this browser held before an account edit.
 struct Reissue(String);
 
-/// The token issued to this browser during the current request.
+/// The id of the token issued to this browser during the current request.
 struct IssuedToken(String);
 
 /// A token whose claim this request took.
@@ -229,20 +229,38 @@ impl PersistentSession {
         queue_cookie(req, cookie);
     }
 
-    /// The verified token of the request's cookie, if any.
-    fn cookie_token(&self, req: &HttpRequest, config: &PowConfig) -> Option<String> {
-        let cookie = req.cookie(&self.cookie_name_for(config))?;
-        config.verifier().verify_token(TOKEN_SALT, cookie.value())
+    /// The stored id of the request cookie's token (signature verified first), if any.
+    async fn cookie_id(
+        &self,
+        req: &HttpRequest,
+        config: &PowConfig,
+        tokens: &Tokens,
+    ) -> Result<Option<String>, PowError> {
+        let token = req
+            .cookie(&self.cookie_name_for(config))
+            .and_then(|cookie| config.verifier().verify_token(TOKEN_SALT, cookie.value()));
+        Ok(match token {
+            Some(token) => Some(tokens.find_id(&token).await?),
+            None => None,
+        })
     }
 
-    /// This browser's current token: the one issued during this request, else the
-    /// cookie's.
-    fn browser_token(&self, req: &HttpRequest, config: &PowConfig) -> Option<String> {
+    /// The stored id of this browser's current token: the one issued during this
+    /// request, else the cookie's.
+    async fn browser_token(
+        &self,
+        req: &HttpRequest,
+        config: &PowConfig,
+        tokens: &Tokens,
+    ) -> Result<Option<String>, PowError> {
         let issued = req
             .extensions()
             .get::<IssuedToken>()
             .map(|issued| issued.0.clone());
-        issued.or_else(|| self.cookie_token(req, config))
+        match issued {
+            Some(id) => Ok(Some(id)),
+            None => self.cookie_id(req, config, tokens).await,
+        }
     }
 
     /// Remembers `user` in this browser: deletes the browser's current token, stores a
@@ -259,7 +277,7 @@ impl PersistentSession {
         user: &User,
     ) -> Result<(), PowError> {
         let tokens = self.tokens(config);
-        if let Some(old) = self.browser_token(req, config) {
+        if let Some(old) = self.browser_token(req, config, &tokens).await? {
             tokens.delete(&old).await?;
         }
         let metadata = session::current_session(req)
@@ -281,9 +299,10 @@ impl PersistentSession {
             used_at: None,
             device: Some(device),
         };
-        tokens.insert(&token, &record).await?;
+        let id = tokens.id(&token);
+        tokens.insert(&id, &record).await?;
         self.set_cookie(req, config, &token);
-        req.extensions_mut().insert(IssuedToken(token));
+        req.extensions_mut().insert(IssuedToken(id));
         Ok(())
     }
 
@@ -299,8 +318,8 @@ impl PersistentSession {
         if let Some(IssuedToken(token)) = &issued {
             tokens.delete(token).await?;
         }
-        if let Some(token) = self.cookie_token(req, config) {
-            tokens.delete(&token).await?;
+        if let Some(id) = self.cookie_id(req, config, &tokens).await? {
+            tokens.delete(&id).await?;
         }
         if had_cookie || issued.is_some() {
             self.expire_cookie(req, config);
@@ -395,7 +414,8 @@ impl PersistentSession {
             used_at: None,
             ..record.clone()
         };
-        tokens.insert(&next, &next_record).await?;
+        let next_id = tokens.id(&next);
+        tokens.insert(&next_id, &next_record).await?;
         // A cookie is not a password: the restored session is not fresh (sudo mode).
         let metadata = SessionMetadata {
             extra: record.extra.clone(),
@@ -403,7 +423,7 @@ impl PersistentSession {
             ..SessionMetadata::with_fingerprint(record.fingerprint.clone())
         };
         if let Err(err) = session::sign_in_with(req, &user, metadata).await {
-            if let Err(delete) = tokens.delete(&next).await {
+            if let Err(delete) = tokens.delete(&next_id).await {
                 tracing::warn!(error = %delete, "could not delete an unused remember-me token");
             }
             return Err(err);
@@ -416,7 +436,7 @@ impl PersistentSession {
                 .user(user.id),
         );
         self.set_cookie(req, config, &next);
-        req.extensions_mut().insert(IssuedToken(next));
+        req.extensions_mut().insert(IssuedToken(next_id));
         Ok(())
     }
 

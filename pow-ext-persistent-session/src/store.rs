@@ -1,7 +1,9 @@
 //! Remember-me tokens in the cache store.
 //!
 //! Each token writes three records in one batch, in the namespace
-//! `config.namespaced("persistent_session")`:
+//! `config.namespaced("persistent_session")`, under the token's id `t`: a keyed hash of the
+//! token ([`MessageVerifier::token_digest`](pow_core::token::MessageVerifier::token_digest)),
+//! never the token itself, so a copy of the store holds no usable remember-me token:
 //!
 //! 1. `["token", t]`: the [`TokenRecord`] (owner, family, session metadata, and once used,
 //!    when);
@@ -72,7 +74,11 @@ pub(crate) struct Tokens {
     store: Arc<dyn Store>,
     namespace: String,
     ttl: Duration,
+    verifier: pow_core::token::MessageVerifier,
 }
+
+/// The purpose of the keyed hash a token is stored under.
+const DIGEST_PURPOSE: &str = "persistent_session";
 
 impl Tokens {
     /// The tokens of `config`, living `ttl` from issue.
@@ -81,7 +87,28 @@ impl Tokens {
             store: Arc::clone(config.store()),
             namespace: config.namespaced("persistent_session"),
             ttl,
+            verifier: config.verifier().clone(),
         }
+    }
+
+    /// The id a new token is stored under: its keyed hash, so the store holds no usable
+    /// token. Every other method takes ids, never the cookie's token.
+    pub(crate) fn id(&self, token: &str) -> String {
+        self.verifier.token_digest(DIGEST_PURPOSE, token)
+    }
+
+    /// The id of a token from a cookie: its keyed hash under the secret of the key ring
+    /// that stored it (the current one unless a record exists under a retired one).
+    pub(crate) async fn find_id(&self, token: &str) -> Result<String, StoreError> {
+        let ids = self.verifier.token_digests(DIGEST_PURPOSE, token);
+        if ids.len() > 1 {
+            for id in &ids {
+                if self.get(id).await?.is_some() {
+                    return Ok(id.clone());
+                }
+            }
+        }
+        Ok(ids.into_iter().next().unwrap_or_default())
     }
 
     /// How long `record` has left to live at `now`, or `None` when its time is up.

@@ -754,3 +754,37 @@ fn disabling_ends_every_credential_on_redis() {
     let prefix = format!("pow-remember-{}", pow_core::token::generate_uuid());
     disabling_ends_every_credential(pow_core::testing::test_redis_store(&url, &prefix).unwrap());
 }
+
+/// A copy of the store holds no usable remember-me token: every string in it, signed as a
+/// cookie with the app's own secret, restores nobody; the real cookie still does.
+#[test]
+fn the_store_holds_no_usable_token() {
+    let h = start(PersistentSession::new());
+    h.create_user("ada@example.com");
+    let mut c = h.client();
+    sign_in(&mut c, "ada@example.com", Some(true));
+    let cookie = remembered(&c);
+    let dumped = actix_web::rt::System::new()
+        .block_on(pow_core::testing::dumped_strings(
+            &**h.config.store(),
+            "persistent_session",
+        ))
+        .unwrap();
+    assert!(dumped.len() > 3, "{dumped:?}");
+    let verifier = h.config.verifier();
+    let token = verifier
+        .verify_token(pow_ext_persistent_session::TOKEN_SALT, &cookie)
+        .unwrap();
+    assert!(!dumped.contains(&token), "the token itself is not stored");
+    for candidate in &dumped {
+        let mut thief = h.client();
+        thief.cookies.insert(
+            COOKIE.to_owned(),
+            verifier.sign_token(pow_ext_persistent_session::TOKEN_SALT, candidate),
+        );
+        assert_eq!(whoami(&mut thief), "anonymous", "{candidate}");
+    }
+    let mut owner = h.client();
+    owner.cookies.insert(COOKIE.to_owned(), cookie);
+    assert_eq!(whoami(&mut owner), "user:ada@example.com");
+}

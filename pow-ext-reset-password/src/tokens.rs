@@ -21,6 +21,9 @@ use crate::{TOKEN_NAMESPACE, TOKEN_SALT};
 /// Salt of the key that stamps token records with the account's state.
 const STAMP_SALT: &str = "pow_reset_password token stamp";
 
+/// The purpose of the keyed hash reset tokens are stored under.
+const DIGEST_PURPOSE: &str = "reset_password";
+
 /// How long the throwaway record written for unknown addresses lives.
 const DECOY_TTL: Duration = Duration::from_secs(60);
 
@@ -72,7 +75,9 @@ impl ResetTokens {
             stamp: stamp(config, user),
             expires_at: now_ms().saturating_add(duration_ms(ttl)),
         };
-        self.cache.put(&Key::from(token), &record).await?;
+        // Kept under a keyed hash: the store holds no usable token.
+        let key = Key::from(config.verifier().token_digest(DIGEST_PURPOSE, token));
+        self.cache.put(&key, &record).await?;
         Ok(config.verifier().sign_token(TOKEN_SALT, token))
     }
 
@@ -94,7 +99,13 @@ impl ResetTokens {
             .store()
             .put(
                 self.cache.namespace(),
-                vec![(Key::from(["decoy", token]), value)],
+                vec![(
+                    Key::from([
+                        "decoy".to_owned(),
+                        config.verifier().token_digest(DIGEST_PURPOSE, token),
+                    ]),
+                    value,
+                )],
                 Some(DECOY_TTL),
             )
             .await?;
@@ -112,15 +123,24 @@ impl ResetTokens {
         let Some(token) = config.verifier().verify_token(TOKEN_SALT, signed) else {
             return Ok(None);
         };
-        let key = Key::from(token);
-        let record = match self.cache.get::<TokenRecord>(&key).await {
-            Ok(Some(record)) => record,
-            Ok(None) => return Ok(None),
-            Err(StoreError::Serde(err)) => {
-                tracing::warn!(error = %err, "ignoring an unreadable reset token record");
-                return Ok(None);
+        let mut found = None;
+        for digest in config.verifier().token_digests(DIGEST_PURPOSE, &token) {
+            let key = Key::from(digest);
+            match self.cache.get::<TokenRecord>(&key).await {
+                Ok(Some(record)) => {
+                    found = Some((key, record));
+                    break;
+                }
+                Ok(None) => {}
+                Err(StoreError::Serde(err)) => {
+                    tracing::warn!(error = %err, "ignoring an unreadable reset token record");
+                    return Ok(None);
+                }
+                Err(err) => return Err(err.into()),
             }
-            Err(err) => return Err(err.into()),
+        }
+        let Some((key, record)) = found else {
+            return Ok(None);
         };
         if record.expires_at <= now_ms() {
             return Ok(None);

@@ -1,6 +1,7 @@
 //! Key rotation over HTTP: a session cookie, an API access token and a mailed reset link
 //! issued under secret A keep working once the key ring is [B, A], and stop working once
 //! it is [B]. Each ring is a new server over the same users database and cache store.
+//! And a copy of the store holds no usable reset token.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -150,4 +151,51 @@ fn a_short_retired_secret_is_refused() {
         .build()
         .unwrap_err();
     assert!(err.to_string().contains("\"old\""), "{err}");
+}
+
+#[test]
+fn the_store_holds_no_usable_reset_token() {
+    let shared = Shared {
+        db: std::env::temp_dir().join(format!(
+            "pow-reset-at-rest-{}.db",
+            pow_core::token::generate_uuid()
+        )),
+        store: Arc::new(MemoryStore::new()),
+        mailer: MemoryMailer::new(),
+    };
+    let (config, addr) = start(&shared, "a", &[]);
+    pow_core::testing::create_user(&config, "ada@example.com", PASSWORD).unwrap();
+    let mut c = Client::new(addr);
+    let page = c.get("/reset-password/new");
+    c.post(
+        "/reset-password",
+        &[
+            ("_csrf_token", &page.csrf()),
+            ("user[email]", "ada@example.com"),
+        ],
+    );
+    let link = shared
+        .mailer
+        .last_to("ada@example.com")
+        .unwrap()
+        .text
+        .lines()
+        .find_map(|l| l.strip_prefix("http://localhost"))
+        .expect("a reset link")
+        .to_owned();
+    let dumped = actix_web::rt::System::new()
+        .block_on(pow_core::testing::dumped_strings(
+            &*shared.store,
+            pow_ext_reset_password::TOKEN_NAMESPACE,
+        ))
+        .unwrap();
+    assert!(!dumped.is_empty());
+    for candidate in &dumped {
+        let signed = config
+            .verifier()
+            .sign_token(pow_ext_reset_password::TOKEN_SALT, candidate);
+        let res = c.get(&format!("/reset-password/{signed}"));
+        assert_eq!(res.location(), "/reset-password/new", "{candidate}");
+    }
+    assert_eq!(c.get(&link).status, 200, "the mailed link works");
 }
