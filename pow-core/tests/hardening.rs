@@ -341,3 +341,64 @@ fn no_password_hash_in_the_redis_cache() {
     let prefix = format!("pow-no-hash-{}", pow_core::token::generate_uuid());
     no_password_hash_in_the_cache(pow_core::testing::test_redis_store(&url, &prefix).unwrap());
 }
+
+/// A copy of the store holds no usable API token: every string in the token and session
+/// records, signed as an access token or a renewal token with the app's own secret, is
+/// refused; the real pair still works.
+#[test]
+fn the_store_holds_no_usable_api_token() {
+    let store: std::sync::Arc<dyn pow_core::store::Store> = std::sync::Arc::new(MemoryStore::new());
+    let (addr, _, _) = app_with(true, std::sync::Arc::clone(&store));
+    let body = serde_json::json!({ "user": { "email": "ada@example.com", "password": PASSWORD } });
+    let res = Client::new(addr).request("POST", "/api/v1/session", Some(body.to_string()));
+    assert_eq!(res.status, 200, "{}", res.body);
+    let json: serde_json::Value = serde_json::from_str(&res.body).unwrap();
+    let (access, renewal) = (
+        json["data"]["access_token"].as_str().unwrap().to_owned(),
+        json["data"]["renewal_token"].as_str().unwrap().to_owned(),
+    );
+    let config = PowConfig::builder("h".repeat(64)).build().unwrap();
+    let system = actix_web::rt::System::new();
+    let mut dumped = Vec::new();
+    for namespace in ["api_renewal", "credentials"] {
+        dumped.extend(
+            system
+                .block_on(pow_core::testing::dumped_strings(&*store, namespace))
+                .unwrap(),
+        );
+    }
+    let raw_access = config
+        .verifier()
+        .verify_token(pow_core::api::ACCESS_TOKEN_SALT, &access)
+        .unwrap();
+    assert!(
+        !dumped.contains(&raw_access),
+        "the access token is not stored"
+    );
+    let bearer = |token: &str| {
+        let mut c = Client::new(addr);
+        c.headers
+            .push(("Authorization".into(), format!("Bearer {token}")));
+        c
+    };
+    for candidate in &dumped {
+        let forged = config
+            .verifier()
+            .sign_token(pow_core::api::ACCESS_TOKEN_SALT, candidate);
+        let res = bearer(&forged).request("GET", "/api/v1/sessions", None);
+        assert_eq!(res.status, 401, "{candidate}");
+    }
+    let res = bearer(&access).request("GET", "/api/v1/sessions", None);
+    assert_eq!(res.status, 200, "{}", res.body);
+    let res = bearer(&renewal).request("POST", "/api/v1/session/renew", None);
+    assert_eq!(res.status, 200, "{}", res.body);
+    // (A renewal token of a live chain that is not its current one revokes the chain, so
+    // the real pair is checked first.)
+    for candidate in &dumped {
+        let forged = config
+            .verifier()
+            .sign_token(pow_core::api::RENEWAL_TOKEN_SALT, candidate);
+        let res = bearer(&forged).request("POST", "/api/v1/session/renew", None);
+        assert_eq!(res.status, 401, "{candidate}");
+    }
+}

@@ -97,6 +97,37 @@ fn chain_of(renewal_id: &str) -> Option<&str> {
     renewal_id.rsplit_once('~').map(|(_, chain)| chain)
 }
 
+/// Purposes of the keyed hashes tokens are stored under.
+const ACCESS_PURPOSE: &str = "api_access";
+const RENEWAL_PURPOSE: &str = "api_renewal";
+
+/// The ids a token from a client may be stored under, one per secret of the key ring (the
+/// current one first): the token's keyed hash, and for a renewal token its chain suffix,
+/// kept in clear so a replay can be traced to its chain.
+fn stored_ids(config: &PowConfig, purpose: &str, token: &str) -> Vec<String> {
+    let (secret, chain) = match (purpose, token.rsplit_once('~')) {
+        (RENEWAL_PURPOSE, Some((secret, chain))) => (secret, Some(chain)),
+        _ => (token, None),
+    };
+    config
+        .verifier()
+        .token_digests(purpose, secret)
+        .into_iter()
+        .map(|digest| match chain {
+            Some(chain) => format!("{digest}~{chain}"),
+            None => digest,
+        })
+        .collect()
+}
+
+/// The id a new token is stored under (see [`stored_ids`]).
+fn stored_id(config: &PowConfig, purpose: &str, token: &str) -> String {
+    stored_ids(config, purpose, token)
+        .into_iter()
+        .next()
+        .unwrap_or_default()
+}
+
 fn token_key(id: &str) -> Key {
     Key(vec!["token".to_owned(), id.to_owned()])
 }
@@ -166,11 +197,14 @@ impl Tokens {
     ) -> Result<TokenPair, PowError> {
         let now = now_ms();
         let (fingerprint, signed_in_at) = chain.unwrap_or_else(|| (generate_uuid(), now));
-        let access_id = new_session_id(&self.config);
+        // The client gets the tokens; the store keeps only their keyed hashes.
+        let access_token = new_session_id(&self.config);
+        let access_id = stored_id(&self.config, ACCESS_PURPOSE, &access_token);
         let chain = crate::session::LiveSessionId::of(user.id, &fingerprint).chain;
-        let renewal_id = self
+        let renewal_token = self
             .config
             .namespaced(&format!("{}~{chain}", generate_uuid()));
+        let renewal_id = stored_id(&self.config, RENEWAL_PURPOSE, &renewal_token);
         let previous = self.chain_current(&chain).await?;
         let record = RenewalRecord {
             user_id: user.id,
@@ -230,8 +264,8 @@ impl Tokens {
         self.credentials.put(&access_id, user, &metadata).await?;
         let verifier = self.config.verifier();
         Ok(TokenPair {
-            access_token: verifier.sign_token(ACCESS_TOKEN_SALT, &access_id),
-            renewal_token: verifier.sign_token(RENEWAL_TOKEN_SALT, &renewal_id),
+            access_token: verifier.sign_token(ACCESS_TOKEN_SALT, &access_token),
+            renewal_token: verifier.sign_token(RENEWAL_TOKEN_SALT, &renewal_token),
         })
     }
 
@@ -242,14 +276,14 @@ impl Tokens {
         signed: &str,
     ) -> Result<Option<CurrentSession>, PowError> {
         // Signature first: a forged token never reaches the store.
-        let Some(id) = self
+        let Some(token) = self
             .config
             .verifier()
             .verify_token(ACCESS_TOKEN_SALT, signed)
         else {
             return Ok(None);
         };
-        let Some((user, metadata)) = self.credentials.get(&id).await? else {
+        let Some((id, user, metadata)) = self.find_access(&token).await? else {
             return Ok(None);
         };
         if !metadata.extra.contains_key(META_RENEWAL_TOKEN) {
@@ -284,7 +318,7 @@ impl Tokens {
         signed: &str,
         replay_grace: Duration,
     ) -> Result<Option<Renewal>, PowError> {
-        let Some(id) = self
+        let Some(token) = self
             .config
             .verifier()
             .verify_token(RENEWAL_TOKEN_SALT, signed)
@@ -293,7 +327,8 @@ impl Tokens {
         };
         // The chain goes on with the pair issued next: its access token is replaced
         // without announcing an end, unless the renewal is refused below.
-        let Some(record) = self.take_renewal(&id, false).await? else {
+        let Some(record) = self.take_renewal_token(&token, false).await? else {
+            let id = stored_id(&self.config, RENEWAL_PURPOSE, &token);
             self.check_replay(&id, replay_grace).await?;
             return Ok(None);
         };
@@ -372,6 +407,34 @@ impl Tokens {
         Ok(())
     }
 
+    /// The session of an access token from a client, with the id it is stored under.
+    async fn find_access(
+        &self,
+        token: &str,
+    ) -> Result<Option<(String, User, SessionMetadata)>, StoreError> {
+        for id in stored_ids(&self.config, ACCESS_PURPOSE, token) {
+            if let Some((user, metadata)) = self.credentials.get(&id).await? {
+                return Ok(Some((id, user, metadata)));
+            }
+        }
+        Ok(None)
+    }
+
+    /// [`take_renewal`](Self::take_renewal) for a renewal token from a client, under
+    /// whichever secret of the ring stored it.
+    async fn take_renewal_token(
+        &self,
+        token: &str,
+        ends_chain: bool,
+    ) -> Result<Option<RenewalRecord>, StoreError> {
+        for id in stored_ids(&self.config, RENEWAL_PURPOSE, token) {
+            if let Some(record) = self.take_renewal(&id, ends_chain).await? {
+                return Ok(Some(record));
+            }
+        }
+        Ok(None)
+    }
+
     /// Takes a renewal record with its index entry, and deletes its access token (ending
     /// the chain when `ends_chain`).
     async fn take_renewal(
@@ -400,8 +463,8 @@ impl Tokens {
     /// there was one.
     pub(crate) async fn sign_out(&self, signed: &str) -> Result<bool, StoreError> {
         let verifier = self.config.verifier();
-        if let Some(id) = verifier.verify_token(ACCESS_TOKEN_SALT, signed) {
-            let Some((_, metadata)) = self.credentials.get(&id).await? else {
+        if let Some(token) = verifier.verify_token(ACCESS_TOKEN_SALT, signed) {
+            let Some((id, _, metadata)) = self.find_access(&token).await? else {
                 return Ok(false);
             };
             let Some(renewal) = metadata
@@ -416,8 +479,8 @@ impl Tokens {
             self.credentials.delete(&id).await?;
             return Ok(true);
         }
-        if let Some(id) = verifier.verify_token(RENEWAL_TOKEN_SALT, signed) {
-            return Ok(self.take_renewal(&id, true).await?.is_some());
+        if let Some(token) = verifier.verify_token(RENEWAL_TOKEN_SALT, signed) {
+            return Ok(self.take_renewal_token(&token, true).await?.is_some());
         }
         Ok(false)
     }
