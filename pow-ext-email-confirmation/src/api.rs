@@ -270,10 +270,7 @@ async fn confirm_token(
         // database.
         let outcome = match config.verifier().verify_token(TOKEN_SALT, &token) {
             None => Confirmation::Invalid,
-            Some(token) => {
-                let (cfg, ttl) = (config.clone(), this.ext.ttl());
-                run_blocking(move || confirm(&cfg, &token, ttl)).await?
-            }
+            Some(token) => confirm(config, token, this.ext.ttl()).await?,
         };
         match outcome {
             Confirmation::Invalid => {

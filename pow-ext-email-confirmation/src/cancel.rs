@@ -1,10 +1,12 @@
 //! Cancelling a pending email change from the current address.
 //!
 //! When an account edit leaves a new address waiting in `unconfirmed_email`, the current
-//! address gets a security notice with a cancel link. The link carries the pending
-//! change's token, signed with [`CANCEL_SALT`], so it cancels that change and no other: a
-//! newer change has a new token and a notice of its own. Opening the link shows a button
-//! (mail scanners that follow links cancel nothing); pressing it drops the change.
+//! address gets a security notice with a cancel link. The link carries the user id and a
+//! keyed hash of the pending address, signed with [`CANCEL_SALT`], so it cancels that
+//! change and no other (a change to another address has a notice of its own), and keeps
+//! working when the confirmation mail is sent again with a new token. Opening the link
+//! shows a button (mail scanners that follow links cancel nothing); pressing it drops the
+//! change.
 
 use actix_web::web::{self, Bytes};
 use actix_web::{HttpRequest, HttpResponse};
@@ -54,14 +56,19 @@ pub(crate) async fn notify_current_address(
     lang: &LanguageIdentifier,
     user: &User,
 ) {
-    let (Some(current), Some(pending), Some(token)) = (
+    let (Some(current), Some(pending)) = (
         user.get_str(EMAIL_FIELD),
         user.get_str(UNCONFIRMED_EMAIL_FIELD),
-        user.get_str(TOKEN_FIELD),
     ) else {
         return;
     };
-    let signed = config.verifier().sign_token(CANCEL_SALT, token);
+    let change = change_id(user.id, pending);
+    let token = format!(
+        "{}.{}",
+        user.id,
+        config.verifier().token_digest(CHANGE_PURPOSE, &change)
+    );
+    let signed = config.verifier().sign_token(CANCEL_SALT, &token);
     let url = config.url_for(
         req,
         &pow_core::web::extension_path(config, NAME, CANCEL_PATH, &[("token", &signed)]),
@@ -117,10 +124,7 @@ async fn cancel(
             // The signature is checked before any lookup.
             let cancelled = match config.verifier().verify_token(CANCEL_SALT, &token) {
                 None => None,
-                Some(token) => {
-                    let cfg = config.clone();
-                    run_blocking(move || cancel_change(&cfg, &token)).await?
-                }
+                Some(token) => cancel_pending(&config, &token).await?,
             };
             let target = match &ctl.current_user {
                 Some(_) => config.routes().registration_path(&ctl.routes_ctx(), "edit"),
@@ -144,15 +148,52 @@ async fn cancel(
         .await
 }
 
-/// Drops the pending change the token belongs to; `None` when there is none (a used,
-/// superseded or unknown token). Blocking.
-pub(crate) fn cancel_change(config: &PowConfig, token: &str) -> Result<Option<User>, PowError> {
-    let users = config.users()?;
-    let Some(user) = users.get_by(config, TOKEN_FIELD, &Value::from(token))? else {
+/// Purpose of the keyed hash naming a pending change in cancel links.
+const CHANGE_PURPOSE: &str = "email_change";
+
+/// What a cancel link names: one user's change to one address.
+fn change_id(user_id: i64, pending: &str) -> String {
+    format!("{user_id}:{pending}")
+}
+
+/// Drops the pending change the (verified) token names, under the user's
+/// [`pending_claim`](crate::controller::pending_claim) so it cannot race a confirmation;
+/// `None` when there is none (a confirmed, cancelled, superseded or unknown change).
+pub(crate) async fn cancel_pending(
+    config: &PowConfig,
+    token: &str,
+) -> Result<Option<User>, PowError> {
+    let Some((id, digest)) = token
+        .split_once('.')
+        .and_then(|(id, digest)| Some((id.parse::<i64>().ok()?, digest.to_owned())))
+    else {
         return Ok(None);
     };
-    let stored = user.get_str(TOKEN_FIELD).unwrap_or_default();
-    if !secure_compare(stored.as_bytes(), token.as_bytes()) || !has_pending_change(&user) {
+    let claim = crate::controller::pending_claim(config, id);
+    if !claim.take().await? {
+        return Ok(None);
+    }
+    let cfg = config.clone();
+    let result = run_blocking(move || cancel_change(&cfg, id, &digest)).await;
+    claim.release().await?;
+    result
+}
+
+/// Drops user `id`'s pending change if `digest` names it. Blocking.
+fn cancel_change(config: &PowConfig, id: i64, digest: &str) -> Result<Option<User>, PowError> {
+    let users = config.users()?;
+    let Some(user) = users.get(config, id)? else {
+        return Ok(None);
+    };
+    let Some(pending) = user.get_str(UNCONFIRMED_EMAIL_FIELD) else {
+        return Ok(None);
+    };
+    let names_this_change = config
+        .verifier()
+        .token_digests(CHANGE_PURPOSE, &change_id(id, pending))
+        .iter()
+        .any(|expected| secure_compare(expected.as_bytes(), digest.as_bytes()));
+    if !names_this_change || !has_pending_change(&user) {
         return Ok(None);
     }
     let changes: Changes = [

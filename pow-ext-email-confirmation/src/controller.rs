@@ -3,12 +3,13 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::Utc;
 use pow_core::session::{self, CredentialsCache};
+use pow_core::store::Claim;
 use pow_core::token::secure_compare;
-use pow_core::users::{run_blocking, User, Value, WriteError};
+use pow_core::users::{get_by_column_token, run_blocking, User, WriteError};
 use pow_core::web::{flash, Action, Outcome};
 use pow_core::{PowConfig, PowError};
 
-use crate::schema::{confirm_changes, token_expired, EMAIL_FIELD, TOKEN_FIELD};
+use crate::schema::{confirm_changes, token_expired, EMAIL_FIELD, TOKEN_FIELD, TOKEN_PURPOSE};
 use crate::{EmailConfirmation, NAME, TOKEN_SALT};
 
 /// The confirmation link's route, relative to the mount path.
@@ -69,10 +70,7 @@ async fn confirm_email(
             // the database.
             let outcome = match config.verifier().verify_token(TOKEN_SALT, &token) {
                 None => Confirmation::Invalid,
-                Some(token) => {
-                    let (cfg, ttl) = (config.clone(), ext.token_ttl);
-                    run_blocking(move || confirm(&cfg, &token, ttl)).await?
-                }
+                Some(token) => confirm(&config, token, ext.token_ttl).await?,
             };
             match outcome {
                 Confirmation::Invalid => flash::put_error(
@@ -106,19 +104,57 @@ async fn confirm_email(
         .await
 }
 
-/// Looks the token up and confirms its user. Blocking.
-pub(crate) fn confirm(
+/// The right to act on `user_id`'s pending confirmation (confirm it, cancel it): of
+/// racing requests one acts, the others find the token used.
+pub(crate) fn pending_claim(config: &PowConfig, user_id: i64) -> Claim {
+    Claim::new(config, NAME, ["pending".to_owned(), user_id.to_string()])
+}
+
+/// Looks the (verified) token up and confirms its user, once: the token is matched by
+/// its keyed hash (or as a raw UUID, in rows written by Pow), then, under the user's
+/// [`pending_claim`], read again and cleared with the confirmation.
+pub(crate) async fn confirm(
     config: &PowConfig,
-    token: &str,
+    token: String,
+    ttl: Option<std::time::Duration>,
+) -> Result<Confirmation, PowError> {
+    let users = config.users()?.clone();
+    let cfg = config.clone();
+    let found = run_blocking(move || {
+        get_by_column_token(users.as_ref(), &cfg, TOKEN_FIELD, TOKEN_PURPOSE, &token)
+    })
+    .await?;
+    let Some(found) = found else {
+        return Ok(Confirmation::Invalid);
+    };
+    let claim = pending_claim(config, found.id);
+    if !claim.take().await? {
+        return Ok(Confirmation::Invalid);
+    }
+    let cfg = config.clone();
+    let result = run_blocking(move || confirm_found(&cfg, &found, ttl)).await;
+    claim.release().await?;
+    result
+}
+
+/// Confirms `found` if its row still holds the token it was found by. Blocking.
+fn confirm_found(
+    config: &PowConfig,
+    found: &User,
     ttl: Option<std::time::Duration>,
 ) -> Result<Confirmation, PowError> {
     let users = config.users()?;
-    let Some(user) = users.get_by(config, TOKEN_FIELD, &Value::from(token))? else {
+    // Read again under the claim: a confirmation, a cancel or a newer mail since the
+    // lookup replaced the token, and the link no longer works.
+    let Some(user) = users.get(config, found.id)? else {
         return Ok(Confirmation::Invalid);
     };
-    let stored = user.get_str(TOKEN_FIELD).unwrap_or_default();
+    let (Some(stored), Some(matched)) = (user.get_str(TOKEN_FIELD), found.get_str(TOKEN_FIELD))
+    else {
+        return Ok(Confirmation::Invalid);
+    };
     let now = Utc::now();
-    if !secure_compare(stored.as_bytes(), token.as_bytes()) || token_expired(&user, ttl, now) {
+    if !secure_compare(stored.as_bytes(), matched.as_bytes()) || token_expired(&user, ttl, now) {
         return Ok(Confirmation::Invalid);
     }
     let before = user.get_str(EMAIL_FIELD).map(str::to_owned);

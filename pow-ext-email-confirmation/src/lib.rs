@@ -75,12 +75,14 @@
 //! confirmation time; users without a token (created before the extension was enabled, or
 //! invited) count as confirmed.
 //!
-//! Tokens are random UUIDs stored in `users.email_confirmation_token`; the link carries
-//! them signed with the salt [`TOKEN_SALT`], and the signature is checked before any
-//! lookup. A token works once. With an expiry, a re-sent mail reuses the token while it is
-//! younger than half the expiry and issues a fresh one otherwise (earlier links then stop
-//! working), so every mailed link stays valid for at least half the expiry. Tokens stored
-//! without an issue time count as expired.
+//! Tokens are random UUIDs; the link carries them signed with the salt [`TOKEN_SALT`], and
+//! the signature is checked before any lookup. `users.email_confirmation_token` holds only
+//! a keyed hash of the token (HMAC-SHA256 under a key derived from the secret key base), so
+//! a copy of the users table confirms nothing. Every mail issues a fresh token and its
+//! expiry starts anew; the links of earlier mails stop working. A token works once: the
+//! confirmation clears it, and racing confirmations are serialized by a claim in the cache
+//! store. Rows written by Pow hold the raw UUID: their links keep working until used.
+//! Tokens stored without an issue time count as expired.
 //!
 //! ## Routes
 //!

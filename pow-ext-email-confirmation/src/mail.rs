@@ -1,5 +1,5 @@
-//! The confirmation mail: token rotation, the per-address resend limit, rendering and
-//! delivery.
+//! The confirmation mail: a fresh token per mail, the per-address resend limit, rendering
+//! and delivery.
 
 use actix_web::HttpRequest;
 use chrono::Utc;
@@ -10,7 +10,7 @@ use pow_core::store::{Limit, Limiter};
 use pow_core::users::{run_blocking, User, WriteError};
 use pow_core::{PowConfig, PowError};
 
-use crate::schema::{new_token_changes, recipient, token_needs_rotation, TOKEN_FIELD};
+use crate::schema::{new_token_changes, recipient, TOKEN_FIELD};
 use crate::{EmailConfirmation, TOKEN_SALT};
 
 /// Rule name of the resend counters (see [`Limiter`]).
@@ -19,7 +19,7 @@ const RATE_LIMIT_RULE: &str = "email_confirmation_mails";
 /// What [`send`] did.
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) enum Sent {
-    /// The mail went out, with the user as stored now (its token may have been renewed).
+    /// The mail went out, with the user as stored now (holding the new token's hash).
     Delivered(User),
     /// The address had its share of mails for now; nothing was sent.
     Limited,
@@ -28,8 +28,9 @@ pub(crate) enum Sent {
 }
 
 /// Sends the confirmation mail for `user` in `lang`, linking to the HTML confirmation
-/// page: renews a token past half its lifetime, counts the mail against the address's
-/// resend limit, and delivers it.
+/// page: counts the mail against the address's resend limit, issues a fresh token (the
+/// row keeps its keyed hash, so the latest mail's link is the one that works), and
+/// delivers it.
 pub(crate) async fn send(
     ext: &EmailConfirmation,
     req: &HttpRequest,
@@ -81,15 +82,16 @@ pub(crate) async fn send_with_link(
             return Ok(Sent::Limited);
         }
     }
-    let user = renew_token_if_old(ext, config, user).await?;
-    // Address and token come from one read of the row (the renewal's write returns it): a
-    // change of address that raced this mail moved the token with it, so the link never
-    // goes to an address it does not confirm.
-    let (Some(token), Some(to)) = (user.get_str(TOKEN_FIELD), recipient(&user)) else {
+    let Some((user, token)) = issue_token(config, user).await? else {
         return Ok(Sent::NothingToConfirm);
     };
-    let to = to.to_owned();
-    let signed = config.verifier().sign_token(TOKEN_SALT, token);
+    // The address comes from the row the token was written to (the write returns it): a
+    // change of address that raced this mail replaced the token, so the link never goes
+    // to an address it does not confirm.
+    let Some(to) = recipient(&user).map(str::to_owned) else {
+        return Ok(Sent::NothingToConfirm);
+    };
+    let signed = config.verifier().sign_token(TOKEN_SALT, &token);
     let url = match link {
         Some(template) => template.url(&signed),
         None => config.url_for(
@@ -137,23 +139,26 @@ pub(crate) async fn send_with_link(
     Ok(Sent::Delivered(user))
 }
 
-/// Writes a fresh token when the current one is past half its lifetime.
-async fn renew_token_if_old(
-    ext: &EmailConfirmation,
-    config: &PowConfig,
-    user: User,
-) -> Result<User, PowError> {
-    let now = Utc::now();
-    if !token_needs_rotation(&user, ext.token_ttl, now) {
-        return Ok(user);
-    }
+/// Writes the keyed hash of a fresh token to `user`'s row, if it still waits for a
+/// confirmation, and returns the row as written with the raw token; `None` when the row
+/// is gone or no longer waits.
+async fn issue_token(config: &PowConfig, user: User) -> Result<Option<(User, String)>, PowError> {
     let users = config.users()?.clone();
     let cfg = config.clone();
     run_blocking(move || {
-        match users.update_fields(&cfg, &user, &new_token_changes(now)) {
-            Ok(updated) => Ok(updated),
+        // Read the row right before writing: a confirmation or a cancel since `user` was
+        // read must not be undone by a new token.
+        let Some(fresh) = users.get(&cfg, user.id)? else {
+            return Ok(None);
+        };
+        if fresh.get_str(TOKEN_FIELD).is_none() {
+            return Ok(None);
+        }
+        let (token, changes) = new_token_changes(&cfg, Utc::now());
+        match users.update_fields(&cfg, &fresh, &changes) {
+            Ok(updated) => Ok(Some((updated, token))),
             Err(WriteError::Other(err)) => Err(err),
-            // A UUID collision on the token's unique index: practically impossible.
+            // A collision of two keyed hashes on the token's unique index: not in practice.
             Err(err) => Err(PowError::Database(err.to_string())),
         }
     })

@@ -3,10 +3,10 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use pow_core::token::generate_uuid;
 use pow_core::users::validation::normalize_user_id;
 use pow_core::users::{
-    Changes, Changeset, ChangesetAction, ChangesetHook, FieldDef, FieldKind, User, Value,
+    new_column_token, placeholder_column_token, Changes, Changeset, ChangesetAction, ChangesetHook,
+    FieldDef, FieldKind, User, Value,
 };
 use pow_core::PowConfig;
 
@@ -67,28 +67,32 @@ pub(crate) fn token_expired(user: &User, ttl: Option<Duration>, now: DateTime<Ut
     }
 }
 
-/// Whether a re-sent mail should carry a fresh token: the current one is past half its
-/// lifetime (or has no issue time), so every mail's link stays valid for at least half
-/// the expiry.
-pub(crate) fn token_needs_rotation(user: &User, ttl: Option<Duration>, now: DateTime<Utc>) -> bool {
-    let Some(ttl) = ttl else {
-        return false;
-    };
-    match user.get_timestamp(TOKEN_SENT_AT_FIELD) {
-        Some(sent_at) => age(sent_at, now) >= ttl / 2,
-        None => true,
-    }
-}
-
 fn age(since: DateTime<Utc>, now: DateTime<Utc>) -> Duration {
     // A timestamp in the future (clock skew between servers) counts as brand new.
     (now - since).to_std().unwrap_or(Duration::ZERO)
 }
 
-/// A fresh token and its issue time, as changes.
-pub(crate) fn new_token_changes(now: DateTime<Utc>) -> Changes {
+/// Purpose of the keyed hash a confirmation token is stored as.
+pub(crate) const TOKEN_PURPOSE: &str = "email_confirmation";
+
+/// A fresh token and its issue time, as changes: the raw token for the link, and the
+/// changes storing its keyed hash.
+pub(crate) fn new_token_changes(config: &PowConfig, now: DateTime<Utc>) -> (String, Changes) {
+    let (raw, stored) = new_column_token(config, TOKEN_PURPOSE);
     let mut changes = Changes::new();
-    changes.insert(TOKEN_FIELD.into(), Value::Text(generate_uuid()));
+    changes.insert(TOKEN_FIELD.into(), Value::Text(stored));
+    changes.insert(TOKEN_SENT_AT_FIELD.into(), Value::Timestamp(now));
+    (raw, changes)
+}
+
+/// A token no link matches, and its issue time, as changes: marks the address as
+/// waiting for confirmation. The mail replaces it with a token it links to.
+fn pending_token_changes(config: &PowConfig, now: DateTime<Utc>) -> Changes {
+    let mut changes = Changes::new();
+    changes.insert(
+        TOKEN_FIELD.into(),
+        Value::Text(placeholder_column_token(config, TOKEN_PURPOSE)),
+    );
     changes.insert(TOKEN_SENT_AT_FIELD.into(), Value::Timestamp(now));
     changes
 }
@@ -111,7 +115,8 @@ pub(crate) fn confirm_changes(user: &User, now: DateTime<Utc>) -> Changes {
 
 /// The extension's changeset rules (only on otherwise valid changesets):
 ///
-/// - sign-up: a new token;
+/// - sign-up: a new token (one no link matches: each mail stores the keyed hash of the
+///   token it links to, see `mail::send`);
 /// - account edit or invitation accept with a new email: the stored email stays, the new
 ///   one waits in `unconfirmed_email` with a new token (only when it differs from the one
 ///   already waiting). A user who never confirmed has no confirmed address to keep: the
@@ -120,19 +125,19 @@ pub(crate) fn confirm_changes(user: &User, now: DateTime<Utc>) -> Changes {
 pub(crate) struct EmailConfirmationHook;
 
 impl ChangesetHook for EmailConfirmationHook {
-    fn changeset(&self, cs: &mut Changeset, _config: &PowConfig) {
+    fn changeset(&self, cs: &mut Changeset, config: &PowConfig) {
         if !cs.is_valid() {
             return;
         }
         match cs.action {
-            ChangesetAction::Create => cs.changes.extend(new_token_changes(Utc::now())),
-            ChangesetAction::Update | ChangesetAction::CompleteSignUp => email_edit(cs),
+            ChangesetAction::Create => cs.changes.extend(pending_token_changes(config, Utc::now())),
+            ChangesetAction::Update | ChangesetAction::CompleteSignUp => email_edit(cs, config),
             _ => {}
         }
     }
 }
 
-fn email_edit(cs: &mut Changeset) {
+fn email_edit(cs: &mut Changeset, config: &PowConfig) {
     let Some(user) = cs.data.clone() else {
         return;
     };
@@ -153,13 +158,13 @@ fn email_edit(cs: &mut Changeset) {
         }
         Some(Value::Text(new_email)) => {
             if is_unconfirmed(&user) {
-                cs.changes.extend(new_token_changes(Utc::now()));
+                cs.changes.extend(pending_token_changes(config, Utc::now()));
                 return;
             }
             cs.changes.remove(EMAIL_FIELD);
             if user.get_str(UNCONFIRMED_EMAIL_FIELD) != Some(new_email.as_str()) {
                 cs.put_change(UNCONFIRMED_EMAIL_FIELD, new_email);
-                cs.changes.extend(new_token_changes(Utc::now()));
+                cs.changes.extend(pending_token_changes(config, Utc::now()));
             }
         }
         Some(_) => {}
@@ -232,7 +237,7 @@ mod tests {
             ]),
         );
         assert!(cs.is_valid());
-        assert!(matches!(cs.changes.get(TOKEN_FIELD), Some(Value::Text(t)) if t.len() == 36));
+        assert!(matches!(cs.changes.get(TOKEN_FIELD), Some(Value::Text(t)) if t.len() == 43));
         assert!(matches!(
             cs.changes.get(TOKEN_SENT_AT_FIELD),
             Some(Value::Timestamp(_))
@@ -340,7 +345,7 @@ mod tests {
     }
 
     #[test]
-    fn expiry_and_rotation() {
+    fn expiry() {
         let now = Utc::now();
         let ttl = Some(Duration::from_secs(3600));
         let issued = |mins: i64| {
@@ -360,8 +365,5 @@ mod tests {
             ttl,
             now
         ));
-        assert!(!token_needs_rotation(&issued(10), ttl, now));
-        assert!(token_needs_rotation(&issued(31), ttl, now));
-        assert!(!token_needs_rotation(&issued(31), None, now));
     }
 }

@@ -13,6 +13,7 @@ use pow_core::test_client::{serve, Client, Response};
 use pow_core::users::diesel::DieselUsersContext;
 use pow_core::users::{Changes, User, UsersContext, Value};
 use pow_core::PowConfig;
+use pow_ext_email_confirmation::CANCEL_SALT;
 use pow_ext_email_confirmation::{
     confirm_user, is_confirmed, EmailConfirmation, ResendLimit, CONFIRMED_AT_FIELD, TOKEN_FIELD,
     TOKEN_SALT, TOKEN_SENT_AT_FIELD, UNCONFIRMED_EMAIL_FIELD,
@@ -242,12 +243,21 @@ fn sign_up_mails_a_link_and_does_not_sign_in() {
     assert!(mail.text.contains("48 hours"), "{}", mail.text);
     let path = link_path(&mail);
     let user = s.user("jane@example.com");
-    let token = user.get_str(TOKEN_FIELD).unwrap();
+    let signed = path.strip_prefix("/confirm-email/").unwrap();
+    let raw = s
+        .config
+        .verifier()
+        .verify_token(TOKEN_SALT, signed)
+        .unwrap();
+    // The row holds the keyed hash of the link's token, not the token.
+    assert_ne!(user.get_str(TOKEN_FIELD), Some(raw.as_str()));
     assert_eq!(
-        path,
-        format!(
-            "/confirm-email/{}",
-            s.config.verifier().sign_token(TOKEN_SALT, token)
+        user.get_str(TOKEN_FIELD),
+        Some(
+            s.config
+                .verifier()
+                .token_digest("email_confirmation", &raw)
+                .as_str()
         )
     );
     assert!(!is_confirmed(&user));
@@ -301,9 +311,10 @@ fn sign_in_before_confirming_is_halted_and_mails_again() {
     assert_eq!(home.user, "none");
     assert_eq!(s.client.get("/registration/edit").status, 302);
 
-    // Sent again, with the same (still young) token.
+    // Sent again, with a fresh token: only the latest mail's link works.
     assert_eq!(s.mailer.count_to("jane@example.com"), 2);
-    assert_eq!(link_path(&s.last_mail("jane@example.com")), first);
+    let second = link_path(&s.last_mail("jane@example.com"));
+    assert_ne!(second, first);
 
     // A wrong password gets the usual error and no mail.
     let csrf = s.client.get("/session/new").csrf();
@@ -317,6 +328,12 @@ fn sign_in_before_confirming_is_halted_and_mails_again() {
     );
     assert_eq!(res.status, 200);
     assert_eq!(s.mailer.count_to("jane@example.com"), 2);
+
+    let mut other = s.other_client();
+    other.get(&first);
+    assert_eq!(home_page(&mut other).error, INVALID, "superseded link");
+    other.get(&second);
+    assert_eq!(home_page(&mut other).info, CONFIRMED);
 }
 
 #[test]
@@ -465,13 +482,24 @@ fn tampered_and_unknown_tokens_are_refused() {
     assert_eq!(home_page(&mut s.client).error, INVALID);
 
     // The right token signed for another purpose.
-    let token = s.user("jane@example.com");
-    let token = token.get_str(TOKEN_FIELD).unwrap();
+    let raw = s
+        .config
+        .verifier()
+        .verify_token(TOKEN_SALT, path.strip_prefix("/confirm-email/").unwrap())
+        .unwrap();
     let other_salt = s
         .config
         .verifier()
-        .sign_token("Elixir.PowResetPassword.Plug", token);
+        .sign_token("Elixir.PowResetPassword.Plug", &raw);
     s.client.get(&format!("/confirm-email/{other_salt}"));
+    assert_eq!(home_page(&mut s.client).error, INVALID);
+    // What the row holds, signed as a link: a copy of the table confirms nothing.
+    let stored = s.user("jane@example.com");
+    let stored = s
+        .config
+        .verifier()
+        .sign_token(TOKEN_SALT, stored.get_str(TOKEN_FIELD).unwrap());
+    s.client.get(&format!("/confirm-email/{stored}"));
     assert_eq!(home_page(&mut s.client).error, INVALID);
     s.client.get("/confirm-email/garbage");
     assert_eq!(home_page(&mut s.client).error, INVALID);
@@ -817,4 +845,76 @@ fn two_accounts_claiming_one_address_get_it_once() {
         Some("wanted@example.com"),
         "the pending change stays for the owner to drop"
     );
+}
+
+/// The users table holds no usable confirmation or cancel link: every string read back
+/// from a pending sign-up's and a pending change's rows, signed as either link, changes
+/// nothing, while the mailed links work.
+#[test]
+fn the_users_table_confirms_and_cancels_nothing() {
+    let mut s = Setup::new(EmailConfirmation::new());
+    register(&mut s.client, "jane@example.com");
+    let jane_link = link_path(&s.last_mail("jane@example.com"));
+    s.confirmed_user("old@example.com");
+    let mut owner = s.other_client();
+    sign_in(&mut owner, "old@example.com");
+    change_email(&mut owner, "new@example.com");
+    let change_link = link_path(&s.last_mail("new@example.com"));
+    let rows = [s.user("jane@example.com"), s.user("old@example.com")];
+    let dumped: Vec<String> = rows
+        .iter()
+        .flat_map(|row| row.fields.values())
+        .filter_map(|value| value.as_str().map(str::to_owned))
+        .collect();
+    for row in &rows {
+        let token = row.get_str(TOKEN_FIELD).unwrap();
+        assert!(dumped.iter().any(|v| v == token), "the dump holds {token}");
+    }
+    let mut c = s.other_client();
+    for value in &dumped {
+        let signed = s.config.verifier().sign_token(TOKEN_SALT, value);
+        c.get(&format!("/confirm-email/{signed}"));
+        assert_eq!(home_page(&mut c).error, INVALID, "{value}");
+        let signed = s.config.verifier().sign_token(CANCEL_SALT, value);
+        cancel(&mut c, &format!("/confirm-email/cancel/{signed}"));
+        assert_eq!(home_page(&mut c).error, INVALID, "{value}");
+    }
+    assert!(!is_confirmed(&s.user("jane@example.com")));
+    assert_eq!(
+        s.user("old@example.com").get_str(UNCONFIRMED_EMAIL_FIELD),
+        Some("new@example.com")
+    );
+    c.get(&jane_link);
+    assert_eq!(home_page(&mut c).info, CONFIRMED);
+    c.get(&change_link);
+    assert_eq!(home_page(&mut c).info, CONFIRMED);
+    assert_eq!(s.user("new@example.com").id, rows[1].id);
+}
+
+/// A row written by Pow keeps the raw UUID in `email_confirmation_token`: the link Pow
+/// mailed (signed with Pow's salt and the same secret) confirms once, then is refused.
+#[test]
+fn confirmation_links_mailed_by_pow_work_once() {
+    let mut s = Setup::new(EmailConfirmation::new());
+    register(&mut s.client, "jane@example.com");
+    let pow_rs_link = link_path(&s.last_mail("jane@example.com"));
+    // Pow's tokens are UUIDs, as generate_uuid makes them; the issue time is set as the
+    // migration guide says.
+    let raw = pow_core::token::generate_uuid();
+    s.update(
+        &s.user("jane@example.com"),
+        &[(TOKEN_FIELD, Value::from(raw.as_str()))],
+    );
+    let pow_link = format!(
+        "/confirm-email/{}",
+        s.config.verifier().sign_token(TOKEN_SALT, &raw)
+    );
+    let mut c = s.other_client();
+    c.get(&pow_rs_link);
+    assert_eq!(home_page(&mut c).error, INVALID, "the row was rewritten");
+    c.get(&pow_link);
+    assert_eq!(home_page(&mut c).info, CONFIRMED);
+    assert!(is_confirmed(&s.user("jane@example.com")));
+    c.get(&pow_link);
+    assert_eq!(home_page(&mut c).error, INVALID);
 }

@@ -5,6 +5,7 @@ use actix_web::web::{self, Bytes, ServiceConfig};
 use actix_web::{HttpRequest, HttpResponse};
 use pow_core::mailer::{compose, MailContent};
 use pow_core::messages::{LanguageIdentifier, MessageArg};
+use pow_core::store::Claim;
 use pow_core::users::{run_blocking, Changeset, Params};
 use pow_core::views::{Link, PageBody};
 use pow_core::web::{
@@ -13,7 +14,7 @@ use pow_core::web::{
 };
 use pow_core::{PowConfig, PowError, User};
 
-use crate::{signed_token, Invitation, INVITATION_ACCEPTED_AT, NAME};
+use crate::{Invitation, Invited, INVITATION_ACCEPTED_AT, NAME};
 
 /// Registers the routes, each carrying the extension's settings.
 pub(crate) fn register(cfg: &mut ServiceConfig, config: &PowConfig, ext: Invitation) {
@@ -98,15 +99,6 @@ fn forbidden(req: &HttpRequest, config: &PowConfig) -> Result<HttpResponse, PowE
     let mut res = render_page(req, config, &lang, page)?;
     *res.status_mut() = StatusCode::FORBIDDEN;
     Ok(res)
-}
-
-fn token_of(config: &PowConfig, invitee: &User) -> Result<String, PowError> {
-    signed_token(config, invitee).ok_or_else(|| {
-        PowError::Other(format!(
-            "invited user {} has no invitation token",
-            invitee.id
-        ))
-    })
 }
 
 // ----- pages -------------------------------------------------------------------------
@@ -208,7 +200,7 @@ enum Created {
     /// The inviter, read again, may no longer invite.
     NotAllowed,
     /// The write's result, with the inviter as read from the database.
-    Done(Box<(User, Result<User, Changeset>)>),
+    Done(Box<(User, Result<Invited, Changeset>)>),
 }
 
 async fn create(
@@ -250,9 +242,9 @@ async fn create(
                 Created::Done(done) => *done,
             };
             match result {
-                Ok(invitee) => {
-                    ctl.user = Some(invitee.clone());
-                    let res = invited(ctl, &inviter, &invitee).await?;
+                Ok(invited_user) => {
+                    ctl.user = Some(invited_user.user.clone());
+                    let res = invited(ctl, &inviter, &invited_user).await?;
                     Ok(Outcome::Respond(res))
                 }
                 Err(cs) => {
@@ -288,15 +280,15 @@ async fn create(
 async fn invited(
     ctl: &Controller,
     inviter: &User,
-    invitee: &User,
+    invited: &Invited,
 ) -> Result<HttpResponse, PowError> {
     let (req, config) = (&ctl.req, &ctl.config);
-    let signed = token_of(config, invitee)?;
-    let show = path(config, SHOW_PATH, &signed);
+    let (invitee, signed) = (&invited.user, &invited.signed_token);
+    let show = path(config, SHOW_PATH, signed);
     let Some(email) = invitee.email() else {
         return Ok(redirect(&show));
     };
-    let edit = path(config, EDIT_PATH, &signed);
+    let edit = path(config, EDIT_PATH, signed);
     let url = config.url_for(req, &edit);
     match send_invitation(config, &ctl.lang, inviter, email, &url).await {
         Ok(()) => {
@@ -370,8 +362,9 @@ async fn show(
             let Some(invitee) = ext.find_invitee(&ctl.config, &token).await? else {
                 return Ok(Outcome::Stop(invalid_invitation(&ctl.req, &ctl.config)));
             };
-            let signed = token_of(&ctl.config, &invitee)?;
             ctl.user = Some(invitee);
+            // The signed token from the path, verified: the row keeps only its hash.
+            let signed = token.as_str().to_owned();
             Ok(Outcome::render(move |ctl: &Controller| {
                 let (req, config) = (&ctl.req, &ctl.config);
                 let edit = path(config, EDIT_PATH, &signed);
@@ -400,20 +393,20 @@ fn accept_page(ctl: &Controller) -> Result<HttpResponse, PowError> {
         .assigns
         .get::<Invitee>()
         .ok_or_else(|| PowError::Other("no invitee loaded".into()))?;
-    let signed = token_of(&ctl.config, &invitee.0)?;
     edit_page(
         &ctl.req,
         &ctl.config,
         &ctl.lang,
-        &signed,
+        &invitee.1,
         &invitee.0,
         &ctl.params,
         ctl.changeset.as_ref(),
     )
 }
 
-/// The invitee an accept action works on.
-struct Invitee(User);
+/// The invitee an accept action works on, and the verified signed token from the path
+/// (the row keeps only its hash).
+struct Invitee(User, String);
 
 async fn edit(
     req: HttpRequest,
@@ -427,7 +420,8 @@ async fn edit(
                 return Ok(Outcome::Stop(invalid_invitation(&ctl.req, &ctl.config)));
             };
             ctl.user = Some(invitee.clone());
-            ctl.assigns.insert(Invitee(invitee));
+            ctl.assigns
+                .insert(Invitee(invitee, token.as_str().to_owned()));
             Ok(Outcome::render(accept_page))
         })
         .await
@@ -470,9 +464,13 @@ async fn update_form(
             let Some(invitee) = ext.find_invitee(&ctl.config, &token).await? else {
                 return Ok(Outcome::Stop(invalid_invitation(&ctl.req, &ctl.config)));
             };
-            ctl.assigns.insert(Invitee(invitee.clone()));
+            ctl.assigns.insert(Invitee(invitee.clone(), token.clone()));
             // One accept at a time per invitee: of racing accepts exactly one writes.
-            let claim = AcceptClaim::new(&ctl.config, invitee.id);
+            let claim = Claim::new(
+                &ctl.config,
+                "invitation",
+                ["accept".to_owned(), invitee.id.to_string()],
+            );
             if !claim.take().await? {
                 return Ok(Outcome::Stop(invalid_invitation(&ctl.req, &ctl.config)));
             }
@@ -511,40 +509,4 @@ async fn update_form(
             }
         })
         .await
-}
-
-/// The right to write an invitee's acceptance, held in the cache store for the length of
-/// one request (taken atomically with `insert_if_absent`).
-struct AcceptClaim {
-    store: std::sync::Arc<dyn pow_core::store::Store>,
-    namespace: String,
-    key: pow_core::store::Key,
-}
-
-impl AcceptClaim {
-    /// Longest time a claim is held if its request dies before releasing it.
-    const TTL: std::time::Duration = std::time::Duration::from_secs(30);
-
-    fn new(config: &pow_core::PowConfig, invitee_id: i64) -> Self {
-        Self {
-            store: std::sync::Arc::clone(config.store()),
-            namespace: config.namespaced("invitation"),
-            key: pow_core::store::Key::from(["accept".to_owned(), invitee_id.to_string()]),
-        }
-    }
-
-    async fn take(&self) -> Result<bool, PowError> {
-        Ok(self
-            .store
-            .insert_if_absent(
-                &self.namespace,
-                (self.key.clone(), b"1".to_vec()),
-                Some(Self::TTL),
-            )
-            .await?)
-    }
-
-    async fn release(&self) -> Result<(), PowError> {
-        Ok(self.store.delete(&self.namespace, &self.key).await?)
-    }
 }

@@ -55,8 +55,9 @@
 //! `{token}` is the invitation token signed with the salt [`INVITATION_SALT`]; the
 //! signature is checked before any database lookup.
 //!
-//! - **create** inserts a user with only the user id, a fresh `invitation_token` and
-//!   `invited_by_id`. When the new user has an `email`, the invitation mail goes out
+//! - **create** inserts a user with only the user id, the keyed hash of a fresh token in
+//!   `invitation_token` and `invited_by_id`; the link exists only in the mail or on the
+//!   show page it leads to (a copy of the users table opens no invitation). When the new user has an `email`, the invitation mail goes out
 //!   ("You've been invited", naming the inviter), the flash says "An e-mail with invitation
 //!   link has been sent." and the inviter is sent back to `/invitations/new`; otherwise
 //!   (username setups) the inviter is sent to the show page to copy the link. An e-mail
@@ -85,7 +86,7 @@
 //!
 //! | Column | Type | Notes |
 //! |---|---|---|
-//! | `invitation_token` | text, unique | set on invite; kept after acceptance |
+//! | `invitation_token` | text, unique | keyed hash of the link's token (Pow's rows: the raw UUID, accepted until used); set on invite, kept after acceptance |
 //! | `invitation_sent_at` | timestamp | when the invitation was made; expiry counts from it |
 //! | `invitation_accepted_at` | timestamp | set on acceptance; the link stops working |
 //! | `invited_by_id` | integer, references `users(id)` | `NULL` once the inviter is deleted (Pow keeps the reference and refuses the delete) |
@@ -115,10 +116,9 @@ use std::time::Duration;
 
 use actix_web::web::ServiceConfig;
 use chrono::{DateTime, Utc};
-use pow_core::token::generate_uuid;
 use pow_core::users::{
-    run_blocking, Changeset, ChangesetAction, ChangesetHook, FieldDef, FieldKind, Params,
-    UsersContext, Value,
+    get_by_column_token, new_column_token, run_blocking, Changeset, ChangesetAction, ChangesetHook,
+    FieldDef, FieldKind, Params, UsersContext, Value,
 };
 use pow_core::{Extension, Migrations, PowConfig, PowError, User};
 
@@ -152,7 +152,11 @@ pub fn accept_changeset(config: &PowConfig, user: &User, params: &Params) -> Cha
 /// Salt of signed invitation tokens (Pow's, so links stay compatible).
 pub const INVITATION_SALT: &str = "Elixir.PowInvitation.Plug";
 
-/// Column holding the invitation token.
+/// Purpose of the keyed hash an invitation token is stored as.
+const TOKEN_PURPOSE: &str = "invitation";
+
+/// Column holding the invitation token, as a keyed hash (the raw UUID in rows written by
+/// Pow).
 pub const INVITATION_TOKEN: &str = "invitation_token";
 /// Column holding when the invitation was made.
 pub const INVITATION_SENT_AT: &str = "invitation_sent_at";
@@ -287,28 +291,31 @@ impl Invitation {
     /// The changeset inviting a user: the user id from `params` (nothing else is cast, no
     /// password), a new invitation token, `invited_by_id` = `inviter`, then
     /// [`carry_fields`](Self::carry_fields), then the changeset hooks (action
-    /// [`ChangesetAction::Provision`]).
+    /// [`ChangesetAction::Provision`]). Returns the signed token of the link with it: the
+    /// changeset holds only a keyed hash of the token, so the link exists only here.
     pub fn invite_changeset(
         &self,
         config: &PowConfig,
         inviter: &User,
         params: &Params,
-    ) -> Changeset {
+    ) -> (Changeset, String) {
+        let (raw, stored) = new_column_token(config, TOKEN_PURPOSE);
         let mut cs = Changeset::new(ChangesetAction::Provision, None, params.clone());
         cs.cast_user_id(config);
-        cs.put_change(INVITATION_TOKEN, generate_uuid());
+        cs.put_change(INVITATION_TOKEN, stored);
         cs.put_change(INVITATION_SENT_AT, Utc::now());
         cs.put_change(INVITED_BY_ID, inviter.id);
         if let Some(carry) = &self.carry_fields {
             carry(inviter, &mut cs);
         }
         cs.run_hooks(config);
-        cs
+        (cs, config.verifier().sign_token(INVITATION_SALT, &raw))
     }
 
     /// Invites a user on `inviter`'s behalf: builds [`invite_changeset`](Self::invite_changeset)
-    /// and writes it. Sends no mail (the `POST /invitations` route does). Blocks: call it
-    /// through [`run_blocking`] from async code.
+    /// and writes it. Sends no mail (the `POST /invitations` route does): the link
+    /// `<base_url>/invitations/<signed_token>/edit` is the app's to hand over, and cannot be
+    /// read back later. Blocks: call it through [`run_blocking`] from async code.
     ///
     /// # Errors
     /// [`PowError`] when the database fails; validation errors (including `taken`) come
@@ -319,13 +326,16 @@ impl Invitation {
         config: &PowConfig,
         inviter: &User,
         params: &Params,
-    ) -> Result<Result<User, Changeset>, PowError> {
-        users.apply(config, self.invite_changeset(config, inviter, params))
+    ) -> Result<Result<Invited, Changeset>, PowError> {
+        let (cs, signed_token) = self.invite_changeset(config, inviter, params);
+        Ok(users
+            .apply(config, cs)?
+            .map(|user| Invited { user, signed_token }))
     }
 
     /// The pending invitee for a signed token from a link: the signature is checked first,
-    /// then the user with that token is read and must still be pending
-    /// ([`is_pending`](Self::is_pending)).
+    /// then the user whose stored token matches (a keyed hash, or the raw token of a row
+    /// written by Pow) is read and must still be pending ([`is_pending`](Self::is_pending)).
     ///
     /// # Errors
     /// [`PowError`] when the database fails.
@@ -339,17 +349,29 @@ impl Invitation {
         };
         let users = config.users()?.clone();
         let cfg = config.clone();
-        let user =
-            run_blocking(move || users.get_by(&cfg, INVITATION_TOKEN, &Value::Text(token))).await?;
+        let user = run_blocking(move || {
+            get_by_column_token(
+                users.as_ref(),
+                &cfg,
+                INVITATION_TOKEN,
+                TOKEN_PURPOSE,
+                &token,
+            )
+        })
+        .await?;
         Ok(user.filter(|u| self.is_pending(u, Utc::now())))
     }
 }
 
-/// Signs `invitee`'s invitation token for a link; `None` if the user has no token.
-pub fn signed_token(config: &PowConfig, invitee: &User) -> Option<String> {
-    invitee
-        .get_str(INVITATION_TOKEN)
-        .map(|token| config.verifier().sign_token(INVITATION_SALT, token))
+/// An invitation just written: the invitee, and the signed token of its accept link. The
+/// database keeps only a keyed hash of the token, so this is the one place the link
+/// exists.
+#[derive(Clone, Debug)]
+pub struct Invited {
+    /// The invited user's row.
+    pub user: User,
+    /// The signed token for `<base_url>/invitations/<token>/edit`.
+    pub signed_token: String,
 }
 
 /// Every user `user` invited (accepted or not), through
@@ -555,7 +577,7 @@ mod tests {
         params.insert("email".into(), " Bob@Example.com ".into());
         params.insert("password".into(), "secret password".into());
         params.insert(INVITED_BY_ID.into(), "1".into());
-        let cs = ext.invite_changeset(&config, &inviter, &params);
+        let (cs, signed) = ext.invite_changeset(&config, &inviter, &params);
         assert!(cs.is_valid(), "{:?}", cs.errors);
         assert_eq!(cs.action, ChangesetAction::Provision);
         assert_eq!(
@@ -570,10 +592,16 @@ mod tests {
             .get(INVITATION_TOKEN)
             .and_then(Value::as_str)
             .unwrap();
-        assert_eq!(token.len(), 36);
+        // The row holds the keyed hash of the link's token, never the token.
+        let raw = config
+            .verifier()
+            .verify_token(INVITATION_SALT, &signed)
+            .unwrap();
+        assert_ne!(token, raw);
+        assert_eq!(token, config.verifier().token_digest(TOKEN_PURPOSE, &raw));
 
         params.insert("email".into(), "not an email".into());
-        let cs = ext.invite_changeset(&config, &inviter, &params);
+        let (cs, _) = ext.invite_changeset(&config, &inviter, &params);
         assert!(cs.errors.has("email", "format"));
     }
 }

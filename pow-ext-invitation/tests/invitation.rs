@@ -17,8 +17,8 @@ use pow_core::users::diesel::DieselUsersContext;
 use pow_core::users::{Changes, FieldDef, FieldKind, Value};
 use pow_core::{MaybeUser, PowConfig, PowConfigBuilder, PowError, User};
 use pow_ext_invitation::{
-    invited_by, invited_users, Invitation, INVITATION_ACCEPTED_AT, INVITATION_SENT_AT,
-    INVITED_BY_ID,
+    invited_by, invited_users, Invitation, INVITATION_ACCEPTED_AT, INVITATION_SALT,
+    INVITATION_SENT_AT, INVITATION_TOKEN, INVITED_BY_ID,
 };
 
 const PASSWORD: &str = "correct horse battery";
@@ -604,10 +604,17 @@ fn forged_tokens_csrf_and_methods() {
     invite(&mut alice, "email", "bob@example.com");
     let edit = h.invite_link("bob@example.com");
 
-    // A token signed with another salt, or tampered with, is refused.
-    let row = h.user("email", "bob@example.com");
-    let raw = row.get_str("invitation_token").unwrap();
-    let wrong_salt = h.config.verifier().sign_token("Elixir.Other", raw);
+    // A token signed with another salt, unsigned, or tampered with, is refused.
+    let signed = edit
+        .strip_prefix("/invitations/")
+        .and_then(|p| p.strip_suffix("/edit"))
+        .unwrap();
+    let raw = h
+        .config
+        .verifier()
+        .verify_token(INVITATION_SALT, signed)
+        .unwrap();
+    let wrong_salt = h.config.verifier().sign_token("Elixir.Other", &raw);
     let mut anon = h.client();
     let res = anon.get(&format!("/invitations/{wrong_salt}/edit"));
     assert_invalid(&mut anon, &res);
@@ -958,4 +965,68 @@ fn concurrent_accepts_write_once() {
     let password = format!("racing password {:02}", winners[0]);
     let mut signer = h.client();
     assert_eq!(signer.sign_in("bob@example.com", &password).location(), "/");
+}
+
+/// The users table holds no usable invitation: every string read back from the invitee's
+/// and the inviter's rows, signed as an invitation link, is refused, while the mailed link
+/// works.
+#[test]
+fn the_users_table_opens_no_invitation() {
+    let h = start(Invitation::new());
+    let mut alice = h.client();
+    register(&mut alice, "email", "alice@example.com");
+    assert_eq!(invite(&mut alice, "email", "bob@example.com").status, 302);
+    let link = h.invite_link("bob@example.com");
+    let rows = [
+        h.user("email", "alice@example.com"),
+        h.user("email", "bob@example.com"),
+    ];
+    let dumped: Vec<String> = rows
+        .iter()
+        .flat_map(|row| row.fields.values())
+        .filter_map(|value| value.as_str().map(str::to_owned))
+        .collect();
+    assert!(
+        dumped
+            .iter()
+            .any(|v| rows[1].get_str(INVITATION_TOKEN) == Some(v)),
+        "the dump holds the stored token"
+    );
+    let mut anon = h.client();
+    for value in &dumped {
+        let signed = h.config.verifier().sign_token(INVITATION_SALT, value);
+        let res = anon.get(&format!("/invitations/{signed}/edit"));
+        assert_invalid(&mut anon, &res);
+    }
+    assert_eq!(anon.get(&link).status, 200);
+}
+
+/// A row written by Pow keeps the raw UUID in `invitation_token`: the link Pow mailed
+/// (signed with Pow's salt and the same secret) is accepted once, then refused.
+#[test]
+fn invitations_made_by_pow_are_accepted_once() {
+    let h = start(Invitation::new());
+    let mut alice = h.client();
+    register(&mut alice, "email", "alice@example.com");
+    assert_eq!(invite(&mut alice, "email", "bob@example.com").status, 302);
+    let bob = h.user("email", "bob@example.com");
+    // Pow's tokens are UUIDs, as generate_uuid makes them.
+    let raw = pow_core::token::generate_uuid();
+    h.set(&bob, INVITATION_TOKEN, Value::from(raw.as_str()));
+    let pow_link = format!(
+        "/invitations/{}/edit",
+        h.config.verifier().sign_token(INVITATION_SALT, &raw)
+    );
+    // The link mailed by pow-rs before the row was rewritten no longer works.
+    let mut stale = h.client();
+    let res = stale.get(&h.invite_link("bob@example.com"));
+    assert_invalid(&mut stale, &res);
+
+    let mut bob_client = h.client();
+    let res = accept(&mut bob_client, &pow_link, &GOOD_PASSWORDS);
+    assert_eq!(res.status, 302, "{}", res.body);
+    assert_ne!(res.location(), "/session/new");
+    let mut again = h.client();
+    let res = again.get(&pow_link);
+    assert_invalid(&mut again, &res);
 }

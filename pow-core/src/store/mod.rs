@@ -36,6 +36,8 @@ mod limiter;
 pub use limiter::{Limit, Limiter, LIMIT_NAMESPACE};
 mod user_index;
 pub use user_index::{decode_record, UserIndex};
+mod claim;
+pub use claim::Claim;
 
 #[cfg(feature = "redis")]
 mod redis;

@@ -21,7 +21,9 @@ mod changeset;
 mod context;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub mod diesel;
+mod tokens;
 pub mod validation;
+pub use tokens::{get_by_column_token, new_column_token, placeholder_column_token};
 
 pub use changeset::{Changeset, ChangesetAction, ChangesetHook, ValidationError, ValidationErrors};
 pub use context::{UsersContext, WriteError};
