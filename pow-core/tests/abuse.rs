@@ -258,7 +258,8 @@ fn link_in(mail: &pow_core::mailer::Mail) -> String {
 /// account and signs them in once, and the lock is gone afterwards.
 #[test]
 fn a_locked_account_is_unlocked_by_the_mailed_link() {
-    let app = start(MemoryStore::shared(), |b| {
+    let store = MemoryStore::shared();
+    let app = start(Arc::clone(&store), |b| {
         b.rate_limits(RateLimits {
             sign_in_failures: None,
             lockout: Some(Lockout {
@@ -288,6 +289,33 @@ fn a_locked_account_is_unlocked_by_the_mailed_link() {
     );
     let link = link_in(&mail);
     assert!(link.starts_with("/session/unlock/"), "{link}");
+
+    // The store holds no usable unlock link: every string of the lockout namespace, put in
+    // place of the link's nonce and signed, unlocks nothing.
+    let salt = "pow account unlock";
+    let verifier = app.config.verifier();
+    let claim: serde_json::Value = serde_json::from_slice(
+        &verifier
+            .verify(salt, link.trim_start_matches("/session/unlock/"))
+            .unwrap(),
+    )
+    .unwrap();
+    let namespace = app.config.namespaced("lockout");
+    let dumped = actix_web::rt::Runtime::new()
+        .unwrap()
+        .block_on(pow_core::testing::dumped_strings(&*store, &namespace))
+        .unwrap();
+    assert!(!dumped.is_empty());
+    for value in &dumped {
+        let forged = serde_json::json!({ "u": claim["u"], "n": value });
+        let token = verifier.sign(salt, forged.to_string().as_bytes());
+        let mut thief = app.client_from("198.51.100.31");
+        assert_eq!(
+            thief.get(&format!("/session/unlock/{token}")).location(),
+            "/session/new",
+            "{value}"
+        );
+    }
 
     let res = owner.get(&link);
     assert_eq!(res.location(), "/");

@@ -27,7 +27,11 @@ const NAMESPACE: &str = "lockout";
 /// Salt the unlock link is signed with.
 const UNLOCK_SALT: &str = "pow account unlock";
 
-/// A lock: the nonce its unlock link carries.
+/// Purpose of the keyed hash a lock keeps of its unlock link's nonce.
+const NONCE_PURPOSE: &str = "unlock";
+
+/// A lock: the keyed hash of the nonce its unlock link carries (a copy of the store
+/// unlocks nothing).
 #[derive(Serialize, Deserialize)]
 struct Lock {
     nonce: String,
@@ -114,7 +118,7 @@ impl Lockouts {
             .insert_if_absent(
                 &self.lock_key(identifier),
                 &Lock {
-                    nonce: nonce.clone(),
+                    nonce: self.config.verifier().token_digest(NONCE_PURPOSE, &nonce),
                 },
             )
             .await?;
@@ -283,8 +287,12 @@ async fn claimed_user(config: &PowConfig, claim: UnlockClaim) -> Result<Option<U
     let key = lockouts.lock_key(&identifier);
     let current = config.store().get(&lockouts.namespace, &key).await?;
     let lock: Option<Lock> = current.and_then(|bytes| serde_json::from_slice(&bytes).ok());
-    let matches =
-        lock.is_some_and(|lock| bool::from(lock.nonce.as_bytes().ct_eq(claim.nonce.as_bytes())));
+    let digests = config.verifier().token_digests(NONCE_PURPOSE, &claim.nonce);
+    let matches = lock.is_some_and(|lock| {
+        digests
+            .iter()
+            .any(|digest| bool::from(lock.nonce.as_bytes().ct_eq(digest.as_bytes())))
+    });
     // Taking the lock makes the link single-use: of two concurrent uses one wins.
     if !matches
         || config
