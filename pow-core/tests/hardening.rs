@@ -333,6 +333,7 @@ fn no_password_hash_in_the_memory_cache() {
     no_password_hash_in_the_cache(std::sync::Arc::new(MemoryStore::new()));
 }
 
+#[cfg(feature = "redis")]
 #[test]
 fn no_password_hash_in_the_redis_cache() {
     let Some(url) = pow_core::testing::test_redis_url() else {

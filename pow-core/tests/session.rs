@@ -1016,3 +1016,52 @@ async fn reading_an_empty_flash_does_not_resend_the_session_cookie() {
     assert_eq!((status, body.as_str()), (StatusCode::OK, "error: "));
     assert!(resent.is_none(), "no flash, no session change: {resent:?}");
 }
+
+/// A copy of the store holds no usable session id: every string of the credentials
+/// namespace (live sessions, a session rotated moments ago with its handoff nonce, the
+/// user's index), signed with the app's own secret and put in a cookie, is anonymous; the
+/// real cookies, including the one from before the renewal, still work.
+#[actix_web::test]
+async fn the_store_holds_no_usable_session_id() {
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    let config = config_with(|b| {
+        b.store(Arc::clone(&store))
+            .session_ttl_renewal(Some(Duration::ZERO))
+    });
+    let app = app!(config);
+    let first = signed_in!(&app, &config, 1);
+    let (_, body, renewed) = get!(&app, &config, "/protected", Some(&first));
+    assert_eq!(body, "1");
+    let renewed = renewed.expect("the renewal rotates the id");
+    let dumped = pow_core::testing::dumped_strings(&*store, &config.namespaced("credentials"))
+        .await
+        .unwrap();
+    let live = CredentialsCache::new(&config).sessions(1).await.unwrap();
+    assert!(
+        dumped.contains(&live[0]),
+        "the dump holds the stored session id"
+    );
+    for candidate in &dumped {
+        let signed = config.verifier().sign_token(SESSION_SALT, candidate);
+        let res = test::call_service(
+            &app,
+            TestRequest::post()
+                .uri("/inject")
+                .set_payload(signed)
+                .to_request(),
+        )
+        .await;
+        let forged = session_cookie(&res, &config).unwrap();
+        let (_, body, _) = get!(&app, &config, "/whoami", Some(&forged));
+        assert_eq!(body, "anon", "{candidate}");
+    }
+    let (_, body, _) = get!(&app, &config, "/whoami", Some(&renewed));
+    assert_eq!(body, "1");
+    let (_, body, moved) = get!(&app, &config, "/whoami", Some(&first));
+    assert_eq!(
+        body, "1",
+        "the pre-renewal cookie works during the grace period"
+    );
+    let (_, body, _) = get!(&app, &config, "/whoami", Some(&moved.unwrap()));
+    assert_eq!(body, "1", "and is moved to the live session");
+}

@@ -25,6 +25,10 @@ struct SessionRecord {
     /// for the rotation grace period, is absent from the user's index and never renewed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     rotated_to: Option<String>,
+    /// With `rotated_to`: the nonce that, with the old cookie's secret id, gives the new
+    /// one (see [`next_cookie_id`](super::next_cookie_id)). Useless without the cookie.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    handoff: Option<String>,
 }
 
 /// Record 3: an entry of the user's session index.
@@ -82,6 +86,9 @@ pub(crate) struct Resolved {
     pub metadata: SessionMetadata,
     /// Whether the id asked for was rotated and only works during the grace period.
     pub via_rotation: bool,
+    /// The handoff nonces of the rotations followed, oldest first: they turn the cookie's
+    /// id into the live session's.
+    pub handoffs: Vec<String>,
 }
 
 /// Sessions in the cache store.
@@ -237,6 +244,7 @@ impl CredentialsCache {
                     user_id: user.id,
                     metadata: metadata.clone(),
                     rotated_to: None,
+                    handoff: None,
                 })?,
             ),
             (user_key(user.id), cached_user(user)?),
@@ -275,6 +283,7 @@ impl CredentialsCache {
     pub(crate) async fn resolve(&self, session_id: &str) -> Result<Option<Resolved>, StoreError> {
         let mut id = session_id.to_owned();
         let mut via_rotation = false;
+        let mut handoffs = Vec::new();
         for _ in 0..=MAX_ROTATION_HOPS {
             let Some(session_bytes) = self.store.get(&self.namespace, &session_key(&id)).await?
             else {
@@ -295,6 +304,7 @@ impl CredentialsCache {
                     if let Some(next) = record.rotated_to {
                         id = next;
                         via_rotation = true;
+                        handoffs.extend(record.handoff);
                         continue;
                     }
                     (record.user_id, Some(record.metadata))
@@ -310,6 +320,7 @@ impl CredentialsCache {
                     user: cached.user.clone(),
                     metadata: cached.metadata.clone(),
                     via_rotation,
+                    handoffs,
                 }));
             }
             let metadata = match metadata {
@@ -340,6 +351,7 @@ impl CredentialsCache {
                 user,
                 metadata,
                 via_rotation,
+                handoffs,
             }));
         }
         Ok(None)
@@ -515,18 +527,20 @@ impl CredentialsCache {
     }
 
     /// Marks `old_id` as rotated to `new_id`; the old id keeps working for `grace`.
+    /// `handoff` is the nonce that moves a cookie holding the old id to the new one.
     pub(crate) async fn mark_rotated(
         &self,
         old_id: &str,
         user_id: i64,
         metadata: &SessionMetadata,
-        new_id: &str,
+        (new_id, handoff): (&str, Option<&str>),
         grace: Duration,
     ) -> Result<(), StoreError> {
         let record = serde_json::to_vec(&SessionRecord {
             user_id,
             metadata: metadata.clone(),
             rotated_to: Some(new_id.to_owned()),
+            handoff: handoff.map(str::to_owned),
         })?;
         self.store
             .put(

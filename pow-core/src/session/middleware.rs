@@ -12,7 +12,7 @@ use async_trait::async_trait;
 
 use super::auth_middleware::{AuthMiddleware, SessionSource};
 use super::credentials::CredentialsCache;
-use super::{new_session_id, write_session_id, CurrentSession, SessionMetadata};
+use super::{next_cookie_id, stored_session_id, write_session_id, CurrentSession, SessionMetadata};
 use crate::config::PowConfig;
 use crate::error::PowError;
 use crate::time::{duration_ms, now_ms};
@@ -108,10 +108,14 @@ impl CookieSource {
             return Ok(None);
         };
         // Signature first: a forged id never reaches the store.
-        let Some(session_id) = config.verifier().verify_token(SESSION_SALT, &token) else {
+        let Some(cookie_id) = config.verifier().verify_token(SESSION_SALT, &token) else {
             return Ok(None);
         };
-        let Some(resolved) = self.credentials.resolve(&session_id).await? else {
+        let Some(resolved) = self
+            .credentials
+            .resolve(&stored_session_id(&cookie_id))
+            .await?
+        else {
             return Ok(None);
         };
         let now = now_ms();
@@ -131,7 +135,12 @@ impl CookieSource {
         if resolved.via_rotation {
             // The cookie holds an id rotated moments ago by a parallel request: move this
             // client to the live id too, and never rotate again from an old id.
-            write_session_id(session, config, &resolved.session_id)?;
+            let live = resolved.handoffs.iter().fold(cookie_id, |id, handoff| {
+                next_cookie_id(config, &id, handoff)
+            });
+            if stored_session_id(&live) == resolved.session_id {
+                write_session_id(session, config, &live)?;
+            }
             return Ok(Some(CurrentSession {
                 user,
                 session_id: resolved.session_id,
@@ -152,7 +161,9 @@ impl CookieSource {
                 inserted_at: now,
                 ..metadata.clone()
             };
-            let new_id = new_session_id(config);
+            let handoff = crate::token::generate_uuid();
+            let new_cookie_id = next_cookie_id(config, &cookie_id, &handoff);
+            let new_id = stored_session_id(&new_cookie_id);
             if let Err(err) = self.credentials.put(&new_id, &user, &renewed).await {
                 // Best effort: let a later request try again.
                 let _ = self
@@ -166,12 +177,12 @@ impl CookieSource {
                     &resolved.session_id,
                     user.id,
                     &metadata,
-                    &new_id,
+                    (&new_id, Some(&handoff)),
                     ROTATION_GRACE,
                 )
                 .await?;
             session.renew();
-            write_session_id(session, config, &new_id)?;
+            write_session_id(session, config, &new_cookie_id)?;
             crate::audit::record(
                 config,
                 crate::audit::AuditEvent::new(crate::audit::SESSION_RENEWED)

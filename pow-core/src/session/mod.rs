@@ -300,6 +300,25 @@ pub(crate) fn new_session_id(config: &PowConfig) -> String {
     config.namespaced(&generate_uuid())
 }
 
+/// The id the store keeps a browser session under: the SHA-256 of the id the cookie
+/// carries. A copy of the store holds no id a cookie could carry. (The cookie's id is 122
+/// random bits, so an unkeyed hash cannot be reversed, and it stays valid whichever
+/// secret of the key ring signed the cookie.)
+pub(crate) fn stored_session_id(cookie_id: &str) -> String {
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(cookie_id))
+}
+
+/// The cookie id that replaces `cookie_id` at a renewal with `handoff`: only a holder of
+/// the old cookie can compute it, which lets a request racing the renewal move its client
+/// to the new session while the store keeps nothing a cookie could carry.
+pub(crate) fn next_cookie_id(config: &PowConfig, cookie_id: &str, handoff: &str) -> String {
+    use base64::Engine as _;
+    let mac = crate::token::hmac_sha256(cookie_id.as_bytes(), handoff.as_bytes());
+    config.namespaced(&base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(mac))
+}
+
 /// Writes the signed `session_id` into the cookie session of `req`.
 pub(crate) fn write_session_id(
     session: &actix_session::Session,
@@ -357,7 +376,8 @@ pub async fn sign_in_with(
         device,
         ..metadata
     };
-    let session_id = new_session_id(&config);
+    let cookie_id = new_session_id(&config);
+    let session_id = stored_session_id(&cookie_id);
     credentials.put(&session_id, user, &metadata).await?;
     if let Some(max) = config.session().max_sessions_per_user {
         // Newest activity first: the new session leads, the stalest go.
@@ -370,7 +390,7 @@ pub async fn sign_in_with(
     let session = req.get_session();
     session.renew();
     crate::web::csrf::rotate(&session);
-    write_session_id(&session, &config, &session_id)?;
+    write_session_id(&session, &config, &cookie_id)?;
     req.extensions_mut().insert(CurrentSession {
         user: user.clone(),
         session_id,
@@ -397,7 +417,8 @@ pub async fn sign_out(req: &HttpRequest) -> Result<(), PowError> {
         .get::<String>(key)
         .ok()
         .flatten()
-        .and_then(|token| config.verifier().verify_token(SESSION_SALT, &token));
+        .and_then(|token| config.verifier().verify_token(SESSION_SALT, &token))
+        .map(|cookie_id| stored_session_id(&cookie_id));
     if let Some(id) = &cookie_id {
         credentials.delete(id).await?;
     }

@@ -128,6 +128,36 @@ pub struct RedisStore {
     subscriber: ::redis::Client,
 }
 
+/// A client for `url`: over TLS for `rediss://` URLs (with the certificates of `options`,
+/// if any), refusing TLS settings on a plain `redis://` URL rather than ignoring them.
+fn open_client(url: &str, options: &RedisStoreOptions) -> Result<::redis::Client, StoreError> {
+    let tls_url = url
+        .trim_start()
+        .to_ascii_lowercase()
+        .starts_with("rediss://");
+    #[cfg(feature = "redis-tls")]
+    if let Some(tls) = &options.tls {
+        if !tls_url {
+            return Err(StoreError::Backend(
+                "TLS certificates were given for a plain `redis://` URL: use `rediss://`"
+                    .to_owned(),
+            ));
+        }
+        return ::redis::Client::build_with_tls(url, tls.certificates()).map_err(map_error);
+    }
+    #[cfg(not(feature = "redis-tls"))]
+    {
+        // Without the feature there are no TLS settings to read.
+        let _ = options;
+        if tls_url {
+            return Err(StoreError::Backend(
+                "`rediss://` URLs need pow-core's `redis-tls` feature".to_owned(),
+            ));
+        }
+    }
+    ::redis::Client::open(url).map_err(map_error)
+}
+
 impl fmt::Debug for RedisStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mode = match self.conn {
@@ -159,7 +189,7 @@ impl RedisStore {
         options: RedisStoreOptions,
     ) -> Result<Self, StoreError> {
         let prefix = checked_prefix(&options.prefix)?;
-        let client = ::redis::Client::open(url).map_err(map_error)?;
+        let client = open_client(url, &options)?;
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(options.connection_timeout))
             .set_response_timeout(Some(options.response_timeout))
@@ -197,17 +227,25 @@ impl RedisStore {
             ));
         }
         let retries = u32::try_from(options.reconnect_attempts).unwrap_or(u32::MAX);
-        let client = ClusterClient::builder(urls.iter().map(|url| url.as_ref()))
+        // Every node's URL is checked against the TLS settings the same way.
+        for url in urls {
+            open_client(url.as_ref(), &options)?;
+        }
+        let builder = ClusterClient::builder(urls.iter().map(|url| url.as_ref()))
             .connection_timeout(options.connection_timeout)
             .response_timeout(options.response_timeout)
             .retries(retries)
             .min_retry_wait(50)
-            .max_retry_wait(500)
-            .build()
-            .map_err(map_error)?;
+            .max_retry_wait(500);
+        #[cfg(feature = "redis-tls")]
+        let builder = match &options.tls {
+            Some(tls) => builder.certs(tls.certificates()),
+            None => builder,
+        };
+        let client = builder.build().map_err(map_error)?;
         let conn = client.get_async_connection().await.map_err(map_error)?;
         // PUBLISH reaches every node of a cluster, so subscribing on one node is enough.
-        let subscriber = ::redis::Client::open(urls[0].as_ref()).map_err(map_error)?;
+        let subscriber = open_client(urls[0].as_ref(), &options)?;
         Ok(Self {
             conn: Connection::Cluster(conn),
             prefix,

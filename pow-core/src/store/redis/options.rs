@@ -11,6 +11,49 @@ pub struct RedisStoreOptions {
     pub(super) connection_timeout: Duration,
     pub(super) response_timeout: Duration,
     pub(super) reconnect_attempts: usize,
+    #[cfg(feature = "redis-tls")]
+    pub(super) tls: Option<Tls>,
+}
+
+/// The certificates of a TLS connection (`rediss://`), PEM-encoded.
+#[cfg(feature = "redis-tls")]
+#[derive(Clone)]
+pub(super) struct Tls {
+    pub(super) root_cert: Option<Vec<u8>>,
+    pub(super) client: Option<(Vec<u8>, Vec<u8>)>,
+}
+
+#[cfg(feature = "redis-tls")]
+impl std::fmt::Debug for Tls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print the client key.
+        f.debug_struct("Tls")
+            .field("root_cert", &self.root_cert.is_some())
+            .field("client_cert", &self.client.is_some())
+            .finish()
+    }
+}
+
+#[cfg(feature = "redis-tls")]
+impl Tls {
+    fn empty() -> Self {
+        Self {
+            root_cert: None,
+            client: None,
+        }
+    }
+
+    pub(super) fn certificates(&self) -> ::redis::TlsCertificates {
+        ::redis::TlsCertificates {
+            client_tls: self.client.clone().map(|(client_cert, client_key)| {
+                ::redis::ClientTlsConfig {
+                    client_cert,
+                    client_key,
+                }
+            }),
+            root_cert: self.root_cert.clone(),
+        }
+    }
 }
 
 impl Default for RedisStoreOptions {
@@ -20,6 +63,8 @@ impl Default for RedisStoreOptions {
             connection_timeout: Duration::from_secs(2),
             response_timeout: Duration::from_secs(2),
             reconnect_attempts: 2,
+            #[cfg(feature = "redis-tls")]
+            tls: None,
         }
     }
 }
@@ -53,6 +98,27 @@ impl RedisStoreOptions {
     /// fails with [`StoreError::Unavailable`]. Later commands try again. The default value is 2.
     pub fn reconnect_attempts(mut self, attempts: usize) -> Self {
         self.reconnect_attempts = attempts;
+        self
+    }
+
+    /// Trusts the CA certificate(s) in `pem` (PEM-encoded) for `rediss://` connections,
+    /// instead of the system's roots: for a server with a private CA. The server's name in
+    /// the URL must match its certificate.
+    #[cfg(feature = "redis-tls")]
+    pub fn tls_root_certificate(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.tls.get_or_insert_with(Tls::empty).root_cert = Some(pem.into());
+        self
+    }
+
+    /// Presents a client certificate and its private key (both PEM-encoded) on
+    /// `rediss://` connections, for servers that require one (`tls-auth-clients yes`).
+    #[cfg(feature = "redis-tls")]
+    pub fn tls_client_certificate(
+        mut self,
+        cert_pem: impl Into<Vec<u8>>,
+        key_pem: impl Into<Vec<u8>>,
+    ) -> Self {
+        self.tls.get_or_insert_with(Tls::empty).client = Some((cert_pem.into(), key_pem.into()));
         self
     }
 }
