@@ -460,6 +460,9 @@ async fn tampered_confirmation_tokens_are_rejected() {
     )
     .await;
     assert_eq!(status, StatusCode::FORBIDDEN, "still unconfirmed");
+    // The refused sign-in mailed a fresh token: the first one is spent.
+    assert_eq!(send(&app, confirm(&token)).await.0, StatusCode::NOT_FOUND);
+    let token = token_in_mail(&mailer, "alan@example.com", "confirm-email");
     assert_eq!(send(&app, confirm(&token)).await.0, StatusCode::OK);
     let (status, _, _) = send(
         &app,

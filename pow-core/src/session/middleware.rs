@@ -113,7 +113,7 @@ impl CookieSource {
         };
         let Some(resolved) = self
             .credentials
-            .resolve(&stored_session_id(&cookie_id))
+            .resolve(&stored_session_id(config, &cookie_id))
             .await?
         else {
             return Ok(None);
@@ -138,7 +138,7 @@ impl CookieSource {
             let live = resolved.handoffs.iter().fold(cookie_id, |id, handoff| {
                 next_cookie_id(config, &id, handoff)
             });
-            if stored_session_id(&live) == resolved.session_id {
+            if stored_session_id(config, &live) == resolved.session_id {
                 write_session_id(session, config, &live)?;
             }
             return Ok(Some(CurrentSession {
@@ -163,7 +163,7 @@ impl CookieSource {
             };
             let handoff = crate::token::generate_uuid();
             let new_cookie_id = next_cookie_id(config, &cookie_id, &handoff);
-            let new_id = stored_session_id(&new_cookie_id);
+            let new_id = stored_session_id(config, &new_cookie_id);
             if let Err(err) = self.credentials.put(&new_id, &user, &renewed).await {
                 // Best effort: let a later request try again.
                 let _ = self

@@ -303,11 +303,14 @@ pub(crate) fn new_session_id(config: &PowConfig) -> String {
 /// The id the store keeps a browser session under: the SHA-256 of the id the cookie
 /// carries. A copy of the store holds no id a cookie could carry. (The cookie's id is 122
 /// random bits, so an unkeyed hash cannot be reversed, and it stays valid whichever
-/// secret of the key ring signed the cookie.)
-pub(crate) fn stored_session_id(cookie_id: &str) -> String {
+/// secret of the key ring signed the cookie.) Prefixed with the setup's name, like every
+/// id of a named setup.
+pub(crate) fn stored_session_id(config: &PowConfig, cookie_id: &str) -> String {
     use base64::Engine as _;
     use sha2::Digest as _;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(cookie_id))
+    config.namespaced(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(cookie_id)),
+    )
 }
 
 /// The cookie id that replaces `cookie_id` at a renewal with `handoff`: only a holder of
@@ -377,7 +380,7 @@ pub async fn sign_in_with(
         ..metadata
     };
     let cookie_id = new_session_id(&config);
-    let session_id = stored_session_id(&cookie_id);
+    let session_id = stored_session_id(&config, &cookie_id);
     credentials.put(&session_id, user, &metadata).await?;
     if let Some(max) = config.session().max_sessions_per_user {
         // Newest activity first: the new session leads, the stalest go.
@@ -418,7 +421,7 @@ pub async fn sign_out(req: &HttpRequest) -> Result<(), PowError> {
         .ok()
         .flatten()
         .and_then(|token| config.verifier().verify_token(SESSION_SALT, &token))
-        .map(|cookie_id| stored_session_id(&cookie_id));
+        .map(|cookie_id| stored_session_id(&config, &cookie_id));
     if let Some(id) = &cookie_id {
         credentials.delete(id).await?;
     }
