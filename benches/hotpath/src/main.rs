@@ -1,0 +1,95 @@
+//! Servers for the hot-path benchmark (`benches/load/hotpath.py`), each with one actix
+//! worker:
+//!
+//! - `bare PORT`: actix-web alone, `GET /hello` answers a tiny body (the physical limit);
+//! - `pow PORT [REDIS_URL]`: the same `GET /hello` behind [`PowMiddleware`], `GET /protected`
+//!   behind [`RequireAuthenticated`] answering a tiny body after the session lookup, and
+//!   `POST /sign_in` signing the one seeded user in (to get a session cookie without forms).
+//!   The cache store is in memory, or Redis when a URL is given.
+
+use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
+use pow_core::session::{self, CurrentUser, PowMiddleware, RequireAuthenticated};
+use pow_core::users::diesel::DieselUsersContext;
+use pow_core::users::{sign_up_params, UsersContext, Value};
+use pow_core::{PowConfig, PowError};
+
+const EMAIL: &str = "bench@example.com";
+
+async fn hello() -> &'static str {
+    "hello"
+}
+
+async fn protected(CurrentUser(user): CurrentUser) -> HttpResponse {
+    HttpResponse::Ok().body(format!("hi {}", user.id))
+}
+
+async fn sign_in(req: HttpRequest) -> Result<HttpResponse, PowError> {
+    let config = session::config(&req).ok_or_else(|| PowError::Other("no pow config".into()))?;
+    let users = config.users()?.clone();
+    let cfg = config.clone();
+    let user =
+        pow_core::users::run_blocking(move || users.get_by(&cfg, "email", &Value::from(EMAIL)))
+            .await?
+            .ok_or_else(|| PowError::Other("the bench user is missing".into()))?;
+    session::sign_in(&req, &user).await?;
+    Ok(HttpResponse::Ok().body("signed in"))
+}
+
+async fn pow_config(redis: Option<&str>) -> Result<PowConfig, Box<dyn std::error::Error>> {
+    let users = DieselUsersContext::connect(":memory:")?;
+    let mut builder = PowConfig::builder("b".repeat(64))
+        .users(users.clone())
+        .cookie_secure(false)
+        .hasher(pow_core::password::Pbkdf2Hasher::new(1));
+    if let Some(url) = redis {
+        let prefix = format!("pow-bench-{}", pow_core::token::generate_uuid());
+        builder = builder.store(std::sync::Arc::new(
+            pow_core::store::RedisStore::connect(url, &prefix).await?,
+        ));
+    }
+    let config = builder.build()?;
+    users.migrate(&config)?;
+    let params = sign_up_params(&config, EMAIL, "correct horse battery staple");
+    users
+        .create(&config, &params)?
+        .map_err(|cs| format!("the bench user is invalid: {:?}", cs.errors))?;
+    Ok(config)
+}
+
+#[actix_web::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let (mode, port) = match args.as_slice() {
+        [mode, port, ..] => (mode.as_str(), port.parse::<u16>()?),
+        _ => return Err("usage: pow-bench-hotpath bare|pow PORT [REDIS_URL]".into()),
+    };
+    match mode {
+        "bare" => {
+            HttpServer::new(|| App::new().route("/hello", web::get().to(hello)))
+                .workers(1)
+                .bind(("127.0.0.1", port))?
+                .run()
+                .await?;
+        }
+        "pow" => {
+            let config = pow_config(args.get(2).map(String::as_str)).await?;
+            HttpServer::new(move || {
+                App::new()
+                    .wrap(PowMiddleware::new(config.clone()))
+                    .route("/hello", web::get().to(hello))
+                    .route("/sign_in", web::post().to(sign_in))
+                    .service(
+                        web::scope("/protected")
+                            .wrap(RequireAuthenticated::new())
+                            .route("", web::get().to(protected)),
+                    )
+            })
+            .workers(1)
+            .bind(("127.0.0.1", port))?
+            .run()
+            .await?;
+        }
+        other => return Err(format!("unknown mode `{other}`").into()),
+    }
+    Ok(())
+}

@@ -1,0 +1,197 @@
+#!/usr/bin/env python3
+"""Hot-path benchmark: the cost of pow-rs per request against bare actix-web, measured side
+by side in one run. See README.md next to this file (section "Hot path").
+
+Every server has one actix worker pinned to core 0; wrk runs pinned to core 1. Each row's
+figure is the median of BENCH_ROUNDS measured runs taken in alternating order. The steadiest
+figure is the server's CPU time per answer (utime + stime from /proc during the run); the
+ratio of a row is bare's CPU µs/req divided by the row's (1.00 = as cheap as bare actix).
+"""
+
+import os
+import re
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
+DURATION = int(os.environ.get("BENCH_DURATION", "4"))
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
+CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "32"))
+REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/")
+SKIP_REDIS = os.environ.get("BENCH_SKIP_REDIS") == "1"
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def cpu_seconds(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    # utime and stime are fields 14 and 15 of the whole line (11 and 12 after the name).
+    return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+def redis_pid():
+    out = subprocess.run(["pgrep", "-x", "redis-server"], capture_output=True, text=True)
+    pids = out.stdout.split()
+    return int(pids[0]) if pids else None
+
+
+class Server:
+    def __init__(self, binary, mode, *extra):
+        self.port = free_port()
+        self.proc = subprocess.Popen(
+            ["taskset", "-c", "0", binary, mode, str(self.port), *extra],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.time() + 30
+        while True:
+            if self.proc.poll() is not None:
+                sys.exit(f"the {mode} server exited early ({self.proc.returncode})")
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                break
+            except OSError:
+                if time.time() > deadline:
+                    sys.exit(f"the {mode} server never listened")
+                time.sleep(0.05)
+
+    def url(self, path):
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def get(self, path, cookie=None):
+        req = urllib.request.Request(self.url(path))
+        if cookie:
+            req.add_header("Cookie", cookie)
+        with urllib.request.urlopen(req) as res:
+            return res.status, res.read().decode()
+
+    def session_cookie(self):
+        req = urllib.request.Request(self.url("/sign_in"), data=b"", method="POST")
+        with urllib.request.urlopen(req) as res:
+            header = res.headers.get("Set-Cookie", "")
+        return header.split(";", 1)[0]
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait()
+
+
+def wrk(url, cookie, duration):
+    cmd = ["taskset", "-c", "1", "wrk", "-t1", f"-c{CONNECTIONS}", f"-d{duration}s", "--latency"]
+    if cookie:
+        cmd += ["-H", f"Cookie: {cookie}"]
+    out = subprocess.run(cmd + [url], capture_output=True, text=True, check=True).stdout
+    requests = int(re.search(r"(\d+) requests in", out).group(1))
+    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    if bad or "Socket errors" in out:
+        sys.exit(f"wrk saw errors on {url}:\n{out}")
+    p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)", out)
+    scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}[p99.group(2)]
+    return requests, float(p99.group(1)) * scale
+
+
+def measure(server, path, cookie, extra_pid=None):
+    before = cpu_seconds(server.proc.pid)
+    extra_before = cpu_seconds(extra_pid) if extra_pid else 0.0
+    started = time.time()
+    requests, p99 = wrk(server.url(path), cookie, DURATION)
+    elapsed = time.time() - started
+    used = cpu_seconds(server.proc.pid) - before
+    extra = (cpu_seconds(extra_pid) - extra_before) if extra_pid else 0.0
+    return {
+        "rps": requests / elapsed,
+        "cpu_us": used * 1e6 / requests,
+        "extra_us": extra * 1e6 / requests,
+        "p99": p99,
+    }
+
+
+def main():
+    subprocess.run(
+        ["cargo", "build", "--release", "-q", "-p", "pow-bench-hotpath"], cwd=ROOT, check=True
+    )
+    binary = os.path.join(ROOT, "target", "release", "pow-bench-hotpath")
+    servers = {"bare": Server(binary, "bare"), "memory": Server(binary, "pow")}
+    if not SKIP_REDIS:
+        servers["redis"] = Server(binary, "pow", REDIS_URL)
+    try:
+        cookies = {name: s.session_cookie() for name, s in servers.items() if name != "bare"}
+        rows = [
+            ("bare actix-web `/hello` (the limit)", "bare", "/hello", None, False),
+            ("pow-rs, memory store, signed-in `/protected`", "memory", "/protected", "memory", False),
+            ("pow-rs, memory store, `/hello` with a session cookie", "memory", "/hello", "memory", False),
+            ("pow-rs, memory store, `/hello` without a session", "memory", "/hello", None, False),
+        ]
+        if "redis" in servers:
+            rows.append(
+                ("pow-rs, Redis store, signed-in `/protected` (+ Redis CPU)", "redis", "/protected", "redis", True)
+            )
+        # Check every route answers as expected before measuring.
+        for _, server, path, cookie, _ in rows:
+            status, body = servers[server].get(path, cookies.get(cookie))
+            expected = "hi " if path == "/protected" else "hello"
+            if status != 200 or not body.startswith(expected):
+                sys.exit(f"{server} {path}: {status} {body!r}")
+        for _, server, path, cookie, _ in rows:
+            wrk(servers[server].url(path), cookies.get(cookie), 1)
+        results = {i: [] for i in range(len(rows))}
+        rpid = redis_pid()
+        for round_no in range(ROUNDS):
+            order = list(range(len(rows)))
+            if round_no % 2:
+                order.reverse()
+            for i in order:
+                _, server, path, cookie, with_redis = rows[i]
+                extra = rpid if with_redis else None
+                results[i].append(measure(servers[server], path, cookies.get(cookie), extra))
+    finally:
+        for s in servers.values():
+            s.stop()
+
+    med = {
+        i: {k: statistics.median(r[k] for r in runs) for k in runs[0]} for i, runs in results.items()
+    }
+    bare_cpu, bare_rps = med[0]["cpu_us"], med[0]["rps"]
+    lines = [
+        "| server, route | req/s | CPU µs/req | p99 ms | ratio of bare (CPU) | ratio of bare (req/s) |",
+        "| --- | --: | --: | --: | --: | --: |",
+    ]
+    for i, (label, *_rest) in enumerate(rows):
+        m = med[i]
+        cpu = f"{m['cpu_us']:.1f}"
+        if m["extra_us"]:
+            cpu += f" + {m['extra_us']:.1f}"
+        ratio = bare_cpu / (m["cpu_us"] + m["extra_us"])
+        lines.append(
+            f"| {label} | {m['rps']:,.0f} | {cpu} | {m['p99']:.2f} | {ratio:.2f} | {m['rps'] / bare_rps:.2f} |"
+        )
+    header = [
+        "# Hot-path benchmark results",
+        "",
+        "Written by `benches/load/hotpath.py` (see README.md there); each run replaces this file.",
+        "",
+        f"- Date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
+        f"- Commit: {subprocess.run(['git', 'rev-parse', '--short', 'HEAD'], cwd=ROOT, capture_output=True, text=True).stdout.strip()}",
+        f"- Setup: one actix worker pinned to core 0, wrk pinned to core 1, {CONNECTIONS} connections; medians of {ROUNDS} alternating rounds of {DURATION} s",
+        f"- Load average at end: {os.getloadavg()[0]:.2f}",
+        "",
+    ]
+    text = "\n".join(header + lines) + "\n"
+    print(text)
+    with open(os.path.join(HERE, "HOTPATH.md"), "w") as f:
+        f.write(text)
+
+
+if __name__ == "__main__":
+    main()
