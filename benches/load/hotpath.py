@@ -122,13 +122,18 @@ def main():
         ["cargo", "build", "--release", "-q", "-p", "pow-bench-hotpath"], cwd=ROOT, check=True
     )
     binary = os.path.join(ROOT, "target", "release", "pow-bench-hotpath")
-    servers = {"bare": Server(binary, "bare"), "memory": Server(binary, "pow")}
+    servers = {
+        "bare": Server(binary, "bare"),
+        "cookie": Server(binary, "cookie"),
+        "memory": Server(binary, "pow"),
+    }
     if not SKIP_REDIS:
         servers["redis"] = Server(binary, "pow", REDIS_URL)
     try:
         cookies = {name: s.session_cookie() for name, s in servers.items() if name != "bare"}
         rows = [
             ("bare actix-web `/hello` (the limit)", "bare", "/hello", None, False),
+            ("actix-session cookie alone (as pow-rs configures it), `/protected`", "cookie", "/protected", "cookie", False),
             ("pow-rs, memory store, signed-in `/protected`", "memory", "/protected", "memory", False),
             ("pow-rs, memory store, `/hello` with a session cookie", "memory", "/hello", "memory", False),
             ("pow-rs, memory store, `/hello` without a session", "memory", "/hello", None, False),

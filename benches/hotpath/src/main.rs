@@ -2,11 +2,15 @@
 //! worker:
 //!
 //! - `bare PORT`: actix-web alone, `GET /hello` answers a tiny body (the physical limit);
+//! - `cookie PORT`: only the cookie session pow-rs builds on (actix-session's signed cookie
+//!   store, as pow configures it): `POST /sign_in` puts a signed token in it, `GET /protected`
+//!   reads it back. What the cookie layer alone costs, without any store lookup.
 //! - `pow PORT [REDIS_URL]`: the same `GET /hello` behind [`PowMiddleware`], `GET /protected`
 //!   behind [`RequireAuthenticated`] answering a tiny body after the session lookup, and
 //!   `POST /sign_in` signing the one seeded user in (to get a session cookie without forms).
 //!   The cache store is in memory, or Redis when a URL is given.
 
+use actix_session::SessionExt;
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
 use pow_core::session::{self, CurrentUser, PowMiddleware, RequireAuthenticated};
 use pow_core::users::diesel::DieselUsersContext;
@@ -35,6 +39,20 @@ async fn sign_in(req: HttpRequest) -> Result<HttpResponse, PowError> {
     Ok(HttpResponse::Ok().body("signed in"))
 }
 
+async fn cookie_sign_in(req: HttpRequest) -> Result<HttpResponse, actix_web::Error> {
+    let token = pow_core::token::MessageVerifier::new(&[b'b'; 64])
+        .sign_token(pow_core::token::SESSION_SALT, &pow_core::token::generate_uuid());
+    req.get_session().insert("auth", token)?;
+    Ok(HttpResponse::Ok().body("signed in"))
+}
+
+async fn cookie_protected(req: HttpRequest) -> HttpResponse {
+    match req.get_session().get::<String>("auth") {
+        Ok(Some(token)) => HttpResponse::Ok().body(format!("hi {}", token.len())),
+        _ => HttpResponse::Unauthorized().finish(),
+    }
+}
+
 async fn pow_config(redis: Option<&str>) -> Result<PowConfig, Box<dyn std::error::Error>> {
     let users = DieselUsersContext::connect(":memory:")?;
     let mut builder = PowConfig::builder("b".repeat(64))
@@ -61,7 +79,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let (mode, port) = match args.as_slice() {
         [mode, port, ..] => (mode.as_str(), port.parse::<u16>()?),
-        _ => return Err("usage: pow-bench-hotpath bare|pow PORT [REDIS_URL]".into()),
+        _ => return Err("usage: pow-bench-hotpath bare|cookie|pow PORT [REDIS_URL]".into()),
     };
     match mode {
         "bare" => {
@@ -70,6 +88,22 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 .bind(("127.0.0.1", port))?
                 .run()
                 .await?;
+        }
+        "cookie" => {
+            let config = PowConfig::builder("b".repeat(64))
+                .cookie_secure(false)
+                .build()?;
+            HttpServer::new(move || {
+                App::new()
+                    .wrap(session::cookie_session_middleware(&config))
+                    .route("/hello", web::get().to(hello))
+                    .route("/sign_in", web::post().to(cookie_sign_in))
+                    .route("/protected", web::get().to(cookie_protected))
+            })
+            .workers(1)
+            .bind(("127.0.0.1", port))?
+            .run()
+            .await?;
         }
         "pow" => {
             let config = pow_config(args.get(2).map(String::as_str)).await?;
