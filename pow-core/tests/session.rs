@@ -210,6 +210,8 @@ macro_rules! signed_in {
 struct ProbeStore {
     inner: Arc<dyn Store>,
     gets: AtomicUsize,
+    /// Calls that read (`get`, `get_many`, `take`): the store round trips.
+    reads: AtomicUsize,
     failing: std::sync::atomic::AtomicBool,
 }
 
@@ -218,6 +220,7 @@ impl ProbeStore {
         Arc::new(Self {
             inner: MemoryStore::shared(),
             gets: AtomicUsize::new(0),
+            reads: AtomicUsize::new(0),
             failing: std::sync::atomic::AtomicBool::new(false),
         })
     }
@@ -239,8 +242,15 @@ impl Store for ProbeStore {
     }
     async fn get(&self, ns: &str, k: &Key) -> Result<Option<Vec<u8>>, StoreError> {
         self.gets.fetch_add(1, Ordering::SeqCst);
+        self.reads.fetch_add(1, Ordering::SeqCst);
         self.check()?;
         self.inner.get(ns, k).await
+    }
+    async fn get_many(&self, ns: &str, k: &[Key]) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
+        self.gets.fetch_add(1, Ordering::SeqCst);
+        self.reads.fetch_add(1, Ordering::SeqCst);
+        self.check()?;
+        self.inner.get_many(ns, k).await
     }
     async fn delete(&self, ns: &str, k: &Key) -> Result<(), StoreError> {
         self.check()?;
@@ -252,6 +262,7 @@ impl Store for ProbeStore {
     }
     async fn take(&self, ns: &str, k: &Key) -> Result<Option<Vec<u8>>, StoreError> {
         self.gets.fetch_add(1, Ordering::SeqCst);
+        self.reads.fetch_add(1, Ordering::SeqCst);
         self.check()?;
         self.inner.take(ns, k).await
     }
@@ -1064,4 +1075,24 @@ async fn the_store_holds_no_usable_session_id() {
     );
     let (_, body, _) = get!(&app, &config, "/whoami", Some(&moved.unwrap()));
     assert_eq!(body, "1", "and is moved to the live session");
+}
+
+/// A signed-in request reads its session and its user in one store round trip (the user id
+/// travels in the signed cookie), and only the session's own user is served.
+#[actix_web::test]
+async fn a_signed_in_request_is_one_store_read() {
+    let probe = ProbeStore::new();
+    let config = config_with(|b| b.store(probe.clone()).session_ttl_renewal(None));
+    let app = app!(config);
+    let cookie = signed_in!(&app, &config, 1);
+    let before = probe.reads.load(Ordering::SeqCst);
+    let (status, body, _) = get!(&app, &config, "/protected", Some(&cookie));
+    assert_eq!((status, body.as_str()), (StatusCode::OK, "1"));
+    assert_eq!(probe.reads.load(Ordering::SeqCst) - before, 1);
+    // A second user's session reads its own user, never the first one's.
+    let other = signed_in!(&app, &config, 2);
+    let (_, body, _) = get!(&app, &config, "/whoami", Some(&other));
+    assert_eq!(body, "2");
+    let (_, body, _) = get!(&app, &config, "/whoami", Some(&cookie));
+    assert_eq!(body, "1");
 }

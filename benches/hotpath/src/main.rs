@@ -40,8 +40,10 @@ async fn sign_in(req: HttpRequest) -> Result<HttpResponse, PowError> {
 }
 
 async fn cookie_sign_in(req: HttpRequest) -> Result<HttpResponse, actix_web::Error> {
-    let token = pow_core::token::MessageVerifier::new(&[b'b'; 64])
-        .sign_token(pow_core::token::SESSION_SALT, &pow_core::token::generate_uuid());
+    let token = pow_core::token::MessageVerifier::new(&[b'b'; 64]).sign_token(
+        pow_core::token::SESSION_SALT,
+        &pow_core::token::generate_uuid(),
+    );
     req.get_session().insert("auth", token)?;
     Ok(HttpResponse::Ok().body("signed in"))
 }

@@ -281,12 +281,35 @@ impl CredentialsCache {
 
     /// Like [`get`](Self::get), telling which live session the id stands for.
     pub(crate) async fn resolve(&self, session_id: &str) -> Result<Option<Resolved>, StoreError> {
+        self.resolve_hinted(session_id, None).await
+    }
+
+    /// [`resolve`](Self::resolve), reading the session and the user `user_hint` names in
+    /// one store round trip (the user read is only used when the session is that user's).
+    pub(crate) async fn resolve_hinted(
+        &self,
+        session_id: &str,
+        user_hint: Option<i64>,
+    ) -> Result<Option<Resolved>, StoreError> {
         let mut id = session_id.to_owned();
         let mut via_rotation = false;
         let mut handoffs = Vec::new();
+        let mut prefetched: Option<(i64, Option<Vec<u8>>)> = None;
         for _ in 0..=MAX_ROTATION_HOPS {
-            let Some(session_bytes) = self.store.get(&self.namespace, &session_key(&id)).await?
-            else {
+            let session_bytes = match user_hint.filter(|_| !via_rotation) {
+                Some(hint) => {
+                    let mut values = self
+                        .store
+                        .get_many(&self.namespace, &[session_key(&id), user_key(hint)])
+                        .await?
+                        .into_iter();
+                    let session = values.next().flatten();
+                    prefetched = Some((hint, values.next().flatten()));
+                    session
+                }
+                None => self.store.get(&self.namespace, &session_key(&id)).await?,
+            };
+            let Some(session_bytes) = session_bytes else {
                 return Ok(None);
             };
             let cached = self
@@ -310,8 +333,11 @@ impl CredentialsCache {
                     (record.user_id, Some(record.metadata))
                 }
             };
-            let Some(user_bytes) = self.store.get(&self.namespace, &user_key(user_id)).await?
-            else {
+            let user_bytes = match prefetched.take() {
+                Some((hinted, bytes)) if hinted == user_id => bytes,
+                _ => self.store.get(&self.namespace, &user_key(user_id)).await?,
+            };
+            let Some(user_bytes) = user_bytes else {
                 return Ok(None);
             };
             if let Some(cached) = cached.filter(|cached| cached.user_bytes == user_bytes) {

@@ -12,7 +12,10 @@ use async_trait::async_trait;
 
 use super::auth_middleware::{AuthMiddleware, SessionSource};
 use super::credentials::CredentialsCache;
-use super::{next_cookie_id, stored_session_id, write_session_id, CurrentSession, SessionMetadata};
+use super::{
+    cookie_user_id, next_cookie_id, stored_session_id, write_session_id, CurrentSession,
+    SessionMetadata,
+};
 use crate::config::PowConfig;
 use crate::error::PowError;
 use crate::time::{duration_ms, now_ms};
@@ -113,7 +116,10 @@ impl CookieSource {
         };
         let Some(resolved) = self
             .credentials
-            .resolve(&stored_session_id(config, &cookie_id))
+            .resolve_hinted(
+                &stored_session_id(config, &cookie_id),
+                cookie_user_id(&cookie_id),
+            )
             .await?
         else {
             return Ok(None);

@@ -300,6 +300,18 @@ pub(crate) fn new_session_id(config: &PowConfig) -> String {
     config.namespaced(&generate_uuid())
 }
 
+/// A new browser session's cookie id: a random UUID prefixed with the setup's name, then
+/// `.` and the user's id, so that the session and its user are read in one store round
+/// trip ([`cookie_user_id`]). The cookie is signed, so the user id in it is the server's.
+pub(crate) fn new_cookie_id(config: &PowConfig, user_id: i64) -> String {
+    format!("{}.{user_id}", new_session_id(config))
+}
+
+/// The user id a cookie id names (see [`new_cookie_id`]), if it has one.
+pub(crate) fn cookie_user_id(cookie_id: &str) -> Option<i64> {
+    cookie_id.rsplit_once('.')?.1.parse().ok()
+}
+
 /// The id the store keeps a browser session under: the SHA-256 of the id the cookie
 /// carries. A copy of the store holds no id a cookie could carry. (The cookie's id is 122
 /// random bits, so an unkeyed hash cannot be reversed, and it stays valid whichever
@@ -319,7 +331,11 @@ pub(crate) fn stored_session_id(config: &PowConfig, cookie_id: &str) -> String {
 pub(crate) fn next_cookie_id(config: &PowConfig, cookie_id: &str, handoff: &str) -> String {
     use base64::Engine as _;
     let mac = crate::token::hmac_sha256(cookie_id.as_bytes(), handoff.as_bytes());
-    config.namespaced(&base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(mac))
+    let id = config.namespaced(&base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(mac));
+    match cookie_user_id(cookie_id) {
+        Some(user_id) => format!("{id}.{user_id}"),
+        None => id,
+    }
 }
 
 /// Writes the signed `session_id` into the cookie session of `req`.
@@ -379,7 +395,7 @@ pub async fn sign_in_with(
         device,
         ..metadata
     };
-    let cookie_id = new_session_id(&config);
+    let cookie_id = new_cookie_id(&config, user.id);
     let session_id = stored_session_id(&config, &cookie_id);
     credentials.put(&session_id, user, &metadata).await?;
     if let Some(max) = config.session().max_sessions_per_user {

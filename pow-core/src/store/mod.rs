@@ -174,6 +174,21 @@ pub trait Store: Send + Sync + 'static {
     /// before the backend has reclaimed it.
     async fn get(&self, namespace: &str, key: &Key) -> Result<Option<Vec<u8>>, StoreError>;
 
+    /// The values under `keys`, in their order (`None` for a missing or expired key), in one
+    /// round trip where the backend can: a signed-in request reads its session and its user
+    /// this way. The default calls [`get`](Self::get) for each key.
+    async fn get_many(
+        &self,
+        namespace: &str,
+        keys: &[Key],
+    ) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
+        let mut values = Vec::with_capacity(keys.len());
+        for key in keys {
+            values.push(self.get(namespace, key).await?);
+        }
+        Ok(values)
+    }
+
     /// Removes `key`. Removing a missing key succeeds.
     async fn delete(&self, namespace: &str, key: &Key) -> Result<(), StoreError>;
 

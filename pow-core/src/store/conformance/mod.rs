@@ -58,6 +58,7 @@ pub async fn run_all(store: Arc<dyn Store>) {
     let store = &store;
     get_missing_is_none(store).await;
     put_then_get(store).await;
+    get_many_reads_in_order(store).await;
     put_replaces_value(store).await;
     ttl_expiry(store).await;
     expired_value_never_returned(store).await;
@@ -146,6 +147,44 @@ pub async fn put_then_get(store: &Arc<dyn Store>) {
     assert_eq!(store.get(&ns, &key(&["a"])).await.unwrap(), None);
     assert_eq!(store.get(&ns, &key(&["ab"])).await.unwrap(), None);
     assert_eq!(store.get(&ns, &key(&["a", "b", "c"])).await.unwrap(), None);
+}
+
+/// `get_many` answers each key in order, `None` for missing and expired ones.
+pub async fn get_many_reads_in_order(store: &Arc<dyn Store>) {
+    let ns = namespace("get_many");
+    store
+        .put(
+            &ns,
+            vec![
+                (key(&["a"]), b"1".to_vec()),
+                (key(&["b", "c"]), b"2".to_vec()),
+            ],
+            Some(LONG_TTL),
+        )
+        .await
+        .unwrap();
+    store
+        .put(&ns, vec![(key(&["gone"]), b"3".to_vec())], Some(SHORT_TTL))
+        .await
+        .unwrap();
+    wait_until_gone(store, &ns, &key(&["gone"]), "get_many").await;
+    let keys = [
+        key(&["b", "c"]),
+        key(&["nope"]),
+        key(&["a"]),
+        key(&["gone"]),
+    ];
+    assert_eq!(
+        store.get_many(&ns, &keys).await.unwrap(),
+        vec![Some(b"2".to_vec()), None, Some(b"1".to_vec()), None]
+    );
+    assert!(store.get_many(&ns, &[]).await.unwrap().is_empty());
+    // Another namespace sees none of them.
+    let other = namespace("get_many_other");
+    assert_eq!(
+        store.get_many(&other, &[key(&["a"])]).await.unwrap(),
+        vec![None]
+    );
 }
 
 /// A second put of a key replaces its value.

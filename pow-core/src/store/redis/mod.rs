@@ -444,6 +444,24 @@ impl Store for RedisStore {
         self.conn.query(::redis::cmd("GET").arg(data_key)).await
     }
 
+    /// One `MGET`: the keys of a namespace share its hash tag, so a cluster serves them from
+    /// one node.
+    async fn get_many(
+        &self,
+        namespace: &str,
+        keys: &[Key],
+    ) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let root = self.namespace_root(namespace);
+        let mut cmd = ::redis::cmd("MGET");
+        for key in keys {
+            cmd.arg(format!("{root}{}", encode_key(key)));
+        }
+        self.conn.query(&cmd).await
+    }
+
     async fn delete(&self, namespace: &str, key: &Key) -> Result<(), StoreError> {
         let root = self.namespace_root(namespace);
         let member = encode_key(key);
