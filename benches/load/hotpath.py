@@ -134,6 +134,7 @@ def main():
         rows = [
             ("bare actix-web `/hello` (the limit)", "bare", "/hello", None, False),
             ("actix-session cookie alone (as pow-rs configures it), `/protected`", "cookie", "/protected", "cookie", False),
+            ("actix-session cookie layer alone, `/hello` without a cookie", "cookie", "/hello", None, False),
             ("pow-rs, memory store, signed-in `/protected`", "memory", "/protected", "memory", False),
             ("pow-rs, memory store, `/hello` with a session cookie", "memory", "/hello", "memory", False),
             ("pow-rs, memory store, `/hello` without a session", "memory", "/hello", None, False),

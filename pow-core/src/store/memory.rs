@@ -46,15 +46,34 @@ struct NsKeyRef<'a> {
     key: &'a Key,
 }
 
-impl Equivalent<NsKey> for NsKeyRef<'_> {
-    fn equivalent(&self, other: &NsKey) -> bool {
+impl Equivalent<SharedKey> for NsKeyRef<'_> {
+    fn equivalent(&self, other: &SharedKey) -> bool {
         self.namespace == other.namespace && *self.key == other.key
+    }
+}
+
+/// A key as the cache and the index hold it: one allocation, shared by both.
+type SharedKey = Arc<NsKey>;
+
+impl NsKey {
+    /// The shared form of `key` in `namespace`, its strings trimmed to their length.
+    fn shared(namespace: &str, mut key: Key) -> SharedKey {
+        for segment in &mut key.0 {
+            segment.shrink_to_fit();
+        }
+        key.0.shrink_to_fit();
+        Arc::new(NsKey {
+            namespace: namespace.to_owned(),
+            key,
+        })
     }
 }
 
 #[derive(Clone)]
 struct Entry {
-    value: Vec<u8>,
+    /// Shared, so reading an entry out of the cache copies no bytes until the caller's
+    /// own copy, and sized exactly (a `Vec` from a serializer carries spare capacity).
+    value: Arc<[u8]>,
     ttl: Option<Duration>,
     /// When the TTL runs out. The cache hides expired entries from reads, but hands them
     /// out on removal; `take` checks this.
@@ -64,14 +83,19 @@ struct Entry {
 /// Expires each entry after its own TTL, counted from its latest put.
 struct EntryExpiry;
 
-impl Expiry<NsKey, Entry> for EntryExpiry {
-    fn expire_after_create(&self, _key: &NsKey, value: &Entry, _at: Instant) -> Option<Duration> {
+impl Expiry<SharedKey, Entry> for EntryExpiry {
+    fn expire_after_create(
+        &self,
+        _key: &SharedKey,
+        value: &Entry,
+        _at: Instant,
+    ) -> Option<Duration> {
         value.ttl
     }
 
     fn expire_after_update(
         &self,
-        _key: &NsKey,
+        _key: &SharedKey,
         value: &Entry,
         _at: Instant,
         _remaining: Option<Duration>,
@@ -100,15 +124,15 @@ impl Expiry<NsKey, Entry> for EntryExpiry {
 /// # }).unwrap();
 /// ```
 pub struct MemoryStore {
-    entries: MokaCache<NsKey, Entry>,
+    entries: MokaCache<SharedKey, Entry>,
     /// Superset of the live keys, sorted; used by [`Store::all`].
     ///
     /// Invariant: a put inserts into the cache, then into the index; a key leaves the index
     /// only under the write lock after the cache was seen without it. So every live key is
     /// in the index once its put has returned.
-    index: RwLock<BTreeSet<NsKey>>,
+    index: RwLock<BTreeSet<SharedKey>>,
     /// Keys the cache dropped on its own (expiry), waiting to leave the index.
-    evicted: Arc<Mutex<Vec<NsKey>>>,
+    evicted: Arc<Mutex<Vec<SharedKey>>>,
 }
 
 impl std::fmt::Debug for MemoryStore {
@@ -136,23 +160,23 @@ impl MemoryStore {
     /// growing without bound: a flood of anonymous requests then costs some users their
     /// sessions, never the process.
     pub fn with_capacity(max_bytes: u64) -> Self {
-        let evicted: Arc<Mutex<Vec<NsKey>>> = Arc::default();
+        let evicted: Arc<Mutex<Vec<SharedKey>>> = Arc::default();
         let sink = Arc::clone(&evicted);
         let entries = MokaCache::builder()
             .max_capacity(max_bytes)
-            .weigher(|key: &NsKey, entry: &Entry| {
+            .weigher(|key: &SharedKey, entry: &Entry| {
                 let key_bytes: usize =
                     key.namespace.len() + key.key.0.iter().map(String::len).sum::<usize>();
                 let bytes = key_bytes + entry.value.len() + ENTRY_OVERHEAD_BYTES;
                 u32::try_from(bytes).unwrap_or(u32::MAX)
             })
             .expire_after(EntryExpiry)
-            .eviction_listener(move |key: Arc<NsKey>, _value, cause| {
+            .eviction_listener(move |key: Arc<SharedKey>, _value, cause| {
                 // Replaced and explicitly removed keys are handled by the caller.
                 if matches!(cause, RemovalCause::Expired | RemovalCause::Size) {
                     sink.lock()
                         .unwrap_or_else(PoisonError::into_inner)
-                        .push(NsKey::clone(&key));
+                        .push(SharedKey::clone(&key));
                 }
             })
             .build();
@@ -185,7 +209,7 @@ impl MemoryStore {
     }
 
     /// Removes keys from the index that the cache no longer holds.
-    fn forget(&self, keys: impl IntoIterator<Item = NsKey>) {
+    fn forget(&self, keys: impl IntoIterator<Item = SharedKey>) {
         let mut keys = keys.into_iter().peekable();
         if keys.peek().is_none() {
             return;
@@ -208,26 +232,25 @@ impl MemoryStore {
     }
 
     fn insert(&self, namespace: &str, key: Key, value: Vec<u8>, ttl: Option<Duration>) {
-        let ns_key = NsKey {
-            namespace: namespace.to_owned(),
-            key,
-        };
-        self.entries
-            .insert(ns_key.clone(), Self::new_entry(value, ttl, Instant::now()));
+        let ns_key = NsKey::shared(namespace, key);
+        self.entries.insert(
+            SharedKey::clone(&ns_key),
+            Self::new_entry(value, ttl, Instant::now()),
+        );
         self.index_key(ns_key);
     }
 
     fn new_entry(value: Vec<u8>, ttl: Option<Duration>, now: Instant) -> Entry {
         let ttl = ttl.map(|t| t.min(MAX_TTL));
         Entry {
-            value,
+            value: Arc::from(value),
             ttl,
             expires_at: ttl.and_then(|ttl| now.checked_add(ttl)),
         }
     }
 
     /// Adds `ns_key` to the index after its value went into the cache (see `index`).
-    fn index_key(&self, ns_key: NsKey) {
+    fn index_key(&self, ns_key: SharedKey) {
         let known = self
             .index
             .read()
@@ -245,7 +268,7 @@ impl MemoryStore {
     /// lock for that key; a returned entry replaces it. Returns what `update` reported.
     fn compute<T>(
         &self,
-        ns_key: &NsKey,
+        ns_key: &SharedKey,
         update: impl FnOnce(Option<&Entry>, Instant) -> (Option<Entry>, T),
     ) -> Result<T, StoreError> {
         let mut report = None;
@@ -269,13 +292,10 @@ impl MemoryStore {
 
     fn remove(&self, namespace: &str, key: &Key) -> Option<Vec<u8>> {
         let removed = self.entries.remove(&Self::lookup(namespace, key));
-        self.forget([NsKey {
-            namespace: namespace.to_owned(),
-            key: key.clone(),
-        }]);
+        self.forget([NsKey::shared(namespace, key.clone())]);
         removed
             .filter(|entry| entry.expires_at.is_none_or(|at| at > Instant::now()))
-            .map(|entry| entry.value)
+            .map(|entry| entry.value.to_vec())
     }
 }
 
@@ -298,7 +318,7 @@ impl Store for MemoryStore {
         Ok(self
             .entries
             .get(&Self::lookup(namespace, key))
-            .map(|entry| entry.value))
+            .map(|entry| entry.value.to_vec()))
     }
 
     async fn delete(&self, namespace: &str, key: &Key) -> Result<(), StoreError> {
@@ -323,10 +343,10 @@ impl Store for MemoryStore {
             namespace: namespace.to_owned(),
             key: Key(prefix),
         };
-        let candidates: Vec<NsKey> = {
+        let candidates: Vec<SharedKey> = {
             let index = self.index.read().unwrap_or_else(PoisonError::into_inner);
             index
-                .range((Bound::Included(&start), Bound::Unbounded))
+                .range::<NsKey, _>((Bound::Included(&start), Bound::Unbounded))
                 .take_while(|k| k.namespace == start.namespace && k.key.0.starts_with(&start.key.0))
                 .filter(|k| k.key.matches(pattern))
                 .cloned()
@@ -336,7 +356,7 @@ impl Store for MemoryStore {
         let mut stale = Vec::new();
         for candidate in candidates {
             match self.entries.get(&candidate) {
-                Some(entry) => records.push((candidate.key, entry.value)),
+                Some(entry) => records.push((candidate.key.clone(), entry.value.to_vec())),
                 None => stale.push(candidate),
             }
         }
@@ -354,10 +374,7 @@ impl Store for MemoryStore {
         (key, value): Record,
         ttl: Option<Duration>,
     ) -> Result<bool, StoreError> {
-        let ns_key = NsKey {
-            namespace: namespace.to_owned(),
-            key,
-        };
+        let ns_key = NsKey::shared(namespace, key);
         let inserted = self.compute(&ns_key, |current, now| match current {
             Some(_) => (None, false),
             None => (Some(Self::new_entry(value, ttl, now)), true),
@@ -376,10 +393,7 @@ impl Store for MemoryStore {
         by: u64,
         ttl: Option<Duration>,
     ) -> Result<u64, StoreError> {
-        let ns_key = NsKey {
-            namespace: namespace.to_owned(),
-            key: key.clone(),
-        };
+        let ns_key = NsKey::shared(namespace, key.clone());
         let count = self.compute(&ns_key, |current, now| {
             let Some(current) = current else {
                 return (
@@ -394,7 +408,7 @@ impl Store for MemoryStore {
             // Keep the window: the cache restarts an updated entry's TTL, so hand it what
             // is left of the current one.
             let entry = Entry {
-                value: count.to_string().into_bytes(),
+                value: Arc::from(count.to_string().into_bytes()),
                 ttl: current
                     .expires_at
                     .map(|at| at.saturating_duration_since(now)),
@@ -482,12 +496,11 @@ mod tests {
     fn borrowed_key_hashes_like_owned_key() {
         use std::hash::BuildHasher;
         let state = std::collections::hash_map::RandomState::new();
-        let owned = NsKey {
-            namespace: "ns".into(),
-            key: Key::from(["a", "b"]),
-        };
+        let owned = NsKey::shared("ns", Key::from(["a", "b"]));
         let borrowed = MemoryStore::lookup("ns", &owned.key);
+        // The cache hashes its `Arc<NsKey>` keys as the `NsKey` inside.
         assert_eq!(state.hash_one(&owned), state.hash_one(&borrowed));
         assert!(borrowed.equivalent(&owned));
+        assert!(!MemoryStore::lookup("other", &owned.key).equivalent(&owned));
     }
 }
