@@ -78,3 +78,6 @@ pub mod two_factor {}
 
 #[doc = include_str!("../passwordless.md")]
 pub mod passwordless {}
+
+#[doc = include_str!("../oauth.md")]
+pub mod oauth {}

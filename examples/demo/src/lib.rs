@@ -53,6 +53,23 @@ pub struct Settings {
     /// `POW_CACHE`: `memory` (default), `redis` (with `REDIS_URL` and `REDIS_PREFIX`) or
     /// `disk` (with `POW_CACHE_DIR`).
     pub cache: CacheSetting,
+    /// `POW_DEMO_OIDC_ISSUER`, `POW_DEMO_OIDC_CLIENT_ID`, `POW_DEMO_OIDC_CLIENT_SECRET` (and
+    /// optionally `POW_DEMO_OIDC_NAME`): an OpenID Connect provider to sign in with. Its
+    /// redirect URL is `<BASE_URL>/auth/oidc/callback`.
+    pub oidc: Option<OidcSettings>,
+}
+
+/// An OpenID Connect provider for the demo's "Continue with …" button.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OidcSettings {
+    /// The issuer URL (discovery is read from `<issuer>/.well-known/openid-configuration`).
+    pub issuer: String,
+    /// The name on the button; default `Single sign-on`.
+    pub name: String,
+    /// The client id registered with the provider.
+    pub client_id: String,
+    /// The client secret.
+    pub client_secret: String,
 }
 
 /// Which cache store the demo uses.
@@ -133,6 +150,26 @@ impl Settings {
                     return Err(PowError::Config(format!(
                         "POW_CACHE must be memory, redis or disk (got `{other}`)"
                     )))
+                }
+            },
+            oidc: match (
+                env("POW_DEMO_OIDC_ISSUER"),
+                env("POW_DEMO_OIDC_CLIENT_ID"),
+                env("POW_DEMO_OIDC_CLIENT_SECRET"),
+            ) {
+                (Some(issuer), Some(client_id), Some(client_secret)) => Some(OidcSettings {
+                    issuer,
+                    name: env("POW_DEMO_OIDC_NAME").unwrap_or_else(|| "Single sign-on".into()),
+                    client_id,
+                    client_secret,
+                }),
+                (None, None, None) => None,
+                _ => {
+                    return Err(PowError::Config(
+                        "set all of POW_DEMO_OIDC_ISSUER, POW_DEMO_OIDC_CLIENT_ID and \
+                         POW_DEMO_OIDC_CLIENT_SECRET, or none"
+                            .into(),
+                    ))
                 }
             },
         })
@@ -329,12 +366,28 @@ pub fn build_for_server(
         )?)),
         (None, None) => Arc::new(BackgroundMailer::new(LogMailer)),
     };
+    let passwordless = pow_ext_passwordless::Passwordless::new().sign_up(true);
     let mut builder = PowConfig::builder(settings.secret_key_base.clone());
     if hasher == HasherSetting::Argon2 {
         builder = builder.hasher(Argon2Hasher::default());
     }
     if server.rate_limits_off {
         builder = builder.rate_limits(pow_core::limits::RateLimits::disabled());
+    }
+    if let Some(oidc) = &settings.oidc {
+        // "Continue with …" on the sign-in and sign-up pages; unverified addresses take
+        // the passwordless staged sign-up.
+        let oauth = pow_ext_oauth::OAuth::new()
+            .provider(pow_ext_oauth::Provider::openid_connect(
+                "oidc",
+                &oidc.name,
+                &oidc.issuer,
+                &oidc.client_id,
+                &oidc.client_secret,
+            ))
+            .map_err(|err| PowError::Config(err.to_string()))?
+            .staged_sign_up(passwordless.clone());
+        builder = builder.extension(oauth);
     }
     let config = builder
         .users(users.clone())
@@ -356,7 +409,7 @@ pub fn build_for_server(
         .extension(EmailConfirmation::new())
         .extension(pow_ext_two_factor::TwoFactor::new().issuer("pow-rs demo"))
         // Sign-in by emailed link or code; unknown addresses may sign up that way.
-        .extension(pow_ext_passwordless::Passwordless::new().sign_up(true))
+        .extension(passwordless.clone())
         .extension(PersistentSession::new())
         .extension(
             Invitation::new()

@@ -333,6 +333,7 @@ fn a_user_goes_through_every_page_without_javascript() {
         base_url: "http://localhost".into(),
         admin_emails: vec!["ada@example.com".into()],
         cache: example_demo::CacheSetting::Memory,
+        oidc: None,
     };
     let mailer = MemoryMailer::new();
     let config = example_demo::build(

@@ -27,6 +27,15 @@ pub enum WriteError {
 /// provide the five storage methods; sign-in, sign-up and account edits are provided on
 /// top of them and may be overridden.
 pub trait UsersContext: Send + Sync + 'static {
+    /// The diesel context behind this one, if any: extensions that keep tables of their
+    /// own beside the users table (`pow-ext-oauth`'s `user_identities`) use its pool and
+    /// schema. A context that wraps [`DieselUsersContext`](super::diesel::DieselUsersContext)
+    /// forwards this to it; the default is `None`.
+    #[cfg(any(feature = "sqlite", feature = "postgres"))]
+    fn diesel(&self) -> Option<&super::diesel::DieselUsersContext> {
+        None
+    }
+
     /// The user whose `field` equals `value` (`"id"` selects by primary key), or `None`.
     fn get_by(
         &self,

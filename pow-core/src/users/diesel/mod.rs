@@ -520,6 +520,10 @@ fn unique_field(config: &PowConfig, info: &dyn DatabaseErrorInformation) -> Opti
 }
 
 impl UsersContext for DieselUsersContext {
+    fn diesel(&self) -> Option<&DieselUsersContext> {
+        Some(self)
+    }
+
     fn get_by(
         &self,
         config: &PowConfig,

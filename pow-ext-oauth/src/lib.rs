@@ -1,0 +1,319 @@
+//! pow-rs extension: sign in with OAuth 2.0 and OpenID Connect providers — any OpenID
+//! Connect issuer, Google, GitHub — and link provider accounts to existing users.
+//!
+//! One value in the config enables it, with its providers:
+//!
+//! ```
+//! use pow_core::PowConfig;
+//! use pow_ext_oauth::{OAuth, Provider};
+//!
+//! let oauth = OAuth::new()
+//!     .provider(Provider::github("client-id", "client-secret"))?
+//!     .provider(Provider::openid_connect(
+//!         "corp", "Corp SSO", "https://sso.example.com", "client-id", "client-secret",
+//!     ))?;
+//! let config = PowConfig::builder("s".repeat(64))
+//!     .base_url("https://example.com")
+//!     .extension(oauth)
+//!     .build()?;
+//! assert!(config.extensions().contains("pow_oauth"));
+//! # Ok::<_, Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! Register `https://<your app>/auth/<provider id>/callback` as the redirect URL at each
+//! provider. Provider accounts live in the `user_identities` table (provider, uid, user;
+//! unique per provider and uid), created by the extension's migrations for SQLite and
+//! PostgreSQL.
+//!
+//! ## Pages
+//!
+//! | Route | What it does |
+//! |---|---|
+//! | `GET /auth/{provider}/new` | off to the provider to sign in or sign up (linked from the sign-in and sign-up pages) |
+//! | `GET /auth/{provider}/callback` | the provider's answer: signs in, signs up, or links |
+//! | `GET /auth/identities` | the linked accounts (linked from the account page) |
+//! | `POST /auth/{provider}/link` | off to the provider to link an account (sudo mode) |
+//! | `POST /auth/{provider}/unlink` | unlink one (sudo mode); the last way to sign in stays |
+//!
+//! ## Flows
+//!
+//! - A linked provider account signs its user in (a second factor and an unconfirmed
+//!   address are handled as for a password sign-in).
+//! - An unlinked one signs up a new user without a password, with the provider's address.
+//!   An address the provider vouches for (`email_verified`, GitHub's verified primary
+//!   address) counts as confirmed; otherwise email confirmation applies, or — with
+//!   [`OAuth::staged_sign_up`] — the passwordless extension mails a link that proves the
+//!   address and opens the sign-up form prefilled from the profile. Without either, an
+//!   unverified address is refused.
+//! - An address that belongs to an account is never linked silently: the user is asked
+//!   to sign in to that account first and link the provider from the account page.
+//!
+//! ## Security
+//!
+//! - Authorization code flow with PKCE (S256). The `state` is random, bound to the
+//!   browser (its cookie session holds it) and single use (the sign-in record is taken
+//!   atomically from the store, keyed by the state's SHA-256); a forged, replayed or
+//!   another browser's state is refused before any code is exchanged.
+//! - ID tokens are checked by `openidconnect`: signature by the provider's published keys
+//!   (asymmetric algorithms only), issuer, audience, expiry and the `nonce` of this
+//!   sign-in.
+//! - Provider requests run on a blocking thread, follow no redirects and time out
+//!   ([`OAuth::timeout`]).
+//! - Linking and unlinking need sudo mode, and mail the user a security notice.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::web::ServiceConfig;
+use async_trait::async_trait;
+use pow_core::extension::{Migrations, SqlMigration};
+use pow_core::messages::{LanguageIdentifier, MessageArg};
+use pow_core::views::{Link, PageBody};
+use pow_core::web::{Controller, Flow};
+use pow_core::{Extension, PowConfig, PowError};
+use pow_ext_passwordless::Passwordless;
+
+mod identities;
+mod mail;
+mod pending;
+mod provider;
+mod store;
+mod web;
+
+pub use identities::Identity;
+pub use provider::{Profile, Provider};
+pub use web::actions;
+
+/// The extension's name, which prefixes its message keys.
+pub const NAME: &str = "pow_oauth";
+/// The notice mailed when a provider account was linked.
+pub const MAIL_LINKED: &str = "oauth/linked";
+/// The notice mailed when a provider account was unlinked.
+pub const MAIL_UNLINKED: &str = "oauth/unlinked";
+
+/// The `user_identities` table, for SQLite and PostgreSQL.
+pub static MIGRATIONS: Migrations = Migrations {
+    sqlite: diesel_migrations::embed_migrations!("migrations/sqlite"),
+    postgres: diesel_migrations::embed_migrations!("migrations/postgres"),
+};
+
+const MESSAGES: &[(&str, &str)] = &[
+    ("en", include_str!("../locales/en/pow-ext-oauth.ftl")),
+    ("de", include_str!("../locales/de/pow-ext-oauth.ftl")),
+    ("fr", include_str!("../locales/fr/pow-ext-oauth.ftl")),
+];
+
+/// What went wrong with a provider or the extension's setup.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum OAuthError {
+    /// The extension or a provider is set up wrongly.
+    #[error("OAuth setup: {0}")]
+    Config(String),
+    /// The provider could not be reached (network, timeout, discovery).
+    #[error("OAuth provider unreachable: {0}")]
+    Unreachable(String),
+    /// The provider answered with an error (a code it does not accept, say).
+    #[error("OAuth provider refused: {0}")]
+    Refused(String),
+    /// The ID token failed a check (signature, issuer, audience, expiry, nonce).
+    #[error("invalid ID token: {0}")]
+    InvalidIdToken(String),
+    /// The provider's answer could not be read.
+    #[error("unreadable OAuth provider answer: {0}")]
+    Malformed(String),
+}
+
+/// The OAuth extension; see the [crate docs](crate).
+#[derive(Clone, Debug)]
+pub struct OAuth {
+    providers: Vec<Provider>,
+    ttl: Duration,
+    timeout: Duration,
+    staged_sign_up: Option<Passwordless>,
+    http: provider::Http,
+}
+
+impl std::fmt::Debug for provider::Http {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Http")
+    }
+}
+
+impl Default for OAuth {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl OAuth {
+    /// The extension without providers: sign-ins wait 10 minutes for the provider's
+    /// answer; provider requests time out after 10 seconds.
+    pub fn new() -> Self {
+        let timeout = Duration::from_secs(10);
+        Self {
+            providers: Vec::new(),
+            ttl: Duration::from_secs(10 * 60),
+            timeout,
+            staged_sign_up: None,
+            http: provider::Http::new(timeout),
+        }
+    }
+
+    /// Adds a provider.
+    ///
+    /// # Errors
+    /// [`OAuthError::Config`] when its id is not 1 to 32 characters from `[a-z0-9_-]`, is
+    /// taken by another provider, or one of its URLs does not parse.
+    pub fn provider(mut self, provider: Provider) -> Result<Self, OAuthError> {
+        provider.check().map_err(OAuthError::Config)?;
+        if self.providers.iter().any(|p| p.id == provider.id) {
+            return Err(OAuthError::Config(format!(
+                "two OAuth providers are named `{}`",
+                provider.id
+            )));
+        }
+        self.providers.push(provider);
+        Ok(self)
+    }
+
+    /// The providers, in order.
+    pub fn providers(&self) -> &[Provider] {
+        &self.providers
+    }
+
+    /// How long a sign-in waits for the provider's answer. The default is 10 minutes.
+    pub fn ttl(mut self, ttl: Duration) -> Self {
+        self.ttl = ttl;
+        self
+    }
+
+    /// How long a request to a provider may take. The default is 10 seconds.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self.http = provider::Http::new(timeout);
+        self
+    }
+
+    /// Signs up users whose provider did not verify their address through `passwordless`'s
+    /// staged sign-up (enable that extension in the config too): the address gets a link,
+    /// the form opens prefilled from the provider's profile (its `name`, when the app has
+    /// such a castable user field), and the provider account is linked when the form
+    /// creates the user in the browser that began it.
+    pub fn staged_sign_up(mut self, passwordless: Passwordless) -> Self {
+        self.staged_sign_up = Some(passwordless);
+        self
+    }
+
+    /// The provider accounts linked to the user, oldest first.
+    ///
+    /// # Errors
+    /// [`PowError::Config`] when the users context is not the diesel one; the database's
+    /// error.
+    pub async fn identities(
+        &self,
+        config: &PowConfig,
+        user_id: i64,
+    ) -> Result<Vec<Identity>, PowError> {
+        let identities = identities::Identities::new(config)?;
+        pow_core::users::run_blocking(move || identities.for_user(user_id)).await
+    }
+}
+
+#[async_trait(?Send)]
+impl Extension for OAuth {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn migrations(&self) -> Option<&'static Migrations> {
+        Some(&MIGRATIONS)
+    }
+
+    fn migration_sql(&self) -> Vec<SqlMigration> {
+        vec![pow_core::sql_migration!(
+            "20260401000000",
+            "create_user_identities"
+        )]
+    }
+
+    fn messages(&self) -> Vec<(&'static str, &'static str)> {
+        MESSAGES.to_vec()
+    }
+
+    fn mails(&self) -> Vec<&'static str> {
+        vec![MAIL_LINKED, MAIL_UNLINKED]
+    }
+
+    fn configure(&self, cfg: &mut ServiceConfig, config: &PowConfig) {
+        web::configure(cfg, config, self);
+    }
+
+    fn extend_page(
+        &self,
+        page: &str,
+        body: &mut PageBody,
+        lang: &LanguageIdentifier,
+        config: &PowConfig,
+    ) {
+        let PageBody::Form { links, .. } = body else {
+            return;
+        };
+        match page {
+            "session/new" | "registration/new" => {
+                for provider in &self.providers {
+                    let label = config
+                        .messages()
+                        .message(
+                            lang,
+                            "pow_oauth_link_sign_in",
+                            &[("provider", MessageArg::from(provider.name()))],
+                        )
+                        .unwrap_or_else(|| provider.name().to_owned());
+                    links.push(Link::new(
+                        web::path(config, "/auth/{provider}/new", provider.id()),
+                        label,
+                    ));
+                }
+            }
+            "registration/edit" if !self.providers.is_empty() => {
+                let label = config.messages().text(lang, "pow_oauth_link_identities");
+                let path = pow_core::web::extension_path(config, NAME, web::IDENTITIES_PATH, &[]);
+                links.push(Link::new(path, label));
+            }
+            _ => {}
+        }
+    }
+
+    async fn before_respond(&self, ctl: &mut Controller) -> Result<Flow, PowError> {
+        if ctl.id == pow_ext_passwordless::actions::COMPLETE && self.staged_sign_up.is_some() {
+            link_after_staged_sign_up(ctl).await?;
+        }
+        Ok(Flow::Continue)
+    }
+}
+
+/// A staged sign-up begun from a provider finished in this browser: link the account.
+async fn link_after_staged_sign_up(ctl: &mut Controller) -> Result<(), PowError> {
+    let Some(user) = ctl.user.clone() else {
+        return Ok(());
+    };
+    let Some(pending) = pending::take(&ctl.req, &ctl.config).await? else {
+        return Ok(());
+    };
+    if user.email() != Some(pending.email.as_str()) {
+        return Ok(());
+    }
+    let identities = Arc::new(identities::Identities::new(&ctl.config)?);
+    let email = pending.email.clone();
+    pow_core::users::run_blocking(move || {
+        identities.insert(
+            &pending.provider,
+            &pending.uid,
+            user.id,
+            Some(email.as_str()),
+        )
+    })
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,732 @@
+//! The pages: start a sign-in or a link, the provider's callback, the linked accounts.
+
+use std::collections::BTreeMap;
+
+use actix_session::SessionExt as _;
+use actix_web::web::{self, Bytes};
+use actix_web::{HttpRequest, HttpResponse};
+use pow_core::messages::MessageArg;
+use pow_core::session::{self, SessionMetadata};
+use pow_core::token::secure_compare;
+use pow_core::users::validation::normalize_user_id;
+use pow_core::users::{run_blocking, Changeset, ChangesetAction, Params, User, Value};
+use pow_core::views::{Field, FieldType, Form, Link, PageBody};
+use pow_core::web::{
+    extension_path, flash, render_page, route_config, Action, Controller, FormData, Outcome, Page,
+};
+use pow_core::{PowConfig, PowError};
+use serde::Deserialize;
+
+use crate::identities::{Identities, Identity, Insert};
+use crate::provider::{Profile, Provider};
+use crate::store::{Attempt, Attempts};
+use crate::{OAuth, OAuthError, NAME};
+
+const NEW_PATH: &str = "/auth/{provider}/new";
+const LINK_PATH: &str = "/auth/{provider}/link";
+const CALLBACK_PATH: &str = "/auth/{provider}/callback";
+const UNLINK_PATH: &str = "/auth/{provider}/unlink";
+pub(crate) const IDENTITIES_PATH: &str = "/auth/identities";
+
+/// Session metadata value of `auth_method` for a provider sign-in: `oauth:<provider>`.
+pub(crate) const METHOD_KEY: &str = "auth_method";
+
+/// The OAuth controller's actions, as extension callbacks see them.
+pub mod actions {
+    use pow_core::web::{ActionId, ActionKind};
+
+    /// `GET /auth/{provider}/new`: off to the provider to sign in.
+    pub const NEW: ActionId = ActionId::new("oauth", "new", ActionKind::Other);
+    /// `POST /auth/{provider}/link`: off to the provider to link an account (sudo mode).
+    pub const LINK: ActionId = ActionId::new("oauth", "link", ActionKind::Other);
+    /// The callback signed in a user through a linked account (sign-in callbacks run: a
+    /// second factor, an unconfirmed address).
+    pub const SIGN_IN: ActionId = ActionId::new("oauth", "sign_in", ActionKind::SignIn);
+    /// The callback created a user from the provider's profile (sign-up callbacks run:
+    /// the confirmation mail for an address the provider did not verify).
+    pub const SIGN_UP: ActionId = ActionId::new("oauth", "create", ActionKind::SignUp);
+    /// The callback linked an account to the signed-in user, or refused to.
+    pub const LINKED: ActionId = ActionId::new("oauth", "linked", ActionKind::Other);
+    /// The callback refused: denied consent, forged state, a provider error.
+    pub const FAILED: ActionId = ActionId::new("oauth", "failed", ActionKind::Other);
+    /// `GET /auth/identities`: the linked accounts page.
+    pub const INDEX: ActionId = ActionId::new("oauth", "index", ActionKind::Show);
+    /// `POST /auth/{provider}/unlink`: unlink one (sudo mode).
+    pub const UNLINK: ActionId = ActionId::new("oauth", "unlink", ActionKind::Other);
+}
+
+pub(crate) fn path(config: &PowConfig, pattern: &str, provider: &str) -> String {
+    extension_path(config, NAME, pattern, &[("provider", provider)])
+}
+
+pub(crate) fn configure(cfg: &mut web::ServiceConfig, config: &PowConfig, ext: &OAuth) {
+    let route = |pattern: &str| config.routes().extension_route(NAME, pattern);
+    let data = web::Data::new(ext.clone());
+    let resource = |pattern: &str| web::resource(route(pattern)).app_data(data.clone());
+    cfg.service(resource(IDENTITIES_PATH).route(web::get().to(index)))
+        .service(resource(NEW_PATH).route(web::get().to(start_sign_in)))
+        .service(resource(LINK_PATH).route(web::post().to(start_link)))
+        .service(resource(CALLBACK_PATH).route(web::get().to(callback)))
+        .service(resource(UNLINK_PATH).route(web::post().to(unlink)));
+}
+
+fn state_key(config: &PowConfig) -> String {
+    config.namespaced("pow_oauth_state")
+}
+
+fn message(ctl: &Controller, key: &str, provider: &Provider) -> Option<String> {
+    ctl.config.messages().message(
+        &ctl.lang,
+        key,
+        &[("provider", MessageArg::from(provider.name()))],
+    )
+}
+
+fn sign_in_path(ctl: &Controller) -> String {
+    ctl.config.routes().session_path(&ctl.routes_ctx(), "new")
+}
+
+fn identities_path(config: &PowConfig) -> String {
+    extension_path(config, NAME, IDENTITIES_PATH, &[])
+}
+
+/// The callback URL the provider sends the browser back to (registered with the provider).
+fn callback_url(req: &HttpRequest, config: &PowConfig, provider: &str) -> String {
+    let path = path(config, CALLBACK_PATH, provider);
+    match config.base_url() {
+        Some(base) => format!("{}{path}", base.trim_end_matches('/')),
+        None => {
+            let info = req.connection_info();
+            format!("{}://{}{path}", info.scheme(), info.host())
+        }
+    }
+}
+
+/// The provider named in the path, or a `404`.
+fn find<'a>(ext: &'a OAuth, id: &str) -> Result<&'a Provider, HttpResponse> {
+    ext.providers
+        .iter()
+        .find(|p| p.id == id)
+        .ok_or_else(|| HttpResponse::NotFound().finish())
+}
+
+/// Sends the browser to the provider, binding the sign-in to it: its cookie session holds
+/// the `state` the provider must send back.
+async fn begin(
+    ctl: &mut Controller,
+    ext: &OAuth,
+    provider: &Provider,
+    link_user: Option<i64>,
+    back: String,
+) -> Result<Outcome, PowError> {
+    let redirect_uri = callback_url(&ctl.req, &ctl.config, provider.id());
+    let (p, http, uri) = (provider.clone(), ext.http.clone(), redirect_uri.clone());
+    let started = run_blocking(move || Ok(p.start(&http, &uri))).await?;
+    let started = match started {
+        Ok(started) => started,
+        Err(err) => {
+            tracing::warn!(provider = provider.id(), error = %err, "OAuth provider unavailable");
+            flash::put_error(
+                &ctl.req,
+                message(ctl, "pow_oauth_provider_unavailable", provider),
+            );
+            return Ok(Outcome::redirect(&back));
+        }
+    };
+    let attempt = Attempt {
+        provider: provider.id().to_owned(),
+        link_user,
+        nonce: started.nonce,
+        pkce_verifier: started.pkce_verifier,
+        redirect_uri,
+        request_path: ctl.request_path.clone(),
+    };
+    Attempts::new(&ctl.config)
+        .put(&started.state, &attempt, ext.ttl)
+        .await?;
+    ctl.req
+        .get_session()
+        .insert(state_key(&ctl.config), started.state)
+        .map_err(|err| PowError::Other(format!("cannot write the cookie session: {err}")))?;
+    Ok(Outcome::redirect(&started.url))
+}
+
+async fn start_sign_in(
+    req: HttpRequest,
+    provider: web::Path<String>,
+    ext: web::Data<OAuth>,
+) -> Result<HttpResponse, PowError> {
+    let provider = match find(&ext, &provider) {
+        Ok(p) => p.clone(),
+        Err(res) => return Ok(res),
+    };
+    Action::new(actions::NEW)
+        .signed_out()
+        .run(&req, async |ctl| {
+            let back = sign_in_path(ctl);
+            begin(ctl, &ext, &provider, None, back).await
+        })
+        .await
+}
+
+async fn start_link(
+    req: HttpRequest,
+    body: Bytes,
+    provider: web::Path<String>,
+    ext: web::Data<OAuth>,
+) -> Result<HttpResponse, PowError> {
+    let provider = match find(&ext, &provider) {
+        Ok(p) => p.clone(),
+        Err(res) => return Ok(res),
+    };
+    Action::new(actions::LINK)
+        .sudo()
+        .form(FormData::parse(&body))
+        .run(&req, async |ctl| {
+            let user_id = ctl.signed_in()?.id;
+            let back = identities_path(&ctl.config);
+            begin(ctl, &ext, &provider, Some(user_id), back).await
+        })
+        .await
+}
+
+/// The provider's answer: a code and the state, or an error.
+#[derive(Debug, Deserialize)]
+struct CallbackQuery {
+    #[serde(default)]
+    code: Option<String>,
+    #[serde(default)]
+    state: Option<String>,
+    #[serde(default)]
+    error: Option<String>,
+}
+
+/// Why a callback ends without signing anyone in.
+enum Refusal {
+    /// Forged, replayed or expired `state`, or another browser's.
+    State,
+    /// The user said no at the provider.
+    Denied,
+    /// The provider could not be reached or refused the code.
+    Provider,
+    /// The ID token failed its checks.
+    Token,
+}
+
+async fn refuse(
+    req: &HttpRequest,
+    provider: &Provider,
+    refusal: Refusal,
+    back_to_account: bool,
+) -> Result<HttpResponse, PowError> {
+    Action::new(actions::FAILED)
+        .run(req, async |ctl| {
+            let key = match refusal {
+                Refusal::State => "pow_oauth_invalid_state",
+                Refusal::Denied => "pow_oauth_denied",
+                Refusal::Provider => "pow_oauth_provider_unavailable",
+                Refusal::Token => "pow_oauth_invalid_token",
+            };
+            flash::put_error(&ctl.req, message(ctl, key, provider));
+            let back = if back_to_account && session::is_signed_in(&ctl.req) {
+                identities_path(&ctl.config)
+            } else {
+                sign_in_path(ctl)
+            };
+            Ok(Outcome::redirect(&back))
+        })
+        .await
+}
+
+/// Takes the sign-in the browser began, if `state` is the one its cookie session holds.
+async fn take_attempt(
+    req: &HttpRequest,
+    config: &PowConfig,
+    provider: &Provider,
+    state: Option<&str>,
+) -> Result<Option<Attempt>, PowError> {
+    let session = req.get_session();
+    let key = state_key(config);
+    let held = session.get::<String>(&key).ok().flatten();
+    let (Some(held), Some(state)) = (held, state) else {
+        return Ok(None);
+    };
+    if !secure_compare(held.as_bytes(), state.as_bytes()) {
+        return Ok(None);
+    }
+    session.remove(&key);
+    Ok(Attempts::new(config)
+        .take(state)
+        .await?
+        .filter(|attempt| attempt.provider == provider.id()))
+}
+
+async fn callback(
+    req: HttpRequest,
+    provider: web::Path<String>,
+    query: web::Query<CallbackQuery>,
+    ext: web::Data<OAuth>,
+) -> Result<HttpResponse, PowError> {
+    let provider = match find(&ext, &provider) {
+        Ok(p) => p.clone(),
+        Err(res) => return Ok(res),
+    };
+    let config = route_config(&req)?;
+    let query = query.into_inner();
+    let Some(attempt) = take_attempt(&req, &config, &provider, query.state.as_deref()).await?
+    else {
+        return refuse(&req, &provider, Refusal::State, true).await;
+    };
+    let linking = attempt.link_user.is_some();
+    if query.error.is_some() {
+        return refuse(&req, &provider, Refusal::Denied, linking).await;
+    }
+    let Some(code) = query.code else {
+        return refuse(&req, &provider, Refusal::Provider, linking).await;
+    };
+    let (p, http, a) = (provider.clone(), ext.http.clone(), attempt.clone());
+    let finished = run_blocking(move || {
+        Ok(p.finish(&http, &a.redirect_uri, &code, &a.pkce_verifier, &a.nonce))
+    })
+    .await?;
+    let profile = match finished {
+        Ok(profile) => profile,
+        Err(err) => {
+            tracing::warn!(provider = provider.id(), error = %err, "OAuth sign-in refused");
+            let refusal = match err {
+                OAuthError::InvalidIdToken(_) => Refusal::Token,
+                _ => Refusal::Provider,
+            };
+            return refuse(&req, &provider, refusal, linking).await;
+        }
+    };
+    let identities = identities(&config)?;
+    let (id, uid) = (provider.id().to_owned(), profile.uid.clone());
+    let identity = {
+        let identities = std::sync::Arc::clone(&identities);
+        run_blocking(move || identities.get(&id, &uid)).await?
+    };
+    match attempt.link_user {
+        Some(user_id) => link(&req, &ext, &provider, user_id, &profile, identity).await,
+        None => match identity {
+            Some(identity) => sign_in(&req, &provider, identity, attempt).await,
+            None => sign_up(&req, &ext, &provider, &profile, attempt).await,
+        },
+    }
+}
+
+fn identities(config: &PowConfig) -> Result<std::sync::Arc<Identities>, PowError> {
+    Identities::new(config).map(std::sync::Arc::new)
+}
+
+async fn find_user(
+    config: &PowConfig,
+    field: &str,
+    value: Value,
+) -> Result<Option<User>, PowError> {
+    let users = std::sync::Arc::clone(config.users()?);
+    let (cfg, field) = (config.clone(), field.to_owned());
+    run_blocking(move || users.get_by(&cfg, &field, &value)).await
+}
+
+/// Signs `user` in through `provider`. A user without a password has no other factor to
+/// prove: the session is fresh (sudo mode does not ask for a password they lack).
+async fn start_session(
+    req: &HttpRequest,
+    user: &User,
+    provider: &Provider,
+) -> Result<(), PowError> {
+    let mut extra = BTreeMap::new();
+    extra.insert(
+        METHOD_KEY.to_owned(),
+        serde_json::Value::from(format!("oauth:{}", provider.id())),
+    );
+    let metadata = SessionMetadata {
+        authenticated_at: user.password_hash.is_none().then(pow_core::time::now_ms),
+        extra,
+        ..SessionMetadata::new()
+    };
+    session::sign_in_with(req, user, metadata).await
+}
+
+fn audit(ctl: &Controller, name: &'static str, user_id: i64, provider: &Provider) {
+    pow_core::audit::record(
+        &ctl.config,
+        pow_core::audit::AuditEvent::new(pow_core::audit::EventName::new(name))
+            .request(&ctl.config, &ctl.req)
+            .user(user_id)
+            .detail("provider", provider.id()),
+    );
+}
+
+async fn sign_in(
+    req: &HttpRequest,
+    provider: &Provider,
+    identity: Identity,
+    attempt: Attempt,
+) -> Result<HttpResponse, PowError> {
+    Action::new(actions::SIGN_IN)
+        .signed_out()
+        .run(req, async |ctl| {
+            ctl.request_path = attempt.request_path.clone();
+            let user = find_user(&ctl.config, "id", Value::Int(identity.user_id)).await?;
+            let Some(user) = user else {
+                flash::put_error(&ctl.req, message(ctl, "pow_oauth_invalid_state", provider));
+                return Ok(Outcome::redirect(&sign_in_path(ctl)));
+            };
+            if user.is_disabled() {
+                return Err(PowError::AccountDisabled);
+            }
+            start_session(&ctl.req, &user, provider).await?;
+            audit(ctl, "oauth.signed_in", user.id, provider);
+            flash::put_info(&ctl.req, ctl.config.messages().signed_in(&ctl.lang));
+            ctl.user = Some(user);
+            Ok(Outcome::redirect(
+                &ctl.config.routes().after_sign_in_path(&ctl.routes_ctx()),
+            ))
+        })
+        .await
+}
+
+/// A provider account nobody linked: a new user from the profile. An address that
+/// belongs to an account is never linked silently: its owner signs in first and links
+/// from the account page.
+async fn sign_up(
+    req: &HttpRequest,
+    ext: &OAuth,
+    provider: &Provider,
+    profile: &Profile,
+    attempt: Attempt,
+) -> Result<HttpResponse, PowError> {
+    let config = route_config(req)?;
+    let email = profile.email.as_deref().map(normalize_user_id);
+    let Some(email) = email.filter(|e| !e.is_empty()) else {
+        return failed(req, provider, "pow_oauth_no_email").await;
+    };
+    if find_user(&config, "email", Value::Text(email.clone()))
+        .await?
+        .is_some()
+    {
+        return failed(req, provider, "pow_oauth_email_taken").await;
+    }
+    if !profile.email_verified {
+        if let Some(staged) = &ext.staged_sign_up {
+            return staged_sign_up(req, &config, provider, profile, &email, staged).await;
+        }
+        let confirms = config
+            .user_fields()
+            .iter()
+            .any(|f| f.name == "email_confirmed_at");
+        if !confirms {
+            // Nothing would prove the address: someone else's address must not become
+            // theirs through a provider that does not check it.
+            return failed(req, provider, "pow_oauth_email_unverified").await;
+        }
+    }
+    let mut params = Params::new();
+    params.insert("email".to_owned(), email.clone());
+    if let Some(name) = &profile.name {
+        params.insert("name".to_owned(), name.clone());
+    }
+    Action::new(actions::SIGN_UP)
+        .signed_out()
+        .params(params.clone())
+        .run(req, async |ctl| {
+            ctl.request_path = attempt.request_path.clone();
+            let user = match create_user(&ctl.config, params, profile.email_verified).await? {
+                Ok(user) => user,
+                Err(cs) => {
+                    let key = if cs.errors.has("email", "taken") {
+                        "pow_oauth_email_taken"
+                    } else {
+                        "pow_oauth_sign_up_incomplete"
+                    };
+                    flash::put_error(&ctl.req, message(ctl, key, provider));
+                    return Ok(Outcome::redirect(&sign_in_path(ctl)));
+                }
+            };
+            let identities = identities(&ctl.config)?;
+            let (id, uid, user_id) = (provider.id().to_owned(), profile.uid.clone(), user.id);
+            let linked =
+                run_blocking(move || identities.insert(&id, &uid, user_id, Some(email.as_str())))
+                    .await;
+            if !matches!(linked, Ok(Insert::Linked)) {
+                // Linked meanwhile by another callback, or the write failed: the new user
+                // goes again, nothing half-made stays.
+                let (users, cfg, made) = (
+                    std::sync::Arc::clone(ctl.config.users()?),
+                    ctl.config.clone(),
+                    user.clone(),
+                );
+                run_blocking(move || users.delete(&cfg, &made)).await?;
+                linked?;
+                flash::put_error(&ctl.req, message(ctl, "pow_oauth_invalid_state", provider));
+                return Ok(Outcome::redirect(&sign_in_path(ctl)));
+            }
+            start_session(&ctl.req, &user, provider).await?;
+            audit(ctl, "oauth.registered", user.id, provider);
+            ctl.user = Some(user);
+            Ok(Outcome::redirect(
+                &ctl.config
+                    .routes()
+                    .after_registration_path(&ctl.routes_ctx()),
+            ))
+        })
+        .await
+}
+
+/// A user without a password. An address the provider vouches for is provisioned and
+/// confirmed; another is signed up as by the sign-up form (email confirmation, when
+/// enabled, gives it a token and mails the link).
+async fn create_user(
+    config: &PowConfig,
+    params: Params,
+    verified: bool,
+) -> Result<Result<User, Changeset>, PowError> {
+    let users = std::sync::Arc::clone(config.users()?);
+    let cfg = config.clone();
+    let action = if verified {
+        ChangesetAction::Provision
+    } else {
+        ChangesetAction::Create
+    };
+    let created = run_blocking(move || {
+        let mut cs = Changeset::new(action, None, params);
+        cs.cast_user_id(&cfg);
+        cs.cast_fields(&cfg);
+        cs.run_hooks(&cfg);
+        users.apply(&cfg, cs)
+    })
+    .await?;
+    let user = match created {
+        Ok(user) => user,
+        Err(cs) => return Ok(Err(cs)),
+    };
+    if !verified {
+        return Ok(Ok(user));
+    }
+    let has = |name: &str| config.user_fields().iter().any(|f| f.name == name);
+    if !has("email_confirmed_at") {
+        return Ok(Ok(user));
+    }
+    let mut changes = pow_core::users::Changes::new();
+    changes.insert(
+        "email_confirmed_at".to_owned(),
+        Value::Timestamp(chrono::Utc::now()),
+    );
+    if has("email_confirmation_token") {
+        changes.insert("email_confirmation_token".to_owned(), Value::Null);
+    }
+    Ok(Ok(
+        pow_core::admin::update_user(config, &user, changes).await?
+    ))
+}
+
+/// Ends a callback with an error the user can act on, on the sign-in page.
+async fn failed(
+    req: &HttpRequest,
+    provider: &Provider,
+    key: &str,
+) -> Result<HttpResponse, PowError> {
+    Action::new(actions::FAILED)
+        .run(req, async |ctl| {
+            flash::put_error(&ctl.req, message(ctl, key, provider));
+            Ok(Outcome::redirect(&sign_in_path(ctl)))
+        })
+        .await
+}
+
+/// An address the provider did not verify, with staged sign-up available: the address
+/// gets a link that proves it and opens the sign-up form prefilled from the profile; the
+/// provider account is linked when that form creates the user.
+async fn staged_sign_up(
+    req: &HttpRequest,
+    config: &PowConfig,
+    provider: &Provider,
+    profile: &Profile,
+    email: &str,
+    staged: &pow_ext_passwordless::Passwordless,
+) -> Result<HttpResponse, PowError> {
+    let mut prefill = Params::new();
+    if let Some(name) = &profile.name {
+        prefill.insert("name".to_owned(), name.clone());
+    }
+    crate::pending::put(req, config, email, provider.id(), &profile.uid).await?;
+    staged.start_staged_sign_up(req, email, prefill).await?;
+    Action::new(actions::FAILED)
+        .run(req, async |ctl| {
+            flash::put_info(&ctl.req, message(ctl, "pow_oauth_staged_sent", provider));
+            Ok(Outcome::redirect(&sign_in_path(ctl)))
+        })
+        .await
+}
+
+/// The signed-in user linking a provider account.
+async fn link(
+    req: &HttpRequest,
+    _ext: &OAuth,
+    provider: &Provider,
+    user_id: i64,
+    profile: &Profile,
+    identity: Option<Identity>,
+) -> Result<HttpResponse, PowError> {
+    Action::new(actions::LINKED)
+        .signed_in()
+        .run(req, async |ctl| {
+            let user = ctl.signed_in()?.clone();
+            let back = identities_path(&ctl.config);
+            if user.id != user_id {
+                // Began by another user in this browser: nothing to link.
+                flash::put_error(&ctl.req, message(ctl, "pow_oauth_invalid_state", provider));
+                return Ok(Outcome::redirect(&back));
+            }
+            let key = match identity {
+                Some(identity) if identity.user_id == user.id => "pow_oauth_already_linked",
+                Some(_) => "pow_oauth_linked_elsewhere",
+                None => {
+                    let identities = identities(&ctl.config)?;
+                    let (id, uid) = (provider.id().to_owned(), profile.uid.clone());
+                    let email = profile.email.clone();
+                    let inserted = run_blocking(move || {
+                        identities.insert(&id, &uid, user_id, email.as_deref())
+                    })
+                    .await?;
+                    match inserted {
+                        Insert::Linked => {
+                            audit(ctl, "oauth.linked", user.id, provider);
+                            crate::mail::notify(ctl, &user, provider, true).await;
+                            "pow_oauth_linked"
+                        }
+                        Insert::Taken => "pow_oauth_linked_elsewhere",
+                    }
+                }
+            };
+            if key == "pow_oauth_linked" || key == "pow_oauth_already_linked" {
+                flash::put_info(&ctl.req, message(ctl, key, provider));
+            } else {
+                flash::put_error(&ctl.req, message(ctl, key, provider));
+            }
+            ctl.user = Some(user);
+            Ok(Outcome::redirect(&back))
+        })
+        .await
+}
+
+/// The linked accounts page: each with an unlink button, each provider with a link button.
+async fn index(req: HttpRequest, ext: web::Data<OAuth>) -> Result<HttpResponse, PowError> {
+    Action::new(actions::INDEX)
+        .signed_in()
+        .run(&req, async |ctl| {
+            let user_id = ctl.signed_in()?.id;
+            let identities = identities(&ctl.config)?;
+            let linked = run_blocking(move || identities.for_user(user_id)).await?;
+            let providers = ext.providers.clone();
+            Ok(Outcome::render(move |ctl: &Controller| {
+                let mut forms = Vec::new();
+                for identity in &linked {
+                    let Some(provider) = providers.iter().find(|p| p.id == identity.provider)
+                    else {
+                        continue;
+                    };
+                    let label = ctl.config.messages().message(
+                        &ctl.lang,
+                        "pow_oauth_button_unlink",
+                        &[
+                            ("provider", MessageArg::from(provider.name())),
+                            (
+                                "account",
+                                MessageArg::from(
+                                    identity.email.as_deref().unwrap_or(&identity.uid),
+                                ),
+                            ),
+                        ],
+                    );
+                    let uid = Field::new("uid", "", FieldType::Hidden).value(identity.uid.clone());
+                    forms.push(
+                        Form::new(
+                            path(&ctl.config, UNLINK_PATH, provider.id()),
+                            label.unwrap_or_default(),
+                            "",
+                        )
+                        .field(uid),
+                    );
+                }
+                for provider in &providers {
+                    let label = message(ctl, "pow_oauth_button_link", provider);
+                    forms.push(Form::new(
+                        path(&ctl.config, LINK_PATH, provider.id()),
+                        label.unwrap_or_default(),
+                        "",
+                    ));
+                }
+                let mut forms = forms.into_iter();
+                let Some(form) = forms.next() else {
+                    return Ok(HttpResponse::NotFound().finish());
+                };
+                let body = PageBody::Form {
+                    form,
+                    links: vec![Link::new(
+                        ctl.config
+                            .routes()
+                            .registration_path(&ctl.routes_ctx(), "edit"),
+                        ctl.text("pow_oauth_link_account"),
+                    )],
+                    extra_forms: forms.collect(),
+                };
+                let mut page = Page::new("oauth/index", "pow_oauth_title_identities", body);
+                page.info = if linked.is_empty() {
+                    ctl.message("pow_oauth_none_linked")
+                } else {
+                    None
+                };
+                render_page(&ctl.req, &ctl.config, &ctl.lang, page)
+            }))
+        })
+        .await
+}
+
+/// Unlinks a provider account. The last way to sign in stays: without a password (and
+/// without passwordless sign-in) the only linked account cannot go.
+async fn unlink(
+    req: HttpRequest,
+    body: Bytes,
+    provider: web::Path<String>,
+    ext: web::Data<OAuth>,
+) -> Result<HttpResponse, PowError> {
+    let provider = match find(&ext, &provider) {
+        Ok(p) => p.clone(),
+        Err(res) => return Ok(res),
+    };
+    Action::new(actions::UNLINK)
+        .sudo()
+        .form(FormData::parse(&body))
+        .run(&req, async |ctl| {
+            let user = ctl.signed_in()?.clone();
+            let uid = ctl.params.get("uid").cloned().unwrap_or_default();
+            let back = identities_path(&ctl.config);
+            let identities = identities(&ctl.config)?;
+            let all = {
+                let identities = std::sync::Arc::clone(&identities);
+                run_blocking(move || identities.for_user(user.id)).await?
+            };
+            let other_ways = user.password_hash.is_some()
+                || ctl.config.extensions().contains("pow_passwordless")
+                || all
+                    .iter()
+                    .any(|i| !(i.provider == provider.id() && i.uid == uid));
+            if !other_ways {
+                flash::put_error(&ctl.req, message(ctl, "pow_oauth_last_method", &provider));
+                return Ok(Outcome::redirect(&back));
+            }
+            let (id, user_id, uid2) = (provider.id().to_owned(), user.id, uid.clone());
+            let deleted = run_blocking(move || identities.delete(&id, &uid2, user_id)).await?;
+            if deleted {
+                audit(ctl, "oauth.unlinked", user.id, &provider);
+                crate::mail::notify(ctl, &user, &provider, false).await;
+                flash::put_info(&ctl.req, message(ctl, "pow_oauth_unlinked", &provider));
+            }
+            ctl.user = Some(user);
+            Ok(Outcome::redirect(&back))
+        })
+        .await
+}

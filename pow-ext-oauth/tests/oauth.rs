@@ -1,0 +1,565 @@
+//! The OAuth extension over HTTP against a local fake OpenID Connect provider (and a
+//! GitHub-shaped OAuth 2.0 one on the same server): sign-up, sign-out, sign-in again,
+//! linking a second provider account after signing in, no silent link to an account
+//! with the same address, refused forged state, replayed code, wrong audience, wrong
+//! nonce, expired and foreign-signed ID tokens, denied consent, an unreachable
+//! provider, unlinking (never the last way in), unverified addresses, and the table on
+//! SQLite and PostgreSQL.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod fake_provider;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use actix_web::{web, HttpResponse};
+use fake_provider::{FakeProvider, Login, Tweak, CLIENT_ID, CLIENT_SECRET};
+use pow_core::mailer::MemoryMailer;
+use pow_core::password::Pbkdf2Hasher;
+use pow_core::session::MaybeUser;
+use pow_core::store::MemoryStore;
+use pow_core::test_client::{serve, Client, Response};
+use pow_core::users::diesel::DieselUsersContext;
+use pow_core::users::{FieldDef, FieldKind, Value};
+use pow_core::PowConfig;
+use pow_ext_email_confirmation::EmailConfirmation;
+use pow_ext_oauth::{OAuth, Provider};
+use pow_ext_passwordless::Passwordless;
+
+const EMAIL: &str = "ada@example.com";
+const PASSWORD: &str = "correct horse battery";
+
+struct Harness {
+    config: PowConfig,
+    users: DieselUsersContext,
+    addr: SocketAddr,
+    provider: FakeProvider,
+    mailer: MemoryMailer,
+}
+
+async fn me(user: MaybeUser) -> HttpResponse {
+    HttpResponse::Ok().body(match user.0 {
+        Some(user) => format!("user:{}", user.email().unwrap_or_default()),
+        None => "anonymous".to_owned(),
+    })
+}
+
+fn oauth(provider: &FakeProvider) -> OAuth {
+    let issuer = provider.issuer();
+    OAuth::new()
+        .provider(Provider::openid_connect(
+            "corp",
+            "Corp",
+            &issuer,
+            CLIENT_ID,
+            CLIENT_SECRET,
+        ))
+        .unwrap()
+        .provider(
+            Provider::oauth2(
+                "hub",
+                "Hub",
+                &format!("{issuer}/authorize"),
+                &format!("{issuer}/token"),
+                &format!("{issuer}/user"),
+                CLIENT_ID,
+                CLIENT_SECRET,
+            )
+            .emails_url(&format!("{issuer}/user/emails")),
+        )
+        .unwrap()
+        .provider(Provider::openid_connect(
+            "down",
+            "Down",
+            "http://127.0.0.1:9",
+            CLIENT_ID,
+            CLIENT_SECRET,
+        ))
+        .unwrap()
+}
+
+fn start_with(
+    users: DieselUsersContext,
+    configure: impl FnOnce(pow_core::PowConfigBuilder, &FakeProvider) -> pow_core::PowConfigBuilder,
+) -> Harness {
+    let provider = FakeProvider::start();
+    let mailer = MemoryMailer::new();
+    let builder = PowConfig::builder("o".repeat(64))
+        .users(users.clone())
+        .hasher(Pbkdf2Hasher::new(1))
+        .store(Arc::new(MemoryStore::new()))
+        .mailer(Arc::new(mailer.clone()))
+        .base_url("http://localhost")
+        .user_field(FieldDef::new("name", FieldKind::Text).castable());
+    let config = configure(builder, &provider).build().unwrap();
+    users.migrate(&config).unwrap();
+    users
+        .database()
+        .batch_execute(&match users.schema() {
+            Some(schema) => format!("ALTER TABLE \"{schema}\".users ADD COLUMN name VARCHAR NULL;"),
+            None => "ALTER TABLE users ADD COLUMN name VARCHAR NULL;".to_owned(),
+        })
+        .unwrap();
+    let user = pow_core::testing::create_user(&config, EMAIL, PASSWORD).unwrap();
+    if config.extensions().contains("pow_email_confirmation") {
+        pow_ext_email_confirmation::confirm_user(&config, &user).unwrap();
+    }
+    let served = config.clone();
+    let addr = serve(move || pow_core::testing::app(&served).route("/me", web::get().to(me)));
+    Harness {
+        config,
+        users,
+        addr,
+        provider,
+        mailer,
+    }
+}
+
+fn sqlite() -> DieselUsersContext {
+    let db =
+        std::env::temp_dir().join(format!("pow-oauth-{}.db", pow_core::token::generate_uuid()));
+    DieselUsersContext::connect(&db.display().to_string()).unwrap()
+}
+
+fn start() -> Harness {
+    start_with(sqlite(), |b, p| {
+        b.extension(EmailConfirmation::new()).extension(oauth(p))
+    })
+}
+
+/// The path and query of an absolute URL.
+fn local(url: &str) -> String {
+    let url = url::Url::parse(url).unwrap();
+    match url.query() {
+        Some(q) => format!("{}?{q}", url.path()),
+        None => url.path().to_owned(),
+    }
+}
+
+/// Where the provider's consent page sends the browser back to (path and query on the
+/// app), for a sign-in begun at `begin` (a `GET`, or a posted form when `csrf` is given).
+fn consent(h: &Harness, browser: &mut Client, begin: &str, csrf: Option<&str>) -> String {
+    let res = match csrf {
+        Some(csrf) => browser.post(begin, &[("_csrf_token", csrf)]),
+        None => browser.get(begin),
+    };
+    assert_eq!(res.status, 302, "{}", res.body);
+    let to_provider = res.location().to_owned();
+    assert!(
+        to_provider.starts_with(&h.provider.issuer()),
+        "off to the provider: {to_provider}"
+    );
+    assert!(to_provider.contains("code_challenge="), "{to_provider}");
+    let mut at_provider = Client::new(h.provider.addr);
+    let back = at_provider.get(&local(&to_provider));
+    assert_eq!(back.status, 302);
+    let back = back.location().to_owned();
+    assert!(back.starts_with("http://localhost/auth/"), "{back}");
+    local(&back)
+}
+
+/// A whole sign-in through provider `id`: the callback's response.
+fn sign_in_with(h: &Harness, browser: &mut Client, id: &str) -> Response {
+    let back = consent(h, browser, &format!("/auth/{id}/new"), None);
+    browser.get(&back)
+}
+
+fn whoami(c: &mut Client) -> String {
+    c.get("/me").body
+}
+
+/// The page a redirect leads to (where the flash shows).
+fn follow(c: &mut Client, res: &Response) -> String {
+    assert_eq!(res.status, 302, "{}", res.body);
+    c.get(res.location()).body
+}
+
+fn sign_out(c: &mut Client) {
+    let csrf = c.get("/auth/identities").csrf();
+    let res = c.post("/session", &[("_csrf_token", &csrf), ("_method", "DELETE")]);
+    assert_eq!(res.status, 302);
+    assert_eq!(whoami(c), "anonymous");
+}
+
+fn get_user(
+    config: &PowConfig,
+    email: &str,
+) -> Result<Option<pow_core::users::User>, pow_core::PowError> {
+    let users = Arc::clone(config.users()?);
+    users.get_by(config, "email", &Value::Text(email.to_owned()))
+}
+
+fn user_count(h: &Harness) -> usize {
+    let users = Arc::clone(h.config.users().unwrap());
+    users
+        .list_by(&h.config, "name", &Value::Text("Grace Hopper".into()))
+        .unwrap()
+        .len()
+}
+
+fn identity_count(h: &Harness, email: &str) -> usize {
+    let user = get_user(&h.config, email).unwrap();
+    match user {
+        Some(user) => actix_web::rt::System::new()
+            .block_on(oauth(&h.provider).identities(&h.config, user.id))
+            .unwrap()
+            .len(),
+        None => 0,
+    }
+}
+
+#[test]
+fn sign_up_sign_out_and_sign_in_again() {
+    let h = start();
+    let mut browser = Client::new(h.addr);
+    let page = browser.get("/session/new").body;
+    assert!(page.contains("href=\"/auth/corp/new\""), "{page}");
+    assert!(page.contains("Continue with Corp"), "{page}");
+
+    // Sign-up: a verified address makes a confirmed user without a password.
+    let res = sign_in_with(&h, &mut browser, "corp");
+    assert_eq!(res.location(), "/", "{}", res.body);
+    assert_eq!(whoami(&mut browser), "user:grace@example.com");
+    let user = get_user(&h.config, "grace@example.com").unwrap().unwrap();
+    assert!(user.password_hash.is_none());
+    assert!(user.get_timestamp("email_confirmed_at").is_some());
+    assert_eq!(
+        user.get_str("name"),
+        Some("Grace Hopper"),
+        "prefilled from the profile"
+    );
+    assert_eq!(identity_count(&h, "grace@example.com"), 1);
+
+    // Sign-out, sign-in again: the same user, no new one.
+    sign_out(&mut browser);
+    let res = sign_in_with(&h, &mut browser, "corp");
+    assert_eq!(res.location(), "/");
+    assert_eq!(whoami(&mut browser), "user:grace@example.com");
+    assert_eq!(user_count(&h), 1);
+    assert_eq!(identity_count(&h, "grace@example.com"), 1);
+
+    // The account page links the providers page; the only way in cannot be unlinked.
+    assert!(browser
+        .get("/registration/edit")
+        .body
+        .contains("href=\"/auth/identities\""));
+    let page = browser.get("/auth/identities");
+    assert!(page.body.contains("Unlink Corp"), "{}", page.body);
+    let csrf = page.csrf();
+    let res = browser.post(
+        "/auth/corp/unlink",
+        &[("_csrf_token", &csrf), ("user[uid]", "sub-1")],
+    );
+    assert!(follow(&mut browser, &res).contains("This is your only way to sign in"));
+    assert_eq!(identity_count(&h, "grace@example.com"), 1);
+
+    // A second provider account links, then the first one may go.
+    let csrf = browser.get("/auth/identities").csrf();
+    let back = consent(&h, &mut browser, "/auth/hub/link", Some(&csrf));
+    let res = browser.get(&back);
+    assert!(follow(&mut browser, &res).contains("Your Hub account is linked"));
+    assert_eq!(identity_count(&h, "grace@example.com"), 2);
+    let csrf = browser.get("/auth/identities").csrf();
+    let res = browser.post(
+        "/auth/corp/unlink",
+        &[("_csrf_token", &csrf), ("user[uid]", "sub-1")],
+    );
+    assert!(follow(&mut browser, &res).contains("Your Corp account is unlinked"));
+    assert_eq!(identity_count(&h, "grace@example.com"), 1);
+    let notices = h.mailer.count_to("grace@example.com");
+    assert!(
+        notices >= 2,
+        "a notice for the link and the unlink: {notices}"
+    );
+}
+
+#[test]
+fn linking_a_second_provider_after_a_password_sign_in() {
+    let h = start();
+    let mut browser = Client::new(h.addr);
+    browser.sign_in(EMAIL, PASSWORD);
+    assert_eq!(whoami(&mut browser), format!("user:{EMAIL}"));
+
+    // Another browser cannot use this one's link attempt.
+    let csrf = browser.get("/auth/identities").csrf();
+    h.provider
+        .login_as(Login::new("ada-corp", "ada.work@example.org"));
+    let back = consent(&h, &mut browser, "/auth/corp/link", Some(&csrf));
+    let mut thief = Client::new(h.addr);
+    thief.sign_in(EMAIL, PASSWORD);
+    let res = thief.get(&back);
+    assert!(follow(&mut thief, &res).contains("was not started in this browser"));
+    assert_eq!(identity_count(&h, EMAIL), 0);
+
+    let csrf = browser.get("/auth/identities").csrf();
+    let back = consent(&h, &mut browser, "/auth/corp/link", Some(&csrf));
+    let res = browser.get(&back);
+    assert!(follow(&mut browser, &res).contains("Your Corp account is linked"));
+    assert_eq!(identity_count(&h, EMAIL), 1);
+    assert!(h
+        .mailer
+        .last_to(EMAIL)
+        .unwrap()
+        .text
+        .contains("A Corp account was linked to your account"));
+
+    // The linked account signs this user in, though its address differs.
+    sign_out(&mut browser);
+    let res = sign_in_with(&h, &mut browser, "corp");
+    assert_eq!(res.location(), "/");
+    assert_eq!(whoami(&mut browser), format!("user:{EMAIL}"));
+
+    // The same provider account cannot be linked to a second user.
+    let other = pow_core::testing::create_user(&h.config, "bob@example.com", PASSWORD).unwrap();
+    pow_ext_email_confirmation::confirm_user(&h.config, &other).unwrap();
+    let mut bob = Client::new(h.addr);
+    bob.sign_in("bob@example.com", PASSWORD);
+    let csrf = bob.get("/auth/identities").csrf();
+    let back = consent(&h, &mut bob, "/auth/corp/link", Some(&csrf));
+    let res = bob.get(&back);
+    assert!(follow(&mut bob, &res).contains("belongs to another user"));
+    assert_eq!(identity_count(&h, "bob@example.com"), 0);
+}
+
+#[test]
+fn an_address_with_an_account_is_never_linked_silently() {
+    let h = start();
+    h.provider.login_as(Login::new("mallory", EMAIL));
+    let mut browser = Client::new(h.addr);
+    let res = sign_in_with(&h, &mut browser, "corp");
+    let page = follow(&mut browser, &res);
+    assert!(
+        page.contains("An account with the email address of your Corp account exists already"),
+        "{page}"
+    );
+    assert_eq!(whoami(&mut browser), "anonymous");
+    assert_eq!(identity_count(&h, EMAIL), 0);
+    // The GitHub-shaped provider alike (its verified primary address).
+    let res = sign_in_with(&h, &mut browser, "hub");
+    assert!(follow(&mut browser, &res).contains("exists already"));
+    assert_eq!(whoami(&mut browser), "anonymous");
+    assert_eq!(identity_count(&h, EMAIL), 0);
+}
+
+#[test]
+fn forged_state_and_replayed_code_are_refused() {
+    let h = start();
+    let mut browser = Client::new(h.addr);
+    let back = consent(&h, &mut browser, "/auth/corp/new", None);
+    let (path, query) = back.split_once('?').unwrap();
+    let params: Vec<(String, String)> = serde_urlencoded::from_str(query).unwrap();
+    let code = &params.iter().find(|(k, _)| k == "code").unwrap().1;
+
+    // A forged state: refused before the code is exchanged.
+    let forged = format!("{path}?code={code}&state=forged");
+    let res = browser.get(&forged);
+    let page = follow(&mut browser, &res);
+    assert!(page.contains("was not started in this browser"), "{page}");
+    assert_eq!(whoami(&mut browser), "anonymous");
+    assert_eq!(h.provider.refused(), 0, "no code was exchanged");
+    // The forgery spent nothing: the real answer still signs in, once.
+    assert_eq!(browser.get(&back).location(), "/");
+    assert_eq!(whoami(&mut browser), "user:grace@example.com");
+    sign_out(&mut browser);
+    let res = browser.get(&back);
+    assert!(follow(&mut browser, &res).contains("was not started in this browser"));
+    assert_eq!(whoami(&mut browser), "anonymous");
+
+    // The used code under a fresh state: the provider refuses it, nobody signs in.
+    let (_, used) = back.split_once('?').unwrap();
+    let used: Vec<(String, String)> = serde_urlencoded::from_str(used).unwrap();
+    let used_code = used.iter().find(|(k, _)| k == "code").unwrap().1.clone();
+    let fresh = consent(&h, &mut browser, "/auth/corp/new", None);
+    let (path, query) = fresh.split_once('?').unwrap();
+    let fresh: Vec<(String, String)> = serde_urlencoded::from_str(query).unwrap();
+    let state = &fresh.iter().find(|(k, _)| k == "state").unwrap().1;
+    let replay = format!(
+        "{path}?{}",
+        serde_urlencoded::to_string([("code", used_code.as_str()), ("state", state)]).unwrap()
+    );
+    let res = browser.get(&replay);
+    assert!(follow(&mut browser, &res).contains("did not accept the sign-in"));
+    assert_eq!(whoami(&mut browser), "anonymous");
+    assert_eq!(
+        h.provider.refused(),
+        1,
+        "the token endpoint refused the replayed code"
+    );
+}
+
+#[test]
+fn bad_id_tokens_are_refused() {
+    let h = start();
+    for (i, tweak) in [
+        Tweak::WrongAudience,
+        Tweak::WrongNonce,
+        Tweak::Expired,
+        Tweak::ForeignKey,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        h.provider.tweak(tweak);
+        h.provider.login_as(Login::new(
+            &format!("eve-{i}"),
+            &format!("eve{i}@example.com"),
+        ));
+        let mut browser = Client::new(h.addr);
+        let res = sign_in_with(&h, &mut browser, "corp");
+        let page = follow(&mut browser, &res);
+        assert!(page.contains("could not be verified"), "{tweak:?}: {page}");
+        assert_eq!(whoami(&mut browser), "anonymous", "{tweak:?}");
+        assert!(
+            get_user(&h.config, &format!("eve{i}@example.com"))
+                .unwrap()
+                .is_none(),
+            "{tweak:?}: nothing created"
+        );
+    }
+    // The same provider, answering properly, works.
+    h.provider.tweak(Tweak::None);
+    let mut browser = Client::new(h.addr);
+    assert_eq!(sign_in_with(&h, &mut browser, "corp").location(), "/");
+}
+
+#[test]
+fn denied_consent_and_an_unreachable_provider_create_nothing() {
+    let h = start();
+    h.provider.tweak(Tweak::Deny);
+    let mut browser = Client::new(h.addr);
+    let res = sign_in_with(&h, &mut browser, "corp");
+    assert!(follow(&mut browser, &res).contains("The sign-in with Corp was cancelled"));
+    assert_eq!(whoami(&mut browser), "anonymous");
+    assert!(get_user(&h.config, "grace@example.com").unwrap().is_none());
+
+    let res = browser.get("/auth/down/new");
+    assert_eq!(res.location(), "/session/new");
+    assert!(browser
+        .get("/session/new")
+        .body
+        .contains("Down could not be reached"));
+    assert_eq!(browser.get("/auth/nobody/new").status, 404);
+}
+
+#[test]
+fn an_unverified_address_goes_through_email_confirmation() {
+    let h = start();
+    let mut login = Login::new("unverified", "nell@example.com");
+    login.verified = false;
+    h.provider.login_as(login);
+    let mut browser = Client::new(h.addr);
+    let res = sign_in_with(&h, &mut browser, "corp");
+    assert_eq!(res.status, 302);
+    assert_eq!(
+        whoami(&mut browser),
+        "anonymous",
+        "not until the address is confirmed"
+    );
+    let user = get_user(&h.config, "nell@example.com").unwrap().unwrap();
+    assert!(user.get_timestamp("email_confirmed_at").is_none());
+    assert_eq!(
+        h.mailer.count_to("nell@example.com"),
+        1,
+        "the confirmation mail"
+    );
+}
+
+#[test]
+fn an_unverified_address_is_refused_without_a_way_to_prove_it() {
+    let h = start_with(sqlite(), |b, p| b.extension(oauth(p)));
+    let mut login = Login::new("unverified", "nell@example.com");
+    login.verified = false;
+    h.provider.login_as(login);
+    let mut browser = Client::new(h.addr);
+    let res = sign_in_with(&h, &mut browser, "corp");
+    assert!(follow(&mut browser, &res).contains("has not verified your email address"));
+    assert!(get_user(&h.config, "nell@example.com").unwrap().is_none());
+}
+
+#[test]
+fn an_unverified_address_can_take_the_staged_sign_up() {
+    let passwordless = Passwordless::new();
+    let h = start_with(sqlite(), |b, p| {
+        b.extension(EmailConfirmation::new())
+            .extension(passwordless.clone())
+            .extension(oauth(p).staged_sign_up(passwordless.clone()))
+    });
+    let mut login = Login::new("staged", "nell@example.com");
+    login.verified = false;
+    h.provider.login_as(login);
+    let mut browser = Client::new(h.addr);
+    let res = sign_in_with(&h, &mut browser, "corp");
+    assert!(follow(&mut browser, &res).contains("We have sent a link"));
+    let mail = h
+        .mailer
+        .last_to("nell@example.com")
+        .expect("the staged sign-up link");
+    let start = mail.text.find("http://localhost/").unwrap() + "http://localhost".len();
+    let end = mail.text[start..]
+        .find(char::is_whitespace)
+        .map_or(mail.text.len(), |i| i + start);
+    let link = &mail.text[start..end];
+    let form = browser.get(link);
+    assert!(
+        form.body.contains("value=\"Grace Hopper\""),
+        "prefilled from the profile: {}",
+        form.body
+    );
+    let res = browser.post(
+        link,
+        &[("_csrf_token", &form.csrf()), ("user[name]", "Nell")],
+    );
+    assert_eq!(res.status, 302, "{}", res.body);
+    assert_eq!(whoami(&mut browser), "user:nell@example.com");
+    assert_eq!(
+        identity_count(&h, "nell@example.com"),
+        1,
+        "linked on completion"
+    );
+    sign_out(&mut browser);
+    assert_eq!(sign_in_with(&h, &mut browser, "corp").location(), "/");
+    assert_eq!(whoami(&mut browser), "user:nell@example.com");
+}
+
+#[test]
+fn identities_live_beside_the_users_table_on_postgres() {
+    let url = match std::env::var("POW_TEST_DATABASE_URL") {
+        Ok(url) if !url.trim().is_empty() => url,
+        _ => {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "POW_TEST_DATABASE_URL is not set but CI is"
+            );
+            eprintln!("NOTICE: skipping the PostgreSQL OAuth test: set POW_TEST_DATABASE_URL");
+            return;
+        }
+    };
+    let schema = format!(
+        "pow_oauth_{}",
+        pow_core::token::generate_uuid().replace('-', "")
+    );
+    let users = DieselUsersContext::connect(&url)
+        .unwrap()
+        .with_schema(&schema)
+        .unwrap();
+    let h = start_with(users, |b, p| {
+        b.extension(EmailConfirmation::new()).extension(oauth(p))
+    });
+    let mut browser = Client::new(h.addr);
+    assert_eq!(sign_in_with(&h, &mut browser, "corp").location(), "/");
+    assert_eq!(whoami(&mut browser), "user:grace@example.com");
+    assert_eq!(identity_count(&h, "grace@example.com"), 1);
+    // A second link of the same account is refused by the unique index.
+    h.provider.login_as(Login::new("sub-1", EMAIL));
+    let mut other = Client::new(h.addr);
+    other.sign_in(EMAIL, PASSWORD);
+    let csrf = other.get("/auth/identities").csrf();
+    let back = consent(&h, &mut other, "/auth/corp/link", Some(&csrf));
+    let res = other.get(&back);
+    assert!(follow(&mut other, &res).contains("belongs to another user"));
+    h.users
+        .database()
+        .batch_execute(&format!("DROP SCHEMA \"{schema}\" CASCADE"))
+        .unwrap();
+}
