@@ -80,17 +80,19 @@ enum Ext {
     Passwordless,
     PersistentSession,
     Invitation,
+    Oauth,
 }
 
 impl Ext {
     /// Every extension, in the order a config must enable them.
-    const ALL: [Ext; 6] = [
+    const ALL: [Ext; 7] = [
         Ext::ResetPassword,
         Ext::EmailConfirmation,
         Ext::TwoFactor,
         Ext::Passwordless,
         Ext::PersistentSession,
         Ext::Invitation,
+        Ext::Oauth,
     ];
 }
 
@@ -288,6 +290,8 @@ fn config(
                 builder.extension(pow_ext_persistent_session::PersistentSession::new())
             }
             Ext::Invitation => builder.extension(pow_ext_invitation::Invitation::new()),
+            // Providers are the app's business; the CLI needs the table and the texts.
+            Ext::Oauth => builder.extension(pow_ext_oauth::OAuth::new()),
         };
     }
     Ok(builder.build()?)

@@ -101,8 +101,8 @@ fn exported_sqlite_migrations_match_migrate() {
     folders.sort();
     assert_eq!(
         folders.len(),
-        6,
-        "core (3), email confirmation, two-factor, invitation"
+        7,
+        "core (3), email confirmation, two-factor, invitation, oauth"
     );
 
     let by_hand = temp_db();
@@ -149,6 +149,7 @@ fn full_config(users: pow_core::users::diesel::DieselUsersContext) -> pow_core::
         .extension(pow_ext_two_factor::TwoFactor::new())
         .extension(pow_ext_persistent_session::PersistentSession::new())
         .extension(pow_ext_invitation::Invitation::new())
+        .extension(pow_ext_oauth::OAuth::new())
         .build()
         .unwrap()
 }

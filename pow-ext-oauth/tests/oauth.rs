@@ -323,6 +323,39 @@ fn linking_a_second_provider_after_a_password_sign_in() {
 }
 
 #[test]
+fn a_second_factor_still_applies_to_a_provider_sign_in() {
+    let h = start_with(sqlite(), |b, p| {
+        b.extension(EmailConfirmation::new())
+            .extension(pow_ext_two_factor::TwoFactor::new())
+            .extension(oauth(p))
+    });
+    let mut browser = Client::new(h.addr);
+    assert_eq!(sign_in_with(&h, &mut browser, "corp").location(), "/");
+    sign_out(&mut browser);
+    // The user turns on a second factor (as the enrolment page would leave the row).
+    let user = get_user(&h.config, "grace@example.com").unwrap().unwrap();
+    let mut changes = pow_core::users::Changes::new();
+    changes.insert(
+        "totp_secret".to_owned(),
+        Value::Text("JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP".into()),
+    );
+    changes.insert(
+        "totp_enabled_at".to_owned(),
+        Value::Timestamp(chrono::Utc::now()),
+    );
+    actix_web::rt::System::new()
+        .block_on(pow_core::admin::update_user(&h.config, &user, changes))
+        .unwrap();
+    let res = sign_in_with(&h, &mut browser, "corp");
+    assert_eq!(res.location(), "/two-factor/verify", "{}", res.body);
+    assert_eq!(
+        whoami(&mut browser),
+        "anonymous",
+        "not before the second step"
+    );
+}
+
+#[test]
 fn an_address_with_an_account_is_never_linked_silently() {
     let h = start();
     h.provider.login_as(Login::new("mallory", EMAIL));
