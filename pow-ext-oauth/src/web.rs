@@ -103,10 +103,11 @@ fn callback_url(req: &HttpRequest, config: &PowConfig, provider: &str) -> String
 }
 
 /// The provider named in the path, or a `404`.
-fn find<'a>(ext: &'a OAuth, id: &str) -> Result<&'a Provider, HttpResponse> {
+fn find(ext: &OAuth, id: &str) -> Result<Provider, HttpResponse> {
     ext.providers
         .iter()
         .find(|p| p.id == id)
+        .cloned()
         .ok_or_else(|| HttpResponse::NotFound().finish())
 }
 
@@ -157,8 +158,8 @@ async fn start_sign_in(
     ext: web::Data<OAuth>,
 ) -> Result<HttpResponse, PowError> {
     let provider = match find(&ext, &provider) {
-        Ok(p) => p.clone(),
-        Err(res) => return Ok(res),
+        Ok(provider) => provider,
+        Err(not_found) => return Ok(not_found),
     };
     Action::new(actions::NEW)
         .signed_out()
@@ -176,8 +177,8 @@ async fn start_link(
     ext: web::Data<OAuth>,
 ) -> Result<HttpResponse, PowError> {
     let provider = match find(&ext, &provider) {
-        Ok(p) => p.clone(),
-        Err(res) => return Ok(res),
+        Ok(provider) => provider,
+        Err(not_found) => return Ok(not_found),
     };
     Action::new(actions::LINK)
         .sudo()
@@ -268,8 +269,8 @@ async fn callback(
     ext: web::Data<OAuth>,
 ) -> Result<HttpResponse, PowError> {
     let provider = match find(&ext, &provider) {
-        Ok(p) => p.clone(),
-        Err(res) => return Ok(res),
+        Ok(provider) => provider,
+        Err(not_found) => return Ok(not_found),
     };
     let config = route_config(&req)?;
     let query = query.into_inner();
@@ -413,11 +414,10 @@ async fn sign_up(
         if let Some(staged) = &ext.staged_sign_up {
             return staged_sign_up(req, &config, provider, profile, &email, staged).await;
         }
-        let confirms = config
-            .user_fields()
-            .iter()
-            .any(|f| f.name == "email_confirmed_at");
-        if !confirms {
+        if !config
+            .extensions()
+            .contains(pow_ext_email_confirmation::NAME)
+        {
             // Nothing would prove the address: someone else's address must not become
             // theirs through a provider that does not check it.
             return failed(req, provider, "pow_oauth_email_unverified").await;
@@ -502,24 +502,17 @@ async fn create_user(
         Ok(user) => user,
         Err(cs) => return Ok(Err(cs)),
     };
-    if !verified {
+    if !verified
+        || !config
+            .extensions()
+            .contains(pow_ext_email_confirmation::NAME)
+    {
         return Ok(Ok(user));
     }
-    let has = |name: &str| config.user_fields().iter().any(|f| f.name == name);
-    if !has("email_confirmed_at") {
-        return Ok(Ok(user));
-    }
-    let mut changes = pow_core::users::Changes::new();
-    changes.insert(
-        "email_confirmed_at".to_owned(),
-        Value::Timestamp(chrono::Utc::now()),
-    );
-    if has("email_confirmation_token") {
-        changes.insert("email_confirmation_token".to_owned(), Value::Null);
-    }
-    Ok(Ok(
-        pow_core::admin::update_user(config, &user, changes).await?
-    ))
+    let cfg = config.clone();
+    let confirmed =
+        run_blocking(move || pow_ext_email_confirmation::confirm_user(&cfg, &user)).await?;
+    Ok(Ok(confirmed))
 }
 
 /// Ends a callback with an error the user can act on, on the sign-in page.
@@ -694,8 +687,8 @@ async fn unlink(
     ext: web::Data<OAuth>,
 ) -> Result<HttpResponse, PowError> {
     let provider = match find(&ext, &provider) {
-        Ok(p) => p.clone(),
-        Err(res) => return Ok(res),
+        Ok(provider) => provider,
+        Err(not_found) => return Ok(not_found),
     };
     Action::new(actions::UNLINK)
         .sudo()
