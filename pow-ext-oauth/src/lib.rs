@@ -60,6 +60,16 @@
 //! - Provider requests run on a blocking thread, follow no redirects and time out
 //!   ([`OAuth::timeout`]).
 //! - Linking and unlinking need sudo mode, and mail the user a security notice.
+//!
+//! ## JSON
+//!
+//! For apps that open the provider's page themselves (redirect URIs allowed with
+//! [`OAuth::api_redirect_uri`]): `POST <prefix>/auth/{provider}/authorize`
+//! (`{"redirect_uri"}`, optional) answers `{"url", "state"}`; `POST
+//! <prefix>/auth/{provider}/callback` (`{"code", "state"}`) answers a token pair for the
+//! linked user or a user signed up from the profile (`409 email_taken`, `403
+//! email_unverified`, `401 invalid_state` / `invalid_id_token`, `502
+//! provider_unavailable` otherwise). The state works once, and only through the API.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -73,6 +83,7 @@ use pow_core::web::{Controller, Flow};
 use pow_core::{Extension, PowConfig, PowError};
 use pow_ext_passwordless::Passwordless;
 
+mod api;
 mod identities;
 mod mail;
 mod pending;
@@ -80,6 +91,7 @@ mod provider;
 mod store;
 mod web;
 
+pub use api::OAuthApi;
 pub use identities::Identity;
 pub use provider::{Profile, Provider};
 pub use web::actions;
@@ -131,6 +143,7 @@ pub struct OAuth {
     ttl: Duration,
     timeout: Duration,
     staged_sign_up: Option<Passwordless>,
+    api_redirect_uris: Vec<String>,
     http: provider::Http,
 }
 
@@ -156,6 +169,7 @@ impl OAuth {
             ttl: Duration::from_secs(10 * 60),
             timeout,
             staged_sign_up: None,
+            api_redirect_uris: Vec::new(),
             http: provider::Http::new(timeout),
         }
     }
@@ -205,6 +219,20 @@ impl OAuth {
         self
     }
 
+    /// Allows `uri` as the redirect URI of sign-ins begun through the JSON API (an app's
+    /// `com.example.app:/oauth` or a single-page app's `https://app.example.com/oauth`);
+    /// register it with each provider. Without one the JSON endpoints refuse to begin.
+    pub fn api_redirect_uri(mut self, uri: &str) -> Self {
+        self.api_redirect_uris.push(uri.to_owned());
+        self
+    }
+
+    /// The JSON side, to add to [`ApiOptions`](pow_core::api::ApiOptions) when the config
+    /// does not enable the extension itself.
+    pub fn api(&self) -> OAuthApi {
+        OAuthApi::new(self.clone())
+    }
+
     /// The provider accounts linked to the user, oldest first.
     ///
     /// # Errors
@@ -243,6 +271,10 @@ impl Extension for OAuth {
 
     fn mails(&self) -> Vec<&'static str> {
         vec![MAIL_LINKED, MAIL_UNLINKED]
+    }
+
+    fn api(&self) -> Option<Arc<dyn pow_core::api::ApiExtension>> {
+        Some(Arc::new(OAuth::api(self)))
     }
 
     fn configure(&self, cfg: &mut ServiceConfig, config: &PowConfig) {

@@ -24,6 +24,9 @@ pub(crate) struct Attempt {
     /// Where to go after signing in (the sign-in page's `request_path`).
     #[serde(default)]
     pub request_path: Option<String>,
+    /// Begun through the JSON API (its callback is the API's, not a browser's).
+    #[serde(default)]
+    pub api: bool,
 }
 
 pub(crate) struct Attempts {

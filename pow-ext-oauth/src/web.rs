@@ -53,6 +53,8 @@ pub mod actions {
     pub const INDEX: ActionId = ActionId::new("oauth", "index", ActionKind::Show);
     /// `POST /auth/{provider}/unlink`: unlink one (sudo mode).
     pub const UNLINK: ActionId = ActionId::new("oauth", "unlink", ActionKind::Other);
+    /// The JSON endpoints.
+    pub const API: ActionId = ActionId::new("api_oauth", "create", ActionKind::Other);
 }
 
 pub(crate) fn path(config: &PowConfig, pattern: &str, provider: &str) -> String {
@@ -141,6 +143,7 @@ async fn begin(
         pkce_verifier: started.pkce_verifier,
         redirect_uri,
         request_path: ctl.request_path.clone(),
+        api: false,
     };
     Attempts::new(&ctl.config)
         .put(&started.state, &attempt, ext.ttl)
@@ -259,7 +262,7 @@ async fn take_attempt(
     Ok(Attempts::new(config)
         .take(state)
         .await?
-        .filter(|attempt| attempt.provider == provider.id()))
+        .filter(|attempt| attempt.provider == provider.id() && !attempt.api))
 }
 
 async fn callback(
@@ -316,11 +319,11 @@ async fn callback(
     }
 }
 
-fn identities(config: &PowConfig) -> Result<std::sync::Arc<Identities>, PowError> {
+pub(crate) fn identities(config: &PowConfig) -> Result<std::sync::Arc<Identities>, PowError> {
     Identities::new(config).map(std::sync::Arc::new)
 }
 
-async fn find_user(
+pub(crate) async fn find_user(
     config: &PowConfig,
     field: &str,
     value: Value,
@@ -350,7 +353,7 @@ async fn start_session(
     session::sign_in_with(req, user, metadata).await
 }
 
-fn audit(ctl: &Controller, name: &'static str, user_id: i64, provider: &Provider) {
+pub(crate) fn audit(ctl: &Controller, name: &'static str, user_id: i64, provider: &Provider) {
     pow_core::audit::record(
         &ctl.config,
         pow_core::audit::AuditEvent::new(pow_core::audit::EventName::new(name))
@@ -389,9 +392,89 @@ async fn sign_in(
         .await
 }
 
-/// A provider account nobody linked: a new user from the profile. An address that
-/// belongs to an account is never linked silently: its owner signs in first and links
-/// from the account page.
+/// What a sign-up from a provider profile may do.
+pub(crate) enum SignUpCheck {
+    /// Create the user with this (normalized) address.
+    Create(String),
+    /// Mail a staged sign-up to this address.
+    Staged(String),
+    /// Refuse, with this message key.
+    Refuse(&'static str),
+}
+
+/// The checks before a sign-up from `profile`. An address that belongs to an account is
+/// never linked silently: its owner signs in first and links from the account page.
+pub(crate) async fn check_sign_up(
+    config: &PowConfig,
+    profile: &Profile,
+    staged: bool,
+) -> Result<SignUpCheck, PowError> {
+    let email = profile.email.as_deref().map(normalize_user_id);
+    let Some(email) = email.filter(|e| !e.is_empty()) else {
+        return Ok(SignUpCheck::Refuse("pow_oauth_no_email"));
+    };
+    if find_user(config, "email", Value::Text(email.clone()))
+        .await?
+        .is_some()
+    {
+        return Ok(SignUpCheck::Refuse("pow_oauth_email_taken"));
+    }
+    if !profile.email_verified {
+        if staged {
+            return Ok(SignUpCheck::Staged(email));
+        }
+        if !config
+            .extensions()
+            .contains(pow_ext_email_confirmation::NAME)
+        {
+            // Nothing would prove the address: someone else's address must not become
+            // theirs through a provider that does not check it.
+            return Ok(SignUpCheck::Refuse("pow_oauth_email_unverified"));
+        }
+    }
+    Ok(SignUpCheck::Create(email))
+}
+
+/// The sign-up params from a profile: the address, and the name when shared.
+pub(crate) fn sign_up_params(email: &str, profile: &Profile) -> Params {
+    let mut params = Params::new();
+    params.insert("email".to_owned(), email.to_owned());
+    if let Some(name) = &profile.name {
+        params.insert("name".to_owned(), name.clone());
+    }
+    params
+}
+
+/// Creates the user of `params` and links the provider account to it, or neither: a
+/// refusal comes back as a message key.
+pub(crate) async fn create_linked_user(
+    config: &PowConfig,
+    provider: &Provider,
+    profile: &Profile,
+    params: Params,
+) -> Result<Result<User, &'static str>, PowError> {
+    let email = params.get("email").cloned();
+    let user = match create_user(config, params, profile.email_verified).await? {
+        Ok(user) => user,
+        Err(cs) if cs.errors.has("email", "taken") => return Ok(Err("pow_oauth_email_taken")),
+        Err(_) => return Ok(Err("pow_oauth_sign_up_incomplete")),
+    };
+    let identities = identities(config)?;
+    let (id, uid, user_id) = (provider.id().to_owned(), profile.uid.clone(), user.id);
+    let linked =
+        run_blocking(move || identities.insert(&id, &uid, user_id, email.as_deref())).await;
+    if matches!(linked, Ok(Insert::Linked)) {
+        return Ok(Ok(user));
+    }
+    // Linked meanwhile by another callback, or the write failed: the new user goes
+    // again, nothing half-made stays.
+    let (users, cfg) = (std::sync::Arc::clone(config.users()?), config.clone());
+    run_blocking(move || users.delete(&cfg, &user)).await?;
+    linked?;
+    Ok(Err("pow_oauth_invalid_state"))
+}
+
+/// A provider account nobody linked: a new user from the profile (see [`check_sign_up`]).
 async fn sign_up(
     req: &HttpRequest,
     ext: &OAuth,
@@ -400,69 +483,30 @@ async fn sign_up(
     attempt: Attempt,
 ) -> Result<HttpResponse, PowError> {
     let config = route_config(req)?;
-    let email = profile.email.as_deref().map(normalize_user_id);
-    let Some(email) = email.filter(|e| !e.is_empty()) else {
-        return failed(req, provider, "pow_oauth_no_email").await;
-    };
-    if find_user(&config, "email", Value::Text(email.clone()))
-        .await?
-        .is_some()
-    {
-        return failed(req, provider, "pow_oauth_email_taken").await;
-    }
-    if !profile.email_verified {
-        if let Some(staged) = &ext.staged_sign_up {
+    let email = match check_sign_up(&config, profile, ext.staged_sign_up.is_some()).await? {
+        SignUpCheck::Create(email) => email,
+        SignUpCheck::Refuse(key) => return failed(req, provider, key).await,
+        SignUpCheck::Staged(email) => {
+            let staged = ext
+                .staged_sign_up
+                .as_ref()
+                .ok_or_else(|| PowError::Config("no staged sign-up".into()))?;
             return staged_sign_up(req, &config, provider, profile, &email, staged).await;
         }
-        if !config
-            .extensions()
-            .contains(pow_ext_email_confirmation::NAME)
-        {
-            // Nothing would prove the address: someone else's address must not become
-            // theirs through a provider that does not check it.
-            return failed(req, provider, "pow_oauth_email_unverified").await;
-        }
-    }
-    let mut params = Params::new();
-    params.insert("email".to_owned(), email.clone());
-    if let Some(name) = &profile.name {
-        params.insert("name".to_owned(), name.clone());
-    }
+    };
+    let params = sign_up_params(&email, profile);
     Action::new(actions::SIGN_UP)
         .signed_out()
         .params(params.clone())
         .run(req, async |ctl| {
             ctl.request_path = attempt.request_path.clone();
-            let user = match create_user(&ctl.config, params, profile.email_verified).await? {
+            let user = match create_linked_user(&ctl.config, provider, profile, params).await? {
                 Ok(user) => user,
-                Err(cs) => {
-                    let key = if cs.errors.has("email", "taken") {
-                        "pow_oauth_email_taken"
-                    } else {
-                        "pow_oauth_sign_up_incomplete"
-                    };
+                Err(key) => {
                     flash::put_error(&ctl.req, message(ctl, key, provider));
                     return Ok(Outcome::redirect(&sign_in_path(ctl)));
                 }
             };
-            let identities = identities(&ctl.config)?;
-            let (id, uid, user_id) = (provider.id().to_owned(), profile.uid.clone(), user.id);
-            let linked =
-                run_blocking(move || identities.insert(&id, &uid, user_id, Some(email.as_str())))
-                    .await;
-            if !matches!(linked, Ok(Insert::Linked)) {
-                // Linked meanwhile by another callback, or the write failed: the new user
-                // goes again, nothing half-made stays.
-                let (users, cfg, made) = (
-                    std::sync::Arc::clone(ctl.config.users()?),
-                    ctl.config.clone(),
-                    user.clone(),
-                );
-                run_blocking(move || users.delete(&cfg, &made)).await?;
-                linked?;
-                flash::put_error(&ctl.req, message(ctl, "pow_oauth_invalid_state", provider));
-                return Ok(Outcome::redirect(&sign_in_path(ctl)));
-            }
             start_session(&ctl.req, &user, provider).await?;
             audit(ctl, "oauth.registered", user.id, provider);
             ctl.user = Some(user);

@@ -29,6 +29,8 @@ use pow_ext_passwordless::Passwordless;
 
 const EMAIL: &str = "ada@example.com";
 const PASSWORD: &str = "correct horse battery";
+/// The redirect URI of a native app using the JSON endpoints.
+const APP_REDIRECT: &str = "com.example.app:/oauth";
 
 struct Harness {
     config: PowConfig,
@@ -69,6 +71,7 @@ fn oauth(provider: &FakeProvider) -> OAuth {
             .emails_url(&format!("{issuer}/user/emails")),
         )
         .unwrap()
+        .api_redirect_uri(APP_REDIRECT)
         .provider(Provider::openid_connect(
             "down",
             "Down",
@@ -106,7 +109,14 @@ fn start_with(
         pow_ext_email_confirmation::confirm_user(&config, &user).unwrap();
     }
     let served = config.clone();
-    let addr = serve(move || pow_core::testing::app(&served).route("/me", web::get().to(me)));
+    let addr = serve(move || {
+        pow_core::testing::app(&served)
+            .configure(pow_core::api::configure(
+                served.clone(),
+                pow_core::api::ApiOptions::new(),
+            ))
+            .route("/me", web::get().to(me))
+    });
     Harness {
         config,
         users,
@@ -595,4 +605,90 @@ fn identities_live_beside_the_users_table_on_postgres() {
         .database()
         .batch_execute(&format!("DROP SCHEMA \"{schema}\" CASCADE"))
         .unwrap();
+}
+
+fn json(res: &Response) -> serde_json::Value {
+    serde_json::from_str(&res.body).unwrap_or_else(|_| panic!("JSON: {}", res.body))
+}
+
+/// The code and state the provider hands the client for a JSON sign-in begun with `body`.
+fn app_consent(h: &Harness, api: &mut Client, provider: &str) -> (String, String) {
+    let res = api.request(
+        "POST",
+        &format!("/api/v1/auth/{provider}/authorize"),
+        Some(String::new()),
+    );
+    assert_eq!(res.status, 200, "{}", res.body);
+    let data = json(&res)["data"].clone();
+    let url = data["url"].as_str().unwrap();
+    assert!(url.contains("redirect_uri=com.example.app"), "{url}");
+    let back = Client::new(h.provider.addr).get(&local(url));
+    let back = url::Url::parse(back.location()).unwrap();
+    assert_eq!(back.scheme(), "com.example.app");
+    let param = |name: &str| {
+        back.query_pairs()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.into_owned())
+            .unwrap()
+    };
+    assert_eq!(param("state"), data["state"].as_str().unwrap());
+    (param("code"), param("state"))
+}
+
+fn app_callback(api: &mut Client, provider: &str, code: &str, state: &str) -> Response {
+    let body = serde_json::json!({ "code": code, "state": state }).to_string();
+    api.request(
+        "POST",
+        &format!("/api/v1/auth/{provider}/callback"),
+        Some(body),
+    )
+}
+
+#[test]
+fn json_clients_sign_up_and_sign_in_with_a_provider() {
+    let h = start();
+    let mut api = Client::new(h.addr);
+
+    // Sign-up, then the state is used up.
+    let (code, state) = app_consent(&h, &mut api, "corp");
+    let res = app_callback(&mut api, "corp", &code, &state);
+    assert_eq!(res.status, 200, "{}", res.body);
+    assert!(json(&res)["data"]["access_token"].is_string());
+    assert_eq!(identity_count(&h, "grace@example.com"), 1);
+    let replay = app_callback(&mut api, "corp", &code, &state);
+    assert_eq!(replay.status, 401, "{}", replay.body);
+    assert_eq!(json(&replay)["error"]["code"], "invalid_state");
+
+    // Sign-in again: a pair for the same user.
+    let (code, state) = app_consent(&h, &mut api, "corp");
+    let res = app_callback(&mut api, "corp", &code, &state);
+    assert_eq!(res.status, 200, "{}", res.body);
+    assert_eq!(user_count(&h), 1);
+
+    // A browser's state does not work here.
+    let mut browser = Client::new(h.addr);
+    let back = consent(&h, &mut browser, "/auth/corp/new", None);
+    let (_, query) = back.split_once('?').unwrap();
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query).unwrap();
+    let get = |k: &str| pairs.iter().find(|(n, _)| n == k).unwrap().1.clone();
+    let res = app_callback(&mut api, "corp", &get("code"), &get("state"));
+    assert_eq!(res.status, 401, "{}", res.body);
+
+    // An address with an account, an unknown redirect URI, a bad ID token.
+    h.provider.login_as(Login::new("mallory", EMAIL));
+    let (code, state) = app_consent(&h, &mut api, "corp");
+    let res = app_callback(&mut api, "corp", &code, &state);
+    assert_eq!(res.status, 409, "{}", res.body);
+    assert_eq!(json(&res)["error"]["code"], "email_taken");
+    assert_eq!(identity_count(&h, EMAIL), 0);
+    let body = serde_json::json!({ "redirect_uri": "https://evil.example/steal" }).to_string();
+    let res = api.request("POST", "/api/v1/auth/corp/authorize", Some(body));
+    assert_eq!(res.status, 400, "{}", res.body);
+    h.provider.tweak(Tweak::WrongAudience);
+    h.provider.login_as(Login::new("eve", "eve@example.com"));
+    let (code, state) = app_consent(&h, &mut api, "corp");
+    let res = app_callback(&mut api, "corp", &code, &state);
+    assert_eq!(res.status, 401, "{}", res.body);
+    assert_eq!(json(&res)["error"]["code"], "invalid_id_token");
+    assert!(get_user(&h.config, "eve@example.com").unwrap().is_none());
 }

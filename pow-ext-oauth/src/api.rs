@@ -1,0 +1,286 @@
+//! The JSON side, for apps and single-page clients that open the provider's page
+//! themselves: ask for the authorization URL, then trade the code the provider sent to
+//! the client's redirect URI for a token pair.
+//!
+//! - `POST <prefix>/auth/{provider}/authorize` (`{"redirect_uri": "..."}`, one of
+//!   [`OAuth::api_redirect_uri`](crate::OAuth::api_redirect_uri); the first when left out)
+//!   answers `{"data": {"url", "state"}}`.
+//! - `POST <prefix>/auth/{provider}/callback` (`{"code", "state"}`) answers a token pair
+//!   for the linked user, or for a user signed up from the profile. The state works once
+//!   and only here (a browser's state is refused, and the other way round).
+
+use actix_web::http::StatusCode;
+use actix_web::web::{self, Bytes};
+use actix_web::{HttpRequest, HttpResponse};
+use async_trait::async_trait;
+use pow_core::api::{ApiAction, ApiContext, ApiError, ApiExtension};
+use pow_core::messages::MessageArg;
+use pow_core::users::run_blocking;
+use pow_core::web::Controller;
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::provider::Provider;
+use crate::store::{Attempt, Attempts};
+use crate::web::{
+    actions, check_sign_up, create_linked_user, find_user, identities, sign_up_params, SignUpCheck,
+};
+use crate::{OAuth, OAuthError, NAME};
+
+/// The JSON side of [`OAuth`] (see the module docs of the crate).
+#[derive(Clone, Debug)]
+pub struct OAuthApi {
+    ext: OAuth,
+}
+
+impl OAuthApi {
+    pub(crate) fn new(ext: OAuth) -> Self {
+        Self { ext }
+    }
+}
+
+#[derive(Deserialize, Default)]
+struct AuthorizeBody {
+    #[serde(default)]
+    redirect_uri: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct CallbackBody {
+    code: String,
+    state: String,
+}
+
+/// An error whose message names the provider.
+fn error(
+    ctl: &Controller,
+    status: StatusCode,
+    key: &str,
+    code: &'static str,
+    provider: &Provider,
+) -> ApiError {
+    let text = ctl
+        .config
+        .messages()
+        .message(
+            &ctl.lang,
+            key,
+            &[("provider", MessageArg::from(provider.name()))],
+        )
+        .unwrap_or_else(|| key.to_owned());
+    ApiError::new(status, text).with_code(code)
+}
+
+fn provider(req: &HttpRequest, ext: &OAuth, id: &str) -> Result<Provider, ApiError> {
+    ext.providers
+        .iter()
+        .find(|p| p.id == id)
+        .cloned()
+        .ok_or_else(|| {
+            let _ = req;
+            ApiError::new(StatusCode::NOT_FOUND, format!("no OAuth provider `{id}`"))
+                .with_code("not_found")
+        })
+}
+
+async fn authorize(
+    req: HttpRequest,
+    api: ApiContext,
+    body: Bytes,
+    id: web::Path<String>,
+    ext: web::Data<OAuth>,
+) -> Result<HttpResponse, ApiError> {
+    api.run(&req, actions::API, async |ctl| {
+        let provider = provider(&req, &ext, &id)?;
+        let body: AuthorizeBody = if body.iter().all(u8::is_ascii_whitespace) {
+            AuthorizeBody::default()
+        } else {
+            serde_json::from_slice(&body).map_err(|_| ApiError::invalid_request(&req))?
+        };
+        let redirect_uri = match body.redirect_uri {
+            Some(uri) if ext.api_redirect_uris.contains(&uri) => uri,
+            Some(_) => return Err(ApiError::invalid_request(&req).with_code("invalid_redirect_uri")),
+            None => ext
+                .api_redirect_uris
+                .first()
+                .cloned()
+                .ok_or_else(|| ApiError::invalid_request(&req).with_code("invalid_redirect_uri"))?,
+        };
+        let (p, http, uri) = (provider.clone(), ext.http.clone(), redirect_uri.clone());
+        let started = match run_blocking(move || Ok(p.start(&http, &uri))).await? {
+            Ok(started) => started,
+            Err(err) => {
+                tracing::warn!(provider = provider.id(), error = %err, "OAuth provider unavailable");
+                return Err(error(
+                    ctl,
+                    StatusCode::BAD_GATEWAY,
+                    "pow_oauth_provider_unavailable",
+                    "provider_unavailable",
+                    &provider,
+                ));
+            }
+        };
+        let attempt = Attempt {
+            provider: provider.id().to_owned(),
+            link_user: None,
+            nonce: started.nonce,
+            pkce_verifier: started.pkce_verifier,
+            redirect_uri,
+            request_path: None,
+            api: true,
+        };
+        Attempts::new(&ctl.config)
+            .put(&started.state, &attempt, ext.ttl)
+            .await?;
+        Ok(HttpResponse::Ok()
+            .insert_header(pow_core::web::no_store())
+            .json(json!({ "data": { "url": started.url, "state": started.state } })))
+    })
+    .await
+}
+
+async fn callback(
+    req: HttpRequest,
+    api: ApiContext,
+    body: Bytes,
+    id: web::Path<String>,
+    ext: web::Data<OAuth>,
+) -> Result<HttpResponse, ApiError> {
+    api.run(&req, actions::API, async |ctl| {
+        let provider = provider(&req, &ext, &id)?;
+        let body: CallbackBody =
+            serde_json::from_slice(&body).map_err(|_| ApiError::invalid_request(&req))?;
+        let attempt = Attempts::new(&ctl.config)
+            .take(&body.state)
+            .await?
+            .filter(|a| a.api && a.provider == provider.id());
+        let Some(attempt) = attempt else {
+            return Err(error(
+                ctl,
+                StatusCode::UNAUTHORIZED,
+                "pow_oauth_invalid_state",
+                "invalid_state",
+                &provider,
+            ));
+        };
+        let (p, http, code) = (provider.clone(), ext.http.clone(), body.code);
+        let finished = run_blocking(move || {
+            Ok(p.finish(
+                &http,
+                &attempt.redirect_uri,
+                &code,
+                &attempt.pkce_verifier,
+                &attempt.nonce,
+            ))
+        })
+        .await?;
+        let profile = match finished {
+            Ok(profile) => profile,
+            Err(OAuthError::InvalidIdToken(err)) => {
+                tracing::warn!(provider = provider.id(), error = %err, "OAuth ID token refused");
+                return Err(error(
+                    ctl,
+                    StatusCode::UNAUTHORIZED,
+                    "pow_oauth_invalid_token",
+                    "invalid_id_token",
+                    &provider,
+                ));
+            }
+            Err(err) => {
+                tracing::warn!(provider = provider.id(), error = %err, "OAuth sign-in refused");
+                return Err(error(
+                    ctl,
+                    StatusCode::BAD_GATEWAY,
+                    "pow_oauth_provider_unavailable",
+                    "provider_unavailable",
+                    &provider,
+                ));
+            }
+        };
+        let identities = identities(&ctl.config)?;
+        let (pid, uid) = (provider.id().to_owned(), profile.uid.clone());
+        let identity = run_blocking(move || identities.get(&pid, &uid)).await?;
+        if let Some(identity) = identity {
+            let user = find_user(
+                &ctl.config,
+                "id",
+                pow_core::users::Value::Int(identity.user_id),
+            )
+            .await?
+            .ok_or_else(|| {
+                error(
+                    ctl,
+                    StatusCode::UNAUTHORIZED,
+                    "pow_oauth_invalid_state",
+                    "invalid_state",
+                    &provider,
+                )
+            })?;
+            if user.is_disabled() {
+                return Err(pow_core::PowError::AccountDisabled.into());
+            }
+            crate::web::audit(ctl, "oauth.signed_in", user.id, &provider);
+            return api.sign_in_response(&req, &user, ApiAction::SignIn).await;
+        }
+        // Staged sign-up needs a browser: JSON clients get the refusal of unverified
+        // addresses instead, unless email confirmation proves them.
+        let email = match check_sign_up(&ctl.config, &profile, false).await? {
+            SignUpCheck::Create(email) => email,
+            SignUpCheck::Refuse(key) => {
+                let (status, code) = match key {
+                    "pow_oauth_email_taken" => (StatusCode::CONFLICT, "email_taken"),
+                    "pow_oauth_no_email" => (StatusCode::UNPROCESSABLE_ENTITY, "no_email"),
+                    _ => (StatusCode::FORBIDDEN, "email_unverified"),
+                };
+                return Err(error(ctl, status, key, code, &provider));
+            }
+            SignUpCheck::Staged(_) => {
+                return Err(error(
+                    ctl,
+                    StatusCode::FORBIDDEN,
+                    "pow_oauth_email_unverified",
+                    "email_unverified",
+                    &provider,
+                ));
+            }
+        };
+        let params = sign_up_params(&email, &profile);
+        match create_linked_user(&ctl.config, &provider, &profile, params).await? {
+            Ok(user) => {
+                crate::web::audit(ctl, "oauth.registered", user.id, &provider);
+                api.sign_in_response(&req, &user, ApiAction::Registration)
+                    .await
+            }
+            Err(key) => {
+                let (status, code) = if key == "pow_oauth_email_taken" {
+                    (StatusCode::CONFLICT, "email_taken")
+                } else {
+                    (StatusCode::UNPROCESSABLE_ENTITY, "sign_up_incomplete")
+                };
+                Err(error(ctl, status, key, code, &provider))
+            }
+        }
+    })
+    .await
+}
+
+#[async_trait(?Send)]
+impl ApiExtension for OAuthApi {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn configure(&self, cfg: &mut web::ServiceConfig, api: &ApiContext) {
+        let data = web::Data::new(self.ext.clone());
+        cfg.service(
+            api.resource("/auth/{provider}/authorize")
+                .app_data(data.clone())
+                .route(web::post().to(authorize)),
+        )
+        .service(
+            api.resource("/auth/{provider}/callback")
+                .app_data(data)
+                .route(web::post().to(callback)),
+        );
+    }
+}
