@@ -125,6 +125,7 @@ def main():
     servers = {
         "bare": Server(binary, "bare"),
         "cookie": Server(binary, "cookie"),
+        "actix-cookie": Server(binary, "actix-cookie"),
         "memory": Server(binary, "pow"),
     }
     if not SKIP_REDIS:
@@ -133,8 +134,9 @@ def main():
         cookies = {name: s.session_cookie() for name, s in servers.items() if name != "bare"}
         rows = [
             ("bare actix-web `/hello` (the limit)", "bare", "/hello", None, False),
-            ("actix-session cookie alone (as pow-rs configures it), `/protected`", "cookie", "/protected", "cookie", False),
-            ("actix-session cookie layer alone, `/hello` without a cookie", "cookie", "/hello", None, False),
+            ("pow-rs cookie session alone, `/protected`", "cookie", "/protected", "cookie", False),
+            ("actix-session signed cookie alone (pow-rs's former layer), `/protected`", "actix-cookie", "/protected", "actix-cookie", False),
+            ("pow-rs cookie session alone, `/hello` without a cookie", "cookie", "/hello", None, False),
             ("pow-rs, memory store, signed-in `/protected`", "memory", "/protected", "memory", False),
             ("pow-rs, memory store, `/hello` with a session cookie", "memory", "/hello", "memory", False),
             ("pow-rs, memory store, `/hello` without a session", "memory", "/hello", None, False),

@@ -7,7 +7,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use actix_session::SessionExt;
 use actix_web::body::MessageBody;
 use actix_web::cookie::Cookie;
 use actix_web::dev::{Service, ServiceResponse};
@@ -16,12 +15,12 @@ use actix_web::test::{self, TestRequest};
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
 use async_trait::async_trait;
 use chrono::Utc;
+use pow_core::session::CookieSessionExt as _;
 use pow_core::session::{
     self, CredentialsCache, CurrentUser, MaybeUser, PowMiddleware, RequireAuthenticated,
     RequireNotAuthenticated, SessionMetadata,
 };
 use pow_core::store::{conformance, Key, KeyPattern, MemoryStore, Record, Store, StoreError};
-use pow_core::token::{MessageVerifier, SESSION_SALT};
 use pow_core::users::{Changes, Value, WriteError};
 use pow_core::{PowConfig, PowConfigBuilder, PowError, PowRequestExt, User, UsersContext};
 
@@ -83,14 +82,14 @@ async fn email(CurrentUser(user): CurrentUser) -> HttpResponse {
 }
 
 async fn visit(req: HttpRequest) -> HttpResponse {
-    req.get_session().insert("visited", true).unwrap();
+    req.cookie_session().insert("visited", true).unwrap();
     HttpResponse::Ok().finish()
 }
 
 /// Puts a raw value under the session key, as a forged cookie session would hold it.
 async fn inject(req: HttpRequest, body: String) -> HttpResponse {
     let config = session::config(&req).unwrap();
-    req.get_session()
+    req.cookie_session()
         .insert(config.session().session_key.clone(), body)
         .unwrap();
     HttpResponse::Ok().finish()
@@ -321,39 +320,74 @@ async fn unsigned_cookie_is_anonymous() {
 
 #[actix_web::test]
 async fn forged_session_id_is_rejected_before_any_store_read() {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
     let probe = ProbeStore::new();
     let config = config_with(|b| b.store(probe.clone()).session_ttl_renewal(None));
     let app = app!(config);
     let cookie = signed_in!(&app, &config, 1);
-    let session_id = CredentialsCache::new(&config).sessions(1).await.unwrap()[0].clone();
+    let name = config.session().cookie_name.clone();
+    let (payload, tag) = cookie.value().split_once('.').unwrap();
+    let state: std::collections::BTreeMap<String, String> =
+        serde_json::from_slice(&b64.decode(payload).unwrap()).unwrap();
+    let key = &config.session().session_key;
+    assert!(state.contains_key(key), "the cookie holds the session id");
 
-    let other_secret = MessageVerifier::new(&[b'x'; 64]);
+    // The same state signed by another secret, a changed state under the real tag, a
+    // flipped tag, no tag at all.
+    // Another app with another secret, on the same store.
+    let other = PowConfig::builder("x".repeat(64))
+        .store(probe.clone())
+        .build()
+        .unwrap();
+    let other_app = app!(other);
+    let foreign = signed_in!(&other_app, &other, 1);
+    let mut changed = state.clone();
+    changed.insert(
+        key.clone(),
+        serde_json::to_string("someone-else.1").unwrap(),
+    );
+    let changed = b64.encode(serde_json::to_vec(&changed).unwrap());
+    let mut flipped = tag.as_bytes().to_vec();
+    flipped[0] = if flipped[0] == b'A' { b'B' } else { b'A' };
     let forgeries = [
-        session_id.clone(),
-        format!("\"{session_id}\""),
-        other_secret.sign_token(SESSION_SALT, &session_id),
-        config.verifier().sign_token("another salt", &session_id),
+        foreign.value().to_owned(),
+        format!("{changed}.{tag}"),
+        format!("{payload}.{}", String::from_utf8(flipped).unwrap()),
+        payload.to_owned(),
     ];
+    let genuine_reads = {
+        let before = probe.gets.load(Ordering::SeqCst);
+        let (_, body, _) = get!(&app, &config, "/whoami", Some(&cookie));
+        assert_eq!(body, "1");
+        probe.gets.load(Ordering::SeqCst) - before
+    };
+    assert!(genuine_reads > 0);
     for forged in forgeries {
-        let res = test::call_service(
-            &app,
-            TestRequest::post()
-                .uri("/inject")
-                .cookie(cookie.clone())
-                .set_payload(forged.clone())
-                .to_request(),
-        )
-        .await;
-        let forged_cookie = session_cookie(&res, &config).unwrap();
+        let forged_cookie = Cookie::new(name.clone(), forged.clone());
         let before = probe.gets.load(Ordering::SeqCst);
         let (_, body, _) = get!(&app, &config, "/whoami", Some(&forged_cookie));
         assert_eq!(body, "anon", "forged {forged:?}");
         assert_eq!(
             probe.gets.load(Ordering::SeqCst),
             before,
-            "forged id {forged:?} reached the store"
+            "forged cookie {forged:?} reached the store"
         );
     }
+    // An id the app itself writes (a validly signed cookie) that was never issued: looked
+    // up, found nowhere.
+    let res = test::call_service(
+        &app,
+        TestRequest::post()
+            .uri("/inject")
+            .cookie(cookie.clone())
+            .set_payload(format!("{}.1", pow_core::token::generate_uuid()))
+            .to_request(),
+    )
+    .await;
+    let injected = session_cookie(&res, &config).unwrap();
+    let (_, body, _) = get!(&app, &config, "/whoami", Some(&injected));
+    assert_eq!(body, "anon");
     // The genuine cookie still works.
     let (_, body, _) = get!(&app, &config, "/whoami", Some(&cookie));
     assert_eq!(body, "1");
@@ -1053,12 +1087,13 @@ async fn the_store_holds_no_usable_session_id() {
         "the dump holds the stored session id"
     );
     for candidate in &dumped {
-        let signed = config.verifier().sign_token(SESSION_SALT, candidate);
+        // Put in a validly signed cookie as the id itself: nothing in the store is an id a
+        // cookie could carry.
         let res = test::call_service(
             &app,
             TestRequest::post()
                 .uri("/inject")
-                .set_payload(signed)
+                .set_payload(candidate.clone())
                 .to_request(),
         )
         .await;

@@ -7,8 +7,8 @@
 
 use std::time::Duration;
 
-use actix_session::SessionExt as _;
 use actix_web::HttpRequest;
+use pow_core::session::CookieSessionExt as _;
 use pow_core::store::{decode_record, Key};
 use pow_core::token::generate_uuid;
 use pow_core::{PowConfig, PowError};
@@ -60,7 +60,7 @@ pub(crate) async fn put(
             Some(TTL),
         )
         .await?;
-    req.get_session()
+    req.cookie_session()
         .insert(session_key(config), id)
         .map_err(|err| PowError::Other(format!("cannot write the cookie session: {err}")))
 }
@@ -70,7 +70,7 @@ pub(crate) async fn take(
     req: &HttpRequest,
     config: &PowConfig,
 ) -> Result<Option<Pending>, PowError> {
-    let session = req.get_session();
+    let session = req.cookie_session();
     let Some(id) = session.get::<String>(&session_key(config)).ok().flatten() else {
         return Ok(None);
     };

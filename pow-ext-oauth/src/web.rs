@@ -2,10 +2,10 @@
 
 use std::collections::BTreeMap;
 
-use actix_session::SessionExt as _;
 use actix_web::web::{self, Bytes};
 use actix_web::{HttpRequest, HttpResponse};
 use pow_core::messages::MessageArg;
+use pow_core::session::CookieSessionExt as _;
 use pow_core::session::{self, SessionMetadata};
 use pow_core::token::secure_compare;
 use pow_core::users::validation::normalize_user_id;
@@ -149,7 +149,7 @@ async fn begin(
         .put(&started.state, &attempt, ext.ttl)
         .await?;
     ctl.req
-        .get_session()
+        .cookie_session()
         .insert(state_key(&ctl.config), started.state)
         .map_err(|err| PowError::Other(format!("cannot write the cookie session: {err}")))?;
     Ok(Outcome::redirect(&started.url))
@@ -249,7 +249,7 @@ async fn take_attempt(
     provider: &Provider,
     state: Option<&str>,
 ) -> Result<Option<Attempt>, PowError> {
-    let session = req.get_session();
+    let session = req.cookie_session();
     let key = state_key(config);
     let held = session.get::<String>(&key).ok().flatten();
     let (Some(held), Some(state)) = (held, state) else {

@@ -1,9 +1,9 @@
 //! The HTML pages.
 
-use actix_session::SessionExt as _;
 use actix_web::web::{self, Bytes};
 use actix_web::{HttpRequest, HttpResponse};
 use pow_core::messages::LanguageIdentifier;
+use pow_core::session::CookieSessionExt as _;
 use pow_core::users::{Changeset, Params};
 use pow_core::views::{Field, FieldType, Form, Link, PageBody};
 use pow_core::web::{
@@ -224,7 +224,7 @@ async fn ask(
             };
             if let Some(signed) = code_id {
                 ctl.req
-                    .get_session()
+                    .cookie_session()
                     .insert(code_key(&config), signed)
                     .map_err(|err| {
                         PowError::Other(format!("cannot write the cookie session: {err}"))
@@ -417,14 +417,14 @@ async fn code_use(
         .form(FormData::parse(&body))
         .run(&req, async |ctl| {
             let key = code_key(&ctl.config);
-            let signed = ctl.req.get_session().get::<String>(&key).ok().flatten();
+            let signed = ctl.req.cookie_session().get::<String>(&key).ok().flatten();
             let code = ctl.params.get("code").cloned().unwrap_or_default();
             let (grant, exhausted) = match signed {
                 Some(signed) => flow::use_code(&ctl.config, &ext, &signed, &code).await?,
                 None => (None, false),
             };
             if exhausted {
-                ctl.req.get_session().remove(&key);
+                ctl.req.cookie_session().remove(&key);
                 return Ok(invalid(ctl, "pow_passwordless_too_many_attempts"));
             }
             if grant.is_none() {
@@ -432,7 +432,7 @@ async fn code_use(
                     code_page(ctl, Some(ctl.text("pow_passwordless_invalid_code")))
                 }));
             }
-            ctl.req.get_session().remove(&key);
+            ctl.req.cookie_session().remove(&key);
             finish_sign_in(ctl, grant, "email_code").await
         })
         .await

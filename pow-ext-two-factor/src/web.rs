@@ -1,12 +1,12 @@
 //! The HTML side: the second step of a sign-in, enrolment and settings.
 
-use actix_session::SessionExt as _;
 use actix_web::web::{self, Bytes};
 use actix_web::{HttpRequest, HttpResponse};
 use chrono::Utc;
 use pow_core::audit::{self, AuditEvent, EventName};
 use pow_core::mailer::{send_notice, Notice};
 use pow_core::session;
+use pow_core::session::CookieSessionExt as _;
 use pow_core::users::{run_blocking, User};
 use pow_core::views::{Field, FieldType, Form, Link, PageBody};
 use pow_core::web::{
@@ -110,14 +110,14 @@ fn pending_key(config: &PowConfig) -> String {
 /// The pending sign-in id in the browser's cookie session, if its signature holds.
 fn pending_id(req: &HttpRequest, config: &PowConfig) -> Option<String> {
     let signed = req
-        .get_session()
+        .cookie_session()
         .get::<String>(&pending_key(config))
         .ok()??;
     config.verifier().verify_token(PENDING_SALT, &signed)
 }
 
 fn forget_pending(req: &HttpRequest, config: &PowConfig) {
-    req.get_session().remove(&pending_key(config));
+    req.cookie_session().remove(&pending_key(config));
 }
 
 /// After a password sign-in: a user with a second factor is signed out again and sent to
@@ -146,7 +146,7 @@ pub(crate) async fn before_respond(
         .await?;
     let signed = ctl.config.verifier().sign_token(PENDING_SALT, &id);
     ctl.req
-        .get_session()
+        .cookie_session()
         .insert(pending_key(&ctl.config), signed)
         .map_err(|err| PowError::Other(format!("cannot write the cookie session: {err}")))?;
     // Not signed in yet: no "signed in" flash.

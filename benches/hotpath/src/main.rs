@@ -2,16 +2,19 @@
 //! worker:
 //!
 //! - `bare PORT`: actix-web alone, `GET /hello` answers a tiny body (the physical limit);
-//! - `cookie PORT`: only the cookie session pow-rs builds on (actix-session's signed cookie
-//!   store, as pow configures it): `POST /sign_in` puts a signed token in it, `GET /protected`
-//!   reads it back. What the cookie layer alone costs, without any store lookup.
+//! - `cookie PORT`: only pow-rs's cookie session (one signed cookie): `POST /sign_in` puts a
+//!   session id in it, `GET /protected` reads it back. What the cookie layer alone costs,
+//!   without any store lookup.
+//! - `actix-cookie PORT`: the same with actix-session's signed cookie store, configured as
+//!   pow-rs configured it before it had its own (for comparison).
 //! - `pow PORT [REDIS_URL]`: the same `GET /hello` behind [`PowMiddleware`], `GET /protected`
 //!   behind [`RequireAuthenticated`] answering a tiny body after the session lookup, and
 //!   `POST /sign_in` signing the one seeded user in (to get a session cookie without forms).
 //!   The cache store is in memory, or Redis when a URL is given.
 
-use actix_session::SessionExt;
+use actix_session::SessionExt as _;
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
+use pow_core::session::CookieSessionExt as _;
 use pow_core::session::{self, CurrentUser, PowMiddleware, RequireAuthenticated};
 use pow_core::users::diesel::DieselUsersContext;
 use pow_core::users::{sign_up_params, UsersContext, Value};
@@ -40,6 +43,21 @@ async fn sign_in(req: HttpRequest) -> Result<HttpResponse, PowError> {
 }
 
 async fn cookie_sign_in(req: HttpRequest) -> Result<HttpResponse, actix_web::Error> {
+    let id = format!("{}.1", pow_core::token::generate_uuid());
+    req.cookie_session()
+        .insert("auth", id)
+        .map_err(actix_web::error::ErrorInternalServerError)?;
+    Ok(HttpResponse::Ok().body("signed in"))
+}
+
+async fn cookie_protected(req: HttpRequest) -> HttpResponse {
+    match req.cookie_session().get::<String>("auth") {
+        Ok(Some(id)) => HttpResponse::Ok().body(format!("hi {}", id.len())),
+        _ => HttpResponse::Unauthorized().finish(),
+    }
+}
+
+async fn actix_cookie_sign_in(req: HttpRequest) -> Result<HttpResponse, actix_web::Error> {
     let token = pow_core::token::MessageVerifier::new(&[b'b'; 64]).sign_token(
         pow_core::token::SESSION_SALT,
         &pow_core::token::generate_uuid(),
@@ -48,11 +66,31 @@ async fn cookie_sign_in(req: HttpRequest) -> Result<HttpResponse, actix_web::Err
     Ok(HttpResponse::Ok().body("signed in"))
 }
 
-async fn cookie_protected(req: HttpRequest) -> HttpResponse {
+async fn actix_cookie_protected(req: HttpRequest) -> HttpResponse {
     match req.get_session().get::<String>("auth") {
         Ok(Some(token)) => HttpResponse::Ok().body(format!("hi {}", token.len())),
         _ => HttpResponse::Unauthorized().finish(),
     }
+}
+
+/// actix-session's signed cookie store as pow-rs configured it.
+fn actix_session_layer(
+    config: &PowConfig,
+) -> actix_session::SessionMiddleware<actix_session::storage::CookieSessionStore> {
+    use actix_session::config::{BrowserSession, CookieContentSecurity};
+    let key = actix_web::cookie::Key::from(&session::cookie_key(config));
+    actix_session::SessionMiddleware::builder(
+        actix_session::storage::CookieSessionStore::default(),
+        key,
+    )
+    .cookie_name(config.session().cookie_name.clone())
+    .cookie_content_security(CookieContentSecurity::Signed)
+    .cookie_http_only(true)
+    .cookie_same_site(actix_web::cookie::SameSite::Lax)
+    .cookie_secure(false)
+    .cookie_path("/".to_owned())
+    .session_lifecycle(BrowserSession::default())
+    .build()
 }
 
 async fn pow_config(redis: Option<&str>) -> Result<PowConfig, Box<dyn std::error::Error>> {
@@ -81,7 +119,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let (mode, port) = match args.as_slice() {
         [mode, port, ..] => (mode.as_str(), port.parse::<u16>()?),
-        _ => return Err("usage: pow-bench-hotpath bare|cookie|pow PORT [REDIS_URL]".into()),
+        _ => {
+            return Err(
+                "usage: pow-bench-hotpath bare|cookie|actix-cookie|pow PORT [REDIS_URL]".into(),
+            )
+        }
     };
     match mode {
         "bare" => {
@@ -101,6 +143,22 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                     .route("/hello", web::get().to(hello))
                     .route("/sign_in", web::post().to(cookie_sign_in))
                     .route("/protected", web::get().to(cookie_protected))
+            })
+            .workers(1)
+            .bind(("127.0.0.1", port))?
+            .run()
+            .await?;
+        }
+        "actix-cookie" => {
+            let config = PowConfig::builder("b".repeat(64))
+                .cookie_secure(false)
+                .build()?;
+            HttpServer::new(move || {
+                App::new()
+                    .wrap(actix_session_layer(&config))
+                    .route("/hello", web::get().to(hello))
+                    .route("/sign_in", web::post().to(actix_cookie_sign_in))
+                    .route("/protected", web::get().to(actix_cookie_protected))
             })
             .workers(1)
             .bind(("127.0.0.1", port))?

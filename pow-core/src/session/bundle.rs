@@ -1,28 +1,22 @@
 //! [`PowMiddleware`]: the cookie session and the pow session in one `.wrap`, in the only
 //! order that works.
 
-use std::rc::Rc;
-
-use actix_session::storage::CookieSessionStore;
-use actix_session::SessionMiddleware;
 use actix_web::body::MessageBody;
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform};
 use futures_util::future::LocalBoxFuture;
 
 use super::auth_middleware::AuthService;
-use super::cookie::{cookie_key, cookie_session_middleware, retired_cookie_keys};
+use super::cookie::{cookie_session_middleware, CookieSessionService};
 use super::guard::ErrorHandler;
 use super::middleware::{CookieSource, PowSessionMiddleware};
-use super::rekey::{Rekey, RekeyService};
 use crate::config::PowConfig;
 
-type CookieLayer = SessionMiddleware<CookieSessionStore>;
 type Inner<S> = AuthService<S, CookieSource>;
 
-/// Everything a browser app needs around its routes: actix-session's cookie session
-/// ([`cookie_session_middleware`]) outside, the [`PowSessionMiddleware`] inside it. With
-/// retired secrets in the key ring, a cookie signed with one of them is re-signed with the
-/// current secret before the cookie session reads it.
+/// Everything a browser app needs around its routes: the cookie session
+/// ([`cookie_session_middleware`](super::cookie_session_middleware)) outside, the
+/// [`PowSessionMiddleware`] inside it. With retired secrets in the key ring, a cookie
+/// signed with one of them is read and signed again with the current secret.
 ///
 /// ```no_run
 /// use actix_web::{App, HttpServer};
@@ -67,27 +61,15 @@ where
     S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error> + 'static,
     B: MessageBody + 'static,
 {
-    type Response = <CookieLayer as Transform<Inner<S>, ServiceRequest>>::Response;
+    type Response = <Inner<S> as Service<ServiceRequest>>::Response;
     type Error = actix_web::Error;
-    type Transform = RekeyService<<CookieLayer as Transform<Inner<S>, ServiceRequest>>::Transform>;
+    type Transform = CookieSessionService<Inner<S>>;
     type InitError = ();
     type Future = LocalBoxFuture<'static, Result<Self::Transform, Self::InitError>>;
 
     fn new_transform(&self, service: S) -> Self::Future {
         let pow = self.pow.new_transform(service);
-        let config = self.pow.config();
-        let cookie = cookie_session_middleware(config);
-        let retired = retired_cookie_keys(config);
-        let rekey = (!retired.is_empty()).then(|| {
-            Rc::new(Rekey {
-                name: config.session().cookie_name.clone(),
-                current: cookie_key(config),
-                retired,
-            })
-        });
-        Box::pin(async move {
-            let service = cookie.new_transform(pow.await?).await?;
-            Ok(RekeyService { service, rekey })
-        })
+        let cookie = cookie_session_middleware(self.pow.config());
+        Box::pin(async move { cookie.new_transform(pow.await?).await })
     }
 }

@@ -1,9 +1,35 @@
-//! The cookie session that carries the signed session id.
+//! The cookie session: a small signed cookie carrying the session id (and whatever else
+//! pow-rs or the app keeps per browser: the CSRF secret, flash texts, a sign-in under way).
+//!
+//! One cookie, read by scanning the `Cookie` header for its name (no cookie jar, no
+//! percent-decoding), checked with one HMAC-SHA256, its state a JSON map of JSON values:
+//!
+//! ```text
+//! pow_session=<base64url(JSON map)>.<base64url(HMAC-SHA256(key, name NUL payload))>
+//! ```
+//!
+//! The key is derived from the secret key base (see [`cookie_key`]); a cookie that only
+//! verifies with a retired secret of the key ring is read, and signed again with the
+//! current one in the response. A cookie that does not verify is ignored (an empty
+//! session). The cookie is written only when the state changed.
 
-use actix_session::config::{BrowserSession, CookieContentSecurity};
-use actix_session::storage::CookieSessionStore;
-use actix_session::SessionMiddleware;
-use actix_web::cookie::{Key, SameSite};
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::future::{ready, Ready};
+use std::rc::Rc;
+
+use actix_web::body::MessageBody;
+use actix_web::cookie::{Cookie, SameSite};
+use actix_web::dev::{forward_ready, Service, ServiceRequest, ServiceResponse, Transform};
+use actix_web::http::header::COOKIE;
+use actix_web::{HttpMessage, HttpRequest};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use futures_util::future::LocalBoxFuture;
+use hmac::{Hmac, Mac};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use sha2::Sha256;
 
 use crate::config::PowConfig;
 
@@ -12,36 +38,181 @@ use crate::config::PowConfig;
 const SIGNING_SALT: &str = "pow cookie session signing";
 const ENCRYPTION_SALT: &str = "pow cookie session encryption";
 
-/// The 64-byte key of the cookie session, derived from the secret key base.
-///
-/// Stable across restarts and workers as long as the secret key base is.
-pub fn cookie_key(config: &PowConfig) -> Key {
+/// Largest cookie value read (browsers keep at most 4 KiB per cookie).
+const MAX_VALUE: usize = 8192;
+
+/// The 64-byte key of the cookie session, derived from the secret key base: the first
+/// 32 bytes sign (the rest is reserved for an encrypted variant). Stable across restarts
+/// and workers as long as the secret key base is.
+pub fn cookie_key(config: &PowConfig) -> [u8; 64] {
     key_of(config, config.verifier())
 }
 
-/// The cookie keys of the retired secrets of the key ring, newest first.
-pub(crate) fn retired_cookie_keys(config: &PowConfig) -> Vec<Key> {
-    config
-        .verifier()
-        .ring()
-        .skip(1)
-        .map(|verifier| key_of(config, verifier))
-        .collect()
-}
-
-fn key_of(config: &PowConfig, verifier: &crate::token::MessageVerifier) -> Key {
+fn key_of(config: &PowConfig, verifier: &crate::token::MessageVerifier) -> [u8; 64] {
     let mut bytes = [0u8; 64];
     bytes[..32].copy_from_slice(&verifier.derive_key(&config.namespaced(SIGNING_SALT)));
     bytes[32..].copy_from_slice(&verifier.derive_key(&config.namespaced(ENCRYPTION_SALT)));
-    Key::from(&bytes)
+    bytes
 }
 
-/// The actix-session middleware pow-rs expects, configured from `config`.
+/// Why a value could not be read from or written to the cookie session.
+#[derive(Debug, thiserror::Error)]
+#[error("cookie session value for `{key}`: {source}")]
+pub struct CookieSessionError {
+    key: String,
+    #[source]
+    source: serde_json::Error,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Status {
+    Unchanged,
+    Changed,
+    Purged,
+}
+
+#[derive(Debug)]
+struct Inner {
+    state: BTreeMap<String, String>,
+    status: Status,
+}
+
+/// The cookie session of a request: a map of JSON values, written back to the cookie when
+/// it changed. Get it with [`CookieSessionExt::cookie_session`]. Cheap to clone (clones
+/// share the state).
+#[derive(Clone, Debug)]
+pub struct CookieSession(Rc<RefCell<Inner>>);
+
+impl CookieSession {
+    fn new(state: BTreeMap<String, String>, status: Status) -> Self {
+        Self(Rc::new(RefCell::new(Inner { state, status })))
+    }
+
+    /// The value under `key`, if there is one.
+    ///
+    /// # Errors
+    /// When the stored JSON is not a `T`.
+    pub fn get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, CookieSessionError> {
+        let inner = self.0.borrow();
+        match inner.state.get(key) {
+            Some(json) => {
+                serde_json::from_str(json)
+                    .map(Some)
+                    .map_err(|source| CookieSessionError {
+                        key: key.to_owned(),
+                        source,
+                    })
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// Whether there is a value under `key`.
+    pub fn contains_key(&self, key: &str) -> bool {
+        self.0.borrow().state.contains_key(key)
+    }
+
+    /// Puts `value` under `key`.
+    ///
+    /// # Errors
+    /// When `value` cannot be serialized to JSON.
+    pub fn insert<T: Serialize>(
+        &self,
+        key: impl Into<String>,
+        value: T,
+    ) -> Result<(), CookieSessionError> {
+        let key = key.into();
+        let json = serde_json::to_string(&value).map_err(|source| CookieSessionError {
+            key: key.clone(),
+            source,
+        })?;
+        let mut inner = self.0.borrow_mut();
+        if inner.status != Status::Purged {
+            inner.status = Status::Changed;
+        }
+        inner.state.insert(key, json);
+        Ok(())
+    }
+
+    /// Removes the value under `key` and returns its JSON. Removing nothing changes nothing.
+    pub fn remove(&self, key: &str) -> Option<String> {
+        let mut inner = self.0.borrow_mut();
+        let removed = inner.state.remove(key);
+        if removed.is_some() && inner.status != Status::Purged {
+            inner.status = Status::Changed;
+        }
+        removed
+    }
+
+    /// Removes the value under `key` and reads it as a `T` (`Err` holds the JSON when it is
+    /// not one).
+    pub fn remove_as<T: DeserializeOwned>(&self, key: &str) -> Option<Result<T, String>> {
+        self.remove(key)
+            .map(|json| serde_json::from_str(&json).map_err(|_| json))
+    }
+
+    /// Sends the cookie again even if nothing changed (the session id inside changed
+    /// meaning, at sign-in). The state is kept.
+    pub fn renew(&self) {
+        let mut inner = self.0.borrow_mut();
+        if inner.status != Status::Purged {
+            inner.status = Status::Changed;
+        }
+    }
+
+    /// Empties the session; the cookie is removed from the browser.
+    pub fn purge(&self) {
+        let mut inner = self.0.borrow_mut();
+        inner.state.clear();
+        inner.status = Status::Purged;
+    }
+
+    /// The keys held, in order.
+    pub fn keys(&self) -> Vec<String> {
+        self.0.borrow().state.keys().cloned().collect()
+    }
+}
+
+/// The cookie session of a request or response (an empty one outside the middleware,
+/// whose changes go nowhere).
+pub trait CookieSessionExt {
+    /// The cookie session.
+    fn cookie_session(&self) -> CookieSession;
+}
+
+fn session_of(extensions: &mut actix_web::dev::Extensions) -> CookieSession {
+    if let Some(session) = extensions.get::<CookieSession>() {
+        return session.clone();
+    }
+    let session = CookieSession::new(BTreeMap::new(), Status::Unchanged);
+    extensions.insert(session.clone());
+    session
+}
+
+impl CookieSessionExt for HttpRequest {
+    fn cookie_session(&self) -> CookieSession {
+        session_of(&mut self.extensions_mut())
+    }
+}
+
+impl CookieSessionExt for ServiceRequest {
+    fn cookie_session(&self) -> CookieSession {
+        session_of(&mut self.extensions_mut())
+    }
+}
+
+impl<B> CookieSessionExt for ServiceResponse<B> {
+    fn cookie_session(&self) -> CookieSession {
+        session_of(&mut self.request().extensions_mut())
+    }
+}
+
+/// The cookie session middleware for `config` (see the [module docs](self)):
 ///
 /// - cookie name: [`SessionConfig::cookie_name`](crate::SessionConfig::cookie_name)
 ///   (`pow_session`, or `<name>_session` for a named setup);
-/// - content signed, not encrypted: it only holds the signed session id (and whatever the
-///   app puts in the session), and the signature stops tampering;
+/// - content signed, not encrypted: it holds the session id (random, looked up by its
+///   hash) and small values; the signature stops tampering;
 /// - `HttpOnly`, `SameSite=Lax`, path `/`, and `Secure` when
 ///   [`SessionConfig::cookie_secure`](crate::SessionConfig::cookie_secure) is on;
 /// - a browser-session cookie (no `Max-Age`): how long a sign-in lasts is decided on the
@@ -51,15 +222,286 @@ fn key_of(config: &PowConfig, verifier: &crate::token::MessageVerifier) -> Key {
 /// on its own, wrap it *outside* [`PowSessionMiddleware`](super::PowSessionMiddleware),
 /// i.e. call `.wrap(cookie_session_middleware(&config))` after
 /// `.wrap(PowSessionMiddleware::new(..))`.
-pub fn cookie_session_middleware(config: &PowConfig) -> SessionMiddleware<CookieSessionStore> {
+pub fn cookie_session_middleware(config: &PowConfig) -> CookieSessionMiddleware {
+    let signer = |key: &[u8; 64]| -> Hmac<Sha256> {
+        // A 32-byte key: `new_from_slice` accepts any length.
+        <Hmac<Sha256> as Mac>::new_from_slice(&key[..32]).unwrap_or_else(|_| unreachable_hmac())
+    };
+    let current = signer(&cookie_key(config));
+    let retired = config
+        .verifier()
+        .ring()
+        .skip(1)
+        .map(|verifier| signer(&key_of(config, verifier)))
+        .collect();
     let session = config.session();
-    SessionMiddleware::builder(CookieSessionStore::default(), cookie_key(config))
-        .cookie_name(session.cookie_name.clone())
-        .cookie_content_security(CookieContentSecurity::Signed)
-        .cookie_http_only(true)
-        .cookie_same_site(SameSite::Lax)
-        .cookie_secure(session.cookie_secure)
-        .cookie_path("/".to_owned())
-        .session_lifecycle(BrowserSession::default())
-        .build()
+    CookieSessionMiddleware {
+        settings: Rc::new(Settings {
+            name: session.cookie_name.clone(),
+            secure: session.cookie_secure,
+            current,
+            retired,
+        }),
+    }
+}
+
+/// HMAC takes keys of any length; this is never reached.
+#[cold]
+fn unreachable_hmac() -> Hmac<Sha256> {
+    #[allow(clippy::expect_used)]
+    <Hmac<Sha256> as Mac>::new_from_slice(&[0u8; 32]).expect("HMAC accepts 32-byte keys")
+}
+
+struct Settings {
+    name: String,
+    secure: bool,
+    /// Keyed once; cloned per use.
+    current: Hmac<Sha256>,
+    retired: Vec<Hmac<Sha256>>,
+}
+
+impl Settings {
+    fn tag(&self, mac: &Hmac<Sha256>, payload: &[u8]) -> Hmac<Sha256> {
+        let mut mac = mac.clone();
+        mac.update(self.name.as_bytes());
+        mac.update(&[0]);
+        mac.update(payload);
+        mac
+    }
+
+    /// The request's cookie value, if it carries one.
+    fn find<'a>(&self, req: &'a ServiceRequest) -> Option<&'a str> {
+        req.headers()
+            .get_all(COOKIE)
+            .filter_map(|value| value.to_str().ok())
+            .flat_map(|header| header.split(';'))
+            .find_map(|pair| {
+                pair.trim_start()
+                    .strip_prefix(self.name.as_str())?
+                    .strip_prefix('=')
+            })
+            .map(str::trim_end)
+    }
+
+    /// The state of a cookie value, and whether it must be signed again (retired key).
+    fn open(&self, value: &str) -> Option<(BTreeMap<String, String>, bool)> {
+        if value.len() > MAX_VALUE {
+            return None;
+        }
+        let (payload, tag) = value.split_once('.')?;
+        let tag = URL_SAFE_NO_PAD.decode(tag).ok()?;
+        let resign = if self
+            .tag(&self.current, payload.as_bytes())
+            .verify_slice(&tag)
+            .is_ok()
+        {
+            false
+        } else if self
+            .retired
+            .iter()
+            .any(|mac| self.tag(mac, payload.as_bytes()).verify_slice(&tag).is_ok())
+        {
+            true
+        } else {
+            return None;
+        };
+        let json = URL_SAFE_NO_PAD.decode(payload).ok()?;
+        let state = serde_json::from_slice(&json).ok()?;
+        Some((state, resign))
+    }
+
+    fn seal(&self, state: &BTreeMap<String, String>) -> Option<String> {
+        let json = serde_json::to_vec(state).ok()?;
+        let payload = URL_SAFE_NO_PAD.encode(json);
+        let tag = self
+            .tag(&self.current, payload.as_bytes())
+            .finalize()
+            .into_bytes();
+        Some(format!("{payload}.{}", URL_SAFE_NO_PAD.encode(tag)))
+    }
+
+    fn cookie(&self, value: String) -> Cookie<'static> {
+        Cookie::build(self.name.clone(), value)
+            .path("/")
+            .http_only(true)
+            .same_site(SameSite::Lax)
+            .secure(self.secure)
+            .finish()
+    }
+}
+
+/// The cookie session middleware; see [`cookie_session_middleware`].
+#[derive(Clone)]
+pub struct CookieSessionMiddleware {
+    settings: Rc<Settings>,
+}
+
+impl std::fmt::Debug for CookieSessionMiddleware {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CookieSessionMiddleware")
+            .field("name", &self.settings.name)
+            .field("secure", &self.settings.secure)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S, B> Transform<S, ServiceRequest> for CookieSessionMiddleware
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error> + 'static,
+    B: MessageBody + 'static,
+{
+    type Response = ServiceResponse<B>;
+    type Error = actix_web::Error;
+    type Transform = CookieSessionService<S>;
+    type InitError = ();
+    type Future = Ready<Result<Self::Transform, Self::InitError>>;
+
+    fn new_transform(&self, service: S) -> Self::Future {
+        ready(Ok(CookieSessionService {
+            service: Rc::new(service),
+            settings: Rc::clone(&self.settings),
+        }))
+    }
+}
+
+/// The service of [`CookieSessionMiddleware`].
+pub struct CookieSessionService<S> {
+    service: Rc<S>,
+    settings: Rc<Settings>,
+}
+
+impl<S, B> Service<ServiceRequest> for CookieSessionService<S>
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error> + 'static,
+    B: MessageBody + 'static,
+{
+    type Response = ServiceResponse<B>;
+    type Error = actix_web::Error;
+    type Future = LocalBoxFuture<'static, Result<Self::Response, Self::Error>>;
+
+    forward_ready!(service);
+
+    fn call(&self, req: ServiceRequest) -> Self::Future {
+        let settings = Rc::clone(&self.settings);
+        let had_cookie = match settings.find(&req) {
+            Some(value) => {
+                let (state, status) = match settings.open(value) {
+                    Some((state, true)) => (state, Status::Changed),
+                    Some((state, false)) => (state, Status::Unchanged),
+                    None => (BTreeMap::new(), Status::Unchanged),
+                };
+                req.extensions_mut()
+                    .insert(CookieSession::new(state, status));
+                true
+            }
+            None => false,
+        };
+        let service = Rc::clone(&self.service);
+        Box::pin(async move {
+            let mut res = service.call(req).await?;
+            let session = res.request().extensions().get::<CookieSession>().cloned();
+            let Some(session) = session else {
+                return Ok(res);
+            };
+            let inner = session.0.borrow();
+            let cookie = match inner.status {
+                Status::Unchanged => None,
+                Status::Changed if !inner.state.is_empty() => settings
+                    .seal(&inner.state)
+                    .map(|value| settings.cookie(value)),
+                Status::Changed | Status::Purged if had_cookie => {
+                    let mut removal = settings.cookie(String::new());
+                    removal.make_removal();
+                    Some(removal)
+                }
+                Status::Changed | Status::Purged => None,
+            };
+            drop(inner);
+            if let Some(cookie) = cookie {
+                res.response_mut().add_cookie(&cookie)?;
+            }
+            Ok(res)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use actix_web::test::TestRequest;
+
+    use super::*;
+
+    fn settings(secret: &str, retired: Option<&str>) -> Rc<Settings> {
+        let mut builder = PowConfig::builder(secret.repeat(64));
+        if let Some(old) = retired {
+            builder = builder.retired_secret_key_base("old", old.repeat(64));
+        }
+        let config = builder.build().unwrap();
+        cookie_session_middleware(&config).settings
+    }
+
+    fn state() -> BTreeMap<String, String> {
+        BTreeMap::from([("auth".to_owned(), "\"abc.1\"".to_owned())])
+    }
+
+    #[test]
+    fn a_sealed_state_opens_and_nothing_else_does() {
+        let s = settings("a", None);
+        let value = s.seal(&state()).unwrap();
+        assert_eq!(s.open(&value), Some((state(), false)));
+
+        let (payload, tag) = value.split_once('.').unwrap();
+        let mut other = state();
+        other.insert("auth".into(), "\"xyz.2\"".into());
+        let swapped = format!(
+            "{}.{tag}",
+            URL_SAFE_NO_PAD.encode(serde_json::to_vec(&other).unwrap())
+        );
+        assert_eq!(s.open(&swapped), None, "a changed state under the old tag");
+        assert_eq!(s.open(payload), None, "no tag");
+        assert_eq!(s.open(&format!("{payload}.{payload}")), None, "a wrong tag");
+        assert_eq!(settings("b", None).open(&value), None, "another secret");
+        let huge = format!("{}.{tag}", "A".repeat(MAX_VALUE));
+        assert_eq!(s.open(&huge), None, "oversized");
+    }
+
+    #[test]
+    fn a_retired_secret_still_opens_and_asks_for_a_new_seal() {
+        let old = settings("o", None);
+        let value = old.seal(&state()).unwrap();
+        let rotated = settings("n", Some("o"));
+        assert_eq!(rotated.open(&value), Some((state(), true)));
+    }
+
+    #[test]
+    fn the_tag_is_bound_to_the_cookie_name() {
+        let s = settings("a", None);
+        let value = s.seal(&state()).unwrap();
+        let renamed = Settings {
+            name: "other_session".into(),
+            secure: false,
+            current: s.current.clone(),
+            retired: Vec::new(),
+        };
+        assert_eq!(renamed.open(&value), None);
+    }
+
+    #[test]
+    fn only_the_named_cookie_is_read() {
+        let s = settings("a", None);
+        let name = s.name.clone();
+        let req = TestRequest::default()
+            .insert_header((
+                COOKIE,
+                format!("{name}_other=1; x={name}=2;  {name}=right ; last=3"),
+            ))
+            .to_srv_request();
+        assert_eq!(s.find(&req), Some("right"));
+        let none = TestRequest::default()
+            .insert_header((COOKIE, format!("{name}x=1")))
+            .to_srv_request();
+        assert_eq!(s.find(&none), None);
+    }
 }

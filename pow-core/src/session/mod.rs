@@ -1,13 +1,13 @@
 //! Sessions: who is signed in.
 //!
-//! A signed-in browser holds a cookie session (actix-session, cookie store) in which the
-//! key [`SessionConfig::session_key`](crate::SessionConfig::session_key) holds a signed
+//! A signed-in browser holds a signed cookie session ([`CookieSession`]) in which the
+//! key [`SessionConfig::session_key`](crate::SessionConfig::session_key) holds the
 //! session id. The server keeps the session in the [`CredentialsCache`]: the user, when
 //! the id was issued, and a fingerprint shared by every renewal of one sign-in.
 //!
 //! # Setup
 //!
-//! Two layers work together: actix-session's cookie session ([`cookie_session_middleware`])
+//! Two layers work together: the cookie session ([`cookie_session_middleware`])
 //! loads and saves the cookie, and [`PowSessionMiddleware`] reads the session id from it
 //! and loads the signed-in user, so the cookie session has to wrap the pow session.
 //! [`PowMiddleware`] is both, in that order, as one value, so the order cannot be wrong:
@@ -83,12 +83,11 @@
 //!     );
 //! ```
 
-use actix_session::SessionExt;
 use actix_web::{HttpMessage, HttpRequest};
 
 use crate::config::PowConfig;
 use crate::error::PowError;
-use crate::token::{generate_uuid, SESSION_SALT};
+use crate::token::generate_uuid;
 use crate::users::User;
 
 mod auth_middleware;
@@ -100,14 +99,16 @@ pub(crate) mod guard;
 pub(crate) mod live;
 mod metadata;
 mod middleware;
-mod rekey;
 mod response_cookies;
 
 #[doc(hidden)]
 pub use auth_middleware::AuthService;
 pub use auth_middleware::{AuthMiddleware, SessionSource, MAX_COOKIE_BYTES};
 pub use bundle::PowMiddleware;
-pub use cookie::{cookie_key, cookie_session_middleware};
+pub use cookie::{
+    cookie_key, cookie_session_middleware, CookieSession, CookieSessionError, CookieSessionExt,
+    CookieSessionMiddleware, CookieSessionService,
+};
 pub use credentials::CredentialsCache;
 pub use extract::{AsPowConfig, CurrentUser, MaybeUser, PowRequestExt};
 #[doc(hidden)]
@@ -119,7 +120,6 @@ pub use guard::{
 pub use live::{InvalidLiveSessionId, LiveEvent, LiveEvents, LiveSessionId, LiveSessions};
 pub use metadata::{Device, RememberedInfo, SessionInfo, SessionMetadata};
 pub use middleware::{CookieSource, PowSessionMiddleware};
-pub use rekey::RekeyService;
 pub use response_cookies::queue_cookie;
 
 pub(crate) use crate::time::{duration_ms, now_ms};
@@ -338,15 +338,15 @@ pub(crate) fn next_cookie_id(config: &PowConfig, cookie_id: &str, handoff: &str)
     }
 }
 
-/// Writes the signed `session_id` into the cookie session of `req`.
+/// Writes the cookie's session id into the cookie session of `req`. The cookie is signed
+/// as a whole: the id needs no signature of its own (one HMAC per request).
 pub(crate) fn write_session_id(
-    session: &actix_session::Session,
+    session: &CookieSession,
     config: &PowConfig,
-    session_id: &str,
+    cookie_id: &str,
 ) -> Result<(), PowError> {
-    let signed = config.verifier().sign_token(SESSION_SALT, session_id);
     session
-        .insert(config.session().session_key.clone(), signed)
+        .insert(config.session().session_key.clone(), cookie_id)
         .map_err(|err| PowError::Other(format!("cannot write the cookie session: {err}")))
 }
 
@@ -406,7 +406,7 @@ pub async fn sign_in_with(
             }
         }
     }
-    let session = req.get_session();
+    let session = req.cookie_session();
     session.renew();
     crate::web::csrf::rotate(&session);
     write_session_id(&session, &config, &cookie_id)?;
@@ -429,14 +429,13 @@ pub async fn sign_out(req: &HttpRequest) -> Result<(), PowError> {
     let config = require_config(req)?;
     let credentials = CredentialsCache::new(&config);
     let current = req.extensions_mut().remove::<CurrentSession>();
-    let session = req.get_session();
+    let session = req.cookie_session();
     let key = &config.session().session_key;
     // The id in the cookie may be an older, rotated id of the current session.
     let cookie_id = session
         .get::<String>(key)
         .ok()
         .flatten()
-        .and_then(|token| config.verifier().verify_token(SESSION_SALT, &token))
         .map(|cookie_id| stored_session_id(&config, &cookie_id));
     if let Some(id) = &cookie_id {
         credentials.delete(id).await?;

@@ -6,7 +6,7 @@
 //! and compression side channels cannot recover it. Verification unmasks and compares in
 //! constant time.
 
-use actix_session::SessionExt;
+use crate::session::CookieSessionExt as _;
 use actix_web::HttpRequest;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
@@ -18,7 +18,7 @@ const CSRF_KEY: &str = "_csrf";
 const SECRET_LEN: usize = 32;
 
 fn secret(req: &HttpRequest, create: bool) -> Option<Vec<u8>> {
-    let session = req.get_session();
+    let session = req.cookie_session();
     if let Some(existing) = session
         .get::<String>(CSRF_KEY)
         .ok()
@@ -41,7 +41,7 @@ fn secret(req: &HttpRequest, create: bool) -> Option<Vec<u8>> {
 
 /// Forgets the session's CSRF secret, so tokens from before stop working: at sign-in and
 /// sign-out (the next form gets a new secret).
-pub(crate) fn rotate(session: &actix_session::Session) {
+pub(crate) fn rotate(session: &crate::session::CookieSession) {
     session.remove(CSRF_KEY);
 }
 

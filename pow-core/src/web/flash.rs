@@ -1,7 +1,7 @@
 //! Flash messages: one info and one error text carried to the next page through the
 //! cookie session.
 
-use actix_session::SessionExt;
+use crate::session::CookieSessionExt as _;
 use actix_web::HttpRequest;
 use serde::{Deserialize, Serialize};
 
@@ -17,7 +17,7 @@ pub struct Flash {
 }
 
 fn update(req: &HttpRequest, f: impl FnOnce(&mut Flash)) {
-    let session = req.get_session();
+    let session = req.cookie_session();
     let mut flash = session
         .get::<Flash>(FLASH_KEY)
         .ok()
@@ -45,7 +45,7 @@ pub fn put_error(req: &HttpRequest, text: Option<String>) {
 
 /// Takes the queued texts (they are shown once).
 pub fn take(req: &HttpRequest) -> Flash {
-    let session = req.get_session();
+    let session = req.cookie_session();
     // Removing a key marks the session changed (and re-sends its cookie) even when the
     // key is absent: only remove a flash that is there.
     if !session.contains_key(FLASH_KEY) {
