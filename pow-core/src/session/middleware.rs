@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::cookie::{CookieSession as Session, CookieSessionExt as _};
+use super::cookie::CookieSession as Session;
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::HttpMessage;
@@ -52,7 +52,10 @@ impl AuthMiddleware<CookieSource> {
 #[async_trait(?Send)]
 impl SessionSource for CookieSource {
     async fn load(&self, config: &PowConfig, req: &ServiceRequest) -> Result<(), PowError> {
-        let session = req.cookie_session();
+        // No session cookie on the request: nothing to read, nothing to allocate.
+        let Some(session) = req.extensions().get::<Session>().cloned() else {
+            return Ok(());
+        };
         if let Some(current) = self.resolve(config, &session).await? {
             req.extensions_mut().insert(current);
         }
