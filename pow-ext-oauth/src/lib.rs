@@ -89,6 +89,8 @@ mod mail;
 mod pending;
 mod provider;
 mod store;
+#[cfg(feature = "test-util")]
+pub mod testing;
 mod web;
 
 pub use api::OAuthApi;

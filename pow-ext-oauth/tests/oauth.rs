@@ -1,4 +1,5 @@
-//! The OAuth extension over HTTP against a local fake OpenID Connect provider (and a
+//! The OAuth extension over HTTP against a local fake OpenID Connect provider
+//! (`pow_ext_oauth::testing`) (and a
 //! GitHub-shaped OAuth 2.0 one on the same server): sign-up, sign-out, sign-in again,
 //! linking a second provider account after signing in, no silent link to an account
 //! with the same address, refused forged state, replayed code, wrong audience, wrong
@@ -8,13 +9,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod fake_provider;
-
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use actix_web::{web, HttpResponse};
-use fake_provider::{FakeProvider, Login, Tweak, CLIENT_ID, CLIENT_SECRET};
 use pow_core::mailer::MemoryMailer;
 use pow_core::password::Pbkdf2Hasher;
 use pow_core::session::MaybeUser;
@@ -24,6 +22,7 @@ use pow_core::users::diesel::DieselUsersContext;
 use pow_core::users::{FieldDef, FieldKind, Value};
 use pow_core::PowConfig;
 use pow_ext_email_confirmation::EmailConfirmation;
+use pow_ext_oauth::testing::{FakeProvider, Login, Tweak, CLIENT_ID, CLIENT_SECRET};
 use pow_ext_oauth::{OAuth, Provider};
 use pow_ext_passwordless::Passwordless;
 

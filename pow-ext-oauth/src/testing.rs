@@ -1,9 +1,25 @@
-//! A local OpenID Connect provider for the tests: discovery, authorization (the "user"
-//! consents at once, as the test tells), token (single-use codes, PKCE checked, client
-//! authenticated), JWKS, userinfo, and GitHub-shaped `/user` and `/user/emails` for the
-//! plain OAuth 2.0 provider. Its Ed25519 key is generated when it starts.
+//! A local OpenID Connect provider for tests (feature `test-util`), so an app can test its
+//! sign-in with a provider without the internet: discovery, authorization (the provider's
+//! "user" consents at once, or declines, as the test says), token (single-use codes, PKCE
+//! checked, client authenticated), JWKS, userinfo, and GitHub-shaped `/user` and
+//! `/user/emails` for a plain OAuth 2.0 provider. Its Ed25519 key is generated when it
+//! starts; ID tokens are signed with `openidconnect`'s own signer.
+//!
+//! ```no_run
+//! use pow_ext_oauth::testing::{FakeProvider, Login, CLIENT_ID, CLIENT_SECRET};
+//! use pow_ext_oauth::{OAuth, Provider};
+//!
+//! let provider = FakeProvider::start();
+//! provider.login_as(Login::new("user-1", "ada@example.com"));
+//! let oauth = OAuth::new().provider(Provider::openid_connect(
+//!     "fake", "Fake", &provider.issuer(), CLIENT_ID, CLIENT_SECRET,
+//! ))?;
+//! # Ok::<_, pow_ext_oauth::OAuthError>(())
+//! ```
+//!
+//! Test code: it panics on requests a real provider would refuse differently.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, dead_code)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -25,13 +41,18 @@ use sha2::{Digest as _, Sha256};
 /// The account the provider's user is signed in to.
 #[derive(Clone, Debug)]
 pub struct Login {
+    /// The account's id (`sub`).
     pub sub: String,
+    /// Its address.
     pub email: Option<String>,
+    /// Whether the provider vouches for the address.
     pub verified: bool,
+    /// Its name.
     pub name: Option<String>,
 }
 
 impl Login {
+    /// An account with a verified address, named "Grace Hopper".
     pub fn new(sub: &str, email: &str) -> Self {
         Self {
             sub: sub.to_owned(),
@@ -45,6 +66,7 @@ impl Login {
 /// How the next answers go wrong.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Tweak {
+    /// Answers as a provider should.
     #[default]
     None,
     /// The user says no on the consent page.
@@ -82,11 +104,14 @@ struct State {
 /// A running fake provider.
 #[derive(Clone)]
 pub struct FakeProvider {
+    /// Where it listens.
     pub addr: SocketAddr,
     state: Arc<Mutex<State>>,
 }
 
+/// The client id the provider accepts.
 pub const CLIENT_ID: &str = "pow-app";
+/// The client secret the provider accepts.
 pub const CLIENT_SECRET: &str = "pow-app-secret";
 
 fn ed25519_pem() -> String {
@@ -96,6 +121,7 @@ fn ed25519_pem() -> String {
 }
 
 impl FakeProvider {
+    /// Starts a provider on a free loopback port (its own thread and actix system).
     pub fn start() -> Self {
         let state = Arc::new(Mutex::new(State {
             issuer: String::new(),
@@ -126,6 +152,7 @@ impl FakeProvider {
         Self { addr, state }
     }
 
+    /// Its issuer URL (`http://127.0.0.1:<port>`).
     pub fn issuer(&self) -> String {
         format!("http://{}", self.addr)
     }
@@ -135,6 +162,7 @@ impl FakeProvider {
         self.state.lock().unwrap().login = login;
     }
 
+    /// Makes the next answers go wrong in one way.
     pub fn tweak(&self, tweak: Tweak) {
         self.state.lock().unwrap().tweak = tweak;
     }
