@@ -76,6 +76,18 @@ fn state_key(config: &PowConfig) -> String {
     config.namespaced("pow_oauth_state")
 }
 
+/// Sign-ins a browser may have under way at once (tabs); the oldest goes first.
+const MAX_PENDING_STATES: usize = 3;
+
+/// The states this browser began sign-ins with, oldest first.
+fn held_states(req: &HttpRequest, config: &PowConfig) -> Vec<String> {
+    req.cookie_session()
+        .get::<Vec<String>>(&state_key(config))
+        .ok()
+        .flatten()
+        .unwrap_or_default()
+}
+
 fn message(ctl: &Controller, key: &str, provider: &Provider) -> Option<String> {
     ctl.config.messages().message(
         &ctl.lang,
@@ -148,9 +160,13 @@ async fn begin(
     Attempts::new(&ctl.config)
         .put(&started.state, &attempt, ext.ttl)
         .await?;
+    let mut held = held_states(&ctl.req, &ctl.config);
+    held.push(started.state);
+    let excess = held.len().saturating_sub(MAX_PENDING_STATES);
+    held.drain(..excess);
     ctl.req
         .cookie_session()
-        .insert(state_key(&ctl.config), started.state)
+        .insert(state_key(&ctl.config), held)
         .map_err(|err| PowError::Other(format!("cannot write the cookie session: {err}")))?;
     Ok(Outcome::redirect(&started.url))
 }
@@ -249,16 +265,26 @@ async fn take_attempt(
     provider: &Provider,
     state: Option<&str>,
 ) -> Result<Option<Attempt>, PowError> {
-    let session = req.cookie_session();
-    let key = state_key(config);
-    let held = session.get::<String>(&key).ok().flatten();
-    let (Some(held), Some(state)) = (held, state) else {
+    let Some(state) = state else {
         return Ok(None);
     };
-    if !secure_compare(held.as_bytes(), state.as_bytes()) {
+    let mut held = held_states(req, config);
+    let Some(at) = held
+        .iter()
+        .position(|h| secure_compare(h.as_bytes(), state.as_bytes()))
+    else {
         return Ok(None);
-    }
-    session.remove(&key);
+    };
+    held.remove(at);
+    let session = req.cookie_session();
+    let key = state_key(config);
+    let written = if held.is_empty() {
+        session.remove(&key);
+        Ok(())
+    } else {
+        session.insert(key, held)
+    };
+    written.map_err(|err| PowError::Other(format!("cannot write the cookie session: {err}")))?;
     Ok(Attempts::new(config)
         .take(state)
         .await?

@@ -408,6 +408,16 @@ fn forged_state_and_replayed_code_are_refused() {
     assert!(follow(&mut browser, &res).contains("was not started in this browser"));
     assert_eq!(whoami(&mut browser), "anonymous");
 
+    // Two sign-ins begun in two tabs: both can finish, each once.
+    let first = consent(&h, &mut browser, "/auth/corp/new", None);
+    let second = consent(&h, &mut browser, "/auth/corp/new", None);
+    assert_eq!(browser.get(&second).location(), "/");
+    sign_out(&mut browser);
+    assert_eq!(browser.get(&first).location(), "/");
+    sign_out(&mut browser);
+    let res = browser.get(&first);
+    assert!(follow(&mut browser, &res).contains("was not started in this browser"));
+
     // The used code under a fresh state: the provider refuses it, nobody signs in.
     let (_, used) = back.split_once('?').unwrap();
     let used: Vec<(String, String)> = serde_urlencoded::from_str(used).unwrap();
