@@ -71,13 +71,12 @@ fn error(
     ApiError::new(status, text).with_code(code)
 }
 
-fn provider(req: &HttpRequest, ext: &OAuth, id: &str) -> Result<Provider, ApiError> {
+fn provider(ext: &OAuth, id: &str) -> Result<Provider, ApiError> {
     ext.providers
         .iter()
         .find(|p| p.id == id)
         .cloned()
         .ok_or_else(|| {
-            let _ = req;
             ApiError::new(StatusCode::NOT_FOUND, format!("no OAuth provider `{id}`"))
                 .with_code("not_found")
         })
@@ -91,7 +90,7 @@ async fn authorize(
     ext: web::Data<OAuth>,
 ) -> Result<HttpResponse, ApiError> {
     api.run(&req, actions::API, async |ctl| {
-        let provider = provider(&req, &ext, &id)?;
+        let provider = provider(&ext, &id)?;
         let body: AuthorizeBody = if body.iter().all(u8::is_ascii_whitespace) {
             AuthorizeBody::default()
         } else {
@@ -147,7 +146,7 @@ async fn callback(
     ext: web::Data<OAuth>,
 ) -> Result<HttpResponse, ApiError> {
     api.run(&req, actions::API, async |ctl| {
-        let provider = provider(&req, &ext, &id)?;
+        let provider = provider(&ext, &id)?;
         let body: CallbackBody =
             serde_json::from_slice(&body).map_err(|_| ApiError::invalid_request(&req))?;
         let attempt = Attempts::new(&ctl.config)
