@@ -23,7 +23,9 @@ use base64::Engine as _;
 use hmac::{Hmac, Mac};
 use sha2::{Sha256, Sha384, Sha512};
 
-/// Salt for session ids kept in the cookie session.
+/// Pow's salt for session tokens. pow-rs's cookie session is signed as a whole and keeps
+/// the session id unsigned inside it; the salt stays for tools and tests that sign ids the
+/// way Pow does.
 pub const SESSION_SALT: &str = "Elixir.Pow.Plug.Session";
 
 /// Iterations of PBKDF2-SHA256 used to derive signing keys (Plug.Crypto's default).
@@ -38,9 +40,6 @@ pub const KEY_LENGTH: usize = 32;
 pub struct MessageVerifier {
     secret: Arc<[u8]>,
     keys: Arc<RwLock<HashMap<String, [u8; KEY_LENGTH]>>>,
-    /// HMAC state keyed for [`SESSION_SALT`], prepared once: session tokens are checked on
-    /// every request, so they skip the key cache (and its lock) and the HMAC key setup.
-    session_mac: Hmac<Sha256>,
     /// Retired secrets of the key ring, newest first: they still verify, never sign.
     retired: Arc<[RetiredKey]>,
 }
@@ -62,19 +61,9 @@ impl MessageVerifier {
     /// Creates a verifier for a secret key base. The length is checked by
     /// [`PowConfig`](crate::PowConfig), which refuses secrets shorter than 64 bytes.
     pub fn new(secret_key_base: &[u8]) -> Self {
-        let mut session_key = [0u8; KEY_LENGTH];
-        pbkdf2::pbkdf2_hmac::<Sha256>(
-            secret_key_base,
-            SESSION_SALT.as_bytes(),
-            KEY_ITERATIONS,
-            &mut session_key,
-        );
-        let session_mac = <Hmac<Sha256> as Mac>::new_from_slice(&session_key)
-            .unwrap_or_else(|_| <Hmac<Sha256> as hmac::digest::KeyInit>::new(&Default::default()));
         Self {
             secret: Arc::from(secret_key_base),
             keys: Arc::default(),
-            session_mac,
             retired: Arc::from([]),
         }
     }
@@ -140,13 +129,7 @@ impl MessageVerifier {
 
     /// The HS256 signature of `message` for `salt`.
     fn hs256(&self, salt: &str, message: &[u8]) -> Vec<u8> {
-        if salt == SESSION_SALT {
-            let mut mac = self.session_mac.clone();
-            mac.update(message);
-            mac.finalize().into_bytes().to_vec()
-        } else {
-            hmac_sha256(&self.derive_key(salt), message)
-        }
+        hmac_sha256(&self.derive_key(salt), message)
     }
 
     /// Derives the signing key for `salt`: PBKDF2-HMAC-SHA256, 1000 iterations, 32 bytes.
@@ -246,13 +229,16 @@ pub fn keyed_digest(key: &[u8], value: &str) -> String {
 
 /// HMAC-SHA256 of `message` under `key`. HMAC takes keys of any length, so this cannot fail.
 pub fn hmac_sha256(key: &[u8], message: &[u8]) -> Vec<u8> {
-    match <Hmac<Sha256> as Mac>::new_from_slice(key) {
-        Ok(mut mac) => {
-            mac.update(message);
-            mac.finalize().into_bytes().to_vec()
-        }
-        Err(_) => Vec::new(),
-    }
+    let mut mac = hmac_state(key);
+    mac.update(message);
+    mac.finalize().into_bytes().to_vec()
+}
+
+/// An HMAC-SHA256 state keyed with `key`, to clone per message when one key signs many.
+pub(crate) fn hmac_state(key: &[u8]) -> Hmac<Sha256> {
+    // `new_from_slice` takes keys of any length for HMAC; the fallback is never reached.
+    <Hmac<Sha256> as Mac>::new_from_slice(key)
+        .unwrap_or_else(|_| <Hmac<Sha256> as hmac::digest::KeyInit>::new(&Default::default()))
 }
 
 /// Generates a random version-4 UUID as 36 lowercase characters, as Pow's tokens are.

@@ -223,12 +223,7 @@ async fn ask(
                 Via::Code => "pow_passwordless_code_sent",
             };
             if let Some(signed) = code_id {
-                ctl.req
-                    .cookie_session()
-                    .insert(code_key(&config), signed)
-                    .map_err(|err| {
-                        PowError::Other(format!("cannot write the cookie session: {err}"))
-                    })?;
+                ctl.req.cookie_session().insert(code_key(&config), signed)?;
             }
             flash::put_info(&ctl.req, ctl.message(key));
             Ok(Outcome::redirect(&path(&config, back)))

@@ -147,8 +147,7 @@ pub(crate) async fn before_respond(
     let signed = ctl.config.verifier().sign_token(PENDING_SALT, &id);
     ctl.req
         .cookie_session()
-        .insert(pending_key(&ctl.config), signed)
-        .map_err(|err| PowError::Other(format!("cannot write the cookie session: {err}")))?;
+        .insert(pending_key(&ctl.config), signed)?;
     // Not signed in yet: no "signed in" flash.
     let _ = flash::take(&ctl.req);
     Ok(Flow::Halt(redirect(&path(&ctl.config, VERIFY_PATH))))

@@ -46,7 +46,7 @@ use askama::Template;
 
 pub use background::BackgroundMailer;
 pub use mailbox::{mailbox_preview, MAILBOX_PATH};
-pub use notices::{send_notice, send_notice_with_link, Notice};
+pub use notices::{send_extension_notice, send_notice, send_notice_with_link, Notice};
 pub use transports::{FileMailer, LogMailer, MemoryMailer, SmtpMailer};
 pub use views::{compose, validity_text, DefaultMailViews, MailContent, MailViews};
 

@@ -87,11 +87,6 @@ pub async fn send_notice_with_link(
         return;
     }
     let messages = config.messages();
-    let device = crate::session::device_of(req, config);
-    let unknown = messages.text(lang, "sessions-unknown-device");
-    let when = chrono::Utc::now().format("%Y-%m-%d %H:%M UTC").to_string();
-    let ip = device.ip.unwrap_or_else(|| unknown.clone());
-    let browser = device.user_agent.unwrap_or(unknown);
     let intro = match notice {
         Notice::EmailChanged { new_email } | Notice::EmailChangeRequested { new_email } => messages
             .message(
@@ -101,6 +96,54 @@ pub async fn send_notice_with_link(
             ),
         _ => messages.message(lang, &format!("{}-intro", notice.key()), &[]),
     };
+    let subject = messages.text(lang, &format!("{}-subject", notice.key()));
+    deliver(
+        config,
+        req,
+        lang,
+        to,
+        (notice.mail_name(), &subject, intro),
+        link,
+    )
+    .await;
+}
+
+/// A security notice of an extension (a sign-in method linked, say): mail `mail_name`
+/// with `subject` and `intro`, then the same details (when, from which address and
+/// browser) and advice as the core's [`Notice`]s, when the config's
+/// [`security_notices`](crate::PowConfigBuilder::security_notices) are on. A failure to
+/// send is logged.
+pub async fn send_extension_notice(
+    config: &PowConfig,
+    req: &HttpRequest,
+    lang: &LanguageIdentifier,
+    to: &str,
+    mail_name: &str,
+    subject: &str,
+    intro: &str,
+) {
+    if !config.security_notices() || to.is_empty() {
+        return;
+    }
+    let notice = (mail_name, subject, Some(intro.to_owned()));
+    deliver(config, req, lang, to, notice, None).await;
+}
+
+/// Mails a notice: `(mail name, subject, intro)`, the details and the advice.
+async fn deliver(
+    config: &PowConfig,
+    req: &HttpRequest,
+    lang: &LanguageIdentifier,
+    to: &str,
+    (mail_name, subject, intro): (&str, &str, Option<String>),
+    link: Option<(&str, &str)>,
+) {
+    let messages = config.messages();
+    let device = crate::session::device_of(req, config);
+    let unknown = messages.text(lang, "sessions-unknown-device");
+    let when = chrono::Utc::now().format("%Y-%m-%d %H:%M UTC").to_string();
+    let ip = device.ip.unwrap_or_else(|| unknown.clone());
+    let browser = device.user_agent.unwrap_or(unknown);
     let details = messages.message(
         lang,
         "notice-details",
@@ -118,14 +161,13 @@ pub async fn send_notice_with_link(
     .into_iter()
     .flatten()
     .collect();
-    let subject = messages.text(lang, &format!("{}-subject", notice.key()));
     let mail = compose(
         config,
         &MailContent {
-            name: notice.mail_name(),
+            name: mail_name,
             lang,
             to,
-            subject: &subject,
+            subject,
             paragraphs: &paragraphs,
             link,
         },

@@ -26,7 +26,7 @@ use actix_web::{HttpMessage, HttpRequest};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use futures_util::future::LocalBoxFuture;
-use hmac::{Hmac, Mac};
+use hmac::{Hmac, Mac as _};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use sha2::Sha256;
@@ -62,6 +62,12 @@ pub struct CookieSessionError {
     key: String,
     #[source]
     source: serde_json::Error,
+}
+
+impl From<CookieSessionError> for crate::error::PowError {
+    fn from(err: CookieSessionError) -> Self {
+        Self::Other(format!("cannot write the cookie session: {err}"))
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -223,10 +229,8 @@ impl<B> CookieSessionExt for ServiceResponse<B> {
 /// i.e. call `.wrap(cookie_session_middleware(&config))` after
 /// `.wrap(PowSessionMiddleware::new(..))`.
 pub fn cookie_session_middleware(config: &PowConfig) -> CookieSessionMiddleware {
-    let signer = |key: &[u8; 64]| -> Hmac<Sha256> {
-        // A 32-byte key: `new_from_slice` accepts any length.
-        <Hmac<Sha256> as Mac>::new_from_slice(&key[..32]).unwrap_or_else(|_| unreachable_hmac())
-    };
+    // The first 32 bytes of the cookie key sign.
+    let signer = |key: &[u8; 64]| crate::token::hmac_state(&key[..32]);
     let current = signer(&cookie_key(config));
     let retired = config
         .verifier()
@@ -243,13 +247,6 @@ pub fn cookie_session_middleware(config: &PowConfig) -> CookieSessionMiddleware 
             retired,
         }),
     }
-}
-
-/// HMAC takes keys of any length; this is never reached.
-#[cold]
-fn unreachable_hmac() -> Hmac<Sha256> {
-    #[allow(clippy::expect_used)]
-    <Hmac<Sha256> as Mac>::new_from_slice(&[0u8; 32]).expect("HMAC accepts 32-byte keys")
 }
 
 struct Settings {

@@ -345,9 +345,7 @@ pub(crate) fn write_session_id(
     config: &PowConfig,
     cookie_id: &str,
 ) -> Result<(), PowError> {
-    session
-        .insert(config.session().session_key.clone(), cookie_id)
-        .map_err(|err| PowError::Other(format!("cannot write the cookie session: {err}")))
+    Ok(session.insert(config.session().session_key.clone(), cookie_id)?)
 }
 
 /// Signs `user` in with a new session: a new session id and fingerprint.

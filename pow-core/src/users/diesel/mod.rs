@@ -214,7 +214,13 @@ impl Database {
     }
 }
 
-pub(crate) fn checkout<C>(
+/// A connection from `pool`, or [`PowError::Database`] saying why there is none: for
+/// extensions keeping tables of their own on the users context's pool
+/// ([`UsersContext::diesel`](crate::users::UsersContext::diesel)).
+///
+/// # Errors
+/// [`PowError::Database`] when the pool has no connection to give.
+pub fn checkout<C>(
     pool: &Pool<ConnectionManager<C>>,
 ) -> Result<PooledConnection<ConnectionManager<C>>, PowError>
 where
@@ -243,7 +249,9 @@ impl From<DbError> for PowError {
     }
 }
 
-pub(crate) fn query_error(err: DieselError) -> PowError {
+/// A failed query as a [`PowError`]: SQLite's write lock held past the busy timeout is
+/// [`PowError::Busy`] (the client may retry), anything else [`PowError::Database`].
+pub fn query_error(err: DieselError) -> PowError {
     match &err {
         // SQLite's write lock stayed taken past the busy timeout: ask the client to retry.
         DieselError::DatabaseError(_, info) if info.message().contains("database is locked") => {
