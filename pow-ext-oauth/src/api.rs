@@ -15,16 +15,16 @@ use actix_web::{HttpRequest, HttpResponse};
 use async_trait::async_trait;
 use pow_core::api::{ApiAction, ApiContext, ApiError, ApiExtension};
 use pow_core::messages::MessageArg;
-use pow_core::users::run_blocking;
 use pow_core::web::Controller;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::provider::Provider;
-use crate::store::{Attempt, Attempts};
-use crate::web::{
-    actions, check_sign_up, create_linked_user, find_user, identities, sign_up_params, SignUpCheck,
+use crate::flow::{
+    self, check_sign_up, create_linked_user, find_user, sign_up_params, Begin, SignUpCheck,
 };
+use crate::provider::Provider;
+use crate::store::{Attempt, Records, ATTEMPT};
+use crate::web::actions;
 use crate::{OAuth, OAuthError, NAME};
 
 /// The JSON side of [`OAuth`] (see the module docs of the crate).
@@ -72,14 +72,10 @@ fn error(
 }
 
 fn provider(ext: &OAuth, id: &str) -> Result<Provider, ApiError> {
-    ext.providers
-        .iter()
-        .find(|p| p.id == id)
-        .cloned()
-        .ok_or_else(|| {
-            ApiError::new(StatusCode::NOT_FOUND, format!("no OAuth provider `{id}`"))
-                .with_code("not_found")
-        })
+    ext.find(id).cloned().ok_or_else(|| {
+        ApiError::new(StatusCode::NOT_FOUND, format!("no OAuth provider `{id}`"))
+            .with_code("not_found")
+    })
 }
 
 async fn authorize(
@@ -96,44 +92,34 @@ async fn authorize(
         } else {
             serde_json::from_slice(&body).map_err(|_| ApiError::invalid_request(&req))?
         };
-        let redirect_uri = match body.redirect_uri {
-            Some(uri) if ext.api_redirect_uris.contains(&uri) => uri,
-            Some(_) => return Err(ApiError::invalid_request(&req).with_code("invalid_redirect_uri")),
-            None => ext
-                .api_redirect_uris
-                .first()
-                .cloned()
-                .ok_or_else(|| ApiError::invalid_request(&req).with_code("invalid_redirect_uri"))?,
-        };
-        let (p, http, uri) = (provider.clone(), ext.http.clone(), redirect_uri.clone());
-        let started = match run_blocking(move || Ok(p.start(&http, &uri))).await? {
-            Ok(started) => started,
-            Err(err) => {
-                tracing::warn!(provider = provider.id(), error = %err, "OAuth provider unavailable");
-                return Err(error(
-                    ctl,
-                    StatusCode::BAD_GATEWAY,
-                    "pow_oauth_provider_unavailable",
-                    "provider_unavailable",
-                    &provider,
-                ));
-            }
-        };
-        let attempt = Attempt {
-            provider: provider.id().to_owned(),
-            link_user: None,
-            nonce: started.nonce,
-            pkce_verifier: started.pkce_verifier,
+        let redirect_uri =
+            match body.redirect_uri {
+                Some(uri) if ext.api_redirect_uris.contains(&uri) => uri,
+                Some(_) => {
+                    return Err(ApiError::invalid_request(&req).with_code("invalid_redirect_uri"))
+                }
+                None => ext.api_redirect_uris.first().cloned().ok_or_else(|| {
+                    ApiError::invalid_request(&req).with_code("invalid_redirect_uri")
+                })?,
+            };
+        let target = Begin {
             redirect_uri,
+            link_user: None,
             request_path: None,
             api: true,
         };
-        Attempts::new(&ctl.config)
-            .put(&started.state, &attempt, ext.ttl)
-            .await?;
+        let Some(opened) = flow::open(&ctl.config, &ext, &provider, target).await? else {
+            return Err(error(
+                ctl,
+                StatusCode::BAD_GATEWAY,
+                "pow_oauth_provider_unavailable",
+                "provider_unavailable",
+                &provider,
+            ));
+        };
         Ok(HttpResponse::Ok()
             .insert_header(pow_core::web::no_store())
-            .json(json!({ "data": { "url": started.url, "state": started.state } })))
+            .json(json!({ "data": { "url": opened.url, "state": opened.state } })))
     })
     .await
 }
@@ -149,8 +135,8 @@ async fn callback(
         let provider = provider(&ext, &id)?;
         let body: CallbackBody =
             serde_json::from_slice(&body).map_err(|_| ApiError::invalid_request(&req))?;
-        let attempt = Attempts::new(&ctl.config)
-            .take(&body.state)
+        let attempt = Records::new(&ctl.config)
+            .take::<Attempt>(ATTEMPT, &body.state)
             .await?
             .filter(|a| a.api && a.provider == provider.id());
         let Some(attempt) = attempt else {
@@ -162,43 +148,28 @@ async fn callback(
                 &provider,
             ));
         };
-        let (p, http, code) = (provider.clone(), ext.http.clone(), body.code);
-        let finished = run_blocking(move || {
-            Ok(p.finish(
-                &http,
-                &attempt.redirect_uri,
-                &code,
-                &attempt.pkce_verifier,
-                &attempt.nonce,
-            ))
-        })
-        .await?;
-        let profile = match finished {
-            Ok(profile) => profile,
-            Err(OAuthError::InvalidIdToken(err)) => {
-                tracing::warn!(provider = provider.id(), error = %err, "OAuth ID token refused");
-                return Err(error(
-                    ctl,
-                    StatusCode::UNAUTHORIZED,
-                    "pow_oauth_invalid_token",
-                    "invalid_id_token",
-                    &provider,
-                ));
-            }
-            Err(err) => {
-                tracing::warn!(provider = provider.id(), error = %err, "OAuth sign-in refused");
-                return Err(error(
-                    ctl,
-                    StatusCode::BAD_GATEWAY,
-                    "pow_oauth_provider_unavailable",
-                    "provider_unavailable",
-                    &provider,
-                ));
-            }
-        };
-        let identities = identities(&ctl.config)?;
-        let (pid, uid) = (provider.id().to_owned(), profile.uid.clone());
-        let identity = run_blocking(move || identities.get(&pid, &uid)).await?;
+        let (profile, identity) =
+            match flow::finish(&ctl.config, &ext, &provider, &attempt, body.code).await? {
+                Ok(found) => found,
+                Err(OAuthError::InvalidIdToken(_)) => {
+                    return Err(error(
+                        ctl,
+                        StatusCode::UNAUTHORIZED,
+                        "pow_oauth_invalid_token",
+                        "invalid_id_token",
+                        &provider,
+                    ));
+                }
+                Err(_) => {
+                    return Err(error(
+                        ctl,
+                        StatusCode::BAD_GATEWAY,
+                        "pow_oauth_provider_unavailable",
+                        "provider_unavailable",
+                        &provider,
+                    ));
+                }
+            };
         if let Some(identity) = identity {
             let user = find_user(
                 &ctl.config,

@@ -3,7 +3,7 @@
 use ::diesel::sql_types::{BigInt, Nullable, Text, Timestamp};
 use ::diesel::{QueryableByName, RunQueryDsl};
 use chrono::{DateTime, NaiveDateTime, Utc};
-use pow_core::users::diesel::{Database, DieselUsersContext};
+use pow_core::users::diesel::{checkout, query_error, Database, DieselUsersContext};
 use pow_core::{PowConfig, PowError};
 
 /// One provider account linked to a user.
@@ -68,12 +68,12 @@ macro_rules! with_conn {
     ($db:expr, $conn:ident => $body:expr) => {
         match $db {
             Database::Sqlite(pool) => {
-                let mut guard = pool.get().map_err(pool_error)?;
+                let mut guard = checkout(pool)?;
                 let $conn = &mut *guard;
                 $body
             }
             Database::Postgres(pool) => {
-                let mut guard = pool.get().map_err(pool_error)?;
+                let mut guard = checkout(pool)?;
                 let $conn = &mut *guard;
                 $body
             }
@@ -82,14 +82,6 @@ macro_rules! with_conn {
             )),
         }
     };
-}
-
-fn pool_error(err: impl std::fmt::Display) -> PowError {
-    PowError::Database(format!("no database connection available: {err}"))
-}
-
-fn query_error(err: ::diesel::result::Error) -> PowError {
-    PowError::Database(err.to_string())
 }
 
 impl Identities {

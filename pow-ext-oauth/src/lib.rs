@@ -84,6 +84,7 @@ use pow_core::{Extension, PowConfig, PowError};
 use pow_ext_passwordless::Passwordless;
 
 mod api;
+mod flow;
 mod identities;
 mod mail;
 mod pending;
@@ -196,6 +197,11 @@ impl OAuth {
     /// The providers, in order.
     pub fn providers(&self) -> &[Provider] {
         &self.providers
+    }
+
+    /// The provider with id `id`.
+    pub(crate) fn find(&self, id: &str) -> Option<&Provider> {
+        self.providers.iter().find(|p| p.id == id)
     }
 
     /// How long a sign-in waits for the provider's answer. The default is 10 minutes.

@@ -9,11 +9,14 @@ use std::time::Duration;
 
 use actix_web::HttpRequest;
 use pow_core::session::CookieSessionExt as _;
-use pow_core::store::{decode_record, Key};
 use pow_core::token::generate_uuid;
 use pow_core::{PowConfig, PowError};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest as _, Sha256};
+
+use crate::store::Records;
+
+/// Record kind of [`Pending`] links.
+const PENDING: &str = "pending";
 
 /// How long a pending link waits (past the sign-up link's own lifetime).
 const TTL: Duration = Duration::from_secs(60 * 60);
@@ -27,14 +30,6 @@ pub(crate) struct Pending {
 
 fn session_key(config: &PowConfig) -> String {
     config.namespaced("pow_oauth_pending")
-}
-
-fn key(id: &str) -> Key {
-    let hex: String = Sha256::digest(id.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    Key(vec!["pending".to_owned(), hex])
 }
 
 /// Remembers the provider account `uid` for a staged sign-up of `email` in this browser.
@@ -51,18 +46,10 @@ pub(crate) async fn put(
         uid: uid.to_owned(),
         email: email.to_owned(),
     };
-    let bytes = serde_json::to_vec(&pending).map_err(|err| PowError::Other(err.to_string()))?;
-    config
-        .store()
-        .put(
-            &config.namespaced("oauth"),
-            vec![(key(&id), bytes)],
-            Some(TTL),
-        )
+    Records::new(config)
+        .put(PENDING, &id, &pending, TTL)
         .await?;
-    req.cookie_session()
-        .insert(session_key(config), id)
-        .map_err(|err| PowError::Other(format!("cannot write the cookie session: {err}")))
+    Ok(req.cookie_session().insert(session_key(config), id)?)
 }
 
 /// Takes the provider account this browser left waiting, if any.
@@ -75,9 +62,5 @@ pub(crate) async fn take(
         return Ok(None);
     };
     session.remove(&session_key(config));
-    Ok(config
-        .store()
-        .take(&config.namespaced("oauth"), &key(&id))
-        .await?
-        .and_then(|bytes| decode_record(&bytes, "pending OAuth link")))
+    Ok(Records::new(config).take(PENDING, &id).await?)
 }

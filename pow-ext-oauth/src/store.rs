@@ -1,14 +1,19 @@
-//! Sign-ins under way, in the cache store (namespace `oauth`, `<name>_oauth` for a named
-//! setup): `["attempt", sha256(state)]` holds what the callback needs (the nonce, the PKCE
-//! verifier, the provider, the user who is linking). The `state` itself is never stored:
-//! the browser holds it in its cookie session and the provider sends it back; the record
-//! is taken atomically, so a callback works once.
+//! The extension's short-lived records in the cache store (namespace `oauth`,
+//! `<name>_oauth` for a named setup), each under the SHA-256 of a secret only its holder
+//! knows, and taken atomically, so each works once:
+//!
+//! - `["attempt", sha256(state)]`: a sign-in under way (the nonce, the PKCE verifier, the
+//!   provider, the user who is linking). The browser holds the state in its cookie session
+//!   (or the API client holds it) and the provider sends it back.
+//! - `["pending", sha256(id)]`: a provider account waiting for a staged sign-up
+//!   ([`pending`](crate::pending)).
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use pow_core::store::{decode_record, Key, Store, StoreError};
 use pow_core::PowConfig;
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
@@ -29,18 +34,21 @@ pub(crate) struct Attempt {
     pub api: bool,
 }
 
-pub(crate) struct Attempts {
+/// Record kind of [`Attempt`]s.
+pub(crate) const ATTEMPT: &str = "attempt";
+
+pub(crate) struct Records {
     store: Arc<dyn Store>,
     namespace: String,
 }
 
-fn key(state: &str) -> Key {
-    let digest = Sha256::digest(state.as_bytes());
+fn key(kind: &str, secret: &str) -> Key {
+    let digest = Sha256::digest(secret.as_bytes());
     let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-    Key(vec!["attempt".to_owned(), hex])
+    Key(vec![kind.to_owned(), hex])
 }
 
-impl Attempts {
+impl Records {
     pub(crate) fn new(config: &PowConfig) -> Self {
         Self {
             store: Arc::clone(config.store()),
@@ -48,27 +56,33 @@ impl Attempts {
         }
     }
 
-    pub(crate) async fn put(
+    /// Keeps `record` of `kind` under `secret` for `ttl`.
+    pub(crate) async fn put<T: Serialize>(
         &self,
-        state: &str,
-        attempt: &Attempt,
+        kind: &str,
+        secret: &str,
+        record: &T,
         ttl: Duration,
     ) -> Result<(), StoreError> {
         self.store
             .put(
                 &self.namespace,
-                vec![(key(state), serde_json::to_vec(attempt)?)],
+                vec![(key(kind, secret), serde_json::to_vec(record)?)],
                 Some(ttl),
             )
             .await
     }
 
-    /// Takes the attempt of `state`: of concurrent callers at most one gets it.
-    pub(crate) async fn take(&self, state: &str) -> Result<Option<Attempt>, StoreError> {
+    /// Takes the record of `kind` under `secret`: of concurrent callers at most one gets it.
+    pub(crate) async fn take<T: DeserializeOwned>(
+        &self,
+        kind: &str,
+        secret: &str,
+    ) -> Result<Option<T>, StoreError> {
         Ok(self
             .store
-            .take(&self.namespace, &key(state))
+            .take(&self.namespace, &key(kind, secret))
             .await?
-            .and_then(|bytes| decode_record(&bytes, "OAuth sign-in")))
+            .and_then(|bytes| decode_record(&bytes, kind)))
     }
 }

@@ -8,8 +8,7 @@ use pow_core::messages::MessageArg;
 use pow_core::session::CookieSessionExt as _;
 use pow_core::session::{self, SessionMetadata};
 use pow_core::token::secure_compare;
-use pow_core::users::validation::normalize_user_id;
-use pow_core::users::{run_blocking, Changeset, ChangesetAction, Params, User, Value};
+use pow_core::users::{run_blocking, Params, User, Value};
 use pow_core::views::{Field, FieldType, Form, Link, PageBody};
 use pow_core::web::{
     extension_path, flash, render_page, route_config, Action, Controller, FormData, Outcome, Page,
@@ -17,9 +16,13 @@ use pow_core::web::{
 use pow_core::{PowConfig, PowError};
 use serde::Deserialize;
 
-use crate::identities::{Identities, Identity, Insert};
+use crate::flow::{
+    self, check_sign_up, create_linked_user, find_user, identities, sign_up_params, Begin,
+    SignUpCheck,
+};
+use crate::identities::{Identity, Insert};
 use crate::provider::{Profile, Provider};
-use crate::store::{Attempt, Attempts};
+use crate::store::{Attempt, Records, ATTEMPT};
 use crate::{OAuth, OAuthError, NAME};
 
 const NEW_PATH: &str = "/auth/{provider}/new";
@@ -118,9 +121,7 @@ fn callback_url(req: &HttpRequest, config: &PowConfig, provider: &str) -> String
 
 /// The provider named in the path, or a `404`.
 fn find(ext: &OAuth, id: &str) -> Result<Provider, HttpResponse> {
-    ext.providers
-        .iter()
-        .find(|p| p.id == id)
+    ext.find(id)
         .cloned()
         .ok_or_else(|| HttpResponse::NotFound().finish())
 }
@@ -134,41 +135,27 @@ async fn begin(
     link_user: Option<i64>,
     back: String,
 ) -> Result<Outcome, PowError> {
-    let redirect_uri = callback_url(&ctl.req, &ctl.config, provider.id());
-    let (p, http, uri) = (provider.clone(), ext.http.clone(), redirect_uri.clone());
-    let started = run_blocking(move || Ok(p.start(&http, &uri))).await?;
-    let started = match started {
-        Ok(started) => started,
-        Err(err) => {
-            tracing::warn!(provider = provider.id(), error = %err, "OAuth provider unavailable");
-            flash::put_error(
-                &ctl.req,
-                message(ctl, "pow_oauth_provider_unavailable", provider),
-            );
-            return Ok(Outcome::redirect(&back));
-        }
-    };
-    let attempt = Attempt {
-        provider: provider.id().to_owned(),
+    let target = Begin {
+        redirect_uri: callback_url(&ctl.req, &ctl.config, provider.id()),
         link_user,
-        nonce: started.nonce,
-        pkce_verifier: started.pkce_verifier,
-        redirect_uri,
         request_path: ctl.request_path.clone(),
         api: false,
     };
-    Attempts::new(&ctl.config)
-        .put(&started.state, &attempt, ext.ttl)
-        .await?;
+    let Some(opened) = flow::open(&ctl.config, ext, provider, target).await? else {
+        flash::put_error(
+            &ctl.req,
+            message(ctl, "pow_oauth_provider_unavailable", provider),
+        );
+        return Ok(Outcome::redirect(&back));
+    };
     let mut held = held_states(&ctl.req, &ctl.config);
-    held.push(started.state);
+    held.push(opened.state);
     let excess = held.len().saturating_sub(MAX_PENDING_STATES);
     held.drain(..excess);
     ctl.req
         .cookie_session()
-        .insert(state_key(&ctl.config), held)
-        .map_err(|err| PowError::Other(format!("cannot write the cookie session: {err}")))?;
-    Ok(Outcome::redirect(&started.url))
+        .insert(state_key(&ctl.config), held)?;
+    Ok(Outcome::redirect(&opened.url))
 }
 
 async fn start_sign_in(
@@ -284,9 +271,9 @@ async fn take_attempt(
     } else {
         session.insert(key, held)
     };
-    written.map_err(|err| PowError::Other(format!("cannot write the cookie session: {err}")))?;
-    Ok(Attempts::new(config)
-        .take(state)
+    written?;
+    Ok(Records::new(config)
+        .take::<Attempt>(ATTEMPT, state)
         .await?
         .filter(|attempt| attempt.provider == provider.id() && !attempt.api))
 }
@@ -314,15 +301,9 @@ async fn callback(
     let Some(code) = query.code else {
         return refuse(&req, &provider, Refusal::Provider, linking).await;
     };
-    let (p, http, a) = (provider.clone(), ext.http.clone(), attempt.clone());
-    let finished = run_blocking(move || {
-        Ok(p.finish(&http, &a.redirect_uri, &code, &a.pkce_verifier, &a.nonce))
-    })
-    .await?;
-    let profile = match finished {
-        Ok(profile) => profile,
+    let (profile, identity) = match flow::finish(&config, &ext, &provider, &attempt, code).await? {
+        Ok(found) => found,
         Err(err) => {
-            tracing::warn!(provider = provider.id(), error = %err, "OAuth sign-in refused");
             let refusal = match err {
                 OAuthError::InvalidIdToken(_) => Refusal::Token,
                 _ => Refusal::Provider,
@@ -330,33 +311,13 @@ async fn callback(
             return refuse(&req, &provider, refusal, linking).await;
         }
     };
-    let identities = identities(&config)?;
-    let (id, uid) = (provider.id().to_owned(), profile.uid.clone());
-    let identity = {
-        let identities = std::sync::Arc::clone(&identities);
-        run_blocking(move || identities.get(&id, &uid)).await?
-    };
     match attempt.link_user {
-        Some(user_id) => link(&req, &ext, &provider, user_id, &profile, identity).await,
+        Some(user_id) => link(&req, &provider, user_id, &profile, identity).await,
         None => match identity {
             Some(identity) => sign_in(&req, &provider, identity, attempt).await,
             None => sign_up(&req, &ext, &provider, &profile, attempt).await,
         },
     }
-}
-
-pub(crate) fn identities(config: &PowConfig) -> Result<std::sync::Arc<Identities>, PowError> {
-    Identities::new(config).map(std::sync::Arc::new)
-}
-
-pub(crate) async fn find_user(
-    config: &PowConfig,
-    field: &str,
-    value: Value,
-) -> Result<Option<User>, PowError> {
-    let users = std::sync::Arc::clone(config.users()?);
-    let (cfg, field) = (config.clone(), field.to_owned());
-    run_blocking(move || users.get_by(&cfg, &field, &value)).await
 }
 
 /// Signs `user` in through `provider`. A user without a password has no other factor to
@@ -404,9 +365,7 @@ async fn sign_in(
                 flash::put_error(&ctl.req, message(ctl, "pow_oauth_invalid_state", provider));
                 return Ok(Outcome::redirect(&sign_in_path(ctl)));
             };
-            if user.is_disabled() {
-                return Err(PowError::AccountDisabled);
-            }
+            // A disabled user is refused by the sign-in itself.
             start_session(&ctl.req, &user, provider).await?;
             audit(ctl, "oauth.signed_in", user.id, provider);
             flash::put_info(&ctl.req, ctl.config.messages().signed_in(&ctl.lang));
@@ -416,88 +375,6 @@ async fn sign_in(
             ))
         })
         .await
-}
-
-/// What a sign-up from a provider profile may do.
-pub(crate) enum SignUpCheck {
-    /// Create the user with this (normalized) address.
-    Create(String),
-    /// Mail a staged sign-up to this address.
-    Staged(String),
-    /// Refuse, with this message key.
-    Refuse(&'static str),
-}
-
-/// The checks before a sign-up from `profile`. An address that belongs to an account is
-/// never linked silently: its owner signs in first and links from the account page.
-pub(crate) async fn check_sign_up(
-    config: &PowConfig,
-    profile: &Profile,
-    staged: bool,
-) -> Result<SignUpCheck, PowError> {
-    let email = profile.email.as_deref().map(normalize_user_id);
-    let Some(email) = email.filter(|e| !e.is_empty()) else {
-        return Ok(SignUpCheck::Refuse("pow_oauth_no_email"));
-    };
-    if find_user(config, "email", Value::Text(email.clone()))
-        .await?
-        .is_some()
-    {
-        return Ok(SignUpCheck::Refuse("pow_oauth_email_taken"));
-    }
-    if !profile.email_verified {
-        if staged {
-            return Ok(SignUpCheck::Staged(email));
-        }
-        if !config
-            .extensions()
-            .contains(pow_ext_email_confirmation::NAME)
-        {
-            // Nothing would prove the address: someone else's address must not become
-            // theirs through a provider that does not check it.
-            return Ok(SignUpCheck::Refuse("pow_oauth_email_unverified"));
-        }
-    }
-    Ok(SignUpCheck::Create(email))
-}
-
-/// The sign-up params from a profile: the address, and the name when shared.
-pub(crate) fn sign_up_params(email: &str, profile: &Profile) -> Params {
-    let mut params = Params::new();
-    params.insert("email".to_owned(), email.to_owned());
-    if let Some(name) = &profile.name {
-        params.insert("name".to_owned(), name.clone());
-    }
-    params
-}
-
-/// Creates the user of `params` and links the provider account to it, or neither: a
-/// refusal comes back as a message key.
-pub(crate) async fn create_linked_user(
-    config: &PowConfig,
-    provider: &Provider,
-    profile: &Profile,
-    params: Params,
-) -> Result<Result<User, &'static str>, PowError> {
-    let email = params.get("email").cloned();
-    let user = match create_user(config, params, profile.email_verified).await? {
-        Ok(user) => user,
-        Err(cs) if cs.errors.has("email", "taken") => return Ok(Err("pow_oauth_email_taken")),
-        Err(_) => return Ok(Err("pow_oauth_sign_up_incomplete")),
-    };
-    let identities = identities(config)?;
-    let (id, uid, user_id) = (provider.id().to_owned(), profile.uid.clone(), user.id);
-    let linked =
-        run_blocking(move || identities.insert(&id, &uid, user_id, email.as_deref())).await;
-    if matches!(linked, Ok(Insert::Linked)) {
-        return Ok(Ok(user));
-    }
-    // Linked meanwhile by another callback, or the write failed: the new user goes
-    // again, nothing half-made stays.
-    let (users, cfg) = (std::sync::Arc::clone(config.users()?), config.clone());
-    run_blocking(move || users.delete(&cfg, &user)).await?;
-    linked?;
-    Ok(Err("pow_oauth_invalid_state"))
 }
 
 /// A provider account nobody linked: a new user from the profile (see [`check_sign_up`]).
@@ -545,46 +422,6 @@ async fn sign_up(
         .await
 }
 
-/// A user without a password. An address the provider vouches for is provisioned and
-/// confirmed; another is signed up as by the sign-up form (email confirmation, when
-/// enabled, gives it a token and mails the link).
-async fn create_user(
-    config: &PowConfig,
-    params: Params,
-    verified: bool,
-) -> Result<Result<User, Changeset>, PowError> {
-    let users = std::sync::Arc::clone(config.users()?);
-    let cfg = config.clone();
-    let action = if verified {
-        ChangesetAction::Provision
-    } else {
-        ChangesetAction::Create
-    };
-    let created = run_blocking(move || {
-        let mut cs = Changeset::new(action, None, params);
-        cs.cast_user_id(&cfg);
-        cs.cast_fields(&cfg);
-        cs.run_hooks(&cfg);
-        users.apply(&cfg, cs)
-    })
-    .await?;
-    let user = match created {
-        Ok(user) => user,
-        Err(cs) => return Ok(Err(cs)),
-    };
-    if !verified
-        || !config
-            .extensions()
-            .contains(pow_ext_email_confirmation::NAME)
-    {
-        return Ok(Ok(user));
-    }
-    let cfg = config.clone();
-    let confirmed =
-        run_blocking(move || pow_ext_email_confirmation::confirm_user(&cfg, &user)).await?;
-    Ok(Ok(confirmed))
-}
-
 /// Ends a callback with an error the user can act on, on the sign-in page.
 async fn failed(
     req: &HttpRequest,
@@ -627,7 +464,6 @@ async fn staged_sign_up(
 /// The signed-in user linking a provider account.
 async fn link(
     req: &HttpRequest,
-    _ext: &OAuth,
     provider: &Provider,
     user_id: i64,
     profile: &Profile,

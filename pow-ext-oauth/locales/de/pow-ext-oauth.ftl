@@ -22,5 +22,4 @@ pow_oauth_linked_mail_subject = Ein { $provider }-Konto wurde mit Ihrem Konto ve
 pow_oauth_linked_mail_intro = Ein { $provider }-Konto wurde mit Ihrem Konto verknüpft. Es kann Sie ab jetzt anmelden.
 pow_oauth_unlinked_mail_subject = Ein { $provider }-Konto wurde von Ihrem Konto getrennt
 pow_oauth_unlinked_mail_intro = Ein { $provider }-Konto wurde von Ihrem Konto getrennt. Es kann Sie nicht mehr anmelden.
-pow_oauth_mail_not_you = Falls Sie das nicht waren, ändern Sie jetzt Ihr Passwort und prüfen Sie die Anmeldedienste auf Ihrer Kontoseite.
 pow_oauth_sign_up_incomplete = Ihr { $provider }-Konto hat nicht alles übermittelt, was für die Registrierung nötig ist. Bitte registrieren Sie sich mit Ihrer E-Mail-Adresse.

@@ -22,5 +22,4 @@ pow_oauth_linked_mail_subject = A { $provider } account was linked to your accou
 pow_oauth_linked_mail_intro = A { $provider } account was linked to your account. It can sign you in from now on.
 pow_oauth_unlinked_mail_subject = A { $provider } account was unlinked from your account
 pow_oauth_unlinked_mail_intro = A { $provider } account was unlinked from your account. It cannot sign you in any more.
-pow_oauth_mail_not_you = If this was not you, change your password and review the sign-in providers on your account page now.
 pow_oauth_sign_up_incomplete = Your { $provider } account did not share everything needed to sign up. Please sign up with your email address.

@@ -22,5 +22,4 @@ pow_oauth_linked_mail_subject = Un compte { $provider } a été associé à votr
 pow_oauth_linked_mail_intro = Un compte { $provider } a été associé à votre compte. Il peut désormais vous connecter.
 pow_oauth_unlinked_mail_subject = Un compte { $provider } a été dissocié de votre compte
 pow_oauth_unlinked_mail_intro = Un compte { $provider } a été dissocié de votre compte. Il ne peut plus vous connecter.
-pow_oauth_mail_not_you = Si ce n’était pas vous, changez votre mot de passe et vérifiez les services de connexion sur la page de votre compte.
 pow_oauth_sign_up_incomplete = Votre compte { $provider } n’a pas transmis tout ce qu’il faut pour l’inscription. Veuillez vous inscrire avec votre adresse e-mail.

@@ -1,0 +1,230 @@
+//! The work behind both front ends: beginning a sign-in at a provider, finishing it, and
+//! the sign-up checks and writes.
+
+use std::sync::Arc;
+
+use pow_core::users::validation::normalize_user_id;
+use pow_core::users::{run_blocking, Changeset, ChangesetAction, Params, User, Value};
+use pow_core::{PowConfig, PowError};
+
+use crate::identities::{Identities, Identity, Insert};
+use crate::provider::{Profile, Provider};
+use crate::store::{Attempt, Records, ATTEMPT};
+use crate::{OAuth, OAuthError};
+
+/// Where a sign-in returns and what it is for.
+pub(crate) struct Begin {
+    pub redirect_uri: String,
+    pub link_user: Option<i64>,
+    pub request_path: Option<String>,
+    pub api: bool,
+}
+
+/// A sign-in begun: the provider's consent page and the state it sends back.
+pub(crate) struct Opened {
+    pub url: String,
+    pub state: String,
+}
+
+/// Begins a sign-in at `provider` (discovery and the authorization URL on a blocking
+/// thread) and stores what the callback needs under the new state. `None` when the
+/// provider cannot be reached (logged).
+pub(crate) async fn open(
+    config: &PowConfig,
+    ext: &OAuth,
+    provider: &Provider,
+    begin: Begin,
+) -> Result<Option<Opened>, PowError> {
+    let (p, http, uri) = (
+        provider.clone(),
+        ext.http.clone(),
+        begin.redirect_uri.clone(),
+    );
+    let started = match run_blocking(move || Ok(p.start(&http, &uri))).await? {
+        Ok(started) => started,
+        Err(err) => {
+            tracing::warn!(provider = provider.id(), error = %err, "OAuth provider unavailable");
+            return Ok(None);
+        }
+    };
+    let attempt = Attempt {
+        provider: provider.id().to_owned(),
+        link_user: begin.link_user,
+        nonce: started.nonce,
+        pkce_verifier: started.pkce_verifier,
+        redirect_uri: begin.redirect_uri,
+        request_path: begin.request_path,
+        api: begin.api,
+    };
+    Records::new(config)
+        .put(ATTEMPT, &started.state, &attempt, ext.ttl)
+        .await?;
+    Ok(Some(Opened {
+        url: started.url,
+        state: started.state,
+    }))
+}
+
+/// Finishes a sign-in: trades `code` for the provider's profile (on a blocking thread) and
+/// finds the identity it names, if linked. The provider's refusal comes back as `Err`
+/// (logged).
+pub(crate) async fn finish(
+    config: &PowConfig,
+    ext: &OAuth,
+    provider: &Provider,
+    attempt: &Attempt,
+    code: String,
+) -> Result<Result<(Profile, Option<Identity>), OAuthError>, PowError> {
+    let (p, http, a) = (provider.clone(), ext.http.clone(), attempt.clone());
+    let finished = run_blocking(move || {
+        Ok(p.finish(&http, &a.redirect_uri, &code, &a.pkce_verifier, &a.nonce))
+    })
+    .await?;
+    let profile = match finished {
+        Ok(profile) => profile,
+        Err(err) => {
+            tracing::warn!(provider = provider.id(), error = %err, "OAuth sign-in refused");
+            return Ok(Err(err));
+        }
+    };
+    let identities = identities(config)?;
+    let (id, uid) = (provider.id().to_owned(), profile.uid.clone());
+    let identity = run_blocking(move || identities.get(&id, &uid)).await?;
+    Ok(Ok((profile, identity)))
+}
+
+pub(crate) fn identities(config: &PowConfig) -> Result<Arc<Identities>, PowError> {
+    Identities::new(config).map(Arc::new)
+}
+
+pub(crate) async fn find_user(
+    config: &PowConfig,
+    field: &str,
+    value: Value,
+) -> Result<Option<User>, PowError> {
+    let users = Arc::clone(config.users()?);
+    let (cfg, field) = (config.clone(), field.to_owned());
+    run_blocking(move || users.get_by(&cfg, &field, &value)).await
+}
+
+/// What a sign-up from a provider profile may do.
+pub(crate) enum SignUpCheck {
+    /// Create the user with this (normalized) address.
+    Create(String),
+    /// Mail a staged sign-up to this address.
+    Staged(String),
+    /// Refuse, with this message key.
+    Refuse(&'static str),
+}
+
+/// The checks before a sign-up from `profile`. An address that belongs to an account is
+/// never linked silently: its owner signs in first and links from the account page.
+pub(crate) async fn check_sign_up(
+    config: &PowConfig,
+    profile: &Profile,
+    staged: bool,
+) -> Result<SignUpCheck, PowError> {
+    let email = profile.email.as_deref().map(normalize_user_id);
+    let Some(email) = email.filter(|e| !e.is_empty()) else {
+        return Ok(SignUpCheck::Refuse("pow_oauth_no_email"));
+    };
+    if find_user(config, "email", Value::Text(email.clone()))
+        .await?
+        .is_some()
+    {
+        return Ok(SignUpCheck::Refuse("pow_oauth_email_taken"));
+    }
+    if !profile.email_verified {
+        if staged {
+            return Ok(SignUpCheck::Staged(email));
+        }
+        if !config
+            .extensions()
+            .contains(pow_ext_email_confirmation::NAME)
+        {
+            // Nothing would prove the address: someone else's address must not become
+            // theirs through a provider that does not check it.
+            return Ok(SignUpCheck::Refuse("pow_oauth_email_unverified"));
+        }
+    }
+    Ok(SignUpCheck::Create(email))
+}
+
+/// The sign-up params from a profile: the address, and the name when shared.
+pub(crate) fn sign_up_params(email: &str, profile: &Profile) -> Params {
+    let mut params = Params::new();
+    params.insert("email".to_owned(), email.to_owned());
+    if let Some(name) = &profile.name {
+        params.insert("name".to_owned(), name.clone());
+    }
+    params
+}
+
+/// Creates the user of `params` and links the provider account to it, or neither: a
+/// refusal comes back as a message key.
+pub(crate) async fn create_linked_user(
+    config: &PowConfig,
+    provider: &Provider,
+    profile: &Profile,
+    params: Params,
+) -> Result<Result<User, &'static str>, PowError> {
+    let email = params.get("email").cloned();
+    let user = match create_user(config, params, profile.email_verified).await? {
+        Ok(user) => user,
+        Err(cs) if cs.errors.has("email", "taken") => return Ok(Err("pow_oauth_email_taken")),
+        Err(_) => return Ok(Err("pow_oauth_sign_up_incomplete")),
+    };
+    let identities = identities(config)?;
+    let (id, uid, user_id) = (provider.id().to_owned(), profile.uid.clone(), user.id);
+    let linked =
+        run_blocking(move || identities.insert(&id, &uid, user_id, email.as_deref())).await;
+    if matches!(linked, Ok(Insert::Linked)) {
+        return Ok(Ok(user));
+    }
+    // Linked meanwhile by another callback, or the write failed: the new user goes
+    // again, nothing half-made stays.
+    let (users, cfg) = (Arc::clone(config.users()?), config.clone());
+    run_blocking(move || users.delete(&cfg, &user)).await?;
+    linked?;
+    Ok(Err("pow_oauth_invalid_state"))
+}
+
+/// A user without a password. An address the provider vouches for is provisioned and
+/// confirmed; another is signed up as by the sign-up form (email confirmation, when
+/// enabled, gives it a token and mails the link).
+async fn create_user(
+    config: &PowConfig,
+    params: Params,
+    verified: bool,
+) -> Result<Result<User, Changeset>, PowError> {
+    let users = Arc::clone(config.users()?);
+    let cfg = config.clone();
+    let action = if verified {
+        ChangesetAction::Provision
+    } else {
+        ChangesetAction::Create
+    };
+    let created = run_blocking(move || {
+        let mut cs = Changeset::new(action, None, params);
+        cs.cast_user_id(&cfg);
+        cs.cast_fields(&cfg);
+        cs.run_hooks(&cfg);
+        users.apply(&cfg, cs)
+    })
+    .await?;
+    let user = match created {
+        Ok(user) => user,
+        Err(cs) => return Ok(Err(cs)),
+    };
+    if !verified
+        || !config
+            .extensions()
+            .contains(pow_ext_email_confirmation::NAME)
+    {
+        return Ok(Ok(user));
+    }
+    let cfg = config.clone();
+    let confirmed =
+        run_blocking(move || pow_ext_email_confirmation::confirm_user(&cfg, &user)).await?;
+    Ok(Ok(confirmed))
+}
