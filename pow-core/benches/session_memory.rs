@@ -8,7 +8,7 @@
 //! confirmation and invitation columns, a PBKDF2 hash).
 //! The resident set size of the process is read from `/proc/self/statm` before and after
 //! the fill, with every session still held; the difference over the session count is the
-//! cost of one session (its three records, their keys, the store's index and the cache's
+//! cost of one session (its two records, their keys, the store's index and the cache's
 //! bookkeeping). Each user has one session, so the shared user record is not amortised:
 //! this is the figure for many distinct users.
 //!
@@ -105,7 +105,9 @@ async fn fill(cache: &CredentialsCache, first: i64, count: usize, concurrency: u
     let mut puts = stream::iter(0..count)
         .map(|i| async move {
             let user = realistic_user(first + i as i64);
-            let session_id = generate_uuid();
+            // Shaped as pow-rs stores a browser session's id: 22 characters of a hash (128
+            // bits in base64url), then `.` and the user's id.
+            let session_id = format!("{}.{}", &generate_uuid().replace('-', "")[..22], user.id);
             cache
                 .put(&session_id, &user, &SessionMetadata::new())
                 .await
@@ -122,13 +124,12 @@ async fn fill(cache: &CredentialsCache, first: i64, count: usize, concurrency: u
     sample
 }
 
-/// Bytes of the three records of session `id` (of user `user_id`), keys included.
+/// Bytes of the two records of session `id` (of user `user_id`), keys included.
 async fn record_bytes(store: &dyn Store, id: &str, user_id: i64) -> (usize, usize) {
     let uid = user_id.to_string();
     let keys = [
-        Key::from(["session", id]),
-        Key::from(["user", uid.as_str()]),
         Key::from(["user", uid.as_str(), "session", id]),
+        Key::from(["user", uid.as_str()]),
     ];
     let (mut values, mut key_bytes) = (0, 0);
     for key in &keys {

@@ -46,7 +46,7 @@ pub fn assign_current_user(req: &impl HttpMessage, config: &PowConfig, user: Use
     let mut extensions = req.extensions_mut();
     extensions.insert(config.clone());
     extensions.insert(CurrentSession {
-        user,
+        user: std::sync::Arc::new(user),
         session_id: config.namespaced("assigned"),
         metadata: SessionMetadata::new(),
     });

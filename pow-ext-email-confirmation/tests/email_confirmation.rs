@@ -39,7 +39,7 @@ async fn home(req: HttpRequest) -> HttpResponse {
         flash.info.unwrap_or_default(),
         flash.error.unwrap_or_default(),
         user.as_ref().and_then(|u| u.email()).unwrap_or("none"),
-        user.as_ref().is_some_and(is_confirmed),
+        user.as_deref().is_some_and(is_confirmed),
     );
     HttpResponse::Ok()
         .content_type("text/plain; charset=utf-8")

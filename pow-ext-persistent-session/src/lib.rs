@@ -457,7 +457,7 @@ impl PersistentSession {
             ..SessionMetadata::with_fingerprint(record.fingerprint.clone())
         };
         req.extensions_mut().insert(CurrentSession {
-            user,
+            user: std::sync::Arc::new(user),
             // No session is stored for this request: signing it out deletes nothing.
             session_id: config.namespaced("persistent_session_grace"),
             metadata,

@@ -103,18 +103,24 @@ const RENEWAL_PURPOSE: &str = "api_renewal";
 
 /// The ids a token from a client may be stored under, one per secret of the key ring (the
 /// current one first): the token's keyed hash, and for a renewal token its chain suffix,
-/// kept in clear so a replay can be traced to its chain.
+/// kept in clear so a replay can be traced to its chain; for an access token its user's
+/// id, which places its session under its user.
 fn stored_ids(config: &PowConfig, purpose: &str, token: &str) -> Vec<String> {
-    let (secret, chain) = match (purpose, token.rsplit_once('~')) {
-        (RENEWAL_PURPOSE, Some((secret, chain))) => (secret, Some(chain)),
+    let (secret, suffix) = match (purpose, token.rsplit_once('~')) {
+        (RENEWAL_PURPOSE, Some((secret, chain))) => (secret, Some(format!("~{chain}"))),
+        // An access token's session id names its user, as a browser session's does.
+        (ACCESS_PURPOSE, _) => (
+            token,
+            crate::session::cookie_user_id(token).map(|user_id| format!(".{user_id}")),
+        ),
         _ => (token, None),
     };
     config
         .verifier()
         .token_digests(purpose, secret)
         .into_iter()
-        .map(|digest| match chain {
-            Some(chain) => format!("{digest}~{chain}"),
+        .map(|digest| match &suffix {
+            Some(suffix) => format!("{digest}{suffix}"),
             None => digest,
         })
         .collect()
@@ -198,7 +204,9 @@ impl Tokens {
         let now = now_ms();
         let (fingerprint, signed_in_at) = chain.unwrap_or_else(|| (generate_uuid(), now));
         // The client gets the tokens; the store keeps only their keyed hashes.
-        let access_token = new_session_id(&self.config);
+        // Ends in `.<user id>`, like a browser session's id: its session is found under its
+        // user (the hash below covers the whole token, so the ending cannot be changed).
+        let access_token = format!("{}.{}", new_session_id(&self.config), user.id);
         let access_id = stored_id(&self.config, ACCESS_PURPOSE, &access_token);
         let chain = crate::session::LiveSessionId::of(user.id, &fingerprint).chain;
         let renewal_token = self
@@ -298,8 +306,14 @@ impl Tokens {
             self.credentials.delete(&id).await?;
             return Ok(None);
         }
-        let Some(user) =
-            check_loaded(&self.config, &self.credentials, &id, user, &metadata).await?
+        let Some(user) = check_loaded(
+            &self.config,
+            &self.credentials,
+            &id,
+            Arc::new(user),
+            &metadata,
+        )
+        .await?
         else {
             return Ok(None);
         };

@@ -3,12 +3,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
-
-use super::live::{chain_key, LiveBus, LiveEvent, LiveSessionId, CHAINS};
-use super::metadata::{Device, SessionInfo, SessionMetadata};
+use super::live::{LiveBus, LiveEvent, LiveSessionId};
+use super::metadata::{SessionInfo, SessionMetadata};
+use super::records::{decode_session, decode_user, encode_session, encode_user, StoredSession};
 use crate::config::PowConfig;
-use crate::store::{decode_record, Key, Record, Store, StoreError, UserIndex};
+use crate::store::{Key, Record, Store, StoreError, UserIndex};
 
 use crate::users::User;
 
@@ -16,50 +15,11 @@ use crate::users::User;
 /// live one. A request never holds an id more than a couple of rotations old.
 const MAX_ROTATION_HOPS: usize = 4;
 
-/// Record 1: session id -> owner and metadata.
-#[derive(Serialize, Deserialize)]
-struct SessionRecord {
-    user_id: i64,
-    metadata: SessionMetadata,
-    /// Set on an id that was rotated: the id that replaced it. Such a record lives only
-    /// for the rotation grace period, is absent from the user's index and never renewed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    rotated_to: Option<String>,
-    /// With `rotated_to`: the nonce that, with the old cookie's secret id, gives the new
-    /// one (see [`next_cookie_id`](super::next_cookie_id)). Useless without the cookie.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    handoff: Option<String>,
-}
-
-/// Record 3: an entry of the user's session index.
-#[derive(Serialize, Deserialize)]
-struct IndexRecord {
-    inserted_at: i64,
-    fingerprint: String,
-    #[serde(default)]
-    signed_in_at: i64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    device: Option<Device>,
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    api: bool,
-}
-
-impl IndexRecord {
-    fn of(metadata: &SessionMetadata) -> Self {
-        Self {
-            inserted_at: metadata.inserted_at,
-            fingerprint: metadata.fingerprint.clone(),
-            signed_in_at: metadata.signed_in_at,
-            device: metadata.device.clone(),
-            api: metadata
-                .extra
-                .contains_key(crate::api::tokens::META_RENEWAL_TOKEN),
-        }
-    }
-}
+/// How long a claim to rotate a session id holds ([`CredentialsCache::claim_renewal`]).
+const CLAIM_TTL: Duration = Duration::from_secs(60);
 
 /// Decoded copies of recently read sessions, keyed by session id, so a request whose
-/// records are byte-for-byte unchanged skips JSON decoding. The store stays the source of
+/// records are byte-for-byte unchanged skips decoding. The store stays the source of
 /// truth: both records are read on every request and compared with the cached bytes.
 #[derive(Clone)]
 struct DecodeCache(moka::sync::Cache<String, Arc<Decoded>>);
@@ -67,8 +27,7 @@ struct DecodeCache(moka::sync::Cache<String, Arc<Decoded>>);
 struct Decoded {
     session_bytes: Vec<u8>,
     user_bytes: Vec<u8>,
-    user_id: i64,
-    user: User,
+    user: Arc<User>,
     metadata: SessionMetadata,
 }
 
@@ -82,7 +41,7 @@ const DECODE_CACHE_MAX_IDLE: Duration = Duration::from_secs(3600);
 pub(crate) struct Resolved {
     /// The live session id: the one asked for, or the one it was rotated to.
     pub session_id: String,
-    pub user: User,
+    pub user: Arc<User>,
     pub metadata: SessionMetadata,
     /// Whether the id asked for was rotated and only works during the grace period.
     pub via_rotation: bool,
@@ -93,15 +52,19 @@ pub(crate) struct Resolved {
 
 /// Sessions in the cache store.
 ///
-/// Each session writes four records in one batch, with the configured credentials TTL:
+/// A session is two records, written in one batch with the configured credentials TTL:
 ///
-/// 1. `["session", id]`: the owner's id and the [`SessionMetadata`];
+/// 1. `["user", user_id, "session", id]`: the session's [`SessionMetadata`]. Listing a
+///    user's sessions (and signing out everywhere) reads these; one of them is also what a
+///    signed-in request reads, together with
 /// 2. `["user", user_id]`: the user, shared by all of the user's sessions, so a put from
-///    one session refreshes the user the others see;
-/// 3. `["user", user_id, "session", id]`: the user's session index (issue time and
-///    fingerprint), used to list sessions and to sign out everywhere;
-/// 4. `["user", user_id, "chain", live id]`: the chain of sessions one sign-in started,
-///    alive until it ends ([`LiveSessions`](super::LiveSessions)).
+///    one session refreshes the user the others see. Everything but the password hash.
+///
+/// Both are a compact binary encoding, not JSON. The session ids pow-rs makes end in
+/// `.<user id>`, which tells where a session lives; an id without that ending also gets a
+/// pointer record `["session", id]` holding its user's id (an id ending in `.<digits>`
+/// has to name its own user). While a request rotates an id, `["user", user_id,
+/// "renewing", id]` marks the claim for a minute.
 ///
 /// Records live in the namespace `"credentials"` (`"<name>_credentials"` for a named
 /// setup), so two setups never see each other's sessions.
@@ -115,11 +78,11 @@ pub(crate) struct Resolved {
 /// let cache = CredentialsCache::new(&config);
 /// let user = User { id: 7, password_hash: None, inserted_at: chrono::Utc::now(),
 ///     updated_at: chrono::Utc::now(), fields: Default::default() };
-/// cache.put("session-1", &user, &SessionMetadata::new()).await?;
-/// assert_eq!(cache.sessions(7).await?, vec!["session-1".to_owned()]);
-/// assert_eq!(cache.get("session-1").await?.map(|(u, _)| u.id), Some(7));
+/// cache.put("session-1.7", &user, &SessionMetadata::new()).await?;
+/// assert_eq!(cache.sessions(7).await?, vec!["session-1.7".to_owned()]);
+/// assert_eq!(cache.get("session-1.7").await?.map(|(u, _)| u.id), Some(7));
 /// assert_eq!(cache.delete_user_sessions(7).await?, 1);
-/// assert!(cache.get("session-1").await?.is_none());
+/// assert!(cache.get("session-1.7").await?.is_none());
 /// # Ok::<_, Box<dyn std::error::Error>>(())
 /// # }).unwrap();
 /// ```
@@ -142,34 +105,27 @@ impl std::fmt::Debug for CredentialsCache {
     }
 }
 
-/// The index of each user's sessions.
+/// Each user's sessions.
 const SESSIONS: UserIndex = UserIndex::new("session");
+/// Claims to rotate a session id.
+const RENEWING: UserIndex = UserIndex::new("renewing");
 
-fn session_key(session_id: &str) -> Key {
-    Key(vec!["session".to_owned(), session_id.to_owned()])
+/// The user a session id names: pow-rs's ids end in `.<user id>`.
+fn named_user(session_id: &str) -> Option<i64> {
+    super::cookie_user_id(session_id)
 }
 
-/// The marker a cached user carries in `password_hash` when the user has a password.
-const PASSWORD_NOT_CACHED: &str = "";
-
-/// The bytes of `user` as cached: everything but the password hash, which never leaves the
-/// users table. A user with a password keeps `Some("")`, so "has a password" still reads
-/// right from a session; nothing compares or verifies a cached hash.
-fn cached_user(user: &User) -> Result<Vec<u8>, serde_json::Error> {
-    if user
-        .password_hash
-        .as_deref()
-        .is_none_or(|hash| hash == PASSWORD_NOT_CACHED)
-    {
-        return serde_json::to_vec(user);
-    }
-    let mut stripped = user.clone();
-    stripped.password_hash = Some(PASSWORD_NOT_CACHED.to_owned());
-    serde_json::to_vec(&stripped)
+/// Where the user of a session id that does not name one is kept.
+fn pointer_key(session_id: &str) -> Key {
+    Key(vec!["session".to_owned(), session_id.to_owned()])
 }
 
 fn user_key(user_id: i64) -> Key {
     Key(vec!["user".to_owned(), user_id.to_string()])
+}
+
+fn encoding_error(err: postcard::Error) -> StoreError {
+    StoreError::Backend(format!("cannot encode a session record: {err}"))
 }
 
 impl CredentialsCache {
@@ -217,46 +173,41 @@ impl CredentialsCache {
     /// Stores a session for `user`.
     ///
     /// First deletes the user's other sessions with the same fingerprint (a renewed
-    /// session replaces its predecessor), then writes the three records in one batch.
+    /// session replaces its predecessor), then writes the session and the user in one
+    /// batch.
     ///
     /// # Errors
-    /// The store's error.
+    /// The store's error; [`StoreError::Backend`] for an id ending in `.<digits>` that
+    /// names another user.
     pub async fn put(
         &self,
         session_id: &str,
         user: &User,
         metadata: &SessionMetadata,
     ) -> Result<(), StoreError> {
-        for (other, index) in self.index_entries(user.id).await? {
-            if other != session_id && index.fingerprint == metadata.fingerprint {
-                self.store
-                    .delete(&self.namespace, &session_key(&other))
-                    .await?;
-                self.store
-                    .delete(&self.namespace, &SESSIONS.key(user.id, &other))
-                    .await?;
+        if named_user(session_id).is_some_and(|named| named != user.id) {
+            return Err(StoreError::Backend(
+                "a session id ending in `.<digits>` must name the session's user".into(),
+            ));
+        }
+        for (other, record) in self.live_records(user.id).await? {
+            if other != session_id && record.fingerprint == metadata.fingerprint {
+                self.delete_record(user.id, &other).await?;
             }
         }
-        let records: Vec<Record> = vec![
-            (
-                session_key(session_id),
-                serde_json::to_vec(&SessionRecord {
-                    user_id: user.id,
-                    metadata: metadata.clone(),
-                    rotated_to: None,
-                    handoff: None,
-                })?,
-            ),
-            (user_key(user.id), cached_user(user)?),
+        let mut records: Vec<Record> = vec![
             (
                 SESSIONS.key(user.id, session_id),
-                serde_json::to_vec(&IndexRecord::of(metadata))?,
+                encode_session(&StoredSession::live(metadata)).map_err(encoding_error)?,
             ),
             (
-                chain_key(&LiveSessionId::of(user.id, &metadata.fingerprint)),
-                b"{}".to_vec(),
+                user_key(user.id),
+                encode_user(user).map_err(encoding_error)?,
             ),
         ];
+        if named_user(session_id).is_none() {
+            records.push((pointer_key(session_id), user.id.to_string().into_bytes()));
+        }
         self.store
             .put(&self.namespace, records, Some(self.ttl))
             .await
@@ -273,101 +224,88 @@ impl CredentialsCache {
         &self,
         session_id: &str,
     ) -> Result<Option<(User, SessionMetadata)>, StoreError> {
+        Ok(self.resolve(session_id).await?.map(|resolved| {
+            let user = Arc::try_unwrap(resolved.user).unwrap_or_else(|user| (*user).clone());
+            (user, resolved.metadata)
+        }))
+    }
+
+    /// The user whose session `session_id` is, if known.
+    async fn owner(&self, session_id: &str) -> Result<Option<i64>, StoreError> {
+        if let Some(user_id) = named_user(session_id) {
+            return Ok(Some(user_id));
+        }
         Ok(self
-            .resolve(session_id)
+            .store
+            .get(&self.namespace, &pointer_key(session_id))
             .await?
-            .map(|resolved| (resolved.user, resolved.metadata)))
+            .and_then(|bytes| std::str::from_utf8(&bytes).ok()?.parse().ok()))
     }
 
-    /// Like [`get`](Self::get), telling which live session the id stands for.
+    /// Like [`get`](Self::get), telling which live session the id stands for. A signed-in
+    /// request costs one store round trip: the session and its user are read together.
     pub(crate) async fn resolve(&self, session_id: &str) -> Result<Option<Resolved>, StoreError> {
-        self.resolve_hinted(session_id, None).await
-    }
-
-    /// [`resolve`](Self::resolve), reading the session and the user `user_hint` names in
-    /// one store round trip (the user read is only used when the session is that user's).
-    pub(crate) async fn resolve_hinted(
-        &self,
-        session_id: &str,
-        user_hint: Option<i64>,
-    ) -> Result<Option<Resolved>, StoreError> {
         let mut id = session_id.to_owned();
         let mut via_rotation = false;
         let mut handoffs = Vec::new();
-        let mut prefetched: Option<(i64, Option<Vec<u8>>)> = None;
         for _ in 0..=MAX_ROTATION_HOPS {
-            let session_bytes = match user_hint.filter(|_| !via_rotation) {
-                Some(hint) => {
-                    let mut values = self
-                        .store
-                        .get_many(&self.namespace, &[session_key(&id), user_key(hint)])
-                        .await?
-                        .into_iter();
-                    let session = values.next().flatten();
-                    prefetched = Some((hint, values.next().flatten()));
-                    session
-                }
-                None => self.store.get(&self.namespace, &session_key(&id)).await?,
+            let Some(user_id) = self.owner(&id).await? else {
+                return Ok(None);
             };
-            let Some(session_bytes) = session_bytes else {
+            let mut values = self
+                .store
+                .get_many(
+                    &self.namespace,
+                    &[SESSIONS.key(user_id, &id), user_key(user_id)],
+                )
+                .await?
+                .into_iter();
+            let (Some(session_bytes), user_bytes) =
+                (values.next().flatten(), values.next().flatten())
+            else {
                 return Ok(None);
             };
             let cached = self
                 .decoded
                 .as_ref()
                 .and_then(|cache| cache.0.get(id.as_str()))
-                .filter(|cached| cached.session_bytes == session_bytes);
-            let (user_id, metadata) = match &cached {
-                Some(cached) => (cached.user_id, None),
-                None => {
-                    let Some(record) = decode_record::<SessionRecord>(&session_bytes, "session")
-                    else {
-                        return Ok(None);
-                    };
-                    if let Some(next) = record.rotated_to {
-                        id = next;
-                        via_rotation = true;
-                        handoffs.extend(record.handoff);
-                        continue;
-                    }
-                    (record.user_id, Some(record.metadata))
-                }
-            };
-            let user_bytes = match prefetched.take() {
-                Some((hinted, bytes)) if hinted == user_id => bytes,
-                _ => self.store.get(&self.namespace, &user_key(user_id)).await?,
-            };
-            let Some(user_bytes) = user_bytes else {
-                return Ok(None);
-            };
-            if let Some(cached) = cached.filter(|cached| cached.user_bytes == user_bytes) {
+                .filter(|cached| {
+                    cached.session_bytes == session_bytes
+                        && user_bytes.as_ref() == Some(&cached.user_bytes)
+                });
+            if let Some(cached) = cached {
                 return Ok(Some(Resolved {
                     session_id: id,
-                    user: cached.user.clone(),
+                    user: Arc::clone(&cached.user),
                     metadata: cached.metadata.clone(),
                     via_rotation,
                     handoffs,
                 }));
             }
-            let metadata = match metadata {
-                Some(metadata) => metadata,
-                // Cached session record, changed user record.
-                None => match decode_record::<SessionRecord>(&session_bytes, "session") {
-                    Some(record) => record.metadata,
-                    None => return Ok(None),
-                },
-            };
-            let Some(user) = decode_record::<User>(&user_bytes, "user") else {
+            let Some(record) = decode_session(&session_bytes) else {
                 return Ok(None);
             };
+            if let Some(next) = record.rotated_to {
+                id = next;
+                via_rotation = true;
+                handoffs.extend(record.handoff);
+                continue;
+            }
+            let Some(user_bytes) = user_bytes else {
+                return Ok(None);
+            };
+            let Some(user) = decode_user(&user_bytes).filter(|user| user.id == user_id) else {
+                return Ok(None);
+            };
+            let metadata = record.metadata();
+            let user = Arc::new(user);
             if let Some(cache) = &self.decoded {
                 cache.0.insert(
                     id.clone(),
                     Arc::new(Decoded {
                         session_bytes,
                         user_bytes,
-                        user_id,
-                        user: user.clone(),
+                        user: Arc::clone(&user),
                         metadata: metadata.clone(),
                     }),
                 );
@@ -383,9 +321,9 @@ impl CredentialsCache {
         Ok(None)
     }
 
-    /// Deletes a session (its record and index entry). The shared user record is left to
-    /// expire. Deleting a recently rotated id also deletes the session that replaced it.
-    /// Deleting a missing session succeeds.
+    /// Deletes a session. The shared user record is left to expire. Deleting a recently
+    /// rotated id also deletes the session that replaced it. Deleting a missing session
+    /// succeeds.
     ///
     /// # Errors
     /// The store's error.
@@ -394,47 +332,60 @@ impl CredentialsCache {
     }
 
     /// Deletes a session that a session of the same chain replaces next (an API renewal):
-    /// the chain's live id stays valid and no end is announced.
+    /// no end is announced.
     pub(crate) async fn replace(&self, session_id: &str) -> Result<(), StoreError> {
         self.remove(session_id, false).await
     }
 
-    /// Ends the chain of sessions with `fingerprint` ([`LiveSessions`](super::LiveSessions)):
-    /// for a chain whose last session is already gone.
+    /// Announces the end of the chain of sessions with `fingerprint`
+    /// ([`LiveSessions`](super::LiveSessions)): for a chain whose last session is already
+    /// gone.
     pub(crate) async fn end_chain(
         &self,
         user_id: i64,
         fingerprint: &str,
     ) -> Result<(), StoreError> {
-        let live = LiveSessionId::of(user_id, fingerprint);
-        self.store
-            .delete(&self.namespace, &chain_key(&live))
-            .await?;
-        self.announce(LiveEvent::Ended(live)).await;
+        self.announce(LiveEvent::Ended(LiveSessionId::of(user_id, fingerprint)))
+            .await;
         Ok(())
     }
 
     async fn remove(&self, session_id: &str, ends_chain: bool) -> Result<(), StoreError> {
         let mut id = session_id.to_owned();
         for _ in 0..=MAX_ROTATION_HOPS {
-            let Some(bytes) = self.store.take(&self.namespace, &session_key(&id)).await? else {
+            let Some(user_id) = self.owner(&id).await? else {
                 return Ok(());
             };
-            let Some(record) = decode_record::<SessionRecord>(&bytes, "session") else {
-                return Ok(());
-            };
-            self.store
-                .delete(&self.namespace, &SESSIONS.key(record.user_id, &id))
+            let taken = self
+                .store
+                .take(&self.namespace, &SESSIONS.key(user_id, &id))
                 .await?;
+            if named_user(&id).is_none() {
+                self.store
+                    .delete(&self.namespace, &pointer_key(&id))
+                    .await?;
+            }
+            let Some(record) = taken.as_deref().and_then(decode_session) else {
+                return Ok(());
+            };
             match record.rotated_to {
                 Some(next) => id = next,
-                None if ends_chain => {
-                    return self
-                        .end_chain(record.user_id, &record.metadata.fingerprint)
-                        .await;
-                }
+                None if ends_chain => return self.end_chain(user_id, &record.fingerprint).await,
                 None => return Ok(()),
             }
+        }
+        Ok(())
+    }
+
+    /// Deletes the records of one session of `user_id`, announcing nothing.
+    async fn delete_record(&self, user_id: i64, session_id: &str) -> Result<(), StoreError> {
+        self.store
+            .delete(&self.namespace, &SESSIONS.key(user_id, session_id))
+            .await?;
+        if named_user(session_id).is_none() {
+            self.store
+                .delete(&self.namespace, &pointer_key(session_id))
+                .await?;
         }
         Ok(())
     }
@@ -445,21 +396,22 @@ impl CredentialsCache {
         }
     }
 
-    /// The ids of the user's live sessions (ids in their rotation grace period excluded).
+    /// The user's live sessions, most recently active first (ids in their rotation grace
+    /// period excluded).
     ///
     /// # Errors
     /// The store's error.
     pub async fn session_infos(&self, user_id: i64) -> Result<Vec<SessionInfo>, StoreError> {
         let mut infos: Vec<SessionInfo> = self
-            .index_entries(user_id)
+            .live_records(user_id)
             .await?
             .into_iter()
-            .map(|(id, index)| SessionInfo {
+            .map(|(id, record)| SessionInfo {
+                api: record.has_extra(crate::api::tokens::META_RENEWAL_TOKEN),
+                device: record.metadata().device.unwrap_or_default(),
                 id,
-                signed_in_at: index.signed_in_at,
-                last_seen_at: index.inserted_at,
-                device: index.device.unwrap_or_default(),
-                api: index.api,
+                signed_in_at: record.signed_in_at,
+                last_seen_at: record.inserted_at,
             })
             .collect();
         infos.sort_by_key(|info| std::cmp::Reverse(info.last_seen_at));
@@ -472,37 +424,35 @@ impl CredentialsCache {
     /// The store's error.
     pub async fn sessions(&self, user_id: i64) -> Result<Vec<String>, StoreError> {
         Ok(self
-            .index_entries(user_id)
+            .live_records(user_id)
             .await?
             .into_iter()
             .map(|(id, _)| id)
             .collect())
     }
 
+    /// Whether a session of the chain `live` exists ([`LiveSessions`](super::LiveSessions)).
+    pub(crate) async fn chain_alive(&self, live: &LiveSessionId) -> Result<bool, StoreError> {
+        Ok(self
+            .live_records(live.user_id)
+            .await?
+            .iter()
+            .any(|(_, record)| LiveSessionId::of(live.user_id, &record.fingerprint) == *live))
+    }
+
     /// Deletes every session of the user ("sign out everywhere") and returns how many
-    /// there were. Ids in their rotation grace period stop working with the session they
-    /// were rotated to.
+    /// there were. Ids in their rotation grace period stop working with them.
     ///
     /// # Errors
     /// The store's error.
     pub async fn delete_user_sessions(&self, user_id: i64) -> Result<usize, StoreError> {
-        let sessions = self.sessions(user_id).await?;
-        for id in &sessions {
-            self.store.delete(&self.namespace, &session_key(id)).await?;
-            self.store
-                .delete(&self.namespace, &SESSIONS.key(user_id, id))
-                .await?;
-        }
-        let chains = CHAINS
-            .entries::<serde_json::Value>(&*self.store, &self.namespace, user_id)
-            .await?;
-        for (chain, _) in chains {
-            self.store
-                .delete(&self.namespace, &CHAINS.key(user_id, &chain))
-                .await?;
+        let mut live = 0;
+        for (id, record) in self.records(user_id).await? {
+            self.delete_record(user_id, &id).await?;
+            live += usize::from(record.is_some_and(|r| r.rotated_to.is_none()));
         }
         self.announce(LiveEvent::AllEnded { user_id }).await;
-        Ok(sessions.len())
+        Ok(live)
     }
 
     /// Replaces the cached user shared by all of the user's sessions (after an update),
@@ -514,41 +464,40 @@ impl CredentialsCache {
         self.store
             .put(
                 &self.namespace,
-                vec![(user_key(user.id), cached_user(user)?)],
+                vec![(
+                    user_key(user.id),
+                    encode_user(user).map_err(encoding_error)?,
+                )],
                 Some(self.ttl),
             )
             .await
     }
 
-    /// Claims the right to rotate a session by taking its index entry: of concurrent
-    /// callers at most one gets `true`.
+    /// Claims the right to rotate a session id: of concurrent callers at most one gets
+    /// `true`. The claim lapses after a minute.
     pub(crate) async fn claim_renewal(
         &self,
         user_id: i64,
         session_id: &str,
     ) -> Result<bool, StoreError> {
-        Ok(self
-            .store
-            .take(&self.namespace, &SESSIONS.key(user_id, session_id))
-            .await?
-            .is_some())
+        self.store
+            .insert_if_absent(
+                &self.namespace,
+                (RENEWING.key(user_id, session_id), vec![1]),
+                Some(CLAIM_TTL.min(self.ttl)),
+            )
+            .await
     }
 
-    /// Puts back an index entry taken by [`claim_renewal`](Self::claim_renewal) when the
-    /// rotation could not finish.
+    /// Gives up a claim of [`claim_renewal`](Self::claim_renewal) when the rotation could
+    /// not finish.
     pub(crate) async fn release_renewal(
         &self,
         user_id: i64,
         session_id: &str,
-        metadata: &SessionMetadata,
     ) -> Result<(), StoreError> {
-        let index = serde_json::to_vec(&IndexRecord::of(metadata))?;
         self.store
-            .put(
-                &self.namespace,
-                vec![(SESSIONS.key(user_id, session_id), index)],
-                Some(self.ttl),
-            )
+            .delete(&self.namespace, &RENEWING.key(user_id, session_id))
             .await
     }
 
@@ -562,28 +511,46 @@ impl CredentialsCache {
         (new_id, handoff): (&str, Option<&str>),
         grace: Duration,
     ) -> Result<(), StoreError> {
-        let record = serde_json::to_vec(&SessionRecord {
-            user_id,
-            metadata: metadata.clone(),
+        let record = StoredSession {
             rotated_to: Some(new_id.to_owned()),
             handoff: handoff.map(str::to_owned),
-        })?;
+            ..StoredSession::live(metadata)
+        };
+        let mut records: Vec<Record> = vec![(
+            SESSIONS.key(user_id, old_id),
+            encode_session(&record).map_err(encoding_error)?,
+        )];
+        if named_user(old_id).is_none() {
+            records.push((pointer_key(old_id), user_id.to_string().into_bytes()));
+        }
         self.store
-            .put(
-                &self.namespace,
-                vec![(session_key(old_id), record)],
-                Some(grace.min(self.ttl)),
-            )
+            .put(&self.namespace, records, Some(grace.min(self.ttl)))
             .await
     }
 
-    async fn index_entries(&self, user_id: i64) -> Result<Vec<(String, IndexRecord)>, StoreError> {
-        let entries = SESSIONS
-            .entries(&*self.store, &self.namespace, user_id)
+    /// Every session record of the user, rotated ones included, as `(id, record)`; a record
+    /// that does not decode is `None`, so it can still be deleted.
+    async fn records(
+        &self,
+        user_id: i64,
+    ) -> Result<Vec<(String, Option<StoredSession>)>, StoreError> {
+        let records = self
+            .store
+            .all(&self.namespace, &SESSIONS.pattern(user_id))
             .await?;
-        Ok(entries
+        Ok(records
             .into_iter()
-            .filter_map(|(id, entry)| Some((id, entry?)))
+            .filter_map(|(key, bytes)| Some((key.0.into_iter().nth(3)?, decode_session(&bytes))))
+            .collect())
+    }
+
+    /// The user's sessions that are not rotated.
+    async fn live_records(&self, user_id: i64) -> Result<Vec<(String, StoredSession)>, StoreError> {
+        Ok(self
+            .records(user_id)
+            .await?
+            .into_iter()
+            .filter_map(|(id, record)| Some((id, record.filter(|r| r.rotated_to.is_none())?)))
             .collect())
     }
 }

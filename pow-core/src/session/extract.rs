@@ -2,6 +2,7 @@
 
 use std::future::{ready, Ready};
 use std::ops::Deref;
+use std::sync::Arc;
 
 use actix_web::dev::{Payload, ServiceRequest};
 use actix_web::error::InternalError;
@@ -25,7 +26,7 @@ use crate::users::User;
 /// }
 /// ```
 #[derive(Clone, Debug)]
-pub struct CurrentUser(pub User);
+pub struct CurrentUser(pub Arc<User>);
 
 impl Deref for CurrentUser {
     type Target = User;
@@ -52,7 +53,7 @@ impl FromRequest for CurrentUser {
 
 /// Extracts the signed-in user if there is one; never fails.
 #[derive(Clone, Debug)]
-pub struct MaybeUser(pub Option<User>);
+pub struct MaybeUser(pub Option<Arc<User>>);
 
 impl FromRequest for MaybeUser {
     type Error = std::convert::Infallible;
@@ -66,7 +67,7 @@ impl FromRequest for MaybeUser {
 /// Session accessors on requests, for handlers, middleware and guards alike.
 pub trait PowRequestExt {
     /// The signed-in user, if any.
-    fn current_user(&self) -> Option<User>;
+    fn current_user(&self) -> Option<Arc<User>>;
     /// The signed-in session, if any.
     fn current_session(&self) -> Option<CurrentSession>;
     /// The [`PowConfig`] serving the request, put there by
@@ -79,7 +80,7 @@ fn current_session_of(req: &impl HttpMessage) -> Option<CurrentSession> {
 }
 
 impl PowRequestExt for HttpRequest {
-    fn current_user(&self) -> Option<User> {
+    fn current_user(&self) -> Option<Arc<User>> {
         current_user(self)
     }
 
@@ -93,7 +94,7 @@ impl PowRequestExt for HttpRequest {
 }
 
 impl PowRequestExt for ServiceRequest {
-    fn current_user(&self) -> Option<User> {
+    fn current_user(&self) -> Option<Arc<User>> {
         self.extensions()
             .get::<CurrentSession>()
             .map(|current| current.user.clone())

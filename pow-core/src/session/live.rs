@@ -5,8 +5,8 @@
 //! the session's [`LiveSessionId`] instead ([`CurrentSession::live_id`]): stable from the
 //! sign-in to the sign-out, through renewals. Then:
 //!
-//! - [`LiveSessions::is_still_valid`] answers with one store read whether that session still
-//!   exists;
+//! - [`LiveSessions::is_still_valid`] answers whether that session still exists, from one
+//!   listing of the user's sessions;
 //! - [`LiveSessions::ended`] resolves as soon as it ends: signed out, revoked from the session
 //!   list or the admin API, signed out everywhere after a password change or reset, account
 //!   disabled or deleted, or expired;
@@ -46,7 +46,7 @@ use tokio::sync::{broadcast, OnceCell};
 use super::CurrentSession;
 use crate::config::PowConfig;
 use crate::error::PowError;
-use crate::store::{Broadcast, Key, Store};
+use crate::store::{Broadcast, Store};
 use crate::token::{generate_uuid, keyed_digest};
 
 /// How many events a slow subscriber may fall behind before it is told it missed some.
@@ -261,17 +261,14 @@ impl LiveSessions {
         self
     }
 
-    /// Whether the session still exists: one store read.
+    /// Whether the session still exists: one listing of the user's sessions.
     ///
     /// # Errors
     /// [`PowError::Store`] when the store fails.
     pub async fn is_still_valid(&self, id: &LiveSessionId) -> Result<bool, PowError> {
-        Ok(self
-            .config
-            .store()
-            .get(&self.namespace(), &chain_key(id))
-            .await?
-            .is_some())
+        Ok(super::CredentialsCache::new(&self.config)
+            .chain_alive(id)
+            .await?)
     }
 
     /// Every ended session of this setup from now on, on any node.
@@ -308,10 +305,6 @@ impl LiveSessions {
             }
         }
     }
-
-    fn namespace(&self) -> String {
-        self.config.namespaced("credentials")
-    }
 }
 
 /// The stream of [`LiveEvent`]s from [`LiveSessions::events`].
@@ -343,12 +336,3 @@ impl LiveEvents {
         }
     }
 }
-
-/// The record that says a chain of sessions is alive: written with every session of the
-/// chain, deleted when the chain ends.
-pub(crate) fn chain_key(id: &LiveSessionId) -> Key {
-    CHAINS.key(id.user_id, &id.chain)
-}
-
-/// The index of each user's live chains.
-pub(crate) const CHAINS: crate::store::UserIndex = crate::store::UserIndex::new("chain");

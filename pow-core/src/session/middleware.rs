@@ -12,10 +12,7 @@ use async_trait::async_trait;
 
 use super::auth_middleware::{AuthMiddleware, SessionSource};
 use super::credentials::CredentialsCache;
-use super::{
-    cookie_user_id, next_cookie_id, stored_session_id, write_session_id, CurrentSession,
-    SessionMetadata,
-};
+use super::{next_cookie_id, stored_session_id, write_session_id, CurrentSession, SessionMetadata};
 use crate::config::PowConfig;
 use crate::error::PowError;
 use crate::time::{duration_ms, now_ms};
@@ -116,10 +113,7 @@ impl CookieSource {
         };
         let Some(resolved) = self
             .credentials
-            .resolve_hinted(
-                &stored_session_id(config, &cookie_id),
-                cookie_user_id(&cookie_id),
-            )
+            .resolve(&stored_session_id(config, &cookie_id))
             .await?
         else {
             return Ok(None);
@@ -174,7 +168,7 @@ impl CookieSource {
                 // Best effort: let a later request try again.
                 let _ = self
                     .credentials
-                    .release_renewal(user.id, &resolved.session_id, &metadata)
+                    .release_renewal(user.id, &resolved.session_id)
                     .await;
                 return Err(err.into());
             }
@@ -221,9 +215,9 @@ pub(crate) async fn check_loaded(
     config: &PowConfig,
     credentials: &CredentialsCache,
     session_id: &str,
-    user: User,
+    user: Arc<User>,
     metadata: &SessionMetadata,
-) -> Result<Option<User>, PowError> {
+) -> Result<Option<Arc<User>>, PowError> {
     let settings = config.session();
     if let Some(max) = settings.absolute_lifetime {
         if now_ms().saturating_sub(metadata.signed_in_at) > duration_ms(max) {
@@ -238,7 +232,7 @@ pub(crate) async fn check_loaded(
     let reload_config = config.clone();
     let id = user.id;
     match run_blocking(move || users.get(&reload_config, id)).await? {
-        Some(fresh) => Ok(Some(fresh)),
+        Some(fresh) => Ok(Some(Arc::new(fresh))),
         None => {
             credentials.delete(session_id).await?;
             Ok(None)

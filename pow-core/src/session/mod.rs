@@ -83,6 +83,8 @@
 //!     );
 //! ```
 
+use std::sync::Arc;
+
 use actix_web::{HttpMessage, HttpRequest};
 
 use crate::config::PowConfig;
@@ -99,6 +101,7 @@ pub(crate) mod guard;
 pub(crate) mod live;
 mod metadata;
 mod middleware;
+mod records;
 mod response_cookies;
 
 #[doc(hidden)]
@@ -128,8 +131,8 @@ pub(crate) use middleware::check_loaded;
 /// The signed-in session of a request, kept in the request extensions.
 #[derive(Clone, Debug, PartialEq)]
 pub struct CurrentSession {
-    /// The signed-in user.
-    pub user: User,
+    /// The signed-in user, shared with the session cache (cloning it is cheap).
+    pub user: Arc<User>,
     /// The live session id (after any rotation during this request).
     pub session_id: String,
     /// The session's metadata.
@@ -141,14 +144,13 @@ pub fn config(req: &HttpRequest) -> Option<PowConfig> {
     req.extensions().get::<PowConfig>().cloned()
 }
 
-/// Whether the request has a signed-in user; cheaper than [`current_user`], which
-/// clones the user.
+/// Whether the request has a signed-in user.
 pub fn is_signed_in(req: &HttpRequest) -> bool {
     req.extensions().contains::<CurrentSession>()
 }
 
 /// The signed-in user, if any.
-pub fn current_user(req: &HttpRequest) -> Option<User> {
+pub fn current_user(req: &HttpRequest) -> Option<Arc<User>> {
     req.extensions()
         .get::<CurrentSession>()
         .map(|current| current.user.clone())
@@ -313,16 +315,20 @@ pub(crate) fn cookie_user_id(cookie_id: &str) -> Option<i64> {
 }
 
 /// The id the store keeps a browser session under: the SHA-256 of the id the cookie
-/// carries. A copy of the store holds no id a cookie could carry. (The cookie's id is 122
-/// random bits, so an unkeyed hash cannot be reversed, and it stays valid whichever
-/// secret of the key ring signed the cookie.) Prefixed with the setup's name, like every
-/// id of a named setup.
+/// carries, cut to 128 bits, then `.` and the user's id. A copy of the store holds no id a
+/// cookie could carry. (The cookie's id is 122 random bits, so an unkeyed hash cannot be
+/// reversed, and it stays valid whichever secret of the key ring signed the cookie.)
+/// Prefixed with the setup's name, like every id of a named setup.
 pub(crate) fn stored_session_id(config: &PowConfig, cookie_id: &str) -> String {
     use base64::Engine as _;
     use sha2::Digest as _;
-    config.namespaced(
-        &base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(cookie_id)),
-    )
+    let digest = sha2::Sha256::digest(cookie_id);
+    let id =
+        config.namespaced(&base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&digest[..16]));
+    match cookie_user_id(cookie_id) {
+        Some(user_id) => format!("{id}.{user_id}"),
+        None => id,
+    }
 }
 
 /// The cookie id that replaces `cookie_id` at a renewal with `handoff`: only a holder of
@@ -409,7 +415,7 @@ pub async fn sign_in_with(
     crate::web::csrf::rotate(&session);
     write_session_id(&session, &config, &cookie_id)?;
     req.extensions_mut().insert(CurrentSession {
-        user: user.clone(),
+        user: Arc::new(user.clone()),
         session_id,
         metadata,
     });

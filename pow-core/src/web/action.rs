@@ -252,7 +252,7 @@ impl Action {
             tracing::Span::current().record("user_id", user.id);
         }
         let mut ctl = Controller::new(req, &config, self.id, params);
-        ctl.current_user = signed_in;
+        ctl.current_user = signed_in.map(|user| User::clone(&user));
         ctl.format = self.format;
         // Rate limits and the account lock, before any password is hashed.
         let guard = match crate::limits::before_action(&ctl).await {
