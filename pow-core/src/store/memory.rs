@@ -1,114 +1,199 @@
-//! In-memory store on a concurrent cache with per-entry expiry.
+//! In-memory store: sorted maps of flat keys, with per-entry expiry and a memory bound.
 //!
-//! Values live in a [`moka`] cache keyed by (namespace, key). Each entry carries its own
-//! TTL, which restarts whenever the key is put again; an expired entry is never returned,
-//! and the cache reclaims it during its routine maintenance. A sorted index of keys next
-//! to the cache lets [`Store::all`] visit only the keys that share the pattern's leading
-//! exact segments, so listing one user's sessions does not scan every session.
+//! Entries live in a few shards, each a sorted map from a key flattened into one byte
+//! string (the namespace's number in the shard, then each segment, length-prefixed),
+//! followed by its expiry, to the shared value. The shard is chosen by the namespace and
+//! the key's first two segments: one user's `["user", id, ...]` keys share a shard, and
+//! keys sharing leading segments are one range of it, so [`Store::all`] visits only the
+//! keys that share the pattern's leading exact segments. An entry costs its key and value
+//! plus about 100 bytes (its slot in the map, the value's reference counts, the
+//! allocator's headers).
+//!
+//! A put restarts the entry's TTL; an expired entry is never returned. There is no
+//! background thread: expired entries are reclaimed when met, and each write sweeps a few
+//! entries on from where the previous one stopped. Past its capacity the store evicts
+//! expired entries first, then those closest to expiry.
 //!
 //! The store lives in one process: entries are lost on restart and not shared between
 //! nodes. Use a shared backend (Redis, a database) when running several nodes.
 
-use std::collections::BTreeSet;
+use std::borrow::Borrow;
+use std::collections::hash_map::RandomState;
+use std::collections::{BTreeMap, HashMap};
+use std::hash::BuildHasher;
 use std::ops::Bound;
-use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use moka::notification::RemovalCause;
-use moka::ops::compute::Op;
-use moka::sync::Cache as MokaCache;
-use moka::{Equivalent, Expiry};
 
 use super::{parse_counter, Key, KeyPattern, Record, Store, StoreError};
 
 /// Default bound on the bytes the store holds (keys and values): 256 MiB.
 pub const DEFAULT_CAPACITY_BYTES: u64 = 256 * 1024 * 1024;
-/// Bytes an entry is counted for besides its key and value (bookkeeping).
-const ENTRY_OVERHEAD_BYTES: usize = 96;
+/// Bytes an entry is counted for besides its key and value: its slot in the map, the
+/// value's reference counts, the expiry and the allocator's headers.
+const ENTRY_OVERHEAD_BYTES: u64 = 96;
 
-/// Longest TTL the store applies; longer ones are clamped (the cache refuses durations
-/// that could overflow its clock).
-const MAX_TTL: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+/// Number of shards (a power of two).
+const SHARDS: usize = 16;
+/// Entries of one shard examined per sweep step, and per shard in an eviction round.
+const SCAN_STEP: usize = 16;
+/// Steps a write's sweep takes at most: it goes on while a quarter of the entries it
+/// examined had expired.
+const SWEEP_MAX_STEPS: usize = 4;
+/// Expiry of an entry without TTL.
+const NEVER: u64 = u64::MAX;
+/// Room left before an encoded key for its namespace's number (a LEB128 `u32`).
+const ID_ROOM: usize = 5;
 
-/// A key inside one namespace (owned form, stored in the cache and the index).
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-struct NsKey {
-    namespace: String,
-    key: Key,
-}
+/// The entries of one shard: encoded key (see [`encode_segments`]) to value.
+type Map = BTreeMap<EntryKey, Arc<[u8]>>;
 
-/// Borrowed form of [`NsKey`] for lookups without allocating. Its derived `Hash` feeds
-/// the same data in the same order as `NsKey`'s (`&str` hashes as `String`).
-#[derive(Hash)]
-struct NsKeyRef<'a> {
-    namespace: &'a str,
-    key: &'a Key,
-}
+/// A key as a shard holds it: the encoded key, then its expiry (8 bytes, big-endian),
+/// in one allocation. Compared, and looked up, by the encoded key alone.
+struct EntryKey(Box<[u8]>);
 
-impl Equivalent<SharedKey> for NsKeyRef<'_> {
-    fn equivalent(&self, other: &SharedKey) -> bool {
-        self.namespace == other.namespace && *self.key == other.key
+impl EntryKey {
+    fn new(key: &[u8], expires: u64) -> Self {
+        let mut bytes = Vec::with_capacity(key.len() + 8);
+        bytes.extend_from_slice(key);
+        bytes.extend_from_slice(&expires.to_be_bytes());
+        Self(bytes.into_boxed_slice())
     }
-}
 
-/// A key as the cache and the index hold it: one allocation, shared by both.
-type SharedKey = Arc<NsKey>;
-
-impl NsKey {
-    /// The shared form of `key` in `namespace`, its strings trimmed to their length.
-    fn shared(namespace: &str, mut key: Key) -> SharedKey {
-        for segment in &mut key.0 {
-            segment.shrink_to_fit();
-        }
-        key.0.shrink_to_fit();
-        Arc::new(NsKey {
-            namespace: namespace.to_owned(),
+    fn parts(&self) -> (&[u8], u64) {
+        let (key, expires) = self.0.split_at(self.0.len().saturating_sub(8));
+        (
             key,
-        })
+            <[u8; 8]>::try_from(expires).map_or(0, u64::from_be_bytes),
+        )
+    }
+
+    fn key(&self) -> &[u8] {
+        self.parts().0
+    }
+
+    /// Nanoseconds after the store's epoch at which the entry expires ([`NEVER`]: none).
+    fn expires(&self) -> u64 {
+        self.parts().1
+    }
+
+    fn live(&self, now: u64) -> bool {
+        self.expires() > now
     }
 }
 
-#[derive(Clone)]
-struct Entry {
-    /// Shared, so reading an entry out of the cache copies no bytes until the caller's
-    /// own copy, and sized exactly (a `Vec` from a serializer carries spare capacity).
-    value: Arc<[u8]>,
-    ttl: Option<Duration>,
-    /// When the TTL runs out. The cache hides expired entries from reads, but hands them
-    /// out on removal; `take` checks this.
-    expires_at: Option<Instant>,
+impl Borrow<[u8]> for EntryKey {
+    fn borrow(&self) -> &[u8] {
+        self.key()
+    }
 }
 
-/// Expires each entry after its own TTL, counted from its latest put.
-struct EntryExpiry;
+impl PartialEq for EntryKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.key() == other.key()
+    }
+}
 
-impl Expiry<SharedKey, Entry> for EntryExpiry {
-    fn expire_after_create(
-        &self,
-        _key: &SharedKey,
-        value: &Entry,
-        _at: Instant,
-    ) -> Option<Duration> {
-        value.ttl
+impl Eq for EntryKey {}
+
+impl PartialOrd for EntryKey {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for EntryKey {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.key().cmp(other.key())
+    }
+}
+
+/// The namespaces of one shard's keys, numbered: a key starts with its namespace's number
+/// rather than its name. A number is freed with the namespace's last key in the shard.
+#[derive(Default)]
+struct Namespaces {
+    ids: HashMap<Box<str>, u32>,
+    /// By number: the name and its number of keys; `None` when free.
+    names: Vec<Option<(Box<str>, u64)>>,
+    free: Vec<u32>,
+}
+
+impl Namespaces {
+    fn id(&self, name: &str) -> Option<u32> {
+        self.ids.get(name).copied()
     }
 
-    fn expire_after_update(
-        &self,
-        _key: &SharedKey,
-        value: &Entry,
-        _at: Instant,
-        _remaining: Option<Duration>,
-    ) -> Option<Duration> {
-        value.ttl
+    /// The number of `name`, given one if it has none (it must then gain a key).
+    fn id_or_insert(&mut self, name: &str) -> u32 {
+        if let Some(id) = self.id(name) {
+            return id;
+        }
+        let id = match self.free.pop() {
+            Some(id) => id,
+            None => {
+                self.names.push(None);
+                u32::try_from(self.names.len() - 1).unwrap_or(u32::MAX)
+            }
+        };
+        if let Some(slot) = self.names.get_mut(id as usize) {
+            *slot = Some((name.into(), 0));
+        }
+        self.ids.insert(name.into(), id);
+        id
     }
+
+    fn add_key(&mut self, id: u32) {
+        if let Some(Some((_, keys))) = self.names.get_mut(id as usize) {
+            *keys += 1;
+        }
+    }
+
+    fn remove_key(&mut self, id: u32) {
+        let Some(slot) = self.names.get_mut(id as usize) else {
+            return;
+        };
+        if let Some((name, keys)) = slot {
+            *keys = keys.saturating_sub(1);
+            if *keys == 0 {
+                self.ids.remove(&**name);
+                *slot = None;
+                self.free.push(id);
+            }
+        }
+    }
+}
+
+#[derive(Default)]
+struct ShardData {
+    map: Map,
+    namespaces: Namespaces,
+    /// The last key a sweep or an eviction round examined; the next one goes on after it
+    /// (empty: from the first key).
+    cursor: Vec<u8>,
+}
+
+/// One shard, on a cache line of its own.
+#[derive(Default)]
+#[repr(align(64))]
+struct Shard(RwLock<ShardData>);
+
+/// What a [`MemoryStore::scan`] saw.
+struct Scan {
+    examined: usize,
+    expired: usize,
+    /// The live entry closest to expiry, if one expires before the bound given.
+    candidate: Option<(Box<[u8]>, u64)>,
 }
 
 /// In-memory [`Store`], the default backend.
 ///
 /// Safe to share between all actix workers; clone the `Arc` from [`MemoryStore::shared`].
-/// Memory is bounded by the TTLs: expired entries are reclaimed as the store is used.
-/// Records put with `ttl: None` stay until deleted.
+/// Memory is bounded by the TTLs and the capacity: expired entries are reclaimed as the
+/// store is used, and past the capacity entries are evicted. Records put with `ttl: None`
+/// stay until deleted or evicted.
 ///
 /// ```
 /// use std::time::Duration;
@@ -124,21 +209,24 @@ impl Expiry<SharedKey, Entry> for EntryExpiry {
 /// # }).unwrap();
 /// ```
 pub struct MemoryStore {
-    entries: MokaCache<SharedKey, Entry>,
-    /// Superset of the live keys, sorted; used by [`Store::all`].
-    ///
-    /// Invariant: a put inserts into the cache, then into the index; a key leaves the index
-    /// only under the write lock after the cache was seen without it. So every live key is
-    /// in the index once its put has returned.
-    index: RwLock<BTreeSet<SharedKey>>,
-    /// Keys the cache dropped on its own (expiry), waiting to leave the index.
-    evicted: Arc<Mutex<Vec<SharedKey>>>,
+    shards: [Shard; SHARDS],
+    /// Picks a key's shard; seeded per store, so keys cannot be chosen to crowd one shard.
+    hasher: RandomState,
+    /// Origin of the expiry times.
+    epoch: Instant,
+    max_bytes: u64,
+    /// Bytes held, as counted against `max_bytes`; changed under the shard's write lock.
+    bytes: AtomicU64,
+    /// The shard the next write sweeps.
+    next_sweep: AtomicUsize,
 }
 
 impl std::fmt::Debug for MemoryStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("MemoryStore")
-            .field("entries", &self.entries.entry_count())
+            .field("entries", &self.entry_count())
+            .field("weighted_size", &self.weighted_size())
+            .field("max_bytes", &self.max_bytes)
             .finish_non_exhaustive()
     }
 }
@@ -155,35 +243,19 @@ impl MemoryStore {
         Self::with_capacity(DEFAULT_CAPACITY_BYTES)
     }
 
-    /// A new, empty store holding at most about `max_bytes` of keys and values. Past it
-    /// the least useful entries are evicted (moka's TinyLFU policy) instead of memory
-    /// growing without bound: a flood of anonymous requests then costs some users their
-    /// sessions, never the process.
+    /// A new, empty store holding at most about `max_bytes` of keys, values and a fixed
+    /// overhead per entry. A write that goes past it evicts entries: the expired ones
+    /// first, then the live ones closest to expiry (for one TTL, the least recently
+    /// written) among a sample of each shard. A flood of anonymous requests then costs
+    /// some users their sessions, never the process.
     pub fn with_capacity(max_bytes: u64) -> Self {
-        let evicted: Arc<Mutex<Vec<SharedKey>>> = Arc::default();
-        let sink = Arc::clone(&evicted);
-        let entries = MokaCache::builder()
-            .max_capacity(max_bytes)
-            .weigher(|key: &SharedKey, entry: &Entry| {
-                let key_bytes: usize =
-                    key.namespace.len() + key.key.0.iter().map(String::len).sum::<usize>();
-                let bytes = key_bytes + entry.value.len() + ENTRY_OVERHEAD_BYTES;
-                u32::try_from(bytes).unwrap_or(u32::MAX)
-            })
-            .expire_after(EntryExpiry)
-            .eviction_listener(move |key: Arc<SharedKey>, _value, cause| {
-                // Replaced and explicitly removed keys are handled by the caller.
-                if matches!(cause, RemovalCause::Expired | RemovalCause::Size) {
-                    sink.lock()
-                        .unwrap_or_else(PoisonError::into_inner)
-                        .push(SharedKey::clone(&key));
-                }
-            })
-            .build();
         Self {
-            entries,
-            index: RwLock::default(),
-            evicted,
+            shards: std::array::from_fn(|_| Shard::default()),
+            hasher: RandomState::new(),
+            epoch: Instant::now(),
+            max_bytes,
+            bytes: AtomicU64::new(0),
+            next_sweep: AtomicUsize::new(0),
         }
     }
 
@@ -192,110 +264,234 @@ impl MemoryStore {
         Arc::new(Self::new())
     }
 
-    /// Approximate number of entries held, including expired ones not yet reclaimed.
+    /// Number of entries held, including expired ones not yet reclaimed.
     pub fn entry_count(&self) -> u64 {
-        self.entries.entry_count()
+        (0..SHARDS)
+            .map(|shard| self.read(shard).map.len() as u64)
+            .sum()
     }
 
-    /// Approximate bytes held (keys, values and bookkeeping), as counted against the
-    /// capacity. Pending evictions are applied first.
+    /// Bytes held (keys, values and a fixed overhead per entry), as counted against the
+    /// capacity, including expired entries not yet reclaimed.
     pub fn weighted_size(&self) -> u64 {
-        self.entries.run_pending_tasks();
-        self.entries.weighted_size()
+        self.bytes.load(Ordering::Relaxed)
     }
 
-    fn lookup<'a>(namespace: &'a str, key: &'a Key) -> NsKeyRef<'a> {
-        NsKeyRef { namespace, key }
-    }
-
-    /// Removes keys from the index that the cache no longer holds.
-    fn forget(&self, keys: impl IntoIterator<Item = SharedKey>) {
-        let mut keys = keys.into_iter().peekable();
-        if keys.peek().is_none() {
-            return;
+    /// The live value under `key`, shared with the store instead of copied.
+    pub fn get_shared(&self, namespace: &str, key: &Key) -> Option<Arc<[u8]>> {
+        let shard = self.shard_of(namespace, &key.0);
+        let mut encoded = encode_segments(&key.0);
+        let now = self.now();
+        {
+            let data = self.read(shard);
+            let id = data.namespaces.id(namespace)?;
+            match data.map.get_key_value(with_id(&mut encoded, id)) {
+                None => return None,
+                Some((entry, value)) if entry.live(now) => return Some(Arc::clone(value)),
+                Some(_) => {}
+            }
         }
-        let mut index = self.index.write().unwrap_or_else(PoisonError::into_inner);
-        for key in keys {
-            if !self.entries.contains_key(&key) {
-                index.remove(&key);
+        // Expired: reclaim it now, unless it was written again meanwhile.
+        let mut data = self.write(shard);
+        if let Some(id) = data.namespaces.id(namespace) {
+            let encoded = with_id(&mut encoded, id);
+            if data
+                .map
+                .get_key_value(encoded)
+                .is_some_and(|(entry, _)| !entry.live(now))
+            {
+                self.remove_entry(&mut data, encoded);
+            }
+        }
+        None
+    }
+
+    fn read(&self, shard: usize) -> RwLockReadGuard<'_, ShardData> {
+        self.shards[shard]
+            .0
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn write(&self, shard: usize) -> RwLockWriteGuard<'_, ShardData> {
+        self.shards[shard]
+            .0
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The shard of a key: a hash of its namespace and first two segments.
+    fn shard_of<S: AsRef<str>>(&self, namespace: &str, segments: &[S]) -> usize {
+        let segment = |i: usize| segments.get(i).map(AsRef::as_ref);
+        (self.hasher.hash_one((namespace, segment(0), segment(1))) as usize) & (SHARDS - 1)
+    }
+
+    /// Nanoseconds since the store's epoch.
+    fn now(&self) -> u64 {
+        u64::try_from(self.epoch.elapsed().as_nanos()).unwrap_or(NEVER)
+    }
+
+    fn expiry(now: u64, ttl: Option<Duration>) -> u64 {
+        ttl.map_or(NEVER, |ttl| {
+            now.saturating_add(u64::try_from(ttl.as_nanos()).unwrap_or(NEVER))
+        })
+    }
+
+    fn weight(key_len: usize, value_len: usize) -> u64 {
+        (key_len + value_len) as u64 + ENTRY_OVERHEAD_BYTES
+    }
+
+    /// Stores an entry in a locked shard (replacing the key's entry, if any), keeping the
+    /// byte and namespace counts. `encoded` comes from [`encode_segments`].
+    fn insert_entry(
+        &self,
+        data: &mut ShardData,
+        namespace: &str,
+        encoded: &mut [u8],
+        value: Arc<[u8]>,
+        expires: u64,
+    ) {
+        let id = data.namespaces.id_or_insert(namespace);
+        let key = with_id(encoded, id);
+        self.bytes
+            .fetch_add(Self::weight(key.len(), value.len()), Ordering::Relaxed);
+        // Removed first: `insert` would keep the old key, and its expiry.
+        match data.map.remove(key) {
+            Some(old) => {
+                self.bytes
+                    .fetch_sub(Self::weight(key.len(), old.len()), Ordering::Relaxed);
+            }
+            None => data.namespaces.add_key(id),
+        }
+        data.map.insert(EntryKey::new(key, expires), value);
+    }
+
+    /// Removes an entry of a locked shard, keeping the byte and namespace counts; returns
+    /// its value and expiry.
+    fn remove_entry(&self, data: &mut ShardData, key: &[u8]) -> Option<(Arc<[u8]>, u64)> {
+        let (entry, value) = data.map.remove_entry(key)?;
+        self.bytes
+            .fetch_sub(Self::weight(key.len(), value.len()), Ordering::Relaxed);
+        if let Some((id, _)) = split_id(key) {
+            data.namespaces.remove_key(id);
+        }
+        Some((value, entry.expires()))
+    }
+
+    /// Examines up to `budget` entries of a locked shard, going on from its cursor (and
+    /// round to its first key): removes the expired ones and reports the live one closest
+    /// to expiry, if it expires before `before` (`None`: any).
+    fn scan(&self, data: &mut ShardData, now: u64, budget: usize, before: Option<u64>) -> Scan {
+        let budget = budget.min(data.map.len());
+        let mut cursor = std::mem::take(&mut data.cursor);
+        let (after, wrapped) = if cursor.is_empty() {
+            (Bound::Unbounded, Bound::Excluded(&cursor[..]))
+        } else {
+            (Bound::Excluded(&cursor[..]), Bound::Included(&cursor[..]))
+        };
+        let entries = data
+            .map
+            .range::<[u8], _>((after, Bound::Unbounded))
+            .chain(data.map.range::<[u8], _>((Bound::Unbounded, wrapped)))
+            .take(budget);
+        let (mut dead, mut best, mut candidate, mut last) = (Vec::new(), before, None, None);
+        for (entry, _) in entries {
+            let (key, expires) = entry.parts();
+            last = Some(key);
+            if expires <= now {
+                dead.push(Box::<[u8]>::from(key));
+            } else if best.is_none_or(|best| expires < best) {
+                best = Some(expires);
+                candidate = Some(key);
+            }
+        }
+        let candidate = candidate.map(Box::<[u8]>::from).zip(best);
+        cursor.clear();
+        cursor.extend_from_slice(last.unwrap_or_default());
+        data.cursor = cursor;
+        for key in &dead {
+            self.remove_entry(data, key);
+        }
+        Scan {
+            examined: budget,
+            expired: dead.len(),
+            candidate,
+        }
+    }
+
+    /// After a write: sweeps the next shard for expired entries, a step at a time while a
+    /// quarter of what it examined had expired, then evicts if the store is over capacity.
+    fn after_write(&self) {
+        let now = self.now();
+        let shard = self.next_sweep.fetch_add(1, Ordering::Relaxed) & (SHARDS - 1);
+        {
+            let mut data = self.write(shard);
+            for _ in 0..SWEEP_MAX_STEPS {
+                let scan = self.scan(&mut data, now, SCAN_STEP, Some(0));
+                if scan.examined < SCAN_STEP || scan.expired * 4 < scan.examined {
+                    break;
+                }
+            }
+        }
+        self.make_room();
+    }
+
+    fn over_capacity(&self) -> bool {
+        self.bytes.load(Ordering::Relaxed) > self.max_bytes
+    }
+
+    /// Evicts entries until the store is back within its capacity. Each round examines
+    /// [`SCAN_STEP`] entries of every shard from its cursor, removes the expired ones, and
+    /// if that was not enough evicts the live entry closest to expiry among those seen
+    /// (as Redis' `volatile-ttl` does on a sample): bounded work for each write, and the
+    /// cursors move on, so every entry is in some round's sample.
+    fn make_room(&self) {
+        let first = self.next_sweep.load(Ordering::Relaxed);
+        while self.over_capacity() {
+            let now = self.now();
+            let mut victim: Option<(usize, Box<[u8]>, u64)> = None;
+            for offset in 0..SHARDS {
+                let shard = (first + offset) & (SHARDS - 1);
+                let before = victim.as_ref().map(|(_, _, expires)| *expires);
+                let scan = self.scan(&mut self.write(shard), now, SCAN_STEP, before);
+                if let Some((key, expires)) = scan.candidate {
+                    victim = Some((shard, key, expires));
+                }
+                if !self.over_capacity() {
+                    return;
+                }
+            }
+            let Some((shard, key, expires)) = victim else {
+                return;
+            };
+            let mut data = self.write(shard);
+            // Unless it was written again since the round saw it.
+            if data
+                .map
+                .get_key_value(&key[..])
+                .is_some_and(|(entry, _)| entry.expires() == expires)
+            {
+                self.remove_entry(&mut data, &key);
             }
         }
     }
 
-    /// Drops index entries of keys the cache expired since the last call.
-    fn sweep_evicted(&self) {
-        let dead = match self.evicted.try_lock() {
-            Ok(mut dead) if !dead.is_empty() => std::mem::take(&mut *dead),
-            _ => return,
-        };
-        self.forget(dead);
+    fn get_copy(&self, namespace: &str, key: &Key) -> Option<Vec<u8>> {
+        self.get_shared(namespace, key).map(|value| value.to_vec())
     }
 
-    fn insert(&self, namespace: &str, key: Key, value: Vec<u8>, ttl: Option<Duration>) {
-        let ns_key = NsKey::shared(namespace, key);
-        self.entries.insert(
-            SharedKey::clone(&ns_key),
-            Self::new_entry(value, ttl, Instant::now()),
-        );
-        self.index_key(ns_key);
-    }
-
-    fn new_entry(value: Vec<u8>, ttl: Option<Duration>, now: Instant) -> Entry {
-        let ttl = ttl.map(|t| t.min(MAX_TTL));
-        Entry {
-            value: Arc::from(value),
-            ttl,
-            expires_at: ttl.and_then(|ttl| now.checked_add(ttl)),
-        }
-    }
-
-    /// Adds `ns_key` to the index after its value went into the cache (see `index`).
-    fn index_key(&self, ns_key: SharedKey) {
-        let known = self
-            .index
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .contains(&ns_key);
-        if !known {
-            self.index
-                .write()
-                .unwrap_or_else(PoisonError::into_inner)
-                .insert(ns_key);
-        }
-    }
-
-    /// Runs `update` on the live entry under `ns_key` (or `None`) while holding the cache's
-    /// lock for that key; a returned entry replaces it. Returns what `update` reported.
-    fn compute<T>(
-        &self,
-        ns_key: &SharedKey,
-        update: impl FnOnce(Option<&Entry>, Instant) -> (Option<Entry>, T),
-    ) -> Result<T, StoreError> {
-        let mut report = None;
-        self.entries
-            .entry_by_ref(ns_key)
-            .and_compute_with(|current| {
-                let now = Instant::now();
-                let live = current
-                    .as_ref()
-                    .map(|entry| entry.value())
-                    .filter(|entry| entry.expires_at.is_none_or(|at| at > now));
-                let (next, result) = update(live, now);
-                report = Some(result);
-                match next {
-                    Some(entry) => Op::Put(entry),
-                    None => Op::Nop,
-                }
-            });
-        report.ok_or_else(|| StoreError::Backend("memory store: the update did not run".into()))
-    }
-
+    /// Removes `key` and returns its value if it was live.
     fn remove(&self, namespace: &str, key: &Key) -> Option<Vec<u8>> {
-        let removed = self.entries.remove(&Self::lookup(namespace, key));
-        self.forget([NsKey::shared(namespace, key.clone())]);
-        removed
-            .filter(|entry| entry.expires_at.is_none_or(|at| at > Instant::now()))
-            .map(|entry| entry.value.to_vec())
+        let shard = self.shard_of(namespace, &key.0);
+        let mut encoded = encode_segments(&key.0);
+        let value = {
+            let mut data = self.write(shard);
+            let now = self.now();
+            let id = data.namespaces.id(namespace)?;
+            self.remove_entry(&mut data, with_id(&mut encoded, id))
+                .filter(|(_, expires)| *expires > now)
+        };
+        value.map(|(value, _)| value.to_vec())
     }
 }
 
@@ -307,18 +503,57 @@ impl Store for MemoryStore {
         records: Vec<Record>,
         ttl: Option<Duration>,
     ) -> Result<(), StoreError> {
-        for (key, value) in records {
-            self.insert(namespace, key, value, ttl);
+        let mut entries: Vec<(usize, Vec<u8>, Arc<[u8]>)> = records
+            .into_iter()
+            .map(|(key, value)| {
+                let shard = self.shard_of(namespace, &key.0);
+                (shard, encode_segments(&key.0), Arc::from(value))
+            })
+            .collect();
+        // Stable: of two records for one key, the later one wins.
+        entries.sort_by_key(|(shard, _, _)| *shard);
+        {
+            // Every shard written stays locked until all the records are in, so readers
+            // see all of them or none. Locks are taken in shard order: no deadlock.
+            let mut locked: Vec<(usize, RwLockWriteGuard<'_, ShardData>)> = Vec::new();
+            let expires = Self::expiry(self.now(), ttl);
+            for (shard, mut encoded, value) in entries {
+                if locked.last().map(|(locked, _)| *locked) != Some(shard) {
+                    locked.push((shard, self.write(shard)));
+                }
+                if let Some((_, data)) = locked.last_mut() {
+                    self.insert_entry(data, namespace, &mut encoded, value, expires);
+                }
+            }
         }
-        self.sweep_evicted();
+        self.after_write();
         Ok(())
     }
 
     async fn get(&self, namespace: &str, key: &Key) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self
-            .entries
-            .get(&Self::lookup(namespace, key))
-            .map(|entry| entry.value.to_vec()))
+        Ok(self.get_copy(namespace, key))
+    }
+
+    async fn get_many(
+        &self,
+        namespace: &str,
+        keys: &[Key],
+    ) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
+        Ok(keys
+            .iter()
+            .map(|key| self.get_copy(namespace, key))
+            .collect())
+    }
+
+    async fn get_many_shared(
+        &self,
+        namespace: &str,
+        keys: &[Key],
+    ) -> Result<Vec<Option<Arc<[u8]>>>, StoreError> {
+        Ok(keys
+            .iter()
+            .map(|key| self.get_shared(namespace, key))
+            .collect())
     }
 
     async fn delete(&self, namespace: &str, key: &Key) -> Result<(), StoreError> {
@@ -331,36 +566,60 @@ impl Store for MemoryStore {
         namespace: &str,
         pattern: &[KeyPattern],
     ) -> Result<Vec<Record>, StoreError> {
-        self.sweep_evicted();
-        let prefix: Vec<String> = pattern
+        let leading: Vec<&str> = pattern
             .iter()
             .map_while(|p| match p {
-                KeyPattern::Exact(s) => Some(s.clone()),
+                KeyPattern::Exact(s) => Some(s.as_str()),
                 KeyPattern::Any => None,
             })
             .collect();
-        let start = NsKey {
-            namespace: namespace.to_owned(),
-            key: Key(prefix),
+        // A key's shard depends on its first two segments only: when the pattern fixes
+        // them, every match is in one shard.
+        let shards = if leading.len() >= pattern.len().min(2) {
+            let shard = self.shard_of(namespace, &leading);
+            shard..shard + 1
+        } else {
+            0..SHARDS
         };
-        let candidates: Vec<SharedKey> = {
-            let index = self.index.read().unwrap_or_else(PoisonError::into_inner);
-            index
-                .range::<NsKey, _>((Bound::Included(&start), Bound::Unbounded))
-                .take_while(|k| k.namespace == start.namespace && k.key.0.starts_with(&start.key.0))
-                .filter(|k| k.key.matches(pattern))
-                .cloned()
-                .collect()
-        };
-        let mut records = Vec::with_capacity(candidates.len());
-        let mut stale = Vec::new();
-        for candidate in candidates {
-            match self.entries.get(&candidate) {
-                Some(entry) => records.push((candidate.key.clone(), entry.value.to_vec())),
-                None => stale.push(candidate),
+        let mut prefix = encode_segments(&leading);
+        let now = self.now();
+        let mut records = Vec::new();
+        for shard in shards {
+            let (mut found, mut expired) = (Vec::new(), Vec::new());
+            {
+                let data = self.read(shard);
+                let Some(id) = data.namespaces.id(namespace) else {
+                    continue;
+                };
+                let prefix = with_id(&mut prefix, id);
+                let matches = data
+                    .map
+                    .range::<[u8], _>((Bound::Included(prefix), Bound::Unbounded))
+                    .map(|(entry, value)| (entry.parts(), value))
+                    .take_while(|((key, _), _)| key.starts_with(prefix))
+                    .filter(|((key, _), _)| matches_pattern(key, pattern));
+                for ((key, expires), value) in matches {
+                    if expires > now {
+                        found.push((decode_key(key), Arc::clone(value)));
+                    } else {
+                        expired.push(Box::<[u8]>::from(key));
+                    }
+                }
+            }
+            records.extend(found.into_iter().map(|(key, value)| (key, value.to_vec())));
+            if !expired.is_empty() {
+                let mut data = self.write(shard);
+                for key in expired {
+                    if data
+                        .map
+                        .get_key_value(&key[..])
+                        .is_some_and(|(entry, _)| !entry.live(now))
+                    {
+                        self.remove_entry(&mut data, &key);
+                    }
+                }
             }
         }
-        self.forget(stale);
         Ok(records)
     }
 
@@ -374,15 +633,23 @@ impl Store for MemoryStore {
         (key, value): Record,
         ttl: Option<Duration>,
     ) -> Result<bool, StoreError> {
-        let ns_key = NsKey::shared(namespace, key);
-        let inserted = self.compute(&ns_key, |current, now| match current {
-            Some(_) => (None, false),
-            None => (Some(Self::new_entry(value, ttl, now)), true),
-        })?;
-        if inserted {
-            self.index_key(ns_key);
-        }
-        self.sweep_evicted();
+        let shard = self.shard_of(namespace, &key.0);
+        let mut encoded = encode_segments(&key.0);
+        let inserted = {
+            let mut data = self.write(shard);
+            let now = self.now();
+            let taken = data.namespaces.id(namespace).is_some_and(|id| {
+                data.map
+                    .get_key_value(with_id(&mut encoded, id))
+                    .is_some_and(|(entry, _)| entry.live(now))
+            });
+            if !taken {
+                let expires = Self::expiry(now, ttl);
+                self.insert_entry(&mut data, namespace, &mut encoded, value.into(), expires);
+            }
+            !taken
+        };
+        self.after_write();
         Ok(inserted)
     }
 
@@ -393,33 +660,124 @@ impl Store for MemoryStore {
         by: u64,
         ttl: Option<Duration>,
     ) -> Result<u64, StoreError> {
-        let ns_key = NsKey::shared(namespace, key.clone());
-        let count = self.compute(&ns_key, |current, now| {
-            let Some(current) = current else {
-                return (
-                    Some(Self::new_entry(by.to_string().into_bytes(), ttl, now)),
-                    Ok(by),
-                );
+        let shard = self.shard_of(namespace, &key.0);
+        let mut encoded = encode_segments(&key.0);
+        let count = {
+            let mut data = self.write(shard);
+            let now = self.now();
+            let current = data.namespaces.id(namespace).and_then(|id| {
+                data.map
+                    .get_key_value(with_id(&mut encoded, id))
+                    .filter(|(entry, _)| entry.live(now))
+            });
+            let (count, expires) = match current {
+                // A live counter keeps its expiry: a fixed window.
+                Some((entry, value)) => (parse_counter(value)?.saturating_add(by), entry.expires()),
+                None => (by, Self::expiry(now, ttl)),
             };
-            let count = match parse_counter(&current.value) {
-                Ok(count) => count.saturating_add(by),
-                Err(err) => return (None, Err(err)),
-            };
-            // Keep the window: the cache restarts an updated entry's TTL, so hand it what
-            // is left of the current one.
-            let entry = Entry {
-                value: Arc::from(count.to_string().into_bytes()),
-                ttl: current
-                    .expires_at
-                    .map(|at| at.saturating_duration_since(now)),
-                expires_at: current.expires_at,
-            };
-            (Some(entry), Ok(count))
-        })??;
-        self.index_key(ns_key);
-        self.sweep_evicted();
+            let value = Arc::from(count.to_string().as_bytes());
+            self.insert_entry(&mut data, namespace, &mut encoded, value, expires);
+            count
+        };
+        self.after_write();
         Ok(count)
     }
+}
+
+/// `value` in LEB128 (7 bits a byte, low first; the high bit marks a next byte): the
+/// bytes and how many of them are used.
+fn varint(mut value: u64) -> ([u8; 10], usize) {
+    let mut bytes = [0; 10];
+    let mut len = 0;
+    for byte in &mut bytes {
+        *byte = (value & 0x7f) as u8;
+        value >>= 7;
+        len += 1;
+        if value == 0 {
+            break;
+        }
+        *byte |= 0x80;
+    }
+    (bytes, len)
+}
+
+/// Reads a LEB128 number off the front of `bytes`.
+fn read_varint(bytes: &[u8]) -> Option<(u64, &[u8])> {
+    let mut value = 0u64;
+    for (i, &byte) in bytes.iter().enumerate() {
+        value |= u64::from(byte & 0x7f).checked_shl(7 * u32::try_from(i).ok()?)?;
+        if byte & 0x80 == 0 {
+            return Some((value, &bytes[i + 1..]));
+        }
+    }
+    None
+}
+
+/// The segments of a key, each length-prefixed, after [`ID_ROOM`] bytes left for
+/// [`with_id`]. No two lists of segments share an encoding, and the keys that start with
+/// given segments are the ones whose encoding starts with theirs: one range of a shard.
+fn encode_segments<S: AsRef<str>>(segments: &[S]) -> Vec<u8> {
+    let len: usize = segments.iter().map(|s| s.as_ref().len() + 2).sum();
+    let mut encoded = Vec::with_capacity(ID_ROOM + len);
+    encoded.resize(ID_ROOM, 0);
+    for segment in segments {
+        let segment = segment.as_ref().as_bytes();
+        let (len, used) = varint(segment.len() as u64);
+        encoded.extend_from_slice(&len[..used]);
+        encoded.extend_from_slice(segment);
+    }
+    encoded
+}
+
+/// The key encoded by [`encode_segments`] in the namespace numbered `id`: the number,
+/// then the segments.
+fn with_id(encoded: &mut [u8], id: u32) -> &[u8] {
+    let (number, used) = varint(u64::from(id));
+    let start = ID_ROOM - used;
+    encoded[start..ID_ROOM].copy_from_slice(&number[..used]);
+    &encoded[start..]
+}
+
+/// The namespace number of a key, and its encoded segments.
+fn split_id(key: &[u8]) -> Option<(u32, &[u8])> {
+    let (id, segments) = read_varint(key)?;
+    Some((u32::try_from(id).ok()?, segments))
+}
+
+/// The segments of a key (after its namespace number).
+struct Segments<'a>(&'a [u8]);
+
+impl<'a> Iterator for Segments<'a> {
+    type Item = &'a [u8];
+
+    fn next(&mut self) -> Option<&'a [u8]> {
+        let (len, rest) = read_varint(self.0)?;
+        let (segment, rest) = rest.split_at_checked(usize::try_from(len).ok()?)?;
+        self.0 = rest;
+        Some(segment)
+    }
+}
+
+fn segments_of(key: &[u8]) -> Segments<'_> {
+    Segments(split_id(key).map_or(&[][..], |(_, segments)| segments))
+}
+
+/// The [`Key`] of a stored key.
+fn decode_key(key: &[u8]) -> Key {
+    Key(segments_of(key)
+        .map(|segment| String::from_utf8_lossy(segment).into_owned())
+        .collect())
+}
+
+/// Whether a stored key matches `pattern` (see [`Key::matches`]).
+fn matches_pattern(key: &[u8], pattern: &[KeyPattern]) -> bool {
+    let mut segments = segments_of(key);
+    pattern.iter().all(|p| {
+        segments.next().is_some_and(|segment| match p {
+            KeyPattern::Exact(s) => s.as_bytes() == segment,
+            KeyPattern::Any => true,
+        })
+    }) && segments.next().is_none()
 }
 
 #[cfg(test)]
@@ -428,49 +786,57 @@ mod tests {
 
     use super::*;
 
+    const HOUR: Option<Duration> = Some(Duration::from_secs(3600));
+
+    fn key(parts: &[&str]) -> Key {
+        Key(parts.iter().map(|s| (*s).to_owned()).collect())
+    }
+
+    /// Polls `done` until it holds, failing after a few seconds.
+    async fn eventually(what: &str, mut done: impl FnMut() -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !done() {
+            assert!(Instant::now() < deadline, "{what}");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
     #[actix_rt::test]
-    async fn index_forgets_deleted_and_expired_keys() {
+    async fn deleted_and_expired_keys_leave_the_store() {
         let store = MemoryStore::new();
         let ttl = Some(Duration::from_millis(30));
         store
-            .put("ns", vec![(Key::from(["a", "1"]), b"x".to_vec())], ttl)
+            .put("ns", vec![(key(&["a", "1"]), b"x".to_vec())], ttl)
             .await
             .unwrap();
         store
-            .put("ns", vec![(Key::from(["a", "2"]), b"y".to_vec())], None)
+            .put("ns", vec![(key(&["a", "2"]), b"y".to_vec())], None)
             .await
             .unwrap();
-        store.delete("ns", &Key::from(["a", "2"])).await.unwrap();
-        assert_eq!(store.index.read().unwrap().len(), 1);
+        store.delete("ns", &key(&["a", "2"])).await.unwrap();
+        assert_eq!(store.entry_count(), 1);
+        // Reading an expired entry reclaims it.
         let deadline = Instant::now() + Duration::from_secs(5);
-        while store
-            .get("ns", &Key::from(["a", "1"]))
-            .await
-            .unwrap()
-            .is_some()
-        {
+        while store.get("ns", &key(&["a", "1"])).await.unwrap().is_some() {
             assert!(Instant::now() < deadline, "entry never expired");
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
+        assert_eq!(store.entry_count(), 0);
+        assert_eq!(store.weighted_size(), 0);
         let all = store
             .all("ns", &[KeyPattern::exact("a"), KeyPattern::Any])
             .await
             .unwrap();
         assert!(all.is_empty());
-        assert!(store.index.read().unwrap().is_empty());
     }
 
     #[actix_rt::test]
-    async fn capacity_bounds_memory_and_evicted_keys_leave_the_index() {
+    async fn capacity_bounds_memory_and_evicted_keys_are_gone() {
         let store = MemoryStore::with_capacity(64 * 1024);
         for i in 0..1_000 {
-            let key = Key::from(["anonymous", &i.to_string()]);
+            let key = key(&["anonymous", &i.to_string()]);
             store
-                .put(
-                    "ns",
-                    vec![(key, vec![7; 1024])],
-                    Some(Duration::from_secs(3600)),
-                )
+                .put("ns", vec![(key, vec![7; 1024])], HOUR)
                 .await
                 .unwrap();
         }
@@ -484,23 +850,325 @@ mod tests {
             .await
             .unwrap();
         assert!(listed.len() < 70, "{} listed", listed.len());
-        // Listing dropped the evicted keys from the index.
-        assert_eq!(store.index.read().unwrap().len(), listed.len());
-        // What remains still reads back whole.
-        for (_, value) in listed {
-            assert_eq!(value, vec![7; 1024]);
+        assert!(listed.len() > 40, "{} listed", listed.len());
+        assert_eq!(store.entry_count(), listed.len() as u64);
+        // What remains still reads back whole, and nothing else does.
+        let mut readable = 0;
+        for i in 0..1_000 {
+            if let Some(value) = store
+                .get("ns", &key(&["anonymous", &i.to_string()]))
+                .await
+                .unwrap()
+            {
+                assert_eq!(value, vec![7; 1024]);
+                readable += 1;
+            }
+        }
+        assert_eq!(readable, listed.len());
+        // The latest entries are the ones kept: the others expire sooner.
+        assert!(store
+            .get("ns", &key(&["anonymous", "999"]))
+            .await
+            .unwrap()
+            .is_some());
+    }
+
+    #[actix_rt::test]
+    async fn eviction_takes_expired_entries_first_then_the_closest_to_expiry() {
+        // Fixed-width names: every entry weighs the same.
+        let name = |i: usize| format!("{i:02}");
+        let probe = MemoryStore::new();
+        probe
+            .put("ns", vec![(key(&["k", &name(0)]), vec![1; 100])], None)
+            .await
+            .unwrap();
+        let weight = probe.weighted_size();
+
+        // Room for 12 entries: 6 that will have expired, 3 expiring soon, 3 later. Fewer
+        // than an eviction round examines in a shard, so every round sees all of them.
+        let store = MemoryStore::with_capacity(12 * weight);
+        let start = Instant::now();
+        let put = |i: usize, ttl: Option<Duration>| {
+            store.put("ns", vec![(key(&["k", &name(i)]), vec![1; 100])], ttl)
+        };
+        for i in 0..6 {
+            put(i, Some(Duration::from_millis(20))).await.unwrap();
+        }
+        let expired = Instant::now() + Duration::from_millis(21);
+        for i in 6..9 {
+            put(i, HOUR).await.unwrap();
+        }
+        for i in 9..12 {
+            put(i, HOUR.map(|hour| hour * 2)).await.unwrap();
+        }
+        if start.elapsed() < Duration::from_millis(20) {
+            assert_eq!(store.entry_count(), 12);
+        }
+        tokio::time::sleep(expired.saturating_duration_since(Instant::now())).await;
+        // Six more entries: the expired ones make room.
+        for i in 12..18 {
+            put(i, HOUR.map(|hour| hour * 2)).await.unwrap();
+        }
+        assert!(store.weighted_size() <= 12 * weight);
+        for i in 6..18 {
+            assert!(
+                store.get_shared("ns", &key(&["k", &name(i)])).is_some(),
+                "{i}"
+            );
+        }
+        // Three more: the live entries closest to expiry go.
+        for i in 18..21 {
+            put(i, HOUR.map(|hour| hour * 2)).await.unwrap();
+        }
+        assert!(store.weighted_size() <= 12 * weight);
+        for i in 6..21 {
+            let kept = store.get_shared("ns", &key(&["k", &name(i)])).is_some();
+            assert_eq!(kept, i >= 9, "{i}");
         }
     }
 
+    #[actix_rt::test]
+    async fn writes_sweep_expired_entries() {
+        let store = MemoryStore::new();
+        for i in 0..1_000 {
+            store
+                .put(
+                    "ns",
+                    vec![(key(&["k", &i.to_string()]), vec![0; 64])],
+                    Some(Duration::from_millis(20)),
+                )
+                .await
+                .unwrap();
+        }
+        let full = store.entry_count();
+        assert!(full > 1, "{full}");
+        // No reads: only the writes' sweeps reclaim.
+        let mut ticks = 0;
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while store.entry_count() > 1 {
+            assert!(Instant::now() < deadline, "{} entries", store.entry_count());
+            store
+                .put("other", vec![(key(&["tick"]), Vec::new())], None)
+                .await
+                .unwrap();
+            ticks += 1;
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        assert!(ticks > 1);
+        let probe = MemoryStore::new();
+        probe
+            .put("other", vec![(key(&["tick"]), Vec::new())], None)
+            .await
+            .unwrap();
+        assert_eq!(store.weighted_size(), probe.weighted_size());
+    }
+
+    #[actix_rt::test]
+    async fn all_stays_within_the_prefix() {
+        let store = MemoryStore::new();
+        let records = |keys: &[&[&str]]| -> Vec<Record> {
+            keys.iter()
+                .map(|k| (key(k), k.join("/").into_bytes()))
+                .collect()
+        };
+        store
+            .put(
+                "ns",
+                records(&[
+                    &["user"],
+                    &["user", "1"],
+                    &["user", "1", "session", "a"],
+                    &["user", "1", "session", "a", "x"],
+                    &["user", "1", "session"],
+                    &["user", "10", "session", "b"],
+                    &["user1", "session", "c"],
+                ]),
+                HOUR,
+            )
+            .await
+            .unwrap();
+        // Namespaces that a plain concatenation would confuse with "ns" + ["user", ...].
+        for namespace in ["n", "nsuser", "ns1", "n\u{2}su"] {
+            store
+                .put(
+                    namespace,
+                    records(&[&["user", "1", "session", "z"], &["suser", "1"]]),
+                    HOUR,
+                )
+                .await
+                .unwrap();
+        }
+        let listed = |pattern: Vec<KeyPattern>| {
+            let store = &store;
+            async move {
+                let mut keys: Vec<String> = store
+                    .all("ns", &pattern)
+                    .await
+                    .unwrap()
+                    .into_iter()
+                    .map(|(key, value)| {
+                        assert_eq!(key.0.join("/").into_bytes(), value);
+                        key.0.join("/")
+                    })
+                    .collect();
+                keys.sort();
+                keys
+            }
+        };
+        let (exact, any) = (KeyPattern::exact, || KeyPattern::Any);
+        assert_eq!(
+            listed(vec![exact("user"), exact("1"), exact("session"), any()]).await,
+            ["user/1/session/a"]
+        );
+        assert_eq!(listed(vec![exact("user"), any()]).await, ["user/1"]);
+        assert_eq!(listed(vec![exact("user")]).await, ["user"]);
+        assert_eq!(
+            listed(vec![exact("user"), exact("1"), any()]).await,
+            ["user/1/session"]
+        );
+        assert_eq!(
+            listed(vec![exact("user"), any(), exact("session"), any()]).await,
+            ["user/1/session/a", "user/10/session/b"]
+        );
+        assert_eq!(
+            listed(vec![any(), any(), any()]).await,
+            ["user/1/session", "user1/session/c"]
+        );
+        assert!(listed(vec![exact("use"), any()]).await.is_empty());
+        assert!(listed(vec![exact("suser"), any()]).await.is_empty());
+        assert!(listed(vec![]).await.is_empty());
+    }
+
     #[test]
-    fn borrowed_key_hashes_like_owned_key() {
-        use std::hash::BuildHasher;
-        let state = std::collections::hash_map::RandomState::new();
-        let owned = NsKey::shared("ns", Key::from(["a", "b"]));
-        let borrowed = MemoryStore::lookup("ns", &owned.key);
-        // The cache hashes its `Arc<NsKey>` keys as the `NsKey` inside.
-        assert_eq!(state.hash_one(&owned), state.hash_one(&borrowed));
-        assert!(borrowed.equivalent(&owned));
-        assert!(!MemoryStore::lookup("other", &owned.key).equivalent(&owned));
+    fn one_users_keys_share_a_shard() {
+        let store = MemoryStore::new();
+        let user = store.shard_of("credentials", &["user", "42"]);
+        assert_eq!(
+            user,
+            store.shard_of("credentials", &["user", "42", "session", "a"])
+        );
+        assert_eq!(
+            user,
+            store.shard_of("credentials", &["user", "42", "chain", "c"])
+        );
+        // Sessions spread over the shards.
+        let spread: std::collections::BTreeSet<usize> = (0..200)
+            .map(|i| store.shard_of("credentials", &["session", &i.to_string()]))
+            .collect();
+        assert!(spread.len() > SHARDS / 2, "{spread:?}");
+    }
+
+    #[test]
+    fn encoded_keys_keep_segments_apart() {
+        let long = "x".repeat(300);
+        let cases: [(u32, Vec<&str>); 8] = [
+            (0, vec!["a", "b"]),
+            (0, vec!["ab"]),
+            (0, vec!["a", "b", ""]),
+            (0, vec!["", "a", "b"]),
+            (1, vec!["a", "b"]),
+            (300, vec!["a", "b"]),
+            (0, vec![long.as_str(), "b"]),
+            (0, vec![]),
+        ];
+        let encoded: Vec<Vec<u8>> = cases
+            .iter()
+            .map(|(id, parts)| with_id(&mut encode_segments(parts), *id).to_vec())
+            .collect();
+        for (i, ((id, parts), bytes)) in cases.iter().zip(&encoded).enumerate() {
+            assert_eq!(split_id(bytes).unwrap().0, *id);
+            assert_eq!(decode_key(bytes), key(parts));
+            for (j, other) in encoded.iter().enumerate() {
+                assert_eq!(i == j, bytes == other, "{i} {j}");
+            }
+        }
+        // A key starts with the encoding of its leading segments, and only its own.
+        let encode = |parts: &[&str]| with_id(&mut encode_segments(parts), 7).to_vec();
+        let full = encode(&["a", "b", "c"]);
+        assert!(full.starts_with(&encode(&["a", "b"])));
+        assert!(!full.starts_with(&encode(&["a", "bc"])));
+        assert!(!encode(&["ab", "c"]).starts_with(&encode(&["a"])));
+        // The expiry rides along with the key, which alone orders and finds the entry.
+        let entry = EntryKey::new(&full, 42);
+        assert_eq!(entry.parts(), (&full[..], 42));
+        assert!(entry == EntryKey::new(&full, NEVER));
+    }
+
+    #[actix_rt::test]
+    async fn namespace_numbers_are_freed_with_their_last_key() {
+        let store = MemoryStore::new();
+        let k = key(&["user", "1"]);
+        let shard = store.shard_of("a", &k.0);
+        let namespaces = |store: &MemoryStore| store.read(shard).namespaces.ids.len();
+        store
+            .put("a", vec![(k.clone(), b"1".to_vec())], None)
+            .await
+            .unwrap();
+        assert_eq!(namespaces(&store), 1);
+        store
+            .put("a", vec![(k.clone(), b"2".to_vec())], None)
+            .await
+            .unwrap();
+        store.delete("a", &k).await.unwrap();
+        assert_eq!(namespaces(&store), 0);
+        // Every way out frees it: take, expiry met by a read, counters.
+        store.incr("a", &k, 1, None).await.unwrap();
+        assert_eq!(store.take("a", &k).await.unwrap(), Some(b"1".to_vec()));
+        assert_eq!(namespaces(&store), 0);
+        store
+            .put(
+                "a",
+                vec![(k.clone(), b"3".to_vec())],
+                Some(Duration::from_millis(5)),
+            )
+            .await
+            .unwrap();
+        eventually("never expired", || store.get_shared("a", &k).is_none()).await;
+        assert_eq!(namespaces(&store), 0);
+        assert_eq!(store.weighted_size(), 0);
+        // A freed number goes to the next new namespace.
+        let mut numbers = Namespaces::default();
+        let (a, b) = (numbers.id_or_insert("a"), numbers.id_or_insert("b"));
+        numbers.add_key(a);
+        numbers.add_key(b);
+        numbers.add_key(a);
+        numbers.remove_key(a);
+        assert_eq!(numbers.id("a"), Some(a));
+        numbers.remove_key(a);
+        assert_eq!(numbers.id("a"), None);
+        assert_eq!(numbers.id_or_insert("c"), a);
+        assert_eq!(numbers.id("b"), Some(b));
+    }
+
+    #[actix_rt::test]
+    async fn get_shared_returns_the_stored_allocation() {
+        let store = MemoryStore::new();
+        let k = key(&["session", "a"]);
+        assert!(store.get_shared("ns", &k).is_none());
+        store
+            .put("ns", vec![(k.clone(), b"value".to_vec())], HOUR)
+            .await
+            .unwrap();
+        let first = store.get_shared("ns", &k).unwrap();
+        let second = store.get_shared("ns", &k).unwrap();
+        assert!(Arc::ptr_eq(&first, &second));
+        assert_eq!(&first[..], b"value");
+        assert!(store.get_shared("other", &k).is_none());
+        // A put stores a new value; the old one stays valid for its holders.
+        store
+            .put(
+                "ns",
+                vec![(k.clone(), b"new".to_vec())],
+                Some(Duration::from_millis(10)),
+            )
+            .await
+            .unwrap();
+        let third = store.get_shared("ns", &k).unwrap();
+        assert!(!Arc::ptr_eq(&first, &third));
+        assert_eq!(&first[..], b"value");
+        eventually("value never expired", || {
+            store.get_shared("ns", &k).is_none()
+        })
+        .await;
     }
 }

@@ -189,6 +189,23 @@ pub trait Store: Send + Sync + 'static {
         Ok(values)
     }
 
+    /// [`get_many`](Self::get_many) with the values shared: a backend that keeps values in
+    /// this process (the [`MemoryStore`]) hands out its own copy instead of copying the
+    /// bytes, so a signed-in request reads its records without copying them. The default
+    /// calls [`get_many`](Self::get_many).
+    async fn get_many_shared(
+        &self,
+        namespace: &str,
+        keys: &[Key],
+    ) -> Result<Vec<Option<Arc<[u8]>>>, StoreError> {
+        Ok(self
+            .get_many(namespace, keys)
+            .await?
+            .into_iter()
+            .map(|value| value.map(Arc::from))
+            .collect())
+    }
+
     /// Removes `key`. Removing a missing key succeeds.
     async fn delete(&self, namespace: &str, key: &Key) -> Result<(), StoreError>;
 
