@@ -117,6 +117,21 @@ def measure(server, path, cookie, extra_pid=None):
     }
 
 
+def session_memory():
+    """Bytes per active session, from the session_memory bench (memory store, and Redis
+    unless BENCH_SKIP_REDIS=1). Returns {name: value} of its `result` lines."""
+    env = dict(os.environ)
+    cmd = ["cargo", "bench", "-q", "-p", "pow-core", "--bench", "session_memory"]
+    if not SKIP_REDIS:
+        cmd[5:5] = ["--features", "redis"]
+        env["BENCH_REDIS_URL"] = REDIS_URL
+    out = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, check=True).stdout
+    return {
+        m.group(1): float(m.group(2))
+        for m in re.finditer(r"^result session_memory\.(\w+) ([\d.]+)$", out, re.M)
+    }
+
+
 def main():
     subprocess.run(
         ["cargo", "build", "--release", "-q", "-p", "pow-bench-hotpath"], cwd=ROOT, check=True
@@ -126,6 +141,7 @@ def main():
         "bare": Server(binary, "bare"),
         "cookie": Server(binary, "cookie"),
         "actix-cookie": Server(binary, "actix-cookie"),
+        "identity": Server(binary, "identity"),
         "memory": Server(binary, "pow"),
     }
     if not SKIP_REDIS:
@@ -137,6 +153,7 @@ def main():
             ("pow-rs cookie session alone, `/protected`", "cookie", "/protected", "cookie", False),
             ("actix-session signed cookie alone (pow-rs's former layer), `/protected`", "actix-cookie", "/protected", "actix-cookie", False),
             ("pow-rs cookie session alone, `/hello` without a cookie", "cookie", "/hello", None, False),
+            ("actix-identity + actix-session cookie store, `/protected` (best peer)", "identity", "/protected", "identity", False),
             ("pow-rs, memory store, signed-in `/protected`", "memory", "/protected", "memory", False),
             ("pow-rs, memory store, `/hello` with a session cookie", "memory", "/hello", "memory", False),
             ("pow-rs, memory store, `/hello` without a session", "memory", "/hello", None, False),
@@ -195,6 +212,20 @@ def main():
         f"- Load average at end: {os.getloadavg()[0]:.2f}",
         "",
     ]
+    memory = session_memory()
+    lines += [
+        "",
+        f"Memory per active session ({memory.get('sessions', 0):,.0f} sessions of distinct users, "
+        "each with the demo's user row; `cargo bench -p pow-core --bench session_memory`):",
+        "",
+        "| store | bytes per session | target |",
+        "| --- | --: | --: |",
+        f"| memory store (process RSS growth) | {memory.get('memory_rss_bytes_per_session', 0):,.0f} | 1,024 |",
+    ]
+    if "redis_bytes_per_session" in memory:
+        lines.append(
+            f"| Redis (`used_memory` growth) | {memory['redis_bytes_per_session']:,.0f} | 700 |"
+        )
     text = "\n".join(header + lines) + "\n"
     print(text)
     with open(os.path.join(HERE, "HOTPATH.md"), "w") as f:

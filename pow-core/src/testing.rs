@@ -48,7 +48,7 @@ pub fn assign_current_user(req: &impl HttpMessage, config: &PowConfig, user: Use
     extensions.insert(CurrentSession {
         user: std::sync::Arc::new(user),
         session_id: config.namespaced("assigned"),
-        metadata: SessionMetadata::new(),
+        metadata: std::sync::Arc::new(SessionMetadata::new()),
     });
 }
 

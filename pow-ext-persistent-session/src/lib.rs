@@ -282,7 +282,7 @@ impl PersistentSession {
         }
         let metadata = session::current_session(req)
             .filter(|current| current.user.id == user.id)
-            .map(|current| current.metadata)
+            .map(|current| SessionMetadata::clone(&current.metadata))
             .unwrap_or_default();
         let device = metadata
             .device
@@ -460,7 +460,7 @@ impl PersistentSession {
             user: std::sync::Arc::new(user),
             // No session is stored for this request: signing it out deletes nothing.
             session_id: config.namespaced("persistent_session_grace"),
-            metadata,
+            metadata: std::sync::Arc::new(metadata),
         });
         Ok(())
     }

@@ -7,6 +7,9 @@
 //!   without any store lookup.
 //! - `actix-cookie PORT`: the same with actix-session's signed cookie store, configured as
 //!   pow-rs configured it before it had its own (for comparison).
+//! - `identity PORT`: the best peer, actix-identity over actix-session's signed cookie
+//!   store: `POST /sign_in` logs an id in, `GET /protected` answers it through the
+//!   `Identity` extractor.
 //! - `pow PORT [REDIS_URL]`: the same `GET /hello` behind [`PowMiddleware`], `GET /protected`
 //!   behind [`RequireAuthenticated`] answering a tiny body after the session lookup, and
 //!   `POST /sign_in` signing the one seeded user in (to get a session cookie without forms).
@@ -73,6 +76,20 @@ async fn actix_cookie_protected(req: HttpRequest) -> HttpResponse {
     }
 }
 
+async fn identity_sign_in(req: HttpRequest) -> Result<HttpResponse, actix_web::Error> {
+    use actix_web::HttpMessage as _;
+    actix_identity::Identity::login(&req.extensions(), "1".to_owned())
+        .map_err(actix_web::error::ErrorInternalServerError)?;
+    Ok(HttpResponse::Ok().body("signed in"))
+}
+
+async fn identity_protected(user: Option<actix_identity::Identity>) -> HttpResponse {
+    match user.and_then(|user| user.id().ok()) {
+        Some(id) => HttpResponse::Ok().body(format!("hi {id}")),
+        None => HttpResponse::Unauthorized().finish(),
+    }
+}
+
 /// actix-session's signed cookie store as pow-rs configured it.
 fn actix_session_layer(
     config: &PowConfig,
@@ -117,14 +134,14 @@ async fn pow_config(redis: Option<&str>) -> Result<PowConfig, Box<dyn std::error
 #[actix_web::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let (mode, port) = match args.as_slice() {
-        [mode, port, ..] => (mode.as_str(), port.parse::<u16>()?),
-        _ => {
-            return Err(
-                "usage: pow-bench-hotpath bare|cookie|actix-cookie|pow PORT [REDIS_URL]".into(),
-            )
-        }
-    };
+    let (mode, port) =
+        match args.as_slice() {
+            [mode, port, ..] => (mode.as_str(), port.parse::<u16>()?),
+            _ => return Err(
+                "usage: pow-bench-hotpath bare|cookie|actix-cookie|identity|pow PORT [REDIS_URL]"
+                    .into(),
+            ),
+        };
     match mode {
         "bare" => {
             HttpServer::new(|| App::new().route("/hello", web::get().to(hello)))
@@ -159,6 +176,23 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                     .route("/hello", web::get().to(hello))
                     .route("/sign_in", web::post().to(actix_cookie_sign_in))
                     .route("/protected", web::get().to(actix_cookie_protected))
+            })
+            .workers(1)
+            .bind(("127.0.0.1", port))?
+            .run()
+            .await?;
+        }
+        "identity" => {
+            let config = PowConfig::builder("b".repeat(64))
+                .cookie_secure(false)
+                .build()?;
+            HttpServer::new(move || {
+                App::new()
+                    .wrap(actix_identity::IdentityMiddleware::default())
+                    .wrap(actix_session_layer(&config))
+                    .route("/hello", web::get().to(hello))
+                    .route("/sign_in", web::post().to(identity_sign_in))
+                    .route("/protected", web::get().to(identity_protected))
             })
             .workers(1)
             .bind(("127.0.0.1", port))?

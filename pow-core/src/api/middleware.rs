@@ -6,7 +6,6 @@ use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderMap};
 use actix_web::{HttpMessage, HttpResponse};
-use async_trait::async_trait;
 
 use super::error::{ApiError, ApiErrorHandler};
 use super::tokens::Tokens;
@@ -93,7 +92,6 @@ impl AuthMiddleware<BearerSource> {
     }
 }
 
-#[async_trait(?Send)]
 impl SessionSource for BearerSource {
     fn prepare(&self, req: &ServiceRequest) {
         req.extensions_mut().insert(ApiRequest);

@@ -320,7 +320,7 @@ impl Tokens {
         Ok(Some(CurrentSession {
             user,
             session_id: id,
-            metadata,
+            metadata: Arc::new(metadata),
         }))
     }
 

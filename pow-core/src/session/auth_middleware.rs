@@ -10,7 +10,6 @@ use std::sync::Arc;
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{forward_ready, Service, ServiceRequest, ServiceResponse, Transform};
 use actix_web::HttpMessage;
-use async_trait::async_trait;
 use futures_util::future::LocalBoxFuture;
 
 use super::guard::{ErrorHandler, ErrorHandlerRef};
@@ -20,7 +19,12 @@ use crate::config::PowConfig;
 use crate::error::PowError;
 
 /// Where an [`AuthMiddleware`] finds the session of a request, and how it answers.
-#[async_trait(?Send)]
+///
+/// Its futures run on the worker that got the request (actix' workers are single
+/// threaded), so they need not be `Send`, and they are not boxed: a request pays no
+/// allocation for them.
+// A `Send` bound on these futures would only get in the way (see above).
+#[allow(async_fn_in_trait)]
 pub trait SessionSource: Sized + 'static {
     /// Marks the request for this source (e.g. as an API request). Runs first.
     fn prepare(&self, _req: &ServiceRequest) {}

@@ -286,17 +286,19 @@ impl Settings {
             return None;
         }
         let (payload, tag) = value.split_once('.')?;
-        let tag = URL_SAFE_NO_PAD.decode(tag).ok()?;
+        let mut tag_bytes = [0u8; 48];
+        let tag_len = URL_SAFE_NO_PAD.decode_slice(tag, &mut tag_bytes).ok()?;
+        let tag = &tag_bytes[..tag_len];
         let resign = if self
             .tag(&self.current, payload.as_bytes())
-            .verify_slice(&tag)
+            .verify_slice(tag)
             .is_ok()
         {
             false
         } else if self
             .retired
             .iter()
-            .any(|mac| self.tag(mac, payload.as_bytes()).verify_slice(&tag).is_ok())
+            .any(|mac| self.tag(mac, payload.as_bytes()).verify_slice(tag).is_ok())
         {
             true
         } else {

@@ -1,6 +1,7 @@
 //! [`CredentialsCache`]: server-side session records in the cache store.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
 use super::live::{LiveBus, LiveEvent, LiveSessionId};
@@ -19,22 +20,63 @@ const MAX_ROTATION_HOPS: usize = 4;
 const CLAIM_TTL: Duration = Duration::from_secs(60);
 
 /// Decoded copies of recently read sessions, keyed by session id, so a request whose
-/// records are byte-for-byte unchanged skips decoding. The store stays the source of
-/// truth: both records are read on every request and compared with the cached bytes.
-#[derive(Clone)]
-struct DecodeCache(moka::sync::Cache<String, Arc<Decoded>>);
-
-struct Decoded {
-    session_bytes: Vec<u8>,
-    user_bytes: Vec<u8>,
-    user: Arc<User>,
-    metadata: SessionMetadata,
+/// records are unchanged skips decoding. The store stays the source of truth: both records
+/// are read on every request and compared with the cached ones (by pointer first: the
+/// [`MemoryStore`](crate::store::MemoryStore) hands out the same allocation until a value
+/// changes). A plain map in a few shards, emptied when full: no per-read bookkeeping.
+struct DecodeCache {
+    shards: Box<[RwLock<DecodeShard>]>,
 }
 
-/// Entries the decode cache holds at most (about 1 KiB each).
-const DECODE_CACHE_CAPACITY: u64 = 10_000;
-/// Longest time an unused entry stays in the decode cache.
-const DECODE_CACHE_MAX_IDLE: Duration = Duration::from_secs(3600);
+type DecodeShard = HashMap<String, Arc<Decoded>>;
+
+struct Decoded {
+    session_bytes: Arc<[u8]>,
+    user_bytes: Arc<[u8]>,
+    user: Arc<User>,
+    metadata: Arc<SessionMetadata>,
+}
+
+/// Entries the decode cache holds at most (about 1 KiB each), over all shards.
+const DECODE_CACHE_CAPACITY: usize = 16_384;
+const DECODE_CACHE_SHARDS: usize = 16;
+
+impl DecodeCache {
+    fn new() -> Self {
+        Self {
+            shards: (0..DECODE_CACHE_SHARDS)
+                .map(|_| RwLock::default())
+                .collect(),
+        }
+    }
+
+    /// The shard of `id`, by the last character of its hash part (ids are hashes, so
+    /// that character is random).
+    fn shard(&self, id: &str) -> &RwLock<DecodeShard> {
+        let hash_part = id.rsplit_once('.').map_or(id, |(hash, _)| hash);
+        let byte = hash_part.as_bytes().last().copied().unwrap_or(0);
+        &self.shards[usize::from(byte) % DECODE_CACHE_SHARDS]
+    }
+
+    fn get(&self, id: &str) -> Option<Arc<Decoded>> {
+        let shard = self
+            .shard(id)
+            .read()
+            .unwrap_or_else(PoisonError::into_inner);
+        shard.get(id).cloned()
+    }
+
+    fn insert(&self, id: String, decoded: Arc<Decoded>) {
+        let mut shard = self
+            .shard(&id)
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        if shard.len() >= DECODE_CACHE_CAPACITY / DECODE_CACHE_SHARDS && !shard.contains_key(&id) {
+            shard.clear();
+        }
+        shard.insert(id, decoded);
+    }
+}
 
 /// A session id resolved to the live session it grants.
 #[derive(Debug)]
@@ -42,7 +84,7 @@ pub(crate) struct Resolved {
     /// The live session id: the one asked for, or the one it was rotated to.
     pub session_id: String,
     pub user: Arc<User>,
-    pub metadata: SessionMetadata,
+    pub metadata: Arc<SessionMetadata>,
     /// Whether the id asked for was rotated and only works during the grace period.
     pub via_rotation: bool,
     /// The handoff nonces of the rotations followed, oldest first: they turn the cookie's
@@ -91,7 +133,7 @@ pub struct CredentialsCache {
     store: Arc<dyn Store>,
     namespace: String,
     ttl: Duration,
-    decoded: Option<DecodeCache>,
+    decoded: Option<Arc<DecodeCache>>,
     /// Where ended sessions are announced ([`LiveSessions`](super::LiveSessions)).
     live: Option<Arc<LiveBus>>,
 }
@@ -122,6 +164,12 @@ fn pointer_key(session_id: &str) -> Key {
 
 fn user_key(user_id: i64) -> Key {
     Key(vec!["user".to_owned(), user_id.to_string()])
+}
+
+/// Whether two values read from the store hold the same bytes: at once when they are the
+/// same allocation (a [`MemoryStore`](crate::store::MemoryStore) value read twice).
+fn same_bytes(a: &Arc<[u8]>, b: &Arc<[u8]>) -> bool {
+    Arc::ptr_eq(a, b) || a == b
 }
 
 fn encoding_error(err: postcard::Error) -> StoreError {
@@ -156,12 +204,7 @@ impl CredentialsCache {
     /// Keeps decoded copies of the sessions it reads (for the long-lived instance of the
     /// middleware; see [`DecodeCache`]).
     pub(crate) fn with_decode_cache(mut self) -> Self {
-        self.decoded = Some(DecodeCache(
-            moka::sync::Cache::builder()
-                .max_capacity(DECODE_CACHE_CAPACITY)
-                .time_to_idle(self.ttl.min(DECODE_CACHE_MAX_IDLE))
-                .build(),
-        ));
+        self.decoded = Some(Arc::new(DecodeCache::new()));
         self
     }
 
@@ -226,7 +269,9 @@ impl CredentialsCache {
     ) -> Result<Option<(User, SessionMetadata)>, StoreError> {
         Ok(self.resolve(session_id).await?.map(|resolved| {
             let user = Arc::try_unwrap(resolved.user).unwrap_or_else(|user| (*user).clone());
-            (user, resolved.metadata)
+            let metadata = Arc::try_unwrap(resolved.metadata)
+                .unwrap_or_else(|metadata| SessionMetadata::clone(&metadata));
+            (user, metadata)
         }))
     }
 
@@ -254,7 +299,7 @@ impl CredentialsCache {
             };
             let mut values = self
                 .store
-                .get_many(
+                .get_many_shared(
                     &self.namespace,
                     &[SESSIONS.key(user_id, &id), user_key(user_id)],
                 )
@@ -268,16 +313,18 @@ impl CredentialsCache {
             let cached = self
                 .decoded
                 .as_ref()
-                .and_then(|cache| cache.0.get(id.as_str()))
+                .and_then(|cache| cache.get(&id))
                 .filter(|cached| {
-                    cached.session_bytes == session_bytes
-                        && user_bytes.as_ref() == Some(&cached.user_bytes)
+                    same_bytes(&cached.session_bytes, &session_bytes)
+                        && user_bytes
+                            .as_ref()
+                            .is_some_and(|bytes| same_bytes(&cached.user_bytes, bytes))
                 });
             if let Some(cached) = cached {
                 return Ok(Some(Resolved {
                     session_id: id,
                     user: Arc::clone(&cached.user),
-                    metadata: cached.metadata.clone(),
+                    metadata: Arc::clone(&cached.metadata),
                     via_rotation,
                     handoffs,
                 }));
@@ -297,16 +344,16 @@ impl CredentialsCache {
             let Some(user) = decode_user(&user_bytes).filter(|user| user.id == user_id) else {
                 return Ok(None);
             };
-            let metadata = record.metadata();
+            let metadata = Arc::new(record.metadata());
             let user = Arc::new(user);
             if let Some(cache) = &self.decoded {
-                cache.0.insert(
+                cache.insert(
                     id.clone(),
                     Arc::new(Decoded {
                         session_bytes,
                         user_bytes,
                         user: Arc::clone(&user),
-                        metadata: metadata.clone(),
+                        metadata: Arc::clone(&metadata),
                     }),
                 );
             }

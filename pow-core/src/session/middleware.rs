@@ -8,7 +8,6 @@ use super::cookie::CookieSession as Session;
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::HttpMessage;
-use async_trait::async_trait;
 
 use super::auth_middleware::{AuthMiddleware, SessionSource};
 use super::credentials::CredentialsCache;
@@ -46,7 +45,6 @@ impl AuthMiddleware<CookieSource> {
     }
 }
 
-#[async_trait(?Send)]
 impl SessionSource for CookieSource {
     async fn load(&self, config: &PowConfig, req: &ServiceRequest) -> Result<(), PowError> {
         // No session cookie on the request: nothing to read, nothing to allocate.
@@ -159,7 +157,7 @@ impl CookieSource {
         {
             let renewed = SessionMetadata {
                 inserted_at: now,
-                ..metadata.clone()
+                ..SessionMetadata::clone(&metadata)
             };
             let handoff = crate::token::generate_uuid();
             let new_cookie_id = next_cookie_id(config, &cookie_id, &handoff);
@@ -195,7 +193,7 @@ impl CookieSource {
             return Ok(Some(CurrentSession {
                 user,
                 session_id: new_id,
-                metadata: renewed,
+                metadata: Arc::new(renewed),
             }));
         }
         // Not due, or a parallel request is rotating this id: serve the user as is.

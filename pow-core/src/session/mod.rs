@@ -135,8 +135,9 @@ pub struct CurrentSession {
     pub user: Arc<User>,
     /// The live session id (after any rotation during this request).
     pub session_id: String,
-    /// The session's metadata.
-    pub metadata: SessionMetadata,
+    /// The session's metadata, shared with the session cache (change it with
+    /// `Arc::make_mut`).
+    pub metadata: Arc<SessionMetadata>,
 }
 
 /// The [`PowConfig`] serving this request, put there by [`PowSessionMiddleware`].
@@ -274,7 +275,7 @@ pub async fn mark_fresh(req: &HttpRequest) -> Result<(), PowError> {
             "mark_fresh needs a signed-in session".into(),
         ));
     };
-    current.metadata.authenticated_at = Some(now_ms());
+    Arc::make_mut(&mut current.metadata).authenticated_at = Some(now_ms());
     CredentialsCache::new(&config)
         .put(&current.session_id, &current.user, &current.metadata)
         .await?;
@@ -322,13 +323,16 @@ pub(crate) fn cookie_user_id(cookie_id: &str) -> Option<i64> {
 pub(crate) fn stored_session_id(config: &PowConfig, cookie_id: &str) -> String {
     use base64::Engine as _;
     use sha2::Digest as _;
+    use std::fmt::Write as _;
     let digest = sha2::Sha256::digest(cookie_id);
-    let id =
-        config.namespaced(&base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&digest[..16]));
-    match cookie_user_id(cookie_id) {
-        Some(user_id) => format!("{id}.{user_id}"),
-        None => id,
+    // One allocation: a signed-in request computes this every time.
+    let mut id = config.namespaced("");
+    id.reserve(48);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode_string(&digest[..16], &mut id);
+    if let Some(user_id) = cookie_user_id(cookie_id) {
+        let _ = write!(id, ".{user_id}");
     }
+    id
 }
 
 /// The cookie id that replaces `cookie_id` at a renewal with `handoff`: only a holder of
@@ -417,7 +421,7 @@ pub async fn sign_in_with(
     req.extensions_mut().insert(CurrentSession {
         user: Arc::new(user.clone()),
         session_id,
-        metadata,
+        metadata: Arc::new(metadata),
     });
     Ok(())
 }

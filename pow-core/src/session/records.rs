@@ -89,7 +89,57 @@ struct CachedUser {
     has_password: bool,
     inserted_at: Timestamp,
     updated_at: Timestamp,
-    fields: Vec<(String, CachedValue)>,
+    fields: Vec<(FieldName, CachedValue)>,
+}
+
+/// A column name: a number for the columns of pow-rs and its extensions, which nearly
+/// every cached user has (the number is the position in [`KNOWN_FIELDS`]), else the name.
+#[derive(Debug, PartialEq, Serialize, Deserialize)]
+enum FieldName {
+    Known(u8),
+    Other(String),
+}
+
+/// The columns pow-rs and its extensions add to the users table, and common app columns.
+/// Append only: a cached user refers to these by position (a change of order needs a new
+/// [`VERSION`]).
+const KNOWN_FIELDS: &[&str] = &[
+    "email",
+    "disabled_at",
+    "email_confirmation_token",
+    "email_confirmation_token_sent_at",
+    "email_confirmed_at",
+    "unconfirmed_email",
+    "invitation_token",
+    "invitation_sent_at",
+    "invitation_accepted_at",
+    "invited_by_id",
+    "totp_enabled_at",
+    "totp_secret",
+    "totp_recovery_codes",
+    "username",
+    "name",
+    "display_name",
+    "role",
+    "locale",
+];
+
+impl FieldName {
+    fn of(name: &str) -> Self {
+        match KNOWN_FIELDS.iter().position(|known| *known == name) {
+            Some(index) => Self::Known(u8::try_from(index).unwrap_or(u8::MAX)),
+            None => Self::Other(name.to_owned()),
+        }
+    }
+
+    fn name(self) -> Option<String> {
+        match self {
+            Self::Known(index) => KNOWN_FIELDS
+                .get(usize::from(index))
+                .map(|n| (*n).to_owned()),
+            Self::Other(name) => Some(name),
+        }
+    }
 }
 
 /// Seconds and nanoseconds since the Unix epoch.
@@ -161,7 +211,7 @@ pub(crate) fn encode_user(user: &User) -> Result<Vec<u8>, postcard::Error> {
                 Value::Bool(flag) => CachedValue::Bool(*flag),
                 Value::Timestamp(at) => CachedValue::Timestamp(Timestamp::of(at)),
             };
-            (name.clone(), value)
+            (FieldName::of(name), value)
         })
         .collect();
     encode(&CachedUser {
@@ -186,7 +236,7 @@ pub(crate) fn decode_user(bytes: &[u8]) -> Option<User> {
             CachedValue::Bool(flag) => Value::Bool(flag),
             CachedValue::Timestamp(at) => Value::Timestamp(at.get()?),
         };
-        fields.insert(name, value);
+        fields.insert(name.name()?, value);
     }
     Some(User {
         id: cached.id,
@@ -216,6 +266,7 @@ mod tests {
                 ("admin".to_owned(), Value::Bool(true)),
                 ("confirmed_at".to_owned(), Value::Timestamp(at)),
                 ("invited_by_id".to_owned(), Value::Null),
+                ("shoe_size".to_owned(), Value::Int(44)),
             ]),
         }
     }
@@ -225,6 +276,9 @@ mod tests {
         let original = user();
         let bytes = encode_user(&original).unwrap();
         assert!(!bytes.windows(6).any(|w| w == b"pbkdf2"));
+        // pow-rs's own columns are numbers, others keep their names.
+        assert!(!bytes.windows(13).any(|w| w == b"invited_by_id"));
+        assert!(bytes.windows(9).any(|w| w == b"shoe_size"));
         let back = decode_user(&bytes).unwrap();
         assert_eq!(back.password_hash.as_deref(), Some(PASSWORD_NOT_CACHED));
         assert_eq!(

@@ -34,7 +34,7 @@ fn current_id(ctl: &Controller) -> Option<String> {
 }
 
 fn current_fingerprint(ctl: &Controller) -> Option<String> {
-    session::current_session(&ctl.req).map(|s| s.metadata.fingerprint)
+    session::current_session(&ctl.req).map(|s| s.metadata.fingerprint.clone())
 }
 
 fn describe(ctl: &Controller, info: &SessionInfo, current: bool) -> String {
