@@ -201,7 +201,8 @@ fn main() {
 fn redis_bytes(runtime: &tokio::runtime::Runtime, url: &str, sessions: usize) {
     use pow_core::store::RedisStore;
 
-    let prefix = format!("pow_bench_session_memory_{}", std::process::id());
+    // Short, as a deployment's prefix would be (`pow`): every key carries it.
+    let prefix = format!("psm{}", std::process::id());
     let client = redis::Client::open(url).unwrap();
     let mut admin = client.get_connection().unwrap();
     let used_memory = |con: &mut redis::Connection| -> u64 {
