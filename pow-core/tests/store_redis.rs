@@ -674,3 +674,67 @@ fn now_ms() -> u64 {
         .unwrap()
         .as_millis() as u64
 }
+
+/// Each thread sends its commands over a connection of its own, opened under the runtime
+/// that first used the store there. A runtime that shut down takes its connections with it:
+/// a later runtime on the same thread (as in a test suite) opens a new one instead of
+/// waiting on a dead one, and other threads are not affected.
+#[test]
+fn survives_the_runtime_that_first_used_it_on_a_thread() {
+    let Some(url) = redis_url() else { return };
+    let runtime = || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+    };
+    let first = runtime();
+    let store = Arc::new(
+        first
+            .block_on(RedisStore::connect(&url, &unique_prefix()))
+            .unwrap(),
+    );
+    let k = key(&["user", "1"]);
+    first
+        .block_on(store.put("ns", vec![(k.clone(), b"one".to_vec())], None))
+        .unwrap();
+    assert_eq!(
+        first.block_on(store.get("ns", &k)).unwrap().as_deref(),
+        Some(&b"one"[..])
+    );
+    drop(first);
+
+    let second = runtime();
+    let read = second.block_on(async {
+        tokio::time::timeout(Duration::from_secs(5), store.get("ns", &k)).await
+    });
+    assert_eq!(
+        read.expect("a dead runtime's connection was used")
+            .unwrap()
+            .as_deref(),
+        Some(&b"one"[..])
+    );
+
+    // Another thread, its own runtime and connection, sees the same data and writes too.
+    let other = Arc::clone(&store);
+    let k2 = k.clone();
+    std::thread::spawn(move || {
+        runtime().block_on(async {
+            assert_eq!(
+                other.get("ns", &k2).await.unwrap().as_deref(),
+                Some(&b"one"[..])
+            );
+            other
+                .put("ns", vec![(k2, b"two".to_vec())], None)
+                .await
+                .unwrap();
+        });
+    })
+    .join()
+    .unwrap();
+    assert_eq!(
+        second.block_on(store.get("ns", &k)).unwrap().as_deref(),
+        Some(&b"two"[..])
+    );
+    second.block_on(store.delete("ns", &k)).unwrap();
+}

@@ -29,14 +29,14 @@ const MGET_CHUNK: usize = 500;
 /// A connection to one server or to a cluster.
 #[derive(Clone)]
 enum Connection {
-    Single(ConnectionManager),
+    Single(Arc<SingleServer>),
     Cluster(ClusterConnection),
 }
 
 impl Connection {
     async fn query<T: FromRedisValue>(&self, cmd: &Cmd) -> Result<T, StoreError> {
         let result = match self {
-            Self::Single(conn) => cmd.query_async(&mut conn.clone()).await,
+            Self::Single(server) => cmd.query_async(&mut server.connection().await).await,
             Self::Cluster(conn) => cmd.query_async(&mut conn.clone()).await,
         };
         result.map_err(map_error)
@@ -44,10 +44,138 @@ impl Connection {
 
     async fn query_pipe<T: FromRedisValue>(&self, pipe: &Pipeline) -> Result<T, StoreError> {
         let result = match self {
-            Self::Single(conn) => pipe.query_async(&mut conn.clone()).await,
+            Self::Single(server) => pipe.query_async(&mut server.connection().await).await,
             Self::Cluster(conn) => pipe.query_async(&mut conn.clone()).await,
         };
         result.map_err(map_error)
+    }
+}
+
+/// One Redis server, with a connection of its own for every thread that runs requests.
+///
+/// A connection's I/O runs as a task on the runtime that opened it. Shared by all actix
+/// workers, one connection would run on the thread that built the store, and every
+/// command would hop to that thread and back (two wake-ups). So each worker thread opens
+/// its own connection on first use (under its own runtime), and commands stay on the
+/// thread that sends them. Until a thread's connection is open (or while opening it
+/// fails; it is tried again after [`LOCAL_RETRY`]), and outside any runtime, commands go
+/// through the shared connection.
+struct SingleServer {
+    /// Tells this store's connections apart from other stores' in a thread.
+    id: u64,
+    client: ::redis::Client,
+    config: ConnectionManagerConfig,
+    shared: ConnectionManager,
+}
+
+/// How long a thread whose own connection could not be opened waits before trying again.
+const LOCAL_RETRY: Duration = Duration::from_secs(5);
+
+/// A thread's own connection to one [`SingleServer`].
+struct LocalConnection {
+    store: u64,
+    server: std::sync::Weak<SingleServer>,
+    /// A task that never ends, on the runtime the connection was opened on: finished once
+    /// that runtime shut down (a test's), when the connection is dead too.
+    runtime: tokio::task::JoinHandle<()>,
+    state: LocalState,
+}
+
+impl Drop for LocalConnection {
+    fn drop(&mut self) {
+        self.runtime.abort();
+    }
+}
+
+enum LocalState {
+    /// Being opened since then (a request that was cancelled while opening it leaves this
+    /// behind: it is tried again after [`LOCAL_RETRY`]).
+    Opening(std::time::Instant),
+    Open(ConnectionManager),
+    Failed(std::time::Instant),
+}
+
+thread_local! {
+    static LOCAL_CONNECTIONS: std::cell::RefCell<Vec<LocalConnection>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+impl SingleServer {
+    fn new(
+        client: ::redis::Client,
+        config: ConnectionManagerConfig,
+        shared: ConnectionManager,
+    ) -> Self {
+        static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        Self {
+            id: NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+            client,
+            config,
+            shared,
+        }
+    }
+
+    /// The connection for a command sent from this thread.
+    async fn connection(self: &Arc<Self>) -> ConnectionManager {
+        enum Next {
+            Use(ConnectionManager),
+            Open,
+        }
+        let next = LOCAL_CONNECTIONS.with(|locals| {
+            let mut locals = locals.borrow_mut();
+            // Forget connections of dropped stores and of runtimes that shut down.
+            locals.retain(|local| local.server.strong_count() > 0 && !local.runtime.is_finished());
+            match locals
+                .iter()
+                .find(|local| local.store == self.id)
+                .map(|local| &local.state)
+            {
+                Some(LocalState::Open(conn)) => Next::Use(conn.clone()),
+                Some(LocalState::Opening(at) | LocalState::Failed(at))
+                    if at.elapsed() < LOCAL_RETRY =>
+                {
+                    Next::Use(self.shared.clone())
+                }
+                _ if tokio::runtime::Handle::try_current().is_err() => {
+                    Next::Use(self.shared.clone())
+                }
+                _ => {
+                    locals.retain(|local| local.store != self.id);
+                    locals.push(LocalConnection {
+                        store: self.id,
+                        server: Arc::downgrade(self),
+                        runtime: tokio::spawn(std::future::pending::<()>()),
+                        state: LocalState::Opening(std::time::Instant::now()),
+                    });
+                    Next::Open
+                }
+            }
+        });
+        if let Next::Use(conn) = next {
+            return conn;
+        }
+        let opened =
+            ConnectionManager::new_with_config(self.client.clone(), self.config.clone()).await;
+        let (state, conn) = match opened {
+            Ok(conn) => (LocalState::Open(conn.clone()), conn),
+            Err(err) => {
+                tracing::warn!(error = %err, "cannot open this thread's Redis connection yet; using the shared one");
+                (
+                    LocalState::Failed(std::time::Instant::now()),
+                    self.shared.clone(),
+                )
+            }
+        };
+        LOCAL_CONNECTIONS.with(|locals| {
+            if let Some(local) = locals
+                .borrow_mut()
+                .iter_mut()
+                .find(|local| local.store == self.id)
+            {
+                local.state = state;
+            }
+        });
+        conn
     }
 }
 
@@ -196,11 +324,11 @@ impl RedisStore {
             .set_number_of_retries(options.reconnect_attempts)
             .set_min_delay(Duration::from_millis(50))
             .set_max_delay(Duration::from_millis(500));
-        let manager = ConnectionManager::new_with_config(client.clone(), config)
+        let manager = ConnectionManager::new_with_config(client.clone(), config.clone())
             .await
             .map_err(map_error)?;
         Ok(Self {
-            conn: Connection::Single(manager),
+            conn: Connection::Single(Arc::new(SingleServer::new(client.clone(), config, manager))),
             prefix,
             subscriber: client,
         })
