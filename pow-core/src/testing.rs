@@ -234,9 +234,10 @@ pub fn test_redis_store(
     Ok(std::sync::Arc::new(store))
 }
 
-/// Every string a copy of `namespace` in `store` holds: each key segment and each JSON
-/// string in each value (keys of up to six segments). For tests that read a dump back and
-/// try each string as a token.
+/// Every string a copy of `namespace` in `store` holds: each key segment, and each JSON
+/// string in each value, or for a value that is not JSON (a binary record) each run of six
+/// or more printable characters (keys of up to six segments). For tests that read a dump
+/// back and try each string as a token.
 ///
 /// # Errors
 /// The store's error.
@@ -257,8 +258,14 @@ pub async fn dumped_strings(
         let pattern = vec![crate::store::KeyPattern::Any; len];
         for (key, value) in store.all(namespace, &pattern).await? {
             out.extend(key.segments().iter().cloned());
-            if let Ok(json) = serde_json::from_slice::<serde_json::Value>(&value) {
-                strings(&json, &mut out);
+            match serde_json::from_slice::<serde_json::Value>(&value) {
+                Ok(json) => strings(&json, &mut out),
+                Err(_) => out.extend(
+                    value
+                        .split(|byte| !byte.is_ascii_graphic())
+                        .filter(|run| run.len() >= 6)
+                        .map(|run| String::from_utf8_lossy(run).into_owned()),
+                ),
             }
         }
     }

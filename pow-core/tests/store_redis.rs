@@ -736,5 +736,18 @@ fn survives_the_runtime_that_first_used_it_on_a_thread() {
         second.block_on(store.get("ns", &k)).unwrap().as_deref(),
         Some(&b"two"[..])
     );
+    // Two runtimes alive on one thread, taking turns: each uses a connection it drives.
+    let third = runtime();
+    for rt in [&second, &third, &second, &third] {
+        let read = rt.block_on(async {
+            tokio::time::timeout(Duration::from_secs(5), store.get("ns", &k)).await
+        });
+        assert_eq!(
+            read.expect("another runtime's connection was used")
+                .unwrap()
+                .as_deref(),
+            Some(&b"two"[..])
+        );
+    }
     second.block_on(store.delete("ns", &k)).unwrap();
 }

@@ -165,7 +165,8 @@ impl Extension for TwoFactor {
 
     fn user_fields(&self) -> Vec<FieldDef> {
         vec![
-            FieldDef::new(SECRET_FIELD, FieldKind::Text),
+            // The seed never reaches the session cache: checking a code reads the row.
+            FieldDef::new(SECRET_FIELD, FieldKind::Text).secret(),
             FieldDef::new(ENABLED_AT_FIELD, FieldKind::Timestamp),
             FieldDef::new(RECOVERY_CODES_FIELD, FieldKind::Text),
         ]

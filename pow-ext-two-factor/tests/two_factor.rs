@@ -167,7 +167,7 @@ fn enrol(c: &mut Client, used: &mut Vec<u64>) -> (String, Vec<String>) {
 }
 
 fn two_steps(store: Arc<dyn Store>) {
-    let (config, addr, mailer) = start(store);
+    let (config, addr, mailer) = start(Arc::clone(&store));
     let mut used = Vec::new();
     let mut c = Client::new(addr);
     assert_eq!(
@@ -300,6 +300,18 @@ fn two_steps(store: Arc<dyn Store>) {
     let mut desk = Client::new(addr);
     sign_in(&mut desk, false);
     assert_eq!(verify(&mut desk, &codes[4]).location(), "/");
+    // Signed in with a second factor: the session cache holds the user, but not the seed.
+    let dumped = actix_web::rt::System::new()
+        .block_on(pow_core::testing::dumped_strings(
+            store.as_ref(),
+            "credentials",
+        ))
+        .unwrap();
+    assert!(dumped.iter().any(|s| s.contains(EMAIL)), "{dumped:?}");
+    assert!(
+        dumped.iter().all(|s| !s.contains(&key)),
+        "the TOTP seed is in the session cache"
+    );
     let page = desk.get("/two-factor");
     assert!(
         page.body.contains("You have 7 recovery codes left."),

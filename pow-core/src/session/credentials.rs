@@ -136,6 +136,8 @@ pub struct CredentialsCache {
     decoded: Option<Arc<DecodeCache>>,
     /// Where ended sessions are announced ([`LiveSessions`](super::LiveSessions)).
     live: Option<Arc<LiveBus>>,
+    /// The user columns whose values are never cached ([`FieldDef::secret`](crate::users::FieldDef::secret)).
+    secret_fields: Arc<[String]>,
 }
 
 impl std::fmt::Debug for CredentialsCache {
@@ -182,6 +184,12 @@ impl CredentialsCache {
     pub fn new(config: &PowConfig) -> Self {
         Self {
             live: Some(Arc::clone(config.live_bus())),
+            secret_fields: config
+                .user_fields()
+                .iter()
+                .filter(|field| field.secret)
+                .map(|field| field.name.clone())
+                .collect(),
             ..Self::with_store(
                 Arc::clone(config.store()),
                 config.namespaced("credentials"),
@@ -198,6 +206,7 @@ impl CredentialsCache {
             ttl,
             decoded: None,
             live: None,
+            secret_fields: Arc::from([]),
         }
     }
 
@@ -245,7 +254,7 @@ impl CredentialsCache {
             ),
             (
                 user_key(user.id),
-                encode_user(user).map_err(encoding_error)?,
+                encode_user(user, &self.secret_fields).map_err(encoding_error)?,
             ),
         ];
         if named_user(session_id).is_none() {
@@ -513,7 +522,7 @@ impl CredentialsCache {
                 &self.namespace,
                 vec![(
                     user_key(user.id),
-                    encode_user(user).map_err(encoding_error)?,
+                    encode_user(user, &self.secret_fields).map_err(encoding_error)?,
                 )],
                 Some(self.ttl),
             )

@@ -198,14 +198,16 @@ pub(crate) fn decode_session(bytes: &[u8]) -> Option<StoredSession> {
     decode(bytes, "session")
 }
 
-/// The bytes of `user` as cached (without the password hash).
-pub(crate) fn encode_user(user: &User) -> Result<Vec<u8>, postcard::Error> {
+/// The bytes of `user` as cached: without the password hash, and with an empty text in
+/// place of every set value of the `secret` columns.
+pub(crate) fn encode_user(user: &User, secret: &[String]) -> Result<Vec<u8>, postcard::Error> {
     let fields = user
         .fields
         .iter()
         .map(|(name, value)| {
             let value = match value {
                 Value::Null => CachedValue::Null,
+                _ if secret.contains(name) => CachedValue::Text(String::new()),
                 Value::Text(text) => CachedValue::Text(text.clone()),
                 Value::Int(int) => CachedValue::Int(*int),
                 Value::Bool(flag) => CachedValue::Bool(*flag),
@@ -274,7 +276,7 @@ mod tests {
     #[test]
     fn user_round_trips_without_its_password_hash() {
         let original = user();
-        let bytes = encode_user(&original).unwrap();
+        let bytes = encode_user(&original, &[]).unwrap();
         assert!(!bytes.windows(6).any(|w| w == b"pbkdf2"));
         // pow-rs's own columns are numbers, others keep their names.
         assert!(!bytes.windows(13).any(|w| w == b"invited_by_id"));
@@ -293,7 +295,7 @@ mod tests {
             ..user()
         };
         assert_eq!(
-            decode_user(&encode_user(&without).unwrap()).unwrap(),
+            decode_user(&encode_user(&without, &[]).unwrap()).unwrap(),
             without
         );
     }
@@ -317,7 +319,7 @@ mod tests {
 
     #[test]
     fn foreign_or_truncated_bytes_are_absent() {
-        let bytes = encode_user(&user()).unwrap();
+        let bytes = encode_user(&user(), &[]).unwrap();
         assert!(decode_user(&bytes[..bytes.len() - 3]).is_none());
         assert!(decode_user(b"{\"id\":1}").is_none());
         assert!(decode_user(b"").is_none());

@@ -76,6 +76,10 @@ pub struct FieldDef {
     /// Whether the sign-up form marks the input `required` (the browser then refuses an
     /// empty one). Validation stays the changeset's (a hook's `validate_required`).
     pub required: bool,
+    /// Whether the value is a secret (a TOTP seed, say) that, like the password hash, never
+    /// leaves the users table: the session cache keeps an empty text in its place, so
+    /// "is it set" still reads right from a signed-in user, but nothing else does.
+    pub secret: bool,
 }
 
 impl FieldDef {
@@ -87,6 +91,7 @@ impl FieldDef {
             castable: false,
             unique: false,
             required: false,
+            secret: false,
         }
     }
 
@@ -105,6 +110,13 @@ impl FieldDef {
     /// Marks the column as unique.
     pub fn unique(mut self) -> Self {
         self.unique = true;
+        self
+    }
+
+    /// Marks the value secret: it is never copied into the session cache (see
+    /// [`secret`](Self::secret)). Read it from the users context.
+    pub fn secret(mut self) -> Self {
+        self.secret = true;
         self
     }
 }

@@ -57,9 +57,10 @@ impl Connection {
 /// workers, one connection would run on the thread that built the store, and every
 /// command would hop to that thread and back (two wake-ups). So each worker thread opens
 /// its own connection on first use (under its own runtime), and commands stay on the
-/// thread that sends them. Until a thread's connection is open (or while opening it
-/// fails; it is tried again after [`LOCAL_RETRY`]), and outside any runtime, commands go
-/// through the shared connection.
+/// thread that sends them. A connection is only used under the runtime that opened it
+/// (another runtime on the same thread gets one of its own). Until a thread's connection
+/// is open (or while opening it fails; it is tried again after [`LOCAL_RETRY`]), and
+/// outside any runtime, commands go through the shared connection.
 struct SingleServer {
     /// Tells this store's connections apart from other stores' in a thread.
     id: u64,
@@ -71,9 +72,12 @@ struct SingleServer {
 /// How long a thread whose own connection could not be opened waits before trying again.
 const LOCAL_RETRY: Duration = Duration::from_secs(5);
 
-/// A thread's own connection to one [`SingleServer`].
+/// A thread's own connection to one [`SingleServer`], under one runtime.
 struct LocalConnection {
     store: u64,
+    /// The runtime whose task drives the connection: it is used only while that runtime
+    /// runs this thread's code (a thread may hold several runtimes, as tests do).
+    runtime_id: tokio::runtime::Id,
     server: std::sync::Weak<SingleServer>,
     /// A task that never ends, on the runtime the connection was opened on: finished once
     /// that runtime shut down (a test's), when the connection is dead too.
@@ -121,13 +125,19 @@ impl SingleServer {
             Use(ConnectionManager),
             Open,
         }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return self.shared.clone();
+        };
+        let runtime_id = runtime.id();
         let next = LOCAL_CONNECTIONS.with(|locals| {
             let mut locals = locals.borrow_mut();
             // Forget connections of dropped stores and of runtimes that shut down.
             locals.retain(|local| local.server.strong_count() > 0 && !local.runtime.is_finished());
+            let mine =
+                |local: &LocalConnection| local.store == self.id && local.runtime_id == runtime_id;
             match locals
                 .iter()
-                .find(|local| local.store == self.id)
+                .find(|local| mine(local))
                 .map(|local| &local.state)
             {
                 Some(LocalState::Open(conn)) => Next::Use(conn.clone()),
@@ -136,15 +146,13 @@ impl SingleServer {
                 {
                     Next::Use(self.shared.clone())
                 }
-                _ if tokio::runtime::Handle::try_current().is_err() => {
-                    Next::Use(self.shared.clone())
-                }
                 _ => {
-                    locals.retain(|local| local.store != self.id);
+                    locals.retain(|local| !mine(local));
                     locals.push(LocalConnection {
                         store: self.id,
+                        runtime_id,
                         server: Arc::downgrade(self),
-                        runtime: tokio::spawn(std::future::pending::<()>()),
+                        runtime: runtime.spawn(std::future::pending::<()>()),
                         state: LocalState::Opening(std::time::Instant::now()),
                     });
                     Next::Open
@@ -170,7 +178,7 @@ impl SingleServer {
             if let Some(local) = locals
                 .borrow_mut()
                 .iter_mut()
-                .find(|local| local.store == self.id)
+                .find(|local| local.store == self.id && local.runtime_id == runtime_id)
             {
                 local.state = state;
             }
