@@ -181,7 +181,7 @@ where
     fn call(&self, req: ServiceRequest) -> Self::Future {
         let service = Rc::clone(&self.service);
         let inner = Arc::clone(&self.inner);
-        Box::pin(async move {
+        let fut = async move {
             if let Some(res) = oversized_cookies(&req) {
                 return Ok(req.into_response(res).map_into_right_body());
             }
@@ -220,6 +220,9 @@ where
                 res.response_mut().add_cookie(&cookie)?;
             }
             Ok(res)
-        })
+        };
+        // One allocation per request: keep what `fut` holds across its awaits small (rare
+        // paths box their own state), so it stays within the allocator's small sizes.
+        Box::pin(fut)
     }
 }

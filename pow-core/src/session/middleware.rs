@@ -149,58 +149,80 @@ impl CookieSource {
         let due = settings
             .ttl_renewal
             .is_some_and(|every| now.saturating_sub(metadata.inserted_at) >= duration_ms(every));
-        if due
-            && self
-                .credentials
-                .claim_renewal(user.id, &resolved.session_id)
-                .await?
-        {
-            let renewed = SessionMetadata {
-                inserted_at: now,
-                ..SessionMetadata::clone(&metadata)
-            };
-            let handoff = crate::token::generate_uuid();
-            let new_cookie_id = next_cookie_id(config, &cookie_id, &handoff);
-            let new_id = stored_session_id(config, &new_cookie_id);
-            if let Err(err) = self.credentials.put(&new_id, &user, &renewed).await {
-                // Best effort: let a later request try again.
-                let _ = self
-                    .credentials
-                    .release_renewal(user.id, &resolved.session_id)
-                    .await;
-                return Err(err.into());
-            }
-            self.credentials
-                .mark_rotated(
-                    &resolved.session_id,
-                    user.id,
-                    &metadata,
-                    (&new_id, Some(&handoff)),
-                    ROTATION_GRACE,
-                )
-                .await?;
-            session.renew();
-            write_session_id(session, config, &new_cookie_id)?;
-            crate::audit::record(
+        if due {
+            // Boxed: a renewal is rare, and its state would otherwise grow every request's
+            // future past the allocator's small sizes.
+            let renewed = Box::pin(self.renew(
                 config,
-                crate::audit::AuditEvent::new(crate::audit::SESSION_RENEWED)
-                    .user(user.id)
-                    .detail(
-                        "session",
-                        crate::audit::keyed_hash(config, "session", &new_id),
-                    ),
-            );
-            return Ok(Some(CurrentSession {
-                user,
-                session_id: new_id,
-                metadata: Arc::new(renewed),
-            }));
+                session,
+                &cookie_id,
+                &user,
+                &resolved.session_id,
+                &metadata,
+            ))
+            .await?;
+            if let Some(renewed) = renewed {
+                return Ok(Some(renewed));
+            }
         }
         // Not due, or a parallel request is rotating this id: serve the user as is.
         Ok(Some(CurrentSession {
             user,
             session_id: resolved.session_id,
             metadata,
+        }))
+    }
+
+    /// Rotates the session id of a session due for renewal, unless a parallel request
+    /// claimed it first (`None`).
+    async fn renew(
+        &self,
+        config: &PowConfig,
+        session: &Session,
+        cookie_id: &str,
+        user: &Arc<User>,
+        session_id: &str,
+        metadata: &SessionMetadata,
+    ) -> Result<Option<CurrentSession>, PowError> {
+        if !self.credentials.claim_renewal(user.id, session_id).await? {
+            return Ok(None);
+        }
+        let renewed = SessionMetadata {
+            inserted_at: now_ms(),
+            ..metadata.clone()
+        };
+        let handoff = crate::token::generate_uuid();
+        let new_cookie_id = next_cookie_id(config, cookie_id, &handoff);
+        let new_id = stored_session_id(config, &new_cookie_id);
+        if let Err(err) = self.credentials.put(&new_id, user, &renewed).await {
+            // Best effort: let a later request try again.
+            let _ = self.credentials.release_renewal(user.id, session_id).await;
+            return Err(err.into());
+        }
+        self.credentials
+            .mark_rotated(
+                session_id,
+                user.id,
+                metadata,
+                (&new_id, Some(&handoff)),
+                ROTATION_GRACE,
+            )
+            .await?;
+        session.renew();
+        write_session_id(session, config, &new_cookie_id)?;
+        crate::audit::record(
+            config,
+            crate::audit::AuditEvent::new(crate::audit::SESSION_RENEWED)
+                .user(user.id)
+                .detail(
+                    "session",
+                    crate::audit::keyed_hash(config, "session", &new_id),
+                ),
+        );
+        Ok(Some(CurrentSession {
+            user: Arc::clone(user),
+            session_id: new_id,
+            metadata: Arc::new(renewed),
         }))
     }
 }
@@ -219,7 +241,8 @@ pub(crate) async fn check_loaded(
     let settings = config.session();
     if let Some(max) = settings.absolute_lifetime {
         if now_ms().saturating_sub(metadata.signed_in_at) > duration_ms(max) {
-            credentials.delete(session_id).await?;
+            // Boxed here and below: rare paths whose state would grow every request's future.
+            Box::pin(credentials.delete(session_id)).await?;
             return Ok(None);
         }
     }
@@ -229,10 +252,10 @@ pub(crate) async fn check_loaded(
     let users = Arc::clone(config.users()?);
     let reload_config = config.clone();
     let id = user.id;
-    match run_blocking(move || users.get(&reload_config, id)).await? {
+    match Box::pin(run_blocking(move || users.get(&reload_config, id))).await? {
         Some(fresh) => Ok(Some(Arc::new(fresh))),
         None => {
-            credentials.delete(session_id).await?;
+            Box::pin(credentials.delete(session_id)).await?;
             Ok(None)
         }
     }
