@@ -101,7 +101,8 @@ impl SessionSource for BearerSource {
         let Some(token) = bearer_token(req.headers()) else {
             return Ok(());
         };
-        if let Some(current) = self.tokens.authenticate(token).await? {
+        // Boxed: its state would otherwise make every request's future large.
+        if let Some(current) = Box::pin(self.tokens.authenticate(token)).await? {
             req.extensions_mut().insert(current);
         }
         Ok(())
