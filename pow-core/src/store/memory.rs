@@ -279,8 +279,13 @@ impl MemoryStore {
 
     /// The live value under `key`, shared with the store instead of copied.
     pub fn get_shared(&self, namespace: &str, key: &Key) -> Option<Arc<[u8]>> {
-        let shard = self.shard_of(namespace, &key.0);
-        let mut encoded = encode_segments(&key.0);
+        self.get_shared_at(namespace, &key.0)
+    }
+
+    /// [`get_shared`](Self::get_shared) for a key given as its segments.
+    fn get_shared_at<S: AsRef<str>>(&self, namespace: &str, segments: &[S]) -> Option<Arc<[u8]>> {
+        let shard = self.shard_of(namespace, segments);
+        let mut encoded = encode_segments(segments);
         let now = self.now();
         {
             let data = self.read(shard);
@@ -548,11 +553,11 @@ impl Store for MemoryStore {
     async fn get_many_shared(
         &self,
         namespace: &str,
-        keys: &[Key],
+        keys: &[&[&str]],
     ) -> Result<Vec<Option<Arc<[u8]>>>, StoreError> {
         Ok(keys
             .iter()
-            .map(|key| self.get_shared(namespace, key))
+            .map(|segments| self.get_shared_at(namespace, segments))
             .collect())
     }
 

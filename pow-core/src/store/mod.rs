@@ -189,17 +189,22 @@ pub trait Store: Send + Sync + 'static {
         Ok(values)
     }
 
-    /// [`get_many`](Self::get_many) with the values shared: a backend that keeps values in
-    /// this process (the [`MemoryStore`]) hands out its own copy instead of copying the
-    /// bytes, so a signed-in request reads its records without copying them. The default
-    /// calls [`get_many`](Self::get_many).
+    /// [`get_many`](Self::get_many) for keys given as borrowed segments, with the values
+    /// shared: a backend that keeps values in this process (the [`MemoryStore`]) reads
+    /// without building a [`Key`] and hands out its own copy of each value instead of
+    /// copying the bytes, so a signed-in request reads its records without allocating for
+    /// them. The default builds the keys and calls [`get_many`](Self::get_many).
     async fn get_many_shared(
         &self,
         namespace: &str,
-        keys: &[Key],
+        keys: &[&[&str]],
     ) -> Result<Vec<Option<Arc<[u8]>>>, StoreError> {
+        let keys: Vec<Key> = keys
+            .iter()
+            .map(|segments| Key(segments.iter().map(|s| (*s).to_owned()).collect()))
+            .collect();
         Ok(self
-            .get_many(namespace, keys)
+            .get_many(namespace, &keys)
             .await?
             .into_iter()
             .map(|value| value.map(Arc::from))

@@ -149,7 +149,8 @@ pub async fn put_then_get(store: &Arc<dyn Store>) {
     assert_eq!(store.get(&ns, &key(&["a", "b", "c"])).await.unwrap(), None);
 }
 
-/// `get_many` answers each key in order, `None` for missing and expired ones.
+/// `get_many` (and `get_many_shared`) answer each key in order, `None` for missing and
+/// expired ones.
 pub async fn get_many_reads_in_order(store: &Arc<dyn Store>) {
     let ns = namespace("get_many");
     store
@@ -179,6 +180,15 @@ pub async fn get_many_reads_in_order(store: &Arc<dyn Store>) {
         vec![Some(b"2".to_vec()), None, Some(b"1".to_vec()), None]
     );
     assert!(store.get_many(&ns, &[]).await.unwrap().is_empty());
+    // The same through `get_many_shared`, keys as borrowed segments.
+    let shared = store
+        .get_many_shared(&ns, &[&["b", "c"], &["nope"], &["a"], &["gone"]])
+        .await
+        .unwrap();
+    assert_eq!(
+        shared.iter().map(|v| v.as_deref()).collect::<Vec<_>>(),
+        vec![Some(&b"2"[..]), None, Some(&b"1"[..]), None]
+    );
     // Another namespace sees none of them.
     let other = namespace("get_many_other");
     assert_eq!(
