@@ -508,7 +508,7 @@ impl Store for MemoryStore {
         records: Vec<Record>,
         ttl: Option<Duration>,
     ) -> Result<(), StoreError> {
-        let mut entries: Vec<(usize, Vec<u8>, Arc<[u8]>)> = records
+        let mut entries: Vec<(usize, EncodedKey, Arc<[u8]>)> = records
             .into_iter()
             .map(|(key, value)| {
                 let shard = self.shard_of(namespace, &key.0);
@@ -721,9 +721,9 @@ fn read_varint(bytes: &[u8]) -> Option<(u64, &[u8])> {
 /// The segments of a key, each length-prefixed, after [`ID_ROOM`] bytes left for
 /// [`with_id`]. No two lists of segments share an encoding, and the keys that start with
 /// given segments are the ones whose encoding starts with theirs: one range of a shard.
-fn encode_segments<S: AsRef<str>>(segments: &[S]) -> Vec<u8> {
+fn encode_segments<S: AsRef<str>>(segments: &[S]) -> EncodedKey {
     let len: usize = segments.iter().map(|s| s.as_ref().len() + 2).sum();
-    let mut encoded = Vec::with_capacity(ID_ROOM + len);
+    let mut encoded = EncodedKey::with_capacity(ID_ROOM + len);
     encoded.resize(ID_ROOM, 0);
     for segment in segments {
         let segment = segment.as_ref().as_bytes();
@@ -733,6 +733,9 @@ fn encode_segments<S: AsRef<str>>(segments: &[S]) -> Vec<u8> {
     }
     encoded
 }
+
+/// A key being encoded: on the stack when it is short (a lookup then allocates nothing).
+type EncodedKey = smallvec::SmallVec<[u8; 96]>;
 
 /// The key encoded by [`encode_segments`] in the namespace numbered `id`: the number,
 /// then the segments.
