@@ -2,7 +2,8 @@
 //! pow-rs or the app keeps per browser: the CSRF secret, flash texts, a sign-in under way).
 //!
 //! One cookie, read by scanning the `Cookie` header for its name (no cookie jar, no
-//! percent-decoding), checked with one HMAC-SHA256, its state a JSON map of JSON values:
+//! percent-decoding), checked with one HMAC-SHA256, its state a JSON map of JSON values
+//! (embedded as JSON, not as strings):
 //!
 //! ```text
 //! pow_session=<base64url(JSON map)>.<base64url(HMAC-SHA256(key, name NUL payload))>
@@ -29,6 +30,7 @@ use futures_util::future::LocalBoxFuture;
 use hmac::{Hmac, Mac as _};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+use serde_json::value::RawValue;
 use sha2::Sha256;
 
 use crate::config::PowConfig;
@@ -266,18 +268,20 @@ impl Settings {
         mac
     }
 
-    /// The request's cookie value, if it carries one.
+    /// The request's cookie value, if it carries one. Scans the header's bytes; only the
+    /// value found is checked to be text.
     fn find<'a>(&self, req: &'a ServiceRequest) -> Option<&'a str> {
-        req.headers()
+        let name = self.name.as_bytes();
+        let value = req
+            .headers()
             .get_all(COOKIE)
-            .filter_map(|value| value.to_str().ok())
-            .flat_map(|header| header.split(';'))
+            .flat_map(|header| header.as_bytes().split(|&byte| byte == b';'))
             .find_map(|pair| {
-                pair.trim_start()
-                    .strip_prefix(self.name.as_str())?
-                    .strip_prefix('=')
-            })
-            .map(str::trim_end)
+                pair.trim_ascii_start()
+                    .strip_prefix(name)?
+                    .strip_prefix(b"=")
+            })?;
+        std::str::from_utf8(value.trim_ascii_end()).ok()
     }
 
     /// The state of a cookie value, and whether it must be signed again (retired key).
@@ -305,12 +309,21 @@ impl Settings {
             return None;
         };
         let json = URL_SAFE_NO_PAD.decode(payload).ok()?;
-        let state = serde_json::from_slice(&json).ok()?;
+        // Values are embedded as JSON, not as strings holding JSON: nothing to unescape.
+        let raw: BTreeMap<String, &RawValue> = serde_json::from_slice(&json).ok()?;
+        let state = raw
+            .into_iter()
+            .map(|(key, value)| (key, value.get().to_owned()))
+            .collect();
         Some((state, resign))
     }
 
     fn seal(&self, state: &BTreeMap<String, String>) -> Option<String> {
-        let json = serde_json::to_vec(state).ok()?;
+        let raw: BTreeMap<&str, &RawValue> = state
+            .iter()
+            .map(|(key, json)| Some((key.as_str(), serde_json::from_str(json).ok()?)))
+            .collect::<Option<_>>()?;
+        let json = serde_json::to_vec(&raw).ok()?;
         let payload = URL_SAFE_NO_PAD.encode(json);
         let tag = self
             .tag(&self.current, payload.as_bytes())
@@ -443,6 +456,23 @@ mod tests {
 
     fn state() -> BTreeMap<String, String> {
         BTreeMap::from([("auth".to_owned(), "\"abc.1\"".to_owned())])
+    }
+
+    #[test]
+    fn values_are_embedded_as_json_and_round_trip() {
+        let s = settings("a", None);
+        let mut state = state();
+        state.insert(
+            "flash".into(),
+            serde_json::to_string(&("say \"hi\" ✓", [1, 2])).unwrap(),
+        );
+        let value = s.seal(&state).unwrap();
+        let payload = URL_SAFE_NO_PAD
+            .decode(value.split_once('.').unwrap().0)
+            .unwrap();
+        let text = String::from_utf8(payload).unwrap();
+        assert!(text.contains(r#""auth":"abc.1""#), "{text}");
+        assert_eq!(s.open(&value), Some((state, false)));
     }
 
     #[test]
