@@ -155,6 +155,7 @@ def main():
             ("pow-rs cookie session alone, `/hello` without a cookie", "cookie", "/hello", None, False),
             ("actix-identity + actix-session cookie store, `/protected` (best peer)", "identity", "/protected", "identity", False),
             ("pow-rs, memory store, signed-in `/protected`", "memory", "/protected", "memory", False),
+            ("pow-rs, memory store, signed-in `/guarded` (a `RequireAuthenticated` scope)", "memory", "/guarded", "memory", False),
             ("pow-rs, memory store, `/hello` with a session cookie", "memory", "/hello", "memory", False),
             ("pow-rs, memory store, `/hello` without a session", "memory", "/hello", None, False),
         ]
@@ -165,7 +166,7 @@ def main():
         # Check every route answers as expected before measuring.
         for _, server, path, cookie, _ in rows:
             status, body = servers[server].get(path, cookies.get(cookie))
-            expected = "hi " if path == "/protected" else "hello"
+            expected = "hi " if path in ("/protected", "/guarded") else "hello"
             if status != 200 or not body.startswith(expected):
                 sys.exit(f"{server} {path}: {status} {body!r}")
         for _, server, path, cookie, _ in rows:

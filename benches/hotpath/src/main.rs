@@ -11,7 +11,8 @@
 //!   store: `POST /sign_in` logs an id in, `GET /protected` answers it through the
 //!   `Identity` extractor.
 //! - `pow PORT [REDIS_URL]`: the same `GET /hello` behind [`PowMiddleware`], `GET /protected`
-//!   behind [`RequireAuthenticated`] answering a tiny body after the session lookup, and
+//!   answering a tiny body through the [`CurrentUser`] extractor after the session lookup
+//!   (as the peer's route), `GET /guarded` the same behind [`RequireAuthenticated`], and
 //!   `POST /sign_in` signing the one seeded user in (to get a session cookie without forms).
 //!   The cache store is in memory, or Redis when a URL is given.
 
@@ -206,8 +207,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                     .wrap(PowMiddleware::new(config.clone()))
                     .route("/hello", web::get().to(hello))
                     .route("/sign_in", web::post().to(sign_in))
+                    // As the peer's: the extractor alone refuses anonymous requests.
+                    .route("/protected", web::get().to(protected))
                     .service(
-                        web::scope("/protected")
+                        web::scope("/guarded")
                             .wrap(RequireAuthenticated::new())
                             .route("", web::get().to(protected)),
                     )
