@@ -44,23 +44,29 @@ pub(super) fn encode_key(key: &Key) -> String {
 
 /// [`encode_key`] for a list of segments.
 pub(super) fn encode_segments(segments: &[String]) -> String {
-    if segments.is_empty() {
-        return "%".to_owned();
-    }
     let mut out = String::new();
+    encode_segments_into(segments, &mut out);
+    out
+}
+
+/// Appends the encoding of `segments` (see [`encode_key`]) to `out`.
+pub(super) fn encode_segments_into<S: AsRef<str>>(segments: &[S], out: &mut String) {
+    if segments.is_empty() {
+        out.push('%');
+        return;
+    }
     for (i, segment) in segments.iter().enumerate() {
         if i > 0 {
             out.push(':');
         }
-        for (j, c) in segment.chars().enumerate() {
+        for (j, c) in segment.as_ref().chars().enumerate() {
             match c {
-                '%' | ':' => push_escaped(&mut out, c),
-                '_' if i == 0 && j == 0 => push_escaped(&mut out, c),
+                '%' | ':' => push_escaped(out, c),
+                '_' if i == 0 && j == 0 => push_escaped(out, c),
                 _ => out.push(c),
             }
         }
     }
-    out
 }
 
 /// Decodes [`encode_key`]'s output; `None` if it is not a valid encoding.

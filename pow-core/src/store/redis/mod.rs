@@ -598,6 +598,31 @@ impl Store for RedisStore {
         self.conn.query(&cmd).await
     }
 
+    /// One `MGET` whose key names are built in one buffer, with no [`Key`] in between.
+    async fn get_many_shared(
+        &self,
+        namespace: &str,
+        keys: &[&[&str]],
+    ) -> Result<Vec<Option<Arc<[u8]>>>, StoreError> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let root = self.namespace_root(namespace);
+        let mut cmd = ::redis::cmd("MGET");
+        let mut name = String::with_capacity(root.len() + 64);
+        for segments in keys {
+            name.clear();
+            name.push_str(&root);
+            keys::encode_segments_into(segments, &mut name);
+            cmd.arg(name.as_str());
+        }
+        let values: Vec<Option<Vec<u8>>> = self.conn.query(&cmd).await?;
+        Ok(values
+            .into_iter()
+            .map(|value| value.map(Arc::from))
+            .collect())
+    }
+
     async fn delete(&self, namespace: &str, key: &Key) -> Result<(), StoreError> {
         let root = self.namespace_root(namespace);
         let member = encode_key(key);
