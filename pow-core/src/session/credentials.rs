@@ -28,7 +28,8 @@ struct DecodeCache {
     shards: Box<[RwLock<DecodeShard>]>,
 }
 
-type DecodeShard = HashMap<String, Arc<Decoded>>;
+/// Keyed by session ids, which only a resolved session puts here: a fast hash is enough.
+type DecodeShard = HashMap<String, Arc<Decoded>, foldhash::fast::RandomState>;
 
 struct Decoded {
     session_bytes: Arc<[u8]>,

@@ -18,7 +18,8 @@
 //! nodes. Use a shared backend (Redis, a database) when running several nodes.
 
 use std::borrow::Borrow;
-use std::collections::hash_map::RandomState;
+// Picks a shard only (the maps are ordered, not hashed): a fast seeded hash is enough.
+use foldhash::fast::RandomState;
 use std::collections::{BTreeMap, HashMap};
 use std::hash::BuildHasher;
 use std::ops::Bound;
@@ -251,7 +252,7 @@ impl MemoryStore {
     pub fn with_capacity(max_bytes: u64) -> Self {
         Self {
             shards: std::array::from_fn(|_| Shard::default()),
-            hasher: RandomState::new(),
+            hasher: RandomState::default(),
             epoch: Instant::now(),
             max_bytes,
             bytes: AtomicU64::new(0),
