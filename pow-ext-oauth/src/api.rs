@@ -52,13 +52,22 @@ struct CallbackBody {
 }
 
 /// An error whose message names the provider.
-fn error(
-    ctl: &Controller,
-    status: StatusCode,
-    key: &str,
-    code: &'static str,
-    provider: &Provider,
-) -> ApiError {
+/// The status and code the JSON side answers a refusal with, by its message key.
+fn refusal(key: &str) -> (StatusCode, &'static str) {
+    match key {
+        "pow_oauth_provider_unavailable" => (StatusCode::BAD_GATEWAY, "provider_unavailable"),
+        "pow_oauth_invalid_state" => (StatusCode::UNAUTHORIZED, "invalid_state"),
+        "pow_oauth_invalid_token" => (StatusCode::UNAUTHORIZED, "invalid_id_token"),
+        "pow_oauth_email_taken" => (StatusCode::CONFLICT, "email_taken"),
+        "pow_oauth_no_email" => (StatusCode::UNPROCESSABLE_ENTITY, "no_email"),
+        "pow_oauth_email_unverified" => (StatusCode::FORBIDDEN, "email_unverified"),
+        _ => (StatusCode::UNPROCESSABLE_ENTITY, "sign_up_incomplete"),
+    }
+}
+
+/// The refusal with message `key`, translated, with its status and code ([`refusal`]).
+fn error(ctl: &Controller, key: &str, provider: &Provider) -> ApiError {
+    let (status, code) = refusal(key);
     let text = ctl
         .config
         .messages()
@@ -109,13 +118,7 @@ async fn authorize(
             api: true,
         };
         let Some(opened) = flow::open(&ctl.config, &ext, &provider, target).await? else {
-            return Err(error(
-                ctl,
-                StatusCode::BAD_GATEWAY,
-                "pow_oauth_provider_unavailable",
-                "provider_unavailable",
-                &provider,
-            ));
+            return Err(error(ctl, "pow_oauth_provider_unavailable", &provider));
         };
         Ok(HttpResponse::Ok()
             .insert_header(pow_core::web::no_store())
@@ -140,34 +143,16 @@ async fn callback(
             .await?
             .filter(|a| a.api && a.provider == provider.id());
         let Some(attempt) = attempt else {
-            return Err(error(
-                ctl,
-                StatusCode::UNAUTHORIZED,
-                "pow_oauth_invalid_state",
-                "invalid_state",
-                &provider,
-            ));
+            return Err(error(ctl, "pow_oauth_invalid_state", &provider));
         };
         let (profile, identity) =
             match flow::finish(&ctl.config, &ext, &provider, &attempt, body.code).await? {
                 Ok(found) => found,
                 Err(OAuthError::InvalidIdToken(_)) => {
-                    return Err(error(
-                        ctl,
-                        StatusCode::UNAUTHORIZED,
-                        "pow_oauth_invalid_token",
-                        "invalid_id_token",
-                        &provider,
-                    ));
+                    return Err(error(ctl, "pow_oauth_invalid_token", &provider));
                 }
                 Err(_) => {
-                    return Err(error(
-                        ctl,
-                        StatusCode::BAD_GATEWAY,
-                        "pow_oauth_provider_unavailable",
-                        "provider_unavailable",
-                        &provider,
-                    ));
+                    return Err(error(ctl, "pow_oauth_provider_unavailable", &provider));
                 }
             };
         if let Some(identity) = identity {
@@ -177,15 +162,7 @@ async fn callback(
                 pow_core::users::Value::Int(identity.user_id),
             )
             .await?
-            .ok_or_else(|| {
-                error(
-                    ctl,
-                    StatusCode::UNAUTHORIZED,
-                    "pow_oauth_invalid_state",
-                    "invalid_state",
-                    &provider,
-                )
-            })?;
+            .ok_or_else(|| error(ctl, "pow_oauth_invalid_state", &provider))?;
             if user.is_disabled() {
                 return Err(pow_core::PowError::AccountDisabled.into());
             }
@@ -196,22 +173,9 @@ async fn callback(
         // addresses instead, unless email confirmation proves them.
         let email = match check_sign_up(&ctl.config, &profile, false).await? {
             SignUpCheck::Create(email) => email,
-            SignUpCheck::Refuse(key) => {
-                let (status, code) = match key {
-                    "pow_oauth_email_taken" => (StatusCode::CONFLICT, "email_taken"),
-                    "pow_oauth_no_email" => (StatusCode::UNPROCESSABLE_ENTITY, "no_email"),
-                    _ => (StatusCode::FORBIDDEN, "email_unverified"),
-                };
-                return Err(error(ctl, status, key, code, &provider));
-            }
+            SignUpCheck::Refuse(key) => return Err(error(ctl, key, &provider)),
             SignUpCheck::Staged(_) => {
-                return Err(error(
-                    ctl,
-                    StatusCode::FORBIDDEN,
-                    "pow_oauth_email_unverified",
-                    "email_unverified",
-                    &provider,
-                ));
+                return Err(error(ctl, "pow_oauth_email_unverified", &provider));
             }
         };
         let params = sign_up_params(&email, &profile);
@@ -221,14 +185,7 @@ async fn callback(
                 api.sign_in_response(&req, &user, ApiAction::Registration)
                     .await
             }
-            Err(key) => {
-                let (status, code) = if key == "pow_oauth_email_taken" {
-                    (StatusCode::CONFLICT, "email_taken")
-                } else {
-                    (StatusCode::UNPROCESSABLE_ENTITY, "sign_up_incomplete")
-                };
-                Err(error(ctl, status, key, code, &provider))
-            }
+            Err(key) => Err(error(ctl, key, &provider)),
         }
     })
     .await
