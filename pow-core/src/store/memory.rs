@@ -372,6 +372,19 @@ impl MemoryStore {
         data.map.insert(EntryKey::new(key, expires), value);
     }
 
+    /// The live entry of a locked shard under `encoded` (from [`encode_segments`]), if any.
+    fn live_entry<'a>(
+        data: &'a ShardData,
+        namespace: &str,
+        encoded: &mut [u8],
+        now: u64,
+    ) -> Option<(&'a EntryKey, &'a Arc<[u8]>)> {
+        let id = data.namespaces.id(namespace)?;
+        data.map
+            .get_key_value(with_id(encoded, id))
+            .filter(|(entry, _)| entry.live(now))
+    }
+
     /// Removes an entry of a locked shard, keeping the byte and namespace counts; returns
     /// its value and expiry.
     fn remove_entry(&self, data: &mut ShardData, key: &[u8]) -> Option<(Arc<[u8]>, u64)> {
@@ -644,11 +657,7 @@ impl Store for MemoryStore {
         let inserted = {
             let mut data = self.write(shard);
             let now = self.now();
-            let taken = data.namespaces.id(namespace).is_some_and(|id| {
-                data.map
-                    .get_key_value(with_id(&mut encoded, id))
-                    .is_some_and(|(entry, _)| entry.live(now))
-            });
+            let taken = Self::live_entry(&data, namespace, &mut encoded, now).is_some();
             if !taken {
                 let expires = Self::expiry(now, ttl);
                 self.insert_entry(&mut data, namespace, &mut encoded, value.into(), expires);
@@ -671,11 +680,7 @@ impl Store for MemoryStore {
         let count = {
             let mut data = self.write(shard);
             let now = self.now();
-            let current = data.namespaces.id(namespace).and_then(|id| {
-                data.map
-                    .get_key_value(with_id(&mut encoded, id))
-                    .filter(|(entry, _)| entry.live(now))
-            });
+            let current = Self::live_entry(&data, namespace, &mut encoded, now);
             let (count, expires) = match current {
                 // A live counter keeps its expiry: a fixed window.
                 Some((entry, value)) => (parse_counter(value)?.saturating_add(by), entry.expires()),
