@@ -165,15 +165,6 @@ fn pointer_key(session_id: &str) -> Key {
     Key(vec!["session".to_owned(), session_id.to_owned()])
 }
 
-/// `value` in decimal, written into `buf`.
-fn decimal(value: i64, buf: &mut [u8; 20]) -> &str {
-    use std::io::Write as _;
-    let mut cursor = std::io::Cursor::new(&mut buf[..]);
-    let _ = write!(cursor, "{value}");
-    let len = usize::try_from(cursor.position()).unwrap_or(0);
-    std::str::from_utf8(&buf[..len]).unwrap_or_default()
-}
-
 fn user_key(user_id: i64) -> Key {
     Key(vec!["user".to_owned(), user_id.to_string()])
 }
@@ -317,8 +308,8 @@ impl CredentialsCache {
                 return Ok(None);
             };
             // Segments on the stack: reading costs no allocation for the keys.
-            let mut digits = [0u8; 20];
-            let uid = decimal(user_id, &mut digits);
+            let mut digits = itoa::Buffer::new();
+            let uid = digits.format(user_id);
             let mut values = self
                 .store
                 .get_many_shared(
@@ -621,18 +612,5 @@ impl CredentialsCache {
             .into_iter()
             .filter_map(|(id, record)| Some((id, record.filter(|r| r.rotated_to.is_none())?)))
             .collect())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn decimal_writes_every_i64() {
-        for value in [0, 7, -7, 1_234_567, i64::MAX, i64::MIN] {
-            let mut buf = [0u8; 20];
-            assert_eq!(decimal(value, &mut buf), value.to_string());
-        }
     }
 }
