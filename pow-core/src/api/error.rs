@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
 use actix_web::http::{header, StatusCode};
-use actix_web::{HttpMessage, HttpRequest, HttpResponse, ResponseError};
+use actix_web::{HttpRequest, HttpResponse, ResponseError};
 
 use super::ApiContext;
 use crate::config::PowConfig;
@@ -46,12 +46,12 @@ fn builtin() -> &'static FluentMessages {
     })
 }
 
-/// The config serving `req`: the API routes' [`ApiContext`], else the one a middleware
-/// put into the request extensions.
+/// The config serving `req`: the API routes' [`ApiContext`], else the one of the
+/// middleware in front of it.
 fn config_of(req: &HttpRequest) -> Option<PowConfig> {
     req.app_data::<actix_web::web::Data<ApiContext>>()
         .map(|ctx| ctx.config().clone())
-        .or_else(|| req.extensions().get::<PowConfig>().cloned())
+        .or_else(|| crate::session::request_config(req))
 }
 
 /// The language of the answer to `req`.
@@ -434,6 +434,7 @@ impl ErrorHandler for ApiErrorHandler {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use actix_web::HttpMessage as _;
 
     #[test]
     fn every_language_has_every_api_text() {

@@ -117,6 +117,11 @@ impl Extensions {
         self.0.iter()
     }
 
+    /// Whether no extension is enabled.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
     /// Names in order.
     pub fn names(&self) -> Vec<&'static str> {
         self.0.iter().map(|e| e.name()).collect()

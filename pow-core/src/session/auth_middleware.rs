@@ -3,9 +3,11 @@
 //! and bearer tokens ([`ApiAuthMiddleware`](crate::api::ApiAuthMiddleware)) are two
 //! [`SessionSource`]s of it.
 
-use std::future::{ready, Ready};
+use std::future::{ready, Future, Ready};
+use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{forward_ready, Service, ServiceRequest, ServiceResponse, Transform};
@@ -28,6 +30,13 @@ use crate::error::PowError;
 pub trait SessionSource: Sized + 'static {
     /// Marks the request for this source (e.g. as an API request). Runs first.
     fn prepare(&self, _req: &ServiceRequest) {}
+
+    /// Whether [`load`](Self::load) and [`after_load`](Self::after_load) have anything to do
+    /// for this request. When they have not (no session cookie, no hook to run), the request
+    /// goes straight to the route: nothing is allocated for it. The default is `true`.
+    fn has_work(&self, _config: &PowConfig, _req: &ServiceRequest) -> bool {
+        true
+    }
 
     /// Resolves the request's session, if any, into the request extensions. Not called when
     /// a [`CurrentSession`] was put there already (tests, an outer middleware).
@@ -56,8 +65,9 @@ pub trait SessionSource: Sized + 'static {
 
 /// Middleware resolving the signed-in user of each request from a [`SessionSource`].
 ///
-/// Per request it puts the [`PowConfig`] and the [`ErrorHandler`] (if one is set) into the
-/// request extensions, resolves the session through the source, calls the route, and on
+/// Per request it makes the [`PowConfig`] and the [`ErrorHandler`] (if one is set) known
+/// to the request (one shared container of request data, built once per worker: nothing
+/// is allocated for it), resolves the session through the source, calls the route, and on
 /// the way out lets the source rewrite the response and adds every cookie queued with
 /// [`queue_cookie`](super::queue_cookie) — on error pages too.
 pub struct AuthMiddleware<S> {
@@ -134,9 +144,15 @@ where
     type Future = Ready<Result<Self::Transform, Self::InitError>>;
 
     fn new_transform(&self, service: Svc) -> Self::Future {
+        let mut setup = actix_web::dev::Extensions::new();
+        setup.insert(RequestSetup {
+            config: self.inner.config.clone(),
+            error_handler: self.inner.error_handler.clone().map(ErrorHandlerRef),
+        });
         ready(Ok(AuthService {
             service: Rc::new(service),
             inner: Arc::clone(&self.inner),
+            setup: Rc::new(setup),
         }))
     }
 }
@@ -160,10 +176,36 @@ fn oversized_cookies(req: &ServiceRequest) -> Option<actix_web::HttpResponse> {
     })
 }
 
+/// What the middleware tells the request it serves: its setup and error handler. Found
+/// through the request's app data (see [`request_config`]), where the middleware adds it
+/// as a container of its own, shared by every request of a worker.
+pub(crate) struct RequestSetup {
+    pub(crate) config: PowConfig,
+    pub(crate) error_handler: Option<ErrorHandlerRef>,
+}
+
+/// The setup serving `req`: one put into the request extensions (tests,
+/// [`assign_current_user`](crate::testing::assign_current_user)), else the one of the
+/// innermost [`AuthMiddleware`] in front of it.
+pub(crate) fn request_config(req: &actix_web::HttpRequest) -> Option<PowConfig> {
+    if let Some(config) = req.extensions().get::<PowConfig>() {
+        return Some(config.clone());
+    }
+    req.app_data::<RequestSetup>()
+        .map(|setup| setup.config.clone())
+}
+
+/// The [`ErrorHandler`] set on the innermost [`AuthMiddleware`] in front of `req`, if any.
+pub(crate) fn request_error_handler(req: &actix_web::HttpRequest) -> Option<ErrorHandlerRef> {
+    req.app_data::<RequestSetup>()
+        .and_then(|setup| setup.error_handler.clone())
+}
+
 /// The service built by [`AuthMiddleware`].
 pub struct AuthService<Svc, S> {
     service: Rc<Svc>,
     inner: Arc<Inner<S>>,
+    setup: Rc<actix_web::dev::Extensions>,
 }
 
 impl<Svc, B, S> Service<ServiceRequest> for AuthService<Svc, S>
@@ -174,27 +216,27 @@ where
 {
     type Response = ServiceResponse<EitherBody<B>>;
     type Error = actix_web::Error;
-    type Future = LocalBoxFuture<'static, Result<Self::Response, Self::Error>>;
+    type Future = AuthFuture<Svc::Future, B, S>;
 
     forward_ready!(service);
 
-    fn call(&self, req: ServiceRequest) -> Self::Future {
-        let service = Rc::clone(&self.service);
+    fn call(&self, mut req: ServiceRequest) -> Self::Future {
+        // The request is not shared yet (routing below needs it unshared as well).
+        req.add_data_container(Rc::clone(&self.setup));
         let inner = Arc::clone(&self.inner);
+        if let Some(res) = oversized_cookies(&req) {
+            return AuthFuture::ready(req.into_response(res).map_into_right_body());
+        }
+        let config = &inner.config;
+        let preset = req.extensions().contains::<CurrentSession>();
+        inner.source.prepare(&req);
+        if !preset && !inner.source.has_work(config, &req) {
+            // Nothing to resolve: the route's future, finished in place (no allocation).
+            return AuthFuture::direct(self.service.call(req), inner);
+        }
+        let service = Rc::clone(&self.service);
         let fut = async move {
-            if let Some(res) = oversized_cookies(&req) {
-                return Ok(req.into_response(res).map_into_right_body());
-            }
             let config = &inner.config;
-            let preset = {
-                let mut extensions = req.extensions_mut();
-                extensions.insert(config.clone());
-                if let Some(handler) = &inner.error_handler {
-                    extensions.insert(ErrorHandlerRef(Arc::clone(handler)));
-                }
-                extensions.contains::<CurrentSession>()
-            };
-            inner.source.prepare(&req);
             let loaded = match preset {
                 true => Ok(()),
                 false => inner.source.load(config, &req).await,
@@ -203,7 +245,7 @@ where
                 Ok(()) => inner.source.after_load(config, &req).await,
                 Err(err) => Err(err),
             };
-            let mut res = match loaded {
+            let res = match loaded {
                 Ok(()) => {
                     let res = service.call(req).await?;
                     inner.source.finish(config, res)
@@ -214,15 +256,104 @@ where
                     .error_response(config, req, err)
                     .map_into_right_body(),
             };
-            // Every response carries the cookies queued for it: a rotated remember-me
-            // cookie dropped from an error page would look like theft on its next use.
-            for cookie in take_queued_cookies(res.request()) {
-                res.response_mut().add_cookie(&cookie)?;
-            }
-            Ok(res)
+            with_queued_cookies(res)
         };
         // One allocation per request: keep what `fut` holds across its awaits small (rare
         // paths box their own state), so it stays within the allocator's small sizes.
-        Box::pin(fut)
+        AuthFuture::boxed(Box::pin(fut))
+    }
+}
+
+/// Every response carries the cookies queued for it: a rotated remember-me cookie dropped
+/// from an error page would look like theft on its next use.
+fn with_queued_cookies<B>(
+    mut res: ServiceResponse<B>,
+) -> Result<ServiceResponse<B>, actix_web::Error> {
+    for cookie in take_queued_cookies(res.request()) {
+        res.response_mut().add_cookie(&cookie)?;
+    }
+    Ok(res)
+}
+
+/// What the boxed resolution of [`AuthService`] resolves to.
+type Answer<B> = Result<ServiceResponse<EitherBody<B>>, actix_web::Error>;
+
+pin_project_lite::pin_project! {
+    /// The future of [`AuthService`]: the route's own future when the request has no
+    /// session to resolve (nothing allocated), else the whole resolution, boxed.
+    pub struct AuthFuture<F, B, S> {
+        #[pin]
+        state: State<F, B, S>,
+    }
+}
+
+impl<F, B, S> AuthFuture<F, B, S> {
+    fn ready(res: ServiceResponse<EitherBody<B>>) -> Self {
+        Self {
+            state: State::Ready {
+                res: Some(Box::new(res)),
+            },
+        }
+    }
+
+    fn direct(fut: F, inner: Arc<Inner<S>>) -> Self {
+        Self {
+            state: State::Direct {
+                fut,
+                inner: Some(inner),
+            },
+        }
+    }
+
+    fn boxed(fut: LocalBoxFuture<'static, Answer<B>>) -> Self {
+        Self {
+            state: State::Boxed { fut },
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    #[project = StateProj]
+    enum State<F, B, S> {
+        /// Answered before the route (oversized cookies); boxed, as it is rare, to keep
+        /// the future that every request moves around small.
+        Ready { res: Option<Box<ServiceResponse<EitherBody<B>>>> },
+        /// The route's future; its response gets the source's finish and queued cookies.
+        Direct { #[pin] fut: F, inner: Option<Arc<Inner<S>>> },
+        /// Session resolution, then the route.
+        Boxed { fut: LocalBoxFuture<'static, Answer<B>> },
+    }
+}
+
+impl<F, B, S> Future for AuthFuture<F, B, S>
+where
+    F: Future<Output = Result<ServiceResponse<B>, actix_web::Error>>,
+    B: MessageBody + 'static,
+    S: SessionSource,
+{
+    type Output = Answer<B>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project().state.project() {
+            StateProj::Ready { res } => match res.take() {
+                Some(res) => Poll::Ready(Ok(*res)),
+                None => Poll::Ready(Err(actix_web::error::ErrorInternalServerError(
+                    "the pow session future was polled after it finished",
+                ))),
+            },
+            StateProj::Direct { fut, inner } => {
+                let res = match fut.poll(cx) {
+                    Poll::Pending => return Poll::Pending,
+                    Poll::Ready(res) => res?,
+                };
+                let Some(inner) = inner.take() else {
+                    return Poll::Ready(Err(actix_web::error::ErrorInternalServerError(
+                        "the pow session future was polled after it finished",
+                    )));
+                };
+                Poll::Ready(with_queued_cookies(inner.source.finish(&inner.config, res)))
+            }
+            StateProj::Boxed { fut } => fut.as_mut().poll(cx),
+        }
     }
 }

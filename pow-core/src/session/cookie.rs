@@ -26,7 +26,6 @@ use actix_web::http::header::COOKIE;
 use actix_web::{HttpMessage, HttpRequest};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use futures_util::future::LocalBoxFuture;
 use hmac::{Hmac, Mac as _};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -389,7 +388,7 @@ where
 {
     type Response = ServiceResponse<B>;
     type Error = actix_web::Error;
-    type Future = LocalBoxFuture<'static, Result<Self::Response, Self::Error>>;
+    type Future = CookieSessionFuture<S::Future>;
 
     forward_ready!(service);
 
@@ -408,32 +407,63 @@ where
             }
             None => false,
         };
-        let service = Rc::clone(&self.service);
-        Box::pin(async move {
-            let mut res = service.call(req).await?;
-            let session = res.request().extensions().get::<CookieSession>().cloned();
-            let Some(session) = session else {
-                return Ok(res);
-            };
-            let inner = session.0.borrow();
-            let cookie = match inner.status {
-                Status::Unchanged => None,
-                Status::Changed if !inner.state.is_empty() => settings
-                    .seal(&inner.state)
-                    .map(|value| settings.cookie(value)),
-                Status::Changed | Status::Purged if had_cookie => {
-                    let mut removal = settings.cookie(String::new());
-                    removal.make_removal();
-                    Some(removal)
-                }
-                Status::Changed | Status::Purged => None,
-            };
-            drop(inner);
-            if let Some(cookie) = cookie {
-                res.response_mut().add_cookie(&cookie)?;
+        CookieSessionFuture {
+            fut: self.service.call(req),
+            settings,
+            had_cookie,
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The future of [`CookieSessionService`]: the route's own future, whose response gets
+    /// the cookie when the session changed (nothing allocated for it).
+    pub struct CookieSessionFuture<F> {
+        #[pin]
+        fut: F,
+        settings: Rc<Settings>,
+        had_cookie: bool,
+    }
+}
+
+impl<F, B> std::future::Future for CookieSessionFuture<F>
+where
+    F: std::future::Future<Output = Result<ServiceResponse<B>, actix_web::Error>>,
+{
+    type Output = F::Output;
+
+    fn poll(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        let this = self.project();
+        let mut res = match this.fut.poll(cx) {
+            std::task::Poll::Pending => return std::task::Poll::Pending,
+            std::task::Poll::Ready(res) => res?,
+        };
+        let session = res.request().extensions().get::<CookieSession>().cloned();
+        let Some(session) = session else {
+            return std::task::Poll::Ready(Ok(res));
+        };
+        let inner = session.0.borrow();
+        let settings = this.settings;
+        let cookie = match inner.status {
+            Status::Unchanged => None,
+            Status::Changed if !inner.state.is_empty() => settings
+                .seal(&inner.state)
+                .map(|value| settings.cookie(value)),
+            Status::Changed | Status::Purged if *this.had_cookie => {
+                let mut removal = settings.cookie(String::new());
+                removal.make_removal();
+                Some(removal)
             }
-            Ok(res)
-        })
+            Status::Changed | Status::Purged => None,
+        };
+        drop(inner);
+        if let Some(cookie) = cookie {
+            res.response_mut().add_cookie(&cookie)?;
+        }
+        std::task::Poll::Ready(Ok(res))
     }
 }
 

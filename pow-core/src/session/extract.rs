@@ -89,7 +89,7 @@ impl PowRequestExt for HttpRequest {
     }
 
     fn pow_config(&self) -> Option<PowConfig> {
-        self.extensions().get::<PowConfig>().cloned()
+        super::request_config(self)
     }
 }
 
@@ -105,7 +105,7 @@ impl PowRequestExt for ServiceRequest {
     }
 
     fn pow_config(&self) -> Option<PowConfig> {
-        self.extensions().get::<PowConfig>().cloned()
+        super::request_config(self.request())
     }
 }
 

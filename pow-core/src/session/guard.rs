@@ -11,7 +11,6 @@ use actix_web::{HttpMessage, HttpRequest, HttpResponse};
 use futures_util::future::{Either, MapOk, TryFutureExt};
 
 use super::CurrentSession;
-use crate::config::PowConfig;
 
 /// How pow-rs answers a request that needs a signed-in user and has none, or that needs
 /// an anonymous visitor and has a signed-in user.
@@ -165,7 +164,7 @@ pub(crate) fn with_handler<R>(
     if let Some(handler) = explicit {
         return f(handler.as_ref());
     }
-    let configured = req.extensions().get::<ErrorHandlerRef>().cloned();
+    let configured = super::request_error_handler(req);
     match configured {
         Some(ErrorHandlerRef(handler)) => f(handler.as_ref()),
         None => f(&DefaultErrorHandler),
@@ -302,7 +301,7 @@ where
             return Either::Left(self.service.call(req).map_ok(into_left));
         }
         let (req, _payload) = req.into_parts();
-        if !signed_in && req.extensions().get::<PowConfig>().is_none() {
+        if !signed_in && super::request_config(&req).is_none() {
             tracing::error!(
                 path = req.path(),
                 "pow guard without PowSessionMiddleware: wrap the guard inside \

@@ -46,6 +46,11 @@ impl AuthMiddleware<CookieSource> {
 }
 
 impl SessionSource for CookieSource {
+    /// Without a session cookie and without extensions, there is nothing to resolve.
+    fn has_work(&self, config: &PowConfig, req: &ServiceRequest) -> bool {
+        !config.extensions().is_empty() || req.extensions().contains::<Session>()
+    }
+
     async fn load(&self, config: &PowConfig, req: &ServiceRequest) -> Result<(), PowError> {
         // No session cookie on the request: nothing to read, nothing to allocate.
         let Some(session) = req.extensions().get::<Session>().cloned() else {

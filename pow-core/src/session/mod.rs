@@ -104,13 +104,14 @@ mod middleware;
 mod records;
 mod response_cookies;
 
+pub(crate) use auth_middleware::{request_config, request_error_handler};
 #[doc(hidden)]
-pub use auth_middleware::AuthService;
+pub use auth_middleware::{AuthFuture, AuthService};
 pub use auth_middleware::{AuthMiddleware, SessionSource, MAX_COOKIE_BYTES};
 pub use bundle::PowMiddleware;
 pub use cookie::{
     cookie_key, cookie_session_middleware, CookieSession, CookieSessionError, CookieSessionExt,
-    CookieSessionMiddleware, CookieSessionService,
+    CookieSessionFuture, CookieSessionMiddleware, CookieSessionService,
 };
 pub use credentials::CredentialsCache;
 pub use extract::{AsPowConfig, CurrentUser, MaybeUser, PowRequestExt};
@@ -140,9 +141,10 @@ pub struct CurrentSession {
     pub metadata: Arc<SessionMetadata>,
 }
 
-/// The [`PowConfig`] serving this request, put there by [`PowSessionMiddleware`].
+/// The [`PowConfig`] serving this request: the one of the [`PowSessionMiddleware`] in
+/// front of it (or one put into the request extensions, as tests do).
 pub fn config(req: &HttpRequest) -> Option<PowConfig> {
-    req.extensions().get::<PowConfig>().cloned()
+    request_config(req)
 }
 
 /// Whether the request has a signed-in user.
