@@ -146,6 +146,7 @@ def main():
     }
     if not SKIP_REDIS:
         servers["redis"] = Server(binary, "pow", REDIS_URL)
+        servers["redis-local"] = Server(binary, "pow", REDIS_URL, "local-cache")
     try:
         cookies = {name: s.session_cookie() for name, s in servers.items() if name != "bare"}
         rows = [
@@ -162,6 +163,9 @@ def main():
         if "redis" in servers:
             rows.append(
                 ("pow-rs, Redis store, signed-in `/protected` (+ Redis CPU)", "redis", "/protected", "redis", True)
+            )
+            rows.append(
+                ("pow-rs, Redis store with its local cache, signed-in `/protected` (+ Redis CPU)", "redis-local", "/protected", "redis-local", True)
             )
         # Check every route answers as expected before measuring.
         for _, server, path, cookie, _ in rows:

@@ -526,6 +526,144 @@ async fn silent_server_is_unavailable_within_the_response_timeout() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conformance_single_node_with_local_cache() {
+    let Some(url) = redis_url() else { return };
+    let options = RedisStoreOptions::new()
+        .prefix(unique_prefix())
+        .local_cache(1_000);
+    let store = RedisStore::connect_with_options(&url, options)
+        .await
+        .unwrap();
+    conformance::run_all(Arc::new(store)).await;
+}
+
+#[tokio::test]
+async fn a_cluster_store_refuses_the_local_cache() {
+    let options = RedisStoreOptions::new().local_cache(10);
+    let err = RedisStore::connect_cluster_with_options(&["redis://127.0.0.1:1/"], options)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("single server"), "{err}");
+}
+
+/// Reads `k` through the hot-path read until it answers `expected`, for at most two
+/// seconds (Redis' invalidation message travels on its own).
+async fn read_until(store: &RedisStore, k: &[&str], expected: Option<&[u8]>) -> Duration {
+    let started = Instant::now();
+    loop {
+        // A connection killed under it answers `Unavailable` once, then reconnects.
+        let got = match store.get_many_shared("ns", &[k]).await {
+            Ok(got) => Some(got.into_iter().next().flatten()),
+            Err(StoreError::Unavailable(_)) => None,
+            Err(err) => panic!("{err:?}"),
+        };
+        if got.as_ref().is_some_and(|got| got.as_deref() == expected) {
+            return started.elapsed();
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "still {got:?}, expected {expected:?}"
+        );
+        tokio::task::yield_now().await;
+    }
+}
+
+async fn mget_calls(conn: &mut redis::aio::MultiplexedConnection) -> u64 {
+    let info: String = raw(conn, redis::cmd("INFO").arg("commandstats")).await;
+    info.lines()
+        .find_map(|line| line.strip_prefix("cmdstat_mget:calls="))
+        .and_then(|rest| rest.split(',').next())
+        .map_or(0, |calls| calls.parse().unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_local_cache_serves_reads_until_redis_says_they_changed() {
+    if !local_servers_enabled() {
+        return;
+    }
+    // A server of its own, so that its command counts are this test's.
+    let dir = ScratchDir::new("redis-local-cache");
+    let server = RedisServer::start(dir.path(), free_port_pair(), false);
+    let prefix = unique_prefix();
+    let cached = RedisStore::connect_with_options(
+        &server.url(),
+        RedisStoreOptions::new().prefix(&prefix).local_cache(100),
+    )
+    .await
+    .unwrap();
+    // Another process's store on the same Redis.
+    let other = RedisStore::connect(&server.url(), &prefix).await.unwrap();
+    let mut admin = raw_connection(&server.url()).await;
+    let k: &[&str] = &["user", "7"];
+    let put = |store: &RedisStore, value: &'static [u8]| {
+        let store = store.clone();
+        async move {
+            store
+                .put(
+                    "ns",
+                    vec![(key(&["user", "7"]), value.to_vec())],
+                    Some(Duration::from_secs(60)),
+                )
+                .await
+                .unwrap()
+        }
+    };
+
+    put(&other, b"v1").await;
+    let before = mget_calls(&mut admin).await;
+    for _ in 0..20 {
+        let got = cached.get_many_shared("ns", &[k]).await.unwrap();
+        assert_eq!(got[0].as_deref(), Some(&b"v1"[..]));
+    }
+    assert_eq!(
+        mget_calls(&mut admin).await - before,
+        1,
+        "one read from Redis, then the cache"
+    );
+
+    // Changed and deleted elsewhere: Redis' message drops the kept value.
+    put(&other, b"v2").await;
+    read_until(&cached, k, Some(b"v2")).await;
+    other.delete("ns", &key(&["user", "7"])).await.unwrap();
+    read_until(&cached, k, None).await;
+
+    // This process's own write is seen on the very next read.
+    put(&cached, b"v3").await;
+    let got = cached.get_many_shared("ns", &[k]).await.unwrap();
+    assert_eq!(got[0].as_deref(), Some(&b"v3"[..]));
+    put(&cached, b"v4").await;
+    let got = cached.get_many_shared("ns", &[k]).await.unwrap();
+    assert_eq!(got[0].as_deref(), Some(&b"v4"[..]));
+
+    // A lost connection loses Redis' memory of what was read: the cache is emptied, so a
+    // change made while nobody was told is still seen.
+    let _: () = raw(
+        &mut admin,
+        redis::cmd("CLIENT")
+            .arg("KILL")
+            .arg("TYPE")
+            .arg("normal")
+            .arg("SKIPME")
+            .arg("yes"),
+    )
+    .await;
+    let _: () = raw(
+        &mut admin,
+        redis::cmd("SET")
+            .arg(format!("{prefix}:{{ns}}:user:7"))
+            .arg("v5")
+            .arg("PX")
+            .arg(60_000),
+    )
+    .await;
+    read_until(&cached, k, Some(b"v5")).await;
+
+    // FLUSHALL empties it too.
+    let _: () = raw(&mut admin, &redis::cmd("FLUSHALL")).await;
+    read_until(&cached, k, None).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn recovers_when_redis_comes_back() {
     if !local_servers_enabled() {
         return;

@@ -14,7 +14,8 @@
 //!   answering a tiny body through the [`CurrentUser`] extractor after the session lookup
 //!   (as the peer's route), `GET /guarded` the same behind [`RequireAuthenticated`], and
 //!   `POST /sign_in` signing the one seeded user in (to get a session cookie without forms).
-//!   The cache store is in memory, or Redis when a URL is given.
+//!   The cache store is in memory, or Redis when a URL is given; a fourth argument
+//!   `local-cache` turns on the Redis store's local read cache.
 
 use actix_session::SessionExt as _;
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
@@ -111,7 +112,10 @@ fn actix_session_layer(
     .build()
 }
 
-async fn pow_config(redis: Option<&str>) -> Result<PowConfig, Box<dyn std::error::Error>> {
+async fn pow_config(
+    redis: Option<&str>,
+    local_cache: bool,
+) -> Result<PowConfig, Box<dyn std::error::Error>> {
     let users = DieselUsersContext::connect(":memory:")?;
     let mut builder = PowConfig::builder("b".repeat(64))
         .users(users.clone())
@@ -119,8 +123,12 @@ async fn pow_config(redis: Option<&str>) -> Result<PowConfig, Box<dyn std::error
         .hasher(pow_core::password::Pbkdf2Hasher::new(1));
     if let Some(url) = redis {
         let prefix = format!("pow-bench-{}", pow_core::token::generate_uuid());
+        let mut options = pow_core::store::RedisStoreOptions::new().prefix(prefix);
+        if local_cache {
+            options = options.local_cache(100_000);
+        }
         builder = builder.store(std::sync::Arc::new(
-            pow_core::store::RedisStore::connect(url, &prefix).await?,
+            pow_core::store::RedisStore::connect_with_options(url, options).await?,
         ));
     }
     let config = builder.build()?;
@@ -139,7 +147,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         match args.as_slice() {
             [mode, port, ..] => (mode.as_str(), port.parse::<u16>()?),
             _ => return Err(
-                "usage: pow-bench-hotpath bare|cookie|actix-cookie|identity|pow PORT [REDIS_URL]"
+                "usage: pow-bench-hotpath bare|cookie|actix-cookie|identity|pow PORT [REDIS_URL [local-cache]]"
                     .into(),
             ),
         };
@@ -201,7 +209,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .await?;
         }
         "pow" => {
-            let config = pow_config(args.get(2).map(String::as_str)).await?;
+            let local_cache = args.get(3).is_some_and(|arg| arg == "local-cache");
+            let config = pow_config(args.get(2).map(String::as_str), local_cache).await?;
             HttpServer::new(move || {
                 App::new()
                     .wrap(PowMiddleware::new(config.clone()))

@@ -14,6 +14,7 @@ use super::{Key, KeyPattern, Record, Store, StoreError};
 use crate::time::{duration_ms_ceil, now_ms_unsigned as now_ms};
 
 mod keys;
+mod near;
 mod options;
 mod pubsub;
 mod scripts;
@@ -259,6 +260,8 @@ impl SingleServer {
 #[derive(Clone)]
 pub struct RedisStore {
     conn: Connection,
+    /// The local read cache, if enabled ([`RedisStoreOptions::local_cache`]).
+    near: Option<Arc<near::Tracked>>,
     prefix: Arc<str>,
     /// Where pub/sub subscriptions connect (the server, or the first cluster node).
     subscriber: ::redis::Client,
@@ -292,6 +295,27 @@ fn open_client(url: &str, options: &RedisStoreOptions) -> Result<::redis::Client
         }
     }
     ::redis::Client::open(url).map_err(map_error)
+}
+
+/// `client` speaking RESP3, which lets Redis push invalidation messages on the connection
+/// that reads (for the local read cache).
+fn resp3_client(
+    client: &::redis::Client,
+    options: &RedisStoreOptions,
+) -> Result<::redis::Client, StoreError> {
+    let info = client.get_connection_info().clone();
+    let settings = info
+        .redis_settings()
+        .clone()
+        .set_protocol(::redis::ProtocolVersion::RESP3);
+    let info = info.set_redis_settings(settings);
+    #[cfg(feature = "redis-tls")]
+    if let Some(tls) = &options.tls {
+        return ::redis::Client::build_with_tls(info, tls.certificates()).map_err(map_error);
+    }
+    #[cfg(not(feature = "redis-tls"))]
+    let _ = options;
+    ::redis::Client::open(info).map_err(map_error)
 }
 
 impl fmt::Debug for RedisStore {
@@ -335,8 +359,19 @@ impl RedisStore {
         let manager = ConnectionManager::new_with_config(client.clone(), config.clone())
             .await
             .map_err(map_error)?;
+        let near = match options.local_cache {
+            0 => None,
+            capacity => {
+                let cache = near::NearCache::new(capacity, options.local_cache_max_age);
+                let tracking = resp3_client(&client, &options)?;
+                Some(Arc::new(
+                    near::Tracked::connect(tracking, config.clone(), cache).await?,
+                ))
+            }
+        };
         Ok(Self {
             conn: Connection::Single(Arc::new(SingleServer::new(client.clone(), config, manager))),
+            near,
             prefix,
             subscriber: client,
         })
@@ -357,6 +392,13 @@ impl RedisStore {
         options: RedisStoreOptions,
     ) -> Result<Self, StoreError> {
         let prefix = checked_prefix(&options.prefix)?;
+        if options.local_cache > 0 {
+            return Err(StoreError::Backend(
+                "the Redis store's local cache works with a single server, not a cluster: \
+                 leave `local_cache` unset for a cluster"
+                    .to_owned(),
+            ));
+        }
         if urls.is_empty() {
             return Err(StoreError::Backend(
                 "a Redis Cluster needs at least one node URL".to_owned(),
@@ -384,6 +426,7 @@ impl RedisStore {
         let subscriber = open_client(urls[0].as_ref(), &options)?;
         Ok(Self {
             conn: Connection::Cluster(conn),
+            near: None,
             prefix,
             subscriber,
         })
@@ -397,6 +440,16 @@ impl RedisStore {
     /// `<prefix>:{<ns>}:` — the start shared by every key of `namespace`.
     fn namespace_root(&self, namespace: &str) -> String {
         format!("{}:{{{}}}:", self.prefix, encode_namespace(namespace))
+    }
+
+    /// Drops `names` (full key names) from the local read cache, once a write to them has
+    /// been answered, so this process reads its own write on its next request.
+    fn forget<'a>(&self, names: impl IntoIterator<Item = &'a str>) {
+        if let Some(near) = &self.near {
+            for name in names {
+                near.cache.invalidate(name.as_bytes());
+            }
+        }
     }
 
     fn index_key(&self, namespace: &str) -> String {
@@ -572,7 +625,10 @@ impl Store for RedisStore {
         for (parent, _) in &parents {
             pipe.add_command(refresh_index(parent, now)).ignore();
         }
-        self.conn.query_pipe::<()>(&pipe).await
+        let result = self.conn.query_pipe::<()>(&pipe).await;
+        let names: Vec<String> = members.iter().map(|m| format!("{root}{m}")).collect();
+        self.forget(names.iter().map(String::as_str));
+        result
     }
 
     async fn get(&self, namespace: &str, key: &Key) -> Result<Option<Vec<u8>>, StoreError> {
@@ -608,6 +664,18 @@ impl Store for RedisStore {
             return Ok(Vec::new());
         }
         let root = self.namespace_root(namespace);
+        if let Some(near) = &self.near {
+            let names: Vec<String> = keys
+                .iter()
+                .map(|segments| {
+                    let mut name = root.clone();
+                    keys::encode_segments_into(segments, &mut name);
+                    name
+                })
+                .collect();
+            let names: Vec<&[u8]> = names.iter().map(|name| name.as_bytes()).collect();
+            return near.get_many(&names).await;
+        }
         let mut cmd = ::redis::cmd("MGET");
         let mut name = String::with_capacity(root.len() + 64);
         for segments in keys {
@@ -632,7 +700,9 @@ impl Store for RedisStore {
             .arg(format!("{root}{member}"))
             .ignore();
         self.remove_from_indexes(&mut pipe, namespace, &root, key, &member);
-        self.conn.query_pipe::<()>(&pipe).await
+        let result = self.conn.query_pipe::<()>(&pipe).await;
+        self.forget([format!("{root}{member}").as_str()]);
+        result
     }
 
     async fn all(
@@ -716,7 +786,9 @@ impl Store for RedisStore {
         let mut pipe = ::redis::pipe();
         pipe.atomic().cmd("GETDEL").arg(format!("{root}{member}"));
         self.remove_from_indexes(&mut pipe, namespace, &root, key, &member);
-        let (value,): (Option<Vec<u8>>,) = self.conn.query_pipe(&pipe).await?;
+        let result = self.conn.query_pipe(&pipe).await;
+        self.forget([format!("{root}{member}").as_str()]);
+        let (value,): (Option<Vec<u8>>,) = result?;
         Ok(value)
     }
 
@@ -727,7 +799,9 @@ impl Store for RedisStore {
         ttl: Option<Duration>,
     ) -> Result<bool, StoreError> {
         let pipe = self.eval_indexed(INSERT_IF_ABSENT, namespace, &key, &value, ttl);
-        let (stored,): (i64,) = self.conn.query_pipe(&pipe).await?;
+        let result = self.conn.query_pipe(&pipe).await;
+        self.forget([(self.namespace_root(namespace) + &encode_key(&key)).as_str()]);
+        let (stored,): (i64,) = result?;
         Ok(stored == 1)
     }
 
@@ -741,7 +815,9 @@ impl Store for RedisStore {
         // INCRBY takes a signed 64-bit increment.
         let by = by.min(i64::MAX.unsigned_abs()).to_string();
         let pipe = self.eval_indexed(INCR, namespace, key, by.as_bytes(), ttl);
-        let (count,): (i64,) = self.conn.query_pipe(&pipe).await?;
+        let result = self.conn.query_pipe(&pipe).await;
+        self.forget([(self.namespace_root(namespace) + &encode_key(key)).as_str()]);
+        let (count,): (i64,) = result?;
         u64::try_from(count).map_err(|_| {
             StoreError::Backend("redis: the value under this key is not a counter".into())
         })

@@ -4,6 +4,9 @@ use std::time::Duration;
 
 use super::RedisStore;
 
+/// How long a value stays in the local read cache at most, by default.
+const DEFAULT_LOCAL_MAX_AGE: Duration = Duration::from_secs(5 * 60);
+
 /// Connection settings for [`RedisStore`].
 #[derive(Clone, Debug)]
 pub struct RedisStoreOptions {
@@ -11,6 +14,9 @@ pub struct RedisStoreOptions {
     pub(super) connection_timeout: Duration,
     pub(super) response_timeout: Duration,
     pub(super) reconnect_attempts: usize,
+    /// Values the local read cache holds at most (0: no cache).
+    pub(super) local_cache: usize,
+    pub(super) local_cache_max_age: Duration,
     #[cfg(feature = "redis-tls")]
     pub(super) tls: Option<Tls>,
 }
@@ -63,6 +69,8 @@ impl Default for RedisStoreOptions {
             connection_timeout: Duration::from_secs(2),
             response_timeout: Duration::from_secs(2),
             reconnect_attempts: 2,
+            local_cache: 0,
+            local_cache_max_age: DEFAULT_LOCAL_MAX_AGE,
             #[cfg(feature = "redis-tls")]
             tls: None,
         }
@@ -98,6 +106,32 @@ impl RedisStoreOptions {
     /// fails with [`StoreError::Unavailable`]. Later commands try again. The default value is 2.
     pub fn reconnect_attempts(mut self, attempts: usize) -> Self {
         self.reconnect_attempts = attempts;
+        self
+    }
+
+    /// Keeps up to `capacity` values read by signed-in requests (sessions and their users)
+    /// in this process, so that a signed-in request costs no Redis round trip while its
+    /// records are unchanged. Off by default (`0`). Single server only: a cluster store refuses
+    /// it.
+    ///
+    /// Redis tells the store when a kept value changes (server-assisted client-side
+    /// caching: `CLIENT TRACKING` over RESP3, Redis 6 or newer), and the store drops it.
+    /// This process sees its own writes (a sign-out, a revocation) on its next request;
+    /// another process's change takes effect here once Redis' message arrives, typically
+    /// well under a millisecond, so a request racing a revocation made elsewhere can still
+    /// pass during that moment. A lost connection empties the cache, and no value is kept
+    /// past its Redis TTL or [`local_cache_max_age`](Self::local_cache_max_age). Each value
+    /// costs its bytes plus about 100 bytes of bookkeeping.
+    pub fn local_cache(mut self, capacity: usize) -> Self {
+        self.local_cache = capacity;
+        self
+    }
+
+    /// The longest a value stays in the [`local_cache`](Self::local_cache), a bound on
+    /// staleness should Redis' messages ever fail to arrive on a connection that stays up.
+    /// The default value is 5 minutes.
+    pub fn local_cache_max_age(mut self, max_age: Duration) -> Self {
+        self.local_cache_max_age = max_age;
         self
     }
 
