@@ -1,22 +1,85 @@
 //! How keys, namespaces and indexes are named in Redis (see [`RedisStore`](super::RedisStore)).
 
-use crate::store::{Key, KeyPattern};
+use crate::store::Key;
 
-/// Name of the per-namespace index entry (see [`RedisStore`](super::RedisStore)).
-pub(super) const INDEX_NAME: &str = "__index";
-/// Start of the name of a parent index entry: `__index:<encoded parent>`.
-const PARENT_INDEX_NAME: &str = "__index:";
+/// Start of the name of a group: `<root>_g:<first segment>:<second segment>`.
+pub(super) const GROUP_MARK: &str = "_g:";
 
-/// The parent index of keys whose segments but the last are `parent`, under `root` (the
-/// namespace root); `None` for an empty parent (keys of one segment have no parent index).
-pub(super) fn parent_index_key(root: &str, parent: &[String]) -> Option<String> {
-    (!parent.is_empty()).then(|| format!("{root}{PARENT_INDEX_NAME}{}", encode_segments(parent)))
+/// Where the record of a key lives in Redis.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum Place {
+    /// A key of one segment (or none): a string key of its own.
+    Plain(String),
+    /// A key of two or more segments: a field of the hash named by its first two segments.
+    Field {
+        /// The hash (`<root>_g:<a>:<b>`).
+        group: String,
+        /// The other segments, encoded (`%` for none).
+        field: String,
+    },
 }
 
-/// The parent index `key` belongs to, if it has one.
-pub(super) fn parent_index_of(root: &str, key: &Key) -> Option<String> {
-    let segments = key.segments();
-    parent_index_key(root, segments.get(..segments.len().saturating_sub(1))?)
+impl Place {
+    /// The Redis key: the string key, or the group's hash.
+    pub(super) fn redis_key(&self) -> &str {
+        match self {
+            Self::Plain(name) => name,
+            Self::Field { group, .. } => group,
+        }
+    }
+}
+
+/// Where `segments` (a key of namespace `root`) live.
+pub(super) fn place<S: AsRef<str>>(root: &str, segments: &[S]) -> Place {
+    if segments.len() < 2 {
+        let mut name = String::with_capacity(root.len() + 24);
+        name.push_str(root);
+        encode_segments_into(segments, &mut name);
+        return Place::Plain(name);
+    }
+    Place::Field {
+        group: group_name(root, &segments[0], &segments[1]),
+        field: field_name(&segments[2..]),
+    }
+}
+
+/// The hash of the keys whose first two segments are `a` and `b`.
+pub(super) fn group_name(root: &str, a: impl AsRef<str>, b: impl AsRef<str>) -> String {
+    let mut name = String::with_capacity(root.len() + GROUP_MARK.len() + 24);
+    name.push_str(root);
+    name.push_str(GROUP_MARK);
+    encode_segments_into(&[a.as_ref(), b.as_ref()], &mut name);
+    name
+}
+
+/// The field of the segments after the first two.
+pub(super) fn field_name<S: AsRef<str>>(rest: &[S]) -> String {
+    let mut field = String::new();
+    encode_segments_into(rest, &mut field);
+    field
+}
+
+/// The first two segments of a group, from its name after the namespace root and
+/// [`GROUP_MARK`].
+pub(super) fn decode_group(encoded: &str) -> Option<[String; 2]> {
+    let (a, b) = encoded.split_once(':')?;
+    if b.contains(':') {
+        return None;
+    }
+    Some([percent_decode(a)?, percent_decode(b)?])
+}
+
+/// A `SCAN MATCH` pattern matching the names that start with `prefix` literally.
+pub(super) fn glob_prefix(prefix: &str) -> String {
+    let mut glob = String::with_capacity(prefix.len() + 4);
+    for c in prefix.chars() {
+        if matches!(c, '*' | '?' | '[' | ']' | '\\') {
+            glob.push('\\');
+        }
+        glob.push(c);
+    }
+    glob.push('*');
+    glob
 }
 
 pub(super) fn push_escaped(out: &mut String, c: char) {
@@ -38,11 +101,13 @@ pub(super) fn encode_namespace(namespace: &str) -> String {
 }
 
 /// Encodes a key's segments (the part after the namespace; see [`RedisStore`]).
+#[cfg(test)]
 pub(super) fn encode_key(key: &Key) -> String {
     encode_segments(key.segments())
 }
 
 /// [`encode_key`] for a list of segments.
+#[cfg(test)]
 pub(super) fn encode_segments(segments: &[String]) -> String {
     let mut out = String::new();
     encode_segments_into(segments, &mut out);
@@ -96,32 +161,6 @@ pub(super) fn percent_decode(s: &str) -> Option<String> {
         }
     }
     String::from_utf8(out).ok()
-}
-
-/// How [`Store::all`] finds the candidates for a pattern (see [`RedisStore`]).
-pub(super) enum Lookup {
-    /// Every segment is exact: the one key they name.
-    Key(Key),
-    /// Exact segments and a final wildcard: the parent index of the exact ones.
-    Parent(String),
-    /// Anything else: the namespace index.
-    Namespace,
-}
-
-impl Lookup {
-    pub(super) fn for_pattern(root: &str, pattern: &[KeyPattern]) -> Self {
-        let mut exact = Vec::with_capacity(pattern.len());
-        for (i, segment) in pattern.iter().enumerate() {
-            match segment {
-                KeyPattern::Exact(s) => exact.push(s.clone()),
-                KeyPattern::Any if i + 1 == pattern.len() => {
-                    return parent_index_key(root, &exact).map_or(Self::Namespace, Self::Parent)
-                }
-                KeyPattern::Any => return Self::Namespace,
-            }
-        }
-        Self::Key(Key(exact))
-    }
 }
 
 #[cfg(test)]
@@ -190,54 +229,52 @@ mod tests {
     }
 
     #[test]
-    fn parent_indexes_are_internal_names_per_parent() {
+    fn keys_of_two_segments_or_more_are_fields_of_their_group() {
         let root = "p:{ns}:";
-        assert_eq!(parent_index_of(root, &key(&[])), None);
-        assert_eq!(parent_index_of(root, &key(&["a"])), None);
+        assert_eq!(place(root, &["a"]), Place::Plain("p:{ns}:a".into()));
+        assert_eq!(place::<&str>(root, &[]), Place::Plain("p:{ns}:%".into()));
         assert_eq!(
-            parent_index_of(root, &key(&["user", "7", "session", "s1"])).as_deref(),
-            Some("p:{ns}:__index:user:7:session")
-        );
-        // Parents that a naive join would confuse get distinct indexes, none of them a value.
-        assert_eq!(
-            parent_index_of(root, &key(&["a:b", "c"])).as_deref(),
-            Some("p:{ns}:__index:a%3Ab")
+            place(root, &["user", "7"]),
+            Place::Field {
+                group: "p:{ns}:_g:user:7".into(),
+                field: "%".into()
+            }
         );
         assert_eq!(
-            parent_index_of(root, &key(&["a", "b", "c"])).as_deref(),
-            Some("p:{ns}:__index:a:b")
+            place(root, &["user", "7", "session", "s:1"]),
+            Place::Field {
+                group: "p:{ns}:_g:user:7".into(),
+                field: "session:s%3A1".into()
+            }
+        );
+        // Segments that a naive join would confuse land in distinct groups and fields.
+        assert_ne!(
+            place(root, &["a:b", "c"]).redis_key(),
+            place(root, &["a", "b:c"]).redis_key()
+        );
+        assert_eq!(place(root, &["_x", "y"]).redis_key(), "p:{ns}:_g:%5Fx:y");
+        assert_eq!(
+            decode_group("user:7"),
+            Some(["user".to_owned(), "7".to_owned()])
         );
         assert_eq!(
-            parent_index_of(root, &key(&["_x", "y"])).as_deref(),
-            Some("p:{ns}:__index:%5Fx")
+            decode_group("a%3Ab:c"),
+            Some(["a:b".to_owned(), "c".to_owned()])
         );
+        assert_eq!(decode_group("a:b:c"), None);
+        assert_eq!(decode_key("session:s%3A1"), Some(key(&["session", "s:1"])));
     }
 
     #[test]
-    fn patterns_pick_the_narrowest_lookup() {
-        let root = "p:{ns}:";
-        let exact = KeyPattern::exact;
-        let lookup = |pattern: &[KeyPattern]| match Lookup::for_pattern(root, pattern) {
-            Lookup::Key(key) => format!("key {key:?}"),
-            Lookup::Parent(index) => format!("parent {index}"),
-            Lookup::Namespace => "namespace".to_owned(),
-        };
-        assert_eq!(lookup(&[]), "key Key([])");
-        assert_eq!(lookup(&[exact("a"), exact("b")]), r#"key Key(["a", "b"])"#);
-        assert_eq!(
-            lookup(&[exact("user"), exact("7"), exact("session"), KeyPattern::Any]),
-            "parent p:{ns}:__index:user:7:session"
-        );
-        assert_eq!(lookup(&[KeyPattern::Any]), "namespace");
-        assert_eq!(lookup(&[KeyPattern::Any, exact("b")]), "namespace");
-        assert_eq!(
-            lookup(&[
-                exact("user"),
-                KeyPattern::Any,
-                exact("session"),
-                KeyPattern::Any
-            ]),
-            "namespace"
-        );
+    fn no_plain_key_looks_like_a_group() {
+        // A plain key has one segment, whose `:` and leading `_` are escaped.
+        assert!(!encode_key(&key(&["_g:a:b"])).starts_with(GROUP_MARK));
+        assert!(!encode_key(&key(&["x:y"])).contains(':'));
+    }
+
+    #[test]
+    fn scan_patterns_match_the_prefix_literally() {
+        assert_eq!(glob_prefix("p:{ns}:"), "p:{ns}:*");
+        assert_eq!(glob_prefix("a*b?[c]\\"), "a\\*b\\?\\[c\\]\\\\*");
     }
 }

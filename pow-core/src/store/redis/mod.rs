@@ -18,14 +18,15 @@ mod near;
 mod options;
 mod pubsub;
 mod scripts;
-use keys::{decode_key, encode_key, encode_namespace, parent_index_of, Lookup, INDEX_NAME};
+use keys::{
+    decode_group, decode_key, encode_namespace, field_name, glob_prefix, group_name, place, Place,
+    GROUP_MARK,
+};
 pub use options::RedisStoreOptions;
-use scripts::{refresh_index, INCR, INDEX_GRACE_MS, INSERT_IF_ABSENT, PRUNE_VANISHED};
+use scripts::{GROUP_GRACE_MS, INCR_FIELD, INCR_PLAIN, INSERT_FIELD_IF_ABSENT, PUT_FIELDS};
 
 /// TTLs longer than this (about a century) are stored without expiry.
 const MAX_TTL_MS: u64 = 100 * 365 * 24 * 60 * 60 * 1000;
-/// Largest number of keys fetched by one `MGET`.
-const MGET_CHUNK: usize = 500;
 
 /// A connection to one server or to a cluster.
 #[derive(Clone)]
@@ -204,50 +205,44 @@ impl SingleServer {
 ///
 /// # Key layout
 ///
-/// Every record of namespace `ns` lives in its own Redis string key:
+/// A key of one segment is a Redis string key of its own; a key of two segments or more is
+/// a field of the hash named by its first two segments (its *group*), so that a user's
+/// records (`["user", id]`, `["user", id, "session", …]`, …) live in one hash:
 ///
 /// ```text
-/// <prefix>:{<ns>}:<segment>:<segment>:...     the value, written with SET ... PX <ttl>
-/// <prefix>:{<ns>}:__index                     sorted set: member = encoded key,
-///                                             score = expiry in ms since the epoch, or +inf
-/// <prefix>:{<ns>}:__index:<parent>            the same, for the keys of two or more segments
-///                                             whose segments but the last encode to <parent>
+/// <prefix>:{<ns>}:<segment>                   the value, written with SET ... PX <ttl>
+/// <prefix>:{<ns>}:_g:<first>:<second>         hash: field = the other segments (`%` for
+///                                             none), value = expiry (8 bytes, big-endian
+///                                             ms since the epoch, 0 for none) + the value
 /// ```
 ///
-/// - The namespace sits in a Redis Cluster *hash tag* (`{...}`), so all keys of a namespace,
-///   including its indexes, hash to one cluster slot. That is what lets one `MULTI`/`EXEC`
-///   transaction write a batch of records together with their index entries, and lets
-///   [`Store::all`] read them back with one `MGET`, on a single server and on a cluster alike.
+/// - The namespace sits in a Redis Cluster *hash tag* (`{...}`), so all keys of a namespace
+///   hash to one cluster slot. That is what lets one `MULTI`/`EXEC` transaction write a
+///   batch of records, on a single server and on a cluster alike.
 /// - Inside the namespace, `%`, `{` and `}` are written `%25`, `%7B`, `%7D` (so the hash tag
 ///   always closes where it should); an empty namespace is written `%`.
 /// - Inside a segment, `%` is written `%25` and `:` is written `%3A`, so the `:` between
 ///   segments is unambiguous. A `_` opening the first segment is written `%5F`, which keeps
-///   the names `<prefix>:{<ns>}:_...` free for internal entries such as the indexes. A key
-///   with no segments is written `%`.
-/// - TTLs are enforced by Redis itself (`SET ... PX`), so [`Store::get`] never sees an expired
-///   value. The indexes only serve [`Store::all`], which must not scan the keyspace: it reads
-///   the index members that may still be live, filters them by the pattern, and fetches their
-///   values with `MGET`, dropping the ones Redis has already expired. Index members whose
-///   expiry lies more than a minute in the past are removed on every write and every
-///   [`Store::all`] (the minute absorbs clock differences between application servers;
-///   liveness itself is always decided by Redis), so an index does not grow without bound.
-///   Members whose value vanished before its expiry (evicted by a `maxmemory` policy) are
-///   pruned by [`Store::all`] when it meets them.
-/// - Which index [`Store::all`] reads depends on the pattern. A pattern of exact segments is
-///   one key: a plain `GET`. A pattern whose segments are exact but for a wildcard at the end
-///   (`["user", "7", "session", Any]`: one user's sessions) reads the parent index of its
-///   exact segments, so it costs time in proportion to the live keys under that parent.
-///   Any other pattern reads the namespace index, in proportion to the live keys of the
-///   namespace. No call costs time in proportion to the whole keyspace.
-/// - An index expires a minute after its latest member (and persists while a member has no
-///   expiry); every write to it sets that again, so the index of a parent or namespace that
-///   is never written again disappears by itself.
+///   the names `<prefix>:{<ns>}:_...` free for the groups. A key with no segments is
+///   written `%`.
+/// - String keys' TTLs are enforced by Redis (`SET ... PX`). A field's expiry is stored with
+///   it and judged by the reader (the application server's clock): an expired field is
+///   never returned, listed or taken. Every write to a group drops its expired fields and
+///   lets the hash expire a minute after its last live field (the minute absorbs clock
+///   differences between servers), or persist while a field has no expiry.
+/// - No index: [`Store::all`] with the first two segments exact reads their group
+///   (`HGETALL`: one user's records, in proportion to them); a pattern of exact segments is
+///   one read; any other pattern scans the namespace (`SCAN MATCH`, in proportion to the
+///   keys of the server or of the cluster node holding the namespace). pow-rs lists only
+///   within a group.
+/// - A signed-in request reads its session and its user with one `HMGET` of their group.
 /// - A put with a zero TTL removes the records; TTLs are rounded up to whole milliseconds,
 ///   and a TTL longer than a century is stored without expiry.
-/// - Puts, deletes and takes update value and indexes in one `MULTI`/`EXEC` transaction; a
-///   take uses `GETDEL` (Redis 6.2 or newer), so of two concurrent takes only one gets the
-///   value. `insert_if_absent` (`SET NX`) and `incr` (`INCRBY`, with the TTL set only when
-///   the counter is created) run as one Lua script each, together with their index entries.
+/// - Puts are one `MULTI`/`EXEC` transaction (a Lua script per group). A take is `GETDEL`
+///   (Redis 6.2 or newer), or `HGET` and `HDEL` in one transaction, so of two concurrent
+///   takes only one gets the value. `insert_if_absent` is `SET NX` or a Lua script; `incr`
+///   a Lua script (`INCRBY` for a string key; a field counts in Lua numbers, exactly up to
+///   2^53), the TTL set only when the counter is created.
 ///
 /// # Failures
 ///
@@ -442,8 +437,8 @@ impl RedisStore {
         format!("{}:{{{}}}:", self.prefix, encode_namespace(namespace))
     }
 
-    /// Drops `names` (full key names) from the local read cache, once a write to them has
-    /// been answered, so this process reads its own write on its next request.
+    /// Drops `names` (Redis keys) from the local read cache, once a write to them has been
+    /// answered, so this process reads its own write on its next request.
     fn forget<'a>(&self, names: impl IntoIterator<Item = &'a str>) {
         if let Some(near) = &self.near {
             for name in names {
@@ -452,66 +447,106 @@ impl RedisStore {
         }
     }
 
-    fn index_key(&self, namespace: &str) -> String {
-        self.namespace_root(namespace) + INDEX_NAME
-    }
-
-    /// Adds to `pipe` an `EVAL` of `script` (see [`INSERT_IF_ABSENT`]) for `key` with `arg`
-    /// and `ttl`, followed by the refresh of the key's indexes; only the script's reply counts.
-    fn eval_indexed(
-        &self,
-        script: &str,
-        namespace: &str,
-        key: &Key,
-        arg: &[u8],
-        ttl: Option<Duration>,
-    ) -> Pipeline {
-        let root = self.namespace_root(namespace);
-        let index = self.index_key(namespace);
-        let parent = parent_index_of(&root, key);
-        let member = encode_key(key);
-        let now = now_ms();
-        // A zero TTL would be refused by Redis; one millisecond expires just as surely.
-        let ttl = ttl_ms(ttl).map(|ms| ms.max(1));
-        let score = ttl.map_or_else(
-            || "+inf".to_owned(),
-            |ms| now.saturating_add(ms).to_string(),
-        );
-        let mut pipe = ::redis::pipe();
-        pipe.atomic()
-            .cmd("EVAL")
-            .arg(script)
-            .arg(3)
-            .arg(format!("{root}{member}"))
-            .arg(&index)
-            .arg(parent.as_deref().unwrap_or(&index))
-            .arg(arg)
-            .arg(ttl.map(|ms| ms.to_string()).unwrap_or_default())
-            .arg(&member)
-            .arg(score);
-        for index in std::iter::once(&index).chain(parent.as_ref()) {
-            pipe.add_command(refresh_index(index, now)).ignore();
-        }
-        pipe
-    }
-
-    /// Adds to `pipe` the removal of `member` (encoding `key`) from its indexes, and their
-    /// refresh (see [`REFRESH_INDEX`]); every added command's reply is ignored.
-    fn remove_from_indexes(
-        &self,
-        pipe: &mut Pipeline,
-        namespace: &str,
-        root: &str,
-        key: &Key,
-        member: &str,
-    ) {
-        let now = now_ms();
-        let indexes = std::iter::once(self.index_key(namespace)).chain(parent_index_of(root, key));
-        for index in indexes {
-            pipe.cmd("ZREM").arg(&index).arg(member).ignore();
-            pipe.add_command(refresh_index(&index, now)).ignore();
+    /// Every Redis key of the namespace whose root is `root` that starts with `start`
+    /// (`SCAN`: in proportion to the keys of the server, or of the cluster node holding the
+    /// namespace).
+    async fn scan(&self, root: &str, start: &str) -> Result<Vec<String>, StoreError> {
+        let glob = glob_prefix(&format!("{root}{start}"));
+        let mut names = std::collections::BTreeSet::new();
+        let mut cursor: u64 = 0;
+        loop {
+            let mut cmd = ::redis::cmd("SCAN");
+            cmd.arg(cursor)
+                .arg("MATCH")
+                .arg(&glob)
+                .arg("COUNT")
+                .arg(1000);
+            let (next, batch): (u64, Vec<String>) = match &self.conn {
+                Connection::Single(_) => self.conn.query(&cmd).await?,
+                Connection::Cluster(conn) => {
+                    // The namespace's hash tag puts all of its keys on one node.
+                    let slot: u16 = self
+                        .conn
+                        .query(::redis::cmd("CLUSTER").arg("KEYSLOT").arg(root))
+                        .await?;
+                    let route = ::redis::cluster_routing::RoutingInfo::SingleNode(
+                        ::redis::cluster_routing::SingleNodeRoutingInfo::SpecificNode(
+                            ::redis::cluster_routing::Route::new(
+                                slot,
+                                ::redis::cluster_routing::SlotAddr::Master,
+                            ),
+                        ),
+                    );
+                    let value = conn
+                        .clone()
+                        .route_command(cmd, route)
+                        .await
+                        .map_err(map_error)?;
+                    ::redis::from_redis_value(value)
+                        .map_err(|err| StoreError::Backend(format!("redis: {err}")))?
+                }
+            };
+            names.extend(batch);
+            if next == 0 {
+                return Ok(names.into_iter().collect());
+            }
+            cursor = next;
         }
     }
+
+    /// The live records of `group` (whose first two segments are `head`) matching
+    /// `pattern` (all of the pattern, the first two segments included).
+    async fn group_records(
+        &self,
+        group: &str,
+        head: &[String; 2],
+        pattern: &[KeyPattern],
+    ) -> Result<Vec<Record>, StoreError> {
+        let fields: Vec<(String, Vec<u8>)> =
+            self.conn.query(::redis::cmd("HGETALL").arg(group)).await?;
+        let now = now_ms();
+        Ok(fields
+            .into_iter()
+            .filter_map(|(field, value)| {
+                let rest = decode_key(&field)?;
+                let key = Key(head.iter().cloned().chain(rest.0).collect());
+                let value = open_field(&value, now)?.to_vec();
+                key.matches(pattern).then_some((key, value))
+            })
+            .collect())
+    }
+}
+
+/// A field's stored value: its expiry (ms since the epoch, 0 for none) and the record.
+fn field_value(expires_at: u64, value: &[u8]) -> Vec<u8> {
+    let mut stored = Vec::with_capacity(8 + value.len());
+    stored.extend_from_slice(&expires_at.to_be_bytes());
+    stored.extend_from_slice(value);
+    stored
+}
+
+/// The record of a field's stored value, unless it expired by `now` (or is not one).
+pub(super) fn open_field(stored: &[u8], now: u64) -> Option<&[u8]> {
+    let (head, value) = stored.split_first_chunk::<8>()?;
+    let expires_at = u64::from_be_bytes(*head);
+    (expires_at == 0 || expires_at > now).then_some(value)
+}
+
+/// When a record written now with `ttl` (in ms; `None` for none) expires, as a field's
+/// expiry.
+fn expiry_of(ttl: Option<u64>, now: u64) -> u64 {
+    ttl.map_or(0, |ms| now.saturating_add(ms.max(1)))
+}
+
+/// An `EVAL` of `script` on `group` with the time arguments every group script takes.
+fn group_eval(script: &str, group: &str, now: u64) -> Cmd {
+    let mut eval = ::redis::cmd("EVAL");
+    eval.arg(script)
+        .arg(1)
+        .arg(group)
+        .arg(now)
+        .arg(GROUP_GRACE_MS);
+    eval
 }
 
 fn checked_prefix(prefix: &str) -> Result<Arc<str>, StoreError> {
@@ -570,226 +605,204 @@ impl Store for RedisStore {
             return Ok(());
         }
         let root = self.namespace_root(namespace);
-        let index = self.index_key(namespace);
         let now = now_ms();
         let ttl = ttl_ms(ttl);
         let mut pipe = ::redis::pipe();
         pipe.atomic();
-        // Parent index -> the members this put adds to or removes from it, in first-seen order.
-        let mut parents: Vec<(String, Vec<String>)> = Vec::new();
-        let mut members = Vec::with_capacity(records.len());
-        for (key, _) in &records {
-            let member = encode_key(key);
-            if let Some(parent) = parent_index_of(&root, key) {
-                match parents.iter_mut().find(|(name, _)| *name == parent) {
-                    Some((_, list)) => list.push(member.clone()),
-                    None => parents.push((parent, vec![member.clone()])),
+        // Group -> its fields and values, in first-seen order.
+        let mut groups: Vec<(String, Vec<(String, Vec<u8>)>)> = Vec::new();
+        let mut touched = Vec::with_capacity(records.len());
+        for (key, value) in records {
+            let place = place(&root, key.segments());
+            touched.push(place.redis_key().to_owned());
+            match place {
+                Place::Plain(name) if ttl == Some(0) => {
+                    pipe.cmd("DEL").arg(name).ignore();
                 }
-            }
-            members.push(member);
-        }
-
-        if ttl == Some(0) {
-            // Expires at once: the put replaces the value with nothing.
-            let keys: Vec<String> = members.iter().map(|m| format!("{root}{m}")).collect();
-            pipe.cmd("DEL").arg(&keys).ignore();
-            pipe.cmd("ZREM").arg(&index).arg(&members).ignore();
-            for (parent, list) in &parents {
-                pipe.cmd("ZREM").arg(parent).arg(list).ignore();
-            }
-        } else {
-            let score = match ttl {
-                Some(ms) => now.saturating_add(ms).to_string(),
-                None => "+inf".to_owned(),
-            };
-            let mut zadd = ::redis::cmd("ZADD");
-            zadd.arg(&index);
-            for ((_, value), member) in records.iter().zip(&members) {
-                let set = pipe.cmd("SET").arg(format!("{root}{member}")).arg(value);
-                if let Some(ms) = ttl {
-                    set.arg("PX").arg(ms);
+                Place::Plain(name) => {
+                    let set = pipe.cmd("SET").arg(name).arg(value);
+                    if let Some(ms) = ttl {
+                        set.arg("PX").arg(ms);
+                    }
+                    set.ignore();
                 }
-                set.ignore();
-                zadd.arg(&score).arg(member);
-            }
-            pipe.add_command(zadd).ignore();
-            for (parent, list) in &parents {
-                let zadd = pipe.cmd("ZADD").arg(parent);
-                for member in list {
-                    zadd.arg(&score).arg(member);
+                Place::Field { group, field } if ttl == Some(0) => {
+                    pipe.cmd("HDEL").arg(group).arg(field).ignore();
                 }
-                zadd.ignore();
+                Place::Field { group, field } => {
+                    let stored = field_value(expiry_of(ttl, now), &value);
+                    match groups.iter_mut().find(|(name, _)| *name == group) {
+                        Some((_, fields)) => fields.push((field, stored)),
+                        None => groups.push((group, vec![(field, stored)])),
+                    }
+                }
             }
         }
-        pipe.add_command(refresh_index(&index, now)).ignore();
-        for (parent, _) in &parents {
-            pipe.add_command(refresh_index(parent, now)).ignore();
+        for (group, fields) in &groups {
+            let mut eval = group_eval(&PUT_FIELDS, group, now);
+            for (field, stored) in fields {
+                eval.arg(field).arg(stored);
+            }
+            pipe.add_command(eval).ignore();
         }
         let result = self.conn.query_pipe::<()>(&pipe).await;
-        let names: Vec<String> = members.iter().map(|m| format!("{root}{m}")).collect();
-        self.forget(names.iter().map(String::as_str));
+        self.forget(touched.iter().map(String::as_str));
         result
     }
 
     async fn get(&self, namespace: &str, key: &Key) -> Result<Option<Vec<u8>>, StoreError> {
-        let data_key = self.namespace_root(namespace) + &encode_key(key);
-        self.conn.query(::redis::cmd("GET").arg(data_key)).await
+        match place(&self.namespace_root(namespace), key.segments()) {
+            Place::Plain(name) => self.conn.query(::redis::cmd("GET").arg(name)).await,
+            Place::Field { group, field } => {
+                let stored: Option<Vec<u8>> = self
+                    .conn
+                    .query(::redis::cmd("HGET").arg(group).arg(field))
+                    .await?;
+                Ok(stored.and_then(|stored| Some(open_field(&stored, now_ms())?.to_vec())))
+            }
+        }
     }
 
-    /// One `MGET`: the keys of a namespace share its hash tag, so a cluster serves them from
-    /// one node.
+    /// One round trip: an `HMGET` when the keys share a group (a session and its user do),
+    /// else a pipeline of reads. The keys of a namespace share its hash tag, so a cluster
+    /// serves them from one node.
     async fn get_many(
         &self,
         namespace: &str,
         keys: &[Key],
     ) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
-        if keys.is_empty() {
-            return Ok(Vec::new());
-        }
         let root = self.namespace_root(namespace);
-        let mut cmd = ::redis::cmd("MGET");
-        for key in keys {
-            cmd.arg(format!("{root}{}", encode_key(key)));
-        }
-        self.conn.query(&cmd).await
+        let places: Vec<Place> = keys
+            .iter()
+            .map(|key| place(&root, key.segments()))
+            .collect();
+        self.read_places(&places).await
     }
 
-    /// One `MGET` whose key names are built in one buffer, with no [`Key`] in between.
+    /// [`get_many`](Self::get_many) from segments, through the local read cache when it is
+    /// on.
     async fn get_many_shared(
         &self,
         namespace: &str,
         keys: &[&[&str]],
     ) -> Result<Vec<Option<Arc<[u8]>>>, StoreError> {
-        if keys.is_empty() {
-            return Ok(Vec::new());
-        }
         let root = self.namespace_root(namespace);
+        let places: Vec<Place> = keys.iter().map(|segments| place(&root, segments)).collect();
         if let Some(near) = &self.near {
-            let names: Vec<String> = keys
-                .iter()
-                .map(|segments| {
-                    let mut name = root.clone();
-                    keys::encode_segments_into(segments, &mut name);
-                    name
-                })
-                .collect();
-            let names: Vec<&[u8]> = names.iter().map(|name| name.as_bytes()).collect();
-            return near.get_many(&names).await;
+            return near.get_many(&places).await;
         }
-        let mut cmd = ::redis::cmd("MGET");
-        let mut name = String::with_capacity(root.len() + 64);
-        for segments in keys {
-            name.clear();
-            name.push_str(&root);
-            keys::encode_segments_into(segments, &mut name);
-            cmd.arg(name.as_str());
-        }
-        let values: Vec<Option<Vec<u8>>> = self.conn.query(&cmd).await?;
-        Ok(values
+        Ok(self
+            .read_places(&places)
+            .await?
             .into_iter()
             .map(|value| value.map(Arc::from))
             .collect())
     }
 
     async fn delete(&self, namespace: &str, key: &Key) -> Result<(), StoreError> {
-        let root = self.namespace_root(namespace);
-        let member = encode_key(key);
-        let mut pipe = ::redis::pipe();
-        pipe.atomic()
-            .cmd("DEL")
-            .arg(format!("{root}{member}"))
-            .ignore();
-        self.remove_from_indexes(&mut pipe, namespace, &root, key, &member);
-        let result = self.conn.query_pipe::<()>(&pipe).await;
-        self.forget([format!("{root}{member}").as_str()]);
+        let place = place(&self.namespace_root(namespace), key.segments());
+        let result = match &place {
+            Place::Plain(name) => self.conn.query::<()>(::redis::cmd("DEL").arg(name)).await,
+            Place::Field { group, field } => {
+                self.conn
+                    .query::<()>(::redis::cmd("HDEL").arg(group).arg(field))
+                    .await
+            }
+        };
+        self.forget([place.redis_key()]);
         result
     }
 
+    /// Keys of two or more segments whose first two are exact read one group (`HGETALL`);
+    /// an exact key is one read; any other pattern scans the namespace's keys (`SCAN`), in
+    /// proportion to the keys of the server.
     async fn all(
         &self,
         namespace: &str,
         pattern: &[KeyPattern],
     ) -> Result<Vec<Record>, StoreError> {
         let root = self.namespace_root(namespace);
-        let namespace_index = self.index_key(namespace);
-        let index = match Lookup::for_pattern(&root, pattern) {
-            Lookup::Key(key) => {
-                let value: Option<Vec<u8>> = self
-                    .conn
-                    .query(::redis::cmd("GET").arg(format!("{root}{}", encode_key(&key))))
-                    .await?;
-                return Ok(value.map(|value| (key, value)).into_iter().collect());
-            }
-            Lookup::Parent(parent) => parent,
-            Lookup::Namespace => namespace_index.clone(),
-        };
-        let cutoff = format!("({}", now_ms().saturating_sub(INDEX_GRACE_MS));
-
-        let mut pipe = ::redis::pipe();
-        pipe.cmd("ZREMRANGEBYSCORE")
-            .arg(&index)
-            .arg("-inf")
-            .arg(&cutoff)
-            .ignore()
-            .cmd("ZRANGEBYSCORE")
-            .arg(&index)
-            .arg(&cutoff)
-            .arg("+inf");
-        let (members,): (Vec<String>,) = self.conn.query_pipe(&pipe).await?;
-
-        let wanted: Vec<(Key, String)> = members
-            .into_iter()
-            .filter_map(|member| {
-                let key = decode_key(&member)?;
-                key.matches(pattern).then_some((key, member))
+        let exact: Option<Vec<String>> = pattern
+            .iter()
+            .map(|segment| match segment {
+                KeyPattern::Exact(s) => Some(s.clone()),
+                KeyPattern::Any => None,
             })
             .collect();
-
-        let mut records = Vec::with_capacity(wanted.len());
-        let mut vanished = Vec::new();
-        for chunk in wanted.chunks(MGET_CHUNK) {
-            let keys: Vec<String> = chunk.iter().map(|(_, m)| format!("{root}{m}")).collect();
-            let values: Vec<Option<Vec<u8>>> =
-                self.conn.query(::redis::cmd("MGET").arg(&keys)).await?;
-            for ((key, member), value) in chunk.iter().zip(values) {
-                match value {
-                    Some(value) => records.push((key.clone(), value)),
-                    None => vanished.push((key, member.as_str())),
+        if let Some(segments) = exact {
+            let key = Key(segments);
+            let value = self.get(namespace, &key).await?;
+            return Ok(value.map(|value| (key, value)).into_iter().collect());
+        }
+        if let [KeyPattern::Exact(a), KeyPattern::Exact(b), ..] = pattern {
+            let group = group_name(&root, a, b);
+            return self
+                .group_records(&group, &[a.clone(), b.clone()], pattern)
+                .await;
+        }
+        let start = match pattern {
+            [KeyPattern::Exact(a), _, ..] => format!("{GROUP_MARK}{}:", field_name(&[a])),
+            [_, _, ..] => GROUP_MARK.to_owned(),
+            _ => String::new(),
+        };
+        let mut records = Vec::new();
+        for name in self.scan(&root, &start).await? {
+            let Some(rest) = name.strip_prefix(&root) else {
+                continue;
+            };
+            if let Some(group) = rest.strip_prefix(GROUP_MARK) {
+                let Some(head) = decode_group(group) else {
+                    continue;
+                };
+                let head_matches = pattern.len() >= 2 && Key(head.to_vec()).matches(&pattern[..2]);
+                if head_matches {
+                    records.extend(self.group_records(&name, &head, pattern).await?);
+                }
+            } else if !rest.starts_with('_') {
+                // A key of its own (internal names start with `_`); only keys of one
+                // segment are (names of another layout are not this store's).
+                let Some(key) = decode_key(rest) else {
+                    continue;
+                };
+                if key.segments().len() <= 1 && key.matches(pattern) {
+                    let value: Option<Vec<u8>> =
+                        self.conn.query(::redis::cmd("GET").arg(&name)).await?;
+                    records.extend(value.map(|value| (key, value)));
                 }
             }
-        }
-
-        // Members whose value is gone but whose index score still says "live" (the value was
-        // evicted, or expired within the grace period): drop them from both of their indexes
-        // if the value is still gone.
-        for chunk in vanished.chunks(MGET_CHUNK) {
-            let mut eval = ::redis::cmd("EVAL");
-            eval.arg(PRUNE_VANISHED)
-                .arg(chunk.len() * 2 + 1)
-                .arg(&namespace_index);
-            for (key, member) in chunk {
-                let parent = parent_index_of(&root, key);
-                eval.arg(format!("{root}{member}"))
-                    .arg(parent.as_deref().unwrap_or(&namespace_index));
-            }
-            for (_, member) in chunk {
-                eval.arg(*member);
-            }
-            self.conn.query::<()>(&eval).await?;
         }
         Ok(records)
     }
 
     async fn take(&self, namespace: &str, key: &Key) -> Result<Option<Vec<u8>>, StoreError> {
-        let root = self.namespace_root(namespace);
-        let member = encode_key(key);
-        let mut pipe = ::redis::pipe();
-        pipe.atomic().cmd("GETDEL").arg(format!("{root}{member}"));
-        self.remove_from_indexes(&mut pipe, namespace, &root, key, &member);
-        let result = self.conn.query_pipe(&pipe).await;
-        self.forget([format!("{root}{member}").as_str()]);
-        let (value,): (Option<Vec<u8>>,) = result?;
-        Ok(value)
+        let place = place(&self.namespace_root(namespace), key.segments());
+        let result = match &place {
+            Place::Plain(name) => {
+                self.conn
+                    .query::<Option<Vec<u8>>>(::redis::cmd("GETDEL").arg(name))
+                    .await
+            }
+            Place::Field { group, field } => {
+                // One transaction: of two concurrent takes, only one reads the value.
+                let mut pipe = ::redis::pipe();
+                pipe.atomic()
+                    .cmd("HGET")
+                    .arg(group)
+                    .arg(field)
+                    .cmd("HDEL")
+                    .arg(group)
+                    .arg(field)
+                    .ignore();
+                self.conn
+                    .query_pipe::<(Option<Vec<u8>>,)>(&pipe)
+                    .await
+                    .map(|(stored,)| {
+                        stored.and_then(|stored| Some(open_field(&stored, now_ms())?.to_vec()))
+                    })
+            }
+        };
+        self.forget([place.redis_key()]);
+        result
     }
 
     async fn insert_if_absent(
@@ -798,11 +811,34 @@ impl Store for RedisStore {
         (key, value): Record,
         ttl: Option<Duration>,
     ) -> Result<bool, StoreError> {
-        let pipe = self.eval_indexed(INSERT_IF_ABSENT, namespace, &key, &value, ttl);
-        let result = self.conn.query_pipe(&pipe).await;
-        self.forget([(self.namespace_root(namespace) + &encode_key(&key)).as_str()]);
-        let (stored,): (i64,) = result?;
-        Ok(stored == 1)
+        let place = place(&self.namespace_root(namespace), key.segments());
+        // A zero TTL would be refused by Redis; one millisecond expires just as surely.
+        let ttl = ttl_ms(ttl).map(|ms| ms.max(1));
+        let result = match &place {
+            Place::Plain(name) => {
+                let mut set = ::redis::cmd("SET");
+                set.arg(name).arg(&value).arg("NX");
+                if let Some(ms) = ttl {
+                    set.arg("PX").arg(ms);
+                }
+                self.conn
+                    .query::<Option<String>>(&set)
+                    .await
+                    .map(|reply| reply.is_some())
+            }
+            Place::Field { group, field } => {
+                let now = now_ms();
+                let mut eval = group_eval(&INSERT_FIELD_IF_ABSENT, group, now);
+                eval.arg(field)
+                    .arg(field_value(expiry_of(ttl, now), &value));
+                self.conn
+                    .query::<i64>(&eval)
+                    .await
+                    .map(|stored| stored == 1)
+            }
+        };
+        self.forget([place.redis_key()]);
+        result
     }
 
     async fn incr(
@@ -812,15 +848,81 @@ impl Store for RedisStore {
         by: u64,
         ttl: Option<Duration>,
     ) -> Result<u64, StoreError> {
-        // INCRBY takes a signed 64-bit increment.
-        let by = by.min(i64::MAX.unsigned_abs()).to_string();
-        let pipe = self.eval_indexed(INCR, namespace, key, by.as_bytes(), ttl);
-        let result = self.conn.query_pipe(&pipe).await;
-        self.forget([(self.namespace_root(namespace) + &encode_key(key)).as_str()]);
-        let (count,): (i64,) = result?;
-        u64::try_from(count).map_err(|_| {
+        let place = place(&self.namespace_root(namespace), key.segments());
+        let ttl = ttl_ms(ttl).map(|ms| ms.max(1));
+        let result = match &place {
+            Place::Plain(name) => {
+                // INCRBY takes a signed 64-bit increment.
+                let by = by.min(i64::MAX.unsigned_abs());
+                let mut eval = ::redis::cmd("EVAL");
+                eval.arg(INCR_PLAIN)
+                    .arg(1)
+                    .arg(name)
+                    .arg(by)
+                    .arg(ttl.map(|ms| ms.to_string()).unwrap_or_default());
+                self.conn.query::<i64>(&eval).await
+            }
+            Place::Field { group, field } => {
+                // Counted in Lua numbers: exact up to 2^53.
+                let by = by.min(1 << 53);
+                let now = now_ms();
+                let mut eval = group_eval(&INCR_FIELD, group, now);
+                eval.arg(field)
+                    .arg(by)
+                    .arg(&expiry_of(ttl, now).to_be_bytes()[..]);
+                self.conn.query::<i64>(&eval).await
+            }
+        };
+        self.forget([place.redis_key()]);
+        u64::try_from(result?).map_err(|_| {
             StoreError::Backend("redis: the value under this key is not a counter".into())
         })
+    }
+}
+
+impl RedisStore {
+    /// The values at `places`, in one round trip.
+    async fn read_places(&self, places: &[Place]) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
+        let now = now_ms();
+        // The common case, a session and its user: one HMGET.
+        if let Some(Place::Field { group, .. }) = places.first() {
+            let fields: Option<Vec<&str>> = places
+                .iter()
+                .map(|place| match place {
+                    Place::Field { group: g, field } if g == group => Some(field.as_str()),
+                    _ => None,
+                })
+                .collect();
+            if let Some(fields) = fields {
+                let stored: Vec<Option<Vec<u8>>> = self
+                    .conn
+                    .query(::redis::cmd("HMGET").arg(group).arg(&fields))
+                    .await?;
+                return Ok(stored
+                    .into_iter()
+                    .map(|stored| Some(open_field(&stored?, now)?.to_vec()))
+                    .collect());
+            }
+        }
+        if places.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut pipe = ::redis::pipe();
+        for place in places {
+            match place {
+                Place::Plain(name) => pipe.cmd("GET").arg(name),
+                Place::Field { group, field } => pipe.cmd("HGET").arg(group).arg(field),
+            };
+        }
+        let stored: Vec<Option<Vec<u8>>> = self.conn.query_pipe(&pipe).await?;
+        Ok(places
+            .iter()
+            .zip(stored)
+            .map(|(place, stored)| match place {
+                Place::Plain(_) => stored,
+                Place::Field { .. } => Some(open_field(&stored?, now)?.to_vec()),
+            })
+            .collect())
     }
 }
 

@@ -32,15 +32,43 @@ use std::time::{Duration, Instant};
 use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use ::redis::{PushInfo, PushKind, Value};
 
+use super::keys::Place;
 use super::map_error;
 use crate::store::StoreError;
+use crate::time::now_ms_unsigned as now_ms;
 
 const SHARDS: usize = 16;
 
 type Shard = HashMap<Box<[u8]>, Entry, foldhash::fast::RandomState>;
 
+/// What one Redis key holds: a value of its own, or a group's live fields.
+#[derive(Debug)]
+pub(super) enum Cached {
+    /// A string key's value.
+    Plain(Arc<[u8]>),
+    /// A group's fields.
+    Group(Box<[CachedField]>),
+}
+
+/// A field of a cached group: name, expiry (ms since the epoch, 0 for none), record.
+pub(super) type CachedField = (Box<str>, u64, Arc<[u8]>);
+
+impl Cached {
+    /// The record of `place` in this key, if live at `now_ms`.
+    fn read(&self, place: &Place, now_ms: u64) -> Option<Arc<[u8]>> {
+        match (self, place) {
+            (Self::Plain(value), Place::Plain(_)) => Some(Arc::clone(value)),
+            (Self::Group(fields), Place::Field { field, .. }) => fields
+                .iter()
+                .find(|(name, at, _)| **name == **field && (*at == 0 || *at > now_ms))
+                .map(|(_, _, value)| Arc::clone(value)),
+            _ => None,
+        }
+    }
+}
+
 struct Entry {
-    value: Arc<[u8]>,
+    value: Arc<Cached>,
     expires: Instant,
 }
 
@@ -75,7 +103,7 @@ impl NearCache {
     }
 
     /// The live value of `key`, if cached.
-    pub(super) fn get(&self, key: &[u8], now: Instant) -> Option<Arc<[u8]>> {
+    pub(super) fn get(&self, key: &[u8], now: Instant) -> Option<Arc<Cached>> {
         let mut shard = self.shard(key);
         match shard.get(key) {
             Some(entry) if entry.expires > now => Some(Arc::clone(&entry.value)),
@@ -98,7 +126,7 @@ impl NearCache {
         &self,
         generation: u64,
         key: &[u8],
-        value: Arc<[u8]>,
+        value: Arc<Cached>,
         read_at: Instant,
         pttl_ms: i64,
     ) {
@@ -201,28 +229,65 @@ impl Tracked {
         Ok(Self { cache, conn })
     }
 
-    /// The values of `names`, from the cache where it has them all, else read from Redis
-    /// (and kept). `None` for a missing key; missing keys are never cached.
+    /// The records at `places`, from the cache where it has every key they live in, else
+    /// read from Redis (and kept). `None` for a missing or expired record; keys holding
+    /// nothing are never cached.
     pub(super) async fn get_many(
         &self,
-        names: &[&[u8]],
+        places: &[Place],
     ) -> Result<Vec<Option<Arc<[u8]>>>, StoreError> {
         let now = Instant::now();
-        let cached: Vec<Option<Arc<[u8]>>> =
-            names.iter().map(|name| self.cache.get(name, now)).collect();
-        if cached.iter().all(Option::is_some) {
-            return Ok(cached);
+        // The Redis keys the places live in, each once (a session and its user share one).
+        let mut keys: Vec<&Place> = Vec::with_capacity(places.len());
+        for place in places {
+            if !keys
+                .iter()
+                .any(|seen| seen.redis_key() == place.redis_key())
+            {
+                keys.push(place);
+            }
         }
+        let mut found: Vec<Option<Arc<Cached>>> = keys
+            .iter()
+            .map(|place| self.cache.get(place.redis_key().as_bytes(), now))
+            .collect();
+        if found.iter().any(Option::is_none) {
+            self.read(&keys, &mut found).await?;
+        }
+        let now_ms = now_ms();
+        Ok(places
+            .iter()
+            .map(|place| {
+                let index = keys
+                    .iter()
+                    .position(|key| key.redis_key() == place.redis_key())?;
+                found.get(index)?.as_ref()?.read(place, now_ms)
+            })
+            .collect())
+    }
+
+    /// Reads the keys not `found` yet on the tracking connection, and keeps them.
+    async fn read(
+        &self,
+        keys: &[&Place],
+        found: &mut [Option<Arc<Cached>>],
+    ) -> Result<(), StoreError> {
+        let missing: Vec<usize> = (0..keys.len()).filter(|&i| found[i].is_none()).collect();
         let generation = self.cache.generation();
         let read_at = Instant::now();
         let mut pipe = ::redis::pipe();
         pipe.cmd("CLIENT").arg("TRACKING").arg("ON").ignore();
-        pipe.cmd("MGET").arg(names);
-        for name in names {
-            pipe.cmd("PTTL").arg(*name);
+        for &i in &missing {
+            match keys[i] {
+                Place::Plain(name) => pipe.cmd("GET").arg(name),
+                Place::Field { group, .. } => pipe.cmd("HGETALL").arg(group),
+            };
+        }
+        for &i in &missing {
+            pipe.cmd("PTTL").arg(keys[i].redis_key());
         }
         let mut conn = self.conn.clone();
-        let mut replies: Vec<Value> = match pipe.query_async(&mut conn).await {
+        let replies: Vec<Value> = match pipe.query_async(&mut conn).await {
             Ok(replies) => replies,
             Err(err) => {
                 // Whatever this connection had tracked may be lost with it.
@@ -230,42 +295,63 @@ impl Tracked {
                 return Err(map_error(err));
             }
         };
-        if replies.len() != names.len() + 1 {
+        if replies.len() != missing.len() * 2 {
             return Err(StoreError::Backend(
                 "redis: unexpected reply to a tracked read".into(),
             ));
         }
-        let pttls: Vec<i64> = replies
-            .drain(1..)
-            .map(|reply| ::redis::from_redis_value(reply).unwrap_or(-2))
-            .collect();
-        let values: Vec<Option<Vec<u8>>> = replies
-            .pop()
-            .map(::redis::from_redis_value)
-            .transpose()
-            .map_err(|err| StoreError::Backend(format!("redis: {err}")))?
-            .unwrap_or_default();
-        if values.len() != names.len() {
-            return Err(StoreError::Backend(
-                "redis: unexpected reply to a tracked read".into(),
-            ));
+        let (values, pttls) = replies.split_at(missing.len());
+        let parse_error = |err: ::redis::ParsingError| StoreError::Backend(format!("redis: {err}"));
+        for ((&i, value), pttl) in missing.iter().zip(values).zip(pttls) {
+            let cached = match keys[i] {
+                Place::Plain(_) => {
+                    let value: Option<Vec<u8>> =
+                        ::redis::from_redis_value_ref(value).map_err(parse_error)?;
+                    value.map(|value| Cached::Plain(Arc::from(value)))
+                }
+                Place::Field { .. } => {
+                    let fields: Vec<(String, Vec<u8>)> =
+                        ::redis::from_redis_value_ref(value).map_err(parse_error)?;
+                    let fields: Box<[CachedField]> = fields
+                        .into_iter()
+                        .filter_map(|(name, stored)| {
+                            let (head, record) = stored.split_first_chunk::<8>()?;
+                            Some((name.into(), u64::from_be_bytes(*head), Arc::from(record)))
+                        })
+                        .collect();
+                    (!fields.is_empty()).then_some(Cached::Group(fields))
+                }
+            };
+            let Some(cached) = cached else { continue };
+            let cached = Arc::new(cached);
+            let pttl: i64 = ::redis::from_redis_value_ref(pttl).unwrap_or(-2);
+            self.cache.fill(
+                generation,
+                keys[i].redis_key().as_bytes(),
+                Arc::clone(&cached),
+                read_at,
+                pttl,
+            );
+            found[i] = Some(cached);
         }
-        Ok(values
-            .into_iter()
-            .zip(names.iter().zip(pttls))
-            .map(|(value, (name, pttl))| {
-                let value: Arc<[u8]> = Arc::from(value?);
-                self.cache
-                    .fill(generation, name, Arc::clone(&value), read_at, pttl);
-                Some(value)
-            })
-            .collect())
+        Ok(())
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn plain(value: &[u8]) -> Arc<Cached> {
+        Arc::new(Cached::Plain(Arc::from(value)))
+    }
+
+    fn bytes(cached: Option<Arc<Cached>>) -> Option<Vec<u8>> {
+        match cached.as_deref() {
+            Some(Cached::Plain(value)) => Some(value.to_vec()),
+            _ => None,
+        }
+    }
 
     fn push(kind: PushKind, data: Vec<Value>) -> PushInfo {
         PushInfo { kind, data }
@@ -276,28 +362,26 @@ mod tests {
         let cache = NearCache::new(100, Duration::from_secs(60));
         let now = Instant::now();
         let generation = cache.generation();
-        cache.fill(generation, b"k", Arc::from(&b"v"[..]), now, 1_000);
-        assert_eq!(cache.get(b"k", now).as_deref(), Some(&b"v"[..]));
-        assert_eq!(
-            cache.get(b"k", now + Duration::from_secs(2)),
-            None,
+        cache.fill(generation, b"k", plain(b"v"), now, 1_000);
+        assert_eq!(bytes(cache.get(b"k", now)), Some(b"v".to_vec()));
+        assert!(
+            cache.get(b"k", now + Duration::from_secs(2)).is_none(),
             "Redis TTL"
         );
 
-        cache.fill(cache.generation(), b"k", Arc::from(&b"v"[..]), now, -1);
+        cache.fill(cache.generation(), b"k", plain(b"v"), now, -1);
         assert!(cache.get(b"k", now + Duration::from_secs(59)).is_some());
-        assert_eq!(
-            cache.get(b"k", now + Duration::from_secs(61)),
-            None,
+        assert!(
+            cache.get(b"k", now + Duration::from_secs(61)).is_none(),
             "max age"
         );
 
-        cache.fill(cache.generation(), b"k", Arc::from(&b"v"[..]), now, 1_000);
+        cache.fill(cache.generation(), b"k", plain(b"v"), now, 1_000);
         cache.on_push(&push(
             PushKind::Invalidate,
             vec![Value::Array(vec![Value::BulkString(b"k".to_vec())])],
         ));
-        assert_eq!(cache.get(b"k", now), None, "invalidated");
+        assert!(cache.get(b"k", now).is_none(), "invalidated");
     }
 
     #[test]
@@ -310,10 +394,10 @@ mod tests {
             PushKind::Invalidate,
             vec![Value::Array(vec![Value::BulkString(b"k".to_vec())])],
         ));
-        cache.fill(generation, b"k", Arc::from(&b"old"[..]), now, 1_000);
-        assert_eq!(cache.get(b"k", now), None);
+        cache.fill(generation, b"k", plain(b"old"), now, 1_000);
+        assert!(cache.get(b"k", now).is_none());
         // A key that vanished between its read and its PTTL is not kept either.
-        cache.fill(cache.generation(), b"gone", Arc::from(&b"x"[..]), now, -2);
+        cache.fill(cache.generation(), b"gone", plain(b"x"), now, -2);
         assert_eq!(cache.len(), 0);
     }
 
@@ -322,8 +406,8 @@ mod tests {
         let cache = NearCache::new(100, Duration::from_secs(60));
         let now = Instant::now();
         for kind in [PushKind::Invalidate, PushKind::Disconnection] {
-            cache.fill(cache.generation(), b"a", Arc::from(&b"1"[..]), now, 1_000);
-            cache.fill(cache.generation(), b"b", Arc::from(&b"2"[..]), now, 1_000);
+            cache.fill(cache.generation(), b"a", plain(b"1"), now, 1_000);
+            cache.fill(cache.generation(), b"b", plain(b"2"), now, 1_000);
             assert_eq!(cache.len(), 2);
             let data = match kind {
                 PushKind::Invalidate => vec![Value::Nil],
@@ -342,7 +426,7 @@ mod tests {
             cache.fill(
                 cache.generation(),
                 &i.to_be_bytes(),
-                Arc::from(&b"v"[..]),
+                plain(b"v"),
                 now,
                 10_000,
             );

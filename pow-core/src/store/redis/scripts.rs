@@ -1,89 +1,118 @@
-//! The Lua scripts that keep values and their indexes in step, one step each.
+//! The Lua scripts that change a group (the hash holding the records whose keys share their
+//! first two segments), one step each.
+//!
+//! A field's value is its expiry (8 bytes, big-endian milliseconds since the epoch by the
+//! application's clock; 0 for none) followed by the record's bytes. Every script that writes
+//! a group also settles it: it drops the fields that expired and lets the hash expire
+//! [`GROUP_GRACE_MS`] after its last live field (or persist while a field has no expiry).
 
-use ::redis::Cmd;
+/// How long a group outlives its last field's expiry: absorbs clock differences between
+/// the application servers and Redis. Readers judge each field's expiry themselves.
+pub(super) const GROUP_GRACE_MS: u64 = 60_000;
 
-/// Index members that expired longer ago than this are removed from the index.
-pub(super) const INDEX_GRACE_MS: u64 = 60_000;
+/// Shared by the scripts below: `expiry(value)` reads a field's expiry, `settle(group, now,
+/// grace)` drops expired fields and sets the group's TTL.
+const SETTLE: &str = r"
+local function expiry(value)
+  local a, b, c, d, e, f, g, h = string.byte(value, 1, 8)
+  if not h then
+    return 0
+  end
+  return ((((((a * 256 + b) * 256 + c) * 256 + d) * 256 + e) * 256 + f) * 256 + g) * 256 + h
+end
 
-/// Removes index members whose value key no longer exists, e.g. after an eviction by Redis'
-/// `maxmemory` policy. KEYS[1] is the namespace index; for the i-th member (ARGV[i]),
-/// KEYS[2i] is its value key and KEYS[2i+1] its parent index (or the namespace index again
-/// for a key without parent). Checking inside the script keeps a concurrent put of the same
-/// key safe.
-pub(super) const PRUNE_VANISHED: &str = r"
-for i = 1, #ARGV do
-  if redis.call('EXISTS', KEYS[2 * i]) == 0 then
-    redis.call('ZREM', KEYS[1], ARGV[i])
-    redis.call('ZREM', KEYS[2 * i + 1], ARGV[i])
+local function settle(group, now, grace)
+  local all = redis.call('HGETALL', group)
+  local last, forever = 0, false
+  for i = 1, #all, 2 do
+    local at = expiry(all[i + 1])
+    if at == 0 then
+      forever = true
+    elseif at <= now then
+      redis.call('HDEL', group, all[i])
+    elseif at > last then
+      last = at
+    end
+  end
+  if forever then
+    redis.call('PERSIST', group)
+  elseif last > 0 then
+    redis.call('PEXPIRE', group, string.format('%d', last - now + grace))
   end
 end
-return 0
 ";
 
-/// Keeps an index (KEYS[1]) from outliving its members: drops members whose expiry (the
-/// score) lies before ARGV[1], then lets the index expire ARGV[3] ms after its latest member,
-/// counted from now (ARGV[2], ms since the epoch), or persist while a member has no expiry.
-/// Every write to an index runs it, so an index nobody writes or reads again still goes.
-pub(super) const REFRESH_INDEX: &str = r"
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[1])
-local last = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
-if #last == 0 then
-  return 0
+/// `HSET` of fields of one group, then settles it. KEYS[1]: the group. ARGV: now (ms),
+/// grace (ms), then field and value pairs.
+pub(super) static PUT_FIELDS: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "{SETTLE}
+local group, now, grace = KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2])
+for i = 3, #ARGV, 2 do
+  redis.call('HSET', group, ARGV[i], ARGV[i + 1])
 end
-if last[2] == 'inf' or last[2] == '+inf' then
-  redis.call('PERSIST', KEYS[1])
-else
-  local ms = math.ceil(tonumber(last[2]) - tonumber(ARGV[2]) + tonumber(ARGV[3]))
-  if ms < 1 then
-    ms = 1
+settle(group, now, grace)
+return 0
+"
+    )
+});
+
+/// Stores a field unless it holds a live value. KEYS[1]: the group. ARGV: now, grace,
+/// field, value. Returns 1 if stored, 0 if not.
+pub(super) static INSERT_FIELD_IF_ABSENT: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| {
+        format!(
+            "{SETTLE}
+local group, now, grace = KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2])
+local current = redis.call('HGET', group, ARGV[3])
+if current then
+  local at = expiry(current)
+  if at == 0 or at > now then
+    return 0
   end
-  redis.call('PEXPIRE', KEYS[1], string.format('%.0f', ms))
 end
-return 0
-";
-
-/// `SET NX` of a value and, if it was stored, its index entries. KEYS: value key, namespace
-/// index, parent index (or the namespace index again). ARGV: value, TTL in ms (empty for
-/// none), index member, index score. Returns 1 if stored, 0 if the key held a value.
-pub(super) const INSERT_IF_ABSENT: &str = r"
-local stored
-if ARGV[2] == '' then
-  stored = redis.call('SET', KEYS[1], ARGV[1], 'NX')
-else
-  stored = redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2])
-end
-if not stored then
-  return 0
-end
-redis.call('ZADD', KEYS[2], ARGV[4], ARGV[3])
-redis.call('ZADD', KEYS[3], ARGV[4], ARGV[3])
+redis.call('HSET', group, ARGV[3], ARGV[4])
+settle(group, now, grace)
 return 1
-";
+"
+        )
+    });
 
-/// `INCRBY` of a counter; a new counter gets its TTL and index entries. KEYS as for
-/// [`INSERT_IF_ABSENT`]. ARGV: increment, TTL in ms (empty for none), index member, index
-/// score. Returns the new count.
-pub(super) const INCR: &str = r"
+/// Adds to a counter field; a new counter (none, or an expired one) starts from zero with
+/// the given expiry, an existing one keeps its own. KEYS[1]: the group. ARGV: now, grace,
+/// field, increment, the new counter's 8-byte expiry. Returns the new count; fails when
+/// the field holds something that is not a counter.
+pub(super) static INCR_FIELD: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "{SETTLE}
+local group, now, grace = KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2])
+local current = redis.call('HGET', group, ARGV[3])
+local head, count = ARGV[5], 0
+if current then
+  local at = expiry(current)
+  if at == 0 or at > now then
+    local text = string.sub(current, 9)
+    if not string.find(text, '^%-?%d+$') then
+      return redis.error_reply('ERR value is not an integer or out of range')
+    end
+    head, count = string.sub(current, 1, 8), tonumber(text)
+  end
+end
+count = count + tonumber(ARGV[4])
+redis.call('HSET', group, ARGV[3], head .. string.format('%d', count))
+settle(group, now, grace)
+return count
+"
+    )
+});
+
+/// `INCRBY` of a counter in a string key of its own; a new counter gets the TTL. KEYS[1]:
+/// the key. ARGV: increment, TTL in ms (empty for none). Returns the new count.
+pub(super) const INCR_PLAIN: &str = r"
 local existed = redis.call('EXISTS', KEYS[1])
 local count = redis.call('INCRBY', KEYS[1], ARGV[1])
-if existed == 0 then
-  if ARGV[2] ~= '' then
-    redis.call('PEXPIRE', KEYS[1], ARGV[2])
-  end
-  redis.call('ZADD', KEYS[2], ARGV[4], ARGV[3])
-  redis.call('ZADD', KEYS[3], ARGV[4], ARGV[3])
+if existed == 0 and ARGV[2] ~= '' then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
 end
 return count
 ";
-
-/// `EVAL` of [`REFRESH_INDEX`] for `index`.
-pub(super) fn refresh_index(index: &str, now: u64) -> Cmd {
-    let mut eval = ::redis::cmd("EVAL");
-    eval.arg(REFRESH_INDEX)
-        .arg(1)
-        .arg(index)
-        .arg(now.saturating_sub(INDEX_GRACE_MS))
-        .arg(now)
-        .arg(INDEX_GRACE_MS);
-    eval
-}
