@@ -247,6 +247,62 @@ async fn fields_expire_on_their_own() {
 }
 
 #[tokio::test]
+async fn a_large_group_costs_the_same_per_write() {
+    let Some(url) = redis_url() else { return };
+    let prefix = unique_prefix();
+    let store = RedisStore::connect(&url, &prefix).await.unwrap();
+    let mut conn = raw_connection(&url).await;
+    let group = format!("{prefix}:{{ns}}:_g:user:7");
+    let long = Some(Duration::from_secs(60));
+    store
+        .put("ns", vec![(key(&["user", "7"]), b"user".to_vec())], long)
+        .await
+        .unwrap();
+    let short = Duration::from_millis(30);
+    let tokens: Vec<(Key, Vec<u8>)> = (0..200)
+        .map(|i| (key(&["user", "7", "token", &i.to_string()]), b"t".to_vec()))
+        .collect();
+    store.put("ns", tokens, Some(short)).await.unwrap();
+    let written = Instant::now();
+    // Past the size settled whole, a short-lived write only ever extends the group's TTL.
+    let pttl: i64 = raw(&mut conn, redis::cmd("PTTL").arg(&group)).await;
+    assert!(pttl > 110_000, "PTTL {pttl}");
+
+    tokio::time::sleep_until((written + short + Duration::from_millis(5)).into()).await;
+    let tokens = [
+        KeyPattern::exact("user"),
+        KeyPattern::exact("7"),
+        KeyPattern::exact("token"),
+        KeyPattern::Any,
+    ];
+    assert!(
+        store.all("ns", &tokens).await.unwrap().is_empty(),
+        "expired fields are not listed"
+    );
+    // Each write drops the expired fields among a sample.
+    let before: i64 = raw(&mut conn, redis::cmd("HLEN").arg(&group)).await;
+    assert_eq!(before, 201);
+    store
+        .put(
+            "ns",
+            vec![(key(&["user", "7", "x", "y"]), b"z".to_vec())],
+            long,
+        )
+        .await
+        .unwrap();
+    let after: i64 = raw(&mut conn, redis::cmd("HLEN").arg(&group)).await;
+    assert!(after < before, "{after} fields left");
+    assert_eq!(
+        store
+            .get("ns", &key(&["user", "7"]))
+            .await
+            .unwrap()
+            .as_deref(),
+        Some(&b"user"[..])
+    );
+}
+
+#[tokio::test]
 async fn listing_reads_one_group_or_scans_the_namespace() {
     let Some(url) = redis_url() else { return };
     let prefix = unique_prefix();

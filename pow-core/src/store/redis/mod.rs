@@ -229,7 +229,9 @@ impl SingleServer {
 ///   it and judged by the reader (the application server's clock): an expired field is
 ///   never returned, listed or taken. Every write to a group drops its expired fields and
 ///   lets the hash expire a minute after its last live field (the minute absorbs clock
-///   differences between servers), or persist while a field has no expiry.
+///   differences between servers), or persist while a field has no expiry. A group of more
+///   than 128 fields drops the expired ones among 16 random fields and only extends its
+///   TTL, so that a write costs the same however large a group grew.
 /// - No index: [`Store::all`] with the first two segments exact reads their group
 ///   (`HGETALL`: one user's records, in proportion to them); a pattern of exact segments is
 ///   one read; any other pattern scans the namespace (`SCAN MATCH`, in proportion to the

@@ -10,9 +10,23 @@
 /// the application servers and Redis. Readers judge each field's expiry themselves.
 pub(super) const GROUP_GRACE_MS: u64 = 60_000;
 
+/// Groups of at most this many fields are settled whole on every write: every expired
+/// field dropped, the TTL set to the last live one's. Larger ones (a user with very many
+/// sessions or tokens) drop the expired fields among [`SAMPLE`] random ones and only extend
+/// their TTL, so that a write costs the same however large its group grew.
+const FULL_SETTLE: u32 = 128;
+const SAMPLE: u32 = 16;
+
 /// Shared by the scripts below: `expiry(value)` reads a field's expiry, `settle(group, now,
-/// grace)` drops expired fields and sets the group's TTL.
-const SETTLE: &str = r"
+/// grace, written)` drops expired fields and sets the group's TTL (`written`: the expiry of
+/// the field just written, 0 for none).
+static SETTLE: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    SETTLE_TEMPLATE
+        .replace("FULL_SETTLE", &FULL_SETTLE.to_string())
+        .replace("SAMPLE", &SAMPLE.to_string())
+});
+
+const SETTLE_TEMPLATE: &str = r"
 local function expiry(value)
   local a, b, c, d, e, f, g, h = string.byte(value, 1, 8)
   if not h then
@@ -21,23 +35,44 @@ local function expiry(value)
   return ((((((a * 256 + b) * 256 + c) * 256 + d) * 256 + e) * 256 + f) * 256 + g) * 256 + h
 end
 
-local function settle(group, now, grace)
-  local all = redis.call('HGETALL', group)
-  local last, forever = 0, false
-  for i = 1, #all, 2 do
-    local at = expiry(all[i + 1])
-    if at == 0 then
-      forever = true
-    elseif at <= now then
-      redis.call('HDEL', group, all[i])
-    elseif at > last then
-      last = at
+local function settle(group, now, grace, written)
+  if redis.call('HLEN', group) <= FULL_SETTLE then
+    local all = redis.call('HGETALL', group)
+    local last, forever = 0, false
+    for i = 1, #all, 2 do
+      local at = expiry(all[i + 1])
+      if at == 0 then
+        forever = true
+      elseif at <= now then
+        redis.call('HDEL', group, all[i])
+      elseif at > last then
+        last = at
+      end
+    end
+    if forever then
+      redis.call('PERSIST', group)
+    elseif last > 0 then
+      redis.call('PEXPIRE', group, string.format('%d', last - now + grace))
+    end
+    return
+  end
+  -- A large group: drop the expired fields among a sample, and only ever extend the
+  -- group's TTL to cover what was just written (bounded work per write).
+  local sample = redis.call('HRANDFIELD', group, SAMPLE, 'WITHVALUES')
+  for i = 1, #sample, 2 do
+    local at = expiry(sample[i + 1])
+    if at ~= 0 and at <= now then
+      redis.call('HDEL', group, sample[i])
     end
   end
-  if forever then
+  if written == 0 then
     redis.call('PERSIST', group)
-  elseif last > 0 then
-    redis.call('PEXPIRE', group, string.format('%d', last - now + grace))
+  else
+    local want = written - now + grace
+    local left = redis.call('PTTL', group)
+    if left ~= -1 and left < want then
+      redis.call('PEXPIRE', group, string.format('%d', want))
+    end
   end
 end
 ";
@@ -46,14 +81,22 @@ end
 /// grace (ms), then field and value pairs.
 pub(super) static PUT_FIELDS: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
     format!(
-        "{SETTLE}
+        "{}
 local group, now, grace = KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2])
+local written = 0
 for i = 3, #ARGV, 2 do
   redis.call('HSET', group, ARGV[i], ARGV[i + 1])
+  local at = expiry(ARGV[i + 1])
+  if at == 0 or written == -1 then
+    written = -1
+  elseif at > written then
+    written = at
+  end
 end
-settle(group, now, grace)
+settle(group, now, grace, math.max(written, 0))
 return 0
-"
+",
+        SETTLE.as_str()
     )
 });
 
@@ -62,7 +105,7 @@ return 0
 pub(super) static INSERT_FIELD_IF_ABSENT: std::sync::LazyLock<String> =
     std::sync::LazyLock::new(|| {
         format!(
-            "{SETTLE}
+            "{}
 local group, now, grace = KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2])
 local current = redis.call('HGET', group, ARGV[3])
 if current then
@@ -72,9 +115,10 @@ if current then
   end
 end
 redis.call('HSET', group, ARGV[3], ARGV[4])
-settle(group, now, grace)
+settle(group, now, grace, expiry(ARGV[4]))
 return 1
-"
+",
+            SETTLE.as_str()
         )
     });
 
@@ -84,7 +128,7 @@ return 1
 /// the field holds something that is not a counter.
 pub(super) static INCR_FIELD: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
     format!(
-        "{SETTLE}
+        "{}
 local group, now, grace = KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2])
 local current = redis.call('HGET', group, ARGV[3])
 local head, count = ARGV[5], 0
@@ -100,9 +144,10 @@ if current then
 end
 count = count + tonumber(ARGV[4])
 redis.call('HSET', group, ARGV[3], head .. string.format('%d', count))
-settle(group, now, grace)
+settle(group, now, grace, expiry(head))
 return count
-"
+",
+        SETTLE.as_str()
     )
 });
 
