@@ -1131,3 +1131,85 @@ async fn a_signed_in_request_is_one_store_read() {
     let (_, body, _) = get!(&app, &config, "/whoami", Some(&cookie));
     assert_eq!(body, "1");
 }
+
+/// An extension counting the requests its `on_request` hook saw.
+struct Hook {
+    name: &'static str,
+    handles: bool,
+    seen: Arc<AtomicUsize>,
+}
+
+#[async_trait(?Send)]
+impl pow_core::Extension for Hook {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+
+    async fn on_request(&self, _req: &HttpRequest, _config: &PowConfig) -> Result<(), PowError> {
+        self.seen.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    }
+
+    fn handles_requests(&self) -> bool {
+        self.handles
+    }
+}
+
+/// Hooks run on every request, with or without a session, unless their extension says it
+/// has none; the route sees the setup either way.
+#[actix_web::test]
+async fn request_hooks_run_only_for_extensions_that_handle_requests() {
+    let (runs, skipped) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let config = PowConfig::builder("h".repeat(64))
+        .extension(Hook {
+            name: "runs",
+            handles: true,
+            seen: Arc::clone(&runs),
+        })
+        .extension(Hook {
+            name: "skipped",
+            handles: false,
+            seen: Arc::clone(&skipped),
+        })
+        .build()
+        .unwrap();
+    let app = test::init_service(App::new().wrap(PowMiddleware::new(config.clone())).route(
+        "/",
+        web::get().to(|req: HttpRequest| async move {
+            let names = req.pow_config().map(|config| config.extensions().names());
+            HttpResponse::Ok().body(format!("{names:?}"))
+        }),
+    ))
+    .await;
+    for _ in 0..3 {
+        let res = test::call_service(&app, TestRequest::get().uri("/").to_request()).await;
+        let body = test::read_body(res).await;
+        assert_eq!(body, r#"Some(["runs", "skipped"])"#);
+    }
+    assert_eq!(runs.load(Ordering::SeqCst), 3);
+    assert_eq!(skipped.load(Ordering::SeqCst), 0);
+    let handlers: Vec<&str> = config
+        .extensions()
+        .request_handlers()
+        .map(|ext| ext.name())
+        .collect();
+    assert_eq!(handlers, ["runs"]);
+}
+
+/// Without a session cookie and without request hooks, the route still finds its setup.
+#[actix_web::test]
+async fn a_request_without_session_still_knows_its_setup() {
+    let config = PowConfig::builder("h".repeat(64)).build().unwrap();
+    let app = test::init_service(App::new().wrap(PowMiddleware::new(config.clone())).route(
+        "/",
+        web::get().to(|req: HttpRequest| async move {
+            let namespaced =
+                pow_core::session::config(&req).map(|config| config.namespaced("credentials"));
+            HttpResponse::Ok().body(format!("{namespaced:?}"))
+        }),
+    ))
+    .await;
+    let res = test::call_service(&app, TestRequest::get().uri("/").to_request()).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(test::read_body(res).await, r#"Some("credentials")"#);
+}

@@ -410,6 +410,11 @@ impl Extension for EmailConfirmation {
         NAME
     }
 
+    /// Nothing to do on every request.
+    fn handles_requests(&self) -> bool {
+        false
+    }
+
     fn user_fields(&self) -> Vec<FieldDef> {
         schema::user_fields()
     }

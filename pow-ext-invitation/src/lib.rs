@@ -415,6 +415,11 @@ impl Extension for Invitation {
         NAME
     }
 
+    /// Nothing to do on every request.
+    fn handles_requests(&self) -> bool {
+        false
+    }
+
     fn user_fields(&self) -> Vec<FieldDef> {
         vec![
             FieldDef::new(INVITATION_TOKEN, FieldKind::Text).unique(),

@@ -262,6 +262,11 @@ impl Extension for OAuth {
         NAME
     }
 
+    /// Nothing to do on every request.
+    fn handles_requests(&self) -> bool {
+        false
+    }
+
     fn migrations(&self) -> Option<&'static Migrations> {
         Some(&MIGRATIONS)
     }

@@ -171,6 +171,11 @@ impl Extension for Passwordless {
         NAME
     }
 
+    /// Nothing to do on every request.
+    fn handles_requests(&self) -> bool {
+        false
+    }
+
     fn messages(&self) -> Vec<(&'static str, &'static str)> {
         MESSAGES.to_vec()
     }

@@ -397,6 +397,11 @@ impl Extension for ResetPassword {
         NAME
     }
 
+    /// Nothing to do on every request.
+    fn handles_requests(&self) -> bool {
+        false
+    }
+
     fn mails(&self) -> Vec<&'static str> {
         vec![MAIL]
     }

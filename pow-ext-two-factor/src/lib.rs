@@ -163,6 +163,11 @@ impl Extension for TwoFactor {
         NAME
     }
 
+    /// Nothing to do on every request.
+    fn handles_requests(&self) -> bool {
+        false
+    }
+
     fn user_fields(&self) -> Vec<FieldDef> {
         vec![
             // The seed never reaches the session cache: checking a code reads the row.

@@ -212,9 +212,19 @@ pub trait Extension: Send + Sync + 'static {
     }
 
     /// Runs on every request after the session middleware resolved the session, with or
-    /// without a signed-in user (e.g. to sign a user in from a remember-me cookie).
+    /// without a signed-in user (e.g. to sign a user in from a remember-me cookie), when
+    /// [`handles_requests`](Self::handles_requests) says so.
     async fn on_request(&self, _req: &HttpRequest, _config: &PowConfig) -> Result<(), PowError> {
         Ok(())
+    }
+
+    /// Whether [`on_request`](Self::on_request) has anything to do. The session middleware
+    /// calls it only on extensions that answer `true`, and a request without a session
+    /// cookie, in a setup where none does, reaches its route with nothing allocated for it.
+    /// The default is `true`, so an `on_request` is never skipped by mistake; an extension
+    /// without one answers `false`.
+    fn handles_requests(&self) -> bool {
+        true
     }
 
     /// The user's credentials were revoked (password changed or reset, account deleted,

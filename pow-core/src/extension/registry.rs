@@ -122,6 +122,12 @@ impl Extensions {
         self.0.is_empty()
     }
 
+    /// The extensions whose [`on_request`](Extension::on_request) runs on every request
+    /// ([`Extension::handles_requests`]), in order.
+    pub fn request_handlers(&self) -> impl Iterator<Item = &Arc<dyn Extension>> {
+        self.0.iter().filter(|ext| ext.handles_requests())
+    }
+
     /// Names in order.
     pub fn names(&self) -> Vec<&'static str> {
         self.0.iter().map(|e| e.name()).collect()

@@ -46,9 +46,11 @@ impl AuthMiddleware<CookieSource> {
 }
 
 impl SessionSource for CookieSource {
-    /// Without a session cookie and without extensions, there is nothing to resolve.
+    /// Without a session cookie, and without an extension hook to run on every request,
+    /// there is nothing to resolve.
     fn has_work(&self, config: &PowConfig, req: &ServiceRequest) -> bool {
-        !config.extensions().is_empty() || req.extensions().contains::<Session>()
+        req.extensions().contains::<Session>()
+            || config.extensions().request_handlers().next().is_some()
     }
 
     async fn load(&self, config: &PowConfig, req: &ServiceRequest) -> Result<(), PowError> {
@@ -65,7 +67,7 @@ impl SessionSource for CookieSource {
     /// Runs each enabled extension's [`Extension::on_request`](crate::Extension::on_request)
     /// hook, in order, once the session is resolved.
     async fn after_load(&self, config: &PowConfig, req: &ServiceRequest) -> Result<(), PowError> {
-        for ext in config.extensions().iter() {
+        for ext in config.extensions().request_handlers() {
             ext.on_request(req.request(), config).await?;
         }
         Ok(())
