@@ -45,16 +45,19 @@ pub(super) fn place<S: AsRef<str>>(root: &str, segments: &[S]) -> Place {
 
 /// The hash of the keys whose first two segments are `a` and `b`.
 pub(super) fn group_name(root: &str, a: impl AsRef<str>, b: impl AsRef<str>) -> String {
-    let mut name = String::with_capacity(root.len() + GROUP_MARK.len() + 24);
+    let (a, b) = (a.as_ref(), b.as_ref());
+    // Escapes are rare: room for the plain encoding.
+    let mut name = String::with_capacity(root.len() + GROUP_MARK.len() + a.len() + b.len() + 1);
     name.push_str(root);
     name.push_str(GROUP_MARK);
-    encode_segments_into(&[a.as_ref(), b.as_ref()], &mut name);
+    encode_segments_into(&[a, b], &mut name);
     name
 }
 
 /// The field of the segments after the first two.
 pub(super) fn field_name<S: AsRef<str>>(rest: &[S]) -> String {
-    let mut field = String::new();
+    let plain: usize = rest.iter().map(|segment| segment.as_ref().len() + 1).sum();
+    let mut field = String::with_capacity(plain.max(1));
     encode_segments_into(rest, &mut field);
     field
 }
@@ -83,7 +86,9 @@ pub(super) fn glob_prefix(prefix: &str) -> String {
 }
 
 pub(super) fn push_escaped(out: &mut String, c: char) {
-    out.push_str(&format!("%{:02X}", u32::from(c)));
+    use std::fmt::Write as _;
+    // Writing to a String cannot fail.
+    let _ = write!(out, "%{:02X}", u32::from(c));
 }
 
 pub(super) fn encode_namespace(namespace: &str) -> String {
@@ -124,13 +129,24 @@ pub(super) fn encode_segments_into<S: AsRef<str>>(segments: &[S], out: &mut Stri
         if i > 0 {
             out.push(':');
         }
-        for (j, c) in segment.as_ref().chars().enumerate() {
-            match c {
-                '%' | ':' => push_escaped(out, c),
-                '_' if i == 0 && j == 0 => push_escaped(out, c),
-                _ => out.push(c),
+        let mut rest = segment.as_ref();
+        if i == 0 {
+            if let Some(tail) = rest.strip_prefix('_') {
+                push_escaped(out, '_');
+                rest = tail;
             }
         }
+        // Runs between the characters to escape are copied whole (both are ASCII, so
+        // every byte index found is a character boundary).
+        let mut start = 0;
+        for (j, byte) in rest.bytes().enumerate() {
+            if byte == b'%' || byte == b':' {
+                out.push_str(&rest[start..j]);
+                push_escaped(out, char::from(byte));
+                start = j + 1;
+            }
+        }
+        out.push_str(&rest[start..]);
     }
 }
 
