@@ -238,13 +238,38 @@ impl CredentialsCache {
         user: &User,
         metadata: &SessionMetadata,
     ) -> Result<(), StoreError> {
+        self.put_keeping(session_id, user, metadata, None).await
+    }
+
+    /// [`put`](Self::put) for the session that renews `predecessor`, which is left in place:
+    /// the renewal marks it rotated right after, and deleting it in between would sign out
+    /// the requests racing the renewal with the old id.
+    pub(crate) async fn put_renewal(
+        &self,
+        session_id: &str,
+        user: &User,
+        metadata: &SessionMetadata,
+        predecessor: &str,
+    ) -> Result<(), StoreError> {
+        self.put_keeping(session_id, user, metadata, Some(predecessor))
+            .await
+    }
+
+    async fn put_keeping(
+        &self,
+        session_id: &str,
+        user: &User,
+        metadata: &SessionMetadata,
+        keep: Option<&str>,
+    ) -> Result<(), StoreError> {
         if named_user(session_id).is_some_and(|named| named != user.id) {
             return Err(StoreError::Backend(
                 "a session id ending in `.<digits>` must name the session's user".into(),
             ));
         }
         for (other, record) in self.live_records(user.id).await? {
-            if other != session_id && record.fingerprint == metadata.fingerprint {
+            let replaced = other != session_id && keep != Some(other.as_str());
+            if replaced && record.fingerprint == metadata.fingerprint {
                 self.delete_record(user.id, &other).await?;
             }
         }
@@ -612,5 +637,39 @@ impl CredentialsCache {
             .into_iter()
             .filter_map(|(id, record)| Some((id, record.filter(|r| r.rotated_to.is_none())?)))
             .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use crate::store::MemoryStore;
+
+    #[actix_rt::test]
+    async fn a_renewal_leaves_its_predecessor_for_the_rotation_mark() {
+        let cache =
+            CredentialsCache::with_store(MemoryStore::shared(), "c", Duration::from_secs(60));
+        let user = User {
+            id: 7,
+            password_hash: None,
+            inserted_at: chrono::Utc::now(),
+            updated_at: chrono::Utc::now(),
+            fields: Default::default(),
+        };
+        let metadata = SessionMetadata::new();
+        cache.put("old.7", &user, &metadata).await.unwrap();
+        cache
+            .put_renewal("new.7", &user, &metadata, "old.7")
+            .await
+            .unwrap();
+        // Until the rotation mark replaces it, the old id still answers.
+        assert!(cache.get("old.7").await.unwrap().is_some());
+        assert!(cache.get("new.7").await.unwrap().is_some());
+        // A plain put of the same fingerprint replaces both.
+        cache.put("third.7", &user, &metadata).await.unwrap();
+        assert!(cache.get("old.7").await.unwrap().is_none());
+        assert!(cache.get("new.7").await.unwrap().is_none());
     }
 }

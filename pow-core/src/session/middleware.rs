@@ -49,8 +49,7 @@ impl SessionSource for CookieSource {
     /// Without a session cookie, and without an extension hook to run on every request,
     /// there is nothing to resolve.
     fn has_work(&self, config: &PowConfig, req: &ServiceRequest) -> bool {
-        req.extensions().contains::<Session>()
-            || config.extensions().request_handlers().next().is_some()
+        req.extensions().contains::<Session>() || config.extensions().request_handlers().len() > 0
     }
 
     async fn load(&self, config: &PowConfig, req: &ServiceRequest) -> Result<(), PowError> {
@@ -201,7 +200,11 @@ impl CookieSource {
         let handoff = crate::token::generate_uuid();
         let new_cookie_id = next_cookie_id(config, cookie_id, &handoff);
         let new_id = stored_session_id(config, &new_cookie_id);
-        if let Err(err) = self.credentials.put(&new_id, user, &renewed).await {
+        if let Err(err) = self
+            .credentials
+            .put_renewal(&new_id, user, &renewed, session_id)
+            .await
+        {
             // Best effort: let a later request try again.
             let _ = self.credentials.release_renewal(user.id, session_id).await;
             return Err(err.into());
