@@ -42,7 +42,11 @@ pub enum Requirement {
 
 /// The enabled extensions, in order, with unique names. Built once by the config.
 #[derive(Clone, Default)]
-pub struct Extensions(Vec<Arc<dyn Extension>>);
+pub struct Extensions {
+    list: Vec<Arc<dyn Extension>>,
+    /// Those of `list` whose `on_request` runs on every request, found once.
+    request_handlers: Vec<Arc<dyn Extension>>,
+}
 
 impl std::fmt::Debug for Extensions {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -65,7 +69,15 @@ impl Extensions {
                 )));
             }
         }
-        Ok(Self(list))
+        let request_handlers = list
+            .iter()
+            .filter(|ext| ext.handles_requests())
+            .cloned()
+            .collect();
+        Ok(Self {
+            list,
+            request_handlers,
+        })
     }
 
     /// Checks every extension's [`Requirement`]s against the list and the setup's user
@@ -74,8 +86,8 @@ impl Extensions {
     /// # Errors
     /// [`PowError::Config`] for the first requirement broken, saying how to fix it.
     pub fn validate(&self, user_fields: &[FieldDef]) -> Result<(), PowError> {
-        let position = |name: &str| self.0.iter().position(|e| e.name() == name);
-        for (index, ext) in self.0.iter().enumerate() {
+        let position = |name: &str| self.list.iter().position(|e| e.name() == name);
+        for (index, ext) in self.list.iter().enumerate() {
             let me = ext.name();
             for requirement in ext.requirements() {
                 match requirement {
@@ -114,28 +126,28 @@ impl Extensions {
 
     /// Iterates in order.
     pub fn iter(&self) -> impl Iterator<Item = &Arc<dyn Extension>> {
-        self.0.iter()
+        self.list.iter()
     }
 
     /// Whether no extension is enabled.
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.list.is_empty()
     }
 
     /// The extensions whose [`on_request`](Extension::on_request) runs on every request
     /// ([`Extension::handles_requests`]), in order.
-    pub fn request_handlers(&self) -> impl Iterator<Item = &Arc<dyn Extension>> {
-        self.0.iter().filter(|ext| ext.handles_requests())
+    pub fn request_handlers(&self) -> std::slice::Iter<'_, Arc<dyn Extension>> {
+        self.request_handlers.iter()
     }
 
     /// Names in order.
     pub fn names(&self) -> Vec<&'static str> {
-        self.0.iter().map(|e| e.name()).collect()
+        self.list.iter().map(|e| e.name()).collect()
     }
 
     /// Whether an extension with `name` is enabled.
     pub fn contains(&self, name: &str) -> bool {
-        self.0.iter().any(|e| e.name() == name)
+        self.list.iter().any(|e| e.name() == name)
     }
 }
 

@@ -454,6 +454,25 @@ impl RedisStore {
     /// namespace).
     async fn scan(&self, root: &str, start: &str) -> Result<Vec<String>, StoreError> {
         let glob = glob_prefix(&format!("{root}{start}"));
+        // On a cluster the namespace's hash tag puts all of its keys on one node: find it
+        // once, then page through that node alone.
+        let route = match &self.conn {
+            Connection::Single(_) => None,
+            Connection::Cluster(_) => {
+                let slot: u16 = self
+                    .conn
+                    .query(::redis::cmd("CLUSTER").arg("KEYSLOT").arg(root))
+                    .await?;
+                Some(::redis::cluster_routing::RoutingInfo::SingleNode(
+                    ::redis::cluster_routing::SingleNodeRoutingInfo::SpecificNode(
+                        ::redis::cluster_routing::Route::new(
+                            slot,
+                            ::redis::cluster_routing::SlotAddr::Master,
+                        ),
+                    ),
+                ))
+            }
+        };
         let mut names = std::collections::BTreeSet::new();
         let mut cursor: u64 = 0;
         loop {
@@ -463,30 +482,17 @@ impl RedisStore {
                 .arg(&glob)
                 .arg("COUNT")
                 .arg(1000);
-            let (next, batch): (u64, Vec<String>) = match &self.conn {
-                Connection::Single(_) => self.conn.query(&cmd).await?,
-                Connection::Cluster(conn) => {
-                    // The namespace's hash tag puts all of its keys on one node.
-                    let slot: u16 = self
-                        .conn
-                        .query(::redis::cmd("CLUSTER").arg("KEYSLOT").arg(root))
-                        .await?;
-                    let route = ::redis::cluster_routing::RoutingInfo::SingleNode(
-                        ::redis::cluster_routing::SingleNodeRoutingInfo::SpecificNode(
-                            ::redis::cluster_routing::Route::new(
-                                slot,
-                                ::redis::cluster_routing::SlotAddr::Master,
-                            ),
-                        ),
-                    );
+            let (next, batch): (u64, Vec<String>) = match (&self.conn, &route) {
+                (Connection::Cluster(conn), Some(route)) => {
                     let value = conn
                         .clone()
-                        .route_command(cmd, route)
+                        .route_command(cmd, route.clone())
                         .await
                         .map_err(map_error)?;
                     ::redis::from_redis_value(value)
                         .map_err(|err| StoreError::Backend(format!("redis: {err}")))?
                 }
+                _ => self.conn.query(&cmd).await?,
             };
             names.extend(batch);
             if next == 0 {
@@ -527,11 +533,21 @@ fn field_value(expires_at: u64, value: &[u8]) -> Vec<u8> {
     stored
 }
 
-/// The record of a field's stored value, unless it expired by `now` (or is not one).
-pub(super) fn open_field(stored: &[u8], now: u64) -> Option<&[u8]> {
+/// A field's stored value split into its expiry and its record (`None` if it is not one).
+pub(super) fn split_field(stored: &[u8]) -> Option<(u64, &[u8])> {
     let (head, value) = stored.split_first_chunk::<8>()?;
-    let expires_at = u64::from_be_bytes(*head);
-    (expires_at == 0 || expires_at > now).then_some(value)
+    Some((u64::from_be_bytes(*head), value))
+}
+
+/// Whether a field expiring at `expires_at` (0: never) is live at `now`.
+pub(super) fn field_live(expires_at: u64, now: u64) -> bool {
+    expires_at == 0 || expires_at > now
+}
+
+/// The record of a field's stored value, unless it expired by `now` (or is not one).
+fn open_field(stored: &[u8], now: u64) -> Option<&[u8]> {
+    let (expires_at, value) = split_field(stored)?;
+    field_live(expires_at, now).then_some(value)
 }
 
 /// When a record written now with `ttl` (in ms; `None` for none) expires, as a field's
@@ -613,10 +629,13 @@ impl Store for RedisStore {
         pipe.atomic();
         // Group -> its fields and values, in first-seen order.
         let mut groups: Vec<(String, Vec<(String, Vec<u8>)>)> = Vec::new();
-        let mut touched = Vec::with_capacity(records.len());
+        // The keys to drop from the local read cache, if there is one.
+        let mut touched = Vec::new();
         for (key, value) in records {
             let place = place(&root, key.segments());
-            touched.push(place.redis_key().to_owned());
+            if self.near.is_some() {
+                touched.push(place.redis_key().to_owned());
+            }
             match place {
                 Place::Plain(name) if ttl == Some(0) => {
                     pipe.cmd("DEL").arg(name).ignore();

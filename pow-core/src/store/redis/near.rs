@@ -33,7 +33,7 @@ use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use ::redis::{PushInfo, PushKind, Value};
 
 use super::keys::Place;
-use super::map_error;
+use super::{field_live, map_error, split_field};
 use crate::store::StoreError;
 use crate::time::now_ms_unsigned as now_ms;
 
@@ -60,7 +60,7 @@ impl Cached {
             (Self::Plain(value), Place::Plain(_)) => Some(Arc::clone(value)),
             (Self::Group(fields), Place::Field { field, .. }) => fields
                 .iter()
-                .find(|(name, at, _)| **name == **field && (*at == 0 || *at > now_ms))
+                .find(|(name, at, _)| **name == **field && field_live(*at, now_ms))
                 .map(|(_, _, value)| Arc::clone(value)),
             _ => None,
         }
@@ -315,8 +315,8 @@ impl Tracked {
                     let fields: Box<[CachedField]> = fields
                         .into_iter()
                         .filter_map(|(name, stored)| {
-                            let (head, record) = stored.split_first_chunk::<8>()?;
-                            Some((name.into(), u64::from_be_bytes(*head), Arc::from(record)))
+                            let (expires_at, record) = split_field(&stored)?;
+                            Some((name.into(), expires_at, Arc::from(record)))
                         })
                         .collect();
                     (!fields.is_empty()).then_some(Cached::Group(fields))
