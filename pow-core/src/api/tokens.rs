@@ -312,6 +312,7 @@ impl Tokens {
             &id,
             Arc::new(user),
             &metadata,
+            crate::time::now_ms(),
         )
         .await?
         else {

@@ -13,6 +13,10 @@
 //! verifies with a retired secret of the key ring is read, and signed again with the
 //! current one in the response. A cookie that does not verify is ignored (an empty
 //! session). The cookie is written only when the state changed.
+//!
+//! Each worker remembers the values it verified lately, with their decoded state: the
+//! same browser's next request (the same value, compared in constant time) is neither
+//! verified nor decoded again, and its state is shared until the session changes.
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -78,9 +82,13 @@ enum Status {
     Purged,
 }
 
+/// The values of a cookie session, by key (JSON texts).
+type State = BTreeMap<String, String>;
+
 #[derive(Debug)]
 struct Inner {
-    state: BTreeMap<String, String>,
+    /// Shared with the worker's memo of verified cookies until the session is changed.
+    state: Rc<State>,
     status: Status,
 }
 
@@ -91,7 +99,7 @@ struct Inner {
 pub struct CookieSession(Rc<RefCell<Inner>>);
 
 impl CookieSession {
-    fn new(state: BTreeMap<String, String>, status: Status) -> Self {
+    fn new(state: Rc<State>, status: Status) -> Self {
         Self(Rc::new(RefCell::new(Inner { state, status })))
     }
 
@@ -111,6 +119,25 @@ impl CookieSession {
                     })
             }
             None => Ok(None),
+        }
+    }
+
+    /// Calls `f` with the text under `key` when it holds a JSON string: borrowed from the
+    /// session's state when the string has no escapes (a session id never has).
+    pub(crate) fn with_str<R>(&self, key: &str, f: impl FnOnce(&str) -> R) -> Option<R> {
+        let inner = self.0.borrow();
+        let json = inner.state.get(key)?;
+        // The state was written by serde_json (its signature says so), which escapes
+        // control characters: a string without quotes or backslashes inside is plain.
+        let plain = json
+            .strip_prefix('"')
+            .and_then(|rest| rest.strip_suffix('"'))
+            .filter(|text| memchr::memchr2(b'"', b'\\', text.as_bytes()).is_none());
+        match plain {
+            Some(text) => Some(f(text)),
+            None => serde_json::from_str::<String>(json)
+                .ok()
+                .map(|text| f(&text)),
         }
     }
 
@@ -137,14 +164,17 @@ impl CookieSession {
         if inner.status != Status::Purged {
             inner.status = Status::Changed;
         }
-        inner.state.insert(key, json);
+        Rc::make_mut(&mut inner.state).insert(key, json);
         Ok(())
     }
 
     /// Removes the value under `key` and returns its JSON. Removing nothing changes nothing.
     pub fn remove(&self, key: &str) -> Option<String> {
         let mut inner = self.0.borrow_mut();
-        let removed = inner.state.remove(key);
+        if !inner.state.contains_key(key) {
+            return None;
+        }
+        let removed = Rc::make_mut(&mut inner.state).remove(key);
         if removed.is_some() && inner.status != Status::Purged {
             inner.status = Status::Changed;
         }
@@ -170,7 +200,7 @@ impl CookieSession {
     /// Empties the session; the cookie is removed from the browser.
     pub fn purge(&self) {
         let mut inner = self.0.borrow_mut();
-        inner.state.clear();
+        inner.state = Rc::default();
         inner.status = Status::Purged;
     }
 
@@ -191,7 +221,7 @@ fn session_of(extensions: &mut actix_web::dev::Extensions) -> CookieSession {
     if let Some(session) = extensions.get::<CookieSession>() {
         return session.clone();
     }
-    let session = CookieSession::new(BTreeMap::new(), Status::Unchanged);
+    let session = CookieSession::new(Rc::default(), Status::Unchanged);
     extensions.insert(session.clone());
     session
 }
@@ -243,6 +273,7 @@ pub fn cookie_session_middleware(config: &PowConfig) -> CookieSessionMiddleware 
     CookieSessionMiddleware {
         settings: Rc::new(Settings {
             name: session.cookie_name.clone(),
+            finder: memchr::memmem::Finder::new(session.cookie_name.as_bytes()).into_owned(),
             secure: session.cookie_secure,
             current,
             retired,
@@ -252,6 +283,8 @@ pub fn cookie_session_middleware(config: &PowConfig) -> CookieSessionMiddleware 
 
 struct Settings {
     name: String,
+    /// Finds `name` in a `Cookie` header (built once).
+    finder: memchr::memmem::Finder<'static>,
     secure: bool,
     /// Keyed once; cloned per use.
     current: Hmac<Sha256>,
@@ -267,27 +300,29 @@ impl Settings {
         mac
     }
 
-    /// The request's cookie value, if it carries one. Scans the header's bytes; only the
-    /// value found is checked to be text.
-    fn find<'a>(&self, req: &'a ServiceRequest) -> Option<&'a str> {
+    /// The request's cookie value, if it carries one: the first cookie of that name in the
+    /// `Cookie` headers. Finds the name with a substring search, then checks it starts a
+    /// cookie (the header's start, or `;` and spaces before it) and is followed by `=`.
+    fn find<'a>(&self, req: &'a ServiceRequest) -> Option<&'a [u8]> {
         let name = self.name.as_bytes();
-        let value = req
-            .headers()
-            .get_all(COOKIE)
-            .flat_map(|header| header.as_bytes().split(|&byte| byte == b';'))
-            .find_map(|pair| {
-                pair.trim_ascii_start()
-                    .strip_prefix(name)?
-                    .strip_prefix(b"=")
-            })?;
-        std::str::from_utf8(value.trim_ascii_end()).ok()
+        req.headers().get_all(COOKIE).find_map(|header| {
+            let bytes = header.as_bytes();
+            self.finder.find_iter(bytes).find_map(|at| {
+                let before = bytes[..at].trim_ascii_end();
+                let starts = before.is_empty() || before.ends_with(b";");
+                let rest = bytes[at + name.len()..].strip_prefix(b"=")?;
+                let end = memchr::memchr(b';', rest).unwrap_or(rest.len());
+                starts.then(|| rest[..end].trim_ascii_end())
+            })
+        })
     }
 
     /// The state of a cookie value, and whether it must be signed again (retired key).
-    fn open(&self, value: &str) -> Option<(BTreeMap<String, String>, bool)> {
+    fn open(&self, value: &[u8]) -> Option<(State, bool)> {
         if value.len() > MAX_VALUE {
             return None;
         }
+        let value = std::str::from_utf8(value).ok()?;
         let (payload, tag) = value.split_once('.')?;
         let mut tag_bytes = [0u8; 48];
         let tag_len = URL_SAFE_NO_PAD.decode_slice(tag, &mut tag_bytes).ok()?;
@@ -317,7 +352,7 @@ impl Settings {
         Some((state, resign))
     }
 
-    fn seal(&self, state: &BTreeMap<String, String>) -> Option<String> {
+    fn seal(&self, state: &State) -> Option<String> {
         let raw: BTreeMap<&str, &RawValue> = state
             .iter()
             .map(|(key, json)| Some((key.as_str(), serde_json::from_str(json).ok()?)))
@@ -371,6 +406,7 @@ where
         ready(Ok(CookieSessionService {
             service: Rc::new(service),
             settings: Rc::clone(&self.settings),
+            verified: Verified::default(),
         }))
     }
 }
@@ -379,6 +415,7 @@ where
 pub struct CookieSessionService<S> {
     service: Rc<S>,
     settings: Rc<Settings>,
+    verified: Verified,
 }
 
 impl<S, B> Service<ServiceRequest> for CookieSessionService<S>
@@ -396,10 +433,10 @@ where
         let settings = Rc::clone(&self.settings);
         let had_cookie = match settings.find(&req) {
             Some(value) => {
-                let (state, status) = match settings.open(value) {
+                let (state, status) = match self.verified.open(&settings, value) {
                     Some((state, true)) => (state, Status::Changed),
                     Some((state, false)) => (state, Status::Unchanged),
-                    None => (BTreeMap::new(), Status::Unchanged),
+                    None => (Rc::default(), Status::Unchanged),
                 };
                 req.extensions_mut()
                     .insert(CookieSession::new(state, status));
@@ -412,6 +449,76 @@ where
             settings,
             had_cookie,
         }
+    }
+}
+
+/// Slots of a worker's [`Verified`] memo.
+const VERIFIED_SLOTS: usize = 1024;
+
+/// Longest cookie value the memo keeps (longer ones are verified on every request).
+const VERIFIED_MAX_VALUE: usize = 1024;
+
+/// The cookie values one worker verified lately, with their state: the next request of
+/// the same browser (the same value, byte for byte) is neither verified nor decoded again.
+///
+/// A value is only taken from here when it equals, in constant time, a value whose
+/// signature was checked with this middleware's keys: exactly as trustworthy as checking
+/// it again. Direct-mapped by a randomly seeded hash, at most [`VERIFIED_SLOTS`] values of
+/// at most [`VERIFIED_MAX_VALUE`] bytes (a new value takes its slot's place), allocated on
+/// first use. Only what the cookie says is kept here: whether its session is still live is
+/// read from the store on every request.
+struct Verified {
+    hasher: foldhash::fast::RandomState,
+    slots: RefCell<Vec<Option<VerifiedValue>>>,
+}
+
+struct VerifiedValue {
+    hash: u64,
+    value: Box<[u8]>,
+    state: Rc<State>,
+    resign: bool,
+}
+
+impl Default for Verified {
+    fn default() -> Self {
+        Self {
+            hasher: foldhash::fast::RandomState::default(),
+            slots: RefCell::new(Vec::new()),
+        }
+    }
+}
+
+impl Verified {
+    /// [`Settings::open`], remembered.
+    fn open(&self, settings: &Settings, value: &[u8]) -> Option<(Rc<State>, bool)> {
+        use std::hash::BuildHasher as _;
+        if value.len() > VERIFIED_MAX_VALUE {
+            return settings
+                .open(value)
+                .map(|(state, resign)| (Rc::new(state), resign));
+        }
+        let hash = self.hasher.hash_one(value);
+        let slot = usize::try_from(hash % VERIFIED_SLOTS as u64).unwrap_or(0);
+        if let Some(Some(known)) = self.slots.borrow().get(slot) {
+            if known.hash == hash && constant_time_eq::constant_time_eq(&known.value, value) {
+                return Some((Rc::clone(&known.state), known.resign));
+            }
+        }
+        let (state, resign) = settings.open(value)?;
+        let state = Rc::new(state);
+        let mut slots = self.slots.borrow_mut();
+        if slots.is_empty() {
+            slots.resize_with(VERIFIED_SLOTS, || None);
+        }
+        if let Some(place) = slots.get_mut(slot) {
+            *place = Some(VerifiedValue {
+                hash,
+                value: value.into(),
+                state: Rc::clone(&state),
+                resign,
+            });
+        }
+        Some((state, resign))
     }
 }
 
@@ -502,14 +609,14 @@ mod tests {
             .unwrap();
         let text = String::from_utf8(payload).unwrap();
         assert!(text.contains(r#""auth":"abc.1""#), "{text}");
-        assert_eq!(s.open(&value), Some((state, false)));
+        assert_eq!(s.open(value.as_bytes()), Some((state, false)));
     }
 
     #[test]
     fn a_sealed_state_opens_and_nothing_else_does() {
         let s = settings("a", None);
         let value = s.seal(&state()).unwrap();
-        assert_eq!(s.open(&value), Some((state(), false)));
+        assert_eq!(s.open(value.as_bytes()), Some((state(), false)));
 
         let (payload, tag) = value.split_once('.').unwrap();
         let mut other = state();
@@ -518,12 +625,24 @@ mod tests {
             "{}.{tag}",
             URL_SAFE_NO_PAD.encode(serde_json::to_vec(&other).unwrap())
         );
-        assert_eq!(s.open(&swapped), None, "a changed state under the old tag");
-        assert_eq!(s.open(payload), None, "no tag");
-        assert_eq!(s.open(&format!("{payload}.{payload}")), None, "a wrong tag");
-        assert_eq!(settings("b", None).open(&value), None, "another secret");
+        assert_eq!(
+            s.open(swapped.as_bytes()),
+            None,
+            "a changed state under the old tag"
+        );
+        assert_eq!(s.open(payload.as_bytes()), None, "no tag");
+        assert_eq!(
+            s.open(format!("{payload}.{payload}").as_bytes()),
+            None,
+            "a wrong tag"
+        );
+        assert_eq!(
+            settings("b", None).open(value.as_bytes()),
+            None,
+            "another secret"
+        );
         let huge = format!("{}.{tag}", "A".repeat(MAX_VALUE));
-        assert_eq!(s.open(&huge), None, "oversized");
+        assert_eq!(s.open(huge.as_bytes()), None, "oversized");
     }
 
     #[test]
@@ -531,7 +650,7 @@ mod tests {
         let old = settings("o", None);
         let value = old.seal(&state()).unwrap();
         let rotated = settings("n", Some("o"));
-        assert_eq!(rotated.open(&value), Some((state(), true)));
+        assert_eq!(rotated.open(value.as_bytes()), Some((state(), true)));
     }
 
     #[test]
@@ -540,11 +659,12 @@ mod tests {
         let value = s.seal(&state()).unwrap();
         let renamed = Settings {
             name: "other_session".into(),
+            finder: memchr::memmem::Finder::new("other_session").into_owned(),
             secure: false,
             current: s.current.clone(),
             retired: Vec::new(),
         };
-        assert_eq!(renamed.open(&value), None);
+        assert_eq!(renamed.open(value.as_bytes()), None);
     }
 
     #[test]
@@ -557,10 +677,98 @@ mod tests {
                 format!("{name}_other=1; x={name}=2;  {name}=right ; last=3"),
             ))
             .to_srv_request();
-        assert_eq!(s.find(&req), Some("right"));
+        assert_eq!(s.find(&req), Some(&b"right"[..]));
         let none = TestRequest::default()
-            .insert_header((COOKIE, format!("{name}x=1")))
+            .insert_header((COOKIE, format!("{name}x=1; a={name}=2; {name}")))
             .to_srv_request();
         assert_eq!(s.find(&none), None);
+        let second_header = TestRequest::default()
+            .append_header((COOKIE, "a=1"))
+            .append_header((COOKIE, format!("{name}=v")))
+            .to_srv_request();
+        assert_eq!(s.find(&second_header), Some(&b"v"[..]));
+        let first = TestRequest::default()
+            .insert_header((COOKIE, format!("{name}=one;{name}=two")))
+            .to_srv_request();
+        assert_eq!(s.find(&first), Some(&b"one"[..]));
+    }
+
+    #[test]
+    fn a_verified_value_is_remembered_and_only_that_value() {
+        let s = settings("a", None);
+        let memo = Verified::default();
+        let value = s.seal(&state()).unwrap();
+        let (first, resign) = memo.open(&s, value.as_bytes()).unwrap();
+        assert!(!resign);
+        let (again, _) = memo.open(&s, value.as_bytes()).unwrap();
+        assert!(
+            Rc::ptr_eq(&first, &again),
+            "the same value is served from the memo"
+        );
+        assert_eq!(*again, state());
+
+        // A value differing in one byte is verified on its own, and fails.
+        let mut forged = value.clone().into_bytes();
+        let last = forged.len() - 1;
+        forged[last] = if forged[last] == b'A' { b'B' } else { b'A' };
+        assert_eq!(memo.open(&s, &forged), None);
+        assert_eq!(
+            memo.open(&s, &forged),
+            None,
+            "a failed value is not remembered"
+        );
+        let (still, _) = memo.open(&s, value.as_bytes()).unwrap();
+        assert!(Rc::ptr_eq(&first, &still));
+
+        // Another worker's memo (another middleware instance) knows nothing of it, and
+        // another key does not verify it.
+        assert_eq!(
+            Verified::default().open(&settings("b", None), value.as_bytes()),
+            None
+        );
+    }
+
+    #[test]
+    fn changing_a_session_leaves_the_remembered_state_alone() {
+        let s = settings("a", None);
+        let memo = Verified::default();
+        let value = s.seal(&state()).unwrap();
+        let (state_rc, _) = memo.open(&s, value.as_bytes()).unwrap();
+        let session = CookieSession::new(state_rc, Status::Unchanged);
+        session.insert("flash", "hi").unwrap();
+        assert_eq!(session.remove("auth").as_deref(), Some("\"abc.1\""));
+        let (remembered, _) = memo.open(&s, value.as_bytes()).unwrap();
+        assert_eq!(
+            *remembered,
+            state(),
+            "the next request sees the cookie's own state"
+        );
+        assert_eq!(session.keys(), vec!["flash".to_owned()]);
+    }
+
+    #[test]
+    fn a_retired_key_is_remembered_as_needing_a_new_seal() {
+        let value = settings("o", None).seal(&state()).unwrap();
+        let rotated = settings("n", Some("o"));
+        let memo = Verified::default();
+        assert!(memo.open(&rotated, value.as_bytes()).unwrap().1);
+        assert!(memo.open(&rotated, value.as_bytes()).unwrap().1);
+    }
+
+    #[test]
+    fn long_values_are_verified_every_time() {
+        let s = settings("a", None);
+        let memo = Verified::default();
+        let mut long = state();
+        long.insert(
+            "pad".into(),
+            serde_json::to_string(&"x".repeat(VERIFIED_MAX_VALUE)).unwrap(),
+        );
+        let value = s.seal(&long).unwrap();
+        let (a, _) = memo.open(&s, value.as_bytes()).unwrap();
+        let (b, _) = memo.open(&s, value.as_bytes()).unwrap();
+        assert!(!Rc::ptr_eq(&a, &b));
+        assert_eq!(*a, long);
+        assert!(memo.slots.borrow().is_empty(), "nothing allocated for it");
     }
 }

@@ -302,7 +302,7 @@ impl CredentialsCache {
         &self,
         session_id: &str,
     ) -> Result<Option<(User, SessionMetadata)>, StoreError> {
-        Ok(self.resolve(session_id).await?.map(|resolved| {
+        Ok(self.resolve(session_id.to_owned()).await?.map(|resolved| {
             let user = Arc::try_unwrap(resolved.user).unwrap_or_else(|user| (*user).clone());
             let metadata = Arc::try_unwrap(resolved.metadata)
                 .unwrap_or_else(|metadata| SessionMetadata::clone(&metadata));
@@ -324,8 +324,8 @@ impl CredentialsCache {
 
     /// Like [`get`](Self::get), telling which live session the id stands for. A signed-in
     /// request costs one store round trip: the session and its user are read together.
-    pub(crate) async fn resolve(&self, session_id: &str) -> Result<Option<Resolved>, StoreError> {
-        let mut id = session_id.to_owned();
+    pub(crate) async fn resolve(&self, session_id: String) -> Result<Option<Resolved>, StoreError> {
+        let mut id = session_id;
         let mut via_rotation = false;
         let mut handoffs = Vec::new();
         for _ in 0..=MAX_ROTATION_HOPS {

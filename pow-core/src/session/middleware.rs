@@ -111,15 +111,13 @@ impl CookieSource {
     ) -> Result<Option<CurrentSession>, PowError> {
         let settings = config.session();
         // The cookie's signature was checked by the cookie session before this: a forged
-        // id never reaches the store.
-        let Some(cookie_id) = session.get::<String>(&settings.session_key).ok().flatten() else {
+        // id never reaches the store. The id is read in place (no copy).
+        let Some(stored_id) = session.with_str(&settings.session_key, |cookie_id| {
+            stored_session_id(config, cookie_id)
+        }) else {
             return Ok(None);
         };
-        let Some(resolved) = self
-            .credentials
-            .resolve(&stored_session_id(config, &cookie_id))
-            .await?
-        else {
+        let Some(resolved) = self.credentials.resolve(stored_id).await? else {
             return Ok(None);
         };
         let now = now_ms();
@@ -130,10 +128,26 @@ impl CookieSource {
             &resolved.session_id,
             resolved.user,
             &metadata,
+            now,
         )
         .await?
         else {
             return Ok(None);
+        };
+        let due = resolved.via_rotation
+            || settings.ttl_renewal.is_some_and(|every| {
+                now.saturating_sub(metadata.inserted_at) >= duration_ms(every)
+            });
+        // The cookie's own id, read again only when the session moves to a new id.
+        let cookie_id = due
+            .then(|| session.get::<String>(&settings.session_key).ok().flatten())
+            .flatten();
+        let Some(cookie_id) = cookie_id else {
+            return Ok(Some(CurrentSession {
+                user,
+                session_id: resolved.session_id,
+                metadata,
+            }));
         };
 
         if resolved.via_rotation {
@@ -152,26 +166,21 @@ impl CookieSource {
             }));
         }
 
-        let due = settings
-            .ttl_renewal
-            .is_some_and(|every| now.saturating_sub(metadata.inserted_at) >= duration_ms(every));
-        if due {
-            // Boxed: a renewal is rare, and its state would otherwise grow every request's
-            // future past the allocator's small sizes.
-            let renewed = Box::pin(self.renew(
-                config,
-                session,
-                &cookie_id,
-                &user,
-                &resolved.session_id,
-                &metadata,
-            ))
-            .await?;
-            if let Some(renewed) = renewed {
-                return Ok(Some(renewed));
-            }
+        // Due for renewal. Boxed: a renewal is rare, and its state would otherwise grow every
+        // request's future past the allocator's small sizes.
+        let renewed = Box::pin(self.renew(
+            config,
+            session,
+            &cookie_id,
+            &user,
+            &resolved.session_id,
+            &metadata,
+        ))
+        .await?;
+        if let Some(renewed) = renewed {
+            return Ok(Some(renewed));
         }
-        // Not due, or a parallel request is rotating this id: serve the user as is.
+        // A parallel request is rotating this id: serve the user as is.
         Ok(Some(CurrentSession {
             user,
             session_id: resolved.session_id,
@@ -247,10 +256,11 @@ pub(crate) async fn check_loaded(
     session_id: &str,
     user: Arc<User>,
     metadata: &SessionMetadata,
+    now: i64,
 ) -> Result<Option<Arc<User>>, PowError> {
     let settings = config.session();
     if let Some(max) = settings.absolute_lifetime {
-        if now_ms().saturating_sub(metadata.signed_in_at) > duration_ms(max) {
+        if now.saturating_sub(metadata.signed_in_at) > duration_ms(max) {
             // Boxed here and below: rare paths whose state would grow every request's future.
             Box::pin(credentials.delete(session_id)).await?;
             return Ok(None);

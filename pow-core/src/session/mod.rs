@@ -325,14 +325,14 @@ pub(crate) fn cookie_user_id(cookie_id: &str) -> Option<i64> {
 pub(crate) fn stored_session_id(config: &PowConfig, cookie_id: &str) -> String {
     use base64::Engine as _;
     use sha2::Digest as _;
-    use std::fmt::Write as _;
     let digest = sha2::Sha256::digest(cookie_id);
     // One allocation: a signed-in request computes this every time.
     let mut id = config.namespaced("");
     id.reserve(48);
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode_string(&digest[..16], &mut id);
     if let Some(user_id) = cookie_user_id(cookie_id) {
-        let _ = write!(id, ".{user_id}");
+        id.push('.');
+        id.push_str(itoa::Buffer::new().format(user_id));
     }
     id
 }

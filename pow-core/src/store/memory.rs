@@ -116,7 +116,7 @@ impl Ord for EntryKey {
 /// rather than its name. A number is freed with the namespace's last key in the shard.
 #[derive(Default)]
 struct Namespaces {
-    ids: HashMap<Box<str>, u32>,
+    ids: HashMap<Box<str>, u32, RandomState>,
     /// By number: the name and its number of keys; `None` when free.
     names: Vec<Option<(Box<str>, u64)>>,
     free: Vec<u32>,
@@ -310,6 +310,50 @@ impl MemoryStore {
             }
         }
         None
+    }
+
+    /// The live values under `keys`, in order. Keys that share their first two segments
+    /// (a user's records) live in one shard: they are read under one lock.
+    fn get_many_at(&self, namespace: &str, keys: &[&[&str]]) -> Vec<Option<Arc<[u8]>>> {
+        let now = self.now();
+        let mut values = Vec::with_capacity(keys.len());
+        let mut expired = false;
+        let mut rest = keys;
+        while let Some((first, _)) = rest.split_first() {
+            let group = first.get(..2).unwrap_or(first);
+            let same = rest
+                .iter()
+                .take_while(|key| key.get(..2).unwrap_or(key) == group)
+                .count()
+                .max(1);
+            let (batch, after) = rest.split_at(same);
+            rest = after;
+            let data = self.read(self.shard_of(namespace, first));
+            let id = data.namespaces.id(namespace);
+            for segments in batch {
+                let value = id.and_then(|id| {
+                    let mut encoded = encode_segments(segments);
+                    match data.map.get_key_value(with_id(&mut encoded, id)) {
+                        Some((entry, value)) if entry.live(now) => Some(Arc::clone(value)),
+                        Some(_) => {
+                            expired = true;
+                            None
+                        }
+                        None => None,
+                    }
+                });
+                values.push(value);
+            }
+        }
+        if expired {
+            // Reclaimed one by one (rare): each read again under its shard's write lock.
+            for (value, segments) in values.iter_mut().zip(keys) {
+                if value.is_none() {
+                    *value = self.get_shared_at(namespace, segments);
+                }
+            }
+        }
+        values
     }
 
     fn read(&self, shard: usize) -> RwLockReadGuard<'_, ShardData> {
@@ -569,10 +613,7 @@ impl Store for MemoryStore {
         namespace: &str,
         keys: &[&[&str]],
     ) -> Result<Vec<Option<Arc<[u8]>>>, StoreError> {
-        Ok(keys
-            .iter()
-            .map(|segments| self.get_shared_at(namespace, segments))
-            .collect())
+        Ok(self.get_many_at(namespace, keys))
     }
 
     async fn delete(&self, namespace: &str, key: &Key) -> Result<(), StoreError> {
@@ -728,20 +769,58 @@ fn read_varint(bytes: &[u8]) -> Option<(u64, &[u8])> {
 /// [`with_id`]. No two lists of segments share an encoding, and the keys that start with
 /// given segments are the ones whose encoding starts with theirs: one range of a shard.
 fn encode_segments<S: AsRef<str>>(segments: &[S]) -> EncodedKey {
-    let len: usize = segments.iter().map(|s| s.as_ref().len() + 2).sum();
-    let mut encoded = EncodedKey::with_capacity(ID_ROOM + len);
-    encoded.resize(ID_ROOM, 0);
+    let len: usize = ID_ROOM
+        + segments
+            .iter()
+            .map(|s| {
+                let len = s.as_ref().len();
+                varint_len(len) + len
+            })
+            .sum::<usize>();
+    // Written in place: a short key is never moved or grown.
+    let mut encoded = if len <= STACK_KEY {
+        EncodedKey::from_buf_and_len([0; STACK_KEY], len)
+    } else {
+        EncodedKey::from_vec(vec![0; len])
+    };
+    let mut at = ID_ROOM;
     for segment in segments {
         let segment = segment.as_ref().as_bytes();
-        let (len, used) = varint(segment.len() as u64);
-        encoded.extend_from_slice(&len[..used]);
-        encoded.extend_from_slice(segment);
+        let used = match u8::try_from(segment.len()) {
+            // The common case: a one-byte length.
+            Ok(short) if short < 0x80 => {
+                if let Some(place) = encoded.get_mut(at) {
+                    *place = short;
+                }
+                1
+            }
+            _ => {
+                let (prefix, used) = varint(segment.len() as u64);
+                if let Some(place) = encoded.get_mut(at..at + used) {
+                    place.copy_from_slice(&prefix[..used]);
+                }
+                used
+            }
+        };
+        if let Some(place) = encoded.get_mut(at + used..at + used + segment.len()) {
+            place.copy_from_slice(segment);
+        }
+        at += used + segment.len();
     }
     encoded
 }
 
+/// Bytes of `len` as a LEB128 number.
+fn varint_len(len: usize) -> usize {
+    let bits = usize::BITS - len.leading_zeros();
+    (bits.max(1) as usize).div_ceil(7)
+}
+
+/// Bytes of a key encoded on the stack.
+const STACK_KEY: usize = 96;
+
 /// A key being encoded: on the stack when it is short (a lookup then allocates nothing).
-type EncodedKey = smallvec::SmallVec<[u8; 96]>;
+type EncodedKey = smallvec::SmallVec<[u8; STACK_KEY]>;
 
 /// The key encoded by [`encode_segments`] in the namespace numbered `id`: the number,
 /// then the segments.
@@ -812,6 +891,24 @@ mod tests {
         while !done() {
             assert!(Instant::now() < deadline, "{what}");
             tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    #[test]
+    fn varint_len_is_the_length_varint_writes() {
+        for len in [
+            0usize,
+            1,
+            127,
+            128,
+            300,
+            16_383,
+            16_384,
+            2_097_151,
+            2_097_152,
+            usize::MAX,
+        ] {
+            assert_eq!(varint_len(len), varint(len as u64).1, "{len}");
         }
     }
 
