@@ -849,6 +849,10 @@ async fn sign_out_everywhere_ends_every_session() {
     let laptop = signed_in!(&app, &config, 1);
     let phone = signed_in!(&app, &config, 1);
     let other_user = signed_in!(&app, &config, 2);
+    // The worker now knows the laptop's cookie value as verified: that must not outlive
+    // the session behind it.
+    let (_, body, _) = get!(&app, &config, "/whoami", Some(&laptop));
+    assert_eq!(body, "1");
     let (status, body, _) = post!(&app, &config, "/sign_out_everywhere", Some(&phone));
     assert_eq!((status, body.as_str()), (StatusCode::OK, "2"));
     for cookie in [&laptop, &phone] {
