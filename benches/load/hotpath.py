@@ -14,6 +14,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 
@@ -24,6 +25,8 @@ ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "32"))
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/")
 SKIP_REDIS = os.environ.get("BENCH_SKIP_REDIS") == "1"
+SKIP_CALLGRIND = os.environ.get("BENCH_SKIP_CALLGRIND") == "1"
+CALLGRIND_REQUESTS = int(os.environ.get("BENCH_CALLGRIND_REQUESTS", "2000"))
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
@@ -115,6 +118,79 @@ def measure(server, path, cookie, extra_pid=None):
         "extra_us": extra * 1e6 / requests,
         "p99": p99,
     }
+
+
+class KeepAlive:
+    """One keep-alive connection sending GETs of one path, each answered 200 before the
+    next is sent."""
+
+    def __init__(self, port, path, cookie):
+        self.sock = socket.create_connection(("127.0.0.1", port))
+        self.reader = self.sock.makefile("rb")
+        self.path = path
+        request = f"GET {path} HTTP/1.1\r\nHost: bench\r\n"
+        if cookie:
+            request += f"Cookie: {cookie}\r\n"
+        self.request = (request + "\r\n").encode()
+
+    def send(self, count):
+        for _ in range(count):
+            self.sock.sendall(self.request)
+            status = self.reader.readline()
+            if b" 200 " not in status:
+                sys.exit(f"{self.path}: {status!r} under callgrind")
+            length = 0
+            while (line := self.reader.readline()) not in (b"\r\n", b""):
+                if line.lower().startswith(b"content-length:"):
+                    length = int(line.split(b":", 1)[1])
+            self.reader.read(length)
+
+    def close(self):
+        self.reader.close()
+        self.sock.close()
+
+
+def instructions(binary, mode, path, signed_in, *extra):
+    """User-space instructions per request of one server mode, counted by callgrind: a
+    warm-up on a keep-alive connection, counters zeroed, CALLGRIND_REQUESTS requests on the
+    same connection, counters dumped. Independent of the machine's load."""
+    with tempfile.TemporaryDirectory() as work:
+        out = os.path.join(work, "callgrind.out")
+        port = free_port()
+        proc = subprocess.Popen(
+            ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", binary, mode, str(port), *extra],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            deadline = time.time() + 120
+            while True:
+                try:
+                    socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                    break
+                except OSError:
+                    if proc.poll() is not None or time.time() > deadline:
+                        sys.exit(f"the {mode} server never listened under callgrind")
+                    time.sleep(0.2)
+            cookie = None
+            if signed_in:
+                req = urllib.request.Request(f"http://127.0.0.1:{port}/sign_in", data=b"", method="POST")
+                with urllib.request.urlopen(req) as res:
+                    cookie = res.headers.get("Set-Cookie", "").split(";", 1)[0]
+            # Counted on a connection already open and warm: what one more request costs.
+            conn = KeepAlive(port, path, cookie)
+            conn.send(200)
+            subprocess.run(["callgrind_control", "-z", str(proc.pid)], check=True, capture_output=True)
+            conn.send(CALLGRIND_REQUESTS)
+            subprocess.run(["callgrind_control", "-d", str(proc.pid)], check=True, capture_output=True)
+            conn.close()
+        finally:
+            proc.terminate()
+            proc.wait()
+        dumps = sorted(f for f in os.listdir(work) if f.startswith("callgrind.out."))
+        with open(os.path.join(work, dumps[0])) as f:
+            total = int(re.search(r"^summary: (\d+)", f.read(), re.M).group(1))
+        return total / CALLGRIND_REQUESTS
 
 
 def session_memory():
@@ -217,6 +293,30 @@ def main():
         f"- Load average at end: {os.getloadavg()[0]:.2f}",
         "",
     ]
+    if not SKIP_CALLGRIND:
+        counted = [
+            ("bare actix-web `/hello`", ("bare", "/hello", False)),
+            ("actix-identity, `/protected` (best peer)", ("identity", "/protected", True)),
+            ("pow-rs, memory store, signed-in `/protected`", ("pow", "/protected", True)),
+            ("pow-rs, `/hello` without a session", ("pow", "/hello", False)),
+        ]
+        if not SKIP_REDIS:
+            counted.append(
+                ("pow-rs, Redis store, signed-in `/protected` (pow-rs's process only)", ("pow", "/protected", True, REDIS_URL))
+            )
+        counts = [(label, instructions(binary, *args)) for label, args in counted]
+        bare_count = counts[0][1]
+        lines += [
+            "",
+            f"User-space instructions per request (callgrind, {CALLGRIND_REQUESTS} requests on one "
+            "warm keep-alive connection; the same for every run of the same build, whatever the "
+            "machine's load; SHA-256 runs without the CPU's SHA instructions under valgrind, so "
+            "signatures weigh more here than on the machine):",
+            "",
+            "| server, route | instructions | ratio of bare |",
+            "| --- | --: | --: |",
+        ]
+        lines += [f"| {label} | {count:,.0f} | {bare_count / count:.2f} |" for label, count in counts]
     memory = session_memory()
     lines += [
         "",
