@@ -747,6 +747,24 @@ mod tests {
     }
 
     #[test]
+    fn with_str_reads_plain_and_escaped_strings_and_nothing_else() {
+        let session = CookieSession::new(Rc::default(), Status::Unchanged);
+        session.insert("plain", "abc.1").unwrap();
+        session.insert("escaped", "a\"b\\c\n").unwrap();
+        session.insert("number", 7).unwrap();
+        assert_eq!(
+            session.with_str("plain", str::to_owned).as_deref(),
+            Some("abc.1")
+        );
+        assert_eq!(
+            session.with_str("escaped", str::to_owned).as_deref(),
+            Some("a\"b\\c\n")
+        );
+        assert_eq!(session.with_str("number", str::to_owned), None);
+        assert_eq!(session.with_str("missing", str::to_owned), None);
+    }
+
+    #[test]
     fn a_retired_key_is_remembered_as_needing_a_new_seal() {
         let value = settings("o", None).seal(&state()).unwrap();
         let rotated = settings("n", Some("o"));
