@@ -171,11 +171,12 @@ impl CookieSession {
     /// Removes the value under `key` and returns its JSON. Removing nothing changes nothing.
     pub fn remove(&self, key: &str) -> Option<String> {
         let mut inner = self.0.borrow_mut();
+        // Checked first: removing nothing must not copy a state shared with the memo.
         if !inner.state.contains_key(key) {
             return None;
         }
         let removed = Rc::make_mut(&mut inner.state).remove(key);
-        if removed.is_some() && inner.status != Status::Purged {
+        if inner.status != Status::Purged {
             inner.status = Status::Changed;
         }
         removed

@@ -740,6 +740,11 @@ impl Store for MemoryStore {
 /// bytes and how many of them are used.
 fn varint(mut value: u64) -> ([u8; 10], usize) {
     let mut bytes = [0; 10];
+    if value < 0x80 {
+        // The common case: a short segment's length.
+        bytes[0] = value as u8;
+        return (bytes, 1);
+    }
     let mut len = 0;
     for byte in &mut bytes {
         *byte = (value & 0x7f) as u8;
@@ -769,43 +774,25 @@ fn read_varint(bytes: &[u8]) -> Option<(u64, &[u8])> {
 /// [`with_id`]. No two lists of segments share an encoding, and the keys that start with
 /// given segments are the ones whose encoding starts with theirs: one range of a shard.
 fn encode_segments<S: AsRef<str>>(segments: &[S]) -> EncodedKey {
-    let len: usize = ID_ROOM
-        + segments
-            .iter()
-            .map(|s| {
-                let len = s.as_ref().len();
-                varint_len(len) + len
-            })
-            .sum::<usize>();
-    // Written in place: a short key is never moved or grown.
-    let mut encoded = if len <= STACK_KEY {
-        EncodedKey::from_buf_and_len([0; STACK_KEY], len)
+    let len: usize = segments
+        .iter()
+        .map(|s| varint_len(s.as_ref().len()) + s.as_ref().len())
+        .sum();
+    // Sized exactly, then written in place (faster than growing a `SmallVec` piece by piece).
+    let mut encoded = if ID_ROOM + len <= STACK_KEY {
+        EncodedKey::from_buf_and_len([0; STACK_KEY], ID_ROOM + len)
     } else {
-        EncodedKey::from_vec(vec![0; len])
+        EncodedKey::from_vec(vec![0; ID_ROOM + len])
     };
-    let mut at = ID_ROOM;
+    let mut rest = &mut encoded[ID_ROOM..];
     for segment in segments {
         let segment = segment.as_ref().as_bytes();
-        let used = match u8::try_from(segment.len()) {
-            // The common case: a one-byte length.
-            Ok(short) if short < 0x80 => {
-                if let Some(place) = encoded.get_mut(at) {
-                    *place = short;
-                }
-                1
-            }
-            _ => {
-                let (prefix, used) = varint(segment.len() as u64);
-                if let Some(place) = encoded.get_mut(at..at + used) {
-                    place.copy_from_slice(&prefix[..used]);
-                }
-                used
-            }
-        };
-        if let Some(place) = encoded.get_mut(at + used..at + used + segment.len()) {
-            place.copy_from_slice(segment);
+        let (prefix, used) = varint(segment.len() as u64);
+        for part in [&prefix[..used], segment] {
+            let (head, tail) = std::mem::take(&mut rest).split_at_mut(part.len());
+            head.copy_from_slice(part);
+            rest = tail;
         }
-        at += used + segment.len();
     }
     encoded
 }
