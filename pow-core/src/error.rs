@@ -17,9 +17,14 @@ pub enum PowError {
     /// The configuration is invalid; the message says which setting and how to fix it.
     #[error("invalid pow configuration: {0}")]
     Config(String),
-    /// The users database failed (connection, query or migration).
+    /// The users database failed (a query or a migration).
     #[error("users database error: {0}")]
     Database(String),
+    /// The users database cannot be reached (no pooled connection within the checkout
+    /// timeout, or the connection broke): `503 Service Unavailable` with `Retry-After`,
+    /// like a cache store that is down.
+    #[error("users database unavailable: {0}")]
+    DatabaseUnavailable(String),
     /// The cache store failed or is unreachable.
     #[error("cache store error: {0}")]
     Store(#[from] crate::store::StoreError),
@@ -85,7 +90,9 @@ impl From<actix_web::error::BlockingError> for PowError {
 impl ResponseError for PowError {
     fn status_code(&self) -> StatusCode {
         match self {
-            Self::Store(_) | Self::Busy => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Store(_) | Self::DatabaseUnavailable(_) | Self::Busy => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             Self::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::ReauthenticationRequired | Self::AccountDisabled => StatusCode::FORBIDDEN,
             _ => StatusCode::INTERNAL_SERVER_ERROR,

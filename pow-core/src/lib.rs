@@ -61,14 +61,9 @@
 //!
 //! ## Cargo features
 //!
-//! | feature | default | what it adds |
-//! |---|---|---|
-//! | `sqlite` | yes | the diesel users context on SQLite (bundled, nothing to install) |
-//! | `postgres` | yes | the diesel users context on PostgreSQL (bundled libpq) |
-//! | `redis` | no | `store::RedisStore`: a Redis cache store (single node and cluster) |
-//! | `disk` | no | `store::DiskStore`: an embedded, crash-safe disk cache store |
-//! | `smtp-tls` | no | TLS for the SMTP mailer |
-//! | `test-util` | no | conformance suites, test helpers and an HTTP test client |
+//! Read from `Cargo.toml`, so the table cannot drift from it:
+//!
+#![doc = document_features::document_features!()]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod admin;

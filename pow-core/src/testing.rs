@@ -9,6 +9,8 @@
 //! - [`create_user`] signs a user up in test setup.
 //! - [`app`] is a fully wired app in one call: pow's routes and [`PowMiddleware`]; add
 //!   your own routes to it.
+//! - [`hold_hash_pool`] keeps the hashing pool's thread busy, so password checks wait in
+//!   its queue (tests of what happens when it is full).
 //!
 //! ```
 //! use actix_web::test::TestRequest;
@@ -190,6 +192,23 @@ pub async fn sign_in_cookie(config: &PowConfig, user: &User) -> Result<Cookie<'s
         .ok_or_else(|| PowError::Other(format!("no `{name}` cookie was set")))
 }
 
+/// The PostgreSQL URL for tests, from `POW_TEST_DATABASE_URL`: `None` (with a notice)
+/// when unset, a panic when unset under `CI` (CI never skips PostgreSQL silently).
+pub fn test_database_url() -> Option<String> {
+    match std::env::var("POW_TEST_DATABASE_URL") {
+        Ok(url) if !url.trim().is_empty() => Some(url),
+        _ => {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "POW_TEST_DATABASE_URL must be set when CI is set \
+                 (e.g. postgres://postgres@127.0.0.1:5432/test)"
+            );
+            eprintln!("NOTICE: POW_TEST_DATABASE_URL is not set: skipping a PostgreSQL test");
+            None
+        }
+    }
+}
+
 /// The Redis URL for tests, from `POW_TEST_REDIS_URL`: `None` (with a notice) when unset,
 /// a panic when unset under `CI` (CI never skips Redis silently).
 #[cfg(feature = "redis")]
@@ -270,4 +289,26 @@ pub async fn dumped_strings(
         }
     }
     Ok(out)
+}
+
+/// Keeps one thread of `config`'s hashing pool busy until the returned sender is used (or
+/// dropped): with a pool of one thread, password checks then wait in its queue. The held
+/// job is returned too, to wait for once released.
+///
+/// # Errors
+/// [`PowError::Busy`] when the pool is full, [`PowError::Other`] when the job did not
+/// start.
+pub fn hold_hash_pool(
+    config: &PowConfig,
+) -> Result<(std::sync::mpsc::Sender<()>, crate::password::Queued<()>), PowError> {
+    let (release, held) = std::sync::mpsc::channel::<()>();
+    let (started_tx, started) = std::sync::mpsc::channel();
+    let job = config.hash_pool().submit(move || {
+        let _ = started_tx.send(());
+        let _ = held.recv();
+    })?;
+    started
+        .recv()
+        .map_err(|_| PowError::Other("the held hashing job did not start".into()))?;
+    Ok((release, job))
 }

@@ -146,14 +146,17 @@ fn sixth_wrong_password_is_refused_before_hashing_on_memory() {
     sixth_wrong_password_is_refused_before_hashing(MemoryStore::shared());
 }
 
+#[cfg(feature = "redis")]
 fn redis_url() -> Option<String> {
     pow_core::testing::test_redis_url()
 }
 
+#[cfg(feature = "redis")]
 fn redis_store(url: &str, prefix: &str) -> Arc<dyn Store> {
     pow_core::testing::test_redis_store(url, prefix).unwrap()
 }
 
+#[cfg(feature = "redis")]
 #[test]
 fn sixth_wrong_password_is_refused_before_hashing_on_redis() {
     let Some(url) = redis_url() else { return };
@@ -162,6 +165,7 @@ fn sixth_wrong_password_is_refused_before_hashing_on_redis() {
 }
 
 /// Two app processes sharing one Redis count one client's failures together.
+#[cfg(feature = "redis")]
 #[test]
 fn two_apps_on_one_redis_share_the_limits() {
     let Some(url) = redis_url() else { return };
@@ -255,7 +259,7 @@ fn link_in(mail: &pow_core::mailer::Mail) -> String {
 }
 
 /// The lock holds against every client, its owner is mailed a link that unlocks the
-/// account and signs them in once, and the lock is gone afterwards.
+/// account once, and the lock is gone afterwards.
 #[test]
 fn a_locked_account_is_unlocked_by_the_mailed_link() {
     let store = MemoryStore::shared();
@@ -318,12 +322,7 @@ fn a_locked_account_is_unlocked_by_the_mailed_link() {
     }
 
     let res = owner.get(&link);
-    assert_eq!(res.location(), "/");
-    assert_eq!(
-        owner.get("/registration/edit").status,
-        200,
-        "signed in by the link"
-    );
+    assert_eq!(res.location(), "/session/new", "unlocked, not signed in");
     // Once only.
     let mut other = app.client_from("203.0.113.31");
     assert_eq!(other.get(&link).location(), "/session/new");
@@ -459,10 +458,12 @@ fn common_passwords_are_refused_in_the_visitors_language() {
 }
 
 /// SHA-1 of `breached but long passphrase`.
+#[cfg(feature = "breach-check")]
 const BREACHED_SHA1: &str = "3878B45D903BCCD7C3B4612335A493688ABCB199";
 
 /// A fake range API: answers every range with padding, and the breached suffix in its
 /// range. Records the prefixes it was asked for.
+#[cfg(feature = "breach-check")]
 fn fake_range_server(asked: Arc<std::sync::Mutex<Vec<String>>>) -> std::net::SocketAddr {
     serve(move || {
         let asked = Arc::clone(&asked);
@@ -489,6 +490,8 @@ fn fake_range_server(asked: Arc<std::sync::Mutex<Vec<String>>>) -> std::net::Soc
 
 /// A breached password is refused through the range API, which only ever sees a 5-digit
 /// prefix; an unreachable API lets passwords through unless the check fails closed.
+/// Needs the `breach-check` feature (`BreachCheck::http`).
+#[cfg(feature = "breach-check")]
 #[test]
 fn breached_passwords_are_refused_through_the_range_api() {
     use pow_core::password::BreachCheck;
@@ -549,17 +552,7 @@ fn one_client_cannot_fill_the_hashing_pool() {
         b.hash_pool_options(HashPoolOptions::default().threads(1).queue(8))
     });
     // Hold the pool's only thread, so password checks wait in the queue.
-    let (release, held) = std::sync::mpsc::channel::<()>();
-    let (started_tx, started) = std::sync::mpsc::channel();
-    let job = app
-        .config
-        .hash_pool()
-        .submit(move || {
-            started_tx.send(()).unwrap();
-            let _ = held.recv();
-        })
-        .unwrap();
-    started.recv().unwrap();
+    let (release, job) = pow_core::testing::hold_hash_pool(&app.config).unwrap();
 
     let (done_tx, done) = std::sync::mpsc::channel();
     let flood: Vec<_> = (0..3)
@@ -610,4 +603,438 @@ fn one_client_cannot_fill_the_hashing_pool() {
         "{statuses:?}"
     );
     assert_eq!(patient.join().unwrap(), 302, "the other client signs in");
+}
+
+/// A flood of ordinary records past the memory store's capacity does not evict the
+/// failure counters: a refused client stays refused.
+#[test]
+fn a_flood_of_records_leaves_a_refused_client_refused() {
+    use pow_core::store::Key;
+    let store = Arc::new(MemoryStore::with_capacity(512 * 1024));
+    let app = start(store.clone(), |b| b);
+    let mut attacker = app.client_from("198.51.100.31");
+    for _ in 0..5 {
+        assert_eq!(
+            sign_in(&mut attacker, "alice@example.com", "wrong password").status,
+            200
+        );
+    }
+    assert_eq!(
+        sign_in(&mut attacker, "alice@example.com", "wrong password").status,
+        429
+    );
+    // Other traffic writes longer-lived records, four times the capacity.
+    actix_web::rt::System::new().block_on(async {
+        for i in 0..2048 {
+            store
+                .put(
+                    "other",
+                    vec![(Key::from(["flood", i.to_string().as_str()]), vec![0; 1024])],
+                    Some(Duration::from_secs(3600)),
+                )
+                .await
+                .unwrap();
+        }
+    });
+    assert!(store.weighted_size() <= 512 * 1024);
+    let before = app.hashes();
+    assert_eq!(
+        sign_in(&mut attacker, "alice@example.com", "wrong password").status,
+        429,
+        "the flood made the store forget the client's failures"
+    );
+    assert_eq!(app.hashes(), before, "no password was checked");
+}
+
+/// Posts sudo mode's password confirmation from a signed-in client.
+fn confirm(c: &mut Client, password: &str) -> Response {
+    let csrf = c.get("/session/confirm").csrf();
+    c.post(
+        "/session/confirm",
+        &[("_csrf_token", &csrf), ("user[password]", password)],
+    )
+}
+
+/// A copy of a client: the same address, cookies and headers.
+fn twin(app: &App, c: &Client) -> Client {
+    let mut copy = Client::new(app.addr);
+    copy.cookies = c.cookies.clone();
+    copy.headers = c.headers.clone();
+    copy
+}
+
+/// Sudo mode's password confirmation is a password check like a sign-in: a sixth wrong
+/// password from one client is refused before hashing, the right one too.
+#[test]
+fn password_confirmation_is_limited_like_sign_in() {
+    let app = start(MemoryStore::shared(), |b| b);
+    let mut thief = app.client_from("198.51.100.40");
+    assert_eq!(
+        sign_in(&mut thief, "alice@example.com", PASSWORD).status,
+        302
+    );
+    for attempt in 1..=5 {
+        let before = app.hashes();
+        let res = confirm(&mut thief, "wrong password");
+        assert_eq!(res.status, 200, "attempt {attempt} is answered normally");
+        assert_eq!(app.hashes(), before + 1, "attempt {attempt} checks");
+    }
+    let before = app.hashes();
+    let res = confirm(&mut thief, "wrong password");
+    assert_eq!(res.status, 429, "the sixth confirmation is refused");
+    assert_eq!(res.header("retry-after"), Some("300"));
+    assert_eq!(
+        app.hashes(),
+        before,
+        "a refused confirmation hashes nothing"
+    );
+    assert_eq!(confirm(&mut thief, PASSWORD).status, 429);
+}
+
+/// Wrong confirmations count toward the account's lock, across clients, as wrong
+/// sign-ins do; a right one clears them.
+#[test]
+fn password_confirmation_failures_count_toward_the_lock() {
+    let app = start(MemoryStore::shared(), |b| {
+        b.rate_limits(RateLimits {
+            sign_in_failures: None,
+            lockout: Some(Lockout {
+                max_failures: 3,
+                ..Lockout::default()
+            }),
+            ..limits()
+        })
+    });
+    let mut owner = app.client_from("203.0.113.41");
+    assert_eq!(
+        sign_in(&mut owner, "alice@example.com", PASSWORD).status,
+        302
+    );
+    // A right confirmation clears earlier failures.
+    assert_eq!(confirm(&mut owner, "wrong password").status, 200);
+    assert_eq!(confirm(&mut owner, "wrong password").status, 200);
+    assert_eq!(confirm(&mut owner, PASSWORD).status, 302);
+    let mut thief = app.client_from("198.51.100.41");
+    assert_eq!(
+        sign_in(&mut thief, "alice@example.com", PASSWORD).status,
+        302
+    );
+    assert_eq!(confirm(&mut thief, "wrong password").status, 200);
+    assert_eq!(confirm(&mut thief, "wrong password").status, 200);
+    assert_eq!(confirm(&mut thief, "wrong password").status, 200);
+    let mut elsewhere = app.client_from("192.0.2.41");
+    let res = sign_in(&mut elsewhere, "alice@example.com", PASSWORD);
+    assert_eq!(
+        res.status, 429,
+        "three wrong confirmations lock the account"
+    );
+    assert_eq!(confirm(&mut thief, PASSWORD).status, 429);
+}
+
+/// An app whose hashing pool has one thread and a queue of 8, where `alice@example.com`
+/// and `bob@example.com` exist.
+fn start_small_pool() -> App {
+    use pow_core::password::HashPoolOptions;
+    let app = start(MemoryStore::shared(), |b| {
+        b.hash_pool_options(HashPoolOptions::default().threads(1).queue(8))
+    });
+    pow_core::testing::create_user(&app.config, "bob@example.com", PASSWORD).unwrap();
+    app
+}
+
+/// Forty-eight clients on forty-eight addresses, each of which failed once on the account
+/// `target(i)` names, with their next wrong sign-in ready to send.
+fn attackers_that_failed(app: &App, target: impl Fn(usize) -> String) -> Vec<Request> {
+    (0..48)
+        .map(|i| {
+            let mut c = app.client_from(&format!("198.51.100.{}", 100 + i));
+            let email = target(i);
+            assert_eq!(sign_in(&mut c, &email, "wrong password").status, 200);
+            let form = sign_in_form(&mut c, &email, "wrong password");
+            (c, "/session", form)
+        })
+        .collect()
+}
+
+/// A request to send: its client, path and form.
+type Request = (Client, &'static str, Vec<(&'static str, String)>);
+
+/// Sends every request at once (each a client and its form), and waits until each one is
+/// either answered or waiting in the hashing pool. Returns the threads (each gives its
+/// status) and the statuses answered so far.
+fn flood(app: &App, requests: Vec<Request>) -> (Vec<std::thread::JoinHandle<u16>>, Vec<u16>) {
+    let total = requests.len();
+    let (done_tx, done) = std::sync::mpsc::channel();
+    let threads: Vec<_> = requests
+        .into_iter()
+        .map(|(mut c, path, form)| {
+            let done_tx = done_tx.clone();
+            std::thread::spawn(move || {
+                let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+                let status = c.post(path, &form).status;
+                // The flood may have settled and stopped listening.
+                let _ = done_tx.send(status);
+                status
+            })
+        })
+        .collect();
+    let pool = app.config.hash_pool();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut answered = Vec::new();
+    // The held job is one of the pool's pending jobs.
+    while answered.len() + pool.pending().saturating_sub(1) < total {
+        assert!(Instant::now() < deadline, "the flood did not settle");
+        if let Ok(status) = done.recv_timeout(Duration::from_millis(20)) {
+            answered.push(status);
+        }
+    }
+    (threads, answered)
+}
+
+fn sign_in_form(c: &mut Client, email: &str, password: &str) -> Vec<(&'static str, String)> {
+    let csrf = c.get("/session/new").csrf();
+    vec![
+        ("_csrf_token", csrf),
+        ("user[email]", email.to_owned()),
+        ("user[password]", password.to_owned()),
+    ]
+}
+
+/// A real sign-in on another account while the flood waits: it must get its turn.
+fn bystander_signs_in(
+    app: &App,
+    release: std::sync::mpsc::Sender<()>,
+    job: pow_core::password::Queued<()>,
+) {
+    let mut bob = app.client_from("203.0.113.99");
+    let form = sign_in_form(&mut bob, "bob@example.com", PASSWORD);
+    let baseline = app.config.hash_pool().pending();
+    let bystander = std::thread::spawn(move || {
+        let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        bob.post("/session", &form).status
+    });
+    // Bob's check is answered at once (refused) or waits in the pool.
+    let pool = app.config.hash_pool();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !bystander.is_finished() && pool.pending() <= baseline {
+        assert!(
+            Instant::now() < deadline,
+            "the sign-in neither waited nor answered"
+        );
+        std::thread::yield_now();
+    }
+    release.send(()).unwrap();
+    job.wait().unwrap();
+    assert_eq!(
+        bystander.join().unwrap(),
+        302,
+        "a sign-in outside the flood gets its turn"
+    );
+}
+
+/// Forty-eight clients on forty-eight addresses keep flooding one account with wrong
+/// passwords while the pool is busy: having failed on it, they take at most two places in
+/// the pool (the account's bound), and another account's owner signs in.
+#[test]
+fn a_flood_on_one_account_leaves_room_in_the_hashing_pool() {
+    let app = start_small_pool();
+    let requests = attackers_that_failed(&app, |_| "alice@example.com".to_owned());
+    let (release, job) = pow_core::testing::hold_hash_pool(&app.config).unwrap();
+    let (threads, answered) = flood(&app, requests);
+    assert_eq!(answered.len(), 46, "{answered:?}");
+    assert!(answered.iter().all(|s| *s == 429), "{answered:?}");
+    bystander_signs_in(&app, release, job);
+    let statuses: Vec<u16> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 200).count(),
+        2,
+        "{statuses:?}"
+    );
+}
+
+/// Forty-eight addresses that already failed on forty-eight accounts flood them again:
+/// once the pool is half full their checks are shed, and a sign-in with no failures
+/// behind it still gets its turn.
+#[test]
+fn a_flood_with_failures_behind_it_is_shed_first() {
+    let app = start_small_pool();
+    let requests = attackers_that_failed(&app, |i| format!("target{i}@example.com"));
+    let (release, job) = pow_core::testing::hold_hash_pool(&app.config).unwrap();
+    let (threads, answered) = flood(&app, requests);
+    // Five of them wait (half the pool: one thread and a queue of eight); the rest are
+    // shed at once.
+    assert_eq!(answered.len(), 43, "{answered:?}");
+    assert!(answered.iter().all(|s| *s == 503), "{answered:?}");
+    bystander_signs_in(&app, release, job);
+    for t in threads {
+        t.join().unwrap();
+    }
+}
+
+/// One signed-in client posting 48 password confirmations at once takes two places in
+/// the pool; the rest are refused, and a sign-in elsewhere gets its turn.
+#[test]
+fn a_flood_of_confirmations_leaves_room_in_the_hashing_pool() {
+    let app = start_small_pool();
+    let mut thief = app.client_from("198.51.100.50");
+    assert_eq!(
+        sign_in(&mut thief, "alice@example.com", PASSWORD).status,
+        302
+    );
+    let csrf = thief.get("/session/confirm").csrf();
+    let requests = (0..48)
+        .map(|_| {
+            let form = vec![
+                ("_csrf_token", csrf.clone()),
+                ("user[password]", "wrong password".to_owned()),
+            ];
+            (twin(&app, &thief), "/session/confirm", form)
+        })
+        .collect();
+    let (release, job) = pow_core::testing::hold_hash_pool(&app.config).unwrap();
+    let (threads, answered) = flood(&app, requests);
+    assert_eq!(answered.len(), 46, "{answered:?}");
+    assert!(answered.iter().all(|s| *s == 429), "{answered:?}");
+    bystander_signs_in(&app, release, job);
+    for t in threads {
+        t.join().unwrap();
+    }
+}
+
+/// Posts an account change with `current` as the current password and a new password.
+fn change_password(c: &mut Client, current: &str, new: &str) -> Response {
+    let csrf = c.get("/registration/edit").csrf();
+    c.post(
+        "/registration",
+        &[
+            ("_csrf_token", csrf.as_str()),
+            ("_method", "PATCH"),
+            ("user[current_password]", current),
+            ("user[password]", new),
+            ("user[password_confirmation]", new),
+        ],
+    )
+}
+
+/// The current password of an account change is a password check too: a sixth wrong one
+/// from a client is refused before hashing; a change refused for another reason (a new
+/// password too short) with the right current password counts no failure.
+#[test]
+fn account_changes_check_the_current_password_under_the_limits() {
+    let app = start(MemoryStore::shared(), |b| b);
+    let mut thief = app.client_from("198.51.100.60");
+    assert_eq!(
+        sign_in(&mut thief, "alice@example.com", PASSWORD).status,
+        302
+    );
+    for _ in 0..4 {
+        let res = change_password(&mut thief, PASSWORD, "short");
+        assert_eq!(res.status, 200, "refused for its new password");
+    }
+    for attempt in 1..=5 {
+        let res = change_password(&mut thief, "wrong password", "a brand new passphrase");
+        assert_eq!(res.status, 200, "attempt {attempt} is answered normally");
+    }
+    let before = app.hashes();
+    let res = change_password(&mut thief, "wrong password", "a brand new passphrase");
+    assert_eq!(
+        res.status, 429,
+        "the sixth wrong current password is refused"
+    );
+    assert_eq!(app.hashes(), before, "a refused change hashes nothing");
+}
+
+/// The mailed unlock link only lifts the lock: it signs nobody in (a mail is not a
+/// factor), it works once, and signing in afterwards takes the password as usual.
+fn the_unlock_link_lifts_the_lock_without_signing_in(store: Arc<dyn Store>) {
+    let app = start(store, |b| {
+        b.rate_limits(RateLimits {
+            sign_in_failures: None,
+            lockout: Some(Lockout {
+                max_failures: 3,
+                ..Lockout::default()
+            }),
+            ..limits()
+        })
+    });
+    let mut attacker = app.client_from("198.51.100.50");
+    for _ in 0..3 {
+        sign_in(&mut attacker, "alice@example.com", "wrong password");
+    }
+    let mut owner = app.client_from("203.0.113.50");
+    assert_eq!(
+        sign_in(&mut owner, "alice@example.com", PASSWORD).status,
+        429
+    );
+    let link = link_in(&poll_mail(&app.mailer, "alice@example.com"));
+
+    let res = owner.get(&link);
+    assert_eq!(res.location(), "/session/new", "to the sign-in page");
+    let page = owner.get("/session/new");
+    assert_eq!(page.status, 200, "not signed in by the link");
+    assert!(
+        page.body
+            .contains("Your account is unlocked. Sign in to continue."),
+        "{}",
+        page.body
+    );
+    assert_eq!(
+        owner.get("/registration/edit").location(),
+        "/session/new?request_path=%2Fregistration%2Fedit",
+        "the account page needs a sign-in"
+    );
+    // Once only.
+    let mut other = app.client_from("203.0.113.51");
+    other.get(&link);
+    assert!(other
+        .get("/session/new")
+        .body
+        .contains("This unlock link is invalid or was already used."));
+    // The lock is gone: the password signs in.
+    assert_eq!(
+        sign_in(&mut owner, "alice@example.com", PASSWORD).location(),
+        "/"
+    );
+    assert_eq!(owner.get("/registration/edit").status, 200);
+}
+
+#[test]
+fn the_unlock_link_lifts_the_lock_without_signing_in_on_memory() {
+    the_unlock_link_lifts_the_lock_without_signing_in(MemoryStore::shared());
+}
+
+#[cfg(feature = "redis")]
+#[test]
+fn the_unlock_link_lifts_the_lock_without_signing_in_on_redis() {
+    let Some(url) = redis_url() else { return };
+    let prefix = format!("pow-abuse-{}", pow_core::token::generate_uuid());
+    the_unlock_link_lifts_the_lock_without_signing_in(redis_store(&url, &prefix));
+}
+
+/// The lock notice carries a link: a config that can mail it (a real mailer, the lock on)
+/// must say where the app lives, or a client's `Host` header would choose where the
+/// owner's unlock link points.
+#[test]
+fn a_mailer_with_the_lock_needs_a_base_url() {
+    let builder = || {
+        PowConfig::builder("a".repeat(64))
+            .mailer(MemoryMailer::new())
+            .rate_limits(limits())
+    };
+    let Err(err) = builder().build() else {
+        panic!("refused without base_url")
+    };
+    assert!(
+        err.to_string().contains("base_url") && err.to_string().contains("unlock link"),
+        "{err}"
+    );
+    assert!(builder().base_url("https://example.com").build().is_ok());
+    // Without the lock nothing core mails carries a link.
+    assert!(builder()
+        .rate_limits(RateLimits {
+            lockout: None,
+            ..limits()
+        })
+        .build()
+        .is_ok());
 }

@@ -16,7 +16,7 @@ use actix_web::{web, App, HttpRequest, HttpResponse};
 use pow_core::api::{
     self, ApiAction, ApiAuthMiddleware, ApiContext, ApiError, ApiExtension, ApiOptions,
 };
-use pow_core::password::{HashPoolOptions, Pbkdf2Hasher, Queued};
+use pow_core::password::{HashPoolOptions, Pbkdf2Hasher};
 use pow_core::session::{self, CredentialsCache, MaybeUser, RequireAuthenticated};
 use pow_core::store::KeyPattern;
 use pow_core::users::diesel::DieselUsersContext;
@@ -925,21 +925,6 @@ async fn a_password_change_racing_a_sign_in_wins() {
     assert_eq!(res.status, StatusCode::OK);
 }
 
-/// Occupies the pool's only thread until the returned sender is used or dropped.
-fn fill_hash_pool(config: &PowConfig) -> (std::sync::mpsc::Sender<()>, Queued<()>) {
-    let (release, held) = std::sync::mpsc::channel::<()>();
-    let (started_tx, started) = std::sync::mpsc::channel();
-    let job = config
-        .hash_pool()
-        .submit(move || {
-            started_tx.send(()).unwrap();
-            let _ = held.recv();
-        })
-        .unwrap();
-    started.recv().unwrap();
-    (release, job)
-}
-
 /// Asserts `res` is the API's busy answer, with `message`.
 fn assert_busy(res: &Res, message: &str) {
     assert_eq!(res.status, StatusCode::SERVICE_UNAVAILABLE, "{}", res.json);
@@ -1004,7 +989,7 @@ async fn busy_answers_a_translated_503_with_retry_after() {
     .await;
     assert_eq!(res.status, StatusCode::OK);
 
-    let (release, held) = fill_hash_pool(&config);
+    let (release, held) = pow_core::testing::hold_hash_pool(&config).unwrap();
     let res = send(&app, sign_in("quinn@example.com", "secret123").to_request()).await;
     assert_busy(&res, english);
     let req = sign_in("quinn@example.com", "secret123")

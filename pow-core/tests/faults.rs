@@ -369,14 +369,36 @@ fn postgres_restarted_the_pool_recovers() {
     assert_eq!(sign_in(), 302);
 
     cluster.pg_ctl("stop");
-    let down = Client::new(addr).sign_in("ada@example.com", PASSWORD);
-    assert!(
-        down.status >= 500,
-        "no sign-in without the database: {}",
+    let mut browser = Client::new(addr);
+    let csrf = browser.get("/session/new").csrf();
+    let started = Instant::now();
+    let down = browser.post(
+        "/session",
+        &[
+            ("_csrf_token", &csrf),
+            ("user[email]", "ada@example.com"),
+            ("user[password]", PASSWORD),
+        ],
+    );
+    let answered = started.elapsed();
+    eprintln!(
+        "PostgreSQL down: a sign-in answered {} in {answered:?}",
         down.status
     );
-    assert!(down.status != 302);
+    assert_eq!(down.status, 503, "no sign-in without the database");
+    assert_eq!(down.header("retry-after"), Some("5"));
+    assert!(
+        down.body.contains("temporarily unavailable"),
+        "a translated page: {}",
+        down.body
+    );
+    // The pool's checkout timeout (1 s) plus a little: never the old 30 s.
+    assert!(
+        answered < Duration::from_secs(3),
+        "answered in {answered:?}"
+    );
     cluster.pg_ctl("start");
     let took = recovers(302, sign_in);
     eprintln!("PostgreSQL: sign-ins work again {took:?} after the restart");
+    assert!(took < Duration::from_secs(3), "recovered in {took:?}");
 }

@@ -176,6 +176,7 @@ fn app_with(
         .hasher(Pbkdf2Hasher::new(1))
         .store(store)
         .mailer(std::sync::Arc::new(mailer.clone()))
+        .base_url("http://localhost")
         .security_notices(enabled)
         .build()
         .unwrap();

@@ -4,9 +4,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::sync::mpsc;
-
-use pow_core::password::{HashPoolOptions, Pbkdf2Hasher, Queued};
+use pow_core::password::{HashPoolOptions, Pbkdf2Hasher};
 use pow_core::test_client::{serve, Client, Response};
 use pow_core::users::diesel::DieselUsersContext;
 use pow_core::PowConfig;
@@ -44,21 +42,6 @@ fn start() -> Harness {
         config,
         db,
     }
-}
-
-/// Holds the pool's only thread until the returned sender is dropped or used.
-fn fill(config: &PowConfig) -> (mpsc::Sender<()>, Queued<()>) {
-    let (release, held) = mpsc::channel::<()>();
-    let (started_tx, started) = mpsc::channel();
-    let job = config
-        .hash_pool()
-        .submit(move || {
-            started_tx.send(()).unwrap();
-            let _ = held.recv();
-        })
-        .unwrap();
-    started.recv().unwrap();
-    (release, job)
 }
 
 fn sign_in(c: &mut Client, email: &str, password: &str) -> Response {
@@ -109,7 +92,7 @@ fn a_full_hashing_queue_answers_503_and_changes_nothing() {
     );
     h.client.cookies.clear();
 
-    let (release, held) = fill(&h.config);
+    let (release, held) = pow_core::testing::hold_hash_pool(&h.config).unwrap();
 
     // Sign-in: refused at once with the translated page, in the client's language.
     h.client.accept_language = Some("de".into());
@@ -159,7 +142,7 @@ fn account_edit_with_a_full_queue_is_503_not_a_wrong_password() {
         ("user[current_password]", "secret1234"),
     ];
 
-    let (release, held) = fill(&h.config);
+    let (release, held) = pow_core::testing::hold_hash_pool(&h.config).unwrap();
     let res = h.client.post("/registration", &form);
     assert_unavailable(&res, "Too many sign-ins");
     drop(release);

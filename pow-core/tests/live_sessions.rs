@@ -181,6 +181,7 @@ fn announces_every_end_on_memory() {
     announces_every_end(Arc::new(MemoryStore::new()));
 }
 
+#[cfg(feature = "redis")]
 #[test]
 fn announces_every_end_on_redis() {
     let Some(url) = pow_core::testing::test_redis_url() else {
@@ -192,6 +193,7 @@ fn announces_every_end_on_redis() {
 
 /// Two nodes sharing one Redis and one database: a session signed out on one node ends the
 /// live connection watching it on the other.
+#[cfg(feature = "redis")]
 #[test]
 fn another_node_hears_the_end_through_redis() {
     let Some(url) = pow_core::testing::test_redis_url() else {

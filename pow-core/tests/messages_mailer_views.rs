@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use base64::Engine as _;
 use pow_core::mailer::{
@@ -517,6 +518,7 @@ async fn config_mailer_defaults_to_log_and_takes_a_shared_one() {
     let memory = MemoryMailer::new();
     let config = PowConfig::builder(secret())
         .mailer_arc(std::sync::Arc::new(memory.clone()))
+        .base_url("https://example.com")
         .build()
         .unwrap();
     config
@@ -529,6 +531,7 @@ async fn config_mailer_defaults_to_log_and_takes_a_shared_one() {
     let memory2 = MemoryMailer::new();
     let config = PowConfig::builder(secret())
         .mailer(memory2.clone())
+        .base_url("https://example.com")
         .build()
         .unwrap();
     config
@@ -748,11 +751,18 @@ fn smtp_mailer_parses_urls_without_connecting() {
 
 /// A one-connection SMTP relay on a local port; returns the port and the received DATA.
 fn fake_smtp_relay() -> (u16, std::thread::JoinHandle<(Vec<String>, String)>) {
-    use std::io::{BufRead, BufReader, Write};
-
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
-    let handle = std::thread::spawn(move || {
+    (port, smtp_relay_on(listener))
+}
+
+/// A one-connection SMTP relay answering on `listener`; gives the commands and DATA.
+fn smtp_relay_on(
+    listener: std::net::TcpListener,
+) -> std::thread::JoinHandle<(Vec<String>, String)> {
+    use std::io::{BufRead, BufReader, Write};
+
+    std::thread::spawn(move || {
         let (stream, _) = listener.accept().unwrap();
         let mut writer = stream.try_clone().unwrap();
         let mut reader = BufReader::new(stream);
@@ -790,8 +800,7 @@ fn fake_smtp_relay() -> (u16, std::thread::JoinHandle<(Vec<String>, String)>) {
             .unwrap();
         }
         (commands, data)
-    });
-    (port, handle)
+    })
 }
 
 #[actix_rt::test]
@@ -1125,4 +1134,104 @@ fn form_fields_without_a_label_message_get_the_humanised_name() {
     assert_eq!(field.label, "Favourite colour");
     let field = pow_core::web::field(&config, &lang("de"), "email", FieldType::Email, None, None);
     assert_eq!(field.label, "E-Mail");
+}
+
+/// An SMTP server that is down holds no request up: the security notice of a password
+/// change waits in the background mailer's queue, the change answers at once, and the
+/// notice is delivered by a retry once the server is back.
+#[test]
+fn an_smtp_server_that_is_down_holds_no_request_up() {
+    use pow_core::mailer::BackgroundMailer;
+    use pow_core::password::Pbkdf2Hasher;
+    use pow_core::test_client::{serve, Client};
+    use pow_core::users::diesel::DieselUsersContext;
+    use std::time::{Duration, Instant};
+
+    // A port with nobody listening: connections are refused until the relay starts.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let smtp =
+        SmtpMailer::from_url(&format!("smtp://127.0.0.1:{port}"), "noreply@example.com").unwrap();
+    let failures = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let smtp = CountingFailures {
+        inner: smtp,
+        failures: Arc::clone(&failures),
+    };
+    let mailer = BackgroundMailer::new(smtp)
+        .attempts(20)
+        .backoff(Duration::from_millis(100));
+    let db = std::env::temp_dir().join(format!(
+        "pow-smtp-down-{}.db",
+        pow_core::token::generate_uuid()
+    ));
+    let users = DieselUsersContext::connect(&db.display().to_string()).unwrap();
+    let config = PowConfig::builder("m".repeat(64))
+        .users(users.clone())
+        .hasher(Pbkdf2Hasher::new(1))
+        .mailer(mailer)
+        .base_url("http://localhost")
+        .security_notices(true)
+        .build()
+        .unwrap();
+    users.migrate(&config).unwrap();
+    let password = "correct horse battery";
+    pow_core::testing::create_user(&config, "ada@example.com", password).unwrap();
+    let served = config.clone();
+    let mut c = Client::new(serve(move || pow_core::testing::app(&served)));
+    assert_eq!(c.sign_in("ada@example.com", password).status, 302);
+
+    let csrf = c.get("/registration/edit").csrf();
+    let started = Instant::now();
+    let res = c.post(
+        "/registration",
+        &[
+            ("_csrf_token", csrf.as_str()),
+            ("_method", "PATCH"),
+            ("user[current_password]", password),
+            ("user[password]", "a brand new passphrase"),
+            ("user[password_confirmation]", "a brand new passphrase"),
+        ],
+    );
+    let answered = started.elapsed();
+    assert_eq!(res.status, 302, "{}", res.body);
+    assert!(
+        answered < Duration::from_secs(2),
+        "answered in {answered:?}"
+    );
+
+    // The notice waits: its first delivery failed (connection refused).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while failures.load(std::sync::atomic::Ordering::SeqCst) == 0 {
+        assert!(Instant::now() < deadline, "no delivery was tried");
+        std::thread::yield_now();
+    }
+    // The server comes back: a retry delivers the notice.
+    let relay = smtp_relay_on(std::net::TcpListener::bind(("127.0.0.1", port)).unwrap());
+    let (commands, data) = relay.join().unwrap();
+    assert!(
+        commands.iter().any(|c| c == "RCPT TO:<ada@example.com>"),
+        "{commands:?}"
+    );
+    assert!(data.contains("Subject: "), "{data}");
+}
+
+/// A mailer that counts the deliveries of `inner` that failed.
+struct CountingFailures<M> {
+    inner: M,
+    failures: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+#[async_trait::async_trait]
+impl<M: Mailer> Mailer for CountingFailures<M> {
+    async fn deliver(&self, mail: Mail) -> Result<(), PowError> {
+        let result = self.inner.deliver(mail).await;
+        if result.is_err() {
+            self.failures
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+        result
+    }
 }

@@ -115,6 +115,7 @@ fn lists_and_ends_sessions_on_memory() {
     lists_and_ends_sessions(MemoryStore::shared());
 }
 
+#[cfg(feature = "redis")]
 #[test]
 fn lists_and_ends_sessions_on_redis() {
     let Some(url) = pow_core::testing::test_redis_url() else {

@@ -281,7 +281,11 @@ async fn confirm_token(
                 Err(ApiError::translated(&req, StatusCode::CONFLICT, FAILED)
                     .with_code("email_taken"))
             }
-            Confirmation::Confirmed(user, replaced) => {
+            Confirmation::Confirmed(user, replaced, first) => {
+                ctl.assigns.insert(crate::AddressProven {
+                    user_id: user.id,
+                    first,
+                });
                 crate::controller::notify_replaced(&req, config, &ctl.lang, &user, replaced).await;
                 pow_core::audit::record(
                     config,

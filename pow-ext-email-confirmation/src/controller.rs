@@ -2,7 +2,7 @@
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::Utc;
-use pow_core::session::{self, CredentialsCache};
+use pow_core::session::CredentialsCache;
 use pow_core::store::Claim;
 use pow_core::token::secure_compare;
 use pow_core::users::{get_by_column_token, run_blocking, User, WriteError};
@@ -21,8 +21,9 @@ pub(crate) enum Confirmation {
     Invalid,
     /// The new address was taken by another account in the meantime.
     Taken,
-    /// Confirmed; the user as stored now, and the address it replaced (if it changed).
-    Confirmed(User, Option<String>),
+    /// Confirmed; the user as stored now, the address it replaced (if it changed), and
+    /// whether the account's address was proven for the first time.
+    Confirmed(User, Option<String>, bool),
 }
 
 /// Registers the route on `cfg`.
@@ -51,7 +52,8 @@ pub mod actions {
 
 /// Confirms the address the token was issued for, signed in or out. Redirects to the
 /// account page when someone is signed in, else to sign-in, with a flash saying how it
-/// went. A signed-in user who confirmed their own address gets a new session.
+/// went. The user's sessions, the signed-in one too, see the confirmed address; none is
+/// restarted or made fresh (sudo mode still asks for the password).
 async fn confirm_email(
     req: HttpRequest,
     token: web::Path<String>,
@@ -81,7 +83,11 @@ async fn confirm_email(
                     &ctl.req,
                     ctl.message("pow_email_confirmation_email_confirmation_failed"),
                 ),
-                Confirmation::Confirmed(user, replaced) => {
+                Confirmation::Confirmed(user, replaced, first) => {
+                    ctl.assigns.insert(crate::AddressProven {
+                        user_id: user.id,
+                        first,
+                    });
                     notify_replaced(&ctl.req, &config, &ctl.lang, &user, replaced).await;
                     pow_core::audit::record(
                         &config,
@@ -89,11 +95,9 @@ async fn confirm_email(
                             .request(&config, &ctl.req)
                             .user(user.id),
                     );
-                    if ctl.current_user.as_ref().is_some_and(|u| u.id == user.id) {
-                        session::sign_in(&ctl.req, &user).await?;
-                    } else {
-                        refresh_sessions(&config, &user).await?;
-                    }
+                    // The link proves the mailbox, not the password: the user's sessions
+                    // (this one too) see the change, and none is made fresh or restarted.
+                    refresh_sessions(&config, &user).await?;
                     let text = ctl.message("pow_email_confirmation_email_has_been_confirmed");
                     flash::put_info(&ctl.req, text);
                     ctl.user = Some(user);
@@ -158,10 +162,11 @@ fn confirm_found(
         return Ok(Confirmation::Invalid);
     }
     let before = user.get_str(EMAIL_FIELD).map(str::to_owned);
+    let first = crate::schema::is_unconfirmed(&user);
     match users.update_fields(config, &user, &confirm_changes(&user, now)) {
         Ok(user) => {
             let replaced = before.filter(|old| user.get_str(EMAIL_FIELD) != Some(old.as_str()));
-            Ok(Confirmation::Confirmed(user, replaced))
+            Ok(Confirmation::Confirmed(user, replaced, first))
         }
         Err(WriteError::Unique(field)) if field == EMAIL_FIELD => Ok(Confirmation::Taken),
         Err(WriteError::Other(err)) => Err(err),

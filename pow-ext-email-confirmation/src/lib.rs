@@ -60,7 +60,11 @@
 //!   signed in: the flash says a confirmation link was sent. In soft mode the user stays
 //!   signed in.
 //! - **Sign-up with a taken email**, with user enumeration protection on (the default),
-//!   answers exactly like a successful sign-up, without sending any mail.
+//!   answers exactly like a successful sign-up, without sending any mail. Soft mode cannot
+//!   hide it fully: a new user is signed in, a taken address is not (and over JSON it
+//!   answers `422` "has already been taken" where a new address gets tokens).
+//! - **Opening the link** confirms the address. It proves the mailbox, not the password:
+//!   a signed-in session sees the change but is not restarted or made fresh for sudo mode.
 //! - **Sign-in before confirming** (strict mode) is refused after the password check: the
 //!   session is ended and the link is mailed again.
 //! - **Changing the email** on the account page keeps the current address and puts the new
@@ -218,6 +222,20 @@ mod cancel;
 pub use cancel::CANCEL_SALT;
 mod controller;
 pub use controller::actions;
+
+/// Left in the controller's [`Assigns`](pow_core::web::Assigns) by `confirmation#show`
+/// and `api_confirmation#confirm` when a link confirmed an address, for other extensions'
+/// `before_respond` (the OAuth extension drops provider accounts linked before the
+/// address was proven).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AddressProven {
+    /// The user whose address was confirmed.
+    pub user_id: i64,
+    /// Whether the account's address was proven for the first time (a sign-up's address,
+    /// not a change of a confirmed one): everything done to the account before was done
+    /// without proof of the mailbox.
+    pub first: bool,
+}
 mod mail;
 mod schema;
 
@@ -316,7 +334,9 @@ impl EmailConfirmation {
     /// With `true`, unconfirmed users are signed in after sign-up and sign-in; check
     /// [`is_confirmed`] before anything that relies on the address (and offer a resend
     /// button with [`send_confirmation`](Self::send_confirmation)). A sign-up with a taken
-    /// address still gets the success flash, but no session, which tells it apart.
+    /// address still gets the success flash, but no session, which tells it apart; over
+    /// JSON it answers `422` "has already been taken" (a new address gets tokens). Whoever
+    /// can sign up learns which addresses have accounts: use strict mode where that matters.
     pub fn soft(mut self, soft: bool) -> Self {
         self.soft = soft;
         self

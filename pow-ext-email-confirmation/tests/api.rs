@@ -524,12 +524,30 @@ async fn a_taken_address_signs_up_like_a_new_one() {
         mails,
         "no mail for the taken address"
     );
+}
 
-    // Soft mode signs new users in, which a taken address cannot mimic: the 422 stays.
+/// Soft mode over JSON signs a new user in at once (a token pair), which a taken address
+/// cannot mimic without handing out tokens: the taken address keeps its `422` (as
+/// documented in the guide), and nobody is mailed or signed in.
+#[actix_web::test]
+async fn soft_mode_answers_a_taken_address_with_422() {
     let ext = EmailConfirmation::new().soft(true);
     let s = Setup::new(&ext);
     let app = app!(s, ext.api());
-    send(&app, register("jane@example.com").to_request()).await;
-    let (status, _) = send(&app, register("jane@example.com").to_request()).await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let (status, new) = send(&app, register("jane@example.com").to_request()).await;
+    assert_eq!(status, StatusCode::OK, "{new}");
+    assert!(new["data"]["access_token"].is_string(), "{new}");
+    let mails = s.mailer.deliveries().len();
+    let (status, taken) = send(&app, register("Jane@Example.com").to_request()).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{taken}");
+    assert!(
+        taken.to_string().contains("has already been taken"),
+        "{taken}"
+    );
+    assert!(taken.get("data").is_none(), "no tokens: {taken}");
+    assert_eq!(
+        s.mailer.deliveries().len(),
+        mails,
+        "no mail for the taken address"
+    );
 }

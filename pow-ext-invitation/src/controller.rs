@@ -252,7 +252,30 @@ async fn create(
                         cs.errors.has("email", "taken") && ctl.config.prevent_user_enumeration();
                     ctl.changeset = Some(cs);
                     if hidden_taken {
-                        // Looks like success, so invitations don't reveal who has an account.
+                        // Looks like success, so invitations don't reveal who has an
+                        // account, and does the same work as one (the write was tried):
+                        // the same mail is composed and queued, to the owner, with a
+                        // sign-in link instead of an accept link.
+                        let to = ctl
+                            .changeset
+                            .as_ref()
+                            .and_then(|cs| cs.changes.get("email"))
+                            .and_then(|v| v.as_str())
+                            .map(str::to_owned);
+                        if let Some(to) = to {
+                            let ctx = routes_ctx(&ctl.req, &ctl.config, None);
+                            let sign_in = ctl.config.routes().session_path(&ctx, "new");
+                            let url = ctl.config.url_for(&ctl.req, &sign_in);
+                            let mail = InvitationMail::Existing { url: &url };
+                            if let Err(err) =
+                                send_invitation(&ctl.config, &ctl.lang, &inviter, &to, mail).await
+                            {
+                                tracing::error!(
+                                    error = %err,
+                                    "the invitation mail to an existing account could not be sent"
+                                );
+                            }
+                        }
                         flash::put_info(
                             &ctl.req,
                             ctl.message("pow_invitation_invitation_email_sent"),
@@ -290,7 +313,15 @@ async fn invited(
     };
     let edit = path(config, EDIT_PATH, signed);
     let url = config.url_for(req, &edit);
-    match send_invitation(config, &ctl.lang, inviter, email, &url).await {
+    match send_invitation(
+        config,
+        &ctl.lang,
+        inviter,
+        email,
+        InvitationMail::New { url: &url },
+    )
+    .await
+    {
         Ok(()) => {
             flash::put_info(req, ctl.message("pow_invitation_invitation_email_sent"));
             Ok(redirect(&path(config, NEW_PATH, "")))
@@ -307,25 +338,44 @@ async fn invited(
     }
 }
 
-/// Sends "You've been invited" with the accept link, naming the inviter.
+/// Which invitation mail goes out.
+#[derive(Clone, Copy)]
+enum InvitationMail<'a> {
+    /// To a new invitee: the accept link.
+    New { url: &'a str },
+    /// To the owner of an address that has an account: a sign-in link.
+    Existing { url: &'a str },
+}
+
+/// Sends "You've been invited", naming the inviter: with the accept link to a new
+/// invitee, with a sign-in link to an address that has an account (the same template and
+/// work, so the inviter cannot tell them apart).
 async fn send_invitation(
     config: &PowConfig,
     lang: &LanguageIdentifier,
     inviter: &User,
     to: &str,
-    url: &str,
+    mail: InvitationMail<'_>,
 ) -> Result<(), PowError> {
+    let (body_key, button_key, url) = match mail {
+        InvitationMail::New { url } => (
+            "pow_invitation_mail_body",
+            "pow_invitation_mail_button",
+            url,
+        ),
+        InvitationMail::Existing { url } => (
+            "pow_invitation_mail_body_existing",
+            "pow_invitation_mail_button_sign_in",
+            url,
+        ),
+    };
     let messages = config.messages();
     let inviter_id = inviter.user_id(config).unwrap_or_default();
     let body = messages
-        .message(
-            lang,
-            "pow_invitation_mail_body",
-            &[("inviter", MessageArg::from(inviter_id))],
-        )
+        .message(lang, body_key, &[("inviter", MessageArg::from(inviter_id))])
         .unwrap_or_default();
     let paragraphs = [body, messages.text(lang, "pow_invitation_mail_ignore")];
-    let button = messages.text(lang, "pow_invitation_mail_button");
+    let button = messages.text(lang, button_key);
     let subject = messages.text(lang, "pow_invitation_mail_subject");
     let mail = compose(
         config,

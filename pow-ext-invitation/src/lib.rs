@@ -61,12 +61,22 @@
 //!   ("You've been invited", naming the inviter), the flash says "An e-mail with invitation
 //!   link has been sent." and the inviter is sent back to `/invitations/new`; otherwise
 //!   (username setups) the inviter is sent to the show page to copy the link. An e-mail
-//!   that is already taken looks like success (no mail is sent) unless user enumeration
-//!   protection is off. Should the mail fail, the inviter lands on the show page with an
+//!   that is already taken looks like success unless user enumeration protection is off,
+//!   and costs the same: the insert is tried, and the same invitation mail is composed
+//!   and queued to the owner, with a link to the sign-in page instead of an accept link
+//!   (`pow_invitation_mail_body_existing`), so neither the answer nor its timing tells
+//!   the inviter which addresses have accounts. Should the mail fail, the inviter lands on the show page with an
 //!   error flash, so the link can still be handed over.
 //! - **show**, **edit** and **update** need a pending invitation: a valid signature, a
-//!   user with that token, not yet accepted and not expired. Otherwise the flash says
-//!   "The invitation doesn't exist." and the browser goes to `/session/new`.
+//!   user with that token, not yet accepted and not expired, and an account not yet in
+//!   use (see below). Otherwise the flash says "The invitation doesn't exist." and the
+//!   browser goes to `/session/new`.
+//! - **An invitation ends once the account is in use**: when the invitee has a password
+//!   (set through a reset link, say), has signed in any other way (every action of kind
+//!   [`ActionKind::SignIn`]: a magic link, a provider, a code; the extension then sets
+//!   `invitation_accepted_at`), or has a live session or API token. The link can then
+//!   neither set a password nor sign anyone in, so it never skips a second factor the
+//!   invitee added meanwhile.
 //! - **update** runs the sign-up rules on the invited user
 //!   ([`accept_changeset`]: user id, castable fields, password with
 //!   confirmation, hooks) and sets `invitation_accepted_at`. On success the invitee is
@@ -88,7 +98,7 @@
 //! |---|---|---|
 //! | `invitation_token` | text, unique | keyed hash of the link's token (Pow's rows: the raw UUID, accepted until used); set on invite, kept after acceptance |
 //! | `invitation_sent_at` | timestamp | when the invitation was made; expiry counts from it |
-//! | `invitation_accepted_at` | timestamp | set on acceptance; the link stops working |
+//! | `invitation_accepted_at` | timestamp | set on acceptance, or at the invitee's first sign-in by another method; the link stops working |
 //! | `invited_by_id` | integer, references `users(id)` | `NULL` once the inviter is deleted (Pow keeps the reference and refuses the delete) |
 //!
 //! List who a user invited with [`invited_users`], and the inviter with [`invited_by`].
@@ -102,13 +112,17 @@
 //! (`pow_invitation_title_*`, `pow_invitation_button_*`, `pow_invitation_show_intro`,
 //! `pow_invitation_link_invite_another`) and mail texts (`pow_invitation_mail_subject`,
 //! `pow_invitation_mail_body` with `$inviter`, `pow_invitation_mail_button`,
+//! `pow_invitation_mail_body_existing` with `$inviter` and
+//! `pow_invitation_mail_button_sign_in` (to an address that has an account),
 //! `pow_invitation_mail_ignore`). Accepting shows the core `user_has_been_created`
 //! message (nothing by default).
 //!
 //! # Ordering
 //!
-//! The extension has no callbacks of its own, so its place in the extension list only
-//! decides the order of its routes and messages. Enable extensions that hook into
+//! The extension's one callback (`before_respond` on sign-ins, ending an open invitation)
+//! changes no response, so its place in the extension list only decides the order of
+//! its routes and messages. (When an earlier extension halts a sign-in, the live session
+//! check still ends the invitation while the invitee is signed in.) Enable extensions that hook into
 //! `invitation#update` (e-mail confirmation) alongside it in any order.
 
 use std::sync::Arc;
@@ -120,6 +134,7 @@ use pow_core::users::{
     get_by_column_token, new_column_token, run_blocking, Changeset, ChangesetAction, ChangesetHook,
     FieldDef, FieldKind, Params, UsersContext, Value,
 };
+use pow_core::web::{ActionKind, Controller, Flow};
 use pow_core::{Extension, Migrations, PowConfig, PowError, User};
 
 mod controller;
@@ -261,8 +276,9 @@ impl Invitation {
         (self.who_may_invite)(user)
     }
 
-    /// Whether `invitee`'s invitation still works at `now`: it has a token, is not
-    /// accepted and not expired.
+    /// Whether `invitee`'s row still holds a working invitation at `now`: it has a token,
+    /// is not accepted (nor ended by a sign-in), has no password and is not expired.
+    /// [`find_invitee`](Self::find_invitee) also refuses an invitee with a live session.
     pub fn is_pending(&self, invitee: &User, now: DateTime<Utc>) -> bool {
         invitee.get_str(INVITATION_TOKEN).is_some()
             && invitee.get_timestamp(INVITATION_ACCEPTED_AT).is_none()
@@ -359,8 +375,47 @@ impl Invitation {
             )
         })
         .await?;
-        Ok(user.filter(|u| self.is_pending(u, Utc::now())))
+        let Some(user) = user.filter(|u| self.is_pending(u, Utc::now())) else {
+            return Ok(None);
+        };
+        // A live session or API token: the account is in use, however it was signed in
+        // (a sign-in that skipped the extension's callback ends the invitation here).
+        let sessions = pow_core::session::CredentialsCache::new(config)
+            .sessions(user.id)
+            .await?;
+        Ok(sessions.is_empty().then_some(user))
     }
+}
+
+/// Ends `user_id`'s invitation, if it is still open, because the account is in use (the
+/// invitee signed in another way): sets `invitation_accepted_at`, so the link stops
+/// working. Reads the row first; blocks (database).
+fn end_invitation(config: &PowConfig, user_id: i64) -> Result<(), PowError> {
+    let users = config.users()?;
+    let Some(user) = users.get(config, user_id)? else {
+        return Ok(());
+    };
+    if user.get_str(INVITATION_TOKEN).is_none()
+        || user.get_timestamp(INVITATION_ACCEPTED_AT).is_some()
+    {
+        return Ok(());
+    }
+    let mut changes = pow_core::users::Changes::new();
+    changes.insert(
+        INVITATION_ACCEPTED_AT.to_owned(),
+        Value::Timestamp(Utc::now()),
+    );
+    users
+        .update_fields(config, &user, &changes)
+        .map_err(|err| match err {
+            pow_core::users::WriteError::Other(err) => err,
+            err => PowError::Database(err.to_string()),
+        })?;
+    tracing::info!(
+        user.id = user_id,
+        "invitation ended: the invitee signed in another way"
+    );
+    Ok(())
 }
 
 /// An invitation just written: the invitee, and the signed token of its accept link. The
@@ -410,9 +465,31 @@ impl ChangesetHook for AcceptHook {
     }
 }
 
+#[async_trait::async_trait(?Send)]
 impl Extension for Invitation {
     fn name(&self) -> &'static str {
         NAME
+    }
+
+    /// An invitee who signs in any other way (a magic link, a provider, a password set
+    /// through a reset) has an account in use: the invitation ends, so its link can no
+    /// longer set a password or sign anyone in (past a second factor added since).
+    async fn before_respond(&self, ctl: &mut Controller) -> Result<Flow, PowError> {
+        if ctl.id.kind() != ActionKind::SignIn {
+            return Ok(Flow::Continue);
+        }
+        let Some(user) = &ctl.user else {
+            return Ok(Flow::Continue);
+        };
+        // Only invitees with an open invitation cost a database write.
+        if user.get_str(INVITATION_TOKEN).is_none()
+            || user.get_timestamp(INVITATION_ACCEPTED_AT).is_some()
+        {
+            return Ok(Flow::Continue);
+        }
+        let (cfg, id) = (ctl.config.clone(), user.id);
+        run_blocking(move || end_invitation(&cfg, id)).await?;
+        Ok(Flow::Continue)
     }
 
     /// Nothing to do on every request.
@@ -487,7 +564,7 @@ mod tests {
                 .collect()
         };
         let english = keys(FTL[0].1);
-        assert_eq!(english.len(), 15);
+        assert_eq!(english.len(), 17);
         for (lang, src) in &FTL[1..] {
             assert_eq!(keys(src), english, "{lang}");
         }

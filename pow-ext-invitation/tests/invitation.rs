@@ -457,21 +457,62 @@ fn invited_by_relation_is_stored() {
     );
 }
 
+/// Inviting an address that has an account answers exactly like inviting a new one, and
+/// does the same work: one invitation mail composed and queued (to the owner, with a
+/// sign-in link instead of an accept link), so neither the answer nor its timing tells
+/// which addresses have accounts.
 #[test]
-fn inviting_a_taken_email_looks_like_success_and_sends_nothing() {
+fn inviting_a_taken_email_answers_and_works_like_a_new_one() {
     let h = start(Invitation::new());
     let mut carol = h.client();
     register(&mut carol, "email", "carol@example.com");
     let mut alice = h.client();
     register(&mut alice, "email", "alice@example.com");
 
-    let res = invite(&mut alice, "email", "Carol@example.com");
-    assert_eq!(res.status, 302, "{}", res.body);
-    assert_eq!(res.location(), "/invitations/new");
-    let page = alice.get("/invitations/new");
-    assert!(text(&page).contains("An e-mail with invitation link has been sent."));
-    assert_eq!(h.mailer.count_to("carol@example.com"), 0);
-    assert!(h.mailer.deliveries().is_empty());
+    let observe = |alice: &mut Client, to: &str| {
+        let before = h.mailer.deliveries().len();
+        let res = invite(alice, "email", to);
+        let page = alice.get(res.location());
+        let queued = h.mailer.deliveries().len() - before;
+        // The page as shown, but for its fresh CSRF token.
+        let shown = text(&page).replace(&page.csrf(), "");
+        (res.status, res.location().to_owned(), shown, queued)
+    };
+    let new = observe(&mut alice, "dave@example.com");
+    let taken = observe(&mut alice, "Carol@example.com");
+    assert_eq!(new.0, 302);
+    assert_eq!(new.1, "/invitations/new");
+    assert!(new
+        .2
+        .contains("An e-mail with invitation link has been sent."));
+    assert_eq!(new, taken, "the same answer and the same mails queued");
+    assert_eq!(taken.3, 1, "one mail queued either way");
+
+    let to_new = h.mailer.last_to("dave@example.com").unwrap();
+    let to_owner = h
+        .mailer
+        .last_to("carol@example.com")
+        .expect("a mail to the owner");
+    assert_eq!(to_new.subject, to_owner.subject);
+    assert!(
+        to_owner.text.contains("alice@example.com"),
+        "{}",
+        to_owner.text
+    );
+    assert!(
+        to_owner.text.contains("http://localhost/session/new"),
+        "the owner is sent to sign in: {}",
+        to_owner.text
+    );
+    assert!(
+        !to_owner.text.contains("/invitations/"),
+        "{}",
+        to_owner.text
+    );
+    // The owner's account is untouched and opens no invitation.
+    let carol_row = h.user("email", "carol@example.com");
+    assert!(carol_row.get_str(INVITATION_TOKEN).is_none());
+    assert!(carol_row.password_hash.is_some());
 
     // Other errors show the form.
     let res = invite(&mut alice, "email", "not an address");
@@ -754,15 +795,7 @@ fn mail_and_pages_follow_the_inviters_language() {
 /// `POW_TEST_DATABASE_URL` is set (e.g. postgres://postgres@127.0.0.1:5432/test).
 #[test]
 fn postgres_invite_and_accept() {
-    let Some(base) = std::env::var("POW_TEST_DATABASE_URL")
-        .ok()
-        .filter(|u| !u.trim().is_empty())
-    else {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "POW_TEST_DATABASE_URL must be set on CI"
-        );
-        eprintln!("NOTICE: skipping postgres_invite_and_accept: set POW_TEST_DATABASE_URL");
+    let Some(base) = pow_core::testing::test_database_url() else {
         return;
     };
     let schema = format!("pow_invitation_test_{}", uuid_simple());
@@ -1029,4 +1062,91 @@ fn invitations_made_by_pow_are_accepted_once() {
     let mut again = h.client();
     let res = again.get(&pow_link);
     assert_invalid(&mut again, &res);
+}
+
+/// The path of the first link to this server in the last mail to `to`.
+fn mailed_path(h: &Harness, to: &str) -> String {
+    let mail = h.mailer.last_to(to).expect("a mail");
+    let start = mail.text.find("http://localhost/").expect("a link") + "http://localhost".len();
+    let end = mail.text[start..]
+        .find(char::is_whitespace)
+        .map_or(mail.text.len(), |i| i + start);
+    mail.text[start..end].to_owned()
+}
+
+/// An invitee who never set a password but signed in another way (a magic link) and then
+/// turned on a second factor: the old invitation link must neither set a password nor
+/// sign anyone in, since that would skip the second factor.
+#[test]
+fn an_invitation_ends_once_the_invitee_signed_in_another_way() {
+    use pow_ext_two_factor::{TwoFactor, ENABLED_AT_FIELD, SECRET_FIELD};
+    let mut setup = Setup::new(Invitation::new());
+    setup.builder = Box::new(|b| {
+        b.extension(pow_ext_passwordless::Passwordless::new())
+            .extension(TwoFactor::new())
+    });
+    let h = setup.start();
+    let mut alice = h.client();
+    register(&mut alice, "email", "alice@example.com");
+    assert_eq!(invite(&mut alice, "email", "bob@example.com").status, 302);
+    let link = h.invite_link("bob@example.com");
+    // Whoever holds the mail opens the form early.
+    let mut mallory = h.client();
+    let early = mallory.get(&link);
+    assert_eq!(early.status, 200, "{}", early.body);
+
+    // Bob signs in by magic link instead of accepting.
+    let mut bob = h.client();
+    let page = bob.get("/passwordless");
+    let res = bob.post(
+        "/passwordless",
+        &[
+            ("_csrf_token", &page.csrf()),
+            ("user[email]", "bob@example.com"),
+        ],
+    );
+    assert_eq!(res.status, 302, "{}", res.body);
+    let magic = mailed_path(&h, "bob@example.com");
+    assert!(magic.starts_with("/passwordless/link/"), "{magic}");
+    let page = bob.get(&magic);
+    let res = bob.post(&magic, &[("_csrf_token", &page.csrf())]);
+    assert_eq!(res.status, 302, "{}", res.body);
+    assert!(bob
+        .get("/")
+        .body
+        .starts_with("signed in as bob@example.com"));
+    // ...and turns on a second factor.
+    let bob_row = h.user("email", "bob@example.com");
+    let mut changes = Changes::new();
+    changes.insert(
+        SECRET_FIELD.to_owned(),
+        Value::from("JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"),
+    );
+    changes.insert(
+        ENABLED_AT_FIELD.to_owned(),
+        Value::Timestamp(chrono::Utc::now()),
+    );
+    h.config
+        .users()
+        .unwrap()
+        .update_fields(&h.config, &bob_row, &changes)
+        .unwrap();
+    // Bob signs out: no session of his is left.
+    let csrf = bob.get("/invitations/new").csrf();
+    let res = bob.post("/session", &[("_csrf_token", &csrf), ("_method", "DELETE")]);
+    assert_eq!(res.status, 302, "{}", res.body);
+    assert!(bob.get("/").body.starts_with("signed in as nobody"));
+
+    // The old link is refused, opened afresh or submitted from the early form.
+    let mut later = h.client();
+    let res = later.get(&link);
+    assert_invalid(&mut later, &res);
+    let update = link.trim_end_matches("/edit");
+    let csrf = early.csrf();
+    let mut form = vec![("_csrf_token", csrf.as_str()), ("_method", "PATCH")];
+    form.extend_from_slice(&GOOD_PASSWORDS);
+    let res = mallory.post(update, &form);
+    assert_invalid(&mut mallory, &res);
+    assert!(mallory.get("/").body.starts_with("signed in as nobody"));
+    assert_eq!(h.user("email", "bob@example.com").password_hash, None);
 }

@@ -169,8 +169,13 @@ async fn callback(
             crate::web::audit(ctl, "oauth.signed_in", user.id, &provider);
             return api.sign_in_response(&req, &user, ApiAction::SignIn).await;
         }
-        // Staged sign-up needs a browser: JSON clients get the refusal of unverified
-        // addresses instead, unless email confirmation proves them.
+        // An address the provider does not vouch for is linked only once proven in the
+        // browser that signed up (staged sign-up, or the confirmation link opened
+        // there): JSON clients have no such browser, and get the refusal of unverified
+        // addresses, whether or not the address has an account.
+        if !profile.email_verified {
+            return Err(error(ctl, "pow_oauth_email_unverified", &provider));
+        }
         let email = match check_sign_up(&ctl.config, &profile, false).await? {
             SignUpCheck::Create(email) => email,
             SignUpCheck::Refuse(key) => return Err(error(ctl, key, &provider)),

@@ -189,6 +189,20 @@ pub(crate) async fn create_linked_user(
     Ok(Err("pow_oauth_invalid_state"))
 }
 
+/// Creates the user of `params` without linking any provider account (the provider did
+/// not vouch for the address: the account is linked once the address is proven). A
+/// refusal comes back as a message key.
+pub(crate) async fn create_unlinked_user(
+    config: &PowConfig,
+    params: Params,
+) -> Result<Result<User, &'static str>, PowError> {
+    Ok(match create_user(config, params, false).await? {
+        Ok(user) => Ok(user),
+        Err(cs) if cs.errors.has("email", "taken") => Err("pow_oauth_email_taken"),
+        Err(_) => Err("pow_oauth_sign_up_incomplete"),
+    })
+}
+
 /// A user without a password. An address the provider vouches for is provisioned and
 /// confirmed; another is signed up as by the sign-up form (email confirmation, when
 /// enabled, gives it a token and mails the link).

@@ -41,12 +41,18 @@
 //!   address are handled as for a password sign-in).
 //! - An unlinked one signs up a new user without a password, with the provider's address.
 //!   An address the provider vouches for (`email_verified`, GitHub's verified primary
-//!   address) counts as confirmed; otherwise email confirmation applies, or — with
-//!   [`OAuth::staged_sign_up`] — the passwordless extension mails a link that proves the
-//!   address and opens the sign-up form prefilled from the profile. Without either, an
-//!   unverified address is refused.
+//!   address) counts as confirmed and the provider account is linked at once. Otherwise
+//!   the provider account is linked only once the address is proven in the browser that
+//!   signed up: email confirmation's link opened there, or — with
+//!   [`OAuth::staged_sign_up`] — the passwordless extension's link that proves the address
+//!   and opens the sign-up form prefilled from the profile. (Linked at once, a stranger's
+//!   provider account would sign in to the account the address's owner later confirms or
+//!   resets: a pre-account takeover.) Without either, an unverified address is refused.
 //! - An address that belongs to an account is never linked silently: the user is asked
-//!   to sign in to that account first and link the provider from the account page.
+//!   to sign in to that account first and link the provider from the account page. When
+//!   the provider does not vouch for the address and user enumeration protection is on,
+//!   the answer is that of a new address instead, so it does not tell which addresses
+//!   have accounts.
 //!
 //! ## Security
 //!
@@ -59,7 +65,10 @@
 //!   sign-in.
 //! - Provider requests run on a blocking thread, follow no redirects and time out
 //!   ([`OAuth::timeout`]).
-//! - Linking and unlinking need sudo mode, and mail the user a security notice.
+//! - Linking and unlinking need sudo mode, and mail the user a security notice. With
+//!   email confirmation enabled, only a user with a confirmed address can link; when an
+//!   address is confirmed for the first time, provider accounts linked before are
+//!   unlinked.
 //!
 //! ## JSON
 //!
@@ -67,9 +76,13 @@
 //! [`OAuth::api_redirect_uri`]): `POST <prefix>/auth/{provider}/authorize`
 //! (`{"redirect_uri"}`, optional) answers `{"url", "state"}`; `POST
 //! <prefix>/auth/{provider}/callback` (`{"code", "state"}`) answers a token pair for the
-//! linked user or a user signed up from the profile (`409 email_taken`, `403
-//! email_unverified`, `401 invalid_state` / `invalid_id_token`, `502
+//! linked user or a user signed up from the profile (`409 email_taken` for an address
+//! the provider vouches for, `403 email_unverified` for every address it does not, `401 invalid_state` / `invalid_id_token`, `502
 //! provider_unavailable` otherwise). The state works once, and only through the API.
+//!
+//! ## Cargo features
+//!
+#![doc = document_features::document_features!()]
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -332,21 +345,80 @@ impl Extension for OAuth {
 
     async fn before_respond(&self, ctl: &mut Controller) -> Result<Flow, PowError> {
         if ctl.id == pow_ext_passwordless::actions::COMPLETE && self.staged_sign_up.is_some() {
-            link_after_staged_sign_up(ctl).await?;
+            link_pending(ctl, pending::Slot::Staged).await?;
+        }
+        let confirmation = pow_ext_email_confirmation::actions::SHOW;
+        if ctl.id == confirmation || ctl.id == pow_ext_email_confirmation::actions::API_CONFIRM {
+            drop_unproven_identities(ctl).await?;
+        }
+        if ctl.id == confirmation {
+            link_pending(ctl, pending::Slot::Confirmation).await?;
         }
         Ok(Flow::Continue)
     }
 }
 
-/// A staged sign-up begun from a provider finished in this browser: link the account.
-async fn link_after_staged_sign_up(ctl: &mut Controller) -> Result<(), PowError> {
+/// An account's address was proven for the first time: provider accounts linked before
+/// were linked by whoever signed up, without proof of the mailbox (rows written before
+/// links waited for the proof, or a soft-mode user linking while unconfirmed). They go,
+/// so a stranger who signed up with the owner's address keeps no way in. A provider
+/// account waiting in this very browser is linked right after ([`link_pending`]).
+async fn drop_unproven_identities(ctl: &mut Controller) -> Result<(), PowError> {
+    let Some(proven) = ctl
+        .assigns
+        .get::<pow_ext_email_confirmation::AddressProven>()
+        .copied()
+    else {
+        return Ok(());
+    };
+    if !proven.first {
+        return Ok(());
+    }
+    let identities = Arc::new(identities::Identities::new(&ctl.config)?);
+    let user_id = proven.user_id;
+    let dropped = pow_core::users::run_blocking(move || {
+        let mut dropped = Vec::new();
+        for identity in identities.for_user(user_id)? {
+            if identities.delete(&identity.provider, &identity.uid, user_id)? {
+                dropped.push(identity.provider);
+            }
+        }
+        Ok(dropped)
+    })
+    .await?;
+    for provider in dropped {
+        tracing::warn!(
+            user.id = user_id,
+            provider = %provider,
+            "provider account linked before the address was proven: unlinked"
+        );
+        pow_core::audit::record(
+            &ctl.config,
+            pow_core::audit::AuditEvent::new(pow_core::audit::EventName::new("oauth.unlinked"))
+                .request(&ctl.config, &ctl.req)
+                .user(user_id)
+                .detail("provider", provider.as_str())
+                .detail("reason", "address_proven"),
+        );
+    }
+    Ok(())
+}
+
+/// The address of a provider account left waiting in this browser was proven here (a
+/// staged sign-up finished, or the signed-up user's address confirmed): link the account.
+async fn link_pending(ctl: &mut Controller, slot: pending::Slot) -> Result<(), PowError> {
     let Some(user) = ctl.user.clone() else {
         return Ok(());
     };
-    let Some(pending) = pending::take(&ctl.req, &ctl.config).await? else {
+    if slot == pending::Slot::Confirmation && !pow_ext_email_confirmation::is_confirmed(&user) {
+        return Ok(());
+    }
+    let Some(pending) = pending::take(&ctl.req, &ctl.config, slot).await? else {
         return Ok(());
     };
-    if user.email() != Some(pending.email.as_str()) {
+    if user.email() != Some(pending.email.as_str())
+        || pending.user_id.is_some_and(|id| id != user.id)
+    {
         return Ok(());
     }
     let identities = Arc::new(identities::Identities::new(&ctl.config)?);

@@ -1,9 +1,10 @@
-//! A provider account waiting for a staged sign-up to finish: the browser that began it
+//! A provider account waiting for its address to be proven: the browser that began it
 //! holds a random id in its cookie session, the store holds `["pending", sha256(id)]`
-//! with the provider account and the address. When the passwordless extension's staged
-//! sign-up creates the user in that browser, for that address, the account is linked.
-//! Another browser finishing the sign-up (someone who got a mail they did not ask for)
-//! links nothing.
+//! with the provider account and the address. Two things prove it ([`Slot`]): the
+//! passwordless extension's staged sign-up creating the user, or the e-mail confirmation
+//! link of the user the provider signed up. Done in that browser, for that address, the
+//! account is linked. Another browser doing it (someone who got a mail they did not ask
+//! for: the owner of the address) links nothing.
 
 use std::time::Duration;
 
@@ -18,49 +19,69 @@ use crate::store::Records;
 /// Record kind of [`Pending`] links.
 const PENDING: &str = "pending";
 
-/// How long a pending link waits (past the sign-up link's own lifetime).
-const TTL: Duration = Duration::from_secs(60 * 60);
+/// What will prove the address of a pending link.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Slot {
+    /// The passwordless extension's staged sign-up.
+    Staged,
+    /// The e-mail confirmation link of the user the provider signed up.
+    Confirmation,
+}
+
+impl Slot {
+    /// How long the link waits: past the staged sign-up link's own lifetime, or as long
+    /// as a confirmation link works by default.
+    fn ttl(self) -> Duration {
+        match self {
+            Slot::Staged => Duration::from_secs(60 * 60),
+            Slot::Confirmation => pow_ext_email_confirmation::DEFAULT_TOKEN_TTL,
+        }
+    }
+}
 
 #[derive(Serialize, Deserialize)]
 pub(crate) struct Pending {
     pub provider: String,
     pub uid: String,
     pub email: String,
+    /// The user the provider signed up, when the user exists already (confirmation).
+    #[serde(default)]
+    pub user_id: Option<i64>,
 }
 
-fn session_key(config: &PowConfig) -> String {
-    config.namespaced("pow_oauth_pending")
+fn session_key(config: &PowConfig, slot: Slot) -> String {
+    config.namespaced(match slot {
+        Slot::Staged => "pow_oauth_pending",
+        Slot::Confirmation => "pow_oauth_pending_confirmation",
+    })
 }
 
-/// Remembers the provider account `uid` for a staged sign-up of `email` in this browser.
+/// Remembers the provider account `pending` in this browser, until `slot` proves its
+/// address.
 pub(crate) async fn put(
     req: &HttpRequest,
     config: &PowConfig,
-    email: &str,
-    provider: &str,
-    uid: &str,
+    slot: Slot,
+    pending: &Pending,
 ) -> Result<(), PowError> {
     let id = generate_uuid();
-    let pending = Pending {
-        provider: provider.to_owned(),
-        uid: uid.to_owned(),
-        email: email.to_owned(),
-    };
     Records::new(config)
-        .put(PENDING, &id, &pending, TTL)
+        .put(PENDING, &id, pending, slot.ttl())
         .await?;
-    Ok(req.cookie_session().insert(session_key(config), id)?)
+    Ok(req.cookie_session().insert(session_key(config, slot), id)?)
 }
 
-/// Takes the provider account this browser left waiting, if any.
+/// Takes the provider account this browser left waiting for `slot`, if any.
 pub(crate) async fn take(
     req: &HttpRequest,
     config: &PowConfig,
+    slot: Slot,
 ) -> Result<Option<Pending>, PowError> {
     let session = req.cookie_session();
-    let Some(id) = session.get::<String>(&session_key(config)).ok().flatten() else {
+    let key = session_key(config, slot);
+    let Some(id) = session.get::<String>(&key).ok().flatten() else {
         return Ok(None);
     };
-    session.remove(&session_key(config));
+    session.remove(&key);
     Ok(Records::new(config).take(PENDING, &id).await?)
 }

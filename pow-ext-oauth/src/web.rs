@@ -8,17 +8,21 @@ use pow_core::messages::MessageArg;
 use pow_core::session::CookieSessionExt as _;
 use pow_core::session::{self, SessionMetadata};
 use pow_core::token::secure_compare;
-use pow_core::users::{run_blocking, Params, User, Value};
+use pow_core::users::validation::normalize_user_id;
+use pow_core::users::{
+    run_blocking, Changeset, ChangesetAction, Params, User, ValidationError, Value,
+};
 use pow_core::views::{Field, FieldType, Form, Link, PageBody};
 use pow_core::web::{
-    extension_path, flash, render_page, route_config, Action, Controller, FormData, Outcome, Page,
+    extension_path, flash, redirect, render_page, route_config, Action, Controller, FormData,
+    Outcome, Page,
 };
 use pow_core::{PowConfig, PowError};
 use serde::Deserialize;
 
 use crate::flow::{
-    self, check_sign_up, create_linked_user, find_user, identities, sign_up_params, Begin,
-    SignUpCheck,
+    self, check_sign_up, create_linked_user, create_unlinked_user, find_user, identities,
+    sign_up_params, Begin, SignUpCheck,
 };
 use crate::identities::{Identity, Insert};
 use crate::provider::{Profile, Provider};
@@ -388,6 +392,11 @@ async fn sign_up(
     let config = route_config(req)?;
     let email = match check_sign_up(&config, profile, ext.staged_sign_up.is_some()).await? {
         SignUpCheck::Create(email) => email,
+        SignUpCheck::Refuse(key)
+            if key == TAKEN && !profile.email_verified && config.prevent_user_enumeration() =>
+        {
+            return taken_unverified(req, ext, provider, profile, attempt).await;
+        }
         SignUpCheck::Refuse(key) => return failed(req, provider, key).await,
         SignUpCheck::Staged(email) => {
             let staged = ext
@@ -403,13 +412,37 @@ async fn sign_up(
         .params(params.clone())
         .run(req, async |ctl| {
             ctl.request_path = attempt.request_path.clone();
-            let user = match create_linked_user(&ctl.config, provider, profile, params).await? {
+            // An address the provider vouches for is linked at once. Another is linked
+            // only once its owner proves it in this browser (the confirmation link,
+            // opened here): until then the provider account reaches nobody's account, so
+            // a stranger's sign-up cannot take over the address's owner.
+            let created = if profile.email_verified {
+                create_linked_user(&ctl.config, provider, profile, params).await?
+            } else {
+                create_unlinked_user(&ctl.config, params).await?
+            };
+            let user = match created {
                 Ok(user) => user,
                 Err(key) => {
                     flash::put_error(&ctl.req, message(ctl, key, provider));
                     return Ok(Outcome::redirect(&sign_in_path(ctl)));
                 }
             };
+            if !profile.email_verified {
+                let pending = crate::pending::Pending {
+                    provider: provider.id().to_owned(),
+                    uid: profile.uid.clone(),
+                    email: email.clone(),
+                    user_id: Some(user.id),
+                };
+                crate::pending::put(
+                    &ctl.req,
+                    &ctl.config,
+                    crate::pending::Slot::Confirmation,
+                    &pending,
+                )
+                .await?;
+            }
             start_session(&ctl.req, &user, provider).await?;
             audit(ctl, "oauth.registered", user.id, provider);
             ctl.user = Some(user);
@@ -418,6 +451,60 @@ async fn sign_up(
                     .routes()
                     .after_registration_path(&ctl.routes_ctx()),
             ))
+        })
+        .await
+}
+
+/// The message key of a sign-up refused because the address has an account.
+const TAKEN: &str = "pow_oauth_email_taken";
+
+/// A provider that does not vouch for the address names one that has an account. With
+/// user enumeration protection on, the answer is that of a new address: the staged
+/// sign-up's "we have sent a link", or the sign-up callbacks' answer to a taken address
+/// (e-mail confirmation answers it as it answers a new one). Nothing is linked or mailed.
+async fn taken_unverified(
+    req: &HttpRequest,
+    ext: &OAuth,
+    provider: &Provider,
+    profile: &Profile,
+    attempt: Attempt,
+) -> Result<HttpResponse, PowError> {
+    if ext.staged_sign_up.is_some() {
+        return Action::new(actions::FAILED)
+            .run(req, async |ctl| {
+                flash::put_info(&ctl.req, message(ctl, "pow_oauth_staged_sent", provider));
+                Ok(Outcome::redirect(&sign_in_path(ctl)))
+            })
+            .await;
+    }
+    let config = route_config(req)?;
+    if !config
+        .extensions()
+        .contains(pow_ext_email_confirmation::NAME)
+    {
+        // Nothing could prove a new address either: it is refused as unverified.
+        return failed(req, provider, "pow_oauth_email_unverified").await;
+    }
+    let email = profile
+        .email
+        .as_deref()
+        .map(normalize_user_id)
+        .unwrap_or_default();
+    let params = sign_up_params(&email, profile);
+    let provider = provider.clone();
+    Action::new(actions::SIGN_UP)
+        .signed_out()
+        .params(params.clone())
+        .run(req, async |ctl| {
+            ctl.request_path = attempt.request_path.clone();
+            let mut cs = Changeset::new(ChangesetAction::Create, None, params);
+            cs.add_error("email", ValidationError::new("taken"));
+            ctl.changeset = Some(cs);
+            // Only when no sign-up callback answered for it.
+            Ok(Outcome::render(move |ctl: &Controller| {
+                flash::put_error(&ctl.req, message(ctl, TAKEN, &provider));
+                Ok(redirect(&sign_in_path(ctl)))
+            }))
         })
         .await
 }
@@ -451,7 +538,13 @@ async fn staged_sign_up(
     if let Some(name) = &profile.name {
         prefill.insert("name".to_owned(), name.clone());
     }
-    crate::pending::put(req, config, email, provider.id(), &profile.uid).await?;
+    let pending = crate::pending::Pending {
+        provider: provider.id().to_owned(),
+        uid: profile.uid.clone(),
+        email: email.to_owned(),
+        user_id: None,
+    };
+    crate::pending::put(req, config, crate::pending::Slot::Staged, &pending).await?;
     staged.start_staged_sign_up(req, email, prefill).await?;
     Action::new(actions::FAILED)
         .run(req, async |ctl| {
@@ -477,6 +570,20 @@ async fn link(
             if user.id != user_id {
                 // Began by another user in this browser: nothing to link.
                 flash::put_error(&ctl.req, message(ctl, "pow_oauth_invalid_state", provider));
+                return Ok(Outcome::redirect(&back));
+            }
+            let unproven = ctl
+                .config
+                .extensions()
+                .contains(pow_ext_email_confirmation::NAME)
+                && !pow_ext_email_confirmation::is_confirmed(&user);
+            if unproven {
+                // Links wait for a proven address: whoever signed up with someone else's
+                // address (soft mode lets them in) must not keep a way into the account.
+                flash::put_error(
+                    &ctl.req,
+                    message(ctl, "pow_oauth_link_unconfirmed", provider),
+                );
                 return Ok(Outcome::redirect(&back));
             }
             let key = match identity {

@@ -19,7 +19,7 @@ use pow_core::session::MaybeUser;
 use pow_core::store::MemoryStore;
 use pow_core::test_client::{serve, Client, Response};
 use pow_core::users::diesel::DieselUsersContext;
-use pow_core::users::{FieldDef, FieldKind, Value};
+use pow_core::users::{FieldDef, FieldKind, UsersContext as _, Value};
 use pow_core::PowConfig;
 use pow_ext_email_confirmation::EmailConfirmation;
 use pow_ext_oauth::testing::{FakeProvider, Login, Tweak, CLIENT_ID, CLIENT_SECRET};
@@ -527,6 +527,18 @@ fn an_unverified_address_is_refused_without_a_way_to_prove_it() {
     let res = sign_in_with(&h, &mut browser, "corp");
     assert!(follow(&mut browser, &res).contains("has not verified your email address"));
     assert!(get_user(&h.config, "nell@example.com").unwrap().is_none());
+    // An address with an account gets the same answer.
+    let mut login = Login::new("unverified-known", EMAIL);
+    login.verified = false;
+    h.provider.login_as(login);
+    let known = sign_in_with(&h, &mut browser, "corp");
+    assert_eq!(known.location(), res.location());
+    let page = follow(&mut browser, &known);
+    assert!(
+        page.contains("has not verified your email address"),
+        "{page}"
+    );
+    assert_eq!(identity_count(&h, EMAIL), 0);
 }
 
 #[test]
@@ -700,4 +712,255 @@ fn json_clients_sign_up_and_sign_in_with_a_provider() {
     assert_eq!(res.status, 401, "{}", res.body);
     assert_eq!(json(&res)["error"]["code"], "invalid_id_token");
     assert!(get_user(&h.config, "eve@example.com").unwrap().is_none());
+}
+
+/// The path of the confirmation link in the last mail to `to`.
+fn confirmation_link(h: &Harness, to: &str) -> String {
+    let mail = h.mailer.last_to(to).expect("a confirmation mail");
+    let start = mail
+        .text
+        .find("http://localhost/confirm-email/")
+        .unwrap_or_else(|| panic!("no confirmation link in {}", mail.text))
+        + "http://localhost".len();
+    let end = mail.text[start..]
+        .find(char::is_whitespace)
+        .map_or(mail.text.len(), |i| i + start);
+    mail.text[start..end].to_owned()
+}
+
+/// Pre-account hijack: an attacker signs up through a provider that does not vouch for
+/// the address, with the victim's address. The victim confirms the address from the mail
+/// that sign-up sent and sets a password (as a reset would); the attacker's provider
+/// account must not sign in to the victim's account.
+#[test]
+fn an_unverified_provider_account_never_takes_over_the_owners_account() {
+    let h = start();
+    let victim_email = "victim@example.com";
+    let mut login = Login::new("mallory", victim_email);
+    login.verified = false;
+    h.provider.login_as(login);
+    let mut attacker = Client::new(h.addr);
+    let res = sign_in_with(&h, &mut attacker, "corp");
+    assert_eq!(res.status, 302, "{}", res.body);
+    assert_eq!(whoami(&mut attacker), "anonymous");
+
+    // The victim opens the confirmation link in their own browser...
+    let link = confirmation_link(&h, victim_email);
+    let mut victim = Client::new(h.addr);
+    let res = victim.get(&link);
+    assert_eq!(res.status, 302);
+    let victim_row = get_user(&h.config, victim_email).unwrap().unwrap();
+    assert!(pow_ext_email_confirmation::is_confirmed(&victim_row));
+    // ...and sets a password (the reset extension writes the hash the same way).
+    let hash = h.config.hasher().hash("the victim's password").unwrap();
+    let mut changes = pow_core::users::Changes::new();
+    changes.insert("password_hash".to_owned(), Value::Text(hash));
+    h.users
+        .update_fields(&h.config, &victim_row, &changes)
+        .unwrap();
+    let res = victim.sign_in(victim_email, "the victim's password");
+    assert_eq!(res.location(), "/", "{}", res.body);
+    assert_eq!(whoami(&mut victim), format!("user:{victim_email}"));
+
+    // The attacker's provider account signs in nowhere.
+    let mut attacker = Client::new(h.addr);
+    sign_in_with(&h, &mut attacker, "corp");
+    assert_eq!(
+        whoami(&mut attacker),
+        "anonymous",
+        "the attacker's provider account must not reach the victim's account"
+    );
+    assert_eq!(identity_count(&h, victim_email), 0, "nothing linked");
+}
+
+/// A provider that does not vouch for the address signs up a user whose provider account
+/// is linked only once the address is confirmed in the browser that signed up.
+#[test]
+fn an_unverified_provider_account_is_linked_once_confirmed_in_the_same_browser() {
+    let h = start();
+    let mut login = Login::new("nell-at-corp", "nell@example.com");
+    login.verified = false;
+    h.provider.login_as(login);
+    let mut browser = Client::new(h.addr);
+    sign_in_with(&h, &mut browser, "corp");
+    assert_eq!(whoami(&mut browser), "anonymous");
+    assert_eq!(
+        identity_count(&h, "nell@example.com"),
+        0,
+        "not before the proof"
+    );
+    let link = confirmation_link(&h, "nell@example.com");
+    let res = browser.get(&link);
+    assert_eq!(res.status, 302);
+    assert_eq!(
+        identity_count(&h, "nell@example.com"),
+        1,
+        "linked on confirmation"
+    );
+    assert_eq!(sign_in_with(&h, &mut browser, "corp").location(), "/");
+    assert_eq!(whoami(&mut browser), "user:nell@example.com");
+}
+
+/// Signing up through a provider that does not vouch for the address answers alike
+/// whether or not the address has an account.
+#[test]
+fn an_unverified_sign_up_answers_alike_for_known_and_unknown_addresses() {
+    let observe = |h: &Harness, email: &str| {
+        let mut login = Login::new(&format!("sub-{email}"), email);
+        login.verified = false;
+        h.provider.login_as(login);
+        let mut browser = Client::new(h.addr);
+        let res = sign_in_with(h, &mut browser, "corp");
+        // The page it leads to, then the sign-in page (where a flash left over shows),
+        // but for their fresh CSRF tokens.
+        let mut shown = |path: &str| {
+            let page = browser.get(path);
+            match page.body.contains("name=\"_csrf_token\"") {
+                true => page.body.replace(&page.csrf(), ""),
+                false => page.body,
+            }
+        };
+        let (there, sign_in_page) = (shown(res.location()), shown("/session/new"));
+        let who = whoami(&mut browser);
+        (
+            res.status,
+            res.location().to_owned(),
+            there,
+            sign_in_page,
+            who,
+        )
+    };
+    // With email confirmation.
+    let h = start();
+    let unknown = observe(&h, "nobody@example.com");
+    let known = observe(&h, EMAIL);
+    assert_eq!(unknown, known, "email confirmation: the same answer");
+    assert!(
+        known.3.contains("need to confirm your e-mail"),
+        "{}",
+        known.3
+    );
+    // Over JSON, both are refused alike.
+    let mut api = Client::new(h.addr);
+    let mut json_answer = |email: &str| {
+        let mut login = Login::new(&format!("app-{email}"), email);
+        login.verified = false;
+        h.provider.login_as(login);
+        let (code, state) = app_consent(&h, &mut api, "corp");
+        let res = app_callback(&mut api, "corp", &code, &state);
+        (res.status, res.body)
+    };
+    let unknown = json_answer("someone@example.com");
+    let known = json_answer(EMAIL);
+    assert_eq!(unknown, known, "JSON: the same answer");
+    assert_eq!(known.0, 403, "{}", known.1);
+    assert!(get_user(&h.config, "someone@example.com")
+        .unwrap()
+        .is_none());
+    // With the staged sign-up.
+    let passwordless = Passwordless::new();
+    let h = start_with(sqlite(), |b, p| {
+        b.extension(EmailConfirmation::new())
+            .extension(passwordless.clone())
+            .extension(oauth(p).staged_sign_up(passwordless.clone()))
+    });
+    let unknown = observe(&h, "nobody@example.com");
+    let known = observe(&h, EMAIL);
+    assert_eq!(unknown, known, "staged sign-up: the same answer");
+    assert!(known.2.contains("We have sent a link"), "{}", known.2);
+    assert_eq!(identity_count(&h, EMAIL), 0);
+}
+
+/// A provider account linked to an account before its address was ever proven (a row
+/// written before links waited for the proof) is dropped when the owner confirms the
+/// address: the stranger who linked it keeps no way in.
+#[test]
+fn provider_accounts_linked_before_the_address_was_proven_are_dropped() {
+    let h = start();
+    let victim_email = "victim@example.com";
+    let mut stranger = Client::new(h.addr);
+    let csrf = stranger.get("/registration/new").csrf();
+    let res = stranger.post(
+        "/registration",
+        &[
+            ("_csrf_token", &csrf),
+            ("user[email]", victim_email),
+            ("user[password]", PASSWORD),
+            ("user[password_confirmation]", PASSWORD),
+        ],
+    );
+    assert_eq!(res.status, 302, "{}", res.body);
+    let victim_row = get_user(&h.config, victim_email).unwrap().unwrap();
+    assert!(!pow_ext_email_confirmation::is_confirmed(&victim_row));
+    h.users
+        .database()
+        .batch_execute(&format!(
+            "INSERT INTO user_identities (user_id, provider, uid, email, inserted_at, updated_at) \
+             VALUES ({}, 'corp', 'mallory', '{victim_email}', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP);",
+            victim_row.id
+        ))
+        .unwrap();
+    assert_eq!(identity_count(&h, victim_email), 1);
+
+    let link = confirmation_link(&h, victim_email);
+    let mut victim = Client::new(h.addr);
+    assert_eq!(victim.get(&link).status, 302);
+    assert!(pow_ext_email_confirmation::is_confirmed(
+        &get_user(&h.config, victim_email).unwrap().unwrap()
+    ));
+    assert_eq!(
+        identity_count(&h, victim_email),
+        0,
+        "linked before the proof: dropped"
+    );
+    h.provider
+        .login_as(Login::new("mallory", "mallory@example.com"));
+    let mut stranger = Client::new(h.addr);
+    sign_in_with(&h, &mut stranger, "corp");
+    assert_ne!(whoami(&mut stranger), format!("user:{victim_email}"));
+}
+
+/// Soft mode lets a user with an unconfirmed address in; such a user cannot link a
+/// provider account until the address is confirmed (the one who signed up with someone
+/// else's address would keep a way in).
+#[test]
+fn an_unconfirmed_user_cannot_link_a_provider_account() {
+    let h = start_with(sqlite(), |b, p| {
+        b.extension(EmailConfirmation::new().soft(true))
+            .extension(oauth(p))
+    });
+    let mut browser = Client::new(h.addr);
+    let csrf = browser.get("/registration/new").csrf();
+    let res = browser.post(
+        "/registration",
+        &[
+            ("_csrf_token", &csrf),
+            ("user[email]", "soft@example.com"),
+            ("user[password]", PASSWORD),
+            ("user[password_confirmation]", PASSWORD),
+        ],
+    );
+    assert_eq!(res.status, 302, "{}", res.body);
+    assert_eq!(whoami(&mut browser), "user:soft@example.com");
+    h.provider
+        .login_as(Login::new("soft-corp", "soft.work@example.org"));
+    let csrf = browser.get("/auth/identities").csrf();
+    let back = consent(&h, &mut browser, "/auth/corp/link", Some(&csrf));
+    let res = browser.get(&back);
+    let page = follow(&mut browser, &res);
+    assert!(page.contains("confirm your email address"), "{page}");
+    assert_eq!(
+        identity_count(&h, "soft@example.com"),
+        0,
+        "not while unproven"
+    );
+
+    // Confirmed, the same user links.
+    let link = confirmation_link(&h, "soft@example.com");
+    browser.get(&link);
+    let csrf = browser.get("/auth/identities").csrf();
+    let back = consent(&h, &mut browser, "/auth/corp/link", Some(&csrf));
+    let res = browser.get(&back);
+    assert!(follow(&mut browser, &res).contains("Your Corp account is linked"));
+    assert_eq!(identity_count(&h, "soft@example.com"), 1);
 }

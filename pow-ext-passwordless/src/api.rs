@@ -94,7 +94,11 @@ async fn issue(
     grant: Option<Grant>,
 ) -> Result<HttpResponse, ApiError> {
     let user = match grant {
-        Some(grant) => flow::user_for(api.config(), &grant).await?,
+        Some(grant) => {
+            // A locked account's links and codes get no pair.
+            flow::ensure_not_locked(api.config(), &grant).await?;
+            flow::user_for(api.config(), &grant).await?
+        }
         None => None,
     };
     let Some(user) = user else {
@@ -129,7 +133,7 @@ async fn code_use(
         let body: CodeBody =
             serde_json::from_slice(&body).map_err(|_| ApiError::invalid_request(&req))?;
         let (grant, exhausted) =
-            flow::use_code(api.config(), &ext, &body.code_token, &body.code).await?;
+            flow::use_code(api.config(), &req, &ext, &body.code_token, &body.code).await?;
         if exhausted {
             return Err(invalid(&req, "pow_passwordless_too_many_attempts"));
         }

@@ -40,8 +40,10 @@ async fn find_user(config: &PowConfig, email: &str) -> Result<Option<User>, PowE
 }
 
 /// Asks for a link or code for `raw_email`. The same work is done for every address,
-/// known or not, allowed by the limits or not: a lookup, the counts, a store write (a code
-/// nobody knows for an address that gets no mail). Only whether a mail goes out differs.
+/// known or not, allowed by the limits or not: a lookup, the counts, a store write. Only
+/// whether a mail goes out differs, and nothing usable is made without a mail: an address
+/// that gets no mail gets no link, and its code record holds no code (the asker gets a
+/// code id all the same, for which every code is wrong).
 /// For codes, returns the signed code id the asker must hold. `staged` asks for a staged
 /// sign-up (an existing account gets a sign-in link instead); `link` makes the mailed URL
 /// of a token and purpose.
@@ -104,11 +106,10 @@ pub(crate) async fn request(
         Via::Code => {
             let code = format!("{:06}", rand::thread_rng().gen_range(0..1_000_000));
             let id = generate_uuid();
-            // Without a mail the code is still stored: nobody knows it, and the asker is
-            // answered exactly as when it was sent.
-            records
-                .put_code(&id, &grant(Some(records.hash(&code))))
-                .await?;
+            // Without a mail a record is still stored, so the asker is answered exactly as
+            // when it was sent, but it holds no code: no code is usable without its mail.
+            let code_hash = send.then(|| records.hash(&code));
+            records.put_code(&id, &grant(code_hash)).await?;
             if send {
                 deliver(config, ext, lang, &email, MAIL_CODE, None, Some(&code)).await?;
             }
@@ -159,10 +160,31 @@ async fn deliver(
     config.mailer().deliver(mail).await
 }
 
+/// The identifier the account a grant is for is counted and locked under: the user's
+/// identifier when the address has an account, else the address.
+pub(crate) async fn grant_account(config: &PowConfig, grant: &Grant) -> Result<String, PowError> {
+    let user = find_user(config, &grant.email).await?;
+    Ok(user
+        .and_then(|user| pow_core::limits::account_identifier(config, &user))
+        .unwrap_or_else(|| grant.email.clone()))
+}
+
+/// Refuses a grant for a locked account ([`PowError::RateLimited`]).
+pub(crate) async fn ensure_not_locked(config: &PowConfig, grant: &Grant) -> Result<(), PowError> {
+    let account = grant_account(config, grant).await?;
+    pow_core::limits::ensure_not_locked(config, &account).await
+}
+
 /// Uses a code: the signed id the asker holds and the code typed. Attempts per code are
-/// limited; the code works once.
+/// limited, every wrong code also counts against the account from any client (the budget
+/// of [`pow_core::limits::factor_failed`], which may lock it), and a locked account's codes
+/// are refused; the code works once.
+///
+/// # Errors
+/// [`PowError::RateLimited`] when the account is locked; the store's and users context's.
 pub(crate) async fn use_code(
     config: &PowConfig,
+    req: &HttpRequest,
     ext: &Passwordless,
     signed_id: &str,
     code: &str,
@@ -174,6 +196,8 @@ pub(crate) async fn use_code(
     let Some(grant) = records.code(&id).await? else {
         return Ok((None, false));
     };
+    let account = grant_account(config, &grant).await?;
+    pow_core::limits::ensure_not_locked(config, &account).await?;
     let limit = Limit {
         max: ext.max_code_attempts,
         per: ext.ttl,
@@ -192,9 +216,16 @@ pub(crate) async fn use_code(
         })
     });
     if !right {
+        // Counted for every record, with a code or without (its mail never went out, an
+        // unknown address): the lock must not tell which addresses have an account.
+        pow_core::limits::factor_failed(config, req, &account).await?;
         return Ok((None, false));
     }
-    Ok((records.take_code(&id).await?, false))
+    let taken = records.take_code(&id).await?;
+    if taken.is_some() {
+        pow_core::limits::factor_passed(config, &account).await?;
+    }
+    Ok((taken, false))
 }
 
 /// The user a sign-in or sign-up grant stands for, created for a sign-up.

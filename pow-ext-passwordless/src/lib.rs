@@ -32,9 +32,17 @@
 //!   and are stored as keyed hashes. A code also belongs to the browser (or API client) that
 //!   asked: it holds the signed id of the code, and another browser cannot use it. Each code
 //!   takes at most [`max_code_attempts`](Passwordless::max_code_attempts) (5) tries.
+//! - Every wrong code also counts against the account, from any client and across codes,
+//!   in the shared cache store ([`pow_core::limits::factor_failed`]): after
+//!   [`Lockout::max_factor_failures`](pow_core::limits::Lockout::max_factor_failures) (10)
+//!   in a row the account is locked (the lock of failed passwords: an hour, a notice mail
+//!   with an unlock link, an audit event). A right code clears the count. A locked
+//!   account's codes and links sign nobody in (`429`).
 //! - Known and unknown addresses get the same answer and the same work; mails per address
 //!   are limited ([`mail_limit`](Passwordless::mail_limit), 3 per hour) on top of the
-//!   per-client mail limit of [`RateLimits`](pow_core::limits::RateLimits).
+//!   per-client mail limit of [`RateLimits`](pow_core::limits::RateLimits). Nothing usable
+//!   is made without its mail: when a limit stops the mail, the asker is answered the same,
+//!   but no link exists and the code id leads to no code.
 //! - Sessions record how they were made (`auth_method`: `magic_link`, `email_code`,
 //!   `staged_sign_up`) and are not fresh: sudo mode asks for the password before sensitive
 //!   changes.

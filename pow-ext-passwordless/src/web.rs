@@ -338,7 +338,11 @@ async fn finish_sign_in(
     method: &str,
 ) -> Result<Outcome, PowError> {
     let user = match grant {
-        Some(grant) => flow::user_for(&ctl.config, &grant).await?,
+        Some(grant) => {
+            // A locked account's links and codes sign nobody in.
+            flow::ensure_not_locked(&ctl.config, &grant).await?;
+            flow::user_for(&ctl.config, &grant).await?
+        }
         None => None,
     };
     let Some(user) = user else {
@@ -415,7 +419,7 @@ async fn code_use(
             let signed = ctl.req.cookie_session().get::<String>(&key).ok().flatten();
             let code = ctl.params.get("code").cloned().unwrap_or_default();
             let (grant, exhausted) = match signed {
-                Some(signed) => flow::use_code(&ctl.config, &ext, &signed, &code).await?,
+                Some(signed) => flow::use_code(&ctl.config, &ctl.req, &ext, &signed, &code).await?,
                 None => (None, false),
             };
             if exhausted {

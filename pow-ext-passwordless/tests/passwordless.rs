@@ -10,6 +10,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use actix_web::{web, HttpRequest, HttpResponse};
+use pow_core::limits::{Lockout, RateLimits};
 use pow_core::mailer::MemoryMailer;
 use pow_core::password::Pbkdf2Hasher;
 use pow_core::session::MaybeUser;
@@ -17,7 +18,7 @@ use pow_core::store::{MemoryStore, Store};
 use pow_core::test_client::{serve, Client, Response};
 use pow_core::users::diesel::DieselUsersContext;
 use pow_core::users::{FieldDef, FieldKind, Params};
-use pow_core::PowConfig;
+use pow_core::{PowConfig, PowConfigBuilder};
 use pow_ext_email_confirmation::EmailConfirmation;
 use pow_ext_passwordless::Passwordless;
 
@@ -48,13 +49,22 @@ async fn start_staged(req: HttpRequest, ext: web::Data<Passwordless>) -> HttpRes
 }
 
 fn start(store: Arc<dyn Store>, ext: Passwordless) -> Harness {
+    start_with(store, ext, |b| b)
+}
+
+/// [`start`] with more settings.
+fn start_with(
+    store: Arc<dyn Store>,
+    ext: Passwordless,
+    tweak: impl FnOnce(PowConfigBuilder) -> PowConfigBuilder,
+) -> Harness {
     let db = std::env::temp_dir().join(format!(
         "pow-passwordless-{}.db",
         pow_core::token::generate_uuid()
     ));
     let users = DieselUsersContext::connect(&db.display().to_string()).unwrap();
     let mailer = MemoryMailer::new();
-    let config = PowConfig::builder("p".repeat(64))
+    let builder = PowConfig::builder("p".repeat(64))
         .users(users.clone())
         .hasher(Pbkdf2Hasher::new(1))
         .store(store)
@@ -62,9 +72,8 @@ fn start(store: Arc<dyn Store>, ext: Passwordless) -> Harness {
         .base_url("http://localhost")
         .user_field(FieldDef::new("name", FieldKind::Text).castable())
         .extension(EmailConfirmation::new())
-        .extension(ext.clone())
-        .build()
-        .unwrap();
+        .extension(ext.clone());
+    let config = tweak(builder).build().unwrap();
     users.migrate(&config).unwrap();
     users
         .database()
@@ -415,4 +424,271 @@ fn an_api_client_signs_in_with_a_code() {
         .unwrap();
     assert_eq!(session.user.email(), Some(EMAIL));
     assert_eq!(verify(&mut api, token, &code).status, 401, "used once");
+}
+
+fn api_ask(api: &mut Client, email: &str) -> serde_json::Value {
+    let body = serde_json::json!({ "email": email }).to_string();
+    let res = api.request("POST", "/api/v1/passwordless/code", Some(body));
+    assert_eq!(res.status, 202, "{}", res.body);
+    serde_json::from_str(&res.body).unwrap()
+}
+
+fn api_verify(api: &mut Client, token: &str, code: &str) -> Response {
+    let body = serde_json::json!({ "code_token": token, "code": code }).to_string();
+    api.request("POST", "/api/v1/passwordless/code/verify", Some(body))
+}
+
+/// The keyed hashes of the codes the store holds.
+fn stored_code_hashes(h: &Harness, store: &dyn Store) -> Vec<String> {
+    let namespace = h.config.namespaced("passwordless");
+    let pattern = [
+        pow_core::store::KeyPattern::Any,
+        pow_core::store::KeyPattern::Any,
+    ];
+    actix_web::rt::System::new()
+        .block_on(store.all(&namespace, &pattern))
+        .unwrap()
+        .into_iter()
+        .filter_map(|(_, value)| serde_json::from_slice::<serde_json::Value>(&value).ok())
+        .filter_map(|grant| grant["code_hash"].as_str().map(str::to_owned))
+        .collect()
+}
+
+/// A code whose mail the per-address limit stopped is never a usable code: whatever code
+/// the store could answer to, its token gets nothing. (Before, the code was stored and a
+/// guesser collected usable codes for an address without any mail going out.)
+#[test]
+fn a_code_that_was_not_mailed_cannot_be_used() {
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    let one_mail = Passwordless::new().mail_limit(Some(pow_core::store::Limit::new(
+        1,
+        std::time::Duration::from_secs(3600),
+    )));
+    let h = start(Arc::clone(&store), one_mail);
+    let mut api = Client::new(h.addr);
+    let mailed = api_ask(&mut api, EMAIL);
+    let mailed_code = mailed_code(&h, EMAIL);
+    let refused = api_ask(&mut api, EMAIL);
+    assert_eq!(
+        h.mailer.count_to(EMAIL),
+        1,
+        "the limit stopped the second mail"
+    );
+    assert_eq!(
+        mailed["data"]["message"], refused["data"]["message"],
+        "same answer"
+    );
+    let token = refused["data"]["code_token"]
+        .as_str()
+        .expect("a token all the same");
+
+    // Find every code the store would accept (as a guesser eventually would) and try it.
+    let keys = h.config.verifier().derive_keys("pow passwordless");
+    let known = pow_core::token::keyed_digest(&keys[0], &mailed_code);
+    let unknown: Vec<String> = stored_code_hashes(&h, store.as_ref())
+        .into_iter()
+        .filter(|hash| *hash != known)
+        .collect();
+    for hash in unknown.clone() {
+        let code = (0..1_000_000)
+            .map(|n| format!("{n:06}"))
+            .find(|code| pow_core::token::keyed_digest(&keys[0], code) == hash)
+            .expect("a six-digit code");
+        let res = api_verify(&mut api, token, &code);
+        assert_eq!(
+            res.status, 401,
+            "a never-mailed code signed in: {}",
+            res.body
+        );
+    }
+    assert!(unknown.is_empty(), "the store knows only the mailed code");
+    let res = api_verify(&mut api, token, &mailed_code);
+    assert_eq!(res.status, 401, "{}", res.body);
+    assert_eq!(
+        api_verify(
+            &mut api,
+            mailed["data"]["code_token"].as_str().unwrap(),
+            &mailed_code
+        )
+        .status,
+        200,
+        "the mailed code works"
+    );
+}
+
+/// No per-address mail limit in the way, and a lock after 3 wrong codes (or passwords).
+fn lock_after_three(b: PowConfigBuilder) -> PowConfigBuilder {
+    b.rate_limits(RateLimits {
+        sign_in_per_ip: None,
+        sign_in_failures: None,
+        mails_per_ip: None,
+        lockout: Some(Lockout {
+            max_failures: 3,
+            max_factor_failures: 3,
+            ..Lockout::default()
+        }),
+        ..RateLimits::default()
+    })
+}
+
+fn lock_notice(h: &Harness) -> pow_core::mailer::Mail {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        if let Some(mail) = h
+            .mailer
+            .last_to(EMAIL)
+            .filter(|m| m.subject.contains("locked"))
+        {
+            return mail;
+        }
+        assert!(std::time::Instant::now() < deadline, "no lock notice");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
+fn wrong(code: &str) -> &'static str {
+    if code == "000000" {
+        "111111"
+    } else {
+        "000000"
+    }
+}
+
+/// Wrong codes count against the address across codes and browsers; the budget used up
+/// locks the account: its codes, its links and its password are refused, and the owner is
+/// told.
+fn wrong_codes_lock_the_account(store: Arc<dyn Store>) {
+    let h = start_with(
+        store,
+        Passwordless::new().mail_limit(None),
+        lock_after_three,
+    );
+    let mut first = Client::new(h.addr);
+    ask(&mut first, "/passwordless/code", EMAIL);
+    let code = mailed_code(&h, EMAIL);
+    for _ in 0..2 {
+        let res = enter_code(&mut first, wrong(&code));
+        assert!(res.body.contains("That code is not valid."), "{}", res.body);
+    }
+    // A new code, in another browser: the same budget.
+    let mut second = Client::new(h.addr);
+    ask(&mut second, "/passwordless/code", EMAIL);
+    let code = mailed_code(&h, EMAIL);
+    let res = enter_code(&mut second, wrong(&code));
+    assert!(res.body.contains("That code is not valid."), "{}", res.body);
+
+    let res = enter_code(&mut second, &code);
+    assert_eq!(res.status, 429, "locked after 3 wrong codes: {}", res.body);
+    assert_eq!(whoami(&mut second), "anonymous");
+    let notice = lock_notice(&h);
+    assert!(
+        notice.text.contains("wrong sign-in code"),
+        "{}",
+        notice.text
+    );
+
+    // A fresh code, a fresh link, the password: all refused while locked.
+    let mut third = Client::new(h.addr);
+    ask(&mut third, "/passwordless/code", EMAIL);
+    assert_eq!(enter_code(&mut third, &mailed_code(&h, EMAIL)).status, 429);
+    ask(&mut third, "/passwordless", EMAIL);
+    let link = mailed_path(&h, EMAIL);
+    assert_eq!(use_link(&mut third, &link).status, 429);
+    assert_eq!(whoami(&mut third), "anonymous");
+    assert_eq!(third.sign_in(EMAIL, PASSWORD).status, 429);
+    let mut api = Client::new(h.addr);
+    let asked = api_ask(&mut api, EMAIL);
+    let res = api_verify(
+        &mut api,
+        asked["data"]["code_token"].as_str().unwrap(),
+        &mailed_code(&h, EMAIL),
+    );
+    assert_eq!(res.status, 429, "{}", res.body);
+}
+
+#[test]
+fn wrong_codes_lock_the_account_on_memory() {
+    wrong_codes_lock_the_account(Arc::new(MemoryStore::new()));
+}
+
+#[test]
+fn wrong_codes_lock_the_account_on_redis() {
+    let Some(url) = pow_core::testing::test_redis_url() else {
+        return;
+    };
+    let prefix = format!("pow-passwordless-{}", pow_core::token::generate_uuid());
+    wrong_codes_lock_the_account(pow_core::testing::test_redis_store(&url, &prefix).unwrap());
+}
+
+/// A right code clears the count: wrong codes do not add up across sign-ins.
+#[test]
+fn a_right_code_clears_the_failures() {
+    let h = start_with(
+        Arc::new(MemoryStore::new()),
+        Passwordless::new().mail_limit(None),
+        lock_after_three,
+    );
+    for round in 0..3 {
+        let mut c = Client::new(h.addr);
+        ask(&mut c, "/passwordless/code", EMAIL);
+        let code = mailed_code(&h, EMAIL);
+        for _ in 0..2 {
+            enter_code(&mut c, wrong(&code));
+        }
+        assert_eq!(enter_code(&mut c, &code).location(), "/", "round {round}");
+        assert_eq!(whoami(&mut c), format!("user:{EMAIL}"));
+    }
+}
+
+/// A link mailed to a locked account (locked by wrong passwords) signs nobody in.
+#[test]
+fn a_locked_accounts_link_is_refused() {
+    let h = start_with(
+        Arc::new(MemoryStore::new()),
+        Passwordless::new().mail_limit(None),
+        lock_after_three,
+    );
+    let mut c = Client::new(h.addr);
+    for _ in 0..3 {
+        c.sign_in(EMAIL, "wrong password");
+    }
+    assert_eq!(c.sign_in(EMAIL, PASSWORD).status, 429, "locked");
+    ask(&mut c, "/passwordless", EMAIL);
+    let link = mailed_path(&h, EMAIL);
+    assert_eq!(use_link(&mut c, &link).status, 429);
+    assert_eq!(whoami(&mut c), "anonymous");
+    let mut api = Client::new(h.addr);
+    ask(&mut c, "/passwordless", EMAIL);
+    let link = mailed_path(&h, EMAIL);
+    let res = api.request("POST", &format!("/api/v1{link}"), None);
+    assert_eq!(res.status, 429, "{}", res.body);
+}
+
+/// Known and unknown addresses are counted and locked alike, so the lock tells nobody
+/// which addresses have an account (the code of an unknown address never works, but
+/// guessing at it is answered the same).
+#[test]
+fn known_and_unknown_addresses_lock_alike() {
+    let h = start_with(
+        Arc::new(MemoryStore::new()),
+        Passwordless::new().mail_limit(None),
+        lock_after_three,
+    );
+    let mut statuses = Vec::new();
+    for email in [EMAIL, "nobody@example.com"] {
+        let mut c = Client::new(h.addr);
+        ask(&mut c, "/passwordless/code", email);
+        let guess = if email == EMAIL {
+            wrong(&mailed_code(&h, EMAIL))
+        } else {
+            "000000"
+        };
+        let mut answers = Vec::new();
+        for _ in 0..4 {
+            answers.push(enter_code(&mut c, guess).status);
+        }
+        statuses.push(answers);
+    }
+    assert_eq!(statuses[0], [200, 200, 200, 429], "the known address locks");
+    assert_eq!(statuses[0], statuses[1], "and the unknown one alike");
 }

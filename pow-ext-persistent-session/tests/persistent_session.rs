@@ -788,3 +788,80 @@ fn the_store_holds_no_usable_token() {
     owner.cookies.insert(COOKIE.to_owned(), cookie);
     assert_eq!(whoami(&mut owner), "user:ada@example.com");
 }
+
+/// The hidden `user[<field>]` value of the form on `page` whose button mentions `needle`.
+fn form_value(page: &Response, needle: &str, field: &str) -> String {
+    let form = page
+        .body
+        .split("<form")
+        .find(|form| form.contains(needle))
+        .unwrap_or_else(|| panic!("no form mentions {needle}: {}", page.body));
+    let marker = format!("name=\"user[{field}]\" value=\"");
+    let at = form.find(&marker).expect("the field") + marker.len();
+    form[at..at + form[at..].find('"').unwrap()].to_owned()
+}
+
+/// Two browsers of alice: a laptop that asked to be remembered and a phone that did not.
+fn laptop_and_phone(h: &Harness) -> (User, Client, Client) {
+    let alice = h.create_user("alice@example.com");
+    let mut laptop = h.client();
+    laptop
+        .headers
+        .push(("User-Agent".to_owned(), "Laptop/1.0".to_owned()));
+    sign_in(&mut laptop, "alice@example.com", Some(true));
+    let mut phone = h.client();
+    phone
+        .headers
+        .push(("User-Agent".to_owned(), "Phone/2.0".to_owned()));
+    sign_in(&mut phone, "alice@example.com", Some(false));
+    (alice, laptop, phone)
+}
+
+/// "End" on a remembered browser's session ends its remember-me family too: its next
+/// request is not signed in again from the cookie.
+#[test]
+fn ending_a_remembered_session_ends_its_family() {
+    let h = start(strict());
+    let (alice, mut laptop, mut phone) = laptop_and_phone(&h);
+    let page = phone.get("/registration/sessions");
+    let handle = form_value(&page, "End: Laptop/1.0", "session");
+    let res = phone.post(
+        "/registration/sessions",
+        &[("_csrf_token", &page.csrf()), ("user[session]", &handle)],
+    );
+    assert_eq!(res.location(), "/registration/sessions");
+    assert!(
+        laptop.cookies.contains_key(COOKIE),
+        "the laptop still holds its cookie"
+    );
+    assert_eq!(
+        whoami(&mut laptop),
+        "anonymous",
+        "the remember-me cookie signed the ended browser in again"
+    );
+    let page = phone.get("/registration/sessions");
+    assert!(
+        !page.body.contains("Forget remembered browser"),
+        "{}",
+        page.body
+    );
+    assert_eq!(whoami(&mut phone), "user:alice@example.com");
+    assert_eq!(h.count_tokens(&alice), 0, "no remember-me token is left");
+}
+
+/// "End all other sessions" ends the other browsers' remember-me families and keeps this
+/// browser's own.
+#[test]
+fn ending_all_other_sessions_ends_their_families() {
+    let h = start(strict());
+    let (alice, mut laptop, mut phone) = laptop_and_phone(&h);
+    let page = phone.get("/registration/sessions");
+    let res = phone.post(
+        "/registration/sessions",
+        &[("_csrf_token", &page.csrf()), ("user[scope]", "others")],
+    );
+    assert_eq!(res.location(), "/registration/sessions");
+    assert_eq!(whoami(&mut laptop), "anonymous");
+    assert_eq!(whoami(&mut phone), "user:alice@example.com");
+    assert_eq!(h.count_tokens(&alice), 0, "no remember-me token is left");
+}

@@ -69,14 +69,19 @@ async fn verify_create(
         let Some(pending) = records.pending(&id).await? else {
             return Err(expired(&req));
         };
+        let Some(user) = crate::web::load_user(&config, pending.user_id).await? else {
+            return Err(expired(&req));
+        };
+        // A locked account's pending sign-ins are over.
+        if let Err(err) = verify::ensure_not_locked(&config, &user).await {
+            records.finish(&id).await?;
+            return Err(err.into());
+        }
         if !verify::attempt_allowed(&ext, &config, &id).await? {
             records.finish(&id).await?;
             return Err(expired(&req));
         }
-        let Some(user) = crate::web::load_user(&config, pending.user_id).await? else {
-            return Err(expired(&req));
-        };
-        let (user, method) = match verify::check(&config, &user, &body.code).await? {
+        let (user, method) = match verify::check(&config, &req, &user, &body.code).await? {
             Checked::Valid(user, method) => (user, method),
             Checked::Invalid => {
                 audit::record(

@@ -28,7 +28,14 @@
 //!   "keep me signed in" get its remember-me cookie. A pending sign-in is used once, takes
 //!   at most [`max_attempts`](TwoFactor::max_attempts) codes (5), and belongs to the
 //!   browser that started it. A session restored from a remember-me cookie asks for
-//!   nothing more.
+//!   nothing more. A completed sign-up that signs in (an accepted invitation) asks for
+//!   the second factor too.
+//! - **Per account**: every wrong code also counts against the account, across pending
+//!   sign-ins and clients, in the shared cache store ([`pow_core::limits::factor_failed`]);
+//!   a correct password does not clear the count, a right code does. After
+//!   [`Lockout::max_factor_failures`](pow_core::limits::Lockout::max_factor_failures) (10)
+//!   in a row the account is locked as after too many wrong passwords (an hour, a notice
+//!   mail, an audit event), and its pending sign-ins are refused (`429`).
 //! - **Codes**: a TOTP code is accepted for its 30-second step and one step either side,
 //!   compared in constant time, and works once: the step is claimed atomically in the cache
 //!   store, so a replayed code is refused, also under concurrent use. A recovery code works

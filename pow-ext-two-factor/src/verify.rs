@@ -1,6 +1,8 @@
 //! Checking a second factor: a TOTP code (once per time step) or a recovery code (once),
-//! with the attempts of one pending sign-in limited.
+//! with the attempts of one pending sign-in limited, and every wrong code counted against
+//! the account ([`pow_core::limits::factor_failed`]), whichever pending sign-in it came in.
 
+use actix_web::HttpRequest;
 use chrono::Utc;
 use pow_core::store::{Limit, Limiter};
 use pow_core::token::secure_compare;
@@ -51,13 +53,37 @@ pub(crate) async fn attempt_allowed(
         .await?)
 }
 
+/// The identifier the account of `user` is counted and locked under (its id for a user
+/// without an identifier, so that it still has a budget).
+fn account(config: &PowConfig, user: &User) -> String {
+    pow_core::limits::account_identifier(config, user)
+        .unwrap_or_else(|| format!("\u{0}user:{}", user.id))
+}
+
+/// Refuses `user` while their account is locked (after too many wrong passwords or codes).
+pub(crate) async fn ensure_not_locked(config: &PowConfig, user: &User) -> Result<(), PowError> {
+    pow_core::limits::ensure_not_locked(config, &account(config, user)).await
+}
+
 /// Checks `code` for `user`: a TOTP code of the current step (or one either side), used
-/// at most once per step, or one of the user's recovery codes, used at most once.
+/// at most once per step, or one of the user's recovery codes, used at most once. A wrong
+/// code counts against the account's budget (and may lock it); a right one clears it.
 pub(crate) async fn check(
     config: &PowConfig,
+    req: &HttpRequest,
     user: &User,
     code: &str,
 ) -> Result<Checked, PowError> {
+    let checked = check_code(config, user, code).await?;
+    let identifier = account(config, user);
+    match checked {
+        Checked::Valid(..) => pow_core::limits::factor_passed(config, &identifier).await?,
+        Checked::Invalid => pow_core::limits::factor_failed(config, req, &identifier).await?,
+    }
+    Ok(checked)
+}
+
+async fn check_code(config: &PowConfig, user: &User, code: &str) -> Result<Checked, PowError> {
     let Some(secret) = user.get_str(SECRET_FIELD).filter(|_| is_enabled(user)) else {
         return Ok(Checked::Invalid);
     };

@@ -126,7 +126,13 @@ pub(crate) async fn before_respond(
     ext: &TwoFactor,
     ctl: &mut Controller,
 ) -> Result<Flow, PowError> {
-    if ctl.is_json() || ctl.id.kind() != ActionKind::SignIn || ctl.id == actions::VERIFY {
+    // Every sign-in: a password sign-in, and a completed sign-up that signs in (an
+    // accepted invitation, say) of a user who has a second factor already.
+    let signs_in = matches!(
+        ctl.id.kind(),
+        ActionKind::SignIn | ActionKind::CompleteSignUp
+    );
+    if ctl.is_json() || !signs_in || ctl.id == actions::VERIFY {
         return Ok(Flow::Continue);
     }
     let Some(user) = ctl.user.clone() else {
@@ -254,15 +260,21 @@ async fn verify_create(
             let Some(pending) = records.pending(&id).await? else {
                 return Ok(back_to_sign_in(ctl, "pow_two_factor_expired"));
             };
+            let Some(user) = load_user(&config, pending.user_id).await? else {
+                return Ok(back_to_sign_in(ctl, "pow_two_factor_expired"));
+            };
+            // A locked account's pending sign-ins are over.
+            if let Err(err) = verify::ensure_not_locked(&config, &user).await {
+                records.finish(&id).await?;
+                forget_pending(&ctl.req, &config);
+                return Err(err);
+            }
             if !verify::attempt_allowed(&ext, &config, &id).await? {
                 records.finish(&id).await?;
                 return Ok(back_to_sign_in(ctl, "pow_two_factor_too_many_attempts"));
             }
-            let Some(user) = load_user(&config, pending.user_id).await? else {
-                return Ok(back_to_sign_in(ctl, "pow_two_factor_expired"));
-            };
             let code = ctl.params.get("code").cloned().unwrap_or_default();
-            let (user, method) = match verify::check(&config, &user, &code).await? {
+            let (user, method) = match verify::check(&config, &ctl.req, &user, &code).await? {
                 Checked::Valid(user, method) => (user, method),
                 Checked::Invalid => {
                     record(ctl, events::FAILED, user.id);

@@ -10,13 +10,14 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use actix_web::{web, HttpResponse};
+use pow_core::limits::{Lockout, RateLimits};
 use pow_core::mailer::MemoryMailer;
 use pow_core::password::Pbkdf2Hasher;
 use pow_core::session::MaybeUser;
 use pow_core::store::{MemoryStore, Store};
 use pow_core::test_client::{serve, Client, Response};
 use pow_core::users::diesel::DieselUsersContext;
-use pow_core::PowConfig;
+use pow_core::{PowConfig, PowConfigBuilder};
 use pow_ext_persistent_session::PersistentSession;
 use pow_ext_two_factor::totp::code_at;
 use pow_ext_two_factor::TwoFactor;
@@ -35,21 +36,29 @@ async fn me(user: MaybeUser) -> HttpResponse {
 
 /// Serves the pages, the JSON API and `GET /me` with two-factor and remember-me enabled.
 fn start(store: Arc<dyn Store>) -> (PowConfig, SocketAddr, MemoryMailer) {
+    start_with(store, |b| b)
+}
+
+/// [`start`] with more settings.
+fn start_with(
+    store: Arc<dyn Store>,
+    tweak: impl FnOnce(PowConfigBuilder) -> PowConfigBuilder,
+) -> (PowConfig, SocketAddr, MemoryMailer) {
     let db = std::env::temp_dir().join(format!(
         "pow-two-factor-{}.db",
         pow_core::token::generate_uuid()
     ));
     let users = DieselUsersContext::connect(&db.display().to_string()).unwrap();
     let mailer = MemoryMailer::new();
-    let config = PowConfig::builder("t".repeat(64))
+    let builder = PowConfig::builder("t".repeat(64))
         .users(users.clone())
         .hasher(Pbkdf2Hasher::new(1))
         .mailer(Arc::new(mailer.clone()))
+        .base_url("http://localhost")
         .store(store)
         .extension(TwoFactor::new().issuer("pow-rs tests"))
-        .extension(PersistentSession::new())
-        .build()
-        .unwrap();
+        .extension(PersistentSession::new());
+    let config = tweak(builder).build().unwrap();
     users.migrate(&config).unwrap();
     pow_core::testing::create_user(&config, EMAIL, PASSWORD).unwrap();
     let served = config.clone();
@@ -403,4 +412,307 @@ fn a_code_signs_in_once_under_concurrent_use() {
         .filter(|ok| *ok)
         .count();
     assert_eq!(signed_in, 1);
+}
+
+/// The limits of the lock tests: no per-client limits in the way (every test client comes
+/// from 127.0.0.1), a lock after 3 wrong passwords or 3 wrong codes.
+fn lock_after_three(b: PowConfigBuilder) -> PowConfigBuilder {
+    b.rate_limits(RateLimits {
+        sign_in_per_ip: None,
+        sign_in_failures: None,
+        lockout: Some(Lockout {
+            max_failures: 3,
+            max_factor_failures: 3,
+            ..Lockout::default()
+        }),
+        ..RateLimits::default()
+    })
+}
+
+/// Waits for the lock notice the server sends after its answer.
+fn lock_notice(mailer: &MemoryMailer) -> pow_core::mailer::Mail {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        if let Some(mail) = mailer
+            .last_to(EMAIL)
+            .filter(|m| m.subject.contains("locked"))
+        {
+            return mail;
+        }
+        assert!(std::time::Instant::now() < deadline, "no lock notice");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
+fn unlock_path(mail: &pow_core::mailer::Mail) -> String {
+    let at = mail
+        .text
+        .find("http://localhost/session/unlock/")
+        .expect("a link")
+        + "http://localhost".len();
+    mail.text[at..]
+        .chars()
+        .take_while(|c| !c.is_whitespace())
+        .collect()
+}
+
+/// The unlock link is not a way around the second factor: it lifts the lock, and the
+/// sign-in after it still asks for the code.
+#[test]
+fn the_unlock_link_still_asks_for_the_second_factor() {
+    let (_, addr, mailer) = start_with(Arc::new(MemoryStore::new()), lock_after_three);
+    let mut used = Vec::new();
+    let mut owner = Client::new(addr);
+    sign_in(&mut owner, false);
+    let (key, _) = enrol(&mut owner, &mut used);
+    sign_out(&mut owner);
+
+    let mut attacker = Client::new(addr);
+    for _ in 0..3 {
+        attacker.sign_in(EMAIL, "wrong password");
+    }
+    assert_eq!(sign_in(&mut attacker, false).status, 429, "locked");
+    let link = unlock_path(&lock_notice(&mailer));
+
+    let res = attacker.get(&link);
+    assert_eq!(
+        res.location(),
+        "/session/new",
+        "unlocked, to the sign-in page"
+    );
+    assert_eq!(
+        whoami(&mut attacker),
+        "anonymous",
+        "the link signs nobody in"
+    );
+    assert_eq!(
+        attacker.get("/two-factor").location(),
+        "/session/new?request_path=%2Ftwo-factor",
+        "no settings without a sign-in"
+    );
+    assert_eq!(
+        sign_in(&mut attacker, false).location(),
+        "/two-factor/verify",
+        "the password alone is still not enough"
+    );
+    assert_eq!(whoami(&mut attacker), "anonymous");
+    assert_eq!(
+        verify(&mut attacker, &fresh_code(&key, &mut used)).location(),
+        "/"
+    );
+    assert_ne!(whoami(&mut attacker), "anonymous");
+}
+
+/// An audit sink that keeps the events it is given.
+#[derive(Clone, Default)]
+struct Kept(Arc<std::sync::Mutex<Vec<pow_core::audit::AuditEvent>>>);
+
+impl pow_core::audit::AuditSink for Kept {
+    fn write(&self, events: &[pow_core::audit::AuditEvent]) -> Result<(), pow_core::PowError> {
+        self.0.lock().unwrap().extend_from_slice(events);
+        Ok(())
+    }
+}
+
+impl Kept {
+    /// Waits for an event named `name`.
+    fn wait_for(&self, name: &str) -> pow_core::audit::AuditEvent {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            if let Some(event) = self.0.lock().unwrap().iter().find(|e| e.name == name) {
+                return event.clone();
+            }
+            assert!(std::time::Instant::now() < deadline, "no {name} event");
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+    }
+}
+
+/// Wrong codes count against the account across pending sign-ins: a correct password
+/// starts a new pending sign-in but does not clear them, and the budget used up locks the
+/// account (the right code and the password are refused, the owner is told, the audit log
+/// says why).
+fn wrong_codes_lock_the_account(store: Arc<dyn Store>) {
+    let kept = Kept::default();
+    let sink = kept.clone();
+    let (_, addr, mailer) = start_with(store, |b| {
+        lock_after_three(b).audit(pow_core::audit::Auditor::new(sink))
+    });
+    let mut used = Vec::new();
+    let mut c = Client::new(addr);
+    sign_in(&mut c, false);
+    let (key, _) = enrol(&mut c, &mut used);
+    sign_out(&mut c);
+
+    let mut attacker = Client::new(addr);
+    assert_eq!(
+        sign_in(&mut attacker, false).location(),
+        "/two-factor/verify"
+    );
+    for _ in 0..2 {
+        let res = verify(&mut attacker, "000000");
+        assert!(res.body.contains("That code is not valid."), "{}", res.body);
+    }
+    // The password again: a new pending sign-in, the same budget.
+    assert_eq!(
+        sign_in(&mut attacker, false).location(),
+        "/two-factor/verify"
+    );
+    let res = verify(&mut attacker, "000001");
+    assert!(res.body.contains("That code is not valid."), "{}", res.body);
+
+    // Locked: this pending sign-in is refused even with the right code...
+    let page = attacker.get("/two-factor/verify");
+    let res = attacker.post(
+        "/two-factor/verify",
+        &[
+            ("_csrf_token", &page.csrf()),
+            ("user[code]", &fresh_code(&key, &mut used)),
+        ],
+    );
+    assert_eq!(res.status, 429, "the third wrong code locked: {}", res.body);
+    assert_eq!(whoami(&mut attacker), "anonymous");
+    // ...and so is the password, from any browser.
+    let mut owner = Client::new(addr);
+    assert_eq!(sign_in(&mut owner, false).status, 429);
+    let notice = lock_notice(&mailer);
+    assert!(
+        notice.text.contains("wrong sign-in code"),
+        "{}",
+        notice.text
+    );
+    let locked = kept.wait_for("lockout.locked");
+    assert_eq!(locked.detail["by"], "second_factor");
+
+    // The JSON second step is refused too.
+    let mut api = Client::new(addr);
+    let body = format!(r#"{{"user": {{"email": "{EMAIL}", "password": "{PASSWORD}"}}}}"#);
+    let res = api.request("POST", "/api/v1/session", Some(body));
+    assert_eq!(res.status, 429, "{}", res.body);
+}
+
+#[test]
+fn wrong_codes_lock_the_account_on_memory() {
+    wrong_codes_lock_the_account(Arc::new(MemoryStore::new()));
+}
+
+#[test]
+fn wrong_codes_lock_the_account_on_redis() {
+    let Some(url) = pow_core::testing::test_redis_url() else {
+        return;
+    };
+    let prefix = format!("pow-two-factor-{}", pow_core::token::generate_uuid());
+    wrong_codes_lock_the_account(pow_core::testing::test_redis_store(&url, &prefix).unwrap());
+}
+
+/// A passed second factor clears the failures; the JSON second step counts them too.
+#[test]
+fn a_right_code_clears_the_failures() {
+    let (_, addr, _) = start_with(Arc::new(MemoryStore::new()), lock_after_three);
+    let mut used = Vec::new();
+    let mut c = Client::new(addr);
+    sign_in(&mut c, false);
+    let (key, codes) = enrol(&mut c, &mut used);
+    sign_out(&mut c);
+
+    for (round, recovery) in codes.iter().enumerate().take(3) {
+        sign_in(&mut c, false);
+        for _ in 0..2 {
+            verify(&mut c, "000000");
+        }
+        // A recovery code (a TOTP step works once; three rounds would need three steps).
+        let res = verify(&mut c, recovery);
+        assert_eq!(res.location(), "/", "round {round}: not locked");
+        sign_out(&mut c);
+    }
+
+    // The JSON second step: two wrong codes there, one in the browser, and it locks.
+    let mut api = Client::new(addr);
+    let body = format!(r#"{{"user": {{"email": "{EMAIL}", "password": "{PASSWORD}"}}}}"#);
+    let res = api.request("POST", "/api/v1/session", Some(body.clone()));
+    let json: serde_json::Value = serde_json::from_str(&res.body).unwrap();
+    let token = json["error"]["second_factor_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for _ in 0..2 {
+        let body = serde_json::json!({ "second_factor_token": token, "code": "000000" });
+        let res = api.request("POST", "/api/v1/two-factor/verify", Some(body.to_string()));
+        assert_eq!(res.status, 401, "{}", res.body);
+    }
+    sign_in(&mut c, false);
+    verify(&mut c, "000000");
+    let body = serde_json::json!({
+        "second_factor_token": token,
+        "code": fresh_code(&key, &mut used),
+    });
+    let res = api.request("POST", "/api/v1/two-factor/verify", Some(body.to_string()));
+    assert_eq!(res.status, 429, "{}", res.body);
+    assert!(res.body.contains("rate_limited"), "{}", res.body);
+}
+
+/// Completing a sign-up signs in too: an invited user who has a second factor (an
+/// administrator set it up) is asked for the code after choosing a password.
+#[test]
+fn completing_a_sign_up_asks_for_the_second_factor() {
+    let (config, addr, mailer) = start_with(Arc::new(MemoryStore::new()), |b| {
+        b.extension(pow_ext_invitation::Invitation::new())
+    });
+    let mut alice = Client::new(addr);
+    sign_in(&mut alice, false);
+    let page = alice.get("/invitations/new");
+    let res = alice.post(
+        "/invitations",
+        &[
+            ("_csrf_token", &page.csrf()),
+            ("user[email]", "bob@example.com"),
+        ],
+    );
+    assert_eq!(res.status, 302, "{}", res.body);
+    let mail = mailer.last_to("bob@example.com").expect("an invitation");
+    let at = mail.text.find("http://localhost/invitations/").unwrap() + "http://localhost".len();
+    let edit: String = mail.text[at..]
+        .chars()
+        .take_while(|c| !c.is_whitespace())
+        .collect();
+
+    let secret = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";
+    let users = config.users().unwrap();
+    let bob = users
+        .get_by(&config, "email", &"bob@example.com".into())
+        .unwrap()
+        .unwrap();
+    let mut changes = pow_core::users::Changes::new();
+    changes.insert("totp_secret".to_owned(), secret.into());
+    changes.insert(
+        "totp_enabled_at".to_owned(),
+        pow_core::users::Value::Timestamp(chrono::Utc::now()),
+    );
+    users.update_fields(&config, &bob, &changes).unwrap();
+
+    let mut browser = Client::new(addr);
+    let page = browser.get(&edit);
+    assert_eq!(page.status, 200, "{}", page.body);
+    let res = browser.post(
+        edit.trim_end_matches("/edit"),
+        &[
+            ("_csrf_token", &page.csrf()),
+            ("_method", "PATCH"),
+            ("user[password]", PASSWORD),
+            ("user[password_confirmation]", PASSWORD),
+        ],
+    );
+    assert_eq!(
+        res.location(),
+        "/two-factor/verify",
+        "the second step comes first: {}",
+        res.body
+    );
+    assert_eq!(whoami(&mut browser), "anonymous");
+    let mut used = Vec::new();
+    assert_eq!(
+        verify(&mut browser, &fresh_code(secret, &mut used)).location(),
+        "/"
+    );
+    assert_eq!(whoami(&mut browser), format!("user:{}", bob.id));
 }

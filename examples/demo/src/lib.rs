@@ -44,8 +44,14 @@ pub struct Settings {
     pub bind: String,
     /// `SECRET_KEY_BASE`; if unset, generated once into `.secret_key_base`.
     pub secret_key_base: String,
-    /// `POW_MAIL_DIR`: when set, mails are written there as `.eml`; otherwise logged.
+    /// `POW_MAIL_DIR`: when set, mails are written there as `.eml`; otherwise logged
+    /// (or kept for the development mailbox, see `dev_mailbox`).
     pub mail_dir: Option<PathBuf>,
+    /// `POW_DEV_MAILBOX=1`: keep mails in memory and show them at `/dev/mailbox`. For
+    /// development only: it shows every mail, sign-in and reset links included, so it
+    /// needs a loopback `BIND` and answers only requests that no proxy forwarded. Off by
+    /// default: mails are logged.
+    pub dev_mailbox: bool,
     /// `BASE_URL` for links in mails; default `http://<BIND>`.
     pub base_url: String,
     /// `ADMIN_EMAILS`: comma-separated emails that get the `admin` role on sign-up.
@@ -120,13 +126,45 @@ impl Settings {
     /// # Errors
     /// When the secret file cannot be read or written.
     pub fn from_env() -> Result<Self, PowError> {
-        let env = |key: &str| std::env::var(key).ok().filter(|v| !v.trim().is_empty());
+        Self::from_vars(|key| std::env::var(key).ok())
+    }
+
+    /// [`from_env`](Self::from_env) with the variables read through `var`.
+    ///
+    /// # Errors
+    /// As [`from_env`](Self::from_env); also when `POW_DEV_MAILBOX` is on with a `BIND`
+    /// that is not a loopback address, or with `POW_MAIL_DIR`.
+    pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Self, PowError> {
+        let env = |key: &str| var(key).filter(|v| !v.trim().is_empty());
         let bind = env("BIND").unwrap_or_else(|| "127.0.0.1:8080".into());
         let secret_key_base = match env("SECRET_KEY_BASE") {
             Some(secret) => secret,
             None => secret_from_file(Path::new(".secret_key_base"))?,
         };
+        let dev_mailbox = match env("POW_DEV_MAILBOX").as_deref().map(str::trim) {
+            None | Some("0" | "off" | "false") => false,
+            Some("1" | "on" | "true") => true,
+            Some(other) => {
+                return Err(PowError::Config(format!(
+                    "POW_DEV_MAILBOX must be 1 or 0 (got `{other}`)"
+                )))
+            }
+        };
+        if dev_mailbox {
+            if !is_loopback_bind(&bind) {
+                return Err(PowError::Config(format!(
+                    "POW_DEV_MAILBOX shows every mail the demo sends, sign-in links included: \
+                     it needs a loopback BIND such as 127.0.0.1:8080 (got `{bind}`)"
+                )));
+            }
+            if env("POW_MAIL_DIR").is_some() {
+                return Err(PowError::Config(
+                    "set POW_DEV_MAILBOX or POW_MAIL_DIR, not both".into(),
+                ));
+            }
+        }
         Ok(Self {
+            dev_mailbox,
             database_url: env("DATABASE_URL").unwrap_or_else(|| "sqlite://pow-demo.db".into()),
             base_url: env("BASE_URL").unwrap_or_else(|| format!("http://{bind}")),
             bind,
@@ -174,6 +212,24 @@ impl Settings {
             },
         })
     }
+}
+
+/// Whether `bind` (`host:port`) listens on a loopback address only.
+fn is_loopback_bind(bind: &str) -> bool {
+    let host = bind
+        .rsplit_once(':')
+        .map_or(bind, |(host, _)| host)
+        .trim_start_matches('[')
+        .trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// The mailbox the development preview shows, when [`Settings::dev_mailbox`] is on.
+pub fn dev_mailbox(settings: &Settings) -> Option<MemoryMailer> {
+    settings.dev_mailbox.then(MemoryMailer::new)
 }
 
 /// Which password hasher new hashes use (`POW_HASHER`). Sign-in verifies both formats

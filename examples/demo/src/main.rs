@@ -4,7 +4,8 @@
 //! (all optional): `DATABASE_URL` (default `sqlite://pow-demo.db`; a `postgres://` URL
 //! works too), `BIND` (default `127.0.0.1:8080`), `SECRET_KEY_BASE` (generated into
 //! `.secret_key_base` if unset), `POW_MAIL_DIR` (write mails there as `.eml` instead of
-//! keeping them for the mailbox preview at `/dev/mailbox`), `BASE_URL` (for links in mails), `ADMIN_EMAILS` (who gets the admin role), `POW_CACHE` (`memory`, `redis` with
+//! logging them), `POW_DEV_MAILBOX=1` (keep mails for the development preview at
+//! `/dev/mailbox`; loopback `BIND` only), `BASE_URL` (for links in mails), `ADMIN_EMAILS` (who gets the admin role), `POW_CACHE` (`memory`, `redis` with
 //! `REDIS_URL` and `REDIS_PREFIX`, or `disk` with `POW_CACHE_DIR`), `WORKERS` (actix worker threads; default one
 //! per CPU), `POW_HASHER` (`pbkdf2`, the default, or `argon2`), `POW_RATE_LIMITS` (`on`, the
 //! default, or `off` for load benchmarks).
@@ -12,7 +13,7 @@
 use std::sync::Arc;
 
 use actix_web::HttpServer;
-use pow_core::mailer::{BackgroundMailer, Mailer, MemoryMailer};
+use pow_core::mailer::{BackgroundMailer, Mailer};
 use tracing_subscriber::EnvFilter;
 
 #[actix_web::main]
@@ -26,20 +27,29 @@ async fn main() -> std::io::Result<()> {
     let server_settings =
         example_demo::ServerSettings::from_env().map_err(std::io::Error::other)?;
     let store = settings.cache.open().await.map_err(std::io::Error::other)?;
-    // Without POW_MAIL_DIR, mails stay in memory and show at /dev/mailbox.
-    let mailbox = settings.mail_dir.is_none().then(MemoryMailer::new);
+    // With POW_DEV_MAILBOX=1 (loopback only), mails stay in memory and show at
+    // /dev/mailbox; otherwise they are logged, or written to POW_MAIL_DIR.
+    let mailbox = example_demo::dev_mailbox(&settings);
     let mailer = mailbox
         .clone()
         .map(|outbox| Arc::new(BackgroundMailer::new(outbox)) as Arc<dyn Mailer>);
     let config = example_demo::build_for_server(&settings, &server_settings, store, mailer)
         .map_err(std::io::Error::other)?;
     tracing::info!("pow-rs demo listening on http://{}", settings.bind);
-    if mailbox.is_some() {
-        tracing::info!(
-            "mails sent by the demo: http://{}{}",
+    match (&mailbox, &settings.mail_dir) {
+        (Some(_), _) => tracing::warn!(
+            "development mailbox (POW_DEV_MAILBOX=1): every mail the demo sends, sign-in \
+             links included, at http://{}{} for requests from this machine only; never \
+             expose it",
             settings.bind,
             pow_core::mailer::MAILBOX_PATH
-        );
+        ),
+        (None, Some(dir)) => tracing::info!("mails are written to {}", dir.display()),
+        (None, None) => tracing::info!(
+            "mails are written to this log; set POW_DEV_MAILBOX=1 to read them at {} \
+             (loopback BIND only)",
+            pow_core::mailer::MAILBOX_PATH
+        ),
     }
     let mut server =
         HttpServer::new(move || example_demo::app_with_mailbox(config.clone(), mailbox.clone()));

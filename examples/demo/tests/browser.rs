@@ -330,6 +330,7 @@ fn a_user_goes_through_every_page_without_javascript() {
         bind: "127.0.0.1:0".into(),
         secret_key_base: "b".repeat(64),
         mail_dir: None,
+        dev_mailbox: false,
         base_url: "http://localhost".into(),
         admin_emails: vec!["ada@example.com".into()],
         cache: example_demo::CacheSetting::Memory,

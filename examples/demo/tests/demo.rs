@@ -16,6 +16,7 @@ fn settings(admins: &[&str]) -> example_demo::Settings {
         bind: "127.0.0.1:0".into(),
         secret_key_base: "x".repeat(64),
         mail_dir: None,
+        dev_mailbox: false,
         base_url: "http://localhost".into(),
         admin_emails: admins.iter().map(|s| s.to_string()).collect(),
         cache: example_demo::CacheSetting::Memory,
@@ -642,4 +643,80 @@ fn a_live_connection_ends_with_the_session() {
         other_tab.get("/live/events").location(),
         "/session/new?request_path=%2Flive%2Fevents"
     );
+}
+
+/// The settings `vars` give (and a secret, so no file is written).
+fn settings_from(vars: &[(&str, &str)]) -> Result<example_demo::Settings, pow_core::PowError> {
+    let secret = "s".repeat(64);
+    example_demo::Settings::from_vars(|key| {
+        vars.iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| (*v).to_owned())
+            .or_else(|| (key == "SECRET_KEY_BASE").then(|| secret.clone()))
+    })
+}
+
+/// The demo's default start keeps no mailbox: `/dev/mailbox` does not exist, and mails go
+/// to the log.
+#[test]
+fn the_default_start_serves_no_mailbox() {
+    let from_env = settings_from(&[]).unwrap();
+    assert!(!from_env.dev_mailbox);
+    let mailbox = example_demo::dev_mailbox(&from_env);
+    assert!(mailbox.is_none(), "a mailbox without POW_DEV_MAILBOX");
+    let config =
+        example_demo::build(&settings(&[]), pow_core::store::MemoryStore::shared(), None).unwrap();
+    let mut c = Client::new(serve(move || {
+        example_demo::app_with_mailbox(config.clone(), mailbox.clone())
+    }));
+    assert_eq!(c.get("/dev/mailbox").status, 404);
+}
+
+/// The mailbox preview needs the explicit development setting and a loopback address.
+#[test]
+fn the_dev_mailbox_needs_a_loopback_bind() {
+    for bind in ["127.0.0.1:8080", "[::1]:8080", "localhost:8080"] {
+        let settings = settings_from(&[("POW_DEV_MAILBOX", "1"), ("BIND", bind)]).unwrap();
+        assert!(settings.dev_mailbox, "{bind}");
+        assert!(example_demo::dev_mailbox(&settings).is_some(), "{bind}");
+    }
+    for bind in [
+        "0.0.0.0:8080",
+        "[::]:8080",
+        "192.0.2.10:80",
+        "demo.example:8080",
+    ] {
+        let err = settings_from(&[("POW_DEV_MAILBOX", "1"), ("BIND", bind)]).unwrap_err();
+        assert!(err.to_string().contains("loopback"), "{bind}: {err}");
+    }
+    assert!(settings_from(&[("POW_DEV_MAILBOX", "yes please")]).is_err());
+    assert!(settings_from(&[("POW_DEV_MAILBOX", "1"), ("POW_MAIL_DIR", "mails")]).is_err());
+}
+
+/// Even when mounted, the preview answers only requests no proxy forwarded.
+#[test]
+fn the_dev_mailbox_refuses_forwarded_requests() {
+    let outbox = MemoryMailer::new();
+    let config = example_demo::build(
+        &settings(&[]),
+        pow_core::store::MemoryStore::shared(),
+        Some(Arc::new(outbox.clone())),
+    )
+    .unwrap();
+    let served = outbox.clone();
+    let addr = serve(move || example_demo::app_with_mailbox(config.clone(), Some(served.clone())));
+    assert_eq!(Client::new(addr).get("/dev/mailbox").status, 200);
+    for header in [
+        "X-Forwarded-For",
+        "Forwarded",
+        "X-Real-IP",
+        "X-Forwarded-Host",
+    ] {
+        let mut proxied = Client::new(addr);
+        proxied
+            .headers
+            .push((header.to_owned(), "for=198.51.100.7".to_owned()));
+        assert_eq!(proxied.get("/dev/mailbox").status, 404, "{header}");
+        assert_eq!(proxied.get("/dev/mailbox/0").status, 404, "{header}");
+    }
 }

@@ -74,7 +74,8 @@ error-common = gehört zu den häufigsten Passwörtern, bitte wählen Sie ein an
 error-breached = ist in einem Datenleck aufgetaucht, bitte wählen Sie ein anderes
 error-contains-user-id = darf Ihre E-Mail-Adresse oder Ihren Benutzernamen nicht enthalten
 lockout_mail_subject = Ihr Konto wurde nach fehlgeschlagenen Anmeldungen gesperrt
-lockout_mail_intro = Jemand hat viele Male versucht, sich mit einem falschen Passwort bei Ihrem Konto anzumelden, daher ist die Anmeldung mit Passwort pausiert. Wenn Sie es waren, entsperren Sie Ihr Konto über den Link unten und melden Sie sich an.
+lockout_mail_intro = Jemand hat viele Male versucht, sich mit einem falschen Passwort bei Ihrem Konto anzumelden, daher ist die Anmeldung pausiert. Wenn Sie es waren, entsperren Sie Ihr Konto über den Link unten und melden Sie sich dann an.
+lockout_mail_intro_factor = Jemand hat für Ihr Konto viele Male einen falschen Anmeldecode eingegeben, daher ist die Anmeldung pausiert. Wenn Sie es waren, entsperren Sie Ihr Konto über den Link unten und melden Sie sich dann an. Wenn Sie es nicht waren, kennt womöglich jemand Ihr Passwort: Ändern Sie es.
 lockout_mail_expiry_hours = Andernfalls endet die Sperre von selbst nach { $count ->
         [one] einer Stunde
        *[other] { $count } Stunden
@@ -85,7 +86,7 @@ lockout_mail_expiry_minutes = Andernfalls endet die Sperre von selbst nach { $co
     }.
 lockout_mail_reset = Wenn Sie es nicht waren, ändern Sie am besten Ihr Passwort: Auch ein Zurücksetzen des Passworts entsperrt das Konto.
 lockout_mail_button = Konto entsperren
-lockout_unlocked = Ihr Konto ist entsperrt und Sie sind angemeldet.
+lockout_unlocked = Ihr Konto ist entsperrt. Melden Sie sich an, um fortzufahren.
 lockout_unlock_invalid = Dieser Entsperr-Link ist ungültig oder wurde bereits verwendet.
 
 ## Kontoaktivität (Audit-Log)

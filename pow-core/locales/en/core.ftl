@@ -72,7 +72,8 @@ error-common = is one of the most common passwords, please choose another
 error-breached = has appeared in a data breach, please choose another
 error-contains-user-id = must not contain your email or username
 lockout_mail_subject = Your account was locked after failed sign-ins
-lockout_mail_intro = Someone tried to sign in to your account with a wrong password many times, so password sign-in is paused. If it was you, use the link below to unlock your account and sign in.
+lockout_mail_intro = Someone tried to sign in to your account with a wrong password many times, so sign-in is paused. If it was you, use the link below to unlock your account, then sign in.
+lockout_mail_intro_factor = Someone gave a wrong sign-in code for your account many times, so sign-in is paused. If it was you, use the link below to unlock your account, then sign in. If it was not you, someone may know your password: change it.
 lockout_mail_expiry_hours = Otherwise the lock ends by itself after { $count ->
         [one] one hour
        *[other] { $count } hours
@@ -83,7 +84,7 @@ lockout_mail_expiry_minutes = Otherwise the lock ends by itself after { $count -
     }.
 lockout_mail_reset = If it was not you, consider changing your password: a password reset also unlocks the account.
 lockout_mail_button = Unlock my account
-lockout_unlocked = Your account is unlocked and you are signed in.
+lockout_unlocked = Your account is unlocked. Sign in to continue.
 lockout_unlock_invalid = This unlock link is invalid or was already used.
 
 ## Account activity (audit log)

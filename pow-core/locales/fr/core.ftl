@@ -74,7 +74,8 @@ error-common = fait partie des mots de passe les plus courants, veuillez en choi
 error-breached = est apparu dans une fuite de données, veuillez en choisir un autre
 error-contains-user-id = ne doit pas contenir votre e-mail ou votre nom d'utilisateur
 lockout_mail_subject = Votre compte a été bloqué après des connexions échouées
-lockout_mail_intro = Quelqu'un a essayé de nombreuses fois de se connecter à votre compte avec un mauvais mot de passe, la connexion par mot de passe est donc suspendue. Si c'était vous, utilisez le lien ci-dessous pour débloquer votre compte et vous connecter.
+lockout_mail_intro = Quelqu'un a essayé de nombreuses fois de se connecter à votre compte avec un mauvais mot de passe, la connexion est donc suspendue. Si c'était vous, utilisez le lien ci-dessous pour débloquer votre compte, puis connectez-vous.
+lockout_mail_intro_factor = Quelqu'un a saisi de nombreuses fois un mauvais code de connexion pour votre compte, la connexion est donc suspendue. Si c'était vous, utilisez le lien ci-dessous pour débloquer votre compte, puis connectez-vous. Si ce n'était pas vous, quelqu'un connaît peut-être votre mot de passe : changez-le.
 lockout_mail_expiry_hours = Sinon, le blocage prend fin de lui-même après { $count ->
         [one] une heure
        *[other] { $count } heures
@@ -85,7 +86,7 @@ lockout_mail_expiry_minutes = Sinon, le blocage prend fin de lui-même après { 
     }.
 lockout_mail_reset = Si ce n'était pas vous, pensez à changer votre mot de passe : une réinitialisation du mot de passe débloque aussi le compte.
 lockout_mail_button = Débloquer mon compte
-lockout_unlocked = Votre compte est débloqué et vous êtes connecté.
+lockout_unlocked = Votre compte est débloqué. Connectez-vous pour continuer.
 lockout_unlock_invalid = Ce lien de déblocage est invalide ou a déjà été utilisé.
 
 ## Activité du compte (journal d'audit)

@@ -303,7 +303,7 @@ impl ApiError {
                 busy.untranslated = Some(BUSY_KEY);
                 busy
             }
-            PowError::Store(_) => {
+            PowError::Store(_) | PowError::DatabaseUnavailable(_) => {
                 let status = StatusCode::SERVICE_UNAVAILABLE;
                 Self::new(status, status.canonical_reason().unwrap_or("Error"))
                     .with_retry_after(BUSY_RETRY_AFTER_SECS)
@@ -529,6 +529,10 @@ mod tests {
 
     #[test]
     fn other_internal_errors_stay_opaque() {
+        let database = ApiError::from(PowError::DatabaseUnavailable("down".into()));
+        assert_eq!(database.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(database.message(), "Service Unavailable");
+        assert_eq!(database.retry_after(), Some(BUSY_RETRY_AFTER_SECS));
         let store = ApiError::from(PowError::Store(StoreError::Backend("down".into())));
         assert_eq!(store.status(), StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(store.message(), "Service Unavailable");

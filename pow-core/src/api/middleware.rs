@@ -56,7 +56,7 @@ pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
 /// 3. loads the session from the [`CredentialsCache`](crate::session::CredentialsCache),
 ///    checks it was issued by the API and not revoked since, applies the absolute
 ///    session lifetime and [`reload_user`](crate::SessionConfig::reload_user);
-/// 4. puts the resolved [`CurrentSession`] into the request extensions.
+/// 4. puts the resolved [`CurrentSession`](crate::session::CurrentSession) into the request extensions.
 ///
 /// A missing, malformed, forged, expired or revoked token leaves the request anonymous:
 /// [`CurrentUser`](crate::CurrentUser) and

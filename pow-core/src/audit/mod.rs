@@ -36,9 +36,11 @@ use crate::config::PowConfig;
 use crate::error::PowError;
 use crate::token::keyed_digest;
 
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod diesel;
 pub(crate) mod events;
 mod names;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub use self::diesel::DieselAuditSink;
 pub use names::*;
 

@@ -374,7 +374,9 @@ impl PowConfigBuilder {
     /// Checks the settings and builds the config.
     ///
     /// # Errors
-    /// [`PowError::Config`] when the secret key base is shorter than 64 bytes, two
+    /// [`PowError::Config`] when the secret key base is shorter than 64 bytes, a mailer is
+    /// set and the account lock is on (its notice carries a link) without a
+    /// [`base_url`](Self::base_url), two
     /// extensions share a name, a field is declared twice, a password policy is empty, a
     /// Fluent file does not parse, or [`messages_ftl`](Self::messages_ftl) is combined
     /// with custom [`messages`](Self::messages).
@@ -414,6 +416,25 @@ impl PowConfigBuilder {
                      public URL, e.g. \"https://example.com\") so that no request's Host \
                      header can choose where those links point",
                     ext.name()
+                )));
+            }
+        }
+        // The core's own lock notice carries an unlock link: with a mailer that delivers,
+        // it needs the base URL as well.
+        if self.base_url.is_none() && self.mailer.is_some() && self.rate_limits.lockout.is_some() {
+            return Err(PowError::Config(
+                "the account lock mails its owner an unlock link: set PowConfigBuilder::base_url \
+                 (the app's public URL, e.g. \"https://example.com\") so that no request's Host \
+                 header can choose where that link points, or turn RateLimits::lockout off"
+                    .into(),
+            ));
+        }
+        if let Some(lockout) = self.rate_limits.lockout {
+            let max = crate::limits::MAX_FACTOR_FAILURES;
+            if lockout.max_factor_failures == 0 || lockout.max_factor_failures > max {
+                return Err(PowError::Config(format!(
+                    "Lockout::max_factor_failures has to be between 1 and {max} (got {})",
+                    lockout.max_factor_failures
                 )));
             }
         }

@@ -33,7 +33,7 @@ pub struct Migrations {
 }
 
 /// One migration's SQL text, for tools that export migrations (`pow export migrations`) so
-/// an app can keep them in its own migrations folder. Build it with [`sql_migration!`].
+/// an app can keep them in its own migrations folder. Build it with [`sql_migration!`](crate::sql_migration).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SqlMigration {
     /// The version (`20260102000000`), as the embedded migration's.

@@ -1,4 +1,8 @@
 //! The hard per-account lock, its notice mail and its unlock link.
+//!
+//! Two counters lead to the same lock: consecutive failed passwords, and consecutive
+//! failed second factors and mailed codes ([`Counter`]). A correct password clears only
+//! the first; a passed second factor clears only the second; lifting a lock clears both.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,8 +24,10 @@ use crate::web::{flash, redirect, routes_ctx, Controller};
 
 /// Name of the lock notice mail (see [`MailViews`](crate::mailer::MailViews)).
 pub const UNLOCK_MAIL: &str = "lockout/unlock";
-/// Rule name of the consecutive-failure counters.
+/// Rule name of the consecutive failed-password counters.
 const ACCOUNT_FAILURES: &str = "account_failures";
+/// Rule name of the consecutive failed-second-factor counters (TOTP, mailed codes).
+const FACTOR_FAILURES: &str = "factor_failures";
 /// Store namespace of the locks.
 const NAMESPACE: &str = "lockout";
 /// Salt the unlock link is signed with.
@@ -44,6 +50,41 @@ struct UnlockClaim {
     user_id: i64,
     #[serde(rename = "n")]
     nonce: String,
+}
+
+/// Which consecutive failures an account's lock counts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Counter {
+    /// Wrong passwords ([`Lockout::max_failures`]); a correct password clears it.
+    Password,
+    /// Wrong second factors and mailed codes ([`Lockout::max_factor_failures`]); only a
+    /// passed second factor clears it, a correct password does not.
+    Factor,
+}
+
+impl Counter {
+    fn rule(self) -> &'static str {
+        match self {
+            Self::Password => ACCOUNT_FAILURES,
+            Self::Factor => FACTOR_FAILURES,
+        }
+    }
+
+    fn max(self, lockout: Lockout) -> u32 {
+        match self {
+            Self::Password => lockout.max_failures,
+            Self::Factor => lockout
+                .max_factor_failures
+                .clamp(1, super::MAX_FACTOR_FAILURES),
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Self::Password => "password",
+            Self::Factor => "second_factor",
+        }
+    }
 }
 
 /// The locks of one setup.
@@ -69,11 +110,11 @@ impl Lockouts {
         Key::from(["lock", digest.as_str()])
     }
 
-    fn failures(&self) -> Limiter {
-        Limiter::new(&self.config, ACCOUNT_FAILURES)
+    fn failures(&self, counter: Counter) -> Limiter {
+        Limiter::new(&self.config, counter.rule())
     }
 
-    /// Whether password sign-in for `identifier` is locked.
+    /// Whether the account `identifier` is locked.
     pub(crate) async fn is_locked(&self, identifier: &str) -> Result<bool, PowError> {
         Ok(self
             .store
@@ -82,9 +123,22 @@ impl Lockouts {
             .is_some())
     }
 
-    /// Clears the consecutive failures of `identifier` (after a successful sign-in).
+    /// Clears the consecutive failed passwords of `identifier` (after a successful
+    /// sign-in); its failed second factors stay.
     pub(crate) async fn forget_failures(&self, identifier: &str) -> Result<(), PowError> {
-        Ok(self.failures().reset(identifier).await?)
+        self.forget(Counter::Password, identifier).await
+    }
+
+    /// Clears the consecutive failures of `identifier` on `counter` (after a success of
+    /// that kind).
+    pub(crate) async fn forget(&self, counter: Counter, identifier: &str) -> Result<(), PowError> {
+        Ok(self.failures(counter).reset(identifier).await?)
+    }
+
+    /// Clears both counters of `identifier`.
+    async fn forget_all_failures(&self, identifier: &str) -> Result<(), PowError> {
+        self.forget(Counter::Password, identifier).await?;
+        self.forget(Counter::Factor, identifier).await
     }
 
     /// Lifts the lock of `identifier` and clears its failures.
@@ -92,20 +146,35 @@ impl Lockouts {
         self.store
             .delete(&self.namespace, &self.lock_key(identifier))
             .await?;
-        self.forget_failures(identifier).await
+        self.forget_all_failures(identifier).await
     }
 
-    /// Counts a failed sign-in for `identifier`; the one that reaches the limit locks the
-    /// account and mails its owner (if there is one) an unlock link, off the request path.
+    /// Counts a failed password for `identifier` ([`record`](Self::record)).
     pub(crate) async fn record_failure(
         &self,
         ctl: &Controller,
         lockout: Lockout,
         identifier: &str,
     ) -> Result<(), PowError> {
-        let window = Limit::new(lockout.max_failures, lockout.failure_window);
-        let failures = self.failures().add(window, identifier).await?;
-        if failures < u64::from(lockout.max_failures) {
+        self.record(&ctl.req, &ctl.lang, Counter::Password, lockout, identifier)
+            .await
+    }
+
+    /// Counts a failure on `counter` for `identifier`; the one that reaches the limit locks
+    /// the account (from every client, for passwords, second factors and mailed codes
+    /// alike) and mails its owner (if there is one) an unlock link, off the request path.
+    pub(crate) async fn record(
+        &self,
+        req: &HttpRequest,
+        lang: &LanguageIdentifier,
+        counter: Counter,
+        lockout: Lockout,
+        identifier: &str,
+    ) -> Result<(), PowError> {
+        let max = counter.max(lockout);
+        let window = Limit::new(max, lockout.failure_window);
+        let failures = self.failures(counter).add(window, identifier).await?;
+        if failures < u64::from(max) {
             return Ok(());
         }
         let nonce = generate_uuid();
@@ -123,14 +192,18 @@ impl Lockouts {
             )
             .await?;
         // The lock starts a new count: once it ends, the next lock needs as many failures.
-        self.forget_failures(identifier).await?;
+        self.forget_all_failures(identifier).await?;
         if locked {
-            tracing::warn!("a sign-in identifier was locked after too many failed sign-ins");
+            tracing::warn!(
+                by = counter.name(),
+                "a sign-in identifier was locked after too many failures"
+            );
             crate::audit::record(
                 &self.config,
                 crate::audit::AuditEvent::new(crate::audit::LOCKED)
-                    .request(&self.config, &ctl.req)
-                    .identifier(&self.config, identifier),
+                    .request(&self.config, req)
+                    .identifier(&self.config, identifier)
+                    .detail("by", counter.name()),
             );
             let notice = Notice {
                 config: self.config.clone(),
@@ -140,11 +213,15 @@ impl Lockouts {
                     "{}/unlock/",
                     self.config
                         .routes()
-                        .session_path(&routes_ctx(&ctl.req, &ctl.config, None), "create")
+                        .session_path(&routes_ctx(req, &self.config, None), "create")
                 ),
-                url_base: self.config.url_for(&ctl.req, ""),
-                lang: ctl.lang.clone(),
+                // Never the request's Host header: a client must not choose where the
+                // owner's unlock link points. Without a base URL (only with the logging
+                // mailer: `build` refuses a real one) the link is a bare path.
+                url_base: self.config.base_url().unwrap_or_default().to_owned(),
+                lang: lang.clone(),
                 lock_for: lockout.lock_for,
+                counter,
             };
             actix_web::rt::spawn(async move {
                 if let Err(err) = notice.send().await {
@@ -166,6 +243,7 @@ struct Notice {
     url_base: String,
     lang: LanguageIdentifier,
     lock_for: Duration,
+    counter: Counter,
 }
 
 impl Notice {
@@ -197,8 +275,12 @@ impl Notice {
         );
         let messages = self.config.messages();
         let lang = &self.lang;
+        let intro = match self.counter {
+            Counter::Password => "lockout_mail_intro",
+            Counter::Factor => "lockout_mail_intro_factor",
+        };
         let paragraphs = vec![
-            messages.text(lang, "lockout_mail_intro"),
+            messages.text(lang, intro),
             crate::mailer::validity_text(&self.config, lang, "lockout_mail_expiry", self.lock_for),
             messages.text(lang, "lockout_mail_reset"),
         ];
@@ -233,8 +315,10 @@ pub async fn unlock_account(config: &PowConfig, user: &User) -> Result<(), PowEr
         .await
 }
 
-/// `GET /session/unlock/{token}`: lifts the lock the link was mailed for and signs its owner
-/// in. A forged, used or expired link changes nothing.
+/// `GET /session/unlock/{token}`: lifts the lock the link was mailed for, once, and sends
+/// the visitor to the sign-in page. It signs nobody in: a mailed link is not a factor, so
+/// the owner then signs in with every factor the account has. A forged, used or expired
+/// link changes nothing.
 pub(crate) async fn unlock(
     req: HttpRequest,
     token: web::Path<String>,
@@ -265,12 +349,11 @@ pub(crate) async fn unlock(
             .user(user.id)
             .detail("by", "link"),
     );
-    crate::session::sign_in(&req, &user).await?;
     flash::put_info(
         &req,
         Some(config.messages().text(&lang, "lockout_unlocked")),
     );
-    Ok(redirect(&config.routes().after_sign_in_path(&ctx)))
+    Ok(redirect(&sign_in_page))
 }
 
 /// The user a verified claim unlocks, once: the lock is taken, so the link works once.
@@ -303,6 +386,6 @@ async fn claimed_user(config: &PowConfig, claim: UnlockClaim) -> Result<Option<U
     {
         return Ok(None);
     }
-    lockouts.forget_failures(&identifier).await?;
+    lockouts.forget_all_failures(&identifier).await?;
     Ok(Some(user))
 }

@@ -13,6 +13,14 @@
 //! | [`mails_per_ip`](RateLimits::mails_per_ip) | requests for a mailed link (reset, confirmation, ...) from one client | 20 per minute |
 //! | [`lockout`](RateLimits::lockout) | consecutive failed sign-ins for one identifier, from anywhere | lock after 100, for 1 hour |
 //! | [`max_in_flight_per_client`](RateLimits::max_in_flight_per_client) | password checks one client has under way at once (per process) | 2 |
+//! | [`max_in_flight_per_account`](RateLimits::max_in_flight_per_account) | password checks of one account under way at once from clients that failed on it (per process) | 2 |
+//!
+//! Every password check counts: sign-in (HTML and JSON), sudo mode's password
+//! confirmation and the current password of an account change run through the same rules,
+//! the same failure counters and the same lock. A client that failed on an account before
+//! shares two places in the hashing pool with every other such client of that account, and
+//! while the password checks under way fill half the pool its checks are shed (`503` with
+//! `Retry-After`), so sign-ins that are not part of a flood keep finding room.
 //!
 //! A refused request gets `429 Too Many Requests` with `Retry-After`: a translated page for
 //! browsers, `{"error": {"code": "rate_limited", ...}}` for the API. Identifiers are
@@ -25,9 +33,14 @@
 //! without a peer address (a Unix socket, an in-process test request) skips the per-client
 //! rules.
 //!
+//! Second factors and mailed codes count too ([`factor_failed`]): consecutive failures
+//! for one account, from anywhere, lock it after [`Lockout::max_factor_failures`] (10),
+//! and a correct password does not clear them (see [`factor_failed`]).
+//!
 //! The lockout cannot keep the owner out: the locked account's owner is mailed a notice
-//! with a link that unlocks the account and signs them in, a password reset unlocks it too,
-//! and the lock ends by itself after [`Lockout::lock_for`].
+//! with a link that lifts the lock (once; it signs nobody in: the owner then signs in with
+//! every factor the account has), a password reset unlocks it too, and the lock ends by
+//! itself after [`Lockout::lock_for`].
 //!
 //! ```
 //! use std::time::Duration;
@@ -58,8 +71,11 @@ use crate::store::{Limit, Limiter};
 use crate::users::validation::normalize_user_id;
 use crate::web::{ActionKind, Controller};
 
+mod factors;
 mod lockout;
-pub(crate) use lockout::{unlock, Lockouts};
+pub use factors::{account_identifier, ensure_not_locked, factor_failed, factor_passed};
+pub(crate) use lockout::{unlock, Counter, Lockouts};
+
 pub use lockout::{unlock_account, UNLOCK_MAIL};
 
 /// Rule names (the first key segment of each counter).
@@ -86,6 +102,11 @@ pub struct RateLimits {
     /// and sign-ups waiting for the hashing pool), so one client cannot fill the pool and
     /// have everybody else's sign-in refused. Default 2.
     pub max_in_flight_per_client: Option<u32>,
+    /// Password checks of one account (one identifier) under way at once in this process
+    /// from clients that failed on it before, so a flood from many addresses on one account
+    /// takes at most this many places in the hashing pool; a client with no failures there
+    /// (its owner, say) is not held back. Default 2.
+    pub max_in_flight_per_account: Option<u32>,
     /// Proxies whose `X-Forwarded-For` is believed. Default none: the peer address is the
     /// client.
     pub trusted_proxies: Vec<IpNet>,
@@ -100,6 +121,7 @@ impl Default for RateLimits {
             mails_per_ip: Some(Limit::new(20, Duration::from_secs(60))),
             lockout: Some(Lockout::default()),
             max_in_flight_per_client: Some(2),
+            max_in_flight_per_account: Some(2),
             trusted_proxies: Vec::new(),
         }
     }
@@ -115,6 +137,7 @@ impl RateLimits {
             mails_per_ip: None,
             lockout: None,
             max_in_flight_per_client: None,
+            max_in_flight_per_account: None,
             trusted_proxies: Vec::new(),
         }
     }
@@ -131,7 +154,15 @@ pub struct Lockout {
     pub failure_window: Duration,
     /// How long a lock lasts unless lifted earlier. Default 1 hour.
     pub lock_for: Duration,
+    /// Consecutive failed second factors and mailed codes (TOTP, recovery codes,
+    /// passwordless codes) that lock, counted apart from passwords; a correct password
+    /// does not clear them. Default 10, at most [`MAX_FACTOR_FAILURES`]; see
+    /// [`factor_failed`].
+    pub max_factor_failures: u32,
 }
+
+/// The most [`Lockout::max_factor_failures`] may be (NIST 800-63B 5.2.2).
+pub const MAX_FACTOR_FAILURES: u32 = 100;
 
 impl Default for Lockout {
     fn default() -> Self {
@@ -139,6 +170,7 @@ impl Default for Lockout {
             max_failures: 100,
             failure_window: Duration::from_secs(24 * 3600),
             lock_for: Duration::from_secs(3600),
+            max_factor_failures: factors::DEFAULT_MAX_FACTOR_FAILURES,
         }
     }
 }
@@ -246,72 +278,147 @@ pub async fn hit_mail_request(config: &PowConfig, req: &HttpRequest) -> Result<(
     hit_client(config, req, MAIL_IP, config.rate_limits().mails_per_ip).await
 }
 
-/// Password checks under way per client, in this process.
+/// Password checks under way in this process: per client, per account, and in all.
 #[derive(Debug, Default)]
-pub(crate) struct InFlight(Mutex<HashMap<String, u32>>);
+pub(crate) struct InFlight(Mutex<InFlightState>);
+
+#[derive(Debug, Default)]
+struct InFlightState {
+    counts: HashMap<String, u32>,
+    total: usize,
+}
+
+/// Why [`InFlight::enter`] refused a check.
+enum Crowded {
+    /// A client or an account has its maximum under way.
+    Subject,
+    /// A check with failures behind it while the checks under way fill half the pool.
+    Shed,
+}
 
 impl InFlight {
-    /// Takes a slot for `client`, or `None` when it has `max` under way.
-    fn enter(self: &Arc<Self>, client: String, max: u32) -> Option<InFlightSlot> {
-        let mut counts = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        let count = counts.entry(client.clone()).or_insert(0);
-        if *count >= max {
-            return None;
+    /// Takes a slot under each of `subjects` (each with its maximum) at once, or none.
+    /// With `shed_at`, the check is refused as well when that many checks are under way.
+    fn enter(
+        self: &Arc<Self>,
+        subjects: Vec<(String, u32)>,
+        shed_at: Option<usize>,
+    ) -> Result<InFlightSlot, Crowded> {
+        let mut state = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if shed_at.is_some_and(|at| state.total >= at) {
+            return Err(Crowded::Shed);
         }
-        *count += 1;
-        Some(InFlightSlot {
+        let full = subjects
+            .iter()
+            .any(|(subject, max)| state.counts.get(subject).is_some_and(|n| n >= max));
+        if full {
+            return Err(Crowded::Subject);
+        }
+        for (subject, _) in &subjects {
+            *state.counts.entry(subject.clone()).or_insert(0) += 1;
+        }
+        state.total += 1;
+        Ok(InFlightSlot {
             owner: Arc::clone(self),
-            client,
+            subjects: subjects.into_iter().map(|(subject, _)| subject).collect(),
         })
     }
 }
 
-/// One password check under way; dropping it frees the slot.
+/// One password check under way; dropping it frees its places.
 #[derive(Debug)]
 pub(crate) struct InFlightSlot {
     owner: Arc<InFlight>,
-    client: String,
+    subjects: Vec<String>,
 }
 
 impl Drop for InFlightSlot {
     fn drop(&mut self) {
-        let mut counts = self.owner.0.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(count) = counts.get_mut(&self.client) {
-            *count = count.saturating_sub(1);
-            if *count == 0 {
-                counts.remove(&self.client);
+        let mut state = self.owner.0.lock().unwrap_or_else(PoisonError::into_inner);
+        state.total = state.total.saturating_sub(1);
+        for subject in &self.subjects {
+            if let Some(count) = state.counts.get_mut(subject) {
+                *count = count.saturating_sub(1);
+                if *count == 0 {
+                    state.counts.remove(subject);
+                }
             }
         }
     }
 }
 
-/// What the pipeline holds while an action runs: the sign-in to record afterwards, and the
-/// client's in-flight slot.
+/// What the pipeline holds while an action runs: the password check to record
+/// afterwards, and its in-flight slot.
 #[derive(Debug, Default)]
 pub(crate) struct Guard {
     pub(crate) sign_in: Option<SignInAttempt>,
     _slot: Option<InFlightSlot>,
 }
 
-/// Takes an in-flight slot for the request's client, or refuses the request.
-fn enter(ctl: &Controller) -> Result<Option<InFlightSlot>, PowError> {
+/// Takes the in-flight slot of a password check: under the request's client and, for a
+/// check whose client failed on this account before (`suspect`), under the account, each
+/// bounded by its rule. A suspect check is also shed while the checks under way fill half
+/// the hashing pool, so checks that are not part of a flood keep finding room. A check
+/// with no failures behind it is never bounded by the account, so a flood cannot keep the
+/// owner out.
+fn enter(
+    ctl: &Controller,
+    identifier: Option<&str>,
+    suspect: bool,
+) -> Result<Option<InFlightSlot>, PowError> {
     let limits = ctl.config.rate_limits();
-    let (Some(max), Some(client)) = (limits.max_in_flight_per_client, client(&ctl.req, limits))
-    else {
+    let mut subjects = Vec::with_capacity(2);
+    if let (Some(max), Some(client)) = (limits.max_in_flight_per_client, client(&ctl.req, limits)) {
+        subjects.push((client, max));
+    }
+    if let (Some(max), Some(identifier), true) =
+        (limits.max_in_flight_per_account, identifier, suspect)
+    {
+        // A line break keeps identifiers apart from client addresses.
+        subjects.push((format!("account\n{identifier}"), max));
+    }
+    let shed_at = suspect.then(|| {
+        let options = ctl.config.hash_pool().options();
+        options
+            .thread_count()
+            .saturating_add(options.queue_len())
+            .div_ceil(2)
+    });
+    if subjects.is_empty() && shed_at.is_none() {
         return Ok(None);
-    };
-    ctl.config
-        .in_flight()
-        .enter(client, max)
-        .map(Some)
-        .ok_or_else(|| refused(LimitReason::TooManyAttempts, Duration::from_secs(1)))
+    }
+    match ctl.config.in_flight().enter(subjects, shed_at) {
+        Ok(slot) => Ok(Some(slot)),
+        Err(Crowded::Subject) => Err(refused(
+            LimitReason::TooManyAttempts,
+            Duration::from_secs(1),
+        )),
+        Err(Crowded::Shed) => {
+            tracing::warn!(
+                "a password check with failures behind it was shed: the checks under way \
+                 fill half the hashing pool"
+            );
+            Err(PowError::Busy)
+        }
+    }
 }
 
-/// A password sign-in under way: what the pipeline records once the action is done.
+/// What a password check is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum CheckKind {
+    /// A sign-in with an identifier and a password.
+    SignIn,
+    /// A signed-in user proving the password again: sudo mode's confirmation, or the
+    /// current password of an account change.
+    Reauthenticate,
+}
+
+/// A password check under way: what the pipeline records once the action is done.
 #[derive(Debug)]
 pub(crate) struct SignInAttempt {
     pub(crate) identifier: String,
     client: Option<String>,
+    pub(crate) kind: CheckKind,
 }
 
 impl SignInAttempt {
@@ -322,57 +429,96 @@ impl SignInAttempt {
     }
 }
 
-/// Runs the rules that apply to the action before it runs: sign-ins that carry an identifier
-/// and a password, and sign-ups. Returns the sign-in to record afterwards.
-pub(crate) async fn before_action(ctl: &Controller) -> Result<Guard, PowError> {
-    let limits = ctl.config.rate_limits();
+/// The password check an action makes, if any: the identifier it checks and what for.
+/// A sign-in names its identifier; sudo mode's confirmation and an account change with
+/// the current password check the signed-in user's own.
+fn password_check(ctl: &Controller) -> Option<(String, CheckKind)> {
+    let filled = |name: &str| ctl.params.get(name).is_some_and(|v| !v.is_empty());
+    let field = ctl.config.user_id_field();
     match ctl.id.kind() {
-        ActionKind::SignUp if !ctl.params.is_empty() => {
-            hit_client(&ctl.config, &ctl.req, SIGN_UP_IP, limits.sign_up_per_ip).await?;
-            Ok(Guard {
-                sign_in: None,
-                _slot: enter(ctl)?,
-            })
-        }
         ActionKind::SignIn => {
-            let field = ctl.config.user_id_field();
-            let (Some(raw), Some(_)) = (ctl.params.get(field), ctl.params.get("password")) else {
-                return Ok(Guard::default());
-            };
-            hit_client(&ctl.config, &ctl.req, SIGN_IN_IP, limits.sign_in_per_ip).await?;
-            let attempt = SignInAttempt {
-                identifier: normalize_user_id(raw),
-                client: client(&ctl.req, limits),
-            };
-            if let (Some(limit), Some(subject)) =
-                (limits.sign_in_failures, attempt.failures_subject())
-            {
-                let failures = Limiter::new(&ctl.config, SIGN_IN_FAILURES)
-                    .count(&subject)
-                    .await?;
-                if failures >= u64::from(limit.max) {
-                    return Err(refused(LimitReason::TooManyAttempts, limit.per));
-                }
-            }
-            if let Some(lockout) = limits.lockout {
-                if Lockouts::new(&ctl.config)
-                    .is_locked(&attempt.identifier)
-                    .await?
-                {
-                    return Err(refused(LimitReason::Locked, lockout.lock_for));
-                }
-            }
-            Ok(Guard {
-                sign_in: Some(attempt),
-                _slot: enter(ctl)?,
-            })
+            let raw = ctl.params.get(field)?;
+            ctl.params.get("password")?;
+            Some((normalize_user_id(raw), CheckKind::SignIn))
         }
-        _ => Ok(Guard::default()),
+        ActionKind::Reauthenticate if filled("password") => {
+            let own = ctl.current_user.as_ref()?.get_str(field)?;
+            Some((normalize_user_id(own), CheckKind::Reauthenticate))
+        }
+        ActionKind::UpdateUser if filled("current_password") => {
+            let own = ctl.current_user.as_ref()?.get_str(field)?;
+            Some((normalize_user_id(own), CheckKind::Reauthenticate))
+        }
+        _ => None,
     }
 }
 
-/// Records the outcome of a sign-in: a success (the action set [`Controller::user`]) clears
-/// the identifier's failures; a failure counts against it and may lock the account.
+/// Runs the rules that apply to the action before it runs: password checks (sign-in,
+/// re-authentication, account changes) and sign-ups. Returns the check to record
+/// afterwards.
+pub(crate) async fn before_action(ctl: &Controller) -> Result<Guard, PowError> {
+    let limits = ctl.config.rate_limits();
+    if ctl.id.kind() == ActionKind::SignUp && !ctl.params.is_empty() {
+        hit_client(&ctl.config, &ctl.req, SIGN_UP_IP, limits.sign_up_per_ip).await?;
+        return Ok(Guard {
+            sign_in: None,
+            _slot: enter(ctl, None, false)?,
+        });
+    }
+    let Some((identifier, kind)) = password_check(ctl) else {
+        return Ok(Guard::default());
+    };
+    hit_client(&ctl.config, &ctl.req, SIGN_IN_IP, limits.sign_in_per_ip).await?;
+    let attempt = SignInAttempt {
+        identifier,
+        client: client(&ctl.req, limits),
+        kind,
+    };
+    let mut client_failures = 0;
+    if let Some(subject) = attempt.failures_subject() {
+        client_failures = Limiter::new(&ctl.config, SIGN_IN_FAILURES)
+            .count(&subject)
+            .await?;
+        if let Some(limit) = limits.sign_in_failures {
+            if client_failures >= u64::from(limit.max) {
+                return Err(refused(LimitReason::TooManyAttempts, limit.per));
+            }
+        }
+    }
+    if let Some(lockout) = limits.lockout {
+        if Lockouts::new(&ctl.config)
+            .is_locked(&attempt.identifier)
+            .await?
+        {
+            return Err(refused(LimitReason::Locked, lockout.lock_for));
+        }
+    }
+    // This client failed on this account before: part of a flood, perhaps.
+    let slot = enter(ctl, Some(&attempt.identifier), client_failures > 0)?;
+    Ok(Guard {
+        sign_in: Some(attempt),
+        _slot: slot,
+    })
+}
+
+/// Whether the checked password was right: `Some(true)` when the action proved it,
+/// `Some(false)` when it was wrong (or the identifier unknown), `None` when an account
+/// change failed for another reason with the right current password.
+fn proved(ctl: &Controller, attempt: &SignInAttempt) -> Option<bool> {
+    if ctl.user.is_some() {
+        return Some(true);
+    }
+    match (attempt.kind, &ctl.changeset) {
+        (CheckKind::Reauthenticate, Some(cs)) if !cs.errors.has("current_password", "invalid") => {
+            None
+        }
+        _ => Some(false),
+    }
+}
+
+/// Records the outcome of a password check: a success (the action set
+/// [`Controller::user`]) clears the identifier's failures; a failure counts against it and
+/// may lock the account.
 pub(crate) async fn after_sign_in(
     ctl: &Controller,
     attempt: SignInAttempt,
@@ -380,12 +526,16 @@ pub(crate) async fn after_sign_in(
     let limits = ctl.config.rate_limits();
     let failures = Limiter::new(&ctl.config, SIGN_IN_FAILURES);
     let lockouts = Lockouts::new(&ctl.config);
-    if ctl.user.is_some() {
-        if let Some(subject) = attempt.failures_subject() {
-            failures.reset(&subject).await?;
+    match proved(ctl, &attempt) {
+        None => return Ok(()),
+        Some(true) => {
+            if let Some(subject) = attempt.failures_subject() {
+                failures.reset(&subject).await?;
+            }
+            lockouts.forget_failures(&attempt.identifier).await?;
+            return Ok(());
         }
-        lockouts.forget_failures(&attempt.identifier).await?;
-        return Ok(());
+        Some(false) => {}
     }
     if let (Some(limit), Some(subject)) = (limits.sign_in_failures, attempt.failures_subject()) {
         failures.hit(limit, &subject).await?;

@@ -26,7 +26,10 @@ use crate::error::PowError;
 ///
 /// let outbox = MemoryMailer::new();
 /// let mailer = BackgroundMailer::new(outbox.clone()).capacity(100).attempts(5);
-/// let config = pow_core::PowConfig::builder("a".repeat(64)).mailer(mailer).build()?;
+/// let config = pow_core::PowConfig::builder("a".repeat(64))
+///     .base_url("https://example.com")
+///     .mailer(mailer)
+///     .build()?;
 /// # Ok::<_, pow_core::PowError>(())
 /// ```
 pub struct BackgroundMailer {

@@ -1,5 +1,6 @@
 //! A mailbox preview for development: the mails a [`MemoryMailer`] kept, as web pages.
 
+use actix_web::guard::{self, GuardContext};
 use actix_web::{web, HttpResponse};
 
 use super::MemoryMailer;
@@ -12,9 +13,11 @@ pub const MAILBOX_PATH: &str = "/dev/mailbox";
 /// `outbox` kept (newest first), `GET /dev/mailbox/{n}` shows one rendered (its links
 /// clickable) and `GET /dev/mailbox/{n}/text` its plain-text part.
 ///
-/// For development only: it shows every mail the app sent, sign-in links included, to
-/// anyone who can reach it. pow-rs never mounts it by itself; the demo mounts it when it
-/// keeps mails in memory.
+/// For development only: it shows every mail the app sent, sign-in links included. It
+/// answers only requests from a loopback address that no proxy forwarded (no
+/// `Forwarded`, `X-Forwarded-For`, `X-Forwarded-Host` or `X-Real-IP` header); any other
+/// request gets `404`, as if it were not mounted. pow-rs never mounts it by itself; the
+/// demo mounts it when `POW_DEV_MAILBOX=1` is set, and only on a loopback address.
 ///
 /// ```
 /// use actix_web::App;
@@ -25,11 +28,30 @@ pub const MAILBOX_PATH: &str = "/dev/mailbox";
 /// ```
 pub fn mailbox_preview(outbox: MemoryMailer) -> impl FnOnce(&mut web::ServiceConfig) {
     move |cfg: &mut web::ServiceConfig| {
+        let local = || web::get().guard(guard::fn_guard(local_request));
         cfg.app_data(web::Data::new(outbox))
-            .route(MAILBOX_PATH, web::get().to(list))
-            .route(&format!("{MAILBOX_PATH}/{{n}}"), web::get().to(show))
-            .route(&format!("{MAILBOX_PATH}/{{n}}/text"), web::get().to(text));
+            .route(MAILBOX_PATH, local().to(list))
+            .route(&format!("{MAILBOX_PATH}/{{n}}"), local().to(show))
+            .route(&format!("{MAILBOX_PATH}/{{n}}/text"), local().to(text));
     }
+}
+
+/// Headers a proxy adds to what it forwards.
+const FORWARDING_HEADERS: [&str; 4] = [
+    "forwarded",
+    "x-forwarded-for",
+    "x-forwarded-host",
+    "x-real-ip",
+];
+
+/// Whether a request comes straight from this machine: a loopback peer, and no header a
+/// proxy adds.
+fn local_request(ctx: &GuardContext<'_>) -> bool {
+    let head = ctx.head();
+    head.peer_addr.is_some_and(|peer| peer.ip().is_loopback())
+        && !FORWARDING_HEADERS
+            .iter()
+            .any(|name| head.headers().contains_key(*name))
 }
 
 /// Escapes text for HTML.

@@ -245,7 +245,7 @@ impl<B> CookieSessionExt for ServiceResponse<B> {
     }
 }
 
-/// The cookie session middleware for `config` (see the [module docs](self)):
+/// The cookie session middleware for `config` (see the [module docs](crate::session)):
 ///
 /// - cookie name: [`SessionConfig::cookie_name`](crate::SessionConfig::cookie_name)
 ///   (`pow_session`, or `<name>_session` for a named setup);

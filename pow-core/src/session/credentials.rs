@@ -497,6 +497,7 @@ impl CredentialsCache {
                 id,
                 signed_in_at: record.signed_in_at,
                 last_seen_at: record.inserted_at,
+                fingerprint: record.fingerprint.clone(),
             })
             .collect();
         infos.sort_by_key(|info| std::cmp::Reverse(info.last_seen_at));

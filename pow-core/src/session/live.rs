@@ -228,7 +228,7 @@ impl LiveBus {
     }
 }
 
-/// Live revocation for one setup: see the [module documentation](self).
+/// Live revocation for one setup: see the [module documentation](crate::session).
 #[derive(Clone)]
 pub struct LiveSessions {
     config: PowConfig,
@@ -253,7 +253,7 @@ impl LiveSessions {
     }
 
     /// How often [`ended`](Self::ended) also checks the store (default
-    /// [`DEFAULT_RECHECK`]): the longest an expired session, or one whose event a
+    /// 30 seconds): the longest an expired session, or one whose event a
     /// disconnected node missed, stays open.
     #[must_use]
     pub fn recheck_every(mut self, interval: Duration) -> Self {

@@ -98,6 +98,9 @@ pub struct SessionInfo {
     pub device: Device,
     /// Whether it is an API client's token pair rather than a browser.
     pub api: bool,
+    /// The fingerprint of its chain ([`SessionMetadata::fingerprint`]): the sessions one
+    /// sign-in started, and the remember-me family that sign-in asked for.
+    pub fingerprint: String,
 }
 
 /// Something other than a session that can sign a user in again later, kept by an

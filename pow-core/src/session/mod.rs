@@ -227,33 +227,47 @@ pub async fn forget_remembered(
     Ok(false)
 }
 
-/// Ends one session of `user_id` (its id from [`user_sessions`]); `false` if it was not
-/// one of theirs.
+/// Ends one session of `user_id` (its id from [`user_sessions`]) and whatever an
+/// extension keeps to sign the same browser in again (its remember-me family: the one
+/// whose fingerprint is the session's), so the ended browser stays signed out; `false`
+/// if it was not one of theirs.
 ///
 /// # Errors
-/// [`PowError::Store`] when the store fails.
+/// [`PowError::Store`] when the store fails, or an extension's error.
 pub async fn end_session(
     config: &PowConfig,
     user_id: i64,
     session_id: &str,
 ) -> Result<bool, PowError> {
     let credentials = CredentialsCache::new(config);
-    let owned = credentials
+    let Some(ended) = credentials
         .session_infos(user_id)
         .await?
-        .iter()
-        .any(|info| info.id == session_id);
-    if owned {
-        credentials.delete(session_id).await?;
-        crate::audit::record(
-            config,
-            crate::audit::AuditEvent::new(crate::audit::SESSIONS_REVOKED)
-                .user(user_id)
-                .detail("scope", "one")
-                .detail("sessions", 1),
-        );
+        .into_iter()
+        .find(|info| info.id == session_id)
+    else {
+        return Ok(false);
+    };
+    credentials.delete(session_id).await?;
+    let mut remembered = 0;
+    for (extension, info) in user_remembered(config, user_id).await? {
+        if info.fingerprint == ended.fingerprint {
+            for ext in config.extensions().iter() {
+                if ext.name() == extension && ext.forget(config, user_id, &info.id).await? {
+                    remembered += 1;
+                }
+            }
+        }
     }
-    Ok(owned)
+    crate::audit::record(
+        config,
+        crate::audit::AuditEvent::new(crate::audit::SESSIONS_REVOKED)
+            .user(user_id)
+            .detail("scope", "one")
+            .detail("sessions", 1)
+            .detail("remembered", remembered),
+    );
+    Ok(true)
 }
 
 /// Whether the signed-in session proved the password within the sudo window

@@ -12,7 +12,11 @@
 //! A put restarts the entry's TTL; an expired entry is never returned. There is no
 //! background thread: expired entries are reclaimed when met, and each write sweeps a few
 //! entries on from where the previous one stopped. Past its capacity the store evicts
-//! expired entries first, then those closest to expiry.
+//! expired entries first, then ordinary records closest to expiry, and only when no
+//! ordinary record is left in sight the security records: counters
+//! ([`Store::incr`]: rate limits, failure budgets) and claims ([`Store::insert_if_absent`]:
+//! locks, used codes and steps). A flood of ordinary writes cannot make the store forget
+//! that a client was refused.
 //!
 //! The store lives in one process: entries are lost on restart and not shared between
 //! nodes. Use a shared backend (Redis, a database) when running several nodes.
@@ -52,28 +56,54 @@ const ID_ROOM: usize = 5;
 /// The entries of one shard: encoded key (see [`encode_segments`]) to value.
 type Map = BTreeMap<EntryKey, Arc<[u8]>>;
 
-/// A key as a shard holds it: the encoded key, then its expiry (8 bytes, big-endian),
-/// in one allocation. Compared, and looked up, by the encoded key alone.
+/// How an entry ranks for eviction past the capacity.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+enum Class {
+    /// A record written with [`Store::put`]: evicted first, closest to expiry first.
+    Record = 0,
+    /// A counter ([`Store::incr`]) or a claim ([`Store::insert_if_absent`]): rate limits,
+    /// failure budgets, locks and used codes. Evicted only when no record is in sight.
+    Security = 1,
+}
+
+/// Bytes an [`EntryKey`] keeps after the encoded key: the expiry and the class.
+const ENTRY_TAIL: usize = 9;
+
+/// A key as a shard holds it: the encoded key, then its expiry (8 bytes, big-endian) and
+/// its [`Class`] (1 byte), in one allocation. Compared, and looked up, by the encoded key
+/// alone.
 struct EntryKey(Box<[u8]>);
 
 impl EntryKey {
-    fn new(key: &[u8], expires: u64) -> Self {
-        let mut bytes = Vec::with_capacity(key.len() + 8);
+    fn new(key: &[u8], expires: u64, class: Class) -> Self {
+        let mut bytes = Vec::with_capacity(key.len() + ENTRY_TAIL);
         bytes.extend_from_slice(key);
         bytes.extend_from_slice(&expires.to_be_bytes());
+        bytes.push(class as u8);
         Self(bytes.into_boxed_slice())
     }
 
     fn parts(&self) -> (&[u8], u64) {
-        let (key, expires) = self.0.split_at(self.0.len().saturating_sub(8));
+        let (key, tail) = self.0.split_at(self.0.len().saturating_sub(ENTRY_TAIL));
         (
             key,
-            <[u8; 8]>::try_from(expires).map_or(0, u64::from_be_bytes),
+            tail.get(..8)
+                .and_then(|expires| <[u8; 8]>::try_from(expires).ok())
+                .map_or(0, u64::from_be_bytes),
         )
     }
 
+    fn class(&self) -> Class {
+        match self.0.last() {
+            Some(1) => Class::Security,
+            _ => Class::Record,
+        }
+    }
+
     fn key(&self) -> &[u8] {
-        self.parts().0
+        // Every comparison of a lookup reads it: a slice, nothing decoded.
+        &self.0[..self.0.len().saturating_sub(ENTRY_TAIL)]
     }
 
     /// Nanoseconds after the store's epoch at which the entry expires ([`NEVER`]: none).
@@ -181,12 +211,16 @@ struct ShardData {
 #[repr(align(64))]
 struct Shard(RwLock<ShardData>);
 
+/// An entry to evict: its shard, key and expiry.
+type Victim = (usize, Box<[u8]>, u64);
+
 /// What a [`MemoryStore::scan`] saw.
 struct Scan {
     examined: usize,
     expired: usize,
-    /// The live entry closest to expiry, if one expires before the bound given.
-    candidate: Option<(Box<[u8]>, u64)>,
+    /// For each [`Class`] (by its number), the live entry closest to expiry, if one
+    /// expires before the bound given.
+    candidates: [Option<(Box<[u8]>, u64)>; 2],
 }
 
 /// In-memory [`Store`], the default backend.
@@ -400,6 +434,7 @@ impl MemoryStore {
         encoded: &mut [u8],
         value: Arc<[u8]>,
         expires: u64,
+        class: Class,
     ) {
         let id = data.namespaces.id_or_insert(namespace);
         let key = with_id(encoded, id);
@@ -413,7 +448,7 @@ impl MemoryStore {
             }
             None => data.namespaces.add_key(id),
         }
-        data.map.insert(EntryKey::new(key, expires), value);
+        data.map.insert(EntryKey::new(key, expires, class), value);
     }
 
     /// The live entry of a locked shard under `encoded` (from [`encode_segments`]), if any.
@@ -442,9 +477,16 @@ impl MemoryStore {
     }
 
     /// Examines up to `budget` entries of a locked shard, going on from its cursor (and
-    /// round to its first key): removes the expired ones and reports the live one closest
-    /// to expiry, if it expires before `before` (`None`: any).
-    fn scan(&self, data: &mut ShardData, now: u64, budget: usize, before: Option<u64>) -> Scan {
+    /// round to its first key): removes the expired ones and reports, for each [`Class`],
+    /// the live one closest to expiry if it expires before that class's bound in `before`
+    /// (`None`: any).
+    fn scan(
+        &self,
+        data: &mut ShardData,
+        now: u64,
+        budget: usize,
+        before: [Option<u64>; 2],
+    ) -> Scan {
         let budget = budget.min(data.map.len());
         let mut cursor = std::mem::take(&mut data.cursor);
         let (after, wrapped) = if cursor.is_empty() {
@@ -457,18 +499,21 @@ impl MemoryStore {
             .range::<[u8], _>((after, Bound::Unbounded))
             .chain(data.map.range::<[u8], _>((Bound::Unbounded, wrapped)))
             .take(budget);
-        let (mut dead, mut best, mut candidate, mut last) = (Vec::new(), before, None, None);
+        let (mut dead, mut best, mut candidates, mut last) =
+            (Vec::new(), before, [None, None], None);
         for (entry, _) in entries {
             let (key, expires) = entry.parts();
             last = Some(key);
+            let class = entry.class() as usize;
             if expires <= now {
                 dead.push(Box::<[u8]>::from(key));
-            } else if best.is_none_or(|best| expires < best) {
-                best = Some(expires);
-                candidate = Some(key);
+            } else if best[class].is_none_or(|best| expires < best) {
+                best[class] = Some(expires);
+                candidates[class] = Some(key);
             }
         }
-        let candidate = candidate.map(Box::<[u8]>::from).zip(best);
+        let candidates =
+            [0, 1].map(|class| candidates[class].map(Box::<[u8]>::from).zip(best[class]));
         cursor.clear();
         cursor.extend_from_slice(last.unwrap_or_default());
         data.cursor = cursor;
@@ -478,7 +523,7 @@ impl MemoryStore {
         Scan {
             examined: budget,
             expired: dead.len(),
-            candidate,
+            candidates,
         }
     }
 
@@ -490,7 +535,7 @@ impl MemoryStore {
         {
             let mut data = self.write(shard);
             for _ in 0..SWEEP_MAX_STEPS {
-                let scan = self.scan(&mut data, now, SCAN_STEP, Some(0));
+                let scan = self.scan(&mut data, now, SCAN_STEP, [Some(0); 2]);
                 if scan.examined < SCAN_STEP || scan.expired * 4 < scan.examined {
                     break;
                 }
@@ -505,26 +550,32 @@ impl MemoryStore {
 
     /// Evicts entries until the store is back within its capacity. Each round examines
     /// [`SCAN_STEP`] entries of every shard from its cursor, removes the expired ones, and
-    /// if that was not enough evicts the live entry closest to expiry among those seen
-    /// (as Redis' `volatile-ttl` does on a sample): bounded work for each write, and the
-    /// cursors move on, so every entry is in some round's sample.
+    /// if that was not enough evicts the live record closest to expiry among those seen
+    /// (as Redis' `volatile-ttl` does on a sample), or, when the round saw no record, the
+    /// security entry closest to expiry: bounded work for each write, and the cursors move
+    /// on, so every entry is in some round's sample.
     fn make_room(&self) {
         let first = self.next_sweep.load(Ordering::Relaxed);
         while self.over_capacity() {
             let now = self.now();
-            let mut victim: Option<(usize, Box<[u8]>, u64)> = None;
+            // Per class: the shard, key and expiry of the entry to evict.
+            let mut victims: [Option<Victim>; 2] = [None, None];
             for offset in 0..SHARDS {
                 let shard = (first + offset) & (SHARDS - 1);
-                let before = victim.as_ref().map(|(_, _, expires)| *expires);
+                let before =
+                    [0, 1].map(|class| victims[class].as_ref().map(|(_, _, expires)| *expires));
                 let scan = self.scan(&mut self.write(shard), now, SCAN_STEP, before);
-                if let Some((key, expires)) = scan.candidate {
-                    victim = Some((shard, key, expires));
+                for (class, candidate) in scan.candidates.into_iter().enumerate() {
+                    if let Some((key, expires)) = candidate {
+                        victims[class] = Some((shard, key, expires));
+                    }
                 }
                 if !self.over_capacity() {
                     return;
                 }
             }
-            let Some((shard, key, expires)) = victim else {
+            let [record, security] = victims;
+            let Some((shard, key, expires)) = record.or(security) else {
                 return;
             };
             let mut data = self.write(shard);
@@ -585,7 +636,7 @@ impl Store for MemoryStore {
                     locked.push((shard, self.write(shard)));
                 }
                 if let Some((_, data)) = locked.last_mut() {
-                    self.insert_entry(data, namespace, &mut encoded, value, expires);
+                    self.insert_entry(data, namespace, &mut encoded, value, expires, Class::Record);
                 }
             }
         }
@@ -701,7 +752,14 @@ impl Store for MemoryStore {
             let taken = Self::live_entry(&data, namespace, &mut encoded, now).is_some();
             if !taken {
                 let expires = Self::expiry(now, ttl);
-                self.insert_entry(&mut data, namespace, &mut encoded, value.into(), expires);
+                self.insert_entry(
+                    &mut data,
+                    namespace,
+                    &mut encoded,
+                    value.into(),
+                    expires,
+                    Class::Security,
+                );
             }
             !taken
         };
@@ -728,7 +786,14 @@ impl Store for MemoryStore {
                 None => (by, Self::expiry(now, ttl)),
             };
             let value = Arc::from(count.to_string().as_bytes());
-            self.insert_entry(&mut data, namespace, &mut encoded, value, expires);
+            self.insert_entry(
+                &mut data,
+                namespace,
+                &mut encoded,
+                value,
+                expires,
+                Class::Security,
+            );
             count
         };
         self.after_write();
@@ -971,16 +1036,68 @@ mod tests {
             .is_some());
     }
 
+    /// What one `["k", "NN"]` record of 100 bytes weighs (the eviction tests' unit).
+    async fn weight_of_a_fixed_entry() -> u64 {
+        let probe = MemoryStore::new();
+        probe
+            .put("ns", vec![(key(&["k", "00"]), vec![1; 100])], None)
+            .await
+            .unwrap();
+        probe.weighted_size()
+    }
+
+    #[actix_rt::test]
+    async fn eviction_keeps_counters_and_claims_while_records_are_in_sight() {
+        let name = |i: usize| format!("{i:02}");
+        let weight = weight_of_a_fixed_entry().await;
+        let store = MemoryStore::with_capacity(12 * weight);
+        let minute = Some(Duration::from_secs(60));
+        // Short-lived security entries: a failure counter and a claim, the first to
+        // expire of all.
+        store
+            .incr("ns", &key(&["c", "01"]), 5, minute)
+            .await
+            .unwrap();
+        assert!(store
+            .insert_if_absent("ns", (key(&["c", "02"]), vec![1]), minute)
+            .await
+            .unwrap());
+        // A flood of ordinary records that live longer.
+        for i in 0..40 {
+            store
+                .put("ns", vec![(key(&["k", &name(i)]), vec![1; 100])], HOUR)
+                .await
+                .unwrap();
+        }
+        assert!(store.weighted_size() <= 12 * weight);
+        assert_eq!(
+            store.get("ns", &key(&["c", "01"])).await.unwrap(),
+            Some(b"5".to_vec()),
+            "the counter outlives the flood"
+        );
+        assert!(
+            !store
+                .insert_if_absent("ns", (key(&["c", "02"]), vec![1]), minute)
+                .await
+                .unwrap(),
+            "the claim outlives the flood"
+        );
+        // With no record left to evict, security entries go too: the bound holds.
+        let store = MemoryStore::with_capacity(4 * weight);
+        for i in 0..20 {
+            store
+                .incr("ns", &key(&["c", &name(i)]), 1, minute)
+                .await
+                .unwrap();
+        }
+        assert!(store.weighted_size() <= 4 * weight);
+    }
+
     #[actix_rt::test]
     async fn eviction_takes_expired_entries_first_then_the_closest_to_expiry() {
         // Fixed-width names: every entry weighs the same.
         let name = |i: usize| format!("{i:02}");
-        let probe = MemoryStore::new();
-        probe
-            .put("ns", vec![(key(&["k", &name(0)]), vec![1; 100])], None)
-            .await
-            .unwrap();
-        let weight = probe.weighted_size();
+        let weight = weight_of_a_fixed_entry().await;
 
         // Room for 12 entries: 6 that will have expired, 3 expiring soon, 3 later. Fewer
         // than an eviction round examines in a shard, so every round sees all of them.
@@ -1187,9 +1304,14 @@ mod tests {
         assert!(!full.starts_with(&encode(&["a", "bc"])));
         assert!(!encode(&["ab", "c"]).starts_with(&encode(&["a"])));
         // The expiry rides along with the key, which alone orders and finds the entry.
-        let entry = EntryKey::new(&full, 42);
+        let entry = EntryKey::new(&full, 42, Class::Security);
         assert_eq!(entry.parts(), (&full[..], 42));
-        assert!(entry == EntryKey::new(&full, NEVER));
+        assert_eq!(entry.class(), Class::Security);
+        assert!(entry == EntryKey::new(&full, NEVER, Class::Record));
+        assert_eq!(
+            EntryKey::new(&full, NEVER, Class::Record).class(),
+            Class::Record
+        );
     }
 
     #[actix_rt::test]

@@ -100,7 +100,8 @@ pub enum Format {
     Json,
 }
 
-/// One controller action on its way through the pipeline (see the [module docs](self)).
+/// One controller action on its way through the pipeline: resolve the config, guard,
+/// CSRF, `before_process`, the action, `before_respond`, render.
 #[derive(Debug)]
 pub struct Action {
     id: ActionId,
@@ -271,7 +272,11 @@ impl Action {
         if let Some(user) = &ctl.user {
             tracing::Span::current().record("user_id", user.id);
         }
-        crate::audit::events::after_action(&ctl, guard.sign_in.as_ref());
+        let sign_in = guard
+            .sign_in
+            .as_ref()
+            .filter(|attempt| attempt.kind == crate::limits::CheckKind::SignIn);
+        crate::audit::events::after_action(&ctl, sign_in);
         if let Some(attempt) = guard.sign_in {
             crate::limits::after_sign_in(&ctl, attempt).await?;
         }

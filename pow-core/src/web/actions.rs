@@ -20,7 +20,7 @@ pub const REGISTRATION_EDIT: ActionId = ActionId::new("registration", "edit", Ac
 pub const SESSION_CONFIRM: ActionId = ActionId::new("session", "confirm", ActionKind::Show);
 /// `session#confirm_create`: checks the password and makes the session fresh.
 pub const SESSION_CONFIRM_CREATE: ActionId =
-    ActionId::new("session", "confirm_create", ActionKind::Other);
+    ActionId::new("session", "confirm_create", ActionKind::Reauthenticate);
 /// `registration#sessions`: the user's list of sessions.
 pub const REGISTRATION_SESSIONS: ActionId =
     ActionId::new("registration", "sessions", ActionKind::Show);

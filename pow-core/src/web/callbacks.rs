@@ -45,6 +45,10 @@ pub enum ActionKind {
     UpdateUser,
     /// Deletes the signed-in user.
     DeleteUser,
+    /// The signed-in user proves the password again (sudo mode's confirmation). Runs
+    /// through the same rate limits, failure counters and lock as a sign-in; sets
+    /// [`Controller::user`] when the password was right.
+    Reauthenticate,
     /// Anything else (sending a mail, confirming a token, ...).
     Other,
 }

@@ -79,8 +79,9 @@ pub(super) async fn create(req: HttpRequest, body: Bytes) -> Result<HttpResponse
             let users = ctl.config.users()?.clone();
             let cfg = ctl.config.clone();
             let proved = run_blocking(move || users.authenticate(&cfg, &params)).await?;
-            if proved.is_some_and(|proved| proved.id == user.id) {
+            if let Some(proved) = proved.filter(|proved| proved.id == user.id) {
                 session::mark_fresh(&ctl.req).await?;
+                ctl.user = Some(proved);
                 let path = ctl.config.routes().after_sign_in_path(&ctl.routes_ctx());
                 return Ok(Outcome::redirect(&path));
             }

@@ -99,7 +99,8 @@ pub fn render_page(
 
 /// The page answering `error`, when it is one a visitor should see: `503 Service
 /// Unavailable` (page `"error/unavailable"`) for [`PowError::Busy`] (password hashing
-/// saturated) and [`PowError::Store`] (the cache store is down), `429 Too Many Requests`
+/// saturated), [`PowError::Store`] (the cache store is down) and
+/// [`PowError::DatabaseUnavailable`] (the users database is down), `429 Too Many Requests`
 /// (page `"error/rate_limited"`) for [`PowError::RateLimited`]. A translated page with
 /// `Retry-After`; `None` for other errors and for clients that ask for JSON rather than HTML.
 pub fn unavailable_page(
@@ -109,7 +110,10 @@ pub fn unavailable_page(
 ) -> Option<HttpResponse> {
     if !matches!(
         error,
-        PowError::Busy | PowError::Store(_) | PowError::RateLimited(_)
+        PowError::Busy
+            | PowError::Store(_)
+            | PowError::DatabaseUnavailable(_)
+            | PowError::RateLimited(_)
     ) || !accepts_html(req)
     {
         return None;

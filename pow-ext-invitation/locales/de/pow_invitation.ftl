@@ -22,4 +22,6 @@ pow_invitation_not_allowed = Sie dürfen keine Benutzer einladen.
 pow_invitation_mail_subject = Sie wurden eingeladen
 pow_invitation_mail_body = { $inviter } hat Sie eingeladen. Folgen Sie dem Link unten, um die Einladung anzunehmen und ein Passwort zu wählen:
 pow_invitation_mail_button = Einladung annehmen
+pow_invitation_mail_body_existing = { $inviter } hat Sie eingeladen, und Sie haben mit dieser Adresse bereits ein Konto. Melden Sie sich über den Link unten an:
+pow_invitation_mail_button_sign_in = Anmelden
 pow_invitation_mail_ignore = Falls Sie diese Einladung nicht erwartet haben, können Sie diese E-Mail ignorieren.

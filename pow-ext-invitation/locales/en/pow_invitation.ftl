@@ -24,4 +24,6 @@ pow_invitation_not_allowed = You are not allowed to invite users.
 pow_invitation_mail_subject = You've been invited
 pow_invitation_mail_body = { $inviter } has invited you. Follow the link below to accept the invitation and choose a password:
 pow_invitation_mail_button = Accept invitation
+pow_invitation_mail_body_existing = { $inviter } has invited you, and you already have an account with this address. Sign in to it with the link below:
+pow_invitation_mail_button_sign_in = Sign in
 pow_invitation_mail_ignore = If you did not expect this invitation, you can ignore this e-mail.

@@ -22,4 +22,6 @@ pow_invitation_not_allowed = Vous n'êtes pas autorisé à inviter des utilisate
 pow_invitation_mail_subject = Vous avez été invité
 pow_invitation_mail_body = { $inviter } vous a invité. Suivez le lien ci-dessous pour accepter l'invitation et choisir un mot de passe :
 pow_invitation_mail_button = Accepter l'invitation
+pow_invitation_mail_body_existing = { $inviter } vous a invité, et vous avez déjà un compte avec cette adresse. Connectez-vous avec le lien ci-dessous :
+pow_invitation_mail_button_sign_in = Se connecter
 pow_invitation_mail_ignore = Si vous n'attendiez pas cette invitation, vous pouvez ignorer cet e-mail.

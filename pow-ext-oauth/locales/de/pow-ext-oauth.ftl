@@ -23,3 +23,4 @@ pow_oauth_linked_mail_intro = Ein { $provider }-Konto wurde mit Ihrem Konto verk
 pow_oauth_unlinked_mail_subject = Ein { $provider }-Konto wurde von Ihrem Konto getrennt
 pow_oauth_unlinked_mail_intro = Ein { $provider }-Konto wurde von Ihrem Konto getrennt. Es kann Sie nicht mehr anmelden.
 pow_oauth_sign_up_incomplete = Ihr { $provider }-Konto hat nicht alles übermittelt, was für die Registrierung nötig ist. Bitte registrieren Sie sich mit Ihrer E-Mail-Adresse.
+pow_oauth_link_unconfirmed = Bitte bestätigen Sie Ihre E-Mail-Adresse, bevor Sie ein { $provider }-Konto verknüpfen.

@@ -23,3 +23,4 @@ pow_oauth_linked_mail_intro = A { $provider } account was linked to your account
 pow_oauth_unlinked_mail_subject = A { $provider } account was unlinked from your account
 pow_oauth_unlinked_mail_intro = A { $provider } account was unlinked from your account. It cannot sign you in any more.
 pow_oauth_sign_up_incomplete = Your { $provider } account did not share everything needed to sign up. Please sign up with your email address.
+pow_oauth_link_unconfirmed = Please confirm your email address before linking a { $provider } account.

@@ -103,7 +103,7 @@ impl RedisStoreOptions {
     }
 
     /// How many times a lost connection is retried (with a short backoff) before a command
-    /// fails with [`StoreError::Unavailable`]. Later commands try again. The default value is 2.
+    /// fails with [`StoreError::Unavailable`](crate::store::StoreError::Unavailable). Later commands try again. The default value is 2.
     pub fn reconnect_attempts(mut self, attempts: usize) -> Self {
         self.reconnect_attempts = attempts;
         self

@@ -95,7 +95,7 @@ pub(super) fn connect_postgres(url: &str) -> Result<Database, PowError> {
     // Connect once up front so that a wrong URL fails fast with the server's own reason.
     PgConnection::establish(url).map_err(|err| fail(&err))?;
     Pool::builder()
-        .connection_timeout(POOL_TIMEOUT)
+        .connection_timeout(PG_POOL_TIMEOUT)
         .build(ConnectionManager::new(url))
         .map(Database::Postgres)
         .map_err(|err| fail(&err))

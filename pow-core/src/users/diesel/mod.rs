@@ -77,8 +77,17 @@ pub type PgPool = Pool<ConnectionManager<PgConnection>>;
 #[cfg(feature = "sqlite")]
 const SQLITE_BUSY_TIMEOUT_MS: u32 = 5000;
 
-/// How long to wait for a pooled connection.
+/// How long to wait for a pooled SQLite connection (a file: a wait is for the write lock
+/// or a busy pool, never for a server).
+#[cfg(feature = "sqlite")]
 const POOL_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How long a request waits for a pooled PostgreSQL connection before it is answered
+/// `503` with `Retry-After`: a server that is down is told within about a second, and the
+/// pool's reconnection attempts (which back off up to half this) pick a restarted server
+/// up within half a second.
+#[cfg(feature = "postgres")]
+const PG_POOL_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Key of the PostgreSQL advisory lock that serialises concurrent migration runs.
 #[cfg(feature = "postgres")]
@@ -214,12 +223,13 @@ impl Database {
     }
 }
 
-/// A connection from `pool`, or [`PowError::Database`] saying why there is none: for
+/// A connection from `pool`, or [`PowError::DatabaseUnavailable`] saying why there is none: for
 /// extensions keeping tables of their own on the users context's pool
-/// ([`UsersContext::diesel`](crate::users::UsersContext::diesel)).
+/// ([`UsersContext::diesel`]).
 ///
 /// # Errors
-/// [`PowError::Database`] when the pool has no connection to give.
+/// [`PowError::DatabaseUnavailable`] when the pool has no connection to give within its
+/// checkout timeout (the server is down, or the pool too small for the load).
 pub fn checkout<C>(
     pool: &Pool<ConnectionManager<C>>,
 ) -> Result<PooledConnection<ConnectionManager<C>>, PowError>
@@ -227,7 +237,7 @@ where
     C: ::diesel::r2d2::R2D2Connection + Send + 'static,
 {
     pool.get().map_err(|err| {
-        PowError::Database(format!(
+        PowError::DatabaseUnavailable(format!(
             "no database connection available: {err}; the pool may be too small for the load \
              or the server unreachable"
         ))
@@ -250,9 +260,18 @@ impl From<DbError> for PowError {
 }
 
 /// A failed query as a [`PowError`]: SQLite's write lock held past the busy timeout is
-/// [`PowError::Busy`] (the client may retry), anything else [`PowError::Database`].
+/// [`PowError::Busy`] (the client may retry), a connection that broke (the server went
+/// away) [`PowError::DatabaseUnavailable`], anything else [`PowError::Database`].
 pub fn query_error(err: DieselError) -> PowError {
+    use ::diesel::result::DatabaseErrorKind;
     match &err {
+        DieselError::DatabaseError(
+            DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
+            _,
+        ) => {
+            tracing::warn!(error = %err, "the users database connection broke");
+            PowError::DatabaseUnavailable(err.to_string())
+        }
         // SQLite's write lock stayed taken past the busy timeout: ask the client to retry.
         DieselError::DatabaseError(_, info) if info.message().contains("database is locked") => {
             tracing::warn!(error = %err, "SQLite database stayed locked past the busy timeout");
