@@ -81,3 +81,6 @@ pub mod passwordless {}
 
 #[doc = include_str!("../oauth.md")]
 pub mod oauth {}
+
+#[doc = include_str!("../writing-an-extension.md")]
+pub mod writing_an_extension {}

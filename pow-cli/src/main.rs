@@ -344,13 +344,8 @@ fn run_export(export: Export) -> Result<(), Failure> {
                     let config = config(&[ext], None, None)?;
                     config
                         .extensions()
-                        .iter()
-                        .flat_map(|e| {
-                            let name = e.name();
-                            e.messages().into_iter().map(move |(lang, ftl)| {
-                                (format!("{lang}/{name}.ftl"), ftl.to_owned())
-                            })
-                        })
+                        .messages()
+                        .map(|(name, lang, ftl)| (format!("{lang}/{name}.ftl"), ftl.to_owned()))
                         .collect()
                 }
             };

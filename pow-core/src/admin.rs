@@ -18,12 +18,10 @@
 //! # }
 //! ```
 
-use std::sync::Arc;
-
 use crate::config::PowConfig;
 use crate::error::PowError;
 use crate::session::{CredentialsCache, SessionInfo};
-use crate::users::{run_blocking, Changes, User, Value, DISABLED_AT_FIELD};
+use crate::users::{Changes, User, Value, DISABLED_AT_FIELD};
 
 /// The user's live sessions (browsers and API access tokens), most recently active first.
 ///
@@ -99,14 +97,11 @@ pub async fn update_user(
     user: &User,
     changes: Changes,
 ) -> Result<User, PowError> {
-    let users = Arc::clone(config.users()?);
-    let (cfg, target) = (config.clone(), user.clone());
-    let updated = run_blocking(move || {
-        users
-            .update_fields(&cfg, &target, &changes)
-            .map_err(|err| PowError::Database(err.to_string()))
-    })
-    .await?;
+    let updated = config
+        .users()?
+        .update_fields(user, changes)
+        .await
+        .map_err(|err| PowError::Database(err.to_string()))?;
     CredentialsCache::new(config).update_user(&updated).await?;
     Ok(updated)
 }

@@ -153,7 +153,7 @@ pub fn app(
 pub fn create_user(config: &PowConfig, email: &str, password: &str) -> Result<User, PowError> {
     let params = crate::users::sign_up_params(config, email, password);
     config
-        .users()?
+        .users_context()?
         .create(config, &params)?
         // The errors only: the changeset's params hold the password.
         .map_err(|changeset| PowError::Other(format!("sign-up refused: {:?}", changeset.errors)))

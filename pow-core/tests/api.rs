@@ -158,7 +158,7 @@ fn get_me(token: &str) -> TestRequest {
 
 fn find_user(config: &PowConfig, email: &str) -> User {
     config
-        .users()
+        .users_context()
         .unwrap()
         .get_by(config, "email", &Value::Text(email.to_owned()))
         .unwrap()
@@ -659,7 +659,11 @@ async fn renewal_needs_the_user_to_still_exist() {
     .await;
     let renewal = res.renewal();
     let jo = find_user(&config, "jo@example.com");
-    config.users().unwrap().delete(&config, &jo).unwrap();
+    config
+        .users_context()
+        .unwrap()
+        .delete(&config, &jo)
+        .unwrap();
     let res = send(&app, renew(&renewal).to_request()).await;
     assert_eq!(res.status, StatusCode::UNAUTHORIZED);
 }

@@ -103,7 +103,7 @@ fn records_sign_ins_and_revocations(env: &TestEnv) {
     let cookie = c.cookies.values().cloned().collect::<Vec<_>>().join(";");
     let alice = app
         .config
-        .users()
+        .users_context()
         .unwrap()
         .get_by(&app.config, "email", &"alice@example.com".into())
         .unwrap()

@@ -73,7 +73,7 @@ fn registration(addr: SocketAddr, email: &str) -> (String, String) {
 
 fn exists(config: &PowConfig, email: &str) -> bool {
     config
-        .users()
+        .users_context()
         .unwrap()
         .get_by(config, "email", &Value::Text(email.to_owned()))
         .unwrap()

@@ -89,14 +89,13 @@ fn the_disk_store_file_is_private() {
 /// An extension that mails links.
 struct Mails;
 
-#[async_trait::async_trait(?Send)]
 impl pow_core::Extension for Mails {
     fn name(&self) -> &'static str {
         "mails"
     }
 
-    fn mails(&self) -> Vec<&'static str> {
-        vec!["mails/link"]
+    fn build(&self, ext: &mut pow_core::extension::ExtensionBuilder) {
+        ext.mails(["mails/link"]);
     }
 }
 

@@ -162,7 +162,7 @@ fn announces_every_end(store: Arc<dyn Store>) {
     let laptop_id = live_id(&mut laptop);
     assert!(rt.block_on(live.is_still_valid(&laptop_id)).unwrap());
     let user = config
-        .users()
+        .users_context()
         .unwrap()
         .get(&config, user.id)
         .unwrap()

@@ -280,14 +280,14 @@ impl Extension for Greeter {
         "pow_greeter"
     }
 
-    fn messages(&self) -> Vec<(&'static str, &'static str)> {
-        vec![
+    fn build(&self, ext: &mut pow_core::extension::ExtensionBuilder) {
+        ext.messages([
             (
                 "en",
                 "pow_greeter_hello = Hello, { $name }!\npow_greeter_bye = Bye!",
             ),
             ("de", "pow_greeter_hello = Hallo, { $name }!"),
-        ]
+        ]);
     }
 }
 
@@ -298,8 +298,8 @@ impl Extension for Broken {
         "pow_broken"
     }
 
-    fn messages(&self) -> Vec<(&'static str, &'static str)> {
-        vec![("en", "ok = fine\n!!!")]
+    fn build(&self, ext: &mut pow_core::extension::ExtensionBuilder) {
+        ext.messages([("en", "ok = fine\n!!!")]);
     }
 }
 

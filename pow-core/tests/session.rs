@@ -1136,45 +1136,60 @@ async fn a_signed_in_request_is_one_store_read() {
     assert_eq!(body, "1");
 }
 
-/// An extension counting the requests its `on_request` hook saw.
+/// An extension whose request hook counts the requests it saw.
 struct Hook {
-    name: &'static str,
-    handles: bool,
+    seen: Arc<AtomicUsize>,
+}
+
+impl pow_core::Extension for Hook {
+    fn name(&self) -> &'static str {
+        "hook"
+    }
+
+    fn build(&self, ext: &mut pow_core::extension::ExtensionBuilder) {
+        ext.request_hook(CountingHook {
+            seen: Arc::clone(&self.seen),
+        });
+    }
+}
+
+struct CountingHook {
     seen: Arc<AtomicUsize>,
 }
 
 #[async_trait(?Send)]
-impl pow_core::Extension for Hook {
-    fn name(&self) -> &'static str {
-        self.name
+impl pow_core::extension::RequestHook for CountingHook {
+    fn cookies(&self, _config: &PowConfig) -> Vec<String> {
+        vec!["hook_cookie".to_owned()]
     }
 
     async fn on_request(&self, _req: &HttpRequest, _config: &PowConfig) -> Result<(), PowError> {
         self.seen.fetch_add(1, Ordering::SeqCst);
         Ok(())
     }
-
-    fn handles_requests(&self) -> bool {
-        self.handles
-    }
 }
 
-/// Hooks run on every request, with or without a session, unless their extension says it
-/// has none; the route sees the setup either way.
+/// An extension with no request hook.
+struct Quiet;
+
+impl pow_core::Extension for Quiet {
+    fn name(&self) -> &'static str {
+        "quiet"
+    }
+
+    fn build(&self, _ext: &mut pow_core::extension::ExtensionBuilder) {}
+}
+
+/// A request hook runs on the requests that carry its cookie, with or without a session,
+/// and on no other; the route sees the setup either way.
 #[actix_web::test]
-async fn request_hooks_run_only_for_extensions_that_handle_requests() {
-    let (runs, skipped) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+async fn request_hooks_run_on_requests_carrying_their_cookies() {
+    let seen = Arc::new(AtomicUsize::new(0));
     let config = PowConfig::builder("h".repeat(64))
         .extension(Hook {
-            name: "runs",
-            handles: true,
-            seen: Arc::clone(&runs),
+            seen: Arc::clone(&seen),
         })
-        .extension(Hook {
-            name: "skipped",
-            handles: false,
-            seen: Arc::clone(&skipped),
-        })
+        .extension(Quiet)
         .build()
         .unwrap();
     let app = test::init_service(App::new().wrap(PowMiddleware::new(config.clone())).route(
@@ -1188,16 +1203,19 @@ async fn request_hooks_run_only_for_extensions_that_handle_requests() {
     for _ in 0..3 {
         let res = test::call_service(&app, TestRequest::get().uri("/").to_request()).await;
         let body = test::read_body(res).await;
-        assert_eq!(body, r#"Some(["runs", "skipped"])"#);
+        assert_eq!(body, r#"Some(["hook", "quiet"])"#);
     }
-    assert_eq!(runs.load(Ordering::SeqCst), 3);
-    assert_eq!(skipped.load(Ordering::SeqCst), 0);
-    let handlers: Vec<&str> = config
-        .extensions()
-        .request_handlers()
-        .map(|ext| ext.name())
-        .collect();
-    assert_eq!(handlers, ["runs"]);
+    assert_eq!(seen.load(Ordering::SeqCst), 0, "no cookie, no hook");
+    for _ in 0..2 {
+        let req = TestRequest::get()
+            .uri("/")
+            .cookie(actix_web::cookie::Cookie::new("hook_cookie", "1"))
+            .to_request();
+        let res = test::call_service(&app, req).await;
+        assert_eq!(res.status(), StatusCode::OK);
+    }
+    assert_eq!(seen.load(Ordering::SeqCst), 2);
+    assert_eq!(config.extensions().request_hooks().len(), 1);
 }
 
 /// Without a session cookie and without request hooks, the route still finds its setup.

@@ -152,7 +152,7 @@ fn api_app() -> (PowConfig, std::net::SocketAddr, std::path::PathBuf) {
 fn disabling_ends_api_tokens_and_refuses_api_sign_in() {
     let (config, addr, db) = api_app();
     let user = config
-        .users()
+        .users_context()
         .unwrap()
         .get_by(&config, "email", &"alice@example.com".into())
         .unwrap()

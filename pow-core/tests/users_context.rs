@@ -14,7 +14,7 @@ use std::sync::{Arc, Barrier};
 use diesel::pg::PgConnection;
 use diesel::r2d2::{ConnectionManager, Pool};
 use diesel_migrations::embed_migrations;
-use pow_core::extension::{Extension, Migrations};
+use pow_core::extension::{Extension, ExtensionBuilder, Migrations, SqlMigration};
 use pow_core::password::Pbkdf2Hasher;
 use pow_core::users::diesel::{Database, DieselUsersContext};
 use pow_core::users::{
@@ -73,10 +73,22 @@ fn email(value: &str) -> Value {
 /// A test extension with a migration (version 2026...) that adds two columns.
 struct TestExtension;
 
-static TEST_EXTENSION_MIGRATIONS: Migrations = Migrations {
-    sqlite: embed_migrations!("tests/common/migrations/ext/sqlite"),
-    postgres: embed_migrations!("tests/common/migrations/ext/postgres"),
-};
+const TEST_EXTENSION_MIGRATIONS: &[SqlMigration] = &[SqlMigration {
+    version: "20260101000000",
+    name: "add_test_extension_columns",
+    sqlite_up: include_str!(
+        "common/migrations/ext/sqlite/20260101000000_add_test_extension_columns/up.sql"
+    ),
+    sqlite_down: include_str!(
+        "common/migrations/ext/sqlite/20260101000000_add_test_extension_columns/down.sql"
+    ),
+    postgres_up: include_str!(
+        "common/migrations/ext/postgres/20260101000000_add_test_extension_columns/up.sql"
+    ),
+    postgres_down: include_str!(
+        "common/migrations/ext/postgres/20260101000000_add_test_extension_columns/down.sql"
+    ),
+}];
 
 /// App migrations whose version clashes with the core's.
 static CLASHING_MIGRATIONS: Migrations = Migrations {
@@ -123,15 +135,12 @@ impl Extension for TestExtension {
         "test_extension"
     }
 
-    fn user_fields(&self) -> Vec<FieldDef> {
-        vec![
+    fn build(&self, ext: &mut ExtensionBuilder) {
+        ext.user_fields([
             FieldDef::new("test_token", FieldKind::Text).unique(),
             FieldDef::new("test_confirmed_at", FieldKind::Timestamp),
-        ]
-    }
-
-    fn migrations(&self) -> Option<&'static Migrations> {
-        Some(&TEST_EXTENSION_MIGRATIONS)
+        ])
+        .migrations(TEST_EXTENSION_MIGRATIONS);
     }
 }
 
@@ -1217,24 +1226,27 @@ fn connection_errors_say_what_to_check() {
 }
 
 #[test]
-fn works_from_async_code_through_run_blocking() {
+fn works_from_async_code_through_the_users_handle() {
     let ctx = DieselUsersContext::connect(":memory:").unwrap();
     let config = config();
     ctx.migrate(&config).unwrap();
+    let config = builder().users(ctx).build().unwrap();
     actix_rt::System::new().block_on(async move {
-        let (c, cfg) = (ctx.clone(), config.clone());
-        let created = pow_core::users::run_blocking(move || {
-            c.create(&cfg, &signup("async@example.com", "secret1234"))
-        })
-        .await
-        .unwrap();
+        let users = config.users().unwrap();
+        let created = users
+            .create(signup("async@example.com", "secret1234"))
+            .await
+            .unwrap();
         let user = created.unwrap();
-        let (c, cfg) = (ctx.clone(), config.clone());
-        let found = pow_core::users::run_blocking(move || {
-            c.get_by(&cfg, "email", &email("async@example.com"))
-        })
-        .await
-        .unwrap();
-        assert_eq!(found, Some(user));
+        let found = users.get_by("email", "async@example.com").await.unwrap();
+        assert_eq!(found.as_ref(), Some(&user));
+        assert_eq!(users.get(user.id).await.unwrap(), Some(user.clone()));
+        let authenticated = users
+            .authenticate(signup("async@example.com", "secret1234"))
+            .await
+            .unwrap();
+        assert_eq!(authenticated.map(|u| u.id), Some(user.id));
+        users.delete(&user).await.unwrap();
+        assert_eq!(users.get(user.id).await.unwrap(), None);
     });
 }

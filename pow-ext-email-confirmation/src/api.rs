@@ -5,7 +5,7 @@ use actix_web::web::{self, ServiceConfig};
 use actix_web::{HttpRequest, HttpResponse};
 use pow_core::api::{ApiAction, ApiContext, ApiError, ApiExtension, LinkTemplate};
 use pow_core::messages::{request_language, LanguageIdentifier};
-use pow_core::users::{run_blocking, User};
+use pow_core::users::User;
 use pow_core::PowConfig;
 use serde_json::{json, Map, Value};
 
@@ -211,9 +211,9 @@ async fn signed_in(req: &HttpRequest, api: &ApiContext) -> Result<User, ApiError
     let Some(current) = api.current_session(req).await? else {
         return Err(ApiError::not_authenticated(req));
     };
-    let users = api.config().users()?.clone();
-    let (cfg, id) = (api.config().clone(), current.user.id);
-    run_blocking(move || users.get(&cfg, id))
+    api.config()
+        .users()?
+        .get(current.user.id)
         .await?
         .ok_or_else(|| ApiError::not_authenticated(req))
 }
@@ -282,9 +282,10 @@ async fn confirm_token(
                     .with_code("email_taken"))
             }
             Confirmation::Confirmed(user, replaced, first) => {
-                ctl.assigns.insert(crate::AddressProven {
+                ctl.assigns.insert(pow_core::extension::AddressProven {
                     user_id: user.id,
                     first,
+                    by: pow_core::extension::ProvenBy::ConfirmationToken,
                 });
                 crate::controller::notify_replaced(&req, config, &ctl.lang, &user, replaced).await;
                 pow_core::audit::record(

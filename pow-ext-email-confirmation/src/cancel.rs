@@ -13,7 +13,7 @@ use actix_web::{HttpRequest, HttpResponse};
 use pow_core::mailer::{send_notice_with_link, Notice};
 use pow_core::messages::LanguageIdentifier;
 use pow_core::token::secure_compare;
-use pow_core::users::{run_blocking, Changes, User, Value, WriteError};
+use pow_core::users::{Changes, User, UsersContext, Value, WriteError};
 use pow_core::views::{Form, PageBody};
 use pow_core::web::{flash, render_page, Action, Controller, FormData, Outcome, Page};
 use pow_core::{PowConfig, PowError};
@@ -173,15 +173,21 @@ pub(crate) async fn cancel_pending(
     if !claim.take().await? {
         return Ok(None);
     }
-    let cfg = config.clone();
-    let result = run_blocking(move || cancel_change(&cfg, id, &digest)).await;
+    let result = config
+        .users()?
+        .run(move |users, cfg| cancel_change(users, cfg, id, &digest))
+        .await;
     claim.release().await?;
     result
 }
 
 /// Drops user `id`'s pending change if `digest` names it. Blocking.
-fn cancel_change(config: &PowConfig, id: i64, digest: &str) -> Result<Option<User>, PowError> {
-    let users = config.users()?;
+fn cancel_change(
+    users: &dyn UsersContext,
+    config: &PowConfig,
+    id: i64,
+    digest: &str,
+) -> Result<Option<User>, PowError> {
     let Some(user) = users.get(config, id)? else {
         return Ok(None);
     };

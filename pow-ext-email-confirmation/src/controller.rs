@@ -2,10 +2,11 @@
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::Utc;
+use pow_core::extension::{AddressProven, ProvenBy};
 use pow_core::session::CredentialsCache;
 use pow_core::store::Claim;
 use pow_core::token::secure_compare;
-use pow_core::users::{get_by_column_token, run_blocking, User, WriteError};
+use pow_core::users::{User, UsersContext, WriteError};
 use pow_core::web::{flash, Action, Outcome};
 use pow_core::{PowConfig, PowError};
 
@@ -84,9 +85,10 @@ async fn confirm_email(
                     ctl.message("pow_email_confirmation_email_confirmation_failed"),
                 ),
                 Confirmation::Confirmed(user, replaced, first) => {
-                    ctl.assigns.insert(crate::AddressProven {
+                    ctl.assigns.insert(AddressProven {
                         user_id: user.id,
                         first,
+                        by: ProvenBy::ConfirmationLink,
                     });
                     notify_replaced(&ctl.req, &config, &ctl.lang, &user, replaced).await;
                     pow_core::audit::record(
@@ -122,12 +124,10 @@ pub(crate) async fn confirm(
     token: String,
     ttl: Option<std::time::Duration>,
 ) -> Result<Confirmation, PowError> {
-    let users = config.users()?.clone();
-    let cfg = config.clone();
-    let found = run_blocking(move || {
-        get_by_column_token(users.as_ref(), &cfg, TOKEN_FIELD, TOKEN_PURPOSE, &token)
-    })
-    .await?;
+    let users = config.users()?;
+    let found = users
+        .get_by_column_token(TOKEN_FIELD, TOKEN_PURPOSE, &token)
+        .await?;
     let Some(found) = found else {
         return Ok(Confirmation::Invalid);
     };
@@ -135,19 +135,20 @@ pub(crate) async fn confirm(
     if !claim.take().await? {
         return Ok(Confirmation::Invalid);
     }
-    let cfg = config.clone();
-    let result = run_blocking(move || confirm_found(&cfg, &found, ttl)).await;
+    let result = users
+        .run(move |users, cfg| confirm_found(users, cfg, &found, ttl))
+        .await;
     claim.release().await?;
     result
 }
 
 /// Confirms `found` if its row still holds the token it was found by. Blocking.
 fn confirm_found(
+    users: &dyn UsersContext,
     config: &PowConfig,
     found: &User,
     ttl: Option<std::time::Duration>,
 ) -> Result<Confirmation, PowError> {
-    let users = config.users()?;
     // Read again under the claim: a confirmation, a cancel or a newer mail since the
     // lookup replaced the token, and the link no longer works.
     let Some(user) = users.get(config, found.id)? else {

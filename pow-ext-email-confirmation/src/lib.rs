@@ -82,8 +82,12 @@
 //! Tokens are random UUIDs; the link carries them signed with the salt [`TOKEN_SALT`], and
 //! the signature is checked before any lookup. `users.email_confirmation_token` holds only
 //! a keyed hash of the token (HMAC-SHA256 under a key derived from the secret key base), so
-//! a copy of the users table confirms nothing. Every mail issues a fresh token and its
-//! expiry starts anew; the links of earlier mails stop working. A token works once: the
+//! a copy of the users table confirms nothing. The token is a random nonce with a keyed MAC
+//! of it, the user and the address it confirms; the row keeps the nonce beside the hash,
+//! so a mail sent again while the link is valid carries the same link and the earlier
+//! mails keep working (people click the first mail they find). Once it expired, the next
+//! mail issues a new token with its full validity; a new pending address gets its own
+//! token. A token works once: the
 //! confirmation clears it, and racing confirmations are serialized by a claim in the cache
 //! store. Rows written by Pow hold the raw UUID: their links keep working until used.
 //! Tokens stored without an issue time count as expired.
@@ -203,18 +207,15 @@
 //!     .unwrap();
 //! ```
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use actix_web::web::ServiceConfig;
 use actix_web::HttpRequest;
 use async_trait::async_trait;
 use chrono::Utc;
-use pow_core::api::ApiExtension;
-use pow_core::extension::Requirement;
-use pow_core::users::{run_blocking, ChangesetHook, FieldDef, User, WriteError};
+use pow_core::extension::{AddressProof, Callbacks, ExtensionBuilder, Requirement, SqlMigration};
+use pow_core::users::{User, UsersContext, WriteError};
 use pow_core::web::{Controller, Flow};
-use pow_core::{Extension, Migrations, PowConfig, PowError};
+use pow_core::{Extension, PowConfig, PowError};
 
 mod api;
 mod callbacks;
@@ -224,18 +225,9 @@ mod controller;
 pub use controller::actions;
 
 /// Left in the controller's [`Assigns`](pow_core::web::Assigns) by `confirmation#show`
-/// and `api_confirmation#confirm` when a link confirmed an address, for other extensions'
-/// `before_respond` (the OAuth extension drops provider accounts linked before the
-/// address was proven).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct AddressProven {
-    /// The user whose address was confirmed.
-    pub user_id: i64,
-    /// Whether the account's address was proven for the first time (a sign-up's address,
-    /// not a change of a confirmed one): everything done to the account before was done
-    /// without proof of the mailbox.
-    pub first: bool,
-}
+/// and `api_confirmation#confirm` when a link confirmed an address (the core's type, for
+/// other extensions' `before_respond`).
+pub use pow_core::extension::AddressProven;
 mod mail;
 mod schema;
 
@@ -259,10 +251,10 @@ pub const TOKEN_SALT: &str = "Elixir.PowEmailConfirmation.Plug";
 pub const DEFAULT_TOKEN_TTL: Duration = Duration::from_secs(48 * 3600);
 
 /// The extension's migrations: the four user columns and the token's unique index.
-pub static MIGRATIONS: Migrations = Migrations {
-    sqlite: diesel_migrations::embed_migrations!("migrations/sqlite"),
-    postgres: diesel_migrations::embed_migrations!("migrations/postgres"),
-};
+pub const MIGRATIONS: &[SqlMigration] = &[pow_core::sql_migration!(
+    "20260102000000",
+    "add_pow_email_confirmation_to_users"
+)];
 
 const MESSAGES: &[(&str, &str)] = &[
     (
@@ -387,9 +379,7 @@ impl EmailConfirmation {
         user: &User,
     ) -> Result<bool, PowError> {
         let config = pow_core::web::route_config(req)?;
-        let users = config.users()?.clone();
-        let (cfg, id) = (config.clone(), user.id);
-        let Some(user) = run_blocking(move || users.get(&cfg, id)).await? else {
+        let Some(user) = config.users()?.get(user.id).await? else {
             return Ok(false);
         };
         let lang = pow_core::messages::request_language(req, config.messages());
@@ -407,14 +397,22 @@ pub fn is_confirmed(user: &User) -> bool {
 
 /// Marks `user` confirmed, as opening the link does (a pending address becomes the
 /// email), without any token check: for seeds, tests and admin tools. Blocking: call it
-/// through [`run_blocking`] from async code.
+/// through [`Users::run`](pow_core::users::Users::run) from async code.
 ///
 /// # Errors
 /// [`PowError::Config`] without a users context, [`PowError::Database`] when the write
 /// fails, also when the pending address was taken by another account.
 pub fn confirm_user(config: &PowConfig, user: &User) -> Result<User, PowError> {
+    confirm_with(config.users_context()?.as_ref(), config, user)
+}
+
+fn confirm_with(
+    users: &dyn UsersContext,
+    config: &PowConfig,
+    user: &User,
+) -> Result<User, PowError> {
     let changes = schema::confirm_changes(user, Utc::now());
-    match config.users()?.update_fields(config, user, &changes) {
+    match users.update_fields(config, user, &changes) {
         Ok(user) => Ok(user),
         Err(WriteError::Other(err)) => Err(err),
         Err(err) => Err(PowError::Database(format!(
@@ -424,64 +422,63 @@ pub fn confirm_user(config: &PowConfig, user: &User) -> Result<User, PowError> {
     }
 }
 
-#[async_trait(?Send)]
 impl Extension for EmailConfirmation {
     fn name(&self) -> &'static str {
         NAME
     }
 
-    /// Nothing to do on every request.
-    fn handles_requests(&self) -> bool {
-        false
-    }
-
-    fn user_fields(&self) -> Vec<FieldDef> {
-        schema::user_fields()
-    }
-
-    fn changeset_hook(&self) -> Option<Arc<dyn ChangesetHook>> {
-        Some(Arc::new(schema::EmailConfirmationHook))
-    }
-
-    fn migrations(&self) -> Option<&'static Migrations> {
-        Some(&MIGRATIONS)
-    }
-
-    fn migration_sql(&self) -> Vec<pow_core::extension::SqlMigration> {
-        vec![pow_core::sql_migration!(
-            "20260102000000",
-            "add_pow_email_confirmation_to_users"
-        )]
-    }
-
-    fn mails(&self) -> Vec<&'static str> {
-        vec![MAIL]
-    }
-
-    fn messages(&self) -> Vec<(&'static str, &'static str)> {
-        MESSAGES.to_vec()
-    }
-
-    fn api(&self) -> Option<Arc<dyn ApiExtension>> {
-        Some(Arc::new(EmailConfirmation::api(self)))
-    }
-
-    fn requirements(&self) -> Vec<Requirement> {
-        vec![
-            Requirement::UserField(schema::EMAIL_FIELD),
-            Requirement::Before {
+    fn build(&self, ext: &mut ExtensionBuilder) {
+        let routes = self.clone();
+        ext.user_fields(schema::user_fields())
+            .changeset_hook(schema::EmailConfirmationHook)
+            .migrations(MIGRATIONS)
+            .mails([MAIL])
+            .messages(MESSAGES.iter().copied())
+            .api(EmailConfirmation::api(self))
+            .requires(Requirement::UserField(schema::EMAIL_FIELD))
+            .requires(Requirement::Before {
                 name: PERSISTENT_SESSION,
                 why: "it has to end the sign-in of an unconfirmed user before a remember-me \
                       cookie is issued for it",
-            },
-        ]
+            })
+            .routes(move |cfg, config| {
+                cancel::configure(cfg, config);
+                controller::configure(cfg, config, &routes);
+            })
+            .callbacks(self.clone())
+            .address_proof(Proof {
+                ttl: self.token_ttl,
+            });
+    }
+}
+
+/// What other extensions rely on: whether an address is confirmed, and confirming one a
+/// provider vouches for.
+struct Proof {
+    ttl: Option<Duration>,
+}
+
+impl AddressProof for Proof {
+    fn is_proven(&self, user: &User) -> bool {
+        is_confirmed(user)
     }
 
-    fn configure(&self, cfg: &mut ServiceConfig, config: &PowConfig) {
-        cancel::configure(cfg, config);
-        controller::configure(cfg, config, self);
+    fn mark_proven(
+        &self,
+        users: &dyn UsersContext,
+        config: &PowConfig,
+        user: &User,
+    ) -> Result<User, PowError> {
+        confirm_with(users, config, user)
     }
 
+    fn link_ttl(&self) -> Option<Duration> {
+        self.ttl
+    }
+}
+
+#[async_trait(?Send)]
+impl Callbacks for EmailConfirmation {
     async fn before_process(&self, ctl: &mut Controller) -> Result<Flow, PowError> {
         callbacks::before_process(ctl);
         Ok(Flow::Continue)

@@ -1,5 +1,7 @@
-//! The confirmation mail: a fresh token per mail, the per-address resend limit, rendering
-//! and delivery.
+//! The confirmation mail: the link's token (the same in every mail while it is valid), the
+//! per-address resend limit, rendering and delivery.
+
+use std::time::Duration;
 
 use actix_web::HttpRequest;
 use chrono::Utc;
@@ -7,10 +9,11 @@ use pow_core::api::LinkTemplate;
 use pow_core::mailer::{compose, validity_text, MailContent};
 use pow_core::messages::LanguageIdentifier;
 use pow_core::store::{Limit, Limiter};
-use pow_core::users::{run_blocking, User, WriteError};
+use pow_core::users::validation::normalize_user_id;
+use pow_core::users::{User, WriteError};
 use pow_core::{PowConfig, PowError};
 
-use crate::schema::{new_token_changes, recipient, TOKEN_FIELD};
+use crate::schema::{current_token, recipient, remaining_validity, token_changes, TOKEN_FIELD};
 use crate::{EmailConfirmation, TOKEN_SALT};
 
 /// Rule name of the resend counters (see [`Limiter`]).
@@ -28,9 +31,8 @@ pub(crate) enum Sent {
 }
 
 /// Sends the confirmation mail for `user` in `lang`, linking to the HTML confirmation
-/// page: counts the mail against the address's resend limit, issues a fresh token (the
-/// row keeps its keyed hash, so the latest mail's link is the one that works), and
-/// delivers it.
+/// page: counts the mail against the address's resend limit, takes the row's token while
+/// it is valid or issues a new one (the row keeps its keyed hash), and delivers it.
 pub(crate) async fn send(
     ext: &EmailConfirmation,
     req: &HttpRequest,
@@ -74,7 +76,7 @@ pub(crate) async fn send_with_link(
     if let Some(limit) = ext.resend_limit {
         let limiter = Limiter::new(config, RATE_LIMIT_RULE);
         let limit = Limit::new(limit.max, limit.per);
-        if !limiter.hit(limit, &to.trim().to_lowercase()).await? {
+        if !limiter.hit(limit, &normalize_user_id(&to)).await? {
             tracing::info!(
                 user.id = user.id,
                 "confirmation mail not sent: the address reached its resend limit"
@@ -82,7 +84,7 @@ pub(crate) async fn send_with_link(
             return Ok(Sent::Limited);
         }
     }
-    let Some((user, token)) = issue_token(config, user).await? else {
+    let Some((user, token)) = issue_token(config, ext.token_ttl, user).await? else {
         return Ok(Sent::NothingToConfirm);
     };
     // The address comes from the row the token was written to (the write returns it): a
@@ -107,12 +109,12 @@ pub(crate) async fn send_with_link(
     let messages = config.messages();
     let text = |key: &str| messages.text(lang, key);
     let mut paragraphs = vec![text("pow_email_confirmation_mail_intro")];
-    if let Some(ttl) = ext.token_ttl {
+    if let Some(remaining) = remaining_validity(&user, ext.token_ttl, Utc::now()) {
         paragraphs.push(validity_text(
             config,
             lang,
             "pow_email_confirmation_mail_expiry",
-            ttl,
+            shown_validity(remaining),
         ));
     }
     paragraphs.push(text("pow_email_confirmation_mail_ignore"));
@@ -139,28 +141,52 @@ pub(crate) async fn send_with_link(
     Ok(Sent::Delivered(user))
 }
 
-/// Writes the keyed hash of a fresh token to `user`'s row, if it still waits for a
-/// confirmation, and returns the row as written with the raw token; `None` when the row
-/// is gone or no longer waits.
-async fn issue_token(config: &PowConfig, user: User) -> Result<Option<(User, String)>, PowError> {
-    let users = config.users()?.clone();
-    let cfg = config.clone();
-    run_blocking(move || {
-        // Read the row right before writing: a confirmation or a cancel since `user` was
-        // read must not be undone by a new token.
-        let Some(fresh) = users.get(&cfg, user.id)? else {
-            return Ok(None);
-        };
-        if fresh.get_str(TOKEN_FIELD).is_none() {
-            return Ok(None);
-        }
-        let (token, changes) = new_token_changes(&cfg, Utc::now());
-        match users.update_fields(&cfg, &fresh, &changes) {
-            Ok(updated) => Ok(Some((updated, token))),
-            Err(WriteError::Other(err)) => Err(err),
-            // A collision of two keyed hashes on the token's unique index: not in practice.
-            Err(err) => Err(PowError::Database(err.to_string())),
-        }
-    })
-    .await
+/// The token for `user`'s link: the one its row holds while it is valid (a mail sent
+/// again carries the link of the earlier mails, which keep working), else a new one whose
+/// keyed hash is written to the row. Returns the row as it stands with the raw token;
+/// `None` when the row is gone or no longer waits for a confirmation.
+async fn issue_token(
+    config: &PowConfig,
+    ttl: Option<Duration>,
+    user: User,
+) -> Result<Option<(User, String)>, PowError> {
+    config
+        .users()?
+        .run(move |users, cfg| {
+            // Read the row right before writing: a confirmation or a cancel since `user` was
+            // read must not be undone by a new token.
+            let Some(fresh) = users.get(cfg, user.id)? else {
+                return Ok(None);
+            };
+            if fresh.get_str(TOKEN_FIELD).is_none() {
+                return Ok(None);
+            }
+            let now = Utc::now();
+            if let Some(token) = current_token(cfg, &fresh, ttl, now) {
+                return Ok(Some((fresh, token)));
+            }
+            let Some((token, changes)) = token_changes(cfg, &fresh, now) else {
+                return Ok(None);
+            };
+            match users.update_fields(cfg, &fresh, &changes) {
+                Ok(updated) => Ok(Some((updated, token))),
+                Err(WriteError::Other(err)) => Err(err),
+                // A collision of two keyed hashes on the token's unique index: not in practice.
+                Err(err) => Err(PowError::Database(err.to_string())),
+            }
+        })
+        .await
+}
+
+/// `remaining`, for the mail's "valid for" line: rounded down to whole hours once it is an
+/// hour or more, after a minute's grace for the time the mail took (a link issued for it
+/// reads its full validity, "48 hours", not "47").
+fn shown_validity(remaining: Duration) -> Duration {
+    const HOUR: u64 = 3600;
+    let secs = remaining.as_secs() + 60;
+    if secs >= HOUR {
+        Duration::from_secs(secs / HOUR * HOUR)
+    } else {
+        remaining
+    }
 }

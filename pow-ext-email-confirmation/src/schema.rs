@@ -5,8 +5,8 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use pow_core::users::validation::normalize_user_id;
 use pow_core::users::{
-    new_column_token, placeholder_column_token, Changes, Changeset, ChangesetAction, ChangesetHook,
-    FieldDef, FieldKind, User, Value,
+    issue_column_token, placeholder_column_token, reissued_column_token, Changes, Changeset,
+    ChangesetAction, ChangesetHook, FieldDef, FieldKind, User, Value,
 };
 use pow_core::PowConfig;
 
@@ -75,14 +75,50 @@ fn age(since: DateTime<Utc>, now: DateTime<Utc>) -> Duration {
 /// Purpose of the keyed hash a confirmation token is stored as.
 pub(crate) const TOKEN_PURPOSE: &str = "email_confirmation";
 
-/// A fresh token and its issue time, as changes: the raw token for the link, and the
-/// changes storing its keyed hash.
-pub(crate) fn new_token_changes(config: &PowConfig, now: DateTime<Utc>) -> (String, Changes) {
-    let (raw, stored) = new_column_token(config, TOKEN_PURPOSE);
+/// A new token for `user`'s link, bound to the address it is mailed to (see
+/// [`issue_column_token`]): the raw token for the link and the changes storing it with
+/// `issued_at`. `None` when the user has no address to send to.
+pub(crate) fn token_changes(
+    config: &PowConfig,
+    user: &User,
+    issued_at: DateTime<Utc>,
+) -> Option<(String, Changes)> {
+    let to = recipient(user)?;
+    let (raw, stored) = issue_column_token(config, TOKEN_PURPOSE, user.id, to);
     let mut changes = Changes::new();
     changes.insert(TOKEN_FIELD.into(), Value::Text(stored));
-    changes.insert(TOKEN_SENT_AT_FIELD.into(), Value::Timestamp(now));
-    (raw, changes)
+    changes.insert(TOKEN_SENT_AT_FIELD.into(), Value::Timestamp(issued_at));
+    Some((raw, changes))
+}
+
+/// The raw token of the link `user`'s row holds now, when it is still valid: a mail sent
+/// again carries the same link as the earlier ones, so they keep working. `None` when the
+/// row holds no such token (the sign-up placeholder, a token for another address or
+/// issued under a retired secret) or the token expired.
+pub(crate) fn current_token(
+    config: &PowConfig,
+    user: &User,
+    ttl: Option<Duration>,
+    now: DateTime<Utc>,
+) -> Option<String> {
+    let stored = user.get_str(TOKEN_FIELD)?;
+    if token_expired(user, ttl, now) {
+        return None;
+    }
+    reissued_column_token(config, TOKEN_PURPOSE, user.id, recipient(user)?, stored)
+}
+
+/// How long `user`'s current link still works (`None`: it never expires).
+pub(crate) fn remaining_validity(
+    user: &User,
+    ttl: Option<Duration>,
+    now: DateTime<Utc>,
+) -> Option<Duration> {
+    let ttl = ttl?;
+    let age = user
+        .get_timestamp(TOKEN_SENT_AT_FIELD)
+        .map_or(Duration::ZERO, |sent_at| age(sent_at, now));
+    Some(ttl.saturating_sub(age))
 }
 
 /// A token no link matches, and its issue time, as changes: marks the address as

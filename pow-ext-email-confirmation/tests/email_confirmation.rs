@@ -106,7 +106,7 @@ impl Setup {
 
     fn user(&self, email: &str) -> User {
         self.config
-            .users()
+            .users_context()
             .unwrap()
             .get_by(&self.config, "email", &Value::from(email))
             .unwrap()
@@ -119,7 +119,7 @@ impl Setup {
             .map(|(k, v)| ((*k).to_owned(), v.clone()))
             .collect();
         self.config
-            .users()
+            .users_context()
             .unwrap()
             .update_fields(&self.config, user, &changes)
             .unwrap()
@@ -251,15 +251,12 @@ fn sign_up_mails_a_link_and_does_not_sign_in() {
         .unwrap();
     // The row holds the keyed hash of the link's token, not the token.
     assert_ne!(user.get_str(TOKEN_FIELD), Some(raw.as_str()));
-    assert_eq!(
-        user.get_str(TOKEN_FIELD),
-        Some(
-            s.config
-                .verifier()
-                .token_digest("email_confirmation", &raw)
-                .as_str()
-        )
-    );
+    // The row holds the token's nonce and keyed hash, never the token (nor its MAC).
+    let stored = user.get_str(TOKEN_FIELD).unwrap();
+    let (nonce, mac) = raw.split_once('.').unwrap();
+    let digest = s.config.verifier().token_digest("email_confirmation", &raw);
+    assert_eq!(stored, format!("{nonce}${digest}"));
+    assert!(!stored.contains(mac), "{stored}");
     assert!(!is_confirmed(&user));
     assert!(user.get_timestamp(TOKEN_SENT_AT_FIELD).is_some());
 }
@@ -311,10 +308,11 @@ fn sign_in_before_confirming_is_halted_and_mails_again() {
     assert_eq!(home.user, "none");
     assert_eq!(s.client.get("/registration/edit").status, 302);
 
-    // Sent again, with a fresh token: only the latest mail's link works.
+    // Sent again with the same link: people click the first mail they find, and a
+    // second mail must not break it while it is valid.
     assert_eq!(s.mailer.count_to("jane@example.com"), 2);
     let second = link_path(&s.last_mail("jane@example.com"));
-    assert_ne!(second, first);
+    assert_eq!(second, first);
 
     // A wrong password gets the usual error and no mail.
     let csrf = s.client.get("/session/new").csrf();
@@ -331,9 +329,47 @@ fn sign_in_before_confirming_is_halted_and_mails_again() {
 
     let mut other = s.other_client();
     other.get(&first);
-    assert_eq!(home_page(&mut other).error, INVALID, "superseded link");
+    assert_eq!(
+        home_page(&mut other).info,
+        CONFIRMED,
+        "the first mail's link"
+    );
     other.get(&second);
-    assert_eq!(home_page(&mut other).info, CONFIRMED);
+    assert_eq!(home_page(&mut other).error, INVALID, "used once");
+}
+
+#[test]
+fn the_first_mails_link_confirms_after_a_second_mail() {
+    let mut s = Setup::new(EmailConfirmation::new());
+    register(&mut s.client, "jane@example.com");
+    let first = link_path(&s.last_mail("jane@example.com"));
+    // Signing in before confirming mails the link again.
+    sign_in(&mut s.client, "jane@example.com");
+    assert_eq!(s.mailer.count_to("jane@example.com"), 2);
+    let second = s.last_mail("jane@example.com");
+    assert!(second.text.contains("hours"), "{}", second.text);
+
+    s.client.get(&first);
+    assert_eq!(home_page(&mut s.client).info, CONFIRMED);
+    assert!(is_confirmed(&s.user("jane@example.com")));
+}
+
+#[test]
+fn a_mail_after_the_link_expired_carries_a_new_link() {
+    let mut s = Setup::new(EmailConfirmation::new());
+    register(&mut s.client, "jane@example.com");
+    let first = link_path(&s.last_mail("jane@example.com"));
+    let user = s.user("jane@example.com");
+    let issued = chrono::Utc::now() - chrono::Duration::hours(49);
+    s.update(&user, &[(TOKEN_SENT_AT_FIELD, Value::Timestamp(issued))]);
+
+    sign_in(&mut s.client, "jane@example.com");
+    let second = link_path(&s.last_mail("jane@example.com"));
+    assert_ne!(second, first);
+    s.client.get(&first);
+    assert_eq!(home_page(&mut s.client).error, INVALID);
+    s.client.get(&second);
+    assert_eq!(home_page(&mut s.client).info, CONFIRMED);
 }
 
 #[test]
@@ -808,7 +844,7 @@ fn only_the_latest_of_two_pending_changes_confirms() {
     assert_eq!(s.user("second@example.com").id, user.id);
     assert!(s
         .config
-        .users()
+        .users_context()
         .unwrap()
         .get_by(&s.config, "email", &Value::from("first@example.com"))
         .unwrap()

@@ -6,7 +6,7 @@ use actix_web::{HttpRequest, HttpResponse};
 use pow_core::mailer::{compose, MailContent};
 use pow_core::messages::{LanguageIdentifier, MessageArg};
 use pow_core::store::Claim;
-use pow_core::users::{run_blocking, Changeset, Params};
+use pow_core::users::{Changeset, Params};
 use pow_core::views::{Link, PageBody};
 use pow_core::web::{
     extension_path, extra_fields, flash, form, new_password_fields, redirect, render_page,
@@ -216,21 +216,23 @@ async fn create(
                 return Ok(Outcome::Stop(res));
             }
             let signed_in_id = ctl.signed_in()?.id;
-            let users = ctl.config.users()?.clone();
-            let (cfg, params, settings) = (ctl.config.clone(), ctl.params.clone(), ext.clone());
+            let (params, settings) = (ctl.params.clone(), ext.clone());
             // The session's copy of the inviter may be stale: read the row for the
             // permission check and for the fields carried over to the invitee.
-            let created = run_blocking(move || {
-                let Some(inviter) = users.get(&cfg, signed_in_id)? else {
-                    return Ok(Created::InviterGone);
-                };
-                if !settings.may_invite(&inviter) {
-                    return Ok(Created::NotAllowed);
-                }
-                let result = settings.invite(users.as_ref(), &cfg, &inviter, &params)?;
-                Ok(Created::Done(Box::new((inviter, result))))
-            })
-            .await?;
+            let created = ctl
+                .config
+                .users()?
+                .run(move |users, cfg| {
+                    let Some(inviter) = users.get(cfg, signed_in_id)? else {
+                        return Ok(Created::InviterGone);
+                    };
+                    if !settings.may_invite(&inviter) {
+                        return Ok(Created::NotAllowed);
+                    }
+                    let result = settings.invite(users, cfg, &inviter, &params)?;
+                    Ok(Created::Done(Box::new((inviter, result))))
+                })
+                .await?;
             let (inviter, result) = match created {
                 Created::InviterGone => {
                     pow_core::session::sign_out(&ctl.req).await?;
@@ -524,24 +526,26 @@ async fn update_form(
             if !claim.take().await? {
                 return Ok(Outcome::Stop(invalid_invitation(&ctl.req, &ctl.config)));
             }
-            let users = ctl.config.users()?.clone();
-            let (cfg, params) = (ctl.config.clone(), ctl.params.clone());
-            let result = run_blocking(move || {
-                // Read the row again right before writing: an invitation accepted, or a
-                // password set through a reset, since the link was opened ends it.
-                let Some(fresh) = users.get(&cfg, invitee.id)? else {
-                    return Ok(None);
-                };
-                if fresh.get_timestamp(INVITATION_ACCEPTED_AT).is_some()
-                    || fresh.password_hash.is_some()
-                {
-                    return Ok(None);
-                }
-                users
-                    .apply(&cfg, crate::accept_changeset(&cfg, &fresh, &params))
-                    .map(Some)
-            })
-            .await;
+            let params = ctl.params.clone();
+            let result = ctl
+                .config
+                .users()?
+                .run(move |users, cfg| {
+                    // Read the row again right before writing: an invitation accepted, or
+                    // a password set through a reset, since the link was opened ends it.
+                    let Some(fresh) = users.get(cfg, invitee.id)? else {
+                        return Ok(None);
+                    };
+                    if fresh.get_timestamp(INVITATION_ACCEPTED_AT).is_some()
+                        || fresh.password_hash.is_some()
+                    {
+                        return Ok(None);
+                    }
+                    users
+                        .apply(cfg, crate::accept_changeset(cfg, &fresh, &params))
+                        .map(Some)
+                })
+                .await;
             // The write is done (or refused): others may try again, and find it accepted.
             claim.release().await?;
             let Some(result) = result? else {

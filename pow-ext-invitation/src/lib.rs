@@ -128,14 +128,15 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix_web::web::ServiceConfig;
+use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use pow_core::extension::{Callbacks, ExtensionBuilder, SqlMigration};
 use pow_core::users::{
-    get_by_column_token, new_column_token, run_blocking, Changeset, ChangesetAction, ChangesetHook,
-    FieldDef, FieldKind, Params, UsersContext, Value,
+    new_column_token, Changeset, ChangesetAction, ChangesetHook, FieldDef, FieldKind, Params,
+    UsersContext, Value,
 };
 use pow_core::web::{ActionKind, Controller, Flow};
-use pow_core::{Extension, Migrations, PowConfig, PowError, User};
+use pow_core::{Extension, PowConfig, PowError, User};
 
 mod controller;
 pub use controller::actions;
@@ -184,10 +185,10 @@ pub const INVITED_BY_ID: &str = "invited_by_id";
 pub const DEFAULT_TOKEN_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
 
 /// The extension's migrations (SQLite and PostgreSQL).
-pub static MIGRATIONS: Migrations = Migrations {
-    sqlite: diesel_migrations::embed_migrations!("migrations/sqlite"),
-    postgres: diesel_migrations::embed_migrations!("migrations/postgres"),
-};
+pub const MIGRATIONS: &[SqlMigration] = &[pow_core::sql_migration!(
+    "20260104000000",
+    "add_pow_invitation_to_users"
+)];
 
 /// The Fluent files, as `(language, source)`.
 const FTL: &[(&str, &str)] = &[
@@ -331,7 +332,8 @@ impl Invitation {
     /// Invites a user on `inviter`'s behalf: builds [`invite_changeset`](Self::invite_changeset)
     /// and writes it. Sends no mail (the `POST /invitations` route does): the link
     /// `<base_url>/invitations/<signed_token>/edit` is the app's to hand over, and cannot be
-    /// read back later. Blocks: call it through [`run_blocking`] from async code.
+    /// read back later. Blocks: call it through [`Users::run`](pow_core::users::Users::run)
+    /// from async code.
     ///
     /// # Errors
     /// [`PowError`] when the database fails; validation errors (including `taken`) come
@@ -363,18 +365,10 @@ impl Invitation {
         let Some(token) = config.verifier().verify_token(INVITATION_SALT, signed) else {
             return Ok(None);
         };
-        let users = config.users()?.clone();
-        let cfg = config.clone();
-        let user = run_blocking(move || {
-            get_by_column_token(
-                users.as_ref(),
-                &cfg,
-                INVITATION_TOKEN,
-                TOKEN_PURPOSE,
-                &token,
-            )
-        })
-        .await?;
+        let user = config
+            .users()?
+            .get_by_column_token(INVITATION_TOKEN, TOKEN_PURPOSE, &token)
+            .await?;
         let Some(user) = user.filter(|u| self.is_pending(u, Utc::now())) else {
             return Ok(None);
         };
@@ -390,8 +384,11 @@ impl Invitation {
 /// Ends `user_id`'s invitation, if it is still open, because the account is in use (the
 /// invitee signed in another way): sets `invitation_accepted_at`, so the link stops
 /// working. Reads the row first; blocks (database).
-fn end_invitation(config: &PowConfig, user_id: i64) -> Result<(), PowError> {
-    let users = config.users()?;
+fn end_invitation(
+    users: &dyn UsersContext,
+    config: &PowConfig,
+    user_id: i64,
+) -> Result<(), PowError> {
     let Some(user) = users.get(config, user_id)? else {
         return Ok(());
     };
@@ -435,9 +432,10 @@ pub struct Invited {
 /// # Errors
 /// [`PowError`] when the database fails.
 pub async fn invited_users(config: &PowConfig, user: &User) -> Result<Vec<User>, PowError> {
-    let users = config.users()?.clone();
-    let (cfg, id) = (config.clone(), user.id);
-    run_blocking(move || users.list_by(&cfg, INVITED_BY_ID, &Value::Int(id))).await
+    config
+        .users()?
+        .list_by(INVITED_BY_ID, Value::Int(user.id))
+        .await
 }
 
 /// The user who invited `user`, if any (and still there).
@@ -448,9 +446,7 @@ pub async fn invited_by(config: &PowConfig, user: &User) -> Result<Option<User>,
     let Some(inviter_id) = user.get_int(INVITED_BY_ID) else {
         return Ok(None);
     };
-    let users = config.users()?.clone();
-    let cfg = config.clone();
-    run_blocking(move || users.get(&cfg, inviter_id)).await
+    config.users()?.get(inviter_id).await
 }
 
 /// Marks accepted invitations: `invitation_accepted_at` = now on
@@ -465,12 +461,33 @@ impl ChangesetHook for AcceptHook {
     }
 }
 
-#[async_trait::async_trait(?Send)]
 impl Extension for Invitation {
     fn name(&self) -> &'static str {
         NAME
     }
 
+    fn build(&self, ext: &mut ExtensionBuilder) {
+        let routes = self.clone();
+        ext.user_fields([
+            FieldDef::new(INVITATION_TOKEN, FieldKind::Text).unique(),
+            FieldDef::new(INVITATION_SENT_AT, FieldKind::Timestamp),
+            FieldDef::new(INVITATION_ACCEPTED_AT, FieldKind::Timestamp),
+            FieldDef::new(INVITED_BY_ID, FieldKind::Int),
+        ])
+        .changeset_hook(AcceptHook)
+        .migrations(MIGRATIONS)
+        .mails([MAIL])
+        .messages(FTL.iter().copied())
+        .routes(move |cfg, config| controller::register(cfg, config, routes.clone()))
+        .callbacks(EndOnSignIn);
+    }
+}
+
+/// Ends an open invitation once its invitee signs in another way.
+struct EndOnSignIn;
+
+#[async_trait(?Send)]
+impl Callbacks for EndOnSignIn {
     /// An invitee who signs in any other way (a magic link, a provider, a password set
     /// through a reset) has an account in use: the invitation ends, so its link can no
     /// longer set a password or sign anyone in (past a second factor added since).
@@ -487,50 +504,12 @@ impl Extension for Invitation {
         {
             return Ok(Flow::Continue);
         }
-        let (cfg, id) = (ctl.config.clone(), user.id);
-        run_blocking(move || end_invitation(&cfg, id)).await?;
+        let id = user.id;
+        ctl.config
+            .users()?
+            .run(move |users, cfg| end_invitation(users, cfg, id))
+            .await?;
         Ok(Flow::Continue)
-    }
-
-    /// Nothing to do on every request.
-    fn handles_requests(&self) -> bool {
-        false
-    }
-
-    fn user_fields(&self) -> Vec<FieldDef> {
-        vec![
-            FieldDef::new(INVITATION_TOKEN, FieldKind::Text).unique(),
-            FieldDef::new(INVITATION_SENT_AT, FieldKind::Timestamp),
-            FieldDef::new(INVITATION_ACCEPTED_AT, FieldKind::Timestamp),
-            FieldDef::new(INVITED_BY_ID, FieldKind::Int),
-        ]
-    }
-
-    fn changeset_hook(&self) -> Option<Arc<dyn ChangesetHook>> {
-        Some(Arc::new(AcceptHook))
-    }
-
-    fn migrations(&self) -> Option<&'static Migrations> {
-        Some(&MIGRATIONS)
-    }
-
-    fn migration_sql(&self) -> Vec<pow_core::extension::SqlMigration> {
-        vec![pow_core::sql_migration!(
-            "20260104000000",
-            "add_pow_invitation_to_users"
-        )]
-    }
-
-    fn mails(&self) -> Vec<&'static str> {
-        vec![MAIL]
-    }
-
-    fn messages(&self) -> Vec<(&'static str, &'static str)> {
-        FTL.to_vec()
-    }
-
-    fn configure(&self, cfg: &mut ServiceConfig, config: &PowConfig) {
-        controller::register(cfg, config, self.clone());
     }
 }
 

@@ -126,7 +126,7 @@ impl Harness {
 
     fn user(&self, field: &str, value: &str) -> User {
         self.config
-            .users()
+            .users_context()
             .unwrap()
             .get_by(&self.config, field, &Value::from(value))
             .unwrap()
@@ -137,7 +137,7 @@ impl Harness {
         let mut changes = Changes::new();
         changes.insert(field.to_owned(), value);
         self.config
-            .users()
+            .users_context()
             .unwrap()
             .update_fields(&self.config, user, &changes)
             .unwrap()
@@ -447,7 +447,7 @@ fn invited_by_relation_is_stored() {
 
     // Deleting the inviter keeps the invited users.
     h.config
-        .users()
+        .users_context()
         .unwrap()
         .delete(&h.config, &alice_row)
         .unwrap();
@@ -584,7 +584,7 @@ fn who_may_invite_refusal_is_forbidden() {
     assert_eq!(res.status, 403);
     assert!(h
         .config
-        .users()
+        .users_context()
         .unwrap()
         .get_by(&h.config, "email", &Value::from("eve@example.com"))
         .unwrap()
@@ -832,7 +832,7 @@ fn postgres_invite_and_accept() {
     let bob_row = h.user("email", "bob@example.com");
     let err = h
         .config
-        .users()
+        .users_context()
         .unwrap()
         .update_fields(&h.config, &carol, &token_change(&bob_row))
         .unwrap_err();
@@ -868,7 +868,7 @@ fn sqlite_token_index_is_unique() {
     assert_ne!(bob.get("invitation_token"), carol.get("invitation_token"));
     let err = h
         .config
-        .users()
+        .users_context()
         .unwrap()
         .update_fields(&h.config, &carol, &token_change(&bob))
         .unwrap_err();
@@ -1127,7 +1127,7 @@ fn an_invitation_ends_once_the_invitee_signed_in_another_way() {
         Value::Timestamp(chrono::Utc::now()),
     );
     h.config
-        .users()
+        .users_context()
         .unwrap()
         .update_fields(&h.config, &bob_row, &changes)
         .unwrap();

@@ -19,9 +19,7 @@ use pow_core::web::Controller;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::flow::{
-    self, check_sign_up, create_linked_user, find_user, sign_up_params, Begin, SignUpCheck,
-};
+use crate::flow::{self, check_sign_up, create_linked_user, sign_up_params, Begin, SignUpCheck};
 use crate::provider::Provider;
 use crate::store::{Attempt, Records, ATTEMPT};
 use crate::web::actions;
@@ -156,13 +154,12 @@ async fn callback(
                 }
             };
         if let Some(identity) = identity {
-            let user = find_user(
-                &ctl.config,
-                "id",
-                pow_core::users::Value::Int(identity.user_id),
-            )
-            .await?
-            .ok_or_else(|| error(ctl, "pow_oauth_invalid_state", &provider))?;
+            let user = ctl
+                .config
+                .users()?
+                .get(identity.user_id)
+                .await?
+                .ok_or_else(|| error(ctl, "pow_oauth_invalid_state", &provider))?;
             if user.is_disabled() {
                 return Err(pow_core::PowError::AccountDisabled.into());
             }

@@ -1,10 +1,8 @@
 //! The work behind both front ends: beginning a sign-in at a provider, finishing it, and
 //! the sign-up checks and writes.
 
-use std::sync::Arc;
-
 use pow_core::users::validation::normalize_user_id;
-use pow_core::users::{run_blocking, Changeset, ChangesetAction, Params, User, Value};
+use pow_core::users::{Changeset, ChangesetAction, Params, User, Value};
 use pow_core::{PowConfig, PowError};
 
 use crate::identities::{Identities, Identity, Insert};
@@ -40,7 +38,7 @@ pub(crate) async fn open(
         ext.http.clone(),
         begin.redirect_uri.clone(),
     );
-    let started = match run_blocking(move || Ok(p.start(&http, &uri))).await? {
+    let started = match off_executor(move || p.start(&http, &uri)).await? {
         Ok(started) => started,
         Err(err) => {
             tracing::warn!(provider = provider.id(), error = %err, "OAuth provider unavailable");
@@ -76,10 +74,9 @@ pub(crate) async fn finish(
     code: String,
 ) -> Result<Result<(Profile, Option<Identity>), OAuthError>, PowError> {
     let (p, http, a) = (provider.clone(), ext.http.clone(), attempt.clone());
-    let finished = run_blocking(move || {
-        Ok(p.finish(&http, &a.redirect_uri, &code, &a.pkce_verifier, &a.nonce))
-    })
-    .await?;
+    let finished =
+        off_executor(move || p.finish(&http, &a.redirect_uri, &code, &a.pkce_verifier, &a.nonce))
+            .await?;
     let profile = match finished {
         Ok(profile) => profile,
         Err(err) => {
@@ -87,24 +84,24 @@ pub(crate) async fn finish(
             return Ok(Err(err));
         }
     };
-    let identities = identities(config)?;
-    let (id, uid) = (provider.id().to_owned(), profile.uid.clone());
-    let identity = run_blocking(move || identities.get(&id, &uid)).await?;
+    let identity = identities(config)?.get(provider.id(), &profile.uid).await?;
     Ok(Ok((profile, identity)))
 }
 
-pub(crate) fn identities(config: &PowConfig) -> Result<Arc<Identities>, PowError> {
-    Identities::new(config).map(Arc::new)
+pub(crate) fn identities(config: &PowConfig) -> Result<Identities, PowError> {
+    Identities::new(config)
 }
 
-pub(crate) async fn find_user(
-    config: &PowConfig,
-    field: &str,
-    value: Value,
-) -> Result<Option<User>, PowError> {
-    let users = Arc::clone(config.users()?);
-    let (cfg, field) = (config.clone(), field.to_owned());
-    run_blocking(move || users.get_by(&cfg, &field, &value)).await
+/// Runs a provider request (`ureq` blocks) on tokio's blocking pool, never on the async
+/// executor.
+async fn off_executor<T, F>(work: F) -> Result<T, PowError>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|err| PowError::Blocking(err.to_string()))
 }
 
 /// What a sign-up from a provider profile may do.
@@ -128,7 +125,9 @@ pub(crate) async fn check_sign_up(
     let Some(email) = email.filter(|e| !e.is_empty()) else {
         return Ok(SignUpCheck::Refuse("pow_oauth_no_email"));
     };
-    if find_user(config, "email", Value::Text(email.clone()))
+    if config
+        .users()?
+        .get_by("email", Value::Text(email.clone()))
         .await?
         .is_some()
     {
@@ -138,10 +137,7 @@ pub(crate) async fn check_sign_up(
         if staged {
             return Ok(SignUpCheck::Staged(email));
         }
-        if !config
-            .extensions()
-            .contains(pow_ext_email_confirmation::NAME)
-        {
+        if config.extensions().address_proof().is_none() {
             // Nothing would prove the address: someone else's address must not become
             // theirs through a provider that does not check it.
             return Ok(SignUpCheck::Refuse("pow_oauth_email_unverified"));
@@ -174,17 +170,15 @@ pub(crate) async fn create_linked_user(
         Err(cs) if cs.errors.has("email", "taken") => return Ok(Err("pow_oauth_email_taken")),
         Err(_) => return Ok(Err("pow_oauth_sign_up_incomplete")),
     };
-    let identities = identities(config)?;
-    let (id, uid, user_id) = (provider.id().to_owned(), profile.uid.clone(), user.id);
-    let linked =
-        run_blocking(move || identities.insert(&id, &uid, user_id, email.as_deref())).await;
+    let linked = identities(config)?
+        .insert(provider.id(), &profile.uid, user.id, email.as_deref())
+        .await;
     if matches!(linked, Ok(Insert::Linked)) {
         return Ok(Ok(user));
     }
     // Linked meanwhile by another callback, or the write failed: the new user goes
     // again, nothing half-made stays.
-    let (users, cfg) = (Arc::clone(config.users()?), config.clone());
-    run_blocking(move || users.delete(&cfg, &user)).await?;
+    config.users()?.delete(&user).await?;
     linked?;
     Ok(Err("pow_oauth_invalid_state"))
 }
@@ -211,34 +205,35 @@ async fn create_user(
     params: Params,
     verified: bool,
 ) -> Result<Result<User, Changeset>, PowError> {
-    let users = Arc::clone(config.users()?);
-    let cfg = config.clone();
     let action = if verified {
         ChangesetAction::Provision
     } else {
         ChangesetAction::Create
     };
-    let created = run_blocking(move || {
-        let mut cs = Changeset::new(action, None, params);
-        cs.cast_user_id(&cfg);
-        cs.cast_fields(&cfg);
-        cs.run_hooks(&cfg);
-        users.apply(&cfg, cs)
-    })
-    .await?;
+    let created = config
+        .users()?
+        .run(move |users, cfg| {
+            let mut cs = Changeset::new(action, None, params);
+            cs.cast_user_id(cfg);
+            cs.cast_fields(cfg);
+            cs.run_hooks(cfg);
+            users.apply(cfg, cs)
+        })
+        .await?;
     let user = match created {
         Ok(user) => user,
         Err(cs) => return Ok(Err(cs)),
     };
-    if !verified
-        || !config
-            .extensions()
-            .contains(pow_ext_email_confirmation::NAME)
-    {
+    let Some(proof) = config.extensions().address_proof().cloned() else {
+        return Ok(Ok(user));
+    };
+    if !verified {
         return Ok(Ok(user));
     }
-    let cfg = config.clone();
-    let confirmed =
-        run_blocking(move || pow_ext_email_confirmation::confirm_user(&cfg, &user)).await?;
+    // The provider vouches for the address: it counts as proven.
+    let confirmed = config
+        .users()?
+        .run(move |users, cfg| proof.mark_proven(users, cfg, &user))
+        .await?;
     Ok(Ok(confirmed))
 }

@@ -3,7 +3,7 @@
 use ::diesel::sql_types::{BigInt, Nullable, Text, Timestamp};
 use ::diesel::{QueryableByName, RunQueryDsl};
 use chrono::{DateTime, NaiveDateTime, Utc};
-use pow_core::users::diesel::{checkout, query_error, Database, DieselUsersContext};
+use pow_core::users::diesel::{checkout, query_error, Database, Tables};
 use pow_core::{PowConfig, PowError};
 
 /// One provider account linked to a user.
@@ -55,9 +55,10 @@ pub(crate) enum Insert {
     Taken,
 }
 
-/// The table, on the users context's pool and schema.
+/// The table, on the users context's pool and schema. Cheap to clone.
+#[derive(Clone)]
 pub(crate) struct Identities {
-    db: Database,
+    tables: Tables,
     table: String,
 }
 
@@ -90,32 +91,91 @@ impl Identities {
     /// # Errors
     /// [`PowError::Config`] when the users context is not the diesel one.
     pub(crate) fn new(config: &PowConfig) -> Result<Self, PowError> {
-        let users = config.users()?;
-        let diesel: &DieselUsersContext = users.diesel().ok_or_else(|| {
-            PowError::Config(
-                "pow-ext-oauth keeps linked accounts in the `user_identities` table, which \
-                 needs the diesel users context (DieselUsersContext)"
-                    .into(),
-            )
-        })?;
-        let table = match diesel.schema() {
-            // Checked as an identifier by `with_schema`.
-            Some(schema) => format!("\"{schema}\".user_identities"),
-            None => "user_identities".to_owned(),
-        };
-        Ok(Self {
-            db: diesel.database().clone(),
-            table,
-        })
+        let tables = Tables::of(config, "pow-ext-oauth (the `user_identities` table)")?;
+        let table = tables.table("user_identities");
+        Ok(Self { tables, table })
     }
 
     /// The identity `uid` at `provider`, if linked.
-    pub(crate) fn get(&self, provider: &str, uid: &str) -> Result<Option<Identity>, PowError> {
+    pub(crate) async fn get(
+        &self,
+        provider: &str,
+        uid: &str,
+    ) -> Result<Option<Identity>, PowError> {
+        let (this, provider, uid) = (self.clone(), provider.to_owned(), uid.to_owned());
+        self.tables
+            .run(move |db| this.get_now(db, &provider, &uid))
+            .await
+    }
+
+    /// The user's identities, oldest first.
+    pub(crate) async fn for_user(&self, user_id: i64) -> Result<Vec<Identity>, PowError> {
+        let this = self.clone();
+        self.tables
+            .run(move |db| this.for_user_now(db, user_id))
+            .await
+    }
+
+    /// Links `uid` at `provider` to the user, unless it is linked already (the unique index
+    /// decides between concurrent links).
+    pub(crate) async fn insert(
+        &self,
+        provider: &str,
+        uid: &str,
+        user_id: i64,
+        email: Option<&str>,
+    ) -> Result<Insert, PowError> {
+        let this = self.clone();
+        let (provider, uid, email) = (
+            provider.to_owned(),
+            uid.to_owned(),
+            email.map(str::to_owned),
+        );
+        self.tables
+            .run(move |db| this.insert_now(db, &provider, &uid, user_id, email.as_deref()))
+            .await
+    }
+
+    /// Unlinks `uid` at `provider` from the user; `false` when the user has no such link.
+    pub(crate) async fn delete(
+        &self,
+        provider: &str,
+        uid: &str,
+        user_id: i64,
+    ) -> Result<bool, PowError> {
+        let (this, provider, uid) = (self.clone(), provider.to_owned(), uid.to_owned());
+        self.tables
+            .run(move |db| this.delete_now(db, &provider, &uid, user_id))
+            .await
+    }
+
+    /// Unlinks every identity of the user; returns the providers they were at.
+    pub(crate) async fn delete_all(&self, user_id: i64) -> Result<Vec<String>, PowError> {
+        let this = self.clone();
+        self.tables
+            .run(move |db| {
+                let mut dropped = Vec::new();
+                for identity in this.for_user_now(db, user_id)? {
+                    if this.delete_now(db, &identity.provider, &identity.uid, user_id)? {
+                        dropped.push(identity.provider);
+                    }
+                }
+                Ok(dropped)
+            })
+            .await
+    }
+
+    fn get_now(
+        &self,
+        db: &Database,
+        provider: &str,
+        uid: &str,
+    ) -> Result<Option<Identity>, PowError> {
         let sql = format!(
             "SELECT {COLUMNS} FROM {} WHERE provider = $1 AND uid = $2",
             self.table
         );
-        let rows: Vec<Row> = with_conn!(&self.db, conn => ::diesel::sql_query(&sql)
+        let rows: Vec<Row> = with_conn!(db, conn => ::diesel::sql_query(&sql)
             .bind::<Text, _>(provider)
             .bind::<Text, _>(uid)
             .load(conn)
@@ -123,23 +183,21 @@ impl Identities {
         Ok(rows.into_iter().next().map(Identity::from))
     }
 
-    /// The user's identities, oldest first.
-    pub(crate) fn for_user(&self, user_id: i64) -> Result<Vec<Identity>, PowError> {
+    fn for_user_now(&self, db: &Database, user_id: i64) -> Result<Vec<Identity>, PowError> {
         let sql = format!(
             "SELECT {COLUMNS} FROM {} WHERE user_id = $1 ORDER BY inserted_at, provider, uid",
             self.table
         );
-        let rows: Vec<Row> = with_conn!(&self.db, conn => ::diesel::sql_query(&sql)
+        let rows: Vec<Row> = with_conn!(db, conn => ::diesel::sql_query(&sql)
             .bind::<BigInt, _>(user_id)
             .load(conn)
             .map_err(query_error))?;
         Ok(rows.into_iter().map(Identity::from).collect())
     }
 
-    /// Links `uid` at `provider` to the user, unless it is linked already (the unique index
-    /// decides between concurrent links).
-    pub(crate) fn insert(
+    fn insert_now(
         &self,
+        db: &Database,
         provider: &str,
         uid: &str,
         user_id: i64,
@@ -151,7 +209,7 @@ impl Identities {
             self.table
         );
         let now = Utc::now().naive_utc();
-        let result: Result<usize, ::diesel::result::Error> = with_conn!(&self.db, conn => Ok(::diesel::sql_query(&sql)
+        let result: Result<usize, ::diesel::result::Error> = with_conn!(db, conn => Ok(::diesel::sql_query(&sql)
                 .bind::<Text, _>(provider)
                 .bind::<Text, _>(uid)
                 .bind::<BigInt, _>(user_id)
@@ -169,13 +227,18 @@ impl Identities {
         }
     }
 
-    /// Unlinks `uid` at `provider` from the user; `false` when the user has no such link.
-    pub(crate) fn delete(&self, provider: &str, uid: &str, user_id: i64) -> Result<bool, PowError> {
+    fn delete_now(
+        &self,
+        db: &Database,
+        provider: &str,
+        uid: &str,
+        user_id: i64,
+    ) -> Result<bool, PowError> {
         let sql = format!(
             "DELETE FROM {} WHERE provider = $1 AND uid = $2 AND user_id = $3",
             self.table
         );
-        let deleted: usize = with_conn!(&self.db, conn => ::diesel::sql_query(&sql)
+        let deleted: usize = with_conn!(db, conn => ::diesel::sql_query(&sql)
             .bind::<Text, _>(provider)
             .bind::<Text, _>(uid)
             .bind::<BigInt, _>(user_id)

@@ -84,17 +84,16 @@
 //!
 #![doc = document_features::document_features!()]
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use actix_web::web::ServiceConfig;
 use async_trait::async_trait;
-use pow_core::extension::{Migrations, SqlMigration};
+use pow_core::extension::{
+    AddressProven, Callbacks, Capability, ExtensionBuilder, ProvenBy, Requirement, SqlMigration,
+};
 use pow_core::messages::{LanguageIdentifier, MessageArg};
 use pow_core::views::{Link, PageBody};
 use pow_core::web::{Controller, Flow};
 use pow_core::{Extension, PowConfig, PowError};
-use pow_ext_passwordless::Passwordless;
 
 mod api;
 mod flow;
@@ -120,10 +119,10 @@ pub const MAIL_LINKED: &str = "oauth/linked";
 pub const MAIL_UNLINKED: &str = "oauth/unlinked";
 
 /// The `user_identities` table, for SQLite and PostgreSQL.
-pub static MIGRATIONS: Migrations = Migrations {
-    sqlite: diesel_migrations::embed_migrations!("migrations/sqlite"),
-    postgres: diesel_migrations::embed_migrations!("migrations/postgres"),
-};
+pub const MIGRATIONS: &[SqlMigration] = &[pow_core::sql_migration!(
+    "20260401000000",
+    "create_user_identities"
+)];
 
 const MESSAGES: &[(&str, &str)] = &[
     ("en", include_str!("../locales/en/pow-ext-oauth.ftl")),
@@ -158,7 +157,7 @@ pub struct OAuth {
     providers: Vec<Provider>,
     ttl: Duration,
     timeout: Duration,
-    staged_sign_up: Option<Passwordless>,
+    staged_sign_up: bool,
     api_redirect_uris: Vec<String>,
     http: provider::Http,
 }
@@ -184,7 +183,7 @@ impl OAuth {
             providers: Vec::new(),
             ttl: Duration::from_secs(10 * 60),
             timeout,
-            staged_sign_up: None,
+            staged_sign_up: false,
             api_redirect_uris: Vec::new(),
             http: provider::Http::new(timeout),
         }
@@ -230,13 +229,13 @@ impl OAuth {
         self
     }
 
-    /// Signs up users whose provider did not verify their address through `passwordless`'s
-    /// staged sign-up (enable that extension in the config too): the address gets a link,
-    /// the form opens prefilled from the provider's profile (its `name`, when the app has
-    /// such a castable user field), and the provider account is linked when the form
-    /// creates the user in the browser that began it.
-    pub fn staged_sign_up(mut self, passwordless: Passwordless) -> Self {
-        self.staged_sign_up = Some(passwordless);
+    /// Signs up users whose provider did not verify their address through a staged sign-up
+    /// (the passwordless extension's; enable it in the config too): the address gets a
+    /// link, the form opens prefilled from the provider's profile (its `name`, when the
+    /// app has such a castable user field), and the provider account is linked when the
+    /// form creates the user in the browser that began it.
+    pub fn staged_sign_up(mut self, on: bool) -> Self {
+        self.staged_sign_up = on;
         self
     }
 
@@ -264,49 +263,42 @@ impl OAuth {
         config: &PowConfig,
         user_id: i64,
     ) -> Result<Vec<Identity>, PowError> {
-        let identities = identities::Identities::new(config)?;
-        pow_core::users::run_blocking(move || identities.for_user(user_id)).await
+        identities::Identities::new(config)?.for_user(user_id).await
     }
 }
 
-#[async_trait(?Send)]
 impl Extension for OAuth {
     fn name(&self) -> &'static str {
         NAME
     }
 
-    /// Nothing to do on every request.
-    fn handles_requests(&self) -> bool {
-        false
+    fn build(&self, ext: &mut ExtensionBuilder) {
+        let (routes, pages) = (self.clone(), self.clone());
+        ext.migrations(MIGRATIONS)
+            .messages(MESSAGES.iter().copied())
+            .mails([MAIL_LINKED, MAIL_UNLINKED])
+            .api(OAuth::api(self))
+            .routes(move |cfg, config| web::configure(cfg, config, &routes))
+            .page_extension(move |page, body, lang, config| {
+                pages.extend_page(page, body, lang, config)
+            })
+            .callbacks(self.clone())
+            .credential_kind(CREDENTIAL_KIND);
+        if self.staged_sign_up {
+            ext.requires(Requirement::Capability {
+                capability: Capability::StagedSignUp,
+                why: "staged_sign_up(true) mails unverified addresses a staged sign-up link",
+            });
+        }
     }
+}
 
-    fn migrations(&self) -> Option<&'static Migrations> {
-        Some(&MIGRATIONS)
-    }
+/// The way to sign in this extension adds: a provider account.
+pub(crate) const CREDENTIAL_KIND: &str = "provider";
 
-    fn migration_sql(&self) -> Vec<SqlMigration> {
-        vec![pow_core::sql_migration!(
-            "20260401000000",
-            "create_user_identities"
-        )]
-    }
-
-    fn messages(&self) -> Vec<(&'static str, &'static str)> {
-        MESSAGES.to_vec()
-    }
-
-    fn mails(&self) -> Vec<&'static str> {
-        vec![MAIL_LINKED, MAIL_UNLINKED]
-    }
-
-    fn api(&self) -> Option<Arc<dyn pow_core::api::ApiExtension>> {
-        Some(Arc::new(OAuth::api(self)))
-    }
-
-    fn configure(&self, cfg: &mut ServiceConfig, config: &PowConfig) {
-        web::configure(cfg, config, self);
-    }
-
+impl OAuth {
+    /// The provider buttons on the sign-in and sign-up pages, and the link to the linked
+    /// accounts on the account page.
     fn extend_page(
         &self,
         page: &str,
@@ -342,17 +334,23 @@ impl Extension for OAuth {
             _ => {}
         }
     }
+}
 
+#[async_trait(?Send)]
+impl Callbacks for OAuth {
     async fn before_respond(&self, ctl: &mut Controller) -> Result<Flow, PowError> {
-        if ctl.id == pow_ext_passwordless::actions::COMPLETE && self.staged_sign_up.is_some() {
-            link_pending(ctl, pending::Slot::Staged).await?;
+        let Some(proven) = ctl.assigns.get::<AddressProven>().copied() else {
+            return Ok(Flow::Continue);
+        };
+        if proven.first {
+            drop_unproven_identities(ctl, proven.user_id).await?;
         }
-        let confirmation = pow_ext_email_confirmation::actions::SHOW;
-        if ctl.id == confirmation || ctl.id == pow_ext_email_confirmation::actions::API_CONFIRM {
-            drop_unproven_identities(ctl).await?;
-        }
-        if ctl.id == confirmation {
-            link_pending(ctl, pending::Slot::Confirmation).await?;
+        match proven.by {
+            ProvenBy::StagedSignUp if self.staged_sign_up => {
+                link_pending(ctl, pending::Slot::Staged).await?;
+            }
+            ProvenBy::ConfirmationLink => link_pending(ctl, pending::Slot::Confirmation).await?,
+            _ => {}
         }
         Ok(Flow::Continue)
     }
@@ -363,29 +361,10 @@ impl Extension for OAuth {
 /// links waited for the proof, or a soft-mode user linking while unconfirmed). They go,
 /// so a stranger who signed up with the owner's address keeps no way in. A provider
 /// account waiting in this very browser is linked right after ([`link_pending`]).
-async fn drop_unproven_identities(ctl: &mut Controller) -> Result<(), PowError> {
-    let Some(proven) = ctl
-        .assigns
-        .get::<pow_ext_email_confirmation::AddressProven>()
-        .copied()
-    else {
-        return Ok(());
-    };
-    if !proven.first {
-        return Ok(());
-    }
-    let identities = Arc::new(identities::Identities::new(&ctl.config)?);
-    let user_id = proven.user_id;
-    let dropped = pow_core::users::run_blocking(move || {
-        let mut dropped = Vec::new();
-        for identity in identities.for_user(user_id)? {
-            if identities.delete(&identity.provider, &identity.uid, user_id)? {
-                dropped.push(identity.provider);
-            }
-        }
-        Ok(dropped)
-    })
-    .await?;
+async fn drop_unproven_identities(ctl: &mut Controller, user_id: i64) -> Result<(), PowError> {
+    let dropped = identities::Identities::new(&ctl.config)?
+        .delete_all(user_id)
+        .await?;
     for provider in dropped {
         tracing::warn!(
             user.id = user_id,
@@ -410,7 +389,12 @@ async fn link_pending(ctl: &mut Controller, slot: pending::Slot) -> Result<(), P
     let Some(user) = ctl.user.clone() else {
         return Ok(());
     };
-    if slot == pending::Slot::Confirmation && !pow_ext_email_confirmation::is_confirmed(&user) {
+    let proven = ctl
+        .config
+        .extensions()
+        .address_proof()
+        .is_some_and(|proof| proof.is_proven(&user));
+    if slot == pending::Slot::Confirmation && !proven {
         return Ok(());
     }
     let Some(pending) = pending::take(&ctl.req, &ctl.config, slot).await? else {
@@ -421,16 +405,13 @@ async fn link_pending(ctl: &mut Controller, slot: pending::Slot) -> Result<(), P
     {
         return Ok(());
     }
-    let identities = Arc::new(identities::Identities::new(&ctl.config)?);
-    let email = pending.email.clone();
-    pow_core::users::run_blocking(move || {
-        identities.insert(
+    identities::Identities::new(&ctl.config)?
+        .insert(
             &pending.provider,
             &pending.uid,
             user.id,
-            Some(email.as_str()),
+            Some(pending.email.as_str()),
         )
-    })
-    .await?;
+        .await?;
     Ok(())
 }

@@ -1,5 +1,5 @@
 //! A provider account waiting for its address to be proven: the browser that began it
-//! holds a random id in its cookie session, the store holds `["pending", sha256(id)]`
+//! holds a random id in its cookie session, the store holds `["pending", digest(id)]`
 //! with the provider account and the address. Two things prove it ([`Slot`]): the
 //! passwordless extension's staged sign-up creating the user, or the e-mail confirmation
 //! link of the user the provider signed up. Done in that browser, for that address, the
@@ -22,7 +22,7 @@ const PENDING: &str = "pending";
 /// What will prove the address of a pending link.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Slot {
-    /// The passwordless extension's staged sign-up.
+    /// A staged sign-up (the passwordless extension's).
     Staged,
     /// The e-mail confirmation link of the user the provider signed up.
     Confirmation,
@@ -30,11 +30,11 @@ pub(crate) enum Slot {
 
 impl Slot {
     /// How long the link waits: past the staged sign-up link's own lifetime, or as long
-    /// as a confirmation link works by default.
+    /// as a confirmation link works by default (48 hours).
     fn ttl(self) -> Duration {
         match self {
             Slot::Staged => Duration::from_secs(60 * 60),
-            Slot::Confirmation => pow_ext_email_confirmation::DEFAULT_TOKEN_TTL,
+            Slot::Confirmation => Duration::from_secs(48 * 3600),
         }
     }
 }

@@ -1,6 +1,6 @@
 //! Providers and the protocol work: the authorization URL, the code exchange, the ID
 //! token check and the profile. Every request to a provider is made by `ureq` on a
-//! blocking thread ([`run_blocking`](pow_core::users::run_blocking)), never on the async
+//! blocking thread (tokio's blocking pool), never on the async
 //! executor, with redirects off (a provider answer never sends pow-rs elsewhere) and a
 //! timeout.
 

@@ -9,9 +9,7 @@ use pow_core::session::CookieSessionExt as _;
 use pow_core::session::{self, SessionMetadata};
 use pow_core::token::secure_compare;
 use pow_core::users::validation::normalize_user_id;
-use pow_core::users::{
-    run_blocking, Changeset, ChangesetAction, Params, User, ValidationError, Value,
-};
+use pow_core::users::{Changeset, ChangesetAction, Params, User, ValidationError};
 use pow_core::views::{Field, FieldType, Form, Link, PageBody};
 use pow_core::web::{
     extension_path, flash, redirect, render_page, route_config, Action, Controller, FormData,
@@ -21,8 +19,8 @@ use pow_core::{PowConfig, PowError};
 use serde::Deserialize;
 
 use crate::flow::{
-    self, check_sign_up, create_linked_user, create_unlinked_user, find_user, identities,
-    sign_up_params, Begin, SignUpCheck,
+    self, check_sign_up, create_linked_user, create_unlinked_user, identities, sign_up_params,
+    Begin, SignUpCheck,
 };
 use crate::identities::{Identity, Insert};
 use crate::provider::{Profile, Provider};
@@ -364,7 +362,7 @@ async fn sign_in(
         .signed_out()
         .run(req, async |ctl| {
             ctl.request_path = attempt.request_path.clone();
-            let user = find_user(&ctl.config, "id", Value::Int(identity.user_id)).await?;
+            let user = ctl.config.users()?.get(identity.user_id).await?;
             let Some(user) = user else {
                 flash::put_error(&ctl.req, message(ctl, "pow_oauth_invalid_state", provider));
                 return Ok(Outcome::redirect(&sign_in_path(ctl)));
@@ -390,7 +388,12 @@ async fn sign_up(
     attempt: Attempt,
 ) -> Result<HttpResponse, PowError> {
     let config = route_config(req)?;
-    let email = match check_sign_up(&config, profile, ext.staged_sign_up.is_some()).await? {
+    let staged = config
+        .extensions()
+        .staged_sign_up()
+        .filter(|_| ext.staged_sign_up)
+        .cloned();
+    let email = match check_sign_up(&config, profile, staged.is_some()).await? {
         SignUpCheck::Create(email) => email,
         SignUpCheck::Refuse(key)
             if key == TAKEN && !profile.email_verified && config.prevent_user_enumeration() =>
@@ -399,11 +402,8 @@ async fn sign_up(
         }
         SignUpCheck::Refuse(key) => return failed(req, provider, key).await,
         SignUpCheck::Staged(email) => {
-            let staged = ext
-                .staged_sign_up
-                .as_ref()
-                .ok_or_else(|| PowError::Config("no staged sign-up".into()))?;
-            return staged_sign_up(req, &config, provider, profile, &email, staged).await;
+            let staged = staged.ok_or_else(|| PowError::Config("no staged sign-up".into()))?;
+            return staged_sign_up(req, &config, provider, profile, &email, &*staged).await;
         }
     };
     let params = sign_up_params(&email, profile);
@@ -469,7 +469,8 @@ async fn taken_unverified(
     profile: &Profile,
     attempt: Attempt,
 ) -> Result<HttpResponse, PowError> {
-    if ext.staged_sign_up.is_some() {
+    let config = route_config(req)?;
+    if ext.staged_sign_up && config.extensions().staged_sign_up().is_some() {
         return Action::new(actions::FAILED)
             .run(req, async |ctl| {
                 flash::put_info(&ctl.req, message(ctl, "pow_oauth_staged_sent", provider));
@@ -477,11 +478,7 @@ async fn taken_unverified(
             })
             .await;
     }
-    let config = route_config(req)?;
-    if !config
-        .extensions()
-        .contains(pow_ext_email_confirmation::NAME)
-    {
+    if config.extensions().address_proof().is_none() {
         // Nothing could prove a new address either: it is refused as unverified.
         return failed(req, provider, "pow_oauth_email_unverified").await;
     }
@@ -532,7 +529,7 @@ async fn staged_sign_up(
     provider: &Provider,
     profile: &Profile,
     email: &str,
-    staged: &pow_ext_passwordless::Passwordless,
+    staged: &dyn pow_core::extension::StagedSignUp,
 ) -> Result<HttpResponse, PowError> {
     let mut prefill = Params::new();
     if let Some(name) = &profile.name {
@@ -545,7 +542,7 @@ async fn staged_sign_up(
         user_id: None,
     };
     crate::pending::put(req, config, crate::pending::Slot::Staged, &pending).await?;
-    staged.start_staged_sign_up(req, email, prefill).await?;
+    staged.start(req, email, prefill).await?;
     Action::new(actions::FAILED)
         .run(req, async |ctl| {
             flash::put_info(&ctl.req, message(ctl, "pow_oauth_staged_sent", provider));
@@ -575,8 +572,8 @@ async fn link(
             let unproven = ctl
                 .config
                 .extensions()
-                .contains(pow_ext_email_confirmation::NAME)
-                && !pow_ext_email_confirmation::is_confirmed(&user);
+                .address_proof()
+                .is_some_and(|proof| !proof.is_proven(&user));
             if unproven {
                 // Links wait for a proven address: whoever signed up with someone else's
                 // address (soft mode lets them in) must not keep a way into the account.
@@ -590,13 +587,14 @@ async fn link(
                 Some(identity) if identity.user_id == user.id => "pow_oauth_already_linked",
                 Some(_) => "pow_oauth_linked_elsewhere",
                 None => {
-                    let identities = identities(&ctl.config)?;
-                    let (id, uid) = (provider.id().to_owned(), profile.uid.clone());
-                    let email = profile.email.clone();
-                    let inserted = run_blocking(move || {
-                        identities.insert(&id, &uid, user_id, email.as_deref())
-                    })
-                    .await?;
+                    let inserted = identities(&ctl.config)?
+                        .insert(
+                            provider.id(),
+                            &profile.uid,
+                            user_id,
+                            profile.email.as_deref(),
+                        )
+                        .await?;
                     match inserted {
                         Insert::Linked => {
                             audit(ctl, "oauth.linked", user.id, provider);
@@ -624,8 +622,7 @@ async fn index(req: HttpRequest, ext: web::Data<OAuth>) -> Result<HttpResponse, 
         .signed_in()
         .run(&req, async |ctl| {
             let user_id = ctl.signed_in()?.id;
-            let identities = identities(&ctl.config)?;
-            let linked = run_blocking(move || identities.for_user(user_id)).await?;
+            let linked = identities(&ctl.config)?.for_user(user_id).await?;
             let providers = ext.providers.clone();
             Ok(Outcome::render(move |ctl: &Controller| {
                 let mut forms = Vec::new();
@@ -711,12 +708,13 @@ async fn unlink(
             let uid = ctl.params.get("uid").cloned().unwrap_or_default();
             let back = identities_path(&ctl.config);
             let identities = identities(&ctl.config)?;
-            let all = {
-                let identities = std::sync::Arc::clone(&identities);
-                run_blocking(move || identities.for_user(user.id)).await?
-            };
+            let all = identities.for_user(user.id).await?;
             let other_ways = user.password_hash.is_some()
-                || ctl.config.extensions().contains("pow_passwordless")
+                || ctl
+                    .config
+                    .extensions()
+                    .credential_kinds()
+                    .any(|kind| kind != crate::CREDENTIAL_KIND)
                 || all
                     .iter()
                     .any(|i| !(i.provider == provider.id() && i.uid == uid));
@@ -724,8 +722,7 @@ async fn unlink(
                 flash::put_error(&ctl.req, message(ctl, "pow_oauth_last_method", &provider));
                 return Ok(Outcome::redirect(&back));
             }
-            let (id, user_id, uid2) = (provider.id().to_owned(), user.id, uid.clone());
-            let deleted = run_blocking(move || identities.delete(&id, &uid2, user_id)).await?;
+            let deleted = identities.delete(provider.id(), &uid, user.id).await?;
             if deleted {
                 audit(ctl, "oauth.unlinked", user.id, &provider);
                 crate::mail::notify(ctl, &user, &provider, false).await;

@@ -195,12 +195,12 @@ fn get_user(
     config: &PowConfig,
     email: &str,
 ) -> Result<Option<pow_core::users::User>, pow_core::PowError> {
-    let users = Arc::clone(config.users()?);
+    let users = Arc::clone(config.users_context()?);
     users.get_by(config, "email", &Value::Text(email.to_owned()))
 }
 
 fn user_count(h: &Harness) -> usize {
-    let users = Arc::clone(h.config.users().unwrap());
+    let users = Arc::clone(h.config.users_context().unwrap());
     users
         .list_by(&h.config, "name", &Value::Text("Grace Hopper".into()))
         .unwrap()
@@ -547,7 +547,7 @@ fn an_unverified_address_can_take_the_staged_sign_up() {
     let h = start_with(sqlite(), |b, p| {
         b.extension(EmailConfirmation::new())
             .extension(passwordless.clone())
-            .extension(oauth(p).staged_sign_up(passwordless.clone()))
+            .extension(oauth(p).staged_sign_up(true))
     });
     let mut login = Login::new("staged", "nell@example.com");
     login.verified = false;
@@ -862,7 +862,7 @@ fn an_unverified_sign_up_answers_alike_for_known_and_unknown_addresses() {
     let h = start_with(sqlite(), |b, p| {
         b.extension(EmailConfirmation::new())
             .extension(passwordless.clone())
-            .extension(oauth(p).staged_sign_up(passwordless.clone()))
+            .extension(oauth(p).staged_sign_up(true))
     });
     let unknown = observe(&h, "nobody@example.com");
     let known = observe(&h, EMAIL);

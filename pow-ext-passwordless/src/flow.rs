@@ -3,14 +3,13 @@
 use std::collections::BTreeMap;
 
 use actix_web::HttpRequest;
-use chrono::Utc;
 use pow_core::mailer::{compose, validity_text, MailContent};
 use pow_core::messages::LanguageIdentifier;
 use pow_core::session::{self, SessionMetadata};
 use pow_core::store::{Limit, Limiter};
 use pow_core::token::{generate_uuid, secure_compare};
 use pow_core::users::validation::{normalize_user_id, validate_deliverable_email};
-use pow_core::users::{run_blocking, Changes, Changeset, ChangesetAction, Params, User, Value};
+use pow_core::users::{Changeset, ChangesetAction, Params, User};
 use pow_core::{PowConfig, PowError};
 use rand::Rng as _;
 
@@ -31,12 +30,6 @@ pub(crate) enum Via {
 
 pub(crate) fn audit_event(name: &'static str) -> pow_core::audit::AuditEvent {
     pow_core::audit::AuditEvent::new(pow_core::audit::EventName::new(name))
-}
-
-async fn find_user(config: &PowConfig, email: &str) -> Result<Option<User>, PowError> {
-    let users = std::sync::Arc::clone(config.users()?);
-    let (cfg, lookup) = (config.clone(), email.to_owned());
-    run_blocking(move || users.get_by(&cfg, "email", &Value::Text(lookup))).await
 }
 
 /// Asks for a link or code for `raw_email`. The same work is done for every address,
@@ -75,7 +68,7 @@ pub(crate) async fn request(
         }
         None => true,
     };
-    let user = find_user(config, &email).await?;
+    let user = config.users()?.get_by("email", email.as_str()).await?;
     let purpose = match (&user, &staged) {
         (Some(_), _) => Some(Purpose::SignIn),
         (None, Some(_)) => Some(Purpose::Staged),
@@ -163,7 +156,10 @@ async fn deliver(
 /// The identifier the account a grant is for is counted and locked under: the user's
 /// identifier when the address has an account, else the address.
 pub(crate) async fn grant_account(config: &PowConfig, grant: &Grant) -> Result<String, PowError> {
-    let user = find_user(config, &grant.email).await?;
+    let user = config
+        .users()?
+        .get_by("email", grant.email.as_str())
+        .await?;
     Ok(user
         .and_then(|user| pow_core::limits::account_identifier(config, &user))
         .unwrap_or_else(|| grant.email.clone()))
@@ -231,14 +227,14 @@ pub(crate) async fn use_code(
 /// The user a sign-in or sign-up grant stands for, created for a sign-up.
 pub(crate) async fn user_for(config: &PowConfig, grant: &Grant) -> Result<Option<User>, PowError> {
     match grant.purpose {
-        Purpose::SignIn => find_user(config, &grant.email).await,
+        Purpose::SignIn => config.users()?.get_by("email", grant.email.as_str()).await,
         Purpose::SignUp => {
             let mut params = Params::new();
             params.insert("email".to_owned(), grant.email.clone());
             match create(config, &grant.email, params).await? {
                 Ok(user) => Ok(Some(user)),
                 // Created meanwhile (another link, a sign-up): that account.
-                Err(_) => find_user(config, &grant.email).await,
+                Err(_) => config.users()?.get_by("email", grant.email.as_str()).await,
             }
         }
         Purpose::Staged => Ok(None),
@@ -253,17 +249,17 @@ pub(crate) async fn create(
     mut params: Params,
 ) -> Result<Result<User, Changeset>, PowError> {
     params.insert("email".to_owned(), email.to_owned());
-    let users = std::sync::Arc::clone(config.users()?);
-    let cfg = config.clone();
-    let created = run_blocking(move || {
-        let mut cs = Changeset::new(ChangesetAction::Provision, None, params);
-        cs.cast_user_id(&cfg);
-        cs.cast_fields(&cfg);
-        cs.validate_password(&cfg, false);
-        cs.run_hooks(&cfg);
-        users.apply(&cfg, cs)
-    })
-    .await?;
+    let created = config
+        .users()?
+        .run(move |users, cfg| {
+            let mut cs = Changeset::new(ChangesetAction::Provision, None, params);
+            cs.cast_user_id(cfg);
+            cs.cast_fields(cfg);
+            cs.validate_password(cfg, false);
+            cs.run_hooks(cfg);
+            users.apply(cfg, cs)
+        })
+        .await?;
     match created {
         Ok(user) => Ok(Ok(confirm_address(config, &user).await?)),
         Err(cs) => Ok(Err(cs)),
@@ -272,19 +268,14 @@ pub(crate) async fn create(
 
 /// The address was proven by the mail: with email confirmation enabled, mark it so.
 async fn confirm_address(config: &PowConfig, user: &User) -> Result<User, PowError> {
-    let has = |name: &str| config.user_fields().iter().any(|f| f.name == name);
-    if !has("email_confirmed_at") {
+    let Some(proof) = config.extensions().address_proof().cloned() else {
         return Ok(user.clone());
-    }
-    let mut changes = Changes::new();
-    changes.insert(
-        "email_confirmed_at".to_owned(),
-        Value::Timestamp(Utc::now()),
-    );
-    if has("email_confirmation_token") {
-        changes.insert("email_confirmation_token".to_owned(), Value::Null);
-    }
-    pow_core::admin::update_user(config, user, changes).await
+    };
+    let user = user.clone();
+    config
+        .users()?
+        .run(move |users, cfg| proof.mark_proven(users, cfg, &user))
+        .await
 }
 
 /// Signs `user` in, recording how. For a user with a password such a session is not fresh

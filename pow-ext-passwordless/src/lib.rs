@@ -56,13 +56,10 @@
 //! `POST <prefix>/passwordless/code/verify` (`{"code_token", "code"}`) and
 //! `POST <prefix>/passwordless/link/{token}` answer a token pair.
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use actix_web::web::ServiceConfig;
 use actix_web::HttpRequest;
-use async_trait::async_trait;
-use pow_core::api::ApiExtension;
+use pow_core::extension::{ExtensionBuilder, StagedSignUp};
 use pow_core::messages::LanguageIdentifier;
 use pow_core::store::Limit;
 use pow_core::users::Params;
@@ -173,48 +170,39 @@ impl Passwordless {
     }
 }
 
-#[async_trait(?Send)]
 impl Extension for Passwordless {
     fn name(&self) -> &'static str {
         NAME
     }
 
-    /// Nothing to do on every request.
-    fn handles_requests(&self) -> bool {
-        false
+    fn build(&self, ext: &mut ExtensionBuilder) {
+        let routes = self.clone();
+        ext.messages(MESSAGES.iter().copied())
+            .mails([MAIL_LINK, MAIL_CODE])
+            .api(Passwordless::api(self))
+            .routes(move |cfg, config| web::configure(cfg, config, &routes))
+            .page_extension(sign_in_links)
+            .staged_sign_up(self.clone())
+            .credential_kind("email_link");
     }
+}
 
-    fn messages(&self) -> Vec<(&'static str, &'static str)> {
-        MESSAGES.to_vec()
+#[async_trait::async_trait(?Send)]
+impl StagedSignUp for Passwordless {
+    async fn start(&self, req: &HttpRequest, email: &str, prefill: Params) -> Result<(), PowError> {
+        self.start_staged_sign_up(req, email, prefill).await
     }
+}
 
-    fn mails(&self) -> Vec<&'static str> {
-        vec![MAIL_LINK, MAIL_CODE]
-    }
-
-    fn api(&self) -> Option<Arc<dyn ApiExtension>> {
-        Some(Arc::new(Passwordless::api(self)))
-    }
-
-    fn configure(&self, cfg: &mut ServiceConfig, config: &PowConfig) {
-        web::configure(cfg, config, self);
-    }
-
-    fn extend_page(
-        &self,
-        page: &str,
-        body: &mut PageBody,
-        lang: &LanguageIdentifier,
-        config: &PowConfig,
-    ) {
-        let (key, path) = match page {
-            "session/new" => ("pow_passwordless_link_sign_in", web::SIGN_IN_PATH),
-            "registration/new" => ("pow_passwordless_link_sign_up", web::STAGED_PATH),
-            _ => return,
-        };
-        if let PageBody::Form { links, .. } = body {
-            let label = config.messages().text(lang, key);
-            links.push(Link::new(web::path(config, path), label));
-        }
+/// The "sign in with a link" and "sign up with a link" links on the core pages.
+fn sign_in_links(page: &str, body: &mut PageBody, lang: &LanguageIdentifier, config: &PowConfig) {
+    let (key, path) = match page {
+        "session/new" => ("pow_passwordless_link_sign_in", web::SIGN_IN_PATH),
+        "registration/new" => ("pow_passwordless_link_sign_up", web::STAGED_PATH),
+        _ => return,
+    };
+    if let PageBody::Form { links, .. } = body {
+        let label = config.messages().text(lang, key);
+        links.push(Link::new(web::path(config, path), label));
     }
 }

@@ -540,6 +540,12 @@ async fn staged_complete(
                             .user(user.id)
                             .detail("method", method),
                     );
+                    // The mailed link proved the address, in this browser.
+                    ctl.assigns.insert(pow_core::extension::AddressProven {
+                        user_id: user.id,
+                        first: true,
+                        by: pow_core::extension::ProvenBy::StagedSignUp,
+                    });
                     ctl.user = Some(user);
                     Ok(Outcome::redirect(
                         &ctl.config

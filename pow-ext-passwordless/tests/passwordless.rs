@@ -288,7 +288,7 @@ fn a_link_can_sign_up_an_unknown_address() {
     assert_eq!(whoami(&mut c), "user:newcomer@example.com");
     let user = h
         .config
-        .users()
+        .users_context()
         .unwrap()
         .get_by(&h.config, "email", &"newcomer@example.com".into())
         .unwrap()
@@ -366,7 +366,7 @@ fn a_staged_sign_up_keeps_the_prefilled_fields() {
     assert_eq!(whoami(&mut c), "user:new@example.com");
     let user = h
         .config
-        .users()
+        .users_context()
         .unwrap()
         .get_by(&h.config, "email", &"new@example.com".into())
         .unwrap()

@@ -1,51 +1,65 @@
 //! The [`Extension`] implementation: the remember-me checkbox, the callbacks around
-//! sign-in, sign-out and account edits, and the per-request cookie check.
+//! sign-in, sign-out and account edits, the per-request cookie check, and the user's
+//! remembered browsers.
+
+use pow_core::extension::{
+    Callbacks, CredentialsRevoked, ExtensionBuilder, Remembered, RequestHook,
+};
 
 use super::*;
 
-#[async_trait(?Send)]
+const MESSAGES: &[(&str, &str)] = &[
+    (
+        "en",
+        include_str!("../locales/en/pow_persistent_session.ftl"),
+    ),
+    (
+        "de",
+        include_str!("../locales/de/pow_persistent_session.ftl"),
+    ),
+    (
+        "fr",
+        include_str!("../locales/fr/pow_persistent_session.ftl"),
+    ),
+];
+
 impl Extension for PersistentSession {
     fn name(&self) -> &'static str {
         NAME
     }
 
-    fn messages(&self) -> Vec<(&'static str, &'static str)> {
-        vec![
-            (
-                "en",
-                include_str!("../locales/en/pow_persistent_session.ftl"),
-            ),
-            (
-                "de",
-                include_str!("../locales/de/pow_persistent_session.ftl"),
-            ),
-            (
-                "fr",
-                include_str!("../locales/fr/pow_persistent_session.ftl"),
-            ),
-        ]
+    fn build(&self, ext: &mut ExtensionBuilder) {
+        ext.messages(MESSAGES.iter().copied())
+            .page_extension(remember_me_checkbox)
+            .callbacks(self.clone())
+            .request_hook(self.clone())
+            .on_credentials_revoked(self.clone())
+            .remembered(self.clone());
     }
+}
 
-    fn extend_page(
-        &self,
-        page: &str,
-        body: &mut PageBody,
-        lang: &LanguageIdentifier,
-        config: &PowConfig,
-    ) {
-        if page != "session/new" {
+/// The remember-me checkbox on the sign-in page.
+fn remember_me_checkbox(
+    page: &str,
+    body: &mut PageBody,
+    lang: &LanguageIdentifier,
+    config: &PowConfig,
+) {
+    if page != "session/new" {
+        return;
+    }
+    if let PageBody::Form { form, .. } = body {
+        if form.fields.iter().any(|f| f.name == FIELD) {
             return;
         }
-        if let PageBody::Form { form, .. } = body {
-            if form.fields.iter().any(|f| f.name == FIELD) {
-                return;
-            }
-            let label = config.messages().text(lang, "pow_persistent_session_label");
-            form.fields
-                .push(Field::new(FIELD, label, FieldType::Checkbox).value("true"));
-        }
+        let label = config.messages().text(lang, "pow_persistent_session_label");
+        form.fields
+            .push(Field::new(FIELD, label, FieldType::Checkbox).value("true"));
     }
+}
 
+#[async_trait(?Send)]
+impl Callbacks for PersistentSession {
     async fn before_process(&self, ctl: &mut Controller) -> Result<Flow, PowError> {
         if ctl.is_json() {
             // API clients hold bearer tokens, never a remember-me cookie.
@@ -104,6 +118,14 @@ impl Extension for PersistentSession {
         }
         Ok(Flow::Continue)
     }
+}
+
+#[async_trait(?Send)]
+impl RequestHook for PersistentSession {
+    /// The remember-me cookie: a request without it has nothing for this hook.
+    fn cookies(&self, config: &PowConfig) -> Vec<String> {
+        vec![self.cookie_name_for(config)]
+    }
 
     async fn on_request(&self, req: &HttpRequest, config: &PowConfig) -> Result<(), PowError> {
         if session::is_signed_in(req) {
@@ -148,16 +170,18 @@ impl Extension for PersistentSession {
             Ok(())
         }
     }
+}
 
-    async fn on_credentials_revoked(
-        &self,
-        config: &PowConfig,
-        user: &User,
-    ) -> Result<(), PowError> {
+#[async_trait(?Send)]
+impl CredentialsRevoked for PersistentSession {
+    async fn credentials_revoked(&self, config: &PowConfig, user: &User) -> Result<(), PowError> {
         self.revoke_user_tokens(config, user.id).await?;
         Ok(())
     }
+}
 
+#[async_trait(?Send)]
+impl Remembered for PersistentSession {
     async fn remembered(
         &self,
         config: &PowConfig,

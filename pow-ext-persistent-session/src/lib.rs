@@ -80,7 +80,6 @@ use async_trait::async_trait;
 use pow_core::messages::LanguageIdentifier;
 use pow_core::session::{self, queue_cookie, CurrentSession, SessionMetadata};
 use pow_core::token::generate_uuid;
-use pow_core::users::run_blocking;
 use pow_core::views::{Field, FieldType, PageBody};
 use pow_core::web::{ActionKind, Controller, Flow};
 use pow_core::{Extension, PowConfig, PowError, User};
@@ -403,7 +402,7 @@ impl PersistentSession {
             remaining,
         } = claimed;
         tokens.mark_used(token, record, *now, *remaining).await?;
-        let Some(user) = load_user(config, record.user_id).await? else {
+        let Some(user) = config.users()?.get(record.user_id).await? else {
             tokens.delete_user(record.user_id).await?;
             self.expire_cookie(req, config);
             return Ok(());
@@ -448,7 +447,7 @@ impl PersistentSession {
         config: &PowConfig,
         record: &TokenRecord,
     ) -> Result<(), PowError> {
-        let Some(user) = load_user(config, record.user_id).await? else {
+        let Some(user) = config.users()?.get(record.user_id).await? else {
             return Ok(());
         };
         let metadata = SessionMetadata {
@@ -480,13 +479,6 @@ impl PersistentSession {
         self.tokens(config).delete_user(record.user_id).await?;
         end_chain_sessions(config, record.user_id, &record.fingerprint).await
     }
-}
-
-/// Re-reads the user from the users context, off the async executor.
-async fn load_user(config: &PowConfig, user_id: i64) -> Result<Option<User>, PowError> {
-    let users = std::sync::Arc::clone(config.users()?);
-    let cfg = config.clone();
-    run_blocking(move || users.get(&cfg, user_id)).await
 }
 
 #[cfg(test)]
@@ -532,7 +524,6 @@ mod tests {
             .extension(PersistentSession::new())
             .build()
             .unwrap();
-        let ext = PersistentSession::new();
         for (lang, label) in [
             ("en", "Keep me signed in"),
             ("de", "Angemeldet bleiben"),
@@ -544,8 +535,12 @@ mod tests {
                 extra_forms: Vec::new(),
             };
             let lang: LanguageIdentifier = lang.parse().unwrap();
-            ext.extend_page("session/new", &mut body, &lang, &config);
-            ext.extend_page("session/new", &mut body, &lang, &config);
+            // Twice: the checkbox is added once.
+            for _ in 0..2 {
+                for extend in config.extensions().page_extensions() {
+                    extend("session/new", &mut body, &lang, &config);
+                }
+            }
             let PageBody::Form { form, .. } = body else {
                 unreachable!()
             };

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use actix_web::{web, HttpResponse};
 use async_trait::async_trait;
+use pow_core::extension::{Callbacks, ExtensionBuilder};
 use pow_core::password::Pbkdf2Hasher;
 use pow_core::session::MaybeUser;
 use pow_core::test_client::{serve, Client, Response};
@@ -444,7 +445,11 @@ fn a_deleted_user_signs_nobody_in() {
     assert_eq!(h.count_tokens(&alice), 1);
 
     // Deleted behind pow's back (an admin task): the token finds no user.
-    h.config.users().unwrap().delete(&h.config, &alice).unwrap();
+    h.config
+        .users_context()
+        .unwrap()
+        .delete(&h.config, &alice)
+        .unwrap();
     c.cookies.remove(SESSION_COOKIE);
     let res = c.get("/me");
     assert_eq!(res.body, "anonymous");
@@ -555,12 +560,18 @@ fn forged_cookies_sign_nobody_in() {
 /// Stops every sign-in, as email confirmation does for unconfirmed users.
 struct HaltSignIn;
 
-#[async_trait(?Send)]
 impl Extension for HaltSignIn {
     fn name(&self) -> &'static str {
         "halt_sign_in"
     }
 
+    fn build(&self, ext: &mut ExtensionBuilder) {
+        ext.callbacks(HaltSignIn);
+    }
+}
+
+#[async_trait(?Send)]
+impl Callbacks for HaltSignIn {
     async fn before_respond(&self, ctl: &mut Controller) -> Result<Flow, PowError> {
         if ctl.is(pow_core::web::actions::SESSION_CREATE) && ctl.user.is_some() {
             pow_core::session::sign_out(&ctl.req).await?;

@@ -6,7 +6,7 @@ use pow_core::messages::LanguageIdentifier;
 use pow_core::store::Limiter;
 use pow_core::token::generate_uuid;
 use pow_core::users::validation::normalize_user_id;
-use pow_core::users::{run_blocking, Changeset, ChangesetAction, Params, User, Value};
+use pow_core::users::{Changeset, ChangesetAction, Params, User, Value};
 use pow_core::{PowConfig, PowError};
 
 use crate::tokens::{Loaded, ResetTokens};
@@ -63,9 +63,8 @@ pub(crate) async fn request_link(
         }
         None => true,
     };
-    let users = config.users()?.clone();
-    let (cfg, lookup) = (config.clone(), email.clone());
-    let user = run_blocking(move || users.get_by(&cfg, "email", &Value::Text(lookup))).await?;
+    let users = config.users()?;
+    let user = users.get_by("email", Value::Text(email.clone())).await?;
     let tokens = ResetTokens::new(config, ext.ttl());
 
     match user {
@@ -128,8 +127,11 @@ pub(crate) async fn reset(
     let tokens = ResetTokens::new(config, ext.ttl());
 
     // Validate first: an invalid submit keeps the token.
-    let (cfg, target, params) = (config.clone(), user, params.clone());
-    let changeset = run_blocking(move || Ok(reset_changeset(&cfg, &target, &params))).await?;
+    let users = config.users()?;
+    let params = params.clone();
+    let changeset = users
+        .run(move |_, cfg| Ok(reset_changeset(cfg, &user, &params)))
+        .await?;
     if !changeset.is_valid() {
         return Ok(Reset::Invalid(changeset));
     }
@@ -138,9 +140,7 @@ pub(crate) async fn reset(
     if !tokens.consume(&key).await? {
         return Ok(Reset::TokenGone);
     }
-    let users = config.users()?.clone();
-    let cfg = config.clone();
-    let updated = match run_blocking(move || users.apply(&cfg, changeset)).await {
+    let updated = match users.apply(changeset).await {
         Ok(Ok(updated)) => updated,
         Ok(Err(changeset)) => {
             tokens.restore(&key, &record).await;

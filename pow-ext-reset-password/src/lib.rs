@@ -198,10 +198,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix_web::web::ServiceConfig;
-use async_trait::async_trait;
-use pow_core::api::ApiExtension;
-use pow_core::extension::Requirement;
+use pow_core::extension::{ExtensionBuilder, Requirement};
 use pow_core::messages::LanguageIdentifier;
 use pow_core::views::{Link, PageBody};
 use pow_core::{Extension, PowConfig};
@@ -391,55 +388,39 @@ pub const FTL: &[(&str, &str)] = &[
     ),
 ];
 
-#[async_trait]
 impl Extension for ResetPassword {
     fn name(&self) -> &'static str {
         NAME
     }
 
-    /// Nothing to do on every request.
-    fn handles_requests(&self) -> bool {
-        false
+    fn build(&self, ext: &mut ExtensionBuilder) {
+        let routes = Arc::new(self.clone());
+        ext.mails([MAIL])
+            .messages(FTL.iter().copied())
+            .requires(Requirement::UserField("email"))
+            .api(ResetPassword::api(self))
+            .routes(move |cfg, config| controller::configure(cfg, config, Arc::clone(&routes)))
+            .page_extension(forgot_password_link);
     }
+}
 
-    fn mails(&self) -> Vec<&'static str> {
-        vec![MAIL]
+/// The "Forgot password?" link on the sign-in page.
+fn forgot_password_link(
+    page: &str,
+    body: &mut PageBody,
+    lang: &LanguageIdentifier,
+    config: &PowConfig,
+) {
+    if page != "session/new" {
+        return;
     }
-
-    fn messages(&self) -> Vec<(&'static str, &'static str)> {
-        FTL.to_vec()
-    }
-
-    fn requirements(&self) -> Vec<Requirement> {
-        vec![Requirement::UserField("email")]
-    }
-
-    fn api(&self) -> Option<Arc<dyn ApiExtension>> {
-        Some(Arc::new(ResetPassword::api(self)))
-    }
-
-    fn configure(&self, cfg: &mut ServiceConfig, config: &PowConfig) {
-        controller::configure(cfg, config, Arc::new(self.clone()));
-    }
-
-    fn extend_page(
-        &self,
-        page: &str,
-        body: &mut PageBody,
-        lang: &LanguageIdentifier,
-        config: &PowConfig,
-    ) {
-        if page != "session/new" {
-            return;
-        }
-        if let PageBody::Form { links, .. } = body {
-            links.push(Link::new(
-                pow_core::web::extension_path(config, NAME, controller::NEW_PATH, &[]),
-                config
-                    .messages()
-                    .text(lang, "pow_reset_password_link_forgot_password"),
-            ));
-        }
+    if let PageBody::Form { links, .. } = body {
+        links.push(Link::new(
+            pow_core::web::extension_path(config, NAME, controller::NEW_PATH, &[]),
+            config
+                .messages()
+                .text(lang, "pow_reset_password_link_forgot_password"),
+        ));
     }
 }
 

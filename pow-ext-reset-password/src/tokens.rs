@@ -12,7 +12,6 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use pow_core::store::{Cache, Key, StoreError};
 use pow_core::token::{hmac_sha256, secure_compare};
-use pow_core::users::run_blocking;
 use pow_core::{PowConfig, PowError, User};
 use serde::{Deserialize, Serialize};
 
@@ -145,10 +144,7 @@ impl ResetTokens {
         if record.expires_at <= now_ms() {
             return Ok(None);
         }
-        let users = config.users()?.clone();
-        let cfg = config.clone();
-        let user_id = record.user_id;
-        let Some(user) = run_blocking(move || users.get(&cfg, user_id)).await? else {
+        let Some(user) = config.users()?.get(record.user_id).await? else {
             return Ok(None);
         };
         // Any secret of the key ring: a link mailed before a key change still works.

@@ -69,7 +69,7 @@ async fn verify_create(
         let Some(pending) = records.pending(&id).await? else {
             return Err(expired(&req));
         };
-        let Some(user) = crate::web::load_user(&config, pending.user_id).await? else {
+        let Some(user) = config.users()?.get(pending.user_id).await? else {
             return Err(expired(&req));
         };
         // A locked account's pending sign-ins are over.

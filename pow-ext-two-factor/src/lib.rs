@@ -59,18 +59,15 @@
 //! Add it before `pow-ext-persistent-session` (the registry checks): a sign-in that still
 //! needs its second step must not get a remember-me cookie.
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use actix_web::web::ServiceConfig;
 use async_trait::async_trait;
-use pow_core::api::ApiExtension;
-use pow_core::extension::Requirement;
+use pow_core::extension::{Callbacks, ExtensionBuilder, Requirement, SqlMigration};
 use pow_core::messages::LanguageIdentifier;
 use pow_core::users::{FieldDef, FieldKind};
 use pow_core::views::{Link, PageBody};
 use pow_core::web::{Controller, Flow};
-use pow_core::{Extension, Migrations, PowConfig, PowError};
+use pow_core::{Extension, PowConfig, PowError};
 
 mod api;
 mod store;
@@ -95,10 +92,10 @@ pub const RECOVERY_CODES_FIELD: &str = "totp_recovery_codes";
 const PERSISTENT_SESSION: &str = "pow_persistent_session";
 
 /// The extension's migrations: the three user columns.
-pub static MIGRATIONS: Migrations = Migrations {
-    sqlite: diesel_migrations::embed_migrations!("migrations/sqlite"),
-    postgres: diesel_migrations::embed_migrations!("migrations/postgres"),
-};
+pub const MIGRATIONS: &[SqlMigration] = &[pow_core::sql_migration!(
+    "20260301000000",
+    "add_pow_two_factor_to_users"
+)];
 
 const MESSAGES: &[(&str, &str)] = &[
     ("en", include_str!("../locales/en/pow-ext-two-factor.ftl")),
@@ -164,73 +161,46 @@ impl TwoFactor {
     }
 }
 
-#[async_trait(?Send)]
 impl Extension for TwoFactor {
     fn name(&self) -> &'static str {
         NAME
     }
 
-    /// Nothing to do on every request.
-    fn handles_requests(&self) -> bool {
-        false
-    }
-
-    fn user_fields(&self) -> Vec<FieldDef> {
-        vec![
+    fn build(&self, ext: &mut ExtensionBuilder) {
+        let routes = self.clone();
+        ext.user_fields([
             // The seed never reaches the session cache: checking a code reads the row.
             FieldDef::new(SECRET_FIELD, FieldKind::Text).secret(),
             FieldDef::new(ENABLED_AT_FIELD, FieldKind::Timestamp),
             FieldDef::new(RECOVERY_CODES_FIELD, FieldKind::Text),
-        ]
-    }
-
-    fn migrations(&self) -> Option<&'static Migrations> {
-        Some(&MIGRATIONS)
-    }
-
-    fn migration_sql(&self) -> Vec<pow_core::extension::SqlMigration> {
-        vec![pow_core::sql_migration!(
-            "20260301000000",
-            "add_pow_two_factor_to_users"
-        )]
-    }
-
-    fn messages(&self) -> Vec<(&'static str, &'static str)> {
-        MESSAGES.to_vec()
-    }
-
-    fn api(&self) -> Option<Arc<dyn ApiExtension>> {
-        Some(Arc::new(TwoFactor::api(self)))
-    }
-
-    fn requirements(&self) -> Vec<Requirement> {
-        vec![Requirement::Before {
+        ])
+        .migrations(MIGRATIONS)
+        .messages(MESSAGES.iter().copied())
+        .api(TwoFactor::api(self))
+        .requires(Requirement::Before {
             name: PERSISTENT_SESSION,
             why: "a sign-in still waiting for its second factor must not get a remember-me \
                   cookie",
-        }]
+        })
+        .routes(move |cfg, config| web::configure(cfg, config, &routes))
+        .page_extension(settings_link)
+        .callbacks(self.clone());
     }
+}
 
-    fn configure(&self, cfg: &mut ServiceConfig, config: &PowConfig) {
-        web::configure(cfg, config, self);
+/// The link to the two-factor settings on the account page.
+fn settings_link(page: &str, body: &mut PageBody, lang: &LanguageIdentifier, config: &PowConfig) {
+    if page != "registration/edit" {
+        return;
     }
-
-    fn extend_page(
-        &self,
-        page: &str,
-        body: &mut PageBody,
-        lang: &LanguageIdentifier,
-        config: &PowConfig,
-    ) {
-        if page != "registration/edit" {
-            return;
-        }
-        if let PageBody::Form { links, .. } = body {
-            let label = config.messages().text(lang, "pow_two_factor_link");
-            links.push(Link::new(web::settings_path(config), label));
-        }
+    if let PageBody::Form { links, .. } = body {
+        let label = config.messages().text(lang, "pow_two_factor_link");
+        links.push(Link::new(web::settings_path(config), label));
     }
+}
 
+#[async_trait(?Send)]
+impl Callbacks for TwoFactor {
     async fn before_respond(&self, ctl: &mut Controller) -> Result<Flow, PowError> {
         web::before_respond(self, ctl).await
     }

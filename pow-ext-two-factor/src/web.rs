@@ -7,7 +7,7 @@ use pow_core::audit::{self, AuditEvent, EventName};
 use pow_core::mailer::{send_notice, Notice};
 use pow_core::session;
 use pow_core::session::CookieSessionExt as _;
-use pow_core::users::{run_blocking, User};
+use pow_core::users::User;
 use pow_core::views::{Field, FieldType, Form, Link, PageBody};
 use pow_core::web::{
     extension_path, flash, redirect, render_page, Action, ActionKind, Controller, Flow, FormData,
@@ -236,13 +236,6 @@ async fn verify_new(req: HttpRequest) -> Result<HttpResponse, PowError> {
         .await
 }
 
-/// The user `user_id` as stored now, read off the async executor.
-pub(crate) async fn load_user(config: &PowConfig, user_id: i64) -> Result<Option<User>, PowError> {
-    let users = std::sync::Arc::clone(config.users()?);
-    let cfg = config.clone();
-    run_blocking(move || users.get(&cfg, user_id)).await
-}
-
 async fn verify_create(
     req: HttpRequest,
     body: Bytes,
@@ -260,7 +253,7 @@ async fn verify_create(
             let Some(pending) = records.pending(&id).await? else {
                 return Ok(back_to_sign_in(ctl, "pow_two_factor_expired"));
             };
-            let Some(user) = load_user(&config, pending.user_id).await? else {
+            let Some(user) = config.users()?.get(pending.user_id).await? else {
                 return Ok(back_to_sign_in(ctl, "pow_two_factor_expired"));
             };
             // A locked account's pending sign-ins are over.

@@ -188,7 +188,7 @@ fn two_steps(store: Arc<dyn Store>) {
     let notice = mailer.last_to(EMAIL).expect("a notice: two-factor on");
     assert_eq!(notice.subject, "Two-factor authentication was turned on");
     let user = config
-        .users()
+        .users_context()
         .unwrap()
         .get_by(&config, "email", &EMAIL.into())
         .unwrap()
@@ -677,7 +677,7 @@ fn completing_a_sign_up_asks_for_the_second_factor() {
         .collect();
 
     let secret = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";
-    let users = config.users().unwrap();
+    let users = config.users_context().unwrap();
     let bob = users
         .get_by(&config, "email", &"bob@example.com".into())
         .unwrap()

@@ -22,7 +22,7 @@ use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
 use pow_core::session::CookieSessionExt as _;
 use pow_core::session::{self, CurrentUser, PowMiddleware, RequireAuthenticated};
 use pow_core::users::diesel::DieselUsersContext;
-use pow_core::users::{sign_up_params, UsersContext, Value};
+use pow_core::users::{sign_up_params, UsersContext};
 use pow_core::{PowConfig, PowError};
 
 const EMAIL: &str = "bench@example.com";
@@ -37,12 +37,11 @@ async fn protected(CurrentUser(user): CurrentUser) -> HttpResponse {
 
 async fn sign_in(req: HttpRequest) -> Result<HttpResponse, PowError> {
     let config = session::config(&req).ok_or_else(|| PowError::Other("no pow config".into()))?;
-    let users = config.users()?.clone();
-    let cfg = config.clone();
-    let user =
-        pow_core::users::run_blocking(move || users.get_by(&cfg, "email", &Value::from(EMAIL)))
-            .await?
-            .ok_or_else(|| PowError::Other("the bench user is missing".into()))?;
+    let user = config
+        .users()?
+        .get_by("email", EMAIL)
+        .await?
+        .ok_or_else(|| PowError::Other("the bench user is missing".into()))?;
     session::sign_in(&req, &user).await?;
     Ok(HttpResponse::Ok().body("signed in"))
 }

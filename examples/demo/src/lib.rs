@@ -442,7 +442,7 @@ pub fn build_for_server(
                 &oidc.client_secret,
             ))
             .map_err(|err| PowError::Config(err.to_string()))?
-            .staged_sign_up(passwordless.clone());
+            .staged_sign_up(true);
         builder = builder.extension(oauth);
     }
     let config = builder
@@ -598,8 +598,9 @@ async fn protected(
 async fn admin(req: HttpRequest) -> Result<HttpResponse, PowError> {
     let config = pow_core::web::route_config(&req)?;
     // The audit log's query API: the latest sign-in events of every user.
-    let events = pow_core::users::run_blocking(move || {
-        config.audit().sink().query(&AuditQuery {
+    let events = config
+        .audit()
+        .query(AuditQuery {
             names: vec![
                 audit::SIGN_IN_SUCCEEDED,
                 audit::SIGN_IN_FAILED,
@@ -608,8 +609,7 @@ async fn admin(req: HttpRequest) -> Result<HttpResponse, PowError> {
             limit: 20,
             ..AuditQuery::default()
         })
-    })
-    .await?;
+        .await?;
     let mut lines = vec![
         "Only admins see this.".to_owned(),
         "Latest sign-ins:".to_owned(),

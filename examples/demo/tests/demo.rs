@@ -537,7 +537,7 @@ fn admin_changes_reach_live_sessions() {
     assert_eq!(c.get("/admin").status, 403);
 
     let user = config
-        .users()
+        .users_context()
         .unwrap()
         .get_by(&config, "email", &"staff@example.com".into())
         .unwrap()
@@ -573,7 +573,7 @@ fn a_disabled_user_is_out_at_once_and_told_why() {
     assert_eq!(c.get("/protected").status, 200);
 
     let user = config
-        .users()
+        .users_context()
         .unwrap()
         .get_by(&config, "email", &"leaver@example.com".into())
         .unwrap()

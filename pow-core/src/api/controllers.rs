@@ -1,7 +1,5 @@
 //! The JSON endpoints: registration, sign-in, sign-out and renewal.
 
-use std::sync::Arc;
-
 use actix_web::http::header;
 use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse, ResponseError};
@@ -10,7 +8,7 @@ use super::error::ApiError;
 use super::middleware::bearer_token;
 use super::tokens::TokenPair;
 use super::{ApiAction, ApiContext};
-use crate::users::{run_blocking, Params};
+use crate::users::Params;
 use crate::web::{Action, ActionId, Controller, Outcome};
 
 /// Reads the `user` object of a JSON body (`{"user": {"email": "...", ...}}`) as params.
@@ -146,9 +144,7 @@ pub(crate) async fn registration_create(
     api.run_with_params(&req, actions::REGISTRATION_CREATE, params, async |ctl| {
         let params = ctl.params.clone();
         let config = api.config().clone();
-        let users = Arc::clone(config.users()?);
-        let cfg = config.clone();
-        let user = match run_blocking(move || users.create(&cfg, &params)).await? {
+        let user = match config.users()?.create(params).await? {
             Ok(user) => user,
             Err(cs) => {
                 let field = config.user_id_field();
@@ -185,9 +181,7 @@ pub(crate) async fn session_create(
     api.run_with_params(&req, actions::SESSION_CREATE, params, async |ctl| {
         let params = ctl.params.clone();
         let config = api.config().clone();
-        let users = Arc::clone(config.users()?);
-        let cfg = config.clone();
-        let authenticated = run_blocking(move || users.authenticate(&cfg, &params)).await?;
+        let authenticated = config.users()?.authenticate(params).await?;
         let Some(user) = authenticated else {
             // An answer, not an error: the pipeline counts it as a failed sign-in.
             return Ok(ApiError::invalid_credentials(&req, &config).error_response());
@@ -201,9 +195,7 @@ pub(crate) async fn session_create(
         // A password change or account deletion that raced this sign-in wins: if the row
         // changed after the password was checked, the revocation may have run before the
         // pair was stored, so drop the pair. (A later revocation reaches it anyway.)
-        let users = Arc::clone(config.users()?);
-        let (cfg, id) = (config.clone(), user.id);
-        let fresh = run_blocking(move || users.get(&cfg, id)).await?;
+        let fresh = config.users()?.get(user.id).await?;
         if fresh.map(|u| u.password_hash) != Some(user.password_hash.clone()) {
             api.tokens().sign_out(&pair.access_token).await?;
             return Err(ApiError::invalid_credentials(&req, &config));

@@ -308,8 +308,7 @@ impl std::fmt::Debug for ApiContext {
 impl ApiContext {
     /// The context of `config` with `options`.
     pub fn new(config: PowConfig, options: ApiOptions) -> Self {
-        let mut extensions: Vec<Arc<dyn ApiExtension>> =
-            config.extensions().iter().filter_map(|e| e.api()).collect();
+        let mut extensions: Vec<Arc<dyn ApiExtension>> = config.extensions().api().to_vec();
         for added in &options.extensions {
             match extensions.iter_mut().find(|e| e.name() == added.name()) {
                 Some(slot) => *slot = Arc::clone(added),

@@ -16,7 +16,7 @@ use crate::session::{
 };
 use crate::store::{decode_record, Key, Store, StoreError, UserIndex};
 use crate::token::generate_uuid;
-use crate::users::{run_blocking, User};
+use crate::users::User;
 
 /// Session metadata key holding the id of the renewal token issued with an access token.
 /// Its presence is what marks a credentials-cache session as an API access token.
@@ -355,10 +355,7 @@ impl Tokens {
         let user = if refused {
             None
         } else {
-            let users = Arc::clone(self.config.users()?);
-            let config = self.config.clone();
-            let user_id = record.user_id;
-            run_blocking(move || users.get(&config, user_id)).await?
+            self.config.users()?.get(record.user_id).await?
         };
         let Some(user) = user else {
             self.credentials

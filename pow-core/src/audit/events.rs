@@ -1,7 +1,5 @@
 //! The events the action pipeline records for every action, once.
 
-use std::sync::Arc;
-
 use super::{record, record_with, AuditEvent, EventName};
 use crate::limits::{LimitReason, RateLimited, SignInAttempt};
 use crate::users::Value;
@@ -55,7 +53,7 @@ pub(crate) fn after_action(ctl: &Controller, sign_in: Option<&SignInAttempt>) {
                     .detail("reason", "invalid_credentials");
                 let (cfg, identifier) = (config.clone(), attempt.identifier.clone());
                 record_with(config, failed, move |event| {
-                    let Ok(users) = cfg.users().map(Arc::clone) else {
+                    let Ok(users) = cfg.users_context() else {
                         return;
                     };
                     let field = cfg.user_id_field();

@@ -339,6 +339,15 @@ impl Auditor {
         &*self.sink
     }
 
+    /// Runs `query` against the sink on the blocking pool.
+    ///
+    /// # Errors
+    /// When the sink fails.
+    pub async fn query(&self, query: AuditQuery) -> Result<Vec<AuditEvent>, PowError> {
+        let sink = Arc::clone(&self.sink);
+        crate::users::run_blocking(move || sink.query(&query)).await
+    }
+
     /// Queues `event`; never blocks.
     pub fn record(&self, event: AuditEvent) {
         self.send(Pending {

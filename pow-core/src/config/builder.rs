@@ -410,12 +410,11 @@ impl PowConfigBuilder {
         let extensions = Extensions::new(self.extensions)?;
         // Links in mails must not follow the request's Host header (link poisoning).
         if self.base_url.is_none() {
-            if let Some(ext) = extensions.iter().find(|ext| !ext.mails().is_empty()) {
+            if let Some((ext, _)) = extensions.mails().next() {
                 return Err(PowError::Config(format!(
-                    "{} sends mails with links: set PowConfigBuilder::base_url (the app's \
+                    "{ext} sends mails with links: set PowConfigBuilder::base_url (the app's \
                      public URL, e.g. \"https://example.com\") so that no request's Host \
-                     header can choose where those links point",
-                    ext.name()
+                     header can choose where those links point"
                 )));
             }
         }
@@ -455,13 +454,8 @@ impl PowConfigBuilder {
             ));
         }
         user_fields.extend(self.user_fields);
-        let mut hooks = Vec::new();
-        for ext in extensions.iter() {
-            user_fields.extend(ext.user_fields());
-            if let Some(hook) = ext.changeset_hook() {
-                hooks.push(hook);
-            }
-        }
+        user_fields.extend(extensions.user_fields().cloned());
+        let mut hooks: Vec<_> = extensions.changeset_hooks().cloned().collect();
         hooks.extend(self.hooks);
         let mut seen = std::collections::BTreeSet::new();
         for field in &user_fields {
@@ -486,14 +480,8 @@ impl PowConfigBuilder {
             }
             None => {
                 let mut builder = FluentMessages::builder();
-                for ext in extensions.iter() {
-                    for (lang, ftl) in ext.messages() {
-                        builder = builder.add_ftl_from(
-                            &format!("extension `{}`", ext.name()),
-                            lang,
-                            ftl,
-                        )?;
-                    }
+                for (ext, lang, ftl) in extensions.messages() {
+                    builder = builder.add_ftl_from(&format!("extension `{ext}`"), lang, ftl)?;
                 }
                 for (lang, ftl) in &self.messages_ftl {
                     builder = builder.add_ftl_from("messages_ftl", lang, ftl)?;

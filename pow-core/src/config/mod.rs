@@ -237,11 +237,23 @@ impl PowConfig {
         &self.inner.extensions
     }
 
-    /// The users context.
+    /// The users, as an async handle: `config.users()?.get(id).await`.
+    ///
+    /// # Errors
+    /// [`PowError::Config`] if no context was set with [`PowConfigBuilder::users`].
+    pub fn users(&self) -> Result<crate::users::Users, PowError> {
+        Ok(crate::users::Users::new(
+            self.users_context()?.clone(),
+            self.clone(),
+        ))
+    }
+
+    /// The users context itself, whose methods block: for code that runs off the async
+    /// executor (CLI tools, seeds, tests). Async code uses [`users`](Self::users).
     ///
     /// # Errors
     /// [`PowError::Config`] if none was set with [`PowConfigBuilder::users`].
-    pub fn users(&self) -> Result<&Arc<dyn UsersContext>, PowError> {
+    pub fn users_context(&self) -> Result<&Arc<dyn UsersContext>, PowError> {
         self.inner.users.as_ref().ok_or_else(|| {
             PowError::Config("no users context: call PowConfigBuilder::users(...)".into())
         })

@@ -2,10 +2,12 @@
 //!
 //! An extension is a value implementing [`Extension`]; enabling it is adding it to the
 //! config with [`PowConfigBuilder::extension`](crate::PowConfigBuilder::extension), in order.
-//! Through the trait it contributes user fields and changeset rules, migrations, routes,
-//! messages, mails, controller callbacks and its JSON side, and declares what it requires
-//! (fields, other extensions, its place in the list), checked when the config is built.
-//! The core never names an extension.
+//! Its [`build`](Extension::build) registers on an [`ExtensionBuilder`] what it
+//! contributes: user fields and changeset rules, migrations, routes, page additions,
+//! messages, mails, controller callbacks, request hooks with their cookies, revocation
+//! hooks, remembered sign-ins and its JSON side; and what it requires (fields, other
+//! extensions, its place in the list), checked when the config is built. The core never
+//! names an extension.
 
 use std::sync::Arc;
 
@@ -116,91 +118,70 @@ pub const CORE_SQL_MIGRATIONS: &[SqlMigration] = &[
 /// [`migrate`](crate::users::diesel::DieselUsersContext::migrate) applies them.
 pub fn all_sql_migrations(config: &PowConfig) -> Vec<SqlMigration> {
     let mut all: Vec<SqlMigration> = CORE_SQL_MIGRATIONS.to_vec();
-    for ext in config.extensions().iter() {
-        all.extend(ext.migration_sql());
-    }
+    all.extend(config.extensions().migrations().copied());
     all.sort_by_key(|m| m.version);
     all
 }
 
-/// A pow-rs extension. Object safe; every method but [`name`](Extension::name) has a
-/// default that contributes nothing.
+/// A pow-rs extension: a name and a [`build`](Extension::build) that registers what the
+/// extension contributes on an [`ExtensionBuilder`]. Having a thing registers it; the
+/// config checks the whole setup when it is built. Object safe.
 ///
-/// Controller callbacks see a [`Controller`] with the request, the params, and after the
-/// action the user or the failed changeset; they may halt with their own response. Core
-/// controllers run them for `session#new|create|delete` and
+/// ```
+/// use pow_core::extension::{Extension, ExtensionBuilder};
+/// use pow_core::users::{FieldDef, FieldKind};
+///
+/// struct Nickname;
+///
+/// impl Extension for Nickname {
+///     fn name(&self) -> &'static str {
+///         "nickname"
+///     }
+///
+///     fn build(&self, ext: &mut ExtensionBuilder) {
+///         ext.user_fields([FieldDef::new("nickname", FieldKind::Text).castable()])
+///             .messages([("en", "nickname_label = Nickname")]);
+///     }
+/// }
+///
+/// let config = pow_core::PowConfig::builder("s".repeat(64)).extension(Nickname).build()?;
+/// assert!(config.user_fields().iter().any(|field| field.name == "nickname"));
+/// # Ok::<(), pow_core::PowError>(())
+/// ```
+pub trait Extension: Send + Sync + 'static {
+    /// Unique name, e.g. `"pow_reset_password"`. Two extensions with one name are refused.
+    fn name(&self) -> &'static str;
+
+    /// Registers the extension's contributions.
+    fn build(&self, ext: &mut ExtensionBuilder);
+}
+
+/// The Fluent sources `ext` registers, as `(language, ftl)` pairs: for an app that builds
+/// its own [`Messages`](crate::messages::Messages) from the extensions' files.
+pub fn messages_of(ext: &dyn Extension) -> Vec<(&'static str, &'static str)> {
+    let mut builder = ExtensionBuilder::new(ext.name());
+    ext.build(&mut builder);
+    builder.contributions.messages
+}
+
+/// Registers the actix routes of an extension (see [`ExtensionBuilder::routes`]).
+pub type RoutesFn = dyn Fn(&mut ServiceConfig, &PowConfig) + Send + Sync;
+
+/// Adds fields or links to a page before it renders (see
+/// [`ExtensionBuilder::page_extension`]).
+pub type PageFn = dyn Fn(&str, &mut PageBody, &LanguageIdentifier, &PowConfig) + Send + Sync;
+
+/// Controller callbacks: they see a [`Controller`] with the request, the params, and
+/// after the action the user or the failed changeset, and may halt with their own
+/// response. Core controllers run them for `session#new|create|delete` and
 /// `registration#new|create|edit|update|delete`; extension controllers run them for their
-/// own actions (e.g. `invitation#update`), so extensions can hook into each other through
+/// own actions (e.g. `invitation#update`), so extensions hook into each other through
 /// these documented names only.
 ///
 /// The hooks receive the request (`HttpRequest` is neither `Send` nor `Sync`), so their
 /// futures are not `Send`: implement the trait with `#[async_trait::async_trait(?Send)]`.
 #[async_trait(?Send)]
-pub trait Extension: Send + Sync + 'static {
-    /// Unique name, e.g. `"pow_reset_password"`. Two extensions with one name are refused.
-    fn name(&self) -> &'static str;
-
-    /// The SQL text of this extension's migrations (the same as [`migrations`](Self::migrations)),
-    /// for export. Build each with [`sql_migration!`](crate::sql_migration).
-    fn migration_sql(&self) -> Vec<SqlMigration> {
-        Vec::new()
-    }
-
-    /// User columns this extension adds (its migrations create them).
-    fn user_fields(&self) -> Vec<FieldDef> {
-        Vec::new()
-    }
-
-    /// Rules this extension adds to user changesets.
-    fn changeset_hook(&self) -> Option<Arc<dyn ChangesetHook>> {
-        None
-    }
-
-    /// Migrations this extension needs, run after the core's, in extension order.
-    fn migrations(&self) -> Option<&'static Migrations> {
-        None
-    }
-
-    /// Fluent sources, as `(language, ftl)` pairs. Keys are prefixed with the extension's
-    /// name (`pow_reset_password_invalid_token`); an app overrides them like core keys.
-    fn messages(&self) -> Vec<(&'static str, &'static str)> {
-        Vec::new()
-    }
-
-    /// What this extension needs from the setup: user fields, other extensions, its place
-    /// in the list. [`PowConfigBuilder::build`](crate::PowConfigBuilder::build) refuses a
-    /// setup that breaks one, with a message naming the fix.
-    fn requirements(&self) -> Vec<Requirement> {
-        Vec::new()
-    }
-
-    /// The extension's JSON side, if it has one: enabling the extension in the config
-    /// enables it for the API ([`crate::api::configure`]) too.
-    fn api(&self) -> Option<Arc<dyn ApiExtension>> {
-        None
-    }
-
-    /// Names of the mails this extension sends (`"reset_password/reset_password"`), each
-    /// rendered through [`MailViews`](crate::mailer::MailViews), where an app can replace
-    /// its template.
-    fn mails(&self) -> Vec<&'static str> {
-        Vec::new()
-    }
-
-    /// Registers the extension's routes. Called by [`crate::web::configure`].
-    fn configure(&self, _cfg: &mut ServiceConfig, _config: &PowConfig) {}
-
-    /// Adds fields or links to a page before it renders (e.g. a "Forgot password?" link on
-    /// `session/new`).
-    fn extend_page(
-        &self,
-        _page: &str,
-        _body: &mut PageBody,
-        _lang: &LanguageIdentifier,
-        _config: &PowConfig,
-    ) {
-    }
-
+pub trait Callbacks: Send + Sync + 'static {
     /// Runs before a controller action.
     async fn before_process(&self, _ctl: &mut Controller) -> Result<Flow, PowError> {
         Ok(Flow::Continue)
@@ -210,55 +191,274 @@ pub trait Extension: Send + Sync + 'static {
     async fn before_respond(&self, _ctl: &mut Controller) -> Result<Flow, PowError> {
         Ok(Flow::Continue)
     }
+}
 
-    /// Runs on every request after the session middleware resolved the session, with or
-    /// without a signed-in user (e.g. to sign a user in from a remember-me cookie), when
-    /// [`handles_requests`](Self::handles_requests) says so.
-    async fn on_request(&self, _req: &HttpRequest, _config: &PowConfig) -> Result<(), PowError> {
-        Ok(())
-    }
+/// Work on requests after the session middleware resolved the session, with or without a
+/// signed-in user (e.g. signing a user in from a remember-me cookie). It runs on requests
+/// that carry one of its [`cookies`](RequestHook::cookies), so a request with no cookie
+/// of interest costs nothing.
+#[async_trait(?Send)]
+pub trait RequestHook: Send + Sync + 'static {
+    /// The names of the cookies the hook reads, under `config`. Read once, when the
+    /// middleware is set up.
+    fn cookies(&self, config: &PowConfig) -> Vec<String>;
 
-    /// Whether [`on_request`](Self::on_request) has anything to do. The session middleware
-    /// calls it only on extensions that answer `true`, and a request without a session
-    /// cookie, in a setup where none does, reaches its route with nothing allocated for it.
-    /// The default is `true`, so an `on_request` is never skipped by mistake; an extension
-    /// without one answers `false`.
-    fn handles_requests(&self) -> bool {
-        true
-    }
+    /// Runs on a request that carries one of [`cookies`](Self::cookies).
+    async fn on_request(&self, req: &HttpRequest, config: &PowConfig) -> Result<(), PowError>;
+}
 
-    /// The user's credentials were revoked (password changed or reset, account deleted,
-    /// "sign out everywhere"): drop any tokens the extension keeps for the user.
-    async fn on_credentials_revoked(
-        &self,
-        _config: &PowConfig,
-        _user: &User,
-    ) -> Result<(), PowError> {
-        Ok(())
-    }
+/// Runs when a user's credentials were revoked (password changed or reset, account
+/// deleted, "sign out everywhere"): drop any tokens the extension keeps for the user.
+#[async_trait(?Send)]
+pub trait CredentialsRevoked: Send + Sync + 'static {
+    /// Drops what can sign `user` in again.
+    async fn credentials_revoked(&self, config: &PowConfig, user: &User) -> Result<(), PowError>;
+}
 
-    /// What the extension keeps that can sign the user in again later (remember-me
-    /// families), for the user's session list.
+/// What an extension keeps that can sign a user in again later (remember-me families), for
+/// the user's session list.
+#[async_trait(?Send)]
+pub trait Remembered: Send + Sync + 'static {
+    /// The user's remembered sign-ins.
     async fn remembered(
         &self,
-        _config: &PowConfig,
-        _user_id: i64,
-    ) -> Result<Vec<crate::session::RememberedInfo>, PowError> {
-        Ok(Vec::new())
-    }
+        config: &PowConfig,
+        user_id: i64,
+    ) -> Result<Vec<crate::session::RememberedInfo>, PowError>;
 
     /// Forgets one of [`remembered`](Self::remembered) by its id, and ends the sessions it
     /// signed in; `false` when the user has no such one.
-    async fn forget(
+    async fn forget(&self, config: &PowConfig, user_id: i64, id: &str) -> Result<bool, PowError>;
+}
+
+/// Whether users' addresses are proven, and how one is proven without a mail: the part of
+/// an extension that proves addresses (email confirmation) other extensions rely on
+/// (a provider that vouches for an address).
+pub trait AddressProof: Send + Sync + 'static {
+    /// Whether `user`'s address is proven.
+    fn is_proven(&self, user: &User) -> bool;
+
+    /// Marks `user`'s address proven, as a proof link does, and returns the user as
+    /// stored. Blocking (database): run it through [`Users::run`](crate::users::Users::run).
+    ///
+    /// # Errors
+    /// When the database fails.
+    fn mark_proven(
         &self,
-        _config: &PowConfig,
-        _user_id: i64,
-        _id: &str,
-    ) -> Result<bool, PowError> {
-        Ok(false)
+        users: &dyn crate::users::UsersContext,
+        config: &PowConfig,
+        user: &User,
+    ) -> Result<User, PowError>;
+
+    /// How long a proof link works (`None`: until used), for what waits for a proof.
+    fn link_ttl(&self) -> Option<std::time::Duration>;
+}
+
+/// Starts a staged sign-up: mails `email` a link that proves it and opens the sign-up form
+/// prefilled with `prefill` (passwordless sign-up). An extension that offers it registers
+/// it; others start one through [`Extensions::staged_sign_up`].
+#[async_trait(?Send)]
+pub trait StagedSignUp: Send + Sync + 'static {
+    /// Mails the link (within the mail limits).
+    ///
+    /// # Errors
+    /// The store's, users context's or mailer's error; [`PowError::RateLimited`] over the
+    /// per-client mail limit.
+    async fn start(
+        &self,
+        req: &HttpRequest,
+        email: &str,
+        prefill: crate::users::Params,
+    ) -> Result<(), PowError>;
+}
+
+/// Left in the controller's [`Assigns`](crate::web::Assigns) by the action that proved a
+/// user's address (a confirmation link, a staged sign-up completed), for other extensions'
+/// callbacks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AddressProven {
+    /// The user whose address was proven.
+    pub user_id: i64,
+    /// Whether the account's address was proven for the first time (a sign-up's address,
+    /// not a change of a proven one): everything done to the account before was done
+    /// without proof of the mailbox.
+    pub first: bool,
+    /// How it was proven.
+    pub by: ProvenBy,
+}
+
+/// How an address was proven (see [`AddressProven`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ProvenBy {
+    /// A confirmation link, opened in a browser.
+    ConfirmationLink,
+    /// A confirmation token, sent by an API client.
+    ConfirmationToken,
+    /// A staged sign-up, completed in the browser that opened its link.
+    StagedSignUp,
+}
+
+/// What one extension contributes, as registered by its [`Extension::build`].
+#[derive(Default)]
+pub(crate) struct Contributions {
+    pub(crate) user_fields: Vec<FieldDef>,
+    pub(crate) changeset_hooks: Vec<Arc<dyn ChangesetHook>>,
+    pub(crate) migrations: Vec<SqlMigration>,
+    pub(crate) messages: Vec<(&'static str, &'static str)>,
+    pub(crate) mails: Vec<&'static str>,
+    pub(crate) requirements: Vec<Requirement>,
+    pub(crate) routes: Vec<Arc<RoutesFn>>,
+    pub(crate) pages: Vec<Arc<PageFn>>,
+    pub(crate) callbacks: Vec<Arc<dyn Callbacks>>,
+    pub(crate) request_hooks: Vec<Arc<dyn RequestHook>>,
+    pub(crate) revoked: Vec<Arc<dyn CredentialsRevoked>>,
+    pub(crate) remembered: Vec<Arc<dyn Remembered>>,
+    pub(crate) api: Vec<Arc<dyn ApiExtension>>,
+    pub(crate) address_proof: Option<Arc<dyn AddressProof>>,
+    pub(crate) staged_sign_up: Option<Arc<dyn StagedSignUp>>,
+    pub(crate) credential_kinds: Vec<&'static str>,
+}
+
+/// Where an extension registers what it contributes (see [`Extension::build`]). Each
+/// method adds to what was registered before; all return the builder, to chain.
+pub struct ExtensionBuilder {
+    pub(crate) name: &'static str,
+    pub(crate) contributions: Contributions,
+}
+
+impl ExtensionBuilder {
+    pub(crate) fn new(name: &'static str) -> Self {
+        Self {
+            name,
+            contributions: Contributions::default(),
+        }
+    }
+
+    /// The name of the extension being built.
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+
+    /// User columns the extension adds (its migrations create them).
+    pub fn user_fields(&mut self, fields: impl IntoIterator<Item = FieldDef>) -> &mut Self {
+        self.contributions.user_fields.extend(fields);
+        self
+    }
+
+    /// Rules the extension adds to user changesets.
+    pub fn changeset_hook(&mut self, hook: impl ChangesetHook) -> &mut Self {
+        self.contributions.changeset_hooks.push(Arc::new(hook));
+        self
+    }
+
+    /// The extension's migrations, declared once: each [`sql_migration!`](crate::sql_migration)
+    /// is run by [`migrate`](crate::users::diesel::DieselUsersContext::migrate) (after the
+    /// core's, in version order) and exported by `pow export migrations`.
+    pub fn migrations(&mut self, migrations: &[SqlMigration]) -> &mut Self {
+        self.contributions.migrations.extend_from_slice(migrations);
+        self
+    }
+
+    /// Fluent sources, as `(language, ftl)` pairs. Keys are prefixed with the extension's
+    /// name (`pow_reset_password_invalid_token`); an app overrides them like core keys.
+    pub fn messages(
+        &mut self,
+        sources: impl IntoIterator<Item = (&'static str, &'static str)>,
+    ) -> &mut Self {
+        self.contributions.messages.extend(sources);
+        self
+    }
+
+    /// Names of the mails the extension sends (`"reset_password/reset_password"`), each
+    /// rendered through [`MailViews`](crate::mailer::MailViews), where an app can replace
+    /// its template. An extension that sends mails needs the config's base URL.
+    pub fn mails(&mut self, names: impl IntoIterator<Item = &'static str>) -> &mut Self {
+        self.contributions.mails.extend(names);
+        self
+    }
+
+    /// Something the extension needs from the setup: user fields, other extensions, its
+    /// place in the list. [`PowConfigBuilder::build`](crate::PowConfigBuilder::build)
+    /// refuses a setup that breaks one, with a message naming the fix.
+    pub fn requires(&mut self, requirement: Requirement) -> &mut Self {
+        self.contributions.requirements.push(requirement);
+        self
+    }
+
+    /// Registers the extension's routes; called by [`crate::web::configure`].
+    pub fn routes(
+        &mut self,
+        routes: impl Fn(&mut ServiceConfig, &PowConfig) + Send + Sync + 'static,
+    ) -> &mut Self {
+        self.contributions.routes.push(Arc::new(routes));
+        self
+    }
+
+    /// Adds fields or links to a page before it renders (e.g. a "Forgot password?" link
+    /// on `session/new`); called with the page's name.
+    pub fn page_extension(
+        &mut self,
+        extend: impl Fn(&str, &mut PageBody, &LanguageIdentifier, &PowConfig) + Send + Sync + 'static,
+    ) -> &mut Self {
+        self.contributions.pages.push(Arc::new(extend));
+        self
+    }
+
+    /// Controller callbacks (see [`Callbacks`]).
+    pub fn callbacks(&mut self, callbacks: impl Callbacks) -> &mut Self {
+        self.contributions.callbacks.push(Arc::new(callbacks));
+        self
+    }
+
+    /// Work on requests carrying the hook's cookies (see [`RequestHook`]).
+    pub fn request_hook(&mut self, hook: impl RequestHook) -> &mut Self {
+        self.contributions.request_hooks.push(Arc::new(hook));
+        self
+    }
+
+    /// Runs when a user's credentials are revoked (see [`CredentialsRevoked`]).
+    pub fn on_credentials_revoked(&mut self, hook: impl CredentialsRevoked) -> &mut Self {
+        self.contributions.revoked.push(Arc::new(hook));
+        self
+    }
+
+    /// Remembered sign-ins for the session list (see [`Remembered`]).
+    pub fn remembered(&mut self, source: impl Remembered) -> &mut Self {
+        self.contributions.remembered.push(Arc::new(source));
+        self
+    }
+
+    /// The extension's JSON side: enabling the extension in the config enables it for the
+    /// API ([`crate::api::configure`]) too.
+    pub fn api(&mut self, api: impl ApiExtension) -> &mut Self {
+        self.contributions.api.push(Arc::new(api));
+        self
+    }
+
+    /// The extension proves addresses (see [`AddressProof`]). One extension of a setup
+    /// may register it.
+    pub fn address_proof(&mut self, proof: impl AddressProof) -> &mut Self {
+        self.contributions.address_proof = Some(Arc::new(proof));
+        self
+    }
+
+    /// The extension offers staged sign-ups (see [`StagedSignUp`]). One extension of a
+    /// setup may register it.
+    pub fn staged_sign_up(&mut self, staged: impl StagedSignUp) -> &mut Self {
+        self.contributions.staged_sign_up = Some(Arc::new(staged));
+        self
+    }
+
+    /// A way to sign in the extension adds besides the password (`"email_link"`,
+    /// `"provider"`, `"passkey"`): an account with one of these and no password still has a
+    /// way in.
+    pub fn credential_kind(&mut self, kind: &'static str) -> &mut Self {
+        self.contributions.credential_kinds.push(kind);
+        self
     }
 }
 
 mod registry;
 
-pub use registry::{Extensions, Requirement};
+pub use registry::{Capability, Extensions, Requirement};

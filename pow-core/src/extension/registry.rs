@@ -4,12 +4,16 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use super::Extension;
+use super::{
+    AddressProof, Callbacks, Contributions, CredentialsRevoked, Extension, ExtensionBuilder,
+    PageFn, Remembered, RequestHook, RoutesFn, SqlMigration, StagedSignUp,
+};
+use crate::api::ApiExtension;
 use crate::error::PowError;
-use crate::users::FieldDef;
+use crate::users::{ChangesetHook, FieldDef};
 
 /// Something an extension needs from the setup it is enabled in
-/// ([`Extension::requirements`]). A setup that breaks one does not start.
+/// ([`ExtensionBuilder::requires`]). A setup that breaks one does not start.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Requirement {
@@ -38,14 +42,47 @@ pub enum Requirement {
         /// Why, for the error message.
         why: &'static str,
     },
+    /// Some enabled extension must offer this capability.
+    Capability {
+        /// The capability.
+        capability: Capability,
+        /// Why, for the error message.
+        why: &'static str,
+    },
 }
 
-/// The enabled extensions, in order, with unique names. Built once by the config.
+/// What an extension may offer others through the core (see
+/// [`Requirement::Capability`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Capability {
+    /// Proving addresses ([`ExtensionBuilder::address_proof`]), e.g. email confirmation.
+    AddressProof,
+    /// Staged sign-ups ([`ExtensionBuilder::staged_sign_up`]), e.g. passwordless.
+    StagedSignUp,
+}
+
+/// The enabled extensions, in order, with unique names, and what each registered in its
+/// [`build`](Extension::build). Built once by the config.
 #[derive(Clone, Default)]
 pub struct Extensions {
-    list: Vec<Arc<dyn Extension>>,
-    /// Those of `list` whose `on_request` runs on every request, found once.
-    request_handlers: Vec<Arc<dyn Extension>>,
+    list: Vec<Built>,
+    callbacks: Vec<Arc<dyn Callbacks>>,
+    request_hooks: Vec<Arc<dyn RequestHook>>,
+    revoked: Vec<Arc<dyn CredentialsRevoked>>,
+    remembered: Vec<(&'static str, Arc<dyn Remembered>)>,
+    routes: Vec<Arc<RoutesFn>>,
+    pages: Vec<Arc<PageFn>>,
+    api: Vec<Arc<dyn ApiExtension>>,
+    address_proof: Option<Arc<dyn AddressProof>>,
+    staged_sign_up: Option<Arc<dyn StagedSignUp>>,
+}
+
+/// One extension and its contributions.
+#[derive(Clone)]
+struct Built {
+    name: &'static str,
+    parts: Arc<Contributions>,
 }
 
 impl std::fmt::Debug for Extensions {
@@ -55,29 +92,59 @@ impl std::fmt::Debug for Extensions {
 }
 
 impl Extensions {
-    /// Checks names are unique.
+    /// Builds each extension ([`Extension::build`]) and checks names are unique.
     ///
     /// # Errors
     /// [`PowError::Config`] naming the duplicate.
     pub fn new(list: Vec<Arc<dyn Extension>>) -> Result<Self, PowError> {
         let mut seen = BTreeSet::new();
+        let mut built = Self::default();
         for ext in &list {
-            if !seen.insert(ext.name()) {
+            let name = ext.name();
+            if !seen.insert(name) {
                 return Err(PowError::Config(format!(
-                    "extension `{}` is enabled twice; add each extension once",
-                    ext.name()
+                    "extension `{name}` is enabled twice; add each extension once"
                 )));
             }
+            let mut builder = ExtensionBuilder::new(name);
+            ext.build(&mut builder);
+            let parts = builder.contributions;
+            built.callbacks.extend(parts.callbacks.iter().cloned());
+            built
+                .request_hooks
+                .extend(parts.request_hooks.iter().cloned());
+            built.revoked.extend(parts.revoked.iter().cloned());
+            built.remembered.extend(
+                parts
+                    .remembered
+                    .iter()
+                    .map(|source| (name, Arc::clone(source))),
+            );
+            built.routes.extend(parts.routes.iter().cloned());
+            built.pages.extend(parts.pages.iter().cloned());
+            built.api.extend(parts.api.iter().cloned());
+            let twice = |what: &str| {
+                PowError::Config(format!(
+                    "extension `{name}` {what}, and an extension before it does too; enable \
+                     one of them"
+                ))
+            };
+            if let Some(proof) = &parts.address_proof {
+                if built.address_proof.replace(Arc::clone(proof)).is_some() {
+                    return Err(twice("proves addresses"));
+                }
+            }
+            if let Some(staged) = &parts.staged_sign_up {
+                if built.staged_sign_up.replace(Arc::clone(staged)).is_some() {
+                    return Err(twice("offers staged sign-ups"));
+                }
+            }
+            built.list.push(Built {
+                name,
+                parts: Arc::new(parts),
+            });
         }
-        let request_handlers = list
-            .iter()
-            .filter(|ext| ext.handles_requests())
-            .cloned()
-            .collect();
-        Ok(Self {
-            list,
-            request_handlers,
-        })
+        Ok(built)
     }
 
     /// Checks every extension's [`Requirement`]s against the list and the setup's user
@@ -86,11 +153,11 @@ impl Extensions {
     /// # Errors
     /// [`PowError::Config`] for the first requirement broken, saying how to fix it.
     pub fn validate(&self, user_fields: &[FieldDef]) -> Result<(), PowError> {
-        let position = |name: &str| self.list.iter().position(|e| e.name() == name);
+        let position = |name: &str| self.list.iter().position(|e| e.name == name);
         for (index, ext) in self.list.iter().enumerate() {
-            let me = ext.name();
-            for requirement in ext.requirements() {
-                match requirement {
+            let me = ext.name;
+            for requirement in &ext.parts.requirements {
+                match *requirement {
                     Requirement::UserField(field) => {
                         if !user_fields.iter().any(|f| f.name == field) {
                             return Err(PowError::Config(format!(
@@ -118,15 +185,26 @@ impl Extensions {
                             return Err(misordered(name, me, why));
                         }
                     }
+                    Requirement::Capability { capability, why } => {
+                        let (offered, what) = match capability {
+                            Capability::AddressProof => {
+                                (self.address_proof.is_some(), "proves addresses")
+                            }
+                            Capability::StagedSignUp => {
+                                (self.staged_sign_up.is_some(), "offers staged sign-ups")
+                            }
+                        };
+                        if !offered {
+                            return Err(PowError::Config(format!(
+                                "extension `{me}` needs an extension that {what} ({why}): \
+                                 add one with PowConfigBuilder::extension"
+                            )));
+                        }
+                    }
                 }
             }
         }
         Ok(())
-    }
-
-    /// Iterates in order.
-    pub fn iter(&self) -> impl Iterator<Item = &Arc<dyn Extension>> {
-        self.list.iter()
     }
 
     /// Whether no extension is enabled.
@@ -134,20 +212,102 @@ impl Extensions {
         self.list.is_empty()
     }
 
-    /// The extensions whose [`on_request`](Extension::on_request) runs on every request
-    /// ([`Extension::handles_requests`]), in order.
-    pub fn request_handlers(&self) -> std::slice::Iter<'_, Arc<dyn Extension>> {
-        self.request_handlers.iter()
-    }
-
     /// Names in order.
     pub fn names(&self) -> Vec<&'static str> {
-        self.list.iter().map(|e| e.name()).collect()
+        self.list.iter().map(|e| e.name).collect()
     }
 
     /// Whether an extension with `name` is enabled.
     pub fn contains(&self, name: &str) -> bool {
-        self.list.iter().any(|e| e.name() == name)
+        self.list.iter().any(|e| e.name == name)
+    }
+
+    /// The user fields the extensions add, in order.
+    pub fn user_fields(&self) -> impl Iterator<Item = &FieldDef> {
+        self.list.iter().flat_map(|e| e.parts.user_fields.iter())
+    }
+
+    /// The changeset rules the extensions add, in order.
+    pub fn changeset_hooks(&self) -> impl Iterator<Item = &Arc<dyn ChangesetHook>> {
+        self.list
+            .iter()
+            .flat_map(|e| e.parts.changeset_hooks.iter())
+    }
+
+    /// The extensions' migrations, in extension order.
+    pub fn migrations(&self) -> impl Iterator<Item = &SqlMigration> {
+        self.list.iter().flat_map(|e| e.parts.migrations.iter())
+    }
+
+    /// The extensions' Fluent sources: `(extension, language, ftl)`.
+    pub fn messages(
+        &self,
+    ) -> impl Iterator<Item = (&'static str, &'static str, &'static str)> + '_ {
+        self.list.iter().flat_map(|e| {
+            e.parts
+                .messages
+                .iter()
+                .map(move |(lang, ftl)| (e.name, *lang, *ftl))
+        })
+    }
+
+    /// The names of the mails the extensions send: `(extension, mail)`.
+    pub fn mails(&self) -> impl Iterator<Item = (&'static str, &'static str)> + '_ {
+        self.list
+            .iter()
+            .flat_map(|e| e.parts.mails.iter().map(move |mail| (e.name, *mail)))
+    }
+
+    /// The controller callbacks, in extension order.
+    pub fn callbacks(&self) -> &[Arc<dyn Callbacks>] {
+        &self.callbacks
+    }
+
+    /// The request hooks, in extension order.
+    pub fn request_hooks(&self) -> &[Arc<dyn RequestHook>] {
+        &self.request_hooks
+    }
+
+    /// The hooks run when a user's credentials are revoked, in extension order.
+    pub fn revocation_hooks(&self) -> &[Arc<dyn CredentialsRevoked>] {
+        &self.revoked
+    }
+
+    /// The sources of remembered sign-ins, with the name of their extension.
+    pub fn remembered(&self) -> &[(&'static str, Arc<dyn Remembered>)] {
+        &self.remembered
+    }
+
+    /// The route registrations, in extension order.
+    pub fn routes(&self) -> &[Arc<RoutesFn>] {
+        &self.routes
+    }
+
+    /// The page additions, in extension order.
+    pub fn page_extensions(&self) -> &[Arc<PageFn>] {
+        &self.pages
+    }
+
+    /// The JSON sides, in extension order.
+    pub fn api(&self) -> &[Arc<dyn ApiExtension>] {
+        &self.api
+    }
+
+    /// The extension that proves addresses, if one is enabled.
+    pub fn address_proof(&self) -> Option<&Arc<dyn AddressProof>> {
+        self.address_proof.as_ref()
+    }
+
+    /// The extension that offers staged sign-ups, if one is enabled.
+    pub fn staged_sign_up(&self) -> Option<&Arc<dyn StagedSignUp>> {
+        self.staged_sign_up.as_ref()
+    }
+
+    /// The ways to sign in the extensions add besides the password.
+    pub fn credential_kinds(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.list
+            .iter()
+            .flat_map(|e| e.parts.credential_kinds.iter().copied())
     }
 }
 

@@ -19,7 +19,7 @@ use crate::messages::LanguageIdentifier;
 use crate::store::{Cache, Key, Limit, Limiter, Store};
 use crate::token::{generate_uuid, keyed_digest};
 use crate::users::validation::normalize_user_id;
-use crate::users::{run_blocking, User, Value};
+use crate::users::{User, Value};
 use crate::web::{flash, redirect, routes_ctx, Controller};
 
 /// Name of the lock notice mail (see [`MailViews`](crate::mailer::MailViews)).
@@ -248,13 +248,11 @@ struct Notice {
 
 impl Notice {
     async fn send(self) -> Result<(), PowError> {
-        let users = Arc::clone(self.config.users()?);
-        let (cfg, field, id) = (
-            self.config.clone(),
-            self.config.user_id_field().to_owned(),
-            self.identifier.clone(),
-        );
-        let Some(user) = run_blocking(move || users.get_by(&cfg, &field, &Value::Text(id))).await?
+        let field = self.config.user_id_field();
+        let found = self.config.users()?;
+        let Some(user) = found
+            .get_by(field, Value::Text(self.identifier.clone()))
+            .await?
         else {
             return Ok(());
         };
@@ -358,9 +356,7 @@ pub(crate) async fn unlock(
 
 /// The user a verified claim unlocks, once: the lock is taken, so the link works once.
 async fn claimed_user(config: &PowConfig, claim: UnlockClaim) -> Result<Option<User>, PowError> {
-    let users = Arc::clone(config.users()?);
-    let (cfg, id) = (config.clone(), claim.user_id);
-    let Some(user) = run_blocking(move || users.get(&cfg, id)).await? else {
+    let Some(user) = config.users()?.get(claim.user_id).await? else {
         return Ok(None);
     };
     let Some(identifier) = user.get_str(config.user_id_field()).map(normalize_user_id) else {

@@ -167,8 +167,8 @@ impl HashPool {
 
     /// Runs `work` on a pool thread and blocks the calling thread until it is done.
     ///
-    /// Call it from a thread that may block (pow-core calls it inside
-    /// [`run_blocking`](crate::users::run_blocking)), never on the async executor.
+    /// Call it from a thread that may block (pow-core calls it inside the
+    /// [`Users`](crate::users::Users) handle's blocking work), never on the async executor.
     /// Fails with [`HashError::Busy`] at once when the queue is full.
     pub fn run<T, F>(&self, work: F) -> Result<T, HashError>
     where

@@ -14,8 +14,9 @@ use super::credentials::CredentialsCache;
 use super::{next_cookie_id, stored_session_id, write_session_id, CurrentSession, SessionMetadata};
 use crate::config::PowConfig;
 use crate::error::PowError;
+use crate::extension::RequestHook;
 use crate::time::{duration_ms, now_ms};
-use crate::users::{run_blocking, User};
+use crate::users::User;
 use crate::web::unavailable_page;
 
 /// How long a rotated session id keeps answering for the session that replaced it.
@@ -26,6 +27,19 @@ const ROTATION_GRACE: Duration = Duration::from_secs(60);
 #[derive(Clone)]
 pub struct CookieSource {
     credentials: CredentialsCache,
+    /// The extensions' request hooks, each with the names of the cookies it reads
+    /// (resolved once, under the config).
+    hooks: Arc<[HookWithCookies]>,
+}
+
+/// A request hook and the names of the cookies it reads.
+type HookWithCookies = (Arc<dyn RequestHook>, Box<[String]>);
+
+impl CookieSource {
+    /// Whether `hook`'s cookies are on `req`.
+    fn wants(cookies: &[String], req: &ServiceRequest) -> bool {
+        cookies.iter().any(|name| req.cookie(name).is_some())
+    }
 }
 
 /// Middleware that loads the signed-in user from the session cookie.
@@ -38,18 +52,29 @@ pub type PowSessionMiddleware = AuthMiddleware<CookieSource>;
 impl AuthMiddleware<CookieSource> {
     /// The middleware for `config`.
     pub fn new(config: PowConfig) -> Self {
+        let hooks = config
+            .extensions()
+            .request_hooks()
+            .iter()
+            .map(|hook| (Arc::clone(hook), hook.cookies(&config).into_boxed_slice()))
+            .collect();
         let source = CookieSource {
             credentials: CredentialsCache::new(&config).with_decode_cache(),
+            hooks,
         };
         Self::with_source(config, source)
     }
 }
 
 impl SessionSource for CookieSource {
-    /// Without a session cookie, and without an extension hook to run on every request,
+    /// Without a session cookie, and without a cookie an extension's request hook reads,
     /// there is nothing to resolve.
-    fn has_work(&self, config: &PowConfig, req: &ServiceRequest) -> bool {
-        req.extensions().contains::<Session>() || config.extensions().request_handlers().len() > 0
+    fn has_work(&self, _config: &PowConfig, req: &ServiceRequest) -> bool {
+        req.extensions().contains::<Session>()
+            || self
+                .hooks
+                .iter()
+                .any(|(_, cookies)| Self::wants(cookies, req))
     }
 
     async fn load(&self, config: &PowConfig, req: &ServiceRequest) -> Result<(), PowError> {
@@ -63,11 +88,13 @@ impl SessionSource for CookieSource {
         Ok(())
     }
 
-    /// Runs each enabled extension's [`Extension::on_request`](crate::Extension::on_request)
-    /// hook, in order, once the session is resolved.
+    /// Runs each extension's [`RequestHook`] whose cookies the request carries, in order,
+    /// once the session is resolved.
     async fn after_load(&self, config: &PowConfig, req: &ServiceRequest) -> Result<(), PowError> {
-        for ext in config.extensions().request_handlers() {
-            ext.on_request(req.request(), config).await?;
+        for (hook, cookies) in self.hooks.iter() {
+            if Self::wants(cookies, req) {
+                hook.on_request(req.request(), config).await?;
+            }
         }
         Ok(())
     }
@@ -269,10 +296,8 @@ pub(crate) async fn check_loaded(
     if !settings.reload_user {
         return Ok(Some(user));
     }
-    let users = Arc::clone(config.users()?);
-    let reload_config = config.clone();
-    let id = user.id;
-    match Box::pin(run_blocking(move || users.get(&reload_config, id))).await? {
+    let users = config.users()?;
+    match Box::pin(users.get(user.id)).await? {
         Some(fresh) => Ok(Some(Arc::new(fresh))),
         None => {
             Box::pin(credentials.delete(session_id)).await?;

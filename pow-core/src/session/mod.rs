@@ -193,9 +193,9 @@ pub async fn user_remembered(
     user_id: i64,
 ) -> Result<Vec<(&'static str, RememberedInfo)>, PowError> {
     let mut all = Vec::new();
-    for ext in config.extensions().iter() {
-        for info in ext.remembered(config, user_id).await? {
-            all.push((ext.name(), info));
+    for (name, source) in config.extensions().remembered() {
+        for info in source.remembered(config, user_id).await? {
+            all.push((*name, info));
         }
     }
     Ok(all)
@@ -212,8 +212,8 @@ pub async fn forget_remembered(
     extension: &str,
     id: &str,
 ) -> Result<bool, PowError> {
-    for ext in config.extensions().iter() {
-        if ext.name() == extension && ext.forget(config, user_id, id).await? {
+    for (name, source) in config.extensions().remembered() {
+        if *name == extension && source.forget(config, user_id, id).await? {
             crate::audit::record(
                 config,
                 crate::audit::AuditEvent::new(crate::audit::SESSIONS_REVOKED)
@@ -252,8 +252,8 @@ pub async fn end_session(
     let mut remembered = 0;
     for (extension, info) in user_remembered(config, user_id).await? {
         if info.fingerprint == ended.fingerprint {
-            for ext in config.extensions().iter() {
-                if ext.name() == extension && ext.forget(config, user_id, &info.id).await? {
+            for (name, source) in config.extensions().remembered() {
+                if *name == extension && source.forget(config, user_id, &info.id).await? {
                     remembered += 1;
                 }
             }
@@ -501,9 +501,7 @@ pub async fn sign_out_everywhere(
         )
     })?;
     if let Ok(users) = config.users() {
-        let (users, cfg) = (users.clone(), config.clone());
-        let user = crate::users::run_blocking(move || users.get(&cfg, user_id)).await?;
-        if let Some(user) = user {
+        if let Some(user) = users.get(user_id).await? {
             return revoke_user(&config, &user).await;
         }
     }
@@ -528,8 +526,8 @@ pub async fn revoke_user(config: &PowConfig, user: &User) -> Result<usize, PowEr
         .delete_user_sessions(user.id)
         .await?;
     crate::api::revoke_user_tokens(config, user.id).await?;
-    for ext in config.extensions().iter() {
-        ext.on_credentials_revoked(config, user).await?;
+    for hook in config.extensions().revocation_hooks() {
+        hook.credentials_revoked(config, user).await?;
     }
     crate::audit::record(
         config,

@@ -38,6 +38,8 @@ mod user_index;
 pub use user_index::{decode_record, UserIndex};
 mod claim;
 pub use claim::Claim;
+mod one_time;
+pub use one_time::OneTimeSecrets;
 
 #[cfg(feature = "redis")]
 mod redis;

@@ -21,12 +21,17 @@ mod changeset;
 mod context;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub mod diesel;
+mod handle;
 mod tokens;
 pub mod validation;
-pub use tokens::{get_by_column_token, new_column_token, placeholder_column_token};
+pub use tokens::{
+    get_by_column_token, issue_column_token, new_column_token, placeholder_column_token,
+    reissued_column_token,
+};
 
 pub use changeset::{Changeset, ChangesetAction, ChangesetHook, ValidationError, ValidationErrors};
 pub use context::{UsersContext, WriteError};
+pub use handle::Users;
 
 /// Form or JSON parameters for a user (`user[email]`, `user[password]`, ...), by field name.
 pub type Params = BTreeMap<String, String>;
@@ -270,12 +275,14 @@ impl User {
     }
 }
 
-/// Runs blocking users-context work on actix's blocking thread pool, never on the async
-/// executor.
-pub async fn run_blocking<T, F>(f: F) -> Result<T, PowError>
+/// Runs blocking work on tokio's blocking thread pool, never on the async executor. Code
+/// outside the users and store internals goes through [`Users`] instead.
+pub(crate) async fn run_blocking<T, F>(f: F) -> Result<T, PowError>
 where
     F: FnOnce() -> Result<T, PowError> + Send + 'static,
     T: Send + 'static,
 {
-    actix_web::web::block(f).await?
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|err| PowError::Blocking(err.to_string()))?
 }

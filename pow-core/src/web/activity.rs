@@ -9,7 +9,6 @@ use super::pages::{render_page, Page};
 use crate::audit::{AuditEvent, AuditQuery};
 use crate::error::PowError;
 use crate::messages::MessageArg;
-use crate::users::run_blocking;
 use crate::views::{Link, PageBody};
 
 /// How many events the page shows.
@@ -20,15 +19,15 @@ pub(super) async fn show(req: HttpRequest) -> Result<HttpResponse, PowError> {
         .signed_in()
         .run(&req, async |ctl| {
             let user_id = ctl.signed_in()?.id;
-            let config = ctl.config.clone();
-            let events = run_blocking(move || {
-                config.audit().sink().query(&AuditQuery {
+            let events = ctl
+                .config
+                .audit()
+                .query(AuditQuery {
                     user_id: Some(user_id),
                     limit: RECENT,
                     ..AuditQuery::default()
                 })
-            })
-            .await;
+                .await;
             Ok(Outcome::render(move |ctl: &Controller| {
                 activity_page(ctl, events.ok())
             }))

@@ -225,8 +225,8 @@ impl Controller {
     /// Runs every extension's `before_process`; `Some(response)` if one halted.
     pub async fn before_process(&mut self) -> Result<Option<HttpResponse>, PowError> {
         let config = self.config.clone();
-        for ext in config.extensions().iter() {
-            if let Flow::Halt(res) = ext.before_process(self).await? {
+        for callbacks in config.extensions().callbacks() {
+            if let Flow::Halt(res) = callbacks.before_process(self).await? {
                 return Ok(Some(res));
             }
         }
@@ -236,8 +236,8 @@ impl Controller {
     /// Runs every extension's `before_respond`; `Some(response)` if one halted.
     pub async fn before_respond(&mut self) -> Result<Option<HttpResponse>, PowError> {
         let config = self.config.clone();
-        for ext in config.extensions().iter() {
-            if let Flow::Halt(res) = ext.before_respond(self).await? {
+        for callbacks in config.extensions().callbacks() {
+            if let Flow::Halt(res) = callbacks.before_respond(self).await? {
                 return Ok(Some(res));
             }
         }

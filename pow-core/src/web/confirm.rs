@@ -11,7 +11,7 @@ use super::pages::{render_page, Page};
 use super::params::FormData;
 use crate::error::PowError;
 use crate::session;
-use crate::users::{run_blocking, Params};
+use crate::users::Params;
 use crate::views::{FieldType, PageBody};
 
 fn confirm_page(ctl: &Controller, error: Option<String>) -> Result<HttpResponse, PowError> {
@@ -76,9 +76,7 @@ pub(super) async fn create(req: HttpRequest, body: Bytes) -> Result<HttpResponse
                 "password".to_owned(),
                 ctl.params.get("password").cloned().unwrap_or_default(),
             );
-            let users = ctl.config.users()?.clone();
-            let cfg = ctl.config.clone();
-            let proved = run_blocking(move || users.authenticate(&cfg, &params)).await?;
+            let proved = ctl.config.users()?.authenticate(params).await?;
             if let Some(proved) = proved.filter(|proved| proved.id == user.id) {
                 session::mark_fresh(&ctl.req).await?;
                 ctl.user = Some(proved);

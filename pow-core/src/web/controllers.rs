@@ -49,8 +49,8 @@ pub fn configure(config: PowConfig) -> impl FnOnce(&mut ServiceConfig) {
                     .route(web::put().to(registration::update))
                     .route(web::delete().to(registration::delete)),
             );
-        for ext in config.extensions().iter() {
-            ext.configure(cfg, &config);
+        for routes in config.extensions().routes() {
+            routes(cfg, &config);
         }
     }
 }

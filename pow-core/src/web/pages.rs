@@ -72,8 +72,8 @@ pub fn render_page(
     lang: &LanguageIdentifier,
     mut page: Page,
 ) -> Result<HttpResponse, PowError> {
-    for ext in config.extensions().iter() {
-        ext.extend_page(page.name, &mut page.body, lang, config);
+    for extend in config.extensions().page_extensions() {
+        extend(page.name, &mut page.body, lang, config);
     }
     let queued = flash::take(req);
     let current_user =

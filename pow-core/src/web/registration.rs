@@ -16,7 +16,7 @@ use super::pages::{render_page, Page};
 use super::params::FormData;
 use crate::error::PowError;
 use crate::session;
-use crate::users::{run_blocking, User};
+use crate::users::User;
 use crate::views::{FieldType, Link, PageBody};
 
 /// The sign-up page, with the submitted values and the changeset's errors.
@@ -142,9 +142,7 @@ async fn create(req: HttpRequest, form: FormData) -> Result<HttpResponse, PowErr
         .signed_out()
         .form(form)
         .run(&req, async |ctl| {
-            let users = ctl.config.users()?.clone();
-            let (cfg, params) = (ctl.config.clone(), ctl.params.clone());
-            match run_blocking(move || users.create(&cfg, &params)).await? {
+            match ctl.config.users()?.create(ctl.params.clone()).await? {
                 Ok(user) => signed_up(ctl, user).await,
                 Err(cs) => {
                     ctl.changeset = Some(cs);
@@ -183,15 +181,17 @@ async fn update_form(req: HttpRequest, form: FormData) -> Result<HttpResponse, P
         .form(form)
         .run(&req, async |ctl| {
             let current = ctl.signed_in()?.clone();
-            let users = ctl.config.users()?.clone();
-            let (cfg, params, loaded) = (ctl.config.clone(), ctl.params.clone(), current.clone());
+            let (params, loaded) = (ctl.params.clone(), current.clone());
             // Re-read the row: the cached user may be stale (e.g. a password changed elsewhere).
-            let (old_hash, result) = run_blocking(move || {
-                let fresh = users.get(&cfg, loaded.id)?.unwrap_or(loaded);
-                let old_hash = fresh.password_hash.clone();
-                Ok((old_hash, users.update(&cfg, &fresh, &params)?))
-            })
-            .await?;
+            let (old_hash, result) = ctl
+                .config
+                .users()?
+                .run(move |users, cfg| {
+                    let fresh = users.get(cfg, loaded.id)?.unwrap_or(loaded);
+                    let old_hash = fresh.password_hash.clone();
+                    Ok((old_hash, users.update(cfg, &fresh, &params)?))
+                })
+                .await?;
             match result {
                 Ok(updated) => {
                     let old_email = current.email().unwrap_or_default().to_owned();
@@ -252,9 +252,7 @@ async fn delete_form(req: HttpRequest, form: FormData) -> Result<HttpResponse, P
         .form(form)
         .run(&req, async |ctl| {
             let user = ctl.signed_in()?.clone();
-            let users = ctl.config.users()?.clone();
-            let (cfg, target) = (ctl.config.clone(), user.clone());
-            match run_blocking(move || users.delete(&cfg, &target)).await {
+            match ctl.config.users()?.delete(&user).await {
                 Ok(()) => {
                     session::sign_out(&ctl.req).await?;
                     session::revoke_user(&ctl.config, &user).await?;

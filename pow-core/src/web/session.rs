@@ -12,7 +12,6 @@ use super::pages::{render_page, Page};
 use super::params::FormData;
 use crate::error::PowError;
 use crate::session;
-use crate::users::run_blocking;
 use crate::views::{FieldType, Link, PageBody};
 
 /// The sign-in page, with the submitted user id and an error after a failed attempt.
@@ -72,9 +71,7 @@ pub(super) async fn post(req: HttpRequest, body: Bytes) -> Result<HttpResponse, 
         .signed_out()
         .form(form)
         .run(&req, async |ctl| {
-            let users = ctl.config.users()?.clone();
-            let (cfg, params) = (ctl.config.clone(), ctl.params.clone());
-            match run_blocking(move || users.authenticate(&cfg, &params)).await? {
+            match ctl.config.users()?.authenticate(ctl.params.clone()).await? {
                 // The password was right, but an admin disabled the account: say so.
                 Some(user) if user.is_disabled() => Ok(Outcome::render(|ctl: &Controller| {
                     sign_in_page(ctl, Some(ctl.text("account_disabled")))

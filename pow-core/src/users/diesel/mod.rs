@@ -37,6 +37,8 @@ mod admin;
 mod connect;
 mod migrate;
 mod sql;
+mod tables;
+pub use tables::Tables;
 
 #[cfg(feature = "postgres")]
 use connect::connect_postgres;
@@ -387,24 +389,19 @@ impl DieselUsersContext {
             )));
         }
         let sets: Vec<&'static Migrations> = std::iter::once(&CORE_MIGRATIONS)
-            .chain(
-                config
-                    .extensions()
-                    .iter()
-                    .filter_map(|ext| ext.migrations()),
-            )
             .chain(app_migrations.iter().copied())
             .collect();
+        let extension_sql: Vec<_> = config.extensions().migrations().copied().collect();
         let result = match &self.db {
             #[cfg(feature = "sqlite")]
             Database::Sqlite(pool) => {
-                let source = combine(&sets, |m| &m.sqlite);
+                let source = combine(&sets, |m| &m.sqlite, &extension_sql, "sqlite");
                 let mut conn = checkout(pool)?;
                 conn.immediate_transaction(|conn| run_pending(conn, source))
             }
             #[cfg(feature = "postgres")]
             Database::Postgres(pool) => {
-                let source = combine(&sets, |m| &m.postgres);
+                let source = combine(&sets, |m| &m.postgres, &extension_sql, "postgres");
                 let mut conn = checkout(pool)?;
                 conn.transaction(|conn| {
                     conn.batch_execute(&format!(
@@ -458,8 +455,10 @@ impl DieselUsersContext {
 fn combine(
     sets: &[&'static Migrations],
     pick: impl Fn(&'static Migrations) -> &'static EmbeddedMigrations,
+    extensions: &[crate::extension::SqlMigration],
+    backend: &str,
 ) -> CombinedMigrations {
-    CombinedMigrations::new(sets.iter().map(|m| pick(m)).collect())
+    CombinedMigrations::new(sets.iter().map(|m| pick(m)).collect(), extensions, backend)
 }
 
 /// Why a migration run failed.

@@ -1,0 +1,180 @@
+//! [`OneTimeSecrets`]: short-lived records under the keyed digest of a secret, taken once.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use super::{decode_record, Key, Store, StoreError};
+use crate::config::PowConfig;
+use crate::token::MessageVerifier;
+
+/// Short-lived records in the cache store, each kept under the keyed digest of a secret
+/// only its holder knows (a link token, a code id, an OAuth `state`) and taken at most
+/// once: of concurrent takers, one gets the record.
+///
+/// The digest is HMAC-SHA256 under a key derived from the secret key base for the
+/// record's purpose, so a dump of the store holds nothing a request could present; a
+/// record written under a retired secret of the key ring is still found.
+///
+/// ```
+/// # async fn example(config: pow_core::PowConfig) -> Result<(), pow_core::store::StoreError> {
+/// use std::time::Duration;
+/// use pow_core::store::OneTimeSecrets;
+///
+/// let attempts = OneTimeSecrets::new(&config, "my_ext", "attempt", Duration::from_secs(300));
+/// let secret = pow_core::token::generate_uuid(); // handed to the client
+/// attempts.put(&secret, &"what the secret stands for").await?;
+/// let record: Option<String> = attempts.take(&secret).await?;
+/// assert_eq!(record.as_deref(), Some("what the secret stands for"));
+/// assert_eq!(attempts.take::<String>(&secret).await?, None); // once
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct OneTimeSecrets {
+    store: Arc<dyn Store>,
+    namespace: String,
+    verifier: MessageVerifier,
+    purpose: &'static str,
+    ttl: Duration,
+}
+
+impl std::fmt::Debug for OneTimeSecrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OneTimeSecrets")
+            .field("namespace", &self.namespace)
+            .field("purpose", &self.purpose)
+            .field("ttl", &self.ttl)
+            .finish_non_exhaustive()
+    }
+}
+
+impl OneTimeSecrets {
+    /// Records of `purpose` in the store namespace `namespace` (namespaced per setup, see
+    /// [`PowConfig::namespaced`]), each living `ttl`.
+    pub fn new(config: &PowConfig, namespace: &str, purpose: &'static str, ttl: Duration) -> Self {
+        Self {
+            store: Arc::clone(config.store()),
+            namespace: config.namespaced(namespace),
+            verifier: config.verifier().clone(),
+            purpose,
+            ttl,
+        }
+    }
+
+    /// The store key of `secret` under one digest.
+    fn key(&self, digest: String) -> Key {
+        Key(vec![self.purpose.to_owned(), digest])
+    }
+
+    /// The keys `secret` may be stored under: its digest under each secret of the key
+    /// ring, the current one first.
+    fn keys(&self, secret: &str) -> impl Iterator<Item = Key> + '_ {
+        self.verifier
+            .token_digests(self.purpose, secret)
+            .into_iter()
+            .map(|digest| self.key(digest))
+    }
+
+    /// Keeps `record` under `secret` for the TTL (replacing what was there).
+    ///
+    /// # Errors
+    /// When the store fails or the record does not serialize.
+    pub async fn put<T: Serialize + ?Sized>(
+        &self,
+        secret: &str,
+        record: &T,
+    ) -> Result<(), StoreError> {
+        let key = self.key(self.verifier.token_digest(self.purpose, secret));
+        self.store
+            .put(
+                &self.namespace,
+                vec![(key, serde_json::to_vec(record)?)],
+                Some(self.ttl),
+            )
+            .await
+    }
+
+    /// Takes the record under `secret`: of concurrent callers at most one gets it.
+    ///
+    /// # Errors
+    /// When the store fails.
+    pub async fn take<T: DeserializeOwned>(&self, secret: &str) -> Result<Option<T>, StoreError> {
+        for key in self.keys(secret) {
+            if let Some(bytes) = self.store.take(&self.namespace, &key).await? {
+                return Ok(decode_record(&bytes, self.purpose));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Reads the record under `secret` without taking it.
+    ///
+    /// # Errors
+    /// When the store fails.
+    pub async fn get<T: DeserializeOwned>(&self, secret: &str) -> Result<Option<T>, StoreError> {
+        for key in self.keys(secret) {
+            if let Some(bytes) = self.store.get(&self.namespace, &key).await? {
+                return Ok(decode_record(&bytes, self.purpose));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Drops the record under `secret`, if any.
+    ///
+    /// # Errors
+    /// When the store fails.
+    pub async fn delete(&self, secret: &str) -> Result<(), StoreError> {
+        for key in self.keys(secret) {
+            self.store.delete(&self.namespace, &key).await?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::store::MemoryStore;
+
+    fn config(secret: &str, store: &Arc<dyn Store>, retired: Option<&str>) -> PowConfig {
+        let mut builder = PowConfig::builder(secret.repeat(64)).store(Arc::clone(store));
+        if let Some(old) = retired {
+            builder = builder.retired_secret_key_base("old", old.repeat(64));
+        }
+        builder.build().unwrap()
+    }
+
+    #[actix_rt::test]
+    async fn a_record_is_taken_once_and_found_across_a_key_change() {
+        let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+        let old = config("a", &store, None);
+        let ttl = Duration::from_secs(60);
+        let records = OneTimeSecrets::new(&old, "test", "grant", ttl);
+        records.put("s3cret", &7_u32).await.unwrap();
+        assert_eq!(records.get::<u32>("s3cret").await.unwrap(), Some(7));
+        assert_eq!(records.take::<u32>("wrong").await.unwrap(), None);
+
+        // The store keeps the keyed digest only: the secret itself opens nothing there.
+        let bare = Key(vec!["grant".to_owned(), "s3cret".to_owned()]);
+        let namespace = old.namespaced("test");
+        assert_eq!(store.get(&namespace, &bare).await.unwrap(), None);
+
+        // After a key change, with the old secret retired, the record is still found; once.
+        let new = config("b", &store, Some("a"));
+        let records = OneTimeSecrets::new(&new, "test", "grant", ttl);
+        assert_eq!(records.take::<u32>("s3cret").await.unwrap(), Some(7));
+        assert_eq!(records.take::<u32>("s3cret").await.unwrap(), None);
+
+        // Another purpose does not see it.
+        records.put("s3cret", &8_u32).await.unwrap();
+        let other = OneTimeSecrets::new(&new, "test", "other", ttl);
+        assert_eq!(other.take::<u32>("s3cret").await.unwrap(), None);
+        records.delete("s3cret").await.unwrap();
+        assert_eq!(records.get::<u32>("s3cret").await.unwrap(), None);
+    }
+}

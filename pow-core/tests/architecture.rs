@@ -1,0 +1,118 @@
+//! pow-core's layers, as `ARCHITECTURE.md` names them: no module imports a module of a
+//! higher layer, except the known upward imports listed there, and that list only shrinks.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+/// The rows of the markdown table under `heading` in `doc`, as cells.
+fn table(doc: &str, heading: &str) -> Vec<Vec<String>> {
+    let section = doc
+        .split(heading)
+        .nth(1)
+        .unwrap_or_else(|| panic!("ARCHITECTURE.md has no `{heading}`"));
+    section
+        .lines()
+        .skip_while(|line| !line.starts_with('|'))
+        .take_while(|line| line.starts_with('|'))
+        .skip(2) // the header and its rule
+        .map(|line| {
+            line.trim_matches('|')
+                .split('|')
+                .map(|cell| cell.trim().to_owned())
+                .collect()
+        })
+        .collect()
+}
+
+/// Every `.rs` file under `dir`.
+fn sources(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            sources(&path, out);
+        } else if path.extension().is_some_and(|ext| ext == "rs") {
+            out.push(path);
+        }
+    }
+}
+
+/// The top-level modules each module refers to through `crate::<module>`, outside comments.
+fn imports(src: &Path) -> BTreeMap<String, BTreeSet<String>> {
+    let mut files = Vec::new();
+    sources(src, &mut files);
+    let mut found: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for file in files {
+        let relative = file.strip_prefix(src).unwrap();
+        let module = relative
+            .components()
+            .next()
+            .unwrap()
+            .as_os_str()
+            .to_string_lossy()
+            .trim_end_matches(".rs")
+            .to_owned();
+        let text = std::fs::read_to_string(&file).unwrap();
+        for line in text.lines().filter(|l| !l.trim_start().starts_with("//")) {
+            for (at, _) in line.match_indices("crate::") {
+                let target: String = line[at + "crate::".len()..]
+                    .chars()
+                    .take_while(|c| c.is_ascii_lowercase() || *c == '_')
+                    .collect();
+                if !target.is_empty() && target != module {
+                    found.entry(module.clone()).or_default().insert(target);
+                }
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn no_module_imports_a_higher_layer_beyond_the_known_list() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let doc = std::fs::read_to_string(root.join("../ARCHITECTURE.md")).unwrap();
+    let mut layer_of = BTreeMap::new();
+    for row in table(&doc, "## Layers of pow-core") {
+        let layer: u32 = row[0].parse().unwrap();
+        for module in row[1].split(',') {
+            layer_of.insert(module.trim().to_owned(), layer);
+        }
+    }
+    let known: BTreeSet<(String, String)> = table(&doc, "## Known upward imports")
+        .into_iter()
+        .map(|row| (row[0].clone(), row[1].clone()))
+        .collect();
+
+    let mut upward = BTreeSet::new();
+    for (module, targets) in imports(&root.join("src")) {
+        if module == "lib" {
+            continue;
+        }
+        let Some(from) = layer_of.get(&module) else {
+            panic!("module `{module}` has no layer in ARCHITECTURE.md");
+        };
+        for target in targets {
+            // Macros and items of the crate root (`crate::sql_migration!`, `crate::PowConfig`).
+            let Some(to) = layer_of.get(&target) else {
+                continue;
+            };
+            if to > from {
+                upward.insert((module.clone(), target));
+            }
+        }
+    }
+    let new: Vec<_> = upward.difference(&known).collect();
+    assert!(
+        new.is_empty(),
+        "imports from a lower layer to a higher one: {new:?}; move the code down or the \
+         dependency behind a handle of the lower layer"
+    );
+    let gone: Vec<_> = known.difference(&upward).collect();
+    assert!(
+        gone.is_empty(),
+        "known upward imports no longer in the tree: {gone:?}; delete their rows from \
+         ARCHITECTURE.md"
+    );
+}
