@@ -213,6 +213,7 @@ use actix_web::HttpRequest;
 use async_trait::async_trait;
 use chrono::Utc;
 use pow_core::extension::{AddressProof, Callbacks, ExtensionBuilder, Requirement, SqlMigration};
+use pow_core::store::Limit;
 use pow_core::users::{User, UsersContext, WriteError};
 use pow_core::web::{Controller, Flow};
 use pow_core::{Extension, PowConfig, PowError};
@@ -271,25 +272,6 @@ const MESSAGES: &[(&str, &str)] = &[
     ),
 ];
 
-/// How many confirmation mails one address may get in a sliding window.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ResendLimit {
-    /// Most mails per window.
-    pub max: u32,
-    /// The window.
-    pub per: Duration,
-}
-
-impl Default for ResendLimit {
-    /// Three mails per hour.
-    fn default() -> Self {
-        Self {
-            max: 3,
-            per: Duration::from_secs(3600),
-        }
-    }
-}
-
 /// The email confirmation extension; see the [crate docs](crate). Build it with
 /// [`new`](Self::new) and the setters, then pass it to
 /// [`PowConfigBuilder::extension`](pow_core::PowConfigBuilder::extension).
@@ -299,7 +281,7 @@ impl Default for ResendLimit {
 pub struct EmailConfirmation {
     soft: bool,
     token_ttl: Option<Duration>,
-    resend_limit: Option<ResendLimit>,
+    resend_limit: Option<Limit>,
 }
 
 impl Default for EmailConfirmation {
@@ -315,7 +297,7 @@ impl EmailConfirmation {
         Self {
             soft: false,
             token_ttl: Some(DEFAULT_TOKEN_TTL),
-            resend_limit: Some(ResendLimit::default()),
+            resend_limit: Some(Limit::MAILS_PER_ADDRESS),
         }
     }
 
@@ -345,7 +327,7 @@ impl EmailConfirmation {
     /// is three per hour; `None` sends a mail on every request that asks for one (Pow's
     /// behaviour, which lets anyone flood an inbox by signing in repeatedly). A request over
     /// the limit is answered as usual, without a mail.
-    pub fn resend_limit(mut self, limit: Option<ResendLimit>) -> Self {
+    pub fn resend_limit(mut self, limit: Option<Limit>) -> Self {
         self.resend_limit = limit;
         self
     }
@@ -361,7 +343,7 @@ impl EmailConfirmation {
     }
 
     /// The per-address mail limit.
-    pub fn limit(&self) -> Option<ResendLimit> {
+    pub fn limit(&self) -> Option<Limit> {
         self.resend_limit
     }
 

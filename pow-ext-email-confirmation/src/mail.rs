@@ -8,7 +8,7 @@ use chrono::Utc;
 use pow_core::api::LinkTemplate;
 use pow_core::mailer::{compose, validity_text, MailContent};
 use pow_core::messages::LanguageIdentifier;
-use pow_core::store::{Limit, Limiter};
+use pow_core::store::Limiter;
 use pow_core::users::validation::normalize_user_id;
 use pow_core::users::{User, WriteError};
 use pow_core::{PowConfig, PowError};
@@ -75,7 +75,6 @@ pub(crate) async fn send_with_link(
     }
     if let Some(limit) = ext.resend_limit {
         let limiter = Limiter::new(config, RATE_LIMIT_RULE);
-        let limit = Limit::new(limit.max, limit.per);
         if !limiter.hit(limit, &normalize_user_id(&to)).await? {
             tracing::info!(
                 user.id = user.id,

@@ -19,8 +19,7 @@ use pow_core::users::diesel::DieselUsersContext;
 use pow_core::users::{Params, User, Value};
 use pow_core::{CurrentUser, PowConfig};
 use pow_ext_email_confirmation::{
-    confirm_user, is_confirmed, EmailConfirmation, EmailConfirmationApi, ResendLimit, TOKEN_FIELD,
-    TOKEN_SALT,
+    confirm_user, is_confirmed, EmailConfirmation, EmailConfirmationApi, TOKEN_FIELD, TOKEN_SALT,
 };
 use serde_json::{json, Value as Json};
 
@@ -487,7 +486,7 @@ async fn a_link_template_points_mails_at_the_client() {
 
 #[actix_web::test]
 async fn refused_sign_ins_respect_the_resend_limit() {
-    let ext = EmailConfirmation::new().resend_limit(Some(ResendLimit {
+    let ext = EmailConfirmation::new().resend_limit(Some(pow_core::store::Limit {
         max: 2,
         per: Duration::from_secs(3600),
     }));

@@ -15,8 +15,8 @@ use pow_core::users::{Changes, User, UsersContext, Value};
 use pow_core::PowConfig;
 use pow_ext_email_confirmation::CANCEL_SALT;
 use pow_ext_email_confirmation::{
-    confirm_user, is_confirmed, EmailConfirmation, ResendLimit, CONFIRMED_AT_FIELD, TOKEN_FIELD,
-    TOKEN_SALT, TOKEN_SENT_AT_FIELD, UNCONFIRMED_EMAIL_FIELD,
+    confirm_user, is_confirmed, EmailConfirmation, CONFIRMED_AT_FIELD, TOKEN_FIELD, TOKEN_SALT,
+    TOKEN_SENT_AT_FIELD, UNCONFIRMED_EMAIL_FIELD,
 };
 
 const PASSWORD: &str = "correct horse";
@@ -649,7 +649,7 @@ fn mails_per_address_are_limited() {
 
 #[test]
 fn resend_limit_is_configurable() {
-    let limit = ResendLimit {
+    let limit = pow_core::store::Limit {
         max: 1,
         per: Duration::from_secs(60),
     };

@@ -110,10 +110,7 @@ impl Passwordless {
         Self {
             ttl: Duration::from_secs(15 * 60),
             max_code_attempts: 5,
-            mail_limit: Some(Limit {
-                max: 3,
-                per: Duration::from_secs(3600),
-            }),
+            mail_limit: Some(Limit::MAILS_PER_ADDRESS),
             sign_up: false,
         }
     }

@@ -58,7 +58,7 @@ pub(crate) async fn request_link(
     let allowed = match ext.rate_limit() {
         Some(limit) => {
             Limiter::new(config, RATE_LIMIT_RULE)
-                .hit(limit.limit(), &email)
+                .hit(limit, &email)
                 .await?
         }
         None => true,

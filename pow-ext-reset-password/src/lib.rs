@@ -21,13 +21,14 @@
 //! ```
 //! use std::time::Duration;
 //! use pow_core::PowConfig;
-//! use pow_ext_reset_password::{MailRateLimit, ResetPassword};
+//! use pow_core::store::Limit;
+//! use pow_ext_reset_password::ResetPassword;
 //!
 //! let config = PowConfig::builder("s".repeat(64)).base_url("https://example.com")
 //!     .extension(
 //!         ResetPassword::new()
 //!             .token_ttl(Duration::from_secs(30 * 60))
-//!             .mail_rate_limit(Some(MailRateLimit::new(5, Duration::from_secs(3600)))),
+//!             .mail_rate_limit(Some(Limit::new(5, Duration::from_secs(3600)))),
 //!     )
 //!     .build()?;
 //! assert!(config.extensions().contains("pow_reset_password"));
@@ -44,7 +45,7 @@
 //! |---|---|
 //! | [`token_ttl`](ResetPassword::token_ttl) | 2 hours ([`DEFAULT_TOKEN_TTL`]) |
 //! | [`revoke_sessions`](ResetPassword::revoke_sessions) | `true`: a reset signs the user out everywhere |
-//! | [`mail_rate_limit`](ResetPassword::mail_rate_limit) | 3 mails per address per hour ([`MailRateLimit::default`]) |
+//! | [`mail_rate_limit`](ResetPassword::mail_rate_limit) | 3 mails per address per hour ([`Limit::MAILS_PER_ADDRESS`](pow_core::store::Limit::MAILS_PER_ADDRESS)) |
 //! | [`mail_delivery`](ResetPassword::mail_delivery) | [`MailDelivery::Background`] |
 //!
 //! ## Routes
@@ -200,6 +201,7 @@ use std::time::Duration;
 
 use pow_core::extension::{ExtensionBuilder, Requirement};
 use pow_core::messages::LanguageIdentifier;
+use pow_core::store::Limit;
 use pow_core::views::{Link, PageBody};
 use pow_core::{Extension, PowConfig};
 
@@ -231,48 +233,6 @@ pub const RATE_LIMIT_RULE: &str = "reset_password_mails";
 /// How long a reset link works by default: 2 hours, as in Pow.
 pub const DEFAULT_TOKEN_TTL: Duration = Duration::from_secs(2 * 60 * 60);
 
-/// How many reset mails one address may receive within a window.
-///
-/// The limit is counted per normalised address, whether or not an account has it, by a
-/// [`pow_core::store::Limiter`]: one atomic counter per address in the cache store, under a
-/// keyed hash of the address (the store never holds the address itself), living for the
-/// window from the first mail. So it holds across workers and servers that share a store,
-/// and concurrent requests never pass it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct MailRateLimit {
-    max_mails: u32,
-    window: Duration,
-}
-
-impl MailRateLimit {
-    /// At most `max_mails` mails per address in any `window`. `max_mails == 0` sends none.
-    pub const fn new(max_mails: u32, window: Duration) -> Self {
-        Self { max_mails, window }
-    }
-
-    /// The most mails per address and window.
-    pub fn max_mails(&self) -> u32 {
-        self.max_mails
-    }
-
-    /// The window.
-    pub fn window(&self) -> Duration {
-        self.window
-    }
-
-    /// The same limit for a [`pow_core::store::Limiter`].
-    pub fn limit(&self) -> pow_core::store::Limit {
-        pow_core::store::Limit::new(self.max_mails, self.window)
-    }
-}
-
-impl Default for MailRateLimit {
-    /// 3 mails per address per hour.
-    fn default() -> Self {
-        Self::new(3, Duration::from_secs(60 * 60))
-    }
-}
-
 /// When the reset mail is delivered.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
@@ -297,7 +257,7 @@ pub enum MailDelivery {
 pub struct ResetPassword {
     token_ttl: Duration,
     revoke_sessions: bool,
-    mail_rate_limit: Option<MailRateLimit>,
+    mail_rate_limit: Option<Limit>,
     mail_delivery: MailDelivery,
 }
 
@@ -313,7 +273,7 @@ impl ResetPassword {
         Self {
             token_ttl: DEFAULT_TOKEN_TTL,
             revoke_sessions: true,
-            mail_rate_limit: Some(MailRateLimit::default()),
+            mail_rate_limit: Some(Limit::MAILS_PER_ADDRESS),
             mail_delivery: MailDelivery::default(),
         }
     }
@@ -336,11 +296,16 @@ impl ResetPassword {
     }
 
     /// The per-address mail limit, or `None` for no limit. The default value is 3 mails
-    /// per address per hour.
+    /// per address per hour ([`Limit::MAILS_PER_ADDRESS`]); `Limit::new(0, ..)` sends none.
+    ///
+    /// The limit is counted per normalised address, whether or not an account has it, by a
+    /// [`pow_core::store::Limiter`]: one atomic counter per address in the cache store,
+    /// under a keyed hash of the address, living for the window from the first mail. It
+    /// holds across workers and servers that share a store.
     ///
     /// # Warning
     /// Without a limit anyone can flood an inbox with reset mails through this form.
-    pub fn mail_rate_limit(mut self, limit: Option<MailRateLimit>) -> Self {
+    pub fn mail_rate_limit(mut self, limit: Option<Limit>) -> Self {
         self.mail_rate_limit = limit;
         self
     }
@@ -362,7 +327,7 @@ impl ResetPassword {
     }
 
     /// The per-address mail limit.
-    pub fn rate_limit(&self) -> Option<MailRateLimit> {
+    pub fn rate_limit(&self) -> Option<Limit> {
         self.mail_rate_limit
     }
 
@@ -435,7 +400,7 @@ mod tests {
         assert!(ext.revokes_sessions());
         assert_eq!(
             ext.rate_limit(),
-            Some(MailRateLimit::new(3, Duration::from_secs(3600)))
+            Some(Limit::new(3, Duration::from_secs(3600)))
         );
         assert_eq!(ext.delivery(), MailDelivery::Background);
         assert_eq!(ext.name(), "pow_reset_password");

@@ -15,9 +15,10 @@ use pow_core::api::{self, ApiAuthMiddleware, ApiOptions, LinkTemplate};
 use pow_core::mailer::{Mail, MemoryMailer};
 use pow_core::password::Pbkdf2Hasher;
 use pow_core::session::RequireAuthenticated;
+use pow_core::store::Limit;
 use pow_core::users::diesel::DieselUsersContext;
 use pow_core::{CurrentUser, PowConfig, PowConfigBuilder};
-use pow_ext_reset_password::{MailDelivery, MailRateLimit, ResetPassword, ResetPasswordApi};
+use pow_ext_reset_password::{MailDelivery, ResetPassword, ResetPasswordApi};
 use serde_json::{json, Value};
 
 const SENT: &str = "If an account for the provided email exists, an email with reset instructions will be sent to you. Please check your inbox.";
@@ -452,7 +453,7 @@ async fn a_link_template_points_mails_at_the_client() {
 
 #[actix_web::test]
 async fn the_mail_rate_limit_holds_over_json() {
-    let ext = inline().mail_rate_limit(Some(MailRateLimit::new(2, Duration::from_secs(3600))));
+    let ext = inline().mail_rate_limit(Some(Limit::new(2, Duration::from_secs(3600))));
     let mailer = MemoryMailer::new();
     let config = config(&ext, &mailer, |b| b);
     let app = app!(config, ext.api());

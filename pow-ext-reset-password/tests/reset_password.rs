@@ -12,11 +12,12 @@ use async_trait::async_trait;
 use pow_core::mailer::{Mail, Mailer, MemoryMailer};
 use pow_core::password::Pbkdf2Hasher;
 use pow_core::session::{PowMiddleware, RequireAuthenticated};
+use pow_core::store::Limit;
 use pow_core::store::{Key, KeyPattern, MemoryStore, Record, Store, StoreError};
 use pow_core::test_client::{serve, Client, Response};
 use pow_core::users::diesel::DieselUsersContext;
 use pow_core::{PowConfig, PowConfigBuilder, PowError};
-use pow_ext_reset_password::{MailDelivery, MailRateLimit, ResetPassword};
+use pow_ext_reset_password::{MailDelivery, ResetPassword};
 
 const SENT: &str = "If an account for the provided email exists, an email with reset instructions will be sent to you. Please check your inbox.";
 const EXPIRED: &str = "The reset token has expired.";
@@ -453,7 +454,7 @@ fn fourth_mail_in_an_hour_is_not_sent_but_looks_the_same() {
 fn rate_limit_is_per_address_and_configurable() {
     let mailer = MemoryMailer::new();
     let config = config(
-        inline().mail_rate_limit(Some(MailRateLimit::new(1, Duration::from_secs(600)))),
+        inline().mail_rate_limit(Some(Limit::new(1, Duration::from_secs(600)))),
         Arc::new(mailer.clone()),
         |b| b,
     );

@@ -54,7 +54,9 @@ impl DecodeCache {
     /// The shard of `id`, by the last character of its hash part (ids are hashes, so
     /// that character is random).
     fn shard(&self, id: &str) -> &RwLock<DecodeShard> {
-        let hash_part = id.rsplit_once('.').map_or(id, |(hash, _)| hash);
+        let hash_part = super::last_dot(id)
+            .and_then(|dot| id.get(..dot))
+            .unwrap_or(id);
         let byte = hash_part.as_bytes().last().copied().unwrap_or(0);
         &self.shards[usize::from(byte) % DECODE_CACHE_SHARDS]
     }

@@ -29,7 +29,7 @@ pub struct CookieSource {
     credentials: CredentialsCache,
     /// The extensions' request hooks, each with the names of the cookies it reads
     /// (resolved once, under the config).
-    hooks: Arc<[HookWithCookies]>,
+    hooks: Box<[HookWithCookies]>,
 }
 
 /// A request hook and the names of the cookies it reads.
@@ -71,10 +71,11 @@ impl SessionSource for CookieSource {
     /// there is nothing to resolve.
     fn has_work(&self, _config: &PowConfig, req: &ServiceRequest) -> bool {
         req.extensions().contains::<Session>()
-            || self
-                .hooks
-                .iter()
-                .any(|(_, cookies)| Self::wants(cookies, req))
+            || (!self.hooks.is_empty()
+                && self
+                    .hooks
+                    .iter()
+                    .any(|(_, cookies)| Self::wants(cookies, req)))
     }
 
     async fn load(&self, config: &PowConfig, req: &ServiceRequest) -> Result<(), PowError> {

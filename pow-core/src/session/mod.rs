@@ -328,7 +328,14 @@ pub(crate) fn new_cookie_id(config: &PowConfig, user_id: i64) -> String {
 
 /// The user id a cookie id names (see [`new_cookie_id`]), if it has one.
 pub(crate) fn cookie_user_id(cookie_id: &str) -> Option<i64> {
-    cookie_id.rsplit_once('.')?.1.parse().ok()
+    let dot = last_dot(cookie_id)?;
+    cookie_id.get(dot + 1..)?.parse().ok()
+}
+
+/// The byte index of the last `.` in `id`: a plain backwards byte scan (the ids on the
+/// hot path are short ASCII), where `rsplit_once` may go through the generic searcher.
+pub(crate) fn last_dot(id: &str) -> Option<usize> {
+    id.bytes().rposition(|b| b == b'.')
 }
 
 /// The id the store keeps a browser session under: the SHA-256 of the id the cookie
@@ -537,4 +544,21 @@ pub async fn revoke_user(config: &PowConfig, user: &User) -> Result<usize, PowEr
             .detail("sessions", removed),
     );
     Ok(removed)
+}
+
+#[cfg(test)]
+mod cookie_id_tests {
+    use super::{cookie_user_id, last_dot};
+
+    #[test]
+    fn the_user_id_is_after_the_last_dot() {
+        assert_eq!(cookie_user_id("setup.0f3a.42"), Some(42));
+        assert_eq!(cookie_user_id("0f3a.7"), Some(7));
+        assert_eq!(cookie_user_id("0f3a"), None);
+        assert_eq!(cookie_user_id("0f3a."), None);
+        assert_eq!(cookie_user_id("0f3a.x"), None);
+        assert_eq!(cookie_user_id("é.5"), Some(5));
+        assert_eq!(last_dot("a.b.c"), Some(3));
+        assert_eq!(last_dot(""), None);
+    }
 }

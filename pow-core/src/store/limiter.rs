@@ -24,6 +24,10 @@ impl Limit {
     pub const fn new(max: u32, per: Duration) -> Self {
         Self { max, per }
     }
+
+    /// The default of the mails one address may get from one extension (reset links,
+    /// confirmation links, sign-in links): 3 per hour.
+    pub const MAILS_PER_ADDRESS: Limit = Limit::new(3, Duration::from_secs(3600));
 }
 
 /// Counts attempts of one rule (say, "reset mails per address") per subject, in the
