@@ -1,7 +1,7 @@
 //! Short-lived records in the cache store, namespace `two_factor` (`<name>_two_factor` for a
 //! named setup):
 //!
-//! - `["pending", id]`: a sign-in waiting for its second step (the user, and whether the
+//! - `["pending", keyed hash of id]`: a sign-in waiting for its second step (the user, and whether the
 //!   browser asked to be remembered), for [`TwoFactor::pending_ttl`](crate::TwoFactor::pending_ttl);
 //! - `["enrol", user id]`: the secret being set up, until confirmed with a first code;
 //! - `["step", user id, step]`: a time step whose code was used (claimed atomically, so a
@@ -11,7 +11,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use pow_core::store::{decode_record, Key, Store, StoreError};
+use pow_core::store::{Key, OneTimeSecrets, Store, StoreError};
 use pow_core::token::generate_uuid;
 use pow_core::PowConfig;
 use serde::{Deserialize, Serialize};
@@ -37,6 +37,7 @@ pub(crate) struct Pending {
 
 /// The extension's records of one setup.
 pub(crate) struct Records {
+    config: PowConfig,
     store: Arc<dyn Store>,
     namespace: String,
 }
@@ -48,9 +49,15 @@ fn key<const N: usize>(parts: [&str; N]) -> Key {
 impl Records {
     pub(crate) fn new(config: &PowConfig) -> Self {
         Self {
+            config: config.clone(),
             store: Arc::clone(config.store()),
             namespace: config.namespaced("two_factor"),
         }
+    }
+
+    /// The pending sign-ins, kept under a keyed hash of their id ([`OneTimeSecrets`]).
+    fn pending_records(&self, ttl: Duration) -> OneTimeSecrets {
+        OneTimeSecrets::new(&self.config, "two_factor", "pending", ttl)
     }
 
     /// Stores a pending sign-in and returns its id.
@@ -60,32 +67,18 @@ impl Records {
         ttl: Duration,
     ) -> Result<String, StoreError> {
         let id = generate_uuid();
-        self.store
-            .put(
-                &self.namespace,
-                vec![(key(["pending", &id]), serde_json::to_vec(pending)?)],
-                Some(ttl),
-            )
-            .await?;
+        self.pending_records(ttl).put(&id, pending).await?;
         Ok(id)
     }
 
     /// The pending sign-in `id`, if it is still waiting.
     pub(crate) async fn pending(&self, id: &str) -> Result<Option<Pending>, StoreError> {
-        Ok(self
-            .store
-            .get(&self.namespace, &key(["pending", id]))
-            .await?
-            .and_then(|bytes| decode_record(&bytes, "pending sign-in")))
+        self.pending_records(Duration::ZERO).get(id).await
     }
 
     /// Ends the pending sign-in `id`: of concurrent callers at most one gets it.
     pub(crate) async fn finish(&self, id: &str) -> Result<Option<Pending>, StoreError> {
-        Ok(self
-            .store
-            .take(&self.namespace, &key(["pending", id]))
-            .await?
-            .and_then(|bytes| decode_record(&bytes, "pending sign-in")))
+        self.pending_records(Duration::ZERO).take(id).await
     }
 
     /// The secret being set up for the user, or a new one (kept for the enrolment time).
