@@ -290,7 +290,7 @@ async fn confirm_token(
                 crate::controller::notify_replaced(&req, config, &ctl.lang, &user, replaced).await;
                 pow_core::audit::record(
                     config,
-                    pow_core::audit::AuditEvent::new(pow_core::audit::EMAIL_CONFIRMED)
+                    pow_core::audit::AuditEvent::new(crate::events::CONFIRMED)
                         .request(config, &req)
                         .user(user.id),
                 );

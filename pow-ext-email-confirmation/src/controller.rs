@@ -93,7 +93,7 @@ async fn confirm_email(
                     notify_replaced(&ctl.req, &config, &ctl.lang, &user, replaced).await;
                     pow_core::audit::record(
                         &config,
-                        pow_core::audit::AuditEvent::new(pow_core::audit::EMAIL_CONFIRMED)
+                        pow_core::audit::AuditEvent::new(crate::events::CONFIRMED)
                             .request(&config, &ctl.req)
                             .user(user.id),
                     );

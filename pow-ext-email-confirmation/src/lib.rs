@@ -248,6 +248,16 @@ const PERSISTENT_SESSION: &str = "pow_persistent_session";
 /// Salt of the signed token in confirmation links (Pow's).
 pub const TOKEN_SALT: &str = "Elixir.PowEmailConfirmation.Plug";
 
+/// Audit events of the extension.
+pub mod events {
+    use pow_core::audit::EventName;
+
+    /// A confirmation mail was sent.
+    pub const SENT: EventName = EventName::new("email_confirmation.sent");
+    /// An address was confirmed.
+    pub const CONFIRMED: EventName = EventName::new("email_confirmation.confirmed");
+}
+
 /// The default link lifetime: 48 hours.
 pub const DEFAULT_TOKEN_TTL: Duration = Duration::from_secs(48 * 3600);
 
@@ -415,6 +425,7 @@ impl Extension for EmailConfirmation {
             .changeset_hook(schema::EmailConfirmationHook)
             .migrations(MIGRATIONS)
             .mails([MAIL])
+            .audit_events([events::SENT, events::CONFIRMED])
             .messages(MESSAGES.iter().copied())
             .api(EmailConfirmation::api(self))
             .requires(Requirement::UserField(schema::EMAIL_FIELD))

@@ -133,7 +133,7 @@ pub(crate) async fn send_with_link(
     config.mailer().deliver(mail).await?;
     pow_core::audit::record(
         config,
-        pow_core::audit::AuditEvent::new(pow_core::audit::CONFIRMATION_SENT)
+        pow_core::audit::AuditEvent::new(crate::events::SENT)
             .request(config, req)
             .user(user.id),
     );

@@ -393,7 +393,7 @@ async fn send_invitation(
     config.mailer().deliver(mail).await?;
     pow_core::audit::record(
         config,
-        pow_core::audit::AuditEvent::new(pow_core::audit::INVITATION_SENT)
+        pow_core::audit::AuditEvent::new(crate::events::SENT)
             .user(inviter.id)
             .identifier(config, to),
     );
@@ -554,6 +554,12 @@ async fn update_form(
             match result {
                 Ok(user) => {
                     tracing::info!(user.id = user.id, "invitation accepted");
+                    pow_core::audit::record(
+                        &ctl.config,
+                        pow_core::audit::AuditEvent::new(crate::events::ACCEPTED)
+                            .request(&ctl.config, &ctl.req)
+                            .user(user.id),
+                    );
                     signed_up(ctl, user).await
                 }
                 Err(cs) => {

@@ -181,6 +181,16 @@ pub const INVITATION_ACCEPTED_AT: &str = "invitation_accepted_at";
 /// Column holding the inviter's id.
 pub const INVITED_BY_ID: &str = "invited_by_id";
 
+/// Audit events of the extension.
+pub mod events {
+    use pow_core::audit::EventName;
+
+    /// An invitation was sent (`user_id`: the inviter, `detail.invitee`).
+    pub const SENT: EventName = EventName::new("invitation.sent");
+    /// An invitation was accepted (`user_id`: the invitee).
+    pub const ACCEPTED: EventName = EventName::new("invitation.accepted");
+}
+
 /// Default lifetime of an invitation link: 7 days.
 pub const DEFAULT_TOKEN_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
 
@@ -477,6 +487,7 @@ impl Extension for Invitation {
         .changeset_hook(AcceptHook)
         .migrations(MIGRATIONS)
         .mails([MAIL])
+        .audit_events([events::SENT, events::ACCEPTED])
         .messages(FTL.iter().copied())
         .routes(move |cfg, config| controller::register(cfg, config, routes.clone()))
         .callbacks(EndOnSignIn);

@@ -163,7 +163,7 @@ async fn callback(
             if user.is_disabled() {
                 return Err(pow_core::PowError::AccountDisabled.into());
             }
-            crate::web::audit(ctl, "oauth.signed_in", user.id, &provider);
+            crate::web::audit(ctl, crate::events::SIGNED_IN, user.id, &provider);
             return api.sign_in_response(&req, &user, ApiAction::SignIn).await;
         }
         // An address the provider does not vouch for is linked only once proven in the
@@ -183,7 +183,7 @@ async fn callback(
         let params = sign_up_params(&email, &profile);
         match create_linked_user(&ctl.config, &provider, &profile, params).await? {
             Ok(user) => {
-                crate::web::audit(ctl, "oauth.registered", user.id, &provider);
+                crate::web::audit(ctl, crate::events::REGISTERED, user.id, &provider);
                 api.sign_in_response(&req, &user, ApiAction::Registration)
                     .await
             }

@@ -277,6 +277,12 @@ impl Extension for OAuth {
         ext.migrations(MIGRATIONS)
             .messages(MESSAGES.iter().copied())
             .mails([MAIL_LINKED, MAIL_UNLINKED])
+            .audit_events([
+                events::SIGNED_IN,
+                events::REGISTERED,
+                events::LINKED,
+                events::UNLINKED,
+            ])
             .api(OAuth::api(self))
             .routes(move |cfg, config| web::configure(cfg, config, &routes))
             .page_extension(move |page, body, lang, config| {
@@ -291,6 +297,20 @@ impl Extension for OAuth {
             });
         }
     }
+}
+
+/// Audit events of the extension (`detail.provider`: the provider's id).
+pub mod events {
+    use pow_core::audit::EventName;
+
+    /// A provider account signed its user in.
+    pub const SIGNED_IN: EventName = EventName::new("oauth.signed_in");
+    /// A provider account signed a new user up.
+    pub const REGISTERED: EventName = EventName::new("oauth.registered");
+    /// A provider account was linked to a user.
+    pub const LINKED: EventName = EventName::new("oauth.linked");
+    /// A provider account was unlinked (`detail.reason` when the extension did it).
+    pub const UNLINKED: EventName = EventName::new("oauth.unlinked");
 }
 
 /// The way to sign in this extension adds: a provider account.
@@ -373,7 +393,7 @@ async fn drop_unproven_identities(ctl: &mut Controller, user_id: i64) -> Result<
         );
         pow_core::audit::record(
             &ctl.config,
-            pow_core::audit::AuditEvent::new(pow_core::audit::EventName::new("oauth.unlinked"))
+            pow_core::audit::AuditEvent::new(events::UNLINKED)
                 .request(&ctl.config, &ctl.req)
                 .user(user_id)
                 .detail("provider", provider.as_str())

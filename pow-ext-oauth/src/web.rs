@@ -342,10 +342,15 @@ async fn start_session(
     session::sign_in_with(req, user, metadata).await
 }
 
-pub(crate) fn audit(ctl: &Controller, name: &'static str, user_id: i64, provider: &Provider) {
+pub(crate) fn audit(
+    ctl: &Controller,
+    name: pow_core::audit::EventName,
+    user_id: i64,
+    provider: &Provider,
+) {
     pow_core::audit::record(
         &ctl.config,
-        pow_core::audit::AuditEvent::new(pow_core::audit::EventName::new(name))
+        pow_core::audit::AuditEvent::new(name)
             .request(&ctl.config, &ctl.req)
             .user(user_id)
             .detail("provider", provider.id()),
@@ -369,7 +374,7 @@ async fn sign_in(
             };
             // A disabled user is refused by the sign-in itself.
             start_session(&ctl.req, &user, provider).await?;
-            audit(ctl, "oauth.signed_in", user.id, provider);
+            audit(ctl, crate::events::SIGNED_IN, user.id, provider);
             flash::put_info(&ctl.req, ctl.config.messages().signed_in(&ctl.lang));
             ctl.user = Some(user);
             Ok(Outcome::redirect(
@@ -444,7 +449,7 @@ async fn sign_up(
                 .await?;
             }
             start_session(&ctl.req, &user, provider).await?;
-            audit(ctl, "oauth.registered", user.id, provider);
+            audit(ctl, crate::events::REGISTERED, user.id, provider);
             ctl.user = Some(user);
             Ok(Outcome::redirect(
                 &ctl.config
@@ -597,7 +602,7 @@ async fn link(
                         .await?;
                     match inserted {
                         Insert::Linked => {
-                            audit(ctl, "oauth.linked", user.id, provider);
+                            audit(ctl, crate::events::LINKED, user.id, provider);
                             crate::mail::notify(ctl, &user, provider, true).await;
                             "pow_oauth_linked"
                         }
@@ -724,7 +729,7 @@ async fn unlink(
             }
             let deleted = identities.delete(provider.id(), &uid, user.id).await?;
             if deleted {
-                audit(ctl, "oauth.unlinked", user.id, &provider);
+                audit(ctl, crate::events::UNLINKED, user.id, &provider);
                 crate::mail::notify(ctl, &user, &provider, false).await;
                 flash::put_info(&ctl.req, message(ctl, "pow_oauth_unlinked", &provider));
             }

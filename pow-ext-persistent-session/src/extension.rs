@@ -30,6 +30,7 @@ impl Extension for PersistentSession {
 
     fn build(&self, ext: &mut ExtensionBuilder) {
         ext.messages(MESSAGES.iter().copied())
+            .audit_events([crate::events::USED, crate::events::THEFT])
             .page_extension(remember_me_checkbox)
             .callbacks(self.clone())
             .request_hook(self.clone())
@@ -161,7 +162,7 @@ impl RequestHook for PersistentSession {
         } else {
             pow_core::audit::record(
                 config,
-                pow_core::audit::AuditEvent::new(pow_core::audit::REMEMBER_ME_THEFT)
+                pow_core::audit::AuditEvent::new(crate::events::THEFT)
                     .request(config, req)
                     .user(record.user_id),
             );

@@ -85,6 +85,16 @@ use pow_core::web::{ActionKind, Controller, Flow};
 use pow_core::{Extension, PowConfig, PowError, User};
 
 mod extension;
+
+/// Audit events of the extension.
+pub mod events {
+    use pow_core::audit::EventName;
+
+    /// A remember-me cookie signed a user in.
+    pub const USED: EventName = EventName::new("remember_me.used");
+    /// A used remember-me token came back: its family was revoked.
+    pub const THEFT: EventName = EventName::new("remember_me.theft_detected");
+}
 mod families;
 mod store;
 
@@ -430,7 +440,7 @@ impl PersistentSession {
         tracing::debug!(user.id = user.id, "signed in from a remember-me cookie");
         pow_core::audit::record(
             config,
-            pow_core::audit::AuditEvent::new(pow_core::audit::REMEMBER_ME_USED)
+            pow_core::audit::AuditEvent::new(crate::events::USED)
                 .request(config, req)
                 .user(user.id),
         );

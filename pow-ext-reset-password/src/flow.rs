@@ -50,7 +50,7 @@ pub(crate) async fn request_link(
     let email = normalize_user_id(raw_email);
     pow_core::audit::record(
         config,
-        pow_core::audit::AuditEvent::new(pow_core::audit::RESET_REQUESTED)
+        pow_core::audit::AuditEvent::new(crate::events::REQUESTED)
             .request(config, req)
             .identifier(config, &email),
     );
@@ -156,7 +156,7 @@ pub(crate) async fn reset(
     pow_core::limits::unlock_account(config, &updated).await?;
     pow_core::audit::record(
         config,
-        pow_core::audit::AuditEvent::new(pow_core::audit::RESET_COMPLETED).user(updated.id),
+        pow_core::audit::AuditEvent::new(crate::events::COMPLETED).user(updated.id),
     );
     pow_core::audit::record(
         config,

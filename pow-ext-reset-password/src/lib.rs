@@ -230,6 +230,16 @@ pub const TOKEN_NAMESPACE: &str = "reset_token";
 /// Rule name of the mail rate limit's counters (see [`pow_core::store::Limiter`]).
 pub const RATE_LIMIT_RULE: &str = "reset_password_mails";
 
+/// Audit events of the extension.
+pub mod events {
+    use pow_core::audit::EventName;
+
+    /// A password reset was requested (`detail.sent`: whether a mail went out).
+    pub const REQUESTED: EventName = EventName::new("password_reset.requested");
+    /// A password reset completed.
+    pub const COMPLETED: EventName = EventName::new("password_reset.completed");
+}
+
 /// How long a reset link works by default: 2 hours, as in Pow.
 pub const DEFAULT_TOKEN_TTL: Duration = Duration::from_secs(2 * 60 * 60);
 
@@ -361,6 +371,7 @@ impl Extension for ResetPassword {
     fn build(&self, ext: &mut ExtensionBuilder) {
         let routes = Arc::new(self.clone());
         ext.mails([MAIL])
+            .audit_events([events::REQUESTED, events::COMPLETED])
             .messages(FTL.iter().copied())
             .requires(Requirement::UserField("email"))
             .api(ResetPassword::api(self))
@@ -432,7 +443,11 @@ mod tests {
         let english = keys(FTL[0].1);
         assert!(english.len() >= 15);
         for key in &english {
-            assert!(key.starts_with("pow_reset_password_"), "{key}");
+            // Audit labels are keyed by the event's name (`audit-password-reset-...`).
+            assert!(
+                key.starts_with("pow_reset_password_") || key.starts_with("audit-password-reset-"),
+                "{key}"
+            );
         }
         for (lang, source) in &FTL[1..] {
             assert_eq!(keys(source), english, "{lang}");

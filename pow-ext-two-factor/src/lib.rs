@@ -175,6 +175,13 @@ impl Extension for TwoFactor {
             FieldDef::new(RECOVERY_CODES_FIELD, FieldKind::Text),
         ])
         .migrations(MIGRATIONS)
+        .audit_events([
+            web::events::ENABLED,
+            web::events::DISABLED,
+            web::events::CODES_REGENERATED,
+            web::events::VERIFIED,
+            web::events::FAILED,
+        ])
         .messages(MESSAGES.iter().copied())
         .api(TwoFactor::api(self))
         .requires(Requirement::Before {

@@ -720,3 +720,36 @@ fn the_dev_mailbox_refuses_forwarded_requests() {
         assert_eq!(proxied.get("/dev/mailbox/0").status, 404, "{header}");
     }
 }
+
+/// Every audit event an extension registers has its label on the activity page in each
+/// language the extensions ship, and no extension's event is named by the core.
+#[test]
+fn every_extension_event_has_a_label_in_every_language() {
+    let passwordless = pow_ext_passwordless::Passwordless::new();
+    let config = pow_core::PowConfig::builder("x".repeat(64))
+        .base_url("http://localhost")
+        .extension(pow_ext_reset_password::ResetPassword::new())
+        .extension(pow_ext_email_confirmation::EmailConfirmation::new())
+        .extension(pow_ext_two_factor::TwoFactor::new())
+        .extension(pow_ext_invitation::Invitation::new())
+        .extension(passwordless)
+        .extension(pow_ext_persistent_session::PersistentSession::new())
+        .extension(pow_ext_oauth::OAuth::new())
+        .build()
+        .unwrap();
+    let events: Vec<_> = config.extensions().audit_events().collect();
+    assert_eq!(events.len(), 17, "{events:?}");
+    for lang in ["en", "de", "fr"] {
+        let lang = lang.parse().unwrap();
+        for (ext, event) in &events {
+            let label = config.messages().message(&lang, &event.label_key(), &[]);
+            assert!(label.is_some(), "{ext}: {event} has no label in {lang}");
+        }
+    }
+    for (_, event) in &events {
+        assert!(
+            !pow_core::audit::ALL_EVENTS.contains(event),
+            "the core names {event}"
+        );
+    }
+}

@@ -32,7 +32,6 @@ label-username = Benutzername
 label-password = Passwort
 label-password-confirmation = Passwort bestätigen
 label-current-password = Aktuelles Passwort
-label-persistent-session = Angemeldet bleiben
 
 ## Page titles
 
@@ -106,14 +105,6 @@ audit-account-password-changed = Passwort geändert
 audit-account-deleted = Konto gelöscht
 audit-lockout-locked = Anmeldung gesperrt
 audit-lockout-unlocked = Anmeldung entsperrt
-audit-password-reset-requested = Zurücksetzen des Passworts angefordert
-audit-password-reset-completed = Passwort zurückgesetzt
-audit-email-confirmation-sent = Bestätigungs-E-Mail gesendet
-audit-email-confirmation-confirmed = E-Mail-Adresse bestätigt
-audit-invitation-sent = Einladung gesendet
-audit-invitation-accepted = Einladung angenommen
-audit-remember-me-used = Über „Angemeldet bleiben“ angemeldet
-audit-remember-me-theft-detected = Gestohlenes Anmelde-Cookie erkannt: überall abgemeldet
 link-activity = Letzte Aktivitäten
 audit-session-renewed = Sitzung erneuert
 audit-api-token-issued = API-Token ausgestellt

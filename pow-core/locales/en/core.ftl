@@ -30,7 +30,6 @@ label-username = Username
 label-password = Password
 label-password-confirmation = Password confirmation
 label-current-password = Current password
-label-persistent-session = Keep me signed in
 
 ## Page titles
 
@@ -104,14 +103,6 @@ audit-account-password-changed = Password changed
 audit-account-deleted = Account deleted
 audit-lockout-locked = Sign-in locked
 audit-lockout-unlocked = Sign-in unlocked
-audit-password-reset-requested = Password reset requested
-audit-password-reset-completed = Password reset
-audit-email-confirmation-sent = Confirmation email sent
-audit-email-confirmation-confirmed = Email address confirmed
-audit-invitation-sent = Invitation sent
-audit-invitation-accepted = Invitation accepted
-audit-remember-me-used = Signed in by "keep me signed in"
-audit-remember-me-theft-detected = Stolen sign-in cookie detected: signed out everywhere
 link-activity = Recent activity
 audit-session-renewed = Session renewed
 audit-api-token-issued = API token issued

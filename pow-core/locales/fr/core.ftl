@@ -32,7 +32,6 @@ label-username = Nom d’utilisateur
 label-password = Mot de passe
 label-password-confirmation = Confirmation du mot de passe
 label-current-password = Mot de passe actuel
-label-persistent-session = Rester connecté
 
 ## Page titles
 
@@ -106,14 +105,6 @@ audit-account-password-changed = Mot de passe modifié
 audit-account-deleted = Compte supprimé
 audit-lockout-locked = Connexion bloquée
 audit-lockout-unlocked = Connexion débloquée
-audit-password-reset-requested = Réinitialisation du mot de passe demandée
-audit-password-reset-completed = Mot de passe réinitialisé
-audit-email-confirmation-sent = E-mail de confirmation envoyé
-audit-email-confirmation-confirmed = Adresse e-mail confirmée
-audit-invitation-sent = Invitation envoyée
-audit-invitation-accepted = Invitation acceptée
-audit-remember-me-used = Connexion par « rester connecté »
-audit-remember-me-theft-detected = Cookie de connexion volé détecté : déconnecté partout
 link-activity = Activité récente
 audit-session-renewed = Session renouvelée
 audit-api-token-issued = Jeton d'API émis

@@ -62,6 +62,17 @@ impl EventName {
     pub fn as_str(&self) -> &'static str {
         self.0
     }
+
+    /// The message key of the event's label on the activity page:
+    /// `audit-<name with dots and underscores as dashes>` (`audit-sign-in-failed`).
+    pub fn label_key(&self) -> String {
+        label_key(self.0)
+    }
+}
+
+/// The message key of the label of the event named `name` (see [`EventName::label_key`]).
+pub fn label_key(name: &str) -> String {
+    format!("audit-{}", name.replace(['.', '_'], "-"))
 }
 
 impl std::fmt::Display for EventName {

@@ -486,7 +486,23 @@ impl PowConfigBuilder {
                 for (lang, ftl) in &self.messages_ftl {
                     builder = builder.add_ftl_from("messages_ftl", lang, ftl)?;
                 }
-                Arc::new(builder.build())
+                let built = builder.build();
+                // Every event an extension records has a label on the activity page.
+                let default_lang: crate::messages::LanguageIdentifier = "en"
+                    .parse()
+                    .map_err(|_| PowError::Config("the default language does not parse".into()))?;
+                for (ext, event) in extensions.audit_events() {
+                    let key = event.label_key();
+                    if crate::messages::Messages::message(&built, &default_lang, &key, &[])
+                        .is_none()
+                    {
+                        return Err(PowError::Config(format!(
+                            "extension `{ext}` records audit event `{event}` but its messages \
+                             have no `{key}` label"
+                        )));
+                    }
+                }
+                Arc::new(built)
             }
         };
         let name = self.name;

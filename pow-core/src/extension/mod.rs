@@ -318,6 +318,7 @@ pub(crate) struct Contributions {
     pub(crate) address_proof: Option<Arc<dyn AddressProof>>,
     pub(crate) staged_sign_up: Option<Arc<dyn StagedSignUp>>,
     pub(crate) credential_kinds: Vec<&'static str>,
+    pub(crate) audit_events: Vec<crate::audit::EventName>,
 }
 
 /// Where an extension registers what it contributes (see [`Extension::build`]). Each
@@ -447,6 +448,18 @@ impl ExtensionBuilder {
     /// setup may register it.
     pub fn staged_sign_up(&mut self, staged: impl StagedSignUp) -> &mut Self {
         self.contributions.staged_sign_up = Some(Arc::new(staged));
+        self
+    }
+
+    /// The audit events the extension records. Each needs a label in the extension's
+    /// messages under [`EventName::label_key`](crate::audit::EventName::label_key) (for the
+    /// activity page); [`build`](crate::PowConfigBuilder::build) checks the default
+    /// language has one.
+    pub fn audit_events(
+        &mut self,
+        events: impl IntoIterator<Item = crate::audit::EventName>,
+    ) -> &mut Self {
+        self.contributions.audit_events.extend(events);
         self
     }
 

@@ -303,6 +303,18 @@ impl Extensions {
         self.staged_sign_up.as_ref()
     }
 
+    /// The audit events the extensions record: `(extension, event)`.
+    pub fn audit_events(
+        &self,
+    ) -> impl Iterator<Item = (&'static str, crate::audit::EventName)> + '_ {
+        self.list.iter().flat_map(|e| {
+            e.parts
+                .audit_events
+                .iter()
+                .map(move |event| (e.name, *event))
+        })
+    }
+
     /// The ways to sign in the extensions add besides the password.
     pub fn credential_kinds(&self) -> impl Iterator<Item = &'static str> + '_ {
         self.list

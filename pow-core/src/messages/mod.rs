@@ -46,7 +46,6 @@
 //! |---|---|
 //! | `label-email`, `label-username` | Email, Username |
 //! | `label-password`, `label-password-confirmation`, `label-current-password` | Password, Password confirmation, Current password |
-//! | `label-persistent-session` | Keep me signed in |
 //! | `title-sign-in`, `title-register`, `title-edit-account` | Sign in, Register, Edit account |
 //! | `button-sign-in`, `button-register`, `button-update`, `button-submit` | Sign in, Register, Update, Submit |
 //! | `button-delete-account`, `button-sign-out` | Delete account, Sign out |

@@ -37,7 +37,7 @@ pub(super) async fn show(req: HttpRequest) -> Result<HttpResponse, PowError> {
 
 /// One line per event: when, what (translated), from where.
 fn line(ctl: &Controller, event: &AuditEvent) -> String {
-    let key = format!("audit-{}", event.name.replace(['.', '_'], "-"));
+    let key = crate::audit::label_key(&event.name);
     let what = ctl
         .config
         .messages()

@@ -29,3 +29,7 @@ pow_email_confirmation_mail_ignore = Falls Sie das nicht angefordert haben, kön
 
 pow_email_confirmation_change_cancelled = Die Änderung der E-Mail-Adresse wurde abgebrochen.
 pow_email_confirmation_title_cancel = E-Mail-Änderung abbrechen
+
+## Labels of the audit events on the activity page.
+audit-email-confirmation-sent = Bestätigungs-E-Mail gesendet
+audit-email-confirmation-confirmed = E-Mail-Adresse bestätigt

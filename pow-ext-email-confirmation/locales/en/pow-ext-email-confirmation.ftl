@@ -33,3 +33,7 @@ pow_email_confirmation_mail_ignore = If you didn't ask for this, you can ignore 
 
 pow_email_confirmation_change_cancelled = The change of the email address was cancelled.
 pow_email_confirmation_title_cancel = Cancel the email change
+
+## Labels of the audit events on the activity page.
+audit-email-confirmation-sent = Confirmation email sent
+audit-email-confirmation-confirmed = Email address confirmed

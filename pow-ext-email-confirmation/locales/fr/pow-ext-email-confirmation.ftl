@@ -29,3 +29,7 @@ pow_email_confirmation_mail_ignore = Si vous n'êtes pas à l'origine de cette d
 
 pow_email_confirmation_change_cancelled = Le changement d'adresse e-mail a été annulé.
 pow_email_confirmation_title_cancel = Annuler le changement d'adresse e-mail
+
+## Labels of the audit events on the activity page.
+audit-email-confirmation-sent = E-mail de confirmation envoyé
+audit-email-confirmation-confirmed = Adresse e-mail confirmée

@@ -25,3 +25,7 @@ pow_invitation_mail_button = Einladung annehmen
 pow_invitation_mail_body_existing = { $inviter } hat Sie eingeladen, und Sie haben mit dieser Adresse bereits ein Konto. Melden Sie sich über den Link unten an:
 pow_invitation_mail_button_sign_in = Anmelden
 pow_invitation_mail_ignore = Falls Sie diese Einladung nicht erwartet haben, können Sie diese E-Mail ignorieren.
+
+## Labels of the audit events on the activity page.
+audit-invitation-sent = Einladung gesendet
+audit-invitation-accepted = Einladung angenommen

@@ -27,3 +27,7 @@ pow_invitation_mail_button = Accept invitation
 pow_invitation_mail_body_existing = { $inviter } has invited you, and you already have an account with this address. Sign in to it with the link below:
 pow_invitation_mail_button_sign_in = Sign in
 pow_invitation_mail_ignore = If you did not expect this invitation, you can ignore this e-mail.
+
+## Labels of the audit events on the activity page.
+audit-invitation-sent = Invitation sent
+audit-invitation-accepted = Invitation accepted

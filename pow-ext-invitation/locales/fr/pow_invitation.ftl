@@ -25,3 +25,7 @@ pow_invitation_mail_button = Accepter l'invitation
 pow_invitation_mail_body_existing = { $inviter } vous a invité, et vous avez déjà un compte avec cette adresse. Connectez-vous avec le lien ci-dessous :
 pow_invitation_mail_button_sign_in = Se connecter
 pow_invitation_mail_ignore = Si vous n'attendiez pas cette invitation, vous pouvez ignorer cet e-mail.
+
+## Labels of the audit events on the activity page.
+audit-invitation-sent = Invitation envoyée
+audit-invitation-accepted = Invitation acceptée

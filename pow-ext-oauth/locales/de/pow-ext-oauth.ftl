@@ -24,3 +24,9 @@ pow_oauth_unlinked_mail_subject = Ein { $provider }-Konto wurde von Ihrem Konto 
 pow_oauth_unlinked_mail_intro = Ein { $provider }-Konto wurde von Ihrem Konto getrennt. Es kann Sie nicht mehr anmelden.
 pow_oauth_sign_up_incomplete = Ihr { $provider }-Konto hat nicht alles übermittelt, was für die Registrierung nötig ist. Bitte registrieren Sie sich mit Ihrer E-Mail-Adresse.
 pow_oauth_link_unconfirmed = Bitte bestätigen Sie Ihre E-Mail-Adresse, bevor Sie ein { $provider }-Konto verknüpfen.
+
+## Labels of the audit events on the activity page.
+audit-oauth-signed-in = Mit einem Anbieterkonto angemeldet
+audit-oauth-registered = Konto mit einem Anbieterkonto erstellt
+audit-oauth-linked = Anbieterkonto verknüpft
+audit-oauth-unlinked = Anbieterkonto getrennt

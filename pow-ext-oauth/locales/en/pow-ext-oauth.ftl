@@ -24,3 +24,9 @@ pow_oauth_unlinked_mail_subject = A { $provider } account was unlinked from your
 pow_oauth_unlinked_mail_intro = A { $provider } account was unlinked from your account. It cannot sign you in any more.
 pow_oauth_sign_up_incomplete = Your { $provider } account did not share everything needed to sign up. Please sign up with your email address.
 pow_oauth_link_unconfirmed = Please confirm your email address before linking a { $provider } account.
+
+## Labels of the audit events on the activity page.
+audit-oauth-signed-in = Signed in with a provider account
+audit-oauth-registered = Account created with a provider account
+audit-oauth-linked = Provider account linked
+audit-oauth-unlinked = Provider account unlinked

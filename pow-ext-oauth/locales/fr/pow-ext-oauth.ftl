@@ -24,3 +24,9 @@ pow_oauth_unlinked_mail_subject = Un compte { $provider } a été dissocié de v
 pow_oauth_unlinked_mail_intro = Un compte { $provider } a été dissocié de votre compte. Il ne peut plus vous connecter.
 pow_oauth_sign_up_incomplete = Votre compte { $provider } n’a pas transmis tout ce qu’il faut pour l’inscription. Veuillez vous inscrire avec votre adresse e-mail.
 pow_oauth_link_unconfirmed = Veuillez confirmer votre adresse e-mail avant d’associer un compte { $provider }.
+
+## Labels of the audit events on the activity page.
+audit-oauth-signed-in = Connexion avec un compte de fournisseur
+audit-oauth-registered = Compte créé avec un compte de fournisseur
+audit-oauth-linked = Compte de fournisseur associé
+audit-oauth-unlinked = Compte de fournisseur dissocié

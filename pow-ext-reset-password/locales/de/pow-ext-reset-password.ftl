@@ -31,3 +31,7 @@ pow_reset_password_mail_expiry_minutes = Der Link ist { $count ->
        *[other] { $count } Minuten
     } lang gültig und funktioniert nur einmal.
 pow_reset_password_mail_ignore = Falls Sie das nicht angefordert haben, können Sie diese E-Mail ignorieren: Ihr Passwort bleibt unverändert.
+
+## Labels of the audit events on the activity page.
+audit-password-reset-requested = Zurücksetzen des Passworts angefordert
+audit-password-reset-completed = Passwort zurückgesetzt

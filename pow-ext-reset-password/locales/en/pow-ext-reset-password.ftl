@@ -36,3 +36,7 @@ pow_reset_password_mail_expiry_minutes = The link works for { $count ->
        *[other] { $count } minutes
     }, and only once.
 pow_reset_password_mail_ignore = If you did not ask for this, you can ignore this email: your password stays as it is.
+
+## Labels of the audit events on the activity page.
+audit-password-reset-requested = Password reset requested
+audit-password-reset-completed = Password reset

@@ -31,3 +31,7 @@ pow_reset_password_mail_expiry_minutes = Le lien est valable { $count ->
        *[other] { $count } minutes
     } et ne fonctionne qu’une seule fois.
 pow_reset_password_mail_ignore = Si vous n’êtes pas à l’origine de cette demande, vous pouvez ignorer cet e-mail : votre mot de passe reste inchangé.
+
+## Labels of the audit events on the activity page.
+audit-password-reset-requested = Réinitialisation du mot de passe demandée
+audit-password-reset-completed = Mot de passe réinitialisé

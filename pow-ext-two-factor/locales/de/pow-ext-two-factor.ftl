@@ -21,3 +21,10 @@ pow_two_factor_codes_intro = Bewahren Sie diese Wiederherstellungscodes sicher a
 pow_two_factor_regenerate_button = Neue Wiederherstellungscodes erstellen
 pow_two_factor_disable_button = Zwei-Faktor-Authentifizierung ausschalten
 pow_two_factor_disabled = Die Zwei-Faktor-Authentifizierung ist ausgeschaltet.
+
+## Labels of the audit events on the activity page.
+audit-two-factor-enabled = Zwei-Faktor-Authentifizierung eingeschaltet
+audit-two-factor-disabled = Zwei-Faktor-Authentifizierung ausgeschaltet
+audit-two-factor-recovery-codes-regenerated = Neue Wiederherstellungscodes erstellt
+audit-two-factor-verified = Zweiter Anmeldeschritt bestanden
+audit-two-factor-failed = Falscher Code im zweiten Anmeldeschritt

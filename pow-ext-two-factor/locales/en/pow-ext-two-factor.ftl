@@ -21,3 +21,10 @@ pow_two_factor_codes_intro = Keep these recovery codes somewhere safe: each one 
 pow_two_factor_regenerate_button = Make new recovery codes
 pow_two_factor_disable_button = Turn off two-factor authentication
 pow_two_factor_disabled = Two-factor authentication is off.
+
+## Labels of the audit events on the activity page.
+audit-two-factor-enabled = Two-factor authentication turned on
+audit-two-factor-disabled = Two-factor authentication turned off
+audit-two-factor-recovery-codes-regenerated = New recovery codes created
+audit-two-factor-verified = Second sign-in step passed
+audit-two-factor-failed = Wrong code at the second sign-in step

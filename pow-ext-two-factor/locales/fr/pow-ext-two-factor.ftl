@@ -21,3 +21,10 @@ pow_two_factor_codes_intro = Conservez ces codes de récupération en lieu sûr 
 pow_two_factor_regenerate_button = Créer de nouveaux codes de récupération
 pow_two_factor_disable_button = Désactiver l'authentification à deux facteurs
 pow_two_factor_disabled = L'authentification à deux facteurs est désactivée.
+
+## Labels of the audit events on the activity page.
+audit-two-factor-enabled = Authentification à deux facteurs activée
+audit-two-factor-disabled = Authentification à deux facteurs désactivée
+audit-two-factor-recovery-codes-regenerated = Nouveaux codes de récupération créés
+audit-two-factor-verified = Deuxième étape de connexion réussie
+audit-two-factor-failed = Code erroné à la deuxième étape de connexion
