@@ -1,9 +1,10 @@
 //! Tokens kept in a user column (email confirmation, invitation) as keyed hashes.
 //!
-//! The link carries the raw token, signed; the column holds only
-//! [`MessageVerifier::token_digest`](crate::token::MessageVerifier::token_digest) of it, so a
-//! copy of the users table opens no link. Rows written by Pow hold the raw UUID: those
-//! keep working until used.
+//! The link carries the raw token, signed; the column holds
+//! [`MessageVerifier::token_digest`](crate::token::MessageVerifier::token_digest) of it
+//! (after the token's nonce, for tokens bound to a user and an address), never the token,
+//! so a copy of the users table opens no link. Rows written by Pow hold the raw UUID:
+//! those keep working until used.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
