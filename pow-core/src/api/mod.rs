@@ -116,7 +116,7 @@
 //!
 //! Token issuing has its own hooks, on the extension's JSON side, an [`ApiExtension`]:
 //! enabling an extension in the config enables its JSON side too
-//! ([`Extension::api`](crate::Extension::api)); [`ApiOptions::extension`] adds one or
+//! ([`ExtensionBuilder::api`](crate::extension::ExtensionBuilder::api)); [`ApiOptions::extension`] adds one or
 //! replaces the config's with other settings. It registers routes under the prefix
 //! ([`ApiContext::resource`]), may refuse to issue tokens ([`ApiExtension::before_issue`],
 //! e.g. until an email address is confirmed) and may add fields to token answers

@@ -85,7 +85,7 @@ impl ApiOptions {
     }
 
     /// Adds a JSON extension. The JSON sides of the extensions enabled in the config
-    /// ([`Extension::api`](crate::Extension::api)) are added already, in config order; an
+    /// ([`ExtensionBuilder::api`](crate::extension::ExtensionBuilder::api)) are added already, in config order; an
     /// extension added here replaces the config's of the same name (to give it other
     /// settings, say a [`LinkTemplate`](super::LinkTemplate)) and others come after them. Order matters:
     /// [`ApiExtension::before_issue`] hooks run in that order. The default is none.

@@ -14,7 +14,8 @@ use crate::messages::{LanguageIdentifier, MessageArg};
 pub struct MailContent<'a> {
     /// The mail's name, `"<extension>/<mail>"` (`"reset_password/reset_password"`,
     /// `"email_confirmation/email_confirmation"`, `"invitation/invitation"`, ...). Each
-    /// extension lists its names in [`Extension::mails`](crate::Extension::mails).
+    /// extension registers its names with
+    /// [`ExtensionBuilder::mails`](crate::extension::ExtensionBuilder::mails).
     pub name: &'a str,
     /// The language of the texts.
     pub lang: &'a LanguageIdentifier,

@@ -44,8 +44,8 @@
 //!    the new session during a one-minute grace period, so a request that raced the
 //!    rotation is not signed out;
 //! 6. puts the resolved [`CurrentSession`] into the request extensions;
-//! 7. runs each enabled extension's
-//!    [`Extension::on_request`](crate::Extension::on_request) hook, in order (a
+//! 7. runs each extension's [`RequestHook`](crate::extension::RequestHook) whose cookies
+//!    the request carries, in order (a
 //!    remember-me cookie may sign the user in here), and once the handler answered, sets
 //!    the cookies queued with [`queue_cookie`] on the response, error pages included.
 //!
@@ -522,7 +522,7 @@ pub async fn sign_out_everywhere(
 /// Revokes every credential of `user`: all sessions in the credentials cache, every API
 /// token ([`api::revoke_user_tokens`](crate::api::revoke_user_tokens)), and each enabled
 /// extension's tokens (remember-me) through
-/// [`Extension::on_credentials_revoked`](crate::Extension::on_credentials_revoked).
+/// [`CredentialsRevoked`](crate::extension::CredentialsRevoked) hooks.
 /// Called on password change and reset, account deletion and "sign out everywhere".
 ///
 /// # Errors

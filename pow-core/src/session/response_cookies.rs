@@ -11,7 +11,7 @@ struct QueuedCookies(Vec<Cookie<'static>>);
 /// Queues `cookie` to be set on the response to `req`.
 ///
 /// Extensions and handlers call this from code that has no response at hand (an
-/// [`Extension::on_request`](crate::Extension::on_request) hook or a controller callback);
+/// [`RequestHook`](crate::extension::RequestHook) or a controller callback);
 /// [`PowSessionMiddleware`](super::PowSessionMiddleware) adds the queued cookies to the
 /// response once the handler has answered. A later cookie with the same name and path
 /// replaces an earlier one, so "set, then expire" during one request sends only the

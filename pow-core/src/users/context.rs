@@ -23,7 +23,7 @@ pub enum WriteError {
 /// logic.
 ///
 /// Every method blocks (database queries, password hashing): pow-core calls them through
-/// [`run_blocking`](super::run_blocking), never on the async executor. Implementors only
+/// the async [`Users`](super::Users) handle, never on the async executor. Implementors only
 /// provide the five storage methods; sign-in, sign-up and account edits are provided on
 /// top of them and may be overridden.
 pub trait UsersContext: Send + Sync + 'static {

@@ -48,7 +48,7 @@ impl Users {
     /// read and write in one go (re-read a row, then write it) without an await between.
     ///
     /// # Errors
-    /// What `work` returns, or [`PowError::Internal`] if it panicked.
+    /// What `work` returns, or [`PowError::Blocking`] if it panicked.
     pub async fn run<T, F>(&self, work: F) -> Result<T, PowError>
     where
         F: FnOnce(&dyn UsersContext, &PowConfig) -> Result<T, PowError> + Send + 'static,

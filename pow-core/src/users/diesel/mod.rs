@@ -24,8 +24,8 @@
 //! # }
 //! ```
 //!
-//! Every method blocks: call them through [`run_blocking`](crate::users::run_blocking)
-//! from async code.
+//! Every method blocks: from async code, call them through the
+//! [`Users`](crate::users::Users) handle (`config.users()?`).
 //!
 //! The users table has dynamic columns (the app's and the extensions' [`FieldDef`]s), so
 //! queries are built at runtime. Table, schema and column names must be plain identifiers
