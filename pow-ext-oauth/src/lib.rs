@@ -239,6 +239,20 @@ impl OAuth {
         self
     }
 
+    /// The staged sign-up unverified addresses go through: when this extension asks for
+    /// one ([`staged_sign_up`](Self::staged_sign_up)) and the setup offers it (which
+    /// `build()` checks).
+    pub(crate) fn staged(
+        &self,
+        config: &PowConfig,
+    ) -> Option<std::sync::Arc<dyn pow_core::extension::StagedSignUp>> {
+        config
+            .extensions()
+            .staged_sign_up()
+            .filter(|_| self.staged_sign_up)
+            .cloned()
+    }
+
     /// Allows `uri` as the redirect URI of sign-ins begun through the JSON API (an app's
     /// `com.example.app:/oauth` or a single-page app's `https://app.example.com/oauth`);
     /// register it with each provider. Without one the JSON endpoints refuse to begin.

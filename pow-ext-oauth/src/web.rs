@@ -393,11 +393,7 @@ async fn sign_up(
     attempt: Attempt,
 ) -> Result<HttpResponse, PowError> {
     let config = route_config(req)?;
-    let staged = config
-        .extensions()
-        .staged_sign_up()
-        .filter(|_| ext.staged_sign_up)
-        .cloned();
+    let staged = ext.staged(&config);
     let email = match check_sign_up(&config, profile, staged.is_some()).await? {
         SignUpCheck::Create(email) => email,
         SignUpCheck::Refuse(key)
@@ -475,7 +471,7 @@ async fn taken_unverified(
     attempt: Attempt,
 ) -> Result<HttpResponse, PowError> {
     let config = route_config(req)?;
-    if ext.staged_sign_up && config.extensions().staged_sign_up().is_some() {
+    if ext.staged(&config).is_some() {
         return Action::new(actions::FAILED)
             .run(req, async |ctl| {
                 flash::put_info(&ctl.req, message(ctl, "pow_oauth_staged_sent", provider));
