@@ -1,16 +1,13 @@
 //! The crate's error type.
 
-use actix_web::http::StatusCode;
-use actix_web::{HttpResponse, ResponseError};
-
 /// Seconds a client is asked to wait (`Retry-After`) when pow-core answers
 /// `503 Service Unavailable` ([`PowError::Busy`], or a cache store that is down).
 pub const BUSY_RETRY_AFTER_SECS: u64 = 5;
 
 /// Errors raised by pow-core.
 ///
-/// Clients never see the text of these errors: [`ResponseError`] answers with an opaque
-/// page. Developers see the message in logs, and it names the fix where there is one.
+/// Clients never see the text of these errors: with the `actix` feature, its
+/// `ResponseError` answers with an opaque page. Developers see the message in logs, and it names the fix where there is one.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum PowError {
@@ -78,44 +75,6 @@ impl From<crate::password::HashError> for PowError {
 impl From<askama::Error> for PowError {
     fn from(err: askama::Error) -> Self {
         Self::Template(err.to_string())
-    }
-}
-
-impl From<actix_web::error::BlockingError> for PowError {
-    fn from(err: actix_web::error::BlockingError) -> Self {
-        Self::Blocking(err.to_string())
-    }
-}
-
-impl ResponseError for PowError {
-    fn status_code(&self) -> StatusCode {
-        match self {
-            Self::Store(_) | Self::DatabaseUnavailable(_) | Self::Busy => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
-            Self::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
-            Self::ReauthenticationRequired | Self::AccountDisabled => StatusCode::FORBIDDEN,
-            _ => StatusCode::INTERNAL_SERVER_ERROR,
-        }
-    }
-
-    fn error_response(&self) -> HttpResponse {
-        let status = self.status_code();
-        let mut res = HttpResponse::build(status);
-        match self {
-            Self::RateLimited(limited) => {
-                tracing::info!("pow request refused by a rate limit");
-                res.insert_header(("Retry-After", limited.retry_after_secs().to_string()));
-            }
-            _ => {
-                tracing::error!(error = %self, "pow request failed");
-                if status == StatusCode::SERVICE_UNAVAILABLE {
-                    res.insert_header(("Retry-After", BUSY_RETRY_AFTER_SECS.to_string()));
-                }
-            }
-        }
-        res.content_type("text/plain; charset=utf-8")
-            .body(status.canonical_reason().unwrap_or("Error"))
     }
 }
 

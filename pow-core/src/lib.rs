@@ -76,12 +76,14 @@ pub mod limits;
 pub mod mailer;
 pub mod messages;
 pub mod password;
+pub mod request;
 pub mod session;
 pub mod store;
 pub mod time;
 pub mod token;
 pub mod users;
 pub mod views;
+#[cfg(feature = "actix")]
 pub mod web;
 
 #[cfg(feature = "test-util")]
@@ -92,6 +94,7 @@ pub mod testing;
 pub use config::{PasswordPolicy, PowConfig, PowConfigBuilder, SessionConfig};
 pub use error::{PowError, PowResult};
 pub use extension::{Extension, Extensions, Migrations};
+#[cfg(feature = "actix")]
 pub use session::{CurrentUser, MaybeUser, PowMiddleware, PowRequestExt, PowSessionMiddleware};
 pub use users::{User, UsersContext};
 

@@ -543,7 +543,7 @@ async fn staged_sign_up(
         user_id: None,
     };
     crate::pending::put(req, config, crate::pending::Slot::Staged, &pending).await?;
-    staged.start(req, email, prefill).await?;
+    staged.start(config, req, email, prefill).await?;
     Action::new(actions::FAILED)
         .run(req, async |ctl| {
             flash::put_info(&ctl.req, message(ctl, "pow_oauth_staged_sent", provider));

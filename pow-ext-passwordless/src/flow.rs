@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use actix_web::HttpRequest;
 use pow_core::mailer::{compose, validity_text, MailContent};
 use pow_core::messages::LanguageIdentifier;
+use pow_core::request::RequestSource;
 use pow_core::session::{self, SessionMetadata};
 use pow_core::store::{Limit, Limiter};
 use pow_core::token::{generate_uuid, secure_compare};
@@ -42,7 +43,7 @@ pub(crate) fn audit_event(name: &'static str) -> pow_core::audit::AuditEvent {
 /// of a token and purpose.
 #[allow(clippy::too_many_arguments)]
 pub(crate) async fn request(
-    req: &HttpRequest,
+    req: &dyn RequestSource,
     config: &PowConfig,
     ext: &Passwordless,
     lang: &LanguageIdentifier,
@@ -180,7 +181,7 @@ pub(crate) async fn ensure_not_locked(config: &PowConfig, grant: &Grant) -> Resu
 /// [`PowError::RateLimited`] when the account is locked; the store's and users context's.
 pub(crate) async fn use_code(
     config: &PowConfig,
-    req: &HttpRequest,
+    req: &dyn RequestSource,
     ext: &Passwordless,
     signed_id: &str,
     code: &str,

@@ -56,6 +56,7 @@
 //! `POST <prefix>/passwordless/code/verify` (`{"code_token", "code"}`) and
 //! `POST <prefix>/passwordless/link/{token}` answer a token pair.
 
+use pow_core::request::RequestSource;
 use std::time::Duration;
 
 use actix_web::HttpRequest;
@@ -186,8 +187,15 @@ impl Extension for Passwordless {
 
 #[async_trait::async_trait(?Send)]
 impl StagedSignUp for Passwordless {
-    async fn start(&self, req: &HttpRequest, email: &str, prefill: Params) -> Result<(), PowError> {
-        self.start_staged_sign_up(req, email, prefill).await
+    async fn start(
+        &self,
+        config: &PowConfig,
+        req: &dyn RequestSource,
+        email: &str,
+        prefill: Params,
+    ) -> Result<(), PowError> {
+        let lang = pow_core::messages::request_language(req, config.messages());
+        web::request_staged(req, config, self, &lang, email, prefill).await
     }
 }
 

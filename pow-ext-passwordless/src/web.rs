@@ -3,6 +3,7 @@
 use actix_web::web::{self, Bytes};
 use actix_web::{HttpRequest, HttpResponse};
 use pow_core::messages::LanguageIdentifier;
+use pow_core::request::RequestSource;
 use pow_core::session::CookieSessionExt as _;
 use pow_core::users::{Changeset, Params};
 use pow_core::views::{Field, FieldType, Form, Link, PageBody};
@@ -257,7 +258,7 @@ async fn staged_create(
 
 /// [`Passwordless::start_staged_sign_up`].
 pub(crate) async fn request_staged(
-    req: &HttpRequest,
+    req: &dyn RequestSource,
     config: &PowConfig,
     ext: &Passwordless,
     lang: &LanguageIdentifier,

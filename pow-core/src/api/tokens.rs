@@ -1,6 +1,9 @@
 //! Where API tokens live: access tokens in the [`CredentialsCache`], renewal tokens and
 //! the per-user revocation generation in the `api_renewal` namespace of the store.
 
+// Issuing and renewing run in the actix layer; the engine alone keeps them for its flows.
+#![cfg_attr(not(feature = "actix"), allow(dead_code))]
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -529,6 +532,35 @@ impl Tokens {
         }
         Ok(removed)
     }
+}
+
+/// Resolves a signed access token (the value after `Bearer `) to its session, as
+/// [`ApiAuthMiddleware`](crate::api::ApiAuthMiddleware) does: for places the middleware does not reach (a WebSocket
+/// handshake that sends the token in a message, say). `None` for a forged, unknown,
+/// expired or revoked token.
+///
+/// # Errors
+/// [`PowError::Store`] when the store fails; [`PowError::Database`] when the user is
+/// reloaded ([`reload_user`](crate::SessionConfig::reload_user)) and the database fails.
+pub async fn authenticate(
+    config: &PowConfig,
+    access_token: &str,
+) -> Result<Option<CurrentSession>, PowError> {
+    Tokens::new(config).authenticate(access_token).await
+}
+
+/// Revokes every API token of the user (access and renewal tokens, also pairs being
+/// issued at the same moment) and returns how many renewal tokens there were.
+/// [`revoke_user`](crate::session::revoke_user) calls it.
+///
+/// It stores a small revocation marker for the user (in the `api_renewal` namespace, kept
+/// a year and a day, longer than any token issued before it can live), which every API
+/// token of the user is checked against from then on.
+///
+/// # Errors
+/// [`PowError::Store`] when the store fails.
+pub async fn revoke_user_tokens(config: &PowConfig, user_id: i64) -> Result<usize, PowError> {
+    Ok(Tokens::new(config).revoke_user(user_id).await?)
 }
 
 #[cfg(test)]

@@ -28,17 +28,16 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
-use actix_web::{HttpMessage, HttpRequest};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::config::PowConfig;
 use crate::error::PowError;
+use crate::request::RequestSource;
 use crate::token::keyed_digest;
 
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod diesel;
-pub(crate) mod events;
 mod names;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub use self::diesel::DieselAuditSink;
@@ -138,23 +137,13 @@ impl AuditEvent {
     }
 
     /// Takes the client's address, user agent and session from `req`.
-    pub fn request(mut self, config: &PowConfig, req: &HttpRequest) -> Self {
-        let device = crate::session::device_of(req, config);
-        self.ip = device.ip;
-        self.user_agent = device.user_agent;
-        let (session, user) = {
-            let extensions = req.extensions();
-            let current = extensions.get::<crate::session::CurrentSession>();
-            (
-                current.map(|c| c.session_id.clone()),
-                current.map(|c| c.user.id),
-            )
-        };
-        if let Some(session) = session {
+    pub fn request(mut self, config: &PowConfig, req: &dyn RequestSource) -> Self {
+        let facts = req.facts(&config.rate_limits().trusted_proxies);
+        self.ip = facts.client_ip.map(|ip| ip.to_string());
+        self.user_agent = facts.user_agent;
+        if let Some((session, user)) = facts.session {
             self.session_hash = Some(keyed_hash(config, "session", &session));
-        }
-        if self.user_id.is_none() {
-            self.user_id = user;
+            self.user_id = self.user_id.or(Some(user));
         }
         self
     }

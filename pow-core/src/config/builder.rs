@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::{DefaultRoutes, Routes};
 use super::{Inner, PasswordPolicy, PowConfig, SessionConfig, MIN_SECRET_KEY_BASE_LEN};
 use crate::error::PowError;
 use crate::extension::{Extension, Extensions};
@@ -14,7 +15,6 @@ use crate::store::{MemoryStore, Store};
 use crate::token::MessageVerifier;
 use crate::users::{ChangesetHook, FieldDef, FieldKind, UsersContext};
 use crate::views::{DefaultViews, Views};
-use crate::web::{DefaultRoutes, Routes};
 
 /// Builder for [`PowConfig`]. Each setter says its default.
 pub struct PowConfigBuilder {

@@ -22,7 +22,6 @@ use crate::store::Store;
 use crate::token::MessageVerifier;
 use crate::users::{ChangesetHook, FieldDef, UsersContext};
 use crate::views::Views;
-use crate::web::Routes;
 
 /// Minimum length of the secret key base, in bytes.
 pub const MIN_SECRET_KEY_BASE_LEN: usize = 64;
@@ -322,26 +321,38 @@ impl PowConfig {
         }
     }
 
+    /// The routes backend's context outside a request: the mount point, no page to come
+    /// back to.
+    pub fn route_context(&self) -> RouteContext<'_> {
+        RouteContext {
+            current_page: None,
+            mount: self.mount_path(),
+            request_path: None,
+        }
+    }
+
     /// An absolute URL for `path` (for mails): the configured base URL, else the request's
     /// scheme and host (with a warning: configure `base_url` in production so a forged
     /// `Host` header cannot redirect links in mails).
-    pub fn url_for(&self, req: &actix_web::HttpRequest, path: &str) -> String {
+    pub fn url_for(&self, req: &dyn crate::request::RequestSource, path: &str) -> String {
         match &self.inner.base_url {
             Some(base) => format!("{}{path}", base.trim_end_matches('/')),
             None => {
                 tracing::warn!(
                     "no base_url configured: building a mail link from the request's Host header"
                 );
-                let info = req.connection_info();
-                format!("{}://{}{path}", info.scheme(), info.host())
+                let origin = req.facts(&self.rate_limits().trusted_proxies).origin;
+                format!("{}{path}", origin.unwrap_or_default())
             }
         }
     }
 }
 
 mod builder;
+mod routes;
 
 pub use builder::PowConfigBuilder;
+pub use routes::{extension_path, local_path, DefaultRoutes, RouteContext, Routes};
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]

@@ -11,17 +11,14 @@
 
 use std::sync::Arc;
 
-use actix_web::web::ServiceConfig;
-use actix_web::HttpRequest;
 use async_trait::async_trait;
 
-use crate::api::ApiExtension;
 use crate::config::PowConfig;
 use crate::error::PowError;
 use crate::messages::LanguageIdentifier;
+use crate::request::RequestSource;
 use crate::users::{ChangesetHook, FieldDef, User};
 use crate::views::PageBody;
-use crate::web::{Controller, Flow};
 
 /// Embedded SQL migrations of one crate, one set per database backend.
 ///
@@ -164,48 +161,9 @@ pub fn messages_of(ext: &dyn Extension) -> Vec<(&'static str, &'static str)> {
     builder.contributions.messages
 }
 
-/// Registers the actix routes of an extension (see [`ExtensionBuilder::routes`]).
-pub type RoutesFn = dyn Fn(&mut ServiceConfig, &PowConfig) + Send + Sync;
-
 /// Adds fields or links to a page before it renders (see
 /// [`ExtensionBuilder::page_extension`]).
 pub type PageFn = dyn Fn(&str, &mut PageBody, &LanguageIdentifier, &PowConfig) + Send + Sync;
-
-/// Controller callbacks: they see a [`Controller`] with the request, the params, and
-/// after the action the user or the failed changeset, and may halt with their own
-/// response. Core controllers run them for `session#new|create|delete` and
-/// `registration#new|create|edit|update|delete`; extension controllers run them for their
-/// own actions (e.g. `invitation#update`), so extensions hook into each other through
-/// these documented names only.
-///
-/// The hooks receive the request (`HttpRequest` is neither `Send` nor `Sync`), so their
-/// futures are not `Send`: implement the trait with `#[async_trait::async_trait(?Send)]`.
-#[async_trait(?Send)]
-pub trait Callbacks: Send + Sync + 'static {
-    /// Runs before a controller action.
-    async fn before_process(&self, _ctl: &mut Controller) -> Result<Flow, PowError> {
-        Ok(Flow::Continue)
-    }
-
-    /// Runs after a controller action, before the response.
-    async fn before_respond(&self, _ctl: &mut Controller) -> Result<Flow, PowError> {
-        Ok(Flow::Continue)
-    }
-}
-
-/// Work on requests after the session middleware resolved the session, with or without a
-/// signed-in user (e.g. signing a user in from a remember-me cookie). It runs on requests
-/// that carry one of its [`cookies`](RequestHook::cookies), so a request with no cookie
-/// of interest costs nothing.
-#[async_trait(?Send)]
-pub trait RequestHook: Send + Sync + 'static {
-    /// The names of the cookies the hook reads, under `config`. Read once, when the
-    /// middleware is set up.
-    fn cookies(&self, config: &PowConfig) -> Vec<String>;
-
-    /// Runs on a request that carries one of [`cookies`](Self::cookies).
-    async fn on_request(&self, req: &HttpRequest, config: &PowConfig) -> Result<(), PowError>;
-}
 
 /// Runs when a user's credentials were revoked (password changed or reset, account
 /// deleted, "sign out everywhere"): drop any tokens the extension keeps for the user.
@@ -266,7 +224,8 @@ pub trait StagedSignUp: Send + Sync + 'static {
     /// per-client mail limit.
     async fn start(
         &self,
-        req: &HttpRequest,
+        config: &PowConfig,
+        req: &dyn RequestSource,
         email: &str,
         prefill: crate::users::Params,
     ) -> Result<(), PowError>;
@@ -308,13 +267,11 @@ pub(crate) struct Contributions {
     pub(crate) messages: Vec<(&'static str, &'static str)>,
     pub(crate) mails: Vec<&'static str>,
     pub(crate) requirements: Vec<Requirement>,
-    pub(crate) routes: Vec<Arc<RoutesFn>>,
     pub(crate) pages: Vec<Arc<PageFn>>,
-    pub(crate) callbacks: Vec<Arc<dyn Callbacks>>,
-    pub(crate) request_hooks: Vec<Arc<dyn RequestHook>>,
+    #[cfg(feature = "actix")]
+    pub(crate) web: web::WebParts,
     pub(crate) revoked: Vec<Arc<dyn CredentialsRevoked>>,
     pub(crate) remembered: Vec<Arc<dyn Remembered>>,
-    pub(crate) api: Vec<Arc<dyn ApiExtension>>,
     pub(crate) address_proof: Option<Arc<dyn AddressProof>>,
     pub(crate) staged_sign_up: Option<Arc<dyn StagedSignUp>>,
     pub(crate) credential_kinds: Vec<&'static str>,
@@ -387,15 +344,6 @@ impl ExtensionBuilder {
         self
     }
 
-    /// Registers the extension's routes; called by [`crate::web::configure`].
-    pub fn routes(
-        &mut self,
-        routes: impl Fn(&mut ServiceConfig, &PowConfig) + Send + Sync + 'static,
-    ) -> &mut Self {
-        self.contributions.routes.push(Arc::new(routes));
-        self
-    }
-
     /// Adds fields or links to a page before it renders (e.g. a "Forgot password?" link
     /// on `session/new`); called with the page's name.
     pub fn page_extension(
@@ -403,18 +351,6 @@ impl ExtensionBuilder {
         extend: impl Fn(&str, &mut PageBody, &LanguageIdentifier, &PowConfig) + Send + Sync + 'static,
     ) -> &mut Self {
         self.contributions.pages.push(Arc::new(extend));
-        self
-    }
-
-    /// Controller callbacks (see [`Callbacks`]).
-    pub fn callbacks(&mut self, callbacks: impl Callbacks) -> &mut Self {
-        self.contributions.callbacks.push(Arc::new(callbacks));
-        self
-    }
-
-    /// Work on requests carrying the hook's cookies (see [`RequestHook`]).
-    pub fn request_hook(&mut self, hook: impl RequestHook) -> &mut Self {
-        self.contributions.request_hooks.push(Arc::new(hook));
         self
     }
 
@@ -427,13 +363,6 @@ impl ExtensionBuilder {
     /// Remembered sign-ins for the session list (see [`Remembered`]).
     pub fn remembered(&mut self, source: impl Remembered) -> &mut Self {
         self.contributions.remembered.push(Arc::new(source));
-        self
-    }
-
-    /// The extension's JSON side: enabling the extension in the config enables it for the
-    /// API ([`crate::api::configure`]) too.
-    pub fn api(&mut self, api: impl ApiExtension) -> &mut Self {
-        self.contributions.api.push(Arc::new(api));
         self
     }
 
@@ -473,5 +402,9 @@ impl ExtensionBuilder {
 }
 
 mod registry;
+#[cfg(feature = "actix")]
+mod web;
 
 pub use registry::{Capability, Extensions, Requirement};
+#[cfg(feature = "actix")]
+pub use web::{Callbacks, RequestHook, RoutesFn};

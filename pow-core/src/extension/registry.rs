@@ -5,10 +5,9 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use super::{
-    AddressProof, Callbacks, Contributions, CredentialsRevoked, Extension, ExtensionBuilder,
-    PageFn, Remembered, RequestHook, RoutesFn, SqlMigration, StagedSignUp,
+    AddressProof, Contributions, CredentialsRevoked, Extension, ExtensionBuilder, PageFn,
+    Remembered, SqlMigration, StagedSignUp,
 };
-use crate::api::ApiExtension;
 use crate::error::PowError;
 use crate::users::{ChangesetHook, FieldDef};
 
@@ -67,13 +66,11 @@ pub enum Capability {
 #[derive(Clone, Default)]
 pub struct Extensions {
     list: Vec<Built>,
-    callbacks: Vec<Arc<dyn Callbacks>>,
-    request_hooks: Vec<Arc<dyn RequestHook>>,
+    #[cfg(feature = "actix")]
+    pub(super) web: super::web::WebParts,
     revoked: Vec<Arc<dyn CredentialsRevoked>>,
     remembered: Vec<(&'static str, Arc<dyn Remembered>)>,
-    routes: Vec<Arc<RoutesFn>>,
     pages: Vec<Arc<PageFn>>,
-    api: Vec<Arc<dyn ApiExtension>>,
     address_proof: Option<Arc<dyn AddressProof>>,
     staged_sign_up: Option<Arc<dyn StagedSignUp>>,
 }
@@ -109,10 +106,8 @@ impl Extensions {
             let mut builder = ExtensionBuilder::new(name);
             ext.build(&mut builder);
             let parts = builder.contributions;
-            built.callbacks.extend(parts.callbacks.iter().cloned());
-            built
-                .request_hooks
-                .extend(parts.request_hooks.iter().cloned());
+            #[cfg(feature = "actix")]
+            built.web.extend(&parts.web);
             built.revoked.extend(parts.revoked.iter().cloned());
             built.remembered.extend(
                 parts
@@ -120,9 +115,7 @@ impl Extensions {
                     .iter()
                     .map(|source| (name, Arc::clone(source))),
             );
-            built.routes.extend(parts.routes.iter().cloned());
             built.pages.extend(parts.pages.iter().cloned());
-            built.api.extend(parts.api.iter().cloned());
             let twice = |what: &str| {
                 PowError::Config(format!(
                     "extension `{name}` {what}, and an extension before it does too; enable \
@@ -258,16 +251,6 @@ impl Extensions {
             .flat_map(|e| e.parts.mails.iter().map(move |mail| (e.name, *mail)))
     }
 
-    /// The controller callbacks, in extension order.
-    pub fn callbacks(&self) -> &[Arc<dyn Callbacks>] {
-        &self.callbacks
-    }
-
-    /// The request hooks, in extension order.
-    pub fn request_hooks(&self) -> &[Arc<dyn RequestHook>] {
-        &self.request_hooks
-    }
-
     /// The hooks run when a user's credentials are revoked, in extension order.
     pub fn revocation_hooks(&self) -> &[Arc<dyn CredentialsRevoked>] {
         &self.revoked
@@ -278,19 +261,9 @@ impl Extensions {
         &self.remembered
     }
 
-    /// The route registrations, in extension order.
-    pub fn routes(&self) -> &[Arc<RoutesFn>] {
-        &self.routes
-    }
-
     /// The page additions, in extension order.
     pub fn page_extensions(&self) -> &[Arc<PageFn>] {
         &self.pages
-    }
-
-    /// The JSON sides, in extension order.
-    pub fn api(&self) -> &[Arc<dyn ApiExtension>] {
-        &self.api
     }
 
     /// The extension that proves addresses, if one is enabled.

@@ -21,11 +21,10 @@
 //! hash; an unknown identifier counts and locks exactly like a known one. With
 //! [`RateLimits::lockout`](super::RateLimits::lockout) off, nothing is counted.
 
-use actix_web::HttpRequest;
-
 use super::{refused, Counter, LimitReason, Lockouts};
 use crate::config::PowConfig;
 use crate::error::PowError;
+use crate::request::RequestSource;
 use crate::users::validation::normalize_user_id;
 use crate::users::User;
 
@@ -49,7 +48,7 @@ pub fn account_identifier(config: &PowConfig, user: &User) -> Option<String> {
 /// The store's error.
 pub async fn factor_failed(
     config: &PowConfig,
-    req: &HttpRequest,
+    req: &dyn RequestSource,
     identifier: &str,
 ) -> Result<(), PowError> {
     let Some(lockout) = config.rate_limits().lockout else {

@@ -7,7 +7,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
 
@@ -16,11 +15,11 @@ use crate::config::PowConfig;
 use crate::error::PowError;
 use crate::mailer::{compose, MailContent};
 use crate::messages::LanguageIdentifier;
+use crate::request::RequestSource;
 use crate::store::{Cache, Key, Limit, Limiter, Store};
 use crate::token::{generate_uuid, keyed_digest};
 use crate::users::validation::normalize_user_id;
 use crate::users::{User, Value};
-use crate::web::{flash, redirect, routes_ctx, Controller};
 
 /// Name of the lock notice mail (see [`MailViews`](crate::mailer::MailViews)).
 pub const UNLOCK_MAIL: &str = "lockout/unlock";
@@ -149,23 +148,12 @@ impl Lockouts {
         self.forget_all_failures(identifier).await
     }
 
-    /// Counts a failed password for `identifier` ([`record`](Self::record)).
-    pub(crate) async fn record_failure(
-        &self,
-        ctl: &Controller,
-        lockout: Lockout,
-        identifier: &str,
-    ) -> Result<(), PowError> {
-        self.record(&ctl.req, &ctl.lang, Counter::Password, lockout, identifier)
-            .await
-    }
-
     /// Counts a failure on `counter` for `identifier`; the one that reaches the limit locks
     /// the account (from every client, for passwords, second factors and mailed codes
     /// alike) and mails its owner (if there is one) an unlock link, off the request path.
     pub(crate) async fn record(
         &self,
-        req: &HttpRequest,
+        req: &dyn RequestSource,
         lang: &LanguageIdentifier,
         counter: Counter,
         lockout: Lockout,
@@ -213,7 +201,7 @@ impl Lockouts {
                     "{}/unlock/",
                     self.config
                         .routes()
-                        .session_path(&routes_ctx(req, &self.config, None), "create")
+                        .session_path(&self.config.route_context(), "create")
                 ),
                 // Never the request's Host header: a client must not choose where the
                 // owner's unlock link points. Without a base URL (only with the logging
@@ -223,7 +211,7 @@ impl Lockouts {
                 lock_for: lockout.lock_for,
                 counter,
             };
-            actix_web::rt::spawn(async move {
+            tokio::spawn(async move {
                 if let Err(err) = notice.send().await {
                     tracing::error!(error = %err, "sending the lock notice failed");
                 }
@@ -313,45 +301,36 @@ pub async fn unlock_account(config: &PowConfig, user: &User) -> Result<(), PowEr
         .await
 }
 
-/// `GET /session/unlock/{token}`: lifts the lock the link was mailed for, once, and sends
-/// the visitor to the sign-in page. It signs nobody in: a mailed link is not a factor, so
-/// the owner then signs in with every factor the account has. A forged, used or expired
-/// link changes nothing.
-pub(crate) async fn unlock(
-    req: HttpRequest,
-    token: web::Path<String>,
-) -> Result<HttpResponse, PowError> {
-    let config = crate::web::route_config(&req)?;
-    let ctx = routes_ctx(&req, &config, None);
-    let lang = crate::messages::request_language(&req, config.messages());
-    let sign_in_page = config.routes().session_path(&ctx, "new");
+/// Redeems an unlock link's `token`: lifts the lock it was mailed for, once, and returns
+/// its user. It signs nobody in: a mailed link is not a factor, so the owner then signs in
+/// with every factor the account has. A forged, used or expired link changes nothing
+/// (`None`).
+///
+/// # Errors
+/// The store's or the users context's error.
+pub async fn redeem_unlock_link(
+    config: &PowConfig,
+    req: &dyn RequestSource,
+    token: &str,
+) -> Result<Option<User>, PowError> {
     let claim = config
         .verifier()
-        .verify(UNLOCK_SALT, &token)
+        .verify(UNLOCK_SALT, token)
         .and_then(|bytes| serde_json::from_slice::<UnlockClaim>(&bytes).ok());
     let user = match claim {
-        Some(claim) => claimed_user(&config, claim).await?,
+        Some(claim) => claimed_user(config, claim).await?,
         None => None,
     };
-    let Some(user) = user else {
-        flash::put_error(
-            &req,
-            Some(config.messages().text(&lang, "lockout_unlock_invalid")),
+    if let Some(user) = &user {
+        crate::audit::record(
+            config,
+            crate::audit::AuditEvent::new(crate::audit::UNLOCKED)
+                .request(config, req)
+                .user(user.id)
+                .detail("by", "link"),
         );
-        return Ok(redirect(&sign_in_page));
-    };
-    crate::audit::record(
-        &config,
-        crate::audit::AuditEvent::new(crate::audit::UNLOCKED)
-            .request(&config, &req)
-            .user(user.id)
-            .detail("by", "link"),
-    );
-    flash::put_info(
-        &req,
-        Some(config.messages().text(&lang, "lockout_unlocked")),
-    );
-    Ok(redirect(&sign_in_page))
+    }
+    Ok(user)
 }
 
 /// The user a verified claim unlocks, once: the lock is taken, so the link works once.

@@ -62,21 +62,19 @@ use std::net::IpAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use actix_web::HttpRequest;
 pub use ipnet::IpNet;
 
 use crate::config::PowConfig;
 use crate::error::PowError;
+use crate::request::{RequestFacts, RequestSource};
 use crate::store::{Limit, Limiter};
-use crate::users::validation::normalize_user_id;
-use crate::web::{ActionKind, Controller};
 
 mod factors;
 mod lockout;
 pub use factors::{account_identifier, ensure_not_locked, factor_failed, factor_passed};
-pub(crate) use lockout::{unlock, Counter, Lockouts};
+pub(crate) use lockout::{Counter, Lockouts};
 
-pub use lockout::{unlock_account, UNLOCK_MAIL};
+pub use lockout::{redeem_unlock_link, unlock_account, UNLOCK_MAIL};
 
 /// Rule names (the first key segment of each counter).
 const SIGN_IN_IP: &str = "sign_in_ip";
@@ -207,33 +205,6 @@ fn refused(reason: LimitReason, retry_after: Duration) -> PowError {
     })
 }
 
-/// The client's address: the peer, or behind trusted proxies the nearest untrusted address
-/// in `X-Forwarded-For`. `None` without a peer address.
-pub fn client_ip(req: &HttpRequest, trusted_proxies: &[IpNet]) -> Option<IpAddr> {
-    let peer = req.peer_addr()?.ip();
-    let trusted = |ip: &IpAddr| trusted_proxies.iter().any(|net| net.contains(ip));
-    if !trusted(&peer) {
-        return Some(peer);
-    }
-    let forwarded: Vec<IpAddr> = req
-        .headers()
-        .get_all("x-forwarded-for")
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|value| value.split(','))
-        .filter_map(|part| part.trim().parse().ok())
-        .collect();
-    // Walk from the proxy outwards: the first address no trusted proxy added is the client.
-    Some(
-        forwarded
-            .iter()
-            .rev()
-            .find(|ip| !trusted(ip))
-            .or(forwarded.first())
-            .copied()
-            .unwrap_or(peer),
-    )
-}
-
 /// The counter subject of a client address: an IPv4 address, or an IPv6 /64.
 pub fn client_subject(ip: IpAddr) -> String {
     match ip {
@@ -248,18 +219,18 @@ pub fn client_subject(ip: IpAddr) -> String {
     }
 }
 
-fn client(req: &HttpRequest, limits: &RateLimits) -> Option<String> {
-    client_ip(req, &limits.trusted_proxies).map(client_subject)
+fn client(facts: &RequestFacts) -> Option<String> {
+    facts.client_ip.map(client_subject)
 }
 
-/// Counts one request of `rule` by the client of `req`; refused when over `limit`.
+/// Counts one request of `rule` by the client of `facts`; refused when over `limit`.
 async fn hit_client(
     config: &PowConfig,
-    req: &HttpRequest,
+    facts: &RequestFacts,
     rule: &'static str,
     limit: Option<Limit>,
 ) -> Result<(), PowError> {
-    let (Some(limit), Some(client)) = (limit, client(req, config.rate_limits())) else {
+    let (Some(limit), Some(client)) = (limit, client(facts)) else {
         return Ok(());
     };
     if Limiter::new(config, rule).hit(limit, &client).await? {
@@ -274,8 +245,9 @@ async fn hit_client(
 ///
 /// # Errors
 /// [`PowError::RateLimited`] when the client is over the limit; the store's error.
-pub async fn hit_mail_request(config: &PowConfig, req: &HttpRequest) -> Result<(), PowError> {
-    hit_client(config, req, MAIL_IP, config.rate_limits().mails_per_ip).await
+pub async fn hit_mail_request(config: &PowConfig, req: &dyn RequestSource) -> Result<(), PowError> {
+    let facts = req.facts(&config.rate_limits().trusted_proxies);
+    hit_client(config, &facts, MAIL_IP, config.rate_limits().mails_per_ip).await
 }
 
 /// Password checks under way in this process: per client, per account, and in all.
@@ -347,14 +319,6 @@ impl Drop for InFlightSlot {
     }
 }
 
-/// What the pipeline holds while an action runs: the password check to record
-/// afterwards, and its in-flight slot.
-#[derive(Debug, Default)]
-pub(crate) struct Guard {
-    pub(crate) sign_in: Option<SignInAttempt>,
-    _slot: Option<InFlightSlot>,
-}
-
 /// Takes the in-flight slot of a password check: under the request's client and, for a
 /// check whose client failed on this account before (`suspect`), under the account, each
 /// bounded by its rule. A suspect check is also shed while the checks under way fill half
@@ -362,13 +326,14 @@ pub(crate) struct Guard {
 /// with no failures behind it is never bounded by the account, so a flood cannot keep the
 /// owner out.
 fn enter(
-    ctl: &Controller,
+    config: &PowConfig,
+    facts: &RequestFacts,
     identifier: Option<&str>,
     suspect: bool,
 ) -> Result<Option<InFlightSlot>, PowError> {
-    let limits = ctl.config.rate_limits();
+    let limits = config.rate_limits();
     let mut subjects = Vec::with_capacity(2);
-    if let (Some(max), Some(client)) = (limits.max_in_flight_per_client, client(&ctl.req, limits)) {
+    if let (Some(max), Some(client)) = (limits.max_in_flight_per_client, client(facts)) {
         subjects.push((client, max));
     }
     if let (Some(max), Some(identifier), true) =
@@ -378,7 +343,7 @@ fn enter(
         subjects.push((format!("account\n{identifier}"), max));
     }
     let shed_at = suspect.then(|| {
-        let options = ctl.config.hash_pool().options();
+        let options = config.hash_pool().options();
         options
             .thread_count()
             .saturating_add(options.queue_len())
@@ -387,7 +352,7 @@ fn enter(
     if subjects.is_empty() && shed_at.is_none() {
         return Ok(None);
     }
-    match ctl.config.in_flight().enter(subjects, shed_at) {
+    match config.in_flight().enter(subjects, shed_at) {
         Ok(slot) => Ok(Some(slot)),
         Err(Crowded::Subject) => Err(refused(
             LimitReason::TooManyAttempts,
@@ -405,7 +370,7 @@ fn enter(
 
 /// What a password check is for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum CheckKind {
+pub enum CheckKind {
     /// A sign-in with an identifier and a password.
     SignIn,
     /// A signed-in user proving the password again: sudo mode's confirmation, or the
@@ -413,12 +378,29 @@ pub(crate) enum CheckKind {
     Reauthenticate,
 }
 
-/// A password check under way: what the pipeline records once the action is done.
+/// What an action is about to do that the limits count, before it runs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Check {
+    /// A sign-up: counted per client, and it takes an in-flight slot (it hashes).
+    SignUp,
+    /// A password check of the account `identifier` (normalised; see
+    /// [`normalize_user_id`](crate::users::validation::normalize_user_id)).
+    Password {
+        /// The account.
+        identifier: String,
+        /// What for.
+        kind: CheckKind,
+    },
+}
+
+/// A password check under way: what [`after_check`] records once the action is done.
 #[derive(Debug)]
-pub(crate) struct SignInAttempt {
-    pub(crate) identifier: String,
+pub struct SignInAttempt {
+    /// The account checked.
+    pub identifier: String,
     client: Option<String>,
-    pub(crate) kind: CheckKind,
+    /// What for.
+    pub kind: CheckKind,
 }
 
 impl SignInAttempt {
@@ -429,54 +411,48 @@ impl SignInAttempt {
     }
 }
 
-/// The password check an action makes, if any: the identifier it checks and what for.
-/// A sign-in names its identifier; sudo mode's confirmation and an account change with
-/// the current password check the signed-in user's own.
-fn password_check(ctl: &Controller) -> Option<(String, CheckKind)> {
-    let filled = |name: &str| ctl.params.get(name).is_some_and(|v| !v.is_empty());
-    let field = ctl.config.user_id_field();
-    match ctl.id.kind() {
-        ActionKind::SignIn => {
-            let raw = ctl.params.get(field)?;
-            ctl.params.get("password")?;
-            Some((normalize_user_id(raw), CheckKind::SignIn))
-        }
-        ActionKind::Reauthenticate if filled("password") => {
-            let own = ctl.current_user.as_ref()?.get_str(field)?;
-            Some((normalize_user_id(own), CheckKind::Reauthenticate))
-        }
-        ActionKind::UpdateUser if filled("current_password") => {
-            let own = ctl.current_user.as_ref()?.get_str(field)?;
-            Some((normalize_user_id(own), CheckKind::Reauthenticate))
-        }
-        _ => None,
-    }
+/// What a flow holds while its action runs: the password check to record afterwards, and
+/// its in-flight slot (dropping it frees the slot).
+#[derive(Debug, Default)]
+pub struct Admission {
+    /// The password check to record with [`after_check`].
+    pub sign_in: Option<SignInAttempt>,
+    _slot: Option<InFlightSlot>,
 }
 
-/// Runs the rules that apply to the action before it runs: password checks (sign-in,
-/// re-authentication, account changes) and sign-ups. Returns the check to record
-/// afterwards.
-pub(crate) async fn before_action(ctl: &Controller) -> Result<Guard, PowError> {
-    let limits = ctl.config.rate_limits();
-    if ctl.id.kind() == ActionKind::SignUp && !ctl.params.is_empty() {
-        hit_client(&ctl.config, &ctl.req, SIGN_UP_IP, limits.sign_up_per_ip).await?;
-        return Ok(Guard {
-            sign_in: None,
-            _slot: enter(ctl, None, false)?,
-        });
-    }
-    let Some((identifier, kind)) = password_check(ctl) else {
-        return Ok(Guard::default());
+/// Runs the rules that apply before `check` runs for the client of `facts`: per-client
+/// counters, failures of this client on this account, the account lock, and the in-flight
+/// bounds. Returns the admission to hold while the action runs.
+///
+/// # Errors
+/// [`PowError::RateLimited`] when a rule refuses; [`PowError::Busy`] when the check is
+/// shed; the store's error.
+pub async fn admit(
+    config: &PowConfig,
+    facts: &RequestFacts,
+    check: Option<Check>,
+) -> Result<Admission, PowError> {
+    let limits = config.rate_limits();
+    let (identifier, kind) = match check {
+        None => return Ok(Admission::default()),
+        Some(Check::SignUp) => {
+            hit_client(config, facts, SIGN_UP_IP, limits.sign_up_per_ip).await?;
+            return Ok(Admission {
+                sign_in: None,
+                _slot: enter(config, facts, None, false)?,
+            });
+        }
+        Some(Check::Password { identifier, kind }) => (identifier, kind),
     };
-    hit_client(&ctl.config, &ctl.req, SIGN_IN_IP, limits.sign_in_per_ip).await?;
+    hit_client(config, facts, SIGN_IN_IP, limits.sign_in_per_ip).await?;
     let attempt = SignInAttempt {
         identifier,
-        client: client(&ctl.req, limits),
+        client: client(facts),
         kind,
     };
     let mut client_failures = 0;
     if let Some(subject) = attempt.failures_subject() {
-        client_failures = Limiter::new(&ctl.config, SIGN_IN_FAILURES)
+        client_failures = Limiter::new(config, SIGN_IN_FAILURES)
             .count(&subject)
             .await?;
         if let Some(limit) = limits.sign_in_failures {
@@ -486,47 +462,41 @@ pub(crate) async fn before_action(ctl: &Controller) -> Result<Guard, PowError> {
         }
     }
     if let Some(lockout) = limits.lockout {
-        if Lockouts::new(&ctl.config)
-            .is_locked(&attempt.identifier)
-            .await?
-        {
+        if Lockouts::new(config).is_locked(&attempt.identifier).await? {
             return Err(refused(LimitReason::Locked, lockout.lock_for));
         }
     }
     // This client failed on this account before: part of a flood, perhaps.
-    let slot = enter(ctl, Some(&attempt.identifier), client_failures > 0)?;
-    Ok(Guard {
+    let slot = enter(
+        config,
+        facts,
+        Some(&attempt.identifier),
+        client_failures > 0,
+    )?;
+    Ok(Admission {
         sign_in: Some(attempt),
         _slot: slot,
     })
 }
 
-/// Whether the checked password was right: `Some(true)` when the action proved it,
-/// `Some(false)` when it was wrong (or the identifier unknown), `None` when an account
-/// change failed for another reason with the right current password.
-fn proved(ctl: &Controller, attempt: &SignInAttempt) -> Option<bool> {
-    if ctl.user.is_some() {
-        return Some(true);
-    }
-    match (attempt.kind, &ctl.changeset) {
-        (CheckKind::Reauthenticate, Some(cs)) if !cs.errors.has("current_password", "invalid") => {
-            None
-        }
-        _ => Some(false),
-    }
-}
-
-/// Records the outcome of a password check: a success (the action set
-/// [`Controller::user`]) clears the identifier's failures; a failure counts against it and
-/// may lock the account.
-pub(crate) async fn after_sign_in(
-    ctl: &Controller,
+/// Records the outcome of a password check: `Some(true)` (the password was right) clears
+/// the identifier's failures; `Some(false)` counts against it and may lock the account
+/// (mailing its owner in `lang`); `None` (an account change that failed for another
+/// reason) records nothing.
+///
+/// # Errors
+/// The store's error.
+pub async fn after_check(
+    config: &PowConfig,
+    req: &dyn RequestSource,
+    lang: &crate::messages::LanguageIdentifier,
     attempt: SignInAttempt,
+    proved: Option<bool>,
 ) -> Result<(), PowError> {
-    let limits = ctl.config.rate_limits();
-    let failures = Limiter::new(&ctl.config, SIGN_IN_FAILURES);
-    let lockouts = Lockouts::new(&ctl.config);
-    match proved(ctl, &attempt) {
+    let limits = config.rate_limits();
+    let failures = Limiter::new(config, SIGN_IN_FAILURES);
+    let lockouts = Lockouts::new(config);
+    match proved {
         None => return Ok(()),
         Some(true) => {
             if let Some(subject) = attempt.failures_subject() {
@@ -542,7 +512,7 @@ pub(crate) async fn after_sign_in(
     }
     if let Some(lockout) = limits.lockout {
         lockouts
-            .record_failure(ctl, lockout, &attempt.identifier)
+            .record(req, lang, Counter::Password, lockout, &attempt.identifier)
             .await?;
     }
     Ok(())
@@ -552,39 +522,7 @@ pub(crate) async fn after_sign_in(
 mod tests {
     #![allow(clippy::unwrap_used)] // Tests fail loudly on purpose.
 
-    use actix_web::test::TestRequest;
-
     use super::*;
-
-    fn request(peer: &str, forwarded: Option<&str>) -> HttpRequest {
-        let mut req = TestRequest::default().peer_addr(peer.parse().unwrap());
-        if let Some(value) = forwarded {
-            req = req.insert_header(("X-Forwarded-For", value));
-        }
-        req.to_http_request()
-    }
-
-    #[test]
-    fn forwarded_addresses_count_only_behind_trusted_proxies() {
-        let proxies: Vec<IpNet> = vec!["10.0.0.0/8".parse().unwrap()];
-        let direct = request("203.0.113.9:5000", Some("198.51.100.1"));
-        assert_eq!(
-            client_ip(&direct, &proxies),
-            Some("203.0.113.9".parse().unwrap()),
-            "an untrusted peer's header is ignored"
-        );
-        let proxied = request("10.1.2.3:5000", Some("198.51.100.1, 203.0.113.7, 10.9.9.9"));
-        assert_eq!(
-            client_ip(&proxied, &proxies),
-            Some("203.0.113.7".parse().unwrap()),
-            "the nearest untrusted hop is the client; what it forwarded is not believed"
-        );
-        let no_header = request("10.1.2.3:5000", None);
-        assert_eq!(
-            client_ip(&no_header, &proxies),
-            Some("10.1.2.3".parse().unwrap())
-        );
-    }
 
     #[test]
     fn ipv6_clients_are_grouped_by_64() {

@@ -1,11 +1,10 @@
 //! Security notices: a mail to the user when something about their account changed, saying
 //! when, from which address and browser, and what to do if it was not them.
 
-use actix_web::HttpRequest;
-
 use super::{compose, MailContent};
 use crate::config::PowConfig;
 use crate::messages::{LanguageIdentifier, MessageArg};
+use crate::request::RequestSource;
 
 /// What happened to the account.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -65,7 +64,7 @@ impl Notice<'_> {
 /// send is logged: the change itself is done and stays done.
 pub async fn send_notice(
     config: &PowConfig,
-    req: &HttpRequest,
+    req: &dyn RequestSource,
     lang: &LanguageIdentifier,
     to: &str,
     notice: Notice<'_>,
@@ -77,7 +76,7 @@ pub async fn send_notice(
 /// change.
 pub async fn send_notice_with_link(
     config: &PowConfig,
-    req: &HttpRequest,
+    req: &dyn RequestSource,
     lang: &LanguageIdentifier,
     to: &str,
     notice: Notice<'_>,
@@ -115,7 +114,7 @@ pub async fn send_notice_with_link(
 /// send is logged.
 pub async fn send_extension_notice(
     config: &PowConfig,
-    req: &HttpRequest,
+    req: &dyn RequestSource,
     lang: &LanguageIdentifier,
     to: &str,
     mail_name: &str,
@@ -132,18 +131,20 @@ pub async fn send_extension_notice(
 /// Mails a notice: `(mail name, subject, intro)`, the details and the advice.
 async fn deliver(
     config: &PowConfig,
-    req: &HttpRequest,
+    req: &dyn RequestSource,
     lang: &LanguageIdentifier,
     to: &str,
     (mail_name, subject, intro): (&str, &str, Option<String>),
     link: Option<(&str, &str)>,
 ) {
     let messages = config.messages();
-    let device = crate::session::device_of(req, config);
+    let facts = req.facts(&config.rate_limits().trusted_proxies);
     let unknown = messages.text(lang, "sessions-unknown-device");
     let when = chrono::Utc::now().format("%Y-%m-%d %H:%M UTC").to_string();
-    let ip = device.ip.unwrap_or_else(|| unknown.clone());
-    let browser = device.user_agent.unwrap_or(unknown);
+    let ip = facts
+        .client_ip
+        .map_or_else(|| unknown.clone(), |ip| ip.to_string());
+    let browser = facts.user_agent.unwrap_or(unknown);
     let details = messages.message(
         lang,
         "notice-details",

@@ -108,19 +108,15 @@ pub(super) fn parse_accept_language(header: &str) -> Vec<fluent_langneg::Languag
 /// The language of a request: a [`LanguageIdentifier`] an app's middleware put in the
 /// request extensions (if offered), else the negotiated `Accept-Language`.
 pub fn request_language(
-    req: &actix_web::HttpRequest,
+    req: &dyn crate::request::RequestSource,
     messages: &dyn Messages,
 ) -> LanguageIdentifier {
     let available = messages.languages();
-    use actix_web::HttpMessage;
-    if let Some(chosen) = req.extensions().get::<LanguageIdentifier>() {
-        if available.contains(chosen) {
-            return chosen.clone();
+    let facts = req.facts(&[]);
+    if let Some(chosen) = facts.language {
+        if available.contains(&chosen) {
+            return chosen;
         }
     }
-    let header = req
-        .headers()
-        .get(actix_web::http::header::ACCEPT_LANGUAGE)
-        .and_then(|v| v.to_str().ok());
-    negotiate(header, available)
+    negotiate(facts.accept_language.as_deref(), available)
 }

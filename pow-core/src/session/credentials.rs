@@ -1,5 +1,8 @@
 //! [`CredentialsCache`]: server-side session records in the cache store.
 
+// Issuing and renewing run in the actix layer; the engine alone keeps them for its flows.
+#![cfg_attr(not(feature = "actix"), allow(dead_code))]
+
 use std::collections::HashMap;
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
@@ -8,7 +11,9 @@ use super::live::{LiveBus, LiveEvent, LiveSessionId};
 use super::metadata::{SessionInfo, SessionMetadata};
 use super::records::{decode_session, decode_user, encode_session, encode_user, StoredSession};
 use crate::config::PowConfig;
+use crate::error::PowError;
 use crate::store::{Key, Record, Store, StoreError, UserIndex};
+use crate::time::duration_ms;
 
 use crate::users::User;
 
@@ -640,6 +645,39 @@ impl CredentialsCache {
             .into_iter()
             .filter_map(|(id, record)| Some((id, record.filter(|r| r.rotated_to.is_none())?)))
             .collect())
+    }
+}
+
+/// Applies the session rules that do not depend on where the session id came from (the
+/// cookie, or a bearer token): ends a session older than the absolute lifetime and, with
+/// [`reload_user`](crate::SessionConfig::reload_user), re-reads the user. Returns the
+/// user to serve, or `None` after deleting a session that has to end.
+pub(crate) async fn check_loaded(
+    config: &PowConfig,
+    credentials: &CredentialsCache,
+    session_id: &str,
+    user: Arc<User>,
+    metadata: &SessionMetadata,
+    now: i64,
+) -> Result<Option<Arc<User>>, PowError> {
+    let settings = config.session();
+    if let Some(max) = settings.absolute_lifetime {
+        if now.saturating_sub(metadata.signed_in_at) > duration_ms(max) {
+            // Boxed here and below: rare paths whose state would grow every request's future.
+            Box::pin(credentials.delete(session_id)).await?;
+            return Ok(None);
+        }
+    }
+    if !settings.reload_user {
+        return Ok(Some(user));
+    }
+    let users = config.users()?;
+    match Box::pin(users.get(user.id)).await? {
+        Some(fresh) => Ok(Some(Arc::new(fresh))),
+        None => {
+            Box::pin(credentials.delete(session_id)).await?;
+            Ok(None)
+        }
     }
 }
 

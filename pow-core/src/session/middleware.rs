@@ -11,7 +11,10 @@ use actix_web::HttpMessage;
 
 use super::auth_middleware::{AuthMiddleware, SessionSource};
 use super::credentials::CredentialsCache;
-use super::{next_cookie_id, stored_session_id, write_session_id, CurrentSession, SessionMetadata};
+use super::{
+    check_loaded, next_cookie_id, stored_session_id, write_session_id, CurrentSession,
+    SessionMetadata,
+};
 use crate::config::PowConfig;
 use crate::error::PowError;
 use crate::extension::RequestHook;
@@ -271,38 +274,5 @@ impl CookieSource {
             session_id: new_id,
             metadata: Arc::new(renewed),
         }))
-    }
-}
-
-/// Applies the session rules that do not depend on where the session id came from (the
-/// cookie, or a bearer token): ends a session older than the absolute lifetime and, with
-/// [`reload_user`](crate::SessionConfig::reload_user), re-reads the user. Returns the
-/// user to serve, or `None` after deleting a session that has to end.
-pub(crate) async fn check_loaded(
-    config: &PowConfig,
-    credentials: &CredentialsCache,
-    session_id: &str,
-    user: Arc<User>,
-    metadata: &SessionMetadata,
-    now: i64,
-) -> Result<Option<Arc<User>>, PowError> {
-    let settings = config.session();
-    if let Some(max) = settings.absolute_lifetime {
-        if now.saturating_sub(metadata.signed_in_at) > duration_ms(max) {
-            // Boxed here and below: rare paths whose state would grow every request's future.
-            Box::pin(credentials.delete(session_id)).await?;
-            return Ok(None);
-        }
-    }
-    if !settings.reload_user {
-        return Ok(Some(user));
-    }
-    let users = config.users()?;
-    match Box::pin(users.get(user.id)).await? {
-        Some(fresh) => Ok(Some(Arc::new(fresh))),
-        None => {
-            Box::pin(credentials.delete(session_id)).await?;
-            Ok(None)
-        }
     }
 }

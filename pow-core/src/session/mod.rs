@@ -85,49 +85,77 @@
 
 use std::sync::Arc;
 
-use actix_web::{HttpMessage, HttpRequest};
-
 use crate::config::PowConfig;
 use crate::error::PowError;
 use crate::token::generate_uuid;
 use crate::users::User;
 
-mod auth_middleware;
-mod bundle;
-mod cookie;
 mod credentials;
-mod extract;
-pub(crate) mod guard;
 pub(crate) mod live;
 mod metadata;
-mod middleware;
 mod records;
+
+pub use credentials::CredentialsCache;
+pub use live::{InvalidLiveSessionId, LiveEvent, LiveEvents, LiveSessionId, LiveSessions};
+pub use metadata::{Device, RememberedInfo, SessionInfo, SessionMetadata};
+
+pub(crate) use crate::time::{duration_ms, now_ms};
+pub(crate) use credentials::check_loaded;
+
+// The actix layer: middleware, the cookie session, extractors, guards, and the session
+// lifecycle of a request (sign in and out, renewal, sudo mode).
+#[cfg(feature = "actix")]
+mod auth_middleware;
+#[cfg(feature = "actix")]
+mod bundle;
+#[cfg(feature = "actix")]
+mod cookie;
+#[cfg(feature = "actix")]
+mod extract;
+#[cfg(feature = "actix")]
+pub(crate) mod guard;
+#[cfg(feature = "actix")]
+mod middleware;
+#[cfg(feature = "actix")]
+mod request;
+#[cfg(feature = "actix")]
 mod response_cookies;
 
+#[cfg(feature = "actix")]
 pub(crate) use auth_middleware::{request_config, request_error_handler};
+#[cfg(feature = "actix")]
 #[doc(hidden)]
 pub use auth_middleware::{AuthFuture, AuthService};
+#[cfg(feature = "actix")]
 pub use auth_middleware::{AuthMiddleware, SessionSource, MAX_COOKIE_BYTES};
+#[cfg(feature = "actix")]
 pub use bundle::PowMiddleware;
+#[cfg(feature = "actix")]
 pub use cookie::{
     cookie_key, cookie_session_middleware, CookieSession, CookieSessionError, CookieSessionExt,
     CookieSessionFuture, CookieSessionMiddleware, CookieSessionService,
 };
-pub use credentials::CredentialsCache;
+#[cfg(feature = "actix")]
 pub use extract::{AsPowConfig, CurrentUser, MaybeUser, PowRequestExt};
+#[cfg(feature = "actix")]
 #[doc(hidden)]
 pub use guard::GuardService;
+#[cfg(feature = "actix")]
 pub use guard::{
     already_authenticated_path, not_authenticated_path, wants_json, DefaultErrorHandler,
     ErrorHandler, RequireAuthenticated, RequireNotAuthenticated,
 };
-pub use live::{InvalidLiveSessionId, LiveEvent, LiveEvents, LiveSessionId, LiveSessions};
-pub use metadata::{Device, RememberedInfo, SessionInfo, SessionMetadata};
+#[cfg(feature = "actix")]
 pub use middleware::{CookieSource, PowSessionMiddleware};
+#[cfg(feature = "actix")]
+pub(crate) use request::write_session_id;
+#[cfg(feature = "actix")]
+pub use request::{
+    config, current_session, current_user, is_fresh, is_signed_in, mark_fresh, sign_in,
+    sign_in_with, sign_out, sign_out_everywhere,
+};
+#[cfg(feature = "actix")]
 pub use response_cookies::queue_cookie;
-
-pub(crate) use crate::time::{duration_ms, now_ms};
-pub(crate) use middleware::check_loaded;
 
 /// The signed-in session of a request, kept in the request extensions.
 #[derive(Clone, Debug, PartialEq)]
@@ -141,37 +169,12 @@ pub struct CurrentSession {
     pub metadata: Arc<SessionMetadata>,
 }
 
-/// The [`PowConfig`] serving this request: the one of the [`PowSessionMiddleware`] in
-/// front of it (or one put into the request extensions, as tests do).
-pub fn config(req: &HttpRequest) -> Option<PowConfig> {
-    request_config(req)
-}
-
-/// Whether the request has a signed-in user.
-pub fn is_signed_in(req: &HttpRequest) -> bool {
-    req.extensions().contains::<CurrentSession>()
-}
-
-/// The signed-in user, if any.
-pub fn current_user(req: &HttpRequest) -> Option<Arc<User>> {
-    req.extensions()
-        .get::<CurrentSession>()
-        .map(|current| current.user.clone())
-}
-
-/// Longest user-agent summary kept with a session.
-const USER_AGENT_MAX: usize = 120;
-
 /// The device of `req`: the client's address and the start of its user agent.
-pub fn device_of(req: &HttpRequest, config: &PowConfig) -> Device {
+pub fn device_of(req: &dyn crate::request::RequestSource, config: &PowConfig) -> Device {
+    let facts = req.facts(&config.rate_limits().trusted_proxies);
     Device {
-        ip: crate::limits::client_ip(req, &config.rate_limits().trusted_proxies)
-            .map(|ip| ip.to_string()),
-        user_agent: req
-            .headers()
-            .get(actix_web::http::header::USER_AGENT)
-            .and_then(|v| v.to_str().ok())
-            .map(|ua| ua.chars().take(USER_AGENT_MAX).collect()),
+        ip: facts.client_ip.map(|ip| ip.to_string()),
+        user_agent: facts.user_agent,
     }
 }
 
@@ -270,51 +273,8 @@ pub async fn end_session(
     Ok(true)
 }
 
-/// Whether the signed-in session proved the password within the sudo window
-/// ([`SessionConfig::sudo_window`](crate::SessionConfig::sudo_window)): `false` when nobody
-/// is signed in, and for a session restored from a remember-me cookie.
-pub fn is_fresh(req: &HttpRequest, config: &PowConfig) -> bool {
-    req.extensions()
-        .get::<CurrentSession>()
-        .is_some_and(|current| current.metadata.is_fresh(config.session().sudo_window))
-}
-
-/// Records that the signed-in user just proved their password (a confirmation for sudo
-/// mode): the session is fresh again.
-///
-/// # Errors
-/// [`PowError::Config`] when nobody is signed in; [`PowError::Store`] when the store fails.
-pub async fn mark_fresh(req: &HttpRequest) -> Result<(), PowError> {
-    let config = require_config(req)?;
-    let Some(mut current) = current_session(req) else {
-        return Err(PowError::Config(
-            "mark_fresh needs a signed-in session".into(),
-        ));
-    };
-    Arc::make_mut(&mut current.metadata).authenticated_at = Some(now_ms());
-    CredentialsCache::new(&config)
-        .put(&current.session_id, &current.user, &current.metadata)
-        .await?;
-    req.extensions_mut().insert(current);
-    Ok(())
-}
-
-/// The signed-in session, if any.
-pub fn current_session(req: &HttpRequest) -> Option<CurrentSession> {
-    req.extensions().get::<CurrentSession>().cloned()
-}
-
-pub(crate) fn require_config(req: &HttpRequest) -> Result<PowConfig, PowError> {
-    config(req).ok_or_else(|| {
-        PowError::Config(
-            "no pow config on this request: wrap the app or scope with \
-             PowSessionMiddleware::new(config), inside cookie_session_middleware(&config)"
-                .into(),
-        )
-    })
-}
-
 /// A new session id: a random UUID, prefixed with the setup's name.
+#[cfg_attr(not(feature = "actix"), allow(dead_code))]
 pub(crate) fn new_session_id(config: &PowConfig) -> String {
     config.namespaced(&generate_uuid())
 }
@@ -322,6 +282,7 @@ pub(crate) fn new_session_id(config: &PowConfig) -> String {
 /// A new browser session's cookie id: a random UUID prefixed with the setup's name, then
 /// `.` and the user's id, so that the session and its user are read in one store round
 /// trip ([`cookie_user_id`]). The cookie is signed, so the user id in it is the server's.
+#[cfg_attr(not(feature = "actix"), allow(dead_code))]
 pub(crate) fn new_cookie_id(config: &PowConfig, user_id: i64) -> String {
     format!("{}.{user_id}", new_session_id(config))
 }
@@ -343,6 +304,7 @@ pub(crate) fn last_dot(id: &str) -> Option<usize> {
 /// cookie could carry. (The cookie's id is 122 random bits, so an unkeyed hash cannot be
 /// reversed, and it stays valid whichever secret of the key ring signed the cookie.)
 /// Prefixed with the setup's name, like every id of a named setup.
+#[cfg_attr(not(feature = "actix"), allow(dead_code))]
 pub(crate) fn stored_session_id(config: &PowConfig, cookie_id: &str) -> String {
     use base64::Engine as _;
     use sha2::Digest as _;
@@ -361,6 +323,7 @@ pub(crate) fn stored_session_id(config: &PowConfig, cookie_id: &str) -> String {
 /// The cookie id that replaces `cookie_id` at a renewal with `handoff`: only a holder of
 /// the old cookie can compute it, which lets a request racing the renewal move its client
 /// to the new session while the store keeps nothing a cookie could carry.
+#[cfg_attr(not(feature = "actix"), allow(dead_code))]
 pub(crate) fn next_cookie_id(config: &PowConfig, cookie_id: &str, handoff: &str) -> String {
     use base64::Engine as _;
     let mac = crate::token::hmac_sha256(cookie_id.as_bytes(), handoff.as_bytes());
@@ -369,154 +332,6 @@ pub(crate) fn next_cookie_id(config: &PowConfig, cookie_id: &str, handoff: &str)
         Some(user_id) => format!("{id}.{user_id}"),
         None => id,
     }
-}
-
-/// Writes the cookie's session id into the cookie session of `req`. The cookie is signed
-/// as a whole: the id needs no signature of its own (one HMAC per request).
-pub(crate) fn write_session_id(
-    session: &CookieSession,
-    config: &PowConfig,
-    cookie_id: &str,
-) -> Result<(), PowError> {
-    Ok(session.insert(config.session().session_key.clone(), cookie_id)?)
-}
-
-/// Signs `user` in with a new session: a new session id and fingerprint.
-///
-/// The current session, if any, is deleted; the whole cookie session is renewed (against
-/// session fixation) and holds the new signed id; code running later in this request sees
-/// the user through [`current_user`] and the extractors.
-///
-/// # Errors
-/// [`PowError::Config`] without [`PowSessionMiddleware`] on the route,
-/// [`PowError::Store`] when the store fails.
-pub async fn sign_in(req: &HttpRequest, user: &User) -> Result<(), PowError> {
-    sign_in_with(req, user, SessionMetadata::new()).await
-}
-
-/// Like [`sign_in`], keeping the fingerprint and extra values of `metadata` (for example
-/// those carried by a remember-me cookie). Both timestamps are set to now: this starts a
-/// new chain of sessions.
-///
-/// # Errors
-/// As [`sign_in`].
-#[tracing::instrument(name = "pow.sign_in", skip_all, fields(user_id = user.id))]
-pub async fn sign_in_with(
-    req: &HttpRequest,
-    user: &User,
-    metadata: SessionMetadata,
-) -> Result<(), PowError> {
-    let config = require_config(req)?;
-    if user.is_disabled() {
-        return Err(PowError::AccountDisabled);
-    }
-    let credentials = CredentialsCache::new(&config);
-    let previous = req.extensions_mut().remove::<CurrentSession>();
-    if let Some(previous) = previous {
-        credentials.delete(&previous.session_id).await?;
-    }
-    let now = now_ms();
-    let device = metadata
-        .device
-        .clone()
-        .or_else(|| Some(device_of(req, &config)));
-    let metadata = SessionMetadata {
-        inserted_at: now,
-        signed_in_at: now,
-        device,
-        ..metadata
-    };
-    let cookie_id = new_cookie_id(&config, user.id);
-    let session_id = stored_session_id(&config, &cookie_id);
-    credentials.put(&session_id, user, &metadata).await?;
-    if let Some(max) = config.session().max_sessions_per_user {
-        // Newest activity first: the new session leads, the stalest go.
-        for stale in credentials.session_infos(user.id).await?.iter().skip(max) {
-            if stale.id != session_id {
-                credentials.delete(&stale.id).await?;
-            }
-        }
-    }
-    let session = req.cookie_session();
-    session.renew();
-    crate::web::csrf::rotate(&session);
-    write_session_id(&session, &config, &cookie_id)?;
-    req.extensions_mut().insert(CurrentSession {
-        user: Arc::new(user.clone()),
-        session_id,
-        metadata: Arc::new(metadata),
-    });
-    Ok(())
-}
-
-/// Signs the current session out: deletes it in the store and removes the session id
-/// from the cookie session. The old cookie, replayed, is anonymous afterwards.
-///
-/// # Errors
-/// [`PowError::Config`] without [`PowSessionMiddleware`] on the route,
-/// [`PowError::Store`] when the store fails.
-#[tracing::instrument(name = "pow.sign_out", skip_all)]
-pub async fn sign_out(req: &HttpRequest) -> Result<(), PowError> {
-    let config = require_config(req)?;
-    let credentials = CredentialsCache::new(&config);
-    let current = req.extensions_mut().remove::<CurrentSession>();
-    let session = req.cookie_session();
-    let key = &config.session().session_key;
-    // The id in the cookie may be an older, rotated id of the current session.
-    let cookie_id = session
-        .get::<String>(key)
-        .ok()
-        .flatten()
-        .map(|cookie_id| stored_session_id(&config, &cookie_id));
-    if let Some(id) = &cookie_id {
-        credentials.delete(id).await?;
-    }
-    if let Some(current) = current {
-        if cookie_id.as_deref() != Some(current.session_id.as_str()) {
-            credentials.delete(&current.session_id).await?;
-        }
-    }
-    session.remove(key);
-    crate::web::csrf::rotate(&session);
-    Ok(())
-}
-
-/// Deletes every session of the user (for example after a password change or when an
-/// account is locked) and every API token, access and renewal tokens alike
-/// ([`api::revoke_user_tokens`](crate::api::revoke_user_tokens)), and returns how many
-/// sessions there were (API access tokens count as sessions). Requests in flight finish
-/// as the user; their next request is anonymous.
-///
-/// When the setup has a users context and the user exists, this is [`revoke_user`]:
-/// extensions' own tokens (remember-me cookies) are revoked too. Without one (or for a
-/// user id that no longer exists) only sessions and API tokens can be found and removed.
-///
-/// `source` is the request (its setup) or the [`PowConfig`].
-///
-/// # Errors
-/// [`PowError::Config`] when a request has no config, [`PowError::Store`] when the store
-/// fails.
-pub async fn sign_out_everywhere(
-    source: &(impl AsPowConfig + ?Sized),
-    user_id: i64,
-) -> Result<usize, PowError> {
-    let config = source.as_pow_config().ok_or_else(|| {
-        PowError::Config(
-            "no pow config on this request: wrap the app or scope with \
-             PowSessionMiddleware::new(config)"
-                .into(),
-        )
-    })?;
-    if let Ok(users) = config.users() {
-        if let Some(user) = users.get(user_id).await? {
-            return revoke_user(&config, &user).await;
-        }
-    }
-    let removed = CredentialsCache::new(&config)
-        .delete_user_sessions(user_id)
-        .await?;
-    crate::api::revoke_user_tokens(&config, user_id).await?;
-    Ok(removed)
 }
 
 /// Revokes every credential of `user`: all sessions in the credentials cache, every API

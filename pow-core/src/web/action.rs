@@ -30,12 +30,15 @@
 
 use actix_web::{HttpRequest, HttpResponse};
 
-use super::callbacks::{ActionId, Controller};
+use super::callbacks::{ActionId, ActionKind, Controller};
 use super::controllers::{check_form, route_config};
 use super::params::FormData;
 use crate::config::PowConfig;
 use crate::error::PowError;
+use crate::limits::{Check, CheckKind};
+use crate::request::RequestSource;
 use crate::session::{self, guard::with_handler};
+use crate::users::validation::normalize_user_id;
 use crate::users::{Params, User};
 
 /// Who may run an action.
@@ -256,11 +259,12 @@ impl Action {
         ctl.current_user = signed_in.map(|user| User::clone(&user));
         ctl.format = self.format;
         // Rate limits and the account lock, before any password is hashed.
-        let guard = match crate::limits::before_action(&ctl).await {
+        let facts = req.facts(&config.rate_limits().trusted_proxies);
+        let guard = match crate::limits::admit(&config, &facts, limit_check(&ctl)).await {
             Ok(guard) => guard,
             Err(err) => {
                 if let PowError::RateLimited(limited) = &err {
-                    crate::audit::events::refused(&ctl, limited);
+                    super::audit_events::refused(&ctl, limited);
                 }
                 return Err(err.into());
             }
@@ -275,10 +279,11 @@ impl Action {
         let sign_in = guard
             .sign_in
             .as_ref()
-            .filter(|attempt| attempt.kind == crate::limits::CheckKind::SignIn);
-        crate::audit::events::after_action(&ctl, sign_in);
+            .filter(|attempt| attempt.kind == CheckKind::SignIn);
+        super::audit_events::after_action(&ctl, sign_in);
         if let Some(attempt) = guard.sign_in {
-            crate::limits::after_sign_in(&ctl, attempt).await?;
+            let proved = proved(&ctl, attempt.kind);
+            crate::limits::after_check(&config, req, &ctl.lang, attempt, proved).await?;
         }
         let respond = match outcome {
             Outcome::Stop(res) => return Ok(res),
@@ -320,7 +325,7 @@ fn return_path(req: &HttpRequest) -> Option<String> {
             None => url.path().to_owned(),
         }
     };
-    super::params::local_path(&path).map(str::to_owned)
+    crate::config::local_path(&path).map(str::to_owned)
 }
 
 impl Controller {
@@ -337,5 +342,47 @@ impl Controller {
                 self.id
             ))
         })
+    }
+}
+
+/// What the limits count for the action about to run: a sign-up, or a password check (a
+/// sign-in names its identifier; sudo mode's confirmation and an account change with the
+/// current password check the signed-in user's own).
+fn limit_check(ctl: &Controller) -> Option<Check> {
+    let filled = |name: &str| ctl.params.get(name).is_some_and(|v| !v.is_empty());
+    let field = ctl.config.user_id_field();
+    let own = || {
+        ctl.current_user
+            .as_ref()?
+            .get_str(field)
+            .map(normalize_user_id)
+    };
+    let (identifier, kind) = match ctl.id.kind() {
+        ActionKind::SignUp if !ctl.params.is_empty() => return Some(Check::SignUp),
+        ActionKind::SignIn => {
+            let raw = ctl.params.get(field)?;
+            ctl.params.get("password")?;
+            (normalize_user_id(raw), CheckKind::SignIn)
+        }
+        ActionKind::Reauthenticate if filled("password") => (own()?, CheckKind::Reauthenticate),
+        ActionKind::UpdateUser if filled("current_password") => (own()?, CheckKind::Reauthenticate),
+        _ => return None,
+    };
+    Some(Check::Password { identifier, kind })
+}
+
+/// Whether the checked password was right: `Some(true)` when the action signed a user in
+/// or proved the password, `Some(false)` when it was wrong (or the identifier unknown),
+/// `None` when an account change failed for another reason with the right current
+/// password.
+fn proved(ctl: &Controller, kind: CheckKind) -> Option<bool> {
+    if ctl.user.is_some() {
+        return Some(true);
+    }
+    match (kind, &ctl.changeset) {
+        (CheckKind::Reauthenticate, Some(cs)) if !cs.errors.has("current_password", "invalid") => {
+            None
+        }
+        _ => Some(false),
     }
 }

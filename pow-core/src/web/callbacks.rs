@@ -9,8 +9,8 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse};
 
 use super::action::Format;
-use super::routes::RouteContext;
 use crate::config::PowConfig;
+use crate::config::RouteContext;
 use crate::error::PowError;
 use crate::messages::LanguageIdentifier;
 use crate::users::{Changeset, Params, User};
@@ -204,7 +204,7 @@ impl Controller {
     /// The context the routes backend needs.
     pub fn routes_ctx(&self) -> RouteContext<'_> {
         RouteContext {
-            req: &self.req,
+            current_page: super::controllers::current_page(&self.req),
             mount: self.config.mount_path(),
             request_path: self.request_path.as_deref(),
         }
@@ -253,7 +253,7 @@ pub fn request_path_param(req: &HttpRequest) -> Option<String> {
         .into_iter()
         .find(|(k, _)| k == "request_path")
         .map(|(_, v)| v)
-        .filter(|v| super::params::local_path(v).is_some())
+        .filter(|v| crate::config::local_path(v).is_some())
 }
 
 /// A `302 Found` redirect to `location`.

@@ -5,9 +5,9 @@ use actix_web::web::{self, ServiceConfig};
 use actix_web::{HttpRequest, HttpResponse};
 
 use super::params::FormData;
-use super::routes::RouteContext;
 use super::{csrf, registration, session as session_controller};
 use crate::config::PowConfig;
+use crate::config::RouteContext;
 use crate::error::PowError;
 use crate::session;
 
@@ -30,7 +30,7 @@ pub fn configure(config: PowConfig) -> impl FnOnce(&mut ServiceConfig) {
             )
             .service(
                 web::resource("/session/unlock/{token}")
-                    .route(web::get().to(crate::limits::unlock)),
+                    .route(web::get().to(super::unlock::unlock)),
             )
             .service(web::resource("/registration/new").route(web::get().to(registration::new)))
             .service(web::resource("/registration/edit").route(web::get().to(registration::edit)))
@@ -74,10 +74,18 @@ pub fn routes_ctx<'a>(
     request_path: Option<&'a str>,
 ) -> RouteContext<'a> {
     RouteContext {
-        req,
+        current_page: current_page(req),
         mount: config.mount_path(),
         request_path,
     }
+}
+
+/// The path and query of `req` when it is a `GET` (see [`RouteContext::current_page`]).
+pub(crate) fn current_page(req: &HttpRequest) -> Option<&str> {
+    (req.method() == actix_web::http::Method::GET).then(|| match req.uri().path_and_query() {
+        Some(pq) => pq.as_str(),
+        None => req.path(),
+    })
 }
 
 /// Checks a posted form: sent as `application/x-www-form-urlencoded` (else `415`), with a

@@ -33,28 +33,32 @@
 mod action;
 pub mod actions;
 mod activity;
+mod audit_events;
 mod callbacks;
 mod confirm;
 mod controllers;
 pub mod csrf;
+mod facts;
 pub mod flash;
 mod forms;
 mod pages;
 pub mod params;
 mod registration;
-mod routes;
+mod response_error;
 mod session;
 pub(crate) mod sessions;
+mod unlock;
 
+pub use crate::config::{extension_path, DefaultRoutes, RouteContext, Routes};
 pub use action::{Access, Action, Format, Outcome, Render};
 pub use callbacks::{
     redirect, request_path_param, ActionId, ActionKind, Assigns, Controller, Flow,
 };
 pub use controllers::{check_csrf, check_form, configure, route_config, routes_ctx};
+pub use facts::client_ip;
 pub use forms::{
     extra_fields, field, form, new_password_fields, optional_field, user_id_field, user_id_kind,
 };
 pub use pages::{no_store, page_security_headers, render_page, unavailable_page, Page};
 pub use params::FormData;
 pub use registration::signed_up;
-pub use routes::{extension_path, DefaultRoutes, RouteContext, Routes};

@@ -63,20 +63,10 @@ pub fn form_from_bytes(body: &Bytes) -> FormData {
     FormData::parse(body)
 }
 
-/// Returns `path` if it is a local path (one leading `/`, no scheme, no backslash, no
-/// control characters), so redirecting to it can't leave the site.
-pub fn local_path(path: &str) -> Option<&str> {
-    let ok = path.starts_with('/')
-        && !path.starts_with("//")
-        && !path.starts_with("/\\")
-        && !path.contains('\\')
-        && !path.chars().any(char::is_control);
-    ok.then_some(path)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::local_path;
 
     #[test]
     fn parses_user_params_and_others() {

@@ -1,9 +1,9 @@
 //! The events the action pipeline records for every action, once.
 
-use super::{record, record_with, AuditEvent, EventName};
+use super::{ActionKind, Controller};
+use crate::audit::{record, record_with, AuditEvent, EventName};
 use crate::limits::{LimitReason, RateLimited, SignInAttempt};
 use crate::users::Value;
-use crate::web::{ActionKind, Controller};
 
 fn event(ctl: &Controller, name: EventName) -> AuditEvent {
     AuditEvent::new(name)
@@ -23,8 +23,8 @@ pub(crate) fn refused(ctl: &Controller, limited: &RateLimited) {
         .get(field)
         .map(|raw| crate::users::validation::normalize_user_id(raw));
     let name = match (ctl.id.kind(), &typed) {
-        (ActionKind::SignIn, Some(_)) => super::SIGN_IN_FAILED,
-        _ => super::RATE_LIMITED,
+        (ActionKind::SignIn, Some(_)) => crate::audit::SIGN_IN_FAILED,
+        _ => crate::audit::RATE_LIMITED,
     };
     let mut event = event(ctl, name).detail("reason", reason);
     if let Some(identifier) = typed {
@@ -40,7 +40,7 @@ pub(crate) fn after_action(ctl: &Controller, sign_in: Option<&SignInAttempt>) {
         match &ctl.user {
             Some(user) => record(
                 config,
-                event(ctl, super::SIGN_IN_SUCCEEDED)
+                event(ctl, crate::audit::SIGN_IN_SUCCEEDED)
                     .user(user.id)
                     .identifier(config, &attempt.identifier)
                     .detail("method", "password"),
@@ -48,7 +48,7 @@ pub(crate) fn after_action(ctl: &Controller, sign_in: Option<&SignInAttempt>) {
             None => {
                 // Wrong password or unknown user: told apart off the request path, so the
                 // answer takes the same time either way.
-                let failed = event(ctl, super::SIGN_IN_FAILED)
+                let failed = event(ctl, crate::audit::SIGN_IN_FAILED)
                     .identifier(config, &attempt.identifier)
                     .detail("reason", "invalid_credentials");
                 let (cfg, identifier) = (config.clone(), attempt.identifier.clone());
@@ -78,9 +78,12 @@ pub(crate) fn after_action(ctl: &Controller, sign_in: Option<&SignInAttempt>) {
         return;
     };
     match ctl.id.kind() {
-        ActionKind::SignUp => record(config, event(ctl, super::REGISTERED).user(user.id)),
-        ActionKind::SignOut => record(config, event(ctl, super::SIGNED_OUT).user(user.id)),
-        ActionKind::DeleteUser => record(config, event(ctl, super::ACCOUNT_DELETED).user(user.id)),
+        ActionKind::SignUp => record(config, event(ctl, crate::audit::REGISTERED).user(user.id)),
+        ActionKind::SignOut => record(config, event(ctl, crate::audit::SIGNED_OUT).user(user.id)),
+        ActionKind::DeleteUser => record(
+            config,
+            event(ctl, crate::audit::ACCOUNT_DELETED).user(user.id),
+        ),
         ActionKind::UpdateUser | ActionKind::CompleteSignUp => {
             let password = ctl.params.get("password").is_some_and(|p| !p.is_empty());
             let fields: Vec<&str> = ctl
@@ -91,13 +94,16 @@ pub(crate) fn after_action(ctl: &Controller, sign_in: Option<&SignInAttempt>) {
                 .collect();
             record(
                 config,
-                event(ctl, super::ACCOUNT_UPDATED)
+                event(ctl, crate::audit::ACCOUNT_UPDATED)
                     .user(user.id)
                     .detail("password", password)
                     .detail("fields", fields),
             );
             if password {
-                record(config, event(ctl, super::PASSWORD_CHANGED).user(user.id));
+                record(
+                    config,
+                    event(ctl, crate::audit::PASSWORD_CHANGED).user(user.id),
+                );
             }
         }
         _ => {}

@@ -4,8 +4,7 @@
 //! don't change:
 //!
 //! ```
-//! use actix_web::HttpRequest;
-//! use pow_core::web::{Routes, RouteContext};
+//! use pow_core::config::{RouteContext, Routes};
 //!
 //! struct MyRoutes;
 //! impl Routes for MyRoutes {
@@ -15,14 +14,12 @@
 //! }
 //! ```
 
-use actix_web::HttpRequest;
-
-use super::params::local_path;
-
 /// What the routes backend knows about the request.
+#[derive(Clone, Copy, Debug, Default)]
 pub struct RouteContext<'a> {
-    /// The request.
-    pub req: &'a HttpRequest,
+    /// The path and query of the current request when it is a `GET` (a page a signed-out
+    /// visitor may come back to after signing in), else `None`.
+    pub current_page: Option<&'a str>,
     /// Where pow-rs is mounted (`""` at the root, `"/admin"` under a scope).
     pub mount: &'a str,
     /// A validated local `request_path` (the page to return to after sign-in), if any.
@@ -78,12 +75,8 @@ pub trait Routes: Send + Sync + 'static {
     /// `request_path` (the current path and query) for GET requests.
     fn user_not_authenticated_path(&self, ctx: &RouteContext<'_>) -> String {
         let base = self.session_path(ctx, "new");
-        if ctx.req.method() == actix_web::http::Method::GET {
-            let current = match ctx.req.uri().path_and_query() {
-                Some(pq) => pq.as_str().to_owned(),
-                None => ctx.req.path().to_owned(),
-            };
-            if local_path(&current).is_some() {
+        if let Some(current) = ctx.current_page {
+            if local_path(current).is_some() {
                 let query =
                     serde_urlencoded::to_string([("request_path", current)]).unwrap_or_default();
                 return format!("{base}?{query}");
@@ -124,7 +117,7 @@ pub trait Routes: Send + Sync + 'static {
 /// its value from `params`.
 ///
 /// ```
-/// use pow_core::web::extension_path;
+/// use pow_core::config::extension_path;
 /// use pow_core::PowConfig;
 ///
 /// let config = PowConfig::builder("s".repeat(64)).build().unwrap();
@@ -149,3 +142,14 @@ pub fn extension_path(
 pub struct DefaultRoutes;
 
 impl Routes for DefaultRoutes {}
+
+/// Returns `path` if it is a local path (one leading `/`, no scheme, no backslash, no
+/// control characters), so redirecting to it can't leave the site.
+pub fn local_path(path: &str) -> Option<&str> {
+    let ok = path.starts_with('/')
+        && !path.starts_with("//")
+        && !path.starts_with("/\\")
+        && !path.contains('\\')
+        && !path.chars().any(char::is_control);
+    ok.then_some(path)
+}

@@ -1,0 +1,379 @@
+//! The JSON side's context, its extension trait and its routes.
+
+use std::future::{ready, Ready};
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::dev::Payload;
+use actix_web::web::{self, ServiceConfig};
+use actix_web::{FromRequest, HttpMessage, HttpRequest};
+use async_trait::async_trait;
+
+use super::error::ApiError;
+use super::options::ApiOptions;
+use super::tokens::{TokenPair, Tokens};
+use super::*;
+use crate::config::PowConfig;
+use crate::error::PowError;
+use crate::session::CurrentSession;
+use crate::users::User;
+
+/// The JSON side of an extension: its routes under the API prefix, and a say in issuing
+/// tokens. Object safe; every method but [`name`](ApiExtension::name) has a default that
+/// does nothing.
+///
+/// The hooks receive the request (neither `Send` nor `Sync`), so implement the trait with
+/// `#[async_trait::async_trait(?Send)]`:
+///
+/// ```
+/// use actix_web::http::StatusCode;
+/// use actix_web::{web, HttpRequest, HttpResponse};
+/// use pow_core::api::{ApiAction, ApiContext, ApiError, ApiExtension, ApiOptions};
+/// use pow_core::User;
+///
+/// struct Ping;
+///
+/// #[async_trait::async_trait(?Send)]
+/// impl ApiExtension for Ping {
+///     fn name(&self) -> &'static str {
+///         "ping"
+///     }
+///
+///     fn configure(&self, cfg: &mut web::ServiceConfig, api: &ApiContext) {
+///         // GET /api/v1/ping
+///         cfg.service(api.resource("/ping").route(web::get().to(|| async { "pong" })));
+///     }
+///
+///     async fn before_issue(
+///         &self,
+///         _req: &HttpRequest,
+///         _api: &ApiContext,
+///         user: &User,
+///         _action: ApiAction,
+///     ) -> Result<(), ApiError> {
+///         if user.get_str("locked_at").is_some() {
+///             return Err(ApiError::new(StatusCode::FORBIDDEN, "Account locked"));
+///         }
+///         Ok(())
+///     }
+/// }
+///
+/// let options = ApiOptions::new().extension(Ping);
+/// ```
+#[async_trait(?Send)]
+pub trait ApiExtension: Send + Sync + 'static {
+    /// A name for logs, e.g. `"pow_reset_password"`.
+    fn name(&self) -> &'static str;
+
+    /// Registers the extension's JSON routes, typically with [`ApiContext::resource`] so
+    /// their handlers can extract the [`ApiContext`].
+    fn configure(&self, _cfg: &mut ServiceConfig, _api: &ApiContext) {}
+
+    /// Runs before a token pair is issued for `user`; an error is answered instead of the
+    /// pair. After a registration the user stays created; on a renewal the renewal token
+    /// is used up either way.
+    async fn before_issue(
+        &self,
+        _req: &HttpRequest,
+        _api: &ApiContext,
+        _user: &User,
+        _action: ApiAction,
+    ) -> Result<(), ApiError> {
+        Ok(())
+    }
+
+    /// A sign-up was refused only because the user id is taken, and the setup hides which
+    /// accounts exist ([`prevent_user_enumeration`](crate::PowConfig::prevent_user_enumeration)):
+    /// return the answer a sign-up with a new address would get, if it gives no tokens
+    /// (email confirmation in strict mode: "confirm your address"). `None` (the default)
+    /// lets the `422` through.
+    async fn taken_sign_up(&self, _req: &HttpRequest, _api: &ApiContext) -> Option<ApiError> {
+        None
+    }
+
+    /// Adds fields to the `data` object of the token answer for `user`, next to
+    /// `access_token` and `renewal_token` (which always keep their values), say
+    /// `"email_confirmed": false`. Runs once every extension's
+    /// [`before_issue`](Self::before_issue) passed, before the pair is issued; an error
+    /// is answered instead of the pair.
+    async fn extend_token_data(
+        &self,
+        _req: &HttpRequest,
+        _api: &ApiContext,
+        _user: &User,
+        _action: ApiAction,
+        _data: &mut serde_json::Map<String, serde_json::Value>,
+    ) -> Result<(), ApiError> {
+        Ok(())
+    }
+}
+
+/// The mounted API: config, options and token operations. Handlers registered with
+/// [`ApiContext::resource`] extract it as an argument.
+#[derive(Clone)]
+pub struct ApiContext {
+    inner: Arc<ContextInner>,
+}
+
+struct ContextInner {
+    config: PowConfig,
+    options: ApiOptions,
+    tokens: Tokens,
+    /// The JSON sides of the config's extensions, in config order, then those added with
+    /// [`ApiOptions::extension`]; an added one replaces the config's of the same name.
+    extensions: Vec<Arc<dyn ApiExtension>>,
+}
+
+impl std::fmt::Debug for ApiContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiContext")
+            .field("config", &self.inner.config)
+            .field("options", &self.inner.options)
+            .finish()
+    }
+}
+
+impl ApiContext {
+    /// The context of `config` with `options`.
+    pub fn new(config: PowConfig, options: ApiOptions) -> Self {
+        let mut extensions: Vec<Arc<dyn ApiExtension>> = config.extensions().api().to_vec();
+        for added in &options.extensions {
+            match extensions.iter_mut().find(|e| e.name() == added.name()) {
+                Some(slot) => *slot = Arc::clone(added),
+                None => extensions.push(Arc::clone(added)),
+            }
+        }
+        Self {
+            inner: Arc::new(ContextInner {
+                tokens: Tokens::new(&config),
+                config,
+                options,
+                extensions,
+            }),
+        }
+    }
+
+    /// The setup.
+    pub fn config(&self) -> &PowConfig {
+        &self.inner.config
+    }
+
+    /// The route prefix (`"/api/v1"` by default, `""` at the root).
+    pub fn prefix(&self) -> &str {
+        &self.inner.options.prefix
+    }
+
+    /// `suffix` under the prefix: `path("/session")` is `"/api/v1/session"`.
+    pub fn path(&self, suffix: &str) -> String {
+        format!("{}{suffix}", self.inner.options.prefix)
+    }
+
+    /// How long renewal tokens live.
+    pub fn renewal_ttl(&self) -> Duration {
+        self.inner.options.renewal_ttl
+    }
+
+    /// How long a used renewal token may come again without revoking its chain.
+    pub fn renewal_replay_grace(&self) -> Duration {
+        self.inner.options.replay_grace
+    }
+
+    /// A resource at `suffix` under the prefix, carrying this context (so handlers can
+    /// extract it) and the body size limit.
+    pub fn resource(&self, suffix: &str) -> actix_web::Resource {
+        web::resource(self.path(suffix))
+            .app_data(web::Data::new(self.clone()))
+            .app_data(web::PayloadConfig::new(MAX_BODY_BYTES))
+    }
+
+    /// The whole answer of a sign-in for `user`: every extension's
+    /// [`before_issue`](ApiExtension::before_issue), their token data, a new pair
+    /// ([`issue_tokens`](Self::issue_tokens)) and the token answer. For extension endpoints
+    /// that sign a user in (a second factor, a mailed code).
+    ///
+    /// # Errors
+    /// A refusing extension's [`ApiError`], or the store's error.
+    pub async fn sign_in_response(
+        &self,
+        req: &actix_web::HttpRequest,
+        user: &User,
+        action: ApiAction,
+    ) -> Result<actix_web::HttpResponse, ApiError> {
+        self.before_issue(req, user, action).await?;
+        let data = self.token_data(req, user, action).await?;
+        let pair = self.issue_tokens(req, user).await?;
+        if action != ApiAction::Registration {
+            self.notify_sign_in(req, user).await;
+        }
+        Ok(token_response_with(&pair, data))
+    }
+
+    /// Mails `user` the "new API client signed in" security notice (when notices are on).
+    pub(crate) async fn notify_sign_in(&self, req: &HttpRequest, user: &User) {
+        let lang = error::language(req, Some(self.config()));
+        let to = user.email().unwrap_or_default();
+        crate::mailer::send_notice(
+            self.config(),
+            req,
+            &lang,
+            to,
+            crate::mailer::Notice::ApiTokenIssued,
+        )
+        .await;
+    }
+
+    /// Issues a new token pair for `user`, starting a new sign-in from the device of `req`
+    /// (address and user agent, for the session list). For extension endpoints
+    /// that sign a user in; run [`before_issue`](Self::before_issue) and
+    /// [`token_data`](Self::token_data) first, and answer with [`token_response_with`].
+    ///
+    /// # Errors
+    /// [`PowError::Store`] when the store fails.
+    pub async fn issue_tokens(
+        &self,
+        req: &actix_web::HttpRequest,
+        user: &User,
+    ) -> Result<TokenPair, PowError> {
+        let generation = self.inner.tokens.generation(user.id).await?;
+        let device = crate::session::device_of(req, self.config());
+        let pair = self
+            .inner
+            .tokens
+            .issue(user, None, Some(device), generation, self.renewal_ttl())
+            .await?;
+        crate::audit::record(
+            self.config(),
+            crate::audit::AuditEvent::new(crate::audit::API_TOKEN_ISSUED).user(user.id),
+        );
+        Ok(pair)
+    }
+
+    /// The answer hiding a sign-up refused for a taken user id, if an extension gives one
+    /// (see [`ApiExtension::taken_sign_up`]).
+    pub(crate) async fn taken_sign_up(&self, req: &HttpRequest) -> Option<ApiError> {
+        for ext in &self.inner.extensions {
+            if let Some(answer) = ext.taken_sign_up(req, self).await {
+                return Some(answer);
+            }
+        }
+        None
+    }
+
+    /// Runs every extension's [`ApiExtension::before_issue`], in order; the first error
+    /// wins.
+    ///
+    /// # Errors
+    /// The refusing extension's [`ApiError`].
+    pub async fn before_issue(
+        &self,
+        req: &HttpRequest,
+        user: &User,
+        action: ApiAction,
+    ) -> Result<(), ApiError> {
+        for ext in &self.inner.extensions {
+            ext.before_issue(req, self, user, action).await?;
+        }
+        Ok(())
+    }
+
+    /// Collects every extension's [`ApiExtension::extend_token_data`], in order, for the
+    /// token answer of `user`.
+    ///
+    /// # Errors
+    /// The first failing extension's [`ApiError`].
+    pub async fn token_data(
+        &self,
+        req: &HttpRequest,
+        user: &User,
+        action: ApiAction,
+    ) -> Result<serde_json::Map<String, serde_json::Value>, ApiError> {
+        let mut data = serde_json::Map::new();
+        for ext in &self.inner.extensions {
+            ext.extend_token_data(req, self, user, action, &mut data)
+                .await?;
+        }
+        Ok(data)
+    }
+
+    /// The signed-in session of an API request: the one [`ApiAuthMiddleware`] resolved,
+    /// else that of the request's bearer access token (so endpoints work without the
+    /// middleware too). `None` for a missing, forged, expired or revoked token.
+    ///
+    /// # Errors
+    /// [`PowError::Store`] when the store fails (as an [`ApiError`], `503`).
+    pub async fn current_session(
+        &self,
+        req: &HttpRequest,
+    ) -> Result<Option<CurrentSession>, ApiError> {
+        if let Some(current) = req.extensions().get::<CurrentSession>().cloned() {
+            return Ok(Some(current));
+        }
+        let Some(token) = bearer_token(req.headers()) else {
+            return Ok(None);
+        };
+        Ok(self.inner.tokens.authenticate(token).await?)
+    }
+
+    pub(crate) fn tokens(&self) -> &Tokens {
+        &self.inner.tokens
+    }
+}
+
+impl FromRequest for ApiContext {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _payload: &mut Payload) -> Self::Future {
+        ready(
+            req.app_data::<web::Data<ApiContext>>()
+                .map(|data| data.get_ref().clone())
+                .ok_or_else(|| {
+                    PowError::Config(
+                        "no ApiContext for this route: register it with \
+                         pow_core::api::configure or ApiContext::resource"
+                            .into(),
+                    )
+                    .into()
+                }),
+        )
+    }
+}
+
+/// Registers the JSON endpoints (see the [module docs](self)) and each
+/// [`ApiExtension`]'s routes, for `config`. Use it with `App::configure` or
+/// `Scope::configure`.
+pub fn configure(config: PowConfig, options: ApiOptions) -> impl FnOnce(&mut ServiceConfig) {
+    move |cfg: &mut ServiceConfig| {
+        let api = ApiContext::new(config, options);
+        cfg.service(
+            api.resource("/registration")
+                .route(web::post().to(controllers::registration_create)),
+        )
+        .service(
+            api.resource("/session")
+                .route(web::post().to(controllers::session_create))
+                .route(web::delete().to(controllers::session_delete)),
+        )
+        .service(
+            api.resource("/session/renew")
+                .route(web::post().to(controllers::session_renew)),
+        )
+        .service(
+            api.resource("/sessions")
+                .route(web::get().to(sessions::index)),
+        )
+        .service(
+            api.resource("/sessions/{id}")
+                .route(web::delete().to(sessions::delete)),
+        );
+        for ext in &api.inner.extensions {
+            ext.configure(cfg, &api);
+        }
+    }
+}
+
+/// Whether `req` is an API request: served by [`ApiAuthMiddleware`] or routed to an
+/// endpoint registered with [`ApiContext::resource`].
+pub fn is_api_request(req: &HttpRequest) -> bool {
+    req.extensions().contains::<ApiRequest>() || req.app_data::<web::Data<ApiContext>>().is_some()
+}

@@ -1,0 +1,225 @@
+//! The session lifecycle of an actix request: the signed-in session in the request
+//! extensions, sign-in (a new session, the cookie renewed, CSRF rotated), sign-out, sudo
+//! mode's freshness.
+
+use std::sync::Arc;
+
+use actix_web::{HttpMessage, HttpRequest};
+
+use super::auth_middleware::request_config;
+use super::cookie::{CookieSession, CookieSessionExt};
+use super::extract::AsPowConfig;
+use super::*;
+use crate::config::PowConfig;
+use crate::error::PowError;
+use crate::users::User;
+
+/// The [`PowConfig`] serving this request: the one of the [`PowSessionMiddleware`] in
+/// front of it (or one put into the request extensions, as tests do).
+pub fn config(req: &HttpRequest) -> Option<PowConfig> {
+    request_config(req)
+}
+
+/// Whether the request has a signed-in user.
+pub fn is_signed_in(req: &HttpRequest) -> bool {
+    req.extensions().contains::<CurrentSession>()
+}
+
+/// The signed-in user, if any.
+pub fn current_user(req: &HttpRequest) -> Option<Arc<User>> {
+    req.extensions()
+        .get::<CurrentSession>()
+        .map(|current| current.user.clone())
+}
+
+/// Whether the signed-in session proved the password within the sudo window
+/// ([`SessionConfig::sudo_window`](crate::SessionConfig::sudo_window)): `false` when nobody
+/// is signed in, and for a session restored from a remember-me cookie.
+pub fn is_fresh(req: &HttpRequest, config: &PowConfig) -> bool {
+    req.extensions()
+        .get::<CurrentSession>()
+        .is_some_and(|current| current.metadata.is_fresh(config.session().sudo_window))
+}
+
+/// Records that the signed-in user just proved their password (a confirmation for sudo
+/// mode): the session is fresh again.
+///
+/// # Errors
+/// [`PowError::Config`] when nobody is signed in; [`PowError::Store`] when the store fails.
+pub async fn mark_fresh(req: &HttpRequest) -> Result<(), PowError> {
+    let config = require_config(req)?;
+    let Some(mut current) = current_session(req) else {
+        return Err(PowError::Config(
+            "mark_fresh needs a signed-in session".into(),
+        ));
+    };
+    Arc::make_mut(&mut current.metadata).authenticated_at = Some(now_ms());
+    CredentialsCache::new(&config)
+        .put(&current.session_id, &current.user, &current.metadata)
+        .await?;
+    req.extensions_mut().insert(current);
+    Ok(())
+}
+
+/// The signed-in session, if any.
+pub fn current_session(req: &HttpRequest) -> Option<CurrentSession> {
+    req.extensions().get::<CurrentSession>().cloned()
+}
+
+pub(crate) fn require_config(req: &HttpRequest) -> Result<PowConfig, PowError> {
+    config(req).ok_or_else(|| {
+        PowError::Config(
+            "no pow config on this request: wrap the app or scope with \
+             PowSessionMiddleware::new(config), inside cookie_session_middleware(&config)"
+                .into(),
+        )
+    })
+}
+
+/// Writes the cookie's session id into the cookie session of `req`. The cookie is signed
+/// as a whole: the id needs no signature of its own (one HMAC per request).
+pub(crate) fn write_session_id(
+    session: &CookieSession,
+    config: &PowConfig,
+    cookie_id: &str,
+) -> Result<(), PowError> {
+    Ok(session.insert(config.session().session_key.clone(), cookie_id)?)
+}
+
+/// Signs `user` in with a new session: a new session id and fingerprint.
+///
+/// The current session, if any, is deleted; the whole cookie session is renewed (against
+/// session fixation) and holds the new signed id; code running later in this request sees
+/// the user through [`current_user`] and the extractors.
+///
+/// # Errors
+/// [`PowError::Config`] without [`PowSessionMiddleware`] on the route,
+/// [`PowError::Store`] when the store fails.
+pub async fn sign_in(req: &HttpRequest, user: &User) -> Result<(), PowError> {
+    sign_in_with(req, user, SessionMetadata::new()).await
+}
+
+/// Like [`sign_in`], keeping the fingerprint and extra values of `metadata` (for example
+/// those carried by a remember-me cookie). Both timestamps are set to now: this starts a
+/// new chain of sessions.
+///
+/// # Errors
+/// As [`sign_in`].
+#[tracing::instrument(name = "pow.sign_in", skip_all, fields(user_id = user.id))]
+pub async fn sign_in_with(
+    req: &HttpRequest,
+    user: &User,
+    metadata: SessionMetadata,
+) -> Result<(), PowError> {
+    let config = require_config(req)?;
+    if user.is_disabled() {
+        return Err(PowError::AccountDisabled);
+    }
+    let credentials = CredentialsCache::new(&config);
+    let previous = req.extensions_mut().remove::<CurrentSession>();
+    if let Some(previous) = previous {
+        credentials.delete(&previous.session_id).await?;
+    }
+    let now = now_ms();
+    let device = metadata
+        .device
+        .clone()
+        .or_else(|| Some(device_of(req, &config)));
+    let metadata = SessionMetadata {
+        inserted_at: now,
+        signed_in_at: now,
+        device,
+        ..metadata
+    };
+    let cookie_id = new_cookie_id(&config, user.id);
+    let session_id = stored_session_id(&config, &cookie_id);
+    credentials.put(&session_id, user, &metadata).await?;
+    if let Some(max) = config.session().max_sessions_per_user {
+        // Newest activity first: the new session leads, the stalest go.
+        for stale in credentials.session_infos(user.id).await?.iter().skip(max) {
+            if stale.id != session_id {
+                credentials.delete(&stale.id).await?;
+            }
+        }
+    }
+    let session = req.cookie_session();
+    session.renew();
+    crate::web::csrf::rotate(&session);
+    write_session_id(&session, &config, &cookie_id)?;
+    req.extensions_mut().insert(CurrentSession {
+        user: Arc::new(user.clone()),
+        session_id,
+        metadata: Arc::new(metadata),
+    });
+    Ok(())
+}
+
+/// Signs the current session out: deletes it in the store and removes the session id
+/// from the cookie session. The old cookie, replayed, is anonymous afterwards.
+///
+/// # Errors
+/// [`PowError::Config`] without [`PowSessionMiddleware`] on the route,
+/// [`PowError::Store`] when the store fails.
+#[tracing::instrument(name = "pow.sign_out", skip_all)]
+pub async fn sign_out(req: &HttpRequest) -> Result<(), PowError> {
+    let config = require_config(req)?;
+    let credentials = CredentialsCache::new(&config);
+    let current = req.extensions_mut().remove::<CurrentSession>();
+    let session = req.cookie_session();
+    let key = &config.session().session_key;
+    // The id in the cookie may be an older, rotated id of the current session.
+    let cookie_id = session
+        .get::<String>(key)
+        .ok()
+        .flatten()
+        .map(|cookie_id| stored_session_id(&config, &cookie_id));
+    if let Some(id) = &cookie_id {
+        credentials.delete(id).await?;
+    }
+    if let Some(current) = current {
+        if cookie_id.as_deref() != Some(current.session_id.as_str()) {
+            credentials.delete(&current.session_id).await?;
+        }
+    }
+    session.remove(key);
+    crate::web::csrf::rotate(&session);
+    Ok(())
+}
+
+/// Deletes every session of the user (for example after a password change or when an
+/// account is locked) and every API token, access and renewal tokens alike
+/// ([`api::revoke_user_tokens`](crate::api::revoke_user_tokens)), and returns how many
+/// sessions there were (API access tokens count as sessions). Requests in flight finish
+/// as the user; their next request is anonymous.
+///
+/// When the setup has a users context and the user exists, this is [`revoke_user`]:
+/// extensions' own tokens (remember-me cookies) are revoked too. Without one (or for a
+/// user id that no longer exists) only sessions and API tokens can be found and removed.
+///
+/// `source` is the request (its setup) or the [`PowConfig`].
+///
+/// # Errors
+/// [`PowError::Config`] when a request has no config, [`PowError::Store`] when the store
+/// fails.
+pub async fn sign_out_everywhere(
+    source: &(impl AsPowConfig + ?Sized),
+    user_id: i64,
+) -> Result<usize, PowError> {
+    let config = source.as_pow_config().ok_or_else(|| {
+        PowError::Config(
+            "no pow config on this request: wrap the app or scope with \
+             PowSessionMiddleware::new(config)"
+                .into(),
+        )
+    })?;
+    if let Ok(users) = config.users() {
+        if let Some(user) = users.get(user_id).await? {
+            return revoke_user(&config, &user).await;
+        }
+    }
+    let removed = CredentialsCache::new(&config)
+        .delete_user_sessions(user_id)
+        .await?;
+    crate::api::revoke_user_tokens(&config, user_id).await?;
+    Ok(removed)
+}

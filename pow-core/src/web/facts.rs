@@ -1,0 +1,111 @@
+//! The facts of an actix request, for the engine's flows (see [`crate::request`]).
+
+use std::net::IpAddr;
+
+use actix_web::http::header;
+use actix_web::{HttpMessage, HttpRequest};
+use ipnet::IpNet;
+
+use crate::messages::LanguageIdentifier;
+use crate::request::{RequestFacts, RequestSource};
+use crate::session::CurrentSession;
+
+impl RequestSource for HttpRequest {
+    fn facts(&self, trusted_proxies: &[IpNet]) -> RequestFacts {
+        let header = |name| self.headers().get(name).and_then(|v| v.to_str().ok());
+        let extensions = self.extensions();
+        let info = self.connection_info();
+        RequestFacts {
+            client_ip: client_ip(self, trusted_proxies),
+            user_agent: header(header::USER_AGENT).map(RequestFacts::user_agent_summary),
+            accept_language: header(header::ACCEPT_LANGUAGE).map(str::to_owned),
+            language: extensions.get::<LanguageIdentifier>().cloned(),
+            origin: Some(format!("{}://{}", info.scheme(), info.host())),
+            session: extensions
+                .get::<CurrentSession>()
+                .map(|current| (current.session_id.clone(), current.user.id)),
+        }
+    }
+}
+
+/// The client's address: the peer, or behind trusted proxies the nearest untrusted address
+/// in `X-Forwarded-For`. `None` without a peer address.
+pub fn client_ip(req: &HttpRequest, trusted_proxies: &[IpNet]) -> Option<IpAddr> {
+    let peer = req.peer_addr()?.ip();
+    let trusted = |ip: &IpAddr| trusted_proxies.iter().any(|net| net.contains(ip));
+    if !trusted(&peer) {
+        return Some(peer);
+    }
+    let forwarded: Vec<IpAddr> = req
+        .headers()
+        .get_all("x-forwarded-for")
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .filter_map(|part| part.trim().parse().ok())
+        .collect();
+    // Walk from the proxy outwards: the first address no trusted proxy added is the client.
+    Some(
+        forwarded
+            .iter()
+            .rev()
+            .find(|ip| !trusted(ip))
+            .or(forwarded.first())
+            .copied()
+            .unwrap_or(peer),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)] // Tests fail loudly on purpose.
+
+    use actix_web::test::TestRequest;
+
+    use super::*;
+
+    fn request(peer: &str, forwarded: Option<&str>) -> HttpRequest {
+        let mut req = TestRequest::default().peer_addr(peer.parse().unwrap());
+        if let Some(forwarded) = forwarded {
+            req = req.insert_header(("x-forwarded-for", forwarded));
+        }
+        req.to_http_request()
+    }
+
+    #[test]
+    fn forwarded_addresses_count_only_behind_trusted_proxies() {
+        let proxies: Vec<IpNet> = vec!["10.0.0.0/8".parse().unwrap()];
+        let direct = request("203.0.113.9:5000", Some("198.51.100.1"));
+        assert_eq!(
+            client_ip(&direct, &proxies),
+            Some("203.0.113.9".parse().unwrap()),
+            "an untrusted peer's header is ignored"
+        );
+        let proxied = request("10.1.2.3:5000", Some("198.51.100.1, 203.0.113.7, 10.9.9.9"));
+        assert_eq!(
+            client_ip(&proxied, &proxies),
+            Some("203.0.113.7".parse().unwrap()),
+            "the nearest untrusted hop is the client; what it forwarded is not believed"
+        );
+        let no_header = request("10.1.2.3:5000", None);
+        assert_eq!(
+            client_ip(&no_header, &proxies),
+            Some("10.1.2.3".parse().unwrap())
+        );
+    }
+
+    #[test]
+    fn facts_carry_the_user_agent_language_and_origin() {
+        let req = TestRequest::default()
+            .peer_addr("203.0.113.9:5000".parse().unwrap())
+            .insert_header(("user-agent", "x".repeat(300)))
+            .insert_header(("accept-language", "fr, en;q=0.5"))
+            .insert_header(("host", "example.com"))
+            .to_http_request();
+        let facts = req.facts(&[]);
+        assert_eq!(facts.client_ip, Some("203.0.113.9".parse().unwrap()));
+        assert_eq!(facts.user_agent.map(|ua| ua.len()), Some(120));
+        assert_eq!(facts.accept_language.as_deref(), Some("fr, en;q=0.5"));
+        assert_eq!(facts.origin.as_deref(), Some("http://example.com"));
+        assert_eq!(facts.session, None);
+    }
+}
