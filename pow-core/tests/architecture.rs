@@ -53,6 +53,8 @@ fn imports(src: &Path) -> BTreeMap<String, BTreeSet<String>> {
             .to_string_lossy()
             .trim_end_matches(".rs")
             .to_owned();
+        // Every module has a layer, whether it imports anything or not.
+        found.entry(module.clone()).or_default();
         let text = std::fs::read_to_string(&file).unwrap();
         for line in text.lines().filter(|l| !l.trim_start().starts_with("//")) {
             for (at, _) in line.match_indices("crate::") {

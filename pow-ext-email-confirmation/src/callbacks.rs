@@ -1,6 +1,7 @@
 //! Controller callbacks: what happens around sign-up, sign-in, account edits and
 //! invitation accepts.
 
+use pow_core::extension::Callbacks;
 use pow_core::session;
 use pow_core::users::validation::normalize_user_id;
 use pow_core::users::User;
@@ -178,4 +179,16 @@ async fn account_edited(
         }
     }
     Ok(Flow::Continue)
+}
+
+#[async_trait::async_trait(?Send)]
+impl Callbacks for EmailConfirmation {
+    async fn before_process(&self, ctl: &mut Controller) -> Result<Flow, PowError> {
+        before_process(ctl);
+        Ok(Flow::Continue)
+    }
+
+    async fn before_respond(&self, ctl: &mut Controller) -> Result<Flow, PowError> {
+        before_respond(self, ctl).await
+    }
 }

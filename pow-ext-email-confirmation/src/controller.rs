@@ -11,10 +11,8 @@ use pow_core::web::{flash, Action, Outcome};
 use pow_core::{PowConfig, PowError};
 
 use crate::schema::{confirm_changes, token_expired, EMAIL_FIELD, TOKEN_FIELD, TOKEN_PURPOSE};
+use crate::CONFIRM_PATH;
 use crate::{EmailConfirmation, NAME, TOKEN_SALT};
-
-/// The confirmation link's route, relative to the mount path.
-pub(crate) const CONFIRM_PATH: &str = "/confirm-email/{token}";
 
 /// What a confirmation attempt came to.
 pub(crate) enum Confirmation {

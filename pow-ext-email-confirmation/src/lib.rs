@@ -209,20 +209,24 @@
 
 use std::time::Duration;
 
-use actix_web::HttpRequest;
-use async_trait::async_trait;
 use chrono::Utc;
-use pow_core::extension::{AddressProof, Callbacks, ExtensionBuilder, Requirement, SqlMigration};
+use pow_core::extension::{AddressProof, ExtensionBuilder, Requirement, SqlMigration};
+use pow_core::request::RequestSource;
 use pow_core::store::Limit;
 use pow_core::users::{User, UsersContext, WriteError};
-use pow_core::web::{Controller, Flow};
 use pow_core::{Extension, PowConfig, PowError};
 
+#[cfg(feature = "actix")]
 mod api;
+#[cfg(feature = "actix")]
 mod callbacks;
+#[cfg(feature = "actix")]
 mod cancel;
+#[cfg(feature = "actix")]
 pub use cancel::CANCEL_SALT;
+#[cfg(feature = "actix")]
 mod controller;
+#[cfg(feature = "actix")]
 pub use controller::actions;
 
 /// Left in the controller's [`Assigns`](pow_core::web::Assigns) by `confirmation#show`
@@ -232,8 +236,12 @@ pub use pow_core::extension::AddressProven;
 mod mail;
 mod schema;
 
+#[cfg(feature = "actix")]
 pub use api::EmailConfirmationApi;
-pub use schema::{CONFIRMED_AT_FIELD, TOKEN_FIELD, TOKEN_SENT_AT_FIELD, UNCONFIRMED_EMAIL_FIELD};
+pub use schema::{
+    has_pending_change, CONFIRMED_AT_FIELD, TOKEN_FIELD, TOKEN_SENT_AT_FIELD,
+    UNCONFIRMED_EMAIL_FIELD,
+};
 
 /// The extension's name, which prefixes its message keys.
 pub const NAME: &str = "pow_email_confirmation";
@@ -241,6 +249,9 @@ pub const NAME: &str = "pow_email_confirmation";
 /// The name of the mail this extension sends (the confirmation link), under which an app's
 /// [`MailViews`](pow_core::mailer::MailViews) can replace its template.
 pub const MAIL: &str = "email_confirmation/email_confirmation";
+
+/// The confirmation link, relative to the mount path.
+pub(crate) const CONFIRM_PATH: &str = "/confirm-email/{token}";
 
 /// The persistent-session extension's name: it must come after this one.
 const PERSISTENT_SESSION: &str = "pow_persistent_session";
@@ -363,19 +374,19 @@ impl EmailConfirmation {
     /// the user is gone, has nothing to confirm, or the address reached its limit).
     ///
     /// # Errors
-    /// [`PowError::Config`] outside a pow-rs app, or the users context's, store's or
+    /// [`PowError::Config`] without a users context, or the users context's, store's or
     /// mailer's error.
     pub async fn send_confirmation(
         &self,
-        req: &HttpRequest,
+        config: &PowConfig,
+        req: &dyn RequestSource,
         user: &User,
     ) -> Result<bool, PowError> {
-        let config = pow_core::web::route_config(req)?;
         let Some(user) = config.users()?.get(user.id).await? else {
             return Ok(false);
         };
         let lang = pow_core::messages::request_language(req, config.messages());
-        let sent = mail::send(self, req, &config, &lang, user).await?;
+        let sent = mail::send(self, req, config, &lang, user).await?;
         Ok(matches!(sent, mail::Sent::Delivered(_)))
     }
 }
@@ -420,28 +431,31 @@ impl Extension for EmailConfirmation {
     }
 
     fn build(&self, ext: &mut ExtensionBuilder) {
-        let routes = self.clone();
         ext.user_fields(schema::user_fields())
             .changeset_hook(schema::EmailConfirmationHook)
             .migrations(MIGRATIONS)
             .mails([MAIL])
             .audit_events([events::SENT, events::CONFIRMED])
             .messages(MESSAGES.iter().copied())
-            .api(EmailConfirmation::api(self))
             .requires(Requirement::UserField(schema::EMAIL_FIELD))
             .requires(Requirement::Before {
                 name: PERSISTENT_SESSION,
                 why: "it has to end the sign-in of an unconfirmed user before a remember-me \
                       cookie is issued for it",
             })
-            .routes(move |cfg, config| {
-                cancel::configure(cfg, config);
-                controller::configure(cfg, config, &routes);
-            })
-            .callbacks(self.clone())
             .address_proof(Proof {
                 ttl: self.token_ttl,
             });
+        #[cfg(feature = "actix")]
+        {
+            let routes = self.clone();
+            ext.api(EmailConfirmation::api(self))
+                .routes(move |cfg, config| {
+                    cancel::configure(cfg, config);
+                    controller::configure(cfg, config, &routes);
+                })
+                .callbacks(self.clone());
+        }
     }
 }
 
@@ -467,17 +481,5 @@ impl AddressProof for Proof {
 
     fn link_ttl(&self) -> Option<Duration> {
         self.ttl
-    }
-}
-
-#[async_trait(?Send)]
-impl Callbacks for EmailConfirmation {
-    async fn before_process(&self, ctl: &mut Controller) -> Result<Flow, PowError> {
-        callbacks::before_process(ctl);
-        Ok(Flow::Continue)
-    }
-
-    async fn before_respond(&self, ctl: &mut Controller) -> Result<Flow, PowError> {
-        callbacks::before_respond(self, ctl).await
     }
 }

@@ -3,11 +3,11 @@
 
 use std::time::Duration;
 
-use actix_web::HttpRequest;
 use chrono::Utc;
 use pow_core::api::LinkTemplate;
 use pow_core::mailer::{compose, validity_text, MailContent};
 use pow_core::messages::LanguageIdentifier;
+use pow_core::request::RequestSource;
 use pow_core::store::Limiter;
 use pow_core::users::validation::normalize_user_id;
 use pow_core::users::{User, WriteError};
@@ -35,7 +35,7 @@ pub(crate) enum Sent {
 /// it is valid or issues a new one (the row keeps its keyed hash), and delivers it.
 pub(crate) async fn send(
     ext: &EmailConfirmation,
-    req: &HttpRequest,
+    req: &dyn RequestSource,
     config: &PowConfig,
     lang: &LanguageIdentifier,
     user: User,
@@ -47,7 +47,7 @@ pub(crate) async fn send(
 /// HTML confirmation page.
 pub(crate) async fn send_with_link(
     ext: &EmailConfirmation,
-    req: &HttpRequest,
+    req: &dyn RequestSource,
     config: &PowConfig,
     lang: &LanguageIdentifier,
     user: User,
@@ -97,10 +97,10 @@ pub(crate) async fn send_with_link(
         Some(template) => template.url(&signed),
         None => config.url_for(
             req,
-            &pow_core::web::extension_path(
+            &pow_core::config::extension_path(
                 config,
                 crate::NAME,
-                crate::controller::CONFIRM_PATH,
+                crate::CONFIRM_PATH,
                 &[("token", &signed)],
             ),
         ),

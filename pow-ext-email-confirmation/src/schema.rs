@@ -45,7 +45,7 @@ pub(crate) fn is_unconfirmed(user: &User) -> bool {
 }
 
 /// Whether a new address is waiting for confirmation (both the address and a token set).
-pub(crate) fn has_pending_change(user: &User) -> bool {
+pub fn has_pending_change(user: &User) -> bool {
     present(user, UNCONFIRMED_EMAIL_FIELD) && present(user, TOKEN_FIELD)
 }
 

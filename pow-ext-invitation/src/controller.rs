@@ -570,3 +570,70 @@ async fn update_form(
         })
         .await
 }
+
+/// Ends an open invitation once its invitee signs in another way.
+pub(crate) struct EndOnSignIn;
+
+#[async_trait::async_trait(?Send)]
+impl pow_core::extension::Callbacks for EndOnSignIn {
+    /// An invitee who signs in any other way (a magic link, a provider, a password set
+    /// through a reset) has an account in use: the invitation ends, so its link can no
+    /// longer set a password or sign anyone in (past a second factor added since).
+    async fn before_respond(
+        &self,
+        ctl: &mut pow_core::web::Controller,
+    ) -> Result<pow_core::web::Flow, PowError> {
+        if ctl.id.kind() != pow_core::web::ActionKind::SignIn {
+            return Ok(pow_core::web::Flow::Continue);
+        }
+        let Some(user) = &ctl.user else {
+            return Ok(pow_core::web::Flow::Continue);
+        };
+        // Only invitees with an open invitation cost a database write.
+        if user.get_str(crate::INVITATION_TOKEN).is_none()
+            || user.get_timestamp(crate::INVITATION_ACCEPTED_AT).is_some()
+        {
+            return Ok(pow_core::web::Flow::Continue);
+        }
+        let id = user.id;
+        ctl.config
+            .users()?
+            .run(move |users, cfg| end_invitation(users, cfg, id))
+            .await?;
+        Ok(pow_core::web::Flow::Continue)
+    }
+}
+
+/// Ends `user_id`'s invitation, if it is still open, because the account is in use (the
+/// invitee signed in another way): sets `invitation_accepted_at`, so the link stops
+/// working. Reads the row first; blocks (database).
+fn end_invitation(
+    users: &dyn pow_core::users::UsersContext,
+    config: &PowConfig,
+    user_id: i64,
+) -> Result<(), PowError> {
+    let Some(user) = users.get(config, user_id)? else {
+        return Ok(());
+    };
+    if user.get_str(crate::INVITATION_TOKEN).is_none()
+        || user.get_timestamp(crate::INVITATION_ACCEPTED_AT).is_some()
+    {
+        return Ok(());
+    }
+    let mut changes = pow_core::users::Changes::new();
+    changes.insert(
+        crate::INVITATION_ACCEPTED_AT.to_owned(),
+        pow_core::users::Value::Timestamp(chrono::Utc::now()),
+    );
+    users
+        .update_fields(config, &user, &changes)
+        .map_err(|err| match err {
+            pow_core::users::WriteError::Other(err) => err,
+            err => PowError::Database(err.to_string()),
+        })?;
+    tracing::info!(
+        user.id = user_id,
+        "invitation ended: the invitee signed in another way"
+    );
+    Ok(())
+}

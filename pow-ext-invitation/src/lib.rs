@@ -73,7 +73,7 @@
 //!   browser goes to `/session/new`.
 //! - **An invitation ends once the account is in use**: when the invitee has a password
 //!   (set through a reset link, say), has signed in any other way (every action of kind
-//!   [`ActionKind::SignIn`]: a magic link, a provider, a code; the extension then sets
+//!   [`ActionKind::SignIn`](pow_core::web::ActionKind::SignIn): a magic link, a provider, a code; the extension then sets
 //!   `invitation_accepted_at`), or has a live session or API token. The link can then
 //!   neither set a password nor sign anyone in, so it never skips a second factor the
 //!   invitee added meanwhile.
@@ -128,17 +128,17 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use pow_core::extension::{Callbacks, ExtensionBuilder, SqlMigration};
+use pow_core::extension::{ExtensionBuilder, SqlMigration};
 use pow_core::users::{
     new_column_token, Changeset, ChangesetAction, ChangesetHook, FieldDef, FieldKind, Params,
     UsersContext, Value,
 };
-use pow_core::web::{ActionKind, Controller, Flow};
 use pow_core::{Extension, PowConfig, PowError, User};
 
+#[cfg(feature = "actix")]
 mod controller;
+#[cfg(feature = "actix")]
 pub use controller::actions;
 
 /// The extension's name, which prefixes its message keys.
@@ -391,40 +391,6 @@ impl Invitation {
     }
 }
 
-/// Ends `user_id`'s invitation, if it is still open, because the account is in use (the
-/// invitee signed in another way): sets `invitation_accepted_at`, so the link stops
-/// working. Reads the row first; blocks (database).
-fn end_invitation(
-    users: &dyn UsersContext,
-    config: &PowConfig,
-    user_id: i64,
-) -> Result<(), PowError> {
-    let Some(user) = users.get(config, user_id)? else {
-        return Ok(());
-    };
-    if user.get_str(INVITATION_TOKEN).is_none()
-        || user.get_timestamp(INVITATION_ACCEPTED_AT).is_some()
-    {
-        return Ok(());
-    }
-    let mut changes = pow_core::users::Changes::new();
-    changes.insert(
-        INVITATION_ACCEPTED_AT.to_owned(),
-        Value::Timestamp(Utc::now()),
-    );
-    users
-        .update_fields(config, &user, &changes)
-        .map_err(|err| match err {
-            pow_core::users::WriteError::Other(err) => err,
-            err => PowError::Database(err.to_string()),
-        })?;
-    tracing::info!(
-        user.id = user_id,
-        "invitation ended: the invitee signed in another way"
-    );
-    Ok(())
-}
-
 /// An invitation just written: the invitee, and the signed token of its accept link. The
 /// database keeps only a keyed hash of the token, so this is the one place the link
 /// exists.
@@ -477,7 +443,6 @@ impl Extension for Invitation {
     }
 
     fn build(&self, ext: &mut ExtensionBuilder) {
-        let routes = self.clone();
         ext.user_fields([
             FieldDef::new(INVITATION_TOKEN, FieldKind::Text).unique(),
             FieldDef::new(INVITATION_SENT_AT, FieldKind::Timestamp),
@@ -488,39 +453,13 @@ impl Extension for Invitation {
         .migrations(MIGRATIONS)
         .mails([MAIL])
         .audit_events([events::SENT, events::ACCEPTED])
-        .messages(FTL.iter().copied())
-        .routes(move |cfg, config| controller::register(cfg, config, routes.clone()))
-        .callbacks(EndOnSignIn);
-    }
-}
-
-/// Ends an open invitation once its invitee signs in another way.
-struct EndOnSignIn;
-
-#[async_trait(?Send)]
-impl Callbacks for EndOnSignIn {
-    /// An invitee who signs in any other way (a magic link, a provider, a password set
-    /// through a reset) has an account in use: the invitation ends, so its link can no
-    /// longer set a password or sign anyone in (past a second factor added since).
-    async fn before_respond(&self, ctl: &mut Controller) -> Result<Flow, PowError> {
-        if ctl.id.kind() != ActionKind::SignIn {
-            return Ok(Flow::Continue);
-        }
-        let Some(user) = &ctl.user else {
-            return Ok(Flow::Continue);
-        };
-        // Only invitees with an open invitation cost a database write.
-        if user.get_str(INVITATION_TOKEN).is_none()
-            || user.get_timestamp(INVITATION_ACCEPTED_AT).is_some()
+        .messages(FTL.iter().copied());
+        #[cfg(feature = "actix")]
         {
-            return Ok(Flow::Continue);
+            let routes = self.clone();
+            ext.routes(move |cfg, config| controller::register(cfg, config, routes.clone()))
+                .callbacks(controller::EndOnSignIn);
         }
-        let id = user.id;
-        ctl.config
-            .users()?
-            .run(move |users, cfg| end_invitation(users, cfg, id))
-            .await?;
-        Ok(Flow::Continue)
     }
 }
 

@@ -1,5 +1,9 @@
 //! The `user_identities` table: which provider account belongs to which user.
 
+// Sign-ins and links run in the actix layer; the engine alone keeps the protocol and
+// the table.
+#![cfg_attr(not(feature = "actix"), allow(dead_code))]
+
 use ::diesel::sql_types::{BigInt, Nullable, Text, Timestamp};
 use ::diesel::{QueryableByName, RunQueryDsl};
 use chrono::{DateTime, NaiveDateTime, Utc};
@@ -68,11 +72,13 @@ const COLUMNS: &str = "provider, uid, user_id, email, inserted_at";
 macro_rules! with_conn {
     ($db:expr, $conn:ident => $body:expr) => {
         match $db {
+            #[cfg(feature = "sqlite")]
             Database::Sqlite(pool) => {
                 let mut guard = checkout(pool)?;
                 let $conn = &mut *guard;
                 $body
             }
+            #[cfg(feature = "postgres")]
             Database::Postgres(pool) => {
                 let mut guard = checkout(pool)?;
                 let $conn = &mut *guard;

@@ -86,29 +86,35 @@
 
 use std::time::Duration;
 
-use async_trait::async_trait;
-use pow_core::extension::{
-    AddressProven, Callbacks, Capability, ExtensionBuilder, ProvenBy, Requirement, SqlMigration,
-};
+use pow_core::extension::{Capability, ExtensionBuilder, Requirement, SqlMigration};
 use pow_core::messages::{LanguageIdentifier, MessageArg};
 use pow_core::views::{Link, PageBody};
-use pow_core::web::{Controller, Flow};
 use pow_core::{Extension, PowConfig, PowError};
 
+#[cfg(feature = "actix")]
 mod api;
+#[cfg(feature = "actix")]
+mod callbacks;
+#[cfg(feature = "actix")]
 mod flow;
 mod identities;
+#[cfg(feature = "actix")]
 mod mail;
+#[cfg(feature = "actix")]
 mod pending;
 mod provider;
+#[cfg(feature = "actix")]
 mod store;
 #[cfg(feature = "test-util")]
 pub mod testing;
+#[cfg(feature = "actix")]
 mod web;
 
+#[cfg(feature = "actix")]
 pub use api::OAuthApi;
 pub use identities::Identity;
 pub use provider::{Profile, Provider};
+#[cfg(feature = "actix")]
 pub use web::actions;
 
 /// The extension's name, which prefixes its message keys.
@@ -211,11 +217,6 @@ impl OAuth {
         &self.providers
     }
 
-    /// The provider with id `id`.
-    pub(crate) fn find(&self, id: &str) -> Option<&Provider> {
-        self.providers.iter().find(|p| p.id == id)
-    }
-
     /// How long a sign-in waits for the provider's answer. The default is 10 minutes.
     pub fn ttl(mut self, ttl: Duration) -> Self {
         self.ttl = ttl;
@@ -239,32 +240,12 @@ impl OAuth {
         self
     }
 
-    /// The staged sign-up unverified addresses go through: when this extension asks for
-    /// one ([`staged_sign_up`](Self::staged_sign_up)) and the setup offers it (which
-    /// `build()` checks).
-    pub(crate) fn staged(
-        &self,
-        config: &PowConfig,
-    ) -> Option<std::sync::Arc<dyn pow_core::extension::StagedSignUp>> {
-        config
-            .extensions()
-            .staged_sign_up()
-            .filter(|_| self.staged_sign_up)
-            .cloned()
-    }
-
     /// Allows `uri` as the redirect URI of sign-ins begun through the JSON API (an app's
     /// `com.example.app:/oauth` or a single-page app's `https://app.example.com/oauth`);
     /// register it with each provider. Without one the JSON endpoints refuse to begin.
     pub fn api_redirect_uri(mut self, uri: &str) -> Self {
         self.api_redirect_uris.push(uri.to_owned());
         self
-    }
-
-    /// The JSON side, to add to [`ApiOptions`](pow_core::api::ApiOptions) when the config
-    /// does not enable the extension itself.
-    pub fn api(&self) -> OAuthApi {
-        OAuthApi::new(self.clone())
     }
 
     /// The provider accounts linked to the user, oldest first.
@@ -287,7 +268,7 @@ impl Extension for OAuth {
     }
 
     fn build(&self, ext: &mut ExtensionBuilder) {
-        let (routes, pages) = (self.clone(), self.clone());
+        let pages = self.clone();
         ext.migrations(MIGRATIONS)
             .messages(MESSAGES.iter().copied())
             .mails([MAIL_LINKED, MAIL_UNLINKED])
@@ -297,13 +278,17 @@ impl Extension for OAuth {
                 events::LINKED,
                 events::UNLINKED,
             ])
-            .api(OAuth::api(self))
-            .routes(move |cfg, config| web::configure(cfg, config, &routes))
             .page_extension(move |page, body, lang, config| {
                 pages.extend_page(page, body, lang, config)
             })
-            .callbacks(self.clone())
             .credential_kind(CREDENTIAL_KIND);
+        #[cfg(feature = "actix")]
+        {
+            let routes = self.clone();
+            ext.api(OAuth::api(self))
+                .routes(move |cfg, config| web::configure(cfg, config, &routes))
+                .callbacks(self.clone());
+        }
         if self.staged_sign_up {
             ext.requires(Requirement::Capability {
                 capability: Capability::StagedSignUp,
@@ -326,6 +311,9 @@ pub mod events {
     /// A provider account was unlinked (`detail.reason` when the extension did it).
     pub const UNLINKED: EventName = EventName::new("oauth.unlinked");
 }
+
+/// The linked accounts page, relative to the mount path.
+pub(crate) const IDENTITIES_PATH: &str = "/auth/identities";
 
 /// The way to sign in this extension adds: a provider account.
 pub(crate) const CREDENTIAL_KIND: &str = "provider";
@@ -355,97 +343,22 @@ impl OAuth {
                         )
                         .unwrap_or_else(|| provider.name().to_owned());
                     links.push(Link::new(
-                        web::path(config, "/auth/{provider}/new", provider.id()),
+                        pow_core::config::extension_path(
+                            config,
+                            NAME,
+                            "/auth/{provider}/new",
+                            &[("provider", provider.id())],
+                        ),
                         label,
                     ));
                 }
             }
             "registration/edit" if !self.providers.is_empty() => {
                 let label = config.messages().text(lang, "pow_oauth_link_identities");
-                let path = pow_core::web::extension_path(config, NAME, web::IDENTITIES_PATH, &[]);
+                let path = pow_core::config::extension_path(config, NAME, IDENTITIES_PATH, &[]);
                 links.push(Link::new(path, label));
             }
             _ => {}
         }
     }
-}
-
-#[async_trait(?Send)]
-impl Callbacks for OAuth {
-    async fn before_respond(&self, ctl: &mut Controller) -> Result<Flow, PowError> {
-        let Some(proven) = ctl.assigns.get::<AddressProven>().copied() else {
-            return Ok(Flow::Continue);
-        };
-        if proven.first {
-            drop_unproven_identities(ctl, proven.user_id).await?;
-        }
-        match proven.by {
-            ProvenBy::StagedSignUp if self.staged_sign_up => {
-                link_pending(ctl, pending::Slot::Staged).await?;
-            }
-            ProvenBy::ConfirmationLink => link_pending(ctl, pending::Slot::Confirmation).await?,
-            _ => {}
-        }
-        Ok(Flow::Continue)
-    }
-}
-
-/// An account's address was proven for the first time: provider accounts linked before
-/// were linked by whoever signed up, without proof of the mailbox (rows written before
-/// links waited for the proof, or a soft-mode user linking while unconfirmed). They go,
-/// so a stranger who signed up with the owner's address keeps no way in. A provider
-/// account waiting in this very browser is linked right after ([`link_pending`]).
-async fn drop_unproven_identities(ctl: &mut Controller, user_id: i64) -> Result<(), PowError> {
-    let dropped = identities::Identities::new(&ctl.config)?
-        .delete_all(user_id)
-        .await?;
-    for provider in dropped {
-        tracing::warn!(
-            user.id = user_id,
-            provider = %provider,
-            "provider account linked before the address was proven: unlinked"
-        );
-        pow_core::audit::record(
-            &ctl.config,
-            pow_core::audit::AuditEvent::new(events::UNLINKED)
-                .request(&ctl.config, &ctl.req)
-                .user(user_id)
-                .detail("provider", provider.as_str())
-                .detail("reason", "address_proven"),
-        );
-    }
-    Ok(())
-}
-
-/// The address of a provider account left waiting in this browser was proven here (a
-/// staged sign-up finished, or the signed-up user's address confirmed): link the account.
-async fn link_pending(ctl: &mut Controller, slot: pending::Slot) -> Result<(), PowError> {
-    let Some(user) = ctl.user.clone() else {
-        return Ok(());
-    };
-    let proven = ctl
-        .config
-        .extensions()
-        .address_proof()
-        .is_some_and(|proof| proof.is_proven(&user));
-    if slot == pending::Slot::Confirmation && !proven {
-        return Ok(());
-    }
-    let Some(pending) = pending::take(&ctl.req, &ctl.config, slot).await? else {
-        return Ok(());
-    };
-    if user.email() != Some(pending.email.as_str())
-        || pending.user_id.is_some_and(|id| id != user.id)
-    {
-        return Ok(());
-    }
-    identities::Identities::new(&ctl.config)?
-        .insert(
-            &pending.provider,
-            &pending.uid,
-            user.id,
-            Some(pending.email.as_str()),
-        )
-        .await?;
-    Ok(())
 }

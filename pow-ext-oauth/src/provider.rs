@@ -4,6 +4,10 @@
 //! executor, with redirects off (a provider answer never sends pow-rs elsewhere) and a
 //! timeout.
 
+// Sign-ins and links run in the actix layer; the engine alone keeps the protocol and
+// the table.
+#![cfg_attr(not(feature = "actix"), allow(dead_code))]
+
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 

@@ -25,13 +25,12 @@ use crate::flow::{
 use crate::identities::{Identity, Insert};
 use crate::provider::{Profile, Provider};
 use crate::store::{Attempt, Records, ATTEMPT};
-use crate::{OAuth, OAuthError, NAME};
+use crate::{OAuth, OAuthApi, OAuthError, IDENTITIES_PATH, NAME};
 
 const NEW_PATH: &str = "/auth/{provider}/new";
 const LINK_PATH: &str = "/auth/{provider}/link";
 const CALLBACK_PATH: &str = "/auth/{provider}/callback";
 const UNLINK_PATH: &str = "/auth/{provider}/unlink";
-pub(crate) const IDENTITIES_PATH: &str = "/auth/identities";
 
 /// Session metadata value of `auth_method` for a provider sign-in: `oauth:<provider>`.
 pub(crate) const METHOD_KEY: &str = "auth_method";
@@ -60,6 +59,33 @@ pub mod actions {
     pub const UNLINK: ActionId = ActionId::new("oauth", "unlink", ActionKind::Other);
     /// The JSON endpoints.
     pub const API: ActionId = ActionId::new("api_oauth", "create", ActionKind::Other);
+}
+
+impl OAuth {
+    /// The provider with id `id`.
+    pub(crate) fn find(&self, id: &str) -> Option<&Provider> {
+        self.providers.iter().find(|p| p.id == id)
+    }
+
+    /// The staged sign-up unverified addresses go through: when this extension asks for
+    /// one ([`staged_sign_up`](Self::staged_sign_up)) and the setup offers it (which
+    /// `build()` checks).
+    pub(crate) fn staged(
+        &self,
+        config: &PowConfig,
+    ) -> Option<std::sync::Arc<dyn pow_core::extension::StagedSignUp>> {
+        config
+            .extensions()
+            .staged_sign_up()
+            .filter(|_| self.staged_sign_up)
+            .cloned()
+    }
+
+    /// The JSON side, to add to [`ApiOptions`](pow_core::api::ApiOptions) when the config
+    /// does not enable the extension itself.
+    pub fn api(&self) -> OAuthApi {
+        OAuthApi::new(self.clone())
+    }
 }
 
 pub(crate) fn path(config: &PowConfig, pattern: &str, provider: &str) -> String {

@@ -56,24 +56,28 @@
 //! `POST <prefix>/passwordless/code/verify` (`{"code_token", "code"}`) and
 //! `POST <prefix>/passwordless/link/{token}` answer a token pair.
 
-use pow_core::request::RequestSource;
 use std::time::Duration;
 
-use actix_web::HttpRequest;
-use pow_core::extension::{ExtensionBuilder, StagedSignUp};
+use pow_core::extension::ExtensionBuilder;
 use pow_core::messages::LanguageIdentifier;
 use pow_core::store::Limit;
-use pow_core::users::Params;
 use pow_core::views::{Link, PageBody};
-use pow_core::{Extension, PowConfig, PowError};
+use pow_core::{Extension, PowConfig};
 
+#[cfg(feature = "actix")]
 mod api;
+#[cfg(feature = "actix")]
 mod flow;
+#[cfg(feature = "actix")]
 mod store;
+#[cfg(feature = "actix")]
 mod web;
 
+#[cfg(feature = "actix")]
 pub use api::PasswordlessApi;
+#[cfg(feature = "actix")]
 pub use flow::METHOD_KEY;
+#[cfg(feature = "actix")]
 pub use web::actions;
 
 /// The extension's name, which prefixes its message keys.
@@ -141,31 +145,6 @@ impl Passwordless {
         self.sign_up = enabled;
         self
     }
-
-    /// The JSON side, to add to [`ApiOptions`](pow_core::api::ApiOptions) when the config
-    /// does not enable the extension itself.
-    pub fn api(&self) -> PasswordlessApi {
-        PasswordlessApi::new(self.clone())
-    }
-
-    /// Starts a staged sign-up for `email` from the app (after an external identity gave
-    /// the address, say): mails a link that proves the address and opens the sign-up form,
-    /// prefilled with `prefill` (castable user fields). An address that has an account gets
-    /// a sign-in link instead; the answer is the same.
-    ///
-    /// # Errors
-    /// [`PowError::Config`] outside a pow-rs route; the store's, users context's or mailer's
-    /// error; [`PowError::RateLimited`] over the per-client mail limit.
-    pub async fn start_staged_sign_up(
-        &self,
-        req: &HttpRequest,
-        email: &str,
-        prefill: Params,
-    ) -> Result<(), PowError> {
-        let config = pow_core::web::route_config(req)?;
-        let lang = pow_core::messages::request_language(req, config.messages());
-        web::request_staged(req, &config, self, &lang, email, prefill).await
-    }
 }
 
 impl Extension for Passwordless {
@@ -174,40 +153,37 @@ impl Extension for Passwordless {
     }
 
     fn build(&self, ext: &mut ExtensionBuilder) {
-        let routes = self.clone();
         ext.messages(MESSAGES.iter().copied())
             .mails([MAIL_LINK, MAIL_CODE])
-            .api(Passwordless::api(self))
-            .routes(move |cfg, config| web::configure(cfg, config, &routes))
             .page_extension(sign_in_links)
-            .staged_sign_up(self.clone())
             .credential_kind("email_link");
+        #[cfg(feature = "actix")]
+        {
+            let routes = self.clone();
+            ext.api(Passwordless::api(self))
+                .routes(move |cfg, config| web::configure(cfg, config, &routes))
+                .staged_sign_up(self.clone());
+        }
     }
 }
 
-#[async_trait::async_trait(?Send)]
-impl StagedSignUp for Passwordless {
-    async fn start(
-        &self,
-        config: &PowConfig,
-        req: &dyn RequestSource,
-        email: &str,
-        prefill: Params,
-    ) -> Result<(), PowError> {
-        let lang = pow_core::messages::request_language(req, config.messages());
-        web::request_staged(req, config, self, &lang, email, prefill).await
-    }
-}
+/// The sign-in form, relative to the mount path.
+pub(crate) const SIGN_IN_PATH: &str = "/passwordless";
+/// The staged sign-up form, relative to the mount path.
+pub(crate) const STAGED_PATH: &str = "/passwordless/sign-up";
 
 /// The "sign in with a link" and "sign up with a link" links on the core pages.
 fn sign_in_links(page: &str, body: &mut PageBody, lang: &LanguageIdentifier, config: &PowConfig) {
     let (key, path) = match page {
-        "session/new" => ("pow_passwordless_link_sign_in", web::SIGN_IN_PATH),
-        "registration/new" => ("pow_passwordless_link_sign_up", web::STAGED_PATH),
+        "session/new" => ("pow_passwordless_link_sign_in", SIGN_IN_PATH),
+        "registration/new" => ("pow_passwordless_link_sign_up", STAGED_PATH),
         _ => return,
     };
     if let PageBody::Form { links, .. } = body {
         let label = config.messages().text(lang, key);
-        links.push(Link::new(web::path(config, path), label));
+        links.push(Link::new(
+            pow_core::config::extension_path(config, NAME, path, &[]),
+            label,
+        ));
     }
 }

@@ -15,15 +15,55 @@ use pow_core::{PowConfig, PowError};
 
 use crate::flow::{self, Via};
 use crate::store::{Grant, Purpose, Records};
-use crate::{Passwordless, NAME};
+use crate::{Passwordless, PasswordlessApi, NAME, SIGN_IN_PATH, STAGED_PATH};
+use pow_core::extension::StagedSignUp;
 
-pub(crate) const SIGN_IN_PATH: &str = "/passwordless";
 const LINK_PATH: &str = "/passwordless/link/{token}";
 const CODE_NEW_PATH: &str = "/passwordless/code/new";
 const CODE_PATH: &str = "/passwordless/code";
 const CODE_VERIFY_PATH: &str = "/passwordless/code/verify";
-pub(crate) const STAGED_PATH: &str = "/passwordless/sign-up";
 const STAGED_TOKEN_PATH: &str = "/passwordless/sign-up/{token}";
+
+impl Passwordless {
+    /// The JSON side, to add to [`ApiOptions`](pow_core::api::ApiOptions) when the config
+    /// does not enable the extension itself.
+    pub fn api(&self) -> PasswordlessApi {
+        PasswordlessApi::new(self.clone())
+    }
+
+    /// Starts a staged sign-up for `email` from the app (after an external identity gave
+    /// the address, say): mails a link that proves the address and opens the sign-up form,
+    /// prefilled with `prefill` (castable user fields). An address that has an account gets
+    /// a sign-in link instead; the answer is the same.
+    ///
+    /// # Errors
+    /// [`PowError::Config`] outside a pow-rs route; the store's, users context's or mailer's
+    /// error; [`PowError::RateLimited`] over the per-client mail limit.
+    pub async fn start_staged_sign_up(
+        &self,
+        req: &HttpRequest,
+        email: &str,
+        prefill: Params,
+    ) -> Result<(), PowError> {
+        let config = pow_core::web::route_config(req)?;
+        let lang = pow_core::messages::request_language(req, config.messages());
+        request_staged(req, &config, self, &lang, email, prefill).await
+    }
+}
+
+#[async_trait::async_trait(?Send)]
+impl StagedSignUp for Passwordless {
+    async fn start(
+        &self,
+        config: &PowConfig,
+        req: &dyn RequestSource,
+        email: &str,
+        prefill: Params,
+    ) -> Result<(), PowError> {
+        let lang = pow_core::messages::request_language(req, config.messages());
+        request_staged(req, config, self, &lang, email, prefill).await
+    }
+}
 
 /// The passwordless controller's actions, as extension callbacks see them.
 pub mod actions {

@@ -16,6 +16,7 @@ use pow_core::{PowConfig, PowError};
 
 use crate::flow::{self, Requested, Reset};
 use crate::tokens::ResetTokens;
+use crate::NEW_PATH;
 use crate::{ResetPassword, NAME};
 
 /// The reset-password controller's actions, as extension callbacks see them.
@@ -39,8 +40,6 @@ pub mod actions {
     pub const API_UPDATE: ActionId =
         ActionId::new("api_reset_password", "update", ActionKind::Other);
 }
-/// The request form, relative to the mount path.
-pub(crate) const NEW_PATH: &str = "/reset-password/new";
 /// Where the request form posts, relative to the mount path.
 const CREATE_PATH: &str = "/reset-password";
 /// The new-password form of a token, relative to the mount path.

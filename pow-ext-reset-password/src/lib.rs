@@ -196,7 +196,6 @@
 //! reset (when [`revoke_sessions`](ResetPassword::revoke_sessions) is on), which is how
 //! the persistent-session extension drops remember-me tokens.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use pow_core::extension::{ExtensionBuilder, Requirement};
@@ -205,13 +204,20 @@ use pow_core::store::Limit;
 use pow_core::views::{Link, PageBody};
 use pow_core::{Extension, PowConfig};
 
+#[cfg(feature = "actix")]
 mod api;
+#[cfg(feature = "actix")]
 mod controller;
+#[cfg(feature = "actix")]
 pub use controller::actions;
+#[cfg(feature = "actix")]
 mod flow;
+#[cfg(feature = "actix")]
 mod mail;
+#[cfg(feature = "actix")]
 mod tokens;
 
+#[cfg(feature = "actix")]
 pub use api::ResetPasswordApi;
 
 /// The extension's name, Pow's `pow_reset_password`; message keys start with it.
@@ -363,20 +369,28 @@ pub const FTL: &[(&str, &str)] = &[
     ),
 ];
 
+/// The request form, relative to the mount path.
+pub(crate) const NEW_PATH: &str = "/reset-password/new";
+
 impl Extension for ResetPassword {
     fn name(&self) -> &'static str {
         NAME
     }
 
     fn build(&self, ext: &mut ExtensionBuilder) {
-        let routes = Arc::new(self.clone());
         ext.mails([MAIL])
             .audit_events([events::REQUESTED, events::COMPLETED])
             .messages(FTL.iter().copied())
             .requires(Requirement::UserField("email"))
-            .api(ResetPassword::api(self))
-            .routes(move |cfg, config| controller::configure(cfg, config, Arc::clone(&routes)))
             .page_extension(forgot_password_link);
+        #[cfg(feature = "actix")]
+        {
+            let routes = std::sync::Arc::new(self.clone());
+            ext.api(ResetPassword::api(self))
+                .routes(move |cfg, config| {
+                    controller::configure(cfg, config, std::sync::Arc::clone(&routes))
+                });
+        }
     }
 }
 
@@ -392,7 +406,7 @@ fn forgot_password_link(
     }
     if let PageBody::Form { links, .. } = body {
         links.push(Link::new(
-            pow_core::web::extension_path(config, NAME, controller::NEW_PATH, &[]),
+            pow_core::config::extension_path(config, NAME, NEW_PATH, &[]),
             config
                 .messages()
                 .text(lang, "pow_reset_password_link_forgot_password"),

@@ -22,7 +22,7 @@ pub(crate) async fn send(
     match delivery {
         MailDelivery::Inline => job.await,
         MailDelivery::Background => {
-            actix_web::rt::spawn(async move {
+            tokio::spawn(async move {
                 if let Err(err) = job.await {
                     tracing::error!(error = %err, "sending a password reset mail failed");
                 }

@@ -61,23 +61,45 @@
 
 use std::time::Duration;
 
-use async_trait::async_trait;
-use pow_core::extension::{Callbacks, ExtensionBuilder, Requirement, SqlMigration};
+use pow_core::extension::{ExtensionBuilder, Requirement, SqlMigration};
 use pow_core::messages::LanguageIdentifier;
 use pow_core::users::{FieldDef, FieldKind};
 use pow_core::views::{Link, PageBody};
-use pow_core::web::{Controller, Flow};
-use pow_core::{Extension, PowConfig, PowError};
+use pow_core::{Extension, PowConfig};
 
+#[cfg(feature = "actix")]
 mod api;
+mod state;
+#[cfg(feature = "actix")]
 mod store;
 pub mod totp;
+#[cfg(feature = "actix")]
 mod verify;
+#[cfg(feature = "actix")]
 mod web;
 
+#[cfg(feature = "actix")]
 pub use api::TwoFactorApi;
-pub use verify::{is_enabled, recovery_codes_left};
+pub use state::{is_enabled, recovery_codes_left};
+#[cfg(feature = "actix")]
 pub use web::actions;
+
+/// Audit events of the extension.
+pub mod events {
+    use pow_core::audit::EventName;
+
+    /// The second factor was turned on.
+    pub const ENABLED: EventName = EventName::new("two_factor.enabled");
+    /// The second factor was turned off.
+    pub const DISABLED: EventName = EventName::new("two_factor.disabled");
+    /// New recovery codes replaced the old ones.
+    pub const CODES_REGENERATED: EventName =
+        EventName::new("two_factor.recovery_codes_regenerated");
+    /// A sign-in passed its second step (`detail.method`: `totp` or `recovery_code`).
+    pub const VERIFIED: EventName = EventName::new("two_factor.verified");
+    /// A wrong or reused code was given for a pending sign-in.
+    pub const FAILED: EventName = EventName::new("two_factor.failed");
+}
 
 /// The extension's name, which prefixes its message keys.
 pub const NAME: &str = "pow_two_factor";
@@ -153,12 +175,6 @@ impl TwoFactor {
         self.recovery_codes = count.max(1);
         self
     }
-
-    /// The JSON side, to add to [`ApiOptions`](pow_core::api::ApiOptions) when the config
-    /// does not enable the extension itself.
-    pub fn api(&self) -> TwoFactorApi {
-        TwoFactorApi::new(self.clone())
-    }
 }
 
 impl Extension for TwoFactor {
@@ -167,7 +183,6 @@ impl Extension for TwoFactor {
     }
 
     fn build(&self, ext: &mut ExtensionBuilder) {
-        let routes = self.clone();
         ext.user_fields([
             // The seed never reaches the session cache: checking a code reads the row.
             FieldDef::new(SECRET_FIELD, FieldKind::Text).secret(),
@@ -176,39 +191,44 @@ impl Extension for TwoFactor {
         ])
         .migrations(MIGRATIONS)
         .audit_events([
-            web::events::ENABLED,
-            web::events::DISABLED,
-            web::events::CODES_REGENERATED,
-            web::events::VERIFIED,
-            web::events::FAILED,
+            events::ENABLED,
+            events::DISABLED,
+            events::CODES_REGENERATED,
+            events::VERIFIED,
+            events::FAILED,
         ])
         .messages(MESSAGES.iter().copied())
-        .api(TwoFactor::api(self))
         .requires(Requirement::Before {
             name: PERSISTENT_SESSION,
             why: "a sign-in still waiting for its second factor must not get a remember-me \
                   cookie",
         })
-        .routes(move |cfg, config| web::configure(cfg, config, &routes))
-        .page_extension(settings_link)
-        .callbacks(self.clone());
+        .page_extension(settings_link);
+        #[cfg(feature = "actix")]
+        {
+            let routes = self.clone();
+            ext.api(TwoFactor::api(self))
+                .routes(move |cfg, config| web::configure(cfg, config, &routes))
+                .callbacks(self.clone());
+        }
     }
 }
 
 /// The link to the two-factor settings on the account page.
+/// The enrolment and settings page, relative to the mount path.
+pub(crate) const SETTINGS_PATH: &str = "/two-factor";
+
+/// The enrolment and settings page.
+pub(crate) fn settings_path(config: &PowConfig) -> String {
+    pow_core::config::extension_path(config, NAME, SETTINGS_PATH, &[])
+}
+
 fn settings_link(page: &str, body: &mut PageBody, lang: &LanguageIdentifier, config: &PowConfig) {
     if page != "registration/edit" {
         return;
     }
     if let PageBody::Form { links, .. } = body {
         let label = config.messages().text(lang, "pow_two_factor_link");
-        links.push(Link::new(web::settings_path(config), label));
-    }
-}
-
-#[async_trait(?Send)]
-impl Callbacks for TwoFactor {
-    async fn before_respond(&self, ctl: &mut Controller) -> Result<Flow, PowError> {
-        web::before_respond(self, ctl).await
+        links.push(Link::new(settings_path(config), label));
     }
 }

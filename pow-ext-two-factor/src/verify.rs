@@ -2,7 +2,6 @@
 //! with the attempts of one pending sign-in limited, and every wrong code counted against
 //! the account ([`pow_core::limits::factor_failed`]), whichever pending sign-in it came in.
 
-use actix_web::HttpRequest;
 use chrono::Utc;
 use pow_core::store::{Limit, Limiter};
 use pow_core::token::secure_compare;
@@ -21,22 +20,7 @@ pub(crate) enum Checked {
     Invalid,
 }
 
-/// Whether `user` has a second factor.
-pub fn is_enabled(user: &User) -> bool {
-    user.get(ENABLED_AT_FIELD).is_some_and(|v| !v.is_null()) && user.get_str(SECRET_FIELD).is_some()
-}
-
-/// The stored hashes of the user's unused recovery codes.
-pub(crate) fn recovery_hashes(user: &User) -> Vec<String> {
-    user.get_str(RECOVERY_CODES_FIELD)
-        .and_then(|json| serde_json::from_str(json).ok())
-        .unwrap_or_default()
-}
-
-/// How many recovery codes the user has left.
-pub fn recovery_codes_left(user: &User) -> usize {
-    recovery_hashes(user).len()
-}
+pub(crate) use crate::state::{is_enabled, recovery_hashes};
 
 /// Counts an attempt at pending sign-in `subject`: `false` once over the limit.
 pub(crate) async fn attempt_allowed(
@@ -70,7 +54,7 @@ pub(crate) async fn ensure_not_locked(config: &PowConfig, user: &User) -> Result
 /// code counts against the account's budget (and may lock it); a right one clears it.
 pub(crate) async fn check(
     config: &PowConfig,
-    req: &HttpRequest,
+    req: &dyn pow_core::request::RequestSource,
     user: &User,
     code: &str,
 ) -> Result<Checked, PowError> {

@@ -17,10 +17,10 @@ use pow_core::{PowConfig, PowError};
 
 use crate::store::{Pending, Records};
 use crate::verify::{self, Checked};
+use crate::{settings_path, TwoFactorApi, SETTINGS_PATH};
 use crate::{totp, TwoFactor, NAME};
 
 /// Enrolment and settings, relative to the mount path.
-pub(crate) const SETTINGS_PATH: &str = "/two-factor";
 /// The second step of a sign-in.
 pub(crate) const VERIFY_PATH: &str = "/two-factor/verify";
 const CODES_PATH: &str = "/two-factor/recovery-codes";
@@ -30,20 +30,21 @@ pub(crate) const PENDING_SALT: &str = "pow two-factor pending sign-in";
 /// The checkbox of `pow-ext-persistent-session`, carried through the second step.
 const PERSIST_FIELD: &str = "persistent_session";
 
-/// Audit events of the extension.
-pub mod events {
-    use super::EventName;
-    /// The second factor was turned on.
-    pub const ENABLED: EventName = EventName::new("two_factor.enabled");
-    /// The second factor was turned off.
-    pub const DISABLED: EventName = EventName::new("two_factor.disabled");
-    /// New recovery codes replaced the old ones.
-    pub const CODES_REGENERATED: EventName =
-        EventName::new("two_factor.recovery_codes_regenerated");
-    /// A sign-in passed its second step (`detail.method`: `totp` or `recovery_code`).
-    pub const VERIFIED: EventName = EventName::new("two_factor.verified");
-    /// A wrong or reused code was given for a pending sign-in.
-    pub const FAILED: EventName = EventName::new("two_factor.failed");
+pub(crate) use crate::events;
+
+impl TwoFactor {
+    /// The JSON side, to add to [`ApiOptions`](pow_core::api::ApiOptions) when the config
+    /// does not enable the extension itself.
+    pub fn api(&self) -> TwoFactorApi {
+        TwoFactorApi::new(self.clone())
+    }
+}
+
+#[async_trait::async_trait(?Send)]
+impl pow_core::extension::Callbacks for TwoFactor {
+    async fn before_respond(&self, ctl: &mut Controller) -> Result<Flow, PowError> {
+        before_respond(self, ctl).await
+    }
 }
 
 /// The two-factor controller's actions, as extension callbacks see them.
@@ -96,11 +97,6 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig, config: &PowConfig, ext: &
 
 fn path(config: &PowConfig, pattern: &str) -> String {
     extension_path(config, NAME, pattern, &[])
-}
-
-/// The enrolment and settings page.
-pub(crate) fn settings_path(config: &PowConfig) -> String {
-    path(config, SETTINGS_PATH)
 }
 
 fn pending_key(config: &PowConfig) -> String {
@@ -364,7 +360,7 @@ fn enabled_page(ctl: &Controller, user: &User) -> Result<HttpResponse, PowError>
         "pow_two_factor_enabled",
         &[(
             "count",
-            pow_core::messages::MessageArg::from(verify::recovery_codes_left(user) as i64),
+            pow_core::messages::MessageArg::from(crate::recovery_codes_left(user) as i64),
         )],
     );
     let regenerate = Form::new(

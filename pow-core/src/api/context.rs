@@ -339,7 +339,7 @@ impl FromRequest for ApiContext {
     }
 }
 
-/// Registers the JSON endpoints (see the [module docs](self)) and each
+/// Registers the JSON endpoints (see the [module docs](crate::api)) and each
 /// [`ApiExtension`]'s routes, for `config`. Use it with `App::configure` or
 /// `Scope::configure`.
 pub fn configure(config: PowConfig, options: ApiOptions) -> impl FnOnce(&mut ServiceConfig) {

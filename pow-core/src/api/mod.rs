@@ -40,7 +40,7 @@
 //!     .wrap(ApiAuthMiddleware::new(config.clone()));
 //! ```
 //!
-//! [`ApiAuthMiddleware`] puts the signed-in [`CurrentSession`] and the [`PowConfig`] into
+//! [`ApiAuthMiddleware`] puts the signed-in [`CurrentSession`](crate::session::CurrentSession) and the [`PowConfig`](crate::PowConfig) into
 //! the request extensions exactly as [`PowSessionMiddleware`](crate::PowSessionMiddleware)
 //! does, so [`CurrentUser`](crate::CurrentUser), [`MaybeUser`](crate::MaybeUser),
 //! [`current_user`](crate::session::current_user) and
@@ -68,7 +68,7 @@
 //! A body that is not a JSON object answers `400`. The default prefix is `/api/v1`
 //! ([`ApiOptions::prefix`]).
 //!
-//! When the service sheds load ([`PowError::Busy`], e.g. a full password-hashing queue),
+//! When the service sheds load ([`PowError::Busy`](crate::PowError::Busy), e.g. a full password-hashing queue),
 //! any endpoint answers `503` with `Retry-After: 5` ([`BUSY_RETRY_AFTER_SECS`]) and
 //! `{"error": {"status": 503, "message": "<translated api-busy text>", "code": "busy"}}`;
 //! clients should wait that long before trying again. A cache store that is down answers
@@ -144,7 +144,6 @@ mod context;
 mod controllers;
 #[cfg(feature = "actix")]
 mod error;
-#[cfg(feature = "actix")]
 mod link;
 #[cfg(feature = "actix")]
 mod middleware;
@@ -159,7 +158,6 @@ pub use context::{configure, is_api_request, ApiContext, ApiExtension};
 pub use controllers::{actions, token_response, token_response_with, user_params};
 #[cfg(feature = "actix")]
 pub use error::{ApiError, ApiErrorHandler, API_FTL, BUSY_RETRY_AFTER_SECS};
-#[cfg(feature = "actix")]
 pub use link::LinkTemplate;
 #[cfg(feature = "actix")]
 pub use middleware::{bearer_token, ApiAuthMiddleware, ApiRequest, BearerSource};

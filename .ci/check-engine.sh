@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# The engine builds without actix-web: pow-core and each extension with default features
+# off (one users backend on), and actix-web is nowhere in their normal dependency tree.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+check() {
+  local crate=$1 features=$2
+  echo "-- $crate --no-default-features --features $features"
+  cargo check --quiet -p "$crate" --no-default-features --features "$features"
+  local found
+  found=$(cargo tree -p "$crate" --no-default-features --features "$features" \
+    -e normal -i actix-web 2>/dev/null || true)
+  if [ -n "$found" ]; then
+    echo "actix-web is in the engine build of $crate:" >&2
+    echo "$found" >&2
+    exit 1
+  fi
+}
+
+check pow-core sqlite
+for crate in pow-ext-reset-password pow-ext-email-confirmation pow-ext-persistent-session \
+  pow-ext-invitation pow-ext-two-factor pow-ext-passwordless; do
+  check "$crate" pow-core/sqlite
+done
+# OAuth's linked accounts follow its own backend features.
+check pow-ext-oauth sqlite
+echo "the engine builds without actix-web"

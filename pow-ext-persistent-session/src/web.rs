@@ -1,0 +1,430 @@
+//! The cookie side: the remember-me cookie, the callbacks around sign-in, sign-out and
+//! account edits, and the per-request cookie check.
+
+use std::time::Duration;
+
+use actix_web::cookie::{Cookie, SameSite};
+use actix_web::{HttpMessage, HttpRequest};
+use async_trait::async_trait;
+use pow_core::extension::{Callbacks, RequestHook};
+use pow_core::session::{self, queue_cookie, CurrentSession, SessionMetadata};
+use pow_core::token::generate_uuid;
+use pow_core::web::{ActionKind, Controller, Flow};
+use pow_core::{PowConfig, PowError, User};
+
+use crate::families::end_chain_sessions;
+use crate::store::{duration_ms, now_ms, TokenRecord, Tokens};
+use crate::{PersistentSession, FIELD, TOKEN_SALT};
+
+/// Whether to remember the browser on this sign-in (the checkbox, on by default).
+struct Persist(bool);
+
+/// The live remember-me token this browser held before an account edit.
+struct Reissue(String);
+
+/// The id of the token issued to this browser during the current request.
+struct IssuedToken(String);
+
+/// A token whose claim this request took.
+struct Claimed<'a> {
+    token: &'a str,
+    record: TokenRecord,
+    /// When it was claimed, in milliseconds since the Unix epoch.
+    now: i64,
+    /// How long its record has left to live.
+    remaining: Duration,
+}
+
+impl PersistentSession {
+    /// The cookie carrying `value`, with the extension's attributes.
+    fn cookie(&self, config: &PowConfig, value: String) -> Cookie<'static> {
+        let max_age = i64::try_from(self.ttl.as_secs()).unwrap_or(i64::MAX);
+        Cookie::build(self.cookie_name_for(config), value)
+            .path("/")
+            .http_only(true)
+            .same_site(SameSite::Lax)
+            .secure(config.session().cookie_secure)
+            .max_age(actix_web::cookie::time::Duration::seconds(max_age))
+            .finish()
+    }
+
+    fn set_cookie(&self, req: &HttpRequest, config: &PowConfig, token: &str) {
+        let signed = config.verifier().sign_token(TOKEN_SALT, token);
+        queue_cookie(req, self.cookie(config, signed));
+    }
+
+    fn expire_cookie(&self, req: &HttpRequest, config: &PowConfig) {
+        let mut cookie = self.cookie(config, String::new());
+        cookie.make_removal();
+        queue_cookie(req, cookie);
+    }
+
+    /// The stored id of the request cookie's token (signature verified first), if any.
+    async fn cookie_id(
+        &self,
+        req: &HttpRequest,
+        config: &PowConfig,
+        tokens: &Tokens,
+    ) -> Result<Option<String>, PowError> {
+        let token = req
+            .cookie(&self.cookie_name_for(config))
+            .and_then(|cookie| config.verifier().verify_token(TOKEN_SALT, cookie.value()));
+        Ok(match token {
+            Some(token) => Some(tokens.find_id(&token).await?),
+            None => None,
+        })
+    }
+
+    /// The stored id of this browser's current token: the one issued during this
+    /// request, else the cookie's.
+    async fn browser_token(
+        &self,
+        req: &HttpRequest,
+        config: &PowConfig,
+        tokens: &Tokens,
+    ) -> Result<Option<String>, PowError> {
+        let issued = req
+            .extensions()
+            .get::<IssuedToken>()
+            .map(|issued| issued.0.clone());
+        match issued {
+            Some(id) => Ok(Some(id)),
+            None => self.cookie_id(req, config, tokens).await,
+        }
+    }
+
+    /// Remembers `user` in this browser: deletes the browser's current token, stores a
+    /// new one (carrying the fingerprint of the request's session when it is `user`'s)
+    /// and queues the cookie. The core sign-in page does this on its own; call it from
+    /// custom sign-in handlers (behind [`PowSessionMiddleware`](pow_core::PowSessionMiddleware)).
+    ///
+    /// # Errors
+    /// [`PowError::Store`] when the store fails.
+    pub async fn remember(
+        &self,
+        req: &HttpRequest,
+        config: &PowConfig,
+        user: &User,
+    ) -> Result<(), PowError> {
+        let tokens = self.tokens(config);
+        if let Some(old) = self.browser_token(req, config, &tokens).await? {
+            tokens.delete(&old).await?;
+        }
+        let metadata = session::current_session(req)
+            .filter(|current| current.user.id == user.id)
+            .map(|current| SessionMetadata::clone(&current.metadata))
+            .unwrap_or_default();
+        let device = metadata
+            .device
+            .clone()
+            .unwrap_or_else(|| session::device_of(req, config));
+        let token = config.namespaced(&generate_uuid());
+        let record = TokenRecord {
+            user_id: user.id,
+            family: generate_uuid(),
+            fingerprint: metadata.fingerprint,
+            extra: metadata.extra,
+            issued_at: now_ms(),
+            family_started_at: now_ms(),
+            used_at: None,
+            device: Some(device),
+        };
+        let id = tokens.id(&token);
+        tokens.insert(&id, &record).await?;
+        self.set_cookie(req, config, &token);
+        req.extensions_mut().insert(IssuedToken(id));
+        Ok(())
+    }
+
+    /// Forgets this browser: deletes its token from the store and expires the cookie
+    /// (when the request carries one or one was issued during it).
+    ///
+    /// # Errors
+    /// [`PowError::Store`] when the store fails.
+    pub async fn forget(&self, req: &HttpRequest, config: &PowConfig) -> Result<(), PowError> {
+        let tokens = self.tokens(config);
+        let issued = req.extensions_mut().remove::<IssuedToken>();
+        let had_cookie = req.cookie(&self.cookie_name_for(config)).is_some();
+        if let Some(IssuedToken(token)) = &issued {
+            tokens.delete(token).await?;
+        }
+        if let Some(id) = self.cookie_id(req, config, &tokens).await? {
+            tokens.delete(&id).await?;
+        }
+        if had_cookie || issued.is_some() {
+            self.expire_cookie(req, config);
+        }
+        Ok(())
+    }
+
+    /// Uses the unused token `token`, whose claim this request holds.
+    async fn rotate(
+        &self,
+        req: &HttpRequest,
+        config: &PowConfig,
+        tokens: &Tokens,
+        token: &str,
+    ) -> Result<(), PowError> {
+        let now = now_ms();
+        let record = tokens.get(token).await?;
+        let Some((record, remaining)) = record
+            .filter(|r| self.within_max_age(r, now))
+            .and_then(|r| tokens.remaining(&r, now).map(|left| (r, left)))
+        else {
+            tokens.delete(token).await?;
+            self.expire_cookie(req, config);
+            return Ok(());
+        };
+        let claimed = Claimed {
+            token,
+            record,
+            now,
+            remaining,
+        };
+        match self.restore(req, config, tokens, &claimed).await {
+            Ok(()) => Ok(()),
+            Err(err) => {
+                // Give the token back, so that retrying is not taken for a replay.
+                if let Err(release) = tokens
+                    .release(token, &claimed.record, claimed.remaining)
+                    .await
+                {
+                    tracing::warn!(error = %release, "could not release a remember-me token");
+                }
+                Err(err)
+            }
+        }
+    }
+
+    /// Signs the claimed token's user in with a new session and gives the browser a new
+    /// token of the same family.
+    async fn restore(
+        &self,
+        req: &HttpRequest,
+        config: &PowConfig,
+        tokens: &Tokens,
+        claimed: &Claimed<'_>,
+    ) -> Result<(), PowError> {
+        let Claimed {
+            token,
+            record,
+            now,
+            remaining,
+        } = claimed;
+        tokens.mark_used(token, record, *now, *remaining).await?;
+        let Some(user) = config.users()?.get(record.user_id).await? else {
+            tokens.delete_user(record.user_id).await?;
+            self.expire_cookie(req, config);
+            return Ok(());
+        };
+        let next = config.namespaced(&generate_uuid());
+        let next_record = TokenRecord {
+            issued_at: *now,
+            used_at: None,
+            ..record.clone()
+        };
+        let next_id = tokens.id(&next);
+        tokens.insert(&next_id, &next_record).await?;
+        // A cookie is not a password: the restored session is not fresh (sudo mode).
+        let metadata = SessionMetadata {
+            extra: record.extra.clone(),
+            authenticated_at: None,
+            ..SessionMetadata::with_fingerprint(record.fingerprint.clone())
+        };
+        if let Err(err) = session::sign_in_with(req, &user, metadata).await {
+            if let Err(delete) = tokens.delete(&next_id).await {
+                tracing::warn!(error = %delete, "could not delete an unused remember-me token");
+            }
+            return Err(err);
+        }
+        tracing::debug!(user.id = user.id, "signed in from a remember-me cookie");
+        pow_core::audit::record(
+            config,
+            pow_core::audit::AuditEvent::new(crate::events::USED)
+                .request(config, req)
+                .user(user.id),
+        );
+        self.set_cookie(req, config, &next);
+        req.extensions_mut().insert(IssuedToken(next_id));
+        Ok(())
+    }
+
+    /// Serves the token's user for this request only, without a session or a new token
+    /// (a request that raced the token's rotation).
+    async fn serve_once(
+        &self,
+        req: &HttpRequest,
+        config: &PowConfig,
+        record: &TokenRecord,
+    ) -> Result<(), PowError> {
+        let Some(user) = config.users()?.get(record.user_id).await? else {
+            return Ok(());
+        };
+        let metadata = SessionMetadata {
+            extra: record.extra.clone(),
+            authenticated_at: None,
+            ..SessionMetadata::with_fingerprint(record.fingerprint.clone())
+        };
+        req.extensions_mut().insert(CurrentSession {
+            user: std::sync::Arc::new(user),
+            // No session is stored for this request: signing it out deletes nothing.
+            session_id: config.namespaced("persistent_session_grace"),
+            metadata: std::sync::Arc::new(metadata),
+        });
+        Ok(())
+    }
+
+    /// A used token came back after the grace period: it was copied. Revokes every token
+    /// of the user and signs out the sessions of the token's chain.
+    async fn revoke_family(
+        &self,
+        config: &PowConfig,
+        record: &TokenRecord,
+    ) -> Result<(), PowError> {
+        tracing::warn!(
+            user.id = record.user_id,
+            family = %record.family,
+            "a used remember-me token was presented again; revoking the user's remember-me tokens"
+        );
+        self.tokens(config).delete_user(record.user_id).await?;
+        end_chain_sessions(config, record.user_id, &record.fingerprint).await
+    }
+}
+
+#[async_trait(?Send)]
+impl Callbacks for PersistentSession {
+    async fn before_process(&self, ctl: &mut Controller) -> Result<Flow, PowError> {
+        if ctl.is_json() {
+            // API clients hold bearer tokens, never a remember-me cookie.
+            return Ok(Flow::Continue);
+        }
+        match ctl.id.kind() {
+            ActionKind::SignIn => {
+                let persist = ctl.params.get(FIELD).map(String::as_str) != Some("false");
+                ctl.assigns.insert(Persist(persist));
+            }
+            ActionKind::UpdateUser => {
+                // Remember whether this browser holds a live token of the user, to give it
+                // a new one if the update revokes the user's tokens (a password change).
+                let user_id = session::current_user(&ctl.req).map(|u| u.id);
+                let tokens = self.tokens(&ctl.config);
+                let token = self.browser_token(&ctl.req, &ctl.config, &tokens).await?;
+                if let (Some(user_id), Some(token)) = (user_id, token) {
+                    let live = tokens
+                        .get(&token)
+                        .await?
+                        .is_some_and(|r| r.user_id == user_id && r.used_at.is_none());
+                    if live {
+                        ctl.assigns.insert(Reissue(token));
+                    }
+                }
+            }
+            _ => {}
+        }
+        Ok(Flow::Continue)
+    }
+
+    async fn before_respond(&self, ctl: &mut Controller) -> Result<Flow, PowError> {
+        let Some(user) = ctl.user.clone().filter(|_| !ctl.is_json()) else {
+            return Ok(Flow::Continue);
+        };
+        match ctl.id.kind() {
+            ActionKind::SignIn => {
+                let persist = ctl.assigns.get::<Persist>().is_none_or(|p| p.0);
+                if persist {
+                    self.remember(&ctl.req, &ctl.config, &user).await?;
+                } else {
+                    self.forget(&ctl.req, &ctl.config).await?;
+                }
+            }
+            ActionKind::SignOut | ActionKind::DeleteUser => {
+                self.forget(&ctl.req, &ctl.config).await?;
+            }
+            ActionKind::UpdateUser => {
+                if let Some(Reissue(token)) = ctl.assigns.get::<Reissue>() {
+                    if self.tokens(&ctl.config).get(token).await?.is_none() {
+                        self.remember(&ctl.req, &ctl.config, &user).await?;
+                    }
+                }
+            }
+            _ => {}
+        }
+        Ok(Flow::Continue)
+    }
+}
+
+#[async_trait(?Send)]
+impl RequestHook for PersistentSession {
+    /// The remember-me cookie: a request without it has nothing for this hook.
+    fn cookies(&self, config: &PowConfig) -> Vec<String> {
+        vec![self.cookie_name_for(config)]
+    }
+
+    async fn on_request(&self, req: &HttpRequest, config: &PowConfig) -> Result<(), PowError> {
+        if session::is_signed_in(req) {
+            return Ok(());
+        }
+        let Some(cookie) = req.cookie(&self.cookie_name_for(config)) else {
+            return Ok(());
+        };
+        // Signature first: a forged token never reaches the store.
+        let Some(token) = config.verifier().verify_token(TOKEN_SALT, cookie.value()) else {
+            self.expire_cookie(req, config);
+            return Ok(());
+        };
+        let tokens = self.tokens(config);
+        // The store knows the token by its keyed hash only.
+        let token = tokens.find_id(&token).await?;
+        if tokens.claim(&token).await? {
+            return self.rotate(req, config, &tokens, &token).await;
+        }
+        let Some(record) = tokens.get(&token).await? else {
+            // Unknown, expired or revoked.
+            self.expire_cookie(req, config);
+            return Ok(());
+        };
+        // No `used_at` yet: the claim was taken an instant ago by a request still
+        // rotating the token.
+        let racing = match record.used_at {
+            None => true,
+            Some(used) => now_ms().saturating_sub(used) < duration_ms(self.grace_period),
+        };
+        if racing {
+            self.serve_once(req, config, &record).await
+        } else {
+            pow_core::audit::record(
+                config,
+                pow_core::audit::AuditEvent::new(crate::events::THEFT)
+                    .request(config, req)
+                    .user(record.user_id),
+            );
+            self.revoke_family(config, &record).await?;
+            self.expire_cookie(req, config);
+            Ok(())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)] // Tests fail loudly on purpose.
+
+    use super::*;
+
+    #[test]
+    fn the_cookie_carries_the_secure_attributes() {
+        let config = PowConfig::builder("s".repeat(64))
+            .cookie_secure(true)
+            .build()
+            .unwrap();
+        let cookie = PersistentSession::new().cookie(&config, "v".into());
+        assert_eq!(cookie.http_only(), Some(true));
+        assert_eq!(cookie.same_site(), Some(SameSite::Lax));
+        assert_eq!(cookie.secure(), Some(true));
+        assert_eq!(cookie.path(), Some("/"));
+        assert_eq!(
+            cookie.max_age(),
+            Some(actix_web::cookie::time::Duration::seconds(2_592_000))
+        );
+    }
+}
