@@ -105,3 +105,126 @@ pub async fn update_user(
     CredentialsCache::new(config).update_user(&updated).await?;
     Ok(updated)
 }
+
+/// The user's data, for a data export: the row (its id, timestamps and every exported
+/// column; never the password hash nor a column marked
+/// [`not_exported`](crate::users::FieldDef::not_exported)) and, under each extension's
+/// name, what the extension keeps about the user elsewhere
+/// ([`UserData::export`](crate::extension::UserData::export)).
+///
+/// # Errors
+/// An extension's error.
+pub async fn export_user(config: &PowConfig, user: &User) -> Result<serde_json::Value, PowError> {
+    let mut row = serde_json::Map::new();
+    row.insert("id".into(), user.id.into());
+    row.insert("inserted_at".into(), user.inserted_at.to_rfc3339().into());
+    row.insert("updated_at".into(), user.updated_at.to_rfc3339().into());
+    for field in config.user_fields().iter().filter(|field| field.exported) {
+        if let Some(value) = user.get(&field.name) {
+            row.insert(field.name.clone(), value.to_json());
+        }
+    }
+    let mut extensions = serde_json::Map::new();
+    for (name, data) in config.extensions().user_data() {
+        extensions.insert((*name).to_owned(), data.export(config, user).await?);
+    }
+    Ok(serde_json::json!({ "user": row, "extensions": extensions }))
+}
+
+/// Deletes what each extension keeps about `user` outside the row
+/// ([`UserData::erase`](crate::extension::UserData::erase)), in extension order. Deleting
+/// the row and ending the sessions are the caller's steps.
+///
+/// # Errors
+/// An extension's error; the extensions before it have erased their part.
+pub async fn erase_extension_data(config: &PowConfig, user: &User) -> Result<(), PowError> {
+    for (_, data) in config.extensions().user_data() {
+        data.erase(config, user).await?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)] // Tests fail loudly on purpose.
+
+    use std::collections::BTreeMap;
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+    use crate::extension::{Extension, ExtensionBuilder, UserData};
+    use crate::users::{FieldDef, FieldKind, Value};
+
+    /// An extension keeping one note per user outside the row.
+    #[derive(Clone, Default)]
+    struct Notes(Arc<Mutex<BTreeMap<i64, String>>>);
+
+    #[async_trait::async_trait(?Send)]
+    impl UserData for Notes {
+        async fn export(
+            &self,
+            _config: &PowConfig,
+            user: &User,
+        ) -> Result<serde_json::Value, PowError> {
+            Ok(self.0.lock().unwrap().get(&user.id).cloned().into())
+        }
+
+        async fn erase(&self, _config: &PowConfig, user: &User) -> Result<(), PowError> {
+            self.0.lock().unwrap().remove(&user.id);
+            Ok(())
+        }
+    }
+
+    impl Extension for Notes {
+        fn name(&self) -> &'static str {
+            "notes"
+        }
+
+        fn build(&self, ext: &mut ExtensionBuilder) {
+            ext.user_fields([FieldDef::new("recovery_digest", FieldKind::Text).not_exported()])
+                .user_data(self.clone());
+        }
+    }
+
+    fn user() -> User {
+        let at = chrono::DateTime::from_timestamp(1_700_000_000, 0).unwrap();
+        User {
+            id: 7,
+            password_hash: Some("$pbkdf2-sha512$secret".into()),
+            inserted_at: at,
+            updated_at: at,
+            fields: BTreeMap::from([
+                ("email".to_owned(), Value::Text("a@example.com".into())),
+                ("recovery_digest".to_owned(), Value::Text("digest".into())),
+                ("nickname".to_owned(), Value::Text("Ada".into())),
+            ]),
+        }
+    }
+
+    #[actix_rt::test]
+    async fn an_export_holds_the_row_and_each_extensions_data_but_no_credentials() {
+        let notes = Notes::default();
+        notes.0.lock().unwrap().insert(7, "likes tea".into());
+        let config = PowConfig::builder("s".repeat(64))
+            .user_field(FieldDef::new("nickname", FieldKind::Text).castable())
+            .user_field(FieldDef::new("totp_seed", FieldKind::Text).secret())
+            .extension(notes.clone())
+            .build()
+            .unwrap();
+        let export = export_user(&config, &user()).await.unwrap();
+        assert_eq!(export["user"]["id"], 7);
+        assert_eq!(export["user"]["email"], "a@example.com");
+        assert_eq!(export["user"]["nickname"], "Ada");
+        assert_eq!(export["user"]["inserted_at"], "2023-11-14T22:13:20+00:00");
+        assert_eq!(export["extensions"]["notes"], "likes tea");
+        let text = export.to_string();
+        for kept_out in ["pbkdf2", "password", "digest", "totp_seed"] {
+            assert!(!text.contains(kept_out), "{kept_out} in {text}");
+        }
+
+        erase_extension_data(&config, &user()).await.unwrap();
+        assert!(notes.0.lock().unwrap().is_empty());
+        let export = export_user(&config, &user()).await.unwrap();
+        assert_eq!(export["extensions"]["notes"], serde_json::Value::Null);
+    }
+}

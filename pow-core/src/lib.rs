@@ -14,6 +14,7 @@
 //! | [`token`] | signed tokens in Plug.Crypto's `MessageVerifier` format | – |
 //! | [`store`] | the [`Store`](store::Store) trait, in-memory backend, conformance suite | the cache store |
 //! | [`session`] | credentials cache, session middleware, extractors, guards | the session plug |
+//! | [`request`] | the facts of a request the engine reads ([`RequestSource`](request::RequestSource)) | any web framework |
 //! | [`web`] | the action pipeline ([`web::Action`]), controllers, pages, CSRF, flash, routes backend | routes, views |
 //! | [`messages`] | fluent texts in English, German and French | the messages backend |
 //! | [`mailer`] | SMTP, file, in-memory and log mailers | the mailer |
@@ -59,6 +60,32 @@
 //! }
 //! ```
 //!
+//! ## The engine without actix-web
+//!
+//! The actix layer (middleware, cookie session, extractors, guards, controllers, pages,
+//! JSON endpoints) sits behind the default `actix` feature. With
+//! `default-features = false, features = ["sqlite"]` pow-core is the engine alone, and
+//! its flows run without HTTP: they read a request through
+//! [`RequestSource`](request::RequestSource), which a CLI or a test fills by hand.
+//!
+//! ```
+//! use pow_core::request::RequestFacts;
+//! use pow_core::PowConfig;
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let config = PowConfig::builder("s".repeat(64)).build()?;
+//! let facts = RequestFacts {
+//!     client_ip: Some("203.0.113.9".parse()?),
+//!     ..RequestFacts::default()
+//! };
+//! let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+//! // A forged unlock link unlocks nothing, in a browser or here.
+//! let unlocked = runtime.block_on(pow_core::limits::redeem_unlock_link(&config, &facts, "forged"))?;
+//! assert!(unlocked.is_none());
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! ## Cargo features
 //!
 //! Read from `Cargo.toml`, so the table cannot drift from it:
@@ -84,6 +111,7 @@ pub mod token;
 pub mod users;
 pub mod views;
 #[cfg(feature = "actix")]
+#[cfg_attr(docsrs, doc(cfg(feature = "actix")))]
 pub mod web;
 
 #[cfg(feature = "test-util")]

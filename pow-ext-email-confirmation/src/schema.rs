@@ -24,7 +24,9 @@ pub(crate) const EMAIL_FIELD: &str = "email";
 /// The columns the extension's migration adds. None can be set from form params.
 pub(crate) fn user_fields() -> Vec<FieldDef> {
     vec![
-        FieldDef::new(TOKEN_FIELD, FieldKind::Text).unique(),
+        FieldDef::new(TOKEN_FIELD, FieldKind::Text)
+            .unique()
+            .not_exported(),
         FieldDef::new(TOKEN_SENT_AT_FIELD, FieldKind::Timestamp),
         FieldDef::new(CONFIRMED_AT_FIELD, FieldKind::Timestamp),
         FieldDef::new(UNCONFIRMED_EMAIL_FIELD, FieldKind::Text),

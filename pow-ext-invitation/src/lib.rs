@@ -444,7 +444,9 @@ impl Extension for Invitation {
 
     fn build(&self, ext: &mut ExtensionBuilder) {
         ext.user_fields([
-            FieldDef::new(INVITATION_TOKEN, FieldKind::Text).unique(),
+            FieldDef::new(INVITATION_TOKEN, FieldKind::Text)
+                .unique()
+                .not_exported(),
             FieldDef::new(INVITATION_SENT_AT, FieldKind::Timestamp),
             FieldDef::new(INVITATION_ACCEPTED_AT, FieldKind::Timestamp),
             FieldDef::new(INVITED_BY_ID, FieldKind::Int),

@@ -253,3 +253,34 @@ impl Identities {
         Ok(deleted > 0)
     }
 }
+
+/// The user's linked provider accounts, for the data export and erasure.
+pub(crate) struct LinkedAccounts;
+
+#[async_trait::async_trait(?Send)]
+impl pow_core::extension::UserData for LinkedAccounts {
+    async fn export(
+        &self,
+        config: &PowConfig,
+        user: &pow_core::User,
+    ) -> Result<serde_json::Value, PowError> {
+        let linked = Identities::new(config)?.for_user(user.id).await?;
+        let linked: Vec<_> = linked
+            .into_iter()
+            .map(|identity| {
+                serde_json::json!({
+                    "provider": identity.provider,
+                    "uid": identity.uid,
+                    "email": identity.email,
+                    "linked_at": identity.inserted_at.to_rfc3339(),
+                })
+            })
+            .collect();
+        Ok(serde_json::json!({ "identities": linked }))
+    }
+
+    async fn erase(&self, config: &PowConfig, user: &pow_core::User) -> Result<(), PowError> {
+        Identities::new(config)?.delete_all(user.id).await?;
+        Ok(())
+    }
+}

@@ -281,7 +281,8 @@ impl Extension for OAuth {
             .page_extension(move |page, body, lang, config| {
                 pages.extend_page(page, body, lang, config)
             })
-            .credential_kind(CREDENTIAL_KIND);
+            .credential_kind(CREDENTIAL_KIND)
+            .user_data(identities::LinkedAccounts);
         #[cfg(feature = "actix")]
         {
             let routes = self.clone();

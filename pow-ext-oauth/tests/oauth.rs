@@ -964,3 +964,25 @@ fn an_unconfirmed_user_cannot_link_a_provider_account() {
     assert!(follow(&mut browser, &res).contains("Your Corp account is linked"));
     assert_eq!(identity_count(&h, "soft@example.com"), 1);
 }
+
+#[test]
+fn a_data_export_lists_linked_accounts_and_erasure_unlinks_them() {
+    let h = start();
+    let mut browser = Client::new(h.addr);
+    sign_in_with(&h, &mut browser, "corp");
+    let user = get_user(&h.config, "grace@example.com").unwrap().unwrap();
+    assert_eq!(identity_count(&h, "grace@example.com"), 1);
+
+    let rt = actix_web::rt::System::new();
+    let export = rt
+        .block_on(pow_core::admin::export_user(&h.config, &user))
+        .unwrap();
+    let linked = &export["extensions"]["pow_oauth"]["identities"];
+    assert_eq!(linked.as_array().map(Vec::len), Some(1), "{export}");
+    assert_eq!(linked[0]["provider"], "corp", "{export}");
+    assert_eq!(linked[0]["email"], "grace@example.com", "{export}");
+
+    rt.block_on(pow_core::admin::erase_extension_data(&h.config, &user))
+        .unwrap();
+    assert_eq!(identity_count(&h, "grace@example.com"), 0);
+}

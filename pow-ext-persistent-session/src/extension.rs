@@ -2,7 +2,7 @@
 //! sign-in, sign-out and account edits, the per-request cookie check, and the user's
 //! remembered browsers.
 
-use pow_core::extension::{CredentialsRevoked, ExtensionBuilder, Remembered};
+use pow_core::extension::{CredentialsRevoked, ExtensionBuilder, Remembered, UserData};
 
 use super::*;
 
@@ -31,7 +31,8 @@ impl Extension for PersistentSession {
             .audit_events([crate::events::USED, crate::events::THEFT])
             .page_extension(remember_me_checkbox)
             .on_credentials_revoked(self.clone())
-            .remembered(self.clone());
+            .remembered(self.clone())
+            .user_data(self.clone());
         #[cfg(feature = "actix")]
         ext.callbacks(self.clone()).request_hook(self.clone());
     }
@@ -77,5 +78,29 @@ impl Remembered for PersistentSession {
 
     async fn forget(&self, config: &PowConfig, user_id: i64, id: &str) -> Result<bool, PowError> {
         self.forget_family(config, user_id, id).await
+    }
+}
+
+#[async_trait(?Send)]
+impl UserData for PersistentSession {
+    /// The remembered browsers: when and where each was remembered (never a token).
+    async fn export(&self, config: &PowConfig, user: &User) -> Result<serde_json::Value, PowError> {
+        let families = self.families(config, user.id).await?;
+        let browsers: Vec<_> = families
+            .into_iter()
+            .map(|family| {
+                serde_json::json!({
+                    "remembered_at_ms": family.created_at,
+                    "ip": family.device.ip,
+                    "user_agent": family.device.user_agent,
+                })
+            })
+            .collect();
+        Ok(serde_json::json!({ "remembered_browsers": browsers }))
+    }
+
+    async fn erase(&self, config: &PowConfig, user: &User) -> Result<(), PowError> {
+        self.revoke_user_tokens(config, user.id).await?;
+        Ok(())
     }
 }

@@ -876,3 +876,33 @@ fn ending_all_other_sessions_ends_their_families() {
     assert_eq!(whoami(&mut phone), "user:alice@example.com");
     assert_eq!(h.count_tokens(&alice), 0, "no remember-me token is left");
 }
+
+#[test]
+fn a_data_export_lists_remembered_browsers_without_tokens_and_erasure_forgets_them() {
+    let h = start(strict());
+    let alice = h.create_user("alice@example.com");
+    let mut c = h.client();
+    c.headers
+        .push(("user-agent".into(), "Export Browser/1.0".into()));
+    sign_in(&mut c, "alice@example.com", Some(true));
+    let cookie = remembered(&c);
+    assert_eq!(h.count_tokens(&alice), 1);
+
+    let rt = actix_web::rt::System::new();
+    let export = rt
+        .block_on(pow_core::admin::export_user(&h.config, &alice))
+        .unwrap();
+    let browsers = &export["extensions"]["pow_persistent_session"]["remembered_browsers"];
+    assert_eq!(browsers.as_array().map(Vec::len), Some(1), "{export}");
+    assert_eq!(browsers[0]["user_agent"], "Export Browser/1.0", "{export}");
+    let text = export.to_string();
+    let token = cookie.split('.').next().unwrap_or_default();
+    assert!(!text.contains(token), "no token in the export: {text}");
+
+    rt.block_on(pow_core::admin::erase_extension_data(&h.config, &alice))
+        .unwrap();
+    assert_eq!(h.count_tokens(&alice), 0);
+    // The browser's cookie no longer signs anybody in.
+    c.cookies.remove(SESSION_COOKIE);
+    assert_eq!(c.get("/me").body, "anonymous");
+}

@@ -187,7 +187,7 @@ impl Extension for TwoFactor {
             // The seed never reaches the session cache: checking a code reads the row.
             FieldDef::new(SECRET_FIELD, FieldKind::Text).secret(),
             FieldDef::new(ENABLED_AT_FIELD, FieldKind::Timestamp),
-            FieldDef::new(RECOVERY_CODES_FIELD, FieldKind::Text),
+            FieldDef::new(RECOVERY_CODES_FIELD, FieldKind::Text).not_exported(),
         ])
         .migrations(MIGRATIONS)
         .audit_events([

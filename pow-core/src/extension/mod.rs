@@ -189,6 +189,26 @@ pub trait Remembered: Send + Sync + 'static {
     async fn forget(&self, config: &PowConfig, user_id: i64, id: &str) -> Result<bool, PowError>;
 }
 
+/// What an extension keeps about a user outside the user's row (linked accounts,
+/// remember-me tokens), for the user's data export and for erasing an account. Columns
+/// the extension adds to the row are exported by the core (see
+/// [`FieldDef::exported`](crate::users::FieldDef::exported)) and go with the row.
+#[async_trait(?Send)]
+pub trait UserData: Send + Sync + 'static {
+    /// What the extension keeps about `user`, as JSON, for the export (under the
+    /// extension's name). Leave out what lets someone sign in (tokens, their digests).
+    ///
+    /// # Errors
+    /// The store's or the database's error.
+    async fn export(&self, config: &PowConfig, user: &User) -> Result<serde_json::Value, PowError>;
+
+    /// Deletes what the extension keeps about `user`.
+    ///
+    /// # Errors
+    /// The store's or the database's error.
+    async fn erase(&self, config: &PowConfig, user: &User) -> Result<(), PowError>;
+}
+
 /// Whether users' addresses are proven, and how one is proven without a mail: the part of
 /// an extension that proves addresses (email confirmation) other extensions rely on
 /// (a provider that vouches for an address).
@@ -272,6 +292,7 @@ pub(crate) struct Contributions {
     pub(crate) web: web::WebParts,
     pub(crate) revoked: Vec<Arc<dyn CredentialsRevoked>>,
     pub(crate) remembered: Vec<Arc<dyn Remembered>>,
+    pub(crate) user_data: Vec<Arc<dyn UserData>>,
     pub(crate) address_proof: Option<Arc<dyn AddressProof>>,
     pub(crate) staged_sign_up: Option<Arc<dyn StagedSignUp>>,
     pub(crate) credential_kinds: Vec<&'static str>,
@@ -363,6 +384,13 @@ impl ExtensionBuilder {
     /// Remembered sign-ins for the session list (see [`Remembered`]).
     pub fn remembered(&mut self, source: impl Remembered) -> &mut Self {
         self.contributions.remembered.push(Arc::new(source));
+        self
+    }
+
+    /// What the extension keeps about a user outside the row, for exports and erasure
+    /// (see [`UserData`]).
+    pub fn user_data(&mut self, data: impl UserData) -> &mut Self {
+        self.contributions.user_data.push(Arc::new(data));
         self
     }
 

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use super::{
     AddressProof, Contributions, CredentialsRevoked, Extension, ExtensionBuilder, PageFn,
-    Remembered, SqlMigration, StagedSignUp,
+    Remembered, SqlMigration, StagedSignUp, UserData,
 };
 use crate::error::PowError;
 use crate::users::{ChangesetHook, FieldDef};
@@ -70,6 +70,7 @@ pub struct Extensions {
     pub(super) web: super::web::WebParts,
     revoked: Vec<Arc<dyn CredentialsRevoked>>,
     remembered: Vec<(&'static str, Arc<dyn Remembered>)>,
+    user_data: Vec<(&'static str, Arc<dyn UserData>)>,
     pages: Vec<Arc<PageFn>>,
     address_proof: Option<Arc<dyn AddressProof>>,
     staged_sign_up: Option<Arc<dyn StagedSignUp>>,
@@ -109,6 +110,9 @@ impl Extensions {
             #[cfg(feature = "actix")]
             built.web.extend(&parts.web);
             built.revoked.extend(parts.revoked.iter().cloned());
+            built
+                .user_data
+                .extend(parts.user_data.iter().map(|data| (name, Arc::clone(data))));
             built.remembered.extend(
                 parts
                     .remembered
@@ -254,6 +258,12 @@ impl Extensions {
     /// The hooks run when a user's credentials are revoked, in extension order.
     pub fn revocation_hooks(&self) -> &[Arc<dyn CredentialsRevoked>] {
         &self.revoked
+    }
+
+    /// What the extensions keep about users outside the row, with the name of each
+    /// extension.
+    pub fn user_data(&self) -> &[(&'static str, Arc<dyn UserData>)] {
+        &self.user_data
     }
 
     /// The sources of remembered sign-ins, with the name of their extension.

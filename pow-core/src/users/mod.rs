@@ -85,6 +85,10 @@ pub struct FieldDef {
     /// leaves the users table: the session cache keeps an empty text in its place, so
     /// "is it set" still reads right from a signed-in user, but nothing else does.
     pub secret: bool,
+    /// Whether the value goes into the user's data export
+    /// ([`admin::export_user`](crate::admin::export_user)). `false` for what lets someone
+    /// sign in or prove a factor (token digests, seeds, recovery code hashes).
+    pub exported: bool,
 }
 
 impl FieldDef {
@@ -97,6 +101,7 @@ impl FieldDef {
             unique: false,
             required: false,
             secret: false,
+            exported: true,
         }
     }
 
@@ -119,9 +124,17 @@ impl FieldDef {
     }
 
     /// Marks the value secret: it is never copied into the session cache (see
-    /// [`secret`](Self::secret)). Read it from the users context.
+    /// [`secret`](Self::secret)) nor exported. Read it from the users context.
     pub fn secret(mut self) -> Self {
         self.secret = true;
+        self.exported = false;
+        self
+    }
+
+    /// Keeps the value out of the user's data export (see [`exported`](Self::exported)):
+    /// a token digest or a recovery code hash, which the session cache may still hold.
+    pub fn not_exported(mut self) -> Self {
+        self.exported = false;
         self
     }
 }
@@ -143,6 +156,17 @@ pub enum Value {
 }
 
 impl Value {
+    /// The value as plain JSON (a timestamp as RFC 3339), for exports.
+    pub fn to_json(&self) -> serde_json::Value {
+        match self {
+            Self::Null => serde_json::Value::Null,
+            Self::Text(text) => serde_json::Value::from(text.as_str()),
+            Self::Int(int) => serde_json::Value::from(*int),
+            Self::Bool(flag) => serde_json::Value::from(*flag),
+            Self::Timestamp(at) => serde_json::Value::from(at.to_rfc3339()),
+        }
+    }
+
     /// The text, if this is a text value.
     pub fn as_str(&self) -> Option<&str> {
         match self {

@@ -13,14 +13,18 @@ use crate::session::CurrentSession;
 impl RequestSource for HttpRequest {
     fn facts(&self, trusted_proxies: &[IpNet]) -> RequestFacts {
         let header = |name| self.headers().get(name).and_then(|v| v.to_str().ok());
+        // `connection_info` caches itself in the extensions: read it before borrowing them.
+        let origin = {
+            let info = self.connection_info();
+            format!("{}://{}", info.scheme(), info.host())
+        };
         let extensions = self.extensions();
-        let info = self.connection_info();
         RequestFacts {
             client_ip: client_ip(self, trusted_proxies),
             user_agent: header(header::USER_AGENT).map(RequestFacts::user_agent_summary),
             accept_language: header(header::ACCEPT_LANGUAGE).map(str::to_owned),
             language: extensions.get::<LanguageIdentifier>().cloned(),
-            origin: Some(format!("{}://{}", info.scheme(), info.host())),
+            origin: Some(origin),
             session: extensions
                 .get::<CurrentSession>()
                 .map(|current| (current.session_id.clone(), current.user.id)),
@@ -91,6 +95,15 @@ mod tests {
             client_ip(&no_header, &proxies),
             Some("10.1.2.3".parse().unwrap())
         );
+    }
+
+    #[test]
+    fn facts_are_read_twice_from_one_request() {
+        // The connection info caches itself in the extensions on first use.
+        let req = TestRequest::default()
+            .insert_header(("host", "example.com"))
+            .to_http_request();
+        assert_eq!(req.facts(&[]), req.facts(&[]));
     }
 
     #[test]
