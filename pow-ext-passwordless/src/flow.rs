@@ -7,7 +7,7 @@ use pow_core::mailer::{compose, validity_text, MailContent};
 use pow_core::messages::LanguageIdentifier;
 use pow_core::request::RequestSource;
 use pow_core::session::{self, SessionMetadata};
-use pow_core::store::{Limit, Limiter};
+use pow_core::store::Limiter;
 use pow_core::token::{generate_uuid, secure_compare};
 use pow_core::users::validation::{normalize_user_id, validate_deliverable_email};
 use pow_core::users::{Changeset, ChangesetAction, Params, User};
@@ -195,15 +195,7 @@ pub(crate) async fn use_code(
     };
     let account = grant_account(config, &grant).await?;
     pow_core::limits::ensure_not_locked(config, &account).await?;
-    let limit = Limit {
-        max: ext.max_code_attempts,
-        per: ext.ttl,
-    };
-    if !Limiter::new(config, "passwordless_code")
-        .hit(limit, &id)
-        .await?
-    {
-        records.take_code(&id).await?;
+    if !records.code_attempt(&id, ext.max_code_attempts).await? {
         return Ok((None, true));
     }
     let typed: String = code.chars().filter(char::is_ascii_digit).collect();

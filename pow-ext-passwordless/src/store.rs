@@ -92,6 +92,11 @@ impl Records {
     }
 
     /// Uses the code: of concurrent callers at most one gets its grant.
+    /// Counts one try at the code `id`: `false` past `max`, and the code is then gone.
+    pub(crate) async fn code_attempt(&self, id: &str, max: u32) -> Result<bool, StoreError> {
+        self.codes.attempt(id, max).await
+    }
+
     pub(crate) async fn take_code(&self, id: &str) -> Result<Option<Grant>, StoreError> {
         self.codes.take(id).await
     }

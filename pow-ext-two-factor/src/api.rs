@@ -78,7 +78,6 @@ async fn verify_create(
             return Err(err.into());
         }
         if !verify::attempt_allowed(&ext, &config, &id).await? {
-            records.finish(&id).await?;
             return Err(expired(&req));
         }
         let (user, method) = match verify::check(&config, &req, &user, &body.code).await? {

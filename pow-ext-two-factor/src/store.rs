@@ -77,6 +77,16 @@ impl Records {
     }
 
     /// Ends the pending sign-in `id`: of concurrent callers at most one gets it.
+    /// Counts one try at the pending sign-in `id`: `false` past `max`, and it is then gone.
+    pub(crate) async fn attempt(
+        &self,
+        id: &str,
+        ttl: Duration,
+        max: u32,
+    ) -> Result<bool, StoreError> {
+        self.pending_records(ttl).attempt(id, max).await
+    }
+
     pub(crate) async fn finish(&self, id: &str) -> Result<Option<Pending>, StoreError> {
         self.pending_records(Duration::ZERO).take(id).await
     }

@@ -3,7 +3,6 @@
 //! the account ([`pow_core::limits::factor_failed`]), whichever pending sign-in it came in.
 
 use chrono::Utc;
-use pow_core::store::{Limit, Limiter};
 use pow_core::token::secure_compare;
 use pow_core::users::{Changes, User, Value};
 use pow_core::{PowConfig, PowError};
@@ -22,18 +21,15 @@ pub(crate) enum Checked {
 
 pub(crate) use crate::state::{is_enabled, recovery_hashes};
 
-/// Counts an attempt at pending sign-in `subject`: `false` once over the limit.
+/// Counts an attempt at the pending sign-in `id`: `false` once over the limit, and the
+/// pending sign-in is then gone.
 pub(crate) async fn attempt_allowed(
     ext: &TwoFactor,
     config: &PowConfig,
-    subject: &str,
+    id: &str,
 ) -> Result<bool, PowError> {
-    let limit = Limit {
-        max: ext.max_attempts,
-        per: ext.pending_ttl,
-    };
-    Ok(Limiter::new(config, "two_factor_attempt")
-        .hit(limit, subject)
+    Ok(Records::new(config)
+        .attempt(id, ext.pending_ttl, ext.max_attempts)
         .await?)
 }
 

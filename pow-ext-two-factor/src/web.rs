@@ -259,7 +259,6 @@ async fn verify_create(
                 return Err(err);
             }
             if !verify::attempt_allowed(&ext, &config, &id).await? {
-                records.finish(&id).await?;
                 return Ok(back_to_sign_in(ctl, "pow_two_factor_too_many_attempts"));
             }
             let code = ctl.params.get("code").cloned().unwrap_or_default();

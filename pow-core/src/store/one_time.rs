@@ -6,9 +6,12 @@ use std::time::Duration;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use super::{decode_record, Key, Store, StoreError};
+use super::{decode_record, Key, Limit, Limiter, Store, StoreError};
 use crate::config::PowConfig;
 use crate::token::MessageVerifier;
+
+/// Rule name of the counters of tries at one-time records.
+const ATTEMPTS_RULE: &str = "one_time_attempts";
 
 /// Short-lived records in the cache store, each kept under the keyed digest of a secret
 /// only its holder knows (a link token, a code id, an OAuth `state`) and taken at most
@@ -17,6 +20,10 @@ use crate::token::MessageVerifier;
 /// The digest is HMAC-SHA256 under a key derived from the secret key base for the
 /// record's purpose, so a dump of the store holds nothing a request could present; a
 /// record written under a retired secret of the key ring is still found.
+///
+/// A record that stands for something guessable (a short code mailed or shown to its
+/// holder) counts the tries at it with [`attempt`](Self::attempt): past the maximum the
+/// record is dropped, so guessing ends with it.
 ///
 /// ```
 /// # async fn example(config: pow_core::PowConfig) -> Result<(), pow_core::store::StoreError> {
@@ -39,6 +46,7 @@ pub struct OneTimeSecrets {
     verifier: MessageVerifier,
     purpose: &'static str,
     ttl: Duration,
+    attempts: Limiter,
 }
 
 impl std::fmt::Debug for OneTimeSecrets {
@@ -61,6 +69,7 @@ impl OneTimeSecrets {
             verifier: config.verifier().clone(),
             purpose,
             ttl,
+            attempts: Limiter::new(config, ATTEMPTS_RULE),
         }
     }
 
@@ -123,6 +132,25 @@ impl OneTimeSecrets {
         Ok(None)
     }
 
+    /// Counts one try at the record under `secret` (a code typed for it, say), at most `max`
+    /// in the record's lifetime: `false` once over, and the record is then dropped. Count
+    /// each try before checking it, whether the record exists or not (an unknown secret
+    /// costs the same).
+    ///
+    /// # Errors
+    /// When the store fails.
+    pub async fn attempt(&self, secret: &str, max: u32) -> Result<bool, StoreError> {
+        // The limiter keys its counters by a keyed hash of the subject: the store holds no
+        // secret, and each namespace and purpose counts apart.
+        let subject = format!("{}\n{}\n{secret}", self.namespace, self.purpose);
+        let window = self.ttl.max(Duration::from_secs(1));
+        if self.attempts.hit(Limit::new(max, window), &subject).await? {
+            return Ok(true);
+        }
+        self.delete(secret).await?;
+        Ok(false)
+    }
+
     /// Drops the record under `secret`, if any.
     ///
     /// # Errors
@@ -176,5 +204,37 @@ mod tests {
         assert_eq!(other.take::<u32>("s3cret").await.unwrap(), None);
         records.delete("s3cret").await.unwrap();
         assert_eq!(records.get::<u32>("s3cret").await.unwrap(), None);
+    }
+
+    #[actix_rt::test]
+    async fn tries_past_the_maximum_drop_the_record() {
+        let store: Arc<dyn Store> = MemoryStore::shared();
+        let config = config("a", &store, None);
+        let codes = OneTimeSecrets::new(&config, "t", "code", Duration::from_secs(60));
+        let other = OneTimeSecrets::new(&config, "t", "other", Duration::from_secs(60));
+        codes.put("id", &"grant").await.unwrap();
+        other.put("id", &"grant").await.unwrap();
+        for _ in 0..3 {
+            assert!(codes.attempt("id", 3).await.unwrap());
+        }
+        assert_eq!(
+            codes.get::<String>("id").await.unwrap().as_deref(),
+            Some("grant")
+        );
+        assert!(
+            !codes.attempt("id", 3).await.unwrap(),
+            "the fourth try is refused"
+        );
+        assert_eq!(
+            codes.get::<String>("id").await.unwrap(),
+            None,
+            "and the record is gone"
+        );
+        // Another purpose counts apart.
+        assert!(other.attempt("id", 3).await.unwrap());
+        assert_eq!(
+            other.get::<String>("id").await.unwrap().as_deref(),
+            Some("grant")
+        );
     }
 }
