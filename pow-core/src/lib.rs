@@ -93,6 +93,26 @@
 #![doc = document_features::document_features!()]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+/// Puts each item behind the calling crate's `actix` feature, the way pow-core and the
+/// extension crates split their actix layer from their engine:
+///
+/// ```
+/// pow_core::with_actix! {
+///     mod web {}
+///     pub use web::*;
+/// }
+/// ```
+#[macro_export]
+macro_rules! with_actix {
+    ($($item:item)*) => {
+        $(
+            #[cfg(feature = "actix")]
+            #[cfg_attr(docsrs, doc(cfg(feature = "actix")))]
+            $item
+        )*
+    };
+}
+
 pub mod admin;
 pub mod api;
 pub mod audit;

@@ -216,18 +216,14 @@ use pow_core::store::Limit;
 use pow_core::users::{User, UsersContext, WriteError};
 use pow_core::{Extension, PowConfig, PowError};
 
-#[cfg(feature = "actix")]
-mod api;
-#[cfg(feature = "actix")]
-mod callbacks;
-#[cfg(feature = "actix")]
-mod cancel;
-#[cfg(feature = "actix")]
-pub use cancel::CANCEL_SALT;
-#[cfg(feature = "actix")]
-mod controller;
-#[cfg(feature = "actix")]
-pub use controller::actions;
+pow_core::with_actix! {
+    mod api;
+    mod callbacks;
+    mod cancel;
+    pub use cancel::CANCEL_SALT;
+    mod controller;
+    pub use controller::actions;
+}
 
 /// Left in the controller's [`Assigns`](pow_core::web::Assigns) by `confirmation#show`
 /// and `api_confirmation#confirm` when a link confirmed an address (the core's type, for

@@ -91,12 +91,11 @@ use pow_core::messages::{LanguageIdentifier, MessageArg};
 use pow_core::views::{Link, PageBody};
 use pow_core::{Extension, PowConfig, PowError};
 
-#[cfg(feature = "actix")]
-mod api;
-#[cfg(feature = "actix")]
-mod callbacks;
-#[cfg(feature = "actix")]
-mod flow;
+pow_core::with_actix! {
+    mod api;
+    mod callbacks;
+    mod flow;
+}
 mod identities;
 #[cfg(feature = "actix")]
 mod mail;

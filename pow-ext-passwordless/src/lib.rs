@@ -64,21 +64,18 @@ use pow_core::store::Limit;
 use pow_core::views::{Link, PageBody};
 use pow_core::{Extension, PowConfig};
 
-#[cfg(feature = "actix")]
-mod api;
-#[cfg(feature = "actix")]
-mod flow;
-#[cfg(feature = "actix")]
-mod store;
-#[cfg(feature = "actix")]
-mod web;
+pow_core::with_actix! {
+    mod api;
+    mod flow;
+    mod store;
+    mod web;
+}
 
-#[cfg(feature = "actix")]
-pub use api::PasswordlessApi;
-#[cfg(feature = "actix")]
-pub use flow::METHOD_KEY;
-#[cfg(feature = "actix")]
-pub use web::actions;
+pow_core::with_actix! {
+    pub use api::PasswordlessApi;
+    pub use flow::METHOD_KEY;
+    pub use web::actions;
+}
 
 /// The extension's name, which prefixes its message keys.
 pub const NAME: &str = "pow_passwordless";

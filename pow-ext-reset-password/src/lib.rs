@@ -204,18 +204,14 @@ use pow_core::store::Limit;
 use pow_core::views::{Link, PageBody};
 use pow_core::{Extension, PowConfig};
 
-#[cfg(feature = "actix")]
-mod api;
-#[cfg(feature = "actix")]
-mod controller;
-#[cfg(feature = "actix")]
-pub use controller::actions;
-#[cfg(feature = "actix")]
-mod flow;
-#[cfg(feature = "actix")]
-mod mail;
-#[cfg(feature = "actix")]
-mod tokens;
+pow_core::with_actix! {
+    mod api;
+    mod controller;
+    pub use controller::actions;
+    mod flow;
+    mod mail;
+    mod tokens;
+}
 
 #[cfg(feature = "actix")]
 pub use api::ResetPasswordApi;

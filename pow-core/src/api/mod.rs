@@ -138,26 +138,23 @@ use std::time::Duration;
 pub(crate) mod tokens;
 pub use tokens::{authenticate, revoke_user_tokens, TokenPair};
 
-#[cfg(feature = "actix")]
-mod context;
-#[cfg(feature = "actix")]
-mod controllers;
-#[cfg(feature = "actix")]
-mod error;
+crate::with_actix! {
+    mod context;
+    mod controllers;
+    mod error;
+}
 mod link;
-#[cfg(feature = "actix")]
-mod middleware;
-#[cfg(feature = "actix")]
-mod options;
-#[cfg(feature = "actix")]
-mod sessions;
+crate::with_actix! {
+    mod middleware;
+    mod options;
+    mod sessions;
+}
 
-#[cfg(feature = "actix")]
-pub use context::{configure, is_api_request, ApiContext, ApiExtension};
-#[cfg(feature = "actix")]
-pub use controllers::{actions, token_response, token_response_with, user_params};
-#[cfg(feature = "actix")]
-pub use error::{ApiError, ApiErrorHandler, API_FTL, BUSY_RETRY_AFTER_SECS};
+crate::with_actix! {
+    pub use context::{configure, is_api_request, ApiContext, ApiExtension};
+    pub use controllers::{actions, token_response, token_response_with, user_params};
+    pub use error::{ApiError, ApiErrorHandler, API_FTL, BUSY_RETRY_AFTER_SECS};
+}
 pub use link::LinkTemplate;
 #[cfg(feature = "actix")]
 pub use middleware::{bearer_token, ApiAuthMiddleware, ApiRequest, BearerSource};

@@ -104,58 +104,42 @@ pub(crate) use credentials::check_loaded;
 
 // The actix layer: middleware, the cookie session, extractors, guards, and the session
 // lifecycle of a request (sign in and out, renewal, sudo mode).
-#[cfg(feature = "actix")]
-mod auth_middleware;
-#[cfg(feature = "actix")]
-mod bundle;
-#[cfg(feature = "actix")]
-mod cookie;
-#[cfg(feature = "actix")]
-mod extract;
-#[cfg(feature = "actix")]
-pub(crate) mod guard;
-#[cfg(feature = "actix")]
-mod middleware;
-#[cfg(feature = "actix")]
-mod request;
-#[cfg(feature = "actix")]
-mod response_cookies;
+crate::with_actix! {
+    mod auth_middleware;
+    mod bundle;
+    mod cookie;
+    mod extract;
+    pub(crate) mod guard;
+    mod middleware;
+    mod request;
+    mod response_cookies;
+}
 
-#[cfg(feature = "actix")]
-pub(crate) use auth_middleware::{request_config, request_error_handler};
-#[cfg(feature = "actix")]
-#[doc(hidden)]
-pub use auth_middleware::{AuthFuture, AuthService};
-#[cfg(feature = "actix")]
-pub use auth_middleware::{AuthMiddleware, SessionSource, MAX_COOKIE_BYTES};
-#[cfg(feature = "actix")]
-pub use bundle::PowMiddleware;
-#[cfg(feature = "actix")]
-pub use cookie::{
-    cookie_key, cookie_session_middleware, CookieSession, CookieSessionError, CookieSessionExt,
-    CookieSessionFuture, CookieSessionMiddleware, CookieSessionService,
-};
-#[cfg(feature = "actix")]
-pub use extract::{AsPowConfig, CurrentUser, MaybeUser, PowRequestExt};
-#[cfg(feature = "actix")]
-#[doc(hidden)]
-pub use guard::GuardService;
-#[cfg(feature = "actix")]
-pub use guard::{
-    already_authenticated_path, not_authenticated_path, wants_json, DefaultErrorHandler,
-    ErrorHandler, RequireAuthenticated, RequireNotAuthenticated,
-};
-#[cfg(feature = "actix")]
-pub use middleware::{CookieSource, PowSessionMiddleware};
-#[cfg(feature = "actix")]
-pub(crate) use request::write_session_id;
-#[cfg(feature = "actix")]
-pub use request::{
-    config, current_session, current_user, is_fresh, is_signed_in, mark_fresh, sign_in,
-    sign_in_with, sign_out, sign_out_everywhere,
-};
-#[cfg(feature = "actix")]
-pub use response_cookies::queue_cookie;
+crate::with_actix! {
+    pub(crate) use auth_middleware::{request_config, request_error_handler};
+    #[doc(hidden)]
+    pub use auth_middleware::{AuthFuture, AuthService};
+    pub use auth_middleware::{AuthMiddleware, SessionSource, MAX_COOKIE_BYTES};
+    pub use bundle::PowMiddleware;
+    pub use cookie::{
+        cookie_key, cookie_session_middleware, CookieSession, CookieSessionError, CookieSessionExt,
+        CookieSessionFuture, CookieSessionMiddleware, CookieSessionService,
+    };
+    pub use extract::{AsPowConfig, CurrentUser, MaybeUser, PowRequestExt};
+    #[doc(hidden)]
+    pub use guard::GuardService;
+    pub use guard::{
+        already_authenticated_path, not_authenticated_path, wants_json, DefaultErrorHandler,
+        ErrorHandler, RequireAuthenticated, RequireNotAuthenticated,
+    };
+    pub use middleware::{CookieSource, PowSessionMiddleware};
+    pub(crate) use request::write_session_id;
+    pub use request::{
+        config, current_session, current_user, is_fresh, is_signed_in, mark_fresh, sign_in,
+        sign_in_with, sign_out, sign_out_everywhere,
+    };
+    pub use response_cookies::queue_cookie;
+}
 
 /// The signed-in session of a request, kept in the request extensions.
 #[derive(Clone, Debug, PartialEq)]
