@@ -20,9 +20,7 @@ check() {
 
 check pow-core sqlite
 for crate in pow-ext-reset-password pow-ext-email-confirmation pow-ext-persistent-session \
-  pow-ext-invitation pow-ext-two-factor pow-ext-passwordless; do
+  pow-ext-invitation pow-ext-two-factor pow-ext-passwordless pow-ext-oauth; do
   check "$crate" pow-core/sqlite
 done
-# OAuth's linked accounts follow its own backend features.
-check pow-ext-oauth sqlite
 echo "the engine builds without actix-web"

@@ -72,13 +72,11 @@ const COLUMNS: &str = "provider, uid, user_id, email, inserted_at";
 macro_rules! with_conn {
     ($db:expr, $conn:ident => $body:expr) => {
         match $db {
-            #[cfg(feature = "sqlite")]
             Database::Sqlite(pool) => {
                 let mut guard = checkout(pool)?;
                 let $conn = &mut *guard;
                 $body
             }
-            #[cfg(feature = "postgres")]
             Database::Postgres(pool) => {
                 let mut guard = checkout(pool)?;
                 let $conn = &mut *guard;
