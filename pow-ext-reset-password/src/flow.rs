@@ -123,7 +123,7 @@ pub(crate) async fn reset(
     loaded: Loaded,
     params: &Params,
 ) -> Result<Reset, PowError> {
-    let Loaded { key, record, user } = loaded;
+    let user = loaded.user.clone();
     let tokens = ResetTokens::new(config, ext.ttl());
 
     // Validate first: an invalid submit keeps the token.
@@ -137,17 +137,17 @@ pub(crate) async fn reset(
     }
 
     // Single use: of two concurrent submits, only the one that takes the token goes on.
-    if !tokens.consume(&key).await? {
+    if !tokens.consume(config, &loaded).await? {
         return Ok(Reset::TokenGone);
     }
     let updated = match users.apply(changeset).await {
         Ok(Ok(updated)) => updated,
         Ok(Err(changeset)) => {
-            tokens.restore(&key, &record).await;
+            tokens.restore(&loaded).await;
             return Ok(Reset::Invalid(changeset));
         }
         Err(err) => {
-            tokens.restore(&key, &record).await;
+            tokens.restore(&loaded).await;
             return Err(err);
         }
     };

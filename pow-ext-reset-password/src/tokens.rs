@@ -1,8 +1,9 @@
 //! Reset tokens in the cache store.
 //!
-//! A token is a random UUID kept under `[uuid]` in the `reset_token` namespace; its record
-//! names the user and carries a stamp of the account's state (a keyed hash of the user id,
-//! email and password hash). The link carries the UUID signed with [`TOKEN_SALT`].
+//! A token is a random UUID whose record is kept under its keyed digest
+//! ([`OneTimeSecrets`]) in the `reset_token` namespace; the record names the user and
+//! carries a stamp of the account's state (a keyed hash of the user id, email and password
+//! hash). The link carries the UUID signed with [`TOKEN_SALT`].
 
 use std::time::Duration;
 
@@ -10,7 +11,7 @@ pub(crate) use pow_core::time::{duration_ms, now_ms};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use pow_core::store::{Cache, Key, StoreError};
+use pow_core::store::{Cache, Key, OneTimeSecrets, StoreError};
 use pow_core::token::{hmac_sha256, secure_compare};
 use pow_core::{PowConfig, PowError, User};
 use serde::{Deserialize, Serialize};
@@ -22,6 +23,9 @@ const STAMP_SALT: &str = "pow_reset_password token stamp";
 
 /// The purpose of the keyed hash reset tokens are stored under.
 const DIGEST_PURPOSE: &str = "reset_password";
+
+/// The purpose of the throwaway records written for unknown addresses: no link names them.
+const DECOY_PURPOSE: &str = "reset_password_decoy";
 
 /// How long the throwaway record written for unknown addresses lives.
 const DECOY_TTL: Duration = Duration::from_secs(60);
@@ -38,22 +42,38 @@ pub(crate) struct TokenRecord {
     expires_at: i64,
 }
 
-/// A token that checked out: its store key, record and the user, freshly read.
+/// Where a loaded token's record was found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Layout {
+    /// Under `[purpose, digest]`, as [`OneTimeSecrets`] keeps records.
+    Current,
+    /// Under `[digest]`, as releases before 0.2 kept them: links mailed before an upgrade
+    /// keep working for their lifetime. Remove in the release after.
+    Legacy,
+}
+
+/// A token that checked out: the token, its record and the user, freshly read.
 pub(crate) struct Loaded {
-    pub key: Key,
+    token: String,
+    layout: Layout,
     pub record: TokenRecord,
     pub user: User,
 }
 
-/// The reset tokens of one setup.
+/// The reset tokens of one setup: [`OneTimeSecrets`] under the keyed digest of each
+/// token, so a copy of the store holds no usable link.
 pub(crate) struct ResetTokens {
-    cache: Cache,
+    secrets: OneTimeSecrets,
+    decoys: OneTimeSecrets,
+    legacy: Cache,
 }
 
 impl ResetTokens {
     pub(crate) fn new(config: &PowConfig, ttl: Duration) -> Self {
         Self {
-            cache: Cache::new(
+            secrets: OneTimeSecrets::new(config, TOKEN_NAMESPACE, DIGEST_PURPOSE, ttl),
+            decoys: OneTimeSecrets::new(config, TOKEN_NAMESPACE, DECOY_PURPOSE, DECOY_TTL),
+            legacy: Cache::new(
                 config.store().clone(),
                 config.namespaced(TOKEN_NAMESPACE),
                 Some(ttl),
@@ -68,21 +88,18 @@ impl ResetTokens {
         user: &User,
         token: &str,
     ) -> Result<String, PowError> {
-        let ttl = self.cache.ttl().unwrap_or_default();
         let record = TokenRecord {
             user_id: user.id,
             stamp: stamp(config, user),
-            expires_at: now_ms().saturating_add(duration_ms(ttl)),
+            expires_at: now_ms().saturating_add(duration_ms(self.secrets.ttl())),
         };
-        // Kept under a keyed hash: the store holds no usable token.
-        let key = Key::from(config.verifier().token_digest(DIGEST_PURPOSE, token));
-        self.cache.put(&key, &record).await?;
+        self.secrets.put(token, &record).await?;
         Ok(config.verifier().sign_token(TOKEN_SALT, token))
     }
 
     /// The store write done instead of [`issue`](Self::issue) when no token is issued, so
-    /// that both cases cost the same. The record lives under a key no link can name and
-    /// expires soon.
+    /// that both cases cost the same. The record lives under a purpose no link looks up
+    /// and expires soon.
     pub(crate) async fn decoy(&self, config: &PowConfig, token: &str) -> Result<(), PowError> {
         let record = TokenRecord {
             user_id: 0,
@@ -93,21 +110,7 @@ impl ResetTokens {
             )),
             expires_at: now_ms(),
         };
-        let value = serde_json::to_vec(&record).map_err(StoreError::from)?;
-        self.cache
-            .store()
-            .put(
-                self.cache.namespace(),
-                vec![(
-                    Key::from([
-                        "decoy".to_owned(),
-                        config.verifier().token_digest(DIGEST_PURPOSE, token),
-                    ]),
-                    value,
-                )],
-                Some(DECOY_TTL),
-            )
-            .await?;
+        self.decoys.put(token, &record).await?;
         Ok(())
     }
 
@@ -122,23 +125,14 @@ impl ResetTokens {
         let Some(token) = config.verifier().verify_token(TOKEN_SALT, signed) else {
             return Ok(None);
         };
-        let mut found = None;
-        for digest in config.verifier().token_digests(DIGEST_PURPOSE, &token) {
-            let key = Key::from(digest);
-            match self.cache.get::<TokenRecord>(&key).await {
-                Ok(Some(record)) => {
-                    found = Some((key, record));
-                    break;
-                }
-                Ok(None) => {}
-                Err(StoreError::Serde(err)) => {
-                    tracing::warn!(error = %err, "ignoring an unreadable reset token record");
-                    return Ok(None);
-                }
-                Err(err) => return Err(err.into()),
-            }
-        }
-        let Some((key, record)) = found else {
+        let found = match self.secrets.get::<TokenRecord>(&token).await? {
+            Some(record) => Some((Layout::Current, record)),
+            None => self
+                .legacy_record(config, &token)
+                .await?
+                .map(|record| (Layout::Legacy, record)),
+        };
+        let Some((layout, record)) = found else {
             return Ok(None);
         };
         if record.expires_at <= now_ms() {
@@ -155,36 +149,71 @@ impl ResetTokens {
         if !matches {
             return Ok(None);
         }
-        Ok(Some(Loaded { key, record, user }))
+        Ok(Some(Loaded {
+            token,
+            layout,
+            record,
+            user,
+        }))
+    }
+
+    /// A record kept under the layout of releases before 0.2.
+    async fn legacy_record(
+        &self,
+        config: &PowConfig,
+        token: &str,
+    ) -> Result<Option<TokenRecord>, PowError> {
+        for digest in config.verifier().token_digests(DIGEST_PURPOSE, token) {
+            match self.legacy.get::<TokenRecord>(&Key::from(digest)).await {
+                Ok(Some(record)) => return Ok(Some(record)),
+                Ok(None) => {}
+                Err(StoreError::Serde(err)) => {
+                    tracing::warn!(error = %err, "ignoring an unreadable reset token record");
+                    return Ok(None);
+                }
+                Err(err) => return Err(err.into()),
+            }
+        }
+        Ok(None)
     }
 
     /// Takes the token out of the store; `false` if it was already gone (another request
     /// used it).
-    pub(crate) async fn consume(&self, key: &Key) -> Result<bool, PowError> {
-        match self.cache.take::<TokenRecord>(key).await {
-            Ok(found) => Ok(found.is_some()),
-            // Taken all the same: the record is gone and can't be used.
-            Err(StoreError::Serde(_)) => Ok(false),
-            Err(err) => Err(err.into()),
+    pub(crate) async fn consume(&self, config: &PowConfig, loaded: &Loaded) -> Result<bool, PowError> {
+        if loaded.layout == Layout::Current {
+            return Ok(self
+                .secrets
+                .take::<serde_json::Value>(&loaded.token)
+                .await?
+                .is_some());
         }
+        for digest in config.verifier().token_digests(DIGEST_PURPOSE, &loaded.token) {
+            match self.legacy.take::<TokenRecord>(&Key::from(digest)).await {
+                Ok(Some(_)) => return Ok(true),
+                Ok(None) => {}
+                // Taken all the same: the record is gone and can't be used.
+                Err(StoreError::Serde(_)) => return Ok(false),
+                Err(err) => return Err(err.into()),
+            }
+        }
+        Ok(false)
     }
 
     /// Puts a consumed token back after the password could not be saved, for the rest of
-    /// its lifetime. Failures are logged: the user can still ask for a new link.
-    pub(crate) async fn restore(&self, key: &Key, record: &TokenRecord) {
-        let left = record.expires_at.saturating_sub(now_ms());
+    /// its lifetime (in the current layout). Failures are logged: the user can still ask
+    /// for a new link.
+    pub(crate) async fn restore(&self, loaded: &Loaded) {
+        let left = loaded.record.expires_at.saturating_sub(now_ms());
         let Ok(left) = u64::try_from(left) else {
             return;
         };
         if left == 0 {
             return;
         }
-        let restore = Cache::new(
-            self.cache.store().clone(),
-            self.cache.namespace(),
-            Some(Duration::from_millis(left)),
-        );
-        if let Err(err) = restore.put(key, record).await {
+        let put = self
+            .secrets
+            .put_for(&loaded.token, &loaded.record, Duration::from_millis(left));
+        if let Err(err) = put.await {
             tracing::warn!(error = %err, "could not restore a reset token");
         }
     }
@@ -208,4 +237,49 @@ fn stamp_with(key: &[u8], user: &User) -> String {
         message.extend_from_slice(part.as_bytes());
     }
     URL_SAFE_NO_PAD.encode(hmac_sha256(key, &message))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)] // Tests fail loudly on purpose.
+
+    use pow_core::password::Pbkdf2Hasher;
+    use pow_core::users::diesel::DieselUsersContext;
+
+    use super::*;
+
+    #[actix_web::test]
+    async fn a_link_stored_in_the_old_layout_still_works_once() {
+        let users = DieselUsersContext::connect(":memory:").unwrap();
+        let config = PowConfig::builder("s".repeat(64))
+            .users(users.clone())
+            .hasher(Pbkdf2Hasher::new(1))
+            .build()
+            .unwrap();
+        users.migrate(&config).unwrap();
+        let user = pow_core::testing::create_user(&config, "a@example.com", "long password")
+            .unwrap();
+        let tokens = ResetTokens::new(&config, Duration::from_secs(600));
+        // What a release before 0.2 wrote: the record under `[digest]`.
+        let token = "0d7e8c1f-legacy";
+        let record = TokenRecord {
+            user_id: user.id,
+            stamp: stamp(&config, &user),
+            expires_at: now_ms() + 600_000,
+        };
+        let old_key = Key::from(config.verifier().token_digest(DIGEST_PURPOSE, token));
+        tokens.legacy.put(&old_key, &record).await.unwrap();
+        let signed = config.verifier().sign_token(TOKEN_SALT, token);
+
+        let loaded = tokens.load(&config, &signed).await.unwrap().unwrap();
+        assert_eq!(loaded.user.id, user.id);
+        assert!(tokens.consume(&config, &loaded).await.unwrap());
+        assert!(!tokens.consume(&config, &loaded).await.unwrap(), "once");
+        assert!(tokens.load(&config, &signed).await.unwrap().is_none());
+
+        // A restored token comes back in the current layout.
+        tokens.restore(&loaded).await;
+        let again = tokens.load(&config, &signed).await.unwrap().unwrap();
+        assert_eq!(again.layout, Layout::Current);
+    }
 }

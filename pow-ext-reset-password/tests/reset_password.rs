@@ -779,7 +779,7 @@ fn tokens_and_counts_live_in_the_store_with_their_ttls() {
     request_reset(&mut c, "alice@example.com");
     assert_eq!(
         store.puts_in("shop_reset_token"),
-        [(1, Some(Duration::from_secs(7200)))]
+        [(2, Some(Duration::from_secs(7200)))]
     );
     assert_eq!(store.puts_in("shop_limit"), [(2, minute), (2, hour)]);
     assert_eq!(mailer.count_to("alice@example.com"), 1);
@@ -789,7 +789,8 @@ fn tokens_and_counts_live_in_the_store_with_their_ttls() {
     request_reset(&mut c, "nobody@example.com");
     let decoy = store.puts_in("shop_reset_token");
     assert_eq!(decoy.len(), 1);
-    assert_eq!(decoy[0].0, 2, "under a key no link can name");
+    assert_eq!(decoy[0].0, 2, "under a purpose no link looks up");
+    assert_eq!(decoy[0].1, Some(Duration::from_secs(60)));
     assert_eq!(store.puts_in("shop_limit"), [(2, minute), (2, hour)]);
     assert!(store.puts_in("reset_token").is_empty());
 }

@@ -96,14 +96,33 @@ impl OneTimeSecrets {
         secret: &str,
         record: &T,
     ) -> Result<(), StoreError> {
+        self.put_for(secret, record, self.ttl).await
+    }
+
+    /// Keeps `record` under `secret` for `ttl` instead of the records' TTL (to put a taken
+    /// record back for the rest of its life, say).
+    ///
+    /// # Errors
+    /// When the store fails or the record does not serialize.
+    pub async fn put_for<T: Serialize + ?Sized>(
+        &self,
+        secret: &str,
+        record: &T,
+        ttl: Duration,
+    ) -> Result<(), StoreError> {
         let key = self.key(self.verifier.token_digest(self.purpose, secret));
         self.store
             .put(
                 &self.namespace,
                 vec![(key, serde_json::to_vec(record)?)],
-                Some(self.ttl),
+                Some(ttl),
             )
             .await
+    }
+
+    /// How long records live.
+    pub fn ttl(&self) -> Duration {
+        self.ttl
     }
 
     /// Takes the record under `secret`: of concurrent callers at most one gets it.
