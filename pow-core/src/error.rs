@@ -1,4 +1,6 @@
-//! The crate's error type.
+//! The crate's error types.
+
+use std::time::Duration;
 
 /// Seconds a client is asked to wait (`Retry-After`) when pow-core answers
 /// `503 Service Unavailable` ([`PowError::Busy`], or a cache store that is down).
@@ -24,7 +26,7 @@ pub enum PowError {
     DatabaseUnavailable(String),
     /// The cache store failed or is unreachable.
     #[error("cache store error: {0}")]
-    Store(#[from] crate::store::StoreError),
+    Store(#[from] StoreError),
     /// A stored password hash could not be parsed. It never counts as a match.
     /// ([`HashError::Busy`](crate::password::HashError::Busy) converts to [`PowError::Busy`].)
     #[error("password hash error: {0}")]
@@ -50,7 +52,7 @@ pub enum PowError {
     ReauthenticationRequired,
     /// A rate limit or an account lock refused the request (`429` with `Retry-After`).
     #[error("too many requests, retry later")]
-    RateLimited(crate::limits::RateLimited),
+    RateLimited(RateLimited),
     /// Any other internal failure.
     #[error("{0}")]
     Other(String),
@@ -75,6 +77,50 @@ impl From<crate::password::HashError> for PowError {
 impl From<askama::Error> for PowError {
     fn from(err: askama::Error) -> Self {
         Self::Template(err.to_string())
+    }
+}
+
+/// Errors raised by a store backend ([`crate::store`] re-exports it).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The backend cannot be reached (connection refused, timeout). Requests answer 503.
+    #[error("cache store unavailable: {0}")]
+    Unavailable(String),
+    /// A value could not be (de)serialised.
+    #[error("cache store value could not be (de)serialised: {0}")]
+    Serde(#[from] serde_json::Error),
+    /// Any other backend failure.
+    #[error("cache store backend error: {0}")]
+    Backend(String),
+    /// The backend does not implement this operation (a custom store written before it
+    /// existed). Features that need it fail with this error instead of running unsafely.
+    #[error("the cache store does not support `{0}`; implement it to use this feature")]
+    Unsupported(&'static str),
+}
+
+/// Why a request was refused with `429` ([`crate::limits`] re-exports it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LimitReason {
+    /// A rate limit: too many requests from this client or for this identifier.
+    TooManyAttempts,
+    /// The identifier's account is locked after too many failed sign-ins.
+    Locked,
+}
+
+/// A refused request: `429 Too Many Requests`, try again after `retry_after`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RateLimited {
+    /// Why.
+    pub reason: LimitReason,
+    /// When to try again (the rule's window, at most).
+    pub retry_after: Duration,
+}
+
+impl RateLimited {
+    /// `Retry-After` in whole seconds, at least 1.
+    pub fn retry_after_secs(&self) -> u64 {
+        self.retry_after.as_secs().max(1)
     }
 }
 

@@ -13,7 +13,8 @@
 //! | [`password`] | PBKDF2-SHA512 (Pow's format) and Argon2id, run on a low-priority, bounded [`HashPool`](password::HashPool) | the hasher, the pool's sizing |
 //! | [`token`] | signed tokens in Plug.Crypto's `MessageVerifier` format | – |
 //! | [`store`] | the [`Store`](store::Store) trait, in-memory backend, conformance suite | the cache store |
-//! | [`session`] | credentials cache, session middleware, extractors, guards | the session plug |
+//! | [`session`] | credentials cache, the [`SessionHandle`](session::SessionHandle) service, session middleware, extractors, guards | the session plug |
+//! | [`flows`] | sign up, sign in, sign out, account changes as async functions with typed outcomes | the transport (cookie, bearer, none) |
 //! | [`request`] | the facts of a request the engine reads ([`RequestSource`](request::RequestSource)) | any web framework |
 //! | [`web`] | the action pipeline ([`web::Action`]), controllers, pages, CSRF, flash, routes backend | routes, views |
 //! | [`messages`] | fluent texts in English, German and French | the messages backend |
@@ -119,6 +120,7 @@ pub mod audit;
 pub mod config;
 pub mod error;
 pub mod extension;
+pub mod flows;
 pub mod limits;
 pub mod mailer;
 pub mod messages;

@@ -13,9 +13,7 @@ use actix_web::middleware::{from_fn, Next};
 use actix_web::{web, App, HttpRequest, HttpResponse};
 use askama::Template;
 use pow_core::audit::{self, AuditQuery, Auditor, DieselAuditSink, FanOut, TracingSink};
-use pow_core::mailer::{
-    mailbox_preview, BackgroundMailer, FileMailer, LogMailer, Mailer, MemoryMailer,
-};
+use pow_core::mailer::{BackgroundMailer, FileMailer, LogMailer, Mailer, MemoryMailer};
 use pow_core::password::Argon2Hasher;
 use pow_core::session::{MaybeUser, PowMiddleware, RequireAuthenticated};
 use pow_core::store::{DiskStore, MemoryStore, RedisStore, Store};
@@ -683,7 +681,7 @@ pub fn app_with_mailbox(
         .configure(pow_core::web::configure(config.clone()))
         .configure(|cfg| {
             if let Some(outbox) = mailbox {
-                mailbox_preview(outbox)(cfg);
+                pow_core::web::mailbox_preview(outbox)(cfg);
             }
         })
         .route("/", web::get().to(home))

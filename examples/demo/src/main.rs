@@ -42,13 +42,13 @@ async fn main() -> std::io::Result<()> {
              links included, at http://{}{} for requests from this machine only; never \
              expose it",
             settings.bind,
-            pow_core::mailer::MAILBOX_PATH
+            pow_core::web::MAILBOX_PATH
         ),
         (None, Some(dir)) => tracing::info!("mails are written to {}", dir.display()),
         (None, None) => tracing::info!(
             "mails are written to this log; set POW_DEV_MAILBOX=1 to read them at {} \
              (loopback BIND only)",
-            pow_core::mailer::MAILBOX_PATH
+            pow_core::web::MAILBOX_PATH
         ),
     }
     let mut server =

@@ -183,6 +183,7 @@ impl ApiContext {
     pub fn resource(&self, suffix: &str) -> actix_web::Resource {
         web::resource(self.path(suffix))
             .app_data(web::Data::new(self.clone()))
+            .app_data(web::Data::new(self.config().clone()))
             .app_data(web::PayloadConfig::new(MAX_BODY_BYTES))
     }
 

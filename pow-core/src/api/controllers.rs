@@ -4,10 +4,13 @@ use actix_web::http::header;
 use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse, ResponseError};
 
+use super::bearer::BearerSession;
 use super::error::ApiError;
 use super::middleware::bearer_token;
 use super::tokens::TokenPair;
 use super::{ApiAction, ApiContext};
+use crate::error::PowError;
+use crate::flows::{self, SignIn, SignUp};
 use crate::users::Params;
 use crate::web::{Action, ActionId, Controller, Outcome};
 
@@ -134,7 +137,7 @@ impl ApiContext {
 }
 
 /// `POST <prefix>/registration`: creates the user and answers a token pair; `422` with
-/// translated field errors when the params are invalid.
+/// translated field errors when the params are invalid ([`flows::sign_up`]).
 pub(crate) async fn registration_create(
     req: HttpRequest,
     api: ApiContext,
@@ -142,36 +145,33 @@ pub(crate) async fn registration_create(
 ) -> Result<HttpResponse, ApiError> {
     let params = user_params(&body).ok_or_else(|| ApiError::invalid_request(&req))?;
     api.run_with_params(&req, actions::REGISTRATION_CREATE, params, async |ctl| {
-        let params = ctl.params.clone();
-        let config = api.config().clone();
-        let user = match config.users()?.create(params).await? {
-            Ok(user) => user,
-            Err(cs) => {
-                let field = config.user_id_field();
-                let only_taken = cs.errors.0.len() == 1 && cs.errors.get(field).len() == 1;
-                if only_taken && cs.errors.has(field, "taken") && config.prevent_user_enumeration()
-                {
+        let config = api.config();
+        let mut session = BearerSession::new(&api, &req, ApiAction::Registration);
+        match flows::sign_up(config, ctl.params.clone(), &mut session).await? {
+            SignUp::SignedUp(user) => {
+                ctl.user = Some(user);
+                issued(&req, &session)
+            }
+            SignUp::Invalid(cs) => {
+                if flows::only_taken(config, &cs) && config.prevent_user_enumeration() {
                     if let Some(answer) = api.taken_sign_up(&req).await {
                         return Err(answer);
                     }
                 }
-                return Err(ApiError::validation(
+                Err(ApiError::validation(
                     &req,
-                    &config,
+                    config,
                     "api-user-not-created",
                     &cs,
-                ));
+                ))
             }
-        };
-        ctl.user = Some(user.clone());
-        api.sign_in_response(&req, &user, ApiAction::Registration)
-            .await
+        }
     })
     .await
 }
 
 /// `POST <prefix>/session`: checks the user id and password and answers a token pair;
-/// `401` with the generic `invalid_credentials` text otherwise.
+/// `401` with the generic `invalid_credentials` text otherwise ([`flows::sign_in`]).
 pub(crate) async fn session_create(
     req: HttpRequest,
     api: ApiContext,
@@ -179,32 +179,32 @@ pub(crate) async fn session_create(
 ) -> Result<HttpResponse, ApiError> {
     let params = user_params(&body).ok_or_else(|| ApiError::invalid_request(&req))?;
     api.run_with_params(&req, actions::SESSION_CREATE, params, async |ctl| {
-        let params = ctl.params.clone();
-        let config = api.config().clone();
-        let authenticated = config.users()?.authenticate(params).await?;
-        let Some(user) = authenticated else {
+        let config = api.config();
+        let mut session = BearerSession::new(&api, &req, ApiAction::SignIn);
+        match flows::sign_in(config, &req, ctl.params.clone(), &mut session).await? {
+            SignIn::SignedIn(user) => {
+                api.notify_sign_in(&req, &user).await;
+                ctl.user = Some(user);
+                issued(&req, &session)
+            }
+            SignIn::Disabled => Err(PowError::AccountDisabled.into()),
             // An answer, not an error: the pipeline counts it as a failed sign-in.
-            return Ok(ApiError::invalid_credentials(&req, &config).error_response());
-        };
-        if user.is_disabled() {
-            return Err(crate::error::PowError::AccountDisabled.into());
+            SignIn::InvalidCredentials => {
+                Ok(ApiError::invalid_credentials(&req, config).error_response())
+            }
         }
-        api.before_issue(&req, &user, ApiAction::SignIn).await?;
-        let data = api.token_data(&req, &user, ApiAction::SignIn).await?;
-        let pair = api.issue_tokens(&req, &user).await?;
-        // A password change or account deletion that raced this sign-in wins: if the row
-        // changed after the password was checked, the revocation may have run before the
-        // pair was stored, so drop the pair. (A later revocation reaches it anyway.)
-        let fresh = config.users()?.get(user.id).await?;
-        if fresh.map(|u| u.password_hash) != Some(user.password_hash.clone()) {
-            api.tokens().sign_out(&pair.access_token).await?;
-            return Err(ApiError::invalid_credentials(&req, &config));
-        }
-        api.notify_sign_in(&req, &user).await;
-        ctl.user = Some(user);
-        Ok(token_response_with(&pair, data))
     })
     .await
+}
+
+/// The token answer of a flow that signed the client in through `session`.
+fn issued(req: &HttpRequest, session: &BearerSession<'_>) -> Result<HttpResponse, ApiError> {
+    session.response().ok_or_else(|| {
+        ApiError::from_pow(
+            req,
+            PowError::Config("a signed-in flow issued no token pair".into()),
+        )
+    })
 }
 
 /// `DELETE <prefix>/session`: revokes the pair of the bearer token (access or renewal
@@ -215,15 +215,8 @@ pub(crate) async fn session_delete(
     api: ApiContext,
 ) -> Result<HttpResponse, ApiError> {
     api.run(&req, actions::SESSION_DELETE, async |_| {
-        if let Some(token) = bearer_token(req.headers()) {
-            if api.tokens().sign_out(token).await? {
-                crate::audit::record(
-                    api.config(),
-                    crate::audit::AuditEvent::new(crate::audit::API_TOKEN_REVOKED)
-                        .request(api.config(), &req),
-                );
-            }
-        }
+        let mut session = BearerSession::new(&api, &req, ApiAction::SignIn);
+        flows::sign_out(api.config(), &mut session).await?;
         Ok(HttpResponse::Ok()
             .insert_header((header::CACHE_CONTROL, "no-store"))
             .json(serde_json::json!({ "data": {} })))

@@ -6,7 +6,6 @@ use std::sync::OnceLock;
 use actix_web::http::{header, StatusCode};
 use actix_web::{HttpRequest, HttpResponse, ResponseError};
 
-use super::ApiContext;
 use crate::config::PowConfig;
 use crate::error::PowError;
 use crate::messages::{request_language, FluentMessages, LanguageIdentifier, Messages};
@@ -46,13 +45,7 @@ fn builtin() -> &'static FluentMessages {
     })
 }
 
-/// The config serving `req`: the API routes' [`ApiContext`], else the one of the
-/// middleware in front of it.
-fn config_of(req: &HttpRequest) -> Option<PowConfig> {
-    req.app_data::<actix_web::web::Data<ApiContext>>()
-        .map(|ctx| ctx.config().clone())
-        .or_else(|| crate::session::request_config(req))
-}
+
 
 /// The language of the answer to `req`.
 pub(crate) fn language(req: &HttpRequest, config: Option<&PowConfig>) -> LanguageIdentifier {
@@ -138,7 +131,7 @@ impl ApiError {
     /// neither has it). For extension endpoints, whose texts are registered with the
     /// config.
     pub fn translated(req: &HttpRequest, status: StatusCode, key: &str) -> Self {
-        let config = config_of(req);
+        let config = crate::session::config(req);
         let lang = language(req, config.as_ref());
         Self::new(status, text(config.as_ref(), &lang, key))
     }
@@ -154,7 +147,7 @@ impl ApiError {
     /// with their final text are returned unchanged.
     pub fn localized(mut self, req: &HttpRequest) -> Self {
         if let Some(key) = self.untranslated.take() {
-            let config = config_of(req);
+            let config = crate::session::config(req);
             let lang = language(req, config.as_ref());
             self.message = text(config.as_ref(), &lang, key);
         }
@@ -189,7 +182,7 @@ impl ApiError {
     /// `401` asking for a bearer token (`WWW-Authenticate: Bearer`), with the translated
     /// `api-not-authenticated` text.
     pub fn not_authenticated(req: &HttpRequest) -> Self {
-        let config = config_of(req);
+        let config = crate::session::config(req);
         let lang = language(req, config.as_ref());
         let mut err = Self::new(
             StatusCode::UNAUTHORIZED,
@@ -203,7 +196,7 @@ impl ApiError {
     /// (`WWW-Authenticate: Bearer error="invalid_token"`), with the translated
     /// `api-invalid-token` text.
     pub fn invalid_token(req: &HttpRequest) -> Self {
-        let config = config_of(req);
+        let config = crate::session::config(req);
         let lang = language(req, config.as_ref());
         let mut err = Self::new(
             StatusCode::UNAUTHORIZED,
@@ -226,7 +219,7 @@ impl ApiError {
 
     /// `400` for a body that is not a JSON object of the expected shape.
     pub fn invalid_request(req: &HttpRequest) -> Self {
-        let config = config_of(req);
+        let config = crate::session::config(req);
         let lang = language(req, config.as_ref());
         Self::new(
             StatusCode::BAD_REQUEST,
@@ -421,7 +414,7 @@ impl ErrorHandler for ApiErrorHandler {
     }
 
     fn already_authenticated(&self, req: &HttpRequest) -> HttpResponse {
-        let config = config_of(req);
+        let config = crate::session::config(req);
         let lang = language(req, config.as_ref());
         ApiError::new(
             StatusCode::FORBIDDEN,

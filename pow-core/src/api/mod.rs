@@ -135,10 +135,15 @@
 
 use std::time::Duration;
 
-pub(crate) mod tokens;
-pub use tokens::{authenticate, revoke_user_tokens, TokenPair};
+#[cfg(feature = "actix")]
+use crate::session::tokens;
+pub use crate::session::tokens::{
+    authenticate, revoke_user_tokens, TokenPair, ACCESS_TOKEN_SALT, MAX_RENEWAL_TTL,
+    RENEWAL_TOKEN_SALT,
+};
 
 crate::with_actix! {
+    mod bearer;
     mod context;
     mod controllers;
     mod error;
@@ -151,6 +156,7 @@ crate::with_actix! {
 }
 
 crate::with_actix! {
+    pub use bearer::BearerSession;
     pub use context::{configure, is_api_request, ApiContext, ApiExtension};
     pub use controllers::{actions, token_response, token_response_with, user_params};
     pub use error::{ApiError, ApiErrorHandler, API_FTL, BUSY_RETRY_AFTER_SECS};
@@ -161,16 +167,10 @@ pub use middleware::{bearer_token, ApiAuthMiddleware, ApiRequest, BearerSource};
 #[cfg(feature = "actix")]
 pub use options::{ApiOptions, DEFAULT_REPLAY_GRACE};
 
-/// Salt of access tokens.
-pub const ACCESS_TOKEN_SALT: &str = "pow_core.api.access";
-/// Salt of renewal tokens.
-pub const RENEWAL_TOKEN_SALT: &str = "pow_core.api.renewal";
 /// The default route prefix.
 pub const DEFAULT_PREFIX: &str = "/api/v1";
 /// The default lifetime of renewal tokens: 30 days.
 pub const DEFAULT_RENEWAL_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
-/// The longest lifetime of renewal tokens: 365 days. Longer settings are capped.
-pub const MAX_RENEWAL_TTL: Duration = Duration::from_secs(365 * 24 * 3600);
 /// Largest request body the endpoints read.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 

@@ -173,30 +173,7 @@ impl Default for Lockout {
     }
 }
 
-/// Why a request was refused with `429`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum LimitReason {
-    /// A rate limit: too many requests from this client or for this identifier.
-    TooManyAttempts,
-    /// The identifier's account is locked after too many failed sign-ins.
-    Locked,
-}
-
-/// A refused request: `429 Too Many Requests`, try again after `retry_after`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct RateLimited {
-    /// Why.
-    pub reason: LimitReason,
-    /// When to try again (the rule's window, at most).
-    pub retry_after: Duration,
-}
-
-impl RateLimited {
-    /// `Retry-After` in whole seconds, at least 1.
-    pub fn retry_after_secs(&self) -> u64 {
-        self.retry_after.as_secs().max(1)
-    }
-}
+pub use crate::error::{LimitReason, RateLimited};
 
 fn refused(reason: LimitReason, retry_after: Duration) -> PowError {
     PowError::RateLimited(RateLimited {

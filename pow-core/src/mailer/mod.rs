@@ -37,8 +37,6 @@
 //! log them in production: [`LogMailer`] is for development only.
 
 mod background;
-#[cfg(feature = "actix")]
-mod mailbox;
 mod notices;
 mod transports;
 mod views;
@@ -46,8 +44,6 @@ mod views;
 use askama::Template;
 
 pub use background::BackgroundMailer;
-#[cfg(feature = "actix")]
-pub use mailbox::{mailbox_preview, MAILBOX_PATH};
 pub use notices::{send_extension_notice, send_notice, send_notice_with_link, Notice};
 pub use transports::{FileMailer, LogMailer, MemoryMailer, SmtpMailer};
 pub use views::{compose, validity_text, DefaultMailViews, MailContent, MailViews};

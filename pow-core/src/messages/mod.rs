@@ -63,7 +63,54 @@ use fluent_bundle::{FluentArgs, FluentResource, FluentValue};
 pub use unic_langid::LanguageIdentifier;
 
 use crate::error::PowError;
-use crate::users::ValidationError;
+
+/// One validation error on a field. `key` identifies it for translation; the default
+/// English text is Ecto's (see [`ValidationError::default_message`]). A changeset's
+/// errors are these ([`crate::users`] re-exports it).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct ValidationError {
+    /// Message key: `blank`, `taken`, `format`, `too_short`, `too_long`, `confirmation`,
+    /// `invalid`, or an app's own key.
+    pub key: String,
+    /// The count for length errors.
+    pub count: Option<usize>,
+    /// Why an email has an invalid format (e.g. `"dns label too long"`).
+    pub reason: Option<String>,
+}
+
+impl ValidationError {
+    /// An error with just a key.
+    pub fn new(key: impl Into<String>) -> Self {
+        Self {
+            key: key.into(),
+            count: None,
+            reason: None,
+        }
+    }
+
+    /// An error with a count (length errors).
+    pub fn with_count(key: impl Into<String>, count: usize) -> Self {
+        Self {
+            count: Some(count),
+            ..Self::new(key)
+        }
+    }
+
+    /// Ecto's English text for this error.
+    pub fn default_message(&self) -> String {
+        let count = self.count.unwrap_or_default();
+        match self.key.as_str() {
+            "blank" => "can't be blank".to_owned(),
+            "taken" => "has already been taken".to_owned(),
+            "format" => "has invalid format".to_owned(),
+            "too_short" => format!("should be at least {count} character(s)"),
+            "too_long" => format!("should be at most {count} character(s)"),
+            "confirmation" => "does not match confirmation".to_owned(),
+            "invalid" => "is invalid".to_owned(),
+            other => other.to_owned(),
+        }
+    }
+}
 
 /// The Fluent files pow-core ships, as `(language, source)`.
 pub const CORE_FTL: &[(&str, &str)] = &[

@@ -23,6 +23,32 @@ pub use self::screening::HttpRangeFetcher;
 pub(crate) use self::screening::{screen, Refusal};
 pub use self::screening::{BreachCheck, RangeFetcher};
 
+/// Password length rules.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PasswordPolicy {
+    /// Minimum length in characters. Default 8 (NIST 800-63B).
+    pub min_length: usize,
+    /// Maximum length in bytes. Default 4096 (caps hashing cost).
+    pub max_length: usize,
+    /// Refuses passwords among this many most common ones (zxcvbn's list of 30 000, with
+    /// l33t and reversed spellings). Default `Some(10_000)`; `None` turns it off.
+    pub common_passwords: Option<usize>,
+    /// Refuses a password equal to or containing the user id (the email address, or its
+    /// part before `@`). Default `true`.
+    pub reject_user_id: bool,
+}
+
+impl Default for PasswordPolicy {
+    fn default() -> Self {
+        Self {
+            min_length: 8,
+            max_length: 4096,
+            common_passwords: Some(10_000),
+            reject_user_id: true,
+        }
+    }
+}
+
 /// Why a stored hash could not be used. A hash error never counts as a match.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use sha1::{Digest, Sha1};
 
-use crate::config::PasswordPolicy;
+use super::PasswordPolicy;
 
 /// Longest password checked against the common-password list (every listed password is
 /// far shorter; the matcher's work grows with the length).

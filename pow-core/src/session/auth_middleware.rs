@@ -184,15 +184,21 @@ pub(crate) struct RequestSetup {
     pub(crate) error_handler: Option<ErrorHandlerRef>,
 }
 
-/// The setup serving `req`: one put into the request extensions (tests,
+/// The setup serving `req`, the one way every part of the actix layer finds it: one put
+/// into the request extensions (tests,
 /// [`assign_current_user`](crate::testing::assign_current_user)), else the one of the
-/// innermost [`AuthMiddleware`] in front of it.
+/// innermost [`AuthMiddleware`] in front of it, else the one that mounted the route
+/// ([`web::configure`](crate::web::configure), [`api::configure`](crate::api::configure)
+/// and [`ApiContext::resource`](crate::api::ApiContext::resource) register it).
 pub(crate) fn request_config(req: &actix_web::HttpRequest) -> Option<PowConfig> {
     if let Some(config) = req.extensions().get::<PowConfig>() {
         return Some(config.clone());
     }
-    req.app_data::<RequestSetup>()
-        .map(|setup| setup.config.clone())
+    if let Some(setup) = req.app_data::<RequestSetup>() {
+        return Some(setup.config.clone());
+    }
+    req.app_data::<actix_web::web::Data<PowConfig>>()
+        .map(|config| config.get_ref().clone())
 }
 
 /// The [`ErrorHandler`] set on the innermost [`AuthMiddleware`] in front of `req`, if any.

@@ -499,7 +499,7 @@ impl CredentialsCache {
             .await?
             .into_iter()
             .map(|(id, record)| SessionInfo {
-                api: record.has_extra(crate::api::tokens::META_RENEWAL_TOKEN),
+                api: record.has_extra(super::tokens::META_RENEWAL_TOKEN),
                 device: record.metadata().device.unwrap_or_default(),
                 id,
                 signed_in_at: record.signed_in_at,

@@ -91,11 +91,14 @@ use crate::token::generate_uuid;
 use crate::users::User;
 
 mod credentials;
+mod handle;
 pub(crate) mod live;
 mod metadata;
 mod records;
+pub(crate) mod tokens;
 
 pub use credentials::CredentialsCache;
+pub use handle::{SessionHandle, StoreSession};
 pub use live::{InvalidLiveSessionId, LiveEvent, LiveEvents, LiveSessionId, LiveSessions};
 pub use metadata::{Device, RememberedInfo, SessionInfo, SessionMetadata};
 
@@ -135,7 +138,7 @@ crate::with_actix! {
     pub use middleware::{CookieSource, PowSessionMiddleware};
     pub(crate) use request::write_session_id;
     pub use request::{
-        config, current_session, current_user, is_fresh, is_signed_in, mark_fresh, sign_in,
+        config, current_session, CookieSessionHandle, current_user, is_fresh, is_signed_in, mark_fresh, sign_in,
         sign_in_with, sign_out, sign_out_everywhere,
     };
     pub use response_cookies::queue_cookie;
@@ -257,8 +260,29 @@ pub async fn end_session(
     Ok(true)
 }
 
+/// Writes the record of a new session of `user` and applies
+/// [`SessionConfig::max_sessions_per_user`](crate::SessionConfig::max_sessions_per_user):
+/// the new session leads, the stalest go.
+pub(crate) async fn put_new_session(
+    config: &PowConfig,
+    credentials: &CredentialsCache,
+    session_id: &str,
+    user: &User,
+    metadata: &SessionMetadata,
+) -> Result<(), PowError> {
+    credentials.put(session_id, user, metadata).await?;
+    if let Some(max) = config.session().max_sessions_per_user {
+        // Newest activity first.
+        for stale in credentials.session_infos(user.id).await?.iter().skip(max) {
+            if stale.id != session_id {
+                credentials.delete(&stale.id).await?;
+            }
+        }
+    }
+    Ok(())
+}
+
 /// A new session id: a random UUID, prefixed with the setup's name.
-#[cfg_attr(not(feature = "actix"), allow(dead_code))]
 pub(crate) fn new_session_id(config: &PowConfig) -> String {
     config.namespaced(&generate_uuid())
 }
@@ -266,7 +290,6 @@ pub(crate) fn new_session_id(config: &PowConfig) -> String {
 /// A new browser session's cookie id: a random UUID prefixed with the setup's name, then
 /// `.` and the user's id, so that the session and its user are read in one store round
 /// trip ([`cookie_user_id`]). The cookie is signed, so the user id in it is the server's.
-#[cfg_attr(not(feature = "actix"), allow(dead_code))]
 pub(crate) fn new_cookie_id(config: &PowConfig, user_id: i64) -> String {
     format!("{}.{user_id}", new_session_id(config))
 }
@@ -331,7 +354,7 @@ pub async fn revoke_user(config: &PowConfig, user: &User) -> Result<usize, PowEr
     let removed = CredentialsCache::new(config)
         .delete_user_sessions(user.id)
         .await?;
-    crate::api::revoke_user_tokens(config, user.id).await?;
+    tokens::revoke_user_tokens(config, user.id).await?;
     for hook in config.extensions().revocation_hooks() {
         hook.credentials_revoked(config, user).await?;
     }

@@ -14,8 +14,11 @@ use crate::config::PowConfig;
 use crate::error::PowError;
 use crate::users::User;
 
-/// The [`PowConfig`] serving this request: the one of the [`PowSessionMiddleware`] in
-/// front of it (or one put into the request extensions, as tests do).
+/// The [`PowConfig`] serving this request, found one way everywhere in the actix layer:
+/// one put into the request extensions (as tests do), else the one of the
+/// [`PowSessionMiddleware`] (or API middleware) in front of it, else the one that mounted
+/// the route ([`web::configure`](crate::web::configure),
+/// [`api::configure`](crate::api::configure)).
 pub fn config(req: &HttpRequest) -> Option<PowConfig> {
     request_config(req)
 }
@@ -133,15 +136,7 @@ pub async fn sign_in_with(
     };
     let cookie_id = new_cookie_id(&config, user.id);
     let session_id = stored_session_id(&config, &cookie_id);
-    credentials.put(&session_id, user, &metadata).await?;
-    if let Some(max) = config.session().max_sessions_per_user {
-        // Newest activity first: the new session leads, the stalest go.
-        for stale in credentials.session_infos(user.id).await?.iter().skip(max) {
-            if stale.id != session_id {
-                credentials.delete(&stale.id).await?;
-            }
-        }
-    }
+    put_new_session(&config, &credentials, &session_id, user, &metadata).await?;
     let session = req.cookie_session();
     session.renew();
     crate::web::csrf::rotate(&session);
@@ -152,6 +147,43 @@ pub async fn sign_in_with(
         metadata: Arc::new(metadata),
     });
     Ok(())
+}
+
+/// The browser's cookie session of `req` as a [`SessionHandle`]: starting is
+/// [`sign_in_with`] (a new session, the cookie renewed, CSRF rotated) and ending is
+/// [`sign_out`]. What the HTML controllers hand to the [`flows`](crate::flows).
+#[derive(Clone, Copy, Debug)]
+pub struct CookieSessionHandle<'a> {
+    req: &'a HttpRequest,
+}
+
+impl<'a> CookieSessionHandle<'a> {
+    /// The cookie session of `req` (served by [`PowSessionMiddleware`]).
+    pub fn new(req: &'a HttpRequest) -> Self {
+        Self { req }
+    }
+}
+
+#[async_trait::async_trait(?Send)]
+impl SessionHandle for CookieSessionHandle<'_> {
+    type Error = PowError;
+
+    fn current(&self) -> Option<CurrentSession> {
+        current_session(self.req)
+    }
+
+    async fn start(
+        &mut self,
+        _config: &PowConfig,
+        user: &User,
+        metadata: SessionMetadata,
+    ) -> Result<(), PowError> {
+        sign_in_with(self.req, user, metadata).await
+    }
+
+    async fn end(&mut self, _config: &PowConfig) -> Result<(), PowError> {
+        sign_out(self.req).await
+    }
 }
 
 /// Signs the current session out: deletes it in the store and removes the session id
@@ -220,6 +252,6 @@ pub async fn sign_out_everywhere(
     let removed = CredentialsCache::new(&config)
         .delete_user_sessions(user_id)
         .await?;
-    crate::api::revoke_user_tokens(&config, user_id).await?;
+    super::tokens::revoke_user_tokens(&config, user_id).await?;
     Ok(removed)
 }

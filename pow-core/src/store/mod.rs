@@ -53,24 +53,7 @@ pub use self::disk::DiskStore;
 #[cfg(feature = "test-util")]
 pub mod conformance;
 
-/// Errors raised by a store backend.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum StoreError {
-    /// The backend cannot be reached (connection refused, timeout). Requests answer 503.
-    #[error("cache store unavailable: {0}")]
-    Unavailable(String),
-    /// A value could not be (de)serialised.
-    #[error("cache store value could not be (de)serialised: {0}")]
-    Serde(#[from] serde_json::Error),
-    /// Any other backend failure.
-    #[error("cache store backend error: {0}")]
-    Backend(String),
-    /// The backend does not implement this operation (a custom store written before it
-    /// existed). Features that need it fail with this error instead of running unsafely.
-    #[error("the cache store does not support `{0}`; implement it to use this feature")]
-    Unsupported(&'static str),
-}
+pub use crate::error::StoreError;
 
 /// A store key: a non-empty list of segments, stored under a namespace.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

@@ -22,6 +22,7 @@ mod context;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub mod diesel;
 mod handle;
+mod migrations;
 mod tokens;
 pub mod validation;
 pub use tokens::{
@@ -32,6 +33,7 @@ pub use tokens::{
 pub use changeset::{Changeset, ChangesetAction, ChangesetHook, ValidationError, ValidationErrors};
 pub use context::{UsersContext, WriteError};
 pub use handle::Users;
+pub use migrations::{Migrations, SqlMigration};
 
 /// Form or JSON parameters for a user (`user[email]`, `user[password]`, ...), by field name.
 pub type Params = BTreeMap<String, String>;

@@ -55,16 +55,14 @@ pub fn configure(config: PowConfig) -> impl FnOnce(&mut ServiceConfig) {
     }
 }
 
-/// The setup serving this route: the one `configure` registered.
+/// The setup serving this route, as [`session::config`] finds it, or an error naming the
+/// missing setup.
 pub fn route_config(req: &HttpRequest) -> Result<PowConfig, PowError> {
-    req.app_data::<web::Data<PowConfig>>()
-        .map(|d| d.get_ref().clone())
-        .or_else(|| session::config(req))
-        .ok_or_else(|| {
-            PowError::Config(
-                "no PowConfig for this route: mount routes with pow_core::web::configure".into(),
-            )
-        })
+    session::config(req).ok_or_else(|| {
+        PowError::Config(
+            "no PowConfig for this route: mount routes with pow_core::web::configure".into(),
+        )
+    })
 }
 
 /// The routes backend's context for `req` on `config`'s mount point.

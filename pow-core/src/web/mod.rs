@@ -41,6 +41,7 @@ pub mod csrf;
 mod facts;
 pub mod flash;
 mod forms;
+mod mailbox;
 mod pages;
 pub mod params;
 mod registration;
@@ -59,6 +60,7 @@ pub use facts::client_ip;
 pub use forms::{
     extra_fields, field, form, new_password_fields, optional_field, user_id_field, user_id_kind,
 };
+pub use mailbox::{mailbox_preview, MAILBOX_PATH};
 pub use pages::{no_store, page_security_headers, render_page, unavailable_page, Page};
 pub use params::FormData;
 pub use registration::signed_up;

@@ -15,7 +15,8 @@ use super::forms::{extra_fields, field, form, new_password_fields, user_id_field
 use super::pages::{render_page, Page};
 use super::params::FormData;
 use crate::error::PowError;
-use crate::session;
+use crate::flows::{self, AccountDeletion, AccountUpdate, SignUp};
+use crate::session::{self, CookieSessionHandle};
 use crate::users::User;
 use crate::views::{FieldType, Link, PageBody};
 
@@ -142,9 +143,10 @@ async fn create(req: HttpRequest, form: FormData) -> Result<HttpResponse, PowErr
         .signed_out()
         .form(form)
         .run(&req, async |ctl| {
-            match ctl.config.users()?.create(ctl.params.clone()).await? {
-                Ok(user) => signed_up(ctl, user).await,
-                Err(cs) => {
+            let mut session = CookieSessionHandle::new(&ctl.req);
+            match flows::sign_up(&ctl.config, ctl.params.clone(), &mut session).await? {
+                SignUp::SignedUp(user) => Ok(after_sign_up(ctl, user)),
+                SignUp::Invalid(cs) => {
                     ctl.changeset = Some(cs);
                     Ok(Outcome::render(registration_page))
                 }
@@ -161,6 +163,11 @@ async fn create(req: HttpRequest, form: FormData) -> Result<HttpResponse, PowErr
 /// [`PowError::Store`] when the session cannot be stored.
 pub async fn signed_up(ctl: &mut Controller, user: User) -> Result<Outcome, PowError> {
     session::sign_in(&ctl.req, &user).await?;
+    Ok(after_sign_up(ctl, user))
+}
+
+/// The answer to a sign-up that signed `user` in: the flash and the redirect.
+fn after_sign_up(ctl: &mut Controller, user: User) -> Outcome {
     let text = ctl.config.messages().user_has_been_created(&ctl.lang);
     flash::put_info(&ctl.req, text);
     ctl.user = Some(user);
@@ -168,7 +175,7 @@ pub async fn signed_up(ctl: &mut Controller, user: User) -> Result<Outcome, PowE
         .config
         .routes()
         .after_registration_path(&ctl.routes_ctx());
-    Ok(Outcome::redirect(&path))
+    Outcome::redirect(&path)
 }
 
 pub(super) async fn update(req: HttpRequest, body: Bytes) -> Result<HttpResponse, PowError> {
@@ -181,59 +188,23 @@ async fn update_form(req: HttpRequest, form: FormData) -> Result<HttpResponse, P
         .form(form)
         .run(&req, async |ctl| {
             let current = ctl.signed_in()?.clone();
-            let (params, loaded) = (ctl.params.clone(), current.clone());
-            // Re-read the row: the cached user may be stale (e.g. a password changed elsewhere).
-            let (old_hash, result) = ctl
-                .config
-                .users()?
-                .run(move |users, cfg| {
-                    let fresh = users.get(cfg, loaded.id)?.unwrap_or(loaded);
-                    let old_hash = fresh.password_hash.clone();
-                    Ok((old_hash, users.update(cfg, &fresh, &params)?))
-                })
-                .await?;
-            match result {
-                Ok(updated) => {
-                    let old_email = current.email().unwrap_or_default().to_owned();
-                    let new_email = updated.email().unwrap_or_default().to_owned();
-                    if updated.password_hash != old_hash {
-                        // A new password ends every other session and remember-me token.
-                        session::revoke_user(&ctl.config, &updated).await?;
-                        let notice = crate::mailer::Notice::PasswordChanged;
-                        crate::mailer::send_notice(
-                            &ctl.config,
-                            &ctl.req,
-                            &ctl.lang,
-                            &new_email,
-                            notice,
-                        )
-                        .await;
-                    }
-                    if new_email != old_email {
-                        // To the old address: its owner learns of it, whoever changed it.
-                        let notice = crate::mailer::Notice::EmailChanged {
-                            new_email: &new_email,
-                        };
-                        crate::mailer::send_notice(
-                            &ctl.config,
-                            &ctl.req,
-                            &ctl.lang,
-                            &old_email,
-                            notice,
-                        )
-                        .await;
-                    }
-                    session::sign_in(&ctl.req, &updated).await?;
+            let mut session = CookieSessionHandle::new(&ctl.req);
+            let params = ctl.params.clone();
+            let outcome =
+                flows::update_account(&ctl.config, &ctl.req, &current, params, &mut session)
+                    .await?;
+            match outcome {
+                AccountUpdate::Updated { user, .. } => {
                     let text = ctl.config.messages().user_has_been_updated(&ctl.lang);
                     flash::put_info(&ctl.req, text);
-                    ctl.user = Some(updated);
+                    ctl.user = Some(user);
                     let path = ctl
                         .config
                         .routes()
                         .after_user_updated_path(&ctl.routes_ctx());
                     Ok(Outcome::redirect(&path))
                 }
-                Err(cs) => {
+                AccountUpdate::Invalid(cs) => {
                     ctl.changeset = Some(cs);
                     Ok(Outcome::render(signed_in_edit_page))
                 }
@@ -252,10 +223,9 @@ async fn delete_form(req: HttpRequest, form: FormData) -> Result<HttpResponse, P
         .form(form)
         .run(&req, async |ctl| {
             let user = ctl.signed_in()?.clone();
-            match ctl.config.users()?.delete(&user).await {
-                Ok(()) => {
-                    session::sign_out(&ctl.req).await?;
-                    session::revoke_user(&ctl.config, &user).await?;
+            let mut session = CookieSessionHandle::new(&ctl.req);
+            match flows::delete_account(&ctl.config, &user, &mut session).await? {
+                AccountDeletion::Deleted => {
                     let text = ctl.config.messages().user_has_been_deleted(&ctl.lang);
                     flash::put_info(&ctl.req, text);
                     ctl.user = Some(user);
@@ -265,7 +235,7 @@ async fn delete_form(req: HttpRequest, form: FormData) -> Result<HttpResponse, P
                         .after_user_deleted_path(&ctl.routes_ctx());
                     Ok(Outcome::redirect(&path))
                 }
-                Err(err) => {
+                AccountDeletion::NotDeleted(err) => {
                     tracing::error!(error = %err, "deleting the account failed");
                     let text = ctl.config.messages().user_could_not_be_deleted(&ctl.lang);
                     flash::put_error(&ctl.req, text);

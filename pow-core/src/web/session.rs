@@ -11,7 +11,8 @@ use super::forms::{field, form, user_id_kind};
 use super::pages::{render_page, Page};
 use super::params::FormData;
 use crate::error::PowError;
-use crate::session;
+use crate::flows::{self, SignIn};
+use crate::session::CookieSessionHandle;
 use crate::views::{FieldType, Link, PageBody};
 
 /// The sign-in page, with the submitted user id and an error after a failed attempt.
@@ -71,19 +72,20 @@ pub(super) async fn post(req: HttpRequest, body: Bytes) -> Result<HttpResponse, 
         .signed_out()
         .form(form)
         .run(&req, async |ctl| {
-            match ctl.config.users()?.authenticate(ctl.params.clone()).await? {
-                // The password was right, but an admin disabled the account: say so.
-                Some(user) if user.is_disabled() => Ok(Outcome::render(|ctl: &Controller| {
-                    sign_in_page(ctl, Some(ctl.text("account_disabled")))
-                })),
-                Some(user) => {
-                    session::sign_in(&ctl.req, &user).await?;
+            let mut session = CookieSessionHandle::new(&ctl.req);
+            let params = ctl.params.clone();
+            match flows::sign_in(&ctl.config, &ctl.req, params, &mut session).await? {
+                SignIn::SignedIn(user) => {
                     flash::put_info(&ctl.req, ctl.config.messages().signed_in(&ctl.lang));
                     ctl.user = Some(user);
                     let path = ctl.config.routes().after_sign_in_path(&ctl.routes_ctx());
                     Ok(Outcome::redirect(&path))
                 }
-                None => Ok(Outcome::render(|ctl: &Controller| {
+                // The password was right, but an admin disabled the account: say so.
+                SignIn::Disabled => Ok(Outcome::render(|ctl: &Controller| {
+                    sign_in_page(ctl, Some(ctl.text("account_disabled")))
+                })),
+                SignIn::InvalidCredentials => Ok(Outcome::render(|ctl: &Controller| {
                     let error = ctl.config.messages().invalid_credentials(&ctl.lang);
                     sign_in_page(ctl, error)
                 })),
@@ -101,7 +103,7 @@ async fn delete_form(req: HttpRequest, form: FormData) -> Result<HttpResponse, P
         .signed_in()
         .form(form)
         .run(&req, async |ctl| {
-            session::sign_out(&ctl.req).await?;
+            flows::sign_out(&ctl.config, &mut CookieSessionHandle::new(&ctl.req)).await?;
             flash::put_info(&ctl.req, ctl.config.messages().signed_out(&ctl.lang));
             ctl.user = ctl.current_user.clone();
             let path = ctl.config.routes().after_sign_out_path(&ctl.routes_ctx());

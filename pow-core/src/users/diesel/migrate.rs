@@ -7,7 +7,7 @@ use ::diesel::migration::{
 };
 use diesel_migrations::{embed_migrations, EmbeddedMigrations};
 
-use crate::extension::{Migrations, SqlMigration};
+use crate::users::{Migrations, SqlMigration};
 
 /// The core migrations: the `users` table with `email` and its unique index.
 pub(crate) static CORE_MIGRATIONS: Migrations = Migrations {

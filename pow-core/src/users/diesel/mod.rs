@@ -60,7 +60,7 @@ use self::sql::{decode_user, Dialect, JsonRow, Statement, Table};
 use super::{Changes, User, UsersContext, Value, WriteError};
 use crate::config::PowConfig;
 use crate::error::PowError;
-use crate::extension::Migrations;
+use crate::users::Migrations;
 
 #[cfg(feature = "postgres")]
 use ::diesel::pg::{Pg, PgConnection};
@@ -455,7 +455,7 @@ impl DieselUsersContext {
 fn combine(
     sets: &[&'static Migrations],
     pick: impl Fn(&'static Migrations) -> &'static EmbeddedMigrations,
-    extensions: &[crate::extension::SqlMigration],
+    extensions: &[crate::users::SqlMigration],
     backend: &str,
 ) -> CombinedMigrations {
     CombinedMigrations::new(sets.iter().map(|m| pick(m)).collect(), extensions, backend)

@@ -1,10 +1,11 @@
 //! A mailbox preview for development: the mails a [`MemoryMailer`] kept, as web pages.
+//! (An actix route, so it sits in the actix layer rather than in [`crate::mailer`].)
 
 use actix_web::guard::{self, GuardContext};
 use actix_web::{web, HttpResponse};
 
-use super::MemoryMailer;
-use crate::web::no_store;
+use super::no_store;
+use crate::mailer::{Mail, MemoryMailer};
 
 /// Where the preview is mounted.
 pub const MAILBOX_PATH: &str = "/dev/mailbox";
@@ -21,7 +22,8 @@ pub const MAILBOX_PATH: &str = "/dev/mailbox";
 ///
 /// ```
 /// use actix_web::App;
-/// use pow_core::mailer::{mailbox_preview, MemoryMailer};
+/// use pow_core::mailer::MemoryMailer;
+/// use pow_core::web::mailbox_preview;
 ///
 /// let outbox = MemoryMailer::new();
 /// let app = App::new().configure(mailbox_preview(outbox.clone()));
@@ -107,7 +109,7 @@ async fn list(outbox: web::Data<MemoryMailer>) -> HttpResponse {
     ))
 }
 
-fn mail(outbox: &MemoryMailer, n: &str) -> Option<super::Mail> {
+fn mail(outbox: &MemoryMailer, n: &str) -> Option<Mail> {
     outbox.deliveries().into_iter().nth(n.parse().ok()?)
 }
 

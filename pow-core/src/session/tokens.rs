@@ -10,16 +10,22 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::{ACCESS_TOKEN_SALT, MAX_RENEWAL_TTL, RENEWAL_TOKEN_SALT};
-use crate::config::PowConfig;
-use crate::error::PowError;
-use crate::session::{
+use super::{
     check_loaded, duration_ms, new_session_id, now_ms, CredentialsCache, CurrentSession, Device,
     SessionMetadata,
 };
+use crate::config::PowConfig;
+use crate::error::PowError;
 use crate::store::{decode_record, Key, Store, StoreError, UserIndex};
 use crate::token::generate_uuid;
 use crate::users::User;
+
+/// Salt of access tokens.
+pub const ACCESS_TOKEN_SALT: &str = "pow_core.api.access";
+/// Salt of renewal tokens.
+pub const RENEWAL_TOKEN_SALT: &str = "pow_core.api.renewal";
+/// The longest lifetime of renewal tokens: 365 days. Longer settings are capped.
+pub const MAX_RENEWAL_TTL: Duration = Duration::from_secs(365 * 24 * 3600);
 
 /// Session metadata key holding the id of the renewal token issued with an access token.
 /// Its presence is what marks a credentials-cache session as an API access token.

@@ -1,0 +1,98 @@
+//! An API client's session as a [`SessionHandle`]: a bearer token pair.
+
+use actix_web::{HttpMessage, HttpRequest, HttpResponse};
+use async_trait::async_trait;
+
+use super::controllers::token_response_with;
+use super::error::ApiError;
+use super::middleware::bearer_token;
+use super::tokens::TokenPair;
+use super::{ApiAction, ApiContext};
+use crate::config::PowConfig;
+use crate::session::{CurrentSession, SessionHandle, SessionMetadata};
+use crate::users::User;
+
+/// The session of an API client, carried by a bearer token pair: what the JSON endpoints
+/// hand to the [`flows`](crate::flows).
+///
+/// [`start`](SessionHandle::start) runs every [`ApiExtension::before_issue`] (which may
+/// refuse, say while a second factor is pending), collects their token data and issues a
+/// new pair from the request's device; [`response`](Self::response) is then the token
+/// answer. [`end`](SessionHandle::end) revokes the pair issued by this request, or else
+/// the pair of the request's bearer token.
+///
+/// [`ApiExtension::before_issue`]: super::ApiExtension::before_issue
+pub struct BearerSession<'a> {
+    api: &'a ApiContext,
+    req: &'a HttpRequest,
+    action: ApiAction,
+    issued: Option<(TokenPair, serde_json::Map<String, serde_json::Value>)>,
+}
+
+impl std::fmt::Debug for BearerSession<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BearerSession")
+            .field("action", &self.action)
+            .field("issued", &self.issued.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'a> BearerSession<'a> {
+    /// The session of the API request `req`; a pair it issues is issued for `action`.
+    pub fn new(api: &'a ApiContext, req: &'a HttpRequest, action: ApiAction) -> Self {
+        Self {
+            api,
+            req,
+            action,
+            issued: None,
+        }
+    }
+
+    /// The token answer for the pair this request issued
+    /// ([`token_response_with`], with the extensions' token data), if it issued one.
+    pub fn response(&self) -> Option<HttpResponse> {
+        self.issued
+            .as_ref()
+            .map(|(pair, data)| token_response_with(pair, data.clone()))
+    }
+}
+
+#[async_trait(?Send)]
+impl SessionHandle for BearerSession<'_> {
+    type Error = ApiError;
+
+    fn current(&self) -> Option<CurrentSession> {
+        self.req.extensions().get::<CurrentSession>().cloned()
+    }
+
+    async fn start(
+        &mut self,
+        _config: &PowConfig,
+        user: &User,
+        _metadata: SessionMetadata,
+    ) -> Result<(), ApiError> {
+        self.api.before_issue(self.req, user, self.action).await?;
+        let data = self.api.token_data(self.req, user, self.action).await?;
+        let pair = self.api.issue_tokens(self.req, user).await?;
+        self.issued = Some((pair, data));
+        Ok(())
+    }
+
+    async fn end(&mut self, config: &PowConfig) -> Result<(), ApiError> {
+        if let Some((pair, _)) = self.issued.take() {
+            self.api.tokens().sign_out(&pair.access_token).await?;
+            return Ok(());
+        }
+        if let Some(token) = bearer_token(self.req.headers()) {
+            if self.api.tokens().sign_out(token).await? {
+                crate::audit::record(
+                    config,
+                    crate::audit::AuditEvent::new(crate::audit::API_TOKEN_REVOKED)
+                        .request(config, self.req),
+                );
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,246 @@
+//! The core's flows as plain async functions: sign up, sign in, sign out, change and
+//! delete the account.
+//!
+//! A flow takes the config, what the client sent (params), the request's facts through a
+//! [`RequestSource`] and the client's [`SessionHandle`], and returns a typed outcome. It
+//! knows nothing of HTTP: the HTML controllers render an outcome as a page or redirect
+//! (handing over a [`CookieSessionHandle`](crate::session::CookieSessionHandle)), the JSON
+//! endpoints as JSON (a [`BearerSession`](crate::api::BearerSession) issues token pairs),
+//! and a CLI, a job or a test runs the same flow with a
+//! [`StoreSession`](crate::session::StoreSession) and a
+//! [`RequestFacts`](crate::request::RequestFacts) filled by hand.
+//!
+//! The action pipeline's rate limits, CSRF check and extension callbacks stay around the
+//! flow in the actix layer ([`Action`](crate::web::Action)): a flow run without HTTP is
+//! trusted code, as the CLI is.
+//!
+//! ```
+//! use pow_core::flows::{self, SignIn, SignUp};
+//! use pow_core::request::RequestFacts;
+//! use pow_core::session::StoreSession;
+//! use pow_core::users::{diesel::DieselUsersContext, Params};
+//! use pow_core::PowConfig;
+//!
+//! # actix_web::rt::System::new().block_on(async {
+//! let users = DieselUsersContext::connect(":memory:")?;
+//! let config = PowConfig::builder("s".repeat(64)).users(users.clone()).build()?;
+//! users.migrate(&config)?;
+//! let params = Params::from([
+//!     ("email".to_owned(), "ada@example.com".to_owned()),
+//!     ("password".to_owned(), "correct horse battery".to_owned()),
+//!     ("password_confirmation".to_owned(), "correct horse battery".to_owned()),
+//! ]);
+//! let mut session = StoreSession::new();
+//! let SignUp::SignedUp(user) = flows::sign_up(&config, params.clone(), &mut session).await? else {
+//!     panic!("the sign-up was refused");
+//! };
+//! flows::sign_out(&config, &mut session).await?;
+//!
+//! let facts = RequestFacts::default();
+//! let outcome = flows::sign_in(&config, &facts, params, &mut session).await?;
+//! assert!(matches!(outcome, SignIn::SignedIn(signed_in) if signed_in.id == user.id));
+//! # Ok::<_, Box<dyn std::error::Error>>(())
+//! # }).unwrap();
+//! ```
+
+use crate::config::PowConfig;
+use crate::error::PowError;
+use crate::mailer::{send_notice, Notice};
+use crate::messages::request_language;
+use crate::request::RequestSource;
+use crate::session::{revoke_user, SessionHandle, SessionMetadata};
+use crate::users::{Changeset, Params, User};
+
+/// What a sign-in came to.
+#[derive(Clone, Debug, PartialEq)]
+pub enum SignIn {
+    /// The user id and password matched: the client is signed in as this user.
+    SignedIn(User),
+    /// The password was right, but an admin disabled the account: nobody is signed in.
+    Disabled,
+    /// Unknown user id, wrong password, or a password changed while this sign-in was
+    /// checked: nobody is signed in. Say nothing more to the client.
+    InvalidCredentials,
+}
+
+/// What a sign-up came to.
+#[derive(Clone, Debug)]
+pub enum SignUp {
+    /// The user was created and the client is signed in as them.
+    SignedUp(User),
+    /// The params were refused: the changeset carries the errors (a taken user id
+    /// among them, which a renderer may hide to prevent user enumeration).
+    Invalid(Changeset),
+}
+
+/// What an account change came to.
+#[derive(Clone, Debug)]
+pub enum AccountUpdate {
+    /// The account was changed; the client holds a new session as the updated user.
+    Updated {
+        /// The user as stored now.
+        user: User,
+        /// The password changed: every other session and remembered sign-in ended, and
+        /// the owner was sent a notice.
+        password_changed: bool,
+        /// The user id (email) changed: the old address was sent a notice.
+        email_changed: bool,
+    },
+    /// The params were refused (a wrong current password among them).
+    Invalid(Changeset),
+}
+
+/// Signs a client in with a user id and password (`params` as a form or JSON body sends
+/// them).
+///
+/// A matching password starts a new session through `session`. When the stored password
+/// changed while this one was checked (a reset or change racing the sign-in), the new
+/// session is ended again and the answer is [`SignIn::InvalidCredentials`]: a revocation
+/// that ran before the session was stored would otherwise miss it.
+///
+/// # Errors
+/// The users context's or the store's error, or `session`'s refusal to start.
+pub async fn sign_in<H: SessionHandle + ?Sized>(
+    config: &PowConfig,
+    req: &dyn RequestSource,
+    params: Params,
+    session: &mut H,
+) -> Result<SignIn, H::Error> {
+    let users = config.users()?;
+    let Some(user) = users.authenticate(params).await? else {
+        return Ok(SignIn::InvalidCredentials);
+    };
+    if user.is_disabled() {
+        return Ok(SignIn::Disabled);
+    }
+    let metadata = SessionMetadata {
+        device: Some(crate::session::device_of(req, config)),
+        ..SessionMetadata::new()
+    };
+    session.start(config, &user, metadata).await?;
+    let stored = users.get(user.id).await?;
+    if stored.map(|u| u.password_hash) != Some(user.password_hash.clone()) {
+        session.end(config).await?;
+        return Ok(SignIn::InvalidCredentials);
+    }
+    Ok(SignIn::SignedIn(user))
+}
+
+/// Creates a user from `params` and signs the client in as them.
+///
+/// # Errors
+/// The users context's or the store's error, or `session`'s refusal to start.
+pub async fn sign_up<H: SessionHandle + ?Sized>(
+    config: &PowConfig,
+    params: Params,
+    session: &mut H,
+) -> Result<SignUp, H::Error> {
+    match config.users()?.create(params).await? {
+        Ok(user) => {
+            session.start(config, &user, SessionMetadata::new()).await?;
+            Ok(SignUp::SignedUp(user))
+        }
+        Err(changeset) => Ok(SignUp::Invalid(changeset)),
+    }
+}
+
+/// Signs the client out: its session ends.
+///
+/// # Errors
+/// The store's error.
+pub async fn sign_out<H: SessionHandle + ?Sized>(
+    config: &PowConfig,
+    session: &mut H,
+) -> Result<(), H::Error> {
+    session.end(config).await
+}
+
+/// Changes the account of `current` with `params` (checked against the stored row, not
+/// a cached copy: the current password is the one stored now).
+///
+/// A new password ends every session and remembered sign-in of the user and mails the
+/// owner a notice; a new address mails the old one a notice. Either way the client gets
+/// a new session as the updated user.
+///
+/// # Errors
+/// The users context's or the store's error, or `session`'s refusal to start.
+pub async fn update_account<H: SessionHandle + ?Sized>(
+    config: &PowConfig,
+    req: &dyn RequestSource,
+    current: &User,
+    params: Params,
+    session: &mut H,
+) -> Result<AccountUpdate, H::Error> {
+    let loaded = current.clone();
+    let (old_hash, result) = config
+        .users()?
+        .run(move |users, cfg| {
+            let fresh = users.get(cfg, loaded.id)?.unwrap_or(loaded);
+            let old_hash = fresh.password_hash.clone();
+            Ok((old_hash, users.update(cfg, &fresh, &params)?))
+        })
+        .await?;
+    let updated = match result {
+        Ok(updated) => updated,
+        Err(changeset) => return Ok(AccountUpdate::Invalid(changeset)),
+    };
+    let lang = request_language(req, config.messages());
+    let old_email = current.email().unwrap_or_default();
+    let new_email = updated.email().unwrap_or_default();
+    let password_changed = updated.password_hash != old_hash;
+    let email_changed = new_email != old_email;
+    if password_changed {
+        revoke_user(config, &updated).await?;
+        send_notice(config, req, &lang, new_email, Notice::PasswordChanged).await;
+    }
+    if email_changed {
+        // To the old address: its owner learns of it, whoever changed it.
+        let notice = Notice::EmailChanged { new_email };
+        send_notice(config, req, &lang, old_email, notice).await;
+    }
+    session
+        .start(config, &updated, SessionMetadata::new())
+        .await?;
+    Ok(AccountUpdate::Updated {
+        user: updated,
+        password_changed,
+        email_changed,
+    })
+}
+
+/// What deleting an account came to.
+#[derive(Debug)]
+pub enum AccountDeletion {
+    /// The row is gone, the client is signed out and every credential of the user ended.
+    Deleted,
+    /// The users context could not delete the row (a foreign key of the app's, say):
+    /// nothing was done.
+    NotDeleted(PowError),
+}
+
+/// Deletes the account of `user`: the row goes, the client's session ends, and every
+/// other credential of the user is revoked.
+///
+/// # Errors
+/// The store's error, or a missing users context.
+pub async fn delete_account<H: SessionHandle + ?Sized>(
+    config: &PowConfig,
+    user: &User,
+    session: &mut H,
+) -> Result<AccountDeletion, H::Error> {
+    if let Err(err) = config.users()?.delete(user).await {
+        return Ok(AccountDeletion::NotDeleted(err));
+    }
+    session.end(config).await?;
+    revoke_user(config, user).await?;
+    Ok(AccountDeletion::Deleted)
+}
+
+/// Whether a refused sign-up was refused only because the user id is taken: the case a
+/// renderer hides when [`PowConfig::prevent_user_enumeration`] is on.
+pub fn only_taken(config: &PowConfig, changeset: &Changeset) -> bool {
+    let field = config.user_id_field();
+    changeset.errors.0.len() == 1
+        && changeset.errors.get(field).len() == 1
+        && changeset.errors.has(field, "taken")
+}

@@ -1,0 +1,373 @@
+//! The core's flows run without HTTP: a store-only session handle and request facts filled
+//! by hand, as a CLI or a job would run them.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use pow_core::flows::{self, AccountDeletion, AccountUpdate, SignIn, SignUp};
+use pow_core::mailer::MemoryMailer;
+use pow_core::password::Pbkdf2Hasher;
+use pow_core::request::RequestFacts;
+use pow_core::session::{user_sessions, SessionHandle, StoreSession};
+use pow_core::users::diesel::DieselUsersContext;
+use pow_core::users::{Changes, Params, UsersContext, Value, WriteError};
+use pow_core::{PowConfig, PowError, User};
+
+const PASSWORD: &str = "correct horse battery";
+
+fn setup_with(users: impl UsersContext, migrate: &DieselUsersContext) -> (PowConfig, MemoryMailer) {
+    let mailer = MemoryMailer::new();
+    let config = PowConfig::builder("f".repeat(64))
+        .users(users)
+        .hasher(Pbkdf2Hasher::new(1))
+        .mailer(Arc::new(mailer.clone()))
+        .base_url("http://localhost")
+        .build()
+        .unwrap();
+    migrate.migrate(&config).unwrap();
+    (config, mailer)
+}
+
+fn database() -> DieselUsersContext {
+    let db =
+        std::env::temp_dir().join(format!("pow-flows-{}.db", pow_core::token::generate_uuid()));
+    DieselUsersContext::connect(&db.display().to_string()).unwrap()
+}
+
+fn setup() -> (PowConfig, MemoryMailer) {
+    let users = database();
+    setup_with(users.clone(), &users)
+}
+
+fn params(pairs: &[(&str, &str)]) -> Params {
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
+}
+
+fn credentials(email: &str, password: &str) -> Params {
+    params(&[("email", email), ("password", password)])
+}
+
+fn sign_up_params(email: &str) -> Params {
+    params(&[
+        ("email", email),
+        ("password", PASSWORD),
+        ("password_confirmation", PASSWORD),
+    ])
+}
+
+fn facts() -> RequestFacts {
+    RequestFacts {
+        client_ip: Some("203.0.113.7".parse().unwrap()),
+        user_agent: Some("FlowTest/1.0".into()),
+        ..RequestFacts::default()
+    }
+}
+
+async fn signed_up(config: &PowConfig, email: &str) -> (User, StoreSession) {
+    let mut session = StoreSession::new();
+    match flows::sign_up(config, sign_up_params(email), &mut session)
+        .await
+        .unwrap()
+    {
+        SignUp::SignedUp(user) => (user, session),
+        SignUp::Invalid(cs) => panic!("sign-up refused: {:?}", cs.errors),
+    }
+}
+
+#[actix_web::test]
+async fn sign_up_and_sign_in_start_sessions_that_sign_out_ends() {
+    let (config, _) = setup();
+    let (ada, mut first) = signed_up(&config, "ada@example.com").await;
+    assert_eq!(first.current().unwrap().user.id, ada.id);
+    assert_eq!(user_sessions(&config, ada.id).await.unwrap().len(), 1);
+
+    let mut second = StoreSession::new();
+    let outcome = flows::sign_in(
+        &config,
+        &facts(),
+        credentials("ada@example.com", PASSWORD),
+        &mut second,
+    )
+    .await
+    .unwrap();
+    assert_eq!(outcome, SignIn::SignedIn(ada.clone()));
+    let sessions = user_sessions(&config, ada.id).await.unwrap();
+    assert_eq!(sessions.len(), 2);
+    // The session records the device the request facts name.
+    let id = second.current().unwrap().session_id;
+    let info = sessions.iter().find(|info| info.id == id).unwrap();
+    assert_eq!(info.device.ip.as_deref(), Some("203.0.113.7"));
+    assert_eq!(info.device.user_agent.as_deref(), Some("FlowTest/1.0"));
+
+    flows::sign_out(&config, &mut first).await.unwrap();
+    assert!(first.current().is_none());
+    let left = user_sessions(&config, ada.id).await.unwrap();
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].id, id);
+}
+
+#[actix_web::test]
+async fn a_wrong_password_an_unknown_user_and_a_disabled_account_sign_nobody_in() {
+    let (config, _) = setup();
+    let (ada, _) = signed_up(&config, "ada@example.com").await;
+    let mut session = StoreSession::new();
+    for attempt in [
+        credentials("ada@example.com", "not the password"),
+        credentials("nobody@example.com", PASSWORD),
+    ] {
+        let outcome = flows::sign_in(&config, &facts(), attempt, &mut session)
+            .await
+            .unwrap();
+        assert_eq!(outcome, SignIn::InvalidCredentials);
+        assert!(session.current().is_none());
+    }
+
+    pow_core::admin::disable_user(&config, &ada).await.unwrap();
+    let outcome = flows::sign_in(
+        &config,
+        &facts(),
+        credentials("ada@example.com", PASSWORD),
+        &mut session,
+    )
+    .await
+    .unwrap();
+    assert_eq!(outcome, SignIn::Disabled);
+    assert!(session.current().is_none());
+    assert!(user_sessions(&config, ada.id).await.unwrap().is_empty());
+}
+
+#[actix_web::test]
+async fn a_taken_address_is_refused_as_taken_alone() {
+    let (config, _) = setup();
+    signed_up(&config, "ada@example.com").await;
+    let mut session = StoreSession::new();
+    let SignUp::Invalid(cs) =
+        flows::sign_up(&config, sign_up_params("ada@example.com"), &mut session)
+            .await
+            .unwrap()
+    else {
+        panic!("a taken address signed up");
+    };
+    assert!(flows::only_taken(&config, &cs));
+    assert!(session.current().is_none());
+
+    let short = params(&[("email", "bo@example.com"), ("password", "short")]);
+    let SignUp::Invalid(cs) = flows::sign_up(&config, short, &mut session).await.unwrap() else {
+        panic!("a short password signed up");
+    };
+    assert!(!flows::only_taken(&config, &cs));
+}
+
+#[actix_web::test]
+async fn a_new_password_ends_every_other_session_and_mails_a_notice() {
+    let (config, mailer) = setup();
+    let (ada, mut here) = signed_up(&config, "ada@example.com").await;
+    let mut elsewhere = StoreSession::new();
+    let outcome = flows::sign_in(
+        &config,
+        &facts(),
+        credentials("ada@example.com", PASSWORD),
+        &mut elsewhere,
+    )
+    .await
+    .unwrap();
+    assert!(matches!(outcome, SignIn::SignedIn(_)));
+    let old_here = here.current().unwrap().session_id;
+
+    // A wrong current password changes nothing.
+    let wrong = params(&[
+        ("current_password", "not the password"),
+        ("password", "a brand new secret"),
+        ("password_confirmation", "a brand new secret"),
+    ]);
+    let outcome = flows::update_account(&config, &facts(), &ada, wrong, &mut here)
+        .await
+        .unwrap();
+    assert!(matches!(outcome, AccountUpdate::Invalid(_)));
+    assert_eq!(user_sessions(&config, ada.id).await.unwrap().len(), 2);
+
+    let change = params(&[
+        ("current_password", PASSWORD),
+        ("password", "a brand new secret"),
+        ("password_confirmation", "a brand new secret"),
+    ]);
+    let outcome = flows::update_account(&config, &facts(), &ada, change, &mut here)
+        .await
+        .unwrap();
+    let AccountUpdate::Updated {
+        user,
+        password_changed,
+        email_changed,
+    } = outcome
+    else {
+        panic!("the change was refused");
+    };
+    assert!(password_changed && !email_changed);
+    // Only the session the flow started stays: the old ones, here and elsewhere, ended.
+    let sessions = user_sessions(&config, ada.id).await.unwrap();
+    assert_eq!(sessions.len(), 1);
+    let new_here = here.current().unwrap();
+    assert_eq!(sessions[0].id, new_here.session_id);
+    assert_ne!(new_here.session_id, old_here);
+    assert_eq!(new_here.user.id, user.id);
+    assert_eq!(mailer.count_to("ada@example.com"), 1);
+
+    // The new password signs in, the old one no longer does.
+    let outcome = flows::sign_in(
+        &config,
+        &facts(),
+        credentials("ada@example.com", PASSWORD),
+        &mut elsewhere,
+    )
+    .await
+    .unwrap();
+    assert_eq!(outcome, SignIn::InvalidCredentials);
+    let outcome = flows::sign_in(
+        &config,
+        &facts(),
+        credentials("ada@example.com", "a brand new secret"),
+        &mut elsewhere,
+    )
+    .await
+    .unwrap();
+    assert!(matches!(outcome, SignIn::SignedIn(_)));
+}
+
+#[actix_web::test]
+async fn a_new_address_mails_the_old_one() {
+    let (config, mailer) = setup();
+    let (ada, mut session) = signed_up(&config, "ada@example.com").await;
+    let change = params(&[("current_password", PASSWORD), ("email", "ada@example.org")]);
+    let outcome = flows::update_account(&config, &facts(), &ada, change, &mut session)
+        .await
+        .unwrap();
+    assert!(matches!(
+        outcome,
+        AccountUpdate::Updated {
+            email_changed: true,
+            password_changed: false,
+            ..
+        }
+    ));
+    let notice = mailer.last_to("ada@example.com").unwrap();
+    assert!(notice.text.contains("ada@example.org"), "{}", notice.text);
+    assert_eq!(
+        session.current().unwrap().user.email(),
+        Some("ada@example.org")
+    );
+}
+
+#[actix_web::test]
+async fn deleting_the_account_ends_every_session() {
+    let (config, _) = setup();
+    let (ada, mut session) = signed_up(&config, "ada@example.com").await;
+    let mut other = StoreSession::new();
+    flows::sign_in(
+        &config,
+        &facts(),
+        credentials("ada@example.com", PASSWORD),
+        &mut other,
+    )
+    .await
+    .unwrap();
+    assert_eq!(user_sessions(&config, ada.id).await.unwrap().len(), 2);
+
+    let outcome = flows::delete_account(&config, &ada, &mut session)
+        .await
+        .unwrap();
+    assert!(matches!(outcome, AccountDeletion::Deleted));
+    assert!(session.current().is_none());
+    assert!(user_sessions(&config, ada.id).await.unwrap().is_empty());
+    assert!(config.users().unwrap().get(ada.id).await.unwrap().is_none());
+}
+
+/// A users context whose sign-in check is raced by a password change, once armed.
+#[derive(Clone)]
+struct RacingPasswordChange {
+    inner: DieselUsersContext,
+    armed: Arc<AtomicBool>,
+}
+
+impl UsersContext for RacingPasswordChange {
+    fn authenticate(&self, config: &PowConfig, params: &Params) -> Result<Option<User>, PowError> {
+        let user = self.inner.authenticate(config, params)?;
+        if let Some(user) = &user {
+            if self.armed.swap(false, Ordering::SeqCst) {
+                let mut changes = Changes::new();
+                let hash = config.hasher().hash("changed meanwhile")?;
+                changes.insert("password_hash".into(), Value::Text(hash));
+                self.inner.update_fields(config, user, &changes).unwrap();
+            }
+        }
+        Ok(user)
+    }
+
+    fn get_by(
+        &self,
+        config: &PowConfig,
+        field: &str,
+        value: &Value,
+    ) -> Result<Option<User>, PowError> {
+        self.inner.get_by(config, field, value)
+    }
+
+    fn insert(&self, config: &PowConfig, changes: &Changes) -> Result<User, WriteError> {
+        self.inner.insert(config, changes)
+    }
+
+    fn update_fields(
+        &self,
+        config: &PowConfig,
+        user: &User,
+        changes: &Changes,
+    ) -> Result<User, WriteError> {
+        self.inner.update_fields(config, user, changes)
+    }
+
+    fn delete(&self, config: &PowConfig, user: &User) -> Result<(), PowError> {
+        self.inner.delete(config, user)
+    }
+
+    fn list_by(
+        &self,
+        config: &PowConfig,
+        field: &str,
+        value: &Value,
+    ) -> Result<Vec<User>, PowError> {
+        self.inner.list_by(config, field, value)
+    }
+}
+
+#[actix_web::test]
+async fn a_password_changed_during_the_check_ends_the_new_session() {
+    let inner = database();
+    let armed = Arc::new(AtomicBool::new(false));
+    let (config, _) = setup_with(
+        RacingPasswordChange {
+            inner: inner.clone(),
+            armed: Arc::clone(&armed),
+        },
+        &inner,
+    );
+    let (ada, mut first) = signed_up(&config, "ada@example.com").await;
+    flows::sign_out(&config, &mut first).await.unwrap();
+
+    armed.store(true, Ordering::SeqCst);
+    let mut session = StoreSession::new();
+    let outcome = flows::sign_in(
+        &config,
+        &facts(),
+        credentials("ada@example.com", PASSWORD),
+        &mut session,
+    )
+    .await
+    .unwrap();
+    assert_eq!(outcome, SignIn::InvalidCredentials);
+    assert!(session.current().is_none());
+    assert!(user_sessions(&config, ada.id).await.unwrap().is_empty());
+}
