@@ -29,7 +29,7 @@ impl Extension for PersistentSession {
     fn build(&self, ext: &mut ExtensionBuilder) {
         ext.messages(MESSAGES.iter().copied())
             .audit_events([crate::events::USED, crate::events::THEFT])
-            .page_extension(remember_me_checkbox)
+            .page_extension(remember_me_checkbox(self.ticked))
             .on_credentials_revoked(self.clone())
             .remembered(self.clone())
             .user_data(self.clone());
@@ -38,23 +38,23 @@ impl Extension for PersistentSession {
     }
 }
 
-/// The remember-me checkbox on the sign-in page.
+/// The remember-me checkbox on the sign-in page, ticked when `ticked`.
 fn remember_me_checkbox(
-    page: &str,
-    body: &mut PageBody,
-    lang: &LanguageIdentifier,
-    config: &PowConfig,
-) {
-    if page != "session/new" {
-        return;
-    }
-    if let PageBody::Form { form, .. } = body {
-        if form.fields.iter().any(|f| f.name == FIELD) {
+    ticked: bool,
+) -> impl Fn(&str, &mut PageBody, &LanguageIdentifier, &PowConfig) + Send + Sync + 'static {
+    move |page, body, lang, config| {
+        if page != "session/new" {
             return;
         }
-        let label = config.messages().text(lang, "pow_persistent_session_label");
-        form.fields
-            .push(Field::new(FIELD, label, FieldType::Checkbox).value("true"));
+        if let PageBody::Form { form, .. } = body {
+            if form.fields.iter().any(|f| f.name == FIELD) {
+                return;
+            }
+            let label = config.messages().text(lang, "pow_persistent_session_label");
+            let value = if ticked { "true" } else { "false" };
+            form.fields
+                .push(Field::new(FIELD, label, FieldType::Checkbox).value(value));
+        }
     }
 }
 

@@ -6,8 +6,9 @@
 //! ## What it does
 //!
 //! - The sign-in page gets a **"Keep me signed in"** checkbox (`user[persistent_session]`,
-//!   ticked by default). A successful sign-in with the box ticked (or without the field)
-//!   stores a random token for the user and sets it, signed, in the `persistent_session`
+//!   unticked unless [`ticked_by_default`](PersistentSession::ticked_by_default) is set;
+//!   an unticked box posts `false`). A successful sign-in with the box ticked (or from a
+//!   form without the field, as Pow does) stores a random token for the user and sets it, signed, in the `persistent_session`
 //!   cookie (`<name>_persistent_session` for a named setup): `HttpOnly`, `SameSite=Lax`,
 //!   path `/`, `Secure` when [`SessionConfig::cookie_secure`](pow_core::SessionConfig) is
 //!   on, `Max-Age` = the token lifetime.
@@ -58,6 +59,7 @@
 //! | [`cookie_name`](PersistentSession::cookie_name) | `config.namespaced("persistent_session")`, with the `__Host-` prefix when the base URL is https |
 //! | [`max_age`](PersistentSession::max_age) | 90 days from the password sign-in |
 //! | [`grace_period`](PersistentSession::grace_period) | 10 seconds |
+//! | [`ticked_by_default`](PersistentSession::ticked_by_default) | `false`: the box starts unticked |
 //!
 //! ## Messages
 //!
@@ -113,6 +115,7 @@ pub struct PersistentSession {
     cookie_name: Option<String>,
     grace_period: Duration,
     max_age: Option<Duration>,
+    ticked: bool,
 }
 
 impl Default for PersistentSession {
@@ -129,7 +132,17 @@ impl PersistentSession {
             cookie_name: None,
             grace_period: Duration::from_secs(10),
             max_age: Some(Duration::from_secs(90 * 24 * 3600)),
+            ticked: false,
         }
+    }
+
+    /// Whether the sign-in page shows "Keep me signed in" already ticked. The default value
+    /// is `false`: on a shared computer, the next person at the keyboard should not find
+    /// the previous one remembered because nobody unticked a box. Pre-tick it for apps
+    /// used on personal devices.
+    pub fn ticked_by_default(mut self, ticked: bool) -> Self {
+        self.ticked = ticked;
+        self
     }
 
     /// How long a family of tokens may sign a browser in, counted from the password
@@ -234,37 +247,45 @@ mod tests {
         assert_eq!(custom.cookie_name_for(&named), "remember_me");
     }
 
-    #[test]
-    fn the_sign_in_page_gets_a_ticked_checkbox_in_each_language() {
+    /// The sign-in page's fields once `ext`'s page extensions ran (twice) in `lang`.
+    fn sign_in_fields(ext: PersistentSession, lang: &str) -> Vec<pow_core::views::Field> {
         let config = PowConfig::builder("s".repeat(64))
-            .extension(PersistentSession::new())
+            .extension(ext)
             .build()
             .unwrap();
+        let mut body = PageBody::Form {
+            form: pow_core::views::Form::new("/session", "Sign in", "t"),
+            links: Vec::new(),
+            extra_forms: Vec::new(),
+        };
+        let lang: LanguageIdentifier = lang.parse().unwrap();
+        // Twice: the checkbox is added once.
+        for _ in 0..2 {
+            for extend in config.extensions().page_extensions() {
+                extend("session/new", &mut body, &lang, &config);
+            }
+        }
+        let PageBody::Form { form, .. } = body else {
+            unreachable!()
+        };
+        form.fields
+    }
+
+    #[test]
+    fn the_sign_in_page_gets_an_unticked_checkbox_in_each_language() {
         for (lang, label) in [
             ("en", "Keep me signed in"),
             ("de", "Angemeldet bleiben"),
             ("fr", "Rester connecté"),
         ] {
-            let mut body = PageBody::Form {
-                form: pow_core::views::Form::new("/session", "Sign in", "t"),
-                links: Vec::new(),
-                extra_forms: Vec::new(),
-            };
-            let lang: LanguageIdentifier = lang.parse().unwrap();
-            // Twice: the checkbox is added once.
-            for _ in 0..2 {
-                for extend in config.extensions().page_extensions() {
-                    extend("session/new", &mut body, &lang, &config);
-                }
-            }
-            let PageBody::Form { form, .. } = body else {
-                unreachable!()
-            };
-            assert_eq!(form.fields.len(), 1);
-            assert_eq!(form.fields[0].name, "persistent_session");
-            assert_eq!(form.fields[0].kind, FieldType::Checkbox);
-            assert_eq!(form.fields[0].value, "true");
-            assert_eq!(form.fields[0].label, label);
+            let fields = sign_in_fields(PersistentSession::new(), lang);
+            assert_eq!(fields.len(), 1);
+            assert_eq!(fields[0].name, "persistent_session");
+            assert_eq!(fields[0].kind, FieldType::Checkbox);
+            assert_eq!(fields[0].value, "false");
+            assert_eq!(fields[0].label, label);
         }
+        let ticked = sign_in_fields(PersistentSession::new().ticked_by_default(true), "en");
+        assert_eq!(ticked[0].value, "true");
     }
 }

@@ -279,7 +279,8 @@ fn an_unticked_box_sets_no_cookie() {
     let alice = h.create_user("alice@example.com");
     let mut c = h.client();
 
-    // The sign-in page offers the box, ticked, with a hidden `false` for unticking.
+    // The sign-in page offers the box, unticked, with a hidden `false` posted when it
+    // stays unticked.
     let page = c.get("/session/new");
     assert!(
         page.body
@@ -289,7 +290,8 @@ fn an_unticked_box_sets_no_cookie() {
     );
     assert!(page
         .body
-        .contains(r#"name="user[persistent_session]" value="true" checked"#));
+        .contains(r#"name="user[persistent_session]" value="true">"#));
+    assert!(!page.body.contains(r#"value="true" checked"#));
     assert!(page.body.contains("Keep me signed in"));
     c.accept_language = Some("de".into());
     assert!(c.get("/session/new").body.contains("Angemeldet bleiben"));
@@ -310,6 +312,19 @@ fn an_unticked_box_sets_no_cookie() {
     let res = sign_in(&mut other, "alice@example.com", None);
     assert!(set_cookie(&res, COOKIE).is_some());
     assert_eq!(h.count_tokens(&alice), 1);
+}
+
+#[test]
+fn the_box_can_start_ticked() {
+    let h = start(strict().ticked_by_default(true));
+    let mut c = h.client();
+    let page = c.get("/session/new");
+    assert!(
+        page.body
+            .contains(r#"name="user[persistent_session]" value="true" checked"#),
+        "{}",
+        page.body
+    );
 }
 
 #[test]
