@@ -50,6 +50,14 @@ pub enum PowError {
     /// a redirect to the confirmation page for browsers.
     #[error("the password has to be confirmed first")]
     ReauthenticationRequired,
+    /// The CAPTCHA answer was missing or refused (`400`; a form is shown again with an
+    /// error).
+    #[error("the CAPTCHA answer is missing or invalid")]
+    CaptchaInvalid,
+    /// The CAPTCHA service failed or did not answer in time, and the check fails closed
+    /// (`503` with `Retry-After`).
+    #[error("the CAPTCHA service could not verify the answer")]
+    CaptchaUnavailable,
     /// A rate limit or an account lock refused the request (`429` with `Retry-After`).
     #[error("too many requests, retry later")]
     RateLimited(RateLimited),

@@ -117,6 +117,7 @@ macro_rules! with_actix {
 pub mod admin;
 pub mod api;
 pub mod audit;
+pub mod captcha;
 pub mod config;
 pub mod error;
 pub mod extension;

@@ -312,3 +312,41 @@ pub fn hold_hash_pool(
         .map_err(|_| PowError::Other("the held hashing job did not start".into()))?;
     Ok((release, job))
 }
+
+/// A CAPTCHA verifier for tests, asking no service: the answer `"pass"` is valid, any
+/// other is refused. Its widget has the class `test-captcha` and posts in the field
+/// `test-captcha-response`.
+///
+/// ```
+/// use pow_core::captcha::Captcha;
+/// use pow_core::testing::TestCaptcha;
+///
+/// let config = pow_core::PowConfig::builder("s".repeat(64))
+///     .captcha(Captcha::new(TestCaptcha))
+///     .build()?;
+/// assert_eq!(config.captcha().unwrap().widget().field, "test-captcha-response");
+/// # Ok::<_, pow_core::PowError>(())
+/// ```
+#[derive(Clone, Copy, Debug, Default)]
+pub struct TestCaptcha;
+
+#[async_trait::async_trait]
+impl crate::captcha::CaptchaVerifier for TestCaptcha {
+    fn widget(&self) -> crate::captcha::CaptchaWidget {
+        crate::captcha::CaptchaWidget {
+            script_src: "/test-captcha.js".into(),
+            class: "test-captcha",
+            site_key: "test-site-key".into(),
+            field: "test-captcha-response",
+        }
+    }
+
+    async fn verify(
+        &self,
+        answer: &str,
+        _client_ip: Option<std::net::IpAddr>,
+        _timeout: std::time::Duration,
+    ) -> Result<bool, crate::captcha::CaptchaError> {
+        Ok(answer == "pass")
+    }
+}

@@ -257,6 +257,8 @@ pub struct PageContext {
     pub current_user: Option<String>,
     /// The CSRF token for forms.
     pub csrf_token: String,
+    /// The CAPTCHA widget the page's form carries, if any (its script goes in the head).
+    pub captcha: Option<crate::captcha::CaptchaWidget>,
 }
 
 /// The body of a page.
@@ -326,6 +328,8 @@ struct PageTemplate<'a> {
     paragraphs: &'a [String],
     links: &'a [Link],
     extra_forms: Vec<Cow<'a, Form>>,
+    /// No widget: what the extra forms are rendered with.
+    no_widget: Option<&'a crate::captcha::CaptchaWidget>,
 }
 
 /// `form`, with the page's CSRF token when it has none of its own.
@@ -368,6 +372,7 @@ impl Views for DefaultViews {
             paragraphs,
             links,
             extra_forms: extra_forms.iter().map(|f| with_token(f, ctx)).collect(),
+            no_widget: None,
         }
         .render()?)
     }

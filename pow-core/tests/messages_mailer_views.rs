@@ -939,6 +939,7 @@ fn context() -> PageContext {
         flash_error: Some("Da ist etwas <schief> gelaufen".into()),
         current_user: Some("jane@example.com".into()),
         csrf_token: "csrf-123".into(),
+        captcha: None,
     }
 }
 

@@ -47,7 +47,8 @@ async fn ask(
     ext: web::Data<Passwordless>,
     via: Via,
 ) -> Result<HttpResponse, ApiError> {
-    api.run(&req, actions::API, async |ctl| {
+    let action = pow_core::web::Action::new(actions::API).captcha();
+    api.run_action(&req, action, async |ctl| {
         let body: AskBody =
             serde_json::from_slice(&body).map_err(|_| ApiError::invalid_request(&req))?;
         let config = api.config().clone();

@@ -160,7 +160,7 @@ fn render(
         &ctl.req,
         &ctl.config,
         &ctl.lang,
-        Page::new(name, title, body),
+        Page::new(name, title, body).with_captcha(),
     )
 }
 
@@ -249,6 +249,7 @@ async fn ask(
 ) -> Result<HttpResponse, PowError> {
     Action::new(actions::REQUEST)
         .signed_out()
+        .captcha()
         .form(FormData::parse(&body))
         .run(&req, async |ctl| {
             let email = ctl.params.get("email").cloned().unwrap_or_default();

@@ -692,3 +692,39 @@ fn known_and_unknown_addresses_lock_alike() {
     assert_eq!(statuses[0], [200, 200, 200, 429], "the known address locks");
     assert_eq!(statuses[0], statuses[1], "and the unknown one alike");
 }
+
+/// With a CAPTCHA configured, asking for a link needs a valid answer: without one nothing
+/// is mailed.
+#[test]
+fn a_configured_captcha_guards_link_requests() {
+    let h = start_with(Arc::new(MemoryStore::new()), Passwordless::new(), |b| {
+        b.captcha(pow_core::captcha::Captcha::new(
+            pow_core::testing::TestCaptcha,
+        ))
+    });
+    let mut c = Client::new(h.addr);
+    let page = c.get("/passwordless");
+    assert!(
+        page.body.contains(r#"<div class="test-captcha""#),
+        "{}",
+        page.body
+    );
+    let res = c.post(
+        "/passwordless",
+        &[("_csrf_token", &page.csrf()), ("user[email]", EMAIL)],
+    );
+    assert_eq!(res.status, 400, "{}", res.body);
+    assert_eq!(h.mailer.count_to(EMAIL), 0);
+
+    let page = c.get("/passwordless");
+    let res = c.post(
+        "/passwordless",
+        &[
+            ("_csrf_token", &page.csrf()),
+            ("user[email]", EMAIL),
+            ("test-captcha-response", "pass"),
+        ],
+    );
+    assert_eq!(res.status, 302, "{}", res.body);
+    assert!(mailed_path(&h, EMAIL).starts_with("/passwordless/link/"));
+}

@@ -139,7 +139,8 @@ async fn create(
     this: web::Data<ResetPasswordApi>,
     body: Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    api.run(&req, actions::API_CREATE, async |_| {
+    let action = pow_core::web::Action::new(actions::API_CREATE).captcha();
+    api.run_action(&req, action, async |_| {
         request_link(&req, &api, &this, &body).await
     })
     .await

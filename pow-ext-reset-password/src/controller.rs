@@ -114,7 +114,8 @@ fn new_page(
         )],
         extra_forms: Vec::new(),
     };
-    let mut page = Page::new("reset_password/new", "pow_reset_password_title_new", body);
+    let mut page =
+        Page::new("reset_password/new", "pow_reset_password_title_new", body).with_captcha();
     page.error = error;
     render_page(req, config, lang, page)
 }
@@ -137,6 +138,7 @@ async fn create(
 ) -> Result<HttpResponse, PowError> {
     Action::new(actions::CREATE)
         .signed_out()
+        .captcha()
         .form(form)
         .run(&req, async |ctl| {
             let (req, config) = (&ctl.req, &ctl.config);

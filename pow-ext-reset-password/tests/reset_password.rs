@@ -901,3 +901,46 @@ fn of_a_hundred_concurrent_submits_exactly_one_succeeds() {
         .count();
     assert_eq!(notices, 1);
 }
+
+/// With a CAPTCHA configured, the request page carries the widget and a request without a
+/// valid answer mails nothing.
+#[test]
+fn a_configured_captcha_guards_the_reset_request() {
+    let setup = start_with(inline(), |b| {
+        b.captcha(pow_core::captcha::Captcha::new(
+            pow_core::testing::TestCaptcha,
+        ))
+    });
+    let mut c = Client::new(setup.addr);
+    let page = c.get("/reset-password/new");
+    assert!(
+        page.body.contains(r#"<div class="test-captcha""#),
+        "{}",
+        page.body
+    );
+    for answer in [None, Some("bot")] {
+        let csrf = page.csrf();
+        let mut form = vec![
+            ("_csrf_token", csrf.as_str()),
+            ("user[email]", "alice@example.com"),
+        ];
+        if let Some(answer) = answer {
+            form.push(("test-captcha-response", answer));
+        }
+        let res = c.post("/reset-password", &form);
+        assert_eq!(res.status, 400, "{}", res.body);
+    }
+    assert_eq!(setup.mailer.count_to("alice@example.com"), 0);
+
+    let page = c.get("/reset-password/new");
+    let res = c.post(
+        "/reset-password",
+        &[
+            ("_csrf_token", &page.csrf()),
+            ("user[email]", "alice@example.com"),
+            ("test-captcha-response", "pass"),
+        ],
+    );
+    assert_eq!(res.status, 302, "{}", res.body);
+    assert_eq!(setup.mailer.count_to("alice@example.com"), 1);
+}

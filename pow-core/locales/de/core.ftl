@@ -155,3 +155,5 @@ notice-email-change-requested-intro = Jemand hat angefordert, die E-Mail-Adresse
 notice-cancel-email-change = Änderung abbrechen
 notice-details = Wann: { $when }. Von: { $ip }, { $browser }.
 notice-not-you = Falls Sie das nicht waren, setzen Sie Ihr Passwort sofort zurück und kontaktieren Sie uns.
+captcha-invalid = Bitte bestätigen Sie, dass Sie kein Roboter sind.
+captcha-unavailable = Die Prüfung, dass Sie kein Roboter sind, ist gerade nicht verfügbar. Bitte versuchen Sie es in ein paar Sekunden erneut.

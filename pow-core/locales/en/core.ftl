@@ -153,3 +153,5 @@ notice-email-change-requested-intro = Someone asked to change the email address 
 notice-cancel-email-change = Cancel the change
 notice-details = When: { $when }. From: { $ip }, { $browser }.
 notice-not-you = If this was not you, reset your password right away and contact us.
+captcha-invalid = Please show that you are not a robot.
+captcha-unavailable = The check that you are not a robot is not available right now. Please try again in a few seconds.

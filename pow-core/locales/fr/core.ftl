@@ -155,3 +155,5 @@ notice-email-change-requested-intro = Quelqu'un a demandé à remplacer l'adress
 notice-cancel-email-change = Annuler le changement
 notice-details = Quand : { $when }. Depuis : { $ip }, { $browser }.
 notice-not-you = Si ce n'était pas vous, réinitialisez votre mot de passe immédiatement et contactez-nous.
+captcha-invalid = Veuillez montrer que vous n'êtes pas un robot.
+captcha-unavailable = La vérification que vous n'êtes pas un robot est indisponible pour le moment. Veuillez réessayer dans quelques secondes.

@@ -121,7 +121,12 @@ impl ApiContext {
             .await
     }
 
-    async fn run_action(
+    /// Runs `action` (built by the caller: its params, [`Action::captcha`], ...) as a JSON
+    /// action, like [`run`](Self::run).
+    ///
+    /// # Errors
+    /// The action's or a callback's error, translated.
+    pub async fn run_action(
         &self,
         req: &HttpRequest,
         action: Action,
@@ -144,7 +149,10 @@ pub(crate) async fn registration_create(
     body: Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let params = user_params(&body).ok_or_else(|| ApiError::invalid_request(&req))?;
-    api.run_with_params(&req, actions::REGISTRATION_CREATE, params, async |ctl| {
+    let action = Action::new(actions::REGISTRATION_CREATE)
+        .params(params)
+        .captcha();
+    api.run_action(&req, action, async |ctl| {
         let config = api.config();
         let mut session = BearerSession::new(&api, &req, ApiAction::Registration);
         match flows::sign_up(config, ctl.params.clone(), &mut session).await? {
@@ -178,7 +186,10 @@ pub(crate) async fn session_create(
     body: Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let params = user_params(&body).ok_or_else(|| ApiError::invalid_request(&req))?;
-    api.run_with_params(&req, actions::SESSION_CREATE, params, async |ctl| {
+    let action = Action::new(actions::SESSION_CREATE)
+        .params(params)
+        .captcha();
+    api.run_action(&req, action, async |ctl| {
         let config = api.config();
         let mut session = BearerSession::new(&api, &req, ApiAction::SignIn);
         match flows::sign_in(config, &req, ctl.params.clone(), &mut session).await? {

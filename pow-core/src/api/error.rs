@@ -315,6 +315,25 @@ impl ApiError {
                 refused.untranslated = Some(REAUTH_KEY);
                 refused
             }
+            PowError::CaptchaInvalid => {
+                let lang = unic_langid::langid!("en");
+                let mut refused =
+                    Self::new(StatusCode::BAD_REQUEST, text(None, &lang, CAPTCHA_INVALID_KEY))
+                        .with_code("captcha_invalid");
+                refused.untranslated = Some(CAPTCHA_INVALID_KEY);
+                refused
+            }
+            PowError::CaptchaUnavailable => {
+                let lang = unic_langid::langid!("en");
+                let mut refused = Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    text(None, &lang, CAPTCHA_UNAVAILABLE_KEY),
+                )
+                .with_code("captcha_unavailable")
+                .with_retry_after(BUSY_RETRY_AFTER_SECS);
+                refused.untranslated = Some(CAPTCHA_UNAVAILABLE_KEY);
+                refused
+            }
             PowError::RateLimited(limited) => {
                 let lang = unic_langid::langid!("en");
                 let mut refused = Self::new(
@@ -340,6 +359,10 @@ const BUSY_KEY: &str = "api-busy";
 const DISABLED_KEY: &str = "api-account-disabled";
 /// Text key of the answer to [`PowError::ReauthenticationRequired`].
 const REAUTH_KEY: &str = "api-reauthentication-required";
+/// Text key of the answer to [`PowError::CaptchaInvalid`].
+const CAPTCHA_INVALID_KEY: &str = "api-captcha-invalid";
+/// Text key of the answer to [`PowError::CaptchaUnavailable`].
+const CAPTCHA_UNAVAILABLE_KEY: &str = "api-captcha-unavailable";
 /// Text key of the answer to [`PowError::RateLimited`].
 const RATE_LIMITED_KEY: &str = "api-rate-limited";
 
@@ -349,6 +372,8 @@ impl From<PowError> for ApiError {
             // Load shedding, not a fault: no error-level log per refused request.
             PowError::Busy => tracing::warn!("pow API request refused: {err}"),
             PowError::RateLimited(_)
+            | PowError::CaptchaInvalid
+            | PowError::CaptchaUnavailable
             | PowError::ReauthenticationRequired
             | PowError::AccountDisabled => {
                 tracing::info!("pow API request refused: {err}")

@@ -26,6 +26,7 @@ pub struct PowConfigBuilder {
     password_policy: PasswordPolicy,
     rate_limits: crate::limits::RateLimits,
     breach_check: Option<crate::password::BreachCheck>,
+    captcha: Option<crate::captcha::Captcha>,
     audit: Option<crate::audit::Auditor>,
     hasher: Arc<dyn PasswordHasher>,
     hash_pool: Option<HashPool>,
@@ -67,6 +68,7 @@ impl PowConfigBuilder {
             password_policy: PasswordPolicy::default(),
             rate_limits: crate::limits::RateLimits::default(),
             breach_check: None,
+            captcha: None,
             audit: None,
             hasher: Arc::new(Pbkdf2Hasher::default()),
             hash_pool: None,
@@ -138,6 +140,13 @@ impl PowConfigBuilder {
     /// `tracing` ([`TracingSink`](crate::audit::TracingSink)).
     pub fn audit(mut self, auditor: crate::audit::Auditor) -> Self {
         self.audit = Some(auditor);
+        self
+    }
+
+    /// Asks for a CAPTCHA answer on sign-up, sign-in and the actions extensions mark as
+    /// bot targets (see [`captcha`](crate::captcha)). Off by default.
+    pub fn captcha(mut self, captcha: crate::captcha::Captcha) -> Self {
+        self.captcha = Some(captcha);
         self
     }
 
@@ -577,6 +586,7 @@ impl PowConfigBuilder {
                 live: Arc::new(live),
                 audit: Arc::new(self.audit.unwrap_or_default()),
                 breach_check: self.breach_check,
+                captcha: self.captcha,
                 hasher: self
                     .hash_pool
                     .unwrap_or_else(|| HashPool::new(self.hash_pool_options))

@@ -78,6 +78,7 @@ struct Inner {
     live: Arc<crate::session::live::LiveBus>,
     audit: Arc<crate::audit::Auditor>,
     breach_check: Option<crate::password::BreachCheck>,
+    captcha: Option<crate::captcha::Captcha>,
     hasher: PooledHasher,
     user_fields: Vec<FieldDef>,
     hooks: Vec<Arc<dyn ChangesetHook>>,
@@ -176,6 +177,11 @@ impl PowConfig {
     /// The breached-password check, when configured.
     pub fn breach_check(&self) -> Option<&crate::password::BreachCheck> {
         self.inner.breach_check.as_ref()
+    }
+
+    /// The CAPTCHA setting, if one is configured.
+    pub fn captcha(&self) -> Option<&crate::captcha::Captcha> {
+        self.inner.captcha.as_ref()
     }
 
     /// The password hasher: the configured one, running on the setup's [`HashPool`]. Its

@@ -3,6 +3,7 @@
 //!
 //! ```text
 //! resolve the config -> guard (through the configured ErrorHandler) -> CSRF (posted forms)
+//!   -> rate limits -> CAPTCHA (actions marked `captcha()`, when one is configured)
 //!   -> before_process (each extension, in order; may halt) -> the action
 //!   -> before_respond (each extension, in order; may halt) -> render the outcome
 //! ```
@@ -28,6 +29,7 @@
 //! }
 //! ```
 
+use actix_web::http::Method;
 use actix_web::{HttpRequest, HttpResponse};
 
 use super::callbacks::{ActionId, ActionKind, Controller};
@@ -114,6 +116,7 @@ pub struct Action {
     format: Format,
     config: Option<PowConfig>,
     sudo: bool,
+    captcha: bool,
 }
 
 impl Action {
@@ -125,6 +128,7 @@ impl Action {
             form: None,
             params: None,
             sudo: false,
+            captcha: false,
             format: Format::Html,
             config: None,
         }
@@ -174,6 +178,17 @@ impl Action {
     pub fn sudo(mut self) -> Self {
         self.sudo = true;
         self.access(Access::SignedIn)
+    }
+
+    /// A target of bots (a sign-up, a sign-in, a request that mails): when the setup has a
+    /// [CAPTCHA](crate::captcha), its posted form (or JSON params) must carry a valid
+    /// answer, checked after the rate limits and before the action runs. A missing or
+    /// refused answer sends a browser back to the form with an error (`400` without a
+    /// local `Referer`) and answers JSON `400 captcha_invalid`; a verifier that failed
+    /// answers `503`.
+    pub fn captcha(mut self) -> Self {
+        self.captcha = true;
+        self
     }
 
     /// Params that arrived another way than a posted form (a JSON body): no CSRF check.
@@ -243,15 +258,29 @@ impl Action {
                 }
             };
         }
+        let captcha = config
+            .captcha()
+            .filter(|_| self.captcha && !matches!(*req.method(), Method::GET | Method::HEAD));
+        let mut answer = None;
         let params = match self.form {
-            Some(form) => {
+            Some(mut form) => {
                 if let Some(res) = check_form(req, &form) {
                     return Ok(res);
+                }
+                if let Some(captcha) = captcha {
+                    answer = form.other.remove(captcha.widget().field);
                 }
                 form.user
             }
             None => self.params.unwrap_or_default(),
         };
+        if captcha.is_some() && answer.is_none() {
+            answer = req
+                .headers()
+                .get(crate::captcha::CAPTCHA_HEADER)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
+        }
         if let Some(user) = &signed_in {
             tracing::Span::current().record("user_id", user.id);
         }
@@ -269,6 +298,21 @@ impl Action {
                 return Err(err.into());
             }
         };
+        if let Some(captcha) = captcha {
+            if let Err(err) = captcha.check(answer.as_deref(), facts.client_ip).await {
+                return match (self.format, return_path(req)) {
+                    (Format::Html, Some(back)) => {
+                        let key = match err {
+                            PowError::CaptchaUnavailable => "captcha-unavailable",
+                            _ => "captcha-invalid",
+                        };
+                        super::flash::put_error(req, Some(ctl.text(key)));
+                        Ok(super::redirect(&back))
+                    }
+                    _ => Err(err.into()),
+                };
+            }
+        }
         if let Some(res) = ctl.before_process().await? {
             return Ok(res);
         }

@@ -21,6 +21,10 @@ pub struct Page {
     pub info: Option<String>,
     /// Error text to show now.
     pub error: Option<String>,
+    /// Whether the page's form carries the CAPTCHA widget (when the setup has a
+    /// [CAPTCHA](crate::captcha)): the form posts to an action built with
+    /// [`Action::captcha`](super::Action::captcha).
+    pub captcha: bool,
 }
 
 impl Page {
@@ -32,7 +36,14 @@ impl Page {
             body,
             info: None,
             error: None,
+            captcha: false,
         }
+    }
+
+    /// Renders the CAPTCHA widget in the page's form (see [`Page::captcha`](Self::captcha)).
+    pub fn with_captcha(mut self) -> Self {
+        self.captcha = true;
+        self
     }
 }
 
@@ -85,6 +96,10 @@ pub fn render_page(
         flash_error: page.error.or(queued.error),
         current_user,
         csrf_token: csrf::csrf_token(req),
+        captcha: config
+            .captcha()
+            .filter(|_| page.captcha)
+            .map(crate::captcha::Captcha::widget),
     };
     let html = config.views().render(page.name, &ctx, &page.body)?;
     let mut res = HttpResponse::Ok();
@@ -113,6 +128,7 @@ pub fn unavailable_page(
         PowError::Busy
             | PowError::Store(_)
             | PowError::DatabaseUnavailable(_)
+            | PowError::CaptchaUnavailable
             | PowError::RateLimited(_)
     ) || !accepts_html(req)
     {

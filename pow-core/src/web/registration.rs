@@ -46,7 +46,7 @@ fn registration_page(ctl: &Controller) -> Result<HttpResponse, PowError> {
         req,
         config,
         lang,
-        Page::new("registration/new", "title-register", body),
+        Page::new("registration/new", "title-register", body).with_captcha(),
     )
 }
 
@@ -141,6 +141,7 @@ pub(super) async fn post(req: HttpRequest, body: Bytes) -> Result<HttpResponse, 
 async fn create(req: HttpRequest, form: FormData) -> Result<HttpResponse, PowError> {
     Action::new(REGISTRATION_CREATE)
         .signed_out()
+        .captcha()
         .form(form)
         .run(&req, async |ctl| {
             let mut session = CookieSessionHandle::new(&ctl.req);

@@ -8,10 +8,12 @@ use crate::error::{PowError, BUSY_RETRY_AFTER_SECS};
 impl ResponseError for PowError {
     fn status_code(&self) -> StatusCode {
         match self {
-            PowError::Store(_) | PowError::DatabaseUnavailable(_) | PowError::Busy => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
+            PowError::Store(_)
+            | PowError::DatabaseUnavailable(_)
+            | PowError::Busy
+            | PowError::CaptchaUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             PowError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
+            PowError::CaptchaInvalid => StatusCode::BAD_REQUEST,
             PowError::ReauthenticationRequired | PowError::AccountDisabled => StatusCode::FORBIDDEN,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -25,6 +27,7 @@ impl ResponseError for PowError {
                 tracing::info!("pow request refused by a rate limit");
                 res.insert_header(("Retry-After", limited.retry_after_secs().to_string()));
             }
+            PowError::CaptchaInvalid => tracing::info!("pow request refused: {self}"),
             _ => {
                 tracing::error!(error = %self, "pow request failed");
                 if status == StatusCode::SERVICE_UNAVAILABLE {

@@ -49,7 +49,7 @@ fn sign_in_page(ctl: &Controller, error: Option<String>) -> Result<HttpResponse,
         }],
         extra_forms: Vec::new(),
     };
-    let mut page = Page::new("session/new", "title-sign-in", body);
+    let mut page = Page::new("session/new", "title-sign-in", body).with_captcha();
     page.error = error;
     render_page(req, config, lang, page)
 }
@@ -70,6 +70,7 @@ pub(super) async fn post(req: HttpRequest, body: Bytes) -> Result<HttpResponse, 
     }
     Action::new(SESSION_CREATE)
         .signed_out()
+        .captcha()
         .form(form)
         .run(&req, async |ctl| {
             let mut session = CookieSessionHandle::new(&ctl.req);

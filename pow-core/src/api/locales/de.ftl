@@ -9,3 +9,5 @@ api-busy = Der Dienst ist gerade ausgelastet. Bitte versuchen Sie es in ein paar
 api-rate-limited = Zu viele Versuche. Bitte warten Sie einige Minuten und versuchen Sie es dann erneut.
 api-reauthentication-required = Bitte bestätigen Sie zuerst Ihr Passwort.
 api-account-disabled = Dieses Konto ist deaktiviert.
+api-captcha-invalid = Bitte bestätigen Sie, dass Sie kein Roboter sind.
+api-captcha-unavailable = Die Prüfung, dass Sie kein Roboter sind, ist gerade nicht verfügbar. Bitte versuchen Sie es in ein paar Sekunden erneut.

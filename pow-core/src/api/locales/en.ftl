@@ -11,3 +11,5 @@ api-busy = The service is busy right now. Please try again in a few seconds.
 api-rate-limited = Too many attempts. Please wait a few minutes, then try again.
 api-reauthentication-required = Please confirm your password first.
 api-account-disabled = This account is disabled.
+api-captcha-invalid = Please show that you are not a robot.
+api-captcha-unavailable = The check that you are not a robot is not available right now. Please try again in a few seconds.

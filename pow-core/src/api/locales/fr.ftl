@@ -9,3 +9,5 @@ api-busy = Le service est surchargé pour le moment. Veuillez réessayer dans qu
 api-rate-limited = Trop de tentatives. Veuillez patienter quelques minutes, puis réessayer.
 api-reauthentication-required = Veuillez d'abord confirmer votre mot de passe.
 api-account-disabled = Ce compte est désactivé.
+api-captcha-invalid = Veuillez montrer que vous n'êtes pas un robot.
+api-captcha-unavailable = La vérification que vous n'êtes pas un robot est indisponible pour le moment. Veuillez réessayer dans quelques secondes.
