@@ -48,6 +48,7 @@ use crate::error::PowError;
 use crate::mailer::{send_notice, Notice};
 use crate::messages::request_language;
 use crate::request::RequestSource;
+use crate::session::devices::KnownDevices;
 use crate::session::{revoke_user, SessionHandle, SessionMetadata};
 use crate::users::{Changeset, Params, User};
 
@@ -218,8 +219,8 @@ pub enum AccountDeletion {
     NotDeleted(PowError),
 }
 
-/// Deletes the account of `user`: the row goes, the client's session ends, and every
-/// other credential of the user is revoked.
+/// Deletes the account of `user`: the row goes, the client's session ends, every other
+/// credential of the user is revoked, and the devices they signed in from are forgotten.
 ///
 /// # Errors
 /// The store's error, or a missing users context.
@@ -233,6 +234,10 @@ pub async fn delete_account<H: SessionHandle + ?Sized>(
     }
     session.end(config).await?;
     revoke_user(config, user).await?;
+    KnownDevices::new(config)
+        .forget_user(user.id)
+        .await
+        .map_err(PowError::from)?;
     Ok(AccountDeletion::Deleted)
 }
 

@@ -22,8 +22,12 @@ use std::net::IpAddr;
 use ipnet::IpNet;
 use unic_langid::LanguageIdentifier;
 
-/// Longest user-agent summary kept (with a session, in an audit event, in a notice).
+/// Longest raw user agent kept (in an audit event).
 pub const USER_AGENT_MAX: usize = 120;
+
+/// Longest user agent read from a request: enough for any real browser's, so that
+/// [`browser_summary`] sees the tokens at its end.
+pub const USER_AGENT_READ_MAX: usize = 512;
 
 /// The facts of one request that flows use.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -31,7 +35,9 @@ pub struct RequestFacts {
     /// The client's address: the peer, or behind trusted proxies the nearest untrusted
     /// address in `X-Forwarded-For`.
     pub client_ip: Option<IpAddr>,
-    /// The start of the user agent ([`USER_AGENT_MAX`] characters).
+    /// The `User-Agent` header, [`USER_AGENT_READ_MAX`] characters at most. What is kept
+    /// of it is shorter: its [`browser_summary`] with a session and in notices, its first
+    /// [`USER_AGENT_MAX`] characters in an audit event.
     pub user_agent: Option<String>,
     /// The `Accept-Language` header.
     pub accept_language: Option<String>,
@@ -49,6 +55,36 @@ impl RequestFacts {
     /// Shortens a user agent to [`USER_AGENT_MAX`] characters.
     pub fn user_agent_summary(user_agent: &str) -> String {
         user_agent.chars().take(USER_AGENT_MAX).collect()
+    }
+}
+
+/// A readable summary of a user agent for people: the browser and the system
+/// (`"Firefox on Linux"`, `"Safari on iPhone"`), the browser alone when the system is not
+/// known, and the user agent itself (shortened) when neither is, or when it is an HTTP
+/// library or a bot, whose own name says more (`"curl/8.5.0"`).
+///
+/// ```
+/// use pow_core::request::browser_summary;
+///
+/// let firefox = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0";
+/// assert_eq!(browser_summary(firefox), "Firefox on Linux");
+/// assert_eq!(browser_summary("curl/8.5.0"), "curl/8.5.0");
+/// ```
+pub fn browser_summary(user_agent: &str) -> String {
+    const UNKNOWN: &str = "UNKNOWN";
+    let parsed = woothee::parser::Parser::new().parse(user_agent);
+    let Some(parsed) = parsed.filter(|p| {
+        p.name != UNKNOWN
+            && matches!(
+                p.category,
+                "pc" | "smartphone" | "mobilephone" | "appliance"
+            )
+    }) else {
+        return RequestFacts::user_agent_summary(user_agent);
+    };
+    match parsed.os {
+        UNKNOWN | "" => parsed.name.to_owned(),
+        os => format!("{} on {os}", parsed.name),
     }
 }
 

@@ -277,9 +277,16 @@ async fn deleting_the_account_ends_every_session() {
     .unwrap();
     assert_eq!(user_sessions(&config, ada.id).await.unwrap().len(), 2);
 
+    let devices = pow_core::session::devices::KnownDevices::new(&config);
+    devices.signed_in(ada.id, "laptop").await.unwrap();
     let outcome = flows::delete_account(&config, &ada, &mut session)
         .await
         .unwrap();
+    // The devices are forgotten: the laptop is the first device of a new user with the id.
+    assert_eq!(
+        devices.signed_in(ada.id, "laptop").await.unwrap(),
+        pow_core::session::devices::Seen::First
+    );
     assert!(matches!(outcome, AccountDeletion::Deleted));
     assert!(session.current().is_none());
     assert!(user_sessions(&config, ada.id).await.unwrap().is_empty());

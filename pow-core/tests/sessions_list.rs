@@ -63,20 +63,28 @@ fn signed_in(c: &mut Client) -> bool {
 
 fn lists_and_ends_sessions(store: Arc<dyn Store>) {
     let addr = start(store);
-    let mut firefox = browser(addr, "Mozilla/5.0 Firefox/120.0");
-    let mut safari = browser(addr, "Mozilla/5.0 Safari/17.1");
+    let mut firefox = browser(
+        addr,
+        "Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0",
+    );
+    let mut safari = browser(
+        addr,
+        "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_1) AppleWebKit/605.1.15 (KHTML, like Gecko) \
+         Version/17.1 Safari/605.1.15",
+    );
     let mut curl = browser(addr, "curl/8.5");
 
     let page = firefox.get("/registration/sessions");
     assert_eq!(page.status, 200);
-    assert!(page.body.contains("Firefox/120.0"), "{}", page.body);
-    assert!(page.body.contains("Safari/17.1"));
-    assert!(page
-        .body
-        .contains("End (this device): Mozilla/5.0 Firefox/120.0"));
-    assert!(!page.body.contains("End (this device): Mozilla/5.0 Safari"));
+    // Browsers by name and system, not by raw user agent; an HTTP library by its own.
+    assert!(page.body.contains("Firefox on Linux"), "{}", page.body);
+    assert!(page.body.contains("Safari on Mac OSX"), "{}", page.body);
+    assert!(page.body.contains("curl/8.5"), "{}", page.body);
+    assert!(!page.body.contains("Gecko/20100101"), "{}", page.body);
+    assert!(page.body.contains("End (this device): Firefox on Linux"));
+    assert!(!page.body.contains("End (this device): Safari"));
 
-    let safari_handle = form_value(&page, "Safari/17.1");
+    let safari_handle = form_value(&page, "Safari on Mac OSX");
     let csrf = page.csrf();
     let res = firefox.post(
         "/registration/sessions",

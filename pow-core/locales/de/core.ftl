@@ -157,3 +157,6 @@ notice-details = Wann: { $when }. Von: { $ip }, { $browser }.
 notice-not-you = Falls Sie das nicht waren, setzen Sie Ihr Passwort sofort zurück und kontaktieren Sie uns.
 captcha-invalid = Bitte bestätigen Sie, dass Sie kein Roboter sind.
 captcha-unavailable = Die Prüfung, dass Sie kein Roboter sind, ist gerade nicht verfügbar. Bitte versuchen Sie es in ein paar Sekunden erneut.
+notice-new-device-subject = Neue Anmeldung bei Ihrem Konto
+notice-new-device-intro = Bei Ihrem Konto wurde sich von einem Browser angemeldet, der bisher nicht verwendet wurde.
+notice-review-sessions = Sitzungen ansehen

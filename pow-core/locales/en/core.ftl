@@ -155,3 +155,6 @@ notice-details = When: { $when }. From: { $ip }, { $browser }.
 notice-not-you = If this was not you, reset your password right away and contact us.
 captcha-invalid = Please show that you are not a robot.
 captcha-unavailable = The check that you are not a robot is not available right now. Please try again in a few seconds.
+notice-new-device-subject = New sign-in to your account
+notice-new-device-intro = Your account was signed in to from a browser it was not used on before.
+notice-review-sessions = Review your sessions

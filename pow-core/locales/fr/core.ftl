@@ -157,3 +157,6 @@ notice-details = Quand : { $when }. Depuis : { $ip }, { $browser }.
 notice-not-you = Si ce n'était pas vous, réinitialisez votre mot de passe immédiatement et contactez-nous.
 captcha-invalid = Veuillez montrer que vous n'êtes pas un robot.
 captcha-unavailable = La vérification que vous n'êtes pas un robot est indisponible pour le moment. Veuillez réessayer dans quelques secondes.
+notice-new-device-subject = Nouvelle connexion à votre compte
+notice-new-device-intro = Une connexion à votre compte a eu lieu depuis un navigateur jamais utilisé auparavant.
+notice-review-sessions = Voir vos sessions

@@ -33,7 +33,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::PowConfig;
 use crate::error::PowError;
-use crate::request::RequestSource;
+use crate::request::{RequestFacts, RequestSource};
 use crate::token::keyed_digest;
 
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
@@ -140,7 +140,10 @@ impl AuditEvent {
     pub fn request(mut self, config: &PowConfig, req: &dyn RequestSource) -> Self {
         let facts = req.facts(&config.rate_limits().trusted_proxies);
         self.ip = facts.client_ip.map(|ip| ip.to_string());
-        self.user_agent = facts.user_agent;
+        self.user_agent = facts
+            .user_agent
+            .as_deref()
+            .map(RequestFacts::user_agent_summary);
         if let Some((session, user)) = facts.session {
             self.session_hash = Some(keyed_hash(config, "session", &session));
             self.user_id = self.user_id.or(Some(user));

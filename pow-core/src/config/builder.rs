@@ -47,6 +47,7 @@ pub struct PowConfigBuilder {
     store: Option<Arc<dyn Store>>,
     prevent_user_enumeration: bool,
     security_notices: bool,
+    new_device_notices: bool,
     messages: Option<Arc<dyn Messages>>,
     messages_ftl: Vec<(String, String)>,
     mailer: Option<Arc<dyn Mailer>>,
@@ -89,6 +90,7 @@ impl PowConfigBuilder {
             store: None,
             prevent_user_enumeration: true,
             security_notices: true,
+            new_device_notices: true,
             messages: None,
             messages_ftl: Vec::new(),
             mailer: None,
@@ -305,6 +307,16 @@ impl PowConfigBuilder {
     /// `true`.
     pub fn security_notices(mut self, enabled: bool) -> Self {
         self.security_notices = enabled;
+        self
+    }
+
+    /// Mails a notice when a browser signs in to an account from a device it was not
+    /// signed in from before: when, from where, which browser, and a link to the session
+    /// list. A long-lived, signed device cookie tells devices apart; the first device of
+    /// an account (the sign-in after a sign-up) is not announced. On by default; needs
+    /// [`security_notices`](Self::security_notices).
+    pub fn new_device_notices(mut self, enabled: bool) -> Self {
+        self.new_device_notices = enabled;
         self
     }
 
@@ -599,6 +611,7 @@ impl PowConfigBuilder {
                 store,
                 prevent_user_enumeration: self.prevent_user_enumeration,
                 security_notices: self.security_notices,
+                new_device_notices: self.new_device_notices,
                 messages,
                 mailer: self.mailer.unwrap_or_else(|| Arc::new(LogMailer)),
                 views: self.views.unwrap_or_else(|| Arc::new(DefaultViews)),

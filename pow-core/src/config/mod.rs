@@ -88,6 +88,7 @@ struct Inner {
     store: Arc<dyn Store>,
     prevent_user_enumeration: bool,
     security_notices: bool,
+    new_device_notices: bool,
     messages: Arc<dyn Messages>,
     mailer: Arc<dyn Mailer>,
     views: Arc<dyn Views>,
@@ -254,6 +255,12 @@ impl PowConfig {
     /// ([`mailer::send_notice`](crate::mailer::send_notice)).
     pub fn security_notices(&self) -> bool {
         self.inner.security_notices
+    }
+
+    /// Whether a browser sign-in from a device the user has not signed in from before
+    /// mails them a notice (with [`security_notices`](Self::security_notices) on).
+    pub fn new_device_notices(&self) -> bool {
+        self.inner.new_device_notices && self.inner.security_notices
     }
 
     /// Translated texts: core, extensions' and the app's.

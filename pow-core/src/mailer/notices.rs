@@ -31,6 +31,9 @@ pub enum Notice<'a> {
     RecoveryCodesRegenerated,
     /// An API client signed in and got a new token pair.
     ApiTokenIssued,
+    /// Someone signed in from a browser the account was not used on before (see
+    /// [`PowConfigBuilder::new_device_notices`](crate::PowConfigBuilder::new_device_notices)).
+    NewDevice,
 }
 
 impl Notice<'_> {
@@ -43,6 +46,7 @@ impl Notice<'_> {
             Self::SecondFactorDisabled => "security/second_factor_disabled",
             Self::RecoveryCodesRegenerated => "security/recovery_codes_regenerated",
             Self::ApiTokenIssued => "security/api_token_issued",
+            Self::NewDevice => "security/new_device",
         }
     }
 
@@ -55,6 +59,7 @@ impl Notice<'_> {
             Self::SecondFactorDisabled => "notice-second-factor-disabled",
             Self::RecoveryCodesRegenerated => "notice-recovery-codes-regenerated",
             Self::ApiTokenIssued => "notice-api-token-issued",
+            Self::NewDevice => "notice-new-device",
         }
     }
 }
@@ -144,7 +149,10 @@ async fn deliver(
     let ip = facts
         .client_ip
         .map_or_else(|| unknown.clone(), |ip| ip.to_string());
-    let browser = facts.user_agent.unwrap_or(unknown);
+    let browser = facts
+        .user_agent
+        .as_deref()
+        .map_or(unknown, crate::request::browser_summary);
     let details = messages.message(
         lang,
         "notice-details",

@@ -80,7 +80,9 @@ pub struct Device {
     /// The client's address.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ip: Option<String>,
-    /// The start of the client's `User-Agent`.
+    /// The client's browser, as people read it (`"Firefox on Linux"`, see
+    /// [`browser_summary`](crate::request::browser_summary)); sessions stored by releases
+    /// before it hold the start of the raw `User-Agent`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_agent: Option<String>,
 }

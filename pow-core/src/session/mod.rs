@@ -91,6 +91,7 @@ use crate::token::generate_uuid;
 use crate::users::User;
 
 mod credentials;
+pub mod devices;
 mod handle;
 pub(crate) mod live;
 mod metadata;
@@ -156,12 +157,16 @@ pub struct CurrentSession {
     pub metadata: Arc<SessionMetadata>,
 }
 
-/// The device of `req`: the client's address and the start of its user agent.
+/// The device of `req`: the client's address and a readable summary of its browser
+/// ([`browser_summary`](crate::request::browser_summary): `"Firefox on Linux"`).
 pub fn device_of(req: &dyn crate::request::RequestSource, config: &PowConfig) -> Device {
     let facts = req.facts(&config.rate_limits().trusted_proxies);
     Device {
         ip: facts.client_ip.map(|ip| ip.to_string()),
-        user_agent: facts.user_agent,
+        user_agent: facts
+            .user_agent
+            .as_deref()
+            .map(crate::request::browser_summary),
     }
 }
 

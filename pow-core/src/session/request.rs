@@ -146,7 +146,58 @@ pub async fn sign_in_with(
         session_id,
         metadata: Arc::new(metadata),
     });
+    if config.new_device_notices() {
+        recognise_device(req, &config, user).await;
+    }
     Ok(())
+}
+
+/// Records the device `user` signs in from (reading the device cookie, or setting one)
+/// and mails the new-device notice when the user signed in from other devices before.
+/// Best effort: a store failure is logged and never fails the sign-in.
+async fn recognise_device(req: &HttpRequest, config: &PowConfig, user: &User) {
+    use actix_web::cookie::{time, Cookie, SameSite};
+
+    use super::devices::{KnownDevices, Seen, DEVICE_SALT, DEVICE_TTL};
+
+    let name = config.cookie_name(&config.namespaced("device"));
+    let verifier = config.verifier();
+    let carried = req
+        .cookie(&name)
+        .and_then(|cookie| verifier.verify_token(DEVICE_SALT, cookie.value()));
+    let id = carried
+        .clone()
+        .unwrap_or_else(crate::token::generate_uuid);
+    let seen = match KnownDevices::new(config).signed_in(user.id, &id).await {
+        Ok(seen) => seen,
+        Err(err) => {
+            tracing::warn!(error = %err, "recording the sign-in's device failed");
+            return;
+        }
+    };
+    if carried.is_none() {
+        let max_age = i64::try_from(DEVICE_TTL.as_secs()).unwrap_or(i64::MAX);
+        let cookie = Cookie::build(name, verifier.sign_token(DEVICE_SALT, &id))
+            .path("/")
+            .http_only(true)
+            .same_site(SameSite::Lax)
+            .secure(config.session().cookie_secure)
+            .max_age(time::Duration::seconds(max_age))
+            .finish();
+        super::queue_cookie(req, cookie);
+    }
+    if seen == Seen::New {
+        let lang = crate::messages::request_language(req, config.messages());
+        let sessions = config
+            .routes()
+            .registration_path(&config.route_context(), "sessions");
+        let url = config.url_for(req, &sessions);
+        let label = config.messages().text(&lang, "notice-review-sessions");
+        let to = user.email().unwrap_or_default();
+        let notice = crate::mailer::Notice::NewDevice;
+        crate::mailer::send_notice_with_link(config, req, &lang, to, notice, Some((&label, &url)))
+            .await;
+    }
 }
 
 /// The browser's cookie session of `req` as a [`SessionHandle`]: starting is

@@ -7,7 +7,7 @@ use actix_web::{HttpMessage, HttpRequest};
 use ipnet::IpNet;
 
 use crate::messages::LanguageIdentifier;
-use crate::request::{RequestFacts, RequestSource};
+use crate::request::{RequestFacts, RequestSource, USER_AGENT_READ_MAX};
 use crate::session::CurrentSession;
 
 impl RequestSource for HttpRequest {
@@ -21,7 +21,8 @@ impl RequestSource for HttpRequest {
         let extensions = self.extensions();
         RequestFacts {
             client_ip: client_ip(self, trusted_proxies),
-            user_agent: header(header::USER_AGENT).map(RequestFacts::user_agent_summary),
+            user_agent: header(header::USER_AGENT)
+                .map(|ua| ua.chars().take(USER_AGENT_READ_MAX).collect()),
             accept_language: header(header::ACCEPT_LANGUAGE).map(str::to_owned),
             language: extensions.get::<LanguageIdentifier>().cloned(),
             origin: Some(origin),
@@ -110,13 +111,13 @@ mod tests {
     fn facts_carry_the_user_agent_language_and_origin() {
         let req = TestRequest::default()
             .peer_addr("203.0.113.9:5000".parse().unwrap())
-            .insert_header(("user-agent", "x".repeat(300)))
+            .insert_header(("user-agent", "x".repeat(600)))
             .insert_header(("accept-language", "fr, en;q=0.5"))
             .insert_header(("host", "example.com"))
             .to_http_request();
         let facts = req.facts(&[]);
         assert_eq!(facts.client_ip, Some("203.0.113.9".parse().unwrap()));
-        assert_eq!(facts.user_agent.map(|ua| ua.len()), Some(120));
+        assert_eq!(facts.user_agent.map(|ua| ua.len()), Some(512));
         assert_eq!(facts.accept_language.as_deref(), Some("fr, en;q=0.5"));
         assert_eq!(facts.origin.as_deref(), Some("http://example.com"));
         assert_eq!(facts.session, None);

@@ -52,7 +52,10 @@ fn label(ctl: &Controller, key: &str, device: &Device, at: i64) -> String {
         .unwrap_or_default();
     let unknown = ctl.text("sessions-unknown-device");
     let ip = device.ip.clone().unwrap_or_else(|| unknown.clone());
-    let device = device.user_agent.clone().unwrap_or(unknown);
+    let device = device
+        .user_agent
+        .as_deref()
+        .map_or(unknown, crate::request::browser_summary);
     ctl.config
         .messages()
         .message(
