@@ -350,3 +350,108 @@ impl crate::captcha::CaptchaVerifier for TestCaptcha {
         Ok(answer == "pass")
     }
 }
+
+/// A users context that, once [armed](Self::arm), changes the password of the next user
+/// whose password it checks (to `"a-new-password"`) and revokes their credentials, as the
+/// account page does, right after the check: a password change racing a sign-in.
+#[derive(Clone)]
+pub struct RacingPasswordChange {
+    inner: std::sync::Arc<dyn crate::users::UsersContext>,
+    armed: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl RacingPasswordChange {
+    /// The password the race sets.
+    pub const NEW_PASSWORD: &'static str = "a-new-password";
+
+    /// Wraps `inner`, not armed.
+    pub fn new(inner: impl crate::users::UsersContext) -> Self {
+        Self {
+            inner: std::sync::Arc::new(inner),
+            armed: std::sync::Arc::default(),
+        }
+    }
+
+    /// Races the next password check (once).
+    pub fn arm(&self) {
+        self.armed.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl crate::users::UsersContext for RacingPasswordChange {
+    #[cfg(any(feature = "sqlite", feature = "postgres"))]
+    fn diesel(&self) -> Option<&crate::users::diesel::DieselUsersContext> {
+        self.inner.diesel()
+    }
+
+    fn get_by(
+        &self,
+        config: &PowConfig,
+        field: &str,
+        value: &crate::users::Value,
+    ) -> Result<Option<User>, PowError> {
+        self.inner.get_by(config, field, value)
+    }
+
+    fn insert(
+        &self,
+        config: &PowConfig,
+        changes: &crate::users::Changes,
+    ) -> Result<User, crate::users::WriteError> {
+        self.inner.insert(config, changes)
+    }
+
+    fn update_fields(
+        &self,
+        config: &PowConfig,
+        user: &User,
+        changes: &crate::users::Changes,
+    ) -> Result<User, crate::users::WriteError> {
+        self.inner.update_fields(config, user, changes)
+    }
+
+    fn delete(&self, config: &PowConfig, user: &User) -> Result<(), PowError> {
+        self.inner.delete(config, user)
+    }
+
+    fn list_by(
+        &self,
+        config: &PowConfig,
+        field: &str,
+        value: &crate::users::Value,
+    ) -> Result<Vec<User>, PowError> {
+        self.inner.list_by(config, field, value)
+    }
+
+    fn authenticate(
+        &self,
+        config: &PowConfig,
+        params: &crate::users::Params,
+    ) -> Result<Option<User>, PowError> {
+        let user = self.inner.authenticate(config, params)?;
+        let Some(user) = &user else {
+            return Ok(None);
+        };
+        if self.armed.swap(false, std::sync::atomic::Ordering::SeqCst) {
+            let mut changes = crate::users::Changes::new();
+            let hash = config.hasher().hash(Self::NEW_PASSWORD)?;
+            changes.insert("password_hash".into(), crate::users::Value::Text(hash));
+            let updated = self
+                .inner
+                .update_fields(config, user, &changes)
+                .map_err(|err| PowError::Other(err.to_string()))?;
+            // Revoke from another thread with its own runtime: this runs on the blocking
+            // pool, inside the sign-in being raced.
+            let config = config.clone();
+            std::thread::spawn(move || {
+                tokio::runtime::Builder::new_current_thread()
+                    .build()
+                    .map_err(|err| PowError::Other(err.to_string()))?
+                    .block_on(crate::session::revoke_user(&config, &updated))
+            })
+            .join()
+            .map_err(|_| PowError::Other("the racing revocation panicked".into()))??;
+        }
+        Ok(Some(user.clone()))
+    }
+}

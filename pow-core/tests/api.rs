@@ -3,8 +3,6 @@
 // Tests fail by panicking.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::body::MessageBody;
@@ -19,9 +17,10 @@ use pow_core::api::{
 use pow_core::password::{HashPoolOptions, Pbkdf2Hasher};
 use pow_core::session::{self, CredentialsCache, MaybeUser, RequireAuthenticated};
 use pow_core::store::KeyPattern;
+use pow_core::testing::RacingPasswordChange;
 use pow_core::users::diesel::DieselUsersContext;
-use pow_core::users::{Changes, Params, Value, WriteError};
-use pow_core::{CurrentUser, PowConfig, PowConfigBuilder, PowError, User, UsersContext};
+use pow_core::users::Value;
+use pow_core::{CurrentUser, PowConfig, PowConfigBuilder, PowError, User};
 use serde_json::json;
 
 const SECRET: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
@@ -814,73 +813,6 @@ async fn api_extensions_add_routes_and_can_refuse_tokens() {
     assert_eq!(res.json["data"]["gate"], format!("SignIn {}", mia.id));
 }
 
-/// A users context that, once armed, changes a user's password and revokes the user's
-/// credentials (as the account page does) right after the password was checked: a
-/// password change racing a sign-in with the old password.
-struct RacingPasswordChange {
-    inner: DieselUsersContext,
-    armed: Arc<AtomicBool>,
-}
-
-impl UsersContext for RacingPasswordChange {
-    fn get_by(
-        &self,
-        config: &PowConfig,
-        field: &str,
-        value: &Value,
-    ) -> Result<Option<User>, PowError> {
-        self.inner.get_by(config, field, value)
-    }
-
-    fn insert(&self, config: &PowConfig, changes: &Changes) -> Result<User, WriteError> {
-        self.inner.insert(config, changes)
-    }
-
-    fn update_fields(
-        &self,
-        config: &PowConfig,
-        user: &User,
-        changes: &Changes,
-    ) -> Result<User, WriteError> {
-        self.inner.update_fields(config, user, changes)
-    }
-
-    fn delete(&self, config: &PowConfig, user: &User) -> Result<(), PowError> {
-        self.inner.delete(config, user)
-    }
-
-    fn list_by(
-        &self,
-        config: &PowConfig,
-        field: &str,
-        value: &Value,
-    ) -> Result<Vec<User>, PowError> {
-        self.inner.list_by(config, field, value)
-    }
-
-    fn authenticate(&self, config: &PowConfig, params: &Params) -> Result<Option<User>, PowError> {
-        let user = self.inner.authenticate(config, params)?;
-        if let Some(user) = &user {
-            if self.armed.swap(false, Ordering::SeqCst) {
-                let mut changes = Changes::new();
-                let hash = config.hasher().hash("a-new-password")?;
-                changes.insert("password_hash".into(), Value::Text(hash));
-                let updated = self.inner.update_fields(config, user, &changes).unwrap();
-                let config = config.clone();
-                std::thread::spawn(move || {
-                    tokio::runtime::Builder::new_current_thread()
-                        .build()
-                        .unwrap()
-                        .block_on(session::revoke_user(&config, &updated))
-                })
-                .join()
-                .unwrap()?;
-            }
-        }
-        Ok(user)
-    }
-}
-
 #[actix_web::test]
 async fn a_password_change_racing_a_sign_in_wins() {
     let db = std::env::temp_dir().join(format!(
@@ -888,12 +820,9 @@ async fn a_password_change_racing_a_sign_in_wins() {
         pow_core::token::generate_uuid()
     ));
     let inner = DieselUsersContext::connect(&db.display().to_string()).unwrap();
-    let armed = Arc::new(AtomicBool::new(false));
+    let racing = RacingPasswordChange::new(inner.clone());
     let config = PowConfig::builder(SECRET)
-        .users(RacingPasswordChange {
-            inner: inner.clone(),
-            armed: Arc::clone(&armed),
-        })
+        .users(racing.clone())
         .hasher(Pbkdf2Hasher::new(1))
         .build()
         .unwrap();
@@ -908,7 +837,7 @@ async fn a_password_change_racing_a_sign_in_wins() {
     assert_eq!(res.status, StatusCode::OK);
     let registered = res.access();
 
-    armed.store(true, Ordering::SeqCst);
+    racing.arm();
     let res = send(&app, sign_in("nina@example.com", "secret123").to_request()).await;
     assert_eq!(res.status, StatusCode::UNAUTHORIZED, "{}", res.json);
     assert_eq!(res.message(), INVALID_CREDENTIALS);
@@ -923,7 +852,7 @@ async fn a_password_change_racing_a_sign_in_wins() {
     // The new password works.
     let res = send(
         &app,
-        sign_in("nina@example.com", "a-new-password").to_request(),
+        sign_in("nina@example.com", RacingPasswordChange::NEW_PASSWORD).to_request(),
     )
     .await;
     assert_eq!(res.status, StatusCode::OK);

@@ -67,17 +67,23 @@ fn silent_service() -> String {
 }
 
 fn config(captcha: Captcha) -> PowConfig {
+    setup(Some(captcha))
+}
+
+/// A fresh SQLite file with Ada, and `captcha` if any.
+fn setup(captcha: Option<Captcha>) -> PowConfig {
     let db = std::env::temp_dir().join(format!(
         "pow-captcha-{}.db",
         pow_core::token::generate_uuid()
     ));
     let users = DieselUsersContext::connect(&db.display().to_string()).unwrap();
-    let config = PowConfig::builder("c".repeat(64))
+    let mut builder = PowConfig::builder("c".repeat(64))
         .users(users.clone())
-        .hasher(Pbkdf2Hasher::new(1))
-        .captcha(captcha)
-        .build()
-        .unwrap();
+        .hasher(Pbkdf2Hasher::new(1));
+    if let Some(captcha) = captcha {
+        builder = builder.captcha(captcha);
+    }
+    let config = builder.build().unwrap();
     users.migrate(&config).unwrap();
     pow_core::testing::create_user(&config, "ada@example.com", PASSWORD).unwrap();
     config
@@ -317,18 +323,7 @@ async fn json_answers_503_when_the_verifier_never_answers() {
 
 #[test]
 fn without_a_captcha_nothing_changes() {
-    let db = std::env::temp_dir().join(format!(
-        "pow-captcha-{}.db",
-        pow_core::token::generate_uuid()
-    ));
-    let users = DieselUsersContext::connect(&db.display().to_string()).unwrap();
-    let config = PowConfig::builder("c".repeat(64))
-        .users(users.clone())
-        .hasher(Pbkdf2Hasher::new(1))
-        .build()
-        .unwrap();
-    users.migrate(&config).unwrap();
-    pow_core::testing::create_user(&config, "ada@example.com", PASSWORD).unwrap();
+    let config = setup(None);
     let addr = start(config);
     let mut c = Client::new(addr);
     assert!(!c.get("/session/new").body.contains("<script"));

@@ -3,7 +3,6 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use pow_core::flows::{self, AccountDeletion, AccountUpdate, SignIn, SignUp};
@@ -12,8 +11,8 @@ use pow_core::password::Pbkdf2Hasher;
 use pow_core::request::RequestFacts;
 use pow_core::session::{user_sessions, SessionHandle, StoreSession};
 use pow_core::users::diesel::DieselUsersContext;
-use pow_core::users::{Changes, Params, UsersContext, Value, WriteError};
-use pow_core::{PowConfig, PowError, User};
+use pow_core::users::{Params, UsersContext};
+use pow_core::{PowConfig, User};
 
 const PASSWORD: &str = "correct horse battery";
 
@@ -79,6 +78,18 @@ async fn signed_up(config: &PowConfig, email: &str) -> (User, StoreSession) {
     }
 }
 
+/// Signs in as Ada with `password` through `session`.
+async fn sign_in(config: &PowConfig, password: &str, session: &mut StoreSession) -> SignIn {
+    flows::sign_in(
+        config,
+        &facts(),
+        credentials("ada@example.com", password),
+        session,
+    )
+    .await
+    .unwrap()
+}
+
 #[actix_web::test]
 async fn sign_up_and_sign_in_start_sessions_that_sign_out_ends() {
     let (config, _) = setup();
@@ -87,14 +98,7 @@ async fn sign_up_and_sign_in_start_sessions_that_sign_out_ends() {
     assert_eq!(user_sessions(&config, ada.id).await.unwrap().len(), 1);
 
     let mut second = StoreSession::new();
-    let outcome = flows::sign_in(
-        &config,
-        &facts(),
-        credentials("ada@example.com", PASSWORD),
-        &mut second,
-    )
-    .await
-    .unwrap();
+    let outcome = sign_in(&config, PASSWORD, &mut second).await;
     assert_eq!(outcome, SignIn::SignedIn(ada.clone()));
     let sessions = user_sessions(&config, ada.id).await.unwrap();
     assert_eq!(sessions.len(), 2);
@@ -128,14 +132,7 @@ async fn a_wrong_password_an_unknown_user_and_a_disabled_account_sign_nobody_in(
     }
 
     pow_core::admin::disable_user(&config, &ada).await.unwrap();
-    let outcome = flows::sign_in(
-        &config,
-        &facts(),
-        credentials("ada@example.com", PASSWORD),
-        &mut session,
-    )
-    .await
-    .unwrap();
+    let outcome = sign_in(&config, PASSWORD, &mut session).await;
     assert_eq!(outcome, SignIn::Disabled);
     assert!(session.current().is_none());
     assert!(user_sessions(&config, ada.id).await.unwrap().is_empty());
@@ -168,14 +165,7 @@ async fn a_new_password_ends_every_other_session_and_mails_a_notice() {
     let (config, mailer) = setup();
     let (ada, mut here) = signed_up(&config, "ada@example.com").await;
     let mut elsewhere = StoreSession::new();
-    let outcome = flows::sign_in(
-        &config,
-        &facts(),
-        credentials("ada@example.com", PASSWORD),
-        &mut elsewhere,
-    )
-    .await
-    .unwrap();
+    let outcome = sign_in(&config, PASSWORD, &mut elsewhere).await;
     assert!(matches!(outcome, SignIn::SignedIn(_)));
     let old_here = here.current().unwrap().session_id;
 
@@ -218,23 +208,9 @@ async fn a_new_password_ends_every_other_session_and_mails_a_notice() {
     assert_eq!(mailer.count_to("ada@example.com"), 1);
 
     // The new password signs in, the old one no longer does.
-    let outcome = flows::sign_in(
-        &config,
-        &facts(),
-        credentials("ada@example.com", PASSWORD),
-        &mut elsewhere,
-    )
-    .await
-    .unwrap();
+    let outcome = sign_in(&config, PASSWORD, &mut elsewhere).await;
     assert_eq!(outcome, SignIn::InvalidCredentials);
-    let outcome = flows::sign_in(
-        &config,
-        &facts(),
-        credentials("ada@example.com", "a brand new secret"),
-        &mut elsewhere,
-    )
-    .await
-    .unwrap();
+    let outcome = sign_in(&config, "a brand new secret", &mut elsewhere).await;
     assert!(matches!(outcome, SignIn::SignedIn(_)));
 }
 
@@ -267,14 +243,7 @@ async fn deleting_the_account_ends_every_session() {
     let (config, _) = setup();
     let (ada, mut session) = signed_up(&config, "ada@example.com").await;
     let mut other = StoreSession::new();
-    flows::sign_in(
-        &config,
-        &facts(),
-        credentials("ada@example.com", PASSWORD),
-        &mut other,
-    )
-    .await
-    .unwrap();
+    sign_in(&config, PASSWORD, &mut other).await;
     assert_eq!(user_sessions(&config, ada.id).await.unwrap().len(), 2);
 
     let devices = pow_core::session::devices::KnownDevices::new(&config);
@@ -293,87 +262,17 @@ async fn deleting_the_account_ends_every_session() {
     assert!(config.users().unwrap().get(ada.id).await.unwrap().is_none());
 }
 
-/// A users context whose sign-in check is raced by a password change, once armed.
-#[derive(Clone)]
-struct RacingPasswordChange {
-    inner: DieselUsersContext,
-    armed: Arc<AtomicBool>,
-}
-
-impl UsersContext for RacingPasswordChange {
-    fn authenticate(&self, config: &PowConfig, params: &Params) -> Result<Option<User>, PowError> {
-        let user = self.inner.authenticate(config, params)?;
-        if let Some(user) = &user {
-            if self.armed.swap(false, Ordering::SeqCst) {
-                let mut changes = Changes::new();
-                let hash = config.hasher().hash("changed meanwhile")?;
-                changes.insert("password_hash".into(), Value::Text(hash));
-                self.inner.update_fields(config, user, &changes).unwrap();
-            }
-        }
-        Ok(user)
-    }
-
-    fn get_by(
-        &self,
-        config: &PowConfig,
-        field: &str,
-        value: &Value,
-    ) -> Result<Option<User>, PowError> {
-        self.inner.get_by(config, field, value)
-    }
-
-    fn insert(&self, config: &PowConfig, changes: &Changes) -> Result<User, WriteError> {
-        self.inner.insert(config, changes)
-    }
-
-    fn update_fields(
-        &self,
-        config: &PowConfig,
-        user: &User,
-        changes: &Changes,
-    ) -> Result<User, WriteError> {
-        self.inner.update_fields(config, user, changes)
-    }
-
-    fn delete(&self, config: &PowConfig, user: &User) -> Result<(), PowError> {
-        self.inner.delete(config, user)
-    }
-
-    fn list_by(
-        &self,
-        config: &PowConfig,
-        field: &str,
-        value: &Value,
-    ) -> Result<Vec<User>, PowError> {
-        self.inner.list_by(config, field, value)
-    }
-}
-
 #[actix_web::test]
 async fn a_password_changed_during_the_check_ends_the_new_session() {
     let inner = database();
-    let armed = Arc::new(AtomicBool::new(false));
-    let (config, _) = setup_with(
-        RacingPasswordChange {
-            inner: inner.clone(),
-            armed: Arc::clone(&armed),
-        },
-        &inner,
-    );
+    let racing = pow_core::testing::RacingPasswordChange::new(inner.clone());
+    let (config, _) = setup_with(racing.clone(), &inner);
     let (ada, mut first) = signed_up(&config, "ada@example.com").await;
     flows::sign_out(&config, &mut first).await.unwrap();
 
-    armed.store(true, Ordering::SeqCst);
+    racing.arm();
     let mut session = StoreSession::new();
-    let outcome = flows::sign_in(
-        &config,
-        &facts(),
-        credentials("ada@example.com", PASSWORD),
-        &mut session,
-    )
-    .await
-    .unwrap();
+    let outcome = sign_in(&config, PASSWORD, &mut session).await;
     assert_eq!(outcome, SignIn::InvalidCredentials);
     assert!(session.current().is_none());
     assert!(user_sessions(&config, ada.id).await.unwrap().is_empty());
