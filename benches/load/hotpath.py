@@ -36,6 +36,12 @@ def free_port():
         return s.getsockname()[1]
 
 
+def cookies_of(res):
+    """The Cookie header a browser sends back after `res`: every cookie it set (the
+    session cookie, and the device cookie a sign-in sets)."""
+    return "; ".join(c.split(";", 1)[0] for c in res.headers.get_all("Set-Cookie") or [])
+
+
 def cpu_seconds(pid):
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
@@ -82,8 +88,7 @@ class Server:
     def session_cookie(self):
         req = urllib.request.Request(self.url("/sign_in"), data=b"", method="POST")
         with urllib.request.urlopen(req) as res:
-            header = res.headers.get("Set-Cookie", "")
-        return header.split(";", 1)[0]
+            return cookies_of(res)
 
     def stop(self):
         self.proc.terminate()
@@ -176,7 +181,7 @@ def instructions(binary, mode, path, signed_in, *extra):
             if signed_in:
                 req = urllib.request.Request(f"http://127.0.0.1:{port}/sign_in", data=b"", method="POST")
                 with urllib.request.urlopen(req) as res:
-                    cookie = res.headers.get("Set-Cookie", "").split(";", 1)[0]
+                    cookie = cookies_of(res)
             # Counted on a connection already open and warm: what one more request costs.
             conn = KeepAlive(port, path, cookie)
             conn.send(200)
