@@ -728,3 +728,26 @@ fn a_configured_captcha_guards_link_requests() {
     assert_eq!(res.status, 302, "{}", res.body);
     assert!(mailed_path(&h, EMAIL).starts_with("/passwordless/link/"));
 }
+
+/// With a CAPTCHA configured, a JSON request for a code needs the answer in
+/// `X-Captcha-Response`: without it, `400 captcha_invalid` and no mail.
+#[test]
+fn a_configured_captcha_guards_json_code_requests() {
+    let h = start_with(Arc::new(MemoryStore::new()), Passwordless::new(), |b| {
+        b.captcha(pow_core::captcha::Captcha::new(
+            pow_core::testing::TestCaptcha,
+        ))
+    });
+    let mut api = Client::new(h.addr);
+    let body = serde_json::json!({ "email": EMAIL }).to_string();
+    let res = api.request("POST", "/api/v1/passwordless/code", Some(body.clone()));
+    assert_eq!(res.status, 400, "{}", res.body);
+    assert!(res.body.contains("captcha_invalid"), "{}", res.body);
+    assert_eq!(h.mailer.count_to(EMAIL), 0);
+
+    api.headers
+        .push(("X-Captcha-Response".into(), "pass".into()));
+    let res = api.request("POST", "/api/v1/passwordless/code", Some(body));
+    assert_eq!(res.status, 202, "{}", res.body);
+    assert_eq!(h.mailer.count_to(EMAIL), 1);
+}

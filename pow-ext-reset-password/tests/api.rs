@@ -513,3 +513,32 @@ async fn background_delivery_is_the_default_over_json_too() {
     let res = send(&app, check(&token).to_request()).await;
     assert_eq!(res.status, StatusCode::OK);
 }
+
+/// With a CAPTCHA configured, a JSON reset request needs the answer in
+/// `X-Captcha-Response`: without it, `400 captcha_invalid` and no mail.
+#[actix_web::test]
+async fn a_configured_captcha_guards_json_reset_requests() {
+    let ext = inline();
+    let mailer = MemoryMailer::new();
+    let config = config(&ext, &mailer, |b| {
+        b.captcha(pow_core::captcha::Captcha::new(
+            pow_core::testing::TestCaptcha,
+        ))
+    });
+    let app = app!(config, ext.api());
+
+    let res = send(&app, ask("alice@example.com").to_request()).await;
+    assert_eq!(res.status, StatusCode::BAD_REQUEST, "{}", res.json);
+    assert_eq!(res.json["error"]["code"], "captcha_invalid");
+    assert_eq!(mailer.count_to("alice@example.com"), 0);
+
+    let res = send(
+        &app,
+        ask("alice@example.com")
+            .insert_header(("X-Captcha-Response", "pass"))
+            .to_request(),
+    )
+    .await;
+    assert!(res.status.is_success(), "{}", res.json);
+    assert_eq!(mailer.count_to("alice@example.com"), 1);
+}
