@@ -112,6 +112,8 @@ pub trait CaptchaVerifier: Send + Sync + 'static {
 #[derive(Clone)]
 pub struct Captcha {
     verifier: Arc<dyn CaptchaVerifier>,
+    /// The verifier's widget, asked for once: pages and every checked request read it.
+    widget: CaptchaWidget,
     timeout: Duration,
     fail_open: bool,
 }
@@ -119,7 +121,7 @@ pub struct Captcha {
 impl std::fmt::Debug for Captcha {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Captcha")
-            .field("widget", &self.verifier.widget())
+            .field("widget", &self.widget)
             .field("timeout", &self.timeout)
             .field("fail_open", &self.fail_open)
             .finish()
@@ -130,6 +132,7 @@ impl Captcha {
     /// Checks answers with `verifier`, [`DEFAULT_TIMEOUT`], failing closed.
     pub fn new(verifier: impl CaptchaVerifier) -> Self {
         Self {
+            widget: verifier.widget(),
             verifier: Arc::new(verifier),
             timeout: DEFAULT_TIMEOUT,
             fail_open: false,
@@ -152,8 +155,8 @@ impl Captcha {
     }
 
     /// What pages render.
-    pub fn widget(&self) -> CaptchaWidget {
-        self.verifier.widget()
+    pub fn widget(&self) -> &CaptchaWidget {
+        &self.widget
     }
 
     /// Checks `answer` (from the widget's field or the header). A missing or empty answer

@@ -99,7 +99,7 @@ pub fn render_page(
         captcha: config
             .captcha()
             .filter(|_| page.captcha)
-            .map(crate::captcha::Captcha::widget),
+            .map(|captcha| captcha.widget().clone()),
     };
     let html = config.views().render(page.name, &ctx, &page.body)?;
     let mut res = HttpResponse::Ok();
