@@ -20,6 +20,10 @@
 
 use crate::config::PowConfig;
 use crate::error::PowError;
+/// Support access ("sign in as"): [`impersonation::start`] and [`impersonation::stop`]
+/// for an app's own admin tool; the actix routes are `POST /impersonation` and
+/// `POST /impersonation/stop`.
+pub use crate::session::impersonation;
 use crate::session::{CredentialsCache, SessionInfo};
 use crate::users::{Changes, User, Value, DISABLED_AT_FIELD};
 

@@ -50,6 +50,15 @@ pub enum PowError {
     /// a redirect to the confirmation page for browsers.
     #[error("the password has to be confirmed first")]
     ReauthenticationRequired,
+    /// The action needs the user's own proof and the session is support access
+    /// (impersonation): `403` with the code `impersonation_forbidden`.
+    #[error("not allowed during support access")]
+    ImpersonationForbidden,
+    /// A [step-up rule](crate::session::StepUp) wants one of these methods (their names,
+    /// `"totp"`, …) proved recently first: `403` with the code `step_up_required` and the
+    /// accepted methods for JSON, a redirect to a page performing one for browsers.
+    #[error("one of these methods has to be proved first: {0:?}")]
+    StepUpRequired(Vec<&'static str>),
     /// The CAPTCHA answer was missing or refused (`400`; a form is shown again with an
     /// error).
     #[error("the CAPTCHA answer is missing or invalid")]

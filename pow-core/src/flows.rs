@@ -49,7 +49,7 @@ use crate::mailer::{send_notice, Notice};
 use crate::messages::request_language;
 use crate::request::RequestSource;
 use crate::session::devices::KnownDevices;
-use crate::session::{revoke_user, SessionHandle, SessionMetadata};
+use crate::session::{revoke_user, AuthMethod, SessionHandle, SessionMetadata};
 use crate::users::{Changeset, Params, User};
 
 /// What a sign-in came to.
@@ -116,7 +116,7 @@ pub async fn sign_in<H: SessionHandle + ?Sized>(
     }
     let metadata = SessionMetadata {
         device: Some(crate::session::device_of(req, config)),
-        ..SessionMetadata::new()
+        ..SessionMetadata::new().with_method(AuthMethod::Password)
     };
     session.start(config, &user, metadata).await?;
     let stored = users.get(user.id).await?;
@@ -138,7 +138,11 @@ pub async fn sign_up<H: SessionHandle + ?Sized>(
 ) -> Result<SignUp, H::Error> {
     match config.users()?.create(params).await? {
         Ok(user) => {
-            session.start(config, &user, SessionMetadata::new()).await?;
+            let mut metadata = SessionMetadata::new();
+            if user.password_hash.is_some() {
+                metadata.record_method(AuthMethod::Password);
+            }
+            session.start(config, &user, metadata).await?;
             Ok(SignUp::SignedUp(user))
         }
         Err(changeset) => Ok(SignUp::Invalid(changeset)),
@@ -199,9 +203,17 @@ pub async fn update_account<H: SessionHandle + ?Sized>(
         let notice = Notice::EmailChanged { new_email };
         send_notice(config, req, &lang, old_email, notice).await;
     }
-    session
-        .start(config, &updated, SessionMetadata::new())
-        .await?;
+    // The new session keeps what the client proved before (a second factor), and the
+    // current password it just gave (a user without one gave none).
+    let proved = session
+        .current()
+        .map(|current| current.metadata.methods.clone())
+        .unwrap_or_default();
+    let mut metadata = SessionMetadata::new().with_methods(proved);
+    if old_hash.is_some() {
+        metadata.record_method(AuthMethod::Password);
+    }
+    session.start(config, &updated, metadata).await?;
     Ok(AccountUpdate::Updated {
         user: updated,
         password_changed,

@@ -259,6 +259,20 @@ pub struct PageContext {
     pub csrf_token: String,
     /// The CAPTCHA widget the page's form carries, if any (its script goes in the head).
     pub captcha: Option<crate::captcha::CaptchaWidget>,
+    /// The support-access banner, when the session is an admin's impersonation.
+    pub impersonation: Option<ImpersonationBanner>,
+}
+
+/// The banner of a page seen during support access: who is impersonated, and a button
+/// that stops it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ImpersonationBanner {
+    /// The translated text (`impersonation-banner`, with the user's display id).
+    pub text: String,
+    /// Where the stop button posts.
+    pub stop_path: String,
+    /// The stop button's label.
+    pub stop_label: String,
 }
 
 /// The body of a page.

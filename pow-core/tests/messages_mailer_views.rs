@@ -940,6 +940,7 @@ fn context() -> PageContext {
         current_user: Some("jane@example.com".into()),
         csrf_token: "csrf-123".into(),
         captcha: None,
+        impersonation: None,
     }
 }
 

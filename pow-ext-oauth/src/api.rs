@@ -14,6 +14,7 @@ use actix_web::web::{self, Bytes};
 use actix_web::{HttpRequest, HttpResponse};
 use async_trait::async_trait;
 use pow_core::api::{ApiAction, ApiContext, ApiError, ApiExtension};
+use pow_core::session::{AuthMethod, MethodUse};
 use pow_core::messages::MessageArg;
 use pow_core::web::Controller;
 use serde::Deserialize;
@@ -164,7 +165,10 @@ async fn callback(
                 return Err(pow_core::PowError::AccountDisabled.into());
             }
             crate::web::audit(ctl, crate::events::SIGNED_IN, user.id, &provider);
-            return api.sign_in_response(&req, &user, ApiAction::SignIn).await;
+            let methods = vec![MethodUse::now(AuthMethod::OAuth)];
+            return api
+                .sign_in_response(&req, &user, ApiAction::SignIn, methods)
+                .await;
         }
         // An address the provider does not vouch for is linked only once proven in the
         // browser that signed up (staged sign-up, or the confirmation link opened
@@ -184,7 +188,8 @@ async fn callback(
         match create_linked_user(&ctl.config, &provider, &profile, params).await? {
             Ok(user) => {
                 crate::web::audit(ctl, crate::events::REGISTERED, user.id, &provider);
-                api.sign_in_response(&req, &user, ApiAction::Registration)
+                let methods = vec![MethodUse::now(AuthMethod::OAuth)];
+                api.sign_in_response(&req, &user, ApiAction::Registration, methods)
                     .await
             }
             Err(key) => Err(error(ctl, key, &provider)),

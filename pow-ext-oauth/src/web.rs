@@ -6,7 +6,7 @@ use actix_web::web::{self, Bytes};
 use actix_web::{HttpRequest, HttpResponse};
 use pow_core::messages::MessageArg;
 use pow_core::session::CookieSessionExt as _;
-use pow_core::session::{self, SessionMetadata};
+use pow_core::session::{self, AuthMethod, SessionMetadata};
 use pow_core::token::secure_compare;
 use pow_core::users::validation::normalize_user_id;
 use pow_core::users::{Changeset, ChangesetAction, Params, User, ValidationError};
@@ -363,7 +363,7 @@ async fn start_session(
     let metadata = SessionMetadata {
         authenticated_at: user.password_hash.is_none().then(pow_core::time::now_ms),
         extra,
-        ..SessionMetadata::new()
+        ..SessionMetadata::new().with_method(AuthMethod::OAuth)
     };
     session::sign_in_with(req, user, metadata).await
 }

@@ -5,6 +5,7 @@ use actix_web::web::{self, Bytes};
 use actix_web::{HttpRequest, HttpResponse};
 use async_trait::async_trait;
 use pow_core::api::{ApiAction, ApiContext, ApiError, ApiExtension};
+use pow_core::session::{AuthMethod, MethodUse};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -105,7 +106,9 @@ async fn issue(
     let Some(user) = user else {
         return Err(invalid(req, "pow_passwordless_invalid"));
     };
-    api.sign_in_response(req, &user, ApiAction::SignIn).await
+    let methods = vec![MethodUse::now(AuthMethod::MagicLink)];
+    api.sign_in_response(req, &user, ApiAction::SignIn, methods)
+        .await
 }
 
 async fn link_use(

@@ -6,7 +6,7 @@ use actix_web::HttpRequest;
 use pow_core::mailer::{compose, validity_text, MailContent};
 use pow_core::messages::LanguageIdentifier;
 use pow_core::request::RequestSource;
-use pow_core::session::{self, SessionMetadata};
+use pow_core::session::{self, AuthMethod, SessionMetadata};
 use pow_core::store::Limiter;
 use pow_core::token::{generate_uuid, secure_compare};
 use pow_core::users::validation::{normalize_user_id, validate_deliverable_email};
@@ -281,7 +281,7 @@ pub(crate) async fn sign_in(req: &HttpRequest, user: &User, method: &str) -> Res
     let metadata = SessionMetadata {
         authenticated_at: user.password_hash.is_none().then(pow_core::time::now_ms),
         extra,
-        ..SessionMetadata::new()
+        ..SessionMetadata::new().with_method(AuthMethod::MagicLink)
     };
     session::sign_in_with(req, user, metadata).await
 }

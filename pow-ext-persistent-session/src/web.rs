@@ -7,7 +7,7 @@ use actix_web::cookie::{Cookie, SameSite};
 use actix_web::{HttpMessage, HttpRequest};
 use async_trait::async_trait;
 use pow_core::extension::{Callbacks, RequestHook};
-use pow_core::session::{self, queue_cookie, CurrentSession, SessionMetadata};
+use pow_core::session::{self, queue_cookie, AuthMethod, CurrentSession, SessionMetadata};
 use pow_core::token::generate_uuid;
 use pow_core::web::{ActionKind, Controller, Flow};
 use pow_core::{PowConfig, PowError, User};
@@ -230,6 +230,7 @@ impl PersistentSession {
             extra: record.extra.clone(),
             authenticated_at: None,
             ..SessionMetadata::with_fingerprint(record.fingerprint.clone())
+                .with_method(AuthMethod::RememberMe)
         };
         if let Err(err) = session::sign_in_with(req, &user, metadata).await {
             if let Err(delete) = tokens.delete(&next_id).await {
@@ -264,6 +265,7 @@ impl PersistentSession {
             extra: record.extra.clone(),
             authenticated_at: None,
             ..SessionMetadata::with_fingerprint(record.fingerprint.clone())
+                .with_method(AuthMethod::RememberMe)
         };
         req.extensions_mut().insert(CurrentSession {
             user: std::sync::Arc::new(user),

@@ -7,6 +7,7 @@ use actix_web::{HttpMessage as _, HttpRequest, HttpResponse};
 use async_trait::async_trait;
 use pow_core::api::{ApiAction, ApiContext, ApiError, ApiExtension};
 use pow_core::audit::{self, AuditEvent};
+use pow_core::session::MethodUse;
 use pow_core::users::User;
 use serde::Deserialize;
 
@@ -100,10 +101,45 @@ async fn verify_create(
             AuditEvent::new(events::VERIFIED)
                 .request(&config, &req)
                 .user(user.id)
-                .detail("method", method),
+                .detail("method", method.as_str()),
         );
         req.extensions_mut().insert(Passed);
-        api.sign_in_response(&req, &user, ApiAction::SignIn).await
+        let methods = pending
+            .methods
+            .into_iter()
+            .chain([MethodUse::now(method)])
+            .collect();
+        api.sign_in_response(&req, &user, ApiAction::SignIn, methods)
+            .await
+    })
+    .await
+}
+
+#[derive(Deserialize)]
+struct StepUpBody {
+    code: String,
+}
+
+/// `POST <prefix>/two-factor/step-up`: the signed-in client proves its second factor
+/// again (a step-up rule asked for it); `204`, or `401 invalid_code`.
+async fn step_up_create(
+    req: HttpRequest,
+    api: ApiContext,
+    body: Bytes,
+) -> Result<HttpResponse, ApiError> {
+    api.run(&req, actions::API_STEP_UP, async |_| {
+        let body: StepUpBody =
+            serde_json::from_slice(&body).map_err(|_| ApiError::invalid_request(&req))?;
+        let Some(current) = api.current_session(&req).await? else {
+            return Err(ApiError::not_authenticated(&req));
+        };
+        let config = api.config().clone();
+        match crate::web::step_up(&config, &req, current, &body.code).await? {
+            Some(_) => Ok(HttpResponse::NoContent()
+                .insert_header(pow_core::web::no_store())
+                .finish()),
+            None => Err(invalid_code(&req)),
+        }
     })
     .await
 }
@@ -119,6 +155,10 @@ impl ApiExtension for TwoFactorApi {
             api.resource("/two-factor/verify")
                 .app_data(web::Data::new(self.ext.clone()))
                 .route(web::post().to(verify_create)),
+        )
+        .service(
+            api.resource("/two-factor/step-up")
+                .route(web::post().to(step_up_create)),
         );
     }
 
@@ -141,6 +181,7 @@ impl ApiExtension for TwoFactorApi {
         let pending = Pending {
             user_id: user.id,
             persist: false,
+            methods: pow_core::api::sign_in_methods(req),
         };
         let id = Records::new(config)
             .start(&pending, self.ext.pending_ttl)

@@ -207,9 +207,14 @@ impl Extension for TwoFactor {
         #[cfg(feature = "actix")]
         {
             let routes = self.clone();
+            let step_up = |config: &PowConfig| {
+                pow_core::config::extension_path(config, NAME, web::STEP_UP_PATH, &[])
+            };
             ext.api(TwoFactor::api(self))
                 .routes(move |cfg, config| web::configure(cfg, config, &routes))
-                .callbacks(self.clone());
+                .callbacks(self.clone())
+                .step_up_page(pow_core::session::AuthMethod::Totp, step_up)
+                .step_up_page(pow_core::session::AuthMethod::RecoveryCode, step_up);
         }
     }
 }

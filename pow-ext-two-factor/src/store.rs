@@ -11,6 +11,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use pow_core::session::MethodUse;
 use pow_core::store::{Key, OneTimeSecrets, Store, StoreError};
 use pow_core::token::generate_uuid;
 use pow_core::PowConfig;
@@ -33,6 +34,9 @@ pub(crate) struct Pending {
     /// Whether the browser asked to be remembered (the sign-in form's checkbox).
     #[serde(default)]
     pub persist: bool,
+    /// What the first step proved (a password, a mailed link), carried into the session.
+    #[serde(default)]
+    pub methods: Vec<MethodUse>,
 }
 
 /// The extension's records of one setup.

@@ -3,6 +3,7 @@
 //! the account ([`pow_core::limits::factor_failed`]), whichever pending sign-in it came in.
 
 use chrono::Utc;
+use pow_core::session::AuthMethod;
 use pow_core::token::secure_compare;
 use pow_core::users::{Changes, User, Value};
 use pow_core::{PowConfig, PowError};
@@ -13,8 +14,8 @@ use crate::{totp, TwoFactor, ENABLED_AT_FIELD, RECOVERY_CODES_FIELD, SECRET_FIEL
 /// How a code checked out.
 pub(crate) enum Checked {
     /// Right, and now used up: the user as stored now (a recovery code is gone from it),
-    /// and `"totp"` or `"recovery_code"`.
-    Valid(User, &'static str),
+    /// and [`AuthMethod::Totp`] or [`AuthMethod::RecoveryCode`].
+    Valid(User, AuthMethod),
     /// Wrong, or used already.
     Invalid,
 }
@@ -71,7 +72,7 @@ async fn check_code(config: &PowConfig, user: &User, code: &str) -> Result<Check
     let now = u64::try_from(Utc::now().timestamp()).unwrap_or_default();
     if let Some(step) = totp::matching_step(secret, code, now) {
         return Ok(if records.claim_step(user.id, step).await? {
-            Checked::Valid(user.clone(), "totp")
+            Checked::Valid(user.clone(), AuthMethod::Totp)
         } else {
             Checked::Invalid
         });
@@ -100,7 +101,7 @@ async fn check_code(config: &PowConfig, user: &User, code: &str) -> Result<Check
         Value::from(serde_json::to_string(&left).map_err(|e| PowError::Other(e.to_string()))?),
     );
     let updated = pow_core::admin::update_user(config, user, changes).await?;
-    Ok(Checked::Valid(updated, "recovery_code"))
+    Ok(Checked::Valid(updated, AuthMethod::RecoveryCode))
 }
 
 /// Stores a confirmed secret and new recovery codes for the user; returns the user and the

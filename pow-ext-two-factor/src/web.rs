@@ -7,11 +7,12 @@ use pow_core::audit::{self, AuditEvent, EventName};
 use pow_core::mailer::{send_notice, Notice};
 use pow_core::session;
 use pow_core::session::CookieSessionExt as _;
+use pow_core::session::{SessionMetadata, StepUp};
 use pow_core::users::User;
 use pow_core::views::{Field, FieldType, Form, Link, PageBody};
 use pow_core::web::{
-    extension_path, flash, redirect, render_page, Action, ActionKind, Controller, Flow, FormData,
-    Outcome, Page,
+    extension_path, flash, redirect, render_page, returning_to, Action, ActionKind, Controller,
+    Flow, FormData, Outcome, Page,
 };
 use pow_core::{PowConfig, PowError};
 
@@ -25,6 +26,8 @@ use crate::{totp, TwoFactor, NAME};
 pub(crate) const VERIFY_PATH: &str = "/two-factor/verify";
 const CODES_PATH: &str = "/two-factor/recovery-codes";
 const DISABLE_PATH: &str = "/two-factor/disable";
+/// A signed-in user proves the second factor again, for a step-up rule.
+pub(crate) const STEP_UP_PATH: &str = "/two-factor/step-up";
 /// Salt of the signed pending-sign-in id (in the cookie session, and the API's token).
 pub(crate) const PENDING_SALT: &str = "pow two-factor pending sign-in";
 /// The checkbox of `pow-ext-persistent-session`, carried through the second step.
@@ -63,6 +66,14 @@ pub mod actions {
     pub const VERIFY_NEW: ActionId = ActionId::new("two_factor_verify", "new", ActionKind::Show);
     /// `POST /two-factor/verify`: the second step; a sign-in when it succeeds.
     pub const VERIFY: ActionId = ActionId::new("two_factor_verify", "create", ActionKind::SignIn);
+    /// `GET /two-factor/step-up`: the page asking a signed-in user for a code, for a
+    /// step-up rule.
+    pub const STEP_UP_NEW: ActionId = ActionId::new("two_factor_step_up", "new", ActionKind::Show);
+    /// `POST /two-factor/step-up`: a code proving the second factor again.
+    pub const STEP_UP: ActionId = ActionId::new("two_factor_step_up", "create", ActionKind::Other);
+    /// `POST <api prefix>/two-factor/step-up` (JSON).
+    pub const API_STEP_UP: ActionId =
+        ActionId::new("api_two_factor_step_up", "create", ActionKind::Other);
     /// `POST <api prefix>/two-factor/verify` (JSON).
     pub const API_VERIFY: ActionId =
         ActionId::new("api_two_factor_verify", "create", ActionKind::Other);
@@ -86,6 +97,11 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig, config: &PowConfig, ext: &
         web::resource(route(DISABLE_PATH))
             .app_data(data.clone())
             .route(web::post().to(disable)),
+    )
+    .service(
+        web::resource(route(STEP_UP_PATH))
+            .route(web::get().to(step_up_new))
+            .route(web::post().to(step_up_create)),
     )
     .service(
         web::resource(route(VERIFY_PATH))
@@ -137,11 +153,15 @@ pub(crate) async fn before_respond(
     if !verify::is_enabled(&user) || session::current_session(&ctl.req).is_none() {
         return Ok(Flow::Continue);
     }
+    let methods = session::current_session(&ctl.req)
+        .map(|current| current.metadata.methods.clone())
+        .unwrap_or_default();
     session::sign_out(&ctl.req).await?;
     let persist = ctl.params.get(PERSIST_FIELD).map(String::as_str) != Some("false");
     let pending = Pending {
         user_id: user.id,
         persist,
+        methods,
     };
     let id = Records::new(&ctl.config)
         .start(&pending, ext.pending_ttl)
@@ -282,9 +302,12 @@ async fn verify_create(
                 AuditEvent::new(events::VERIFIED)
                     .request(&config, &ctl.req)
                     .user(user.id)
-                    .detail("method", method),
+                    .detail("method", method.as_str()),
             );
-            session::sign_in(&ctl.req, &user).await?;
+            let metadata = SessionMetadata::new()
+                .with_methods(pending.methods)
+                .with_method(method);
+            session::sign_in_with(&ctl.req, &user, metadata).await?;
             flash::put_info(&ctl.req, ctl.config.messages().signed_in(&ctl.lang));
             ctl.user = Some(user);
             Ok(Outcome::redirect(
@@ -292,6 +315,109 @@ async fn verify_create(
             ))
         })
         .await
+}
+
+fn step_up_page(ctl: &Controller, error: Option<String>) -> Result<HttpResponse, PowError> {
+    let code = Field::new(
+        "code",
+        ctl.text("pow_two_factor_verify_label"),
+        FieldType::Text,
+    )
+    .autocomplete("one-time-code")
+    .required()
+    .errors(error.into_iter().collect());
+    let form = Form::new(
+        returning_to(path(&ctl.config, STEP_UP_PATH), ctl.request_path.as_deref()),
+        ctl.text("pow_two_factor_verify_button"),
+        "",
+    )
+    .field(code);
+    let mut page = Page::new(
+        "two_factor/step_up",
+        "pow_two_factor_title_verify",
+        PageBody::Form {
+            form,
+            links: Vec::new(),
+            extra_forms: Vec::new(),
+        },
+    );
+    page.info = Some(ctl.text("pow_two_factor_step_up"));
+    render_page(&ctl.req, &ctl.config, &ctl.lang, page)
+}
+
+async fn step_up_new(req: HttpRequest) -> Result<HttpResponse, PowError> {
+    Action::new(actions::STEP_UP_NEW)
+        .signed_in()
+        .run(&req, async |ctl| {
+            if !verify::is_enabled(ctl.signed_in()?) {
+                return Ok(Outcome::redirect(&settings_path(&ctl.config)));
+            }
+            Ok(Outcome::render(|ctl: &Controller| step_up_page(ctl, None)))
+        })
+        .await
+}
+
+async fn step_up_create(req: HttpRequest, body: Bytes) -> Result<HttpResponse, PowError> {
+    Action::new(actions::STEP_UP)
+        .signed_in()
+        .form(FormData::parse(&body))
+        .run(&req, async |ctl| {
+            let config = ctl.config.clone();
+            let code = ctl.params.get("code").cloned().unwrap_or_default();
+            let Some(current) = session::current_session(&ctl.req) else {
+                return Err(PowError::Config("the step-up page needs a session".into()));
+            };
+            match step_up(&config, &ctl.req, current, &code).await? {
+                Some(user) => {
+                    ctl.user = Some(user);
+                    let back = ctl.request_path.clone();
+                    Ok(Outcome::redirect(
+                        &back.unwrap_or_else(|| settings_path(&config)),
+                    ))
+                }
+                None => Ok(Outcome::render(|ctl: &Controller| {
+                    step_up_page(ctl, Some(ctl.text("pow_two_factor_invalid_code")))
+                })),
+            }
+        })
+        .await
+}
+
+/// Checks `code` for the user of the session `current` of `req` (a browser's or an API
+/// token's) and, when right, records the method on that session: the user as stored now,
+/// or `None` for a wrong code. Wrong codes count against the account like the sign-in's.
+pub(crate) async fn step_up(
+    config: &PowConfig,
+    req: &HttpRequest,
+    current: session::CurrentSession,
+    code: &str,
+) -> Result<Option<User>, PowError> {
+    let user_id = current.user.id;
+    // The session's copy of the user has no seed: the row has.
+    let Some(user) = config.users()?.get(user_id).await? else {
+        return Ok(None);
+    };
+    verify::ensure_not_locked(config, &user).await?;
+    let event = |name: EventName| {
+        AuditEvent::new(name)
+            .request(config, req)
+            .user(user_id)
+            .detail("step", "step_up")
+    };
+    match verify::check(config, req, &user, code).await? {
+        Checked::Valid(user, method) => {
+            session::record_session_method(config, current, method).await?;
+            audit::record(
+                config,
+                event(events::VERIFIED).detail("method", method.as_str()),
+            );
+            Ok(Some(user))
+        }
+        Checked::Invalid => {
+            audit::record(config, event(events::FAILED));
+            Ok(None)
+        }
+    }
 }
 
 fn account_link(ctl: &Controller) -> Link {
@@ -470,6 +596,7 @@ async fn regenerate(
 ) -> Result<HttpResponse, PowError> {
     Action::new(actions::CODES)
         .sudo()
+        .step_up(StepUp::recent_second_factor())
         .form(FormData::parse(&body))
         .run(&req, async |ctl| {
             let user = ctl.signed_in()?.clone();
@@ -491,6 +618,7 @@ async fn regenerate(
 async fn disable(req: HttpRequest, body: Bytes) -> Result<HttpResponse, PowError> {
     Action::new(actions::DISABLE)
         .sudo()
+        .step_up(StepUp::recent_second_factor())
         .form(FormData::parse(&body))
         .run(&req, async |ctl| {
             let user = ctl.signed_in()?.clone();

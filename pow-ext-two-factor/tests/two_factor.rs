@@ -10,13 +10,16 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use actix_web::{web, HttpResponse};
+use pow_core::api::{ApiAuthMiddleware, ApiError};
 use pow_core::limits::{Lockout, RateLimits};
 use pow_core::mailer::MemoryMailer;
 use pow_core::password::Pbkdf2Hasher;
-use pow_core::session::MaybeUser;
+use pow_core::session::{MaybeUser, StepUp};
 use pow_core::store::{MemoryStore, Store};
 use pow_core::test_client::{serve, Client, Response};
 use pow_core::users::diesel::DieselUsersContext;
+use pow_core::web::{Action, ActionId, ActionKind, Outcome};
+use pow_core::PowError;
 use pow_core::{PowConfig, PowConfigBuilder};
 use pow_ext_persistent_session::PersistentSession;
 use pow_ext_two_factor::totp::code_at;
@@ -32,6 +35,31 @@ async fn me(user: MaybeUser) -> HttpResponse {
         Some(user) => format!("user:{}", user.id),
         None => "anonymous".to_owned(),
     })
+}
+
+/// A page behind a step-up rule (a second factor within the sudo window), as HTML and as
+/// JSON.
+async fn sensitive(req: actix_web::HttpRequest) -> Result<HttpResponse, PowError> {
+    const ID: ActionId = ActionId::new("app", "sensitive", ActionKind::Other);
+    Action::new(ID)
+        .step_up(StepUp::recent_second_factor())
+        .run(&req, async |_| {
+            Ok(Outcome::Respond(HttpResponse::Ok().body("sensitive")))
+        })
+        .await
+}
+
+async fn sensitive_json(req: actix_web::HttpRequest) -> Result<HttpResponse, ApiError> {
+    const ID: ActionId = ActionId::new("app_api", "sensitive", ActionKind::Other);
+    let config = pow_core::session::config(&req).expect("a config");
+    Action::new(ID)
+        .json()
+        .config(config)
+        .step_up(StepUp::recent_second_factor())
+        .run(&req, async |_| {
+            Ok::<_, ApiError>(Outcome::Respond(HttpResponse::Ok().body("sensitive")))
+        })
+        .await
 }
 
 /// Serves the pages, the JSON API and `GET /me` with two-factor and remember-me enabled.
@@ -69,6 +97,12 @@ fn start_with(
                 pow_core::api::ApiOptions::new(),
             ))
             .route("/me", web::get().to(me))
+            .route("/sensitive", web::get().to(sensitive))
+            .service(
+                web::scope("/app-api")
+                    .wrap(ApiAuthMiddleware::new(served.clone()))
+                    .route("/sensitive", web::get().to(sensitive_json)),
+            )
     });
     (config, addr, mailer)
 }
@@ -342,6 +376,92 @@ fn two_steps(store: Arc<dyn Store>) {
     assert_eq!(notice.subject, "Two-factor authentication was turned off");
     sign_out(&mut desk);
     assert_eq!(sign_in(&mut desk, false).location(), "/", "one step again");
+}
+
+#[test]
+fn step_up_rules_want_a_recent_second_factor() {
+    let (config, addr, _mailer) = start(Arc::new(MemoryStore::new()));
+    let mut used = Vec::new();
+    // An app client signed in with the password alone, before the second factor existed.
+    let mut app = Client::new(addr);
+    let body = format!(r#"{{"user": {{"email": "{EMAIL}", "password": "{PASSWORD}"}}}}"#);
+    let res = app.request("POST", "/api/v1/session", Some(body));
+    assert_eq!(res.status, 200, "{}", res.body);
+    let json: serde_json::Value = serde_json::from_str(&res.body).unwrap();
+    let bearer = format!("Bearer {}", json["data"]["access_token"].as_str().unwrap());
+    app.headers.push(("Authorization".into(), bearer));
+
+    // A browser signed in with the password; enrolling proves the new factor, not the
+    // person: the session is still a password-only one.
+    let mut c = Client::new(addr);
+    assert_eq!(sign_in(&mut c, false).location(), "/");
+    let (key, codes) = enrol(&mut c, &mut used);
+    let res = c.get("/sensitive");
+    assert_eq!(
+        res.location(),
+        "/two-factor/step-up?request_path=%2Fsensitive"
+    );
+    // The extension's own changes ask the same: turning it off is refused for now.
+    let page = c.get("/two-factor");
+    let res = c.post("/two-factor/disable", &[("_csrf_token", &page.csrf())]);
+    assert!(
+        res.location().starts_with("/two-factor/step-up"),
+        "{}",
+        res.location()
+    );
+    let user = config
+        .users_context()
+        .unwrap()
+        .get_by(&config, "email", &EMAIL.into())
+        .unwrap()
+        .unwrap();
+    assert!(pow_ext_two_factor::is_enabled(&user), "still on");
+
+    // The step: a wrong code is refused, a right one returns to the page.
+    let page = c.get("/two-factor/step-up?request_path=%2Fsensitive");
+    assert_eq!(page.status, 200, "{}", page.body);
+    let action = "/two-factor/step-up?request_path=%2Fsensitive";
+    let res = c.post(
+        action,
+        &[("_csrf_token", &page.csrf()), ("user[code]", "000000")],
+    );
+    assert!(res.body.contains("That code is not valid."), "{}", res.body);
+    let code = fresh_code(&key, &mut used);
+    let res = c.post(
+        action,
+        &[("_csrf_token", &res.csrf()), ("user[code]", &code)],
+    );
+    assert_eq!(res.location(), "/sensitive");
+    let res = c.get("/sensitive");
+    assert_eq!((res.status, res.body.as_str()), (200, "sensitive"));
+
+    // JSON: a pending step naming what is accepted, then the step, then the page.
+    let res = app.get("/app-api/sensitive");
+    assert_eq!(res.status, 403, "{}", res.body);
+    let json: serde_json::Value = serde_json::from_str(&res.body).unwrap();
+    assert_eq!(json["error"]["code"], "step_up_required");
+    assert_eq!(
+        json["error"]["accepted"],
+        serde_json::json!(["totp", "recovery_code", "passkey", "security_key"])
+    );
+    let step = |app: &mut Client, code: &str| {
+        let body = serde_json::json!({ "code": code }).to_string();
+        app.request("POST", "/api/v1/two-factor/step-up", Some(body))
+    };
+    let res = step(&mut app, &code);
+    assert_eq!(res.status, 401, "a used code: {}", res.body);
+    assert!(res.body.contains("invalid_code"), "{}", res.body);
+    let res = step(&mut app, &codes[0]);
+    assert_eq!(res.status, 204, "{}", res.body);
+    let res = app.get("/app-api/sensitive");
+    assert_eq!((res.status, res.body.as_str()), (200, "sensitive"));
+    // Without a session there is nothing to step up.
+    let res = Client::new(addr).request(
+        "POST",
+        "/api/v1/two-factor/step-up",
+        Some(r#"{"code": "000000"}"#.into()),
+    );
+    assert_eq!(res.status, 401, "{}", res.body);
 }
 
 #[test]

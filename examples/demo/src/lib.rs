@@ -15,7 +15,7 @@ use askama::Template;
 use pow_core::audit::{self, AuditQuery, Auditor, DieselAuditSink, FanOut, TracingSink};
 use pow_core::mailer::{BackgroundMailer, FileMailer, LogMailer, Mailer, MemoryMailer};
 use pow_core::password::Argon2Hasher;
-use pow_core::session::{MaybeUser, PowMiddleware, RequireAuthenticated};
+use pow_core::session::{Impersonation, MaybeUser, PowMiddleware, RequireAuthenticated};
 use pow_core::store::{DiskStore, MemoryStore, RedisStore, Store};
 use pow_core::users::diesel::DieselUsersContext;
 use pow_core::users::{Changeset, ChangesetAction, FieldDef, FieldKind};
@@ -457,6 +457,11 @@ pub fn build_for_server(
         .user_field(FieldDef::new("role", FieldKind::Text))
         .user_field(FieldDef::new("team", FieldKind::Text))
         .changeset_hook(demo_changeset(settings.admin_emails.clone()))
+        // Support access: admins open a user's account from the admin page, with a
+        // reason; the user is mailed a notice and sees it in their activity.
+        .impersonation(
+            Impersonation::new(|admin| admin.get_str("role") == Some("admin")).notify_user(true),
+        )
         // Extensions, in order: email confirmation and two-factor must come before
         // persistent sessions, so a sign-in they stop gets no remember-me cookie.
         .extension(ResetPassword::new())
@@ -495,6 +500,12 @@ pub fn build_for_server(
 {% if let Some(token) = sign_out_token %}
 <form class="pow-form" action="/session" method="post"><input type="hidden" name="_method" value="DELETE">
 <input type="hidden" name="_csrf_token" value="{{ token }}"><button type="submit">Sign out</button></form>
+{% endif %}{% if let Some(token) = support_token %}
+<form class="pow-form" action="/impersonation" method="post">
+<input type="hidden" name="_csrf_token" value="{{ token }}">
+<label for="support-user">User id</label><input id="support-user" name="user[user_id]" inputmode="numeric" required>
+<label for="support-reason">Reason</label><input id="support-reason" name="user[reason]" required>
+<button type="submit">Open support access</button></form>
 {% endif %}{% if live %}
 <p class="pow-text" id="live-state" role="status">Live connection: needs JavaScript.</p>
 <script>
@@ -514,6 +525,8 @@ struct DemoPage {
     paragraphs: Vec<String>,
     links: Vec<(String, String)>,
     sign_out_token: Option<String>,
+    /// The admin page's support-access form (its CSRF token).
+    support_token: Option<String>,
     live: bool,
 }
 
@@ -553,6 +566,7 @@ fn page_with(
         paragraphs,
         links,
         sign_out_token: signed_in.then(|| pow_core::web::csrf::csrf_token(req)),
+        support_token: (title == ADMIN_TITLE).then(|| pow_core::web::csrf::csrf_token(req)),
         live,
     }
     .render()?;
@@ -628,8 +642,11 @@ async fn admin(req: HttpRequest) -> Result<HttpResponse, PowError> {
                 .unwrap_or(""),
         )
     }));
-    page(&req, "Admin page", lines, true)
+    page(&req, ADMIN_TITLE, lines, true)
 }
+
+/// The admin page's title (the page that carries the support-access form).
+const ADMIN_TITLE: &str = "Admin page";
 
 /// Role guard (Pow's user-roles guide): lets `admin` users through, answers 403 to others.
 async fn require_admin(

@@ -393,6 +393,31 @@ fn admin_page_needs_the_admin_role() {
         assert!(std::time::Instant::now() < deadline, "{body}");
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
+    // Support access from the admin page: the first user registered is id 1.
+    let page = c.get("/admin");
+    assert!(page.body.contains("Open support access"), "{}", page.body);
+    let res = c.post(
+        "/impersonation",
+        &[
+            ("_csrf_token", &page.csrf()),
+            ("user[user_id]", "1"),
+            ("user[reason]", "demo walk-through"),
+        ],
+    );
+    assert_eq!(res.status, 302, "{}", res.body);
+    let protected = c.get("/protected");
+    assert!(
+        protected.body.contains("Hello, user@example.com"),
+        "{}",
+        protected.body
+    );
+    let notice = mailer
+        .last_to("user@example.com")
+        .expect("a support notice");
+    assert_eq!(notice.subject, "Support opened your account");
+    let csrf = c.get("/registration/sessions").csrf();
+    c.post("/impersonation/stop", &[("_csrf_token", &csrf)]);
+    assert!(c.get("/protected").body.contains("Hello, boss@example.com"));
 }
 
 #[test]

@@ -70,11 +70,15 @@ impl SessionHandle for BearerSession<'_> {
         &mut self,
         _config: &PowConfig,
         user: &User,
-        _metadata: SessionMetadata,
+        metadata: SessionMetadata,
     ) -> Result<(), ApiError> {
+        super::context::set_sign_in_methods(self.req, &metadata.methods);
         self.api.before_issue(self.req, user, self.action).await?;
         let data = self.api.token_data(self.req, user, self.action).await?;
-        let pair = self.api.issue_tokens(self.req, user).await?;
+        let pair = self
+            .api
+            .issue_tokens(self.req, user, metadata.methods)
+            .await?;
         self.issued = Some((pair, data));
         Ok(())
     }

@@ -15,7 +15,7 @@ use super::tokens::{TokenPair, Tokens};
 use super::*;
 use crate::config::PowConfig;
 use crate::error::PowError;
-use crate::session::CurrentSession;
+use crate::session::{CurrentSession, MethodUse};
 use crate::users::User;
 
 /// The JSON side of an extension: its routes under the API prefix, and a say in issuing
@@ -187,7 +187,7 @@ impl ApiContext {
             .app_data(web::PayloadConfig::new(MAX_BODY_BYTES))
     }
 
-    /// The whole answer of a sign-in for `user`: every extension's
+    /// The whole answer of a sign-in for `user` that proved `methods`: every extension's
     /// [`before_issue`](ApiExtension::before_issue), their token data, a new pair
     /// ([`issue_tokens`](Self::issue_tokens)) and the token answer. For extension endpoints
     /// that sign a user in (a second factor, a mailed code).
@@ -199,10 +199,12 @@ impl ApiContext {
         req: &actix_web::HttpRequest,
         user: &User,
         action: ApiAction,
+        methods: Vec<MethodUse>,
     ) -> Result<actix_web::HttpResponse, ApiError> {
+        set_sign_in_methods(req, &methods);
         self.before_issue(req, user, action).await?;
         let data = self.token_data(req, user, action).await?;
-        let pair = self.issue_tokens(req, user).await?;
+        let pair = self.issue_tokens(req, user, methods).await?;
         if action != ApiAction::Registration {
             self.notify_sign_in(req, user).await;
         }
@@ -224,7 +226,8 @@ impl ApiContext {
     }
 
     /// Issues a new token pair for `user`, starting a new sign-in from the device of `req`
-    /// (address and user agent, for the session list). For extension endpoints
+    /// (address and user agent, for the session list) that proved `methods` now (what
+    /// [`StepUp`](crate::session::StepUp) rules read). For extension endpoints
     /// that sign a user in; run [`before_issue`](Self::before_issue) and
     /// [`token_data`](Self::token_data) first, and answer with [`token_response_with`].
     ///
@@ -234,13 +237,29 @@ impl ApiContext {
         &self,
         req: &actix_web::HttpRequest,
         user: &User,
+        methods: Vec<MethodUse>,
     ) -> Result<TokenPair, PowError> {
+        // Support access is the admin's browser session: nothing outlives it.
+        if req
+            .extensions()
+            .get::<CurrentSession>()
+            .is_some_and(|current| current.metadata.is_impersonation())
+        {
+            return Err(PowError::ImpersonationForbidden);
+        }
         let generation = self.inner.tokens.generation(user.id).await?;
         let device = crate::session::device_of(req, self.config());
         let pair = self
             .inner
             .tokens
-            .issue(user, None, Some(device), generation, self.renewal_ttl())
+            .issue(
+                user,
+                None,
+                Some(device),
+                methods,
+                generation,
+                self.renewal_ttl(),
+            )
             .await?;
         crate::audit::record(
             self.config(),
@@ -377,4 +396,25 @@ pub fn configure(config: PowConfig, options: ApiOptions) -> impl FnOnce(&mut Ser
 /// endpoint registered with [`ApiContext::resource`].
 pub fn is_api_request(req: &HttpRequest) -> bool {
     req.extensions().contains::<ApiRequest>() || req.app_data::<web::Data<ApiContext>>().is_some()
+}
+
+/// The methods of the sign-in a request is issuing a token pair for, kept in the request
+/// extensions while the API extensions' [`before_issue`](ApiExtension::before_issue) run.
+#[derive(Clone)]
+struct SignInMethods(Vec<MethodUse>);
+
+/// Records what the sign-in `req` issues tokens for proved, for [`sign_in_methods`].
+pub(crate) fn set_sign_in_methods(req: &HttpRequest, methods: &[MethodUse]) {
+    req.extensions_mut()
+        .insert(SignInMethods(methods.to_vec()));
+}
+
+/// What the sign-in that `req` is issuing a token pair for proved (a password, a mailed
+/// code, …), for an extension's [`before_issue`](ApiExtension::before_issue) that holds the
+/// sign-in back for a further step and needs to carry them over.
+pub fn sign_in_methods(req: &HttpRequest) -> Vec<MethodUse> {
+    req.extensions()
+        .get::<SignInMethods>()
+        .map(|methods| methods.0.clone())
+        .unwrap_or_default()
 }

@@ -264,6 +264,7 @@ pub(crate) async fn session_renew(
                 &renewal.user,
                 Some((renewal.fingerprint, renewal.signed_in_at)),
                 renewal.device,
+                renewal.methods,
                 renewal.generation,
                 api.renewal_ttl(),
             )

@@ -98,7 +98,7 @@ pub struct ApiError {
     retry_after: Option<u64>,
     /// A text key `message` still has to be translated into the request's language.
     untranslated: Option<&'static str>,
-    details: BTreeMap<&'static str, String>,
+    details: BTreeMap<&'static str, serde_json::Value>,
 }
 
 impl ApiError {
@@ -118,8 +118,9 @@ impl ApiError {
 
     /// Adds a field to the error object, next to `code` (say the token a client needs to
     /// go on: `second_factor_token`). Names `status`, `message`, `code` and `errors` are
-    /// taken by the error itself and ignored here.
-    pub fn with_detail(mut self, name: &'static str, value: impl Into<String>) -> Self {
+    /// taken by the error itself and ignored here. A text, or any JSON value (a list of
+    /// accepted methods).
+    pub fn with_detail(mut self, name: &'static str, value: impl Into<serde_json::Value>) -> Self {
         if !matches!(name, "status" | "message" | "code" | "errors") {
             self.details.insert(name, value.into());
         }
@@ -315,6 +316,23 @@ impl ApiError {
                 refused.untranslated = Some(REAUTH_KEY);
                 refused
             }
+            PowError::ImpersonationForbidden => {
+                let lang = unic_langid::langid!("en");
+                let mut refused =
+                    Self::new(StatusCode::FORBIDDEN, text(None, &lang, IMPERSONATION_KEY))
+                        .with_code("impersonation_forbidden");
+                refused.untranslated = Some(IMPERSONATION_KEY);
+                refused
+            }
+            PowError::StepUpRequired(accepted) => {
+                let lang = unic_langid::langid!("en");
+                let mut refused =
+                    Self::new(StatusCode::FORBIDDEN, text(None, &lang, STEP_UP_KEY))
+                        .with_code("step_up_required")
+                        .with_detail("accepted", accepted.clone());
+                refused.untranslated = Some(STEP_UP_KEY);
+                refused
+            }
             PowError::CaptchaInvalid => {
                 let lang = unic_langid::langid!("en");
                 let mut refused =
@@ -359,6 +377,10 @@ const BUSY_KEY: &str = "api-busy";
 const DISABLED_KEY: &str = "api-account-disabled";
 /// Text key of the answer to [`PowError::ReauthenticationRequired`].
 const REAUTH_KEY: &str = "api-reauthentication-required";
+/// Text key of the answer to [`PowError::ImpersonationForbidden`].
+const IMPERSONATION_KEY: &str = "api-impersonation-forbidden";
+/// Text key of the answer to [`PowError::StepUpRequired`].
+const STEP_UP_KEY: &str = "api-step-up-required";
 /// Text key of the answer to [`PowError::CaptchaInvalid`].
 const CAPTCHA_INVALID_KEY: &str = "api-captcha-invalid";
 /// Text key of the answer to [`PowError::CaptchaUnavailable`].
@@ -375,6 +397,8 @@ impl From<PowError> for ApiError {
             | PowError::CaptchaInvalid
             | PowError::CaptchaUnavailable
             | PowError::ReauthenticationRequired
+            | PowError::StepUpRequired(_)
+            | PowError::ImpersonationForbidden
             | PowError::AccountDisabled => {
                 tracing::info!("pow API request refused: {err}")
             }

@@ -157,7 +157,7 @@ crate::with_actix! {
 
 crate::with_actix! {
     pub use bearer::BearerSession;
-    pub use context::{configure, is_api_request, ApiContext, ApiExtension};
+    pub use context::{configure, is_api_request, sign_in_methods, ApiContext, ApiExtension};
     pub use controllers::{actions, token_response, token_response_with, user_params};
     pub use error::{ApiError, ApiErrorHandler, API_FTL, BUSY_RETRY_AFTER_SECS};
 }

@@ -37,6 +37,16 @@ pub const ACCOUNT_ENABLED: EventName = EventName::new("account.enabled");
 pub const LOCKED: EventName = EventName::new("lockout.locked");
 /// A lock was lifted (`detail.by`: `link` or `reset`).
 pub const UNLOCKED: EventName = EventName::new("lockout.unlocked");
+/// An admin started support access to a user's account (`user_id`: the user;
+/// `detail.actor_id`: the admin; `detail.reason`).
+pub const IMPERSONATION_STARTED: EventName = EventName::new("impersonation.started");
+/// The admin stopped support access (`detail.actor_id`: the admin).
+pub const IMPERSONATION_STOPPED: EventName = EventName::new("impersonation.stopped");
+/// Support access ended by itself (`detail.ended`: `idle`, `timeout` or
+/// `admin_session_ended`).
+pub const IMPERSONATION_ENDED: EventName = EventName::new("impersonation.ended");
+/// Support access was refused (`detail.refusal`: its code; `detail.actor_id`: who asked).
+pub const IMPERSONATION_DENIED: EventName = EventName::new("impersonation.denied");
 /// Every name above, for translation tables and filters.
 pub const ALL_EVENTS: &[EventName] = &[
     SIGN_IN_SUCCEEDED,
@@ -56,6 +66,10 @@ pub const ALL_EVENTS: &[EventName] = &[
     ACCOUNT_ENABLED,
     LOCKED,
     UNLOCKED,
+    IMPERSONATION_STARTED,
+    IMPERSONATION_STOPPED,
+    IMPERSONATION_ENDED,
+    IMPERSONATION_DENIED,
 ];
 
 #[cfg(test)]

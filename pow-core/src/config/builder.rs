@@ -27,6 +27,7 @@ pub struct PowConfigBuilder {
     rate_limits: crate::limits::RateLimits,
     breach_check: Option<crate::password::BreachCheck>,
     captcha: Option<crate::captcha::Captcha>,
+    impersonation: Option<crate::session::Impersonation>,
     audit: Option<crate::audit::Auditor>,
     hasher: Arc<dyn PasswordHasher>,
     hash_pool: Option<HashPool>,
@@ -70,6 +71,7 @@ impl PowConfigBuilder {
             rate_limits: crate::limits::RateLimits::default(),
             breach_check: None,
             captcha: None,
+            impersonation: None,
             audit: None,
             hasher: Arc::new(Pbkdf2Hasher::default()),
             hash_pool: None,
@@ -149,6 +151,13 @@ impl PowConfigBuilder {
     /// bot targets (see [`captcha`](crate::captcha)). Off by default.
     pub fn captcha(mut self, captcha: crate::captcha::Captcha) -> Self {
         self.captcha = Some(captcha);
+        self
+    }
+
+    /// Lets admins open support access to users' accounts ("sign in as", see
+    /// [`session::impersonation`](crate::session::impersonation)). Off by default.
+    pub fn impersonation(mut self, impersonation: crate::session::Impersonation) -> Self {
+        self.impersonation = Some(impersonation);
         self
     }
 
@@ -599,6 +608,7 @@ impl PowConfigBuilder {
                 audit: Arc::new(self.audit.unwrap_or_default()),
                 breach_check: self.breach_check,
                 captcha: self.captcha,
+                impersonation: self.impersonation,
                 hasher: self
                     .hash_pool
                     .unwrap_or_else(|| HashPool::new(self.hash_pool_options))

@@ -79,6 +79,7 @@ struct Inner {
     audit: Arc<crate::audit::Auditor>,
     breach_check: Option<crate::password::BreachCheck>,
     captcha: Option<crate::captcha::Captcha>,
+    impersonation: Option<crate::session::Impersonation>,
     hasher: PooledHasher,
     user_fields: Vec<FieldDef>,
     hooks: Vec<Arc<dyn ChangesetHook>>,
@@ -178,6 +179,11 @@ impl PowConfig {
     /// The breached-password check, when configured.
     pub fn breach_check(&self) -> Option<&crate::password::BreachCheck> {
         self.inner.breach_check.as_ref()
+    }
+
+    /// The support-access setting, if impersonation is on.
+    pub fn impersonation(&self) -> Option<&crate::session::Impersonation> {
+        self.inner.impersonation.as_ref()
     }
 
     /// The CAPTCHA setting, if one is configured.

@@ -11,6 +11,7 @@ use super::{ExtensionBuilder, Extensions};
 use crate::api::ApiExtension;
 use crate::config::PowConfig;
 use crate::error::PowError;
+use crate::session::AuthMethod;
 use crate::web::{Controller, Flow};
 
 /// Registers the actix routes of an extension (see [`ExtensionBuilder::routes`]).
@@ -52,6 +53,10 @@ pub trait RequestHook: Send + Sync + 'static {
     async fn on_request(&self, req: &HttpRequest, config: &PowConfig) -> Result<(), PowError>;
 }
 
+/// The path of a page that performs a step-up method (see
+/// [`ExtensionBuilder::step_up_page`]).
+pub type StepUpPathFn = dyn Fn(&PowConfig) -> String + Send + Sync;
+
 /// What an extension registered for the actix layer.
 #[derive(Clone, Default)]
 pub(crate) struct WebParts {
@@ -59,6 +64,7 @@ pub(crate) struct WebParts {
     pub(crate) callbacks: Vec<Arc<dyn Callbacks>>,
     pub(crate) request_hooks: Vec<Arc<dyn RequestHook>>,
     pub(crate) api: Vec<Arc<dyn ApiExtension>>,
+    pub(crate) step_up_pages: Vec<(AuthMethod, Arc<StepUpPathFn>)>,
 }
 
 impl WebParts {
@@ -69,6 +75,8 @@ impl WebParts {
         self.request_hooks
             .extend(other.request_hooks.iter().cloned());
         self.api.extend(other.api.iter().cloned());
+        self.step_up_pages
+            .extend(other.step_up_pages.iter().cloned());
     }
 }
 
@@ -91,6 +99,23 @@ impl ExtensionBuilder {
     /// Work on requests carrying the hook's cookies (see [`RequestHook`]).
     pub fn request_hook(&mut self, hook: impl RequestHook) -> &mut Self {
         self.contributions.web.request_hooks.push(Arc::new(hook));
+        self
+    }
+
+    /// A page where a signed-in user proves `method` for a [`StepUp`](crate::session::StepUp)
+    /// rule (a TOTP code, a passkey). A browser refused by a rule accepting `method` is
+    /// sent to `path(config)` with `?request_path=` the page it came from; the page
+    /// records the method ([`record_method`](crate::session::record_method)) and returns
+    /// there. The password's page is the core's confirmation page.
+    pub fn step_up_page(
+        &mut self,
+        method: AuthMethod,
+        path: impl Fn(&PowConfig) -> String + Send + Sync + 'static,
+    ) -> &mut Self {
+        self.contributions
+            .web
+            .step_up_pages
+            .push((method, Arc::new(path)));
         self
     }
 
@@ -121,5 +146,15 @@ impl Extensions {
     /// The JSON sides, in extension order.
     pub fn api(&self) -> &[Arc<dyn ApiExtension>] {
         &self.web.api
+    }
+
+    /// The page performing `method` for step-up rules, if an extension has one (see
+    /// [`ExtensionBuilder::step_up_page`]).
+    pub fn step_up_page(&self, method: AuthMethod, config: &PowConfig) -> Option<String> {
+        self.web
+            .step_up_pages
+            .iter()
+            .find(|(m, _)| *m == method)
+            .map(|(_, path)| path(config))
     }
 }

@@ -34,6 +34,12 @@ pub enum Notice<'a> {
     /// Someone signed in from a browser the account was not used on before (see
     /// [`PowConfigBuilder::new_device_notices`](crate::PowConfigBuilder::new_device_notices)).
     NewDevice,
+    /// An admin opened support access to the account ([`session::impersonation`](
+    /// crate::session::impersonation), when it notifies users).
+    SupportAccess {
+        /// Why, as the admin gave it.
+        reason: &'a str,
+    },
 }
 
 impl Notice<'_> {
@@ -47,6 +53,7 @@ impl Notice<'_> {
             Self::RecoveryCodesRegenerated => "security/recovery_codes_regenerated",
             Self::ApiTokenIssued => "security/api_token_issued",
             Self::NewDevice => "security/new_device",
+            Self::SupportAccess { .. } => "security/support_access",
         }
     }
 
@@ -60,6 +67,7 @@ impl Notice<'_> {
             Self::RecoveryCodesRegenerated => "notice-recovery-codes-regenerated",
             Self::ApiTokenIssued => "notice-api-token-issued",
             Self::NewDevice => "notice-new-device",
+            Self::SupportAccess { .. } => "notice-support-access",
         }
     }
 }
@@ -98,6 +106,11 @@ pub async fn send_notice_with_link(
                 &format!("{}-intro", notice.key()),
                 &[("email", MessageArg::from(new_email))],
             ),
+        Notice::SupportAccess { reason } => messages.message(
+            lang,
+            &format!("{}-intro", notice.key()),
+            &[("reason", MessageArg::from(reason))],
+        ),
         _ => messages.message(lang, &format!("{}-intro", notice.key()), &[]),
     };
     let subject = messages.text(lang, &format!("{}-subject", notice.key()));

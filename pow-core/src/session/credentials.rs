@@ -498,6 +498,8 @@ impl CredentialsCache {
             .live_records(user_id)
             .await?
             .into_iter()
+            // Support access is the admin's, not one of the user's sessions.
+            .filter(|(_, record)| !record.has_extra(super::impersonation::IMPERSONATION_KEY))
             .map(|(id, record)| SessionInfo {
                 api: record.has_extra(super::tokens::META_RENEWAL_TOKEN),
                 device: record.metadata().device.unwrap_or_default(),
@@ -667,6 +669,19 @@ pub(crate) async fn check_loaded(
             Box::pin(credentials.delete(session_id)).await?;
             return Ok(None);
         }
+    }
+    if metadata.is_impersonation()
+        && !Box::pin(super::impersonation::still_valid(
+            config,
+            credentials,
+            session_id,
+            &user,
+            metadata,
+            now,
+        ))
+        .await?
+    {
+        return Ok(None);
     }
     if !settings.reload_user {
         return Ok(Some(user));

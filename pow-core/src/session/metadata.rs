@@ -31,13 +31,19 @@ pub struct SessionMetadata {
     /// of sessions.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub device: Option<Device>,
+    /// The methods the session proved and when each last did (its sign-in's, then later
+    /// steps'): what [`StepUp`](super::StepUp) rules read. Sessions stored by releases
+    /// before it have none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub methods: Vec<super::MethodUse>,
     /// App- or extension-defined values.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub extra: BTreeMap<String, serde_json::Value>,
 }
 
 impl SessionMetadata {
-    /// Metadata for a fresh sign-in: both timestamps now, a new fingerprint, no extras.
+    /// Metadata for a fresh sign-in: both timestamps now, a new fingerprint, no methods
+    /// (record the sign-in's with [`with_method`](Self::with_method)), no extras.
     pub fn new() -> Self {
         let now = now_ms();
         Self {
@@ -46,16 +52,19 @@ impl SessionMetadata {
             signed_in_at: now,
             authenticated_at: Some(now),
             device: None,
+            methods: Vec::new(),
             extra: BTreeMap::new(),
         }
     }
 
     /// Whether the password was proved within `window` of now (sudo mode): never for a
-    /// session restored from a remember-me cookie.
+    /// session restored from a remember-me cookie, nor for an impersonation session.
     pub fn is_fresh(&self, window: Duration) -> bool {
         let window = crate::time::duration_ms(window);
-        self.authenticated_at
-            .is_some_and(|at| now_ms().saturating_sub(at) <= window)
+        !self.is_impersonation()
+            && self
+                .authenticated_at
+                .is_some_and(|at| now_ms().saturating_sub(at) <= window)
     }
 
     /// Metadata for a fresh sign-in that keeps `fingerprint` (for example one carried over

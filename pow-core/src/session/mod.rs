@@ -93,15 +93,19 @@ use crate::users::User;
 mod credentials;
 pub mod devices;
 mod handle;
+pub mod impersonation;
 pub(crate) mod live;
 mod metadata;
+mod methods;
 mod records;
 pub(crate) mod tokens;
 
 pub use credentials::CredentialsCache;
 pub use handle::{SessionHandle, StoreSession};
+pub use impersonation::{Impersonation, Impersonator};
 pub use live::{InvalidLiveSessionId, LiveEvent, LiveEvents, LiveSessionId, LiveSessions};
 pub use metadata::{Device, RememberedInfo, SessionInfo, SessionMetadata};
+pub use methods::{AuthMethod, MethodUse, StepUp};
 
 pub(crate) use crate::time::{duration_ms, now_ms};
 pub(crate) use credentials::check_loaded;
@@ -137,9 +141,9 @@ crate::with_actix! {
         ErrorHandler, RequireAuthenticated, RequireNotAuthenticated,
     };
     pub use middleware::{CookieSource, PowSessionMiddleware};
-    pub(crate) use request::write_session_id;
+    pub(crate) use request::{begin_impersonation, write_session_id};
     pub use request::{
-        config, current_session, CookieSessionHandle, current_user, is_fresh, is_signed_in, mark_fresh, sign_in,
+        config, current_session, CookieSessionHandle, current_user, is_fresh, is_signed_in, mark_fresh, record_method, sign_in, stop_impersonation,
         sign_in_with, sign_out, sign_out_everywhere,
     };
     pub use response_cookies::queue_cookie;
@@ -285,6 +289,28 @@ pub(crate) async fn put_new_session(
         }
     }
     Ok(())
+}
+
+/// Records that the session `current` (a browser's or an API access token's) just proved
+/// `method`, in the store, and returns it updated. [`AuthMethod::Password`] also makes it
+/// fresh for sudo mode.
+///
+/// # Errors
+/// [`PowError::Store`] when the store fails.
+pub async fn record_session_method(
+    config: &PowConfig,
+    mut current: CurrentSession,
+    method: AuthMethod,
+) -> Result<CurrentSession, PowError> {
+    let metadata = Arc::make_mut(&mut current.metadata);
+    metadata.record_method(method);
+    if method == AuthMethod::Password {
+        metadata.authenticated_at = Some(now_ms());
+    }
+    CredentialsCache::new(config)
+        .put(&current.session_id, &current.user, &current.metadata)
+        .await?;
+    Ok(current)
 }
 
 /// A new session id: a random UUID, prefixed with the setup's name.

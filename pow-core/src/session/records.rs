@@ -10,9 +10,13 @@ use serde::{Deserialize, Serialize};
 use super::metadata::{Device, SessionMetadata};
 use crate::users::{User, Value};
 
-/// First byte of every record written by this version. A record that does not start with
-/// it (another version's) counts as absent.
+/// First byte of every user record written by this version. A record that does not start
+/// with it (another version's) counts as absent.
 const VERSION: u8 = 1;
+
+/// First byte of every session record written by this version; version 1 (before
+/// [`SessionMetadata::methods`]) is still read.
+const SESSION_VERSION: u8 = 2;
 
 /// A session as stored: its metadata, and where it went if it was rotated.
 #[derive(Debug, PartialEq, Serialize, Deserialize)]
@@ -23,6 +27,8 @@ pub(crate) struct StoredSession {
     pub fingerprint: String,
     pub ip: Option<String>,
     pub user_agent: Option<String>,
+    /// [`SessionMetadata::methods`]: each method's code and when it was last used.
+    pub methods: Vec<(u8, i64)>,
     /// [`SessionMetadata::extra`], each value as JSON text.
     pub extra: Vec<(String, String)>,
     /// Set on an id that was rotated: the id that replaced it. Such a record lives only
@@ -45,6 +51,11 @@ impl StoredSession {
             fingerprint: metadata.fingerprint.clone(),
             ip: device.ip,
             user_agent: device.user_agent,
+            methods: metadata
+                .methods
+                .iter()
+                .map(|used| (used.method.code(), used.at))
+                .collect(),
             extra: metadata
                 .extra
                 .iter()
@@ -67,6 +78,16 @@ impl StoredSession {
             signed_in_at: self.signed_in_at,
             authenticated_at: self.authenticated_at,
             device,
+            methods: self
+                .methods
+                .iter()
+                .filter_map(|&(code, at)| {
+                    Some(super::MethodUse {
+                        method: super::AuthMethod::of_code(code)?,
+                        at,
+                    })
+                })
+                .collect(),
             extra: self
                 .extra
                 .iter()
@@ -168,17 +189,44 @@ enum CachedValue {
 /// The marker a cached user carries in `password_hash` when the user has a password.
 pub(crate) const PASSWORD_NOT_CACHED: &str = "";
 
-fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, postcard::Error> {
-    let mut bytes = postcard::to_extend(value, vec![VERSION])?;
+/// A session record of version 1: [`StoredSession`] without `methods`.
+#[derive(Deserialize)]
+struct StoredSessionV1 {
+    inserted_at: i64,
+    signed_in_at: i64,
+    authenticated_at: Option<i64>,
+    fingerprint: String,
+    ip: Option<String>,
+    user_agent: Option<String>,
+    extra: Vec<(String, String)>,
+    rotated_to: Option<String>,
+    handoff: Option<String>,
+}
+
+impl From<StoredSessionV1> for StoredSession {
+    fn from(v1: StoredSessionV1) -> Self {
+        Self {
+            inserted_at: v1.inserted_at,
+            signed_in_at: v1.signed_in_at,
+            authenticated_at: v1.authenticated_at,
+            fingerprint: v1.fingerprint,
+            ip: v1.ip,
+            user_agent: v1.user_agent,
+            methods: Vec::new(),
+            extra: v1.extra,
+            rotated_to: v1.rotated_to,
+            handoff: v1.handoff,
+        }
+    }
+}
+
+fn encode<T: Serialize>(version: u8, value: &T) -> Result<Vec<u8>, postcard::Error> {
+    let mut bytes = postcard::to_extend(value, vec![version])?;
     bytes.shrink_to_fit();
     Ok(bytes)
 }
 
-fn decode<'a, T: Deserialize<'a>>(bytes: &'a [u8], what: &str) -> Option<T> {
-    let decoded = match bytes.split_first() {
-        Some((&VERSION, rest)) => postcard::from_bytes(rest).map_err(|err| err.to_string()),
-        _ => Err("unknown record version".to_owned()),
-    };
+fn decoded<T>(decoded: Result<T, String>, what: &str) -> Option<T> {
     match decoded {
         Ok(value) => Some(value),
         Err(err) => {
@@ -188,14 +236,34 @@ fn decode<'a, T: Deserialize<'a>>(bytes: &'a [u8], what: &str) -> Option<T> {
     }
 }
 
-/// The bytes of a session record.
-pub(crate) fn encode_session(record: &StoredSession) -> Result<Vec<u8>, postcard::Error> {
-    encode(record)
+fn unknown_version<T>() -> Result<T, String> {
+    Err("unknown record version".to_owned())
 }
 
-/// A session record, or `None` (logged) for bytes that are not one.
+fn decode<'a, T: Deserialize<'a>>(bytes: &'a [u8], what: &str) -> Option<T> {
+    let value = match bytes.split_first() {
+        Some((&VERSION, rest)) => postcard::from_bytes(rest).map_err(|err| err.to_string()),
+        _ => unknown_version(),
+    };
+    decoded(value, what)
+}
+
+/// The bytes of a session record.
+pub(crate) fn encode_session(record: &StoredSession) -> Result<Vec<u8>, postcard::Error> {
+    encode(SESSION_VERSION, record)
+}
+
+/// A session record (of this version or version 1), or `None` (logged) for bytes that are
+/// not one.
 pub(crate) fn decode_session(bytes: &[u8]) -> Option<StoredSession> {
-    decode(bytes, "session")
+    let value = match bytes.split_first() {
+        Some((&SESSION_VERSION, rest)) => postcard::from_bytes(rest).map_err(|e| e.to_string()),
+        Some((1, rest)) => postcard::from_bytes::<StoredSessionV1>(rest)
+            .map(StoredSession::from)
+            .map_err(|e| e.to_string()),
+        _ => unknown_version(),
+    };
+    decoded(value, "session")
 }
 
 /// The bytes of `user` as cached: without the password hash, and with an empty text in
@@ -216,13 +284,16 @@ pub(crate) fn encode_user(user: &User, secret: &[String]) -> Result<Vec<u8>, pos
             (FieldName::of(name), value)
         })
         .collect();
-    encode(&CachedUser {
-        id: user.id,
-        has_password: user.password_hash.is_some(),
-        inserted_at: Timestamp::of(&user.inserted_at),
-        updated_at: Timestamp::of(&user.updated_at),
-        fields,
-    })
+    encode(
+        VERSION,
+        &CachedUser {
+            id: user.id,
+            has_password: user.password_hash.is_some(),
+            inserted_at: Timestamp::of(&user.inserted_at),
+            updated_at: Timestamp::of(&user.updated_at),
+            fields,
+        },
+    )
 }
 
 /// A cached user, or `None` (logged) for bytes that are not one. A user with a password
@@ -310,11 +381,60 @@ mod tests {
         metadata
             .extra
             .insert("k".into(), serde_json::json!({"a": [1, "x"]}));
+        metadata.record_method_at(super::super::AuthMethod::Totp, 1_700_000_000_000);
         let record = StoredSession::live(&metadata);
         let back = decode_session(&encode_session(&record).unwrap()).unwrap();
         assert_eq!(back, record);
         assert_eq!(back.metadata(), metadata);
         assert!(back.has_extra("k"));
+    }
+
+    /// A session record as version 1 wrote it (before `methods`): still read, with no
+    /// methods. Fixed bytes, so a change of the version 1 reader fails here.
+    #[test]
+    fn version_1_session_records_are_read() {
+        #[derive(Serialize)]
+        struct V1<'a> {
+            inserted_at: i64,
+            signed_in_at: i64,
+            authenticated_at: Option<i64>,
+            fingerprint: &'a str,
+            ip: Option<&'a str>,
+            user_agent: Option<&'a str>,
+            extra: Vec<(&'a str, &'a str)>,
+            rotated_to: Option<&'a str>,
+            handoff: Option<&'a str>,
+        }
+        let v1 = V1 {
+            inserted_at: 5,
+            signed_in_at: 3,
+            authenticated_at: Some(4),
+            fingerprint: "fp",
+            ip: Some("10.0.0.1"),
+            user_agent: None,
+            extra: vec![("k", "1")],
+            rotated_to: None,
+            handoff: None,
+        };
+        let bytes = postcard::to_extend(&v1, vec![1]).unwrap();
+        assert_eq!(
+            bytes,
+            [
+                1, 10, 6, 1, 8, 2, 102, 112, 1, 8, 49, 48, 46, 48, 46, 48, 46, 49, 0, 1, 1, 107, 1,
+                49, 0, 0
+            ]
+        );
+        let read = decode_session(&bytes).unwrap();
+        assert_eq!(read.signed_in_at, 3);
+        assert_eq!(read.authenticated_at, Some(4));
+        assert!(read.methods.is_empty());
+        assert!(read.has_extra("k"));
+        assert_eq!(
+            read.metadata().device.unwrap().ip.as_deref(),
+            Some("10.0.0.1")
+        );
+        // Written back, it is of this version.
+        assert_eq!(encode_session(&read).unwrap()[0], SESSION_VERSION);
     }
 
     #[test]

@@ -45,21 +45,27 @@ pub fn is_fresh(req: &HttpRequest, config: &PowConfig) -> bool {
 }
 
 /// Records that the signed-in user just proved their password (a confirmation for sudo
-/// mode): the session is fresh again.
+/// mode): the session is fresh again, and has used [`AuthMethod::Password`] now.
 ///
 /// # Errors
 /// [`PowError::Config`] when nobody is signed in; [`PowError::Store`] when the store fails.
 pub async fn mark_fresh(req: &HttpRequest) -> Result<(), PowError> {
+    record_method(req, AuthMethod::Password).await
+}
+
+/// Records that the signed-in session just proved `method` (a step asked by a
+/// [`StepUp`] rule): [`AuthMethod::Password`] also makes it fresh for sudo mode.
+///
+/// # Errors
+/// [`PowError::Config`] when nobody is signed in; [`PowError::Store`] when the store fails.
+pub async fn record_method(req: &HttpRequest, method: AuthMethod) -> Result<(), PowError> {
     let config = require_config(req)?;
-    let Some(mut current) = current_session(req) else {
+    let Some(current) = current_session(req) else {
         return Err(PowError::Config(
-            "mark_fresh needs a signed-in session".into(),
+            "recording a method needs a signed-in session".into(),
         ));
     };
-    Arc::make_mut(&mut current.metadata).authenticated_at = Some(now_ms());
-    CredentialsCache::new(&config)
-        .put(&current.session_id, &current.user, &current.metadata)
-        .await?;
+    let current = record_session_method(&config, current, method).await?;
     req.extensions_mut().insert(current);
     Ok(())
 }
@@ -245,6 +251,11 @@ impl SessionHandle for CookieSessionHandle<'_> {
 /// [`PowError::Store`] when the store fails.
 #[tracing::instrument(name = "pow.sign_out", skip_all)]
 pub async fn sign_out(req: &HttpRequest) -> Result<(), PowError> {
+    // Signing out of support access stops it: the admin is back in their own session.
+    if current_session(req).is_some_and(|current| current.metadata.is_impersonation()) {
+        stop_impersonation(req).await?;
+        return Ok(());
+    }
     let config = require_config(req)?;
     let credentials = CredentialsCache::new(&config);
     let current = req.extensions_mut().remove::<CurrentSession>();
@@ -267,6 +278,84 @@ pub async fn sign_out(req: &HttpRequest) -> Result<(), PowError> {
     session.remove(key);
     crate::web::csrf::rotate(&session);
     Ok(())
+}
+
+/// The cookie-session key keeping the admin's own cookie id during support access.
+fn impersonator_key(config: &PowConfig) -> String {
+    format!("{}_impersonator", config.session().session_key)
+}
+
+/// Moves the browser of `req` (signed in as an admin) into the support-access session
+/// `started` ([`impersonation::start`](super::impersonation::start)): the cookie carries
+/// it, the admin's own cookie id waits beside it for [`stop_impersonation`]; the cookie
+/// session is renewed and CSRF rotated, as at a sign-in.
+///
+/// # Errors
+/// [`PowError::Config`] without a session cookie; the cookie session's error.
+pub(crate) fn begin_impersonation(
+    req: &HttpRequest,
+    config: &PowConfig,
+    started: super::impersonation::Started,
+) -> Result<(), PowError> {
+    let session = req.cookie_session();
+    let Some(admin_cookie_id) = session
+        .get::<String>(&config.session().session_key)
+        .ok()
+        .flatten()
+    else {
+        return Err(PowError::Config(
+            "support access starts from a signed-in browser session".into(),
+        ));
+    };
+    session.renew();
+    crate::web::csrf::rotate(&session);
+    session.insert(impersonator_key(config), admin_cookie_id)?;
+    write_session_id(&session, config, &started.cookie_id)?;
+    req.extensions_mut().insert(started.session);
+    Ok(())
+}
+
+/// Stops support access in the browser of `req`: the support-access session ends, and the
+/// admin's own session, when it still exists, is the browser's again. Also puts the
+/// admin back after support access ended by itself (idle, timeout). Returns whether there
+/// was support access to stop or to come back from.
+///
+/// # Errors
+/// [`PowError::Config`] without a config; [`PowError::Store`] when the store fails.
+pub async fn stop_impersonation(req: &HttpRequest) -> Result<bool, PowError> {
+    let config = require_config(req)?;
+    let session = req.cookie_session();
+    let stash = impersonator_key(&config);
+    let current = current_session(req);
+    let admin_stored = match &current {
+        Some(current) if current.metadata.is_impersonation() => {
+            super::impersonation::stop(&config, current).await?
+        }
+        // Signed in as someone: nothing to stop.
+        Some(_) => return Ok(false),
+        None => None,
+    };
+    let Some(admin_cookie_id) = session.get::<String>(&stash).ok().flatten() else {
+        return Ok(admin_stored.is_some());
+    };
+    session.remove(&stash);
+    session.remove(&config.session().session_key);
+    req.extensions_mut().remove::<CurrentSession>();
+    crate::web::csrf::rotate(&session);
+    let admin_id = stored_session_id(&config, &admin_cookie_id);
+    if admin_stored.as_ref().is_some_and(|stored| *stored != admin_id) {
+        // The cookie's admin is not the one this session recorded: sign out.
+        return Ok(true);
+    }
+    if let Some((user, metadata)) = CredentialsCache::new(&config).get(&admin_id).await? {
+        write_session_id(&session, &config, &admin_cookie_id)?;
+        req.extensions_mut().insert(CurrentSession {
+            user: Arc::new(user),
+            session_id: admin_id,
+            metadata: Arc::new(metadata),
+        });
+    }
+    Ok(true)
 }
 
 /// Deletes every session of the user (for example after a password change or when an

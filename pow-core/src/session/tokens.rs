@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     check_loaded, duration_ms, new_session_id, now_ms, CredentialsCache, CurrentSession, Device,
-    SessionMetadata,
+    MethodUse, SessionMetadata,
 };
 use crate::config::PowConfig;
 use crate::error::PowError;
@@ -69,6 +69,10 @@ struct RenewalRecord {
     /// Where the sign-in came from, for the session list.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     device: Option<Device>,
+    /// The methods the sign-in proved ([`SessionMetadata::methods`]), carried into every
+    /// renewed pair.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    methods: Vec<MethodUse>,
 }
 
 /// The sign-in a consumed renewal token continues.
@@ -80,6 +84,7 @@ pub(crate) struct Renewal {
     pub signed_in_at: i64,
     pub generation: Option<String>,
     pub device: Option<Device>,
+    pub methods: Vec<MethodUse>,
 }
 
 /// The index of each user's renewal tokens.
@@ -201,12 +206,13 @@ impl Tokens {
     /// Issues a new pair for `user` under revocation generation `generation` (read before
     /// the user was authenticated, so that a revocation racing the issue wins). `chain`
     /// continues a sign-in (fingerprint and sign-in time); `None` starts one. `device` is
-    /// where the sign-in came from.
+    /// where the sign-in came from, `methods` what it proved.
     pub(crate) async fn issue(
         &self,
         user: &User,
         chain: Option<(String, i64)>,
         device: Option<Device>,
+        methods: Vec<MethodUse>,
         generation: Option<String>,
         renewal_ttl: Duration,
     ) -> Result<TokenPair, PowError> {
@@ -230,6 +236,7 @@ impl Tokens {
             signed_in_at,
             generation: generation.clone(),
             device: device.clone(),
+            methods: methods.clone(),
         };
         self.store
             .put(
@@ -274,6 +281,7 @@ impl Tokens {
             signed_in_at,
             authenticated_at: Some(signed_in_at),
             device,
+            methods,
             extra,
         };
         // A pair continuing a sign-in shares its fingerprint, so this also drops the
@@ -378,6 +386,7 @@ impl Tokens {
             signed_in_at: record.signed_in_at,
             generation: current,
             device: record.device,
+            methods: record.methods,
         }))
     }
 

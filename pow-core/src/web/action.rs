@@ -39,7 +39,7 @@ use crate::config::PowConfig;
 use crate::error::PowError;
 use crate::limits::{Check, CheckKind};
 use crate::request::RequestSource;
-use crate::session::{self, guard::with_handler};
+use crate::session::{self, guard::with_handler, AuthMethod, StepUp};
 use crate::users::validation::normalize_user_id;
 use crate::users::{Params, User};
 
@@ -116,6 +116,7 @@ pub struct Action {
     format: Format,
     config: Option<PowConfig>,
     sudo: bool,
+    step_up: Option<StepUp>,
     captcha: bool,
 }
 
@@ -128,6 +129,7 @@ impl Action {
             form: None,
             params: None,
             sudo: false,
+            step_up: None,
             captcha: false,
             format: Format::Html,
             config: None,
@@ -177,6 +179,16 @@ impl Action {
     /// JSON gets `403` with the code `reauthentication_required`.
     pub fn sudo(mut self) -> Self {
         self.sudo = true;
+        self.access(Access::SignedIn)
+    }
+
+    /// A step-up action: only signed-in users whose session proved one of the rule's
+    /// methods within its window ([`StepUp`]). A browser is sent to a page performing the
+    /// first accepted method that has one (the password's confirmation page, an
+    /// extension's [`step_up_page`](crate::ExtensionBuilder::step_up_page)), which returns
+    /// it here; JSON gets `403` with the code `step_up_required` and the accepted methods.
+    pub fn step_up(mut self, rule: StepUp) -> Self {
+        self.step_up = Some(rule);
         self.access(Access::SignedIn)
     }
 
@@ -241,22 +253,33 @@ impl Action {
                 None
             }
         };
+        // Support access never does what needs the user's own proof.
+        if (self.sudo || self.step_up.is_some())
+            && session::current_session(req).is_some_and(|c| c.metadata.is_impersonation())
+        {
+            if self.format == Format::Json {
+                return Err(PowError::ImpersonationForbidden.into());
+            }
+            let lang = crate::messages::request_language(req, config.messages());
+            return Ok(HttpResponse::Forbidden()
+                .insert_header(super::no_store())
+                .content_type("text/plain; charset=utf-8")
+                .body(config.messages().text(&lang, "impersonation-forbidden")));
+        }
         if self.sudo && !session::is_fresh(req, &config) {
             return match self.format {
                 Format::Json => Err(PowError::ReauthenticationRequired.into()),
                 Format::Html => {
                     let ctx = super::controllers::routes_ctx(req, &config, None);
                     let confirm = config.routes().session_path(&ctx, "confirm");
-                    Ok(super::redirect(&match return_path(req) {
-                        Some(back) => format!(
-                            "{confirm}?{}",
-                            serde_urlencoded::to_string([("request_path", back)])
-                                .unwrap_or_default()
-                        ),
-                        None => confirm,
-                    }))
+                    Ok(super::redirect(&with_request_path(req, confirm)))
                 }
             };
+        }
+        if let Some(rule) = &self.step_up {
+            if let Some(refused) = step_up_refusal(req, &config, rule, self.format) {
+                return refused.map_err(E::from);
+            }
         }
         let captcha = config
             .captcha()
@@ -390,6 +413,48 @@ impl Controller {
 }
 
 /// What the limits count for the action about to run: a sign-up, or a password check (a
+/// How a request that does not meet the step-up `rule` is answered, or `None` when it
+/// does: JSON with [`PowError::StepUpRequired`], a browser with a redirect to a page that
+/// performs an accepted method (a `403` when none has one).
+fn step_up_refusal(
+    req: &HttpRequest,
+    config: &PowConfig,
+    rule: &StepUp,
+    format: Format,
+) -> Option<Result<HttpResponse, PowError>> {
+    if session::current_session(req).is_some_and(|current| rule.is_met(&current.metadata, config)) {
+        return None;
+    }
+    let refused = PowError::StepUpRequired(rule.methods().iter().map(|m| m.as_str()).collect());
+    if format == Format::Json {
+        return Some(Err(refused));
+    }
+    let ctx = super::controllers::routes_ctx(req, config, None);
+    let page = rule.methods().iter().find_map(|&method| match method {
+        AuthMethod::Password => Some(config.routes().session_path(&ctx, "confirm")),
+        _ => config.extensions().step_up_page(method, config),
+    });
+    Some(match page {
+        Some(page) => Ok(super::redirect(&with_request_path(req, page))),
+        None => Err(refused),
+    })
+}
+
+/// `page` with `?request_path=` the path `req` came for, when it is one to return to.
+fn with_request_path(req: &HttpRequest, page: String) -> String {
+    returning_to(page, return_path(req).as_deref())
+}
+
+/// `page` with `?request_path=back` when there is a page to return to: the link to a page
+/// that sends the browser back where it came from once done (a confirmation, a step-up).
+pub fn returning_to(mut page: String, back: Option<&str>) -> String {
+    if let Some(back) = back {
+        page.push('?');
+        page.push_str(&serde_urlencoded::to_string([("request_path", back)]).unwrap_or_default());
+    }
+    page
+}
+
 /// sign-in names its identifier; sudo mode's confirmation and an account change with the
 /// current password check the signed-in user's own).
 fn limit_check(ctl: &Controller) -> Option<Check> {

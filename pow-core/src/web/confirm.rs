@@ -16,11 +16,10 @@ use crate::views::{FieldType, PageBody};
 
 fn confirm_page(ctl: &Controller, error: Option<String>) -> Result<HttpResponse, PowError> {
     let ctx = ctl.routes_ctx();
-    let mut action = ctl.config.routes().session_path(&ctx, "confirm");
-    if let Some(rp) = ctl.request_path.as_deref() {
-        action.push('?');
-        action.push_str(&serde_urlencoded::to_string([("request_path", rp)]).unwrap_or_default());
-    }
+    let action = super::returning_to(
+        ctl.config.routes().session_path(&ctx, "confirm"),
+        ctl.request_path.as_deref(),
+    );
     let mut password = field(
         &ctl.config,
         &ctl.lang,

@@ -49,6 +49,15 @@ pub fn configure(config: PowConfig) -> impl FnOnce(&mut ServiceConfig) {
                     .route(web::put().to(registration::update))
                     .route(web::delete().to(registration::delete)),
             );
+        if config.impersonation().is_some() {
+            cfg.service(
+                web::resource("/impersonation").route(web::post().to(super::impersonation::start)),
+            )
+            .service(
+                web::resource("/impersonation/stop")
+                    .route(web::post().to(super::impersonation::stop)),
+            );
+        }
         for routes in config.extensions().routes() {
             routes(cfg, &config);
         }

@@ -41,6 +41,7 @@ pub mod csrf;
 mod facts;
 pub mod flash;
 mod forms;
+mod impersonation;
 mod mailbox;
 mod pages;
 pub mod params;
@@ -51,7 +52,7 @@ pub(crate) mod sessions;
 mod unlock;
 
 pub use crate::config::{extension_path, DefaultRoutes, RouteContext, Routes};
-pub use action::{Access, Action, Format, Outcome, Render};
+pub use action::{returning_to, Access, Action, Format, Outcome, Render};
 pub use callbacks::{
     redirect, request_path_param, ActionId, ActionKind, Assigns, Controller, Flow,
 };
@@ -60,6 +61,7 @@ pub use facts::client_ip;
 pub use forms::{
     extra_fields, field, form, new_password_fields, optional_field, user_id_field, user_id_kind,
 };
+pub use impersonation::{IMPERSONATION_START, IMPERSONATION_STOP};
 pub use mailbox::{mailbox_preview, MAILBOX_PATH};
 pub use pages::{no_store, page_security_headers, render_page, unavailable_page, Page};
 pub use params::FormData;

@@ -87,8 +87,21 @@ pub fn render_page(
         extend(page.name, &mut page.body, lang, config);
     }
     let queued = flash::take(req);
-    let current_user =
-        crate::session::current_user(req).and_then(|u| u.user_id(config).map(str::to_owned));
+    let current = crate::session::current_session(req);
+    let current_user = current
+        .as_ref()
+        .and_then(|c| c.user.user_id(config).map(str::to_owned));
+    let impersonation = current.filter(|c| c.metadata.is_impersonation()).map(|c| {
+        let shown = c.user.user_id(config).unwrap_or_default().to_owned();
+        let messages = config.messages();
+        crate::views::ImpersonationBanner {
+            text: messages
+                .message(lang, "impersonation-banner", &[("user", shown.into())])
+                .unwrap_or_default(),
+            stop_path: super::routes_ctx(req, config, None).path("/impersonation/stop"),
+            stop_label: messages.text(lang, "impersonation-stop"),
+        }
+    });
     let ctx = PageContext {
         lang: lang.clone(),
         title: config.messages().text(lang, page.title_key),
@@ -100,6 +113,7 @@ pub fn render_page(
             .captcha()
             .filter(|_| page.captcha)
             .map(|captcha| captcha.widget().clone()),
+        impersonation,
     };
     let html = config.views().render(page.name, &ctx, &page.body)?;
     let mut res = HttpResponse::Ok();

@@ -14,7 +14,10 @@ impl ResponseError for PowError {
             | PowError::CaptchaUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             PowError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             PowError::CaptchaInvalid => StatusCode::BAD_REQUEST,
-            PowError::ReauthenticationRequired | PowError::AccountDisabled => StatusCode::FORBIDDEN,
+            PowError::ReauthenticationRequired
+            | PowError::StepUpRequired(_)
+            | PowError::ImpersonationForbidden
+            | PowError::AccountDisabled => StatusCode::FORBIDDEN,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -27,7 +30,11 @@ impl ResponseError for PowError {
                 tracing::info!("pow request refused by a rate limit");
                 res.insert_header(("Retry-After", limited.retry_after_secs().to_string()));
             }
-            PowError::CaptchaInvalid => tracing::info!("pow request refused: {self}"),
+            PowError::CaptchaInvalid
+            | PowError::StepUpRequired(_)
+            | PowError::ImpersonationForbidden => {
+                tracing::info!("pow request refused: {self}")
+            }
             _ => {
                 tracing::error!(error = %self, "pow request failed");
                 if status == StatusCode::SERVICE_UNAVAILABLE {
