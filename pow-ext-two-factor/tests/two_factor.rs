@@ -14,7 +14,7 @@ use pow_core::api::{ApiAuthMiddleware, ApiError};
 use pow_core::limits::{Lockout, RateLimits};
 use pow_core::mailer::MemoryMailer;
 use pow_core::password::Pbkdf2Hasher;
-use pow_core::session::{MaybeUser, StepUp};
+use pow_core::session::{MaybeUser, RequireStepUp, StepUp};
 use pow_core::store::{MemoryStore, Store};
 use pow_core::test_client::{serve, Client, Response};
 use pow_core::users::diesel::DieselUsersContext;
@@ -98,6 +98,11 @@ fn start_with(
             ))
             .route("/me", web::get().to(me))
             .route("/sensitive", web::get().to(sensitive))
+            .service(
+                web::scope("/guarded")
+                    .wrap(RequireStepUp::new(StepUp::recent_second_factor()))
+                    .route("", web::get().to(me)),
+            )
             .service(
                 web::scope("/app-api")
                     .wrap(ApiAuthMiddleware::new(served.clone()))
@@ -401,6 +406,14 @@ fn step_up_rules_want_a_recent_second_factor() {
         res.location(),
         "/two-factor/step-up?request_path=%2Fsensitive"
     );
+    // The same rule as a guard on a scope.
+    let res = c.get("/guarded");
+    assert_eq!(
+        res.location(),
+        "/two-factor/step-up?request_path=%2Fguarded"
+    );
+    let res = Client::new(addr).get("/guarded");
+    assert_eq!(res.location(), "/session/new?request_path=%2Fguarded");
     // The extension's own changes ask the same: turning it off is refused for now.
     let page = c.get("/two-factor");
     let res = c.post("/two-factor/disable", &[("_csrf_token", &page.csrf())]);
@@ -434,6 +447,7 @@ fn step_up_rules_want_a_recent_second_factor() {
     assert_eq!(res.location(), "/sensitive");
     let res = c.get("/sensitive");
     assert_eq!((res.status, res.body.as_str()), (200, "sensitive"));
+    assert_eq!(c.get("/guarded").status, 200);
 
     // JSON: a pending step naming what is accepted, then the step, then the page.
     let res = app.get("/app-api/sensitive");

@@ -171,10 +171,11 @@ pub(crate) fn with_handler<R>(
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 enum Require {
     SignedIn,
     Anonymous,
+    StepUp(Arc<super::StepUp>),
 }
 
 /// Lets only signed-in users through; answers others with
@@ -243,6 +244,45 @@ impl RequireNotAuthenticated {
     }
 }
 
+/// Lets only signed-in users whose session meets a [`StepUp`](super::StepUp) rule
+/// through, like [`Action::step_up`](crate::web::Action::step_up) for a whole scope: an
+/// anonymous visitor gets [`ErrorHandler::not_authenticated`]; a browser that does not
+/// meet the rule goes to a page performing an accepted method and back; JSON gets `403
+/// step_up_required` with the accepted methods; support access gets `403`.
+///
+/// ```
+/// # use std::time::Duration;
+/// # use actix_web::{web, HttpResponse};
+/// use pow_core::session::{RequireStepUp, StepUp};
+/// let scope = web::scope("/payouts")
+///     .wrap(RequireStepUp::new(StepUp::second_factor(Duration::from_secs(300))))
+///     .route("", web::get().to(HttpResponse::Ok));
+/// ```
+#[derive(Clone)]
+pub struct RequireStepUp {
+    rule: Arc<super::StepUp>,
+    handler: Option<Arc<dyn ErrorHandler>>,
+}
+
+impl std::fmt::Debug for RequireStepUp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RequireStepUp")
+            .field("rule", &self.rule)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RequireStepUp {
+    /// The guard for `rule`, answering anonymous visitors with the middleware's
+    /// [`ErrorHandler`].
+    pub fn new(rule: super::StepUp) -> Self {
+        Self {
+            rule: Arc::new(rule),
+            handler: None,
+        }
+    }
+}
+
 macro_rules! guard_transform {
     ($guard:ty, $require:expr) => {
         impl<S, B> Transform<S, ServiceRequest> for $guard
@@ -260,7 +300,7 @@ macro_rules! guard_transform {
             fn new_transform(&self, service: S) -> Self::Future {
                 ready(Ok(GuardService {
                     service,
-                    require: $require,
+                    require: $require(self),
                     handler: self.handler.clone(),
                 }))
             }
@@ -268,10 +308,14 @@ macro_rules! guard_transform {
     };
 }
 
-guard_transform!(RequireAuthenticated, Require::SignedIn);
-guard_transform!(RequireNotAuthenticated, Require::Anonymous);
+guard_transform!(RequireAuthenticated, |_| Require::SignedIn);
+guard_transform!(RequireNotAuthenticated, |_| Require::Anonymous);
+guard_transform!(RequireStepUp, |guard: &RequireStepUp| Require::StepUp(
+    Arc::clone(&guard.rule)
+));
 
-/// The service built by [`RequireAuthenticated`] and [`RequireNotAuthenticated`].
+/// The service built by [`RequireAuthenticated`], [`RequireNotAuthenticated`] and
+/// [`RequireStepUp`].
 pub struct GuardService<S> {
     service: S,
     require: Require,
@@ -296,8 +340,19 @@ where
 
     fn call(&self, req: ServiceRequest) -> Self::Future {
         let signed_in = req.extensions().contains::<CurrentSession>();
-        if signed_in == (self.require == Require::SignedIn) {
-            let into_left: IntoLeft<B> = ServiceResponse::map_into_left_body;
+        let into_left: IntoLeft<B> = ServiceResponse::map_into_left_body;
+        if let (Require::StepUp(rule), true) = (&self.require, signed_in) {
+            let answer = super::request_config(req.request()).and_then(|config| {
+                crate::web::action::step_up_guard_answer(req.request(), &config, rule)
+            });
+            return match answer {
+                None => Either::Left(self.service.call(req).map_ok(into_left)),
+                Some(answer) => Either::Right(ready(Ok(req
+                    .into_response(answer)
+                    .map_into_right_body()))),
+            };
+        }
+        if signed_in == (self.require != Require::Anonymous) {
             return Either::Left(self.service.call(req).map_ok(into_left));
         }
         let (req, _payload) = req.into_parts();
@@ -309,7 +364,7 @@ where
             );
         }
         let response = with_handler(&req, self.handler.as_ref(), |handler| match self.require {
-            Require::SignedIn => handler.not_authenticated(&req),
+            Require::SignedIn | Require::StepUp(_) => handler.not_authenticated(&req),
             Require::Anonymous => handler.already_authenticated(&req),
         });
         Either::Right(ready(Ok(

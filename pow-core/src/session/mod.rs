@@ -138,7 +138,7 @@ crate::with_actix! {
     pub use guard::GuardService;
     pub use guard::{
         already_authenticated_path, not_authenticated_path, wants_json, DefaultErrorHandler,
-        ErrorHandler, RequireAuthenticated, RequireNotAuthenticated,
+        ErrorHandler, RequireAuthenticated, RequireNotAuthenticated, RequireStepUp,
     };
     pub use middleware::{CookieSource, PowSessionMiddleware};
     pub(crate) use request::{begin_impersonation, write_session_id};

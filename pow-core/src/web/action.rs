@@ -260,11 +260,7 @@ impl Action {
             if self.format == Format::Json {
                 return Err(PowError::ImpersonationForbidden.into());
             }
-            let lang = crate::messages::request_language(req, config.messages());
-            return Ok(HttpResponse::Forbidden()
-                .insert_header(super::no_store())
-                .content_type("text/plain; charset=utf-8")
-                .body(config.messages().text(&lang, "impersonation-forbidden")));
+            return Ok(impersonation_forbidden(req, &config));
         }
         if self.sudo && !session::is_fresh(req, &config) {
             return match self.format {
@@ -413,6 +409,41 @@ impl Controller {
 }
 
 /// What the limits count for the action about to run: a sign-up, or a password check (a
+/// The page answering a browser that asks, during support access, for what needs the
+/// user's own proof: `403` with the translated reason.
+fn impersonation_forbidden(req: &HttpRequest, config: &PowConfig) -> HttpResponse {
+    let lang = crate::messages::request_language(req, config.messages());
+    HttpResponse::Forbidden()
+        .insert_header(super::no_store())
+        .content_type("text/plain; charset=utf-8")
+        .body(config.messages().text(&lang, "impersonation-forbidden"))
+}
+
+/// The answer of [`RequireStepUp`](crate::session::RequireStepUp) to a signed-in request
+/// that does not meet `rule` (or that is support access), or `None` to let it through.
+/// JSON clients ([`wants_json`](crate::session::wants_json)) get the API's error answer.
+pub(crate) fn step_up_guard_answer(
+    req: &HttpRequest,
+    config: &PowConfig,
+    rule: &StepUp,
+) -> Option<HttpResponse> {
+    use actix_web::ResponseError as _;
+    let json = session::wants_json(req);
+    let refused = if session::current_session(req).is_some_and(|c| c.metadata.is_impersonation()) {
+        if !json {
+            return Some(impersonation_forbidden(req, config));
+        }
+        Err(PowError::ImpersonationForbidden)
+    } else {
+        let format = if json { Format::Json } else { Format::Html };
+        step_up_refusal(req, config, rule, format)?
+    };
+    Some(refused.unwrap_or_else(|err| match json {
+        true => crate::api::ApiError::from_pow(req, err).error_response(),
+        false => err.error_response(),
+    }))
+}
+
 /// How a request that does not meet the step-up `rule` is answered, or `None` when it
 /// does: JSON with [`PowError::StepUpRequired`], a browser with a redirect to a page that
 /// performs an accepted method (a `403` when none has one).

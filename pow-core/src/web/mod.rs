@@ -30,7 +30,7 @@
 //! run each extension's `before_process`, the action, each `before_respond`, then render
 //! the [`Outcome`]. Callbacks see a [`Controller`] with a typed [`ActionId`].
 
-mod action;
+pub(crate) mod action;
 pub mod actions;
 mod activity;
 mod audit_events;
