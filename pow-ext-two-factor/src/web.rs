@@ -197,41 +197,58 @@ fn back_to_sign_in(ctl: &Controller, key: &str) -> Outcome {
     Outcome::redirect(&ctl.config.routes().session_path(&ctl.routes_ctx(), "new"))
 }
 
+/// A page asking for a code: the sign-in's second step, or a step-up. The form posts to
+/// `action` with the code and `hidden` fields; `info_key` says why it is asked.
+struct CodePage<'a> {
+    name: &'static str,
+    action: String,
+    hidden: Option<Field>,
+    links: Vec<Link>,
+    info_key: &'a str,
+}
+
+impl CodePage<'_> {
+    fn render(self, ctl: &Controller, error: Option<String>) -> Result<HttpResponse, PowError> {
+        let code = Field::new(
+            "code",
+            ctl.text("pow_two_factor_verify_label"),
+            FieldType::Text,
+        )
+        .autocomplete("one-time-code")
+        .required()
+        .errors(error.into_iter().collect());
+        let mut form =
+            Form::new(self.action, ctl.text("pow_two_factor_verify_button"), "").field(code);
+        if let Some(hidden) = self.hidden {
+            form = form.field(hidden);
+        }
+        let body = PageBody::Form {
+            form,
+            links: self.links,
+            extra_forms: Vec::new(),
+        };
+        let mut page = Page::new(self.name, "pow_two_factor_title_verify", body);
+        page.info = Some(ctl.text(self.info_key));
+        render_page(&ctl.req, &ctl.config, &ctl.lang, page)
+    }
+}
+
 fn verify_page(
     ctl: &Controller,
     persist: bool,
     error: Option<String>,
 ) -> Result<HttpResponse, PowError> {
-    let code = Field::new(
-        "code",
-        ctl.text("pow_two_factor_verify_label"),
-        FieldType::Text,
-    )
-    .autocomplete("one-time-code")
-    .required()
-    .errors(error.into_iter().collect());
-    let persist = Field::new(PERSIST_FIELD, "", FieldType::Hidden).value(persist.to_string());
-    let form = Form::new(
-        path(&ctl.config, VERIFY_PATH),
-        ctl.text("pow_two_factor_verify_button"),
-        "",
-    )
-    .field(code)
-    .field(persist);
-    let mut page = Page::new(
-        "two_factor/verify",
-        "pow_two_factor_title_verify",
-        PageBody::Form {
-            form,
-            links: vec![Link::new(
-                ctl.config.routes().session_path(&ctl.routes_ctx(), "new"),
-                ctl.text("pow_two_factor_cancel"),
-            )],
-            extra_forms: Vec::new(),
-        },
-    );
-    page.info = Some(ctl.text("pow_two_factor_required"));
-    render_page(&ctl.req, &ctl.config, &ctl.lang, page)
+    CodePage {
+        name: "two_factor/verify",
+        action: path(&ctl.config, VERIFY_PATH),
+        hidden: Some(Field::new(PERSIST_FIELD, "", FieldType::Hidden).value(persist.to_string())),
+        links: vec![Link::new(
+            ctl.config.routes().session_path(&ctl.routes_ctx(), "new"),
+            ctl.text("pow_two_factor_cancel"),
+        )],
+        info_key: "pow_two_factor_required",
+    }
+    .render(ctl, error)
 }
 
 async fn verify_new(req: HttpRequest) -> Result<HttpResponse, PowError> {
@@ -318,31 +335,14 @@ async fn verify_create(
 }
 
 fn step_up_page(ctl: &Controller, error: Option<String>) -> Result<HttpResponse, PowError> {
-    let code = Field::new(
-        "code",
-        ctl.text("pow_two_factor_verify_label"),
-        FieldType::Text,
-    )
-    .autocomplete("one-time-code")
-    .required()
-    .errors(error.into_iter().collect());
-    let form = Form::new(
-        returning_to(path(&ctl.config, STEP_UP_PATH), ctl.request_path.as_deref()),
-        ctl.text("pow_two_factor_verify_button"),
-        "",
-    )
-    .field(code);
-    let mut page = Page::new(
-        "two_factor/step_up",
-        "pow_two_factor_title_verify",
-        PageBody::Form {
-            form,
-            links: Vec::new(),
-            extra_forms: Vec::new(),
-        },
-    );
-    page.info = Some(ctl.text("pow_two_factor_step_up"));
-    render_page(&ctl.req, &ctl.config, &ctl.lang, page)
+    CodePage {
+        name: "two_factor/step_up",
+        action: returning_to(path(&ctl.config, STEP_UP_PATH), ctl.request_path.as_deref()),
+        hidden: None,
+        links: Vec::new(),
+        info_key: "pow_two_factor_step_up",
+    }
+    .render(ctl, error)
 }
 
 async fn step_up_new(req: HttpRequest) -> Result<HttpResponse, PowError> {

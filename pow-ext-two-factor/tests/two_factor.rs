@@ -112,6 +112,16 @@ fn start_with(
     (config, addr, mailer)
 }
 
+/// The test user as stored now.
+fn stored_user(config: &PowConfig) -> pow_core::User {
+    config
+        .users_context()
+        .unwrap()
+        .get_by(config, "email", &EMAIL.into())
+        .unwrap()
+        .unwrap()
+}
+
 fn sign_in(c: &mut Client, remember: bool) -> Response {
     let csrf = c.get("/session/new").csrf();
     let persist = if remember { "true" } else { "false" };
@@ -226,12 +236,7 @@ fn two_steps(store: Arc<dyn Store>) {
     let (key, codes) = enrol(&mut c, &mut used);
     let notice = mailer.last_to(EMAIL).expect("a notice: two-factor on");
     assert_eq!(notice.subject, "Two-factor authentication was turned on");
-    let user = config
-        .users_context()
-        .unwrap()
-        .get_by(&config, "email", &EMAIL.into())
-        .unwrap()
-        .unwrap();
+    let user = stored_user(&config);
     assert!(pow_ext_two_factor::is_enabled(&user));
     assert!(!user
         .get_str("totp_recovery_codes")
@@ -422,12 +427,7 @@ fn step_up_rules_want_a_recent_second_factor() {
         "{}",
         res.location()
     );
-    let user = config
-        .users_context()
-        .unwrap()
-        .get_by(&config, "email", &EMAIL.into())
-        .unwrap()
-        .unwrap();
+    let user = stored_user(&config);
     assert!(pow_ext_two_factor::is_enabled(&user), "still on");
 
     // The step: a wrong code is refused, a right one returns to the page.
