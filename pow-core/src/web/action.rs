@@ -185,7 +185,7 @@ impl Action {
     /// A step-up action: only signed-in users whose session proved one of the rule's
     /// methods within its window ([`StepUp`]). A browser is sent to a page performing the
     /// first accepted method that has one (the password's confirmation page, an
-    /// extension's [`step_up_page`](crate::ExtensionBuilder::step_up_page)), which returns
+    /// extension's [`step_up_page`](crate::extension::ExtensionBuilder::step_up_page)), which returns
     /// it here; JSON gets `403` with the code `step_up_required` and the accepted methods.
     pub fn step_up(mut self, rule: StepUp) -> Self {
         self.step_up = Some(rule);
