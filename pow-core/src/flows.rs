@@ -127,6 +127,31 @@ pub async fn sign_in<H: SessionHandle + ?Sized>(
     Ok(SignIn::SignedIn(user))
 }
 
+/// Checks that the signed-in `user` knows their password (sudo mode's confirmation, a
+/// re-authentication): the user as stored when it is right, `None` when it is wrong. The
+/// identifier is the user's own, whatever a form says; the check costs what a sign-in
+/// costs.
+///
+/// # Errors
+/// [`PowError::Config`] for a user without an identifier; the users context's error.
+pub async fn reauthenticate(
+    config: &PowConfig,
+    user: &User,
+    password: &str,
+) -> Result<Option<User>, PowError> {
+    let field = config.user_id_field().to_owned();
+    let Some(identifier) = user.get_str(&field).map(str::to_owned) else {
+        return Err(PowError::Config(format!(
+            "the signed-in user has no `{field}` to confirm the password with"
+        )));
+    };
+    let mut params = Params::new();
+    params.insert(field, identifier);
+    params.insert("password".to_owned(), password.to_owned());
+    let proved = config.users()?.authenticate(params).await?;
+    Ok(proved.filter(|proved| proved.id == user.id))
+}
+
 /// Creates a user from `params` and signs the client in as them.
 ///
 /// # Errors

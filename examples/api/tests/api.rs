@@ -145,6 +145,8 @@ async fn the_example_works_end_to_end() {
         "/me/sessions:",
         "/sessions:",
         "/sessions/{id}:",
+        "/session/reauthenticate:",
+        "/two-factor/step-up:",
         "/openapi.yaml:",
     ] {
         assert!(

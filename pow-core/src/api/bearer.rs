@@ -74,6 +74,12 @@ impl SessionHandle for BearerSession<'_> {
     ) -> Result<(), ApiError> {
         super::context::set_sign_in_methods(self.req, &metadata.methods);
         self.api.before_issue(self.req, user, self.action).await?;
+        // The new pair replaces the one the client used (an account change).
+        if self.action == ApiAction::AccountUpdate {
+            if let Some(token) = bearer_token(self.req.headers()) {
+                self.api.tokens().sign_out(token).await?;
+            }
+        }
         let data = self.api.token_data(self.req, user, self.action).await?;
         let pair = self
             .api

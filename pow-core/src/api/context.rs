@@ -367,7 +367,10 @@ pub fn configure(config: PowConfig, options: ApiOptions) -> impl FnOnce(&mut Ser
         let api = ApiContext::new(config, options);
         cfg.service(
             api.resource("/registration")
-                .route(web::post().to(controllers::registration_create)),
+                .route(web::post().to(controllers::registration_create))
+                .route(web::patch().to(controllers::registration_update))
+                .route(web::put().to(controllers::registration_update))
+                .route(web::delete().to(controllers::registration_delete)),
         )
         .service(
             api.resource("/session")
@@ -377,6 +380,10 @@ pub fn configure(config: PowConfig, options: ApiOptions) -> impl FnOnce(&mut Ser
         .service(
             api.resource("/session/renew")
                 .route(web::post().to(controllers::session_renew)),
+        )
+        .service(
+            api.resource("/session/reauthenticate")
+                .route(web::post().to(controllers::session_reauthenticate)),
         )
         .service(
             api.resource("/sessions")

@@ -1,4 +1,5 @@
-//! The JSON endpoints: registration, sign-in, sign-out and renewal.
+//! The JSON endpoints: registration, account changes and deletion, sign-in,
+//! re-authentication, sign-out and renewal.
 
 use actix_web::http::header;
 use actix_web::web::Bytes;
@@ -9,8 +10,11 @@ use super::error::ApiError;
 use super::middleware::bearer_token;
 use super::tokens::TokenPair;
 use super::{ApiAction, ApiContext};
+use actix_web::HttpMessage as _;
+
 use crate::error::PowError;
-use crate::flows::{self, SignIn, SignUp};
+use crate::flows::{self, AccountDeletion, AccountUpdate, SignIn, SignUp};
+use crate::session::{self, AuthMethod, CurrentSession};
 use crate::users::Params;
 use crate::web::{Action, ActionId, Controller, Outcome};
 
@@ -90,6 +94,15 @@ pub mod actions {
         ActionId::new("api_session", "delete", ActionKind::SignOut);
     /// `POST <prefix>/session/renew`: exchange a renewal token for a new pair.
     pub const SESSION_RENEW: ActionId = ActionId::new("api_session", "renew", ActionKind::Other);
+    /// `POST <prefix>/session/reauthenticate`: prove the password again (sudo mode).
+    pub const SESSION_REAUTHENTICATE: ActionId =
+        ActionId::new("api_session", "reauthenticate", ActionKind::Reauthenticate);
+    /// `PATCH <prefix>/registration`: change the account; a new pair replaces the one used.
+    pub const REGISTRATION_UPDATE: ActionId =
+        ActionId::new("api_registration", "update", ActionKind::UpdateUser);
+    /// `DELETE <prefix>/registration`: delete the account.
+    pub const REGISTRATION_DELETE: ActionId =
+        ActionId::new("api_registration", "delete", ActionKind::DeleteUser);
 }
 
 impl ApiContext {
@@ -203,6 +216,108 @@ pub(crate) async fn session_create(
             SignIn::InvalidCredentials => {
                 Ok(ApiError::invalid_credentials(&req, config).error_response())
             }
+        }
+    })
+    .await
+}
+
+/// The bearer session of `req`, put into the request extensions where the pipeline looks
+/// for the signed-in user (its rate limits, callbacks and audit); `401` without one.
+async fn bearer_session(req: &HttpRequest, api: &ApiContext) -> Result<CurrentSession, ApiError> {
+    let current = api
+        .current_session(req)
+        .await?
+        .ok_or_else(|| ApiError::not_authenticated(req))?;
+    req.extensions_mut().insert(current.clone());
+    Ok(current)
+}
+
+/// Sudo mode for a JSON action: the pair's session proved the password within
+/// [`sudo_window`](crate::SessionConfig::sudo_window) (its sign-in, or
+/// `POST <prefix>/session/reauthenticate`), else `403 reauthentication_required`.
+fn require_fresh(api: &ApiContext, current: &CurrentSession) -> Result<(), ApiError> {
+    if current.metadata.is_fresh(api.config().session().sudo_window) {
+        Ok(())
+    } else {
+        Err(PowError::ReauthenticationRequired.into())
+    }
+}
+
+/// `POST <prefix>/session/reauthenticate` with `{"user": {"password": "..."}}`: the
+/// client proves the password again, and its session is fresh for sudo mode (and has used
+/// the password now, for step-up rules): `204`; `401 invalid_credentials` for a wrong
+/// password, counted like a wrong sign-in ([`flows::reauthenticate`]).
+pub(crate) async fn session_reauthenticate(
+    req: HttpRequest,
+    api: ApiContext,
+    body: Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let params = user_params(&body).ok_or_else(|| ApiError::invalid_request(&req))?;
+    let current = bearer_session(&req, &api).await?;
+    api.run_with_params(&req, actions::SESSION_REAUTHENTICATE, params, async |ctl| {
+        let config = api.config();
+        let password = ctl.params.get("password").cloned().unwrap_or_default();
+        let Some(user) = flows::reauthenticate(config, &current.user, &password).await? else {
+            // An answer, not an error: the pipeline counts it as a failed check.
+            return Ok(ApiError::invalid_credentials(&req, config).error_response());
+        };
+        session::record_session_method(config, current, AuthMethod::Password).await?;
+        ctl.user = Some(user);
+        Ok(HttpResponse::NoContent()
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .finish())
+    })
+    .await
+}
+
+/// `PATCH <prefix>/registration` with `{"user": {"current_password": "...", "email":
+/// "...", "password": "...", "password_confirmation": "..."}}` (sudo mode): changes the
+/// account ([`flows::update_account`]) and answers a new token pair, in
+/// place of the pair used; a new password ends every other session and pair. `422` with
+/// field errors when the params are invalid.
+pub(crate) async fn registration_update(
+    req: HttpRequest,
+    api: ApiContext,
+    body: Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let params = user_params(&body).ok_or_else(|| ApiError::invalid_request(&req))?;
+    let current = bearer_session(&req, &api).await?;
+    require_fresh(&api, &current)?;
+    api.run_with_params(&req, actions::REGISTRATION_UPDATE, params, async |ctl| {
+        let config = api.config();
+        let mut session = BearerSession::new(&api, &req, ApiAction::AccountUpdate);
+        let params = ctl.params.clone();
+        match flows::update_account(config, &req, &current.user, params, &mut session).await? {
+            AccountUpdate::Updated { user, .. } => {
+                ctl.user = Some(user);
+                issued(&req, &session)
+            }
+            AccountUpdate::Invalid(cs) => {
+                let answer = ApiError::validation(&req, config, "api-user-not-updated", &cs);
+                ctl.changeset = Some(cs);
+                Err(answer)
+            }
+        }
+    })
+    .await
+}
+
+/// `DELETE <prefix>/registration` (sudo mode): deletes the account
+/// ([`flows::delete_account`]); every session and pair of the user ends. `204`.
+pub(crate) async fn registration_delete(
+    req: HttpRequest,
+    api: ApiContext,
+) -> Result<HttpResponse, ApiError> {
+    let current = bearer_session(&req, &api).await?;
+    require_fresh(&api, &current)?;
+    api.run(&req, actions::REGISTRATION_DELETE, async |_| {
+        let config = api.config();
+        let mut session = BearerSession::new(&api, &req, ApiAction::AccountUpdate);
+        match flows::delete_account(config, &current.user, &mut session).await? {
+            AccountDeletion::Deleted => Ok(HttpResponse::NoContent()
+                .insert_header((header::CACHE_CONTROL, "no-store"))
+                .finish()),
+            AccountDeletion::NotDeleted(err) => Err(ApiError::from_pow(&req, err)),
         }
     })
     .await

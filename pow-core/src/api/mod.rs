@@ -184,4 +184,7 @@ pub enum ApiAction {
     SignIn,
     /// A renewal token was exchanged for a new pair.
     Renewal,
+    /// The user changed their account (address, password) and the client gets a new pair
+    /// in place of the one it used.
+    AccountUpdate,
 }

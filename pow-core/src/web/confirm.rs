@@ -11,7 +11,6 @@ use super::pages::{render_page, Page};
 use super::params::FormData;
 use crate::error::PowError;
 use crate::session;
-use crate::users::Params;
 use crate::views::{FieldType, PageBody};
 
 fn confirm_page(ctl: &Controller, error: Option<String>) -> Result<HttpResponse, PowError> {
@@ -62,21 +61,8 @@ pub(super) async fn create(req: HttpRequest, body: Bytes) -> Result<HttpResponse
         .form(FormData::parse(&body))
         .run(&req, async |ctl| {
             let user = ctl.signed_in()?.clone();
-            let field = ctl.config.user_id_field().to_owned();
-            let Some(identifier) = user.get_str(&field).map(str::to_owned) else {
-                return Err(PowError::Config(format!(
-                    "the signed-in user has no `{field}` to confirm the password with"
-                )));
-            };
-            // The identifier is the session's, whatever the form says.
-            let mut params = Params::new();
-            params.insert(field, identifier);
-            params.insert(
-                "password".to_owned(),
-                ctl.params.get("password").cloned().unwrap_or_default(),
-            );
-            let proved = ctl.config.users()?.authenticate(params).await?;
-            if let Some(proved) = proved.filter(|proved| proved.id == user.id) {
+            let password = ctl.params.get("password").cloned().unwrap_or_default();
+            if let Some(proved) = crate::flows::reauthenticate(&ctl.config, &user, &password).await? {
                 session::mark_fresh(&ctl.req).await?;
                 ctl.user = Some(proved);
                 let path = ctl.config.routes().after_sign_in_path(&ctl.routes_ctx());

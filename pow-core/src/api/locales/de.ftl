@@ -5,6 +5,7 @@ api-already-authenticated = Bereits angemeldet
 api-invalid-token = Ungültiges Token
 api-invalid-request = Ungültige Anfrage: Der Inhalt muss ein JSON-Objekt sein
 api-user-not-created = Das Konto konnte nicht angelegt werden
+api-user-not-updated = Das Konto konnte nicht geändert werden
 api-busy = Der Dienst ist gerade ausgelastet. Bitte versuchen Sie es in ein paar Sekunden erneut.
 api-rate-limited = Zu viele Versuche. Bitte warten Sie einige Minuten und versuchen Sie es dann erneut.
 api-reauthentication-required = Bitte bestätigen Sie zuerst Ihr Passwort.

@@ -7,6 +7,7 @@ api-already-authenticated = Already authenticated
 api-invalid-token = Invalid token
 api-invalid-request = Invalid request: the body has to be a JSON object
 api-user-not-created = Couldn't create user
+api-user-not-updated = Couldn't update user
 api-busy = The service is busy right now. Please try again in a few seconds.
 api-rate-limited = Too many attempts. Please wait a few minutes, then try again.
 api-reauthentication-required = Please confirm your password first.

@@ -5,6 +5,7 @@ api-already-authenticated = Déjà authentifié
 api-invalid-token = Jeton invalide
 api-invalid-request = Requête invalide : le corps doit être un objet JSON
 api-user-not-created = Le compte n'a pas pu être créé
+api-user-not-updated = Le compte n'a pas pu être modifié
 api-busy = Le service est surchargé pour le moment. Veuillez réessayer dans quelques secondes.
 api-rate-limited = Trop de tentatives. Veuillez patienter quelques minutes, puis réessayer.
 api-reauthentication-required = Veuillez d'abord confirmer votre mot de passe.

@@ -1,0 +1,175 @@
+//! The account over JSON, as an app client sees it: re-authentication (sudo mode) with a
+//! wrong and a right password, a change of password that answers a new pair and ends the
+//! old one, validation errors, and deletion; each refused without a fresh session.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use pow_core::api::ApiOptions;
+use pow_core::mailer::MemoryMailer;
+use pow_core::password::Pbkdf2Hasher;
+use pow_core::session::{AuthMethod, CredentialsCache};
+use pow_core::test_client::{serve, Client, Response};
+use pow_core::users::diesel::DieselUsersContext;
+use pow_core::{PowConfig, User};
+use serde_json::{json, Value};
+
+const EMAIL: &str = "ada@example.com";
+const PASSWORD: &str = "correct horse battery";
+const NEW_PASSWORD: &str = "a brand new passphrase";
+
+fn start() -> (PowConfig, SocketAddr, User) {
+    let db = std::env::temp_dir().join(format!(
+        "pow-api-account-{}.db",
+        pow_core::token::generate_uuid()
+    ));
+    let users = DieselUsersContext::connect(&db.display().to_string()).unwrap();
+    let config = PowConfig::builder("j".repeat(64))
+        .users(users.clone())
+        .hasher(Pbkdf2Hasher::new(1))
+        .mailer(Arc::new(MemoryMailer::new()))
+        .base_url("http://localhost")
+        .build()
+        .unwrap();
+    users.migrate(&config).unwrap();
+    let user = pow_core::testing::create_user(&config, EMAIL, PASSWORD).unwrap();
+    let served = config.clone();
+    let addr = serve(move || {
+        actix_web::App::new().configure(pow_core::api::configure(
+            served.clone(),
+            ApiOptions::new(),
+        ))
+    });
+    (config, addr, user)
+}
+
+fn call(addr: SocketAddr, method: &str, path: &str, token: Option<&str>, body: Value) -> Response {
+    let mut c = Client::new(addr);
+    c.headers
+        .push(("Content-Type".into(), "application/json".into()));
+    if let Some(token) = token {
+        c.headers
+            .push(("Authorization".into(), format!("Bearer {token}")));
+    }
+    c.request(method, path, Some(body.to_string()))
+}
+
+fn json_of(res: &Response) -> Value {
+    serde_json::from_str(&res.body).unwrap_or_else(|_| panic!("JSON: {}", res.body))
+}
+
+fn sign_in(addr: SocketAddr, password: &str) -> Response {
+    let body = json!({"user": {"email": EMAIL, "password": password}});
+    call(addr, "POST", "/api/v1/session", None, body)
+}
+
+fn access_token(res: &Response) -> String {
+    json_of(res)["data"]["access_token"]
+        .as_str()
+        .unwrap_or_else(|| panic!("a pair: {}", res.body))
+        .to_owned()
+}
+
+/// Moves the password proof of every session of `user` back an hour (past sudo mode).
+fn stale(config: &PowConfig, user: &User) {
+    actix_web::rt::System::new().block_on(async {
+        let cache = CredentialsCache::new(config);
+        for id in cache.sessions(user.id).await.unwrap() {
+            let (user, mut metadata) = cache.get(&id).await.unwrap().unwrap();
+            metadata.authenticated_at = Some(pow_core::time::now_ms() - 3_600_000);
+            cache.put(&id, &user, &metadata).await.unwrap();
+        }
+    });
+}
+
+fn me(addr: SocketAddr, token: &str) -> u16 {
+    call(addr, "GET", "/api/v1/sessions", Some(token), json!({})).status
+}
+
+#[test]
+fn reauthentication_then_a_new_password_then_deletion() {
+    let (config, addr, user) = start();
+    let token = access_token(&sign_in(addr, PASSWORD));
+    stale(&config, &user);
+
+    // Not fresh: the account answers 403 until the password is proved again.
+    let change = json!({"user": {
+        "current_password": PASSWORD,
+        "password": NEW_PASSWORD,
+        "password_confirmation": NEW_PASSWORD,
+    }});
+    let res = call(addr, "PATCH", "/api/v1/registration", Some(&token), change.clone());
+    assert_eq!(res.status, 403, "{}", res.body);
+    assert_eq!(json_of(&res)["error"]["code"], "reauthentication_required");
+    let res = call(addr, "DELETE", "/api/v1/registration", Some(&token), json!({}));
+    assert_eq!(res.status, 403, "{}", res.body);
+
+    let reauth = |password: &str| {
+        let body = json!({"user": {"password": password}});
+        call(addr, "POST", "/api/v1/session/reauthenticate", Some(&token), body)
+    };
+    let res = reauth("not the password");
+    assert_eq!(res.status, 401, "{}", res.body);
+    assert_eq!(json_of(&res)["error"]["code"], "invalid_credentials");
+    let res = call(addr, "POST", "/api/v1/session/reauthenticate", None, json!({"user": {"password": PASSWORD}}));
+    assert_eq!(res.status, 401, "no session: {}", res.body);
+    let res = reauth(PASSWORD);
+    assert_eq!(res.status, 204, "{}", res.body);
+    // The session records the password, for step-up rules too.
+    let session = actix_web::rt::System::new()
+        .block_on(pow_core::api::authenticate(&config, &token))
+        .unwrap()
+        .unwrap();
+    assert!(session.metadata.method_used_at(AuthMethod::Password).is_some());
+
+    // Invalid params: field errors, nothing changed, the pair still works.
+    let bad = json!({"user": {
+        "current_password": PASSWORD,
+        "password": "short",
+        "password_confirmation": "short",
+    }});
+    let res = call(addr, "PATCH", "/api/v1/registration", Some(&token), bad);
+    assert_eq!(res.status, 422, "{}", res.body);
+    assert!(json_of(&res)["error"]["errors"]["password"].is_array(), "{}", res.body);
+    assert_eq!(me(addr, &token), 200);
+
+    // A new password: a new pair in place of the old one; the old password is over.
+    let res = call(addr, "PATCH", "/api/v1/registration", Some(&token), change);
+    assert_eq!(res.status, 200, "{}", res.body);
+    let fresh = access_token(&res);
+    assert_ne!(fresh, token);
+    assert_eq!(me(addr, &token), 401, "the old pair ended");
+    assert_eq!(me(addr, &fresh), 200);
+    assert_eq!(sign_in(addr, PASSWORD).status, 401);
+    assert_eq!(sign_in(addr, NEW_PASSWORD).status, 200);
+
+    // Deletion (the new pair is fresh): every pair ends, the row is gone.
+    let other = access_token(&sign_in(addr, NEW_PASSWORD));
+    let res = call(addr, "DELETE", "/api/v1/registration", Some(&fresh), json!({}));
+    assert_eq!(res.status, 204, "{}", res.body);
+    assert_eq!(me(addr, &fresh), 401);
+    assert_eq!(me(addr, &other), 401);
+    assert!(config
+        .users_context()
+        .unwrap()
+        .get_by(&config, "email", &EMAIL.into())
+        .unwrap()
+        .is_none());
+}
+
+#[test]
+fn an_address_change_keeps_the_client_signed_in() {
+    let (_config, addr, _user) = start();
+    let token = access_token(&sign_in(addr, PASSWORD));
+    let body = json!({"user": {"current_password": PASSWORD, "email": "ada@example.org"}});
+    let res = call(addr, "PUT", "/api/v1/registration", Some(&token), body);
+    assert_eq!(res.status, 200, "{}", res.body);
+    let fresh = access_token(&res);
+    assert_eq!(me(addr, &token), 401, "replaced");
+    assert_eq!(me(addr, &fresh), 200);
+    // Without a token: 401.
+    let res = call(addr, "DELETE", "/api/v1/registration", None, json!({}));
+    assert_eq!(res.status, 401, "{}", res.body);
+}
