@@ -37,10 +37,7 @@ fn start() -> (PowConfig, SocketAddr, User) {
     let user = pow_core::testing::create_user(&config, EMAIL, PASSWORD).unwrap();
     let served = config.clone();
     let addr = serve(move || {
-        actix_web::App::new().configure(pow_core::api::configure(
-            served.clone(),
-            ApiOptions::new(),
-        ))
+        actix_web::App::new().configure(pow_core::api::configure(served.clone(), ApiOptions::new()))
     });
     (config, addr, user)
 }
@@ -100,20 +97,48 @@ fn reauthentication_then_a_new_password_then_deletion() {
         "password": NEW_PASSWORD,
         "password_confirmation": NEW_PASSWORD,
     }});
-    let res = call(addr, "PATCH", "/api/v1/registration", Some(&token), change.clone());
+    let res = call(
+        addr,
+        "PATCH",
+        "/api/v1/registration",
+        Some(&token),
+        change.clone(),
+    );
     assert_eq!(res.status, 403, "{}", res.body);
     assert_eq!(json_of(&res)["error"]["code"], "reauthentication_required");
-    let res = call(addr, "DELETE", "/api/v1/registration", Some(&token), json!({}));
+    let res = call(
+        addr,
+        "DELETE",
+        "/api/v1/registration",
+        Some(&token),
+        json!({}),
+    );
     assert_eq!(res.status, 403, "{}", res.body);
 
     let reauth = |password: &str| {
         let body = json!({"user": {"password": password}});
-        call(addr, "POST", "/api/v1/session/reauthenticate", Some(&token), body)
+        call(
+            addr,
+            "POST",
+            "/api/v1/session/reauthenticate",
+            Some(&token),
+            body,
+        )
     };
     let res = reauth("not the password");
     assert_eq!(res.status, 401, "{}", res.body);
-    assert_eq!(json_of(&res)["error"]["code"], "invalid_credentials");
-    let res = call(addr, "POST", "/api/v1/session/reauthenticate", None, json!({"user": {"password": PASSWORD}}));
+    let message = json_of(&res)["error"]["message"].clone();
+    assert!(
+        message.as_str().unwrap().contains("login details"),
+        "{message}"
+    );
+    let res = call(
+        addr,
+        "POST",
+        "/api/v1/session/reauthenticate",
+        None,
+        json!({"user": {"password": PASSWORD}}),
+    );
     assert_eq!(res.status, 401, "no session: {}", res.body);
     let res = reauth(PASSWORD);
     assert_eq!(res.status, 204, "{}", res.body);
@@ -122,7 +147,10 @@ fn reauthentication_then_a_new_password_then_deletion() {
         .block_on(pow_core::api::authenticate(&config, &token))
         .unwrap()
         .unwrap();
-    assert!(session.metadata.method_used_at(AuthMethod::Password).is_some());
+    assert!(session
+        .metadata
+        .method_used_at(AuthMethod::Password)
+        .is_some());
 
     // Invalid params: field errors, nothing changed, the pair still works.
     let bad = json!({"user": {
@@ -132,7 +160,11 @@ fn reauthentication_then_a_new_password_then_deletion() {
     }});
     let res = call(addr, "PATCH", "/api/v1/registration", Some(&token), bad);
     assert_eq!(res.status, 422, "{}", res.body);
-    assert!(json_of(&res)["error"]["errors"]["password"].is_array(), "{}", res.body);
+    assert!(
+        json_of(&res)["error"]["errors"]["password"].is_array(),
+        "{}",
+        res.body
+    );
     assert_eq!(me(addr, &token), 200);
 
     // A new password: a new pair in place of the old one; the old password is over.
@@ -147,7 +179,13 @@ fn reauthentication_then_a_new_password_then_deletion() {
 
     // Deletion (the new pair is fresh): every pair ends, the row is gone.
     let other = access_token(&sign_in(addr, NEW_PASSWORD));
-    let res = call(addr, "DELETE", "/api/v1/registration", Some(&fresh), json!({}));
+    let res = call(
+        addr,
+        "DELETE",
+        "/api/v1/registration",
+        Some(&fresh),
+        json!({}),
+    );
     assert_eq!(res.status, 204, "{}", res.body);
     assert_eq!(me(addr, &fresh), 401);
     assert_eq!(me(addr, &other), 401);

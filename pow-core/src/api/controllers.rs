@@ -245,8 +245,9 @@ fn require_fresh(api: &ApiContext, current: &CurrentSession) -> Result<(), ApiEr
 
 /// `POST <prefix>/session/reauthenticate` with `{"user": {"password": "..."}}`: the
 /// client proves the password again, and its session is fresh for sudo mode (and has used
-/// the password now, for step-up rules): `204`; `401 invalid_credentials` for a wrong
-/// password, counted like a wrong sign-in ([`flows::reauthenticate`]).
+/// the password now, for step-up rules): `204`; `401` with the sign-in's generic
+/// invalid-credentials text for a wrong password, counted like a wrong sign-in
+/// ([`flows::reauthenticate`]).
 pub(crate) async fn session_reauthenticate(
     req: HttpRequest,
     api: ApiContext,

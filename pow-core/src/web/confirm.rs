@@ -62,7 +62,9 @@ pub(super) async fn create(req: HttpRequest, body: Bytes) -> Result<HttpResponse
         .run(&req, async |ctl| {
             let user = ctl.signed_in()?.clone();
             let password = ctl.params.get("password").cloned().unwrap_or_default();
-            if let Some(proved) = crate::flows::reauthenticate(&ctl.config, &user, &password).await? {
+            if let Some(proved) =
+                crate::flows::reauthenticate(&ctl.config, &user, &password).await?
+            {
                 session::mark_fresh(&ctl.req).await?;
                 ctl.user = Some(proved);
                 let path = ctl.config.routes().after_sign_in_path(&ctl.routes_ctx());
