@@ -1,6 +1,7 @@
 //! The account over JSON, as an app client sees it: re-authentication (sudo mode) with a
 //! wrong and a right password, a change of password that answers a new pair and ends the
-//! old one, validation errors, and deletion; each refused without a fresh session.
+//! old one, validation errors, and deletion, each refused without a fresh session; what
+//! `GET /config` and `GET /session` tell a client.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -210,4 +211,37 @@ fn an_address_change_keeps_the_client_signed_in() {
     // Without a token: 401.
     let res = call(addr, "DELETE", "/api/v1/registration", None, json!({}));
     assert_eq!(res.status, 401, "{}", res.body);
+}
+
+#[test]
+fn the_config_and_the_session_say_where_a_client_stands() {
+    let (config, addr, user) = start();
+    let res = call(addr, "GET", "/api/v1/config", None, json!({}));
+    assert_eq!(res.status, 200, "{}", res.body);
+    let data = &json_of(&res)["data"];
+    assert_eq!(data["user_id_field"], "email");
+    assert_eq!(data["password"]["min_length"], 8);
+    assert_eq!(data["password"]["max_length"], 4096);
+    assert_eq!(data["sudo_window_secs"], 600);
+    assert_eq!(data["extensions"], json!([]));
+    assert!(data["captcha"].is_null());
+
+    let res = call(addr, "GET", "/api/v1/session", None, json!({}));
+    assert_eq!(res.status, 401, "{}", res.body);
+    let token = access_token(&sign_in(addr, PASSWORD));
+    let session = |token: &str| {
+        let res = call(addr, "GET", "/api/v1/session", Some(token), json!({}));
+        assert_eq!(res.status, 200, "{}", res.body);
+        json_of(&res)["data"].clone()
+    };
+    let data = session(&token);
+    assert_eq!(data["user"]["id"], user.id);
+    assert_eq!(data["user"]["email"], EMAIL);
+    assert_eq!(data["session"]["methods"][0]["method"], "password");
+    assert_eq!(data["session"]["sudo"]["fresh"], true);
+    assert!(data["session"]["sudo"]["until"].as_i64().unwrap() > pow_core::time::now_ms());
+    stale(&config, &user);
+    let data = session(&token);
+    assert_eq!(data["session"]["sudo"]["fresh"], false);
+    assert!(data["session"]["sudo"]["until"].is_null());
 }

@@ -146,6 +146,7 @@ async fn the_example_works_end_to_end() {
         "/sessions:",
         "/sessions/{id}:",
         "/session/reauthenticate:",
+        "/config:",
         "/two-factor/step-up:",
         "/openapi.yaml:",
     ] {

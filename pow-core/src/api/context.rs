@@ -373,7 +373,12 @@ pub fn configure(config: PowConfig, options: ApiOptions) -> impl FnOnce(&mut Ser
                 .route(web::delete().to(controllers::registration_delete)),
         )
         .service(
+            api.resource("/config")
+                .route(web::get().to(info::config)),
+        )
+        .service(
             api.resource("/session")
+                .route(web::get().to(info::session))
                 .route(web::post().to(controllers::session_create))
                 .route(web::delete().to(controllers::session_delete)),
         )

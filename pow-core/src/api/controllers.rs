@@ -94,6 +94,10 @@ pub mod actions {
         ActionId::new("api_session", "delete", ActionKind::SignOut);
     /// `POST <prefix>/session/renew`: exchange a renewal token for a new pair.
     pub const SESSION_RENEW: ActionId = ActionId::new("api_session", "renew", ActionKind::Other);
+    /// `GET <prefix>/config`: what the server offers.
+    pub const CONFIG_SHOW: ActionId = ActionId::new("api_config", "show", ActionKind::Show);
+    /// `GET <prefix>/session`: who is signed in, and how.
+    pub const SESSION_SHOW: ActionId = ActionId::new("api_session", "show", ActionKind::Show);
     /// `POST <prefix>/session/reauthenticate`: prove the password again (sudo mode).
     pub const SESSION_REAUTHENTICATE: ActionId =
         ActionId::new("api_session", "reauthenticate", ActionKind::Reauthenticate);

@@ -147,6 +147,7 @@ crate::with_actix! {
     mod context;
     mod controllers;
     mod error;
+    mod info;
 }
 mod link;
 crate::with_actix! {
