@@ -51,7 +51,9 @@ fn call(addr: SocketAddr, method: &str, path: &str, token: Option<&str>, body: V
         c.headers
             .push(("Authorization".into(), format!("Bearer {token}")));
     }
-    c.request(method, path, Some(body.to_string()))
+    // A GET carries no body (the server would read it as the next request).
+    let body = (method != "GET").then(|| body.to_string());
+    c.request(method, path, body)
 }
 
 fn json_of(res: &Response) -> Value {
