@@ -1,7 +1,8 @@
 //! The account over JSON, as an app client sees it: re-authentication (sudo mode) with a
 //! wrong and a right password, a change of password that answers a new pair and ends the
 //! old one, validation errors, and deletion, each refused without a fresh session; what
-//! `GET /config` and `GET /session` tell a client.
+//! `GET /config`, `GET /session` and `GET /activity` tell a client; the lock notice's
+//! token unlocking over JSON, once.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -14,7 +15,9 @@ use pow_core::password::Pbkdf2Hasher;
 use pow_core::session::{AuthMethod, CredentialsCache};
 use pow_core::test_client::{serve, Client, Response};
 use pow_core::users::diesel::DieselUsersContext;
-use pow_core::{PowConfig, User};
+use pow_core::audit::{Auditor, DieselAuditSink};
+use pow_core::limits::{Lockout, RateLimits};
+use pow_core::{PowConfig, PowConfigBuilder, User};
 use serde_json::{json, Value};
 
 const EMAIL: &str = "ada@example.com";
@@ -22,25 +25,33 @@ const PASSWORD: &str = "correct horse battery";
 const NEW_PASSWORD: &str = "a brand new passphrase";
 
 fn start() -> (PowConfig, SocketAddr, User) {
+    let (config, addr, user, _) = start_with(|b, _| b);
+    (config, addr, user)
+}
+
+/// [`start`] with more settings (given the users database), and the mailer.
+fn start_with(
+    tweak: impl FnOnce(PowConfigBuilder, &DieselUsersContext) -> PowConfigBuilder,
+) -> (PowConfig, SocketAddr, User, MemoryMailer) {
     let db = std::env::temp_dir().join(format!(
         "pow-api-account-{}.db",
         pow_core::token::generate_uuid()
     ));
     let users = DieselUsersContext::connect(&db.display().to_string()).unwrap();
-    let config = PowConfig::builder("j".repeat(64))
+    let mailer = MemoryMailer::new();
+    let builder = PowConfig::builder("j".repeat(64))
         .users(users.clone())
         .hasher(Pbkdf2Hasher::new(1))
-        .mailer(Arc::new(MemoryMailer::new()))
-        .base_url("http://localhost")
-        .build()
-        .unwrap();
+        .mailer(Arc::new(mailer.clone()))
+        .base_url("http://localhost");
+    let config = tweak(builder, &users).build().unwrap();
     users.migrate(&config).unwrap();
     let user = pow_core::testing::create_user(&config, EMAIL, PASSWORD).unwrap();
     let served = config.clone();
     let addr = serve(move || {
         actix_web::App::new().configure(pow_core::api::configure(served.clone(), ApiOptions::new()))
     });
-    (config, addr, user)
+    (config, addr, user, mailer)
 }
 
 fn call(addr: SocketAddr, method: &str, path: &str, token: Option<&str>, body: Value) -> Response {
@@ -246,4 +257,90 @@ fn the_config_and_the_session_say_where_a_client_stands() {
     let data = session(&token);
     assert_eq!(data["session"]["sudo"]["fresh"], false);
     assert!(data["session"]["sudo"]["until"].is_null());
+}
+
+#[test]
+fn the_activity_lists_the_accounts_events() {
+    // Without a queryable audit log: nothing, and it says so.
+    let (_config, addr, _user) = start();
+    let token = access_token(&sign_in(addr, PASSWORD));
+    let res = call(addr, "GET", "/api/v1/activity", Some(&token), json!({}));
+    assert_eq!(res.status, 200, "{}", res.body);
+    assert_eq!(json_of(&res)["meta"]["available"], false);
+    assert_eq!(json_of(&res)["data"], json!([]));
+    assert_eq!(call(addr, "GET", "/api/v1/activity", None, json!({})).status, 401);
+
+    // With the audit table: the sign-in, labelled in the client's language.
+    let (_config, addr, _user, _) = start_with(|b, users| {
+        b.audit(Auditor::new(DieselAuditSink::new(users.database().clone())))
+    });
+    let token = access_token(&sign_in(addr, PASSWORD));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let event = loop {
+        let res = call(addr, "GET", "/api/v1/activity", Some(&token), json!({}));
+        let json = json_of(&res);
+        assert_eq!(json["meta"]["available"], true, "{}", res.body);
+        let signed_in = json["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|event| event["name"] == "sign_in.succeeded")
+            .cloned();
+        if let Some(event) = signed_in {
+            break event;
+        }
+        // The audit log writes from a thread of its own.
+        assert!(std::time::Instant::now() < deadline, "{}", res.body);
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    };
+    assert!(event["label"].as_str().is_some_and(|l| !l.is_empty()), "{event}");
+    assert!(event["at"].as_str().unwrap().contains('T'), "{event}");
+}
+
+#[test]
+fn the_lock_notices_token_unlocks_over_json() {
+    let (_config, addr, _user, mailer) = start_with(|b, _| {
+        b.rate_limits(RateLimits {
+            sign_in_per_ip: None,
+            sign_in_failures: None,
+            lockout: Some(Lockout {
+                max_failures: 3,
+                ..Lockout::default()
+            }),
+            ..RateLimits::default()
+        })
+    });
+    for _ in 0..3 {
+        assert_eq!(sign_in(addr, "wrong password").status, 401);
+    }
+    assert_eq!(sign_in(addr, PASSWORD).status, 429, "locked");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let mail = loop {
+        let notice = mailer
+            .last_to(EMAIL)
+            .filter(|m| m.subject.contains("locked"));
+        if let Some(mail) = notice {
+            break mail;
+        }
+        // The notice is mailed after the answer.
+        assert!(std::time::Instant::now() < deadline, "no lock notice");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    };
+    let at = mail.text.find("/session/unlock/").expect("a link") + "/session/unlock/".len();
+    let token: String = mail.text[at..]
+        .chars()
+        .take_while(|c| !c.is_whitespace())
+        .collect();
+    let unlock = |token: &str| {
+        let body = json!({ "token": token });
+        call(addr, "POST", "/api/v1/session/unlock", None, body)
+    };
+    let res = unlock("forged");
+    assert_eq!(res.status, 400, "{}", res.body);
+    assert_eq!(json_of(&res)["error"]["code"], "invalid_token");
+    let res = unlock(&token);
+    assert_eq!(res.status, 200, "{}", res.body);
+    assert_eq!(sign_in(addr, PASSWORD).status, 200);
+    let res = unlock(&token);
+    assert_eq!(res.status, 400, "once: {}", res.body);
 }

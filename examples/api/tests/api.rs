@@ -147,6 +147,8 @@ async fn the_example_works_end_to_end() {
         "/sessions/{id}:",
         "/session/reauthenticate:",
         "/config:",
+        "/activity:",
+        "/session/unlock:",
         "/two-factor/step-up:",
         "/openapi.yaml:",
     ] {

@@ -386,6 +386,8 @@ pub fn configure(config: PowConfig, options: ApiOptions) -> impl FnOnce(&mut Ser
             api.resource("/session/renew")
                 .route(web::post().to(controllers::session_renew)),
         )
+        .service(api.resource("/activity").route(web::get().to(info::activity)))
+        .service(api.resource("/session/unlock").route(web::post().to(info::unlock)))
         .service(
             api.resource("/session/reauthenticate")
                 .route(web::post().to(controllers::session_reauthenticate)),

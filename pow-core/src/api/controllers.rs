@@ -98,6 +98,10 @@ pub mod actions {
     pub const CONFIG_SHOW: ActionId = ActionId::new("api_config", "show", ActionKind::Show);
     /// `GET <prefix>/session`: who is signed in, and how.
     pub const SESSION_SHOW: ActionId = ActionId::new("api_session", "show", ActionKind::Show);
+    /// `GET <prefix>/activity`: the account's recent events.
+    pub const ACTIVITY_SHOW: ActionId = ActionId::new("api_activity", "show", ActionKind::Show);
+    /// `POST <prefix>/session/unlock`: lift a lock with the notice's token.
+    pub const SESSION_UNLOCK: ActionId = ActionId::new("api_session", "unlock", ActionKind::Other);
     /// `POST <prefix>/session/reauthenticate`: prove the password again (sudo mode).
     pub const SESSION_REAUTHENTICATE: ActionId =
         ActionId::new("api_session", "reauthenticate", ActionKind::Reauthenticate);

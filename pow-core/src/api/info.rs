@@ -1,6 +1,7 @@
 //! What a client reads to know where it stands: `GET <prefix>/config` (what this server
-//! offers, before signing in) and `GET <prefix>/session` (who is signed in, how, and
-//! whether sudo mode is met).
+//! offers, before signing in), `GET <prefix>/session` (who is signed in, how, and whether
+//! sudo mode is met) and `GET <prefix>/activity` (the account's recent events); and
+//! `POST <prefix>/session/unlock`, the lock notice's link for app clients.
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse};
@@ -74,6 +75,80 @@ pub(crate) async fn session(req: HttpRequest, api: ApiContext) -> Result<HttpRes
                 "sudo": {"fresh": fresh, "until": until},
             },
         })))
+    })
+    .await
+}
+
+/// How many events `GET <prefix>/activity` lists.
+const RECENT: usize = 20;
+
+/// `GET <prefix>/activity`: the signed-in user's recent account events, newest first, each
+/// with its name, its translated label, when, and from which address and browser, as the
+/// account's activity page lists them. `meta.available` is `false` when the setup's audit
+/// log cannot be queried (it only writes to the log).
+pub(crate) async fn activity(req: HttpRequest, api: ApiContext) -> Result<HttpResponse, ApiError> {
+    api.run(&req, actions::ACTIVITY_SHOW, async |_| {
+        let Some(current) = api.current_session(&req).await? else {
+            return Err(ApiError::not_authenticated(&req));
+        };
+        let config = api.config();
+        let lang = crate::messages::request_language(&req, config.messages());
+        let events = config
+            .audit()
+            .query(crate::audit::AuditQuery {
+                user_id: Some(current.user.id),
+                limit: RECENT,
+                ..crate::audit::AuditQuery::default()
+            })
+            .await;
+        let available = events.is_ok();
+        let data: Vec<Value> = events
+            .unwrap_or_default()
+            .iter()
+            .map(|event| {
+                let label = config
+                    .messages()
+                    .message(&lang, &crate::audit::label_key(&event.name), &[]);
+                json!({
+                    "name": event.name,
+                    "label": label,
+                    "at": event.at.to_rfc3339(),
+                    "ip": event.ip,
+                    "user_agent": event.user_agent,
+                })
+            })
+            .collect();
+        Ok(HttpResponse::Ok()
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .json(json!({ "data": data, "meta": { "available": available } })))
+    })
+    .await
+}
+
+/// `POST <prefix>/session/unlock` with `{"token": "..."}` (the token of the lock notice's
+/// link): lifts the lock once, as the link's page does; `200` with `{"data": {}}`, or
+/// `400` with the code `invalid_token` for an unknown or used token.
+pub(crate) async fn unlock(
+    req: HttpRequest,
+    api: ApiContext,
+    body: actix_web::web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    #[derive(serde::Deserialize)]
+    struct Unlock {
+        token: String,
+    }
+    let body: Unlock =
+        serde_json::from_slice(&body).map_err(|_| ApiError::invalid_request(&req))?;
+    api.run(&req, actions::SESSION_UNLOCK, async |_| {
+        match crate::limits::redeem_unlock_link(api.config(), &req, &body.token).await? {
+            Some(_) => Ok(answer(json!({}))),
+            None => Err(ApiError::translated(
+                &req,
+                actix_web::http::StatusCode::BAD_REQUEST,
+                "lockout_unlock_invalid",
+            )
+            .with_code("invalid_token")),
+        }
     })
     .await
 }
