@@ -10,13 +10,13 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use pow_core::api::ApiOptions;
+use pow_core::audit::{Auditor, DieselAuditSink};
+use pow_core::limits::{Lockout, RateLimits};
 use pow_core::mailer::MemoryMailer;
 use pow_core::password::Pbkdf2Hasher;
 use pow_core::session::{AuthMethod, CredentialsCache};
 use pow_core::test_client::{serve, Client, Response};
 use pow_core::users::diesel::DieselUsersContext;
-use pow_core::audit::{Auditor, DieselAuditSink};
-use pow_core::limits::{Lockout, RateLimits};
 use pow_core::{PowConfig, PowConfigBuilder, User};
 use serde_json::{json, Value};
 
@@ -268,7 +268,10 @@ fn the_activity_lists_the_accounts_events() {
     assert_eq!(res.status, 200, "{}", res.body);
     assert_eq!(json_of(&res)["meta"]["available"], false);
     assert_eq!(json_of(&res)["data"], json!([]));
-    assert_eq!(call(addr, "GET", "/api/v1/activity", None, json!({})).status, 401);
+    assert_eq!(
+        call(addr, "GET", "/api/v1/activity", None, json!({})).status,
+        401
+    );
 
     // With the audit table: the sign-in, labelled in the client's language.
     let (_config, addr, _user, _) = start_with(|b, users| {
@@ -293,7 +296,10 @@ fn the_activity_lists_the_accounts_events() {
         assert!(std::time::Instant::now() < deadline, "{}", res.body);
         std::thread::sleep(std::time::Duration::from_millis(10));
     };
-    assert!(event["label"].as_str().is_some_and(|l| !l.is_empty()), "{event}");
+    assert!(
+        event["label"].as_str().is_some_and(|l| !l.is_empty()),
+        "{event}"
+    );
     assert!(event["at"].as_str().unwrap().contains('T'), "{event}");
 }
 
