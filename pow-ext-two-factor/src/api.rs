@@ -1,5 +1,9 @@
 //! The JSON side: a sign-in that needs a second factor answers a short-lived token instead
 //! of a token pair; `POST <prefix>/two-factor/verify` trades it and a code for the pair.
+//! Signed-in clients enrol (`GET`, then `POST <prefix>/two-factor` with the first code),
+//! make new recovery codes (`POST <prefix>/two-factor/recovery-codes`), turn it off
+//! (`DELETE <prefix>/two-factor`) and prove it again for a step-up rule
+//! (`POST <prefix>/two-factor/step-up`).
 
 use actix_web::http::StatusCode;
 use actix_web::web::{self, Bytes};
@@ -7,11 +11,16 @@ use actix_web::{HttpMessage as _, HttpRequest, HttpResponse};
 use async_trait::async_trait;
 use pow_core::api::{ApiAction, ApiContext, ApiError, ApiExtension};
 use pow_core::audit::{self, AuditEvent};
-use pow_core::session::MethodUse;
+use chrono::Utc;
+use pow_core::mailer::Notice;
+use pow_core::session::{MethodUse, StepUp};
+use pow_core::web::Action;
+use serde_json::json;
 use pow_core::users::User;
 use serde::Deserialize;
 
 use crate::store::{Pending, Records};
+use crate::totp;
 use crate::verify::{self, Checked};
 use crate::web::{actions, events};
 use crate::{TwoFactor, NAME};
@@ -144,6 +153,148 @@ async fn step_up_create(
     .await
 }
 
+/// The answer of the settings endpoints: `{"data": ...}`, never cached.
+fn answer(data: serde_json::Value) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header(pow_core::web::no_store())
+        .json(serde_json::json!({ "data": data }))
+}
+
+/// `GET <prefix>/two-factor` (sudo mode): `{"enabled": true, "recovery_codes_left": n}`,
+/// or, before it is on, the enrolment's secret and `otpauth://` URL for the app (the same
+/// secret until confirmed or 15 minutes pass).
+async fn settings(
+    req: HttpRequest,
+    api: ApiContext,
+    ext: web::Data<TwoFactor>,
+) -> Result<HttpResponse, ApiError> {
+    let current = api.signed_in(&req).await?;
+    api.run_action(&req, Action::new(actions::API_SETTINGS).sudo(), async |ctl| {
+        let config = ctl.config.clone();
+        // The session's copy of the user has no seed: the row has the state.
+        let user = stored(&config, current.user.id).await?;
+        if verify::is_enabled(&user) {
+            let left = crate::recovery_codes_left(&user);
+            return Ok(answer(json!({"enabled": true, "recovery_codes_left": left})));
+        }
+        let secret = Records::new(&config).enrol_secret(user.id).await?;
+        let account = user.user_id(&config).unwrap_or_default().to_owned();
+        let url = totp::otpauth_url(&secret, &ext.issuer, &account);
+        Ok(answer(json!({"enabled": false, "secret": secret, "otpauth_url": url})))
+    })
+    .await
+}
+
+#[derive(Deserialize)]
+struct EnableBody {
+    code: String,
+}
+
+/// `POST <prefix>/two-factor` with `{"code"}` (sudo mode): the first code from the app
+/// turns the second factor on; answers the recovery codes, once. `422 invalid_code` for a
+/// wrong code.
+async fn enable(
+    req: HttpRequest,
+    api: ApiContext,
+    body: Bytes,
+    ext: web::Data<TwoFactor>,
+) -> Result<HttpResponse, ApiError> {
+    let body: EnableBody =
+        serde_json::from_slice(&body).map_err(|_| ApiError::invalid_request(&req))?;
+    let current = api.signed_in(&req).await?;
+    api.run_action(&req, Action::new(actions::API_ENABLE).sudo(), async |ctl| {
+        let config = ctl.config.clone();
+        let user = stored(&config, current.user.id).await?;
+        if verify::is_enabled(&user) {
+            return Err(ApiError::new(StatusCode::CONFLICT, "Two-factor authentication is on already")
+                .with_code("already_enabled"));
+        }
+        let records = Records::new(&config);
+        let secret = records.enrol_secret(user.id).await?;
+        let now = u64::try_from(Utc::now().timestamp()).unwrap_or_default();
+        let claimed = match totp::matching_step(&secret, &body.code, now) {
+            Some(step) => records.claim_step(user.id, step).await?,
+            None => false,
+        };
+        if !claimed {
+            return Err(ApiError::translated(
+                &req,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "pow_two_factor_invalid_code",
+            )
+            .with_code("invalid_code"));
+        }
+        records.take_enrol_secret(user.id).await?;
+        let (user, codes) = verify::enable(&ext, &config, &user, &secret).await?;
+        crate::web::record(ctl, events::ENABLED, user.id);
+        crate::web::notify(ctl, &user, Notice::SecondFactorEnabled).await;
+        ctl.user = Some(user);
+        Ok(answer(json!({"enabled": true, "recovery_codes": codes})))
+    })
+    .await
+}
+
+/// `POST <prefix>/two-factor/recovery-codes` (sudo mode and a second factor within the
+/// sudo window): new recovery codes replace the old ones; answers them, once.
+async fn regenerate(
+    req: HttpRequest,
+    api: ApiContext,
+    ext: web::Data<TwoFactor>,
+) -> Result<HttpResponse, ApiError> {
+    let current = api.signed_in(&req).await?;
+    let action = Action::new(actions::API_CODES)
+        .sudo()
+        .step_up(StepUp::recent_second_factor());
+    api.run_action(&req, action, async |ctl| {
+        let config = ctl.config.clone();
+        let user = stored(&config, current.user.id).await?;
+        if !verify::is_enabled(&user) {
+            return Err(not_enabled());
+        }
+        let (user, codes) = verify::regenerate(&ext, &config, &user).await?;
+        crate::web::record(ctl, events::CODES_REGENERATED, user.id);
+        crate::web::notify(ctl, &user, Notice::RecoveryCodesRegenerated).await;
+        ctl.user = Some(user);
+        Ok(answer(json!({"recovery_codes": codes})))
+    })
+    .await
+}
+
+/// `DELETE <prefix>/two-factor` (sudo mode and a second factor within the sudo window):
+/// turns the second factor off.
+async fn disable(req: HttpRequest, api: ApiContext) -> Result<HttpResponse, ApiError> {
+    let current = api.signed_in(&req).await?;
+    let action = Action::new(actions::API_DISABLE)
+        .sudo()
+        .step_up(StepUp::recent_second_factor());
+    api.run_action(&req, action, async |ctl| {
+        let config = ctl.config.clone();
+        let user = stored(&config, current.user.id).await?;
+        if !verify::is_enabled(&user) {
+            return Err(not_enabled());
+        }
+        let user = verify::disable(&config, &user).await?;
+        crate::web::record(ctl, events::DISABLED, user.id);
+        crate::web::notify(ctl, &user, Notice::SecondFactorDisabled).await;
+        ctl.user = Some(user);
+        Ok(answer(json!({"enabled": false})))
+    })
+    .await
+}
+
+fn not_enabled() -> ApiError {
+    ApiError::new(StatusCode::CONFLICT, "Two-factor authentication is off").with_code("not_enabled")
+}
+
+/// The user `id` as stored (with the seed and the recovery codes the session's copy lacks).
+async fn stored(config: &pow_core::PowConfig, id: i64) -> Result<User, ApiError> {
+    config
+        .users()?
+        .get(id)
+        .await?
+        .ok_or_else(|| ApiError::from(pow_core::PowError::Other("the signed-in user is gone".into())))
+}
+
 #[async_trait(?Send)]
 impl ApiExtension for TwoFactorApi {
     fn name(&self) -> &'static str {
@@ -159,6 +310,18 @@ impl ApiExtension for TwoFactorApi {
         .service(
             api.resource("/two-factor/step-up")
                 .route(web::post().to(step_up_create)),
+        )
+        .service(
+            api.resource("/two-factor")
+                .app_data(web::Data::new(self.ext.clone()))
+                .route(web::get().to(settings))
+                .route(web::post().to(enable))
+                .route(web::delete().to(disable)),
+        )
+        .service(
+            api.resource("/two-factor/recovery-codes")
+                .app_data(web::Data::new(self.ext.clone()))
+                .route(web::post().to(regenerate)),
         );
     }
 

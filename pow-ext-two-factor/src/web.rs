@@ -74,6 +74,14 @@ pub mod actions {
     /// `POST <api prefix>/two-factor/step-up` (JSON).
     pub const API_STEP_UP: ActionId =
         ActionId::new("api_two_factor_step_up", "create", ActionKind::Other);
+    /// `GET <api prefix>/two-factor` (JSON): the state, or a new enrolment's secret.
+    pub const API_SETTINGS: ActionId = ActionId::new("api_two_factor", "show", ActionKind::Show);
+    /// `POST <api prefix>/two-factor` (JSON): confirm the first code.
+    pub const API_ENABLE: ActionId = ActionId::new("api_two_factor", "create", ActionKind::Other);
+    /// `POST <api prefix>/two-factor/recovery-codes` (JSON): new recovery codes.
+    pub const API_CODES: ActionId = ActionId::new("api_two_factor", "codes", ActionKind::Other);
+    /// `DELETE <api prefix>/two-factor` (JSON): turn it off.
+    pub const API_DISABLE: ActionId = ActionId::new("api_two_factor", "delete", ActionKind::Other);
     /// `POST <api prefix>/two-factor/verify` (JSON).
     pub const API_VERIFY: ActionId =
         ActionId::new("api_two_factor_verify", "create", ActionKind::Other);
@@ -176,7 +184,7 @@ pub(crate) async fn before_respond(
 }
 
 /// Records one of the extension's audit events about `user_id`, with the request.
-fn record(ctl: &Controller, name: EventName, user_id: i64) {
+pub(crate) fn record(ctl: &Controller, name: EventName, user_id: i64) {
     audit::record(
         &ctl.config,
         AuditEvent::new(name)
@@ -186,7 +194,7 @@ fn record(ctl: &Controller, name: EventName, user_id: i64) {
 }
 
 /// Mails `user` a security notice about their second factor (when notices are on).
-async fn notify(ctl: &Controller, user: &User, notice: Notice<'_>) {
+pub(crate) async fn notify(ctl: &Controller, user: &User, notice: Notice<'_>) {
     let to = user.email().unwrap_or_default();
     send_notice(&ctl.config, &ctl.req, &ctl.lang, to, notice).await;
 }

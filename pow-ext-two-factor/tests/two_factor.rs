@@ -479,6 +479,60 @@ fn step_up_rules_want_a_recent_second_factor() {
 }
 
 #[test]
+fn an_app_client_enrols_and_manages_its_second_factor() {
+    let (_config, addr, _mailer) = start(Arc::new(MemoryStore::new()));
+    let mut used = Vec::new();
+    let mut app = Client::new(addr);
+    let body = format!(r#"{{"user": {{"email": "{EMAIL}", "password": "{PASSWORD}"}}}}"#);
+    let res = app.request("POST", "/api/v1/session", Some(body));
+    assert_eq!(res.status, 200, "{}", res.body);
+    let json: serde_json::Value = serde_json::from_str(&res.body).unwrap();
+    let bearer = format!("Bearer {}", json["data"]["access_token"].as_str().unwrap());
+    app.headers.push(("Authorization".into(), bearer));
+    let send = |app: &mut Client, method: &str, path: &str, body: Option<serde_json::Value>| {
+        let res = app.request(method, path, body.map(|b| b.to_string()));
+        let json = serde_json::from_str(&res.body).unwrap_or(serde_json::Value::Null);
+        (res.status, json)
+    };
+
+    // Enrolment: the secret and the app's URL, then the first code.
+    let (status, json) = send(&mut app, "GET", "/api/v1/two-factor", None);
+    assert_eq!(status, 200, "{json}");
+    assert_eq!(json["data"]["enabled"], false);
+    let secret = json["data"]["secret"].as_str().unwrap().to_owned();
+    assert!(json["data"]["otpauth_url"].as_str().unwrap().starts_with("otpauth://totp/"));
+    let code = |code: &str| Some(serde_json::json!({ "code": code }));
+    let (status, json) = send(&mut app, "POST", "/api/v1/two-factor", code("000000"));
+    assert_eq!((status, &json["error"]["code"]), (422, &serde_json::json!("invalid_code")));
+    let first = fresh_code(&secret, &mut used);
+    let (status, json) = send(&mut app, "POST", "/api/v1/two-factor", code(&first));
+    assert_eq!(status, 200, "{json}");
+    assert_eq!(json["data"]["recovery_codes"].as_array().unwrap().len(), 10);
+    let (_, json) = send(&mut app, "GET", "/api/v1/two-factor", None);
+    assert_eq!(json["data"], serde_json::json!({"enabled": true, "recovery_codes_left": 10}));
+
+    // Changing it wants the second factor proved, not only enrolled.
+    let (status, json) = send(&mut app, "POST", "/api/v1/two-factor/recovery-codes", None);
+    assert_eq!((status, &json["error"]["code"]), (403, &serde_json::json!("step_up_required")));
+    let (status, _) = send(&mut app, "DELETE", "/api/v1/two-factor", None);
+    assert_eq!(status, 403);
+    let step = fresh_code(&secret, &mut used);
+    let (status, _) = send(&mut app, "POST", "/api/v1/two-factor/step-up", code(&step));
+    assert_eq!(status, 204);
+    let (status, json) = send(&mut app, "POST", "/api/v1/two-factor/recovery-codes", None);
+    assert_eq!(status, 200, "{json}");
+    assert_eq!(json["data"]["recovery_codes"].as_array().unwrap().len(), 10);
+    let (status, json) = send(&mut app, "DELETE", "/api/v1/two-factor", None);
+    assert_eq!((status, &json["data"]["enabled"]), (200, &serde_json::json!(false)));
+    let (_, json) = send(&mut app, "GET", "/api/v1/two-factor", None);
+    assert_eq!(json["data"]["enabled"], false);
+
+    // Without a token: 401.
+    let res = Client::new(addr).request("GET", "/api/v1/two-factor", None);
+    assert_eq!(res.status, 401, "{}", res.body);
+}
+
+#[test]
 fn two_steps_on_memory() {
     two_steps(Arc::new(MemoryStore::new()));
 }

@@ -149,6 +149,8 @@ async fn the_example_works_end_to_end() {
         "/config:",
         "/activity:",
         "/session/unlock:",
+        "/two-factor:",
+        "/two-factor/recovery-codes:",
         "/two-factor/step-up:",
         "/openapi.yaml:",
     ] {

@@ -334,6 +334,22 @@ impl ApiContext {
         Ok(self.inner.tokens.authenticate(token).await?)
     }
 
+    /// The bearer session of `req`, put into the request extensions where the action
+    /// pipeline looks for the signed-in user (sudo mode, step-up rules, rate limits,
+    /// callbacks); `401` without a valid access token. For extension endpoints of signed-in
+    /// clients, before [`run`](Self::run) or [`run_action`](Self::run_action).
+    ///
+    /// # Errors
+    /// `401` without a session; the store's error.
+    pub async fn signed_in(&self, req: &HttpRequest) -> Result<CurrentSession, ApiError> {
+        let current = self
+            .current_session(req)
+            .await?
+            .ok_or_else(|| ApiError::not_authenticated(req))?;
+        req.extensions_mut().insert(current.clone());
+        Ok(current)
+    }
+
     pub(crate) fn tokens(&self) -> &Tokens {
         &self.inner.tokens
     }

@@ -10,8 +10,6 @@ use super::error::ApiError;
 use super::middleware::bearer_token;
 use super::tokens::TokenPair;
 use super::{ApiAction, ApiContext};
-use actix_web::HttpMessage as _;
-
 use crate::error::PowError;
 use crate::flows::{self, AccountDeletion, AccountUpdate, SignIn, SignUp};
 use crate::session::{self, AuthMethod, CurrentSession};
@@ -229,17 +227,6 @@ pub(crate) async fn session_create(
     .await
 }
 
-/// The bearer session of `req`, put into the request extensions where the pipeline looks
-/// for the signed-in user (its rate limits, callbacks and audit); `401` without one.
-async fn bearer_session(req: &HttpRequest, api: &ApiContext) -> Result<CurrentSession, ApiError> {
-    let current = api
-        .current_session(req)
-        .await?
-        .ok_or_else(|| ApiError::not_authenticated(req))?;
-    req.extensions_mut().insert(current.clone());
-    Ok(current)
-}
-
 /// Sudo mode for a JSON action: the pair's session proved the password within
 /// [`sudo_window`](crate::SessionConfig::sudo_window) (its sign-in, or
 /// `POST <prefix>/session/reauthenticate`), else `403 reauthentication_required`.
@@ -262,7 +249,7 @@ pub(crate) async fn session_reauthenticate(
     body: Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let params = user_params(&body).ok_or_else(|| ApiError::invalid_request(&req))?;
-    let current = bearer_session(&req, &api).await?;
+    let current = api.signed_in(&req).await?;
     api.run_with_params(&req, actions::SESSION_REAUTHENTICATE, params, async |ctl| {
         let config = api.config();
         let password = ctl.params.get("password").cloned().unwrap_or_default();
@@ -290,7 +277,7 @@ pub(crate) async fn registration_update(
     body: Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let params = user_params(&body).ok_or_else(|| ApiError::invalid_request(&req))?;
-    let current = bearer_session(&req, &api).await?;
+    let current = api.signed_in(&req).await?;
     require_fresh(&api, &current)?;
     api.run_with_params(&req, actions::REGISTRATION_UPDATE, params, async |ctl| {
         let config = api.config();
@@ -317,7 +304,7 @@ pub(crate) async fn registration_delete(
     req: HttpRequest,
     api: ApiContext,
 ) -> Result<HttpResponse, ApiError> {
-    let current = bearer_session(&req, &api).await?;
+    let current = api.signed_in(&req).await?;
     require_fresh(&api, &current)?;
     api.run(&req, actions::REGISTRATION_DELETE, async |_| {
         let config = api.config();
