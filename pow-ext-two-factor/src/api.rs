@@ -9,15 +9,15 @@ use actix_web::http::StatusCode;
 use actix_web::web::{self, Bytes};
 use actix_web::{HttpMessage as _, HttpRequest, HttpResponse};
 use async_trait::async_trait;
+use chrono::Utc;
 use pow_core::api::{ApiAction, ApiContext, ApiError, ApiExtension};
 use pow_core::audit::{self, AuditEvent};
-use chrono::Utc;
 use pow_core::mailer::Notice;
 use pow_core::session::{MethodUse, StepUp};
-use pow_core::web::Action;
-use serde_json::json;
 use pow_core::users::User;
+use pow_core::web::Action;
 use serde::Deserialize;
+use serde_json::json;
 
 use crate::store::{Pending, Records};
 use crate::totp;
@@ -169,19 +169,27 @@ async fn settings(
     ext: web::Data<TwoFactor>,
 ) -> Result<HttpResponse, ApiError> {
     let current = api.signed_in(&req).await?;
-    api.run_action(&req, Action::new(actions::API_SETTINGS).sudo(), async |ctl| {
-        let config = ctl.config.clone();
-        // The session's copy of the user has no seed: the row has the state.
-        let user = stored(&config, current.user.id).await?;
-        if verify::is_enabled(&user) {
-            let left = crate::recovery_codes_left(&user);
-            return Ok(answer(json!({"enabled": true, "recovery_codes_left": left})));
-        }
-        let secret = Records::new(&config).enrol_secret(user.id).await?;
-        let account = user.user_id(&config).unwrap_or_default().to_owned();
-        let url = totp::otpauth_url(&secret, &ext.issuer, &account);
-        Ok(answer(json!({"enabled": false, "secret": secret, "otpauth_url": url})))
-    })
+    api.run_action(
+        &req,
+        Action::new(actions::API_SETTINGS).sudo(),
+        async |ctl| {
+            let config = ctl.config.clone();
+            // The session's copy of the user has no seed: the row has the state.
+            let user = stored(&config, current.user.id).await?;
+            if verify::is_enabled(&user) {
+                let left = crate::recovery_codes_left(&user);
+                return Ok(answer(
+                    json!({"enabled": true, "recovery_codes_left": left}),
+                ));
+            }
+            let secret = Records::new(&config).enrol_secret(user.id).await?;
+            let account = user.user_id(&config).unwrap_or_default().to_owned();
+            let url = totp::otpauth_url(&secret, &ext.issuer, &account);
+            Ok(answer(
+                json!({"enabled": false, "secret": secret, "otpauth_url": url}),
+            ))
+        },
+    )
     .await
 }
 
@@ -206,8 +214,11 @@ async fn enable(
         let config = ctl.config.clone();
         let user = stored(&config, current.user.id).await?;
         if verify::is_enabled(&user) {
-            return Err(ApiError::new(StatusCode::CONFLICT, "Two-factor authentication is on already")
-                .with_code("already_enabled"));
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "Two-factor authentication is on already",
+            )
+            .with_code("already_enabled"));
         }
         let records = Records::new(&config);
         let secret = records.enrol_secret(user.id).await?;
@@ -288,11 +299,11 @@ fn not_enabled() -> ApiError {
 
 /// The user `id` as stored (with the seed and the recovery codes the session's copy lacks).
 async fn stored(config: &pow_core::PowConfig, id: i64) -> Result<User, ApiError> {
-    config
-        .users()?
-        .get(id)
-        .await?
-        .ok_or_else(|| ApiError::from(pow_core::PowError::Other("the signed-in user is gone".into())))
+    config.users()?.get(id).await?.ok_or_else(|| {
+        ApiError::from(pow_core::PowError::Other(
+            "the signed-in user is gone".into(),
+        ))
+    })
 }
 
 #[async_trait(?Send)]

@@ -500,20 +500,32 @@ fn an_app_client_enrols_and_manages_its_second_factor() {
     assert_eq!(status, 200, "{json}");
     assert_eq!(json["data"]["enabled"], false);
     let secret = json["data"]["secret"].as_str().unwrap().to_owned();
-    assert!(json["data"]["otpauth_url"].as_str().unwrap().starts_with("otpauth://totp/"));
+    assert!(json["data"]["otpauth_url"]
+        .as_str()
+        .unwrap()
+        .starts_with("otpauth://totp/"));
     let code = |code: &str| Some(serde_json::json!({ "code": code }));
     let (status, json) = send(&mut app, "POST", "/api/v1/two-factor", code("000000"));
-    assert_eq!((status, &json["error"]["code"]), (422, &serde_json::json!("invalid_code")));
+    assert_eq!(
+        (status, &json["error"]["code"]),
+        (422, &serde_json::json!("invalid_code"))
+    );
     let first = fresh_code(&secret, &mut used);
     let (status, json) = send(&mut app, "POST", "/api/v1/two-factor", code(&first));
     assert_eq!(status, 200, "{json}");
     assert_eq!(json["data"]["recovery_codes"].as_array().unwrap().len(), 10);
     let (_, json) = send(&mut app, "GET", "/api/v1/two-factor", None);
-    assert_eq!(json["data"], serde_json::json!({"enabled": true, "recovery_codes_left": 10}));
+    assert_eq!(
+        json["data"],
+        serde_json::json!({"enabled": true, "recovery_codes_left": 10})
+    );
 
     // Changing it wants the second factor proved, not only enrolled.
     let (status, json) = send(&mut app, "POST", "/api/v1/two-factor/recovery-codes", None);
-    assert_eq!((status, &json["error"]["code"]), (403, &serde_json::json!("step_up_required")));
+    assert_eq!(
+        (status, &json["error"]["code"]),
+        (403, &serde_json::json!("step_up_required"))
+    );
     let (status, _) = send(&mut app, "DELETE", "/api/v1/two-factor", None);
     assert_eq!(status, 403);
     let step = fresh_code(&secret, &mut used);
@@ -523,7 +535,10 @@ fn an_app_client_enrols_and_manages_its_second_factor() {
     assert_eq!(status, 200, "{json}");
     assert_eq!(json["data"]["recovery_codes"].as_array().unwrap().len(), 10);
     let (status, json) = send(&mut app, "DELETE", "/api/v1/two-factor", None);
-    assert_eq!((status, &json["data"]["enabled"]), (200, &serde_json::json!(false)));
+    assert_eq!(
+        (status, &json["data"]["enabled"]),
+        (200, &serde_json::json!(false))
+    );
     let (_, json) = send(&mut app, "GET", "/api/v1/two-factor", None);
     assert_eq!(json["data"]["enabled"], false);
 
