@@ -133,6 +133,10 @@ impl ApiExtension for EmailConfirmationApi {
                 .route(web::post().to(resend)),
         )
         .service(
+            api.resource("/confirm-email/cancel/{token}")
+                .route(web::post().to(cancel_token)),
+        )
+        .service(
             api.resource("/confirm-email/{token}")
                 .app_data(this)
                 .route(web::post().to(confirm_token)),
@@ -251,6 +255,34 @@ async fn resend(
             }
             Sent::NothingToConfirm => {}
         }
+        Ok(ok(data))
+    })
+    .await
+}
+
+/// `POST <prefix>/confirm-email/cancel/{token}`: drops the pending address change the
+/// token (from the notice mailed to the current address) names, as the notice's page
+/// does; `200` with the account's state, or `404 invalid_token` for a forged, used or
+/// superseded token. Needs no access token.
+async fn cancel_token(
+    req: HttpRequest,
+    api: ApiContext,
+    token: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    api.run(&req, actions::API_CANCEL, async |ctl| {
+        let config = api.config();
+        // The signature is checked before any lookup.
+        let cancelled = match config.verifier().verify_token(crate::cancel::CANCEL_SALT, &token) {
+            None => None,
+            Some(token) => crate::cancel::cancel_pending(config, &token).await?,
+        };
+        let Some(user) = cancelled else {
+            return Err(ApiError::translated(&req, StatusCode::NOT_FOUND, INVALID)
+                .with_code("invalid_token"));
+        };
+        refresh_sessions(config, &user).await?;
+        let data = status(&user);
+        ctl.user = Some(user);
         Ok(ok(data))
     })
     .await

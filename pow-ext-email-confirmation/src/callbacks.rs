@@ -45,8 +45,14 @@ pub(crate) async fn before_respond(
     ext: &EmailConfirmation,
     ctl: &mut Controller,
 ) -> Result<Flow, PowError> {
-    // JSON endpoints are served by the extension's API side (`EmailConfirmation::api`).
+    // JSON endpoints are served by the extension's API side (`EmailConfirmation::api`);
+    // an account change over JSON mails as the page does, and answers as JSON does.
     if ctl.is_json() {
+        if ctl.id.kind() == ActionKind::UpdateUser {
+            if let Some(user) = ctl.user.clone() {
+                mail_submitted_change(ext, ctl, user).await?;
+            }
+        }
         return Ok(Flow::Continue);
     }
     if ctl.id.kind() == ActionKind::SignUp {
@@ -136,11 +142,14 @@ async fn halt_unconfirmed_sign_in(
 /// An account edit or invitation accept succeeded. A new address waiting for
 /// confirmation gets the link (the user stays signed in with the old address); a user who
 /// never confirmed and changed the address gets a link for the new one.
-async fn account_edited(
+/// When the action just submitted the address now waiting for confirmation: mails it the
+/// link and, for an account edit, tells the current address (with a cancel link).
+/// Returns whether it did.
+async fn mail_submitted_change(
     ext: &EmailConfirmation,
-    ctl: &mut Controller,
+    ctl: &Controller,
     user: User,
-) -> Result<Flow, PowError> {
+) -> Result<bool, PowError> {
     let submitted = ctl
         .params
         .get(EMAIL_FIELD)
@@ -148,16 +157,27 @@ async fn account_edited(
     let pending_submitted = has_pending_change(&user)
         && submitted.is_some()
         && submitted.as_deref() == user.get_str(UNCONFIRMED_EMAIL_FIELD);
-    if pending_submitted {
-        let sent = mail::send(ext, &ctl.req, &ctl.config, &ctl.lang, user.clone()).await?;
-        if ctl.id.kind() == ActionKind::UpdateUser {
-            // The current address learns of the change and can cancel it.
-            let user = match sent {
-                Sent::Delivered(user) => user,
-                _ => user,
-            };
-            crate::cancel::notify_current_address(&ctl.req, &ctl.config, &ctl.lang, &user).await;
-        }
+    if !pending_submitted {
+        return Ok(false);
+    }
+    let sent = mail::send(ext, &ctl.req, &ctl.config, &ctl.lang, user.clone()).await?;
+    if ctl.id.kind() == ActionKind::UpdateUser {
+        // The current address learns of the change and can cancel it.
+        let user = match sent {
+            Sent::Delivered(user) => user,
+            _ => user,
+        };
+        crate::cancel::notify_current_address(&ctl.req, &ctl.config, &ctl.lang, &user).await;
+    }
+    Ok(true)
+}
+
+async fn account_edited(
+    ext: &EmailConfirmation,
+    ctl: &mut Controller,
+    user: User,
+) -> Result<Flow, PowError> {
+    if mail_submitted_change(ext, ctl, user.clone()).await? {
         info(ctl, REQUIRED_FOR_UPDATE);
         let ctx = ctl.routes_ctx();
         let routes = ctl.config.routes();

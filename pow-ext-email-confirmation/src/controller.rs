@@ -47,6 +47,10 @@ pub mod actions {
     /// `POST <api prefix>/confirm-email/{token}`: confirm an address (JSON).
     pub const API_CONFIRM: ActionId =
         ActionId::new("api_confirmation", "confirm", ActionKind::Other);
+    /// `POST <api prefix>/confirm-email/cancel/{token}`: drop a pending address change
+    /// with the notice's token (JSON).
+    pub const API_CANCEL: ActionId =
+        ActionId::new("api_confirmation_cancel", "delete", ActionKind::Other);
 }
 
 /// Confirms the address the token was issued for, signed in or out. Redirects to the

@@ -150,6 +150,11 @@
 //! | POST | `<prefix>/confirm-email/{token}` | the token from the mail | `200 {"data": {"email", "email_confirmed": true, "unconfirmed_email": null, "message": "The email address has been confirmed."}}` |
 //! | GET | `<prefix>/confirm-email` | an access token | the signed-in user's state: `{"data": {"email", "email_confirmed", "unconfirmed_email", "message"?}}`, with a `message` while something waits for confirmation |
 //! | POST | `<prefix>/confirm-email` | an access token | mails the link again (to the pending new address if there is one), within the resend limit; answers the state with a `message` saying a link was sent (also over the limit, as on the HTML side) |
+//! | POST | `<prefix>/confirm-email/cancel/{token}` | the token of the cancel link mailed to the current address | drops the pending address change once: `200` with the state; `404 invalid_token` for a forged, used or superseded token |
+//!
+//! An address change over JSON (pow-core's `PATCH <prefix>/registration`) mails as the
+//! account page does: the link to the new address, and the notice with the cancel link to
+//! the current one.
 //!
 //! Confirming does not sign anyone in; it updates the user cached for the user's
 //! sessions and access tokens, so signed-in clients see the change. A forged, unknown,

@@ -466,6 +466,48 @@ async fn a_pending_address_change_is_reported_resent_and_can_be_taken_meanwhile(
     assert_eq!(s.user("jane@example.com").id, jane.id);
 }
 
+/// An address change over JSON mails as the account page does: the link to the new
+/// address, a notice with a cancel link to the current one; the cancel link's token drops
+/// the change over JSON, once.
+#[actix_web::test]
+async fn an_address_change_over_json_can_be_cancelled_over_json() {
+    let ext = EmailConfirmation::new();
+    let s = Setup::new(&ext);
+    let app = app!(s, ext.api());
+    send(&app, register("jane@example.com").to_request()).await;
+    confirm_user(&s.config, &s.user("jane@example.com")).unwrap();
+    let (_, body) = send(&app, sign_in("jane@example.com").to_request()).await;
+    let access = body["data"]["access_token"].clone();
+
+    let change = TestRequest::patch().uri("/api/v1/registration").set_json(json!({
+        "user": {"email": "new@example.com", "current_password": PASSWORD}
+    }));
+    let (status, body) = send(&app, bearer(change, &access).to_request()).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let access = body["data"]["access_token"].clone();
+    let (_, body) = send(&app, state(&access).to_request()).await;
+    assert_eq!(body["data"]["unconfirmed_email"], "new@example.com");
+    // The new address got its link, the current one the notice.
+    html_token(&s.last_mail("new@example.com"));
+    let cancel = token_in(
+        &s.last_mail("jane@example.com"),
+        "http://localhost/confirm-email/cancel/",
+    );
+
+    let cancel_request =
+        |token: &str| TestRequest::post().uri(&format!("/api/v1/confirm-email/cancel/{token}"));
+    let (status, body) = send(&app, cancel_request("forged").to_request()).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    assert_eq!(body["error"]["code"], "invalid_token");
+    let (status, body) = send(&app, cancel_request(&cancel).to_request()).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["data"]["email"], "jane@example.com");
+    assert_eq!(body["data"]["unconfirmed_email"], Json::Null);
+    assert!(s.user("jane@example.com").get_str("unconfirmed_email").is_none());
+    let (status, _) = send(&app, cancel_request(&cancel).to_request()).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "once");
+}
+
 #[actix_web::test]
 async fn a_link_template_points_mails_at_the_client() {
     let ext = EmailConfirmation::new();

@@ -151,6 +151,7 @@ async fn the_example_works_end_to_end() {
         "/session/unlock:",
         "/two-factor:",
         "/two-factor/recovery-codes:",
+        "/confirm-email/cancel/{token}:",
         "/two-factor/step-up:",
         "/openapi.yaml:",
     ] {
