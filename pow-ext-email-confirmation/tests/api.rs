@@ -479,9 +479,11 @@ async fn an_address_change_over_json_can_be_cancelled_over_json() {
     let (_, body) = send(&app, sign_in("jane@example.com").to_request()).await;
     let access = body["data"]["access_token"].clone();
 
-    let change = TestRequest::patch().uri("/api/v1/registration").set_json(json!({
-        "user": {"email": "new@example.com", "current_password": PASSWORD}
-    }));
+    let change = TestRequest::patch()
+        .uri("/api/v1/registration")
+        .set_json(json!({
+            "user": {"email": "new@example.com", "current_password": PASSWORD}
+        }));
     let (status, body) = send(&app, bearer(change, &access).to_request()).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let access = body["data"]["access_token"].clone();
@@ -503,7 +505,10 @@ async fn an_address_change_over_json_can_be_cancelled_over_json() {
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["data"]["email"], "jane@example.com");
     assert_eq!(body["data"]["unconfirmed_email"], Json::Null);
-    assert!(s.user("jane@example.com").get_str("unconfirmed_email").is_none());
+    assert!(s
+        .user("jane@example.com")
+        .get_str("unconfirmed_email")
+        .is_none());
     let (status, _) = send(&app, cancel_request(&cancel).to_request()).await;
     assert_eq!(status, StatusCode::NOT_FOUND, "once");
 }
