@@ -15,7 +15,7 @@ use pow_core::audit::{self, AuditEvent};
 use pow_core::mailer::Notice;
 use pow_core::session::{MethodUse, StepUp};
 use pow_core::users::User;
-use pow_core::web::Action;
+use pow_core::web::{Action, ActionId, Controller};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -245,6 +245,29 @@ async fn enable(
     .await
 }
 
+/// Runs `change` on the signed-in client's enabled second factor (the user as stored), in
+/// sudo mode and with a second factor proved within the sudo window; `409 not_enabled`
+/// when it is off.
+async fn change_enabled(
+    req: &HttpRequest,
+    api: &ApiContext,
+    id: ActionId,
+    change: impl AsyncFnOnce(&mut Controller, User) -> Result<serde_json::Value, ApiError>,
+) -> Result<HttpResponse, ApiError> {
+    let current = api.signed_in(req).await?;
+    let action = Action::new(id)
+        .sudo()
+        .step_up(StepUp::recent_second_factor());
+    api.run_action(req, action, async |ctl| {
+        let user = stored(&ctl.config, current.user.id).await?;
+        if !verify::is_enabled(&user) {
+            return Err(not_enabled());
+        }
+        Ok(answer(change(ctl, user).await?))
+    })
+    .await
+}
+
 /// `POST <prefix>/two-factor/recovery-codes` (sudo mode and a second factor within the
 /// sudo window): new recovery codes replace the old ones; answers them, once.
 async fn regenerate(
@@ -252,21 +275,12 @@ async fn regenerate(
     api: ApiContext,
     ext: web::Data<TwoFactor>,
 ) -> Result<HttpResponse, ApiError> {
-    let current = api.signed_in(&req).await?;
-    let action = Action::new(actions::API_CODES)
-        .sudo()
-        .step_up(StepUp::recent_second_factor());
-    api.run_action(&req, action, async |ctl| {
-        let config = ctl.config.clone();
-        let user = stored(&config, current.user.id).await?;
-        if !verify::is_enabled(&user) {
-            return Err(not_enabled());
-        }
-        let (user, codes) = verify::regenerate(&ext, &config, &user).await?;
+    change_enabled(&req, &api, actions::API_CODES, async |ctl, user| {
+        let (user, codes) = verify::regenerate(&ext, &ctl.config, &user).await?;
         crate::web::record(ctl, events::CODES_REGENERATED, user.id);
         crate::web::notify(ctl, &user, Notice::RecoveryCodesRegenerated).await;
         ctl.user = Some(user);
-        Ok(answer(json!({"recovery_codes": codes})))
+        Ok(json!({"recovery_codes": codes}))
     })
     .await
 }
@@ -274,21 +288,12 @@ async fn regenerate(
 /// `DELETE <prefix>/two-factor` (sudo mode and a second factor within the sudo window):
 /// turns the second factor off.
 async fn disable(req: HttpRequest, api: ApiContext) -> Result<HttpResponse, ApiError> {
-    let current = api.signed_in(&req).await?;
-    let action = Action::new(actions::API_DISABLE)
-        .sudo()
-        .step_up(StepUp::recent_second_factor());
-    api.run_action(&req, action, async |ctl| {
-        let config = ctl.config.clone();
-        let user = stored(&config, current.user.id).await?;
-        if !verify::is_enabled(&user) {
-            return Err(not_enabled());
-        }
-        let user = verify::disable(&config, &user).await?;
+    change_enabled(&req, &api, actions::API_DISABLE, async |ctl, user| {
+        let user = verify::disable(&ctl.config, &user).await?;
         crate::web::record(ctl, events::DISABLED, user.id);
         crate::web::notify(ctl, &user, Notice::SecondFactorDisabled).await;
         ctl.user = Some(user);
-        Ok(answer(json!({"enabled": false})))
+        Ok(json!({"enabled": false}))
     })
     .await
 }

@@ -112,6 +112,19 @@ fn start_with(
     (config, addr, mailer)
 }
 
+/// An app client signed in with the password (before any second factor), sending its
+/// access token with every request.
+fn app_client(addr: SocketAddr) -> Client {
+    let mut app = Client::new(addr);
+    let body = format!(r#"{{"user": {{"email": "{EMAIL}", "password": "{PASSWORD}"}}}}"#);
+    let res = app.request("POST", "/api/v1/session", Some(body));
+    assert_eq!(res.status, 200, "{}", res.body);
+    let json: serde_json::Value = serde_json::from_str(&res.body).unwrap();
+    let bearer = format!("Bearer {}", json["data"]["access_token"].as_str().unwrap());
+    app.headers.push(("Authorization".into(), bearer));
+    app
+}
+
 /// The test user as stored now.
 fn stored_user(config: &PowConfig) -> pow_core::User {
     config
@@ -393,13 +406,7 @@ fn step_up_rules_want_a_recent_second_factor() {
     let (config, addr, _mailer) = start(Arc::new(MemoryStore::new()));
     let mut used = Vec::new();
     // An app client signed in with the password alone, before the second factor existed.
-    let mut app = Client::new(addr);
-    let body = format!(r#"{{"user": {{"email": "{EMAIL}", "password": "{PASSWORD}"}}}}"#);
-    let res = app.request("POST", "/api/v1/session", Some(body));
-    assert_eq!(res.status, 200, "{}", res.body);
-    let json: serde_json::Value = serde_json::from_str(&res.body).unwrap();
-    let bearer = format!("Bearer {}", json["data"]["access_token"].as_str().unwrap());
-    app.headers.push(("Authorization".into(), bearer));
+    let mut app = app_client(addr);
 
     // A browser signed in with the password; enrolling proves the new factor, not the
     // person: the session is still a password-only one.
@@ -482,13 +489,7 @@ fn step_up_rules_want_a_recent_second_factor() {
 fn an_app_client_enrols_and_manages_its_second_factor() {
     let (_config, addr, _mailer) = start(Arc::new(MemoryStore::new()));
     let mut used = Vec::new();
-    let mut app = Client::new(addr);
-    let body = format!(r#"{{"user": {{"email": "{EMAIL}", "password": "{PASSWORD}"}}}}"#);
-    let res = app.request("POST", "/api/v1/session", Some(body));
-    assert_eq!(res.status, 200, "{}", res.body);
-    let json: serde_json::Value = serde_json::from_str(&res.body).unwrap();
-    let bearer = format!("Bearer {}", json["data"]["access_token"].as_str().unwrap());
-    app.headers.push(("Authorization".into(), bearer));
+    let mut app = app_client(addr);
     let send = |app: &mut Client, method: &str, path: &str, body: Option<serde_json::Value>| {
         let res = app.request(method, path, body.map(|b| b.to_string()));
         let json = serde_json::from_str(&res.body).unwrap_or(serde_json::Value::Null);
