@@ -342,9 +342,17 @@ where
         let signed_in = req.extensions().contains::<CurrentSession>();
         let into_left: IntoLeft<B> = ServiceResponse::map_into_left_body;
         if let (Require::StepUp(rule), true) = (&self.require, signed_in) {
-            let answer = super::request_config(req.request()).and_then(|config| {
-                crate::web::action::step_up_guard_answer(req.request(), &config, rule)
-            });
+            let answer = match super::request_config(req.request()) {
+                Some(config) => {
+                    crate::web::action::step_up_guard_answer(req.request(), &config, rule)
+                }
+                // No setup to read the rule against: refuse rather than let it through.
+                None => Some(actix_web::ResponseError::error_response(
+                    &crate::error::PowError::Config(
+                        "RequireStepUp needs PowSessionMiddleware in front of it".into(),
+                    ),
+                )),
+            };
             return match answer {
                 None => Either::Left(self.service.call(req).map_ok(into_left)),
                 Some(answer) => Either::Right(ready(Ok(req

@@ -29,17 +29,15 @@ pub const IMPERSONATION_STOP: ActionId =
     ActionId::new("impersonation", "delete", ActionKind::Other);
 
 fn refused(ctl: &Controller, refusal: impersonation::Refusal) -> HttpResponse {
-    let message = ctl.text("impersonation-refused");
     if session::wants_json(&ctl.req) {
-        return HttpResponse::build(StatusCode::FORBIDDEN)
-            .insert_header(super::no_store())
-            .json(json!({"error": {
-                "status": 403,
-                "code": "impersonation_refused",
-                "refusal": refusal.code(),
-                "message": message,
-            }}));
+        use actix_web::ResponseError as _;
+        let status = StatusCode::FORBIDDEN;
+        return crate::api::ApiError::translated(&ctl.req, status, "impersonation-refused")
+            .with_code("impersonation_refused")
+            .with_detail("refusal", refusal.code())
+            .error_response();
     }
+    let message = ctl.text("impersonation-refused");
     HttpResponse::build(StatusCode::FORBIDDEN)
         .insert_header(super::no_store())
         .content_type("text/plain; charset=utf-8")
