@@ -110,29 +110,164 @@ pub async fn update_user(
     Ok(updated)
 }
 
-/// The user's data, for a data export: the row (its id, timestamps and every exported
-/// column; never the password hash nor a column marked
-/// [`not_exported`](crate::users::FieldDef::not_exported)) and, under each extension's
-/// name, what the extension keeps about the user elsewhere
-/// ([`UserData::export`](crate::extension::UserData::export)).
+/// The version of [`export_user`]'s document; `schema/export.schema.json` in the account
+/// extension's crate describes it.
+pub const EXPORT_SCHEMA_VERSION: u32 = 1;
+
+/// The user's data, for a data export (GDPR article 20), as one JSON document:
+/// - `schema_version` ([`EXPORT_SCHEMA_VERSION`]) and `exported_at`;
+/// - `user`: the row (its id, timestamps and every exported column; never the password
+///   hash nor a column marked [`not_exported`](crate::users::FieldDef::not_exported));
+/// - `sessions`: the live sessions and API clients, by when and where (never their ids);
+/// - `audit_events`: what the audit log holds about them (never its keyed hashes);
+/// - `extensions`: under each extension's name, what it keeps about the user elsewhere
+///   ([`UserData::export`](crate::extension::UserData::export));
+/// - `omissions`: what was left out and why, so the reader knows the document is whole.
 ///
 /// # Errors
-/// An extension's error.
+/// An extension's or the store's error.
 pub async fn export_user(config: &PowConfig, user: &User) -> Result<serde_json::Value, PowError> {
+    use serde_json::json;
     let mut row = serde_json::Map::new();
     row.insert("id".into(), user.id.into());
     row.insert("inserted_at".into(), user.inserted_at.to_rfc3339().into());
     row.insert("updated_at".into(), user.updated_at.to_rfc3339().into());
-    for field in config.user_fields().iter().filter(|field| field.exported) {
-        if let Some(value) = user.get(&field.name) {
+    let mut omissions = vec![json!({
+        "item": "user.password_hash",
+        "reason": "secret",
+    })];
+    for field in config.user_fields() {
+        if !field.exported {
+            omissions.push(json!({ "item": format!("user.{}", field.name), "reason": "secret" }));
+        } else if let Some(value) = user.get(&field.name) {
             row.insert(field.name.clone(), value.to_json());
         }
     }
+    let at = |ms: i64| {
+        chrono::DateTime::from_timestamp_millis(ms)
+            .unwrap_or_default()
+            .to_rfc3339()
+    };
+    let sessions: Vec<serde_json::Value> = user_sessions(config, user.id)
+        .await?
+        .into_iter()
+        .map(|session| {
+            json!({
+                "signed_in_at": at(session.signed_in_at),
+                "last_seen_at": at(session.last_seen_at),
+                "ip": session.device.ip,
+                "user_agent": session.device.user_agent,
+                "api": session.api,
+            })
+        })
+        .collect();
+    omissions.push(json!({ "item": "sessions.id", "reason": "secret" }));
+    let query = crate::audit::AuditQuery {
+        user_id: Some(user.id),
+        limit: 10_000,
+        ..crate::audit::AuditQuery::default()
+    };
+    let audit_events = match config.audit().query(query).await {
+        Ok(events) => events
+            .into_iter()
+            .map(|event| {
+                json!({
+                    "name": event.name,
+                    "at": event.at.to_rfc3339(),
+                    "ip": event.ip,
+                    "user_agent": event.user_agent,
+                    "detail": event.detail,
+                })
+            })
+            .collect(),
+        Err(_) => {
+            omissions.push(json!({
+                "item": "audit_events",
+                "reason": "unavailable",
+            }));
+            Vec::new()
+        }
+    };
+    omissions.push(json!({ "item": "audit_events.identifier_hash", "reason": "secret" }));
+    omissions.push(json!({ "item": "audit_events.session_hash", "reason": "secret" }));
     let mut extensions = serde_json::Map::new();
     for (name, data) in config.extensions().user_data() {
         extensions.insert((*name).to_owned(), data.export(config, user).await?);
     }
-    Ok(serde_json::json!({ "user": row, "extensions": extensions }))
+    Ok(json!({
+        "schema_version": EXPORT_SCHEMA_VERSION,
+        "exported_at": chrono::Utc::now().to_rfc3339(),
+        "user": row,
+        "sessions": sessions,
+        "audit_events": audit_events,
+        "extensions": extensions,
+        "omissions": omissions,
+    }))
+}
+
+/// What erasing an account does with the users row, once everything else is gone.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RowErasure {
+    /// The row is deleted (the default).
+    #[default]
+    Delete,
+    /// The row stays, for the app's own tables that point at it, with nothing personal:
+    /// the user id field becomes `erased-<id>`, the password hash and every other
+    /// declared column are cleared, and the account stays closed. Columns that cannot be
+    /// empty (`NOT NULL` without a default) make the erasure fail: declare them nullable.
+    Anonymise,
+}
+
+/// Erases the account of `user`, in an order that can be run again after a failure at
+/// any step: every credential ends ([`revoke_sessions`]), each extension erases its data
+/// ([`erase_extension_data`]: tables, records, what the app registered), the devices
+/// they signed in from are forgotten, their audit events keep only a keyed hash of the
+/// id ([`Auditor::anonymise_user`](crate::audit::Auditor::anonymise_user)), and last the
+/// row goes (or is anonymised, see [`RowErasure`]). Returns the keyed hash the audit
+/// events now carry.
+///
+/// # Errors
+/// The first step's error; the steps before it are done, and running it again finishes.
+pub async fn erase_account(
+    config: &PowConfig,
+    user: &User,
+    row: RowErasure,
+) -> Result<String, PowError> {
+    crate::session::revoke_user(config, user).await?;
+    erase_extension_data(config, user).await?;
+    crate::session::devices::KnownDevices::new(config)
+        .forget_user(user.id)
+        .await
+        .map_err(PowError::from)?;
+    config.audit().anonymise_user(config, user.id).await?;
+    let users = config.users()?;
+    match row {
+        RowErasure::Delete => users.delete(user).await?,
+        RowErasure::Anonymise => {
+            let mut changes = Changes::new();
+            let id_field = config.user_id_field();
+            for field in config.user_fields() {
+                if field.name != id_field && field.name != crate::users::CLOSED_AT_FIELD {
+                    changes.insert(field.name.clone(), Value::Null);
+                }
+            }
+            changes.insert("password_hash".to_owned(), Value::Null);
+            changes.insert(
+                id_field.to_owned(),
+                Value::from(format!("erased-{}", user.id)),
+            );
+            users
+                .update_fields(user, changes)
+                .await
+                .map_err(|err| PowError::Database(err.to_string()))?;
+        }
+    }
+    // Sessions a request raced in while the steps ran end here, with the cached copy of
+    // the user and the token revocation marker.
+    CredentialsCache::new(config).forget_user(user.id).await?;
+    crate::session::tokens::forget_user_tokens(config, user.id).await?;
+    Ok(crate::audit::erased_subject(config, user.id))
 }
 
 /// Deletes what each extension keeps about `user` outside the row

@@ -46,6 +46,10 @@ pub enum PowError {
     /// The user is disabled: no sign-in is accepted (`403`, with a page saying so).
     #[error("the account is disabled")]
     AccountDisabled,
+    /// The user closed the account: no session starts for it (`403`, code
+    /// `account_closed`). A password sign-in is offered reactivation instead.
+    #[error("the account is closed")]
+    AccountClosed,
     /// A sensitive action needs the password confirmed first (sudo mode): `403` for JSON,
     /// a redirect to the confirmation page for browsers.
     #[error("the password has to be confirmed first")]

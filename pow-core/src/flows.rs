@@ -59,10 +59,19 @@ pub enum SignIn {
     SignedIn(User),
     /// The password was right, but an admin disabled the account: nobody is signed in.
     Disabled,
+    /// The password was right, but the user closed the account: nobody is signed in. The
+    /// account extension offers reactivation (see [`ClosedSignIn`]).
+    Closed(User),
     /// Unknown user id, wrong password, or a password changed while this sign-in was
     /// checked: nobody is signed in. Say nothing more to the client.
     InvalidCredentials,
 }
+
+/// Left in the controller's [`Assigns`](crate::web::Assigns) by a browser sign-in whose
+/// password was right for a closed account ([`SignIn::Closed`]): nobody is signed in, and
+/// an extension's callback may offer reactivation to the user it names.
+#[derive(Clone, Debug)]
+pub struct ClosedSignIn(pub User);
 
 /// What a sign-up came to.
 #[derive(Clone, Debug)]
@@ -113,6 +122,9 @@ pub async fn sign_in<H: SessionHandle + ?Sized>(
     };
     if user.is_disabled() {
         return Ok(SignIn::Disabled);
+    }
+    if user.is_closed() {
+        return Ok(SignIn::Closed(user));
     }
     let metadata = SessionMetadata {
         device: Some(crate::session::device_of(req, config)),

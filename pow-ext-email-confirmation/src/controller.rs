@@ -153,7 +153,8 @@ fn confirm_found(
 ) -> Result<Confirmation, PowError> {
     // Read again under the claim: a confirmation, a cancel or a newer mail since the
     // lookup replaced the token, and the link no longer works.
-    let Some(user) = users.get(config, found.id)? else {
+    // A closed account's links find nothing: closing ends every way in.
+    let Some(user) = users.get(config, found.id)?.filter(|user| !user.is_closed()) else {
         return Ok(Confirmation::Invalid);
     };
     let (Some(stored), Some(matched)) = (user.get_str(TOKEN_FIELD), found.get_str(TOKEN_FIELD))

@@ -382,6 +382,14 @@ impl Invitation {
         let Some(user) = user.filter(|u| self.is_pending(u, Utc::now())) else {
             return Ok(None);
         };
+        // An invitation ends with its inviter's account (closed, erased).
+        if user.get_int(INVITED_BY_ID).is_some()
+            && invited_by(config, &user)
+                .await?
+                .is_none_or(|inviter| inviter.is_closed() || inviter.is_disabled())
+        {
+            return Ok(None);
+        }
         // A live session or API token: the account is in use, however it was signed in
         // (a sign-in that skipped the extension's callback ends the invitation here).
         let sessions = pow_core::session::CredentialsCache::new(config)
@@ -425,6 +433,41 @@ pub async fn invited_by(config: &PowConfig, user: &User) -> Result<Option<User>,
     config.users()?.get(inviter_id).await
 }
 
+/// The invitations a user sent, for the data export and erasure: erasing the inviter
+/// deletes the invitees who never accepted (accounts nobody can sign in to) and clears
+/// `invited_by_id` on the others.
+struct SentInvitations(Invitation);
+
+#[async_trait::async_trait(?Send)]
+impl pow_core::extension::UserData for SentInvitations {
+    async fn export(&self, config: &PowConfig, user: &User) -> Result<serde_json::Value, PowError> {
+        let invited = invited_users(config, user).await?;
+        let now = Utc::now();
+        let pending = invited.iter().filter(|u| self.0.is_pending(u, now)).count();
+        Ok(serde_json::json!({
+            "invited_by_id": user.get_int(INVITED_BY_ID),
+            "invitations_sent": invited.len(),
+            "invitations_pending": pending,
+        }))
+    }
+
+    async fn erase(&self, config: &PowConfig, user: &User) -> Result<(), PowError> {
+        let users = config.users()?;
+        for invitee in invited_users(config, user).await? {
+            let never_accepted = invitee.get_timestamp(INVITATION_ACCEPTED_AT).is_none()
+                && invitee.password_hash.is_none();
+            if never_accepted {
+                users.delete(&invitee).await?;
+            } else {
+                let mut changes = pow_core::users::Changes::new();
+                changes.insert(INVITED_BY_ID.to_owned(), Value::Null);
+                pow_core::admin::update_user(config, &invitee, changes).await?;
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Marks accepted invitations: `invitation_accepted_at` = now on
 /// [`ChangesetAction::CompleteSignUp`] changesets.
 struct AcceptHook;
@@ -453,6 +496,7 @@ impl Extension for Invitation {
         ])
         .changeset_hook(AcceptHook)
         .migrations(MIGRATIONS)
+        .user_data(SentInvitations(self.clone()))
         .mails([MAIL])
         .audit_events([events::SENT, events::ACCEPTED])
         .messages(FTL.iter().copied());

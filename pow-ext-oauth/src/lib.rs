@@ -281,7 +281,8 @@ impl Extension for OAuth {
                 pages.extend_page(page, body, lang, config)
             })
             .credential_kind(CREDENTIAL_KIND)
-            .user_data(identities::LinkedAccounts);
+            .user_data(identities::LinkedAccounts)
+            .user_table("user_identities", "user_id");
         #[cfg(feature = "actix")]
         {
             let routes = self.clone();

@@ -220,7 +220,12 @@ pub(crate) async fn use_code(
 /// The user a sign-in or sign-up grant stands for, created for a sign-up.
 pub(crate) async fn user_for(config: &PowConfig, grant: &Grant) -> Result<Option<User>, PowError> {
     match grant.purpose {
-        Purpose::SignIn => config.users()?.get_by("email", grant.email.as_str()).await,
+        // A closed account's links sign nobody in: closing ends every way in.
+        Purpose::SignIn => Ok(config
+            .users()?
+            .get_by("email", grant.email.as_str())
+            .await?
+            .filter(|user| !user.is_closed())),
         Purpose::SignUp => {
             let mut params = Params::new();
             params.insert("email".to_owned(), grant.email.clone());

@@ -138,7 +138,13 @@ impl ResetTokens {
         if record.expires_at <= now_ms() {
             return Ok(None);
         }
-        let Some(user) = config.users()?.get(record.user_id).await? else {
+        // A closed account's links find nothing: closing ends every way in.
+        let Some(user) = config
+            .users()?
+            .get(record.user_id)
+            .await?
+            .filter(|user| !user.is_closed())
+        else {
             return Ok(None);
         };
         // Any secret of the key ring: a link mailed before a key change still works.

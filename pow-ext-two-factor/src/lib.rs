@@ -190,6 +190,7 @@ impl Extension for TwoFactor {
             FieldDef::new(RECOVERY_CODES_FIELD, FieldKind::Text).not_exported(),
         ])
         .migrations(MIGRATIONS)
+        .user_data(state::Export)
         .audit_events([
             events::ENABLED,
             events::DISABLED,

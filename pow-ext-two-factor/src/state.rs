@@ -20,3 +20,31 @@ pub(crate) fn recovery_hashes(user: &User) -> Vec<String> {
 pub fn recovery_codes_left(user: &User) -> usize {
     recovery_hashes(user).len()
 }
+
+/// The second factor in the user's data export: whether it is on and since when, and how
+/// many recovery codes are left (never the seed nor the codes). Its data lives in the
+/// users row, so erasing the row erases it.
+pub(crate) struct Export;
+
+#[async_trait::async_trait(?Send)]
+impl pow_core::extension::UserData for Export {
+    async fn export(
+        &self,
+        _config: &pow_core::PowConfig,
+        user: &User,
+    ) -> Result<serde_json::Value, pow_core::PowError> {
+        Ok(serde_json::json!({
+            "enabled": is_enabled(user),
+            "enabled_at": user.get_timestamp(ENABLED_AT_FIELD).map(|at| at.to_rfc3339()),
+            "recovery_codes_left": recovery_codes_left(user),
+        }))
+    }
+
+    async fn erase(
+        &self,
+        _config: &pow_core::PowConfig,
+        _user: &User,
+    ) -> Result<(), pow_core::PowError> {
+        Ok(())
+    }
+}

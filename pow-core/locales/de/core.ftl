@@ -141,6 +141,7 @@ sessions-ended = { $count ->
        *[other] { $count } Sitzungen beendet.
     }
 account_disabled = Dieses Konto ist deaktiviert. Wenden Sie sich an die Administratoren der Seite.
+account_closed = Dieses Konto ist geschlossen. Bis zur Löschung lässt es sich wieder öffnen: Melden Sie sich mit dem Passwort an oder nutzen Sie den Link aus der Mail zur Schließung.
 audit-account-disabled = Konto deaktiviert
 audit-account-enabled = Konto wieder aktiviert
 

@@ -139,6 +139,7 @@ sessions-ended = { $count ->
        *[other] { $count } sessions ended.
     }
 account_disabled = This account is disabled. Contact the site's administrators.
+account_closed = This account is closed. It can be reactivated until it is erased: sign in with the password, or use the link in the closing mail.
 audit-account-disabled = Account disabled
 audit-account-enabled = Account enabled again
 

@@ -141,6 +141,7 @@ sessions-ended = { $count ->
        *[other] { $count } sessions terminées.
     }
 account_disabled = Ce compte est désactivé. Contactez les administrateurs du site.
+account_closed = Ce compte est fermé. Il peut être rouvert jusqu’à son effacement : connectez-vous avec le mot de passe, ou utilisez le lien du courriel de fermeture.
 audit-account-disabled = Compte désactivé
 audit-account-enabled = Compte réactivé
 

@@ -247,6 +247,9 @@ impl ApiContext {
         {
             return Err(PowError::ImpersonationForbidden);
         }
+        if user.is_closed() {
+            return Err(PowError::AccountClosed);
+        }
         let generation = self.inner.tokens.generation(user.id).await?;
         let device = crate::session::device_of(req, self.config());
         let pair = self

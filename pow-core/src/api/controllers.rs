@@ -218,6 +218,7 @@ pub(crate) async fn session_create(
                 issued(&req, &session)
             }
             SignIn::Disabled => Err(PowError::AccountDisabled.into()),
+            SignIn::Closed(_) => Err(PowError::AccountClosed.into()),
             // An answer, not an error: the pipeline counts it as a failed sign-in.
             SignIn::InvalidCredentials => {
                 Ok(ApiError::invalid_credentials(&req, config).error_response())

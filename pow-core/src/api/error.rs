@@ -309,6 +309,13 @@ impl ApiError {
                 refused.untranslated = Some(DISABLED_KEY);
                 refused
             }
+            PowError::AccountClosed => {
+                let lang = unic_langid::langid!("en");
+                let mut refused = Self::new(StatusCode::FORBIDDEN, text(None, &lang, CLOSED_KEY))
+                    .with_code("account_closed");
+                refused.untranslated = Some(CLOSED_KEY);
+                refused
+            }
             PowError::ReauthenticationRequired => {
                 let lang = unic_langid::langid!("en");
                 let mut refused = Self::new(StatusCode::FORBIDDEN, text(None, &lang, REAUTH_KEY))
@@ -375,6 +382,8 @@ impl ApiError {
 const BUSY_KEY: &str = "api-busy";
 /// Text key of the answer to [`PowError::AccountDisabled`].
 const DISABLED_KEY: &str = "api-account-disabled";
+/// Text key of the answer to [`PowError::AccountClosed`].
+const CLOSED_KEY: &str = "api-account-closed";
 /// Text key of the answer to [`PowError::ReauthenticationRequired`].
 const REAUTH_KEY: &str = "api-reauthentication-required";
 /// Text key of the answer to [`PowError::ImpersonationForbidden`].
@@ -399,7 +408,8 @@ impl From<PowError> for ApiError {
             | PowError::ReauthenticationRequired
             | PowError::StepUpRequired(_)
             | PowError::ImpersonationForbidden
-            | PowError::AccountDisabled => {
+            | PowError::AccountDisabled
+            | PowError::AccountClosed => {
                 tracing::info!("pow API request refused: {err}")
             }
             _ => tracing::error!(error = %err, "pow API request failed"),

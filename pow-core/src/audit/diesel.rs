@@ -204,6 +204,44 @@ impl AuditSink for DieselAuditSink {
         })
     }
 
+    fn anonymise_user(&self, user_id: i64, subject: &str) -> Result<usize, PowError> {
+        #[derive(QueryableByName)]
+        struct Detail {
+            #[diesel(sql_type = BigInt)]
+            id: i64,
+            #[diesel(sql_type = Text)]
+            detail: String,
+        }
+        with_conn!(&self.db, |conn, pg| {
+            let select = format!(
+                "SELECT CAST(id AS BIGINT) AS id, detail FROM pow_audit_events WHERE user_id = {}",
+                placeholder(pg, 1)
+            );
+            let update = format!(
+                "UPDATE pow_audit_events SET user_id = NULL, identifier_hash = {}, ip = NULL, \
+                 user_agent = NULL, session_hash = NULL, detail = {} WHERE id = {}",
+                placeholder(pg, 1),
+                placeholder(pg, 2),
+                placeholder(pg, 3)
+            );
+            conn.transaction(|conn| {
+                let rows: Vec<Detail> = ::diesel::sql_query(select.as_str())
+                    .bind::<BigInt, _>(user_id)
+                    .load(conn)?;
+                for row in &rows {
+                    let detail = serde_json::from_str(&row.detail).unwrap_or_default();
+                    ::diesel::sql_query(update.as_str())
+                        .bind::<Text, _>(subject)
+                        .bind::<Text, _>(super::anonymised_detail(&detail).to_string())
+                        .bind::<BigInt, _>(row.id)
+                        .execute(conn)?;
+                }
+                Ok(rows.len())
+            })
+            .map_err(query_error)
+        })
+    }
+
     fn query(&self, query: &AuditQuery) -> Result<Vec<AuditEvent>, PowError> {
         with_conn!(&self.db, |conn, pg| {
             let (sql, binds) = select(query, pg);

@@ -164,6 +164,13 @@ pub fn keyed_hash(config: &PowConfig, purpose: &str, value: &str) -> String {
     digest
 }
 
+/// What an erased user's events carry in place of the id (see
+/// [`Auditor::anonymise_user`]): a keyed hash, the same for every event of the user, that
+/// nobody without the setup's secret can tie back to the id.
+pub fn erased_subject(config: &PowConfig, user_id: i64) -> String {
+    keyed_hash(config, "erased user", &user_id.to_string())
+}
+
 /// Records `event` through `config`'s [`Auditor`].
 pub fn record(config: &PowConfig, event: AuditEvent) {
     config.audit().record(event);
@@ -200,6 +207,33 @@ pub trait AuditSink: Send + Sync + 'static {
         Err(PowError::Config(
             "this audit sink cannot be queried; use DieselAuditSink".into(),
         ))
+    }
+
+    /// Removes what identifies user `user_id` from the events kept about them (an erased
+    /// account): the user id gives way to `subject` (a keyed hash, in the identifier
+    /// hash's place), the client's address, user agent and session hash go, and the
+    /// detail keeps only its numbers and flags (text, such as a reason, goes). Returns how
+    /// many events changed. A sink that cannot change what it wrote (a log) answers
+    /// `Ok(0)`: its retention is the erasure.
+    ///
+    /// # Errors
+    /// The sink's failure.
+    fn anonymise_user(&self, user_id: i64, subject: &str) -> Result<usize, PowError> {
+        let _ = (user_id, subject);
+        Ok(0)
+    }
+}
+
+/// What an erased user's event keeps of its detail: numbers and flags, never text.
+pub fn anonymised_detail(detail: &serde_json::Value) -> serde_json::Value {
+    match detail {
+        serde_json::Value::Object(map) => map
+            .iter()
+            .filter(|(_, value)| value.is_number() || value.is_boolean())
+            .map(|(key, value)| (key.clone(), value.clone()))
+            .collect::<serde_json::Map<_, _>>()
+            .into(),
+        _ => serde_json::Value::Object(serde_json::Map::new()),
     }
 }
 
@@ -261,6 +295,14 @@ impl AuditSink for FanOut {
         first_error.map_or(Ok(()), Err)
     }
 
+    fn anonymise_user(&self, user_id: i64, subject: &str) -> Result<usize, PowError> {
+        let mut changed = 0;
+        for sink in &self.0 {
+            changed += sink.anonymise_user(user_id, subject)?;
+        }
+        Ok(changed)
+    }
+
     fn query(&self, query: &AuditQuery) -> Result<Vec<AuditEvent>, PowError> {
         let mut last = None;
         for sink in &self.0 {
@@ -281,11 +323,24 @@ struct Pending {
     complete: Option<Complete>,
 }
 
+/// What the audit thread does, in the order it was asked.
+enum Work {
+    Event(Pending),
+    /// [`AuditSink::anonymise_user`], after every event queued before it is written.
+    Anonymise {
+        user_id: i64,
+        subject: String,
+        done: SyncSender<Result<usize, PowError>>,
+    },
+    /// Answers once every event queued before it is written.
+    Flush(SyncSender<()>),
+}
+
 /// Buffers events and hands them to the sink from a thread of its own.
 pub struct Auditor {
     sink: Arc<dyn AuditSink>,
     capacity: usize,
-    queue: OnceLock<SyncSender<Pending>>,
+    queue: OnceLock<SyncSender<Work>>,
     dropped: Arc<AtomicU64>,
     written: Arc<AtomicU64>,
     /// Serialises the thread's start.
@@ -351,6 +406,56 @@ impl Auditor {
         crate::users::run_blocking(move || sink.query(&query)).await
     }
 
+    /// Anonymises user `user_id`'s events ([`AuditSink::anonymise_user`]) under the keyed
+    /// hash of the id, after the events queued before this call are written (so none of
+    /// them comes back with the id). Returns how many events changed.
+    ///
+    /// # Errors
+    /// The sink's failure, or [`PowError::Blocking`] when the audit thread is gone.
+    pub async fn anonymise_user(
+        &self,
+        config: &PowConfig,
+        user_id: i64,
+    ) -> Result<usize, PowError> {
+        let subject = erased_subject(config, user_id);
+        let (done, wait) = mpsc::sync_channel(1);
+        let queue = self
+            .queue()
+            .ok_or_else(|| PowError::Blocking("the audit thread is not running".into()))?
+            .clone();
+        crate::users::run_blocking(move || {
+            queue
+                .send(Work::Anonymise {
+                    user_id,
+                    subject,
+                    done,
+                })
+                .map_err(|_| PowError::Blocking("the audit thread is gone".into()))?;
+            wait.recv()
+                .map_err(|_| PowError::Blocking("the audit thread is gone".into()))?
+        })
+        .await
+    }
+
+    /// Waits until every event queued before this call reached the sink (for a job that
+    /// reads the log right after writing to it, or before the process exits).
+    ///
+    /// # Errors
+    /// [`PowError::Blocking`] when the audit thread is gone.
+    pub async fn flush(&self) -> Result<(), PowError> {
+        let (done, wait) = mpsc::sync_channel(1);
+        let queue = self
+            .queue()
+            .ok_or_else(|| PowError::Blocking("the audit thread is not running".into()))?
+            .clone();
+        crate::users::run_blocking(move || {
+            let gone = || PowError::Blocking("the audit thread is gone".into());
+            queue.send(Work::Flush(done)).map_err(|_| gone())?;
+            wait.recv().map_err(|_| gone())
+        })
+        .await
+    }
+
     /// Queues `event`; never blocks.
     pub fn record(&self, event: AuditEvent) {
         self.send(Pending {
@@ -364,7 +469,7 @@ impl Auditor {
             self.dropped.fetch_add(1, Ordering::Relaxed);
             return;
         };
-        match queue.try_send(pending) {
+        match queue.try_send(Work::Event(pending)) {
             Ok(()) => {}
             Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {
                 let dropped = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
@@ -376,7 +481,7 @@ impl Auditor {
         }
     }
 
-    fn queue(&self) -> Option<&SyncSender<Pending>> {
+    fn queue(&self) -> Option<&SyncSender<Work>> {
         if let Some(queue) = self.queue.get() {
             return Some(queue);
         }
@@ -399,13 +504,42 @@ impl Auditor {
 }
 
 /// The audit thread: completes and writes events in batches until every sender is gone.
-fn drain(rx: &Receiver<Pending>, sink: &dyn AuditSink, written: &AtomicU64) {
-    while let Ok(first) = rx.recv() {
+fn drain(rx: &Receiver<Work>, sink: &dyn AuditSink, written: &AtomicU64) {
+    let mut next = None;
+    loop {
+        let work = match next.take() {
+            Some(work) => work,
+            None => match rx.recv() {
+                Ok(work) => work,
+                Err(_) => return,
+            },
+        };
+        let first = match work {
+            Work::Event(pending) => pending,
+            Work::Anonymise {
+                user_id,
+                subject,
+                done,
+            } => {
+                // The caller may have given up waiting: nothing to tell then.
+                let _ = done.send(sink.anonymise_user(user_id, &subject));
+                continue;
+            }
+            Work::Flush(done) => {
+                let _ = done.send(());
+                continue;
+            }
+        };
         let mut batch = Vec::with_capacity(16);
         batch.push(complete(first));
         while batch.len() < BATCH {
             match rx.try_recv() {
-                Ok(next) => batch.push(complete(next)),
+                Ok(Work::Event(pending)) => batch.push(complete(pending)),
+                // Written after this batch, in the order it was asked.
+                Ok(other) => {
+                    next = Some(other);
+                    break;
+                }
                 Err(_) => break,
             }
         }

@@ -171,6 +171,15 @@ pub trait UserData: Send + Sync + 'static {
     async fn erase(&self, config: &PowConfig, user: &User) -> Result<(), PowError>;
 }
 
+/// A table holding rows of one user (see [`ExtensionBuilder::user_table`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct UserTable {
+    /// The table's name.
+    pub table: &'static str,
+    /// The column holding the user's id.
+    pub column: &'static str,
+}
+
 /// Whether users' addresses are proven, and how one is proven without a mail: the part of
 /// an extension that proves addresses (email confirmation) other extensions rely on
 /// (a provider that vouches for an address).
@@ -255,6 +264,8 @@ pub(crate) struct Contributions {
     pub(crate) revoked: Vec<Arc<dyn CredentialsRevoked>>,
     pub(crate) remembered: Vec<Arc<dyn Remembered>>,
     pub(crate) user_data: Vec<Arc<dyn UserData>>,
+    pub(crate) user_tables: Vec<UserTable>,
+    pub(crate) keeps_user_data: bool,
     pub(crate) address_proof: Option<Arc<dyn AddressProof>>,
     pub(crate) staged_sign_up: Option<Arc<dyn StagedSignUp>>,
     pub(crate) credential_kinds: Vec<&'static str>,
@@ -353,6 +364,26 @@ impl ExtensionBuilder {
     /// (see [`UserData`]).
     pub fn user_data(&mut self, data: impl UserData) -> &mut Self {
         self.contributions.user_data.push(Arc::new(data));
+        self
+    }
+
+    /// A table of the extension's own with rows belonging to one user, `column` holding
+    /// the user's id. Erasing an account must leave no row there: the erasure checks and
+    /// tests read this list. Declaring one (or a migration with a `REFERENCES users`
+    /// column) makes [`user_data`](Self::user_data) required: the config refuses the
+    /// extension without it.
+    pub fn user_table(&mut self, table: &'static str, column: &'static str) -> &mut Self {
+        self.contributions
+            .user_tables
+            .push(UserTable { table, column });
+        self
+    }
+
+    /// Declares that the extension keeps something about users outside the users row and
+    /// its own tables (cache-store records that outlive a session): the config then
+    /// refuses the extension unless it registers [`user_data`](Self::user_data).
+    pub fn keeps_user_data(&mut self) -> &mut Self {
+        self.contributions.keeps_user_data = true;
         self
     }
 

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use super::{
     AddressProof, Contributions, CredentialsRevoked, Extension, ExtensionBuilder, PageFn,
-    Remembered, SqlMigration, StagedSignUp, UserData,
+    Remembered, SqlMigration, StagedSignUp, UserData, UserTable,
 };
 use crate::error::PowError;
 use crate::users::{ChangesetHook, FieldDef};
@@ -71,6 +71,7 @@ pub struct Extensions {
     revoked: Vec<Arc<dyn CredentialsRevoked>>,
     remembered: Vec<(&'static str, Arc<dyn Remembered>)>,
     user_data: Vec<(&'static str, Arc<dyn UserData>)>,
+    user_tables: Vec<(&'static str, UserTable)>,
     pages: Vec<Arc<PageFn>>,
     address_proof: Option<Arc<dyn AddressProof>>,
     staged_sign_up: Option<Arc<dyn StagedSignUp>>,
@@ -107,6 +108,19 @@ impl Extensions {
             let mut builder = ExtensionBuilder::new(name);
             ext.build(&mut builder);
             let parts = builder.contributions;
+            let owns_user_data = parts.keeps_user_data
+                || !parts.user_tables.is_empty()
+                || parts.migrations.iter().any(references_users);
+            if owns_user_data && parts.user_data.is_empty() {
+                return Err(PowError::Config(format!(
+                    "extension `{name}` keeps data about users outside the users row but \
+                     registers no erase and export hook: register one with \
+                     ExtensionBuilder::user_data, so closing an account erases it"
+                )));
+            }
+            built
+                .user_tables
+                .extend(parts.user_tables.iter().map(|table| (name, *table)));
             #[cfg(feature = "actix")]
             built.web.extend(&parts.web);
             built.revoked.extend(parts.revoked.iter().cloned());
@@ -266,6 +280,12 @@ impl Extensions {
         &self.user_data
     }
 
+    /// The tables with rows of one user the extensions declared
+    /// ([`ExtensionBuilder::user_table`]), with the extension's name.
+    pub fn user_tables(&self) -> &[(&'static str, UserTable)] {
+        &self.user_tables
+    }
+
     /// The sources of remembered sign-ins, with the name of their extension.
     pub fn remembered(&self) -> &[(&'static str, Arc<dyn Remembered>)] {
         &self.remembered
@@ -312,4 +332,21 @@ fn misordered(first: &str, then: &str, why: &str) -> PowError {
         "extension `{first}` must be listed before `{then}` ({why}): call \
          PowConfigBuilder::extension for `{first}` first"
     ))
+}
+
+/// Whether a migration adds a column referencing the users table (a foreign key): the
+/// extension then keeps rows about users that erasing an account must reach.
+fn references_users(migration: &SqlMigration) -> bool {
+    [migration.sqlite_up, migration.postgres_up]
+        .iter()
+        .any(|sql| {
+            let words: Vec<String> = sql
+                .split(|c: char| c.is_whitespace() || c == '(')
+                .filter(|w| !w.is_empty())
+                .map(str::to_ascii_lowercase)
+                .collect();
+            words
+                .windows(2)
+                .any(|pair| pair[0] == "references" && pair[1].trim_matches('"') == "users")
+        })
 }

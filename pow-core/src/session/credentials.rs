@@ -550,6 +550,16 @@ impl CredentialsCache {
         Ok(live)
     }
 
+    /// Deletes every session of `user_id` and the cached copy of the user they share (an
+    /// erased account: nothing of theirs stays in the store).
+    ///
+    /// # Errors
+    /// The store's error.
+    pub async fn forget_user(&self, user_id: i64) -> Result<(), StoreError> {
+        self.delete_user_sessions(user_id).await?;
+        self.store.delete(&self.namespace, &user_key(user_id)).await
+    }
+
     /// Replaces the cached user shared by all of the user's sessions (after an update),
     /// restarting its TTL.
     ///

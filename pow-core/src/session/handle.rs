@@ -108,6 +108,9 @@ impl SessionHandle for StoreSession {
         if user.is_disabled() {
             return Err(PowError::AccountDisabled);
         }
+        if user.is_closed() {
+            return Err(PowError::AccountClosed);
+        }
         let credentials = CredentialsCache::new(config);
         if let Some(previous) = self.current.take() {
             credentials.delete(&previous.session_id).await?;

@@ -124,6 +124,9 @@ pub async fn sign_in_with(
     if user.is_disabled() {
         return Err(PowError::AccountDisabled);
     }
+    if user.is_closed() {
+        return Err(PowError::AccountClosed);
+    }
     let credentials = CredentialsCache::new(&config);
     let previous = req.extensions_mut().remove::<CurrentSession>();
     if let Some(previous) = previous {

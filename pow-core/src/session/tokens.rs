@@ -537,6 +537,12 @@ impl Tokens {
         let mut removed = 0;
         for (id, access) in entries {
             self.store.delete(&self.namespace, &token_key(&id)).await?;
+            // With every token of the chain gone, its replay record guards nothing.
+            if let Some(chain) = chain_of(&id) {
+                self.store
+                    .delete(&self.namespace, &chain_key(chain))
+                    .await?;
+            }
             self.store
                 .delete(&self.namespace, &TOKENS.key(user_id, &id))
                 .await?;
@@ -547,6 +553,26 @@ impl Tokens {
         }
         Ok(removed)
     }
+}
+
+impl Tokens {
+    /// Revokes every token of `user_id` and drops the revocation marker too (an erased
+    /// account: no token of theirs can come back, and nothing of theirs stays).
+    pub(crate) async fn forget_user(&self, user_id: i64) -> Result<(), StoreError> {
+        self.revoke_user(user_id).await?;
+        self.store
+            .delete(&self.namespace, &generation_key(user_id))
+            .await
+    }
+}
+
+/// Revokes every API token of `user_id` and forgets the user's revocation marker (see
+/// [`admin::erase_account`](crate::admin::erase_account)).
+///
+/// # Errors
+/// [`PowError::Store`] when the store fails.
+pub(crate) async fn forget_user_tokens(config: &PowConfig, user_id: i64) -> Result<(), PowError> {
+    Ok(Tokens::new(config).forget_user(user_id).await?)
 }
 
 /// Resolves a signed access token (the value after `Bearer `) to its session, as

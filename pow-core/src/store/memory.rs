@@ -306,6 +306,25 @@ impl MemoryStore {
             .sum()
     }
 
+    /// The namespaces holding entries (expired ones not yet reclaimed included), sorted:
+    /// with [`Store::all`], what a test reads to check that nothing of a user is left.
+    pub fn namespaces(&self) -> Vec<String> {
+        let mut names: Vec<String> = (0..SHARDS)
+            .flat_map(|shard| {
+                self.read(shard)
+                    .namespaces
+                    .names
+                    .iter()
+                    .flatten()
+                    .map(|(name, _)| name.to_string())
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        names.sort();
+        names.dedup();
+        names
+    }
+
     /// Bytes held (keys, values and a fixed overhead per entry), as counted against the
     /// capacity, including expired entries not yet reclaimed.
     pub fn weighted_size(&self) -> u64 {

@@ -67,6 +67,10 @@ pub enum FieldKind {
 /// The core column that marks a user disabled (see [`User::is_disabled`]).
 pub const DISABLED_AT_FIELD: &str = "disabled_at";
 
+/// The column that marks an account closed by its owner (see [`User::is_closed`]); the
+/// account extension adds it.
+pub const CLOSED_AT_FIELD: &str = "closed_at";
+
 /// An extra user column, declared by an extension or the app.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FieldDef {
@@ -293,6 +297,12 @@ impl User {
     /// no sign-in of any kind is accepted for them.
     pub fn is_disabled(&self) -> bool {
         self.get_timestamp(DISABLED_AT_FIELD).is_some()
+    }
+
+    /// Whether the user closed their account (the account extension): nothing signs them
+    /// in; a password sign-in is offered reactivation until the account is erased.
+    pub fn is_closed(&self) -> bool {
+        self.get_timestamp(CLOSED_AT_FIELD).is_some()
     }
 
     /// The value of the config's user id field (e.g. the email).

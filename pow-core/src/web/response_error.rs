@@ -17,7 +17,8 @@ impl ResponseError for PowError {
             PowError::ReauthenticationRequired
             | PowError::StepUpRequired(_)
             | PowError::ImpersonationForbidden
-            | PowError::AccountDisabled => StatusCode::FORBIDDEN,
+            | PowError::AccountDisabled
+            | PowError::AccountClosed => StatusCode::FORBIDDEN,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -32,7 +33,8 @@ impl ResponseError for PowError {
             }
             PowError::CaptchaInvalid
             | PowError::StepUpRequired(_)
-            | PowError::ImpersonationForbidden => {
+            | PowError::ImpersonationForbidden
+            | PowError::AccountClosed => {
                 tracing::info!("pow request refused: {self}")
             }
             _ => {

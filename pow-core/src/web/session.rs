@@ -86,6 +86,14 @@ pub(super) async fn post(req: HttpRequest, body: Bytes) -> Result<HttpResponse, 
                 SignIn::Disabled => Ok(Outcome::render(|ctl: &Controller| {
                     sign_in_page(ctl, Some(ctl.text("account_disabled")))
                 })),
+                // The password was right for a closed account: an extension's callback
+                // offers reactivation; without one, the page says it is closed.
+                SignIn::Closed(user) => {
+                    ctl.assigns.insert(flows::ClosedSignIn(user));
+                    Ok(Outcome::render(|ctl: &Controller| {
+                        sign_in_page(ctl, Some(ctl.text("account_closed")))
+                    }))
+                }
                 SignIn::InvalidCredentials => Ok(Outcome::render(|ctl: &Controller| {
                     let error = ctl.config.messages().invalid_credentials(&ctl.lang);
                     sign_in_page(ctl, error)

@@ -11,6 +11,7 @@ api-rate-limited = Zu viele Versuche. Bitte warten Sie einige Minuten und versuc
 api-reauthentication-required = Bitte bestätigen Sie zuerst Ihr Passwort.
 api-step-up-required = Bitte bestätigen Sie zuerst Ihre Identität mit einer der akzeptierten Methoden.
 api-account-disabled = Dieses Konto ist deaktiviert.
+api-account-closed = Dieses Konto ist geschlossen. Melden Sie sich mit dem Passwort an, um es wieder zu öffnen.
 api-captcha-invalid = Bitte bestätigen Sie, dass Sie kein Roboter sind.
 api-captcha-unavailable = Die Prüfung, dass Sie kein Roboter sind, ist gerade nicht verfügbar. Bitte versuchen Sie es in ein paar Sekunden erneut.
 api-impersonation-forbidden = Während eines Support-Zugriffs ist das nicht möglich.

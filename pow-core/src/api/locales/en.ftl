@@ -13,6 +13,7 @@ api-rate-limited = Too many attempts. Please wait a few minutes, then try again.
 api-reauthentication-required = Please confirm your password first.
 api-step-up-required = Please confirm it is you with one of the accepted methods first.
 api-account-disabled = This account is disabled.
+api-account-closed = This account is closed. Sign in with the password to reactivate it.
 api-captcha-invalid = Please show that you are not a robot.
 api-captcha-unavailable = The check that you are not a robot is not available right now. Please try again in a few seconds.
 api-impersonation-forbidden = This is not possible during support access.

@@ -11,6 +11,7 @@ api-rate-limited = Trop de tentatives. Veuillez patienter quelques minutes, puis
 api-reauthentication-required = Veuillez d'abord confirmer votre mot de passe.
 api-step-up-required = Veuillez d'abord confirmer votre identité avec l'une des méthodes acceptées.
 api-account-disabled = Ce compte est désactivé.
+api-account-closed = Ce compte est fermé. Connectez-vous avec le mot de passe pour le rouvrir.
 api-captcha-invalid = Veuillez montrer que vous n'êtes pas un robot.
 api-captcha-unavailable = La vérification que vous n'êtes pas un robot est indisponible pour le moment. Veuillez réessayer dans quelques secondes.
 api-impersonation-forbidden = Ce n'est pas possible pendant un accès du support.

@@ -1,0 +1,481 @@
+//! # pow-ext-account
+//!
+//! Account lifecycle for pow-rs: the owner **closes** the account (every credential ends at
+//! once, erasure is scheduled after a grace period), may **reopen** it until then, the app's
+//! job **erases** due accounts across every extension, and the owner **exports** their data.
+//!
+//! - **Close** (`POST /account/close`, `POST <api>/account/close`): needs sudo mode, or for
+//!   an account without a password, a link mailed to its address. In one step the account
+//!   is marked closed (`closed_at`), its erasure scheduled (`erase_after`, 14 days by
+//!   default, [`Account::grace_period`]; zero erases at once), and every session, API and
+//!   renewal token and remember-me token ends. Nothing signs it in any more: the core
+//!   refuses to start a session for a closed account, and links mailed before (reset,
+//!   confirmation, passwordless, invitations it sent) find nothing. A notice mail carries a
+//!   link that reopens it.
+//! - **Reopen**: a password sign-in during the grace period is offered reactivation and
+//!   nothing else (`/account/reactivate`); the mailed link reopens it too.
+//! - **Erase**: [`Account::purge_due`] (and `pow accounts purge`) erases the accounts whose
+//!   time has come with [`pow_core::admin::erase_account`]: each extension's data through
+//!   its erase hook ([`UserData`]), the cache-store records, the audit events' ids (a keyed
+//!   hash stays), then the row (deleted, or anonymised: [`Account::anonymise_rows`]). Each
+//!   step can run again, so an interrupted purge finishes on the next run, and a second
+//!   purge does nothing. The app adds its own tables with [`Account::erase_hook`].
+//! - **Export** (`GET /account/export`, `GET <api>/account/export`, `pow users export`):
+//!   sudo mode, rate-limited; the document of [`pow_core::admin::export_user`], described by
+//!   `schema/export.schema.json` in this crate.
+//!
+//! ```
+//! use std::time::Duration;
+//! use pow_ext_account::Account;
+//!
+//! let account = Account::new().grace_period(Duration::from_secs(30 * 24 * 60 * 60));
+//! let config = pow_core::PowConfig::builder("a".repeat(64))
+//!     .base_url("https://example.com")
+//!     .extension(account)
+//!     .build()?;
+//! assert!(config.user_fields().iter().any(|f| f.name == "closed_at"));
+//! # Ok::<_, pow_core::PowError>(())
+//! ```
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use pow_core::admin::RowErasure;
+use pow_core::audit::{self, AuditEvent};
+use pow_core::extension::{ExtensionBuilder, SqlMigration, UserData};
+use pow_core::messages::{LanguageIdentifier, MessageArg};
+use pow_core::store::{Limit, Limiter};
+use pow_core::users::{Changes, FieldDef, FieldKind, User, Value, CLOSED_AT_FIELD};
+use pow_core::{Extension, PowConfig, PowError};
+
+mod mail;
+mod purge;
+#[cfg(feature = "actix")]
+mod web;
+
+pub use purge::Purge;
+#[cfg(feature = "actix")]
+pub use web::{actions, AccountApi};
+
+/// The extension's name.
+pub const NAME: &str = "pow_account";
+
+/// The column holding when the account is erased.
+pub const ERASE_AFTER_FIELD: &str = "erase_after";
+
+/// How long a closed account can be reopened by default: 14 days.
+pub const DEFAULT_GRACE_PERIOD: Duration = Duration::from_secs(14 * 24 * 60 * 60);
+
+/// The notice mail of a closed account, with the link that reopens it.
+pub const MAIL_CLOSED: &str = "account/closed";
+/// The mail asking an account without a password to confirm its closing.
+pub const MAIL_CONFIRM: &str = "account/confirm_close";
+
+/// How long the mailed closing confirmation works.
+pub const CONFIRM_TTL: Duration = Duration::from_secs(30 * 60);
+
+/// How many data exports one user may download: 5 per hour.
+pub const EXPORT_LIMIT: Limit = Limit::new(5, Duration::from_secs(60 * 60));
+
+fn export_limiter(config: &PowConfig) -> Limiter {
+    Limiter::new(config, "account_export")
+}
+
+/// Salt of the signed reactivation link.
+const REACTIVATE_SALT: &str = "pow account reactivation";
+/// Salt of the signed closing confirmation link.
+const CONFIRM_SALT: &str = "pow account close confirmation";
+
+/// The extension's migrations: `closed_at` and `erase_after` on the users table.
+pub const MIGRATIONS: &[SqlMigration] = &[pow_core::sql_migration!(
+    "20261101000000",
+    "add_pow_account_to_users"
+)];
+
+/// The extension's messages (en, de, fr).
+pub const FTL: &[(&str, &str)] = &[
+    ("en", include_str!("../locales/en/pow-ext-account.ftl")),
+    ("de", include_str!("../locales/de/pow-ext-account.ftl")),
+    ("fr", include_str!("../locales/fr/pow-ext-account.ftl")),
+];
+
+/// The audit events the extension records.
+pub mod events {
+    use pow_core::audit::EventName;
+
+    /// The owner closed the account (`detail.erase_after`: when it is erased, ms).
+    pub const CLOSED: EventName = EventName::new("account.closed");
+    /// The owner reopened a closed account (`detail.by`: `sign_in` or `link`).
+    pub const REACTIVATED: EventName = EventName::new("account.reactivated");
+    /// An account was erased: recorded without the user id, under the keyed hash its
+    /// other events now carry.
+    pub const ERASED: EventName = EventName::new("account.erased");
+    /// The owner downloaded their data.
+    pub const EXPORTED: EventName = EventName::new("account.exported");
+}
+
+/// The account extension (see the crate docs). Cheap to clone.
+#[derive(Clone)]
+pub struct Account {
+    grace: Duration,
+    row: RowErasure,
+    hooks: Vec<Arc<dyn UserData>>,
+}
+
+impl std::fmt::Debug for Account {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Account")
+            .field("grace", &self.grace)
+            .field("row", &self.row)
+            .field("hooks", &self.hooks.len())
+            .finish()
+    }
+}
+
+impl Default for Account {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// What closing an account came to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Closed {
+    /// Closed; erased at this time unless reopened before.
+    Scheduled(DateTime<Utc>),
+    /// Erased at once (a grace period of zero).
+    Erased,
+}
+
+impl Account {
+    /// Closing with the default grace period ([`DEFAULT_GRACE_PERIOD`]), rows deleted at
+    /// erasure.
+    pub fn new() -> Self {
+        Self {
+            grace: DEFAULT_GRACE_PERIOD,
+            row: RowErasure::Delete,
+            hooks: Vec::new(),
+        }
+    }
+
+    /// How long a closed account can be reopened before it is erased; zero erases it as
+    /// it closes.
+    pub fn grace_period(mut self, grace: Duration) -> Self {
+        self.grace = grace;
+        self
+    }
+
+    /// Keeps erased accounts' rows, emptied (see [`RowErasure::Anonymise`]), for the app's
+    /// tables that point at them.
+    pub fn anonymise_rows(mut self) -> Self {
+        self.row = RowErasure::Anonymise;
+        self
+    }
+
+    /// Adds the app's own erase and export hook, for its own tables about users: it runs
+    /// with the extensions' hooks, and its export goes under this extension's name.
+    pub fn erase_hook(mut self, hook: impl UserData) -> Self {
+        self.hooks.push(Arc::new(hook));
+        self
+    }
+
+    /// The grace period.
+    pub fn grace(&self) -> Duration {
+        self.grace
+    }
+
+    /// Closes `user`'s account: marks it closed, schedules its erasure, ends every
+    /// credential, and mails the notice with the reactivation link in `lang` (when the
+    /// account has an address). With a grace period of zero the account is erased now.
+    ///
+    /// # Errors
+    /// The users context's, the store's or the mailer's error.
+    pub async fn close(
+        &self,
+        config: &PowConfig,
+        user: &User,
+        lang: &LanguageIdentifier,
+    ) -> Result<Closed, PowError> {
+        let now = Utc::now();
+        let grace = chrono::Duration::from_std(self.grace).unwrap_or(chrono::Duration::MAX);
+        let erase_after = now
+            .checked_add_signed(grace)
+            .unwrap_or(DateTime::<Utc>::MAX_UTC);
+        let mut changes = Changes::new();
+        changes.insert(CLOSED_AT_FIELD.to_owned(), Value::Timestamp(now));
+        changes.insert(ERASE_AFTER_FIELD.to_owned(), Value::Timestamp(erase_after));
+        let closed = pow_core::admin::update_user(config, user, changes).await?;
+        pow_core::session::revoke_user(config, &closed).await?;
+        audit::record(
+            config,
+            AuditEvent::new(events::CLOSED)
+                .user(closed.id)
+                .detail("erase_after", erase_after.timestamp_millis()),
+        );
+        if self.grace.is_zero() {
+            self.erase(config, &closed).await?;
+            return Ok(Closed::Erased);
+        }
+        if let Some(to) = closed.email() {
+            let url = self.reactivation_url(config, &closed);
+            mail::closed(config, lang, to, &url, erase_after).await?;
+        }
+        Ok(Closed::Scheduled(erase_after))
+    }
+
+    /// Reopens a closed account (the owner proved it: their password, or the mailed link):
+    /// the erasure is cancelled. Returns the user as stored.
+    ///
+    /// # Errors
+    /// The users context's error.
+    pub async fn reactivate(
+        &self,
+        config: &PowConfig,
+        user: &User,
+        by: &'static str,
+    ) -> Result<User, PowError> {
+        let mut changes = Changes::new();
+        changes.insert(CLOSED_AT_FIELD.to_owned(), Value::Null);
+        changes.insert(ERASE_AFTER_FIELD.to_owned(), Value::Null);
+        let open = pow_core::admin::update_user(config, user, changes).await?;
+        audit::record(
+            config,
+            AuditEvent::new(events::REACTIVATED)
+                .user(open.id)
+                .detail("by", by),
+        );
+        Ok(open)
+    }
+
+    /// The closed account a reactivation link stands for: the signature is checked first,
+    /// then the account must still be closed since the same moment (a link of an earlier
+    /// closing finds nothing).
+    ///
+    /// # Errors
+    /// The users context's error.
+    pub async fn find_by_link(
+        &self,
+        config: &PowConfig,
+        signed: &str,
+    ) -> Result<Option<User>, PowError> {
+        find_signed(config, REACTIVATE_SALT, signed, None, |user, at| {
+            user.get_timestamp(CLOSED_AT_FIELD)
+                .is_some_and(|closed| closed.timestamp_millis() == at)
+        })
+        .await
+    }
+
+    /// The signed token of `user`'s reactivation link: it names the user and the moment
+    /// the account closed.
+    pub fn reactivation_token(&self, config: &PowConfig, user: &User) -> String {
+        let closed = user
+            .get_timestamp(CLOSED_AT_FIELD)
+            .map_or(0, |at| at.timestamp_millis());
+        config
+            .verifier()
+            .sign_token(REACTIVATE_SALT, &format!("{}.{closed}", user.id))
+    }
+
+    fn reactivation_url(&self, config: &PowConfig, user: &User) -> String {
+        let token = self.reactivation_token(config, user);
+        let path = pow_core::config::extension_path(
+            config,
+            NAME,
+            REACTIVATE_LINK_PATH,
+            &[("token", &token)],
+        );
+        absolute(config, &path)
+    }
+
+    /// Mails `user` (an account without a password) the link that confirms closing it.
+    ///
+    /// # Errors
+    /// [`PowError::Config`] for an account without an address; the mailer's error.
+    pub async fn request_close(
+        &self,
+        config: &PowConfig,
+        user: &User,
+        lang: &LanguageIdentifier,
+    ) -> Result<(), PowError> {
+        let to = user
+            .email()
+            .ok_or_else(|| PowError::Config("closing by mail needs an address".into()))?;
+        let payload = format!("{}.{}", user.id, Utc::now().timestamp_millis());
+        let token = config.verifier().sign_token(CONFIRM_SALT, &payload);
+        let path =
+            pow_core::config::extension_path(config, NAME, CONFIRM_LINK_PATH, &[("token", &token)]);
+        let url = absolute(config, &path);
+        mail::confirm_close(config, lang, to, &url).await
+    }
+
+    /// The user a closing confirmation link stands for, while it is fresh
+    /// ([`CONFIRM_TTL`]) and the account open.
+    ///
+    /// # Errors
+    /// The users context's error.
+    pub async fn find_by_confirmation(
+        &self,
+        config: &PowConfig,
+        signed: &str,
+    ) -> Result<Option<User>, PowError> {
+        find_signed(
+            config,
+            CONFIRM_SALT,
+            signed,
+            Some(CONFIRM_TTL),
+            |user, _| !user.is_closed(),
+        )
+        .await
+    }
+
+    /// Erases `user`'s account now ([`pow_core::admin::erase_account`] with this
+    /// extension's row setting) and records it under the keyed hash the audit events
+    /// carry.
+    ///
+    /// # Errors
+    /// The first failing step's error; running it again finishes.
+    pub async fn erase(&self, config: &PowConfig, user: &User) -> Result<(), PowError> {
+        export_limiter(config).reset(&user.id.to_string()).await?;
+        let subject = pow_core::admin::erase_account(config, user, self.row).await?;
+        let mut event = AuditEvent::new(events::ERASED);
+        event.identifier_hash = Some(subject);
+        audit::record(config, event);
+        // Written before the purge reports: a job reading the log next finds it.
+        config.audit().flush().await
+    }
+
+    /// `user`'s data export ([`pow_core::admin::export_user`]) for the owner, at most
+    /// [`EXPORT_LIMIT`] per user: each one reads every extension's data and the audit log.
+    ///
+    /// # Errors
+    /// [`PowError::RateLimited`] past the limit; an extension's or the store's error.
+    pub async fn export(
+        &self,
+        config: &PowConfig,
+        user: &User,
+    ) -> Result<serde_json::Value, PowError> {
+        let allowed = export_limiter(config)
+            .hit(EXPORT_LIMIT, &user.id.to_string())
+            .await?;
+        if !allowed {
+            return Err(PowError::RateLimited(pow_core::limits::RateLimited {
+                reason: pow_core::limits::LimitReason::TooManyAttempts,
+                retry_after: EXPORT_LIMIT.per,
+            }));
+        }
+        let export = pow_core::admin::export_user(config, user).await?;
+        audit::record(config, AuditEvent::new(events::EXPORTED).user(user.id));
+        Ok(export)
+    }
+
+    /// Erases every closed account whose grace period is over at `now`; see [`Purge`].
+    /// Safe to run from several processes and again after a failure.
+    ///
+    /// # Errors
+    /// The database's error when the due accounts cannot be listed; an account that fails
+    /// to erase is reported in [`Purge::failed`] and the others go on.
+    pub async fn purge_due(
+        &self,
+        config: &PowConfig,
+        now: DateTime<Utc>,
+    ) -> Result<Purge, PowError> {
+        purge::run(self, config, now).await
+    }
+
+    /// The date an account is erased on, as the pages and mails write it.
+    pub fn erase_date(user: &User) -> Option<DateTime<Utc>> {
+        user.get_timestamp(ERASE_AFTER_FIELD)
+    }
+}
+
+/// The reactivation link, relative to the mount path.
+pub(crate) const REACTIVATE_LINK_PATH: &str = "/account/reactivate/{token}";
+/// The closing confirmation link, relative to the mount path.
+pub(crate) const CONFIRM_LINK_PATH: &str = "/account/close/{token}";
+
+/// The user of a signed `"<id>.<ms>"` token under `salt`, younger than `ttl` when given,
+/// for whom `valid(user, ms)` holds.
+async fn find_signed(
+    config: &PowConfig,
+    salt: &str,
+    signed: &str,
+    ttl: Option<Duration>,
+    valid: impl Fn(&User, i64) -> bool,
+) -> Result<Option<User>, PowError> {
+    let Some(payload) = config.verifier().verify_token(salt, signed) else {
+        return Ok(None);
+    };
+    let Some((id, at)) = payload.split_once('.') else {
+        return Ok(None);
+    };
+    let (Ok(id), Ok(at)) = (id.parse::<i64>(), at.parse::<i64>()) else {
+        return Ok(None);
+    };
+    if let Some(ttl) = ttl {
+        let age = Utc::now().timestamp_millis().saturating_sub(at);
+        if age < 0 || u128::try_from(age).unwrap_or(u128::MAX) > ttl.as_millis() {
+            return Ok(None);
+        }
+    }
+    let user = config.users()?.get(id).await?;
+    Ok(user.filter(|user| valid(user, at)))
+}
+
+/// `path` under the config's base URL, for a mailed link.
+fn absolute(config: &PowConfig, path: &str) -> String {
+    let base = config.base_url().unwrap_or_default().trim_end_matches('/');
+    format!("{base}{path}")
+}
+
+/// `date` as the pages and mails write it (`2026-12-08`).
+pub(crate) fn date_arg(date: DateTime<Utc>) -> MessageArg {
+    MessageArg::Str(date.format("%Y-%m-%d").to_string())
+}
+
+impl Extension for Account {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn build(&self, ext: &mut ExtensionBuilder) {
+        ext.user_fields([
+            FieldDef::new(CLOSED_AT_FIELD, FieldKind::Timestamp),
+            FieldDef::new(ERASE_AFTER_FIELD, FieldKind::Timestamp),
+        ])
+        .migrations(MIGRATIONS)
+        .messages(FTL.iter().copied())
+        .mails([MAIL_CLOSED, MAIL_CONFIRM])
+        .audit_events([
+            events::CLOSED,
+            events::REACTIVATED,
+            events::ERASED,
+            events::EXPORTED,
+        ]);
+        for hook in &self.hooks {
+            ext.user_data(HookRef(Arc::clone(hook)));
+        }
+        #[cfg(feature = "actix")]
+        {
+            let routes = self.clone();
+            ext.api(AccountApi::new(self.clone()))
+                .routes(move |cfg, config| web::configure(cfg, config, &routes))
+                .callbacks(self.clone())
+                .page_extension(web::account_links);
+        }
+    }
+}
+
+/// One of the app's hooks, registered as the extension's.
+struct HookRef(Arc<dyn UserData>);
+
+#[async_trait::async_trait(?Send)]
+impl UserData for HookRef {
+    async fn export(&self, config: &PowConfig, user: &User) -> Result<serde_json::Value, PowError> {
+        self.0.export(config, user).await
+    }
+
+    async fn erase(&self, config: &PowConfig, user: &User) -> Result<(), PowError> {
+        self.0.erase(config, user).await
+    }
+}

@@ -1,0 +1,737 @@
+//! The account extension over HTTP, on SQLite and PostgreSQL: closing ends every credential
+//! (cookie, remember-me, bearer and renewal tokens, reset, passwordless and invitation
+//! links), a password sign-in during the grace period offers reactivation and nothing
+//! else, the mailed link reopens too; a purge erases every row and store key of the user
+//! (checked against the database's own foreign-key catalogue and the extensions' declared
+//! tables), is a no-op the second time and finishes after an interrupted run; the export
+//! validates against its JSON Schema and holds nothing secret-shaped; an extension with
+//! per-user data and no erase hook is refused at `build()`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use actix_web::{web, HttpResponse};
+use diesel::sql_types::{BigInt, Text};
+use diesel::{QueryableByName, RunQueryDsl};
+use pow_core::audit::{Auditor, DieselAuditSink};
+use pow_core::extension::{ExtensionBuilder, UserData};
+use pow_core::mailer::MemoryMailer;
+use pow_core::password::Pbkdf2Hasher;
+use pow_core::session::MaybeUser;
+use pow_core::store::{KeyPattern, MemoryStore, Store};
+use pow_core::test_client::{serve, Client, Response};
+use pow_core::users::diesel::{checkout, Database, DieselUsersContext};
+use pow_core::{Extension, PowConfig, PowError, User};
+use pow_ext_account::Account;
+
+const EMAIL: &str = "ada@example.com";
+const PASSWORD: &str = "correct horse battery";
+const REMEMBER: &str = "persistent_session";
+
+async fn me(user: MaybeUser) -> HttpResponse {
+    HttpResponse::Ok().body(match user.0 {
+        Some(user) => format!("user:{}", user.id),
+        None => "anonymous".to_owned(),
+    })
+}
+
+struct Harness {
+    config: PowConfig,
+    addr: SocketAddr,
+    mailer: MemoryMailer,
+    store: Arc<MemoryStore>,
+    users: DieselUsersContext,
+}
+
+/// The app's own table about users, erased by its hook; `fail` makes the hook fail once
+/// (an interrupted purge).
+#[derive(Clone)]
+struct Notes {
+    users: DieselUsersContext,
+    fail: Arc<AtomicBool>,
+}
+
+#[async_trait::async_trait(?Send)]
+impl UserData for Notes {
+    async fn export(&self, _: &PowConfig, user: &User) -> Result<serde_json::Value, PowError> {
+        Ok(serde_json::json!({ "notes": count(&self.users, "app_notes", "user_id", user.id) }))
+    }
+
+    async fn erase(&self, _: &PowConfig, user: &User) -> Result<(), PowError> {
+        if self.fail.swap(false, Ordering::SeqCst) {
+            return Err(PowError::Other("the notes store is down".into()));
+        }
+        execute(
+            &self.users,
+            &format!(
+                "DELETE FROM {} WHERE user_id = {}",
+                table(&self.users, "app_notes"),
+                user.id
+            ),
+        );
+        Ok(())
+    }
+}
+
+fn table(users: &DieselUsersContext, name: &str) -> String {
+    match users.schema() {
+        Some(schema) => format!("\"{schema}\".{name}"),
+        None => name.to_owned(),
+    }
+}
+
+fn execute(users: &DieselUsersContext, sql: &str) {
+    match users.database() {
+        Database::Sqlite(pool) => {
+            diesel::sql_query(sql)
+                .execute(&mut *checkout(pool).unwrap())
+                .unwrap();
+        }
+        Database::Postgres(pool) => {
+            diesel::sql_query(sql)
+                .execute(&mut *checkout(pool).unwrap())
+                .unwrap();
+        }
+        _ => unreachable!(),
+    }
+}
+
+#[derive(QueryableByName)]
+struct Count {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+fn count(users: &DieselUsersContext, name: &str, column: &str, id: i64) -> i64 {
+    let sql = format!(
+        "SELECT CAST(COUNT(*) AS BIGINT) AS n FROM {} WHERE {column} = {id}",
+        table(users, name)
+    );
+    let rows: Vec<Count> = match users.database() {
+        Database::Sqlite(pool) => diesel::sql_query(sql).load(&mut *checkout(pool).unwrap()),
+        Database::Postgres(pool) => diesel::sql_query(sql).load(&mut *checkout(pool).unwrap()),
+        _ => unreachable!(),
+    }
+    .unwrap();
+    rows[0].n
+}
+
+#[derive(QueryableByName)]
+struct Reference {
+    #[diesel(sql_type = Text)]
+    table_name: String,
+    #[diesel(sql_type = Text)]
+    column_name: String,
+}
+
+/// Every `(table, column)` the database's own catalogue says references `users`.
+fn foreign_keys(users: &DieselUsersContext) -> Vec<(String, String)> {
+    let rows: Vec<Reference> = match users.database() {
+        Database::Sqlite(pool) => diesel::sql_query(
+            "SELECT m.name AS table_name, p.\"from\" AS column_name FROM sqlite_master m \
+             JOIN pragma_foreign_key_list(m.name) p WHERE m.type = 'table' AND p.\"table\" = 'users'",
+        )
+        .load(&mut *checkout(pool).unwrap()),
+        Database::Postgres(pool) => diesel::sql_query(format!(
+            "SELECT CAST(kcu.table_name AS TEXT) AS table_name, \
+                    CAST(kcu.column_name AS TEXT) AS column_name \
+             FROM information_schema.table_constraints tc \
+             JOIN information_schema.key_column_usage kcu \
+               ON tc.constraint_name = kcu.constraint_name AND tc.table_schema = kcu.table_schema \
+             JOIN information_schema.constraint_column_usage ccu \
+               ON tc.constraint_name = ccu.constraint_name AND tc.table_schema = ccu.table_schema \
+             WHERE tc.constraint_type = 'FOREIGN KEY' AND ccu.table_name = 'users' \
+               AND tc.table_schema = '{}'",
+            users.schema().unwrap()
+        ))
+        .load(&mut *checkout(pool).unwrap()),
+        _ => unreachable!(),
+    }
+    .unwrap();
+    rows.into_iter()
+        .map(|r| (r.table_name, r.column_name))
+        .collect()
+}
+
+fn start(users: DieselUsersContext, audit: bool) -> Harness {
+    start_with(users, audit, Account::new(), Arc::default())
+}
+
+fn start_with(
+    users: DieselUsersContext,
+    audit: bool,
+    account: Account,
+    fail: Arc<AtomicBool>,
+) -> Harness {
+    let mailer = MemoryMailer::new();
+    let store = Arc::new(MemoryStore::new());
+    let notes = Notes {
+        users: users.clone(),
+        fail,
+    };
+    let mut builder = PowConfig::builder("t".repeat(64))
+        .users(users.clone())
+        .hasher(Pbkdf2Hasher::new(1))
+        .mailer(Arc::new(mailer.clone()))
+        .base_url("http://localhost")
+        .store(store.clone() as Arc<dyn Store>)
+        .extension(
+            pow_ext_reset_password::ResetPassword::new()
+                .mail_delivery(pow_ext_reset_password::MailDelivery::Inline),
+        )
+        .extension(pow_ext_passwordless::Passwordless::new())
+        .extension(pow_ext_invitation::Invitation::new())
+        .extension(pow_ext_two_factor::TwoFactor::new())
+        .extension(pow_ext_persistent_session::PersistentSession::new())
+        .extension(pow_ext_oauth::OAuth::new())
+        .extension(account.erase_hook(notes));
+    if audit {
+        builder = builder.audit(Auditor::new(DieselAuditSink::new(users.database().clone())));
+    }
+    let config = builder.build().unwrap();
+    users.migrate(&config).unwrap();
+    execute(
+        &users,
+        &format!(
+            "CREATE TABLE {} (id BIGINT PRIMARY KEY, user_id BIGINT NOT NULL REFERENCES {} (id))",
+            table(&users, "app_notes"),
+            table(&users, "users")
+        ),
+    );
+    let served = config.clone();
+    let addr = serve(move || {
+        pow_core::testing::app(&served)
+            .configure(pow_core::api::configure(
+                served.clone(),
+                pow_core::api::ApiOptions::new(),
+            ))
+            .route("/me", web::get().to(me))
+    });
+    Harness {
+        config,
+        addr,
+        mailer,
+        store,
+        users,
+    }
+}
+
+fn sqlite() -> DieselUsersContext {
+    let db = std::env::temp_dir().join(format!(
+        "pow-account-{}.db",
+        pow_core::token::generate_uuid()
+    ));
+    DieselUsersContext::connect(&db.display().to_string()).unwrap()
+}
+
+fn postgres() -> Option<DieselUsersContext> {
+    let url = pow_core::testing::test_database_url()?;
+    let schema = format!(
+        "pow_account_{}",
+        pow_core::token::generate_uuid().replace('-', "")
+    );
+    Some(
+        DieselUsersContext::connect(&url)
+            .unwrap()
+            .with_schema(&schema)
+            .unwrap(),
+    )
+}
+
+fn stored(h: &Harness, id: i64) -> Option<User> {
+    h.config
+        .users_context()
+        .unwrap()
+        .get(&h.config, id)
+        .unwrap()
+}
+
+fn sign_in(c: &mut Client, email: &str, remember: bool) -> Response {
+    let csrf = c.get("/session/new").csrf();
+    c.post(
+        "/session",
+        &[
+            ("_csrf_token", &csrf),
+            ("user[email]", email),
+            ("user[password]", PASSWORD),
+            (
+                "user[persistent_session]",
+                if remember { "true" } else { "false" },
+            ),
+        ],
+    )
+}
+
+/// The path of the first link to this server in the last mail to `to`.
+fn mailed_path(h: &Harness, to: &str) -> String {
+    let mail = h.mailer.last_to(to).expect("a mail");
+    let start = mail.text.find("http://localhost/").expect("a link") + "http://localhost".len();
+    let end = mail.text[start..]
+        .find(char::is_whitespace)
+        .map_or(mail.text.len(), |i| i + start);
+    mail.text[start..end].to_owned()
+}
+
+/// A JSON client signed in with the password: its access and renewal tokens.
+fn api_pair(h: &Harness) -> (String, String) {
+    let mut app = Client::new(h.addr);
+    let body = format!(r#"{{"user": {{"email": "{EMAIL}", "password": "{PASSWORD}"}}}}"#);
+    let res = app.request("POST", "/api/v1/session", Some(body));
+    assert_eq!(res.status, 200, "{}", res.body);
+    let json: serde_json::Value = serde_json::from_str(&res.body).unwrap();
+    (
+        json["data"]["access_token"].as_str().unwrap().to_owned(),
+        json["data"]["renewal_token"].as_str().unwrap().to_owned(),
+    )
+}
+
+fn bearer(h: &Harness, method: &str, path: &str, token: &str) -> Response {
+    let mut app = Client::new(h.addr);
+    app.headers
+        .push(("Authorization".into(), format!("Bearer {token}")));
+    app.request(method, path, None)
+}
+
+fn whoami(c: &mut Client) -> String {
+    c.get("/me").body
+}
+
+fn close(c: &mut Client) -> Response {
+    let page = c.get("/account/close");
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(
+        page.body.contains("14 days") || page.body.contains("erased"),
+        "{}",
+        page.body
+    );
+    c.post("/account/close", &[("_csrf_token", &page.csrf())])
+}
+
+fn closing_ends_every_credential(users: DieselUsersContext) {
+    let h = start(users, false);
+    let ada = pow_core::testing::create_user(&h.config, EMAIL, PASSWORD).unwrap();
+
+    // Every kind of credential, issued before the account closes.
+    let mut browser = Client::new(h.addr);
+    assert_eq!(sign_in(&mut browser, EMAIL, true).status, 302);
+    assert_eq!(whoami(&mut browser), format!("user:{}", ada.id));
+    let mut remembered = Client::new(h.addr);
+    remembered.cookies.insert(
+        REMEMBER.into(),
+        browser
+            .cookies
+            .get(REMEMBER)
+            .expect("a remember-me cookie")
+            .clone(),
+    );
+    // The remember-me cookie alone signs in (before the closing).
+    assert_eq!(whoami(&mut remembered), format!("user:{}", ada.id));
+    let (access, renewal) = api_pair(&h);
+    assert_eq!(bearer(&h, "GET", "/api/v1/session", &access).status, 200);
+    let mut other = Client::new(h.addr);
+    let page = other.get("/reset-password/new");
+    other.post(
+        "/reset-password",
+        &[("_csrf_token", &page.csrf()), ("user[email]", EMAIL)],
+    );
+    let reset_link = mailed_path(&h, EMAIL);
+    assert!(reset_link.starts_with("/reset-password/"), "{reset_link}");
+    assert_eq!(other.get(&reset_link).status, 200);
+    let page = other.get("/passwordless");
+    other.post(
+        "/passwordless",
+        &[("_csrf_token", &page.csrf()), ("user[email]", EMAIL)],
+    );
+    let passwordless_link = mailed_path(&h, EMAIL);
+    assert!(
+        passwordless_link.starts_with("/passwordless/link/"),
+        "{passwordless_link}"
+    );
+    let page = browser.get("/invitations/new");
+    let res = browser.post(
+        "/invitations",
+        &[
+            ("_csrf_token", &page.csrf()),
+            ("user[email]", "bob@example.com"),
+        ],
+    );
+    assert_eq!(res.status, 302, "{}", res.body);
+    let invitation_link = mailed_path(&h, "bob@example.com");
+
+    // Close: the browser is signed out and told when the account goes.
+    let res = close(&mut browser);
+    assert_eq!(res.status, 302, "{}", res.body);
+    assert_eq!(res.location(), "/session/new");
+    let page = browser.get("/session/new");
+    assert!(
+        page.body.contains("Your account is closed"),
+        "{}",
+        page.body
+    );
+    let closed = stored(&h, ada.id).unwrap();
+    assert!(closed.is_closed());
+    let erase_after = Account::erase_date(&closed).unwrap();
+    let grace = erase_after - closed.get_timestamp("closed_at").unwrap();
+    assert_eq!(grace.num_days(), 14);
+    let notice = h.mailer.last_to(EMAIL).unwrap();
+    assert!(notice.subject.contains("closed"), "{}", notice.subject);
+    let reactivation_link = mailed_path(&h, EMAIL);
+    assert!(
+        reactivation_link.starts_with("/account/reactivate/"),
+        "{reactivation_link}"
+    );
+
+    // Every credential fails.
+    assert_eq!(whoami(&mut browser), "anonymous");
+    assert_eq!(whoami(&mut remembered), "anonymous");
+    assert_eq!(bearer(&h, "GET", "/api/v1/session", &access).status, 401);
+    assert_eq!(
+        bearer(&h, "POST", "/api/v1/session/renew", &renewal).status,
+        401
+    );
+    let mut stranger = Client::new(h.addr);
+    // The reset link's form is gone (it rendered before the closing).
+    assert_eq!(stranger.get(&reset_link).status, 302);
+    let page = stranger.get(&passwordless_link);
+    let res = stranger.post(&passwordless_link, &[("_csrf_token", &page.csrf())]);
+    assert_ne!(res.location(), "/", "{}", res.body);
+    assert_eq!(whoami(&mut stranger), "anonymous");
+    let res = stranger.get(&invitation_link);
+    assert_eq!(res.status, 302, "{}", res.body);
+    assert_eq!(res.location(), "/session/new");
+    let body = format!(r#"{{"user": {{"email": "{EMAIL}", "password": "{PASSWORD}"}}}}"#);
+    let res = Client::new(h.addr).request("POST", "/api/v1/session", Some(body));
+    assert_eq!(res.status, 403, "{}", res.body);
+    assert!(res.body.contains("account_closed"), "{}", res.body);
+
+    // A password sign-in offers reactivation, and nothing else.
+    let mut back = Client::new(h.addr);
+    let res = sign_in(&mut back, EMAIL, false);
+    assert_eq!(res.status, 302, "{}", res.body);
+    assert_eq!(res.location(), "/account/reactivate");
+    assert_eq!(whoami(&mut back), "anonymous");
+    assert!(!back.cookies.contains_key(REMEMBER));
+    let page = back.get("/account/reactivate");
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page
+        .body
+        .contains(&erase_after.format("%Y-%m-%d").to_string()));
+    // A wrong password is not offered anything.
+    let mut wrong = Client::new(h.addr);
+    let csrf = wrong.get("/session/new").csrf();
+    let res = wrong.post(
+        "/session",
+        &[
+            ("_csrf_token", &csrf),
+            ("user[email]", EMAIL),
+            ("user[password]", "wrong password!"),
+        ],
+    );
+    assert_eq!(res.status, 200);
+    assert_eq!(wrong.get("/account/reactivate").status, 302);
+    let res = back.post("/account/reactivate", &[("_csrf_token", &page.csrf())]);
+    assert_eq!(res.status, 302, "{}", res.body);
+    assert_eq!(whoami(&mut back), format!("user:{}", ada.id));
+    assert!(!stored(&h, ada.id).unwrap().is_closed());
+    assert!(Account::erase_date(&stored(&h, ada.id).unwrap()).is_none());
+    // The link of that closing is spent with it.
+    let res = Client::new(h.addr).get(&reactivation_link);
+    assert_eq!(res.status, 302);
+
+    // Closed again, the mailed link reopens without signing in.
+    assert_eq!(close(&mut back).status, 302);
+    let link = mailed_path(&h, EMAIL);
+    let mut mailbox = Client::new(h.addr);
+    let page = mailbox.get(&link);
+    assert_eq!(page.status, 200, "{}", page.body);
+    let res = mailbox.post(&link, &[("_csrf_token", &page.csrf())]);
+    assert_eq!(res.status, 302, "{}", res.body);
+    assert_eq!(whoami(&mut mailbox), "anonymous");
+    assert!(!stored(&h, ada.id).unwrap().is_closed());
+    assert_eq!(sign_in(&mut mailbox, EMAIL, false).location(), "/");
+}
+
+#[test]
+fn closing_ends_every_credential_on_sqlite() {
+    closing_ends_every_credential(sqlite());
+}
+
+#[test]
+fn closing_ends_every_credential_on_postgres() {
+    if let Some(users) = postgres() {
+        closing_ends_every_credential(users);
+    }
+}
+
+/// What of user `id` the store still holds: key segments naming the id (sessions,
+/// indexes) and JSON values with it as `user_id`.
+async fn store_keys_of(store: &MemoryStore, id: i64) -> Vec<String> {
+    let mut found = Vec::new();
+    let named = |segment: &str| segment == id.to_string() || segment.ends_with(&format!(".{id}"));
+    for namespace in store.namespaces() {
+        for len in 1..=6 {
+            let pattern = vec![KeyPattern::Any; len];
+            for (key, value) in store.all(&namespace, &pattern).await.unwrap() {
+                let json: Option<serde_json::Value> = serde_json::from_slice(&value).ok();
+                let owned = json
+                    .as_ref()
+                    .and_then(|v| v.get("user_id"))
+                    .and_then(serde_json::Value::as_i64)
+                    == Some(id);
+                if key.segments().iter().any(|s| named(s)) || owned {
+                    found.push(format!("{namespace}: {:?}", key.segments()));
+                }
+            }
+        }
+    }
+    found
+}
+
+fn purge_erases_everything(users: DieselUsersContext, audit: bool) {
+    let fail = Arc::new(AtomicBool::new(false));
+    let h = start_with(users, audit, Account::new(), fail.clone());
+    let ada = pow_core::testing::create_user(&h.config, EMAIL, PASSWORD).unwrap();
+    let eve = pow_core::testing::create_user(&h.config, "eve@example.com", PASSWORD).unwrap();
+    // Data in every place: sessions, remember-me, API tokens, a linked provider account,
+    // an invitation sent (pending) and one accepted, the app's own table.
+    let mut browser = Client::new(h.addr);
+    sign_in(&mut browser, EMAIL, true);
+    api_pair(&h);
+    let page = browser.get("/invitations/new");
+    browser.post(
+        "/invitations",
+        &[
+            ("_csrf_token", &page.csrf()),
+            ("user[email]", "bob@example.com"),
+        ],
+    );
+    let bob = h
+        .config
+        .users_context()
+        .unwrap()
+        .get_by(&h.config, "email", &"bob@example.com".into())
+        .unwrap()
+        .unwrap();
+    let mut changes = pow_core::users::Changes::new();
+    changes.insert("invited_by_id".into(), ada.id.into());
+    actix_web::rt::System::new()
+        .block_on(pow_core::admin::update_user(&h.config, &eve, changes))
+        .unwrap();
+    let now = chrono::Utc::now().naive_utc().format("%Y-%m-%d %H:%M:%S");
+    execute(
+        &h.users,
+        &format!(
+            "INSERT INTO {} (user_id, provider, uid, email, inserted_at, updated_at) \
+             VALUES ({}, 'corp', 'ada-at-corp', '{EMAIL}', '{now}', '{now}')",
+            table(&h.users, "user_identities"),
+            ada.id
+        ),
+    );
+    execute(
+        &h.users,
+        &format!(
+            "INSERT INTO {} (id, user_id) VALUES (1, {})",
+            table(&h.users, "app_notes"),
+            ada.id
+        ),
+    );
+
+    // The export first: it validates and holds nothing secret-shaped.
+    let mut res = browser.get("/account/export");
+    if res.status == 302 {
+        res = browser.get("/account/export");
+    }
+    assert_eq!(res.status, 200, "{}", res.body);
+    assert!(res
+        .header("content-disposition")
+        .unwrap()
+        .contains("attachment"));
+    let export: serde_json::Value = serde_json::from_str(&res.body).unwrap();
+    check_export(&export, &ada);
+
+    // Closed: not due yet, so a purge leaves it.
+    close(&mut browser);
+    let system = actix_web::rt::System::new();
+    let account = Account::new();
+    let purge = system
+        .block_on(account.purge_due(&h.config, chrono::Utc::now()))
+        .unwrap();
+    assert!(purge.erased.is_empty(), "{purge:?}");
+    assert!(stored(&h, ada.id).is_some());
+
+    // Due: the first purge is interrupted by the app's hook, the second finishes.
+    let later = chrono::Utc::now() + chrono::Duration::days(15);
+    fail.store(true, Ordering::SeqCst);
+    let purge = system
+        .block_on(account_of(&h).purge_due(&h.config, later))
+        .unwrap();
+    assert_eq!(purge.failed.len(), 1, "{purge:?}");
+    assert!(stored(&h, ada.id).is_some(), "the row goes last");
+    let purge = system
+        .block_on(account_of(&h).purge_due(&h.config, later))
+        .unwrap();
+    assert_eq!(purge.erased, vec![ada.id], "{purge:?}");
+    assert!(purge.failed.is_empty(), "{purge:?}");
+    assert!(stored(&h, ada.id).is_none());
+    let again = system
+        .block_on(account_of(&h).purge_due(&h.config, later))
+        .unwrap();
+    assert!(
+        again.erased.is_empty() && again.failed.is_empty(),
+        "{again:?}"
+    );
+
+    // No row references the user: every foreign key the database knows, and every table
+    // an extension declared.
+    let mut references = foreign_keys(&h.users);
+    assert!(
+        references.iter().any(|(t, _)| t == "user_identities")
+            && references.iter().any(|(t, _)| t == "app_notes"),
+        "{references:?}"
+    );
+    for (_, declared) in h.config.extensions().user_tables() {
+        references.push((declared.table.to_owned(), declared.column.to_owned()));
+    }
+    references.push(("users".into(), "id".into()));
+    for (name, column) in &references {
+        assert_eq!(count(&h.users, name, column, ada.id), 0, "{name}.{column}");
+    }
+    // Pending invitees of hers are gone; accepted ones stay, unlinked.
+    assert!(stored(&h, bob.id).is_none());
+    let eve = stored(&h, eve.id).unwrap();
+    assert_eq!(eve.get_int("invited_by_id"), None);
+    // No store key of hers remains.
+    let left = system.block_on(store_keys_of(&h.store, ada.id));
+    assert!(left.is_empty(), "{left:?}");
+    if audit {
+        let sink = DieselAuditSink::new(h.users.database().clone());
+        let kept = pow_core::audit::AuditSink::query(
+            &sink,
+            &pow_core::audit::AuditQuery {
+                user_id: Some(ada.id),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert!(kept.is_empty(), "{kept:?}");
+        let subject = pow_core::audit::erased_subject(&h.config, ada.id);
+        let all = pow_core::audit::AuditSink::query(
+            &sink,
+            &pow_core::audit::AuditQuery {
+                limit: 10_000,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        let hers: Vec<_> = all
+            .iter()
+            .filter(|e| e.identifier_hash.as_deref() == Some(subject.as_str()))
+            .collect();
+        assert!(hers.iter().any(|e| e.name == "account.closed"), "{all:?}");
+        assert!(hers.iter().any(|e| e.name == "account.erased"), "{all:?}");
+        assert!(hers
+            .iter()
+            .all(|e| e.ip.is_none() && e.user_agent.is_none()));
+    }
+}
+
+fn account_of(_h: &Harness) -> Account {
+    Account::new()
+}
+
+fn check_export(export: &serde_json::Value, user: &User) {
+    assert_eq!(export["schema_version"], 1);
+    assert_eq!(export["user"]["id"], user.id);
+    assert_eq!(export["user"]["email"], EMAIL);
+    assert!(
+        export["sessions"].as_array().unwrap().len() >= 2,
+        "{export}"
+    );
+    assert_eq!(
+        export["extensions"]["pow_oauth"]["identities"][0]["provider"], "corp",
+        "{export}"
+    );
+    assert_eq!(export["extensions"]["pow_account"]["notes"], 1, "{export}");
+    assert_eq!(
+        export["extensions"]["pow_invitation"]["invitations_sent"], 2,
+        "{export}"
+    );
+    let omitted: Vec<&str> = export["omissions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|o| o["item"].as_str())
+        .collect();
+    assert!(omitted.contains(&"user.password_hash"), "{omitted:?}");
+    assert!(omitted.contains(&"user.totp_secret"), "{omitted:?}");
+    let schema: serde_json::Value =
+        serde_json::from_str(include_str!("../schema/export.schema.json")).unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let errors: Vec<String> = validator
+        .iter_errors(export)
+        .map(|e| e.to_string())
+        .collect();
+    assert!(errors.is_empty(), "{errors:?}\n{export}");
+    // Nothing shaped like a hash, a secret or a token: long runs of base64 or hex.
+    let mut strings = Vec::new();
+    collect_strings(export, &mut strings);
+    for s in strings {
+        let shaped = s.len() >= 20
+            && s.chars().all(|c| {
+                c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '+' | '/' | '=' | '.' | '$')
+            })
+            && s.chars().any(|c| c.is_ascii_digit())
+            && !s.contains('@');
+        assert!(!shaped, "a secret-shaped value in the export: {s}");
+    }
+}
+
+fn collect_strings(value: &serde_json::Value, out: &mut Vec<String>) {
+    match value {
+        serde_json::Value::String(s) => out.push(s.clone()),
+        serde_json::Value::Array(items) => items.iter().for_each(|v| collect_strings(v, out)),
+        serde_json::Value::Object(map) => map.values().for_each(|v| collect_strings(v, out)),
+        _ => {}
+    }
+}
+
+#[test]
+fn purge_erases_everything_on_sqlite() {
+    purge_erases_everything(sqlite(), true);
+}
+
+#[test]
+fn purge_erases_everything_on_postgres() {
+    if let Some(users) = postgres() {
+        purge_erases_everything(users, false);
+    }
+}
+
+/// An extension with a table about users and no erase hook.
+struct Forgetful;
+
+impl Extension for Forgetful {
+    fn name(&self) -> &'static str {
+        "forgetful"
+    }
+
+    fn build(&self, ext: &mut ExtensionBuilder) {
+        ext.user_table("forgetful_things", "user_id");
+    }
+}
+
+#[test]
+fn an_extension_with_user_data_and_no_erase_hook_is_refused() {
+    let err = PowConfig::builder("t".repeat(64))
+        .extension(Forgetful)
+        .build()
+        .unwrap_err();
+    assert!(err.to_string().contains("forgetful"), "{err}");
+    assert!(
+        err.to_string().contains("ExtensionBuilder::user_data"),
+        "{err}"
+    );
+}
