@@ -84,3 +84,6 @@ pub mod oauth {}
 
 #[doc = include_str!("../writing-an-extension.md")]
 pub mod writing_an_extension {}
+
+#[doc = include_str!("../account.md")]
+pub mod account {}

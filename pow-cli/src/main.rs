@@ -42,6 +42,9 @@ enum Command {
     /// Administer users.
     #[command(subcommand)]
     Users(Users),
+    /// Closed accounts (the account extension).
+    #[command(subcommand)]
+    Accounts(Accounts),
     /// Check that a database has every migration and column the extensions need.
     Check(Setup),
 }
@@ -81,11 +84,12 @@ enum Ext {
     PersistentSession,
     Invitation,
     Oauth,
+    Account,
 }
 
 impl Ext {
     /// Every extension, in the order a config must enable them.
-    const ALL: [Ext; 7] = [
+    const ALL: [Ext; 8] = [
         Ext::ResetPassword,
         Ext::EmailConfirmation,
         Ext::TwoFactor,
@@ -93,6 +97,7 @@ impl Ext {
         Ext::PersistentSession,
         Ext::Invitation,
         Ext::Oauth,
+        Ext::Account,
     ];
 }
 
@@ -199,6 +204,31 @@ enum Users {
     },
     /// List users: id, email, created.
     List(Setup),
+    /// Print a user's data export (JSON, `schema/export.schema.json` of pow-ext-account).
+    Export {
+        #[command(flatten)]
+        setup: Setup,
+        #[command(flatten)]
+        store: Store,
+        /// The user's id.
+        id: i64,
+    },
+}
+
+#[derive(Subcommand)]
+enum Accounts {
+    /// Erase every closed account whose grace period is over: each extension's data, the
+    /// store's records (with `--redis-url`), the audit events' ids, then the row. Safe to
+    /// run again; an account that fails is reported and taken up by the next run.
+    Purge {
+        #[command(flatten)]
+        setup: Setup,
+        #[command(flatten)]
+        store: Store,
+        /// Keep the rows, emptied, instead of deleting them.
+        #[arg(long)]
+        anonymise: bool,
+    },
 }
 
 #[derive(Args, Default)]
@@ -259,6 +289,7 @@ fn run(command: Command) -> Result<(), Failure> {
         }
         Command::Export(export) => run_export(export),
         Command::Users(users) => run_users(users),
+        Command::Accounts(accounts) => run_accounts(accounts),
         Command::Check(setup) => check(&setup),
     }
 }
@@ -270,6 +301,15 @@ fn config(
     users: Option<DieselUsersContext>,
     store: Option<Arc<dyn pow_core::store::Store>>,
 ) -> Result<PowConfig, Failure> {
+    Ok(builder(extensions, users, store).build()?)
+}
+
+/// The builder of [`config`], to add to.
+fn builder(
+    extensions: &[Ext],
+    users: Option<DieselUsersContext>,
+    store: Option<Arc<dyn pow_core::store::Store>>,
+) -> pow_core::PowConfigBuilder {
     let secret = std::env::var("SECRET_KEY_BASE").unwrap_or_else(|_| "pow-cli ".repeat(8));
     let mut builder = PowConfig::builder(secret).base_url("http://localhost");
     if let Some(users) = users {
@@ -292,9 +332,10 @@ fn config(
             Ext::Invitation => builder.extension(pow_ext_invitation::Invitation::new()),
             // Providers are the app's business; the CLI needs the table and the texts.
             Ext::Oauth => builder.extension(pow_ext_oauth::OAuth::new()),
+            Ext::Account => builder.extension(account_extension(false)),
         };
     }
-    Ok(builder.build()?)
+    builder
 }
 
 fn write(path: &Path, contents: &str) -> Result<(), Failure> {
@@ -482,6 +523,18 @@ fn run_users(command: Users) -> Result<(), Failure> {
             println!("revoked {removed} sessions of {}", account.email);
             Ok(())
         }
+        Users::Export { setup, store, id } => {
+            let export = with_store(&setup, &store, async |config| {
+                let user = config
+                    .users()?
+                    .get(id)
+                    .await?
+                    .ok_or_else(|| Failure(format!("no user with the id {id}")))?;
+                Ok(pow_core::admin::export_user(config, &user).await?)
+            })?;
+            println!("{export:#}");
+            Ok(())
+        }
         Users::List(setup) => {
             let (users, config) = open(&setup)?;
             let mut offset = 0;
@@ -499,6 +552,87 @@ fn run_users(command: Users) -> Result<(), Failure> {
                     return Ok(());
                 }
                 offset += 500;
+            }
+        }
+    }
+}
+
+/// The account extension as the CLI enables it (its grace period does not matter here).
+fn account_extension(anonymise: bool) -> pow_ext_account::Account {
+    let account = pow_ext_account::Account::new();
+    if anonymise {
+        account.anonymise_rows()
+    } else {
+        account
+    }
+}
+
+/// Runs `work` with a config on the setup's database, its audit table as the audit sink
+/// (so erasure reaches it), and the app's Redis store when given; the audit events it
+/// wrote are flushed before it returns.
+fn with_store<T>(
+    setup: &Setup,
+    store: &Store,
+    work: impl AsyncFnOnce(&PowConfig) -> Result<T, Failure>,
+) -> Result<T, Failure> {
+    let system = actix_rt::System::new();
+    system.block_on(async {
+        let redis: Option<Arc<dyn pow_core::store::Store>> = match &store.redis_url {
+            Some(url) => Some(Arc::new(
+                pow_core::store::RedisStore::connect(url, &store.redis_prefix)
+                    .await
+                    .map_err(|err| Failure(format!("cannot reach Redis: {err}")))?,
+            )),
+            None => None,
+        };
+        let users = DieselUsersContext::connect(&setup.database_url)?;
+        let audit = pow_core::audit::Auditor::new(pow_core::audit::DieselAuditSink::new(
+            users.database().clone(),
+        ));
+        let config = builder(&setup.extensions.list(), Some(users), redis)
+            .audit(audit)
+            .build()?;
+        let result = work(&config).await;
+        config.audit().flush().await?;
+        result
+    })
+}
+
+fn run_accounts(command: Accounts) -> Result<(), Failure> {
+    match command {
+        Accounts::Purge {
+            setup,
+            store,
+            anonymise,
+        } => {
+            if !setup.extensions.list().contains(&Ext::Account) {
+                return Err(Failure(
+                    "the account extension is not in --extensions".into(),
+                ));
+            }
+            let purge = with_store(&setup, &store, async |config| {
+                Ok(account_extension(anonymise)
+                    .purge_due(config, chrono::Utc::now())
+                    .await?)
+            })?;
+            for id in &purge.erased {
+                println!("erased {id}");
+            }
+            for (id, error) in &purge.failed {
+                eprintln!("failed {id}: {error}");
+            }
+            println!(
+                "{} erased, {} failed",
+                purge.erased.len(),
+                purge.failed.len()
+            );
+            if purge.failed.is_empty() {
+                Ok(())
+            } else {
+                Err(Failure(format!(
+                    "{} account(s) not erased: run the purge again",
+                    purge.failed.len()
+                )))
             }
         }
     }

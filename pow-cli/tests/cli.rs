@@ -8,6 +8,7 @@ use std::process::{Command, Output, Stdio};
 
 use diesel::connection::SimpleConnection;
 use diesel::{Connection, QueryableByName, RunQueryDsl};
+use pow_core::users::UsersContext as _;
 
 fn pow(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_pow"))
@@ -101,8 +102,8 @@ fn exported_sqlite_migrations_match_migrate() {
     folders.sort();
     assert_eq!(
         folders.len(),
-        7,
-        "core (3), email confirmation, two-factor, invitation, oauth"
+        8,
+        "core (3), email confirmation, two-factor, invitation, oauth, account"
     );
 
     let by_hand = temp_db();
@@ -150,6 +151,7 @@ fn full_config(users: pow_core::users::diesel::DieselUsersContext) -> pow_core::
         .extension(pow_ext_persistent_session::PersistentSession::new())
         .extension(pow_ext_invitation::Invitation::new())
         .extension(pow_ext_oauth::OAuth::new())
+        .extension(pow_ext_account::Account::new())
         .build()
         .unwrap()
 }
@@ -315,4 +317,75 @@ fn users_created_by_the_cli_sign_in() {
     let res = fresh.sign_in("ops@example.com", "a long operator passphrase");
     assert_eq!(res.location(), "/");
     let _ = std::fs::remove_file(db);
+}
+
+#[test]
+fn users_export_and_accounts_purge() {
+    use pow_core::audit::{AuditEvent, AuditQuery, AuditSink, DieselAuditSink};
+    let db = temp_db();
+    let url = db.display().to_string();
+    let users = pow_core::users::diesel::DieselUsersContext::connect(&url).unwrap();
+    let config = full_config(users.clone());
+    users.migrate(&config).unwrap();
+    let ada =
+        pow_core::testing::create_user(&config, "ada@example.com", "a long passphrase").unwrap();
+    let sink = DieselAuditSink::new(users.database().clone());
+    sink.write(&[AuditEvent::new(pow_core::audit::SIGN_IN_SUCCEEDED).user(ada.id)])
+        .unwrap();
+
+    let export = pow(&[
+        "users",
+        "export",
+        "--database-url",
+        &url,
+        &ada.id.to_string(),
+    ]);
+    assert!(export.status.success(), "{}", stderr(&export));
+    let json: serde_json::Value = serde_json::from_str(&stdout(&export)).unwrap();
+    assert_eq!(json["schema_version"], 1);
+    assert_eq!(json["user"]["email"], "ada@example.com");
+    assert_eq!(json["audit_events"][0]["name"], "sign_in.succeeded");
+    let missing = pow(&["users", "export", "--database-url", &url, "999"]);
+    assert_eq!(missing.status.code(), Some(1));
+
+    // Not closed: the purge leaves it. Closed and due: erased, once.
+    let purge = pow(&["accounts", "purge", "--database-url", &url]);
+    assert!(purge.status.success(), "{}", stderr(&purge));
+    assert!(
+        stdout(&purge).contains("0 erased, 0 failed"),
+        "{}",
+        stdout(&purge)
+    );
+    let mut changes = pow_core::users::Changes::new();
+    let yesterday = chrono::Utc::now() - chrono::Duration::days(1);
+    changes.insert(
+        "closed_at".into(),
+        pow_core::users::Value::Timestamp(yesterday),
+    );
+    changes.insert(
+        "erase_after".into(),
+        pow_core::users::Value::Timestamp(yesterday),
+    );
+    users.update_fields(&config, &ada, &changes).unwrap();
+    let purge = pow(&["accounts", "purge", "--database-url", &url]);
+    assert!(purge.status.success(), "{}", stderr(&purge));
+    assert!(
+        stdout(&purge).contains(&format!("erased {}", ada.id)),
+        "{}",
+        stdout(&purge)
+    );
+    assert!(users.get(&config, ada.id).unwrap().is_none());
+    let theirs = sink
+        .query(&AuditQuery {
+            user_id: Some(ada.id),
+            ..AuditQuery::default()
+        })
+        .unwrap();
+    assert!(theirs.is_empty(), "{theirs:?}");
+    let again = pow(&["accounts", "purge", "--database-url", &url]);
+    assert!(
+        stdout(&again).contains("0 erased, 0 failed"),
+        "{}",
+        stdout(&again)
+    );
 }

@@ -51,6 +51,7 @@ async fn main() -> std::io::Result<()> {
             pow_core::web::MAILBOX_PATH
         ),
     }
+    actix_web::rt::spawn(example_demo::purge_closed_accounts(config.clone()));
     let mut server =
         HttpServer::new(move || example_demo::app_with_mailbox(config.clone(), mailbox.clone()));
     if let Some(workers) = server_settings.workers {

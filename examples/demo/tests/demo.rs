@@ -778,3 +778,44 @@ fn every_extension_event_has_a_label_in_every_language() {
         );
     }
 }
+
+#[test]
+fn a_user_downloads_their_data_closes_the_account_and_reopens_it() {
+    let (mut c, mailer) = start(&[]);
+    let email = format!("leaver-{}@example.com", uuid_like());
+    register_confirmed(&mut c, &mailer, &email, "correct horse battery");
+    assert_eq!(sign_in(&mut c, &email, "correct horse battery").location(), "/");
+    let account = c.get("/registration/edit");
+    assert!(
+        account.body.contains("href=\"/account/export\""),
+        "{}",
+        account.body
+    );
+    assert!(
+        account.body.contains("href=\"/account/close\""),
+        "{}",
+        account.body
+    );
+    let export = c.get("/account/export");
+    assert_eq!(export.status, 200, "{}", export.body);
+    let json: serde_json::Value = serde_json::from_str(&export.body).unwrap();
+    assert_eq!(json["user"]["email"], email.to_lowercase());
+    assert_eq!(json["user"]["name"], "Alice");
+
+    let page = c.get("/account/close");
+    let res = c.post("/account/close", &[("_csrf_token", &page.csrf())]);
+    assert_eq!(res.location(), "/session/new", "{}", res.body);
+    assert!(mailer
+        .last_to(&email.to_lowercase())
+        .unwrap()
+        .subject
+        .contains("closed"));
+    assert_eq!(c.get("/registration/edit").status, 302);
+
+    let res = sign_in(&mut c, &email, "correct horse battery");
+    assert_eq!(res.location(), "/account/reactivate");
+    let page = c.get("/account/reactivate");
+    let res = c.post("/account/reactivate", &[("_csrf_token", &page.csrf())]);
+    assert_eq!(res.status, 302, "{}", res.body);
+    assert_eq!(c.get("/registration/edit").status, 200);
+}
