@@ -192,7 +192,16 @@ pub async fn export_user(config: &PowConfig, user: &User) -> Result<serde_json::
     omissions.push(json!({ "item": "audit_events.session_hash", "reason": "secret" }));
     let mut extensions = serde_json::Map::new();
     for (name, data) in config.extensions().user_data() {
-        extensions.insert((*name).to_owned(), data.export(config, user).await?);
+        let part = data.export(config, user).await?;
+        // An extension with several hooks: their objects merge under its name.
+        match (extensions.get_mut(*name), part) {
+            (Some(serde_json::Value::Object(kept)), serde_json::Value::Object(more)) => {
+                kept.extend(more);
+            }
+            (_, part) => {
+                extensions.insert((*name).to_owned(), part);
+            }
+        }
     }
     Ok(json!({
         "schema_version": EXPORT_SCHEMA_VERSION,

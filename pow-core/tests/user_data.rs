@@ -71,10 +71,21 @@ async fn an_export_holds_the_row_and_each_extensions_data_but_no_credentials() {
     assert_eq!(export["user"]["nickname"], "Ada");
     assert_eq!(export["user"]["inserted_at"], "2023-11-14T22:13:20+00:00");
     assert_eq!(export["extensions"]["notes"], "likes tea");
-    let text = export.to_string();
+    // What was left out is named under `omissions`, and nowhere else.
+    let mut data = export.clone();
+    let omissions = data
+        .as_object_mut()
+        .unwrap()
+        .remove("omissions")
+        .unwrap()
+        .to_string();
+    let text = data.to_string();
     for kept_out in ["pbkdf2", "password", "digest", "totp_seed"] {
         assert!(!text.contains(kept_out), "{kept_out} in {text}");
     }
+    assert!(omissions.contains("user.password_hash"), "{omissions}");
+    assert!(omissions.contains("user.totp_seed"), "{omissions}");
+    assert_eq!(export["schema_version"], 1);
 
     erase_extension_data(&config, &user()).await.unwrap();
     assert!(notes.0.lock().unwrap().is_empty());

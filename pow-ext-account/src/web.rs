@@ -553,19 +553,28 @@ async fn api_reactivate(
     api.run_action(&req, action, async |ctl| {
         let config = ctl.config.clone();
         let (user, by) = match &by_link.token {
-            Some(token) => (ext.find_by_link(&config, token).await?, "link"),
-            None => {
-                let user = config.users()?.authenticate(ctl.params.clone()).await?;
-                (user.filter(User::is_closed), "sign_in")
+            Some(token) => {
+                let Some(user) = ext.find_by_link(&config, token).await? else {
+                    return Err(ApiError::translated(
+                        &req,
+                        StatusCode::UNAUTHORIZED,
+                        "pow_account_invalid_link",
+                    )
+                    .with_code("invalid_token"));
+                };
+                (user, "link")
             }
-        };
-        let Some(user) = user else {
-            return Err(ApiError::translated(
-                &req,
-                StatusCode::UNAUTHORIZED,
-                "pow_account_invalid_link",
-            )
-            .with_code("invalid_credentials"));
+            None => {
+                let Some(user) = config.users()?.authenticate(ctl.params.clone()).await? else {
+                    return Err(ApiError::invalid_credentials(&req, &config));
+                };
+                if !user.is_closed() {
+                    // The password is right: nothing to hide from its holder.
+                    return Err(ApiError::new(StatusCode::CONFLICT, "The account is open")
+                        .with_code("not_closed"));
+                }
+                (user, "sign_in")
+            }
         };
         let user = ext.reactivate(&config, &user, by).await?;
         ctl.user = Some(user);

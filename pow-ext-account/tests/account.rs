@@ -316,12 +316,14 @@ fn closing_ends_every_credential(users: DieselUsersContext) {
 
     // Every kind of credential, issued before the account closes.
     let mut browser = Client::new(h.addr);
-    assert_eq!(sign_in(&mut browser, EMAIL, true).status, 302);
+    assert_eq!(sign_in(&mut browser, EMAIL, false).status, 302);
     assert_eq!(whoami(&mut browser), format!("user:{}", ada.id));
+    let mut laptop = Client::new(h.addr);
+    assert_eq!(sign_in(&mut laptop, EMAIL, true).status, 302);
     let mut remembered = Client::new(h.addr);
     remembered.cookies.insert(
         REMEMBER.into(),
-        browser
+        laptop
             .cookies
             .get(REMEMBER)
             .expect("a remember-me cookie")
@@ -734,4 +736,77 @@ fn an_extension_with_user_data_and_no_erase_hook_is_refused() {
         err.to_string().contains("ExtensionBuilder::user_data"),
         "{err}"
     );
+}
+
+#[test]
+fn an_app_client_closes_reopens_and_exports_over_json() {
+    let h = start(sqlite(), false);
+    let ada = pow_core::testing::create_user(&h.config, EMAIL, PASSWORD).unwrap();
+    let (access, _) = api_pair(&h);
+
+    let export = bearer(&h, "GET", "/api/v1/account/export", &access);
+    assert_eq!(export.status, 200, "{}", export.body);
+    let json: serde_json::Value = serde_json::from_str(&export.body).unwrap();
+    assert_eq!(json["user"]["id"], ada.id);
+    assert_eq!(
+        bearer(&h, "GET", "/api/v1/account/export", "not-a-token").status,
+        401
+    );
+
+    let res = bearer(&h, "POST", "/api/v1/account/close", &access);
+    assert_eq!(res.status, 200, "{}", res.body);
+    let closed: serde_json::Value = serde_json::from_str(&res.body).unwrap();
+    assert!(closed["erase_after"].is_string(), "{closed}");
+    assert_eq!(bearer(&h, "GET", "/api/v1/session", &access).status, 401);
+
+    let credentials =
+        |password: &str| format!(r#"{{"user": {{"email": "{EMAIL}", "password": "{password}"}}}}"#);
+    let mut app = Client::new(h.addr);
+    let res = app.request("POST", "/api/v1/session", Some(credentials(PASSWORD)));
+    assert_eq!(res.status, 403, "{}", res.body);
+    assert!(res.body.contains("account_closed"), "{}", res.body);
+    let res = app.request(
+        "POST",
+        "/api/v1/account/reactivate",
+        Some(credentials("not the password")),
+    );
+    assert_eq!(res.status, 401, "{}", res.body);
+    assert!(stored(&h, ada.id).unwrap().is_closed());
+    let res = app.request(
+        "POST",
+        "/api/v1/account/reactivate",
+        Some(credentials(PASSWORD)),
+    );
+    assert_eq!(res.status, 200, "{}", res.body);
+    assert!(!stored(&h, ada.id).unwrap().is_closed());
+    let res = app.request(
+        "POST",
+        "/api/v1/account/reactivate",
+        Some(credentials(PASSWORD)),
+    );
+    assert_eq!(res.status, 409, "{}", res.body);
+    let res = app.request("POST", "/api/v1/session", Some(credentials(PASSWORD)));
+    assert_eq!(res.status, 200, "{}", res.body);
+
+    // A mailed link's token reopens too.
+    let (access, _) = api_pair(&h);
+    assert_eq!(
+        bearer(&h, "POST", "/api/v1/account/close", &access).status,
+        200
+    );
+    let link = mailed_path(&h, EMAIL);
+    let token = link.trim_start_matches("/account/reactivate/");
+    let res = app.request(
+        "POST",
+        "/api/v1/account/reactivate",
+        Some(format!(r#"{{"token": "{token}x"}}"#)),
+    );
+    assert_eq!(res.status, 401, "{}", res.body);
+    let res = app.request(
+        "POST",
+        "/api/v1/account/reactivate",
+        Some(format!(r#"{{"token": "{token}"}}"#)),
+    );
+    assert_eq!(res.status, 200, "{}", res.body);
+    assert!(!stored(&h, ada.id).unwrap().is_closed());
 }

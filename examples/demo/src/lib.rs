@@ -720,6 +720,25 @@ pub fn app_with_mailbox(
         .wrap(PowMiddleware::new(config.clone()))
 }
 
+/// Erases the closed accounts whose grace period is over, now and then every hour (the
+/// demo's job runner; an app may run `pow accounts purge` from cron instead).
+pub async fn purge_closed_accounts(config: PowConfig) {
+    let account = pow_ext_account::Account::new();
+    let mut hourly = actix_web::rt::time::interval(std::time::Duration::from_secs(60 * 60));
+    loop {
+        hourly.tick().await;
+        match account.purge_due(&config, chrono::Utc::now()).await {
+            Ok(purge) if purge.erased.is_empty() && purge.failed.is_empty() => {}
+            Ok(purge) => tracing::info!(
+                erased = purge.erased.len(),
+                failed = purge.failed.len(),
+                "closed accounts purged"
+            ),
+            Err(err) => tracing::error!(error = %err, "purging closed accounts failed"),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -766,25 +785,6 @@ mod tests {
                 matches!(server_settings(&vars), Err(PowError::Config(_))),
                 "{vars:?}"
             );
-        }
-    }
-}
-
-/// Erases the closed accounts whose grace period is over, now and then every hour (the
-/// demo's job runner; an app may run `pow accounts purge` from cron instead).
-pub async fn purge_closed_accounts(config: PowConfig) {
-    let account = pow_ext_account::Account::new();
-    let mut hourly = actix_web::rt::time::interval(std::time::Duration::from_secs(60 * 60));
-    loop {
-        hourly.tick().await;
-        match account.purge_due(&config, chrono::Utc::now()).await {
-            Ok(purge) if purge.erased.is_empty() && purge.failed.is_empty() => {}
-            Ok(purge) => tracing::info!(
-                erased = purge.erased.len(),
-                failed = purge.failed.len(),
-                "closed accounts purged"
-            ),
-            Err(err) => tracing::error!(error = %err, "purging closed accounts failed"),
         }
     }
 }

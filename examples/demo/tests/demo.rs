@@ -784,7 +784,10 @@ fn a_user_downloads_their_data_closes_the_account_and_reopens_it() {
     let (mut c, mailer) = start(&[]);
     let email = format!("leaver-{}@example.com", uuid_like());
     register_confirmed(&mut c, &mailer, &email, "correct horse battery");
-    assert_eq!(sign_in(&mut c, &email, "correct horse battery").location(), "/");
+    assert_eq!(
+        sign_in(&mut c, &email, "correct horse battery").location(),
+        "/"
+    );
     let account = c.get("/registration/edit");
     assert!(
         account.body.contains("href=\"/account/export\""),
