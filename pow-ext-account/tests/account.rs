@@ -157,7 +157,13 @@ fn foreign_keys(users: &DieselUsersContext) -> Vec<(String, String)> {
 }
 
 fn start(users: DieselUsersContext, audit: bool) -> Harness {
-    start_with(users, audit, Account::new(), Arc::default())
+    start_with(
+        users,
+        audit,
+        Account::new(),
+        Arc::default(),
+        pow_ext_oauth::OAuth::new(),
+    )
 }
 
 fn start_with(
@@ -165,6 +171,7 @@ fn start_with(
     audit: bool,
     account: Account,
     fail: Arc<AtomicBool>,
+    oauth: pow_ext_oauth::OAuth,
 ) -> Harness {
     let mailer = MemoryMailer::new();
     let store = Arc::new(MemoryStore::new());
@@ -186,7 +193,7 @@ fn start_with(
         .extension(pow_ext_invitation::Invitation::new())
         .extension(pow_ext_two_factor::TwoFactor::new())
         .extension(pow_ext_persistent_session::PersistentSession::new())
-        .extension(pow_ext_oauth::OAuth::new())
+        .extension(oauth)
         .extension(account.erase_hook(notes));
     if audit {
         builder = builder.audit(Auditor::new(DieselAuditSink::new(users.database().clone())));
@@ -494,7 +501,13 @@ async fn store_keys_of(store: &MemoryStore, id: i64) -> Vec<String> {
 
 fn purge_erases_everything(users: DieselUsersContext, audit: bool) {
     let fail = Arc::new(AtomicBool::new(false));
-    let h = start_with(users, audit, Account::new(), fail.clone());
+    let h = start_with(
+        users,
+        audit,
+        Account::new(),
+        fail.clone(),
+        pow_ext_oauth::OAuth::new(),
+    );
     let ada = pow_core::testing::create_user(&h.config, EMAIL, PASSWORD).unwrap();
     let eve = pow_core::testing::create_user(&h.config, "eve@example.com", PASSWORD).unwrap();
     // Data in every place: sessions, remember-me, API tokens, a linked provider account,
@@ -809,4 +822,57 @@ fn an_app_client_closes_reopens_and_exports_over_json() {
     );
     assert_eq!(res.status, 200, "{}", res.body);
     assert!(!stored(&h, ada.id).unwrap().is_closed());
+}
+
+/// The local path of an absolute URL to this server.
+fn local(url: &str) -> String {
+    url.trim_start_matches("http://localhost").to_owned()
+}
+
+#[test]
+fn a_provider_signs_no_closed_account_in() {
+    use pow_ext_oauth::testing::{FakeProvider, Login, CLIENT_ID, CLIENT_SECRET};
+    let provider = FakeProvider::start();
+    provider.login_as(Login::new("ada-at-fake", EMAIL));
+    let oauth = pow_ext_oauth::OAuth::new()
+        .provider(pow_ext_oauth::Provider::openid_connect(
+            "fake",
+            "Fake",
+            &provider.issuer(),
+            CLIENT_ID,
+            CLIENT_SECRET,
+        ))
+        .unwrap();
+    let h = start_with(sqlite(), false, Account::new(), Arc::default(), oauth);
+    let ada = pow_core::testing::create_user(&h.config, EMAIL, PASSWORD).unwrap();
+    let now = chrono::Utc::now().naive_utc().format("%Y-%m-%d %H:%M:%S");
+    execute(
+        &h.users,
+        &format!(
+            "INSERT INTO user_identities (user_id, provider, uid, email, inserted_at, updated_at) \
+             VALUES ({}, 'fake', 'ada-at-fake', '{EMAIL}', '{now}', '{now}')",
+            ada.id
+        ),
+    );
+    let provider_sign_in = |browser: &mut Client| {
+        let res = browser.get("/auth/fake/new");
+        assert_eq!(res.status, 302, "{}", res.body);
+        let mut at_provider = Client::new(provider.addr);
+        let back = at_provider.get(&res.location().replace(&provider.issuer(), ""));
+        assert_eq!(back.status, 302, "{}", back.body);
+        browser.get(&local(back.location()))
+    };
+    let mut browser = Client::new(h.addr);
+    provider_sign_in(&mut browser);
+    assert_eq!(whoami(&mut browser), format!("user:{}", ada.id));
+
+    let mut with_password = Client::new(h.addr);
+    sign_in(&mut with_password, EMAIL, false);
+    assert_eq!(close(&mut with_password).location(), "/session/new");
+    assert!(stored(&h, ada.id).unwrap().is_closed());
+    assert_eq!(whoami(&mut browser), "anonymous");
+    let mut again = Client::new(h.addr);
+    let res = provider_sign_in(&mut again);
+    assert_ne!(res.status, 500, "{}", res.body);
+    assert_eq!(whoami(&mut again), "anonymous");
 }
