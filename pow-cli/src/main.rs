@@ -242,12 +242,28 @@ struct Store {
 }
 
 impl Store {
+    /// The app's Redis store, when `--redis-url` is given.
+    async fn open(&self) -> Result<Option<Arc<dyn pow_core::store::Store>>, Failure> {
+        match &self.redis_url {
+            Some(url) => Ok(Some(Arc::new(
+                connect_redis(url, &self.redis_prefix).await?,
+            ))),
+            None => Ok(None),
+        }
+    }
+
     fn none() -> Self {
         Self {
             redis_url: None,
             redis_prefix: "pow".to_owned(),
         }
     }
+}
+
+async fn connect_redis(url: &str, prefix: &str) -> Result<pow_core::store::RedisStore, Failure> {
+    pow_core::store::RedisStore::connect(url, prefix)
+        .await
+        .map_err(|err| Failure(format!("cannot reach Redis: {err}")))
 }
 
 /// A failure: the message for standard error.
@@ -577,14 +593,7 @@ fn with_store<T>(
 ) -> Result<T, Failure> {
     let system = actix_rt::System::new();
     system.block_on(async {
-        let redis: Option<Arc<dyn pow_core::store::Store>> = match &store.redis_url {
-            Some(url) => Some(Arc::new(
-                pow_core::store::RedisStore::connect(url, &store.redis_prefix)
-                    .await
-                    .map_err(|err| Failure(format!("cannot reach Redis: {err}")))?,
-            )),
-            None => None,
-        };
+        let redis = store.open().await?;
         let users = DieselUsersContext::connect(&setup.database_url)?;
         let audit = pow_core::audit::Auditor::new(pow_core::audit::DieselAuditSink::new(
             users.database().clone(),
@@ -656,14 +665,7 @@ fn confirm(users: &DieselUsersContext, config: &PowConfig, user: &User) -> Resul
 fn run_admin(account: &Account, store: &Store, disable: bool) -> Result<User, Failure> {
     let system = actix_rt::System::new();
     system.block_on(async {
-        let redis: Option<Arc<dyn pow_core::store::Store>> = match &store.redis_url {
-            Some(url) => Some(Arc::new(
-                pow_core::store::RedisStore::connect(url, &store.redis_prefix)
-                    .await
-                    .map_err(|err| Failure(format!("cannot reach Redis: {err}")))?,
-            )),
-            None => None,
-        };
+        let redis = store.open().await?;
         let users = DieselUsersContext::connect(&account.setup.database_url)?;
         let config = config(&account.setup.extensions.list(), Some(users.clone()), redis)?;
         let user = find(&users, &config, &account.email)?;
@@ -679,9 +681,7 @@ fn run_admin(account: &Account, store: &Store, disable: bool) -> Result<User, Fa
 fn revoke(setup: &Setup, user: &User, url: &str, prefix: &str) -> Result<usize, Failure> {
     let system = actix_rt::System::new();
     system.block_on(async {
-        let store = pow_core::store::RedisStore::connect(url, prefix)
-            .await
-            .map_err(|err| Failure(format!("cannot reach Redis: {err}")))?;
+        let store = connect_redis(url, prefix).await?;
         let users = DieselUsersContext::connect(&setup.database_url)?;
         let config = config(&setup.extensions.list(), Some(users), Some(Arc::new(store)))?;
         Ok(pow_core::session::revoke_user(&config, user).await?)
