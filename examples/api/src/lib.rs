@@ -25,6 +25,9 @@
 //! | `GET /api/v1/sessions` | the user's sessions: browsers, API clients, remember-me families |
 //! | `DELETE /api/v1/sessions/{id}` | end one of them (needs a recent password sign-in) |
 //! | `DELETE /api/v1/me/sessions` | sign out everywhere: revokes every session and token of the user |
+//! | `POST /api/v1/account/close` | close the account (needs a recent password sign-in); erased after 14 days |
+//! | `POST /api/v1/account/reactivate` | reopen a closed account with its password |
+//! | `GET /api/v1/account/export` | the account's data (needs a recent password sign-in) |
 //! | `GET /api/v1/openapi.yaml` | the OpenAPI document |
 //!
 //! The app has no HTML pages, so the links in its mails point at the client app
@@ -114,7 +117,9 @@ pub fn build(
         // finish their API sign-in with a code: `POST /api/v1/two-factor/verify`.
         .extension(pow_ext_two_factor::TwoFactor::new())
         // Sign-in by a code or link sent by mail (`/api/v1/passwordless/...`).
-        .extension(pow_ext_passwordless::Passwordless::new());
+        .extension(pow_ext_passwordless::Passwordless::new())
+        // Closing, reopening and exporting the account (`/api/v1/account/...`).
+        .extension(pow_ext_account::Account::new());
     let config = customize(builder).build()?;
     users.migrate(&config)?;
     Ok(config)

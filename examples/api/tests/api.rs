@@ -153,6 +153,9 @@ async fn the_example_works_end_to_end() {
         "/two-factor/recovery-codes:",
         "/confirm-email/cancel/{token}:",
         "/two-factor/step-up:",
+        "/account/close:",
+        "/account/reactivate:",
+        "/account/export:",
         "/openapi.yaml:",
     ] {
         assert!(
