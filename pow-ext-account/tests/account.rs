@@ -876,3 +876,62 @@ fn a_provider_signs_no_closed_account_in() {
     assert_ne!(res.status, 500, "{}", res.body);
     assert_eq!(whoami(&mut again), "anonymous");
 }
+
+#[test]
+fn a_closed_accounts_address_change_link_finds_nothing() {
+    let users = sqlite();
+    let mailer = MemoryMailer::new();
+    let config = PowConfig::builder("t".repeat(64))
+        .users(users.clone())
+        .hasher(Pbkdf2Hasher::new(1))
+        .mailer(Arc::new(mailer.clone()))
+        .base_url("http://localhost")
+        .extension(pow_ext_email_confirmation::EmailConfirmation::new())
+        .extension(Account::new())
+        .build()
+        .unwrap();
+    users.migrate(&config).unwrap();
+    let ada = pow_core::testing::create_user(&config, EMAIL, PASSWORD).unwrap();
+    let mut changes = pow_core::users::Changes::new();
+    changes.insert(
+        "email_confirmed_at".into(),
+        pow_core::users::Value::Timestamp(chrono::Utc::now()),
+    );
+    actix_web::rt::System::new()
+        .block_on(pow_core::admin::update_user(&config, &ada, changes))
+        .unwrap();
+    let served = config.clone();
+    let addr = serve(move || pow_core::testing::app(&served).route("/me", web::get().to(me)));
+    let mut c = Client::new(addr);
+    assert_eq!(sign_in(&mut c, EMAIL, false).location(), "/");
+    let csrf = c.get("/registration/edit").csrf();
+    let res = c.post(
+        "/registration",
+        &[
+            ("_csrf_token", &csrf),
+            ("_method", "PATCH"),
+            ("user[email]", "new@example.com"),
+            ("user[current_password]", PASSWORD),
+        ],
+    );
+    assert_eq!(res.status, 302, "{}", res.body);
+    let mail = mailer
+        .last_to("new@example.com")
+        .expect("a confirmation mail");
+    let start = mail.text.find("http://localhost/confirm-email/").unwrap();
+    let link: String = mail.text[start + "http://localhost".len()..]
+        .chars()
+        .take_while(|c| !c.is_whitespace())
+        .collect();
+
+    assert_eq!(close(&mut c).location(), "/session/new");
+    let res = Client::new(addr).get(&link);
+    assert_eq!(res.status, 302, "{}", res.body);
+    let stored = config
+        .users_context()
+        .unwrap()
+        .get(&config, ada.id)
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.email(), Some(EMAIL), "the change was not confirmed");
+}
