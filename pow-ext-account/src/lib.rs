@@ -403,13 +403,7 @@ async fn find_signed(
     ttl: Option<Duration>,
     valid: impl Fn(&User, i64) -> bool,
 ) -> Result<Option<User>, PowError> {
-    let Some(payload) = config.verifier().verify_token(salt, signed) else {
-        return Ok(None);
-    };
-    let Some((id, at)) = payload.split_once('.') else {
-        return Ok(None);
-    };
-    let (Ok(id), Ok(at)) = (id.parse::<i64>(), at.parse::<i64>()) else {
+    let Some((id, at, _)) = signed_parts(config, salt, signed) else {
         return Ok(None);
     };
     if let Some(ttl) = ttl {
@@ -420,6 +414,20 @@ async fn find_signed(
     }
     let user = config.users()?.get(id).await?;
     Ok(user.filter(|user| valid(user, at)))
+}
+
+/// The user id, the time (ms) and the rest of a signed `"<id>.<ms>[.<rest>]"` token under
+/// `salt`, once its signature holds.
+pub(crate) fn signed_parts(
+    config: &PowConfig,
+    salt: &str,
+    signed: &str,
+) -> Option<(i64, i64, String)> {
+    let payload = config.verifier().verify_token(salt, signed)?;
+    let mut parts = payload.splitn(3, '.');
+    let id = parts.next()?.parse().ok()?;
+    let at = parts.next()?.parse().ok()?;
+    Some((id, at, parts.next().unwrap_or_default().to_owned()))
 }
 
 /// `path` under the config's base URL, for a mailed link.

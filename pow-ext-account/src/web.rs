@@ -18,7 +18,9 @@ use pow_core::{PowConfig, PowError};
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::{date_arg, Account, Closed, CONFIRM_LINK_PATH, NAME, REACTIVATE_LINK_PATH};
+use crate::{
+    date_arg, signed_parts, Account, Closed, CONFIRM_LINK_PATH, NAME, REACTIVATE_LINK_PATH,
+};
 
 /// The closing page, relative to the mount path.
 const CLOSE_PATH: &str = "/account/close";
@@ -322,23 +324,14 @@ async fn pending(
     else {
         return Ok(None);
     };
-    let Some(payload) = config.verifier().verify_token(PENDING_SALT, &signed) else {
-        return Ok(None);
-    };
-    let mut parts = payload.splitn(3, '.');
-    let (Some(id), Some(at), Some(persist)) = (parts.next(), parts.next(), parts.next()) else {
-        return Ok(None);
-    };
-    let (Ok(id), Ok(at)) = (id.parse::<i64>(), at.parse::<i64>()) else {
+    let Some((id, at, persist)) = signed_parts(config, PENDING_SALT, &signed) else {
         return Ok(None);
     };
     if Utc::now().timestamp_millis().saturating_sub(at) > PENDING_TTL_MS {
         return Ok(None);
     }
     let user = config.users()?.get(id).await?;
-    Ok(user
-        .filter(User::is_closed)
-        .map(|user| (user, persist.to_owned())))
+    Ok(user.filter(User::is_closed).map(|user| (user, persist)))
 }
 
 /// After a password sign-in of a closed account: the browser is offered reactivation.

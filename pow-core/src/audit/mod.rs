@@ -418,23 +418,12 @@ impl Auditor {
         user_id: i64,
     ) -> Result<usize, PowError> {
         let subject = erased_subject(config, user_id);
-        let (done, wait) = mpsc::sync_channel(1);
-        let queue = self
-            .queue()
-            .ok_or_else(|| PowError::Blocking("the audit thread is not running".into()))?
-            .clone();
-        crate::users::run_blocking(move || {
-            queue
-                .send(Work::Anonymise {
-                    user_id,
-                    subject,
-                    done,
-                })
-                .map_err(|_| PowError::Blocking("the audit thread is gone".into()))?;
-            wait.recv()
-                .map_err(|_| PowError::Blocking("the audit thread is gone".into()))?
+        self.ask(move |done| Work::Anonymise {
+            user_id,
+            subject,
+            done,
         })
-        .await
+        .await?
     }
 
     /// Waits until every event queued before this call reached the sink (for a job that
@@ -443,14 +432,20 @@ impl Auditor {
     /// # Errors
     /// [`PowError::Blocking`] when the audit thread is gone.
     pub async fn flush(&self) -> Result<(), PowError> {
-        let (done, wait) = mpsc::sync_channel(1);
-        let queue = self
-            .queue()
-            .ok_or_else(|| PowError::Blocking("the audit thread is not running".into()))?
-            .clone();
+        self.ask(Work::Flush).await
+    }
+
+    /// Queues the work `ask(reply)` makes behind the events queued so far and waits, off
+    /// the async executor, for the audit thread's reply.
+    async fn ask<T: Send + 'static>(
+        &self,
+        ask: impl FnOnce(SyncSender<T>) -> Work + Send + 'static,
+    ) -> Result<T, PowError> {
+        let gone = || PowError::Blocking("the audit thread is not running".into());
+        let queue = self.queue().ok_or_else(gone)?.clone();
         crate::users::run_blocking(move || {
-            let gone = || PowError::Blocking("the audit thread is gone".into());
-            queue.send(Work::Flush(done)).map_err(|_| gone())?;
+            let (done, wait) = mpsc::sync_channel(1);
+            queue.send(ask(done)).map_err(|_| gone())?;
             wait.recv().map_err(|_| gone())
         })
         .await

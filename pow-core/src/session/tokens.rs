@@ -531,6 +531,12 @@ impl Tokens {
                 Some(self.generation_ttl()),
             )
             .await?;
+        self.drop_tokens(user_id).await
+    }
+
+    /// Deletes every token of `user_id` (and its chain's replay record) found under the
+    /// user; how many.
+    async fn drop_tokens(&self, user_id: i64) -> Result<usize, StoreError> {
         let entries = TOKENS
             .entries::<String>(&*self.store, &self.namespace, user_id)
             .await?;
@@ -556,17 +562,17 @@ impl Tokens {
 }
 
 impl Tokens {
-    /// Revokes every token of `user_id` and drops the revocation marker too (an erased
-    /// account: no token of theirs can come back, and nothing of theirs stays).
+    /// Deletes every token of `user_id` and the revocation marker (an erased account,
+    /// whose tokens were revoked when it closed: nothing of theirs stays).
     pub(crate) async fn forget_user(&self, user_id: i64) -> Result<(), StoreError> {
-        self.revoke_user(user_id).await?;
+        self.drop_tokens(user_id).await?;
         self.store
             .delete(&self.namespace, &generation_key(user_id))
             .await
     }
 }
 
-/// Revokes every API token of `user_id` and forgets the user's revocation marker (see
+/// Deletes every API token of `user_id` and the user's revocation marker (see
 /// [`admin::erase_account`](crate::admin::erase_account)).
 ///
 /// # Errors
