@@ -123,6 +123,7 @@ pub mod error;
 pub mod extension;
 pub mod flows;
 pub mod limits;
+pub mod link;
 pub mod mailer;
 pub mod messages;
 pub mod password;

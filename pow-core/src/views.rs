@@ -261,6 +261,9 @@ pub struct PageContext {
     pub captcha: Option<crate::captcha::CaptchaWidget>,
     /// The support-access banner, when the session is an admin's impersonation.
     pub impersonation: Option<ImpersonationBanner>,
+    /// Same-origin scripts the page loads (deferred), e.g. an extension's WebAuthn helper.
+    /// The page works without them where it can; they only add to it.
+    pub scripts: Vec<String>,
 }
 
 /// The banner of a page seen during support access: who is impersonated, and a button

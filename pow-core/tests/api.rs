@@ -168,8 +168,15 @@ fn find_user(config: &PowConfig, email: &str) -> User {
 macro_rules! assert_rejected {
     ($app:expr, $token:expr) => {{
         let res = send($app, get_me($token).to_request()).await;
+        // A token that came but is no good says so, apart from no token at all: the
+        // app knows to sign in again.
         assert_eq!(res.status, StatusCode::UNAUTHORIZED, "{}", res.json);
-        assert_eq!(res.message(), "Not authenticated");
+        assert_eq!(res.json["error"]["code"], "invalid_token", "{}", res.json);
+        assert_eq!(res.message(), "Invalid token");
+        assert_eq!(
+            res.headers.get(header::WWW_AUTHENTICATE).unwrap(),
+            "Bearer error=\"invalid_token\""
+        );
     }};
 }
 
@@ -254,7 +261,9 @@ async fn guards_answer_json_without_an_accept_header() {
     assert_eq!(res.headers.get(header::WWW_AUTHENTICATE).unwrap(), "Bearer");
     assert_eq!(
         res.json,
-        json!({ "error": { "status": 401, "message": "Not authenticated" } })
+        json!({ "error": {
+            "status": 401, "message": "Not authenticated", "code": "not_authenticated"
+        } })
     );
 
     // Translated for the client's language.
@@ -439,7 +448,9 @@ async fn tampered_and_mismatched_tokens_are_anonymous() {
         .uri("/api/v1/me")
         .insert_header((header::AUTHORIZATION, format!("Basic {access}")))
         .to_request();
-    assert_eq!(send(&app, req).await.status, StatusCode::UNAUTHORIZED);
+    let res = send(&app, req).await;
+    assert_eq!(res.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(res.json["error"]["code"], "not_authenticated");
     let res = send(
         &app,
         TestRequest::post()

@@ -305,8 +305,14 @@ fn the_activity_lists_the_accounts_events() {
 
 #[test]
 fn the_lock_notices_token_unlocks_over_json() {
+    // The notice's link opens the app's frontend, which sends the token on.
+    let frontend = "https://app.example.com/unlock#";
     let (_config, addr, _user, mailer) = start_with(|b, _| {
-        b.rate_limits(RateLimits {
+        b.frontend_link(
+            pow_core::api::LinkKind::UNLOCK,
+            pow_core::api::LinkTemplate::new(format!("{frontend}{{token}}")).unwrap(),
+        )
+        .rate_limits(RateLimits {
             sign_in_per_ip: None,
             sign_in_failures: None,
             lockout: Some(Lockout {
@@ -332,7 +338,8 @@ fn the_lock_notices_token_unlocks_over_json() {
         assert!(std::time::Instant::now() < deadline, "no lock notice");
         std::thread::sleep(std::time::Duration::from_millis(10));
     };
-    let at = mail.text.find("/session/unlock/").expect("a link") + "/session/unlock/".len();
+    assert!(!mail.text.contains("/session/unlock/"), "{}", mail.text);
+    let at = mail.text.find(frontend).expect("a link") + frontend.len();
     let token: String = mail.text[at..]
         .chars()
         .take_while(|c| !c.is_whitespace())

@@ -941,6 +941,7 @@ fn context() -> PageContext {
         csrf_token: "csrf-123".into(),
         captcha: None,
         impersonation: None,
+        scripts: Vec::new(),
     }
 }
 

@@ -136,6 +136,15 @@ sessions-end-api = API-Client beenden: { $device } ({ $ip }), zuletzt aktiv { $w
 sessions-forget-remembered = Gemerkten Browser vergessen: { $device } ({ $ip }), gemerkt seit { $when }
 sessions-end-others = Alle anderen Sitzungen beenden
 sessions-unknown-device = unbekannt
+sessions-signed-in-with = angemeldet mit { $methods }
+auth-method-password = Passwort
+auth-method-remember-me = gemerktem Browser
+auth-method-magic-link = E-Mail-Link oder -Code
+auth-method-oauth = Anbieterkonto
+auth-method-totp = Authenticator-App
+auth-method-recovery-code = Wiederherstellungscode
+auth-method-passkey = Passkey
+auth-method-security-key = Sicherheitsschlüssel
 sessions-ended = { $count ->
         [one] Eine Sitzung beendet.
        *[other] { $count } Sitzungen beendet.

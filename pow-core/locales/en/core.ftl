@@ -134,6 +134,15 @@ sessions-end-api = End API client: { $device } ({ $ip }), last active { $when }
 sessions-forget-remembered = Forget remembered browser: { $device } ({ $ip }), remembered since { $when }
 sessions-end-others = End all other sessions
 sessions-unknown-device = unknown
+sessions-signed-in-with = signed in with { $methods }
+auth-method-password = password
+auth-method-remember-me = remembered browser
+auth-method-magic-link = emailed link or code
+auth-method-oauth = provider account
+auth-method-totp = authenticator app
+auth-method-recovery-code = recovery code
+auth-method-passkey = passkey
+auth-method-security-key = security key
 sessions-ended = { $count ->
         [one] One session ended.
        *[other] { $count } sessions ended.

@@ -136,6 +136,15 @@ sessions-end-api = Terminer le client API : { $device } ({ $ip }), dernière act
 sessions-forget-remembered = Oublier le navigateur mémorisé : { $device } ({ $ip }), mémorisé depuis { $when }
 sessions-end-others = Terminer toutes les autres sessions
 sessions-unknown-device = inconnu
+sessions-signed-in-with = connecté avec : { $methods }
+auth-method-password = mot de passe
+auth-method-remember-me = navigateur mémorisé
+auth-method-magic-link = lien ou code par e-mail
+auth-method-oauth = compte d'un fournisseur
+auth-method-totp = application d'authentification
+auth-method-recovery-code = code de récupération
+auth-method-passkey = clé d'accès
+auth-method-security-key = clé de sécurité
 sessions-ended = { $count ->
         [one] Une session terminée.
        *[other] { $count } sessions terminées.

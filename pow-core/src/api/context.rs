@@ -91,6 +91,17 @@ pub trait ApiExtension: Send + Sync + 'static {
         None
     }
 
+    /// The extension's part of the OpenAPI 3.1 document
+    /// ([`ApiContext::openapi`]): `{"paths": {...}, "components": {...}, "tags": [...]}`,
+    /// paths under the prefix, components that may refer to the core's
+    /// (`#/components/schemas/Error`, `#/components/responses/TokenPair`). Ship it as a
+    /// JSON file and parse it with [`openapi_fragment`](super::openapi_fragment). The
+    /// default is none: the routes go undocumented, which
+    /// [`ApiContext::undocumented_routes`] reports.
+    fn openapi(&self) -> Option<serde_json::Value> {
+        None
+    }
+
     /// Adds fields to the `data` object of the token answer for `user`, next to
     /// `access_token` and `renewal_token` (which always keep their values), say
     /// `"email_confirmed": false`. Runs once every extension's
@@ -119,6 +130,10 @@ struct ContextInner {
     config: PowConfig,
     options: ApiOptions,
     tokens: Tokens,
+    /// The paths registered with [`ApiContext::resource`].
+    routes: std::sync::Mutex<std::collections::BTreeSet<String>>,
+    /// The OpenAPI document, built once.
+    openapi: std::sync::OnceLock<Result<serde_json::Value, String>>,
     /// The JSON sides of the config's extensions, in config order, then those added with
     /// [`ApiOptions::extension`]; an added one replaces the config's of the same name.
     extensions: Vec<Arc<dyn ApiExtension>>,
@@ -149,6 +164,8 @@ impl ApiContext {
                 config,
                 options,
                 extensions,
+                routes: std::sync::Mutex::default(),
+                openapi: std::sync::OnceLock::new(),
             }),
         }
     }
@@ -181,6 +198,9 @@ impl ApiContext {
     /// A resource at `suffix` under the prefix, carrying this context (so handlers can
     /// extract it) and the body size limit.
     pub fn resource(&self, suffix: &str) -> actix_web::Resource {
+        if let Ok(mut routes) = self.inner.routes.lock() {
+            routes.insert(suffix.to_owned());
+        }
         web::resource(self.path(suffix))
             .app_data(web::Data::new(self.clone()))
             .app_data(web::Data::new(self.config().clone()))
@@ -356,6 +376,63 @@ impl ApiContext {
     pub(crate) fn tokens(&self) -> &Tokens {
         &self.inner.tokens
     }
+
+    pub(crate) fn options(&self) -> &ApiOptions {
+        &self.inner.options
+    }
+
+    /// The JSON sides of the extensions, in the order they run.
+    pub fn extensions(&self) -> &[Arc<dyn ApiExtension>] {
+        &self.inner.extensions
+    }
+
+    /// The OpenAPI 3.1 document of this API (built once): the core's endpoints, each JSON
+    /// extension's ([`ApiExtension::openapi`]), the app's
+    /// ([`ApiOptions::openapi_fragment`]), with the answers any endpoint may give (`429`,
+    /// `503`, and `400` for a body) added where missing. Served at
+    /// [`ApiOptions::openapi_path`].
+    ///
+    /// # Errors
+    /// [`PowError::Config`] when two contributions document one operation or component
+    /// differently.
+    pub fn openapi(&self) -> Result<&serde_json::Value, PowError> {
+        self.inner
+            .openapi
+            .get_or_init(|| super::openapi::document(self).map_err(|err| err.to_string()))
+            .as_ref()
+            .map_err(|err| PowError::Config(err.clone()))
+    }
+
+    /// The JSON routes registered so far with [`resource`](Self::resource) (by
+    /// [`configure`] and the extensions) that the [OpenAPI document](Self::openapi) does not
+    /// list: empty when every route is documented. A test of an app calls it once the
+    /// routes are mounted:
+    ///
+    /// ```
+    /// use pow_core::api::{self, ApiContext, ApiOptions};
+    /// use pow_core::PowConfig;
+    ///
+    /// let config = PowConfig::builder("s".repeat(64)).build().unwrap();
+    /// let api = ApiContext::new(config, ApiOptions::new());
+    /// let _app = actix_web::App::new().configure(|cfg| api::register(cfg, &api));
+    /// assert_eq!(api.undocumented_routes().unwrap(), Vec::<String>::new());
+    /// ```
+    ///
+    /// # Errors
+    /// The document's error.
+    pub fn undocumented_routes(&self) -> Result<Vec<String>, PowError> {
+        let documented = super::openapi::documented_paths(self.openapi()?);
+        let routes = self
+            .inner
+            .routes
+            .lock()
+            .map(|routes| routes.clone())
+            .unwrap_or_default();
+        Ok(routes
+            .into_iter()
+            .filter(|route| !documented.contains(route))
+            .collect())
+    }
 }
 
 impl FromRequest for ApiContext {
@@ -384,6 +461,16 @@ impl FromRequest for ApiContext {
 pub fn configure(config: PowConfig, options: ApiOptions) -> impl FnOnce(&mut ServiceConfig) {
     move |cfg: &mut ServiceConfig| {
         let api = ApiContext::new(config, options);
+        register(cfg, &api);
+    }
+}
+
+/// Registers the JSON endpoints of `api` (as [`configure`] does), for a caller that keeps
+/// the context: to check its routes against its document
+/// ([`ApiContext::undocumented_routes`]).
+pub fn register(cfg: &mut ServiceConfig, api: &ApiContext) {
+    {
+        let api = api.clone();
         cfg.service(
             api.resource("/registration")
                 .route(web::post().to(controllers::registration_create))
@@ -421,6 +508,9 @@ pub fn configure(config: PowConfig, options: ApiOptions) -> impl FnOnce(&mut Ser
         );
         for ext in &api.inner.extensions {
             ext.configure(cfg, &api);
+        }
+        if let Some(path) = api.inner.options.openapi_path.clone() {
+            cfg.service(api.resource(&path).route(web::get().to(super::info::openapi)));
         }
     }
 }

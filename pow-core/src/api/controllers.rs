@@ -52,6 +52,25 @@ pub fn user_params(body: &[u8]) -> Option<Params> {
     Some(params)
 }
 
+/// Reads a JSON body that must be an object into `T` (a struct of the endpoint's fields);
+/// anything else (not JSON, an array or a string, missing or mistyped fields) answers
+/// `400` ([`ApiError::invalid_request`]). Serde would read a struct from an array too;
+/// this does not.
+///
+/// # Errors
+/// The `400` answer.
+pub fn json_body<T: serde::de::DeserializeOwned>(
+    req: &HttpRequest,
+    body: &[u8],
+) -> Result<T, ApiError> {
+    let value: serde_json::Value =
+        serde_json::from_slice(body).map_err(|_| ApiError::invalid_request(req))?;
+    if !value.is_object() {
+        return Err(ApiError::invalid_request(req));
+    }
+    serde_json::from_value(value).map_err(|_| ApiError::invalid_request(req))
+}
+
 /// The answer carrying a new token pair:
 /// `{"data": {"access_token": "...", "renewal_token": "..."}}`, never cached.
 pub fn token_response(pair: &TokenPair) -> HttpResponse {

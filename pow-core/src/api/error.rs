@@ -180,9 +180,19 @@ impl ApiError {
         self
     }
 
-    /// `401` asking for a bearer token (`WWW-Authenticate: Bearer`), with the translated
-    /// `api-not-authenticated` text.
+    /// `401` asking for a bearer token (`WWW-Authenticate: Bearer`), with the code
+    /// `not_authenticated` and the translated `api-not-authenticated` text; when the request
+    /// came with a bearer token that [`ApiAuthMiddleware`](super::ApiAuthMiddleware) refused,
+    /// [`invalid_token`](Self::invalid_token) instead.
     pub fn not_authenticated(req: &HttpRequest) -> Self {
+        use actix_web::HttpMessage as _;
+        if req
+            .extensions()
+            .get::<super::middleware::RefusedToken>()
+            .is_some()
+        {
+            return Self::invalid_token(req);
+        }
         let config = crate::session::config(req);
         let lang = language(req, config.as_ref());
         let mut err = Self::new(
@@ -190,12 +200,13 @@ impl ApiError {
             text(config.as_ref(), &lang, "api-not-authenticated"),
         );
         err.challenge = Some("Bearer");
+        err.code = Some("not_authenticated");
         err
     }
 
     /// `401` for a token that is forged, expired, used or revoked
-    /// (`WWW-Authenticate: Bearer error="invalid_token"`), with the translated
-    /// `api-invalid-token` text.
+    /// (`WWW-Authenticate: Bearer error="invalid_token"`), with the code `invalid_token`
+    /// and the translated `api-invalid-token` text.
     pub fn invalid_token(req: &HttpRequest) -> Self {
         let config = crate::session::config(req);
         let lang = language(req, config.as_ref());
@@ -204,6 +215,7 @@ impl ApiError {
             text(config.as_ref(), &lang, "api-invalid-token"),
         );
         err.challenge = Some("Bearer error=\"invalid_token\"");
+        err.code = Some("invalid_token");
         err
     }
 
@@ -254,6 +266,40 @@ impl ApiError {
             text(Some(config), &lang, message),
         )
         .with_errors(errors)
+    }
+
+    /// `422` with a field error on `field` (`blank`, or `format`) unless `value` is an
+    /// address mail can reach, for endpoints that mail an address whoever owns it (a reset
+    /// link, a sign-in code): they answer the same for every well-formed address, and
+    /// refuse one nobody could receive. Says nothing about which accounts exist.
+    ///
+    /// # Errors
+    /// The `422` answer, with the `api-invalid-email` text.
+    pub fn check_email(
+        req: &HttpRequest,
+        config: &PowConfig,
+        field: &str,
+        value: &str,
+    ) -> Result<(), Self> {
+        let value = crate::users::validation::normalize_user_id(value);
+        let error = if value.is_empty() {
+            crate::users::ValidationError::new("blank")
+        } else if let Err(reason) = crate::users::validation::validate_deliverable_email(&value) {
+            let mut error = crate::users::ValidationError::new("format");
+            error.reason = Some(reason.to_owned());
+            error
+        } else {
+            return Ok(());
+        };
+        let lang = language(req, Some(config));
+        let field_error = config.messages().validation_error(&lang, field, &error);
+        let errors = BTreeMap::from([(field.to_owned(), vec![field_error])]);
+        Err(Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            text(Some(config), &lang, "api-invalid-email"),
+        )
+        .with_code("invalid_email")
+        .with_errors(errors))
     }
 
     /// The HTTP status.
@@ -458,7 +504,8 @@ impl ResponseError for ApiError {
 /// The [`ErrorHandler`] of API routes: always JSON, whatever the `Accept` header says.
 ///
 /// - no signed-in user: `401` with `WWW-Authenticate: Bearer` and
-///   `{"error": {"status": 401, "message": "Not authenticated"}}`;
+///   `{"error": {"status": 401, "message": "Not authenticated", "code": "not_authenticated"}}`,
+///   or, when the bearer token that came was refused, the code `invalid_token`;
 /// - a signed-in user where none may be: `403` with
 ///   `{"error": {"status": 403, "message": "Already authenticated"}}`.
 ///
@@ -496,6 +543,7 @@ mod tests {
             "api-already-authenticated",
             "api-invalid-token",
             "api-invalid-request",
+            "api-invalid-email",
             "api-user-not-created",
             "api-busy",
         ];

@@ -138,7 +138,7 @@ pub(crate) async fn unlock(
         token: String,
     }
     let body: Unlock =
-        serde_json::from_slice(&body).map_err(|_| ApiError::invalid_request(&req))?;
+        super::json_body(&req, &body)?;
     api.run(&req, actions::SESSION_UNLOCK, async |_| {
         match crate::limits::redeem_unlock_link(api.config(), &req, &body.token).await? {
             Some(_) => Ok(answer(json!({}))),
@@ -151,4 +151,11 @@ pub(crate) async fn unlock(
         }
     })
     .await
+}
+
+/// `GET <prefix>/openapi.json` ([`ApiOptions::openapi_path`](super::ApiOptions::openapi_path)):
+/// the OpenAPI 3.1 document of the endpoints this setup serves.
+pub(crate) async fn openapi(req: HttpRequest, api: ApiContext) -> Result<HttpResponse, ApiError> {
+    let doc = api.openapi().map_err(|err| ApiError::from_pow(&req, err))?;
+    Ok(HttpResponse::Ok().json(doc))
 }

@@ -22,6 +22,12 @@ const MAX_TOKEN_LEN: usize = 1024;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ApiRequest;
 
+/// Marks a request whose bearer token was refused (forged, expired, revoked or signed
+/// out), in the request extensions: its `401` answers say `invalid_token`, so that an app
+/// tells "sign in again" apart from "this needs a sign-in".
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct RefusedToken;
+
 /// The token of an `Authorization: Bearer <token>` header (scheme case-insensitive), if
 /// there is one.
 ///
@@ -60,7 +66,10 @@ pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
 ///
 /// A missing, malformed, forged, expired or revoked token leaves the request anonymous:
 /// [`CurrentUser`](crate::CurrentUser) and
-/// [`RequireAuthenticated`](crate::session::RequireAuthenticated) then answer `401` JSON.
+/// [`RequireAuthenticated`](crate::session::RequireAuthenticated) then answer `401` JSON,
+/// with the code `not_authenticated` when no token came and `invalid_token` (and
+/// `WWW-Authenticate: Bearer error="invalid_token"`) when one came but is no longer good,
+/// so that an app knows to sign in again.
 /// Store failures answer `503` JSON.
 ///
 /// On the way out, a [`PowError`] answered by a wrapped route (say, [`PowError::Busy`]
@@ -102,8 +111,13 @@ impl SessionSource for BearerSource {
             return Ok(());
         };
         // Boxed: its state would otherwise make every request's future large.
-        if let Some(current) = Box::pin(self.tokens.authenticate(token)).await? {
-            req.extensions_mut().insert(current);
+        match Box::pin(self.tokens.authenticate(token)).await? {
+            Some(current) => {
+                req.extensions_mut().insert(current);
+            }
+            None => {
+                req.extensions_mut().insert(RefusedToken);
+            }
         }
         Ok(())
     }

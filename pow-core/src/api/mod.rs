@@ -148,8 +148,8 @@ crate::with_actix! {
     mod controllers;
     mod error;
     mod info;
+    mod openapi;
 }
-mod link;
 crate::with_actix! {
     mod middleware;
     mod options;
@@ -158,15 +158,18 @@ crate::with_actix! {
 
 crate::with_actix! {
     pub use bearer::BearerSession;
-    pub use context::{configure, is_api_request, sign_in_methods, ApiContext, ApiExtension};
-    pub use controllers::{actions, token_response, token_response_with, user_params};
+    pub use context::{
+        configure, is_api_request, register, sign_in_methods, ApiContext, ApiExtension,
+    };
+    pub use controllers::{actions, json_body, token_response, token_response_with, user_params};
     pub use error::{ApiError, ApiErrorHandler, API_FTL, BUSY_RETRY_AFTER_SECS};
+    pub use openapi::{openapi_fragment, OPENAPI_VERSION};
 }
-pub use link::LinkTemplate;
+pub use crate::link::{LinkKind, LinkTemplate};
 #[cfg(feature = "actix")]
 pub use middleware::{bearer_token, ApiAuthMiddleware, ApiRequest, BearerSource};
 #[cfg(feature = "actix")]
-pub use options::{ApiOptions, DEFAULT_REPLAY_GRACE};
+pub use options::{ApiOptions, DEFAULT_OPENAPI_PATH, DEFAULT_REPLAY_GRACE};
 
 /// The default route prefix.
 pub const DEFAULT_PREFIX: &str = "/api/v1";

@@ -5,6 +5,9 @@ use std::time::Duration;
 
 use super::{ApiExtension, DEFAULT_PREFIX, DEFAULT_RENEWAL_TTL, MAX_RENEWAL_TTL};
 
+/// Where the OpenAPI document is served by default, under the prefix.
+pub const DEFAULT_OPENAPI_PATH: &str = "/openapi.json";
+
 /// The default grace for a renewal token sent again right after its use: 5 seconds.
 pub const DEFAULT_REPLAY_GRACE: Duration = Duration::from_secs(5);
 
@@ -15,6 +18,10 @@ pub struct ApiOptions {
     pub(super) renewal_ttl: Duration,
     pub(super) replay_grace: Duration,
     pub(super) extensions: Vec<Arc<dyn ApiExtension>>,
+    pub(super) openapi_path: Option<String>,
+    pub(super) openapi_title: String,
+    pub(super) openapi_version: String,
+    pub(super) openapi_fragments: Vec<serde_json::Value>,
 }
 
 impl std::fmt::Debug for ApiOptions {
@@ -38,6 +45,10 @@ impl Default for ApiOptions {
             renewal_ttl: DEFAULT_RENEWAL_TTL,
             replay_grace: DEFAULT_REPLAY_GRACE,
             extensions: Vec::new(),
+            openapi_path: Some(DEFAULT_OPENAPI_PATH.to_owned()),
+            openapi_title: "pow-rs API".to_owned(),
+            openapi_version: env!("CARGO_PKG_VERSION").to_owned(),
+            openapi_fragments: Vec::new(),
         }
     }
 }
@@ -81,6 +92,32 @@ impl ApiOptions {
     /// The default is 5 seconds.
     pub fn renewal_replay_grace(mut self, grace: Duration) -> Self {
         self.replay_grace = grace;
+        self
+    }
+
+    /// Where the OpenAPI 3.1 document of the endpoints is served (`GET`), under the
+    /// prefix; `None` serves none ([`ApiContext::openapi`](super::ApiContext::openapi)
+    /// still builds it). The default is `"/openapi.json"`. The document lists the core's
+    /// endpoints and those of each enabled extension, nothing else.
+    pub fn openapi_path(mut self, path: Option<&str>) -> Self {
+        self.openapi_path = path.map(|p| format!("/{}", p.trim().trim_start_matches('/')));
+        self
+    }
+
+    /// The title and version of the API in its OpenAPI document. The default is
+    /// `"pow-rs API"` and pow-core's version.
+    pub fn openapi_info(mut self, title: impl Into<String>, version: impl Into<String>) -> Self {
+        self.openapi_title = title.into();
+        self.openapi_version = version.into();
+        self
+    }
+
+    /// Documents the app's own JSON routes in the same document: an OpenAPI fragment,
+    /// `{"paths": {...}, "components": {...}, "tags": [...]}`, with paths under the prefix.
+    /// Its components may refer to the core's (`#/components/schemas/Error`). The default
+    /// is none.
+    pub fn openapi_fragment(mut self, fragment: serde_json::Value) -> Self {
+        self.openapi_fragments.push(fragment);
         self
     }
 

@@ -34,6 +34,7 @@ pub(crate) async fn index(req: HttpRequest, api: ApiContext) -> Result<HttpRespo
                 json!({
                     "id": keyed_hash(config, "session", &info.id),
                     "kind": if info.api { "api" } else { "browser" },
+                    "methods": info.methods,
                     "current": info.id == current.session_id,
                     "signed_in_at": info.signed_in_at,
                     "last_seen_at": info.last_seen_at,

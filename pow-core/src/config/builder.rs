@@ -57,6 +57,7 @@ pub struct PowConfigBuilder {
     routes: Option<Arc<dyn Routes>>,
     mount_path: String,
     base_url: Option<String>,
+    frontend_links: std::collections::BTreeMap<crate::link::LinkKind, crate::link::LinkTemplate>,
 }
 
 impl PowConfigBuilder {
@@ -101,6 +102,7 @@ impl PowConfigBuilder {
             routes: None,
             mount_path: String::new(),
             base_url: None,
+            frontend_links: std::collections::BTreeMap::new(),
         }
     }
 
@@ -401,6 +403,24 @@ impl PowConfigBuilder {
         self
     }
 
+    /// Points the mailed links of `kind` at the app's own frontend (a single-page app's
+    /// route, a mobile app's universal link) instead of the server's HTML pages: the link
+    /// becomes `template` with the signed token in place of `{token}`, and the frontend
+    /// sends the token to the JSON endpoint of that flow (see
+    /// [`LinkKind`](crate::link::LinkKind) and each extension's `LINK` constants). Mails
+    /// sent from HTML and JSON flows alike follow it. The default for every kind is the
+    /// server's page under [`base_url`](Self::base_url).
+    /// [`build`](Self::build) refuses a kind neither the core nor an enabled extension
+    /// sends.
+    pub fn frontend_link(
+        mut self,
+        kind: crate::link::LinkKind,
+        template: crate::link::LinkTemplate,
+    ) -> Self {
+        self.frontend_links.insert(kind, template);
+        self
+    }
+
     /// Checks the settings and builds the config.
     ///
     /// # Errors
@@ -438,6 +458,18 @@ impl PowConfigBuilder {
             return Err(PowError::Config("user_id_field must not be empty".into()));
         }
         let extensions = Extensions::new(self.extensions)?;
+        for kind in self.frontend_links.keys() {
+            let known = *kind == crate::link::LinkKind::UNLOCK
+                || extensions.mail_links().any(|(_, k)| k == *kind);
+            if !known {
+                let mut kinds: Vec<_> = extensions.mail_links().map(|(_, k)| k.as_str()).collect();
+                kinds.push(crate::link::LinkKind::UNLOCK.as_str());
+                return Err(PowError::Config(format!(
+                    "frontend_link: no enabled extension mails a `{kind}` link (known: {})",
+                    kinds.join(", ")
+                )));
+            }
+        }
         // Links in mails must not follow the request's Host header (link poisoning).
         if self.base_url.is_none() {
             if let Some((ext, _)) = extensions.mails().next() {
@@ -631,6 +663,7 @@ impl PowConfigBuilder {
                 routes: self.routes.unwrap_or_else(|| Arc::new(DefaultRoutes)),
                 mount_path: self.mount_path,
                 base_url: self.base_url,
+                frontend_links: self.frontend_links,
             }),
         })
     }

@@ -97,6 +97,7 @@ struct Inner {
     routes: Arc<dyn Routes>,
     mount_path: String,
     base_url: Option<String>,
+    frontend_links: std::collections::BTreeMap<crate::link::LinkKind, crate::link::LinkTemplate>,
 }
 
 impl std::fmt::Debug for PowConfig {
@@ -326,6 +327,47 @@ impl PowConfig {
         }
     }
 
+    /// The link a mail of `kind` carries for `signed_token`: the app's frontend when
+    /// [`PowConfigBuilder::frontend_link`] set a template for `kind`, else `html_link()`
+    /// (the server's own page for the token, built only when needed).
+    ///
+    /// ```
+    /// use pow_core::api::{LinkKind, LinkTemplate};
+    /// use pow_core::PowConfig;
+    ///
+    /// let config = PowConfig::builder("s".repeat(64))
+    ///     .base_url("https://api.example.com")
+    ///     .frontend_link(LinkKind::UNLOCK, LinkTemplate::new("https://app.example.com/unlock#{token}")?)
+    ///     .build()?;
+    /// let html = || "https://api.example.com/session/unlock/t".to_owned();
+    /// assert_eq!(config.mail_link(LinkKind::UNLOCK, "t", html), "https://app.example.com/unlock#t");
+    /// assert!(config.frontend_link(LinkKind::UNLOCK).is_some());
+    /// # Ok::<_, pow_core::PowError>(())
+    /// ```
+    pub fn mail_link(
+        &self,
+        kind: crate::link::LinkKind,
+        signed_token: &str,
+        html_link: impl FnOnce() -> String,
+    ) -> String {
+        match self.inner.frontend_links.get(&kind) {
+            Some(template) => template.url(signed_token),
+            None => html_link(),
+        }
+    }
+
+    /// The frontend template of mailed links of `kind`, if the setup has one.
+    pub fn frontend_link(&self, kind: crate::link::LinkKind) -> Option<&crate::link::LinkTemplate> {
+        self.inner.frontend_links.get(&kind)
+    }
+
+    /// Every frontend template of the setup, by kind.
+    pub fn frontend_links(
+        &self,
+    ) -> impl Iterator<Item = (crate::link::LinkKind, &crate::link::LinkTemplate)> + '_ {
+        self.inner.frontend_links.iter().map(|(k, t)| (*k, t))
+    }
+
     /// An absolute URL for `path` (for mails): the configured base URL, else the request's
     /// scheme and host (with a warning: configure `base_url` in production so a forged
     /// `Host` header cannot redirect links in mails).
@@ -353,6 +395,32 @@ pub use routes::{extension_path, local_path, DefaultRoutes, RouteContext, Routes
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn frontend_links_need_a_kind_the_setup_mails() {
+        use crate::link::{LinkKind, LinkTemplate};
+        let template = || LinkTemplate::new("https://app.example.com/x?t={token}").unwrap();
+        let err = PowConfig::builder("s".repeat(64))
+            .frontend_link(LinkKind::new("reset_password"), template())
+            .build()
+            .unwrap_err();
+        assert!(err.to_string().contains("`reset_password`"), "{err}");
+        assert!(err.to_string().contains("unlock"), "{err}");
+        let config = PowConfig::builder("s".repeat(64))
+            .frontend_link(LinkKind::UNLOCK, template())
+            .build()
+            .unwrap();
+        let html = || "html".to_owned();
+        assert_eq!(
+            config.mail_link(LinkKind::UNLOCK, "abc", html),
+            "https://app.example.com/x?t=abc"
+        );
+        assert_eq!(
+            config.mail_link(LinkKind::new("other"), "abc", html),
+            "html"
+        );
+        assert_eq!(config.frontend_links().count(), 1);
+    }
 
     fn secure(f: impl FnOnce(PowConfigBuilder) -> PowConfigBuilder) -> bool {
         f(PowConfig::builder("k".repeat(64)))

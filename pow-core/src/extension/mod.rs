@@ -171,6 +171,55 @@ pub trait UserData: Send + Sync + 'static {
     async fn erase(&self, config: &PowConfig, user: &User) -> Result<(), PowError>;
 }
 
+/// A second factor an extension offers beside the codes of the two-factor extension (a
+/// security key): the second step of a sign-in asks for it when the user has one set up,
+/// and accepts its answer. The two-factor extension runs the step; others register
+/// factors with [`ExtensionBuilder::second_factor`].
+#[async_trait(?Send)]
+pub trait SecondFactor: Send + Sync + 'static {
+    /// Its name in forms and JSON (`"security_key"`).
+    fn name(&self) -> &'static str;
+
+    /// Whether `user` has it set up.
+    ///
+    /// # Errors
+    /// The store's or the database's error.
+    async fn is_enrolled(&self, config: &PowConfig, user: &User) -> Result<bool, PowError>;
+
+    /// Starts a challenge for `user`'s second step: the values a client needs to answer
+    /// it, as a JSON object of which every member also goes into the page's form as a
+    /// hidden field (strings as they are, other values as JSON).
+    ///
+    /// # Errors
+    /// The store's or the database's error.
+    async fn challenge(
+        &self,
+        config: &PowConfig,
+        user: &User,
+    ) -> Result<serde_json::Map<String, serde_json::Value>, PowError>;
+
+    /// Checks `answer` (the challenge's members as the client sent them back, with its
+    /// answer) for `user`: the method it proved, or `None` when it does not verify.
+    ///
+    /// # Errors
+    /// The store's or the database's error.
+    async fn verify(
+        &self,
+        config: &PowConfig,
+        user: &User,
+        answer: &serde_json::Value,
+    ) -> Result<Option<crate::session::AuthMethod>, PowError>;
+
+    /// A same-origin script the page's form needs, if any.
+    fn script(&self, config: &PowConfig) -> Option<String> {
+        let _ = config;
+        None
+    }
+
+    /// The message key of its form's button on the second step's page.
+    fn button_key(&self) -> &'static str;
+}
+
 /// A table holding rows of one user (see [`ExtensionBuilder::user_table`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct UserTable {
@@ -268,8 +317,10 @@ pub(crate) struct Contributions {
     pub(crate) keeps_user_data: bool,
     pub(crate) address_proof: Option<Arc<dyn AddressProof>>,
     pub(crate) staged_sign_up: Option<Arc<dyn StagedSignUp>>,
+    pub(crate) second_factors: Vec<Arc<dyn SecondFactor>>,
     pub(crate) credential_kinds: Vec<&'static str>,
     pub(crate) audit_events: Vec<crate::audit::EventName>,
+    pub(crate) mail_links: Vec<crate::link::LinkKind>,
 }
 
 /// Where an extension registers what it contributes (see [`Extension::build`]). Each
@@ -387,6 +438,13 @@ impl ExtensionBuilder {
         self
     }
 
+    /// A second factor the extension offers (see [`SecondFactor`]); the two-factor
+    /// extension asks for it at the second step of a sign-in.
+    pub fn second_factor(&mut self, factor: impl SecondFactor) -> &mut Self {
+        self.contributions.second_factors.push(Arc::new(factor));
+        self
+    }
+
     /// The extension proves addresses (see [`AddressProof`]). One extension of a setup
     /// may register it.
     pub fn address_proof(&mut self, proof: impl AddressProof) -> &mut Self {
@@ -410,6 +468,19 @@ impl ExtensionBuilder {
         events: impl IntoIterator<Item = crate::audit::EventName>,
     ) -> &mut Self {
         self.contributions.audit_events.extend(events);
+        self
+    }
+
+    /// The kinds of token-carrying links the extension's mails hold, each of which an app
+    /// may point at its own frontend with
+    /// [`PowConfigBuilder::frontend_link`](crate::PowConfigBuilder::frontend_link)
+    /// ([`build`](crate::PowConfigBuilder::build) refuses a kind no extension declares).
+    /// Build each link with [`PowConfig::mail_link`].
+    pub fn mail_links(
+        &mut self,
+        kinds: impl IntoIterator<Item = crate::link::LinkKind>,
+    ) -> &mut Self {
+        self.contributions.mail_links.extend(kinds);
         self
     }
 

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use super::{
     AddressProof, Contributions, CredentialsRevoked, Extension, ExtensionBuilder, PageFn,
-    Remembered, SqlMigration, StagedSignUp, UserData, UserTable,
+    Remembered, SecondFactor, SqlMigration, StagedSignUp, UserData, UserTable,
 };
 use crate::error::PowError;
 use crate::users::{ChangesetHook, FieldDef};
@@ -75,6 +75,7 @@ pub struct Extensions {
     pages: Vec<Arc<PageFn>>,
     address_proof: Option<Arc<dyn AddressProof>>,
     staged_sign_up: Option<Arc<dyn StagedSignUp>>,
+    second_factors: Vec<Arc<dyn SecondFactor>>,
 }
 
 /// One extension and its contributions.
@@ -134,6 +135,9 @@ impl Extensions {
                     .map(|source| (name, Arc::clone(source))),
             );
             built.pages.extend(parts.pages.iter().cloned());
+            built
+                .second_factors
+                .extend(parts.second_factors.iter().cloned());
             let twice = |what: &str| {
                 PowError::Config(format!(
                     "extension `{name}` {what}, and an extension before it does too; enable \
@@ -296,6 +300,14 @@ impl Extensions {
         &self.pages
     }
 
+    /// The second factors extensions offer ([`ExtensionBuilder::second_factor`]), in
+    /// registration order.
+    ///
+    /// [`ExtensionBuilder::second_factor`]: super::ExtensionBuilder::second_factor
+    pub fn second_factors(&self) -> &[Arc<dyn SecondFactor>] {
+        &self.second_factors
+    }
+
     /// The extension that proves addresses, if one is enabled.
     pub fn address_proof(&self) -> Option<&Arc<dyn AddressProof>> {
         self.address_proof.as_ref()
@@ -316,6 +328,13 @@ impl Extensions {
                 .iter()
                 .map(move |event| (e.name, *event))
         })
+    }
+
+    /// The kinds of mailed links the extensions declare, with the name of each extension.
+    pub fn mail_links(&self) -> impl Iterator<Item = (&'static str, crate::link::LinkKind)> + '_ {
+        self.list
+            .iter()
+            .flat_map(|e| e.parts.mail_links.iter().map(move |kind| (e.name, *kind)))
     }
 
     /// The ways to sign in the extensions add besides the password.

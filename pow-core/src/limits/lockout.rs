@@ -253,12 +253,16 @@ impl Notice {
         })
         .map_err(|err| PowError::Other(err.to_string()))?;
         let token = self.config.verifier().sign(UNLOCK_SALT, &claim);
-        let url = format!(
-            "{}{}{}",
-            self.url_base.trim_end_matches('/'),
-            self.unlock_base,
-            token
-        );
+        let url = self
+            .config
+            .mail_link(crate::link::LinkKind::UNLOCK, &token, || {
+                format!(
+                    "{}{}{}",
+                    self.url_base.trim_end_matches('/'),
+                    self.unlock_base,
+                    token
+                )
+            });
         let messages = self.config.messages();
         let lang = &self.lang;
         let intro = match self.counter {

@@ -500,9 +500,22 @@ impl CredentialsCache {
             .into_iter()
             // Support access is the admin's, not one of the user's sessions.
             .filter(|(_, record)| !record.has_extra(super::impersonation::IMPERSONATION_KEY))
-            .map(|(id, record)| SessionInfo {
+            .map(|(id, record)| {
+                let metadata = record.metadata();
+                let mut methods: Vec<_> = metadata
+                    .methods
+                    .iter()
+                    .filter(|used| used.at <= record.signed_in_at)
+                    .map(|used| used.method)
+                    .collect();
+                methods.sort_unstable();
+                methods.dedup();
+                (id, record, metadata.device.unwrap_or_default(), methods)
+            })
+            .map(|(id, record, device, methods)| SessionInfo {
                 api: record.has_extra(super::tokens::META_RENEWAL_TOKEN),
-                device: record.metadata().device.unwrap_or_default(),
+                methods,
+                device,
                 id,
                 signed_in_at: record.signed_in_at,
                 last_seen_at: record.inserted_at,

@@ -109,6 +109,10 @@ pub struct SessionInfo {
     pub device: Device,
     /// Whether it is an API client's token pair rather than a browser.
     pub api: bool,
+    /// How it signed in: the methods proved by its sign-in (a password, then a TOTP code;
+    /// a passkey), in the order of [`AuthMethod::ALL`](super::AuthMethod::ALL). Later
+    /// confirmations (sudo mode, step-ups) are not listed.
+    pub methods: Vec<super::AuthMethod>,
     /// The fingerprint of its chain ([`SessionMetadata::fingerprint`]): the sessions one
     /// sign-in started, and the remember-me family that sign-in asked for.
     pub fingerprint: String,

@@ -25,6 +25,8 @@ pub struct Page {
     /// [CAPTCHA](crate::captcha)): the form posts to an action built with
     /// [`Action::captcha`](super::Action::captcha).
     pub captcha: bool,
+    /// Same-origin scripts the page loads ([`PageContext::scripts`](crate::views::PageContext)).
+    pub scripts: Vec<String>,
 }
 
 impl Page {
@@ -37,7 +39,14 @@ impl Page {
             info: None,
             error: None,
             captcha: false,
+            scripts: Vec::new(),
         }
+    }
+
+    /// Loads the same-origin script at `src` (deferred) on the page.
+    pub fn with_script(mut self, src: impl Into<String>) -> Self {
+        self.scripts.push(src.into());
+        self
     }
 
     /// Renders the CAPTCHA widget in the page's form (see [`Page::captcha`](Self::captcha)).
@@ -114,6 +123,7 @@ pub fn render_page(
             .filter(|_| page.captcha)
             .map(|captcha| captcha.widget().clone()),
         impersonation,
+        scripts: page.scripts,
     };
     let html = config.views().render(page.name, &ctx, &page.body)?;
     let mut res = HttpResponse::Ok();

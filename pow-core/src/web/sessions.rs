@@ -43,7 +43,30 @@ fn describe(ctl: &Controller, info: &SessionInfo, current: bool) -> String {
         (false, true) => "sessions-end-api",
         (false, false) => "sessions-end-one",
     };
-    label(ctl, key, &info.device, info.last_seen_at)
+    let label = label(ctl, key, &info.device, info.last_seen_at);
+    if info.methods.is_empty() {
+        return label;
+    }
+    let methods: Vec<String> = info
+        .methods
+        .iter()
+        .map(|method| {
+            ctl.text(&format!(
+                "auth-method-{}",
+                method.as_str().replace('_', "-")
+            ))
+        })
+        .collect();
+    let with = ctl
+        .config
+        .messages()
+        .message(
+            &ctl.lang,
+            "sessions-signed-in-with",
+            &[("methods", MessageArg::from(methods.join(", ").as_str()))],
+        )
+        .unwrap_or_default();
+    format!("{label}, {with}")
 }
 
 fn label(ctl: &Controller, key: &str, device: &Device, at: i64) -> String {

@@ -4,6 +4,7 @@ api-not-authenticated = Nicht angemeldet
 api-already-authenticated = Bereits angemeldet
 api-invalid-token = Ungültiges Token
 api-invalid-request = Ungültige Anfrage: Der Inhalt muss ein JSON-Objekt sein
+api-invalid-email = Bitte geben Sie eine gültige E-Mail-Adresse ein.
 api-user-not-created = Das Konto konnte nicht angelegt werden
 api-user-not-updated = Das Konto konnte nicht geändert werden
 api-busy = Der Dienst ist gerade ausgelastet. Bitte versuchen Sie es in ein paar Sekunden erneut.

@@ -6,6 +6,7 @@ api-not-authenticated = Not authenticated
 api-already-authenticated = Already authenticated
 api-invalid-token = Invalid token
 api-invalid-request = Invalid request: the body has to be a JSON object
+api-invalid-email = Please enter a valid e-mail address.
 api-user-not-created = Couldn't create user
 api-user-not-updated = Couldn't update user
 api-busy = The service is busy right now. Please try again in a few seconds.

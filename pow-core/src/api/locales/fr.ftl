@@ -4,6 +4,7 @@ api-not-authenticated = Non authentifié
 api-already-authenticated = Déjà authentifié
 api-invalid-token = Jeton invalide
 api-invalid-request = Requête invalide : le corps doit être un objet JSON
+api-invalid-email = Veuillez saisir une adresse e-mail valide.
 api-user-not-created = Le compte n'a pas pu être créé
 api-user-not-updated = Le compte n'a pas pu être modifié
 api-busy = Le service est surchargé pour le moment. Veuillez réessayer dans quelques secondes.

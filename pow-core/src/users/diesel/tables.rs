@@ -70,3 +70,33 @@ impl Tables {
         crate::users::run_blocking(move || work(&database)).await
     }
 }
+
+/// Runs `$body` with `$conn` bound to a pooled connection of `$db` (a
+/// [`Database`](crate::users::diesel::Database)), whichever backend it is: the body is
+/// compiled once per backend, so a diesel query written once runs on SQLite and
+/// PostgreSQL. Evaluates to the body's `Result<_, PowError>`; a failed checkout returns
+/// [`PowError::DatabaseUnavailable`](crate::PowError) from the enclosing function.
+///
+/// For extensions with tables of their own ([`Tables::run`] hands the closure the
+/// database); needs pow-core's `sqlite` and `postgres` features.
+#[macro_export]
+macro_rules! with_connection {
+    ($db:expr, $conn:ident => $body:expr) => {
+        match $db {
+            $crate::users::diesel::Database::Sqlite(pool) => {
+                let mut guard = $crate::users::diesel::checkout(pool)?;
+                let $conn = &mut *guard;
+                $body
+            }
+            $crate::users::diesel::Database::Postgres(pool) => {
+                let mut guard = $crate::users::diesel::checkout(pool)?;
+                let $conn = &mut *guard;
+                $body
+            }
+            #[allow(unreachable_patterns)]
+            _ => Err($crate::PowError::Config(
+                "this table needs the SQLite or PostgreSQL users context".into(),
+            )),
+        }
+    };
+}

@@ -1,9 +1,43 @@
-//! [`LinkTemplate`]: where the links in mails sent by API endpoints point.
+//! Mailed links: [`LinkKind`], which mail's link, and [`LinkTemplate`], where it points
+//! when the app's frontend opens it ([`PowConfigBuilder::frontend_link`](crate::PowConfigBuilder::frontend_link)). Also
+//! re-exported from [`api`](crate::api).
 
 use crate::error::PowError;
 
-/// Where a link in a mail sent by an API endpoint points (a password reset or an email
-/// confirmation): a URL with one `{token}` placeholder that the signed token replaces.
+/// A kind of mailed link that carries a token (a reset link, an invitation): the name
+/// under which [`PowConfigBuilder::frontend_link`](crate::PowConfigBuilder::frontend_link)
+/// points it at the app's own frontend. The core sends [`LinkKind::UNLOCK`]; each
+/// extension declares its own with
+/// [`ExtensionBuilder::mail_links`](crate::extension::ExtensionBuilder::mail_links) and
+/// exports them as constants (`pow_ext_reset_password::LINK`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct LinkKind(&'static str);
+
+impl LinkKind {
+    /// The unlock link of the core's lock notice; the frontend sends the token to
+    /// `POST <api>/session/unlock` as `{"token": ...}`.
+    pub const UNLOCK: LinkKind = LinkKind::new("unlock");
+
+    /// A kind: lowercase, words joined by `_` (`"reset_password"`).
+    pub const fn new(name: &'static str) -> Self {
+        Self(name)
+    }
+
+    /// The kind's name.
+    pub fn as_str(&self) -> &'static str {
+        self.0
+    }
+}
+
+impl std::fmt::Display for LinkKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+/// Where a mailed link points (a password reset, an email confirmation, an invitation): a
+/// URL with one `{token}` placeholder that the signed token replaces. Set one per
+/// [`LinkKind`] with [`PowConfigBuilder::frontend_link`](crate::PowConfigBuilder::frontend_link).
 ///
 /// A JSON API often has no HTML pages for the link to open. The template points the link
 /// at the client instead: a page of a single-page app
