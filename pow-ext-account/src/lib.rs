@@ -72,6 +72,13 @@ pub const MAIL_CLOSED: &str = "account/closed";
 /// The mail asking an account without a password to confirm its closing.
 pub const MAIL_CONFIRM: &str = "account/confirm_close";
 
+/// The kind of the closing notice's reactivation link, for
+/// [`PowConfigBuilder::frontend_link`](pow_core::PowConfigBuilder::frontend_link): the
+/// frontend sends the token to `POST <api>/account/reactivate` as `{"token": ...}`. (The
+/// closing confirmation of an account without a password opens the server's page.)
+pub const REACTIVATE_LINK: pow_core::api::LinkKind =
+    pow_core::api::LinkKind::new("account_reactivate");
+
 /// How long the mailed closing confirmation works.
 pub const CONFIRM_TTL: Duration = Duration::from_secs(30 * 60);
 
@@ -279,13 +286,15 @@ impl Account {
 
     fn reactivation_url(&self, config: &PowConfig, user: &User) -> String {
         let token = self.reactivation_token(config, user);
-        let path = pow_core::config::extension_path(
-            config,
-            NAME,
-            REACTIVATE_LINK_PATH,
-            &[("token", &token)],
-        );
-        absolute(config, &path)
+        config.mail_link(REACTIVATE_LINK, &token, || {
+            let path = pow_core::config::extension_path(
+                config,
+                NAME,
+                REACTIVATE_LINK_PATH,
+                &[("token", &token)],
+            );
+            absolute(config, &path)
+        })
     }
 
     /// Mails `user` (an account without a password) the link that confirms closing it.
@@ -454,6 +463,7 @@ impl Extension for Account {
         .migrations(MIGRATIONS)
         .messages(FTL.iter().copied())
         .mails([MAIL_CLOSED, MAIL_CONFIRM])
+        .mail_links([REACTIVATE_LINK])
         .audit_events([
             events::CLOSED,
             events::REACTIVATED,

@@ -538,8 +538,7 @@ async fn api_reactivate(
     body: Bytes,
     ext: web::Data<Account>,
 ) -> Result<HttpResponse, ApiError> {
-    let by_link: ReactivateBody =
-        serde_json::from_slice(&body).map_err(|_| ApiError::invalid_request(&req))?;
+    let by_link: ReactivateBody = pow_core::api::json_body(&req, &body)?;
     let params =
         pow_core::api::user_params(&body).ok_or_else(|| ApiError::invalid_request(&req))?;
     let action = Action::new(actions::API_REACTIVATE).params(params);
@@ -594,6 +593,10 @@ async fn api_export(
 impl ApiExtension for AccountApi {
     fn name(&self) -> &'static str {
         NAME
+    }
+
+    fn openapi(&self) -> Option<serde_json::Value> {
+        pow_core::api::openapi_fragment(NAME, include_str!("../openapi.json"))
     }
 
     fn configure(&self, cfg: &mut web::ServiceConfig, api: &ApiContext) {

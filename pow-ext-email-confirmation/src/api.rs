@@ -49,7 +49,9 @@ impl EmailConfirmation {
 
 impl EmailConfirmationApi {
     /// Where the link in confirmation mails sent by the API points. The default value is
-    /// `None`: the extension's HTML route, `<base_url><mount path>/confirm-email/<token>`,
+    /// `None`: the config's [`frontend_link`](pow_core::PowConfigBuilder::frontend_link)
+    /// for [`LINK`](crate::LINK) (which mails sent from the pages follow too), else the
+    /// extension's HTML route, `<base_url><mount path>/confirm-email/<token>`,
     /// which needs [`pow_core::web::configure`] mounted. An app without HTML pages points
     /// the link at its client instead, e.g.
     /// `https://app.example.com/confirm-email?token={token}`; the client then sends the
@@ -116,6 +118,10 @@ fn ok(data: Map<String, Value>) -> HttpResponse {
 impl ApiExtension for EmailConfirmationApi {
     fn name(&self) -> &'static str {
         NAME
+    }
+
+    fn openapi(&self) -> Option<serde_json::Value> {
+        pow_core::api::openapi_fragment(NAME, include_str!("../openapi.json"))
     }
 
     fn configure(&self, cfg: &mut ServiceConfig, api: &ApiContext) {

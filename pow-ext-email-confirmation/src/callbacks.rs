@@ -48,7 +48,8 @@ pub(crate) async fn before_respond(
     // JSON endpoints are served by the extension's API side (`EmailConfirmation::api`);
     // an account change over JSON mails as the page does, and answers as JSON does.
     if ctl.is_json() {
-        if ctl.id.kind() == ActionKind::UpdateUser {
+        // An account change, or an invitation accepted with another address.
+        if is_edit(ctl) {
             if let Some(user) = ctl.user.clone() {
                 mail_submitted_change(ext, ctl, user).await?;
             }

@@ -69,10 +69,12 @@ pub(crate) async fn notify_current_address(
         config.verifier().token_digest(CHANGE_PURPOSE, &change)
     );
     let signed = config.verifier().sign_token(CANCEL_SALT, &token);
-    let url = config.url_for(
-        req,
-        &pow_core::web::extension_path(config, NAME, CANCEL_PATH, &[("token", &signed)]),
-    );
+    let url = config.mail_link(crate::CANCEL_LINK, &signed, || {
+        config.url_for(
+            req,
+            &pow_core::web::extension_path(config, NAME, CANCEL_PATH, &[("token", &signed)]),
+        )
+    });
     let label = config.messages().text(lang, "notice-cancel-email-change");
     let notice = Notice::EmailChangeRequested { new_email: pending };
     send_notice_with_link(config, req, lang, current, notice, Some((&label, &url))).await;

@@ -251,6 +251,16 @@ pub const NAME: &str = "pow_email_confirmation";
 /// [`MailViews`](pow_core::mailer::MailViews) can replace its template.
 pub const MAIL: &str = "email_confirmation/email_confirmation";
 
+/// The confirmation link's kind, for
+/// [`PowConfigBuilder::frontend_link`](pow_core::PowConfigBuilder::frontend_link): the
+/// frontend sends the token to `POST <api>/confirm-email/{token}`.
+pub const LINK: pow_core::api::LinkKind = pow_core::api::LinkKind::new("confirm_email");
+
+/// The kind of the link that cancels an address change (mailed to the current address):
+/// the frontend sends the token to `POST <api>/confirm-email/cancel/{token}`.
+pub const CANCEL_LINK: pow_core::api::LinkKind =
+    pow_core::api::LinkKind::new("cancel_email_change");
+
 /// The confirmation link, relative to the mount path.
 pub(crate) const CONFIRM_PATH: &str = "/confirm-email/{token}";
 
@@ -436,6 +446,7 @@ impl Extension for EmailConfirmation {
             .changeset_hook(schema::EmailConfirmationHook)
             .migrations(MIGRATIONS)
             .mails([MAIL])
+            .mail_links([LINK, CANCEL_LINK])
             .audit_events([events::SENT, events::CONFIRMED])
             .messages(MESSAGES.iter().copied())
             .requires(Requirement::UserField(schema::EMAIL_FIELD))

@@ -95,15 +95,17 @@ pub(crate) async fn send_with_link(
     let signed = config.verifier().sign_token(TOKEN_SALT, &token);
     let url = match link {
         Some(template) => template.url(&signed),
-        None => config.url_for(
-            req,
-            &pow_core::config::extension_path(
-                config,
-                crate::NAME,
-                crate::CONFIRM_PATH,
-                &[("token", &signed)],
-            ),
-        ),
+        None => config.mail_link(crate::LINK, &signed, || {
+            config.url_for(
+                req,
+                &pow_core::config::extension_path(
+                    config,
+                    crate::NAME,
+                    crate::CONFIRM_PATH,
+                    &[("token", &signed)],
+                ),
+            )
+        }),
     };
     let messages = config.messages();
     let text = |key: &str| messages.text(lang, key);

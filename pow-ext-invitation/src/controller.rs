@@ -175,6 +175,13 @@ pub mod actions {
     pub const EDIT: ActionId = ActionId::new("invitation", "edit", ActionKind::Show);
     /// `PATCH /invitations/{token}`: accept, setting a password.
     pub const UPDATE: ActionId = ActionId::new("invitation", "update", ActionKind::CompleteSignUp);
+    /// `POST <api>/invitations`: invite someone, over JSON.
+    pub const API_CREATE: ActionId = ActionId::new("api_invitation", "create", ActionKind::Other);
+    /// `GET <api>/invitations/{token}`: a pending invitation, for the invitee's form.
+    pub const API_SHOW: ActionId = ActionId::new("api_invitation", "show", ActionKind::Show);
+    /// `PATCH <api>/invitations/{token}`: accept over JSON; answers a token pair.
+    pub const API_UPDATE: ActionId =
+        ActionId::new("api_invitation", "update", ActionKind::CompleteSignUp);
 }
 
 // ----- inviter actions ---------------------------------------------------------------
@@ -216,126 +223,153 @@ async fn create(
                 return Ok(Outcome::Stop(res));
             }
             let signed_in_id = ctl.signed_in()?.id;
-            let (params, settings) = (ctl.params.clone(), ext.clone());
-            // The session's copy of the inviter may be stale: read the row for the
-            // permission check and for the fields carried over to the invitee.
-            let created = ctl
-                .config
-                .users()?
-                .run(move |users, cfg| {
-                    let Some(inviter) = users.get(cfg, signed_in_id)? else {
-                        return Ok(Created::InviterGone);
-                    };
-                    if !settings.may_invite(&inviter) {
-                        return Ok(Created::NotAllowed);
-                    }
-                    let result = settings.invite(users, cfg, &inviter, &params)?;
-                    Ok(Created::Done(Box::new((inviter, result))))
-                })
-                .await?;
-            let (inviter, result) = match created {
-                Created::InviterGone => {
+            match invite(ctl, &ext, signed_in_id).await? {
+                Invite::InviterGone => {
                     pow_core::session::sign_out(&ctl.req).await?;
                     let ctx = routes_ctx(&ctl.req, &ctl.config, None);
                     let path = ctl.config.routes().session_path(&ctx, "new");
-                    return Ok(Outcome::Stop(redirect(&path)));
+                    Ok(Outcome::Stop(redirect(&path)))
                 }
-                Created::NotAllowed => return Ok(Outcome::Stop(forbidden(&ctl.req, &ctl.config)?)),
-                Created::Done(done) => *done,
-            };
-            match result {
-                Ok(invited_user) => {
-                    ctl.user = Some(invited_user.user.clone());
-                    let res = invited(ctl, &inviter, &invited_user).await?;
-                    Ok(Outcome::Respond(res))
+                Invite::NotAllowed => Ok(Outcome::Stop(forbidden(&ctl.req, &ctl.config)?)),
+                Invite::Mailed => {
+                    flash::put_info(
+                        &ctl.req,
+                        ctl.message("pow_invitation_invitation_email_sent"),
+                    );
+                    Ok(Outcome::redirect(&path(&ctl.config, NEW_PATH, "")))
                 }
-                Err(cs) => {
-                    let hidden_taken =
-                        cs.errors.has("email", "taken") && ctl.config.prevent_user_enumeration();
-                    ctl.changeset = Some(cs);
-                    if hidden_taken {
-                        // Looks like success, so invitations don't reveal who has an
-                        // account, and does the same work as one (the write was tried):
-                        // the same mail is composed and queued, to the owner, with a
-                        // sign-in link instead of an accept link.
-                        let to = ctl
-                            .changeset
-                            .as_ref()
-                            .and_then(|cs| cs.changes.get("email"))
-                            .and_then(|v| v.as_str())
-                            .map(str::to_owned);
-                        if let Some(to) = to {
-                            let ctx = routes_ctx(&ctl.req, &ctl.config, None);
-                            let sign_in = ctl.config.routes().session_path(&ctx, "new");
-                            let url = ctl.config.url_for(&ctl.req, &sign_in);
-                            let mail = InvitationMail::Existing { url: &url };
-                            if let Err(err) =
-                                send_invitation(&ctl.config, &ctl.lang, &inviter, &to, mail).await
-                            {
-                                tracing::error!(
-                                    error = %err,
-                                    "the invitation mail to an existing account could not be sent"
-                                );
-                            }
-                        }
-                        flash::put_info(
-                            &ctl.req,
-                            ctl.message("pow_invitation_invitation_email_sent"),
-                        );
-                        let new = path(&ctl.config, NEW_PATH, "");
-                        return Ok(Outcome::redirect(&new));
-                    }
-                    Ok(Outcome::render(|ctl: &Controller| {
-                        new_page(
-                            &ctl.req,
-                            &ctl.config,
-                            &ctl.lang,
-                            &ctl.params,
-                            ctl.changeset.as_ref(),
-                        )
-                    }))
+                Invite::MailFailed(signed) => {
+                    flash::put_error(&ctl.req, ctl.message("pow_invitation_email_failed"));
+                    Ok(Outcome::redirect(&path(&ctl.config, SHOW_PATH, &signed)))
                 }
+                Invite::NoAddress(signed) => {
+                    Ok(Outcome::redirect(&path(&ctl.config, SHOW_PATH, &signed)))
+                }
+                Invite::Invalid => Ok(Outcome::render(|ctl: &Controller| {
+                    new_page(
+                        &ctl.req,
+                        &ctl.config,
+                        &ctl.lang,
+                        &ctl.params,
+                        ctl.changeset.as_ref(),
+                    )
+                })),
             }
         })
         .await
 }
 
-/// Mails the accept link to a new invitee with an address, and says how that went;
-/// without an address, shows the link to pass on.
-async fn invited(
-    ctl: &Controller,
-    inviter: &User,
-    invited: &Invited,
-) -> Result<HttpResponse, PowError> {
-    let (req, config) = (&ctl.req, &ctl.config);
-    let (invitee, signed) = (&invited.user, &invited.signed_token);
-    let show = path(config, SHOW_PATH, signed);
-    let Some(email) = invitee.email() else {
-        return Ok(redirect(&show));
+/// What inviting someone came to, for the page or the JSON answer to say.
+pub(crate) enum Invite {
+    /// The inviter's row is gone.
+    InviterGone,
+    /// The inviter, read again, may no longer invite.
+    NotAllowed,
+    /// The invitation mail went out (or, for an address that has an account, a look-alike
+    /// of it with a sign-in link: the inviter cannot tell them apart).
+    Mailed,
+    /// The invitee has no address: the signed token of the link to hand over.
+    NoAddress(String),
+    /// The mail failed: the signed token, so the link can be handed over instead.
+    MailFailed(String),
+    /// The params were refused: the changeset with its errors is in `ctl.changeset`.
+    Invalid,
+}
+
+/// Invites the user of `ctl.params` on behalf of user `inviter_id` and mails the link:
+/// the one logic of `POST /invitations` and `POST <api>/invitations`. Sets `ctl.user` to
+/// the invitee and `ctl.changeset` to a refused changeset.
+pub(crate) async fn invite(
+    ctl: &mut Controller,
+    ext: &Invitation,
+    inviter_id: i64,
+) -> Result<Invite, PowError> {
+    let (params, settings) = (ctl.params.clone(), ext.clone());
+    // The session's copy of the inviter may be stale: read the row for the permission
+    // check and for the fields carried over to the invitee.
+    let created = ctl
+        .config
+        .users()?
+        .run(move |users, cfg| {
+            let Some(inviter) = users.get(cfg, inviter_id)? else {
+                return Ok(Created::InviterGone);
+            };
+            if !settings.may_invite(&inviter) {
+                return Ok(Created::NotAllowed);
+            }
+            let result = settings.invite(users, cfg, &inviter, &params)?;
+            Ok(Created::Done(Box::new((inviter, result))))
+        })
+        .await?;
+    let (inviter, result) = match created {
+        Created::InviterGone => return Ok(Invite::InviterGone),
+        Created::NotAllowed => return Ok(Invite::NotAllowed),
+        Created::Done(done) => *done,
     };
-    let edit = path(config, EDIT_PATH, signed);
-    let url = config.url_for(req, &edit);
-    match send_invitation(
-        config,
-        &ctl.lang,
-        inviter,
-        email,
-        InvitationMail::New { url: &url },
-    )
-    .await
-    {
-        Ok(()) => {
-            flash::put_info(req, ctl.message("pow_invitation_invitation_email_sent"));
-            Ok(redirect(&path(config, NEW_PATH, "")))
+    match result {
+        Ok(invited_user) => {
+            ctl.user = Some(invited_user.user.clone());
+            Ok(invited(ctl, &inviter, &invited_user).await)
         }
+        Err(cs) => {
+            let hidden_taken =
+                cs.errors.has("email", "taken") && ctl.config.prevent_user_enumeration();
+            let to = cs
+                .changes
+                .get("email")
+                .and_then(|v| v.as_str())
+                .map(str::to_owned);
+            ctl.changeset = Some(cs);
+            if !hidden_taken {
+                return Ok(Invite::Invalid);
+            }
+            // Looks like success, so invitations don't reveal who has an account, and
+            // does the same work as one (the write was tried): the same mail is composed
+            // and queued, to the owner, with a sign-in link instead of an accept link.
+            if let Some(to) = to {
+                let ctx = routes_ctx(&ctl.req, &ctl.config, None);
+                let sign_in = ctl.config.routes().session_path(&ctx, "new");
+                let url = ctl.config.url_for(&ctl.req, &sign_in);
+                let mail = InvitationMail::Existing { url: &url };
+                if let Err(err) = send_invitation(&ctl.config, &ctl.lang, &inviter, &to, mail).await
+                {
+                    tracing::error!(
+                        error = %err,
+                        "the invitation mail to an existing account could not be sent"
+                    );
+                }
+            }
+            Ok(Invite::Mailed)
+        }
+    }
+}
+
+/// The accept link of `signed`: the app's frontend when
+/// [`frontend_link`](pow_core::PowConfigBuilder::frontend_link) has one for
+/// [`LINK`](crate::LINK), else the accept page.
+pub(crate) fn accept_url(req: &HttpRequest, config: &PowConfig, signed: &str) -> String {
+    config.mail_link(crate::LINK, signed, || {
+        config.url_for(req, &path(config, EDIT_PATH, signed))
+    })
+}
+
+/// Mails the accept link to a new invitee with an address, and says how that went.
+async fn invited(ctl: &Controller, inviter: &User, invited: &Invited) -> Invite {
+    let (invitee, signed) = (&invited.user, &invited.signed_token);
+    let Some(email) = invitee.email() else {
+        return Invite::NoAddress(signed.clone());
+    };
+    let url = accept_url(&ctl.req, &ctl.config, signed);
+    let mail = InvitationMail::New { url: &url };
+    match send_invitation(&ctl.config, &ctl.lang, inviter, email, mail).await {
+        Ok(()) => Invite::Mailed,
         Err(err) => {
             tracing::error!(
                 user.id = invitee.id,
                 error = %err,
                 "the invitation mail could not be sent"
             );
-            flash::put_error(req, ctl.message("pow_invitation_email_failed"));
-            Ok(redirect(&show))
+            Invite::MailFailed(signed.clone())
         }
     }
 }
@@ -419,11 +453,10 @@ async fn show(
             let signed = token.as_str().to_owned();
             Ok(Outcome::render(move |ctl: &Controller| {
                 let (req, config) = (&ctl.req, &ctl.config);
-                let edit = path(config, EDIT_PATH, &signed);
                 let body = PageBody::Text {
                     paragraphs: vec![
                         ctl.text("pow_invitation_show_intro"),
-                        config.url_for(req, &edit),
+                        accept_url(req, config, &signed),
                     ],
                     links: vec![Link::new(
                         path(config, NEW_PATH, ""),
@@ -512,63 +545,73 @@ async fn update_form(
     Action::new(actions::UPDATE)
         .signed_out()
         .form(form)
-        .run(&req, async |ctl| {
-            let Some(invitee) = ext.find_invitee(&ctl.config, &token).await? else {
-                return Ok(Outcome::Stop(invalid_invitation(&ctl.req, &ctl.config)));
-            };
-            ctl.assigns.insert(Invitee(invitee.clone(), token.clone()));
-            // One accept at a time per invitee: of racing accepts exactly one writes.
-            let claim = Claim::new(
-                &ctl.config,
-                "invitation",
-                ["accept".to_owned(), invitee.id.to_string()],
-            );
-            if !claim.take().await? {
-                return Ok(Outcome::Stop(invalid_invitation(&ctl.req, &ctl.config)));
-            }
-            let params = ctl.params.clone();
-            let result = ctl
-                .config
-                .users()?
-                .run(move |users, cfg| {
-                    // Read the row again right before writing: an invitation accepted, or
-                    // a password set through a reset, since the link was opened ends it.
-                    let Some(fresh) = users.get(cfg, invitee.id)? else {
-                        return Ok(None);
-                    };
-                    if fresh.get_timestamp(INVITATION_ACCEPTED_AT).is_some()
-                        || fresh.password_hash.is_some()
-                    {
-                        return Ok(None);
-                    }
-                    users
-                        .apply(cfg, crate::accept_changeset(cfg, &fresh, &params))
-                        .map(Some)
-                })
-                .await;
-            // The write is done (or refused): others may try again, and find it accepted.
-            claim.release().await?;
-            let Some(result) = result? else {
-                return Ok(Outcome::Stop(invalid_invitation(&ctl.req, &ctl.config)));
-            };
-            match result {
-                Ok(user) => {
-                    tracing::info!(user.id = user.id, "invitation accepted");
-                    pow_core::audit::record(
-                        &ctl.config,
-                        pow_core::audit::AuditEvent::new(crate::events::ACCEPTED)
-                            .request(&ctl.config, &ctl.req)
-                            .user(user.id),
-                    );
-                    signed_up(ctl, user).await
-                }
-                Err(cs) => {
-                    ctl.changeset = Some(cs);
-                    Ok(Outcome::render(accept_page))
-                }
+        .run(&req, async |ctl| match accept(ctl, &ext, &token).await? {
+            None => Ok(Outcome::Stop(invalid_invitation(&ctl.req, &ctl.config))),
+            Some(Ok(user)) => signed_up(ctl, user).await,
+            Some(Err(cs)) => {
+                ctl.changeset = Some(cs);
+                Ok(Outcome::render(accept_page))
             }
         })
         .await
+}
+
+/// Accepts the invitation of the signed `token` with `ctl.params` (user id, password and
+/// confirmation, fields): the one logic of the accept page and `PATCH <api>/invitations/{token}`.
+/// `None` when there is no pending invitation (or a racing accept won); the accepted user,
+/// audited, or the refused changeset.
+pub(crate) async fn accept(
+    ctl: &mut Controller,
+    ext: &Invitation,
+    token: &str,
+) -> Result<Option<Result<User, Changeset>>, PowError> {
+    let Some(invitee) = ext.find_invitee(&ctl.config, token).await? else {
+        return Ok(None);
+    };
+    ctl.assigns
+        .insert(Invitee(invitee.clone(), token.to_owned()));
+    // One accept at a time per invitee: of racing accepts exactly one writes.
+    let claim = Claim::new(
+        &ctl.config,
+        "invitation",
+        ["accept".to_owned(), invitee.id.to_string()],
+    );
+    if !claim.take().await? {
+        return Ok(None);
+    }
+    let params = ctl.params.clone();
+    let result = ctl
+        .config
+        .users()?
+        .run(move |users, cfg| {
+            // Read the row again right before writing: an invitation accepted, or a
+            // password set through a reset, since the link was opened ends it.
+            let Some(fresh) = users.get(cfg, invitee.id)? else {
+                return Ok(None);
+            };
+            if fresh.get_timestamp(INVITATION_ACCEPTED_AT).is_some()
+                || fresh.password_hash.is_some()
+            {
+                return Ok(None);
+            }
+            users
+                .apply(cfg, crate::accept_changeset(cfg, &fresh, &params))
+                .map(Some)
+        })
+        .await;
+    // The write is done (or refused): others may try again, and find it accepted.
+    claim.release().await?;
+    let result = result?;
+    if let Some(Ok(user)) = &result {
+        tracing::info!(user.id = user.id, "invitation accepted");
+        pow_core::audit::record(
+            &ctl.config,
+            pow_core::audit::AuditEvent::new(crate::events::ACCEPTED)
+                .request(&ctl.config, &ctl.req)
+                .user(user.id),
+        );
+    }
+    Ok(result)
 }
 
 /// Ends an open invitation once its invitee signs in another way.

@@ -52,6 +52,37 @@
 //! | GET | `/invitations/{token}/edit` | signed out | the invitee's form: user id, password, confirmation |
 //! | PATCH, PUT | `/invitations/{token}` | signed out | accepts (forms POST with `_method=PATCH`) |
 //!
+//! # JSON API
+//!
+//! Enabling the extension enables its JSON side under the API prefix
+//! ([`pow_core::api::configure`]), the same flows as the pages:
+//!
+//! | Method | Path | Who | Answer |
+//! |---|---|---|---|
+//! | POST | `<api>/invitations` | bearer token, allowed to invite | `{"user": {"email": ...}}`: `202` once mailed (an address with an account looks the same); `201` with the link's `token` and `url` for an invitee without an address or when the mail failed; `403 invitation_not_allowed`; `422` |
+//! | GET | `<api>/invitations/{token}` | anyone with the link | `{"user": {"email": ...}, "expires_at": ...}` to prefill the form; `404 invalid_invitation` |
+//! | PATCH, PUT | `<api>/invitations/{token}` | anyone with the link | `{"user": {"email", "password", "password_confirmation"}}`: a token pair; `404 invalid_invitation`; `422` |
+//!
+//! The mailed link opens the accept page, or the app's own frontend when the setup points
+//! [`LINK`] there with
+//! [`PowConfigBuilder::frontend_link`](pow_core::PowConfigBuilder::frontend_link):
+//!
+//! ```
+//! # fn main() -> Result<(), pow_core::PowError> {
+//! use pow_core::api::LinkTemplate;
+//! use pow_core::PowConfig;
+//! use pow_ext_invitation::{Invitation, LINK};
+//!
+//! let config = PowConfig::builder("s".repeat(64))
+//!     .base_url("https://api.example.com")
+//!     .extension(Invitation::new())
+//!     .frontend_link(LINK, LinkTemplate::new("https://app.example.com/invitation?token={token}")?)
+//!     .build()?;
+//! # let _ = config;
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! `{token}` is the invitation token signed with the salt [`INVITATION_SALT`]; the
 //! signature is checked before any database lookup.
 //!
@@ -137,7 +168,11 @@ use pow_core::users::{
 use pow_core::{Extension, PowConfig, PowError, User};
 
 #[cfg(feature = "actix")]
+mod api;
+#[cfg(feature = "actix")]
 mod controller;
+#[cfg(feature = "actix")]
+pub use api::InvitationApi;
 #[cfg(feature = "actix")]
 pub use controller::actions;
 
@@ -147,6 +182,12 @@ pub const NAME: &str = "pow_invitation";
 /// The name of the mail this extension sends (the invitation with its accept link), under which an app's
 /// [`MailViews`](pow_core::mailer::MailViews) can replace its template.
 pub const MAIL: &str = "invitation/invitation";
+
+/// The accept link's kind, for
+/// [`PowConfigBuilder::frontend_link`](pow_core::PowConfigBuilder::frontend_link): the
+/// frontend reads the invitation with `GET <api>/invitations/{token}` and accepts it with
+/// `PATCH <api>/invitations/{token}`.
+pub const LINK: pow_core::api::LinkKind = pow_core::api::LinkKind::new("invitation");
 
 /// The changeset of accepting an invitation: the sign-up rules run against the invited
 /// user's row (user id, castable fields, password required with confirmation), then the
@@ -498,13 +539,15 @@ impl Extension for Invitation {
         .migrations(MIGRATIONS)
         .user_data(SentInvitations(self.clone()))
         .mails([MAIL])
+        .mail_links([LINK])
         .audit_events([events::SENT, events::ACCEPTED])
         .messages(FTL.iter().copied());
         #[cfg(feature = "actix")]
         {
             let routes = self.clone();
             ext.routes(move |cfg, config| controller::register(cfg, config, routes.clone()))
-                .callbacks(controller::EndOnSignIn);
+                .callbacks(controller::EndOnSignIn)
+                .api(self.api());
         }
     }
 }

@@ -50,7 +50,12 @@ fn app(
         InitError = (),
     >,
 > {
-    pow_core::testing::app(&config).route("/", web::get().to(home))
+    pow_core::testing::app(&config)
+        .configure(pow_core::api::configure(
+            config.clone(),
+            pow_core::api::ApiOptions::new(),
+        ))
+        .route("/", web::get().to(home))
 }
 
 /// Where the test's users live; removed on drop.
@@ -1149,4 +1154,208 @@ fn an_invitation_ends_once_the_invitee_signed_in_another_way() {
     assert_invalid(&mut mallory, &res);
     assert!(mallory.get("/").body.starts_with("signed in as nobody"));
     assert_eq!(h.user("email", "bob@example.com").password_hash, None);
+}
+
+// ----- JSON --------------------------------------------------------------------------
+
+const API: &str = "/api/v1";
+const FRONTEND: &str = "https://app.example.com/invitation?token=";
+
+fn json(res: &Response) -> serde_json::Value {
+    serde_json::from_str(&res.body).unwrap_or_else(|_| panic!("not JSON: {}", res.body))
+}
+
+fn api(c: &mut Client, method: &str, path: &str, body: serde_json::Value) -> Response {
+    c.request(method, &format!("{API}{path}"), Some(body.to_string()))
+}
+
+/// An app client signed in over JSON with `email`'s password.
+fn app_client(h: &Harness, email: &str) -> Client {
+    let mut c = h.client();
+    let user = serde_json::json!({ "user": { "email": email, "password": PASSWORD } });
+    let res = api(&mut c, "POST", "/session", user);
+    assert_eq!(res.status, 200, "{}", res.body);
+    let token = json(&res)["data"]["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    c.headers
+        .push(("Authorization".into(), format!("Bearer {token}")));
+    c
+}
+
+fn invite_json(c: &mut Client, email: &str) -> Response {
+    api(
+        c,
+        "POST",
+        "/invitations",
+        serde_json::json!({ "user": { "email": email } }),
+    )
+}
+
+#[test]
+fn an_app_client_invites_and_the_invitee_accepts_over_json() {
+    let mut setup = Setup::new(
+        Invitation::new().who_may_invite(|u| u.get_str("email") != Some("carol@example.com")),
+    );
+    setup.builder = Box::new(|b| {
+        b.frontend_link(
+            pow_ext_invitation::LINK,
+            pow_core::api::LinkTemplate::new(format!("{FRONTEND}{{token}}")).unwrap(),
+        )
+    });
+    let h = setup.start();
+    // Enabled, the JSON side is in the API's OpenAPI document.
+    let context =
+        pow_core::api::ApiContext::new(h.config.clone(), pow_core::api::ApiOptions::new());
+    let _app = App::new().configure(|cfg| pow_core::api::register(cfg, &context));
+    assert_eq!(context.undocumented_routes().unwrap(), Vec::<String>::new());
+    let doc = context.openapi().unwrap();
+    assert!(doc["paths"]["/invitations/{token}"]["patch"].is_object());
+    assert!(doc["components"]["schemas"]["InvitationLink"].is_object());
+    for email in ["alice@example.com", "carol@example.com", "dave@example.com"] {
+        pow_core::testing::create_user(&h.config, email, PASSWORD).unwrap();
+    }
+
+    // Signed out, or not allowed to invite: refused.
+    let mut anonymous = h.client();
+    assert_eq!(invite_json(&mut anonymous, "bob@example.com").status, 401);
+    let mut carol = app_client(&h, "carol@example.com");
+    let res = invite_json(&mut carol, "bob@example.com");
+    assert_eq!(res.status, 403, "{}", res.body);
+    assert_eq!(json(&res)["error"]["code"], "invitation_not_allowed");
+    assert!(h.mailer.last_to("bob@example.com").is_none());
+
+    // Invited: the mail's link opens the app's frontend with the token.
+    let mut alice = app_client(&h, "alice@example.com");
+    let res = invite_json(&mut alice, " Bob@Example.com ");
+    assert_eq!(res.status, 202, "{}", res.body);
+    let invited = json(&res);
+    assert_eq!(
+        invited["data"]["message"],
+        "An e-mail with invitation link has been sent."
+    );
+    let mail = h
+        .mailer
+        .last_to("bob@example.com")
+        .expect("invitation mail");
+    let start = mail.text.find(FRONTEND).expect("a link to the frontend");
+    let token: String = mail.text[start + FRONTEND.len()..]
+        .chars()
+        .take_while(|c| !c.is_whitespace())
+        .collect();
+    assert!(!mail.text.contains("http://localhost/invitations/"));
+
+    // An address that has an account answers the same, and its owner gets a sign-in link.
+    let res = invite_json(&mut alice, "dave@example.com");
+    assert_eq!(res.status, 202, "{}", res.body);
+    assert_eq!(json(&res), invited);
+    let mail = h
+        .mailer
+        .last_to("dave@example.com")
+        .expect("look-alike mail");
+    assert!(
+        mail.text.contains("http://localhost/session/new"),
+        "{}",
+        mail.text
+    );
+    assert!(!mail.text.contains(FRONTEND));
+
+    // Field errors.
+    let res = invite_json(&mut alice, "not an address");
+    assert_eq!(res.status, 422, "{}", res.body);
+    assert!(
+        json(&res)["error"]["errors"]["email"].is_array(),
+        "{}",
+        res.body
+    );
+
+    // The invitee's frontend reads the invitation, then accepts it.
+    let mut bob = h.client();
+    let res = bob.get(&format!("{API}/invitations/{token}"));
+    assert_eq!(res.status, 200, "{}", res.body);
+    assert_eq!(json(&res)["data"]["user"]["email"], "bob@example.com");
+    assert!(json(&res)["data"]["expires_at"].is_string());
+    let res = bob.get(&format!("{API}/invitations/forged.token.here"));
+    assert_eq!(res.status, 404, "{}", res.body);
+    assert_eq!(json(&res)["error"]["code"], "invalid_invitation");
+
+    let path = format!("/invitations/{token}");
+    let mismatch = serde_json::json!({ "user": {
+        "password": PASSWORD, "password_confirmation": "something else entirely" } });
+    let res = api(&mut bob, "PATCH", &path, mismatch);
+    assert_eq!(res.status, 422, "{}", res.body);
+    assert!(json(&res)["error"]["errors"]["password_confirmation"].is_array());
+
+    let good = serde_json::json!({ "user": {
+        "password": PASSWORD, "password_confirmation": PASSWORD } });
+    let res = api(&mut bob, "PATCH", &path, good.clone());
+    assert_eq!(res.status, 200, "{}", res.body);
+    let access = json(&res)["data"]["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut signed_in = h.client();
+    signed_in
+        .headers
+        .push(("Authorization".into(), format!("Bearer {access}")));
+    let res = signed_in.get(&format!("{API}/session"));
+    assert_eq!(res.status, 200, "{}", res.body);
+    assert_eq!(
+        json(&res)["data"]["user"]["email"],
+        "bob@example.com",
+        "{}",
+        res.body
+    );
+    let bob_row = h.user("email", "bob@example.com");
+    assert!(bob_row.get_timestamp(INVITATION_ACCEPTED_AT).is_some());
+
+    // The link works once.
+    let res = api(&mut bob, "PATCH", &path, good);
+    assert_eq!(res.status, 404, "{}", res.body);
+    assert_eq!(bob.get(&format!("{API}{path}")).status, 404);
+}
+
+#[test]
+fn an_invitee_without_an_address_gets_the_link_to_hand_over() {
+    let mut setup = Setup::new(Invitation::new());
+    setup.builder = Box::new(|b| b.user_id_field("username"));
+    setup.sql = Some((USERNAME_TABLE, true));
+    let h = setup.start();
+    let mut alice = h.client();
+    register(&mut alice, "username", "alice");
+    let res = api(
+        &mut alice,
+        "POST",
+        "/session",
+        serde_json::json!({ "user": { "username": "alice", "password": PASSWORD } }),
+    );
+    assert_eq!(res.status, 200, "{}", res.body);
+    let access = json(&res)["data"]["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    alice
+        .headers
+        .push(("Authorization".into(), format!("Bearer {access}")));
+    let res = api(
+        &mut alice,
+        "POST",
+        "/invitations",
+        serde_json::json!({ "user": { "username": "bob" } }),
+    );
+    assert_eq!(res.status, 201, "{}", res.body);
+    let data = &json(&res)["data"];
+    let token = data["token"].as_str().unwrap();
+    assert_eq!(
+        data["url"].as_str().unwrap(),
+        format!("http://localhost/invitations/{token}/edit")
+    );
+    let res = alice.get(&format!("{API}/invitations/{token}"));
+    assert_eq!(
+        json(&res)["data"]["user"]["username"],
+        "bob",
+        "{}",
+        res.body
+    );
 }

@@ -98,7 +98,7 @@ async fn authorize(
         let body: AuthorizeBody = if body.iter().all(u8::is_ascii_whitespace) {
             AuthorizeBody::default()
         } else {
-            serde_json::from_slice(&body).map_err(|_| ApiError::invalid_request(&req))?
+            pow_core::api::json_body(&req, &body)?
         };
         let redirect_uri =
             match body.redirect_uri {
@@ -136,7 +136,7 @@ async fn callback(
     api.run(&req, actions::API, async |ctl| {
         let provider = provider(&ext, &id)?;
         let body: CallbackBody =
-            serde_json::from_slice(&body).map_err(|_| ApiError::invalid_request(&req))?;
+            pow_core::api::json_body(&req, &body)?;
         let attempt = Records::new(&ctl.config)
             .take::<Attempt>(ATTEMPT, &body.state)
             .await?
@@ -202,6 +202,10 @@ async fn callback(
 impl ApiExtension for OAuthApi {
     fn name(&self) -> &'static str {
         NAME
+    }
+
+    fn openapi(&self) -> Option<serde_json::Value> {
+        pow_core::api::openapi_fragment(NAME, include_str!("../openapi.json"))
     }
 
     fn configure(&self, cfg: &mut web::ServiceConfig, api: &ApiContext) {

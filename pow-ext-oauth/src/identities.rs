@@ -7,7 +7,7 @@
 use ::diesel::sql_types::{BigInt, Nullable, Text, Timestamp};
 use ::diesel::{QueryableByName, RunQueryDsl};
 use chrono::{DateTime, NaiveDateTime, Utc};
-use pow_core::users::diesel::{checkout, query_error, Database, Tables};
+use pow_core::users::diesel::{query_error, Database, Tables};
 use pow_core::{PowConfig, PowError};
 
 /// One provider account linked to a user.
@@ -68,26 +68,7 @@ pub(crate) struct Identities {
 
 const COLUMNS: &str = "provider, uid, user_id, email, inserted_at";
 
-/// Runs `$body` with `$conn` bound to a pooled connection of either backend.
-macro_rules! with_conn {
-    ($db:expr, $conn:ident => $body:expr) => {
-        match $db {
-            Database::Sqlite(pool) => {
-                let mut guard = checkout(pool)?;
-                let $conn = &mut *guard;
-                $body
-            }
-            Database::Postgres(pool) => {
-                let mut guard = checkout(pool)?;
-                let $conn = &mut *guard;
-                $body
-            }
-            _ => Err(PowError::Config(
-                "user identities need the SQLite or PostgreSQL users context".into(),
-            )),
-        }
-    };
-}
+use pow_core::with_connection as with_conn;
 
 impl Identities {
     /// The table beside `config`'s users table.

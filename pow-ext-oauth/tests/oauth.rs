@@ -670,6 +670,14 @@ fn json_clients_sign_up_and_sign_in_with_a_provider() {
     let h = start();
     let mut api = Client::new(h.addr);
 
+    // The JSON side is in the API's OpenAPI document.
+    let context =
+        pow_core::api::ApiContext::new(h.config.clone(), pow_core::api::ApiOptions::new());
+    let _app = actix_web::App::new().configure(|cfg| pow_core::api::register(cfg, &context));
+    assert_eq!(context.undocumented_routes().unwrap(), Vec::<String>::new());
+    let doc = context.openapi().unwrap();
+    assert!(doc["paths"]["/auth/{provider}/callback"]["post"].is_object());
+
     // Sign-up, then the state is used up.
     let (code, state) = app_consent(&h, &mut api, "corp");
     let res = app_callback(&mut api, "corp", &code, &state);

@@ -51,8 +51,9 @@ async fn ask(
     let action = pow_core::web::Action::new(actions::API).captcha();
     api.run_action(&req, action, async |ctl| {
         let body: AskBody =
-            serde_json::from_slice(&body).map_err(|_| ApiError::invalid_request(&req))?;
+            pow_core::api::json_body(&req, &body)?;
         let config = api.config().clone();
+        ApiError::check_email(&req, &config, "email", &body.email)?;
         let link = |token: &str, purpose| link_url(&config, token, purpose);
         let code_token =
             flow::request(&req, &config, &ext, &ctl.lang, &body.email, via, None, link).await?;
@@ -135,7 +136,7 @@ async fn code_use(
 ) -> Result<HttpResponse, ApiError> {
     api.run(&req, actions::API, async |_| {
         let body: CodeBody =
-            serde_json::from_slice(&body).map_err(|_| ApiError::invalid_request(&req))?;
+            pow_core::api::json_body(&req, &body)?;
         let (grant, exhausted) =
             flow::use_code(api.config(), &req, &ext, &body.code_token, &body.code).await?;
         if exhausted {
@@ -158,6 +159,10 @@ async fn code_use(
 impl ApiExtension for PasswordlessApi {
     fn name(&self) -> &'static str {
         NAME
+    }
+
+    fn openapi(&self) -> Option<serde_json::Value> {
+        pow_core::api::openapi_fragment(NAME, include_str!("../openapi.json"))
     }
 
     fn configure(&self, cfg: &mut web::ServiceConfig, api: &ApiContext) {

@@ -84,6 +84,12 @@ pub const MAIL_LINK: &str = "passwordless/link";
 /// The sign-in code mail.
 pub const MAIL_CODE: &str = "passwordless/code";
 
+/// The sign-in link's kind, for
+/// [`PowConfigBuilder::frontend_link`](pow_core::PowConfigBuilder::frontend_link): the
+/// frontend sends the token to `POST <api>/passwordless/link/{token}`. (The link of a
+/// staged sign-up opens the server's form.)
+pub const LINK: pow_core::api::LinkKind = pow_core::api::LinkKind::new("passwordless_sign_in");
+
 const MESSAGES: &[(&str, &str)] = &[
     ("en", include_str!("../locales/en/pow-ext-passwordless.ftl")),
     ("de", include_str!("../locales/de/pow-ext-passwordless.ftl")),
@@ -152,6 +158,7 @@ impl Extension for Passwordless {
     fn build(&self, ext: &mut ExtensionBuilder) {
         ext.messages(MESSAGES.iter().copied())
             .mails([MAIL_LINK, MAIL_CODE])
+            .mail_links([LINK])
             .page_extension(sign_in_links)
             .credential_kind("email_link");
         #[cfg(feature = "actix")]

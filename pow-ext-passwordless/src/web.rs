@@ -99,10 +99,17 @@ pub(crate) fn link_url(config: &PowConfig, token: &str, purpose: Purpose) -> Str
     } else {
         LINK_PATH
     };
-    let path = token_path(config, pattern, token);
-    match config.base_url() {
-        Some(base) => format!("{}{path}", base.trim_end_matches('/')),
-        None => path,
+    let html = || {
+        let path = token_path(config, pattern, token);
+        match config.base_url() {
+            Some(base) => format!("{}{path}", base.trim_end_matches('/')),
+            None => path,
+        }
+    };
+    if purpose == Purpose::Staged {
+        html()
+    } else {
+        config.mail_link(crate::LINK, token, html)
     }
 }
 

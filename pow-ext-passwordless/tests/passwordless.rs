@@ -391,6 +391,18 @@ fn an_api_client_signs_in_with_a_code() {
         let body = serde_json::json!({ "email": email }).to_string();
         api.request("POST", "/api/v1/passwordless/code", Some(body))
     };
+    // An address nobody could receive is refused, on either route, and mails nothing.
+    for path in ["/api/v1/passwordless/code", "/api/v1/passwordless/link"] {
+        for email in ["", "  ", "not an address"] {
+            let body = serde_json::json!({ "email": email }).to_string();
+            let res = api.request("POST", path, Some(body));
+            assert_eq!(res.status, 422, "{email:?}: {}", res.body);
+            let json: serde_json::Value = serde_json::from_str(&res.body).unwrap();
+            assert_eq!(json["error"]["code"], "invalid_email");
+            assert!(json["error"]["errors"]["email"].is_array(), "{}", res.body);
+        }
+    }
+    assert!(h.mailer.deliveries().is_empty());
     let unknown = ask(&mut api, "nobody@example.com");
     let res = ask(&mut api, EMAIL);
     assert_eq!(res.status, 202, "{}", res.body);

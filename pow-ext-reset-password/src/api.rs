@@ -56,7 +56,9 @@ impl ResetPassword {
 
 impl ResetPasswordApi {
     /// Where the link in reset mails asked for over the API points. The default value is
-    /// `None`: the extension's HTML page, `<base_url><mount path>/reset-password/<token>`,
+    /// `None`: the config's [`frontend_link`](pow_core::PowConfigBuilder::frontend_link)
+    /// for [`LINK`](crate::LINK) (which mails asked for on the pages follow too), else the
+    /// extension's HTML page, `<base_url><mount path>/reset-password/<token>`,
     /// which needs [`pow_core::web::configure`] mounted. An app without HTML pages points
     /// the link at its client instead, e.g.
     /// `https://app.example.com/reset-password?token={token}`; the client then sends the
@@ -75,7 +77,9 @@ impl ResetPasswordApi {
     fn link(&self, req: &HttpRequest, config: &PowConfig, signed: &str) -> String {
         match &self.link {
             Some(template) => template.url(signed),
-            None => config.url_for(req, &token_path(config, signed)),
+            None => config.mail_link(crate::LINK, signed, || {
+                config.url_for(req, &token_path(config, signed))
+            }),
         }
     }
 }
@@ -84,6 +88,10 @@ impl ResetPasswordApi {
 impl ApiExtension for ResetPasswordApi {
     fn name(&self) -> &'static str {
         NAME
+    }
+
+    fn openapi(&self) -> Option<serde_json::Value> {
+        pow_core::api::openapi_fragment(NAME, include_str!("../openapi.json"))
     }
 
     fn configure(&self, cfg: &mut ServiceConfig, api: &ApiContext) {
@@ -156,6 +164,7 @@ async fn request_link(
     let config = api.config();
     let lang = request_language(req, config.messages());
     let email = params.get("email").map_or("", String::as_str);
+    ApiError::check_email(req, config, "email", email)?;
     let link = |signed: &str| this.link(req, config, signed);
     let key = match flow::request_link(req, config, &this.ext, &lang, email, link).await? {
         Requested::Known => "pow_reset_password_email_has_been_sent",

@@ -143,7 +143,11 @@ async fn create(
         .run(&req, async |ctl| {
             let (req, config) = (&ctl.req, &ctl.config);
             let raw_email = ctl.params.get("email").cloned().unwrap_or_default();
-            let link = |signed: &str| config.url_for(req, &token_path(config, signed));
+            let link = |signed: &str| {
+                config.mail_link(crate::LINK, signed, || {
+                    config.url_for(req, &token_path(config, signed))
+                })
+            };
             let requested =
                 flow::request_link(req, config, &ext, &ctl.lang, &raw_email, link).await?;
             let flash_key = match requested {

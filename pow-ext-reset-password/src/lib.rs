@@ -223,6 +223,11 @@ pub const NAME: &str = "pow_reset_password";
 /// [`MailViews`](pow_core::mailer::MailViews) can replace its template.
 pub const MAIL: &str = "reset_password/reset_password";
 
+/// The reset link's kind, for
+/// [`PowConfigBuilder::frontend_link`](pow_core::PowConfigBuilder::frontend_link): the
+/// frontend sends the token to `GET` (check) and `PATCH <api>/reset-password/{token}`.
+pub const LINK: pow_core::api::LinkKind = pow_core::api::LinkKind::new("reset_password");
+
 /// Salt the reset token in links is signed with (Pow's).
 pub const TOKEN_SALT: &str = "Elixir.PowResetPassword.Plug";
 
@@ -375,6 +380,7 @@ impl Extension for ResetPassword {
 
     fn build(&self, ext: &mut ExtensionBuilder) {
         ext.mails([MAIL])
+            .mail_links([LINK])
             .audit_events([events::REQUESTED, events::COMPLETED])
             .messages(FTL.iter().copied())
             .requires(Requirement::UserField("email"))

@@ -309,13 +309,14 @@ async fn unknown_addresses_get_the_same_answer_and_no_mail() {
     assert_eq!(unknown.json, known.json);
     assert_eq!(mailer.deliveries().len(), 1);
 
-    // Even a missing email gets the generic answer.
+    // A missing email is refused as no address (it tells nothing about accounts).
     let req = TestRequest::post()
         .uri("/api/v1/reset-password")
         .set_json(json!({ "user": {} }))
         .to_request();
     let res = send(&app, req).await;
-    assert_eq!(res.json, known.json);
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", res.json);
+    assert_eq!(res.json["error"]["code"], "invalid_email");
 
     // In German.
     let req = ask("nobody@example.com")
@@ -429,11 +430,28 @@ fn base64_url_decode(s: &str) -> Vec<u8> {
 
 #[actix_web::test]
 async fn a_link_template_points_mails_at_the_client() {
+    // Set on the JSON side, or for the setup (the pages' mails follow that one too).
+    for setup_wide in [false, true] {
+        link_template_points_mails_at_the_client(setup_wide).await;
+    }
+}
+
+async fn link_template_points_mails_at_the_client(setup_wide: bool) {
     let ext = inline();
     let mailer = MemoryMailer::new();
-    let config = config(&ext, &mailer, |b| b);
     let template = LinkTemplate::new("https://app.example.com/reset?token={token}").unwrap();
-    let app = app!(config, ext.api().link_template(template));
+    let (config, api) = if setup_wide {
+        let config = config(&ext, &mailer, |b| {
+            b.frontend_link(pow_ext_reset_password::LINK, template)
+        });
+        (config, ext.api())
+    } else {
+        (
+            config(&ext, &mailer, |b| b),
+            ext.api().link_template(template),
+        )
+    };
+    let app = app!(config, api);
 
     send(&app, ask("alice@example.com").to_request()).await;
     let mail = mailer.last_to("alice@example.com").unwrap();
@@ -541,4 +559,31 @@ async fn a_configured_captcha_guards_json_reset_requests() {
     .await;
     assert!(res.status.is_success(), "{}", res.json);
     assert_eq!(mailer.count_to("alice@example.com"), 1);
+}
+
+#[actix_web::test]
+async fn an_address_nobody_could_receive_is_refused() {
+    let ext = inline();
+    let mailer = MemoryMailer::new();
+    let config = config(&ext, &mailer, |b| b);
+    let app = app!(config, ext.api());
+    for email in ["", " ", "alice", "alice@"] {
+        let res = send(&app, ask(email).to_request()).await;
+        assert_eq!(
+            res.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{email:?}: {}",
+            res.json
+        );
+        assert_eq!(res.json["error"]["code"], "invalid_email");
+        assert_eq!(res.message(), "Please enter a valid e-mail address.");
+        assert!(
+            res.json["error"]["errors"]["email"][0].is_string(),
+            "{}",
+            res.json
+        );
+    }
+    assert!(mailer.deliveries().is_empty());
+    let res = send(&app, ask("nobody@example.com").to_request()).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.json);
 }

@@ -13,7 +13,7 @@ use chrono::Utc;
 use pow_core::api::{ApiAction, ApiContext, ApiError, ApiExtension};
 use pow_core::audit::{self, AuditEvent};
 use pow_core::mailer::Notice;
-use pow_core::session::{MethodUse, StepUp};
+use pow_core::session::{AuthMethod, MethodUse, StepUp};
 use pow_core::users::User;
 use pow_core::web::{Action, ActionId, Controller};
 use serde::Deserialize;
@@ -21,7 +21,7 @@ use serde_json::json;
 
 use crate::store::{Pending, Records};
 use crate::totp;
-use crate::verify::{self, Checked};
+use crate::verify::{self, Answer, Checked};
 use crate::web::{actions, events};
 use crate::{TwoFactor, NAME};
 
@@ -46,7 +46,60 @@ impl TwoFactorApi {
 #[derive(Deserialize)]
 struct VerifyBody {
     second_factor_token: String,
+    #[serde(default)]
     code: String,
+    /// Another extension's second factor (`"security_key"`); its answer is in the body.
+    #[serde(default)]
+    method: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ChallengeBody {
+    second_factor_token: String,
+    method: String,
+}
+
+/// The pending sign-in of a `second_factor_token`, and its user.
+async fn pending_of(
+    req: &HttpRequest,
+    config: &pow_core::PowConfig,
+    token: &str,
+) -> Result<(String, Pending, User), ApiError> {
+    let Some(id) = config.verifier().verify_token(TOKEN_SALT, token) else {
+        return Err(expired(req));
+    };
+    let Some(pending) = Records::new(config).pending(&id).await? else {
+        return Err(expired(req));
+    };
+    let Some(user) = config.users()?.get(pending.user_id).await? else {
+        return Err(expired(req));
+    };
+    Ok((id, pending, user))
+}
+
+/// `POST <prefix>/two-factor/challenge` with the `second_factor_token` and the `method`
+/// of another extension's second factor: a new challenge to answer at
+/// `POST <prefix>/two-factor/verify` (with `method` and the challenge's members).
+async fn challenge_create(
+    req: HttpRequest,
+    api: ApiContext,
+    body: Bytes,
+) -> Result<HttpResponse, ApiError> {
+    api.run(&req, actions::API_VERIFY, async |_| {
+        let body: ChallengeBody = pow_core::api::json_body(&req, &body)?;
+        let config = api.config().clone();
+        let (_, _, user) = pending_of(&req, &config, &body.second_factor_token).await?;
+        for factor in verify::enrolled_factors(&config, &user).await? {
+            if factor.name() == body.method {
+                let challenge = factor.challenge(&config, &user).await?;
+                return Ok(HttpResponse::Ok()
+                    .insert_header(pow_core::web::no_store())
+                    .json(json!({ "data": challenge })));
+            }
+        }
+        Err(ApiError::invalid_request(&req))
+    })
+    .await
 }
 
 fn invalid_code(req: &HttpRequest) -> ApiError {
@@ -66,21 +119,16 @@ async fn verify_create(
     ext: web::Data<TwoFactor>,
 ) -> Result<HttpResponse, ApiError> {
     api.run(&req, actions::API_VERIFY, async |_| {
+        let raw: serde_json::Value = pow_core::api::json_body(&req, &body)?;
         let body: VerifyBody =
-            serde_json::from_slice(&body).map_err(|_| ApiError::invalid_request(&req))?;
+            serde_json::from_value(raw.clone()).map_err(|_| ApiError::invalid_request(&req))?;
         let config = api.config().clone();
-        let Some(id) = config
-            .verifier()
-            .verify_token(TOKEN_SALT, &body.second_factor_token)
-        else {
-            return Err(expired(&req));
-        };
+        let (id, pending, user) = pending_of(&req, &config, &body.second_factor_token).await?;
         let records = Records::new(&config);
-        let Some(pending) = records.pending(&id).await? else {
-            return Err(expired(&req));
-        };
-        let Some(user) = config.users()?.get(pending.user_id).await? else {
-            return Err(expired(&req));
+        let codes = [AuthMethod::Totp.as_str(), AuthMethod::RecoveryCode.as_str()];
+        let answer = match body.method {
+            Some(method) if !codes.contains(&method.as_str()) => Answer::Factor(method, raw),
+            _ => Answer::Code(body.code.clone()),
         };
         // A locked account's pending sign-ins are over.
         if let Err(err) = verify::ensure_not_locked(&config, &user).await {
@@ -90,7 +138,7 @@ async fn verify_create(
         if !verify::attempt_allowed(&ext, &config, &id).await? {
             return Err(expired(&req));
         }
-        let (user, method) = match verify::check(&config, &req, &user, &body.code).await? {
+        let (user, method) = match verify::check(&config, &req, &user, &answer).await? {
             Checked::Valid(user, method) => (user, method),
             Checked::Invalid => {
                 audit::record(
@@ -137,8 +185,7 @@ async fn step_up_create(
     body: Bytes,
 ) -> Result<HttpResponse, ApiError> {
     api.run(&req, actions::API_STEP_UP, async |_| {
-        let body: StepUpBody =
-            serde_json::from_slice(&body).map_err(|_| ApiError::invalid_request(&req))?;
+        let body: StepUpBody = pow_core::api::json_body(&req, &body)?;
         let Some(current) = api.current_session(&req).await? else {
             return Err(ApiError::not_authenticated(&req));
         };
@@ -207,8 +254,7 @@ async fn enable(
     body: Bytes,
     ext: web::Data<TwoFactor>,
 ) -> Result<HttpResponse, ApiError> {
-    let body: EnableBody =
-        serde_json::from_slice(&body).map_err(|_| ApiError::invalid_request(&req))?;
+    let body: EnableBody = pow_core::api::json_body(&req, &body)?;
     let current = api.signed_in(&req).await?;
     api.run_action(&req, Action::new(actions::API_ENABLE).sudo(), async |ctl| {
         let config = ctl.config.clone();
@@ -317,11 +363,19 @@ impl ApiExtension for TwoFactorApi {
         NAME
     }
 
+    fn openapi(&self) -> Option<serde_json::Value> {
+        pow_core::api::openapi_fragment(NAME, include_str!("../openapi.json"))
+    }
+
     fn configure(&self, cfg: &mut web::ServiceConfig, api: &ApiContext) {
         cfg.service(
             api.resource("/two-factor/verify")
                 .app_data(web::Data::new(self.ext.clone()))
                 .route(web::post().to(verify_create)),
+        )
+        .service(
+            api.resource("/two-factor/challenge")
+                .route(web::post().to(challenge_create)),
         )
         .service(
             api.resource("/two-factor/step-up")
@@ -342,7 +396,8 @@ impl ApiExtension for TwoFactorApi {
     }
 
     /// A password sign-in of a user with a second factor gets no pair: `403` with code
-    /// `second_factor_required` and a `second_factor_token` for the second step.
+    /// `second_factor_required`, a `second_factor_token` for the second step and the
+    /// `methods` it accepts (`totp`, `recovery_code`, other extensions' factors).
     async fn before_issue(
         &self,
         req: &HttpRequest,
@@ -351,12 +406,20 @@ impl ApiExtension for TwoFactorApi {
         action: ApiAction,
     ) -> Result<(), ApiError> {
         if action != ApiAction::SignIn
-            || !verify::is_enabled(user)
             || req.extensions().get::<Passed>().is_some()
+            || pow_core::api::sign_in_methods(req)
+                .iter()
+                .any(|used| used.method.is_second_factor())
         {
             return Ok(());
         }
         let config = api.config();
+        let accepted = verify::accepted(config, user)
+            .await
+            .map_err(|err| ApiError::from_pow(req, err))?;
+        if accepted.is_empty() {
+            return Ok(());
+        }
         let pending = Pending {
             user_id: user.id,
             persist: false,
@@ -367,10 +430,14 @@ impl ApiExtension for TwoFactorApi {
             .await
             .map_err(|err| ApiError::from_pow(req, err.into()))?;
         let token = config.verifier().sign_token(TOKEN_SALT, &id);
-        Err(
-            ApiError::translated(req, StatusCode::FORBIDDEN, "pow_two_factor_required")
-                .with_code("second_factor_required")
-                .with_detail("second_factor_token", token),
-        )
+        let key = if verify::is_enabled(user) {
+            "pow_two_factor_required"
+        } else {
+            "pow_two_factor_required_key"
+        };
+        Err(ApiError::translated(req, StatusCode::FORBIDDEN, key)
+            .with_code("second_factor_required")
+            .with_detail("second_factor_token", token)
+            .with_detail("methods", accepted))
     }
 }

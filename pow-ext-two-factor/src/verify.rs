@@ -1,8 +1,12 @@
-//! Checking a second factor: a TOTP code (once per time step) or a recovery code (once),
+//! Checking a second factor: a TOTP code (once per time step), a recovery code (once) or
+//! the answer to another extension's second factor (a security key),
 //! with the attempts of one pending sign-in limited, and every wrong code counted against
 //! the account ([`pow_core::limits::factor_failed`]), whichever pending sign-in it came in.
 
+use std::sync::Arc;
+
 use chrono::Utc;
+use pow_core::extension::SecondFactor;
 use pow_core::session::AuthMethod;
 use pow_core::token::secure_compare;
 use pow_core::users::{Changes, User, Value};
@@ -21,6 +25,46 @@ pub(crate) enum Checked {
 }
 
 pub(crate) use crate::state::{is_enabled, recovery_hashes};
+
+/// What the second step of a sign-in got: a code (TOTP or recovery), or the answer to the
+/// challenge of another extension's second factor (a security key), with its name.
+pub(crate) enum Answer {
+    Code(String),
+    Factor(String, serde_json::Value),
+}
+
+/// The other extensions' second factors `user` has set up.
+pub(crate) async fn enrolled_factors(
+    config: &PowConfig,
+    user: &User,
+) -> Result<Vec<Arc<dyn SecondFactor>>, PowError> {
+    let mut enrolled = Vec::new();
+    for factor in config.extensions().second_factors() {
+        if factor.is_enrolled(config, user).await? {
+            enrolled.push(Arc::clone(factor));
+        }
+    }
+    Ok(enrolled)
+}
+
+/// Whether a sign-in of `user` takes a second step: a TOTP secret, or another extension's
+/// second factor (a security key, a passkey).
+pub(crate) async fn needs_second_step(config: &PowConfig, user: &User) -> Result<bool, PowError> {
+    Ok(is_enabled(user) || !enrolled_factors(config, user).await?.is_empty())
+}
+
+/// The names of the ways `user` can pass the second step, for clients.
+pub(crate) async fn accepted(config: &PowConfig, user: &User) -> Result<Vec<String>, PowError> {
+    let mut names = Vec::new();
+    if is_enabled(user) {
+        names.push(AuthMethod::Totp.as_str().to_owned());
+        names.push(AuthMethod::RecoveryCode.as_str().to_owned());
+    }
+    for factor in enrolled_factors(config, user).await? {
+        names.push(factor.name().to_owned());
+    }
+    Ok(names)
+}
 
 /// Counts an attempt at the pending sign-in `id`: `false` once over the limit, and the
 /// pending sign-in is then gone.
@@ -53,15 +97,35 @@ pub(crate) async fn check(
     config: &PowConfig,
     req: &dyn pow_core::request::RequestSource,
     user: &User,
-    code: &str,
+    answer: &Answer,
 ) -> Result<Checked, PowError> {
-    let checked = check_code(config, user, code).await?;
+    let checked = match answer {
+        Answer::Code(code) => check_code(config, user, code).await?,
+        Answer::Factor(name, answer) => check_factor(config, user, name, answer).await?,
+    };
     let identifier = account(config, user);
     match checked {
         Checked::Valid(..) => pow_core::limits::factor_passed(config, &identifier).await?,
         Checked::Invalid => pow_core::limits::factor_failed(config, req, &identifier).await?,
     }
     Ok(checked)
+}
+
+async fn check_factor(
+    config: &PowConfig,
+    user: &User,
+    name: &str,
+    answer: &serde_json::Value,
+) -> Result<Checked, PowError> {
+    for factor in enrolled_factors(config, user).await? {
+        if factor.name() == name {
+            return Ok(match factor.verify(config, user, answer).await? {
+                Some(method) => Checked::Valid(user.clone(), method),
+                None => Checked::Invalid,
+            });
+        }
+    }
+    Ok(Checked::Invalid)
 }
 
 async fn check_code(config: &PowConfig, user: &User, code: &str) -> Result<Checked, PowError> {

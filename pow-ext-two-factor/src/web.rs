@@ -17,7 +17,7 @@ use pow_core::web::{
 use pow_core::{PowConfig, PowError};
 
 use crate::store::{Pending, Records};
-use crate::verify::{self, Checked};
+use crate::verify::{self, Answer, Checked};
 use crate::{settings_path, TwoFactorApi, SETTINGS_PATH};
 use crate::{totp, TwoFactor, NAME};
 
@@ -158,12 +158,19 @@ pub(crate) async fn before_respond(
     let Some(user) = ctl.user.clone() else {
         return Ok(Flow::Continue);
     };
-    if !verify::is_enabled(&user) || session::current_session(&ctl.req).is_none() {
+    if session::current_session(&ctl.req).is_none()
+        || !verify::needs_second_step(&ctl.config, &user).await?
+    {
         return Ok(Flow::Continue);
     }
     let methods = session::current_session(&ctl.req)
         .map(|current| current.metadata.methods.clone())
         .unwrap_or_default();
+    // A sign-in that proved a second factor already (a passkey with user verification)
+    // asks for no other.
+    if methods.iter().any(|used| used.method.is_second_factor()) {
+        return Ok(Flow::Continue);
+    }
     session::sign_out(&ctl.req).await?;
     let persist = ctl.params.get(PERSIST_FIELD).map(String::as_str) != Some("false");
     let pending = Pending {
@@ -213,6 +220,9 @@ struct CodePage<'a> {
     hidden: Option<Field>,
     links: Vec<Link>,
     info_key: &'a str,
+    /// The forms of other second factors, and the scripts they need.
+    extra_forms: Vec<Form>,
+    scripts: Vec<String>,
 }
 
 impl CodePage<'_> {
@@ -233,30 +243,111 @@ impl CodePage<'_> {
         let body = PageBody::Form {
             form,
             links: self.links,
-            extra_forms: Vec::new(),
+            extra_forms: self.extra_forms,
         };
         let mut page = Page::new(self.name, "pow_two_factor_title_verify", body);
+        page.scripts = self.scripts;
         page.info = Some(ctl.text(self.info_key));
         render_page(&ctl.req, &ctl.config, &ctl.lang, page)
     }
 }
 
+/// Another extension's second factor on the second step's page: a new challenge.
+pub(crate) struct FactorChallenge {
+    name: &'static str,
+    button_key: &'static str,
+    fields: serde_json::Map<String, serde_json::Value>,
+    script: Option<String>,
+}
+
+/// A new challenge of each other second factor `user` has.
+async fn factor_challenges(
+    config: &PowConfig,
+    user: &User,
+) -> Result<Vec<FactorChallenge>, PowError> {
+    let mut challenges = Vec::new();
+    for factor in verify::enrolled_factors(config, user).await? {
+        challenges.push(FactorChallenge {
+            name: factor.name(),
+            button_key: factor.button_key(),
+            fields: factor.challenge(config, user).await?,
+            script: factor.script(config),
+        });
+    }
+    Ok(challenges)
+}
+
+/// The second step's page: the code form when the user has TOTP, then a form per other
+/// factor (the first of them in the code form's place when the user has no TOTP).
 fn verify_page(
     ctl: &Controller,
     persist: bool,
     error: Option<String>,
+    totp: bool,
+    factors: &[FactorChallenge],
 ) -> Result<HttpResponse, PowError> {
+    let action = path(&ctl.config, VERIFY_PATH);
+    let persist_field =
+        || Field::new(PERSIST_FIELD, "", FieldType::Hidden).value(persist.to_string());
+    let mut extra_forms = Vec::new();
+    let mut scripts = Vec::new();
+    for factor in factors {
+        let mut form = Form::new(action.clone(), ctl.text(factor.button_key), "")
+            .field(Field::new("factor", "", FieldType::Hidden).value(factor.name))
+            .field(persist_field());
+        for (name, value) in &factor.fields {
+            let value = match value {
+                serde_json::Value::String(text) => text.clone(),
+                other => other.to_string(),
+            };
+            form = form.field(Field::new(name.clone(), "", FieldType::Hidden).value(value));
+        }
+        extra_forms.push(form);
+        scripts.extend(factor.script.clone());
+    }
+    let links = vec![Link::new(
+        ctl.config.routes().session_path(&ctl.routes_ctx(), "new"),
+        ctl.text("pow_two_factor_cancel"),
+    )];
+    if !totp && !extra_forms.is_empty() {
+        let form = extra_forms.remove(0);
+        let body = PageBody::Form {
+            form,
+            links,
+            extra_forms,
+        };
+        let mut page = Page::new("two_factor/verify", "pow_two_factor_title_verify", body);
+        page.scripts = scripts;
+        page.info = Some(ctl.text("pow_two_factor_required_key"));
+        page.error = error;
+        return render_page(&ctl.req, &ctl.config, &ctl.lang, page);
+    }
     CodePage {
         name: "two_factor/verify",
-        action: path(&ctl.config, VERIFY_PATH),
-        hidden: Some(Field::new(PERSIST_FIELD, "", FieldType::Hidden).value(persist.to_string())),
-        links: vec![Link::new(
-            ctl.config.routes().session_path(&ctl.routes_ctx(), "new"),
-            ctl.text("pow_two_factor_cancel"),
-        )],
+        action,
+        hidden: Some(persist_field()),
+        links,
         info_key: "pow_two_factor_required",
+        extra_forms,
+        scripts,
     }
     .render(ctl, error)
+}
+
+/// What the second step's form sent: another factor's answer (its form's fields, as a
+/// JSON object) or a code.
+fn form_answer(ctl: &Controller) -> Answer {
+    match ctl.params.get("factor") {
+        Some(name) => {
+            let fields: serde_json::Map<String, serde_json::Value> = ctl
+                .params
+                .iter()
+                .map(|(k, v)| (k.clone(), serde_json::Value::from(v.clone())))
+                .collect();
+            Answer::Factor(name.clone(), serde_json::Value::Object(fields))
+        }
+        None => Answer::Code(ctl.params.get("code").cloned().unwrap_or_default()),
+    }
 }
 
 async fn verify_new(req: HttpRequest) -> Result<HttpResponse, PowError> {
@@ -270,8 +361,13 @@ async fn verify_new(req: HttpRequest) -> Result<HttpResponse, PowError> {
             let Some(pending) = waiting else {
                 return Ok(back_to_sign_in(ctl, "pow_two_factor_expired"));
             };
+            let Some(user) = ctl.config.users()?.get(pending.user_id).await? else {
+                return Ok(back_to_sign_in(ctl, "pow_two_factor_expired"));
+            };
+            let factors = factor_challenges(&ctl.config, &user).await?;
+            let totp = verify::is_enabled(&user);
             Ok(Outcome::render(move |ctl: &Controller| {
-                verify_page(ctl, pending.persist, None)
+                verify_page(ctl, pending.persist, None, totp, &factors)
             }))
         })
         .await
@@ -306,14 +402,17 @@ async fn verify_create(
             if !verify::attempt_allowed(&ext, &config, &id).await? {
                 return Ok(back_to_sign_in(ctl, "pow_two_factor_too_many_attempts"));
             }
-            let code = ctl.params.get("code").cloned().unwrap_or_default();
-            let (user, method) = match verify::check(&config, &ctl.req, &user, &code).await? {
+            let answer = form_answer(ctl);
+            let (user, method) = match verify::check(&config, &ctl.req, &user, &answer).await? {
                 Checked::Valid(user, method) => (user, method),
                 Checked::Invalid => {
                     record(ctl, events::FAILED, user.id);
                     let persist = pending.persist;
+                    let factors = factor_challenges(&config, &user).await?;
+                    let totp = verify::is_enabled(&user);
                     return Ok(Outcome::render(move |ctl: &Controller| {
-                        verify_page(ctl, persist, Some(ctl.text("pow_two_factor_invalid_code")))
+                        let error = Some(ctl.text("pow_two_factor_invalid_code"));
+                        verify_page(ctl, persist, error, totp, &factors)
                     }));
                 }
             };
@@ -349,6 +448,8 @@ fn step_up_page(ctl: &Controller, error: Option<String>) -> Result<HttpResponse,
         hidden: None,
         links: Vec::new(),
         info_key: "pow_two_factor_step_up",
+        extra_forms: Vec::new(),
+        scripts: Vec::new(),
     }
     .render(ctl, error)
 }
@@ -412,7 +513,8 @@ pub(crate) async fn step_up(
             .user(user_id)
             .detail("step", "step_up")
     };
-    match verify::check(config, req, &user, code).await? {
+    let answer = verify::Answer::Code(code.to_owned());
+    match verify::check(config, req, &user, &answer).await? {
         Checked::Valid(user, method) => {
             session::record_session_method(config, current, method).await?;
             audit::record(

@@ -10,6 +10,7 @@ pow_two_factor_verify_label = Authentifizierungscode oder Wiederherstellungscode
 pow_two_factor_verify_button = Bestätigen
 pow_two_factor_cancel = Abbrechen und neu anmelden
 pow_two_factor_required = Geben Sie den Code aus Ihrer Authenticator-App oder einen Ihrer Wiederherstellungscodes ein, um die Anmeldung abzuschließen.
+pow_two_factor_required_key = Bestätigen Sie mit Ihrem Passkey oder Sicherheitsschlüssel, um die Anmeldung abzuschließen.
 pow_two_factor_step_up = Bestätigen Sie zum Fortfahren, dass Sie es sind: Geben Sie den Code aus Ihrer Authenticator-App oder einen Ihrer Wiederherstellungscodes ein.
 pow_two_factor_invalid_code = Dieser Code ist nicht gültig.
 pow_two_factor_expired = Die Anmeldung ist abgelaufen. Bitte melden Sie sich erneut an.

@@ -10,6 +10,7 @@ pow_two_factor_verify_label = Authentication code or recovery code
 pow_two_factor_verify_button = Verify
 pow_two_factor_cancel = Cancel and sign in again
 pow_two_factor_required = Enter the code from your authenticator app, or one of your recovery codes, to finish signing in.
+pow_two_factor_required_key = Confirm with your passkey or security key to finish signing in.
 pow_two_factor_step_up = To continue, confirm it is you: enter the code from your authenticator app, or one of your recovery codes.
 pow_two_factor_invalid_code = That code is not valid.
 pow_two_factor_expired = The sign-in has expired. Please sign in again.

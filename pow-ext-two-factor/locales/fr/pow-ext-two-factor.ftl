@@ -10,6 +10,7 @@ pow_two_factor_verify_label = Code d'authentification ou code de récupération
 pow_two_factor_verify_button = Vérifier
 pow_two_factor_cancel = Annuler et se reconnecter
 pow_two_factor_required = Saisissez le code de votre application d'authentification, ou l'un de vos codes de récupération, pour terminer la connexion.
+pow_two_factor_required_key = Confirmez avec votre clé d'accès ou votre clé de sécurité pour terminer la connexion.
 pow_two_factor_step_up = Pour continuer, confirmez votre identité : saisissez le code de votre application d'authentification, ou l'un de vos codes de récupération.
 pow_two_factor_invalid_code = Ce code n'est pas valide.
 pow_two_factor_expired = La connexion a expiré. Veuillez vous reconnecter.
