@@ -1,0 +1,374 @@
+//! Passkey-only accounts: after a staged sign-up without a password, the new user is sent
+//! to enrol a passkey; an account that signs in with passkeys alone and lost them signs in
+//! with an emailed link or code (`pow-ext-passwordless`) into a recovery that may only
+//! enrol a new passkey.
+
+use actix_web::http::StatusCode;
+use actix_web::web::{self, Bytes};
+use actix_web::{HttpRequest, HttpResponse};
+use async_trait::async_trait;
+use pow_core::api::{ApiContext, ApiError};
+use pow_core::audit::{self, AuditEvent};
+use pow_core::extension::{AddressProven, ProvenBy};
+use pow_core::session::{self, AuthMethod, CookieSessionExt as _, MethodUse, SessionMetadata};
+use pow_core::users::User;
+use pow_core::views::{Form, Link};
+use pow_core::web::{
+    extension_path, flash, redirect, Action, ActionId, ActionKind, Controller, Flow, FormData,
+    Outcome,
+};
+use pow_core::{PowConfig, PowError};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::web::{api_error, body, name_field, param, CeremonyPage, MANAGE_PATH};
+use crate::{events, EnrolAnswer, Kind, Passkeys, Started, NAME, TOTP_ENABLED_AT};
+
+/// The recovery page, relative to the mount path.
+pub(crate) const RECOVERY_PATH: &str = "/passkeys/recovery";
+/// Salt of the signed recovery grant (cookie session and `recovery_token`).
+const SALT: &str = "pow passkeys recovery";
+/// How long a recovery grant lasts: 15 minutes.
+const TTL_MS: i64 = 15 * 60 * 1000;
+
+/// `GET /passkeys/recovery`.
+pub(crate) const RECOVERY_NEW: ActionId =
+    ActionId::new("passkeys_recovery", "new", ActionKind::Show);
+/// `POST /passkeys/recovery`: enrol the new passkey, then sign in.
+pub(crate) const RECOVERY: ActionId =
+    ActionId::new("passkeys_recovery", "create", ActionKind::SignIn);
+/// The JSON recovery endpoints.
+pub(crate) const API_RECOVERY: ActionId =
+    ActionId::new("api_passkeys_recovery", "create", ActionKind::Other);
+
+fn path(config: &PowConfig, pattern: &str) -> String {
+    extension_path(config, NAME, pattern, &[])
+}
+
+fn pending_key(config: &PowConfig) -> String {
+    config.namespaced("pow_passkeys_recovery")
+}
+
+/// A signed grant to recover `user_id`'s account: the user, when, and a nonce that binds
+/// the enrolment ceremony to it.
+fn grant(config: &PowConfig, user_id: i64) -> String {
+    let nonce = pow_core::token::generate_uuid();
+    let payload = format!("{user_id}.{}.{nonce}", pow_core::time::now_ms());
+    config.verifier().sign_token(SALT, &payload)
+}
+
+/// The user and nonce of a grant that verifies and has not expired.
+fn read_grant(config: &PowConfig, token: &str) -> Option<(i64, String)> {
+    let payload = config.verifier().verify_token(SALT, token)?;
+    let mut parts = payload.splitn(3, '.');
+    let user_id = parts.next()?.parse().ok()?;
+    let at: i64 = parts.next()?.parse().ok()?;
+    let nonce = parts.next()?.to_owned();
+    (pow_core::time::now_ms().saturating_sub(at) <= TTL_MS).then_some((user_id, nonce))
+}
+
+/// Whether a sign-in of `user` that proved only `methods` is a recovery: an emailed link
+/// or code alone, for an account without a password or a TOTP second factor that has
+/// passkeys. Such a sign-in may only enrol a new passkey.
+pub(crate) async fn is_recovery(
+    ext: &Passkeys,
+    config: &PowConfig,
+    user: &User,
+    methods: &[AuthMethod],
+) -> Result<bool, PowError> {
+    if methods.is_empty() || methods.iter().any(|m| *m != AuthMethod::MagicLink) {
+        return Ok(false);
+    }
+    let Some(stored) = config.users()?.get(user.id).await? else {
+        return Ok(false);
+    };
+    if stored.password_hash.is_some() || stored.get(TOTP_ENABLED_AT).is_some_and(|v| !v.is_null()) {
+        return Ok(false);
+    }
+    let passkeys = ext
+        .usable(config, stored.id)
+        .await
+        .map_err(crate::into_pow)?;
+    Ok(passkeys.iter().any(|passkey| passkey.kind == Kind::Passkey))
+}
+
+/// The user of the browser's pending recovery, and the ceremony binding.
+async fn pending(
+    req: &HttpRequest,
+    config: &PowConfig,
+) -> Result<Option<(User, String)>, PowError> {
+    let Some(token) = req
+        .cookie_session()
+        .get::<String>(&pending_key(config))
+        .ok()
+        .flatten()
+    else {
+        return Ok(None);
+    };
+    user_of(config, &token).await
+}
+
+async fn user_of(config: &PowConfig, token: &str) -> Result<Option<(User, String)>, PowError> {
+    let Some((user_id, nonce)) = read_grant(config, token) else {
+        return Ok(None);
+    };
+    let user = config.users()?.get(user_id).await?;
+    Ok(user.map(|user| (user, format!("recovery:{nonce}"))))
+}
+
+/// After a sign-up without a password, the new user is sent to enrol a passkey; a sign-in
+/// that is a recovery (an emailed link alone, for an account that signs in with passkeys
+/// only) becomes one.
+#[async_trait(?Send)]
+impl pow_core::extension::Callbacks for Passkeys {
+    async fn before_respond(&self, ctl: &mut Controller) -> Result<Flow, PowError> {
+        if ctl.is_json() {
+            return Ok(Flow::Continue);
+        }
+        let staged = ctl
+            .assigns
+            .get::<AddressProven>()
+            .is_some_and(|proven| proven.first && proven.by == ProvenBy::StagedSignUp);
+        let Some(user) = ctl.user.clone() else {
+            return Ok(Flow::Continue);
+        };
+        if staged && user.password_hash.is_none() && session::current_session(&ctl.req).is_some() {
+            flash::put_info(&ctl.req, Some(ctl.text("pow_passkeys_enrol_now")));
+            return Ok(Flow::Halt(redirect(&path(&ctl.config, MANAGE_PATH))));
+        }
+        if ctl.id.kind() != ActionKind::SignIn || ctl.id == RECOVERY {
+            return Ok(Flow::Continue);
+        }
+        let Some(current) = session::current_session(&ctl.req) else {
+            return Ok(Flow::Continue);
+        };
+        let methods: Vec<AuthMethod> = current.metadata.methods.iter().map(|u| u.method).collect();
+        if !is_recovery(self, &ctl.config, &user, &methods).await? {
+            return Ok(Flow::Continue);
+        }
+        session::sign_out(&ctl.req).await?;
+        ctl.req
+            .cookie_session()
+            .insert(pending_key(&ctl.config), grant(&ctl.config, user.id))?;
+        let _ = flash::take(&ctl.req);
+        Ok(Flow::Halt(redirect(&path(&ctl.config, RECOVERY_PATH))))
+    }
+}
+
+pub(crate) fn configure(cfg: &mut web::ServiceConfig, config: &PowConfig, ext: &Passkeys) {
+    let route = config.routes().extension_route(NAME, RECOVERY_PATH);
+    cfg.service(
+        web::resource(route)
+            .app_data(web::Data::new(ext.clone()))
+            .route(web::get().to(recovery_new))
+            .route(web::post().to(recovery_create)),
+    );
+}
+
+fn expired(ctl: &Controller) -> Outcome {
+    flash::put_error(&ctl.req, Some(ctl.text("pow_passkeys_recovery_expired")));
+    Outcome::redirect(&ctl.config.routes().session_path(&ctl.routes_ctx(), "new"))
+}
+
+fn recovery_page(ctl: &Controller, started: &Started) -> Result<HttpResponse, PowError> {
+    CeremonyPage {
+        name: "passkeys/recovery",
+        title_key: "pow_passkeys_title_recovery",
+        info_key: "pow_passkeys_recovery_info",
+        form: Form::new(
+            path(&ctl.config, RECOVERY_PATH),
+            ctl.text("pow_passkeys_recovery_button"),
+            "",
+        )
+        .field(name_field(ctl)),
+        mode: "create",
+        started,
+        links: vec![Link::new(
+            ctl.config.routes().session_path(&ctl.routes_ctx(), "new"),
+            ctl.text("title-sign-in"),
+        )],
+    }
+    .render(ctl)
+}
+
+async fn recovery_new(
+    req: HttpRequest,
+    ext: web::Data<Passkeys>,
+) -> Result<HttpResponse, PowError> {
+    Action::new(RECOVERY_NEW)
+        .signed_out()
+        .run(&req, async |ctl| {
+            let Some((user, binding)) = pending(&ctl.req, &ctl.config).await? else {
+                return Ok(expired(ctl));
+            };
+            let started = ext
+                .start_enrolment(&ctl.config, &user, &binding, Kind::Passkey)
+                .await
+                .map_err(crate::into_pow)?;
+            Ok(Outcome::render(move |ctl: &Controller| {
+                recovery_page(ctl, &started)
+            }))
+        })
+        .await
+}
+
+/// The session of a recovered account: the emailed proof and the new passkey, fresh.
+fn recovered_metadata() -> SessionMetadata {
+    SessionMetadata {
+        authenticated_at: Some(pow_core::time::now_ms()),
+        ..SessionMetadata::new()
+            .with_method(AuthMethod::MagicLink)
+            .with_method(AuthMethod::Passkey)
+    }
+}
+
+fn recovered(config: &PowConfig, user: &User, passkey_id: i64) {
+    audit::record(
+        config,
+        AuditEvent::new(events::RECOVERED)
+            .user(user.id)
+            .detail("passkey_id", passkey_id),
+    );
+}
+
+async fn recovery_create(
+    req: HttpRequest,
+    payload: Bytes,
+    ext: web::Data<Passkeys>,
+) -> Result<HttpResponse, PowError> {
+    Action::new(RECOVERY)
+        .signed_out()
+        .form(FormData::parse(&payload))
+        .run(&req, async |ctl| {
+            let Some((user, binding)) = pending(&ctl.req, &ctl.config).await? else {
+                return Ok(expired(ctl));
+            };
+            let finished = ext
+                .finish_enrolment(
+                    &ctl.config,
+                    &user,
+                    &binding,
+                    &EnrolAnswer {
+                        ceremony: &param(ctl, "ceremony"),
+                        name: &param(ctl, "name"),
+                        credential: &param(ctl, "credential"),
+                    },
+                    Some(&ctl.lang),
+                )
+                .await;
+            let passkey = match finished {
+                Ok(passkey) => passkey,
+                Err(err) => {
+                    let back = path(&ctl.config, RECOVERY_PATH);
+                    return crate::web::refused(ctl, err, &back);
+                }
+            };
+            ctl.req.cookie_session().remove(&pending_key(&ctl.config));
+            recovered(&ctl.config, &user, passkey.id);
+            session::sign_in_with(&ctl.req, &user, recovered_metadata()).await?;
+            flash::put_info(&ctl.req, Some(ctl.text("pow_passkeys_recovered")));
+            ctl.user = Some(user);
+            let after = ctl.config.routes().after_sign_in_path(&ctl.routes_ctx());
+            Ok(Outcome::redirect(&after))
+        })
+        .await
+}
+
+/// The answer to a JSON sign-in that is a recovery: `403 passkey_recovery_required` with
+/// a `recovery_token` (15 minutes) for `POST <prefix>/passkeys/recovery`.
+pub(crate) fn recovery_required(req: &HttpRequest, config: &PowConfig, user: &User) -> ApiError {
+    ApiError::translated(req, StatusCode::FORBIDDEN, "pow_passkeys_recovery_info")
+        .with_code("passkey_recovery_required")
+        .with_detail("recovery_token", grant(config, user.id))
+}
+
+#[derive(Deserialize)]
+struct RecoveryOptions {
+    recovery_token: String,
+}
+
+#[derive(Deserialize)]
+struct RecoveryFinish {
+    recovery_token: String,
+    ceremony: String,
+    name: String,
+    credential: serde_json::Value,
+}
+
+fn invalid_token(req: &HttpRequest) -> ApiError {
+    ApiError::translated(
+        req,
+        StatusCode::UNAUTHORIZED,
+        "pow_passkeys_recovery_expired",
+    )
+    .with_code("invalid_token")
+}
+
+/// The user of a JSON `recovery_token`, and the ceremony binding; `401 invalid_token` for
+/// one that does not verify or expired.
+async fn recovering(
+    req: &HttpRequest,
+    config: &PowConfig,
+    token: &str,
+) -> Result<(User, String), ApiError> {
+    user_of(config, token)
+        .await?
+        .ok_or_else(|| invalid_token(req))
+}
+
+/// `POST <prefix>/passkeys/recovery/options` with `{"recovery_token"}`.
+pub(crate) async fn api_options(
+    req: HttpRequest,
+    api: ApiContext,
+    payload: Bytes,
+    ext: web::Data<Passkeys>,
+) -> Result<HttpResponse, ApiError> {
+    let options: RecoveryOptions = body(&req, &payload)?;
+    api.run(&req, API_RECOVERY, async |ctl| {
+        let (user, binding) = recovering(&req, &ctl.config, &options.recovery_token).await?;
+        let started = ext
+            .start_enrolment(&ctl.config, &user, &binding, Kind::Passkey)
+            .await
+            .map_err(|err| api_error(&req, err, false))?;
+        Ok(HttpResponse::Ok()
+            .insert_header(pow_core::web::no_store())
+            .json(json!(started)))
+    })
+    .await
+}
+
+/// `POST <prefix>/passkeys/recovery` with `{"recovery_token", "ceremony", "name",
+/// "credential"}`: the new passkey, and a token pair.
+pub(crate) async fn api_finish(
+    req: HttpRequest,
+    api: ApiContext,
+    payload: Bytes,
+    ext: web::Data<Passkeys>,
+) -> Result<HttpResponse, ApiError> {
+    let finish: RecoveryFinish = body(&req, &payload)?;
+    api.run(&req, API_RECOVERY, async |ctl| {
+        let (user, binding) = recovering(&req, &ctl.config, &finish.recovery_token).await?;
+        let passkey = ext
+            .finish_enrolment(
+                &ctl.config,
+                &user,
+                &binding,
+                &EnrolAnswer {
+                    ceremony: &finish.ceremony,
+                    name: &finish.name,
+                    credential: &finish.credential.to_string(),
+                },
+                Some(&ctl.lang),
+            )
+            .await
+            .map_err(|err| api_error(&req, err, false))?;
+        recovered(&ctl.config, &user, passkey.id);
+        let methods = vec![
+            MethodUse::now(AuthMethod::MagicLink),
+            MethodUse::now(AuthMethod::Passkey),
+        ];
+        api.sign_in_response(&req, &user, pow_core::api::ApiAction::SignIn, methods)
+            .await
+    })
+    .await
+}

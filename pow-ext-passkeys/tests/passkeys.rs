@@ -1,0 +1,1202 @@
+//! Passkeys over HTTP with an in-process software authenticator (the `passkey` crates: a
+//! WebAuthn client and a CTAP2 authenticator with user verification, discoverable
+//! credentials and counters): enrolment, sign-in with and without an address (JSON and
+//! the pages), user verification, replayed, expired and foreign ceremonies, counters,
+//! concurrent assertions, the last passkey of an account without a password, the second
+//! factor, and stored rows of every storage format.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use actix_web::{web, HttpResponse};
+use diesel::RunQueryDsl;
+use passkey::authenticator::{
+    Authenticator, CredentialStore, DiscoverabilitySupport, StoreInfo, UiHint, UserCheck,
+    UserValidationMethod,
+};
+use passkey::client::{Client as WebClient, DefaultClientData};
+use passkey::crypto::rust_crypto::RustCryptoBackend;
+use passkey::types::ctap2::make_credential::{
+    Options, PublicKeyCredentialRpEntity, PublicKeyCredentialUserEntity,
+};
+use passkey::types::ctap2::{Aaguid, Ctap2Error, StatusCode};
+use passkey::types::webauthn::{
+    CredentialCreationOptions, CredentialRequestOptions, PublicKeyCredentialDescriptor,
+};
+use passkey::types::Passkey;
+use pow_core::mailer::MemoryMailer;
+use pow_core::password::Pbkdf2Hasher;
+use pow_core::session::MaybeUser;
+use pow_core::store::MemoryStore;
+use pow_core::test_client::{serve, Client, Response};
+use pow_core::users::diesel::{checkout, Database, DieselUsersContext};
+use pow_core::PowConfig;
+use pow_ext_passkeys::Passkeys;
+use pow_ext_passwordless::Passwordless;
+use pow_ext_two_factor::TwoFactor;
+use serde_json::{json, Value};
+use url::Url;
+
+const EMAIL: &str = "ada@example.com";
+const PASSWORD: &str = "correct horse battery";
+const ORIGIN: &str = "https://example.com";
+const API: &str = "/api/v1";
+
+// ---------------------------------------------------------------------------------------
+// A software authenticator
+
+/// The authenticator's credentials, shared by its clones (a copied device).
+#[derive(Clone, Default)]
+struct Keys(Arc<Mutex<Vec<Passkey>>>);
+
+impl Keys {
+    /// An independent copy of the credentials as they are now.
+    fn copy(&self) -> Self {
+        Self(Arc::new(Mutex::new(self.0.lock().unwrap().clone())))
+    }
+}
+
+#[async_trait::async_trait]
+impl CredentialStore for Keys {
+    type PasskeyItem = Passkey;
+
+    async fn find_credentials(
+        &self,
+        ids: Option<&[PublicKeyCredentialDescriptor]>,
+        rp_id: &str,
+        _user_handle: Option<&[u8]>,
+    ) -> Result<Vec<Passkey>, StatusCode> {
+        let keys = self.0.lock().unwrap();
+        let found: Vec<Passkey> = keys
+            .iter()
+            .filter(|key| match ids {
+                Some(ids) if !ids.is_empty() => ids.iter().any(|d| d.id == key.credential_id),
+                _ => key.rp_id == rp_id,
+            })
+            .cloned()
+            .collect();
+        if found.is_empty() {
+            Err(Ctap2Error::NoCredentials.into())
+        } else {
+            Ok(found)
+        }
+    }
+
+    async fn save_credential(
+        &mut self,
+        cred: Passkey,
+        _user: PublicKeyCredentialUserEntity,
+        _rp: PublicKeyCredentialRpEntity,
+        _options: Options,
+    ) -> Result<(), StatusCode> {
+        self.0.lock().unwrap().push(cred);
+        Ok(())
+    }
+
+    async fn update_credential(&mut self, cred: &Passkey) -> Result<(), StatusCode> {
+        let mut keys = self.0.lock().unwrap();
+        for key in keys.iter_mut() {
+            if key.credential_id == cred.credential_id {
+                *key = cred.clone();
+            }
+        }
+        Ok(())
+    }
+
+    async fn get_info(&self) -> StoreInfo {
+        StoreInfo {
+            discoverability: DiscoverabilitySupport::ForcedDiscoverable,
+        }
+    }
+}
+
+/// The person at the authenticator: present, and verified (PIN, biometrics) if `verify`.
+struct Person {
+    verify: bool,
+}
+
+#[async_trait::async_trait]
+impl UserValidationMethod for Person {
+    type PasskeyItem = Passkey;
+
+    async fn check_user<'a>(
+        &self,
+        _hint: UiHint<'a, Passkey>,
+        presence: bool,
+        verification: bool,
+    ) -> Result<UserCheck, Ctap2Error> {
+        Ok(UserCheck {
+            presence,
+            verification: verification && self.verify,
+        })
+    }
+
+    fn is_presence_enabled(&self) -> bool {
+        true
+    }
+
+    fn is_verification_enabled(&self) -> Option<bool> {
+        Some(self.verify)
+    }
+}
+
+/// A device with an authenticator: its credentials, whether it verifies the user, whether
+/// it keeps a signature counter.
+#[derive(Clone)]
+struct Device {
+    keys: Keys,
+    verify: bool,
+    counter: bool,
+}
+
+fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(future)
+}
+
+impl Device {
+    fn new(counter: bool) -> Self {
+        Self {
+            keys: Keys::default(),
+            verify: true,
+            counter,
+        }
+    }
+
+    /// This device's credentials with a person who is not verified.
+    fn without_verification(&self) -> Self {
+        Self {
+            verify: false,
+            ..self.clone()
+        }
+    }
+
+    /// Another device holding a copy of this one's credentials (a clone).
+    fn copy(&self) -> Self {
+        Self {
+            keys: self.keys.copy(),
+            ..self.clone()
+        }
+    }
+
+    fn authenticator(&self) -> Authenticator<Keys, Person, RustCryptoBackend> {
+        let mut authenticator = Authenticator::new(
+            Aaguid::new_empty(),
+            self.keys.clone(),
+            Person {
+                verify: self.verify,
+            },
+            RustCryptoBackend,
+        );
+        authenticator.set_make_credentials_with_signature_counter(self.counter);
+        authenticator
+    }
+
+    /// `navigator.credentials.create(options)` at `origin`, as the browser's JSON.
+    fn create(&self, origin: &str, options: &Value) -> Value {
+        let options: CredentialCreationOptions = serde_json::from_value(options.clone()).unwrap();
+        let origin = Url::parse(origin).unwrap();
+        // A browser asks for user verification when it is preferred and the device has it.
+        let mut client =
+            WebClient::new(self.authenticator()).user_verification_when_preferred(self.verify);
+        let created = block_on(client.register(&origin, options, DefaultClientData)).unwrap();
+        serde_json::to_value(created).unwrap()
+    }
+
+    /// `navigator.credentials.get(options)` at `origin`, as the browser's JSON.
+    fn get(&self, origin: &str, options: &Value) -> Value {
+        let options: CredentialRequestOptions = serde_json::from_value(options.clone()).unwrap();
+        let origin = Url::parse(origin).unwrap();
+        let mut client =
+            WebClient::new(self.authenticator()).user_verification_when_preferred(self.verify);
+        let asserted = block_on(client.authenticate(&origin, options, DefaultClientData)).unwrap();
+        serde_json::to_value(asserted).unwrap()
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The app
+
+async fn me(user: MaybeUser) -> HttpResponse {
+    HttpResponse::Ok().body(match user.0 {
+        Some(user) => format!("user:{}", user.id),
+        None => "anonymous".to_owned(),
+    })
+}
+
+struct Harness {
+    config: PowConfig,
+    users: DieselUsersContext,
+    addr: SocketAddr,
+    mailer: MemoryMailer,
+    user_id: i64,
+}
+
+fn sqlite() -> DieselUsersContext {
+    let db = std::env::temp_dir().join(format!(
+        "pow-passkeys-{}.db",
+        pow_core::token::generate_uuid()
+    ));
+    DieselUsersContext::connect(&db.display().to_string()).unwrap()
+}
+
+fn postgres() -> DieselUsersContext {
+    let url = pow_core::testing::test_database_url().expect("POW_TEST_DATABASE_URL");
+    let schema = format!(
+        "pow_passkeys_{}",
+        pow_core::token::generate_uuid().replace('-', "")
+    );
+    DieselUsersContext::connect(&url)
+        .unwrap()
+        .with_schema(&schema)
+        .unwrap()
+}
+
+fn start(users: DieselUsersContext, passkeys: Passkeys) -> Harness {
+    let mailer = MemoryMailer::new();
+    let config = PowConfig::builder("p".repeat(64))
+        .users(users.clone())
+        .hasher(Pbkdf2Hasher::new(1))
+        .mailer(Arc::new(mailer.clone()))
+        .base_url("http://localhost")
+        .store(Arc::new(MemoryStore::new()))
+        .extension(TwoFactor::new())
+        .extension(Passwordless::new())
+        .extension(passkeys)
+        .build()
+        .unwrap();
+    users.migrate(&config).unwrap();
+    let user = pow_core::testing::create_user(&config, EMAIL, PASSWORD).unwrap();
+    let served = config.clone();
+    let addr = serve(move || {
+        pow_core::testing::app(&served)
+            .configure(pow_core::api::configure(
+                served.clone(),
+                pow_core::api::ApiOptions::new(),
+            ))
+            .route("/me", web::get().to(me))
+    });
+    Harness {
+        config,
+        users,
+        addr,
+        mailer,
+        user_id: user.id,
+    }
+}
+
+fn passkeys() -> Passkeys {
+    Passkeys::new("example.com", ORIGIN).unwrap()
+}
+
+fn table(users: &DieselUsersContext, name: &str) -> String {
+    match users.schema() {
+        Some(schema) => format!("\"{schema}\".{name}"),
+        None => name.to_owned(),
+    }
+}
+
+fn execute(users: &DieselUsersContext, sql: &str) {
+    match users.database() {
+        Database::Sqlite(pool) => {
+            diesel::sql_query(sql)
+                .execute(&mut *checkout(pool).unwrap())
+                .unwrap();
+        }
+        Database::Postgres(pool) => {
+            diesel::sql_query(sql)
+                .execute(&mut *checkout(pool).unwrap())
+                .unwrap();
+        }
+        _ => unreachable!(),
+    }
+}
+
+fn json(res: &Response) -> Value {
+    serde_json::from_str(&res.body).unwrap_or_else(|_| panic!("not JSON: {}", res.body))
+}
+
+/// `POST <api>/session` with `email` and the password.
+fn password_sign_in(c: &mut Client, email: &str) -> Response {
+    let body = json!({ "user": { "email": email, "password": PASSWORD } }).to_string();
+    c.request("POST", &format!("{API}/session"), Some(body))
+}
+
+/// An app client signed in with the password (fresh: sudo mode).
+fn app_client(h: &Harness) -> Client {
+    let mut app = Client::new(h.addr);
+    let res = password_sign_in(&mut app, EMAIL);
+    assert_eq!(res.status, 200, "{}", res.body);
+    bearer(&mut app, &json(&res));
+    app
+}
+
+fn bearer(app: &mut Client, answer: &Value) {
+    let token = answer["data"]["access_token"].as_str().unwrap();
+    app.headers.retain(|(name, _)| name != "Authorization");
+    app.headers
+        .push(("Authorization".into(), format!("Bearer {token}")));
+}
+
+fn post(c: &mut Client, path: &str, body: Value) -> Response {
+    c.request("POST", &format!("{API}{path}"), Some(body.to_string()))
+}
+
+/// Enrols a passkey of `device` named `name` through the JSON endpoints.
+fn enrol(app: &mut Client, device: &Device, name: &str) -> Value {
+    let res = post(app, "/passkeys/registration/options", json!({}));
+    assert_eq!(res.status, 200, "{}", res.body);
+    let started = json(&res);
+    let credential = device.create(ORIGIN, &started["options"]);
+    let res = post(
+        app,
+        "/passkeys/registration",
+        json!({ "ceremony": started["ceremony"], "name": name, "credential": credential }),
+    );
+    assert_eq!(res.status, 201, "{}", res.body);
+    json(&res)["passkey"].clone()
+}
+
+/// Starts a JSON sign-in (with `email`, or discoverable).
+fn sign_in_options(c: &mut Client, email: Option<&str>) -> Value {
+    let body = match email {
+        Some(email) => json!({ "email": email }),
+        None => json!({}),
+    };
+    let res = post(c, "/passkeys/authentication/options", body);
+    assert_eq!(res.status, 200, "{}", res.body);
+    json(&res)
+}
+
+fn finish_sign_in(c: &mut Client, started: &Value, credential: &Value) -> Response {
+    post(
+        c,
+        "/passkeys/authentication",
+        json!({ "ceremony": started["ceremony"], "credential": credential }),
+    )
+}
+
+/// An app client signed in with a passkey of `device`.
+fn passkey_client(h: &Harness, device: &Device) -> Client {
+    let res = sign_in(h, device, None);
+    assert_eq!(res.status, 200, "{}", res.body);
+    let mut c = Client::new(h.addr);
+    bearer(&mut c, &json(&res));
+    c
+}
+
+/// A whole JSON sign-in with `device` at `origin`.
+fn sign_in(h: &Harness, device: &Device, email: Option<&str>) -> Response {
+    let mut c = Client::new(h.addr);
+    let started = sign_in_options(&mut c, email);
+    let credential = device.get(ORIGIN, &started["options"]);
+    finish_sign_in(&mut c, &started, &credential)
+}
+
+fn code(res: &Response) -> String {
+    json(res)["error"]["code"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// The value of the hidden field `user[name]` of an HTML page.
+fn hidden(page: &str, name: &str) -> String {
+    let marker = format!("name=\"user[{name}]\" value=\"");
+    let start = page.find(&marker).unwrap_or_else(|| panic!("no {name}")) + marker.len();
+    let end = start + page[start..].find('"').unwrap();
+    page[start..end]
+        .replace("&#34;", "\"")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
+}
+
+// ---------------------------------------------------------------------------------------
+// Tests
+
+fn enrols_and_signs_in(h: &Harness) {
+    let device = Device::new(true);
+    let mut app = app_client(h);
+    let passkey = enrol(&mut app, &device, "Laptop");
+    assert_eq!(passkey["name"], "Laptop");
+    assert!(passkey.get("credential").is_none() && passkey.get("user_handle").is_none());
+    let notice = h.mailer.last_to(EMAIL).expect("the notice");
+    assert_eq!(notice.subject, "A passkey was added to your account");
+
+    let list = json(&app.get(&format!("{API}/passkeys")));
+    assert_eq!(list["passkeys"].as_array().unwrap().len(), 1);
+
+    // With the address typed: the options list the user's passkey.
+    let mut c = Client::new(h.addr);
+    let started = sign_in_options(&mut c, Some(EMAIL));
+    let allowed = &started["options"]["publicKey"]["allowCredentials"];
+    assert_eq!(allowed.as_array().unwrap().len(), 1);
+    assert_eq!(allowed[0]["id"], passkey["credential_id"]);
+    let credential = device.get(ORIGIN, &started["options"]);
+    let res = finish_sign_in(&mut c, &started, &credential);
+    assert_eq!(res.status, 200, "{}", res.body);
+    let mut signed_in = Client::new(h.addr);
+    bearer(&mut signed_in, &json(&res));
+    let session = json(&signed_in.get(&format!("{API}/session")));
+    assert_eq!(session["data"]["user"]["id"], h.user_id);
+    // The session records how it signed in, and is fresh (sudo mode).
+    assert_eq!(
+        session["data"]["session"]["methods"][0]["method"],
+        "passkey"
+    );
+    assert_eq!(session["data"]["session"]["sudo"]["fresh"], true);
+
+    // The same ceremony and answer again: refused.
+    let res = finish_sign_in(&mut c, &started, &credential);
+    assert_eq!((res.status, code(&res)), (401, "unknown_ceremony".into()));
+
+    // Without an address: the browser offers what it holds.
+    let started = sign_in_options(&mut c, None);
+    assert!(started["options"]["publicKey"]["allowCredentials"]
+        .as_array()
+        .is_none_or(Vec::is_empty));
+    let credential = device.get(ORIGIN, &started["options"]);
+    let res = finish_sign_in(&mut c, &started, &credential);
+    assert_eq!(res.status, 200, "{}", res.body);
+
+    // The pages: the sign-in page carries a ceremony; the form signs in.
+    let mut browser = Client::new(h.addr);
+    let page = browser.get("/passkeys/sign-in");
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("/passkeys/passkeys.js"));
+    let options: Value = serde_json::from_str(&hidden(&page.body, "webauthn_options")).unwrap();
+    let credential = device.get(ORIGIN, &options);
+    let res = browser.post(
+        "/passkeys/sign-in",
+        &[
+            ("_csrf_token", &page.csrf()),
+            ("user[ceremony]", &hidden(&page.body, "ceremony")),
+            ("user[credential]", &credential.to_string()),
+        ],
+    );
+    assert_eq!(res.status, 302, "{}", res.body);
+    assert_eq!(browser.get("/me").body, format!("user:{}", h.user_id));
+
+    // The passkeys page (fresh from the passkey sign-in) lists it with its last use.
+    let page = browser.get("/passkeys");
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("Laptop"), "{}", page.body);
+    assert!(!page.body.contains("last used never"));
+
+    // An unknown address gets options shaped like a known one's, the same each time.
+    let unknown = sign_in_options(&mut c, Some("nobody@example.com"));
+    let again = sign_in_options(&mut c, Some("nobody@example.com"));
+    let ids = |v: &Value| v["options"]["publicKey"]["allowCredentials"].clone();
+    assert_eq!(ids(&unknown).as_array().unwrap().len(), 1);
+    assert_eq!(ids(&unknown), ids(&again));
+    assert_ne!(ids(&unknown)[0]["id"], allowed[0]["id"]);
+}
+
+#[test]
+fn enrols_and_signs_in_with_and_without_an_address_sqlite() {
+    enrols_and_signs_in(&start(sqlite(), passkeys()));
+}
+
+#[test]
+fn enrols_and_signs_in_with_and_without_an_address_postgres() {
+    enrols_and_signs_in(&start(postgres(), passkeys()));
+}
+
+#[test]
+fn ceremonies_that_do_not_verify_are_refused() {
+    let login = "https://login.example.com";
+    let h = start(sqlite(), passkeys().allow_origin(login).unwrap());
+    let device = Device::new(true);
+    let mut app = app_client(&h);
+    enrol(&mut app, &device, "Phone");
+    let mut c = Client::new(h.addr);
+
+    // No user verification: the options ask for it; a client that skips it is refused.
+    let mut started = sign_in_options(&mut c, None);
+    started["options"]["publicKey"]["userVerification"] = json!("discouraged");
+    let credential = device
+        .without_verification()
+        .get(ORIGIN, &started["options"]);
+    let res = finish_sign_in(&mut c, &started, &credential);
+    assert_eq!(
+        (res.status, code(&res)),
+        (401, "user_verification_required".into())
+    );
+
+    // An origin the site does not use.
+    let started = sign_in_options(&mut c, None);
+    let credential = device.get("https://evil.example.com", &started["options"]);
+    let res = finish_sign_in(&mut c, &started, &credential);
+    assert_eq!((res.status, code(&res)), (401, "origin_mismatch".into()));
+
+    // An allowed origin, but the assertion is for another relying party id.
+    let mut started = sign_in_options(&mut c, Some(EMAIL));
+    started["options"]["publicKey"]["rpId"] = json!("login.example.com");
+    let credential = device.get(login, &started["options"]);
+    let res = finish_sign_in(&mut c, &started, &credential);
+    assert_eq!((res.status, code(&res)), (401, "rp_id_mismatch".into()));
+
+    // A ceremony id nobody started.
+    let started = sign_in_options(&mut c, None);
+    let credential = device.get(ORIGIN, &started["options"]);
+    let forged = json!({ "ceremony": "not-a-ceremony" });
+    let res = finish_sign_in(&mut c, &forged, &credential);
+    assert_eq!((res.status, code(&res)), (401, "unknown_ceremony".into()));
+
+    // An enrolment ceremony is bound to the session that started it.
+    let mut first = passkey_client(&h, &device);
+    let started = json(&post(
+        &mut first,
+        "/passkeys/registration/options",
+        json!({}),
+    ));
+    let other = Device::new(true);
+    let credential = other.create(ORIGIN, &started["options"]);
+    let mut second = passkey_client(&h, &device);
+    let res = post(
+        &mut second,
+        "/passkeys/registration",
+        json!({ "ceremony": started["ceremony"], "name": "Other", "credential": credential }),
+    );
+    assert_eq!((res.status, code(&res)), (400, "wrong_session".into()));
+
+    let list = json(&app.get(&format!("{API}/passkeys")));
+    assert_eq!(list["passkeys"].as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn an_expired_ceremony_is_refused() {
+    let h = start(sqlite(), passkeys().ceremony_ttl(Duration::ZERO));
+    let mut app = app_client(&h);
+    let started = json(&post(&mut app, "/passkeys/registration/options", json!({})));
+    let credential = Device::new(true).create(ORIGIN, &started["options"]);
+    let res = post(
+        &mut app,
+        "/passkeys/registration",
+        json!({ "ceremony": started["ceremony"], "name": "Late", "credential": credential }),
+    );
+    assert_eq!((res.status, code(&res)), (400, "ceremony_expired".into()));
+}
+
+#[test]
+fn a_credential_of_another_account_is_refused() {
+    let h = start(sqlite(), passkeys());
+    let mut app = app_client(&h);
+    let device = Device::new(true);
+    let first = enrol(&mut app, &device, "First");
+
+    let other_email = "grace@example.com";
+    pow_core::testing::create_user(&h.config, other_email, PASSWORD).unwrap();
+    let mut other = Client::new(h.addr);
+    let res = password_sign_in(&mut other, other_email);
+    bearer(&mut other, &json(&res));
+    let started = json(&post(
+        &mut other,
+        "/passkeys/registration/options",
+        json!({}),
+    ));
+    let credential = Device::new(true).create(ORIGIN, &started["options"]);
+    // The first account's row takes the new credential's id before the second finishes.
+    execute(
+        &h.users,
+        &format!(
+            "UPDATE {} SET credential_id = '{}' WHERE id = {}",
+            table(&h.users, "passkeys"),
+            credential["id"].as_str().unwrap(),
+            first["id"]
+        ),
+    );
+    let res = post(
+        &mut other,
+        "/passkeys/registration",
+        json!({ "ceremony": started["ceremony"], "name": "Mine", "credential": credential }),
+    );
+    assert_eq!((res.status, code(&res)), (409, "credential_taken".into()));
+}
+
+#[test]
+fn counters_refuse_a_clone_and_let_one_of_two_concurrent_sign_ins_win() {
+    let h = start(sqlite(), passkeys());
+    let mut app = app_client(&h);
+    let device = Device::new(true);
+    enrol(&mut app, &device, "Key");
+    let synced = Device::new(false);
+    enrol(&mut passkey_client(&h, &device), &synced, "Synced");
+    assert_eq!(sign_in(&h, &device, Some(EMAIL)).status, 200);
+
+    // A copy of the device as it is now, then the device signs in again: the copy's
+    // counter is behind.
+    let clone = device.copy();
+    assert_eq!(sign_in(&h, &device, None).status, 200);
+    h.mailer.clear();
+    let res = sign_in(&h, &clone, None);
+    assert_eq!((res.status, code(&res)), (401, "counter_regression".into()));
+    let notice = h.mailer.last_to(EMAIL).expect("the notice");
+    assert_eq!(notice.subject, "A passkey of your account was refused");
+    // A counter of 0 after a non-zero one is refused too: a copy that keeps none.
+    let reset = device.copy();
+    reset.keys.0.lock().unwrap()[0].counter = None;
+    let res = sign_in(&h, &reset, None);
+    assert_eq!((res.status, code(&res)), (401, "counter_regression".into()));
+
+    // Two copies with the same counter sign in at once: one wins.
+    let (a, b) = (device.copy(), device.copy());
+    let mut ca = Client::new(h.addr);
+    let mut cb = Client::new(h.addr);
+    let sa = sign_in_options(&mut ca, None);
+    let sb = sign_in_options(&mut cb, None);
+    let ka = a.get(ORIGIN, &sa["options"]);
+    let kb = b.get(ORIGIN, &sb["options"]);
+    let barrier = Arc::new(std::sync::Barrier::new(2));
+    let run =
+        |mut c: Client, started: Value, credential: Value, barrier: Arc<std::sync::Barrier>| {
+            std::thread::spawn(move || {
+                barrier.wait();
+                finish_sign_in(&mut c, &started, &credential).status
+            })
+        };
+    let ta = run(ca, sa, ka, Arc::clone(&barrier));
+    let tb = run(cb, sb, kb, barrier);
+    let mut statuses = [ta.join().unwrap(), tb.join().unwrap()];
+    statuses.sort_unstable();
+    assert_eq!(statuses, [200, 401]);
+
+    // A device without counters (synced passkeys): 0, then 0 again, passes.
+    assert_eq!(sign_in(&h, &synced, None).status, 200);
+    assert_eq!(sign_in(&h, &synced, None).status, 200);
+}
+
+#[test]
+fn the_last_passkey_of_an_account_without_a_password_stays() {
+    let h = start(sqlite(), passkeys());
+    let mut app = app_client(&h);
+    let device = Device::new(true);
+    let first = enrol(&mut app, &device, "First");
+    let second = enrol(&mut passkey_client(&h, &device), &device, "Second");
+    execute(
+        &h.users,
+        &format!(
+            "UPDATE {} SET password_hash = NULL",
+            table(&h.users, "users")
+        ),
+    );
+    // A passkey sign-in is fresh: sudo mode holds.
+    let res = sign_in(&h, &device, None);
+    assert_eq!(res.status, 200, "{}", res.body);
+    let mut c = Client::new(h.addr);
+    bearer(&mut c, &json(&res));
+
+    let rename = |c: &mut Client, id: &Value, name: &str| {
+        c.request(
+            "PATCH",
+            &format!("{API}/passkeys/{id}"),
+            Some(json!({ "name": name }).to_string()),
+        )
+    };
+    assert_eq!(rename(&mut c, &first["id"], "Work laptop").status, 204);
+    let res = rename(&mut c, &first["id"], "");
+    assert_eq!((res.status, code(&res)), (422, "invalid_name".into()));
+
+    let delete =
+        |c: &mut Client, id: &Value| c.request("DELETE", &format!("{API}/passkeys/{id}"), None);
+    assert_eq!(delete(&mut c, &first["id"]).status, 204);
+    let res = delete(&mut c, &second["id"]);
+    assert_eq!((res.status, code(&res)), (409, "last_credential".into()));
+    let res = delete(&mut c, &first["id"]);
+    assert_eq!((res.status, code(&res)), (404, "not_found".into()));
+    let list = json(&c.get(&format!("{API}/passkeys")));
+    assert_eq!(list["passkeys"][0]["name"], "Second");
+}
+
+#[test]
+fn a_passkey_needs_no_second_factor_and_the_password_still_does() {
+    let h = start(sqlite(), passkeys());
+    let mut app = app_client(&h);
+    let device = Device::new(true);
+    enrol(&mut app, &device, "Laptop");
+    execute(
+        &h.users,
+        &format!(
+            "UPDATE {} SET totp_secret = 'JBSWY3DPEHPK3PXP', totp_enabled_at = '2026-01-01 00:00:00'",
+            table(&h.users, "users")
+        ),
+    );
+    let mut c = Client::new(h.addr);
+    let res = password_sign_in(&mut c, EMAIL);
+    assert_eq!(
+        (res.status, code(&res)),
+        (403, "second_factor_required".into())
+    );
+    let res = sign_in(&h, &device, Some(EMAIL));
+    assert_eq!(res.status, 200, "{}", res.body);
+}
+
+// ---------------------------------------------------------------------------------------
+// Stored formats
+
+/// A stored passkey and the authenticator's half of it, as one JSON document: the row as
+/// the table holds it, and the private key (a COSE key, CBOR, base64url).
+fn fixture_of(h: &Harness, device: &Device) -> Value {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine as _;
+    use passkey::crypto::coset::CborSerializable as _;
+
+    let user = h
+        .config
+        .users_context()
+        .unwrap()
+        .get(&h.config, h.user_id)
+        .unwrap()
+        .unwrap();
+    let stored = block_on(passkeys().list(&h.config, &user)).unwrap();
+    let row = &stored[0];
+    let key = device.keys.0.lock().unwrap()[0].clone();
+    json!({
+        "row": {
+            "credential_id": row.credential_id,
+            "user_handle": row.user_handle,
+            "name": row.name,
+            "kind": row.kind,
+            "rp_id": row.rp_id,
+            "format": row.format,
+            "credential": row.credential,
+            "sign_count": row.sign_count,
+            "user_verified": row.user_verified,
+            "backup_eligible": row.backup_eligible,
+            "backup_state": row.backup_state,
+        },
+        "authenticator": {
+            "key": URL_SAFE_NO_PAD.encode(key.key.clone().to_vec().unwrap()),
+            "credential_id": URL_SAFE_NO_PAD.encode(&*key.credential_id),
+            "rp_id": key.rp_id,
+            "user_handle": key.user_handle.as_ref().map(|h| URL_SAFE_NO_PAD.encode(&**h)),
+            "counter": key.counter,
+        },
+    })
+}
+
+/// Stores `fixture`'s row for the harness user and answers a device holding its key.
+fn restore(h: &Harness, fixture: &Value) -> Device {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine as _;
+    use passkey::crypto::coset::{CborSerializable as _, CoseKey};
+
+    let row = &fixture["row"];
+    let text = |v: &Value| format!("'{}'", v.as_str().unwrap().replace('\'', "''"));
+    execute(
+        &h.users,
+        &format!(
+            "INSERT INTO {} (user_id, credential_id, user_handle, name, kind, rp_id, format, \
+             credential, sign_count, user_verified, backup_eligible, backup_state, inserted_at) \
+             VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, '2026-12-01 00:00:00')",
+            table(&h.users, "passkeys"),
+            h.user_id,
+            text(&row["credential_id"]),
+            text(&row["user_handle"]),
+            text(&row["name"]),
+            text(&row["kind"]),
+            text(&row["rp_id"]),
+            row["format"],
+            text(&row["credential"]),
+            row["sign_count"],
+            row["user_verified"],
+            row["backup_eligible"],
+            row["backup_state"],
+        ),
+    );
+    let key = &fixture["authenticator"];
+    let bytes = |v: &Value| URL_SAFE_NO_PAD.decode(v.as_str().unwrap()).unwrap();
+    let passkey = Passkey {
+        key: CoseKey::from_slice(&bytes(&key["key"])).unwrap(),
+        credential_id: bytes(&key["credential_id"]).into(),
+        rp_id: key["rp_id"].as_str().unwrap().to_owned(),
+        user_handle: key["user_handle"]
+            .as_str()
+            .map(|_| bytes(&key["user_handle"]).into()),
+        username: None,
+        user_display_name: None,
+        counter: key["counter"].as_u64().map(|c| u32::try_from(c).unwrap()),
+        extensions: Default::default(),
+    };
+    Device {
+        keys: Keys(Arc::new(Mutex::new(vec![passkey]))),
+        verify: true,
+        counter: key["counter"].is_number(),
+    }
+}
+
+/// Every storage format a release wrote stays readable: a row of each (in
+/// `tests/fixtures`, written by the release that introduced the format) signs in with and
+/// without an address, and so does a row written now. An upgrade of the WebAuthn crate
+/// that cannot read an old row fails here.
+#[test]
+fn rows_of_every_stored_format_sign_in() {
+    let fresh = {
+        let h = start(sqlite(), passkeys());
+        let device = Device::new(true);
+        enrol(&mut app_client(&h), &device, "Now");
+        fixture_of(&h, &device)
+    };
+    assert_eq!(fresh["row"]["format"], pow_ext_passkeys::store::FORMAT);
+    let mut fixtures = vec![("now".to_owned(), fresh)];
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let text = std::fs::read_to_string(&path).unwrap();
+        fixtures.push((
+            path.display().to_string(),
+            serde_json::from_str(&text).unwrap(),
+        ));
+    }
+    let formats: Vec<i64> = fixtures
+        .iter()
+        .filter_map(|(_, f)| f["row"]["format"].as_i64())
+        .collect();
+    assert!(
+        (1..=i64::from(pow_ext_passkeys::store::FORMAT)).all(|f| formats.contains(&f)),
+        "a fixture for every format: {formats:?}"
+    );
+    for (name, fixture) in fixtures {
+        let h = start(sqlite(), passkeys());
+        let device = restore(&h, &fixture);
+        let res = sign_in(&h, &device, Some(EMAIL));
+        assert_eq!(res.status, 200, "{name}: {}", res.body);
+        let res = sign_in(&h, &device, None);
+        assert_eq!(res.status, 200, "{name}: {}", res.body);
+    }
+}
+
+#[test]
+fn a_password_alone_cannot_add_a_passkey_to_an_account_with_a_second_factor() {
+    let h = start(sqlite(), passkeys());
+    let mut app = app_client(&h);
+    let device = Device::new(true);
+    enrol(&mut app, &device, "First");
+    // The session that enrolled the first passkey proved the password only: the passkey
+    // does not count for it, and a second one needs a second factor.
+    let res = post(&mut app, "/passkeys/registration/options", json!({}));
+    assert_eq!((res.status, code(&res)), (403, "step_up_required".into()));
+    assert_eq!(
+        json(&res)["error"]["accepted"],
+        json!(["passkey", "security_key"])
+    );
+    // It proves the passkey for the step-up rule, then may enrol another.
+    let stepped = &mut app;
+    let started = json(&post(stepped, "/passkeys/step-up/options", json!({})));
+    let credential = device.get(ORIGIN, &started["options"]);
+    let res = post(
+        stepped,
+        "/passkeys/step-up",
+        json!({ "ceremony": started["ceremony"], "credential": credential }),
+    );
+    assert_eq!(res.status, 204, "{}", res.body);
+    enrol(stepped, &Device::new(true), "Stepped up");
+    // With the two-factor extension on, the password alone no longer signs in: the
+    // passkey is asked as the second step.
+    let mut c = Client::new(h.addr);
+    let res = password_sign_in(&mut c, EMAIL);
+    assert_eq!(
+        (res.status, code(&res)),
+        (403, "second_factor_required".into())
+    );
+    // Signed in with the passkey, the session has proved one.
+    let res = sign_in(&h, &device, None);
+    let mut c = Client::new(h.addr);
+    bearer(&mut c, &json(&res));
+    enrol(&mut c, &Device::new(true), "Second");
+    // The session list says how each session signed in.
+    let sessions = json(&c.get(&format!("{API}/sessions")));
+    let methods: Vec<Value> = sessions["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["methods"].clone())
+        .collect();
+    assert!(methods.contains(&json!(["passkey"])), "{methods:?}");
+    assert!(methods.contains(&json!(["password"])), "{methods:?}");
+}
+
+#[test]
+fn a_security_key_is_a_second_factor_and_never_signs_in_alone() {
+    let h = start(sqlite(), passkeys());
+    let mut app = app_client(&h);
+    // A key without a PIN: no user verification.
+    let key = Device::new(true).without_verification();
+    let res = post(
+        &mut app,
+        "/passkeys/registration/options",
+        json!({ "kind": "security_key" }),
+    );
+    assert_eq!(res.status, 200, "{}", res.body);
+    let started = json(&res);
+    let credential = key.create(ORIGIN, &started["options"]);
+    let res = post(
+        &mut app,
+        "/passkeys/registration",
+        json!({ "ceremony": started["ceremony"], "name": "YubiKey", "credential": credential }),
+    );
+    assert_eq!(res.status, 201, "{}", res.body);
+    let stored = json(&res)["passkey"].clone();
+    assert_eq!(stored["kind"], "security_key");
+
+    // Alone, it signs nobody in: not offered for the address, refused without one.
+    let mut c = Client::new(h.addr);
+    let started = sign_in_options(&mut c, Some(EMAIL));
+    let offered = started["options"]["publicKey"]["allowCredentials"].to_string();
+    assert!(!offered.contains(stored["credential_id"].as_str().unwrap()));
+    let mut started = sign_in_options(&mut c, None);
+    started["options"]["publicKey"]["userVerification"] = json!("discouraged");
+    let credential = key.get(ORIGIN, &started["options"]);
+    let res = finish_sign_in(&mut c, &started, &credential);
+    assert_eq!((res.status, code(&res)), (401, "unknown_credential".into()));
+
+    // After the password it is the second step, without user verification (JSON).
+    let mut c = Client::new(h.addr);
+    let res = password_sign_in(&mut c, EMAIL);
+    assert_eq!(
+        (res.status, code(&res)),
+        (403, "second_factor_required".into())
+    );
+    let error = json(&res)["error"].clone();
+    assert_eq!(error["methods"], json!(["security_key"]));
+    let token = error["second_factor_token"].clone();
+    let res = c.request(
+        "POST",
+        &format!("{API}/two-factor/challenge"),
+        Some(json!({ "second_factor_token": token, "method": "security_key" }).to_string()),
+    );
+    assert_eq!(res.status, 200, "{}", res.body);
+    let challenge = json(&res)["data"].clone();
+    let credential = key.get(ORIGIN, &challenge["webauthn_options"]);
+    let verify = |c: &mut Client, credential: &Value| {
+        c.request(
+            "POST",
+            &format!("{API}/two-factor/verify"),
+            Some(
+                json!({
+                    "second_factor_token": token,
+                    "method": "security_key",
+                    "ceremony": challenge["ceremony"],
+                    "credential": credential,
+                })
+                .to_string(),
+            ),
+        )
+    };
+    let res = verify(&mut c, &credential);
+    assert_eq!(res.status, 200, "{}", res.body);
+    let mut signed_in = Client::new(h.addr);
+    bearer(&mut signed_in, &json(&res));
+    let session = json(&signed_in.get(&format!("{API}/session")));
+    let methods: Vec<&str> = session["data"]["session"]["methods"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["method"].as_str().unwrap())
+        .collect();
+    assert_eq!(methods, ["password", "security_key"]);
+
+    // The pages: the second step offers the key beside the code.
+    let mut browser = Client::new(h.addr);
+    let res = browser.sign_in(EMAIL, PASSWORD);
+    assert_eq!(res.location(), "/two-factor/verify");
+    let page = browser.get("/two-factor/verify");
+    assert!(page.body.contains("/passkeys/passkeys.js"), "{}", page.body);
+    let options: Value = serde_json::from_str(&hidden(&page.body, "webauthn_options")).unwrap();
+    let credential = key.get(ORIGIN, &options);
+    let res = browser.post(
+        "/two-factor/verify",
+        &[
+            ("_csrf_token", &page.csrf()),
+            ("user[factor]", "security_key"),
+            ("user[persistent_session]", "false"),
+            ("user[ceremony]", &hidden(&page.body, "ceremony")),
+            ("user[webauthn_options]", ""),
+            ("user[webauthn_mode]", "get"),
+            ("user[credential]", &credential.to_string()),
+        ],
+    );
+    assert_eq!(res.status, 302, "{}", res.body);
+    assert_eq!(browser.get("/me").body, format!("user:{}", h.user_id));
+}
+
+// ---------------------------------------------------------------------------------------
+// Passkey-only accounts
+
+/// The path of the link to this server in the last mail to `to`.
+fn mailed_path(h: &Harness, to: &str) -> String {
+    let mail = h.mailer.last_to(to).expect("a mail");
+    let start = mail.text.find("http://localhost/").expect("a link") + "http://localhost".len();
+    let end = mail.text[start..]
+        .find(char::is_whitespace)
+        .map_or(mail.text.len(), |i| i + start);
+    mail.text[start..end].to_owned()
+}
+
+/// Asks `path` (a passwordless form) for a mail to `email`.
+fn ask(c: &mut Client, path: &str, email: &str) {
+    let page = c.get(path);
+    let res = c.post(
+        path,
+        &[("_csrf_token", &page.csrf()), ("user[email]", email)],
+    );
+    assert_eq!(res.status, 302, "{}", res.body);
+}
+
+/// Enrols a passkey of `device` through the page at `path` (the passkeys page, or the
+/// recovery page): the answer to the form's post.
+fn enrol_on_page(browser: &mut Client, path: &str, device: &Device, name: &str) -> Response {
+    let page = browser.get(path);
+    assert_eq!(page.status, 200, "{}", page.body);
+    let options: Value = serde_json::from_str(&hidden(&page.body, "webauthn_options")).unwrap();
+    let credential = device.create(ORIGIN, &options);
+    browser.post(
+        path,
+        &[
+            ("_csrf_token", &page.csrf()),
+            ("user[name]", name),
+            ("user[ceremony]", &hidden(&page.body, "ceremony")),
+            ("user[credential]", &credential.to_string()),
+        ],
+    )
+}
+
+/// Staged sign-up of `email` without a password: the new user is sent to enrol a passkey
+/// and does. The browser (signed in) and the device.
+fn passkey_only_sign_up(h: &Harness, email: &str) -> (Client, Device) {
+    let mut browser = Client::new(h.addr);
+    ask(&mut browser, "/passwordless/sign-up", email);
+    let link = mailed_path(h, email);
+    assert!(link.starts_with("/passwordless/sign-up/"), "{link}");
+    let page = browser.get(&link);
+    let res = browser.post(&link, &[("_csrf_token", &page.csrf())]);
+    assert_eq!(res.location(), "/passkeys", "{}", res.body);
+    let device = Device::new(true);
+    let res = enrol_on_page(&mut browser, "/passkeys", &device, "Phone");
+    assert_eq!(res.location(), "/passkeys", "{}", res.body);
+    (browser, device)
+}
+
+/// An emailed sign-in link to `email`, used in a new browser: the answer.
+fn emailed_sign_in(h: &Harness, email: &str) -> (Client, Response) {
+    let mut browser = Client::new(h.addr);
+    ask(&mut browser, "/passwordless", email);
+    let link = mailed_path(h, email);
+    let page = browser.get(&link);
+    let res = browser.post(&link, &[("_csrf_token", &page.csrf())]);
+    (browser, res)
+}
+
+#[test]
+fn a_passkey_only_account_signs_up_and_recovers() {
+    let h = start(sqlite(), passkeys());
+    let email = "new@example.com";
+    let (mut browser, device) = passkey_only_sign_up(&h, email);
+    let user_id = browser.get("/me").body;
+
+    // It signs in with the passkey alone.
+    assert_eq!(sign_in(&h, &device, Some(email)).status, 200);
+
+    // The passkey is lost. An emailed link signs nobody in: it leads to a recovery that
+    // may only enrol a new passkey.
+    let (mut lost, res) = emailed_sign_in(&h, email);
+    assert_eq!(res.location(), "/passkeys/recovery");
+    assert_eq!(lost.get("/me").body, "anonymous");
+    assert_eq!(lost.get("/passkeys").status, 302, "not signed in");
+    let replacement = Device::new(true);
+    let res = enrol_on_page(&mut lost, "/passkeys/recovery", &replacement, "New phone");
+    assert_eq!(res.status, 302, "{}", res.body);
+    assert_eq!(lost.get("/me").body, user_id);
+    assert_eq!(sign_in(&h, &replacement, None).status, 200);
+    // The recovery was used: its page is gone.
+    assert_ne!(lost.get("/passkeys/recovery").status, 200);
+
+    // The same over JSON: the link's pair is refused with a recovery token.
+    let mut app = Client::new(h.addr);
+    let res = post(&mut app, "/passwordless/link", json!({ "email": email }));
+    assert_eq!(res.status, 202, "{}", res.body);
+    let token = mailed_path(&h, email)
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    let res = post(&mut app, &format!("/passwordless/link/{token}"), json!({}));
+    assert_eq!(
+        (res.status, code(&res)),
+        (403, "passkey_recovery_required".into())
+    );
+    let recovery_token = json(&res)["error"]["recovery_token"].clone();
+    let started = json(&post(
+        &mut app,
+        "/passkeys/recovery/options",
+        json!({ "recovery_token": recovery_token }),
+    ));
+    let third = Device::new(true);
+    let credential = third.create(ORIGIN, &started["options"]);
+    let res = post(
+        &mut app,
+        "/passkeys/recovery",
+        json!({
+            "recovery_token": recovery_token,
+            "ceremony": started["ceremony"],
+            "name": "Tablet",
+            "credential": credential,
+        }),
+    );
+    assert_eq!(res.status, 200, "{}", res.body);
+    assert!(json(&res)["data"]["access_token"].is_string());
+}
+
+/// After a move to another domain the old passkeys stay, listed as the other site's: they
+/// are not offered, sign nobody in, and are no second factor the password must wait for.
+#[test]
+fn passkeys_of_another_site_sign_nobody_in() {
+    let h = start(sqlite(), passkeys());
+    let mut fixture: Value = serde_json::from_str(include_str!("fixtures/format-1.json")).unwrap();
+    fixture["row"]["rp_id"] = json!("old.example");
+    let device = restore(&h, &fixture);
+    let mut c = Client::new(h.addr);
+    let started = sign_in_options(&mut c, Some(EMAIL));
+    let offered = started["options"]["publicKey"]["allowCredentials"].to_string();
+    assert!(!offered.contains(fixture["row"]["credential_id"].as_str().unwrap()));
+    let mut started = sign_in_options(&mut c, None);
+    // The old authenticator answers for the old site's id; this site refuses it.
+    started["options"]["publicKey"]["rpId"] = json!("example.com");
+    let credential = device.get(ORIGIN, &started["options"]);
+    let res = finish_sign_in(&mut c, &started, &credential);
+    assert_eq!((res.status, code(&res)), (401, "rp_id_mismatch".into()));
+    // The password signs in without a second step (there is none usable here) ...
+    let mut app = app_client(&h);
+    assert!(app.headers.iter().any(|(name, _)| name == "Authorization"));
+    // ... and the list says whose the passkey is.
+    let list = json(&app.get(&format!("{API}/passkeys")));
+    assert_eq!(list["passkeys"][0]["rp_id"], "old.example");
+}
+
+/// With an authenticator app turned on, the emailed link is the first step of an ordinary
+/// sign-in: the code (or a recovery code) comes next, and the session is then a full one.
+#[test]
+fn a_passkey_only_account_with_totp_is_asked_for_its_code_after_the_link() {
+    let h = start(sqlite(), passkeys());
+    let email = "new@example.com";
+    passkey_only_sign_up(&h, email);
+    execute(
+        &h.users,
+        &format!(
+            "UPDATE {} SET totp_secret = 'JBSWY3DPEHPK3PXP', \
+             totp_enabled_at = '2026-01-01 00:00:00' WHERE email = '{email}'",
+            table(&h.users, "users")
+        ),
+    );
+    let (_, res) = emailed_sign_in(&h, email);
+    assert_eq!(res.location(), "/two-factor/verify");
+}
