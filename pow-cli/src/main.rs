@@ -81,6 +81,7 @@ enum Ext {
     EmailConfirmation,
     TwoFactor,
     Passwordless,
+    Passkeys,
     PersistentSession,
     Invitation,
     Oauth,
@@ -89,11 +90,12 @@ enum Ext {
 
 impl Ext {
     /// Every extension, in the order a config must enable them.
-    const ALL: [Ext; 8] = [
+    const ALL: [Ext; 9] = [
         Ext::ResetPassword,
         Ext::EmailConfirmation,
         Ext::TwoFactor,
         Ext::Passwordless,
+        Ext::Passkeys,
         Ext::PersistentSession,
         Ext::Invitation,
         Ext::Oauth,
@@ -342,6 +344,12 @@ fn builder(
             }
             Ext::TwoFactor => builder.extension(pow_ext_two_factor::TwoFactor::new()),
             Ext::Passwordless => builder.extension(pow_ext_passwordless::Passwordless::new()),
+            // The relying party is the app's business; the CLI needs the table and texts.
+            Ext::Passkeys => match pow_ext_passkeys::Passkeys::new("localhost", "http://localhost")
+            {
+                Ok(passkeys) => builder.extension(passkeys),
+                Err(_) => builder,
+            },
             Ext::PersistentSession => {
                 builder.extension(pow_ext_persistent_session::PersistentSession::new())
             }

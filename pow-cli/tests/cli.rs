@@ -102,8 +102,8 @@ fn exported_sqlite_migrations_match_migrate() {
     folders.sort();
     assert_eq!(
         folders.len(),
-        8,
-        "core (3), email confirmation, two-factor, invitation, oauth, account"
+        9,
+        "core (3), email confirmation, two-factor, passkeys, invitation, oauth, account"
     );
 
     let by_hand = temp_db();
@@ -148,6 +148,7 @@ fn full_config(users: pow_core::users::diesel::DieselUsersContext) -> pow_core::
         .extension(pow_ext_reset_password::ResetPassword::new())
         .extension(pow_ext_email_confirmation::EmailConfirmation::new())
         .extension(pow_ext_two_factor::TwoFactor::new())
+        .extension(pow_ext_passkeys::Passkeys::new("localhost", "http://localhost").unwrap())
         .extension(pow_ext_persistent_session::PersistentSession::new())
         .extension(pow_ext_invitation::Invitation::new())
         .extension(pow_ext_oauth::OAuth::new())

@@ -4,7 +4,9 @@
 //!
 //! Users live in SQLite (or PostgreSQL); tokens live in pow-rs's in-memory cache store, so
 //! every client has to sign in again after a restart. The endpoints are described by a
-//! hand-written OpenAPI document, [`OPENAPI`], served at `GET /api/v1/openapi.yaml`.
+//! generated OpenAPI 3.1 document, served at `GET /api/v1/openapi.json`: pow-rs assembles it
+//! from the core's and each enabled extension's parts, and the app adds its own routes
+//! ([`OPENAPI_APP`]).
 //!
 //! | Route | What it does |
 //! |---|---|
@@ -28,7 +30,7 @@
 //! | `POST /api/v1/account/close` | close the account (needs a recent password sign-in); erased after 14 days |
 //! | `POST /api/v1/account/reactivate` | reopen a closed account with its password |
 //! | `GET /api/v1/account/export` | the account's data (needs a recent password sign-in) |
-//! | `GET /api/v1/openapi.yaml` | the OpenAPI document |
+//! | `GET /api/v1/openapi.json` | the OpenAPI 3.1 document of every route above |
 //!
 //! The app has no HTML pages, so the links in its mails point at the client app
 //! ([`Settings::app_url`]): `<APP_URL>/confirm-email?token=<token>` and
@@ -50,8 +52,9 @@ use pow_core::{CurrentUser, PowConfig, PowConfigBuilder, PowError};
 use pow_ext_email_confirmation::EmailConfirmation;
 use pow_ext_reset_password::ResetPassword;
 
-/// The OpenAPI 3 document of the example's endpoints.
-pub const OPENAPI: &str = include_str!("../openapi.yaml");
+/// The OpenAPI part of the app's own routes (`/me`, `/me/sessions`), added to the document
+/// pow-rs generates ([`ApiOptions::openapi_fragment`]).
+pub const OPENAPI_APP: &str = include_str!("../openapi.json");
 
 /// Settings read from the environment.
 #[derive(Clone, Debug)]
@@ -118,11 +121,30 @@ pub fn build(
         .extension(pow_ext_two_factor::TwoFactor::new())
         // Sign-in by a code or link sent by mail (`/api/v1/passwordless/...`).
         .extension(pow_ext_passwordless::Passwordless::new())
+        // Passkeys for the client app's origin (`/api/v1/passkeys/...`).
+        .extension(passkeys(&settings.app_url)?)
         // Closing, reopening and exporting the account (`/api/v1/account/...`).
         .extension(pow_ext_account::Account::new());
     let config = customize(builder).build()?;
     users.migrate(&config)?;
     Ok(config)
+}
+
+/// Passkeys whose relying party is the client app at `app_url` (its host; `localhost`
+/// for a loopback address, which browsers take as no relying party id).
+fn passkeys(app_url: &str) -> Result<pow_ext_passkeys::Passkeys, PowError> {
+    let url = url::Url::parse(app_url).map_err(|err| PowError::Config(err.to_string()))?;
+    let rp_id = match url.host() {
+        Some(url::Host::Domain(domain)) => domain.to_owned(),
+        _ => "localhost".to_owned(),
+    };
+    let port = url
+        .port()
+        .map(|port| format!(":{port}"))
+        .unwrap_or_default();
+    let origin = format!("{}://{rp_id}{port}", url.scheme());
+    pow_ext_passkeys::Passkeys::new(&rp_id, &origin)
+        .map_err(|err| PowError::Config(err.to_string()))
 }
 
 /// The JSON endpoints' options: both extensions' API sides, with the same settings as in
@@ -133,7 +155,11 @@ pub fn build(
 pub fn api_options(settings: &Settings) -> Result<ApiOptions, PowError> {
     let app_url = settings.app_url.trim_end_matches('/');
     let link = |page: &str| LinkTemplate::new(format!("{app_url}/{page}?token={{token}}"));
+    let own = serde_json::from_str(OPENAPI_APP)
+        .map_err(|err| PowError::Config(format!("the app's OpenAPI part: {err}")))?;
     Ok(ApiOptions::new()
+        .openapi_info("pow-rs API example", env!("CARGO_PKG_VERSION"))
+        .openapi_fragment(own)
         .extension(
             settings
                 .email_confirmation
@@ -167,13 +193,6 @@ async fn sign_out_everywhere(
     Ok(HttpResponse::Ok().json(serde_json::json!({ "data": {} })))
 }
 
-/// `GET /api/v1/openapi.yaml`.
-async fn openapi() -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("application/yaml; charset=utf-8")
-        .body(OPENAPI)
-}
-
 /// The example app for `config`, with the JSON endpoints set up by `options` (see
 /// [`api_options`]).
 pub fn app(
@@ -197,7 +216,6 @@ pub fn app(
                 .route("", web::get().to(me))
                 .route("/sessions", web::delete().to(sign_out_everywhere)),
         )
-        .route("/api/v1/openapi.yaml", web::get().to(openapi))
         // Every route: bearer tokens only, no cookies (so no CSRF tokens are needed).
         .wrap(ApiAuthMiddleware::new(config))
 }

@@ -14,7 +14,7 @@
 //! curl -s -X DELETE localhost:8080/api/v1/session -H "authorization: Bearer <access_token>"
 //! ```
 //!
-//! The OpenAPI document is at http://127.0.0.1:8080/api/v1/openapi.yaml. Settings (all
+//! The OpenAPI document is at http://127.0.0.1:8080/api/v1/openapi.json. Settings (all
 //! optional): `DATABASE_URL` (default `sqlite://pow-api.db`; a `postgres://` URL works
 //! too), `BIND` (default `127.0.0.1:8080`), `SECRET_KEY_BASE` (random for each run if
 //! unset), `APP_URL` (the client app the mailed links open, default

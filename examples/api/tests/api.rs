@@ -41,9 +41,96 @@ macro_rules! start {
         })
         .unwrap();
         let options = example_api::api_options(&settings).unwrap();
+        let api = pow_core::api::ApiContext::new(config.clone(), options.clone());
+        let _ = DOCUMENT.set(api.openapi().unwrap().clone());
         let app = test::init_service(example_api::app(config, options)).await;
         (app, mailer)
     }};
+}
+
+/// The OpenAPI document of the example's setup, which [`send`] checks every answer
+/// against.
+static DOCUMENT: std::sync::OnceLock<Value> = std::sync::OnceLock::new();
+
+/// The operation of `doc` that serves `method` `path` (`/api/v1/...`), if documented.
+fn operation<'a>(doc: &'a Value, method: &str, path: &str) -> Option<&'a Value> {
+    let path = path.split('?').next().unwrap_or_default();
+    let path = path.strip_prefix("/api/v1")?;
+    let segments: Vec<&str> = path.split('/').collect();
+    doc["paths"]
+        .as_object()?
+        .iter()
+        .find_map(|(template, item)| {
+            let parts: Vec<&str> = template.split('/').collect();
+            let matches = parts.len() == segments.len()
+                && parts
+                    .iter()
+                    .zip(&segments)
+                    .all(|(part, segment)| part.starts_with('{') || part == segment);
+            matches
+                .then(|| item.get(method.to_ascii_lowercase()))
+                .flatten()
+        })
+}
+
+/// `value` with a `$ref` into `doc` followed.
+fn resolved<'a>(doc: &'a Value, value: &'a Value) -> &'a Value {
+    match value.get("$ref").and_then(Value::as_str) {
+        Some(reference) => doc
+            .pointer(reference.trim_start_matches('#'))
+            .unwrap_or_else(|| panic!("{reference} is not in the document")),
+        None => value,
+    }
+}
+
+/// Checks an answer against the document: the operation is documented, lists `status`,
+/// and `body` (JSON) fits the schema of that answer.
+fn conforms(doc: &Value, method: &str, path: &str, status: StatusCode, body: &Value) {
+    let Some(operation) = operation(doc, method, path) else {
+        panic!("{method} {path} is not in the OpenAPI document");
+    };
+    let responses = &operation["responses"];
+    let Some(answer) = responses
+        .get(status.as_str())
+        .or_else(|| responses.get("default"))
+    else {
+        panic!("{method} {path} answered {status}, which the document does not list: {body}");
+    };
+    let answer = resolved(doc, answer);
+    let Some(schema) = answer.pointer("/content/application~1json/schema") else {
+        return;
+    };
+    let validator = jsonschema::options()
+        .with_draft(jsonschema::Draft::Draft202012)
+        .with_resource(
+            "urn:pow:openapi",
+            jsonschema::Resource::from_contents(doc.clone()),
+        )
+        .build(&rebase(schema))
+        .unwrap();
+    let errors: Vec<String> = validator.iter_errors(body).map(|e| e.to_string()).collect();
+    assert!(
+        errors.is_empty(),
+        "{method} {path} {status}: the answer does not fit the document: {errors:?}\n{body}"
+    );
+}
+
+/// `schema` with its local references pointed at the document resource.
+fn rebase(schema: &Value) -> Value {
+    match schema {
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| match (k.as_str(), v.as_str()) {
+                    ("$ref", Some(r)) if r.starts_with('#') => {
+                        (k.clone(), Value::String(format!("urn:pow:openapi{r}")))
+                    }
+                    _ => (k.clone(), rebase(v)),
+                })
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.iter().map(rebase).collect()),
+        other => other.clone(),
+    }
 }
 
 /// The token of the link to `page` of the client app in the newest mail to `to`.
@@ -89,11 +176,13 @@ fn session(email: &str, password: &str) -> TestRequest {
         .set_json(json!({ "user": { "email": email, "password": password } }))
 }
 
-async fn send<S, R, B>(app: &S, req: R) -> (StatusCode, Value, String)
+/// Sends `req` and checks the answer against the OpenAPI document.
+async fn send<S, B>(app: &S, req: actix_http::Request) -> (StatusCode, Value, String)
 where
-    S: Service<R, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    S: Service<actix_http::Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
     B: MessageBody,
 {
+    let (method, path) = (req.method().to_string(), req.uri().to_string());
     let res = test::call_service(app, req).await;
     let status = res.status();
     let content_type = res
@@ -104,6 +193,9 @@ where
         .to_owned();
     let bytes = test::read_body(res).await;
     let json = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    if let Some(doc) = DOCUMENT.get() {
+        conforms(doc, &method, &path, status, &json);
+    }
     (status, json, content_type)
 }
 
@@ -118,51 +210,52 @@ fn bearer(req: TestRequest, token: &Value) -> TestRequest {
 async fn the_example_works_end_to_end() {
     let (app, mailer) = start!(settings());
 
-    // The OpenAPI document describes every route the app serves.
-    let res = test::call_service(
+    // The OpenAPI document: generated, 3.1, and every JSON route is in it.
+    let (status, doc, _) = send(
         &app,
-        TestRequest::get().uri("/api/v1/openapi.yaml").to_request(),
+        TestRequest::get().uri("/api/v1/openapi.json").to_request(),
     )
     .await;
-    assert_eq!(res.status(), StatusCode::OK);
-    let doc = String::from_utf8(test::read_body(res).await.to_vec()).unwrap();
-    assert_eq!(doc, example_api::OPENAPI);
-    assert!(doc.starts_with("openapi: 3."));
-    for path in [
-        "/registration:",
-        "/session:",
-        "/session/renew:",
-        "/two-factor/verify:",
-        "/passwordless/code:",
-        "/passwordless/code/verify:",
-        "/passwordless/link:",
-        "/passwordless/link/{token}:",
-        "/confirm-email:",
-        "/confirm-email/{token}:",
-        "/reset-password:",
-        "/reset-password/{token}:",
-        "/me:",
-        "/me/sessions:",
-        "/sessions:",
-        "/sessions/{id}:",
-        "/session/reauthenticate:",
-        "/config:",
-        "/activity:",
-        "/session/unlock:",
-        "/two-factor:",
-        "/two-factor/recovery-codes:",
-        "/confirm-email/cancel/{token}:",
-        "/two-factor/step-up:",
-        "/account/close:",
-        "/account/reactivate:",
-        "/account/export:",
-        "/openapi.yaml:",
-    ] {
-        assert!(
-            doc.contains(&format!("\n  {path}\n")),
-            "{path} is documented"
-        );
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(&doc, DOCUMENT.get().unwrap());
+    assert_eq!(doc["openapi"], "3.1.0");
+    let settings = settings();
+    let config = example_api::build(&settings, |b| b).unwrap();
+    let api = pow_core::api::ApiContext::new(config, example_api::api_options(&settings).unwrap());
+    let _mounted = actix_web::App::new().configure(|cfg| pow_core::api::register(cfg, &api));
+    assert_eq!(api.undocumented_routes().unwrap(), Vec::<String>::new());
+    // Every documented operation answers, as documented, even to a bare request.
+    let mut operations = 0;
+    for (template, item) in doc["paths"].as_object().unwrap() {
+        let path = template
+            .split('/')
+            .map(|part| if part.starts_with('{') { "x" } else { part })
+            .collect::<Vec<_>>()
+            .join("/");
+        for method in item.as_object().unwrap().keys() {
+            let method = match method.as_str() {
+                "get" => actix_web::http::Method::GET,
+                "post" => actix_web::http::Method::POST,
+                "put" => actix_web::http::Method::PUT,
+                "patch" => actix_web::http::Method::PATCH,
+                "delete" => actix_web::http::Method::DELETE,
+                _ => continue,
+            };
+            let req = TestRequest::default()
+                .method(method.clone())
+                .uri(&format!("/api/v1{path}"));
+            let req = if method == actix_web::http::Method::GET {
+                req
+            } else {
+                req.set_json(json!({}))
+            };
+            // `send` fails on an answer the document does not list (a 404 or 405 of a
+            // route that is not there among them) or one that does not fit its schema.
+            send(&app, req.to_request()).await;
+            operations += 1;
+        }
     }
+    assert!(operations >= 45, "{operations} operations");
 
     // Sign up: the account is made, but there are no tokens before the address is
     // confirmed; signing in is refused the same way.
@@ -213,7 +306,9 @@ async fn the_example_works_end_to_end() {
     assert_eq!(content_type, "application/json");
     assert_eq!(
         body,
-        json!({ "error": { "status": 401, "message": "Not authenticated" } })
+        json!({ "error": {
+            "status": 401, "message": "Not authenticated", "code": "not_authenticated"
+        } })
     );
 
     // Renew: new pair; the old tokens are done.
@@ -521,4 +616,303 @@ async fn in_soft_mode_an_unconfirmed_user_is_signed_in_and_told() {
     assert_eq!(status, StatusCode::OK);
     let (_, body, _) = send(&app, state()).await;
     assert_eq!(body["data"]["email_confirmed"], true);
+}
+
+/// A JSON request to `path` under `/api/v1`, with a bearer token and a body.
+fn call(
+    method: &str,
+    path: &str,
+    token: Option<&Value>,
+    body: Option<Value>,
+) -> actix_http::Request {
+    let method = actix_web::http::Method::from_bytes(method.as_bytes()).unwrap();
+    let mut req = TestRequest::default()
+        .method(method)
+        .uri(&format!("/api/v1{path}"));
+    if let Some(token) = token {
+        req = bearer(req, token);
+    }
+    if let Some(body) = body {
+        req = req.set_json(body);
+    }
+    req.to_request()
+}
+
+/// A TOTP code of `secret` for a 30-second step no earlier code used.
+fn totp(secret: &str, used: &mut Vec<u64>) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        / 30;
+    let step = [now + 1, now, now - 1]
+        .into_iter()
+        .find(|s| !used.contains(s))
+        .unwrap();
+    used.push(step);
+    pow_ext_two_factor::totp::code_at(secret, step * 30).unwrap()
+}
+
+/// The headless walk a single-page or mobile client takes, by JSON only (every answer
+/// checked against the OpenAPI document by `send`): sign-up, confirmation, a sign-in with
+/// a second factor pending, its verification, re-authentication, a new password, the
+/// session list and one session revoked, sign-out; then a reset and a passwordless
+/// sign-in; unknown addresses answered as known ones.
+#[actix_web::test]
+async fn a_client_walks_every_flow_by_json() {
+    let (app, mailer) = start!(settings());
+    let email = "walk@example.com";
+    let password = "correct horse battery";
+    let user =
+        |email: &str, password: &str| json!({ "user": { "email": email, "password": password } });
+
+    // Sign-up answers "confirm first" for a new and a taken address alike.
+    let (status, new, _) = send(&app, registration(email, password).to_request()).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{new}");
+    assert_eq!(new["error"]["code"], "email_confirmation_required");
+    let confirm = token_in_mail(&mailer, email, "confirm-email");
+    let (status, taken, _) = send(&app, registration(email, password).to_request()).await;
+    assert_eq!((status, &taken), (StatusCode::FORBIDDEN, &new));
+    let (status, _, _) = send(
+        &app,
+        call("POST", &format!("/confirm-email/{confirm}"), None, None),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+
+    // The phone signs in and turns on a second factor.
+    let (status, phone, _) = send(
+        &app,
+        call("POST", "/session", None, Some(user(email, password))),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{phone}");
+    let phone = phone["data"].clone();
+    let (status, enrol, _) = send(
+        &app,
+        call("GET", "/two-factor", Some(&phone["access_token"]), None),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{enrol}");
+    let secret = enrol["data"]["secret"].as_str().unwrap().to_owned();
+    let mut used = Vec::new();
+    let code = totp(&secret, &mut used);
+    let (status, on, _) = send(
+        &app,
+        call(
+            "POST",
+            "/two-factor",
+            Some(&phone["access_token"]),
+            Some(json!({ "code": code })),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{on}");
+
+    // The laptop's sign-in has a step pending: the second factor, with what it accepts.
+    let (status, pending, _) = send(
+        &app,
+        call("POST", "/session", None, Some(user(email, password))),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{pending}");
+    assert_eq!(pending["error"]["code"], "second_factor_required");
+    assert!(
+        pending["error"]["methods"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("totp")),
+        "{pending}"
+    );
+    let token = pending["error"]["second_factor_token"].clone();
+    let verify = json!({ "second_factor_token": token, "code": totp(&secret, &mut used) });
+    let (status, laptop, _) =
+        send(&app, call("POST", "/two-factor/verify", None, Some(verify))).await;
+    assert_eq!(status, StatusCode::OK, "{laptop}");
+    let laptop = laptop["data"].clone();
+
+    // The session list shows both; the laptop ends the phone's.
+    let (status, list, _) = send(
+        &app,
+        call("GET", "/sessions", Some(&laptop["access_token"]), None),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let sessions = list["data"].as_array().unwrap();
+    assert_eq!(sessions.len(), 2, "{list}");
+    let other = sessions.iter().find(|s| s["current"] == false).unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (status, _, _) = send(
+        &app,
+        call(
+            "DELETE",
+            &format!("/sessions/{other}"),
+            Some(&laptop["access_token"]),
+            None,
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, signed_out, _) = send(
+        &app,
+        call("GET", "/session", Some(&phone["access_token"]), None),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "the phone is signed out");
+    assert_eq!(
+        signed_out["error"]["code"], "invalid_token",
+        "sign in again"
+    );
+
+    // Re-authentication, then a new password: a new pair replaces the laptop's.
+    let (status, _, _) = send(
+        &app,
+        call(
+            "POST",
+            "/session/reauthenticate",
+            Some(&laptop["access_token"]),
+            Some(json!({ "user": { "password": "wrong password" } })),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _, _) = send(
+        &app,
+        call(
+            "POST",
+            "/session/reauthenticate",
+            Some(&laptop["access_token"]),
+            Some(json!({ "user": { "password": password } })),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let new_password = "battery staple horse correct";
+    let change = json!({ "user": {
+        "current_password": password,
+        "password": new_password,
+        "password_confirmation": new_password,
+    } });
+    let (status, changed, _) = send(
+        &app,
+        call(
+            "PATCH",
+            "/registration",
+            Some(&laptop["access_token"]),
+            Some(change),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{changed}");
+    let laptop_after = changed["data"].clone();
+    let (status, _, _) = send(
+        &app,
+        call("GET", "/session", Some(&laptop["access_token"]), None),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "the old pair is replaced");
+    let (status, who, _) = send(
+        &app,
+        call("GET", "/session", Some(&laptop_after["access_token"]), None),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{who}");
+
+    // Sign out: the pair is done.
+    let (status, _, _) = send(
+        &app,
+        call(
+            "DELETE",
+            "/session",
+            Some(&laptop_after["access_token"]),
+            None,
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _, _) = send(
+        &app,
+        call("GET", "/session", Some(&laptop_after["access_token"]), None),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+
+    // Reset: known and unknown addresses get the same answer; the link opens the app.
+    let before = mailer.count_to(email);
+    let (status, known, _) = send(
+        &app,
+        call(
+            "POST",
+            "/reset-password",
+            None,
+            Some(json!({ "user": { "email": email } })),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, unknown, _) = send(
+        &app,
+        call(
+            "POST",
+            "/reset-password",
+            None,
+            Some(json!({ "user": { "email": "nobody@example.com" } })),
+        ),
+    )
+    .await;
+    assert_eq!((status, &unknown), (StatusCode::OK, &known));
+    let reset = reset_mail_token(&mailer, email, before).await;
+    let (status, _, _) = send(
+        &app,
+        call(
+            "PATCH",
+            &format!("/reset-password/{reset}"),
+            None,
+            Some(json!({ "user": {
+            "password": password, "password_confirmation": password } })),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+
+    // Passwordless: a code for a known and an unknown address alike; the known one's code
+    // signs in, past the second factor.
+    let ask = |email: &str| {
+        call(
+            "POST",
+            "/passwordless/code",
+            None,
+            Some(json!({ "email": email })),
+        )
+    };
+    let (status, known, _) = send(&app, ask(email)).await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    let (status, unknown, _) = send(&app, ask("nobody@example.com")).await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    assert_eq!(known["data"]["message"], unknown["data"]["message"]);
+    assert!(unknown["data"]["code_token"].is_string());
+    let mail = mailer.last_to(email).unwrap();
+    let code: String = mail
+        .text
+        .split_whitespace()
+        .find(|w| w.len() >= 6 && w.chars().all(|c| c.is_ascii_digit()))
+        .unwrap_or_else(|| panic!("a code in {}", mail.text))
+        .to_owned();
+    let body = json!({ "code_token": known["data"]["code_token"], "code": code });
+    let (status, pending, _) = send(
+        &app,
+        call("POST", "/passwordless/code/verify", None, Some(body)),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{pending}");
+    assert_eq!(pending["error"]["code"], "second_factor_required");
+    let verify = json!({
+        "second_factor_token": pending["error"]["second_factor_token"],
+        "code": totp(&secret, &mut used),
+    });
+    let (status, pair, _) =
+        send(&app, call("POST", "/two-factor/verify", None, Some(verify))).await;
+    assert_eq!(status, StatusCode::OK, "{pair}");
 }

@@ -469,6 +469,8 @@ pub fn build_for_server(
         .extension(pow_ext_two_factor::TwoFactor::new().issuer("pow-rs demo"))
         // Sign-in by emailed link or code; unknown addresses may sign up that way.
         .extension(passwordless.clone())
+        // Passkeys, security keys as a second factor, passkey-only accounts.
+        .extension(passkeys(&settings.base_url)?)
         .extension(PersistentSession::new())
         .extension(
             Invitation::new()
@@ -487,6 +489,32 @@ pub fn build_for_server(
         .build()?;
     users.migrate_with(&config, &[&DEMO_MIGRATIONS])?;
     Ok(config)
+}
+
+/// The demo's passkeys. The relying party is the base URL's host; a loopback address
+/// becomes `localhost`, since browsers take no IP address as a relying party id: open the
+/// demo at `http://localhost:<port>` to use passkeys.
+fn passkeys(base_url: &str) -> Result<pow_ext_passkeys::Passkeys, PowError> {
+    let url = url::Url::parse(base_url).map_err(|err| PowError::Config(err.to_string()))?;
+    let port = url
+        .port()
+        .map(|port| format!(":{port}"))
+        .unwrap_or_default();
+    let (rp_id, origin) = match url.host() {
+        Some(url::Host::Domain(domain)) => (
+            domain.to_owned(),
+            format!("{}://{domain}{port}", url.scheme()),
+        ),
+        _ => (
+            "localhost".to_owned(),
+            format!("{}://localhost{port}", url.scheme()),
+        ),
+    };
+    let local = rp_id == "localhost";
+    pow_ext_passkeys::Passkeys::new(&rp_id, &origin)
+        // On localhost, whatever port the demo was started on.
+        .map(|passkeys| passkeys.rp_name("pow-rs demo").allow_any_port(local))
+        .map_err(|err| PowError::Config(err.to_string()))
 }
 
 #[derive(Template)]

@@ -6,8 +6,12 @@
 //! and Tab moves through the form in order. A failing step saves a screenshot under
 //! `target/browser-screenshots/`.
 //!
+//! A second journey turns JavaScript on and gives the browser chromedriver's virtual
+//! authenticator: a user enrols a passkey on the passkeys page, signs out, and signs in
+//! with the passkey alone.
+//!
 //! Needs `chromium` and `chromedriver` (Debian's `chromium` and `chromium-driver`; `.ci/run`
-//! installs them). Without them the test prints a notice and passes, except under `CI`.
+//! installs them). Without them the tests print a notice and pass, except under `CI`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -46,12 +50,44 @@ impl Driver {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
+        // Listening is not ready: a session asked for too early can be reset. Wait for
+        // WebDriver's status to say so.
         let deadline = Instant::now() + Duration::from_secs(20);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        while !Self::ready(port) {
             assert!(Instant::now() < deadline, "chromedriver did not start");
             std::thread::sleep(Duration::from_millis(50));
         }
         Self(child, port)
+    }
+
+    /// Whether the driver on `port` answers `GET /status` with `"ready": true`.
+    fn ready(port: u16) -> bool {
+        use std::io::{Read, Write};
+        let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
+            return false;
+        };
+        let request =
+            format!("GET /status HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n");
+        if stream.write_all(request.as_bytes()).is_err()
+            || stream
+                .set_read_timeout(Some(Duration::from_secs(2)))
+                .is_err()
+        {
+            return false;
+        }
+        // The driver may keep the connection open after its answer: read until the
+        // answer is whole (its JSON closed), the connection ends, or the timeout.
+        let mut answer = Vec::new();
+        let mut chunk = [0_u8; 1024];
+        while let Ok(n @ 1..) = stream.read(&mut chunk) {
+            answer.extend_from_slice(&chunk[..n]);
+            if answer.ends_with(b"}}") {
+                break;
+            }
+        }
+        String::from_utf8_lossy(&answer)
+            .replace(' ', "")
+            .contains("\"ready\":true")
     }
 }
 
@@ -311,14 +347,30 @@ async fn journey(b: &Browser, mailer: &MemoryMailer) -> Result<(), Failure> {
     Ok(())
 }
 
-#[test]
-fn a_user_goes_through_every_page_without_javascript() {
+/// Whether chromium and chromedriver are here (they must be under `CI`).
+fn browser_installed() -> bool {
     if !std::path::Path::new(CHROMEDRIVER).exists() || !std::path::Path::new(CHROMIUM).exists() {
         assert!(
             std::env::var_os("CI").is_none(),
             "chromium and chromedriver are needed under CI (.ci/run installs them)"
         );
         eprintln!("NOTICE: chromium/chromedriver not installed: skipping the browser test");
+        return false;
+    }
+    true
+}
+
+/// The demo (SQLite, memory store, memory mailer) in headless Chromium, JavaScript on or
+/// off, opened at `host`: runs `journey`, saving a screenshot `<name>-failure.png` when it
+/// fails.
+fn in_browser(
+    name: &str,
+    javascript: bool,
+    host: &str,
+    admin_emails: Vec<String>,
+    journey: impl AsyncFnOnce(&Browser, &MemoryMailer) -> Result<(), Failure>,
+) {
+    if !browser_installed() {
         return;
     }
     let db = std::env::temp_dir().join(format!(
@@ -332,7 +384,7 @@ fn a_user_goes_through_every_page_without_javascript() {
         mail_dir: None,
         dev_mailbox: false,
         base_url: "http://localhost".into(),
-        admin_emails: vec!["ada@example.com".into()],
+        admin_emails,
         cache: example_demo::CacheSetting::Memory,
         oidc: None,
     };
@@ -354,17 +406,20 @@ fn a_user_goes_through_every_page_without_javascript() {
         .build()
         .unwrap();
     let outcome = runtime.block_on(async {
+        let mut args = vec![
+            "--headless=new".to_owned(),
+            "--no-sandbox".to_owned(),
+            "--disable-gpu".to_owned(),
+            "--disable-dev-shm-usage".to_owned(),
+            format!("--user-data-dir={}", profile.display()),
+        ];
+        if !javascript {
+            args.push("--blink-settings=scriptEnabled=false".to_owned());
+        }
         let mut caps = serde_json::Map::new();
         caps.insert(
             "goog:chromeOptions".into(),
-            serde_json::json!({
-                "binary": CHROMIUM,
-                "args": [
-                    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                    "--blink-settings=scriptEnabled=false",
-                    format!("--user-data-dir={}", profile.display()),
-                ],
-            }),
+            serde_json::json!({ "binary": CHROMIUM, "args": args }),
         );
         let c = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
             .capabilities(caps)
@@ -373,7 +428,7 @@ fn a_user_goes_through_every_page_without_javascript() {
             .expect("a browser session");
         let b = Browser {
             c,
-            base: format!("http://{addr}"),
+            base: format!("http://{host}:{}", addr.port()),
         };
         let started = Instant::now();
         let result = journey(&b, &mailer).await;
@@ -382,17 +437,111 @@ fn a_user_goes_through_every_page_without_javascript() {
                 PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/browser-screenshots");
             let _ = std::fs::create_dir_all(&dir);
             if let Ok(png) = b.c.screenshot().await {
-                let file = dir.join("journey-failure.png");
+                let file = dir.join(format!("{name}-failure.png"));
                 let _ = std::fs::write(&file, png);
                 eprintln!("screenshot of the failing page: {}", file.display());
             }
             eprintln!("failed at {:?}: {err}", b.path().await.ok());
         }
         let _ = b.c.close().await;
-        eprintln!("browser journey took {:?}", started.elapsed());
+        eprintln!("browser {name} took {:?}", started.elapsed());
         result.map_err(|e| e.to_string())
     });
     let _ = std::fs::remove_dir_all(&profile);
     let _ = std::fs::remove_file(&db);
     outcome.unwrap();
+}
+
+#[test]
+fn a_user_goes_through_every_page_without_javascript() {
+    let admins = vec!["ada@example.com".to_owned()];
+    in_browser("journey", false, "127.0.0.1", admins, journey);
+}
+
+/// chromedriver's virtual authenticator (the WebDriver WebAuthn extension): a platform
+/// authenticator with discoverable credentials and user verification that always passes.
+#[derive(Debug)]
+struct AddVirtualAuthenticator;
+
+impl fantoccini::wd::WebDriverCompatibleCommand for AddVirtualAuthenticator {
+    fn endpoint(
+        &self,
+        base_url: &url::Url,
+        session_id: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base_url.join(&format!(
+            "session/{}/webauthn/authenticator",
+            session_id.unwrap_or_default()
+        ))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
+        let body = serde_json::json!({
+            "protocol": "ctap2",
+            "transport": "internal",
+            "hasResidentKey": true,
+            "hasUserVerification": true,
+            "isUserVerified": true,
+            "automaticPresenceSimulation": true,
+        });
+        (http::Method::POST, Some(body.to_string()))
+    }
+}
+
+async fn passkey_journey(b: &Browser, mailer: &MemoryMailer) -> Result<(), Failure> {
+    let email = "grace@example.com";
+    b.c.issue_cmd(AddVirtualAuthenticator).await?;
+    b.goto("/registration/new").await?;
+    b.fill("email", email).await?;
+    b.fill("name", "Grace").await?;
+    b.fill("password", PASSWORD).await?;
+    b.fill("password_confirmation", PASSWORD).await?;
+    b.submit("Register").await?;
+    b.goto(&mailed_path(mailer, email)?).await?;
+    b.goto("/session/new").await?;
+    b.fill("email", email).await?;
+    b.fill("password", PASSWORD).await?;
+    b.submit("Sign in").await?;
+    b.expect_text("Signed in as Grace").await?;
+
+    // Enrol: the page's script asks the authenticator and posts its answer.
+    b.goto("/passkeys").await?;
+    b.check_labels().await?;
+    b.fill("name", "This browser").await?;
+    b.submit("Add a passkey").await?;
+    // The list is behind a second factor now that the account has one: the session
+    // proved the password only, so the passkey is asked for.
+    if b.path().await? != "/passkeys/step-up?request_path=%2Fpasskeys" {
+        return Err(format!("no step-up: {}", b.path().await?).into());
+    }
+    b.submit("Use a passkey or security key").await?;
+    b.expect_text("This browser").await?;
+
+    b.goto("/").await?;
+    b.submit("Sign out").await?;
+    b.c.delete_all_cookies().await?;
+
+    // Sign in with the passkey alone, no address typed. The page offers the browser's
+    // passkeys in the address field's autofill too (conditional mediation), which the
+    // virtual authenticator answers at once: either way the page signs in.
+    b.goto("/passkeys/sign-in").await?;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while b.path().await? == "/passkeys/sign-in" {
+        if Instant::now() > deadline {
+            return Err("the passkey sign-in page did not sign in".into());
+        }
+        if let Ok(button) = b.c.find(Locator::Css("form button[type=submit]")).await {
+            let _ = button.click().await;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    b.goto("/").await?;
+    b.expect_text("Signed in as Grace").await?;
+    Ok(())
+}
+
+#[test]
+fn a_user_enrols_a_passkey_and_signs_in_with_it() {
+    // Passkeys want a domain: the browser opens the demo as localhost.
+    in_browser("passkeys", true, "localhost", Vec::new(), passkey_journey);
 }
