@@ -20,7 +20,8 @@ check() {
 
 check pow-core sqlite
 for crate in pow-ext-reset-password pow-ext-email-confirmation pow-ext-persistent-session \
-  pow-ext-invitation pow-ext-two-factor pow-ext-passwordless pow-ext-oauth pow-ext-account; do
+  pow-ext-invitation pow-ext-two-factor pow-ext-passwordless pow-ext-oauth pow-ext-account \
+  pow-ext-passkeys; do
   check "$crate" pow-core/sqlite
 done
 echo "the engine builds without actix-web"

@@ -87,3 +87,6 @@ pub mod writing_an_extension {}
 
 #[doc = include_str!("../account.md")]
 pub mod account {}
+
+#[doc = include_str!("../passkeys.md")]
+pub mod passkeys {}
