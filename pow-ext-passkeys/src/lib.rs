@@ -985,6 +985,7 @@ pub struct EnrolAnswer<'a> {
 }
 
 /// The column of `pow-ext-two-factor` saying its TOTP second factor is on.
+#[cfg(feature = "actix")]
 pub(crate) const TOTP_ENABLED_AT: &str = "totp_enabled_at";
 
 /// A ceremony's id and the options the browser passes to `navigator.credentials`.
