@@ -28,6 +28,9 @@ pub mod cache_stores {}
 #[doc = include_str!("../api.md")]
 pub mod api {}
 
+#[doc = include_str!("../spa-and-mobile.md")]
+pub mod spa_and_mobile {}
+
 #[doc = include_str!("../i18n.md")]
 pub mod i18n {}
 

@@ -45,7 +45,9 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::http::header;
 use actix_web::{web, App, HttpResponse};
-use pow_core::api::{self, ApiAuthMiddleware, ApiError, ApiOptions, LinkTemplate};
+use pow_core::api::{
+    self, ApiAuthMiddleware, ApiError, ApiOptions, BrowserTransport, LinkTemplate,
+};
 use pow_core::session::{self, RequireAuthenticated};
 use pow_core::users::diesel::DieselUsersContext;
 use pow_core::{CurrentUser, PowConfig, PowConfigBuilder, PowError};
@@ -148,7 +150,8 @@ fn passkeys(app_url: &str) -> Result<pow_ext_passkeys::Passkeys, PowError> {
 }
 
 /// The JSON endpoints' options: both extensions' API sides, with the same settings as in
-/// the config and mail links pointing at [`Settings::app_url`].
+/// the config and mail links pointing at [`Settings::app_url`], and the browser transport
+/// open to that app's pages.
 ///
 /// # Errors
 /// [`PowError::Config`] when `app_url` does not make valid link templates.
@@ -159,6 +162,9 @@ pub fn api_options(settings: &Settings) -> Result<ApiOptions, PowError> {
         .map_err(|err| PowError::Config(format!("the app's OpenAPI part: {err}")))?;
     Ok(ApiOptions::new()
         .openapi_info("pow-rs API example", env!("CARGO_PKG_VERSION"))
+        // The same routes under /api/v1/browser for a single-page app of the client's
+        // site: the session cookie instead of tokens, state changes from its origin only.
+        .browser(BrowserTransport::new().trusted_origin(app_url))
         .openapi_fragment(own)
         .extension(
             settings

@@ -618,26 +618,6 @@ async fn in_soft_mode_an_unconfirmed_user_is_signed_in_and_told() {
     assert_eq!(body["data"]["email_confirmed"], true);
 }
 
-/// A JSON request to `path` under `/api/v1`, with a bearer token and a body.
-fn call(
-    method: &str,
-    path: &str,
-    token: Option<&Value>,
-    body: Option<Value>,
-) -> actix_http::Request {
-    let method = actix_web::http::Method::from_bytes(method.as_bytes()).unwrap();
-    let mut req = TestRequest::default()
-        .method(method)
-        .uri(&format!("/api/v1{path}"));
-    if let Some(token) = token {
-        req = bearer(req, token);
-    }
-    if let Some(body) = body {
-        req = req.set_json(body);
-    }
-    req.to_request()
-}
-
 /// A TOTP code of `secret` for a 30-second step no earlier code used.
 fn totp(secret: &str, used: &mut Vec<u64>) -> String {
     let now = std::time::SystemTime::now()
@@ -653,68 +633,158 @@ fn totp(secret: &str, used: &mut Vec<u64>) -> String {
     pow_ext_two_factor::totp::code_at(secret, step * 30).unwrap()
 }
 
+/// How a client of the walk proves who it is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Transport {
+    /// An app: `/api/v1`, bearer tokens.
+    Bearer,
+    /// A single-page app of the client's site: `/api/v1/browser`, the session cookie.
+    Cookie,
+}
+
+/// One client of the walk (a phone, a laptop): its transport and its credential.
+#[derive(Clone, Debug)]
+struct Client {
+    transport: Transport,
+    token: Option<Value>,
+    cookie: Option<actix_web::cookie::Cookie<'static>>,
+}
+
+impl Client {
+    fn new(transport: Transport) -> Self {
+        Self {
+            transport,
+            token: None,
+            cookie: None,
+        }
+    }
+
+    /// A JSON request to `path` under the transport's prefix, with the credential; a
+    /// browser's pages send their origin.
+    fn request(&self, method: &str, path: &str, body: Option<Value>) -> actix_http::Request {
+        let method = actix_web::http::Method::from_bytes(method.as_bytes()).unwrap();
+        let prefix = match self.transport {
+            Transport::Bearer => "/api/v1",
+            Transport::Cookie => "/api/v1/browser",
+        };
+        let mut req = TestRequest::default()
+            .method(method)
+            .uri(&format!("{prefix}{path}"));
+        if let Some(token) = &self.token {
+            req = bearer(req, token);
+        }
+        if self.transport == Transport::Cookie {
+            req = req.insert_header((header::ORIGIN, APP_URL));
+            if let Some(cookie) = &self.cookie {
+                req = req.cookie(cookie.clone());
+            }
+        }
+        if let Some(body) = body {
+            req = req.set_json(body);
+        }
+        req.to_request()
+    }
+
+    /// Sends a request as this client, checks the answer against the OpenAPI document and
+    /// keeps what a sign-in gave: the new access token, or the new session cookie.
+    async fn send<S, B>(
+        &mut self,
+        app: &S,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value)
+    where
+        S: Service<actix_http::Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
+        B: MessageBody,
+    {
+        let req = self.request(method, path, body);
+        let res = test::call_service(app, req).await;
+        let status = res.status();
+        if let Some(cookie) = res
+            .response()
+            .cookies()
+            .find(|c| c.name().contains("session"))
+        {
+            self.cookie = (!cookie.value().is_empty()).then(|| cookie.into_owned());
+        }
+        let bytes = test::read_body(res).await;
+        let json: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        if let Some(doc) = DOCUMENT.get() {
+            conforms(doc, method, &format!("/api/v1{path}"), status, &json);
+        }
+        match self.transport {
+            Transport::Bearer => {
+                if let Some(token) = json["data"].get("access_token") {
+                    self.token = Some(token.clone());
+                }
+            }
+            Transport::Cookie => assert!(
+                json["data"].get("access_token").is_none(),
+                "no token reaches a browser: {json}"
+            ),
+        }
+        (status, json)
+    }
+}
+
 /// The headless walk a single-page or mobile client takes, by JSON only (every answer
-/// checked against the OpenAPI document by `send`): sign-up, confirmation, a sign-in with
-/// a second factor pending, its verification, re-authentication, a new password, the
-/// session list and one session revoked, sign-out; then a reset and a passwordless
-/// sign-in; unknown addresses answered as known ones.
-#[actix_web::test]
-async fn a_client_walks_every_flow_by_json() {
-    let (app, mailer) = start!(settings());
+/// checked against the OpenAPI document): sign-up, confirmation, a sign-in with a second
+/// factor pending, its verification, re-authentication, a new password, the session list
+/// and one session revoked, sign-out; then a reset and a passwordless sign-in; unknown
+/// addresses answered as known ones.
+async fn walk<S, B>(app: &S, mailer: &MemoryMailer, transport: Transport)
+where
+    S: Service<actix_http::Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    B: MessageBody,
+{
     let email = "walk@example.com";
     let password = "correct horse battery";
     let user =
         |email: &str, password: &str| json!({ "user": { "email": email, "password": password } });
+    let mut anonymous = Client::new(transport);
 
     // Sign-up answers "confirm first" for a new and a taken address alike.
-    let (status, new, _) = send(&app, registration(email, password).to_request()).await;
+    let sign_up = json!({ "user": {
+        "email": email, "password": password, "password_confirmation": password,
+    }});
+    let (status, new) = anonymous
+        .send(app, "POST", "/registration", Some(sign_up.clone()))
+        .await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{new}");
     assert_eq!(new["error"]["code"], "email_confirmation_required");
-    let confirm = token_in_mail(&mailer, email, "confirm-email");
-    let (status, taken, _) = send(&app, registration(email, password).to_request()).await;
+    let confirm = token_in_mail(mailer, email, "confirm-email");
+    let (status, taken) = anonymous
+        .send(app, "POST", "/registration", Some(sign_up))
+        .await;
     assert_eq!((status, &taken), (StatusCode::FORBIDDEN, &new));
-    let (status, _, _) = send(
-        &app,
-        call("POST", &format!("/confirm-email/{confirm}"), None, None),
-    )
-    .await;
+    let (status, _) = anonymous
+        .send(app, "POST", &format!("/confirm-email/{confirm}"), None)
+        .await;
     assert_eq!(status, StatusCode::OK);
 
     // The phone signs in and turns on a second factor.
-    let (status, phone, _) = send(
-        &app,
-        call("POST", "/session", None, Some(user(email, password))),
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK, "{phone}");
-    let phone = phone["data"].clone();
-    let (status, enrol, _) = send(
-        &app,
-        call("GET", "/two-factor", Some(&phone["access_token"]), None),
-    )
-    .await;
+    let mut phone = Client::new(transport);
+    let (status, answer) = phone
+        .send(app, "POST", "/session", Some(user(email, password)))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert!(phone.token.is_some() || phone.cookie.is_some());
+    let (status, enrol) = phone.send(app, "GET", "/two-factor", None).await;
     assert_eq!(status, StatusCode::OK, "{enrol}");
     let secret = enrol["data"]["secret"].as_str().unwrap().to_owned();
     let mut used = Vec::new();
     let code = totp(&secret, &mut used);
-    let (status, on, _) = send(
-        &app,
-        call(
-            "POST",
-            "/two-factor",
-            Some(&phone["access_token"]),
-            Some(json!({ "code": code })),
-        ),
-    )
-    .await;
+    let (status, on) = phone
+        .send(app, "POST", "/two-factor", Some(json!({ "code": code })))
+        .await;
     assert_eq!(status, StatusCode::OK, "{on}");
 
     // The laptop's sign-in has a step pending: the second factor, with what it accepts.
-    let (status, pending, _) = send(
-        &app,
-        call("POST", "/session", None, Some(user(email, password))),
-    )
-    .await;
+    let mut laptop = Client::new(transport);
+    let (status, pending) = laptop
+        .send(app, "POST", "/session", Some(user(email, password)))
+        .await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{pending}");
     assert_eq!(pending["error"]["code"], "second_factor_required");
     assert!(
@@ -724,19 +794,16 @@ async fn a_client_walks_every_flow_by_json() {
             .contains(&json!("totp")),
         "{pending}"
     );
+    assert!(laptop.token.is_none() && laptop.cookie.is_none(), "not yet");
     let token = pending["error"]["second_factor_token"].clone();
     let verify = json!({ "second_factor_token": token, "code": totp(&secret, &mut used) });
-    let (status, laptop, _) =
-        send(&app, call("POST", "/two-factor/verify", None, Some(verify))).await;
-    assert_eq!(status, StatusCode::OK, "{laptop}");
-    let laptop = laptop["data"].clone();
+    let (status, answer) = laptop
+        .send(app, "POST", "/two-factor/verify", Some(verify))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
 
     // The session list shows both; the laptop ends the phone's.
-    let (status, list, _) = send(
-        &app,
-        call("GET", "/sessions", Some(&laptop["access_token"]), None),
-    )
-    .await;
+    let (status, list) = laptop.send(app, "GET", "/sessions", None).await;
     assert_eq!(status, StatusCode::OK);
     let sessions = list["data"].as_array().unwrap();
     assert_eq!(sessions.len(), 2, "{list}");
@@ -744,50 +811,37 @@ async fn a_client_walks_every_flow_by_json() {
         .as_str()
         .unwrap()
         .to_owned();
-    let (status, _, _) = send(
-        &app,
-        call(
-            "DELETE",
-            &format!("/sessions/{other}"),
-            Some(&laptop["access_token"]),
-            None,
-        ),
-    )
-    .await;
+    let (status, _) = laptop
+        .send(app, "DELETE", &format!("/sessions/{other}"), None)
+        .await;
     assert_eq!(status, StatusCode::OK);
-    let (status, signed_out, _) = send(
-        &app,
-        call("GET", "/session", Some(&phone["access_token"]), None),
-    )
-    .await;
+    let (status, signed_out) = phone.send(app, "GET", "/session", None).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "the phone is signed out");
-    assert_eq!(
-        signed_out["error"]["code"], "invalid_token",
-        "sign in again"
-    );
+    // An app is told its token is dead (sign in again); a browser is simply signed out.
+    let code = match transport {
+        Transport::Bearer => "invalid_token",
+        Transport::Cookie => "not_authenticated",
+    };
+    assert_eq!(signed_out["error"]["code"], code);
 
-    // Re-authentication, then a new password: a new pair replaces the laptop's.
-    let (status, _, _) = send(
-        &app,
-        call(
+    // Re-authentication, then a new password: a new credential replaces the laptop's.
+    let (status, _) = laptop
+        .send(
+            app,
             "POST",
             "/session/reauthenticate",
-            Some(&laptop["access_token"]),
             Some(json!({ "user": { "password": "wrong password" } })),
-        ),
-    )
-    .await;
+        )
+        .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
-    let (status, _, _) = send(
-        &app,
-        call(
+    let (status, _) = laptop
+        .send(
+            app,
             "POST",
             "/session/reauthenticate",
-            Some(&laptop["access_token"]),
             Some(json!({ "user": { "password": password } })),
-        ),
-    )
-    .await;
+        )
+        .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     let new_password = "battery staple horse correct";
     let change = json!({ "user": {
@@ -795,101 +849,61 @@ async fn a_client_walks_every_flow_by_json() {
         "password": new_password,
         "password_confirmation": new_password,
     } });
-    let (status, changed, _) = send(
-        &app,
-        call(
-            "PATCH",
-            "/registration",
-            Some(&laptop["access_token"]),
-            Some(change),
-        ),
-    )
-    .await;
+    let mut before = laptop.clone();
+    let (status, changed) = laptop
+        .send(app, "PATCH", "/registration", Some(change))
+        .await;
     assert_eq!(status, StatusCode::OK, "{changed}");
-    let laptop_after = changed["data"].clone();
-    let (status, _, _) = send(
-        &app,
-        call("GET", "/session", Some(&laptop["access_token"]), None),
-    )
-    .await;
-    assert_eq!(status, StatusCode::UNAUTHORIZED, "the old pair is replaced");
-    let (status, who, _) = send(
-        &app,
-        call("GET", "/session", Some(&laptop_after["access_token"]), None),
-    )
-    .await;
+    let (status, _) = before.send(app, "GET", "/session", None).await;
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "the old credential is replaced"
+    );
+    let (status, who) = laptop.send(app, "GET", "/session", None).await;
     assert_eq!(status, StatusCode::OK, "{who}");
+    assert_eq!(who["data"]["user"]["email"], email);
 
-    // Sign out: the pair is done.
-    let (status, _, _) = send(
-        &app,
-        call(
-            "DELETE",
-            "/session",
-            Some(&laptop_after["access_token"]),
-            None,
-        ),
-    )
-    .await;
+    // Sign out: the credential is done.
+    let mut kept = laptop.clone();
+    let (status, _) = laptop.send(app, "DELETE", "/session", None).await;
     assert_eq!(status, StatusCode::OK);
-    let (status, _, _) = send(
-        &app,
-        call("GET", "/session", Some(&laptop_after["access_token"]), None),
-    )
-    .await;
+    let (status, _) = kept.send(app, "GET", "/session", None).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 
     // Reset: known and unknown addresses get the same answer; the link opens the app.
     let before = mailer.count_to(email);
-    let (status, known, _) = send(
-        &app,
-        call(
-            "POST",
-            "/reset-password",
-            None,
-            Some(json!({ "user": { "email": email } })),
-        ),
-    )
-    .await;
+    let ask = |email: &str| Some(json!({ "user": { "email": email } }));
+    let (status, known) = anonymous
+        .send(app, "POST", "/reset-password", ask(email))
+        .await;
     assert_eq!(status, StatusCode::OK);
-    let (status, unknown, _) = send(
-        &app,
-        call(
-            "POST",
-            "/reset-password",
-            None,
-            Some(json!({ "user": { "email": "nobody@example.com" } })),
-        ),
-    )
-    .await;
+    let (status, unknown) = anonymous
+        .send(app, "POST", "/reset-password", ask("nobody@example.com"))
+        .await;
     assert_eq!((status, &unknown), (StatusCode::OK, &known));
-    let reset = reset_mail_token(&mailer, email, before).await;
-    let (status, _, _) = send(
-        &app,
-        call(
+    let reset = reset_mail_token(mailer, email, before).await;
+    let body = json!({ "user": { "password": password, "password_confirmation": password } });
+    let (status, _) = anonymous
+        .send(
+            app,
             "PATCH",
             &format!("/reset-password/{reset}"),
-            None,
-            Some(json!({ "user": {
-            "password": password, "password_confirmation": password } })),
-        ),
-    )
-    .await;
+            Some(body),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK);
 
     // Passwordless: a code for a known and an unknown address alike; the known one's code
     // signs in, past the second factor.
-    let ask = |email: &str| {
-        call(
-            "POST",
-            "/passwordless/code",
-            None,
-            Some(json!({ "email": email })),
-        )
-    };
-    let (status, known, _) = send(&app, ask(email)).await;
+    let ask = |email: &str| Some(json!({ "email": email }));
+    let (status, known) = anonymous
+        .send(app, "POST", "/passwordless/code", ask(email))
+        .await;
     assert_eq!(status, StatusCode::ACCEPTED);
-    let (status, unknown, _) = send(&app, ask("nobody@example.com")).await;
+    let (status, unknown) = anonymous
+        .send(app, "POST", "/passwordless/code", ask("nobody@example.com"))
+        .await;
     assert_eq!(status, StatusCode::ACCEPTED);
     assert_eq!(known["data"]["message"], unknown["data"]["message"]);
     assert!(unknown["data"]["code_token"].is_string());
@@ -901,18 +915,51 @@ async fn a_client_walks_every_flow_by_json() {
         .unwrap_or_else(|| panic!("a code in {}", mail.text))
         .to_owned();
     let body = json!({ "code_token": known["data"]["code_token"], "code": code });
-    let (status, pending, _) = send(
-        &app,
-        call("POST", "/passwordless/code/verify", None, Some(body)),
-    )
-    .await;
+    let mut tablet = Client::new(transport);
+    let (status, pending) = tablet
+        .send(app, "POST", "/passwordless/code/verify", Some(body))
+        .await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{pending}");
     assert_eq!(pending["error"]["code"], "second_factor_required");
     let verify = json!({
         "second_factor_token": pending["error"]["second_factor_token"],
         "code": totp(&secret, &mut used),
     });
-    let (status, pair, _) =
-        send(&app, call("POST", "/two-factor/verify", None, Some(verify))).await;
-    assert_eq!(status, StatusCode::OK, "{pair}");
+    let (status, answer) = tablet
+        .send(app, "POST", "/two-factor/verify", Some(verify))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let (status, who) = tablet.send(app, "GET", "/session", None).await;
+    assert_eq!(status, StatusCode::OK, "{who}");
+}
+
+/// The walk as a mobile app takes it: bearer tokens.
+#[actix_web::test]
+async fn a_client_walks_every_flow_by_json() {
+    let (app, mailer) = start!(settings());
+    walk(&app, &mailer, Transport::Bearer).await;
+}
+
+/// The same walk as a single-page app of the client's site takes it: the session cookie,
+/// its origin on every state change.
+#[actix_web::test]
+async fn a_browser_walks_every_flow_by_json() {
+    let (app, mailer) = start!(settings());
+    walk(&app, &mailer, Transport::Cookie).await;
+}
+
+/// A page of another site gets nowhere on the browser transport, not even a sign-in.
+#[actix_web::test]
+async fn the_browser_transport_refuses_other_sites() {
+    let (app, _mailer) = start!(settings());
+    let req = TestRequest::post()
+        .uri("/api/v1/browser/session")
+        .insert_header((header::ORIGIN, "https://evil.example"))
+        .set_json(json!({ "user": { "email": "a@example.com", "password": "whatever it is" } }))
+        .to_request();
+    let res = test::call_service(&app, req).await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    assert!(res.response().cookies().next().is_none());
+    let body: Value = test::read_body_json(res).await;
+    assert_eq!(body["error"]["code"], "cross_site_request");
 }

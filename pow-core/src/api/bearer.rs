@@ -3,30 +3,41 @@
 use actix_web::{HttpMessage, HttpRequest, HttpResponse};
 use async_trait::async_trait;
 
-use super::controllers::token_response_with;
+use super::controllers::{signed_in_response, token_response_with};
 use super::error::ApiError;
 use super::middleware::bearer_token;
 use super::tokens::TokenPair;
 use super::{ApiAction, ApiContext};
 use crate::config::PowConfig;
-use crate::session::{CurrentSession, SessionHandle, SessionMetadata};
+use crate::session::{CookieSessionHandle, CurrentSession, SessionHandle, SessionMetadata};
 use crate::users::User;
 
-/// The session of an API client, carried by a bearer token pair: what the JSON endpoints
-/// hand to the [`flows`](crate::flows).
+/// The session of an API client, carried by a bearer token pair (or, on the
+/// [browser transport](super::BrowserTransport), by the session cookie): what the JSON
+/// endpoints hand to the [`flows`](crate::flows).
 ///
 /// [`start`](SessionHandle::start) runs every [`ApiExtension::before_issue`] (which may
 /// refuse, say while a second factor is pending), collects their token data and issues a
 /// new pair from the request's device; [`response`](Self::response) is then the token
 /// answer. [`end`](SessionHandle::end) revokes the pair issued by this request, or else
-/// the pair of the request's bearer token.
+/// the pair of the request's bearer token. On the browser transport, the same hooks run,
+/// then the cookie session starts or ends as on the HTML pages, and the answer carries the
+/// extensions' data without tokens.
 ///
 /// [`ApiExtension::before_issue`]: super::ApiExtension::before_issue
 pub struct BearerSession<'a> {
     api: &'a ApiContext,
     req: &'a HttpRequest,
     action: ApiAction,
-    issued: Option<(TokenPair, serde_json::Map<String, serde_json::Value>)>,
+    issued: Option<Issued>,
+}
+
+/// What a sign-in of this request gave the client.
+enum Issued {
+    /// A token pair, with the extensions' data.
+    Pair(TokenPair, serde_json::Map<String, serde_json::Value>),
+    /// A cookie session (the browser transport), with the extensions' data.
+    Cookie(serde_json::Map<String, serde_json::Value>),
 }
 
 impl std::fmt::Debug for BearerSession<'_> {
@@ -52,9 +63,10 @@ impl<'a> BearerSession<'a> {
     /// The token answer for the pair this request issued
     /// ([`token_response_with`], with the extensions' token data), if it issued one.
     pub fn response(&self) -> Option<HttpResponse> {
-        self.issued
-            .as_ref()
-            .map(|(pair, data)| token_response_with(pair, data.clone()))
+        self.issued.as_ref().map(|issued| match issued {
+            Issued::Pair(pair, data) => token_response_with(pair, data.clone()),
+            Issued::Cookie(data) => signed_in_response(data.clone()),
+        })
     }
 }
 
@@ -68,12 +80,20 @@ impl SessionHandle for BearerSession<'_> {
 
     async fn start(
         &mut self,
-        _config: &PowConfig,
+        config: &PowConfig,
         user: &User,
         metadata: SessionMetadata,
     ) -> Result<(), ApiError> {
         super::context::set_sign_in_methods(self.req, &metadata.methods);
         self.api.before_issue(self.req, user, self.action).await?;
+        if self.api.is_browser() {
+            let data = self.api.token_data(self.req, user, self.action).await?;
+            CookieSessionHandle::new(self.req)
+                .start(config, user, metadata)
+                .await?;
+            self.issued = Some(Issued::Cookie(data));
+            return Ok(());
+        }
         // The new pair replaces the one the client used (an account change).
         if self.action == ApiAction::AccountUpdate {
             if let Some(token) = bearer_token(self.req.headers()) {
@@ -85,12 +105,17 @@ impl SessionHandle for BearerSession<'_> {
             .api
             .issue_tokens(self.req, user, metadata.methods)
             .await?;
-        self.issued = Some((pair, data));
+        self.issued = Some(Issued::Pair(pair, data));
         Ok(())
     }
 
     async fn end(&mut self, config: &PowConfig) -> Result<(), ApiError> {
-        if let Some((pair, _)) = self.issued.take() {
+        if self.api.is_browser() {
+            self.issued = None;
+            CookieSessionHandle::new(self.req).end(config).await?;
+            return Ok(());
+        }
+        if let Some(Issued::Pair(pair, _)) = self.issued.take() {
             self.api.tokens().sign_out(&pair.access_token).await?;
             return Ok(());
         }

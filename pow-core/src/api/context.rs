@@ -4,7 +4,8 @@ use std::future::{ready, Ready};
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix_web::dev::Payload;
+use actix_web::body::MessageBody;
+use actix_web::dev::{Payload, ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::web::{self, ServiceConfig};
 use actix_web::{FromRequest, HttpMessage, HttpRequest};
 use async_trait::async_trait;
@@ -129,6 +130,13 @@ pub struct ApiContext {
 struct ContextInner {
     config: PowConfig,
     options: ApiOptions,
+    /// Where the routes are mounted: the options' prefix, or the browser transport's.
+    prefix: String,
+    /// Whether this is the browser transport's context.
+    browser: bool,
+    /// What wraps each route of the browser transport (built once per context; on the
+    /// bearer transport's, never used).
+    browser_middleware: super::BrowserMiddleware,
     tokens: Tokens,
     /// The paths registered with [`ApiContext::resource`].
     routes: std::sync::Mutex<std::collections::BTreeSet<String>>,
@@ -161,6 +169,13 @@ impl ApiContext {
         Self {
             inner: Arc::new(ContextInner {
                 tokens: Tokens::new(&config),
+                prefix: options.prefix.clone(),
+                browser: false,
+                browser_middleware: options
+                    .browser
+                    .clone()
+                    .unwrap_or_default()
+                    .middleware(config.clone()),
                 config,
                 options,
                 extensions,
@@ -175,14 +190,50 @@ impl ApiContext {
         &self.inner.config
     }
 
-    /// The route prefix (`"/api/v1"` by default, `""` at the root).
+    /// The route prefix (`"/api/v1"` by default, `""` at the root; the browser
+    /// transport's own on its context).
     pub fn prefix(&self) -> &str {
-        &self.inner.options.prefix
+        &self.inner.prefix
     }
 
     /// `suffix` under the prefix: `path("/session")` is `"/api/v1/session"`.
     pub fn path(&self, suffix: &str) -> String {
-        format!("{}{suffix}", self.inner.options.prefix)
+        format!("{}{suffix}", self.inner.prefix)
+    }
+
+    /// Whether this is the browser transport's context: sign-ins set the session cookie
+    /// and answer no tokens ([`ApiOptions::browser`]).
+    pub fn is_browser(&self) -> bool {
+        self.inner.browser
+    }
+
+    /// Where the browser transport's routes are mounted, when the options ask for it.
+    pub(crate) fn browser_prefix(&self) -> Option<String> {
+        let transport = self.inner.options.browser.as_ref()?;
+        Some(
+            transport
+                .prefix
+                .clone()
+                .unwrap_or_else(|| format!("{}/browser", self.inner.options.prefix)),
+        )
+    }
+
+    /// The browser transport's context beside this one, when the options ask for it.
+    fn browser_context(&self) -> Option<ApiContext> {
+        let prefix = self.browser_prefix()?;
+        Some(Self {
+            inner: Arc::new(ContextInner {
+                config: self.inner.config.clone(),
+                options: self.inner.options.clone(),
+                prefix,
+                browser: true,
+                browser_middleware: self.inner.browser_middleware.clone(),
+                tokens: Tokens::new(&self.inner.config),
+                routes: std::sync::Mutex::default(),
+                openapi: std::sync::OnceLock::new(),
+                extensions: self.inner.extensions.clone(),
+            }),
+        })
     }
 
     /// How long renewal tokens live.
@@ -197,7 +248,21 @@ impl ApiContext {
 
     /// A resource at `suffix` under the prefix, carrying this context (so handlers can
     /// extract it) and the body size limit.
-    pub fn resource(&self, suffix: &str) -> actix_web::Resource {
+    ///
+    /// On the browser transport's context the resource is wrapped in a
+    /// [`BrowserMiddleware`](super::BrowserMiddleware) (cookie session, trusted origins).
+    pub fn resource(
+        &self,
+        suffix: &str,
+    ) -> actix_web::Resource<
+        impl ServiceFactory<
+                ServiceRequest,
+                Config = (),
+                Response = ServiceResponse<impl MessageBody>,
+                Error = actix_web::Error,
+                InitError = (),
+            > + 'static,
+    > {
         if let Ok(mut routes) = self.inner.routes.lock() {
             routes.insert(suffix.to_owned());
         }
@@ -205,6 +270,10 @@ impl ApiContext {
             .app_data(web::Data::new(self.clone()))
             .app_data(web::Data::new(self.config().clone()))
             .app_data(web::PayloadConfig::new(MAX_BODY_BYTES))
+            .wrap(actix_web::middleware::Condition::new(
+                self.inner.browser,
+                self.inner.browser_middleware.clone(),
+            ))
     }
 
     /// The whole answer of a sign-in for `user` that proved `methods`: every extension's
@@ -224,6 +293,16 @@ impl ApiContext {
         set_sign_in_methods(req, &methods);
         self.before_issue(req, user, action).await?;
         let data = self.token_data(req, user, action).await?;
+        if self.is_browser() {
+            // The cookie session, as the pages sign in (new-device notice included).
+            let metadata = crate::session::SessionMetadata::new().with_methods(methods);
+            let metadata = crate::session::SessionMetadata {
+                authenticated_at: metadata.method_used_at(crate::session::AuthMethod::Password),
+                ..metadata
+            };
+            crate::session::sign_in_with(req, user, metadata).await?;
+            return Ok(super::controllers::signed_in_response(data));
+        }
         let pair = self.issue_tokens(req, user, methods).await?;
         if action != ApiAction::Registration {
             self.notify_sign_in(req, user).await;
@@ -468,7 +547,18 @@ pub fn configure(config: PowConfig, options: ApiOptions) -> impl FnOnce(&mut Ser
 /// Registers the JSON endpoints of `api` (as [`configure`] does), for a caller that keeps
 /// the context: to check its routes against its document
 /// ([`ApiContext::undocumented_routes`]).
+///
+/// With [`ApiOptions::browser`], the same routes again under the browser transport's
+/// prefix (all but `POST /session/renew` and the document).
 pub fn register(cfg: &mut ServiceConfig, api: &ApiContext) {
+    register_transport(cfg, api);
+    if let Some(browser) = api.browser_context() {
+        register_transport(cfg, &browser);
+    }
+}
+
+/// The routes of one transport.
+fn register_transport(cfg: &mut ServiceConfig, api: &ApiContext) {
     {
         let api = api.clone();
         cfg.service(
@@ -488,10 +578,6 @@ pub fn register(cfg: &mut ServiceConfig, api: &ApiContext) {
                 .route(web::post().to(controllers::session_create))
                 .route(web::delete().to(controllers::session_delete)),
         )
-        .service(
-            api.resource("/session/renew")
-                .route(web::post().to(controllers::session_renew)),
-        )
         .service(api.resource("/activity").route(web::get().to(info::activity)))
         .service(api.resource("/session/unlock").route(web::post().to(info::unlock)))
         .service(
@@ -506,10 +592,16 @@ pub fn register(cfg: &mut ServiceConfig, api: &ApiContext) {
             api.resource("/sessions/{id}")
                 .route(web::delete().to(sessions::delete)),
         );
+        if !api.is_browser() {
+            cfg.service(
+                api.resource("/session/renew")
+                    .route(web::post().to(controllers::session_renew)),
+            );
+        }
         for ext in &api.inner.extensions {
             ext.configure(cfg, &api);
         }
-        if let Some(path) = api.inner.options.openapi_path.clone() {
+        if let Some(path) = api.inner.options.openapi_path.clone().filter(|_| !api.is_browser()) {
             cfg.service(api.resource(&path).route(web::get().to(super::info::openapi)));
         }
     }

@@ -97,6 +97,15 @@ pub fn token_response_with(
         .json(serde_json::json!({ "data": data }))
 }
 
+/// The answer of a sign-in on the browser transport, which set the session cookie:
+/// `{"data": {...}}` with the extensions' data and no tokens, never cached.
+pub(crate) fn signed_in_response(data: serde_json::Map<String, serde_json::Value>) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header((header::PRAGMA, "no-cache"))
+        .json(serde_json::json!({ "data": data }))
+}
+
 /// The API's actions, as extension callbacks see them ([`Controller::is_json`] is true).
 pub mod actions {
     use crate::web::{ActionId, ActionKind};

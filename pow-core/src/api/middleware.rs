@@ -124,6 +124,25 @@ impl SessionSource for BearerSource {
 
     fn error_response(
         &self,
+        config: &PowConfig,
+        req: ServiceRequest,
+        err: PowError,
+    ) -> ServiceResponse {
+        Self::json_error_response(config, req, err)
+    }
+
+    fn finish<B: MessageBody + 'static>(
+        &self,
+        config: &PowConfig,
+        res: ServiceResponse<B>,
+    ) -> ServiceResponse<EitherBody<B>> {
+        Self::json_finish(config, res)
+    }
+}
+
+impl BearerSource {
+    /// A failed session lookup as a translated [`ApiError`] (`503` for the store).
+    pub(crate) fn json_error_response(
         _config: &PowConfig,
         req: ServiceRequest,
         err: PowError,
@@ -134,8 +153,7 @@ impl SessionSource for BearerSource {
 
     /// Re-answers a response carrying a [`PowError`], or an [`ApiError`] whose text still
     /// waits for a language, as a translated [`ApiError`]; other responses pass unchanged.
-    fn finish<B: MessageBody + 'static>(
-        &self,
+    pub(crate) fn json_finish<B: MessageBody + 'static>(
         _config: &PowConfig,
         res: ServiceResponse<B>,
     ) -> ServiceResponse<EitherBody<B>> {

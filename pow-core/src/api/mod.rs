@@ -94,7 +94,7 @@
 //! [`CredentialsCache::sessions`](crate::session::CredentialsCache::sessions) next to the
 //! browser sessions; their metadata holds an `api_renewal_token` entry.
 //!
-//! # Why there is no CSRF protection
+//! # Why the bearer transport needs no CSRF protection
 //!
 //! CSRF works because browsers attach cookies to cross-site requests by themselves. These
 //! endpoints authenticate with the `Authorization` header only, which a browser never adds
@@ -102,8 +102,31 @@
 //! without CORS permission; the token answers are in response bodies, which another origin
 //! cannot read. So a forged cross-site request carries no credentials, and signing a
 //! victim in to an attacker's account gives the attacker nothing. This only holds while
-//! API routes accept no cookie: do not wrap them in the cookie session middlewares, and do
-//! not allow credentials (cookies) in a CORS policy for them.
+//! the bearer transport's routes accept no cookie: do not wrap them in the cookie session
+//! middlewares, and do not allow credentials (cookies) in a CORS policy for them. The
+//! [browser transport](#the-browser-transport) takes the cookie, and checks origins.
+//!
+//! # The browser transport
+//!
+//! A single-page app served from the same site can skip tokens altogether:
+//! [`ApiOptions::browser`] serves every route a second time, under `<prefix>/browser` by
+//! default ([`BrowserTransport`]), where the client is signed in by the session cookie
+//! (HttpOnly, so no script can read it) exactly as the HTML pages are. Sign-up and sign-in
+//! there answer `{"data": {...}}` without tokens and set the cookie (a new session id,
+//! against fixation); sign-out and a new password end or move it; everything else answers
+//! as on the bearer transport, pending steps included. `POST /session/renew` is not served
+//! there: the cookie session renews itself.
+//!
+//! A cookie is sent by the browser whoever's page asks, so on this transport every
+//! request but `GET`, `HEAD` and `OPTIONS` must show where it comes from: an `Origin`
+//! that is the server's own, the config's [`base_url`](crate::PowConfigBuilder::base_url)
+//! or one of [`BrowserTransport::trusted_origin`]; without `Origin`, the browser's own
+//! `Sec-Fetch-Site: same-origin`. Anything else (another site, a sandboxed frame's `null`,
+//! a client that says nothing) answers `403` with the code `cross_site_request` before
+//! the cookie is read, sign-ins included (so no page can sign a visitor in to an account
+//! of its choosing). No CSRF token is needed: every browser in use sends `Origin` on such
+//! requests ([`BrowserMiddleware`] wraps each route; wrap the app's own browser routes in
+//! one too).
 //!
 //! # Extensions
 //!
@@ -144,6 +167,7 @@ pub use crate::session::tokens::{
 
 crate::with_actix! {
     mod bearer;
+    mod browser;
     mod context;
     mod controllers;
     mod error;
@@ -158,6 +182,7 @@ crate::with_actix! {
 
 crate::with_actix! {
     pub use bearer::BearerSession;
+    pub use browser::{BrowserMiddleware, BrowserSource, BrowserTransport};
     pub use context::{
         configure, is_api_request, register, sign_in_methods, ApiContext, ApiExtension,
     };

@@ -193,7 +193,68 @@ pub(crate) fn document(api: &ApiContext) -> Result<Value, PowError> {
         merge(&mut doc, "pow-core", &served)?;
     }
     add_common_answers(&mut doc);
+    if let Some(browser) = api.browser_prefix() {
+        add_browser_transport(&mut doc, &browser, &api.config().session().cookie_name);
+    }
     Ok(Value::Object(doc))
+}
+
+/// Documents the browser transport: a second server, the session cookie as an
+/// alternative to the access token on every operation that takes one, and sign-in answers
+/// whose tokens only the bearer transport carries.
+fn add_browser_transport(doc: &mut Map<String, Value>, prefix: &str, cookie: &str) {
+    if let Some(Value::Array(servers)) = doc.get_mut("servers") {
+        if let Some(Value::Object(app)) = servers.first_mut() {
+            app.insert(
+                "description".into(),
+                json!("App clients: `Authorization: Bearer <access token>`."),
+            );
+        }
+        servers.push(json!({
+            "url": prefix,
+            "description": "Browser clients on this site: the session cookie. State changes                 need an `Origin` the server trusts (else `403 cross_site_request`); sign-ins                 set the cookie and answer no tokens; `POST /session/renew` is not served.",
+        }));
+    }
+    let components = doc
+        .entry("components")
+        .or_insert_with(|| json!({}))
+        .as_object_mut();
+    if let Some(components) = components {
+        let schemes = components
+            .entry("securitySchemes")
+            .or_insert_with(|| json!({}));
+        if let Some(schemes) = schemes.as_object_mut() {
+            schemes.insert(
+                "sessionCookie".into(),
+                json!({ "type": "apiKey", "in": "cookie", "name": cookie,
+                    "description": "The session cookie of the browser transport." }),
+            );
+        }
+        let data = components
+            .get_mut("schemas")
+            .and_then(|schemas| schemas.get_mut("TokenPairResponse"))
+            .and_then(|schema| schema.pointer_mut("/properties/data"))
+            .and_then(Value::as_object_mut);
+        if let Some(data) = data {
+            // The browser transport answers the same object without the tokens.
+            data.remove("required");
+        }
+    }
+    let operations = doc
+        .get_mut("paths")
+        .and_then(Value::as_object_mut)
+        .into_iter()
+        .flat_map(|paths| paths.values_mut())
+        .filter_map(Value::as_object_mut)
+        .flat_map(|item| item.values_mut());
+    for operation in operations {
+        let Some(Value::Array(security)) = operation.get_mut("security") else {
+            continue;
+        };
+        if security.iter().any(|req| req.get("accessToken").is_some()) {
+            security.push(json!({ "sessionCookie": [] }));
+        }
+    }
 }
 
 /// The paths of `doc`, as the routes write them (`/sessions/{id}`).

@@ -22,6 +22,7 @@ pub struct ApiOptions {
     pub(super) openapi_title: String,
     pub(super) openapi_version: String,
     pub(super) openapi_fragments: Vec<serde_json::Value>,
+    pub(super) browser: Option<super::BrowserTransport>,
 }
 
 impl std::fmt::Debug for ApiOptions {
@@ -30,6 +31,7 @@ impl std::fmt::Debug for ApiOptions {
             .field("prefix", &self.prefix)
             .field("renewal_ttl", &self.renewal_ttl)
             .field("replay_grace", &self.replay_grace)
+            .field("browser", &self.browser)
             .field(
                 "extensions",
                 &self.extensions.iter().map(|e| e.name()).collect::<Vec<_>>(),
@@ -49,6 +51,7 @@ impl Default for ApiOptions {
             openapi_title: "pow-rs API".to_owned(),
             openapi_version: env!("CARGO_PKG_VERSION").to_owned(),
             openapi_fragments: Vec::new(),
+            browser: None,
         }
     }
 }
@@ -118,6 +121,16 @@ impl ApiOptions {
     /// is none.
     pub fn openapi_fragment(mut self, fragment: serde_json::Value) -> Self {
         self.openapi_fragments.push(fragment);
+        self
+    }
+
+    /// Serves every route a second time for browsers ([`BrowserTransport`](super::BrowserTransport)):
+    /// under `<prefix>/browser` by default, signed in by the session cookie instead of a
+    /// bearer token, state changes only from trusted origins. Sign-ins there answer
+    /// without tokens and set the cookie; `POST /session/renew` is the bearer transport's
+    /// alone. The default is off: the API accepts bearer tokens only.
+    pub fn browser(mut self, transport: super::BrowserTransport) -> Self {
+        self.browser = Some(transport);
         self
     }
 

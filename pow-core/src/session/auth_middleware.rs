@@ -28,7 +28,18 @@ use crate::error::PowError;
 // A `Send` bound on these futures would only get in the way (see above).
 #[allow(async_fn_in_trait)]
 pub trait SessionSource: Sized + 'static {
-    /// Marks the request for this source (e.g. as an API request). Runs first.
+    /// An answer that refuses the request before anything is read (say, a cross-site
+    /// request on a cookie transport); `None`, the default, lets it through. Runs first.
+    fn screen(
+        &self,
+        _config: &PowConfig,
+        _req: &ServiceRequest,
+    ) -> Option<actix_web::HttpResponse> {
+        None
+    }
+
+    /// Marks the request for this source (e.g. as an API request). Runs after
+    /// [`screen`](Self::screen).
     fn prepare(&self, _req: &ServiceRequest) {}
 
     /// Whether [`load`](Self::load) and [`after_load`](Self::after_load) have anything to do
@@ -235,6 +246,9 @@ where
         }
         let config = &inner.config;
         let preset = req.extensions().contains::<CurrentSession>();
+        if let Some(refused) = inner.source.screen(config, &req) {
+            return AuthFuture::ready(req.into_response(refused).map_into_right_body());
+        }
         inner.source.prepare(&req);
         if !preset && !inner.source.has_work(config, &req) {
             // Nothing to resolve: the route's future, finished in place (no allocation).

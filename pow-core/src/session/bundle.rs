@@ -5,13 +5,13 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform};
 use futures_util::future::LocalBoxFuture;
 
-use super::auth_middleware::AuthService;
+use super::auth_middleware::{AuthMiddleware, AuthService, SessionSource};
 use super::cookie::{cookie_session_middleware, CookieSessionService};
 use super::guard::ErrorHandler;
 use super::middleware::{CookieSource, PowSessionMiddleware};
 use crate::config::PowConfig;
 
-type Inner<S> = AuthService<S, CookieSource>;
+type Inner<Svc, S> = AuthService<Svc, S>;
 
 /// Everything a browser app needs around its routes: the cookie session
 /// ([`cookie_session_middleware`](super::cookie_session_middleware)) outside, the
@@ -34,9 +34,35 @@ type Inner<S> = AuthService<S, CookieSource>;
 /// .await
 /// # }
 /// ```
-#[derive(Clone, Debug)]
-pub struct PowMiddleware {
-    pow: PowSessionMiddleware,
+///
+/// Its type parameter is where the session comes from: the cookie session read as
+/// [`PowSessionMiddleware`] does, or, for the JSON API's browser transport,
+/// [`BrowserSource`](crate::api::BrowserSource).
+pub struct PowMiddleware<S = CookieSource> {
+    pow: AuthMiddleware<S>,
+}
+
+impl<S> Clone for PowMiddleware<S> {
+    fn clone(&self) -> Self {
+        Self {
+            pow: self.pow.clone(),
+        }
+    }
+}
+
+impl<S> std::fmt::Debug for PowMiddleware<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PowMiddleware")
+            .field("pow", &self.pow)
+            .finish()
+    }
+}
+
+impl<S: SessionSource> PowMiddleware<S> {
+    /// The cookie session around `pow`.
+    pub(crate) fn around(pow: AuthMiddleware<S>) -> Self {
+        Self { pow }
+    }
 }
 
 impl PowMiddleware {
@@ -56,18 +82,19 @@ impl PowMiddleware {
     }
 }
 
-impl<S, B> Transform<S, ServiceRequest> for PowMiddleware
+impl<Svc, B, S> Transform<Svc, ServiceRequest> for PowMiddleware<S>
 where
-    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error> + 'static,
+    Svc: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error> + 'static,
     B: MessageBody + 'static,
+    S: SessionSource,
 {
-    type Response = <Inner<S> as Service<ServiceRequest>>::Response;
+    type Response = <Inner<Svc, S> as Service<ServiceRequest>>::Response;
     type Error = actix_web::Error;
-    type Transform = CookieSessionService<Inner<S>>;
+    type Transform = CookieSessionService<Inner<Svc, S>>;
     type InitError = ();
     type Future = LocalBoxFuture<'static, Result<Self::Transform, Self::InitError>>;
 
-    fn new_transform(&self, service: S) -> Self::Future {
+    fn new_transform(&self, service: Svc) -> Self::Future {
         let pow = self.pow.new_transform(service);
         let cookie = cookie_session_middleware(self.pow.config());
         Box::pin(async move { cookie.new_transform(pow.await?).await })

@@ -55,17 +55,24 @@ pub type PowSessionMiddleware = AuthMiddleware<CookieSource>;
 impl AuthMiddleware<CookieSource> {
     /// The middleware for `config`.
     pub fn new(config: PowConfig) -> Self {
+        let source = CookieSource::new(&config);
+        Self::with_source(config, source)
+    }
+}
+
+impl CookieSource {
+    /// The cookie session of `config`, with its extensions' request hooks.
+    pub(crate) fn new(config: &PowConfig) -> Self {
         let hooks = config
             .extensions()
             .request_hooks()
             .iter()
-            .map(|hook| (Arc::clone(hook), hook.cookies(&config).into_boxed_slice()))
+            .map(|hook| (Arc::clone(hook), hook.cookies(config).into_boxed_slice()))
             .collect();
-        let source = CookieSource {
-            credentials: CredentialsCache::new(&config).with_decode_cache(),
+        CookieSource {
+            credentials: CredentialsCache::new(config).with_decode_cache(),
             hooks,
-        };
-        Self::with_source(config, source)
+        }
     }
 }
 

@@ -16,3 +16,4 @@ api-account-closed = Dieses Konto ist geschlossen. Melden Sie sich mit dem Passw
 api-captcha-invalid = Bitte bestätigen Sie, dass Sie kein Roboter sind.
 api-captcha-unavailable = Die Prüfung, dass Sie kein Roboter sind, ist gerade nicht verfügbar. Bitte versuchen Sie es in ein paar Sekunden erneut.
 api-impersonation-forbidden = Während eines Support-Zugriffs ist das nicht möglich.
+api-cross-site = Diese Anfrage muss von einer Seite dieser Website kommen.
