@@ -11,6 +11,7 @@
 //!   your own routes to it.
 //! - [`hold_hash_pool`] keeps the hashing pool's thread busy, so password checks wait in
 //!   its queue (tests of what happens when it is full).
+//! - [`field_errors`] reads the messages of one field out of a JSON error answer.
 //!
 //! ```
 //! use actix_web::test::TestRequest;
@@ -454,4 +455,29 @@ impl crate::users::UsersContext for RacingPasswordChange {
         }
         Ok(Some(user.clone()))
     }
+}
+
+/// The messages of the field errors on `field` in a JSON error answer of the API (the
+/// `errors` entries whose `param` is `field`), as a JSON array, in order.
+///
+/// ```
+/// use pow_core::testing::field_errors;
+/// use serde_json::json;
+///
+/// let answer = json!({"status": 422, "errors": [
+///     {"code": "user_not_created", "message": "Couldn't create user"},
+///     {"code": "blank", "param": "email", "message": "can't be blank"},
+/// ]});
+/// assert_eq!(field_errors(&answer, "email"), json!(["can't be blank"]));
+/// assert_eq!(field_errors(&answer, "password"), json!([]));
+/// ```
+pub fn field_errors(answer: &serde_json::Value, field: &str) -> serde_json::Value {
+    let messages = answer["errors"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|entry| entry["param"] == field)
+        .map(|entry| entry["message"].clone())
+        .collect();
+    serde_json::Value::Array(messages)
 }

@@ -400,8 +400,8 @@ fn the_api_answers_limits_with_a_coded_error() {
     assert_eq!(res.status, 429, "{}", res.body);
     assert_eq!(res.header("retry-after"), Some("300"));
     let json: serde_json::Value = serde_json::from_str(&res.body).unwrap();
-    assert_eq!(json["error"]["code"], "rate_limited");
-    assert_eq!(json["error"]["status"], 429);
+    assert_eq!(json["errors"][0]["code"], "rate_limited");
+    assert_eq!(json["status"], 429);
 }
 
 fn json_post(c: &mut Client, path: &str, body: &str) -> Response {

@@ -97,7 +97,9 @@ impl Res {
     }
 
     fn message(&self) -> &str {
-        self.json["error"]["message"].as_str().unwrap_or_default()
+        self.json["errors"][0]["message"]
+            .as_str()
+            .unwrap_or_default()
     }
 }
 
@@ -171,7 +173,11 @@ macro_rules! assert_rejected {
         // A token that came but is no good says so, apart from no token at all: the
         // app knows to sign in again.
         assert_eq!(res.status, StatusCode::UNAUTHORIZED, "{}", res.json);
-        assert_eq!(res.json["error"]["code"], "invalid_token", "{}", res.json);
+        assert_eq!(
+            res.json["errors"][0]["code"], "invalid_token",
+            "{}",
+            res.json
+        );
         assert_eq!(res.message(), "Invalid token");
         assert_eq!(
             res.headers.get(header::WWW_AUTHENTICATE).unwrap(),
@@ -236,7 +242,7 @@ async fn register_sign_in_renew_and_sign_out() {
     // Sign out: both tokens of that pair stop working; the other pair does not.
     let res = send(&app, sign_out(&access2).to_request()).await;
     assert_eq!(res.status, StatusCode::OK);
-    assert_eq!(res.json, json!({ "data": {} }));
+    assert_eq!(res.json, json!({ "status": 200, "data": {} }));
     assert_rejected!(&app, &access2);
     let res = send(&app, renew(&renewal2).to_request()).await;
     assert_eq!(res.status, StatusCode::UNAUTHORIZED);
@@ -261,9 +267,9 @@ async fn guards_answer_json_without_an_accept_header() {
     assert_eq!(res.headers.get(header::WWW_AUTHENTICATE).unwrap(), "Bearer");
     assert_eq!(
         res.json,
-        json!({ "error": {
-            "status": 401, "message": "Not authenticated", "code": "not_authenticated"
-        } })
+        json!({ "status": 401, "errors": [
+            { "code": "not_authenticated", "message": "Not authenticated" }
+        ] })
     );
 
     // Translated for the client's language.
@@ -300,7 +306,9 @@ async fn wrong_credentials_get_the_generic_message() {
         assert_eq!(res.status, StatusCode::UNAUTHORIZED);
         assert_eq!(
             res.json,
-            json!({ "error": { "status": 401, "message": INVALID_CREDENTIALS } })
+            json!({ "status": 401, "errors": [
+                { "code": "invalid_credentials", "message": INVALID_CREDENTIALS }
+            ] })
         );
     }
 
@@ -332,18 +340,28 @@ async fn registration_errors_are_per_field_and_translated() {
         .to_request();
     let res = send(&app, req).await;
     assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", res.json);
-    assert_eq!(res.json["error"]["status"], 422);
+    assert_eq!(res.json["status"], 422);
     assert_eq!(res.message(), "Couldn't create user");
-    let errors = &res.json["error"]["errors"];
-    assert_eq!(errors["email"], json!(["has invalid format"]));
+    let errors = |field| pow_core::testing::field_errors(&res.json, field);
+    assert_eq!(errors("email"), json!(["has invalid format"]));
     assert_eq!(
-        errors["password"],
+        errors("password"),
         json!(["should be at least 8 character(s)"])
     );
     assert_eq!(
-        errors["password_confirmation"],
+        errors("password_confirmation"),
         json!(["does not match confirmation"])
     );
+    // Each field error carries the validation's message id.
+    let codes: Vec<&serde_json::Value> = res.json["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["param"] == "password")
+        .map(|e| &e["code"])
+        .collect();
+    assert_eq!(codes, [&json!("too_short")]);
+    assert_eq!(res.json["errors"][0]["code"], "user_not_created");
 
     // Blank fields, in German.
     let req = TestRequest::post()
@@ -355,7 +373,7 @@ async fn registration_errors_are_per_field_and_translated() {
     assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(res.message(), "Das Konto konnte nicht angelegt werden");
     assert_eq!(
-        res.json["error"]["errors"]["email"],
+        pow_core::testing::field_errors(&res.json, "email"),
         json!(["darf nicht leer sein"])
     );
 
@@ -373,7 +391,7 @@ async fn registration_errors_are_per_field_and_translated() {
     .await;
     assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(
-        res.json["error"]["errors"]["email"],
+        pow_core::testing::field_errors(&res.json, "email"),
         json!(["has already been taken"])
     );
 }
@@ -398,7 +416,7 @@ async fn malformed_bodies_are_bad_requests() {
                 .to_request();
             let res = send(&app, req).await;
             assert_eq!(res.status, StatusCode::BAD_REQUEST, "{path} {body:?}");
-            assert_eq!(res.json["error"]["status"], 400);
+            assert_eq!(res.json["status"], 400);
         }
     }
 }
@@ -450,7 +468,7 @@ async fn tampered_and_mismatched_tokens_are_anonymous() {
         .to_request();
     let res = send(&app, req).await;
     assert_eq!(res.status, StatusCode::UNAUTHORIZED);
-    assert_eq!(res.json["error"]["code"], "not_authenticated");
+    assert_eq!(res.json["errors"][0]["code"], "not_authenticated");
     let res = send(
         &app,
         TestRequest::post()
@@ -793,7 +811,9 @@ async fn api_extensions_add_routes_and_can_refuse_tokens() {
     assert_eq!(res.status, StatusCode::FORBIDDEN);
     assert_eq!(
         res.json,
-        json!({ "error": { "status": 403, "message": "Blocked (Registration)" } })
+        json!({ "status": 403, "errors": [
+            { "code": "forbidden", "message": "Blocked (Registration)" }
+        ] })
     );
     // The account exists; signing in is refused too.
     let res = send(
@@ -882,7 +902,7 @@ fn assert_busy(res: &Res, message: &str) {
     );
     assert_eq!(
         res.json,
-        json!({ "error": { "status": 503, "message": message, "code": "busy" } })
+        json!({ "status": 503, "errors": [{ "code": "busy", "message": message }] })
     );
 }
 

@@ -105,7 +105,7 @@ fn reauthentication_then_a_new_password_then_deletion() {
     let token = access_token(&sign_in(addr, PASSWORD));
     stale(&config, &user);
 
-    // Not fresh: the account answers 403 until the password is proved again.
+    // Not fresh: the account answers 401 until the password is proved again.
     let change = json!({"user": {
         "current_password": PASSWORD,
         "password": NEW_PASSWORD,
@@ -118,8 +118,11 @@ fn reauthentication_then_a_new_password_then_deletion() {
         Some(&token),
         change.clone(),
     );
-    assert_eq!(res.status, 403, "{}", res.body);
-    assert_eq!(json_of(&res)["error"]["code"], "reauthentication_required");
+    assert_eq!(res.status, 401, "{}", res.body);
+    assert_eq!(
+        json_of(&res)["errors"][0]["code"],
+        "reauthentication_required"
+    );
     let res = call(
         addr,
         "DELETE",
@@ -127,7 +130,7 @@ fn reauthentication_then_a_new_password_then_deletion() {
         Some(&token),
         json!({}),
     );
-    assert_eq!(res.status, 403, "{}", res.body);
+    assert_eq!(res.status, 401, "{}", res.body);
 
     let reauth = |password: &str| {
         let body = json!({"user": {"password": password}});
@@ -141,7 +144,7 @@ fn reauthentication_then_a_new_password_then_deletion() {
     };
     let res = reauth("not the password");
     assert_eq!(res.status, 401, "{}", res.body);
-    let message = json_of(&res)["error"]["message"].clone();
+    let message = json_of(&res)["errors"][0]["message"].clone();
     assert!(
         message.as_str().unwrap().contains("login details"),
         "{message}"
@@ -175,7 +178,7 @@ fn reauthentication_then_a_new_password_then_deletion() {
     let res = call(addr, "PATCH", "/api/v1/registration", Some(&token), bad);
     assert_eq!(res.status, 422, "{}", res.body);
     assert!(
-        json_of(&res)["error"]["errors"]["password"].is_array(),
+        !pow_core::testing::field_errors(&json_of(&res), "password")[0].is_null(),
         "{}",
         res.body
     );
@@ -350,7 +353,7 @@ fn the_lock_notices_token_unlocks_over_json() {
     };
     let res = unlock("forged");
     assert_eq!(res.status, 400, "{}", res.body);
-    assert_eq!(json_of(&res)["error"]["code"], "invalid_token");
+    assert_eq!(json_of(&res)["errors"][0]["code"], "invalid_token");
     let res = unlock(&token);
     assert_eq!(res.status, 200, "{}", res.body);
     assert_eq!(sign_in(addr, PASSWORD).status, 200);

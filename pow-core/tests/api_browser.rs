@@ -166,7 +166,7 @@ fn a_page_of_the_site_signs_in_with_the_cookie() {
     replay.cookies = kept;
     let res = call(&mut replay, "GET", "/api/v1/browser/session", json!({}));
     assert_eq!(res.status, 401, "{}", res.body);
-    assert_eq!(json_of(&res)["error"]["code"], "not_authenticated");
+    assert_eq!(json_of(&res)["errors"][0]["code"], "not_authenticated");
 }
 
 #[test]
@@ -184,7 +184,7 @@ fn state_changes_from_untrusted_pages_are_refused() {
             credentials(PASSWORD),
         );
         assert_eq!(res.status, 403, "{origin:?}: {}", res.body);
-        assert_eq!(json_of(&res)["error"]["code"], "cross_site_request");
+        assert_eq!(json_of(&res)["errors"][0]["code"], "cross_site_request");
         assert!(session_cookie(&page).is_none(), "{origin:?}: no session");
     }
     // A browser's own same-origin fetch needs no `Origin`; a trusted front end passes.
@@ -221,7 +221,7 @@ fn state_changes_from_untrusted_pages_are_refused() {
     ] {
         let res = call(&mut forged, method, path, body);
         assert_eq!(res.status, 403, "{method} {path}: {}", res.body);
-        assert_eq!(json_of(&res)["error"]["code"], "cross_site_request");
+        assert_eq!(json_of(&res)["errors"][0]["code"], "cross_site_request");
     }
     // ...and the session is still there, as is the account.
     let res = call(&mut app, "GET", "/api/v1/browser/session", json!({}));

@@ -267,7 +267,7 @@ async fn json_clients_send_the_answer_in_a_header() {
     .await;
     assert_eq!(res.status(), 400);
     let answer: serde_json::Value = atest::read_body_json(res).await;
-    assert_eq!(answer["error"]["code"], "captcha_invalid");
+    assert_eq!(answer["errors"][0]["code"], "captcha_invalid");
 
     let res = atest::call_service(
         &app,
@@ -318,7 +318,7 @@ async fn json_answers_503_when_the_verifier_never_answers() {
     .await;
     assert_eq!(res.status(), 503);
     let answer: serde_json::Value = atest::read_body_json(res).await;
-    assert_eq!(answer["error"]["code"], "captcha_unavailable");
+    assert_eq!(answer["errors"][0]["code"], "captcha_unavailable");
 }
 
 #[test]

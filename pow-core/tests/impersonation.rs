@@ -390,8 +390,8 @@ fn refused_starts_are_refused_and_audited() {
         c.headers.pop();
         assert_eq!(res.status, 403, "{}", res.body);
         let json: serde_json::Value = serde_json::from_str(&res.body).unwrap();
-        assert_eq!(json["error"]["code"], "impersonation_refused");
-        json["error"]["refusal"].as_str().unwrap().to_owned()
+        assert_eq!(json["errors"][0]["code"], "impersonation_refused");
+        json["data"]["refusal"].as_str().unwrap().to_owned()
     };
     assert_eq!(refusal(&mut desk, s.admin.id, "me"), "yourself");
     assert_eq!(

@@ -699,7 +699,9 @@ async fn guard_redirects_html_and_answers_json() {
     let json: serde_json::Value = test::read_body_json(res).await;
     assert_eq!(
         json,
-        serde_json::json!({"error": {"status": 401, "message": "Not authenticated"}})
+        serde_json::json!({"status": 401, "errors": [
+            {"code": "not_authenticated", "message": "Not authenticated"}
+        ]})
     );
 
     // The extractor answers the same way without a guard.

@@ -190,7 +190,7 @@ fn disabling_ends_api_tokens_and_refuses_api_sign_in() {
     let res = c.request("POST", "/api/v1/session", Some(body));
     assert_eq!(res.status, 403, "{}", res.body);
     let json: serde_json::Value = serde_json::from_str(&res.body).unwrap();
-    assert_eq!(json["error"]["code"], "account_disabled");
+    assert_eq!(json["errors"][0]["code"], "account_disabled");
     let _ = std::fs::remove_file(db);
 }
 

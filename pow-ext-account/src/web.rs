@@ -520,9 +520,7 @@ async fn api_close(
             Closed::Scheduled(at) => json!({ "closed": true, "erase_after": at.to_rfc3339() }),
             Closed::Erased => json!({ "closed": true, "erased": true }),
         };
-        Ok(HttpResponse::Ok()
-            .insert_header(pow_core::web::no_store())
-            .json(answer))
+        Ok(pow_core::api::answer(StatusCode::OK, answer))
     })
     .await
 }
@@ -570,7 +568,10 @@ async fn api_reactivate(
         };
         let user = ext.reactivate(&config, &user, by).await?;
         ctl.user = Some(user);
-        Ok(HttpResponse::Ok().json(json!({ "reactivated": true })))
+        Ok(pow_core::api::answer(
+            StatusCode::OK,
+            json!({ "reactivated": true }),
+        ))
     })
     .await
 }

@@ -768,7 +768,8 @@ fn an_app_client_closes_reopens_and_exports_over_json() {
 
     let res = bearer(&h, "POST", "/api/v1/account/close", &access);
     assert_eq!(res.status, 200, "{}", res.body);
-    let closed: serde_json::Value = serde_json::from_str(&res.body).unwrap();
+    let closed: serde_json::Value =
+        serde_json::from_str::<serde_json::Value>(&res.body).unwrap()["data"].clone();
     assert!(closed["erase_after"].is_string(), "{closed}");
     assert_eq!(bearer(&h, "GET", "/api/v1/session", &access).status, 401);
 

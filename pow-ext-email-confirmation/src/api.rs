@@ -1,9 +1,9 @@
 //! The JSON endpoints and token hooks: [`EmailConfirmationApi`].
 
-use actix_web::http::{header, StatusCode};
+use actix_web::http::StatusCode;
 use actix_web::web::{self, ServiceConfig};
 use actix_web::{HttpRequest, HttpResponse};
-use pow_core::api::{ApiAction, ApiContext, ApiError, ApiExtension, LinkTemplate};
+use pow_core::api::{ApiAction, ApiContext, ApiError, ApiExtension, LinkTemplate, PendingStep};
 use pow_core::messages::{request_language, LanguageIdentifier};
 use pow_core::users::User;
 use pow_core::PowConfig;
@@ -107,11 +107,9 @@ fn status_message(user: &User) -> Option<&'static str> {
     }
 }
 
-/// `200 {"data": {...}}`, never cached.
+/// `200 {"status": 200, "data": {...}}`, never cached.
 fn ok(data: Map<String, Value>) -> HttpResponse {
-    HttpResponse::Ok()
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .json(json!({ "data": data }))
+    pow_core::api::answer(StatusCode::OK, data)
 }
 
 #[async_trait::async_trait(?Send)]
@@ -165,8 +163,9 @@ impl ApiExtension for EmailConfirmationApi {
         let lang = request_language(req, config.messages());
         self.send(req, config, &lang, user.clone()).await?;
         Err(
-            ApiError::new(StatusCode::FORBIDDEN, text(config, &lang, REQUIRED))
-                .with_code("email_confirmation_required"),
+            ApiError::new(StatusCode::UNAUTHORIZED, text(config, &lang, REQUIRED))
+                .with_code("email_confirmation_required")
+                .pending(PendingStep::new("confirm_email").methods(["email_link"])),
         )
     }
 
@@ -179,8 +178,9 @@ impl ApiExtension for EmailConfirmationApi {
         let config = api.config();
         let lang = request_language(req, config.messages());
         Some(
-            ApiError::new(StatusCode::FORBIDDEN, text(config, &lang, REQUIRED))
-                .with_code("email_confirmation_required"),
+            ApiError::new(StatusCode::UNAUTHORIZED, text(config, &lang, REQUIRED))
+                .with_code("email_confirmation_required")
+                .pending(PendingStep::new("confirm_email").methods(["email_link"])),
         )
     }
 

@@ -135,8 +135,8 @@
 //! (`POST <prefix>/session`) and renewal behave as on the HTML side:
 //!
 //! - strict mode: an unconfirmed user gets no tokens. The link is mailed (within the
-//!   resend limit) and the answer is `403`,
-//!   `{"error": {"status": 403, "message": "You'll need to confirm your e-mail before you can sign in. ...", "code": "email_confirmation_required"}}`.
+//!   resend limit) and the answer is `401` with the pending step `confirm_email`:
+//!   `{"status": 401, "errors": [{"code": "email_confirmation_required", "message": "You'll need to confirm your e-mail before you can sign in. ..."}], "data": {"pending": [{"step": "confirm_email", "methods": ["email_link"]}]}}`.
 //!   The account created by a sign-up stays; the user signs in once confirmed.
 //! - soft mode: the tokens are issued. Every token answer carries
 //!   `"email_confirmed": true|false` next to the tokens; an unconfirmed user also gets an

@@ -176,7 +176,13 @@ fn html_token(mail: &Mail) -> String {
 }
 
 fn error(code: &str, status: u16, message: &str) -> Json {
-    json!({ "error": { "status": status, "message": message, "code": code } })
+    let mut answer = json!({ "status": status, "errors": [{ "code": code, "message": message }] });
+    if code == "email_confirmation_required" {
+        answer["status"] = json!(401);
+        answer["data"] =
+            json!({ "pending": [{ "step": "confirm_email", "methods": ["email_link"] }] });
+    }
+    answer
 }
 
 #[actix_web::test]
@@ -187,8 +193,8 @@ async fn strict_mode_refuses_tokens_until_the_address_is_confirmed() {
 
     // Sign-up: the account is made and the link mailed, but no tokens.
     let (status, body) = send(&app, register("Jane@Example.com").to_request()).await;
-    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
-    assert_eq!(body, error("email_confirmation_required", 403, REQUIRED));
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    assert_eq!(body, error("email_confirmation_required", 401, REQUIRED));
     let jane = s.user("jane@example.com");
     assert!(!is_confirmed(&jane));
     let mail = s.last_mail("jane@example.com");
@@ -212,10 +218,10 @@ async fn strict_mode_refuses_tokens_until_the_address_is_confirmed() {
         .insert_header((header::ACCEPT_LANGUAGE, "de"))
         .to_request();
     let (status, body) = send(&app, req).await;
-    assert_eq!(status, StatusCode::FORBIDDEN);
-    assert_eq!(body["error"]["code"], "email_confirmation_required");
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(body["errors"][0]["code"], "email_confirmation_required");
     assert!(
-        body["error"]["message"]
+        body["errors"][0]["message"]
             .as_str()
             .unwrap()
             .starts_with("Sie müssen Ihre E-Mail-Adresse bestätigen"),
@@ -239,7 +245,7 @@ async fn strict_mode_refuses_tokens_until_the_address_is_confirmed() {
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(
         body,
-        json!({ "data": {
+        json!({ "status": 200, "data": {
             "email": "jane@example.com",
             "email_confirmed": true,
             "unconfirmed_email": null,
@@ -269,7 +275,7 @@ async fn strict_mode_refuses_tokens_until_the_address_is_confirmed() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(
         body,
-        json!({ "data": {
+        json!({ "status": 200, "data": {
             "email": "jane@example.com",
             "email_confirmed": true,
             "unconfirmed_email": null,
@@ -354,7 +360,7 @@ async fn soft_mode_issues_tokens_and_tells_the_user() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(
         body,
-        json!({ "data": {
+        json!({ "status": 200, "data": {
             "email": "jane@example.com",
             "email_confirmed": false,
             "unconfirmed_email": null,
@@ -368,7 +374,7 @@ async fn soft_mode_issues_tokens_and_tells_the_user() {
     )
     .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
-    assert_eq!(body["error"]["message"], "Not authenticated");
+    assert_eq!(body["errors"][0]["message"], "Not authenticated");
     let (status, _) = send(
         &app,
         TestRequest::post()
@@ -447,7 +453,7 @@ async fn a_pending_address_change_is_reported_resent_and_can_be_taken_meanwhile(
     let (_, body) = send(&app, state(&access).to_request()).await;
     assert_eq!(
         body,
-        json!({ "data": {
+        json!({ "status": 200, "data": {
             "email": "jane@example.com",
             "email_confirmed": true,
             "unconfirmed_email": "new@example.com",
@@ -500,7 +506,7 @@ async fn an_address_change_over_json_can_be_cancelled_over_json() {
         |token: &str| TestRequest::post().uri(&format!("/api/v1/confirm-email/cancel/{token}"));
     let (status, body) = send(&app, cancel_request("forged").to_request()).await;
     assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
-    assert_eq!(body["error"]["code"], "invalid_token");
+    assert_eq!(body["errors"][0]["code"], "invalid_token");
     let (status, body) = send(&app, cancel_request(&cancel).to_request()).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["data"]["email"], "jane@example.com");
@@ -542,8 +548,8 @@ async fn refused_sign_ins_respect_the_resend_limit() {
     send(&app, register("jane@example.com").to_request()).await;
     for _ in 0..3 {
         let (status, body) = send(&app, sign_in("jane@example.com").to_request()).await;
-        assert_eq!(status, StatusCode::FORBIDDEN);
-        assert_eq!(body, error("email_confirmation_required", 403, REQUIRED));
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        assert_eq!(body, error("email_confirmation_required", 401, REQUIRED));
     }
     assert_eq!(s.confirmations("jane@example.com"), 2);
 }
@@ -559,7 +565,7 @@ async fn a_taken_address_signs_up_like_a_new_one() {
     let mails = s.mailer.deliveries().len();
     let taken = send(&app, register("Jane@Example.com").to_request()).await;
     assert_eq!(new, taken);
-    assert_eq!(taken.0, StatusCode::FORBIDDEN);
+    assert_eq!(taken.0, StatusCode::UNAUTHORIZED);
     assert_eq!(
         s.mailer.deliveries().len(),
         mails,

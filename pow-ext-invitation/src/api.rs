@@ -28,11 +28,9 @@ impl Invitation {
     }
 }
 
-/// `answer` as `{"data": ...}` with `status`, never cached.
+/// `data` with `status` in the API's envelope, never cached.
 fn answer(status: StatusCode, data: Value) -> HttpResponse {
-    HttpResponse::build(status)
-        .insert_header(pow_core::web::no_store())
-        .json(json!({ "data": data }))
+    pow_core::api::answer(status, data)
 }
 
 /// `404 invalid_invitation`: no pending invitation for the token.

@@ -119,9 +119,10 @@ async fn authorize(
         let Some(opened) = flow::open(&ctl.config, &ext, &provider, target).await? else {
             return Err(error(ctl, "pow_oauth_provider_unavailable", &provider));
         };
-        Ok(HttpResponse::Ok()
-            .insert_header(pow_core::web::no_store())
-            .json(json!({ "data": { "url": opened.url, "state": opened.state } })))
+        Ok(pow_core::api::answer(
+            actix_web::http::StatusCode::OK,
+            json!({ "url": opened.url, "state": opened.state }),
+        ))
     })
     .await
 }

@@ -686,7 +686,7 @@ fn json_clients_sign_up_and_sign_in_with_a_provider() {
     assert_eq!(identity_count(&h, "grace@example.com"), 1);
     let replay = app_callback(&mut api, "corp", &code, &state);
     assert_eq!(replay.status, 401, "{}", replay.body);
-    assert_eq!(json(&replay)["error"]["code"], "invalid_state");
+    assert_eq!(json(&replay)["errors"][0]["code"], "invalid_state");
 
     // Sign-in again: a pair for the same user.
     let (code, state) = app_consent(&h, &mut api, "corp");
@@ -708,7 +708,7 @@ fn json_clients_sign_up_and_sign_in_with_a_provider() {
     let (code, state) = app_consent(&h, &mut api, "corp");
     let res = app_callback(&mut api, "corp", &code, &state);
     assert_eq!(res.status, 409, "{}", res.body);
-    assert_eq!(json(&res)["error"]["code"], "email_taken");
+    assert_eq!(json(&res)["errors"][0]["code"], "email_taken");
     assert_eq!(identity_count(&h, EMAIL), 0);
     let body = serde_json::json!({ "redirect_uri": "https://evil.example/steal" }).to_string();
     let res = api.request("POST", "/api/v1/auth/corp/authorize", Some(body));
@@ -718,7 +718,7 @@ fn json_clients_sign_up_and_sign_in_with_a_provider() {
     let (code, state) = app_consent(&h, &mut api, "corp");
     let res = app_callback(&mut api, "corp", &code, &state);
     assert_eq!(res.status, 401, "{}", res.body);
-    assert_eq!(json(&res)["error"]["code"], "invalid_id_token");
+    assert_eq!(json(&res)["errors"][0]["code"], "invalid_id_token");
     assert!(get_user(&h.config, "eve@example.com").unwrap().is_none());
 }
 

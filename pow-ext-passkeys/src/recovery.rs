@@ -7,7 +7,7 @@ use actix_web::http::StatusCode;
 use actix_web::web::{self, Bytes};
 use actix_web::{HttpRequest, HttpResponse};
 use async_trait::async_trait;
-use pow_core::api::{ApiContext, ApiError};
+use pow_core::api::{ApiContext, ApiError, PendingStep};
 use pow_core::audit::{self, AuditEvent};
 use pow_core::extension::{AddressProven, ProvenBy};
 use pow_core::session::{self, AuthMethod, CookieSessionExt as _, MethodUse, SessionMetadata};
@@ -274,12 +274,17 @@ async fn recovery_create(
         .await
 }
 
-/// The answer to a JSON sign-in that is a recovery: `403 passkey_recovery_required` with
-/// a `recovery_token` (15 minutes) for `POST <prefix>/passkeys/recovery`.
+/// The answer to a JSON sign-in that is a recovery: `401 passkey_recovery_required` with
+/// the pending step `enrol_passkey`, whose token (15 minutes) goes to
+/// `POST <prefix>/passkeys/recovery` as `recovery_token`.
 pub(crate) fn recovery_required(req: &HttpRequest, config: &PowConfig, user: &User) -> ApiError {
-    ApiError::translated(req, StatusCode::FORBIDDEN, "pow_passkeys_recovery_info")
+    ApiError::translated(req, StatusCode::UNAUTHORIZED, "pow_passkeys_recovery_info")
         .with_code("passkey_recovery_required")
-        .with_detail("recovery_token", grant(config, user.id))
+        .pending(
+            PendingStep::new("enrol_passkey")
+                .methods(["webauthn"])
+                .token(grant(config, user.id)),
+        )
 }
 
 #[derive(Deserialize)]
@@ -330,9 +335,7 @@ pub(crate) async fn api_options(
             .start_enrolment(&ctl.config, &user, &binding, Kind::Passkey)
             .await
             .map_err(|err| api_error(&req, err, false))?;
-        Ok(HttpResponse::Ok()
-            .insert_header(pow_core::web::no_store())
-            .json(json!(started)))
+        Ok(pow_core::api::answer(StatusCode::OK, json!(started)))
     })
     .await
 }

@@ -766,10 +766,9 @@ pub(crate) fn body<T: serde::de::DeserializeOwned>(
     pow_core::api::json_body(req, body)
 }
 
+/// `value` with `status` in the API's envelope, never cached.
 fn no_store_json(status: StatusCode, value: serde_json::Value) -> HttpResponse {
-    HttpResponse::build(status)
-        .insert_header(pow_core::web::no_store())
-        .json(value)
+    pow_core::api::answer(status, value)
 }
 
 #[derive(Deserialize, Default)]

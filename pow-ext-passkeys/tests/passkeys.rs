@@ -322,6 +322,11 @@ fn json(res: &Response) -> Value {
     serde_json::from_str(&res.body).unwrap_or_else(|_| panic!("not JSON: {}", res.body))
 }
 
+/// The `data` of a JSON answer.
+fn data(res: &Response) -> Value {
+    json(res)["data"].clone()
+}
+
 /// `POST <api>/session` with `email` and the password.
 fn password_sign_in(c: &mut Client, email: &str) -> Response {
     let body = json!({ "user": { "email": email, "password": PASSWORD } }).to_string();
@@ -352,7 +357,7 @@ fn post(c: &mut Client, path: &str, body: Value) -> Response {
 fn enrol(app: &mut Client, device: &Device, name: &str) -> Value {
     let res = post(app, "/passkeys/registration/options", json!({}));
     assert_eq!(res.status, 200, "{}", res.body);
-    let started = json(&res);
+    let started = data(&res);
     let credential = device.create(ORIGIN, &started["options"]);
     let res = post(
         app,
@@ -360,7 +365,7 @@ fn enrol(app: &mut Client, device: &Device, name: &str) -> Value {
         json!({ "ceremony": started["ceremony"], "name": name, "credential": credential }),
     );
     assert_eq!(res.status, 201, "{}", res.body);
-    json(&res)["passkey"].clone()
+    data(&res)["passkey"].clone()
 }
 
 /// Starts a JSON sign-in (with `email`, or discoverable).
@@ -371,7 +376,7 @@ fn sign_in_options(c: &mut Client, email: Option<&str>) -> Value {
     };
     let res = post(c, "/passkeys/authentication/options", body);
     assert_eq!(res.status, 200, "{}", res.body);
-    json(&res)
+    data(&res)
 }
 
 fn finish_sign_in(c: &mut Client, started: &Value, credential: &Value) -> Response {
@@ -400,7 +405,7 @@ fn sign_in(h: &Harness, device: &Device, email: Option<&str>) -> Response {
 }
 
 fn code(res: &Response) -> String {
-    json(res)["error"]["code"]
+    json(res)["errors"][0]["code"]
         .as_str()
         .unwrap_or_default()
         .to_owned()
@@ -432,7 +437,7 @@ fn enrols_and_signs_in(h: &Harness) {
     let notice = h.mailer.last_to(EMAIL).expect("the notice");
     assert_eq!(notice.subject, "A passkey was added to your account");
 
-    let list = json(&app.get(&format!("{API}/passkeys")));
+    let list = data(&app.get(&format!("{API}/passkeys")));
     assert_eq!(list["passkeys"].as_array().unwrap().len(), 1);
 
     // With the address typed: the options list the user's passkey.
@@ -554,7 +559,7 @@ fn ceremonies_that_do_not_verify_are_refused() {
 
     // An enrolment ceremony is bound to the session that started it.
     let mut first = passkey_client(&h, &device);
-    let started = json(&post(
+    let started = data(&post(
         &mut first,
         "/passkeys/registration/options",
         json!({}),
@@ -569,7 +574,7 @@ fn ceremonies_that_do_not_verify_are_refused() {
     );
     assert_eq!((res.status, code(&res)), (400, "wrong_session".into()));
 
-    let list = json(&app.get(&format!("{API}/passkeys")));
+    let list = data(&app.get(&format!("{API}/passkeys")));
     assert_eq!(list["passkeys"].as_array().unwrap().len(), 1);
 }
 
@@ -577,7 +582,7 @@ fn ceremonies_that_do_not_verify_are_refused() {
 fn an_expired_ceremony_is_refused() {
     let h = start(sqlite(), passkeys().ceremony_ttl(Duration::ZERO));
     let mut app = app_client(&h);
-    let started = json(&post(&mut app, "/passkeys/registration/options", json!({})));
+    let started = data(&post(&mut app, "/passkeys/registration/options", json!({})));
     let credential = Device::new(true).create(ORIGIN, &started["options"]);
     let res = post(
         &mut app,
@@ -599,7 +604,7 @@ fn a_credential_of_another_account_is_refused() {
     let mut other = Client::new(h.addr);
     let res = password_sign_in(&mut other, other_email);
     bearer(&mut other, &json(&res));
-    let started = json(&post(
+    let started = data(&post(
         &mut other,
         "/passkeys/registration/options",
         json!({}),
@@ -713,7 +718,7 @@ fn the_last_passkey_of_an_account_without_a_password_stays() {
     assert_eq!((res.status, code(&res)), (409, "last_credential".into()));
     let res = delete(&mut c, &first["id"]);
     assert_eq!((res.status, code(&res)), (404, "not_found".into()));
-    let list = json(&c.get(&format!("{API}/passkeys")));
+    let list = data(&c.get(&format!("{API}/passkeys")));
     assert_eq!(list["passkeys"][0]["name"], "Second");
 }
 
@@ -734,7 +739,7 @@ fn a_passkey_needs_no_second_factor_and_the_password_still_does() {
     let res = password_sign_in(&mut c, EMAIL);
     assert_eq!(
         (res.status, code(&res)),
-        (403, "second_factor_required".into())
+        (401, "second_factor_required".into())
     );
     let res = sign_in(&h, &device, Some(EMAIL));
     assert_eq!(res.status, 200, "{}", res.body);
@@ -884,14 +889,14 @@ fn a_password_alone_cannot_add_a_passkey_to_an_account_with_a_second_factor() {
     // The session that enrolled the first passkey proved the password only: the passkey
     // does not count for it, and a second one needs a second factor.
     let res = post(&mut app, "/passkeys/registration/options", json!({}));
-    assert_eq!((res.status, code(&res)), (403, "step_up_required".into()));
+    assert_eq!((res.status, code(&res)), (401, "step_up_required".into()));
     assert_eq!(
-        json(&res)["error"]["accepted"],
+        json(&res)["data"]["pending"][0]["methods"],
         json!(["passkey", "security_key"])
     );
     // It proves the passkey for the step-up rule, then may enrol another.
     let stepped = &mut app;
-    let started = json(&post(stepped, "/passkeys/step-up/options", json!({})));
+    let started = data(&post(stepped, "/passkeys/step-up/options", json!({})));
     let credential = device.get(ORIGIN, &started["options"]);
     let res = post(
         stepped,
@@ -906,7 +911,7 @@ fn a_password_alone_cannot_add_a_passkey_to_an_account_with_a_second_factor() {
     let res = password_sign_in(&mut c, EMAIL);
     assert_eq!(
         (res.status, code(&res)),
-        (403, "second_factor_required".into())
+        (401, "second_factor_required".into())
     );
     // Signed in with the passkey, the session has proved one.
     let res = sign_in(&h, &device, None);
@@ -937,7 +942,7 @@ fn a_security_key_is_a_second_factor_and_never_signs_in_alone() {
         json!({ "kind": "security_key" }),
     );
     assert_eq!(res.status, 200, "{}", res.body);
-    let started = json(&res);
+    let started = data(&res);
     let credential = key.create(ORIGIN, &started["options"]);
     let res = post(
         &mut app,
@@ -945,7 +950,7 @@ fn a_security_key_is_a_second_factor_and_never_signs_in_alone() {
         json!({ "ceremony": started["ceremony"], "name": "YubiKey", "credential": credential }),
     );
     assert_eq!(res.status, 201, "{}", res.body);
-    let stored = json(&res)["passkey"].clone();
+    let stored = data(&res)["passkey"].clone();
     assert_eq!(stored["kind"], "security_key");
 
     // Alone, it signs nobody in: not offered for the address, refused without one.
@@ -964,11 +969,12 @@ fn a_security_key_is_a_second_factor_and_never_signs_in_alone() {
     let res = password_sign_in(&mut c, EMAIL);
     assert_eq!(
         (res.status, code(&res)),
-        (403, "second_factor_required".into())
+        (401, "second_factor_required".into())
     );
-    let error = json(&res)["error"].clone();
-    assert_eq!(error["methods"], json!(["security_key"]));
-    let token = error["second_factor_token"].clone();
+    let step = json(&res)["data"]["pending"][0].clone();
+    assert_eq!(step["step"], "second_factor");
+    assert_eq!(step["methods"], json!(["security_key"]));
+    let token = step["token"].clone();
     let res = c.request(
         "POST",
         &format!("{API}/two-factor/challenge"),
@@ -1132,10 +1138,10 @@ fn a_passkey_only_account_signs_up_and_recovers() {
     let res = post(&mut app, &format!("/passwordless/link/{token}"), json!({}));
     assert_eq!(
         (res.status, code(&res)),
-        (403, "passkey_recovery_required".into())
+        (401, "passkey_recovery_required".into())
     );
-    let recovery_token = json(&res)["error"]["recovery_token"].clone();
-    let started = json(&post(
+    let recovery_token = json(&res)["data"]["pending"][0]["token"].clone();
+    let started = data(&post(
         &mut app,
         "/passkeys/recovery/options",
         json!({ "recovery_token": recovery_token }),
@@ -1178,7 +1184,7 @@ fn passkeys_of_another_site_sign_nobody_in() {
     let mut app = app_client(&h);
     assert!(app.headers.iter().any(|(name, _)| name == "Authorization"));
     // ... and the list says whose the passkey is.
-    let list = json(&app.get(&format!("{API}/passkeys")));
+    let list = data(&app.get(&format!("{API}/passkeys")));
     assert_eq!(list["passkeys"][0]["rp_id"], "old.example");
 }
 

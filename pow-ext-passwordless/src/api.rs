@@ -65,9 +65,10 @@ async fn ask(
         if let Some(token) = code_token {
             data["code_token"] = json!(token);
         }
-        Ok(HttpResponse::Accepted()
-            .insert_header(pow_core::web::no_store())
-            .json(json!({ "data": data })))
+        Ok(pow_core::api::answer(
+            actix_web::http::StatusCode::ACCEPTED,
+            data,
+        ))
     })
     .await
 }

@@ -1,6 +1,6 @@
 //! The JSON endpoints: [`ResetPasswordApi`].
 
-use actix_web::http::{header, StatusCode};
+use actix_web::http::StatusCode;
 use actix_web::web::{self, Bytes, ServiceConfig};
 use actix_web::{HttpRequest, HttpResponse};
 use pow_core::api::{user_params, ApiContext, ApiError, ApiExtension, LinkTemplate};
@@ -123,11 +123,9 @@ fn text(req: &HttpRequest, config: &PowConfig, key: &str) -> String {
     config.messages().text(&lang, key)
 }
 
-/// `200 {"data": {"message": "..."}}`, never cached.
+/// `200 {"status": 200, "data": {"message": "..."}}`, never cached.
 fn done(message: String) -> HttpResponse {
-    HttpResponse::Ok()
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .json(serde_json::json!({ "data": { "message": message } }))
+    pow_core::api::answer(StatusCode::OK, serde_json::json!({ "message": message }))
 }
 
 /// `404` for a forged, unknown, used or expired reset token.
@@ -196,9 +194,7 @@ async fn show(
         if loaded.is_none() {
             return Err(invalid_token(&req));
         }
-        Ok(HttpResponse::Ok()
-            .insert_header((header::CACHE_CONTROL, "no-store"))
-            .json(serde_json::json!({ "data": {} })))
+        Ok(pow_core::api::answer(StatusCode::OK, serde_json::json!({})))
     })
     .await
 }

@@ -101,11 +101,11 @@
 //!
 //! | Method | Path | Body | Answer |
 //! |---|---|---|---|
-//! | POST | `<prefix>/reset-password` | `{"user": {"email": "..."}}` | `200 {"data": {"message": "If an account for the provided email exists, ..."}}`, whether or not an account has the address |
+//! | POST | `<prefix>/reset-password` | `{"user": {"email": "..."}}` | `200 {"status": 200, "data": {"message": "If an account for the provided email exists, ..."}}`, whether or not an account has the address |
 //! | GET | `<prefix>/reset-password/{token}` | – | `200 {"data": {}}` while the token works (to check a link before asking for the new password) |
 //! | PATCH, PUT | `<prefix>/reset-password/{token}` | `{"user": {"password": "...", "password_confirmation": "..."}}` | `200 {"data": {"message": "The password has been updated."}}` |
 //!
-//! Errors use the API's format, `{"error": {"status", "message", "code", "errors"}}`,
+//! Answers use the API's envelope (`{"status", "data"}`, errors `{"status", "errors": [{"code", "message", "param"}]}`),
 //! with texts in the request's language:
 //!
 //! - a forged, unknown, used or expired token: `404`, code `invalid_token`, message

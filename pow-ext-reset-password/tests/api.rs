@@ -85,7 +85,7 @@ struct Res {
 
 impl Res {
     fn message(&self) -> &str {
-        self.json["error"]["message"]
+        self.json["errors"][0]["message"]
             .as_str()
             .or_else(|| self.json["data"]["message"].as_str())
             .unwrap_or_default()
@@ -180,7 +180,10 @@ async fn reset_over_json_end_to_end() {
 
     let res = send(&app, ask("Alice@Example.com ").to_request()).await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.json);
-    assert_eq!(res.json, json!({ "data": { "message": SENT } }));
+    assert_eq!(
+        res.json,
+        json!({ "status": 200, "data": { "message": SENT } })
+    );
     assert_eq!(res.headers.get(header::CACHE_CONTROL).unwrap(), "no-store");
     // One reset mail (the two sign-ins above each sent a "new API client" notice).
     let subjects: Vec<String> = mailer.deliveries().into_iter().map(|m| m.subject).collect();
@@ -199,7 +202,7 @@ async fn reset_over_json_end_to_end() {
         let res = send(&app, check(&token).to_request()).await;
         assert_eq!(
             (res.status, &res.json),
-            (StatusCode::OK, &json!({ "data": {} }))
+            (StatusCode::OK, &json!({ "status": 200, "data": {} }))
         );
     }
 
@@ -212,15 +215,18 @@ async fn reset_over_json_end_to_end() {
     assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", res.json);
     assert_eq!(
         res.json,
-        json!({ "error": {
-            "status": 422,
-            "message": NOT_UPDATED,
-            "errors": { "password_confirmation": ["does not match confirmation"] },
-        }})
+        json!({ "status": 422, "errors": [
+            { "code": "invalid", "message": NOT_UPDATED },
+            {
+                "code": "confirmation",
+                "param": "password_confirmation",
+                "message": "does not match confirmation",
+            },
+        ]})
     );
     let res = send(&app, set(&token, "short", "short").to_request()).await;
     assert_eq!(
-        res.json["error"]["errors"]["password"],
+        pow_core::testing::field_errors(&res.json, "password"),
         json!(["should be at least 8 character(s)"])
     );
     assert_eq!(
@@ -238,7 +244,10 @@ async fn reset_over_json_end_to_end() {
         .to_request();
     let res = send(&app, put).await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.json);
-    assert_eq!(res.json, json!({ "data": { "message": UPDATED } }));
+    assert_eq!(
+        res.json,
+        json!({ "status": 200, "data": { "message": UPDATED } })
+    );
 
     // Every pair from before the reset is revoked, renewal tokens included.
     for pair in [&phone.json["data"], &laptop.json["data"]] {
@@ -286,7 +295,7 @@ async fn reset_over_json_end_to_end() {
     assert_eq!(res.status, StatusCode::NOT_FOUND);
     assert_eq!(
         res.json,
-        json!({ "error": { "status": 404, "message": EXPIRED, "code": "invalid_token" } })
+        json!({ "status": 404, "errors": [{ "code": "invalid_token", "message": EXPIRED }] })
     );
     assert_eq!(
         send(&app, check(&token).to_request()).await.status,
@@ -316,7 +325,7 @@ async fn unknown_addresses_get_the_same_answer_and_no_mail() {
         .to_request();
     let res = send(&app, req).await;
     assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", res.json);
-    assert_eq!(res.json["error"]["code"], "invalid_email");
+    assert_eq!(res.json["errors"][0]["code"], "invalid_email");
 
     // In German.
     let req = ask("nobody@example.com")
@@ -344,7 +353,7 @@ async fn without_enumeration_protection_unknown_addresses_are_named() {
     let app = app!(config, ext.api());
     let res = send(&app, ask("nobody@example.com").to_request()).await;
     assert_eq!(res.status, StatusCode::NOT_FOUND);
-    assert_eq!(res.json["error"]["code"], "user_not_found");
+    assert_eq!(res.json["errors"][0]["code"], "user_not_found");
     assert_eq!(
         res.message(),
         "No account exists for the provided email. Please try again."
@@ -394,7 +403,7 @@ async fn tampered_and_foreign_tokens_are_rejected() {
     ] {
         let res = send(&app, check(bad).to_request()).await;
         assert_eq!(res.status, StatusCode::NOT_FOUND, "{bad}");
-        assert_eq!(res.json["error"]["code"], "invalid_token");
+        assert_eq!(res.json["errors"][0]["code"], "invalid_token");
         let res = send(&app, set(bad, "new password", "new password").to_request()).await;
         assert_eq!(res.status, StatusCode::NOT_FOUND, "{bad}");
         assert_eq!(res.message(), EXPIRED);
@@ -482,7 +491,7 @@ async fn the_mail_rate_limit_holds_over_json() {
     assert_eq!(mailer.count_to("alice@example.com"), 2);
     assert!(answers
         .iter()
-        .all(|a| *a == json!({ "data": { "message": SENT } })));
+        .all(|a| *a == json!({ "status": 200, "data": { "message": SENT } })));
 }
 
 #[actix_web::test]
@@ -547,7 +556,7 @@ async fn a_configured_captcha_guards_json_reset_requests() {
 
     let res = send(&app, ask("alice@example.com").to_request()).await;
     assert_eq!(res.status, StatusCode::BAD_REQUEST, "{}", res.json);
-    assert_eq!(res.json["error"]["code"], "captcha_invalid");
+    assert_eq!(res.json["errors"][0]["code"], "captcha_invalid");
     assert_eq!(mailer.count_to("alice@example.com"), 0);
 
     let res = send(
@@ -575,10 +584,10 @@ async fn an_address_nobody_could_receive_is_refused() {
             "{email:?}: {}",
             res.json
         );
-        assert_eq!(res.json["error"]["code"], "invalid_email");
+        assert_eq!(res.json["errors"][0]["code"], "invalid_email");
         assert_eq!(res.message(), "Please enter a valid e-mail address.");
         assert!(
-            res.json["error"]["errors"]["email"][0].is_string(),
+            pow_core::testing::field_errors(&res.json, "email")[0].is_string(),
             "{}",
             res.json
         );

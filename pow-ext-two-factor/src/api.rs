@@ -10,7 +10,7 @@ use actix_web::web::{self, Bytes};
 use actix_web::{HttpMessage as _, HttpRequest, HttpResponse};
 use async_trait::async_trait;
 use chrono::Utc;
-use pow_core::api::{ApiAction, ApiContext, ApiError, ApiExtension};
+use pow_core::api::{ApiAction, ApiContext, ApiError, ApiExtension, PendingStep};
 use pow_core::audit::{self, AuditEvent};
 use pow_core::mailer::Notice;
 use pow_core::session::{AuthMethod, MethodUse, StepUp};
@@ -92,9 +92,7 @@ async fn challenge_create(
         for factor in verify::enrolled_factors(&config, &user).await? {
             if factor.name() == body.method {
                 let challenge = factor.challenge(&config, &user).await?;
-                return Ok(HttpResponse::Ok()
-                    .insert_header(pow_core::web::no_store())
-                    .json(json!({ "data": challenge })));
+                return Ok(answer(json!(challenge)));
             }
         }
         Err(ApiError::invalid_request(&req))
@@ -200,11 +198,9 @@ async fn step_up_create(
     .await
 }
 
-/// The answer of the settings endpoints: `{"data": ...}`, never cached.
+/// The answer of the settings endpoints, in the API's envelope, never cached.
 fn answer(data: serde_json::Value) -> HttpResponse {
-    HttpResponse::Ok()
-        .insert_header(pow_core::web::no_store())
-        .json(serde_json::json!({ "data": data }))
+    pow_core::api::answer(StatusCode::OK, data)
 }
 
 /// `GET <prefix>/two-factor` (sudo mode): `{"enabled": true, "recovery_codes_left": n}`,
@@ -435,9 +431,12 @@ impl ApiExtension for TwoFactorApi {
         } else {
             "pow_two_factor_required_key"
         };
-        Err(ApiError::translated(req, StatusCode::FORBIDDEN, key)
+        Err(ApiError::translated(req, StatusCode::UNAUTHORIZED, key)
             .with_code("second_factor_required")
-            .with_detail("second_factor_token", token)
-            .with_detail("methods", accepted))
+            .pending(
+                PendingStep::new("second_factor")
+                    .methods(accepted)
+                    .token(token),
+            ))
     }
 }

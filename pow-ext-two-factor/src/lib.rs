@@ -45,9 +45,10 @@
 //! ## JSON
 //!
 //! With [`pow_core::api`] mounted, `POST <prefix>/session` answers a user with a second
-//! factor `403` with code `second_factor_required` and a `second_factor_token` (signed,
-//! single use, 5 minutes); `POST <prefix>/two-factor/verify` with
-//! `{"second_factor_token": "...", "code": "123456"}` answers the token pair.
+//! factor `401` with code `second_factor_required` and the pending step `second_factor`
+//! (`data.pending`: its `methods` and a `token`, signed, single use, 5 minutes);
+//! `POST <prefix>/two-factor/verify` with `{"second_factor_token": "<token>", "code":
+//! "123456"}` answers the token pair.
 //!
 //! ## Columns
 //!

@@ -330,11 +330,16 @@ fn two_steps(store: Arc<dyn Store>) {
     let mut api = Client::new(addr);
     let body = format!(r#"{{"user": {{"email": "{EMAIL}", "password": "{PASSWORD}"}}}}"#);
     let res = api.request("POST", "/api/v1/session", Some(body));
-    assert_eq!(res.status, 403, "{}", res.body);
+    assert_eq!(res.status, 401, "{}", res.body);
     let json: serde_json::Value = serde_json::from_str(&res.body).unwrap();
-    assert_eq!(json["error"]["code"], "second_factor_required");
-    assert!(json.get("data").is_none(), "no tokens: {}", res.body);
-    let token = json["error"]["second_factor_token"]
+    assert_eq!(json["errors"][0]["code"], "second_factor_required");
+    assert!(
+        json["data"].get("access_token").is_none(),
+        "no tokens: {}",
+        res.body
+    );
+    assert_eq!(json["data"]["pending"][0]["step"], "second_factor");
+    let token = json["data"]["pending"][0]["token"]
         .as_str()
         .unwrap()
         .to_owned();
@@ -458,11 +463,11 @@ fn step_up_rules_want_a_recent_second_factor() {
 
     // JSON: a pending step naming what is accepted, then the step, then the page.
     let res = app.get("/app-api/sensitive");
-    assert_eq!(res.status, 403, "{}", res.body);
+    assert_eq!(res.status, 401, "{}", res.body);
     let json: serde_json::Value = serde_json::from_str(&res.body).unwrap();
-    assert_eq!(json["error"]["code"], "step_up_required");
+    assert_eq!(json["errors"][0]["code"], "step_up_required");
     assert_eq!(
-        json["error"]["accepted"],
+        json["data"]["pending"][0]["methods"],
         serde_json::json!(["totp", "recovery_code", "passkey", "security_key"])
     );
     let step = |app: &mut Client, code: &str| {
@@ -508,7 +513,7 @@ fn an_app_client_enrols_and_manages_its_second_factor() {
     let code = |code: &str| Some(serde_json::json!({ "code": code }));
     let (status, json) = send(&mut app, "POST", "/api/v1/two-factor", code("000000"));
     assert_eq!(
-        (status, &json["error"]["code"]),
+        (status, &json["errors"][0]["code"]),
         (422, &serde_json::json!("invalid_code"))
     );
     let first = fresh_code(&secret, &mut used);
@@ -524,11 +529,11 @@ fn an_app_client_enrols_and_manages_its_second_factor() {
     // Changing it wants the second factor proved, not only enrolled.
     let (status, json) = send(&mut app, "POST", "/api/v1/two-factor/recovery-codes", None);
     assert_eq!(
-        (status, &json["error"]["code"]),
-        (403, &serde_json::json!("step_up_required"))
+        (status, &json["errors"][0]["code"]),
+        (401, &serde_json::json!("step_up_required"))
     );
     let (status, _) = send(&mut app, "DELETE", "/api/v1/two-factor", None);
-    assert_eq!(status, 403);
+    assert_eq!(status, 401);
     let step = fresh_code(&secret, &mut used);
     let (status, _) = send(&mut app, "POST", "/api/v1/two-factor/step-up", code(&step));
     assert_eq!(status, 204);
@@ -835,7 +840,7 @@ fn a_right_code_clears_the_failures() {
     let body = format!(r#"{{"user": {{"email": "{EMAIL}", "password": "{PASSWORD}"}}}}"#);
     let res = api.request("POST", "/api/v1/session", Some(body.clone()));
     let json: serde_json::Value = serde_json::from_str(&res.body).unwrap();
-    let token = json["error"]["second_factor_token"]
+    let token = json["data"]["pending"][0]["token"]
         .as_str()
         .unwrap()
         .to_owned();

@@ -43,7 +43,7 @@
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
-use actix_web::http::header;
+use actix_web::http::StatusCode;
 use actix_web::{web, App, HttpResponse};
 use pow_core::api::{
     self, ApiAuthMiddleware, ApiError, ApiOptions, BrowserTransport, LinkTemplate,
@@ -182,11 +182,10 @@ pub fn api_options(settings: &Settings) -> Result<ApiOptions, PowError> {
 
 /// `GET /api/v1/me`: the signed-in user.
 async fn me(CurrentUser(user): CurrentUser) -> HttpResponse {
-    HttpResponse::Ok()
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .json(serde_json::json!({
-            "data": { "id": user.id, "email": user.email() }
-        }))
+    api::answer(
+        StatusCode::OK,
+        serde_json::json!({ "id": user.id, "email": user.email() }),
+    )
 }
 
 /// `DELETE /api/v1/me/sessions`: signs the user out everywhere (every browser session
@@ -196,7 +195,7 @@ async fn sign_out_everywhere(
     CurrentUser(user): CurrentUser,
 ) -> Result<HttpResponse, ApiError> {
     session::revoke_user(&config, &user).await?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "data": {} })))
+    Ok(api::answer(StatusCode::OK, serde_json::json!({})))
 }
 
 /// The example app for `config`, with the JSON endpoints set up by `options` (see

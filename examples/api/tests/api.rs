@@ -264,12 +264,12 @@ async fn the_example_works_end_to_end() {
         registration("ada@example.com", "analytical").to_request(),
     )
     .await;
-    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
-    assert_eq!(body["error"]["code"], "email_confirmation_required");
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    assert_eq!(body["errors"][0]["code"], "email_confirmation_required");
     let (status, body, _) = send(&app, session("ada@example.com", "analytical").to_request()).await;
-    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(
-        body["error"]["message"],
+        body["errors"][0]["message"],
         "You'll need to confirm your e-mail before you can sign in. An e-mail confirmation link has been sent to you."
     );
 
@@ -306,9 +306,9 @@ async fn the_example_works_end_to_end() {
     assert_eq!(content_type, "application/json");
     assert_eq!(
         body,
-        json!({ "error": {
-            "status": 401, "message": "Not authenticated", "code": "not_authenticated"
-        } })
+        json!({ "status": 401, "errors": [
+            { "code": "not_authenticated", "message": "Not authenticated" }
+        ] })
     );
 
     // Renew: new pair; the old tokens are done.
@@ -340,7 +340,10 @@ async fn the_example_works_end_to_end() {
         .to_request(),
     )
     .await;
-    assert_eq!((status, body), (StatusCode::OK, json!({ "data": {} })));
+    assert_eq!(
+        (status, body),
+        (StatusCode::OK, json!({ "status": 200, "data": {} }))
+    );
     assert_eq!(
         send(&app, me(&renewed["access_token"])).await.0,
         StatusCode::UNAUTHORIZED
@@ -360,7 +363,7 @@ async fn the_example_works_end_to_end() {
     let (status, body, _) = send(&app, sign_in("babbage")).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(
-        body["error"]["message"],
+        body["errors"][0]["message"],
         "The provided login details did not work. Please verify your credentials, and try again."
     );
 
@@ -411,10 +414,10 @@ async fn the_example_works_end_to_end() {
         .to_request();
     let (status, body, _) = send(&app, req).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-    let errors = &body["error"]["errors"];
-    assert_eq!(errors["email"], json!(["has invalid format"]));
+    let errors = |field| pow_core::testing::field_errors(&body, field);
+    assert_eq!(errors("email"), json!(["has invalid format"]));
     assert_eq!(
-        errors["password"],
+        errors("password"),
         json!(["should be at least 8 character(s)"])
     );
 }
@@ -423,7 +426,7 @@ async fn the_example_works_end_to_end() {
 macro_rules! confirmed_user {
     ($app:expr, $mailer:expr, $email:expr, $password:expr) => {{
         let (status, _, _) = send($app, registration($email, $password).to_request()).await;
-        assert_eq!(status, StatusCode::FORBIDDEN);
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
         let token = token_in_mail($mailer, $email, "confirm-email");
         let (status, _, _) = send(
             $app,
@@ -481,7 +484,7 @@ async fn a_forgotten_password_is_reset_through_the_client_app() {
     let (status, body, _) = send(&app, set("new-password", "typo-password")).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(
-        body["error"]["errors"]["password_confirmation"],
+        pow_core::testing::field_errors(&body, "password_confirmation"),
         json!(["does not match confirmation"])
     );
     let (status, body, _) = send(&app, set("new-password", "new-password")).await;
@@ -520,7 +523,7 @@ async fn a_forgotten_password_is_reset_through_the_client_app() {
     // The token worked once; a tampered one never does.
     let (status, body, _) = send(&app, set("third-password", "third-password")).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    assert_eq!(body["error"]["code"], "invalid_token");
+    assert_eq!(body["errors"][0]["code"], "invalid_token");
     let tampered = format!("{}x", token);
     let (status, _, _) = send(
         &app,
@@ -540,7 +543,7 @@ async fn tampered_confirmation_tokens_are_rejected() {
         registration("alan@example.com", "enigma-1936").to_request(),
     )
     .await;
-    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
     let token = token_in_mail(&mailer, "alan@example.com", "confirm-email");
     let mut tampered = token.clone();
     let last = tampered.pop().unwrap();
@@ -554,18 +557,17 @@ async fn tampered_confirmation_tokens_are_rejected() {
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(
         body,
-        json!({ "error": {
-            "status": 404,
-            "message": "The confirmation token is invalid or has expired.",
+        json!({ "status": 404, "errors": [{
             "code": "invalid_token",
-        }})
+            "message": "The confirmation token is invalid or has expired.",
+        }]})
     );
     let (status, _, _) = send(
         &app,
         session("alan@example.com", "enigma-1936").to_request(),
     )
     .await;
-    assert_eq!(status, StatusCode::FORBIDDEN, "still unconfirmed");
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "still unconfirmed");
     // The refused sign-in mailed the link again, the same one: the first mail's token
     // still confirms, once.
     assert_eq!(
@@ -751,13 +753,13 @@ where
     let (status, new) = anonymous
         .send(app, "POST", "/registration", Some(sign_up.clone()))
         .await;
-    assert_eq!(status, StatusCode::FORBIDDEN, "{new}");
-    assert_eq!(new["error"]["code"], "email_confirmation_required");
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{new}");
+    assert_eq!(new["errors"][0]["code"], "email_confirmation_required");
     let confirm = token_in_mail(mailer, email, "confirm-email");
     let (status, taken) = anonymous
         .send(app, "POST", "/registration", Some(sign_up))
         .await;
-    assert_eq!((status, &taken), (StatusCode::FORBIDDEN, &new));
+    assert_eq!((status, &taken), (StatusCode::UNAUTHORIZED, &new));
     let (status, _) = anonymous
         .send(app, "POST", &format!("/confirm-email/{confirm}"), None)
         .await;
@@ -785,17 +787,17 @@ where
     let (status, pending) = laptop
         .send(app, "POST", "/session", Some(user(email, password)))
         .await;
-    assert_eq!(status, StatusCode::FORBIDDEN, "{pending}");
-    assert_eq!(pending["error"]["code"], "second_factor_required");
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{pending}");
+    assert_eq!(pending["errors"][0]["code"], "second_factor_required");
     assert!(
-        pending["error"]["methods"]
+        pending["data"]["pending"][0]["methods"]
             .as_array()
             .unwrap()
             .contains(&json!("totp")),
         "{pending}"
     );
     assert!(laptop.token.is_none() && laptop.cookie.is_none(), "not yet");
-    let token = pending["error"]["second_factor_token"].clone();
+    let token = pending["data"]["pending"][0]["token"].clone();
     let verify = json!({ "second_factor_token": token, "code": totp(&secret, &mut used) });
     let (status, answer) = laptop
         .send(app, "POST", "/two-factor/verify", Some(verify))
@@ -822,7 +824,7 @@ where
         Transport::Bearer => "invalid_token",
         Transport::Cookie => "not_authenticated",
     };
-    assert_eq!(signed_out["error"]["code"], code);
+    assert_eq!(signed_out["errors"][0]["code"], code);
 
     // Re-authentication, then a new password: a new credential replaces the laptop's.
     let (status, _) = laptop
@@ -919,10 +921,10 @@ where
     let (status, pending) = tablet
         .send(app, "POST", "/passwordless/code/verify", Some(body))
         .await;
-    assert_eq!(status, StatusCode::FORBIDDEN, "{pending}");
-    assert_eq!(pending["error"]["code"], "second_factor_required");
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{pending}");
+    assert_eq!(pending["errors"][0]["code"], "second_factor_required");
     let verify = json!({
-        "second_factor_token": pending["error"]["second_factor_token"],
+        "second_factor_token": pending["data"]["pending"][0]["token"],
         "code": totp(&secret, &mut used),
     });
     let (status, answer) = tablet
@@ -961,5 +963,5 @@ async fn the_browser_transport_refuses_other_sites() {
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
     assert!(res.response().cookies().next().is_none());
     let body: Value = test::read_body_json(res).await;
-    assert_eq!(body["error"]["code"], "cross_site_request");
+    assert_eq!(body["errors"][0]["code"], "cross_site_request");
 }

@@ -1,7 +1,7 @@
 //! The JSON endpoints: registration, account changes and deletion, sign-in,
 //! re-authentication, sign-out and renewal.
 
-use actix_web::http::header;
+use actix_web::http::{header, StatusCode};
 use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse, ResponseError};
 
@@ -71,6 +71,41 @@ pub fn json_body<T: serde::de::DeserializeOwned>(
     serde_json::from_value(value).map_err(|_| ApiError::invalid_request(req))
 }
 
+/// A successful answer in the API's envelope, `{"status": 200, "data": ...}`, never
+/// cached; errors are [`ApiError`]s, in the same envelope with `errors`.
+///
+/// ```
+/// use actix_web::http::StatusCode;
+/// use pow_core::api::answer;
+///
+/// let res = answer(StatusCode::ACCEPTED, serde_json::json!({ "message": "Sent." }));
+/// assert_eq!(res.status(), StatusCode::ACCEPTED);
+/// ```
+pub fn answer(status: StatusCode, data: impl serde::Serialize) -> HttpResponse {
+    envelope(status, serde_json::json!(data), None)
+}
+
+/// [`answer`] with `meta`: what describes the data rather than being it
+/// (`{"available": false}`, a count).
+pub fn answer_with_meta(
+    status: StatusCode,
+    data: impl serde::Serialize,
+    meta: serde_json::Value,
+) -> HttpResponse {
+    envelope(status, serde_json::json!(data), Some(meta))
+}
+
+fn envelope(status: StatusCode, data: serde_json::Value, meta: Option<serde_json::Value>) -> HttpResponse {
+    let mut body = serde_json::json!({ "status": status.as_u16(), "data": data });
+    if let Some(meta) = meta {
+        body["meta"] = meta;
+    }
+    HttpResponse::build(status)
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header((header::PRAGMA, "no-cache"))
+        .json(body)
+}
+
 /// The answer carrying a new token pair:
 /// `{"data": {"access_token": "...", "renewal_token": "..."}}`, never cached.
 pub fn token_response(pair: &TokenPair) -> HttpResponse {
@@ -91,19 +126,13 @@ pub fn token_response_with(
         "renewal_token".to_owned(),
         serde_json::Value::String(pair.renewal_token.clone()),
     );
-    HttpResponse::Ok()
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .insert_header((header::PRAGMA, "no-cache"))
-        .json(serde_json::json!({ "data": data }))
+    answer(StatusCode::OK, data)
 }
 
 /// The answer of a sign-in on the browser transport, which set the session cookie:
-/// `{"data": {...}}` with the extensions' data and no tokens, never cached.
+/// `{"status": 200, "data": {...}}` with the extensions' data and no tokens, never cached.
 pub(crate) fn signed_in_response(data: serde_json::Map<String, serde_json::Value>) -> HttpResponse {
-    HttpResponse::Ok()
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .insert_header((header::PRAGMA, "no-cache"))
-        .json(serde_json::json!({ "data": data }))
+    answer(StatusCode::OK, data)
 }
 
 /// The API's actions, as extension callbacks see them ([`Controller::is_json`] is true).
@@ -368,9 +397,7 @@ pub(crate) async fn session_delete(
     api.run(&req, actions::SESSION_DELETE, async |_| {
         let mut session = BearerSession::new(&api, &req, ApiAction::SignIn);
         flows::sign_out(api.config(), &mut session).await?;
-        Ok(HttpResponse::Ok()
-            .insert_header((header::CACHE_CONTROL, "no-store"))
-            .json(serde_json::json!({ "data": {} })))
+        Ok(answer(StatusCode::OK, serde_json::json!({})))
     })
     .await
 }

@@ -64,10 +64,22 @@ pub(crate) fn text(config: Option<&PowConfig>, lang: &LanguageIdentifier, key: &
         .unwrap_or_else(|| key.to_owned())
 }
 
-/// An API error, answered as JSON:
-/// `{"error": {"status": 422, "message": "...", "code": "...", "errors": {"email": ["..."]}}}`
-/// (`code` only when set, `errors` only when there are field errors), with
-/// `Cache-Control: no-store`.
+/// An API error, answered as JSON in the API's envelope ([`answer`](super::answer) for
+/// successes), with `Cache-Control: no-store`:
+///
+/// ```json
+/// {"status": 422,
+///  "errors": [{"code": "invalid_email", "message": "Please enter a valid e-mail address."},
+///             {"code": "blank", "param": "email", "message": "can't be blank"}]}
+/// ```
+///
+/// The first entry of `errors` is the answer's own: its stable `code` (the text's message
+/// id without `api-`, `_` for `-`, where the text is the API's: `invalid_token` is
+/// `api-invalid-token`) and its translated `message`. Field errors follow, each with the
+/// field as `param` and the validation's message id as `code` (`blank`, `format`, `taken`,
+/// `too_short`, ...). What the client needs to go on sits in `data`: the steps still
+/// pending ([`pending`](ApiError::pending), answered `401`) and any
+/// [`with_detail`](ApiError::with_detail) value.
 ///
 /// Internal failures ([`PowError`]) become opaque `500` answers, the details going to the
 /// log only. [`PowError::Busy`] (a saturated password-hashing pool) answers `503` with
@@ -93,12 +105,91 @@ pub struct ApiError {
     status: StatusCode,
     message: String,
     errors: BTreeMap<String, Vec<String>>,
+    /// The message id of each field error (`blank`), in the order of `errors`; `invalid`
+    /// where none was given.
+    field_codes: BTreeMap<String, Vec<String>>,
     challenge: Option<&'static str>,
     code: Option<&'static str>,
     retry_after: Option<u64>,
     /// A text key `message` still has to be translated into the request's language.
     untranslated: Option<&'static str>,
     details: BTreeMap<&'static str, serde_json::Value>,
+    pending: Vec<PendingStep>,
+}
+
+/// A step a sign-in (or a sensitive action) still waits for, listed under `data.pending`
+/// of a `401` answer: what it is, what it accepts, and the token that carries the sign-in
+/// so far, if the step needs one.
+///
+/// | `step` | accepts (`methods`) | the client goes on with |
+/// |---|---|---|
+/// | `confirm_email` | `email_link` | the mailed link (`POST /confirm-email/{token}`) |
+/// | `second_factor` | `totp`, `recovery_code`, `webauthn`, ... | `POST /two-factor/verify` with `token` |
+/// | `reauthenticate` | `password` | `POST /session/reauthenticate` |
+/// | `step_up` | the methods the action accepts | `POST /two-factor/step-up`, or a re-authentication |
+///
+/// ```
+/// use pow_core::api::PendingStep;
+///
+/// let step = PendingStep::new("second_factor").methods(["totp", "recovery_code"]).token("SFMy.a.b");
+/// assert_eq!(
+///     serde_json::to_value(&step).unwrap(),
+///     serde_json::json!({"step": "second_factor", "methods": ["totp", "recovery_code"], "token": "SFMy.a.b"})
+/// );
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct PendingStep {
+    step: &'static str,
+    methods: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    token: Option<String>,
+}
+
+impl PendingStep {
+    /// The step named `step` (`"second_factor"`), accepting nothing listed yet.
+    pub fn new(step: &'static str) -> Self {
+        Self {
+            step,
+            methods: Vec::new(),
+            token: None,
+        }
+    }
+
+    /// What the step accepts (`["totp", "recovery_code"]`).
+    #[must_use]
+    pub fn methods(mut self, methods: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        self.methods = methods.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// The token the client sends with the step (the sign-in so far).
+    #[must_use]
+    pub fn token(mut self, token: impl Into<String>) -> Self {
+        self.token = Some(token.into());
+        self
+    }
+
+    /// The step's name.
+    pub fn step(&self) -> &'static str {
+        self.step
+    }
+}
+
+/// The code of an answer that set none: the status' usual one.
+fn default_code(status: StatusCode) -> &'static str {
+    match status {
+        StatusCode::BAD_REQUEST => "invalid_request",
+        StatusCode::UNAUTHORIZED => "not_authenticated",
+        StatusCode::FORBIDDEN => "forbidden",
+        StatusCode::NOT_FOUND => "not_found",
+        StatusCode::CONFLICT => "conflict",
+        StatusCode::GONE => "gone",
+        StatusCode::UNPROCESSABLE_ENTITY => "invalid",
+        StatusCode::TOO_MANY_REQUESTS => "rate_limited",
+        StatusCode::SERVICE_UNAVAILABLE => "unavailable",
+        _ if status.is_server_error() => "server_error",
+        _ => "error",
+    }
 }
 
 impl ApiError {
@@ -108,20 +199,34 @@ impl ApiError {
             status,
             message: message.into(),
             errors: BTreeMap::new(),
+            field_codes: BTreeMap::new(),
             challenge: None,
             code: None,
             retry_after: None,
             untranslated: None,
             details: BTreeMap::new(),
+            pending: Vec::new(),
         }
     }
 
-    /// Adds a field to the error object, next to `code` (say the token a client needs to
-    /// go on: `second_factor_token`). Names `status`, `message`, `code` and `errors` are
-    /// taken by the error itself and ignored here. A text, or any JSON value (a list of
-    /// accepted methods).
+    /// Lists `step` as still pending (under `data.pending`), and makes the answer a `401`:
+    /// the client is not signed in yet, and this is what it takes.
+    pub fn pending(mut self, step: PendingStep) -> Self {
+        self.status = StatusCode::UNAUTHORIZED;
+        self.pending.push(step);
+        self
+    }
+
+    /// The steps still pending.
+    pub fn pending_steps(&self) -> &[PendingStep] {
+        &self.pending
+    }
+
+    /// Adds a field to the answer's `data` (say a token the client needs to go on). The
+    /// name `pending` is taken by [`pending`](Self::pending) and ignored here. A text, or
+    /// any JSON value.
     pub fn with_detail(mut self, name: &'static str, value: impl Into<serde_json::Value>) -> Self {
-        if !matches!(name, "status" | "message" | "code" | "errors") {
+        if name != "pending" {
             self.details.insert(name, value.into());
         }
         self
@@ -135,6 +240,13 @@ impl ApiError {
         let config = crate::session::config(req);
         let lang = language(req, config.as_ref());
         Self::new(status, text(config.as_ref(), &lang, key))
+    }
+
+    /// The code answered: the one set with [`with_code`](Self::with_code), else the usual
+    /// one of the status (`invalid_request` for `400`, `not_found`, `invalid` for `422`,
+    /// `rate_limited`, `unavailable`, ...).
+    pub fn answered_code(&self) -> &'static str {
+        self.code.unwrap_or_else(|| default_code(self.status))
     }
 
     /// The answer to an internal failure, with its text in the language of `req`: as
@@ -227,7 +339,7 @@ impl ApiError {
             .messages()
             .invalid_credentials(&lang)
             .unwrap_or_else(|| "Unauthorized".to_owned());
-        Self::new(StatusCode::UNAUTHORIZED, message)
+        Self::new(StatusCode::UNAUTHORIZED, message).with_code("invalid_credentials")
     }
 
     /// `400` for a body that is not a JSON object of the expected shape.
@@ -261,11 +373,24 @@ impl ApiError {
                 (field.clone(), texts)
             })
             .collect();
-        Self::new(
+        let codes = cs
+            .errors
+            .0
+            .iter()
+            .map(|(field, errors)| (field.clone(), errors.iter().map(|e| e.key.clone()).collect()))
+            .collect();
+        let mut err = Self::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             text(Some(config), &lang, message),
         )
-        .with_errors(errors)
+        .with_errors(errors);
+        err.field_codes = codes;
+        err.code = match message {
+            "api-user-not-created" => Some("user_not_created"),
+            "api-user-not-updated" => Some("user_not_updated"),
+            _ => None,
+        };
+        err
     }
 
     /// `422` with a field error on `field` (`blank`, or `format`) unless `value` is an
@@ -294,12 +419,14 @@ impl ApiError {
         let lang = language(req, Some(config));
         let field_error = config.messages().validation_error(&lang, field, &error);
         let errors = BTreeMap::from([(field.to_owned(), vec![field_error])]);
-        Err(Self::new(
+        let mut err = Self::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             text(Some(config), &lang, "api-invalid-email"),
         )
         .with_code("invalid_email")
-        .with_errors(errors))
+        .with_errors(errors);
+        err.field_codes = BTreeMap::from([(field.to_owned(), vec![error.key])]);
+        Err(err)
     }
 
     /// The HTTP status.
@@ -365,7 +492,8 @@ impl ApiError {
             PowError::ReauthenticationRequired => {
                 let lang = unic_langid::langid!("en");
                 let mut refused = Self::new(StatusCode::FORBIDDEN, text(None, &lang, REAUTH_KEY))
-                    .with_code("reauthentication_required");
+                    .with_code("reauthentication_required")
+                    .pending(PendingStep::new("reauthenticate").methods(["password"]));
                 refused.untranslated = Some(REAUTH_KEY);
                 refused
             }
@@ -382,7 +510,7 @@ impl ApiError {
                 let mut refused =
                     Self::new(StatusCode::FORBIDDEN, text(None, &lang, STEP_UP_KEY))
                         .with_code("step_up_required")
-                        .with_detail("accepted", accepted.clone());
+                        .pending(PendingStep::new("step_up").methods(accepted.iter().cloned()));
                 refused.untranslated = Some(STEP_UP_KEY);
                 refused
             }
@@ -476,18 +604,36 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
+        let mut errors = vec![serde_json::json!({
+            "code": self.answered_code(),
+            "message": self.message,
+        })];
+        for (field, texts) in &self.errors {
+            let codes = self.field_codes.get(field);
+            for (i, message) in texts.iter().enumerate() {
+                let code = codes
+                    .and_then(|codes| codes.get(i))
+                    .map_or("invalid", String::as_str);
+                errors.push(serde_json::json!({
+                    "code": code,
+                    "param": field,
+                    "message": message,
+                }));
+            }
+        }
         let mut body = serde_json::json!({
             "status": self.status.as_u16(),
-            "message": self.message,
+            "errors": errors,
         });
-        if let Some(code) = self.code {
-            body["code"] = serde_json::json!(code);
-        }
-        if !self.errors.is_empty() {
-            body["errors"] = serde_json::json!(self.errors);
+        let mut data = serde_json::Map::new();
+        if !self.pending.is_empty() {
+            data.insert("pending".into(), serde_json::json!(self.pending));
         }
         for (name, value) in &self.details {
-            body[*name] = serde_json::json!(value);
+            data.insert((*name).to_owned(), value.clone());
+        }
+        if !data.is_empty() {
+            body["data"] = serde_json::Value::Object(data);
         }
         let mut res = HttpResponse::build(self.status);
         res.insert_header((header::CACHE_CONTROL, "no-store"));
@@ -497,17 +643,16 @@ impl ResponseError for ApiError {
         if let Some(seconds) = self.retry_after() {
             res.insert_header((header::RETRY_AFTER, seconds.to_string()));
         }
-        res.json(serde_json::json!({ "error": body }))
+        res.json(body)
     }
 }
 
 /// The [`ErrorHandler`] of API routes: always JSON, whatever the `Accept` header says.
 ///
 /// - no signed-in user: `401` with `WWW-Authenticate: Bearer` and
-///   `{"error": {"status": 401, "message": "Not authenticated", "code": "not_authenticated"}}`,
+///   `{"status": 401, "errors": [{"code": "not_authenticated", "message": "Not authenticated"}]}`,
 ///   or, when the bearer token that came was refused, the code `invalid_token`;
-/// - a signed-in user where none may be: `403` with
-///   `{"error": {"status": 403, "message": "Already authenticated"}}`.
+/// - a signed-in user where none may be: `403` with the code `already_authenticated`.
 ///
 /// Texts are translated (`api-not-authenticated`, `api-already-authenticated`).
 /// [`ApiAuthMiddleware`](super::ApiAuthMiddleware) sets it for the routes it wraps.
@@ -526,6 +671,7 @@ impl ErrorHandler for ApiErrorHandler {
             StatusCode::FORBIDDEN,
             text(config.as_ref(), &lang, "api-already-authenticated"),
         )
+        .with_code("already_authenticated")
         .error_response()
     }
 }
@@ -546,6 +692,7 @@ mod tests {
             "api-invalid-email",
             "api-user-not-created",
             "api-busy",
+            "api-cross-site",
         ];
         for lang in ["en", "de", "fr"] {
             let lang: LanguageIdentifier = lang.parse().unwrap();
@@ -600,11 +747,10 @@ mod tests {
         );
         assert_eq!(
             json_of(res).await,
-            serde_json::json!({ "error": {
+            serde_json::json!({
                 "status": 503,
-                "message": german,
-                "code": "busy",
-            }})
+                "errors": [{ "code": "busy", "message": german }],
+            })
         );
 
         // `from_pow` translates at once; a translated error stays as it is.
@@ -654,22 +800,50 @@ mod tests {
     }
 
     #[test]
-    fn sudo_refusals_are_a_coded_403() {
+    fn sudo_refusals_are_a_pending_step() {
         let err = ApiError::from(PowError::ReauthenticationRequired);
-        assert_eq!(err.status_code(), StatusCode::FORBIDDEN);
+        assert_eq!(err.status_code(), StatusCode::UNAUTHORIZED);
         assert_eq!(err.code(), Some("reauthentication_required"));
         assert_eq!(err.message(), "Please confirm your password first.");
+        assert_eq!(
+            err.pending_steps(),
+            [PendingStep::new("reauthenticate").methods(["password"])]
+        );
+        let err = ApiError::from(PowError::StepUpRequired(vec!["totp", "webauthn"]));
+        assert_eq!(err.status_code(), StatusCode::UNAUTHORIZED);
+        assert_eq!(err.pending_steps()[0].step(), "step_up");
     }
 
-    #[test]
-    fn json_shape() {
+    #[actix_web::test]
+    async fn json_shape() {
         let res = ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "nope")
             .with_errors(BTreeMap::from([("email".into(), vec!["bad".into()])]))
+            .with_detail("hint", "more")
             .error_response();
         assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
         assert_eq!(
             res.headers().get(header::CACHE_CONTROL).unwrap(),
             "no-store"
+        );
+        assert_eq!(
+            json_of(res).await,
+            serde_json::json!({
+                "status": 422,
+                "errors": [
+                    { "code": "invalid", "message": "nope" },
+                    { "code": "invalid", "param": "email", "message": "bad" },
+                ],
+                "data": { "hint": "more" },
+            })
+        );
+        let res = ApiError::new(StatusCode::FORBIDDEN, "wait")
+            .with_code("second_factor_required")
+            .pending(PendingStep::new("second_factor").methods(["totp"]).token("t"))
+            .error_response();
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            json_of(res).await["data"],
+            serde_json::json!({ "pending": [{ "step": "second_factor", "methods": ["totp"], "token": "t" }] })
         );
     }
 }

@@ -3,7 +3,6 @@
 //! sudo mode is met) and `GET <prefix>/activity` (the account's recent events); and
 //! `POST <prefix>/session/unlock`, the lock notice's link for app clients.
 
-use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse};
 use serde_json::{json, Value};
 
@@ -13,9 +12,7 @@ use super::ApiContext;
 use crate::time::duration_ms;
 
 fn answer(data: Value) -> HttpResponse {
-    HttpResponse::Ok()
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .json(json!({ "data": data }))
+    super::answer(actix_web::http::StatusCode::OK, data)
 }
 
 /// `GET <prefix>/config`: the enabled extensions, the user id field, the password rules,
@@ -118,9 +115,11 @@ pub(crate) async fn activity(req: HttpRequest, api: ApiContext) -> Result<HttpRe
                 })
             })
             .collect();
-        Ok(HttpResponse::Ok()
-            .insert_header((header::CACHE_CONTROL, "no-store"))
-            .json(json!({ "data": data, "meta": { "available": available } })))
+        Ok(super::answer_with_meta(
+            actix_web::http::StatusCode::OK,
+            data,
+            json!({ "available": available }),
+        ))
     })
     .await
 }

@@ -51,18 +51,43 @@
 //!
 //! # Endpoints
 //!
-//! Bodies are JSON; user params go under `user`. Successful sign-up, sign-in and renewal
-//! answer `200` with `{"data": {"access_token": "...", "renewal_token": "..."}}` and
-//! `Cache-Control: no-store`. Errors answer
-//! `{"error": {"status": N, "message": "...", "code": "...", "errors": {"field": ["..."]}}}`
-//! ([`ApiError`]; `code` and `errors` only when there are some), with texts translated for
-//! the request's `Accept-Language`.
+//! Bodies are JSON; user params go under `user`. Every answer, success or error, is one
+//! envelope, never cached:
+//!
+//! ```json
+//! {"status": 200, "data": {"access_token": "...", "renewal_token": "..."}}
+//! {"status": 200, "data": [...], "meta": {"available": true}}
+//! {"status": 422, "errors": [{"code": "user_not_created", "message": "Couldn't create user"},
+//!                            {"code": "taken", "param": "email", "message": "has already been taken"}]}
+//! ```
+//!
+//! `status` repeats the HTTP status; `data` is what was asked for ([`answer`]); `meta`
+//! describes it, where there is something to say. An error lists `errors`: first the
+//! answer's own stable `code` and translated `message` ([`ApiError`]), then one entry per
+//! field error with the field as `param` and the validation's message id as `code`.
+//! Clients branch on `status` and `code`, never on `message`; texts follow the request's
+//! `Accept-Language`.
+//!
+//! **Pending steps.** A sign-in that needs more than it got (a confirmed address, a second
+//! factor) and an action that needs a fresher proof (sudo mode, a step-up) answer `401`
+//! with the step's code and `data.pending`, a list of [`PendingStep`]s: what each step is,
+//! which methods it accepts, and the token that carries the sign-in so far:
+//!
+//! ```json
+//! {"status": 401,
+//!  "errors": [{"code": "second_factor_required", "message": "Enter the code ..."}],
+//!  "data": {"pending": [{"step": "second_factor", "methods": ["totp", "recovery_code"], "token": "SFMy..."}]}}
+//! ```
+//!
+//! So a client walks any flow without knowing which extensions are on: it shows the step
+//! and posts the proof. `401` without `data.pending` is `not_authenticated` (no
+//! credentials) or `invalid_token` (sign in again).
 //!
 //! | Route | Body / token | Answer |
 //! |---|---|---|
 //! | `POST <prefix>/registration` | `{"user": {"email", "password", "password_confirmation", ...}}` | a pair; `422` with per-field errors |
 //! | `POST <prefix>/session` | `{"user": {"email", "password"}}` | a pair; `401` with the generic `invalid_credentials` text |
-//! | `DELETE <prefix>/session` | access or renewal token | `{"data": {}}`; both tokens of the pair are revoked |
+//! | `DELETE <prefix>/session` | access or renewal token | `{"status": 200, "data": {}}`; both tokens of the pair are revoked |
 //! | `POST <prefix>/session/renew` | renewal token | a new pair; `401` `Invalid token` |
 //!
 //! A body that is not a JSON object answers `400`. The default prefix is `/api/v1`
@@ -70,7 +95,7 @@
 //!
 //! When the service sheds load ([`PowError::Busy`](crate::PowError::Busy), e.g. a full password-hashing queue),
 //! any endpoint answers `503` with `Retry-After: 5` ([`BUSY_RETRY_AFTER_SECS`]) and
-//! `{"error": {"status": 503, "message": "<translated api-busy text>", "code": "busy"}}`;
+//! `{"status": 503, "errors": [{"code": "busy", "message": "<translated api-busy text>"}]}`;
 //! clients should wait that long before trying again. A cache store that is down answers
 //! `503` too.
 //!
@@ -112,7 +137,7 @@
 //! [`ApiOptions::browser`] serves every route a second time, under `<prefix>/browser` by
 //! default ([`BrowserTransport`]), where the client is signed in by the session cookie
 //! (HttpOnly, so no script can read it) exactly as the HTML pages are. Sign-up and sign-in
-//! there answer `{"data": {...}}` without tokens and set the cookie (a new session id,
+//! there answer `{"status": 200, "data": {...}}` without tokens and set the cookie (a new session id,
 //! against fixation); sign-out and a new password end or move it; everything else answers
 //! as on the bearer transport, pending steps included. `POST /session/renew` is not served
 //! there: the cookie session renews itself.
@@ -186,8 +211,11 @@ crate::with_actix! {
     pub use context::{
         configure, is_api_request, register, sign_in_methods, ApiContext, ApiExtension,
     };
-    pub use controllers::{actions, json_body, token_response, token_response_with, user_params};
-    pub use error::{ApiError, ApiErrorHandler, API_FTL, BUSY_RETRY_AFTER_SECS};
+    pub use controllers::{
+        actions, answer, answer_with_meta, json_body, token_response, token_response_with,
+        user_params,
+    };
+    pub use error::{ApiError, ApiErrorHandler, PendingStep, API_FTL, BUSY_RETRY_AFTER_SECS};
     pub use openapi::{openapi_fragment, OPENAPI_VERSION};
 }
 pub use crate::link::{LinkKind, LinkTemplate};

@@ -105,8 +105,9 @@ fn object<'a>(map: &'a mut Map<String, Value>, key: &str) -> &'a mut Map<String,
 
 /// The answers every operation may give, added where an operation does not list them:
 /// `429` (a rate limit or lock), `503` (busy, or a store that is down), `400` for one
-/// that takes a body, and `403` with a pending step for one that signs in (answers a
-/// token pair): whichever extension asks for the step, every sign-in may be held.
+/// that takes a body, and `401` with a pending step for one that signs in (answers a
+/// token pair): whichever extension asks for the step, every sign-in may be held. (An
+/// operation that lists a `401` of its own says so in it; its schema is the same.)
 fn add_common_answers(doc: &mut Map<String, Value>) {
     let Some(Value::Object(paths)) = doc.get_mut("paths") else {
         return;
@@ -136,7 +137,7 @@ fn add_common_answers(doc: &mut Map<String, Value>) {
                 common.push(("400", "BadRequest"));
             }
             if signs_in {
-                common.push(("403", "StepPending"));
+                common.push(("401", "StepPending"));
             }
             for (status, name) in common {
                 responses
@@ -164,8 +165,10 @@ pub(crate) fn document(api: &ApiContext) -> Result<Value, PowError> {
             "title": options.openapi_title,
             "version": options.openapi_version,
             "description": "Sign-up, sign-in and every flow of the enabled extensions, as JSON. \
-                Clients branch on the HTTP status and `error.code`, never on `message`; texts \
-                follow `Accept-Language`.",
+                Every answer is one envelope: `status`, then `data` (and `meta`) on success, \
+                `errors` (`code`, `message`, `param`) on failure. Clients branch on `status` \
+                and `errors[0].code`, never on `message`; texts follow `Accept-Language`. A \
+                `401` with `data.pending` lists the steps a sign-in or an action still needs.",
         }),
     );
     doc.insert("servers".into(), json!([{ "url": prefix }]));

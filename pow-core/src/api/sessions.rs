@@ -54,9 +54,7 @@ pub(crate) async fn index(req: HttpRequest, api: ApiContext) -> Result<HttpRespo
                 "user_agent": info.device.user_agent,
             })
         }));
-        Ok(HttpResponse::Ok()
-            .insert_header(crate::web::no_store())
-            .json(json!({ "data": sessions })))
+        Ok(super::answer(actix_web::http::StatusCode::OK, sessions))
     })
     .await
 }
@@ -99,9 +97,7 @@ pub(crate) async fn delete(
                     .with_code("unknown_session"),
             );
         }
-        Ok(HttpResponse::Ok()
-            .insert_header(crate::web::no_store())
-            .json(json!({ "data": {} })))
+        Ok(super::answer(actix_web::http::StatusCode::OK, json!({})))
     })
     .await
 }

@@ -23,7 +23,7 @@
 //! `Retry-After`), so sign-ins that are not part of a flood keep finding room.
 //!
 //! A refused request gets `429 Too Many Requests` with `Retry-After`: a translated page for
-//! browsers, `{"error": {"code": "rate_limited", ...}}` for the API. Identifiers are
+//! browsers, `{"status": 429, "errors": [{"code": "rate_limited", ...}]}` for the API. Identifiers are
 //! normalised and stored only as keyed hashes; an unknown identifier is counted, refused and
 //! locked exactly like a known one, so the limiter tells nobody which accounts exist.
 //!

@@ -28,8 +28,9 @@ pub trait ErrorHandler: Send + Sync + 'static {
 /// The default [`ErrorHandler`].
 ///
 /// - JSON requests ([`wants_json`]): `401` with
-///   `{"error":{"status":401,"message":"Not authenticated"}}`, or `403` with
-///   `{"error":{"status":403,"message":"Already authenticated"}}`.
+///   `{"status":401,"errors":[{"code":"not_authenticated","message":"Not authenticated"}]}`,
+///   or `403` with the code `already_authenticated` (the API's envelope, see
+///   [`ApiError`](crate::api::ApiError)).
 /// - Other requests: `302 Found` to [`not_authenticated_path`] or
 ///   [`already_authenticated_path`], with the setup's flash message
 ///   (`user_not_authenticated` / `user_already_authenticated`, empty by default).
@@ -39,7 +40,11 @@ pub struct DefaultErrorHandler;
 impl ErrorHandler for DefaultErrorHandler {
     fn not_authenticated(&self, req: &HttpRequest) -> HttpResponse {
         if wants_json(req) {
-            json_error(StatusCode::UNAUTHORIZED, "Not authenticated")
+            json_error(
+                StatusCode::UNAUTHORIZED,
+                "not_authenticated",
+                "Not authenticated",
+            )
         } else {
             if let Some(config) = super::config(req) {
                 let lang = crate::messages::request_language(req, config.messages());
@@ -51,7 +56,11 @@ impl ErrorHandler for DefaultErrorHandler {
 
     fn already_authenticated(&self, req: &HttpRequest) -> HttpResponse {
         if wants_json(req) {
-            json_error(StatusCode::FORBIDDEN, "Already authenticated")
+            json_error(
+                StatusCode::FORBIDDEN,
+                "already_authenticated",
+                "Already authenticated",
+            )
         } else {
             if let Some(config) = super::config(req) {
                 let lang = crate::messages::request_language(req, config.messages());
@@ -65,11 +74,12 @@ impl ErrorHandler for DefaultErrorHandler {
     }
 }
 
-fn json_error(status: StatusCode, message: &str) -> HttpResponse {
+fn json_error(status: StatusCode, code: &str, message: &str) -> HttpResponse {
     HttpResponse::build(status)
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(serde_json::json!({
-            "error": { "status": status.as_u16(), "message": message }
+            "status": status.as_u16(),
+            "errors": [{ "code": code, "message": message }],
         }))
 }
 

@@ -93,11 +93,10 @@ pub(super) async fn start(req: HttpRequest, body: Bytes) -> Result<HttpResponse,
             if session::wants_json(&ctl.req) {
                 let limits =
                     impersonator.map(|i| json!({"ends_at": i.ends_at, "idle_ms": i.idle_ms}));
-                return Ok(Outcome::Respond(
-                    HttpResponse::Created()
-                        .insert_header(super::no_store())
-                        .json(json!({"data": {"user_id": user.id, "impersonation": limits}})),
-                ));
+                return Ok(Outcome::Respond(crate::api::answer(
+                    actix_web::http::StatusCode::CREATED,
+                    json!({"user_id": user.id, "impersonation": limits}),
+                )));
             }
             Ok(Outcome::redirect(
                 &config.routes().after_sign_in_path(&ctl.routes_ctx()),
@@ -113,14 +112,13 @@ pub(super) async fn stop(req: HttpRequest, body: Bytes) -> Result<HttpResponse, 
             let stopped = session::stop_impersonation(&ctl.req).await?;
             ctl.current_user = session::current_user(&ctl.req).map(|user| (*user).clone());
             if session::wants_json(&ctl.req) {
-                return Ok(Outcome::Respond(
-                    HttpResponse::Ok()
-                        .insert_header(super::no_store())
-                        .json(json!({"data": {
-                            "stopped": stopped,
-                            "user_id": ctl.current_user.as_ref().map(|user| user.id),
-                        }})),
-                ));
+                return Ok(Outcome::Respond(crate::api::answer(
+                    actix_web::http::StatusCode::OK,
+                    json!({
+                        "stopped": stopped,
+                        "user_id": ctl.current_user.as_ref().map(|user| user.id),
+                    }),
+                )));
             }
             Ok(Outcome::redirect(
                 &ctl.config.routes().after_sign_in_path(&ctl.routes_ctx()),
