@@ -240,6 +240,8 @@ fn the_config_and_the_session_say_where_a_client_stands() {
     assert_eq!(data["password"]["max_length"], 4096);
     assert_eq!(data["sudo_window_secs"], 600);
     assert_eq!(data["extensions"], json!([]));
+    assert_eq!(data["extension_details"], json!({}));
+    assert!(data["browser_transport"].is_null());
     assert!(data["captcha"].is_null());
 
     let res = call(addr, "GET", "/api/v1/session", None, json!({}));
@@ -256,6 +258,7 @@ fn the_config_and_the_session_say_where_a_client_stands() {
     assert_eq!(data["session"]["methods"][0]["method"], "password");
     assert_eq!(data["session"]["sudo"]["fresh"], true);
     assert!(data["session"]["sudo"]["until"].as_i64().unwrap() > pow_core::time::now_ms());
+    assert_eq!(data["pending"], json!([]));
     stale(&config, &user);
     let data = session(&token);
     assert_eq!(data["session"]["sudo"]["fresh"], false);

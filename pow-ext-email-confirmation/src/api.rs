@@ -169,6 +169,24 @@ impl ApiExtension for EmailConfirmationApi {
         )
     }
 
+    /// Soft mode signs an unconfirmed user in: `GET /session` lists `confirm_email` until
+    /// the link is opened, and `confirm_email_change` while a new address waits.
+    async fn pending_steps(
+        &self,
+        _req: &HttpRequest,
+        _api: &ApiContext,
+        user: &User,
+    ) -> Result<Vec<PendingStep>, ApiError> {
+        let mut steps = Vec::new();
+        if is_unconfirmed(user) {
+            steps.push(PendingStep::new("confirm_email").methods(["email_link"]));
+        }
+        if has_pending_change(user) {
+            steps.push(PendingStep::new("confirm_email_change").methods(["email_link"]));
+        }
+        Ok(steps)
+    }
+
     /// Strict mode hides a taken address: the sign-up gets the answer a new address gets
     /// ("confirm your address", `403`), and no mail goes out.
     async fn taken_sign_up(&self, req: &HttpRequest, api: &ApiContext) -> Option<ApiError> {

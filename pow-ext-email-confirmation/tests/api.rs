@@ -367,6 +367,14 @@ async fn soft_mode_issues_tokens_and_tells_the_user() {
             "message": NOT_CONFIRMED,
         }})
     );
+    // The session lists the step still pending.
+    let session = || bearer(TestRequest::get().uri("/api/v1/session"), &access).to_request();
+    let (status, body) = send(&app, session()).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        body["data"]["pending"],
+        json!([{ "step": "confirm_email", "methods": ["email_link"] }])
+    );
     // Only the signed-in user.
     let (status, body) = send(
         &app,
@@ -407,6 +415,12 @@ async fn soft_mode_issues_tokens_and_tells_the_user() {
     let (_, body) = send(&app, state(&access).to_request()).await;
     assert_eq!(body["data"]["email_confirmed"], true);
     assert_eq!(body["data"].get("message"), None);
+    let (_, body) = send(&app, session()).await;
+    assert_eq!(
+        body["data"]["pending"],
+        json!([]),
+        "nothing pending once confirmed"
+    );
     let (status, body) = send(
         &app,
         bearer(TestRequest::post().uri("/api/v1/session/renew"), &renewal).to_request(),
@@ -459,6 +473,12 @@ async fn a_pending_address_change_is_reported_resent_and_can_be_taken_meanwhile(
             "unconfirmed_email": "new@example.com",
             "message": REQUIRED_FOR_UPDATE,
         }})
+    );
+    let session = bearer(TestRequest::get().uri("/api/v1/session"), &access).to_request();
+    let (_, body) = send(&app, session).await;
+    assert_eq!(
+        body["data"]["pending"],
+        json!([{ "step": "confirm_email_change", "methods": ["email_link"] }])
     );
     let (_, body) = send(&app, resend(&access).to_request()).await;
     assert_eq!(body["data"]["message"], REQUIRED_FOR_UPDATE);

@@ -209,6 +209,17 @@ impl ApiExtension for OAuthApi {
         pow_core::api::openapi_fragment(NAME, include_str!("../openapi.json"))
     }
 
+    /// The providers a client may offer: `{"providers": [{"id", "name"}]}`.
+    fn describe(&self, _api: &ApiContext) -> Option<serde_json::Value> {
+        let providers: Vec<serde_json::Value> = self
+            .ext
+            .providers()
+            .iter()
+            .map(|p| json!({ "id": p.id(), "name": p.name() }))
+            .collect();
+        Some(json!({ "providers": providers }))
+    }
+
     fn configure(&self, cfg: &mut web::ServiceConfig, api: &ApiContext) {
         let data = web::Data::new(self.ext.clone());
         cfg.service(

@@ -678,6 +678,23 @@ fn json_clients_sign_up_and_sign_in_with_a_provider() {
     let doc = context.openapi().unwrap();
     assert!(doc["paths"]["/auth/{provider}/callback"]["post"].is_object());
 
+    // `GET /config` names the providers a client may offer.
+    let res = api.request("GET", "/api/v1/config", None);
+    assert_eq!(res.status, 200, "{}", res.body);
+    let providers = json(&res)["data"]["extension_details"]["pow_oauth"]["providers"].clone();
+    let ids: Vec<&str> = providers
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p["id"].as_str())
+        .collect();
+    assert!(ids.contains(&"corp"), "{providers}");
+    assert!(providers.to_string().contains("\"name\""), "{providers}");
+    assert!(
+        !providers.to_string().contains("secret"),
+        "no secret: {providers}"
+    );
+
     // Sign-up, then the state is used up.
     let (code, state) = app_consent(&h, &mut api, "corp");
     let res = app_callback(&mut api, "corp", &code, &state);

@@ -746,6 +746,13 @@ where
         |email: &str, password: &str| json!({ "user": { "email": email, "password": password } });
     let mut anonymous = Client::new(transport);
 
+    // What the server offers, before anything else.
+    let (status, offered) = anonymous.send(app, "GET", "/config", None).await;
+    assert_eq!(status, StatusCode::OK, "{offered}");
+    assert_eq!(offered["data"]["browser_transport"], "/api/v1/browser");
+    let extensions = offered["data"]["extensions"].as_array().unwrap();
+    assert!(extensions.contains(&json!("pow_two_factor")), "{offered}");
+
     // Sign-up answers "confirm first" for a new and a taken address alike.
     let sign_up = json!({ "user": {
         "email": email, "password": password, "password_confirmation": password,

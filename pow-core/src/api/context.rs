@@ -10,7 +10,7 @@ use actix_web::web::{self, ServiceConfig};
 use actix_web::{FromRequest, HttpMessage, HttpRequest};
 use async_trait::async_trait;
 
-use super::error::ApiError;
+use super::error::{ApiError, PendingStep};
 use super::options::ApiOptions;
 use super::tokens::{TokenPair, Tokens};
 use super::*;
@@ -101,6 +101,26 @@ pub trait ApiExtension: Send + Sync + 'static {
     /// [`ApiContext::undocumented_routes`] reports.
     fn openapi(&self) -> Option<serde_json::Value> {
         None
+    }
+
+    /// What a client should know of this extension's settings, listed by `GET /config`
+    /// under `extension_details.<name>` (say the OAuth providers, or which second factors
+    /// exist), so that a client is written once for every setup. Never a secret. The
+    /// default is nothing.
+    fn describe(&self, _api: &ApiContext) -> Option<serde_json::Value> {
+        None
+    }
+
+    /// The steps still pending for the signed-in `user`, listed by `GET /session` under
+    /// `data.pending` (say `confirm_email` for an unconfirmed address that may sign in
+    /// meanwhile). The default is none.
+    async fn pending_steps(
+        &self,
+        _req: &HttpRequest,
+        _api: &ApiContext,
+        _user: &User,
+    ) -> Result<Vec<PendingStep>, ApiError> {
+        Ok(Vec::new())
     }
 
     /// Adds fields to the `data` object of the token answer for `user`, next to

@@ -15,9 +15,11 @@ fn answer(data: Value) -> HttpResponse {
     super::answer(actix_web::http::StatusCode::OK, data)
 }
 
-/// `GET <prefix>/config`: the enabled extensions, the user id field, the password rules,
-/// the sudo window and the CAPTCHA widget (its public site key), so a client renders its
-/// forms without knowing the server's setup.
+/// `GET <prefix>/config`: the enabled extensions and what each tells of its settings
+/// ([`ApiExtension::describe`](super::ApiExtension::describe): OAuth providers, second
+/// factors, ...), the user id field, the password rules, the sudo window, the CAPTCHA
+/// widget (its public site key) and the browser transport's prefix, so a client renders
+/// its forms without knowing the server's setup.
 pub(crate) async fn config(req: HttpRequest, api: ApiContext) -> Result<HttpResponse, ApiError> {
     api.run(&req, actions::CONFIG_SHOW, async |_| {
         let config = api.config();
@@ -31,8 +33,15 @@ pub(crate) async fn config(req: HttpRequest, api: ApiContext) -> Result<HttpResp
                 "header": crate::captcha::CAPTCHA_HEADER,
             })
         });
+        let details: serde_json::Map<String, Value> = api
+            .extensions()
+            .iter()
+            .filter_map(|ext| Some((ext.name().to_owned(), ext.describe(&api)?)))
+            .collect();
         Ok(answer(json!({
             "extensions": config.extensions().names(),
+            "extension_details": details,
+            "browser_transport": api.browser_prefix(),
             "user_id_field": config.user_id_field(),
             "password": {
                 "min_length": policy.min_length,
@@ -49,7 +58,9 @@ pub(crate) async fn config(req: HttpRequest, api: ApiContext) -> Result<HttpResp
 
 /// `GET <prefix>/session`: the signed-in user (id and user id field), when the sign-in
 /// was, the methods the session proved and when ([`AuthMethod`](crate::session::AuthMethod)
-/// names), and sudo mode (`fresh`, and until when); `401` without a valid access token.
+/// names), sudo mode (`fresh`, and until when) and the steps still pending for the user
+/// ([`ApiExtension::pending_steps`](super::ApiExtension::pending_steps)); `401` without a
+/// valid access token.
 pub(crate) async fn session(req: HttpRequest, api: ApiContext) -> Result<HttpResponse, ApiError> {
     api.run(&req, actions::SESSION_SHOW, async |_| {
         let Some(current) = api.current_session(&req).await? else {
@@ -64,6 +75,18 @@ pub(crate) async fn session(req: HttpRequest, api: ApiContext) -> Result<HttpRes
             .filter(|_| fresh)
             .map(|at| at.saturating_add(duration_ms(window)));
         let field = config.user_id_field();
+        let mut pending = Vec::new();
+        if !api.extensions().is_empty() {
+            // As stored now: the session's copy may predate a confirmation.
+            let stored = config
+                .users()?
+                .get(current.user.id)
+                .await?
+                .ok_or_else(|| ApiError::not_authenticated(&req))?;
+            for ext in api.extensions() {
+                pending.extend(ext.pending_steps(&req, &api, &stored).await?);
+            }
+        }
         Ok(answer(json!({
             "user": {"id": current.user.id, field: current.user.get_str(field)},
             "session": {
@@ -71,6 +94,7 @@ pub(crate) async fn session(req: HttpRequest, api: ApiContext) -> Result<HttpRes
                 "methods": metadata.methods,
                 "sudo": {"fresh": fresh, "until": until},
             },
+            "pending": pending,
         })))
     })
     .await
