@@ -126,7 +126,17 @@ pub fn build(
         // Passkeys for the client app's origin (`/api/v1/passkeys/...`).
         .extension(passkeys(&settings.app_url)?)
         // Closing, reopening and exporting the account (`/api/v1/account/...`).
-        .extension(pow_ext_account::Account::new());
+        .extension(pow_ext_account::Account::new())
+        // Signed-in users invite others (`/api/v1/invitations`); the mailed link opens the
+        // client app, which accepts it over JSON.
+        .extension(pow_ext_invitation::Invitation::new())
+        .frontend_link(
+            pow_ext_invitation::LINK,
+            LinkTemplate::new(format!(
+                "{}/invitation?token={{token}}",
+                settings.app_url.trim_end_matches('/')
+            ))?,
+        );
     let config = customize(builder).build()?;
     users.migrate(&config)?;
     Ok(config)

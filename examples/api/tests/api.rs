@@ -731,10 +731,10 @@ impl Client {
 }
 
 /// The headless walk a single-page or mobile client takes, by JSON only (every answer
-/// checked against the OpenAPI document): sign-up, confirmation, a sign-in with a second
-/// factor pending, its verification, re-authentication, a new password, the session list
-/// and one session revoked, sign-out; then a reset and a passwordless sign-in; unknown
-/// addresses answered as known ones.
+/// checked against the OpenAPI document): what the server offers, sign-up, confirmation,
+/// a sign-in with a second factor pending, its verification, the session list and one
+/// session revoked, re-authentication, a new password, an invitation accepted, sign-out;
+/// then a reset and a passwordless sign-in; unknown addresses answered as known ones.
 async fn walk<S, B>(app: &S, mailer: &MemoryMailer, transport: Transport)
 where
     S: Service<actix_http::Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
@@ -872,6 +872,36 @@ where
     let (status, who) = laptop.send(app, "GET", "/session", None).await;
     assert_eq!(status, StatusCode::OK, "{who}");
     assert_eq!(who["data"]["user"]["email"], email);
+
+    // An invitation: the laptop invites, the link opens the client app, which shows and
+    // accepts it; the invitee is signed in. An address with an account looks the same.
+    let invitee = "guest@example.com";
+    let invite = |email: &str| Some(json!({ "user": { "email": email } }));
+    let (status, invited) = laptop
+        .send(app, "POST", "/invitations", invite(invitee))
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{invited}");
+    let (status, again) = laptop
+        .send(app, "POST", "/invitations", invite(email))
+        .await;
+    assert_eq!((status, &again), (StatusCode::ACCEPTED, &invited));
+    let token = token_in_mail(mailer, invitee, "invitation");
+    let mut guest = Client::new(transport);
+    let (status, shown) = guest
+        .send(app, "GET", &format!("/invitations/{token}"), None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{shown}");
+    assert_eq!(shown["data"]["user"]["email"], invitee);
+    let accept = json!({ "user": {
+        "email": invitee, "password": password, "password_confirmation": password,
+    } });
+    let (status, accepted) = guest
+        .send(app, "PATCH", &format!("/invitations/{token}"), Some(accept))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{accepted}");
+    let (status, who) = guest.send(app, "GET", "/session", None).await;
+    assert_eq!(status, StatusCode::OK, "{who}");
+    assert_eq!(who["data"]["user"]["email"], invitee);
 
     // Sign out: the credential is done.
     let mut kept = laptop.clone();
