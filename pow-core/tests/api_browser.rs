@@ -72,6 +72,16 @@ fn credentials(password: &str) -> Value {
     json!({"user": {"email": EMAIL, "password": password}})
 }
 
+/// Signs `page` in on the browser transport with the right password.
+fn sign_in(page: &mut Client) -> Response {
+    call(
+        page,
+        "POST",
+        "/api/v1/browser/session",
+        credentials(PASSWORD),
+    )
+}
+
 fn session_cookie(c: &Client) -> Option<String> {
     c.cookies
         .iter()
@@ -84,12 +94,7 @@ fn a_page_of_the_site_signs_in_with_the_cookie() {
     let (_config, addr, _user) = start();
     let mut page = browser(addr, Some(SITE));
 
-    let res = call(
-        &mut page,
-        "POST",
-        "/api/v1/browser/session",
-        credentials(PASSWORD),
-    );
+    let res = sign_in(&mut page);
     assert_eq!(res.status, 200, "{}", res.body);
     let data = &json_of(&res)["data"];
     assert!(data.is_object(), "{}", res.body);
@@ -177,12 +182,7 @@ fn state_changes_from_untrusted_pages_are_refused() {
     // site, from a sandboxed frame, and from a client that says nothing of its page.
     for origin in [Some("https://evil.test"), Some("null"), None] {
         let mut page = browser(addr, origin);
-        let res = call(
-            &mut page,
-            "POST",
-            "/api/v1/browser/session",
-            credentials(PASSWORD),
-        );
+        let res = sign_in(&mut page);
         assert_eq!(res.status, 403, "{origin:?}: {}", res.body);
         assert_eq!(json_of(&res)["errors"][0]["code"], "cross_site_request");
         assert!(session_cookie(&page).is_none(), "{origin:?}: no session");
@@ -191,20 +191,10 @@ fn state_changes_from_untrusted_pages_are_refused() {
     let mut same = browser(addr, None);
     same.headers
         .push(("Sec-Fetch-Site".into(), "same-origin".into()));
-    let res = call(
-        &mut same,
-        "POST",
-        "/api/v1/browser/session",
-        credentials(PASSWORD),
-    );
+    let res = sign_in(&mut same);
     assert_eq!(res.status, 200, "{}", res.body);
     let mut app = browser(addr, Some(APP));
-    let res = call(
-        &mut app,
-        "POST",
-        "/api/v1/browser/session",
-        credentials(PASSWORD),
-    );
+    let res = sign_in(&mut app);
     assert_eq!(res.status, 200, "{}", res.body);
 
     // A signed-in cookie sent by another site's page changes nothing...
@@ -233,12 +223,7 @@ fn state_changes_from_untrusted_pages_are_refused() {
 fn each_transport_takes_only_its_own_credentials() {
     let (_config, addr, _user) = start();
     let mut page = browser(addr, Some(SITE));
-    let res = call(
-        &mut page,
-        "POST",
-        "/api/v1/browser/session",
-        credentials(PASSWORD),
-    );
+    let res = sign_in(&mut page);
     assert_eq!(res.status, 200, "{}", res.body);
 
     // The bearer transport ignores the cookie (it needs no CSRF defence because of that).
