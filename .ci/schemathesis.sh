@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Fuzzes the example API against its generated OpenAPI document with schemathesis: every
-# answer must be documented (status, headers, content type, schema), invalid bodies must be
-# refused, and nothing may answer a server error. Positive-data acceptance is left out: the
-# API has rules a schema cannot state (a password confirmation that matches, a password
-# that is not common, a token or a passkey answer that verifies), so schema-valid bodies
-# are refused by design. Bounded: at most SCHEMATHESIS_SECONDS (60) of fuzzing.
+# Checks the example API's generated OpenAPI document against the OpenAPI 3.1 schema, then
+# fuzzes the API against it with schemathesis: every answer must be documented (status,
+# headers, content type, schema), invalid bodies must be refused, and nothing may answer
+# a server error. Positive-data acceptance is left out: the API has rules a schema cannot
+# state (a password confirmation that matches, a password that is not common, a token or
+# a passkey answer that verifies), so schema-valid bodies are refused by design. Bounded:
+# at most SCHEMATHESIS_SECONDS (60) of fuzzing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,6 +25,17 @@ for _ in $(seq 1 100); do
     2>/dev/null && break
   sleep 0.1
 done
+
+# The document itself, against the OpenAPI 3.1 specification's schema
+# (openapi-spec-validator, which schemathesis brings).
+python3 - "http://127.0.0.1:$port/api/v1/openapi.json" <<'PY'
+import json, sys, urllib.request
+from openapi_spec_validator import validate
+from openapi_spec_validator.validation import OpenAPIV31SpecValidator
+doc = json.load(urllib.request.urlopen(sys.argv[1]))
+validate(doc, cls=OpenAPIV31SpecValidator)
+print(f"the document validates as OpenAPI {doc['openapi']}: {len(doc['paths'])} paths")
+PY
 
 schemathesis run "http://127.0.0.1:$port/api/v1/openapi.json" \
   --checks all --exclude-checks positive_data_acceptance \
