@@ -1,4 +1,5 @@
-//! The JSON side: ask for a link or code, and trade either for a token pair.
+//! The JSON side: ask for a link or code, and trade either for a token pair; a staged
+//! sign-up (the address proven first, then the rest of the form).
 
 use actix_web::http::StatusCode;
 use actix_web::web::{self, Bytes};
@@ -48,6 +49,19 @@ async fn ask(
     ext: web::Data<Passwordless>,
     via: Via,
 ) -> Result<HttpResponse, ApiError> {
+    ask_for(req, api, body, ext, via, false).await
+}
+
+/// Mails a link or a code (`staged`: a staged sign-up's link) to the body's address; the
+/// same answer for every address.
+async fn ask_for(
+    req: HttpRequest,
+    api: ApiContext,
+    body: Bytes,
+    ext: web::Data<Passwordless>,
+    via: Via,
+    staged: bool,
+) -> Result<HttpResponse, ApiError> {
     let action = pow_core::web::Action::new(actions::API).captcha();
     api.run_action(&req, action, async |ctl| {
         let body: AskBody =
@@ -55,8 +69,10 @@ async fn ask(
         let config = api.config().clone();
         ApiError::check_email(&req, &config, "email", &body.email)?;
         let link = |token: &str, purpose| link_url(&config, token, purpose);
+        let staged = staged.then(pow_core::users::Params::new);
         let code_token =
-            flow::request(&req, &config, &ext, &ctl.lang, &body.email, via, None, link).await?;
+            flow::request(&req, &config, &ext, &ctl.lang, &body.email, via, staged, link)
+                .await?;
         let key = match via {
             Via::Link => "pow_passwordless_link_sent",
             Via::Code => "pow_passwordless_code_sent",
@@ -156,6 +172,106 @@ async fn code_use(
     .await
 }
 
+/// `POST <prefix>/passwordless/sign-up`: mails a staged sign-up's link (an address with an
+/// account gets a sign-in link instead); `202` alike for every address.
+async fn staged_create(
+    req: HttpRequest,
+    api: ApiContext,
+    body: Bytes,
+    ext: web::Data<Passwordless>,
+) -> Result<HttpResponse, ApiError> {
+    ask_for(req, api, body, ext, Via::Link, true).await
+}
+
+/// `GET <prefix>/passwordless/sign-up/{token}`: the proven address (and the app's
+/// prefill), to show the rest of the form; `401 invalid_token` for a used, expired or
+/// unknown link. Uses nothing up.
+async fn staged_show(
+    req: HttpRequest,
+    api: ApiContext,
+    token: web::Path<String>,
+    ext: web::Data<Passwordless>,
+) -> Result<HttpResponse, ApiError> {
+    api.run(&req, actions::API, async |_| {
+        let grant = Records::new(api.config(), ext.ttl)
+            .link(&token)
+            .await?
+            .filter(|grant| grant.purpose == Purpose::Staged);
+        let Some(grant) = grant else {
+            return Err(invalid(&req, "pow_passwordless_invalid"));
+        };
+        Ok(pow_core::api::answer(
+            StatusCode::OK,
+            json!({ "email": grant.email, "user": grant.prefill }),
+        ))
+    })
+    .await
+}
+
+/// `POST <prefix>/passwordless/sign-up/{token}`: completes a staged sign-up with
+/// `{"user": {...}}` (a password is optional): the account is made for the proven address
+/// and signed in, as a registration; `422` with field errors (the link keeps working).
+async fn staged_complete(
+    req: HttpRequest,
+    api: ApiContext,
+    body: Bytes,
+    token: web::Path<String>,
+    ext: web::Data<Passwordless>,
+) -> Result<HttpResponse, ApiError> {
+    let Some(typed) = pow_core::api::user_params(&body) else {
+        return Err(ApiError::invalid_request(&req));
+    };
+    api.run(&req, actions::COMPLETE, async |ctl| {
+        let config = api.config();
+        let records = Records::new(config, ext.ttl);
+        // Taken first, so two submissions cannot both create; put back on field errors.
+        let grant = records
+            .take_link(&token)
+            .await?
+            .filter(|grant| grant.purpose == Purpose::Staged);
+        let Some(grant) = grant else {
+            return Err(invalid(&req, "pow_passwordless_invalid"));
+        };
+        let mut params = grant.prefill.clone();
+        params.extend(typed);
+        let has_password = params.get("password").is_some_and(|p| !p.is_empty());
+        let user = match flow::create(config, &grant.email, params).await? {
+            Ok(user) => user,
+            Err(changeset) => {
+                records.put_link(&token, &grant).await?;
+                return Err(ApiError::validation(
+                    &req,
+                    config,
+                    "api-user-not-created",
+                    &changeset,
+                ));
+            }
+        };
+        pow_core::audit::record(
+            config,
+            pow_core::audit::AuditEvent::new(pow_core::audit::REGISTERED)
+                .request(config, &req)
+                .user(user.id)
+                .detail("method", "staged_sign_up"),
+        );
+        // The mailed link proved the address.
+        ctl.assigns.insert(pow_core::extension::AddressProven {
+            user_id: user.id,
+            first: true,
+            by: pow_core::extension::ProvenBy::StagedSignUp,
+        });
+        let mut methods = vec![MethodUse::now(AuthMethod::MagicLink)];
+        if has_password {
+            // The password was just chosen: as fresh as a password sign-in.
+            methods.push(MethodUse::now(AuthMethod::Password));
+        }
+        ctl.user = Some(user.clone());
+        api.sign_in_response(&req, &user, ApiAction::Registration, methods)
+            .await
+    })
+    .await
+}
+
 #[async_trait(?Send)]
 impl ApiExtension for PasswordlessApi {
     fn name(&self) -> &'static str {
@@ -185,8 +301,19 @@ impl ApiExtension for PasswordlessApi {
         )
         .service(
             api.resource("/passwordless/code/verify")
-                .app_data(data)
+                .app_data(data.clone())
                 .route(web::post().to(code_use)),
+        )
+        .service(
+            api.resource("/passwordless/sign-up")
+                .app_data(data.clone())
+                .route(web::post().to(staged_create)),
+        )
+        .service(
+            api.resource("/passwordless/sign-up/{token}")
+                .app_data(data)
+                .route(web::get().to(staged_show))
+                .route(web::post().to(staged_complete)),
         );
     }
 }

@@ -55,6 +55,14 @@
 //! `202` alike for every address; the code answer carries a `code_token`.
 //! `POST <prefix>/passwordless/code/verify` (`{"code_token", "code"}`) and
 //! `POST <prefix>/passwordless/link/{token}` answer a token pair.
+//!
+//! A staged sign-up over JSON: `POST <prefix>/passwordless/sign-up` (`{"email"}`, `202`
+//! alike for every address) mails the link; the app reads the proven address with
+//! `GET <prefix>/passwordless/sign-up/{token}` and completes the sign-up with
+//! `POST <prefix>/passwordless/sign-up/{token}` (`{"user": {...}}`, a password optional):
+//! a token pair, or `422` with field errors while the link keeps working. Point
+//! [`SIGN_UP_LINK`] at the app with
+//! [`PowConfigBuilder::frontend_link`](pow_core::PowConfigBuilder::frontend_link).
 
 use std::time::Duration;
 
@@ -86,9 +94,15 @@ pub const MAIL_CODE: &str = "passwordless/code";
 
 /// The sign-in link's kind, for
 /// [`PowConfigBuilder::frontend_link`](pow_core::PowConfigBuilder::frontend_link): the
-/// frontend sends the token to `POST <api>/passwordless/link/{token}`. (The link of a
-/// staged sign-up opens the server's form.)
+/// frontend sends the token to `POST <api>/passwordless/link/{token}`.
 pub const LINK: pow_core::api::LinkKind = pow_core::api::LinkKind::new("passwordless_sign_in");
+
+/// The staged sign-up link's kind, for
+/// [`PowConfigBuilder::frontend_link`](pow_core::PowConfigBuilder::frontend_link): the
+/// frontend reads the address with `GET <api>/passwordless/sign-up/{token}` and completes
+/// the sign-up with `POST` to the same path.
+pub const SIGN_UP_LINK: pow_core::api::LinkKind =
+    pow_core::api::LinkKind::new("passwordless_sign_up");
 
 const MESSAGES: &[(&str, &str)] = &[
     ("en", include_str!("../locales/en/pow-ext-passwordless.ftl")),
@@ -158,7 +172,7 @@ impl Extension for Passwordless {
     fn build(&self, ext: &mut ExtensionBuilder) {
         ext.messages(MESSAGES.iter().copied())
             .mails([MAIL_LINK, MAIL_CODE])
-            .mail_links([LINK])
+            .mail_links([LINK, SIGN_UP_LINK])
             .page_extension(sign_in_links)
             .credential_kind("email_link");
         #[cfg(feature = "actix")]

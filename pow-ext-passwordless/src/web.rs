@@ -106,11 +106,12 @@ pub(crate) fn link_url(config: &PowConfig, token: &str, purpose: Purpose) -> Str
             None => path,
         }
     };
-    if purpose == Purpose::Staged {
-        html()
+    let kind = if purpose == Purpose::Staged {
+        crate::SIGN_UP_LINK
     } else {
-        config.mail_link(crate::LINK, token, html)
-    }
+        crate::LINK
+    };
+    config.mail_link(kind, token, html)
 }
 
 pub(crate) fn configure(cfg: &mut web::ServiceConfig, config: &PowConfig, ext: &Passwordless) {

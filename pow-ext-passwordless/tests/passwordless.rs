@@ -382,6 +382,81 @@ fn a_staged_sign_up_keeps_the_prefilled_fields() {
     assert!(mailed_path(&h, EMAIL).starts_with("/passwordless/link/"));
 }
 
+/// The staged sign-up over JSON, the link opening the app: the same answer for a known
+/// and an unknown address, the proven address read without using the link, field errors
+/// that keep it working, then a registration's token pair; the link works once.
+#[test]
+fn an_api_client_completes_a_staged_sign_up() {
+    let app = "https://app.example.com/join#{token}";
+    let h = start_with(Arc::new(MemoryStore::new()), Passwordless::new(), |b| {
+        b.frontend_link(
+            pow_ext_passwordless::SIGN_UP_LINK,
+            pow_core::api::LinkTemplate::new(app).unwrap(),
+        )
+    });
+    let mut api = Client::new(h.addr);
+    let json = |res: &Response| -> serde_json::Value {
+        serde_json::from_str(&res.body).unwrap_or_else(|_| panic!("JSON: {}", res.body))
+    };
+    let start = |api: &mut Client, email: &str| {
+        let body = serde_json::json!({ "email": email }).to_string();
+        api.request("POST", "/api/v1/passwordless/sign-up", Some(body))
+    };
+    let new = start(&mut api, "grace@example.com");
+    let known = start(&mut api, EMAIL);
+    assert_eq!(new.status, 202, "{}", new.body);
+    assert_eq!((known.status, json(&known)), (202, json(&new)));
+    // The known address gets a sign-in link (to the server), the new one the app's link.
+    assert!(mailed_path(&h, EMAIL).starts_with("/passwordless/link/"));
+    let mail = h.mailer.last_to("grace@example.com").expect("a mail");
+    let token = mail
+        .text
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("https://app.example.com/join#"))
+        .unwrap_or_else(|| panic!("the app's link in {}", mail.text))
+        .to_owned();
+    let path = format!("/api/v1/passwordless/sign-up/{token}");
+
+    let res = api.request("GET", &path, None);
+    assert_eq!(res.status, 200, "{}", res.body);
+    assert_eq!(json(&res)["data"]["email"], "grace@example.com");
+    let complete = |api: &mut Client, user: serde_json::Value| {
+        let body = serde_json::json!({ "user": user }).to_string();
+        api.request("POST", &path, Some(body))
+    };
+    let res = complete(
+        &mut api,
+        serde_json::json!({ "name": "Grace", "password": PASSWORD, "password_confirmation": "other" }),
+    );
+    assert_eq!(res.status, 422, "{}", res.body);
+    assert_eq!(json(&res)["errors"][0]["code"], "user_not_created");
+    assert!(pow_core::testing::field_errors(&json(&res), "password_confirmation")[0].is_string());
+    let res = complete(
+        &mut api,
+        serde_json::json!({ "name": "Grace", "password": PASSWORD, "password_confirmation": PASSWORD }),
+    );
+    assert_eq!(res.status, 200, "{}", res.body);
+    let access = json(&res)["data"]["access_token"]
+        .as_str()
+        .expect("a pair")
+        .to_owned();
+    // Signed in, confirmed, fresh (the password was just chosen), nothing pending.
+    api.headers
+        .push(("Authorization".into(), format!("Bearer {access}")));
+    let res = api.request("GET", "/api/v1/session", None);
+    assert_eq!(res.status, 200, "{}", res.body);
+    let session = json(&res)["data"].clone();
+    assert_eq!(session["user"]["email"], "grace@example.com");
+    assert_eq!(session["session"]["sudo"]["fresh"], true);
+    assert_eq!(session["pending"], serde_json::json!([]));
+    // The link is used up.
+    let mut other = Client::new(h.addr);
+    assert_eq!(other.request("GET", &path, None).status, 401);
+    let res = complete(&mut other, serde_json::json!({ "name": "Mallory" }));
+    assert_eq!(res.status, 401, "{}", res.body);
+    assert_eq!(json(&res)["errors"][0]["code"], "invalid_token");
+}
+
 /// The JSON code sign-in: same answer for every address, a token pair for the right code.
 #[test]
 fn an_api_client_signs_in_with_a_code() {
