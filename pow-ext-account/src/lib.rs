@@ -74,10 +74,14 @@ pub const MAIL_CONFIRM: &str = "account/confirm_close";
 
 /// The kind of the closing notice's reactivation link, for
 /// [`PowConfigBuilder::frontend_link`](pow_core::PowConfigBuilder::frontend_link): the
-/// frontend sends the token to `POST <api>/account/reactivate` as `{"token": ...}`. (The
-/// closing confirmation of an account without a password opens the server's page.)
+/// frontend sends the token to `POST <api>/account/reactivate` as `{"token": ...}`.
 pub const REACTIVATE_LINK: pow_core::api::LinkKind =
     pow_core::api::LinkKind::new("account_reactivate");
+
+/// The kind of the closing confirmation's link (mailed to an account without a password),
+/// for [`PowConfigBuilder::frontend_link`](pow_core::PowConfigBuilder::frontend_link): the
+/// frontend sends the token to `POST <api>/account/close/{token}`.
+pub const CLOSE_LINK: pow_core::api::LinkKind = pow_core::api::LinkKind::new("account_close");
 
 /// How long the mailed closing confirmation works.
 pub const CONFIRM_TTL: Duration = Duration::from_secs(30 * 60);
@@ -312,9 +316,15 @@ impl Account {
             .ok_or_else(|| PowError::Config("closing by mail needs an address".into()))?;
         let payload = format!("{}.{}", user.id, Utc::now().timestamp_millis());
         let token = config.verifier().sign_token(CONFIRM_SALT, &payload);
-        let path =
-            pow_core::config::extension_path(config, NAME, CONFIRM_LINK_PATH, &[("token", &token)]);
-        let url = absolute(config, &path);
+        let url = config.mail_link(CLOSE_LINK, &token, || {
+            let path = pow_core::config::extension_path(
+                config,
+                NAME,
+                CONFIRM_LINK_PATH,
+                &[("token", &token)],
+            );
+            absolute(config, &path)
+        });
         mail::confirm_close(config, lang, to, &url).await
     }
 
@@ -463,7 +473,7 @@ impl Extension for Account {
         .migrations(MIGRATIONS)
         .messages(FTL.iter().copied())
         .mails([MAIL_CLOSED, MAIL_CONFIRM])
-        .mail_links([REACTIVATE_LINK])
+        .mail_links([REACTIVATE_LINK, CLOSE_LINK])
         .audit_events([
             events::CLOSED,
             events::REACTIVATED,

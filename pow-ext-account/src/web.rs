@@ -66,6 +66,9 @@ pub mod actions {
     pub const EXPORT: ActionId = ActionId::new("account_export", "show", ActionKind::Show);
     /// `POST <api>/account/close` (JSON).
     pub const API_CLOSE: ActionId = ActionId::new("api_account_close", "create", ActionKind::Other);
+    /// `POST <api>/account/close/{token}` (JSON): close through the mailed confirmation.
+    pub const API_CLOSE_LINK: ActionId =
+        ActionId::new("api_account_close_link", "create", ActionKind::Other);
     /// `POST <api>/account/reactivate` (JSON): checks a password like a sign-in (its
     /// rate limits and lock apply), without signing in.
     pub const API_REACTIVATE: ActionId =
@@ -492,7 +495,10 @@ async fn stored(config: &PowConfig, id: i64) -> Result<User, PowError> {
 
 /// The JSON side of [`Account`]:
 /// - `POST <prefix>/account/close` (sudo mode): `200` with `erase_after`, or
-///   `{"erased": true}`; every token of the account ends;
+///   `{"erased": true}`; every token of the account ends. An account without a password
+///   whose session is not fresh gets `202`: the closing confirmation is mailed;
+/// - `POST <prefix>/account/close/{token}` with that mail's token ([`CLOSE_LINK`](crate::CLOSE_LINK)
+///   points it at the app): closes the account, as above;
 /// - `POST <prefix>/account/reactivate` with the user id and password (or `{"token"}` from
 ///   the mailed link): reopens a closed account; `200 {"reactivated": true}`, then sign in;
 /// - `GET <prefix>/account/export` (sudo mode, rate-limited): the export document.
@@ -513,14 +519,62 @@ async fn api_close(
     ext: web::Data<Account>,
 ) -> Result<HttpResponse, ApiError> {
     let current = api.signed_in(&req).await?;
-    let action = Action::new(actions::API_CLOSE).sudo();
+    let user = stored(api.config(), current.user.id).await?;
+    // An account without a password proves itself by a mailed link, unless the session is
+    // fresh from its sign-in.
+    let by_mail = user.password_hash.is_none()
+        && !current
+            .metadata
+            .is_fresh(api.config().session().sudo_window);
+    let action = Action::new(actions::API_CLOSE);
+    let action = if by_mail { action } else { action.sudo() };
     api.run_action(&req, action, async |ctl| {
-        let user = stored(&ctl.config, current.user.id).await?;
-        let answer = match ext.close(&ctl.config, &user, &ctl.lang).await? {
-            Closed::Scheduled(at) => json!({ "closed": true, "erase_after": at.to_rfc3339() }),
-            Closed::Erased => json!({ "closed": true, "erased": true }),
+        if by_mail {
+            ext.request_close(&ctl.config, &user, &ctl.lang).await?;
+            return Ok(pow_core::api::answer(
+                StatusCode::ACCEPTED,
+                json!({
+                    "closed": false,
+                    "confirmation_sent": true,
+                    "message": ctl.text("pow_account_confirm_mail_sent"),
+                }),
+            ));
+        }
+        close_answer(&ext.close(&ctl.config, &user, &ctl.lang).await?)
+    })
+    .await
+}
+
+/// The answer to a closed account: when it is erased, or that it is.
+fn close_answer(closed: &Closed) -> Result<HttpResponse, ApiError> {
+    let data = match closed {
+        Closed::Scheduled(at) => json!({ "closed": true, "erase_after": at.to_rfc3339() }),
+        Closed::Erased => json!({ "closed": true, "erased": true }),
+    };
+    Ok(pow_core::api::answer(StatusCode::OK, data))
+}
+
+/// `POST <api>/account/close/{token}`: closes the account of a mailed closing
+/// confirmation (an account without a password); `401 invalid_token` for a link that is
+/// stale, forged, or of an account closed already.
+async fn api_close_link(
+    req: HttpRequest,
+    api: ApiContext,
+    token: web::Path<String>,
+    ext: web::Data<Account>,
+) -> Result<HttpResponse, ApiError> {
+    api.run(&req, actions::API_CLOSE_LINK, async |ctl| {
+        let Some(user) = ext.find_by_confirmation(&ctl.config, &token).await? else {
+            return Err(ApiError::translated(
+                &req,
+                StatusCode::UNAUTHORIZED,
+                "pow_account_invalid_link",
+            )
+            .with_code("invalid_token"));
         };
-        Ok(pow_core::api::answer(StatusCode::OK, answer))
+        let closed = ext.close(&ctl.config, &user, &ctl.lang).await?;
+        ctl.user = Some(user);
+        close_answer(&closed)
     })
     .await
 }
@@ -606,6 +660,11 @@ impl ApiExtension for AccountApi {
             api.resource("/account/close")
                 .app_data(data.clone())
                 .route(web::post().to(api_close)),
+        )
+        .service(
+            api.resource("/account/close/{token}")
+                .app_data(data.clone())
+                .route(web::post().to(api_close_link)),
         )
         .service(
             api.resource("/account/reactivate")

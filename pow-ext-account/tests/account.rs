@@ -825,6 +825,62 @@ fn an_app_client_closes_reopens_and_exports_over_json() {
     assert!(!stored(&h, ada.id).unwrap().is_closed());
 }
 
+/// An account without a password closes over JSON through the mailed confirmation when
+/// its session is not fresh: `202`, then the link's token closes it, once.
+#[test]
+fn an_app_client_without_a_password_closes_by_mail() {
+    let h = start(sqlite(), false);
+    let ada = pow_core::testing::create_user(&h.config, EMAIL, PASSWORD).unwrap();
+    let (access, _) = api_pair(&h);
+    execute(
+        &h.users,
+        &format!(
+            "UPDATE users SET password_hash = NULL WHERE id = {}",
+            ada.id
+        ),
+    );
+    // The sign-in was an hour ago: not fresh.
+    actix_web::rt::System::new().block_on(async {
+        let cache = pow_core::session::CredentialsCache::new(&h.config);
+        for id in cache.sessions(ada.id).await.unwrap() {
+            let (user, mut metadata) = cache.get(&id).await.unwrap().unwrap();
+            metadata.authenticated_at = Some(pow_core::time::now_ms() - 3_600_000);
+            cache.put(&id, &user, &metadata).await.unwrap();
+        }
+    });
+
+    let res = bearer(&h, "POST", "/api/v1/account/close", &access);
+    assert_eq!(res.status, 202, "{}", res.body);
+    let answer: serde_json::Value = serde_json::from_str(&res.body).unwrap();
+    assert_eq!(answer["data"]["confirmation_sent"], true, "{answer}");
+    assert!(
+        !stored(&h, ada.id).unwrap().is_closed(),
+        "not before the link"
+    );
+    let link = mailed_path(&h, EMAIL);
+    let token = link
+        .strip_prefix("/account/close/")
+        .unwrap_or_else(|| panic!("the confirmation link: {link}"))
+        .to_owned();
+
+    let mut app = Client::new(h.addr);
+    let close = |app: &mut Client, token: &str| {
+        app.request("POST", &format!("/api/v1/account/close/{token}"), None)
+    };
+    let res = close(&mut app, &format!("{token}x"));
+    assert_eq!(res.status, 401, "{}", res.body);
+    assert!(res.body.contains("invalid_token"), "{}", res.body);
+    assert!(!stored(&h, ada.id).unwrap().is_closed());
+    let res = close(&mut app, &token);
+    assert_eq!(res.status, 200, "{}", res.body);
+    let answer: serde_json::Value = serde_json::from_str(&res.body).unwrap();
+    assert_eq!(answer["data"]["closed"], true, "{answer}");
+    assert!(stored(&h, ada.id).unwrap().is_closed());
+    assert_eq!(bearer(&h, "GET", "/api/v1/session", &access).status, 401);
+    // A closed account's link closes nothing more.
+    assert_eq!(close(&mut app, &token).status, 401);
+}
+
 /// The local path of an absolute URL to this server.
 fn local(url: &str) -> String {
     url.trim_start_matches("http://localhost").to_owned()
