@@ -24,7 +24,8 @@
 //! use pow_core::{CurrentUser, PowConfig};
 //!
 //! async fn me(CurrentUser(user): CurrentUser) -> HttpResponse {
-//!     HttpResponse::Ok().json(serde_json::json!({ "data": { "email": user.email() } }))
+//!     // The API's envelope: {"status": 200, "data": {...}}.
+//!     api::answer(actix_web::http::StatusCode::OK, serde_json::json!({ "email": user.email() }))
 //! }
 //!
 //! let config = PowConfig::builder("s".repeat(64)).build().unwrap();
