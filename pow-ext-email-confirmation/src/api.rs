@@ -173,10 +173,17 @@ impl ApiExtension for EmailConfirmationApi {
     /// the link is opened, and `confirm_email_change` while a new address waits.
     async fn pending_steps(
         &self,
-        _req: &HttpRequest,
-        _api: &ApiContext,
+        req: &HttpRequest,
+        api: &ApiContext,
         user: &User,
     ) -> Result<Vec<PendingStep>, ApiError> {
+        // As stored now: the session's copy may predate a confirmation.
+        let user = &api
+            .config()
+            .users()?
+            .get(user.id)
+            .await?
+            .ok_or_else(|| ApiError::not_authenticated(req))?;
         let mut steps = Vec::new();
         if is_unconfirmed(user) {
             steps.push(PendingStep::new("confirm_email").methods(["email_link"]));

@@ -10,9 +10,9 @@ use pow_core::session::{AuthMethod, MethodUse};
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::flow::{self, Via};
+use crate::flow::{self, Staged, Via};
 use crate::store::{Grant, Purpose, Records};
-use crate::web::{actions, link_url};
+use crate::web::{actions, link_url, staged_proven};
 use crate::{Passwordless, NAME};
 
 /// The JSON side of [`Passwordless`] (see the crate docs).
@@ -42,19 +42,9 @@ fn invalid(req: &HttpRequest, key: &str) -> ApiError {
     ApiError::translated(req, StatusCode::UNAUTHORIZED, key).with_code("invalid_token")
 }
 
-async fn ask(
-    req: HttpRequest,
-    api: ApiContext,
-    body: Bytes,
-    ext: web::Data<Passwordless>,
-    via: Via,
-) -> Result<HttpResponse, ApiError> {
-    ask_for(req, api, body, ext, via, false).await
-}
-
 /// Mails a link or a code (`staged`: a staged sign-up's link) to the body's address; the
 /// same answer for every address.
-async fn ask_for(
+async fn ask(
     req: HttpRequest,
     api: ApiContext,
     body: Bytes,
@@ -95,7 +85,7 @@ async fn link_create(
     body: Bytes,
     ext: web::Data<Passwordless>,
 ) -> Result<HttpResponse, ApiError> {
-    ask(req, api, body, ext, Via::Link).await
+    ask(req, api, body, ext, Via::Link, false).await
 }
 
 async fn code_create(
@@ -104,7 +94,7 @@ async fn code_create(
     body: Bytes,
     ext: web::Data<Passwordless>,
 ) -> Result<HttpResponse, ApiError> {
-    ask(req, api, body, ext, Via::Code).await
+    ask(req, api, body, ext, Via::Code, false).await
 }
 
 /// Issues a pair for the user of `grant`, after every extension's `before_issue`.
@@ -180,7 +170,7 @@ async fn staged_create(
     body: Bytes,
     ext: web::Data<Passwordless>,
 ) -> Result<HttpResponse, ApiError> {
-    ask_for(req, api, body, ext, Via::Link, true).await
+    ask(req, api, body, ext, Via::Link, true).await
 }
 
 /// `GET <prefix>/passwordless/sign-up/{token}`: the proven address (and the app's
@@ -223,45 +213,25 @@ async fn staged_complete(
     };
     api.run(&req, actions::COMPLETE, async |ctl| {
         let config = api.config();
-        let records = Records::new(config, ext.ttl);
-        // Taken first, so two submissions cannot both create; put back on field errors.
-        let grant = records
-            .take_link(&token)
-            .await?
-            .filter(|grant| grant.purpose == Purpose::Staged);
-        let Some(grant) = grant else {
-            return Err(invalid(&req, "pow_passwordless_invalid"));
-        };
-        let mut params = grant.prefill.clone();
-        params.extend(typed);
-        let has_password = params.get("password").is_some_and(|p| !p.is_empty());
-        let user = match flow::create(config, &grant.email, params).await? {
-            Ok(user) => user,
-            Err(changeset) => {
-                records.put_link(&token, &grant).await?;
-                return Err(ApiError::validation(
-                    &req,
-                    config,
-                    "api-user-not-created",
-                    &changeset,
-                ));
-            }
-        };
-        pow_core::audit::record(
-            config,
-            pow_core::audit::AuditEvent::new(pow_core::audit::REGISTERED)
-                .request(config, &req)
-                .user(user.id)
-                .detail("method", "staged_sign_up"),
-        );
-        // The mailed link proved the address.
-        ctl.assigns.insert(pow_core::extension::AddressProven {
-            user_id: user.id,
-            first: true,
-            by: pow_core::extension::ProvenBy::StagedSignUp,
-        });
+        let (user, with_password) =
+            match flow::complete_staged(&req, config, &ext, &token, typed).await? {
+                Staged::Invalid => return Err(invalid(&req, "pow_passwordless_invalid")),
+                Staged::Refused { changeset, .. } => {
+                    return Err(ApiError::validation(
+                        &req,
+                        config,
+                        "api-user-not-created",
+                        &changeset,
+                    ));
+                }
+                Staged::Created {
+                    user,
+                    with_password,
+                } => (user, with_password),
+            };
+        staged_proven(ctl, &user);
         let mut methods = vec![MethodUse::now(AuthMethod::MagicLink)];
-        if has_password {
+        if with_password {
             // The password was just chosen: as fresh as a password sign-in.
             methods.push(MethodUse::now(AuthMethod::Password));
         }

@@ -264,6 +264,74 @@ pub(crate) async fn create(
     }
 }
 
+/// What completing a staged sign-up came to.
+pub(crate) enum Staged {
+    /// No working staged link for the token.
+    Invalid,
+    /// The account was made (and its `account.registered` event recorded); `with_password`
+    /// when the user chose one.
+    Created { user: User, with_password: bool },
+    /// Field errors: nothing was made and the link works again. The address and the params
+    /// (prefill and typed), to show the form again.
+    Refused {
+        changeset: Changeset,
+        email: String,
+        params: Params,
+    },
+}
+
+/// The method a staged sign-up records (sessions, audit events).
+pub(crate) const STAGED_METHOD: &str = "staged_sign_up";
+
+/// Completes the staged sign-up of link `token` with what the user `typed` over the app's
+/// prefill: the link is taken first (two submissions cannot both create) and put back when
+/// the fields are refused. The pages and the JSON side answer the outcome each their way.
+///
+/// # Errors
+/// The store's or the users context's error.
+pub(crate) async fn complete_staged(
+    req: &dyn RequestSource,
+    config: &PowConfig,
+    ext: &Passwordless,
+    token: &str,
+    typed: Params,
+) -> Result<Staged, PowError> {
+    let records = Records::new(config, ext.ttl);
+    let grant = records
+        .take_link(token)
+        .await?
+        .filter(|grant| grant.purpose == Purpose::Staged);
+    let Some(grant) = grant else {
+        return Ok(Staged::Invalid);
+    };
+    let mut params = grant.prefill.clone();
+    params.extend(typed);
+    let with_password = params.get("password").is_some_and(|p| !p.is_empty());
+    match create(config, &grant.email, params.clone()).await? {
+        Ok(user) => {
+            pow_core::audit::record(
+                config,
+                pow_core::audit::AuditEvent::new(pow_core::audit::REGISTERED)
+                    .request(config, req)
+                    .user(user.id)
+                    .detail("method", STAGED_METHOD),
+            );
+            Ok(Staged::Created {
+                user,
+                with_password,
+            })
+        }
+        Err(changeset) => {
+            records.put_link(token, &grant).await?;
+            Ok(Staged::Refused {
+                changeset,
+                email: grant.email,
+                params,
+            })
+        }
+    }
+}
+
 /// The address was proven by the mail: with email confirmation enabled, mark it so.
 async fn confirm_address(config: &PowConfig, user: &User) -> Result<User, PowError> {
     let Some(proof) = config.extensions().address_proof().cloned() else {

@@ -13,7 +13,7 @@ use pow_core::web::{
 };
 use pow_core::{PowConfig, PowError};
 
-use crate::flow::{self, Via};
+use crate::flow::{self, Staged, Via};
 use crate::store::{Grant, Purpose, Records};
 use crate::{Passwordless, PasswordlessApi, NAME, SIGN_IN_PATH, STAGED_PATH};
 use pow_core::extension::StagedSignUp;
@@ -305,6 +305,16 @@ async fn staged_create(
     ask(req, body, ext, Via::Link, true, STAGED_PATH).await
 }
 
+/// Tells the extensions that the mailed link of a staged sign-up proved `user`'s address
+/// (the first proof: the account was just made).
+pub(crate) fn staged_proven(ctl: &mut Controller, user: &pow_core::users::User) {
+    ctl.assigns.insert(pow_core::extension::AddressProven {
+        user_id: user.id,
+        first: true,
+        by: pow_core::extension::ProvenBy::StagedSignUp,
+    });
+}
+
 /// [`Passwordless::start_staged_sign_up`].
 pub(crate) async fn request_staged(
     req: &dyn RequestSource,
@@ -562,40 +572,19 @@ async fn staged_complete(
         .form(FormData::parse(&body))
         .run(&req, async |ctl| {
             let token = token.into_inner();
-            let records = Records::new(&ctl.config, ext.ttl);
-            // Taken first, so two submissions cannot both create; put back if the form
-            // has errors.
-            let grant = records
-                .take_link(&token)
-                .await?
-                .filter(|grant| grant.purpose == Purpose::Staged);
-            let Some(grant) = grant else {
-                return Ok(invalid(ctl, "pow_passwordless_invalid"));
-            };
-            let mut params = grant.prefill.clone();
-            params.extend(ctl.params.clone());
-            let has_password = params.get("password").is_some_and(|p| !p.is_empty());
-            match flow::create(&ctl.config, &grant.email, params.clone()).await? {
-                Ok(user) => {
-                    let method = "staged_sign_up";
-                    flow::sign_in(&ctl.req, &user, method).await?;
-                    if has_password {
+            let typed = ctl.params.clone();
+            match flow::complete_staged(&ctl.req, &ctl.config, &ext, &token, typed).await? {
+                Staged::Invalid => Ok(invalid(ctl, "pow_passwordless_invalid")),
+                Staged::Created {
+                    user,
+                    with_password,
+                } => {
+                    flow::sign_in(&ctl.req, &user, flow::STAGED_METHOD).await?;
+                    if with_password {
                         // The password was just chosen: as fresh as a password sign-in.
                         pow_core::session::mark_fresh(&ctl.req).await?;
                     }
-                    pow_core::audit::record(
-                        &ctl.config,
-                        pow_core::audit::AuditEvent::new(pow_core::audit::REGISTERED)
-                            .request(&ctl.config, &ctl.req)
-                            .user(user.id)
-                            .detail("method", method),
-                    );
-                    // The mailed link proved the address, in this browser.
-                    ctl.assigns.insert(pow_core::extension::AddressProven {
-                        user_id: user.id,
-                        first: true,
-                        by: pow_core::extension::ProvenBy::StagedSignUp,
-                    });
+                    staged_proven(ctl, &user);
                     ctl.user = Some(user);
                     Ok(Outcome::redirect(
                         &ctl.config
@@ -603,13 +592,13 @@ async fn staged_complete(
                             .after_registration_path(&ctl.routes_ctx()),
                     ))
                 }
-                Err(changeset) => {
-                    records.put_link(&token, &grant).await?;
-                    let email = grant.email.clone();
-                    Ok(Outcome::render(move |ctl: &Controller| {
-                        staged_page(ctl, &token, &email, &params, Some(&changeset))
-                    }))
-                }
+                Staged::Refused {
+                    changeset,
+                    email,
+                    params,
+                } => Ok(Outcome::render(move |ctl: &Controller| {
+                    staged_page(ctl, &token, &email, &params, Some(&changeset))
+                })),
             }
         })
         .await

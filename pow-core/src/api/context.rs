@@ -113,7 +113,8 @@ pub trait ApiExtension: Send + Sync + 'static {
 
     /// The steps still pending for the signed-in `user`, listed by `GET /session` under
     /// `data.pending` (say `confirm_email` for an unconfirmed address that may sign in
-    /// meanwhile). The default is none.
+    /// meanwhile). `user` is the session's copy: an extension whose columns change
+    /// outside the session reads the stored row itself. The default is none.
     async fn pending_steps(
         &self,
         _req: &HttpRequest,
@@ -296,9 +297,10 @@ impl ApiContext {
             ))
     }
 
-    /// The whole answer of a sign-in for `user` that proved `methods`: every extension's
-    /// [`before_issue`](ApiExtension::before_issue), their token data, a new pair
-    /// ([`issue_tokens`](Self::issue_tokens)) and the token answer. For extension endpoints
+    /// The whole answer of a sign-in for `user` that proved `methods`, through the
+    /// transport's session ([`BearerSession`](super::BearerSession)): every extension's
+    /// [`before_issue`](ApiExtension::before_issue), their token data, a new pair (or, on
+    /// the browser transport, the cookie session) and the answer. For extension endpoints
     /// that sign a user in (a second factor, a mailed code).
     ///
     /// # Errors
@@ -310,24 +312,18 @@ impl ApiContext {
         action: ApiAction,
         methods: Vec<MethodUse>,
     ) -> Result<actix_web::HttpResponse, ApiError> {
-        set_sign_in_methods(req, &methods);
-        self.before_issue(req, user, action).await?;
-        let data = self.token_data(req, user, action).await?;
-        if self.is_browser() {
-            // The cookie session, as the pages sign in (new-device notice included).
-            let metadata = crate::session::SessionMetadata::new().with_methods(methods);
-            let metadata = crate::session::SessionMetadata {
-                authenticated_at: metadata.method_used_at(crate::session::AuthMethod::Password),
-                ..metadata
-            };
-            crate::session::sign_in_with(req, user, metadata).await?;
-            return Ok(super::controllers::signed_in_response(data));
-        }
-        let pair = self.issue_tokens(req, user, methods).await?;
-        if action != ApiAction::Registration {
+        let metadata = crate::session::SessionMetadata::new().with_methods(methods);
+        let metadata = crate::session::SessionMetadata {
+            authenticated_at: metadata.method_used_at(crate::session::AuthMethod::Password),
+            ..metadata
+        };
+        let mut session = super::BearerSession::new(self, req, action);
+        crate::session::SessionHandle::start(&mut session, self.config(), user, metadata).await?;
+        // A browser's sign-in mails its own new-device notice (the cookie session's).
+        if action != ApiAction::Registration && !self.is_browser() {
             self.notify_sign_in(req, user).await;
         }
-        Ok(token_response_with(&pair, data))
+        super::controllers::issued(req, &session)
     }
 
     /// Mails `user` the "new API client signed in" security notice (when notices are on).

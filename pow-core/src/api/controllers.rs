@@ -378,7 +378,7 @@ pub(crate) async fn registration_delete(
 }
 
 /// The token answer of a flow that signed the client in through `session`.
-fn issued(req: &HttpRequest, session: &BearerSession<'_>) -> Result<HttpResponse, ApiError> {
+pub(crate) fn issued(req: &HttpRequest, session: &BearerSession<'_>) -> Result<HttpResponse, ApiError> {
     session.response().ok_or_else(|| {
         ApiError::from_pow(
             req,

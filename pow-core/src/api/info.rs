@@ -76,16 +76,8 @@ pub(crate) async fn session(req: HttpRequest, api: ApiContext) -> Result<HttpRes
             .map(|at| at.saturating_add(duration_ms(window)));
         let field = config.user_id_field();
         let mut pending = Vec::new();
-        if !api.extensions().is_empty() {
-            // As stored now: the session's copy may predate a confirmation.
-            let stored = config
-                .users()?
-                .get(current.user.id)
-                .await?
-                .ok_or_else(|| ApiError::not_authenticated(&req))?;
-            for ext in api.extensions() {
-                pending.extend(ext.pending_steps(&req, &api, &stored).await?);
-            }
+        for ext in api.extensions() {
+            pending.extend(ext.pending_steps(&req, &api, &current.user).await?);
         }
         Ok(answer(json!({
             "user": {"id": current.user.id, field: current.user.get_str(field)},
