@@ -222,16 +222,14 @@ async fn close_create(
 ) -> Result<HttpResponse, PowError> {
     let config = pow_core::web::route_config(&req)?;
     let by_mail = proves_by_mail(&req, &config);
+    // Support access closes nothing, by either proof.
     let action = Action::new(actions::CLOSE)
-        .signed_in()
+        .owner_only()
         .form(FormData::parse(&body));
     let action = if by_mail { action } else { action.sudo() };
     action
         .run(&req, async |ctl| {
             let user = ctl.signed_in()?.clone();
-            if session::current_session(&ctl.req).is_some_and(|c| c.metadata.is_impersonation()) {
-                return Err(PowError::ImpersonationForbidden);
-            }
             if by_mail {
                 ext.request_close(&ctl.config, &user, &ctl.lang).await?;
                 flash::put_info(&ctl.req, Some(ctl.text("pow_account_confirm_mail_sent")));
@@ -500,7 +498,9 @@ async fn stored(config: &PowConfig, id: i64) -> Result<User, PowError> {
 /// - `POST <prefix>/account/close/{token}` with that mail's token ([`CLOSE_LINK`](crate::CLOSE_LINK)
 ///   points it at the app): closes the account, as above;
 /// - `POST <prefix>/account/reactivate` with the user id and password (or `{"token"}` from
-///   the mailed link): reopens a closed account; `200 {"reactivated": true}`, then sign in;
+///   the mailed link): reopens a closed account; `200 {"reactivated": true}`, then sign in.
+///   The password check asks for the CAPTCHA when the setup has one, and an open account
+///   is answered as wrong credentials are (`401 invalid_credentials`);
 /// - `GET <prefix>/account/export` (sudo mode, rate-limited): the export document.
 #[derive(Clone, Debug)]
 pub struct AccountApi {
@@ -526,7 +526,8 @@ async fn api_close(
         && !current
             .metadata
             .is_fresh(api.config().session().sudo_window);
-    let action = Action::new(actions::API_CLOSE);
+    // Support access closes nothing, by either proof.
+    let action = Action::new(actions::API_CLOSE).owner_only();
     let action = if by_mail { action } else { action.sudo() };
     api.run_action(&req, action, async |ctl| {
         if by_mail {
@@ -594,6 +595,12 @@ async fn api_reactivate(
     let params =
         pow_core::api::user_params(&body).ok_or_else(|| ApiError::invalid_request(&req))?;
     let action = Action::new(actions::API_REACTIVATE).params(params);
+    // A password check is a sign-in's: it asks for the CAPTCHA as a sign-in does. The
+    // mailed link's token checks no password.
+    let action = match by_link.token {
+        Some(_) => action,
+        None => action.captcha(),
+    };
     api.run_action(&req, action, async |ctl| {
         let config = ctl.config.clone();
         let (user, by) = match &by_link.token {
@@ -613,9 +620,9 @@ async fn api_reactivate(
                     return Err(ApiError::invalid_credentials(&req, &config));
                 };
                 if !user.is_closed() {
-                    // The password is right: nothing to hide from its holder.
-                    return Err(ApiError::new(StatusCode::CONFLICT, "The account is open")
-                        .with_code("not_closed"));
+                    // Answered as a wrong password: otherwise this route would tell, without
+                    // the sign-in's second factor, whether a password is right.
+                    return Err(ApiError::invalid_credentials(&req, &config));
                 }
                 (user, "sign_in")
             }

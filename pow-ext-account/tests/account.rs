@@ -24,7 +24,7 @@ use pow_core::session::MaybeUser;
 use pow_core::store::{KeyPattern, MemoryStore, Store};
 use pow_core::test_client::{serve, Client, Response};
 use pow_core::users::diesel::{checkout, Database, DieselUsersContext};
-use pow_core::{Extension, PowConfig, PowError, User};
+use pow_core::{Extension, PowConfig, PowConfigBuilder, PowError, User};
 use pow_ext_account::Account;
 
 const EMAIL: &str = "ada@example.com";
@@ -163,6 +163,7 @@ fn start(users: DieselUsersContext, audit: bool) -> Harness {
         Account::new(),
         Arc::default(),
         pow_ext_oauth::OAuth::new(),
+        |b| b,
     )
 }
 
@@ -172,6 +173,7 @@ fn start_with(
     account: Account,
     fail: Arc<AtomicBool>,
     oauth: pow_ext_oauth::OAuth,
+    customize: impl FnOnce(PowConfigBuilder) -> PowConfigBuilder,
 ) -> Harness {
     let mailer = MemoryMailer::new();
     let store = Arc::new(MemoryStore::new());
@@ -195,6 +197,7 @@ fn start_with(
         .extension(pow_ext_persistent_session::PersistentSession::new())
         .extension(oauth)
         .extension(account.erase_hook(notes));
+    builder = customize(builder);
     if audit {
         builder = builder.audit(Auditor::new(DieselAuditSink::new(users.database().clone())));
     }
@@ -213,7 +216,7 @@ fn start_with(
         pow_core::testing::app(&served)
             .configure(pow_core::api::configure(
                 served.clone(),
-                pow_core::api::ApiOptions::new(),
+                pow_core::api::ApiOptions::new().browser(pow_core::api::BrowserTransport::new()),
             ))
             .route("/me", web::get().to(me))
     });
@@ -507,6 +510,7 @@ fn purge_erases_everything(users: DieselUsersContext, audit: bool) {
         Account::new(),
         fail.clone(),
         pow_ext_oauth::OAuth::new(),
+        |b| b,
     );
     let ada = pow_core::testing::create_user(&h.config, EMAIL, PASSWORD).unwrap();
     let eve = pow_core::testing::create_user(&h.config, "eve@example.com", PASSWORD).unwrap();
@@ -793,12 +797,19 @@ fn an_app_client_closes_reopens_and_exports_over_json() {
     );
     assert_eq!(res.status, 200, "{}", res.body);
     assert!(!stored(&h, ada.id).unwrap().is_closed());
+    // An open account is answered as a wrong password is: no oracle for passwords.
     let res = app.request(
         "POST",
         "/api/v1/account/reactivate",
         Some(credentials(PASSWORD)),
     );
-    assert_eq!(res.status, 409, "{}", res.body);
+    let wrong = app.request(
+        "POST",
+        "/api/v1/account/reactivate",
+        Some(credentials("not the password")),
+    );
+    assert_eq!(res.status, 401, "{}", res.body);
+    assert_eq!(res.body, wrong.body);
     let res = app.request("POST", "/api/v1/session", Some(credentials(PASSWORD)));
     assert_eq!(res.status, 200, "{}", res.body);
 
@@ -900,7 +911,14 @@ fn a_provider_signs_no_closed_account_in() {
             CLIENT_SECRET,
         ))
         .unwrap();
-    let h = start_with(sqlite(), false, Account::new(), Arc::default(), oauth);
+    let h = start_with(
+        sqlite(),
+        false,
+        Account::new(),
+        Arc::default(),
+        oauth,
+        |b| b,
+    );
     let ada = pow_core::testing::create_user(&h.config, EMAIL, PASSWORD).unwrap();
     let now = chrono::Utc::now().naive_utc().format("%Y-%m-%d %H:%M:%S");
     execute(
@@ -991,4 +1009,135 @@ fn a_closed_accounts_address_change_link_finds_nothing() {
         .unwrap()
         .unwrap();
     assert_eq!(stored.email(), Some(EMAIL), "the change was not confirmed");
+}
+
+/// A `siteverify` service on loopback: the answer `pass` succeeds, anything else fails.
+fn fake_siteverify() -> String {
+    let addr = serve(|| {
+        actix_web::App::new().route(
+            "/siteverify",
+            web::post().to(|form: web::Form<Vec<(String, String)>>| async move {
+                let pass = form.iter().any(|(k, v)| k == "response" && v == "pass");
+                HttpResponse::Ok().json(serde_json::json!({ "success": pass }))
+            }),
+        )
+    });
+    format!("http://{addr}/siteverify")
+}
+
+/// Reopening over JSON checks a password, so it asks for the CAPTCHA as a sign-in does,
+/// and the right password of an open account is answered as a wrong one: the route is no
+/// CAPTCHA-free oracle for credential stuffing.
+#[test]
+fn reactivating_by_password_asks_for_the_captcha_and_hides_open_accounts() {
+    use pow_core::captcha::{Captcha, SiteVerify};
+    let captcha =
+        Captcha::new(SiteVerify::turnstile("site-key", "secret").verify_url(fake_siteverify()));
+    let h = start_with(
+        sqlite(),
+        false,
+        Account::new(),
+        Arc::default(),
+        pow_ext_oauth::OAuth::new(),
+        |b| b.captcha(captcha),
+    );
+    pow_core::testing::create_user(&h.config, EMAIL, PASSWORD).unwrap();
+    let mut app = Client::new(h.addr);
+    let body = |password: &str| {
+        Some(serde_json::json!({ "user": { "email": EMAIL, "password": password } }).to_string())
+    };
+    let res = app.request("POST", "/api/v1/account/reactivate", body(PASSWORD));
+    assert_eq!(res.status, 400, "{}", res.body);
+    assert!(res.body.contains("captcha_invalid"), "{}", res.body);
+    app.headers = vec![("X-Captcha-Response".into(), "fail".into())];
+    let res = app.request("POST", "/api/v1/account/reactivate", body(PASSWORD));
+    assert_eq!(res.status, 400, "{}", res.body);
+    app.headers = vec![("X-Captcha-Response".into(), "pass".into())];
+    let right = app.request("POST", "/api/v1/account/reactivate", body(PASSWORD));
+    let wrong = app.request(
+        "POST",
+        "/api/v1/account/reactivate",
+        body("not the password"),
+    );
+    assert_eq!(right.status, 401, "{}", right.body);
+    assert_eq!(right.body, wrong.body);
+}
+
+/// Support access neither closes the account (by sudo mode or by the mailed confirmation
+/// of an account without a password, HTML and JSON alike) nor starts for an account its
+/// owner closed.
+#[test]
+fn support_access_closes_nothing_and_skips_closed_accounts() {
+    use pow_core::session::Impersonation;
+    let staff = |user: &User| {
+        user.email()
+            .is_some_and(|email| email.ends_with("@staff.example"))
+    };
+    let h = start_with(
+        sqlite(),
+        true,
+        Account::new(),
+        Arc::default(),
+        pow_ext_oauth::OAuth::new(),
+        move |b| b.impersonation(Impersonation::new(staff)),
+    );
+    let admin_email = "root@staff.example";
+    let root = pow_core::testing::create_user(&h.config, admin_email, PASSWORD).unwrap();
+    let ada = pow_core::testing::create_user(&h.config, EMAIL, PASSWORD).unwrap();
+    // Ada has no password: closing asks for a mailed confirmation.
+    execute(
+        &h.users,
+        &format!(
+            "UPDATE {} SET password_hash = NULL WHERE id = {}",
+            table(&h.users, "users"),
+            ada.id
+        ),
+    );
+    let mut admin = Client::new(h.addr);
+    assert_eq!(sign_in(&mut admin, admin_email, false).status, 302);
+    let impersonate = |admin: &mut Client, id: i64| {
+        let csrf = admin.get("/registration/sessions").csrf();
+        let id = id.to_string();
+        admin.post(
+            "/impersonation",
+            &[
+                ("_csrf_token", csrf.as_str()),
+                ("user[user_id]", id.as_str()),
+                ("user[reason]", "ticket 7"),
+            ],
+        )
+    };
+    assert_eq!(impersonate(&mut admin, ada.id).status, 302);
+    assert_eq!(whoami(&mut admin), format!("user:{}", ada.id));
+    let mails = h.mailer.count_to(EMAIL);
+    // HTML: refused.
+    assert_eq!(close(&mut admin).status, 403);
+    // JSON on the browser transport (the support cookie): refused as well, no mail.
+    admin.headers = vec![("Origin".into(), format!("http://{}", h.addr))];
+    let res = admin.request("POST", "/api/v1/browser/account/close", Some("{}".into()));
+    assert_eq!(res.status, 403, "{}", res.body);
+    assert!(res.body.contains("impersonation_forbidden"), "{}", res.body);
+    admin.headers.clear();
+    assert_eq!(
+        h.mailer.count_to(EMAIL),
+        mails,
+        "no closing confirmation mailed"
+    );
+    assert!(!stored(&h, ada.id).unwrap().is_closed());
+
+    // Once Ada closed her account, support access to it does not start.
+    let mut admin = Client::new(h.addr);
+    assert_eq!(sign_in(&mut admin, admin_email, false).status, 302);
+    let now = chrono::Utc::now().naive_utc().format("%Y-%m-%d %H:%M:%S");
+    execute(
+        &h.users,
+        &format!(
+            "UPDATE {} SET closed_at = '{now}' WHERE id = {}",
+            table(&h.users, "users"),
+            ada.id
+        ),
+    );
+    let res = impersonate(&mut admin, ada.id);
+    assert_eq!(res.status, 403, "{}", res.body);
+    assert_eq!(whoami(&mut admin), format!("user:{}", root.id));
 }

@@ -482,6 +482,50 @@ fn registering_a_taken_email_looks_like_success_without_a_mail() {
     assert_eq!(s.mailer.count_to("jane@example.com"), 1);
 }
 
+/// The names of the cookies a response sets (and the ones it removes, with `-`).
+fn set_cookies(res: &Response) -> Vec<String> {
+    let mut names: Vec<String> = res
+        .headers
+        .iter()
+        .filter(|(k, _)| k.eq_ignore_ascii_case("set-cookie"))
+        .map(|(_, v)| {
+            let name = v.split('=').next().unwrap_or_default().trim();
+            let removed = v.to_ascii_lowercase().contains("max-age=0");
+            format!("{}{name}", if removed { "-" } else { "" })
+        })
+        .collect();
+    names.sort();
+    names
+}
+
+/// A sign-up of a new address and one of a taken address set the same cookies: the
+/// sign-up's own sign-in, which strict confirmation ends at once, leaves no device cookie
+/// (and no known device) that would tell the two apart.
+#[test]
+fn a_new_and_a_taken_address_set_the_same_cookies() {
+    let s = Setup::new(EmailConfirmation::new());
+    pow_core::testing::create_user(&s.config, "taken@example.com", PASSWORD).unwrap();
+    let mut fresh = s.other_client();
+    let new = register(&mut fresh, "new@example.com");
+    let mut other = s.other_client();
+    let taken = register(&mut other, "taken@example.com");
+    assert_eq!((new.status, taken.status), (302, 302));
+    assert_eq!(set_cookies(&new), set_cookies(&taken));
+    assert!(!set_cookies(&new).iter().any(|c| c.contains("device")));
+    // The first sign-in after confirming is the account's first device: no notice.
+    let confirm = link_path(&s.last_mail("new@example.com"));
+    fresh.get(&confirm);
+    let mails = s.mailer.count_to("new@example.com");
+    let res = sign_in(&mut fresh, "new@example.com");
+    assert_eq!(res.status, 302);
+    assert!(set_cookies(&res).iter().any(|c| c.contains("device")));
+    assert_eq!(
+        s.mailer.count_to("new@example.com"),
+        mails,
+        "no new-device notice"
+    );
+}
+
 #[test]
 fn taken_email_is_shown_when_enumeration_protection_is_off() {
     let mut s = Setup::with(EmailConfirmation::new(), false);

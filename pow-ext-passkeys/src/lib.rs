@@ -51,9 +51,11 @@ use std::time::Duration;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use pow_core::audit::{self, AuditEvent};
+use pow_core::error::{LimitReason, RateLimited};
 use pow_core::extension::{ExtensionBuilder, Requirement, SecondFactor, SqlMigration, UserData};
 use pow_core::messages::LanguageIdentifier;
-use pow_core::store::{OneTimeSecrets, StoreError};
+use pow_core::request::RequestSource;
+use pow_core::store::{Limit, Limiter, OneTimeSecrets, StoreError};
 use pow_core::users::User;
 use pow_core::{Extension, PowConfig, PowError};
 use serde::{Deserialize, Serialize};
@@ -94,6 +96,10 @@ pub const MAIL_COUNTER: &str = "passkeys/counter_regression";
 
 /// How long a ceremony waits for the authenticator by default: 5 minutes.
 pub const DEFAULT_CEREMONY_TTL: Duration = Duration::from_secs(5 * 60);
+
+/// The default of [`Passkeys::sign_in_starts`]: 30 sign-in ceremonies per client a minute
+/// (a person reloading the sign-in page now and then, many people behind one address).
+pub const DEFAULT_SIGN_IN_STARTS: Limit = Limit::new(30, Duration::from_secs(60));
 
 /// The longest name a passkey may have, in characters.
 pub const MAX_NAME_CHARS: usize = 64;
@@ -248,6 +254,7 @@ pub struct Passkeys {
     origins: Vec<Url>,
     any_port: bool,
     ceremony_ttl: Duration,
+    sign_in_starts: Option<Limit>,
     webauthn: Arc<Webauthn>,
 }
 
@@ -259,6 +266,7 @@ impl std::fmt::Debug for Passkeys {
             .field("origins", &self.origins)
             .field("any_port", &self.any_port)
             .field("ceremony_ttl", &self.ceremony_ttl)
+            .field("sign_in_starts", &self.sign_in_starts)
             .finish_non_exhaustive()
     }
 }
@@ -302,6 +310,7 @@ impl Passkeys {
             origins,
             any_port: false,
             ceremony_ttl: DEFAULT_CEREMONY_TTL,
+            sign_in_starts: Some(DEFAULT_SIGN_IN_STARTS),
             webauthn: Arc::new(webauthn),
         })
     }
@@ -359,6 +368,16 @@ impl Passkeys {
     /// How long a ceremony waits for the authenticator. The default is 5 minutes.
     pub fn ceremony_ttl(mut self, ttl: Duration) -> Self {
         self.ceremony_ttl = ttl;
+        self
+    }
+
+    /// How many sign-in ceremonies one client may start (the anonymous
+    /// `GET /passkeys/sign-in` and `POST <api>/passkeys/authentication/options`, counted
+    /// per client address like the core's rate limits); past it the client gets `429` with
+    /// `Retry-After`, so nobody fills the store with ceremonies that push out other users'.
+    /// The default is [`DEFAULT_SIGN_IN_STARTS`]; `None` counts nothing.
+    pub fn sign_in_starts(mut self, limit: Option<Limit>) -> Self {
+        self.sign_in_starts = limit;
         self
     }
 
@@ -550,8 +569,10 @@ impl Passkeys {
     pub async fn start_sign_in(
         &self,
         config: &PowConfig,
+        client: &dyn RequestSource,
         email: Option<&str>,
     ) -> Result<Started, PasskeyError> {
+        self.count_sign_in_start(config, client).await?;
         let email = email.map(str::trim).filter(|email| !email.is_empty());
         let (options, state) = match email {
             None => {
@@ -584,15 +605,23 @@ impl Passkeys {
                     None => Vec::new(),
                 };
                 let user_id = user.as_ref().map(|user| user.id);
-                let (options, state) = if passkeys.is_empty() {
-                    // As if the address had one passkey: a stable decoy id.
-                    let decoy = self.decoy(config, email)?;
-                    self.webauthn.start_passkey_authentication(&[decoy])
-                } else {
-                    self.webauthn.start_passkey_authentication(&passkeys)
+                let listed = self.listed(config, email, &passkeys)?;
+                let (options, state) = self
+                    .webauthn
+                    .start_passkey_authentication(&listed)
+                    .map_err(PasskeyError::from_webauthn)?;
+                let mut options =
+                    serde_json::to_value(options).map_err(|_| PasskeyError::Malformed)?;
+                // Transports are known for real credentials only: listed without them, every
+                // entry has one shape.
+                if let Some(allowed) = options
+                    .pointer_mut("/publicKey/allowCredentials")
+                    .and_then(serde_json::Value::as_array_mut)
+                {
+                    for entry in allowed.iter_mut().filter_map(|e| e.as_object_mut()) {
+                        entry.remove("transports");
+                    }
                 }
-                .map_err(PasskeyError::from_webauthn)?;
-                let options = serde_json::to_value(options).map_err(|_| PasskeyError::Malformed)?;
                 (
                     options,
                     SignInState::Known {
@@ -606,10 +635,59 @@ impl Passkeys {
         Ok(Started { ceremony, options })
     }
 
-    /// A passkey that does not exist, the same for every request naming `email`.
-    fn decoy(&self, config: &PowConfig, email: &str) -> Result<Passkey, PasskeyError> {
+    /// Counts a sign-in ceremony started by `client` against
+    /// [`sign_in_starts`](Self::sign_in_starts): [`PowError::RateLimited`] past it.
+    async fn count_sign_in_start(
+        &self,
+        config: &PowConfig,
+        client: &dyn RequestSource,
+    ) -> Result<(), PowError> {
+        let facts = client.facts(&config.rate_limits().trusted_proxies);
+        let (Some(limit), Some(ip)) = (self.sign_in_starts, facts.client_ip) else {
+            return Ok(());
+        };
+        let subject = pow_core::limits::client_subject(ip);
+        if Limiter::new(config, "passkeys_sign_in_start")
+            .hit(limit, &subject)
+            .await?
+        {
+            return Ok(());
+        }
+        Err(PowError::RateLimited(RateLimited {
+            reason: LimitReason::TooManyAttempts,
+            retry_after: limit.per,
+        }))
+    }
+
+    /// The credentials a sign-in naming `email` lists: the address's passkeys, filled up
+    /// with decoys to [`LISTED_CREDENTIALS`], in the order of their ids. Every address gets
+    /// the same count (an unknown one, one without passkeys and one with a few alike), the
+    /// decoys' id lengths are those real authenticators use, and the same address gets the
+    /// same list each time, so the options tell nobody who holds passkeys.
+    fn listed(
+        &self,
+        config: &PowConfig,
+        email: &str,
+        passkeys: &[Passkey],
+    ) -> Result<Vec<Passkey>, PasskeyError> {
+        let mut listed = passkeys.to_vec();
+        for n in 0..LISTED_CREDENTIALS.saturating_sub(passkeys.len()) {
+            listed.push(self.decoy(config, email, n)?);
+        }
+        listed.sort_by(|a, b| a.cred_id().as_slice().cmp(b.cred_id().as_slice()));
+        Ok(listed)
+    }
+
+    /// The `n`th passkey that does not exist, the same for every request naming `email`:
+    /// its id is keyed by the setup's secret, and its length one of the lengths real
+    /// authenticators' ids have.
+    fn decoy(&self, config: &PowConfig, email: &str, n: usize) -> Result<Passkey, PasskeyError> {
         let key = config.verifier().derive_key("pow passkeys decoy");
-        let id = pow_core::token::hmac_sha256(&key, email.to_lowercase().as_bytes());
+        let seed = format!("{}\n{n}", email.to_lowercase());
+        let mut id = pow_core::token::hmac_sha256(&key, seed.as_bytes());
+        id.extend(pow_core::token::hmac_sha256(&key, &id));
+        let len = DECOY_ID_LENGTHS[usize::from(id[0]) % DECOY_ID_LENGTHS.len()];
+        id.truncate(len);
         let mut credential: Credential = serde_json::from_str(DECOY_CREDENTIAL)
             .map_err(|err| PasskeyError::UnreadableCredential(err.to_string()))?;
         credential.cred_id = id;
@@ -1036,6 +1114,14 @@ enum SignInState {
     Discoverable(DiscoverableAuthentication),
 }
 
+/// How many credentials a sign-in naming an address lists at least (its passkeys, then
+/// decoys): an account with more passkeys lists them all.
+pub const LISTED_CREDENTIALS: usize = 4;
+
+/// The lengths of decoy credential ids: those of common authenticators' ids (platform
+/// passkeys of 16, 20 and 32 bytes; security keys' wrapped ids of 48 and 64).
+const DECOY_ID_LENGTHS: [usize; 5] = [16, 20, 32, 48, 64];
+
 /// The shape of a decoy credential (its id is replaced): a P-256 key nobody holds.
 const DECOY_CREDENTIAL: &str = include_str!("decoy.json");
 
@@ -1056,6 +1142,7 @@ impl Extension for Passkeys {
             })
             .user_data(Export)
             .second_factor(SecondStep(self.clone()))
+            .factor_enrolment(Factors(self.clone()))
             .audit_events([
                 events::ADDED,
                 events::RENAMED,
@@ -1084,6 +1171,28 @@ impl Extension for Passkeys {
 
 /// The script of the pages, relative to the mount path.
 pub(crate) const SCRIPT_PATH: &str = "/passkeys/passkeys.js";
+
+/// A user's passkeys and security keys, for the engine's rule on changing factors: once an
+/// account has one, enrolling or deleting a passkey, turning two-factor off or new recovery
+/// codes ask for a recent passkey or security key (or the account's other factor), and the
+/// password alone changes none of them.
+struct Factors(Passkeys);
+
+#[async_trait::async_trait(?Send)]
+impl pow_core::extension::FactorEnrolment for Factors {
+    async fn enrolled_methods(
+        &self,
+        config: &PowConfig,
+        user: &User,
+    ) -> Result<Vec<pow_core::session::AuthMethod>, PowError> {
+        use pow_core::session::AuthMethod;
+        let usable = self.0.usable(config, user.id).await.map_err(into_pow)?;
+        Ok(match usable.is_empty() {
+            true => Vec::new(),
+            false => vec![AuthMethod::Passkey, AuthMethod::SecurityKey],
+        })
+    }
+}
 
 /// A user's passkeys and security keys as the second step of a password sign-in (with
 /// `pow-ext-two-factor`): user verification is not required there.

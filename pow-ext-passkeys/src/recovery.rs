@@ -11,6 +11,7 @@ use pow_core::api::{ApiContext, ApiError, PendingStep};
 use pow_core::audit::{self, AuditEvent};
 use pow_core::extension::{AddressProven, ProvenBy};
 use pow_core::session::{self, AuthMethod, CookieSessionExt as _, MethodUse, SessionMetadata};
+use pow_core::store::Key;
 use pow_core::users::User;
 use pow_core::views::{Form, Link};
 use pow_core::web::{
@@ -108,12 +109,67 @@ async fn pending(
     user_of(config, &token).await
 }
 
+/// The user of a grant that verifies, has not expired and was not spent, and the
+/// ceremony binding.
 async fn user_of(config: &PowConfig, token: &str) -> Result<Option<(User, String)>, PowError> {
     let Some((user_id, nonce)) = read_grant(config, token) else {
         return Ok(None);
     };
+    let spent = config
+        .store()
+        .get(&spent_namespace(config), &Key(vec![nonce.clone()]))
+        .await?;
+    if spent.is_some() {
+        return Ok(None);
+    }
     let user = config.users()?.get(user_id).await?;
-    Ok(user.map(|user| (user, format!("recovery:{nonce}"))))
+    Ok(user.map(|user| (user, format!("{BINDING_PREFIX}{nonce}"))))
+}
+
+/// The ceremony binding of a recovery is this and the grant's nonce.
+const BINDING_PREFIX: &str = "recovery:";
+
+/// Where spent grants' nonces are kept (for as long as a grant lasts).
+fn spent_namespace(config: &PowConfig) -> String {
+    config.namespaced("passkeys_recovery_spent")
+}
+
+/// Enrols the recovery's new passkey, once per grant: the grant (cookie value or
+/// `recovery_token`) is spent before the enrolment is stored, so a copy of it recovers
+/// nothing afterwards, and of two racing uses one wins. `Ok(None)` when it was spent
+/// already; an enrolment that fails gives the grant back, to try again.
+async fn enrol_once(
+    ext: &Passkeys,
+    config: &PowConfig,
+    user: &User,
+    binding: &str,
+    answer: &EnrolAnswer<'_>,
+    lang: &pow_core::messages::LanguageIdentifier,
+) -> Result<Option<crate::StoredPasskey>, crate::PasskeyError> {
+    let nonce = binding.strip_prefix(BINDING_PREFIX).unwrap_or(binding);
+    let key = Key(vec![nonce.to_owned()]);
+    let ttl = std::time::Duration::from_millis(TTL_MS.unsigned_abs());
+    let namespace = spent_namespace(config);
+    let store = config.store();
+    let first = store
+        .insert_if_absent(&namespace, (key.clone(), b"1".to_vec()), Some(ttl))
+        .await
+        .map_err(PowError::from)?;
+    if !first {
+        return Ok(None);
+    }
+    match ext
+        .finish_enrolment(config, user, binding, answer, Some(lang))
+        .await
+    {
+        Ok(passkey) => Ok(Some(passkey)),
+        Err(err) => {
+            if let Err(store_err) = store.delete(&namespace, &key).await {
+                tracing::warn!(error = %store_err, "giving a recovery grant back failed");
+            }
+            Err(err)
+        }
+    }
 }
 
 /// After a sign-up without a password, the new user is sent to enrol a passkey; a sign-in
@@ -243,21 +299,15 @@ async fn recovery_create(
             let Some((user, binding)) = pending(&ctl.req, &ctl.config).await? else {
                 return Ok(expired(ctl));
             };
-            let finished = ext
-                .finish_enrolment(
-                    &ctl.config,
-                    &user,
-                    &binding,
-                    &EnrolAnswer {
-                        ceremony: &param(ctl, "ceremony"),
-                        name: &param(ctl, "name"),
-                        credential: &param(ctl, "credential"),
-                    },
-                    Some(&ctl.lang),
-                )
-                .await;
+            let answer = EnrolAnswer {
+                ceremony: &param(ctl, "ceremony"),
+                name: &param(ctl, "name"),
+                credential: &param(ctl, "credential"),
+            };
+            let finished = enrol_once(&ext, &ctl.config, &user, &binding, &answer, &ctl.lang).await;
             let passkey = match finished {
-                Ok(passkey) => passkey,
+                Ok(Some(passkey)) => passkey,
+                Ok(None) => return Ok(expired(ctl)),
                 Err(err) => {
                     let back = path(&ctl.config, RECOVERY_PATH);
                     return crate::web::refused(ctl, err, &back);
@@ -351,20 +401,16 @@ pub(crate) async fn api_finish(
     let finish: RecoveryFinish = body(&req, &payload)?;
     api.run(&req, API_RECOVERY, async |ctl| {
         let (user, binding) = recovering(&req, &ctl.config, &finish.recovery_token).await?;
-        let passkey = ext
-            .finish_enrolment(
-                &ctl.config,
-                &user,
-                &binding,
-                &EnrolAnswer {
-                    ceremony: &finish.ceremony,
-                    name: &finish.name,
-                    credential: &finish.credential.to_string(),
-                },
-                Some(&ctl.lang),
-            )
+        let credential = finish.credential.to_string();
+        let answer = EnrolAnswer {
+            ceremony: &finish.ceremony,
+            name: &finish.name,
+            credential: &credential,
+        };
+        let passkey = enrol_once(&ext, &ctl.config, &user, &binding, &answer, &ctl.lang)
             .await
-            .map_err(|err| api_error(&req, err, false))?;
+            .map_err(|err| api_error(&req, err, false))?
+            .ok_or_else(|| invalid_token(&req))?;
         recovered(&ctl.config, &user, passkey.id);
         let methods = vec![
             MethodUse::now(AuthMethod::MagicLink),

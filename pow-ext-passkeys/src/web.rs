@@ -6,7 +6,7 @@ use actix_web::{HttpRequest, HttpResponse};
 use async_trait::async_trait;
 use pow_core::api::{ApiAction, ApiContext, ApiError, ApiExtension};
 use pow_core::messages::LanguageIdentifier;
-use pow_core::session::{self, AuthMethod, MethodUse, SessionMetadata, StepUp};
+use pow_core::session::{self, AuthMethod, MethodUse, SessionMetadata};
 use pow_core::users::User;
 use pow_core::views::{Field, FieldType, Form, Link, PageBody};
 use pow_core::web::{
@@ -18,7 +18,6 @@ use serde_json::json;
 
 use crate::{
     into_pow, EnrolAnswer, Kind, PasskeyError, Passkeys, Started, StoredPasskey, NAME, SCRIPT_PATH,
-    TOTP_ENABLED_AT,
 };
 
 /// The passkeys page (list, add, rename, delete), relative to the mount path.
@@ -287,27 +286,20 @@ fn binding(req: &HttpRequest) -> Result<String, PowError> {
 }
 
 async fn manage(req: HttpRequest, ext: web::Data<Passkeys>) -> Result<HttpResponse, PowError> {
-    let config = pow_core::web::route_config(&req)?;
-    let user = session::current_user(&req);
-    enrol_action(
-        &ext,
-        Action::new(actions::MANAGE).signed_in(),
-        &config,
-        user.as_deref(),
-    )
-    .await?
-    .run(&req, async |ctl| {
-        let user = ctl.signed_in()?.clone();
-        let passkeys = ext.list(&ctl.config, &user).await.map_err(into_pow)?;
-        let started = ext
-            .start_enrolment(&ctl.config, &user, &binding(&ctl.req)?, Kind::Passkey)
-            .await
-            .map_err(into_pow)?;
-        Ok(Outcome::render(move |ctl: &Controller| {
-            manage_page(ctl, ext.rp_id(), &passkeys, &started)
-        }))
-    })
-    .await
+    Action::new(actions::MANAGE)
+        .changes_factor()
+        .run(&req, async |ctl| {
+            let user = ctl.signed_in()?.clone();
+            let passkeys = ext.list(&ctl.config, &user).await.map_err(into_pow)?;
+            let started = ext
+                .start_enrolment(&ctl.config, &user, &binding(&ctl.req)?, Kind::Passkey)
+                .await
+                .map_err(into_pow)?;
+            Ok(Outcome::render(move |ctl: &Controller| {
+                manage_page(ctl, ext.rp_id(), &passkeys, &started)
+            }))
+        })
+        .await
 }
 
 /// `GET /passkeys/security-key`: a started enrolment of a security key.
@@ -315,11 +307,8 @@ async fn security_key(
     req: HttpRequest,
     ext: web::Data<Passkeys>,
 ) -> Result<HttpResponse, PowError> {
-    let config = pow_core::web::route_config(&req)?;
-    let user = session::current_user(&req);
-    let action = Action::new(actions::MANAGE).signed_in();
-    enrol_action(&ext, action, &config, user.as_deref())
-        .await?
+    Action::new(actions::MANAGE)
+        .changes_factor()
         .run(&req, async |ctl| {
             let user = ctl.signed_in()?.clone();
             let started = ext
@@ -395,40 +384,6 @@ fn security_key_page(ctl: &Controller, started: &Started) -> Result<HttpResponse
     .render(ctl)
 }
 
-/// Enrolling a passkey adds a way to sign in alone. For an account that has a second
-/// factor (a passkey, an authenticator app), a password confirmation is not enough: the
-/// session must have proved a second factor recently, or someone holding the password
-/// alone could enrol their own passkey and sign in with it.
-async fn enrol_action(
-    ext: &Passkeys,
-    action: Action,
-    config: &PowConfig,
-    user: Option<&User>,
-) -> Result<Action, PowError> {
-    let action = action.sudo();
-    let Some(user) = user else {
-        return Ok(action);
-    };
-    let totp = user.get(TOTP_ENABLED_AT).is_some_and(|v| !v.is_null());
-    let passkeys = !ext
-        .usable(config, user.id)
-        .await
-        .map_err(into_pow)?
-        .is_empty();
-    Ok(if totp {
-        action.step_up(StepUp::recent_second_factor())
-    } else if passkeys {
-        // What this account has: the browser is sent to the passkeys' step-up page.
-        let within = config.session().sudo_window;
-        action.step_up(StepUp::any_of(
-            [AuthMethod::Passkey, AuthMethod::SecurityKey],
-            within,
-        ))
-    } else {
-        action
-    })
-}
-
 pub(crate) fn param(ctl: &Controller, name: &str) -> String {
     ctl.params.get(name).cloned().unwrap_or_default()
 }
@@ -438,41 +393,34 @@ async fn create(
     body: Bytes,
     ext: web::Data<Passkeys>,
 ) -> Result<HttpResponse, PowError> {
-    let config = pow_core::web::route_config(&req)?;
-    let user = session::current_user(&req);
-    enrol_action(
-        &ext,
-        Action::new(actions::CREATE).signed_in(),
-        &config,
-        user.as_deref(),
-    )
-    .await?
-    .form(FormData::parse(&body))
-    .run(&req, async |ctl| {
-        let user = ctl.signed_in()?.clone();
-        let back = path(&ctl.config, MANAGE_PATH, &[]);
-        let finished = ext
-            .finish_enrolment(
-                &ctl.config,
-                &user,
-                &binding(&ctl.req)?,
-                &EnrolAnswer {
-                    ceremony: &param(ctl, "ceremony"),
-                    name: &param(ctl, "name"),
-                    credential: &param(ctl, "credential"),
-                },
-                Some(&ctl.lang),
-            )
-            .await;
-        match finished {
-            Ok(_) => {
-                flash::put_info(&ctl.req, Some(ctl.text("pow_passkeys_added")));
-                Ok(Outcome::redirect(&back))
+    Action::new(actions::CREATE)
+        .changes_factor()
+        .form(FormData::parse(&body))
+        .run(&req, async |ctl| {
+            let user = ctl.signed_in()?.clone();
+            let back = path(&ctl.config, MANAGE_PATH, &[]);
+            let finished = ext
+                .finish_enrolment(
+                    &ctl.config,
+                    &user,
+                    &binding(&ctl.req)?,
+                    &EnrolAnswer {
+                        ceremony: &param(ctl, "ceremony"),
+                        name: &param(ctl, "name"),
+                        credential: &param(ctl, "credential"),
+                    },
+                    Some(&ctl.lang),
+                )
+                .await;
+            match finished {
+                Ok(_) => {
+                    flash::put_info(&ctl.req, Some(ctl.text("pow_passkeys_added")));
+                    Ok(Outcome::redirect(&back))
+                }
+                Err(err) => refused(ctl, err, &back),
             }
-            Err(err) => refused(ctl, err, &back),
-        }
-    })
-    .await
+        })
+        .await
 }
 
 fn passkey_id(raw: &str) -> i64 {
@@ -510,8 +458,7 @@ async fn delete(
     ext: web::Data<Passkeys>,
 ) -> Result<HttpResponse, PowError> {
     Action::new(actions::DELETE)
-        .signed_in()
-        .sudo()
+        .changes_factor()
         .form(FormData::parse(&body))
         .run(&req, async |ctl| {
             let user = stored_user(&ctl.config, ctl.signed_in()?.id).await?;
@@ -545,7 +492,7 @@ async fn sign_in_new(req: HttpRequest, ext: web::Data<Passkeys>) -> Result<HttpR
         .signed_out()
         .run(&req, async |ctl| {
             let started = ext
-                .start_sign_in(&ctl.config, None)
+                .start_sign_in(&ctl.config, &ctl.req, None)
                 .await
                 .map_err(into_pow)?;
             Ok(Outcome::render(move |ctl: &Controller| {
@@ -790,13 +737,7 @@ async fn api_enrol_options(
         body(&req, &payload)?
     };
     let kind = options.kind.unwrap_or(Kind::Passkey);
-    let action = enrol_action(
-        &ext,
-        Action::new(actions::API_MANAGE),
-        api.config(),
-        Some(&current.user),
-    )
-    .await?;
+    let action = Action::new(actions::API_MANAGE).changes_factor();
     api.run_action(&req, action, async |ctl| {
         let user = stored_user(&ctl.config, current.user.id).await?;
         let started = ext
@@ -816,13 +757,7 @@ async fn api_enrol(
 ) -> Result<HttpResponse, ApiError> {
     let current = api.signed_in(&req).await?;
     let finish: Finish = body(&req, &payload)?;
-    let action = enrol_action(
-        &ext,
-        Action::new(actions::API_MANAGE),
-        api.config(),
-        Some(&current.user),
-    )
-    .await?;
+    let action = Action::new(actions::API_MANAGE).changes_factor();
     api.run_action(&req, action, async |ctl| {
         let user = stored_user(&ctl.config, current.user.id).await?;
         let passkey = ext
@@ -891,7 +826,8 @@ async fn api_delete(
     ext: web::Data<Passkeys>,
 ) -> Result<HttpResponse, ApiError> {
     let current = api.signed_in(&req).await?;
-    api.run_action(&req, Action::new(actions::API_MANAGE).sudo(), async |ctl| {
+    let action = Action::new(actions::API_MANAGE).changes_factor();
+    api.run_action(&req, action, async |ctl| {
         let user = stored_user(&ctl.config, current.user.id).await?;
         ext.delete(&ctl.config, &user, passkey_id(&id), Some(&ctl.lang))
             .await
@@ -914,7 +850,7 @@ async fn api_sign_in_options(
     };
     api.run(&req, actions::API_SIGN_IN, async |ctl| {
         let started = ext
-            .start_sign_in(&ctl.config, options.email.as_deref())
+            .start_sign_in(&ctl.config, &req, options.email.as_deref())
             .await
             .map_err(|err| api_error(&req, err, true))?;
         Ok(no_store_json(StatusCode::OK, json!(started)))

@@ -266,6 +266,11 @@ fn start(users: DieselUsersContext, passkeys: Passkeys) -> Harness {
         .mailer(Arc::new(mailer.clone()))
         .base_url("http://localhost")
         .store(Arc::new(MemoryStore::new()))
+        // Clients name their address in `X-Forwarded-For` (the limits count per client).
+        .rate_limits(pow_core::limits::RateLimits {
+            trusted_proxies: vec!["127.0.0.1/32".parse().unwrap()],
+            ..pow_core::limits::RateLimits::default()
+        })
         .extension(TwoFactor::new())
         .extension(Passwordless::new())
         .extension(passkeys)
@@ -444,8 +449,18 @@ fn enrols_and_signs_in(h: &Harness) {
     let mut c = Client::new(h.addr);
     let started = sign_in_options(&mut c, Some(EMAIL));
     let allowed = &started["options"]["publicKey"]["allowCredentials"];
-    assert_eq!(allowed.as_array().unwrap().len(), 1);
-    assert_eq!(allowed[0]["id"], passkey["credential_id"]);
+    assert_eq!(
+        allowed.as_array().unwrap().len(),
+        pow_ext_passkeys::LISTED_CREDENTIALS
+    );
+    assert!(
+        allowed
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|entry| entry["id"] == passkey["credential_id"]),
+        "{allowed}"
+    );
     let credential = device.get(ORIGIN, &started["options"]);
     let res = finish_sign_in(&mut c, &started, &credential);
     assert_eq!(res.status, 200, "{}", res.body);
@@ -501,9 +516,53 @@ fn enrols_and_signs_in(h: &Harness) {
     let unknown = sign_in_options(&mut c, Some("nobody@example.com"));
     let again = sign_in_options(&mut c, Some("nobody@example.com"));
     let ids = |v: &Value| v["options"]["publicKey"]["allowCredentials"].clone();
-    assert_eq!(ids(&unknown).as_array().unwrap().len(), 1);
+    assert_eq!(shape(&ids(&unknown)), shape(allowed));
     assert_eq!(ids(&unknown), ids(&again));
-    assert_ne!(ids(&unknown)[0]["id"], allowed[0]["id"]);
+    assert!(!ids(&unknown)
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|entry| entry["id"] == passkey["credential_id"]));
+    // The known address's list is the same each time too (its decoys are stable).
+    assert_eq!(ids(&sign_in_options(&mut c, Some(EMAIL))), *allowed);
+}
+
+/// What the listed credentials of a sign-in's options show besides their ids: how many,
+/// each entry's members, and which id lengths occur (all among common authenticators').
+fn shape(allowed: &Value) -> (usize, Vec<Vec<String>>, bool) {
+    use base64::Engine as _;
+    let entries = allowed.as_array().unwrap();
+    let members = entries
+        .iter()
+        .map(|entry| entry.as_object().unwrap().keys().cloned().collect())
+        .collect();
+    let lengths_plausible = entries.iter().all(|entry| {
+        let id = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(entry["id"].as_str().unwrap())
+            .unwrap();
+        (16..=64).contains(&id.len())
+    });
+    (entries.len(), members, lengths_plausible)
+}
+
+/// The options of a sign-in naming an address have one shape whatever the address: one
+/// with passkeys, one without, an unknown one (count, members, plausible id lengths).
+#[test]
+fn sign_in_options_have_one_shape_for_every_address() {
+    let h = start(sqlite(), passkeys());
+    let mut app = app_client(&h);
+    enrol(&mut app, &Device::new(true), "Laptop");
+    pow_core::testing::create_user(&h.config, "plain@example.com", PASSWORD).unwrap();
+    let mut c = Client::new(h.addr);
+    let ids = |c: &mut Client, email| {
+        sign_in_options(c, Some(email))["options"]["publicKey"]["allowCredentials"].clone()
+    };
+    let holder = ids(&mut c, EMAIL);
+    let plain = ids(&mut c, "plain@example.com");
+    let unknown = ids(&mut c, "nobody@example.com");
+    assert_eq!(shape(&holder), shape(&plain));
+    assert_eq!(shape(&holder), shape(&unknown));
+    assert!(shape(&holder).2, "{holder}");
 }
 
 #[test]
@@ -1118,6 +1177,12 @@ fn a_passkey_only_account_signs_up_and_recovers() {
     assert_eq!(res.location(), "/passkeys/recovery");
     assert_eq!(lost.get("/me").body, "anonymous");
     assert_eq!(lost.get("/passkeys").status, 302, "not signed in");
+    // A copy of the browser's cookies, holding the grant: its holder opens the recovery
+    // page before the owner finishes.
+    let mut thief = Client::new(h.addr);
+    thief.cookies = lost.cookies.clone();
+    let page = thief.get("/passkeys/recovery");
+    assert_eq!(page.status, 200, "{}", page.body);
     let replacement = Device::new(true);
     let res = enrol_on_page(&mut lost, "/passkeys/recovery", &replacement, "New phone");
     assert_eq!(res.status, 302, "{}", res.body);
@@ -1125,6 +1190,24 @@ fn a_passkey_only_account_signs_up_and_recovers() {
     assert_eq!(sign_in(&h, &replacement, None).status, 200);
     // The recovery was used: its page is gone.
     assert_ne!(lost.get("/passkeys/recovery").status, 200);
+    // The grant is single use: the copy's page is gone, and its ceremony, started before
+    // the owner finished, enrols nothing and signs nobody in.
+    let stolen = Device::new(true);
+    let options: Value = serde_json::from_str(&hidden(&page.body, "webauthn_options")).unwrap();
+    let credential = stolen.create(ORIGIN, &options);
+    let res = thief.post(
+        "/passkeys/recovery",
+        &[
+            ("_csrf_token", &page.csrf()),
+            ("user[name]", "Thief"),
+            ("user[ceremony]", &hidden(&page.body, "ceremony")),
+            ("user[credential]", &credential.to_string()),
+        ],
+    );
+    assert_eq!(res.status, 302, "{}", res.body);
+    assert_eq!(thief.get("/me").body, "anonymous");
+    assert_ne!(thief.get("/passkeys/recovery").status, 200);
+    assert_ne!(sign_in(&h, &stolen, None).status, 200);
 
     // The same over JSON: the link's pair is refused with a recovery token.
     let mut app = Client::new(h.addr);
@@ -1160,6 +1243,13 @@ fn a_passkey_only_account_signs_up_and_recovers() {
     );
     assert_eq!(res.status, 200, "{}", res.body);
     assert!(json(&res)["data"]["access_token"].is_string());
+    // The token is single use: after the owner finished, it starts and finishes nothing.
+    let res = post(
+        &mut app,
+        "/passkeys/recovery/options",
+        json!({ "recovery_token": recovery_token }),
+    );
+    assert_eq!((res.status, code(&res)), (401, "invalid_token".into()));
 }
 
 /// After a move to another domain the old passkeys stay, listed as the other site's: they
@@ -1205,4 +1295,160 @@ fn a_passkey_only_account_with_totp_is_asked_for_its_code_after_the_link() {
     );
     let (_, res) = emailed_sign_in(&h, email);
     assert_eq!(res.location(), "/two-factor/verify");
+}
+
+/// Anonymous sign-in ceremonies are counted per client: past the limit the page and the
+/// JSON options answer `429` with `Retry-After`, and another client still starts one.
+#[test]
+fn anonymous_ceremony_starts_are_limited_per_client() {
+    use pow_core::store::Limit;
+    let limited =
+        passkeys().sign_in_starts(Some(Limit::new(3, std::time::Duration::from_secs(60))));
+    let h = start(sqlite(), limited);
+    let client = |ip: &str| {
+        let mut c = Client::new(h.addr);
+        c.headers.push(("X-Forwarded-For".into(), ip.into()));
+        c
+    };
+    let mut flood = client("198.51.100.9");
+    for _ in 0..2 {
+        assert_eq!(flood.get("/passkeys/sign-in").status, 200);
+    }
+    let res = post(&mut flood, "/passkeys/authentication/options", json!({}));
+    assert_eq!(res.status, 200, "{}", res.body);
+    let page = flood.get("/passkeys/sign-in");
+    assert_eq!(page.status, 429, "{}", page.body);
+    assert!(page.header("retry-after").is_some());
+    let res = post(
+        &mut flood,
+        "/passkeys/authentication/options",
+        json!({ "email": EMAIL }),
+    );
+    assert_eq!((res.status, code(&res)), (429, "rate_limited".into()));
+    // Another client is not held back.
+    let mut other = client("203.0.113.9");
+    assert_eq!(other.get("/passkeys/sign-in").status, 200);
+    let res = post(&mut other, "/passkeys/authentication/options", json!({}));
+    assert_eq!(res.status, 200, "{}", res.body);
+}
+
+/// Routes as `(method, path)`.
+type Routes = Vec<(&'static str, String)>;
+
+/// Every route that removes (or adds) a second factor, HTML and JSON, of every factor this
+/// setup enables: TOTP and recovery codes, passkeys and security keys. Each runs through
+/// the engine's one rule (`Action::changes_factor`).
+fn factor_change_routes(passkey_id: i64) -> (Routes, Routes) {
+    let html = vec![
+        ("POST", "/two-factor/disable".to_owned()),
+        ("POST", "/two-factor/recovery-codes".to_owned()),
+        ("POST", "/two-factor".to_owned()),
+        ("POST", format!("/passkeys/{passkey_id}/delete")),
+        ("POST", "/passkeys".to_owned()),
+    ];
+    let json = vec![
+        ("DELETE", "/two-factor".to_owned()),
+        ("POST", "/two-factor/recovery-codes".to_owned()),
+        ("POST", "/two-factor".to_owned()),
+        ("DELETE", format!("/passkeys/{passkey_id}")),
+        ("POST", "/passkeys/registration/options".to_owned()),
+        ("POST", "/passkeys/registration".to_owned()),
+    ];
+    (html, json)
+}
+
+/// A well-formed body for a JSON factor route (the rule answers before it is read).
+fn factor_change_body(method: &str, path: &str) -> Option<String> {
+    let body = match (method, path) {
+        ("POST", "/two-factor") => json!({ "code": "000000" }),
+        ("POST", "/passkeys/registration") => {
+            json!({ "ceremony": "x", "name": "x", "credential": {} })
+        }
+        _ => json!({}),
+    };
+    Some(body.to_string())
+}
+
+/// A session that proved the password alone (a stolen remember-me cookie plus the
+/// password, say) removes no factor and adds none, whatever the factor and the route:
+/// each asks for a recent second factor of the account's, and passes once one is proved.
+#[test]
+fn every_factor_change_asks_for_a_recent_second_factor() {
+    let h = start(sqlite(), passkeys());
+    // Both sessions proved the password only, while the account had no second factor.
+    let mut browser = Client::new(h.addr);
+    assert_eq!(browser.sign_in(EMAIL, PASSWORD).status, 302);
+    let mut app = app_client(&h);
+    let passkey = enrol(&mut app, &Device::new(true), "Laptop");
+    let passkey_id = passkey["id"].as_i64().unwrap();
+    execute(
+        &h.users,
+        &format!(
+            "UPDATE {} SET totp_secret = 'JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP', \
+             totp_enabled_at = '2026-01-01 00:00:00'",
+            table(&h.users, "users")
+        ),
+    );
+    let totp_on = || {
+        let user = h.config.users_context().unwrap().get(&h.config, h.user_id);
+        user.unwrap()
+            .unwrap()
+            .get("totp_enabled_at")
+            .is_some_and(|v| !v.is_null())
+    };
+    let passkeys_left = |app: &mut Client| {
+        data(&app.get(&format!("{API}/passkeys")))["passkeys"]
+            .as_array()
+            .unwrap()
+            .len()
+    };
+    let (html, json_routes) = factor_change_routes(passkey_id);
+    for (method, path) in &html {
+        let csrf = browser.get("/registration/edit").csrf();
+        let res = browser.request(
+            method,
+            path,
+            Some(format!("_csrf_token={csrf}&user[name]=x")),
+        );
+        assert_eq!(res.status, 302, "{method} {path}: {}", res.body);
+        assert!(
+            res.location().contains("/step-up"),
+            "{method} {path} sends to a step-up page: {}",
+            res.location()
+        );
+    }
+    for (method, path) in &json_routes {
+        let res = app.request(
+            method,
+            &format!("{API}{path}"),
+            factor_change_body(method, path),
+        );
+        assert_eq!(
+            (res.status, code(&res)),
+            (401, "step_up_required".into()),
+            "{method} {path}: {}",
+            res.body
+        );
+        let methods = &json(&res)["data"]["pending"][0]["methods"];
+        assert_eq!(
+            *methods,
+            json!(["totp", "recovery_code", "passkey", "security_key"]),
+            "{method} {path}"
+        );
+    }
+    assert!(totp_on());
+    assert_eq!(passkeys_left(&mut app), 1);
+
+    // Once the session proves a code, the passkey goes.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let code_now =
+        pow_ext_two_factor::totp::code_at("JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP", now).unwrap();
+    let res = post(&mut app, "/two-factor/step-up", json!({ "code": code_now }));
+    assert!(res.status < 300, "{}", res.body);
+    let res = app.request("DELETE", &format!("{API}/passkeys/{passkey_id}"), None);
+    assert!(res.status < 300, "{}", res.body);
+    assert_eq!(passkeys_left(&mut app), 0);
 }

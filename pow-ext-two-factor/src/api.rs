@@ -13,7 +13,7 @@ use chrono::Utc;
 use pow_core::api::{ApiAction, ApiContext, ApiError, ApiExtension, PendingStep};
 use pow_core::audit::{self, AuditEvent};
 use pow_core::mailer::Notice;
-use pow_core::session::{AuthMethod, MethodUse, StepUp};
+use pow_core::session::{AuthMethod, MethodUse};
 use pow_core::users::User;
 use pow_core::web::{Action, ActionId, Controller};
 use serde::Deserialize;
@@ -252,7 +252,8 @@ async fn enable(
 ) -> Result<HttpResponse, ApiError> {
     let body: EnableBody = pow_core::api::json_body(&req, &body)?;
     let current = api.signed_in(&req).await?;
-    api.run_action(&req, Action::new(actions::API_ENABLE).sudo(), async |ctl| {
+    let action = Action::new(actions::API_ENABLE).changes_factor();
+    api.run_action(&req, action, async |ctl| {
         let config = ctl.config.clone();
         let user = stored(&config, current.user.id).await?;
         if verify::is_enabled(&user) {
@@ -288,7 +289,8 @@ async fn enable(
 }
 
 /// Runs `change` on the signed-in client's enabled second factor (the user as stored), in
-/// sudo mode and with a second factor proved within the sudo window; `409 not_enabled`
+/// sudo mode and with one of the user's second factors proved within the sudo window (the
+/// engine's rule for every factor change, `Action::changes_factor`); `409 not_enabled`
 /// when it is off.
 async fn change_enabled(
     req: &HttpRequest,
@@ -297,9 +299,7 @@ async fn change_enabled(
     change: impl AsyncFnOnce(&mut Controller, User) -> Result<serde_json::Value, ApiError>,
 ) -> Result<HttpResponse, ApiError> {
     let current = api.signed_in(req).await?;
-    let action = Action::new(id)
-        .sudo()
-        .step_up(StepUp::recent_second_factor());
+    let action = Action::new(id).changes_factor();
     api.run_action(req, action, async |ctl| {
         let user = stored(&ctl.config, current.user.id).await?;
         if !verify::is_enabled(&user) {

@@ -71,7 +71,8 @@ use pow_core::{Extension, PowConfig};
 #[cfg(feature = "actix")]
 mod api;
 mod state;
-#[cfg(feature = "actix")]
+// The erase hook ends pending sign-ins without actix too; the rest serves the actix side.
+#[cfg_attr(not(feature = "actix"), allow(dead_code))]
 mod store;
 pub mod totp;
 #[cfg(feature = "actix")]
@@ -192,6 +193,7 @@ impl Extension for TwoFactor {
         ])
         .migrations(MIGRATIONS)
         .user_data(state::Export)
+        .factor_enrolment(state::Enrolment)
         .audit_events([
             events::ENABLED,
             events::DISABLED,

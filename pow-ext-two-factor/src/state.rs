@@ -23,7 +23,8 @@ pub fn recovery_codes_left(user: &User) -> usize {
 
 /// The second factor in the user's data export: whether it is on and since when, and how
 /// many recovery codes are left (never the seed nor the codes). Its data lives in the
-/// users row, so erasing the row erases it.
+/// users row, so erasing the row erases it; erasing ends the user's pending sign-ins and
+/// drops a secret being set up, in the store.
 pub(crate) struct Export;
 
 #[async_trait::async_trait(?Send)]
@@ -42,9 +43,32 @@ impl pow_core::extension::UserData for Export {
 
     async fn erase(
         &self,
-        _config: &pow_core::PowConfig,
-        _user: &User,
+        config: &pow_core::PowConfig,
+        user: &User,
     ) -> Result<(), pow_core::PowError> {
+        crate::store::Records::new(config)
+            .forget_user(user.id)
+            .await?;
         Ok(())
+    }
+}
+
+/// The TOTP secret and its recovery codes as second factors, for the rule that guards
+/// every change of a user's factors: turning two-factor off, new recovery codes, and any
+/// other extension's enrolment or removal then ask for a recent code.
+pub(crate) struct Enrolment;
+
+#[async_trait::async_trait(?Send)]
+impl pow_core::extension::FactorEnrolment for Enrolment {
+    async fn enrolled_methods(
+        &self,
+        _config: &pow_core::PowConfig,
+        user: &User,
+    ) -> Result<Vec<pow_core::session::AuthMethod>, pow_core::PowError> {
+        use pow_core::session::AuthMethod;
+        Ok(match is_enabled(user) {
+            true => vec![AuthMethod::Totp, AuthMethod::RecoveryCode],
+            false => Vec::new(),
+        })
     }
 }

@@ -2,7 +2,9 @@
 //! named setup):
 //!
 //! - `["pending", keyed hash of id]`: a sign-in waiting for its second step (the user, and whether the
-//!   browser asked to be remembered), for [`TwoFactor::pending_ttl`](crate::TwoFactor::pending_ttl);
+//!   browser asked to be remembered), for [`TwoFactor::pending_ttl`](crate::TwoFactor::pending_ttl),
+//!   noted under `["user", user id, "pending", keyed hash of id]` so erasing the account
+//!   ends it;
 //! - `["enrol", user id]`: the secret being set up, until confirmed with a first code;
 //! - `["step", user id, step]`: a time step whose code was used (claimed atomically, so a
 //!   code works once);
@@ -71,8 +73,21 @@ impl Records {
         ttl: Duration,
     ) -> Result<String, StoreError> {
         let id = generate_uuid();
-        self.pending_records(ttl).put(&id, pending).await?;
+        self.pending_records(ttl)
+            .put_for_user(pending.user_id, &id, pending)
+            .await?;
         Ok(id)
+    }
+
+    /// Ends every pending sign-in of `user_id` and drops a secret being set up (an erased
+    /// account).
+    pub(crate) async fn forget_user(&self, user_id: i64) -> Result<(), StoreError> {
+        self.pending_records(Duration::ZERO)
+            .forget_user(user_id)
+            .await?;
+        self.store
+            .delete(&self.namespace, &key(["enrol", &user_id.to_string()]))
+            .await
     }
 
     /// The pending sign-in `id`, if it is still waiting.

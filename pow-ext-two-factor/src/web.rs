@@ -7,7 +7,7 @@ use pow_core::audit::{self, AuditEvent, EventName};
 use pow_core::mailer::{send_notice, Notice};
 use pow_core::session;
 use pow_core::session::CookieSessionExt as _;
-use pow_core::session::{SessionMetadata, StepUp};
+use pow_core::session::SessionMetadata;
 use pow_core::users::User;
 use pow_core::views::{Field, FieldType, Form, Link, PageBody};
 use pow_core::web::{
@@ -663,7 +663,7 @@ async fn enable(
     ext: web::Data<TwoFactor>,
 ) -> Result<HttpResponse, PowError> {
     Action::new(actions::ENABLE)
-        .sudo()
+        .changes_factor()
         .form(FormData::parse(&body))
         .run(&req, async |ctl| {
             let user = ctl.signed_in()?.clone();
@@ -705,8 +705,7 @@ async fn regenerate(
     ext: web::Data<TwoFactor>,
 ) -> Result<HttpResponse, PowError> {
     Action::new(actions::CODES)
-        .sudo()
-        .step_up(StepUp::recent_second_factor())
+        .changes_factor()
         .form(FormData::parse(&body))
         .run(&req, async |ctl| {
             let user = ctl.signed_in()?.clone();
@@ -727,8 +726,7 @@ async fn regenerate(
 
 async fn disable(req: HttpRequest, body: Bytes) -> Result<HttpResponse, PowError> {
     Action::new(actions::DISABLE)
-        .sudo()
-        .step_up(StepUp::recent_second_factor())
+        .changes_factor()
         .form(FormData::parse(&body))
         .run(&req, async |ctl| {
             let user = ctl.signed_in()?.clone();

@@ -558,6 +558,67 @@ fn two_steps_on_memory() {
     two_steps(Arc::new(MemoryStore::new()));
 }
 
+/// Erasing an account ends its sign-in waiting for the second step at once (and the
+/// store keeps nothing of it), rather than leaving it until it expires.
+fn erasing_ends_pending_sign_ins(store: Arc<dyn Store>) {
+    use pow_core::store::KeyPattern;
+    let (config, addr, _) = start(Arc::clone(&store));
+    let mut c = Client::new(addr);
+    assert_eq!(sign_in(&mut c, false).status, 302);
+    let mut used = Vec::new();
+    enrol(&mut c, &mut used);
+    sign_out(&mut c);
+    let res = sign_in(&mut c, false);
+    assert_eq!(res.status, 302, "{}", res.body);
+    assert_eq!(whoami(&mut c), "anonymous");
+    assert_eq!(c.get("/two-factor/verify").status, 200);
+    let namespace = config.namespaced("two_factor");
+    let system = actix_web::rt::System::new();
+    let count = |pattern: Vec<KeyPattern>| {
+        system
+            .block_on(store.all(&namespace, &pattern))
+            .unwrap()
+            .len()
+    };
+    let pending = || vec![KeyPattern::exact("pending"), KeyPattern::Any];
+    let noted = || {
+        vec![
+            KeyPattern::exact("user"),
+            KeyPattern::Any,
+            KeyPattern::exact("pending"),
+            KeyPattern::Any,
+        ]
+    };
+    assert_eq!((count(pending()), count(noted())), (1, 1));
+    let user = stored_user(&config);
+    system
+        .block_on(pow_core::admin::erase_account(
+            &config,
+            &user,
+            pow_core::admin::RowErasure::Delete,
+        ))
+        .unwrap();
+    assert_eq!((count(pending()), count(noted())), (0, 0));
+    // The browser's second step finds nothing to finish.
+    let page = c.get("/two-factor/verify");
+    assert_eq!(page.status, 302, "{}", page.body);
+    assert_eq!(whoami(&mut c), "anonymous");
+}
+
+#[test]
+fn erasing_ends_pending_sign_ins_on_memory() {
+    erasing_ends_pending_sign_ins(Arc::new(MemoryStore::new()));
+}
+
+#[test]
+fn erasing_ends_pending_sign_ins_on_redis() {
+    let Some(url) = pow_core::testing::test_redis_url() else {
+        return;
+    };
+    let prefix = format!("pow-two-factor-{}", pow_core::token::generate_uuid());
+    erasing_ends_pending_sign_ins(pow_core::testing::test_redis_store(&url, &prefix).unwrap());
+}
+
 #[test]
 fn two_steps_on_redis() {
     let Some(url) = pow_core::testing::test_redis_url() else {

@@ -220,6 +220,27 @@ pub trait SecondFactor: Send + Sync + 'static {
     fn button_key(&self) -> &'static str;
 }
 
+/// The second factors of one extension that a user has set up, for the one rule that
+/// guards every change of a user's factors ([`Extensions::factor_change_rule`]): adding,
+/// replacing or removing a TOTP secret, recovery codes, a passkey or a security key.
+///
+/// Register it with [`ExtensionBuilder::factor_enrolment`]; an extension offering a new
+/// factor (an SMS code, say) registers one too, and every removal path that runs with
+/// `Action::changes_factor` then asks for it.
+#[async_trait(?Send)]
+pub trait FactorEnrolment: Send + Sync + 'static {
+    /// The methods that prove the factors of this extension `user` has set up (empty when
+    /// none). `user` is the row as stored.
+    ///
+    /// # Errors
+    /// The store's or the database's error.
+    async fn enrolled_methods(
+        &self,
+        config: &PowConfig,
+        user: &User,
+    ) -> Result<Vec<crate::session::AuthMethod>, PowError>;
+}
+
 /// A table holding rows of one user (see [`ExtensionBuilder::user_table`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct UserTable {
@@ -318,6 +339,7 @@ pub(crate) struct Contributions {
     pub(crate) address_proof: Option<Arc<dyn AddressProof>>,
     pub(crate) staged_sign_up: Option<Arc<dyn StagedSignUp>>,
     pub(crate) second_factors: Vec<Arc<dyn SecondFactor>>,
+    pub(crate) factor_enrolments: Vec<Arc<dyn FactorEnrolment>>,
     pub(crate) credential_kinds: Vec<&'static str>,
     pub(crate) audit_events: Vec<crate::audit::EventName>,
     pub(crate) mail_links: Vec<crate::link::LinkKind>,
@@ -442,6 +464,16 @@ impl ExtensionBuilder {
     /// extension asks for it at the second step of a sign-in.
     pub fn second_factor(&mut self, factor: impl SecondFactor) -> &mut Self {
         self.contributions.second_factors.push(Arc::new(factor));
+        self
+    }
+
+    /// Which second factors of this extension a user has set up (see
+    /// [`FactorEnrolment`]): every change of a user's factors then asks for a recent one of
+    /// them.
+    pub fn factor_enrolment(&mut self, enrolment: impl FactorEnrolment) -> &mut Self {
+        self.contributions
+            .factor_enrolments
+            .push(Arc::new(enrolment));
         self
     }
 

@@ -5,8 +5,8 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use super::{
-    AddressProof, Contributions, CredentialsRevoked, Extension, ExtensionBuilder, PageFn,
-    Remembered, SecondFactor, SqlMigration, StagedSignUp, UserData, UserTable,
+    AddressProof, Contributions, CredentialsRevoked, Extension, ExtensionBuilder, FactorEnrolment,
+    PageFn, Remembered, SecondFactor, SqlMigration, StagedSignUp, UserData, UserTable,
 };
 use crate::error::PowError;
 use crate::users::{ChangesetHook, FieldDef};
@@ -76,6 +76,7 @@ pub struct Extensions {
     address_proof: Option<Arc<dyn AddressProof>>,
     staged_sign_up: Option<Arc<dyn StagedSignUp>>,
     second_factors: Vec<Arc<dyn SecondFactor>>,
+    factor_enrolments: Vec<Arc<dyn FactorEnrolment>>,
 }
 
 /// One extension and its contributions.
@@ -138,6 +139,9 @@ impl Extensions {
             built
                 .second_factors
                 .extend(parts.second_factors.iter().cloned());
+            built
+                .factor_enrolments
+                .extend(parts.factor_enrolments.iter().cloned());
             let twice = |what: &str| {
                 PowError::Config(format!(
                     "extension `{name}` {what}, and an extension before it does too; enable \
@@ -306,6 +310,32 @@ impl Extensions {
     /// [`ExtensionBuilder::second_factor`]: super::ExtensionBuilder::second_factor
     pub fn second_factors(&self) -> &[Arc<dyn SecondFactor>] {
         &self.second_factors
+    }
+
+    /// The rule every change of `user`'s second factors goes through (enrolling, replacing
+    /// or removing a TOTP secret, recovery codes, a passkey, a security key): `None` when
+    /// `user` (the row as stored) has no second factor set up, so sudo mode suffices;
+    /// otherwise a step-up that only a recent proof of one of the factors `user` has meets,
+    /// within the sudo window. Someone holding the password alone (a stolen session plus
+    /// the password) can then neither remove a factor nor add their own.
+    ///
+    /// # Errors
+    /// The store's or the database's error.
+    pub async fn factor_change_rule(
+        &self,
+        config: &crate::PowConfig,
+        user: &crate::users::User,
+    ) -> Result<Option<crate::session::StepUp>, PowError> {
+        let mut methods = Vec::new();
+        for enrolment in &self.factor_enrolments {
+            for method in enrolment.enrolled_methods(config, user).await? {
+                if !methods.contains(&method) {
+                    methods.push(method);
+                }
+            }
+        }
+        Ok((!methods.is_empty())
+            .then(|| crate::session::StepUp::any_of(methods, config.session().sudo_window)))
     }
 
     /// The extension that proves addresses, if one is enabled.

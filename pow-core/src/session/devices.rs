@@ -102,6 +102,29 @@ impl KnownDevices {
         Ok(seen)
     }
 
+    /// Forgets the device `device_id` of `user_id` (a sign-in that did not stand: the
+    /// sign-up's own sign-in that email confirmation ends at once, say).
+    ///
+    /// # Errors
+    /// The store's error.
+    pub async fn forget_device(&self, user_id: i64, device_id: &str) -> Result<(), StoreError> {
+        let key = Key(vec![user_id.to_string()]);
+        let Some(mut known) = self.cache.get::<Known>(&key).await? else {
+            return Ok(());
+        };
+        let digests = self
+            .config
+            .verifier()
+            .token_digests(DEVICE_PURPOSE, device_id);
+        known
+            .devices
+            .retain(|(digest, _)| !digests.iter().any(|d| d == digest));
+        match known.devices.is_empty() {
+            true => self.cache.delete(&key).await,
+            false => self.cache.put(&key, &known).await,
+        }
+    }
+
     /// Forgets every device of `user_id` (an erased account).
     ///
     /// # Errors

@@ -5,9 +5,9 @@
 //! admin tool through [`start`]):
 //!
 //! - only an admin (the app's [`Impersonation::new`] check) with a fresh session (sudo
-//!   mode) starts one, with a reason; yourself, disabled users, other admins (unless
-//!   [`allow_admin_targets`](Impersonation::allow_admin_targets)) and a session that is
-//!   already one are refused, and each refusal is audited;
+//!   mode) starts one, with a reason; yourself, disabled users, closed accounts, other
+//!   admins (unless [`allow_admin_targets`](Impersonation::allow_admin_targets)) and a
+//!   session that is already one are refused, and each refusal is audited;
 //! - the session records the admin, the admin's own session and the reason
 //!   ([`Impersonator`]); it ends after [`idle_timeout`](Impersonation::idle_timeout)
 //!   without a request (15 minutes by default), at
@@ -187,6 +187,8 @@ pub enum Refusal {
     Yourself,
     /// The user is disabled.
     Disabled,
+    /// The user closed their account (the account extension): it is as good as gone.
+    Closed,
     /// The user is an admin too, and the setup does not allow that.
     Admin,
     /// The starter's session is an impersonation session itself.
@@ -202,6 +204,7 @@ impl Refusal {
             Self::UnknownUser => "unknown_user",
             Self::Yourself => "yourself",
             Self::Disabled => "disabled_user",
+            Self::Closed => "closed_user",
             Self::Admin => "admin_target",
             Self::Nested => "nested",
         }
@@ -261,6 +264,9 @@ pub async fn start(
     };
     if target.is_disabled() {
         return refused(Refusal::Disabled);
+    }
+    if target.is_closed() {
+        return refused(Refusal::Closed);
     }
     if !policy.admin_targets && policy.is_admin(&target) {
         return refused(Refusal::Admin);

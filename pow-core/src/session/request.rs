@@ -184,6 +184,12 @@ async fn recognise_device(req: &HttpRequest, config: &PowConfig, user: &User) {
             return;
         }
     };
+    req.extensions_mut().insert(DeviceRecorded {
+        user_id: user.id,
+        device_id: id.clone(),
+        cookie: carried.is_none().then(|| name.clone()),
+        seen,
+    });
     if carried.is_none() {
         let max_age = i64::try_from(DEVICE_TTL.as_secs()).unwrap_or(i64::MAX);
         let cookie = Cookie::build(name, verifier.sign_token(DEVICE_SALT, &id))
@@ -206,6 +212,40 @@ async fn recognise_device(req: &HttpRequest, config: &PowConfig, user: &User) {
         let notice = crate::mailer::Notice::NewDevice;
         crate::mailer::send_notice_with_link(config, req, &lang, to, notice, Some((&label, &url)))
             .await;
+    }
+}
+
+/// The device a sign-in of this request recorded, so that a sign-out in the same request
+/// (the sign-up's own sign-in, ended at once by strict email confirmation) takes it back:
+/// a sign-in that does not stand leaves no device cookie and no known device, and a
+/// sign-up of a new address answers as one of a taken address does.
+#[derive(Clone, Debug)]
+struct DeviceRecorded {
+    user_id: i64,
+    device_id: String,
+    /// The device cookie's name, when this request set it.
+    cookie: Option<String>,
+    seen: super::devices::Seen,
+}
+
+/// Takes back the device recorded by a sign-in of this same request (see
+/// [`DeviceRecorded`]). Best effort, like the recording.
+async fn forget_recorded_device(req: &HttpRequest, config: &PowConfig) {
+    let Some(recorded) = req.extensions_mut().remove::<DeviceRecorded>() else {
+        return;
+    };
+    if let Some(name) = &recorded.cookie {
+        super::response_cookies::unqueue_cookie(req, name);
+    }
+    if recorded.seen == super::devices::Seen::Known {
+        return;
+    }
+    let devices = super::devices::KnownDevices::new(config);
+    if let Err(err) = devices
+        .forget_device(recorded.user_id, &recorded.device_id)
+        .await
+    {
+        tracing::warn!(error = %err, "forgetting the ended sign-in's device failed");
     }
 }
 
@@ -260,6 +300,7 @@ pub async fn sign_out(req: &HttpRequest) -> Result<(), PowError> {
         return Ok(());
     }
     let config = require_config(req)?;
+    forget_recorded_device(req, &config).await;
     let credentials = CredentialsCache::new(&config);
     let current = req.extensions_mut().remove::<CurrentSession>();
     let session = req.cookie_session();

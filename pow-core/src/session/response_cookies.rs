@@ -25,6 +25,13 @@ pub fn queue_cookie(req: &HttpRequest, cookie: Cookie<'static>) {
     queued.push(cookie);
 }
 
+/// Drops the cookie named `name` queued on `req`, if any.
+pub(crate) fn unqueue_cookie(req: &HttpRequest, name: &str) {
+    if let Some(queued) = req.extensions_mut().get_mut::<QueuedCookies>() {
+        queued.0.retain(|c| c.name() != name);
+    }
+}
+
 /// Removes and returns the cookies queued on `req`.
 pub(crate) fn take_queued_cookies(req: &HttpRequest) -> Vec<Cookie<'static>> {
     req.extensions_mut()

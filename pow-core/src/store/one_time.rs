@@ -6,7 +6,7 @@ use std::time::Duration;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use super::{decode_record, Key, Limit, Limiter, Store, StoreError};
+use super::{decode_record, Key, Limit, Limiter, Store, StoreError, UserIndex};
 use crate::config::PowConfig;
 use crate::token::MessageVerifier;
 
@@ -118,6 +118,50 @@ impl OneTimeSecrets {
                 Some(ttl),
             )
             .await
+    }
+
+    /// Keeps `record` under `secret` for the TTL, noted in `user_id`'s index (under the
+    /// secret's digest, never the secret), so [`forget_user`](Self::forget_user) ends it: a
+    /// record about a user that must not outlive the account (a pending sign-in, say).
+    ///
+    /// # Errors
+    /// When the store fails or the record does not serialize.
+    pub async fn put_for_user<T: Serialize + ?Sized>(
+        &self,
+        user_id: i64,
+        secret: &str,
+        record: &T,
+    ) -> Result<(), StoreError> {
+        let digest = self.verifier.token_digest(self.purpose, secret);
+        let index = UserIndex::new(self.purpose).key(user_id, &digest);
+        let records = vec![
+            (self.key(digest), serde_json::to_vec(record)?),
+            (index, b"1".to_vec()),
+        ];
+        self.store
+            .put(&self.namespace, records, Some(self.ttl))
+            .await
+    }
+
+    /// Drops every record of `user_id` kept with [`put_for_user`](Self::put_for_user), and
+    /// the index (an erased account).
+    ///
+    /// # Errors
+    /// When the store fails.
+    pub async fn forget_user(&self, user_id: i64) -> Result<(), StoreError> {
+        let index = UserIndex::new(self.purpose);
+        let noted = self
+            .store
+            .all(&self.namespace, &index.pattern(user_id))
+            .await?;
+        for (key, _) in noted {
+            if let Some(digest) = key.0.get(3) {
+                let record = self.key(digest.clone());
+                self.store.delete(&self.namespace, &record).await?;
+            }
+            self.store.delete(&self.namespace, &key).await?;
+        }
+        Ok(())
     }
 
     /// How long records live.

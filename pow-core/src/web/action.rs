@@ -117,6 +117,8 @@ pub struct Action {
     config: Option<PowConfig>,
     sudo: bool,
     step_up: Option<StepUp>,
+    changes_factor: bool,
+    owner_only: bool,
     captcha: bool,
 }
 
@@ -130,6 +132,8 @@ impl Action {
             params: None,
             sudo: false,
             step_up: None,
+            changes_factor: false,
+            owner_only: false,
             captcha: false,
             format: Format::Html,
             config: None,
@@ -190,6 +194,27 @@ impl Action {
     pub fn step_up(mut self, rule: StepUp) -> Self {
         self.step_up = Some(rule);
         self.access(Access::SignedIn)
+    }
+
+    /// An action only the account's owner may take: never support access (which is refused
+    /// as it is for [`sudo`](Self::sudo) and [`step_up`](Self::step_up) actions, `403`),
+    /// for actions that need no fresh proof but speak for the owner (asking by mail to
+    /// close the account, say).
+    pub fn owner_only(mut self) -> Self {
+        self.owner_only = true;
+        self.access(Access::SignedIn)
+    }
+
+    /// An action that adds, replaces or removes one of the signed-in user's second factors
+    /// (a TOTP secret, recovery codes, a passkey, a security key, an extension's own): sudo
+    /// mode, and the one rule for every factor change,
+    /// [`Extensions::factor_change_rule`](crate::extension::Extensions::factor_change_rule):
+    /// a user who has any second factor set up must have proved one of them within the sudo
+    /// window (a step-up, answered as [`step_up`](Self::step_up) answers). The rule reads
+    /// the user as stored, so a session older than the user's newest factor cannot skip it.
+    pub fn changes_factor(mut self) -> Self {
+        self.changes_factor = true;
+        self.sudo()
     }
 
     /// A target of bots (a sign-up, a sign-in, a request that mails): when the setup has a
@@ -254,7 +279,7 @@ impl Action {
             }
         };
         // Support access never does what needs the user's own proof.
-        if (self.sudo || self.step_up.is_some())
+        if (self.sudo || self.step_up.is_some() || self.owner_only)
             && session::current_session(req).is_some_and(|c| c.metadata.is_impersonation())
         {
             if self.format == Format::Json {
@@ -275,6 +300,19 @@ impl Action {
         if let Some(rule) = &self.step_up {
             if let Some(refused) = step_up_refusal(req, &config, rule, self.format) {
                 return refused.map_err(E::from);
+            }
+        }
+        if let (true, Some(user)) = (self.changes_factor, &signed_in) {
+            let stored = config.users()?.get(user.id).await?;
+            let user = stored.as_ref().unwrap_or(user);
+            if let Some(rule) = config
+                .extensions()
+                .factor_change_rule(&config, user)
+                .await?
+            {
+                if let Some(refused) = step_up_refusal(req, &config, &rule, self.format) {
+                    return refused.map_err(E::from);
+                }
             }
         }
         let captcha = config
