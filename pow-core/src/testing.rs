@@ -294,7 +294,10 @@ pub async fn dumped_strings(
 
 /// Keeps one thread of `config`'s hashing pool busy until the returned sender is used (or
 /// dropped): with a pool of one thread, password checks then wait in its queue. The held
-/// job is returned too, to wait for once released.
+/// job is returned too, to wait for once released. Checks still wait at most the pool's
+/// [`max_wait`](crate::password::HashPoolOptions::max_wait) (then `503`), and past half of
+/// it a waiting check runs on its own caller: a test that holds the pool for long sets a
+/// longer `max_wait`.
 ///
 /// # Errors
 /// [`PowError::Busy`] when the pool is full, [`PowError::Other`] when the job did not

@@ -732,11 +732,17 @@ fn password_confirmation_failures_count_toward_the_lock() {
 }
 
 /// An app whose hashing pool has one thread and a queue of 8, where `alice@example.com`
-/// and `bob@example.com` exist.
+/// and `bob@example.com` exist. Checks may wait a minute, so that a slow machine holding
+/// the pool does not have them answered `503` for the time they waited.
 fn start_small_pool() -> App {
     use pow_core::password::HashPoolOptions;
     let app = start(MemoryStore::shared(), |b| {
-        b.hash_pool_options(HashPoolOptions::default().threads(1).queue(8))
+        b.hash_pool_options(
+            HashPoolOptions::default()
+                .threads(1)
+                .queue(8)
+                .max_wait(Duration::from_secs(60)),
+        )
     });
     pow_core::testing::create_user(&app.config, "bob@example.com", PASSWORD).unwrap();
     app
@@ -898,6 +904,206 @@ fn a_flood_of_confirmations_leaves_room_in_the_hashing_pool() {
     bystander_signs_in(&app, release, job);
     for t in threads {
         t.join().unwrap();
+    }
+}
+
+/// Forty-eight clients, the `i`th on the address `address(i)`, with a wrong sign-in on
+/// the account `target(i)` ready to send; none of them failed before.
+fn fresh_attackers(
+    app: &App,
+    address: impl Fn(usize) -> String,
+    target: impl Fn(usize) -> String,
+) -> Vec<Request> {
+    (0..48)
+        .map(|i| {
+            let mut c = app.client_from(&address(i));
+            let form = sign_in_form(&mut c, &target(i), "wrong password");
+            (c, "/session", form)
+        })
+        .collect()
+}
+
+/// One wrong sign-in from `address(i)` on `target(i)`, for each of forty-eight `i`.
+fn fail_once_each(app: &App, address: impl Fn(usize) -> String, target: impl Fn(usize) -> String) {
+    for i in 0..48 {
+        let mut c = app.client_from(&address(i));
+        assert_eq!(sign_in(&mut c, &target(i), "wrong password").status, 200);
+    }
+}
+
+/// Waits for the flood's threads and checks what the shed part of it was answered: all
+/// `503` at once, and `waiting` of the 48 checks let into the pool.
+fn assert_shed(answered: &[u16], waiting: usize, threads: Vec<std::thread::JoinHandle<u16>>) {
+    assert_eq!(answered.len(), 48 - waiting, "{answered:?}");
+    assert!(answered.iter().all(|s| *s == 503), "{answered:?}");
+    let statuses: Vec<u16> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 200).count(),
+        waiting,
+        "{statuses:?}"
+    );
+}
+
+/// Forty-eight fresh addresses of one network, none of which ever failed, each trying a
+/// wrong password on an identifier of its own at once (a first wave, with no failures
+/// behind it anywhere): past half the pool the network counts as one client, so it takes
+/// the shared half and no more, and another account's owner signs in.
+#[test]
+fn a_first_wave_from_one_network_leaves_room_in_the_hashing_pool() {
+    let app = start_small_pool();
+    let requests = fresh_attackers(
+        &app,
+        |i| format!("198.51.100.{}", 100 + i),
+        |i| format!("nobody{i}@example.com"),
+    );
+    let (release, job) = pow_core::testing::hold_hash_pool(&app.config).unwrap();
+    let (threads, answered) = flood(&app, requests);
+    bystander_signs_in(&app, release, job);
+    // Five wait (half the pool: one thread and a queue of eight); the rest are shed.
+    assert_shed(&answered, 5, threads);
+}
+
+/// Accounts that failed from elsewhere are flooded from forty-eight fresh addresses, each
+/// in a network of its own: the accounts' failures count against the new addresses, so
+/// past half the pool they are shed, and another account's owner signs in.
+#[test]
+fn a_flood_from_fresh_addresses_on_failing_accounts_is_shed_first() {
+    let app = start_small_pool();
+    fail_once_each(
+        &app,
+        |i| format!("192.0.2.{}", 100 + i),
+        |i| format!("target{i}@example.com"),
+    );
+    let requests = fresh_attackers(
+        &app,
+        |i| format!("198.18.{i}.7"),
+        |i| format!("target{i}@example.com"),
+    );
+    let (release, job) = pow_core::testing::hold_hash_pool(&app.config).unwrap();
+    let (threads, answered) = flood(&app, requests);
+    bystander_signs_in(&app, release, job);
+    assert_shed(&answered, 5, threads);
+}
+
+/// Forty-eight IPv6 networks (one /48 each) that failed on some accounts move to a fresh
+/// /64 of their network and to identifiers nobody tried before: the network's failures
+/// follow them, so past half the pool they are shed, and another account's owner signs in.
+#[test]
+fn a_flood_from_fresh_addresses_of_failing_networks_is_shed_first() {
+    let app = start_small_pool();
+    fail_once_each(
+        &app,
+        |i| format!("2001:db8:{i:x}:1::7"),
+        |i| format!("target{i}@example.com"),
+    );
+    let requests = fresh_attackers(
+        &app,
+        |i| format!("2001:db8:{i:x}:2::7"),
+        |i| format!("other{i}@example.com"),
+    );
+    let (release, job) = pow_core::testing::hold_hash_pool(&app.config).unwrap();
+    let (threads, answered) = flood(&app, requests);
+    bystander_signs_in(&app, release, job);
+    assert_shed(&answered, 5, threads);
+}
+
+/// Busy-loop threads, four per CPU, that keep every CPU busy at normal priority until
+/// dropped (and for a minute at most, should a test hang).
+struct CpuLoad {
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl CpuLoad {
+    fn start() -> Self {
+        let cpus = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let until = Instant::now() + Duration::from_secs(60);
+        let threads = (0..cpus * 4)
+            .map(|_| {
+                let stop = Arc::clone(&stop);
+                std::thread::spawn(move || {
+                    let mut x = 0_u64;
+                    while !stop.load(std::sync::atomic::Ordering::Relaxed) && Instant::now() < until
+                    {
+                        for _ in 0..10_000 {
+                            x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(7));
+                        }
+                    }
+                })
+            })
+            .collect();
+        Self { stop, threads }
+    }
+}
+
+impl Drop for CpuLoad {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        for thread in self.threads.drain(..) {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// A PBKDF2 hasher whose hashes cost about `cost` of CPU on this machine.
+fn pbkdf2_costing(cost: Duration) -> Pbkdf2Hasher {
+    use pow_core::password::PasswordHasher;
+    let probe = 20_000;
+    let started = Instant::now();
+    Pbkdf2Hasher::new(probe).hash(PASSWORD).unwrap();
+    let per_iteration = started.elapsed().as_secs_f64() / f64::from(probe);
+    let iterations = (cost.as_secs_f64() / per_iteration) as u32;
+    Pbkdf2Hasher::new(iterations.clamp(probe, Pbkdf2Hasher::MAX_ITERATIONS))
+}
+
+/// Nothing bounded how long a sign-in waited for the hashing pool: with other threads
+/// taking every CPU, the pool's low-priority thread crawled through the hashes, and
+/// sign-ins waited for tens of seconds. With `max_wait` each one is answered, signed in
+/// or `503`, within the bound (plus a generous margin for the loaded machine).
+#[test]
+fn a_password_check_answers_within_max_wait_under_cpu_load() {
+    use pow_core::password::HashPoolOptions;
+    let max_wait = Duration::from_millis(500);
+    let hasher = pbkdf2_costing(Duration::from_millis(100));
+    let app = start(MemoryStore::shared(), move |b| {
+        b.hasher(hasher).hash_pool_options(
+            HashPoolOptions::default()
+                .threads(1)
+                .queue(8)
+                .nice(19)
+                .max_wait(max_wait),
+        )
+    });
+    let forms: Vec<_> = (0..4)
+        .map(|i| {
+            let mut c = app.client_from(&format!("198.18.{i}.9"));
+            let form = sign_in_form(&mut c, "alice@example.com", PASSWORD);
+            (c, form)
+        })
+        .collect();
+    let load = CpuLoad::start();
+    let (done_tx, done) = std::sync::mpsc::channel();
+    for (mut c, form) in forms {
+        let done_tx = done_tx.clone();
+        std::thread::spawn(move || {
+            let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            let started = Instant::now();
+            let status = c.post("/session", &form).status;
+            let _ = done_tx.send((status, started.elapsed()));
+        });
+    }
+    let bound = max_wait + Duration::from_secs(5);
+    let answers: Vec<(u16, Duration)> = (0..4)
+        .map(|_| {
+            done.recv_timeout(bound)
+                .expect("a sign-in waited past the bound for the hashing pool")
+        })
+        .collect();
+    drop(load);
+    for (status, took) in &answers {
+        assert!(*took < bound, "{answers:?}");
+        assert!(matches!(status, 302 | 503), "{answers:?}");
     }
 }
 

@@ -12,15 +12,25 @@
 //! | [`sign_up_per_ip`](RateLimits::sign_up_per_ip) | sign-up submissions from one client | 20 per minute |
 //! | [`mails_per_ip`](RateLimits::mails_per_ip) | requests for a mailed link (reset, confirmation, ...) from one client | 20 per minute |
 //! | [`lockout`](RateLimits::lockout) | consecutive failed sign-ins for one identifier, from anywhere | lock after 100, for 1 hour |
-//! | [`max_in_flight_per_client`](RateLimits::max_in_flight_per_client) | password checks one client has under way at once (per process) | 2 |
-//! | [`max_in_flight_per_account`](RateLimits::max_in_flight_per_account) | password checks of one account under way at once from clients that failed on it (per process) | 2 |
+//! | [`max_in_flight_per_client`](RateLimits::max_in_flight_per_client) | password checks one client has under way at once (per process); once they fill half the hashing pool, those of its whole network (IPv4 /24, IPv6 /48) | 2 |
+//! | [`max_in_flight_per_account`](RateLimits::max_in_flight_per_account) | password checks of one account under way at once from clients that failed on it (per process); once they fill half the hashing pool, from any client | 2 |
 //!
 //! Every password check counts: sign-in (HTML and JSON), sudo mode's password
 //! confirmation and the current password of an account change run through the same rules,
 //! the same failure counters and the same lock. A client that failed on an account before
-//! shares two places in the hashing pool with every other such client of that account, and
-//! while the password checks under way fill half the pool its checks are shed (`503` with
-//! `Retry-After`), so sign-ins that are not part of a flood keep finding room.
+//! shares two places in the hashing pool with every other such client of that account.
+//!
+//! Half of the hashing pool (its threads plus its queue) is reserved for checks with no
+//! failures behind them. While the password checks under way fill the other half, a check
+//! is shed (`503` with `Retry-After`, before it is queued) when its client failed on this
+//! account, when its network or its account failed a password check recently (within
+//! [`sign_in_failures`](RateLimits::sign_in_failures)' window, from any client; a correct
+//! password clears the account's), or when its network or its account already has its
+//! share under way (the two limits above). Fresh addresses do not help a flood: they
+//! inherit their network's and their target's failures, and a network counts as one
+//! client. A sign-in from another network on an account nobody is failing on finds its
+//! place. What no rule tells apart is a botnet's first wave from many networks on
+//! identifiers never tried: it looks like that many real visitors.
 //!
 //! A refused request gets `429 Too Many Requests` with `Retry-After`: a translated page for
 //! browsers, `{"status": 429, "errors": [{"code": "rate_limited", ...}]}` for the API. Identifiers are
@@ -81,6 +91,9 @@ const SIGN_IN_IP: &str = "sign_in_ip";
 const SIGN_IN_FAILURES: &str = "sign_in_failures";
 const SIGN_UP_IP: &str = "sign_up_ip";
 const MAIL_IP: &str = "mail_ip";
+/// Recent failed password checks per network and per account, from any client: what
+/// sheds a check once the pool is half full.
+const RECENT_FAILURES: &str = "recent_failures";
 
 /// The rate limits and lockout policy of a setup ([`PowConfigBuilder::rate_limits`](crate::PowConfigBuilder::rate_limits)).
 /// `None` disables a rule. See the [module docs](self) for what each counts.
@@ -88,7 +101,9 @@ const MAIL_IP: &str = "mail_ip";
 pub struct RateLimits {
     /// Password sign-ins per client. Default 30 per minute.
     pub sign_in_per_ip: Option<Limit>,
-    /// Failed sign-ins per identifier and client. Default 5 per 5 minutes.
+    /// Failed sign-ins per identifier and client. Default 5 per 5 minutes. Its window is
+    /// also how long the failures of a network and of an account shed their checks once
+    /// the hashing pool is half full (see the [module docs](self)); `None` turns that off.
     pub sign_in_failures: Option<Limit>,
     /// Sign-up submissions per client. Default 20 per minute.
     pub sign_up_per_ip: Option<Limit>,
@@ -98,12 +113,16 @@ pub struct RateLimits {
     pub lockout: Option<Lockout>,
     /// Password checks one client may have under way at once in this process (sign-ins
     /// and sign-ups waiting for the hashing pool), so one client cannot fill the pool and
-    /// have everybody else's sign-in refused. Default 2.
+    /// have everybody else's sign-in refused (`429`). Once the checks under way fill half
+    /// the pool, a client's whole network (IPv4 /24, IPv6 /48) shares this many, and the
+    /// next one is shed (`503`). Default 2.
     pub max_in_flight_per_client: Option<u32>,
     /// Password checks of one account (one identifier) under way at once in this process
     /// from clients that failed on it before, so a flood from many addresses on one account
-    /// takes at most this many places in the hashing pool; a client with no failures there
-    /// (its owner, say) is not held back. Default 2.
+    /// takes at most this many places in the hashing pool (`429`); below half the pool a
+    /// client with no failures there (its owner, say) is not held back. Once the checks
+    /// under way fill half the pool, checks of the account from any client share this
+    /// many, and the next one is shed (`503`). Default 2.
     pub max_in_flight_per_account: Option<u32>,
     /// Proxies whose `X-Forwarded-For` is believed. Default none: the peer address is the
     /// client.
@@ -196,6 +215,25 @@ pub fn client_subject(ip: IpAddr) -> String {
     }
 }
 
+/// The network of a client address, whose failures follow its other addresses: an IPv4
+/// /24, or an IPv6 /48 (one site's prefix).
+fn network_subject(ip: IpAddr) -> String {
+    let ip = match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),
+        v4 => v4,
+    };
+    match ip {
+        IpAddr::V4(v4) => {
+            let [a, b, c, _] = v4.octets();
+            format!("{a}.{b}.{c}.0/24")
+        }
+        IpAddr::V6(v6) => {
+            let s = v6.segments();
+            format!("{:x}:{:x}:{:x}::/48", s[0], s[1], s[2])
+        }
+    }
+}
+
 fn client(facts: &RequestFacts) -> Option<String> {
     facts.client_ip.map(client_subject)
 }
@@ -227,7 +265,8 @@ pub async fn hit_mail_request(config: &PowConfig, req: &dyn RequestSource) -> Re
     hit_client(config, &facts, MAIL_IP, config.rate_limits().mails_per_ip).await
 }
 
-/// Password checks under way in this process: per client, per account, and in all.
+/// Password checks under way in this process: per client, per network, per account, and
+/// in all.
 #[derive(Debug, Default)]
 pub(crate) struct InFlight(Mutex<InFlightState>);
 
@@ -237,39 +276,74 @@ struct InFlightState {
     total: usize,
 }
 
+/// One bound on the checks a subject (a client, a network, an account) has under way.
+struct Bound {
+    subject: String,
+    max: u32,
+    /// Only once the checks under way fill half the pool (the reserved half).
+    reserved_half_only: bool,
+}
+
+impl Bound {
+    fn always(subject: String, max: u32) -> Self {
+        Self {
+            subject,
+            max,
+            reserved_half_only: false,
+        }
+    }
+
+    fn in_reserved_half(subject: String, max: u32) -> Self {
+        Self {
+            subject,
+            max,
+            reserved_half_only: true,
+        }
+    }
+}
+
 /// Why [`InFlight::enter`] refused a check.
 enum Crowded {
     /// A client or an account has its maximum under way.
     Subject,
-    /// A check with failures behind it while the checks under way fill half the pool.
+    /// The checks under way fill half the pool, and this one has failures behind it, or
+    /// its network or account already has its share under way.
     Shed,
 }
 
 impl InFlight {
-    /// Takes a slot under each of `subjects` (each with its maximum) at once, or none.
-    /// With `shed_at`, the check is refused as well when that many checks are under way.
+    /// Takes a place under each of `bounds` at once, or none. Once `half` checks are under
+    /// way, a `failing` check is refused, and so is one over a bound of the reserved half.
     fn enter(
         self: &Arc<Self>,
-        subjects: Vec<(String, u32)>,
-        shed_at: Option<usize>,
+        bounds: Vec<Bound>,
+        half: usize,
+        failing: bool,
     ) -> Result<InFlightSlot, Crowded> {
         let mut state = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        if shed_at.is_some_and(|at| state.total >= at) {
+        let reserved = state.total >= half;
+        if reserved && failing {
             return Err(Crowded::Shed);
         }
-        let full = subjects
-            .iter()
-            .any(|(subject, max)| state.counts.get(subject).is_some_and(|n| n >= max));
-        if full {
+        let full = |bound: &Bound| {
+            state
+                .counts
+                .get(&bound.subject)
+                .is_some_and(|n| *n >= bound.max)
+        };
+        if bounds.iter().any(|b| !b.reserved_half_only && full(b)) {
             return Err(Crowded::Subject);
         }
-        for (subject, _) in &subjects {
-            *state.counts.entry(subject.clone()).or_insert(0) += 1;
+        if reserved && bounds.iter().any(|b| b.reserved_half_only && full(b)) {
+            return Err(Crowded::Shed);
+        }
+        for bound in &bounds {
+            *state.counts.entry(bound.subject.clone()).or_insert(0) += 1;
         }
         state.total += 1;
         Ok(InFlightSlot {
             owner: Arc::clone(self),
-            subjects: subjects.into_iter().map(|(subject, _)| subject).collect(),
+            subjects: bounds.into_iter().map(|bound| bound.subject).collect(),
         })
     }
 }
@@ -296,49 +370,78 @@ impl Drop for InFlightSlot {
     }
 }
 
-/// Takes the in-flight slot of a password check: under the request's client and, for a
-/// check whose client failed on this account before (`suspect`), under the account, each
-/// bounded by its rule. A suspect check is also shed while the checks under way fill half
-/// the hashing pool, so checks that are not part of a flood keep finding room. A check
-/// with no failures behind it is never bounded by the account, so a flood cannot keep the
-/// owner out.
+/// What admission knows of a password check's failures.
+#[derive(Clone, Copy, Debug, Default)]
+struct History {
+    /// This client failed on this account.
+    client_on_account: bool,
+    /// The client's network, or the account, failed recently (from anywhere).
+    elsewhere: bool,
+}
+
+impl History {
+    fn failing(self) -> bool {
+        self.client_on_account || self.elsewhere
+    }
+}
+
+/// Takes the in-flight place of a password check (or a sign-up, without `identifier`).
+///
+/// Always bounded: the request's client (its third concurrent check is refused with
+/// `429`), and, when this client failed on this account before, the account's places for
+/// such clients (at most two of them share them), so neither one client nor a flood on one
+/// account fills the hashing pool.
+///
+/// The other half of the pool is reserved: once the checks under way fill half of it
+/// (threads and queue), a check is shed (`503` with `Retry-After`) when it has failures
+/// behind it (its client on this account, its network, or its account, from anywhere), or
+/// when its network (IPv4 /24, IPv6 /48) has as many checks under way as one client may
+/// have, or its account as many as `max_in_flight_per_account`. An attacker with fresh
+/// addresses meets the account's and the network's failures and shares; a sign-in with no
+/// failures behind it, from another network on another account, finds its place.
 fn enter(
     config: &PowConfig,
     facts: &RequestFacts,
     identifier: Option<&str>,
-    suspect: bool,
-) -> Result<Option<InFlightSlot>, PowError> {
+    history: History,
+) -> Result<InFlightSlot, PowError> {
     let limits = config.rate_limits();
-    let mut subjects = Vec::with_capacity(2);
-    if let (Some(max), Some(client)) = (limits.max_in_flight_per_client, client(facts)) {
-        subjects.push((client, max));
+    let mut bounds = Vec::with_capacity(4);
+    if let (Some(max), Some(ip)) = (limits.max_in_flight_per_client, facts.client_ip) {
+        // Line breaks keep the kinds of subjects apart.
+        bounds.push(Bound::always(
+            format!("client\n{}", client_subject(ip)),
+            max,
+        ));
+        bounds.push(Bound::in_reserved_half(
+            format!("network\n{}", network_subject(ip)),
+            max,
+        ));
     }
-    if let (Some(max), Some(identifier), true) =
-        (limits.max_in_flight_per_account, identifier, suspect)
-    {
-        // A line break keeps identifiers apart from client addresses.
-        subjects.push((format!("account\n{identifier}"), max));
+    if let (Some(max), Some(identifier)) = (limits.max_in_flight_per_account, identifier) {
+        if history.client_on_account {
+            bounds.push(Bound::always(format!("account\n{identifier}"), max));
+        }
+        bounds.push(Bound::in_reserved_half(
+            format!("any account\n{identifier}"),
+            max,
+        ));
     }
-    let shed_at = suspect.then(|| {
-        let options = config.hash_pool().options();
-        options
-            .thread_count()
-            .saturating_add(options.queue_len())
-            .div_ceil(2)
-    });
-    if subjects.is_empty() && shed_at.is_none() {
-        return Ok(None);
-    }
-    match config.in_flight().enter(subjects, shed_at) {
-        Ok(slot) => Ok(Some(slot)),
+    let options = config.hash_pool().options();
+    let half = options
+        .thread_count()
+        .saturating_add(options.queue_len())
+        .div_ceil(2);
+    match config.in_flight().enter(bounds, half, history.failing()) {
+        Ok(slot) => Ok(slot),
         Err(Crowded::Subject) => Err(refused(
             LimitReason::TooManyAttempts,
             Duration::from_secs(1),
         )),
         Err(Crowded::Shed) => {
             tracing::warn!(
-                "a password check with failures behind it was shed: the checks under way \
-                 fill half the hashing pool"
+                "a password check was shed: the checks under way fill half the hashing pool, \
+                 and it has failures behind it or its network or account has its share"
             );
             Err(PowError::Busy)
         }
@@ -376,6 +479,7 @@ pub struct SignInAttempt {
     /// The account checked.
     pub identifier: String,
     client: Option<String>,
+    network: Option<String>,
     /// What for.
     pub kind: CheckKind,
 }
@@ -416,7 +520,7 @@ pub async fn admit(
             hit_client(config, facts, SIGN_UP_IP, limits.sign_up_per_ip).await?;
             return Ok(Admission {
                 sign_in: None,
-                _slot: enter(config, facts, None, false)?,
+                _slot: Some(enter(config, facts, None, History::default())?),
             });
         }
         Some(Check::Password { identifier, kind }) => (identifier, kind),
@@ -425,6 +529,7 @@ pub async fn admit(
     let attempt = SignInAttempt {
         identifier,
         client: client(facts),
+        network: facts.client_ip.map(network_subject),
         kind,
     };
     let mut client_failures = 0;
@@ -443,17 +548,42 @@ pub async fn admit(
             return Err(refused(LimitReason::Locked, lockout.lock_for));
         }
     }
-    // This client failed on this account before: part of a flood, perhaps.
-    let slot = enter(
-        config,
-        facts,
-        Some(&attempt.identifier),
-        client_failures > 0,
-    )?;
+    // Failures behind this check: part of a flood, perhaps.
+    let history = History {
+        client_on_account: client_failures > 0,
+        elsewhere: failed_elsewhere(config, &attempt).await?,
+    };
+    let slot = enter(config, facts, Some(&attempt.identifier), history)?;
     Ok(Admission {
         sign_in: Some(attempt),
-        _slot: slot,
+        _slot: Some(slot),
     })
+}
+
+/// The subjects of [`RECENT_FAILURES`]: the account `identifier` and the client's
+/// `network` (if known).
+fn recent_failure_subjects(identifier: &str, network: Option<&str>) -> Vec<String> {
+    let mut subjects = vec![format!("account\n{identifier}")];
+    if let Some(network) = network {
+        subjects.push(format!("network\n{network}"));
+    }
+    subjects
+}
+
+/// Whether the client's network or the account `identifier` failed a password check
+/// recently (within [`sign_in_failures`](RateLimits::sign_in_failures)' window, from any
+/// client). Counted for unknown identifiers as for known ones.
+async fn failed_elsewhere(config: &PowConfig, attempt: &SignInAttempt) -> Result<bool, PowError> {
+    if config.rate_limits().sign_in_failures.is_none() {
+        return Ok(false);
+    }
+    let recent = Limiter::new(config, RECENT_FAILURES);
+    for subject in recent_failure_subjects(&attempt.identifier, attempt.network.as_deref()) {
+        if recent.count(&subject).await? > 0 {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 /// Records the outcome of a password check: `Some(true)` (the password was right) clears
@@ -479,13 +609,25 @@ pub async fn after_check(
             if let Some(subject) = attempt.failures_subject() {
                 failures.reset(&subject).await?;
             }
+            // The owner proved the account; its network's failures stay.
+            if limits.sign_in_failures.is_some() {
+                Limiter::new(config, RECENT_FAILURES)
+                    .reset(&format!("account\n{}", attempt.identifier))
+                    .await?;
+            }
             lockouts.forget_failures(&attempt.identifier).await?;
             return Ok(());
         }
         Some(false) => {}
     }
-    if let (Some(limit), Some(subject)) = (limits.sign_in_failures, attempt.failures_subject()) {
-        failures.hit(limit, &subject).await?;
+    if let Some(limit) = limits.sign_in_failures {
+        if let Some(subject) = attempt.failures_subject() {
+            failures.hit(limit, &subject).await?;
+        }
+        let recent = Limiter::new(config, RECENT_FAILURES);
+        for subject in recent_failure_subjects(&attempt.identifier, attempt.network.as_deref()) {
+            recent.add(limit, &subject).await?;
+        }
     }
     if let Some(lockout) = limits.lockout {
         lockouts
@@ -513,5 +655,17 @@ mod tests {
             client_subject("::ffff:192.0.2.1".parse().unwrap()),
             "192.0.2.1"
         );
+    }
+
+    #[test]
+    fn networks_are_ipv4_24_and_ipv6_48() {
+        let net = |ip: &str| network_subject(ip.parse().unwrap());
+        assert_eq!(net("198.51.100.7"), "198.51.100.0/24");
+        assert_eq!(net("198.51.100.200"), net("198.51.100.7"));
+        assert_ne!(net("198.51.101.7"), net("198.51.100.7"));
+        assert_eq!(net("::ffff:198.51.100.9"), "198.51.100.0/24");
+        assert_eq!(net("2001:db8:1:2::1"), "2001:db8:1::/48");
+        assert_eq!(net("2001:db8:1:ffff::9"), net("2001:db8:1:2::1"));
+        assert_ne!(net("2001:db8:2:2::1"), net("2001:db8:1:2::1"));
     }
 }

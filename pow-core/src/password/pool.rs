@@ -4,31 +4,53 @@
 //! sign-in). Run inline or on the general blocking pool, a burst of sign-ins takes the
 //! CPU from every other request. The pool instead runs hashes on a few dedicated threads
 //! at the lowest CPU priority (nice 19 on Linux), so signed-in traffic keeps the CPU and
-//! sign-ins use what is left, and it bounds the work waiting: when its queue is full a
-//! sign-in is answered `503 Service Unavailable` with `Retry-After` at once
-//! ([`PowError::Busy`](crate::PowError::Busy)) instead of piling up.
+//! sign-ins use what is left, and it bounds the work waiting, in length and in time:
+//!
+//! - when its queue is full a sign-in is answered `503 Service Unavailable` with
+//!   `Retry-After` at once ([`PowError::Busy`](crate::PowError::Busy)) instead of piling
+//!   up;
+//! - a caller waits at most [`max_wait`](HashPoolOptions::max_wait) (10 s by default) for
+//!   its work, then gets [`HashError::Busy`] (the same `503`) even when no thread ever
+//!   took the work up. A job still queued then is dropped unrun and gives its place back;
+//!   a thread that picks up a job older than the bound drops it too;
+//! - the low priority cannot starve a check that has waited: on Linux with a positive
+//!   nice value, once a job has waited half of `max_wait` and no thread has taken it, its
+//!   own caller (a blocking thread at the process's priority) takes it back and runs it,
+//!   one such job per pool at a time. A thread cannot lower its nice value again without
+//!   privileges, so the pool's own threads cannot be raised for it.
 //!
 //! Each [`PowConfig`](crate::PowConfig) gets its own pool (threads start on first use);
 //! setups that should share one pass the same [`HashPool`] to
 //! [`PowConfigBuilder::hash_pool`](crate::PowConfigBuilder::hash_pool).
 //!
 //! ```
+//! use std::time::Duration;
 //! use pow_core::password::{HashPool, HashPoolOptions, Pbkdf2Hasher, PasswordHasher};
 //!
-//! let pool = HashPool::new(HashPoolOptions::default().threads(1).queue(8));
+//! let pool = HashPool::new(
+//!     HashPoolOptions::default().threads(1).queue(8).max_wait(Duration::from_secs(5)),
+//! );
 //! let hasher = pool.hasher(Pbkdf2Hasher::new(1));
 //! let hash = hasher.hash("correct horse").unwrap();
 //! assert!(hasher.verify("correct horse", &hash).unwrap());
 //! ```
 
 use std::panic::AssertUnwindSafe;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc::{self, Receiver, Sender};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::time::{Duration, Instant};
 
 use super::{HashError, PasswordHasher};
 
 type Job = Box<dyn FnOnce() + Send + 'static>;
+
+/// The default [`HashPoolOptions::max_wait`].
+const DEFAULT_MAX_WAIT: Duration = Duration::from_secs(10);
+
+/// How often a caller past half its bound tries again to take its job over, while
+/// another caller runs the pool's one taken-over job.
+const TAKE_OVER_RETRY: Duration = Duration::from_millis(10);
 
 /// Sizing of a [`HashPool`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -36,10 +58,12 @@ pub struct HashPoolOptions {
     threads: usize,
     queue: usize,
     nice: i32,
+    max_wait: Duration,
 }
 
 impl Default for HashPoolOptions {
-    /// One thread per CPU (at most 8), a queue of 16 hashes per thread, nice 19.
+    /// One thread per CPU (at most 8), a queue of 16 hashes per thread, nice 19, and a
+    /// wait of at most 10 seconds.
     fn default() -> Self {
         let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
         let threads = cpus.clamp(1, 8);
@@ -47,6 +71,7 @@ impl Default for HashPoolOptions {
             threads,
             queue: threads * 16,
             nice: 19,
+            max_wait: DEFAULT_MAX_WAIT,
         }
     }
 }
@@ -74,6 +99,18 @@ impl HashPoolOptions {
         self
     }
 
+    /// How long a caller waits for its hash at most, queue and hashing together; then it
+    /// gets [`HashError::Busy`] (a `503` with `Retry-After`, as for a full queue), and work
+    /// still queued is dropped unrun. Default: 10 seconds, well above the time a full
+    /// default queue takes to drain (16 hashes per thread of tens of milliseconds each)
+    /// and below the 30 to 60 seconds after which proxies and load balancers give up on
+    /// a request themselves. Keep it several times longer than one hash. Values below one
+    /// millisecond count as one millisecond.
+    pub fn max_wait(mut self, max_wait: Duration) -> Self {
+        self.max_wait = max_wait.max(Duration::from_millis(1));
+        self
+    }
+
     /// The number of threads.
     pub fn thread_count(&self) -> usize {
         self.threads
@@ -88,6 +125,17 @@ impl HashPoolOptions {
     pub fn nice_value(&self) -> i32 {
         self.nice
     }
+
+    /// The longest a caller waits.
+    pub fn max_wait_duration(&self) -> Duration {
+        self.max_wait
+    }
+
+    /// Whether a caller takes its job back once it has waited half the bound: only where
+    /// the pool's threads run below normal priority.
+    fn takes_over(&self) -> bool {
+        cfg!(target_os = "linux") && self.nice > 0
+    }
 }
 
 /// A bounded pool of low-priority threads for password hashing. Cheap to clone (shared).
@@ -101,11 +149,30 @@ pub struct HashPool {
 
 struct PoolInner {
     options: HashPoolOptions,
-    sender: OnceLock<Sender<Job>>,
-    /// Jobs submitted and not yet finished (queued + running).
+    sender: OnceLock<Sender<Arc<Ticket>>>,
+    /// Jobs submitted and not yet finished or dropped (queued + running).
     pending: Arc<AtomicUsize>,
     /// Jobs ever accepted.
     accepted: std::sync::atomic::AtomicU64,
+    /// Whether a caller is running a job it took over (one at a time per pool).
+    taken_over: Arc<AtomicBool>,
+}
+
+/// A queued job: taken once, by a pool thread that runs it, or by its caller, which runs
+/// it after waiting half the bound or drops it when it gives up.
+struct Ticket(Mutex<Option<Job>>);
+
+impl Ticket {
+    fn take(&self) -> Option<Job> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).take()
+    }
+
+    fn is_taken(&self) -> bool {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .is_none()
+    }
 }
 
 impl std::fmt::Debug for HashPool {
@@ -132,6 +199,7 @@ impl HashPool {
                 sender: OnceLock::new(),
                 pending: Arc::new(AtomicUsize::new(0)),
                 accepted: std::sync::atomic::AtomicU64::new(0),
+                taken_over: Arc::new(AtomicBool::new(false)),
             }),
         }
     }
@@ -169,7 +237,8 @@ impl HashPool {
     ///
     /// Call it from a thread that may block (pow-core calls it inside the
     /// [`Users`](crate::users::Users) handle's blocking work), never on the async executor.
-    /// Fails with [`HashError::Busy`] at once when the queue is full.
+    /// Fails with [`HashError::Busy`] at once when the queue is full, and after
+    /// [`max_wait`](HashPoolOptions::max_wait) when the work is not done by then.
     pub fn run<T, F>(&self, work: F) -> Result<T, HashError>
     where
         T: Send + 'static,
@@ -197,29 +266,45 @@ impl HashPool {
             return Err(HashError::Busy);
         }
         self.inner.accepted.fetch_add(1, Ordering::Relaxed);
+        let queued_at = Instant::now();
+        let max_wait = options.max_wait;
         // From here the job owns the count: it is given back when the job ends, or when
         // the job is dropped unrun.
         let guard = PendingGuard(Arc::clone(pending));
-        let (done_tx, done_rx) = mpsc::sync_channel::<T>(1);
+        let (done_tx, done_rx) = mpsc::sync_channel::<Result<T, HashError>>(1);
         let job: Job = Box::new(move || {
-            let result = std::panic::catch_unwind(AssertUnwindSafe(work));
+            if queued_at.elapsed() >= max_wait {
+                // Its caller answers `Busy` (or has already): the channel closes unused.
+                drop(guard);
+                return;
+            }
+            let result = std::panic::catch_unwind(AssertUnwindSafe(work))
+                .map_err(|_| HashError::Algorithm("password hashing panicked".into()));
             // Counted out before the caller can see the result.
             drop(guard);
-            if let Ok(value) = result {
-                // The caller may have given up waiting; nothing to do then.
-                let _ = done_tx.send(value);
-            }
+            // The caller may have given up waiting; nothing to do then.
+            let _ = done_tx.send(result);
         });
+        let ticket = Arc::new(Ticket(Mutex::new(Some(job))));
         self.sender()
-            .send(job)
-            .map(|()| Queued(done_rx))
-            .map_err(|_| HashError::Algorithm("the hashing pool has stopped".into()))
+            .send(Arc::clone(&ticket))
+            .map_err(|_| HashError::Algorithm("the hashing pool has stopped".into()))?;
+        Ok(Queued {
+            result: done_rx,
+            ticket,
+            take_over_at: options
+                .takes_over()
+                .then(|| queued_at.checked_add(max_wait / 2))
+                .flatten(),
+            deadline: queued_at.checked_add(max_wait),
+            taken_over: Arc::clone(&self.inner.taken_over),
+        })
     }
 
-    fn sender(&self) -> &Sender<Job> {
+    fn sender(&self) -> &Sender<Arc<Ticket>> {
         self.inner.sender.get_or_init(|| {
             let options = self.inner.options;
-            let (tx, rx) = mpsc::channel::<Job>();
+            let (tx, rx) = mpsc::channel::<Arc<Ticket>>();
             let rx = Arc::new(Mutex::new(rx));
             for index in 0..options.threads {
                 let rx = Arc::clone(&rx);
@@ -236,19 +321,115 @@ impl HashPool {
 }
 
 /// Work accepted by [`HashPool::submit`].
-#[derive(Debug)]
-pub struct Queued<T>(Receiver<T>);
+pub struct Queued<T> {
+    result: Receiver<Result<T, HashError>>,
+    ticket: Arc<Ticket>,
+    /// When the caller takes the job over if no thread has (`None`: never).
+    take_over_at: Option<Instant>,
+    /// When the caller gives up (`None`: a bound too long to count).
+    deadline: Option<Instant>,
+    taken_over: Arc<AtomicBool>,
+}
 
-impl<T> Queued<T> {
-    /// Blocks until the work is done. A panic in the work is [`HashError::Algorithm`].
-    pub fn wait(self) -> Result<T, HashError> {
-        self.0
-            .recv()
-            .map_err(|_| HashError::Algorithm("password hashing panicked".into()))
+impl<T> std::fmt::Debug for Queued<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Queued")
+            .field("deadline", &self.deadline)
+            .finish_non_exhaustive()
     }
 }
 
-/// Decrements the pending count when a job ends, also when it panics.
+impl<T> Queued<T> {
+    /// Blocks until the work is done, and at most [`max_wait`](HashPoolOptions::max_wait)
+    /// after it was queued: then [`HashError::Busy`], and work not started yet is dropped
+    /// unrun. A panic in the work is [`HashError::Algorithm`].
+    pub fn wait(self) -> Result<T, HashError> {
+        if let Some(answer) = self.recv_until(self.take_over_at.or(self.deadline)) {
+            return answer;
+        }
+        while self.take_over_at.is_some() && !self.ticket.is_taken() {
+            if let Some(answer) = self.take_over() {
+                return answer;
+            }
+            let retry = Instant::now().checked_add(TAKE_OVER_RETRY);
+            let until = match (retry, self.deadline) {
+                (Some(retry), Some(deadline)) => Some(retry.min(deadline)),
+                (retry, deadline) => retry.or(deadline),
+            };
+            if let Some(answer) = self.recv_until(until) {
+                return answer;
+            }
+            if self
+                .deadline
+                .is_some_and(|deadline| Instant::now() >= deadline)
+            {
+                break;
+            }
+        }
+        if let Some(answer) = self.recv_until(self.deadline) {
+            return answer;
+        }
+        // Past the bound: a job still queued is dropped unrun (its place is given back
+        // now); one that is running finishes unobserved.
+        drop(self.ticket.take());
+        self.result.try_recv().unwrap_or_else(|_| busy())
+    }
+
+    /// The answer if it comes before `until` (`None`: no limit); a job dropped unrun
+    /// (past its bound) is [`HashError::Busy`].
+    fn recv_until(&self, until: Option<Instant>) -> Option<Result<T, HashError>> {
+        let received = match until {
+            Some(until) => self
+                .result
+                .recv_timeout(until.saturating_duration_since(Instant::now())),
+            None => self
+                .result
+                .recv()
+                .map_err(|_| RecvTimeoutError::Disconnected),
+        };
+        match received {
+            Ok(answer) => Some(answer),
+            Err(RecvTimeoutError::Timeout) => None,
+            Err(RecvTimeoutError::Disconnected) => Some(busy()),
+        }
+    }
+
+    /// Runs the job on this thread if no pool thread has taken it and no other caller
+    /// is running a job it took over.
+    fn take_over(&self) -> Option<Result<T, HashError>> {
+        let _permit = TakeOverPermit::acquire(&self.taken_over)?;
+        let job = self.ticket.take()?;
+        job();
+        // The job has sent its answer, or dropped the channel when it was past its bound.
+        Some(self.recv_until(None).unwrap_or_else(busy))
+    }
+}
+
+/// The pool's one place for a job run by its caller; dropping it frees the place.
+struct TakeOverPermit<'a>(&'a AtomicBool);
+
+impl<'a> TakeOverPermit<'a> {
+    fn acquire(taken_over: &'a AtomicBool) -> Option<Self> {
+        taken_over
+            .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
+            .ok()
+            .map(|_| Self(taken_over))
+    }
+}
+
+impl Drop for TakeOverPermit<'_> {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Release);
+    }
+}
+
+/// The answer to work that was not done within the bound.
+fn busy<T>() -> Result<T, HashError> {
+    tracing::warn!("a password check waited longer than the hashing pool's max_wait: refused");
+    Err(HashError::Busy)
+}
+
+/// Decrements the pending count when a job ends, also when it panics or is dropped unrun.
 struct PendingGuard(Arc<AtomicUsize>);
 
 impl Drop for PendingGuard {
@@ -257,16 +438,21 @@ impl Drop for PendingGuard {
     }
 }
 
-fn worker(rx: &Mutex<Receiver<Job>>, nice: i32) {
+fn worker(rx: &Mutex<Receiver<Arc<Ticket>>>, nice: i32) {
     set_current_thread_nice(nice);
     loop {
         // Only one idle thread waits in `recv` at a time; the others wait for the lock.
-        let job = match rx.lock() {
+        let ticket = match rx.lock() {
             Ok(rx) => rx.recv(),
             Err(poisoned) => poisoned.into_inner().recv(),
         };
-        match job {
-            Ok(job) => job(),
+        match ticket {
+            // Empty when its caller took it over or gave up.
+            Ok(ticket) => {
+                if let Some(job) = ticket.take() {
+                    job();
+                }
+            }
             Err(_) => return,
         }
     }
@@ -355,6 +541,7 @@ impl PasswordHasher for PooledHasher {
 mod tests {
     use std::sync::mpsc::channel;
     use std::sync::Barrier;
+    use std::time::{Duration, Instant};
 
     use super::*;
 
@@ -394,6 +581,121 @@ mod tests {
         assert_eq!(queued.wait().unwrap(), 7);
         assert_eq!(pool.run(|| 8).unwrap(), 8);
         assert_eq!(pool.pending(), 0);
+    }
+
+    /// Runs `wait` on a thread of its own and gives its answer, or fails the test when it
+    /// has none within `within` (a hang would otherwise hang the test).
+    fn answered_within<T: Send + 'static>(
+        within: Duration,
+        wait: impl FnOnce() -> T + Send + 'static,
+    ) -> T {
+        let (tx, rx) = channel();
+        std::thread::spawn(move || tx.send(wait()).unwrap());
+        rx.recv_timeout(within)
+            .expect("the caller was not answered in time")
+    }
+
+    /// Waits until the pool has no job left, queued or running.
+    fn drained(pool: &HashPool) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while pool.pending() > 0 {
+            assert!(Instant::now() < deadline, "the pool did not drain");
+            std::thread::yield_now();
+        }
+    }
+
+    #[test]
+    fn a_job_held_in_the_queue_past_max_wait_answers_busy() {
+        let max_wait = Duration::from_millis(50);
+        let pool = HashPool::new(
+            HashPoolOptions::default()
+                .threads(1)
+                .queue(1)
+                .max_wait(max_wait),
+        );
+        // The holding job outlives its own bound: its caller is not waiting here.
+        let (release, _holding) = occupy(&pool, 1);
+        let ran = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = Arc::clone(&ran);
+        let queued = pool
+            .submit(move || flag.store(true, Ordering::SeqCst))
+            .unwrap();
+        // Nobody waits on it yet, so it stays in the queue until the thread is free, by
+        // then past its bound.
+        std::thread::sleep(max_wait);
+        release.wait();
+        let answer = answered_within(Duration::from_secs(10), move || queued.wait());
+        assert!(matches!(answer, Err(HashError::Busy)), "{answer:?}");
+        // The pool works on, and the expired job never runs.
+        assert_eq!(pool.run(|| 3).unwrap(), 3);
+        drained(&pool);
+        assert!(!ran.load(Ordering::SeqCst), "an expired job does not run");
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_job_that_waited_half_its_bound_runs_on_its_caller() {
+        let pool = HashPool::new(
+            HashPoolOptions::default()
+                .threads(1)
+                .queue(1)
+                .nice(19)
+                .max_wait(Duration::from_secs(2)),
+        );
+        let (release, _holding) = occupy(&pool, 1);
+        let queued = pool
+            .submit(|| std::thread::current().name().map(str::to_owned))
+            .unwrap();
+        // The pool's only thread stays busy: the caller runs the work itself, at its own
+        // priority, once half the bound has passed.
+        let name = answered_within(Duration::from_secs(10), move || queued.wait()).unwrap();
+        assert_ne!(name.as_deref(), Some("pow-hash-0"));
+        release.wait();
+        drained(&pool);
+    }
+
+    #[test]
+    fn a_caller_is_answered_busy_when_nothing_takes_its_job() {
+        let max_wait = Duration::from_millis(200);
+        let pool = HashPool::new(
+            HashPoolOptions::default()
+                .threads(1)
+                .queue(2)
+                .nice(19)
+                .max_wait(max_wait),
+        );
+        let (release, _holding) = occupy(&pool, 1);
+        // On Linux a first waiting job is taken over by its caller, and blocks there: the
+        // pool's one place for such jobs is taken. Elsewhere nothing takes it over.
+        let (started_tx, started) = channel();
+        let (unblock, blocked) = channel::<()>();
+        let first = pool
+            .submit(move || {
+                started_tx.send(()).unwrap();
+                blocked.recv().unwrap();
+            })
+            .unwrap();
+        let first = std::thread::spawn(move || first.wait());
+        if cfg!(target_os = "linux") {
+            started
+                .recv_timeout(Duration::from_secs(10))
+                .expect("the caller did not take its job over");
+        }
+        // Nothing takes the second one: its caller gives up once the bound has passed.
+        let ran = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = Arc::clone(&ran);
+        let submitted = Instant::now();
+        let second = pool
+            .submit(move || flag.store(true, Ordering::SeqCst))
+            .unwrap();
+        let answer = answered_within(Duration::from_secs(10), move || second.wait());
+        assert!(matches!(answer, Err(HashError::Busy)), "{answer:?}");
+        assert!(submitted.elapsed() >= max_wait, "it waited out its bound");
+        unblock.send(()).unwrap();
+        release.wait();
+        let _ = first.join().unwrap();
+        drained(&pool);
+        assert!(!ran.load(Ordering::SeqCst), "an abandoned job does not run");
     }
 
     #[test]
