@@ -586,7 +586,13 @@ impl From<PowError> for ApiError {
             | PowError::AccountClosed => {
                 tracing::info!("pow API request refused: {err}")
             }
-            _ => tracing::error!(error = %err, "pow API request failed"),
+            _ => {
+                tracing::error!(error = %err, "pow API request failed");
+                // Without a `tracing` subscriber the reason would show nowhere.
+                if !tracing::dispatcher::has_been_set() {
+                    eprintln!("pow API request failed: {err}");
+                }
+            }
         }
         Self::of_pow_error(&err)
     }

@@ -295,16 +295,36 @@ impl Mailer for MemoryMailer {
 }
 
 /// Logs each mail at `info` (recipient, subject, text body) and sends nothing. The default
-/// mailer, for development.
+/// mailer, for development. An app that installs no `tracing` subscriber would see
+/// nothing of it, so then the mail is printed to standard error instead: the
+/// confirmation link of a first app's first sign-up is in its terminal.
 ///
 /// # Warning
 /// Mail bodies hold sign-in capable links; configure a real mailer in production.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct LogMailer;
 
+impl LogMailer {
+    /// The text printed for `mail` when no subscriber logs it.
+    fn printed(mail: &Mail) -> String {
+        format!(
+            "---- mail not sent (LogMailer; configure a mailer to deliver it) ----\n\
+             To: {}\nSubject: {}\n\n{}\n---- end of mail ----\n",
+            mail.to,
+            mail.subject,
+            mail.text.trim_end()
+        )
+    }
+}
+
 #[async_trait::async_trait]
 impl Mailer for LogMailer {
     async fn deliver(&self, mail: Mail) -> Result<(), PowError> {
+        if !tracing::dispatcher::has_been_set() {
+            use std::io::Write as _;
+            let _ = std::io::stderr().write_all(Self::printed(&mail).as_bytes());
+            return Ok(());
+        }
         tracing::info!(
             to = %mail.to,
             subject = %mail.subject,

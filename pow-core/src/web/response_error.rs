@@ -39,6 +39,11 @@ impl ResponseError for PowError {
             }
             _ => {
                 tracing::error!(error = %self, "pow request failed");
+                // An app without a `tracing` subscriber would answer a bare error page and
+                // say nowhere why (an SMTP server that is not there, say).
+                if !tracing::dispatcher::has_been_set() {
+                    eprintln!("pow request failed: {self}");
+                }
                 if status == StatusCode::SERVICE_UNAVAILABLE {
                     res.insert_header(("Retry-After", BUSY_RETRY_AFTER_SECS.to_string()));
                 }
