@@ -23,7 +23,10 @@
 //!
 //! # actix_web::rt::System::new().block_on(async {
 //! let users = DieselUsersContext::connect(":memory:")?;
-//! let config = PowConfig::builder("s".repeat(64)).users(users.clone()).build()?;
+//! let config = PowConfig::builder("s".repeat(64))
+//!     .users(users.clone())
+//!     .hasher(pow_core::password::Pbkdf2Hasher::new(1)) // cheap, for the example
+//!     .build()?;
 //! users.migrate(&config)?;
 //! let params = Params::from([
 //!     ("email".to_owned(), "ada@example.com".to_owned()),

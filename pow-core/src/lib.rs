@@ -4,6 +4,20 @@
 //! spirit of Elixir's Pow: sign-up, sign-in, sessions and account pages that work securely
 //! out of the box, with every piece replaceable.
 //!
+//! **Guides**: start with [getting started](https://github.com/pow-rs/pow-rs/blob/main/guides/getting-started.md)
+//! (install, users table, config, routes, a whole app driven over HTTP), then
+//! [configuration](https://github.com/pow-rs/pow-rs/blob/main/guides/configuration.md)
+//! (every setting and its default). [All guides](https://github.com/pow-rs/pow-rs/tree/main/guides):
+//! each extension, cache stores, the mailer, the API, testing, production.
+//!
+//! **Where to start in this API**, each page with an example: [`PowConfig`] and
+//! [`PowConfigBuilder`] (the setup, its settings grouped by purpose),
+//! [`DieselUsersContext::connect`](users::diesel::DieselUsersContext::connect) and
+//! [`migrate`](users::diesel::DieselUsersContext::migrate) (the users table), the
+//! [`UsersContext`] trait and [`User`] (reading and writing users), the
+//! [`Mailer`](mailer::Mailer) trait (sending mails) and the [`Store`](store::Store) trait
+//! (the cache store).
+//!
 //! ## The pieces
 //!
 //! | module | what it holds | the seam an app can replace |
@@ -37,8 +51,11 @@
 //!
 //! #[actix_web::main]
 //! async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//!     // `pow gen secret` or `openssl rand -base64 48` makes one; export it before `cargo run`.
+//!     let secret_key_base =
+//!         std::env::var("SECRET_KEY_BASE").map_err(|_| "set SECRET_KEY_BASE (pow gen secret)")?;
 //!     let users = DieselUsersContext::connect("sqlite://app.db")?;
-//!     let config = PowConfig::builder(std::env::var("SECRET_KEY_BASE")?)
+//!     let config = PowConfig::builder(secret_key_base)
 //!         .users(users.clone())
 //!         .build()?;
 //!     users.migrate(&config)?;

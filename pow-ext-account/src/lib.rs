@@ -4,6 +4,9 @@
 //! once, erasure is scheduled after a grace period), may **reopen** it until then, the app's
 //! job **erases** due accounts across every extension, and the owner **exports** their data.
 //!
+//! **Guide**: [closing, reopening, erasing and exporting accounts](https://github.com/pow-rs/pow-rs/blob/main/guides/account.md).
+//! [All guides](https://github.com/pow-rs/pow-rs/tree/main/guides): getting started, configuration, every extension.
+//!
 //! - **Close** (`POST /account/close`, `POST <api>/account/close`): needs sudo mode, or for
 //!   an account without a password, a link mailed to its address. In one step the account
 //!   is marked closed (`closed_at`), its erasure scheduled (`erase_after`, 14 days by

@@ -4,6 +4,9 @@
 //! address through a mailed link before they can sign in, and a changed address only
 //! replaces the old one once the new one is confirmed.
 //!
+//! **Guide**: [email confirmation](https://github.com/pow-rs/pow-rs/blob/main/guides/email-confirmation.md).
+//! [All guides](https://github.com/pow-rs/pow-rs/tree/main/guides): getting started, configuration, every extension.
+//!
 //! ## Enabling it
 //!
 //! Add the extension to the config and run the migrations, which add its columns to the
@@ -60,7 +63,8 @@
 //!   signed in: the flash says a confirmation link was sent. In soft mode the user stays
 //!   signed in.
 //! - **Sign-up with a taken email**, with user enumeration protection on (the default),
-//!   answers exactly like a successful sign-up, without sending any mail. Soft mode cannot
+//!   answers exactly like a successful sign-up; no link is mailed, the owner gets a notice
+//!   of the attempt (after the answer, so it takes no longer). Soft mode cannot
 //!   hide it fully: a new user is signed in, a taken address is not (and over JSON it
 //!   answers `422` "has already been taken" where a new address gets tokens).
 //! - **Opening the link** confirms the address. It proves the mailbox, not the password:

@@ -5,6 +5,9 @@
 //! and is signed in. Until then the invited user exists without a password and cannot
 //! sign in.
 //!
+//! **Guide**: [invitations](https://github.com/pow-rs/pow-rs/blob/main/guides/invitation.md).
+//! [All guides](https://github.com/pow-rs/pow-rs/tree/main/guides): getting started, configuration, every extension.
+//!
 //! # Enabling it
 //!
 //! Add the extension to the config and run the migrations (they add the columns below):

@@ -1,6 +1,9 @@
 //! pow-rs extension: sign in with OAuth 2.0 and OpenID Connect providers — any OpenID
 //! Connect issuer, Google, GitHub — and link provider accounts to existing users.
 //!
+//! **Guide**: [OAuth and OpenID Connect sign-in](https://github.com/pow-rs/pow-rs/blob/main/guides/oauth.md).
+//! [All guides](https://github.com/pow-rs/pow-rs/tree/main/guides): getting started, configuration, every extension.
+//!
 //! One value in the config enables it, with its providers:
 //!
 //! ```

@@ -2,6 +2,9 @@
 //! signs in with one, with an address typed or without (the browser offers the passkeys it
 //! holds for the site).
 //!
+//! **Guide**: [passkeys](https://github.com/pow-rs/pow-rs/blob/main/guides/passkeys.md).
+//! [All guides](https://github.com/pow-rs/pow-rs/tree/main/guides): getting started, configuration, every extension.
+//!
 //! Enable it with one value; the pages and the JSON endpoints come with it:
 //!
 //! ```

@@ -1,6 +1,9 @@
 //! pow-rs extension: sign in with an emailed link or 6-digit code, sign up without a
 //! password, and staged sign-up (the address first, the rest of the form after).
 //!
+//! **Guide**: [passwordless sign-in](https://github.com/pow-rs/pow-rs/blob/main/guides/passwordless.md).
+//! [All guides](https://github.com/pow-rs/pow-rs/tree/main/guides): getting started, configuration, every extension.
+//!
 //! One value in the config enables the pages and the JSON endpoints:
 //!
 //! ```

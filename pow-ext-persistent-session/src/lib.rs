@@ -3,6 +3,9 @@
 //! "Keep me signed in" for pow-rs (Pow's `PowPersistentSession`): a long-lived, signed
 //! remember-me cookie that signs the user in again once the browser session is gone.
 //!
+//! **Guide**: [remember me](https://github.com/pow-rs/pow-rs/blob/main/guides/persistent-session.md).
+//! [All guides](https://github.com/pow-rs/pow-rs/tree/main/guides): getting started, configuration, every extension.
+//!
 //! ## What it does
 //!
 //! - The sign-in page gets a **"Keep me signed in"** checkbox (`user[persistent_session]`,

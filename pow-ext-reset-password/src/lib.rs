@@ -3,6 +3,9 @@
 //! Lets users who forgot their password choose a new one through a link sent by email
 //! (Pow's `PowResetPassword`).
 //!
+//! **Guide**: [reset password](https://github.com/pow-rs/pow-rs/blob/main/guides/reset-password.md).
+//! [All guides](https://github.com/pow-rs/pow-rs/tree/main/guides): getting started, configuration, every extension.
+//!
 //! A visitor asks for a link on `/reset-password/new` with their email address. If an
 //! account has that address, a random token is kept in the cache store for
 //! [two hours](DEFAULT_TOKEN_TTL) and a mail with a signed link to

@@ -1,6 +1,9 @@
 //! pow-rs extension: a TOTP second factor (RFC 6238, the codes of authenticator apps) with
 //! single-use recovery codes.
 //!
+//! **Guide**: [two-factor](https://github.com/pow-rs/pow-rs/blob/main/guides/two-factor.md).
+//! [All guides](https://github.com/pow-rs/pow-rs/tree/main/guides): getting started, configuration, every extension.
+//!
 //! Enable it with one value; the HTML pages and the JSON endpoints come with it:
 //!
 //! ```

@@ -16,7 +16,42 @@ use crate::token::MessageVerifier;
 use crate::users::{ChangesetHook, FieldDef, FieldKind, UsersContext};
 use crate::views::{DefaultViews, Views};
 
-/// Builder for [`PowConfig`]. Each setter says its default.
+/// Builder for [`PowConfig`], started by [`PowConfig::builder`] with the secret key base.
+///
+/// Only the secret is required; every setter says its default and when to change it. The
+/// setters are grouped below by what they are for: users and passwords, sessions and
+/// cookies, mail and messages, abuse protection, extensions and routes, and the advanced
+/// ones. [`build`](Self::build) checks the whole and says what to fix.
+///
+/// ```
+/// use std::time::Duration;
+/// use pow_core::mailer::MemoryMailer;
+/// use pow_core::users::diesel::DieselUsersContext;
+/// use pow_core::{PasswordPolicy, PowConfig};
+///
+/// let users = DieselUsersContext::connect(":memory:")?; // "sqlite://app.db" in a real app
+/// let config = PowConfig::builder("x".repeat(64)) // SECRET_KEY_BASE in a real app
+///     // Users and passwords
+///     .users(users.clone())
+///     .password_policy(PasswordPolicy { min_length: 12, ..PasswordPolicy::default() })
+///     // Sessions and cookies
+///     .session_absolute_lifetime(Some(Duration::from_secs(7 * 24 * 3600)))
+///     // Mail and messages
+///     .mailer(MemoryMailer::new())
+///     .base_url("https://example.com")
+///     .messages_ftl("en", "signed_in = Welcome back!")
+///     .build()?;
+/// users.migrate(&config)?;
+///
+/// assert_eq!(config.password_policy().min_length, 12);
+/// assert_eq!(config.session().absolute_lifetime, Some(Duration::from_secs(7 * 24 * 3600)));
+///
+/// // `build` refuses a setup that would go wrong later, and says why: here a mailer
+/// // without the public URL its links need.
+/// let refused = PowConfig::builder("x".repeat(64)).mailer(MemoryMailer::new()).build();
+/// assert!(refused.unwrap_err().to_string().contains("base_url"));
+/// # Ok::<(), pow_core::PowError>(())
+/// ```
 pub struct PowConfigBuilder {
     secret_key_base: Vec<u8>,
     retired_secrets: Vec<(String, Vec<u8>)>,
@@ -60,6 +95,10 @@ pub struct PowConfigBuilder {
     frontend_links: std::collections::BTreeMap<crate::link::LinkKind, crate::link::LinkTemplate>,
 }
 
+/// # Building
+///
+/// Every setter below returns the builder, so they chain in any order; `build` checks the
+/// whole and says what to fix.
 impl PowConfigBuilder {
     pub(super) fn new(secret_key_base: Vec<u8>) -> Self {
         Self {
@@ -104,321 +143,6 @@ impl PowConfigBuilder {
             base_url: None,
             frontend_links: std::collections::BTreeMap::new(),
         }
-    }
-
-    /// Names the setup (e.g. `"admin"`), which prefixes the session key, cookie names and
-    /// store namespaces so that two setups in one app never see each other's sessions.
-    /// The default is unnamed.
-    pub fn name(mut self, name: impl Into<String>) -> Self {
-        self.name = Some(name.into());
-        self
-    }
-
-    /// The field users sign in with. The default is `"email"` (validated as an email);
-    /// `"username"` also works.
-    pub fn user_id_field(mut self, field: impl Into<String>) -> Self {
-        self.user_id_field = field.into();
-        self
-    }
-
-    /// The users table. The default is `"users"`.
-    pub fn table(mut self, table: impl Into<String>) -> Self {
-        self.table = table.into();
-        self
-    }
-
-    /// Password length rules. The default is 8 characters to 4096 bytes.
-    pub fn password_policy(mut self, policy: PasswordPolicy) -> Self {
-        self.password_policy = policy;
-        self
-    }
-
-    /// Rate limits and the account lockout ([`limits`](crate::limits)). The default is
-    /// [`RateLimits::default`](crate::limits::RateLimits::default): on, with the limits a
-    /// careful service would pick; [`RateLimits::disabled`](crate::limits::RateLimits::disabled)
-    /// turns them off.
-    pub fn rate_limits(mut self, limits: crate::limits::RateLimits) -> Self {
-        self.rate_limits = limits;
-        self
-    }
-
-    /// Where audit events go ([`audit`](crate::audit)). The default logs them with
-    /// `tracing` ([`TracingSink`](crate::audit::TracingSink)).
-    pub fn audit(mut self, auditor: crate::audit::Auditor) -> Self {
-        self.audit = Some(auditor);
-        self
-    }
-
-    /// Asks for a CAPTCHA answer on sign-up, sign-in and the actions extensions mark as
-    /// bot targets (see [`captcha`](crate::captcha)). Off by default.
-    pub fn captcha(mut self, captcha: crate::captcha::Captcha) -> Self {
-        self.captcha = Some(captcha);
-        self
-    }
-
-    /// Lets admins open support access to users' accounts ("sign in as", see
-    /// [`session::impersonation`](crate::session::impersonation)). Off by default.
-    pub fn impersonation(mut self, impersonation: crate::session::Impersonation) -> Self {
-        self.impersonation = Some(impersonation);
-        self
-    }
-
-    /// Refuses new passwords found in a breach corpus (see
-    /// [`BreachCheck`](crate::password::BreachCheck)). Off by default.
-    pub fn breach_check(mut self, check: crate::password::BreachCheck) -> Self {
-        self.breach_check = Some(check);
-        self
-    }
-
-    /// The password hasher. The default is PBKDF2-SHA512 with 210 000 iterations, Pow's
-    /// format. [`Argon2Hasher`](crate::password::Argon2Hasher) is the alternative.
-    pub fn hasher(mut self, hasher: impl PasswordHasher) -> Self {
-        self.hasher = Arc::new(hasher);
-        self
-    }
-
-    /// Sizing of this setup's password hashing pool ([`HashPool`]). The default
-    /// ([`HashPoolOptions::default`]) is one thread per CPU (at most 8) at nice 19, with
-    /// up to 16 hashes per thread waiting; beyond that sign-ins get `503` + `Retry-After`.
-    pub fn hash_pool_options(mut self, options: HashPoolOptions) -> Self {
-        self.hash_pool_options = options;
-        self
-    }
-
-    /// Runs this setup's hashing on `pool`, e.g. one pool shared by an admins setup and a
-    /// users setup so that together they never use more than its threads. Overrides
-    /// [`hash_pool_options`](Self::hash_pool_options).
-    pub fn hash_pool(mut self, pool: HashPool) -> Self {
-        self.hash_pool = Some(pool);
-        self
-    }
-
-    /// Adds an app-defined user column (the app's own migration creates it).
-    pub fn user_field(mut self, field: FieldDef) -> Self {
-        self.user_fields.push(field);
-        self
-    }
-
-    /// Adds an app changeset hook (runs after the extensions' hooks). Use it to validate
-    /// the app's own fields.
-    pub fn changeset_hook(mut self, hook: impl ChangesetHook) -> Self {
-        self.hooks.push(Arc::new(hook));
-        self
-    }
-
-    /// Rotation interval of session tokens. The default is 15 minutes; `None` never rotates.
-    pub fn session_ttl_renewal(mut self, ttl: Option<Duration>) -> Self {
-        self.ttl_renewal = ttl;
-        self
-    }
-
-    /// Store TTL of session tokens. The default is 30 minutes.
-    ///
-    /// # Warning
-    /// Longer values widen the window in which a stolen session cookie works; use the
-    /// persistent-session extension for long sign-ins instead.
-    pub fn credentials_ttl(mut self, ttl: Duration) -> Self {
-        self.credentials_ttl = ttl;
-        self
-    }
-
-    /// Cap on the lifetime of a chain of session renewals. The default is 14 days; `None`
-    /// lets an active session live forever (Pow's behaviour).
-    pub fn session_absolute_lifetime(mut self, lifetime: Option<Duration>) -> Self {
-        self.absolute_lifetime = lifetime;
-        self
-    }
-
-    /// Whether cookies are marked `Secure` (sent over HTTPS only). The default is `true`,
-    /// unless [`base_url`](Self::base_url) is a plain `http://` URL (local development);
-    /// browsers also accept `Secure` cookies from `http://localhost`.
-    pub fn cookie_secure(mut self, secure: bool) -> Self {
-        self.cookie_secure = Some(secure);
-        self
-    }
-
-    /// How long a password proof keeps a session fresh for sensitive actions (see
-    /// [`SessionConfig::sudo_window`]). The default is 10 minutes.
-    pub fn sudo_window(mut self, window: Duration) -> Self {
-        self.sudo_window = window;
-        self
-    }
-
-    /// Caps the sessions a user may have at once (see
-    /// [`SessionConfig::max_sessions_per_user`]). The default is no cap.
-    pub fn max_sessions_per_user(mut self, max: Option<usize>) -> Self {
-        self.max_sessions_per_user = max.map(|m| m.max(1));
-        self
-    }
-
-    /// Whether users can be disabled ([`admin::disable_user`](crate::admin::disable_user)):
-    /// the users table then has the core `disabled_at` column (the core migrations add
-    /// it). Turn it off for a hand-made users table without that column. The default is
-    /// `true`.
-    pub fn user_disabling(mut self, enabled: bool) -> Self {
-        self.user_disabling = enabled;
-        self
-    }
-
-    /// Re-read the user on every request instead of using the cached copy. The default is
-    /// `false`.
-    pub fn reload_user(mut self, reload: bool) -> Self {
-        self.reload_user = reload;
-        self
-    }
-
-    /// Overrides every session setting at once.
-    pub fn session(mut self, session: SessionConfig) -> Self {
-        self.session = Some(session);
-        self
-    }
-
-    /// Enables an extension. Order matters: callbacks run in the order extensions are added.
-    pub fn extension(mut self, extension: impl Extension) -> Self {
-        self.extensions.push(Arc::new(extension));
-        self
-    }
-
-    /// The users context. Required before serving requests.
-    pub fn users(mut self, users: impl UsersContext) -> Self {
-        self.users = Some(Arc::new(users));
-        self
-    }
-
-    /// The users context, shared.
-    pub fn users_arc(mut self, users: Arc<dyn UsersContext>) -> Self {
-        self.users = Some(users);
-        self
-    }
-
-    /// The cache store. The default is a new [`MemoryStore`].
-    pub fn store(mut self, store: Arc<dyn Store>) -> Self {
-        self.store = Some(store);
-        self
-    }
-
-    /// Adds a retired secret to the key ring, known as `id` in logs. New cookies, tokens and
-    /// keyed hashes use the secret given to [`PowConfig::builder`]; retired secrets (in the
-    /// order added, newest first) still verify what they signed: session cookies, session
-    /// and API tokens, mailed links, CSRF tokens, keyed hashes. Put the old secret here when
-    /// you change `secret_key_base`, keep it for as long as anything it signed may come back
-    /// (the longest of the mailed-link, remember-me and session lifetimes), then drop it.
-    /// To take over a Pow app's links, add Pow's `secret_key_base` here.
-    pub fn retired_secret_key_base(
-        mut self,
-        id: impl Into<String>,
-        secret: impl Into<Vec<u8>>,
-    ) -> Self {
-        self.retired_secrets.push((id.into(), secret.into()));
-        self
-    }
-
-    /// Whether users get a mail when their password or email address changes (with when,
-    /// from which address and browser, and what to do if it was not them). The default is
-    /// `true`.
-    pub fn security_notices(mut self, enabled: bool) -> Self {
-        self.security_notices = enabled;
-        self
-    }
-
-    /// Mails a notice when a browser signs in to an account from a device it was not
-    /// signed in from before: when, from where, which browser, and a link to the session
-    /// list. A long-lived, signed device cookie tells devices apart; the first device of
-    /// an account (the sign-in after a sign-up) is not announced. On by default; needs
-    /// [`security_notices`](Self::security_notices).
-    pub fn new_device_notices(mut self, enabled: bool) -> Self {
-        self.new_device_notices = enabled;
-        self
-    }
-
-    /// Whether to hide whether an account exists. The default is `true`.
-    pub fn prevent_user_enumeration(mut self, prevent: bool) -> Self {
-        self.prevent_user_enumeration = prevent;
-        self
-    }
-
-    /// Replaces every text with `messages`. The default is a
-    /// [`FluentMessages`] built from pow-core's English, German and French files, each
-    /// enabled extension's files, then the overrides given to
-    /// [`messages_ftl`](Self::messages_ftl).
-    pub fn messages(mut self, messages: impl Messages) -> Self {
-        self.messages = Some(Arc::new(messages));
-        self
-    }
-
-    /// Overrides messages of language `lang` by key with a Fluent source, e.g.
-    /// `.messages_ftl("en", "invalid_credentials = Nope.")` or
-    /// `.messages_ftl("en", "signed_in = Welcome back!")` to show a message Pow leaves
-    /// empty. Applied in order after the core and extension files; a new language
-    /// (`"es"`) is offered too. Checked by [`build`](Self::build).
-    pub fn messages_ftl(mut self, lang: &str, ftl: &str) -> Self {
-        self.messages_ftl.push((lang.to_owned(), ftl.to_owned()));
-        self
-    }
-
-    /// The mailer. The default is [`LogMailer`], which only logs mails: set a real one
-    /// ([`SmtpMailer`](crate::mailer::SmtpMailer)) in production.
-    pub fn mailer(mut self, mailer: impl Mailer) -> Self {
-        self.mailer = Some(Arc::new(mailer));
-        self
-    }
-
-    /// The mailer, shared.
-    pub fn mailer_arc(mut self, mailer: Arc<dyn Mailer>) -> Self {
-        self.mailer = Some(mailer);
-        self
-    }
-
-    /// The page renderer. The default is [`DefaultViews`].
-    pub fn views(mut self, views: impl Views) -> Self {
-        self.views = Some(Arc::new(views));
-        self
-    }
-
-    /// The mail renderer: replace one mail's template by name (see [`MailViews`]). The
-    /// default is [`DefaultMailViews`], the built-in layout for every mail.
-    pub fn mail_views(mut self, mail_views: impl MailViews) -> Self {
-        self.mail_views = Some(Arc::new(mail_views));
-        self
-    }
-
-    /// The routes backend. The default is [`DefaultRoutes`] (Pow's paths).
-    pub fn routes(mut self, routes: impl Routes) -> Self {
-        self.routes = Some(Arc::new(routes));
-        self
-    }
-
-    /// Where the routes are mounted, when the app puts them in a scope (e.g. `"/admin"`),
-    /// so redirects and links point inside it. The default is `""` (the root).
-    pub fn mount_path(mut self, path: impl Into<String>) -> Self {
-        self.mount_path = path.into().trim_end_matches('/').to_owned();
-        self
-    }
-
-    /// The public base URL for links in mails, e.g. `"https://example.com"`. The default is
-    /// none: links use the request's scheme and host, which a client controls; set this in
-    /// production.
-    pub fn base_url(mut self, url: impl Into<String>) -> Self {
-        self.base_url = Some(url.into());
-        self
-    }
-
-    /// Points the mailed links of `kind` at the app's own frontend (a single-page app's
-    /// route, a mobile app's universal link) instead of the server's HTML pages: the link
-    /// becomes `template` with the signed token in place of `{token}`, and the frontend
-    /// sends the token to the JSON endpoint of that flow (see
-    /// [`LinkKind`](crate::link::LinkKind) and each extension's `LINK` constants). Mails
-    /// sent from HTML and JSON flows alike follow it. The default for every kind is the
-    /// server's page under [`base_url`](Self::base_url).
-    /// [`build`](Self::build) refuses a kind neither the core nor an enabled extension
-    /// sends.
-    pub fn frontend_link(
-        mut self,
-        kind: crate::link::LinkKind,
-        template: crate::link::LinkTemplate,
-    ) -> Self {
-        self.frontend_links.insert(kind, template);
-        self
     }
 
     /// Checks the settings and builds the config.
@@ -666,5 +390,404 @@ impl PowConfigBuilder {
                 frontend_links: self.frontend_links,
             }),
         })
+    }
+}
+
+/// # Users and passwords
+///
+/// Where users live, what they sign in with, the app's own fields and checks, and how
+/// passwords are judged and stored.
+impl PowConfigBuilder {
+    /// The users context: where users are read and written, usually a
+    /// [`DieselUsersContext`](crate::users::diesel::DieselUsersContext) on SQLite or PostgreSQL.
+    /// No default, and `build` does not ask for one; but every request that needs a user
+    /// (sign-up, sign-in, a signed-in page) then fails with `500` and an error in the log naming
+    /// this setter. Keep a clone to run [`migrate`](crate::users::diesel::DieselUsersContext::migrate).
+    pub fn users(mut self, users: impl UsersContext) -> Self {
+        self.users = Some(Arc::new(users));
+        self
+    }
+
+    /// The same as [`users`](Self::users), for a context the app already holds as an
+    /// `Arc<dyn UsersContext>` (a wrapper chosen at runtime, one context shared by two setups).
+    pub fn users_arc(mut self, users: Arc<dyn UsersContext>) -> Self {
+        self.users = Some(users);
+        self
+    }
+
+    /// The field users sign in with. The default is `"email"` (validated as an email);
+    /// `"username"` also works.
+    pub fn user_id_field(mut self, field: impl Into<String>) -> Self {
+        self.user_id_field = field.into();
+        self
+    }
+
+    /// The users table. The default is `"users"`, the table the bundled migration creates
+    /// ([`DieselUsersContext::migrate`](crate::users::diesel::DieselUsersContext::migrate)
+    /// refuses another name): change it only with a users table of your own making.
+    pub fn table(mut self, table: impl Into<String>) -> Self {
+        self.table = table.into();
+        self
+    }
+
+    /// Adds an app-defined user column, e.g. `FieldDef::new("name", FieldKind::Text).castable()`
+    /// for a name typed on the sign-up form. The app's own migration creates the column
+    /// ([`migrate_with`](crate::users::diesel::DieselUsersContext::migrate_with)); validate it in
+    /// a [`changeset_hook`](Self::changeset_hook). None by default.
+    pub fn user_field(mut self, field: FieldDef) -> Self {
+        self.user_fields.push(field);
+        self
+    }
+
+    /// Adds an app changeset hook, run on every sign-up and account change after the extensions'
+    /// hooks: validate the app's own fields there (required, length, format) or set
+    /// server-side ones. None by default.
+    pub fn changeset_hook(mut self, hook: impl ChangesetHook) -> Self {
+        self.hooks.push(Arc::new(hook));
+        self
+    }
+
+    /// Whether users can be disabled ([`admin::disable_user`](crate::admin::disable_user)):
+    /// the users table then has the core `disabled_at` column (the core migrations add
+    /// it). Turn it off for a hand-made users table without that column. The default is
+    /// `true`.
+    pub fn user_disabling(mut self, enabled: bool) -> Self {
+        self.user_disabling = enabled;
+        self
+    }
+
+    /// Password rules: length, common passwords, the user id inside the password. The default
+    /// ([`PasswordPolicy::default`]) is 8 characters to 4096 bytes, refusing the 10 000 most
+    /// common passwords and passwords that contain the user id.
+    pub fn password_policy(mut self, policy: PasswordPolicy) -> Self {
+        self.password_policy = policy;
+        self
+    }
+
+    /// The password hasher. The default is PBKDF2-SHA512 with 210 000 iterations, Pow's format
+    /// (a Pow app's hashes keep working).
+    /// [`Argon2Hasher`](crate::password::Argon2Hasher) is the alternative; stored hashes of the
+    /// other algorithm keep working and are re-hashed on the next sign-in. In tests,
+    /// `Pbkdf2Hasher::new(1)` keeps sign-ups fast; never in production.
+    pub fn hasher(mut self, hasher: impl PasswordHasher) -> Self {
+        self.hasher = Arc::new(hasher);
+        self
+    }
+}
+
+/// # Sessions and cookies
+///
+/// Where sessions live, how long they last, how their cookie is sent, and when a user must
+/// prove their password again.
+impl PowConfigBuilder {
+    /// The cache store: sessions, API and remember-me tokens, mailed-link tokens, rate-limit
+    /// counters. The default is a new [`MemoryStore`]: fast, but lost on restart (everybody is
+    /// signed out) and private to one process. Use a shared store (`store::RedisStore`,
+    /// feature `redis`) as soon as more than one process serves the app, or
+    /// `store::DiskStore` (feature `disk`) for one process that keeps sessions across
+    /// restarts.
+    pub fn store(mut self, store: Arc<dyn Store>) -> Self {
+        self.store = Some(store);
+        self
+    }
+
+    /// Rotation interval of session tokens. The default is 15 minutes; `None` never rotates.
+    pub fn session_ttl_renewal(mut self, ttl: Option<Duration>) -> Self {
+        self.ttl_renewal = ttl;
+        self
+    }
+
+    /// Store TTL of session tokens. The default is 30 minutes.
+    ///
+    /// # Warning
+    /// Longer values widen the window in which a stolen session cookie works; use the
+    /// persistent-session extension for long sign-ins instead.
+    pub fn credentials_ttl(mut self, ttl: Duration) -> Self {
+        self.credentials_ttl = ttl;
+        self
+    }
+
+    /// Cap on the lifetime of a chain of session renewals. The default is 14 days; `None`
+    /// lets an active session live forever (Pow's behaviour).
+    pub fn session_absolute_lifetime(mut self, lifetime: Option<Duration>) -> Self {
+        self.absolute_lifetime = lifetime;
+        self
+    }
+
+    /// Whether cookies are marked `Secure` (sent over HTTPS only). The default is `true`,
+    /// unless [`base_url`](Self::base_url) is a plain `http://` URL (local development);
+    /// browsers also accept `Secure` cookies from `http://localhost`.
+    pub fn cookie_secure(mut self, secure: bool) -> Self {
+        self.cookie_secure = Some(secure);
+        self
+    }
+
+    /// How long a password proof keeps a session fresh for sensitive actions (see
+    /// [`SessionConfig::sudo_window`]). The default is 10 minutes.
+    pub fn sudo_window(mut self, window: Duration) -> Self {
+        self.sudo_window = window;
+        self
+    }
+
+    /// Caps the sessions (browsers and API token pairs) a user may have at once; a browser
+    /// sign-in past the cap ends the least recently active ones (see
+    /// [`SessionConfig::max_sessions_per_user`]). The default is no cap; `Some(0)` counts as 1.
+    pub fn max_sessions_per_user(mut self, max: Option<usize>) -> Self {
+        self.max_sessions_per_user = max.map(|m| m.max(1));
+        self
+    }
+
+    /// Re-reads the user from the users context on every signed-in request instead of using
+    /// the copy stored with the session; a deleted user is then signed out at once. The
+    /// default is `false`: no query per request. Turn it on when code outside pow-rs changes
+    /// users (a role, a name) and every page must see the change on the next request.
+    pub fn reload_user(mut self, reload: bool) -> Self {
+        self.reload_user = reload;
+        self
+    }
+
+    /// Overrides every session setting at once with a whole [`SessionConfig`]. The individual
+    /// setters of this group (renewal, lifetimes, `Secure`, sudo window, session cap, reload)
+    /// are then ignored, and the cookie gets no automatic `__Host-` prefix. Rarely needed: the
+    /// default is built from those setters and [`name`](Self::name).
+    pub fn session(mut self, session: SessionConfig) -> Self {
+        self.session = Some(session);
+        self
+    }
+}
+
+/// # Mail and messages
+///
+/// How mails are sent and where their links point, which notices users get, and every text
+/// of the pages and mails.
+impl PowConfigBuilder {
+    /// The mailer. The default is [`LogMailer`], which sends nothing: it prints each mail (links
+    /// included) to the terminal (stderr) when the app installs no `tracing` subscriber, and
+    /// logs it at `info` through `tracing` otherwise. Fine on a developer's machine; set a real
+    /// one ([`SmtpMailer`](crate::mailer::SmtpMailer)) in production, and
+    /// [`MemoryMailer`](crate::mailer::MemoryMailer) in tests. With a mailer set, the account
+    /// lock's notice (on by default) needs [`base_url`](Self::base_url) for its link:
+    /// [`build`](Self::build) checks.
+    pub fn mailer(mut self, mailer: impl Mailer) -> Self {
+        self.mailer = Some(Arc::new(mailer));
+        self
+    }
+
+    /// The same as [`mailer`](Self::mailer), for a mailer the app already holds as an
+    /// `Arc<dyn Mailer>`.
+    pub fn mailer_arc(mut self, mailer: Arc<dyn Mailer>) -> Self {
+        self.mailer = Some(mailer);
+        self
+    }
+
+    /// The public base URL for links in mails, e.g. `"https://example.com"`. The default is
+    /// none: links use the request's scheme and host, which a client controls; set this in
+    /// production.
+    pub fn base_url(mut self, url: impl Into<String>) -> Self {
+        self.base_url = Some(url.into());
+        self
+    }
+
+    /// The mail renderer: replace one mail's template by name (see [`MailViews`]). The
+    /// default is [`DefaultMailViews`], the built-in layout for every mail.
+    pub fn mail_views(mut self, mail_views: impl MailViews) -> Self {
+        self.mail_views = Some(Arc::new(mail_views));
+        self
+    }
+
+    /// Whether users get a mail when their password or email address changes (with when, from
+    /// which address and browser, and what to do if it was not them), and when a second factor
+    /// or an API sign-in changes their account. The default is `true`; turn it off only when
+    /// the app sends such notices itself.
+    pub fn security_notices(mut self, enabled: bool) -> Self {
+        self.security_notices = enabled;
+        self
+    }
+
+    /// Mails a notice when a browser signs in to an account from a device it was not
+    /// signed in from before: when, from where, which browser, and a link to the session
+    /// list. A long-lived, signed device cookie tells devices apart; the first device of
+    /// an account (the sign-in after a sign-up) is not announced. On by default; needs
+    /// [`security_notices`](Self::security_notices).
+    pub fn new_device_notices(mut self, enabled: bool) -> Self {
+        self.new_device_notices = enabled;
+        self
+    }
+
+    /// Replaces every text with `messages`. The default is a
+    /// [`FluentMessages`] built from pow-core's English, German and French files, each
+    /// enabled extension's files, then the overrides given to
+    /// [`messages_ftl`](Self::messages_ftl).
+    pub fn messages(mut self, messages: impl Messages) -> Self {
+        self.messages = Some(Arc::new(messages));
+        self
+    }
+
+    /// Overrides messages of language `lang` by key with a Fluent source, e.g.
+    /// `.messages_ftl("en", "invalid_credentials = Nope.")` or
+    /// `.messages_ftl("en", "signed_in = Welcome back!")` to show a message Pow leaves
+    /// empty. Applied in order after the core and extension files; a new language
+    /// (`"es"`) is offered too. Checked by [`build`](Self::build).
+    pub fn messages_ftl(mut self, lang: &str, ftl: &str) -> Self {
+        self.messages_ftl.push((lang.to_owned(), ftl.to_owned()));
+        self
+    }
+}
+
+/// # Abuse protection
+///
+/// Rate limits and the account lock, what answers reveal, breached passwords, CAPTCHAs and
+/// the audit log. All on by default except the breach check and the CAPTCHA.
+impl PowConfigBuilder {
+    /// Rate limits and the account lockout ([`limits`](crate::limits)). The default is
+    /// [`RateLimits::default`](crate::limits::RateLimits::default): on, with the limits a
+    /// careful service would pick; [`RateLimits::disabled`](crate::limits::RateLimits::disabled)
+    /// turns them off.
+    pub fn rate_limits(mut self, limits: crate::limits::RateLimits) -> Self {
+        self.rate_limits = limits;
+        self
+    }
+
+    /// Whether answers hide whether an account exists where the extensions would tell
+    /// (password reset, email confirmation on sign-up, invitations). The default is `true`;
+    /// `false` gives plainer answers ("No account exists for the provided email.") and
+    /// tells anyone who asks which addresses have accounts.
+    pub fn prevent_user_enumeration(mut self, prevent: bool) -> Self {
+        self.prevent_user_enumeration = prevent;
+        self
+    }
+
+    /// Refuses new passwords found in a breach corpus (see
+    /// [`BreachCheck`](crate::password::BreachCheck)). Off by default.
+    pub fn breach_check(mut self, check: crate::password::BreachCheck) -> Self {
+        self.breach_check = Some(check);
+        self
+    }
+
+    /// Asks for a CAPTCHA answer on sign-up, sign-in and the actions extensions mark as
+    /// bot targets (see [`captcha`](crate::captcha)). Off by default.
+    pub fn captcha(mut self, captcha: crate::captcha::Captcha) -> Self {
+        self.captcha = Some(captcha);
+        self
+    }
+
+    /// Where audit events go ([`audit`](crate::audit)): sign-ins, failures, locks, password and
+    /// email changes. The default logs them with `tracing`
+    /// ([`TracingSink`](crate::audit::TracingSink)); `DieselAuditSink` keeps them in the
+    /// database, where the activity page (`/registration/activity`) reads a user's recent
+    /// events.
+    pub fn audit(mut self, auditor: crate::audit::Auditor) -> Self {
+        self.audit = Some(auditor);
+        self
+    }
+}
+
+/// # Extensions, routes and pages
+///
+/// What the setup serves: extensions, where the routes live, how pages look and where mailed
+/// links lead.
+impl PowConfigBuilder {
+    /// Enables an extension, e.g. `ResetPassword::new()` from `pow-ext-reset-password`: its
+    /// routes, fields, migrations, messages and callbacks come with it. Order matters: callbacks
+    /// run in the order extensions are added, and [`build`](Self::build) refuses an order an
+    /// extension forbids. None by default.
+    pub fn extension(mut self, extension: impl Extension) -> Self {
+        self.extensions.push(Arc::new(extension));
+        self
+    }
+
+    /// The routes backend: the paths of pow-rs's pages and where each action redirects. The
+    /// default is [`DefaultRoutes`] (Pow's paths: `/session/new`, `/registration/new`, ...,
+    /// back to `/` after sign-in); replace it to rename paths or send users elsewhere.
+    pub fn routes(mut self, routes: impl Routes) -> Self {
+        self.routes = Some(Arc::new(routes));
+        self
+    }
+
+    /// Where the routes are mounted, when the app puts them in a scope (e.g. `"/admin"`), so
+    /// redirects and links point inside it. The default is `""` (the root); a trailing `/` is
+    /// dropped.
+    pub fn mount_path(mut self, path: impl Into<String>) -> Self {
+        self.mount_path = path.into().trim_end_matches('/').to_owned();
+        self
+    }
+
+    /// The page renderer (sign-up, sign-in, account and every extension's pages). The default is
+    /// [`DefaultViews`], plain HTML with a small stylesheet; replace it to render pages in the
+    /// app's own layout (see the guide on routes, messages and pages).
+    pub fn views(mut self, views: impl Views) -> Self {
+        self.views = Some(Arc::new(views));
+        self
+    }
+
+    /// Points the mailed links of `kind` at the app's own frontend (a single-page app's
+    /// route, a mobile app's universal link) instead of the server's HTML pages: the link
+    /// becomes `template` with the signed token in place of `{token}`, and the frontend
+    /// sends the token to the JSON endpoint of that flow (see
+    /// [`LinkKind`](crate::link::LinkKind) and each extension's `LINK` constants). Mails
+    /// sent from HTML and JSON flows alike follow it. The default for every kind is the
+    /// server's page under [`base_url`](Self::base_url).
+    /// [`build`](Self::build) refuses a kind neither the core nor an enabled extension
+    /// sends.
+    pub fn frontend_link(
+        mut self,
+        kind: crate::link::LinkKind,
+        template: crate::link::LinkTemplate,
+    ) -> Self {
+        self.frontend_links.insert(kind, template);
+        self
+    }
+}
+
+/// # Advanced
+///
+/// Several setups in one app, rotating the secret, the password hashing pool and support
+/// access. The defaults suit a single app.
+impl PowConfigBuilder {
+    /// Names the setup (e.g. `"admin"`), which prefixes the session key, cookie names and store
+    /// namespaces so that two setups in one app (users and admins) never see each other's
+    /// sessions. The default is unnamed; name a setup only when the app has more than one.
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// Adds a retired secret to the key ring, known as `id` in logs. New cookies, tokens and
+    /// keyed hashes use the secret given to [`PowConfig::builder`]; retired secrets (in the
+    /// order added, newest first) still verify what they signed: session cookies, session
+    /// and API tokens, mailed links, CSRF tokens, keyed hashes. Put the old secret here when
+    /// you change `secret_key_base`, keep it for as long as anything it signed may come back
+    /// (the longest of the mailed-link, remember-me and session lifetimes), then drop it.
+    /// To take over a Pow app's links, add Pow's `secret_key_base` here.
+    pub fn retired_secret_key_base(
+        mut self,
+        id: impl Into<String>,
+        secret: impl Into<Vec<u8>>,
+    ) -> Self {
+        self.retired_secrets.push((id.into(), secret.into()));
+        self
+    }
+
+    /// Sizing of this setup's password hashing pool ([`HashPool`]). The default
+    /// ([`HashPoolOptions::default`]) is one thread per CPU (at most 8) at nice 19, with
+    /// up to 16 hashes per thread waiting; beyond that sign-ins get `503` + `Retry-After`.
+    pub fn hash_pool_options(mut self, options: HashPoolOptions) -> Self {
+        self.hash_pool_options = options;
+        self
+    }
+
+    /// Runs this setup's hashing on `pool`, e.g. one pool shared by an admins setup and a
+    /// users setup so that together they never use more than its threads. Overrides
+    /// [`hash_pool_options`](Self::hash_pool_options).
+    pub fn hash_pool(mut self, pool: HashPool) -> Self {
+        self.hash_pool = Some(pool);
+        self
+    }
+
+    /// Lets admins open support access to users' accounts ("sign in as", see
+    /// [`session::impersonation`](crate::session::impersonation)). Off by default.
+    pub fn impersonation(mut self, impersonation: crate::session::Impersonation) -> Self {
+        self.impersonation = Some(impersonation);
+        self
     }
 }

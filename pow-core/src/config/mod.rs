@@ -61,6 +61,30 @@ pub struct SessionConfig {
 /// A pow-rs setup: secrets, user schema, policies, backends and extensions.
 ///
 /// Cheap to clone (an `Arc` inside). Build it once, outside `HttpServer::new`, and share it.
+/// Start with [`PowConfig::builder`]; [`PowConfigBuilder`] lists every setting by purpose.
+///
+/// ```
+/// use pow_core::users::diesel::DieselUsersContext;
+/// use pow_core::PowConfig;
+///
+/// let users = DieselUsersContext::connect(":memory:")?; // "sqlite://app.db" in a real app
+/// let config = PowConfig::builder("x".repeat(64)) // SECRET_KEY_BASE in a real app
+///     .users(users.clone())
+///     .base_url("https://example.com")
+///     .build()?;
+/// users.migrate(&config)?;
+///
+/// // A clone is the same setup: give one to each actix worker.
+/// let worker = config.clone();
+/// assert_eq!(worker.user_id_field(), "email");
+/// assert_eq!(worker.base_url(), Some("https://example.com"));
+/// // Served over https, the session cookie is `Secure` and gets the `__Host-` prefix.
+/// assert!(worker.session().cookie_secure);
+/// assert_eq!(worker.session().cookie_name, "__Host-pow_session");
+/// // Blocking code (seeds, a CLI, tests) reaches the users context through it.
+/// assert!(worker.users_context().is_ok());
+/// # Ok::<(), pow_core::PowError>(())
+/// ```
 #[derive(Clone)]
 pub struct PowConfig {
     inner: Arc<Inner>,

@@ -12,7 +12,7 @@
 //! | [`SmtpMailer`] | Production: sends through an SMTP relay given by URL. |
 //! | [`FileMailer`] | Development: writes one `.eml` file per mail into a directory. |
 //! | [`MemoryMailer`] | Tests: keeps mails in memory to inspect them. |
-//! | [`LogMailer`] | The default: logs mails at `info`, sends nothing. |
+//! | [`LogMailer`] | The default, for development: sends nothing; prints each mail to the terminal (stderr) when the app installs no `tracing` subscriber, logs it at `info` through `tracing` otherwise. |
 //!
 //! A custom mailer (an HTTP mail API, a queue) implements [`Mailer`]:
 //!
@@ -65,6 +65,51 @@ pub struct Mail {
 }
 
 /// Delivers mails. Implementations are shared across requests.
+///
+/// pow-core ships [`SmtpMailer`], [`FileMailer`], [`MemoryMailer`] and [`LogMailer`] (the
+/// default). An app with another way out (an HTTP mail API, a job queue) implements this
+/// trait and sets it with
+/// [`PowConfigBuilder::mailer`](crate::PowConfigBuilder::mailer):
+///
+/// ```
+/// use std::sync::{Arc, Mutex};
+///
+/// use pow_core::mailer::{send_notice, Mail, Mailer, Notice};
+/// use pow_core::request::RequestFacts;
+/// use pow_core::{PowConfig, PowError};
+///
+/// /// Keeps each mail's recipient and subject; a real one would call a mail API here.
+/// #[derive(Clone, Default)]
+/// struct Outbox(Arc<Mutex<Vec<(String, String)>>>);
+///
+/// #[async_trait::async_trait]
+/// impl Mailer for Outbox {
+///     async fn deliver(&self, mail: Mail) -> Result<(), PowError> {
+///         let mut sent = self.0.lock().map_err(|_| PowError::Mailer("outbox poisoned".into()))?;
+///         sent.push((mail.to, mail.subject));
+///         Ok(())
+///     }
+/// }
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let outbox = Outbox::default();
+/// let config = PowConfig::builder("x".repeat(64))
+///     .mailer(outbox.clone())
+///     .base_url("https://example.com") // where the links in mails point
+///     .build()?;
+///
+/// // pow-rs mails through the config's mailer, e.g. the notice after a password change.
+/// let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+/// let en = "en".parse()?;
+/// let request = RequestFacts::default();
+/// let notice = send_notice(&config, &request, &en, "jane@example.com", Notice::PasswordChanged);
+/// runtime.block_on(notice);
+///
+/// let sent = outbox.0.lock().map_err(|_| "outbox poisoned")?.clone();
+/// assert_eq!(sent, [("jane@example.com".to_owned(), "Your password was changed".to_owned())]);
+/// # Ok(())
+/// # }
+/// ```
 #[async_trait::async_trait]
 pub trait Mailer: Send + Sync + 'static {
     /// Delivers `mail`, or fails with [`PowError::Mailer`] (an invalid recipient address

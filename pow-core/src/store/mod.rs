@@ -142,6 +142,46 @@ pub type Deliver = Arc<dyn Fn(&[u8]) + Send + Sync + 'static>;
 ///
 /// Backends must be safe to share between all actix workers (`Send + Sync`), and must
 /// keep namespaces fully apart: a key in one namespace is never seen through another.
+///
+/// The config holds one ([`PowConfigBuilder::store`](crate::PowConfigBuilder::store),
+/// [`PowConfig::store`](crate::PowConfig::store)); extensions and app code reach it as an
+/// `Arc<dyn Store>`, whatever the backend. Here the default [`MemoryStore`], through the
+/// trait:
+///
+/// ```
+/// use std::sync::Arc;
+/// use std::time::Duration;
+/// use pow_core::store::{Key, KeyPattern, MemoryStore, Store};
+/// use pow_core::PowConfig;
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let store: Arc<dyn Store> = MemoryStore::shared();
+/// let config = PowConfig::builder("x".repeat(64)).store(store.clone()).build()?;
+/// let store = config.store(); // the same store, as every part of pow-rs sees it
+///
+/// let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+/// runtime.block_on(async {
+///     let minute = Some(Duration::from_secs(60));
+///     let key = Key::from(["invite", "abc"]);
+///     store.put("demo", vec![(key.clone(), b"jane".to_vec())], minute).await?;
+///     assert_eq!(store.get("demo", &key).await?, Some(b"jane".to_vec()));
+///     // Namespaces are apart.
+///     assert_eq!(store.get("other", &key).await?, None);
+///     // Patterns match key segments; `Any` matches one segment.
+///     let invites = store.all("demo", &[KeyPattern::exact("invite"), KeyPattern::Any]).await?;
+///     assert_eq!(invites.len(), 1);
+///     // `take` removes and returns in one step: a single-use token works once.
+///     assert_eq!(store.take("demo", &key).await?, Some(b"jane".to_vec()));
+///     assert_eq!(store.take("demo", &key).await?, None);
+///     // Counters for rate limits.
+///     let hits = Key::from("hits");
+///     assert_eq!(store.incr("demo", &hits, 1, minute).await?, 1);
+///     assert_eq!(store.incr("demo", &hits, 1, minute).await?, 2);
+///     Ok::<_, pow_core::store::StoreError>(())
+/// })?;
+/// # Ok(())
+/// # }
+/// ```
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     /// Stores every record under `namespace`. A put replaces an existing value and restarts

@@ -26,6 +26,42 @@ pub enum WriteError {
 /// the async [`Users`](super::Users) handle, never on the async executor. Implementors only
 /// provide the five storage methods; sign-in, sign-up and account edits are provided on
 /// top of them and may be overridden.
+///
+/// ```
+/// use pow_core::password::Pbkdf2Hasher;
+/// use pow_core::users::diesel::DieselUsersContext;
+/// use pow_core::users::{sign_up_params, Params, UsersContext, Value};
+/// use pow_core::PowConfig;
+///
+/// let users = DieselUsersContext::connect(":memory:")?;
+/// let config = PowConfig::builder("x".repeat(64))
+///     .users(users.clone())
+///     .hasher(Pbkdf2Hasher::new(1)) // tests only: fast, weak hashing
+///     .build()?;
+/// users.migrate(&config)?;
+///
+/// // Sign-up: params validated, password hashed, row inserted.
+/// let params = sign_up_params(&config, "jane@example.com", "correct horse battery");
+/// let jane = users.create(&config, &params)?.expect("a valid sign-up");
+///
+/// // Invalid params come back as a changeset with errors; nothing is written.
+/// let short = sign_up_params(&config, "joe@example.com", "short");
+/// let changeset = users.create(&config, &short)?.unwrap_err();
+/// assert!(!changeset.is_valid());
+/// assert!(!changeset.errors.get("password").is_empty());
+///
+/// // Read by any column, check a password.
+/// let found = users.get_by(&config, "email", &Value::from("jane@example.com"))?;
+/// assert_eq!(found.map(|user| user.id), Some(jane.id));
+/// let sign_in: Params = [("email", "jane@example.com"), ("password", "correct horse battery")]
+///     .map(|(k, v)| (k.to_owned(), v.to_owned()))
+///     .into();
+/// assert_eq!(users.authenticate(&config, &sign_in)?.map(|user| user.id), Some(jane.id));
+/// # Ok::<(), pow_core::PowError>(())
+/// ```
+///
+/// From async code (a handler), go through the config's handle instead:
+/// `config.users()?.get(id).await`.
 pub trait UsersContext: Send + Sync + 'static {
     /// The diesel context behind this one, if any: extensions that keep tables of their
     /// own beside the users table (`pow-ext-oauth`'s `user_identities`) use its pool and

@@ -230,6 +230,38 @@ pub type Changes = BTreeMap<String, Value>;
 ///
 /// `fields` holds every column but `id`, `password_hash` and the timestamps: the user id
 /// field (`email` by default), and each extension and app field.
+///
+/// In a handler the signed-in user comes from the `CurrentUser` and `MaybeUser`
+/// extractors (a `CurrentUser` derefs to `User`); elsewhere from the [`UsersContext`].
+///
+/// ```
+/// use pow_core::password::Pbkdf2Hasher;
+/// use pow_core::users::diesel::DieselUsersContext;
+/// use pow_core::users::{sign_up_params, UsersContext, Value};
+/// use pow_core::PowConfig;
+///
+/// let users = DieselUsersContext::connect(":memory:")?;
+/// let config = PowConfig::builder("x".repeat(64))
+///     .users(users.clone())
+///     .hasher(Pbkdf2Hasher::new(1)) // tests only: fast, weak hashing
+///     .build()?;
+/// users.migrate(&config)?;
+/// let params = sign_up_params(&config, "jane@example.com", "correct horse battery");
+/// let jane = users.create(&config, &params)?.expect("a valid sign-up");
+///
+/// // The core columns are fields of the struct...
+/// assert!(jane.id > 0);
+/// assert!(jane.password_hash.is_some());
+/// // ...every other column is read by name, typed.
+/// assert_eq!(jane.email(), Some("jane@example.com"));
+/// assert_eq!(jane.user_id(&config), Some("jane@example.com"));
+/// assert_eq!(jane.get("email"), Some(&Value::from("jane@example.com")));
+/// assert_eq!(jane.get_timestamp("disabled_at"), None); // the core's `disabled_at`, NULL
+/// assert!(!jane.is_disabled());
+/// // The password hash never shows in logs.
+/// assert!(format!("{jane:?}").contains("[redacted]"));
+/// # Ok::<(), pow_core::PowError>(())
+/// ```
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
 pub struct User {
     /// Primary key.

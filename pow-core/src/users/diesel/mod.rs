@@ -295,6 +295,25 @@ pub struct DieselUsersContext {
 impl DieselUsersContext {
     /// Connects to `database_url` (see [`Database::connect`] for the accepted forms).
     ///
+    /// `postgres://...` and `postgresql://...` open PostgreSQL; anything else opens SQLite:
+    /// `sqlite://app.db` or a plain path in an app, `:memory:` in tests and examples (a
+    /// private database, gone when the last clone is dropped). Connect once at start-up and
+    /// give a clone to [`PowConfigBuilder::users`](crate::PowConfigBuilder::users); clones
+    /// share the pool.
+    ///
+    /// ```
+    /// use pow_core::users::diesel::DieselUsersContext;
+    ///
+    /// let users = DieselUsersContext::connect(":memory:")?; // "sqlite://app.db" in a real app
+    /// assert_eq!(users.database().backend(), "sqlite");
+    ///
+    /// // A clone uses the same pool: here, the same in-memory database.
+    /// let clone = users.clone();
+    /// clone.database().batch_execute("CREATE TABLE notes (id INTEGER PRIMARY KEY)")?;
+    /// users.database().batch_execute("INSERT INTO notes (id) VALUES (1)")?;
+    /// # Ok::<(), pow_core::PowError>(())
+    /// ```
+    ///
     /// # Errors
     /// As [`Database::connect`].
     pub fn connect(database_url: &str) -> Result<Self, PowError> {
@@ -355,6 +374,28 @@ impl DieselUsersContext {
     /// Creates the users table and applies each enabled extension's migrations, in one
     /// run ordered by version. Migrations already applied are skipped, so running it on
     /// every start is safe. See [`migrate_with`](Self::migrate_with).
+    ///
+    /// The config comes first: the extensions it enables bring their own migrations.
+    ///
+    /// ```
+    /// use pow_core::users::diesel::DieselUsersContext;
+    /// use pow_core::users::{UsersContext, Value};
+    /// use pow_core::PowConfig;
+    ///
+    /// let users = DieselUsersContext::connect(":memory:")?;
+    /// let config = PowConfig::builder("x".repeat(64)).users(users.clone()).build()?;
+    /// users.migrate(&config)?;
+    /// users.migrate(&config)?; // on every start: nothing left to do the second time
+    ///
+    /// // The users table is there, and empty.
+    /// let nobody = users.get_by(&config, "email", &Value::from("jane@example.com"))?;
+    /// assert!(nobody.is_none());
+    ///
+    /// // The bundled migration creates `users` keyed by `email`, nothing else.
+    /// let members = PowConfig::builder("x".repeat(64)).table("members").build()?;
+    /// assert!(users.migrate(&members).is_err());
+    /// # Ok::<(), pow_core::PowError>(())
+    /// ```
     ///
     /// # Errors
     /// As [`migrate_with`](Self::migrate_with).
