@@ -1,11 +1,16 @@
 //! `pow`: the pow-rs command line.
 //!
+//! **Guide**: [the `pow` command](https://github.com/pow-rs/pow-rs/blob/main/guides/cli.md).
+//! [All guides](https://github.com/pow-rs/pow-rs/tree/main/guides): getting started, configuration, every extension.
+//!
 //! - `pow gen secret`: a secret key base;
 //! - `pow export migrations|templates|messages`: the SQL, templates and Fluent files pow-rs
 //!   embeds, to keep in an app's own migrations or to start overriding;
 //! - `pow users create|confirm|disable|enable|revoke-sessions|list`: user administration
 //!   on a database (and the Redis store for sessions);
-//! - `pow check`: whether a database has every migration and column the setup needs.
+//! - `pow check`: whether a database has every migration and column the setup needs;
+//! - `pow migrate`: the migrations the app's `migrate()` runs, for a database the app has
+//!   not started on yet.
 //!
 //! Every command has `--help`. Exit codes: 0 done, 1 failed (the message says why), 2 a
 //! usage error.
@@ -15,14 +20,14 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine as _;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use pow_core::extension::{all_sql_migrations, SqlMigration};
 use pow_core::users::diesel::DieselUsersContext;
 use pow_core::users::{Changes, UsersContext, Value};
 use pow_core::{PowConfig, PowError, User};
-use rand::RngCore as _;
+
+mod database;
+mod new;
 
 #[derive(Parser)]
 #[command(name = "pow", version, about = "The pow-rs command line")]
@@ -47,6 +52,12 @@ enum Command {
     Accounts(Accounts),
     /// Check that a database has every migration and column the extensions need.
     Check(Setup),
+    /// Run the migrations the app's `migrate()` runs with these extensions (creating the
+    /// tables of a fresh database); the versions are recorded the same way, so the app
+    /// then finds nothing to apply.
+    Migrate(Setup),
+    /// Create a new app: Cargo.toml, src/main.rs, .env and .gitignore, ready for `cargo run`.
+    New(new::New),
 }
 
 #[derive(Subcommand)]
@@ -105,21 +116,18 @@ impl Ext {
 
 #[derive(Args)]
 struct Extensions {
-    /// The extensions the app enables (comma-separated); all of them by default.
-    #[arg(long, value_delimiter = ',')]
-    extensions: Option<Vec<Ext>>,
+    /// The extensions the app enables (comma-separated); none by default (the core only).
+    #[arg(long, value_enum, value_delimiter = ',')]
+    extensions: Vec<Ext>,
 }
 
 impl Extensions {
     /// The chosen extensions, in the order a config must enable them.
     fn list(&self) -> Vec<Ext> {
-        match &self.extensions {
-            Some(chosen) => Ext::ALL
-                .into_iter()
-                .filter(|ext| chosen.contains(ext))
-                .collect(),
-            None => Ext::ALL.to_vec(),
-        }
+        Ext::ALL
+            .into_iter()
+            .filter(|ext| self.extensions.contains(ext))
+            .collect()
     }
 }
 
@@ -300,15 +308,15 @@ fn run(command: Command) -> Result<(), Failure> {
             if bytes < 64 {
                 return Err(Failure("a secret key base needs at least 64 bytes".into()));
             }
-            let mut secret = vec![0; bytes];
-            rand::rngs::OsRng.fill_bytes(&mut secret);
-            println!("{}", STANDARD.encode(secret));
+            println!("{}", new::random_secret(bytes));
             Ok(())
         }
         Command::Export(export) => run_export(export),
         Command::Users(users) => run_users(users),
         Command::Accounts(accounts) => run_accounts(accounts),
         Command::Check(setup) => check(&setup),
+        Command::Migrate(setup) => database::migrate(&setup),
+        Command::New(args) => new::run(args),
     }
 }
 
@@ -378,8 +386,14 @@ fn run_export(export: Export) -> Result<(), Failure> {
             out,
         } => {
             let config = config(&extensions.list(), None, None)?;
+            if out.is_none() {
+                println!("{}", sql_header(backend));
+            }
             for migration in all_sql_migrations(&config) {
                 export_migration(&migration, backend, out.as_deref())?;
+            }
+            if out.is_none() {
+                println!("COMMIT;");
             }
             Ok(())
         }
@@ -423,6 +437,26 @@ fn run_export(export: Export) -> Result<(), Failure> {
     }
 }
 
+/// diesel's bookkeeping table, as its migration harness creates it
+/// (`diesel::migration::setup_migration_table.sql`): `migrate()` and diesel's CLI read the
+/// applied versions from it.
+const DIESEL_MIGRATIONS_TABLE: &str = "CREATE TABLE IF NOT EXISTS __diesel_schema_migrations (
+       version VARCHAR(50) PRIMARY KEY NOT NULL,
+       run_on TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP
+);";
+
+/// The start of the printed SQL: one transaction, and diesel's bookkeeping table.
+fn sql_header(backend: Backend) -> String {
+    format!(
+        "-- pow-rs migrations for {}, in the order migrate() applies them, in one transaction.\n\
+         -- Each records its version in __diesel_schema_migrations as migrate() does, so the\n\
+         -- app's migrate() then finds nothing to apply.\n\
+         BEGIN;\n\
+         {DIESEL_MIGRATIONS_TABLE}\n",
+        backend.name()
+    )
+}
+
 fn export_migration(
     migration: &SqlMigration,
     backend: Backend,
@@ -440,16 +474,23 @@ fn export_migration(
         None => {
             println!("-- {folder}/up.sql");
             println!("{}", up.trim_end());
+            // The version is the crate's own (digits), never input.
+            println!(
+                "INSERT INTO __diesel_schema_migrations (version) VALUES ('{}');",
+                migration.version
+            );
             println!();
         }
     }
     Ok(())
 }
 
-/// The users context on `setup`'s database and a config for it.
+/// The users context on `setup`'s database and a config for it; the database must exist
+/// and have the users table.
 fn open(setup: &Setup) -> Result<(DieselUsersContext, PowConfig), Failure> {
-    let users = DieselUsersContext::connect(&setup.database_url)?;
+    let users = database::connect_existing(setup)?;
     let config = config(&setup.extensions.list(), Some(users.clone()), None)?;
+    database::require_users_table(setup, &users, &config)?;
     Ok((users, config))
 }
 
@@ -492,17 +533,9 @@ fn run_users(command: Users) -> Result<(), Failure> {
             };
             let (users, config) = open(&account.setup)?;
             let params = pow_core::users::sign_up_params(&config, &account.email, &password);
-            let user = users.create(&config, &params)?.map_err(|changeset| {
-                let errors: Vec<String> = changeset
-                    .errors
-                    .0
-                    .iter()
-                    .flat_map(|(field, errors)| {
-                        errors.iter().map(move |e| format!("{field}: {}", e.key))
-                    })
-                    .collect();
-                Failure(format!("user not created: {}", errors.join(", ")))
-            })?;
+            let user = users
+                .create(&config, &params)?
+                .map_err(|changeset| refused(&config, &changeset))?;
             if account
                 .setup
                 .extensions
@@ -581,6 +614,24 @@ fn run_users(command: Users) -> Result<(), Failure> {
     }
 }
 
+/// Why a user was not created, in the sentences the sign-up page shows (the field's
+/// label, then its translated English error), never message ids.
+fn refused(config: &PowConfig, changeset: &pow_core::users::Changeset) -> Failure {
+    let messages = config.messages();
+    let en = messages.languages().first().cloned().unwrap_or_default();
+    let mut errors = Vec::new();
+    for (field, field_errors) in &changeset.errors.0 {
+        let label = messages.field_label(&en, field);
+        for error in field_errors {
+            errors.push(format!(
+                "{label} {}",
+                messages.validation_error(&en, field, error)
+            ));
+        }
+    }
+    Failure(format!("user not created: {}", errors.join("; ")))
+}
+
 /// The account extension as the CLI enables it (its grace period does not matter here).
 fn account_extension(anonymise: bool) -> pow_ext_account::Account {
     let account = pow_ext_account::Account::new();
@@ -601,14 +652,15 @@ fn with_store<T>(
 ) -> Result<T, Failure> {
     let system = actix_rt::System::new();
     system.block_on(async {
+        let users = database::connect_existing(setup)?;
         let redis = store.open().await?;
-        let users = DieselUsersContext::connect(&setup.database_url)?;
         let audit = pow_core::audit::Auditor::new(pow_core::audit::DieselAuditSink::new(
             users.database().clone(),
         ));
-        let config = builder(&setup.extensions.list(), Some(users), redis)
+        let config = builder(&setup.extensions.list(), Some(users.clone()), redis)
             .audit(audit)
             .build()?;
+        database::require_users_table(setup, &users, &config)?;
         let result = work(&config).await;
         config.audit().flush().await?;
         result
@@ -624,7 +676,9 @@ fn run_accounts(command: Accounts) -> Result<(), Failure> {
         } => {
             if !setup.extensions.list().contains(&Ext::Account) {
                 return Err(Failure(
-                    "the account extension is not in --extensions".into(),
+                    "the account extension is not in --extensions: give the app's extensions, \
+                     `account` among them (every one of them erases its data)"
+                        .into(),
                 ));
             }
             let purge = with_store(&setup, &store, async |config| {
@@ -673,9 +727,10 @@ fn confirm(users: &DieselUsersContext, config: &PowConfig, user: &User) -> Resul
 fn run_admin(account: &Account, store: &Store, disable: bool) -> Result<User, Failure> {
     let system = actix_rt::System::new();
     system.block_on(async {
+        let users = database::connect_existing(&account.setup)?;
         let redis = store.open().await?;
-        let users = DieselUsersContext::connect(&account.setup.database_url)?;
         let config = config(&account.setup.extensions.list(), Some(users.clone()), redis)?;
+        database::require_users_table(&account.setup, &users, &config)?;
         let user = find(&users, &config, &account.email)?;
         let updated = if disable {
             pow_core::admin::disable_user(&config, &user).await?
@@ -697,7 +752,9 @@ fn revoke(setup: &Setup, user: &User, url: &str, prefix: &str) -> Result<usize, 
 }
 
 fn check(setup: &Setup) -> Result<(), Failure> {
-    let (users, config) = open(setup)?;
+    // A database without the users table is reported below, migration by migration.
+    let users = database::connect_existing(setup)?;
+    let config = config(&setup.extensions.list(), Some(users.clone()), None)?;
     let applied = users.applied_migrations().unwrap_or_default();
     let mut problems = Vec::new();
     for migration in all_sql_migrations(&config) {
@@ -721,7 +778,8 @@ fn check(setup: &Setup) -> Result<(), Failure> {
         println!("{problem}");
     }
     Err(Failure(format!(
-        "{} problem(s): run DieselUsersContext::migrate, or apply `pow export migrations`",
+        "{} problem(s): start the app once (it runs its migrations), run `pow migrate` with \
+         the same --database-url and --extensions, or apply `pow export migrations`",
         problems.len()
     )))
 }

@@ -1,0 +1,563 @@
+//! `pow new`: the files it writes, and the app it makes, built with cargo and driven over
+//! HTTP as a newcomer would use it (sign up, confirm, sign in, sign out, reset).
+//!
+//! The generated apps build into the workspace's target folder (with the workspace's
+//! `Cargo.lock`), so their dependencies are compiled once and reused by later runs.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::collections::HashSet;
+use std::fs::File;
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use pow_core::test_client::Client;
+
+fn pow(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_pow"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_owned()
+}
+
+fn target_dir() -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(dir) => workspace().join(dir),
+        None => workspace().join("target"),
+    }
+}
+
+/// A fresh folder that no other test run uses at the same time.
+fn scratch(name: &str) -> PathBuf {
+    std::env::temp_dir().join(format!("pow-new-{name}-{}", uuid::Uuid::new_v4().simple()))
+}
+
+/// `rustfmt --check` on a generated file, when rustfmt is installed: a new app starts out
+/// formatted.
+fn assert_formatted(path: &Path) {
+    let Ok(out) = Command::new("rustfmt")
+        .args(["--edition", "2024", "--check"])
+        .arg(path)
+        .output()
+    else {
+        eprintln!("rustfmt not found: {} not checked", path.display());
+        return;
+    };
+    assert!(
+        out.status.success(),
+        "{} is not formatted:\n{}",
+        path.display(),
+        text(&out.stdout)
+    );
+}
+
+#[test]
+fn new_writes_an_app_and_refuses_a_non_empty_folder() {
+    let tmp = scratch("files");
+    let app = tmp.join("My App");
+    let app_str = app.display().to_string();
+    let out = pow(&["new", &app_str]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    for step in [
+        "cd ",
+        "cargo run",
+        "http://127.0.0.1:8080",
+        "mail/",
+        "--path",
+    ] {
+        assert!(stdout.contains(step), "next steps name {step}: {stdout}");
+    }
+
+    let cargo_toml = std::fs::read_to_string(app.join("Cargo.toml")).unwrap();
+    assert!(cargo_toml.contains("name = \"my-app\""), "{cargo_toml}");
+    assert!(cargo_toml.contains("pow-core = { version = \"0.1\""));
+    for ext in ["reset-password", "email-confirmation", "persistent-session"] {
+        assert!(cargo_toml.contains(&format!("pow-ext-{ext} = {{ version = \"0.1\" }}")));
+    }
+    assert!(!cargo_toml.contains("pow-ext-two-factor"));
+    let main_rs = std::fs::read_to_string(app.join("src/main.rs")).unwrap();
+    let confirmation = main_rs
+        .find(".extension(EmailConfirmation::new())")
+        .unwrap();
+    let persistent = main_rs
+        .find(".extension(PersistentSession::new())")
+        .unwrap();
+    assert!(confirmation < persistent, "email confirmation comes first");
+    assert!(main_rs.contains(".extension(ResetPassword::new())"));
+    assert!(main_rs.contains("pow_core::web::flash::take(&req)"));
+    assert_formatted(&app.join("src/main.rs"));
+
+    let env = std::fs::read_to_string(app.join(".env")).unwrap();
+    let secret = env
+        .lines()
+        .find_map(|line| line.strip_prefix("SECRET_KEY_BASE="))
+        .unwrap();
+    assert_eq!(
+        base64::engine::general_purpose::STANDARD
+            .decode(secret)
+            .unwrap()
+            .len(),
+        64
+    );
+    let gitignore = std::fs::read_to_string(app.join(".gitignore")).unwrap();
+    for ignored in ["/target/", "*.db", ".env", "/mail/"] {
+        assert!(gitignore.lines().any(|line| line == ignored), "{gitignore}");
+    }
+    assert!(!app.join("templates").exists());
+
+    // A second run would overwrite the app: refused, and nothing changes.
+    let again = pow(&["new", &app_str]);
+    assert_eq!(again.status.code(), Some(1));
+    assert!(
+        text(&again.stderr).contains("not empty"),
+        "{}",
+        text(&again.stderr)
+    );
+    assert_eq!(std::fs::read_to_string(app.join(".env")).unwrap(), env);
+
+    // Other extensions, the templates, a name of its own, an empty folder that exists.
+    let other = tmp.join("other");
+    std::fs::create_dir_all(&other).unwrap();
+    let other_str = other.display().to_string();
+    let out = pow(&[
+        "new",
+        &other_str,
+        "--extensions",
+        "two-factor,passkeys",
+        "--templates",
+        "--name",
+        "shop",
+        "--path",
+        workspace().to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let cargo_toml = std::fs::read_to_string(other.join("Cargo.toml")).unwrap();
+    assert!(cargo_toml.contains("name = \"shop\""));
+    let core = workspace().join("pow-core");
+    assert!(
+        cargo_toml.contains(&format!("pow-core = {{ path = \"{}\"", core.display())),
+        "{cargo_toml}"
+    );
+    assert!(cargo_toml.contains("pow-ext-two-factor = { path = "));
+    assert!(!cargo_toml.contains("pow-ext-reset-password"));
+    let main_rs = std::fs::read_to_string(other.join("src/main.rs")).unwrap();
+    assert!(main_rs.contains(".extension(TwoFactor::new().issuer(APP_NAME))"));
+    assert!(main_rs.contains("const APP_NAME: &str = \"shop\";"));
+    assert!(main_rs.contains(".extension(passkeys)"));
+    assert_formatted(&other.join("src/main.rs"));
+    assert!(
+        std::fs::read_to_string(other.join("templates/pow/page.html"))
+            .unwrap()
+            .contains("<html")
+    );
+    assert!(other.join("templates/pow/mail/layout.txt").is_file());
+
+    // Usage errors and bad input.
+    let not_a_checkout = pow(&[
+        "new",
+        &tmp.join("x").display().to_string(),
+        "--path",
+        &app_str,
+    ]);
+    assert_eq!(not_a_checkout.status.code(), Some(1));
+    assert!(text(&not_a_checkout.stderr).contains("no pow-rs checkout"));
+    let bad_name = pow(&["new", &tmp.join("9lives").display().to_string()]);
+    assert_eq!(bad_name.status.code(), Some(1));
+    assert!(text(&bad_name.stderr).contains("--name"));
+    assert_eq!(
+        pow(&[
+            "new",
+            &tmp.join("y").display().to_string(),
+            "--extensions",
+            "nope"
+        ])
+        .status
+        .code(),
+        Some(2)
+    );
+    std::fs::remove_dir_all(&tmp).unwrap();
+}
+
+/// Holds a lock file for the lifetime of a test: runs of the same test in other processes
+/// wait, since they build the same crate into the same target folder.
+struct Lock(#[allow(dead_code)] File);
+
+fn lock(name: &str) -> Lock {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    std::fs::create_dir_all(dir).unwrap();
+    let file = File::create(dir.join(format!("{name}.lock"))).unwrap();
+    file.lock().unwrap();
+    Lock(file)
+}
+
+/// `pow new <dir> --path <workspace> <args>`, then `cargo build` with the workspace's
+/// lock file and target folder. Returns the binary.
+fn generate_and_build(dir: &Path, name: &str, args: &[&str]) -> PathBuf {
+    if dir.exists() {
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+    let workspace = workspace();
+    let dir_str = dir.display().to_string();
+    let mut all = vec!["new", &dir_str, "--path", workspace.to_str().unwrap()];
+    all.extend_from_slice(args);
+    let out = pow(&all);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    std::fs::copy(workspace.join("Cargo.lock"), dir.join("Cargo.lock")).unwrap();
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let started = Instant::now();
+    let mut build = Command::new(cargo);
+    // What cargo set for this test is not the build's environment: build scripts that
+    // watch these (ring watches CARGO_MANIFEST_DIR) would run again, and their dependents
+    // be compiled again.
+    for (key, _) in std::env::vars_os() {
+        let key = key.to_string_lossy();
+        let set_for_tests = [
+            "CARGO_MANIFEST_DIR",
+            "CARGO_MANIFEST_PATH",
+            "CARGO_CRATE_NAME",
+            "CARGO_PRIMARY_PACKAGE",
+            "CARGO_TARGET_TMPDIR",
+            "CARGO_RUSTC_CURRENT_DIR",
+            "OUT_DIR",
+        ]
+        .contains(&key.as_ref());
+        if set_for_tests || key.starts_with("CARGO_PKG_") || key.starts_with("CARGO_BIN_") {
+            build.env_remove(key.as_ref());
+        }
+    }
+    let build = build
+        .args(["build", "--offline", "--quiet"])
+        .current_dir(dir)
+        .env("CARGO_TARGET_DIR", target_dir())
+        .stdout(Stdio::inherit())
+        .stderr(Stdio::inherit())
+        .status()
+        .unwrap();
+    assert!(build.success(), "the generated app builds");
+    eprintln!("built {name} in {:.1}s", started.elapsed().as_secs_f64());
+    target_dir()
+        .join("debug")
+        .join(format!("{name}{}", std::env::consts::EXE_SUFFIX))
+}
+
+/// The app's process, killed when dropped (a failed assertion included).
+struct Server {
+    child: Child,
+    log: PathBuf,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Server {
+    /// Starts `binary` in `dir` on a free loopback port and waits until it accepts
+    /// connections.
+    fn start(binary: &Path, dir: &Path) -> (Self, SocketAddr) {
+        let addr = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap();
+        let log = dir.join("server.log");
+        let out = File::create(&log).unwrap();
+        let child = Command::new(binary)
+            .current_dir(dir)
+            .env("BIND", addr.to_string())
+            // The app's own .env is what is under test.
+            .env_remove("SECRET_KEY_BASE")
+            .env_remove("DATABASE_URL")
+            .env_remove("BASE_URL")
+            .env_remove("MAIL_DIR")
+            .stdout(out.try_clone().unwrap())
+            .stderr(out)
+            .spawn()
+            .unwrap();
+        let mut server = Self { child, log };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some(status) = server.child.try_wait().unwrap() {
+                panic!("the app exited ({status}):\n{}", server.log());
+            }
+            if TcpStream::connect_timeout(&addr, Duration::from_secs(1)).is_ok() {
+                return (server, addr);
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the app did not listen within 60s:\n{}",
+                server.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+/// Decodes quoted-printable text.
+fn quoted_printable(encoded: &str) -> String {
+    let joined = encoded.replace("=\r\n", "").replace("=\n", "");
+    let bytes = joined.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'=' && i + 3 <= bytes.len() {
+            if let Ok(byte) = u8::from_str_radix(&joined[i + 1..i + 3], 16) {
+                out.push(byte);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8(out).unwrap()
+}
+
+/// The plain-text part of an `.eml` file, decoded.
+fn text_part(eml: &str) -> String {
+    let start = eml.find("Content-Type: text/plain").expect("a text part");
+    let part = &eml[start..];
+    let (headers, body) = part.split_once("\r\n\r\n").unwrap();
+    let body = body.split("\r\n--").next().unwrap();
+    if headers.contains("quoted-printable") {
+        quoted_printable(body)
+    } else if headers.contains("base64") {
+        let joined: String = body.split_whitespace().collect();
+        text(
+            &base64::engine::general_purpose::STANDARD
+                .decode(joined)
+                .unwrap(),
+        )
+    } else {
+        body.to_owned()
+    }
+}
+
+/// Waits for a new mail to `to` with `subject` in the app's `mail/` folder and returns the
+/// path of the first link in it that starts with `prefix` (relative to the server).
+fn wait_for_link(
+    server: &Server,
+    dir: &Path,
+    seen: &mut HashSet<PathBuf>,
+    to: &str,
+    subject: &str,
+    prefix: &str,
+) -> String {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
+            .map(|entries| {
+                entries
+                    .map(|entry| entry.unwrap().path())
+                    .filter(|path| path.extension().is_some_and(|ext| ext == "eml"))
+                    .collect()
+            })
+            .unwrap_or_default();
+        paths.sort();
+        for path in paths {
+            if !seen.insert(path.clone()) {
+                continue;
+            }
+            let eml = std::fs::read_to_string(&path).unwrap();
+            if !eml.contains(&format!("To: {to}\r\n"))
+                || !eml.contains(&format!("Subject: {subject}\r\n"))
+            {
+                continue;
+            }
+            let body = text_part(&eml);
+            let link = body
+                .split_whitespace()
+                .find_map(|word| word.strip_prefix(prefix))
+                .unwrap_or_else(|| panic!("no {prefix} link in:\n{body}"));
+            return link.to_owned();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no mail \"{subject}\" to {to} in {} within 30s:\n{}",
+            dir.display(),
+            server.log()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn sign_up(browser: &mut Client, email: &str, password: &str) -> pow_core::test_client::Response {
+    let csrf = browser.get("/registration/new").csrf();
+    browser.post(
+        "/registration",
+        &[
+            ("_csrf_token", csrf.as_str()),
+            ("user[email]", email),
+            ("user[password]", password),
+            ("user[password_confirmation]", password),
+        ],
+    )
+}
+
+#[test]
+fn the_new_app_signs_up_confirms_signs_in_and_resets() {
+    let _lock = lock("new-app");
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("new-app");
+    let binary = generate_and_build(&dir, "new-app", &[]);
+    let (server, addr) = Server::start(&binary, &dir);
+    let origin = format!("http://{addr}");
+    let mail = dir.join("mail");
+    let mut seen = HashSet::new();
+    let mut browser = Client::new(addr);
+
+    let home = browser.get("/");
+    assert_eq!(home.status, 200);
+    assert!(home.body.contains("You are not signed in."));
+    assert!(home.body.contains(r#"href="/registration/new""#));
+    assert!(home.body.contains(r#"href="/session/new""#));
+    assert_eq!(browser.get("/dashboard").status, 302);
+
+    // Sign up: not signed in until the address is confirmed, and `/` says so.
+    let res = sign_up(&mut browser, "jane@example.com", "correct horse battery");
+    assert_eq!(res.status, 302, "{}", res.body);
+    assert_eq!(res.location(), "/");
+    let home = browser.get("/");
+    assert!(
+        home.body
+            .contains("need to confirm your e-mail before you can sign in"),
+        "{}",
+        home.body
+    );
+    assert!(home.body.contains("You are not signed in."));
+
+    // The confirmation link, from the mail written to mail/ (and printed to stderr).
+    let link = wait_for_link(
+        &server,
+        &mail,
+        &mut seen,
+        "jane@example.com",
+        "Confirm your email address",
+        &origin,
+    );
+    assert!(link.starts_with("/confirm-email/"), "{link}");
+    assert!(server.log().contains("---- mail to jane@example.com"));
+    let res = browser.get(&link);
+    assert_eq!(res.status, 302);
+    assert_eq!(res.location(), "/session/new");
+    assert!(browser
+        .get("/session/new")
+        .body
+        .contains("The email address has been confirmed."));
+
+    // Sign in, see `/` and the dashboard signed in, sign out with the home page's form.
+    let res = browser.sign_in("jane@example.com", "correct horse battery");
+    assert_eq!(res.status, 302, "{}", res.body);
+    assert_eq!(res.location(), "/");
+    let home = browser.get("/");
+    assert!(
+        home.body.contains("Signed in as jane@example.com."),
+        "{}",
+        home.body
+    );
+    assert!(browser
+        .get("/dashboard")
+        .body
+        .contains("Hello, jane@example.com!"));
+    let csrf = home.csrf();
+    let res = browser.post(
+        "/session",
+        &[("_method", "DELETE"), ("_csrf_token", csrf.as_str())],
+    );
+    assert_eq!(res.status, 302);
+    assert_eq!(res.location(), "/session/new");
+    assert!(browser.get("/").body.contains("You are not signed in."));
+
+    // Forgot the password: request a link, follow it, choose a new password.
+    let csrf = browser.get("/reset-password/new").csrf();
+    let res = browser.post(
+        "/reset-password",
+        &[
+            ("_csrf_token", csrf.as_str()),
+            ("user[email]", "jane@example.com"),
+        ],
+    );
+    assert_eq!(res.status, 302);
+    assert_eq!(res.location(), "/session/new");
+    let link = wait_for_link(
+        &server,
+        &mail,
+        &mut seen,
+        "jane@example.com",
+        "Reset password link",
+        &origin,
+    );
+    assert!(link.starts_with("/reset-password/"), "{link}");
+    let form = browser.get(&link);
+    assert_eq!(form.status, 200);
+    let csrf = form.csrf();
+    let res = browser.post(
+        &link,
+        &[
+            ("_csrf_token", csrf.as_str()),
+            ("_method", "PATCH"),
+            ("user[password]", "a new secret phrase"),
+            ("user[password_confirmation]", "a new secret phrase"),
+        ],
+    );
+    assert_eq!(res.status, 302, "{}", res.body);
+    assert_eq!(res.location(), "/session/new");
+
+    // The old password no longer works; the new one does.
+    let res = browser.sign_in("jane@example.com", "correct horse battery");
+    assert_eq!(res.status, 200);
+    let res = browser.sign_in("jane@example.com", "a new secret phrase");
+    assert_eq!(res.status, 302, "{}", res.body);
+    assert!(browser
+        .get("/")
+        .body
+        .contains("Signed in as jane@example.com."));
+
+    // The database and the mails are where the app says.
+    assert!(dir.join("app.db").is_file());
+    drop(server);
+}
+
+#[test]
+fn a_new_app_with_every_extension_builds_and_serves() {
+    let _lock = lock("new-app-every-extension");
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("new-app-every-extension");
+    let every = "reset-password,email-confirmation,two-factor,passwordless,passkeys,\
+                 persistent-session,invitation,oauth,account";
+    let binary = generate_and_build(
+        &dir,
+        "new-app-every-extension",
+        &["--extensions", every, "--templates"],
+    );
+    let (server, addr) = Server::start(&binary, &dir);
+    let mut browser = Client::new(addr);
+    assert!(browser.get("/").body.contains("You are not signed in."));
+    let sign_in = browser.get("/session/new");
+    assert_eq!(sign_in.status, 200);
+    assert!(
+        sign_in.body.contains("/reset-password/new"),
+        "{}",
+        sign_in.body
+    );
+    assert_eq!(browser.get("/registration/new").status, 200);
+    drop(server);
+}
