@@ -484,3 +484,131 @@ pub fn field_errors(answer: &serde_json::Value, field: &str) -> serde_json::Valu
         .collect();
     serde_json::Value::Array(messages)
 }
+
+/// `value` with a local `$ref` into the OpenAPI document `doc` followed (again, while it is
+/// one); `None` for a reference that is not in the document.
+fn openapi_resolved<'a>(
+    doc: &'a serde_json::Value,
+    mut value: &'a serde_json::Value,
+) -> Option<&'a serde_json::Value> {
+    while let Some(reference) = value.get("$ref").and_then(serde_json::Value::as_str) {
+        value = doc.pointer(reference.trim_start_matches('#'))?;
+    }
+    Some(value)
+}
+
+/// Whether `schema` says what its value holds: more than a bare `{"type": "object"}` (a
+/// generated client types such a value as an empty object, and cannot read it).
+fn describes_its_value(doc: &serde_json::Value, schema: &serde_json::Value) -> bool {
+    let Some(schema) = openapi_resolved(doc, schema) else {
+        return false;
+    };
+    let Some(map) = schema.as_object() else {
+        return schema == &serde_json::Value::Bool(false);
+    };
+    let structural = [
+        "properties",
+        "items",
+        "oneOf",
+        "anyOf",
+        "allOf",
+        "const",
+        "enum",
+    ];
+    if structural.iter().any(|key| map.contains_key(*key)) {
+        return true;
+    }
+    if map
+        .get("additionalProperties")
+        .is_some_and(|extra| extra != &serde_json::Value::Bool(true))
+    {
+        return true;
+    }
+    let types: Vec<&str> = match map.get("type") {
+        Some(serde_json::Value::String(t)) => vec![t.as_str()],
+        Some(serde_json::Value::Array(ts)) => ts.iter().filter_map(|t| t.as_str()).collect(),
+        _ => Vec::new(),
+    };
+    types.iter().any(|t| !matches!(*t, "object" | "null"))
+}
+
+/// The success answers (`2xx` but `204`) of the OpenAPI document `doc` whose schema says
+/// nothing of what they hold (the envelope's `data`, or the whole answer for one outside
+/// the envelope), as `"<method> <path> <status>: <schema>"`: what a client generated from
+/// the document could not read. Empty for a document that describes every answer.
+///
+/// ```
+/// let bare = serde_json::json!({ "paths": { "/x": { "get": { "responses": { "200": {
+///     "description": "x",
+///     "content": { "application/json": { "schema": { "type": "object" } } }
+/// } } } } } });
+/// assert_eq!(pow_core::testing::undescribed_successes(&bare).len(), 1);
+/// ```
+pub fn undescribed_successes(doc: &serde_json::Value) -> Vec<String> {
+    let mut undescribed = Vec::new();
+    let Some(paths) = doc.get("paths").and_then(serde_json::Value::as_object) else {
+        return undescribed;
+    };
+    for (path, item) in paths {
+        let Some(operations) = item.as_object() else {
+            continue;
+        };
+        for (method, operation) in operations {
+            let Some(responses) = operation
+                .get("responses")
+                .and_then(serde_json::Value::as_object)
+            else {
+                continue;
+            };
+            for (status, answer) in responses.iter().filter(|(s, _)| s.starts_with('2')) {
+                let schema = openapi_resolved(doc, answer)
+                    .and_then(|answer| answer.pointer("/content/application~1json/schema"));
+                let Some(schema) = schema.and_then(|s| openapi_resolved(doc, s)) else {
+                    if status != "204" {
+                        undescribed.push(format!("{method} {path} {status}: no JSON schema"));
+                    }
+                    continue;
+                };
+                let value = schema.pointer("/properties/data").unwrap_or(schema);
+                if !describes_its_value(doc, value) {
+                    undescribed.push(format!("{method} {path} {status}: {value}"));
+                }
+            }
+        }
+    }
+    undescribed
+}
+
+/// Every `description` or `summary` of `value` (an OpenAPI document, at any depth) with
+/// two spaces in a row (a Rust string continued over lines without `\`), as
+/// `"<JSON pointer>: <text>"`.
+pub fn doubled_spaces(value: &serde_json::Value) -> Vec<String> {
+    fn walk(value: &serde_json::Value, at: &str, found: &mut Vec<String>) {
+        match value {
+            serde_json::Value::Object(map) => {
+                for (key, value) in map {
+                    let here = format!("{at}/{key}");
+                    match value {
+                        serde_json::Value::String(text)
+                            if key == "description" || key == "summary" =>
+                        {
+                            if text.contains("  ") {
+                                found.push(format!("{here}: {text:?}"));
+                            }
+                        }
+                        _ => walk(value, &here, found),
+                    }
+                }
+            }
+            serde_json::Value::Array(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    walk(item, &format!("{at}/{i}"), found);
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut found = Vec::new();
+    walk(value, "", &mut found);
+    found
+}

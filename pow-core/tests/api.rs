@@ -346,7 +346,7 @@ async fn registration_errors_are_per_field_and_translated() {
     assert_eq!(errors("email"), json!(["has invalid format"]));
     assert_eq!(
         errors("password"),
-        json!(["should be at least 8 character(s)"])
+        json!(["should be at least 8 characters"])
     );
     assert_eq!(
         errors("password_confirmation"),
@@ -1034,4 +1034,123 @@ async fn a_renewal_token_sent_twice_at_once_revokes_nothing() {
     assert_eq!(res.status, StatusCode::UNAUTHORIZED);
     let res = send(&app, get_me(&access).to_request()).await;
     assert_eq!(res.status, StatusCode::OK, "the new pair lives on");
+}
+
+/// A body whose fields are not under `user` (`{"email": ..., "password": ...}`) is the
+/// client's mistake: `400 invalid_request` with a text that says where the fields go, not
+/// `401 invalid_credentials` (which would send the client hunting for a wrong password).
+#[actix_web::test]
+async fn a_body_without_the_user_object_is_told_where_the_fields_go() {
+    let config = setup();
+    let app = app!(config);
+    let res = send(
+        &app,
+        registration("flat@example.com", "secret123").to_request(),
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.json);
+    let access = res.access();
+
+    let flat_sign_in = json!({ "email": "flat@example.com", "password": "secret123" });
+    let flat_sign_up = json!({
+        "email": "other@example.com",
+        "password": "secret123",
+        "password_confirmation": "secret123",
+    });
+    // (method, path, body, signed in)
+    let cases = [
+        ("POST", "/api/v1/session", flat_sign_in.clone(), false),
+        (
+            "POST",
+            "/api/v1/session",
+            json!({ "user": null, "email": "flat@example.com" }),
+            false,
+        ),
+        ("POST", "/api/v1/session", json!({}), false),
+        ("POST", "/api/v1/registration", flat_sign_up, false),
+        (
+            "POST",
+            "/api/v1/session/reauthenticate",
+            json!({ "password": "secret123" }),
+            true,
+        ),
+        (
+            "PATCH",
+            "/api/v1/registration",
+            json!({ "current_password": "secret123" }),
+            true,
+        ),
+    ];
+    for (method, path, body, signed_in) in cases {
+        let mut req = TestRequest::default()
+            .method(method.parse().unwrap())
+            .uri(path)
+            .set_json(&body);
+        if signed_in {
+            req = bearer(req, &access);
+        }
+        let res = send(&app, req.to_request()).await;
+        assert_eq!(
+            res.status,
+            StatusCode::BAD_REQUEST,
+            "{method} {path} {body}: {}",
+            res.json
+        );
+        assert_eq!(res.json["status"], 400);
+        assert_eq!(
+            res.json["errors"][0]["code"], "invalid_request",
+            "{}",
+            res.json
+        );
+        assert_eq!(
+            res.message(),
+            "Invalid request: the fields go under \"user\", a JSON object in the body"
+        );
+    }
+    // In the request's language.
+    let req = TestRequest::post()
+        .uri("/api/v1/session")
+        .insert_header((header::ACCEPT_LANGUAGE, "de"))
+        .set_json(&flat_sign_in);
+    let res = send(&app, req.to_request()).await;
+    assert_eq!(res.status, StatusCode::BAD_REQUEST);
+    assert!(
+        res.message().starts_with("Ungültige Anfrage"),
+        "{}",
+        res.json
+    );
+    assert!(res.message().contains("\"user\""), "{}", res.json);
+
+    // Nothing was signed up, and the same fields under `user` sign in.
+    let res = send(&app, sign_in("other@example.com", "secret123").to_request()).await;
+    assert_eq!(res.status, StatusCode::UNAUTHORIZED);
+    let res = send(&app, sign_in("flat@example.com", "secret123").to_request()).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.json);
+}
+
+/// The core's document, with the browser transport that adds a second server: every
+/// success answer says what it holds, and no text carries a run of spaces (a Rust string
+/// continued over lines without `\`).
+#[actix_web::test]
+async fn the_document_describes_every_success_answer() {
+    use pow_core::testing::{doubled_spaces, undescribed_successes};
+    let config = setup();
+    for options in [
+        ApiOptions::new(),
+        ApiOptions::new().browser(api::BrowserTransport::new()),
+    ] {
+        let api = ApiContext::new(config.clone(), options);
+        let doc = api.openapi().unwrap();
+        assert_eq!(undescribed_successes(doc), Vec::<String>::new());
+        assert_eq!(doubled_spaces(doc), Vec::<String>::new());
+    }
+    // The walk does catch a bare object.
+    let bare = json!({ "paths": { "/x": { "get": { "responses": { "200": {
+        "description": "x",
+        "content": { "application/json": { "schema": {
+            "type": "object",
+            "properties": { "status": { "type": "integer" }, "data": { "type": "object" } }
+        } } }
+    } } } } } });
+    assert_eq!(undescribed_successes(&bare).len(), 1);
 }

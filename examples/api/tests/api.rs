@@ -73,14 +73,14 @@ fn operation<'a>(doc: &'a Value, method: &str, path: &str) -> Option<&'a Value> 
         })
 }
 
-/// `value` with a `$ref` into `doc` followed.
-fn resolved<'a>(doc: &'a Value, value: &'a Value) -> &'a Value {
-    match value.get("$ref").and_then(Value::as_str) {
-        Some(reference) => doc
+/// `value` with its `$ref` into `doc` followed (again, while it is one).
+fn resolved<'a>(doc: &'a Value, mut value: &'a Value) -> &'a Value {
+    while let Some(reference) = value.get("$ref").and_then(Value::as_str) {
+        value = doc
             .pointer(reference.trim_start_matches('#'))
-            .unwrap_or_else(|| panic!("{reference} is not in the document")),
-        None => value,
+            .unwrap_or_else(|| panic!("{reference} is not in the document"));
     }
+    value
 }
 
 /// Checks an answer against the document: the operation is documented, lists `status`,
@@ -418,7 +418,7 @@ async fn the_example_works_end_to_end() {
     assert_eq!(errors("email"), json!(["has invalid format"]));
     assert_eq!(
         errors("password"),
-        json!(["should be at least 8 character(s)"])
+        json!(["should be at least 8 characters"])
     );
 }
 
@@ -811,6 +811,23 @@ where
         .await;
     assert_eq!(status, StatusCode::OK, "{answer}");
 
+    // Fresh from a password and a code: new recovery codes, the account's events and its
+    // export, each answer checked against its schema.
+    let (status, codes) = laptop
+        .send(app, "POST", "/two-factor/recovery-codes", None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{codes}");
+    assert!(!codes["data"]["recovery_codes"]
+        .as_array()
+        .unwrap()
+        .is_empty());
+    let (status, events) = laptop.send(app, "GET", "/activity", None).await;
+    assert_eq!(status, StatusCode::OK, "{events}");
+    assert!(events["meta"]["available"].is_boolean(), "{events}");
+    let (status, export) = laptop.send(app, "GET", "/account/export", None).await;
+    assert_eq!(status, StatusCode::OK, "{export}");
+    assert_eq!(export["user"]["email"], email);
+
     // The session list shows both; the laptop ends the phone's.
     let (status, list) = laptop.send(app, "GET", "/sessions", None).await;
     assert_eq!(status, StatusCode::OK);
@@ -1001,4 +1018,97 @@ async fn the_browser_transport_refuses_other_sites() {
     assert!(res.response().cookies().next().is_none());
     let body: Value = test::read_body_json(res).await;
     assert_eq!(body["errors"][0]["code"], "cross_site_request");
+}
+
+/// Every success answer of the served document, and of the OAuth extension's part (which
+/// the example does not enable), says what it holds, so that a client generated from it
+/// can read `data` (`.ci/typescript.sh` type-checks one); and no text has a run of spaces.
+#[actix_web::test]
+async fn every_success_answer_says_what_it_holds() {
+    use pow_core::testing::{doubled_spaces, undescribed_successes};
+    let (app, _mailer) = start!(settings());
+    let (status, doc, _) = send(
+        &app,
+        TestRequest::get().uri("/api/v1/openapi.json").to_request(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(undescribed_successes(&doc), Vec::<String>::new());
+    assert_eq!(doubled_spaces(&doc), Vec::<String>::new());
+    assert!(
+        doc["servers"].as_array().unwrap().len() == 2,
+        "both transports' servers are checked"
+    );
+
+    let oauth: Value =
+        serde_json::from_str(include_str!("../../../pow-ext-oauth/openapi.json")).unwrap();
+    let settings = settings();
+    let config = example_api::build(&settings, |b| b).unwrap();
+    let options = example_api::api_options(&settings)
+        .unwrap()
+        .openapi_fragment(oauth);
+    let api = pow_core::api::ApiContext::new(config, options);
+    let with_oauth = api.openapi().unwrap();
+    assert!(with_oauth["paths"]["/auth/{provider}/callback"].is_object());
+    assert_eq!(undescribed_successes(with_oauth), Vec::<String>::new());
+
+    // The walk catches a bare object, in the envelope or outside it.
+    let bare = |schema: Value| {
+        json!({ "paths": { "/x": { "get": { "responses": { "200": {
+            "description": "x",
+            "content": { "application/json": { "schema": schema } }
+        } } } } } })
+    };
+    let enveloped = json!({ "type": "object", "properties": { "data": { "type": "object" } } });
+    assert_eq!(undescribed_successes(&bare(enveloped)).len(), 1);
+    assert_eq!(
+        undescribed_successes(&bare(json!({ "type": "object" }))).len(),
+        1
+    );
+
+    // The account export's schema is the one the extension ships as a file.
+    let mut shipped: Value = serde_json::from_str(include_str!(
+        "../../../pow-ext-account/schema/export.schema.json"
+    ))
+    .unwrap();
+    let shipped = shipped.as_object_mut().unwrap();
+    shipped.remove("$schema");
+    shipped.remove("$id");
+    assert_eq!(
+        &Value::Object(shipped.clone()),
+        &doc["components"]["schemas"]["AccountExport"]
+    );
+}
+
+/// A sign-in or sign-up whose fields are not under `user` is told so (`400`), as the
+/// document says.
+#[actix_web::test]
+async fn a_flat_body_answers_the_documented_400() {
+    let (app, _mailer) = start!(settings());
+    for (path, body) in [
+        (
+            "/api/v1/session",
+            json!({ "email": "ada@example.com", "password": "analytical" }),
+        ),
+        (
+            "/api/v1/registration",
+            json!({
+                "email": "ada@example.com",
+                "password": "analytical",
+                "password_confirmation": "analytical",
+            }),
+        ),
+    ] {
+        let req = TestRequest::post().uri(path).set_json(body).to_request();
+        let (status, body, _) = send(&app, req).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{path}: {body}");
+        assert_eq!(body["errors"][0]["code"], "invalid_request");
+        assert!(
+            body["errors"][0]["message"]
+                .as_str()
+                .unwrap()
+                .contains("\"user\""),
+            "{body}"
+        );
+    }
 }

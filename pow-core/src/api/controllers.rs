@@ -33,11 +33,36 @@ use crate::web::{Action, ActionId, Controller, Outcome};
 /// ```
 pub fn user_params(body: &[u8]) -> Option<Params> {
     let value: serde_json::Value = serde_json::from_slice(body).ok()?;
-    let user = match value.as_object()?.get("user") {
-        None | Some(serde_json::Value::Null) => return Some(Params::new()),
-        Some(serde_json::Value::Object(user)) => user,
-        Some(_) => return None,
+    match value.as_object()?.get("user") {
+        None | Some(serde_json::Value::Null) => Some(Params::new()),
+        Some(serde_json::Value::Object(user)) => params_of(user),
+        Some(_) => None,
+    }
+}
+
+/// The `user` params of a body whose fields all go under `user` (sign-up, sign-in,
+/// re-authentication, account changes): as [`user_params`], and also `400
+/// invalid_request` when the body has no `user` object, with a text saying that the fields
+/// go under `"user"` ([`ApiError::missing_user_params`]). A flat `{"email": ...,
+/// "password": ...}` is the client's mistake: answering it as wrong credentials (and
+/// counting it as a failed sign-in) would hide that.
+pub(crate) fn required_user_params(req: &HttpRequest, body: &[u8]) -> Result<Params, ApiError> {
+    let value: serde_json::Value =
+        serde_json::from_slice(body).map_err(|_| ApiError::invalid_request(req))?;
+    let Some(object) = value.as_object() else {
+        return Err(ApiError::invalid_request(req));
     };
+    match object.get("user") {
+        None | Some(serde_json::Value::Null) => Err(ApiError::missing_user_params(req)),
+        Some(serde_json::Value::Object(user)) => {
+            params_of(user).ok_or_else(|| ApiError::invalid_request(req))
+        }
+        Some(_) => Err(ApiError::invalid_request(req)),
+    }
+}
+
+/// The members of a `user` object as params; `None` for an array or object value.
+fn params_of(user: &serde_json::Map<String, serde_json::Value>) -> Option<Params> {
     let mut params = Params::new();
     for (name, value) in user {
         let text = match value {
@@ -95,7 +120,11 @@ pub fn answer_with_meta(
     envelope(status, serde_json::json!(data), Some(meta))
 }
 
-fn envelope(status: StatusCode, data: serde_json::Value, meta: Option<serde_json::Value>) -> HttpResponse {
+fn envelope(
+    status: StatusCode,
+    data: serde_json::Value,
+    meta: Option<serde_json::Value>,
+) -> HttpResponse {
     let mut body = serde_json::json!({ "status": status.as_u16(), "data": data });
     if let Some(meta) = meta {
         body["meta"] = meta;
@@ -224,7 +253,7 @@ pub(crate) async fn registration_create(
     api: ApiContext,
     body: Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    let params = user_params(&body).ok_or_else(|| ApiError::invalid_request(&req))?;
+    let params = required_user_params(&req, &body)?;
     let action = Action::new(actions::REGISTRATION_CREATE)
         .params(params)
         .captcha();
@@ -239,6 +268,13 @@ pub(crate) async fn registration_create(
             SignUp::Invalid(cs) => {
                 if flows::only_taken(config, &cs) && config.prevent_user_enumeration() {
                     if let Some(answer) = api.taken_sign_up(&req).await {
+                        // Answered as a new address: the owner learns of it (in the
+                        // background, so the answer takes no longer).
+                        let taken = ctl.params.get(config.user_id_field());
+                        let lang = crate::messages::request_language(&req, config.messages());
+                        let notice = crate::mailer::Notice::SignUpAttempted;
+                        let to = taken.map_or("", String::as_str);
+                        crate::mailer::send_notice(config, &req, &lang, to, notice).await;
                         return Err(answer);
                     }
                 }
@@ -261,7 +297,7 @@ pub(crate) async fn session_create(
     api: ApiContext,
     body: Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    let params = user_params(&body).ok_or_else(|| ApiError::invalid_request(&req))?;
+    let params = required_user_params(&req, &body)?;
     let action = Action::new(actions::SESSION_CREATE)
         .params(params)
         .captcha();
@@ -289,7 +325,10 @@ pub(crate) async fn session_create(
 /// [`sudo_window`](crate::SessionConfig::sudo_window) (its sign-in, or
 /// `POST <prefix>/session/reauthenticate`), else `403 reauthentication_required`.
 fn require_fresh(api: &ApiContext, current: &CurrentSession) -> Result<(), ApiError> {
-    if current.metadata.is_fresh(api.config().session().sudo_window) {
+    if current
+        .metadata
+        .is_fresh(api.config().session().sudo_window)
+    {
         Ok(())
     } else {
         Err(PowError::ReauthenticationRequired.into())
@@ -306,7 +345,7 @@ pub(crate) async fn session_reauthenticate(
     api: ApiContext,
     body: Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    let params = user_params(&body).ok_or_else(|| ApiError::invalid_request(&req))?;
+    let params = required_user_params(&req, &body)?;
     let current = api.signed_in(&req).await?;
     api.run_with_params(&req, actions::SESSION_REAUTHENTICATE, params, async |ctl| {
         let config = api.config();
@@ -334,7 +373,7 @@ pub(crate) async fn registration_update(
     api: ApiContext,
     body: Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    let params = user_params(&body).ok_or_else(|| ApiError::invalid_request(&req))?;
+    let params = required_user_params(&req, &body)?;
     let current = api.signed_in(&req).await?;
     require_fresh(&api, &current)?;
     api.run_with_params(&req, actions::REGISTRATION_UPDATE, params, async |ctl| {
@@ -378,7 +417,10 @@ pub(crate) async fn registration_delete(
 }
 
 /// The token answer of a flow that signed the client in through `session`.
-pub(crate) fn issued(req: &HttpRequest, session: &BearerSession<'_>) -> Result<HttpResponse, ApiError> {
+pub(crate) fn issued(
+    req: &HttpRequest,
+    session: &BearerSession<'_>,
+) -> Result<HttpResponse, ApiError> {
     session.response().ok_or_else(|| {
         ApiError::from_pow(
             req,

@@ -45,8 +45,6 @@ fn builtin() -> &'static FluentMessages {
     })
 }
 
-
-
 /// The language of the answer to `req`.
 pub(crate) fn language(req: &HttpRequest, config: Option<&PowConfig>) -> LanguageIdentifier {
     match config {
@@ -352,6 +350,19 @@ impl ApiError {
         )
     }
 
+    /// `400 invalid_request` for a JSON object without the `user` object its fields go
+    /// under (a flat `{"email": ..., "password": ...}`), with the `api-user-params-missing`
+    /// text saying so.
+    pub fn missing_user_params(req: &HttpRequest) -> Self {
+        let config = crate::session::config(req);
+        let lang = language(req, config.as_ref());
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            text(config.as_ref(), &lang, "api-user-params-missing"),
+        )
+        .with_code("invalid_request")
+    }
+
     /// `422` with the changeset's field errors, translated, under `message` (a text key
     /// such as `api-user-not-created`).
     pub fn validation(
@@ -377,7 +388,12 @@ impl ApiError {
             .errors
             .0
             .iter()
-            .map(|(field, errors)| (field.clone(), errors.iter().map(|e| e.key.clone()).collect()))
+            .map(|(field, errors)| {
+                (
+                    field.clone(),
+                    errors.iter().map(|e| e.key.clone()).collect(),
+                )
+            })
             .collect();
         let mut err = Self::new(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -507,18 +523,19 @@ impl ApiError {
             }
             PowError::StepUpRequired(accepted) => {
                 let lang = unic_langid::langid!("en");
-                let mut refused =
-                    Self::new(StatusCode::FORBIDDEN, text(None, &lang, STEP_UP_KEY))
-                        .with_code("step_up_required")
-                        .pending(PendingStep::new("step_up").methods(accepted.iter().cloned()));
+                let mut refused = Self::new(StatusCode::FORBIDDEN, text(None, &lang, STEP_UP_KEY))
+                    .with_code("step_up_required")
+                    .pending(PendingStep::new("step_up").methods(accepted.iter().cloned()));
                 refused.untranslated = Some(STEP_UP_KEY);
                 refused
             }
             PowError::CaptchaInvalid => {
                 let lang = unic_langid::langid!("en");
-                let mut refused =
-                    Self::new(StatusCode::BAD_REQUEST, text(None, &lang, CAPTCHA_INVALID_KEY))
-                        .with_code("captcha_invalid");
+                let mut refused = Self::new(
+                    StatusCode::BAD_REQUEST,
+                    text(None, &lang, CAPTCHA_INVALID_KEY),
+                )
+                .with_code("captcha_invalid");
                 refused.untranslated = Some(CAPTCHA_INVALID_KEY);
                 refused
             }
@@ -695,6 +712,7 @@ mod tests {
             "api-already-authenticated",
             "api-invalid-token",
             "api-invalid-request",
+            "api-user-params-missing",
             "api-invalid-email",
             "api-user-not-created",
             "api-busy",
@@ -844,7 +862,11 @@ mod tests {
         );
         let res = ApiError::new(StatusCode::FORBIDDEN, "wait")
             .with_code("second_factor_required")
-            .pending(PendingStep::new("second_factor").methods(["totp"]).token("t"))
+            .pending(
+                PendingStep::new("second_factor")
+                    .methods(["totp"])
+                    .token("t"),
+            )
             .error_response();
         assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
         assert_eq!(

@@ -117,10 +117,7 @@ fn add_common_answers(doc: &mut Map<String, Value>) {
             continue;
         };
         for (method, operation) in item.iter_mut() {
-            if !matches!(
-                method.as_str(),
-                "get" | "post" | "put" | "patch" | "delete"
-            ) {
+            if !matches!(method.as_str(), "get" | "post" | "put" | "patch" | "delete") {
                 continue;
             }
             let has_body = operation.get("requestBody").is_some();
@@ -190,7 +187,40 @@ pub(crate) fn document(api: &ApiContext) -> Result<Value, PowError> {
             "operationId": "openapi",
             "responses": { "200": {
                 "description": "The OpenAPI document of this API.",
-                "content": { "application/json": { "schema": { "type": "object" } } }
+                "content": { "application/json": { "schema": {
+                    "type": "object",
+                    "required": ["openapi", "info", "paths"],
+                    "properties": {
+                        "openapi": { "type": "string", "example": OPENAPI_VERSION },
+                        "info": {
+                            "type": "object",
+                            "required": ["title", "version"],
+                            "properties": {
+                                "title": { "type": "string" },
+                                "version": { "type": "string" },
+                                "description": { "type": "string" }
+                            }
+                        },
+                        "servers": { "type": "array", "items": {
+                            "type": "object",
+                            "required": ["url"],
+                            "properties": {
+                                "url": { "type": "string" },
+                                "description": { "type": "string" }
+                            }
+                        } },
+                        "paths": { "type": "object", "additionalProperties": { "type": "object" } },
+                        "components": { "type": "object", "additionalProperties": { "type": "object" } },
+                        "tags": { "type": "array", "items": {
+                            "type": "object",
+                            "required": ["name"],
+                            "properties": {
+                                "name": { "type": "string" },
+                                "description": { "type": "string" }
+                            }
+                        } }
+                    }
+                } } }
             } }
         } } } });
         merge(&mut doc, "pow-core", &served)?;
@@ -215,7 +245,9 @@ fn add_browser_transport(doc: &mut Map<String, Value>, prefix: &str, cookie: &st
         }
         servers.push(json!({
             "url": prefix,
-            "description": "Browser clients on this site: the session cookie. State changes                 need an `Origin` the server trusts (else `403 cross_site_request`); sign-ins                 set the cookie and answer no tokens; `POST /session/renew` is not served.",
+            "description": "Browser clients on this site: the session cookie. State changes \
+                need an `Origin` the server trusts (else `403 cross_site_request`); sign-ins \
+                set the cookie and answer no tokens; `POST /session/renew` is not served.",
         }));
     }
     let components = doc

@@ -17,3 +17,4 @@ api-captcha-invalid = Bitte bestätigen Sie, dass Sie kein Roboter sind.
 api-captcha-unavailable = Die Prüfung, dass Sie kein Roboter sind, ist gerade nicht verfügbar. Bitte versuchen Sie es in ein paar Sekunden erneut.
 api-impersonation-forbidden = Während eines Support-Zugriffs ist das nicht möglich.
 api-cross-site = Diese Anfrage muss von einer Seite dieser Website kommen.
+api-user-params-missing = Ungültige Anfrage: Die Felder gehören unter "user", ein JSON-Objekt im Inhalt

@@ -19,3 +19,4 @@ api-captcha-invalid = Please show that you are not a robot.
 api-captcha-unavailable = The check that you are not a robot is not available right now. Please try again in a few seconds.
 api-impersonation-forbidden = This is not possible during support access.
 api-cross-site = This request has to come from a page of this site.
+api-user-params-missing = Invalid request: the fields go under "user", a JSON object in the body

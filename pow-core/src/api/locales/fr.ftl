@@ -17,3 +17,4 @@ api-captcha-invalid = Veuillez montrer que vous n'êtes pas un robot.
 api-captcha-unavailable = La vérification que vous n'êtes pas un robot est indisponible pour le moment. Veuillez réessayer dans quelques secondes.
 api-impersonation-forbidden = Ce n'est pas possible pendant un accès du support.
 api-cross-site = Cette requête doit venir d’une page de ce site.
+api-user-params-missing = Requête invalide : les champs vont sous "user", un objet JSON dans le corps
