@@ -66,6 +66,12 @@ pub enum FieldType {
     Checkbox,
     /// A hidden input.
     Hidden,
+    /// Text shown in the form, posting nothing: the label, as a paragraph (say, what a
+    /// one-button form acts on). When the value is set, it is the accessible name of the
+    /// form's submit button (`aria-label`), for a short button label ("End") that needs
+    /// the text around it. [`DefaultViews`] lays a form with a note out as one row: the
+    /// text, then a small button. See [`Field::note`].
+    Note,
 }
 
 impl FieldType {
@@ -76,7 +82,8 @@ impl FieldType {
             Self::Email => "email",
             Self::Password => "password",
             Self::Checkbox => "checkbox",
-            Self::Hidden => "hidden",
+            // A renderer that does not know notes sends nothing visible for them.
+            Self::Hidden | Self::Note => "hidden",
         }
     }
 }
@@ -112,6 +119,22 @@ impl Field {
             autocomplete: None,
             required: false,
         }
+    }
+
+    /// A [`FieldType::Note`]: `text` shown in the form, nothing posted.
+    ///
+    /// ```
+    /// use pow_core::views::{Field, Form};
+    ///
+    /// // One row of a list: what it is about, then a small "End" button that screen
+    /// // readers announce with the row's text.
+    /// let row = Form::new("/registration/sessions", "End", "")
+    ///     .field(Field::note("about", "Firefox on Linux, last active today")
+    ///         .value("End: Firefox on Linux, last active today"));
+    /// assert_eq!(row.submit, "End");
+    /// ```
+    pub fn note(name: impl Into<String>, text: impl Into<String>) -> Self {
+        Self::new(name, text, FieldType::Note)
     }
 
     /// Sets the value.
@@ -159,6 +182,10 @@ impl Field {
 
     fn is_checkbox(&self) -> bool {
         self.kind == FieldType::Checkbox
+    }
+
+    fn is_note(&self) -> bool {
+        self.kind == FieldType::Note
     }
 
     fn shows_value(&self) -> bool {
@@ -220,6 +247,25 @@ impl Form {
     /// Whether any field has an error.
     pub fn has_errors(&self) -> bool {
         self.fields.iter().any(|f| !f.errors.is_empty())
+    }
+
+    /// The fields with errors, in order: what the error summary at the top of the form
+    /// lists.
+    fn fields_with_errors(&self) -> impl Iterator<Item = &Field> {
+        self.fields.iter().filter(|f| !f.errors.is_empty())
+    }
+
+    /// A form with a [`FieldType::Note`]: laid out as one row, its text then its button.
+    fn is_row(&self) -> bool {
+        self.fields.iter().any(Field::is_note)
+    }
+
+    /// The submit button's accessible name, when a note gives one.
+    fn submit_aria_label(&self) -> Option<&str> {
+        self.fields
+            .iter()
+            .find(|f| f.is_note() && !f.value.is_empty())
+            .map(|f| f.value.as_str())
     }
 }
 
@@ -331,6 +377,16 @@ impl<V: Views + ?Sized> Views for std::sync::Arc<V> {
 }
 
 /// The built-in pages: one layout for every page name.
+///
+/// A form with field errors starts with a summary (`pow-error-summary`, `role="alert"`):
+/// the page's error text ([`PageContext::flash_error`], which `web::render_page` sets to
+/// `form-has-errors` when nothing else did) as its heading, then each field to fix, linked
+/// to its input. The error text is not shown a second time above the page.
+///
+/// A form with a [`FieldType::Note`] is one row (`pow-form-row`): its text (`pow-note`),
+/// then a small button. Flash texts are `pow-flash pow-flash-info` (neutral blue) and
+/// `pow-flash pow-flash-error` (red); the stylesheet also styles `pow-flash-success`
+/// (green) for an app's own pages.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct DefaultViews;
 
@@ -347,6 +403,9 @@ struct PageTemplate<'a> {
     extra_forms: Vec<Cow<'a, Form>>,
     /// No widget: what the extra forms are rendered with.
     no_widget: Option<&'a crate::captcha::CaptchaWidget>,
+    /// No heading: the extra forms' error summaries have none (the main form's shows the
+    /// error flash).
+    no_heading: Option<&'a str>,
 }
 
 /// `form`, with the page's CSRF token when it has none of its own.
@@ -390,6 +449,7 @@ impl Views for DefaultViews {
             links,
             extra_forms: extra_forms.iter().map(|f| with_token(f, ctx)).collect(),
             no_widget: None,
+            no_heading: None,
         }
         .render()?)
     }
@@ -404,5 +464,11 @@ impl PageTemplate<'_> {
             .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
             .collect();
         format!("pow-page-{slug}")
+    }
+
+    /// Whether the main form has field errors: its error summary then carries the error
+    /// flash as its heading, instead of a flash of its own above the page.
+    fn form_has_errors(&self) -> bool {
+        self.form.as_ref().is_some_and(|form| form.has_errors())
     }
 }

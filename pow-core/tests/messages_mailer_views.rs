@@ -359,12 +359,38 @@ fn validation_errors_are_translated_with_counts() {
     let long = ValidationError::with_count("too_long", 4096);
     assert_eq!(
         m.validation_error(&en, "password", &short),
-        "should be at least 8 character(s)"
+        "should be at least 8 characters"
     );
     assert_eq!(
         m.validation_error(&en, "password", &long),
-        "should be at most 4096 character(s)"
+        "should be at most 4096 characters"
     );
+    // One is singular in every language: no "character(s)".
+    let one = ValidationError::with_count("too_short", 1);
+    assert_eq!(
+        m.validation_error(&en, "password", &one),
+        "should be at least 1 character"
+    );
+    assert_eq!(
+        m.validation_error(&en, "password", &ValidationError::with_count("too_long", 1)),
+        "should be at most 1 character"
+    );
+    assert_eq!(
+        m.validation_error(&fr, "password", &one),
+        "doit contenir au moins 1 caractère"
+    );
+    for tag in ["en", "de", "fr"] {
+        for count in [1, 2, 8] {
+            for key in ["too_short", "too_long"] {
+                let text = m.validation_error(
+                    &lang(tag),
+                    "password",
+                    &ValidationError::with_count(key, count),
+                );
+                assert!(!text.contains("(s)"), "{tag} {key} {count}: {text}");
+            }
+        }
+    }
     assert_eq!(
         m.validation_error(&de, "password", &short),
         "muss mindestens 8 Zeichen lang sein"
@@ -1026,6 +1052,27 @@ fn default_views_render_a_form_page() {
     ));
     assert!(flat.contains("aria-describedby=\"user_current_password_errors\""));
 
+    // A summary at the top of the form lists the fields to fix, each linked to its input,
+    // under the page's error text (not a second alert above the form).
+    let summary_at = flat
+        .find("<div class=\"pow-error-summary\" role=\"alert\">")
+        .expect("an error summary");
+    let form_at = flat.find("<form class=\"pow-form\"").unwrap();
+    assert!(form_at < summary_at && summary_at < flat.find("id=\"user_email\"").unwrap());
+    assert!(flat.contains(
+        "<p class=\"pow-error-summary-title\">Da ist etwas &#60;schief&#62; gelaufen</p>"
+    ));
+    assert!(flat.contains("<li><a href=\"#user_email\">E-Mail: hat ein ungültiges Format</a></li>"));
+    assert!(flat.contains(
+        "<li><a href=\"#user_current_password\">Aktuelles Passwort: ist ungültig; darf nicht leer sein</a></li>"
+    ));
+    assert!(
+        !flat.contains("href=\"#user_persistent_session\""),
+        "no error there"
+    );
+    assert!(!html.contains("class=\"pow-flash pow-flash-error\""));
+    assert_eq!(html.matches("Da ist etwas").count(), 1);
+
     // Passwords are never echoed.
     assert!(!html.contains("secret-value"));
 
@@ -1236,5 +1283,365 @@ impl<M: Mailer> Mailer for CountingFailures<M> {
                 .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         }
         result
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Newcomer findings: flash kinds, error summaries, session rows, the mailbox, the notice
+// of a taken sign-up.
+
+/// The value of CSS custom property `name` in the light theme (its first definition).
+fn css_var(name: &str) -> String {
+    let css = pow_core::views::STYLESHEET;
+    let at = css.find(&format!("{name}:")).unwrap() + name.len() + 1;
+    css[at..at + css[at..].find(';').unwrap()].trim().to_owned()
+}
+
+#[test]
+fn flash_kinds_have_their_own_colours() {
+    let css = pow_core::views::STYLESHEET;
+    for class in [".pow-flash-info", ".pow-flash-success", ".pow-flash-error"] {
+        assert!(css.contains(class), "{class}");
+    }
+    // Information is neutral blue, not the green of success; errors stay red.
+    let (info, success, error) = (
+        css_var("--pow-info"),
+        css_var("--pow-success"),
+        css_var("--pow-error"),
+    );
+    assert_eq!(info, "#1d4f91");
+    assert_eq!(success, "#1a5e3a");
+    assert_eq!(error, "#b42318");
+    assert_ne!(css_var("--pow-info-bg"), css_var("--pow-success-bg"));
+}
+
+#[test]
+fn a_form_with_a_note_is_a_row_with_a_small_button() {
+    let row = Form::new("/registration/sessions", "End", "t").field(
+        Field::note("about", "Firefox on Linux (127.0.0.1), last active today")
+            .value("End: Firefox on Linux (127.0.0.1), last active today"),
+    );
+    let row = row.field(Field::new("session", "", FieldType::Hidden).value("h1"));
+    let body = PageBody::Form {
+        form: Form::new("/registration/sessions", "End all other sessions", "t"),
+        links: Vec::new(),
+        extra_forms: vec![row],
+    };
+    let mut ctx = context();
+    ctx.flash_error = None;
+    let html = squash(
+        &DefaultViews
+            .render("registration/sessions", &ctx, &body)
+            .unwrap(),
+    );
+    assert!(
+        html.contains("<form class=\"pow-form pow-form-row\""),
+        "{html}"
+    );
+    assert!(
+        html.contains("<p class=\"pow-note\">Firefox on Linux (127.0.0.1), last active today</p>")
+    );
+    // The button reads "End"; screen readers hear what it ends.
+    assert!(html.contains(
+        "<button type=\"submit\" aria-label=\"End: Firefox on Linux (127.0.0.1), last active today\">End</button>"
+    ));
+    assert!(html.contains("<button type=\"submit\">End all other sessions</button>"));
+    // The note posts nothing.
+    assert!(!html.contains("name=\"user[about]\""));
+    assert_eq!(html.matches("class=\"pow-form pow-form-row\"").count(), 1);
+}
+
+/// A config on a fresh SQLite file, with mails kept in memory.
+fn app_config(
+    f: impl FnOnce(pow_core::PowConfigBuilder) -> pow_core::PowConfigBuilder,
+) -> (PowConfig, MemoryMailer) {
+    let db =
+        std::env::temp_dir().join(format!("pow-views-{}.db", pow_core::token::generate_uuid()));
+    let users =
+        pow_core::users::diesel::DieselUsersContext::connect(&db.display().to_string()).unwrap();
+    let outbox = MemoryMailer::new();
+    let builder = PowConfig::builder("v".repeat(64))
+        .users(users.clone())
+        .hasher(pow_core::password::Pbkdf2Hasher::new(1))
+        .mailer(outbox.clone())
+        .base_url("https://example.com");
+    let config = f(builder).build().unwrap();
+    users.migrate(&config).unwrap();
+    (config, outbox)
+}
+
+#[test]
+fn failed_sign_up_and_account_forms_summarise_their_errors() {
+    use pow_core::test_client::{serve, Client};
+    let (config, _) = app_config(|b| b);
+    pow_core::testing::create_user(&config, "ada@example.com", "correct horse battery").unwrap();
+    let served = config.clone();
+    let mut c = Client::new(serve(move || pow_core::testing::app(&served)));
+
+    let csrf = c.get("/registration/new").csrf();
+    let res = c.post(
+        "/registration",
+        &[
+            ("_csrf_token", csrf.as_str()),
+            ("user[email]", "not an address"),
+            ("user[password]", "short"),
+            ("user[password_confirmation]", "other"),
+        ],
+    );
+    assert_eq!(res.status, 200);
+    let page = squash(&res.body);
+    assert!(
+        page.contains("<div class=\"pow-error-summary\" role=\"alert\">"),
+        "{page}"
+    );
+    assert!(page.contains(
+        "<p class=\"pow-error-summary-title\">Oops, something went wrong! Please check the errors below.</p>"
+    ));
+    assert!(page.contains("<a href=\"#user_email\">Email: has invalid format</a>"));
+    assert!(
+        page.contains("<a href=\"#user_password\">Password: should be at least 8 characters</a>")
+    );
+    assert!(page.contains(
+        "<a href=\"#user_password_confirmation\">Password confirmation: does not match confirmation</a>"
+    ));
+    assert!(page.contains("id=\"user_email\""));
+
+    // The account page too.
+    assert_eq!(
+        c.sign_in("ada@example.com", "correct horse battery").status,
+        302
+    );
+    let csrf = c.get("/registration/edit").csrf();
+    let res = c.post(
+        "/registration",
+        &[
+            ("_csrf_token", csrf.as_str()),
+            ("_method", "PATCH"),
+            ("user[current_password]", "not the password"),
+            ("user[email]", "ada@example.com"),
+        ],
+    );
+    assert_eq!(res.status, 200, "{}", res.body);
+    let page = squash(&res.body);
+    assert!(
+        page.contains("<div class=\"pow-error-summary\" role=\"alert\">"),
+        "{page}"
+    );
+    assert!(page.contains("<a href=\"#user_current_password\">Current password: is invalid</a>"));
+
+    // A page without field errors has no summary.
+    assert!(!c
+        .get("/registration/edit")
+        .body
+        .contains("class=\"pow-error-summary\""));
+}
+
+#[test]
+fn each_session_is_a_line_of_text_with_a_small_end_button() {
+    use pow_core::test_client::{serve, Client};
+    let (config, _) = app_config(|b| b);
+    pow_core::testing::create_user(&config, "ada@example.com", "correct horse battery").unwrap();
+    let served = config.clone();
+    let addr = serve(move || pow_core::testing::app(&served));
+    let mut firefox = Client::new(addr);
+    firefox.headers.push((
+        "User-Agent".into(),
+        "Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0".into(),
+    ));
+    assert_eq!(
+        firefox
+            .sign_in("ada@example.com", "correct horse battery")
+            .status,
+        302
+    );
+    let mut other = Client::new(addr);
+    assert_eq!(
+        other
+            .sign_in("ada@example.com", "correct horse battery")
+            .status,
+        302
+    );
+
+    let page = firefox.get("/registration/sessions");
+    assert_eq!(page.status, 200);
+    let body = squash(&page.body);
+    let rows: Vec<&str> = body
+        .split("<form class=\"pow-form pow-form-row\"")
+        .skip(1)
+        .collect();
+    assert_eq!(rows.len(), 2, "{body}");
+    for row in &rows {
+        // The description is text, not the button's label; the button is short.
+        assert!(row.contains("<p class=\"pow-note\">"), "{row}");
+        assert!(row.contains("\">End</button>"), "{row}");
+        assert!(row.contains("name=\"user[session]\""), "{row}");
+    }
+    assert!(body
+        .contains("<p class=\"pow-note\">This device: Firefox on Linux (127.0.0.1), last active "));
+    assert!(
+        body.contains("aria-label=\"End (this device): Firefox on Linux (127.0.0.1), last active ")
+    );
+    assert!(body.contains("<button type=\"submit\">End all other sessions</button>"));
+}
+
+#[test]
+fn the_mailbox_preview_is_a_styled_list() {
+    use pow_core::test_client::{serve, Client};
+    let outbox = MemoryMailer::new();
+    let served = outbox.clone();
+    let mut c = Client::new(serve(move || {
+        actix_web::App::new().configure(pow_core::web::mailbox_preview(served.clone()))
+    }));
+    let empty = c.get("/dev/mailbox");
+    assert!(
+        empty.body.contains("<main class=\"pow pow-mailbox\">"),
+        "{}",
+        empty.body
+    );
+    assert!(empty.body.contains("No mail sent yet."));
+    assert!(!empty.body.contains("<ul class=\"pow-mailbox-list\">"));
+
+    actix_web::rt::System::new()
+        .block_on(outbox.deliver(mail("ann@example.com", "Confirm <your> address")))
+        .unwrap();
+    let list = c.get("/dev/mailbox");
+    assert!(
+        list.body.contains(".pow-mailbox-list"),
+        "the stylesheet styles the list"
+    );
+    assert!(list.body.contains(
+        "<li><span class=\"pow-mailbox-n\">0</span><a class=\"pow-mailbox-subject\" href=\"/dev/mailbox/0\">Confirm &lt;your&gt; address</a>"
+    ), "{}", list.body);
+    assert!(list
+        .body
+        .contains("<span class=\"pow-mailbox-to\">to ann@example.com</span>"));
+    assert!(list.body.contains("href=\"/dev/mailbox/0/text\""));
+    assert!(!list.body.contains("<table"));
+}
+
+/// Answers a sign-up refused for a taken address as a new address would be answered
+/// (what email confirmation's strict mode does over JSON).
+struct HideTaken;
+
+#[async_trait::async_trait(?Send)]
+impl pow_core::api::ApiExtension for HideTaken {
+    fn name(&self) -> &'static str {
+        "hide_taken"
+    }
+
+    async fn taken_sign_up(
+        &self,
+        _req: &actix_web::HttpRequest,
+        _api: &pow_core::api::ApiContext,
+    ) -> Option<pow_core::api::ApiError> {
+        Some(pow_core::api::ApiError::new(
+            actix_web::http::StatusCode::UNAUTHORIZED,
+            "Confirm your address.",
+        ))
+    }
+}
+
+/// The mails to `to` whose subject is the sign-up attempt notice's, waiting up to a few
+/// seconds for `want` of them (the notice goes out in the background).
+fn sign_up_notices(outbox: &MemoryMailer, to: &str, want: usize) -> Vec<Mail> {
+    const SUBJECT: &str = "Someone tried to register with your email address";
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let found: Vec<Mail> = outbox
+            .deliveries()
+            .into_iter()
+            .filter(|m| m.to == to && m.subject == SUBJECT)
+            .collect();
+        if found.len() >= want || std::time::Instant::now() > deadline {
+            return found;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn a_hidden_taken_sign_up_mails_the_owner_a_notice() {
+    use pow_core::test_client::{serve, Client};
+    let (config, outbox) = app_config(|b| b);
+    pow_core::testing::create_user(&config, "ada@example.com", "correct horse battery").unwrap();
+    let served = config.clone();
+    let mut c = Client::new(serve(move || {
+        actix_web::App::new().configure(pow_core::api::configure(
+            served.clone(),
+            pow_core::api::ApiOptions::new().extension(HideTaken),
+        ))
+    }));
+    let sign_up = |c: &mut Client, email: &str| {
+        let body = format!(
+            r#"{{"user": {{"email": "{email}", "password": "a long passphrase", "password_confirmation": "a long passphrase"}}}}"#
+        );
+        c.request("POST", "/api/v1/registration", Some(body))
+    };
+
+    // The taken address is answered as a new one, and its owner hears of it.
+    let res = sign_up(&mut c, " Ada@Example.com");
+    assert_eq!(res.status, 401, "{}", res.body);
+    let notices = sign_up_notices(&outbox, "ada@example.com", 1);
+    assert_eq!(notices.len(), 1, "{:?}", outbox.deliveries());
+    let notice = &notices[0];
+    assert!(notice
+        .text
+        .contains("Someone tried to create an account with your email address"));
+    assert!(
+        notice.text.contains("https://example.com/session/new"),
+        "{}",
+        notice.text
+    );
+    assert!(notice
+        .html
+        .contains("href=\"https://example.com/session/new\""));
+    assert!(
+        notice.text.contains("you can ignore this mail"),
+        "{}",
+        notice.text
+    );
+
+    // A new address signs up and gets no such notice.
+    let res = sign_up(&mut c, "bob@example.com");
+    assert_eq!(res.status, 200, "{}", res.body);
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    assert!(sign_up_notices(&outbox, "bob@example.com", 0).is_empty());
+    assert_eq!(sign_up_notices(&outbox, "ada@example.com", 1).len(), 1);
+
+    // At most three per address and hour, however often someone tries.
+    for _ in 0..4 {
+        assert_eq!(sign_up(&mut c, "ada@example.com").status, 401);
+    }
+    assert_eq!(sign_up_notices(&outbox, "ada@example.com", 3).len(), 3);
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    assert_eq!(sign_up_notices(&outbox, "ada@example.com", 4).len(), 3);
+}
+
+#[test]
+fn the_sign_up_attempt_notice_is_translated() {
+    let m = core();
+    for (tag, subject) in [
+        ("en", "Someone tried to register with your email address"),
+        (
+            "de",
+            "Jemand wollte sich mit Ihrer E-Mail-Adresse registrieren",
+        ),
+        (
+            "fr",
+            "Quelqu'un a tenté de s'inscrire avec votre adresse e-mail",
+        ),
+    ] {
+        let l = lang(tag);
+        assert_eq!(m.text(&l, "notice-sign-up-attempted-subject"), subject);
+        for key in [
+            "notice-sign-up-attempted-intro",
+            "notice-sign-up-attempted-not-you",
+            "notice-sign-in",
+            "sessions-row",
+            "sessions-end-button",
+            "sessions-forget-button",
+        ] {
+            assert!(m.message(&l, key, &[]).is_some(), "{tag} {key}");
+        }
     }
 }

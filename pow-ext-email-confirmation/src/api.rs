@@ -195,7 +195,8 @@ impl ApiExtension for EmailConfirmationApi {
     }
 
     /// Strict mode hides a taken address: the sign-up gets the answer a new address gets
-    /// ("confirm your address", `403`), and no mail goes out.
+    /// ("confirm your address", `401`), no link goes out, and the core mails the owner a
+    /// notice of the attempt in the background.
     async fn taken_sign_up(&self, req: &HttpRequest, api: &ApiContext) -> Option<ApiError> {
         if self.ext.is_soft() {
             return None;

@@ -59,7 +59,7 @@ pub(crate) async fn before_respond(
     if ctl.id.kind() == ActionKind::SignUp {
         return match ctl.user.clone() {
             Some(user) => registration_created(ext, ctl, user).await,
-            None => Ok(registration_failed(ext, ctl)),
+            None => Ok(registration_failed(ext, ctl).await),
         };
     }
     if ctl.id.kind() == ActionKind::SignIn {
@@ -108,8 +108,9 @@ async fn registration_created(
 }
 
 /// Sign-up failed because the email is taken: with enumeration protection on, answer as
-/// a successful sign-up would (no mail is sent).
-fn registration_failed(ext: &EmailConfirmation, ctl: &mut Controller) -> Flow {
+/// a successful sign-up would, and tell the address's owner (a notice mailed in the
+/// background, so the answer takes no longer).
+async fn registration_failed(ext: &EmailConfirmation, ctl: &mut Controller) -> Flow {
     let taken = ctl
         .changeset
         .as_ref()
@@ -117,6 +118,9 @@ fn registration_failed(ext: &EmailConfirmation, ctl: &mut Controller) -> Flow {
     if !taken || !ctl.config.prevent_user_enumeration() {
         return Flow::Continue;
     }
+    let email = ctl.params.get(EMAIL_FIELD).map_or("", String::as_str);
+    let notice = pow_core::mailer::Notice::SignUpAttempted;
+    pow_core::mailer::send_notice(&ctl.config, &ctl.req, &ctl.lang, email, notice).await;
     info(ctl, if ext.soft { SENT } else { REQUIRED });
     let path = ctl
         .config

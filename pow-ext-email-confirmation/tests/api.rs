@@ -575,7 +575,7 @@ async fn refused_sign_ins_respect_the_resend_limit() {
 }
 
 /// Strict mode over JSON: signing up with a taken address gets the very answer a new
-/// address gets, and mails nobody.
+/// address gets; no confirmation link is mailed, the owner is told of the attempt.
 #[actix_web::test]
 async fn a_taken_address_signs_up_like_a_new_one() {
     let ext = EmailConfirmation::new();
@@ -586,10 +586,16 @@ async fn a_taken_address_signs_up_like_a_new_one() {
     let taken = send(&app, register("Jane@Example.com").to_request()).await;
     assert_eq!(new, taken);
     assert_eq!(taken.0, StatusCode::UNAUTHORIZED);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while s.mailer.deliveries().len() == mails {
+        assert!(std::time::Instant::now() < deadline, "no notice arrived");
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    let new_mails = &s.mailer.deliveries()[mails..];
+    assert_eq!(new_mails.len(), 1, "{new_mails:?}");
     assert_eq!(
-        s.mailer.deliveries().len(),
-        mails,
-        "no mail for the taken address"
+        new_mails[0].subject,
+        "Someone tried to register with your email address"
     );
 }
 

@@ -98,7 +98,25 @@
     }
   }
 
+  // The page's note that passkeys need JavaScript is its info text's last sentence (the
+  // one naming JavaScript, in every language pow-rs ships); it is for browsers without
+  // scripts, so a running script takes it away. A text without it is left alone.
+  function hideScriptNote() {
+    var flashes = document.querySelectorAll(".pow-flash-info");
+    for (var i = 0; i < flashes.length; i++) {
+      var text = flashes[i].textContent;
+      var at = text.lastIndexOf("JavaScript");
+      if (at < 0 || /[.!?]\s/.test(text.slice(at))) { continue; }
+      var end = Math.max(text.lastIndexOf(". ", at), text.lastIndexOf("! ", at),
+        text.lastIndexOf("? ", at));
+      var kept = end < 0 ? "" : text.slice(0, end + 1);
+      flashes[i].textContent = kept;
+      if (!kept) { flashes[i].hidden = true; }
+    }
+  }
+
   function start() {
+    hideScriptNote();
     if (!window.PublicKeyCredential) { return; }
     var forms = document.querySelectorAll("form");
     for (var i = 0; i < forms.length; i++) {

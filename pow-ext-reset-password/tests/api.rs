@@ -227,7 +227,7 @@ async fn reset_over_json_end_to_end() {
     let res = send(&app, set(&token, "short", "short").to_request()).await;
     assert_eq!(
         pow_core::testing::field_errors(&res.json, "password"),
-        json!(["should be at least 8 character(s)"])
+        json!(["should be at least 8 characters"])
     );
     assert_eq!(
         send(&app, check(&token).to_request()).await.status,

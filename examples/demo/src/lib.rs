@@ -616,12 +616,23 @@ async fn home(req: HttpRequest, user: MaybeUser) -> Result<HttpResponse, PowErro
     let flash = pow_core::web::flash::take(&req);
     let mut paragraphs: Vec<String> = flash.info.into_iter().chain(flash.error).collect();
     match &user.0 {
-        Some(u) => paragraphs.push(format!(
-            "Signed in as {} ({}), {}.",
-            u.get_str("name").unwrap_or("no name"),
-            u.email().unwrap_or_default(),
-            u.get_str("team").unwrap_or("no team")
-        )),
+        Some(u) => {
+            let email = u.email().unwrap_or_default();
+            let name = u.get_str("name").unwrap_or("no name");
+            let admin = u.get_str("role") == Some("admin");
+            // Teams only matter to invitations: admins invite people into their team, and
+            // invitees join their inviter's. Everybody else's team is just their own.
+            let team = u
+                .get_str("team")
+                .filter(|team| admin || *team != format!("team of {email}"));
+            paragraphs.push(match team {
+                Some(team) => format!("Signed in as {name} ({email}), {team}."),
+                None => format!("Signed in as {name} ({email})."),
+            });
+            if admin {
+                paragraphs.push("People you invite join your team.".to_owned());
+            }
+        }
         None => paragraphs.push("You are not signed in.".into()),
     }
     page(&req, "pow-rs demo", paragraphs, user.0.is_some())

@@ -323,7 +323,7 @@ fn registration_errors_are_shown_per_field() {
     );
     assert_eq!(res.status, 200);
     assert!(res.body.contains("has invalid format"), "{}", res.body);
-    assert!(res.body.contains("should be at least 8 character(s)"));
+    assert!(res.body.contains("should be at least 8 characters"));
     assert!(res.body.contains("does not match confirmation"));
     assert!(
         res.body.contains("can&#39;t be blank") || res.body.contains("can&#x27;t be blank"),
@@ -821,4 +821,82 @@ fn a_user_downloads_their_data_closes_the_account_and_reopens_it() {
     let res = c.post("/account/reactivate", &[("_csrf_token", &page.csrf())]);
     assert_eq!(res.status, 302, "{}", res.body);
     assert_eq!(c.get("/registration/edit").status, 200);
+}
+
+/// The mails to `to` with `subject`, waiting up to a few seconds for `want` of them
+/// (notices go out in the background).
+fn mails_with_subject(mailer: &MemoryMailer, to: &str, subject: &str, want: usize) -> usize {
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let found = mailer
+            .deliveries()
+            .iter()
+            .filter(|m| m.to == to && m.subject == subject)
+            .count();
+        if found >= want || std::time::Instant::now() > deadline {
+            return found;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A sign-up with a taken address looks like any other (user enumeration protection),
+/// but the address's owner is told, with a link to sign in; a new address is not.
+#[test]
+fn a_taken_address_sign_up_tells_its_owner() {
+    const NOTICE: &str = "Someone tried to register with your email address";
+    let (mut c, mailer) = start(&[]);
+    register_confirmed(&mut c, &mailer, "owner@example.com", "valid passphrase 1");
+    let before = mailer.deliveries().len();
+
+    let taken = register(&mut c, "Owner@Example.com", "another passphrase");
+    assert_eq!(taken.status, 302, "{}", taken.body);
+    assert_eq!(taken.location(), "/");
+    let flash = c.get("/").body;
+    assert!(
+        flash.contains("confirm your e-mail before you can sign in"),
+        "{flash}"
+    );
+    assert_eq!(
+        mails_with_subject(&mailer, "owner@example.com", NOTICE, 1),
+        1
+    );
+    let notice = mailer.last_to("owner@example.com").unwrap();
+    assert_eq!(notice.subject, NOTICE);
+    assert!(
+        notice.text.contains("http://localhost/session/new"),
+        "{}",
+        notice.text
+    );
+    assert_eq!(mailer.deliveries().len(), before + 1, "only the notice");
+
+    // A new address gets its confirmation link, not the notice.
+    let new = register(&mut c, "newcomer@example.com", "valid passphrase 2");
+    assert_eq!(new.status, 302);
+    assert_eq!(new.location(), taken.location());
+    assert!(link_in_last_mail(&mailer, "newcomer@example.com").starts_with("/confirm-email/"));
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(
+        mails_with_subject(&mailer, "newcomer@example.com", NOTICE, 0),
+        0
+    );
+    assert_eq!(
+        mails_with_subject(&mailer, "owner@example.com", NOTICE, 1),
+        1
+    );
+}
+
+/// Teams are the invitation example's: a user who signed up alone is not told about
+/// "their team"; admins (who invite into it) and invitees (who joined one) are.
+#[test]
+fn the_home_page_names_a_team_only_where_it_matters() {
+    let (mut c, mailer) = start(&[]);
+    register_confirmed(&mut c, &mailer, "solo@example.com", "valid passphrase 1");
+    sign_in(&mut c, "solo@example.com", "valid passphrase 1");
+    let home = c.get("/").body;
+    assert!(
+        home.contains("Signed in as Alice (solo@example.com)."),
+        "{home}"
+    );
+    assert!(!home.contains("team"), "{home}");
 }

@@ -18,8 +18,14 @@ service_unavailable = The service is temporarily unavailable. Please try again i
 error-blank = can't be blank
 error-taken = has already been taken
 error-format = has invalid format
-error-too-short = should be at least { $count } character(s)
-error-too-long = should be at most { $count } character(s)
+error-too-short = should be at least { $count } { $count ->
+        [one] character
+       *[other] characters
+    }
+error-too-long = should be at most { $count } { $count ->
+        [one] character
+       *[other] characters
+    }
 error-confirmation = does not match confirmation
 error-invalid = is invalid
 
@@ -133,6 +139,12 @@ sessions-end-this = End (this device): { $device } ({ $ip }), last active { $whe
 sessions-end-api = End API client: { $device } ({ $ip }), last active { $when }
 sessions-forget-remembered = Forget remembered browser: { $device } ({ $ip }), remembered since { $when }
 sessions-end-others = End all other sessions
+sessions-row = { $device } ({ $ip }), last active { $when }
+sessions-row-this = This device: { $device } ({ $ip }), last active { $when }
+sessions-row-api = API client: { $device } ({ $ip }), last active { $when }
+sessions-row-remembered = Remembered browser: { $device } ({ $ip }), remembered since { $when }
+sessions-end-button = End
+sessions-forget-button = Forget
 sessions-unknown-device = unknown
 sessions-signed-in-with = signed in with { $methods }
 auth-method-password = password
@@ -178,3 +190,7 @@ notice-support-access-subject = Support opened your account
 notice-support-access-intro = A member of the support team opened your account, for this reason: { $reason }. The access ends by itself within an hour, and your activity page lists it.
 impersonation-refused = Support access to this account is not possible.
 notice-review-sessions = Review your sessions
+notice-sign-up-attempted-subject = Someone tried to register with your email address
+notice-sign-up-attempted-intro = Someone tried to create an account with your email address, but you already have one, so no new account was made. If it was you, sign in with the button below; if you forgot your password, you can reset it on the sign-in page.
+notice-sign-up-attempted-not-you = If it was not you, you can ignore this mail: nothing about your account changed.
+notice-sign-in = Sign in

@@ -3,8 +3,13 @@
 
 use super::{compose, MailContent};
 use crate::config::PowConfig;
+use crate::error::PowError;
 use crate::messages::{LanguageIdentifier, MessageArg};
-use crate::request::RequestSource;
+use crate::request::{RequestFacts, RequestSource};
+use crate::store::{Limit, Limiter};
+
+/// Rule name of the per-address limit on [`Notice::SignUpAttempted`] mails.
+const SIGN_UP_ATTEMPTED_RULE: &str = "sign_up_attempted_notice";
 
 /// What happened to the account.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -40,6 +45,16 @@ pub enum Notice<'a> {
         /// Why, as the admin gave it.
         reason: &'a str,
     },
+    /// Someone tried to sign up with the account's address (or user id), and the setup
+    /// answered as it answers a new one, to hide which accounts exist
+    /// ([`prevent_user_enumeration`](crate::PowConfigBuilder::prevent_user_enumeration)):
+    /// the owner learns of it, with a link to the sign-in page. `to` is what the sign-up
+    /// gave; the notice goes to the address of the account holding it.
+    ///
+    /// Unlike the other notices it is sent off the request path (the account is looked up
+    /// and the mail rendered after the answer, so a taken address answers as fast as a new
+    /// one), and at most [`Limit::MAILS_PER_ADDRESS`] go to one address per window.
+    SignUpAttempted,
 }
 
 impl Notice<'_> {
@@ -54,6 +69,7 @@ impl Notice<'_> {
             Self::ApiTokenIssued => "security/api_token_issued",
             Self::NewDevice => "security/new_device",
             Self::SupportAccess { .. } => "security/support_access",
+            Self::SignUpAttempted => "security/sign_up_attempted",
         }
     }
 
@@ -68,6 +84,7 @@ impl Notice<'_> {
             Self::ApiTokenIssued => "notice-api-token-issued",
             Self::NewDevice => "notice-new-device",
             Self::SupportAccess { .. } => "notice-support-access",
+            Self::SignUpAttempted => "notice-sign-up-attempted",
         }
     }
 }
@@ -98,6 +115,10 @@ pub async fn send_notice_with_link(
     if !config.security_notices() || to.is_empty() {
         return;
     }
+    if notice == Notice::SignUpAttempted {
+        spawn_sign_up_attempted(config, req, lang, to, link);
+        return;
+    }
     let messages = config.messages();
     let intro = match notice {
         Notice::EmailChanged { new_email } | Notice::EmailChangeRequested { new_email } => messages
@@ -125,6 +146,78 @@ pub async fn send_notice_with_link(
     .await;
 }
 
+/// Sends [`Notice::SignUpAttempted`] in the background: nothing on the request path but
+/// reading the request's facts.
+fn spawn_sign_up_attempted(
+    config: &PowConfig,
+    req: &dyn RequestSource,
+    lang: &LanguageIdentifier,
+    given: &str,
+    link: Option<(&str, &str)>,
+) {
+    let facts = req.facts(&config.rate_limits().trusted_proxies);
+    let link = match link {
+        Some((label, url)) => (label.to_owned(), url.to_owned()),
+        None => {
+            // Never the request's Host header: whoever signs up must not choose where the
+            // owner's link points. Without a base URL (only with the logging mailer:
+            // `build` refuses a real one) the link is a bare path.
+            let path = config.routes().session_path(&config.route_context(), "new");
+            let base = config.base_url().unwrap_or_default().trim_end_matches('/');
+            (
+                config.messages().text(lang, "notice-sign-in"),
+                format!("{base}{path}"),
+            )
+        }
+    };
+    let (config, lang, given) = (config.clone(), lang.clone(), normalized(given));
+    tokio::spawn(async move {
+        let link = (link.0.as_str(), link.1.as_str());
+        if let Err(err) = sign_up_attempted(&config, &facts, &lang, &given, link).await {
+            tracing::error!(error = %err, "sending a sign-up attempt notice failed");
+        }
+    });
+}
+
+/// Mails [`Notice::SignUpAttempted`] to the account holding `given` (its user id, else
+/// its address), within the address's limit.
+async fn sign_up_attempted(
+    config: &PowConfig,
+    facts: &RequestFacts,
+    lang: &LanguageIdentifier,
+    given: &str,
+    link: (&str, &str),
+) -> Result<(), PowError> {
+    let users = config.users()?;
+    let id_field = config.user_id_field();
+    let mut user = users.get_by(id_field, given.to_owned()).await?;
+    if user.is_none() && id_field != "email" {
+        user = users.get_by("email", given.to_owned()).await?;
+    }
+    let Some(to) = user
+        .as_ref()
+        .and_then(|user| user.email())
+        .map(str::to_owned)
+    else {
+        return Ok(());
+    };
+    let allowed = Limiter::new(config, SIGN_UP_ATTEMPTED_RULE)
+        .hit(Limit::MAILS_PER_ADDRESS, &normalized(&to))
+        .await?;
+    if !allowed {
+        tracing::info!("sign-up attempt notice not sent: the address had its share of mails");
+        return Ok(());
+    }
+    let notice = Notice::SignUpAttempted;
+    let messages = config.messages();
+    let subject = messages.text(lang, &format!("{}-subject", notice.key()));
+    let intro = messages.message(lang, &format!("{}-intro", notice.key()), &[]);
+    let not_you = messages.message(lang, &format!("{}-not-you", notice.key()), &[]);
+    let mail = (notice.mail_name(), subject.as_str(), intro);
+    deliver_with(config, facts, lang, &to, mail, Some(link), not_you).await;
+    Ok(())
+}
+
 /// A security notice of an extension (a sign-in method linked, say): mail `mail_name`
 /// with `subject` and `intro`, then the same details (when, from which address and
 /// browser) and advice as the core's [`Notice`]s, when the config's
@@ -146,17 +239,37 @@ pub async fn send_extension_notice(
     deliver(config, req, lang, to, notice, None).await;
 }
 
+/// A user id or address as stored: trimmed, lowercase (as
+/// `users::validation::normalize_user_id`, a layer above the mailer).
+fn normalized(given: &str) -> String {
+    given.trim().to_lowercase()
+}
+
 /// Mails a notice: `(mail name, subject, intro)`, the details and the advice.
 async fn deliver(
     config: &PowConfig,
     req: &dyn RequestSource,
     lang: &LanguageIdentifier,
     to: &str,
-    (mail_name, subject, intro): (&str, &str, Option<String>),
+    notice: (&str, &str, Option<String>),
     link: Option<(&str, &str)>,
 ) {
-    let messages = config.messages();
     let facts = req.facts(&config.rate_limits().trusted_proxies);
+    let not_you = config.messages().message(lang, "notice-not-you", &[]);
+    deliver_with(config, &facts, lang, to, notice, link, not_you).await;
+}
+
+/// [`deliver`] with the request's facts read, and the closing advice `not_you`.
+async fn deliver_with(
+    config: &PowConfig,
+    facts: &RequestFacts,
+    lang: &LanguageIdentifier,
+    to: &str,
+    (mail_name, subject, intro): (&str, &str, Option<String>),
+    link: Option<(&str, &str)>,
+    not_you: Option<String>,
+) {
+    let messages = config.messages();
     let unknown = messages.text(lang, "sessions-unknown-device");
     let when = chrono::Utc::now().format("%Y-%m-%d %H:%M UTC").to_string();
     let ip = facts
@@ -175,14 +288,7 @@ async fn deliver(
             ("browser", MessageArg::from(browser.as_str())),
         ],
     );
-    let paragraphs: Vec<String> = [
-        intro,
-        details,
-        messages.message(lang, "notice-not-you", &[]),
-    ]
-    .into_iter()
-    .flatten()
-    .collect();
+    let paragraphs: Vec<String> = [intro, details, not_you].into_iter().flatten().collect();
     let mail = compose(
         config,
         &MailContent {

@@ -87,24 +87,27 @@ async fn list(outbox: web::Data<MemoryMailer>) -> HttpResponse {
         .rev()
         .map(|(n, mail)| {
             format!(
-                "<tr><td>{n}</td><td>{}</td><td><a href=\"{MAILBOX_PATH}/{n}\">{}</a></td>\
-                 <td><a href=\"{MAILBOX_PATH}/{n}/text\">text</a></td></tr>",
-                escape(&mail.to),
-                escape(&mail.subject)
+                "<li><span class=\"pow-mailbox-n\">{n}</span>\
+                 <a class=\"pow-mailbox-subject\" href=\"{MAILBOX_PATH}/{n}\">{}</a>\
+                 <a class=\"pow-mailbox-text\" href=\"{MAILBOX_PATH}/{n}/text\">plain text</a>\
+                 <span class=\"pow-mailbox-to\">to {}</span></li>",
+                escape(&mail.subject),
+                escape(&mail.to)
             )
         })
         .collect();
-    let empty = if mails.is_empty() {
-        "<p>No mail sent yet.</p>"
+    let content = if mails.is_empty() {
+        "<p class=\"pow-text\">No mail sent yet.</p>".to_owned()
     } else {
-        ""
+        format!("<ul class=\"pow-mailbox-list\">{rows}</ul>")
     };
     html(format!(
-        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Mailbox</title>\
-         <style>{}</style></head><body><main class=\"pow-card\"><h1>Mailbox</h1>\
-         <p>Mails sent by this development server, newest first.</p>{empty}\
-         <table><tr><th>#</th><th>To</th><th>Subject</th><th></th></tr>{rows}</table>\
-         </main></body></html>",
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>Mailbox</title><style>{}</style></head>\
+         <body class=\"pow-page-dev-mailbox\"><main class=\"pow pow-mailbox\"><h1>Mailbox</h1>\
+         <p class=\"pow-text\">Mails sent by this development server, newest first.</p>\
+         {content}</main></body></html>",
         crate::views::STYLESHEET
     ))
 }

@@ -111,11 +111,17 @@ pub fn render_page(
             stop_label: messages.text(lang, "impersonation-stop"),
         }
     });
+    // A form with field errors says so at its top (`form-has-errors`, Pow's "Oops, ..."),
+    // above the list of the fields to fix.
+    let form_errors = main_form_has_errors(&page.body)
+        .then(|| config.messages().message(lang, "form-has-errors", &[]))
+        .flatten()
+        .filter(|text| !text.is_empty());
     let ctx = PageContext {
         lang: lang.clone(),
         title: config.messages().text(lang, page.title_key),
         flash_info: page.info.or(queued.info),
-        flash_error: page.error.or(queued.error),
+        flash_error: page.error.or(queued.error).or(form_errors),
         current_user,
         csrf_token: csrf::csrf_token(req),
         captcha: config
@@ -134,6 +140,14 @@ pub fn render_page(
         .insert_header(no_store())
         .content_type("text/html; charset=utf-8")
         .body(html))
+}
+
+/// Whether the page's main form has field errors.
+fn main_form_has_errors(body: &PageBody) -> bool {
+    match body {
+        PageBody::Form { form, .. } | PageBody::Figure { form, .. } => form.has_errors(),
+        PageBody::Text { .. } => false,
+    }
 }
 
 /// The page answering `error`, when it is one a visitor should see: `503 Service

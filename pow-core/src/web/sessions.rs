@@ -37,15 +37,18 @@ fn current_fingerprint(ctl: &Controller) -> Option<String> {
     session::current_session(&ctl.req).map(|s| s.metadata.fingerprint.clone())
 }
 
-fn describe(ctl: &Controller, info: &SessionInfo, current: bool) -> String {
-    let key = match (current, info.api) {
-        (true, _) => "sessions-end-this",
-        (false, true) => "sessions-end-api",
-        (false, false) => "sessions-end-one",
+/// A session's row: what the page shows (`sessions-row*`) and the accessible name of its
+/// "End" button (`sessions-end-*`, the same facts after the action).
+fn describe(ctl: &Controller, info: &SessionInfo, current: bool) -> (String, String) {
+    let (row, action) = match (current, info.api) {
+        (true, _) => ("sessions-row-this", "sessions-end-this"),
+        (false, true) => ("sessions-row-api", "sessions-end-api"),
+        (false, false) => ("sessions-row", "sessions-end-one"),
     };
-    let label = label(ctl, key, &info.device, info.last_seen_at);
+    let row = label(ctl, row, &info.device, info.last_seen_at);
+    let action = label(ctl, action, &info.device, info.last_seen_at);
     if info.methods.is_empty() {
-        return label;
+        return (row, action);
     }
     let methods: Vec<String> = info
         .methods
@@ -66,7 +69,7 @@ fn describe(ctl: &Controller, info: &SessionInfo, current: bool) -> String {
             &[("methods", MessageArg::from(methods.join(", ").as_str()))],
         )
         .unwrap_or_default();
-    format!("{label}, {with}")
+    (format!("{row}, {with}"), format!("{action}, {with}"))
 }
 
 fn label(ctl: &Controller, key: &str, device: &Device, at: i64) -> String {
@@ -110,6 +113,20 @@ fn end_form(ctl: &Controller, name: &str, value: &str, label: String) -> Form {
     }
 }
 
+/// One row of the list: `text` (the session or browser), then a small button reading
+/// `button` whose accessible name is `action` (the whole action, "End: Firefox on ...").
+fn row_form(
+    ctl: &Controller,
+    (name, value): (&str, &str),
+    text: String,
+    button: &str,
+    action: String,
+) -> Form {
+    let mut form = end_form(ctl, name, value, ctl.text(button));
+    form.fields.push(Field::note("about", text).value(action));
+    form
+}
+
 fn sessions_page(
     ctl: &Controller,
     sessions: &[SessionInfo],
@@ -120,25 +137,26 @@ fn sessions_page(
         .iter()
         .map(|info| {
             let this = current.as_deref() == Some(info.id.as_str());
-            end_form(
+            let (text, action) = describe(ctl, info, this);
+            let handle = handle(ctl, &info.id);
+            row_form(
                 ctl,
-                "session",
-                &handle(ctl, &info.id),
-                describe(ctl, info, this),
+                ("session", &handle),
+                text,
+                "sessions-end-button",
+                action,
             )
         })
         .collect();
     forms.extend(remembered.iter().map(|(extension, info)| {
-        end_form(
+        let at = info.created_at;
+        let handle = remembered_handle(&ctl.config, extension, info);
+        row_form(
             ctl,
-            "remembered",
-            &remembered_handle(&ctl.config, extension, info),
-            label(
-                ctl,
-                "sessions-forget-remembered",
-                &info.device,
-                info.created_at,
-            ),
+            ("remembered", &handle),
+            label(ctl, "sessions-row-remembered", &info.device, at),
+            "sessions-forget-button",
+            label(ctl, "sessions-forget-remembered", &info.device, at),
         )
     }));
     let body = PageBody::Form {
