@@ -29,6 +29,22 @@ fn stderr(output: &Output) -> String {
 const ALL: &str = "reset-password,email-confirmation,two-factor,passwordless,passkeys,\
                    persistent-session,invitation,oauth,account";
 
+/// `pow users create` of `ops@example.com` on `url`, with `extra` arguments.
+fn create_operator(url: &str, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "users",
+        "create",
+        "--database-url",
+        url,
+        "--email",
+        "ops@example.com",
+        "--password",
+        "a long operator passphrase",
+    ];
+    args.extend_from_slice(extra);
+    pow(&args)
+}
+
 fn temp_db() -> PathBuf {
     std::env::temp_dir().join(format!("pow-cli-{}.db", uuid::Uuid::new_v4().simple()))
 }
@@ -533,18 +549,7 @@ fn a_fresh_sqlite_database_asks_for_migrate_and_stays_absent() {
         stdout(&again)
     );
 
-    let create = pow(&[
-        "users",
-        "create",
-        "--database-url",
-        &url,
-        "--email",
-        "ops@example.com",
-        "--password",
-        "a long operator passphrase",
-        "--extensions",
-        "email-confirmation,invitation",
-    ]);
+    let create = create_operator(&url, &["--extensions", "email-confirmation,invitation"]);
     assert!(create.status.success(), "{}", stderr(&create));
     let list = pow(&["users", "list", "--database-url", &url]);
     assert!(list.status.success(), "{}", stderr(&list));
@@ -564,27 +569,9 @@ fn a_fresh_postgres_schema_asks_for_migrate() {
     let sep = if base.contains('?') { '&' } else { '?' };
     let url = format!("{base}{sep}options=-csearch_path%3D{schema}");
     let list = pow(&["users", "list", "--database-url", &url]);
-    let create = pow(&[
-        "users",
-        "create",
-        "--database-url",
-        &url,
-        "--email",
-        "ops@example.com",
-        "--password",
-        "a long operator passphrase",
-    ]);
+    let create = create_operator(&url, &[]);
     let migrate = pow(&["migrate", "--database-url", &url]);
-    let after = pow(&[
-        "users",
-        "create",
-        "--database-url",
-        &url,
-        "--email",
-        "ops@example.com",
-        "--password",
-        "a long operator passphrase",
-    ]);
+    let after = create_operator(&url, &[]);
     let listed = pow(&["users", "list", "--database-url", &url]);
     admin
         .batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
@@ -737,16 +724,7 @@ fn extensions_default_to_none_and_are_listed() {
         stdout(&check),
         stderr(&check)
     );
-    let create = pow(&[
-        "users",
-        "create",
-        "--database-url",
-        &url,
-        "--email",
-        "ops@example.com",
-        "--password",
-        "a long operator passphrase",
-    ]);
+    let create = create_operator(&url, &[]);
     assert!(create.status.success(), "{}", stderr(&create));
     let list = pow(&["users", "list", "--database-url", &url]);
     assert!(
