@@ -130,8 +130,8 @@ pub async fn sign_in<H: SessionHandle + ?Sized>(
         return Ok(SignIn::Closed(user));
     }
     let metadata = SessionMetadata {
-        device: Some(crate::session::device_of(req, config)),
-        ..SessionMetadata::new().with_method(AuthMethod::Password)
+        device: Some(crate::session::device_of(req)),
+        ..SessionMetadata::new().with_method(AuthMethod::PASSWORD)
     };
     session.start(config, &user, metadata).await?;
     let stored = users.get(user.id).await?;
@@ -178,15 +178,28 @@ pub async fn sign_up<H: SessionHandle + ?Sized>(
 ) -> Result<SignUp, H::Error> {
     match config.users()?.create(params).await? {
         Ok(user) => {
-            let mut metadata = SessionMetadata::new();
-            if user.password_hash.is_some() {
-                metadata.record_method(AuthMethod::Password);
-            }
-            session.start(config, &user, metadata).await?;
+            start_signed_up(config, &user, session).await?;
             Ok(SignUp::SignedUp(user))
         }
         Err(changeset) => Ok(SignUp::Invalid(changeset)),
     }
+}
+
+/// Signs the client in as `user`, who just signed up (a sign-up form, an accepted
+/// invitation): the password they chose is as fresh as a password sign-in.
+///
+/// # Errors
+/// The store's error, or `session`'s refusal to start.
+pub async fn start_signed_up<H: SessionHandle + ?Sized>(
+    config: &PowConfig,
+    user: &User,
+    session: &mut H,
+) -> Result<(), H::Error> {
+    let mut metadata = SessionMetadata::new();
+    if user.password_hash.is_some() {
+        metadata.record_method(AuthMethod::PASSWORD);
+    }
+    session.start(config, user, metadata).await
 }
 
 /// Signs the client out: its session ends.
@@ -251,7 +264,7 @@ pub async fn update_account<H: SessionHandle + ?Sized>(
         .unwrap_or_default();
     let mut metadata = SessionMetadata::new().with_methods(proved);
     if old_hash.is_some() {
-        metadata.record_method(AuthMethod::Password);
+        metadata.record_method(AuthMethod::PASSWORD);
     }
     session.start(config, &updated, metadata).await?;
     Ok(AccountUpdate::Updated {

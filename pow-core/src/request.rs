@@ -14,12 +14,11 @@
 //!     user_agent: Some("curl/8.5".into()),
 //!     ..RequestFacts::default()
 //! };
-//! assert_eq!(facts.facts(&[]).client_ip, facts.client_ip);
+//! assert_eq!(facts.facts().client_ip, facts.client_ip);
 //! ```
 
 use std::net::IpAddr;
 
-use ipnet::IpNet;
 use unic_langid::LanguageIdentifier;
 
 /// Longest raw user agent kept (in an audit event).
@@ -89,14 +88,18 @@ pub fn browser_summary(user_agent: &str) -> String {
 }
 
 /// Where the engine reads a request's facts from.
+///
+/// A framework layer reads the facts that do not change while a request runs (the
+/// client's address through the setup's trusted proxies, the user agent, the languages,
+/// the origin) once per request, and adds the session and language as they are when
+/// asked.
 pub trait RequestSource {
-    /// The facts of the request; `trusted_proxies` are the proxies whose
-    /// `X-Forwarded-For` is believed.
-    fn facts(&self, trusted_proxies: &[IpNet]) -> RequestFacts;
+    /// The facts of the request.
+    fn facts(&self) -> RequestFacts;
 }
 
 impl RequestSource for RequestFacts {
-    fn facts(&self, _trusted_proxies: &[IpNet]) -> RequestFacts {
+    fn facts(&self) -> RequestFacts {
         self.clone()
     }
 }

@@ -166,7 +166,7 @@ fn reauthentication_then_a_new_password_then_deletion() {
         .unwrap();
     assert!(session
         .metadata
-        .method_used_at(AuthMethod::Password)
+        .method_used_at(AuthMethod::PASSWORD)
         .is_some());
 
     // Invalid params: field errors, nothing changed, the pair still works.

@@ -8,7 +8,10 @@ use chrono::Utc;
 use pow_core::api::{ApiContext, ApiError, ApiExtension};
 use pow_core::flows::ClosedSignIn;
 use pow_core::messages::LanguageIdentifier;
-use pow_core::session::{self, AuthMethod, CookieSessionExt as _, SessionMetadata};
+use pow_core::session::{
+    self, AuthMethod, CookieSessionExt as _, CookieSessionHandle, SessionHandle as _,
+    SessionMetadata,
+};
 use pow_core::users::User;
 use pow_core::views::{Field, FieldType, Form, Link, PageBody};
 use pow_core::web::{
@@ -400,8 +403,9 @@ async fn reactivate_create(
             };
             ctl.req.cookie_session().remove(&pending_key(&ctl.config));
             let user = ext.reactivate(&ctl.config, &user, "sign_in").await?;
-            let metadata = SessionMetadata::new().with_method(AuthMethod::Password);
-            session::sign_in_with(&ctl.req, &user, metadata).await?;
+            let metadata = SessionMetadata::new().with_method(AuthMethod::PASSWORD);
+            let mut session = CookieSessionHandle::new(&ctl.req);
+            session.start(&ctl.config, &user, metadata).await?;
             flash::put_info(&ctl.req, Some(ctl.text("pow_account_reactivated")));
             ctl.user = Some(user);
             let after = ctl.config.routes().after_sign_in_path(&ctl.routes_ctx());

@@ -4,7 +4,6 @@ use actix_web::http::StatusCode;
 use actix_web::web::{self, Bytes, ServiceConfig};
 use actix_web::{HttpRequest, HttpResponse};
 use pow_core::api::{user_params, ApiAction, ApiContext, ApiError, ApiExtension};
-use pow_core::session::{AuthMethod, MethodUse};
 use pow_core::web::{Action, Controller};
 use pow_core::{PowConfig, PowError};
 use serde_json::{json, Value};
@@ -152,10 +151,10 @@ async fn update(
         match accept(ctl, &ext, &token).await? {
             None => Err(invalid(&req)),
             Some(Ok(user)) => {
-                ctl.user = Some(user.clone());
-                let methods = vec![MethodUse::now(AuthMethod::Password)];
-                api.sign_in_response(&req, &user, ApiAction::Registration, methods)
-                    .await
+                let mut session = api.session(&req, ApiAction::Registration);
+                pow_core::flows::start_signed_up(&ctl.config, &user, &mut session).await?;
+                ctl.user = Some(user);
+                api.issued(&req, &session)
             }
             Some(Err(cs)) => {
                 ctl.changeset = Some(cs);

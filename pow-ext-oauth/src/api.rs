@@ -14,7 +14,6 @@ use actix_web::web::{self, Bytes};
 use actix_web::{HttpRequest, HttpResponse};
 use async_trait::async_trait;
 use pow_core::api::{ApiAction, ApiContext, ApiError, ApiExtension};
-use pow_core::session::{AuthMethod, MethodUse};
 use pow_core::messages::MessageArg;
 use pow_core::web::Controller;
 use serde::Deserialize;
@@ -165,11 +164,11 @@ async fn callback(
             if user.is_disabled() {
                 return Err(pow_core::PowError::AccountDisabled.into());
             }
-            crate::web::audit(ctl, crate::events::SIGNED_IN, user.id, &provider);
-            let methods = vec![MethodUse::now(AuthMethod::OAuth)];
-            return api
-                .sign_in_response(&req, &user, ApiAction::SignIn, methods)
-                .await;
+            let mut session = api.session(&req, ApiAction::SignIn);
+            let event = crate::events::SIGNED_IN;
+            crate::flow::sign_in(&ctl.config, &req, &user, &provider, event, &mut session)
+                .await?;
+            return api.issued(&req, &session);
         }
         // An address the provider does not vouch for is linked only once proven in the
         // browser that signed up (staged sign-up, or the confirmation link opened
@@ -188,10 +187,11 @@ async fn callback(
         let params = sign_up_params(&email, &profile);
         match create_linked_user(&ctl.config, &provider, &profile, params).await? {
             Ok(user) => {
-                crate::web::audit(ctl, crate::events::REGISTERED, user.id, &provider);
-                let methods = vec![MethodUse::now(AuthMethod::OAuth)];
-                api.sign_in_response(&req, &user, ApiAction::Registration, methods)
-                    .await
+                let mut session = api.session(&req, ApiAction::Registration);
+                let event = crate::events::REGISTERED;
+                crate::flow::sign_in(&ctl.config, &req, &user, &provider, event, &mut session)
+                    .await?;
+                api.issued(&req, &session)
             }
             Err(key) => Err(error(ctl, key, &provider)),
         }

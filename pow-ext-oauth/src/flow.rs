@@ -1,6 +1,11 @@
 //! The work behind both front ends: beginning a sign-in at a provider, finishing it, and
 //! the sign-up checks and writes.
 
+use std::collections::BTreeMap;
+
+use pow_core::audit::{self, AuditEvent, EventName};
+use pow_core::request::RequestSource;
+use pow_core::session::{AuthMethod, SessionHandle, SessionMetadata};
 use pow_core::users::validation::normalize_user_id;
 use pow_core::users::{Changeset, ChangesetAction, Params, User, Value};
 use pow_core::{PowConfig, PowError};
@@ -9,6 +14,9 @@ use crate::identities::{Identities, Identity, Insert};
 use crate::provider::{Profile, Provider};
 use crate::store::{Attempt, Records, ATTEMPT};
 use crate::{OAuth, OAuthError};
+
+/// Session metadata value of `auth_method` for a provider sign-in: `oauth:<provider>`.
+pub(crate) const METHOD_KEY: &str = "auth_method";
 
 /// Where a sign-in returns and what it is for.
 pub(crate) struct Begin {
@@ -236,4 +244,40 @@ async fn create_user(
         .run(move |users, cfg| proof.mark_proven(users, cfg, &user))
         .await?;
     Ok(Ok(confirmed))
+}
+
+/// Signs the client in as `user` through `provider` (a sign-in of a linked account, or a
+/// sign-up's own) and records `event` (`SIGNED_IN` or `REGISTERED`). A user who signs in
+/// only through providers has no password to prove: the session is fresh (sudo mode does
+/// not ask for a password they lack). A disabled user is refused by the start itself.
+///
+/// # Errors
+/// `session`'s refusal to start, or the store's error.
+pub(crate) async fn sign_in<H: SessionHandle + ?Sized>(
+    config: &PowConfig,
+    req: &dyn RequestSource,
+    user: &User,
+    provider: &Provider,
+    event: EventName,
+    session: &mut H,
+) -> Result<(), H::Error> {
+    let mut extra = BTreeMap::new();
+    extra.insert(
+        METHOD_KEY.to_owned(),
+        serde_json::Value::from(format!("oauth:{}", provider.id())),
+    );
+    let metadata = SessionMetadata {
+        authenticated_at: user.password_hash.is_none().then(pow_core::time::now_ms),
+        extra,
+        ..SessionMetadata::new().with_method(AuthMethod::OAUTH)
+    };
+    session.start(config, user, metadata).await?;
+    audit::record(
+        config,
+        AuditEvent::new(event)
+            .request(config, req)
+            .user(user.id)
+            .detail("provider", provider.id()),
+    );
+    Ok(())
 }

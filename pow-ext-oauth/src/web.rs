@@ -1,15 +1,14 @@
 //! The pages: start a sign-in or a link, the provider's callback, the linked accounts.
 
-use std::collections::BTreeMap;
-
 use actix_web::web::{self, Bytes};
 use actix_web::{HttpRequest, HttpResponse};
 use pow_core::messages::MessageArg;
+use pow_core::request::RequestSource as _;
 use pow_core::session::CookieSessionExt as _;
-use pow_core::session::{self, AuthMethod, SessionMetadata};
+use pow_core::session::{self, CookieSessionHandle};
 use pow_core::token::secure_compare;
 use pow_core::users::validation::normalize_user_id;
-use pow_core::users::{Changeset, ChangesetAction, Params, User, ValidationError};
+use pow_core::users::{Changeset, ChangesetAction, Params, ValidationError};
 use pow_core::views::{Field, FieldType, Form, Link, PageBody};
 use pow_core::web::{
     extension_path, flash, redirect, render_page, route_config, Action, Controller, FormData,
@@ -31,9 +30,6 @@ const NEW_PATH: &str = "/auth/{provider}/new";
 const LINK_PATH: &str = "/auth/{provider}/link";
 const CALLBACK_PATH: &str = "/auth/{provider}/callback";
 const UNLINK_PATH: &str = "/auth/{provider}/unlink";
-
-/// Session metadata value of `auth_method` for a provider sign-in: `oauth:<provider>`.
-pub(crate) const METHOD_KEY: &str = "auth_method";
 
 /// The OAuth controller's actions, as extension callbacks see them.
 pub mod actions {
@@ -140,10 +136,7 @@ fn callback_url(req: &HttpRequest, config: &PowConfig, provider: &str) -> String
     let path = path(config, CALLBACK_PATH, provider);
     match config.base_url() {
         Some(base) => format!("{}{path}", base.trim_end_matches('/')),
-        None => {
-            let info = req.connection_info();
-            format!("{}://{}{path}", info.scheme(), info.host())
-        }
+        None => format!("{}{path}", req.facts().origin.unwrap_or_default()),
     }
 }
 
@@ -348,26 +341,6 @@ async fn callback(
     }
 }
 
-/// Signs `user` in through `provider`. A user without a password has no other factor to
-/// prove: the session is fresh (sudo mode does not ask for a password they lack).
-async fn start_session(
-    req: &HttpRequest,
-    user: &User,
-    provider: &Provider,
-) -> Result<(), PowError> {
-    let mut extra = BTreeMap::new();
-    extra.insert(
-        METHOD_KEY.to_owned(),
-        serde_json::Value::from(format!("oauth:{}", provider.id())),
-    );
-    let metadata = SessionMetadata {
-        authenticated_at: user.password_hash.is_none().then(pow_core::time::now_ms),
-        extra,
-        ..SessionMetadata::new().with_method(AuthMethod::OAuth)
-    };
-    session::sign_in_with(req, user, metadata).await
-}
-
 pub(crate) fn audit(
     ctl: &Controller,
     name: pow_core::audit::EventName,
@@ -399,8 +372,9 @@ async fn sign_in(
                 return Ok(Outcome::redirect(&sign_in_path(ctl)));
             };
             // A disabled user is refused by the sign-in itself.
-            start_session(&ctl.req, &user, provider).await?;
-            audit(ctl, crate::events::SIGNED_IN, user.id, provider);
+            let mut session = CookieSessionHandle::new(&ctl.req);
+            let event = crate::events::SIGNED_IN;
+            flow::sign_in(&ctl.config, &ctl.req, &user, provider, event, &mut session).await?;
             flash::put_info(&ctl.req, ctl.config.messages().signed_in(&ctl.lang));
             ctl.user = Some(user);
             Ok(Outcome::redirect(
@@ -470,8 +444,9 @@ async fn sign_up(
                 )
                 .await?;
             }
-            start_session(&ctl.req, &user, provider).await?;
-            audit(ctl, crate::events::REGISTERED, user.id, provider);
+            let mut session = CookieSessionHandle::new(&ctl.req);
+            let event = crate::events::REGISTERED;
+            flow::sign_in(&ctl.config, &ctl.req, &user, provider, event, &mut session).await?;
             ctl.user = Some(user);
             Ok(Outcome::redirect(
                 &ctl.config

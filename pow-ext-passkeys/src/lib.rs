@@ -30,7 +30,7 @@
 //!   [`ceremony_ttl`](Passkeys::ceremony_ttl) long (5 minutes), taken once.
 //! - **Sign-in**: with an address (the user's passkeys are offered) or without (the
 //!   browser's own list, and its autofill). Only an assertion with user verification signs
-//!   in; the session records [`AuthMethod::Passkey`](pow_core::session::AuthMethod), a
+//!   in; the session records [`AuthMethod::PASSKEY`](pow_core::session::AuthMethod), a
 //!   second factor by itself, so the two-factor extension asks for nothing more. An unknown
 //!   address gets options shaped like a known one's.
 //! - **Counters**: a sign-in moves the stored counter by compare and swap, so of two
@@ -645,7 +645,7 @@ impl Passkeys {
         config: &PowConfig,
         client: &dyn RequestSource,
     ) -> Result<(), PowError> {
-        let facts = client.facts(&config.rate_limits().trusted_proxies);
+        let facts = client.facts();
         let (Some(limit), Some(ip)) = (self.sign_in_starts, facts.client_ip) else {
             return Ok(());
         };
@@ -700,7 +700,7 @@ impl Passkeys {
     /// Finishes a sign-in: checks the assertion `credential` (the JSON of a
     /// `PublicKeyCredential` from `navigator.credentials.get`) against ceremony `ceremony`,
     /// requires user verification, moves the counter, and answers the user to sign in.
-    /// Sessions it starts record [`AuthMethod::Passkey`](pow_core::session::AuthMethod).
+    /// Sessions it starts record [`AuthMethod::PASSKEY`](pow_core::session::AuthMethod).
     ///
     /// # Errors
     /// The ceremony's and the answer's [`PasskeyError`]s.
@@ -726,6 +726,35 @@ impl Passkeys {
             ),
         }
         result
+    }
+
+    /// Signs the client in with a passkey: [`finish_sign_in`](Self::finish_sign_in), then a
+    /// session started through `session` that recorded
+    /// [`AuthMethod::PASSKEY`](pow_core::session::AuthMethod) and is fresh (a passkey with
+    /// user verification is the strongest proof the account has). The inner error is the
+    /// refusal of the passkey; the outer one is the session's.
+    ///
+    /// # Errors
+    /// `session`'s refusal to start, or the store's error.
+    pub async fn sign_in<H: pow_core::session::SessionHandle + ?Sized>(
+        &self,
+        config: &PowConfig,
+        ceremony: &str,
+        credential: &str,
+        session: &mut H,
+    ) -> Result<Result<SignedIn, PasskeyError>, H::Error> {
+        let signed_in = match self.finish_sign_in(config, ceremony, credential).await {
+            Ok(signed_in) => signed_in,
+            Err(PasskeyError::Pow(err)) => return Err(err.into()),
+            Err(refused) => return Ok(Err(refused)),
+        };
+        let metadata = pow_core::session::SessionMetadata {
+            authenticated_at: Some(pow_core::time::now_ms()),
+            ..pow_core::session::SessionMetadata::new()
+                .with_method(pow_core::session::AuthMethod::PASSKEY)
+        };
+        session.start(config, &signed_in.user, metadata).await?;
+        Ok(Ok(signed_in))
     }
 
     async fn verify_sign_in(
@@ -849,12 +878,39 @@ impl Passkeys {
         Ok(Started { ceremony, options })
     }
 
-    /// Finishes the second step of `user`'s sign-in: the method it proved,
-    /// [`AuthMethod::Passkey`] for an assertion with user verification of a passkey, else
-    /// [`AuthMethod::SecurityKey`].
+    /// A step-up with a passkey or security key of the signed-in `user` (the row as
+    /// stored): [`finish_second_factor`](Self::finish_second_factor), then the method it
+    /// proved recorded on the client's session through `session`. The inner error is the
+    /// refusal of the key; the outer one is the session's.
     ///
-    /// [`AuthMethod::Passkey`]: pow_core::session::AuthMethod::Passkey
-    /// [`AuthMethod::SecurityKey`]: pow_core::session::AuthMethod::SecurityKey
+    /// # Errors
+    /// The store's error, or nobody signed in.
+    pub async fn step_up<H: pow_core::session::SessionHandle + ?Sized>(
+        &self,
+        config: &PowConfig,
+        user: &User,
+        ceremony: &str,
+        credential: &str,
+        session: &mut H,
+    ) -> Result<Result<pow_core::session::AuthMethod, PasskeyError>, H::Error> {
+        let method = match self
+            .finish_second_factor(config, user, ceremony, credential)
+            .await
+        {
+            Ok(method) => method,
+            Err(PasskeyError::Pow(err)) => return Err(err.into()),
+            Err(refused) => return Ok(Err(refused)),
+        };
+        session.record_method(config, method).await?;
+        Ok(Ok(method))
+    }
+
+    /// Finishes the second step of `user`'s sign-in: the method it proved,
+    /// [`AuthMethod::PASSKEY`] for an assertion with user verification of a passkey, else
+    /// [`AuthMethod::SECURITY_KEY`].
+    ///
+    /// [`AuthMethod::PASSKEY`]: pow_core::session::AuthMethod::PASSKEY
+    /// [`AuthMethod::SECURITY_KEY`]: pow_core::session::AuthMethod::SECURITY_KEY
     ///
     /// # Errors
     /// The ceremony's and the answer's [`PasskeyError`]s.
@@ -885,9 +941,9 @@ impl Passkeys {
             .is_ok_and(AuthenticationResult::user_verified);
         self.record_use(config, &table, &stored, result).await?;
         let method = if verified && stored.kind == Kind::Passkey {
-            AuthMethod::Passkey
+            AuthMethod::PASSKEY
         } else {
-            AuthMethod::SecurityKey
+            AuthMethod::SECURITY_KEY
         };
         audit::record(
             config,
@@ -1162,9 +1218,9 @@ impl Extension for Passkeys {
             ext.api(PasskeysApi::new(self.clone()))
                 .routes(move |cfg, config| web::configure(cfg, config, &routes))
                 .callbacks(self.clone())
-                .step_up_page(pow_core::session::AuthMethod::Passkey, web::step_up_path)
+                .step_up_page(pow_core::session::AuthMethod::PASSKEY, web::step_up_path)
                 .step_up_page(
-                    pow_core::session::AuthMethod::SecurityKey,
+                    pow_core::session::AuthMethod::SECURITY_KEY,
                     web::step_up_path,
                 )
                 .page_extension(web::page_links);
@@ -1192,7 +1248,7 @@ impl pow_core::extension::FactorEnrolment for Factors {
         let usable = self.0.usable(config, user.id).await.map_err(into_pow)?;
         Ok(match usable.is_empty() {
             true => Vec::new(),
-            false => vec![AuthMethod::Passkey, AuthMethod::SecurityKey],
+            false => vec![AuthMethod::PASSKEY, AuthMethod::SECURITY_KEY],
         })
     }
 }

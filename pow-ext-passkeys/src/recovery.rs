@@ -10,7 +10,9 @@ use async_trait::async_trait;
 use pow_core::api::{ApiContext, ApiError, PendingStep};
 use pow_core::audit::{self, AuditEvent};
 use pow_core::extension::{AddressProven, ProvenBy};
-use pow_core::session::{self, AuthMethod, CookieSessionExt as _, MethodUse, SessionMetadata};
+use pow_core::session::{
+    self, AuthMethod, CookieSessionExt as _, CookieSessionHandle, SessionHandle, SessionMetadata,
+};
 use pow_core::store::Key;
 use pow_core::users::User;
 use pow_core::views::{Form, Link};
@@ -77,7 +79,7 @@ pub(crate) async fn is_recovery(
     user: &User,
     methods: &[AuthMethod],
 ) -> Result<bool, PowError> {
-    if methods.is_empty() || methods.iter().any(|m| *m != AuthMethod::MagicLink) {
+    if methods.is_empty() || methods.iter().any(|m| *m != AuthMethod::MAGIC_LINK) {
         return Ok(false);
     }
     let Some(stored) = config.users()?.get(user.id).await? else {
@@ -268,23 +270,28 @@ async fn recovery_new(
         .await
 }
 
-/// The session of a recovered account: the emailed proof and the new passkey, fresh.
-fn recovered_metadata() -> SessionMetadata {
-    SessionMetadata {
-        authenticated_at: Some(pow_core::time::now_ms()),
-        ..SessionMetadata::new()
-            .with_method(AuthMethod::MagicLink)
-            .with_method(AuthMethod::Passkey)
-    }
-}
-
-fn recovered(config: &PowConfig, user: &User, passkey_id: i64) {
+/// Signs the client in to the account it just recovered with the new passkey
+/// `passkey_id`, through `session`: the session records the emailed proof and the new
+/// passkey, and is fresh.
+async fn sign_in_recovered<H: SessionHandle + ?Sized>(
+    config: &PowConfig,
+    user: &User,
+    passkey_id: i64,
+    session: &mut H,
+) -> Result<(), H::Error> {
     audit::record(
         config,
         AuditEvent::new(events::RECOVERED)
             .user(user.id)
             .detail("passkey_id", passkey_id),
     );
+    let metadata = SessionMetadata {
+        authenticated_at: Some(pow_core::time::now_ms()),
+        ..SessionMetadata::new()
+            .with_method(AuthMethod::MAGIC_LINK)
+            .with_method(AuthMethod::PASSKEY)
+    };
+    session.start(config, user, metadata).await
 }
 
 async fn recovery_create(
@@ -314,8 +321,8 @@ async fn recovery_create(
                 }
             };
             ctl.req.cookie_session().remove(&pending_key(&ctl.config));
-            recovered(&ctl.config, &user, passkey.id);
-            session::sign_in_with(&ctl.req, &user, recovered_metadata()).await?;
+            let mut session = CookieSessionHandle::new(&ctl.req);
+            sign_in_recovered(&ctl.config, &user, passkey.id, &mut session).await?;
             flash::put_info(&ctl.req, Some(ctl.text("pow_passkeys_recovered")));
             ctl.user = Some(user);
             let after = ctl.config.routes().after_sign_in_path(&ctl.routes_ctx());
@@ -411,13 +418,9 @@ pub(crate) async fn api_finish(
             .await
             .map_err(|err| api_error(&req, err, false))?
             .ok_or_else(|| invalid_token(&req))?;
-        recovered(&ctl.config, &user, passkey.id);
-        let methods = vec![
-            MethodUse::now(AuthMethod::MagicLink),
-            MethodUse::now(AuthMethod::Passkey),
-        ];
-        api.sign_in_response(&req, &user, pow_core::api::ApiAction::SignIn, methods)
-            .await
+        let mut session = api.session(&req, pow_core::api::ApiAction::SignIn);
+        sign_in_recovered(&ctl.config, &user, passkey.id, &mut session).await?;
+        api.issued(&req, &session)
     })
     .await
 }

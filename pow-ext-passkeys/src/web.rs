@@ -6,7 +6,7 @@ use actix_web::{HttpRequest, HttpResponse};
 use async_trait::async_trait;
 use pow_core::api::{ApiAction, ApiContext, ApiError, ApiExtension};
 use pow_core::messages::LanguageIdentifier;
-use pow_core::session::{self, AuthMethod, MethodUse, SessionMetadata};
+use pow_core::session::{self, AuthMethod, CookieSessionHandle};
 use pow_core::users::User;
 use pow_core::views::{Field, FieldType, Form, Link, PageBody};
 use pow_core::web::{
@@ -568,17 +568,13 @@ async fn step_up_create(
         .form(FormData::parse(&body))
         .run(&req, async |ctl| {
             let user = stored_user(&ctl.config, ctl.signed_in()?.id).await?;
+            let (ceremony, credential) = (param(ctl, "ceremony"), param(ctl, "credential"));
+            let mut session = CookieSessionHandle::new(&ctl.req);
             let finished = ext
-                .finish_second_factor(
-                    &ctl.config,
-                    &user,
-                    &param(ctl, "ceremony"),
-                    &param(ctl, "credential"),
-                )
-                .await;
+                .step_up(&ctl.config, &user, &ceremony, &credential, &mut session)
+                .await?;
             match finished {
-                Ok(method) => {
-                    session::record_method(&ctl.req, method).await?;
+                Ok(_) => {
                     let back = ctl
                         .request_path
                         .clone()
@@ -597,15 +593,6 @@ async fn step_up_create(
         .await
 }
 
-/// The session metadata of a passkey sign-in: the method, and fresh (a passkey with user
-/// verification is the strongest proof the account has).
-fn passkey_metadata() -> SessionMetadata {
-    SessionMetadata {
-        authenticated_at: Some(pow_core::time::now_ms()),
-        ..SessionMetadata::new().with_method(AuthMethod::Passkey)
-    }
-}
-
 async fn sign_in_create(
     req: HttpRequest,
     body: Bytes,
@@ -616,18 +603,15 @@ async fn sign_in_create(
         .form(FormData::parse(&body))
         .run(&req, async |ctl| {
             let back = path(&ctl.config, SIGN_IN_PATH, &[]);
+            let (ceremony, credential) = (param(ctl, "ceremony"), param(ctl, "credential"));
+            let mut session = CookieSessionHandle::new(&ctl.req);
             let signed_in = match ext
-                .finish_sign_in(
-                    &ctl.config,
-                    &param(ctl, "ceremony"),
-                    &param(ctl, "credential"),
-                )
-                .await
+                .sign_in(&ctl.config, &ceremony, &credential, &mut session)
+                .await?
             {
                 Ok(signed_in) => signed_in,
                 Err(err) => return refused(ctl, err, &back),
             };
-            session::sign_in_with(&ctl.req, &signed_in.user, passkey_metadata()).await?;
             if let Some(text) = ctl.config.messages().signed_in(&ctl.lang) {
                 flash::put_info(&ctl.req, Some(text));
             }
@@ -866,17 +850,12 @@ async fn api_sign_in(
 ) -> Result<HttpResponse, ApiError> {
     let finish: Finish = body(&req, &payload)?;
     api.run(&req, actions::API_SIGN_IN, async |ctl| {
-        let signed_in = ext
-            .finish_sign_in(
-                &ctl.config,
-                &finish.ceremony,
-                &finish.credential.to_string(),
-            )
-            .await
+        let mut session = api.session(&req, ApiAction::SignIn);
+        let credential = finish.credential.to_string();
+        ext.sign_in(&ctl.config, &finish.ceremony, &credential, &mut session)
+            .await?
             .map_err(|err| api_error(&req, err, true))?;
-        let methods = vec![MethodUse::now(AuthMethod::Passkey)];
-        api.sign_in_response(&req, &signed_in.user, ApiAction::SignIn, methods)
-            .await
+        api.issued(&req, &session)
     })
     .await
 }
@@ -914,16 +893,17 @@ async fn api_step_up(
     let finish: StepUpFinish = body(&req, &payload)?;
     api.run(&req, actions::API_MANAGE, async |ctl| {
         let user = stored_user(&ctl.config, current.user.id).await?;
-        let method = ext
-            .finish_second_factor(
-                &ctl.config,
-                &user,
-                &finish.ceremony,
-                &finish.credential.to_string(),
-            )
-            .await
-            .map_err(|err| api_error(&req, err, true))?;
-        session::record_session_method(&ctl.config, current.clone(), method).await?;
+        let mut session = api.session(&req, ApiAction::SignIn);
+        let credential = finish.credential.to_string();
+        ext.step_up(
+            &ctl.config,
+            &user,
+            &finish.ceremony,
+            &credential,
+            &mut session,
+        )
+        .await?
+        .map_err(|err| api_error(&req, err, true))?;
         Ok(HttpResponse::NoContent().finish())
     })
     .await

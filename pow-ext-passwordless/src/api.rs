@@ -6,7 +6,6 @@ use actix_web::web::{self, Bytes};
 use actix_web::{HttpRequest, HttpResponse};
 use async_trait::async_trait;
 use pow_core::api::{ApiAction, ApiContext, ApiError, ApiExtension};
-use pow_core::session::{AuthMethod, MethodUse};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -97,26 +96,19 @@ async fn code_create(
     ask(req, api, body, ext, Via::Code, false).await
 }
 
-/// Issues a pair for the user of `grant`, after every extension's `before_issue`.
+/// Signs the client in as the user of `grant` (a pair, after every extension's
+/// `before_issue`).
 async fn issue(
     req: &HttpRequest,
     api: &ApiContext,
     grant: Option<Grant>,
+    method: &str,
 ) -> Result<HttpResponse, ApiError> {
-    let user = match grant {
-        Some(grant) => {
-            // A locked account's links and codes get no pair.
-            flow::ensure_not_locked(api.config(), &grant).await?;
-            flow::user_for(api.config(), &grant).await?
-        }
-        None => None,
-    };
-    let Some(user) = user else {
-        return Err(invalid(req, "pow_passwordless_invalid"));
-    };
-    let methods = vec![MethodUse::now(AuthMethod::MagicLink)];
-    api.sign_in_response(req, &user, ApiAction::SignIn, methods)
-        .await
+    let mut session = api.session(req, ApiAction::SignIn);
+    match flow::finish_sign_in(api.config(), req, grant, method, &mut session).await? {
+        Some(_) => api.issued(req, &session),
+        None => Err(invalid(req, "pow_passwordless_invalid")),
+    }
 }
 
 async fn link_use(
@@ -130,7 +122,7 @@ async fn link_use(
             .take_link(&token)
             .await?
             .filter(|grant| grant.purpose != Purpose::Staged);
-        issue(&req, &api, grant).await
+        issue(&req, &api, grant, "magic_link").await
     })
     .await
 }
@@ -157,7 +149,7 @@ async fn code_use(
             )
             .with_code("invalid_code"));
         }
-        issue(&req, &api, grant).await
+        issue(&req, &api, grant, "email_code").await
     })
     .await
 }
@@ -230,14 +222,11 @@ async fn staged_complete(
                 } => (user, with_password),
             };
         staged_proven(ctl, &user);
-        let mut methods = vec![MethodUse::now(AuthMethod::MagicLink)];
-        if with_password {
-            // The password was just chosen: as fresh as a password sign-in.
-            methods.push(MethodUse::now(AuthMethod::Password));
-        }
-        ctl.user = Some(user.clone());
-        api.sign_in_response(&req, &user, ApiAction::Registration, methods)
-            .await
+        let mut session = api.session(&req, ApiAction::Registration);
+        let method = flow::STAGED_METHOD;
+        flow::sign_in(config, &user, method, with_password, &mut session).await?;
+        ctl.user = Some(user);
+        api.issued(&req, &session)
     })
     .await
 }

@@ -2,11 +2,10 @@
 
 use std::collections::BTreeMap;
 
-use actix_web::HttpRequest;
 use pow_core::mailer::{compose, validity_text, MailContent};
 use pow_core::messages::LanguageIdentifier;
 use pow_core::request::RequestSource;
-use pow_core::session::{self, AuthMethod, SessionMetadata};
+use pow_core::session::{AuthMethod, SessionHandle, SessionMetadata};
 use pow_core::store::Limiter;
 use pow_core::token::{generate_uuid, secure_compare};
 use pow_core::users::validation::{normalize_user_id, validate_deliverable_email};
@@ -344,17 +343,66 @@ async fn confirm_address(config: &PowConfig, user: &User) -> Result<User, PowErr
         .await
 }
 
+/// Signs the client in as the user of `grant` (a mailed link or code, already taken):
+/// `None` when the grant is gone or its account is locked, and nobody is signed in.
+/// Records `passwordless.signed_in` with `method` (`"magic_link"`, `"email_code"`).
+///
+/// # Errors
+/// The store's or users context's error, or `session`'s refusal to start.
+pub(crate) async fn finish_sign_in<H: SessionHandle + ?Sized>(
+    config: &PowConfig,
+    req: &dyn RequestSource,
+    grant: Option<Grant>,
+    method: &str,
+    session: &mut H,
+) -> Result<Option<User>, H::Error> {
+    let user = match grant {
+        Some(grant) => {
+            // A locked account's links and codes sign nobody in.
+            ensure_not_locked(config, &grant).await?;
+            user_for(config, &grant).await?
+        }
+        None => None,
+    };
+    let Some(user) = user else {
+        return Ok(None);
+    };
+    sign_in(config, &user, method, false, session).await?;
+    pow_core::audit::record(
+        config,
+        audit_event("passwordless.signed_in")
+            .request(config, req)
+            .user(user.id)
+            .detail("method", method),
+    );
+    Ok(Some(user))
+}
+
 /// Signs `user` in, recording how. For a user with a password such a session is not fresh
-/// (sudo mode asks for the password before sensitive changes). For a user without one the
+/// (sudo mode asks for the password before sensitive changes), unless the password was
+/// just chosen (`with_password`, a staged sign-up's form). For a user without one the
 /// mailed proof is the only factor there is: the session is fresh, so the account page can
 /// set a first password.
-pub(crate) async fn sign_in(req: &HttpRequest, user: &User, method: &str) -> Result<(), PowError> {
+///
+/// # Errors
+/// `session`'s refusal to start, or the store's error.
+pub(crate) async fn sign_in<H: SessionHandle + ?Sized>(
+    config: &PowConfig,
+    user: &User,
+    method: &str,
+    with_password: bool,
+    session: &mut H,
+) -> Result<(), H::Error> {
     let mut extra = BTreeMap::new();
     extra.insert(METHOD_KEY.to_owned(), serde_json::Value::from(method));
-    let metadata = SessionMetadata {
-        authenticated_at: user.password_hash.is_none().then(pow_core::time::now_ms),
+    let mut metadata = SessionMetadata {
+        authenticated_at: (user.password_hash.is_none() || with_password)
+            .then(pow_core::time::now_ms),
         extra,
-        ..SessionMetadata::new().with_method(AuthMethod::MagicLink)
+        ..SessionMetadata::new().with_method(AuthMethod::MAGIC_LINK)
     };
-    session::sign_in_with(req, user, metadata).await
+    if with_password {
+        metadata.record_method(AuthMethod::PASSWORD);
+    }
+    session.start(config, user, metadata).await
 }

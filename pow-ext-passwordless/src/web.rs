@@ -5,6 +5,7 @@ use actix_web::{HttpRequest, HttpResponse};
 use pow_core::messages::LanguageIdentifier;
 use pow_core::request::RequestSource;
 use pow_core::session::CookieSessionExt as _;
+use pow_core::session::CookieSessionHandle;
 use pow_core::users::{Changeset, Params};
 use pow_core::views::{Field, FieldType, Form, Link, PageBody};
 use pow_core::web::{
@@ -397,25 +398,11 @@ async fn finish_sign_in(
     grant: Option<Grant>,
     method: &str,
 ) -> Result<Outcome, PowError> {
-    let user = match grant {
-        Some(grant) => {
-            // A locked account's links and codes sign nobody in.
-            flow::ensure_not_locked(&ctl.config, &grant).await?;
-            flow::user_for(&ctl.config, &grant).await?
-        }
-        None => None,
-    };
-    let Some(user) = user else {
+    let mut session = CookieSessionHandle::new(&ctl.req);
+    let signed_in = flow::finish_sign_in(&ctl.config, &ctl.req, grant, method, &mut session);
+    let Some(user) = signed_in.await? else {
         return Ok(invalid(ctl, "pow_passwordless_invalid"));
     };
-    flow::sign_in(&ctl.req, &user, method).await?;
-    pow_core::audit::record(
-        &ctl.config,
-        flow::audit_event("passwordless.signed_in")
-            .request(&ctl.config, &ctl.req)
-            .user(user.id)
-            .detail("method", method),
-    );
     flash::put_info(&ctl.req, ctl.config.messages().signed_in(&ctl.lang));
     ctl.user = Some(user);
     Ok(Outcome::redirect(
@@ -579,11 +566,10 @@ async fn staged_complete(
                     user,
                     with_password,
                 } => {
-                    flow::sign_in(&ctl.req, &user, flow::STAGED_METHOD).await?;
-                    if with_password {
-                        // The password was just chosen: as fresh as a password sign-in.
-                        pow_core::session::mark_fresh(&ctl.req).await?;
-                    }
+                    let mut session = CookieSessionHandle::new(&ctl.req);
+                    let method = flow::STAGED_METHOD;
+                    flow::sign_in(&ctl.config, &user, method, with_password, &mut session)
+                        .await?;
                     staged_proven(ctl, &user);
                     ctl.user = Some(user);
                     Ok(Outcome::redirect(

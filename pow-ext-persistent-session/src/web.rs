@@ -7,7 +7,10 @@ use actix_web::cookie::{Cookie, SameSite};
 use actix_web::{HttpMessage, HttpRequest};
 use async_trait::async_trait;
 use pow_core::extension::{Callbacks, RequestHook};
-use pow_core::session::{self, queue_cookie, AuthMethod, CurrentSession, SessionMetadata};
+use pow_core::session::{
+    self, queue_cookie, AuthMethod, CookieSessionHandle, CurrentSession, SessionHandle as _,
+    SessionMetadata,
+};
 use pow_core::token::generate_uuid;
 use pow_core::web::{ActionKind, Controller, Flow};
 use pow_core::{PowConfig, PowError, User};
@@ -117,7 +120,7 @@ impl PersistentSession {
         let device = metadata
             .device
             .clone()
-            .unwrap_or_else(|| session::device_of(req, config));
+            .unwrap_or_else(|| session::device_of(req));
         let token = config.namespaced(&generate_uuid());
         let record = TokenRecord {
             user_id: user.id,
@@ -230,9 +233,10 @@ impl PersistentSession {
             extra: record.extra.clone(),
             authenticated_at: None,
             ..SessionMetadata::with_fingerprint(record.fingerprint.clone())
-                .with_method(AuthMethod::RememberMe)
+                .with_method(AuthMethod::REMEMBER_ME)
         };
-        if let Err(err) = session::sign_in_with(req, &user, metadata).await {
+        let mut session = CookieSessionHandle::new(req);
+        if let Err(err) = session.start(config, &user, metadata).await {
             if let Err(delete) = tokens.delete(&next_id).await {
                 tracing::warn!(error = %delete, "could not delete an unused remember-me token");
             }
@@ -265,7 +269,7 @@ impl PersistentSession {
             extra: record.extra.clone(),
             authenticated_at: None,
             ..SessionMetadata::with_fingerprint(record.fingerprint.clone())
-                .with_method(AuthMethod::RememberMe)
+                .with_method(AuthMethod::REMEMBER_ME)
         };
         req.extensions_mut().insert(CurrentSession {
             user: std::sync::Arc::new(user),

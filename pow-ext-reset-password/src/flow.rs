@@ -3,6 +3,7 @@
 
 use actix_web::HttpRequest;
 use pow_core::messages::LanguageIdentifier;
+use pow_core::request::RequestSource as _;
 use pow_core::store::Limiter;
 use pow_core::token::generate_uuid;
 use pow_core::users::validation::normalize_user_id;
@@ -85,12 +86,9 @@ pub(crate) async fn request_link(
         user => {
             tokens.decoy(config, &token).await?;
             if !allowed {
-                let peer = req
-                    .connection_info()
-                    .realip_remote_addr()
-                    .map(str::to_owned);
+                let peer = req.facts().client_ip;
                 tracing::warn!(
-                    peer = peer.as_deref().unwrap_or("unknown"),
+                    peer = peer.map_or_else(|| "unknown".to_owned(), |ip| ip.to_string()),
                     "password reset mail not sent: the rate limit for this address is reached"
                 );
             }

@@ -11,9 +11,8 @@ use actix_web::{HttpMessage as _, HttpRequest, HttpResponse};
 use async_trait::async_trait;
 use chrono::Utc;
 use pow_core::api::{ApiAction, ApiContext, ApiError, ApiExtension, PendingStep};
-use pow_core::audit::{self, AuditEvent};
 use pow_core::mailer::Notice;
-use pow_core::session::{AuthMethod, MethodUse};
+use pow_core::session::AuthMethod;
 use pow_core::users::User;
 use pow_core::web::{Action, ActionId, Controller};
 use serde::Deserialize;
@@ -21,7 +20,7 @@ use serde_json::json;
 
 use crate::store::{Pending, Records};
 use crate::totp;
-use crate::verify::{self, Answer, Checked};
+use crate::verify::{self, Answer, SecondStep};
 use crate::web::{actions, events};
 use crate::{TwoFactor, NAME};
 
@@ -121,51 +120,29 @@ async fn verify_create(
         let body: VerifyBody =
             serde_json::from_value(raw.clone()).map_err(|_| ApiError::invalid_request(&req))?;
         let config = api.config().clone();
-        let (id, pending, user) = pending_of(&req, &config, &body.second_factor_token).await?;
-        let records = Records::new(&config);
-        let codes = [AuthMethod::Totp.as_str(), AuthMethod::RecoveryCode.as_str()];
+        let Some(id) = config
+            .verifier()
+            .verify_token(TOKEN_SALT, &body.second_factor_token)
+        else {
+            return Err(expired(&req));
+        };
+        let codes = [
+            AuthMethod::TOTP.as_str(),
+            AuthMethod::RECOVERY_CODE.as_str(),
+        ];
         let answer = match body.method {
             Some(method) if !codes.contains(&method.as_str()) => Answer::Factor(method, raw),
             _ => Answer::Code(body.code.clone()),
         };
-        // A locked account's pending sign-ins are over.
-        if let Err(err) = verify::ensure_not_locked(&config, &user).await {
-            records.finish(&id).await?;
-            return Err(err.into());
-        }
-        if !verify::attempt_allowed(&ext, &config, &id).await? {
-            return Err(expired(&req));
-        }
-        let (user, method) = match verify::check(&config, &req, &user, &answer).await? {
-            Checked::Valid(user, method) => (user, method),
-            Checked::Invalid => {
-                audit::record(
-                    &config,
-                    AuditEvent::new(events::FAILED)
-                        .request(&config, &req)
-                        .user(user.id),
-                );
-                return Err(invalid_code(&req));
-            }
-        };
-        if records.finish(&id).await?.is_none() {
-            return Err(expired(&req));
-        }
-        audit::record(
-            &config,
-            AuditEvent::new(events::VERIFIED)
-                .request(&config, &req)
-                .user(user.id)
-                .detail("method", method.as_str()),
-        );
+        // This request's own pair is the second step's: the pending check lets it through.
         req.extensions_mut().insert(Passed);
-        let methods = pending
-            .methods
-            .into_iter()
-            .chain([MethodUse::now(method)])
-            .collect();
-        api.sign_in_response(&req, &user, ApiAction::SignIn, methods)
-            .await
+        let mut session = api.session(&req, ApiAction::SignIn);
+        match verify::second_step(&config, &req, &ext, &id, &answer, &mut session).await? {
+            SecondStep::SignedIn(_) => api.issued(&req, &session),
+            SecondStep::Invalid { .. } => Err(invalid_code(&req)),
+            SecondStep::Locked(refused) => Err(refused.into()),
+            SecondStep::Expired | SecondStep::TooManyAttempts => Err(expired(&req)),
+        }
     })
     .await
 }
@@ -184,11 +161,10 @@ async fn step_up_create(
 ) -> Result<HttpResponse, ApiError> {
     api.run(&req, actions::API_STEP_UP, async |_| {
         let body: StepUpBody = pow_core::api::json_body(&req, &body)?;
-        let Some(current) = api.current_session(&req).await? else {
-            return Err(ApiError::not_authenticated(&req));
-        };
+        api.signed_in(&req).await?;
         let config = api.config().clone();
-        match crate::web::step_up(&config, &req, current, &body.code).await? {
+        let mut session = api.session(&req, ApiAction::SignIn);
+        match verify::step_up(&config, &req, &body.code, &mut session).await? {
             Some(_) => Ok(HttpResponse::NoContent()
                 .insert_header(pow_core::web::no_store())
                 .finish()),

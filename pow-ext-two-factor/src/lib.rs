@@ -220,8 +220,8 @@ impl Extension for TwoFactor {
             ext.api(TwoFactor::api(self))
                 .routes(move |cfg, config| web::configure(cfg, config, &routes))
                 .callbacks(self.clone())
-                .step_up_page(pow_core::session::AuthMethod::Totp, step_up)
-                .step_up_page(pow_core::session::AuthMethod::RecoveryCode, step_up);
+                .step_up_page(pow_core::session::AuthMethod::TOTP, step_up)
+                .step_up_page(pow_core::session::AuthMethod::RECOVERY_CODE, step_up);
         }
     }
 }

@@ -67,7 +67,7 @@ impl pow_core::extension::FactorEnrolment for Enrolment {
     ) -> Result<Vec<pow_core::session::AuthMethod>, pow_core::PowError> {
         use pow_core::session::AuthMethod;
         Ok(match is_enabled(user) {
-            true => vec![AuthMethod::Totp, AuthMethod::RecoveryCode],
+            true => vec![AuthMethod::TOTP, AuthMethod::RECOVERY_CODE],
             false => Vec::new(),
         })
     }

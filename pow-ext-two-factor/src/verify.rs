@@ -6,19 +6,21 @@
 use std::sync::Arc;
 
 use chrono::Utc;
+use pow_core::audit::{self, AuditEvent, EventName};
 use pow_core::extension::SecondFactor;
-use pow_core::session::AuthMethod;
+use pow_core::request::RequestSource;
+use pow_core::session::{AuthMethod, SessionHandle, SessionMetadata};
 use pow_core::token::secure_compare;
 use pow_core::users::{Changes, User, Value};
 use pow_core::{PowConfig, PowError};
 
 use crate::store::Records;
-use crate::{totp, TwoFactor, ENABLED_AT_FIELD, RECOVERY_CODES_FIELD, SECRET_FIELD};
+use crate::{events, totp, TwoFactor, ENABLED_AT_FIELD, RECOVERY_CODES_FIELD, SECRET_FIELD};
 
 /// How a code checked out.
 pub(crate) enum Checked {
     /// Right, and now used up: the user as stored now (a recovery code is gone from it),
-    /// and [`AuthMethod::Totp`] or [`AuthMethod::RecoveryCode`].
+    /// and [`AuthMethod::TOTP`] or [`AuthMethod::RECOVERY_CODE`].
     Valid(User, AuthMethod),
     /// Wrong, or used already.
     Invalid,
@@ -31,6 +33,129 @@ pub(crate) use crate::state::{is_enabled, recovery_hashes};
 pub(crate) enum Answer {
     Code(String),
     Factor(String, serde_json::Value),
+}
+
+/// What the second step of a sign-in came to (see [`second_step`]).
+pub(crate) enum SecondStep {
+    /// The pending sign-in is gone (used, expired, or its user deleted): start again.
+    Expired,
+    /// Too many wrong answers for this pending sign-in: start again.
+    TooManyAttempts,
+    /// The account is locked: its pending sign-in is over; the lock's refusal.
+    Locked(PowError),
+    /// A wrong answer (counted against the account); the pending sign-in waits for another.
+    Invalid {
+        /// The user the pending sign-in is for.
+        user: User,
+        /// Whether the sign-in asked to be remembered.
+        persist: bool,
+    },
+    /// The client is signed in as the user, with the first step's methods and this one's.
+    SignedIn(User),
+}
+
+/// The second step of the pending sign-in `id`: checks `answer` and, when it is right,
+/// ends the pending sign-in (single use: of two requests racing with right answers, one
+/// signs in) and starts the client's session through `session`, with the methods of
+/// both steps. A locked account's pending sign-in ends.
+///
+/// # Errors
+/// The store's or users context's error, or `session`'s refusal to start.
+pub(crate) async fn second_step<H: SessionHandle + ?Sized>(
+    config: &PowConfig,
+    req: &dyn RequestSource,
+    ext: &TwoFactor,
+    id: &str,
+    answer: &Answer,
+    session: &mut H,
+) -> Result<SecondStep, H::Error> {
+    let records = Records::new(config);
+    let Some(pending) = records.pending(id).await.map_err(PowError::from)? else {
+        return Ok(SecondStep::Expired);
+    };
+    let Some(user) = config.users()?.get(pending.user_id).await? else {
+        return Ok(SecondStep::Expired);
+    };
+    // A locked account's pending sign-ins are over.
+    if let Err(err) = ensure_not_locked(config, &user).await {
+        records.finish(id).await.map_err(PowError::from)?;
+        return Ok(SecondStep::Locked(err));
+    }
+    if !attempt_allowed(ext, config, id).await? {
+        return Ok(SecondStep::TooManyAttempts);
+    }
+    let (user, method) = match check(config, req, &user, answer).await? {
+        Checked::Valid(user, method) => (user, method),
+        Checked::Invalid => {
+            audit::record(
+                config,
+                AuditEvent::new(events::FAILED)
+                    .request(config, req)
+                    .user(user.id),
+            );
+            let persist = pending.persist;
+            return Ok(SecondStep::Invalid { user, persist });
+        }
+    };
+    if records.finish(id).await.map_err(PowError::from)?.is_none() {
+        return Ok(SecondStep::Expired);
+    }
+    audit::record(
+        config,
+        AuditEvent::new(events::VERIFIED)
+            .request(config, req)
+            .user(user.id)
+            .detail("method", method.as_str()),
+    );
+    let metadata = SessionMetadata::new()
+        .with_methods(pending.methods)
+        .with_method(method);
+    session.start(config, &user, metadata).await?;
+    Ok(SecondStep::SignedIn(user))
+}
+
+/// Checks `code` for the user signed in through `session` (a browser's or an API token's)
+/// and, when right, records the method on that session: the user as stored now, or `None`
+/// for a wrong code. Wrong codes count against the account like the sign-in's.
+///
+/// # Errors
+/// A locked account's refusal, nobody signed in, the store's or users context's error.
+pub(crate) async fn step_up<H: SessionHandle + ?Sized>(
+    config: &PowConfig,
+    req: &dyn RequestSource,
+    code: &str,
+    session: &mut H,
+) -> Result<Option<User>, H::Error> {
+    let Some(current) = session.current() else {
+        return Err(PowError::Config("a step-up needs a signed-in session".into()).into());
+    };
+    let user_id = current.user.id;
+    // The session's copy of the user has no seed: the row has.
+    let Some(user) = config.users()?.get(user_id).await? else {
+        return Ok(None);
+    };
+    ensure_not_locked(config, &user).await?;
+    let event = |name: EventName| {
+        AuditEvent::new(name)
+            .request(config, req)
+            .user(user_id)
+            .detail("step", "step_up")
+    };
+    let answer = Answer::Code(code.to_owned());
+    match check(config, req, &user, &answer).await? {
+        Checked::Valid(user, method) => {
+            session.record_method(config, method).await?;
+            audit::record(
+                config,
+                event(events::VERIFIED).detail("method", method.as_str()),
+            );
+            Ok(Some(user))
+        }
+        Checked::Invalid => {
+            audit::record(config, event(events::FAILED));
+            Ok(None)
+        }
+    }
 }
 
 /// The other extensions' second factors `user` has set up.
@@ -57,8 +182,8 @@ pub(crate) async fn needs_second_step(config: &PowConfig, user: &User) -> Result
 pub(crate) async fn accepted(config: &PowConfig, user: &User) -> Result<Vec<String>, PowError> {
     let mut names = Vec::new();
     if is_enabled(user) {
-        names.push(AuthMethod::Totp.as_str().to_owned());
-        names.push(AuthMethod::RecoveryCode.as_str().to_owned());
+        names.push(AuthMethod::TOTP.as_str().to_owned());
+        names.push(AuthMethod::RECOVERY_CODE.as_str().to_owned());
     }
     for factor in enrolled_factors(config, user).await? {
         names.push(factor.name().to_owned());
@@ -95,7 +220,7 @@ pub(crate) async fn ensure_not_locked(config: &PowConfig, user: &User) -> Result
 /// code counts against the account's budget (and may lock it); a right one clears it.
 pub(crate) async fn check(
     config: &PowConfig,
-    req: &dyn pow_core::request::RequestSource,
+    req: &dyn RequestSource,
     user: &User,
     answer: &Answer,
 ) -> Result<Checked, PowError> {
@@ -136,7 +261,7 @@ async fn check_code(config: &PowConfig, user: &User, code: &str) -> Result<Check
     let now = u64::try_from(Utc::now().timestamp()).unwrap_or_default();
     if let Some(step) = totp::matching_step(secret, code, now) {
         return Ok(if records.claim_step(user.id, step).await? {
-            Checked::Valid(user.clone(), AuthMethod::Totp)
+            Checked::Valid(user.clone(), AuthMethod::TOTP)
         } else {
             Checked::Invalid
         });
@@ -165,7 +290,7 @@ async fn check_code(config: &PowConfig, user: &User, code: &str) -> Result<Check
         Value::from(serde_json::to_string(&left).map_err(|e| PowError::Other(e.to_string()))?),
     );
     let updated = pow_core::admin::update_user(config, user, changes).await?;
-    Ok(Checked::Valid(updated, AuthMethod::RecoveryCode))
+    Ok(Checked::Valid(updated, AuthMethod::RECOVERY_CODE))
 }
 
 /// Stores a confirmed secret and new recovery codes for the user; returns the user and the

@@ -7,7 +7,7 @@ use pow_core::audit::{self, AuditEvent, EventName};
 use pow_core::mailer::{send_notice, Notice};
 use pow_core::session;
 use pow_core::session::CookieSessionExt as _;
-use pow_core::session::SessionMetadata;
+use pow_core::session::CookieSessionHandle;
 use pow_core::users::User;
 use pow_core::views::{Field, FieldType, Form, Link, PageBody};
 use pow_core::web::{
@@ -17,7 +17,7 @@ use pow_core::web::{
 use pow_core::{PowConfig, PowError};
 
 use crate::store::{Pending, Records};
-use crate::verify::{self, Answer, Checked};
+use crate::verify::{self, Answer, SecondStep};
 use crate::{settings_path, TwoFactorApi, SETTINGS_PATH};
 use crate::{totp, TwoFactor, NAME};
 
@@ -383,60 +383,39 @@ async fn verify_create(
         .form(FormData::parse(&body))
         .run(&req, async |ctl| {
             let config = ctl.config.clone();
-            let records = Records::new(&config);
             let Some(id) = pending_id(&ctl.req, &config) else {
                 return Ok(back_to_sign_in(ctl, "pow_two_factor_expired"));
             };
-            let Some(pending) = records.pending(&id).await? else {
-                return Ok(back_to_sign_in(ctl, "pow_two_factor_expired"));
-            };
-            let Some(user) = config.users()?.get(pending.user_id).await? else {
-                return Ok(back_to_sign_in(ctl, "pow_two_factor_expired"));
-            };
-            // A locked account's pending sign-ins are over.
-            if let Err(err) = verify::ensure_not_locked(&config, &user).await {
-                records.finish(&id).await?;
-                forget_pending(&ctl.req, &config);
-                return Err(err);
-            }
-            if !verify::attempt_allowed(&ext, &config, &id).await? {
-                return Ok(back_to_sign_in(ctl, "pow_two_factor_too_many_attempts"));
-            }
             let answer = form_answer(ctl);
-            let (user, method) = match verify::check(&config, &ctl.req, &user, &answer).await? {
-                Checked::Valid(user, method) => (user, method),
-                Checked::Invalid => {
-                    record(ctl, events::FAILED, user.id);
-                    let persist = pending.persist;
+            let mut session = CookieSessionHandle::new(&ctl.req);
+            let step = verify::second_step(&config, &ctl.req, &ext, &id, &answer, &mut session);
+            match step.await {
+                Ok(SecondStep::SignedIn(user)) => {
+                    forget_pending(&ctl.req, &config);
+                    flash::put_info(&ctl.req, config.messages().signed_in(&ctl.lang));
+                    ctl.user = Some(user);
+                    Ok(Outcome::redirect(
+                        &config.routes().after_sign_in_path(&ctl.routes_ctx()),
+                    ))
+                }
+                Ok(SecondStep::Invalid { user, persist }) => {
                     let factors = factor_challenges(&config, &user).await?;
                     let totp = verify::is_enabled(&user);
-                    return Ok(Outcome::render(move |ctl: &Controller| {
+                    Ok(Outcome::render(move |ctl: &Controller| {
                         let error = Some(ctl.text("pow_two_factor_invalid_code"));
                         verify_page(ctl, persist, error, totp, &factors)
-                    }));
+                    }))
                 }
-            };
-            // Single use: of two requests racing with right codes, one signs in.
-            if records.finish(&id).await?.is_none() {
-                return Ok(back_to_sign_in(ctl, "pow_two_factor_expired"));
+                Ok(SecondStep::TooManyAttempts) => {
+                    Ok(back_to_sign_in(ctl, "pow_two_factor_too_many_attempts"))
+                }
+                Ok(SecondStep::Expired) => Ok(back_to_sign_in(ctl, "pow_two_factor_expired")),
+                Ok(SecondStep::Locked(refused)) => {
+                    forget_pending(&ctl.req, &config);
+                    Err(refused)
+                }
+                Err(err) => Err(err),
             }
-            forget_pending(&ctl.req, &config);
-            audit::record(
-                &config,
-                AuditEvent::new(events::VERIFIED)
-                    .request(&config, &ctl.req)
-                    .user(user.id)
-                    .detail("method", method.as_str()),
-            );
-            let metadata = SessionMetadata::new()
-                .with_methods(pending.methods)
-                .with_method(method);
-            session::sign_in_with(&ctl.req, &user, metadata).await?;
-            flash::put_info(&ctl.req, ctl.config.messages().signed_in(&ctl.lang));
-            ctl.user = Some(user);
-            Ok(Outcome::redirect(
-                &ctl.config.routes().after_sign_in_path(&ctl.routes_ctx()),
-            ))
         })
         .await
 }
@@ -473,10 +452,8 @@ async fn step_up_create(req: HttpRequest, body: Bytes) -> Result<HttpResponse, P
         .run(&req, async |ctl| {
             let config = ctl.config.clone();
             let code = ctl.params.get("code").cloned().unwrap_or_default();
-            let Some(current) = session::current_session(&ctl.req) else {
-                return Err(PowError::Config("the step-up page needs a session".into()));
-            };
-            match step_up(&config, &ctl.req, current, &code).await? {
+            let mut session = CookieSessionHandle::new(&ctl.req);
+            match verify::step_up(&config, &ctl.req, &code, &mut session).await? {
                 Some(user) => {
                     ctl.user = Some(user);
                     let back = ctl.request_path.clone();
@@ -490,44 +467,6 @@ async fn step_up_create(req: HttpRequest, body: Bytes) -> Result<HttpResponse, P
             }
         })
         .await
-}
-
-/// Checks `code` for the user of the session `current` of `req` (a browser's or an API
-/// token's) and, when right, records the method on that session: the user as stored now,
-/// or `None` for a wrong code. Wrong codes count against the account like the sign-in's.
-pub(crate) async fn step_up(
-    config: &PowConfig,
-    req: &HttpRequest,
-    current: session::CurrentSession,
-    code: &str,
-) -> Result<Option<User>, PowError> {
-    let user_id = current.user.id;
-    // The session's copy of the user has no seed: the row has.
-    let Some(user) = config.users()?.get(user_id).await? else {
-        return Ok(None);
-    };
-    verify::ensure_not_locked(config, &user).await?;
-    let event = |name: EventName| {
-        AuditEvent::new(name)
-            .request(config, req)
-            .user(user_id)
-            .detail("step", "step_up")
-    };
-    let answer = verify::Answer::Code(code.to_owned());
-    match verify::check(config, req, &user, &answer).await? {
-        Checked::Valid(user, method) => {
-            session::record_session_method(config, current, method).await?;
-            audit::record(
-                config,
-                event(events::VERIFIED).detail("method", method.as_str()),
-            );
-            Ok(Some(user))
-        }
-        Checked::Invalid => {
-            audit::record(config, event(events::FAILED));
-            Ok(None)
-        }
-    }
 }
 
 fn account_link(ctl: &Controller) -> Link {

@@ -106,6 +106,10 @@ impl SessionHandle for BearerSession<'_> {
             .issue_tokens(self.req, user, metadata.methods)
             .await?;
         self.issued = Some(Issued::Pair(pair, data));
+        // A browser's sign-in mails its own new-device notice (the cookie session's).
+        if self.action == ApiAction::SignIn {
+            self.api.notify_sign_in(self.req, user).await;
+        }
         Ok(())
     }
 
@@ -128,6 +132,21 @@ impl SessionHandle for BearerSession<'_> {
                 );
             }
         }
+        Ok(())
+    }
+
+    async fn record_method(
+        &mut self,
+        config: &PowConfig,
+        method: crate::session::AuthMethod,
+    ) -> Result<(), ApiError> {
+        // The browser transport's session is the cookie session; a bearer token's is the
+        // access token's record: both are the request's current session.
+        let current = self
+            .current()
+            .ok_or_else(crate::session::nobody_signed_in)?;
+        let current = crate::session::record_session_method(config, current, method).await?;
+        self.req.extensions_mut().insert(current);
         Ok(())
     }
 }

@@ -297,33 +297,26 @@ impl ApiContext {
             ))
     }
 
-    /// The whole answer of a sign-in for `user` that proved `methods`, through the
-    /// transport's session ([`BearerSession`](super::BearerSession)): every extension's
-    /// [`before_issue`](ApiExtension::before_issue), their token data, a new pair (or, on
-    /// the browser transport, the cookie session) and the answer. For extension endpoints
-    /// that sign a user in (a second factor, a mailed code).
+    /// The session of the JSON request `req` as a
+    /// [`SessionHandle`](crate::session::SessionHandle), for a flow that signs the client in
+    /// (a second factor, a mailed code): a pair it issues is issued for `action`, after
+    /// every extension's [`before_issue`](ApiExtension::before_issue). Answer with
+    /// [`signed_in`](Self::signed_in).
+    pub fn session<'a>(&'a self, req: &'a HttpRequest, action: ApiAction) -> super::BearerSession<'a> {
+        super::BearerSession::new(self, req, action)
+    }
+
+    /// The answer of a flow that signed the client in through `session`: the token pair
+    /// with the extensions' token data (on the browser transport, the data alone).
     ///
     /// # Errors
-    /// A refusing extension's [`ApiError`], or the store's error.
-    pub async fn sign_in_response(
+    /// [`PowError::Config`] when the flow started no session.
+    pub fn issued(
         &self,
-        req: &actix_web::HttpRequest,
-        user: &User,
-        action: ApiAction,
-        methods: Vec<MethodUse>,
+        req: &HttpRequest,
+        session: &super::BearerSession<'_>,
     ) -> Result<actix_web::HttpResponse, ApiError> {
-        let metadata = crate::session::SessionMetadata::new().with_methods(methods);
-        let metadata = crate::session::SessionMetadata {
-            authenticated_at: metadata.method_used_at(crate::session::AuthMethod::Password),
-            ..metadata
-        };
-        let mut session = super::BearerSession::new(self, req, action);
-        crate::session::SessionHandle::start(&mut session, self.config(), user, metadata).await?;
-        // A browser's sign-in mails its own new-device notice (the cookie session's).
-        if action != ApiAction::Registration && !self.is_browser() {
-            self.notify_sign_in(req, user).await;
-        }
-        super::controllers::issued(req, &session)
+        super::controllers::issued(req, session)
     }
 
     /// Mails `user` the "new API client signed in" security notice (when notices are on).
@@ -366,7 +359,7 @@ impl ApiContext {
             return Err(PowError::AccountClosed);
         }
         let generation = self.inner.tokens.generation(user.id).await?;
-        let device = crate::session::device_of(req, self.config());
+        let device = crate::session::device_of(req);
         let pair = self
             .inner
             .tokens

@@ -306,7 +306,6 @@ pub(crate) async fn session_create(
         let mut session = BearerSession::new(&api, &req, ApiAction::SignIn);
         match flows::sign_in(config, &req, ctl.params.clone(), &mut session).await? {
             SignIn::SignedIn(user) => {
-                api.notify_sign_in(&req, &user).await;
                 ctl.user = Some(user);
                 issued(&req, &session)
             }
@@ -354,7 +353,7 @@ pub(crate) async fn session_reauthenticate(
             // An answer, not an error: the pipeline counts it as a failed check.
             return Ok(ApiError::invalid_credentials(&req, config).error_response());
         };
-        session::record_session_method(config, current, AuthMethod::Password).await?;
+        session::record_session_method(config, current, AuthMethod::PASSWORD).await?;
         ctl.user = Some(user);
         Ok(HttpResponse::NoContent()
             .insert_header((header::CACHE_CONTROL, "no-store"))

@@ -138,7 +138,7 @@ impl AuditEvent {
 
     /// Takes the client's address, user agent and session from `req`.
     pub fn request(mut self, config: &PowConfig, req: &dyn RequestSource) -> Self {
-        let facts = req.facts(&config.rate_limits().trusted_proxies);
+        let facts = req.facts();
         self.ip = facts.client_ip.map(|ip| ip.to_string());
         self.user_agent = facts
             .user_agent

@@ -402,7 +402,7 @@ impl PowConfig {
                 tracing::warn!(
                     "no base_url configured: building a mail link from the request's Host header"
                 );
-                let origin = req.facts(&self.rate_limits().trusted_proxies).origin;
+                let origin = req.facts().origin;
                 format!("{}{path}", origin.unwrap_or_default())
             }
         }

@@ -341,6 +341,7 @@ pub(crate) struct Contributions {
     pub(crate) second_factors: Vec<Arc<dyn SecondFactor>>,
     pub(crate) factor_enrolments: Vec<Arc<dyn FactorEnrolment>>,
     pub(crate) credential_kinds: Vec<&'static str>,
+    pub(crate) auth_methods: Vec<crate::session::AuthMethod>,
     pub(crate) audit_events: Vec<crate::audit::EventName>,
     pub(crate) mail_links: Vec<crate::link::LinkKind>,
 }
@@ -516,6 +517,21 @@ impl ExtensionBuilder {
         self
     }
 
+    /// The authentication methods the extension adds (see
+    /// [`AuthMethod::new`](crate::session::AuthMethod::new)): an SMS code, a hardware
+    /// token. Sessions record them, step-up rules accept them (a method declared a
+    /// [`second_factor`](crate::session::AuthMethod::second_factor) counts for
+    /// [`StepUp::second_factor`](crate::session::StepUp::second_factor)) and the session
+    /// list shows them. [`build`](crate::PowConfigBuilder::build) refuses a code of the
+    /// core's and a name or code another method has.
+    pub fn auth_methods(
+        &mut self,
+        methods: impl IntoIterator<Item = crate::session::AuthMethod>,
+    ) -> &mut Self {
+        self.contributions.auth_methods.extend(methods);
+        self
+    }
+
     /// A way to sign in the extension adds besides the password (`"email_link"`,
     /// `"provider"`, `"passkey"`): an account with one of these and no password still has a
     /// way in.
@@ -532,3 +548,49 @@ mod web;
 pub use registry::{Capability, Extensions, Requirement};
 #[cfg(feature = "actix")]
 pub use web::{Callbacks, RequestHook, RoutesFn};
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)] // Tests fail loudly on purpose.
+
+    use super::*;
+    use crate::session::{AuthMethod, SessionMetadata, StepUp};
+
+    struct Sms(AuthMethod);
+
+    impl Extension for Sms {
+        fn name(&self) -> &'static str {
+            "sms"
+        }
+
+        fn build(&self, ext: &mut ExtensionBuilder) {
+            ext.auth_methods([self.0]);
+        }
+    }
+
+    #[test]
+    fn an_extension_registers_a_second_factor_that_step_ups_accept() {
+        const SMS: AuthMethod = AuthMethod::new("sms_code", 200).second_factor();
+        let build = |method| {
+            PowConfig::builder("s".repeat(64))
+                .extension(Sms(method))
+                .build()
+        };
+        let config = build(SMS).unwrap();
+        assert_eq!(config.extensions().auth_methods(), &[SMS]);
+        assert_eq!(AuthMethod::parse("sms_code"), Some(SMS));
+        let rule = StepUp::recent_second_factor();
+        let accepted = rule.methods(&config);
+        assert_eq!(accepted.first(), Some(&AuthMethod::TOTP));
+        assert_eq!(accepted.last(), Some(&SMS), "{accepted:?}");
+        assert!(rule.is_met(&SessionMetadata::new().with_method(SMS), &config));
+        // A setup without the extension does not offer it.
+        let plain = PowConfig::builder("s".repeat(64)).build().unwrap();
+        assert!(!rule.methods(&plain).contains(&SMS));
+
+        let refused = |method| build(method).unwrap_err().to_string();
+        assert!(refused(AuthMethod::new("pager", 200)).contains("extension `sms`"));
+        assert!(refused(AuthMethod::new("pager", 7)).contains("64 to 255"));
+        assert!(build(SMS).is_ok(), "the same method, by another config");
+    }
+}

@@ -77,6 +77,7 @@ pub struct Extensions {
     staged_sign_up: Option<Arc<dyn StagedSignUp>>,
     second_factors: Vec<Arc<dyn SecondFactor>>,
     factor_enrolments: Vec<Arc<dyn FactorEnrolment>>,
+    auth_methods: Vec<crate::session::AuthMethod>,
 }
 
 /// One extension and its contributions.
@@ -142,6 +143,13 @@ impl Extensions {
             built
                 .factor_enrolments
                 .extend(parts.factor_enrolments.iter().cloned());
+            for method in &parts.auth_methods {
+                crate::session::AuthMethod::register(*method)
+                    .map_err(|why| PowError::Config(format!("extension `{name}`: {why}")))?;
+                if !built.auth_methods.contains(method) {
+                    built.auth_methods.push(*method);
+                }
+            }
             let twice = |what: &str| {
                 PowError::Config(format!(
                     "extension `{name}` {what}, and an extension before it does too; enable \
@@ -310,6 +318,29 @@ impl Extensions {
     /// [`ExtensionBuilder::second_factor`]: super::ExtensionBuilder::second_factor
     pub fn second_factors(&self) -> &[Arc<dyn SecondFactor>] {
         &self.second_factors
+    }
+
+    /// The authentication methods extensions registered
+    /// ([`ExtensionBuilder::auth_methods`](super::ExtensionBuilder::auth_methods)).
+    pub fn auth_methods(&self) -> &[crate::session::AuthMethod] {
+        &self.auth_methods
+    }
+
+    /// Every method of this setup that counts as a second factor: the core's
+    /// ([`AuthMethod::SECOND_FACTORS`](crate::session::AuthMethod::SECOND_FACTORS)) and
+    /// those its extensions registered, in the order of their codes.
+    pub fn second_factor_methods(&self) -> Vec<crate::session::AuthMethod> {
+        let mut methods: Vec<_> = crate::session::AuthMethod::SECOND_FACTORS
+            .into_iter()
+            .chain(
+                self.auth_methods
+                    .iter()
+                    .copied()
+                    .filter(|m| m.is_second_factor()),
+            )
+            .collect();
+        methods.sort();
+        methods
     }
 
     /// The rule every change of `user`'s second factors goes through (enrolling, replacing

@@ -261,7 +261,7 @@ async fn hit_client(
 /// # Errors
 /// [`PowError::RateLimited`] when the client is over the limit; the store's error.
 pub async fn hit_mail_request(config: &PowConfig, req: &dyn RequestSource) -> Result<(), PowError> {
-    let facts = req.facts(&config.rate_limits().trusted_proxies);
+    let facts = req.facts();
     hit_client(config, &facts, MAIL_IP, config.rate_limits().mails_per_ip).await
 }
 

@@ -155,7 +155,7 @@ fn spawn_sign_up_attempted(
     given: &str,
     link: Option<(&str, &str)>,
 ) {
-    let facts = req.facts(&config.rate_limits().trusted_proxies);
+    let facts = req.facts();
     let link = match link {
         Some((label, url)) => (label.to_owned(), url.to_owned()),
         None => {
@@ -254,7 +254,7 @@ async fn deliver(
     notice: (&str, &str, Option<String>),
     link: Option<(&str, &str)>,
 ) {
-    let facts = req.facts(&config.rate_limits().trusted_proxies);
+    let facts = req.facts();
     let not_you = config.messages().message(lang, "notice-not-you", &[]);
     deliver_with(config, &facts, lang, to, notice, link, not_you).await;
 }

@@ -112,7 +112,7 @@ pub fn request_language(
     messages: &dyn Messages,
 ) -> LanguageIdentifier {
     let available = messages.languages();
-    let facts = req.facts(&[]);
+    let facts = req.facts();
     if let Some(chosen) = facts.language {
         if available.contains(&chosen) {
             return chosen;

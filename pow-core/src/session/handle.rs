@@ -12,7 +12,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use super::{
-    new_cookie_id, now_ms, put_new_session, CredentialsCache, CurrentSession, SessionMetadata,
+    new_cookie_id, now_ms, put_new_session, AuthMethod, CredentialsCache, CurrentSession,
+    SessionMetadata,
 };
 use crate::config::PowConfig;
 use crate::error::PowError;
@@ -49,6 +50,33 @@ pub trait SessionHandle {
     /// # Errors
     /// The store's error.
     async fn end(&mut self, config: &PowConfig) -> Result<(), Self::Error>;
+
+    /// Records that the current session just proved `method` (a step-up, a second
+    /// factor asked later): step-up rules read it; [`AuthMethod::PASSWORD`] also makes the
+    /// session fresh for sudo mode.
+    ///
+    /// # Errors
+    /// [`PowError::Config`] when nobody is signed in; the store's error.
+    async fn record_method(
+        &mut self,
+        config: &PowConfig,
+        method: AuthMethod,
+    ) -> Result<(), Self::Error>;
+
+    /// Records that the signed-in user just proved their password (sudo mode's
+    /// confirmation): [`record_method`](Self::record_method) with
+    /// [`AuthMethod::PASSWORD`].
+    ///
+    /// # Errors
+    /// As [`record_method`](Self::record_method).
+    async fn mark_fresh(&mut self, config: &PowConfig) -> Result<(), Self::Error> {
+        self.record_method(config, AuthMethod::PASSWORD).await
+    }
+}
+
+/// The error of recording a method without a signed-in session.
+pub(crate) fn nobody_signed_in() -> PowError {
+    PowError::Config("recording a method needs a signed-in session".into())
 }
 
 /// A session kept in the store alone: what a flow run without HTTP (a CLI, a job, a test)
@@ -67,6 +95,8 @@ pub trait SessionHandle {
 /// let mut session = StoreSession::new();
 /// session.start(&config, &user, SessionMetadata::new()).await?;
 /// assert_eq!(user_sessions(&config, 7).await?.len(), 1);
+/// session.mark_fresh(&config).await?; // a confirmed password: sudo mode
+/// assert!(session.current().unwrap().metadata.is_fresh(config.session().sudo_window));
 /// session.end(&config).await?;
 /// assert!(user_sessions(&config, 7).await?.is_empty());
 /// # Ok::<_, Box<dyn std::error::Error>>(())
@@ -137,6 +167,16 @@ impl SessionHandle for StoreSession {
                 .delete(&current.session_id)
                 .await?;
         }
+        Ok(())
+    }
+
+    async fn record_method(
+        &mut self,
+        config: &PowConfig,
+        method: AuthMethod,
+    ) -> Result<(), PowError> {
+        let current = self.current.take().ok_or_else(nobody_signed_in)?;
+        self.current = Some(super::record_session_method(config, current, method).await?);
         Ok(())
     }
 }

@@ -101,6 +101,7 @@ mod records;
 pub(crate) mod tokens;
 
 pub use credentials::CredentialsCache;
+pub(crate) use handle::nobody_signed_in;
 pub use handle::{SessionHandle, StoreSession};
 pub use impersonation::{Impersonation, Impersonator};
 pub use live::{InvalidLiveSessionId, LiveEvent, LiveEvents, LiveSessionId, LiveSessions};
@@ -163,8 +164,8 @@ pub struct CurrentSession {
 
 /// The device of `req`: the client's address and a readable summary of its browser
 /// ([`browser_summary`](crate::request::browser_summary): `"Firefox on Linux"`).
-pub fn device_of(req: &dyn crate::request::RequestSource, config: &PowConfig) -> Device {
-    let facts = req.facts(&config.rate_limits().trusted_proxies);
+pub fn device_of(req: &dyn crate::request::RequestSource) -> Device {
+    let facts = req.facts();
     Device {
         ip: facts.client_ip.map(|ip| ip.to_string()),
         user_agent: facts
@@ -292,7 +293,7 @@ pub(crate) async fn put_new_session(
 }
 
 /// Records that the session `current` (a browser's or an API access token's) just proved
-/// `method`, in the store, and returns it updated. [`AuthMethod::Password`] also makes it
+/// `method`, in the store, and returns it updated. [`AuthMethod::PASSWORD`] also makes it
 /// fresh for sudo mode.
 ///
 /// # Errors
@@ -304,7 +305,7 @@ pub async fn record_session_method(
 ) -> Result<CurrentSession, PowError> {
     let metadata = Arc::make_mut(&mut current.metadata);
     metadata.record_method(method);
-    if method == AuthMethod::Password {
+    if method == AuthMethod::PASSWORD {
         metadata.authenticated_at = Some(now_ms());
     }
     CredentialsCache::new(config)

@@ -381,7 +381,7 @@ mod tests {
         metadata
             .extra
             .insert("k".into(), serde_json::json!({"a": [1, "x"]}));
-        metadata.record_method_at(super::super::AuthMethod::Totp, 1_700_000_000_000);
+        metadata.record_method_at(super::super::AuthMethod::TOTP, 1_700_000_000_000);
         let record = StoredSession::live(&metadata);
         let back = decode_session(&encode_session(&record).unwrap()).unwrap();
         assert_eq!(back, record);

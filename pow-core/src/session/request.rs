@@ -45,26 +45,22 @@ pub fn is_fresh(req: &HttpRequest, config: &PowConfig) -> bool {
 }
 
 /// Records that the signed-in user just proved their password (a confirmation for sudo
-/// mode): the session is fresh again, and has used [`AuthMethod::Password`] now.
+/// mode): the session is fresh again, and has used [`AuthMethod::PASSWORD`] now.
 ///
 /// # Errors
 /// [`PowError::Config`] when nobody is signed in; [`PowError::Store`] when the store fails.
 pub async fn mark_fresh(req: &HttpRequest) -> Result<(), PowError> {
-    record_method(req, AuthMethod::Password).await
+    record_method(req, AuthMethod::PASSWORD).await
 }
 
 /// Records that the signed-in session just proved `method` (a step asked by a
-/// [`StepUp`] rule): [`AuthMethod::Password`] also makes it fresh for sudo mode.
+/// [`StepUp`] rule): [`AuthMethod::PASSWORD`] also makes it fresh for sudo mode.
 ///
 /// # Errors
 /// [`PowError::Config`] when nobody is signed in; [`PowError::Store`] when the store fails.
 pub async fn record_method(req: &HttpRequest, method: AuthMethod) -> Result<(), PowError> {
     let config = require_config(req)?;
-    let Some(current) = current_session(req) else {
-        return Err(PowError::Config(
-            "recording a method needs a signed-in session".into(),
-        ));
-    };
+    let current = current_session(req).ok_or_else(super::handle::nobody_signed_in)?;
     let current = record_session_method(&config, current, method).await?;
     req.extensions_mut().insert(current);
     Ok(())
@@ -136,7 +132,7 @@ pub async fn sign_in_with(
     let device = metadata
         .device
         .clone()
-        .or_else(|| Some(device_of(req, &config)));
+        .or_else(|| Some(device_of(req)));
     let metadata = SessionMetadata {
         inserted_at: now,
         signed_in_at: now,
@@ -283,6 +279,10 @@ impl SessionHandle for CookieSessionHandle<'_> {
 
     async fn end(&mut self, _config: &PowConfig) -> Result<(), PowError> {
         sign_out(self.req).await
+    }
+
+    async fn record_method(&mut self, _config: &PowConfig, method: AuthMethod) -> Result<(), PowError> {
+        record_method(self.req, method).await
     }
 }
 

@@ -71,7 +71,11 @@ struct RenewalRecord {
     device: Option<Device>,
     /// The methods the sign-in proved ([`SessionMetadata::methods`]), carried into every
     /// renewed pair.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "super::methods::known_uses"
+    )]
     methods: Vec<MethodUse>,
 }
 

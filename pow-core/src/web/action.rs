@@ -345,7 +345,7 @@ impl Action {
         ctl.current_user = signed_in.map(|user| User::clone(&user));
         ctl.format = self.format;
         // Rate limits and the account lock, before any password is hashed.
-        let facts = req.facts(&config.rate_limits().trusted_proxies);
+        let facts = req.facts();
         let guard = match crate::limits::admit(&config, &facts, limit_check(&ctl)).await {
             Ok(guard) => guard,
             Err(err) => {
@@ -494,13 +494,14 @@ fn step_up_refusal(
     if session::current_session(req).is_some_and(|current| rule.is_met(&current.metadata, config)) {
         return None;
     }
-    let refused = PowError::StepUpRequired(rule.methods().iter().map(|m| m.as_str()).collect());
+    let accepted = rule.methods(config);
+    let refused = PowError::StepUpRequired(accepted.iter().map(|m| m.as_str()).collect());
     if format == Format::Json {
         return Some(Err(refused));
     }
     let ctx = super::controllers::routes_ctx(req, config, None);
-    let page = rule.methods().iter().find_map(|&method| match method {
-        AuthMethod::Password => Some(config.routes().session_path(&ctx, "confirm")),
+    let page = accepted.iter().find_map(|&method| match method {
+        AuthMethod::PASSWORD => Some(config.routes().session_path(&ctx, "confirm")),
         _ => config.extensions().step_up_page(method, config),
     });
     Some(match page {

@@ -10,27 +10,59 @@ use crate::messages::LanguageIdentifier;
 use crate::request::{RequestFacts, RequestSource, USER_AGENT_READ_MAX};
 use crate::session::CurrentSession;
 
+/// The facts of a request that do not change while it runs, read once (see
+/// [`RequestSource`]): the session and the chosen language are added at each ask.
+#[derive(Clone)]
+struct ReadOnce(RequestFacts);
+
 impl RequestSource for HttpRequest {
-    fn facts(&self, trusted_proxies: &[IpNet]) -> RequestFacts {
-        let header = |name| self.headers().get(name).and_then(|v| v.to_str().ok());
-        // `connection_info` caches itself in the extensions: read it before borrowing them.
-        let origin = {
-            let info = self.connection_info();
-            format!("{}://{}", info.scheme(), info.host())
+    fn facts(&self) -> RequestFacts {
+        let cached = self.extensions().get::<ReadOnce>().cloned();
+        let mut facts = match cached {
+            Some(ReadOnce(facts)) => facts,
+            None => {
+                let facts = read_once(self);
+                self.extensions_mut().insert(ReadOnce(facts.clone()));
+                facts
+            }
         };
         let extensions = self.extensions();
-        RequestFacts {
-            client_ip: client_ip(self, trusted_proxies),
-            user_agent: header(header::USER_AGENT)
-                .map(|ua| ua.chars().take(USER_AGENT_READ_MAX).collect()),
-            accept_language: header(header::ACCEPT_LANGUAGE).map(str::to_owned),
-            language: extensions.get::<LanguageIdentifier>().cloned(),
-            origin: Some(origin),
-            session: extensions
-                .get::<CurrentSession>()
-                .map(|current| (current.session_id.clone(), current.user.id)),
-        }
+        facts.language = extensions.get::<LanguageIdentifier>().cloned();
+        facts.session = extensions
+            .get::<CurrentSession>()
+            .map(|current| (current.session_id.clone(), current.user.id));
+        facts
     }
+}
+
+/// Reads the facts of `req` that do not change while it runs, with the trusted proxies of
+/// the setup serving it.
+fn read_once(req: &HttpRequest) -> RequestFacts {
+    #[cfg(test)]
+    READS.with(|reads| reads.set(reads.get() + 1));
+    let trusted_proxies = crate::session::config(req)
+        .map(|config| config.rate_limits().trusted_proxies.clone())
+        .unwrap_or_default();
+    let header = |name| req.headers().get(name).and_then(|v| v.to_str().ok());
+    let origin = {
+        let info = req.connection_info();
+        format!("{}://{}", info.scheme(), info.host())
+    };
+    RequestFacts {
+        client_ip: client_ip(req, &trusted_proxies),
+        user_agent: header(header::USER_AGENT)
+            .map(|ua| ua.chars().take(USER_AGENT_READ_MAX).collect()),
+        accept_language: header(header::ACCEPT_LANGUAGE).map(str::to_owned),
+        language: None,
+        origin: Some(origin),
+        session: None,
+    }
+}
+
+#[cfg(test)]
+thread_local! {
+    /// How many times this thread read a request's facts.
+    static READS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
 }
 
 /// The client's address: the peer, or behind trusted proxies the nearest untrusted address
@@ -104,7 +136,7 @@ mod tests {
         let req = TestRequest::default()
             .insert_header(("host", "example.com"))
             .to_http_request();
-        assert_eq!(req.facts(&[]), req.facts(&[]));
+        assert_eq!(req.facts(), req.facts());
     }
 
     #[test]
@@ -115,11 +147,41 @@ mod tests {
             .insert_header(("accept-language", "fr, en;q=0.5"))
             .insert_header(("host", "example.com"))
             .to_http_request();
-        let facts = req.facts(&[]);
+        let facts = req.facts();
         assert_eq!(facts.client_ip, Some("203.0.113.9".parse().unwrap()));
         assert_eq!(facts.user_agent.map(|ua| ua.len()), Some(512));
         assert_eq!(facts.accept_language.as_deref(), Some("fr, en;q=0.5"));
         assert_eq!(facts.origin.as_deref(), Some("http://example.com"));
         assert_eq!(facts.session, None);
+    }
+
+    #[test]
+    fn facts_are_read_once_per_request_behind_the_setups_proxies() {
+        let limits = crate::limits::RateLimits {
+            trusted_proxies: vec!["10.0.0.0/8".parse().unwrap()],
+            ..crate::limits::RateLimits::default()
+        };
+        let config = crate::PowConfig::builder("s".repeat(64))
+            .rate_limits(limits)
+            .build()
+            .unwrap();
+        let req = TestRequest::default()
+            .peer_addr("10.1.2.3:5000".parse().unwrap())
+            .insert_header(("x-forwarded-for", "203.0.113.7"))
+            .to_http_request();
+        req.extensions_mut().insert(config);
+        let before = READS.with(std::cell::Cell::get);
+        for _ in 0..7 {
+            assert_eq!(
+                req.facts().client_ip,
+                Some("203.0.113.7".parse().unwrap()),
+                "the setup's trusted proxy forwarded the client's address"
+            );
+        }
+        assert_eq!(READS.with(std::cell::Cell::get) - before, 1, "read once");
+        // What changes while the request runs is read at each ask.
+        req.extensions_mut()
+            .insert("fr".parse::<LanguageIdentifier>().unwrap());
+        assert_eq!(req.facts().language, Some("fr".parse().unwrap()));
     }
 }

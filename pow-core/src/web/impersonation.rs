@@ -69,7 +69,7 @@ pub(super) async fn start(req: HttpRequest, body: Bytes) -> Result<HttpResponse,
                 .and_then(|id| id.trim().parse::<i64>().ok())
                 .unwrap_or(0);
             let reason = ctl.params.get("reason").cloned().unwrap_or_default();
-            let device = session::device_of(&ctl.req, &config);
+            let device = session::device_of(&ctl.req);
             let started =
                 match impersonation::start(&config, &admin, target, &reason, device).await? {
                     Ok(started) => started,

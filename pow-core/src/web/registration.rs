@@ -163,7 +163,8 @@ async fn create(req: HttpRequest, form: FormData) -> Result<HttpResponse, PowErr
 /// # Errors
 /// [`PowError::Store`] when the session cannot be stored.
 pub async fn signed_up(ctl: &mut Controller, user: User) -> Result<Outcome, PowError> {
-    session::sign_in(&ctl.req, &user).await?;
+    let mut session = session::CookieSessionHandle::new(&ctl.req);
+    crate::flows::start_signed_up(&ctl.config, &user, &mut session).await?;
     Ok(after_sign_up(ctl, user))
 }
 
