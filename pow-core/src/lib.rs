@@ -144,6 +144,7 @@ pub mod link;
 pub mod mailer;
 pub mod messages;
 pub mod password;
+pub mod pipeline;
 pub mod request;
 pub mod session;
 pub mod store;

@@ -8,6 +8,7 @@ use chrono::Utc;
 use pow_core::api::{ApiContext, ApiError, ApiExtension};
 use pow_core::flows::ClosedSignIn;
 use pow_core::messages::LanguageIdentifier;
+use pow_core::pipeline::{Client, Halt, Step};
 use pow_core::session::{
     self, AuthMethod, CookieSessionExt as _, CookieSessionHandle, SessionHandle as _,
     SessionMetadata,
@@ -15,7 +16,7 @@ use pow_core::session::{
 use pow_core::users::User;
 use pow_core::views::{Field, FieldType, Form, Link, PageBody};
 use pow_core::web::{
-    extension_path, flash, redirect, render_page, Action, Controller, Flow, FormData, Outcome, Page,
+    extension_path, flash, render_page, Action, Controller, Flow, FormData, Outcome, Page,
 };
 use pow_core::{PowConfig, PowError};
 use serde::Deserialize;
@@ -341,29 +342,28 @@ async fn pending(
 /// After a password sign-in of a closed account: the browser is offered reactivation.
 #[async_trait(?Send)]
 impl pow_core::extension::Callbacks for Account {
-    async fn before_respond(&self, ctl: &mut Controller) -> Result<Flow, PowError> {
-        if ctl.is_json() {
+    async fn before_respond(
+        &self,
+        step: &mut Step,
+        client: &mut dyn Client,
+    ) -> Result<Flow, PowError> {
+        if step.is_json() {
             return Ok(Flow::Continue);
         }
-        let Some(ClosedSignIn(user)) = ctl.assigns.remove::<ClosedSignIn>() else {
+        let Some(ClosedSignIn(user)) = step.assigns.remove::<ClosedSignIn>() else {
             return Ok(Flow::Continue);
         };
-        let persist = ctl
+        let persist = step
             .params
             .get(PERSIST_FIELD)
             .cloned()
             .unwrap_or_else(|| "true".to_owned());
         let payload = format!("{}.{}.{persist}", user.id, Utc::now().timestamp_millis());
-        let signed = ctl.config.verifier().sign_token(PENDING_SALT, &payload);
-        ctl.req
-            .cookie_session()
-            .insert(pending_key(&ctl.config), signed)?;
-        let _ = flash::take(&ctl.req);
-        Ok(Flow::Halt(redirect(&path(
-            &ctl.config,
-            REACTIVATE_PATH,
-            &[],
-        ))))
+        let signed = step.config.verifier().sign_token(PENDING_SALT, &payload);
+        client.set_value(&pending_key(&step.config), &signed)?;
+        client.discard_flash();
+        let reactivate = path(&step.config, REACTIVATE_PATH, &[]);
+        Ok(Flow::Halt(Halt::Redirect(reactivate)))
     }
 }
 

@@ -2,10 +2,9 @@
 //! invitation accepts.
 
 use pow_core::extension::Callbacks;
-use pow_core::session;
+use pow_core::pipeline::{ActionKind, Client, FlashKind, Flow, Halt, Step};
 use pow_core::users::validation::normalize_user_id;
 use pow_core::users::User;
-use pow_core::web::{flash, redirect, ActionKind, Controller, Flow};
 use pow_core::PowError;
 
 use crate::mail::{self, Sent};
@@ -22,7 +21,7 @@ const REQUIRED_FOR_UPDATE: &str = "pow_email_confirmation_email_confirmation_req
 const SENT: &str = "pow_email_confirmation_email_confirmation_sent";
 
 /// An account edit, or a sign-up completed on an existing row (an invitation accept).
-fn is_edit(ctl: &Controller) -> bool {
+fn is_edit(ctl: &Step) -> bool {
     matches!(
         ctl.id.kind(),
         ActionKind::UpdateUser | ActionKind::CompleteSignUp
@@ -31,19 +30,21 @@ fn is_edit(ctl: &Controller) -> bool {
 
 /// Before an account edit or invitation accept: remembers the current token, to tell
 /// afterwards whether the edit issued a new one.
-pub(crate) fn before_process(ctl: &mut Controller) {
+pub(crate) fn before_process(ctl: &mut Step, client: &mut dyn Client) {
     if ctl.is_json() || !is_edit(ctl) {
         return;
     }
-    let token = session::current_user(&ctl.req)
-        .and_then(|user| user.get_str(TOKEN_FIELD).map(str::to_owned));
+    let token = client
+        .current_session()
+        .and_then(|current| current.user.get_str(TOKEN_FIELD).map(str::to_owned));
     ctl.assigns.insert(TokenBefore(token));
 }
 
 /// After the action, before the response.
 pub(crate) async fn before_respond(
     ext: &EmailConfirmation,
-    ctl: &mut Controller,
+    ctl: &mut Step,
+    client: &mut dyn Client,
 ) -> Result<Flow, PowError> {
     // JSON endpoints are served by the extension's API side (`EmailConfirmation::api`);
     // an account change over JSON mails as the page does, and answers as JSON does.
@@ -51,66 +52,71 @@ pub(crate) async fn before_respond(
         // An account change, or an invitation accepted with another address.
         if is_edit(ctl) {
             if let Some(user) = ctl.user.clone() {
-                mail_submitted_change(ext, ctl, user).await?;
+                mail_submitted_change(ext, ctl, client, user).await?;
             }
         }
         return Ok(Flow::Continue);
     }
     if ctl.id.kind() == ActionKind::SignUp {
         return match ctl.user.clone() {
-            Some(user) => registration_created(ext, ctl, user).await,
-            None => Ok(registration_failed(ext, ctl).await),
+            Some(user) => registration_created(ext, ctl, client, user).await,
+            None => Ok(registration_failed(ext, ctl, client).await),
         };
     }
     if ctl.id.kind() == ActionKind::SignIn {
         return match ctl.user.clone() {
             Some(user) if !ext.soft && is_unconfirmed(&user) => {
-                halt_unconfirmed_sign_in(ext, ctl, user).await
+                halt_unconfirmed_sign_in(ext, ctl, client, user).await
             }
             _ => Ok(Flow::Continue),
         };
     }
     if is_edit(ctl) {
         if let Some(user) = ctl.user.clone() {
-            return account_edited(ext, ctl, user).await;
+            return account_edited(ext, ctl, client, user).await;
         }
     }
     Ok(Flow::Continue)
 }
 
-fn info(ctl: &Controller, key: &str) {
-    flash::put_info(&ctl.req, ctl.message(key));
+fn info(ctl: &Step, client: &mut dyn Client, key: &str) {
+    client.flash(FlashKind::Info, ctl.message(key));
 }
 
 /// Sign-up succeeded: mail the link. Strict mode ends the new session and sends the user
 /// on; soft mode keeps them signed in.
 async fn registration_created(
     ext: &EmailConfirmation,
-    ctl: &mut Controller,
+    ctl: &mut Step,
+    client: &mut dyn Client,
     user: User,
 ) -> Result<Flow, PowError> {
     if !is_unconfirmed(&user) {
         return Ok(Flow::Continue);
     }
     if ext.soft {
-        mail::send(ext, &ctl.req, &ctl.config, &ctl.lang, user).await?;
-        info(ctl, SENT);
+        mail::send(ext, client, &ctl.config, &ctl.lang, user).await?;
+        info(ctl, client, SENT);
         return Ok(Flow::Continue);
     }
-    session::sign_out(&ctl.req).await?;
-    mail::send(ext, &ctl.req, &ctl.config, &ctl.lang, user).await?;
-    info(ctl, REQUIRED);
+    client.session().end(&ctl.config).await?;
+    mail::send(ext, client, &ctl.config, &ctl.lang, user).await?;
+    info(ctl, client, REQUIRED);
     let path = ctl
         .config
         .routes()
         .after_registration_path(&ctl.routes_ctx());
-    Ok(Flow::Halt(redirect(&path)))
+    Ok(Flow::Halt(Halt::Redirect(path)))
 }
 
 /// Sign-up failed because the email is taken: with enumeration protection on, answer as
 /// a successful sign-up would, and tell the address's owner (a notice mailed in the
 /// background, so the answer takes no longer).
-async fn registration_failed(ext: &EmailConfirmation, ctl: &mut Controller) -> Flow {
+async fn registration_failed(
+    ext: &EmailConfirmation,
+    ctl: &mut Step,
+    client: &mut dyn Client,
+) -> Flow {
     let taken = ctl
         .changeset
         .as_ref()
@@ -120,28 +126,29 @@ async fn registration_failed(ext: &EmailConfirmation, ctl: &mut Controller) -> F
     }
     let email = ctl.params.get(EMAIL_FIELD).map_or("", String::as_str);
     let notice = pow_core::mailer::Notice::SignUpAttempted;
-    pow_core::mailer::send_notice(&ctl.config, &ctl.req, &ctl.lang, email, notice).await;
-    info(ctl, if ext.soft { SENT } else { REQUIRED });
+    pow_core::mailer::send_notice(&ctl.config, client, &ctl.lang, email, notice).await;
+    info(ctl, client, if ext.soft { SENT } else { REQUIRED });
     let path = ctl
         .config
         .routes()
         .after_registration_path(&ctl.routes_ctx());
-    Flow::Halt(redirect(&path))
+    Flow::Halt(Halt::Redirect(path))
 }
 
 /// Strict mode: an unconfirmed user signed in. End the session, mail the link again and
 /// send the user on.
 async fn halt_unconfirmed_sign_in(
     ext: &EmailConfirmation,
-    ctl: &mut Controller,
+    ctl: &mut Step,
+    client: &mut dyn Client,
     user: User,
 ) -> Result<Flow, PowError> {
-    session::sign_out(&ctl.req).await?;
+    client.session().end(&ctl.config).await?;
     ctl.user = None;
-    mail::send(ext, &ctl.req, &ctl.config, &ctl.lang, user).await?;
-    info(ctl, REQUIRED);
+    mail::send(ext, client, &ctl.config, &ctl.lang, user).await?;
+    info(ctl, client, REQUIRED);
     let path = ctl.config.routes().after_sign_in_path(&ctl.routes_ctx());
-    Ok(Flow::Halt(redirect(&path)))
+    Ok(Flow::Halt(Halt::Redirect(path)))
 }
 
 /// An account edit or invitation accept succeeded. A new address waiting for
@@ -152,7 +159,8 @@ async fn halt_unconfirmed_sign_in(
 /// Returns whether it did.
 async fn mail_submitted_change(
     ext: &EmailConfirmation,
-    ctl: &Controller,
+    ctl: &Step,
+    client: &dyn Client,
     user: User,
 ) -> Result<bool, PowError> {
     let submitted = ctl
@@ -165,25 +173,26 @@ async fn mail_submitted_change(
     if !pending_submitted {
         return Ok(false);
     }
-    let sent = mail::send(ext, &ctl.req, &ctl.config, &ctl.lang, user.clone()).await?;
+    let sent = mail::send(ext, client, &ctl.config, &ctl.lang, user.clone()).await?;
     if ctl.id.kind() == ActionKind::UpdateUser {
         // The current address learns of the change and can cancel it.
         let user = match sent {
             Sent::Delivered(user) => user,
             _ => user,
         };
-        crate::cancel::notify_current_address(&ctl.req, &ctl.config, &ctl.lang, &user).await;
+        crate::cancel::notify_current_address(client, &ctl.config, &ctl.lang, &user).await;
     }
     Ok(true)
 }
 
 async fn account_edited(
     ext: &EmailConfirmation,
-    ctl: &mut Controller,
+    ctl: &mut Step,
+    client: &mut dyn Client,
     user: User,
 ) -> Result<Flow, PowError> {
-    if mail_submitted_change(ext, ctl, user.clone()).await? {
-        info(ctl, REQUIRED_FOR_UPDATE);
+    if mail_submitted_change(ext, ctl, client, user.clone()).await? {
+        info(ctl, client, REQUIRED_FOR_UPDATE);
         let ctx = ctl.routes_ctx();
         let routes = ctl.config.routes();
         let path = if ctl.id.kind() == ActionKind::CompleteSignUp {
@@ -191,7 +200,7 @@ async fn account_edited(
         } else {
             routes.after_user_updated_path(&ctx)
         };
-        return Ok(Flow::Halt(redirect(&path)));
+        return Ok(Flow::Halt(Halt::Redirect(path)));
     }
     let before = ctl
         .assigns
@@ -199,8 +208,8 @@ async fn account_edited(
         .and_then(|t| t.0.as_deref());
     let token_renewed = user.get_str(TOKEN_FIELD).is_some() && user.get_str(TOKEN_FIELD) != before;
     if is_unconfirmed(&user) && token_renewed {
-        if let Sent::Delivered(_) = mail::send(ext, &ctl.req, &ctl.config, &ctl.lang, user).await? {
-            info(ctl, SENT);
+        if let Sent::Delivered(_) = mail::send(ext, client, &ctl.config, &ctl.lang, user).await? {
+            info(ctl, client, SENT);
         }
     }
     Ok(Flow::Continue)
@@ -208,12 +217,12 @@ async fn account_edited(
 
 #[async_trait::async_trait(?Send)]
 impl Callbacks for EmailConfirmation {
-    async fn before_process(&self, ctl: &mut Controller) -> Result<Flow, PowError> {
-        before_process(ctl);
+    async fn before_process(&self, step: &mut Step, client: &mut dyn Client) -> Result<Flow, PowError> {
+        before_process(step, client);
         Ok(Flow::Continue)
     }
 
-    async fn before_respond(&self, ctl: &mut Controller) -> Result<Flow, PowError> {
-        before_respond(self, ctl).await
+    async fn before_respond(&self, step: &mut Step, client: &mut dyn Client) -> Result<Flow, PowError> {
+        before_respond(self, step, client).await
     }
 }

@@ -51,7 +51,7 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig, config: &PowConfig) {
 /// Mails the current address of `user` (whose change to `unconfirmed_email` waits) the
 /// notice with the cancel link.
 pub(crate) async fn notify_current_address(
-    req: &HttpRequest,
+    req: &dyn pow_core::request::RequestSource,
     config: &PowConfig,
     lang: &LanguageIdentifier,
     user: &User,

@@ -624,26 +624,28 @@ impl pow_core::extension::Callbacks for EndOnSignIn {
     /// longer set a password or sign anyone in (past a second factor added since).
     async fn before_respond(
         &self,
-        ctl: &mut pow_core::web::Controller,
-    ) -> Result<pow_core::web::Flow, PowError> {
-        if ctl.id.kind() != pow_core::web::ActionKind::SignIn {
-            return Ok(pow_core::web::Flow::Continue);
+        step: &mut pow_core::pipeline::Step,
+        _client: &mut dyn pow_core::pipeline::Client,
+    ) -> Result<pow_core::pipeline::Flow, PowError> {
+        use pow_core::pipeline::{ActionKind, Flow};
+        if step.id.kind() != ActionKind::SignIn {
+            return Ok(Flow::Continue);
         }
-        let Some(user) = &ctl.user else {
-            return Ok(pow_core::web::Flow::Continue);
+        let Some(user) = &step.user else {
+            return Ok(Flow::Continue);
         };
         // Only invitees with an open invitation cost a database write.
         if user.get_str(crate::INVITATION_TOKEN).is_none()
             || user.get_timestamp(crate::INVITATION_ACCEPTED_AT).is_some()
         {
-            return Ok(pow_core::web::Flow::Continue);
+            return Ok(Flow::Continue);
         }
         let id = user.id;
-        ctl.config
+        step.config
             .users()?
             .run(move |users, cfg| end_invitation(users, cfg, id))
             .await?;
-        Ok(pow_core::web::Flow::Continue)
+        Ok(Flow::Continue)
     }
 }
 

@@ -3,25 +3,27 @@
 
 use async_trait::async_trait;
 use pow_core::extension::{AddressProven, Callbacks, ProvenBy};
-use pow_core::web::{Controller, Flow};
+use pow_core::pipeline::{Client, Flow, Step};
 use pow_core::PowError;
 
 use crate::{events, identities, pending, OAuth};
 
 #[async_trait(?Send)]
 impl Callbacks for OAuth {
-    async fn before_respond(&self, ctl: &mut Controller) -> Result<Flow, PowError> {
-        let Some(proven) = ctl.assigns.get::<AddressProven>().copied() else {
+    async fn before_respond(&self, step: &mut Step, client: &mut dyn Client) -> Result<Flow, PowError> {
+        let Some(proven) = step.assigns.get::<AddressProven>().copied() else {
             return Ok(Flow::Continue);
         };
         if proven.first {
-            drop_unproven_identities(ctl, proven.user_id).await?;
+            drop_unproven_identities(step, client, proven.user_id).await?;
         }
         match proven.by {
             ProvenBy::StagedSignUp if self.staged_sign_up => {
-                link_pending(ctl, pending::Slot::Staged).await?;
+                link_pending(step, client, pending::Slot::Staged).await?;
             }
-            ProvenBy::ConfirmationLink => link_pending(ctl, pending::Slot::Confirmation).await?,
+            ProvenBy::ConfirmationLink => {
+                link_pending(step, client, pending::Slot::Confirmation).await?;
+            }
             _ => {}
         }
         Ok(Flow::Continue)
@@ -33,8 +35,12 @@ impl Callbacks for OAuth {
 /// links waited for the proof, or a soft-mode user linking while unconfirmed). They go,
 /// so a stranger who signed up with the owner's address keeps no way in. A provider
 /// account waiting in this very browser is linked right after ([`link_pending`]).
-async fn drop_unproven_identities(ctl: &mut Controller, user_id: i64) -> Result<(), PowError> {
-    let dropped = identities::Identities::new(&ctl.config)?
+async fn drop_unproven_identities(
+    step: &Step,
+    client: &dyn Client,
+    user_id: i64,
+) -> Result<(), PowError> {
+    let dropped = identities::Identities::new(&step.config)?
         .delete_all(user_id)
         .await?;
     for provider in dropped {
@@ -44,9 +50,9 @@ async fn drop_unproven_identities(ctl: &mut Controller, user_id: i64) -> Result<
             "provider account linked before the address was proven: unlinked"
         );
         pow_core::audit::record(
-            &ctl.config,
+            &step.config,
             pow_core::audit::AuditEvent::new(events::UNLINKED)
-                .request(&ctl.config, &ctl.req)
+                .request(&step.config, client)
                 .user(user_id)
                 .detail("provider", provider.as_str())
                 .detail("reason", "address_proven"),
@@ -57,11 +63,15 @@ async fn drop_unproven_identities(ctl: &mut Controller, user_id: i64) -> Result<
 
 /// The address of a provider account left waiting in this browser was proven here (a
 /// staged sign-up finished, or the signed-up user's address confirmed): link the account.
-async fn link_pending(ctl: &mut Controller, slot: pending::Slot) -> Result<(), PowError> {
-    let Some(user) = ctl.user.clone() else {
+async fn link_pending(
+    step: &Step,
+    client: &mut dyn Client,
+    slot: pending::Slot,
+) -> Result<(), PowError> {
+    let Some(user) = step.user.clone() else {
         return Ok(());
     };
-    let proven = ctl
+    let proven = step
         .config
         .extensions()
         .address_proof()
@@ -69,7 +79,7 @@ async fn link_pending(ctl: &mut Controller, slot: pending::Slot) -> Result<(), P
     if slot == pending::Slot::Confirmation && !proven {
         return Ok(());
     }
-    let Some(pending) = pending::take(&ctl.req, &ctl.config, slot).await? else {
+    let Some(pending) = pending::take(client, &step.config, slot).await? else {
         return Ok(());
     };
     if user.email() != Some(pending.email.as_str())
@@ -77,7 +87,7 @@ async fn link_pending(ctl: &mut Controller, slot: pending::Slot) -> Result<(), P
     {
         return Ok(());
     }
-    identities::Identities::new(&ctl.config)?
+    identities::Identities::new(&step.config)?
         .insert(
             &pending.provider,
             &pending.uid,

@@ -8,8 +8,7 @@
 
 use std::time::Duration;
 
-use actix_web::HttpRequest;
-use pow_core::session::CookieSessionExt as _;
+use pow_core::pipeline::Client;
 use pow_core::token::generate_uuid;
 use pow_core::{PowConfig, PowError};
 use serde::{Deserialize, Serialize};
@@ -59,7 +58,7 @@ fn session_key(config: &PowConfig, slot: Slot) -> String {
 /// Remembers the provider account `pending` in this browser, until `slot` proves its
 /// address.
 pub(crate) async fn put(
-    req: &HttpRequest,
+    client: &mut dyn Client,
     config: &PowConfig,
     slot: Slot,
     pending: &Pending,
@@ -68,20 +67,19 @@ pub(crate) async fn put(
     Records::new(config)
         .put(PENDING, &id, pending, slot.ttl())
         .await?;
-    Ok(req.cookie_session().insert(session_key(config, slot), id)?)
+    client.set_value(&session_key(config, slot), &id)
 }
 
 /// Takes the provider account this browser left waiting for `slot`, if any.
 pub(crate) async fn take(
-    req: &HttpRequest,
+    client: &mut dyn Client,
     config: &PowConfig,
     slot: Slot,
 ) -> Result<Option<Pending>, PowError> {
-    let session = req.cookie_session();
     let key = session_key(config, slot);
-    let Some(id) = session.get::<String>(&key).ok().flatten() else {
+    let Some(id) = client.value(&key) else {
         return Ok(None);
     };
-    session.remove(&key);
+    client.remove_value(&key);
     Ok(Records::new(config).take(PENDING, &id).await?)
 }

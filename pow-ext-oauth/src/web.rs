@@ -11,8 +11,8 @@ use pow_core::users::validation::normalize_user_id;
 use pow_core::users::{Changeset, ChangesetAction, Params, ValidationError};
 use pow_core::views::{Field, FieldType, Form, Link, PageBody};
 use pow_core::web::{
-    extension_path, flash, redirect, render_page, route_config, Action, Controller, FormData,
-    Outcome, Page,
+    extension_path, flash, redirect, render_page, route_config, Action, ActixClient, Controller,
+    FormData, Format, Outcome, Page,
 };
 use pow_core::{PowConfig, PowError};
 use serde::Deserialize;
@@ -437,7 +437,7 @@ async fn sign_up(
                     user_id: Some(user.id),
                 };
                 crate::pending::put(
-                    &ctl.req,
+                    &mut ActixClient::new(&ctl.req, Format::Html),
                     &ctl.config,
                     crate::pending::Slot::Confirmation,
                     &pending,
@@ -543,7 +543,8 @@ async fn staged_sign_up(
         email: email.to_owned(),
         user_id: None,
     };
-    crate::pending::put(req, config, crate::pending::Slot::Staged, &pending).await?;
+    let mut client = ActixClient::new(req, Format::Html);
+    crate::pending::put(&mut client, config, crate::pending::Slot::Staged, &pending).await?;
     staged.start(config, req, email, prefill).await?;
     Action::new(actions::FAILED)
         .run(req, async |ctl| {

@@ -10,15 +10,15 @@ use async_trait::async_trait;
 use pow_core::api::{ApiContext, ApiError, PendingStep};
 use pow_core::audit::{self, AuditEvent};
 use pow_core::extension::{AddressProven, ProvenBy};
+use pow_core::pipeline::{Client, FlashKind, Halt, Step};
 use pow_core::session::{
-    self, AuthMethod, CookieSessionExt as _, CookieSessionHandle, SessionHandle, SessionMetadata,
+    AuthMethod, CookieSessionExt as _, CookieSessionHandle, SessionHandle, SessionMetadata,
 };
 use pow_core::store::Key;
 use pow_core::users::User;
 use pow_core::views::{Form, Link};
 use pow_core::web::{
-    extension_path, flash, redirect, Action, ActionId, ActionKind, Controller, Flow, FormData,
-    Outcome,
+    extension_path, flash, Action, ActionId, ActionKind, Controller, Flow, FormData, Outcome,
 };
 use pow_core::{PowConfig, PowError};
 use serde::Deserialize;
@@ -179,37 +179,42 @@ async fn enrol_once(
 /// only) becomes one.
 #[async_trait(?Send)]
 impl pow_core::extension::Callbacks for Passkeys {
-    async fn before_respond(&self, ctl: &mut Controller) -> Result<Flow, PowError> {
-        if ctl.is_json() {
+    async fn before_respond(
+        &self,
+        step: &mut Step,
+        client: &mut dyn Client,
+    ) -> Result<Flow, PowError> {
+        if step.is_json() {
             return Ok(Flow::Continue);
         }
-        let staged = ctl
+        let staged = step
             .assigns
             .get::<AddressProven>()
             .is_some_and(|proven| proven.first && proven.by == ProvenBy::StagedSignUp);
-        let Some(user) = ctl.user.clone() else {
+        let Some(user) = step.user.clone() else {
             return Ok(Flow::Continue);
         };
-        if staged && user.password_hash.is_none() && session::current_session(&ctl.req).is_some() {
-            flash::put_info(&ctl.req, Some(ctl.text("pow_passkeys_enrol_now")));
-            return Ok(Flow::Halt(redirect(&path(&ctl.config, MANAGE_PATH))));
+        let current = client.current_session();
+        if staged && user.password_hash.is_none() && current.is_some() {
+            client.flash(FlashKind::Info, Some(step.text("pow_passkeys_enrol_now")));
+            let manage = path(&step.config, MANAGE_PATH);
+            return Ok(Flow::Halt(Halt::Redirect(manage)));
         }
-        if ctl.id.kind() != ActionKind::SignIn || ctl.id == RECOVERY {
+        if step.id.kind() != ActionKind::SignIn || step.id == RECOVERY {
             return Ok(Flow::Continue);
         }
-        let Some(current) = session::current_session(&ctl.req) else {
+        let Some(current) = current else {
             return Ok(Flow::Continue);
         };
         let methods: Vec<AuthMethod> = current.metadata.methods.iter().map(|u| u.method).collect();
-        if !is_recovery(self, &ctl.config, &user, &methods).await? {
+        if !is_recovery(self, &step.config, &user, &methods).await? {
             return Ok(Flow::Continue);
         }
-        session::sign_out(&ctl.req).await?;
-        ctl.req
-            .cookie_session()
-            .insert(pending_key(&ctl.config), grant(&ctl.config, user.id))?;
-        let _ = flash::take(&ctl.req);
-        Ok(Flow::Halt(redirect(&path(&ctl.config, RECOVERY_PATH))))
+        client.session().end(&step.config).await?;
+        client.set_value(&pending_key(&step.config), &grant(&step.config, user.id))?;
+        client.discard_flash();
+        let recovery = path(&step.config, RECOVERY_PATH);
+        Ok(Flow::Halt(Halt::Redirect(recovery)))
     }
 }
 

@@ -3,16 +3,13 @@
 
 use std::time::Duration;
 
-use actix_web::cookie::{Cookie, SameSite};
 use actix_web::{HttpMessage, HttpRequest};
 use async_trait::async_trait;
 use pow_core::extension::{Callbacks, RequestHook};
-use pow_core::session::{
-    self, queue_cookie, AuthMethod, CookieSessionHandle, CurrentSession, SessionHandle as _,
-    SessionMetadata,
-};
+use pow_core::pipeline::{ActionKind, Client, ClientCookie, Flow, Format, Step};
+use pow_core::session::{self, AuthMethod, CurrentSession, SessionMetadata};
 use pow_core::token::generate_uuid;
-use pow_core::web::{ActionKind, Controller, Flow};
+use pow_core::web::ActixClient;
 use pow_core::{PowConfig, PowError, User};
 
 use crate::families::end_chain_sessions;
@@ -25,9 +22,6 @@ struct Persist(bool);
 /// The live remember-me token this browser held before an account edit.
 struct Reissue(String);
 
-/// The id of the token issued to this browser during the current request.
-struct IssuedToken(String);
-
 /// A token whose claim this request took.
 struct Claimed<'a> {
     token: &'a str,
@@ -39,88 +33,99 @@ struct Claimed<'a> {
 }
 
 impl PersistentSession {
-    /// The cookie carrying `value`, with the extension's attributes.
-    fn cookie(&self, config: &PowConfig, value: String) -> Cookie<'static> {
-        let max_age = i64::try_from(self.ttl.as_secs()).unwrap_or(i64::MAX);
-        Cookie::build(self.cookie_name_for(config), value)
-            .path("/")
-            .http_only(true)
-            .same_site(SameSite::Lax)
-            .secure(config.session().cookie_secure)
-            .max_age(actix_web::cookie::time::Duration::seconds(max_age))
-            .finish()
+    /// The cookie carrying `value`, kept as long as a token lives.
+    fn cookie(&self, config: &PowConfig, value: String) -> ClientCookie {
+        ClientCookie::new(self.cookie_name_for(config), value, self.ttl)
     }
 
-    fn set_cookie(&self, req: &HttpRequest, config: &PowConfig, token: &str) {
+    fn set_cookie(&self, client: &mut dyn Client, config: &PowConfig, token: &str) {
         let signed = config.verifier().sign_token(TOKEN_SALT, token);
-        queue_cookie(req, self.cookie(config, signed));
+        client.set_cookie(self.cookie(config, signed));
     }
 
-    fn expire_cookie(&self, req: &HttpRequest, config: &PowConfig) {
-        let mut cookie = self.cookie(config, String::new());
-        cookie.make_removal();
-        queue_cookie(req, cookie);
+    fn expire_cookie(&self, client: &mut dyn Client, config: &PowConfig) {
+        client.set_cookie(ClientCookie::removal(self.cookie_name_for(config)));
     }
 
-    /// The stored id of the request cookie's token (signature verified first), if any.
-    async fn cookie_id(
-        &self,
-        req: &HttpRequest,
+    /// The stored id of the token a cookie value carries (signature verified first).
+    async fn token_id(
         config: &PowConfig,
         tokens: &Tokens,
+        value: Option<String>,
     ) -> Result<Option<String>, PowError> {
-        let token = req
-            .cookie(&self.cookie_name_for(config))
-            .and_then(|cookie| config.verifier().verify_token(TOKEN_SALT, cookie.value()));
+        let token = value.and_then(|value| config.verifier().verify_token(TOKEN_SALT, &value));
         Ok(match token {
             Some(token) => Some(tokens.find_id(&token).await?),
             None => None,
         })
     }
 
+    /// The stored id of the token issued to this browser during this request, if any.
+    async fn issued_id(
+        &self,
+        client: &dyn Client,
+        config: &PowConfig,
+        tokens: &Tokens,
+    ) -> Result<Option<String>, PowError> {
+        let sent = client
+            .sent_cookie(&self.cookie_name_for(config))
+            .filter(|value| !value.is_empty());
+        Self::token_id(config, tokens, sent).await
+    }
+
+    /// The stored id of the request cookie's token, if any.
+    async fn cookie_id(
+        &self,
+        client: &dyn Client,
+        config: &PowConfig,
+        tokens: &Tokens,
+    ) -> Result<Option<String>, PowError> {
+        let value = client.cookie(&self.cookie_name_for(config));
+        Self::token_id(config, tokens, value).await
+    }
+
     /// The stored id of this browser's current token: the one issued during this
     /// request, else the cookie's.
     async fn browser_token(
         &self,
-        req: &HttpRequest,
+        client: &dyn Client,
         config: &PowConfig,
         tokens: &Tokens,
     ) -> Result<Option<String>, PowError> {
-        let issued = req
-            .extensions()
-            .get::<IssuedToken>()
-            .map(|issued| issued.0.clone());
-        match issued {
+        match self.issued_id(client, config, tokens).await? {
             Some(id) => Ok(Some(id)),
-            None => self.cookie_id(req, config, tokens).await,
+            None => self.cookie_id(client, config, tokens).await,
         }
     }
 
     /// Remembers `user` in this browser: deletes the browser's current token, stores a
     /// new one (carrying the fingerprint of the request's session when it is `user`'s)
-    /// and queues the cookie. The core sign-in page does this on its own; call it from
-    /// custom sign-in handlers (behind [`PowSessionMiddleware`](pow_core::PowSessionMiddleware)).
+    /// and sets the cookie. The core sign-in page does this on its own; call it from
+    /// custom sign-in handlers with the request's client (in actix,
+    /// `ActixClient::new(&req, Format::Html)`, behind
+    /// [`PowSessionMiddleware`](pow_core::PowSessionMiddleware)).
     ///
     /// # Errors
     /// [`PowError::Store`] when the store fails.
     pub async fn remember(
         &self,
-        req: &HttpRequest,
+        client: &mut dyn Client,
         config: &PowConfig,
         user: &User,
     ) -> Result<(), PowError> {
         let tokens = self.tokens(config);
-        if let Some(old) = self.browser_token(req, config, &tokens).await? {
+        if let Some(old) = self.browser_token(client, config, &tokens).await? {
             tokens.delete(&old).await?;
         }
-        let metadata = session::current_session(req)
+        let metadata = client
+            .current_session()
             .filter(|current| current.user.id == user.id)
             .map(|current| SessionMetadata::clone(&current.metadata))
             .unwrap_or_default();
         let device = metadata
             .device
             .clone()
-            .unwrap_or_else(|| session::device_of(req));
+            .unwrap_or_else(|| session::device_of(client));
         let token = config.namespaced(&generate_uuid());
         let record = TokenRecord {
             user_id: user.id,
@@ -134,8 +139,7 @@ impl PersistentSession {
         };
         let id = tokens.id(&token);
         tokens.insert(&id, &record).await?;
-        self.set_cookie(req, config, &token);
-        req.extensions_mut().insert(IssuedToken(id));
+        self.set_cookie(client, config, &token);
         Ok(())
     }
 
@@ -144,18 +148,22 @@ impl PersistentSession {
     ///
     /// # Errors
     /// [`PowError::Store`] when the store fails.
-    pub async fn forget(&self, req: &HttpRequest, config: &PowConfig) -> Result<(), PowError> {
+    pub async fn forget(
+        &self,
+        client: &mut dyn Client,
+        config: &PowConfig,
+    ) -> Result<(), PowError> {
         let tokens = self.tokens(config);
-        let issued = req.extensions_mut().remove::<IssuedToken>();
-        let had_cookie = req.cookie(&self.cookie_name_for(config)).is_some();
-        if let Some(IssuedToken(token)) = &issued {
+        let issued = self.issued_id(client, config, &tokens).await?;
+        let had_cookie = client.cookie(&self.cookie_name_for(config)).is_some();
+        if let Some(token) = &issued {
             tokens.delete(token).await?;
         }
-        if let Some(id) = self.cookie_id(req, config, &tokens).await? {
+        if let Some(id) = self.cookie_id(client, config, &tokens).await? {
             tokens.delete(&id).await?;
         }
         if had_cookie || issued.is_some() {
-            self.expire_cookie(req, config);
+            self.expire_cookie(client, config);
         }
         Ok(())
     }
@@ -163,7 +171,7 @@ impl PersistentSession {
     /// Uses the unused token `token`, whose claim this request holds.
     async fn rotate(
         &self,
-        req: &HttpRequest,
+        client: &mut dyn Client,
         config: &PowConfig,
         tokens: &Tokens,
         token: &str,
@@ -175,7 +183,7 @@ impl PersistentSession {
             .and_then(|r| tokens.remaining(&r, now).map(|left| (r, left)))
         else {
             tokens.delete(token).await?;
-            self.expire_cookie(req, config);
+            self.expire_cookie(client, config);
             return Ok(());
         };
         let claimed = Claimed {
@@ -184,7 +192,7 @@ impl PersistentSession {
             now,
             remaining,
         };
-        match self.restore(req, config, tokens, &claimed).await {
+        match self.restore(client, config, tokens, &claimed).await {
             Ok(()) => Ok(()),
             Err(err) => {
                 // Give the token back, so that retrying is not taken for a replay.
@@ -203,7 +211,7 @@ impl PersistentSession {
     /// token of the same family.
     async fn restore(
         &self,
-        req: &HttpRequest,
+        client: &mut dyn Client,
         config: &PowConfig,
         tokens: &Tokens,
         claimed: &Claimed<'_>,
@@ -217,7 +225,7 @@ impl PersistentSession {
         tokens.mark_used(token, record, *now, *remaining).await?;
         let Some(user) = config.users()?.get(record.user_id).await? else {
             tokens.delete_user(record.user_id).await?;
-            self.expire_cookie(req, config);
+            self.expire_cookie(client, config);
             return Ok(());
         };
         let next = config.namespaced(&generate_uuid());
@@ -235,8 +243,7 @@ impl PersistentSession {
             ..SessionMetadata::with_fingerprint(record.fingerprint.clone())
                 .with_method(AuthMethod::REMEMBER_ME)
         };
-        let mut session = CookieSessionHandle::new(req);
-        if let Err(err) = session.start(config, &user, metadata).await {
+        if let Err(err) = client.session().start(config, &user, metadata).await {
             if let Err(delete) = tokens.delete(&next_id).await {
                 tracing::warn!(error = %delete, "could not delete an unused remember-me token");
             }
@@ -246,11 +253,10 @@ impl PersistentSession {
         pow_core::audit::record(
             config,
             pow_core::audit::AuditEvent::new(crate::events::USED)
-                .request(config, req)
+                .request(config, client)
                 .user(user.id),
         );
-        self.set_cookie(req, config, &next);
-        req.extensions_mut().insert(IssuedToken(next_id));
+        self.set_cookie(client, config, &next);
         Ok(())
     }
 
@@ -299,7 +305,11 @@ impl PersistentSession {
 
 #[async_trait(?Send)]
 impl Callbacks for PersistentSession {
-    async fn before_process(&self, ctl: &mut Controller) -> Result<Flow, PowError> {
+    async fn before_process(
+        &self,
+        ctl: &mut Step,
+        client: &mut dyn Client,
+    ) -> Result<Flow, PowError> {
         if ctl.is_json() {
             // API clients hold bearer tokens, never a remember-me cookie.
             return Ok(Flow::Continue);
@@ -312,9 +322,9 @@ impl Callbacks for PersistentSession {
             ActionKind::UpdateUser => {
                 // Remember whether this browser holds a live token of the user, to give it
                 // a new one if the update revokes the user's tokens (a password change).
-                let user_id = session::current_user(&ctl.req).map(|u| u.id);
+                let user_id = client.current_session().map(|current| current.user.id);
                 let tokens = self.tokens(&ctl.config);
-                let token = self.browser_token(&ctl.req, &ctl.config, &tokens).await?;
+                let token = self.browser_token(client, &ctl.config, &tokens).await?;
                 if let (Some(user_id), Some(token)) = (user_id, token) {
                     let live = tokens
                         .get(&token)
@@ -330,7 +340,11 @@ impl Callbacks for PersistentSession {
         Ok(Flow::Continue)
     }
 
-    async fn before_respond(&self, ctl: &mut Controller) -> Result<Flow, PowError> {
+    async fn before_respond(
+        &self,
+        ctl: &mut Step,
+        client: &mut dyn Client,
+    ) -> Result<Flow, PowError> {
         let Some(user) = ctl.user.clone().filter(|_| !ctl.is_json()) else {
             return Ok(Flow::Continue);
         };
@@ -338,18 +352,18 @@ impl Callbacks for PersistentSession {
             ActionKind::SignIn => {
                 let persist = ctl.assigns.get::<Persist>().is_none_or(|p| p.0);
                 if persist {
-                    self.remember(&ctl.req, &ctl.config, &user).await?;
+                    self.remember(client, &ctl.config, &user).await?;
                 } else {
-                    self.forget(&ctl.req, &ctl.config).await?;
+                    self.forget(client, &ctl.config).await?;
                 }
             }
             ActionKind::SignOut | ActionKind::DeleteUser => {
-                self.forget(&ctl.req, &ctl.config).await?;
+                self.forget(client, &ctl.config).await?;
             }
             ActionKind::UpdateUser => {
                 if let Some(Reissue(token)) = ctl.assigns.get::<Reissue>() {
                     if self.tokens(&ctl.config).get(token).await?.is_none() {
-                        self.remember(&ctl.req, &ctl.config, &user).await?;
+                        self.remember(client, &ctl.config, &user).await?;
                     }
                 }
             }
@@ -370,23 +384,25 @@ impl RequestHook for PersistentSession {
         if session::is_signed_in(req) {
             return Ok(());
         }
-        let Some(cookie) = req.cookie(&self.cookie_name_for(config)) else {
+        let mut client = ActixClient::new(req, Format::Html);
+        let client = &mut client;
+        let Some(cookie) = client.cookie(&self.cookie_name_for(config)) else {
             return Ok(());
         };
         // Signature first: a forged token never reaches the store.
-        let Some(token) = config.verifier().verify_token(TOKEN_SALT, cookie.value()) else {
-            self.expire_cookie(req, config);
+        let Some(token) = config.verifier().verify_token(TOKEN_SALT, &cookie) else {
+            self.expire_cookie(client, config);
             return Ok(());
         };
         let tokens = self.tokens(config);
         // The store knows the token by its keyed hash only.
         let token = tokens.find_id(&token).await?;
         if tokens.claim(&token).await? {
-            return self.rotate(req, config, &tokens, &token).await;
+            return self.rotate(client, config, &tokens, &token).await;
         }
         let Some(record) = tokens.get(&token).await? else {
             // Unknown, expired or revoked.
-            self.expire_cookie(req, config);
+            self.expire_cookie(client, config);
             return Ok(());
         };
         // No `used_at` yet: the claim was taken an instant ago by a request still
@@ -401,11 +417,11 @@ impl RequestHook for PersistentSession {
             pow_core::audit::record(
                 config,
                 pow_core::audit::AuditEvent::new(crate::events::THEFT)
-                    .request(config, req)
+                    .request(config, client)
                     .user(record.user_id),
             );
             self.revoke_family(config, &record).await?;
-            self.expire_cookie(req, config);
+            self.expire_cookie(client, config);
             Ok(())
         }
     }
@@ -424,8 +440,9 @@ mod tests {
             .build()
             .unwrap();
         let cookie = PersistentSession::new().cookie(&config, "v".into());
+        let cookie = pow_core::web::actix_cookie(cookie, config.session().cookie_secure);
         assert_eq!(cookie.http_only(), Some(true));
-        assert_eq!(cookie.same_site(), Some(SameSite::Lax));
+        assert_eq!(cookie.same_site(), Some(actix_web::cookie::SameSite::Lax));
         assert_eq!(cookie.secure(), Some(true));
         assert_eq!(cookie.path(), Some("/"));
         assert_eq!(

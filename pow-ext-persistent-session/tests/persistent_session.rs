@@ -17,7 +17,7 @@ use pow_core::session::MaybeUser;
 use pow_core::test_client::{serve, Client, Response};
 use pow_core::users::diesel::DieselUsersContext;
 use pow_core::users::User;
-use pow_core::web::{redirect, Controller, Flow};
+use pow_core::web::Flow;
 use pow_core::{Extension, PowConfig, PowConfigBuilder, PowError};
 use pow_ext_persistent_session::PersistentSession;
 
@@ -587,10 +587,14 @@ impl Extension for HaltSignIn {
 
 #[async_trait(?Send)]
 impl Callbacks for HaltSignIn {
-    async fn before_respond(&self, ctl: &mut Controller) -> Result<Flow, PowError> {
-        if ctl.is(pow_core::web::actions::SESSION_CREATE) && ctl.user.is_some() {
-            pow_core::session::sign_out(&ctl.req).await?;
-            return Ok(Flow::Halt(redirect("/")));
+    async fn before_respond(
+        &self,
+        step: &mut pow_core::pipeline::Step,
+        client: &mut dyn pow_core::pipeline::Client,
+    ) -> Result<Flow, PowError> {
+        if step.is(pow_core::web::actions::SESSION_CREATE) && step.user.is_some() {
+            client.session().end(&step.config).await?;
+            return Ok(Flow::Halt(pow_core::pipeline::Halt::Redirect("/".into())));
         }
         Ok(Flow::Continue)
     }

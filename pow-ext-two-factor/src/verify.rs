@@ -8,6 +8,7 @@ use std::sync::Arc;
 use chrono::Utc;
 use pow_core::audit::{self, AuditEvent, EventName};
 use pow_core::extension::SecondFactor;
+use pow_core::pipeline::{ActionKind, Client, Flow, Halt, Step};
 use pow_core::request::RequestSource;
 use pow_core::session::{AuthMethod, SessionHandle, SessionMetadata};
 use pow_core::token::secure_compare;
@@ -15,6 +16,7 @@ use pow_core::users::{Changes, User, Value};
 use pow_core::{PowConfig, PowError};
 
 use crate::store::Records;
+use crate::web::{PENDING_SALT, PERSIST_FIELD};
 use crate::{events, totp, TwoFactor, ENABLED_AT_FIELD, RECOVERY_CODES_FIELD, SECRET_FIELD};
 
 /// How a code checked out.
@@ -341,4 +343,56 @@ fn recovery_changes(config: &PowConfig, codes: &[String]) -> Result<Changes, Pow
         Value::from(serde_json::to_string(&hashes).map_err(|e| PowError::Other(e.to_string()))?),
     );
     Ok(changes)
+}
+
+/// After a password sign-in: a user with a second factor is signed out again and sent to
+/// the second step, with a pending sign-in bound to this browser.
+#[async_trait::async_trait(?Send)]
+impl pow_core::extension::Callbacks for TwoFactor {
+    async fn before_respond(
+        &self,
+        step: &mut Step,
+        client: &mut dyn Client,
+    ) -> Result<Flow, PowError> {
+        // Every sign-in: a password sign-in, and a completed sign-up that signs in (an
+        // accepted invitation, say) of a user who has a second factor already.
+        let signs_in = matches!(
+            step.id.kind(),
+            ActionKind::SignIn | ActionKind::CompleteSignUp
+        );
+        if step.is_json() || !signs_in || step.id == crate::web::actions::VERIFY {
+            return Ok(Flow::Continue);
+        }
+        let Some(user) = step.user.clone() else {
+            return Ok(Flow::Continue);
+        };
+        let Some(current) = client.current_session() else {
+            return Ok(Flow::Continue);
+        };
+        if !needs_second_step(&step.config, &user).await? {
+            return Ok(Flow::Continue);
+        }
+        let methods = current.metadata.methods.clone();
+        // A sign-in that proved a second factor already (a passkey with user verification)
+        // asks for no other.
+        if methods.iter().any(|used| used.method.is_second_factor()) {
+            return Ok(Flow::Continue);
+        }
+        client.session().end(&step.config).await?;
+        let persist = step.params.get(PERSIST_FIELD).map(String::as_str) != Some("false");
+        let pending = crate::store::Pending {
+            user_id: user.id,
+            persist,
+            methods,
+        };
+        let id = Records::new(&step.config)
+            .start(&pending, self.pending_ttl)
+            .await?;
+        let signed = step.config.verifier().sign_token(PENDING_SALT, &id);
+        client.set_value(&crate::web::pending_key(&step.config), &signed)?;
+        // Not signed in yet: no "signed in" flash.
+        client.discard_flash();
+        let verify = crate::web::path(&step.config, crate::web::VERIFY_PATH);
+        Ok(Flow::Halt(Halt::Redirect(verify)))
+    }
 }

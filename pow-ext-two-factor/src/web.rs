@@ -5,18 +5,16 @@ use actix_web::{HttpRequest, HttpResponse};
 use chrono::Utc;
 use pow_core::audit::{self, AuditEvent, EventName};
 use pow_core::mailer::{send_notice, Notice};
-use pow_core::session;
 use pow_core::session::CookieSessionExt as _;
 use pow_core::session::CookieSessionHandle;
 use pow_core::users::User;
 use pow_core::views::{Field, FieldType, Form, Link, PageBody};
 use pow_core::web::{
-    extension_path, flash, redirect, render_page, returning_to, Action, ActionKind, Controller,
-    Flow, FormData, Outcome, Page,
+    extension_path, flash, render_page, returning_to, Action, Controller, FormData, Outcome, Page,
 };
 use pow_core::{PowConfig, PowError};
 
-use crate::store::{Pending, Records};
+use crate::store::Records;
 use crate::verify::{self, Answer, SecondStep};
 use crate::{settings_path, TwoFactorApi, SETTINGS_PATH};
 use crate::{totp, TwoFactor, NAME};
@@ -31,7 +29,7 @@ pub(crate) const STEP_UP_PATH: &str = "/two-factor/step-up";
 /// Salt of the signed pending-sign-in id (in the cookie session, and the API's token).
 pub(crate) const PENDING_SALT: &str = "pow two-factor pending sign-in";
 /// The checkbox of `pow-ext-persistent-session`, carried through the second step.
-const PERSIST_FIELD: &str = "persistent_session";
+pub(crate) const PERSIST_FIELD: &str = "persistent_session";
 
 pub(crate) use crate::events;
 
@@ -40,13 +38,6 @@ impl TwoFactor {
     /// does not enable the extension itself.
     pub fn api(&self) -> TwoFactorApi {
         TwoFactorApi::new(self.clone())
-    }
-}
-
-#[async_trait::async_trait(?Send)]
-impl pow_core::extension::Callbacks for TwoFactor {
-    async fn before_respond(&self, ctl: &mut Controller) -> Result<Flow, PowError> {
-        before_respond(self, ctl).await
     }
 }
 
@@ -119,11 +110,11 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig, config: &PowConfig, ext: &
     );
 }
 
-fn path(config: &PowConfig, pattern: &str) -> String {
+pub(crate) fn path(config: &PowConfig, pattern: &str) -> String {
     extension_path(config, NAME, pattern, &[])
 }
 
-fn pending_key(config: &PowConfig) -> String {
+pub(crate) fn pending_key(config: &PowConfig) -> String {
     config.namespaced("pow_two_factor_pending")
 }
 
@@ -138,56 +129,6 @@ fn pending_id(req: &HttpRequest, config: &PowConfig) -> Option<String> {
 
 fn forget_pending(req: &HttpRequest, config: &PowConfig) {
     req.cookie_session().remove(&pending_key(config));
-}
-
-/// After a password sign-in: a user with a second factor is signed out again and sent to
-/// the second step, with a pending sign-in bound to this browser.
-pub(crate) async fn before_respond(
-    ext: &TwoFactor,
-    ctl: &mut Controller,
-) -> Result<Flow, PowError> {
-    // Every sign-in: a password sign-in, and a completed sign-up that signs in (an
-    // accepted invitation, say) of a user who has a second factor already.
-    let signs_in = matches!(
-        ctl.id.kind(),
-        ActionKind::SignIn | ActionKind::CompleteSignUp
-    );
-    if ctl.is_json() || !signs_in || ctl.id == actions::VERIFY {
-        return Ok(Flow::Continue);
-    }
-    let Some(user) = ctl.user.clone() else {
-        return Ok(Flow::Continue);
-    };
-    if session::current_session(&ctl.req).is_none()
-        || !verify::needs_second_step(&ctl.config, &user).await?
-    {
-        return Ok(Flow::Continue);
-    }
-    let methods = session::current_session(&ctl.req)
-        .map(|current| current.metadata.methods.clone())
-        .unwrap_or_default();
-    // A sign-in that proved a second factor already (a passkey with user verification)
-    // asks for no other.
-    if methods.iter().any(|used| used.method.is_second_factor()) {
-        return Ok(Flow::Continue);
-    }
-    session::sign_out(&ctl.req).await?;
-    let persist = ctl.params.get(PERSIST_FIELD).map(String::as_str) != Some("false");
-    let pending = Pending {
-        user_id: user.id,
-        persist,
-        methods,
-    };
-    let id = Records::new(&ctl.config)
-        .start(&pending, ext.pending_ttl)
-        .await?;
-    let signed = ctl.config.verifier().sign_token(PENDING_SALT, &id);
-    ctl.req
-        .cookie_session()
-        .insert(pending_key(&ctl.config), signed)?;
-    // Not signed in yet: no "signed in" flash.
-    let _ = flash::take(&ctl.req);
-    Ok(Flow::Halt(redirect(&path(&ctl.config, VERIFY_PATH))))
 }
 
 /// Records one of the extension's audit events about `user_id`, with the request.

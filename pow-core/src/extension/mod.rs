@@ -319,6 +319,42 @@ pub enum ProvenBy {
     StagedSignUp,
 }
 
+/// Callbacks around actions: they see the action's [`Step`](crate::pipeline::Step) (the
+/// params, and after the action the user or the failed changeset) and its
+/// [`Client`](crate::pipeline::Client) (the session, flash texts, values, cookies), and may
+/// halt with a [`Halt`](crate::pipeline::Halt) every framework renders. The core's actions
+/// run them for `session#new|create|delete` and
+/// `registration#new|create|edit|update|delete`; extensions' actions run them for their own
+/// (e.g. `invitation#update`), so extensions hook into each other through these documented
+/// names only. Framework-free: one implementation serves every framework layer.
+///
+/// The futures are not `Send` (a framework's request is not): implement the trait with
+/// `#[async_trait::async_trait(?Send)]`.
+#[async_trait(?Send)]
+pub trait Callbacks: Send + Sync + 'static {
+    /// Runs before an action.
+    async fn before_process(
+        &self,
+        _step: &mut crate::pipeline::Step,
+        _client: &mut dyn crate::pipeline::Client,
+    ) -> Result<crate::pipeline::Flow, PowError> {
+        Ok(crate::pipeline::Flow::Continue)
+    }
+
+    /// Runs after an action, before the response.
+    async fn before_respond(
+        &self,
+        _step: &mut crate::pipeline::Step,
+        _client: &mut dyn crate::pipeline::Client,
+    ) -> Result<crate::pipeline::Flow, PowError> {
+        Ok(crate::pipeline::Flow::Continue)
+    }
+}
+
+/// The path of a page that performs a step-up method (see
+/// [`ExtensionBuilder::step_up_page`]).
+pub type StepUpPathFn = dyn Fn(&PowConfig) -> String + Send + Sync;
+
 /// What one extension contributes, as registered by its [`Extension::build`].
 #[derive(Default)]
 pub(crate) struct Contributions {
@@ -344,6 +380,8 @@ pub(crate) struct Contributions {
     pub(crate) auth_methods: Vec<crate::session::AuthMethod>,
     pub(crate) audit_events: Vec<crate::audit::EventName>,
     pub(crate) mail_links: Vec<crate::link::LinkKind>,
+    pub(crate) callbacks: Vec<Arc<dyn Callbacks>>,
+    pub(crate) step_up_pages: Vec<(crate::session::AuthMethod, Arc<StepUpPathFn>)>,
 }
 
 /// Where an extension registers what it contributes (see [`Extension::build`]). Each
@@ -517,6 +555,28 @@ impl ExtensionBuilder {
         self
     }
 
+    /// Callbacks around actions (see [`Callbacks`]).
+    pub fn callbacks(&mut self, callbacks: impl Callbacks) -> &mut Self {
+        self.contributions.callbacks.push(Arc::new(callbacks));
+        self
+    }
+
+    /// A page where a signed-in user proves `method` for a [`StepUp`](crate::session::StepUp)
+    /// rule (a TOTP code, a passkey). A browser refused by a rule accepting `method` is
+    /// sent to `path(config)` with `?request_path=` the page it came from; the page
+    /// records the method ([`SessionHandle::record_method`](crate::session::SessionHandle::record_method))
+    /// and returns there. The password's page is the core's confirmation page.
+    pub fn step_up_page(
+        &mut self,
+        method: crate::session::AuthMethod,
+        path: impl Fn(&PowConfig) -> String + Send + Sync + 'static,
+    ) -> &mut Self {
+        self.contributions
+            .step_up_pages
+            .push((method, Arc::new(path)));
+        self
+    }
+
     /// The authentication methods the extension adds (see
     /// [`AuthMethod::new`](crate::session::AuthMethod::new)): an SMS code, a hardware
     /// token. Sessions record them, step-up rules accept them (a method declared a
@@ -547,7 +607,7 @@ mod web;
 
 pub use registry::{Capability, Extensions, Requirement};
 #[cfg(feature = "actix")]
-pub use web::{Callbacks, RequestHook, RoutesFn};
+pub use web::{RequestHook, RoutesFn};
 
 #[cfg(test)]
 mod tests {

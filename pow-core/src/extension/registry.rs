@@ -78,6 +78,8 @@ pub struct Extensions {
     second_factors: Vec<Arc<dyn SecondFactor>>,
     factor_enrolments: Vec<Arc<dyn FactorEnrolment>>,
     auth_methods: Vec<crate::session::AuthMethod>,
+    callbacks: Vec<Arc<dyn super::Callbacks>>,
+    step_up_pages: Vec<(crate::session::AuthMethod, Arc<super::StepUpPathFn>)>,
 }
 
 /// One extension and its contributions.
@@ -143,6 +145,10 @@ impl Extensions {
             built
                 .factor_enrolments
                 .extend(parts.factor_enrolments.iter().cloned());
+            built.callbacks.extend(parts.callbacks.iter().cloned());
+            built
+                .step_up_pages
+                .extend(parts.step_up_pages.iter().cloned());
             for method in &parts.auth_methods {
                 crate::session::AuthMethod::register(*method)
                     .map_err(|why| PowError::Config(format!("extension `{name}`: {why}")))?;
@@ -318,6 +324,24 @@ impl Extensions {
     /// [`ExtensionBuilder::second_factor`]: super::ExtensionBuilder::second_factor
     pub fn second_factors(&self) -> &[Arc<dyn SecondFactor>] {
         &self.second_factors
+    }
+
+    /// The callbacks around actions, in extension order.
+    pub fn callbacks(&self) -> &[Arc<dyn super::Callbacks>] {
+        &self.callbacks
+    }
+
+    /// The page performing `method` for step-up rules, if an extension has one (see
+    /// [`ExtensionBuilder::step_up_page`](super::ExtensionBuilder::step_up_page)).
+    pub fn step_up_page(
+        &self,
+        method: crate::session::AuthMethod,
+        config: &crate::PowConfig,
+    ) -> Option<String> {
+        self.step_up_pages
+            .iter()
+            .find(|(m, _)| *m == method)
+            .map(|(_, path)| path(config))
     }
 
     /// The authentication methods extensions registered

@@ -101,6 +101,7 @@ mod records;
 pub(crate) mod tokens;
 
 pub use credentials::CredentialsCache;
+#[cfg(feature = "actix")]
 pub(crate) use handle::nobody_signed_in;
 pub use handle::{SessionHandle, StoreSession};
 pub use impersonation::{Impersonation, Impersonator};
@@ -148,6 +149,7 @@ crate::with_actix! {
         sign_in_with, sign_out, sign_out_everywhere,
     };
     pub use response_cookies::queue_cookie;
+    pub(crate) use response_cookies::queued_value;
 }
 
 /// The signed-in session of a request, kept in the request extensions.

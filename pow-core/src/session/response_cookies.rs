@@ -32,6 +32,16 @@ pub(crate) fn unqueue_cookie(req: &HttpRequest, name: &str) {
     }
 }
 
+/// The value of the cookie named `name` queued on `req`, if any.
+pub(crate) fn queued_value(req: &HttpRequest, name: &str) -> Option<String> {
+    req.extensions()
+        .get::<QueuedCookies>()?
+        .0
+        .iter()
+        .find(|c| c.name() == name)
+        .map(|c| c.value().to_owned())
+}
+
 /// Removes and returns the cookies queued on `req`.
 pub(crate) fn take_queued_cookies(req: &HttpRequest) -> Vec<Cookie<'static>> {
     req.extensions_mut()

@@ -95,15 +95,7 @@ impl std::fmt::Debug for Outcome {
     }
 }
 
-/// How an action answers: HTML pages and redirects, or JSON.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum Format {
-    /// Pages, forms and redirects for browsers (cookie session, CSRF-checked forms).
-    #[default]
-    Html,
-    /// JSON for API clients (bearer tokens, no cookies, so no CSRF).
-    Json,
-}
+pub use crate::pipeline::Format;
 
 /// One controller action on its way through the pipeline: resolve the config, guard,
 /// CSRF, `before_process`, the action, `before_respond`, render.
@@ -427,23 +419,6 @@ fn return_path(req: &HttpRequest) -> Option<String> {
         }
     };
     crate::config::local_path(&path).map(str::to_owned)
-}
-
-impl Controller {
-    /// The user signed in when the action started: set on every action but
-    /// [`Access::SignedOut`] ones, always present on [`Access::SignedIn`] ones.
-    ///
-    /// # Errors
-    /// [`PowError::Config`] when nobody is signed in (an action that is not
-    /// [`Access::SignedIn`] asked).
-    pub fn signed_in(&self) -> Result<&User, PowError> {
-        self.current_user.as_ref().ok_or_else(|| {
-            PowError::Config(format!(
-                "action {} needs a signed-in user: run it with Action::signed_in",
-                self.id
-            ))
-        })
-    }
 }
 
 /// What the limits count for the action about to run: a sign-up, or a password check (a

@@ -35,6 +35,7 @@ pub mod actions;
 mod activity;
 mod audit_events;
 mod callbacks;
+mod client;
 mod confirm;
 mod controllers;
 pub mod csrf;
@@ -54,8 +55,9 @@ mod unlock;
 pub use crate::config::{extension_path, DefaultRoutes, RouteContext, Routes};
 pub use action::{returning_to, Access, Action, Format, Outcome, Render};
 pub use callbacks::{
-    redirect, request_path_param, ActionId, ActionKind, Assigns, Controller, Flow,
+    halted, redirect, request_path_param, ActionId, ActionKind, Assigns, Controller, Flow, Halt,
 };
+pub use client::{actix_cookie, ActixClient};
 pub use controllers::{check_csrf, check_form, configure, route_config, routes_ctx};
 pub use facts::client_ip;
 pub use forms::{
