@@ -71,23 +71,75 @@ use pow_core::users::{FieldDef, FieldKind};
 use pow_core::views::{Link, PageBody};
 use pow_core::{Extension, PowConfig};
 
+/// The actix side: pages (`html`) and JSON endpoints (`json`) over the flows.
 #[cfg(feature = "actix")]
-mod api;
+mod actix;
+// The flows serve every framework side; without one, only the callbacks and hooks run.
+#[cfg_attr(not(feature = "actix"), allow(dead_code))]
+mod flows;
 mod state;
-// The erase hook ends pending sign-ins without actix too; the rest serves the actix side.
+// The erase hook ends pending sign-ins without actix too; the rest serves the flows.
 #[cfg_attr(not(feature = "actix"), allow(dead_code))]
 mod store;
 pub mod totp;
-#[cfg(feature = "actix")]
-mod verify;
-#[cfg(feature = "actix")]
-mod web;
 
 #[cfg(feature = "actix")]
-pub use api::TwoFactorApi;
+pub use actix::json::TwoFactorApi;
 pub use state::{is_enabled, recovery_codes_left};
-#[cfg(feature = "actix")]
-pub use web::actions;
+
+/// The second step of a sign-in.
+pub(crate) const VERIFY_PATH: &str = "/two-factor/verify";
+/// A signed-in user proves the second factor again, for a step-up rule.
+pub(crate) const STEP_UP_PATH: &str = "/two-factor/step-up";
+/// Salt of the signed pending-sign-in id (in the cookie session, and the API's token).
+pub(crate) const PENDING_SALT: &str = "pow two-factor pending sign-in";
+/// The checkbox of `pow-ext-persistent-session`, carried through the second step.
+pub(crate) const PERSIST_FIELD: &str = "persistent_session";
+
+/// The two-factor controller's actions, as extension callbacks see them.
+pub mod actions {
+    use pow_core::pipeline::{ActionId, ActionKind};
+
+    /// `GET /two-factor`: enrolment, or the settings once enabled.
+    pub const SETTINGS: ActionId = ActionId::new("two_factor", "show", ActionKind::Show);
+    /// `POST /two-factor`: confirm the first code and turn the second factor on.
+    pub const ENABLE: ActionId = ActionId::new("two_factor", "create", ActionKind::Other);
+    /// `POST /two-factor/recovery-codes`: new recovery codes.
+    pub const CODES: ActionId = ActionId::new("two_factor", "codes", ActionKind::Other);
+    /// `POST /two-factor/disable`: turn the second factor off.
+    pub const DISABLE: ActionId = ActionId::new("two_factor", "delete", ActionKind::Other);
+    /// `GET /two-factor/verify`: the second step's page.
+    pub const VERIFY_NEW: ActionId = ActionId::new("two_factor_verify", "new", ActionKind::Show);
+    /// `POST /two-factor/verify`: the second step; a sign-in when it succeeds.
+    pub const VERIFY: ActionId = ActionId::new("two_factor_verify", "create", ActionKind::SignIn);
+    /// `GET /two-factor/step-up`: the page asking a signed-in user for a code, for a
+    /// step-up rule.
+    pub const STEP_UP_NEW: ActionId = ActionId::new("two_factor_step_up", "new", ActionKind::Show);
+    /// `POST /two-factor/step-up`: a code proving the second factor again.
+    pub const STEP_UP: ActionId = ActionId::new("two_factor_step_up", "create", ActionKind::Other);
+    /// `POST <api prefix>/two-factor/step-up` (JSON).
+    pub const API_STEP_UP: ActionId =
+        ActionId::new("api_two_factor_step_up", "create", ActionKind::Other);
+    /// `GET <api prefix>/two-factor` (JSON): the state, or a new enrolment's secret.
+    pub const API_SETTINGS: ActionId = ActionId::new("api_two_factor", "show", ActionKind::Show);
+    /// `POST <api prefix>/two-factor` (JSON): confirm the first code.
+    pub const API_ENABLE: ActionId = ActionId::new("api_two_factor", "create", ActionKind::Other);
+    /// `POST <api prefix>/two-factor/recovery-codes` (JSON): new recovery codes.
+    pub const API_CODES: ActionId = ActionId::new("api_two_factor", "codes", ActionKind::Other);
+    /// `DELETE <api prefix>/two-factor` (JSON): turn it off.
+    pub const API_DISABLE: ActionId = ActionId::new("api_two_factor", "delete", ActionKind::Other);
+    /// `POST <api prefix>/two-factor/verify` (JSON).
+    pub const API_VERIFY: ActionId =
+        ActionId::new("api_two_factor_verify", "create", ActionKind::Other);
+}
+
+pub(crate) fn path(config: &PowConfig, pattern: &str) -> String {
+    pow_core::config::extension_path(config, NAME, pattern, &[])
+}
+
+pub(crate) fn pending_key(config: &PowConfig) -> String {
+    config.namespaced("pow_two_factor_pending")
+}
 
 /// Audit events of the extension.
 pub mod events {
@@ -210,20 +262,22 @@ impl Extension for TwoFactor {
             why: "a sign-in still waiting for its second factor must not get a remember-me \
                   cookie",
         })
-        .page_extension(settings_link);
+        .page_extension(settings_link)
+        .callbacks(self.clone())
+        .step_up_page(pow_core::session::AuthMethod::TOTP, step_up_path)
+        .step_up_page(pow_core::session::AuthMethod::RECOVERY_CODE, step_up_path);
         #[cfg(feature = "actix")]
         {
             let routes = self.clone();
-            let step_up = |config: &PowConfig| {
-                pow_core::config::extension_path(config, NAME, web::STEP_UP_PATH, &[])
-            };
             ext.api(TwoFactor::api(self))
-                .routes(move |cfg, config| web::configure(cfg, config, &routes))
-                .callbacks(self.clone())
-                .step_up_page(pow_core::session::AuthMethod::TOTP, step_up)
-                .step_up_page(pow_core::session::AuthMethod::RECOVERY_CODE, step_up);
+                .routes(move |cfg, config| actix::html::configure(cfg, config, &routes));
         }
     }
+}
+
+/// The page proving a TOTP or recovery code for a step-up rule.
+fn step_up_path(config: &PowConfig) -> String {
+    pow_core::config::extension_path(config, NAME, STEP_UP_PATH, &[])
 }
 
 /// The link to the two-factor settings on the account page.

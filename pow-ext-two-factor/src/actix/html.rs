@@ -1,4 +1,4 @@
-//! The HTML side: the second step of a sign-in, enrolment and settings.
+//! The HTML side (actix): the second step of a sign-in, enrolment and settings, as pages.
 
 use actix_web::web::{self, Bytes};
 use actix_web::{HttpRequest, HttpResponse};
@@ -10,26 +10,20 @@ use pow_core::session::CookieSessionHandle;
 use pow_core::users::User;
 use pow_core::views::{Field, FieldType, Form, Link, PageBody};
 use pow_core::web::{
-    extension_path, flash, render_page, returning_to, Action, Controller, FormData, Outcome, Page,
+    flash, render_page, returning_to, Action, Controller, FormData, Outcome, Page,
 };
 use pow_core::{PowConfig, PowError};
 
+use crate::flows::{self as verify, Answer, SecondStep};
 use crate::store::Records;
-use crate::verify::{self, Answer, SecondStep};
-use crate::{settings_path, TwoFactorApi, SETTINGS_PATH};
-use crate::{totp, TwoFactor, NAME};
+use crate::{
+    actions, path, pending_key, settings_path, TwoFactorApi, PENDING_SALT, PERSIST_FIELD,
+    SETTINGS_PATH, STEP_UP_PATH, VERIFY_PATH,
+};
 
-/// Enrolment and settings, relative to the mount path.
-/// The second step of a sign-in.
-pub(crate) const VERIFY_PATH: &str = "/two-factor/verify";
 const CODES_PATH: &str = "/two-factor/recovery-codes";
 const DISABLE_PATH: &str = "/two-factor/disable";
-/// A signed-in user proves the second factor again, for a step-up rule.
-pub(crate) const STEP_UP_PATH: &str = "/two-factor/step-up";
-/// Salt of the signed pending-sign-in id (in the cookie session, and the API's token).
-pub(crate) const PENDING_SALT: &str = "pow two-factor pending sign-in";
-/// The checkbox of `pow-ext-persistent-session`, carried through the second step.
-pub(crate) const PERSIST_FIELD: &str = "persistent_session";
+use crate::{totp, TwoFactor, NAME};
 
 pub(crate) use crate::events;
 
@@ -39,43 +33,6 @@ impl TwoFactor {
     pub fn api(&self) -> TwoFactorApi {
         TwoFactorApi::new(self.clone())
     }
-}
-
-/// The two-factor controller's actions, as extension callbacks see them.
-pub mod actions {
-    use pow_core::web::{ActionId, ActionKind};
-
-    /// `GET /two-factor`: enrolment, or the settings once enabled.
-    pub const SETTINGS: ActionId = ActionId::new("two_factor", "show", ActionKind::Show);
-    /// `POST /two-factor`: confirm the first code and turn the second factor on.
-    pub const ENABLE: ActionId = ActionId::new("two_factor", "create", ActionKind::Other);
-    /// `POST /two-factor/recovery-codes`: new recovery codes.
-    pub const CODES: ActionId = ActionId::new("two_factor", "codes", ActionKind::Other);
-    /// `POST /two-factor/disable`: turn the second factor off.
-    pub const DISABLE: ActionId = ActionId::new("two_factor", "delete", ActionKind::Other);
-    /// `GET /two-factor/verify`: the second step's page.
-    pub const VERIFY_NEW: ActionId = ActionId::new("two_factor_verify", "new", ActionKind::Show);
-    /// `POST /two-factor/verify`: the second step; a sign-in when it succeeds.
-    pub const VERIFY: ActionId = ActionId::new("two_factor_verify", "create", ActionKind::SignIn);
-    /// `GET /two-factor/step-up`: the page asking a signed-in user for a code, for a
-    /// step-up rule.
-    pub const STEP_UP_NEW: ActionId = ActionId::new("two_factor_step_up", "new", ActionKind::Show);
-    /// `POST /two-factor/step-up`: a code proving the second factor again.
-    pub const STEP_UP: ActionId = ActionId::new("two_factor_step_up", "create", ActionKind::Other);
-    /// `POST <api prefix>/two-factor/step-up` (JSON).
-    pub const API_STEP_UP: ActionId =
-        ActionId::new("api_two_factor_step_up", "create", ActionKind::Other);
-    /// `GET <api prefix>/two-factor` (JSON): the state, or a new enrolment's secret.
-    pub const API_SETTINGS: ActionId = ActionId::new("api_two_factor", "show", ActionKind::Show);
-    /// `POST <api prefix>/two-factor` (JSON): confirm the first code.
-    pub const API_ENABLE: ActionId = ActionId::new("api_two_factor", "create", ActionKind::Other);
-    /// `POST <api prefix>/two-factor/recovery-codes` (JSON): new recovery codes.
-    pub const API_CODES: ActionId = ActionId::new("api_two_factor", "codes", ActionKind::Other);
-    /// `DELETE <api prefix>/two-factor` (JSON): turn it off.
-    pub const API_DISABLE: ActionId = ActionId::new("api_two_factor", "delete", ActionKind::Other);
-    /// `POST <api prefix>/two-factor/verify` (JSON).
-    pub const API_VERIFY: ActionId =
-        ActionId::new("api_two_factor_verify", "create", ActionKind::Other);
 }
 
 pub(crate) fn configure(cfg: &mut web::ServiceConfig, config: &PowConfig, ext: &TwoFactor) {
@@ -108,14 +65,6 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig, config: &PowConfig, ext: &
             .route(web::get().to(verify_new))
             .route(web::post().to(verify_create)),
     );
-}
-
-pub(crate) fn path(config: &PowConfig, pattern: &str) -> String {
-    extension_path(config, NAME, pattern, &[])
-}
-
-pub(crate) fn pending_key(config: &PowConfig) -> String {
-    config.namespaced("pow_two_factor_pending")
 }
 
 /// The pending sign-in id in the browser's cookie session, if its signature holds.

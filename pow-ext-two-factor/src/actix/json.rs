@@ -18,10 +18,10 @@ use pow_core::web::{Action, ActionId, Controller};
 use serde::Deserialize;
 use serde_json::json;
 
+use crate::flows::{self as verify, Answer, SecondStep};
 use crate::store::{Pending, Records};
 use crate::totp;
-use crate::verify::{self, Answer, SecondStep};
-use crate::web::{actions, events};
+use crate::{actions, events};
 use crate::{TwoFactor, NAME};
 
 /// Salt of the signed `second_factor_token`.
@@ -256,8 +256,8 @@ async fn enable(
         }
         records.take_enrol_secret(user.id).await?;
         let (user, codes) = verify::enable(&ext, &config, &user, &secret).await?;
-        crate::web::record(ctl, events::ENABLED, user.id);
-        crate::web::notify(ctl, &user, Notice::SecondFactorEnabled).await;
+        crate::actix::html::record(ctl, events::ENABLED, user.id);
+        crate::actix::html::notify(ctl, &user, Notice::SecondFactorEnabled).await;
         ctl.user = Some(user);
         Ok(answer(json!({"enabled": true, "recovery_codes": codes})))
     })
@@ -295,8 +295,8 @@ async fn regenerate(
 ) -> Result<HttpResponse, ApiError> {
     change_enabled(&req, &api, actions::API_CODES, async |ctl, user| {
         let (user, codes) = verify::regenerate(&ext, &ctl.config, &user).await?;
-        crate::web::record(ctl, events::CODES_REGENERATED, user.id);
-        crate::web::notify(ctl, &user, Notice::RecoveryCodesRegenerated).await;
+        crate::actix::html::record(ctl, events::CODES_REGENERATED, user.id);
+        crate::actix::html::notify(ctl, &user, Notice::RecoveryCodesRegenerated).await;
         ctl.user = Some(user);
         Ok(json!({"recovery_codes": codes}))
     })
@@ -308,8 +308,8 @@ async fn regenerate(
 async fn disable(req: HttpRequest, api: ApiContext) -> Result<HttpResponse, ApiError> {
     change_enabled(&req, &api, actions::API_DISABLE, async |ctl, user| {
         let user = verify::disable(&ctl.config, &user).await?;
-        crate::web::record(ctl, events::DISABLED, user.id);
-        crate::web::notify(ctl, &user, Notice::SecondFactorDisabled).await;
+        crate::actix::html::record(ctl, events::DISABLED, user.id);
+        crate::actix::html::notify(ctl, &user, Notice::SecondFactorDisabled).await;
         ctl.user = Some(user);
         Ok(json!({"enabled": false}))
     })
@@ -336,7 +336,7 @@ impl ApiExtension for TwoFactorApi {
     }
 
     fn openapi(&self) -> Option<serde_json::Value> {
-        pow_core::api::openapi_fragment(NAME, include_str!("../openapi.json"))
+        pow_core::api::openapi_fragment(NAME, include_str!("../../openapi.json"))
     }
 
     fn configure(&self, cfg: &mut web::ServiceConfig, api: &ApiContext) {

@@ -16,8 +16,10 @@ use pow_core::users::{Changes, User, Value};
 use pow_core::{PowConfig, PowError};
 
 use crate::store::Records;
-use crate::web::{PENDING_SALT, PERSIST_FIELD};
-use crate::{events, totp, TwoFactor, ENABLED_AT_FIELD, RECOVERY_CODES_FIELD, SECRET_FIELD};
+use crate::{
+    events, totp, TwoFactor, ENABLED_AT_FIELD, PENDING_SALT, PERSIST_FIELD, RECOVERY_CODES_FIELD,
+    SECRET_FIELD,
+};
 
 /// How a code checked out.
 pub(crate) enum Checked {
@@ -360,7 +362,7 @@ impl pow_core::extension::Callbacks for TwoFactor {
             step.id.kind(),
             ActionKind::SignIn | ActionKind::CompleteSignUp
         );
-        if step.is_json() || !signs_in || step.id == crate::web::actions::VERIFY {
+        if step.is_json() || !signs_in || step.id == crate::actions::VERIFY {
             return Ok(Flow::Continue);
         }
         let Some(user) = step.user.clone() else {
@@ -389,10 +391,10 @@ impl pow_core::extension::Callbacks for TwoFactor {
             .start(&pending, self.pending_ttl)
             .await?;
         let signed = step.config.verifier().sign_token(PENDING_SALT, &id);
-        client.set_value(&crate::web::pending_key(&step.config), &signed)?;
+        client.set_value(&crate::pending_key(&step.config), &signed)?;
         // Not signed in yet: no "signed in" flash.
         client.discard_flash();
-        let verify = crate::web::path(&step.config, crate::web::VERIFY_PATH);
+        let verify = crate::path(&step.config, crate::VERIFY_PATH);
         Ok(Flow::Halt(Halt::Redirect(verify)))
     }
 }
