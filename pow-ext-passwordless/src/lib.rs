@@ -75,17 +75,36 @@ use pow_core::store::Limit;
 use pow_core::views::{Link, PageBody};
 use pow_core::{Extension, PowConfig};
 
-pow_core::with_actix! {
-    mod api;
-    mod flow;
-    mod store;
-    mod web;
-}
+/// The actix side: pages (`html`) and JSON endpoints (`json`) over the flows.
+#[cfg(feature = "actix")]
+mod actix;
+// The flows serve every framework side; without one, the staged sign-up still runs.
+#[cfg_attr(not(feature = "actix"), allow(dead_code))]
+mod flows;
+#[cfg_attr(not(feature = "actix"), allow(dead_code))]
+mod store;
 
-pow_core::with_actix! {
-    pub use api::PasswordlessApi;
-    pub use flow::METHOD_KEY;
-    pub use web::actions;
+#[cfg(feature = "actix")]
+pub use actix::json::PasswordlessApi;
+pub use flows::METHOD_KEY;
+
+/// The passwordless controller's actions, as extension callbacks see them.
+pub mod actions {
+    use pow_core::pipeline::{ActionId, ActionKind};
+
+    /// `GET /passwordless`, `/passwordless/code/new`, `/passwordless/sign-up`: the forms.
+    pub const NEW: ActionId = ActionId::new("passwordless", "new", ActionKind::Show);
+    /// `POST /passwordless`, `/passwordless/code`, `/passwordless/sign-up`: mail a link or
+    /// a code.
+    pub const REQUEST: ActionId = ActionId::new("passwordless", "request", ActionKind::Other);
+    /// `GET /passwordless/link/{token}`, `/passwordless/code`: the page that uses it.
+    pub const SHOW: ActionId = ActionId::new("passwordless", "show", ActionKind::Show);
+    /// `POST /passwordless/link/{token}`, `/passwordless/code/verify`: sign in.
+    pub const SIGN_IN: ActionId = ActionId::new("passwordless", "sign_in", ActionKind::SignIn);
+    /// `POST /passwordless/sign-up/{token}`: complete a staged sign-up.
+    pub const COMPLETE: ActionId = ActionId::new("passwordless", "complete", ActionKind::Other);
+    /// The JSON endpoints.
+    pub const API: ActionId = ActionId::new("api_passwordless", "create", ActionKind::Other);
 }
 
 /// The extension's name, which prefixes its message keys.
@@ -177,13 +196,13 @@ impl Extension for Passwordless {
             .mails([MAIL_LINK, MAIL_CODE])
             .mail_links([LINK, SIGN_UP_LINK])
             .page_extension(sign_in_links)
-            .credential_kind("email_link");
+            .credential_kind("email_link")
+            .staged_sign_up(self.clone());
         #[cfg(feature = "actix")]
         {
             let routes = self.clone();
             ext.api(Passwordless::api(self))
-                .routes(move |cfg, config| web::configure(cfg, config, &routes))
-                .staged_sign_up(self.clone());
+                .routes(move |cfg, config| actix::html::configure(cfg, config, &routes));
         }
     }
 }

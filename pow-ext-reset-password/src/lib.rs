@@ -207,17 +207,41 @@ use pow_core::store::Limit;
 use pow_core::views::{Link, PageBody};
 use pow_core::{Extension, PowConfig};
 
-pow_core::with_actix! {
-    mod api;
-    mod controller;
-    pub use controller::actions;
-    mod flow;
-    mod mail;
-    mod tokens;
-}
+/// The actix side: pages (`html`) and JSON endpoints (`json`) over the flows.
+#[cfg(feature = "actix")]
+mod actix;
+// The flows serve every framework side.
+#[cfg_attr(not(feature = "actix"), allow(dead_code))]
+mod flows;
+#[cfg_attr(not(feature = "actix"), allow(dead_code))]
+mod mail;
+#[cfg_attr(not(feature = "actix"), allow(dead_code))]
+mod tokens;
 
 #[cfg(feature = "actix")]
-pub use api::ResetPasswordApi;
+pub use actix::json::ResetPasswordApi;
+
+/// The reset-password controller's actions, as extension callbacks see them.
+pub mod actions {
+    use pow_core::pipeline::{ActionId, ActionKind};
+
+    /// `GET /reset-password/new`: the request form.
+    pub const NEW: ActionId = ActionId::new("reset_password", "new", ActionKind::Show);
+    /// `POST /reset-password`: mail a reset link.
+    pub const CREATE: ActionId = ActionId::new("reset_password", "create", ActionKind::Other);
+    /// `GET /reset-password/{token}`: the new-password form.
+    pub const EDIT: ActionId = ActionId::new("reset_password", "edit", ActionKind::Show);
+    /// `PATCH /reset-password/{token}`: set the new password.
+    pub const UPDATE: ActionId = ActionId::new("reset_password", "update", ActionKind::Other);
+    /// `POST <api prefix>/reset-password`: mail a reset link (JSON).
+    pub const API_CREATE: ActionId =
+        ActionId::new("api_reset_password", "create", ActionKind::Other);
+    /// `GET <api prefix>/reset-password/{token}`: whether a token works (JSON).
+    pub const API_SHOW: ActionId = ActionId::new("api_reset_password", "show", ActionKind::Show);
+    /// `PATCH <api prefix>/reset-password/{token}`: set the new password (JSON).
+    pub const API_UPDATE: ActionId =
+        ActionId::new("api_reset_password", "update", ActionKind::Other);
+}
 
 /// The extension's name, Pow's `pow_reset_password`; message keys start with it.
 pub const NAME: &str = "pow_reset_password";
@@ -393,7 +417,7 @@ impl Extension for ResetPassword {
             let routes = std::sync::Arc::new(self.clone());
             ext.api(ResetPassword::api(self))
                 .routes(move |cfg, config| {
-                    controller::configure(cfg, config, std::sync::Arc::clone(&routes))
+                    actix::html::configure(cfg, config, std::sync::Arc::clone(&routes))
                 });
         }
     }

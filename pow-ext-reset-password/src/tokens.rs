@@ -185,7 +185,11 @@ impl ResetTokens {
 
     /// Takes the token out of the store; `false` if it was already gone (another request
     /// used it).
-    pub(crate) async fn consume(&self, config: &PowConfig, loaded: &Loaded) -> Result<bool, PowError> {
+    pub(crate) async fn consume(
+        &self,
+        config: &PowConfig,
+        loaded: &Loaded,
+    ) -> Result<bool, PowError> {
         if loaded.layout == Layout::Current {
             return Ok(self
                 .secrets
@@ -193,7 +197,10 @@ impl ResetTokens {
                 .await?
                 .is_some());
         }
-        for digest in config.verifier().token_digests(DIGEST_PURPOSE, &loaded.token) {
+        for digest in config
+            .verifier()
+            .token_digests(DIGEST_PURPOSE, &loaded.token)
+        {
             match self.legacy.take::<TokenRecord>(&Key::from(digest)).await {
                 Ok(Some(_)) => return Ok(true),
                 Ok(None) => {}
@@ -263,8 +270,8 @@ mod tests {
             .build()
             .unwrap();
         users.migrate(&config).unwrap();
-        let user = pow_core::testing::create_user(&config, "a@example.com", "long password")
-            .unwrap();
+        let user =
+            pow_core::testing::create_user(&config, "a@example.com", "long password").unwrap();
         let tokens = ResetTokens::new(&config, Duration::from_secs(600));
         // What a release before 0.2 wrote: the record under `[digest]`.
         let token = "0d7e8c1f-legacy";

@@ -8,8 +8,9 @@ use pow_core::messages::request_language;
 use pow_core::web::Controller;
 use pow_core::PowConfig;
 
-use crate::controller::{actions, token_path};
-use crate::flow::{self, Requested, Reset};
+use crate::actions;
+use crate::actix::html::token_path;
+use crate::flows::{self as flow, Requested, Reset};
 use crate::tokens::ResetTokens;
 use crate::{ResetPassword, NAME};
 
@@ -91,7 +92,7 @@ impl ApiExtension for ResetPasswordApi {
     }
 
     fn openapi(&self) -> Option<serde_json::Value> {
-        pow_core::api::openapi_fragment(NAME, include_str!("../openapi.json"))
+        pow_core::api::openapi_fragment(NAME, include_str!("../../openapi.json"))
     }
 
     fn configure(&self, cfg: &mut ServiceConfig, api: &ApiContext) {
@@ -229,7 +230,8 @@ async fn set_password(
     else {
         return Err(invalid_token(req));
     };
-    match flow::reset((config, req, &ctl.lang), &this.ext, loaded, &params).await? {
+    let source: &dyn pow_core::request::RequestSource = req;
+    match flow::reset((config, source, &ctl.lang), &this.ext, loaded, &params).await? {
         Reset::Done(user) => {
             ctl.user = Some(user);
             Ok(done(text(

@@ -2,8 +2,6 @@
 
 use actix_web::web::{self, Bytes};
 use actix_web::{HttpRequest, HttpResponse};
-use pow_core::messages::LanguageIdentifier;
-use pow_core::request::RequestSource;
 use pow_core::session::CookieSessionExt as _;
 use pow_core::session::CookieSessionHandle;
 use pow_core::users::{Changeset, Params};
@@ -14,16 +12,16 @@ use pow_core::web::{
 };
 use pow_core::{PowConfig, PowError};
 
-use crate::flow::{self, Staged, Via};
+use crate::flows::{
+    self as flow, link_url, request_staged, staged_proven, token_path, Staged, Via, LINK_PATH,
+    STAGED_TOKEN_PATH,
+};
 use crate::store::{Grant, Purpose, Records};
-use crate::{Passwordless, PasswordlessApi, NAME, SIGN_IN_PATH, STAGED_PATH};
-use pow_core::extension::StagedSignUp;
+use crate::{actions, Passwordless, PasswordlessApi, NAME, SIGN_IN_PATH, STAGED_PATH};
 
-const LINK_PATH: &str = "/passwordless/link/{token}";
 const CODE_NEW_PATH: &str = "/passwordless/code/new";
 const CODE_PATH: &str = "/passwordless/code";
 const CODE_VERIFY_PATH: &str = "/passwordless/code/verify";
-const STAGED_TOKEN_PATH: &str = "/passwordless/sign-up/{token}";
 
 impl Passwordless {
     /// The JSON side, to add to [`ApiOptions`](pow_core::api::ApiOptions) when the config
@@ -52,67 +50,8 @@ impl Passwordless {
     }
 }
 
-#[async_trait::async_trait(?Send)]
-impl StagedSignUp for Passwordless {
-    async fn start(
-        &self,
-        config: &PowConfig,
-        req: &dyn RequestSource,
-        email: &str,
-        prefill: Params,
-    ) -> Result<(), PowError> {
-        let lang = pow_core::messages::request_language(req, config.messages());
-        request_staged(req, config, self, &lang, email, prefill).await
-    }
-}
-
-/// The passwordless controller's actions, as extension callbacks see them.
-pub mod actions {
-    use pow_core::web::{ActionId, ActionKind};
-
-    /// `GET /passwordless`, `/passwordless/code/new`, `/passwordless/sign-up`: the forms.
-    pub const NEW: ActionId = ActionId::new("passwordless", "new", ActionKind::Show);
-    /// `POST /passwordless`, `/passwordless/code`, `/passwordless/sign-up`: mail a link or
-    /// a code.
-    pub const REQUEST: ActionId = ActionId::new("passwordless", "request", ActionKind::Other);
-    /// `GET /passwordless/link/{token}`, `/passwordless/code`: the page that uses it.
-    pub const SHOW: ActionId = ActionId::new("passwordless", "show", ActionKind::Show);
-    /// `POST /passwordless/link/{token}`, `/passwordless/code/verify`: sign in.
-    pub const SIGN_IN: ActionId = ActionId::new("passwordless", "sign_in", ActionKind::SignIn);
-    /// `POST /passwordless/sign-up/{token}`: complete a staged sign-up.
-    pub const COMPLETE: ActionId = ActionId::new("passwordless", "complete", ActionKind::Other);
-    /// The JSON endpoints.
-    pub const API: ActionId = ActionId::new("api_passwordless", "create", ActionKind::Other);
-}
-
 pub(crate) fn path(config: &PowConfig, pattern: &str) -> String {
     extension_path(config, NAME, pattern, &[])
-}
-
-fn token_path(config: &PowConfig, pattern: &str, token: &str) -> String {
-    extension_path(config, NAME, pattern, &[("token", token)])
-}
-
-/// The mailed URL of a link token: staged sign-ups open the form, the others sign in.
-pub(crate) fn link_url(config: &PowConfig, token: &str, purpose: Purpose) -> String {
-    let pattern = if purpose == Purpose::Staged {
-        STAGED_TOKEN_PATH
-    } else {
-        LINK_PATH
-    };
-    let html = || {
-        let path = token_path(config, pattern, token);
-        match config.base_url() {
-            Some(base) => format!("{}{path}", base.trim_end_matches('/')),
-            None => path,
-        }
-    };
-    let kind = if purpose == Purpose::Staged {
-        crate::SIGN_UP_LINK
-    } else {
-        crate::LINK
-    };
-    config.mail_link(kind, token, html)
 }
 
 pub(crate) fn configure(cfg: &mut web::ServiceConfig, config: &PowConfig, ext: &Passwordless) {
@@ -304,40 +243,6 @@ async fn staged_create(
     ext: web::Data<Passwordless>,
 ) -> Result<HttpResponse, PowError> {
     ask(req, body, ext, Via::Link, true, STAGED_PATH).await
-}
-
-/// Tells the extensions that the mailed link of a staged sign-up proved `user`'s address
-/// (the first proof: the account was just made).
-pub(crate) fn staged_proven(ctl: &mut Controller, user: &pow_core::users::User) {
-    ctl.assigns.insert(pow_core::extension::AddressProven {
-        user_id: user.id,
-        first: true,
-        by: pow_core::extension::ProvenBy::StagedSignUp,
-    });
-}
-
-/// [`Passwordless::start_staged_sign_up`].
-pub(crate) async fn request_staged(
-    req: &dyn RequestSource,
-    config: &PowConfig,
-    ext: &Passwordless,
-    lang: &LanguageIdentifier,
-    email: &str,
-    prefill: Params,
-) -> Result<(), PowError> {
-    let link = |token: &str, purpose| link_url(config, token, purpose);
-    flow::request(
-        req,
-        config,
-        ext,
-        lang,
-        email,
-        Via::Link,
-        Some(prefill),
-        link,
-    )
-    .await?;
-    Ok(())
 }
 
 fn invalid(ctl: &Controller, key: &str) -> Outcome {
@@ -568,8 +473,7 @@ async fn staged_complete(
                 } => {
                     let mut session = CookieSessionHandle::new(&ctl.req);
                     let method = flow::STAGED_METHOD;
-                    flow::sign_in(&ctl.config, &user, method, with_password, &mut session)
-                        .await?;
+                    flow::sign_in(&ctl.config, &user, method, with_password, &mut session).await?;
                     staged_proven(ctl, &user);
                     ctl.user = Some(user);
                     Ok(Outcome::redirect(

@@ -1,9 +1,8 @@
 //! The work behind both front ends (HTML pages and JSON endpoints): asking for a link and
 //! setting the new password.
 
-use actix_web::HttpRequest;
 use pow_core::messages::LanguageIdentifier;
-use pow_core::request::RequestSource as _;
+use pow_core::request::RequestSource;
 use pow_core::store::Limiter;
 use pow_core::token::generate_uuid;
 use pow_core::users::validation::normalize_user_id;
@@ -40,7 +39,7 @@ pub(crate) fn reset_changeset(config: &PowConfig, user: &User, params: &Params) 
 /// every address, known or not: a token, the rate limit count, a lookup and a store
 /// write. Only the mail differs. `link` turns the signed token into the mailed URL.
 pub(crate) async fn request_link(
-    req: &HttpRequest,
+    req: &dyn RequestSource,
     config: &PowConfig,
     ext: &ResetPassword,
     lang: &LanguageIdentifier,
@@ -116,7 +115,7 @@ pub(crate) enum Reset {
 /// concurrent ones, one wins); afterwards the user's sessions, API tokens and
 /// remember-me tokens are revoked when the extension says so.
 pub(crate) async fn reset(
-    (config, req, lang): (&PowConfig, &HttpRequest, &LanguageIdentifier),
+    (config, req, lang): (&PowConfig, &dyn RequestSource, &LanguageIdentifier),
     ext: &ResetPassword,
     loaded: Loaded,
     params: &Params,

@@ -406,3 +406,82 @@ pub(crate) async fn sign_in<H: SessionHandle + ?Sized>(
     }
     session.start(config, user, metadata).await
 }
+
+/// A mailed link's page, relative to the mount path.
+pub(crate) const LINK_PATH: &str = "/passwordless/link/{token}";
+/// A staged sign-up's form, relative to the mount path.
+pub(crate) const STAGED_TOKEN_PATH: &str = "/passwordless/sign-up/{token}";
+
+pub(crate) fn token_path(config: &PowConfig, pattern: &str, token: &str) -> String {
+    pow_core::config::extension_path(config, crate::NAME, pattern, &[("token", token)])
+}
+
+/// The mailed URL of a link token: staged sign-ups open the form, the others sign in.
+pub(crate) fn link_url(config: &PowConfig, token: &str, purpose: Purpose) -> String {
+    let pattern = if purpose == Purpose::Staged {
+        STAGED_TOKEN_PATH
+    } else {
+        LINK_PATH
+    };
+    let html = || {
+        let path = token_path(config, pattern, token);
+        match config.base_url() {
+            Some(base) => format!("{}{path}", base.trim_end_matches('/')),
+            None => path,
+        }
+    };
+    let kind = if purpose == Purpose::Staged {
+        crate::SIGN_UP_LINK
+    } else {
+        crate::LINK
+    };
+    config.mail_link(kind, token, html)
+}
+
+/// Tells the extensions that the mailed link of a staged sign-up proved `user`'s address
+/// (the first proof: the account was just made).
+pub(crate) fn staged_proven(ctl: &mut pow_core::pipeline::Step, user: &pow_core::users::User) {
+    ctl.assigns.insert(pow_core::extension::AddressProven {
+        user_id: user.id,
+        first: true,
+        by: pow_core::extension::ProvenBy::StagedSignUp,
+    });
+}
+
+/// [`Passwordless::start_staged_sign_up`].
+pub(crate) async fn request_staged(
+    req: &dyn RequestSource,
+    config: &PowConfig,
+    ext: &Passwordless,
+    lang: &LanguageIdentifier,
+    email: &str,
+    prefill: Params,
+) -> Result<(), PowError> {
+    let link = |token: &str, purpose| link_url(config, token, purpose);
+    request(
+        req,
+        config,
+        ext,
+        lang,
+        email,
+        Via::Link,
+        Some(prefill),
+        link,
+    )
+    .await?;
+    Ok(())
+}
+
+#[async_trait::async_trait(?Send)]
+impl pow_core::extension::StagedSignUp for Passwordless {
+    async fn start(
+        &self,
+        config: &PowConfig,
+        req: &dyn RequestSource,
+        email: &str,
+        prefill: Params,
+    ) -> Result<(), PowError> {
+        let lang = pow_core::messages::request_language(req, config.messages());
+        request_staged(req, config, self, &lang, email, prefill).await
+    }
+}

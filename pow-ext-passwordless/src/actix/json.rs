@@ -9,9 +9,9 @@ use pow_core::api::{ApiAction, ApiContext, ApiError, ApiExtension};
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::flow::{self, Staged, Via};
+use crate::actions;
+use crate::flows::{self as flow, link_url, staged_proven, Staged, Via};
 use crate::store::{Grant, Purpose, Records};
-use crate::web::{actions, link_url, staged_proven};
 use crate::{Passwordless, NAME};
 
 /// The JSON side of [`Passwordless`] (see the crate docs).
@@ -53,15 +53,22 @@ async fn ask(
 ) -> Result<HttpResponse, ApiError> {
     let action = pow_core::web::Action::new(actions::API).captcha();
     api.run_action(&req, action, async |ctl| {
-        let body: AskBody =
-            pow_core::api::json_body(&req, &body)?;
+        let body: AskBody = pow_core::api::json_body(&req, &body)?;
         let config = api.config().clone();
         ApiError::check_email(&req, &config, "email", &body.email)?;
         let link = |token: &str, purpose| link_url(&config, token, purpose);
         let staged = staged.then(pow_core::users::Params::new);
-        let code_token =
-            flow::request(&req, &config, &ext, &ctl.lang, &body.email, via, staged, link)
-                .await?;
+        let code_token = flow::request(
+            &req,
+            &config,
+            &ext,
+            &ctl.lang,
+            &body.email,
+            via,
+            staged,
+            link,
+        )
+        .await?;
         let key = match via {
             Via::Link => "pow_passwordless_link_sent",
             Via::Code => "pow_passwordless_code_sent",
@@ -134,8 +141,7 @@ async fn code_use(
     ext: web::Data<Passwordless>,
 ) -> Result<HttpResponse, ApiError> {
     api.run(&req, actions::API, async |_| {
-        let body: CodeBody =
-            pow_core::api::json_body(&req, &body)?;
+        let body: CodeBody = pow_core::api::json_body(&req, &body)?;
         let (grant, exhausted) =
             flow::use_code(api.config(), &req, &ext, &body.code_token, &body.code).await?;
         if exhausted {
@@ -238,7 +244,7 @@ impl ApiExtension for PasswordlessApi {
     }
 
     fn openapi(&self) -> Option<serde_json::Value> {
-        pow_core::api::openapi_fragment(NAME, include_str!("../openapi.json"))
+        pow_core::api::openapi_fragment(NAME, include_str!("../../openapi.json"))
     }
 
     fn configure(&self, cfg: &mut web::ServiceConfig, api: &ApiContext) {

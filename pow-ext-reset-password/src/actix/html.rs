@@ -1,4 +1,4 @@
-//! The reset-password controller (Pow's `ResetPasswordController`).
+//! The reset-password pages (Pow's `ResetPasswordController`), on actix.
 
 use std::sync::Arc;
 
@@ -10,36 +10,15 @@ use pow_core::users::Changeset;
 use pow_core::views::{FieldType, Link, PageBody};
 use pow_core::web::{
     extension_path, field, flash, form, new_password_fields, redirect, render_page, routes_ctx,
-    Action, ActionId, ActionKind, Controller, FormData, Outcome, Page,
+    Action, Controller, FormData, Outcome, Page,
 };
 use pow_core::{PowConfig, PowError};
 
-use crate::flow::{self, Requested, Reset};
+use crate::flows::{self as flow, Requested, Reset};
 use crate::tokens::ResetTokens;
-use crate::NEW_PATH;
+use crate::{actions, NEW_PATH};
 use crate::{ResetPassword, NAME};
 
-/// The reset-password controller's actions, as extension callbacks see them.
-pub mod actions {
-    use super::{ActionId, ActionKind};
-
-    /// `GET /reset-password/new`: the request form.
-    pub const NEW: ActionId = ActionId::new("reset_password", "new", ActionKind::Show);
-    /// `POST /reset-password`: mail a reset link.
-    pub const CREATE: ActionId = ActionId::new("reset_password", "create", ActionKind::Other);
-    /// `GET /reset-password/{token}`: the new-password form.
-    pub const EDIT: ActionId = ActionId::new("reset_password", "edit", ActionKind::Show);
-    /// `PATCH /reset-password/{token}`: set the new password.
-    pub const UPDATE: ActionId = ActionId::new("reset_password", "update", ActionKind::Other);
-    /// `POST <api prefix>/reset-password`: mail a reset link (JSON).
-    pub const API_CREATE: ActionId =
-        ActionId::new("api_reset_password", "create", ActionKind::Other);
-    /// `GET <api prefix>/reset-password/{token}`: whether a token works (JSON).
-    pub const API_SHOW: ActionId = ActionId::new("api_reset_password", "show", ActionKind::Show);
-    /// `PATCH <api prefix>/reset-password/{token}`: set the new password (JSON).
-    pub const API_UPDATE: ActionId =
-        ActionId::new("api_reset_password", "update", ActionKind::Other);
-}
 /// Where the request form posts, relative to the mount path.
 const CREATE_PATH: &str = "/reset-password";
 /// The new-password form of a token, relative to the mount path.
@@ -257,7 +236,11 @@ async fn update(
                 return Ok(Outcome::Stop(invalid_token(ctl)));
             };
             let params = ctl.params.clone();
-            let scope = (&ctl.config, &ctl.req, &ctl.lang);
+            let scope = (
+                &ctl.config,
+                &ctl.req as &dyn pow_core::request::RequestSource,
+                &ctl.lang,
+            );
             match flow::reset(scope, &ext, loaded, &params).await? {
                 Reset::Done(updated) => {
                     let text = ctl.message("pow_reset_password_password_has_been_reset");
