@@ -363,4 +363,9 @@ pub trait Client: RequestSource {
 
     /// Sets (or removes) a cookie with the response.
     fn set_cookie(&mut self, cookie: ClientCookie);
+
+    /// Serves the rest of this request as `current` without storing a session (a request
+    /// that raced the rotation of the credential it carried: it is answered as the user,
+    /// and the next request uses the rotated credential).
+    fn serve_once(&mut self, current: CurrentSession);
 }

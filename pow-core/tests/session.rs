@@ -1165,7 +1165,11 @@ impl pow_core::extension::RequestHook for CountingHook {
         vec!["hook_cookie".to_owned()]
     }
 
-    async fn on_request(&self, _req: &HttpRequest, _config: &PowConfig) -> Result<(), PowError> {
+    async fn on_request(
+        &self,
+        _config: &PowConfig,
+        _client: &mut dyn pow_core::pipeline::Client,
+    ) -> Result<(), PowError> {
         self.seen.fetch_add(1, Ordering::SeqCst);
         Ok(())
     }

@@ -32,9 +32,9 @@ impl Extension for PersistentSession {
             .page_extension(remember_me_checkbox(self.ticked))
             .on_credentials_revoked(self.clone())
             .remembered(self.clone())
-            .user_data(self.clone());
-        #[cfg(feature = "actix")]
-        ext.callbacks(self.clone()).request_hook(self.clone());
+            .user_data(self.clone())
+            .callbacks(self.clone())
+            .request_hook(self.clone());
     }
 }
 

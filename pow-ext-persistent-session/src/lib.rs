@@ -85,8 +85,7 @@ use pow_core::views::{Field, FieldType, PageBody};
 use pow_core::{Extension, PowConfig, PowError, User};
 
 mod extension;
-#[cfg(feature = "actix")]
-mod web;
+mod flows;
 
 /// Audit events of the extension.
 pub mod events {

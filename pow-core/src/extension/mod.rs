@@ -351,6 +351,28 @@ pub trait Callbacks: Send + Sync + 'static {
     }
 }
 
+/// Work on requests after the framework layer resolved the session, with or without a
+/// signed-in user (e.g. signing a user in from a remember-me cookie), over the request's
+/// [`Client`](crate::pipeline::Client). It runs on requests that carry one of its
+/// [`cookies`](RequestHook::cookies), so a request with no cookie of interest costs
+/// nothing. Framework-free: one hook serves every framework layer.
+#[async_trait(?Send)]
+pub trait RequestHook: Send + Sync + 'static {
+    /// The names of the cookies the hook reads, under `config`. Read once, when the
+    /// middleware is set up.
+    fn cookies(&self, config: &PowConfig) -> Vec<String>;
+
+    /// Runs on a request that carries one of [`cookies`](Self::cookies).
+    ///
+    /// # Errors
+    /// The store's or users context's error: the request is answered with it.
+    async fn on_request(
+        &self,
+        config: &PowConfig,
+        client: &mut dyn crate::pipeline::Client,
+    ) -> Result<(), PowError>;
+}
+
 /// The path of a page that performs a step-up method (see
 /// [`ExtensionBuilder::step_up_page`]).
 pub type StepUpPathFn = dyn Fn(&PowConfig) -> String + Send + Sync;
@@ -381,6 +403,7 @@ pub(crate) struct Contributions {
     pub(crate) audit_events: Vec<crate::audit::EventName>,
     pub(crate) mail_links: Vec<crate::link::LinkKind>,
     pub(crate) callbacks: Vec<Arc<dyn Callbacks>>,
+    pub(crate) request_hooks: Vec<Arc<dyn RequestHook>>,
     pub(crate) step_up_pages: Vec<(crate::session::AuthMethod, Arc<StepUpPathFn>)>,
 }
 
@@ -561,6 +584,12 @@ impl ExtensionBuilder {
         self
     }
 
+    /// Work on requests carrying the hook's cookies (see [`RequestHook`]).
+    pub fn request_hook(&mut self, hook: impl RequestHook) -> &mut Self {
+        self.contributions.request_hooks.push(Arc::new(hook));
+        self
+    }
+
     /// A page where a signed-in user proves `method` for a [`StepUp`](crate::session::StepUp)
     /// rule (a TOTP code, a passkey). A browser refused by a rule accepting `method` is
     /// sent to `path(config)` with `?request_path=` the page it came from; the page
@@ -607,7 +636,7 @@ mod web;
 
 pub use registry::{Capability, Extensions, Requirement};
 #[cfg(feature = "actix")]
-pub use web::{RequestHook, RoutesFn};
+pub use web::RoutesFn;
 
 #[cfg(test)]
 mod tests {

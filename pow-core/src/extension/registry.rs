@@ -79,6 +79,7 @@ pub struct Extensions {
     factor_enrolments: Vec<Arc<dyn FactorEnrolment>>,
     auth_methods: Vec<crate::session::AuthMethod>,
     callbacks: Vec<Arc<dyn super::Callbacks>>,
+    request_hooks: Vec<Arc<dyn super::RequestHook>>,
     step_up_pages: Vec<(crate::session::AuthMethod, Arc<super::StepUpPathFn>)>,
 }
 
@@ -146,6 +147,9 @@ impl Extensions {
                 .factor_enrolments
                 .extend(parts.factor_enrolments.iter().cloned());
             built.callbacks.extend(parts.callbacks.iter().cloned());
+            built
+                .request_hooks
+                .extend(parts.request_hooks.iter().cloned());
             built
                 .step_up_pages
                 .extend(parts.step_up_pages.iter().cloned());
@@ -329,6 +333,11 @@ impl Extensions {
     /// The callbacks around actions, in extension order.
     pub fn callbacks(&self) -> &[Arc<dyn super::Callbacks>] {
         &self.callbacks
+    }
+
+    /// The request hooks, in extension order.
+    pub fn request_hooks(&self) -> &[Arc<dyn super::RequestHook>] {
+        &self.request_hooks
     }
 
     /// The page performing `method` for step-up rules, if an extension has one (see

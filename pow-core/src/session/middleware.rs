@@ -104,7 +104,9 @@ impl SessionSource for CookieSource {
     async fn after_load(&self, config: &PowConfig, req: &ServiceRequest) -> Result<(), PowError> {
         for (hook, cookies) in self.hooks.iter() {
             if Self::wants(cookies, req) {
-                hook.on_request(req.request(), config).await?;
+                let mut client =
+                    crate::web::ActixClient::new(req.request(), crate::pipeline::Format::Html);
+                hook.on_request(config, &mut client).await?;
             }
         }
         Ok(())

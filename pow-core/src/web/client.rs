@@ -2,7 +2,7 @@
 //! client an actix request comes from.
 
 use actix_web::cookie::{time, Cookie, SameSite};
-use actix_web::HttpRequest;
+use actix_web::{HttpMessage as _, HttpRequest};
 
 use crate::error::PowError;
 use crate::pipeline::{Client, ClientCookie, FlashKind, Format};
@@ -97,6 +97,10 @@ impl Client for ActixClient<'_> {
 
     fn sent_cookie(&self, name: &str) -> Option<String> {
         crate::session::queued_value(self.req, name)
+    }
+
+    fn serve_once(&mut self, current: crate::session::CurrentSession) {
+        self.req.extensions_mut().insert(current);
     }
 
     fn set_cookie(&mut self, cookie: ClientCookie) {

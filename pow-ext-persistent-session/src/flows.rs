@@ -1,15 +1,14 @@
-//! The cookie side: the remember-me cookie, the callbacks around sign-in, sign-out and
-//! account edits, and the per-request cookie check.
+//! The extension's flows, on the engine: the remember-me cookie, the callbacks around
+//! sign-in, sign-out and account edits, and the per-request cookie check, over the
+//! request's [`Client`] (every framework layer runs them).
 
 use std::time::Duration;
 
-use actix_web::{HttpMessage, HttpRequest};
 use async_trait::async_trait;
 use pow_core::extension::{Callbacks, RequestHook};
-use pow_core::pipeline::{ActionKind, Client, ClientCookie, Flow, Format, Step};
+use pow_core::pipeline::{ActionKind, Client, ClientCookie, Flow, Step};
 use pow_core::session::{self, AuthMethod, CurrentSession, SessionMetadata};
 use pow_core::token::generate_uuid;
-use pow_core::web::ActixClient;
 use pow_core::{PowConfig, PowError, User};
 
 use crate::families::end_chain_sessions;
@@ -264,7 +263,7 @@ impl PersistentSession {
     /// (a request that raced the token's rotation).
     async fn serve_once(
         &self,
-        req: &HttpRequest,
+        client: &mut dyn Client,
         config: &PowConfig,
         record: &TokenRecord,
     ) -> Result<(), PowError> {
@@ -277,7 +276,7 @@ impl PersistentSession {
             ..SessionMetadata::with_fingerprint(record.fingerprint.clone())
                 .with_method(AuthMethod::REMEMBER_ME)
         };
-        req.extensions_mut().insert(CurrentSession {
+        client.serve_once(CurrentSession {
             user: std::sync::Arc::new(user),
             // No session is stored for this request: signing it out deletes nothing.
             session_id: config.namespaced("persistent_session_grace"),
@@ -380,12 +379,14 @@ impl RequestHook for PersistentSession {
         vec![self.cookie_name_for(config)]
     }
 
-    async fn on_request(&self, req: &HttpRequest, config: &PowConfig) -> Result<(), PowError> {
-        if session::is_signed_in(req) {
+    async fn on_request(
+        &self,
+        config: &PowConfig,
+        client: &mut dyn Client,
+    ) -> Result<(), PowError> {
+        if client.current_session().is_some() {
             return Ok(());
         }
-        let mut client = ActixClient::new(req, Format::Html);
-        let client = &mut client;
         let Some(cookie) = client.cookie(&self.cookie_name_for(config)) else {
             return Ok(());
         };
@@ -412,7 +413,7 @@ impl RequestHook for PersistentSession {
             Some(used) => now_ms().saturating_sub(used) < duration_ms(self.grace_period),
         };
         if racing {
-            self.serve_once(req, config, &record).await
+            self.serve_once(client, config, &record).await
         } else {
             pow_core::audit::record(
                 config,
