@@ -217,12 +217,20 @@ async fn account_edited(
 
 #[async_trait::async_trait(?Send)]
 impl Callbacks for EmailConfirmation {
-    async fn before_process(&self, step: &mut Step, client: &mut dyn Client) -> Result<Flow, PowError> {
+    async fn before_process(
+        &self,
+        step: &mut Step,
+        client: &mut dyn Client,
+    ) -> Result<Flow, PowError> {
         before_process(step, client);
         Ok(Flow::Continue)
     }
 
-    async fn before_respond(&self, step: &mut Step, client: &mut dyn Client) -> Result<Flow, PowError> {
+    async fn before_respond(
+        &self,
+        step: &mut Step,
+        client: &mut dyn Client,
+    ) -> Result<Flow, PowError> {
         before_respond(self, step, client).await
     }
 }

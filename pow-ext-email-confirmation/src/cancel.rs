@@ -8,14 +8,10 @@
 //! shows a button (mail scanners that follow links cancel nothing); pressing it drops the
 //! change.
 
-use actix_web::web::{self, Bytes};
-use actix_web::{HttpRequest, HttpResponse};
 use pow_core::mailer::{send_notice_with_link, Notice};
 use pow_core::messages::LanguageIdentifier;
 use pow_core::token::secure_compare;
 use pow_core::users::{Changes, User, UsersContext, Value, WriteError};
-use pow_core::views::{Form, PageBody};
-use pow_core::web::{flash, render_page, Action, Controller, FormData, Outcome, Page};
 use pow_core::{PowConfig, PowError};
 
 use crate::schema::{
@@ -28,25 +24,6 @@ pub const CANCEL_SALT: &str = "pow_email_confirmation cancel";
 
 /// The cancel link's route, relative to the mount path.
 pub(crate) const CANCEL_PATH: &str = "/confirm-email/cancel/{token}";
-
-/// The cancel actions, as extension callbacks see them.
-pub(crate) mod actions {
-    use pow_core::web::{ActionId, ActionKind};
-
-    /// `GET /confirm-email/cancel/{token}`: the page with the cancel button.
-    pub const SHOW: ActionId = ActionId::new("confirmation_cancel", "show", ActionKind::Other);
-    /// `POST /confirm-email/cancel/{token}`: drop the pending change.
-    pub const CANCEL: ActionId = ActionId::new("confirmation_cancel", "delete", ActionKind::Other);
-}
-
-/// Registers the routes on `cfg`.
-pub(crate) fn configure(cfg: &mut web::ServiceConfig, config: &PowConfig) {
-    cfg.service(
-        web::resource(config.routes().extension_route(NAME, CANCEL_PATH))
-            .route(web::get().to(show))
-            .route(web::post().to(cancel)),
-    );
-}
 
 /// Mails the current address of `user` (whose change to `unconfirmed_email` waits) the
 /// notice with the cancel link.
@@ -72,82 +49,12 @@ pub(crate) async fn notify_current_address(
     let url = config.mail_link(crate::CANCEL_LINK, &signed, || {
         config.url_for(
             req,
-            &pow_core::web::extension_path(config, NAME, CANCEL_PATH, &[("token", &signed)]),
+            &pow_core::config::extension_path(config, NAME, CANCEL_PATH, &[("token", &signed)]),
         )
     });
     let label = config.messages().text(lang, "notice-cancel-email-change");
     let notice = Notice::EmailChangeRequested { new_email: pending };
     send_notice_with_link(config, req, lang, current, notice, Some((&label, &url))).await;
-}
-
-fn path(config: &PowConfig, token: &str) -> String {
-    pow_core::web::extension_path(config, NAME, CANCEL_PATH, &[("token", token)])
-}
-
-async fn show(req: HttpRequest, token: web::Path<String>) -> Result<HttpResponse, PowError> {
-    Action::new(actions::SHOW)
-        .run(&req, async |_| {
-            let token = token.into_inner();
-            Ok(Outcome::render(move |ctl: &Controller| {
-                let form = Form::new(
-                    path(&ctl.config, &token),
-                    ctl.text("notice-cancel-email-change"),
-                    "",
-                );
-                let body = PageBody::Form {
-                    form,
-                    links: Vec::new(),
-                    extra_forms: Vec::new(),
-                };
-                render_page(
-                    &ctl.req,
-                    &ctl.config,
-                    &ctl.lang,
-                    Page::new(
-                        "email_confirmation/cancel",
-                        "pow_email_confirmation_title_cancel",
-                        body,
-                    ),
-                )
-            }))
-        })
-        .await
-}
-
-async fn cancel(
-    req: HttpRequest,
-    body: Bytes,
-    token: web::Path<String>,
-) -> Result<HttpResponse, PowError> {
-    Action::new(actions::CANCEL)
-        .form(FormData::parse(&body))
-        .run(&req, async |ctl| {
-            let config = ctl.config.clone();
-            // The signature is checked before any lookup.
-            let cancelled = match config.verifier().verify_token(CANCEL_SALT, &token) {
-                None => None,
-                Some(token) => cancel_pending(&config, &token).await?,
-            };
-            let target = match &ctl.current_user {
-                Some(_) => config.routes().registration_path(&ctl.routes_ctx(), "edit"),
-                None => config.routes().session_path(&ctl.routes_ctx(), "new"),
-            };
-            match cancelled {
-                Some(user) => {
-                    crate::controller::refresh_sessions(&config, &user).await?;
-                    flash::put_info(
-                        &ctl.req,
-                        ctl.message("pow_email_confirmation_change_cancelled"),
-                    );
-                }
-                None => flash::put_error(
-                    &ctl.req,
-                    ctl.message("pow_email_confirmation_invalid_token"),
-                ),
-            }
-            Ok(Outcome::redirect(&target))
-        })
-        .await
 }
 
 /// Purpose of the keyed hash naming a pending change in cancel links.
@@ -159,7 +66,7 @@ fn change_id(user_id: i64, pending: &str) -> String {
 }
 
 /// Drops the pending change the (verified) token names, under the user's
-/// [`pending_claim`](crate::controller::pending_claim) so it cannot race a confirmation;
+/// [`pending_claim`](crate::flows::pending_claim) so it cannot race a confirmation;
 /// `None` when there is none (a confirmed, cancelled, superseded or unknown change).
 pub(crate) async fn cancel_pending(
     config: &PowConfig,
@@ -171,7 +78,7 @@ pub(crate) async fn cancel_pending(
     else {
         return Ok(None);
     };
-    let claim = crate::controller::pending_claim(config, id);
+    let claim = crate::flows::pending_claim(config, id);
     if !claim.take().await? {
         return Ok(None);
     }

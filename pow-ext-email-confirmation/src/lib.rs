@@ -225,14 +225,17 @@ use pow_core::store::Limit;
 use pow_core::users::{User, UsersContext, WriteError};
 use pow_core::{Extension, PowConfig, PowError};
 
-pow_core::with_actix! {
-    mod api;
-    mod callbacks;
-    mod cancel;
-    pub use cancel::CANCEL_SALT;
-    mod controller;
-    pub use controller::actions;
-}
+/// The actix side: pages (`html`) and JSON endpoints (`json`) over the flows.
+#[cfg(feature = "actix")]
+mod actix;
+mod callbacks;
+// The flows serve every framework side; without one, the callbacks run them.
+#[cfg_attr(not(feature = "actix"), allow(dead_code))]
+mod cancel;
+#[cfg_attr(not(feature = "actix"), allow(dead_code))]
+mod flows;
+pub use cancel::CANCEL_SALT;
+pub use flows::actions;
 
 /// Left in the controller's [`Assigns`](pow_core::web::Assigns) by `confirmation#show`
 /// and `api_confirmation#confirm` when a link confirmed an address (the core's type, for
@@ -242,7 +245,7 @@ mod mail;
 mod schema;
 
 #[cfg(feature = "actix")]
-pub use api::EmailConfirmationApi;
+pub use actix::json::EmailConfirmationApi;
 pub use schema::{
     has_pending_change, CONFIRMED_AT_FIELD, TOKEN_FIELD, TOKEN_SENT_AT_FIELD,
     UNCONFIRMED_EMAIL_FIELD,
@@ -462,15 +465,15 @@ impl Extension for EmailConfirmation {
             .address_proof(Proof {
                 ttl: self.token_ttl,
             });
+        ext.callbacks(self.clone());
         #[cfg(feature = "actix")]
         {
             let routes = self.clone();
             ext.api(EmailConfirmation::api(self))
                 .routes(move |cfg, config| {
-                    cancel::configure(cfg, config);
-                    controller::configure(cfg, config, &routes);
-                })
-                .callbacks(self.clone());
+                    actix::html::configure_cancel(cfg, config);
+                    actix::html::configure(cfg, config, &routes);
+                });
         }
     }
 }

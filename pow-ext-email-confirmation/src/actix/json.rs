@@ -9,7 +9,7 @@ use pow_core::users::User;
 use pow_core::PowConfig;
 use serde_json::{json, Map, Value};
 
-use crate::controller::{actions, confirm, refresh_sessions, Confirmation};
+use crate::flows::{actions, confirm, refresh_sessions, Confirmation};
 use crate::mail::{self, Sent};
 use crate::schema::{has_pending_change, is_unconfirmed, UNCONFIRMED_EMAIL_FIELD};
 use crate::{EmailConfirmation, NAME, TOKEN_SALT};
@@ -119,7 +119,7 @@ impl ApiExtension for EmailConfirmationApi {
     }
 
     fn openapi(&self) -> Option<serde_json::Value> {
-        pow_core::api::openapi_fragment(NAME, include_str!("../openapi.json"))
+        pow_core::api::openapi_fragment(NAME, include_str!("../../openapi.json"))
     }
 
     fn configure(&self, cfg: &mut ServiceConfig, api: &ApiContext) {
@@ -304,7 +304,10 @@ async fn cancel_token(
     api.run(&req, actions::API_CANCEL, async |ctl| {
         let config = api.config();
         // The signature is checked before any lookup.
-        let cancelled = match config.verifier().verify_token(crate::cancel::CANCEL_SALT, &token) {
+        let cancelled = match config
+            .verifier()
+            .verify_token(crate::cancel::CANCEL_SALT, &token)
+        {
             None => None,
             Some(token) => crate::cancel::cancel_pending(config, &token).await?,
         };
@@ -351,7 +354,7 @@ async fn confirm_token(
                     first,
                     by: pow_core::extension::ProvenBy::ConfirmationToken,
                 });
-                crate::controller::notify_replaced(&req, config, &ctl.lang, &user, replaced).await;
+                crate::flows::notify_replaced(&req, config, &ctl.lang, &user, replaced).await;
                 pow_core::audit::record(
                     config,
                     pow_core::audit::AuditEvent::new(crate::events::CONFIRMED)

@@ -1,18 +1,15 @@
-//! `GET /confirm-email/{token}`: the link in the confirmation mail.
+//! The extension's flows, on the engine: confirming an address by its token, and what a
+//! confirmation changes (sessions refreshed, the replaced address told).
 
-use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::Utc;
-use pow_core::extension::{AddressProven, ProvenBy};
 use pow_core::session::CredentialsCache;
 use pow_core::store::Claim;
 use pow_core::token::secure_compare;
 use pow_core::users::{User, UsersContext, WriteError};
-use pow_core::web::{flash, Action, Outcome};
 use pow_core::{PowConfig, PowError};
 
 use crate::schema::{confirm_changes, token_expired, EMAIL_FIELD, TOKEN_FIELD, TOKEN_PURPOSE};
-use crate::CONFIRM_PATH;
-use crate::{EmailConfirmation, NAME, TOKEN_SALT};
+use crate::NAME;
 
 /// What a confirmation attempt came to.
 pub(crate) enum Confirmation {
@@ -25,18 +22,9 @@ pub(crate) enum Confirmation {
     Confirmed(User, Option<String>, bool),
 }
 
-/// Registers the route on `cfg`.
-pub(crate) fn configure(cfg: &mut web::ServiceConfig, config: &PowConfig, ext: &EmailConfirmation) {
-    cfg.service(
-        web::resource(config.routes().extension_route(NAME, CONFIRM_PATH))
-            .app_data(web::Data::new(ext.clone()))
-            .route(web::get().to(confirm_email)),
-    );
-}
-
 /// The email-confirmation controller's actions, as extension callbacks see them.
 pub mod actions {
-    use pow_core::web::{ActionId, ActionKind};
+    use pow_core::pipeline::{ActionId, ActionKind};
 
     /// `GET /confirm-email/{token}`: confirm the address the token was issued for.
     pub const SHOW: ActionId = ActionId::new("confirmation", "show", ActionKind::Other);
@@ -51,65 +39,6 @@ pub mod actions {
     /// with the notice's token (JSON).
     pub const API_CANCEL: ActionId =
         ActionId::new("api_confirmation_cancel", "delete", ActionKind::Other);
-}
-
-/// Confirms the address the token was issued for, signed in or out. Redirects to the
-/// account page when someone is signed in, else to sign-in, with a flash saying how it
-/// went. The user's sessions, the signed-in one too, see the confirmed address; none is
-/// restarted or made fresh (sudo mode still asks for the password).
-async fn confirm_email(
-    req: HttpRequest,
-    token: web::Path<String>,
-    ext: web::Data<EmailConfirmation>,
-) -> Result<HttpResponse, PowError> {
-    Action::new(actions::SHOW)
-        .run(&req, async |ctl| {
-            let config = ctl.config.clone();
-            let ctx = ctl.routes_ctx();
-            let target = if ctl.current_user.is_some() {
-                config.routes().registration_path(&ctx, "edit")
-            } else {
-                config.routes().session_path(&ctx, "new")
-            };
-            // The signature is checked before any lookup: a forged token never reaches
-            // the database.
-            let outcome = match config.verifier().verify_token(TOKEN_SALT, &token) {
-                None => Confirmation::Invalid,
-                Some(token) => confirm(&config, token, ext.token_ttl).await?,
-            };
-            match outcome {
-                Confirmation::Invalid => flash::put_error(
-                    &ctl.req,
-                    ctl.message("pow_email_confirmation_invalid_token"),
-                ),
-                Confirmation::Taken => flash::put_error(
-                    &ctl.req,
-                    ctl.message("pow_email_confirmation_email_confirmation_failed"),
-                ),
-                Confirmation::Confirmed(user, replaced, first) => {
-                    ctl.assigns.insert(AddressProven {
-                        user_id: user.id,
-                        first,
-                        by: ProvenBy::ConfirmationLink,
-                    });
-                    notify_replaced(&ctl.req, &config, &ctl.lang, &user, replaced).await;
-                    pow_core::audit::record(
-                        &config,
-                        pow_core::audit::AuditEvent::new(crate::events::CONFIRMED)
-                            .request(&config, &ctl.req)
-                            .user(user.id),
-                    );
-                    // The link proves the mailbox, not the password: the user's sessions
-                    // (this one too) see the change, and none is made fresh or restarted.
-                    refresh_sessions(&config, &user).await?;
-                    let text = ctl.message("pow_email_confirmation_email_has_been_confirmed");
-                    flash::put_info(&ctl.req, text);
-                    ctl.user = Some(user);
-                }
-            }
-            Ok(Outcome::redirect(&target))
-        })
-        .await
 }
 
 /// The right to act on `user_id`'s pending confirmation (confirm it, cancel it): of
@@ -154,7 +83,10 @@ fn confirm_found(
     // Read again under the claim: a confirmation, a cancel or a newer mail since the
     // lookup replaced the token, and the link no longer works.
     // A closed account's links find nothing: closing ends every way in.
-    let Some(user) = users.get(config, found.id)?.filter(|user| !user.is_closed()) else {
+    let Some(user) = users
+        .get(config, found.id)?
+        .filter(|user| !user.is_closed())
+    else {
         return Ok(Confirmation::Invalid);
     };
     let (Some(stored), Some(matched)) = (user.get_str(TOKEN_FIELD), found.get_str(TOKEN_FIELD))
@@ -189,7 +121,7 @@ pub(crate) async fn refresh_sessions(config: &PowConfig, user: &User) -> Result<
 
 /// Mails the address a confirmation replaced the "email changed" notice.
 pub(crate) async fn notify_replaced(
-    req: &HttpRequest,
+    req: &dyn pow_core::request::RequestSource,
     config: &PowConfig,
     lang: &pow_core::messages::LanguageIdentifier,
     user: &User,
