@@ -164,7 +164,7 @@ pub(crate) fn signed_in_response(data: serde_json::Map<String, serde_json::Value
     answer(StatusCode::OK, data)
 }
 
-/// The API's actions, as extension callbacks see them ([`Controller::is_json`] is true).
+/// The API's actions, as extension callbacks see them ([`Step::is_json`](crate::pipeline::Step::is_json) is true).
 pub mod actions {
     use crate::web::{ActionId, ActionKind};
 

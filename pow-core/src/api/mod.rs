@@ -159,7 +159,7 @@
 //! Every endpoint runs through the same action pipeline as the HTML controllers
 //! ([`Action`](crate::web::Action), see [`ApiContext::run`]): each enabled
 //! [`Extension`](crate::Extension)'s `before_process` and `before_respond` see the API's
-//! [`actions`] with [`Controller::is_json`](crate::web::Controller::is_json) set (callbacks
+//! [`actions`] with [`Step::is_json`](crate::pipeline::Step::is_json) set (callbacks
 //! that answer with pages, redirects or cookies leave those alone), and changeset hooks
 //! run as part of creating a user.
 //!

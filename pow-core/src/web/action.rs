@@ -132,7 +132,7 @@ impl Action {
         }
     }
 
-    /// A JSON action ([`Format::Json`]): callbacks see [`Controller::format`], and errors
+    /// A JSON action ([`Format::Json`]): callbacks see [`Step::format`](crate::pipeline::Step::format), and errors
     /// are the caller's type (an API error, say).
     pub fn json(mut self) -> Self {
         self.format = Format::Json;
