@@ -4,7 +4,7 @@
 //! config with [`PowConfigBuilder::extension`](crate::PowConfigBuilder::extension), in order.
 //! Its [`build`](Extension::build) registers on an [`ExtensionBuilder`] what it
 //! contributes: user fields and changeset rules, migrations, routes, page additions,
-//! messages, mails, controller callbacks, request hooks with their cookies, revocation
+//! messages, mails, callbacks around actions, request hooks with their cookies, revocation
 //! hooks, remembered sign-ins and its JSON side; and what it requires (fields, other
 //! extensions, its place in the list), checked when the config is built. The core never
 //! names an extension.
