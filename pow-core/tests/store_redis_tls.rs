@@ -147,7 +147,19 @@ impl TlsServer {
             );
             std::thread::sleep(Duration::from_millis(20));
         }
+        // What accepted the probe must be this server, still running.
+        if let Ok(Some(status)) = server.child.try_wait() {
+            panic!(
+                "redis-server with TLS exited after the port accepted ({status}); log:\n{}",
+                server.log()
+            );
+        }
         server
+    }
+
+    /// The server's log so far, for a failure's message.
+    fn log(&self) -> String {
+        std::fs::read_to_string(log_path(self._dir.path())).unwrap_or_default()
     }
 
     fn url(&self, host: &str, scheme: &str) -> String {
@@ -198,7 +210,14 @@ async fn the_store_works_over_tls() {
         options().tls_root_certificate(pki.ca.clone()),
     )
     .await
-    .unwrap();
+    .unwrap_or_else(|err| {
+        let alive = TcpStream::connect(("127.0.0.1", server.port)).is_ok();
+        panic!(
+            "{err} (port {} accepts now: {alive}); server log:\n{}",
+            server.port,
+            server.log()
+        )
+    });
     round_trip(&store).await;
     conformance::run_all(Arc::new(store)).await;
 }
