@@ -52,14 +52,18 @@ use pow_core::store::{Limit, Limiter};
 use pow_core::users::{Changes, FieldDef, FieldKind, User, Value, CLOSED_AT_FIELD};
 use pow_core::{Extension, PowConfig, PowError};
 
+/// The actix side: pages (`html`) and JSON endpoints (`json`).
+#[cfg(feature = "actix")]
+mod actix;
+#[cfg_attr(not(feature = "actix"), allow(dead_code))]
+mod flows;
 mod mail;
 mod purge;
-#[cfg(feature = "actix")]
-mod web;
 
-pub use purge::Purge;
 #[cfg(feature = "actix")]
-pub use web::{actions, AccountApi};
+pub use actix::json::AccountApi;
+pub use flows::actions;
+pub use purge::Purge;
 
 /// The extension's name.
 pub const NAME: &str = "pow_account";
@@ -486,13 +490,13 @@ impl Extension for Account {
         for hook in &self.hooks {
             ext.user_data(HookRef(Arc::clone(hook)));
         }
+        ext.callbacks(self.clone())
+            .page_extension(flows::account_links);
         #[cfg(feature = "actix")]
         {
             let routes = self.clone();
             ext.api(AccountApi::new(self.clone()))
-                .routes(move |cfg, config| web::configure(cfg, config, &routes))
-                .callbacks(self.clone())
-                .page_extension(web::account_links);
+                .routes(move |cfg, config| actix::html::configure(cfg, config, &routes));
         }
     }
 }

@@ -1,0 +1,139 @@
+//! The extension's engine side: its paths and actions, the account page's links, the
+//! reactivation offered after a password sign-in (a callback), and the stored user.
+
+use async_trait::async_trait;
+use chrono::Utc;
+use pow_core::flows::ClosedSignIn;
+use pow_core::messages::LanguageIdentifier;
+use pow_core::pipeline::{Client, Flow, Halt, Step};
+use pow_core::users::User;
+use pow_core::views::{Link, PageBody};
+use pow_core::{PowConfig, PowError};
+
+use crate::{Account, NAME};
+
+/// The closing page, relative to the mount path.
+pub(crate) const CLOSE_PATH: &str = "/account/close";
+/// The page offering reactivation after a password sign-in.
+pub(crate) const REACTIVATE_PATH: &str = "/account/reactivate";
+/// The data export.
+pub(crate) const EXPORT_PATH: &str = "/account/export";
+/// Salt of the signed pending reactivation in the cookie session.
+pub(crate) const PENDING_SALT: &str = "pow account pending reactivation";
+/// How long a password sign-in may be followed by its reactivation.
+pub(crate) const PENDING_TTL_MS: i64 = 10 * 60 * 1000;
+/// The remember-me checkbox of `pow-ext-persistent-session`, carried through.
+pub(crate) const PERSIST_FIELD: &str = "persistent_session";
+
+/// The account controller's actions, as extension callbacks see them.
+pub mod actions {
+    use pow_core::pipeline::{ActionId, ActionKind};
+
+    /// `GET /account/close`: the closing page.
+    pub const CLOSE_NEW: ActionId = ActionId::new("account_close", "new", ActionKind::Show);
+    /// `POST /account/close`: close the signed-in account (sudo mode), or mail the
+    /// confirmation to an account without a password.
+    pub const CLOSE: ActionId = ActionId::new("account_close", "create", ActionKind::Other);
+    /// `GET /account/close/{token}`: the mailed confirmation's page.
+    pub const CLOSE_LINK_NEW: ActionId =
+        ActionId::new("account_close_link", "new", ActionKind::Show);
+    /// `POST /account/close/{token}`: close through the mailed confirmation.
+    pub const CLOSE_LINK: ActionId =
+        ActionId::new("account_close_link", "create", ActionKind::Other);
+    /// `GET /account/reactivate`: reactivation offered after a password sign-in.
+    pub const REACTIVATE_NEW: ActionId =
+        ActionId::new("account_reactivate", "new", ActionKind::Show);
+    /// `POST /account/reactivate`: reopen and sign in (a sign-in: a second factor applies).
+    pub const REACTIVATE: ActionId =
+        ActionId::new("account_reactivate", "create", ActionKind::SignIn);
+    /// `GET /account/reactivate/{token}`: the mailed link's page.
+    pub const REACTIVATE_LINK_NEW: ActionId =
+        ActionId::new("account_reactivate_link", "new", ActionKind::Show);
+    /// `POST /account/reactivate/{token}`: reopen through the mailed link (no sign-in).
+    pub const REACTIVATE_LINK: ActionId =
+        ActionId::new("account_reactivate_link", "create", ActionKind::Other);
+    /// `GET /account/export`: download the data export (sudo mode).
+    pub const EXPORT: ActionId = ActionId::new("account_export", "show", ActionKind::Show);
+    /// `POST <api>/account/close` (JSON).
+    pub const API_CLOSE: ActionId = ActionId::new("api_account_close", "create", ActionKind::Other);
+    /// `POST <api>/account/close/{token}` (JSON): close through the mailed confirmation.
+    pub const API_CLOSE_LINK: ActionId =
+        ActionId::new("api_account_close_link", "create", ActionKind::Other);
+    /// `POST <api>/account/reactivate` (JSON): checks a password like a sign-in (its
+    /// rate limits and lock apply), without signing in.
+    pub const API_REACTIVATE: ActionId =
+        ActionId::new("api_account_reactivate", "create", ActionKind::SignIn);
+    /// `GET <api>/account/export` (JSON).
+    pub const API_EXPORT: ActionId = ActionId::new("api_account_export", "show", ActionKind::Show);
+}
+
+pub(crate) fn path(config: &PowConfig, pattern: &str, params: &[(&str, &str)]) -> String {
+    pow_core::config::extension_path(config, NAME, pattern, params)
+}
+
+/// The links to the closing page and the export on the account page.
+pub(crate) fn account_links(
+    page: &str,
+    body: &mut PageBody,
+    lang: &LanguageIdentifier,
+    config: &PowConfig,
+) {
+    if page != "registration/edit" {
+        return;
+    }
+    if let PageBody::Form { links, .. } = body {
+        let messages = config.messages();
+        links.push(Link::new(
+            path(config, EXPORT_PATH, &[]),
+            messages.text(lang, "pow_account_link_export"),
+        ));
+        links.push(Link::new(
+            path(config, CLOSE_PATH, &[]),
+            messages.text(lang, "pow_account_link_close"),
+        ));
+    }
+}
+
+pub(crate) fn pending_key(config: &PowConfig) -> String {
+    config.namespaced("pow_account_pending")
+}
+
+/// The closed account a password sign-in in this browser just proved, while fresh, with
+/// the remember-me choice of that sign-in.
+/// After a password sign-in of a closed account: the browser is offered reactivation.
+#[async_trait(?Send)]
+impl pow_core::extension::Callbacks for Account {
+    async fn before_respond(
+        &self,
+        step: &mut Step,
+        client: &mut dyn Client,
+    ) -> Result<Flow, PowError> {
+        if step.is_json() {
+            return Ok(Flow::Continue);
+        }
+        let Some(ClosedSignIn(user)) = step.assigns.remove::<ClosedSignIn>() else {
+            return Ok(Flow::Continue);
+        };
+        let persist = step
+            .params
+            .get(PERSIST_FIELD)
+            .cloned()
+            .unwrap_or_else(|| "true".to_owned());
+        let payload = format!("{}.{}.{persist}", user.id, Utc::now().timestamp_millis());
+        let signed = step.config.verifier().sign_token(PENDING_SALT, &payload);
+        client.set_value(&pending_key(&step.config), &signed)?;
+        client.discard_flash();
+        let reactivate = path(&step.config, REACTIVATE_PATH, &[]);
+        Ok(Flow::Halt(Halt::Redirect(reactivate)))
+    }
+}
+
+/// The user `id` as stored (the session's copy lacks secret columns; the export reads
+/// the row).
+pub(crate) async fn stored(config: &PowConfig, id: i64) -> Result<User, PowError> {
+    config
+        .users()?
+        .get(id)
+        .await?
+        .ok_or_else(|| PowError::Other("the signed-in user is gone".into()))
+}
