@@ -175,7 +175,8 @@ impl SessionHandle for StoreSession {
         config: &PowConfig,
         method: AuthMethod,
     ) -> Result<(), PowError> {
-        let current = self.current.take().ok_or_else(nobody_signed_in)?;
+        // Cloned, not taken: a store error leaves the client signed in as it was.
+        let current = self.current.clone().ok_or_else(nobody_signed_in)?;
         self.current = Some(super::record_session_method(config, current, method).await?);
         Ok(())
     }

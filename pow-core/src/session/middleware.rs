@@ -104,8 +104,8 @@ impl SessionSource for CookieSource {
     async fn after_load(&self, config: &PowConfig, req: &ServiceRequest) -> Result<(), PowError> {
         for (hook, cookies) in self.hooks.iter() {
             if Self::wants(cookies, req) {
-                let mut client =
-                    crate::web::ActixClient::new(req.request(), crate::pipeline::Format::Html);
+                let format = crate::pipeline::Format::Html;
+                let mut client = crate::web::ActixClient::served_by(req.request(), config, format);
                 hook.on_request(config, &mut client).await?;
             }
         }

@@ -67,7 +67,7 @@ impl Controller {
     pub async fn before_process(&mut self) -> Result<Option<HttpResponse>, PowError> {
         let config = self.step.config.clone();
         let req = self.req.clone();
-        let mut client = super::client::ActixClient::new(&req, self.step.format);
+        let mut client = super::client::ActixClient::served_by(&req, &config, self.step.format);
         for callbacks in config.extensions().callbacks() {
             if let Flow::Halt(halt) = callbacks
                 .before_process(&mut self.step, &mut client)
@@ -86,7 +86,7 @@ impl Controller {
     pub async fn before_respond(&mut self) -> Result<Option<HttpResponse>, PowError> {
         let config = self.step.config.clone();
         let req = self.req.clone();
-        let mut client = super::client::ActixClient::new(&req, self.step.format);
+        let mut client = super::client::ActixClient::served_by(&req, &config, self.step.format);
         for callbacks in config.extensions().callbacks() {
             if let Flow::Halt(halt) = callbacks
                 .before_respond(&mut self.step, &mut client)

@@ -4,6 +4,7 @@
 use actix_web::cookie::{time, Cookie, SameSite};
 use actix_web::{HttpMessage as _, HttpRequest};
 
+use crate::config::PowConfig;
 use crate::error::PowError;
 use crate::pipeline::{Client, ClientCookie, FlashKind, Format};
 use crate::request::{RequestFacts, RequestSource};
@@ -21,9 +22,21 @@ pub struct ActixClient<'a> {
 }
 
 impl<'a> ActixClient<'a> {
-    /// The client of `req`, answered as `format`.
+    /// The client of `req`, answered as `format` (the setup serving it is looked up for
+    /// the cookies' `Secure` flag).
     pub fn new(req: &'a HttpRequest, format: Format) -> Self {
-        let secure = crate::session::config(req).is_none_or(|c| c.session().cookie_secure);
+        match crate::session::config(req) {
+            Some(config) => Self::served_by(req, &config, format),
+            None => Self::with_secure(req, format, true),
+        }
+    }
+
+    /// The client of `req` served by `config`, answered as `format`.
+    pub fn served_by(req: &'a HttpRequest, config: &PowConfig, format: Format) -> Self {
+        Self::with_secure(req, format, config.session().cookie_secure)
+    }
+
+    fn with_secure(req: &'a HttpRequest, format: Format, secure: bool) -> Self {
         Self {
             req,
             session: CookieSessionHandle::new(req),
