@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The engine builds without actix-web: pow-core and each extension with default features
-# off (one users backend on), and actix-web is nowhere in their normal dependency tree.
+# The engine builds without actix-web: pow-core has no actix-web dependency at all (not even
+# an optional one), and each extension with default features off (one users backend on)
+# has actix-web nowhere in its normal dependency tree.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,6 +19,12 @@ check() {
   fi
 }
 
+found=$(cargo tree -p pow-core --all-features -e normal -i actix-web 2>/dev/null || true)
+if [ -n "$found" ]; then
+  echo "pow-core depends on actix-web:" >&2
+  echo "$found" >&2
+  exit 1
+fi
 check pow-core sqlite
 for crate in pow-ext-reset-password pow-ext-email-confirmation pow-ext-persistent-session \
   pow-ext-invitation pow-ext-two-factor pow-ext-passwordless pow-ext-oauth pow-ext-account \

@@ -240,7 +240,7 @@ fn files(
         );
     }
     let cargo_toml = CARGO_TOML
-        .replace("{{source}}", &source(checkout, "pow-core")?)
+        .replace("{{source}}", &source(checkout, "pow-actix")?)
         .replace("{{dependencies}}", &dependencies)
         .replace("{{name}}", name);
 

@@ -303,8 +303,8 @@ fn users_created_by_the_cli_sign_in() {
 
     // Email confirmation is on, and the CLI confirmed the address: sign-in works.
     let served = config.clone();
-    let addr = pow_core::test_client::serve(move || pow_core::testing::app(&served));
-    let mut c = pow_core::test_client::Client::new(addr);
+    let addr = pow_actix::test_client::serve(move || pow_actix::testing::app(&served));
+    let mut c = pow_actix::test_client::Client::new(addr);
     let csrf = c.get("/session/new").csrf();
     let res = c.post(
         "/session",
@@ -325,7 +325,7 @@ fn users_created_by_the_cli_sign_in() {
         "ops@example.com",
     ]);
     assert!(disable.status.success(), "{}", stderr(&disable));
-    let mut fresh = pow_core::test_client::Client::new(addr);
+    let mut fresh = pow_actix::test_client::Client::new(addr);
     let refused = fresh.sign_in("ops@example.com", "a long operator passphrase");
     assert!(
         refused.body.contains("This account is disabled."),
@@ -355,7 +355,7 @@ fn users_export_and_accounts_purge() {
     let config = full_config(users.clone());
     users.migrate(&config).unwrap();
     let ada =
-        pow_core::testing::create_user(&config, "ada@example.com", "a long passphrase").unwrap();
+        pow_actix::testing::create_user(&config, "ada@example.com", "a long passphrase").unwrap();
     let sink = DieselAuditSink::new(users.database().clone());
     sink.write(&[AuditEvent::new(pow_core::audit::SIGN_IN_SUCCEEDED).user(ada.id)])
         .unwrap();

@@ -14,7 +14,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
-use pow_core::test_client::Client;
+use pow_actix::test_client::Client;
 
 fn pow(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_pow"))
@@ -85,7 +85,7 @@ fn new_writes_an_app_and_refuses_a_non_empty_folder() {
 
     let cargo_toml = std::fs::read_to_string(app.join("Cargo.toml")).unwrap();
     assert!(cargo_toml.contains("name = \"my-app\""), "{cargo_toml}");
-    assert!(cargo_toml.contains("pow-core = { version = \"0.1\""));
+    assert!(cargo_toml.contains("pow-actix = { version = \"0.1\""));
     for ext in ["reset-password", "email-confirmation", "persistent-session"] {
         assert!(cargo_toml.contains(&format!("pow-ext-{ext} = {{ version = \"0.1\" }}")));
     }
@@ -99,7 +99,7 @@ fn new_writes_an_app_and_refuses_a_non_empty_folder() {
         .unwrap();
     assert!(confirmation < persistent, "email confirmation comes first");
     assert!(main_rs.contains(".extension(ResetPassword::new())"));
-    assert!(main_rs.contains("pow_core::web::flash::take(&req)"));
+    assert!(main_rs.contains("pow_actix::web::flash::take(&req)"));
     assert_formatted(&app.join("src/main.rs"));
 
     let env = std::fs::read_to_string(app.join(".env")).unwrap();
@@ -148,9 +148,9 @@ fn new_writes_an_app_and_refuses_a_non_empty_folder() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     let cargo_toml = std::fs::read_to_string(other.join("Cargo.toml")).unwrap();
     assert!(cargo_toml.contains("name = \"shop\""));
-    let core = workspace().join("pow-core");
+    let core = workspace().join("pow-actix");
     assert!(
-        cargo_toml.contains(&format!("pow-core = {{ path = \"{}\"", core.display())),
+        cargo_toml.contains(&format!("pow-actix = {{ path = \"{}\"", core.display())),
         "{cargo_toml}"
     );
     assert!(cargo_toml.contains("pow-ext-two-factor = { path = "));
@@ -401,7 +401,7 @@ fn wait_for_link(
     }
 }
 
-fn sign_up(browser: &mut Client, email: &str, password: &str) -> pow_core::test_client::Response {
+fn sign_up(browser: &mut Client, email: &str, password: &str) -> pow_actix::test_client::Response {
     let csrf = browser.get("/registration/new").csrf();
     browser.post(
         "/registration",

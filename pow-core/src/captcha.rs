@@ -3,9 +3,9 @@
 //!
 //! Set one with [`PowConfigBuilder::captcha`](crate::PowConfigBuilder::captcha). The action
 //! pipeline then checks the answer of every posted sign-up and sign-in, and of every action
-//! built with [`Action::captcha`](crate::web::Action::captcha), after the rate limits and
+//! built with pow-actix's `Action::captcha`, after the rate limits and
 //! before anything is hashed or mailed. Pages marked with
-//! [`Page::captcha`](crate::web::Page::captcha) render the widget inside their form.
+//! pow-actix's `Page::captcha` render the widget inside their form.
 //!
 //! A browser posts the widget's answer in its own form field ([`CaptchaWidget::field`]);
 //! a JSON client sends it in the `X-Captcha-Response` header ([`CAPTCHA_HEADER`]). A

@@ -8,8 +8,9 @@ pub const BUSY_RETRY_AFTER_SECS: u64 = 5;
 
 /// Errors raised by pow-core.
 ///
-/// Clients never see the text of these errors: with the `actix` feature, its
-/// `ResponseError` answers with an opaque page. Developers see the message in logs, and it names the fix where there is one.
+/// Clients never see the text of these errors: a framework layer (pow-actix's `Error`)
+/// answers with an opaque page. Developers see the message in logs, and it names the fix
+/// where there is one.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum PowError {

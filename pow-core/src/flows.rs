@@ -4,14 +4,14 @@
 //! A flow takes the config, what the client sent (params), the request's facts through a
 //! [`RequestSource`] and the client's [`SessionHandle`], and returns a typed outcome. It
 //! knows nothing of HTTP: the HTML controllers render an outcome as a page or redirect
-//! (handing over a [`CookieSessionHandle`](crate::session::CookieSessionHandle)), the JSON
-//! endpoints as JSON (a [`BearerSession`](crate::api::BearerSession) issues token pairs),
+//! (handing over pow-actix's `CookieSessionHandle`), the JSON
+//! endpoints as JSON (pow-actix's `BearerSession` issues token pairs),
 //! and a CLI, a job or a test runs the same flow with a
 //! [`StoreSession`](crate::session::StoreSession) and a
 //! [`RequestFacts`](crate::request::RequestFacts) filled by hand.
 //!
 //! The action pipeline's rate limits, CSRF check and extension callbacks stay around the
-//! flow in the actix layer ([`Action`](crate::web::Action)): a flow run without HTTP is
+//! flow in the actix layer (pow-actix's `Action`): a flow run without HTTP is
 //! trusted code, as the CLI is.
 //!
 //! ```
@@ -21,7 +21,7 @@
 //! use pow_core::users::{diesel::DieselUsersContext, Params};
 //! use pow_core::PowConfig;
 //!
-//! # actix_web::rt::System::new().block_on(async {
+//! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
 //! let users = DieselUsersContext::connect(":memory:")?;
 //! let config = PowConfig::builder("s".repeat(64))
 //!     .users(users.clone())
@@ -70,7 +70,7 @@ pub enum SignIn {
     InvalidCredentials,
 }
 
-/// Left in the controller's [`Assigns`](crate::web::Assigns) by a browser sign-in whose
+/// Left in the controller's [`Assigns`](crate::pipeline::Assigns) by a browser sign-in whose
 /// password was right for a closed account ([`SignIn::Closed`]): nobody is signed in, and
 /// an extension's callback may offer reactivation to the user it names.
 #[derive(Clone, Debug)]

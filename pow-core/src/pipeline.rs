@@ -174,7 +174,6 @@ pub enum Flow {
 
 /// The answer of a callback that stops an action, as every framework layer renders it.
 #[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
 pub enum Halt {
     /// Send the browser to this local path (`302`, never cached).
     Redirect(String),

@@ -2,9 +2,9 @@
 //!
 //! Flows that record, limit or mail (audit events, rate limits per client, security
 //! notices, links in mails, the language of a mail) read the request through
-//! [`RequestSource`]. The actix layer implements it for `HttpRequest` (the facts are read
-//! once per request, the first time a flow asks); a CLI, a test or another framework fills a
-//! [`RequestFacts`] by hand.
+//! [`RequestSource`]. A framework layer implements it for its requests (pow-actix's
+//! `ActixRequest`, which reads the facts once per request, the first time a flow asks); a
+//! CLI or a test fills a [`RequestFacts`] by hand.
 //!
 //! ```
 //! use pow_core::request::{RequestFacts, RequestSource};

@@ -235,7 +235,8 @@ pub fn hmac_sha256(key: &[u8], message: &[u8]) -> Vec<u8> {
 }
 
 /// An HMAC-SHA256 state keyed with `key`, to clone per message when one key signs many.
-pub(crate) fn hmac_state(key: &[u8]) -> Hmac<Sha256> {
+#[doc(hidden)]
+pub fn hmac_state(key: &[u8]) -> Hmac<Sha256> {
     // `new_from_slice` takes keys of any length for HMAC; the fallback is never reached.
     <Hmac<Sha256> as Mac>::new_from_slice(key)
         .unwrap_or_else(|_| <Hmac<Sha256> as hmac::digest::KeyInit>::new(&Default::default()))

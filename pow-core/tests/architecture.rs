@@ -1,7 +1,6 @@
-//! pow-core's layers, as `ARCHITECTURE.md` names them: no module imports a module of a
-//! higher layer, except the known upward imports listed there, and that list only shrinks.
-//! A layer may name a file of a module (`session/middleware`): the actix layer's files
-//! inside a lower module, which the `actix` feature gates.
+//! The layers of pow-core and pow-actix, as `ARCHITECTURE.md` names them: no module imports
+//! a module of a higher layer of its crate, except the known upward imports listed there,
+//! and that list only shrinks. A layer may name a file of a module (`session/middleware`).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -82,16 +81,34 @@ fn imports(src: &Path, parts: &BTreeSet<String>) -> BTreeMap<String, BTreeSet<St
 
 #[test]
 fn no_module_imports_a_higher_layer_beyond_the_known_list() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let doc = std::fs::read_to_string(root.join("../ARCHITECTURE.md")).unwrap();
+    check_layers(
+        "pow-core",
+        "## Layers of pow-core",
+        "## Known upward imports\n",
+    );
+}
+
+#[test]
+fn no_module_of_pow_actix_imports_a_higher_layer_beyond_the_known_list() {
+    check_layers(
+        "pow-actix",
+        "## Layers of pow-actix",
+        "## Known upward imports of pow-actix",
+    );
+}
+
+/// Checks the layers of `krate` against the tables under `layers` and `known_heading`.
+fn check_layers(krate: &str, layers: &str, known_heading: &str) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let doc = std::fs::read_to_string(root.join("ARCHITECTURE.md")).unwrap();
     let mut layer_of = BTreeMap::new();
-    for row in table(&doc, "## Layers of pow-core") {
+    for row in table(&doc, layers) {
         let layer: u32 = row[0].parse().unwrap();
         for module in row[1].split(',') {
             layer_of.insert(module.trim().to_owned(), layer);
         }
     }
-    let known: BTreeSet<(String, String)> = table(&doc, "## Known upward imports")
+    let known: BTreeSet<(String, String)> = table(&doc, known_heading)
         .into_iter()
         .map(|row| (row[0].clone(), row[1].clone()))
         .collect();
@@ -102,12 +119,12 @@ fn no_module_imports_a_higher_layer_beyond_the_known_list() {
         .cloned()
         .collect();
     let mut upward = BTreeSet::new();
-    for (module, targets) in imports(&root.join("src"), &parts) {
+    for (module, targets) in imports(&root.join(krate).join("src"), &parts) {
         if module == "lib" {
             continue;
         }
         let Some(from) = layer_of.get(&module) else {
-            panic!("module `{module}` has no layer in ARCHITECTURE.md");
+            panic!("module `{module}` of {krate} has no layer in ARCHITECTURE.md");
         };
         for target in targets {
             // Macros and items of the crate root (`crate::sql_migration!`, `crate::PowConfig`).
@@ -122,14 +139,14 @@ fn no_module_imports_a_higher_layer_beyond_the_known_list() {
     let new: Vec<_> = upward.difference(&known).collect();
     assert!(
         new.is_empty(),
-        "imports from a lower layer to a higher one: {new:?}; move the code down or the \
-         dependency behind a handle of the lower layer"
+        "{krate}: imports from a lower layer to a higher one: {new:?}; move the code down \
+         or the dependency behind a handle of the lower layer"
     );
     let gone: Vec<_> = known.difference(&upward).collect();
     assert!(
         gone.is_empty(),
-        "known upward imports no longer in the tree: {gone:?}; delete their rows from \
-         ARCHITECTURE.md"
+        "{krate}: known upward imports no longer in the tree: {gone:?}; delete their rows \
+         from ARCHITECTURE.md"
     );
 }
 

@@ -32,12 +32,12 @@
 //! use pow_ext_account::Account;
 //!
 //! let account = Account::new().grace_period(Duration::from_secs(30 * 24 * 60 * 60));
-//! let config = pow_core::PowConfig::builder("a".repeat(64))
+//! let config = pow_actix::PowConfig::builder("a".repeat(64))
 //!     .base_url("https://example.com")
 //!     .extension(account)
 //!     .build()?;
 //! assert!(config.user_fields().iter().any(|f| f.name == "closed_at"));
-//! # Ok::<_, pow_core::PowError>(())
+//! # Ok::<_, pow_actix::PowError>(())
 //! ```
 
 use std::sync::Arc;
@@ -494,6 +494,7 @@ impl Extension for Account {
             .page_extension(flows::account_links);
         #[cfg(feature = "actix")]
         {
+            use pow_actix::extension::ActixExtensionBuilder as _;
             let routes = self.clone();
             ext.api(AccountApi::new(self.clone()))
                 .routes(move |cfg, config| actix::html::configure(cfg, config, &routes));

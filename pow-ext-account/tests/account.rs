@@ -16,15 +16,15 @@ use std::sync::Arc;
 use actix_web::{web, HttpResponse};
 use diesel::sql_types::{BigInt, Text};
 use diesel::{QueryableByName, RunQueryDsl};
-use pow_core::audit::{Auditor, DieselAuditSink};
-use pow_core::extension::{ExtensionBuilder, UserData};
-use pow_core::mailer::MemoryMailer;
-use pow_core::password::Pbkdf2Hasher;
-use pow_core::session::MaybeUser;
-use pow_core::store::{KeyPattern, MemoryStore, Store};
-use pow_core::test_client::{serve, Client, Response};
-use pow_core::users::diesel::{checkout, Database, DieselUsersContext};
-use pow_core::{Extension, PowConfig, PowConfigBuilder, PowError, User};
+use pow_actix::audit::{Auditor, DieselAuditSink};
+use pow_actix::extension::{ExtensionBuilder, UserData};
+use pow_actix::mailer::MemoryMailer;
+use pow_actix::password::Pbkdf2Hasher;
+use pow_actix::session::MaybeUser;
+use pow_actix::store::{KeyPattern, MemoryStore, Store};
+use pow_actix::test_client::{serve, Client, Response};
+use pow_actix::users::diesel::{checkout, Database, DieselUsersContext};
+use pow_actix::{Extension, PowConfig, PowConfigBuilder, PowError, User};
 use pow_ext_account::Account;
 
 const EMAIL: &str = "ada@example.com";
@@ -213,10 +213,10 @@ fn start_with(
     );
     let served = config.clone();
     let addr = serve(move || {
-        pow_core::testing::app(&served)
-            .configure(pow_core::api::configure(
+        pow_actix::testing::app(&served)
+            .configure(pow_actix::api::configure(
                 served.clone(),
-                pow_core::api::ApiOptions::new().browser(pow_core::api::BrowserTransport::new()),
+                pow_actix::api::ApiOptions::new().browser(pow_actix::api::BrowserTransport::new()),
             ))
             .route("/me", web::get().to(me))
     });
@@ -232,16 +232,16 @@ fn start_with(
 fn sqlite() -> DieselUsersContext {
     let db = std::env::temp_dir().join(format!(
         "pow-account-{}.db",
-        pow_core::token::generate_uuid()
+        pow_actix::token::generate_uuid()
     ));
     DieselUsersContext::connect(&db.display().to_string()).unwrap()
 }
 
 fn postgres() -> Option<DieselUsersContext> {
-    let url = pow_core::testing::test_database_url()?;
+    let url = pow_actix::testing::test_database_url()?;
     let schema = format!(
         "pow_account_{}",
-        pow_core::token::generate_uuid().replace('-', "")
+        pow_actix::token::generate_uuid().replace('-', "")
     );
     Some(
         DieselUsersContext::connect(&url)
@@ -322,7 +322,7 @@ fn close(c: &mut Client) -> Response {
 
 fn closing_ends_every_credential(users: DieselUsersContext) {
     let h = start(users, false);
-    let ada = pow_core::testing::create_user(&h.config, EMAIL, PASSWORD).unwrap();
+    let ada = pow_actix::testing::create_user(&h.config, EMAIL, PASSWORD).unwrap();
 
     // Every kind of credential, issued before the account closes.
     let mut browser = Client::new(h.addr);
@@ -512,8 +512,8 @@ fn purge_erases_everything(users: DieselUsersContext, audit: bool) {
         pow_ext_oauth::OAuth::new(),
         |b| b,
     );
-    let ada = pow_core::testing::create_user(&h.config, EMAIL, PASSWORD).unwrap();
-    let eve = pow_core::testing::create_user(&h.config, "eve@example.com", PASSWORD).unwrap();
+    let ada = pow_actix::testing::create_user(&h.config, EMAIL, PASSWORD).unwrap();
+    let eve = pow_actix::testing::create_user(&h.config, "eve@example.com", PASSWORD).unwrap();
     // Data in every place: sessions, remember-me, API tokens, a linked provider account,
     // an invitation sent (pending) and one accepted, the app's own table.
     let mut browser = Client::new(h.addr);
@@ -534,10 +534,10 @@ fn purge_erases_everything(users: DieselUsersContext, audit: bool) {
         .get_by(&h.config, "email", &"bob@example.com".into())
         .unwrap()
         .unwrap();
-    let mut changes = pow_core::users::Changes::new();
+    let mut changes = pow_actix::users::Changes::new();
     changes.insert("invited_by_id".into(), ada.id.into());
     actix_web::rt::System::new()
-        .block_on(pow_core::admin::update_user(&h.config, &eve, changes))
+        .block_on(pow_actix::admin::update_user(&h.config, &eve, changes))
         .unwrap();
     let now = chrono::Utc::now().naive_utc().format("%Y-%m-%d %H:%M:%S");
     execute(
@@ -627,19 +627,19 @@ fn purge_erases_everything(users: DieselUsersContext, audit: bool) {
     assert!(left.is_empty(), "{left:?}");
     if audit {
         let sink = DieselAuditSink::new(h.users.database().clone());
-        let kept = pow_core::audit::AuditSink::query(
+        let kept = pow_actix::audit::AuditSink::query(
             &sink,
-            &pow_core::audit::AuditQuery {
+            &pow_actix::audit::AuditQuery {
                 user_id: Some(ada.id),
                 ..Default::default()
             },
         )
         .unwrap();
         assert!(kept.is_empty(), "{kept:?}");
-        let subject = pow_core::audit::erased_subject(&h.config, ada.id);
-        let all = pow_core::audit::AuditSink::query(
+        let subject = pow_actix::audit::erased_subject(&h.config, ada.id);
+        let all = pow_actix::audit::AuditSink::query(
             &sink,
-            &pow_core::audit::AuditQuery {
+            &pow_actix::audit::AuditQuery {
                 limit: 10_000,
                 ..Default::default()
             },
@@ -758,7 +758,7 @@ fn an_extension_with_user_data_and_no_erase_hook_is_refused() {
 #[test]
 fn an_app_client_closes_reopens_and_exports_over_json() {
     let h = start(sqlite(), false);
-    let ada = pow_core::testing::create_user(&h.config, EMAIL, PASSWORD).unwrap();
+    let ada = pow_actix::testing::create_user(&h.config, EMAIL, PASSWORD).unwrap();
     let (access, _) = api_pair(&h);
 
     let export = bearer(&h, "GET", "/api/v1/account/export", &access);
@@ -841,7 +841,7 @@ fn an_app_client_closes_reopens_and_exports_over_json() {
 #[test]
 fn an_app_client_without_a_password_closes_by_mail() {
     let h = start(sqlite(), false);
-    let ada = pow_core::testing::create_user(&h.config, EMAIL, PASSWORD).unwrap();
+    let ada = pow_actix::testing::create_user(&h.config, EMAIL, PASSWORD).unwrap();
     let (access, _) = api_pair(&h);
     execute(
         &h.users,
@@ -852,10 +852,10 @@ fn an_app_client_without_a_password_closes_by_mail() {
     );
     // The sign-in was an hour ago: not fresh.
     actix_web::rt::System::new().block_on(async {
-        let cache = pow_core::session::CredentialsCache::new(&h.config);
+        let cache = pow_actix::session::CredentialsCache::new(&h.config);
         for id in cache.sessions(ada.id).await.unwrap() {
             let (user, mut metadata) = cache.get(&id).await.unwrap().unwrap();
-            metadata.authenticated_at = Some(pow_core::time::now_ms() - 3_600_000);
+            metadata.authenticated_at = Some(pow_actix::time::now_ms() - 3_600_000);
             cache.put(&id, &user, &metadata).await.unwrap();
         }
     });
@@ -919,7 +919,7 @@ fn a_provider_signs_no_closed_account_in() {
         oauth,
         |b| b,
     );
-    let ada = pow_core::testing::create_user(&h.config, EMAIL, PASSWORD).unwrap();
+    let ada = pow_actix::testing::create_user(&h.config, EMAIL, PASSWORD).unwrap();
     let now = chrono::Utc::now().naive_utc().format("%Y-%m-%d %H:%M:%S");
     execute(
         &h.users,
@@ -966,17 +966,17 @@ fn a_closed_accounts_address_change_link_finds_nothing() {
         .build()
         .unwrap();
     users.migrate(&config).unwrap();
-    let ada = pow_core::testing::create_user(&config, EMAIL, PASSWORD).unwrap();
-    let mut changes = pow_core::users::Changes::new();
+    let ada = pow_actix::testing::create_user(&config, EMAIL, PASSWORD).unwrap();
+    let mut changes = pow_actix::users::Changes::new();
     changes.insert(
         "email_confirmed_at".into(),
-        pow_core::users::Value::Timestamp(chrono::Utc::now()),
+        pow_actix::users::Value::Timestamp(chrono::Utc::now()),
     );
     actix_web::rt::System::new()
-        .block_on(pow_core::admin::update_user(&config, &ada, changes))
+        .block_on(pow_actix::admin::update_user(&config, &ada, changes))
         .unwrap();
     let served = config.clone();
-    let addr = serve(move || pow_core::testing::app(&served).route("/me", web::get().to(me)));
+    let addr = serve(move || pow_actix::testing::app(&served).route("/me", web::get().to(me)));
     let mut c = Client::new(addr);
     assert_eq!(sign_in(&mut c, EMAIL, false).location(), "/");
     let csrf = c.get("/registration/edit").csrf();
@@ -1030,7 +1030,7 @@ fn fake_siteverify() -> String {
 /// CAPTCHA-free oracle for credential stuffing.
 #[test]
 fn reactivating_by_password_asks_for_the_captcha_and_hides_open_accounts() {
-    use pow_core::captcha::{Captcha, SiteVerify};
+    use pow_actix::captcha::{Captcha, SiteVerify};
     let captcha =
         Captcha::new(SiteVerify::turnstile("site-key", "secret").verify_url(fake_siteverify()));
     let h = start_with(
@@ -1041,7 +1041,7 @@ fn reactivating_by_password_asks_for_the_captcha_and_hides_open_accounts() {
         pow_ext_oauth::OAuth::new(),
         |b| b.captcha(captcha),
     );
-    pow_core::testing::create_user(&h.config, EMAIL, PASSWORD).unwrap();
+    pow_actix::testing::create_user(&h.config, EMAIL, PASSWORD).unwrap();
     let mut app = Client::new(h.addr);
     let body = |password: &str| {
         Some(serde_json::json!({ "user": { "email": EMAIL, "password": password } }).to_string())
@@ -1068,7 +1068,7 @@ fn reactivating_by_password_asks_for_the_captcha_and_hides_open_accounts() {
 /// owner closed.
 #[test]
 fn support_access_closes_nothing_and_skips_closed_accounts() {
-    use pow_core::session::Impersonation;
+    use pow_actix::session::Impersonation;
     let staff = |user: &User| {
         user.email()
             .is_some_and(|email| email.ends_with("@staff.example"))
@@ -1082,8 +1082,8 @@ fn support_access_closes_nothing_and_skips_closed_accounts() {
         move |b| b.impersonation(Impersonation::new(staff)),
     );
     let admin_email = "root@staff.example";
-    let root = pow_core::testing::create_user(&h.config, admin_email, PASSWORD).unwrap();
-    let ada = pow_core::testing::create_user(&h.config, EMAIL, PASSWORD).unwrap();
+    let root = pow_actix::testing::create_user(&h.config, admin_email, PASSWORD).unwrap();
+    let ada = pow_actix::testing::create_user(&h.config, EMAIL, PASSWORD).unwrap();
     // Ada has no password: closing asks for a mailed confirmation.
     execute(
         &h.users,

@@ -13,12 +13,12 @@
 //! users table:
 //!
 //! ```
-//! # fn main() -> Result<(), pow_core::PowError> {
+//! # fn main() -> Result<(), pow_actix::PowError> {
 //! use std::time::Duration;
 //!
-//! use pow_core::users::diesel::DieselUsersContext;
-//! use pow_core::users::{Params, UsersContext};
-//! use pow_core::PowConfig;
+//! use pow_actix::users::diesel::DieselUsersContext;
+//! use pow_actix::users::{Params, UsersContext};
+//! use pow_actix::PowConfig;
 //! use pow_ext_email_confirmation::{confirm_user, is_confirmed, EmailConfirmation};
 //!
 //! let users = DieselUsersContext::connect(":memory:")?;
@@ -47,7 +47,7 @@
 //! # }
 //! ```
 //!
-//! The routes come with [`pow_core::web::configure`], like the core's.
+//! The routes come with [`pow_actix::web::configure`], like the core's.
 //!
 //! ## Settings
 //!
@@ -106,16 +106,16 @@
 //!
 //! ## JSON API
 //!
-//! For mobile and single-page clients of [`pow_core::api`], [`EmailConfirmation::api`]
+//! For mobile and single-page clients of [`pow_actix::api`], [`EmailConfirmation::api`]
 //! gives the extension's JSON side. Enable the extension in the config as above (it
 //! brings the columns, rules and texts) and add its API side to the
-//! [`ApiOptions`](pow_core::api::ApiOptions), made from the same value so both use the
+//! [`ApiOptions`](pow_actix::api::ApiOptions), made from the same value so both use the
 //! same settings:
 //!
 //! ```
 //! use actix_web::App;
-//! use pow_core::api::{self, ApiAuthMiddleware, ApiOptions, LinkTemplate};
-//! use pow_core::PowConfig;
+//! use pow_actix::api::{self, ApiAuthMiddleware, ApiOptions, LinkTemplate};
+//! use pow_actix::PowConfig;
 //! use pow_ext_email_confirmation::EmailConfirmation;
 //!
 //! let confirmation = EmailConfirmation::new();
@@ -132,7 +132,7 @@
 //! let app = App::new()
 //!     .configure(api::configure(config.clone(), options))
 //!     .wrap(ApiAuthMiddleware::new(config));
-//! # Ok::<_, pow_core::PowError>(())
+//! # Ok::<_, pow_actix::PowError>(())
 //! ```
 //!
 //! **Issuing tokens.** Sign-up (`POST <prefix>/registration`), sign-in
@@ -169,7 +169,7 @@
 //!
 //! **The link in the mail.** Confirmation mails sent because of an API request link, by
 //! default, to the HTML route `<base_url>/confirm-email/<token>`, which confirms in the
-//! browser (mount [`pow_core::web::configure`] for it). An app without HTML pages sets a
+//! browser (mount [`pow_actix::web::configure`] for it). An app without HTML pages sets a
 //! [`LinkTemplate`](pow_core::api::LinkTemplate) with
 //! [`EmailConfirmationApi::link_template`]: the link then opens the single-page app
 //! (`https://app.example.com/confirm-email?token={token}`) or the mobile app
@@ -207,7 +207,7 @@
 //! remember-me cookie is made for it.
 //!
 //! ```
-//! # use pow_core::PowConfig;
+//! # use pow_actix::PowConfig;
 //! # use pow_ext_email_confirmation::EmailConfirmation;
 //! let config = PowConfig::builder("s".repeat(64)).base_url("https://example.com")
 //!     .extension(EmailConfirmation::new())
@@ -237,7 +237,7 @@ mod flows;
 pub use cancel::CANCEL_SALT;
 pub use flows::actions;
 
-/// Left in the controller's [`Assigns`](pow_core::web::Assigns) by `confirmation#show`
+/// Left in the controller's [`Assigns`](pow_actix::web::Assigns) by `confirmation#show`
 /// and `api_confirmation#confirm` when a link confirmed an address (the core's type, for
 /// other extensions' `before_respond`).
 pub use pow_core::extension::AddressProven;
@@ -468,6 +468,7 @@ impl Extension for EmailConfirmation {
         ext.callbacks(self.clone());
         #[cfg(feature = "actix")]
         {
+            use pow_actix::extension::ActixExtensionBuilder as _;
             let routes = self.clone();
             ext.api(EmailConfirmation::api(self))
                 .routes(move |cfg, config| {

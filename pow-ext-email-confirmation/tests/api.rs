@@ -11,13 +11,13 @@ use actix_web::dev::{Service, ServiceResponse};
 use actix_web::http::{header, StatusCode};
 use actix_web::test::{self, TestRequest};
 use actix_web::{web, App, HttpResponse};
-use pow_core::api::{self, ApiAuthMiddleware, ApiOptions, LinkTemplate};
-use pow_core::mailer::{Mail, MemoryMailer};
-use pow_core::password::Pbkdf2Hasher;
-use pow_core::session::RequireAuthenticated;
-use pow_core::users::diesel::DieselUsersContext;
-use pow_core::users::{Params, User, Value};
-use pow_core::{CurrentUser, PowConfig};
+use pow_actix::api::{self, ApiAuthMiddleware, ApiOptions, LinkTemplate};
+use pow_actix::mailer::{Mail, MemoryMailer};
+use pow_actix::password::Pbkdf2Hasher;
+use pow_actix::session::RequireAuthenticated;
+use pow_actix::users::diesel::DieselUsersContext;
+use pow_actix::users::{Params, User, Value};
+use pow_actix::{CurrentUser, PowConfig};
 use pow_ext_email_confirmation::{
     confirm_user, is_confirmed, EmailConfirmation, EmailConfirmationApi, TOKEN_FIELD, TOKEN_SALT,
 };
@@ -43,7 +43,7 @@ impl Setup {
     fn new(ext: &EmailConfirmation) -> Self {
         let db = std::env::temp_dir().join(format!(
             "pow-email-confirmation-api-{}.db",
-            pow_core::token::generate_uuid()
+            pow_actix::token::generate_uuid()
         ));
         let users = DieselUsersContext::connect(&db.display().to_string()).unwrap();
         let mailer = MemoryMailer::new();
@@ -310,11 +310,12 @@ async fn tampered_and_foreign_tokens_do_not_confirm() {
         .config
         .verifier()
         .sign_token("Elixir.PowResetPassword.Plug", &raw);
-    let wrong_key = pow_core::token::MessageVerifier::new(&[b'k'; 64]).sign_token(TOKEN_SALT, &raw);
+    let wrong_key =
+        pow_actix::token::MessageVerifier::new(&[b'k'; 64]).sign_token(TOKEN_SALT, &raw);
     let unknown = s
         .config
         .verifier()
-        .sign_token(TOKEN_SALT, &pow_core::token::generate_uuid());
+        .sign_token(TOKEN_SALT, &pow_actix::token::generate_uuid());
     for bad in [
         flipped.as_str(),
         other_salt.as_str(),
@@ -559,7 +560,7 @@ async fn a_link_template_points_mails_at_the_client() {
 
 #[actix_web::test]
 async fn refused_sign_ins_respect_the_resend_limit() {
-    let ext = EmailConfirmation::new().resend_limit(Some(pow_core::store::Limit {
+    let ext = EmailConfirmation::new().resend_limit(Some(pow_actix::store::Limit {
         max: 2,
         per: Duration::from_secs(3600),
     }));

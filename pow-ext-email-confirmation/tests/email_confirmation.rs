@@ -6,13 +6,13 @@
 use std::time::Duration;
 
 use actix_web::{web, App, HttpRequest, HttpResponse};
-use pow_core::mailer::{Mail, MemoryMailer};
-use pow_core::password::Pbkdf2Hasher;
-use pow_core::session::current_user;
-use pow_core::test_client::{serve, Client, Response};
-use pow_core::users::diesel::DieselUsersContext;
-use pow_core::users::{Changes, User, UsersContext, Value};
-use pow_core::PowConfig;
+use pow_actix::mailer::{Mail, MemoryMailer};
+use pow_actix::password::Pbkdf2Hasher;
+use pow_actix::session::current_user;
+use pow_actix::test_client::{serve, Client, Response};
+use pow_actix::users::diesel::DieselUsersContext;
+use pow_actix::users::{Changes, User, UsersContext, Value};
+use pow_actix::PowConfig;
 use pow_ext_email_confirmation::CANCEL_SALT;
 use pow_ext_email_confirmation::{
     confirm_user, is_confirmed, EmailConfirmation, CONFIRMED_AT_FIELD, TOKEN_FIELD, TOKEN_SALT,
@@ -32,7 +32,7 @@ const CANCELLED: &str = "The change of the email address was cancelled.";
 
 /// A plain-text page showing the queued flash and who is signed in.
 async fn home(req: HttpRequest) -> HttpResponse {
-    let flash = pow_core::web::flash::take(&req);
+    let flash = pow_actix::web::flash::take(&req);
     let user = current_user(&req);
     let body = format!(
         "info: {}\nerror: {}\nuser: {}\nconfirmed: {}\n",
@@ -57,7 +57,7 @@ fn app(
         InitError = (),
     >,
 > {
-    pow_core::testing::app(&config).route("/", web::get().to(home))
+    pow_actix::testing::app(&config).route("/", web::get().to(home))
 }
 
 struct Setup {
@@ -75,7 +75,7 @@ impl Setup {
     fn with(ext: EmailConfirmation, prevent_user_enumeration: bool) -> Self {
         let db = std::env::temp_dir().join(format!(
             "pow-email-confirmation-{}.db",
-            pow_core::token::generate_uuid()
+            pow_actix::token::generate_uuid()
         ));
         let users = DieselUsersContext::connect(&db.display().to_string()).unwrap();
         let mailer = MemoryMailer::new();
@@ -521,7 +521,7 @@ fn set_cookies(res: &Response) -> Vec<String> {
 #[test]
 fn a_new_and_a_taken_address_set_the_same_cookies() {
     let s = Setup::new(EmailConfirmation::new());
-    pow_core::testing::create_user(&s.config, "taken@example.com", PASSWORD).unwrap();
+    pow_actix::testing::create_user(&s.config, "taken@example.com", PASSWORD).unwrap();
     let mut fresh = s.other_client();
     let new = register(&mut fresh, "new@example.com");
     let mut other = s.other_client();
@@ -572,7 +572,7 @@ fn tampered_and_unknown_tokens_are_refused() {
     let unknown = s
         .config
         .verifier()
-        .sign_token(TOKEN_SALT, &pow_core::token::generate_uuid());
+        .sign_token(TOKEN_SALT, &pow_actix::token::generate_uuid());
     s.client.get(&format!("/confirm-email/{unknown}"));
     assert_eq!(home_page(&mut s.client).error, INVALID);
 
@@ -710,7 +710,7 @@ fn mails_per_address_are_limited() {
 
 #[test]
 fn resend_limit_is_configurable() {
-    let limit = pow_core::store::Limit {
+    let limit = pow_actix::store::Limit {
         max: 1,
         per: Duration::from_secs(60),
     };
@@ -768,13 +768,13 @@ fn users_created_before_the_extension_count_as_confirmed() {
 /// Runs when `POW_TEST_DATABASE_URL` is set (always on CI).
 #[test]
 fn migrations_run_on_postgres() {
-    let Some(url) = pow_core::testing::test_database_url() else {
+    let Some(url) = pow_actix::testing::test_database_url() else {
         return;
     };
     let base = DieselUsersContext::connect(&url).unwrap();
     let schema = format!(
         "pow_ec_{}",
-        pow_core::token::generate_uuid().replace('-', "")
+        pow_actix::token::generate_uuid().replace('-', "")
     );
     let users = base.with_schema(&schema).unwrap();
     let config = PowConfig::builder("x".repeat(64))
@@ -999,7 +999,7 @@ fn confirmation_links_mailed_by_pow_work_once() {
     let pow_rs_link = link_path(&s.last_mail("jane@example.com"));
     // Pow's tokens are UUIDs, as generate_uuid makes them; the issue time is set as the
     // migration guide says.
-    let raw = pow_core::token::generate_uuid();
+    let raw = pow_actix::token::generate_uuid();
     s.update(
         &s.user("jane@example.com"),
         &[(TOKEN_FIELD, Value::from(raw.as_str()))],
@@ -1021,7 +1021,7 @@ fn confirmation_links_mailed_by_pow_work_once() {
 /// Moves the password proof of every session of `user` an hour back: the sessions stay
 /// signed in, but are past the sudo window.
 fn age_sessions(config: &PowConfig, user: &User) {
-    use pow_core::session::CredentialsCache;
+    use pow_actix::session::CredentialsCache;
     actix_web::rt::System::new().block_on(async {
         let credentials = CredentialsCache::new(config);
         let ids = credentials.sessions(user.id).await.unwrap();

@@ -7,13 +7,13 @@
 
 use std::sync::Arc;
 
-use pow_core::mailer::FileMailer;
-use pow_core::password::Pbkdf2Hasher;
-use pow_core::test_client::{serve, Client};
-use pow_core::users::diesel::DieselUsersContext;
-use pow_core::users::validation::normalize_user_id;
-use pow_core::users::{UsersContext as _, Value};
-use pow_core::PowConfig;
+use pow_actix::mailer::FileMailer;
+use pow_actix::password::Pbkdf2Hasher;
+use pow_actix::test_client::{serve, Client};
+use pow_actix::users::diesel::DieselUsersContext;
+use pow_actix::users::validation::normalize_user_id;
+use pow_actix::users::{UsersContext as _, Value};
+use pow_actix::PowConfig;
 use pow_ext_email_confirmation::EmailConfirmation;
 
 #[test]
@@ -36,7 +36,7 @@ fn every_vector_is_refused_or_gets_its_mail() {
     emails.push("\"john doe\"@example.com".to_owned());
 
     let dir =
-        std::env::temp_dir().join(format!("pow-vectors-{}", pow_core::token::generate_uuid()));
+        std::env::temp_dir().join(format!("pow-vectors-{}", pow_actix::token::generate_uuid()));
     std::fs::create_dir_all(&dir).unwrap();
     let db = dir.join("users.db");
     let users = DieselUsersContext::connect(&db.display().to_string()).unwrap();
@@ -45,7 +45,7 @@ fn every_vector_is_refused_or_gets_its_mail() {
         .users(users.clone())
         .hasher(Pbkdf2Hasher::new(1))
         // Seventy sign-ups from one address: the per-client limits would stop them.
-        .rate_limits(pow_core::limits::RateLimits::disabled())
+        .rate_limits(pow_actix::limits::RateLimits::disabled())
         .mailer(Arc::new(
             FileMailer::new(dir.join("mail"), "pow <pow@example.com>").unwrap(),
         ))
@@ -54,7 +54,7 @@ fn every_vector_is_refused_or_gets_its_mail() {
         .unwrap();
     users.migrate(&config).unwrap();
     let served = config.clone();
-    let addr = serve(move || pow_core::testing::app(&served));
+    let addr = serve(move || pow_actix::testing::app(&served));
 
     let (mut created, mut refused) = (0, 0);
     for email in &emails {

@@ -3,9 +3,9 @@
 use actix_web::http::StatusCode;
 use actix_web::web::{self, Bytes, ServiceConfig};
 use actix_web::{HttpRequest, HttpResponse};
-use pow_core::api::{user_params, ApiAction, ApiContext, ApiError, ApiExtension};
-use pow_core::web::{Action, Controller};
-use pow_core::{PowConfig, PowError};
+use pow_actix::api::{user_params, ApiAction, ApiContext, ApiError, ApiExtension};
+use pow_actix::web::{Action, Controller};
+use pow_actix::{PowConfig, PowError};
 use serde_json::{json, Value};
 
 use crate::controller::{accept, accept_url, actions, invite, Invite};
@@ -21,7 +21,7 @@ pub struct InvitationApi {
 impl Invitation {
     /// The JSON side of this extension, with its settings. Enabling the extension in the
     /// config enables it already; use this to add it to other
-    /// [`ApiOptions`](pow_core::api::ApiOptions).
+    /// [`ApiOptions`](pow_actix::api::ApiOptions).
     pub fn api(&self) -> InvitationApi {
         InvitationApi { ext: self.clone() }
     }
@@ -29,7 +29,7 @@ impl Invitation {
 
 /// `data` with `status` in the API's envelope, never cached.
 fn answer(status: StatusCode, data: Value) -> HttpResponse {
-    pow_core::api::answer(status, data)
+    pow_actix::api::answer(status, data)
 }
 
 /// `404 invalid_invitation`: no pending invitation for the token.
@@ -152,7 +152,7 @@ async fn update(
             None => Err(invalid(&req)),
             Some(Ok(user)) => {
                 let mut session = api.session(&req, ApiAction::Registration);
-                pow_core::flows::start_signed_up(&ctl.config, &user, &mut session).await?;
+                pow_actix::flows::start_signed_up(&ctl.config, &user, &mut session).await?;
                 ctl.user = Some(user);
                 api.issued(&req, &session)
             }
@@ -172,7 +172,7 @@ impl ApiExtension for InvitationApi {
     }
 
     fn openapi(&self) -> Option<serde_json::Value> {
-        pow_core::api::openapi_fragment(NAME, include_str!("../openapi.json"))
+        pow_actix::api::openapi_fragment(NAME, include_str!("../openapi.json"))
     }
 
     fn configure(&self, cfg: &mut ServiceConfig, api: &ApiContext) {

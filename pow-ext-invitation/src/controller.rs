@@ -3,16 +3,16 @@
 use actix_web::http::StatusCode;
 use actix_web::web::{self, Bytes, ServiceConfig};
 use actix_web::{HttpRequest, HttpResponse};
-use pow_core::mailer::{compose, MailContent};
-use pow_core::messages::{LanguageIdentifier, MessageArg};
-use pow_core::store::Claim;
-use pow_core::users::{Changeset, Params};
-use pow_core::views::{Link, PageBody};
-use pow_core::web::{
+use pow_actix::mailer::{compose, MailContent};
+use pow_actix::messages::{LanguageIdentifier, MessageArg};
+use pow_actix::store::Claim;
+use pow_actix::users::{Changeset, Params};
+use pow_actix::views::{Link, PageBody};
+use pow_actix::web::{
     extension_path, extra_fields, flash, form, new_password_fields, redirect, render_page,
     routes_ctx, signed_up, user_id_field, Action, Controller, FormData, Outcome, Page,
 };
-use pow_core::{PowConfig, PowError, User};
+use pow_actix::{PowConfig, PowError, User};
 
 use crate::{Invitation, Invited, INVITATION_ACCEPTED_AT, NAME};
 
@@ -68,7 +68,10 @@ fn message(config: &PowConfig, lang: &LanguageIdentifier, key: &str) -> Option<S
 
 /// "The invitation doesn't exist.", then to the sign-in page.
 fn invalid_invitation(req: &HttpRequest, config: &PowConfig) -> HttpResponse {
-    let lang = pow_core::messages::request_language(req, config.messages());
+    let lang = pow_actix::messages::request_language(
+        &pow_actix::web::ActixRequest(req),
+        config.messages(),
+    );
     flash::put_error(
         req,
         message(config, &lang, "pow_invitation_invalid_invitation"),
@@ -90,7 +93,10 @@ fn refuse_non_inviter(
 
 fn forbidden(req: &HttpRequest, config: &PowConfig) -> Result<HttpResponse, PowError> {
     tracing::info!(path = %req.path(), "refused an invitation request: not allowed to invite");
-    let lang = pow_core::messages::request_language(req, config.messages());
+    let lang = pow_actix::messages::request_language(
+        &pow_actix::web::ActixRequest(req),
+        config.messages(),
+    );
     let body = PageBody::Text {
         paragraphs: vec![text(config, &lang, "pow_invitation_not_allowed")],
         links: Vec::new(),
@@ -163,7 +169,7 @@ fn edit_page(
 
 /// The invitation controller's actions, as extension callbacks see them.
 pub mod actions {
-    use pow_core::web::{ActionId, ActionKind};
+    use pow_actix::web::{ActionId, ActionKind};
 
     /// `GET /invitations/new`: the invite form.
     pub const NEW: ActionId = ActionId::new("invitation", "new", ActionKind::Show);
@@ -186,7 +192,7 @@ pub mod actions {
 
 // ----- inviter actions ---------------------------------------------------------------
 
-async fn new(req: HttpRequest, ext: web::Data<Invitation>) -> Result<HttpResponse, PowError> {
+async fn new(req: HttpRequest, ext: web::Data<Invitation>) -> pow_actix::Result<HttpResponse> {
     Action::new(actions::NEW)
         .signed_in()
         .run(&req, async |ctl| {
@@ -214,7 +220,7 @@ async fn create(
     req: HttpRequest,
     body: Bytes,
     ext: web::Data<Invitation>,
-) -> Result<HttpResponse, PowError> {
+) -> pow_actix::Result<HttpResponse> {
     Action::new(actions::CREATE)
         .signed_in()
         .form(FormData::parse(&body))
@@ -225,7 +231,7 @@ async fn create(
             let signed_in_id = ctl.signed_in()?.id;
             match invite(ctl, &ext, signed_in_id).await? {
                 Invite::InviterGone => {
-                    pow_core::session::sign_out(&ctl.req).await?;
+                    pow_actix::session::sign_out(&ctl.req).await?;
                     let ctx = routes_ctx(&ctl.req, &ctl.config, None);
                     let path = ctl.config.routes().session_path(&ctx, "new");
                     Ok(Outcome::Stop(redirect(&path)))
@@ -329,7 +335,9 @@ pub(crate) async fn invite(
             if let Some(to) = to {
                 let ctx = routes_ctx(&ctl.req, &ctl.config, None);
                 let sign_in = ctl.config.routes().session_path(&ctx, "new");
-                let url = ctl.config.url_for(&ctl.req, &sign_in);
+                let url = ctl
+                    .config
+                    .url_for(&pow_actix::web::ActixRequest(&ctl.req), &sign_in);
                 let mail = InvitationMail::Existing { url: &url };
                 if let Err(err) = send_invitation(&ctl.config, &ctl.lang, &inviter, &to, mail).await
                 {
@@ -345,11 +353,14 @@ pub(crate) async fn invite(
 }
 
 /// The accept link of `signed`: the app's frontend when
-/// [`frontend_link`](pow_core::PowConfigBuilder::frontend_link) has one for
+/// [`frontend_link`](pow_actix::PowConfigBuilder::frontend_link) has one for
 /// [`LINK`](crate::LINK), else the accept page.
 pub(crate) fn accept_url(req: &HttpRequest, config: &PowConfig, signed: &str) -> String {
     config.mail_link(crate::LINK, signed, || {
-        config.url_for(req, &path(config, EDIT_PATH, signed))
+        config.url_for(
+            &pow_actix::web::ActixRequest(req),
+            &path(config, EDIT_PATH, signed),
+        )
     })
 }
 
@@ -425,9 +436,9 @@ async fn send_invitation(
         },
     )?;
     config.mailer().deliver(mail).await?;
-    pow_core::audit::record(
+    pow_actix::audit::record(
         config,
-        pow_core::audit::AuditEvent::new(crate::events::SENT)
+        pow_actix::audit::AuditEvent::new(crate::events::SENT)
             .user(inviter.id)
             .identifier(config, to),
     );
@@ -438,7 +449,7 @@ async fn show(
     req: HttpRequest,
     token: web::Path<String>,
     ext: web::Data<Invitation>,
-) -> Result<HttpResponse, PowError> {
+) -> pow_actix::Result<HttpResponse> {
     Action::new(actions::SHOW)
         .signed_in()
         .run(&req, async |ctl| {
@@ -497,7 +508,7 @@ async fn edit(
     req: HttpRequest,
     token: web::Path<String>,
     ext: web::Data<Invitation>,
-) -> Result<HttpResponse, PowError> {
+) -> pow_actix::Result<HttpResponse> {
     Action::new(actions::EDIT)
         .signed_out()
         .run(&req, async |ctl| {
@@ -517,10 +528,10 @@ async fn update_post(
     token: web::Path<String>,
     body: Bytes,
     ext: web::Data<Invitation>,
-) -> Result<HttpResponse, PowError> {
+) -> pow_actix::Result<HttpResponse> {
     let form = FormData::parse(&body);
     match form.method_override().as_deref() {
-        Some("PATCH" | "PUT") => update_form(req, token.into_inner(), form, ext).await,
+        Some("PATCH" | "PUT") => Ok(update_form(req, token.into_inner(), form, ext).await?),
         _ => Ok(HttpResponse::MethodNotAllowed()
             .insert_header((actix_web::http::header::ALLOW, "GET, PATCH, PUT"))
             .finish()),
@@ -532,8 +543,8 @@ async fn update(
     token: web::Path<String>,
     body: Bytes,
     ext: web::Data<Invitation>,
-) -> Result<HttpResponse, PowError> {
-    update_form(req, token.into_inner(), FormData::parse(&body), ext).await
+) -> pow_actix::Result<HttpResponse> {
+    Ok(update_form(req, token.into_inner(), FormData::parse(&body), ext).await?)
 }
 
 async fn update_form(
@@ -604,10 +615,10 @@ pub(crate) async fn accept(
     let result = result?;
     if let Some(Ok(user)) = &result {
         tracing::info!(user.id = user.id, "invitation accepted");
-        pow_core::audit::record(
+        pow_actix::audit::record(
             &ctl.config,
-            pow_core::audit::AuditEvent::new(crate::events::ACCEPTED)
-                .request(&ctl.config, &ctl.req)
+            pow_actix::audit::AuditEvent::new(crate::events::ACCEPTED)
+                .request(&ctl.config, &pow_actix::web::ActixRequest(&ctl.req))
                 .user(user.id),
         );
     }
@@ -618,16 +629,16 @@ pub(crate) async fn accept(
 pub(crate) struct EndOnSignIn;
 
 #[async_trait::async_trait(?Send)]
-impl pow_core::extension::Callbacks for EndOnSignIn {
+impl pow_actix::extension::Callbacks for EndOnSignIn {
     /// An invitee who signs in any other way (a magic link, a provider, a password set
     /// through a reset) has an account in use: the invitation ends, so its link can no
     /// longer set a password or sign anyone in (past a second factor added since).
     async fn before_respond(
         &self,
-        step: &mut pow_core::pipeline::Step,
-        _client: &mut dyn pow_core::pipeline::Client,
-    ) -> Result<pow_core::pipeline::Flow, PowError> {
-        use pow_core::pipeline::{ActionKind, Flow};
+        step: &mut pow_actix::pipeline::Step,
+        _client: &mut dyn pow_actix::pipeline::Client,
+    ) -> Result<pow_actix::pipeline::Flow, PowError> {
+        use pow_actix::pipeline::{ActionKind, Flow};
         if step.id.kind() != ActionKind::SignIn {
             return Ok(Flow::Continue);
         }
@@ -653,7 +664,7 @@ impl pow_core::extension::Callbacks for EndOnSignIn {
 /// invitee signed in another way): sets `invitation_accepted_at`, so the link stops
 /// working. Reads the row first; blocks (database).
 fn end_invitation(
-    users: &dyn pow_core::users::UsersContext,
+    users: &dyn pow_actix::users::UsersContext,
     config: &PowConfig,
     user_id: i64,
 ) -> Result<(), PowError> {
@@ -665,15 +676,15 @@ fn end_invitation(
     {
         return Ok(());
     }
-    let mut changes = pow_core::users::Changes::new();
+    let mut changes = pow_actix::users::Changes::new();
     changes.insert(
         crate::INVITATION_ACCEPTED_AT.to_owned(),
-        pow_core::users::Value::Timestamp(chrono::Utc::now()),
+        pow_actix::users::Value::Timestamp(chrono::Utc::now()),
     );
     users
         .update_fields(config, &user, &changes)
         .map_err(|err| match err {
-            pow_core::users::WriteError::Other(err) => err,
+            pow_actix::users::WriteError::Other(err) => err,
             err => PowError::Database(err.to_string()),
         })?;
     tracing::info!(

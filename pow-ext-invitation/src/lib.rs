@@ -13,11 +13,11 @@
 //! Add the extension to the config and run the migrations (they add the columns below):
 //!
 //! ```
-//! # fn main() -> Result<(), pow_core::PowError> {
+//! # fn main() -> Result<(), pow_actix::PowError> {
 //! use std::time::Duration;
 //!
-//! use pow_core::users::diesel::DieselUsersContext;
-//! use pow_core::PowConfig;
+//! use pow_actix::users::diesel::DieselUsersContext;
+//! use pow_actix::PowConfig;
 //! use pow_ext_invitation::Invitation;
 //!
 //! let users = DieselUsersContext::connect(":memory:")?;
@@ -34,7 +34,7 @@
 //! # }
 //! ```
 //!
-//! [`pow_core::web::configure`] then mounts the routes. Link to `/invitations/new` from
+//! [`pow_actix::web::configure`] then mounts the routes. Link to `/invitations/new` from
 //! your app for users who may invite.
 //!
 //! # Settings
@@ -58,7 +58,7 @@
 //! # JSON API
 //!
 //! Enabling the extension enables its JSON side under the API prefix
-//! ([`pow_core::api::configure`]), the same flows as the pages:
+//! ([`pow_actix::api::configure`]), the same flows as the pages:
 //!
 //! | Method | Path | Who | Answer |
 //! |---|---|---|---|
@@ -71,9 +71,9 @@
 //! [`PowConfigBuilder::frontend_link`](pow_core::PowConfigBuilder::frontend_link):
 //!
 //! ```
-//! # fn main() -> Result<(), pow_core::PowError> {
-//! use pow_core::api::LinkTemplate;
-//! use pow_core::PowConfig;
+//! # fn main() -> Result<(), pow_actix::PowError> {
+//! use pow_actix::api::LinkTemplate;
+//! use pow_actix::PowConfig;
 //! use pow_ext_invitation::{Invitation, LINK};
 //!
 //! let config = PowConfig::builder("s".repeat(64))
@@ -107,7 +107,7 @@
 //!   browser goes to `/session/new`.
 //! - **An invitation ends once the account is in use**: when the invitee has a password
 //!   (set through a reset link, say), has signed in any other way (every action of kind
-//!   [`ActionKind::SignIn`](pow_core::web::ActionKind::SignIn): a magic link, a provider, a code; the extension then sets
+//!   [`ActionKind::SignIn`](pow_actix::web::ActionKind::SignIn): a magic link, a provider, a code; the extension then sets
 //!   `invitation_accepted_at`), or has a live session or API token. The link can then
 //!   neither set a password nor sign anyone in, so it never skips a second factor the
 //!   invitee added meanwhile.
@@ -547,6 +547,7 @@ impl Extension for Invitation {
         .messages(FTL.iter().copied());
         #[cfg(feature = "actix")]
         {
+            use pow_actix::extension::ActixExtensionBuilder as _;
             let routes = self.clone();
             ext.routes(move |cfg, config| controller::register(cfg, config, routes.clone()))
                 .callbacks(controller::EndOnSignIn)

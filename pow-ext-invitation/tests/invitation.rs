@@ -10,12 +10,12 @@ use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::{web, App, HttpRequest, HttpResponse};
 use diesel::connection::SimpleConnection;
 use diesel::Connection;
-use pow_core::mailer::{Mail, Mailer, MemoryMailer};
-use pow_core::password::Pbkdf2Hasher;
-use pow_core::test_client::{serve, Client, Response};
-use pow_core::users::diesel::DieselUsersContext;
-use pow_core::users::{Changes, FieldDef, FieldKind, Value};
-use pow_core::{MaybeUser, PowConfig, PowConfigBuilder, PowError, User};
+use pow_actix::mailer::{Mail, Mailer, MemoryMailer};
+use pow_actix::password::Pbkdf2Hasher;
+use pow_actix::test_client::{serve, Client, Response};
+use pow_actix::users::diesel::DieselUsersContext;
+use pow_actix::users::{Changes, FieldDef, FieldKind, Value};
+use pow_actix::{MaybeUser, PowConfig, PowConfigBuilder, PowError, User};
 use pow_ext_invitation::{
     invited_by, invited_users, Invitation, INVITATION_ACCEPTED_AT, INVITATION_SALT,
     INVITATION_SENT_AT, INVITATION_TOKEN, INVITED_BY_ID,
@@ -26,8 +26,8 @@ const PASSWORD: &str = "correct horse battery";
 // ----- harness -----------------------------------------------------------------------
 
 async fn home(req: HttpRequest, user: MaybeUser) -> HttpResponse {
-    let flash = pow_core::web::flash::take(&req);
-    let config = pow_core::session::config(&req);
+    let flash = pow_actix::web::flash::take(&req);
+    let config = pow_actix::session::config(&req);
     let who = match (&user.0, &config) {
         (Some(u), Some(c)) => u.user_id(c).unwrap_or("?").to_owned(),
         _ => "nobody".to_owned(),
@@ -50,10 +50,10 @@ fn app(
         InitError = (),
     >,
 > {
-    pow_core::testing::app(&config)
-        .configure(pow_core::api::configure(
+    pow_actix::testing::app(&config)
+        .configure(pow_actix::api::configure(
             config.clone(),
-            pow_core::api::ApiOptions::new(),
+            pow_actix::api::ApiOptions::new(),
         ))
         .route("/", web::get().to(home))
 }
@@ -68,7 +68,7 @@ impl Db {
     fn sqlite() -> Self {
         Db::Sqlite(std::env::temp_dir().join(format!(
             "pow-invitation-test-{}.db",
-            pow_core::token::generate_uuid()
+            pow_actix::token::generate_uuid()
         )))
     }
 
@@ -800,7 +800,7 @@ fn mail_and_pages_follow_the_inviters_language() {
 /// `POW_TEST_DATABASE_URL` is set (e.g. postgres://postgres@127.0.0.1:5432/test).
 #[test]
 fn postgres_invite_and_accept() {
-    let Some(base) = pow_core::testing::test_database_url() else {
+    let Some(base) = pow_actix::testing::test_database_url() else {
         return;
     };
     let schema = format!("pow_invitation_test_{}", uuid_simple());
@@ -842,7 +842,7 @@ fn postgres_invite_and_accept() {
         .update_fields(&h.config, &carol, &token_change(&bob_row))
         .unwrap_err();
     assert!(
-        matches!(err, pow_core::users::WriteError::Unique(ref f) if f == "invitation_token"),
+        matches!(err, pow_actix::users::WriteError::Unique(ref f) if f == "invitation_token"),
         "{err:?}"
     );
 }
@@ -858,7 +858,7 @@ fn token_change(other: &User) -> Changes {
 }
 
 fn uuid_simple() -> String {
-    pow_core::token::generate_uuid().replace('-', "")
+    pow_actix::token::generate_uuid().replace('-', "")
 }
 
 #[test]
@@ -878,7 +878,7 @@ fn sqlite_token_index_is_unique() {
         .update_fields(&h.config, &carol, &token_change(&bob))
         .unwrap_err();
     assert!(
-        matches!(err, pow_core::users::WriteError::Unique(ref f) if f == "invitation_token"),
+        matches!(err, pow_actix::users::WriteError::Unique(ref f) if f == "invitation_token"),
         "{err:?}"
     );
 }
@@ -1049,7 +1049,7 @@ fn invitations_made_by_pow_are_accepted_once() {
     assert_eq!(invite(&mut alice, "email", "bob@example.com").status, 302);
     let bob = h.user("email", "bob@example.com");
     // Pow's tokens are UUIDs, as generate_uuid makes them.
-    let raw = pow_core::token::generate_uuid();
+    let raw = pow_actix::token::generate_uuid();
     h.set(&bob, INVITATION_TOKEN, Value::from(raw.as_str()));
     let pow_link = format!(
         "/invitations/{}/edit",
@@ -1201,20 +1201,20 @@ fn an_app_client_invites_and_the_invitee_accepts_over_json() {
     setup.builder = Box::new(|b| {
         b.frontend_link(
             pow_ext_invitation::LINK,
-            pow_core::api::LinkTemplate::new(format!("{FRONTEND}{{token}}")).unwrap(),
+            pow_actix::api::LinkTemplate::new(format!("{FRONTEND}{{token}}")).unwrap(),
         )
     });
     let h = setup.start();
     // Enabled, the JSON side is in the API's OpenAPI document.
     let context =
-        pow_core::api::ApiContext::new(h.config.clone(), pow_core::api::ApiOptions::new());
-    let _app = App::new().configure(|cfg| pow_core::api::register(cfg, &context));
+        pow_actix::api::ApiContext::new(h.config.clone(), pow_actix::api::ApiOptions::new());
+    let _app = App::new().configure(|cfg| pow_actix::api::register(cfg, &context));
     assert_eq!(context.undocumented_routes().unwrap(), Vec::<String>::new());
     let doc = context.openapi().unwrap();
     assert!(doc["paths"]["/invitations/{token}"]["patch"].is_object());
     assert!(doc["components"]["schemas"]["InvitationLink"].is_object());
     for email in ["alice@example.com", "carol@example.com", "dave@example.com"] {
-        pow_core::testing::create_user(&h.config, email, PASSWORD).unwrap();
+        pow_actix::testing::create_user(&h.config, email, PASSWORD).unwrap();
     }
 
     // Signed out, or not allowed to invite: refused.
@@ -1265,7 +1265,7 @@ fn an_app_client_invites_and_the_invitee_accepts_over_json() {
     let res = invite_json(&mut alice, "not an address");
     assert_eq!(res.status, 422, "{}", res.body);
     assert!(
-        pow_core::testing::field_errors(&json(&res), "email")[0].is_string(),
+        pow_actix::testing::field_errors(&json(&res), "email")[0].is_string(),
         "{}",
         res.body
     );
@@ -1285,7 +1285,7 @@ fn an_app_client_invites_and_the_invitee_accepts_over_json() {
         "password": PASSWORD, "password_confirmation": "something else entirely" } });
     let res = api(&mut bob, "PATCH", &path, mismatch);
     assert_eq!(res.status, 422, "{}", res.body);
-    assert!(pow_core::testing::field_errors(&json(&res), "password_confirmation")[0].is_string());
+    assert!(pow_actix::testing::field_errors(&json(&res), "password_confirmation")[0].is_string());
 
     let good = serde_json::json!({ "user": {
         "password": PASSWORD, "password_confirmation": PASSWORD } });

@@ -13,9 +13,9 @@ use actix_web::http::StatusCode;
 use actix_web::web::{self, Bytes};
 use actix_web::{HttpRequest, HttpResponse};
 use async_trait::async_trait;
-use pow_core::api::{ApiAction, ApiContext, ApiError, ApiExtension};
-use pow_core::messages::MessageArg;
-use pow_core::web::Controller;
+use pow_actix::api::{ApiAction, ApiContext, ApiError, ApiExtension};
+use pow_actix::messages::MessageArg;
+use pow_actix::web::Controller;
 use serde::Deserialize;
 use serde_json::json;
 
@@ -97,7 +97,7 @@ async fn authorize(
         let body: AuthorizeBody = if body.iter().all(u8::is_ascii_whitespace) {
             AuthorizeBody::default()
         } else {
-            pow_core::api::json_body(&req, &body)?
+            pow_actix::api::json_body(&req, &body)?
         };
         let redirect_uri =
             match body.redirect_uri {
@@ -118,7 +118,7 @@ async fn authorize(
         let Some(opened) = flow::open(&ctl.config, &ext, &provider, target).await? else {
             return Err(error(ctl, "pow_oauth_provider_unavailable", &provider));
         };
-        Ok(pow_core::api::answer(
+        Ok(pow_actix::api::answer(
             actix_web::http::StatusCode::OK,
             json!({ "url": opened.url, "state": opened.state }),
         ))
@@ -136,7 +136,7 @@ async fn callback(
     api.run(&req, actions::API, async |ctl| {
         let provider = provider(&ext, &id)?;
         let body: CallbackBody =
-            pow_core::api::json_body(&req, &body)?;
+            pow_actix::api::json_body(&req, &body)?;
         let attempt = Records::new(&ctl.config)
             .take::<Attempt>(ATTEMPT, &body.state)
             .await?
@@ -162,11 +162,11 @@ async fn callback(
                 .await?
                 .ok_or_else(|| error(ctl, "pow_oauth_invalid_state", &provider))?;
             if user.is_disabled() {
-                return Err(pow_core::PowError::AccountDisabled.into());
+                return Err(pow_actix::PowError::AccountDisabled.into());
             }
             let mut session = api.session(&req, ApiAction::SignIn);
             let event = crate::events::SIGNED_IN;
-            crate::flow::sign_in(&ctl.config, &req, &user, &provider, event, &mut session)
+            crate::flow::sign_in(&ctl.config, &pow_actix::web::ActixRequest(&req), &user, &provider, event, &mut session)
                 .await?;
             return api.issued(&req, &session);
         }
@@ -189,7 +189,7 @@ async fn callback(
             Ok(user) => {
                 let mut session = api.session(&req, ApiAction::Registration);
                 let event = crate::events::REGISTERED;
-                crate::flow::sign_in(&ctl.config, &req, &user, &provider, event, &mut session)
+                crate::flow::sign_in(&ctl.config, &pow_actix::web::ActixRequest(&req), &user, &provider, event, &mut session)
                     .await?;
                 api.issued(&req, &session)
             }
@@ -206,7 +206,7 @@ impl ApiExtension for OAuthApi {
     }
 
     fn openapi(&self) -> Option<serde_json::Value> {
-        pow_core::api::openapi_fragment(NAME, include_str!("../openapi.json"))
+        pow_actix::api::openapi_fragment(NAME, include_str!("../openapi.json"))
     }
 
     /// The providers a client may offer: `{"providers": [{"id", "name"}]}`.

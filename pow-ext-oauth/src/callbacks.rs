@@ -2,9 +2,9 @@
 //! accounts linked without proof, link the one waiting in this browser.
 
 use async_trait::async_trait;
-use pow_core::extension::{AddressProven, Callbacks, ProvenBy};
-use pow_core::pipeline::{Client, Flow, Step};
-use pow_core::PowError;
+use pow_actix::extension::{AddressProven, Callbacks, ProvenBy};
+use pow_actix::pipeline::{Client, Flow, Step};
+use pow_actix::PowError;
 
 use crate::{events, identities, pending, OAuth};
 
@@ -49,9 +49,9 @@ async fn drop_unproven_identities(
             provider = %provider,
             "provider account linked before the address was proven: unlinked"
         );
-        pow_core::audit::record(
+        pow_actix::audit::record(
             &step.config,
-            pow_core::audit::AuditEvent::new(events::UNLINKED)
+            pow_actix::audit::AuditEvent::new(events::UNLINKED)
                 .request(&step.config, client)
                 .user(user_id)
                 .detail("provider", provider.as_str())

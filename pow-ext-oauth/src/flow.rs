@@ -3,12 +3,12 @@
 
 use std::collections::BTreeMap;
 
-use pow_core::audit::{self, AuditEvent, EventName};
-use pow_core::request::RequestSource;
-use pow_core::session::{AuthMethod, SessionHandle, SessionMetadata};
-use pow_core::users::validation::normalize_user_id;
-use pow_core::users::{Changeset, ChangesetAction, Params, User, Value};
-use pow_core::{PowConfig, PowError};
+use pow_actix::audit::{self, AuditEvent, EventName};
+use pow_actix::request::RequestSource;
+use pow_actix::session::{AuthMethod, SessionHandle, SessionMetadata};
+use pow_actix::users::validation::normalize_user_id;
+use pow_actix::users::{Changeset, ChangesetAction, Params, User, Value};
+use pow_actix::{PowConfig, PowError};
 
 use crate::identities::{Identities, Identity, Insert};
 use crate::provider::{Profile, Provider};
@@ -267,7 +267,7 @@ pub(crate) async fn sign_in<H: SessionHandle + ?Sized>(
         serde_json::Value::from(format!("oauth:{}", provider.id())),
     );
     let metadata = SessionMetadata {
-        authenticated_at: user.password_hash.is_none().then(pow_core::time::now_ms),
+        authenticated_at: user.password_hash.is_none().then(pow_actix::time::now_ms),
         extra,
         ..SessionMetadata::new().with_method(AuthMethod::OAUTH)
     };

@@ -7,7 +7,7 @@
 //! One value in the config enables it, with its providers:
 //!
 //! ```
-//! use pow_core::PowConfig;
+//! use pow_actix::PowConfig;
 //! use pow_ext_oauth::{OAuth, Provider};
 //!
 //! let oauth = OAuth::new()
@@ -288,6 +288,7 @@ impl Extension for OAuth {
             .user_table("user_identities", "user_id");
         #[cfg(feature = "actix")]
         {
+            use pow_actix::extension::ActixExtensionBuilder as _;
             let routes = self.clone();
             ext.api(OAuth::api(self))
                 .routes(move |cfg, config| web::configure(cfg, config, &routes))

@@ -1,9 +1,9 @@
 //! Security notices: a provider account was linked to or unlinked from the account.
 
-use pow_core::mailer::send_extension_notice;
-use pow_core::messages::MessageArg;
-use pow_core::users::User;
-use pow_core::web::Controller;
+use pow_actix::mailer::send_extension_notice;
+use pow_actix::messages::MessageArg;
+use pow_actix::users::User;
+use pow_actix::web::Controller;
 
 use crate::provider::Provider;
 use crate::{MAIL_LINKED, MAIL_UNLINKED};
@@ -28,5 +28,14 @@ pub(crate) async fn notify(ctl: &Controller, user: &User, provider: &Provider, l
         text(format!("{prefix}_intro")),
     );
     let to = user.email().unwrap_or_default();
-    send_extension_notice(&ctl.config, &ctl.req, &ctl.lang, to, name, &subject, &intro).await;
+    send_extension_notice(
+        &ctl.config,
+        &pow_actix::web::ActixRequest(&ctl.req),
+        &ctl.lang,
+        to,
+        name,
+        &subject,
+        &intro,
+    )
+    .await;
 }

@@ -134,7 +134,7 @@ impl FakeProvider {
             refused: 0,
         }));
         let shared = Arc::clone(&state);
-        let addr = pow_core::test_client::serve(move || {
+        let addr = pow_actix::test_client::serve(move || {
             actix_web::App::new()
                 .app_data(web::Data::from(Arc::clone(&shared)))
                 .route(
@@ -217,7 +217,7 @@ async fn authorize(req: HttpRequest, state: Shared) -> HttpResponse {
     let location = if s.tweak == Tweak::Deny {
         format!("{redirect_uri}?error=access_denied&state={app_state}")
     } else {
-        let code = pow_core::token::generate_uuid();
+        let code = pow_actix::token::generate_uuid();
         let grant = Grant {
             nonce: q.get("nonce").cloned(),
             challenge: q["code_challenge"].clone(),

@@ -2,19 +2,19 @@
 
 use actix_web::web::{self, Bytes};
 use actix_web::{HttpRequest, HttpResponse};
-use pow_core::messages::MessageArg;
-use pow_core::request::RequestSource as _;
-use pow_core::session::CookieSessionExt as _;
-use pow_core::session::{self, CookieSessionHandle};
-use pow_core::token::secure_compare;
-use pow_core::users::validation::normalize_user_id;
-use pow_core::users::{Changeset, ChangesetAction, Params, ValidationError};
-use pow_core::views::{Field, FieldType, Form, Link, PageBody};
-use pow_core::web::{
+use pow_actix::messages::MessageArg;
+use pow_actix::request::RequestSource as _;
+use pow_actix::session::CookieSessionExt as _;
+use pow_actix::session::{self, CookieSessionHandle};
+use pow_actix::token::secure_compare;
+use pow_actix::users::validation::normalize_user_id;
+use pow_actix::users::{Changeset, ChangesetAction, Params, ValidationError};
+use pow_actix::views::{Field, FieldType, Form, Link, PageBody};
+use pow_actix::web::{
     extension_path, flash, redirect, render_page, route_config, Action, ActixClient, Controller,
     FormData, Format, Outcome, Page,
 };
-use pow_core::{PowConfig, PowError};
+use pow_actix::{PowConfig, PowError};
 use serde::Deserialize;
 
 use crate::flow::{
@@ -33,7 +33,7 @@ const UNLINK_PATH: &str = "/auth/{provider}/unlink";
 
 /// The OAuth controller's actions, as extension callbacks see them.
 pub mod actions {
-    use pow_core::web::{ActionId, ActionKind};
+    use pow_actix::web::{ActionId, ActionKind};
 
     /// `GET /auth/{provider}/new`: off to the provider to sign in.
     pub const NEW: ActionId = ActionId::new("oauth", "new", ActionKind::Other);
@@ -69,7 +69,7 @@ impl OAuth {
     pub(crate) fn staged(
         &self,
         config: &PowConfig,
-    ) -> Option<std::sync::Arc<dyn pow_core::extension::StagedSignUp>> {
+    ) -> Option<std::sync::Arc<dyn pow_actix::extension::StagedSignUp>> {
         config
             .extensions()
             .staged_sign_up()
@@ -77,7 +77,7 @@ impl OAuth {
             .cloned()
     }
 
-    /// The JSON side, to add to [`ApiOptions`](pow_core::api::ApiOptions) when the config
+    /// The JSON side, to add to [`ApiOptions`](pow_actix::api::ApiOptions) when the config
     /// does not enable the extension itself.
     pub fn api(&self) -> OAuthApi {
         OAuthApi::new(self.clone())
@@ -136,7 +136,13 @@ fn callback_url(req: &HttpRequest, config: &PowConfig, provider: &str) -> String
     let path = path(config, CALLBACK_PATH, provider);
     match config.base_url() {
         Some(base) => format!("{}{path}", base.trim_end_matches('/')),
-        None => format!("{}{path}", req.facts().origin.unwrap_or_default()),
+        None => format!(
+            "{}{path}",
+            pow_actix::web::ActixRequest(req)
+                .facts()
+                .origin
+                .unwrap_or_default()
+        ),
     }
 }
 
@@ -183,7 +189,7 @@ async fn start_sign_in(
     req: HttpRequest,
     provider: web::Path<String>,
     ext: web::Data<OAuth>,
-) -> Result<HttpResponse, PowError> {
+) -> pow_actix::Result<HttpResponse> {
     let provider = match find(&ext, &provider) {
         Ok(provider) => provider,
         Err(not_found) => return Ok(not_found),
@@ -195,6 +201,7 @@ async fn start_sign_in(
             begin(ctl, &ext, &provider, None, back).await
         })
         .await
+        .map_err(pow_actix::Error)
 }
 
 async fn start_link(
@@ -202,7 +209,7 @@ async fn start_link(
     body: Bytes,
     provider: web::Path<String>,
     ext: web::Data<OAuth>,
-) -> Result<HttpResponse, PowError> {
+) -> pow_actix::Result<HttpResponse> {
     let provider = match find(&ext, &provider) {
         Ok(provider) => provider,
         Err(not_found) => return Ok(not_found),
@@ -216,6 +223,7 @@ async fn start_link(
             begin(ctl, &ext, &provider, Some(user_id), back).await
         })
         .await
+        .map_err(pow_actix::Error)
 }
 
 /// The provider's answer: a code and the state, or an error.
@@ -304,7 +312,7 @@ async fn callback(
     provider: web::Path<String>,
     query: web::Query<CallbackQuery>,
     ext: web::Data<OAuth>,
-) -> Result<HttpResponse, PowError> {
+) -> pow_actix::Result<HttpResponse> {
     let provider = match find(&ext, &provider) {
         Ok(provider) => provider,
         Err(not_found) => return Ok(not_found),
@@ -313,14 +321,14 @@ async fn callback(
     let query = query.into_inner();
     let Some(attempt) = take_attempt(&req, &config, &provider, query.state.as_deref()).await?
     else {
-        return refuse(&req, &provider, Refusal::State, true).await;
+        return Ok(refuse(&req, &provider, Refusal::State, true).await?);
     };
     let linking = attempt.link_user.is_some();
     if query.error.is_some() {
-        return refuse(&req, &provider, Refusal::Denied, linking).await;
+        return Ok(refuse(&req, &provider, Refusal::Denied, linking).await?);
     }
     let Some(code) = query.code else {
-        return refuse(&req, &provider, Refusal::Provider, linking).await;
+        return Ok(refuse(&req, &provider, Refusal::Provider, linking).await?);
     };
     let (profile, identity) = match flow::finish(&config, &ext, &provider, &attempt, code).await? {
         Ok(found) => found,
@@ -329,28 +337,28 @@ async fn callback(
                 OAuthError::InvalidIdToken(_) => Refusal::Token,
                 _ => Refusal::Provider,
             };
-            return refuse(&req, &provider, refusal, linking).await;
+            return Ok(refuse(&req, &provider, refusal, linking).await?);
         }
     };
     match attempt.link_user {
-        Some(user_id) => link(&req, &provider, user_id, &profile, identity).await,
+        Some(user_id) => Ok(link(&req, &provider, user_id, &profile, identity).await?),
         None => match identity {
-            Some(identity) => sign_in(&req, &provider, identity, attempt).await,
-            None => sign_up(&req, &ext, &provider, &profile, attempt).await,
+            Some(identity) => Ok(sign_in(&req, &provider, identity, attempt).await?),
+            None => Ok(sign_up(&req, &ext, &provider, &profile, attempt).await?),
         },
     }
 }
 
 pub(crate) fn audit(
     ctl: &Controller,
-    name: pow_core::audit::EventName,
+    name: pow_actix::audit::EventName,
     user_id: i64,
     provider: &Provider,
 ) {
-    pow_core::audit::record(
+    pow_actix::audit::record(
         &ctl.config,
-        pow_core::audit::AuditEvent::new(name)
-            .request(&ctl.config, &ctl.req)
+        pow_actix::audit::AuditEvent::new(name)
+            .request(&ctl.config, &pow_actix::web::ActixRequest(&ctl.req))
             .user(user_id)
             .detail("provider", provider.id()),
     );
@@ -374,7 +382,15 @@ async fn sign_in(
             // A disabled user is refused by the sign-in itself.
             let mut session = CookieSessionHandle::new(&ctl.req);
             let event = crate::events::SIGNED_IN;
-            flow::sign_in(&ctl.config, &ctl.req, &user, provider, event, &mut session).await?;
+            flow::sign_in(
+                &ctl.config,
+                &pow_actix::web::ActixRequest(&ctl.req),
+                &user,
+                provider,
+                event,
+                &mut session,
+            )
+            .await?;
             flash::put_info(&ctl.req, ctl.config.messages().signed_in(&ctl.lang));
             ctl.user = Some(user);
             Ok(Outcome::redirect(
@@ -446,7 +462,15 @@ async fn sign_up(
             }
             let mut session = CookieSessionHandle::new(&ctl.req);
             let event = crate::events::REGISTERED;
-            flow::sign_in(&ctl.config, &ctl.req, &user, provider, event, &mut session).await?;
+            flow::sign_in(
+                &ctl.config,
+                &pow_actix::web::ActixRequest(&ctl.req),
+                &user,
+                provider,
+                event,
+                &mut session,
+            )
+            .await?;
             ctl.user = Some(user);
             Ok(Outcome::redirect(
                 &ctl.config
@@ -531,7 +555,7 @@ async fn staged_sign_up(
     provider: &Provider,
     profile: &Profile,
     email: &str,
-    staged: &dyn pow_core::extension::StagedSignUp,
+    staged: &dyn pow_actix::extension::StagedSignUp,
 ) -> Result<HttpResponse, PowError> {
     let mut prefill = Params::new();
     if let Some(name) = &profile.name {
@@ -545,7 +569,9 @@ async fn staged_sign_up(
     };
     let mut client = ActixClient::new(req, Format::Html);
     crate::pending::put(&mut client, config, crate::pending::Slot::Staged, &pending).await?;
-    staged.start(config, req, email, prefill).await?;
+    staged
+        .start(config, &pow_actix::web::ActixRequest(req), email, prefill)
+        .await?;
     Action::new(actions::FAILED)
         .run(req, async |ctl| {
             flash::put_info(&ctl.req, message(ctl, "pow_oauth_staged_sent", provider));
@@ -620,7 +646,7 @@ async fn link(
 }
 
 /// The linked accounts page: each with an unlink button, each provider with a link button.
-async fn index(req: HttpRequest, ext: web::Data<OAuth>) -> Result<HttpResponse, PowError> {
+async fn index(req: HttpRequest, ext: web::Data<OAuth>) -> pow_actix::Result<HttpResponse> {
     Action::new(actions::INDEX)
         .signed_in()
         .run(&req, async |ctl| {
@@ -698,7 +724,7 @@ async fn unlink(
     body: Bytes,
     provider: web::Path<String>,
     ext: web::Data<OAuth>,
-) -> Result<HttpResponse, PowError> {
+) -> pow_actix::Result<HttpResponse> {
     let provider = match find(&ext, &provider) {
         Ok(provider) => provider,
         Err(not_found) => return Ok(not_found),

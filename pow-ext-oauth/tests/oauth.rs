@@ -13,14 +13,14 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use actix_web::{web, HttpResponse};
-use pow_core::mailer::MemoryMailer;
-use pow_core::password::Pbkdf2Hasher;
-use pow_core::session::MaybeUser;
-use pow_core::store::MemoryStore;
-use pow_core::test_client::{serve, Client, Response};
-use pow_core::users::diesel::DieselUsersContext;
-use pow_core::users::{FieldDef, FieldKind, UsersContext as _, Value};
-use pow_core::PowConfig;
+use pow_actix::mailer::MemoryMailer;
+use pow_actix::password::Pbkdf2Hasher;
+use pow_actix::session::MaybeUser;
+use pow_actix::store::MemoryStore;
+use pow_actix::test_client::{serve, Client, Response};
+use pow_actix::users::diesel::DieselUsersContext;
+use pow_actix::users::{FieldDef, FieldKind, UsersContext as _, Value};
+use pow_actix::PowConfig;
 use pow_ext_email_confirmation::EmailConfirmation;
 use pow_ext_oauth::testing::{FakeProvider, Login, Tweak, CLIENT_ID, CLIENT_SECRET};
 use pow_ext_oauth::{OAuth, Provider};
@@ -83,7 +83,7 @@ fn oauth(provider: &FakeProvider) -> OAuth {
 
 fn start_with(
     users: DieselUsersContext,
-    configure: impl FnOnce(pow_core::PowConfigBuilder, &FakeProvider) -> pow_core::PowConfigBuilder,
+    configure: impl FnOnce(pow_actix::PowConfigBuilder, &FakeProvider) -> pow_actix::PowConfigBuilder,
 ) -> Harness {
     let provider = FakeProvider::start();
     let mailer = MemoryMailer::new();
@@ -103,16 +103,16 @@ fn start_with(
             None => "ALTER TABLE users ADD COLUMN name VARCHAR NULL;".to_owned(),
         })
         .unwrap();
-    let user = pow_core::testing::create_user(&config, EMAIL, PASSWORD).unwrap();
+    let user = pow_actix::testing::create_user(&config, EMAIL, PASSWORD).unwrap();
     if config.extensions().contains("pow_email_confirmation") {
         pow_ext_email_confirmation::confirm_user(&config, &user).unwrap();
     }
     let served = config.clone();
     let addr = serve(move || {
-        pow_core::testing::app(&served)
-            .configure(pow_core::api::configure(
+        pow_actix::testing::app(&served)
+            .configure(pow_actix::api::configure(
                 served.clone(),
-                pow_core::api::ApiOptions::new(),
+                pow_actix::api::ApiOptions::new(),
             ))
             .route("/me", web::get().to(me))
     });
@@ -126,8 +126,10 @@ fn start_with(
 }
 
 fn sqlite() -> DieselUsersContext {
-    let db =
-        std::env::temp_dir().join(format!("pow-oauth-{}.db", pow_core::token::generate_uuid()));
+    let db = std::env::temp_dir().join(format!(
+        "pow-oauth-{}.db",
+        pow_actix::token::generate_uuid()
+    ));
     DieselUsersContext::connect(&db.display().to_string()).unwrap()
 }
 
@@ -194,7 +196,7 @@ fn sign_out(c: &mut Client) {
 fn get_user(
     config: &PowConfig,
     email: &str,
-) -> Result<Option<pow_core::users::User>, pow_core::PowError> {
+) -> Result<Option<pow_actix::users::User>, pow_actix::PowError> {
     let users = Arc::clone(config.users_context()?);
     users.get_by(config, "email", &Value::Text(email.to_owned()))
 }
@@ -320,7 +322,7 @@ fn linking_a_second_provider_after_a_password_sign_in() {
     assert_eq!(whoami(&mut browser), format!("user:{EMAIL}"));
 
     // The same provider account cannot be linked to a second user.
-    let other = pow_core::testing::create_user(&h.config, "bob@example.com", PASSWORD).unwrap();
+    let other = pow_actix::testing::create_user(&h.config, "bob@example.com", PASSWORD).unwrap();
     pow_ext_email_confirmation::confirm_user(&h.config, &other).unwrap();
     let mut bob = Client::new(h.addr);
     bob.sign_in("bob@example.com", PASSWORD);
@@ -343,7 +345,7 @@ fn a_second_factor_still_applies_to_a_provider_sign_in() {
     sign_out(&mut browser);
     // The user turns on a second factor (as the enrolment page would leave the row).
     let user = get_user(&h.config, "grace@example.com").unwrap().unwrap();
-    let mut changes = pow_core::users::Changes::new();
+    let mut changes = pow_actix::users::Changes::new();
     changes.insert(
         "totp_secret".to_owned(),
         Value::Text("JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP".into()),
@@ -353,7 +355,7 @@ fn a_second_factor_still_applies_to_a_provider_sign_in() {
         Value::Timestamp(chrono::Utc::now()),
     );
     actix_web::rt::System::new()
-        .block_on(pow_core::admin::update_user(&h.config, &user, changes))
+        .block_on(pow_actix::admin::update_user(&h.config, &user, changes))
         .unwrap();
     let res = sign_in_with(&h, &mut browser, "corp");
     assert_eq!(res.location(), "/two-factor/verify", "{}", res.body);
@@ -601,7 +603,7 @@ fn identities_live_beside_the_users_table_on_postgres() {
     };
     let schema = format!(
         "pow_oauth_{}",
-        pow_core::token::generate_uuid().replace('-', "")
+        pow_actix::token::generate_uuid().replace('-', "")
     );
     let users = DieselUsersContext::connect(&url)
         .unwrap()
@@ -672,8 +674,8 @@ fn json_clients_sign_up_and_sign_in_with_a_provider() {
 
     // The JSON side is in the API's OpenAPI document.
     let context =
-        pow_core::api::ApiContext::new(h.config.clone(), pow_core::api::ApiOptions::new());
-    let _app = actix_web::App::new().configure(|cfg| pow_core::api::register(cfg, &context));
+        pow_actix::api::ApiContext::new(h.config.clone(), pow_actix::api::ApiOptions::new());
+    let _app = actix_web::App::new().configure(|cfg| pow_actix::api::register(cfg, &context));
     assert_eq!(context.undocumented_routes().unwrap(), Vec::<String>::new());
     let doc = context.openapi().unwrap();
     assert!(doc["paths"]["/auth/{provider}/callback"]["post"].is_object());
@@ -778,7 +780,7 @@ fn an_unverified_provider_account_never_takes_over_the_owners_account() {
     assert!(pow_ext_email_confirmation::is_confirmed(&victim_row));
     // ...and sets a password (the reset extension writes the hash the same way).
     let hash = h.config.hasher().hash("the victim's password").unwrap();
-    let mut changes = pow_core::users::Changes::new();
+    let mut changes = pow_actix::users::Changes::new();
     changes.insert("password_hash".to_owned(), Value::Text(hash));
     h.users
         .update_fields(&h.config, &victim_row, &changes)
@@ -1000,14 +1002,14 @@ fn a_data_export_lists_linked_accounts_and_erasure_unlinks_them() {
 
     let rt = actix_web::rt::System::new();
     let export = rt
-        .block_on(pow_core::admin::export_user(&h.config, &user))
+        .block_on(pow_actix::admin::export_user(&h.config, &user))
         .unwrap();
     let linked = &export["extensions"]["pow_oauth"]["identities"];
     assert_eq!(linked.as_array().map(Vec::len), Some(1), "{export}");
     assert_eq!(linked[0]["provider"], "corp", "{export}");
     assert_eq!(linked[0]["email"], "grace@example.com", "{export}");
 
-    rt.block_on(pow_core::admin::erase_extension_data(&h.config, &user))
+    rt.block_on(pow_actix::admin::erase_extension_data(&h.config, &user))
         .unwrap();
     assert_eq!(identity_count(&h, "grace@example.com"), 0);
 }

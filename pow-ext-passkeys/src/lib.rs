@@ -8,7 +8,7 @@
 //! Enable it with one value; the pages and the JSON endpoints come with it:
 //!
 //! ```
-//! use pow_core::PowConfig;
+//! use pow_actix::PowConfig;
 //! use pow_ext_passkeys::Passkeys;
 //!
 //! let passkeys = Passkeys::new("example.com", "https://example.com")?;
@@ -1214,6 +1214,7 @@ impl Extension for Passkeys {
             ]);
         #[cfg(feature = "actix")]
         {
+            use pow_actix::extension::ActixExtensionBuilder as _;
             let routes = self.clone();
             ext.api(PasskeysApi::new(self.clone()))
                 .routes(move |cfg, config| web::configure(cfg, config, &routes))

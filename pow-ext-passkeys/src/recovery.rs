@@ -7,20 +7,20 @@ use actix_web::http::StatusCode;
 use actix_web::web::{self, Bytes};
 use actix_web::{HttpRequest, HttpResponse};
 use async_trait::async_trait;
-use pow_core::api::{ApiContext, ApiError, PendingStep};
-use pow_core::audit::{self, AuditEvent};
-use pow_core::extension::{AddressProven, ProvenBy};
-use pow_core::pipeline::{Client, FlashKind, Halt, Step};
-use pow_core::session::{
+use pow_actix::api::{ApiContext, ApiError, PendingStep};
+use pow_actix::audit::{self, AuditEvent};
+use pow_actix::extension::{AddressProven, ProvenBy};
+use pow_actix::pipeline::{Client, FlashKind, Halt, Step};
+use pow_actix::session::{
     AuthMethod, CookieSessionExt as _, CookieSessionHandle, SessionHandle, SessionMetadata,
 };
-use pow_core::store::Key;
-use pow_core::users::User;
-use pow_core::views::{Form, Link};
-use pow_core::web::{
+use pow_actix::store::Key;
+use pow_actix::users::User;
+use pow_actix::views::{Form, Link};
+use pow_actix::web::{
     extension_path, flash, Action, ActionId, ActionKind, Controller, Flow, FormData, Outcome,
 };
-use pow_core::{PowConfig, PowError};
+use pow_actix::{PowConfig, PowError};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -55,8 +55,8 @@ fn pending_key(config: &PowConfig) -> String {
 /// A signed grant to recover `user_id`'s account: the user, when, and a nonce that binds
 /// the enrolment ceremony to it.
 fn grant(config: &PowConfig, user_id: i64) -> String {
-    let nonce = pow_core::token::generate_uuid();
-    let payload = format!("{user_id}.{}.{nonce}", pow_core::time::now_ms());
+    let nonce = pow_actix::token::generate_uuid();
+    let payload = format!("{user_id}.{}.{nonce}", pow_actix::time::now_ms());
     config.verifier().sign_token(SALT, &payload)
 }
 
@@ -67,7 +67,7 @@ fn read_grant(config: &PowConfig, token: &str) -> Option<(i64, String)> {
     let user_id = parts.next()?.parse().ok()?;
     let at: i64 = parts.next()?.parse().ok()?;
     let nonce = parts.next()?.to_owned();
-    (pow_core::time::now_ms().saturating_sub(at) <= TTL_MS).then_some((user_id, nonce))
+    (pow_actix::time::now_ms().saturating_sub(at) <= TTL_MS).then_some((user_id, nonce))
 }
 
 /// Whether a sign-in of `user` that proved only `methods` is a recovery: an emailed link
@@ -146,7 +146,7 @@ async fn enrol_once(
     user: &User,
     binding: &str,
     answer: &EnrolAnswer<'_>,
-    lang: &pow_core::messages::LanguageIdentifier,
+    lang: &pow_actix::messages::LanguageIdentifier,
 ) -> Result<Option<crate::StoredPasskey>, crate::PasskeyError> {
     let nonce = binding.strip_prefix(BINDING_PREFIX).unwrap_or(binding);
     let key = Key(vec![nonce.to_owned()]);
@@ -178,7 +178,7 @@ async fn enrol_once(
 /// that is a recovery (an emailed link alone, for an account that signs in with passkeys
 /// only) becomes one.
 #[async_trait(?Send)]
-impl pow_core::extension::Callbacks for Passkeys {
+impl pow_actix::extension::Callbacks for Passkeys {
     async fn before_respond(
         &self,
         step: &mut Step,
@@ -257,7 +257,7 @@ fn recovery_page(ctl: &Controller, started: &Started) -> Result<HttpResponse, Po
 async fn recovery_new(
     req: HttpRequest,
     ext: web::Data<Passkeys>,
-) -> Result<HttpResponse, PowError> {
+) -> pow_actix::Result<HttpResponse> {
     Action::new(RECOVERY_NEW)
         .signed_out()
         .run(&req, async |ctl| {
@@ -291,7 +291,7 @@ async fn sign_in_recovered<H: SessionHandle + ?Sized>(
             .detail("passkey_id", passkey_id),
     );
     let metadata = SessionMetadata {
-        authenticated_at: Some(pow_core::time::now_ms()),
+        authenticated_at: Some(pow_actix::time::now_ms()),
         ..SessionMetadata::new()
             .with_method(AuthMethod::MAGIC_LINK)
             .with_method(AuthMethod::PASSKEY)
@@ -303,7 +303,7 @@ async fn recovery_create(
     req: HttpRequest,
     payload: Bytes,
     ext: web::Data<Passkeys>,
-) -> Result<HttpResponse, PowError> {
+) -> pow_actix::Result<HttpResponse> {
     Action::new(RECOVERY)
         .signed_out()
         .form(FormData::parse(&payload))
@@ -334,6 +334,7 @@ async fn recovery_create(
             Ok(Outcome::redirect(&after))
         })
         .await
+        .map_err(pow_actix::Error)
 }
 
 /// The answer to a JSON sign-in that is a recovery: `401 passkey_recovery_required` with
@@ -397,7 +398,7 @@ pub(crate) async fn api_options(
             .start_enrolment(&ctl.config, &user, &binding, Kind::Passkey)
             .await
             .map_err(|err| api_error(&req, err, false))?;
-        Ok(pow_core::api::answer(StatusCode::OK, json!(started)))
+        Ok(pow_actix::api::answer(StatusCode::OK, json!(started)))
     })
     .await
 }
@@ -423,7 +424,7 @@ pub(crate) async fn api_finish(
             .await
             .map_err(|err| api_error(&req, err, false))?
             .ok_or_else(|| invalid_token(&req))?;
-        let mut session = api.session(&req, pow_core::api::ApiAction::SignIn);
+        let mut session = api.session(&req, pow_actix::api::ApiAction::SignIn);
         sign_in_recovered(&ctl.config, &user, passkey.id, &mut session).await?;
         api.issued(&req, &session)
     })

@@ -4,15 +4,15 @@ use actix_web::http::StatusCode;
 use actix_web::web::{self, Bytes};
 use actix_web::{HttpRequest, HttpResponse};
 use async_trait::async_trait;
-use pow_core::api::{ApiAction, ApiContext, ApiError, ApiExtension};
-use pow_core::messages::LanguageIdentifier;
-use pow_core::session::{self, AuthMethod, CookieSessionHandle};
-use pow_core::users::User;
-use pow_core::views::{Field, FieldType, Form, Link, PageBody};
-use pow_core::web::{
+use pow_actix::api::{ApiAction, ApiContext, ApiError, ApiExtension};
+use pow_actix::messages::LanguageIdentifier;
+use pow_actix::session::{self, AuthMethod, CookieSessionHandle};
+use pow_actix::users::User;
+use pow_actix::views::{Field, FieldType, Form, Link, PageBody};
+use pow_actix::web::{
     extension_path, flash, render_page, returning_to, Action, Controller, FormData, Outcome, Page,
 };
-use pow_core::{PowConfig, PowError};
+use pow_actix::{PowConfig, PowError};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -37,7 +37,7 @@ const SCRIPT: &str = include_str!("../assets/passkeys.js");
 
 /// The passkey controllers' actions, as extension callbacks see them.
 pub mod actions {
-    use pow_core::web::{ActionId, ActionKind};
+    use pow_actix::web::{ActionId, ActionKind};
 
     /// `GET /passkeys`: the list, and a started enrolment (sudo mode).
     pub const MANAGE: ActionId = ActionId::new("passkeys", "index", ActionKind::Show);
@@ -62,7 +62,7 @@ pub mod actions {
         ActionId::new("api_passkeys_session", "create", ActionKind::Other);
 }
 
-/// The step-up page, for [`ExtensionBuilder::step_up_page`](pow_core::extension::ExtensionBuilder::step_up_page).
+/// The step-up page, for [`ExtensionBuilder::step_up_page`](pow_actix::extension::ExtensionBuilder::step_up_page).
 pub(crate) fn step_up_path(config: &PowConfig) -> String {
     path(config, STEP_UP_PATH, &[])
 }
@@ -285,7 +285,7 @@ fn binding(req: &HttpRequest) -> Result<String, PowError> {
         .ok_or_else(|| PowError::Other("nobody is signed in".into()))
 }
 
-async fn manage(req: HttpRequest, ext: web::Data<Passkeys>) -> Result<HttpResponse, PowError> {
+async fn manage(req: HttpRequest, ext: web::Data<Passkeys>) -> pow_actix::Result<HttpResponse> {
     Action::new(actions::MANAGE)
         .changes_factor()
         .run(&req, async |ctl| {
@@ -306,7 +306,7 @@ async fn manage(req: HttpRequest, ext: web::Data<Passkeys>) -> Result<HttpRespon
 async fn security_key(
     req: HttpRequest,
     ext: web::Data<Passkeys>,
-) -> Result<HttpResponse, PowError> {
+) -> pow_actix::Result<HttpResponse> {
     Action::new(actions::MANAGE)
         .changes_factor()
         .run(&req, async |ctl| {
@@ -392,7 +392,7 @@ async fn create(
     req: HttpRequest,
     body: Bytes,
     ext: web::Data<Passkeys>,
-) -> Result<HttpResponse, PowError> {
+) -> pow_actix::Result<HttpResponse> {
     Action::new(actions::CREATE)
         .changes_factor()
         .form(FormData::parse(&body))
@@ -421,6 +421,7 @@ async fn create(
             }
         })
         .await
+        .map_err(pow_actix::Error)
 }
 
 fn passkey_id(raw: &str) -> i64 {
@@ -432,7 +433,7 @@ async fn rename(
     id: web::Path<String>,
     body: Bytes,
     ext: web::Data<Passkeys>,
-) -> Result<HttpResponse, PowError> {
+) -> pow_actix::Result<HttpResponse> {
     Action::new(actions::RENAME)
         .signed_in()
         .form(FormData::parse(&body))
@@ -449,6 +450,7 @@ async fn rename(
             }
         })
         .await
+        .map_err(pow_actix::Error)
 }
 
 async fn delete(
@@ -456,7 +458,7 @@ async fn delete(
     id: web::Path<String>,
     body: Bytes,
     ext: web::Data<Passkeys>,
-) -> Result<HttpResponse, PowError> {
+) -> pow_actix::Result<HttpResponse> {
     Action::new(actions::DELETE)
         .changes_factor()
         .form(FormData::parse(&body))
@@ -475,6 +477,7 @@ async fn delete(
             }
         })
         .await
+        .map_err(pow_actix::Error)
 }
 
 /// The user `id` as stored: whether it has a password decides the last-passkey rule, and
@@ -487,12 +490,15 @@ async fn stored_user(config: &PowConfig, id: i64) -> Result<User, PowError> {
         .ok_or_else(|| PowError::Other("nobody is signed in".into()))
 }
 
-async fn sign_in_new(req: HttpRequest, ext: web::Data<Passkeys>) -> Result<HttpResponse, PowError> {
+async fn sign_in_new(
+    req: HttpRequest,
+    ext: web::Data<Passkeys>,
+) -> pow_actix::Result<HttpResponse> {
     Action::new(actions::SIGN_IN_NEW)
         .signed_out()
         .run(&req, async |ctl| {
             let started = ext
-                .start_sign_in(&ctl.config, &ctl.req, None)
+                .start_sign_in(&ctl.config, &pow_actix::web::ActixRequest(&ctl.req), None)
                 .await
                 .map_err(into_pow)?;
             Ok(Outcome::render(move |ctl: &Controller| {
@@ -525,7 +531,10 @@ async fn sign_in_new(req: HttpRequest, ext: web::Data<Passkeys>) -> Result<HttpR
         .await
 }
 
-async fn step_up_new(req: HttpRequest, ext: web::Data<Passkeys>) -> Result<HttpResponse, PowError> {
+async fn step_up_new(
+    req: HttpRequest,
+    ext: web::Data<Passkeys>,
+) -> pow_actix::Result<HttpResponse> {
     Action::new(actions::STEP_UP_NEW)
         .signed_in()
         .run(&req, async |ctl| {
@@ -562,7 +571,7 @@ async fn step_up_create(
     req: HttpRequest,
     body: Bytes,
     ext: web::Data<Passkeys>,
-) -> Result<HttpResponse, PowError> {
+) -> pow_actix::Result<HttpResponse> {
     Action::new(actions::STEP_UP)
         .signed_in()
         .form(FormData::parse(&body))
@@ -591,13 +600,14 @@ async fn step_up_create(
             }
         })
         .await
+        .map_err(pow_actix::Error)
 }
 
 async fn sign_in_create(
     req: HttpRequest,
     body: Bytes,
     ext: web::Data<Passkeys>,
-) -> Result<HttpResponse, PowError> {
+) -> pow_actix::Result<HttpResponse> {
     Action::new(actions::SIGN_IN)
         .signed_out()
         .form(FormData::parse(&body))
@@ -620,6 +630,7 @@ async fn sign_in_create(
             Ok(Outcome::redirect(&after))
         })
         .await
+        .map_err(pow_actix::Error)
 }
 
 /// The JSON side of [`Passkeys`], under the API prefix:
@@ -694,12 +705,12 @@ pub(crate) fn body<T: serde::de::DeserializeOwned>(
     req: &HttpRequest,
     body: &Bytes,
 ) -> Result<T, ApiError> {
-    pow_core::api::json_body(req, body)
+    pow_actix::api::json_body(req, body)
 }
 
 /// `value` with `status` in the API's envelope, never cached.
 fn no_store_json(status: StatusCode, value: serde_json::Value) -> HttpResponse {
-    pow_core::api::answer(status, value)
+    pow_actix::api::answer(status, value)
 }
 
 #[derive(Deserialize, Default)]
@@ -834,7 +845,11 @@ async fn api_sign_in_options(
     };
     api.run(&req, actions::API_SIGN_IN, async |ctl| {
         let started = ext
-            .start_sign_in(&ctl.config, &req, options.email.as_deref())
+            .start_sign_in(
+                &ctl.config,
+                &pow_actix::web::ActixRequest(&req),
+                options.email.as_deref(),
+            )
             .await
             .map_err(|err| api_error(&req, err, true))?;
         Ok(no_store_json(StatusCode::OK, json!(started)))
@@ -916,7 +931,7 @@ impl ApiExtension for PasskeysApi {
     }
 
     fn openapi(&self) -> Option<serde_json::Value> {
-        pow_core::api::openapi_fragment(NAME, include_str!("../openapi.json"))
+        pow_actix::api::openapi_fragment(NAME, include_str!("../openapi.json"))
     }
 
     /// An emailed link or code alone, for an account that signs in with passkeys only,
@@ -932,7 +947,7 @@ impl ApiExtension for PasskeysApi {
         if action != ApiAction::SignIn {
             return Ok(());
         }
-        let methods: Vec<AuthMethod> = pow_core::api::sign_in_methods(req)
+        let methods: Vec<AuthMethod> = pow_actix::api::sign_in_methods(req)
             .iter()
             .map(|used| used.method)
             .collect();

@@ -27,13 +27,13 @@ use passkey::types::webauthn::{
     CredentialCreationOptions, CredentialRequestOptions, PublicKeyCredentialDescriptor,
 };
 use passkey::types::Passkey;
-use pow_core::mailer::MemoryMailer;
-use pow_core::password::Pbkdf2Hasher;
-use pow_core::session::MaybeUser;
-use pow_core::store::MemoryStore;
-use pow_core::test_client::{serve, Client, Response};
-use pow_core::users::diesel::{checkout, Database, DieselUsersContext};
-use pow_core::PowConfig;
+use pow_actix::mailer::MemoryMailer;
+use pow_actix::password::Pbkdf2Hasher;
+use pow_actix::session::MaybeUser;
+use pow_actix::store::MemoryStore;
+use pow_actix::test_client::{serve, Client, Response};
+use pow_actix::users::diesel::{checkout, Database, DieselUsersContext};
+use pow_actix::PowConfig;
 use pow_ext_passkeys::Passkeys;
 use pow_ext_passwordless::Passwordless;
 use pow_ext_two_factor::TwoFactor;
@@ -241,7 +241,7 @@ struct Harness {
 fn sqlite() -> DieselUsersContext {
     let db = std::env::temp_dir().join(format!(
         "pow-passkeys-{}.db",
-        pow_core::token::generate_uuid()
+        pow_actix::token::generate_uuid()
     ));
     DieselUsersContext::connect(&db.display().to_string()).unwrap()
 }
@@ -249,10 +249,10 @@ fn sqlite() -> DieselUsersContext {
 /// A PostgreSQL users context in a schema of its own, or `None` (with a notice) when
 /// `POW_TEST_DATABASE_URL` is unset outside CI.
 fn postgres() -> Option<DieselUsersContext> {
-    let url = pow_core::testing::test_database_url()?;
+    let url = pow_actix::testing::test_database_url()?;
     let schema = format!(
         "pow_passkeys_{}",
-        pow_core::token::generate_uuid().replace('-', "")
+        pow_actix::token::generate_uuid().replace('-', "")
     );
     Some(
         DieselUsersContext::connect(&url)
@@ -271,9 +271,9 @@ fn start(users: DieselUsersContext, passkeys: Passkeys) -> Harness {
         .base_url("http://localhost")
         .store(Arc::new(MemoryStore::new()))
         // Clients name their address in `X-Forwarded-For` (the limits count per client).
-        .rate_limits(pow_core::limits::RateLimits {
+        .rate_limits(pow_actix::limits::RateLimits {
             trusted_proxies: vec!["127.0.0.1/32".parse().unwrap()],
-            ..pow_core::limits::RateLimits::default()
+            ..pow_actix::limits::RateLimits::default()
         })
         .extension(TwoFactor::new())
         .extension(Passwordless::new())
@@ -281,13 +281,13 @@ fn start(users: DieselUsersContext, passkeys: Passkeys) -> Harness {
         .build()
         .unwrap();
     users.migrate(&config).unwrap();
-    let user = pow_core::testing::create_user(&config, EMAIL, PASSWORD).unwrap();
+    let user = pow_actix::testing::create_user(&config, EMAIL, PASSWORD).unwrap();
     let served = config.clone();
     let addr = serve(move || {
-        pow_core::testing::app(&served)
-            .configure(pow_core::api::configure(
+        pow_actix::testing::app(&served)
+            .configure(pow_actix::api::configure(
                 served.clone(),
-                pow_core::api::ApiOptions::new(),
+                pow_actix::api::ApiOptions::new(),
             ))
             .route("/me", web::get().to(me))
     });
@@ -560,7 +560,7 @@ fn sign_in_options_have_one_shape_for_every_address() {
     // A second passkey, after proving the first (a factor change).
     let mut stepped = passkey_client(&h, &laptop);
     enrol(&mut stepped, &Device::new(true), "Phone");
-    pow_core::testing::create_user(&h.config, "plain@example.com", PASSWORD).unwrap();
+    pow_actix::testing::create_user(&h.config, "plain@example.com", PASSWORD).unwrap();
     let mut c = Client::new(h.addr);
     let ids = |c: &mut Client, email| {
         sign_in_options(c, Some(email))["options"]["publicKey"]["allowCredentials"].clone()
@@ -670,7 +670,7 @@ fn a_credential_of_another_account_is_refused() {
     let first = enrol(&mut app, &device, "First");
 
     let other_email = "grace@example.com";
-    pow_core::testing::create_user(&h.config, other_email, PASSWORD).unwrap();
+    pow_actix::testing::create_user(&h.config, other_email, PASSWORD).unwrap();
     let mut other = Client::new(h.addr);
     let res = password_sign_in(&mut other, other_email);
     bearer(&mut other, &json(&res));
@@ -1312,7 +1312,7 @@ fn a_passkey_only_account_with_totp_is_asked_for_its_code_after_the_link() {
 /// JSON options answer `429` with `Retry-After`, and another client still starts one.
 #[test]
 fn anonymous_ceremony_starts_are_limited_per_client() {
-    use pow_core::store::Limit;
+    use pow_actix::store::Limit;
     let limited =
         passkeys().sign_in_starts(Some(Limit::new(3, std::time::Duration::from_secs(60))));
     let h = start(sqlite(), limited);

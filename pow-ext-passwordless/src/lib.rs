@@ -7,7 +7,7 @@
 //! One value in the config enables the pages and the JSON endpoints:
 //!
 //! ```
-//! use pow_core::PowConfig;
+//! use pow_actix::PowConfig;
 //! use pow_ext_passwordless::Passwordless;
 //!
 //! let config = PowConfig::builder("s".repeat(64)).base_url("https://example.com")
@@ -200,6 +200,7 @@ impl Extension for Passwordless {
             .staged_sign_up(self.clone());
         #[cfg(feature = "actix")]
         {
+            use pow_actix::extension::ActixExtensionBuilder as _;
             let routes = self.clone();
             ext.api(Passwordless::api(self))
                 .routes(move |cfg, config| actix::html::configure(cfg, config, &routes));

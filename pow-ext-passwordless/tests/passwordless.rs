@@ -10,15 +10,15 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use actix_web::{web, HttpRequest, HttpResponse};
-use pow_core::limits::{Lockout, RateLimits};
-use pow_core::mailer::MemoryMailer;
-use pow_core::password::Pbkdf2Hasher;
-use pow_core::session::MaybeUser;
-use pow_core::store::{MemoryStore, Store};
-use pow_core::test_client::{serve, Client, Response};
-use pow_core::users::diesel::DieselUsersContext;
-use pow_core::users::{FieldDef, FieldKind, Params};
-use pow_core::{PowConfig, PowConfigBuilder};
+use pow_actix::limits::{Lockout, RateLimits};
+use pow_actix::mailer::MemoryMailer;
+use pow_actix::password::Pbkdf2Hasher;
+use pow_actix::session::MaybeUser;
+use pow_actix::store::{MemoryStore, Store};
+use pow_actix::test_client::{serve, Client, Response};
+use pow_actix::users::diesel::DieselUsersContext;
+use pow_actix::users::{FieldDef, FieldKind, Params};
+use pow_actix::{PowConfig, PowConfigBuilder};
 use pow_ext_email_confirmation::EmailConfirmation;
 use pow_ext_passwordless::Passwordless;
 
@@ -60,7 +60,7 @@ fn start_with(
 ) -> Harness {
     let db = std::env::temp_dir().join(format!(
         "pow-passwordless-{}.db",
-        pow_core::token::generate_uuid()
+        pow_actix::token::generate_uuid()
     ));
     let users = DieselUsersContext::connect(&db.display().to_string()).unwrap();
     let mailer = MemoryMailer::new();
@@ -79,14 +79,14 @@ fn start_with(
         .database()
         .batch_execute("ALTER TABLE users ADD COLUMN name VARCHAR NULL;")
         .unwrap();
-    let user = pow_core::testing::create_user(&config, EMAIL, PASSWORD).unwrap();
+    let user = pow_actix::testing::create_user(&config, EMAIL, PASSWORD).unwrap();
     pow_ext_email_confirmation::confirm_user(&config, &user).unwrap();
     let served = config.clone();
     let addr = serve(move || {
-        pow_core::testing::app(&served)
-            .configure(pow_core::api::configure(
+        pow_actix::testing::app(&served)
+            .configure(pow_actix::api::configure(
                 served.clone(),
-                pow_core::api::ApiOptions::new(),
+                pow_actix::api::ApiOptions::new(),
             ))
             .app_data(web::Data::new(ext.clone()))
             .route("/me", web::get().to(me))
@@ -209,11 +209,11 @@ fn flows_on_memory() {
 
 #[test]
 fn flows_on_redis() {
-    let Some(url) = pow_core::testing::test_redis_url() else {
+    let Some(url) = pow_actix::testing::test_redis_url() else {
         return;
     };
-    let prefix = format!("pow-passwordless-{}", pow_core::token::generate_uuid());
-    flows(pow_core::testing::test_redis_store(&url, &prefix).unwrap());
+    let prefix = format!("pow-passwordless-{}", pow_actix::token::generate_uuid());
+    flows(pow_actix::testing::test_redis_store(&url, &prefix).unwrap());
 }
 
 /// Known and unknown addresses get the same answers; only the known one gets mail; and
@@ -391,7 +391,7 @@ fn an_api_client_completes_a_staged_sign_up() {
     let h = start_with(Arc::new(MemoryStore::new()), Passwordless::new(), |b| {
         b.frontend_link(
             pow_ext_passwordless::SIGN_UP_LINK,
-            pow_core::api::LinkTemplate::new(app).unwrap(),
+            pow_actix::api::LinkTemplate::new(app).unwrap(),
         )
     });
     let mut api = Client::new(h.addr);
@@ -430,7 +430,7 @@ fn an_api_client_completes_a_staged_sign_up() {
     );
     assert_eq!(res.status, 422, "{}", res.body);
     assert_eq!(json(&res)["errors"][0]["code"], "user_not_created");
-    assert!(pow_core::testing::field_errors(&json(&res), "password_confirmation")[0].is_string());
+    assert!(pow_actix::testing::field_errors(&json(&res), "password_confirmation")[0].is_string());
     let res = complete(
         &mut api,
         serde_json::json!({ "name": "Grace", "password": PASSWORD, "password_confirmation": PASSWORD }),
@@ -475,7 +475,7 @@ fn an_api_client_signs_in_with_a_code() {
             let json: serde_json::Value = serde_json::from_str(&res.body).unwrap();
             assert_eq!(json["errors"][0]["code"], "invalid_email");
             assert!(
-                pow_core::testing::field_errors(&json, "email")[0].is_string(),
+                pow_actix::testing::field_errors(&json, "email")[0].is_string(),
                 "{}",
                 res.body
             );
@@ -510,7 +510,7 @@ fn an_api_client_signs_in_with_a_code() {
     let pair: serde_json::Value = serde_json::from_str(&res.body).unwrap();
     let access = pair["data"]["access_token"].as_str().unwrap();
     let session = actix_web::rt::System::new()
-        .block_on(pow_core::api::authenticate(&h.config, access))
+        .block_on(pow_actix::api::authenticate(&h.config, access))
         .unwrap()
         .unwrap();
     assert_eq!(session.user.email(), Some(EMAIL));
@@ -533,8 +533,8 @@ fn api_verify(api: &mut Client, token: &str, code: &str) -> Response {
 fn stored_code_hashes(h: &Harness, store: &dyn Store) -> Vec<String> {
     let namespace = h.config.namespaced("passwordless");
     let pattern = [
-        pow_core::store::KeyPattern::Any,
-        pow_core::store::KeyPattern::Any,
+        pow_actix::store::KeyPattern::Any,
+        pow_actix::store::KeyPattern::Any,
     ];
     actix_web::rt::System::new()
         .block_on(store.all(&namespace, &pattern))
@@ -551,7 +551,7 @@ fn stored_code_hashes(h: &Harness, store: &dyn Store) -> Vec<String> {
 #[test]
 fn a_code_that_was_not_mailed_cannot_be_used() {
     let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
-    let one_mail = Passwordless::new().mail_limit(Some(pow_core::store::Limit::new(
+    let one_mail = Passwordless::new().mail_limit(Some(pow_actix::store::Limit::new(
         1,
         std::time::Duration::from_secs(3600),
     )));
@@ -575,7 +575,7 @@ fn a_code_that_was_not_mailed_cannot_be_used() {
 
     // Find every code the store would accept (as a guesser eventually would) and try it.
     let keys = h.config.verifier().derive_keys("pow passwordless");
-    let known = pow_core::token::keyed_digest(&keys[0], &mailed_code);
+    let known = pow_actix::token::keyed_digest(&keys[0], &mailed_code);
     let unknown: Vec<String> = stored_code_hashes(&h, store.as_ref())
         .into_iter()
         .filter(|hash| *hash != known)
@@ -583,7 +583,7 @@ fn a_code_that_was_not_mailed_cannot_be_used() {
     for hash in unknown.clone() {
         let code = (0..1_000_000)
             .map(|n| format!("{n:06}"))
-            .find(|code| pow_core::token::keyed_digest(&keys[0], code) == hash)
+            .find(|code| pow_actix::token::keyed_digest(&keys[0], code) == hash)
             .expect("a six-digit code");
         let res = api_verify(&mut api, token, &code);
         assert_eq!(
@@ -622,7 +622,7 @@ fn lock_after_three(b: PowConfigBuilder) -> PowConfigBuilder {
     })
 }
 
-fn lock_notice(h: &Harness) -> pow_core::mailer::Mail {
+fn lock_notice(h: &Harness) -> pow_actix::mailer::Mail {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     loop {
         if let Some(mail) = h
@@ -704,11 +704,11 @@ fn wrong_codes_lock_the_account_on_memory() {
 
 #[test]
 fn wrong_codes_lock_the_account_on_redis() {
-    let Some(url) = pow_core::testing::test_redis_url() else {
+    let Some(url) = pow_actix::testing::test_redis_url() else {
         return;
     };
-    let prefix = format!("pow-passwordless-{}", pow_core::token::generate_uuid());
-    wrong_codes_lock_the_account(pow_core::testing::test_redis_store(&url, &prefix).unwrap());
+    let prefix = format!("pow-passwordless-{}", pow_actix::token::generate_uuid());
+    wrong_codes_lock_the_account(pow_actix::testing::test_redis_store(&url, &prefix).unwrap());
 }
 
 /// A right code clears the count: wrong codes do not add up across sign-ins.
@@ -789,8 +789,8 @@ fn known_and_unknown_addresses_lock_alike() {
 #[test]
 fn a_configured_captcha_guards_link_requests() {
     let h = start_with(Arc::new(MemoryStore::new()), Passwordless::new(), |b| {
-        b.captcha(pow_core::captcha::Captcha::new(
-            pow_core::testing::TestCaptcha,
+        b.captcha(pow_actix::captcha::Captcha::new(
+            pow_actix::testing::TestCaptcha,
         ))
     });
     let mut c = Client::new(h.addr);
@@ -825,8 +825,8 @@ fn a_configured_captcha_guards_link_requests() {
 #[test]
 fn a_configured_captcha_guards_json_code_requests() {
     let h = start_with(Arc::new(MemoryStore::new()), Passwordless::new(), |b| {
-        b.captcha(pow_core::captcha::Captcha::new(
-            pow_core::testing::TestCaptcha,
+        b.captcha(pow_actix::captcha::Captcha::new(
+            pow_actix::testing::TestCaptcha,
         ))
     });
     let mut api = Client::new(h.addr);

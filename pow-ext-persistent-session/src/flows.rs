@@ -102,7 +102,7 @@ impl PersistentSession {
     /// and sets the cookie. The core sign-in page does this on its own; call it from
     /// custom sign-in handlers with the request's client (in actix,
     /// `ActixClient::new(&req, Format::Html)`, behind
-    /// [`PowSessionMiddleware`](pow_core::PowSessionMiddleware)).
+    /// [`PowSessionMiddleware`](pow_actix::PowSessionMiddleware)).
     ///
     /// # Errors
     /// [`PowError::Store`] when the store fails.
@@ -441,7 +441,7 @@ mod tests {
             .build()
             .unwrap();
         let cookie = PersistentSession::new().cookie(&config, "v".into());
-        let cookie = pow_core::web::actix_cookie(cookie, config.session().cookie_secure);
+        let cookie = pow_actix::web::actix_cookie(cookie, config.session().cookie_secure);
         assert_eq!(cookie.http_only(), Some(true));
         assert_eq!(cookie.same_site(), Some(actix_web::cookie::SameSite::Lax));
         assert_eq!(cookie.secure(), Some(true));

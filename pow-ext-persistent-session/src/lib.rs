@@ -40,17 +40,17 @@
 //!
 //! ```
 //! use std::time::Duration;
-//! use pow_core::PowConfig;
+//! use pow_actix::PowConfig;
 //! use pow_ext_persistent_session::PersistentSession;
 //!
 //! let config = PowConfig::builder("s".repeat(64))
 //!     .extension(PersistentSession::new().ttl(Duration::from_secs(14 * 24 * 3600)))
 //!     .build()?;
 //! assert!(config.extensions().contains("pow_persistent_session"));
-//! # Ok::<_, pow_core::PowError>(())
+//! # Ok::<_, pow_actix::PowError>(())
 //! ```
 //!
-//! The app must be wrapped in [`PowMiddleware`](pow_core::PowMiddleware), which runs this
+//! The app must be wrapped in [`PowMiddleware`](pow_actix::PowMiddleware), which runs this
 //! extension's request hook and sets the cookies it queues (on every response, error
 //! pages included).
 //!

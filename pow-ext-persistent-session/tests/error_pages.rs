@@ -7,9 +7,9 @@
 use actix_web::cookie::Cookie;
 use actix_web::dev::ServiceResponse;
 use actix_web::{test, web, HttpResponse};
-use pow_core::password::Pbkdf2Hasher;
-use pow_core::users::diesel::DieselUsersContext;
-use pow_core::{MaybeUser, PowConfig, PowError};
+use pow_actix::password::Pbkdf2Hasher;
+use pow_actix::users::diesel::DieselUsersContext;
+use pow_actix::{MaybeUser, PowConfig, PowError};
 use pow_ext_persistent_session::PersistentSession;
 
 const REMEMBER: &str = "persistent_session";
@@ -17,7 +17,7 @@ const REMEMBER: &str = "persistent_session";
 fn config() -> PowConfig {
     let db = std::env::temp_dir().join(format!(
         "pow-persistent-error-pages-{}.db",
-        pow_core::token::generate_uuid()
+        pow_actix::token::generate_uuid()
     ));
     let users = DieselUsersContext::connect(&db.display().to_string()).unwrap();
     let config = PowConfig::builder("e".repeat(64))
@@ -28,7 +28,7 @@ fn config() -> PowConfig {
         .build()
         .unwrap();
     users.migrate(&config).unwrap();
-    pow_core::testing::create_user(&config, "alice@example.com", "secret password").unwrap();
+    pow_actix::testing::create_user(&config, "alice@example.com", "secret password").unwrap();
     config
 }
 
@@ -40,8 +40,8 @@ fn cookie<B>(res: &ServiceResponse<B>, name: &str) -> Option<Cookie<'static>> {
 }
 
 /// `/busy` fails the way a saturated hashing pool does; `/who` says who is signed in.
-async fn busy() -> Result<HttpResponse, PowError> {
-    Err(PowError::Busy)
+async fn busy() -> pow_actix::Result<HttpResponse> {
+    Err(PowError::Busy.into())
 }
 
 async fn who(user: MaybeUser) -> HttpResponse {
@@ -53,7 +53,7 @@ async fn who(user: MaybeUser) -> HttpResponse {
 async fn a_503_page_carries_the_rotated_remember_me_cookie() {
     let config = config();
     let app = test::init_service(
-        pow_core::testing::app(&config)
+        pow_actix::testing::app(&config)
             .route("/busy", web::get().to(busy))
             .route("/who", web::get().to(who)),
     )

@@ -11,14 +11,14 @@ use std::time::Duration;
 
 use actix_web::{web, HttpResponse};
 use async_trait::async_trait;
-use pow_core::extension::{Callbacks, ExtensionBuilder};
-use pow_core::password::Pbkdf2Hasher;
-use pow_core::session::MaybeUser;
-use pow_core::test_client::{serve, Client, Response};
-use pow_core::users::diesel::DieselUsersContext;
-use pow_core::users::User;
-use pow_core::web::Flow;
-use pow_core::{Extension, PowConfig, PowConfigBuilder, PowError};
+use pow_actix::extension::{Callbacks, ExtensionBuilder};
+use pow_actix::password::Pbkdf2Hasher;
+use pow_actix::session::MaybeUser;
+use pow_actix::test_client::{serve, Client, Response};
+use pow_actix::users::diesel::DieselUsersContext;
+use pow_actix::users::User;
+use pow_actix::web::Flow;
+use pow_actix::{Extension, PowConfig, PowConfigBuilder, PowError};
 use pow_ext_persistent_session::PersistentSession;
 
 const COOKIE: &str = "persistent_session";
@@ -37,7 +37,7 @@ impl Harness {
     }
 
     fn create_user(&self, email: &str) -> User {
-        pow_core::testing::create_user(&self.config, email, PASSWORD).unwrap()
+        pow_actix::testing::create_user(&self.config, email, PASSWORD).unwrap()
     }
 
     fn count_tokens(&self, user: &User) -> usize {
@@ -67,7 +67,7 @@ fn start_with(
 ) -> Harness {
     let db = std::env::temp_dir().join(format!(
         "pow-persistent-session-{}.db",
-        pow_core::token::generate_uuid()
+        pow_actix::token::generate_uuid()
     ));
     let users = DieselUsersContext::connect(&db.display().to_string()).unwrap();
     let builder = PowConfig::builder("x".repeat(64))
@@ -78,7 +78,7 @@ fn start_with(
     let app_config = config.clone();
     let addr = serve(move || {
         let config = app_config.clone();
-        pow_core::testing::app(&config).route("/me", web::get().to(me))
+        pow_actix::testing::app(&config).route("/me", web::get().to(me))
     });
     Harness { addr, config, ext }
 }
@@ -356,24 +356,24 @@ fn a_named_setup_uses_its_own_cookie_and_token_prefix() {
 #[test]
 fn changing_the_password_revokes_the_tokens_of_other_browsers_on_memory() {
     changing_the_password_revokes_the_tokens_of_other_browsers(
-        pow_core::store::MemoryStore::shared(),
+        pow_actix::store::MemoryStore::shared(),
     );
 }
 
 #[test]
 fn changing_the_password_revokes_the_tokens_of_other_browsers_on_redis() {
-    let Some(url) = pow_core::testing::test_redis_url() else {
+    let Some(url) = pow_actix::testing::test_redis_url() else {
         return;
     };
-    let prefix = format!("pow-remember-{}", pow_core::token::generate_uuid());
+    let prefix = format!("pow-remember-{}", pow_actix::token::generate_uuid());
     changing_the_password_revokes_the_tokens_of_other_browsers(
-        pow_core::testing::test_redis_store(&url, &prefix).unwrap(),
+        pow_actix::testing::test_redis_store(&url, &prefix).unwrap(),
     );
 }
 
 /// Also: a session restored from the cookie must confirm the password before changing it.
 fn changing_the_password_revokes_the_tokens_of_other_browsers(
-    store: Arc<dyn pow_core::store::Store>,
+    store: Arc<dyn pow_actix::store::Store>,
 ) {
     let ext = strict();
     let h = start_with(ext.clone(), |builder| builder.extension(ext).store(store));
@@ -589,12 +589,12 @@ impl Extension for HaltSignIn {
 impl Callbacks for HaltSignIn {
     async fn before_respond(
         &self,
-        step: &mut pow_core::pipeline::Step,
-        client: &mut dyn pow_core::pipeline::Client,
+        step: &mut pow_actix::pipeline::Step,
+        client: &mut dyn pow_actix::pipeline::Client,
     ) -> Result<Flow, PowError> {
-        if step.is(pow_core::web::actions::SESSION_CREATE) && step.user.is_some() {
+        if step.is(pow_actix::web::actions::SESSION_CREATE) && step.user.is_some() {
             client.session().end(&step.config).await?;
-            return Ok(Flow::Halt(pow_core::pipeline::Halt::Redirect("/".into())));
+            return Ok(Flow::Halt(pow_actix::pipeline::Halt::Redirect("/".into())));
         }
         Ok(Flow::Continue)
     }
@@ -625,7 +625,7 @@ fn sign_out_everywhere_revokes_remember_me_tokens_too() {
     let phone_token = remembered(&phone);
 
     let removed = actix_web::rt::System::new()
-        .block_on(pow_core::session::sign_out_everywhere(&h.config, alice.id))
+        .block_on(pow_actix::session::sign_out_everywhere(&h.config, alice.id))
         .unwrap();
     assert_eq!(removed, 1);
     assert_eq!(h.count_tokens(&alice), 0);
@@ -725,15 +725,15 @@ fn a_remembered_browser_is_listed_and_forgotten_from_another() {
 
 /// Disabling a user through the admin API ends their browser session, their remember-me
 /// cookie and their API client at once.
-fn disabling_ends_every_credential(store: Arc<dyn pow_core::store::Store>) {
+fn disabling_ends_every_credential(store: Arc<dyn pow_actix::store::Store>) {
     let ext = strict();
     let h = start_with(ext.clone(), |builder| builder.extension(ext).store(store));
     let alice = h.create_user("alice@example.com");
     let served = h.config.clone();
     let api = serve(move || {
-        actix_web::App::new().configure(pow_core::api::configure(
+        actix_web::App::new().configure(pow_actix::api::configure(
             served.clone(),
-            pow_core::api::ApiOptions::new(),
+            pow_actix::api::ApiOptions::new(),
         ))
     });
 
@@ -750,7 +750,7 @@ fn disabling_ends_every_credential(store: Arc<dyn pow_core::store::Store>) {
     assert_eq!(client.get("/api/v1/sessions").status, 200);
 
     actix_web::rt::System::new()
-        .block_on(pow_core::admin::disable_user(&h.config, &alice))
+        .block_on(pow_actix::admin::disable_user(&h.config, &alice))
         .unwrap();
     assert_eq!(
         whoami(&mut browser_c),
@@ -773,16 +773,16 @@ fn disabling_ends_every_credential(store: Arc<dyn pow_core::store::Store>) {
 
 #[test]
 fn disabling_ends_every_credential_on_memory() {
-    disabling_ends_every_credential(pow_core::store::MemoryStore::shared());
+    disabling_ends_every_credential(pow_actix::store::MemoryStore::shared());
 }
 
 #[test]
 fn disabling_ends_every_credential_on_redis() {
-    let Some(url) = pow_core::testing::test_redis_url() else {
+    let Some(url) = pow_actix::testing::test_redis_url() else {
         return;
     };
-    let prefix = format!("pow-remember-{}", pow_core::token::generate_uuid());
-    disabling_ends_every_credential(pow_core::testing::test_redis_store(&url, &prefix).unwrap());
+    let prefix = format!("pow-remember-{}", pow_actix::token::generate_uuid());
+    disabling_ends_every_credential(pow_actix::testing::test_redis_store(&url, &prefix).unwrap());
 }
 
 /// A copy of the store holds no usable remember-me token: every string in it, signed as a
@@ -795,7 +795,7 @@ fn the_store_holds_no_usable_token() {
     sign_in(&mut c, "ada@example.com", Some(true));
     let cookie = remembered(&c);
     let dumped = actix_web::rt::System::new()
-        .block_on(pow_core::testing::dumped_strings(
+        .block_on(pow_actix::testing::dumped_strings(
             &**h.config.store(),
             "persistent_session",
         ))
@@ -909,7 +909,7 @@ fn a_data_export_lists_remembered_browsers_without_tokens_and_erasure_forgets_th
 
     let rt = actix_web::rt::System::new();
     let export = rt
-        .block_on(pow_core::admin::export_user(&h.config, &alice))
+        .block_on(pow_actix::admin::export_user(&h.config, &alice))
         .unwrap();
     let browsers = &export["extensions"]["pow_persistent_session"]["remembered_browsers"];
     assert_eq!(browsers.as_array().map(Vec::len), Some(1), "{export}");
@@ -918,7 +918,7 @@ fn a_data_export_lists_remembered_browsers_without_tokens_and_erasure_forgets_th
     let token = cookie.split('.').next().unwrap_or_default();
     assert!(!text.contains(token), "no token in the export: {text}");
 
-    rt.block_on(pow_core::admin::erase_extension_data(&h.config, &alice))
+    rt.block_on(pow_actix::admin::erase_extension_data(&h.config, &alice))
         .unwrap();
     assert_eq!(h.count_tokens(&alice), 0);
     // The browser's cookie no longer signs anybody in.

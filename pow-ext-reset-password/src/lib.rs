@@ -16,15 +16,15 @@
 //! ## Enabling it
 //!
 //! Add the extension to the config; its routes are mounted by
-//! [`pow_core::web::configure`] with the core's, and it needs no migration (tokens live in
+//! [`pow_actix::web::configure`] with the core's, and it needs no migration (tokens live in
 //! the cache store). The users table needs an `email` column, which it has when `email` is
 //! the user id field (the default); otherwise declare one with
 //! `PowConfigBuilder::user_field`.
 //!
 //! ```
 //! use std::time::Duration;
-//! use pow_core::PowConfig;
-//! use pow_core::store::Limit;
+//! use pow_actix::PowConfig;
+//! use pow_actix::store::Limit;
 //! use pow_ext_reset_password::ResetPassword;
 //!
 //! let config = PowConfig::builder("s".repeat(64)).base_url("https://example.com")
@@ -35,7 +35,7 @@
 //!     )
 //!     .build()?;
 //! assert!(config.extensions().contains("pow_reset_password"));
-//! # Ok::<_, pow_core::PowError>(())
+//! # Ok::<_, pow_actix::PowError>(())
 //! ```
 //!
 //! Configure a real mailer ([`pow_core::mailer::SmtpMailer`]) and a `base_url` for the
@@ -54,7 +54,7 @@
 //! ## Routes
 //!
 //! Every route is for signed-out visitors only; a signed-in user is redirected away (see
-//! `pow_core::web::require_not_authenticated`).
+//! `pow_actix::web::require_not_authenticated`).
 //!
 //! | Method | Path | Action |
 //! |---|---|---|
@@ -71,16 +71,16 @@
 //!
 //! ## JSON API
 //!
-//! For mobile and single-page clients of [`pow_core::api`], [`ResetPassword::api`] gives
+//! For mobile and single-page clients of [`pow_actix::api`], [`ResetPassword::api`] gives
 //! the same flow as JSON endpoints under the API prefix (`/api/v1` by default). Enable the
 //! extension in the config as above (for its texts and mails) and add its API side to the
-//! [`ApiOptions`](pow_core::api::ApiOptions), made from the same value so both use the
+//! [`ApiOptions`](pow_actix::api::ApiOptions), made from the same value so both use the
 //! same settings:
 //!
 //! ```
 //! use actix_web::App;
-//! use pow_core::api::{self, ApiAuthMiddleware, ApiOptions, LinkTemplate};
-//! use pow_core::PowConfig;
+//! use pow_actix::api::{self, ApiAuthMiddleware, ApiOptions, LinkTemplate};
+//! use pow_actix::PowConfig;
 //! use pow_ext_reset_password::ResetPassword;
 //!
 //! let reset = ResetPassword::new();
@@ -99,7 +99,7 @@
 //! let app = App::new()
 //!     .configure(api::configure(config.clone(), options))
 //!     .wrap(ApiAuthMiddleware::new(config));
-//! # Ok::<_, pow_core::PowError>(())
+//! # Ok::<_, pow_actix::PowError>(())
 //! ```
 //!
 //! | Method | Path | Body | Answer |
@@ -133,7 +133,7 @@
 //! app ([`ResetPasswordApi::link_template`]):
 //!
 //! - **By default**, the extension's HTML page, `<base_url>/reset-password/<token>`. It
-//!   suits an app that also mounts the HTML routes ([`pow_core::web::configure`]): the
+//!   suits an app that also mounts the HTML routes ([`pow_actix::web::configure`]): the
 //!   user sets the new password in the browser.
 //! - **With a [`LinkTemplate`](pow_core::api::LinkTemplate)**, any URL holding the signed
 //!   token: a page of the single-page app
@@ -414,6 +414,7 @@ impl Extension for ResetPassword {
             .page_extension(forgot_password_link);
         #[cfg(feature = "actix")]
         {
+            use pow_actix::extension::ActixExtensionBuilder as _;
             let routes = std::sync::Arc::new(self.clone());
             ext.api(ResetPassword::api(self))
                 .routes(move |cfg, config| {

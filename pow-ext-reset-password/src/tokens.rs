@@ -271,7 +271,7 @@ mod tests {
             .unwrap();
         users.migrate(&config).unwrap();
         let user =
-            pow_core::testing::create_user(&config, "a@example.com", "long password").unwrap();
+            pow_actix::testing::create_user(&config, "a@example.com", "long password").unwrap();
         let tokens = ResetTokens::new(&config, Duration::from_secs(600));
         // What a release before 0.2 wrote: the record under `[digest]`.
         let token = "0d7e8c1f-legacy";

@@ -11,13 +11,13 @@ use actix_web::dev::{Service, ServiceResponse};
 use actix_web::http::{header, StatusCode};
 use actix_web::test::{self, TestRequest};
 use actix_web::{web, App, HttpResponse};
-use pow_core::api::{self, ApiAuthMiddleware, ApiOptions, LinkTemplate};
-use pow_core::mailer::{Mail, MemoryMailer};
-use pow_core::password::Pbkdf2Hasher;
-use pow_core::session::RequireAuthenticated;
-use pow_core::store::Limit;
-use pow_core::users::diesel::DieselUsersContext;
-use pow_core::{CurrentUser, PowConfig, PowConfigBuilder};
+use pow_actix::api::{self, ApiAuthMiddleware, ApiOptions, LinkTemplate};
+use pow_actix::mailer::{Mail, MemoryMailer};
+use pow_actix::password::Pbkdf2Hasher;
+use pow_actix::session::RequireAuthenticated;
+use pow_actix::store::Limit;
+use pow_actix::users::diesel::DieselUsersContext;
+use pow_actix::{CurrentUser, PowConfig, PowConfigBuilder};
 use pow_ext_reset_password::{MailDelivery, ResetPassword, ResetPasswordApi};
 use serde_json::{json, Value};
 
@@ -37,7 +37,7 @@ fn config(
 ) -> PowConfig {
     let db = std::env::temp_dir().join(format!(
         "pow-reset-password-api-{}.db",
-        pow_core::token::generate_uuid()
+        pow_actix::token::generate_uuid()
     ));
     let users = DieselUsersContext::connect(&db.display().to_string()).unwrap();
     let builder = PowConfig::builder("r".repeat(64))
@@ -48,7 +48,7 @@ fn config(
         .extension(ext.clone());
     let config = tweak(builder).build().unwrap();
     users.migrate(&config).unwrap();
-    pow_core::testing::create_user(&config, "alice@example.com", "old password").unwrap();
+    pow_actix::testing::create_user(&config, "alice@example.com", "old password").unwrap();
     config
 }
 
@@ -226,7 +226,7 @@ async fn reset_over_json_end_to_end() {
     );
     let res = send(&app, set(&token, "short", "short").to_request()).await;
     assert_eq!(
-        pow_core::testing::field_errors(&res.json, "password"),
+        pow_actix::testing::field_errors(&res.json, "password"),
         json!(["should be at least 8 characters"])
     );
     assert_eq!(
@@ -383,7 +383,7 @@ async fn tampered_and_foreign_tokens_are_rejected() {
     let uuid = String::from_utf8(base64_url_decode(token.split('.').nth(1).unwrap())).unwrap();
     // The right id, signed for another purpose.
     let other_salt = config.verifier().sign_token(api::RENEWAL_TOKEN_SALT, &uuid);
-    let wrong_key = pow_core::token::MessageVerifier::new(&[b'x'; 64])
+    let wrong_key = pow_actix::token::MessageVerifier::new(&[b'x'; 64])
         .sign_token(pow_ext_reset_password::TOKEN_SALT, &uuid);
     // An API access token is no reset token.
     let pair = send(&app, sign_in("old password").to_request()).await;
@@ -548,8 +548,8 @@ async fn a_configured_captcha_guards_json_reset_requests() {
     let ext = inline();
     let mailer = MemoryMailer::new();
     let config = config(&ext, &mailer, |b| {
-        b.captcha(pow_core::captcha::Captcha::new(
-            pow_core::testing::TestCaptcha,
+        b.captcha(pow_actix::captcha::Captcha::new(
+            pow_actix::testing::TestCaptcha,
         ))
     });
     let app = app!(config, ext.api());
@@ -587,7 +587,7 @@ async fn an_address_nobody_could_receive_is_refused() {
         assert_eq!(res.json["errors"][0]["code"], "invalid_email");
         assert_eq!(res.message(), "Please enter a valid e-mail address.");
         assert!(
-            pow_core::testing::field_errors(&res.json, "email")[0].is_string(),
+            pow_actix::testing::field_errors(&res.json, "email")[0].is_string(),
             "{}",
             res.json
         );

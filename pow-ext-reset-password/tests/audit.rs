@@ -5,19 +5,19 @@
 
 use std::time::{Duration, Instant};
 
-use pow_core::audit::{AuditQuery, Auditor, DieselAuditSink};
-use pow_core::mailer::MemoryMailer;
-use pow_core::password::Pbkdf2Hasher;
-use pow_core::test_client::{serve, Client};
-use pow_core::users::diesel::DieselUsersContext;
-use pow_core::PowConfig;
+use pow_actix::audit::{AuditQuery, Auditor, DieselAuditSink};
+use pow_actix::mailer::MemoryMailer;
+use pow_actix::password::Pbkdf2Hasher;
+use pow_actix::test_client::{serve, Client};
+use pow_actix::users::diesel::DieselUsersContext;
+use pow_actix::PowConfig;
 use pow_ext_reset_password::{MailDelivery, ResetPassword};
 
 #[test]
 fn a_reset_is_recorded_without_secrets() {
     let db = std::env::temp_dir().join(format!(
         "pow-reset-audit-{}.db",
-        pow_core::token::generate_uuid()
+        pow_actix::token::generate_uuid()
     ));
     let users = DieselUsersContext::connect(&db.display().to_string()).unwrap();
     let mailer = MemoryMailer::new();
@@ -32,9 +32,9 @@ fn a_reset_is_recorded_without_secrets() {
         .unwrap();
     users.migrate(&config).unwrap();
     let alice =
-        pow_core::testing::create_user(&config, "alice@example.com", "old password").unwrap();
+        pow_actix::testing::create_user(&config, "alice@example.com", "old password").unwrap();
     let served = config.clone();
-    let mut c = Client::new(serve(move || pow_core::testing::app(&served)));
+    let mut c = Client::new(serve(move || pow_actix::testing::app(&served)));
 
     let csrf = c.get("/reset-password/new").csrf();
     c.post(

@@ -11,13 +11,13 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use actix_web::{web, App, HttpResponse};
-use pow_core::mailer::MemoryMailer;
-use pow_core::password::Pbkdf2Hasher;
-use pow_core::session::{MaybeUser, PowMiddleware};
-use pow_core::store::{MemoryStore, Store};
-use pow_core::test_client::{serve, Client};
-use pow_core::users::diesel::DieselUsersContext;
-use pow_core::PowConfig;
+use pow_actix::mailer::MemoryMailer;
+use pow_actix::password::Pbkdf2Hasher;
+use pow_actix::session::{MaybeUser, PowMiddleware};
+use pow_actix::store::{MemoryStore, Store};
+use pow_actix::test_client::{serve, Client};
+use pow_actix::users::diesel::DieselUsersContext;
+use pow_actix::PowConfig;
 use pow_ext_reset_password::{MailDelivery, ResetPassword};
 
 const PASSWORD: &str = "correct horse battery";
@@ -53,10 +53,10 @@ fn start(shared: &Shared, current: &str, retired: &[&str]) -> (PowConfig, Socket
     let served = config.clone();
     let addr = serve(move || {
         App::new()
-            .configure(pow_core::web::configure(served.clone()))
-            .configure(pow_core::api::configure(
+            .configure(pow_actix::web::configure(served.clone()))
+            .configure(pow_actix::api::configure(
                 served.clone(),
-                pow_core::api::ApiOptions::new(),
+                pow_actix::api::ApiOptions::new(),
             ))
             .route("/me", web::get().to(me))
             .wrap(PowMiddleware::new(served.clone()))
@@ -73,7 +73,7 @@ fn browser(addr: SocketAddr, cookies: &BTreeMap<String, String>) -> Client {
 
 fn access_token_works(config: &PowConfig, token: &str) -> bool {
     actix_web::rt::System::new()
-        .block_on(pow_core::api::authenticate(config, token))
+        .block_on(pow_actix::api::authenticate(config, token))
         .unwrap()
         .is_some()
 }
@@ -83,7 +83,7 @@ fn what_a_retired_key_signed_works_until_it_leaves_the_ring() {
     let shared = Shared {
         db: std::env::temp_dir().join(format!(
             "pow-key-rotation-{}.db",
-            pow_core::token::generate_uuid()
+            pow_actix::token::generate_uuid()
         )),
         store: Arc::new(MemoryStore::new()),
         mailer: MemoryMailer::new(),
@@ -91,7 +91,7 @@ fn what_a_retired_key_signed_works_until_it_leaves_the_ring() {
 
     // Under A: a browser session, an API token, a mailed reset link.
     let (config_a, addr) = start(&shared, "a", &[]);
-    let user = pow_core::testing::create_user(&config_a, "ada@example.com", PASSWORD).unwrap();
+    let user = pow_actix::testing::create_user(&config_a, "ada@example.com", PASSWORD).unwrap();
     let signed_in = format!("user:{}", user.id);
     let mut c = Client::new(addr);
     c.sign_in("ada@example.com", PASSWORD);
@@ -158,13 +158,13 @@ fn the_store_holds_no_usable_reset_token() {
     let shared = Shared {
         db: std::env::temp_dir().join(format!(
             "pow-reset-at-rest-{}.db",
-            pow_core::token::generate_uuid()
+            pow_actix::token::generate_uuid()
         )),
         store: Arc::new(MemoryStore::new()),
         mailer: MemoryMailer::new(),
     };
     let (config, addr) = start(&shared, "a", &[]);
-    pow_core::testing::create_user(&config, "ada@example.com", PASSWORD).unwrap();
+    pow_actix::testing::create_user(&config, "ada@example.com", PASSWORD).unwrap();
     let mut c = Client::new(addr);
     let page = c.get("/reset-password/new");
     c.post(
@@ -184,7 +184,7 @@ fn the_store_holds_no_usable_reset_token() {
         .expect("a reset link")
         .to_owned();
     let dumped = actix_web::rt::System::new()
-        .block_on(pow_core::testing::dumped_strings(
+        .block_on(pow_actix::testing::dumped_strings(
             &*shared.store,
             pow_ext_reset_password::TOKEN_NAMESPACE,
         ))

@@ -4,10 +4,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use actix_web::test;
-use pow_core::mailer::{DefaultMailViews, Mail, MailContent, MailViews, MemoryMailer};
-use pow_core::password::Pbkdf2Hasher;
-use pow_core::users::diesel::DieselUsersContext;
-use pow_core::{PowConfig, PowError};
+use pow_actix::mailer::{DefaultMailViews, Mail, MailContent, MailViews, MemoryMailer};
+use pow_actix::password::Pbkdf2Hasher;
+use pow_actix::users::diesel::DieselUsersContext;
+use pow_actix::{PowConfig, PowError};
 use pow_ext_reset_password::{MailDelivery, ResetPassword, MAIL};
 
 /// Replaces the reset mail only.
@@ -31,7 +31,7 @@ impl MailViews for BrandedReset {
 fn setup(views: Option<BrandedReset>) -> (PowConfig, MemoryMailer) {
     let db = std::env::temp_dir().join(format!(
         "pow-reset-mail-views-{}.db",
-        pow_core::token::generate_uuid()
+        pow_actix::token::generate_uuid()
     ));
     let users = DieselUsersContext::connect(&db.display().to_string()).unwrap();
     let mailer = MemoryMailer::new();
@@ -46,13 +46,13 @@ fn setup(views: Option<BrandedReset>) -> (PowConfig, MemoryMailer) {
     }
     let config = builder.build().unwrap();
     users.migrate(&config).unwrap();
-    pow_core::testing::create_user(&config, "alice@example.com", "secret password").unwrap();
+    pow_actix::testing::create_user(&config, "alice@example.com", "secret password").unwrap();
     (config, mailer)
 }
 
 /// Requests a reset link for alice through the app's form.
 async fn request_reset(config: &PowConfig) {
-    let app = test::init_service(pow_core::testing::app(config)).await;
+    let app = test::init_service(pow_actix::testing::app(config)).await;
     let page = test::call_service(
         &app,
         test::TestRequest::get()

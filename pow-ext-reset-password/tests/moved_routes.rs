@@ -3,8 +3,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use actix_web::test;
-use pow_core::web::Routes;
-use pow_core::PowConfig;
+use pow_actix::web::Routes;
+use pow_actix::PowConfig;
 use pow_ext_reset_password::{ResetPassword, NAME};
 
 /// Serves the reset pages under `/password/...`.
@@ -29,7 +29,7 @@ async fn moved_routes_are_served_and_linked() {
         .extension(ResetPassword::new())
         .build()
         .unwrap();
-    let app = test::init_service(pow_core::testing::app(&config)).await;
+    let app = test::init_service(pow_actix::testing::app(&config)).await;
 
     let sign_in = test::call_and_read_body(
         &app,

@@ -9,14 +9,14 @@ use std::time::Duration;
 
 use actix_web::{web, App, HttpResponse};
 use async_trait::async_trait;
-use pow_core::mailer::{Mail, Mailer, MemoryMailer};
-use pow_core::password::Pbkdf2Hasher;
-use pow_core::session::{PowMiddleware, RequireAuthenticated};
-use pow_core::store::Limit;
-use pow_core::store::{Key, KeyPattern, MemoryStore, Record, Store, StoreError};
-use pow_core::test_client::{serve, Client, Response};
-use pow_core::users::diesel::DieselUsersContext;
-use pow_core::{PowConfig, PowConfigBuilder, PowError};
+use pow_actix::mailer::{Mail, Mailer, MemoryMailer};
+use pow_actix::password::Pbkdf2Hasher;
+use pow_actix::session::{PowMiddleware, RequireAuthenticated};
+use pow_actix::store::Limit;
+use pow_actix::store::{Key, KeyPattern, MemoryStore, Record, Store, StoreError};
+use pow_actix::test_client::{serve, Client, Response};
+use pow_actix::users::diesel::DieselUsersContext;
+use pow_actix::{PowConfig, PowConfigBuilder, PowError};
 use pow_ext_reset_password::{MailDelivery, ResetPassword};
 
 const SENT: &str = "If an account for the provided email exists, an email with reset instructions will be sent to you. Please check your inbox.";
@@ -45,7 +45,7 @@ fn config(
 ) -> PowConfig {
     let db = std::env::temp_dir().join(format!(
         "pow-reset-password-test-{}.db",
-        pow_core::token::generate_uuid()
+        pow_actix::token::generate_uuid()
     ));
     let users = DieselUsersContext::connect(&db.display().to_string()).unwrap();
     let builder = PowConfig::builder("r".repeat(64))
@@ -61,14 +61,14 @@ fn config(
 }
 
 fn create_user(config: &PowConfig, email: &str, password: &str) {
-    pow_core::testing::create_user(config, email, password).unwrap();
+    pow_actix::testing::create_user(config, email, password).unwrap();
 }
 
 /// Serves pow-rs at the root with a `/protected` page for signed-in users.
 fn serve_app(config: PowConfig) -> SocketAddr {
     serve(move || {
         App::new()
-            .configure(pow_core::web::configure(config.clone()))
+            .configure(pow_actix::web::configure(config.clone()))
             .service(
                 web::scope("/protected")
                     .wrap(RequireAuthenticated::new())
@@ -368,13 +368,14 @@ fn tampered_tokens_are_expired() {
     // The same token signed for sessions instead of reset links.
     let payload = protected_payload.split('.').nth(1).unwrap();
     let token = String::from_utf8(base64_url_decode(payload)).unwrap();
-    let wrong_salt = pow_core::token::MessageVerifier::new("r".repeat(64).as_bytes())
-        .sign_token(pow_core::token::SESSION_SALT, &token);
+    let wrong_salt = pow_actix::token::MessageVerifier::new("r".repeat(64).as_bytes())
+        .sign_token(pow_actix::token::SESSION_SALT, &token);
     // A random token, signed correctly but never issued.
-    let never_issued = pow_core::token::MessageVerifier::new("r".repeat(64).as_bytes()).sign_token(
-        pow_ext_reset_password::TOKEN_SALT,
-        &pow_core::token::generate_uuid(),
-    );
+    let never_issued = pow_actix::token::MessageVerifier::new("r".repeat(64).as_bytes())
+        .sign_token(
+            pow_ext_reset_password::TOKEN_SALT,
+            &pow_actix::token::generate_uuid(),
+        );
 
     for bad in [
         flipped,
@@ -610,7 +611,7 @@ fn links_stay_under_the_mount_path() {
     });
     let addr = serve(move || {
         App::new()
-            .service(web::scope("/auth").configure(pow_core::web::configure(config.clone())))
+            .service(web::scope("/auth").configure(pow_actix::web::configure(config.clone())))
             .wrap(PowMiddleware::new(config.clone()))
     });
     let mut c = Client::new(addr);
@@ -844,7 +845,7 @@ fn of_two_concurrent_submits_exactly_one_succeeds() {
 fn of_a_hundred_concurrent_submits_exactly_one_succeeds() {
     const RACERS: usize = 100;
     let app = start_with(inline().mail_rate_limit(None), |b| {
-        b.rate_limits(pow_core::limits::RateLimits::disabled())
+        b.rate_limits(pow_actix::limits::RateLimits::disabled())
     });
     let mut requester = app.client();
     request_reset(&mut requester, "alice@example.com");
@@ -907,8 +908,8 @@ fn of_a_hundred_concurrent_submits_exactly_one_succeeds() {
 #[test]
 fn a_configured_captcha_guards_the_reset_request() {
     let setup = start_with(inline(), |b| {
-        b.captcha(pow_core::captcha::Captcha::new(
-            pow_core::testing::TestCaptcha,
+        b.captcha(pow_actix::captcha::Captcha::new(
+            pow_actix::testing::TestCaptcha,
         ))
     });
     let mut c = Client::new(setup.addr);

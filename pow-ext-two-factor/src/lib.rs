@@ -7,7 +7,7 @@
 //! Enable it with one value; the HTML pages and the JSON endpoints come with it:
 //!
 //! ```
-//! use pow_core::PowConfig;
+//! use pow_actix::PowConfig;
 //! use pow_ext_two_factor::TwoFactor;
 //!
 //! let config = PowConfig::builder("s".repeat(64))
@@ -47,7 +47,7 @@
 //!
 //! ## JSON
 //!
-//! With [`pow_core::api`] mounted, `POST <prefix>/session` answers a user with a second
+//! With [`pow_actix::api`] mounted, `POST <prefix>/session` answers a user with a second
 //! factor `401` with code `second_factor_required` and the pending step `second_factor`
 //! (`data.pending`: its `methods` and a `token`, signed, single use, 5 minutes);
 //! `POST <prefix>/two-factor/verify` with `{"second_factor_token": "<token>", "code":
@@ -268,6 +268,7 @@ impl Extension for TwoFactor {
         .step_up_page(pow_core::session::AuthMethod::RECOVERY_CODE, step_up_path);
         #[cfg(feature = "actix")]
         {
+            use pow_actix::extension::ActixExtensionBuilder as _;
             let routes = self.clone();
             ext.api(TwoFactor::api(self))
                 .routes(move |cfg, config| actix::html::configure(cfg, config, &routes));

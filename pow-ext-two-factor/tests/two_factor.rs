@@ -10,17 +10,16 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use actix_web::{web, HttpResponse};
-use pow_core::api::{ApiAuthMiddleware, ApiError};
-use pow_core::limits::{Lockout, RateLimits};
-use pow_core::mailer::MemoryMailer;
-use pow_core::password::Pbkdf2Hasher;
-use pow_core::session::{MaybeUser, RequireStepUp, StepUp};
-use pow_core::store::{MemoryStore, Store};
-use pow_core::test_client::{serve, Client, Response};
-use pow_core::users::diesel::DieselUsersContext;
-use pow_core::web::{Action, ActionId, ActionKind, Outcome};
-use pow_core::PowError;
-use pow_core::{PowConfig, PowConfigBuilder};
+use pow_actix::api::{ApiAuthMiddleware, ApiError};
+use pow_actix::limits::{Lockout, RateLimits};
+use pow_actix::mailer::MemoryMailer;
+use pow_actix::password::Pbkdf2Hasher;
+use pow_actix::session::{MaybeUser, RequireStepUp, StepUp};
+use pow_actix::store::{MemoryStore, Store};
+use pow_actix::test_client::{serve, Client, Response};
+use pow_actix::users::diesel::DieselUsersContext;
+use pow_actix::web::{Action, ActionId, ActionKind, Outcome};
+use pow_actix::{PowConfig, PowConfigBuilder};
 use pow_ext_persistent_session::PersistentSession;
 use pow_ext_two_factor::totp::code_at;
 use pow_ext_two_factor::TwoFactor;
@@ -39,7 +38,7 @@ async fn me(user: MaybeUser) -> HttpResponse {
 
 /// A page behind a step-up rule (a second factor within the sudo window), as HTML and as
 /// JSON.
-async fn sensitive(req: actix_web::HttpRequest) -> Result<HttpResponse, PowError> {
+async fn sensitive(req: actix_web::HttpRequest) -> pow_actix::Result<HttpResponse> {
     const ID: ActionId = ActionId::new("app", "sensitive", ActionKind::Other);
     Action::new(ID)
         .step_up(StepUp::recent_second_factor())
@@ -51,7 +50,7 @@ async fn sensitive(req: actix_web::HttpRequest) -> Result<HttpResponse, PowError
 
 async fn sensitive_json(req: actix_web::HttpRequest) -> Result<HttpResponse, ApiError> {
     const ID: ActionId = ActionId::new("app_api", "sensitive", ActionKind::Other);
-    let config = pow_core::session::config(&req).expect("a config");
+    let config = pow_actix::session::config(&req).expect("a config");
     Action::new(ID)
         .json()
         .config(config)
@@ -74,7 +73,7 @@ fn start_with(
 ) -> (PowConfig, SocketAddr, MemoryMailer) {
     let db = std::env::temp_dir().join(format!(
         "pow-two-factor-{}.db",
-        pow_core::token::generate_uuid()
+        pow_actix::token::generate_uuid()
     ));
     let users = DieselUsersContext::connect(&db.display().to_string()).unwrap();
     let mailer = MemoryMailer::new();
@@ -88,13 +87,13 @@ fn start_with(
         .extension(PersistentSession::new());
     let config = tweak(builder).build().unwrap();
     users.migrate(&config).unwrap();
-    pow_core::testing::create_user(&config, EMAIL, PASSWORD).unwrap();
+    pow_actix::testing::create_user(&config, EMAIL, PASSWORD).unwrap();
     let served = config.clone();
     let addr = serve(move || {
-        pow_core::testing::app(&served)
-            .configure(pow_core::api::configure(
+        pow_actix::testing::app(&served)
+            .configure(pow_actix::api::configure(
                 served.clone(),
-                pow_core::api::ApiOptions::new(),
+                pow_actix::api::ApiOptions::new(),
             ))
             .route("/me", web::get().to(me))
             .route("/sensitive", web::get().to(sensitive))
@@ -126,7 +125,7 @@ fn app_client(addr: SocketAddr) -> Client {
 }
 
 /// The test user as stored now.
-fn stored_user(config: &PowConfig) -> pow_core::User {
+fn stored_user(config: &PowConfig) -> pow_actix::User {
     config
         .users_context()
         .unwrap()
@@ -356,7 +355,7 @@ fn two_steps(store: Arc<dyn Store>) {
     let access = json["data"]["access_token"].as_str().unwrap();
     let system = actix_web::rt::System::new();
     let session = system
-        .block_on(pow_core::api::authenticate(&config, access))
+        .block_on(pow_actix::api::authenticate(&config, access))
         .unwrap()
         .expect("a valid access token");
     assert_eq!(session.user.id, user.id);
@@ -373,7 +372,7 @@ fn two_steps(store: Arc<dyn Store>) {
     assert_eq!(verify(&mut desk, &codes[4]).location(), "/");
     // Signed in with a second factor: the session cache holds the user, but not the seed.
     let dumped = actix_web::rt::System::new()
-        .block_on(pow_core::testing::dumped_strings(
+        .block_on(pow_actix::testing::dumped_strings(
             store.as_ref(),
             "credentials",
         ))
@@ -561,7 +560,7 @@ fn two_steps_on_memory() {
 /// Erasing an account ends its sign-in waiting for the second step at once (and the
 /// store keeps nothing of it), rather than leaving it until it expires.
 fn erasing_ends_pending_sign_ins(store: Arc<dyn Store>) {
-    use pow_core::store::KeyPattern;
+    use pow_actix::store::KeyPattern;
     let (config, addr, _) = start(Arc::clone(&store));
     let mut c = Client::new(addr);
     assert_eq!(sign_in(&mut c, false).status, 302);
@@ -592,10 +591,10 @@ fn erasing_ends_pending_sign_ins(store: Arc<dyn Store>) {
     assert_eq!((count(pending()), count(noted())), (1, 1));
     let user = stored_user(&config);
     system
-        .block_on(pow_core::admin::erase_account(
+        .block_on(pow_actix::admin::erase_account(
             &config,
             &user,
-            pow_core::admin::RowErasure::Delete,
+            pow_actix::admin::RowErasure::Delete,
         ))
         .unwrap();
     assert_eq!((count(pending()), count(noted())), (0, 0));
@@ -612,20 +611,20 @@ fn erasing_ends_pending_sign_ins_on_memory() {
 
 #[test]
 fn erasing_ends_pending_sign_ins_on_redis() {
-    let Some(url) = pow_core::testing::test_redis_url() else {
+    let Some(url) = pow_actix::testing::test_redis_url() else {
         return;
     };
-    let prefix = format!("pow-two-factor-{}", pow_core::token::generate_uuid());
-    erasing_ends_pending_sign_ins(pow_core::testing::test_redis_store(&url, &prefix).unwrap());
+    let prefix = format!("pow-two-factor-{}", pow_actix::token::generate_uuid());
+    erasing_ends_pending_sign_ins(pow_actix::testing::test_redis_store(&url, &prefix).unwrap());
 }
 
 #[test]
 fn two_steps_on_redis() {
-    let Some(url) = pow_core::testing::test_redis_url() else {
+    let Some(url) = pow_actix::testing::test_redis_url() else {
         return;
     };
-    let prefix = format!("pow-two-factor-{}", pow_core::token::generate_uuid());
-    two_steps(pow_core::testing::test_redis_store(&url, &prefix).unwrap());
+    let prefix = format!("pow-two-factor-{}", pow_actix::token::generate_uuid());
+    two_steps(pow_actix::testing::test_redis_store(&url, &prefix).unwrap());
 }
 
 /// The account page links to the settings, in each language.
@@ -700,7 +699,7 @@ fn lock_after_three(b: PowConfigBuilder) -> PowConfigBuilder {
 }
 
 /// Waits for the lock notice the server sends after its answer.
-fn lock_notice(mailer: &MemoryMailer) -> pow_core::mailer::Mail {
+fn lock_notice(mailer: &MemoryMailer) -> pow_actix::mailer::Mail {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     loop {
         if let Some(mail) = mailer
@@ -714,7 +713,7 @@ fn lock_notice(mailer: &MemoryMailer) -> pow_core::mailer::Mail {
     }
 }
 
-fn unlock_path(mail: &pow_core::mailer::Mail) -> String {
+fn unlock_path(mail: &pow_actix::mailer::Mail) -> String {
     let at = mail
         .text
         .find("http://localhost/session/unlock/")
@@ -775,10 +774,10 @@ fn the_unlock_link_still_asks_for_the_second_factor() {
 
 /// An audit sink that keeps the events it is given.
 #[derive(Clone, Default)]
-struct Kept(Arc<std::sync::Mutex<Vec<pow_core::audit::AuditEvent>>>);
+struct Kept(Arc<std::sync::Mutex<Vec<pow_actix::audit::AuditEvent>>>);
 
-impl pow_core::audit::AuditSink for Kept {
-    fn write(&self, events: &[pow_core::audit::AuditEvent]) -> Result<(), pow_core::PowError> {
+impl pow_actix::audit::AuditSink for Kept {
+    fn write(&self, events: &[pow_actix::audit::AuditEvent]) -> Result<(), pow_actix::PowError> {
         self.0.lock().unwrap().extend_from_slice(events);
         Ok(())
     }
@@ -786,7 +785,7 @@ impl pow_core::audit::AuditSink for Kept {
 
 impl Kept {
     /// Waits for an event named `name`.
-    fn wait_for(&self, name: &str) -> pow_core::audit::AuditEvent {
+    fn wait_for(&self, name: &str) -> pow_actix::audit::AuditEvent {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
         loop {
             if let Some(event) = self.0.lock().unwrap().iter().find(|e| e.name == name) {
@@ -806,7 +805,7 @@ fn wrong_codes_lock_the_account(store: Arc<dyn Store>) {
     let kept = Kept::default();
     let sink = kept.clone();
     let (_, addr, mailer) = start_with(store, |b| {
-        lock_after_three(b).audit(pow_core::audit::Auditor::new(sink))
+        lock_after_three(b).audit(pow_actix::audit::Auditor::new(sink))
     });
     let mut used = Vec::new();
     let mut c = Client::new(addr);
@@ -868,11 +867,11 @@ fn wrong_codes_lock_the_account_on_memory() {
 
 #[test]
 fn wrong_codes_lock_the_account_on_redis() {
-    let Some(url) = pow_core::testing::test_redis_url() else {
+    let Some(url) = pow_actix::testing::test_redis_url() else {
         return;
     };
-    let prefix = format!("pow-two-factor-{}", pow_core::token::generate_uuid());
-    wrong_codes_lock_the_account(pow_core::testing::test_redis_store(&url, &prefix).unwrap());
+    let prefix = format!("pow-two-factor-{}", pow_actix::token::generate_uuid());
+    wrong_codes_lock_the_account(pow_actix::testing::test_redis_store(&url, &prefix).unwrap());
 }
 
 /// A passed second factor clears the failures; the JSON second step counts them too.
@@ -952,11 +951,11 @@ fn completing_a_sign_up_asks_for_the_second_factor() {
         .get_by(&config, "email", &"bob@example.com".into())
         .unwrap()
         .unwrap();
-    let mut changes = pow_core::users::Changes::new();
+    let mut changes = pow_actix::users::Changes::new();
     changes.insert("totp_secret".to_owned(), secret.into());
     changes.insert(
         "totp_enabled_at".to_owned(),
-        pow_core::users::Value::Timestamp(chrono::Utc::now()),
+        pow_actix::users::Value::Timestamp(chrono::Utc::now()),
     );
     users.update_fields(&config, &bob, &changes).unwrap();
 

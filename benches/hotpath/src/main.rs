@@ -19,11 +19,11 @@
 
 use actix_session::SessionExt as _;
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
-use pow_core::session::CookieSessionExt as _;
-use pow_core::session::{self, CurrentUser, PowMiddleware, RequireAuthenticated};
-use pow_core::users::diesel::DieselUsersContext;
-use pow_core::users::{sign_up_params, UsersContext};
-use pow_core::{PowConfig, PowError};
+use pow_actix::session::CookieSessionExt as _;
+use pow_actix::session::{self, CurrentUser, PowMiddleware, RequireAuthenticated};
+use pow_actix::users::diesel::DieselUsersContext;
+use pow_actix::users::{sign_up_params, UsersContext};
+use pow_actix::{PowConfig, PowError};
 
 const EMAIL: &str = "bench@example.com";
 
@@ -35,7 +35,7 @@ async fn protected(CurrentUser(user): CurrentUser) -> HttpResponse {
     HttpResponse::Ok().body(format!("hi {}", user.id))
 }
 
-async fn sign_in(req: HttpRequest) -> Result<HttpResponse, PowError> {
+async fn sign_in(req: HttpRequest) -> pow_actix::Result<HttpResponse> {
     let config = session::config(&req).ok_or_else(|| PowError::Other("no pow config".into()))?;
     let user = config
         .users()?
@@ -47,7 +47,7 @@ async fn sign_in(req: HttpRequest) -> Result<HttpResponse, PowError> {
 }
 
 async fn cookie_sign_in(req: HttpRequest) -> Result<HttpResponse, actix_web::Error> {
-    let id = format!("{}.1", pow_core::token::generate_uuid());
+    let id = format!("{}.1", pow_actix::token::generate_uuid());
     req.cookie_session()
         .insert("auth", id)
         .map_err(actix_web::error::ErrorInternalServerError)?;
@@ -62,9 +62,9 @@ async fn cookie_protected(req: HttpRequest) -> HttpResponse {
 }
 
 async fn actix_cookie_sign_in(req: HttpRequest) -> Result<HttpResponse, actix_web::Error> {
-    let token = pow_core::token::MessageVerifier::new(&[b'b'; 64]).sign_token(
-        pow_core::token::SESSION_SALT,
-        &pow_core::token::generate_uuid(),
+    let token = pow_actix::token::MessageVerifier::new(&[b'b'; 64]).sign_token(
+        pow_actix::token::SESSION_SALT,
+        &pow_actix::token::generate_uuid(),
     );
     req.get_session().insert("auth", token)?;
     Ok(HttpResponse::Ok().body("signed in"))
@@ -119,15 +119,15 @@ async fn pow_config(
     let mut builder = PowConfig::builder("b".repeat(64))
         .users(users.clone())
         .cookie_secure(false)
-        .hasher(pow_core::password::Pbkdf2Hasher::new(1));
+        .hasher(pow_actix::password::Pbkdf2Hasher::new(1));
     if let Some(url) = redis {
-        let prefix = format!("pow-bench-{}", pow_core::token::generate_uuid());
-        let mut options = pow_core::store::RedisStoreOptions::new().prefix(prefix);
+        let prefix = format!("pow-bench-{}", pow_actix::token::generate_uuid());
+        let mut options = pow_actix::store::RedisStoreOptions::new().prefix(prefix);
         if local_cache {
             options = options.local_cache(100_000);
         }
         builder = builder.store(std::sync::Arc::new(
-            pow_core::store::RedisStore::connect_with_options(url, options).await?,
+            pow_actix::store::RedisStore::connect_with_options(url, options).await?,
         ));
     }
     let config = builder.build()?;

@@ -36,7 +36,7 @@
 //! ([`Settings::app_url`]): `<APP_URL>/confirm-email?token=<token>` and
 //! `<APP_URL>/reset-password?token=<token>`. The client reads the token from the link
 //! and sends it to the matching endpoint. Mails are only logged
-//! ([`LogMailer`](pow_core::mailer::LogMailer)); a real app sets an SMTP mailer.
+//! ([`LogMailer`](pow_actix::mailer::LogMailer)); a real app sets an SMTP mailer.
 //!
 //! `main.rs` only reads [`Settings`] and starts the server, so tests build the very same
 //! app with [`build`], [`api_options`] and [`app`].
@@ -45,12 +45,12 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::http::StatusCode;
 use actix_web::{web, App, HttpResponse};
-use pow_core::api::{
+use pow_actix::api::{
     self, ApiAuthMiddleware, ApiError, ApiOptions, BrowserTransport, LinkTemplate,
 };
-use pow_core::session::{self, RequireAuthenticated};
-use pow_core::users::diesel::DieselUsersContext;
-use pow_core::{CurrentUser, PowConfig, PowConfigBuilder, PowError};
+use pow_actix::session::{self, RequireAuthenticated};
+use pow_actix::users::diesel::DieselUsersContext;
+use pow_actix::{CurrentUser, PowConfig, PowConfigBuilder, PowError};
 use pow_ext_email_confirmation::EmailConfirmation;
 use pow_ext_reset_password::ResetPassword;
 
@@ -88,7 +88,7 @@ impl Settings {
         let env = |key: &str| std::env::var(key).ok().filter(|v| !v.trim().is_empty());
         let secret_key_base = env("SECRET_KEY_BASE").unwrap_or_else(|| {
             tracing::warn!("SECRET_KEY_BASE is not set: using a random secret for this run");
-            (0..4).map(|_| pow_core::token::generate_uuid()).collect()
+            (0..4).map(|_| pow_actix::token::generate_uuid()).collect()
         });
         Self {
             database_url: env("DATABASE_URL").unwrap_or_else(|| "sqlite://pow-api.db".into()),

@@ -8,8 +8,8 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{Service, ServiceResponse};
 use actix_web::http::{header, StatusCode};
 use actix_web::test::{self, TestRequest};
-use pow_core::mailer::{Mail, MemoryMailer};
-use pow_core::password::Pbkdf2Hasher;
+use pow_actix::mailer::{Mail, MemoryMailer};
+use pow_actix::password::Pbkdf2Hasher;
 use pow_ext_email_confirmation::EmailConfirmation;
 use pow_ext_reset_password::ResetPassword;
 use serde_json::{json, Value};
@@ -19,7 +19,7 @@ const APP_URL: &str = "https://app.example.com";
 fn settings() -> example_api::Settings {
     let db = std::env::temp_dir().join(format!(
         "pow-api-example-test-{}.db",
-        pow_core::token::generate_uuid()
+        pow_actix::token::generate_uuid()
     ));
     example_api::Settings {
         database_url: db.display().to_string(),
@@ -41,7 +41,7 @@ macro_rules! start {
         })
         .unwrap();
         let options = example_api::api_options(&settings).unwrap();
-        let api = pow_core::api::ApiContext::new(config.clone(), options.clone());
+        let api = pow_actix::api::ApiContext::new(config.clone(), options.clone());
         let _ = DOCUMENT.set(api.openapi().unwrap().clone());
         let app = test::init_service(example_api::app(config, options)).await;
         (app, mailer)
@@ -221,8 +221,8 @@ async fn the_example_works_end_to_end() {
     assert_eq!(doc["openapi"], "3.1.0");
     let settings = settings();
     let config = example_api::build(&settings, |b| b).unwrap();
-    let api = pow_core::api::ApiContext::new(config, example_api::api_options(&settings).unwrap());
-    let _mounted = actix_web::App::new().configure(|cfg| pow_core::api::register(cfg, &api));
+    let api = pow_actix::api::ApiContext::new(config, example_api::api_options(&settings).unwrap());
+    let _mounted = actix_web::App::new().configure(|cfg| pow_actix::api::register(cfg, &api));
     assert_eq!(api.undocumented_routes().unwrap(), Vec::<String>::new());
     // Every documented operation answers, as documented, even to a bare request.
     let mut operations = 0;
@@ -414,7 +414,7 @@ async fn the_example_works_end_to_end() {
         .to_request();
     let (status, body, _) = send(&app, req).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-    let errors = |field| pow_core::testing::field_errors(&body, field);
+    let errors = |field| pow_actix::testing::field_errors(&body, field);
     assert_eq!(errors("email"), json!(["has invalid format"]));
     assert_eq!(
         errors("password"),
@@ -484,7 +484,7 @@ async fn a_forgotten_password_is_reset_through_the_client_app() {
     let (status, body, _) = send(&app, set("new-password", "typo-password")).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(
-        pow_core::testing::field_errors(&body, "password_confirmation"),
+        pow_actix::testing::field_errors(&body, "password_confirmation"),
         json!(["does not match confirmation"])
     );
     let (status, body, _) = send(&app, set("new-password", "new-password")).await;
@@ -1025,7 +1025,7 @@ async fn the_browser_transport_refuses_other_sites() {
 /// can read `data` (`.ci/typescript.sh` type-checks one); and no text has a run of spaces.
 #[actix_web::test]
 async fn every_success_answer_says_what_it_holds() {
-    use pow_core::testing::{doubled_spaces, undescribed_successes};
+    use pow_actix::testing::{doubled_spaces, undescribed_successes};
     let (app, _mailer) = start!(settings());
     let (status, doc, _) = send(
         &app,
@@ -1047,7 +1047,7 @@ async fn every_success_answer_says_what_it_holds() {
     let options = example_api::api_options(&settings)
         .unwrap()
         .openapi_fragment(oauth);
-    let api = pow_core::api::ApiContext::new(config, options);
+    let api = pow_actix::api::ApiContext::new(config, options);
     let with_oauth = api.openapi().unwrap();
     assert!(with_oauth["paths"]["/auth/{provider}/callback"].is_object());
     assert_eq!(undescribed_successes(with_oauth), Vec::<String>::new());

@@ -18,7 +18,7 @@
 //! # async fn demo() {
 //! use std::sync::Arc;
 //! use example_custom_store::AppStore;
-//! use pow_core::store::conformance;
+//! use pow_actix::store::conformance;
 //!
 //! conformance::run_all(Arc::new(AppStore::new())).await;
 //! # }
@@ -27,12 +27,12 @@
 //! Then hand it to the configuration (see `src/main.rs`):
 //!
 //! ```no_run
-//! # fn demo() -> Result<(), pow_core::PowError> {
+//! # fn demo() -> Result<(), pow_actix::PowError> {
 //! use std::sync::Arc;
 //! use example_custom_store::AppStore;
 //!
 //! let secret_key_base = std::env::var("SECRET_KEY_BASE").expect("64 random bytes");
-//! let config = pow_core::PowConfig::builder(secret_key_base)
+//! let config = pow_actix::PowConfig::builder(secret_key_base)
 //!     .store(Arc::new(AppStore::new()))
 //!     .build()?;
 //! # Ok(())
@@ -47,7 +47,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use pow_core::store::{parse_counter, Key, KeyPattern, Record, Store, StoreError};
+use pow_actix::store::{parse_counter, Key, KeyPattern, Record, Store, StoreError};
 
 /// Expired entries are reclaimed once every this many writes.
 const SWEEP_EVERY: u64 = 256;

@@ -1,6 +1,6 @@
 //! Plugging an application-owned store into pow-rs.
 //!
-//! Run it with `cargo run -p example-custom-store`. It builds a [`pow_core::PowConfig`]
+//! Run it with `cargo run -p example-custom-store`. It builds a [`pow_actix::PowConfig`]
 //! whose cache store is [`AppStore`] (see `src/lib.rs` for the backend and
 //! `tests/conformance.rs` for the test that proves it), then stores and reads back one value
 //! through the configuration, the way pow-core's session code does.
@@ -12,8 +12,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use example_custom_store::AppStore;
-use pow_core::store::{Cache, Key};
-use pow_core::PowConfig;
+use pow_actix::store::{Cache, Key};
+use pow_actix::PowConfig;
 
 #[actix_web::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {

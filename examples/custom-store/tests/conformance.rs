@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use example_custom_store::AppStore;
-use pow_core::store::{conformance, Key, Store};
+use pow_actix::store::{conformance, Key, Store};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn passes_the_store_conformance_suite() {

@@ -12,14 +12,14 @@ use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::middleware::{from_fn, Next};
 use actix_web::{web, App, HttpRequest, HttpResponse};
 use askama::Template;
-use pow_core::audit::{self, AuditQuery, Auditor, DieselAuditSink, FanOut, TracingSink};
-use pow_core::mailer::{BackgroundMailer, FileMailer, LogMailer, Mailer, MemoryMailer};
-use pow_core::password::Argon2Hasher;
-use pow_core::session::{Impersonation, MaybeUser, PowMiddleware, RequireAuthenticated};
-use pow_core::store::{DiskStore, MemoryStore, RedisStore, Store};
-use pow_core::users::diesel::DieselUsersContext;
-use pow_core::users::{Changeset, ChangesetAction, FieldDef, FieldKind};
-use pow_core::{Migrations, PowConfig, PowError};
+use pow_actix::audit::{self, AuditQuery, Auditor, DieselAuditSink, FanOut, TracingSink};
+use pow_actix::mailer::{BackgroundMailer, FileMailer, LogMailer, Mailer, MemoryMailer};
+use pow_actix::password::Argon2Hasher;
+use pow_actix::session::{Impersonation, MaybeUser, PowMiddleware, RequireAuthenticated};
+use pow_actix::store::{DiskStore, MemoryStore, RedisStore, Store};
+use pow_actix::users::diesel::DieselUsersContext;
+use pow_actix::users::{Changeset, ChangesetAction, FieldDef, FieldKind};
+use pow_actix::{Migrations, PowConfig, PowError};
 use pow_ext_email_confirmation::EmailConfirmation;
 use pow_ext_invitation::Invitation;
 use pow_ext_persistent_session::PersistentSession;
@@ -426,7 +426,7 @@ pub fn build_for_server(
         builder = builder.hasher(Argon2Hasher::default());
     }
     if server.rate_limits_off {
-        builder = builder.rate_limits(pow_core::limits::RateLimits::disabled());
+        builder = builder.rate_limits(pow_actix::limits::RateLimits::disabled());
     }
     if let Some(oidc) = &settings.oidc {
         // "Continue with …" on the sign-in and sign-up pages; unverified addresses take
@@ -566,7 +566,7 @@ fn page(
     title: &str,
     paragraphs: Vec<String>,
     signed_in: bool,
-) -> Result<HttpResponse, PowError> {
+) -> pow_actix::Result<HttpResponse> {
     page_with(req, title, paragraphs, signed_in, false)
 }
 
@@ -577,7 +577,7 @@ fn page_with(
     paragraphs: Vec<String>,
     signed_in: bool,
     live: bool,
-) -> Result<HttpResponse, PowError> {
+) -> pow_actix::Result<HttpResponse> {
     let mut links = vec![
         ("/".to_owned(), "Home".to_owned()),
         ("/protected".into(), "Protected page".into()),
@@ -593,27 +593,27 @@ fn page_with(
     }
     let html = DemoPage {
         title: title.to_owned(),
-        css: pow_core::views::STYLESHEET,
+        css: pow_actix::views::STYLESHEET,
         paragraphs,
         links,
-        sign_out_token: signed_in.then(|| pow_core::web::csrf::csrf_token(req)),
-        support_token: (title == ADMIN_TITLE).then(|| pow_core::web::csrf::csrf_token(req)),
+        sign_out_token: signed_in.then(|| pow_actix::web::csrf::csrf_token(req)),
+        support_token: (title == ADMIN_TITLE).then(|| pow_actix::web::csrf::csrf_token(req)),
         live,
     }
     .render()?;
     let mut res = HttpResponse::Ok();
-    for header in pow_core::web::page_security_headers() {
+    for header in pow_actix::web::page_security_headers() {
         res.insert_header(header);
     }
     // Pages that show who is signed in must not be kept by caches or the back button.
     if signed_in {
-        res.insert_header(pow_core::web::no_store());
+        res.insert_header(pow_actix::web::no_store());
     }
     Ok(res.content_type("text/html; charset=utf-8").body(html))
 }
 
-async fn home(req: HttpRequest, user: MaybeUser) -> Result<HttpResponse, PowError> {
-    let flash = pow_core::web::flash::take(&req);
+async fn home(req: HttpRequest, user: MaybeUser) -> pow_actix::Result<HttpResponse> {
+    let flash = pow_actix::web::flash::take(&req);
     let mut paragraphs: Vec<String> = flash.info.into_iter().chain(flash.error).collect();
     match &user.0 {
         Some(u) => {
@@ -640,8 +640,8 @@ async fn home(req: HttpRequest, user: MaybeUser) -> Result<HttpResponse, PowErro
 
 async fn protected(
     req: HttpRequest,
-    user: pow_core::CurrentUser,
-) -> Result<HttpResponse, PowError> {
+    user: pow_actix::CurrentUser,
+) -> pow_actix::Result<HttpResponse> {
     let text = format!(
         "Only signed-in users see this. Hello, {}!",
         user.email().unwrap_or_default()
@@ -649,8 +649,8 @@ async fn protected(
     page(&req, "Protected page", vec![text], true)
 }
 
-async fn admin(req: HttpRequest) -> Result<HttpResponse, PowError> {
-    let config = pow_core::web::route_config(&req)?;
+async fn admin(req: HttpRequest) -> pow_actix::Result<HttpResponse> {
+    let config = pow_actix::web::route_config(&req)?;
     // The audit log's query API: the latest sign-in events of every user.
     let events = config
         .audit()
@@ -695,7 +695,7 @@ async fn require_admin(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<actix_web::body::EitherBody<impl MessageBody>>, actix_web::Error> {
-    let is_admin = pow_core::session::current_user(req.request())
+    let is_admin = pow_actix::session::current_user(req.request())
         .is_some_and(|u| u.get_str("role") == Some("admin"));
     if is_admin {
         Ok(next.call(req).await?.map_into_left_body())
@@ -737,10 +737,10 @@ pub fn app_with_mailbox(
     >,
 > {
     App::new()
-        .configure(pow_core::web::configure(config.clone()))
+        .configure(pow_actix::web::configure(config.clone()))
         .configure(|cfg| {
             if let Some(outbox) = mailbox {
-                pow_core::web::mailbox_preview(outbox)(cfg);
+                pow_actix::web::mailbox_preview(outbox)(cfg);
             }
         })
         .route("/", web::get().to(home))

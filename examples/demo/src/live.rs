@@ -11,8 +11,7 @@ use actix_web::web::{self, Bytes};
 use actix_web::{HttpRequest, HttpResponse};
 use futures_util::future::{select, Either};
 use futures_util::stream::{self, StreamExt as _};
-use pow_core::session::{current_session, LiveSessions, RequireAuthenticated};
-use pow_core::PowError;
+use pow_actix::session::{current_session, LiveSessions, RequireAuthenticated};
 
 /// A comment line at this interval keeps proxies from closing an idle stream, and lets the
 /// server notice a client that went away.
@@ -34,15 +33,15 @@ pub fn scope() -> actix_web::Scope<
         .route("/events", web::get().to(events))
 }
 
-async fn page(req: HttpRequest) -> Result<HttpResponse, PowError> {
+async fn page(req: HttpRequest) -> pow_actix::Result<HttpResponse> {
     let text = "This page keeps a live connection open. Sign out in another tab, or end this \
                 session from the session list, and it ends within a second.";
     crate::page_with(&req, "Live connection", vec![text.to_owned()], true, true)
 }
 
 /// The event stream: `open` with the live session id, `ended` when the session ends.
-async fn events(req: HttpRequest) -> Result<HttpResponse, PowError> {
-    let config = pow_core::web::route_config(&req)?;
+async fn events(req: HttpRequest) -> pow_actix::Result<HttpResponse> {
+    let config = pow_actix::web::route_config(&req)?;
     let Some(session) = current_session(&req) else {
         return Ok(HttpResponse::Unauthorized().finish());
     };

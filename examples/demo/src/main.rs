@@ -13,7 +13,7 @@
 use std::sync::Arc;
 
 use actix_web::HttpServer;
-use pow_core::mailer::{BackgroundMailer, Mailer};
+use pow_actix::mailer::{BackgroundMailer, Mailer};
 use tracing_subscriber::EnvFilter;
 
 #[actix_web::main]
@@ -42,13 +42,13 @@ async fn main() -> std::io::Result<()> {
              links included, at http://{}{} for requests from this machine only; never \
              expose it",
             settings.bind,
-            pow_core::web::MAILBOX_PATH
+            pow_actix::web::MAILBOX_PATH
         ),
         (None, Some(dir)) => tracing::info!("mails are written to {}", dir.display()),
         (None, None) => tracing::info!(
             "mails are written to this log; set POW_DEV_MAILBOX=1 to read them at {} \
              (loopback BIND only)",
-            pow_core::web::MAILBOX_PATH
+            pow_actix::web::MAILBOX_PATH
         ),
     }
     actix_web::rt::spawn(example_demo::purge_closed_accounts(config.clone()));

@@ -22,7 +22,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use fantoccini::{Client, ClientBuilder, Locator};
-use pow_core::mailer::MemoryMailer;
+use pow_actix::mailer::MemoryMailer;
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
@@ -375,7 +375,7 @@ fn in_browser(
     }
     let db = std::env::temp_dir().join(format!(
         "pow-browser-{}.db",
-        pow_core::token::generate_uuid()
+        pow_actix::token::generate_uuid()
     ));
     let settings = example_demo::Settings {
         database_url: db.display().to_string(),
@@ -391,14 +391,16 @@ fn in_browser(
     let mailer = MemoryMailer::new();
     let config = example_demo::build(
         &settings,
-        pow_core::store::MemoryStore::shared(),
+        pow_actix::store::MemoryStore::shared(),
         Some(Arc::new(mailer.clone())),
     )
     .unwrap();
-    let addr: SocketAddr = pow_core::test_client::serve(move || example_demo::app(config.clone()));
+    let addr: SocketAddr = pow_actix::test_client::serve(move || example_demo::app(config.clone()));
     let driver = Driver::start();
-    let profile =
-        std::env::temp_dir().join(format!("pow-chromium-{}", pow_core::token::generate_uuid()));
+    let profile = std::env::temp_dir().join(format!(
+        "pow-chromium-{}",
+        pow_actix::token::generate_uuid()
+    ));
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)

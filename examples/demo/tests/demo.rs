@@ -6,8 +6,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use pow_core::mailer::MemoryMailer;
-use pow_core::test_client::{serve, Client, Response};
+use pow_actix::mailer::MemoryMailer;
+use pow_actix::test_client::{serve, Client, Response};
 
 fn settings(admins: &[&str]) -> example_demo::Settings {
     let db = std::env::temp_dir().join(format!("pow-demo-test-{}.db", uuid_like()));
@@ -25,7 +25,7 @@ fn settings(admins: &[&str]) -> example_demo::Settings {
 }
 
 fn uuid_like() -> String {
-    pow_core::token::generate_uuid()
+    pow_actix::token::generate_uuid()
 }
 
 fn start(admins: &[&str]) -> (Client, MemoryMailer) {
@@ -34,11 +34,11 @@ fn start(admins: &[&str]) -> (Client, MemoryMailer) {
 }
 
 /// [`start`], also handing back the config (for the admin API).
-fn start_with_config(admins: &[&str]) -> (Client, MemoryMailer, pow_core::PowConfig) {
+fn start_with_config(admins: &[&str]) -> (Client, MemoryMailer, pow_actix::PowConfig) {
     let mailer = MemoryMailer::new();
     let config = example_demo::build(
         &settings(admins),
-        pow_core::store::MemoryStore::shared(),
+        pow_actix::store::MemoryStore::shared(),
         Some(Arc::new(mailer.clone())),
     )
     .unwrap();
@@ -496,7 +496,7 @@ fn a_newcomer_confirms_from_the_dev_mailbox() {
     let outbox = MemoryMailer::new();
     let config = example_demo::build(
         &settings(&[]),
-        pow_core::store::MemoryStore::shared(),
+        pow_actix::store::MemoryStore::shared(),
         Some(Arc::new(outbox.clone())),
     )
     .unwrap();
@@ -567,11 +567,11 @@ fn admin_changes_reach_live_sessions() {
         .get_by(&config, "email", &"staff@example.com".into())
         .unwrap()
         .unwrap();
-    let mut changes = pow_core::users::Changes::new();
+    let mut changes = pow_actix::users::Changes::new();
     changes.insert("role".into(), "admin".into());
     let system = actix_web::rt::System::new();
     system
-        .block_on(pow_core::admin::update_user(&config, &user, changes))
+        .block_on(pow_actix::admin::update_user(&config, &user, changes))
         .unwrap();
     assert_eq!(
         c.get("/admin").status,
@@ -579,11 +579,11 @@ fn admin_changes_reach_live_sessions() {
         "the live session sees the new role"
     );
     let sessions = system
-        .block_on(pow_core::admin::user_sessions(&config, user.id))
+        .block_on(pow_actix::admin::user_sessions(&config, user.id))
         .unwrap();
     assert_eq!(sessions.len(), 1);
     system
-        .block_on(pow_core::admin::revoke_sessions(&config, &user))
+        .block_on(pow_actix::admin::revoke_sessions(&config, &user))
         .unwrap();
     assert_eq!(c.get("/admin").status, 302, "signed out at once");
 }
@@ -605,7 +605,7 @@ fn a_disabled_user_is_out_at_once_and_told_why() {
         .unwrap();
     let system = actix_web::rt::System::new();
     let disabled = system
-        .block_on(pow_core::admin::disable_user(&config, &user))
+        .block_on(pow_actix::admin::disable_user(&config, &user))
         .unwrap();
     assert!(disabled.is_disabled());
     assert_eq!(c.get("/protected").status, 302, "signed out at once");
@@ -621,7 +621,7 @@ fn a_disabled_user_is_out_at_once_and_told_why() {
     assert!(!res.body.contains("disabled"));
 
     system
-        .block_on(pow_core::admin::enable_user(&config, &disabled))
+        .block_on(pow_actix::admin::enable_user(&config, &disabled))
         .unwrap();
     assert_eq!(
         sign_in(&mut c, "leaver@example.com", "valid passphrase 1").location(),
@@ -671,7 +671,7 @@ fn a_live_connection_ends_with_the_session() {
 }
 
 /// The settings `vars` give (and a secret, so no file is written).
-fn settings_from(vars: &[(&str, &str)]) -> Result<example_demo::Settings, pow_core::PowError> {
+fn settings_from(vars: &[(&str, &str)]) -> Result<example_demo::Settings, pow_actix::PowError> {
     let secret = "s".repeat(64);
     example_demo::Settings::from_vars(|key| {
         vars.iter()
@@ -689,8 +689,12 @@ fn the_default_start_serves_no_mailbox() {
     assert!(!from_env.dev_mailbox);
     let mailbox = example_demo::dev_mailbox(&from_env);
     assert!(mailbox.is_none(), "a mailbox without POW_DEV_MAILBOX");
-    let config =
-        example_demo::build(&settings(&[]), pow_core::store::MemoryStore::shared(), None).unwrap();
+    let config = example_demo::build(
+        &settings(&[]),
+        pow_actix::store::MemoryStore::shared(),
+        None,
+    )
+    .unwrap();
     let mut c = Client::new(serve(move || {
         example_demo::app_with_mailbox(config.clone(), mailbox.clone())
     }));
@@ -724,7 +728,7 @@ fn the_dev_mailbox_refuses_forwarded_requests() {
     let outbox = MemoryMailer::new();
     let config = example_demo::build(
         &settings(&[]),
-        pow_core::store::MemoryStore::shared(),
+        pow_actix::store::MemoryStore::shared(),
         Some(Arc::new(outbox.clone())),
     )
     .unwrap();
@@ -751,7 +755,7 @@ fn the_dev_mailbox_refuses_forwarded_requests() {
 #[test]
 fn every_extension_event_has_a_label_in_every_language() {
     let passwordless = pow_ext_passwordless::Passwordless::new();
-    let config = pow_core::PowConfig::builder("x".repeat(64))
+    let config = pow_actix::PowConfig::builder("x".repeat(64))
         .base_url("http://localhost")
         .extension(pow_ext_reset_password::ResetPassword::new())
         .extension(pow_ext_email_confirmation::EmailConfirmation::new())
@@ -773,7 +777,7 @@ fn every_extension_event_has_a_label_in_every_language() {
     }
     for (_, event) in &events {
         assert!(
-            !pow_core::audit::ALL_EVENTS.contains(event),
+            !pow_actix::audit::ALL_EVENTS.contains(event),
             "the core names {event}"
         );
     }

@@ -3,7 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use pow_core::{PowConfig, PowError};
+use pow_actix::{PowConfig, PowError};
 use pow_ext_email_confirmation::EmailConfirmation;
 use pow_ext_persistent_session::PersistentSession;
 use pow_ext_reset_password::ResetPassword;

@@ -18,10 +18,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
-use pow_core::session::CredentialsCache;
-use pow_core::store::{KeyPattern, RedisStore, Store};
-use pow_core::test_client::{Client, Response};
-use pow_core::token::generate_uuid;
+use pow_actix::session::CredentialsCache;
+use pow_actix::store::{KeyPattern, RedisStore, Store};
+use pow_actix::test_client::{Client, Response};
+use pow_actix::token::generate_uuid;
 
 /// How long a process may take from spawn to answering `GET /` (it migrates the database
 /// and connects to Redis first).

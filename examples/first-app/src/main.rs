@@ -1,7 +1,7 @@
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
-use pow_core::session::{PowMiddleware, RequireAuthenticated};
-use pow_core::users::diesel::DieselUsersContext;
-use pow_core::{CurrentUser, MaybeUser, PowConfig};
+use pow_actix::session::{PowMiddleware, RequireAuthenticated};
+use pow_actix::users::diesel::DieselUsersContext;
+use pow_actix::{CurrentUser, MaybeUser, PowConfig};
 
 async fn home(req: HttpRequest, MaybeUser(user): MaybeUser) -> HttpResponse {
     let mut text = match user {
@@ -9,7 +9,7 @@ async fn home(req: HttpRequest, MaybeUser(user): MaybeUser) -> HttpResponse {
         None => "Not signed in".to_owned(),
     };
     // The message a pow page left for the next page ("Welcome!" after a sign-up, ...).
-    let flash = pow_core::web::flash::take(&req);
+    let flash = pow_actix::web::flash::take(&req);
     for message in flash.info.into_iter().chain(flash.error) {
         text.push('\n');
         text.push_str(&message);
@@ -37,7 +37,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     HttpServer::new(move || {
         App::new()
-            .configure(pow_core::web::configure(config.clone()))
+            .configure(pow_actix::web::configure(config.clone()))
             .route("/", web::get().to(home))
             .service(
                 web::scope("/dashboard")

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
-use pow_core::test_client::Client;
+use pow_actix::test_client::Client;
 
 const SECTION: &str = "## Mounting the routes and the session middleware";
 

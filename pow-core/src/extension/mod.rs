@@ -292,7 +292,7 @@ pub trait StagedSignUp: Send + Sync + 'static {
     ) -> Result<(), PowError>;
 }
 
-/// Left in the controller's [`Assigns`](crate::web::Assigns) by the action that proved a
+/// Left in the controller's [`Assigns`](crate::pipeline::Assigns) by the action that proved a
 /// user's address (a confirmation link, a staged sign-up completed), for other extensions'
 /// callbacks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -387,8 +387,7 @@ pub(crate) struct Contributions {
     pub(crate) mails: Vec<&'static str>,
     pub(crate) requirements: Vec<Requirement>,
     pub(crate) pages: Vec<Arc<PageFn>>,
-    #[cfg(feature = "actix")]
-    pub(crate) web: web::WebParts,
+    pub(crate) sides: Sides,
     pub(crate) revoked: Vec<Arc<dyn CredentialsRevoked>>,
     pub(crate) remembered: Vec<Arc<dyn Remembered>>,
     pub(crate) user_data: Vec<Arc<dyn UserData>>,
@@ -621,6 +620,37 @@ impl ExtensionBuilder {
         self
     }
 
+    /// The extension's registrations for one web framework's layer (its routes, its JSON
+    /// side), kept under the layer's own type `T`. A framework crate gives
+    /// `ExtensionBuilder` its methods through a trait that writes here (pow-actix's
+    /// `ActixExtensionBuilder::routes`), so the engine names no framework; the layer reads
+    /// every extension's back with [`Extensions::sides`].
+    ///
+    /// ```
+    /// # use pow_core::extension::ExtensionBuilder;
+    /// #[derive(Default)]
+    /// struct CliSide {
+    ///     commands: Vec<&'static str>,
+    /// }
+    ///
+    /// fn build(ext: &mut ExtensionBuilder) {
+    ///     ext.side::<CliSide>().commands.push("sms-test");
+    /// }
+    /// ```
+    pub fn side<T: Default + Send + Sync + 'static>(&mut self) -> &mut T {
+        let side = self
+            .contributions
+            .sides
+            .0
+            .entry(std::any::TypeId::of::<T>())
+            .or_insert_with(|| Box::new(T::default()));
+        match side.downcast_mut() {
+            Some(side) => side,
+            // The entry under T's type id holds a T: only this method inserts.
+            None => unreachable!("a side is stored under its own type"),
+        }
+    }
+
     /// A way to sign in the extension adds besides the password (`"email_link"`,
     /// `"provider"`, `"passkey"`): an account with one of these and no password still has a
     /// way in.
@@ -631,12 +661,23 @@ impl ExtensionBuilder {
 }
 
 mod registry;
-#[cfg(feature = "actix")]
-mod web;
 
 pub use registry::{Capability, Extensions, Requirement};
-#[cfg(feature = "actix")]
-pub use web::RoutesFn;
+
+/// An extension's registrations for web frameworks' layers, one value per layer type (see
+/// [`ExtensionBuilder::side`]).
+#[derive(Default)]
+pub(crate) struct Sides(
+    std::collections::HashMap<std::any::TypeId, Box<dyn std::any::Any + Send + Sync>>,
+);
+
+impl Sides {
+    fn get<T: Send + Sync + 'static>(&self) -> Option<&T> {
+        self.0
+            .get(&std::any::TypeId::of::<T>())
+            .and_then(|side| side.downcast_ref())
+    }
+}
 
 #[cfg(test)]
 mod tests {

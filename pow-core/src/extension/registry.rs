@@ -66,8 +66,6 @@ pub enum Capability {
 #[derive(Clone, Default)]
 pub struct Extensions {
     list: Vec<Built>,
-    #[cfg(feature = "actix")]
-    pub(super) web: super::web::WebParts,
     revoked: Vec<Arc<dyn CredentialsRevoked>>,
     remembered: Vec<(&'static str, Arc<dyn Remembered>)>,
     user_data: Vec<(&'static str, Arc<dyn UserData>)>,
@@ -127,8 +125,6 @@ impl Extensions {
             built
                 .user_tables
                 .extend(parts.user_tables.iter().map(|table| (name, *table)));
-            #[cfg(feature = "actix")]
-            built.web.extend(&parts.web);
             built.revoked.extend(parts.revoked.iter().cloned());
             built
                 .user_data
@@ -252,6 +248,13 @@ impl Extensions {
     /// Names in order.
     pub fn names(&self) -> Vec<&'static str> {
         self.list.iter().map(|e| e.name).collect()
+    }
+
+    /// Each extension's registrations for one web framework's layer, of the type the layer
+    /// keeps them in (see [`ExtensionBuilder::side`]), in extension order; an extension
+    /// that registered none is skipped.
+    pub fn sides<T: Send + Sync + 'static>(&self) -> impl Iterator<Item = &T> {
+        self.list.iter().filter_map(|e| e.parts.sides.get::<T>())
     }
 
     /// Whether an extension with `name` is enabled.

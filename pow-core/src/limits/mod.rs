@@ -2,7 +2,7 @@
 //!
 //! Every rule counts in the cache store with an atomic [`Store::incr`](crate::store::Store::incr)
 //! (see [`Limiter`]), so limits hold across workers and across servers that share a store.
-//! The action pipeline ([`web::Action`](crate::web::Action)) applies them before any password
+//! The action pipeline (pow-actix's `web::Action`) applies them before any password
 //! is hashed:
 //!
 //! | rule | counts | default |

@@ -1,8 +1,5 @@
 //! [`CredentialsCache`]: server-side session records in the cache store.
 
-// Issuing and renewing run in the actix layer; the engine alone keeps them for its flows.
-#![cfg_attr(not(feature = "actix"), allow(dead_code))]
-
 use std::collections::HashMap;
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
@@ -88,7 +85,9 @@ impl DecodeCache {
 
 /// A session id resolved to the live session it grants.
 #[derive(Debug)]
-pub(crate) struct Resolved {
+#[doc(hidden)]
+#[allow(missing_docs)]
+pub struct Resolved {
     /// The live session id: the one asked for, or the one it was rotated to.
     pub session_id: String,
     pub user: Arc<User>,
@@ -123,7 +122,7 @@ pub(crate) struct Resolved {
 /// use pow_core::session::{CredentialsCache, SessionMetadata};
 /// use pow_core::{PowConfig, User};
 ///
-/// # actix_web::rt::System::new().block_on(async {
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
 /// let config = PowConfig::builder("s".repeat(64)).build()?;
 /// let cache = CredentialsCache::new(&config);
 /// let user = User { id: 7, password_hash: None, inserted_at: chrono::Utc::now(),
@@ -220,7 +219,8 @@ impl CredentialsCache {
 
     /// Keeps decoded copies of the sessions it reads (for the long-lived instance of the
     /// middleware; see [`DecodeCache`]).
-    pub(crate) fn with_decode_cache(mut self) -> Self {
+    #[doc(hidden)]
+    pub fn with_decode_cache(mut self) -> Self {
         self.decoded = Some(Arc::new(DecodeCache::new()));
         self
     }
@@ -251,7 +251,8 @@ impl CredentialsCache {
     /// [`put`](Self::put) for the session that renews `predecessor`, which is left in place:
     /// the renewal marks it rotated right after, and deleting it in between would sign out
     /// the requests racing the renewal with the old id.
-    pub(crate) async fn put_renewal(
+    #[doc(hidden)]
+    pub async fn put_renewal(
         &self,
         session_id: &str,
         user: &User,
@@ -331,7 +332,8 @@ impl CredentialsCache {
 
     /// Like [`get`](Self::get), telling which live session the id stands for. A signed-in
     /// request costs one store round trip: the session and its user are read together.
-    pub(crate) async fn resolve(&self, session_id: String) -> Result<Option<Resolved>, StoreError> {
+    #[doc(hidden)]
+    pub async fn resolve(&self, session_id: String) -> Result<Option<Resolved>, StoreError> {
         let mut id = session_id;
         let mut via_rotation = false;
         let mut handoffs = Vec::new();
@@ -593,11 +595,8 @@ impl CredentialsCache {
 
     /// Claims the right to rotate a session id: of concurrent callers at most one gets
     /// `true`. The claim lapses after a minute.
-    pub(crate) async fn claim_renewal(
-        &self,
-        user_id: i64,
-        session_id: &str,
-    ) -> Result<bool, StoreError> {
+    #[doc(hidden)]
+    pub async fn claim_renewal(&self, user_id: i64, session_id: &str) -> Result<bool, StoreError> {
         self.store
             .insert_if_absent(
                 &self.namespace,
@@ -609,11 +608,8 @@ impl CredentialsCache {
 
     /// Gives up a claim of [`claim_renewal`](Self::claim_renewal) when the rotation could
     /// not finish.
-    pub(crate) async fn release_renewal(
-        &self,
-        user_id: i64,
-        session_id: &str,
-    ) -> Result<(), StoreError> {
+    #[doc(hidden)]
+    pub async fn release_renewal(&self, user_id: i64, session_id: &str) -> Result<(), StoreError> {
         self.store
             .delete(&self.namespace, &RENEWING.key(user_id, session_id))
             .await
@@ -621,7 +617,8 @@ impl CredentialsCache {
 
     /// Marks `old_id` as rotated to `new_id`; the old id keeps working for `grace`.
     /// `handoff` is the nonce that moves a cookie holding the old id to the new one.
-    pub(crate) async fn mark_rotated(
+    #[doc(hidden)]
+    pub async fn mark_rotated(
         &self,
         old_id: &str,
         user_id: i64,
@@ -677,7 +674,7 @@ impl CredentialsCache {
 /// cookie, or a bearer token): ends a session older than the absolute lifetime and, with
 /// [`reload_user`](crate::SessionConfig::reload_user), re-reads the user. Returns the
 /// user to serve, or `None` after deleting a session that has to end.
-pub(crate) async fn check_loaded(
+pub async fn check_loaded(
     config: &PowConfig,
     credentials: &CredentialsCache,
     session_id: &str,

@@ -3,8 +3,8 @@
 //!
 //! [`SessionHandle`] is the small trait the engine's [`flows`](crate::flows) use. The actix
 //! layer implements it for a browser's cookie session
-//! ([`CookieSessionHandle`](crate::session::CookieSessionHandle)) and the API for bearer
-//! token pairs ([`BearerSession`](crate::api::BearerSession)); [`StoreSession`] keeps the
+//! (pow-actix's `CookieSessionHandle`) and the API for bearer
+//! token pairs (pow-actix's `BearerSession`); [`StoreSession`] keeps the
 //! session in the store alone, for a CLI, a job or a test that runs a flow without HTTP.
 
 use std::sync::Arc;
@@ -24,7 +24,7 @@ use crate::users::User;
 /// A flow calls [`start`](Self::start) once it knows who signed in (a new session id,
 /// against session fixation) and [`end`](Self::end) to sign the client out. The error type
 /// lets a transport refuse a start in its own terms (the API's extensions refuse to issue
-/// a token pair with an [`ApiError`](crate::api::ApiError)).
+/// a token pair with pow-actix's `ApiError`).
 #[async_trait(?Send)]
 pub trait SessionHandle {
     /// What a refused start or end answers; the engine's own errors convert into it.
@@ -75,7 +75,7 @@ pub trait SessionHandle {
 }
 
 /// The error of recording a method without a signed-in session.
-pub(crate) fn nobody_signed_in() -> PowError {
+pub fn nobody_signed_in() -> PowError {
     PowError::Config("recording a method needs a signed-in session".into())
 }
 
@@ -88,7 +88,7 @@ pub(crate) fn nobody_signed_in() -> PowError {
 /// use pow_core::session::{user_sessions, SessionHandle, SessionMetadata, StoreSession};
 /// use pow_core::{PowConfig, User};
 ///
-/// # actix_web::rt::System::new().block_on(async {
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
 /// let config = PowConfig::builder("s".repeat(64)).build()?;
 /// let user = User { id: 7, password_hash: None, inserted_at: chrono::Utc::now(),
 ///     updated_at: chrono::Utc::now(), fields: Default::default() };

@@ -1,7 +1,7 @@
 //! Support access ("sign in as"): an admin works in a user's account through a separate,
 //! short, audited session that can never do what needs the user's own proof.
 //!
-//! The rules, whoever starts one (the actix routes of [`web`](crate::web), or an app's own
+//! The rules, whoever starts one (pow-actix's routes, or an app's own
 //! admin tool through [`start`]):
 //!
 //! - only an admin (the app's [`Impersonation::new`] check) with a fresh session (sudo
@@ -222,7 +222,7 @@ pub struct Started {
 
 /// Starts an impersonation of `target_id` by the admin signed in with `admin`, for
 /// `reason`, from `device`. Checks every rule of the [module docs](self) but sudo mode,
-/// which is the caller's (the actix route runs with [`Action::sudo`](crate::web::Action::sudo)).
+/// which is the caller's (the actix route runs with pow-actix's `Action::sudo`).
 ///
 /// # Errors
 /// The users context's or the store's error. A refusal is `Ok(Err(_))`, audited.

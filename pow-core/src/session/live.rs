@@ -17,21 +17,17 @@
 //! the store (Redis pub/sub for [`RedisStore`](crate::store::RedisStore)).
 //!
 //! ```
-//! use actix_web::{web, HttpRequest, HttpResponse};
-//! use pow_core::session::{current_session, LiveSessions};
+//! use pow_core::session::{CurrentSession, LiveSessions};
 //! use pow_core::PowConfig;
 //!
-//! async fn watch(req: HttpRequest, config: web::Data<PowConfig>) -> HttpResponse {
-//!     let Some(session) = current_session(&req) else {
-//!         return HttpResponse::Unauthorized().finish();
-//!     };
-//!     let live = LiveSessions::new(&config);
+//! /// Closes a connection (an event stream, a socket) of `session` once the session ends.
+//! fn watch(config: &PowConfig, session: &CurrentSession) {
+//!     let live = LiveSessions::new(config);
 //!     let id = session.live_id();
-//!     actix_web::rt::spawn(async move {
+//!     tokio::spawn(async move {
 //!         live.ended(&id).await;
 //!         // close the connection here
 //!     });
-//!     HttpResponse::Ok().finish()
 //! }
 //! ```
 

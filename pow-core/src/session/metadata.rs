@@ -24,7 +24,7 @@ pub struct SessionMetadata {
     /// When the user last proved their password in this session (ms since the Unix epoch):
     /// the password sign-in, or a later confirmation. `None` for a session restored from a
     /// remember-me cookie until the password is confirmed. Sudo mode
-    /// ([`Action::sudo`](crate::web::Action::sudo)) counts from here.
+    /// (pow-actix's `Action::sudo`) counts from here.
     #[serde(default)]
     pub authenticated_at: Option<i64>,
     /// The device the chain was signed in from (address, user agent), for the user's list

@@ -260,7 +260,7 @@ impl MethodUse {
 
 /// A step-up rule: the session must have proved one of `methods` within `within`.
 ///
-/// Enforce one on a controller action with [`Action::step_up`](crate::web::Action::step_up)
+/// Enforce one on a controller action with pow-actix's `Action::step_up`
 /// or in a handler with [`is_met`](Self::is_met). A browser that does not meet it is sent
 /// to a page that performs one of the accepted methods and returns; JSON answers `403`
 /// with the code `step_up_required` and the accepted methods.

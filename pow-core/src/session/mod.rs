@@ -1,87 +1,11 @@
-//! Sessions: who is signed in.
+//! Sessions, framework-free: who is signed in, the [`CredentialsCache`] that keeps
+//! sessions, the [`SessionHandle`] every flow signs in and out through, step-up rules
+//! ([`StepUp`]) and the authentication methods a session records ([`AuthMethod`]).
 //!
-//! A signed-in browser holds a signed cookie session ([`CookieSession`]) in which the
-//! key [`SessionConfig::session_key`](crate::SessionConfig::session_key) holds the
-//! session id. The server keeps the session in the [`CredentialsCache`]: the user, when
-//! the id was issued, and a fingerprint shared by every renewal of one sign-in.
-//!
-//! # Setup
-//!
-//! Two layers work together: the cookie session ([`cookie_session_middleware`])
-//! loads and saves the cookie, and [`PowSessionMiddleware`] reads the session id from it
-//! and loads the signed-in user, so the cookie session has to wrap the pow session.
-//! [`PowMiddleware`] is both, in that order, as one value, so the order cannot be wrong:
-//!
-//! ```
-//! use actix_web::{web, App, HttpRequest, HttpResponse};
-//! use pow_core::session::{CurrentUser, PowMiddleware};
-//! use pow_core::PowConfig;
-//!
-//! let config = PowConfig::builder("s".repeat(64)).build().unwrap();
-//! let app = App::new()
-//!     .wrap(PowMiddleware::new(config.clone()))
-//!     .route("/me", web::get().to(|CurrentUser(user): CurrentUser| async move {
-//!         HttpResponse::Ok().body(format!("user {}", user.id))
-//!     }));
-//! ```
-//!
-//! The pow session is an [`AuthMiddleware`] reading a [`CookieSource`]; the API's bearer
-//! tokens are another [`SessionSource`] of the same middleware
-//! ([`ApiAuthMiddleware`](crate::api::ApiAuthMiddleware)).
-//!
-//! Per request the middleware:
-//!
-//! 1. puts the [`PowConfig`] into the request extensions ([`config`], [`PowRequestExt`]);
-//! 2. verifies the signature of the session id before any store lookup (a forged or
-//!    unsigned value costs one HMAC and counts as anonymous);
-//! 3. loads the session from the [`CredentialsCache`] (missing or expired: anonymous),
-//!    optionally re-reads the user from the users context
-//!    ([`SessionConfig::reload_user`](crate::SessionConfig::reload_user));
-//! 4. ends sessions older than the absolute lifetime (counted from the sign-in);
-//! 5. rotates the session id once it is older than the renewal interval, keeping the
-//!    fingerprint and sign-in time. Of parallel requests carrying the same id, exactly one
-//!    rotates; the others are served as the same user, and the old id keeps answering for
-//!    the new session during a one-minute grace period, so a request that raced the
-//!    rotation is not signed out;
-//! 6. puts the resolved [`CurrentSession`] into the request extensions;
-//! 7. runs each extension's [`RequestHook`](crate::extension::RequestHook) whose cookies
-//!    the request carries, in order (a
-//!    remember-me cookie may sign the user in here), and once the handler answered, sets
-//!    the cookies queued with [`queue_cookie`] on the response, error pages included.
-//!
-//! Store failures answer `503 Service Unavailable` ([`PowError::Store`]).
-//!
-//! Handlers read the user with the [`CurrentUser`] and [`MaybeUser`] extractors (or
-//! [`current_user`]), and change it with [`sign_in`], [`sign_out`] and
-//! [`sign_out_everywhere`]. [`RequireAuthenticated`] and [`RequireNotAuthenticated`]
-//! guard whole scopes; they must be wrapped inside [`PowMiddleware`] too (on a scope or
-//! resource of an app wrapped as above).
-//!
-//! # Two setups in one app
-//!
-//! A named setup (`PowConfigBuilder::name("admin")`) uses its own cookie, session key,
-//! cookie signing key and store namespace. Give each setup its own scope, each wrapped in
-//! its own [`PowMiddleware`]; do not nest them (one request has one cookie session):
-//!
-//! ```
-//! # use actix_web::{web, App, HttpResponse};
-//! # use pow_core::session::{PowMiddleware, RequireAuthenticated};
-//! # use pow_core::PowConfig;
-//! let users = PowConfig::builder("s".repeat(64)).build().unwrap();
-//! let admins = PowConfig::builder("s".repeat(64)).name("admin").build().unwrap();
-//! let app = App::new()
-//!     .service(
-//!         web::scope("/admin")
-//!             .wrap(RequireAuthenticated::new())
-//!             .wrap(PowMiddleware::new(admins.clone()))
-//!             .route("", web::get().to(HttpResponse::Ok)),
-//!     )
-//!     .service(
-//!         web::scope("")
-//!             .wrap(PowMiddleware::new(users.clone()))
-//!             .route("/", web::get().to(HttpResponse::Ok)),
-//!     );
-//! ```
+//! A web framework's layer (the `pow-actix` crate's middleware and cookie session) finds
+//! the session of a request and hands the flows a [`SessionHandle`]; a CLI or a test uses
+//! [`StoreSession`] directly. The [`CurrentSession`] of a request is what every layer puts
+//! where its handlers read it.
 
 use std::sync::Arc;
 
@@ -98,11 +22,12 @@ pub(crate) mod live;
 mod metadata;
 mod methods;
 mod records;
-pub(crate) mod tokens;
+#[doc(hidden)]
+pub mod tokens;
 
 pub use credentials::CredentialsCache;
-#[cfg(feature = "actix")]
-pub(crate) use handle::nobody_signed_in;
+#[doc(hidden)]
+pub use handle::nobody_signed_in;
 pub use handle::{SessionHandle, StoreSession};
 pub use impersonation::{Impersonation, Impersonator};
 pub use live::{InvalidLiveSessionId, LiveEvent, LiveEvents, LiveSessionId, LiveSessions};
@@ -110,47 +35,8 @@ pub use metadata::{Device, RememberedInfo, SessionInfo, SessionMetadata};
 pub use methods::{AuthMethod, MethodUse, StepUp};
 
 pub(crate) use crate::time::{duration_ms, now_ms};
-pub(crate) use credentials::check_loaded;
-
-// The actix layer: middleware, the cookie session, extractors, guards, and the session
-// lifecycle of a request (sign in and out, renewal, sudo mode).
-crate::with_actix! {
-    mod auth_middleware;
-    mod bundle;
-    mod cookie;
-    mod extract;
-    pub(crate) mod guard;
-    mod middleware;
-    mod request;
-    mod response_cookies;
-}
-
-crate::with_actix! {
-    pub(crate) use auth_middleware::{request_config, request_error_handler};
-    #[doc(hidden)]
-    pub use auth_middleware::{AuthFuture, AuthService};
-    pub use auth_middleware::{AuthMiddleware, SessionSource, MAX_COOKIE_BYTES};
-    pub use bundle::PowMiddleware;
-    pub use cookie::{
-        cookie_key, cookie_session_middleware, CookieSession, CookieSessionError, CookieSessionExt,
-        CookieSessionFuture, CookieSessionMiddleware, CookieSessionService,
-    };
-    pub use extract::{AsPowConfig, CurrentUser, MaybeUser, PowRequestExt};
-    #[doc(hidden)]
-    pub use guard::GuardService;
-    pub use guard::{
-        already_authenticated_path, not_authenticated_path, wants_json, DefaultErrorHandler,
-        ErrorHandler, RequireAuthenticated, RequireNotAuthenticated, RequireStepUp,
-    };
-    pub use middleware::{CookieSource, PowSessionMiddleware};
-    pub(crate) use request::{begin_impersonation, write_session_id};
-    pub use request::{
-        config, current_session, CookieSessionHandle, current_user, is_fresh, is_signed_in, mark_fresh, record_method, sign_in, stop_impersonation,
-        sign_in_with, sign_out, sign_out_everywhere,
-    };
-    pub use response_cookies::queue_cookie;
-    pub(crate) use response_cookies::queued_value;
-}
+#[doc(hidden)]
+pub use credentials::check_loaded;
 
 /// The signed-in session of a request, kept in the request extensions.
 #[derive(Clone, Debug, PartialEq)]
@@ -275,7 +161,8 @@ pub async fn end_session(
 /// Writes the record of a new session of `user` and applies
 /// [`SessionConfig::max_sessions_per_user`](crate::SessionConfig::max_sessions_per_user):
 /// the new session leads, the stalest go.
-pub(crate) async fn put_new_session(
+#[doc(hidden)]
+pub async fn put_new_session(
     config: &PowConfig,
     credentials: &CredentialsCache,
     session_id: &str,
@@ -324,7 +211,8 @@ pub(crate) fn new_session_id(config: &PowConfig) -> String {
 /// A new browser session's cookie id: a random UUID prefixed with the setup's name, then
 /// `.` and the user's id, so that the session and its user are read in one store round
 /// trip ([`cookie_user_id`]). The cookie is signed, so the user id in it is the server's.
-pub(crate) fn new_cookie_id(config: &PowConfig, user_id: i64) -> String {
+#[doc(hidden)]
+pub fn new_cookie_id(config: &PowConfig, user_id: i64) -> String {
     format!("{}.{user_id}", new_session_id(config))
 }
 
@@ -345,8 +233,8 @@ pub(crate) fn last_dot(id: &str) -> Option<usize> {
 /// cookie could carry. (The cookie's id is 122 random bits, so an unkeyed hash cannot be
 /// reversed, and it stays valid whichever secret of the key ring signed the cookie.)
 /// Prefixed with the setup's name, like every id of a named setup.
-#[cfg_attr(not(feature = "actix"), allow(dead_code))]
-pub(crate) fn stored_session_id(config: &PowConfig, cookie_id: &str) -> String {
+#[doc(hidden)]
+pub fn stored_session_id(config: &PowConfig, cookie_id: &str) -> String {
     use base64::Engine as _;
     use sha2::Digest as _;
     let digest = sha2::Sha256::digest(cookie_id);
@@ -364,8 +252,8 @@ pub(crate) fn stored_session_id(config: &PowConfig, cookie_id: &str) -> String {
 /// The cookie id that replaces `cookie_id` at a renewal with `handoff`: only a holder of
 /// the old cookie can compute it, which lets a request racing the renewal move its client
 /// to the new session while the store keeps nothing a cookie could carry.
-#[cfg_attr(not(feature = "actix"), allow(dead_code))]
-pub(crate) fn next_cookie_id(config: &PowConfig, cookie_id: &str, handoff: &str) -> String {
+#[doc(hidden)]
+pub fn next_cookie_id(config: &PowConfig, cookie_id: &str, handoff: &str) -> String {
     use base64::Engine as _;
     let mac = crate::token::hmac_sha256(cookie_id.as_bytes(), handoff.as_bytes());
     let id = config.namespaced(&base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(mac));

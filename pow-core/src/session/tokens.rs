@@ -1,9 +1,6 @@
 //! Where API tokens live: access tokens in the [`CredentialsCache`], renewal tokens and
 //! the per-user revocation generation in the `api_renewal` namespace of the store.
 
-// Issuing and renewing run in the actix layer; the engine alone keeps them for its flows.
-#![cfg_attr(not(feature = "actix"), allow(dead_code))]
-
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -81,7 +78,9 @@ struct RenewalRecord {
 
 /// The sign-in a consumed renewal token continues.
 #[derive(Debug)]
-pub(crate) struct Renewal {
+#[doc(hidden)]
+#[allow(missing_docs)]
+pub struct Renewal {
     /// The user, freshly read from the users context.
     pub user: User,
     pub fingerprint: String,
@@ -175,7 +174,8 @@ fn generation_ok(current: Option<&str>, issued: Option<&str>) -> bool {
 
 /// Token operations for one setup.
 #[derive(Clone)]
-pub(crate) struct Tokens {
+#[doc(hidden)]
+pub struct Tokens {
     config: PowConfig,
     store: Arc<dyn Store>,
     namespace: String,
@@ -183,7 +183,8 @@ pub(crate) struct Tokens {
 }
 
 impl Tokens {
-    pub(crate) fn new(config: &PowConfig) -> Self {
+    #[doc(hidden)]
+    pub fn new(config: &PowConfig) -> Self {
         Self {
             config: config.clone(),
             store: Arc::clone(config.store()),
@@ -199,7 +200,8 @@ impl Tokens {
     }
 
     /// The user's revocation generation: `None` until the user's tokens are first revoked.
-    pub(crate) async fn generation(&self, user_id: i64) -> Result<Option<String>, StoreError> {
+    #[doc(hidden)]
+    pub async fn generation(&self, user_id: i64) -> Result<Option<String>, StoreError> {
         Ok(self
             .store
             .get(&self.namespace, &generation_key(user_id))
@@ -211,7 +213,8 @@ impl Tokens {
     /// the user was authenticated, so that a revocation racing the issue wins). `chain`
     /// continues a sign-in (fingerprint and sign-in time); `None` starts one. `device` is
     /// where the sign-in came from, `methods` what it proved.
-    pub(crate) async fn issue(
+    #[doc(hidden)]
+    pub async fn issue(
         &self,
         user: &User,
         chain: Option<(String, i64)>,
@@ -300,10 +303,8 @@ impl Tokens {
 
     /// Resolves a signed access token to its session, or `None` (bad signature, unknown,
     /// expired, revoked, not an API token).
-    pub(crate) async fn authenticate(
-        &self,
-        signed: &str,
-    ) -> Result<Option<CurrentSession>, PowError> {
+    #[doc(hidden)]
+    pub async fn authenticate(&self, signed: &str) -> Result<Option<CurrentSession>, PowError> {
         // Signature first: a forged token never reaches the store.
         let Some(token) = self
             .config
@@ -349,7 +350,8 @@ impl Tokens {
     /// Consumes a signed renewal token (each works once, also under concurrent use) and
     /// deletes the access token issued with it. `None` when the token is forged, unknown,
     /// expired, revoked, past the absolute session lifetime, or its user is gone.
-    pub(crate) async fn renew(
+    #[doc(hidden)]
+    pub async fn renew(
         &self,
         signed: &str,
         replay_grace: Duration,
@@ -495,7 +497,8 @@ impl Tokens {
 
     /// Revokes the pair a signed token (access or renewal) belongs to. Returns whether
     /// there was one.
-    pub(crate) async fn sign_out(&self, signed: &str) -> Result<bool, StoreError> {
+    #[doc(hidden)]
+    pub async fn sign_out(&self, signed: &str) -> Result<bool, StoreError> {
         let verifier = self.config.verifier();
         if let Some(token) = verifier.verify_token(ACCESS_TOKEN_SALT, signed) {
             let Some((id, _, metadata)) = self.find_access(&token).await? else {
@@ -586,7 +589,7 @@ pub(crate) async fn forget_user_tokens(config: &PowConfig, user_id: i64) -> Resu
 }
 
 /// Resolves a signed access token (the value after `Bearer `) to its session, as
-/// [`ApiAuthMiddleware`](crate::api::ApiAuthMiddleware) does: for places the middleware does not reach (a WebSocket
+/// pow-actix's `ApiAuthMiddleware` does: for places the middleware does not reach (a WebSocket
 /// handshake that sends the token in a message, say). `None` for a forged, unknown,
 /// expired or revoked token.
 ///

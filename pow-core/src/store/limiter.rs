@@ -44,7 +44,7 @@ impl Limit {
 /// use std::time::Duration;
 /// use pow_core::store::{Limit, Limiter};
 ///
-/// # actix_web::rt::System::new().block_on(async {
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
 /// let config = pow_core::PowConfig::builder("a".repeat(64)).build()?;
 /// let limiter = Limiter::new(&config, "demo_mails");
 /// let limit = Limit::new(2, Duration::from_secs(3600));

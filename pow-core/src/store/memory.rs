@@ -234,7 +234,7 @@ struct Scan {
 /// use std::time::Duration;
 /// use pow_core::store::{Key, MemoryStore, Store};
 ///
-/// # actix_web::rt::System::new().block_on(async {
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
 /// let store = MemoryStore::new();
 /// let key = Key::from(["session", "abc"]);
 /// store.put("credentials", vec![(key.clone(), b"1".to_vec())], Some(Duration::from_secs(60))).await?;

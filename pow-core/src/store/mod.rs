@@ -15,7 +15,7 @@
 //! use std::time::Duration;
 //! use pow_core::store::{Cache, Key, MemoryStore};
 //!
-//! # actix_web::rt::System::new().block_on(async {
+//! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
 //! let cache = Cache::new(MemoryStore::shared(), "reset_token", Some(Duration::from_secs(7200)));
 //! cache.put(&Key::from(["abc"]), &42u32).await?;
 //! assert_eq!(cache.get::<u32>(&Key::from(["abc"])).await?, Some(42));

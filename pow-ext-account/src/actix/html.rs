@@ -3,14 +3,14 @@
 use actix_web::web::{self, Bytes};
 use actix_web::{HttpRequest, HttpResponse};
 use chrono::Utc;
-use pow_core::session::{
+use pow_actix::session::{
     self, AuthMethod, CookieSessionExt as _, CookieSessionHandle, SessionHandle as _,
     SessionMetadata,
 };
-use pow_core::users::User;
-use pow_core::views::{Field, FieldType, Form, PageBody};
-use pow_core::web::{flash, render_page, Action, Controller, FormData, Outcome, Page};
-use pow_core::{PowConfig, PowError};
+use pow_actix::users::User;
+use pow_actix::views::{Field, FieldType, Form, PageBody};
+use pow_actix::web::{flash, render_page, Action, Controller, FormData, Outcome, Page};
+use pow_actix::{PowConfig, PowError};
 
 use crate::{
     date_arg, signed_parts, Account, Closed, CONFIRM_LINK_PATH, NAME, REACTIVATE_LINK_PATH,
@@ -113,7 +113,7 @@ fn close_page(ctl: &Controller, ext: &Account, action: String) -> Result<HttpRes
     )
 }
 
-async fn close_new(req: HttpRequest, ext: web::Data<Account>) -> Result<HttpResponse, PowError> {
+async fn close_new(req: HttpRequest, ext: web::Data<Account>) -> pow_actix::Result<HttpResponse> {
     Action::new(actions::CLOSE_NEW)
         .signed_in()
         .run(&req, async |_| {
@@ -136,8 +136,8 @@ async fn close_create(
     req: HttpRequest,
     body: Bytes,
     ext: web::Data<Account>,
-) -> Result<HttpResponse, PowError> {
-    let config = pow_core::web::route_config(&req)?;
+) -> pow_actix::Result<HttpResponse> {
+    let config = pow_actix::web::route_config(&req)?;
     let by_mail = proves_by_mail(&req, &config);
     // Support access closes nothing, by either proof.
     let action = Action::new(actions::CLOSE)
@@ -159,6 +159,7 @@ async fn close_create(
             closed(ctl, &ext, &user).await
         })
         .await
+        .map_err(pow_actix::Error)
 }
 
 /// Closes `user`'s account, signs this browser out, and says when it is erased.
@@ -183,7 +184,7 @@ async fn close_link_new(
     req: HttpRequest,
     token: web::Path<String>,
     ext: web::Data<Account>,
-) -> Result<HttpResponse, PowError> {
+) -> pow_actix::Result<HttpResponse> {
     Action::new(actions::CLOSE_LINK_NEW)
         .run(&req, async |ctl| {
             if ext
@@ -207,7 +208,7 @@ async fn close_link_create(
     token: web::Path<String>,
     body: Bytes,
     ext: web::Data<Account>,
-) -> Result<HttpResponse, PowError> {
+) -> pow_actix::Result<HttpResponse> {
     Action::new(actions::CLOSE_LINK)
         .form(FormData::parse(&body))
         .run(&req, async |ctl| {
@@ -217,6 +218,7 @@ async fn close_link_create(
             closed(ctl, &ext, &user).await
         })
         .await
+        .map_err(pow_actix::Error)
 }
 
 fn invalid_link(ctl: &Controller) -> Outcome {
@@ -246,7 +248,7 @@ async fn pending(
     Ok(user.filter(User::is_closed).map(|user| (user, persist)))
 }
 
-async fn reactivate_new(req: HttpRequest) -> Result<HttpResponse, PowError> {
+async fn reactivate_new(req: HttpRequest) -> pow_actix::Result<HttpResponse> {
     Action::new(actions::REACTIVATE_NEW)
         .signed_out()
         .run(&req, async |ctl| {
@@ -272,7 +274,7 @@ async fn reactivate_create(
     req: HttpRequest,
     body: Bytes,
     ext: web::Data<Account>,
-) -> Result<HttpResponse, PowError> {
+) -> pow_actix::Result<HttpResponse> {
     Action::new(actions::REACTIVATE)
         .signed_out()
         .form(FormData::parse(&body))
@@ -297,7 +299,7 @@ async fn reactivate_link_new(
     req: HttpRequest,
     token: web::Path<String>,
     ext: web::Data<Account>,
-) -> Result<HttpResponse, PowError> {
+) -> pow_actix::Result<HttpResponse> {
     Action::new(actions::REACTIVATE_LINK_NEW)
         .run(&req, async |ctl| {
             let Some(user) = ext.find_by_link(&ctl.config, &token).await? else {
@@ -324,7 +326,7 @@ async fn reactivate_link_create(
     token: web::Path<String>,
     body: Bytes,
     ext: web::Data<Account>,
-) -> Result<HttpResponse, PowError> {
+) -> pow_actix::Result<HttpResponse> {
     Action::new(actions::REACTIVATE_LINK)
         .form(FormData::parse(&body))
         .run(&req, async |ctl| {
@@ -343,7 +345,7 @@ async fn reactivate_link_create(
 /// The export as a download: `pow-account-export.json`, never cached.
 pub(crate) fn download(export: &serde_json::Value) -> HttpResponse {
     HttpResponse::Ok()
-        .insert_header(pow_core::web::no_store())
+        .insert_header(pow_actix::web::no_store())
         .insert_header((
             actix_web::http::header::CONTENT_DISPOSITION,
             "attachment; filename=\"pow-account-export.json\"",
@@ -352,7 +354,7 @@ pub(crate) fn download(export: &serde_json::Value) -> HttpResponse {
         .body(export.to_string())
 }
 
-async fn export(req: HttpRequest, ext: web::Data<Account>) -> Result<HttpResponse, PowError> {
+async fn export(req: HttpRequest, ext: web::Data<Account>) -> pow_actix::Result<HttpResponse> {
     Action::new(actions::EXPORT)
         .signed_in()
         .sudo()

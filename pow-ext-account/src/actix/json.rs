@@ -4,8 +4,8 @@ use actix_web::http::StatusCode;
 use actix_web::web::{self, Bytes};
 use actix_web::{HttpRequest, HttpResponse};
 use async_trait::async_trait;
-use pow_core::api::{ApiContext, ApiError, ApiExtension};
-use pow_core::web::Action;
+use pow_actix::api::{ApiContext, ApiError, ApiExtension};
+use pow_actix::web::Action;
 use serde::Deserialize;
 use serde_json::json;
 
@@ -55,7 +55,7 @@ async fn api_close(
     api.run_action(&req, action, async |ctl| {
         if by_mail {
             ext.request_close(&ctl.config, &user, &ctl.lang).await?;
-            return Ok(pow_core::api::answer(
+            return Ok(pow_actix::api::answer(
                 StatusCode::ACCEPTED,
                 json!({
                     "closed": false,
@@ -75,7 +75,7 @@ fn close_answer(closed: &Closed) -> Result<HttpResponse, ApiError> {
         Closed::Scheduled(at) => json!({ "closed": true, "erase_after": at.to_rfc3339() }),
         Closed::Erased => json!({ "closed": true, "erased": true }),
     };
-    Ok(pow_core::api::answer(StatusCode::OK, data))
+    Ok(pow_actix::api::answer(StatusCode::OK, data))
 }
 
 /// `POST <api>/account/close/{token}`: closes the account of a mailed closing
@@ -114,9 +114,9 @@ async fn api_reactivate(
     body: Bytes,
     ext: web::Data<Account>,
 ) -> Result<HttpResponse, ApiError> {
-    let by_link: ReactivateBody = pow_core::api::json_body(&req, &body)?;
+    let by_link: ReactivateBody = pow_actix::api::json_body(&req, &body)?;
     let params =
-        pow_core::api::user_params(&body).ok_or_else(|| ApiError::invalid_request(&req))?;
+        pow_actix::api::user_params(&body).ok_or_else(|| ApiError::invalid_request(&req))?;
     let action = Action::new(actions::API_REACTIVATE).params(params);
     // A password check is a sign-in's: it asks for the CAPTCHA as a sign-in does. The
     // mailed link's token checks no password.
@@ -152,7 +152,7 @@ async fn api_reactivate(
         };
         let user = ext.reactivate(&config, &user, by).await?;
         ctl.user = Some(user);
-        Ok(pow_core::api::answer(
+        Ok(pow_actix::api::answer(
             StatusCode::OK,
             json!({ "reactivated": true }),
         ))
@@ -181,7 +181,7 @@ impl ApiExtension for AccountApi {
     }
 
     fn openapi(&self) -> Option<serde_json::Value> {
-        pow_core::api::openapi_fragment(NAME, include_str!("../../openapi.json"))
+        pow_actix::api::openapi_fragment(NAME, include_str!("../../openapi.json"))
     }
 
     fn configure(&self, cfg: &mut web::ServiceConfig, api: &ApiContext) {

@@ -3,10 +3,10 @@
 
 use actix_web::web::{self, Bytes};
 use actix_web::{HttpRequest, HttpResponse};
-use pow_core::extension::{AddressProven, ProvenBy};
-use pow_core::views::{Form, PageBody};
-use pow_core::web::{flash, render_page, Action, Controller, FormData, Outcome, Page};
-use pow_core::{PowConfig, PowError};
+use pow_actix::extension::{AddressProven, ProvenBy};
+use pow_actix::views::{Form, PageBody};
+use pow_actix::web::{flash, render_page, Action, Controller, FormData, Outcome, Page};
+use pow_actix::PowConfig;
 
 use crate::cancel::{cancel_pending, CANCEL_PATH, CANCEL_SALT};
 use crate::flows::{actions, confirm, notify_replaced, refresh_sessions, Confirmation};
@@ -29,7 +29,7 @@ async fn confirm_email(
     req: HttpRequest,
     token: web::Path<String>,
     ext: web::Data<EmailConfirmation>,
-) -> Result<HttpResponse, PowError> {
+) -> pow_actix::Result<HttpResponse> {
     Action::new(actions::SHOW)
         .run(&req, async |ctl| {
             let config = ctl.config.clone();
@@ -60,11 +60,18 @@ async fn confirm_email(
                         first,
                         by: ProvenBy::ConfirmationLink,
                     });
-                    notify_replaced(&ctl.req, &config, &ctl.lang, &user, replaced).await;
-                    pow_core::audit::record(
+                    notify_replaced(
+                        &pow_actix::web::ActixRequest(&ctl.req),
                         &config,
-                        pow_core::audit::AuditEvent::new(crate::events::CONFIRMED)
-                            .request(&config, &ctl.req)
+                        &ctl.lang,
+                        &user,
+                        replaced,
+                    )
+                    .await;
+                    pow_actix::audit::record(
+                        &config,
+                        pow_actix::audit::AuditEvent::new(crate::events::CONFIRMED)
+                            .request(&config, &pow_actix::web::ActixRequest(&ctl.req))
                             .user(user.id),
                     );
                     // The link proves the mailbox, not the password: the user's sessions
@@ -82,7 +89,7 @@ async fn confirm_email(
 
 /// The cancel actions, as extension callbacks see them.
 mod cancel_actions {
-    use pow_core::pipeline::{ActionId, ActionKind};
+    use pow_actix::pipeline::{ActionId, ActionKind};
 
     /// `GET /confirm-email/cancel/{token}`: the page with the cancel button.
     pub const SHOW: ActionId = ActionId::new("confirmation_cancel", "show", ActionKind::Other);
@@ -100,10 +107,10 @@ pub(crate) fn configure_cancel(cfg: &mut web::ServiceConfig, config: &PowConfig)
 }
 
 fn path(config: &PowConfig, token: &str) -> String {
-    pow_core::web::extension_path(config, NAME, CANCEL_PATH, &[("token", token)])
+    pow_actix::web::extension_path(config, NAME, CANCEL_PATH, &[("token", token)])
 }
 
-async fn show(req: HttpRequest, token: web::Path<String>) -> Result<HttpResponse, PowError> {
+async fn show(req: HttpRequest, token: web::Path<String>) -> pow_actix::Result<HttpResponse> {
     Action::new(cancel_actions::SHOW)
         .run(&req, async |_| {
             let token = token.into_inner();
@@ -137,7 +144,7 @@ async fn cancel(
     req: HttpRequest,
     body: Bytes,
     token: web::Path<String>,
-) -> Result<HttpResponse, PowError> {
+) -> pow_actix::Result<HttpResponse> {
     Action::new(cancel_actions::CANCEL)
         .form(FormData::parse(&body))
         .run(&req, async |ctl| {

@@ -3,10 +3,10 @@
 use actix_web::http::StatusCode;
 use actix_web::web::{self, ServiceConfig};
 use actix_web::{HttpRequest, HttpResponse};
-use pow_core::api::{ApiAction, ApiContext, ApiError, ApiExtension, LinkTemplate, PendingStep};
-use pow_core::messages::{request_language, LanguageIdentifier};
-use pow_core::users::User;
-use pow_core::PowConfig;
+use pow_actix::api::{ApiAction, ApiContext, ApiError, ApiExtension, LinkTemplate, PendingStep};
+use pow_actix::messages::{request_language, LanguageIdentifier};
+use pow_actix::users::User;
+use pow_actix::PowConfig;
 use serde_json::{json, Map, Value};
 
 use crate::flows::{actions, confirm, refresh_sessions, Confirmation};
@@ -24,7 +24,7 @@ const NOT_CONFIRMED: &str = "pow_email_confirmation_email_not_confirmed";
 
 /// The email-confirmation extension's side of the JSON API, an [`ApiExtension`]: made
 /// with [`EmailConfirmation::api`] and added with
-/// [`ApiOptions::extension`](pow_core::api::ApiOptions::extension). See the
+/// [`ApiOptions::extension`](pow_actix::api::ApiOptions::extension). See the
 /// [crate docs](crate#json-api).
 ///
 /// The [`EmailConfirmation`] it was made from must be enabled in the config too (it
@@ -49,10 +49,10 @@ impl EmailConfirmation {
 
 impl EmailConfirmationApi {
     /// Where the link in confirmation mails sent by the API points. The default value is
-    /// `None`: the config's [`frontend_link`](pow_core::PowConfigBuilder::frontend_link)
+    /// `None`: the config's [`frontend_link`](pow_actix::PowConfigBuilder::frontend_link)
     /// for [`LINK`](crate::LINK) (which mails sent from the pages follow too), else the
     /// extension's HTML route, `<base_url><mount path>/confirm-email/<token>`,
-    /// which needs [`pow_core::web::configure`] mounted. An app without HTML pages points
+    /// which needs [`pow_actix::web::configure`] mounted. An app without HTML pages points
     /// the link at its client instead, e.g.
     /// `https://app.example.com/confirm-email?token={token}`; the client then sends the
     /// token to `POST <prefix>/confirm-email/{token}`.
@@ -74,9 +74,16 @@ impl EmailConfirmationApi {
         lang: &LanguageIdentifier,
         user: User,
     ) -> Result<Sent, ApiError> {
-        mail::send_with_link(&self.ext, req, config, lang, user, self.link.as_ref())
-            .await
-            .map_err(|err| ApiError::from_pow(req, err))
+        mail::send_with_link(
+            &self.ext,
+            &pow_actix::web::ActixRequest(req),
+            config,
+            lang,
+            user,
+            self.link.as_ref(),
+        )
+        .await
+        .map_err(|err| ApiError::from_pow(req, err))
     }
 }
 
@@ -109,7 +116,7 @@ fn status_message(user: &User) -> Option<&'static str> {
 
 /// `200 {"status": 200, "data": {...}}`, never cached.
 fn ok(data: Map<String, Value>) -> HttpResponse {
-    pow_core::api::answer(StatusCode::OK, data)
+    pow_actix::api::answer(StatusCode::OK, data)
 }
 
 #[async_trait::async_trait(?Send)]
@@ -119,7 +126,7 @@ impl ApiExtension for EmailConfirmationApi {
     }
 
     fn openapi(&self) -> Option<serde_json::Value> {
-        pow_core::api::openapi_fragment(NAME, include_str!("../../openapi.json"))
+        pow_actix::api::openapi_fragment(NAME, include_str!("../../openapi.json"))
     }
 
     fn configure(&self, cfg: &mut ServiceConfig, api: &ApiContext) {
@@ -160,7 +167,7 @@ impl ApiExtension for EmailConfirmationApi {
             return Ok(());
         }
         let config = api.config();
-        let lang = request_language(req, config.messages());
+        let lang = request_language(&pow_actix::web::ActixRequest(req), config.messages());
         self.send(req, config, &lang, user.clone()).await?;
         Err(
             ApiError::new(StatusCode::UNAUTHORIZED, text(config, &lang, REQUIRED))
@@ -202,7 +209,7 @@ impl ApiExtension for EmailConfirmationApi {
             return None;
         }
         let config = api.config();
-        let lang = request_language(req, config.messages());
+        let lang = request_language(&pow_actix::web::ActixRequest(req), config.messages());
         Some(
             ApiError::new(StatusCode::UNAUTHORIZED, text(config, &lang, REQUIRED))
                 .with_code("email_confirmation_required")
@@ -227,7 +234,7 @@ impl ApiExtension for EmailConfirmationApi {
             return Ok(());
         }
         let config = api.config();
-        let lang = request_language(req, config.messages());
+        let lang = request_language(&pow_actix::web::ActixRequest(req), config.messages());
         let message = if action == ApiAction::Registration {
             self.send(req, config, &lang, user.clone()).await?;
             SENT
@@ -349,16 +356,23 @@ async fn confirm_token(
                     .with_code("email_taken"))
             }
             Confirmation::Confirmed(user, replaced, first) => {
-                ctl.assigns.insert(pow_core::extension::AddressProven {
+                ctl.assigns.insert(pow_actix::extension::AddressProven {
                     user_id: user.id,
                     first,
-                    by: pow_core::extension::ProvenBy::ConfirmationToken,
+                    by: pow_actix::extension::ProvenBy::ConfirmationToken,
                 });
-                crate::flows::notify_replaced(&req, config, &ctl.lang, &user, replaced).await;
-                pow_core::audit::record(
+                crate::flows::notify_replaced(
+                    &pow_actix::web::ActixRequest(&req),
                     config,
-                    pow_core::audit::AuditEvent::new(crate::events::CONFIRMED)
-                        .request(config, &req)
+                    &ctl.lang,
+                    &user,
+                    replaced,
+                )
+                .await;
+                pow_actix::audit::record(
+                    config,
+                    pow_actix::audit::AuditEvent::new(crate::events::CONFIRMED)
+                        .request(config, &pow_actix::web::ActixRequest(&req))
                         .user(user.id),
                 );
                 refresh_sessions(config, &user).await?;

@@ -2,15 +2,15 @@
 
 use actix_web::web::{self, Bytes};
 use actix_web::{HttpRequest, HttpResponse};
-use pow_core::session::CookieSessionExt as _;
-use pow_core::session::CookieSessionHandle;
-use pow_core::users::{Changeset, Params};
-use pow_core::views::{Field, FieldType, Form, Link, PageBody};
-use pow_core::web::{
+use pow_actix::session::CookieSessionExt as _;
+use pow_actix::session::CookieSessionHandle;
+use pow_actix::users::{Changeset, Params};
+use pow_actix::views::{Field, FieldType, Form, Link, PageBody};
+use pow_actix::web::{
     extension_path, extra_fields, flash, new_password_fields, render_page, Action, Controller,
     FormData, Outcome, Page,
 };
-use pow_core::{PowConfig, PowError};
+use pow_actix::{PowConfig, PowError};
 
 use crate::flows::{
     self as flow, link_url, request_staged, staged_proven, token_path, Staged, Via, LINK_PATH,
@@ -24,7 +24,7 @@ const CODE_PATH: &str = "/passwordless/code";
 const CODE_VERIFY_PATH: &str = "/passwordless/code/verify";
 
 impl Passwordless {
-    /// The JSON side, to add to [`ApiOptions`](pow_core::api::ApiOptions) when the config
+    /// The JSON side, to add to [`ApiOptions`](pow_actix::api::ApiOptions) when the config
     /// does not enable the extension itself.
     pub fn api(&self) -> PasswordlessApi {
         PasswordlessApi::new(self.clone())
@@ -44,9 +44,20 @@ impl Passwordless {
         email: &str,
         prefill: Params,
     ) -> Result<(), PowError> {
-        let config = pow_core::web::route_config(req)?;
-        let lang = pow_core::messages::request_language(req, config.messages());
-        request_staged(req, &config, self, &lang, email, prefill).await
+        let config = pow_actix::web::route_config(req)?;
+        let lang = pow_actix::messages::request_language(
+            &pow_actix::web::ActixRequest(req),
+            config.messages(),
+        );
+        request_staged(
+            &pow_actix::web::ActixRequest(req),
+            &config,
+            self,
+            &lang,
+            email,
+            prefill,
+        )
+        .await
     }
 }
 
@@ -153,7 +164,7 @@ async fn email_page(req: HttpRequest, page: EmailPage) -> Result<HttpResponse, P
         .await
 }
 
-async fn link_new(req: HttpRequest) -> Result<HttpResponse, PowError> {
+async fn link_new(req: HttpRequest) -> pow_actix::Result<HttpResponse> {
     let page = EmailPage {
         action: SIGN_IN_PATH,
         button: "pow_passwordless_button_link",
@@ -161,10 +172,10 @@ async fn link_new(req: HttpRequest) -> Result<HttpResponse, PowError> {
         title: "pow_passwordless_title_link",
         code_instead: true,
     };
-    email_page(req, page).await
+    email_page(req, page).await.map_err(pow_actix::Error)
 }
 
-async fn code_new(req: HttpRequest) -> Result<HttpResponse, PowError> {
+async fn code_new(req: HttpRequest) -> pow_actix::Result<HttpResponse> {
     let page = EmailPage {
         action: CODE_PATH,
         button: "pow_passwordless_button_code",
@@ -172,10 +183,10 @@ async fn code_new(req: HttpRequest) -> Result<HttpResponse, PowError> {
         title: "pow_passwordless_title_code",
         code_instead: false,
     };
-    email_page(req, page).await
+    email_page(req, page).await.map_err(pow_actix::Error)
 }
 
-async fn staged_new(req: HttpRequest) -> Result<HttpResponse, PowError> {
+async fn staged_new(req: HttpRequest) -> pow_actix::Result<HttpResponse> {
     let page = EmailPage {
         action: STAGED_PATH,
         button: "pow_passwordless_button_staged",
@@ -183,7 +194,7 @@ async fn staged_new(req: HttpRequest) -> Result<HttpResponse, PowError> {
         title: "pow_passwordless_title_staged",
         code_instead: false,
     };
-    email_page(req, page).await
+    email_page(req, page).await.map_err(pow_actix::Error)
 }
 
 /// Asks for a link or code, then answers with the same flash for every address.
@@ -205,7 +216,14 @@ async fn ask(
             let staged = staged.then(Params::new);
             let link = |token: &str, purpose| link_url(&config, token, purpose);
             let code_id = flow::request(
-                &ctl.req, &config, &ext, &ctl.lang, &email, via, staged, link,
+                &pow_actix::web::ActixRequest(&ctl.req),
+                &config,
+                &ext,
+                &ctl.lang,
+                &email,
+                via,
+                staged,
+                link,
             )
             .await?;
             let key = match via {
@@ -225,24 +243,30 @@ async fn link_create(
     req: HttpRequest,
     body: Bytes,
     ext: web::Data<Passwordless>,
-) -> Result<HttpResponse, PowError> {
-    ask(req, body, ext, Via::Link, false, SIGN_IN_PATH).await
+) -> pow_actix::Result<HttpResponse> {
+    ask(req, body, ext, Via::Link, false, SIGN_IN_PATH)
+        .await
+        .map_err(pow_actix::Error)
 }
 
 async fn code_create(
     req: HttpRequest,
     body: Bytes,
     ext: web::Data<Passwordless>,
-) -> Result<HttpResponse, PowError> {
-    ask(req, body, ext, Via::Code, false, CODE_PATH).await
+) -> pow_actix::Result<HttpResponse> {
+    ask(req, body, ext, Via::Code, false, CODE_PATH)
+        .await
+        .map_err(pow_actix::Error)
 }
 
 async fn staged_create(
     req: HttpRequest,
     body: Bytes,
     ext: web::Data<Passwordless>,
-) -> Result<HttpResponse, PowError> {
-    ask(req, body, ext, Via::Link, true, STAGED_PATH).await
+) -> pow_actix::Result<HttpResponse> {
+    ask(req, body, ext, Via::Link, true, STAGED_PATH)
+        .await
+        .map_err(pow_actix::Error)
 }
 
 fn invalid(ctl: &Controller, key: &str) -> Outcome {
@@ -251,7 +275,7 @@ fn invalid(ctl: &Controller, key: &str) -> Outcome {
 }
 
 /// A `GET` of the mailed link uses nothing: it shows the button that does.
-async fn link_show(req: HttpRequest, token: web::Path<String>) -> Result<HttpResponse, PowError> {
+async fn link_show(req: HttpRequest, token: web::Path<String>) -> pow_actix::Result<HttpResponse> {
     Action::new(actions::SHOW)
         .signed_out()
         .run(&req, async |_| {
@@ -283,7 +307,7 @@ async fn link_use(
     body: Bytes,
     token: web::Path<String>,
     ext: web::Data<Passwordless>,
-) -> Result<HttpResponse, PowError> {
+) -> pow_actix::Result<HttpResponse> {
     Action::new(actions::SIGN_IN)
         .signed_out()
         .form(FormData::parse(&body))
@@ -296,6 +320,7 @@ async fn link_use(
             finish_sign_in(ctl, grant, "magic_link").await
         })
         .await
+        .map_err(pow_actix::Error)
 }
 
 async fn finish_sign_in(
@@ -304,7 +329,8 @@ async fn finish_sign_in(
     method: &str,
 ) -> Result<Outcome, PowError> {
     let mut session = CookieSessionHandle::new(&ctl.req);
-    let signed_in = flow::finish_sign_in(&ctl.config, &ctl.req, grant, method, &mut session);
+    let source = pow_actix::web::ActixRequest(&ctl.req);
+    let signed_in = flow::finish_sign_in(&ctl.config, &source, grant, method, &mut session);
     let Some(user) = signed_in.await? else {
         return Ok(invalid(ctl, "pow_passwordless_invalid"));
     };
@@ -349,7 +375,7 @@ fn code_page(ctl: &Controller, error: Option<String>) -> Result<HttpResponse, Po
     )
 }
 
-async fn code_show(req: HttpRequest) -> Result<HttpResponse, PowError> {
+async fn code_show(req: HttpRequest) -> pow_actix::Result<HttpResponse> {
     Action::new(actions::SHOW)
         .signed_out()
         .run(&req, async |_| {
@@ -362,7 +388,7 @@ async fn code_use(
     req: HttpRequest,
     body: Bytes,
     ext: web::Data<Passwordless>,
-) -> Result<HttpResponse, PowError> {
+) -> pow_actix::Result<HttpResponse> {
     Action::new(actions::SIGN_IN)
         .signed_out()
         .form(FormData::parse(&body))
@@ -371,7 +397,16 @@ async fn code_use(
             let signed = ctl.req.cookie_session().get::<String>(&key).ok().flatten();
             let code = ctl.params.get("code").cloned().unwrap_or_default();
             let (grant, exhausted) = match signed {
-                Some(signed) => flow::use_code(&ctl.config, &ctl.req, &ext, &signed, &code).await?,
+                Some(signed) => {
+                    flow::use_code(
+                        &ctl.config,
+                        &pow_actix::web::ActixRequest(&ctl.req),
+                        &ext,
+                        &signed,
+                        &code,
+                    )
+                    .await?
+                }
                 None => (None, false),
             };
             if exhausted {
@@ -387,6 +422,7 @@ async fn code_use(
             finish_sign_in(ctl, grant, "email_code").await
         })
         .await
+        .map_err(pow_actix::Error)
 }
 
 /// The rest of the sign-up form for a proven address: castable fields prefilled from the
@@ -425,7 +461,7 @@ fn staged_page(
     page.info = ctl.config.messages().message(
         &ctl.lang,
         "pow_passwordless_staged_for",
-        &[("email", pow_core::messages::MessageArg::from(email))],
+        &[("email", pow_actix::messages::MessageArg::from(email))],
     );
     render_page(&ctl.req, &ctl.config, &ctl.lang, page)
 }
@@ -434,7 +470,7 @@ async fn staged_show(
     req: HttpRequest,
     token: web::Path<String>,
     ext: web::Data<Passwordless>,
-) -> Result<HttpResponse, PowError> {
+) -> pow_actix::Result<HttpResponse> {
     Action::new(actions::SHOW)
         .signed_out()
         .run(&req, async |ctl| {
@@ -458,14 +494,22 @@ async fn staged_complete(
     body: Bytes,
     token: web::Path<String>,
     ext: web::Data<Passwordless>,
-) -> Result<HttpResponse, PowError> {
+) -> pow_actix::Result<HttpResponse> {
     Action::new(actions::COMPLETE)
         .signed_out()
         .form(FormData::parse(&body))
         .run(&req, async |ctl| {
             let token = token.into_inner();
             let typed = ctl.params.clone();
-            match flow::complete_staged(&ctl.req, &ctl.config, &ext, &token, typed).await? {
+            match flow::complete_staged(
+                &pow_actix::web::ActixRequest(&ctl.req),
+                &ctl.config,
+                &ext,
+                &token,
+                typed,
+            )
+            .await?
+            {
                 Staged::Invalid => Ok(invalid(ctl, "pow_passwordless_invalid")),
                 Staged::Created {
                     user,

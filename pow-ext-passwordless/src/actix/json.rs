@@ -5,7 +5,7 @@ use actix_web::http::StatusCode;
 use actix_web::web::{self, Bytes};
 use actix_web::{HttpRequest, HttpResponse};
 use async_trait::async_trait;
-use pow_core::api::{ApiAction, ApiContext, ApiError, ApiExtension};
+use pow_actix::api::{ApiAction, ApiContext, ApiError, ApiExtension};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -51,15 +51,15 @@ async fn ask(
     via: Via,
     staged: bool,
 ) -> Result<HttpResponse, ApiError> {
-    let action = pow_core::web::Action::new(actions::API).captcha();
+    let action = pow_actix::web::Action::new(actions::API).captcha();
     api.run_action(&req, action, async |ctl| {
-        let body: AskBody = pow_core::api::json_body(&req, &body)?;
+        let body: AskBody = pow_actix::api::json_body(&req, &body)?;
         let config = api.config().clone();
         ApiError::check_email(&req, &config, "email", &body.email)?;
         let link = |token: &str, purpose| link_url(&config, token, purpose);
-        let staged = staged.then(pow_core::users::Params::new);
+        let staged = staged.then(pow_actix::users::Params::new);
         let code_token = flow::request(
-            &req,
+            &pow_actix::web::ActixRequest(&req),
             &config,
             &ext,
             &ctl.lang,
@@ -77,7 +77,7 @@ async fn ask(
         if let Some(token) = code_token {
             data["code_token"] = json!(token);
         }
-        Ok(pow_core::api::answer(
+        Ok(pow_actix::api::answer(
             actix_web::http::StatusCode::ACCEPTED,
             data,
         ))
@@ -112,7 +112,15 @@ async fn issue(
     method: &str,
 ) -> Result<HttpResponse, ApiError> {
     let mut session = api.session(req, ApiAction::SignIn);
-    match flow::finish_sign_in(api.config(), req, grant, method, &mut session).await? {
+    match flow::finish_sign_in(
+        api.config(),
+        &pow_actix::web::ActixRequest(req),
+        grant,
+        method,
+        &mut session,
+    )
+    .await?
+    {
         Some(_) => api.issued(req, &session),
         None => Err(invalid(req, "pow_passwordless_invalid")),
     }
@@ -141,9 +149,15 @@ async fn code_use(
     ext: web::Data<Passwordless>,
 ) -> Result<HttpResponse, ApiError> {
     api.run(&req, actions::API, async |_| {
-        let body: CodeBody = pow_core::api::json_body(&req, &body)?;
-        let (grant, exhausted) =
-            flow::use_code(api.config(), &req, &ext, &body.code_token, &body.code).await?;
+        let body: CodeBody = pow_actix::api::json_body(&req, &body)?;
+        let (grant, exhausted) = flow::use_code(
+            api.config(),
+            &pow_actix::web::ActixRequest(&req),
+            &ext,
+            &body.code_token,
+            &body.code,
+        )
+        .await?;
         if exhausted {
             return Err(invalid(&req, "pow_passwordless_too_many_attempts"));
         }
@@ -188,7 +202,7 @@ async fn staged_show(
         let Some(grant) = grant else {
             return Err(invalid(&req, "pow_passwordless_invalid"));
         };
-        Ok(pow_core::api::answer(
+        Ok(pow_actix::api::answer(
             StatusCode::OK,
             json!({ "email": grant.email, "user": grant.prefill }),
         ))
@@ -206,27 +220,34 @@ async fn staged_complete(
     token: web::Path<String>,
     ext: web::Data<Passwordless>,
 ) -> Result<HttpResponse, ApiError> {
-    let Some(typed) = pow_core::api::user_params(&body) else {
+    let Some(typed) = pow_actix::api::user_params(&body) else {
         return Err(ApiError::invalid_request(&req));
     };
     api.run(&req, actions::COMPLETE, async |ctl| {
         let config = api.config();
-        let (user, with_password) =
-            match flow::complete_staged(&req, config, &ext, &token, typed).await? {
-                Staged::Invalid => return Err(invalid(&req, "pow_passwordless_invalid")),
-                Staged::Refused { changeset, .. } => {
-                    return Err(ApiError::validation(
-                        &req,
-                        config,
-                        "api-user-not-created",
-                        &changeset,
-                    ));
-                }
-                Staged::Created {
-                    user,
-                    with_password,
-                } => (user, with_password),
-            };
+        let (user, with_password) = match flow::complete_staged(
+            &pow_actix::web::ActixRequest(&req),
+            config,
+            &ext,
+            &token,
+            typed,
+        )
+        .await?
+        {
+            Staged::Invalid => return Err(invalid(&req, "pow_passwordless_invalid")),
+            Staged::Refused { changeset, .. } => {
+                return Err(ApiError::validation(
+                    &req,
+                    config,
+                    "api-user-not-created",
+                    &changeset,
+                ));
+            }
+            Staged::Created {
+                user,
+                with_password,
+            } => (user, with_password),
+        };
         staged_proven(ctl, &user);
         let mut session = api.session(&req, ApiAction::Registration);
         let method = flow::STAGED_METHOD;
@@ -244,7 +265,7 @@ impl ApiExtension for PasswordlessApi {
     }
 
     fn openapi(&self) -> Option<serde_json::Value> {
-        pow_core::api::openapi_fragment(NAME, include_str!("../../openapi.json"))
+        pow_actix::api::openapi_fragment(NAME, include_str!("../../openapi.json"))
     }
 
     fn configure(&self, cfg: &mut web::ServiceConfig, api: &ApiContext) {

@@ -5,14 +5,14 @@ use std::sync::Arc;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::web::{self, Bytes, ServiceConfig};
 use actix_web::{HttpRequest, HttpResponse};
-use pow_core::messages::LanguageIdentifier;
-use pow_core::users::Changeset;
-use pow_core::views::{FieldType, Link, PageBody};
-use pow_core::web::{
+use pow_actix::messages::LanguageIdentifier;
+use pow_actix::users::Changeset;
+use pow_actix::views::{FieldType, Link, PageBody};
+use pow_actix::web::{
     extension_path, field, flash, form, new_password_fields, redirect, render_page, routes_ctx,
     Action, Controller, FormData, Outcome, Page,
 };
-use pow_core::{PowConfig, PowError};
+use pow_actix::{PowConfig, PowError};
 
 use crate::flows::{self as flow, Requested, Reset};
 use crate::tokens::ResetTokens;
@@ -99,7 +99,7 @@ fn new_page(
     render_page(req, config, lang, page)
 }
 
-async fn new(req: HttpRequest, _ext: Arc<ResetPassword>) -> Result<HttpResponse, PowError> {
+async fn new(req: HttpRequest, _ext: Arc<ResetPassword>) -> pow_actix::Result<HttpResponse> {
     Action::new(actions::NEW)
         .signed_out()
         .run(&req, async |_| {
@@ -114,7 +114,7 @@ async fn create(
     req: HttpRequest,
     form: FormData,
     ext: Arc<ResetPassword>,
-) -> Result<HttpResponse, PowError> {
+) -> pow_actix::Result<HttpResponse> {
     Action::new(actions::CREATE)
         .signed_out()
         .captcha()
@@ -124,11 +124,21 @@ async fn create(
             let raw_email = ctl.params.get("email").cloned().unwrap_or_default();
             let link = |signed: &str| {
                 config.mail_link(crate::LINK, signed, || {
-                    config.url_for(req, &token_path(config, signed))
+                    config.url_for(
+                        &pow_actix::web::ActixRequest(req),
+                        &token_path(config, signed),
+                    )
                 })
             };
-            let requested =
-                flow::request_link(req, config, &ext, &ctl.lang, &raw_email, link).await?;
+            let requested = flow::request_link(
+                &pow_actix::web::ActixRequest(req),
+                config,
+                &ext,
+                &ctl.lang,
+                &raw_email,
+                link,
+            )
+            .await?;
             let flash_key = match requested {
                 Requested::Known => "pow_reset_password_email_has_been_sent",
                 Requested::Unknown if !config.prevent_user_enumeration() => {
@@ -189,7 +199,7 @@ fn edit_page(
     Ok(res)
 }
 
-async fn edit(req: HttpRequest, ext: Arc<ResetPassword>) -> Result<HttpResponse, PowError> {
+async fn edit(req: HttpRequest, ext: Arc<ResetPassword>) -> pow_actix::Result<HttpResponse> {
     Action::new(actions::EDIT)
         .signed_out()
         .run(&req, async |ctl| {
@@ -212,7 +222,7 @@ async fn update_post(
     req: HttpRequest,
     form: FormData,
     ext: Arc<ResetPassword>,
-) -> Result<HttpResponse, PowError> {
+) -> pow_actix::Result<HttpResponse> {
     match form.method_override().as_deref() {
         Some("PATCH" | "PUT") => update(req, form, ext).await,
         _ => Ok(HttpResponse::MethodNotAllowed()
@@ -225,7 +235,7 @@ async fn update(
     req: HttpRequest,
     form: FormData,
     ext: Arc<ResetPassword>,
-) -> Result<HttpResponse, PowError> {
+) -> pow_actix::Result<HttpResponse> {
     Action::new(actions::UPDATE)
         .signed_out()
         .form(form)
@@ -238,7 +248,7 @@ async fn update(
             let params = ctl.params.clone();
             let scope = (
                 &ctl.config,
-                &ctl.req as &dyn pow_core::request::RequestSource,
+                &pow_actix::web::ActixRequest(&ctl.req) as &dyn pow_actix::request::RequestSource,
                 &ctl.lang,
             );
             match flow::reset(scope, &ext, loaded, &params).await? {

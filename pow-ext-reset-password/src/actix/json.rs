@@ -3,10 +3,10 @@
 use actix_web::http::StatusCode;
 use actix_web::web::{self, Bytes, ServiceConfig};
 use actix_web::{HttpRequest, HttpResponse};
-use pow_core::api::{user_params, ApiContext, ApiError, ApiExtension, LinkTemplate};
-use pow_core::messages::request_language;
-use pow_core::web::Controller;
-use pow_core::PowConfig;
+use pow_actix::api::{user_params, ApiContext, ApiError, ApiExtension, LinkTemplate};
+use pow_actix::messages::request_language;
+use pow_actix::web::Controller;
+use pow_actix::PowConfig;
 
 use crate::actions;
 use crate::actix::html::token_path;
@@ -16,7 +16,7 @@ use crate::{ResetPassword, NAME};
 
 /// The reset-password extension's JSON endpoints, an
 /// [`ApiExtension`]: made with [`ResetPassword::api`] and added with
-/// [`ApiOptions::extension`](pow_core::api::ApiOptions::extension). See the
+/// [`ApiOptions::extension`](pow_actix::api::ApiOptions::extension). See the
 /// [crate docs](crate#json-api) for the endpoints.
 ///
 /// The [`ResetPassword`] it was made from must be enabled in the config too (it brings
@@ -33,8 +33,8 @@ impl ResetPassword {
     /// in the config, so both agree:
     ///
     /// ```
-    /// use pow_core::api::{ApiOptions, LinkTemplate};
-    /// use pow_core::PowConfig;
+    /// use pow_actix::api::{ApiOptions, LinkTemplate};
+    /// use pow_actix::PowConfig;
     /// use pow_ext_reset_password::ResetPassword;
     ///
     /// let reset = ResetPassword::new();
@@ -45,7 +45,7 @@ impl ResetPassword {
     /// let options = ApiOptions::new().extension(reset.api().link_template(LinkTemplate::new(
     ///     "https://app.example.com/reset-password?token={token}",
     /// )?));
-    /// # Ok::<_, pow_core::PowError>(())
+    /// # Ok::<_, pow_actix::PowError>(())
     /// ```
     pub fn api(&self) -> ResetPasswordApi {
         ResetPasswordApi {
@@ -57,10 +57,10 @@ impl ResetPassword {
 
 impl ResetPasswordApi {
     /// Where the link in reset mails asked for over the API points. The default value is
-    /// `None`: the config's [`frontend_link`](pow_core::PowConfigBuilder::frontend_link)
+    /// `None`: the config's [`frontend_link`](pow_actix::PowConfigBuilder::frontend_link)
     /// for [`LINK`](crate::LINK) (which mails asked for on the pages follow too), else the
     /// extension's HTML page, `<base_url><mount path>/reset-password/<token>`,
-    /// which needs [`pow_core::web::configure`] mounted. An app without HTML pages points
+    /// which needs [`pow_actix::web::configure`] mounted. An app without HTML pages points
     /// the link at its client instead, e.g.
     /// `https://app.example.com/reset-password?token={token}`; the client then sends the
     /// token to `PATCH <prefix>/reset-password/{token}`.
@@ -79,7 +79,10 @@ impl ResetPasswordApi {
         match &self.link {
             Some(template) => template.url(signed),
             None => config.mail_link(crate::LINK, signed, || {
-                config.url_for(req, &token_path(config, signed))
+                config.url_for(
+                    &pow_actix::web::ActixRequest(req),
+                    &token_path(config, signed),
+                )
             }),
         }
     }
@@ -92,7 +95,7 @@ impl ApiExtension for ResetPasswordApi {
     }
 
     fn openapi(&self) -> Option<serde_json::Value> {
-        pow_core::api::openapi_fragment(NAME, include_str!("../../openapi.json"))
+        pow_actix::api::openapi_fragment(NAME, include_str!("../../openapi.json"))
     }
 
     fn configure(&self, cfg: &mut ServiceConfig, api: &ApiContext) {
@@ -120,13 +123,13 @@ impl ApiExtension for ResetPasswordApi {
 
 /// A translated text of the config.
 fn text(req: &HttpRequest, config: &PowConfig, key: &str) -> String {
-    let lang = request_language(req, config.messages());
+    let lang = request_language(&pow_actix::web::ActixRequest(req), config.messages());
     config.messages().text(&lang, key)
 }
 
 /// `200 {"status": 200, "data": {"message": "..."}}`, never cached.
 fn done(message: String) -> HttpResponse {
-    pow_core::api::answer(StatusCode::OK, serde_json::json!({ "message": message }))
+    pow_actix::api::answer(StatusCode::OK, serde_json::json!({ "message": message }))
 }
 
 /// `404` for a forged, unknown, used or expired reset token.
@@ -146,7 +149,7 @@ async fn create(
     this: web::Data<ResetPasswordApi>,
     body: Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    let action = pow_core::web::Action::new(actions::API_CREATE).captcha();
+    let action = pow_actix::web::Action::new(actions::API_CREATE).captcha();
     api.run_action(&req, action, async |_| {
         request_link(&req, &api, &this, &body).await
     })
@@ -161,11 +164,20 @@ async fn request_link(
 ) -> Result<HttpResponse, ApiError> {
     let params = user_params(body).ok_or_else(|| ApiError::invalid_request(req))?;
     let config = api.config();
-    let lang = request_language(req, config.messages());
+    let lang = request_language(&pow_actix::web::ActixRequest(req), config.messages());
     let email = params.get("email").map_or("", String::as_str);
     ApiError::check_email(req, config, "email", email)?;
     let link = |signed: &str| this.link(req, config, signed);
-    let key = match flow::request_link(req, config, &this.ext, &lang, email, link).await? {
+    let key = match flow::request_link(
+        &pow_actix::web::ActixRequest(req),
+        config,
+        &this.ext,
+        &lang,
+        email,
+        link,
+    )
+    .await?
+    {
         Requested::Known => "pow_reset_password_email_has_been_sent",
         Requested::Unknown if !config.prevent_user_enumeration() => {
             return Err(ApiError::translated(
@@ -195,7 +207,10 @@ async fn show(
         if loaded.is_none() {
             return Err(invalid_token(&req));
         }
-        Ok(pow_core::api::answer(StatusCode::OK, serde_json::json!({})))
+        Ok(pow_actix::api::answer(
+            StatusCode::OK,
+            serde_json::json!({}),
+        ))
     })
     .await
 }
@@ -230,7 +245,8 @@ async fn set_password(
     else {
         return Err(invalid_token(req));
     };
-    let source: &dyn pow_core::request::RequestSource = req;
+    let source = pow_actix::web::ActixRequest(req);
+    let source: &dyn pow_actix::request::RequestSource = &source;
     match flow::reset((config, source, &ctl.lang), &this.ext, loaded, &params).await? {
         Reset::Done(user) => {
             ctl.user = Some(user);

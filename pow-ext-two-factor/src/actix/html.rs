@@ -3,16 +3,16 @@
 use actix_web::web::{self, Bytes};
 use actix_web::{HttpRequest, HttpResponse};
 use chrono::Utc;
-use pow_core::audit::{self, AuditEvent, EventName};
-use pow_core::mailer::{send_notice, Notice};
-use pow_core::session::CookieSessionExt as _;
-use pow_core::session::CookieSessionHandle;
-use pow_core::users::User;
-use pow_core::views::{Field, FieldType, Form, Link, PageBody};
-use pow_core::web::{
+use pow_actix::audit::{self, AuditEvent, EventName};
+use pow_actix::mailer::{send_notice, Notice};
+use pow_actix::session::CookieSessionExt as _;
+use pow_actix::session::CookieSessionHandle;
+use pow_actix::users::User;
+use pow_actix::views::{Field, FieldType, Form, Link, PageBody};
+use pow_actix::web::{
     flash, render_page, returning_to, Action, Controller, FormData, Outcome, Page,
 };
-use pow_core::{PowConfig, PowError};
+use pow_actix::{PowConfig, PowError};
 
 use crate::flows::{self as verify, Answer, SecondStep};
 use crate::store::Records;
@@ -28,7 +28,7 @@ use crate::{totp, TwoFactor, NAME};
 pub(crate) use crate::events;
 
 impl TwoFactor {
-    /// The JSON side, to add to [`ApiOptions`](pow_core::api::ApiOptions) when the config
+    /// The JSON side, to add to [`ApiOptions`](pow_actix::api::ApiOptions) when the config
     /// does not enable the extension itself.
     pub fn api(&self) -> TwoFactorApi {
         TwoFactorApi::new(self.clone())
@@ -85,7 +85,7 @@ pub(crate) fn record(ctl: &Controller, name: EventName, user_id: i64) {
     audit::record(
         &ctl.config,
         AuditEvent::new(name)
-            .request(&ctl.config, &ctl.req)
+            .request(&ctl.config, &pow_actix::web::ActixRequest(&ctl.req))
             .user(user_id),
     );
 }
@@ -93,7 +93,14 @@ pub(crate) fn record(ctl: &Controller, name: EventName, user_id: i64) {
 /// Mails `user` a security notice about their second factor (when notices are on).
 pub(crate) async fn notify(ctl: &Controller, user: &User, notice: Notice<'_>) {
     let to = user.email().unwrap_or_default();
-    send_notice(&ctl.config, &ctl.req, &ctl.lang, to, notice).await;
+    send_notice(
+        &ctl.config,
+        &pow_actix::web::ActixRequest(&ctl.req),
+        &ctl.lang,
+        to,
+        notice,
+    )
+    .await;
 }
 
 fn back_to_sign_in(ctl: &Controller, key: &str) -> Outcome {
@@ -240,7 +247,7 @@ fn form_answer(ctl: &Controller) -> Answer {
     }
 }
 
-async fn verify_new(req: HttpRequest) -> Result<HttpResponse, PowError> {
+async fn verify_new(req: HttpRequest) -> pow_actix::Result<HttpResponse> {
     Action::new(actions::VERIFY_NEW)
         .signed_out()
         .run(&req, async |ctl| {
@@ -267,7 +274,7 @@ async fn verify_create(
     req: HttpRequest,
     body: Bytes,
     ext: web::Data<TwoFactor>,
-) -> Result<HttpResponse, PowError> {
+) -> pow_actix::Result<HttpResponse> {
     Action::new(actions::VERIFY)
         .signed_out()
         .form(FormData::parse(&body))
@@ -278,7 +285,8 @@ async fn verify_create(
             };
             let answer = form_answer(ctl);
             let mut session = CookieSessionHandle::new(&ctl.req);
-            let step = verify::second_step(&config, &ctl.req, &ext, &id, &answer, &mut session);
+            let source = pow_actix::web::ActixRequest(&ctl.req);
+            let step = verify::second_step(&config, &source, &ext, &id, &answer, &mut session);
             match step.await {
                 Ok(SecondStep::SignedIn(user)) => {
                     forget_pending(&ctl.req, &config);
@@ -308,6 +316,7 @@ async fn verify_create(
             }
         })
         .await
+        .map_err(pow_actix::Error)
 }
 
 fn step_up_page(ctl: &Controller, error: Option<String>) -> Result<HttpResponse, PowError> {
@@ -323,7 +332,7 @@ fn step_up_page(ctl: &Controller, error: Option<String>) -> Result<HttpResponse,
     .render(ctl, error)
 }
 
-async fn step_up_new(req: HttpRequest) -> Result<HttpResponse, PowError> {
+async fn step_up_new(req: HttpRequest) -> pow_actix::Result<HttpResponse> {
     Action::new(actions::STEP_UP_NEW)
         .signed_in()
         .run(&req, async |ctl| {
@@ -335,7 +344,7 @@ async fn step_up_new(req: HttpRequest) -> Result<HttpResponse, PowError> {
         .await
 }
 
-async fn step_up_create(req: HttpRequest, body: Bytes) -> Result<HttpResponse, PowError> {
+async fn step_up_create(req: HttpRequest, body: Bytes) -> pow_actix::Result<HttpResponse> {
     Action::new(actions::STEP_UP)
         .signed_in()
         .form(FormData::parse(&body))
@@ -343,7 +352,14 @@ async fn step_up_create(req: HttpRequest, body: Bytes) -> Result<HttpResponse, P
             let config = ctl.config.clone();
             let code = ctl.params.get("code").cloned().unwrap_or_default();
             let mut session = CookieSessionHandle::new(&ctl.req);
-            match verify::step_up(&config, &ctl.req, &code, &mut session).await? {
+            match verify::step_up(
+                &config,
+                &pow_actix::web::ActixRequest(&ctl.req),
+                &code,
+                &mut session,
+            )
+            .await?
+            {
                 Some(user) => {
                     ctl.user = Some(user);
                     let back = ctl.request_path.clone();
@@ -386,7 +402,7 @@ fn enrol_page(
         .message(
             &ctl.lang,
             "pow_two_factor_setup_key",
-            &[("key", pow_core::messages::MessageArg::from(secret))],
+            &[("key", pow_actix::messages::MessageArg::from(secret))],
         )
         .unwrap_or_else(|| secret.to_owned());
     let code = Field::new(
@@ -424,7 +440,7 @@ fn enabled_page(ctl: &Controller, user: &User) -> Result<HttpResponse, PowError>
         "pow_two_factor_enabled",
         &[(
             "count",
-            pow_core::messages::MessageArg::from(crate::recovery_codes_left(user) as i64),
+            pow_actix::messages::MessageArg::from(crate::recovery_codes_left(user) as i64),
         )],
     );
     let regenerate = Form::new(
@@ -467,7 +483,7 @@ fn codes_page(ctl: &Controller, codes: &[String]) -> Result<HttpResponse, PowErr
     render_page(&ctl.req, &ctl.config, &ctl.lang, page)
 }
 
-async fn settings(req: HttpRequest, ext: web::Data<TwoFactor>) -> Result<HttpResponse, PowError> {
+async fn settings(req: HttpRequest, ext: web::Data<TwoFactor>) -> pow_actix::Result<HttpResponse> {
     Action::new(actions::SETTINGS)
         .sudo()
         .run(&req, async |ctl| {
@@ -490,7 +506,7 @@ async fn enable(
     req: HttpRequest,
     body: Bytes,
     ext: web::Data<TwoFactor>,
-) -> Result<HttpResponse, PowError> {
+) -> pow_actix::Result<HttpResponse> {
     Action::new(actions::ENABLE)
         .changes_factor()
         .form(FormData::parse(&body))
@@ -532,7 +548,7 @@ async fn regenerate(
     req: HttpRequest,
     body: Bytes,
     ext: web::Data<TwoFactor>,
-) -> Result<HttpResponse, PowError> {
+) -> pow_actix::Result<HttpResponse> {
     Action::new(actions::CODES)
         .changes_factor()
         .form(FormData::parse(&body))
@@ -553,7 +569,7 @@ async fn regenerate(
         .await
 }
 
-async fn disable(req: HttpRequest, body: Bytes) -> Result<HttpResponse, PowError> {
+async fn disable(req: HttpRequest, body: Bytes) -> pow_actix::Result<HttpResponse> {
     Action::new(actions::DISABLE)
         .changes_factor()
         .form(FormData::parse(&body))

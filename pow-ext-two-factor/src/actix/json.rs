@@ -10,11 +10,11 @@ use actix_web::web::{self, Bytes};
 use actix_web::{HttpMessage as _, HttpRequest, HttpResponse};
 use async_trait::async_trait;
 use chrono::Utc;
-use pow_core::api::{ApiAction, ApiContext, ApiError, ApiExtension, PendingStep};
-use pow_core::mailer::Notice;
-use pow_core::session::AuthMethod;
-use pow_core::users::User;
-use pow_core::web::{Action, ActionId, Controller};
+use pow_actix::api::{ApiAction, ApiContext, ApiError, ApiExtension, PendingStep};
+use pow_actix::mailer::Notice;
+use pow_actix::session::AuthMethod;
+use pow_actix::users::User;
+use pow_actix::web::{Action, ActionId, Controller};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -61,7 +61,7 @@ struct ChallengeBody {
 /// The pending sign-in of a `second_factor_token`, and its user.
 async fn pending_of(
     req: &HttpRequest,
-    config: &pow_core::PowConfig,
+    config: &pow_actix::PowConfig,
     token: &str,
 ) -> Result<(String, Pending, User), ApiError> {
     let Some(id) = config.verifier().verify_token(TOKEN_SALT, token) else {
@@ -85,7 +85,7 @@ async fn challenge_create(
     body: Bytes,
 ) -> Result<HttpResponse, ApiError> {
     api.run(&req, actions::API_VERIFY, async |_| {
-        let body: ChallengeBody = pow_core::api::json_body(&req, &body)?;
+        let body: ChallengeBody = pow_actix::api::json_body(&req, &body)?;
         let config = api.config().clone();
         let (_, _, user) = pending_of(&req, &config, &body.second_factor_token).await?;
         for factor in verify::enrolled_factors(&config, &user).await? {
@@ -116,7 +116,7 @@ async fn verify_create(
     ext: web::Data<TwoFactor>,
 ) -> Result<HttpResponse, ApiError> {
     api.run(&req, actions::API_VERIFY, async |_| {
-        let raw: serde_json::Value = pow_core::api::json_body(&req, &body)?;
+        let raw: serde_json::Value = pow_actix::api::json_body(&req, &body)?;
         let body: VerifyBody =
             serde_json::from_value(raw.clone()).map_err(|_| ApiError::invalid_request(&req))?;
         let config = api.config().clone();
@@ -137,7 +137,16 @@ async fn verify_create(
         // This request's own pair is the second step's: the pending check lets it through.
         req.extensions_mut().insert(Passed);
         let mut session = api.session(&req, ApiAction::SignIn);
-        match verify::second_step(&config, &req, &ext, &id, &answer, &mut session).await? {
+        match verify::second_step(
+            &config,
+            &pow_actix::web::ActixRequest(&req),
+            &ext,
+            &id,
+            &answer,
+            &mut session,
+        )
+        .await?
+        {
             SecondStep::SignedIn(_) => api.issued(&req, &session),
             SecondStep::Invalid { .. } => Err(invalid_code(&req)),
             SecondStep::Locked(refused) => Err(refused.into()),
@@ -160,13 +169,20 @@ async fn step_up_create(
     body: Bytes,
 ) -> Result<HttpResponse, ApiError> {
     api.run(&req, actions::API_STEP_UP, async |_| {
-        let body: StepUpBody = pow_core::api::json_body(&req, &body)?;
+        let body: StepUpBody = pow_actix::api::json_body(&req, &body)?;
         api.signed_in(&req).await?;
         let config = api.config().clone();
         let mut session = api.session(&req, ApiAction::SignIn);
-        match verify::step_up(&config, &req, &body.code, &mut session).await? {
+        match verify::step_up(
+            &config,
+            &pow_actix::web::ActixRequest(&req),
+            &body.code,
+            &mut session,
+        )
+        .await?
+        {
             Some(_) => Ok(HttpResponse::NoContent()
-                .insert_header(pow_core::web::no_store())
+                .insert_header(pow_actix::web::no_store())
                 .finish()),
             None => Err(invalid_code(&req)),
         }
@@ -176,7 +192,7 @@ async fn step_up_create(
 
 /// The answer of the settings endpoints, in the API's envelope, never cached.
 fn answer(data: serde_json::Value) -> HttpResponse {
-    pow_core::api::answer(StatusCode::OK, data)
+    pow_actix::api::answer(StatusCode::OK, data)
 }
 
 /// `GET <prefix>/two-factor` (sudo mode): `{"enabled": true, "recovery_codes_left": n}`,
@@ -226,7 +242,7 @@ async fn enable(
     body: Bytes,
     ext: web::Data<TwoFactor>,
 ) -> Result<HttpResponse, ApiError> {
-    let body: EnableBody = pow_core::api::json_body(&req, &body)?;
+    let body: EnableBody = pow_actix::api::json_body(&req, &body)?;
     let current = api.signed_in(&req).await?;
     let action = Action::new(actions::API_ENABLE).changes_factor();
     api.run_action(&req, action, async |ctl| {
@@ -321,9 +337,9 @@ fn not_enabled() -> ApiError {
 }
 
 /// The user `id` as stored (with the seed and the recovery codes the session's copy lacks).
-async fn stored(config: &pow_core::PowConfig, id: i64) -> Result<User, ApiError> {
+async fn stored(config: &pow_actix::PowConfig, id: i64) -> Result<User, ApiError> {
     config.users()?.get(id).await?.ok_or_else(|| {
-        ApiError::from(pow_core::PowError::Other(
+        ApiError::from(pow_actix::PowError::Other(
             "the signed-in user is gone".into(),
         ))
     })
@@ -336,7 +352,7 @@ impl ApiExtension for TwoFactorApi {
     }
 
     fn openapi(&self) -> Option<serde_json::Value> {
-        pow_core::api::openapi_fragment(NAME, include_str!("../../openapi.json"))
+        pow_actix::api::openapi_fragment(NAME, include_str!("../../openapi.json"))
     }
 
     fn configure(&self, cfg: &mut web::ServiceConfig, api: &ApiContext) {
@@ -379,7 +395,7 @@ impl ApiExtension for TwoFactorApi {
     ) -> Result<(), ApiError> {
         if action != ApiAction::SignIn
             || req.extensions().get::<Passed>().is_some()
-            || pow_core::api::sign_in_methods(req)
+            || pow_actix::api::sign_in_methods(req)
                 .iter()
                 .any(|used| used.method.is_second_factor())
         {
@@ -395,7 +411,7 @@ impl ApiExtension for TwoFactorApi {
         let pending = Pending {
             user_id: user.id,
             persist: false,
-            methods: pow_core::api::sign_in_methods(req),
+            methods: pow_actix::api::sign_in_methods(req),
         };
         let id = Records::new(config)
             .start(&pending, self.ext.pending_ttl)

@@ -1,0 +1,440 @@
+//! Guards for scopes and resources, and how they answer.
+
+use std::future::{ready, Ready};
+use std::sync::Arc;
+
+use actix_web::body::EitherBody;
+use actix_web::dev::{forward_ready, Service, ServiceRequest, ServiceResponse, Transform};
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::{Method, StatusCode};
+use actix_web::{HttpMessage, HttpRequest, HttpResponse};
+use futures_util::future::{Either, MapOk, TryFutureExt};
+
+use super::CurrentSession;
+
+/// How pow-rs answers a request that needs a signed-in user and has none, or that needs
+/// an anonymous visitor and has a signed-in user.
+///
+/// Set one for the routes behind a [`PowSessionMiddleware`](super::PowSessionMiddleware)
+/// with [`error_handler`](super::PowSessionMiddleware::error_handler), or for one guard
+/// with [`RequireAuthenticated::with_handler`].
+pub trait ErrorHandler: Send + Sync + 'static {
+    /// The answer when a signed-in user is required.
+    fn not_authenticated(&self, req: &HttpRequest) -> HttpResponse;
+    /// The answer when the visitor must not be signed in (sign-in and registration pages).
+    fn already_authenticated(&self, req: &HttpRequest) -> HttpResponse;
+}
+
+/// The default [`ErrorHandler`].
+///
+/// - JSON requests ([`wants_json`]): `401` with
+///   `{"status":401,"errors":[{"code":"not_authenticated","message":"Not authenticated"}]}`,
+///   or `403` with the code `already_authenticated` (the API's envelope, see
+///   [`ApiError`](crate::api::ApiError)).
+/// - Other requests: `302 Found` to [`not_authenticated_path`] or
+///   [`already_authenticated_path`], with the setup's flash message
+///   (`user_not_authenticated` / `user_already_authenticated`, empty by default).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct DefaultErrorHandler;
+
+impl ErrorHandler for DefaultErrorHandler {
+    fn not_authenticated(&self, req: &HttpRequest) -> HttpResponse {
+        if wants_json(req) {
+            json_error(
+                StatusCode::UNAUTHORIZED,
+                "not_authenticated",
+                "Not authenticated",
+            )
+        } else {
+            if let Some(config) = super::config(req) {
+                let lang = crate::messages::request_language(
+                    &crate::web::ActixRequest(req),
+                    config.messages(),
+                );
+                crate::web::flash::put_error(req, config.messages().user_not_authenticated(&lang));
+            }
+            redirect(&not_authenticated_path(req))
+        }
+    }
+
+    fn already_authenticated(&self, req: &HttpRequest) -> HttpResponse {
+        if wants_json(req) {
+            json_error(
+                StatusCode::FORBIDDEN,
+                "already_authenticated",
+                "Already authenticated",
+            )
+        } else {
+            if let Some(config) = super::config(req) {
+                let lang = crate::messages::request_language(
+                    &crate::web::ActixRequest(req),
+                    config.messages(),
+                );
+                crate::web::flash::put_error(
+                    req,
+                    config.messages().user_already_authenticated(&lang),
+                );
+            }
+            redirect(&already_authenticated_path(req))
+        }
+    }
+}
+
+fn json_error(status: StatusCode, code: &str, message: &str) -> HttpResponse {
+    HttpResponse::build(status)
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(serde_json::json!({
+            "status": status.as_u16(),
+            "errors": [{ "code": code, "message": message }],
+        }))
+}
+
+fn redirect(location: &str) -> HttpResponse {
+    HttpResponse::Found()
+        .insert_header((header::LOCATION, location))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .finish()
+}
+
+/// Whether the client asked for JSON: an `Accept` or `Content-Type` header naming
+/// `application/json` or a `+json` type.
+pub fn wants_json(req: &HttpRequest) -> bool {
+    let names_json = |value: Option<&HeaderValue>| {
+        value
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.contains("application/json") || v.contains("+json"))
+    };
+    let headers = req.headers();
+    names_json(headers.get(header::ACCEPT)) || names_json(headers.get(header::CONTENT_TYPE))
+}
+
+/// Where to send a visitor who must sign in: the setup's routes backend decides
+/// ([`Routes::user_not_authenticated_path`](crate::web::Routes::user_not_authenticated_path):
+/// the sign-in page under the mount path, by default). Without a setup on the request:
+/// `/session/new`. Either way `GET` requests carry
+/// `?request_path=<path and query, URL-encoded>` so the sign-in page can send them back;
+/// paths that are not plainly local (`//host`, `/\host`) are left out.
+pub fn not_authenticated_path(req: &HttpRequest) -> String {
+    if let Some(config) = super::config(req) {
+        return config
+            .routes()
+            .user_not_authenticated_path(&crate::web::routes_ctx(req, &config, None));
+    }
+    const SIGN_IN: &str = "/session/new";
+    if req.method() != Method::GET {
+        return SIGN_IN.to_owned();
+    }
+    let path = req.path();
+    if !is_local_path(path) {
+        return SIGN_IN.to_owned();
+    }
+    let query = req.query_string();
+    let mut request_path = String::with_capacity(path.len() + query.len() + 1);
+    request_path.push_str(path);
+    if !query.is_empty() {
+        request_path.push('?');
+        request_path.push_str(query);
+    }
+    let encoded: String = url::form_urlencoded::byte_serialize(request_path.as_bytes()).collect();
+    format!("{SIGN_IN}?request_path={encoded}")
+}
+
+/// Where to send a signed-in user away from pages for anonymous visitors: the setup's
+/// routes backend decides
+/// ([`Routes::user_already_authenticated_path`](crate::web::Routes::user_already_authenticated_path),
+/// `/` by default); `/` without a setup on the request.
+pub fn already_authenticated_path(req: &HttpRequest) -> String {
+    match super::config(req) {
+        Some(config) => {
+            let request_path = crate::web::request_path_param(req);
+            config
+                .routes()
+                .user_already_authenticated_path(&crate::web::routes_ctx(
+                    req,
+                    &config,
+                    request_path.as_deref(),
+                ))
+        }
+        None => "/".to_owned(),
+    }
+}
+
+/// A path on this site: one leading `/`, not followed by another `/` or a `\`.
+fn is_local_path(path: &str) -> bool {
+    let bytes = path.as_bytes();
+    bytes.first() == Some(&b'/') && !matches!(bytes.get(1), Some(b'/' | b'\\'))
+}
+
+/// An [`ErrorHandler`] set on the middleware, found by extractors and guards in the
+/// request extensions.
+#[derive(Clone)]
+pub(crate) struct ErrorHandlerRef(pub(crate) Arc<dyn ErrorHandler>);
+
+/// Calls `f` with the handler for this request: `explicit`, else the middleware's, else
+/// [`DefaultErrorHandler`].
+pub(crate) fn with_handler<R>(
+    req: &HttpRequest,
+    explicit: Option<&Arc<dyn ErrorHandler>>,
+    f: impl FnOnce(&dyn ErrorHandler) -> R,
+) -> R {
+    if let Some(handler) = explicit {
+        return f(handler.as_ref());
+    }
+    let configured = super::request_error_handler(req);
+    match configured {
+        Some(ErrorHandlerRef(handler)) => f(handler.as_ref()),
+        None => f(&DefaultErrorHandler),
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Require {
+    SignedIn,
+    Anonymous,
+    StepUp(Arc<super::StepUp>),
+}
+
+/// Lets only signed-in users through; answers others with
+/// [`ErrorHandler::not_authenticated`].
+///
+/// Use it on a scope or resource behind [`PowSessionMiddleware`](super::PowSessionMiddleware):
+///
+/// ```
+/// # use actix_web::{web, HttpResponse};
+/// use pow_actix::session::RequireAuthenticated;
+/// let scope = web::scope("/account")
+///     .wrap(RequireAuthenticated::new())
+///     .route("", web::get().to(HttpResponse::Ok));
+/// ```
+#[derive(Clone, Default)]
+pub struct RequireAuthenticated {
+    handler: Option<Arc<dyn ErrorHandler>>,
+}
+
+impl std::fmt::Debug for RequireAuthenticated {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RequireAuthenticated")
+            .finish_non_exhaustive()
+    }
+}
+
+impl RequireAuthenticated {
+    /// The guard, answering with the middleware's [`ErrorHandler`].
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The guard, answering with `handler`.
+    pub fn with_handler(handler: impl ErrorHandler) -> Self {
+        Self {
+            handler: Some(Arc::new(handler)),
+        }
+    }
+}
+
+/// Lets only anonymous visitors through (sign-in and registration pages); answers
+/// signed-in users with [`ErrorHandler::already_authenticated`].
+#[derive(Clone, Default)]
+pub struct RequireNotAuthenticated {
+    handler: Option<Arc<dyn ErrorHandler>>,
+}
+
+impl std::fmt::Debug for RequireNotAuthenticated {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RequireNotAuthenticated")
+            .finish_non_exhaustive()
+    }
+}
+
+impl RequireNotAuthenticated {
+    /// The guard, answering with the middleware's [`ErrorHandler`].
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The guard, answering with `handler`.
+    pub fn with_handler(handler: impl ErrorHandler) -> Self {
+        Self {
+            handler: Some(Arc::new(handler)),
+        }
+    }
+}
+
+/// Lets only signed-in users whose session meets a [`StepUp`](super::StepUp) rule
+/// through, like [`Action::step_up`](crate::web::Action::step_up) for a whole scope: an
+/// anonymous visitor gets [`ErrorHandler::not_authenticated`]; a browser that does not
+/// meet the rule goes to a page performing an accepted method and back; JSON gets `403
+/// step_up_required` with the accepted methods; support access gets `403`.
+///
+/// ```
+/// # use std::time::Duration;
+/// # use actix_web::{web, HttpResponse};
+/// use pow_actix::session::{RequireStepUp, StepUp};
+/// let scope = web::scope("/payouts")
+///     .wrap(RequireStepUp::new(StepUp::second_factor(Duration::from_secs(300))))
+///     .route("", web::get().to(HttpResponse::Ok));
+/// ```
+#[derive(Clone)]
+pub struct RequireStepUp {
+    rule: Arc<super::StepUp>,
+    handler: Option<Arc<dyn ErrorHandler>>,
+}
+
+impl std::fmt::Debug for RequireStepUp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RequireStepUp")
+            .field("rule", &self.rule)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RequireStepUp {
+    /// The guard for `rule`, answering anonymous visitors with the middleware's
+    /// [`ErrorHandler`].
+    pub fn new(rule: super::StepUp) -> Self {
+        Self {
+            rule: Arc::new(rule),
+            handler: None,
+        }
+    }
+}
+
+macro_rules! guard_transform {
+    ($guard:ty, $require:expr) => {
+        impl<S, B> Transform<S, ServiceRequest> for $guard
+        where
+            S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error>,
+            S::Future: 'static,
+            B: 'static,
+        {
+            type Response = ServiceResponse<EitherBody<B>>;
+            type Error = actix_web::Error;
+            type Transform = GuardService<S>;
+            type InitError = ();
+            type Future = Ready<Result<Self::Transform, Self::InitError>>;
+
+            fn new_transform(&self, service: S) -> Self::Future {
+                ready(Ok(GuardService {
+                    service,
+                    require: $require(self),
+                    handler: self.handler.clone(),
+                }))
+            }
+        }
+    };
+}
+
+guard_transform!(RequireAuthenticated, |_| Require::SignedIn);
+guard_transform!(RequireNotAuthenticated, |_| Require::Anonymous);
+guard_transform!(RequireStepUp, |guard: &RequireStepUp| Require::StepUp(
+    Arc::clone(&guard.rule)
+));
+
+/// The service built by [`RequireAuthenticated`], [`RequireNotAuthenticated`] and
+/// [`RequireStepUp`].
+pub struct GuardService<S> {
+    service: S,
+    require: Require,
+    handler: Option<Arc<dyn ErrorHandler>>,
+}
+
+type IntoLeft<B> = fn(ServiceResponse<B>) -> ServiceResponse<EitherBody<B>>;
+
+impl<S, B> Service<ServiceRequest> for GuardService<S>
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    B: 'static,
+{
+    type Response = ServiceResponse<EitherBody<B>>;
+    type Error = actix_web::Error;
+    type Future = Either<
+        MapOk<S::Future, IntoLeft<B>>,
+        Ready<Result<ServiceResponse<EitherBody<B>>, actix_web::Error>>,
+    >;
+
+    forward_ready!(service);
+
+    fn call(&self, req: ServiceRequest) -> Self::Future {
+        let signed_in = req.extensions().contains::<CurrentSession>();
+        let into_left: IntoLeft<B> = ServiceResponse::map_into_left_body;
+        if let (Require::StepUp(rule), true) = (&self.require, signed_in) {
+            let answer = match super::request_config(req.request()) {
+                Some(config) => {
+                    crate::web::action::step_up_guard_answer(req.request(), &config, rule)
+                }
+                // No setup to read the rule against: refuse rather than let it through.
+                None => Some(crate::web::PowErrorExt::error_response(
+                    &crate::error::PowError::Config(
+                        "RequireStepUp needs PowSessionMiddleware in front of it".into(),
+                    ),
+                )),
+            };
+            return match answer {
+                None => Either::Left(self.service.call(req).map_ok(into_left)),
+                Some(answer) => {
+                    Either::Right(ready(Ok(req.into_response(answer).map_into_right_body())))
+                }
+            };
+        }
+        if signed_in == (self.require != Require::Anonymous) {
+            return Either::Left(self.service.call(req).map_ok(into_left));
+        }
+        let (req, _payload) = req.into_parts();
+        if !signed_in && super::request_config(&req).is_none() {
+            tracing::error!(
+                path = req.path(),
+                "pow guard without PowSessionMiddleware: wrap the guard inside \
+                 PowSessionMiddleware::new(config); treating the request as anonymous"
+            );
+        }
+        let response = with_handler(&req, self.handler.as_ref(), |handler| match self.require {
+            Require::SignedIn | Require::StepUp(_) => handler.not_authenticated(&req),
+            Require::Anonymous => handler.already_authenticated(&req),
+        });
+        Either::Right(ready(Ok(
+            ServiceResponse::new(req, response).map_into_right_body()
+        )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_web::test::TestRequest;
+
+    use super::*;
+
+    #[test]
+    fn request_path_only_for_local_get_paths() {
+        let req = TestRequest::get().uri("/a/b?x=1&y=%2F").to_http_request();
+        assert_eq!(
+            not_authenticated_path(&req),
+            "/session/new?request_path=%2Fa%2Fb%3Fx%3D1%26y%3D%252F"
+        );
+        let req = TestRequest::post().uri("/a/b").to_http_request();
+        assert_eq!(not_authenticated_path(&req), "/session/new");
+        let req = TestRequest::get().uri("//evil.example/x").to_http_request();
+        assert_eq!(not_authenticated_path(&req), "/session/new");
+        assert!(is_local_path("/"));
+        assert!(!is_local_path("/\\evil"));
+        assert!(!is_local_path(""));
+    }
+
+    #[test]
+    fn json_detection() {
+        let json = TestRequest::get()
+            .insert_header((header::ACCEPT, "application/json"))
+            .to_http_request();
+        assert!(wants_json(&json));
+        let problem = TestRequest::post()
+            .insert_header((header::CONTENT_TYPE, "application/problem+json"))
+            .to_http_request();
+        assert!(wants_json(&problem));
+        let html = TestRequest::get()
+            .insert_header((
+                header::ACCEPT,
+                "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
+            ))
+            .to_http_request();
+        assert!(!wants_json(&html));
+    }
+}

@@ -1,0 +1,454 @@
+//! The session lifecycle of an actix request: the signed-in session in the request
+//! extensions, sign-in (a new session, the cookie renewed, CSRF rotated), sign-out, sudo
+//! mode's freshness.
+
+use std::sync::Arc;
+
+use actix_web::{HttpMessage, HttpRequest};
+
+use super::auth_middleware::request_config;
+use super::cookie::{CookieSession, CookieSessionExt};
+use super::extract::AsPowConfig;
+use super::*;
+use crate::config::PowConfig;
+use crate::error::PowError;
+use crate::users::User;
+
+/// The [`PowConfig`] serving this request, found one way everywhere in the actix layer:
+/// one put into the request extensions (as tests do), else the one of the
+/// [`PowSessionMiddleware`] (or API middleware) in front of it, else the one that mounted
+/// the route ([`web::configure`](crate::web::configure),
+/// [`api::configure`](crate::api::configure)).
+pub fn config(req: &HttpRequest) -> Option<PowConfig> {
+    request_config(req)
+}
+
+/// Whether the request has a signed-in user.
+pub fn is_signed_in(req: &HttpRequest) -> bool {
+    req.extensions().contains::<CurrentSession>()
+}
+
+/// The signed-in user, if any.
+pub fn current_user(req: &HttpRequest) -> Option<Arc<User>> {
+    req.extensions()
+        .get::<CurrentSession>()
+        .map(|current| current.user.clone())
+}
+
+/// Whether the signed-in session proved the password within the sudo window
+/// ([`SessionConfig::sudo_window`](crate::SessionConfig::sudo_window)): `false` when nobody
+/// is signed in, and for a session restored from a remember-me cookie.
+pub fn is_fresh(req: &HttpRequest, config: &PowConfig) -> bool {
+    req.extensions()
+        .get::<CurrentSession>()
+        .is_some_and(|current| current.metadata.is_fresh(config.session().sudo_window))
+}
+
+/// Records that the signed-in user just proved their password (a confirmation for sudo
+/// mode): the session is fresh again, and has used [`AuthMethod::PASSWORD`] now.
+///
+/// # Errors
+/// [`PowError::Config`] when nobody is signed in; [`PowError::Store`] when the store fails.
+pub async fn mark_fresh(req: &HttpRequest) -> Result<(), PowError> {
+    record_method(req, AuthMethod::PASSWORD).await
+}
+
+/// Records that the signed-in session just proved `method` (a step asked by a
+/// [`StepUp`] rule): [`AuthMethod::PASSWORD`] also makes it fresh for sudo mode.
+///
+/// # Errors
+/// [`PowError::Config`] when nobody is signed in; [`PowError::Store`] when the store fails.
+pub async fn record_method(req: &HttpRequest, method: AuthMethod) -> Result<(), PowError> {
+    let config = require_config(req)?;
+    let current = current_session(req).ok_or_else(super::nobody_signed_in)?;
+    let current = record_session_method(&config, current, method).await?;
+    req.extensions_mut().insert(current);
+    Ok(())
+}
+
+/// The signed-in session, if any.
+pub fn current_session(req: &HttpRequest) -> Option<CurrentSession> {
+    req.extensions().get::<CurrentSession>().cloned()
+}
+
+pub(crate) fn require_config(req: &HttpRequest) -> Result<PowConfig, PowError> {
+    config(req).ok_or_else(|| {
+        PowError::Config(
+            "no pow config on this request: wrap the app or scope with \
+             PowSessionMiddleware::new(config), inside cookie_session_middleware(&config)"
+                .into(),
+        )
+    })
+}
+
+/// Writes the cookie's session id into the cookie session of `req`. The cookie is signed
+/// as a whole: the id needs no signature of its own (one HMAC per request).
+pub(crate) fn write_session_id(
+    session: &CookieSession,
+    config: &PowConfig,
+    cookie_id: &str,
+) -> Result<(), PowError> {
+    Ok(session.insert(config.session().session_key.clone(), cookie_id)?)
+}
+
+/// Signs `user` in with a new session: a new session id and fingerprint.
+///
+/// The current session, if any, is deleted; the whole cookie session is renewed (against
+/// session fixation) and holds the new signed id; code running later in this request sees
+/// the user through [`current_user`] and the extractors.
+///
+/// # Errors
+/// [`PowError::Config`] without [`PowSessionMiddleware`] on the route,
+/// [`PowError::Store`] when the store fails.
+pub async fn sign_in(req: &HttpRequest, user: &User) -> Result<(), PowError> {
+    sign_in_with(req, user, SessionMetadata::new()).await
+}
+
+/// Like [`sign_in`], keeping the fingerprint and extra values of `metadata` (for example
+/// those carried by a remember-me cookie). Both timestamps are set to now: this starts a
+/// new chain of sessions.
+///
+/// # Errors
+/// As [`sign_in`].
+#[tracing::instrument(name = "pow.sign_in", skip_all, fields(user_id = user.id))]
+pub async fn sign_in_with(
+    req: &HttpRequest,
+    user: &User,
+    metadata: SessionMetadata,
+) -> Result<(), PowError> {
+    let config = require_config(req)?;
+    if user.is_disabled() {
+        return Err(PowError::AccountDisabled);
+    }
+    if user.is_closed() {
+        return Err(PowError::AccountClosed);
+    }
+    let credentials = CredentialsCache::new(&config);
+    let previous = req.extensions_mut().remove::<CurrentSession>();
+    if let Some(previous) = previous {
+        credentials.delete(&previous.session_id).await?;
+    }
+    let now = now_ms();
+    let device = metadata
+        .device
+        .clone()
+        .or_else(|| Some(device_of(&crate::web::ActixRequest(req))));
+    let metadata = SessionMetadata {
+        inserted_at: now,
+        signed_in_at: now,
+        device,
+        ..metadata
+    };
+    let cookie_id = new_cookie_id(&config, user.id);
+    let session_id = stored_session_id(&config, &cookie_id);
+    put_new_session(&config, &credentials, &session_id, user, &metadata).await?;
+    let session = req.cookie_session();
+    session.renew();
+    crate::web::csrf::rotate(&session);
+    write_session_id(&session, &config, &cookie_id)?;
+    req.extensions_mut().insert(CurrentSession {
+        user: Arc::new(user.clone()),
+        session_id,
+        metadata: Arc::new(metadata),
+    });
+    if config.new_device_notices() {
+        recognise_device(req, &config, user).await;
+    }
+    Ok(())
+}
+
+/// Records the device `user` signs in from (reading the device cookie, or setting one)
+/// and mails the new-device notice when the user signed in from other devices before.
+/// Best effort: a store failure is logged and never fails the sign-in.
+async fn recognise_device(req: &HttpRequest, config: &PowConfig, user: &User) {
+    use actix_web::cookie::{time, Cookie, SameSite};
+
+    use super::devices::{KnownDevices, Seen, DEVICE_SALT, DEVICE_TTL};
+
+    let name = config.cookie_name(&config.namespaced("device"));
+    let verifier = config.verifier();
+    let carried = req
+        .cookie(&name)
+        .and_then(|cookie| verifier.verify_token(DEVICE_SALT, cookie.value()));
+    let id = carried.clone().unwrap_or_else(crate::token::generate_uuid);
+    let seen = match KnownDevices::new(config).signed_in(user.id, &id).await {
+        Ok(seen) => seen,
+        Err(err) => {
+            tracing::warn!(error = %err, "recording the sign-in's device failed");
+            return;
+        }
+    };
+    req.extensions_mut().insert(DeviceRecorded {
+        user_id: user.id,
+        device_id: id.clone(),
+        cookie: carried.is_none().then(|| name.clone()),
+        seen,
+    });
+    if carried.is_none() {
+        let max_age = i64::try_from(DEVICE_TTL.as_secs()).unwrap_or(i64::MAX);
+        let cookie = Cookie::build(name, verifier.sign_token(DEVICE_SALT, &id))
+            .path("/")
+            .http_only(true)
+            .same_site(SameSite::Lax)
+            .secure(config.session().cookie_secure)
+            .max_age(time::Duration::seconds(max_age))
+            .finish();
+        super::queue_cookie(req, cookie);
+    }
+    if seen == Seen::New {
+        let lang =
+            crate::messages::request_language(&crate::web::ActixRequest(req), config.messages());
+        let sessions = config
+            .routes()
+            .registration_path(&config.route_context(), "sessions");
+        let url = config.url_for(&crate::web::ActixRequest(req), &sessions);
+        let label = config.messages().text(&lang, "notice-review-sessions");
+        let to = user.email().unwrap_or_default();
+        let notice = crate::mailer::Notice::NewDevice;
+        crate::mailer::send_notice_with_link(
+            config,
+            &crate::web::ActixRequest(req),
+            &lang,
+            to,
+            notice,
+            Some((&label, &url)),
+        )
+        .await;
+    }
+}
+
+/// The device a sign-in of this request recorded, so that a sign-out in the same request
+/// (the sign-up's own sign-in, ended at once by strict email confirmation) takes it back:
+/// a sign-in that does not stand leaves no device cookie and no known device, and a
+/// sign-up of a new address answers as one of a taken address does.
+#[derive(Clone, Debug)]
+struct DeviceRecorded {
+    user_id: i64,
+    device_id: String,
+    /// The device cookie's name, when this request set it.
+    cookie: Option<String>,
+    seen: super::devices::Seen,
+}
+
+/// Takes back the device recorded by a sign-in of this same request (see
+/// [`DeviceRecorded`]). Best effort, like the recording.
+async fn forget_recorded_device(req: &HttpRequest, config: &PowConfig) {
+    let Some(recorded) = req.extensions_mut().remove::<DeviceRecorded>() else {
+        return;
+    };
+    if let Some(name) = &recorded.cookie {
+        super::response_cookies::unqueue_cookie(req, name);
+    }
+    if recorded.seen == super::devices::Seen::Known {
+        return;
+    }
+    let devices = super::devices::KnownDevices::new(config);
+    if let Err(err) = devices
+        .forget_device(recorded.user_id, &recorded.device_id)
+        .await
+    {
+        tracing::warn!(error = %err, "forgetting the ended sign-in's device failed");
+    }
+}
+
+/// The browser's cookie session of `req` as a [`SessionHandle`]: starting is
+/// [`sign_in_with`] (a new session, the cookie renewed, CSRF rotated) and ending is
+/// [`sign_out`]. What the HTML controllers hand to the [`flows`](crate::flows).
+#[derive(Clone, Copy, Debug)]
+pub struct CookieSessionHandle<'a> {
+    req: &'a HttpRequest,
+}
+
+impl<'a> CookieSessionHandle<'a> {
+    /// The cookie session of `req` (served by [`PowSessionMiddleware`]).
+    pub fn new(req: &'a HttpRequest) -> Self {
+        Self { req }
+    }
+}
+
+#[async_trait::async_trait(?Send)]
+impl SessionHandle for CookieSessionHandle<'_> {
+    type Error = PowError;
+
+    fn current(&self) -> Option<CurrentSession> {
+        current_session(self.req)
+    }
+
+    async fn start(
+        &mut self,
+        _config: &PowConfig,
+        user: &User,
+        metadata: SessionMetadata,
+    ) -> Result<(), PowError> {
+        sign_in_with(self.req, user, metadata).await
+    }
+
+    async fn end(&mut self, _config: &PowConfig) -> Result<(), PowError> {
+        sign_out(self.req).await
+    }
+
+    async fn record_method(
+        &mut self,
+        _config: &PowConfig,
+        method: AuthMethod,
+    ) -> Result<(), PowError> {
+        record_method(self.req, method).await
+    }
+}
+
+/// Signs the current session out: deletes it in the store and removes the session id
+/// from the cookie session. The old cookie, replayed, is anonymous afterwards.
+///
+/// # Errors
+/// [`PowError::Config`] without [`PowSessionMiddleware`] on the route,
+/// [`PowError::Store`] when the store fails.
+#[tracing::instrument(name = "pow.sign_out", skip_all)]
+pub async fn sign_out(req: &HttpRequest) -> Result<(), PowError> {
+    // Signing out of support access stops it: the admin is back in their own session.
+    if current_session(req).is_some_and(|current| current.metadata.is_impersonation()) {
+        stop_impersonation(req).await?;
+        return Ok(());
+    }
+    let config = require_config(req)?;
+    forget_recorded_device(req, &config).await;
+    let credentials = CredentialsCache::new(&config);
+    let current = req.extensions_mut().remove::<CurrentSession>();
+    let session = req.cookie_session();
+    let key = &config.session().session_key;
+    // The id in the cookie may be an older, rotated id of the current session.
+    let cookie_id = session
+        .get::<String>(key)
+        .ok()
+        .flatten()
+        .map(|cookie_id| stored_session_id(&config, &cookie_id));
+    if let Some(id) = &cookie_id {
+        credentials.delete(id).await?;
+    }
+    if let Some(current) = current {
+        if cookie_id.as_deref() != Some(current.session_id.as_str()) {
+            credentials.delete(&current.session_id).await?;
+        }
+    }
+    session.remove(key);
+    crate::web::csrf::rotate(&session);
+    Ok(())
+}
+
+/// The cookie-session key keeping the admin's own cookie id during support access.
+fn impersonator_key(config: &PowConfig) -> String {
+    format!("{}_impersonator", config.session().session_key)
+}
+
+/// Moves the browser of `req` (signed in as an admin) into the support-access session
+/// `started` ([`impersonation::start`](super::impersonation::start)): the cookie carries
+/// it, the admin's own cookie id waits beside it for [`stop_impersonation`]; the cookie
+/// session is renewed and CSRF rotated, as at a sign-in.
+///
+/// # Errors
+/// [`PowError::Config`] without a session cookie; the cookie session's error.
+pub(crate) fn begin_impersonation(
+    req: &HttpRequest,
+    config: &PowConfig,
+    started: super::impersonation::Started,
+) -> Result<(), PowError> {
+    let session = req.cookie_session();
+    let Some(admin_cookie_id) = session
+        .get::<String>(&config.session().session_key)
+        .ok()
+        .flatten()
+    else {
+        return Err(PowError::Config(
+            "support access starts from a signed-in browser session".into(),
+        ));
+    };
+    session.renew();
+    crate::web::csrf::rotate(&session);
+    session.insert(impersonator_key(config), admin_cookie_id)?;
+    write_session_id(&session, config, &started.cookie_id)?;
+    req.extensions_mut().insert(started.session);
+    Ok(())
+}
+
+/// Stops support access in the browser of `req`: the support-access session ends, and the
+/// admin's own session, when it still exists, is the browser's again. Also puts the
+/// admin back after support access ended by itself (idle, timeout). Returns whether there
+/// was support access to stop or to come back from.
+///
+/// # Errors
+/// [`PowError::Config`] without a config; [`PowError::Store`] when the store fails.
+pub async fn stop_impersonation(req: &HttpRequest) -> Result<bool, PowError> {
+    let config = require_config(req)?;
+    let session = req.cookie_session();
+    let stash = impersonator_key(&config);
+    let current = current_session(req);
+    let admin_stored = match &current {
+        Some(current) if current.metadata.is_impersonation() => {
+            super::impersonation::stop(&config, current).await?
+        }
+        // Signed in as someone: nothing to stop.
+        Some(_) => return Ok(false),
+        None => None,
+    };
+    let Some(admin_cookie_id) = session.get::<String>(&stash).ok().flatten() else {
+        return Ok(admin_stored.is_some());
+    };
+    session.remove(&stash);
+    session.remove(&config.session().session_key);
+    req.extensions_mut().remove::<CurrentSession>();
+    crate::web::csrf::rotate(&session);
+    let admin_id = stored_session_id(&config, &admin_cookie_id);
+    if admin_stored
+        .as_ref()
+        .is_some_and(|stored| *stored != admin_id)
+    {
+        // The cookie's admin is not the one this session recorded: sign out.
+        return Ok(true);
+    }
+    if let Some((user, metadata)) = CredentialsCache::new(&config).get(&admin_id).await? {
+        write_session_id(&session, &config, &admin_cookie_id)?;
+        req.extensions_mut().insert(CurrentSession {
+            user: Arc::new(user),
+            session_id: admin_id,
+            metadata: Arc::new(metadata),
+        });
+    }
+    Ok(true)
+}
+
+/// Deletes every session of the user (for example after a password change or when an
+/// account is locked) and every API token, access and renewal tokens alike
+/// ([`api::revoke_user_tokens`](crate::api::revoke_user_tokens)), and returns how many
+/// sessions there were (API access tokens count as sessions). Requests in flight finish
+/// as the user; their next request is anonymous.
+///
+/// When the setup has a users context and the user exists, this is [`revoke_user`]:
+/// extensions' own tokens (remember-me cookies) are revoked too. Without one (or for a
+/// user id that no longer exists) only sessions and API tokens can be found and removed.
+///
+/// `source` is the request (its setup) or the [`PowConfig`].
+///
+/// # Errors
+/// [`PowError::Config`] when a request has no config, [`PowError::Store`] when the store
+/// fails.
+pub async fn sign_out_everywhere(
+    source: &(impl AsPowConfig + ?Sized),
+    user_id: i64,
+) -> Result<usize, PowError> {
+    let config = source.as_pow_config().ok_or_else(|| {
+        PowError::Config(
+            "no pow config on this request: wrap the app or scope with \
+             PowSessionMiddleware::new(config)"
+                .into(),
+        )
+    })?;
+    if let Ok(users) = config.users() {
+        if let Some(user) = users.get(user_id).await? {
+            return revoke_user(&config, &user).await;
+        }
+    }
+    let removed = CredentialsCache::new(&config)
+        .delete_user_sessions(user_id)
+        .await?;
+    super::tokens::revoke_user_tokens(&config, user_id).await?;
+    Ok(removed)
+}

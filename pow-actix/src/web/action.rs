@@ -1,0 +1,549 @@
+//! [`Action`]: the one pipeline every controller action runs through, core and
+//! extensions alike.
+//!
+//! ```text
+//! resolve the config -> guard (through the configured ErrorHandler) -> CSRF (posted forms)
+//!   -> rate limits -> CAPTCHA (actions marked `captcha()`, when one is configured)
+//!   -> before_process (each extension, in order; may halt) -> the action
+//!   -> before_respond (each extension, in order; may halt) -> render the outcome
+//! ```
+//!
+//! An action is its own logic and nothing else:
+//!
+//! ```
+//! use actix_web::{web, HttpRequest, HttpResponse};
+//! use pow_actix::web::{Action, ActionId, ActionKind, FormData, Outcome};
+//! use pow_actix::PowError;
+//!
+//! const PING: ActionId = ActionId::new("ping", "create", ActionKind::Other);
+//!
+//! async fn ping(req: HttpRequest, body: web::Bytes) -> pow_actix::Result<HttpResponse> {
+//!     Action::new(PING)
+//!         .signed_in()
+//!         .form(FormData::parse(&body))
+//!         .run(&req, async |ctl| {
+//!             let name = ctl.signed_in()?.email().unwrap_or_default().to_owned();
+//!             Ok(Outcome::Respond(HttpResponse::Ok().body(format!("pong, {name}"))))
+//!         })
+//!         .await
+//! }
+//! ```
+
+use actix_web::http::Method;
+use actix_web::{HttpRequest, HttpResponse};
+
+use super::callbacks::{ActionId, ActionKind, Controller};
+use super::controllers::{check_form, route_config};
+use super::params::FormData;
+use crate::config::PowConfig;
+use crate::error::{PowError, PowResult};
+use crate::limits::{Check, CheckKind};
+use crate::request::RequestSource;
+use crate::session::{self, guard::with_handler, AuthMethod, StepUp};
+use crate::users::validation::normalize_user_id;
+use crate::users::{Params, User};
+use crate::web::ActixRequest;
+
+/// Who may run an action.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone, signed in or not.
+    Anyone,
+    /// Only visitors who are not signed in (sign-in and registration pages); others get
+    /// [`ErrorHandler::already_authenticated`](crate::session::ErrorHandler::already_authenticated).
+    SignedOut,
+    /// Only signed-in users; others get
+    /// [`ErrorHandler::not_authenticated`](crate::session::ErrorHandler::not_authenticated).
+    SignedIn,
+}
+
+/// Renders a response from the controller's final state (after `before_respond`).
+pub type Render = Box<dyn FnOnce(&Controller) -> PowResult<HttpResponse>>;
+
+/// What an action came to.
+pub enum Outcome {
+    /// Run `before_respond`, then answer this (unless a callback halted).
+    Respond(HttpResponse),
+    /// Run `before_respond`, then render with the controller's final state (a form page
+    /// showing the changeset's errors, say).
+    Render(Render),
+    /// Answer this at once: the action stopped before doing anything callbacks react to
+    /// (an invalid token, a refused permission, a failure already reported).
+    Stop(HttpResponse),
+}
+
+impl Outcome {
+    /// [`Outcome::Render`] of `render`.
+    pub fn render(render: impl FnOnce(&Controller) -> PowResult<HttpResponse> + 'static) -> Self {
+        Self::Render(Box::new(render))
+    }
+
+    /// [`Outcome::Respond`] with a `302` redirect to `location`.
+    pub fn redirect(location: &str) -> Self {
+        Self::Respond(super::redirect(location))
+    }
+}
+
+impl std::fmt::Debug for Outcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Respond(res) => f.debug_tuple("Respond").field(&res.status()).finish(),
+            Self::Render(_) => f.write_str("Render"),
+            Self::Stop(res) => f.debug_tuple("Stop").field(&res.status()).finish(),
+        }
+    }
+}
+
+pub use crate::pipeline::Format;
+
+/// One controller action on its way through the pipeline: resolve the config, guard,
+/// CSRF, `before_process`, the action, `before_respond`, render.
+#[derive(Debug)]
+pub struct Action {
+    id: ActionId,
+    access: Access,
+    form: Option<FormData>,
+    params: Option<Params>,
+    format: Format,
+    config: Option<PowConfig>,
+    sudo: bool,
+    step_up: Option<StepUp>,
+    changes_factor: bool,
+    owner_only: bool,
+    captcha: bool,
+}
+
+impl Action {
+    /// The action `id`, open to anyone, without a form.
+    pub fn new(id: ActionId) -> Self {
+        Self {
+            id,
+            access: Access::Anyone,
+            form: None,
+            params: None,
+            sudo: false,
+            step_up: None,
+            changes_factor: false,
+            owner_only: false,
+            captcha: false,
+            format: Format::Html,
+            config: None,
+        }
+    }
+
+    /// A JSON action ([`Format::Json`]): callbacks see [`Step::format`](crate::pipeline::Step::format), and errors
+    /// are the caller's type (an API error, say).
+    pub fn json(mut self) -> Self {
+        self.format = Format::Json;
+        self
+    }
+
+    /// Serves the action with `config` instead of the route's setup (for routes that carry
+    /// their setup themselves, as the API's do).
+    pub fn config(mut self, config: PowConfig) -> Self {
+        self.config = Some(config);
+        self
+    }
+
+    /// Sets who may run it.
+    pub fn access(mut self, access: Access) -> Self {
+        self.access = access;
+        self
+    }
+
+    /// Only signed-in users ([`Access::SignedIn`]).
+    pub fn signed_in(self) -> Self {
+        self.access(Access::SignedIn)
+    }
+
+    /// Only visitors who are not signed in ([`Access::SignedOut`]).
+    pub fn signed_out(self) -> Self {
+        self.access(Access::SignedOut)
+    }
+
+    /// A posted form: its CSRF token is checked (a `403` otherwise) and its `user[...]`
+    /// fields become the controller's params.
+    pub fn form(mut self, form: FormData) -> Self {
+        self.form = Some(form);
+        self
+    }
+
+    /// A sensitive action (sudo mode): only signed-in users whose session proved the
+    /// password within [`sudo_window`](crate::SessionConfig::sudo_window). Others are sent
+    /// to the password confirmation page (`/session/confirm`), which returns them here;
+    /// JSON gets `403` with the code `reauthentication_required`.
+    pub fn sudo(mut self) -> Self {
+        self.sudo = true;
+        self.access(Access::SignedIn)
+    }
+
+    /// A step-up action: only signed-in users whose session proved one of the rule's
+    /// methods within its window ([`StepUp`]). A browser is sent to a page performing the
+    /// first accepted method that has one (the password's confirmation page, an
+    /// extension's [`step_up_page`](crate::extension::ExtensionBuilder::step_up_page)), which returns
+    /// it here; JSON gets `403` with the code `step_up_required` and the accepted methods.
+    pub fn step_up(mut self, rule: StepUp) -> Self {
+        self.step_up = Some(rule);
+        self.access(Access::SignedIn)
+    }
+
+    /// An action only the account's owner may take: never support access (which is refused
+    /// as it is for [`sudo`](Self::sudo) and [`step_up`](Self::step_up) actions, `403`),
+    /// for actions that need no fresh proof but speak for the owner (asking by mail to
+    /// close the account, say).
+    pub fn owner_only(mut self) -> Self {
+        self.owner_only = true;
+        self.access(Access::SignedIn)
+    }
+
+    /// An action that adds, replaces or removes one of the signed-in user's second factors
+    /// (a TOTP secret, recovery codes, a passkey, a security key, an extension's own): sudo
+    /// mode, and the one rule for every factor change,
+    /// [`Extensions::factor_change_rule`](crate::extension::Extensions::factor_change_rule):
+    /// a user who has any second factor set up must have proved one of them within the sudo
+    /// window (a step-up, answered as [`step_up`](Self::step_up) answers). The rule reads
+    /// the user as stored, so a session older than the user's newest factor cannot skip it.
+    pub fn changes_factor(mut self) -> Self {
+        self.changes_factor = true;
+        self.sudo()
+    }
+
+    /// A target of bots (a sign-up, a sign-in, a request that mails): when the setup has a
+    /// [CAPTCHA](crate::captcha), its posted form (or JSON params) must carry a valid
+    /// answer, checked after the rate limits and before the action runs. A missing or
+    /// refused answer sends a browser back to the form with an error (`400` without a
+    /// local `Referer`) and answers JSON `400 captcha_invalid`; a verifier that failed
+    /// answers `503`.
+    pub fn captcha(mut self) -> Self {
+        self.captcha = true;
+        self
+    }
+
+    /// Params that arrived another way than a posted form (a JSON body): no CSRF check.
+    pub fn params(mut self, params: Params) -> Self {
+        self.params = Some(params);
+        self
+    }
+
+    /// Runs the pipeline around `act`.
+    ///
+    /// # Errors
+    /// [`PowError::Config`] when the route has no setup; any error of a callback or the
+    /// action, as `E`.
+    ///
+    /// The whole run is a `tracing` span `pow.action` with the action id and, once known,
+    /// the user id, for an app's tracing (OpenTelemetry) exporter.
+    pub async fn run<E: From<PowError>>(
+        self,
+        req: &HttpRequest,
+        act: impl AsyncFnOnce(&mut Controller) -> Result<Outcome, E>,
+    ) -> Result<HttpResponse, E> {
+        use tracing::Instrument as _;
+        let span = tracing::info_span!(
+            "pow.action",
+            action = %self.id,
+            user_id = tracing::field::Empty
+        );
+        self.run_traced(req, act).instrument(span).await
+    }
+
+    async fn run_traced<E: From<PowError>>(
+        self,
+        req: &HttpRequest,
+        act: impl AsyncFnOnce(&mut Controller) -> Result<Outcome, E>,
+    ) -> Result<HttpResponse, E> {
+        let config = match self.config {
+            Some(config) => config,
+            None => route_config(req)?,
+        };
+        let signed_in = match self.access {
+            Access::Anyone => session::current_user(req),
+            Access::SignedIn => match session::current_user(req) {
+                Some(user) => Some(user),
+                None => return Ok(with_handler(req, None, |h| h.not_authenticated(req))),
+            },
+            Access::SignedOut => {
+                if session::is_signed_in(req) {
+                    return Ok(with_handler(req, None, |h| h.already_authenticated(req)));
+                }
+                None
+            }
+        };
+        // Support access never does what needs the user's own proof.
+        if (self.sudo || self.step_up.is_some() || self.owner_only)
+            && session::current_session(req).is_some_and(|c| c.metadata.is_impersonation())
+        {
+            if self.format == Format::Json {
+                return Err(PowError::ImpersonationForbidden.into());
+            }
+            return Ok(impersonation_forbidden(req, &config));
+        }
+        if self.sudo && !session::is_fresh(req, &config) {
+            return match self.format {
+                Format::Json => Err(PowError::ReauthenticationRequired.into()),
+                Format::Html => {
+                    let ctx = super::controllers::routes_ctx(req, &config, None);
+                    let confirm = config.routes().session_path(&ctx, "confirm");
+                    Ok(super::redirect(&with_request_path(req, confirm)))
+                }
+            };
+        }
+        if let Some(rule) = &self.step_up {
+            if let Some(refused) = step_up_refusal(req, &config, rule, self.format) {
+                return refused.map_err(E::from);
+            }
+        }
+        if let (true, Some(user)) = (self.changes_factor, &signed_in) {
+            let stored = config.users()?.get(user.id).await?;
+            let user = stored.as_ref().unwrap_or(user);
+            if let Some(rule) = config
+                .extensions()
+                .factor_change_rule(&config, user)
+                .await?
+            {
+                if let Some(refused) = step_up_refusal(req, &config, &rule, self.format) {
+                    return refused.map_err(E::from);
+                }
+            }
+        }
+        let captcha = config
+            .captcha()
+            .filter(|_| self.captcha && !matches!(*req.method(), Method::GET | Method::HEAD));
+        let mut answer = None;
+        let params = match self.form {
+            Some(mut form) => {
+                if let Some(res) = check_form(req, &form) {
+                    return Ok(res);
+                }
+                if let Some(captcha) = captcha {
+                    answer = form.other.remove(captcha.widget().field);
+                }
+                form.user
+            }
+            None => self.params.unwrap_or_default(),
+        };
+        if captcha.is_some() && answer.is_none() {
+            answer = req
+                .headers()
+                .get(crate::captcha::CAPTCHA_HEADER)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
+        }
+        if let Some(user) = &signed_in {
+            tracing::Span::current().record("user_id", user.id);
+        }
+        let mut ctl = Controller::new(req, &config, self.id, params);
+        ctl.current_user = signed_in.map(|user| User::clone(&user));
+        ctl.format = self.format;
+        // Rate limits and the account lock, before any password is hashed.
+        let facts = ActixRequest(req).facts();
+        let guard = match crate::limits::admit(&config, &facts, limit_check(&ctl)).await {
+            Ok(guard) => guard,
+            Err(err) => {
+                if let PowError::RateLimited(limited) = &err {
+                    super::audit_events::refused(&ctl, limited);
+                }
+                return Err(err.into());
+            }
+        };
+        if let Some(captcha) = captcha {
+            if let Err(err) = captcha.check(answer.as_deref(), facts.client_ip).await {
+                return match (self.format, return_path(req)) {
+                    (Format::Html, Some(back)) => {
+                        let key = match err {
+                            PowError::CaptchaUnavailable => "captcha-unavailable",
+                            _ => "captcha-invalid",
+                        };
+                        super::flash::put_error(req, Some(ctl.text(key)));
+                        Ok(super::redirect(&back))
+                    }
+                    _ => Err(err.into()),
+                };
+            }
+        }
+        if let Some(res) = ctl.before_process().await? {
+            return Ok(res);
+        }
+        let outcome = act(&mut ctl).await?;
+        if let Some(user) = &ctl.user {
+            tracing::Span::current().record("user_id", user.id);
+        }
+        let sign_in = guard
+            .sign_in
+            .as_ref()
+            .filter(|attempt| attempt.kind == CheckKind::SignIn);
+        super::audit_events::after_action(&ctl, sign_in);
+        if let Some(attempt) = guard.sign_in {
+            let proved = proved(&ctl, attempt.kind);
+            crate::limits::after_check(
+                &config,
+                &crate::web::ActixRequest(req),
+                &ctl.lang,
+                attempt,
+                proved,
+            )
+            .await?;
+        }
+        let respond = match outcome {
+            Outcome::Stop(res) => return Ok(res),
+            Outcome::Respond(res) => Ok(res),
+            Outcome::Render(render) => Err(render),
+        };
+        if let Some(res) = ctl.before_respond().await? {
+            return Ok(res);
+        }
+        match respond {
+            Ok(res) => Ok(res),
+            Err(render) => Ok(render(&ctl)?),
+        }
+    }
+}
+
+/// Where to come back to after confirming the password: the page itself for a `GET`, the
+/// page the form was on (a local `Referer`) otherwise.
+fn return_path(req: &HttpRequest) -> Option<String> {
+    let path = if req.method() == actix_web::http::Method::GET {
+        req.uri().path_and_query()?.as_str().to_owned()
+    } else {
+        let referer = req
+            .headers()
+            .get(actix_web::http::header::REFERER)?
+            .to_str()
+            .ok()?;
+        let url = url::Url::parse(referer).ok()?;
+        let host = req.connection_info().host().to_owned();
+        if url.host_str().map(|h| match url.port() {
+            Some(port) => format!("{h}:{port}"),
+            None => h.to_owned(),
+        }) != Some(host)
+        {
+            return None;
+        }
+        match url.query() {
+            Some(query) => format!("{}?{query}", url.path()),
+            None => url.path().to_owned(),
+        }
+    };
+    crate::config::local_path(&path).map(str::to_owned)
+}
+
+/// What the limits count for the action about to run: a sign-up, or a password check (a
+/// The page answering a browser that asks, during support access, for what needs the
+/// user's own proof: `403` with the translated reason.
+fn impersonation_forbidden(req: &HttpRequest, config: &PowConfig) -> HttpResponse {
+    let lang = crate::messages::request_language(&crate::web::ActixRequest(req), config.messages());
+    HttpResponse::Forbidden()
+        .insert_header(super::no_store())
+        .content_type("text/plain; charset=utf-8")
+        .body(config.messages().text(&lang, "impersonation-forbidden"))
+}
+
+/// The answer of [`RequireStepUp`](crate::session::RequireStepUp) to a signed-in request
+/// that does not meet `rule` (or that is support access), or `None` to let it through.
+/// JSON clients ([`wants_json`](crate::session::wants_json)) get the API's error answer.
+pub(crate) fn step_up_guard_answer(
+    req: &HttpRequest,
+    config: &PowConfig,
+    rule: &StepUp,
+) -> Option<HttpResponse> {
+    use crate::web::PowErrorExt as _;
+    use actix_web::ResponseError as _;
+    let json = session::wants_json(req);
+    let refused = if session::current_session(req).is_some_and(|c| c.metadata.is_impersonation()) {
+        if !json {
+            return Some(impersonation_forbidden(req, config));
+        }
+        Err(PowError::ImpersonationForbidden)
+    } else {
+        let format = if json { Format::Json } else { Format::Html };
+        step_up_refusal(req, config, rule, format)?
+    };
+    Some(refused.unwrap_or_else(|err| match json {
+        true => crate::api::ApiError::from_pow(req, err).error_response(),
+        false => err.error_response(),
+    }))
+}
+
+/// How a request that does not meet the step-up `rule` is answered, or `None` when it
+/// does: JSON with [`PowError::StepUpRequired`], a browser with a redirect to a page that
+/// performs an accepted method (a `403` when none has one).
+fn step_up_refusal(
+    req: &HttpRequest,
+    config: &PowConfig,
+    rule: &StepUp,
+    format: Format,
+) -> Option<PowResult<HttpResponse>> {
+    if session::current_session(req).is_some_and(|current| rule.is_met(&current.metadata, config)) {
+        return None;
+    }
+    let accepted = rule.methods(config);
+    let refused = PowError::StepUpRequired(accepted.iter().map(|m| m.as_str()).collect());
+    if format == Format::Json {
+        return Some(Err(refused));
+    }
+    let ctx = super::controllers::routes_ctx(req, config, None);
+    let page = accepted.iter().find_map(|&method| match method {
+        AuthMethod::PASSWORD => Some(config.routes().session_path(&ctx, "confirm")),
+        _ => config.extensions().step_up_page(method, config),
+    });
+    Some(match page {
+        Some(page) => Ok(super::redirect(&with_request_path(req, page))),
+        None => Err(refused),
+    })
+}
+
+/// `page` with `?request_path=` the path `req` came for, when it is one to return to.
+fn with_request_path(req: &HttpRequest, page: String) -> String {
+    returning_to(page, return_path(req).as_deref())
+}
+
+/// `page` with `?request_path=back` when there is a page to return to: the link to a page
+/// that sends the browser back where it came from once done (a confirmation, a step-up).
+pub fn returning_to(mut page: String, back: Option<&str>) -> String {
+    if let Some(back) = back {
+        page.push('?');
+        page.push_str(&serde_urlencoded::to_string([("request_path", back)]).unwrap_or_default());
+    }
+    page
+}
+
+/// sign-in names its identifier; sudo mode's confirmation and an account change with the
+/// current password check the signed-in user's own).
+fn limit_check(ctl: &Controller) -> Option<Check> {
+    let filled = |name: &str| ctl.params.get(name).is_some_and(|v| !v.is_empty());
+    let field = ctl.config.user_id_field();
+    let own = || {
+        ctl.current_user
+            .as_ref()?
+            .get_str(field)
+            .map(normalize_user_id)
+    };
+    let (identifier, kind) = match ctl.id.kind() {
+        ActionKind::SignUp if !ctl.params.is_empty() => return Some(Check::SignUp),
+        ActionKind::SignIn => {
+            let raw = ctl.params.get(field)?;
+            ctl.params.get("password")?;
+            (normalize_user_id(raw), CheckKind::SignIn)
+        }
+        ActionKind::Reauthenticate if filled("password") => (own()?, CheckKind::Reauthenticate),
+        ActionKind::UpdateUser if filled("current_password") => (own()?, CheckKind::Reauthenticate),
+        _ => return None,
+    };
+    Some(Check::Password { identifier, kind })
+}
+
+/// Whether the checked password was right: `Some(true)` when the action signed a user in
+/// or proved the password, `Some(false)` when it was wrong (or the identifier unknown),
+/// `None` when an account change failed for another reason with the right current
+/// password.
+fn proved(ctl: &Controller, kind: CheckKind) -> Option<bool> {
+    if ctl.user.is_some() {
+        return Some(true);
+    }
+    match (kind, &ctl.changeset) {
+        (CheckKind::Reauthenticate, Some(cs)) if !cs.errors.has("current_password", "invalid") => {
+            None
+        }
+        _ => Some(false),
+    }
+}

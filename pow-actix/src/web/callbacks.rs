@@ -1,0 +1,145 @@
+//! The state every controller action shares with extension callbacks: [`Controller`],
+//! typed [`ActionId`]s, typed per-request [`Assigns`], and the [`Flow`] a callback decides.
+//!
+//! Actions run through [`Action`](super::Action), which calls each enabled extension's
+//! `before_process` and `before_respond` in config order; the first one that halts wins.
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse};
+
+use crate::config::PowConfig;
+use crate::error::PowError;
+use crate::pipeline::Step;
+use crate::users::Params;
+
+pub use crate::pipeline::{ActionId, ActionKind, Assigns, Flow, Halt};
+
+/// The state of one controller action, shared with extension callbacks. It owns what it
+/// holds (requests and configs are cheap to clone).
+pub struct Controller {
+    /// The request.
+    pub req: HttpRequest,
+    /// The engine's state of the action: the config, params, users, assigns, the format
+    /// (the controller derefs to it: `ctl.config`, `ctl.params`, `ctl.user`).
+    pub step: Step,
+}
+
+impl std::ops::Deref for Controller {
+    type Target = Step;
+
+    fn deref(&self) -> &Step {
+        &self.step
+    }
+}
+
+impl std::ops::DerefMut for Controller {
+    fn deref_mut(&mut self) -> &mut Step {
+        &mut self.step
+    }
+}
+
+impl std::fmt::Debug for Controller {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Controller")
+            .field("id", &self.step.id)
+            .field("path", &self.req.path())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Controller {
+    /// A new controller state for `id`.
+    pub fn new(req: &HttpRequest, config: &PowConfig, id: ActionId, params: Params) -> Self {
+        let lang =
+            crate::messages::request_language(&crate::web::ActixRequest(req), config.messages());
+        let mut step = Step::new(config, id, params, lang);
+        step.request_path = request_path_param(req);
+        step.current_page = super::controllers::current_page(req).map(str::to_owned);
+        Self {
+            req: req.clone(),
+            step,
+        }
+    }
+
+    /// Runs every extension's `before_process`; `Some(response)` if one halted.
+    ///
+    /// # Errors
+    /// A callback's error.
+    pub async fn before_process(&mut self) -> Result<Option<HttpResponse>, PowError> {
+        let config = self.step.config.clone();
+        let req = self.req.clone();
+        let mut client = super::client::ActixClient::served_by(&req, &config, self.step.format);
+        for callbacks in config.extensions().callbacks() {
+            if let Flow::Halt(halt) = callbacks
+                .before_process(&mut self.step, &mut client)
+                .await?
+            {
+                return Ok(Some(halted(halt, self.step.format)));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Runs every extension's `before_respond`; `Some(response)` if one halted.
+    ///
+    /// # Errors
+    /// A callback's error.
+    pub async fn before_respond(&mut self) -> Result<Option<HttpResponse>, PowError> {
+        let config = self.step.config.clone();
+        let req = self.req.clone();
+        let mut client = super::client::ActixClient::served_by(&req, &config, self.step.format);
+        for callbacks in config.extensions().callbacks() {
+            if let Flow::Halt(halt) = callbacks
+                .before_respond(&mut self.step, &mut client)
+                .await?
+            {
+                return Ok(Some(halted(halt, self.step.format)));
+            }
+        }
+        Ok(None)
+    }
+}
+
+/// The answer of a callback that halted an action answering `format`.
+pub fn halted(halt: Halt, format: crate::pipeline::Format) -> HttpResponse {
+    use actix_web::http::StatusCode;
+    use actix_web::ResponseError as _;
+
+    let json = format == crate::pipeline::Format::Json;
+    match halt {
+        Halt::Redirect(path) => redirect(&path),
+        Halt::NotFound if json => crate::api::ApiError::new(StatusCode::NOT_FOUND, "Not found")
+            .with_code("not_found")
+            .error_response(),
+        Halt::NotFound => HttpResponse::NotFound().finish(),
+        Halt::Status(status, text) => {
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            if json {
+                return crate::api::ApiError::new(status, text).error_response();
+            }
+            HttpResponse::build(status)
+                .insert_header((header::CACHE_CONTROL, "no-store"))
+                .content_type("text/plain; charset=utf-8")
+                .body(text)
+        }
+    }
+}
+
+/// The `request_path` query parameter, if it is a local path.
+pub fn request_path_param(req: &HttpRequest) -> Option<String> {
+    let pairs: Vec<(String, String)> =
+        serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
+    pairs
+        .into_iter()
+        .find(|(k, _)| k == "request_path")
+        .map(|(_, v)| v)
+        .filter(|v| crate::config::local_path(v).is_some())
+}
+
+/// A `302 Found` redirect to `location`.
+pub fn redirect(location: &str) -> HttpResponse {
+    HttpResponse::Found()
+        .insert_header((header::LOCATION, location))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .finish()
+}

@@ -1,0 +1,208 @@
+//! The facts of an actix request, for the engine's flows (see [`crate::request`]).
+
+use std::net::IpAddr;
+
+use actix_web::http::header;
+use actix_web::{HttpMessage, HttpRequest};
+use ipnet::IpNet;
+
+use crate::messages::LanguageIdentifier;
+use crate::request::{RequestFacts, RequestSource, USER_AGENT_READ_MAX};
+use crate::session::CurrentSession;
+
+/// The facts of a request that do not change while it runs, read once (see
+/// [`RequestSource`]): the session and the chosen language are added at each ask.
+#[derive(Clone)]
+struct ReadOnce(RequestFacts);
+
+/// An actix request as the engine reads it ([`RequestSource`]): pass `&ActixRequest(&req)`
+/// to a flow. The facts that do not change while the request runs (the client's address
+/// through the serving setup's trusted proxies, the user agent, the languages, the origin)
+/// are read once per request and kept in it.
+///
+/// ```
+/// use actix_web::test::TestRequest;
+/// use pow_actix::request::RequestSource;
+/// use pow_actix::web::ActixRequest;
+///
+/// let req = TestRequest::get().peer_addr("203.0.113.9:4000".parse().unwrap()).to_http_request();
+/// let facts = ActixRequest(&req).facts();
+/// assert_eq!(facts.client_ip, Some("203.0.113.9".parse().unwrap()));
+/// ```
+#[derive(Clone, Copy)]
+pub struct ActixRequest<'a>(pub &'a HttpRequest);
+
+impl RequestSource for ActixRequest<'_> {
+    fn facts(&self) -> RequestFacts {
+        let ActixRequest(req) = *self;
+        let cached = req.extensions().get::<ReadOnce>().cloned();
+        let mut facts = match cached {
+            Some(ReadOnce(facts)) => facts,
+            None => {
+                let facts = read_once(req);
+                req.extensions_mut().insert(ReadOnce(facts.clone()));
+                facts
+            }
+        };
+        let extensions = req.extensions();
+        facts.language = extensions.get::<LanguageIdentifier>().cloned();
+        facts.session = extensions
+            .get::<CurrentSession>()
+            .map(|current| (current.session_id.clone(), current.user.id));
+        facts
+    }
+}
+
+/// Reads the facts of `req` that do not change while it runs, with the trusted proxies of
+/// the setup serving it.
+fn read_once(req: &HttpRequest) -> RequestFacts {
+    #[cfg(test)]
+    READS.with(|reads| reads.set(reads.get() + 1));
+    let trusted_proxies = crate::session::config(req)
+        .map(|config| config.rate_limits().trusted_proxies.clone())
+        .unwrap_or_default();
+    let header = |name| req.headers().get(name).and_then(|v| v.to_str().ok());
+    let origin = {
+        let info = req.connection_info();
+        format!("{}://{}", info.scheme(), info.host())
+    };
+    RequestFacts {
+        client_ip: client_ip(req, &trusted_proxies),
+        user_agent: header(header::USER_AGENT)
+            .map(|ua| ua.chars().take(USER_AGENT_READ_MAX).collect()),
+        accept_language: header(header::ACCEPT_LANGUAGE).map(str::to_owned),
+        language: None,
+        origin: Some(origin),
+        session: None,
+    }
+}
+
+#[cfg(test)]
+thread_local! {
+    /// How many times this thread read a request's facts.
+    static READS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// The client's address: the peer, or behind trusted proxies the nearest untrusted address
+/// in `X-Forwarded-For`. `None` without a peer address.
+pub fn client_ip(req: &HttpRequest, trusted_proxies: &[IpNet]) -> Option<IpAddr> {
+    let peer = req.peer_addr()?.ip();
+    let trusted = |ip: &IpAddr| trusted_proxies.iter().any(|net| net.contains(ip));
+    if !trusted(&peer) {
+        return Some(peer);
+    }
+    let forwarded: Vec<IpAddr> = req
+        .headers()
+        .get_all("x-forwarded-for")
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .filter_map(|part| part.trim().parse().ok())
+        .collect();
+    // Walk from the proxy outwards: the first address no trusted proxy added is the client.
+    Some(
+        forwarded
+            .iter()
+            .rev()
+            .find(|ip| !trusted(ip))
+            .or(forwarded.first())
+            .copied()
+            .unwrap_or(peer),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)] // Tests fail loudly on purpose.
+
+    use actix_web::test::TestRequest;
+
+    use super::*;
+
+    fn request(peer: &str, forwarded: Option<&str>) -> HttpRequest {
+        let mut req = TestRequest::default().peer_addr(peer.parse().unwrap());
+        if let Some(forwarded) = forwarded {
+            req = req.insert_header(("x-forwarded-for", forwarded));
+        }
+        req.to_http_request()
+    }
+
+    #[test]
+    fn forwarded_addresses_count_only_behind_trusted_proxies() {
+        let proxies: Vec<IpNet> = vec!["10.0.0.0/8".parse().unwrap()];
+        let direct = request("203.0.113.9:5000", Some("198.51.100.1"));
+        assert_eq!(
+            client_ip(&direct, &proxies),
+            Some("203.0.113.9".parse().unwrap()),
+            "an untrusted peer's header is ignored"
+        );
+        let proxied = request("10.1.2.3:5000", Some("198.51.100.1, 203.0.113.7, 10.9.9.9"));
+        assert_eq!(
+            client_ip(&proxied, &proxies),
+            Some("203.0.113.7".parse().unwrap()),
+            "the nearest untrusted hop is the client; what it forwarded is not believed"
+        );
+        let no_header = request("10.1.2.3:5000", None);
+        assert_eq!(
+            client_ip(&no_header, &proxies),
+            Some("10.1.2.3".parse().unwrap())
+        );
+    }
+
+    #[test]
+    fn facts_are_read_twice_from_one_request() {
+        // The connection info caches itself in the extensions on first use.
+        let req = TestRequest::default()
+            .insert_header(("host", "example.com"))
+            .to_http_request();
+        assert_eq!(ActixRequest(&req).facts(), ActixRequest(&req).facts());
+    }
+
+    #[test]
+    fn facts_carry_the_user_agent_language_and_origin() {
+        let req = TestRequest::default()
+            .peer_addr("203.0.113.9:5000".parse().unwrap())
+            .insert_header(("user-agent", "x".repeat(600)))
+            .insert_header(("accept-language", "fr, en;q=0.5"))
+            .insert_header(("host", "example.com"))
+            .to_http_request();
+        let facts = ActixRequest(&req).facts();
+        assert_eq!(facts.client_ip, Some("203.0.113.9".parse().unwrap()));
+        assert_eq!(facts.user_agent.map(|ua| ua.len()), Some(512));
+        assert_eq!(facts.accept_language.as_deref(), Some("fr, en;q=0.5"));
+        assert_eq!(facts.origin.as_deref(), Some("http://example.com"));
+        assert_eq!(facts.session, None);
+    }
+
+    #[test]
+    fn facts_are_read_once_per_request_behind_the_setups_proxies() {
+        let limits = crate::limits::RateLimits {
+            trusted_proxies: vec!["10.0.0.0/8".parse().unwrap()],
+            ..crate::limits::RateLimits::default()
+        };
+        let config = crate::PowConfig::builder("s".repeat(64))
+            .rate_limits(limits)
+            .build()
+            .unwrap();
+        let req = TestRequest::default()
+            .peer_addr("10.1.2.3:5000".parse().unwrap())
+            .insert_header(("x-forwarded-for", "203.0.113.7"))
+            .to_http_request();
+        req.extensions_mut().insert(config);
+        let before = READS.with(std::cell::Cell::get);
+        for _ in 0..7 {
+            assert_eq!(
+                ActixRequest(&req).facts().client_ip,
+                Some("203.0.113.7".parse().unwrap()),
+                "the setup's trusted proxy forwarded the client's address"
+            );
+        }
+        assert_eq!(READS.with(std::cell::Cell::get) - before, 1, "read once");
+        // What changes while the request runs is read at each ask.
+        req.extensions_mut()
+            .insert("fr".parse::<LanguageIdentifier>().unwrap());
+        assert_eq!(
+            ActixRequest(&req).facts().language,
+            Some("fr".parse().unwrap())
+        );
+    }
+}

@@ -1,0 +1,71 @@
+//! The HTML web layer: core routes and controllers, pages, flash, CSRF, callbacks and the
+//! routes backend.
+//!
+//! Mount everything with one call, inside the session middlewares:
+//!
+//! ```no_run
+//! use actix_web::{App, HttpServer};
+//! use pow_actix::{session, web, PowConfig};
+//!
+//! # async fn run(config: PowConfig) -> std::io::Result<()> {
+//! HttpServer::new(move || {
+//!     App::new()
+//!         .configure(web::configure(config.clone()))
+//!         .wrap(session::PowMiddleware::new(config.clone()))
+//! })
+//! .bind("127.0.0.1:8080")?
+//! .run()
+//! .await
+//! # }
+//! ```
+//!
+//! Routes (Pow's): `GET /session/new`, `POST /session`, `DELETE /session`,
+//! `GET /registration/new`, `POST /registration`, `GET /registration/edit`,
+//! `PATCH`/`PUT /registration`, `DELETE /registration`, plus each enabled extension's.
+//! HTML forms reach PATCH/PUT/DELETE by posting a `_method` field.
+//!
+//! Every action, core or extension, HTML or JSON, runs through one pipeline, [`Action`]:
+//! resolve the setup, let in who may come (through the configured
+//! [`ErrorHandler`](crate::session::ErrorHandler)), check the CSRF token of a posted form,
+//! run each extension's `before_process`, the action, each `before_respond`, then render
+//! the [`Outcome`]. Callbacks see a [`Controller`] with a typed [`ActionId`].
+
+pub(crate) mod action;
+pub mod actions;
+mod activity;
+mod audit_events;
+mod callbacks;
+mod client;
+mod confirm;
+mod controllers;
+pub mod csrf;
+mod facts;
+pub mod flash;
+mod forms;
+mod impersonation;
+mod mailbox;
+mod pages;
+pub mod params;
+mod registration;
+mod response_error;
+mod session;
+pub(crate) mod sessions;
+mod unlock;
+
+pub use crate::config::{extension_path, DefaultRoutes, RouteContext, Routes};
+pub use action::{returning_to, Access, Action, Format, Outcome, Render};
+pub use callbacks::{
+    halted, redirect, request_path_param, ActionId, ActionKind, Assigns, Controller, Flow, Halt,
+};
+pub use client::{actix_cookie, ActixClient};
+pub use controllers::{check_csrf, check_form, configure, route_config, routes_ctx};
+pub use facts::{client_ip, ActixRequest};
+pub use forms::{
+    extra_fields, field, form, new_password_fields, optional_field, user_id_field, user_id_kind,
+};
+pub use impersonation::{IMPERSONATION_START, IMPERSONATION_STOP};
+pub use mailbox::{mailbox_preview, MAILBOX_PATH};
+pub use pages::{no_store, page_security_headers, render_page, unavailable_page, Page};
+pub use params::FormData;
+pub use registration::signed_up;
+pub use response_error::{Error, PowErrorExt, Result};

@@ -1,0 +1,111 @@
+//! How a [`PowError`] answers an actix request: an opaque page with the right status.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+
+use crate::error::{PowError, BUSY_RETRY_AFTER_SECS};
+
+/// A [`PowError`] as an actix error: handlers return [`Result`](crate::Result) and `?` any
+/// pow-core call. It answers an opaque page with the error's status (`503` with
+/// `Retry-After` when the service sheds load, `429` for a rate limit, `403` for a refused
+/// step).
+///
+/// ```
+/// use actix_web::HttpResponse;
+/// use pow_actix::PowError;
+///
+/// async fn handler() -> pow_actix::Result<HttpResponse> {
+///     Err(PowError::Busy)?
+/// }
+/// ```
+#[derive(Debug, thiserror::Error)]
+#[error(transparent)]
+pub struct Error(#[from] pub PowError);
+
+impl From<crate::store::StoreError> for Error {
+    fn from(err: crate::store::StoreError) -> Self {
+        Self(err.into())
+    }
+}
+
+impl From<crate::password::HashError> for Error {
+    fn from(err: crate::password::HashError) -> Self {
+        Self(err.into())
+    }
+}
+
+impl From<askama::Error> for Error {
+    fn from(err: askama::Error) -> Self {
+        Self(err.into())
+    }
+}
+
+/// A handler's result with a [`PowError`] as its error.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl ResponseError for Error {
+    fn status_code(&self) -> StatusCode {
+        self.0.status_code()
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        self.0.error_response()
+    }
+}
+
+/// The actix answer of a [`PowError`] (what [`Error`] answers).
+pub trait PowErrorExt {
+    /// The status the error answers with.
+    fn status_code(&self) -> StatusCode;
+    /// The opaque page the error answers with.
+    fn error_response(&self) -> HttpResponse;
+}
+
+impl PowErrorExt for PowError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            PowError::Store(_)
+            | PowError::DatabaseUnavailable(_)
+            | PowError::Busy
+            | PowError::CaptchaUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            PowError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
+            PowError::CaptchaInvalid => StatusCode::BAD_REQUEST,
+            PowError::ReauthenticationRequired
+            | PowError::StepUpRequired(_)
+            | PowError::ImpersonationForbidden
+            | PowError::AccountDisabled
+            | PowError::AccountClosed => StatusCode::FORBIDDEN,
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let status = self.status_code();
+        let mut res = HttpResponse::build(status);
+        match self {
+            PowError::RateLimited(limited) => {
+                tracing::info!("pow request refused by a rate limit");
+                res.insert_header(("Retry-After", limited.retry_after_secs().to_string()));
+            }
+            PowError::CaptchaInvalid
+            | PowError::StepUpRequired(_)
+            | PowError::ImpersonationForbidden
+            | PowError::AccountClosed => {
+                tracing::info!("pow request refused: {self}")
+            }
+            _ => {
+                tracing::error!(error = %self, "pow request failed");
+                // An app without a `tracing` subscriber would answer a bare error page and
+                // say nowhere why (an SMTP server that is not there, say).
+                if !tracing::dispatcher::has_been_set() {
+                    eprintln!("pow request failed: {self}");
+                }
+                if status == StatusCode::SERVICE_UNAVAILABLE {
+                    res.insert_header(("Retry-After", BUSY_RETRY_AFTER_SECS.to_string()));
+                }
+            }
+        }
+        res.content_type("text/plain; charset=utf-8")
+            .body(status.canonical_reason().unwrap_or("Error"))
+    }
+}
