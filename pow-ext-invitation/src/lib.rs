@@ -171,13 +171,11 @@ use pow_core::users::{
 use pow_core::{Extension, PowConfig, PowError, User};
 
 #[cfg(feature = "actix")]
-mod api;
+mod actix;
+pub mod flows;
 #[cfg(feature = "actix")]
-mod controller;
-#[cfg(feature = "actix")]
-pub use api::InvitationApi;
-#[cfg(feature = "actix")]
-pub use controller::actions;
+pub use actix::json::InvitationApi;
+pub use flows::actions;
 
 /// The extension's name, which prefixes its message keys.
 pub const NAME: &str = "pow_invitation";
@@ -544,13 +542,13 @@ impl Extension for Invitation {
         .mails([MAIL])
         .mail_links([LINK])
         .audit_events([events::SENT, events::ACCEPTED])
-        .messages(FTL.iter().copied());
+        .messages(FTL.iter().copied())
+        .callbacks(flows::EndOnSignIn);
         #[cfg(feature = "actix")]
         {
             use pow_actix::extension::ActixExtensionBuilder as _;
             let routes = self.clone();
-            ext.routes(move |cfg, config| controller::register(cfg, config, routes.clone()))
-                .callbacks(controller::EndOnSignIn)
+            ext.routes(move |cfg, config| actix::html::register(cfg, config, routes.clone()))
                 .api(self.api());
         }
     }

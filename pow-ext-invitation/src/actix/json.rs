@@ -4,11 +4,11 @@ use actix_web::http::StatusCode;
 use actix_web::web::{self, Bytes, ServiceConfig};
 use actix_web::{HttpRequest, HttpResponse};
 use pow_actix::api::{user_params, ApiAction, ApiContext, ApiError, ApiExtension};
-use pow_actix::web::{Action, Controller};
+use pow_actix::web::{Action, ActixRequest, Controller};
 use pow_actix::{PowConfig, PowError};
 use serde_json::{json, Value};
 
-use crate::controller::{accept, accept_url, actions, invite, Invite};
+use crate::flows::{accept, accept_url, actions, invite, Invite};
 use crate::{Invitation, INVITATION_SENT_AT, NAME};
 
 /// The JSON side of [`Invitation`], enabled with it (see the
@@ -52,7 +52,7 @@ fn not_allowed(req: &HttpRequest) -> ApiError {
 fn hand_over(ctl: &Controller, signed: &str, message: Option<String>) -> Value {
     json!({
         "token": signed,
-        "url": accept_url(&ctl.req, &ctl.config, signed),
+        "url": accept_url(&ActixRequest(&ctl.req), &ctl.config, signed),
         "message": message,
     })
 }
@@ -74,7 +74,8 @@ async fn create(
     let params = user_params(&body).ok_or_else(|| ApiError::invalid_request(&req))?;
     let action = Action::new(actions::API_CREATE).params(params);
     api.run_action(&req, action, async |ctl| {
-        match invite(ctl, &ext, current.user.id).await? {
+        let source = ActixRequest(&ctl.req);
+        match invite(&mut ctl.step, &source, &ext, current.user.id).await? {
             Invite::InviterGone => Err(ApiError::not_authenticated(&req)),
             Invite::NotAllowed => Err(not_allowed(&req)),
             Invite::Mailed => Ok(answer(
@@ -148,7 +149,8 @@ async fn update(
     let params = user_params(&body).ok_or_else(|| ApiError::invalid_request(&req))?;
     let action = Action::new(actions::API_UPDATE).params(params);
     api.run_action(&req, action, async |ctl| {
-        match accept(ctl, &ext, &token).await? {
+        let source = ActixRequest(&ctl.req);
+        match accept(&mut ctl.step, &source, &ext, &token).await? {
             None => Err(invalid(&req)),
             Some(Ok(user)) => {
                 let mut session = api.session(&req, ApiAction::Registration);
@@ -172,7 +174,7 @@ impl ApiExtension for InvitationApi {
     }
 
     fn openapi(&self) -> Option<serde_json::Value> {
-        pow_actix::api::openapi_fragment(NAME, include_str!("../openapi.json"))
+        pow_actix::api::openapi_fragment(NAME, include_str!("../../openapi.json"))
     }
 
     fn configure(&self, cfg: &mut ServiceConfig, api: &ApiContext) {
