@@ -2,15 +2,19 @@
 //! accounts linked without proof, link the one waiting in this browser.
 
 use async_trait::async_trait;
-use pow_actix::extension::{AddressProven, Callbacks, ProvenBy};
-use pow_actix::pipeline::{Client, Flow, Step};
-use pow_actix::PowError;
+use pow_core::extension::{AddressProven, Callbacks, ProvenBy};
+use pow_core::pipeline::{Client, Flow, Step};
+use pow_core::PowError;
 
 use crate::{events, identities, pending, OAuth};
 
 #[async_trait(?Send)]
 impl Callbacks for OAuth {
-    async fn before_respond(&self, step: &mut Step, client: &mut dyn Client) -> Result<Flow, PowError> {
+    async fn before_respond(
+        &self,
+        step: &mut Step,
+        client: &mut dyn Client,
+    ) -> Result<Flow, PowError> {
         let Some(proven) = step.assigns.get::<AddressProven>().copied() else {
             return Ok(Flow::Continue);
         };
@@ -49,9 +53,9 @@ async fn drop_unproven_identities(
             provider = %provider,
             "provider account linked before the address was proven: unlinked"
         );
-        pow_actix::audit::record(
+        pow_core::audit::record(
             &step.config,
-            pow_actix::audit::AuditEvent::new(events::UNLINKED)
+            pow_core::audit::AuditEvent::new(events::UNLINKED)
                 .request(&step.config, client)
                 .user(user_id)
                 .detail("provider", provider.as_str())

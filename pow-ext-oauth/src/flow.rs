@@ -1,19 +1,78 @@
-//! The work behind both front ends: beginning a sign-in at a provider, finishing it, and
-//! the sign-up checks and writes.
+//! The OAuth flows, on the engine: the work behind the pages and the JSON endpoints
+//! (beginning a sign-in at a provider, finishing it, the sign-up checks and writes) and the
+//! sign-in of a linked account, [`sign_in`], which a CLI, a job or a test runs without HTTP
+//! with a [`StoreSession`](pow_core::session::StoreSession):
+//!
+//! ```
+//! use pow_core::request::RequestFacts;
+//! use pow_core::session::{AuthMethod, SessionHandle, StoreSession, StepUp};
+//! use pow_core::users::diesel::DieselUsersContext;
+//! use pow_core::PowConfig;
+//! use pow_ext_oauth::{events, flow, OAuth, Provider};
+//!
+//! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+//! let users = DieselUsersContext::connect(":memory:")?;
+//! let github = Provider::github("client id", "client secret");
+//! let config = PowConfig::builder("s".repeat(64))
+//!     .base_url("https://example.com")
+//!     .users(users.clone())
+//!     .hasher(pow_core::password::Pbkdf2Hasher::new(1)) // cheap, for the example
+//!     .extension(OAuth::new().provider(github.clone())?)
+//!     .build()?;
+//! users.migrate(&config)?;
+//! let ada = pow_core::testing::create_user(&config, "ada@example.com", "a long passphrase")?;
+//!
+//! // Ada's linked GitHub account signs her in: the session records the method.
+//! let mut session = StoreSession::new();
+//! flow::sign_in(&config, &RequestFacts::default(), &ada, &github, events::SIGNED_IN, &mut session)
+//!     .await?;
+//! let current = session.current().expect("signed in");
+//! assert_eq!(current.user.id, ada.id);
+//! let recent = StepUp::any_of([AuthMethod::OAUTH], std::time::Duration::from_secs(60));
+//! assert!(recent.is_met(&current.metadata, &config));
+//! # Ok::<_, Box<dyn std::error::Error>>(())
+//! # }).unwrap();
+//! ```
 
 use std::collections::BTreeMap;
 
-use pow_actix::audit::{self, AuditEvent, EventName};
-use pow_actix::request::RequestSource;
-use pow_actix::session::{AuthMethod, SessionHandle, SessionMetadata};
-use pow_actix::users::validation::normalize_user_id;
-use pow_actix::users::{Changeset, ChangesetAction, Params, User, Value};
-use pow_actix::{PowConfig, PowError};
+use pow_core::audit::{self, AuditEvent, EventName};
+use pow_core::request::RequestSource;
+use pow_core::session::{AuthMethod, SessionHandle, SessionMetadata};
+use pow_core::users::validation::normalize_user_id;
+use pow_core::users::{Changeset, ChangesetAction, Params, User, Value};
+use pow_core::{PowConfig, PowError};
 
 use crate::identities::{Identities, Identity, Insert};
 use crate::provider::{Profile, Provider};
 use crate::store::{Attempt, Records, ATTEMPT};
 use crate::{OAuth, OAuthError};
+
+/// The OAuth controller's actions, as extension callbacks see them.
+pub mod actions {
+    use pow_core::pipeline::{ActionId, ActionKind};
+
+    /// `GET /auth/{provider}/new`: off to the provider to sign in.
+    pub const NEW: ActionId = ActionId::new("oauth", "new", ActionKind::Other);
+    /// `POST /auth/{provider}/link`: off to the provider to link an account (sudo mode).
+    pub const LINK: ActionId = ActionId::new("oauth", "link", ActionKind::Other);
+    /// The callback signed in a user through a linked account (sign-in callbacks run: a
+    /// second factor, an unconfirmed address).
+    pub const SIGN_IN: ActionId = ActionId::new("oauth", "sign_in", ActionKind::SignIn);
+    /// The callback created a user from the provider's profile (sign-up callbacks run:
+    /// the confirmation mail for an address the provider did not verify).
+    pub const SIGN_UP: ActionId = ActionId::new("oauth", "create", ActionKind::SignUp);
+    /// The callback linked an account to the signed-in user, or refused to.
+    pub const LINKED: ActionId = ActionId::new("oauth", "linked", ActionKind::Other);
+    /// The callback refused: denied consent, forged state, a provider error.
+    pub const FAILED: ActionId = ActionId::new("oauth", "failed", ActionKind::Other);
+    /// `GET /auth/identities`: the linked accounts page.
+    pub const INDEX: ActionId = ActionId::new("oauth", "index", ActionKind::Show);
+    /// `POST /auth/{provider}/unlink`: unlink one (sudo mode).
+    pub const UNLINK: ActionId = ActionId::new("oauth", "unlink", ActionKind::Other);
+    /// The JSON endpoints.
+    pub const API: ActionId = ActionId::new("api_oauth", "create", ActionKind::Other);
+}
 
 /// Session metadata value of `auth_method` for a provider sign-in: `oauth:<provider>`.
 pub(crate) const METHOD_KEY: &str = "auth_method";
@@ -253,7 +312,7 @@ async fn create_user(
 ///
 /// # Errors
 /// `session`'s refusal to start, or the store's error.
-pub(crate) async fn sign_in<H: SessionHandle + ?Sized>(
+pub async fn sign_in<H: SessionHandle + ?Sized>(
     config: &PowConfig,
     req: &dyn RequestSource,
     user: &User,
@@ -267,7 +326,7 @@ pub(crate) async fn sign_in<H: SessionHandle + ?Sized>(
         serde_json::Value::from(format!("oauth:{}", provider.id())),
     );
     let metadata = SessionMetadata {
-        authenticated_at: user.password_hash.is_none().then(pow_actix::time::now_ms),
+        authenticated_at: user.password_hash.is_none().then(pow_core::time::now_ms),
         extra,
         ..SessionMetadata::new().with_method(AuthMethod::OAUTH)
     };

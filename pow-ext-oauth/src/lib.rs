@@ -94,30 +94,28 @@ use pow_core::messages::{LanguageIdentifier, MessageArg};
 use pow_core::views::{Link, PageBody};
 use pow_core::{Extension, PowConfig, PowError};
 
-pow_core::with_actix! {
-    mod api;
-    mod callbacks;
-    mod flow;
-}
+#[cfg(feature = "actix")]
+mod actix;
+mod callbacks;
+// The work of the pages and JSON endpoints (the `actix` feature) beside its public flows.
+#[cfg_attr(not(feature = "actix"), allow(dead_code))]
+pub mod flow;
 mod identities;
-#[cfg(feature = "actix")]
+#[cfg_attr(not(feature = "actix"), allow(dead_code))]
 mod mail;
-#[cfg(feature = "actix")]
+#[cfg_attr(not(feature = "actix"), allow(dead_code))]
 mod pending;
 mod provider;
-#[cfg(feature = "actix")]
+#[cfg_attr(not(feature = "actix"), allow(dead_code))]
 mod store;
-#[cfg(feature = "test-util")]
-pub mod testing;
-#[cfg(feature = "actix")]
-mod web;
 
 #[cfg(feature = "actix")]
-pub use api::OAuthApi;
+pub use actix::json::OAuthApi;
+#[cfg(feature = "test-util")]
+pub use actix::testing;
+pub use flow::actions;
 pub use identities::Identity;
 pub use provider::{Profile, Provider};
-#[cfg(feature = "actix")]
-pub use web::actions;
 
 /// The extension's name, which prefixes its message keys.
 pub const NAME: &str = "pow_oauth";
@@ -285,14 +283,14 @@ impl Extension for OAuth {
             })
             .credential_kind(CREDENTIAL_KIND)
             .user_data(identities::LinkedAccounts)
-            .user_table("user_identities", "user_id");
+            .user_table("user_identities", "user_id")
+            .callbacks(self.clone());
         #[cfg(feature = "actix")]
         {
             use pow_actix::extension::ActixExtensionBuilder as _;
             let routes = self.clone();
             ext.api(OAuth::api(self))
-                .routes(move |cfg, config| web::configure(cfg, config, &routes))
-                .callbacks(self.clone());
+                .routes(move |cfg, config| actix::html::configure(cfg, config, &routes));
         }
         if self.staged_sign_up {
             ext.requires(Requirement::Capability {

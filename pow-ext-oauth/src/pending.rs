@@ -8,9 +8,9 @@
 
 use std::time::Duration;
 
-use pow_actix::pipeline::Client;
-use pow_actix::token::generate_uuid;
-use pow_actix::{PowConfig, PowError};
+use pow_core::pipeline::Client;
+use pow_core::token::generate_uuid;
+use pow_core::{PowConfig, PowError};
 use serde::{Deserialize, Serialize};
 
 use crate::store::Records;

@@ -23,6 +23,10 @@ use openidconnect::{
 };
 use serde::Deserialize;
 
+/// An HTTP exchange of the OAuth client (`openidconnect`'s request and response types).
+type OidcRequest = openidconnect::http::Request<Vec<u8>>;
+type OidcResponse = openidconnect::http::Response<Vec<u8>>;
+
 use crate::OAuthError;
 
 /// How long a discovery document (and its key set) is reused before it is fetched again.
@@ -278,10 +282,7 @@ impl Http {
         Self { agent }
     }
 
-    fn call(
-        &self,
-        request: openidconnect::HttpRequest,
-    ) -> Result<openidconnect::HttpResponse, HttpError> {
+    fn call(&self, request: OidcRequest) -> Result<OidcResponse, HttpError> {
         let mut response = self
             .agent
             .run(request)
@@ -294,16 +295,13 @@ impl Http {
             .limit(MAX_BODY)
             .read_to_vec()
             .map_err(|err| HttpError(err.to_string()))?;
-        let mut out = openidconnect::HttpResponse::new(body);
+        let mut out = OidcResponse::new(body);
         *out.status_mut() = status;
         *out.headers_mut() = headers;
         Ok(out)
     }
 
-    fn client(
-        &self,
-    ) -> impl Fn(openidconnect::HttpRequest) -> Result<openidconnect::HttpResponse, HttpError> + '_
-    {
+    fn client(&self) -> impl Fn(OidcRequest) -> Result<OidcResponse, HttpError> + '_ {
         move |request| self.call(request)
     }
 

@@ -10,8 +10,8 @@
 
 use std::time::Duration;
 
-use pow_actix::store::{OneTimeSecrets, StoreError};
-use pow_actix::PowConfig;
+use pow_core::store::{OneTimeSecrets, StoreError};
+use pow_core::PowConfig;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 

@@ -11,15 +11,15 @@ use pow_actix::users::validation::normalize_user_id;
 use pow_actix::users::{Changeset, ChangesetAction, Params, ValidationError};
 use pow_actix::views::{Field, FieldType, Form, Link, PageBody};
 use pow_actix::web::{
-    extension_path, flash, redirect, render_page, route_config, Action, ActixClient, Controller,
-    FormData, Format, Outcome, Page,
+    extension_path, flash, redirect, render_page, route_config, Action, ActixClient, ActixRequest,
+    Controller, FormData, Format, Outcome, Page,
 };
 use pow_actix::{PowConfig, PowError};
 use serde::Deserialize;
 
 use crate::flow::{
-    self, check_sign_up, create_linked_user, create_unlinked_user, identities, sign_up_params,
-    Begin, SignUpCheck,
+    self, actions, check_sign_up, create_linked_user, create_unlinked_user, identities,
+    sign_up_params, Begin, SignUpCheck,
 };
 use crate::identities::{Identity, Insert};
 use crate::provider::{Profile, Provider};
@@ -30,32 +30,6 @@ const NEW_PATH: &str = "/auth/{provider}/new";
 const LINK_PATH: &str = "/auth/{provider}/link";
 const CALLBACK_PATH: &str = "/auth/{provider}/callback";
 const UNLINK_PATH: &str = "/auth/{provider}/unlink";
-
-/// The OAuth controller's actions, as extension callbacks see them.
-pub mod actions {
-    use pow_actix::web::{ActionId, ActionKind};
-
-    /// `GET /auth/{provider}/new`: off to the provider to sign in.
-    pub const NEW: ActionId = ActionId::new("oauth", "new", ActionKind::Other);
-    /// `POST /auth/{provider}/link`: off to the provider to link an account (sudo mode).
-    pub const LINK: ActionId = ActionId::new("oauth", "link", ActionKind::Other);
-    /// The callback signed in a user through a linked account (sign-in callbacks run: a
-    /// second factor, an unconfirmed address).
-    pub const SIGN_IN: ActionId = ActionId::new("oauth", "sign_in", ActionKind::SignIn);
-    /// The callback created a user from the provider's profile (sign-up callbacks run:
-    /// the confirmation mail for an address the provider did not verify).
-    pub const SIGN_UP: ActionId = ActionId::new("oauth", "create", ActionKind::SignUp);
-    /// The callback linked an account to the signed-in user, or refused to.
-    pub const LINKED: ActionId = ActionId::new("oauth", "linked", ActionKind::Other);
-    /// The callback refused: denied consent, forged state, a provider error.
-    pub const FAILED: ActionId = ActionId::new("oauth", "failed", ActionKind::Other);
-    /// `GET /auth/identities`: the linked accounts page.
-    pub const INDEX: ActionId = ActionId::new("oauth", "index", ActionKind::Show);
-    /// `POST /auth/{provider}/unlink`: unlink one (sudo mode).
-    pub const UNLINK: ActionId = ActionId::new("oauth", "unlink", ActionKind::Other);
-    /// The JSON endpoints.
-    pub const API: ActionId = ActionId::new("api_oauth", "create", ActionKind::Other);
-}
 
 impl OAuth {
     /// The provider with id `id`.
@@ -627,7 +601,14 @@ async fn link(
                     match inserted {
                         Insert::Linked => {
                             audit(ctl, crate::events::LINKED, user.id, provider);
-                            crate::mail::notify(ctl, &user, provider, true).await;
+                            crate::mail::notify(
+                                ctl,
+                                &ActixRequest(&ctl.req),
+                                &user,
+                                provider,
+                                true,
+                            )
+                            .await;
                             "pow_oauth_linked"
                         }
                         Insert::Taken => "pow_oauth_linked_elsewhere",
@@ -754,7 +735,7 @@ async fn unlink(
             let deleted = identities.delete(provider.id(), &uid, user.id).await?;
             if deleted {
                 audit(ctl, crate::events::UNLINKED, user.id, &provider);
-                crate::mail::notify(ctl, &user, &provider, false).await;
+                crate::mail::notify(ctl, &ActixRequest(&ctl.req), &user, &provider, false).await;
                 flash::put_info(&ctl.req, message(ctl, "pow_oauth_unlinked", &provider));
             }
             ctl.user = Some(user);

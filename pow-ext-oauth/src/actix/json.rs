@@ -19,10 +19,10 @@ use pow_actix::web::Controller;
 use serde::Deserialize;
 use serde_json::json;
 
+use crate::flow::actions;
 use crate::flow::{self, check_sign_up, create_linked_user, sign_up_params, Begin, SignUpCheck};
 use crate::provider::Provider;
 use crate::store::{Attempt, Records, ATTEMPT};
-use crate::web::actions;
 use crate::{OAuth, OAuthError, NAME};
 
 /// The JSON side of [`OAuth`] (see the module docs of the crate).
@@ -135,8 +135,7 @@ async fn callback(
 ) -> Result<HttpResponse, ApiError> {
     api.run(&req, actions::API, async |ctl| {
         let provider = provider(&ext, &id)?;
-        let body: CallbackBody =
-            pow_actix::api::json_body(&req, &body)?;
+        let body: CallbackBody = pow_actix::api::json_body(&req, &body)?;
         let attempt = Records::new(&ctl.config)
             .take::<Attempt>(ATTEMPT, &body.state)
             .await?
@@ -166,8 +165,15 @@ async fn callback(
             }
             let mut session = api.session(&req, ApiAction::SignIn);
             let event = crate::events::SIGNED_IN;
-            crate::flow::sign_in(&ctl.config, &pow_actix::web::ActixRequest(&req), &user, &provider, event, &mut session)
-                .await?;
+            crate::flow::sign_in(
+                &ctl.config,
+                &pow_actix::web::ActixRequest(&req),
+                &user,
+                &provider,
+                event,
+                &mut session,
+            )
+            .await?;
             return api.issued(&req, &session);
         }
         // An address the provider does not vouch for is linked only once proven in the
@@ -189,8 +195,15 @@ async fn callback(
             Ok(user) => {
                 let mut session = api.session(&req, ApiAction::Registration);
                 let event = crate::events::REGISTERED;
-                crate::flow::sign_in(&ctl.config, &pow_actix::web::ActixRequest(&req), &user, &provider, event, &mut session)
-                    .await?;
+                crate::flow::sign_in(
+                    &ctl.config,
+                    &pow_actix::web::ActixRequest(&req),
+                    &user,
+                    &provider,
+                    event,
+                    &mut session,
+                )
+                .await?;
                 api.issued(&req, &session)
             }
             Err(key) => Err(error(ctl, key, &provider)),
@@ -206,7 +219,7 @@ impl ApiExtension for OAuthApi {
     }
 
     fn openapi(&self) -> Option<serde_json::Value> {
-        pow_actix::api::openapi_fragment(NAME, include_str!("../openapi.json"))
+        pow_actix::api::openapi_fragment(NAME, include_str!("../../openapi.json"))
     }
 
     /// The providers a client may offer: `{"providers": [{"id", "name"}]}`.
