@@ -69,17 +69,22 @@ use webauthn_rs::prelude::{
     WebauthnBuilder, WebauthnError,
 };
 
+#[cfg(feature = "actix")]
+mod actix;
 mod mail;
-#[cfg(feature = "actix")]
+// The recovery's grant and enrolment, run by its page and JSON endpoints (the `actix`
+// feature) beside its callback.
+#[cfg_attr(not(feature = "actix"), allow(dead_code))]
 mod recovery;
+#[cfg_attr(not(feature = "actix"), allow(dead_code))]
+mod routes;
 pub mod store;
-#[cfg(feature = "actix")]
-mod web;
 
+#[cfg(feature = "actix")]
+pub use actix::json::PasskeysApi;
+pub use routes::actions;
 use store::{Deleted, NewPasskey};
 pub use store::{Kind, StoredPasskey};
-#[cfg(feature = "actix")]
-pub use web::{actions, PasskeysApi};
 
 /// The extension's name, which prefixes its message keys.
 pub const NAME: &str = "pow_passkeys";
@@ -734,6 +739,41 @@ impl Passkeys {
     /// user verification is the strongest proof the account has). The inner error is the
     /// refusal of the passkey; the outer one is the session's.
     ///
+    /// The flow runs without HTTP too, on a [`StoreSession`](pow_core::session::StoreSession):
+    /// a started ceremony answered with a credential no passkey of the site made signs
+    /// nobody in, and the ceremony is spent.
+    ///
+    /// ```
+    /// use pow_core::request::RequestFacts;
+    /// use pow_core::session::{SessionHandle, StoreSession};
+    /// use pow_core::users::diesel::DieselUsersContext;
+    /// use pow_core::PowConfig;
+    /// use pow_ext_passkeys::Passkeys;
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let users = DieselUsersContext::connect(":memory:")?;
+    /// let passkeys = Passkeys::new("example.com", "https://example.com")?;
+    /// let config = PowConfig::builder("s".repeat(64))
+    ///     .base_url("https://example.com")
+    ///     .users(users.clone())
+    ///     .extension(passkeys.clone())
+    ///     .build()?;
+    /// users.migrate(&config)?;
+    ///
+    /// let started = passkeys.start_sign_in(&config, &RequestFacts::default(), None).await?;
+    /// assert!(started.options["publicKey"]["challenge"].is_string());
+    /// let forged = r#"{"id": "AAAA", "rawId": "AAAA", "type": "public-key", "response": {}}"#;
+    /// let mut session = StoreSession::new();
+    /// let refused = passkeys.sign_in(&config, &started.ceremony, forged, &mut session).await?;
+    /// assert_eq!(refused.unwrap_err().code(), "invalid_request");
+    /// assert!(session.current().is_none());
+    /// // The ceremony was taken: the same one cannot be answered again.
+    /// let again = passkeys.sign_in(&config, &started.ceremony, forged, &mut session).await?;
+    /// assert_eq!(again.unwrap_err().code(), "unknown_ceremony");
+    /// # Ok::<_, Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
+    ///
     /// # Errors
     /// `session`'s refusal to start, or the store's error.
     pub async fn sign_in<H: pow_core::session::SessionHandle + ?Sized>(
@@ -1122,7 +1162,6 @@ pub struct EnrolAnswer<'a> {
 }
 
 /// The column of `pow-ext-two-factor` saying its TOTP second factor is on.
-#[cfg(feature = "actix")]
 pub(crate) const TOTP_ENABLED_AT: &str = "totp_enabled_at";
 
 /// A ceremony's id and the options the browser passes to `navigator.credentials`.
@@ -1211,20 +1250,20 @@ impl Extension for Passkeys {
                 events::FAILED,
                 events::COUNTER_REGRESSION,
                 events::RECOVERED,
-            ]);
+            ])
+            .callbacks(self.clone())
+            .step_up_page(pow_core::session::AuthMethod::PASSKEY, routes::step_up_path)
+            .step_up_page(
+                pow_core::session::AuthMethod::SECURITY_KEY,
+                routes::step_up_path,
+            )
+            .page_extension(routes::page_links);
         #[cfg(feature = "actix")]
         {
             use pow_actix::extension::ActixExtensionBuilder as _;
             let routes = self.clone();
             ext.api(PasskeysApi::new(self.clone()))
-                .routes(move |cfg, config| web::configure(cfg, config, &routes))
-                .callbacks(self.clone())
-                .step_up_page(pow_core::session::AuthMethod::PASSKEY, web::step_up_path)
-                .step_up_page(
-                    pow_core::session::AuthMethod::SECURITY_KEY,
-                    web::step_up_path,
-                )
-                .page_extension(web::page_links);
+                .routes(move |cfg, config| actix::html::configure(cfg, config, &routes));
         }
     }
 }

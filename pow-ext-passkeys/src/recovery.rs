@@ -1,31 +1,21 @@
 //! Passkey-only accounts: after a staged sign-up without a password, the new user is sent
 //! to enrol a passkey; an account that signs in with passkeys alone and lost them signs in
 //! with an emailed link or code (`pow-ext-passwordless`) into a recovery that may only
-//! enrol a new passkey.
+//! enrol a new passkey. The grant, its checks, the enrolment and the sign-in are the
+//! engine's; the page and the JSON endpoints are in `actix/recovery.rs`.
 
-use actix_web::http::StatusCode;
-use actix_web::web::{self, Bytes};
-use actix_web::{HttpRequest, HttpResponse};
 use async_trait::async_trait;
-use pow_actix::api::{ApiContext, ApiError, PendingStep};
-use pow_actix::audit::{self, AuditEvent};
-use pow_actix::extension::{AddressProven, ProvenBy};
-use pow_actix::pipeline::{Client, FlashKind, Halt, Step};
-use pow_actix::session::{
-    AuthMethod, CookieSessionExt as _, CookieSessionHandle, SessionHandle, SessionMetadata,
-};
-use pow_actix::store::Key;
-use pow_actix::users::User;
-use pow_actix::views::{Form, Link};
-use pow_actix::web::{
-    extension_path, flash, Action, ActionId, ActionKind, Controller, Flow, FormData, Outcome,
-};
-use pow_actix::{PowConfig, PowError};
-use serde::Deserialize;
-use serde_json::json;
+use pow_core::audit::{self, AuditEvent};
+use pow_core::config::extension_path;
+use pow_core::extension::{AddressProven, Callbacks, ProvenBy};
+use pow_core::pipeline::{ActionId, ActionKind, Client, FlashKind, Flow, Halt, Step};
+use pow_core::session::{AuthMethod, SessionHandle, SessionMetadata};
+use pow_core::store::Key;
+use pow_core::users::User;
+use pow_core::{PowConfig, PowError};
 
-use crate::web::{api_error, body, name_field, param, CeremonyPage, MANAGE_PATH};
-use crate::{events, EnrolAnswer, Kind, Passkeys, Started, NAME, TOTP_ENABLED_AT};
+use crate::routes::MANAGE_PATH;
+use crate::{events, EnrolAnswer, Kind, Passkeys, NAME, TOTP_ENABLED_AT};
 
 /// The recovery page, relative to the mount path.
 pub(crate) const RECOVERY_PATH: &str = "/passkeys/recovery";
@@ -44,19 +34,19 @@ pub(crate) const RECOVERY: ActionId =
 pub(crate) const API_RECOVERY: ActionId =
     ActionId::new("api_passkeys_recovery", "create", ActionKind::Other);
 
-fn path(config: &PowConfig, pattern: &str) -> String {
+pub(crate) fn path(config: &PowConfig, pattern: &str) -> String {
     extension_path(config, NAME, pattern, &[])
 }
 
-fn pending_key(config: &PowConfig) -> String {
+pub(crate) fn pending_key(config: &PowConfig) -> String {
     config.namespaced("pow_passkeys_recovery")
 }
 
 /// A signed grant to recover `user_id`'s account: the user, when, and a nonce that binds
 /// the enrolment ceremony to it.
-fn grant(config: &PowConfig, user_id: i64) -> String {
-    let nonce = pow_actix::token::generate_uuid();
-    let payload = format!("{user_id}.{}.{nonce}", pow_actix::time::now_ms());
+pub(crate) fn grant(config: &PowConfig, user_id: i64) -> String {
+    let nonce = pow_core::token::generate_uuid();
+    let payload = format!("{user_id}.{}.{nonce}", pow_core::time::now_ms());
     config.verifier().sign_token(SALT, &payload)
 }
 
@@ -67,7 +57,7 @@ fn read_grant(config: &PowConfig, token: &str) -> Option<(i64, String)> {
     let user_id = parts.next()?.parse().ok()?;
     let at: i64 = parts.next()?.parse().ok()?;
     let nonce = parts.next()?.to_owned();
-    (pow_actix::time::now_ms().saturating_sub(at) <= TTL_MS).then_some((user_id, nonce))
+    (pow_core::time::now_ms().saturating_sub(at) <= TTL_MS).then_some((user_id, nonce))
 }
 
 /// Whether a sign-in of `user` that proved only `methods` is a recovery: an emailed link
@@ -95,25 +85,12 @@ pub(crate) async fn is_recovery(
     Ok(passkeys.iter().any(|passkey| passkey.kind == Kind::Passkey))
 }
 
-/// The user of the browser's pending recovery, and the ceremony binding.
-async fn pending(
-    req: &HttpRequest,
-    config: &PowConfig,
-) -> Result<Option<(User, String)>, PowError> {
-    let Some(token) = req
-        .cookie_session()
-        .get::<String>(&pending_key(config))
-        .ok()
-        .flatten()
-    else {
-        return Ok(None);
-    };
-    user_of(config, &token).await
-}
-
 /// The user of a grant that verifies, has not expired and was not spent, and the
 /// ceremony binding.
-async fn user_of(config: &PowConfig, token: &str) -> Result<Option<(User, String)>, PowError> {
+pub(crate) async fn user_of(
+    config: &PowConfig,
+    token: &str,
+) -> Result<Option<(User, String)>, PowError> {
     let Some((user_id, nonce)) = read_grant(config, token) else {
         return Ok(None);
     };
@@ -140,13 +117,13 @@ fn spent_namespace(config: &PowConfig) -> String {
 /// `recovery_token`) is spent before the enrolment is stored, so a copy of it recovers
 /// nothing afterwards, and of two racing uses one wins. `Ok(None)` when it was spent
 /// already; an enrolment that fails gives the grant back, to try again.
-async fn enrol_once(
+pub(crate) async fn enrol_once(
     ext: &Passkeys,
     config: &PowConfig,
     user: &User,
     binding: &str,
     answer: &EnrolAnswer<'_>,
-    lang: &pow_actix::messages::LanguageIdentifier,
+    lang: &pow_core::messages::LanguageIdentifier,
 ) -> Result<Option<crate::StoredPasskey>, crate::PasskeyError> {
     let nonce = binding.strip_prefix(BINDING_PREFIX).unwrap_or(binding);
     let key = Key(vec![nonce.to_owned()]);
@@ -178,7 +155,7 @@ async fn enrol_once(
 /// that is a recovery (an emailed link alone, for an account that signs in with passkeys
 /// only) becomes one.
 #[async_trait(?Send)]
-impl pow_actix::extension::Callbacks for Passkeys {
+impl Callbacks for Passkeys {
     async fn before_respond(
         &self,
         step: &mut Step,
@@ -218,67 +195,10 @@ impl pow_actix::extension::Callbacks for Passkeys {
     }
 }
 
-pub(crate) fn configure(cfg: &mut web::ServiceConfig, config: &PowConfig, ext: &Passkeys) {
-    let route = config.routes().extension_route(NAME, RECOVERY_PATH);
-    cfg.service(
-        web::resource(route)
-            .app_data(web::Data::new(ext.clone()))
-            .route(web::get().to(recovery_new))
-            .route(web::post().to(recovery_create)),
-    );
-}
-
-fn expired(ctl: &Controller) -> Outcome {
-    flash::put_error(&ctl.req, Some(ctl.text("pow_passkeys_recovery_expired")));
-    Outcome::redirect(&ctl.config.routes().session_path(&ctl.routes_ctx(), "new"))
-}
-
-fn recovery_page(ctl: &Controller, started: &Started) -> Result<HttpResponse, PowError> {
-    CeremonyPage {
-        name: "passkeys/recovery",
-        title_key: "pow_passkeys_title_recovery",
-        info_key: "pow_passkeys_recovery_info",
-        form: Form::new(
-            path(&ctl.config, RECOVERY_PATH),
-            ctl.text("pow_passkeys_recovery_button"),
-            "",
-        )
-        .field(name_field(ctl)),
-        mode: "create",
-        started,
-        links: vec![Link::new(
-            ctl.config.routes().session_path(&ctl.routes_ctx(), "new"),
-            ctl.text("title-sign-in"),
-        )],
-    }
-    .render(ctl)
-}
-
-async fn recovery_new(
-    req: HttpRequest,
-    ext: web::Data<Passkeys>,
-) -> pow_actix::Result<HttpResponse> {
-    Action::new(RECOVERY_NEW)
-        .signed_out()
-        .run(&req, async |ctl| {
-            let Some((user, binding)) = pending(&ctl.req, &ctl.config).await? else {
-                return Ok(expired(ctl));
-            };
-            let started = ext
-                .start_enrolment(&ctl.config, &user, &binding, Kind::Passkey)
-                .await
-                .map_err(crate::into_pow)?;
-            Ok(Outcome::render(move |ctl: &Controller| {
-                recovery_page(ctl, &started)
-            }))
-        })
-        .await
-}
-
 /// Signs the client in to the account it just recovered with the new passkey
 /// `passkey_id`, through `session`: the session records the emailed proof and the new
 /// passkey, and is fresh.
-async fn sign_in_recovered<H: SessionHandle + ?Sized>(
+pub(crate) async fn sign_in_recovered<H: SessionHandle + ?Sized>(
     config: &PowConfig,
     user: &User,
     passkey_id: i64,
@@ -291,142 +211,10 @@ async fn sign_in_recovered<H: SessionHandle + ?Sized>(
             .detail("passkey_id", passkey_id),
     );
     let metadata = SessionMetadata {
-        authenticated_at: Some(pow_actix::time::now_ms()),
+        authenticated_at: Some(pow_core::time::now_ms()),
         ..SessionMetadata::new()
             .with_method(AuthMethod::MAGIC_LINK)
             .with_method(AuthMethod::PASSKEY)
     };
     session.start(config, user, metadata).await
-}
-
-async fn recovery_create(
-    req: HttpRequest,
-    payload: Bytes,
-    ext: web::Data<Passkeys>,
-) -> pow_actix::Result<HttpResponse> {
-    Action::new(RECOVERY)
-        .signed_out()
-        .form(FormData::parse(&payload))
-        .run(&req, async |ctl| {
-            let Some((user, binding)) = pending(&ctl.req, &ctl.config).await? else {
-                return Ok(expired(ctl));
-            };
-            let answer = EnrolAnswer {
-                ceremony: &param(ctl, "ceremony"),
-                name: &param(ctl, "name"),
-                credential: &param(ctl, "credential"),
-            };
-            let finished = enrol_once(&ext, &ctl.config, &user, &binding, &answer, &ctl.lang).await;
-            let passkey = match finished {
-                Ok(Some(passkey)) => passkey,
-                Ok(None) => return Ok(expired(ctl)),
-                Err(err) => {
-                    let back = path(&ctl.config, RECOVERY_PATH);
-                    return crate::web::refused(ctl, err, &back);
-                }
-            };
-            ctl.req.cookie_session().remove(&pending_key(&ctl.config));
-            let mut session = CookieSessionHandle::new(&ctl.req);
-            sign_in_recovered(&ctl.config, &user, passkey.id, &mut session).await?;
-            flash::put_info(&ctl.req, Some(ctl.text("pow_passkeys_recovered")));
-            ctl.user = Some(user);
-            let after = ctl.config.routes().after_sign_in_path(&ctl.routes_ctx());
-            Ok(Outcome::redirect(&after))
-        })
-        .await
-        .map_err(pow_actix::Error)
-}
-
-/// The answer to a JSON sign-in that is a recovery: `401 passkey_recovery_required` with
-/// the pending step `enrol_passkey`, whose token (15 minutes) goes to
-/// `POST <prefix>/passkeys/recovery` as `recovery_token`.
-pub(crate) fn recovery_required(req: &HttpRequest, config: &PowConfig, user: &User) -> ApiError {
-    ApiError::translated(req, StatusCode::UNAUTHORIZED, "pow_passkeys_recovery_info")
-        .with_code("passkey_recovery_required")
-        .pending(
-            PendingStep::new("enrol_passkey")
-                .methods(["webauthn"])
-                .token(grant(config, user.id)),
-        )
-}
-
-#[derive(Deserialize)]
-struct RecoveryOptions {
-    recovery_token: String,
-}
-
-#[derive(Deserialize)]
-struct RecoveryFinish {
-    recovery_token: String,
-    ceremony: String,
-    name: String,
-    credential: serde_json::Value,
-}
-
-fn invalid_token(req: &HttpRequest) -> ApiError {
-    ApiError::translated(
-        req,
-        StatusCode::UNAUTHORIZED,
-        "pow_passkeys_recovery_expired",
-    )
-    .with_code("invalid_token")
-}
-
-/// The user of a JSON `recovery_token`, and the ceremony binding; `401 invalid_token` for
-/// one that does not verify or expired.
-async fn recovering(
-    req: &HttpRequest,
-    config: &PowConfig,
-    token: &str,
-) -> Result<(User, String), ApiError> {
-    user_of(config, token)
-        .await?
-        .ok_or_else(|| invalid_token(req))
-}
-
-/// `POST <prefix>/passkeys/recovery/options` with `{"recovery_token"}`.
-pub(crate) async fn api_options(
-    req: HttpRequest,
-    api: ApiContext,
-    payload: Bytes,
-    ext: web::Data<Passkeys>,
-) -> Result<HttpResponse, ApiError> {
-    let options: RecoveryOptions = body(&req, &payload)?;
-    api.run(&req, API_RECOVERY, async |ctl| {
-        let (user, binding) = recovering(&req, &ctl.config, &options.recovery_token).await?;
-        let started = ext
-            .start_enrolment(&ctl.config, &user, &binding, Kind::Passkey)
-            .await
-            .map_err(|err| api_error(&req, err, false))?;
-        Ok(pow_actix::api::answer(StatusCode::OK, json!(started)))
-    })
-    .await
-}
-
-/// `POST <prefix>/passkeys/recovery` with `{"recovery_token", "ceremony", "name",
-/// "credential"}`: the new passkey, and a token pair.
-pub(crate) async fn api_finish(
-    req: HttpRequest,
-    api: ApiContext,
-    payload: Bytes,
-    ext: web::Data<Passkeys>,
-) -> Result<HttpResponse, ApiError> {
-    let finish: RecoveryFinish = body(&req, &payload)?;
-    api.run(&req, API_RECOVERY, async |ctl| {
-        let (user, binding) = recovering(&req, &ctl.config, &finish.recovery_token).await?;
-        let credential = finish.credential.to_string();
-        let answer = EnrolAnswer {
-            ceremony: &finish.ceremony,
-            name: &finish.name,
-            credential: &credential,
-        };
-        let passkey = enrol_once(&ext, &ctl.config, &user, &binding, &answer, &ctl.lang)
-            .await
-            .map_err(|err| api_error(&req, err, false))?
-            .ok_or_else(|| invalid_token(&req))?;
-        let mut session = api.session(&req, pow_actix::api::ApiAction::SignIn);
-        sign_in_recovered(&ctl.config, &user, passkey.id, &mut session).await?;
-        api.issued(&req, &session)
-    })
-    .await
 }
