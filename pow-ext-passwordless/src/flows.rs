@@ -1,4 +1,46 @@
-//! The work behind both front ends: asking for a link or code, and using one.
+//! The work behind both front ends: asking for a link or code, and using one. The pages
+//! and the JSON endpoints (the `actix` feature) run these flows; a CLI, a job or a test runs
+//! them without HTTP, here a mailed link signing its user in on a
+//! [`StoreSession`](pow_core::session::StoreSession):
+//!
+//! ```
+//! use pow_core::mailer::MemoryMailer;
+//! use pow_core::messages::LanguageIdentifier;
+//! use pow_core::request::RequestFacts;
+//! use pow_core::session::{SessionHandle, StoreSession};
+//! use pow_core::users::diesel::DieselUsersContext;
+//! use pow_core::PowConfig;
+//! use pow_ext_passwordless::{flows, Passwordless};
+//!
+//! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+//! let (users, mailer, passwordless) =
+//!     (DieselUsersContext::connect(":memory:")?, MemoryMailer::new(), Passwordless::new());
+//! let config = PowConfig::builder("s".repeat(64))
+//!     .base_url("https://example.com")
+//!     .users(users.clone())
+//!     .mailer(mailer.clone())
+//!     .hasher(pow_core::password::Pbkdf2Hasher::new(1)) // cheap, for the example
+//!     .extension(passwordless.clone())
+//!     .build()?;
+//! users.migrate(&config)?;
+//! let ada = pow_core::testing::create_user(&config, "ada@example.com", "a long passphrase")?;
+//! let (facts, lang) = (RequestFacts::default(), "en".parse::<LanguageIdentifier>()?);
+//!
+//! flows::request_link(&config, &facts, &passwordless, &lang, "ada@example.com").await?;
+//! let mail = mailer.last_to("ada@example.com").expect("the sign-in link");
+//! let link = mail.text.split_whitespace().find(|w| w.starts_with("https://")).unwrap();
+//! let token = link.rsplit('/').next().unwrap();
+//!
+//! let mut session = StoreSession::new();
+//! let signed_in = flows::sign_in_with_link(&config, &facts, &passwordless, token, &mut session);
+//! assert_eq!(signed_in.await?.map(|user| user.id), Some(ada.id));
+//! assert_eq!(session.current().map(|s| s.user.id), Some(ada.id));
+//! // A link works once.
+//! let mut again = StoreSession::new();
+//! assert!(flows::sign_in_with_link(&config, &facts, &passwordless, token, &mut again).await?.is_none());
+//! # Ok::<_, Box<dyn std::error::Error>>(())
+//! # }).unwrap();
+//! ```
 
 use std::collections::BTreeMap;
 
@@ -341,6 +383,46 @@ async fn confirm_address(config: &PowConfig, user: &User) -> Result<User, PowErr
         .users()?
         .run(move |users, cfg| proof.mark_proven(users, cfg, &user))
         .await
+}
+
+/// Mails a sign-in link to `email`: the same work for every address, known or not (see
+/// the request flow's rules), and only a known one gets a mail (or, with sign-up on, a new one a
+/// sign-up link).
+///
+/// # Errors
+/// A rate limit's refusal, the store's or the mailer's error.
+pub async fn request_link(
+    config: &PowConfig,
+    source: &dyn RequestSource,
+    ext: &Passwordless,
+    lang: &LanguageIdentifier,
+    email: &str,
+) -> Result<(), PowError> {
+    let link = |token: &str, purpose| link_url(config, token, purpose);
+    request(source, config, ext, lang, email, Via::Link, None, link)
+        .await
+        .map(|_| ())
+}
+
+/// Takes the mailed sign-in link `token` (it works once) and signs its user in through
+/// `session`: the flow of the link's page and of its JSON endpoint. `None` for a link that
+/// is unknown, used, expired or a staged sign-up's, or whose account is locked.
+///
+/// # Errors
+/// The store's or users context's error, or `session`'s refusal to start.
+pub async fn sign_in_with_link<H: SessionHandle + ?Sized>(
+    config: &PowConfig,
+    source: &dyn RequestSource,
+    ext: &Passwordless,
+    token: &str,
+    session: &mut H,
+) -> Result<Option<User>, H::Error> {
+    let grant = Records::new(config, ext.ttl)
+        .take_link(token)
+        .await
+        .map_err(PowError::from)?
+        .filter(|grant| grant.purpose != Purpose::Staged);
+    finish_sign_in(config, source, grant, "magic_link", session).await
 }
 
 /// Signs the client in as the user of `grant` (a mailed link or code, already taken):

@@ -80,7 +80,7 @@ use pow_core::{Extension, PowConfig};
 mod actix;
 // The flows serve every framework side; without one, the staged sign-up still runs.
 #[cfg_attr(not(feature = "actix"), allow(dead_code))]
-mod flows;
+pub mod flows;
 #[cfg_attr(not(feature = "actix"), allow(dead_code))]
 mod store;
 

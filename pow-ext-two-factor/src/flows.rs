@@ -2,6 +2,49 @@
 //! the answer to another extension's second factor (a security key),
 //! with the attempts of one pending sign-in limited, and every wrong code counted against
 //! the account ([`pow_core::limits::factor_failed`]), whichever pending sign-in it came in.
+//!
+//! The pages and the JSON endpoints (the `actix` feature) run these flows; a CLI, a job or a
+//! test runs them without HTTP, here a step-up on a [`StoreSession`](pow_core::session::StoreSession):
+//!
+//! ```
+//! use std::time::{SystemTime, UNIX_EPOCH};
+//!
+//! use pow_core::request::RequestFacts;
+//! use pow_core::session::{AuthMethod, SessionHandle, SessionMetadata, StepUp, StoreSession};
+//! use pow_core::users::diesel::DieselUsersContext;
+//! use pow_core::PowConfig;
+//! use pow_ext_two_factor::{flows, totp, TwoFactor};
+//!
+//! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+//! let (users, two_factor) = (DieselUsersContext::connect(":memory:")?, TwoFactor::new());
+//! let config = PowConfig::builder("s".repeat(64))
+//!     .users(users.clone())
+//!     .hasher(pow_core::password::Pbkdf2Hasher::new(1)) // cheap, for the example
+//!     .extension(two_factor.clone())
+//!     .build()?;
+//! users.migrate(&config)?;
+//! let ada = pow_core::testing::create_user(&config, "ada@example.com", "a long passphrase")?;
+//! let secret = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";
+//! let (ada, recovery_codes) = flows::enable(&two_factor, &config, &ada, secret).await?;
+//! assert!(!recovery_codes.is_empty());
+//!
+//! // Ada signed in with her password: a rule asking for a recent second factor is not met.
+//! let mut session = StoreSession::new();
+//! let password = SessionMetadata::new().with_method(AuthMethod::PASSWORD);
+//! session.start(&config, &ada, password).await?;
+//! let rule = StepUp::recent_second_factor();
+//! assert!(!rule.is_met(&session.current().unwrap().metadata, &config));
+//!
+//! // A wrong code changes nothing; her app's code records TOTP on the session.
+//! let facts = RequestFacts::default();
+//! assert!(flows::step_up(&config, &facts, "000000x", &mut session).await?.is_none());
+//! let now = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs();
+//! let code = totp::code_at(secret, now).unwrap();
+//! assert!(flows::step_up(&config, &facts, &code, &mut session).await?.is_some());
+//! assert!(rule.is_met(&session.current().unwrap().metadata, &config));
+//! # Ok::<_, Box<dyn std::error::Error>>(())
+//! # }).unwrap();
+//! ```
 
 use std::sync::Arc;
 
@@ -124,7 +167,7 @@ pub(crate) async fn second_step<H: SessionHandle + ?Sized>(
 ///
 /// # Errors
 /// A locked account's refusal, nobody signed in, the store's or users context's error.
-pub(crate) async fn step_up<H: SessionHandle + ?Sized>(
+pub async fn step_up<H: SessionHandle + ?Sized>(
     config: &PowConfig,
     req: &dyn RequestSource,
     code: &str,
@@ -299,7 +342,10 @@ async fn check_code(config: &PowConfig, user: &User, code: &str) -> Result<Check
 
 /// Stores a confirmed secret and new recovery codes for the user; returns the user and the
 /// codes to show once.
-pub(crate) async fn enable(
+///
+/// # Errors
+/// The users context's error.
+pub async fn enable(
     ext: &TwoFactor,
     config: &PowConfig,
     user: &User,

@@ -76,7 +76,7 @@ use pow_core::{Extension, PowConfig};
 mod actix;
 // The flows serve every framework side; without one, only the callbacks and hooks run.
 #[cfg_attr(not(feature = "actix"), allow(dead_code))]
-mod flows;
+pub mod flows;
 mod state;
 // The erase hook ends pending sign-ins without actix too; the rest serves the flows.
 #[cfg_attr(not(feature = "actix"), allow(dead_code))]

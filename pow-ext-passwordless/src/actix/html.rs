@@ -312,12 +312,11 @@ async fn link_use(
         .signed_out()
         .form(FormData::parse(&body))
         .run(&req, async |ctl| {
-            let records = Records::new(&ctl.config, ext.ttl);
-            let grant = records
-                .take_link(&token)
-                .await?
-                .filter(|grant| grant.purpose != Purpose::Staged);
-            finish_sign_in(ctl, grant, "magic_link").await
+            let mut session = CookieSessionHandle::new(&ctl.req);
+            let source = pow_actix::web::ActixRequest(&ctl.req);
+            let signed_in =
+                flow::sign_in_with_link(&ctl.config, &source, &ext, &token, &mut session).await?;
+            answer_sign_in(ctl, signed_in)
         })
         .await
         .map_err(pow_actix::Error)
@@ -331,7 +330,16 @@ async fn finish_sign_in(
     let mut session = CookieSessionHandle::new(&ctl.req);
     let source = pow_actix::web::ActixRequest(&ctl.req);
     let signed_in = flow::finish_sign_in(&ctl.config, &source, grant, method, &mut session);
-    let Some(user) = signed_in.await? else {
+    let signed_in = signed_in.await?;
+    answer_sign_in(ctl, signed_in)
+}
+
+/// The page's answer to a link or code that signed `user` in, or to one that did not.
+fn answer_sign_in(
+    ctl: &mut Controller,
+    user: Option<pow_actix::User>,
+) -> Result<Outcome, PowError> {
+    let Some(user) = user else {
         return Ok(invalid(ctl, "pow_passwordless_invalid"));
     };
     flash::put_info(&ctl.req, ctl.config.messages().signed_in(&ctl.lang));

@@ -133,11 +133,14 @@ async fn link_use(
     ext: web::Data<Passwordless>,
 ) -> Result<HttpResponse, ApiError> {
     api.run(&req, actions::API, async |_| {
-        let grant = Records::new(api.config(), ext.ttl)
-            .take_link(&token)
-            .await?
-            .filter(|grant| grant.purpose != Purpose::Staged);
-        issue(&req, &api, grant, "magic_link").await
+        let mut session = api.session(&req, ApiAction::SignIn);
+        let source = pow_actix::web::ActixRequest(&req);
+        let signed_in =
+            flow::sign_in_with_link(api.config(), &source, &ext, &token, &mut session).await?;
+        match signed_in {
+            Some(_) => api.issued(&req, &session),
+            None => Err(invalid(&req, "pow_passwordless_invalid")),
+        }
     })
     .await
 }
