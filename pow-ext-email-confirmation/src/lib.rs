@@ -233,7 +233,7 @@ mod callbacks;
 #[cfg_attr(not(feature = "actix"), allow(dead_code))]
 mod cancel;
 #[cfg_attr(not(feature = "actix"), allow(dead_code))]
-mod flows;
+pub mod flows;
 pub use cancel::CANCEL_SALT;
 pub use flows::actions;
 

@@ -1,5 +1,55 @@
 //! The work behind both front ends (HTML pages and JSON endpoints): asking for a link and
-//! setting the new password.
+//! setting the new password. A CLI, a job or a test runs them without HTTP; here a reset
+//! ends the session Ada had open on a [`StoreSession`](pow_core::session::StoreSession):
+//!
+//! ```
+//! use pow_core::mailer::MemoryMailer;
+//! use pow_core::messages::LanguageIdentifier;
+//! use pow_core::request::RequestFacts;
+//! use pow_core::session::{user_sessions, AuthMethod, SessionHandle, SessionMetadata, StoreSession};
+//! use pow_core::users::diesel::DieselUsersContext;
+//! use pow_core::users::Params;
+//! use pow_core::PowConfig;
+//! use pow_ext_reset_password::flows::{request_link, reset_with_token, Requested, Reset};
+//! use pow_ext_reset_password::{MailDelivery, ResetPassword};
+//!
+//! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+//! let (users, mailer) = (DieselUsersContext::connect(":memory:")?, MemoryMailer::new());
+//! // The mail goes out before the flow returns (by default a task of its own sends it).
+//! let reset = ResetPassword::new().mail_delivery(MailDelivery::Inline);
+//! let config = PowConfig::builder("s".repeat(64))
+//!     .base_url("https://example.com")
+//!     .users(users.clone())
+//!     .mailer(mailer.clone())
+//!     .hasher(pow_core::password::Pbkdf2Hasher::new(1)) // cheap, for the example
+//!     .extension(reset.clone())
+//!     .build()?;
+//! users.migrate(&config)?;
+//! let ada = pow_core::testing::create_user(&config, "ada@example.com", "a long passphrase")?;
+//! let mut session = StoreSession::new();
+//! let password = SessionMetadata::new().with_method(AuthMethod::PASSWORD);
+//! session.start(&config, &ada, password).await?;
+//! let (facts, lang) = (RequestFacts::default(), "en".parse::<LanguageIdentifier>()?);
+//!
+//! let link = |signed: &str| format!("https://example.com/reset-password/{signed}");
+//! let asked = request_link(&facts, &config, &reset, &lang, "ada@example.com", link).await?;
+//! assert_eq!(asked, Requested::Known);
+//! let mail = mailer.last_to("ada@example.com").expect("the reset link");
+//! let url = mail.text.split_whitespace().find(|w| w.starts_with("https://")).unwrap();
+//! let token = url.rsplit('/').next().unwrap();
+//!
+//! let params = Params::from([
+//!     ("password".into(), "a new long passphrase".into()),
+//!     ("password_confirmation".into(), "a new long passphrase".into()),
+//! ]);
+//! let done = reset_with_token((&config, &facts, &lang), &reset, token, &params).await?;
+//! assert!(matches!(done, Some(Reset::Done(_))));
+//! // The reset signed Ada out everywhere, and the link works once.
+//! assert!(user_sessions(&config, ada.id).await?.is_empty());
+//! assert!(reset_with_token((&config, &facts, &lang), &reset, token, &params).await?.is_none());
+//! # Ok::<_, Box<dyn std::error::Error>>(())
+//! # }).unwrap();
+//! ```
 
 use pow_core::messages::LanguageIdentifier;
 use pow_core::request::RequestSource;
@@ -15,7 +65,7 @@ use crate::{mail, ResetPassword, RATE_LIMIT_RULE};
 /// Whether an account had the address a link was asked for. Front ends answer both alike
 /// unless user enumeration protection is off.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Requested {
+pub enum Requested {
     /// An account has the address (a mail went out unless its rate limit was reached).
     Known,
     /// No account has the address; nothing was sent.
@@ -38,7 +88,10 @@ pub(crate) fn reset_changeset(config: &PowConfig, user: &User, params: &Params) 
 /// Asks for a reset link for `raw_email` (normalised here). The same work is done for
 /// every address, known or not: a token, the rate limit count, a lookup and a store
 /// write. Only the mail differs. `link` turns the signed token into the mailed URL.
-pub(crate) async fn request_link(
+///
+/// # Errors
+/// A rate limit's refusal, the store's, the users context's or the mailer's error.
+pub async fn request_link(
     req: &dyn RequestSource,
     config: &PowConfig,
     ext: &ResetPassword,
@@ -100,7 +153,8 @@ pub(crate) async fn request_link(
 }
 
 /// What setting the new password came to.
-pub(crate) enum Reset {
+#[derive(Debug)]
+pub enum Reset {
     /// The params are invalid (e.g. the confirmation does not match); the token stays
     /// valid.
     Invalid(Changeset),
@@ -108,6 +162,26 @@ pub(crate) enum Reset {
     TokenGone,
     /// The password is saved and the token used up; the user as stored now.
     Done(User),
+}
+
+/// Checks the signed `token` of a mailed link and, when it holds, sets its user's password
+/// from `params` ([`Reset`]); `None` for a token that is forged, unknown, used or expired.
+///
+/// # Errors
+/// The store's or users context's error.
+pub async fn reset_with_token(
+    (config, req, lang): (&PowConfig, &dyn RequestSource, &LanguageIdentifier),
+    ext: &ResetPassword,
+    token: &str,
+    params: &Params,
+) -> Result<Option<Reset>, PowError> {
+    let tokens = ResetTokens::new(config, ext.ttl());
+    let Some(loaded) = tokens.load(config, token).await? else {
+        return Ok(None);
+    };
+    reset((config, req, lang), ext, loaded, params)
+        .await
+        .map(Some)
 }
 
 /// Sets the password of a checked token's user from `params` (`password`,

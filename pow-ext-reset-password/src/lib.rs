@@ -212,7 +212,7 @@ use pow_core::{Extension, PowConfig};
 mod actix;
 // The flows serve every framework side.
 #[cfg_attr(not(feature = "actix"), allow(dead_code))]
-mod flows;
+pub mod flows;
 #[cfg_attr(not(feature = "actix"), allow(dead_code))]
 mod mail;
 #[cfg_attr(not(feature = "actix"), allow(dead_code))]

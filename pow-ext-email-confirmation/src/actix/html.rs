@@ -3,14 +3,14 @@
 
 use actix_web::web::{self, Bytes};
 use actix_web::{HttpRequest, HttpResponse};
-use pow_actix::extension::{AddressProven, ProvenBy};
+use pow_actix::extension::ProvenBy;
 use pow_actix::views::{Form, PageBody};
 use pow_actix::web::{flash, render_page, Action, Controller, FormData, Outcome, Page};
 use pow_actix::PowConfig;
 
 use crate::cancel::{cancel_pending, CANCEL_PATH, CANCEL_SALT};
-use crate::flows::{actions, confirm, notify_replaced, refresh_sessions, Confirmation};
-use crate::{EmailConfirmation, CONFIRM_PATH, NAME, TOKEN_SALT};
+use crate::flows::{actions, confirm_link, Confirmation};
+use crate::{EmailConfirmation, CONFIRM_PATH, NAME};
 
 /// Registers the route on `cfg`.
 pub(crate) fn configure(cfg: &mut web::ServiceConfig, config: &PowConfig, ext: &EmailConfirmation) {
@@ -39,13 +39,9 @@ async fn confirm_email(
             } else {
                 config.routes().session_path(&ctx, "new")
             };
-            // The signature is checked before any lookup: a forged token never reaches
-            // the database.
-            let outcome = match config.verifier().verify_token(TOKEN_SALT, &token) {
-                None => Confirmation::Invalid,
-                Some(token) => confirm(&config, token, ext.token_ttl).await?,
-            };
-            match outcome {
+            let source = pow_actix::web::ActixRequest(&ctl.req);
+            let by = ProvenBy::ConfirmationLink;
+            match confirm_link(&mut ctl.step, &source, &ext, &token, by).await? {
                 Confirmation::Invalid => flash::put_error(
                     &ctl.req,
                     ctl.message("pow_email_confirmation_invalid_token"),
@@ -54,32 +50,9 @@ async fn confirm_email(
                     &ctl.req,
                     ctl.message("pow_email_confirmation_email_confirmation_failed"),
                 ),
-                Confirmation::Confirmed(user, replaced, first) => {
-                    ctl.assigns.insert(AddressProven {
-                        user_id: user.id,
-                        first,
-                        by: ProvenBy::ConfirmationLink,
-                    });
-                    notify_replaced(
-                        &pow_actix::web::ActixRequest(&ctl.req),
-                        &config,
-                        &ctl.lang,
-                        &user,
-                        replaced,
-                    )
-                    .await;
-                    pow_actix::audit::record(
-                        &config,
-                        pow_actix::audit::AuditEvent::new(crate::events::CONFIRMED)
-                            .request(&config, &pow_actix::web::ActixRequest(&ctl.req))
-                            .user(user.id),
-                    );
-                    // The link proves the mailbox, not the password: the user's sessions
-                    // (this one too) see the change, and none is made fresh or restarted.
-                    refresh_sessions(&config, &user).await?;
+                Confirmation::Confirmed { .. } => {
                     let text = ctl.message("pow_email_confirmation_email_has_been_confirmed");
                     flash::put_info(&ctl.req, text);
-                    ctl.user = Some(user);
                 }
             }
             Ok(Outcome::redirect(&target))

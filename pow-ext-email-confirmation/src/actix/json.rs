@@ -9,10 +9,10 @@ use pow_actix::users::User;
 use pow_actix::PowConfig;
 use serde_json::{json, Map, Value};
 
-use crate::flows::{actions, confirm, refresh_sessions, Confirmation};
+use crate::flows::{actions, confirm_link, refresh_sessions, Confirmation};
 use crate::mail::{self, Sent};
 use crate::schema::{has_pending_change, is_unconfirmed, UNCONFIRMED_EMAIL_FIELD};
-use crate::{EmailConfirmation, NAME, TOKEN_SALT};
+use crate::{EmailConfirmation, NAME};
 
 const CONFIRMED: &str = "pow_email_confirmation_email_has_been_confirmed";
 const FAILED: &str = "pow_email_confirmation_email_confirmation_failed";
@@ -340,12 +340,9 @@ async fn confirm_token(
 ) -> Result<HttpResponse, ApiError> {
     api.run(&req, actions::API_CONFIRM, async |ctl| {
         let config = api.config();
-        // The signature is checked before any lookup: a forged token never reaches the
-        // database.
-        let outcome = match config.verifier().verify_token(TOKEN_SALT, &token) {
-            None => Confirmation::Invalid,
-            Some(token) => confirm(config, token, this.ext.ttl()).await?,
-        };
+        let source = pow_actix::web::ActixRequest(&req);
+        let by = pow_actix::extension::ProvenBy::ConfirmationToken;
+        let outcome = confirm_link(&mut ctl.step, &source, &this.ext, &token, by).await?;
         match outcome {
             Confirmation::Invalid => {
                 Err(ApiError::translated(&req, StatusCode::NOT_FOUND, INVALID)
@@ -355,30 +352,9 @@ async fn confirm_token(
                 Err(ApiError::translated(&req, StatusCode::CONFLICT, FAILED)
                     .with_code("email_taken"))
             }
-            Confirmation::Confirmed(user, replaced, first) => {
-                ctl.assigns.insert(pow_actix::extension::AddressProven {
-                    user_id: user.id,
-                    first,
-                    by: pow_actix::extension::ProvenBy::ConfirmationToken,
-                });
-                crate::flows::notify_replaced(
-                    &pow_actix::web::ActixRequest(&req),
-                    config,
-                    &ctl.lang,
-                    &user,
-                    replaced,
-                )
-                .await;
-                pow_actix::audit::record(
-                    config,
-                    pow_actix::audit::AuditEvent::new(crate::events::CONFIRMED)
-                        .request(config, &pow_actix::web::ActixRequest(&req))
-                        .user(user.id),
-                );
-                refresh_sessions(config, &user).await?;
+            Confirmation::Confirmed { user, .. } => {
                 let mut data = status(&user);
                 data.insert("message".into(), json!(text(config, &ctl.lang, CONFIRMED)));
-                ctl.user = Some(user);
                 Ok(ok(data))
             }
         }
