@@ -51,8 +51,9 @@ use async_trait::async_trait;
 use crate::config::{PowConfig, RouteContext};
 use crate::error::PowError;
 use crate::messages::LanguageIdentifier;
+use crate::request::RequestFacts;
 use crate::request::RequestSource;
-use crate::session::{CurrentSession, SessionHandle};
+use crate::session::{CurrentSession, SessionHandle, StoreSession};
 use crate::users::{Changeset, Params, User};
 
 /// What an action does, in terms other extensions can hook into without naming the crate
@@ -367,4 +368,135 @@ pub trait Client: RequestSource {
     /// that raced the rotation of the credential it carried: it is answered as the user,
     /// and the next request uses the rotated credential).
     fn serve_once(&mut self, current: CurrentSession);
+}
+
+/// A [`Client`] without HTTP: the request's facts, a [`StoreSession`], and a browser kept in
+/// memory (flash texts, session values, cookies). For a test, a CLI or a job that runs
+/// callbacks, request hooks or flows that take a client, as [`StoreSession`] serves flows
+/// that take a session. [`next_request`](Self::next_request) comes back as a browser does:
+/// with the cookies the last answer set and the same session values.
+///
+/// ```
+/// use pow_core::pipeline::{Client, ClientCookie, FlashKind, MemoryClient};
+/// use pow_core::request::RequestFacts;
+///
+/// let mut browser = MemoryClient::new(RequestFacts::default());
+/// browser.set_cookie(ClientCookie::new("remember_me", "token", std::time::Duration::from_secs(60)));
+/// browser.flash(FlashKind::Info, Some("Signed in".into()));
+/// assert_eq!(browser.flashes, [(FlashKind::Info, "Signed in".to_owned())]);
+/// let next = browser.next_request();
+/// assert_eq!(next.cookie("remember_me").as_deref(), Some("token"));
+/// assert!(next.flashes.is_empty());
+/// ```
+#[derive(Debug, Default)]
+pub struct MemoryClient {
+    /// The request's facts (the session is added from [`session`](Self::session)).
+    pub facts: RequestFacts,
+    /// The client's session.
+    pub session: StoreSession,
+    /// The flash texts queued by this request, in order.
+    pub flashes: Vec<(FlashKind, String)>,
+    values: HashMap<String, String>,
+    cookies: HashMap<String, String>,
+    sent: Vec<ClientCookie>,
+}
+
+impl MemoryClient {
+    /// A client that is not signed in, sends no cookie and has `facts`.
+    pub fn new(facts: RequestFacts) -> Self {
+        Self {
+            facts,
+            ..Self::default()
+        }
+    }
+
+    /// The same browser's next request: the cookies it holds after this answer (those set
+    /// added or replaced, those removed or expired gone), its session values and session,
+    /// no flash texts.
+    pub fn next_request(self) -> Self {
+        let mut cookies = self.cookies;
+        for cookie in self.sent {
+            if cookie.max_age == Some(Duration::ZERO) {
+                cookies.remove(&cookie.name);
+            } else {
+                cookies.insert(cookie.name, cookie.value);
+            }
+        }
+        Self {
+            facts: self.facts,
+            session: self.session,
+            flashes: Vec::new(),
+            values: self.values,
+            cookies,
+            sent: Vec::new(),
+        }
+    }
+
+    /// The same browser with its session gone (expired, or ended elsewhere) but its cookies
+    /// kept: what a remember-me cookie is for.
+    pub fn without_session(mut self) -> Self {
+        self.session = StoreSession::new();
+        self
+    }
+}
+
+impl RequestSource for MemoryClient {
+    fn facts(&self) -> RequestFacts {
+        let mut facts = self.facts.clone();
+        facts.session = self
+            .session
+            .current()
+            .map(|current| (current.session_id, current.user.id));
+        facts
+    }
+}
+
+#[async_trait(?Send)]
+impl Client for MemoryClient {
+    fn session(&mut self) -> &mut dyn SessionHandle<Error = PowError> {
+        &mut self.session
+    }
+
+    fn flash(&mut self, kind: FlashKind, text: Option<String>) {
+        if let Some(text) = text {
+            self.flashes.push((kind, text));
+        }
+    }
+
+    fn discard_flash(&mut self) {
+        self.flashes.clear();
+    }
+
+    fn value(&self, key: &str) -> Option<String> {
+        self.values.get(key).cloned()
+    }
+
+    fn set_value(&mut self, key: &str, value: &str) -> Result<(), PowError> {
+        self.values.insert(key.to_owned(), value.to_owned());
+        Ok(())
+    }
+
+    fn remove_value(&mut self, key: &str) {
+        self.values.remove(key);
+    }
+
+    fn cookie(&self, name: &str) -> Option<String> {
+        self.cookies.get(name).cloned()
+    }
+
+    fn sent_cookie(&self, name: &str) -> Option<String> {
+        self.sent
+            .iter()
+            .rev()
+            .find(|cookie| cookie.name == name)
+            .map(|cookie| cookie.value.clone())
+    }
+
+    fn set_cookie(&mut self, cookie: ClientCookie) {
+        self.sent.push(cookie);
+    }
+
+    fn serve_once(&mut self, current: CurrentSession) {
+        self.session = StoreSession::signed_in(current);
+    }
 }

@@ -245,6 +245,50 @@ impl Account {
     /// Reopens a closed account (the owner proved it: their password, or the mailed link):
     /// the erasure is cancelled. Returns the user as stored.
     ///
+    /// Closing and reopening run without HTTP too. Here closing ends the session Ada had
+    /// open, and the mailed link reopens the account, which a new
+    /// [`StoreSession`](pow_core::session::StoreSession) then signs in to:
+    ///
+    /// ```
+    /// use pow_core::mailer::MemoryMailer;
+    /// use pow_core::messages::LanguageIdentifier;
+    /// use pow_core::session::{user_sessions, AuthMethod, SessionHandle, SessionMetadata, StoreSession};
+    /// use pow_core::users::diesel::DieselUsersContext;
+    /// use pow_core::PowConfig;
+    /// use pow_ext_account::{Account, Closed};
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let (users, mailer, account) = (DieselUsersContext::connect(":memory:")?, MemoryMailer::new(), Account::new());
+    /// let config = PowConfig::builder("s".repeat(64))
+    ///     .base_url("https://example.com")
+    ///     .users(users.clone())
+    ///     .mailer(mailer.clone())
+    ///     .hasher(pow_core::password::Pbkdf2Hasher::new(1)) // cheap, for the example
+    ///     .extension(account.clone())
+    ///     .build()?;
+    /// users.migrate(&config)?;
+    /// let ada = pow_core::testing::create_user(&config, "ada@example.com", "a long passphrase")?;
+    /// let password = || SessionMetadata::new().with_method(AuthMethod::PASSWORD);
+    /// StoreSession::new().start(&config, &ada, password()).await?;
+    ///
+    /// let lang: LanguageIdentifier = "en".parse()?;
+    /// assert!(matches!(account.close(&config, &ada, &lang).await?, Closed::Scheduled(_)));
+    /// assert!(user_sessions(&config, ada.id).await?.is_empty());
+    ///
+    /// let mail = mailer.last_to("ada@example.com").expect("the closing notice");
+    /// let url = mail.text.split_whitespace().find(|w| w.starts_with("https://")).unwrap();
+    /// let token = url.rsplit('/').next().unwrap();
+    /// let closed = account.find_by_link(&config, token).await?.expect("still closed");
+    /// let open = account.reactivate(&config, &closed, "link").await?;
+    /// let mut session = StoreSession::new();
+    /// session.start(&config, &open, password()).await?;
+    /// assert_eq!(user_sessions(&config, ada.id).await?.len(), 1);
+    /// // The link of a reopened account finds nothing.
+    /// assert!(account.find_by_link(&config, token).await?.is_none());
+    /// # Ok::<_, Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
+    ///
     /// # Errors
     /// The users context's error.
     pub async fn reactivate(

@@ -104,6 +104,44 @@ impl PersistentSession {
     /// `ActixClient::new(&req, Format::Html)`, behind
     /// [`PowSessionMiddleware`](pow_actix::PowSessionMiddleware)).
     ///
+    /// Without HTTP, a [`MemoryClient`](pow_core::pipeline::MemoryClient) is the browser:
+    ///
+    /// ```
+    /// use pow_core::extension::RequestHook as _;
+    /// use pow_core::pipeline::{Client as _, MemoryClient};
+    /// use pow_core::request::RequestFacts;
+    /// use pow_core::session::{AuthMethod, SessionHandle as _, SessionMetadata};
+    /// use pow_core::users::diesel::DieselUsersContext;
+    /// use pow_core::PowConfig;
+    /// use pow_ext_persistent_session::PersistentSession;
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let (users, remember_me) = (DieselUsersContext::connect(":memory:")?, PersistentSession::new());
+    /// let config = PowConfig::builder("s".repeat(64))
+    ///     .users(users.clone())
+    ///     .hasher(pow_core::password::Pbkdf2Hasher::new(1)) // cheap, for the example
+    ///     .extension(remember_me.clone())
+    ///     .build()?;
+    /// users.migrate(&config)?;
+    /// let ada = pow_core::testing::create_user(&config, "ada@example.com", "a long passphrase")?;
+    ///
+    /// // Ada signs in and ticks "remember me".
+    /// let mut browser = MemoryClient::new(RequestFacts::default());
+    /// let password = SessionMetadata::new().with_method(AuthMethod::PASSWORD);
+    /// browser.session.start(&config, &ada, password).await?;
+    /// remember_me.remember(&mut browser, &config, &ada).await?;
+    /// let cookie = remember_me.cookie_name_for(&config);
+    /// let token = browser.sent_cookie(&cookie).expect("the remember-me cookie");
+    ///
+    /// // Her session ends; the cookie signs the browser in again and is replaced.
+    /// let mut later = browser.next_request().without_session();
+    /// remember_me.on_request(&config, &mut later).await?;
+    /// assert_eq!(later.current_session().map(|s| s.user.id), Some(ada.id));
+    /// assert_ne!(later.sent_cookie(&cookie), Some(token));
+    /// # Ok::<_, Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
+    ///
     /// # Errors
     /// [`PowError::Store`] when the store fails.
     pub async fn remember(
