@@ -56,6 +56,10 @@ use crate::request::RequestSource;
 use crate::session::{CurrentSession, SessionHandle, StoreSession};
 use crate::users::{Changeset, Params, User};
 
+mod run;
+
+pub use run::{admit, check_access, finish, step_up_refusal, Access, Refusal, Requirements};
+
 /// What an action does, in terms other extensions can hook into without naming the crate
 /// that defines the action (email confirmation treats every [`SignIn`](Self::SignIn) alike,
 /// whichever controller signs the user in).

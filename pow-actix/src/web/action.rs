@@ -32,30 +32,17 @@
 use actix_web::http::Method;
 use actix_web::{HttpRequest, HttpResponse};
 
-use super::callbacks::{ActionId, ActionKind, Controller};
+use super::callbacks::{ActionId, Controller};
 use super::controllers::{check_form, route_config};
 use super::params::FormData;
 use crate::config::PowConfig;
 use crate::error::{PowError, PowResult};
-use crate::limits::{Check, CheckKind};
-use crate::request::RequestSource;
-use crate::session::{self, guard::with_handler, AuthMethod, StepUp};
-use crate::users::validation::normalize_user_id;
+use crate::pipeline::{self, Refusal, Requirements};
+use crate::session::{self, guard::with_handler, StepUp};
 use crate::users::{Params, User};
 use crate::web::ActixRequest;
 
-/// Who may run an action.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Access {
-    /// Anyone, signed in or not.
-    Anyone,
-    /// Only visitors who are not signed in (sign-in and registration pages); others get
-    /// [`ErrorHandler::already_authenticated`](crate::session::ErrorHandler::already_authenticated).
-    SignedOut,
-    /// Only signed-in users; others get
-    /// [`ErrorHandler::not_authenticated`](crate::session::ErrorHandler::not_authenticated).
-    SignedIn,
-}
+pub use crate::pipeline::Access;
 
 /// Renders a response from the controller's final state (after `before_respond`).
 pub type Render = Box<dyn FnOnce(&Controller) -> PowResult<HttpResponse>>;
@@ -256,71 +243,27 @@ impl Action {
             Some(config) => config,
             None => route_config(req)?,
         };
-        let signed_in = match self.access {
-            Access::Anyone => session::current_user(req),
-            Access::SignedIn => match session::current_user(req) {
-                Some(user) => Some(user),
-                None => return Ok(with_handler(req, None, |h| h.not_authenticated(req))),
-            },
-            Access::SignedOut => {
-                if session::is_signed_in(req) {
-                    return Ok(with_handler(req, None, |h| h.already_authenticated(req)));
-                }
-                None
-            }
-        };
-        // Support access never does what needs the user's own proof.
-        if (self.sudo || self.step_up.is_some() || self.owner_only)
-            && session::current_session(req).is_some_and(|c| c.metadata.is_impersonation())
-        {
-            if self.format == Format::Json {
-                return Err(PowError::ImpersonationForbidden.into());
-            }
-            return Ok(impersonation_forbidden(req, &config));
-        }
-        if self.sudo && !session::is_fresh(req, &config) {
-            return match self.format {
-                Format::Json => Err(PowError::ReauthenticationRequired.into()),
-                Format::Html => {
-                    let ctx = super::controllers::routes_ctx(req, &config, None);
-                    let confirm = config.routes().session_path(&ctx, "confirm");
-                    Ok(super::redirect(&with_request_path(req, confirm)))
-                }
-            };
-        }
-        if let Some(rule) = &self.step_up {
-            if let Some(refused) = step_up_refusal(req, &config, rule, self.format) {
-                return refused.map_err(E::from);
-            }
-        }
-        if let (true, Some(user)) = (self.changes_factor, &signed_in) {
-            let stored = config.users()?.get(user.id).await?;
-            let user = stored.as_ref().unwrap_or(user);
-            if let Some(rule) = config
-                .extensions()
-                .factor_change_rule(&config, user)
-                .await?
-            {
-                if let Some(refused) = step_up_refusal(req, &config, &rule, self.format) {
-                    return refused.map_err(E::from);
-                }
-            }
-        }
         let captcha = config
             .captcha()
             .filter(|_| self.captcha && !matches!(*req.method(), Method::GET | Method::HEAD));
+        let requirements = Requirements {
+            access: self.access,
+            sudo: self.sudo,
+            step_up: self.step_up,
+            changes_factor: self.changes_factor,
+            owner_only: self.owner_only,
+            captcha: captcha.is_some(),
+        };
         let mut answer = None;
-        let params = match self.form {
+        let (form, params) = match self.form {
             Some(mut form) => {
-                if let Some(res) = check_form(req, &form) {
-                    return Ok(res);
-                }
                 if let Some(captcha) = captcha {
                     answer = form.other.remove(captcha.widget().field);
                 }
-                form.user
+                let params = std::mem::take(&mut form.user);
+                (Some(form), params)
             }
-            None => self.params.unwrap_or_default(),
+            None => (None, self.params.unwrap_or_default()),
         };
         if captcha.is_some() && answer.is_none() {
             answer = req
@@ -329,25 +272,28 @@ impl Action {
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_owned);
         }
-        if let Some(user) = &signed_in {
+        let current = session::current_session(req);
+        let mut ctl = Controller::new(req, &config, self.id, params);
+        ctl.current_user = current.as_ref().map(|c| User::clone(&c.user));
+        ctl.format = self.format;
+        let access = pipeline::check_access(&ctl, current.as_ref(), &requirements).await?;
+        if let Some(refusal) = access {
+            return refused(req, &config, refusal, self.format);
+        }
+        if let Some(form) = &form {
+            if let Some(res) = check_form(req, form) {
+                return Ok(res);
+            }
+        }
+        if let Some(user) = &ctl.current_user {
             tracing::Span::current().record("user_id", user.id);
         }
-        let mut ctl = Controller::new(req, &config, self.id, params);
-        ctl.current_user = signed_in.map(|user| User::clone(&user));
-        ctl.format = self.format;
-        // Rate limits and the account lock, before any password is hashed.
-        let facts = ActixRequest(req).facts();
-        let guard = match crate::limits::admit(&config, &facts, limit_check(&ctl)).await {
-            Ok(guard) => guard,
-            Err(err) => {
-                if let PowError::RateLimited(limited) = &err {
-                    super::audit_events::refused(&ctl, limited);
-                }
-                return Err(err.into());
-            }
-        };
-        if let Some(captcha) = captcha {
-            if let Err(err) = captcha.check(answer.as_deref(), facts.client_ip).await {
+        // Rate limits and the account lock, before any password is hashed; the CAPTCHA.
+        let source = ActixRequest(req);
+        let admission = match pipeline::admit(&ctl, &source, &requirements, answer.as_deref()).await
+        {
+            Ok(admission) => admission,
+            Err(err @ (PowError::CaptchaInvalid | PowError::CaptchaUnavailable)) => {
                 return match (self.format, return_path(req)) {
                     (Format::Html, Some(back)) => {
                         let key = match err {
@@ -360,7 +306,8 @@ impl Action {
                     _ => Err(err.into()),
                 };
             }
-        }
+            Err(err) => return Err(err.into()),
+        };
         if let Some(res) = ctl.before_process().await? {
             return Ok(res);
         }
@@ -368,22 +315,7 @@ impl Action {
         if let Some(user) = &ctl.user {
             tracing::Span::current().record("user_id", user.id);
         }
-        let sign_in = guard
-            .sign_in
-            .as_ref()
-            .filter(|attempt| attempt.kind == CheckKind::SignIn);
-        super::audit_events::after_action(&ctl, sign_in);
-        if let Some(attempt) = guard.sign_in {
-            let proved = proved(&ctl, attempt.kind);
-            crate::limits::after_check(
-                &config,
-                &crate::web::ActixRequest(req),
-                &ctl.lang,
-                attempt,
-                proved,
-            )
-            .await?;
-        }
+        pipeline::finish(&ctl, &source, admission).await?;
         let respond = match outcome {
             Outcome::Stop(res) => return Ok(res),
             Outcome::Respond(res) => Ok(res),
@@ -396,6 +328,32 @@ impl Action {
             Ok(res) => Ok(res),
             Err(render) => Ok(render(&ctl)?),
         }
+    }
+}
+
+/// The answer of an action the engine refused before it ran (see [`Refusal`]): the setup's
+/// [`ErrorHandler`](crate::session::ErrorHandler) for the access rules, a page or a
+/// redirect for a browser, the error for JSON.
+fn refused<E: From<PowError>>(
+    req: &HttpRequest,
+    config: &PowConfig,
+    refusal: Refusal,
+    format: Format,
+) -> Result<HttpResponse, E> {
+    match (refusal, format) {
+        (Refusal::NotAuthenticated, _) => Ok(with_handler(req, None, |h| h.not_authenticated(req))),
+        (Refusal::AlreadyAuthenticated, _) => {
+            Ok(with_handler(req, None, |h| h.already_authenticated(req)))
+        }
+        (Refusal::ImpersonationForbidden, Format::Html) => Ok(impersonation_forbidden(req, config)),
+        (Refusal::Reauthenticate { page }, Format::Html)
+        | (
+            Refusal::StepUp {
+                page: Some(page), ..
+            },
+            Format::Html,
+        ) => Ok(super::redirect(&with_request_path(req, page))),
+        (refusal, _) => Err(refusal.error().into()),
     }
 }
 
@@ -427,7 +385,6 @@ fn return_path(req: &HttpRequest) -> Option<String> {
     crate::config::local_path(&path).map(str::to_owned)
 }
 
-/// What the limits count for the action about to run: a sign-up, or a password check (a
 /// The page answering a browser that asks, during support access, for what needs the
 /// user's own proof: `403` with the translated reason.
 fn impersonation_forbidden(req: &HttpRequest, config: &PowConfig) -> HttpResponse {
@@ -449,47 +406,23 @@ pub(crate) fn step_up_guard_answer(
     use crate::web::PowErrorExt as _;
     use actix_web::ResponseError as _;
     let json = session::wants_json(req);
-    let refused = if session::current_session(req).is_some_and(|c| c.metadata.is_impersonation()) {
-        if !json {
-            return Some(impersonation_forbidden(req, config));
-        }
-        Err(PowError::ImpersonationForbidden)
+    let current = session::current_session(req);
+    let refusal = if current
+        .as_ref()
+        .is_some_and(|c| c.metadata.is_impersonation())
+    {
+        Refusal::ImpersonationForbidden
     } else {
-        let format = if json { Format::Json } else { Format::Html };
-        step_up_refusal(req, config, rule, format)?
+        let ctx = super::controllers::routes_ctx(req, config, None);
+        pipeline::step_up_refusal(config, &ctx, current.as_ref(), rule)?
     };
-    Some(refused.unwrap_or_else(|err| match json {
-        true => crate::api::ApiError::from_pow(req, err).error_response(),
-        false => err.error_response(),
-    }))
-}
-
-/// How a request that does not meet the step-up `rule` is answered, or `None` when it
-/// does: JSON with [`PowError::StepUpRequired`], a browser with a redirect to a page that
-/// performs an accepted method (a `403` when none has one).
-fn step_up_refusal(
-    req: &HttpRequest,
-    config: &PowConfig,
-    rule: &StepUp,
-    format: Format,
-) -> Option<PowResult<HttpResponse>> {
-    if session::current_session(req).is_some_and(|current| rule.is_met(&current.metadata, config)) {
-        return None;
-    }
-    let accepted = rule.methods(config);
-    let refused = PowError::StepUpRequired(accepted.iter().map(|m| m.as_str()).collect());
-    if format == Format::Json {
-        return Some(Err(refused));
-    }
-    let ctx = super::controllers::routes_ctx(req, config, None);
-    let page = accepted.iter().find_map(|&method| match method {
-        AuthMethod::PASSWORD => Some(config.routes().session_path(&ctx, "confirm")),
-        _ => config.extensions().step_up_page(method, config),
-    });
-    Some(match page {
-        Some(page) => Ok(super::redirect(&with_request_path(req, page))),
-        None => Err(refused),
-    })
+    let format = if json { Format::Json } else { Format::Html };
+    Some(
+        refused::<PowError>(req, config, refusal, format).unwrap_or_else(|err| match json {
+            true => crate::api::ApiError::from_pow(req, err).error_response(),
+            false => err.error_response(),
+        }),
+    )
 }
 
 /// `page` with `?request_path=` the path `req` came for, when it is one to return to.
@@ -505,45 +438,4 @@ pub fn returning_to(mut page: String, back: Option<&str>) -> String {
         page.push_str(&serde_urlencoded::to_string([("request_path", back)]).unwrap_or_default());
     }
     page
-}
-
-/// sign-in names its identifier; sudo mode's confirmation and an account change with the
-/// current password check the signed-in user's own).
-fn limit_check(ctl: &Controller) -> Option<Check> {
-    let filled = |name: &str| ctl.params.get(name).is_some_and(|v| !v.is_empty());
-    let field = ctl.config.user_id_field();
-    let own = || {
-        ctl.current_user
-            .as_ref()?
-            .get_str(field)
-            .map(normalize_user_id)
-    };
-    let (identifier, kind) = match ctl.id.kind() {
-        ActionKind::SignUp if !ctl.params.is_empty() => return Some(Check::SignUp),
-        ActionKind::SignIn => {
-            let raw = ctl.params.get(field)?;
-            ctl.params.get("password")?;
-            (normalize_user_id(raw), CheckKind::SignIn)
-        }
-        ActionKind::Reauthenticate if filled("password") => (own()?, CheckKind::Reauthenticate),
-        ActionKind::UpdateUser if filled("current_password") => (own()?, CheckKind::Reauthenticate),
-        _ => return None,
-    };
-    Some(Check::Password { identifier, kind })
-}
-
-/// Whether the checked password was right: `Some(true)` when the action signed a user in
-/// or proved the password, `Some(false)` when it was wrong (or the identifier unknown),
-/// `None` when an account change failed for another reason with the right current
-/// password.
-fn proved(ctl: &Controller, kind: CheckKind) -> Option<bool> {
-    if ctl.user.is_some() {
-        return Some(true);
-    }
-    match (kind, &ctl.changeset) {
-        (CheckKind::Reauthenticate, Some(cs)) if !cs.errors.has("current_password", "invalid") => {
-            None
-        }
-        _ => Some(false),
-    }
 }

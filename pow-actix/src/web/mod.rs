@@ -33,7 +33,6 @@
 pub(crate) mod action;
 pub mod actions;
 mod activity;
-mod audit_events;
 mod callbacks;
 mod client;
 mod confirm;

@@ -1,0 +1,375 @@
+//! The engine half of an action's run, around the extensions' callbacks and the action:
+//! who may run it ([`check_access`]: access, support access, sudo mode, step-up rules, the
+//! factor-change rule), the rate limits, the account lock and the CAPTCHA ([`admit`]), and
+//! once it ran the audit events and the counted password check ([`finish`]). A framework
+//! layer parses the request, checks a posted form's CSRF token between the first two, runs
+//! the callbacks and the action, and renders what these answer: a [`Refusal`] or an error.
+
+use crate::audit::{record, record_with, AuditEvent, EventName};
+use crate::config::{PowConfig, RouteContext};
+use crate::error::PowError;
+use crate::limits::{Admission, Check, CheckKind, LimitReason, RateLimited, SignInAttempt};
+use crate::request::RequestSource;
+use crate::session::{AuthMethod, CurrentSession, StepUp};
+use crate::users::validation::normalize_user_id;
+use crate::users::Value;
+
+use super::{ActionKind, Step};
+
+/// Who may run an action.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone, signed in or not.
+    #[default]
+    Anyone,
+    /// Only visitors who are not signed in (sign-in and registration pages); others are
+    /// refused with [`Refusal::AlreadyAuthenticated`].
+    SignedOut,
+    /// Only signed-in users; others are refused with [`Refusal::NotAuthenticated`].
+    SignedIn,
+}
+
+/// What an action asks of its client before it runs (a framework's action builder fills
+/// it: pow-actix's `Action::sudo`, `step_up`, ...).
+#[derive(Clone, Debug, Default)]
+pub struct Requirements {
+    /// Who may run it.
+    pub access: Access,
+    /// Sudo mode: the session proved the password within the setup's
+    /// [`sudo_window`](crate::SessionConfig::sudo_window).
+    pub sudo: bool,
+    /// A step-up rule the session must meet.
+    pub step_up: Option<StepUp>,
+    /// It changes one of the user's second factors: the engine's
+    /// [`factor_change_rule`](crate::extension::Extensions::factor_change_rule) applies.
+    pub changes_factor: bool,
+    /// Only the account's owner may run it (never support access).
+    pub owner_only: bool,
+    /// The setup's CAPTCHA, when it has one, must accept the client's answer.
+    pub captcha: bool,
+}
+
+/// Why an action was refused before it ran; each framework layer renders it (a page, a
+/// redirect, a JSON error).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// Nobody is signed in.
+    NotAuthenticated,
+    /// Somebody is signed in where only visitors may come.
+    AlreadyAuthenticated,
+    /// Support access asked for what needs the user's own proof.
+    ImpersonationForbidden,
+    /// Sudo mode: the password must be confirmed again, on `page` (the setup's
+    /// confirmation page).
+    Reauthenticate {
+        /// The page that confirms the password.
+        page: String,
+    },
+    /// A step-up rule is not met: the methods it accepts, and the page performing the first
+    /// of them that has one (`None`: no method has a page).
+    StepUp {
+        /// The accepted methods, in the rule's order.
+        methods: Vec<AuthMethod>,
+        /// The page a browser is sent to.
+        page: Option<String>,
+    },
+}
+
+impl Refusal {
+    /// The error a JSON answer reports, and a page without a better answer shows.
+    pub fn error(&self) -> PowError {
+        match self {
+            Self::NotAuthenticated | Self::AlreadyAuthenticated => {
+                PowError::Other("the action's access rule refused the client".into())
+            }
+            Self::ImpersonationForbidden => PowError::ImpersonationForbidden,
+            Self::Reauthenticate { .. } => PowError::ReauthenticationRequired,
+            Self::StepUp { methods, .. } => {
+                PowError::StepUpRequired(methods.iter().map(|m| m.as_str()).collect())
+            }
+        }
+    }
+}
+
+/// Checks who may run the action `step` is about to run, for a client signed in with
+/// `current`: `None` lets it run. In order: the access rule, support access (refused for
+/// sudo, step-up and owner-only actions), sudo mode, the step-up rule, and for an action
+/// that changes a factor the engine's rule on factor changes (read against the user as
+/// stored, so a session older than the user's newest factor cannot skip it).
+///
+/// # Errors
+/// The users context's error (the factor-change rule reads the user).
+pub async fn check_access(
+    step: &Step,
+    current: Option<&CurrentSession>,
+    requirements: &Requirements,
+) -> Result<Option<Refusal>, PowError> {
+    let config = &step.config;
+    match requirements.access {
+        Access::Anyone => {}
+        Access::SignedIn if current.is_none() => return Ok(Some(Refusal::NotAuthenticated)),
+        Access::SignedIn => {}
+        Access::SignedOut if current.is_some() => {
+            return Ok(Some(Refusal::AlreadyAuthenticated));
+        }
+        Access::SignedOut => {}
+    }
+    let own_proof = requirements.sudo || requirements.step_up.is_some() || requirements.owner_only;
+    if own_proof && current.is_some_and(|c| c.metadata.is_impersonation()) {
+        return Ok(Some(Refusal::ImpersonationForbidden));
+    }
+    let ctx = guard_context(step);
+    let fresh = current.is_some_and(|c| c.metadata.is_fresh(config.session().sudo_window));
+    if requirements.sudo && !fresh {
+        let page = config.routes().session_path(&ctx, "confirm");
+        return Ok(Some(Refusal::Reauthenticate { page }));
+    }
+    if let Some(rule) = &requirements.step_up {
+        if let Some(refused) = step_up_refusal(config, &ctx, current, rule) {
+            return Ok(Some(refused));
+        }
+    }
+    if let (true, Some(current)) = (requirements.changes_factor, current) {
+        let stored = config.users()?.get(current.user.id).await?;
+        let user = stored.as_ref().unwrap_or(&current.user);
+        if let Some(rule) = config.extensions().factor_change_rule(config, user).await? {
+            if let Some(refused) = step_up_refusal(config, &ctx, Some(current), &rule) {
+                return Ok(Some(refused));
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// The routes of a refusal's pages: the step's page, no page to return to yet (the
+/// framework adds where the client came from).
+fn guard_context(step: &Step) -> RouteContext<'_> {
+    RouteContext {
+        request_path: None,
+        ..step.routes_ctx()
+    }
+}
+
+/// How a client signed in with `current` that does not meet the step-up `rule` is refused,
+/// or `None` when it meets it: the accepted methods, and the page performing the first
+/// that has one (the password's confirmation page, an extension's
+/// [`step_up_page`](crate::extension::ExtensionBuilder::step_up_page)).
+pub fn step_up_refusal(
+    config: &PowConfig,
+    ctx: &RouteContext<'_>,
+    current: Option<&CurrentSession>,
+    rule: &StepUp,
+) -> Option<Refusal> {
+    if current.is_some_and(|current| rule.is_met(&current.metadata, config)) {
+        return None;
+    }
+    let methods = rule.methods(config);
+    let page = methods.iter().find_map(|&method| match method {
+        AuthMethod::PASSWORD => Some(config.routes().session_path(ctx, "confirm")),
+        _ => config.extensions().step_up_page(method, config),
+    });
+    Some(Refusal::StepUp { methods, page })
+}
+
+/// Runs the rate limits and the account lock for the action of `step` (before any password
+/// is hashed), then, for [`Requirements::captcha`] with a configured CAPTCHA, checks the
+/// client's `answer`. Returns the admission to hold while the action runs and to hand to
+/// [`finish`]. A refusal by the limits is audited here.
+///
+/// # Errors
+/// [`PowError::RateLimited`], [`PowError::Busy`], [`PowError::CaptchaInvalid`],
+/// [`PowError::CaptchaUnavailable`], or the store's error.
+pub async fn admit(
+    step: &Step,
+    source: &dyn RequestSource,
+    requirements: &Requirements,
+    answer: Option<&str>,
+) -> Result<Admission, PowError> {
+    let config = &step.config;
+    let facts = source.facts();
+    let admission = match crate::limits::admit(config, &facts, limit_check(step)).await {
+        Ok(admission) => admission,
+        Err(err) => {
+            if let PowError::RateLimited(limited) = &err {
+                refused(step, source, limited);
+            }
+            return Err(err);
+        }
+    };
+    if let Some(captcha) = config.captcha().filter(|_| requirements.captcha) {
+        captcha.check(answer, facts.client_ip).await?;
+    }
+    Ok(admission)
+}
+
+/// Once the action of `step` ran: records what it came to (sign-ins, sign-ups, account
+/// changes, sign-outs) and counts the password check the admission holds as right or wrong.
+///
+/// # Errors
+/// The store's error.
+pub async fn finish(
+    step: &Step,
+    source: &dyn RequestSource,
+    admission: Admission,
+) -> Result<(), PowError> {
+    let sign_in = admission
+        .sign_in
+        .as_ref()
+        .filter(|attempt| attempt.kind == CheckKind::SignIn);
+    after_action(step, source, sign_in);
+    if let Some(attempt) = admission.sign_in {
+        let proved = proved(step, attempt.kind);
+        crate::limits::after_check(&step.config, source, &step.lang, attempt, proved).await?;
+    }
+    Ok(())
+}
+
+/// What the limits count for the action about to run: a sign-up, or a password check (a
+/// sign-in names its identifier; sudo mode's confirmation and an account change with the
+/// current password check the signed-in user's own).
+fn limit_check(step: &Step) -> Option<Check> {
+    let filled = |name: &str| step.params.get(name).is_some_and(|v| !v.is_empty());
+    let field = step.config.user_id_field();
+    let own = || {
+        step.current_user
+            .as_ref()?
+            .get_str(field)
+            .map(normalize_user_id)
+    };
+    let (identifier, kind) = match step.id.kind() {
+        ActionKind::SignUp if !step.params.is_empty() => return Some(Check::SignUp),
+        ActionKind::SignIn => {
+            let raw = step.params.get(field)?;
+            step.params.get("password")?;
+            (normalize_user_id(raw), CheckKind::SignIn)
+        }
+        ActionKind::Reauthenticate if filled("password") => (own()?, CheckKind::Reauthenticate),
+        ActionKind::UpdateUser if filled("current_password") => (own()?, CheckKind::Reauthenticate),
+        _ => return None,
+    };
+    Some(Check::Password { identifier, kind })
+}
+
+/// Whether the checked password was right: `Some(true)` when the action signed a user in
+/// or proved the password, `Some(false)` when it was wrong (or the identifier unknown),
+/// `None` when an account change failed for another reason with the right current
+/// password.
+fn proved(step: &Step, kind: CheckKind) -> Option<bool> {
+    if step.user.is_some() {
+        return Some(true);
+    }
+    match (kind, &step.changeset) {
+        (CheckKind::Reauthenticate, Some(cs)) if !cs.errors.has("current_password", "invalid") => {
+            None
+        }
+        _ => Some(false),
+    }
+}
+
+fn event(step: &Step, source: &dyn RequestSource, name: EventName) -> AuditEvent {
+    AuditEvent::new(name)
+        .request(&step.config, source)
+        .detail("action", step.id.to_string())
+}
+
+/// A request the rate limits refused.
+fn refused(step: &Step, source: &dyn RequestSource, limited: &RateLimited) {
+    let reason = match limited.reason {
+        LimitReason::TooManyAttempts => "rate_limited",
+        LimitReason::Locked => "locked",
+    };
+    let field = step.config.user_id_field();
+    let typed = step.params.get(field).map(|raw| normalize_user_id(raw));
+    let name = match (step.id.kind(), &typed) {
+        (ActionKind::SignIn, Some(_)) => crate::audit::SIGN_IN_FAILED,
+        _ => crate::audit::RATE_LIMITED,
+    };
+    let mut event = event(step, source, name).detail("reason", reason);
+    if let Some(identifier) = typed {
+        event = event.identifier(&step.config, &identifier);
+    }
+    record(&step.config, event);
+}
+
+/// What an action that ran came to: sign-ins, sign-ups, account changes, sign-outs.
+fn after_action(step: &Step, source: &dyn RequestSource, sign_in: Option<&SignInAttempt>) {
+    let config = &step.config;
+    if let Some(attempt) = sign_in {
+        match &step.user {
+            Some(user) => record(
+                config,
+                event(step, source, crate::audit::SIGN_IN_SUCCEEDED)
+                    .user(user.id)
+                    .identifier(config, &attempt.identifier)
+                    .detail("method", "password"),
+            ),
+            None => {
+                // Wrong password or unknown user: told apart off the request path, so the
+                // answer takes the same time either way.
+                let failed = event(step, source, crate::audit::SIGN_IN_FAILED)
+                    .identifier(config, &attempt.identifier)
+                    .detail("reason", "invalid_credentials");
+                let (cfg, identifier) = (config.clone(), attempt.identifier.clone());
+                record_with(config, failed, move |event| {
+                    let Ok(users) = cfg.users_context() else {
+                        return;
+                    };
+                    let field = cfg.user_id_field();
+                    if let Ok(found) = users.get_by(&cfg, field, &Value::Text(identifier)) {
+                        let reason = match found {
+                            Some(user) => {
+                                event.user_id = Some(user.id);
+                                "wrong_password"
+                            }
+                            None => "unknown_user",
+                        };
+                        if let serde_json::Value::Object(map) = &mut event.detail {
+                            map.insert("reason".into(), reason.into());
+                        }
+                    }
+                });
+            }
+        }
+        return;
+    }
+    let Some(user) = &step.user else {
+        return;
+    };
+    match step.id.kind() {
+        ActionKind::SignUp => record(
+            config,
+            event(step, source, crate::audit::REGISTERED).user(user.id),
+        ),
+        ActionKind::SignOut => record(
+            config,
+            event(step, source, crate::audit::SIGNED_OUT).user(user.id),
+        ),
+        ActionKind::DeleteUser => record(
+            config,
+            event(step, source, crate::audit::ACCOUNT_DELETED).user(user.id),
+        ),
+        ActionKind::UpdateUser | ActionKind::CompleteSignUp => {
+            let password = step.params.get("password").is_some_and(|p| !p.is_empty());
+            let fields: Vec<&str> = step
+                .params
+                .keys()
+                .map(String::as_str)
+                .filter(|k| !k.contains("password"))
+                .collect();
+            record(
+                config,
+                event(step, source, crate::audit::ACCOUNT_UPDATED)
+                    .user(user.id)
+                    .detail("password", password)
+                    .detail("fields", fields),
+            );
+            if password {
+                record(
+                    config,
+                    event(step, source, crate::audit::PASSWORD_CHANGED).user(user.id),
+                );
+            }
+        }
+        _ => {}
+    }
+}
