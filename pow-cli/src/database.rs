@@ -135,14 +135,14 @@ pub(crate) fn migrate(setup: &Setup) -> Result<(), Failure> {
     let mut applied = 0;
     for migration in all_sql_migrations(&config) {
         if !before.iter().any(|version| version == migration.version) {
-            println!("applied {}_{}", migration.version, migration.name);
+            crate::say!("applied {}_{}", migration.version, migration.name);
             applied += 1;
         }
     }
     if applied == 0 {
-        println!("nothing to apply: every migration is already recorded");
+        crate::say!("nothing to apply: every migration is already recorded");
     } else {
-        println!("{applied} migration(s) applied");
+        crate::say!("{applied} migration(s) applied");
     }
     Ok(())
 }

@@ -291,6 +291,36 @@ impl From<std::io::Error> for Failure {
     }
 }
 
+/// Writes a line to standard output (see [`say_line`]).
+macro_rules! say {
+    () => {
+        $crate::say_line(format_args!(""))
+    };
+    ($($arg:tt)*) => {
+        $crate::say_line(format_args!($($arg)*))
+    };
+}
+pub(crate) use say;
+
+/// Writes `line` and a newline to standard output. A reader that went away
+/// (`pow export migrations | head`) ends the program quietly and successfully, as the
+/// broken pipe ends a Unix tool; any other write error ends it with a message.
+fn say_line(line: std::fmt::Arguments<'_>) {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    let written = out
+        .write_fmt(line)
+        .and_then(|()| out.write_all(b"\n"))
+        .and_then(|()| out.flush());
+    if let Err(err) = written {
+        if err.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("pow: writing to standard output failed: {err}");
+        std::process::exit(1);
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli.command) {
@@ -308,7 +338,7 @@ fn run(command: Command) -> Result<(), Failure> {
             if bytes < 64 {
                 return Err(Failure("a secret key base needs at least 64 bytes".into()));
             }
-            println!("{}", new::random_secret(bytes));
+            say!("{}", new::random_secret(bytes));
             Ok(())
         }
         Command::Export(export) => run_export(export),
@@ -387,13 +417,13 @@ fn run_export(export: Export) -> Result<(), Failure> {
         } => {
             let config = config(&extensions.list(), None, None)?;
             if out.is_none() {
-                println!("{}", sql_header(backend));
+                say!("{}", sql_header(backend));
             }
             for migration in all_sql_migrations(&config) {
                 export_migration(&migration, backend, out.as_deref())?;
             }
             if out.is_none() {
-                println!("COMMIT;");
+                say!("COMMIT;");
             }
             Ok(())
         }
@@ -401,7 +431,7 @@ fn run_export(export: Export) -> Result<(), Failure> {
             for (path, source) in pow_core::views::TEMPLATE_SOURCES {
                 write(&out.join(path), source)?;
             }
-            println!(
+            say!(
                 "wrote {} files to {}",
                 pow_core::views::TEMPLATE_SOURCES.len(),
                 out.display()
@@ -431,7 +461,7 @@ fn run_export(export: Export) -> Result<(), Failure> {
             for (path, ftl) in &files {
                 write(&out.join(path), ftl)?;
             }
-            println!("wrote {} files to {}", files.len(), out.display());
+            say!("wrote {} files to {}", files.len(), out.display());
             Ok(())
         }
     }
@@ -472,14 +502,14 @@ fn export_migration(
             write(&out.join(&folder).join("down.sql"), down)?;
         }
         None => {
-            println!("-- {folder}/up.sql");
-            println!("{}", up.trim_end());
+            say!("-- {folder}/up.sql");
+            say!("{}", up.trim_end());
             // The version is the crate's own (digits), never input.
-            println!(
+            say!(
                 "INSERT INTO __diesel_schema_migrations (version) VALUES ('{}');",
                 migration.version
             );
-            println!();
+            say!();
         }
     }
     Ok(())
@@ -544,7 +574,7 @@ fn run_users(command: Users) -> Result<(), Failure> {
             {
                 confirm(&users, &config, &user)?;
             }
-            println!(
+            say!(
                 "created user {} ({})",
                 user.id,
                 user.email().unwrap_or_default()
@@ -555,17 +585,17 @@ fn run_users(command: Users) -> Result<(), Failure> {
             let (users, config) = open(&account.setup)?;
             let user = find(&users, &config, &account.email)?;
             confirm(&users, &config, &user)?;
-            println!("confirmed {}", account.email);
+            say!("confirmed {}", account.email);
             Ok(())
         }
         Users::Disable { account, store } => {
             let user = run_admin(&account, &store, true)?;
-            println!("disabled {}", user.email().unwrap_or_default());
+            say!("disabled {}", user.email().unwrap_or_default());
             Ok(())
         }
         Users::Enable(account) => {
             let user = run_admin(&account, &Store::none(), false)?;
-            println!("enabled {}", user.email().unwrap_or_default());
+            say!("enabled {}", user.email().unwrap_or_default());
             Ok(())
         }
         Users::RevokeSessions { account, store } => {
@@ -577,7 +607,7 @@ fn run_users(command: Users) -> Result<(), Failure> {
                 ));
             };
             let removed = revoke(&account.setup, &user, url, &store.redis_prefix)?;
-            println!("revoked {removed} sessions of {}", account.email);
+            say!("revoked {removed} sessions of {}", account.email);
             Ok(())
         }
         Users::Export { setup, store, id } => {
@@ -589,7 +619,7 @@ fn run_users(command: Users) -> Result<(), Failure> {
                     .ok_or_else(|| Failure(format!("no user with the id {id}")))?;
                 Ok(pow_core::admin::export_user(config, &user).await?)
             })?;
-            println!("{export:#}");
+            say!("{export:#}");
             Ok(())
         }
         Users::List(setup) => {
@@ -598,7 +628,7 @@ fn run_users(command: Users) -> Result<(), Failure> {
             loop {
                 let page = users.list(&config, 500, offset)?;
                 for user in &page {
-                    println!(
+                    say!(
                         "{}\t{}\t{}",
                         user.id,
                         user.email().unwrap_or_default(),
@@ -687,12 +717,12 @@ fn run_accounts(command: Accounts) -> Result<(), Failure> {
                     .await?)
             })?;
             for id in &purge.erased {
-                println!("erased {id}");
+                say!("erased {id}");
             }
             for (id, error) in &purge.failed {
                 eprintln!("failed {id}: {error}");
             }
-            println!(
+            say!(
                 "{} erased, {} failed",
                 purge.erased.len(),
                 purge.failed.len()
@@ -771,11 +801,11 @@ fn check(setup: &Setup) -> Result<(), Failure> {
         }
     }
     if problems.is_empty() {
-        println!("ok: every migration is applied and every column is there");
+        say!("ok: every migration is applied and every column is there");
         return Ok(());
     }
     for problem in &problems {
-        println!("{problem}");
+        say!("{problem}");
     }
     Err(Failure(format!(
         "{} problem(s): start the app once (it runs its migrations), run `pow migrate` with \

@@ -357,16 +357,15 @@ pub(crate) fn run(new: New) -> Result<(), Failure> {
             out: new.dir.join("templates").join("pow"),
         })?;
     }
-    print!(
-        "{}",
-        next_steps(
-            &name,
-            &new.dir,
-            &extensions,
-            checkout.is_some(),
-            new.templates
-        )
+    let steps = next_steps(
+        &name,
+        &new.dir,
+        &extensions,
+        checkout.is_some(),
+        new.templates,
     );
+    // Every paragraph of the text ends its line: `say!` adds the last newline.
+    crate::say!("{}", steps.trim_end_matches('\n'));
     Ok(())
 }
 

@@ -767,3 +767,24 @@ fn validation_errors_are_the_pages_sentences() {
     assert!(!err.contains("password: common"), "{err}");
     let _ = std::fs::remove_file(db);
 }
+
+/// A reader that stops early (`pow export migrations | head -n 1`) ends the output quietly,
+/// as it ends a Unix tool: no panic message, a successful exit. The pipe's read end is
+/// closed before `pow` starts, so its first write finds no reader.
+#[test]
+fn output_to_a_reader_that_went_away_ends_quietly() {
+    let export = ["export", "migrations", "--backend", "sqlite"];
+    for args in [&export[..], &["gen", "secret"][..]] {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let out = Command::new(env!("CARGO_BIN_EXE_pow"))
+            .args(args)
+            .stdout(writer)
+            .stderr(Stdio::piped())
+            .output()
+            .unwrap();
+        let stderr = stderr(&out);
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        assert!(out.status.success(), "{args:?}: {:?} {stderr}", out.status);
+    }
+}

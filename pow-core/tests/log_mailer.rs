@@ -17,7 +17,10 @@ fn without_a_subscriber_the_mail_is_printed_to_stderr() {
             text: "Open http://localhost/confirm-email/abc to confirm.".into(),
             html: String::new(),
         };
-        actix_rt::System::new()
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
             .block_on(LogMailer.deliver(mail))
             .unwrap();
         return;

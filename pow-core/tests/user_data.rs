@@ -55,7 +55,7 @@ fn user() -> User {
     }
 }
 
-#[actix_rt::test]
+#[tokio::test]
 async fn an_export_holds_the_row_and_each_extensions_data_but_no_credentials() {
     let notes = Notes::default();
     notes.0.lock().unwrap().insert(7, "likes tea".into());

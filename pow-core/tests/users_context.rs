@@ -1231,7 +1231,11 @@ fn works_from_async_code_through_the_users_handle() {
     let config = config();
     ctx.migrate(&config).unwrap();
     let config = builder().users(ctx).build().unwrap();
-    actix_rt::System::new().block_on(async move {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async move {
         let users = config.users().unwrap();
         let created = users
             .create(signup("async@example.com", "secret1234"))

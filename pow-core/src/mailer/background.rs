@@ -204,7 +204,7 @@ mod tests {
         }
     }
 
-    #[actix_rt::test]
+    #[tokio::test]
     async fn delivers_after_retries() {
         let outbox = MemoryMailer::new();
         let tries = Arc::new(AtomicU32::new(0));
@@ -219,7 +219,7 @@ mod tests {
         assert_eq!(tries.load(Ordering::SeqCst), 3);
     }
 
-    #[actix_rt::test]
+    #[tokio::test]
     async fn gives_up_after_the_last_attempt() {
         let outbox = MemoryMailer::new();
         let tries = Arc::new(AtomicU32::new(0));
@@ -247,7 +247,7 @@ mod tests {
     }
 
     /// A full queue refuses mails instead of growing.
-    #[actix_rt::test]
+    #[tokio::test]
     async fn a_full_queue_refuses() {
         /// Never finishes a delivery.
         struct Stuck;

@@ -723,7 +723,7 @@ mod tests {
     use super::*;
     use crate::store::MemoryStore;
 
-    #[actix_rt::test]
+    #[tokio::test]
     async fn a_renewal_leaves_its_predecessor_for_the_rotation_mark() {
         let cache =
             CredentialsCache::with_store(MemoryStore::shared(), "c", Duration::from_secs(60));

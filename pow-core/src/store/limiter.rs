@@ -145,7 +145,7 @@ mod tests {
         (config, limiter)
     }
 
-    #[actix_rt::test]
+    #[tokio::test]
     async fn counts_per_rule_and_subject_and_resets() {
         let (config, mails) = limiter("mails");
         let other_rule = Limiter::new(&config, "codes");
@@ -160,7 +160,7 @@ mod tests {
         assert!(mails.hit(limit, "a").await.unwrap());
     }
 
-    #[actix_rt::test]
+    #[tokio::test]
     async fn zero_allows_nothing_and_subjects_are_not_stored_in_clear() {
         let (config, limiter) = limiter("mails");
         assert!(!limiter

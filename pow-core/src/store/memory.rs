@@ -983,7 +983,7 @@ mod tests {
         }
     }
 
-    #[actix_rt::test]
+    #[tokio::test]
     async fn deleted_and_expired_keys_leave_the_store() {
         let store = MemoryStore::new();
         let ttl = Some(Duration::from_millis(30));
@@ -1012,7 +1012,7 @@ mod tests {
         assert!(all.is_empty());
     }
 
-    #[actix_rt::test]
+    #[tokio::test]
     async fn capacity_bounds_memory_and_evicted_keys_are_gone() {
         let store = MemoryStore::with_capacity(64 * 1024);
         for i in 0..1_000 {
@@ -1065,7 +1065,7 @@ mod tests {
         probe.weighted_size()
     }
 
-    #[actix_rt::test]
+    #[tokio::test]
     async fn eviction_keeps_counters_and_claims_while_records_are_in_sight() {
         let name = |i: usize| format!("{i:02}");
         let weight = weight_of_a_fixed_entry().await;
@@ -1112,7 +1112,7 @@ mod tests {
         assert!(store.weighted_size() <= 4 * weight);
     }
 
-    #[actix_rt::test]
+    #[tokio::test]
     async fn eviction_takes_expired_entries_first_then_the_closest_to_expiry() {
         // Fixed-width names: every entry weighs the same.
         let name = |i: usize| format!("{i:02}");
@@ -1161,7 +1161,7 @@ mod tests {
         }
     }
 
-    #[actix_rt::test]
+    #[tokio::test]
     async fn writes_sweep_expired_entries() {
         let store = MemoryStore::new();
         for i in 0..1_000 {
@@ -1197,7 +1197,7 @@ mod tests {
         assert_eq!(store.weighted_size(), probe.weighted_size());
     }
 
-    #[actix_rt::test]
+    #[tokio::test]
     async fn all_stays_within_the_prefix() {
         let store = MemoryStore::new();
         let records = |keys: &[&[&str]]| -> Vec<Record> {
@@ -1333,7 +1333,7 @@ mod tests {
         );
     }
 
-    #[actix_rt::test]
+    #[tokio::test]
     async fn namespace_numbers_are_freed_with_their_last_key() {
         let store = MemoryStore::new();
         let k = key(&["user", "1"]);
@@ -1379,7 +1379,7 @@ mod tests {
         assert_eq!(numbers.id("b"), Some(b));
     }
 
-    #[actix_rt::test]
+    #[tokio::test]
     async fn get_shared_returns_the_stored_allocation() {
         let store = MemoryStore::new();
         let k = key(&["session", "a"]);

@@ -240,7 +240,7 @@ mod tests {
         builder.build().unwrap()
     }
 
-    #[actix_rt::test]
+    #[tokio::test]
     async fn a_record_is_taken_once_and_found_across_a_key_change() {
         let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
         let old = config("a", &store, None);
@@ -269,7 +269,7 @@ mod tests {
         assert_eq!(records.get::<u32>("s3cret").await.unwrap(), None);
     }
 
-    #[actix_rt::test]
+    #[tokio::test]
     async fn tries_past_the_maximum_drop_the_record() {
         let store: Arc<dyn Store> = MemoryStore::shared();
         let config = config("a", &store, None);
