@@ -473,20 +473,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_cookie_carries_the_secure_attributes() {
-        let config = PowConfig::builder("s".repeat(64))
-            .cookie_secure(true)
-            .build()
-            .unwrap();
-        let cookie = PersistentSession::new().cookie(&config, "v".into());
-        let cookie = pow_actix::web::actix_cookie(cookie, config.session().cookie_secure);
-        assert_eq!(cookie.http_only(), Some(true));
-        assert_eq!(cookie.same_site(), Some(actix_web::cookie::SameSite::Lax));
-        assert_eq!(cookie.secure(), Some(true));
-        assert_eq!(cookie.path(), Some("/"));
+    fn the_cookie_is_named_by_the_setup_and_lives_thirty_days() {
+        let config = PowConfig::builder("s".repeat(64)).build().unwrap();
+        let remember_me = PersistentSession::new();
+        let cookie = remember_me.cookie(&config, "v".into());
+        assert_eq!(cookie.name, remember_me.cookie_name_for(&config));
+        assert_eq!(cookie.value, "v");
         assert_eq!(
-            cookie.max_age(),
-            Some(actix_web::cookie::time::Duration::seconds(2_592_000))
+            cookie.max_age,
+            Some(std::time::Duration::from_secs(2_592_000))
         );
     }
 }

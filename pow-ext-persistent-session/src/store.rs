@@ -305,7 +305,7 @@ mod tests {
         }
     }
 
-    #[actix_web::test]
+    #[tokio::test]
     async fn a_token_is_claimed_once() {
         let tokens = tokens(Duration::from_secs(60));
         tokens.insert("t", &record(1, now_ms())).await.unwrap();
@@ -314,7 +314,7 @@ mod tests {
         assert!(tokens.get("t").await.unwrap().is_some());
     }
 
-    #[actix_web::test]
+    #[tokio::test]
     async fn deleting_a_user_removes_used_and_unused_tokens() {
         let tokens = tokens(Duration::from_secs(60));
         let now = now_ms();
@@ -333,7 +333,7 @@ mod tests {
         assert_eq!(tokens.unused(2).await.unwrap().len(), 1);
     }
 
-    #[actix_web::test]
+    #[tokio::test]
     async fn release_makes_a_claimed_token_usable_again() {
         let tokens = tokens(Duration::from_secs(60));
         let rec = record(1, now_ms());

@@ -261,7 +261,7 @@ mod tests {
 
     use super::*;
 
-    #[actix_web::test]
+    #[tokio::test]
     async fn a_link_stored_in_the_old_layout_still_works_once() {
         let users = DieselUsersContext::connect(":memory:").unwrap();
         let config = PowConfig::builder("s".repeat(64))

@@ -142,3 +142,33 @@ pub fn actix_cookie(cookie: ClientCookie, secure: bool) -> Cookie<'static> {
     }
     built
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn a_client_cookie_is_set_http_only_lax_on_the_whole_site() {
+        let cookie = ClientCookie::new("remember_me", "v", Duration::from_secs(2_592_000));
+        let set = actix_cookie(cookie, true);
+        assert_eq!(set.http_only(), Some(true));
+        assert_eq!(set.same_site(), Some(SameSite::Lax));
+        assert_eq!(set.secure(), Some(true));
+        assert_eq!(set.path(), Some("/"));
+        assert_eq!(set.max_age(), Some(time::Duration::seconds(2_592_000)));
+        assert_eq!(
+            actix_cookie(ClientCookie::removal("remember_me"), false).secure(),
+            Some(false)
+        );
+    }
+
+    #[test]
+    fn a_removal_expires_the_cookie() {
+        let set = actix_cookie(ClientCookie::removal("remember_me"), false);
+        assert_eq!(set.value(), "");
+        assert_eq!(set.max_age(), Some(time::Duration::ZERO));
+        assert!(set.expires().is_some());
+    }
+}
