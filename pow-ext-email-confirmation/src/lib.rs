@@ -113,8 +113,7 @@
 //! same settings:
 //!
 //! ```
-//! use actix_web::App;
-//! use pow_actix::api::{self, ApiAuthMiddleware, ApiOptions, LinkTemplate};
+//! use pow_actix::api::{self, ApiOptions, LinkTemplate};
 //! use pow_actix::PowConfig;
 //! use pow_ext_email_confirmation::EmailConfirmation;
 //!
@@ -129,9 +128,8 @@
 //!         // The mailed link opens the app, which sends the token back to the API.
 //!         .link_template(LinkTemplate::new("myapp://confirm-email/{token}")?),
 //! );
-//! let app = App::new()
-//!     .configure(api::configure(config.clone(), options))
-//!     .wrap(ApiAuthMiddleware::new(config));
+//! // Mounted as `App::new().configure(mount).wrap(ApiAuthMiddleware::new(config))`.
+//! let mount = api::configure(config.clone(), options);
 //! # Ok::<_, pow_actix::PowError>(())
 //! ```
 //!

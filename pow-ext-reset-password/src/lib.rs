@@ -78,8 +78,7 @@
 //! same settings:
 //!
 //! ```
-//! use actix_web::App;
-//! use pow_actix::api::{self, ApiAuthMiddleware, ApiOptions, LinkTemplate};
+//! use pow_actix::api::{self, ApiOptions, LinkTemplate};
 //! use pow_actix::PowConfig;
 //! use pow_ext_reset_password::ResetPassword;
 //!
@@ -96,9 +95,8 @@
 //!             "https://app.example.com/reset-password?token={token}",
 //!         )?),
 //! );
-//! let app = App::new()
-//!     .configure(api::configure(config.clone(), options))
-//!     .wrap(ApiAuthMiddleware::new(config));
+//! // Mounted as `App::new().configure(mount).wrap(ApiAuthMiddleware::new(config))`.
+//! let mount = api::configure(config.clone(), options);
 //! # Ok::<_, pow_actix::PowError>(())
 //! ```
 //!
