@@ -177,7 +177,12 @@ pub async fn invite(
             // does the same work as one (the write was tried): the same mail is composed
             // and queued, to the owner, with a sign-in link instead of an accept link.
             if let Some(to) = to {
-                let sign_in = step.config.routes().session_path(&step.routes_ctx(), "new");
+                // The mail is the invitee's: it carries none of the inviter's return path.
+                let ctx = pow_core::config::RouteContext {
+                    request_path: None,
+                    ..step.routes_ctx()
+                };
+                let sign_in = step.config.routes().session_path(&ctx, "new");
                 let url = step.config.url_for(source, &sign_in);
                 let mail = InvitationMail::Existing { url: &url };
                 if let Err(err) =
