@@ -205,7 +205,7 @@ async fn ask(
     via: Via,
     staged: bool,
     back: &'static str,
-) -> Result<HttpResponse, PowError> {
+) -> pow_actix::Result<HttpResponse> {
     Action::new(actions::REQUEST)
         .signed_out()
         .captcha()
@@ -237,6 +237,7 @@ async fn ask(
             Ok(Outcome::redirect(&path(&config, back)))
         })
         .await
+        .map_err(pow_actix::Error)
 }
 
 async fn link_create(
@@ -244,9 +245,7 @@ async fn link_create(
     body: Bytes,
     ext: web::Data<Passwordless>,
 ) -> pow_actix::Result<HttpResponse> {
-    ask(req, body, ext, Via::Link, false, SIGN_IN_PATH)
-        .await
-        .map_err(pow_actix::Error)
+    ask(req, body, ext, Via::Link, false, SIGN_IN_PATH).await
 }
 
 async fn code_create(
@@ -254,9 +253,7 @@ async fn code_create(
     body: Bytes,
     ext: web::Data<Passwordless>,
 ) -> pow_actix::Result<HttpResponse> {
-    ask(req, body, ext, Via::Code, false, CODE_PATH)
-        .await
-        .map_err(pow_actix::Error)
+    ask(req, body, ext, Via::Code, false, CODE_PATH).await
 }
 
 async fn staged_create(
@@ -264,9 +261,7 @@ async fn staged_create(
     body: Bytes,
     ext: web::Data<Passwordless>,
 ) -> pow_actix::Result<HttpResponse> {
-    ask(req, body, ext, Via::Link, true, STAGED_PATH)
-        .await
-        .map_err(pow_actix::Error)
+    ask(req, body, ext, Via::Link, true, STAGED_PATH).await
 }
 
 fn invalid(ctl: &Controller, key: &str) -> Outcome {
