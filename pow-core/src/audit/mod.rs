@@ -397,11 +397,16 @@ impl Auditor {
         &*self.sink
     }
 
-    /// Runs `query` against the sink on the blocking pool.
+    /// Runs `query` against the sink on the blocking pool, once the events queued before
+    /// this call reached the sink: a page that lists the account's activity right after
+    /// an action shows that action.
     ///
     /// # Errors
     /// When the sink fails.
     pub async fn query(&self, query: AuditQuery) -> Result<Vec<AuditEvent>, PowError> {
+        if self.queue.get().is_some() {
+            self.flush().await?;
+        }
         let sink = Arc::clone(&self.sink);
         crate::users::run_blocking(move || sink.query(&query)).await
     }
@@ -558,4 +563,74 @@ fn complete(pending: Pending) -> AuditEvent {
         complete(&mut event);
     }
     event
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::mpsc;
+    use std::time::Duration;
+
+    use super::*;
+
+    /// Keeps its events in memory; each write waits for the gate.
+    struct GatedSink {
+        events: Arc<Mutex<Vec<AuditEvent>>>,
+        gate: Mutex<mpsc::Receiver<()>>,
+        entered: mpsc::SyncSender<()>,
+    }
+
+    impl AuditSink for GatedSink {
+        fn write(&self, events: &[AuditEvent]) -> Result<(), PowError> {
+            let _ = self.entered.send(());
+            let gate = self.gate.lock().unwrap_or_else(PoisonError::into_inner);
+            let _ = gate.recv();
+            let mut stored = self.events.lock().unwrap_or_else(PoisonError::into_inner);
+            stored.extend(events.iter().cloned());
+            Ok(())
+        }
+
+        fn query(&self, _query: &AuditQuery) -> Result<Vec<AuditEvent>, PowError> {
+            Ok(self
+                .events
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .clone())
+        }
+    }
+
+    #[test]
+    fn a_query_sees_the_events_recorded_before_it() {
+        let (open, gate) = mpsc::channel();
+        let (entered, write_started) = mpsc::sync_channel(1);
+        let auditor = Arc::new(Auditor::new(GatedSink {
+            events: Arc::default(),
+            gate: Mutex::new(gate),
+            entered,
+        }));
+        auditor.record(AuditEvent::new(crate::audit::SIGN_IN_SUCCEEDED).user(7));
+        // The audit thread holds the event in a write that waits for the gate.
+        write_started.recv().unwrap();
+
+        let (answer, answered) = mpsc::channel();
+        let querying = Arc::clone(&auditor);
+        let reader = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            let _ = answer.send(runtime.block_on(querying.query(AuditQuery::default())));
+        });
+        // While the write waits, the query must wait too: an answer now would be one
+        // without the event. (The bound only ends the observation; the assertion below
+        // holds however long the write takes.)
+        assert!(
+            answered.recv_timeout(Duration::from_millis(300)).is_err(),
+            "the query answered before the event queued ahead of it was written"
+        );
+        open.send(()).unwrap();
+        let events = answered.recv().unwrap().unwrap();
+        reader.join().unwrap();
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].user_id, Some(7));
+    }
 }
