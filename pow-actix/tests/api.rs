@@ -11,9 +11,7 @@ use actix_web::http::header::{self, HeaderMap};
 use actix_web::http::StatusCode;
 use actix_web::test::{self, TestRequest};
 use actix_web::{web, App, HttpRequest, HttpResponse};
-use pow_actix::api::{
-    self, ApiAction, ApiAuthMiddleware, ApiContext, ApiError, ApiExtension, ApiOptions,
-};
+use pow_actix::api::{self, ApiAuthMiddleware, ApiContext, ApiError, ApiExtension, ApiOptions};
 use pow_actix::password::{HashPoolOptions, Pbkdf2Hasher};
 use pow_actix::session::{self, CredentialsCache, MaybeUser, RequireAuthenticated};
 use pow_actix::store::KeyPattern;
@@ -746,7 +744,6 @@ async fn renewal_tokens_live_in_their_namespace_with_the_configured_ttl() {
 /// Refuses tokens to `blocked@example.com` and adds `GET <prefix>/ping`.
 struct Gatekeeper;
 
-#[async_trait::async_trait(?Send)]
 impl ApiExtension for Gatekeeper {
     fn name(&self) -> &'static str {
         "gatekeeper"
@@ -763,31 +760,30 @@ impl ApiExtension for Gatekeeper {
         )));
     }
 
-    async fn before_issue(
-        &self,
-        _req: &HttpRequest,
-        _api: &ApiContext,
-        user: &User,
-        action: ApiAction,
-    ) -> Result<(), ApiError> {
-        if user.email() == Some("blocked@example.com") {
-            return Err(ApiError::new(
-                StatusCode::FORBIDDEN,
-                format!("Blocked ({action:?})"),
-            ));
+    fn hooks(&self) -> Option<&dyn api::TokenHooks> {
+        Some(self)
+    }
+}
+
+#[async_trait::async_trait(?Send)]
+impl api::TokenHooks for Gatekeeper {
+    async fn before_issue(&self, issue: &api::Issue<'_>) -> Result<(), pow_actix::PowError> {
+        if issue.user.email() == Some("blocked@example.com") {
+            let message = format!("Blocked ({:?})", issue.action);
+            return Err(api::Held::new(403, message).into());
         }
         Ok(())
     }
 
     async fn extend_token_data(
         &self,
-        _req: &HttpRequest,
-        _api: &ApiContext,
-        user: &User,
-        action: ApiAction,
+        issue: &api::Issue<'_>,
         data: &mut serde_json::Map<String, serde_json::Value>,
-    ) -> Result<(), ApiError> {
-        data.insert("gate".into(), json!(format!("{action:?} {}", user.id)));
+    ) -> Result<(), pow_actix::PowError> {
+        data.insert(
+            "gate".into(),
+            json!(format!("{:?} {}", issue.action, issue.user.id)),
+        );
         // Cannot replace the tokens.
         data.insert("access_token".into(), json!("forged"));
         Ok(())

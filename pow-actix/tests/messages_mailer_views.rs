@@ -1514,21 +1514,24 @@ fn the_mailbox_preview_is_a_styled_list() {
 /// (what email confirmation's strict mode does over JSON).
 struct HideTaken;
 
-#[async_trait::async_trait(?Send)]
 impl pow_actix::api::ApiExtension for HideTaken {
     fn name(&self) -> &'static str {
         "hide_taken"
     }
 
+    fn hooks(&self) -> Option<&dyn pow_actix::api::TokenHooks> {
+        Some(self)
+    }
+}
+
+#[async_trait::async_trait(?Send)]
+impl pow_actix::api::TokenHooks for HideTaken {
     async fn taken_sign_up(
         &self,
-        _req: &actix_web::HttpRequest,
-        _api: &pow_actix::api::ApiContext,
-    ) -> Option<pow_actix::api::ApiError> {
-        Some(pow_actix::api::ApiError::new(
-            actix_web::http::StatusCode::UNAUTHORIZED,
-            "Confirm your address.",
-        ))
+        _config: &pow_actix::PowConfig,
+        _lang: &pow_actix::messages::LanguageIdentifier,
+    ) -> Option<pow_actix::api::Held> {
+        Some(pow_actix::api::Held::new(401, "Confirm your address."))
     }
 }
 

@@ -75,6 +75,10 @@ pub enum PowError {
     /// A rate limit or an account lock refused the request (`429` with `Retry-After`).
     #[error("too many requests, retry later")]
     RateLimited(RateLimited),
+    /// A token hook held an API sign-in back ([`Held`]): its status,
+    /// code and pending steps are the answer, in place of a token pair.
+    #[error("token pair held back: {}", .0.message())]
+    Held(Box<Held>),
     /// Any other internal failure.
     #[error("{0}")]
     Other(String),
@@ -148,3 +152,137 @@ impl RateLimited {
 
 /// Result alias used across pow-core.
 pub type PowResult<T> = Result<T, PowError>;
+
+/// A step a sign-in (or a sensitive action) still waits for, listed under `data.pending`
+/// of a `401` answer: what it is, what it accepts, and the token that carries the sign-in
+/// so far, if the step needs one.
+///
+/// | `step` | accepts (`methods`) | the client goes on with |
+/// |---|---|---|
+/// | `confirm_email` | `email_link` | the mailed link (`POST /confirm-email/{token}`) |
+/// | `second_factor` | `totp`, `recovery_code`, `webauthn`, ... | `POST /two-factor/verify` with `token` |
+/// | `reauthenticate` | `password` | `POST /session/reauthenticate` |
+/// | `step_up` | the methods the action accepts | `POST /two-factor/step-up`, or a re-authentication |
+///
+/// ```
+/// use pow_core::api::PendingStep;
+///
+/// let step = PendingStep::new("second_factor").methods(["totp", "recovery_code"]).token("SFMy.a.b");
+/// assert_eq!(
+///     serde_json::to_value(&step).unwrap(),
+///     serde_json::json!({"step": "second_factor", "methods": ["totp", "recovery_code"], "token": "SFMy.a.b"})
+/// );
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct PendingStep {
+    step: &'static str,
+    methods: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    token: Option<String>,
+}
+
+impl PendingStep {
+    /// The step named `step` (`"second_factor"`), accepting nothing listed yet.
+    pub fn new(step: &'static str) -> Self {
+        Self {
+            step,
+            methods: Vec::new(),
+            token: None,
+        }
+    }
+
+    /// What the step accepts (`["totp", "recovery_code"]`).
+    #[must_use]
+    pub fn methods(mut self, methods: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        self.methods = methods.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// The token the client sends with the step (the sign-in so far).
+    #[must_use]
+    pub fn token(mut self, token: impl Into<String>) -> Self {
+        self.token = Some(token.into());
+        self
+    }
+
+    /// The step's name.
+    pub fn step(&self) -> &'static str {
+        self.step
+    }
+}
+
+/// The answer a [`TokenHooks`](crate::api::TokenHooks) gives instead of a token pair: a status, a stable code, a
+/// text in the client's language and the steps still pending. Every framework layer
+/// answers it in its JSON envelope; returned as [`PowError::Held`] so a hook can use `?`
+/// on the store's errors too.
+///
+/// ```
+/// use pow_core::api::{Held, PendingStep};
+///
+/// let held = Held::new(403, "Account locked")
+///     .with_code("account_locked")
+///     .pending(PendingStep::new("confirm_email").methods(["email_link"]));
+/// assert_eq!(held.status(), 401, "a pending step means: not signed in yet");
+/// assert_eq!(held.code(), Some("account_locked"));
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Held {
+    status: u16,
+    code: Option<&'static str>,
+    message: String,
+    steps: Vec<PendingStep>,
+}
+
+impl Held {
+    /// An answer with the HTTP `status` and the client-facing `message`.
+    pub fn new(status: u16, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code: None,
+            message: message.into(),
+            steps: Vec::new(),
+        }
+    }
+
+    /// Adds a stable, machine-readable code (`"second_factor_required"`).
+    #[must_use]
+    pub fn with_code(mut self, code: &'static str) -> Self {
+        self.code = Some(code);
+        self
+    }
+
+    /// Lists `step` as pending, and makes the answer a `401`: the client is not signed in
+    /// yet, and this is what it takes.
+    #[must_use]
+    pub fn pending(mut self, step: PendingStep) -> Self {
+        self.status = 401;
+        self.steps.push(step);
+        self
+    }
+
+    /// The HTTP status.
+    pub fn status(&self) -> u16 {
+        self.status
+    }
+
+    /// The code, if one was set.
+    pub fn code(&self) -> Option<&'static str> {
+        self.code
+    }
+
+    /// The client-facing text.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// The steps still pending.
+    pub fn steps(&self) -> &[PendingStep] {
+        &self.steps
+    }
+}
+
+impl From<Held> for PowError {
+    fn from(held: Held) -> Self {
+        Self::Held(Box::new(held))
+    }
+}

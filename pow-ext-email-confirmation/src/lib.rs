@@ -241,6 +241,8 @@ pub use flows::actions;
 pub use pow_core::extension::AddressProven;
 mod mail;
 mod schema;
+mod tokens;
+pub use tokens::ConfirmationHooks;
 
 #[cfg(feature = "actix")]
 pub use actix::json::EmailConfirmationApi;

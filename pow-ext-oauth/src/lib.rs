@@ -174,6 +174,20 @@ impl std::fmt::Debug for provider::Http {
     }
 }
 
+/// What a client may offer, listed by `GET /config` under `extension_details.pow_oauth`:
+/// `{"providers": [{"id", "name"}]}`.
+#[async_trait::async_trait(?Send)]
+impl pow_core::api::TokenHooks for OAuth {
+    fn describe(&self, _config: &PowConfig) -> Option<serde_json::Value> {
+        let providers: Vec<serde_json::Value> = self
+            .providers
+            .iter()
+            .map(|p| serde_json::json!({ "id": p.id(), "name": p.name() }))
+            .collect();
+        Some(serde_json::json!({ "providers": providers }))
+    }
+}
+
 impl Default for OAuth {
     fn default() -> Self {
         Self::new()

@@ -218,3 +218,31 @@ pub(crate) async fn sign_in_recovered<H: SessionHandle + ?Sized>(
     };
     session.start(config, user, metadata).await
 }
+
+/// An emailed link or code alone, for an account that signs in with passkeys only, gets
+/// no API pair: `401 passkey_recovery_required` with a `recovery_token` that may only
+/// enrol a new passkey (`POST <prefix>/passkeys/recovery`).
+#[async_trait(?Send)]
+impl pow_core::api::TokenHooks for Passkeys {
+    async fn before_issue(&self, issue: &pow_core::api::Issue<'_>) -> Result<(), PowError> {
+        if issue.action != pow_core::api::ApiAction::SignIn {
+            return Ok(());
+        }
+        let methods: Vec<AuthMethod> = issue.methods.iter().map(|used| used.method).collect();
+        if is_recovery(self, issue.config, issue.user, &methods).await? {
+            return Err(recovery_required(issue).into());
+        }
+        Ok(())
+    }
+}
+
+/// The answer holding a recovery sign-in's pair back, with the grant to enrol a passkey.
+fn recovery_required(issue: &pow_core::api::Issue<'_>) -> pow_core::api::Held {
+    pow_core::api::Held::new(401, issue.text("pow_passkeys_recovery_info"))
+        .with_code("passkey_recovery_required")
+        .pending(
+            pow_core::api::PendingStep::new("enrol_passkey")
+                .methods(["webauthn"])
+                .token(grant(issue.config, issue.user.id)),
+        )
+}

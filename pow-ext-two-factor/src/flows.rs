@@ -444,3 +444,50 @@ impl pow_core::extension::Callbacks for TwoFactor {
         Ok(Flow::Halt(Halt::Redirect(verify)))
     }
 }
+
+/// Salt of the signed `second_factor_token` an API sign-in gets for its second step.
+pub(crate) const TOKEN_SALT: &str = "pow two-factor api token";
+
+/// A password sign-in of a user with a second factor gets no pair: `401` with code
+/// `second_factor_required`, a `second_factor_token` for the second step and the
+/// `methods` it accepts (`totp`, `recovery_code`, other extensions' factors).
+#[async_trait::async_trait(?Send)]
+impl pow_core::api::TokenHooks for TwoFactor {
+    async fn before_issue(&self, issue: &pow_core::api::Issue<'_>) -> Result<(), PowError> {
+        // A sign-in that proved a second factor (this extension's second step) goes on.
+        if issue.action != pow_core::api::ApiAction::SignIn
+            || issue
+                .methods
+                .iter()
+                .any(|used| used.method.is_second_factor())
+        {
+            return Ok(());
+        }
+        let accepted = accepted(issue.config, issue.user).await?;
+        if accepted.is_empty() {
+            return Ok(());
+        }
+        let pending = crate::store::Pending {
+            user_id: issue.user.id,
+            persist: false,
+            methods: issue.methods.to_vec(),
+        };
+        let id = Records::new(issue.config)
+            .start(&pending, self.pending_ttl)
+            .await?;
+        let token = issue.config.verifier().sign_token(TOKEN_SALT, &id);
+        let key = if is_enabled(issue.user) {
+            "pow_two_factor_required"
+        } else {
+            "pow_two_factor_required_key"
+        };
+        Err(pow_core::api::Held::new(401, issue.text(key))
+            .with_code("second_factor_required")
+            .pending(
+                pow_core::api::PendingStep::new("second_factor")
+                    .methods(accepted)
+                    .token(token),
+            )
+            .into())
+    }
+}

@@ -16,7 +16,7 @@ use crate::users::User;
 /// [browser transport](super::BrowserTransport), by the session cookie): what the JSON
 /// endpoints hand to the [`flows`](crate::flows).
 ///
-/// [`start`](SessionHandle::start) runs every [`ApiExtension::before_issue`] (which may
+/// [`start`](SessionHandle::start) runs every [`TokenHooks::before_issue`] (which may
 /// refuse, say while a second factor is pending), collects their token data and issues a
 /// new pair from the request's device; [`response`](Self::response) is then the token
 /// answer. [`end`](SessionHandle::end) revokes the pair issued by this request, or else
@@ -24,7 +24,7 @@ use crate::users::User;
 /// then the cookie session starts or ends as on the HTML pages, and the answer carries the
 /// extensions' data without tokens.
 ///
-/// [`ApiExtension::before_issue`]: super::ApiExtension::before_issue
+/// [`TokenHooks::before_issue`]: super::TokenHooks::before_issue
 pub struct BearerSession<'a> {
     api: &'a ApiContext,
     req: &'a HttpRequest,
@@ -84,10 +84,11 @@ impl SessionHandle for BearerSession<'_> {
         user: &User,
         metadata: SessionMetadata,
     ) -> Result<(), ApiError> {
-        super::context::set_sign_in_methods(self.req, &metadata.methods);
-        self.api.before_issue(self.req, user, self.action).await?;
+        let data = self
+            .api
+            .prepare_issue(self.req, user, self.action, &metadata.methods)
+            .await?;
         if self.api.is_browser() {
-            let data = self.api.token_data(self.req, user, self.action).await?;
             CookieSessionHandle::new(self.req)
                 .start(config, user, metadata)
                 .await?;
@@ -100,7 +101,6 @@ impl SessionHandle for BearerSession<'_> {
                 self.api.tokens().sign_out(token).await?;
             }
         }
-        let data = self.api.token_data(self.req, user, self.action).await?;
         let pair = self
             .api
             .issue_tokens(self.req, user, metadata.methods)

@@ -8,9 +8,8 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{Payload, ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::web::{self, ServiceConfig};
 use actix_web::{FromRequest, HttpMessage, HttpRequest};
-use async_trait::async_trait;
 
-use super::error::{ApiError, PendingStep};
+use super::error::ApiError;
 use super::options::ApiOptions;
 use super::*;
 use crate::config::PowConfig;
@@ -19,22 +18,18 @@ use crate::session::tokens::{TokenPair, Tokens};
 use crate::session::{CurrentSession, MethodUse};
 use crate::users::User;
 
-/// The JSON side of an extension: its routes under the API prefix, and a say in issuing
-/// tokens. Object safe; every method but [`name`](ApiExtension::name) has a default that
-/// does nothing.
-///
-/// The hooks receive the request (neither `Send` nor `Sync`), so implement the trait with
-/// `#[async_trait::async_trait(?Send)]`:
+/// The JSON side of an extension: its routes under the API prefix, its part of the
+/// OpenAPI document, and its [`TokenHooks`] (engine code, the same on every framework
+/// layer: refuse a pair, add token data, list pending steps, describe settings). Object
+/// safe; every method but [`name`](ApiExtension::name) has a default that does nothing.
 ///
 /// ```
-/// use actix_web::http::StatusCode;
-/// use actix_web::{web, HttpRequest, HttpResponse};
-/// use pow_actix::api::{ApiAction, ApiContext, ApiError, ApiExtension, ApiOptions};
-/// use pow_actix::User;
+/// use actix_web::web;
+/// use pow_actix::api::{ApiContext, ApiExtension, ApiOptions, Held, Issue, TokenHooks};
+/// use pow_actix::PowError;
 ///
 /// struct Ping;
 ///
-/// #[async_trait::async_trait(?Send)]
 /// impl ApiExtension for Ping {
 ///     fn name(&self) -> &'static str {
 ///         "ping"
@@ -45,15 +40,16 @@ use crate::users::User;
 ///         cfg.service(api.resource("/ping").route(web::get().to(|| async { "pong" })));
 ///     }
 ///
-///     async fn before_issue(
-///         &self,
-///         _req: &HttpRequest,
-///         _api: &ApiContext,
-///         user: &User,
-///         _action: ApiAction,
-///     ) -> Result<(), ApiError> {
-///         if user.get_str("locked_at").is_some() {
-///             return Err(ApiError::new(StatusCode::FORBIDDEN, "Account locked"));
+///     fn hooks(&self) -> Option<&dyn TokenHooks> {
+///         Some(self)
+///     }
+/// }
+///
+/// #[async_trait::async_trait(?Send)]
+/// impl TokenHooks for Ping {
+///     async fn before_issue(&self, issue: &Issue<'_>) -> Result<(), PowError> {
+///         if issue.user.get_str("locked_at").is_some() {
+///             return Err(Held::new(403, "Account locked").into());
 ///         }
 ///         Ok(())
 ///     }
@@ -61,7 +57,6 @@ use crate::users::User;
 ///
 /// let options = ApiOptions::new().extension(Ping);
 /// ```
-#[async_trait(?Send)]
 pub trait ApiExtension: Send + Sync + 'static {
     /// A name for logs, e.g. `"pow_reset_password"`.
     fn name(&self) -> &'static str;
@@ -69,28 +64,6 @@ pub trait ApiExtension: Send + Sync + 'static {
     /// Registers the extension's JSON routes, typically with [`ApiContext::resource`] so
     /// their handlers can extract the [`ApiContext`].
     fn configure(&self, _cfg: &mut ServiceConfig, _api: &ApiContext) {}
-
-    /// Runs before a token pair is issued for `user`; an error is answered instead of the
-    /// pair. After a registration the user stays created; on a renewal the renewal token
-    /// is used up either way.
-    async fn before_issue(
-        &self,
-        _req: &HttpRequest,
-        _api: &ApiContext,
-        _user: &User,
-        _action: ApiAction,
-    ) -> Result<(), ApiError> {
-        Ok(())
-    }
-
-    /// A sign-up was refused only because the user id is taken, and the setup hides which
-    /// accounts exist ([`prevent_user_enumeration`](crate::PowConfig::prevent_user_enumeration)):
-    /// return the answer a sign-up with a new address would get, if it gives no tokens
-    /// (email confirmation in strict mode: "confirm your address"). `None` (the default)
-    /// lets the `422` through.
-    async fn taken_sign_up(&self, _req: &HttpRequest, _api: &ApiContext) -> Option<ApiError> {
-        None
-    }
 
     /// The extension's part of the OpenAPI 3.1 document
     /// ([`ApiContext::openapi`]): `{"paths": {...}, "components": {...}, "tags": [...]}`,
@@ -103,41 +76,10 @@ pub trait ApiExtension: Send + Sync + 'static {
         None
     }
 
-    /// What a client should know of this extension's settings, listed by `GET /config`
-    /// under `extension_details.<name>` (say the OAuth providers, or which second factors
-    /// exist), so that a client is written once for every setup. Never a secret. The
-    /// default is nothing.
-    fn describe(&self, _api: &ApiContext) -> Option<serde_json::Value> {
+    /// The extension's say in issuing tokens (engine code every framework layer runs),
+    /// if it has one. The default is none.
+    fn hooks(&self) -> Option<&dyn TokenHooks> {
         None
-    }
-
-    /// The steps still pending for the signed-in `user`, listed by `GET /session` under
-    /// `data.pending` (say `confirm_email` for an unconfirmed address that may sign in
-    /// meanwhile). `user` is the session's copy: an extension whose columns change
-    /// outside the session reads the stored row itself. The default is none.
-    async fn pending_steps(
-        &self,
-        _req: &HttpRequest,
-        _api: &ApiContext,
-        _user: &User,
-    ) -> Result<Vec<PendingStep>, ApiError> {
-        Ok(Vec::new())
-    }
-
-    /// Adds fields to the `data` object of the token answer for `user`, next to
-    /// `access_token` and `renewal_token` (which always keep their values), say
-    /// `"email_confirmed": false`. Runs once every extension's
-    /// [`before_issue`](Self::before_issue) passed, before the pair is issued; an error
-    /// is answered instead of the pair.
-    async fn extend_token_data(
-        &self,
-        _req: &HttpRequest,
-        _api: &ApiContext,
-        _user: &User,
-        _action: ApiAction,
-        _data: &mut serde_json::Map<String, serde_json::Value>,
-    ) -> Result<(), ApiError> {
-        Ok(())
     }
 }
 
@@ -303,7 +245,7 @@ impl ApiContext {
     /// The session of the JSON request `req` as a
     /// [`SessionHandle`](crate::session::SessionHandle), for a flow that signs the client in
     /// (a second factor, a mailed code): a pair it issues is issued for `action`, after
-    /// every extension's [`before_issue`](ApiExtension::before_issue). Answer with
+    /// every extension's [`TokenHooks::before_issue`]. Answer with
     /// [`signed_in`](Self::signed_in).
     pub fn session<'a>(
         &'a self,
@@ -342,9 +284,10 @@ impl ApiContext {
 
     /// Issues a new token pair for `user`, starting a new sign-in from the device of `req`
     /// (address and user agent, for the session list) that proved `methods` now (what
-    /// [`StepUp`](crate::session::StepUp) rules read). For extension endpoints
-    /// that sign a user in; run [`before_issue`](Self::before_issue) and
-    /// [`token_data`](Self::token_data) first, and answer with [`token_response_with`].
+    /// [`StepUp`](crate::session::StepUp) rules read), without running the extensions'
+    /// [`TokenHooks`]: for an app page that hands a signed-in browser a pair (a "connect
+    /// the CLI" page). A flow that signs a client in uses [`session`](Self::session),
+    /// which runs them.
     ///
     /// # Errors
     /// [`PowError::Store`] when the store fails.
@@ -386,51 +329,50 @@ impl ApiContext {
         Ok(pair)
     }
 
-    /// The answer hiding a sign-up refused for a taken user id, if an extension gives one
-    /// (see [`ApiExtension::taken_sign_up`]).
+    /// The extensions' token hooks, in the order they run.
+    pub(crate) fn hooks(&self) -> Vec<&dyn TokenHooks> {
+        self.inner
+            .extensions
+            .iter()
+            .filter_map(|ext| ext.hooks())
+            .collect()
+    }
+
+    /// The answer hiding a sign-up refused for a taken user id, if a hook gives one (see
+    /// [`TokenHooks::taken_sign_up`]).
     pub(crate) async fn taken_sign_up(&self, req: &HttpRequest) -> Option<ApiError> {
-        for ext in &self.inner.extensions {
-            if let Some(answer) = ext.taken_sign_up(req, self).await {
-                return Some(answer);
-            }
-        }
-        None
+        let lang = error::language(req, Some(self.config()));
+        pow_core::api::taken_sign_up(&self.hooks(), self.config(), &lang)
+            .await
+            .map(|held| ApiError::from_pow(req, held.into()))
     }
 
-    /// Runs every extension's [`ApiExtension::before_issue`], in order; the first error
-    /// wins.
+    /// Runs every extension's [`TokenHooks::before_issue`], then collects their
+    /// [`TokenHooks::extend_token_data`], for a pair issued to `user` for `action` by a
+    /// sign-in that proved `methods`: the data of the token answer.
     ///
     /// # Errors
-    /// The refusing extension's [`ApiError`].
-    pub async fn before_issue(
+    /// The first refusing or failing hook's answer.
+    pub(crate) async fn prepare_issue(
         &self,
         req: &HttpRequest,
         user: &User,
         action: ApiAction,
-    ) -> Result<(), ApiError> {
-        for ext in &self.inner.extensions {
-            ext.before_issue(req, self, user, action).await?;
-        }
-        Ok(())
-    }
-
-    /// Collects every extension's [`ApiExtension::extend_token_data`], in order, for the
-    /// token answer of `user`.
-    ///
-    /// # Errors
-    /// The first failing extension's [`ApiError`].
-    pub async fn token_data(
-        &self,
-        req: &HttpRequest,
-        user: &User,
-        action: ApiAction,
+        methods: &[MethodUse],
     ) -> Result<serde_json::Map<String, serde_json::Value>, ApiError> {
-        let mut data = serde_json::Map::new();
-        for ext in &self.inner.extensions {
-            ext.extend_token_data(req, self, user, action, &mut data)
-                .await?;
-        }
-        Ok(data)
+        let source = crate::web::ActixRequest(req);
+        let lang = error::language(req, Some(self.config()));
+        let issue = Issue {
+            config: self.config(),
+            req: &source,
+            lang: &lang,
+            user,
+            action,
+            methods,
+        };
+        pow_core::api::prepare_issue(&self.hooks(), &issue)
+            .await
+            .map_err(|err| ApiError::from_pow(req, err))
     }
 
     /// The signed-in session of an API request: the one [`ApiAuthMiddleware`] resolved,
@@ -639,24 +581,4 @@ fn register_transport(cfg: &mut ServiceConfig, api: &ApiContext) {
 /// endpoint registered with [`ApiContext::resource`].
 pub fn is_api_request(req: &HttpRequest) -> bool {
     req.extensions().contains::<ApiRequest>() || req.app_data::<web::Data<ApiContext>>().is_some()
-}
-
-/// The methods of the sign-in a request is issuing a token pair for, kept in the request
-/// extensions while the API extensions' [`before_issue`](ApiExtension::before_issue) run.
-#[derive(Clone)]
-struct SignInMethods(Vec<MethodUse>);
-
-/// Records what the sign-in `req` issues tokens for proved, for [`sign_in_methods`].
-pub(crate) fn set_sign_in_methods(req: &HttpRequest, methods: &[MethodUse]) {
-    req.extensions_mut().insert(SignInMethods(methods.to_vec()));
-}
-
-/// What the sign-in that `req` is issuing a token pair for proved (a password, a mailed
-/// code, …), for an extension's [`before_issue`](ApiExtension::before_issue) that holds the
-/// sign-in back for a further step and needs to carry them over.
-pub fn sign_in_methods(req: &HttpRequest) -> Vec<MethodUse> {
-    req.extensions()
-        .get::<SignInMethods>()
-        .map(|methods| methods.0.clone())
-        .unwrap_or_default()
 }

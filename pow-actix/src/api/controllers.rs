@@ -141,8 +141,8 @@ pub fn token_response(pair: &TokenPair) -> HttpResponse {
     token_response_with(pair, serde_json::Map::new())
 }
 
-/// [`token_response`] with more fields in `data`, as collected by
-/// [`ApiContext::token_data`]. The two tokens always win over fields of the same name.
+/// [`token_response`] with more fields in `data`, as the extensions'
+/// [`TokenHooks::extend_token_data`](super::TokenHooks::extend_token_data) add them. The two tokens always win over fields of the same name.
 pub fn token_response_with(
     pair: &TokenPair,
     mut data: serde_json::Map<String, serde_json::Value>,
@@ -486,10 +486,8 @@ pub(crate) async fn session_renew(
         else {
             return Err(ApiError::invalid_token(&req));
         };
-        api.before_issue(&req, &renewal.user, ApiAction::Renewal)
-            .await?;
         let data = api
-            .token_data(&req, &renewal.user, ApiAction::Renewal)
+            .prepare_issue(&req, &renewal.user, ApiAction::Renewal, &[])
             .await?;
         let pair = api
             .tokens()

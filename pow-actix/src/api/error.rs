@@ -12,6 +12,7 @@ use crate::messages::{request_language, FluentMessages, LanguageIdentifier, Mess
 use crate::session::ErrorHandler;
 use crate::store::StoreError;
 use crate::users::Changeset;
+use pow_core::api::PendingStep;
 
 /// `Retry-After` seconds of `503` answers; the same as the HTML side's.
 pub use crate::error::BUSY_RETRY_AFTER_SECS;
@@ -103,64 +104,6 @@ pub struct ApiError {
     untranslated: Option<&'static str>,
     details: BTreeMap<&'static str, serde_json::Value>,
     pending: Vec<PendingStep>,
-}
-
-/// A step a sign-in (or a sensitive action) still waits for, listed under `data.pending`
-/// of a `401` answer: what it is, what it accepts, and the token that carries the sign-in
-/// so far, if the step needs one.
-///
-/// | `step` | accepts (`methods`) | the client goes on with |
-/// |---|---|---|
-/// | `confirm_email` | `email_link` | the mailed link (`POST /confirm-email/{token}`) |
-/// | `second_factor` | `totp`, `recovery_code`, `webauthn`, ... | `POST /two-factor/verify` with `token` |
-/// | `reauthenticate` | `password` | `POST /session/reauthenticate` |
-/// | `step_up` | the methods the action accepts | `POST /two-factor/step-up`, or a re-authentication |
-///
-/// ```
-/// use pow_actix::api::PendingStep;
-///
-/// let step = PendingStep::new("second_factor").methods(["totp", "recovery_code"]).token("SFMy.a.b");
-/// assert_eq!(
-///     serde_json::to_value(&step).unwrap(),
-///     serde_json::json!({"step": "second_factor", "methods": ["totp", "recovery_code"], "token": "SFMy.a.b"})
-/// );
-/// ```
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
-pub struct PendingStep {
-    step: &'static str,
-    methods: Vec<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    token: Option<String>,
-}
-
-impl PendingStep {
-    /// The step named `step` (`"second_factor"`), accepting nothing listed yet.
-    pub fn new(step: &'static str) -> Self {
-        Self {
-            step,
-            methods: Vec::new(),
-            token: None,
-        }
-    }
-
-    /// What the step accepts (`["totp", "recovery_code"]`).
-    #[must_use]
-    pub fn methods(mut self, methods: impl IntoIterator<Item = impl Into<String>>) -> Self {
-        self.methods = methods.into_iter().map(Into::into).collect();
-        self
-    }
-
-    /// The token the client sends with the step (the sign-in so far).
-    #[must_use]
-    pub fn token(mut self, token: impl Into<String>) -> Self {
-        self.token = Some(token.into());
-        self
-    }
-
-    /// The step's name.
-    pub fn step(&self) -> &'static str {
-        self.step
-    }
 }
 
 /// The code of an answer that set none: the status' usual one.
@@ -519,6 +462,14 @@ impl ApiError {
                 refused.untranslated = Some(STEP_UP_KEY);
                 refused
             }
+            PowError::Held(held) => {
+                let status =
+                    StatusCode::from_u16(held.status()).unwrap_or(StatusCode::UNAUTHORIZED);
+                let mut answer = Self::new(status, held.message());
+                answer.code = held.code();
+                answer.pending = held.steps().to_vec();
+                answer
+            }
             PowError::CaptchaInvalid => {
                 let lang = unic_langid::langid!("en");
                 let mut refused = Self::new(
@@ -590,7 +541,8 @@ impl From<PowError> for ApiError {
             | PowError::StepUpRequired(_)
             | PowError::ImpersonationForbidden
             | PowError::AccountDisabled
-            | PowError::AccountClosed => {
+            | PowError::AccountClosed
+            | PowError::Held(_) => {
                 tracing::info!("pow API request refused: {err}")
             }
             _ => {

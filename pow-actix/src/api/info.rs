@@ -16,7 +16,7 @@ fn answer(data: Value) -> HttpResponse {
 }
 
 /// `GET <prefix>/config`: the enabled extensions and what each tells of its settings
-/// ([`ApiExtension::describe`](super::ApiExtension::describe): OAuth providers, second
+/// ([`TokenHooks::describe`](super::TokenHooks::describe): OAuth providers, second
 /// factors, ...), the user id field, the password rules, the sudo window, the CAPTCHA
 /// widget (its public site key) and the browser transport's prefix, so a client renders
 /// its forms without knowing the server's setup.
@@ -33,11 +33,12 @@ pub(crate) async fn config(req: HttpRequest, api: ApiContext) -> Result<HttpResp
                 "header": crate::captcha::CAPTCHA_HEADER,
             })
         });
-        let details: serde_json::Map<String, Value> = api
-            .extensions()
-            .iter()
-            .filter_map(|ext| Some((ext.name().to_owned(), ext.describe(&api)?)))
-            .collect();
+        let details = pow_core::api::details(
+            api.extensions()
+                .iter()
+                .filter_map(|ext| Some((ext.name(), ext.hooks()?))),
+            config,
+        );
         Ok(answer(json!({
             "extensions": config.extensions().names(),
             "extension_details": details,
@@ -59,7 +60,7 @@ pub(crate) async fn config(req: HttpRequest, api: ApiContext) -> Result<HttpResp
 /// `GET <prefix>/session`: the signed-in user (id and user id field), when the sign-in
 /// was, the methods the session proved and when ([`AuthMethod`](crate::session::AuthMethod)
 /// names), sudo mode (`fresh`, and until when) and the steps still pending for the user
-/// ([`ApiExtension::pending_steps`](super::ApiExtension::pending_steps)); `401` without a
+/// ([`TokenHooks::pending_steps`](super::TokenHooks::pending_steps)); `401` without a
 /// valid access token.
 pub(crate) async fn session(req: HttpRequest, api: ApiContext) -> Result<HttpResponse, ApiError> {
     api.run(&req, actions::SESSION_SHOW, async |_| {
@@ -75,10 +76,7 @@ pub(crate) async fn session(req: HttpRequest, api: ApiContext) -> Result<HttpRes
             .filter(|_| fresh)
             .map(|at| at.saturating_add(duration_ms(window)));
         let field = config.user_id_field();
-        let mut pending = Vec::new();
-        for ext in api.extensions() {
-            pending.extend(ext.pending_steps(&req, &api, &current.user).await?);
-        }
+        let pending = pow_core::api::pending_steps(&api.hooks(), config, &current.user).await?;
         Ok(answer(json!({
             "user": {"id": current.user.id, field: current.user.get_str(field)},
             "session": {

@@ -167,9 +167,10 @@
 //! enabling an extension in the config enables its JSON side too
 //! ([`ActixExtensionBuilder::api`](crate::extension::ActixExtensionBuilder::api)); [`ApiOptions::extension`] adds one or
 //! replaces the config's with other settings. It registers routes under the prefix
-//! ([`ApiContext::resource`]), may refuse to issue tokens ([`ApiExtension::before_issue`],
-//! e.g. until an email address is confirmed) and may add fields to token answers
-//! ([`ApiExtension::extend_token_data`]). The reset-password and email-confirmation
+//! ([`ApiContext::resource`]), and its [`TokenHooks`] ([`ApiExtension::hooks`], engine
+//! code that every framework layer runs) may refuse to issue tokens
+//! ([`TokenHooks::before_issue`], e.g. until an email address is confirmed) and may add
+//! fields to token answers ([`TokenHooks::extend_token_data`]). The reset-password and email-confirmation
 //! extensions ship one each (`ResetPassword::api`, `EmailConfirmation::api`). Links in the
 //! mails they send point wherever a [`LinkTemplate`] says, so that a mobile or single-page
 //! app can open them.
@@ -198,11 +199,11 @@ mod sessions;
 
 pub use bearer::BearerSession;
 pub use browser::{BrowserMiddleware, BrowserSource, BrowserTransport};
-pub use context::{configure, is_api_request, register, sign_in_methods, ApiContext, ApiExtension};
+pub use context::{configure, is_api_request, register, ApiContext, ApiExtension};
 pub use controllers::{
     actions, answer, answer_with_meta, json_body, token_response, token_response_with, user_params,
 };
-pub use error::{ApiError, ApiErrorHandler, PendingStep, BUSY_RETRY_AFTER_SECS};
+pub use error::{ApiError, ApiErrorHandler, BUSY_RETRY_AFTER_SECS};
 pub use middleware::{bearer_token, ApiAuthMiddleware, ApiRequest, BearerSource};
 pub use openapi::{openapi_fragment, OPENAPI_VERSION};
 pub use options::{ApiOptions, DEFAULT_OPENAPI_PATH, DEFAULT_REPLAY_GRACE};

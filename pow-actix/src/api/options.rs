@@ -138,7 +138,7 @@ impl ApiOptions {
     /// ([`ActixExtensionBuilder::api`](crate::extension::ActixExtensionBuilder::api)) are added already, in config order; an
     /// extension added here replaces the config's of the same name (to give it other
     /// settings, say a [`LinkTemplate`](super::LinkTemplate)) and others come after them. Order matters:
-    /// [`ApiExtension::before_issue`] hooks run in that order. The default is none.
+    /// their [`TokenHooks::before_issue`](super::TokenHooks::before_issue) run in that order. The default is none.
     pub fn extension(mut self, extension: impl ApiExtension) -> Self {
         self.extensions.push(Arc::new(extension));
         self

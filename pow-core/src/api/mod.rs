@@ -1,12 +1,18 @@
 //! The JSON API's engine half: bearer access and renewal tokens ([`TokenPair`],
-//! [`authenticate`], [`revoke_user_tokens`]), why a pair is issued ([`ApiAction`]) and
-//! where mail links point ([`LinkTemplate`]).
+//! [`authenticate`], [`revoke_user_tokens`]), why a pair is issued ([`ApiAction`]), the
+//! extensions' say in issuing it ([`TokenHooks`], answering [`Held`] and [`PendingStep`])
+//! and where mail links point ([`LinkTemplate`]).
 //!
 //! The endpoints, their middleware and the OpenAPI document are a web framework's layer
 //! (the `pow-actix` crate's `api` module, with the routes, the envelope and the error
 //! codes); the tokens, their checks and their revocation are the same on every layer.
 
 use std::time::Duration;
+
+mod hooks;
+
+pub use crate::error::{Held, PendingStep};
+pub use hooks::{details, pending_steps, prepare_issue, taken_sign_up, Issue, TokenHooks};
 
 pub use crate::link::{LinkKind, LinkTemplate};
 

@@ -3,7 +3,6 @@
 use actix_web::http::StatusCode;
 use actix_web::web::{self, Bytes};
 use actix_web::{HttpRequest, HttpResponse};
-use async_trait::async_trait;
 use pow_actix::api::{ApiContext, ApiError, ApiExtension};
 use pow_actix::web::Action;
 use serde::Deserialize;
@@ -174,7 +173,6 @@ async fn api_export(
     .await
 }
 
-#[async_trait(?Send)]
 impl ApiExtension for AccountApi {
     fn name(&self) -> &'static str {
         NAME

@@ -3,24 +3,23 @@
 use actix_web::http::StatusCode;
 use actix_web::web::{self, ServiceConfig};
 use actix_web::{HttpRequest, HttpResponse};
-use pow_actix::api::{ApiAction, ApiContext, ApiError, ApiExtension, LinkTemplate, PendingStep};
-use pow_actix::messages::{request_language, LanguageIdentifier};
+use pow_actix::api::{ApiContext, ApiError, ApiExtension, LinkTemplate, TokenHooks};
+use pow_actix::messages::LanguageIdentifier;
 use pow_actix::users::User;
 use pow_actix::PowConfig;
 use serde_json::{json, Map, Value};
 
 use crate::flows::{actions, confirm_link, refresh_sessions, Confirmation};
-use crate::mail::{self, Sent};
+use crate::mail::Sent;
 use crate::schema::{has_pending_change, is_unconfirmed, UNCONFIRMED_EMAIL_FIELD};
+use crate::tokens::{NOT_CONFIRMED, SENT};
+use crate::ConfirmationHooks;
 use crate::{EmailConfirmation, NAME};
 
 const CONFIRMED: &str = "pow_email_confirmation_email_has_been_confirmed";
 const FAILED: &str = "pow_email_confirmation_email_confirmation_failed";
 const INVALID: &str = "pow_email_confirmation_invalid_token";
-const REQUIRED: &str = "pow_email_confirmation_email_confirmation_required";
 const REQUIRED_FOR_UPDATE: &str = "pow_email_confirmation_email_confirmation_required_for_update";
-const SENT: &str = "pow_email_confirmation_email_confirmation_sent";
-const NOT_CONFIRMED: &str = "pow_email_confirmation_email_not_confirmed";
 
 /// The email-confirmation extension's side of the JSON API, an [`ApiExtension`]: made
 /// with [`EmailConfirmation::api`] and added with
@@ -32,8 +31,7 @@ const NOT_CONFIRMED: &str = "pow_email_confirmation_email_not_confirmed";
 /// (strict or soft, link lifetime, resend limit).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct EmailConfirmationApi {
-    ext: EmailConfirmation,
-    link: Option<LinkTemplate>,
+    hooks: ConfirmationHooks,
 }
 
 impl EmailConfirmation {
@@ -41,8 +39,7 @@ impl EmailConfirmation {
     /// the config, so both agree.
     pub fn api(&self) -> EmailConfirmationApi {
         EmailConfirmationApi {
-            ext: self.clone(),
-            link: None,
+            hooks: ConfirmationHooks::new(self.clone(), None),
         }
     }
 }
@@ -57,13 +54,13 @@ impl EmailConfirmationApi {
     /// `https://app.example.com/confirm-email?token={token}`; the client then sends the
     /// token to `POST <prefix>/confirm-email/{token}`.
     pub fn link_template(mut self, template: LinkTemplate) -> Self {
-        self.link = Some(template);
+        self.hooks.link = Some(template);
         self
     }
 
     /// The settings of the extension.
     pub fn settings(&self) -> &EmailConfirmation {
-        &self.ext
+        &self.hooks.ext
     }
 
     /// Mails the confirmation link (rate limited per address, as on the HTML side).
@@ -74,16 +71,10 @@ impl EmailConfirmationApi {
         lang: &LanguageIdentifier,
         user: User,
     ) -> Result<Sent, ApiError> {
-        mail::send_with_link(
-            &self.ext,
-            &pow_actix::web::ActixRequest(req),
-            config,
-            lang,
-            user,
-            self.link.as_ref(),
-        )
-        .await
-        .map_err(|err| ApiError::from_pow(req, err))
+        self.hooks
+            .send(&pow_actix::web::ActixRequest(req), config, lang, user)
+            .await
+            .map_err(|err| ApiError::from_pow(req, err))
     }
 }
 
@@ -119,7 +110,6 @@ fn ok(data: Map<String, Value>) -> HttpResponse {
     pow_actix::api::answer(StatusCode::OK, data)
 }
 
-#[async_trait::async_trait(?Send)]
 impl ApiExtension for EmailConfirmationApi {
     fn name(&self) -> &'static str {
         NAME
@@ -154,98 +144,8 @@ impl ApiExtension for EmailConfirmationApi {
         );
     }
 
-    /// Strict mode: no tokens for an unconfirmed user. The link is mailed again (within
-    /// the resend limit), as the HTML sign-in does, and the answer says so.
-    async fn before_issue(
-        &self,
-        req: &HttpRequest,
-        api: &ApiContext,
-        user: &User,
-        _action: ApiAction,
-    ) -> Result<(), ApiError> {
-        if self.ext.is_soft() || !is_unconfirmed(user) {
-            return Ok(());
-        }
-        let config = api.config();
-        let lang = request_language(&pow_actix::web::ActixRequest(req), config.messages());
-        self.send(req, config, &lang, user.clone()).await?;
-        Err(
-            ApiError::new(StatusCode::UNAUTHORIZED, text(config, &lang, REQUIRED))
-                .with_code("email_confirmation_required")
-                .pending(PendingStep::new("confirm_email").methods(["email_link"])),
-        )
-    }
-
-    /// Soft mode signs an unconfirmed user in: `GET /session` lists `confirm_email` until
-    /// the link is opened, and `confirm_email_change` while a new address waits.
-    async fn pending_steps(
-        &self,
-        req: &HttpRequest,
-        api: &ApiContext,
-        user: &User,
-    ) -> Result<Vec<PendingStep>, ApiError> {
-        // As stored now: the session's copy may predate a confirmation.
-        let user = &api
-            .config()
-            .users()?
-            .get(user.id)
-            .await?
-            .ok_or_else(|| ApiError::not_authenticated(req))?;
-        let mut steps = Vec::new();
-        if is_unconfirmed(user) {
-            steps.push(PendingStep::new("confirm_email").methods(["email_link"]));
-        }
-        if has_pending_change(user) {
-            steps.push(PendingStep::new("confirm_email_change").methods(["email_link"]));
-        }
-        Ok(steps)
-    }
-
-    /// Strict mode hides a taken address: the sign-up gets the answer a new address gets
-    /// ("confirm your address", `401`), no link goes out, and the core mails the owner a
-    /// notice of the attempt in the background.
-    async fn taken_sign_up(&self, req: &HttpRequest, api: &ApiContext) -> Option<ApiError> {
-        if self.ext.is_soft() {
-            return None;
-        }
-        let config = api.config();
-        let lang = request_language(&pow_actix::web::ActixRequest(req), config.messages());
-        Some(
-            ApiError::new(StatusCode::UNAUTHORIZED, text(config, &lang, REQUIRED))
-                .with_code("email_confirmation_required")
-                .pending(PendingStep::new("confirm_email").methods(["email_link"])),
-        )
-    }
-
-    /// Every token answer says whether the address is confirmed. Soft mode: an
-    /// unconfirmed user gets the tokens, with `email_confirmed: false` and a message; on
-    /// sign-up the link is mailed, as the HTML sign-up does.
-    async fn extend_token_data(
-        &self,
-        req: &HttpRequest,
-        api: &ApiContext,
-        user: &User,
-        action: ApiAction,
-        data: &mut Map<String, Value>,
-    ) -> Result<(), ApiError> {
-        let unconfirmed = is_unconfirmed(user);
-        data.insert("email_confirmed".into(), json!(!unconfirmed));
-        if !unconfirmed {
-            return Ok(());
-        }
-        let config = api.config();
-        let lang = request_language(&pow_actix::web::ActixRequest(req), config.messages());
-        let message = if action == ApiAction::Registration {
-            self.send(req, config, &lang, user.clone()).await?;
-            SENT
-        } else {
-            NOT_CONFIRMED
-        };
-        data.insert(
-            "email_confirmation_message".into(),
-            json!(text(config, &lang, message)),
-        );
-        Ok(())
+    fn hooks(&self) -> Option<&dyn TokenHooks> {
+        Some(&self.hooks)
     }
 }
 
@@ -342,7 +242,7 @@ async fn confirm_token(
         let config = api.config();
         let source = pow_actix::web::ActixRequest(&req);
         let by = pow_actix::extension::ProvenBy::ConfirmationToken;
-        let outcome = confirm_link(&mut ctl.step, &source, &this.ext, &token, by).await?;
+        let outcome = confirm_link(&mut ctl.step, &source, &this.hooks.ext, &token, by).await?;
         match outcome {
             Confirmation::Invalid => {
                 Err(ApiError::translated(&req, StatusCode::NOT_FOUND, INVALID)

@@ -167,7 +167,6 @@ async fn update(
     .await
 }
 
-#[async_trait::async_trait(?Send)]
 impl ApiExtension for InvitationApi {
     fn name(&self) -> &'static str {
         NAME

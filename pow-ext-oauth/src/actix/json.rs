@@ -12,7 +12,6 @@
 use actix_web::http::StatusCode;
 use actix_web::web::{self, Bytes};
 use actix_web::{HttpRequest, HttpResponse};
-use async_trait::async_trait;
 use pow_actix::api::{ApiAction, ApiContext, ApiError, ApiExtension};
 use pow_actix::messages::MessageArg;
 use pow_actix::web::Controller;
@@ -212,7 +211,6 @@ async fn callback(
     .await
 }
 
-#[async_trait(?Send)]
 impl ApiExtension for OAuthApi {
     fn name(&self) -> &'static str {
         NAME
@@ -222,15 +220,8 @@ impl ApiExtension for OAuthApi {
         pow_actix::api::openapi_fragment(NAME, include_str!("../../openapi.json"))
     }
 
-    /// The providers a client may offer: `{"providers": [{"id", "name"}]}`.
-    fn describe(&self, _api: &ApiContext) -> Option<serde_json::Value> {
-        let providers: Vec<serde_json::Value> = self
-            .ext
-            .providers()
-            .iter()
-            .map(|p| json!({ "id": p.id(), "name": p.name() }))
-            .collect();
-        Some(json!({ "providers": providers }))
+    fn hooks(&self) -> Option<&dyn pow_actix::api::TokenHooks> {
+        Some(&self.ext)
     }
 
     fn configure(&self, cfg: &mut web::ServiceConfig, api: &ApiContext) {

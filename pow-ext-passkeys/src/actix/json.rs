@@ -3,10 +3,7 @@
 use actix_web::http::StatusCode;
 use actix_web::web::{self, Bytes};
 use actix_web::{HttpRequest, HttpResponse};
-use async_trait::async_trait;
 use pow_actix::api::{ApiAction, ApiContext, ApiError, ApiExtension};
-use pow_actix::session::AuthMethod;
-use pow_actix::users::User;
 use pow_actix::web::Action;
 use serde::Deserialize;
 use serde_json::json;
@@ -306,7 +303,6 @@ async fn api_step_up(
     .await
 }
 
-#[async_trait(?Send)]
 impl ApiExtension for PasskeysApi {
     fn name(&self) -> &'static str {
         NAME
@@ -316,30 +312,8 @@ impl ApiExtension for PasskeysApi {
         pow_actix::api::openapi_fragment(NAME, include_str!("../../openapi.json"))
     }
 
-    /// An emailed link or code alone, for an account that signs in with passkeys only,
-    /// gets no pair: `403 passkey_recovery_required` with a `recovery_token` that may only
-    /// enrol a new passkey (`POST <prefix>/passkeys/recovery`).
-    async fn before_issue(
-        &self,
-        req: &HttpRequest,
-        api: &ApiContext,
-        user: &User,
-        action: ApiAction,
-    ) -> Result<(), ApiError> {
-        if action != ApiAction::SignIn {
-            return Ok(());
-        }
-        let methods: Vec<AuthMethod> = pow_actix::api::sign_in_methods(req)
-            .iter()
-            .map(|used| used.method)
-            .collect();
-        let recovery = crate::recovery::is_recovery(&self.ext, api.config(), user, &methods)
-            .await
-            .map_err(|err| ApiError::from_pow(req, err))?;
-        if recovery {
-            return Err(super::recovery::recovery_required(req, api.config(), user));
-        }
-        Ok(())
+    fn hooks(&self) -> Option<&dyn pow_actix::api::TokenHooks> {
+        Some(&self.ext)
     }
 
     fn configure(&self, cfg: &mut web::ServiceConfig, api: &ApiContext) {

@@ -4,7 +4,7 @@
 use actix_web::http::StatusCode;
 use actix_web::web::{self, Bytes};
 use actix_web::{HttpRequest, HttpResponse};
-use pow_actix::api::{ApiContext, ApiError, PendingStep};
+use pow_actix::api::{ApiContext, ApiError};
 use pow_actix::session::{CookieSessionExt as _, CookieSessionHandle};
 use pow_actix::users::User;
 use pow_actix::views::{Form, Link};
@@ -16,7 +16,7 @@ use serde_json::json;
 use super::html::{name_field, param, CeremonyPage};
 use super::json::{api_error, body};
 use crate::recovery::{
-    enrol_once, grant, path, pending_key, sign_in_recovered, user_of, API_RECOVERY, RECOVERY,
+    enrol_once, path, pending_key, sign_in_recovered, user_of, API_RECOVERY, RECOVERY,
     RECOVERY_NEW, RECOVERY_PATH,
 };
 use crate::{EnrolAnswer, Kind, Passkeys, Started, NAME};
@@ -130,19 +130,6 @@ async fn recovery_create(
         })
         .await
         .map_err(pow_actix::Error)
-}
-
-/// The answer to a JSON sign-in that is a recovery: `401 passkey_recovery_required` with
-/// the pending step `enrol_passkey`, whose token (15 minutes) goes to
-/// `POST <prefix>/passkeys/recovery` as `recovery_token`.
-pub(crate) fn recovery_required(req: &HttpRequest, config: &PowConfig, user: &User) -> ApiError {
-    ApiError::translated(req, StatusCode::UNAUTHORIZED, "pow_passkeys_recovery_info")
-        .with_code("passkey_recovery_required")
-        .pending(
-            PendingStep::new("enrol_passkey")
-                .methods(["webauthn"])
-                .token(grant(config, user.id)),
-        )
 }
 
 #[derive(Deserialize)]

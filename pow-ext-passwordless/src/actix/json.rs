@@ -4,7 +4,6 @@
 use actix_web::http::StatusCode;
 use actix_web::web::{self, Bytes};
 use actix_web::{HttpRequest, HttpResponse};
-use async_trait::async_trait;
 use pow_actix::api::{ApiAction, ApiContext, ApiError, ApiExtension};
 use serde::Deserialize;
 use serde_json::json;
@@ -261,7 +260,6 @@ async fn staged_complete(
     .await
 }
 
-#[async_trait(?Send)]
 impl ApiExtension for PasswordlessApi {
     fn name(&self) -> &'static str {
         NAME

@@ -88,7 +88,6 @@ impl ResetPasswordApi {
     }
 }
 
-#[async_trait::async_trait(?Send)]
 impl ApiExtension for ResetPasswordApi {
     fn name(&self) -> &'static str {
         NAME

@@ -7,10 +7,9 @@
 
 use actix_web::http::StatusCode;
 use actix_web::web::{self, Bytes};
-use actix_web::{HttpMessage as _, HttpRequest, HttpResponse};
-use async_trait::async_trait;
+use actix_web::{HttpRequest, HttpResponse};
 use chrono::Utc;
-use pow_actix::api::{ApiAction, ApiContext, ApiError, ApiExtension, PendingStep};
+use pow_actix::api::{ApiAction, ApiContext, ApiError, ApiExtension};
 use pow_actix::mailer::Notice;
 use pow_actix::session::AuthMethod;
 use pow_actix::users::User;
@@ -18,17 +17,11 @@ use pow_actix::web::{Action, ActionId, Controller};
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::flows::{self as verify, Answer, SecondStep};
+use crate::flows::{self as verify, Answer, SecondStep, TOKEN_SALT};
 use crate::store::{Pending, Records};
 use crate::totp;
 use crate::{actions, events};
 use crate::{TwoFactor, NAME};
-
-/// Salt of the signed `second_factor_token`.
-const TOKEN_SALT: &str = "pow two-factor api token";
-
-/// Set on a request whose user just passed the second step: the sign-in may go on.
-struct Passed;
 
 /// The JSON side of [`TwoFactor`] (see the crate docs).
 #[derive(Clone, Debug)]
@@ -134,8 +127,6 @@ async fn verify_create(
             Some(method) if !codes.contains(&method.as_str()) => Answer::Factor(method, raw),
             _ => Answer::Code(body.code.clone()),
         };
-        // This request's own pair is the second step's: the pending check lets it through.
-        req.extensions_mut().insert(Passed);
         let mut session = api.session(&req, ApiAction::SignIn);
         match verify::second_step(
             &config,
@@ -345,7 +336,6 @@ async fn stored(config: &pow_actix::PowConfig, id: i64) -> Result<User, ApiError
     })
 }
 
-#[async_trait(?Send)]
 impl ApiExtension for TwoFactorApi {
     fn name(&self) -> &'static str {
         NAME
@@ -383,52 +373,7 @@ impl ApiExtension for TwoFactorApi {
         );
     }
 
-    /// A password sign-in of a user with a second factor gets no pair: `403` with code
-    /// `second_factor_required`, a `second_factor_token` for the second step and the
-    /// `methods` it accepts (`totp`, `recovery_code`, other extensions' factors).
-    async fn before_issue(
-        &self,
-        req: &HttpRequest,
-        api: &ApiContext,
-        user: &User,
-        action: ApiAction,
-    ) -> Result<(), ApiError> {
-        if action != ApiAction::SignIn
-            || req.extensions().get::<Passed>().is_some()
-            || pow_actix::api::sign_in_methods(req)
-                .iter()
-                .any(|used| used.method.is_second_factor())
-        {
-            return Ok(());
-        }
-        let config = api.config();
-        let accepted = verify::accepted(config, user)
-            .await
-            .map_err(|err| ApiError::from_pow(req, err))?;
-        if accepted.is_empty() {
-            return Ok(());
-        }
-        let pending = Pending {
-            user_id: user.id,
-            persist: false,
-            methods: pow_actix::api::sign_in_methods(req),
-        };
-        let id = Records::new(config)
-            .start(&pending, self.ext.pending_ttl)
-            .await
-            .map_err(|err| ApiError::from_pow(req, err.into()))?;
-        let token = config.verifier().sign_token(TOKEN_SALT, &id);
-        let key = if verify::is_enabled(user) {
-            "pow_two_factor_required"
-        } else {
-            "pow_two_factor_required_key"
-        };
-        Err(ApiError::translated(req, StatusCode::UNAUTHORIZED, key)
-            .with_code("second_factor_required")
-            .pending(
-                PendingStep::new("second_factor")
-                    .methods(accepted)
-                    .token(token),
-            ))
+    fn hooks(&self) -> Option<&dyn pow_actix::api::TokenHooks> {
+        Some(&self.ext)
     }
 }
