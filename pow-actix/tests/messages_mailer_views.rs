@@ -12,7 +12,9 @@ use pow_actix::messages::{
     negotiate, request_language, FluentMessages, LanguageIdentifier, MessageArg, Messages,
 };
 use pow_actix::users::ValidationError;
-use pow_actix::views::{DefaultViews, Field, FieldType, Form, Link, PageBody, PageContext, Views};
+use pow_actix::views::{
+    DefaultViews, Field, FieldType, Form, Link, PageBody, PageContext, PageId, Views,
+};
 use pow_actix::{Extension, PowConfig, PowError};
 
 fn lang(tag: &str) -> LanguageIdentifier {
@@ -1011,7 +1013,7 @@ fn default_views_render_a_form_page() {
         extra_forms: vec![delete],
     };
     let html = DefaultViews
-        .render("registration/edit", &context(), &body)
+        .render(PageId::REGISTRATION_EDIT, &context(), &body)
         .unwrap();
     let flat = squash(&html);
 
@@ -1108,7 +1110,9 @@ fn default_views_render_a_text_page() {
         ],
         links: vec![Link::new("/invitations/new", "Invite another")],
     };
-    let html = DefaultViews.render("invitation/show", &ctx, &body).unwrap();
+    let html = DefaultViews
+        .render(PageId::new("invitation/show"), &ctx, &body)
+        .unwrap();
     assert!(html.contains("<div class=\"pow-flash pow-flash-info\" role=\"alert\">Gesendet.</div>"));
     assert!(!html.contains("class=\"pow-flash pow-flash-error\""));
     assert!(html.contains("<p class=\"pow-text\">Send this link:</p>"));
@@ -1122,12 +1126,73 @@ fn default_views_render_a_text_page() {
 struct MyViews;
 
 impl Views for MyViews {
-    fn render(&self, name: &str, ctx: &PageContext, body: &PageBody) -> Result<String, PowError> {
-        match name {
-            "session/new" => Ok("custom sign-in".into()),
-            _ => DefaultViews.render(name, ctx, body),
+    fn render(&self, page: PageId, ctx: &PageContext, body: &PageBody) -> Result<String, PowError> {
+        match page {
+            PageId::SESSION_NEW => Ok("custom sign-in".into()),
+            _ => DefaultViews.render(page, ctx, body),
         }
     }
+
+    fn pages(&self) -> Vec<PageId> {
+        vec![PageId::SESSION_NEW]
+    }
+}
+
+/// Restyles a page nobody renders (a misspelt id).
+struct MisspeltViews;
+
+impl Views for MisspeltViews {
+    fn render(&self, page: PageId, ctx: &PageContext, body: &PageBody) -> Result<String, PowError> {
+        DefaultViews.render(page, ctx, body)
+    }
+
+    fn pages(&self) -> Vec<PageId> {
+        vec![PageId::new("sesion/new")]
+    }
+}
+
+#[test]
+fn views_for_a_page_nobody_renders_are_refused() {
+    let err = PowConfig::builder(secret())
+        .views(MisspeltViews)
+        .build()
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("no page `sesion/new`") && err.to_string().contains("session/new"),
+        "{err}"
+    );
+    // An extension's page is known once the extension is enabled.
+    struct Sms;
+    impl pow_actix::Extension for Sms {
+        fn name(&self) -> &'static str {
+            "sms"
+        }
+        fn build(&self, ext: &mut pow_actix::extension::ExtensionBuilder) {
+            ext.pages([PageId::new("sesion/new")]);
+        }
+    }
+    assert!(PowConfig::builder(secret())
+        .extension(Sms)
+        .views(MisspeltViews)
+        .build()
+        .is_ok());
+}
+
+#[actix_web::test]
+async fn a_page_nobody_registered_is_not_rendered() {
+    let config = PowConfig::builder(secret()).build().unwrap();
+    let req = actix_web::test::TestRequest::default().to_http_request();
+    let body = PageBody::Text {
+        paragraphs: vec!["x".into()],
+        links: vec![],
+    };
+    let page = pow_actix::web::Page::new("nowhere/page", "title-sign-in", body);
+    let err = pow_actix::web::render_page(&req, &config, &lang("en"), page).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("page `nowhere/page` is not registered"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -1139,7 +1204,7 @@ fn config_views_default_and_override() {
     let config = PowConfig::builder(secret()).build().unwrap();
     let html = config
         .views()
-        .render("session/new", &context(), &body)
+        .render(PageId::SESSION_NEW, &context(), &body)
         .unwrap();
     assert!(html.starts_with("<!DOCTYPE html>"));
 
@@ -1147,13 +1212,13 @@ fn config_views_default_and_override() {
     assert_eq!(
         config
             .views()
-            .render("session/new", &context(), &body)
+            .render(PageId::SESSION_NEW, &context(), &body)
             .unwrap(),
         "custom sign-in"
     );
     assert!(config
         .views()
-        .render("registration/new", &context(), &body)
+        .render(PageId::REGISTRATION_NEW, &context(), &body)
         .unwrap()
         .contains("<p class=\"pow-text\">x</p>"));
 }
@@ -1320,7 +1385,7 @@ fn a_form_with_a_note_is_a_row_with_a_small_button() {
     ctx.flash_error = None;
     let html = squash(
         &DefaultViews
-            .render("registration/sessions", &ctx, &body)
+            .render(PageId::REGISTRATION_SESSIONS, &ctx, &body)
             .unwrap(),
     );
     assert!(

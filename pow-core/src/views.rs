@@ -1,24 +1,29 @@
 //! Pages: the [`Views`] trait and the built-in [`DefaultViews`].
 //!
 //! Controllers describe a page as data ([`PageContext`] and a [`PageBody`]: a form with
-//! links, or paragraphs) and hand it to the configured [`Views`] with the page's name.
+//! links, or paragraphs) and hand it to the configured [`Views`] with the page's
+//! registered id ([`PageId`]).
 //! [`DefaultViews`] renders every page in one accessible layout with an embedded
 //! stylesheet, no JavaScript, and everything HTML-escaped.
 //!
 //! An app restyles single pages by matching on the name and delegating the rest:
 //!
 //! ```
-//! use pow_core::views::{DefaultViews, PageBody, PageContext, Views};
+//! use pow_core::views::{DefaultViews, PageBody, PageContext, PageId, Views};
 //! use pow_core::PowError;
 //!
 //! struct MyViews;
 //!
 //! impl Views for MyViews {
-//!     fn render(&self, name: &str, ctx: &PageContext, body: &PageBody) -> Result<String, PowError> {
-//!         match name {
-//!             "session/new" => Ok(format!("<h1>{}</h1>", "My sign-in page")),
-//!             _ => DefaultViews.render(name, ctx, body),
+//!     fn render(&self, page: PageId, ctx: &PageContext, body: &PageBody) -> Result<String, PowError> {
+//!         match page {
+//!             PageId::SESSION_NEW => Ok(format!("<h1>{}</h1>", "My sign-in page")),
+//!             _ => DefaultViews.render(page, ctx, body),
 //!         }
+//!     }
+//!
+//!     fn pages(&self) -> Vec<PageId> {
+//!         vec![PageId::SESSION_NEW]
 //!     }
 //! }
 //! ```
@@ -51,6 +56,89 @@ pub const TEMPLATE_SOURCES: &[(&str, &str)] = &[
     ),
     ("pow.css", STYLESHEET),
 ];
+
+/// The id of a page: the name apps override it by (`"session/new"`). The core registers
+/// its pages ([`PageId::CORE`]); an extension registers those it renders with
+/// [`ExtensionBuilder::pages`](crate::extension::ExtensionBuilder::pages), and a framework
+/// layer renders no other page. Custom [`Views`] list the pages they restyle
+/// ([`Views::pages`]), and the config refuses one it does not know, so a misspelt id
+/// fails at start-up instead of never matching.
+///
+/// ```
+/// use pow_core::views::PageId;
+///
+/// const SMS_CODE: PageId = PageId::new("sms/code");
+/// assert_eq!(SMS_CODE.as_str(), "sms/code");
+/// assert!(PageId::SESSION_NEW == "session/new");
+/// assert!(PageId::CORE.contains(&PageId::SESSION_NEW));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PageId(&'static str);
+
+impl PageId {
+    /// The sign-in page.
+    pub const SESSION_NEW: Self = Self::new("session/new");
+    /// The password confirmation page (sudo mode).
+    pub const SESSION_CONFIRM: Self = Self::new("session/confirm");
+    /// The sign-up page.
+    pub const REGISTRATION_NEW: Self = Self::new("registration/new");
+    /// The account settings page.
+    pub const REGISTRATION_EDIT: Self = Self::new("registration/edit");
+    /// The session list.
+    pub const REGISTRATION_SESSIONS: Self = Self::new("registration/sessions");
+    /// The account's recent activity.
+    pub const REGISTRATION_ACTIVITY: Self = Self::new("registration/activity");
+    /// The page of a request refused by a rate limit or an account lock.
+    pub const ERROR_RATE_LIMITED: Self = Self::new("error/rate_limited");
+    /// The page of a request the service could not serve now (busy, store down).
+    pub const ERROR_UNAVAILABLE: Self = Self::new("error/unavailable");
+
+    /// The core's pages.
+    pub const CORE: [Self; 8] = [
+        Self::SESSION_NEW,
+        Self::SESSION_CONFIRM,
+        Self::REGISTRATION_NEW,
+        Self::REGISTRATION_EDIT,
+        Self::REGISTRATION_SESSIONS,
+        Self::REGISTRATION_ACTIVITY,
+        Self::ERROR_RATE_LIMITED,
+        Self::ERROR_UNAVAILABLE,
+    ];
+
+    /// The page named `name` (`"<extension>/<page>"` by convention).
+    pub const fn new(name: &'static str) -> Self {
+        Self(name)
+    }
+
+    /// Its name.
+    pub const fn as_str(self) -> &'static str {
+        self.0
+    }
+}
+
+impl std::fmt::Display for PageId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+impl PartialEq<&str> for PageId {
+    fn eq(&self, other: &&str) -> bool {
+        self.0 == *other
+    }
+}
+
+impl PartialEq<str> for PageId {
+    fn eq(&self, other: &str) -> bool {
+        self.0 == other
+    }
+}
+
+impl From<&'static str> for PageId {
+    fn from(name: &'static str) -> Self {
+        Self(name)
+    }
+}
 
 /// The kind of a form field.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -359,20 +447,30 @@ pub enum PageBody {
 
 /// Renders pages.
 pub trait Views: Send + Sync + 'static {
-    /// Renders page `name` (`"session/new"`, `"registration/new"`, `"registration/edit"`,
-    /// `"reset_password/new"`, `"reset_password/edit"`, `"invitation/new"`,
-    /// `"invitation/show"`, `"invitation/edit"`, ... or any extension's) as a full HTML
-    /// document. [`DefaultViews`] renders `body` in the built-in layout; an app overrides
-    /// pages by matching on `name` and delegating the rest to [`DefaultViews`].
+    /// Renders `page` ([`PageId::SESSION_NEW`], [`PageId::REGISTRATION_NEW`], ... or any
+    /// extension's, `"reset_password/new"`) as a full HTML document. [`DefaultViews`]
+    /// renders `body` in the built-in layout; an app overrides pages by matching on
+    /// `page` and delegating the rest to [`DefaultViews`].
     ///
     /// # Errors
     /// [`PowError::Template`] when rendering fails.
-    fn render(&self, name: &str, ctx: &PageContext, body: &PageBody) -> Result<String, PowError>;
+    fn render(&self, page: PageId, ctx: &PageContext, body: &PageBody) -> Result<String, PowError>;
+
+    /// The pages this value renders differently from [`DefaultViews`]. The config refuses
+    /// one that neither the core nor an enabled extension registers (a misspelt id would
+    /// never match). The default is none.
+    fn pages(&self) -> Vec<PageId> {
+        Vec::new()
+    }
 }
 
 impl<V: Views + ?Sized> Views for std::sync::Arc<V> {
-    fn render(&self, name: &str, ctx: &PageContext, body: &PageBody) -> Result<String, PowError> {
-        (**self).render(name, ctx, body)
+    fn render(&self, page: PageId, ctx: &PageContext, body: &PageBody) -> Result<String, PowError> {
+        (**self).render(page, ctx, body)
+    }
+
+    fn pages(&self) -> Vec<PageId> {
+        (**self).pages()
     }
 }
 
@@ -420,7 +518,8 @@ fn with_token<'a>(form: &'a Form, ctx: &PageContext) -> Cow<'a, Form> {
 }
 
 impl Views for DefaultViews {
-    fn render(&self, name: &str, ctx: &PageContext, body: &PageBody) -> Result<String, PowError> {
+    fn render(&self, page: PageId, ctx: &PageContext, body: &PageBody) -> Result<String, PowError> {
+        let name = page.as_str();
         let mut figure = None;
         let (form, paragraphs, links, extra_forms): (_, &[String], &[Link], &[Form]) = match body {
             PageBody::Form {

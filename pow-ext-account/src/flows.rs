@@ -73,7 +73,7 @@ pub(crate) fn path(config: &PowConfig, pattern: &str, params: &[(&str, &str)]) -
 
 /// The links to the closing page and the export on the account page.
 pub(crate) fn account_links(
-    page: &str,
+    page: pow_core::views::PageId,
     body: &mut PageBody,
     lang: &LanguageIdentifier,
     config: &PowConfig,

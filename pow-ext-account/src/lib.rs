@@ -511,12 +511,20 @@ pub(crate) fn date_arg(date: DateTime<Utc>) -> MessageArg {
     MessageArg::Str(date.format("%Y-%m-%d").to_string())
 }
 
+/// The pages the extension renders, registered in its `build` (restyle them with
+/// custom [`Views`](pow_core::views::Views)).
+pub const PAGES: [pow_core::views::PageId; 2] = [
+    pow_core::views::PageId::new("account/close"),
+    pow_core::views::PageId::new("account/reactivate"),
+];
+
 impl Extension for Account {
     fn name(&self) -> &'static str {
         NAME
     }
 
     fn build(&self, ext: &mut ExtensionBuilder) {
+        ext.pages(PAGES);
         ext.user_fields([
             FieldDef::new(CLOSED_AT_FIELD, FieldKind::Timestamp),
             FieldDef::new(ERASE_AFTER_FIELD, FieldKind::Timestamp),

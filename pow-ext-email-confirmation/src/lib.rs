@@ -443,12 +443,18 @@ fn confirm_with(
     }
 }
 
+/// The pages the extension renders, registered in its `build` (restyle them with
+/// custom [`Views`](pow_core::views::Views)).
+pub const PAGES: [pow_core::views::PageId; 1] =
+    [pow_core::views::PageId::new("email_confirmation/cancel")];
+
 impl Extension for EmailConfirmation {
     fn name(&self) -> &'static str {
         NAME
     }
 
     fn build(&self, ext: &mut ExtensionBuilder) {
+        ext.pages(PAGES);
         ext.user_fields(schema::user_fields())
             .changeset_hook(schema::EmailConfirmationHook)
             .migrations(MIGRATIONS)

@@ -522,12 +522,22 @@ impl ChangesetHook for AcceptHook {
     }
 }
 
+/// The pages the extension renders, registered in its `build` (restyle them with
+/// custom [`Views`](pow_core::views::Views)).
+pub const PAGES: [pow_core::views::PageId; 4] = [
+    pow_core::views::PageId::new("invitation/new"),
+    pow_core::views::PageId::new("invitation/edit"),
+    pow_core::views::PageId::new("invitation/show"),
+    pow_core::views::PageId::new("invitation/forbidden"),
+];
+
 impl Extension for Invitation {
     fn name(&self) -> &'static str {
         NAME
     }
 
     fn build(&self, ext: &mut ExtensionBuilder) {
+        ext.pages(PAGES);
         ext.user_fields([
             FieldDef::new(INVITATION_TOKEN, FieldKind::Text)
                 .unique()

@@ -276,12 +276,17 @@ impl OAuth {
     }
 }
 
+/// The pages the extension renders, registered in its `build` (restyle them with
+/// custom [`Views`](pow_core::views::Views)).
+pub const PAGES: [pow_core::views::PageId; 1] = [pow_core::views::PageId::new("oauth/index")];
+
 impl Extension for OAuth {
     fn name(&self) -> &'static str {
         NAME
     }
 
     fn build(&self, ext: &mut ExtensionBuilder) {
+        ext.pages(PAGES);
         let pages = self.clone();
         ext.migrations(MIGRATIONS)
             .messages(MESSAGES.iter().copied())
@@ -340,7 +345,7 @@ impl OAuth {
     /// accounts on the account page.
     fn extend_page(
         &self,
-        page: &str,
+        page: pow_core::views::PageId,
         body: &mut PageBody,
         lang: &LanguageIdentifier,
         config: &PowConfig,
@@ -348,7 +353,7 @@ impl OAuth {
         let PageBody::Form { links, .. } = body else {
             return;
         };
-        match page {
+        match page.as_str() {
             "session/new" | "registration/new" => {
                 for provider in &self.providers {
                     let label = config

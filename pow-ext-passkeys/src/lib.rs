@@ -1223,12 +1223,23 @@ const DECOY_ID_LENGTHS: [usize; 5] = [16, 20, 32, 48, 64];
 /// The shape of a decoy credential (its id is replaced): a P-256 key nobody holds.
 const DECOY_CREDENTIAL: &str = include_str!("decoy.json");
 
+/// The pages the extension renders, registered in its `build` (restyle them with
+/// custom [`Views`](pow_core::views::Views)).
+pub const PAGES: [pow_core::views::PageId; 5] = [
+    pow_core::views::PageId::new("passkeys/index"),
+    pow_core::views::PageId::new("passkeys/security_key"),
+    pow_core::views::PageId::new("passkeys/sign_in"),
+    pow_core::views::PageId::new("passkeys/step_up"),
+    pow_core::views::PageId::new("passkeys/recovery"),
+];
+
 impl Extension for Passkeys {
     fn name(&self) -> &'static str {
         NAME
     }
 
     fn build(&self, ext: &mut ExtensionBuilder) {
+        ext.pages(PAGES);
         ext.migrations(MIGRATIONS)
             .messages(FTL.iter().copied())
             .mails([MAIL_ADDED, MAIL_REMOVED, MAIL_COUNTER])

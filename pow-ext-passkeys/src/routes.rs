@@ -58,12 +58,12 @@ pub(crate) fn path(config: &PowConfig, pattern: &str, params: &[(&str, &str)]) -
 
 /// The passkeys link on the account page, and the passkey sign-in link on the sign-in page.
 pub(crate) fn page_links(
-    page: &str,
+    page: pow_core::views::PageId,
     body: &mut PageBody,
     lang: &LanguageIdentifier,
     config: &PowConfig,
 ) {
-    let (target, key) = match page {
+    let (target, key) = match page.as_str() {
         "registration/edit" => (MANAGE_PATH, "pow_passkeys_link"),
         "session/new" => (SIGN_IN_PATH, "pow_passkeys_sign_in_link"),
         _ => return,

@@ -186,12 +186,24 @@ impl Passwordless {
     }
 }
 
+/// The pages the extension renders, registered in its `build` (restyle them with
+/// custom [`Views`](pow_core::views::Views)).
+pub const PAGES: [pow_core::views::PageId; 6] = [
+    pow_core::views::PageId::new("passwordless/new"),
+    pow_core::views::PageId::new("passwordless/code_new"),
+    pow_core::views::PageId::new("passwordless/sign_up"),
+    pow_core::views::PageId::new("passwordless/complete"),
+    pow_core::views::PageId::new("passwordless/link"),
+    pow_core::views::PageId::new("passwordless/code"),
+];
+
 impl Extension for Passwordless {
     fn name(&self) -> &'static str {
         NAME
     }
 
     fn build(&self, ext: &mut ExtensionBuilder) {
+        ext.pages(PAGES);
         ext.messages(MESSAGES.iter().copied())
             .mails([MAIL_LINK, MAIL_CODE])
             .mail_links([LINK, SIGN_UP_LINK])
@@ -214,8 +226,13 @@ pub(crate) const SIGN_IN_PATH: &str = "/passwordless";
 pub(crate) const STAGED_PATH: &str = "/passwordless/sign-up";
 
 /// The "sign in with a link" and "sign up with a link" links on the core pages.
-fn sign_in_links(page: &str, body: &mut PageBody, lang: &LanguageIdentifier, config: &PowConfig) {
-    let (key, path) = match page {
+fn sign_in_links(
+    page: pow_core::views::PageId,
+    body: &mut PageBody,
+    lang: &LanguageIdentifier,
+    config: &PowConfig,
+) {
+    let (key, path) = match page.as_str() {
         "session/new" => ("pow_passwordless_link_sign_in", SIGN_IN_PATH),
         "registration/new" => ("pow_passwordless_link_sign_up", STAGED_PATH),
         _ => return,

@@ -41,7 +41,10 @@ impl Extension for PersistentSession {
 /// The remember-me checkbox on the sign-in page, ticked when `ticked`.
 fn remember_me_checkbox(
     ticked: bool,
-) -> impl Fn(&str, &mut PageBody, &LanguageIdentifier, &PowConfig) + Send + Sync + 'static {
+) -> impl Fn(pow_core::views::PageId, &mut PageBody, &LanguageIdentifier, &PowConfig)
+       + Send
+       + Sync
+       + 'static {
     move |page, body, lang, config| {
         if page != "session/new" {
             return;

@@ -398,12 +398,20 @@ pub const FTL: &[(&str, &str)] = &[
 /// The request form, relative to the mount path.
 pub(crate) const NEW_PATH: &str = "/reset-password/new";
 
+/// The pages the extension renders, registered in its `build` (restyle them with
+/// custom [`Views`](pow_core::views::Views)).
+pub const PAGES: [pow_core::views::PageId; 2] = [
+    pow_core::views::PageId::new("reset_password/new"),
+    pow_core::views::PageId::new("reset_password/edit"),
+];
+
 impl Extension for ResetPassword {
     fn name(&self) -> &'static str {
         NAME
     }
 
     fn build(&self, ext: &mut ExtensionBuilder) {
+        ext.pages(PAGES);
         ext.mails([MAIL])
             .mail_links([LINK])
             .audit_events([events::REQUESTED, events::COMPLETED])
@@ -424,7 +432,7 @@ impl Extension for ResetPassword {
 
 /// The "Forgot password?" link on the sign-in page.
 fn forgot_password_link(
-    page: &str,
+    page: pow_core::views::PageId,
     body: &mut PageBody,
     lang: &LanguageIdentifier,
     config: &PowConfig,

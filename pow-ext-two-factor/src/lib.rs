@@ -234,12 +234,23 @@ impl TwoFactor {
     }
 }
 
+/// The pages the extension renders, registered in its `build` (restyle them with
+/// custom [`Views`](pow_core::views::Views)).
+pub const PAGES: [pow_core::views::PageId; 5] = [
+    pow_core::views::PageId::new("two_factor/verify"),
+    pow_core::views::PageId::new("two_factor/new"),
+    pow_core::views::PageId::new("two_factor/show"),
+    pow_core::views::PageId::new("two_factor/codes"),
+    pow_core::views::PageId::new("two_factor/step_up"),
+];
+
 impl Extension for TwoFactor {
     fn name(&self) -> &'static str {
         NAME
     }
 
     fn build(&self, ext: &mut ExtensionBuilder) {
+        ext.pages(PAGES);
         ext.user_fields([
             // The seed never reaches the session cache: checking a code reads the row.
             FieldDef::new(SECRET_FIELD, FieldKind::Text).secret(),
@@ -290,7 +301,12 @@ pub(crate) fn settings_path(config: &PowConfig) -> String {
     pow_core::config::extension_path(config, NAME, SETTINGS_PATH, &[])
 }
 
-fn settings_link(page: &str, body: &mut PageBody, lang: &LanguageIdentifier, config: &PowConfig) {
+fn settings_link(
+    page: pow_core::views::PageId,
+    body: &mut PageBody,
+    lang: &LanguageIdentifier,
+    config: &PowConfig,
+) {
     if page != "registration/edit" {
         return;
     }

@@ -82,6 +82,10 @@ fn activity_page(
         &ctl.req,
         &ctl.config,
         &ctl.lang,
-        Page::new("registration/activity", "title-activity", body),
+        Page::new(
+            crate::views::PageId::REGISTRATION_ACTIVITY,
+            "title-activity",
+            body,
+        ),
     )
 }

@@ -39,7 +39,11 @@ fn confirm_page(ctl: &Controller, error: Option<String>) -> crate::error::PowRes
         links: Vec::new(),
         extra_forms: Vec::new(),
     };
-    let mut page = Page::new("session/confirm", "title-confirm-password", body);
+    let mut page = Page::new(
+        crate::views::PageId::SESSION_CONFIRM,
+        "title-confirm-password",
+        body,
+    );
     page.error = error;
     page.info = Some(ctl.text("confirm_password_intro"));
     render_page(&ctl.req, &ctl.config, &ctl.lang, page)

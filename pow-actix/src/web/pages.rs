@@ -8,12 +8,13 @@ use super::{csrf, flash};
 use crate::config::PowConfig;
 use crate::error::{PowError, BUSY_RETRY_AFTER_SECS};
 use crate::messages::LanguageIdentifier;
-use crate::views::{PageBody, PageContext};
+use crate::views::{PageBody, PageContext, PageId};
 
 /// A page to render.
 pub struct Page {
-    /// The page name, e.g. `"session/new"` (apps override pages by name).
-    pub name: &'static str,
+    /// The page's registered id, e.g. [`PageId::SESSION_NEW`] (apps override pages by
+    /// id).
+    pub name: PageId,
     /// Message key of the page title, e.g. `"title-sign-in"`.
     pub title_key: &'static str,
     /// The page's content.
@@ -31,10 +32,12 @@ pub struct Page {
 }
 
 impl Page {
-    /// A page with no immediate flash.
-    pub fn new(name: &'static str, title_key: &'static str, body: PageBody) -> Self {
+    /// A page with no immediate flash. `name` is a registered page id (the core's, or
+    /// one an extension registers with
+    /// [`ExtensionBuilder::pages`](crate::extension::ExtensionBuilder::pages)).
+    pub fn new(name: impl Into<PageId>, title_key: &'static str, body: PageBody) -> Self {
         Self {
-            name,
+            name: name.into(),
             title_key,
             body,
             info: None,
@@ -93,6 +96,13 @@ pub fn render_page(
     lang: &LanguageIdentifier,
     mut page: Page,
 ) -> crate::error::PowResult<HttpResponse> {
+    if !config.extensions().is_page(page.name) {
+        return Err(PowError::Config(format!(
+            "page `{}` is not registered: an extension registers the pages it renders \
+             with ExtensionBuilder::pages",
+            page.name
+        )));
+    }
     for extend in config.extensions().page_extensions() {
         extend(page.name, &mut page.body, lang, config);
     }
@@ -183,7 +193,7 @@ pub fn unavailable_page(
                 crate::limits::LimitReason::Locked => "account_locked",
             };
             (
-                "error/rate_limited",
+                PageId::ERROR_RATE_LIMITED,
                 "title-rate-limited",
                 messages.text(&lang, key),
                 StatusCode::TOO_MANY_REQUESTS,
@@ -198,7 +208,7 @@ pub fn unavailable_page(
                 _ => messages.service_unavailable(&lang),
             };
             (
-                "error/unavailable",
+                PageId::ERROR_UNAVAILABLE,
                 "title-unavailable",
                 text,
                 StatusCode::SERVICE_UNAVAILABLE,

@@ -46,7 +46,12 @@ fn registration_page(ctl: &Controller) -> crate::error::PowResult<HttpResponse> 
         req,
         config,
         lang,
-        Page::new("registration/new", "title-register", body).with_captcha(),
+        Page::new(
+            crate::views::PageId::REGISTRATION_NEW,
+            "title-register",
+            body,
+        )
+        .with_captcha(),
     )
 }
 
@@ -106,7 +111,11 @@ fn edit_page(ctl: &Controller, user: &User) -> crate::error::PowResult<HttpRespo
         req,
         config,
         lang,
-        Page::new("registration/edit", "title-edit-account", body),
+        Page::new(
+            crate::views::PageId::REGISTRATION_EDIT,
+            "title-edit-account",
+            body,
+        ),
     )
 }
 

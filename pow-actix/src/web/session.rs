@@ -48,7 +48,8 @@ fn sign_in_page(ctl: &Controller, error: Option<String>) -> crate::error::PowRes
         }],
         extra_forms: Vec::new(),
     };
-    let mut page = Page::new("session/new", "title-sign-in", body).with_captcha();
+    let mut page =
+        Page::new(crate::views::PageId::SESSION_NEW, "title-sign-in", body).with_captcha();
     page.error = error;
     render_page(req, config, lang, page)
 }

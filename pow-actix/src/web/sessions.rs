@@ -169,7 +169,11 @@ fn sessions_page(
         }],
         extra_forms: forms,
     };
-    let mut page = Page::new("registration/sessions", "title-sessions", body);
+    let mut page = Page::new(
+        crate::views::PageId::REGISTRATION_SESSIONS,
+        "title-sessions",
+        body,
+    );
     page.info = Some(ctl.text("sessions-intro"));
     render_page(&ctl.req, &ctl.config, &ctl.lang, page)
 }

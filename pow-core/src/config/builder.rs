@@ -14,7 +14,7 @@ use crate::password::{HashPool, HashPoolOptions, PasswordHasher, Pbkdf2Hasher};
 use crate::store::{MemoryStore, Store};
 use crate::token::MessageVerifier;
 use crate::users::{ChangesetHook, FieldDef, FieldKind, UsersContext};
-use crate::views::{DefaultViews, Views};
+use crate::views::{DefaultViews, PageId, Views};
 
 /// Builder for [`PowConfig`], started by [`PowConfig::builder`] with the secret key base.
 ///
@@ -182,6 +182,19 @@ impl PowConfigBuilder {
             return Err(PowError::Config("user_id_field must not be empty".into()));
         }
         let extensions = Extensions::new(self.extensions)?;
+        if let Some(views) = &self.views {
+            for page in views.pages() {
+                if !extensions.is_page(page) {
+                    let mut known: Vec<&str> = extensions.pages().map(PageId::as_str).collect();
+                    known.sort_unstable();
+                    return Err(PowError::Config(format!(
+                        "views: no page `{page}` is rendered by the core or an enabled \
+                         extension (known: {})",
+                        known.join(", ")
+                    )));
+                }
+            }
+        }
         for kind in self.frontend_links.keys() {
             let known = *kind == crate::link::LinkKind::UNLOCK
                 || extensions.mail_links().any(|(_, k)| k == *kind);
@@ -714,7 +727,8 @@ impl PowConfigBuilder {
 
     /// The page renderer (sign-up, sign-in, account and every extension's pages). The default is
     /// [`DefaultViews`], plain HTML with a small stylesheet; replace it to render pages in the
-    /// app's own layout (see the guide on routes, messages and pages).
+    /// app's own layout (see the guide on routes, messages and pages). [`build`](Self::build)
+    /// refuses views whose [`pages`](Views::pages) name a page nobody renders.
     pub fn views(mut self, views: impl Views) -> Self {
         self.views = Some(Arc::new(views));
         self

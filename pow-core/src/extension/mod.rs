@@ -18,7 +18,7 @@ use crate::error::PowError;
 use crate::messages::LanguageIdentifier;
 use crate::request::RequestSource;
 use crate::users::{ChangesetHook, FieldDef, User};
-use crate::views::PageBody;
+use crate::views::{PageBody, PageId};
 
 pub use crate::users::{Migrations, SqlMigration};
 
@@ -125,7 +125,7 @@ pub fn messages_of(ext: &dyn Extension) -> Vec<(&'static str, &'static str)> {
 
 /// Adds fields or links to a page before it renders (see
 /// [`ExtensionBuilder::page_extension`]).
-pub type PageFn = dyn Fn(&str, &mut PageBody, &LanguageIdentifier, &PowConfig) + Send + Sync;
+pub type PageFn = dyn Fn(PageId, &mut PageBody, &LanguageIdentifier, &PowConfig) + Send + Sync;
 
 /// Runs when a user's credentials were revoked (password changed or reset, account
 /// deleted, "sign out everywhere"): drop any tokens the extension keeps for the user.
@@ -387,6 +387,7 @@ pub(crate) struct Contributions {
     pub(crate) mails: Vec<&'static str>,
     pub(crate) requirements: Vec<Requirement>,
     pub(crate) pages: Vec<Arc<PageFn>>,
+    pub(crate) page_ids: Vec<PageId>,
     pub(crate) sides: Sides,
     pub(crate) revoked: Vec<Arc<dyn CredentialsRevoked>>,
     pub(crate) remembered: Vec<Arc<dyn Remembered>>,
@@ -472,11 +473,19 @@ impl ExtensionBuilder {
         self
     }
 
+    /// Registers the pages the extension renders (`"reset_password/new"`): a framework
+    /// layer refuses to render a page nobody registered, and custom
+    /// [`Views`](crate::views::Views) may only restyle registered ones.
+    pub fn pages(&mut self, pages: impl IntoIterator<Item = PageId>) -> &mut Self {
+        self.contributions.page_ids.extend(pages);
+        self
+    }
+
     /// Adds fields or links to a page before it renders (e.g. a "Forgot password?" link
-    /// on `session/new`); called with the page's name.
+    /// on [`PageId::SESSION_NEW`]); called with the page's id.
     pub fn page_extension(
         &mut self,
-        extend: impl Fn(&str, &mut PageBody, &LanguageIdentifier, &PowConfig) + Send + Sync + 'static,
+        extend: impl Fn(PageId, &mut PageBody, &LanguageIdentifier, &PowConfig) + Send + Sync + 'static,
     ) -> &mut Self {
         self.contributions.pages.push(Arc::new(extend));
         self

@@ -10,6 +10,7 @@ use super::{
 };
 use crate::error::PowError;
 use crate::users::{ChangesetHook, FieldDef};
+use crate::views::PageId;
 
 /// Something an extension needs from the setup it is enabled in
 /// ([`ExtensionBuilder::requires`]). A setup that breaks one does not start.
@@ -71,6 +72,7 @@ pub struct Extensions {
     user_data: Vec<(&'static str, Arc<dyn UserData>)>,
     user_tables: Vec<(&'static str, UserTable)>,
     pages: Vec<Arc<PageFn>>,
+    page_ids: BTreeSet<PageId>,
     address_proof: Option<Arc<dyn AddressProof>>,
     staged_sign_up: Option<Arc<dyn StagedSignUp>>,
     second_factors: Vec<Arc<dyn SecondFactor>>,
@@ -101,7 +103,10 @@ impl Extensions {
     /// [`PowError::Config`] naming the duplicate.
     pub fn new(list: Vec<Arc<dyn Extension>>) -> Result<Self, PowError> {
         let mut seen = BTreeSet::new();
-        let mut built = Self::default();
+        let mut built = Self {
+            page_ids: PageId::CORE.into_iter().collect(),
+            ..Self::default()
+        };
         for ext in &list {
             let name = ext.name();
             if !seen.insert(name) {
@@ -136,6 +141,7 @@ impl Extensions {
                     .map(|source| (name, Arc::clone(source))),
             );
             built.pages.extend(parts.pages.iter().cloned());
+            built.page_ids.extend(parts.page_ids.iter().copied());
             built
                 .second_factors
                 .extend(parts.second_factors.iter().cloned());
@@ -323,6 +329,18 @@ impl Extensions {
     /// The page additions, in extension order.
     pub fn page_extensions(&self) -> &[Arc<PageFn>] {
         &self.pages
+    }
+
+    /// Whether `page` is the core's or an enabled extension's
+    /// ([`ExtensionBuilder::pages`](super::ExtensionBuilder::pages)): a framework layer
+    /// renders no other.
+    pub fn is_page(&self, page: PageId) -> bool {
+        self.page_ids.contains(&page)
+    }
+
+    /// Every page id the core and the enabled extensions render.
+    pub fn pages(&self) -> impl Iterator<Item = PageId> + '_ {
+        self.page_ids.iter().copied()
     }
 
     /// The second factors extensions offer ([`ExtensionBuilder::second_factor`]), in
