@@ -264,7 +264,12 @@ mod tests {
         // Twice: the checkbox is added once.
         for _ in 0..2 {
             for extend in config.extensions().page_extensions() {
-                extend(pow_core::views::PageId::SESSION_NEW, &mut body, &lang, &config);
+                extend(
+                    pow_core::views::PageId::SESSION_NEW,
+                    &mut body,
+                    &lang,
+                    &config,
+                );
             }
         }
         let PageBody::Form { form, .. } = body else {
