@@ -159,7 +159,11 @@ fn find_user(config: &PowConfig, email: &str) -> User {
     config
         .users_context()
         .unwrap()
-        .get_by(config, "email", &Value::Text(email.to_owned()))
+        .get_by(
+            config.user_schema(),
+            "email",
+            &Value::Text(email.to_owned()),
+        )
         .unwrap()
         .expect("user exists")
 }
@@ -688,7 +692,7 @@ async fn renewal_needs_the_user_to_still_exist() {
     config
         .users_context()
         .unwrap()
-        .delete(&config, &jo)
+        .delete(config.user_schema(), &jo)
         .unwrap();
     let res = send(&app, renew(&renewal).to_request()).await;
     assert_eq!(res.status, StatusCode::UNAUTHORIZED);
@@ -864,7 +868,7 @@ async fn a_password_change_racing_a_sign_in_wins() {
     assert_eq!(res.status, StatusCode::OK);
     let registered = res.access();
 
-    racing.arm();
+    racing.arm(&config);
     let res = send(&app, sign_in("nina@example.com", "secret123").to_request()).await;
     assert_eq!(res.status, StatusCode::UNAUTHORIZED, "{}", res.json);
     assert_eq!(res.message(), INVALID_CREDENTIALS);

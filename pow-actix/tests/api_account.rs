@@ -210,7 +210,7 @@ fn reauthentication_then_a_new_password_then_deletion() {
     assert!(config
         .users_context()
         .unwrap()
-        .get_by(&config, "email", &EMAIL.into())
+        .get_by(config.user_schema(), "email", &EMAIL.into())
         .unwrap()
         .is_none());
 }

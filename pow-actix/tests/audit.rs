@@ -105,7 +105,11 @@ fn records_sign_ins_and_revocations(env: &TestEnv) {
         .config
         .users_context()
         .unwrap()
-        .get_by(&app.config, "email", &"alice@example.com".into())
+        .get_by(
+            app.config.user_schema(),
+            "email",
+            &"alice@example.com".into(),
+        )
         .unwrap()
         .unwrap();
     actix_web::rt::System::new()

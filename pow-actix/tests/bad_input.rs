@@ -75,7 +75,11 @@ fn exists(config: &PowConfig, email: &str) -> bool {
     config
         .users_context()
         .unwrap()
-        .get_by(config, "email", &Value::Text(email.to_owned()))
+        .get_by(
+            config.user_schema(),
+            "email",
+            &Value::Text(email.to_owned()),
+        )
         .unwrap()
         .is_some()
 }

@@ -88,7 +88,11 @@ fn registrations_of_one_address(env: &TestEnv) {
     assert!(statuses.iter().all(|s| *s == 302 || *s == 200));
     assert!(db
         .ctx
-        .get_by(&config, "email", &Value::Text(EMAIL.to_owned()))
+        .get_by(
+            config.user_schema(),
+            "email",
+            &Value::Text(EMAIL.to_owned())
+        )
         .unwrap()
         .is_some());
 }

@@ -272,7 +272,7 @@ async fn a_password_changed_during_the_check_ends_the_new_session() {
     let (ada, mut first) = signed_up(&config, "ada@example.com").await;
     flows::sign_out(&config, &mut first).await.unwrap();
 
-    racing.arm();
+    racing.arm(&config);
     let mut session = StoreSession::new();
     let outcome = sign_in(&config, PASSWORD, &mut session).await;
     assert_eq!(outcome, SignIn::InvalidCredentials);

@@ -164,7 +164,7 @@ fn announces_every_end(store: Arc<dyn Store>) {
     let user = config
         .users_context()
         .unwrap()
-        .get(&config, user.id)
+        .get(config.user_schema(), user.id)
         .unwrap()
         .unwrap();
     let event = event_after(&rt, &live, &laptop_id, || {

@@ -21,7 +21,7 @@ use pow_actix::session::{
     RequireNotAuthenticated, SessionMetadata,
 };
 use pow_actix::store::{conformance, Key, KeyPattern, MemoryStore, Record, Store, StoreError};
-use pow_actix::users::{Changes, Value, WriteError};
+use pow_actix::users::{Changes, UserSchema, Value, WriteError};
 use pow_actix::{PowConfig, PowConfigBuilder, PowError, PowRequestExt, User, UsersContext};
 
 #[path = "../benches/support/http1.rs"]
@@ -889,22 +889,22 @@ async fn store_failure_answers_503() {
 struct MapUsers(Mutex<HashMap<i64, User>>);
 
 impl UsersContext for MapUsers {
-    fn get_by(&self, _: &PowConfig, field: &str, value: &Value) -> Result<Option<User>, PowError> {
+    fn get_by(&self, _: &UserSchema, field: &str, value: &Value) -> Result<Option<User>, PowError> {
         match (field, value) {
             ("id", Value::Int(id)) => Ok(self.0.lock().unwrap().get(id).cloned()),
             _ => Ok(None),
         }
     }
-    fn insert(&self, _: &PowConfig, _: &Changes) -> Result<User, WriteError> {
+    fn insert(&self, _: &UserSchema, _: &Changes) -> Result<User, WriteError> {
         Err(WriteError::Other(PowError::Other("read only".into())))
     }
-    fn update_fields(&self, _: &PowConfig, _: &User, _: &Changes) -> Result<User, WriteError> {
+    fn update_fields(&self, _: &UserSchema, _: &User, _: &Changes) -> Result<User, WriteError> {
         Err(WriteError::Other(PowError::Other("read only".into())))
     }
-    fn delete(&self, _: &PowConfig, _: &User) -> Result<(), PowError> {
+    fn delete(&self, _: &UserSchema, _: &User) -> Result<(), PowError> {
         Ok(())
     }
-    fn list_by(&self, _: &PowConfig, _: &str, _: &Value) -> Result<Vec<User>, PowError> {
+    fn list_by(&self, _: &UserSchema, _: &str, _: &Value) -> Result<Vec<User>, PowError> {
         Ok(Vec::new())
     }
 }

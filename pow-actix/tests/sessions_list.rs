@@ -161,7 +161,7 @@ fn disabling_ends_api_tokens_and_refuses_api_sign_in() {
     let user = config
         .users_context()
         .unwrap()
-        .get_by(&config, "email", &"alice@example.com".into())
+        .get_by(config.user_schema(), "email", &"alice@example.com".into())
         .unwrap()
         .unwrap();
     let mut c = Client::new(addr);

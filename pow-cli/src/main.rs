@@ -527,7 +527,7 @@ fn open(setup: &Setup) -> Result<(DieselUsersContext, PowConfig), Failure> {
 fn find(users: &DieselUsersContext, config: &PowConfig, email: &str) -> Result<User, Failure> {
     let email = pow_core::users::validation::normalize_user_id(email);
     users
-        .get_by(config, "email", &Value::Text(email.clone()))?
+        .get_by(config.user_schema(), "email", &Value::Text(email.clone()))?
         .ok_or_else(|| Failure(format!("no user with the email {email}")))
 }
 
@@ -562,9 +562,10 @@ fn run_users(command: Users) -> Result<(), Failure> {
                 }
             };
             let (users, config) = open(&account.setup)?;
-            let params = pow_core::users::sign_up_params(&config, &account.email, &password);
+            let params =
+                pow_core::users::sign_up_params(config.user_schema(), &account.email, &password);
             let user = users
-                .create(&config, &params)?
+                .create(config.user_schema(), &params)?
                 .map_err(|changeset| refused(&config, &changeset))?;
             if account
                 .setup
@@ -747,7 +748,7 @@ fn confirm(users: &DieselUsersContext, config: &PowConfig, user: &User) -> Resul
     );
     changes.insert("email_confirmation_token".into(), Value::Null);
     users
-        .update_fields(config, user, &changes)
+        .update_fields(config.user_schema(), user, &changes)
         .map_err(|err| Failure(format!("cannot confirm: {err}")))?;
     Ok(())
 }

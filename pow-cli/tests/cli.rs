@@ -400,7 +400,9 @@ fn users_export_and_accounts_purge() {
         "erase_after".into(),
         pow_core::users::Value::Timestamp(yesterday),
     );
-    users.update_fields(&config, &ada, &changes).unwrap();
+    users
+        .update_fields(config.user_schema(), &ada, &changes)
+        .unwrap();
     let purge = pow(&[
         "accounts",
         "purge",
@@ -415,7 +417,7 @@ fn users_export_and_accounts_purge() {
         "{}",
         stdout(&purge)
     );
-    assert!(users.get(&config, ada.id).unwrap().is_none());
+    assert!(users.get(config.user_schema(), ada.id).unwrap().is_none());
     let theirs = sink
         .query(&AuditQuery {
             user_id: Some(ada.id),

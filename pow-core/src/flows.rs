@@ -233,9 +233,9 @@ pub async fn update_account<H: SessionHandle + ?Sized>(
     let (old_hash, result) = config
         .users()?
         .run(move |users, cfg| {
-            let fresh = users.get(cfg, loaded.id)?.unwrap_or(loaded);
+            let fresh = users.get(cfg.user_schema(), loaded.id)?.unwrap_or(loaded);
             let old_hash = fresh.password_hash.clone();
-            Ok((old_hash, users.update(cfg, &fresh, &params)?))
+            Ok((old_hash, users.update(cfg.user_schema(), &fresh, &params)?))
         })
         .await?;
     let updated = match result {

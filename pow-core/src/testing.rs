@@ -20,10 +20,10 @@ use crate::users::User;
 /// The users context's error; [`PowError::Other`] naming the failed fields when the
 /// sign-up does not validate.
 pub fn create_user(config: &PowConfig, email: &str, password: &str) -> Result<User, PowError> {
-    let params = crate::users::sign_up_params(config, email, password);
+    let params = crate::users::sign_up_params(config.user_schema(), email, password);
     config
         .users_context()?
-        .create(config, &params)?
+        .create(config.user_schema(), &params)?
         // The errors only: the changeset's params hold the password.
         .map_err(|changeset| PowError::Other(format!("sign-up refused: {:?}", changeset.errors)))
 }
@@ -196,7 +196,8 @@ impl crate::captcha::CaptchaVerifier for TestCaptcha {
 #[derive(Clone)]
 pub struct RacingPasswordChange {
     inner: std::sync::Arc<dyn crate::users::UsersContext>,
-    armed: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// The setup to revoke under, while armed.
+    armed: std::sync::Arc<std::sync::Mutex<Option<PowConfig>>>,
 }
 
 impl RacingPasswordChange {
@@ -212,8 +213,10 @@ impl RacingPasswordChange {
     }
 
     /// Races the next password check (once).
-    pub fn arm(&self) {
-        self.armed.store(true, std::sync::atomic::Ordering::SeqCst);
+    pub fn arm(&self, config: &PowConfig) {
+        if let Ok(mut armed) = self.armed.lock() {
+            *armed = Some(config.clone());
+        }
     }
 }
 
@@ -225,63 +228,63 @@ impl crate::users::UsersContext for RacingPasswordChange {
 
     fn get_by(
         &self,
-        config: &PowConfig,
+        schema: &crate::users::UserSchema,
         field: &str,
         value: &crate::users::Value,
     ) -> Result<Option<User>, PowError> {
-        self.inner.get_by(config, field, value)
+        self.inner.get_by(schema, field, value)
     }
 
     fn insert(
         &self,
-        config: &PowConfig,
+        schema: &crate::users::UserSchema,
         changes: &crate::users::Changes,
     ) -> Result<User, crate::users::WriteError> {
-        self.inner.insert(config, changes)
+        self.inner.insert(schema, changes)
     }
 
     fn update_fields(
         &self,
-        config: &PowConfig,
+        schema: &crate::users::UserSchema,
         user: &User,
         changes: &crate::users::Changes,
     ) -> Result<User, crate::users::WriteError> {
-        self.inner.update_fields(config, user, changes)
+        self.inner.update_fields(schema, user, changes)
     }
 
-    fn delete(&self, config: &PowConfig, user: &User) -> Result<(), PowError> {
-        self.inner.delete(config, user)
+    fn delete(&self, schema: &crate::users::UserSchema, user: &User) -> Result<(), PowError> {
+        self.inner.delete(schema, user)
     }
 
     fn list_by(
         &self,
-        config: &PowConfig,
+        schema: &crate::users::UserSchema,
         field: &str,
         value: &crate::users::Value,
     ) -> Result<Vec<User>, PowError> {
-        self.inner.list_by(config, field, value)
+        self.inner.list_by(schema, field, value)
     }
 
     fn authenticate(
         &self,
-        config: &PowConfig,
+        schema: &crate::users::UserSchema,
         params: &crate::users::Params,
     ) -> Result<Option<User>, PowError> {
-        let user = self.inner.authenticate(config, params)?;
+        let user = self.inner.authenticate(schema, params)?;
         let Some(user) = &user else {
             return Ok(None);
         };
-        if self.armed.swap(false, std::sync::atomic::Ordering::SeqCst) {
+        let armed = self.armed.lock().ok().and_then(|mut armed| armed.take());
+        if let Some(config) = armed {
             let mut changes = crate::users::Changes::new();
-            let hash = config.hasher().hash(Self::NEW_PASSWORD)?;
+            let hash = schema.hasher().hash(Self::NEW_PASSWORD)?;
             changes.insert("password_hash".into(), crate::users::Value::Text(hash));
             let updated = self
                 .inner
-                .update_fields(config, user, &changes)
+                .update_fields(schema, user, &changes)
                 .map_err(|err| PowError::Other(err.to_string()))?;
             // Revoke from another thread with its own runtime: this runs on the blocking
             // pool, inside the sign-in being raced.
-            let config = config.clone();
             std::thread::spawn(move || {
                 tokio::runtime::Builder::new_current_thread()
                     .build()

@@ -233,3 +233,322 @@ fn extensions_keep_framework_types_in_their_framework_folders() {
     let unknown: Vec<_> = waiting.iter().filter(|w| !extensions.contains(w)).collect();
     assert!(unknown.is_empty(), "no such extension crates: {unknown:?}");
 }
+
+/// A source file: its path under `src/` and its module path (`["users", "schema"]`).
+struct SourceFile {
+    path: String,
+    module: Vec<String>,
+    /// The code before its unit tests.
+    code: String,
+}
+
+/// Every file of `src` with its module path.
+fn source_files(src: &Path) -> Vec<SourceFile> {
+    let mut files = Vec::new();
+    sources(src, &mut files);
+    files
+        .into_iter()
+        .map(|file| {
+            let path = file
+                .strip_prefix(src)
+                .unwrap()
+                .to_string_lossy()
+                .replace('\\', "/");
+            let mut module: Vec<String> = path
+                .trim_end_matches(".rs")
+                .split('/')
+                .map(str::to_owned)
+                .collect();
+            if matches!(module.last().map(String::as_str), Some("mod" | "lib")) {
+                module.pop();
+            }
+            let text = std::fs::read_to_string(&file).unwrap();
+            let code = text
+                .split("#[cfg(test)]\nmod tests")
+                .next()
+                .unwrap_or_default()
+                .lines()
+                .filter(|l| !l.trim_start().starts_with("//"))
+                .collect::<Vec<_>>()
+                .join("\n");
+            SourceFile { path, module, code }
+        })
+        .collect()
+}
+
+/// The paths a `use` tree names: `a::{b, c::{d, e as f}}` → `a::b`, `a::c::d`, `a::c::e`.
+fn expand_use_tree(tree: &str) -> Vec<Vec<String>> {
+    fn split_top(list: &str) -> Vec<&str> {
+        let (mut depth, mut start, mut out) = (0, 0, Vec::new());
+        for (i, c) in list.char_indices() {
+            match c {
+                '{' => depth += 1,
+                '}' => depth -= 1,
+                ',' if depth == 0 => {
+                    out.push(&list[start..i]);
+                    start = i + 1;
+                }
+                _ => {}
+            }
+        }
+        out.push(&list[start..]);
+        out.into_iter().filter(|s| !s.is_empty()).collect()
+    }
+    fn walk(prefix: &[String], tree: &str, out: &mut Vec<Vec<String>>) {
+        for item in split_top(tree) {
+            if let Some(open) = item.find('{') {
+                let mut head = prefix.to_vec();
+                head.extend(
+                    item[..open]
+                        .split("::")
+                        .filter(|p| !p.is_empty())
+                        .map(str::to_owned),
+                );
+                walk(&head, &item[open + 1..item.len() - 1], out);
+            } else {
+                let item = item.split(" as ").next().unwrap_or(item);
+                let mut path = prefix.to_vec();
+                path.extend(
+                    item.split("::")
+                        .filter(|p| !p.is_empty() && *p != "self")
+                        .map(str::to_owned),
+                );
+                out.push(path);
+            }
+        }
+    }
+    let compact: String = tree.split_whitespace().collect::<Vec<_>>().join(" ");
+    let compact = compact
+        .replace(" as ", "\u{0}")
+        .replace(' ', "")
+        .replace('\u{0}', " as ");
+    let mut out = Vec::new();
+    walk(&[], &compact, &mut out);
+    out
+}
+
+/// The `use` declarations of `code`: whether each is public, and its paths.
+fn use_declarations(code: &str) -> Vec<(bool, Vec<Vec<String>>)> {
+    let mut out = Vec::new();
+    let mut rest = code;
+    while let Some(at) = rest.find("use ") {
+        let before = &rest[..at];
+        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+        let lead = before[line_start..].trim();
+        let after = &rest[at + 4..];
+        let Some(end) = after.find(';') else { break };
+        if lead.is_empty() || lead.starts_with("pub") {
+            out.push((lead.starts_with("pub"), expand_use_tree(&after[..end])));
+            rest = &after[end..];
+        } else {
+            rest = after;
+        }
+    }
+    out
+}
+
+/// The file-level import graph of `src` from its `use` lines: an import of an item goes to
+/// the file that defines it (a module's `pub use` of another module's item is followed).
+/// A module's `pub use` of its own children is its facade, not an import.
+fn use_graph(src: &Path) -> (Vec<SourceFile>, Vec<BTreeSet<usize>>) {
+    let files = source_files(src);
+    let by_module: BTreeMap<Vec<String>, usize> = files
+        .iter()
+        .enumerate()
+        .map(|(i, f)| (f.module.clone(), i))
+        .collect();
+    let absolute = |module: &[String], path: &[String]| -> Option<Vec<String>> {
+        let first = path.first()?;
+        match first.as_str() {
+            "crate" => Some(path[1..].to_vec()),
+            "super" => {
+                let ups = path.iter().take_while(|p| *p == "super").count();
+                let mut base = module[..module.len().checked_sub(ups)?].to_vec();
+                base.extend(path[ups..].iter().cloned());
+                Some(base)
+            }
+            "self" => Some([module, &path[1..]].concat()),
+            _ => {
+                let child = [module, &path[..1]].concat();
+                by_module
+                    .contains_key(&child)
+                    .then(|| [module, path].concat())
+            }
+        }
+    };
+    let mut reexports: Vec<BTreeMap<String, Vec<String>>> = vec![BTreeMap::new(); files.len()];
+    let mut uses: Vec<Vec<Vec<String>>> = vec![Vec::new(); files.len()];
+    for (i, file) in files.iter().enumerate() {
+        for (public, paths) in use_declarations(&file.code) {
+            for path in paths {
+                let Some(abs) = absolute(&file.module, &path) else {
+                    continue;
+                };
+                let own_child = abs.len() > file.module.len() && abs.starts_with(&file.module);
+                if public {
+                    if let Some(name) = path.last() {
+                        reexports[i].insert(name.clone(), abs.clone());
+                    }
+                }
+                if !(public && own_child) {
+                    uses[i].push(abs);
+                }
+            }
+        }
+    }
+    let target = |path: &[String]| -> Option<usize> {
+        let mut path = path.to_vec();
+        for _ in 0..10 {
+            let (file, rest) = (0..=path.len())
+                .rev()
+                .find_map(|k| by_module.get(&path[..k]).map(|f| (*f, path[k..].to_vec())))?;
+            match rest.first().and_then(|name| reexports[file].get(name)) {
+                Some(origin) if !rest.is_empty() => {
+                    path = [origin.as_slice(), &rest[1..]].concat();
+                }
+                _ => return Some(file),
+            }
+        }
+        None
+    };
+    let edges = uses
+        .iter()
+        .enumerate()
+        .map(|(i, paths)| {
+            paths
+                .iter()
+                .filter_map(|p| target(p))
+                .filter(|t| *t != i && !files[*t].module.is_empty())
+                .collect()
+        })
+        .collect();
+    (files, edges)
+}
+
+/// The strongly connected components of more than one file (Tarjan).
+fn circles(edges: &[BTreeSet<usize>]) -> Vec<BTreeSet<usize>> {
+    struct State<'a> {
+        edges: &'a [BTreeSet<usize>],
+        index: Vec<Option<usize>>,
+        low: Vec<usize>,
+        stack: Vec<usize>,
+        on_stack: Vec<bool>,
+        next: usize,
+        found: Vec<BTreeSet<usize>>,
+    }
+    fn visit(s: &mut State<'_>, v: usize) {
+        s.index[v] = Some(s.next);
+        s.low[v] = s.next;
+        s.next += 1;
+        s.stack.push(v);
+        s.on_stack[v] = true;
+        for &w in s.edges[v].iter() {
+            match s.index[w] {
+                None => {
+                    visit(s, w);
+                    s.low[v] = s.low[v].min(s.low[w]);
+                }
+                Some(at) if s.on_stack[w] => s.low[v] = s.low[v].min(at),
+                Some(_) => {}
+            }
+        }
+        if Some(s.low[v]) == s.index[v] {
+            let mut component = BTreeSet::new();
+            while let Some(w) = s.stack.pop() {
+                s.on_stack[w] = false;
+                component.insert(w);
+                if w == v {
+                    break;
+                }
+            }
+            if component.len() > 1 {
+                s.found.push(component);
+            }
+        }
+    }
+    let n = edges.len();
+    let mut state = State {
+        edges,
+        index: vec![None; n],
+        low: vec![0; n],
+        stack: Vec::new(),
+        on_stack: vec![false; n],
+        next: 0,
+        found: Vec::new(),
+    };
+    for v in 0..n {
+        if state.index[v].is_none() {
+            visit(&mut state, v);
+        }
+    }
+    state.found
+}
+
+/// The folder a file's module lives in: its own folder when it has children
+/// (`pipeline.rs` beside `pipeline/`, `store/mod.rs`), else its parent's.
+fn folder_of(file: &SourceFile, all: &[SourceFile]) -> String {
+    let has_children = all
+        .iter()
+        .any(|f| f.module.len() > file.module.len() && f.module.starts_with(&file.module));
+    let module = if has_children || file.module.is_empty() {
+        &file.module[..]
+    } else {
+        &file.module[..file.module.len() - 1]
+    };
+    module.join("/")
+}
+
+/// No import circle (files that import each other through `use` lines, directly or not)
+/// spans more than one folder, except the known circles `ARCHITECTURE.md` lists; that list
+/// only shrinks.
+#[test]
+fn no_import_circle_is_wider_than_one_folder_beyond_the_known_list() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let doc = std::fs::read_to_string(root.join("ARCHITECTURE.md")).unwrap();
+    let known: BTreeSet<(String, String)> = table(&doc, "## Known import circles")
+        .into_iter()
+        .map(|row| (row[0].clone(), row[1].clone()))
+        .collect();
+    let mut wide = BTreeSet::new();
+    for krate in ["pow-core", "pow-actix"] {
+        let (files, edges) = use_graph(&root.join(krate).join("src"));
+        for circle in circles(&edges) {
+            let folders: BTreeSet<String> = circle
+                .iter()
+                .map(|&f| folder_of(&files[f], &files))
+                .collect();
+            if folders.len() > 1 {
+                let mut names: Vec<&str> = circle.iter().map(|&f| files[f].path.as_str()).collect();
+                names.sort_unstable();
+                wide.insert((krate.to_owned(), names.join(", ")));
+            }
+        }
+    }
+    let new: Vec<_> = wide.difference(&known).collect();
+    assert!(
+        new.is_empty(),
+        "import circles across folders: {new:?}; give the lower file a handle of its own \
+         instead of the higher one's type"
+    );
+    let gone: Vec<_> = known.difference(&wide).collect();
+    assert!(
+        gone.is_empty(),
+        "known import circles no longer in the tree: {gone:?}; delete their rows from \
+         ARCHITECTURE.md"
+    );
+}
+
+#[test]
+fn a_use_tree_names_each_path_once() {
+    let paths = expand_use_tree("crate::users::{self, Changeset, diesel::{Db as D, Table}}");
+    let joined: Vec<String> = paths.iter().map(|p| p.join("::")).collect();
+    assert_eq!(
+        joined,
+        [
+            "crate::users",
+            "crate::users::Changeset",
+            "crate::users::diesel::Db",
+            "crate::users::diesel::Table"
+        ]
+    );
+}

@@ -75,10 +75,21 @@ fn the_users_context_works_over_tls() {
         .unwrap();
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         users.migrate(&config).unwrap();
-        let params = sign_up_params(&config, "tls@example.com", "correct horse battery");
-        let created = users.create(&config, &params).unwrap().unwrap();
+        let params = sign_up_params(
+            config.user_schema(),
+            "tls@example.com",
+            "correct horse battery",
+        );
+        let created = users
+            .create(config.user_schema(), &params)
+            .unwrap()
+            .unwrap();
         let found = users
-            .get_by(&config, "email", &Value::from("tls@example.com"))
+            .get_by(
+                config.user_schema(),
+                "email",
+                &Value::from("tls@example.com"),
+            )
             .unwrap()
             .unwrap();
         assert_eq!(found.id, created.id);

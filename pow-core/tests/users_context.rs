@@ -18,7 +18,8 @@ use pow_core::extension::{Extension, ExtensionBuilder, Migrations, SqlMigration}
 use pow_core::password::Pbkdf2Hasher;
 use pow_core::users::diesel::{Database, DieselUsersContext};
 use pow_core::users::{
-    Changes, Changeset, FieldDef, FieldKind, Params, User, UsersContext, Value, WriteError,
+    Changes, Changeset, FieldDef, FieldKind, Params, User, UserSchema, UsersContext, Value,
+    WriteError,
 };
 use pow_core::{PowConfig, PowConfigBuilder, PowError};
 
@@ -52,7 +53,10 @@ fn signup(email: &str, password: &str) -> Params {
 
 /// Creates a user that must be valid.
 fn create(ctx: &DieselUsersContext, config: &PowConfig, email: &str, password: &str) -> User {
-    match ctx.create(config, &signup(email, password)).unwrap() {
+    match ctx
+        .create(config.user_schema(), &signup(email, password))
+        .unwrap()
+    {
         Ok(user) => user,
         Err(cs) => panic!("unexpected changeset errors: {:?}", cs.errors),
     }
@@ -60,7 +64,7 @@ fn create(ctx: &DieselUsersContext, config: &PowConfig, email: &str, password: &
 
 /// The changeset of a create that must be refused.
 fn refused(ctx: &DieselUsersContext, config: &PowConfig, params: &Params) -> Changeset {
-    match ctx.create(config, params).unwrap() {
+    match ctx.create(config.user_schema(), params).unwrap() {
         Ok(user) => panic!("unexpectedly created {user:?}"),
         Err(cs) => cs,
     }
@@ -118,16 +122,19 @@ fn versions(list: &[&str]) -> Option<Vec<String>> {
 
 /// Signs in with `email` and `password`; the id of the user signed in.
 fn login(ctx: &DieselUsersContext, config: &PowConfig, email: &str, password: &str) -> Option<i64> {
-    ctx.authenticate(config, &params(&[("email", email), ("password", password)]))
-        .unwrap()
-        .map(|user| user.id)
+    ctx.authenticate(
+        config.user_schema(),
+        &params(&[("email", email), ("password", password)]),
+    )
+    .unwrap()
+    .map(|user| user.id)
 }
 
 /// Inserts a user without a password, as an invitation does.
 fn invite(ctx: &DieselUsersContext, config: &PowConfig, address: &str) -> User {
     let mut changes = Changes::new();
     changes.insert("email".into(), email(address));
-    ctx.insert(config, &changes).unwrap()
+    ctx.insert(config.user_schema(), &changes).unwrap()
 }
 
 impl Extension for TestExtension {
@@ -153,7 +160,7 @@ mod cases {
         db.ctx.migrate(&config).unwrap();
         let user = create(&db.ctx, &config, "test@example.com", "secret1234");
         db.ctx.migrate(&config).unwrap();
-        let again = db.ctx.get(&config, user.id).unwrap();
+        let again = db.ctx.get(config.user_schema(), user.id).unwrap();
         assert_eq!(again, Some(user));
         assert_eq!(db.count("__diesel_schema_migrations"), 3);
         assert_eq!(db.count("users"), 1);
@@ -181,7 +188,7 @@ mod cases {
         // A config without the extension keeps working on the same table.
         let plain = config_plain();
         db.ctx.migrate(&plain).unwrap();
-        assert!(db.ctx.get(&plain, user.id).unwrap().is_some());
+        assert!(db.ctx.get(plain.user_schema(), user.id).unwrap().is_some());
     }
 
     fn config_plain() -> PowConfig {
@@ -200,7 +207,10 @@ mod cases {
         }
         // Nothing was applied.
         let config = config();
-        assert!(db.ctx.get_by(&config, "email", &email("a@b.c")).is_err());
+        assert!(db
+            .ctx
+            .get_by(config.user_schema(), "email", &email("a@b.c"))
+            .is_err());
     }
 
     pub fn migrate_refuses_other_table_shapes(env: &TestEnv) {
@@ -229,10 +239,17 @@ mod cases {
         assert_eq!(user.inserted_at, user.updated_at);
         assert!(user.id > 0);
 
-        let by_email = db.ctx.get_by(&config, "email", &email("test@example.com"));
+        let by_email = db
+            .ctx
+            .get_by(config.user_schema(), "email", &email("test@example.com"));
         assert_eq!(by_email.unwrap().as_ref(), Some(&user));
-        assert_eq!(db.ctx.get(&config, user.id).unwrap().as_ref(), Some(&user));
-        let listed = db.ctx.list_by(&config, "email", &email("test@example.com"));
+        assert_eq!(
+            db.ctx.get(config.user_schema(), user.id).unwrap().as_ref(),
+            Some(&user)
+        );
+        let listed = db
+            .ctx
+            .list_by(config.user_schema(), "email", &email("test@example.com"));
         assert_eq!(listed.unwrap(), vec![user.clone()]);
 
         let second = create(&db.ctx, &config, "other@example.com", "secret1234");
@@ -248,7 +265,7 @@ mod cases {
         assert!(cs.errors.has("email", "taken"), "{:?}", cs.errors);
         assert_eq!(
             db.ctx
-                .list_by(&config, "email", &email("test@example.com"))
+                .list_by(config.user_schema(), "email", &email("test@example.com"))
                 .unwrap()
                 .len(),
             1
@@ -272,7 +289,7 @@ mod cases {
                 };
                 std::thread::spawn(move || {
                     barrier.wait();
-                    ctx.create(&config, &signup(address, "secret1234"))
+                    ctx.create(config.user_schema(), &signup(address, "secret1234"))
                         .unwrap()
                         .map_err(Box::new)
                 })
@@ -315,7 +332,7 @@ mod cases {
 
         assert!(db
             .ctx
-            .get_by(&config, "email", &email("a@example.com"))
+            .get_by(config.user_schema(), "email", &email("a@example.com"))
             .unwrap()
             .is_none());
     }
@@ -327,7 +344,10 @@ mod cases {
         let user = create(&db.ctx, &config, "test@example.com", "secret1234");
         let login = |id: &str, password: &str| {
             db.ctx
-                .authenticate(&config, &params(&[("email", id), ("password", password)]))
+                .authenticate(
+                    config.user_schema(),
+                    &params(&[("email", id), ("password", password)]),
+                )
                 .unwrap()
         };
         assert_eq!(login("test@example.com", "secret1234"), Some(user.clone()));
@@ -340,7 +360,10 @@ mod cases {
         assert_eq!(login("", "secret1234"), None);
         assert_eq!(
             db.ctx
-                .authenticate(&config, &params(&[("email", "test@example.com")]))
+                .authenticate(
+                    config.user_schema(),
+                    &params(&[("email", "test@example.com")])
+                )
                 .unwrap(),
             None
         );
@@ -348,7 +371,7 @@ mod cases {
         // A user without a password (e.g. invited) never signs in.
         let mut changes = Changes::new();
         changes.insert("email".into(), email("invited@example.com"));
-        let invited = db.ctx.insert(&config, &changes).unwrap();
+        let invited = db.ctx.insert(config.user_schema(), &changes).unwrap();
         assert_eq!(invited.password_hash, None);
         assert_eq!(login("invited@example.com", ""), None);
         assert_eq!(login("invited@example.com", "secret1234"), None);
@@ -367,13 +390,19 @@ mod cases {
                 ("password_confirmation", "newsecret99"),
             ]);
             p.extend(params(extra));
-            db.ctx.update(&config, &user, &p).unwrap().map_err(Box::new)
+            db.ctx
+                .update(config.user_schema(), &user, &p)
+                .unwrap()
+                .map_err(Box::new)
         };
         let cs = change(&[]).unwrap_err();
         assert!(cs.errors.has("current_password", "blank"));
         let cs = change(&[("current_password", "wrong password")]).unwrap_err();
         assert!(cs.errors.has("current_password", "invalid"));
-        assert_eq!(db.ctx.get(&config, user.id).unwrap(), Some(user.clone()));
+        assert_eq!(
+            db.ctx.get(config.user_schema(), user.id).unwrap(),
+            Some(user.clone())
+        );
 
         let updated = change(&[("current_password", "secret1234")]).unwrap();
         assert_eq!(updated.id, user.id);
@@ -381,11 +410,17 @@ mod cases {
         assert_ne!(updated.password_hash, user.password_hash);
         assert_eq!(updated.inserted_at, user.inserted_at);
         assert!(updated.updated_at >= user.updated_at);
-        assert_eq!(db.ctx.get(&config, user.id).unwrap(), Some(updated.clone()));
+        assert_eq!(
+            db.ctx.get(config.user_schema(), user.id).unwrap(),
+            Some(updated.clone())
+        );
 
         let login = |id: &str, password: &str| {
             db.ctx
-                .authenticate(&config, &params(&[("email", id), ("password", password)]))
+                .authenticate(
+                    config.user_schema(),
+                    &params(&[("email", id), ("password", password)]),
+                )
                 .unwrap()
                 .map(|u| u.id)
         };
@@ -399,7 +434,11 @@ mod cases {
             ("email", "other@example.com"),
             ("current_password", "newsecret99"),
         ]);
-        let cs = db.ctx.update(&config, &updated, &p).unwrap().unwrap_err();
+        let cs = db
+            .ctx
+            .update(config.user_schema(), &updated, &p)
+            .unwrap()
+            .unwrap_err();
         assert!(cs.errors.has("email", "taken"), "{:?}", cs.errors);
     }
 
@@ -409,56 +448,64 @@ mod cases {
         db.ctx.migrate(&config).unwrap();
         let user = create(&db.ctx, &config, "test@example.com", "secret1234");
         let other = create(&db.ctx, &config, "other@example.com", "secret1234");
-        db.ctx.delete(&config, &user).unwrap();
-        assert_eq!(db.ctx.get(&config, user.id).unwrap(), None);
+        db.ctx.delete(config.user_schema(), &user).unwrap();
+        assert_eq!(db.ctx.get(config.user_schema(), user.id).unwrap(), None);
         assert_eq!(
             db.ctx
-                .get_by(&config, "email", &email("test@example.com"))
+                .get_by(config.user_schema(), "email", &email("test@example.com"))
                 .unwrap(),
             None
         );
-        assert!(db.ctx.get(&config, other.id).unwrap().is_some());
+        assert!(db
+            .ctx
+            .get(config.user_schema(), other.id)
+            .unwrap()
+            .is_some());
 
-        assert_eq!(db.ctx.get(&config, 123_456).unwrap(), None);
+        assert_eq!(db.ctx.get(config.user_schema(), 123_456).unwrap(), None);
         assert_eq!(
             db.ctx
-                .get_by(&config, "email", &email("nobody@example.com"))
+                .get_by(config.user_schema(), "email", &email("nobody@example.com"))
                 .unwrap(),
             None
         );
         // Values are bound, never spliced into the SQL.
         assert_eq!(
             db.ctx
-                .get_by(&config, "email", &email("x' OR '1'='1"))
+                .get_by(config.user_schema(), "email", &email("x' OR '1'='1"))
                 .unwrap(),
             None
         );
-        match db.ctx.get_by(&config, "nickname", &email("x")) {
+        match db.ctx.get_by(config.user_schema(), "nickname", &email("x")) {
             Err(PowError::Config(msg)) => assert!(msg.contains("nickname"), "{msg}"),
             other => panic!("expected a config error, got {other:?}"),
         }
         assert!(matches!(
-            db.ctx.get_by(&config, "id", &email("1")),
+            db.ctx.get_by(config.user_schema(), "id", &email("1")),
             Err(PowError::Config(_))
         ));
         let mut changes = Changes::new();
         changes.insert("nickname".into(), email("x"));
         assert!(matches!(
-            db.ctx.insert(&config, &changes),
+            db.ctx.insert(config.user_schema(), &changes),
             Err(WriteError::Other(PowError::Config(msg))) if msg.contains("nickname")
         ));
         let mut changes = Changes::new();
         changes.insert("id".into(), Value::Int(7));
         assert!(matches!(
-            db.ctx.update_fields(&config, &other, &changes),
+            db.ctx.update_fields(config.user_schema(), &other, &changes),
             Err(WriteError::Other(PowError::Config(_)))
         ));
         let bad_table = builder().table("users; DROP TABLE users").build().unwrap();
         assert!(matches!(
-            db.ctx.get(&bad_table, 1),
+            db.ctx.get(bad_table.user_schema(), 1),
             Err(PowError::Config(_))
         ));
-        assert!(db.ctx.get(&config, other.id).unwrap().is_some());
+        assert!(db
+            .ctx
+            .get(config.user_schema(), other.id)
+            .unwrap()
+            .is_some());
     }
 
     pub fn custom_fields(env: &TestEnv) {
@@ -466,7 +513,7 @@ mod cases {
         let config = builder()
             .user_field(FieldDef::new("name", FieldKind::Text).castable())
             .user_field(FieldDef::new("role", FieldKind::Text).castable())
-            .changeset_hook(|cs: &mut Changeset, _: &PowConfig| {
+            .changeset_hook(|cs: &mut Changeset, _: &UserSchema| {
                 cs.validate_required("name");
                 cs.validate_inclusion("role", &["user", "admin"]);
             })
@@ -489,7 +536,7 @@ mod cases {
 
         p.insert("name".into(), " Jane ".into());
         p.insert("role".into(), "admin".into());
-        let user = match db.ctx.create(&config, &p).unwrap() {
+        let user = match db.ctx.create(config.user_schema(), &p).unwrap() {
             Ok(user) => user,
             Err(cs) => panic!("{:?}", cs.errors),
         };
@@ -497,13 +544,15 @@ mod cases {
         assert_eq!(user.get_str("role"), Some("admin"));
         let read = db
             .ctx
-            .get_by(&config, "email", &email("jane@example.com"))
+            .get_by(config.user_schema(), "email", &email("jane@example.com"))
             .unwrap()
             .unwrap();
         assert_eq!(read.get_str("name"), Some("Jane"));
         assert_eq!(read.get_str("role"), Some("admin"));
         assert_eq!(
-            db.ctx.list_by(&config, "role", &email("admin")).unwrap(),
+            db.ctx
+                .list_by(config.user_schema(), "role", &email("admin"))
+                .unwrap(),
             vec![read]
         );
     }
@@ -538,20 +587,26 @@ mod cases {
         changes.insert("confirmed_at".into(), Value::Timestamp(at));
         changes.insert("login_count".into(), Value::Int(i64::MAX));
         changes.insert("locked".into(), Value::Bool(true));
-        let updated = db.ctx.update_fields(&config, &user, &changes).unwrap();
+        let updated = db
+            .ctx
+            .update_fields(config.user_schema(), &user, &changes)
+            .unwrap();
         assert_eq!(updated.get_timestamp("confirmed_at"), Some(at));
         assert_eq!(updated.get_int("login_count"), Some(i64::MAX));
         assert_eq!(updated.get("locked"), Some(&Value::Bool(true)));
-        assert_eq!(db.ctx.get(&config, user.id).unwrap(), Some(updated.clone()));
+        assert_eq!(
+            db.ctx.get(config.user_schema(), user.id).unwrap(),
+            Some(updated.clone())
+        );
         assert_eq!(
             db.ctx
-                .list_by(&config, "confirmed_at", &Value::Timestamp(at))
+                .list_by(config.user_schema(), "confirmed_at", &Value::Timestamp(at))
                 .unwrap(),
             vec![updated.clone()]
         );
         assert_eq!(
             db.ctx
-                .list_by(&config, "locked", &Value::Bool(true))
+                .list_by(config.user_schema(), "locked", &Value::Bool(true))
                 .unwrap()
                 .len(),
             1
@@ -561,7 +616,7 @@ mod cases {
         let other = create(&db.ctx, &config, "other@example.com", "secret1234");
         assert_eq!(
             db.ctx
-                .list_by(&config, "confirmed_at", &Value::Null)
+                .list_by(config.user_schema(), "confirmed_at", &Value::Null)
                 .unwrap(),
             vec![other]
         );
@@ -569,7 +624,7 @@ mod cases {
         let mut wrong = Changes::new();
         wrong.insert("login_count".into(), email("many"));
         assert!(matches!(
-            db.ctx.update_fields(&config, &updated, &wrong),
+            db.ctx.update_fields(config.user_schema(), &updated, &wrong),
             Err(WriteError::Other(PowError::Config(_)))
         ));
     }
@@ -582,14 +637,16 @@ mod cases {
         let b = create(&db.ctx, &config, "b@example.com", "secret1234");
         let mut changes = Changes::new();
         changes.insert("test_token".into(), email("token-1"));
-        db.ctx.update_fields(&config, &a, &changes).unwrap();
-        match db.ctx.update_fields(&config, &b, &changes) {
+        db.ctx
+            .update_fields(config.user_schema(), &a, &changes)
+            .unwrap();
+        match db.ctx.update_fields(config.user_schema(), &b, &changes) {
             Err(WriteError::Unique(field)) => assert_eq!(field, "test_token"),
             other => panic!("expected a unique violation, got {other:?}"),
         }
         let found = db
             .ctx
-            .get_by(&config, "test_token", &email("token-1"))
+            .get_by(config.user_schema(), "test_token", &email("token-1"))
             .unwrap();
         assert_eq!(found.map(|u| u.id), Some(a.id));
     }
@@ -614,19 +671,23 @@ mod cases {
                 ("password_confirmation", "secret1234"),
             ])
         };
-        let user = db.ctx.create(&config, &signup(" Alice ")).unwrap().unwrap();
-        assert_eq!(user.user_id(&config), Some("alice"));
+        let user = db
+            .ctx
+            .create(config.user_schema(), &signup(" Alice "))
+            .unwrap()
+            .unwrap();
+        assert_eq!(user.user_id(config.user_schema()), Some("alice"));
         assert_eq!(user.email(), None);
         let cs = db
             .ctx
-            .create(&config, &signup("ALICE"))
+            .create(config.user_schema(), &signup("ALICE"))
             .unwrap()
             .unwrap_err();
         assert!(cs.errors.has("username", "taken"), "{:?}", cs.errors);
         let login = db
             .ctx
             .authenticate(
-                &config,
+                config.user_schema(),
                 &params(&[("username", "ALICE"), ("password", "secret1234")]),
             )
             .unwrap();
@@ -651,21 +712,21 @@ mod cases {
         let signed_in = db
             .ctx
             .authenticate(
-                &strong,
+                strong.user_schema(),
                 &params(&[("email", "test@example.com"), ("password", "secret1234")]),
             )
             .unwrap()
             .unwrap();
         let new_hash = signed_in.password_hash.clone().unwrap();
         assert!(new_hash.starts_with("$pbkdf2-sha512$2$"), "{new_hash}");
-        let stored = db.ctx.get(&strong, user.id).unwrap().unwrap();
+        let stored = db.ctx.get(strong.user_schema(), user.id).unwrap().unwrap();
         assert_eq!(stored.password_hash, Some(new_hash));
         // The upgraded hash still signs in, under both configs.
         for config in [&strong, &weak] {
             let again = db
                 .ctx
                 .authenticate(
-                    config,
+                    config.user_schema(),
                     &params(&[("email", "test@example.com"), ("password", "secret1234")]),
                 )
                 .unwrap();
@@ -685,18 +746,24 @@ mod cases {
         assert_eq!(
             admins_db
                 .ctx
-                .get_by(&admins, "email", &email("test@example.com"))
+                .get_by(admins.user_schema(), "email", &email("test@example.com"))
                 .unwrap(),
             None
         );
         let login = params(&[("email", "test@example.com"), ("password", "secret1234")]);
-        assert_eq!(admins_db.ctx.authenticate(&admins, &login).unwrap(), None);
+        assert_eq!(
+            admins_db
+                .ctx
+                .authenticate(admins.user_schema(), &login)
+                .unwrap(),
+            None
+        );
 
         let admin = create(&admins_db.ctx, &admins, "test@example.com", "other-secret");
         assert_eq!(
             users_db
                 .ctx
-                .authenticate(&users, &login)
+                .authenticate(users.user_schema(), &login)
                 .unwrap()
                 .map(|u| u.id),
             Some(user.id)
@@ -705,13 +772,16 @@ mod cases {
         assert_eq!(
             admins_db
                 .ctx
-                .authenticate(&admins, &admin_login)
+                .authenticate(admins.user_schema(), &admin_login)
                 .unwrap()
                 .map(|u| u.id),
             Some(admin.id)
         );
         assert_eq!(
-            users_db.ctx.authenticate(&users, &admin_login).unwrap(),
+            users_db
+                .ctx
+                .authenticate(users.user_schema(), &admin_login)
+                .unwrap(),
             None
         );
     }
@@ -746,12 +816,15 @@ mod cases {
 
         let user = create(&tenant, &config, "test@example.com", "secret1234");
         assert_eq!(
-            tenant.get(&config, user.id).unwrap().map(|u| u.id),
+            tenant
+                .get(config.user_schema(), user.id)
+                .unwrap()
+                .map(|u| u.id),
             Some(user.id)
         );
         assert_eq!(
             db.ctx
-                .get_by(&config, "email", &email("test@example.com"))
+                .get_by(config.user_schema(), "email", &email("test@example.com"))
                 .unwrap(),
             None
         );
@@ -830,7 +903,7 @@ mod cases {
         // The new columns are in use through the tenant's context.
         let mut p = signup("jane@example.com", "secret1234");
         p.insert("display_name".into(), "Jane".into());
-        let jane = match tenant.create(&full, &p).unwrap() {
+        let jane = match tenant.create(full.user_schema(), &p).unwrap() {
             Ok(user) => user,
             Err(cs) => panic!("unexpected changeset errors: {:?}", cs.errors),
         };
@@ -838,21 +911,24 @@ mod cases {
         assert_eq!(jane.get("test_token"), Some(&Value::Null));
         let mut token = Changes::new();
         token.insert("test_token".into(), email("token-1"));
-        let jane = tenant.update_fields(&full, &jane, &token).unwrap();
+        let jane = tenant
+            .update_fields(full.user_schema(), &jane, &token)
+            .unwrap();
         let bob = create(&tenant, &full, "bob@example.com", "secret1234");
-        match tenant.update_fields(&full, &bob, &token) {
+        match tenant.update_fields(full.user_schema(), &bob, &token) {
             Err(WriteError::Unique(field)) => assert_eq!(field, "test_token"),
             other => panic!("expected a unique violation, got {other:?}"),
         }
         assert_eq!(
             tenant
-                .get_by(&full, "test_token", &email("token-1"))
+                .get_by(full.user_schema(), "test_token", &email("token-1"))
                 .unwrap(),
             Some(jane)
         );
         // The default schema has none of the tenant's columns.
         assert!(matches!(
-            db.ctx.get_by(&full, "test_token", &email("token-1")),
+            db.ctx
+                .get_by(full.user_schema(), "test_token", &email("token-1")),
             Err(PowError::Database(_))
         ));
 
@@ -865,7 +941,7 @@ mod cases {
         assert_eq!(db.columns(&default, "users"), tenant_columns);
         assert_eq!(
             db.ctx
-                .get_by(&full, "test_token", &email("token-1"))
+                .get_by(full.user_schema(), "test_token", &email("token-1"))
                 .unwrap(),
             None
         );
@@ -892,14 +968,22 @@ mod cases {
         // update_fields
         let mut changes = Changes::new();
         changes.insert("email".into(), email("jane@tenant.example"));
-        let renamed = tenant.update_fields(&config, &jane, &changes).unwrap();
+        let renamed = tenant
+            .update_fields(config.user_schema(), &jane, &changes)
+            .unwrap();
         assert_eq!(renamed.id, jane.id);
         assert_eq!(renamed.email(), Some("jane@tenant.example"));
-        assert_eq!(tenant.get(&config, jane.id).unwrap(), Some(renamed.clone()));
-        assert_eq!(db.ctx.get(&config, home.id).unwrap(), Some(home.clone()));
+        assert_eq!(
+            tenant.get(config.user_schema(), jane.id).unwrap(),
+            Some(renamed.clone())
+        );
+        assert_eq!(
+            db.ctx.get(config.user_schema(), home.id).unwrap(),
+            Some(home.clone())
+        );
         assert_eq!(
             db.ctx
-                .get_by(&config, "email", &email("jane@tenant.example"))
+                .get_by(config.user_schema(), "email", &email("jane@tenant.example"))
                 .unwrap(),
             None
         );
@@ -910,25 +994,25 @@ mod cases {
         let invited_home = invite(&db.ctx, &config, "c@example.com");
         assert_eq!(
             tenant
-                .list_by(&config, "password_hash", &Value::Null)
+                .list_by(config.user_schema(), "password_hash", &Value::Null)
                 .unwrap(),
             vec![invited_a, invited_b]
         );
         assert_eq!(
             db.ctx
-                .list_by(&config, "password_hash", &Value::Null)
+                .list_by(config.user_schema(), "password_hash", &Value::Null)
                 .unwrap(),
             vec![invited_home.clone()]
         );
         assert_eq!(
             tenant
-                .list_by(&config, "email", &email("jane@example.com"))
+                .list_by(config.user_schema(), "email", &email("jane@example.com"))
                 .unwrap(),
             vec![]
         );
         assert_eq!(
             db.ctx
-                .list_by(&config, "email", &email("jane@example.com"))
+                .list_by(config.user_schema(), "email", &email("jane@example.com"))
                 .unwrap(),
             vec![home.clone()]
         );
@@ -957,7 +1041,7 @@ mod cases {
             .unwrap();
         let upgraded = tenant
             .authenticate(
-                &strong,
+                strong.user_schema(),
                 &params(&[
                     ("email", "jane@tenant.example"),
                     ("password", "tenant-secret"),
@@ -968,27 +1052,39 @@ mod cases {
         let new_hash = upgraded.password_hash.clone().unwrap();
         assert!(new_hash.starts_with("$pbkdf2-sha512$2$"), "{new_hash}");
         assert_eq!(
-            tenant.get(&config, jane.id).unwrap(),
+            tenant.get(config.user_schema(), jane.id).unwrap(),
             Some(upgraded.clone())
         );
-        assert_eq!(db.ctx.get(&config, home.id).unwrap(), Some(home.clone()));
+        assert_eq!(
+            db.ctx.get(config.user_schema(), home.id).unwrap(),
+            Some(home.clone())
+        );
 
         // delete
         assert_eq!(db.count(&tenant_users), 4);
         assert_eq!(db.count("users"), 2);
-        tenant.delete(&config, &upgraded).unwrap();
-        assert_eq!(tenant.get(&config, jane.id).unwrap(), None);
+        tenant.delete(config.user_schema(), &upgraded).unwrap();
+        assert_eq!(tenant.get(config.user_schema(), jane.id).unwrap(), None);
         assert_eq!(db.count(&tenant_users), 3);
-        assert_eq!(db.ctx.get(&config, home.id).unwrap(), Some(home.clone()));
+        assert_eq!(
+            db.ctx.get(config.user_schema(), home.id).unwrap(),
+            Some(home.clone())
+        );
         assert_eq!(
             login(&db.ctx, &config, "jane@example.com", "home-secret"),
             Some(home.id)
         );
         // And the other way round.
         assert_eq!(invited_home.id, bob.id);
-        db.ctx.delete(&config, &invited_home).unwrap();
-        assert_eq!(db.ctx.get(&config, invited_home.id).unwrap(), None);
-        assert_eq!(tenant.get(&config, bob.id).unwrap(), Some(bob.clone()));
+        db.ctx.delete(config.user_schema(), &invited_home).unwrap();
+        assert_eq!(
+            db.ctx.get(config.user_schema(), invited_home.id).unwrap(),
+            None
+        );
+        assert_eq!(
+            tenant.get(config.user_schema(), bob.id).unwrap(),
+            Some(bob.clone())
+        );
         assert_eq!(db.count(&tenant_users), 3);
         assert_eq!(db.count("users"), 1);
     }
@@ -1049,25 +1145,32 @@ mod cases {
         // The extension's unique index is per schema too.
         let mut token = Changes::new();
         token.insert("test_token".into(), email("token-1"));
-        let in_a = a.update_fields(&config, &in_a, &token).unwrap();
-        let in_b = b.update_fields(&config, &in_b, &token).unwrap();
+        let in_a = a
+            .update_fields(config.user_schema(), &in_a, &token)
+            .unwrap();
+        let in_b = b
+            .update_fields(config.user_schema(), &in_b, &token)
+            .unwrap();
         let bob = create(&a, &config, "bob@example.com", "secret1234");
-        match a.update_fields(&config, &bob, &token) {
+        match a.update_fields(config.user_schema(), &bob, &token) {
             Err(WriteError::Unique(field)) => assert_eq!(field, "test_token"),
             other => panic!("expected a unique violation, got {other:?}"),
         }
         let found = |ctx: &DieselUsersContext| {
-            ctx.get_by(&config, "test_token", &email("token-1"))
+            ctx.get_by(config.user_schema(), "test_token", &email("token-1"))
                 .unwrap()
         };
         assert_eq!(found(&a), Some(in_a.clone()));
         assert_eq!(found(&b), Some(in_b.clone()));
 
         // Deleting in one leaves the other.
-        a.delete(&config, &in_a).unwrap();
-        assert_eq!(a.get(&config, in_a.id).unwrap(), None);
+        a.delete(config.user_schema(), &in_a).unwrap();
+        assert_eq!(a.get(config.user_schema(), in_a.id).unwrap(), None);
         assert_eq!(found(&a), None);
-        assert_eq!(b.get(&config, in_b.id).unwrap(), Some(in_b.clone()));
+        assert_eq!(
+            b.get(config.user_schema(), in_b.id).unwrap(),
+            Some(in_b.clone())
+        );
         assert_eq!(login(&a, &config, "jane@example.com", "secret-of-a"), None);
         assert_eq!(
             login(&b, &config, "jane@example.com", "secret-of-b"),
@@ -1088,7 +1191,7 @@ mod cases {
         assert_eq!(db.count("users"), 0);
         assert_eq!(
             shared
-                .get_by(&config, "email", &email("jane@example.com"))
+                .get_by(config.user_schema(), "email", &email("jane@example.com"))
                 .unwrap(),
             None
         );
@@ -1205,7 +1308,7 @@ fn memory_database_keeps_its_data_across_calls() {
     let config = config();
     ctx.migrate(&config).unwrap();
     let user = create(&ctx, &config, "test@example.com", "secret1234");
-    assert_eq!(ctx.get(&config, user.id).unwrap(), Some(user));
+    assert_eq!(ctx.get(config.user_schema(), user.id).unwrap(), Some(user));
     assert_eq!(ctx.database().backend(), "sqlite");
 }
 

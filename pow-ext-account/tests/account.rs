@@ -255,7 +255,7 @@ fn stored(h: &Harness, id: i64) -> Option<User> {
     h.config
         .users_context()
         .unwrap()
-        .get(&h.config, id)
+        .get(h.config.user_schema(), id)
         .unwrap()
 }
 
@@ -531,7 +531,7 @@ fn purge_erases_everything(users: DieselUsersContext, audit: bool) {
         .config
         .users_context()
         .unwrap()
-        .get_by(&h.config, "email", &"bob@example.com".into())
+        .get_by(h.config.user_schema(), "email", &"bob@example.com".into())
         .unwrap()
         .unwrap();
     let mut changes = pow_actix::users::Changes::new();
@@ -1005,7 +1005,7 @@ fn a_closed_accounts_address_change_link_finds_nothing() {
     let stored = config
         .users_context()
         .unwrap()
-        .get(&config, ada.id)
+        .get(config.user_schema(), ada.id)
         .unwrap()
         .unwrap();
     assert_eq!(stored.email(), Some(EMAIL), "the change was not confirmed");

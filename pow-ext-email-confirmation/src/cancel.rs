@@ -97,7 +97,7 @@ fn cancel_change(
     id: i64,
     digest: &str,
 ) -> Result<Option<User>, PowError> {
-    let Some(user) = users.get(config, id)? else {
+    let Some(user) = users.get(config.user_schema(), id)? else {
         return Ok(None);
     };
     let Some(pending) = user.get_str(UNCONFIRMED_EMAIL_FIELD) else {
@@ -118,7 +118,7 @@ fn cancel_change(
     ]
     .into_iter()
     .collect();
-    match users.update_fields(config, &user, &changes) {
+    match users.update_fields(config.user_schema(), &user, &changes) {
         Ok(user) => Ok(Some(user)),
         Err(WriteError::Other(err)) => Err(err),
         Err(err) => Err(PowError::Database(err.to_string())),

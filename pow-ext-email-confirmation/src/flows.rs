@@ -190,7 +190,7 @@ fn confirm_found(
     // lookup replaced the token, and the link no longer works.
     // A closed account's links find nothing: closing ends every way in.
     let Some(user) = users
-        .get(config, found.id)?
+        .get(config.user_schema(), found.id)?
         .filter(|user| !user.is_closed())
     else {
         return Ok(Confirmation::Invalid);
@@ -205,7 +205,7 @@ fn confirm_found(
     }
     let before = user.get_str(EMAIL_FIELD).map(str::to_owned);
     let first = crate::schema::is_unconfirmed(&user);
-    match users.update_fields(config, &user, &confirm_changes(&user, now)) {
+    match users.update_fields(config.user_schema(), &user, &confirm_changes(&user, now)) {
         Ok(user) => {
             let replaced = before.filter(|old| user.get_str(EMAIL_FIELD) != Some(old.as_str()));
             Ok(Confirmation::Confirmed {

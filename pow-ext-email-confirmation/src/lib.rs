@@ -37,7 +37,7 @@
 //! .into_iter()
 //! .map(|(k, v)| (k.to_owned(), v.to_owned()))
 //! .collect();
-//! let jane = users.create(&config, &params)?.expect("valid sign-up");
+//! let jane = users.create(config.user_schema(), &params)?.expect("valid sign-up");
 //! assert!(!is_confirmed(&jane));
 //!
 //! // ...until the mailed link is opened (or, in seeds and tests, `confirm_user`).
@@ -433,7 +433,7 @@ fn confirm_with(
     user: &User,
 ) -> Result<User, PowError> {
     let changes = schema::confirm_changes(user, Utc::now());
-    match users.update_fields(config, user, &changes) {
+    match users.update_fields(config.user_schema(), user, &changes) {
         Ok(user) => Ok(user),
         Err(WriteError::Other(err)) => Err(err),
         Err(err) => Err(PowError::Database(format!(

@@ -156,7 +156,7 @@ async fn issue_token(
         .run(move |users, cfg| {
             // Read the row right before writing: a confirmation or a cancel since `user` was
             // read must not be undone by a new token.
-            let Some(fresh) = users.get(cfg, user.id)? else {
+            let Some(fresh) = users.get(cfg.user_schema(), user.id)? else {
                 return Ok(None);
             };
             if fresh.get_str(TOKEN_FIELD).is_none() {
@@ -169,7 +169,7 @@ async fn issue_token(
             let Some((token, changes)) = token_changes(cfg, &fresh, now) else {
                 return Ok(None);
             };
-            match users.update_fields(cfg, &fresh, &changes) {
+            match users.update_fields(cfg.user_schema(), &fresh, &changes) {
                 Ok(updated) => Ok(Some((updated, token))),
                 Err(WriteError::Other(err)) => Err(err),
                 // A collision of two keyed hashes on the token's unique index: not in practice.

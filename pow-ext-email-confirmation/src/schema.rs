@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use pow_core::users::validation::normalize_user_id;
 use pow_core::users::{
     issue_column_token, placeholder_column_token, reissued_column_token, Changes, Changeset,
-    ChangesetAction, ChangesetHook, FieldDef, FieldKind, User, Value,
+    ChangesetAction, ChangesetHook, FieldDef, FieldKind, User, UserSchema, Value,
 };
 use pow_core::PowConfig;
 
@@ -86,7 +86,7 @@ pub(crate) fn token_changes(
     issued_at: DateTime<Utc>,
 ) -> Option<(String, Changes)> {
     let to = recipient(user)?;
-    let (raw, stored) = issue_column_token(config, TOKEN_PURPOSE, user.id, to);
+    let (raw, stored) = issue_column_token(config.user_schema(), TOKEN_PURPOSE, user.id, to);
     let mut changes = Changes::new();
     changes.insert(TOKEN_FIELD.into(), Value::Text(stored));
     changes.insert(TOKEN_SENT_AT_FIELD.into(), Value::Timestamp(issued_at));
@@ -107,7 +107,13 @@ pub(crate) fn current_token(
     if token_expired(user, ttl, now) {
         return None;
     }
-    reissued_column_token(config, TOKEN_PURPOSE, user.id, recipient(user)?, stored)
+    reissued_column_token(
+        config.user_schema(),
+        TOKEN_PURPOSE,
+        user.id,
+        recipient(user)?,
+        stored,
+    )
 }
 
 /// How long `user`'s current link still works (`None`: it never expires).
@@ -125,11 +131,11 @@ pub(crate) fn remaining_validity(
 
 /// A token no link matches, and its issue time, as changes: marks the address as
 /// waiting for confirmation. The mail replaces it with a token it links to.
-fn pending_token_changes(config: &PowConfig, now: DateTime<Utc>) -> Changes {
+fn pending_token_changes(schema: &UserSchema, now: DateTime<Utc>) -> Changes {
     let mut changes = Changes::new();
     changes.insert(
         TOKEN_FIELD.into(),
-        Value::Text(placeholder_column_token(config, TOKEN_PURPOSE)),
+        Value::Text(placeholder_column_token(schema, TOKEN_PURPOSE)),
     );
     changes.insert(TOKEN_SENT_AT_FIELD.into(), Value::Timestamp(now));
     changes
@@ -163,19 +169,19 @@ pub(crate) fn confirm_changes(user: &User, now: DateTime<Utc>) -> Changes {
 pub(crate) struct EmailConfirmationHook;
 
 impl ChangesetHook for EmailConfirmationHook {
-    fn changeset(&self, cs: &mut Changeset, config: &PowConfig) {
+    fn changeset(&self, cs: &mut Changeset, schema: &UserSchema) {
         if !cs.is_valid() {
             return;
         }
         match cs.action {
-            ChangesetAction::Create => cs.changes.extend(pending_token_changes(config, Utc::now())),
-            ChangesetAction::Update | ChangesetAction::CompleteSignUp => email_edit(cs, config),
+            ChangesetAction::Create => cs.changes.extend(pending_token_changes(schema, Utc::now())),
+            ChangesetAction::Update | ChangesetAction::CompleteSignUp => email_edit(cs, schema),
             _ => {}
         }
     }
 }
 
-fn email_edit(cs: &mut Changeset, config: &PowConfig) {
+fn email_edit(cs: &mut Changeset, schema: &UserSchema) {
     let Some(user) = cs.data.clone() else {
         return;
     };
@@ -196,13 +202,13 @@ fn email_edit(cs: &mut Changeset, config: &PowConfig) {
         }
         Some(Value::Text(new_email)) => {
             if is_unconfirmed(&user) {
-                cs.changes.extend(pending_token_changes(config, Utc::now()));
+                cs.changes.extend(pending_token_changes(schema, Utc::now()));
                 return;
             }
             cs.changes.remove(EMAIL_FIELD);
             if user.get_str(UNCONFIRMED_EMAIL_FIELD) != Some(new_email.as_str()) {
                 cs.put_change(UNCONFIRMED_EMAIL_FIELD, new_email);
-                cs.changes.extend(pending_token_changes(config, Utc::now()));
+                cs.changes.extend(pending_token_changes(schema, Utc::now()));
             }
         }
         Some(_) => {}
@@ -267,7 +273,7 @@ mod tests {
     fn sign_up_gets_a_token() {
         let config = config();
         let cs = Changeset::create(
-            &config,
+            config.user_schema(),
             &params(&[
                 ("email", "new@example.com"),
                 ("password", "secret1234"),
@@ -286,7 +292,10 @@ mod tests {
     #[test]
     fn invalid_sign_up_is_left_alone() {
         let config = config();
-        let cs = Changeset::create(&config, &params(&[("email", "new@example.com")]));
+        let cs = Changeset::create(
+            config.user_schema(),
+            &params(&[("email", "new@example.com")]),
+        );
         assert!(!cs.is_valid());
         assert_eq!(cs.changes.get(TOKEN_FIELD), None);
     }
@@ -294,7 +303,11 @@ mod tests {
     #[test]
     fn email_change_waits_in_unconfirmed_email() {
         let config = config();
-        let cs = Changeset::update(&config, &confirmed(), &edit(" New@Example.com "));
+        let cs = Changeset::update(
+            config.user_schema(),
+            &confirmed(),
+            &edit(" New@Example.com "),
+        );
         assert!(cs.is_valid(), "{:?}", cs.errors);
         assert_eq!(cs.changes.get(EMAIL_FIELD), None);
         assert_eq!(
@@ -312,7 +325,7 @@ mod tests {
             (UNCONFIRMED_EMAIL_FIELD, Value::from("new@example.com")),
             (TOKEN_FIELD, Value::from("t")),
         ]);
-        let cs = Changeset::update(&config, &pending, &edit("new@example.com"));
+        let cs = Changeset::update(config.user_schema(), &pending, &edit("new@example.com"));
         assert!(cs.is_valid());
         assert!(cs.changes.is_empty(), "{:?}", cs.changes);
     }
@@ -325,7 +338,7 @@ mod tests {
             (UNCONFIRMED_EMAIL_FIELD, Value::from("new@example.com")),
             (TOKEN_FIELD, Value::from("t")),
         ]);
-        let cs = Changeset::update(&config, &pending, &edit("old@example.com"));
+        let cs = Changeset::update(config.user_schema(), &pending, &edit("old@example.com"));
         assert_eq!(cs.changes.get(TOKEN_FIELD), Some(&Value::Null));
         assert_eq!(cs.changes.get(UNCONFIRMED_EMAIL_FIELD), Some(&Value::Null));
     }
@@ -334,7 +347,7 @@ mod tests {
     fn resubmitting_the_stored_email_does_not_confirm() {
         let config = config();
         let unconfirmed = user(&[(TOKEN_FIELD, Value::from("t"))]);
-        let cs = Changeset::update(&config, &unconfirmed, &edit("old@example.com"));
+        let cs = Changeset::update(config.user_schema(), &unconfirmed, &edit("old@example.com"));
         assert!(cs.changes.is_empty(), "{:?}", cs.changes);
     }
 
@@ -342,7 +355,7 @@ mod tests {
     fn never_confirmed_user_changes_email_and_stays_unconfirmed() {
         let config = config();
         let unconfirmed = user(&[(TOKEN_FIELD, Value::from("t"))]);
-        let cs = Changeset::update(&config, &unconfirmed, &edit("new@example.com"));
+        let cs = Changeset::update(config.user_schema(), &unconfirmed, &edit("new@example.com"));
         assert_eq!(
             cs.changes.get(EMAIL_FIELD),
             Some(&Value::from("new@example.com"))

@@ -63,7 +63,7 @@ impl Setup {
         self.config
             .users_context()
             .unwrap()
-            .get_by(&self.config, "email", &Value::from(email))
+            .get_by(self.config.user_schema(), "email", &Value::from(email))
             .unwrap()
             .unwrap_or_else(|| panic!("no user {email}"))
     }
@@ -454,7 +454,7 @@ async fn a_pending_address_change_is_reported_resent_and_can_be_taken_meanwhile(
     s.config
         .users_context()
         .unwrap()
-        .update(&s.config, &jane, &params)
+        .update(s.config.user_schema(), &jane, &params)
         .unwrap()
         .unwrap();
 

@@ -108,7 +108,7 @@ impl Setup {
         self.config
             .users_context()
             .unwrap()
-            .get_by(&self.config, "email", &Value::from(email))
+            .get_by(self.config.user_schema(), "email", &Value::from(email))
             .unwrap()
             .unwrap_or_else(|| panic!("no user {email}"))
     }
@@ -121,7 +121,7 @@ impl Setup {
         self.config
             .users_context()
             .unwrap()
-            .update_fields(&self.config, user, &changes)
+            .update_fields(self.config.user_schema(), user, &changes)
             .unwrap()
     }
 
@@ -795,11 +795,17 @@ fn migrations_run_on_postgres() {
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
         .collect();
-        let jane = users.create(&config, &params).unwrap().unwrap();
+        let jane = users
+            .create(config.user_schema(), &params)
+            .unwrap()
+            .unwrap();
         assert!(!is_confirmed(&jane));
         assert!(jane.get_timestamp(TOKEN_SENT_AT_FIELD).is_some());
         let token = jane.get(TOKEN_FIELD).unwrap().clone();
-        let found = users.get_by(&config, TOKEN_FIELD, &token).unwrap().unwrap();
+        let found = users
+            .get_by(config.user_schema(), TOKEN_FIELD, &token)
+            .unwrap()
+            .unwrap();
         assert_eq!(found.id, jane.id);
         let jane = confirm_user(&config, &jane).unwrap();
         assert!(is_confirmed(&jane));
@@ -907,7 +913,11 @@ fn only_the_latest_of_two_pending_changes_confirms() {
         .config
         .users_context()
         .unwrap()
-        .get_by(&s.config, "email", &Value::from("first@example.com"))
+        .get_by(
+            s.config.user_schema(),
+            "email",
+            &Value::from("first@example.com")
+        )
         .unwrap()
         .is_none());
 }

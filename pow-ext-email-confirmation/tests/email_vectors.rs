@@ -70,7 +70,11 @@ fn every_vector_is_refused_or_gets_its_mail() {
             ],
         );
         let stored = users
-            .get_by(&config, "email", &Value::Text(normalize_user_id(email)))
+            .get_by(
+                config.user_schema(),
+                "email",
+                &Value::Text(normalize_user_id(email)),
+            )
             .unwrap();
         match res.status {
             302 => {
@@ -98,7 +102,11 @@ fn every_vector_is_refused_or_gets_its_mail() {
     );
     let quoted = "\"john doe\"@example.com";
     assert!(users
-        .get_by(&config, "email", &Value::Text(quoted.to_owned()))
+        .get_by(
+            config.user_schema(),
+            "email",
+            &Value::Text(quoted.to_owned())
+        )
         .unwrap()
         .is_some());
     let _ = std::fs::remove_dir_all(dir);

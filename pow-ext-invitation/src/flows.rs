@@ -141,7 +141,7 @@ pub async fn invite(
         .config
         .users()?
         .run(move |users, cfg| {
-            let Some(inviter) = users.get(cfg, inviter_id)? else {
+            let Some(inviter) = users.get(cfg.user_schema(), inviter_id)? else {
                 return Ok(Created::InviterGone);
             };
             if !settings.may_invite(&inviter) {
@@ -266,7 +266,7 @@ async fn send_invitation(
         ),
     };
     let messages = config.messages();
-    let inviter_id = inviter.user_id(config).unwrap_or_default();
+    let inviter_id = inviter.user_id(config.user_schema()).unwrap_or_default();
     let body = messages
         .message(lang, body_key, &[("inviter", MessageArg::from(inviter_id))])
         .unwrap_or_default();
@@ -331,7 +331,7 @@ pub async fn accept(
         .run(move |users, cfg| {
             // Read the row again right before writing: an invitation accepted, or a
             // password set through a reset, since the link was opened ends it.
-            let Some(fresh) = users.get(cfg, invitee.id)? else {
+            let Some(fresh) = users.get(cfg.user_schema(), invitee.id)? else {
                 return Ok(None);
             };
             if fresh.get_timestamp(INVITATION_ACCEPTED_AT).is_some()
@@ -340,7 +340,10 @@ pub async fn accept(
                 return Ok(None);
             }
             users
-                .apply(cfg, crate::accept_changeset(cfg, &fresh, &params))
+                .apply(
+                    cfg.user_schema(),
+                    crate::accept_changeset(cfg, &fresh, &params),
+                )
                 .map(Some)
         })
         .await;
@@ -402,7 +405,7 @@ fn end_invitation(
     config: &PowConfig,
     user_id: i64,
 ) -> Result<(), PowError> {
-    let Some(user) = users.get(config, user_id)? else {
+    let Some(user) = users.get(config.user_schema(), user_id)? else {
         return Ok(());
     };
     if user.get_str(crate::INVITATION_TOKEN).is_none()
@@ -416,7 +419,7 @@ fn end_invitation(
         pow_core::users::Value::Timestamp(chrono::Utc::now()),
     );
     users
-        .update_fields(config, &user, &changes)
+        .update_fields(config.user_schema(), &user, &changes)
         .map_err(|err| match err {
             pow_core::users::WriteError::Other(err) => err,
             err => PowError::Database(err.to_string()),

@@ -166,7 +166,7 @@ use chrono::{DateTime, Utc};
 use pow_core::extension::{ExtensionBuilder, SqlMigration};
 use pow_core::users::{
     new_column_token, Changeset, ChangesetAction, ChangesetHook, FieldDef, FieldKind, Params,
-    UsersContext, Value,
+    UserSchema, UsersContext, Value,
 };
 use pow_core::{Extension, PowConfig, PowError, User};
 
@@ -200,10 +200,10 @@ pub fn accept_changeset(config: &PowConfig, user: &User, params: &Params) -> Cha
         Some(user.clone()),
         params.clone(),
     );
-    cs.cast_user_id(config);
-    cs.cast_fields(config);
-    cs.validate_password(config, true);
-    cs.run_hooks(config);
+    cs.cast_user_id(config.user_schema());
+    cs.cast_fields(config.user_schema());
+    cs.validate_password(config.user_schema(), true);
+    cs.run_hooks(config.user_schema());
     cs
 }
 
@@ -368,16 +368,16 @@ impl Invitation {
         inviter: &User,
         params: &Params,
     ) -> (Changeset, String) {
-        let (raw, stored) = new_column_token(config, TOKEN_PURPOSE);
+        let (raw, stored) = new_column_token(config.user_schema(), TOKEN_PURPOSE);
         let mut cs = Changeset::new(ChangesetAction::Provision, None, params.clone());
-        cs.cast_user_id(config);
+        cs.cast_user_id(config.user_schema());
         cs.put_change(INVITATION_TOKEN, stored);
         cs.put_change(INVITATION_SENT_AT, Utc::now());
         cs.put_change(INVITED_BY_ID, inviter.id);
         if let Some(carry) = &self.carry_fields {
             carry(inviter, &mut cs);
         }
-        cs.run_hooks(config);
+        cs.run_hooks(config.user_schema());
         (cs, config.verifier().sign_token(INVITATION_SALT, &raw))
     }
 
@@ -399,7 +399,7 @@ impl Invitation {
     ) -> Result<Result<Invited, Changeset>, PowError> {
         let (cs, signed_token) = self.invite_changeset(config, inviter, params);
         Ok(users
-            .apply(config, cs)?
+            .apply(config.user_schema(), cs)?
             .map(|user| Invited { user, signed_token }))
     }
 
@@ -515,7 +515,7 @@ impl pow_core::extension::UserData for SentInvitations {
 struct AcceptHook;
 
 impl ChangesetHook for AcceptHook {
-    fn changeset(&self, changeset: &mut Changeset, _config: &PowConfig) {
+    fn changeset(&self, changeset: &mut Changeset, _schema: &UserSchema) {
         if changeset.action == ChangesetAction::CompleteSignUp {
             changeset.put_change(INVITATION_ACCEPTED_AT, Utc::now());
         }
@@ -664,12 +664,12 @@ mod tests {
         let config = PowConfig::builder("s".repeat(64)).build().unwrap();
         let mut params = Params::new();
         params.insert("email".into(), "a@example.com".into());
-        let mut create = Changeset::create(&config, &params);
-        AcceptHook.changeset(&mut create, &config);
+        let mut create = Changeset::create(config.user_schema(), &params);
+        AcceptHook.changeset(&mut create, config.user_schema());
         assert!(!create.changes.contains_key(INVITATION_ACCEPTED_AT));
         let invitee = user(&[(INVITATION_TOKEN, Value::from("t"))]);
         let mut accept = accept_changeset(&config, &invitee, &params);
-        AcceptHook.changeset(&mut accept, &config);
+        AcceptHook.changeset(&mut accept, config.user_schema());
         assert!(accept.changes.contains_key(INVITATION_ACCEPTED_AT));
     }
 

@@ -29,7 +29,7 @@ async fn home(req: HttpRequest, user: MaybeUser) -> HttpResponse {
     let flash = pow_actix::web::flash::take(&req);
     let config = pow_actix::session::config(&req);
     let who = match (&user.0, &config) {
-        (Some(u), Some(c)) => u.user_id(c).unwrap_or("?").to_owned(),
+        (Some(u), Some(c)) => u.user_id(c.user_schema()).unwrap_or("?").to_owned(),
         _ => "nobody".to_owned(),
     };
     HttpResponse::Ok().body(format!(
@@ -133,7 +133,7 @@ impl Harness {
         self.config
             .users_context()
             .unwrap()
-            .get_by(&self.config, field, &Value::from(value))
+            .get_by(self.config.user_schema(), field, &Value::from(value))
             .unwrap()
             .unwrap_or_else(|| panic!("no user with {field} = {value}"))
     }
@@ -144,7 +144,7 @@ impl Harness {
         self.config
             .users_context()
             .unwrap()
-            .update_fields(&self.config, user, &changes)
+            .update_fields(self.config.user_schema(), user, &changes)
             .unwrap()
     }
 
@@ -454,7 +454,7 @@ fn invited_by_relation_is_stored() {
     h.config
         .users_context()
         .unwrap()
-        .delete(&h.config, &alice_row)
+        .delete(h.config.user_schema(), &alice_row)
         .unwrap();
     assert_eq!(
         h.user("email", "bob@example.com").get_int(INVITED_BY_ID),
@@ -591,7 +591,11 @@ fn who_may_invite_refusal_is_forbidden() {
         .config
         .users_context()
         .unwrap()
-        .get_by(&h.config, "email", &Value::from("eve@example.com"))
+        .get_by(
+            h.config.user_schema(),
+            "email",
+            &Value::from("eve@example.com")
+        )
         .unwrap()
         .is_none());
     assert!(h.mailer.deliveries().is_empty());
@@ -839,7 +843,7 @@ fn postgres_invite_and_accept() {
         .config
         .users_context()
         .unwrap()
-        .update_fields(&h.config, &carol, &token_change(&bob_row))
+        .update_fields(h.config.user_schema(), &carol, &token_change(&bob_row))
         .unwrap_err();
     assert!(
         matches!(err, pow_actix::users::WriteError::Unique(ref f) if f == "invitation_token"),
@@ -875,7 +879,7 @@ fn sqlite_token_index_is_unique() {
         .config
         .users_context()
         .unwrap()
-        .update_fields(&h.config, &carol, &token_change(&bob))
+        .update_fields(h.config.user_schema(), &carol, &token_change(&bob))
         .unwrap_err();
     assert!(
         matches!(err, pow_actix::users::WriteError::Unique(ref f) if f == "invitation_token"),
@@ -1134,7 +1138,7 @@ fn an_invitation_ends_once_the_invitee_signed_in_another_way() {
     h.config
         .users_context()
         .unwrap()
-        .update_fields(&h.config, &bob_row, &changes)
+        .update_fields(h.config.user_schema(), &bob_row, &changes)
         .unwrap();
     // Bob signs out: no session of his is left.
     let csrf = bob.get("/invitations/new").csrf();

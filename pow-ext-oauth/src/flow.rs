@@ -281,10 +281,10 @@ async fn create_user(
         .users()?
         .run(move |users, cfg| {
             let mut cs = Changeset::new(action, None, params);
-            cs.cast_user_id(cfg);
-            cs.cast_fields(cfg);
-            cs.run_hooks(cfg);
-            users.apply(cfg, cs)
+            cs.cast_user_id(cfg.user_schema());
+            cs.cast_fields(cfg.user_schema());
+            cs.run_hooks(cfg.user_schema());
+            users.apply(cfg.user_schema(), cs)
         })
         .await?;
     let user = match created {

@@ -198,13 +198,21 @@ fn get_user(
     email: &str,
 ) -> Result<Option<pow_actix::users::User>, pow_actix::PowError> {
     let users = Arc::clone(config.users_context()?);
-    users.get_by(config, "email", &Value::Text(email.to_owned()))
+    users.get_by(
+        config.user_schema(),
+        "email",
+        &Value::Text(email.to_owned()),
+    )
 }
 
 fn user_count(h: &Harness) -> usize {
     let users = Arc::clone(h.config.users_context().unwrap());
     users
-        .list_by(&h.config, "name", &Value::Text("Grace Hopper".into()))
+        .list_by(
+            h.config.user_schema(),
+            "name",
+            &Value::Text("Grace Hopper".into()),
+        )
         .unwrap()
         .len()
 }
@@ -783,7 +791,7 @@ fn an_unverified_provider_account_never_takes_over_the_owners_account() {
     let mut changes = pow_actix::users::Changes::new();
     changes.insert("password_hash".to_owned(), Value::Text(hash));
     h.users
-        .update_fields(&h.config, &victim_row, &changes)
+        .update_fields(h.config.user_schema(), &victim_row, &changes)
         .unwrap();
     let res = victim.sign_in(victim_email, "the victim's password");
     assert_eq!(res.location(), "/", "{}", res.body);

@@ -829,7 +829,7 @@ fn fixture_of(h: &Harness, device: &Device) -> Value {
         .config
         .users_context()
         .unwrap()
-        .get(&h.config, h.user_id)
+        .get(h.config.user_schema(), h.user_id)
         .unwrap()
         .unwrap();
     let stored = block_on(passkeys().list(&h.config, &user)).unwrap();
@@ -1401,7 +1401,11 @@ fn every_factor_change_asks_for_a_recent_second_factor() {
         ),
     );
     let totp_on = || {
-        let user = h.config.users_context().unwrap().get(&h.config, h.user_id);
+        let user = h
+            .config
+            .users_context()
+            .unwrap()
+            .get(h.config.user_schema(), h.user_id);
         user.unwrap()
             .unwrap()
             .get("totp_enabled_at")

@@ -292,11 +292,11 @@ pub(crate) async fn create(
         .users()?
         .run(move |users, cfg| {
             let mut cs = Changeset::new(ChangesetAction::Provision, None, params);
-            cs.cast_user_id(cfg);
-            cs.cast_fields(cfg);
-            cs.validate_password(cfg, false);
-            cs.run_hooks(cfg);
-            users.apply(cfg, cs)
+            cs.cast_user_id(cfg.user_schema());
+            cs.cast_fields(cfg.user_schema());
+            cs.validate_password(cfg.user_schema(), false);
+            cs.run_hooks(cfg.user_schema());
+            users.apply(cfg.user_schema(), cs)
         })
         .await?;
     match created {

@@ -290,7 +290,11 @@ fn a_link_can_sign_up_an_unknown_address() {
         .config
         .users_context()
         .unwrap()
-        .get_by(&h.config, "email", &"newcomer@example.com".into())
+        .get_by(
+            h.config.user_schema(),
+            "email",
+            &"newcomer@example.com".into(),
+        )
         .unwrap()
         .unwrap();
     assert!(user.password_hash.is_none(), "no password");
@@ -368,7 +372,7 @@ fn a_staged_sign_up_keeps_the_prefilled_fields() {
         .config
         .users_context()
         .unwrap()
-        .get_by(&h.config, "email", &"new@example.com".into())
+        .get_by(h.config.user_schema(), "email", &"new@example.com".into())
         .unwrap()
         .unwrap();
     assert_eq!(user.get_str("name"), Some("Ada Lovelace"));

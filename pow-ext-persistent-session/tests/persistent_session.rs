@@ -463,7 +463,7 @@ fn a_deleted_user_signs_nobody_in() {
     h.config
         .users_context()
         .unwrap()
-        .delete(&h.config, &alice)
+        .delete(h.config.user_schema(), &alice)
         .unwrap();
     c.cookies.remove(SESSION_COOKIE);
     let res = c.get("/me");

@@ -80,8 +80,8 @@ pub(crate) fn reset_changeset(config: &PowConfig, user: &User, params: &Params) 
         Some(user.clone()),
         params.clone(),
     );
-    cs.validate_password(config, true);
-    cs.run_hooks(config);
+    cs.validate_password(config.user_schema(), true);
+    cs.run_hooks(config.user_schema());
     cs
 }
 

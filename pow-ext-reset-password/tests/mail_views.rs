@@ -5,6 +5,7 @@
 
 use actix_web::test;
 use pow_actix::mailer::{DefaultMailViews, Mail, MailContent, MailViews, MemoryMailer};
+use pow_actix::messages::Messages;
 use pow_actix::password::Pbkdf2Hasher;
 use pow_actix::users::diesel::DieselUsersContext;
 use pow_actix::{PowConfig, PowError};
@@ -14,9 +15,9 @@ use pow_ext_reset_password::{MailDelivery, ResetPassword, MAIL};
 struct BrandedReset;
 
 impl MailViews for BrandedReset {
-    fn render(&self, config: &PowConfig, mail: &MailContent<'_>) -> Result<Mail, PowError> {
+    fn render(&self, messages: &dyn Messages, mail: &MailContent<'_>) -> Result<Mail, PowError> {
         if mail.name != MAIL {
-            return DefaultMailViews.render(config, mail);
+            return DefaultMailViews.render(messages, mail);
         }
         let url = mail.link.map(|(_, url)| url).unwrap_or_default();
         Ok(Mail {

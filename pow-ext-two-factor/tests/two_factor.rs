@@ -129,7 +129,7 @@ fn stored_user(config: &PowConfig) -> pow_actix::User {
     config
         .users_context()
         .unwrap()
-        .get_by(config, "email", &EMAIL.into())
+        .get_by(config.user_schema(), "email", &EMAIL.into())
         .unwrap()
         .unwrap()
 }
@@ -948,7 +948,7 @@ fn completing_a_sign_up_asks_for_the_second_factor() {
     let secret = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";
     let users = config.users_context().unwrap();
     let bob = users
-        .get_by(&config, "email", &"bob@example.com".into())
+        .get_by(config.user_schema(), "email", &"bob@example.com".into())
         .unwrap()
         .unwrap();
     let mut changes = pow_actix::users::Changes::new();
@@ -957,7 +957,9 @@ fn completing_a_sign_up_asks_for_the_second_factor() {
         "totp_enabled_at".to_owned(),
         pow_actix::users::Value::Timestamp(chrono::Utc::now()),
     );
-    users.update_fields(&config, &bob, &changes).unwrap();
+    users
+        .update_fields(config.user_schema(), &bob, &changes)
+        .unwrap();
 
     let mut browser = Client::new(addr);
     let page = browser.get(&edit);

@@ -132,9 +132,9 @@ async fn pow_config(
     }
     let config = builder.build()?;
     users.migrate(&config)?;
-    let params = sign_up_params(&config, EMAIL, "correct horse battery staple");
+    let params = sign_up_params(config.user_schema(), EMAIL, "correct horse battery staple");
     users
-        .create(&config, &params)?
+        .create(config.user_schema(), &params)?
         .map_err(|cs| format!("the bench user is invalid: {:?}", cs.errors))?;
     Ok(config)
 }

@@ -18,7 +18,7 @@ use pow_actix::password::Argon2Hasher;
 use pow_actix::session::{Impersonation, MaybeUser, PowMiddleware, RequireAuthenticated};
 use pow_actix::store::{DiskStore, MemoryStore, RedisStore, Store};
 use pow_actix::users::diesel::DieselUsersContext;
-use pow_actix::users::{Changeset, ChangesetAction, FieldDef, FieldKind};
+use pow_actix::users::{Changeset, ChangesetAction, FieldDef, FieldKind, UserSchema};
 use pow_actix::{Migrations, PowConfig, PowError};
 use pow_ext_email_confirmation::EmailConfirmation;
 use pow_ext_invitation::Invitation;
@@ -341,8 +341,8 @@ fn secret_from_file(path: &Path) -> Result<String, PowError> {
 
 /// The demo's changeset rules for its own fields: `name` is required on sign-up and at
 /// most 100 characters; `role` is set by the server (admin for `ADMIN_EMAILS`).
-fn demo_changeset(admin_emails: Vec<String>) -> impl Fn(&mut Changeset, &PowConfig) + Send + Sync {
-    move |cs: &mut Changeset, _config: &PowConfig| {
+fn demo_changeset(admin_emails: Vec<String>) -> impl Fn(&mut Changeset, &UserSchema) + Send + Sync {
+    move |cs: &mut Changeset, _: &UserSchema| {
         if matches!(
             cs.action,
             ChangesetAction::Create | ChangesetAction::Update | ChangesetAction::CompleteSignUp

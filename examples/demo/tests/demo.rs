@@ -564,7 +564,7 @@ fn admin_changes_reach_live_sessions() {
     let user = config
         .users_context()
         .unwrap()
-        .get_by(&config, "email", &"staff@example.com".into())
+        .get_by(config.user_schema(), "email", &"staff@example.com".into())
         .unwrap()
         .unwrap();
     let mut changes = pow_actix::users::Changes::new();
@@ -600,7 +600,7 @@ fn a_disabled_user_is_out_at_once_and_told_why() {
     let user = config
         .users_context()
         .unwrap()
-        .get_by(&config, "email", &"leaver@example.com".into())
+        .get_by(config.user_schema(), "email", &"leaver@example.com".into())
         .unwrap()
         .unwrap();
     let system = actix_web::rt::System::new();

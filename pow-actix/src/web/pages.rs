@@ -110,9 +110,13 @@ pub fn render_page(
     let current = crate::session::current_session(req);
     let current_user = current
         .as_ref()
-        .and_then(|c| c.user.user_id(config).map(str::to_owned));
+        .and_then(|c| c.user.user_id(config.user_schema()).map(str::to_owned));
     let impersonation = current.filter(|c| c.metadata.is_impersonation()).map(|c| {
-        let shown = c.user.user_id(config).unwrap_or_default().to_owned();
+        let shown = c
+            .user
+            .user_id(config.user_schema())
+            .unwrap_or_default()
+            .to_owned();
         let messages = config.messages();
         crate::views::ImpersonationBanner {
             text: messages

@@ -13,7 +13,7 @@ use crate::messages::{FluentMessages, Messages};
 use crate::password::{HashPool, HashPoolOptions, PasswordHasher, Pbkdf2Hasher};
 use crate::store::{MemoryStore, Store};
 use crate::token::MessageVerifier;
-use crate::users::{ChangesetHook, FieldDef, FieldKind, UsersContext};
+use crate::users::{ChangesetHook, FieldDef, FieldKind, UserSchema, UsersContext};
 use crate::views::{DefaultViews, PageId, Views};
 
 /// Builder for [`PowConfig`], started by [`PowConfig::builder`] with the secret key base.
@@ -356,34 +356,38 @@ impl PowConfigBuilder {
                 None => "credentials".to_owned(),
             },
         );
+        let verifier = MessageVerifier::with_retired(
+            &self.secret_key_base,
+            &self
+                .retired_secrets
+                .iter()
+                .map(|(id, secret)| (id.as_str(), secret.as_slice()))
+                .collect::<Vec<_>>(),
+        );
         Ok(PowConfig {
             inner: Arc::new(Inner {
-                verifier: MessageVerifier::with_retired(
-                    &self.secret_key_base,
-                    &self
-                        .retired_secrets
-                        .iter()
-                        .map(|(id, secret)| (id.as_str(), secret.as_slice()))
-                        .collect::<Vec<_>>(),
-                ),
+                verifier: verifier.clone(),
                 secret_key_base: self.secret_key_base,
                 name,
-                user_id_field: self.user_id_field,
-                table: self.table,
-                password_policy: policy,
+                user_schema: UserSchema {
+                    table: self.table,
+                    user_id_field: self.user_id_field,
+                    fields: user_fields,
+                    password_policy: policy,
+                    breach_check: self.breach_check,
+                    hasher: self
+                        .hash_pool
+                        .unwrap_or_else(|| HashPool::new(self.hash_pool_options))
+                        .hasher_arc(self.hasher),
+                    hooks,
+                    verifier,
+                },
                 rate_limits: self.rate_limits,
                 in_flight: Arc::default(),
                 live: Arc::new(live),
                 audit: Arc::new(self.audit.unwrap_or_default()),
-                breach_check: self.breach_check,
                 captcha: self.captcha,
                 impersonation: self.impersonation,
-                hasher: self
-                    .hash_pool
-                    .unwrap_or_else(|| HashPool::new(self.hash_pool_options))
-                    .hasher_arc(self.hasher),
-                user_fields,
-                hooks,
                 session,
                 extensions,
                 users: self.users,

@@ -17,10 +17,10 @@ use crate::error::PowError;
 use crate::extension::Extensions;
 use crate::mailer::{MailViews, Mailer};
 use crate::messages::Messages;
-use crate::password::{HashPool, PasswordHasher, PooledHasher};
+use crate::password::{HashPool, PasswordHasher};
 use crate::store::Store;
 use crate::token::MessageVerifier;
-use crate::users::{ChangesetHook, FieldDef, UsersContext};
+use crate::users::{ChangesetHook, FieldDef, UserSchema, UsersContext};
 use crate::views::Views;
 
 /// Minimum length of the secret key base, in bytes.
@@ -94,19 +94,13 @@ struct Inner {
     name: Option<String>,
     verifier: MessageVerifier,
     secret_key_base: Vec<u8>,
-    user_id_field: String,
-    table: String,
-    password_policy: PasswordPolicy,
+    user_schema: UserSchema,
     rate_limits: crate::limits::RateLimits,
     in_flight: Arc<crate::limits::InFlight>,
     live: Arc<crate::session::live::LiveBus>,
     audit: Arc<crate::audit::Auditor>,
-    breach_check: Option<crate::password::BreachCheck>,
     captcha: Option<crate::captcha::Captcha>,
     impersonation: Option<crate::session::Impersonation>,
-    hasher: PooledHasher,
-    user_fields: Vec<FieldDef>,
-    hooks: Vec<Arc<dyn ChangesetHook>>,
     session: SessionConfig,
     extensions: Extensions,
     users: Option<Arc<dyn UsersContext>>,
@@ -128,8 +122,8 @@ impl std::fmt::Debug for PowConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PowConfig")
             .field("name", &self.inner.name)
-            .field("user_id_field", &self.inner.user_id_field)
-            .field("table", &self.inner.table)
+            .field("user_id_field", &self.inner.user_schema.user_id_field)
+            .field("table", &self.inner.user_schema.table)
             .field("extensions", &self.inner.extensions.names())
             .finish_non_exhaustive()
     }
@@ -167,17 +161,24 @@ impl PowConfig {
 
     /// The user id field (`"email"` by default).
     pub fn user_id_field(&self) -> &str {
-        &self.inner.user_id_field
+        self.inner.user_schema.user_id_field()
+    }
+
+    /// The users' settings (table, user id field, fields, password rules and hasher,
+    /// changeset hooks): what a [`UsersContext`] and a [`Changeset`](crate::users::Changeset)
+    /// take.
+    pub fn user_schema(&self) -> &UserSchema {
+        &self.inner.user_schema
     }
 
     /// The users table (`"users"` by default).
     pub fn table(&self) -> &str {
-        &self.inner.table
+        self.inner.user_schema.table()
     }
 
     /// Password rules.
     pub fn password_policy(&self) -> PasswordPolicy {
-        self.inner.password_policy
+        self.inner.user_schema.password_policy()
     }
 
     /// Rate limits and the account lockout.
@@ -203,7 +204,7 @@ impl PowConfig {
 
     /// The breached-password check, when configured.
     pub fn breach_check(&self) -> Option<&crate::password::BreachCheck> {
-        self.inner.breach_check.as_ref()
+        self.inner.user_schema.breach_check()
     }
 
     /// The support-access setting, if impersonation is on.
@@ -221,23 +222,23 @@ impl PowConfig {
     /// executor) and fail with [`HashError::Busy`](crate::password::HashError::Busy) when
     /// the pool's queue is full.
     pub fn hasher(&self) -> &dyn PasswordHasher {
-        &self.inner.hasher
+        self.inner.user_schema.hasher()
     }
 
     /// The pool password hashing runs on.
     pub fn hash_pool(&self) -> &HashPool {
-        self.inner.hasher.pool()
+        self.inner.user_schema.hash_pool()
     }
 
     /// Every extra user field: the user id field when it is not `email`... in order: the
     /// app's fields, then each extension's.
     pub fn user_fields(&self) -> &[FieldDef] {
-        &self.inner.user_fields
+        self.inner.user_schema.fields()
     }
 
     /// Changeset hooks: each extension's (config order), then the app's.
     pub fn changeset_hooks(&self) -> &[Arc<dyn ChangesetHook>] {
-        &self.inner.hooks
+        self.inner.user_schema.hooks()
     }
 
     /// Session settings.

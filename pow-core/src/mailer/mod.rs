@@ -37,6 +37,7 @@
 //! log them in production: [`LogMailer`] is for development only.
 
 mod background;
+mod compose;
 mod notices;
 mod transports;
 mod views;
@@ -44,9 +45,10 @@ mod views;
 use askama::Template;
 
 pub use background::BackgroundMailer;
+pub use compose::{compose, validity_text};
 pub use notices::{send_extension_notice, send_notice, send_notice_with_link, Notice};
 pub use transports::{FileMailer, LogMailer, MemoryMailer, SmtpMailer};
-pub use views::{compose, validity_text, DefaultMailViews, MailContent, MailViews};
+pub use views::{DefaultMailViews, MailContent, MailViews};
 
 use crate::error::PowError;
 use crate::messages::{LanguageIdentifier, Messages};

@@ -315,7 +315,9 @@ fn after_action(step: &Step, source: &dyn RequestSource, sign_in: Option<&SignIn
                         return;
                     };
                     let field = cfg.user_id_field();
-                    if let Ok(found) = users.get_by(&cfg, field, &Value::Text(identifier)) {
+                    if let Ok(found) =
+                        users.get_by(cfg.user_schema(), field, &Value::Text(identifier))
+                    {
                         let reason = match found {
                             Some(user) => {
                                 event.user_id = Some(user.id);

@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::validation::{normalize_user_id, validate_deliverable_email};
+use super::UserSchema;
 use super::{Changes, FieldKind, Params, User, Value};
-use crate::config::PowConfig;
 use crate::password::HashError;
 
 /// What a changeset is for; hooks use it to act only where they should.
@@ -61,15 +61,15 @@ impl ValidationErrors {
 pub trait ChangesetHook: Send + Sync + 'static {
     /// Adjusts `changeset`; runs after the core rules. Hooks run in registration order:
     /// extensions first (in config order), then the app's.
-    fn changeset(&self, changeset: &mut Changeset, config: &PowConfig);
+    fn changeset(&self, changeset: &mut Changeset, schema: &UserSchema);
 }
 
 impl<F> ChangesetHook for F
 where
-    F: Fn(&mut Changeset, &PowConfig) + Send + Sync + 'static,
+    F: Fn(&mut Changeset, &UserSchema) + Send + Sync + 'static,
 {
-    fn changeset(&self, changeset: &mut Changeset, config: &PowConfig) {
-        self(changeset, config)
+    fn changeset(&self, changeset: &mut Changeset, schema: &UserSchema) {
+        self(changeset, schema)
     }
 }
 
@@ -137,25 +137,25 @@ impl Changeset {
 
     /// Sign-up: user id (normalised, email-validated, required), extra castable fields,
     /// password (required, length, confirmation), then the hooks.
-    pub fn create(config: &PowConfig, params: &Params) -> Self {
+    pub fn create(schema: &UserSchema, params: &Params) -> Self {
         let mut cs = Self::new(ChangesetAction::Create, None, params.clone());
-        cs.cast_user_id(config);
-        cs.cast_fields(config);
-        cs.validate_password(config, true);
-        cs.run_hooks(config);
+        cs.cast_user_id(schema);
+        cs.cast_fields(schema);
+        cs.validate_password(schema, true);
+        cs.run_hooks(schema);
         cs
     }
 
     /// Account edit: like [`create`](Self::create), but the password is optional and the
     /// current password is required (and checked) when the user has one. Checking it runs
     /// the password hasher: call this off the async executor.
-    pub fn update(config: &PowConfig, user: &User, params: &Params) -> Self {
+    pub fn update(schema: &UserSchema, user: &User, params: &Params) -> Self {
         let mut cs = Self::new(ChangesetAction::Update, Some(user.clone()), params.clone());
-        cs.cast_user_id(config);
-        cs.cast_fields(config);
-        cs.validate_password(config, user.password_hash.is_none());
-        cs.validate_current_password(config);
-        cs.run_hooks(config);
+        cs.cast_user_id(schema);
+        cs.cast_fields(schema);
+        cs.validate_password(schema, user.password_hash.is_none());
+        cs.validate_current_password(schema);
+        cs.run_hooks(schema);
         cs
     }
 
@@ -251,8 +251,8 @@ impl Changeset {
     /// Casts the user id field from the params: trimmed and lowercased, email-validated
     /// when the field is `email`, required. Changesets built outside the core (e.g. an
     /// invitation, which takes the user id only) start with this.
-    pub fn cast_user_id(&mut self, config: &PowConfig) {
-        let field = config.user_id_field().to_owned();
+    pub fn cast_user_id(&mut self, schema: &UserSchema) {
+        let field = schema.user_id_field().to_owned();
         if let Some(raw) = self.params.get(&field) {
             let value = normalize_user_id(raw);
             let unchanged = self
@@ -272,11 +272,11 @@ impl Changeset {
 
     /// Casts the app's and extensions' castable fields from the params, with their
     /// validations (required, format, uniqueness checked on write).
-    pub fn cast_fields(&mut self, config: &PowConfig) {
-        let castable: Vec<_> = config
-            .user_fields()
+    pub fn cast_fields(&mut self, schema: &UserSchema) {
+        let castable: Vec<_> = schema
+            .fields()
             .iter()
-            .filter(|f| f.castable && f.name != config.user_id_field())
+            .filter(|f| f.castable && f.name != schema.user_id_field())
             .cloned()
             .collect();
         for def in castable {
@@ -319,7 +319,7 @@ impl Changeset {
     }
 
     /// Validates `password` (length, confirmation); required when `required`.
-    pub fn validate_password(&mut self, config: &PowConfig, required: bool) {
+    pub fn validate_password(&mut self, schema: &UserSchema, required: bool) {
         let password = self
             .params
             .get("password")
@@ -329,7 +329,7 @@ impl Changeset {
             None if required => self.add_error("password", ValidationError::new("blank")),
             None => {}
             Some(password) => {
-                let policy = config.password_policy();
+                let policy = schema.password_policy();
                 if password.chars().count() < policy.min_length {
                     self.add_error(
                         "password",
@@ -342,7 +342,7 @@ impl Changeset {
                     );
                 }
                 if !self.errors.0.contains_key("password") {
-                    self.screen_password(config, &password);
+                    self.screen_password(schema, &password);
                 }
                 if self.params.get("password_confirmation") != Some(&password) {
                     self.add_error(
@@ -358,14 +358,14 @@ impl Changeset {
     /// Refuses a common password, one that contains the user id, or (with a
     /// [`BreachCheck`](crate::password::BreachCheck) configured) a breached one. The breach
     /// check asks a remote API: like hashing, it runs off the async executor.
-    fn screen_password(&mut self, config: &PowConfig, password: &str) {
-        let field = config.user_id_field();
+    fn screen_password(&mut self, schema: &UserSchema, password: &str) {
+        let field = schema.user_id_field();
         let typed = self.params.get(field).map(String::as_str);
         let stored = self.data.as_ref().and_then(|user| user.get_str(field));
         let ids: Vec<&str> = typed.into_iter().chain(stored).collect();
         let refusal =
-            crate::password::screen(&config.password_policy(), password, &ids).or_else(|| {
-                config
+            crate::password::screen(&schema.password_policy(), password, &ids).or_else(|| {
+                schema
                     .breach_check()
                     .filter(|check| check.refuses(password))
                     .map(|_| crate::password::Refusal::Breached)
@@ -375,7 +375,7 @@ impl Changeset {
         }
     }
 
-    fn validate_current_password(&mut self, config: &PowConfig) {
+    fn validate_current_password(&mut self, schema: &UserSchema) {
         let Some(hash) = self.data.as_ref().and_then(|u| u.password_hash.clone()) else {
             return;
         };
@@ -385,7 +385,7 @@ impl Changeset {
             .filter(|p| !p.is_empty())
         {
             None => self.add_error("current_password", ValidationError::new("blank")),
-            Some(current) => match config.hasher().verify(current, &hash) {
+            Some(current) => match schema.hasher().verify(current, &hash) {
                 Ok(true) => {}
                 Err(HashError::Busy) => self.hashing_busy = true,
                 Ok(false) | Err(_) => {
@@ -396,9 +396,9 @@ impl Changeset {
     }
 
     /// Runs the extension hooks (config order), then the app's hooks.
-    pub fn run_hooks(&mut self, config: &PowConfig) {
-        for hook in config.changeset_hooks() {
-            hook.changeset(self, config);
+    pub fn run_hooks(&mut self, schema: &UserSchema) {
+        for hook in schema.hooks() {
+            hook.changeset(self, schema);
         }
     }
 }
@@ -411,7 +411,7 @@ mod tests {
 
     #[test]
     fn debug_output_never_shows_a_password() {
-        let config = PowConfig::builder("d".repeat(64)).build().unwrap();
+        let config = crate::PowConfig::builder("d".repeat(64)).build().unwrap();
         let params: Params = [
             ("email", "jane@example.com"),
             ("password", "hunter2 secret words"),
@@ -421,7 +421,7 @@ mod tests {
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
         .collect();
-        let shown = format!("{:?}", Changeset::create(&config, &params));
+        let shown = format!("{:?}", Changeset::create(config.user_schema(), &params));
         assert!(shown.contains("jane@example.com"), "{shown}");
         assert!(!shown.contains("secret words"), "{shown}");
     }

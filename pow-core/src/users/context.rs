@@ -1,8 +1,8 @@
 //! The [`UsersContext`] trait: how pow-core reads and writes users.
 
 use super::validation::normalize_user_id;
+use super::UserSchema;
 use super::{Changes, Changeset, Params, User, ValidationError, Value};
-use crate::config::PowConfig;
 use crate::error::PowError;
 use crate::password::HashError;
 
@@ -39,24 +39,25 @@ pub enum WriteError {
 ///     .hasher(Pbkdf2Hasher::new(1)) // tests only: fast, weak hashing
 ///     .build()?;
 /// users.migrate(&config)?;
+/// let schema = config.user_schema();
 ///
 /// // Sign-up: params validated, password hashed, row inserted.
-/// let params = sign_up_params(&config, "jane@example.com", "correct horse battery");
-/// let jane = users.create(&config, &params)?.expect("a valid sign-up");
+/// let params = sign_up_params(schema, "jane@example.com", "correct horse battery");
+/// let jane = users.create(schema, &params)?.expect("a valid sign-up");
 ///
 /// // Invalid params come back as a changeset with errors; nothing is written.
-/// let short = sign_up_params(&config, "joe@example.com", "short");
-/// let changeset = users.create(&config, &short)?.unwrap_err();
+/// let short = sign_up_params(schema, "joe@example.com", "short");
+/// let changeset = users.create(schema, &short)?.unwrap_err();
 /// assert!(!changeset.is_valid());
 /// assert!(!changeset.errors.get("password").is_empty());
 ///
 /// // Read by any column, check a password.
-/// let found = users.get_by(&config, "email", &Value::from("jane@example.com"))?;
+/// let found = users.get_by(schema, "email", &Value::from("jane@example.com"))?;
 /// assert_eq!(found.map(|user| user.id), Some(jane.id));
 /// let sign_in: Params = [("email", "jane@example.com"), ("password", "correct horse battery")]
 ///     .map(|(k, v)| (k.to_owned(), v.to_owned()))
 ///     .into();
-/// assert_eq!(users.authenticate(&config, &sign_in)?.map(|user| user.id), Some(jane.id));
+/// assert_eq!(users.authenticate(schema, &sign_in)?.map(|user| user.id), Some(jane.id));
 /// # Ok::<(), pow_core::PowError>(())
 /// ```
 ///
@@ -75,37 +76,37 @@ pub trait UsersContext: Send + Sync + 'static {
     /// The user whose `field` equals `value` (`"id"` selects by primary key), or `None`.
     fn get_by(
         &self,
-        config: &PowConfig,
+        schema: &UserSchema,
         field: &str,
         value: &Value,
     ) -> Result<Option<User>, PowError>;
 
     /// Inserts a user with `changes` (which may include `password_hash`).
-    fn insert(&self, config: &PowConfig, changes: &Changes) -> Result<User, WriteError>;
+    fn insert(&self, schema: &UserSchema, changes: &Changes) -> Result<User, WriteError>;
 
     /// Writes `changes` to `user`'s row and returns the updated user. `updated_at` is set
     /// by the implementation.
     fn update_fields(
         &self,
-        config: &PowConfig,
+        schema: &UserSchema,
         user: &User,
         changes: &Changes,
     ) -> Result<User, WriteError>;
 
     /// Deletes `user`'s row.
-    fn delete(&self, config: &PowConfig, user: &User) -> Result<(), PowError>;
+    fn delete(&self, schema: &UserSchema, user: &User) -> Result<(), PowError>;
 
     /// Every user whose `field` equals `value` (used for listings like invited users).
     fn list_by(
         &self,
-        config: &PowConfig,
+        schema: &UserSchema,
         field: &str,
         value: &Value,
     ) -> Result<Vec<User>, PowError>;
 
     /// The user with primary key `id`.
-    fn get(&self, config: &PowConfig, id: i64) -> Result<Option<User>, PowError> {
-        self.get_by(config, "id", &Value::Int(id))
+    fn get(&self, schema: &UserSchema, id: i64) -> Result<Option<User>, PowError> {
+        self.get_by(schema, "id", &Value::Int(id))
     }
 
     /// Checks a user id and password.
@@ -113,8 +114,8 @@ pub trait UsersContext: Send + Sync + 'static {
     /// The same hashing work is done for an unknown user, a user without a password and
     /// a wrong password, so response times do not tell them apart. On success, a hash made
     /// with an older algorithm or weaker parameters is re-hashed with the configured hasher.
-    fn authenticate(&self, config: &PowConfig, params: &Params) -> Result<Option<User>, PowError> {
-        let field = config.user_id_field();
+    fn authenticate(&self, schema: &UserSchema, params: &Params) -> Result<Option<User>, PowError> {
+        let field = schema.user_id_field();
         let (Some(raw_id), Some(password)) = (params.get(field), params.get("password")) else {
             return Ok(None);
         };
@@ -122,9 +123,9 @@ pub trait UsersContext: Send + Sync + 'static {
         let user = if user_id.is_empty() {
             None
         } else {
-            self.get_by(config, field, &Value::Text(user_id))?
+            self.get_by(schema, field, &Value::Text(user_id))?
         };
-        let hasher = config.hasher();
+        let hasher = schema.hasher();
         let Some((user, hash)) = user.and_then(|u| u.password_hash.clone().map(|h| (u, h))) else {
             hasher.dummy_verify(password)?;
             return Ok(None);
@@ -142,7 +143,7 @@ pub trait UsersContext: Send + Sync + 'static {
             let new_hash = hasher.hash(password)?;
             let mut changes = Changes::new();
             changes.insert("password_hash".into(), Value::Text(new_hash));
-            match self.update_fields(config, &user, &changes) {
+            match self.update_fields(schema, &user, &changes) {
                 Ok(updated) => return Ok(Some(updated)),
                 Err(err) => {
                     tracing::warn!(user.id = user.id, error = %err, "password re-hash failed")
@@ -155,27 +156,27 @@ pub trait UsersContext: Send + Sync + 'static {
     /// Signs a user up: validates `params` ([`Changeset::create`]) and inserts.
     fn create(
         &self,
-        config: &PowConfig,
+        schema: &UserSchema,
         params: &Params,
     ) -> Result<Result<User, Changeset>, PowError> {
-        self.apply(config, Changeset::create(config, params))
+        self.apply(schema, Changeset::create(schema, params))
     }
 
     /// Edits an account: validates `params` ([`Changeset::update`]) and writes.
     fn update(
         &self,
-        config: &PowConfig,
+        schema: &UserSchema,
         user: &User,
         params: &Params,
     ) -> Result<Result<User, Changeset>, PowError> {
-        self.apply(config, Changeset::update(config, user, params))
+        self.apply(schema, Changeset::update(schema, user, params))
     }
 
     /// Writes a changeset: an invalid one comes back unchanged; a new password is hashed;
     /// a unique violation becomes a `taken` error on its field.
     fn apply(
         &self,
-        config: &PowConfig,
+        schema: &UserSchema,
         mut cs: Changeset,
     ) -> Result<Result<User, Changeset>, PowError> {
         if cs.is_hashing_busy() {
@@ -188,13 +189,13 @@ pub trait UsersContext: Send + Sync + 'static {
         if let Some(password) = cs.password.take() {
             changes.insert(
                 "password_hash".into(),
-                Value::Text(config.hasher().hash(&password)?),
+                Value::Text(schema.hasher().hash(&password)?),
             );
         }
         let result = match &cs.data {
             Some(user) if changes.is_empty() => Ok(user.clone()),
-            Some(user) => self.update_fields(config, user, &changes),
-            None => self.insert(config, &changes),
+            Some(user) => self.update_fields(schema, user, &changes),
+            None => self.insert(schema, &changes),
         };
         match result {
             Ok(user) => Ok(Ok(user)),

@@ -63,7 +63,8 @@ impl Users {
     /// # Errors
     /// When the database fails.
     pub async fn get(&self, id: i64) -> Result<Option<User>, PowError> {
-        self.run(move |users, config| users.get(config, id)).await
+        self.run(move |users, config| users.get(config.user_schema(), id))
+            .await
     }
 
     /// The user whose `field` equals `value` (`"id"` selects by primary key).
@@ -76,7 +77,7 @@ impl Users {
         value: impl Into<Value>,
     ) -> Result<Option<User>, PowError> {
         let (field, value) = (field.to_owned(), value.into());
-        self.run(move |users, config| users.get_by(config, &field, &value))
+        self.run(move |users, config| users.get_by(config.user_schema(), &field, &value))
             .await
     }
 
@@ -90,7 +91,7 @@ impl Users {
         value: impl Into<Value>,
     ) -> Result<Vec<User>, PowError> {
         let (field, value) = (field.to_owned(), value.into());
-        self.run(move |users, config| users.list_by(config, &field, &value))
+        self.run(move |users, config| users.list_by(config.user_schema(), &field, &value))
             .await
     }
 
@@ -106,8 +107,10 @@ impl Users {
         token: &str,
     ) -> Result<Option<User>, PowError> {
         let (field, purpose, token) = (field.to_owned(), purpose.to_owned(), token.to_owned());
-        self.run(move |users, config| get_by_column_token(users, config, &field, &purpose, &token))
-            .await
+        self.run(move |users, config| {
+            get_by_column_token(users, config.user_schema(), &field, &purpose, &token)
+        })
+        .await
     }
 
     /// Inserts a user with `changes`.
@@ -116,7 +119,7 @@ impl Users {
     /// [`WriteError::Unique`] when a unique index refuses a value.
     pub async fn insert(&self, changes: Changes) -> Result<User, WriteError> {
         let result = self
-            .run(move |users, config| Ok(users.insert(config, &changes)))
+            .run(move |users, config| Ok(users.insert(config.user_schema(), &changes)))
             .await;
         result?
     }
@@ -128,7 +131,9 @@ impl Users {
     pub async fn update_fields(&self, user: &User, changes: Changes) -> Result<User, WriteError> {
         let user = user.clone();
         let result = self
-            .run(move |users, config| Ok(users.update_fields(config, &user, &changes)))
+            .run(move |users, config| {
+                Ok(users.update_fields(config.user_schema(), &user, &changes))
+            })
             .await;
         result?
     }
@@ -139,7 +144,7 @@ impl Users {
     /// When the database fails.
     pub async fn delete(&self, user: &User) -> Result<(), PowError> {
         let user = user.clone();
-        self.run(move |users, config| users.delete(config, &user))
+        self.run(move |users, config| users.delete(config.user_schema(), &user))
             .await
     }
 
@@ -148,7 +153,7 @@ impl Users {
     /// # Errors
     /// When the database or the hasher fails.
     pub async fn authenticate(&self, params: Params) -> Result<Option<User>, PowError> {
-        self.run(move |users, config| users.authenticate(config, &params))
+        self.run(move |users, config| users.authenticate(config.user_schema(), &params))
             .await
     }
 
@@ -158,7 +163,7 @@ impl Users {
     /// When the database or the hasher fails; an invalid changeset comes back as
     /// `Ok(Err(changeset))`.
     pub async fn create(&self, params: Params) -> Result<Result<User, Changeset>, PowError> {
-        self.run(move |users, config| users.create(config, &params))
+        self.run(move |users, config| users.create(config.user_schema(), &params))
             .await
     }
 
@@ -172,7 +177,7 @@ impl Users {
         params: Params,
     ) -> Result<Result<User, Changeset>, PowError> {
         let user = user.clone();
-        self.run(move |users, config| users.update(config, &user, &params))
+        self.run(move |users, config| users.update(config.user_schema(), &user, &params))
             .await
     }
 
@@ -181,7 +186,7 @@ impl Users {
     /// # Errors
     /// As [`create`](Self::create).
     pub async fn apply(&self, changeset: Changeset) -> Result<Result<User, Changeset>, PowError> {
-        self.run(move |users, config| users.apply(config, changeset))
+        self.run(move |users, config| users.apply(config.user_schema(), changeset))
             .await
     }
 }

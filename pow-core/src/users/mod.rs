@@ -14,7 +14,6 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::config::PowConfig;
 use crate::error::PowError;
 
 mod changeset;
@@ -23,6 +22,7 @@ mod context;
 pub mod diesel;
 mod handle;
 mod migrations;
+mod schema;
 mod tokens;
 pub mod validation;
 pub use tokens::{
@@ -34,15 +34,16 @@ pub use changeset::{Changeset, ChangesetAction, ChangesetHook, ValidationError, 
 pub use context::{UsersContext, WriteError};
 pub use handle::Users;
 pub use migrations::{Migrations, SqlMigration};
+pub use schema::UserSchema;
 
 /// Form or JSON parameters for a user (`user[email]`, `user[password]`, ...), by field name.
 pub type Params = BTreeMap<String, String>;
 
-/// The params of a sign-up (`UsersContext::create`) under `config`'s user id field, with the
+/// The params of a sign-up (`UsersContext::create`) under `schema`'s user id field, with the
 /// password confirmed: for seeding, admin tools and tests.
-pub fn sign_up_params(config: &PowConfig, user_id: &str, password: &str) -> Params {
+pub fn sign_up_params(schema: &UserSchema, user_id: &str, password: &str) -> Params {
     [
-        (config.user_id_field(), user_id),
+        (schema.user_id_field(), user_id),
         ("password", password),
         ("password_confirmation", password),
     ]
@@ -246,15 +247,16 @@ pub type Changes = BTreeMap<String, Value>;
 ///     .hasher(Pbkdf2Hasher::new(1)) // tests only: fast, weak hashing
 ///     .build()?;
 /// users.migrate(&config)?;
-/// let params = sign_up_params(&config, "jane@example.com", "correct horse battery");
-/// let jane = users.create(&config, &params)?.expect("a valid sign-up");
+/// let schema = config.user_schema();
+/// let params = sign_up_params(schema, "jane@example.com", "correct horse battery");
+/// let jane = users.create(schema, &params)?.expect("a valid sign-up");
 ///
 /// // The core columns are fields of the struct...
 /// assert!(jane.id > 0);
 /// assert!(jane.password_hash.is_some());
 /// // ...every other column is read by name, typed.
 /// assert_eq!(jane.email(), Some("jane@example.com"));
-/// assert_eq!(jane.user_id(&config), Some("jane@example.com"));
+/// assert_eq!(jane.user_id(schema), Some("jane@example.com"));
 /// assert_eq!(jane.get("email"), Some(&Value::from("jane@example.com")));
 /// assert_eq!(jane.get_timestamp("disabled_at"), None); // the core's `disabled_at`, NULL
 /// assert!(!jane.is_disabled());
@@ -337,9 +339,9 @@ impl User {
         self.get_timestamp(CLOSED_AT_FIELD).is_some()
     }
 
-    /// The value of the config's user id field (e.g. the email).
-    pub fn user_id<'a>(&'a self, config: &PowConfig) -> Option<&'a str> {
-        self.get_str(config.user_id_field())
+    /// The value of the schema's user id field (e.g. the email).
+    pub fn user_id<'a>(&'a self, schema: &UserSchema) -> Option<&'a str> {
+        self.get_str(schema.user_id_field())
     }
 }
 

@@ -9,16 +9,16 @@
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 
+use super::UserSchema;
 use super::{User, UsersContext, Value};
-use crate::config::PowConfig;
 use crate::error::PowError;
 use crate::token::{generate_uuid, hmac_sha256, secure_compare};
 
 /// A fresh token for a user column under `purpose`: the raw token (for the link, never
 /// stored) and the value to store.
-pub fn new_column_token(config: &PowConfig, purpose: &str) -> (String, String) {
+pub fn new_column_token(schema: &UserSchema, purpose: &str) -> (String, String) {
     let raw = generate_uuid();
-    let stored = config.verifier().token_digest(purpose, &raw);
+    let stored = schema.verifier().token_digest(purpose, &raw);
     (raw, stored)
 }
 
@@ -29,16 +29,16 @@ pub fn new_column_token(config: &PowConfig, purpose: &str) -> (String, String) {
 /// token. A copy of the table yields no link (the MAC needs the secret key base), and
 /// [`reissued_column_token`] gives the same link again for a mail sent again.
 pub fn issue_column_token(
-    config: &PowConfig,
+    schema: &UserSchema,
     purpose: &str,
     user_id: i64,
     bound_to: &str,
 ) -> (String, String) {
     let nonce = uuid::Uuid::new_v4().simple().to_string();
-    let raw = bound_token(config, purpose, &nonce, user_id, bound_to);
+    let raw = bound_token(schema, purpose, &nonce, user_id, bound_to);
     let stored = format!(
         "{nonce}{NONCE_SEPARATOR}{}",
-        config.verifier().token_digest(purpose, &raw)
+        schema.verifier().token_digest(purpose, &raw)
     );
     (raw, stored)
 }
@@ -49,15 +49,15 @@ pub fn issue_column_token(
 /// `None` for anything else (another address, a retired secret, a placeholder, a Pow
 /// row); mint a new token then.
 pub fn reissued_column_token(
-    config: &PowConfig,
+    schema: &UserSchema,
     purpose: &str,
     user_id: i64,
     bound_to: &str,
     stored: &str,
 ) -> Option<String> {
     let (nonce, digest) = stored.split_once(NONCE_SEPARATOR)?;
-    let raw = bound_token(config, purpose, nonce, user_id, bound_to);
-    let expected = config.verifier().token_digest(purpose, &raw);
+    let raw = bound_token(schema, purpose, nonce, user_id, bound_to);
+    let expected = schema.verifier().token_digest(purpose, &raw);
     secure_compare(expected.as_bytes(), digest.as_bytes()).then_some(raw)
 }
 
@@ -67,13 +67,13 @@ const NONCE_SEPARATOR: char = '$';
 const MAC_SEPARATOR: char = '.';
 
 fn bound_token(
-    config: &PowConfig,
+    schema: &UserSchema,
     purpose: &str,
     nonce: &str,
     user_id: i64,
     bound_to: &str,
 ) -> String {
-    let key = config
+    let key = schema
         .verifier()
         .derive_key(&format!("pow bound token {purpose}"));
     let mut message = Vec::with_capacity(8 + 2 * 8 + nonce.len() + bound_to.len());
@@ -88,8 +88,8 @@ fn bound_token(
 
 /// A value for a token column that no link can match: for rows that need a token in the
 /// column (its presence means "pending") before the first link is issued.
-pub fn placeholder_column_token(config: &PowConfig, purpose: &str) -> String {
-    new_column_token(config, purpose).1
+pub fn placeholder_column_token(schema: &UserSchema, purpose: &str) -> String {
+    new_column_token(schema, purpose).1
 }
 
 /// The user whose `field` holds `token`: as its keyed hash under `purpose` (with any
@@ -101,12 +101,12 @@ pub fn placeholder_column_token(config: &PowConfig, purpose: &str) -> String {
 /// When the database fails.
 pub fn get_by_column_token(
     users: &dyn UsersContext,
-    config: &PowConfig,
+    schema: &UserSchema,
     field: &str,
     purpose: &str,
     token: &str,
 ) -> Result<Option<User>, PowError> {
-    let mut candidates = config.verifier().token_digests(purpose, token);
+    let mut candidates = schema.verifier().token_digests(purpose, token);
     // A token of `issue_column_token`: its row holds the nonce beside the keyed hash.
     if let Some((nonce, _)) = token.split_once(MAC_SEPARATOR) {
         let bound: Vec<String> = candidates
@@ -120,7 +120,7 @@ pub fn get_by_column_token(
         candidates.push(token.to_owned());
     }
     for candidate in candidates {
-        let Some(user) = users.get_by(config, field, &Value::Text(candidate.clone()))? else {
+        let Some(user) = users.get_by(schema, field, &Value::Text(candidate.clone()))? else {
             continue;
         };
         let stored = user.get_str(field).unwrap_or_default();
@@ -134,6 +134,7 @@ pub fn get_by_column_token(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::PowConfig;
 
     fn config(secret: &str) -> PowConfig {
         PowConfig::builder(secret.repeat(64)).build().unwrap()
@@ -142,9 +143,10 @@ mod tests {
     #[test]
     fn a_bound_token_is_given_again_only_for_its_user_and_address() {
         let config = config("s");
-        let (raw, stored) = issue_column_token(&config, "confirm", 7, "a@example.com");
+        let (raw, stored) = issue_column_token(config.user_schema(), "confirm", 7, "a@example.com");
         assert!(!stored.contains(raw.split_once('.').unwrap().1));
-        let again = reissued_column_token(&config, "confirm", 7, "a@example.com", &stored);
+        let again =
+            reissued_column_token(config.user_schema(), "confirm", 7, "a@example.com", &stored);
         assert_eq!(again.as_deref(), Some(raw.as_str()));
         for (purpose, id, to) in [
             ("confirm", 8, "a@example.com"),
@@ -152,23 +154,29 @@ mod tests {
             ("invite", 7, "a@example.com"),
         ] {
             assert_eq!(
-                reissued_column_token(&config, purpose, id, to, &stored),
+                reissued_column_token(config.user_schema(), purpose, id, to, &stored),
                 None
             );
         }
         // Another secret, a placeholder, a Pow UUID: nothing to give again.
         let other = super::tests::config("t");
         assert_eq!(
-            reissued_column_token(&other, "confirm", 7, "a@example.com", &stored),
+            reissued_column_token(other.user_schema(), "confirm", 7, "a@example.com", &stored),
             None
         );
-        let placeholder = placeholder_column_token(&config, "confirm");
+        let placeholder = placeholder_column_token(config.user_schema(), "confirm");
         assert_eq!(
-            reissued_column_token(&config, "confirm", 7, "a@example.com", &placeholder),
+            reissued_column_token(
+                config.user_schema(),
+                "confirm",
+                7,
+                "a@example.com",
+                &placeholder
+            ),
             None
         );
         // Two issues never share a token.
-        let (second, _) = issue_column_token(&config, "confirm", 7, "a@example.com");
+        let (second, _) = issue_column_token(config.user_schema(), "confirm", 7, "a@example.com");
         assert_ne!(second, raw);
     }
 }

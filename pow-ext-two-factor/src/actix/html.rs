@@ -392,7 +392,10 @@ fn enrol_page(
     secret: &str,
     error: Option<String>,
 ) -> Result<HttpResponse, PowError> {
-    let account = user.user_id(&ctl.config).unwrap_or_default().to_owned();
+    let account = user
+        .user_id(ctl.config.user_schema())
+        .unwrap_or_default()
+        .to_owned();
     let url = totp::otpauth_url(secret, &ext.issuer, &account)
         .ok_or_else(|| PowError::Other("the enrolment secret does not decode".into()))?;
     let figure = totp::qr_svg(&url).unwrap_or_default();

@@ -209,7 +209,10 @@ async fn settings(
                 ));
             }
             let secret = Records::new(&config).enrol_secret(user.id).await?;
-            let account = user.user_id(&config).unwrap_or_default().to_owned();
+            let account = user
+                .user_id(config.user_schema())
+                .unwrap_or_default()
+                .to_owned();
             let url = totp::otpauth_url(&secret, &ext.issuer, &account);
             Ok(answer(
                 json!({"enabled": false, "secret": secret, "otpauth_url": url}),

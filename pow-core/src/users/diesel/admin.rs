@@ -13,11 +13,11 @@ impl DieselUsersContext {
     /// # Errors
     /// [`PowError::Database`] when the query fails.
     pub fn list(&self, config: &PowConfig, limit: u32, offset: u32) -> Result<Vec<User>, PowError> {
-        let stmt = self.table(config)?.list(limit, offset);
+        let stmt = self.table(config.user_schema())?.list(limit, offset);
         self.db
             .load(stmt)?
             .iter()
-            .map(|row| decode_user(config, row))
+            .map(|row| decode_user(config.user_schema(), row))
             .collect()
     }
 

@@ -18,7 +18,7 @@
 //! let config = PowConfig::builder("a".repeat(64)).build()?;
 //! users.migrate(&config)?;
 //! assert!(users
-//!     .get_by(&config, "email", &Value::from("nobody@example.com"))?
+//!     .get_by(config.user_schema(), "email", &Value::from("nobody@example.com"))?
 //!     .is_none());
 //! # Ok(())
 //! # }
@@ -61,6 +61,7 @@ use super::{Changes, User, UsersContext, Value, WriteError};
 use crate::config::PowConfig;
 use crate::error::PowError;
 use crate::users::Migrations;
+use crate::users::UserSchema;
 
 #[cfg(feature = "postgres")]
 use ::diesel::pg::{Pg, PgConnection};
@@ -388,7 +389,7 @@ impl DieselUsersContext {
     /// users.migrate(&config)?; // on every start: nothing left to do the second time
     ///
     /// // The users table is there, and empty.
-    /// let nobody = users.get_by(&config, "email", &Value::from("jane@example.com"))?;
+    /// let nobody = users.get_by(config.user_schema(), "email", &Value::from("jane@example.com"))?;
     /// assert!(nobody.is_none());
     ///
     /// // The bundled migration creates `users` keyed by `email`, nothing else.
@@ -475,17 +476,17 @@ impl DieselUsersContext {
         }
     }
 
-    fn table<'a>(&self, config: &'a PowConfig) -> Result<Table<'a>, PowError> {
-        Table::new(self.db.dialect(), config, self.schema.as_deref())
+    fn table<'a>(&self, schema: &'a UserSchema) -> Result<Table<'a>, PowError> {
+        Table::new(self.db.dialect(), schema, self.schema.as_deref())
     }
 
-    fn write_error(config: &PowConfig, err: DbError) -> WriteError {
+    fn write_error(schema: &UserSchema, err: DbError) -> WriteError {
         if let DbError::Query(DieselError::DatabaseError(
             DatabaseErrorKind::UniqueViolation,
             info,
         )) = &err
         {
-            if let Some(field) = unique_field(config, info.as_ref()) {
+            if let Some(field) = unique_field(schema, info.as_ref()) {
                 return WriteError::Unique(field);
             }
         }
@@ -535,9 +536,9 @@ where
 /// The user field a unique violation is about, from the index or constraint name
 /// (`users_email_index`), PostgreSQL's detail (`Key (email)=...`) or SQLite's message
 /// (`UNIQUE constraint failed: users.email`).
-fn unique_field(config: &PowConfig, info: &dyn DatabaseErrorInformation) -> Option<String> {
-    let table = config.table();
-    let fields = config.user_fields();
+fn unique_field(schema: &UserSchema, info: &dyn DatabaseErrorInformation) -> Option<String> {
+    let table = schema.table();
+    let fields = schema.fields();
     let known = |column: &str| {
         fields
             .iter()
@@ -593,67 +594,67 @@ impl UsersContext for DieselUsersContext {
 
     fn get_by(
         &self,
-        config: &PowConfig,
+        schema: &UserSchema,
         field: &str,
         value: &Value,
     ) -> Result<Option<User>, PowError> {
-        let stmt = self.table(config)?.select(field, value, Some(1))?;
+        let stmt = self.table(schema)?.select(field, value, Some(1))?;
         self.db
             .load(stmt)?
             .first()
-            .map(|row| decode_user(config, row))
+            .map(|row| decode_user(schema, row))
             .transpose()
     }
 
-    fn insert(&self, config: &PowConfig, changes: &Changes) -> Result<User, WriteError> {
-        let stmt = self.table(config)?.insert(changes, sql::now())?;
+    fn insert(&self, schema: &UserSchema, changes: &Changes) -> Result<User, WriteError> {
+        let stmt = self.table(schema)?.insert(changes, sql::now())?;
         let rows = self
             .db
             .load(stmt)
-            .map_err(|err| Self::write_error(config, err))?;
+            .map_err(|err| Self::write_error(schema, err))?;
         let row = rows
             .first()
             .ok_or_else(|| PowError::Database("INSERT returned no row".into()))?;
-        Ok(decode_user(config, row)?)
+        Ok(decode_user(schema, row)?)
     }
 
     fn update_fields(
         &self,
-        config: &PowConfig,
+        schema: &UserSchema,
         user: &User,
         changes: &Changes,
     ) -> Result<User, WriteError> {
-        let stmt = self.table(config)?.update(user.id, changes, sql::now())?;
+        let stmt = self.table(schema)?.update(user.id, changes, sql::now())?;
         let rows = self
             .db
             .load(stmt)
-            .map_err(|err| Self::write_error(config, err))?;
+            .map_err(|err| Self::write_error(schema, err))?;
         let row = rows.first().ok_or_else(|| {
             PowError::Database(format!(
                 "user {} cannot be updated: it no longer exists",
                 user.id
             ))
         })?;
-        Ok(decode_user(config, row)?)
+        Ok(decode_user(schema, row)?)
     }
 
-    fn delete(&self, config: &PowConfig, user: &User) -> Result<(), PowError> {
-        let stmt = self.table(config)?.delete(user.id);
+    fn delete(&self, schema: &UserSchema, user: &User) -> Result<(), PowError> {
+        let stmt = self.table(schema)?.delete(user.id);
         self.db.execute(stmt)?;
         Ok(())
     }
 
     fn list_by(
         &self,
-        config: &PowConfig,
+        schema: &UserSchema,
         field: &str,
         value: &Value,
     ) -> Result<Vec<User>, PowError> {
-        let stmt = self.table(config)?.select(field, value, None)?;
+        let stmt = self.table(schema)?.select(field, value, None)?;
         self.db
             .load(stmt)?
             .iter()
-            .map(|row| decode_user(config, row))
+            .map(|row| decode_user(schema, row))
             .collect()
     }
 }

@@ -12,8 +12,8 @@ use ::diesel::QueryableByName;
 use chrono::{DateTime, NaiveDateTime, SubsecRound, Utc};
 use serde_json::Value as Json;
 
-use crate::config::PowConfig;
 use crate::error::PowError;
+use crate::users::UserSchema;
 use crate::users::{Changes, FieldKind, User, Value};
 
 /// Longest identifier PostgreSQL keeps without truncating.
@@ -70,14 +70,14 @@ pub(crate) fn quote(name: &str) -> String {
 ///
 /// # Errors
 /// [`PowError::Config`] when the config declares no such field.
-pub(crate) fn field_kind(config: &PowConfig, name: &str) -> Result<FieldKind, PowError> {
+pub(crate) fn field_kind(schema: &UserSchema, name: &str) -> Result<FieldKind, PowError> {
     CORE_COLUMNS
         .iter()
         .find(|(core, _)| *core == name)
         .map(|(_, kind)| *kind)
         .or_else(|| {
-            config
-                .user_fields()
+            schema
+                .fields()
                 .iter()
                 .find(|f| f.name == name)
                 .map(|f| f.kind)
@@ -199,7 +199,7 @@ pub(crate) struct JsonRow {
 /// Builds the statements for one users table.
 pub(crate) struct Table<'a> {
     dialect: Dialect,
-    config: &'a PowConfig,
+    users: &'a UserSchema,
     /// The quoted, possibly schema-qualified table name.
     name: String,
 }
@@ -212,23 +212,23 @@ impl<'a> Table<'a> {
     /// identifier.
     pub(crate) fn new(
         dialect: Dialect,
-        config: &'a PowConfig,
+        users: &'a UserSchema,
         schema: Option<&str>,
     ) -> Result<Self, PowError> {
-        check_identifier("users table", config.table())?;
-        for field in config.user_fields() {
+        check_identifier("users table", users.table())?;
+        for field in users.fields() {
             check_identifier("user field", &field.name)?;
         }
         let name = match schema {
             Some(schema) => {
                 check_identifier("schema", schema)?;
-                format!("{}.{}", quote(schema), quote(config.table()))
+                format!("{}.{}", quote(schema), quote(users.table()))
             }
-            None => quote(config.table()),
+            None => quote(users.table()),
         };
         Ok(Self {
             dialect,
-            config,
+            users,
             name,
         })
     }
@@ -240,7 +240,7 @@ impl<'a> Table<'a> {
                 let pairs = CORE_COLUMNS
                     .iter()
                     .map(|(name, _)| *name)
-                    .chain(self.config.user_fields().iter().map(|f| f.name.as_str()))
+                    .chain(self.users.fields().iter().map(|f| f.name.as_str()))
                     // Unqualified: SQLite's RETURNING does not see the table alias.
                     .map(|name| format!("'{name}', {}", quote(name)))
                     .collect::<Vec<_>>()
@@ -254,7 +254,7 @@ impl<'a> Table<'a> {
     /// `"field" = <bind>`, or `"field" IS NULL` for a `NULL` value (which `=` never
     /// matches).
     fn condition(&self, stmt: &mut Statement, field: &str, value: &Value) -> Result<(), PowError> {
-        let kind = field_kind(self.config, field)?;
+        let kind = field_kind(self.users, field)?;
         let bind = Bind::new(field, kind, value)?;
         if value.is_null() {
             stmt.sql += &format!("{ROW_ALIAS}.{} IS NULL", quote(field));
@@ -308,7 +308,7 @@ impl<'a> Table<'a> {
                          written"
                     )));
                 }
-                let kind = field_kind(self.config, field)?;
+                let kind = field_kind(self.users, field)?;
                 Ok((quote(field), Bind::new(field, kind, value)?))
             })
             .collect()
@@ -389,7 +389,7 @@ pub(crate) fn now() -> NaiveDateTime {
 /// # Errors
 /// [`PowError::Database`] when the row misses a column or a value does not fit its
 /// declared type (the message names the column).
-pub(crate) fn decode_user(config: &PowConfig, json: &str) -> Result<User, PowError> {
+pub(crate) fn decode_user(schema: &UserSchema, json: &str) -> Result<User, PowError> {
     let Json::Object(mut row) = serde_json::from_str::<Json>(json)
         .map_err(|err| PowError::Database(format!("users row is not valid JSON: {err}")))?
     else {
@@ -399,7 +399,7 @@ pub(crate) fn decode_user(config: &PowConfig, json: &str) -> Result<User, PowErr
         row.remove(name).ok_or_else(|| {
             PowError::Database(format!(
                 "column `{name}` is missing from table `{}`; run the migrations that add it",
-                config.table()
+                schema.table()
             ))
         })
     };
@@ -418,7 +418,7 @@ pub(crate) fn decode_user(config: &PowConfig, json: &str) -> Result<User, PowErr
     let inserted_at = timestamp("inserted_at")?;
     let updated_at = timestamp("updated_at")?;
     let mut fields = std::collections::BTreeMap::new();
-    for def in config.user_fields() {
+    for def in schema.fields() {
         let value = decode(take(&def.name)?, &def.name, def.kind)?;
         fields.insert(def.name.clone(), value);
     }
