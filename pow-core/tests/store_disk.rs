@@ -6,9 +6,13 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
+
+#[path = "support/scratch.rs"]
+mod scratch;
 
 use pow_core::store::{conformance, DiskStore, Key, KeyPattern, Store, StoreError};
+use scratch::ScratchDir;
 
 /// Env var that turns [`sigkill_child`] into the writer process of [`writes_survive_sigkill`].
 const CHILD_DB_ENV: &str = "POW_TEST_DISK_CHILD_DB";
@@ -16,30 +20,9 @@ const CHILD_SESSIONS: usize = 50;
 /// Interval long enough that no background sweep runs during a test that does not want one.
 const NO_SWEEP: Duration = Duration::from_secs(3600);
 
-/// A scratch directory removed on drop.
-struct ScratchDir(PathBuf);
-
-impl ScratchDir {
-    fn new(label: &str) -> Self {
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .as_nanos();
-        let dir =
-            std::env::temp_dir().join(format!("pow-disk-{label}-{}-{nanos}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        Self(dir)
-    }
-
-    fn db(&self) -> PathBuf {
-        self.0.join("cache.redb")
-    }
-}
-
-impl Drop for ScratchDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+/// The cache file in a scratch directory.
+fn db(dir: &ScratchDir) -> PathBuf {
+    dir.path().join("cache.redb")
 }
 
 fn key(parts: &[&str]) -> Key {
@@ -56,8 +39,8 @@ async fn sleep_past(instant: Instant) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn conformance_suite() {
-    let dir = ScratchDir::new("conformance");
-    let store = DiskStore::open(dir.db()).unwrap();
+    let dir = ScratchDir::new("disk-conformance");
+    let store = DiskStore::open(db(&dir)).unwrap();
     conformance::run_all(Arc::new(store)).await;
 }
 
@@ -110,11 +93,11 @@ async fn sigkill_child() {
 async fn writes_survive_sigkill() {
     use std::os::unix::process::ExitStatusExt;
 
-    let dir = ScratchDir::new("sigkill");
+    let dir = ScratchDir::new("disk-sigkill");
     let mut child = Command::new(std::env::current_exe().unwrap())
         .args(["sigkill_child", "--exact", "--ignored", "--nocapture"])
         .args(["--test-threads", "1"])
-        .env(CHILD_DB_ENV, dir.db())
+        .env(CHILD_DB_ENV, db(&dir))
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
@@ -151,7 +134,7 @@ async fn writes_survive_sigkill() {
         "child killed with SIGKILL: {status:?}"
     );
 
-    let store = DiskStore::open_with_sweep_interval(dir.db(), NO_SWEEP).unwrap();
+    let store = DiskStore::open_with_sweep_interval(db(&dir), NO_SWEEP).unwrap();
     for i in 0..CHILD_SESSIONS {
         assert_eq!(
             store
@@ -193,10 +176,10 @@ async fn writes_survive_sigkill() {
 
 #[tokio::test]
 async fn ttls_are_honoured_across_reopen() {
-    let dir = ScratchDir::new("reopen");
+    let dir = ScratchDir::new("disk-reopen");
     let ttl = Duration::from_millis(200);
     let expires = {
-        let store = DiskStore::open_with_sweep_interval(dir.db(), NO_SWEEP).unwrap();
+        let store = DiskStore::open_with_sweep_interval(db(&dir), NO_SWEEP).unwrap();
         let started = Instant::now();
         store
             .put("ns", vec![(key(&["short"]), b"s".to_vec())], Some(ttl))
@@ -219,14 +202,14 @@ async fn ttls_are_honoured_across_reopen() {
 
     // Reopened before the TTL ran out: everything is there.
     {
-        let store = DiskStore::open_with_sweep_interval(dir.db(), NO_SWEEP).unwrap();
+        let store = DiskStore::open_with_sweep_interval(db(&dir), NO_SWEEP).unwrap();
         if Instant::now() < expires {
             assert_eq!(store.stored_records().await.unwrap(), 3);
         }
     }
 
     sleep_past(expires + Duration::from_millis(20)).await;
-    let store = DiskStore::open_with_sweep_interval(dir.db(), NO_SWEEP).unwrap();
+    let store = DiskStore::open_with_sweep_interval(db(&dir), NO_SWEEP).unwrap();
     assert_eq!(store.get("ns", &key(&["short"])).await.unwrap(), None);
     assert_eq!(
         store.get("ns", &key(&["long"])).await.unwrap(),
@@ -254,8 +237,8 @@ async fn ttls_are_honoured_across_reopen() {
 
 #[tokio::test]
 async fn expired_records_are_hidden_then_swept() {
-    let dir = ScratchDir::new("sweep");
-    let store = DiskStore::open_with_sweep_interval(dir.db(), NO_SWEEP).unwrap();
+    let dir = ScratchDir::new("disk-sweep");
+    let store = DiskStore::open_with_sweep_interval(db(&dir), NO_SWEEP).unwrap();
     let started = Instant::now();
     let ttl = Duration::from_millis(50);
     let records = (0..5)
@@ -295,8 +278,8 @@ async fn expired_records_are_hidden_then_swept() {
 
 #[tokio::test]
 async fn background_sweep_reclaims_expired_records() {
-    let dir = ScratchDir::new("background");
-    let store = DiskStore::open_with_sweep_interval(dir.db(), Duration::from_millis(20)).unwrap();
+    let dir = ScratchDir::new("disk-background");
+    let store = DiskStore::open_with_sweep_interval(db(&dir), Duration::from_millis(20)).unwrap();
     let records = (0..20)
         .map(|i| (key(&["k", &i.to_string()]), vec![i]))
         .collect();
@@ -316,21 +299,49 @@ async fn background_sweep_reclaims_expired_records() {
 
 #[tokio::test]
 async fn a_file_is_open_in_one_store_at_a_time() {
-    let dir = ScratchDir::new("lock");
-    let store = DiskStore::open(dir.db()).unwrap();
+    let dir = ScratchDir::new("disk-lock");
+    let store = DiskStore::open(db(&dir)).unwrap();
     store
         .put("ns", vec![(key(&["k"]), b"v".to_vec())], None)
         .await
         .unwrap();
-    let err = DiskStore::open(dir.db()).unwrap_err();
+    let err = DiskStore::open(db(&dir)).unwrap_err();
     assert!(
         matches!(&err, StoreError::Backend(msg) if msg.contains("already open")),
         "{err:?}"
     );
     drop(store);
-    let store = DiskStore::open(dir.db()).unwrap();
+    let store = DiskStore::open(db(&dir)).unwrap();
     assert_eq!(
         store.get("ns", &key(&["k"])).await.unwrap(),
         Some(b"v".to_vec())
     );
+}
+
+/// Tests started at the same instant get distinct directories. (Names made from the
+/// clock's nanoseconds collided in about 1 of 2,000 rounds of 4 threads; two Redis TLS
+/// servers then read each other's certificates.)
+#[test]
+fn scratch_dirs_made_at_the_same_instant_are_distinct() {
+    use std::sync::{Arc, Barrier};
+    const THREADS: usize = 4;
+    for _ in 0..1_000 {
+        let start = Arc::new(Barrier::new(THREADS));
+        let dirs: Vec<ScratchDir> = (0..THREADS)
+            .map(|_| {
+                let start = Arc::clone(&start);
+                std::thread::spawn(move || {
+                    start.wait();
+                    ScratchDir::new("same-instant")
+                })
+            })
+            .collect::<Vec<_>>()
+            .into_iter()
+            .map(|thread| thread.join().unwrap())
+            .collect();
+        let mut paths: Vec<&Path> = dirs.iter().map(ScratchDir::path).collect();
+        paths.sort();
+        paths.dedup();
+        assert_eq!(paths.len(), THREADS, "two tests were handed one directory");
+    }
 }

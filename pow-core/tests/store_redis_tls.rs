@@ -9,6 +9,8 @@
 
 #[path = "support/redis_cluster.rs"]
 mod redis_cluster;
+#[path = "support/scratch.rs"]
+mod scratch;
 
 use std::net::TcpStream;
 use std::path::Path;
