@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The engine builds without actix-web: pow-core has no actix-web dependency at all (not even
-# an optional one), and each extension with default features off (one users backend on)
-# has actix-web nowhere in its normal dependency tree.
+# an optional one), pow-axum has none in its normal tree, and each extension with default
+# features off (one users backend on) has actix-web nowhere in its normal dependency tree.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,6 +26,7 @@ if [ -n "$found" ]; then
   exit 1
 fi
 check pow-core sqlite
+check pow-axum sqlite
 for crate in pow-ext-reset-password pow-ext-email-confirmation pow-ext-persistent-session \
   pow-ext-invitation pow-ext-two-factor pow-ext-passwordless pow-ext-oauth pow-ext-account \
   pow-ext-passkeys; do

@@ -224,12 +224,17 @@ def main():
         "actix-cookie": Server(binary, "actix-cookie"),
         "identity": Server(binary, "identity"),
         "memory": Server(binary, "pow"),
+        "axum-bare": Server(binary, "axum-bare"),
+        "axum-login": Server(binary, "axum-login"),
+        "pow-axum": Server(binary, "pow-axum"),
     }
     if not SKIP_REDIS:
         servers["redis"] = Server(binary, "pow", REDIS_URL)
         servers["redis-local"] = Server(binary, "pow", REDIS_URL, "local-cache")
     try:
-        cookies = {name: s.session_cookie() for name, s in servers.items() if name != "bare"}
+        cookies = {
+            name: s.session_cookie() for name, s in servers.items() if name not in ("bare", "axum-bare")
+        }
         rows = [
             ("bare actix-web `/hello` (the limit)", "bare", "/hello", None, False),
             ("pow-rs cookie session alone, `/protected`", "cookie", "/protected", "cookie", False),
@@ -240,6 +245,9 @@ def main():
             ("pow-rs, memory store, signed-in `/guarded` (a `RequireAuthenticated` scope)", "memory", "/guarded", "memory", False),
             ("pow-rs, memory store, `/hello` with a session cookie", "memory", "/hello", "memory", False),
             ("pow-rs, memory store, `/hello` without a session", "memory", "/hello", None, False),
+            ("bare axum `/hello` (the axum limit)", "axum-bare", "/hello", None, False),
+            ("axum-login + tower-sessions memory store, `/protected` (axum peer)", "axum-login", "/protected", "axum-login", False),
+            ("pow-axum, memory store, signed-in `/protected`", "pow-axum", "/protected", "pow-axum", False),
         ]
         if "redis" in servers:
             rows.append(
@@ -274,6 +282,8 @@ def main():
         i: {k: statistics.median(r[k] for r in runs) for k in runs[0]} for i, runs in results.items()
     }
     bare_cpu, bare_rps = med[0]["cpu_us"], med[0]["rps"]
+    axum_row = next(i for i, row in enumerate(rows) if row[1] == "axum-bare")
+    pow_axum_row = next(i for i, row in enumerate(rows) if row[1] == "pow-axum")
     lines = [
         "| server, route | req/s | CPU µs/req | p99 ms | ratio of bare (CPU) | ratio of bare (req/s) |",
         "| --- | --: | --: | --: | --: | --: |",
@@ -287,6 +297,11 @@ def main():
         lines.append(
             f"| {label} | {m['rps']:,.0f} | {cpu} | {m['p99']:.2f} | {ratio:.2f} | {m['rps'] / bare_rps:.2f} |"
         )
+    lines += [
+        "",
+        f"pow-axum signed in: {med[axum_row]['cpu_us'] / med[pow_axum_row]['cpu_us']:.2f} of bare "
+        "axum's CPU per request (bare axum's CPU µs per request over pow-axum's).",
+    ]
     header = [
         "# Hot-path benchmark results",
         "",
@@ -304,6 +319,9 @@ def main():
             ("actix-identity, `/protected` (best peer)", ("identity", "/protected", True)),
             ("pow-rs, memory store, signed-in `/protected`", ("pow", "/protected", True)),
             ("pow-rs, `/hello` without a session", ("pow", "/hello", False)),
+            ("bare axum `/hello`", ("axum-bare", "/hello", False)),
+            ("axum-login + tower-sessions, `/protected` (axum peer)", ("axum-login", "/protected", True)),
+            ("pow-axum, memory store, signed-in `/protected`", ("pow-axum", "/protected", True)),
         ]
         if not SKIP_REDIS:
             counted.append(
@@ -322,6 +340,14 @@ def main():
             "| --- | --: | --: |",
         ]
         lines += [f"| {label} | {count:,.0f} | {bare_count / count:.2f} |" for label, count in counts]
+        by_label = dict(counts)
+        pow_axum = by_label["pow-axum, memory store, signed-in `/protected`"]
+        login = by_label["axum-login + tower-sessions, `/protected` (axum peer)"]
+        lines += [
+            "",
+            f"pow-axum signed in costs {pow_axum / login:.2f} of axum-login's instructions "
+            f"and {pow_axum / by_label['bare axum `/hello`']:.2f}× bare axum's.",
+        ]
     memory = session_memory()
     lines += [
         "",

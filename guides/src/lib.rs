@@ -93,3 +93,6 @@ pub mod account {}
 
 #[doc = include_str!("../passkeys.md")]
 pub mod passkeys {}
+
+#[doc = include_str!("../axum.md")]
+pub mod on_axum {}

@@ -89,6 +89,55 @@ impl PowError {
     pub fn database(err: impl std::fmt::Display) -> Self {
         Self::Database(err.to_string())
     }
+
+    /// The HTTP status every framework layer answers this error with: `503` for a service
+    /// that is down or busy, `429` for a limit, `400` for a refused CAPTCHA, `403` for a
+    /// refusal that signing in again or proving a method can lift, `500` for the rest.
+    pub fn http_status(&self) -> u16 {
+        match self {
+            Self::Store(_)
+            | Self::DatabaseUnavailable(_)
+            | Self::Busy
+            | Self::CaptchaUnavailable => 503,
+            Self::RateLimited(_) => 429,
+            Self::CaptchaInvalid => 400,
+            Self::ReauthenticationRequired
+            | Self::StepUpRequired(_)
+            | Self::ImpersonationForbidden
+            | Self::AccountDisabled
+            | Self::AccountClosed => 403,
+            _ => 500,
+        }
+    }
+
+    /// The `Retry-After` seconds of the answer: a limit's window, or
+    /// [`BUSY_RETRY_AFTER_SECS`] for a service that is down or busy.
+    pub fn retry_after_secs(&self) -> Option<u64> {
+        match self {
+            Self::RateLimited(limited) => Some(limited.retry_after_secs()),
+            _ if self.http_status() == 503 => Some(BUSY_RETRY_AFTER_SECS),
+            _ => None,
+        }
+    }
+
+    /// Logs the error as a framework layer answers it: refusals at `info`, failures at
+    /// `error` (and on stderr when the app set no `tracing` subscriber, so that a bare
+    /// error page is never the only trace of an SMTP server that is not there, say).
+    pub fn log_answered(&self) {
+        match self {
+            Self::RateLimited(_) => tracing::info!("pow request refused by a rate limit"),
+            Self::CaptchaInvalid
+            | Self::StepUpRequired(_)
+            | Self::ImpersonationForbidden
+            | Self::AccountClosed => tracing::info!("pow request refused: {self}"),
+            _ => {
+                tracing::error!(error = %self, "pow request failed");
+                if !tracing::dispatcher::has_been_set() {
+                    eprintln!("pow request failed: {self}");
+                }
+            }
+        }
+    }
 }
 
 impl From<crate::password::HashError> for PowError {

@@ -87,6 +87,45 @@ pub fn browser_summary(user_agent: &str) -> String {
     }
 }
 
+/// The client's address: the `peer`, or behind trusted proxies the nearest address in the
+/// `X-Forwarded-For` header values that no trusted proxy added. Every framework layer
+/// reads it this way.
+///
+/// ```
+/// use pow_core::request::client_address;
+///
+/// let proxy = "10.0.0.2".parse().unwrap();
+/// let trusted = ["10.0.0.0/8".parse().unwrap()];
+/// let client = client_address(proxy, ["198.51.100.7, 10.0.0.9"], &trusted);
+/// assert_eq!(client, "198.51.100.7".parse::<std::net::IpAddr>().unwrap());
+/// // From an untrusted peer the header is not believed.
+/// let peer = "203.0.113.9".parse().unwrap();
+/// assert_eq!(client_address(peer, ["198.51.100.7"], &trusted), peer);
+/// ```
+pub fn client_address<'a>(
+    peer: IpAddr,
+    forwarded_for: impl IntoIterator<Item = &'a str>,
+    trusted_proxies: &[ipnet::IpNet],
+) -> IpAddr {
+    let trusted = |ip: &IpAddr| trusted_proxies.iter().any(|net| net.contains(ip));
+    if !trusted(&peer) {
+        return peer;
+    }
+    let forwarded: Vec<IpAddr> = forwarded_for
+        .into_iter()
+        .flat_map(|value| value.split(','))
+        .filter_map(|part| part.trim().parse().ok())
+        .collect();
+    // Walk from the proxy outwards: the first address no trusted proxy added is the client.
+    forwarded
+        .iter()
+        .rev()
+        .find(|ip| !trusted(ip))
+        .or(forwarded.first())
+        .copied()
+        .unwrap_or(peer)
+}
+
 /// Where the engine reads a request's facts from.
 ///
 /// A framework layer reads the facts that do not change while a request runs (the

@@ -16,6 +16,14 @@
 //!   `POST /sign_in` signing the one seeded user in (to get a session cookie without forms).
 //!   The cache store is in memory, or Redis when a URL is given; a fourth argument
 //!   `local-cache` turns on the Redis store's local read cache.
+//! - `axum-bare PORT`: axum alone, `GET /hello` (axum's physical limit).
+//! - `axum-login PORT`: the axum peer, axum-login over tower-sessions' memory store:
+//!   `POST /sign_in` logs the one user in, `GET /protected` answers it through
+//!   `AuthSession`.
+//! - `pow-axum PORT`: `GET /hello` and `GET /protected` behind [`pow_axum::PowLayer`] (the
+//!   [`pow_axum::CurrentUser`] extractor), and `POST /sign_in`.
+//!
+//! The axum servers run on the same single-threaded runtime as the actix worker.
 
 use actix_session::SessionExt as _;
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
@@ -139,6 +147,132 @@ async fn pow_config(
     Ok(config)
 }
 
+/// The axum servers of the benchmark.
+mod on_axum {
+    use std::net::SocketAddr;
+
+    use axum::routing::{get, post};
+    use axum::Router;
+    use axum_login::{AuthManagerLayerBuilder, AuthSession, AuthUser, AuthnBackend};
+    use pow_axum::session::{self, CredentialsCache, SessionMetadata};
+    use pow_axum::{CurrentUser, Pow, PowConfig, PowError, PowLayer};
+    use tower_sessions::{MemoryStore, SessionManagerLayer};
+
+    use super::{hello, EMAIL};
+
+    pub async fn serve(router: Router, port: u16) -> std::io::Result<()> {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
+        axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .await
+    }
+
+    pub fn bare() -> Router {
+        Router::new().route("/hello", get(hello))
+    }
+
+    async fn protected(CurrentUser(user): CurrentUser) -> String {
+        format!("hi {}", user.id)
+    }
+
+    /// Signs the bench user in with the engine's own steps (a new session record, its id
+    /// in the renewed cookie session).
+    async fn sign_in(pow: Pow) -> Result<&'static str, pow_axum::Error> {
+        let config = &pow.config;
+        let user = config
+            .users()?
+            .get_by("email", EMAIL)
+            .await?
+            .ok_or_else(|| PowError::Other("the bench user is missing".into()))?;
+        let cookie_id = session::new_cookie_id(config, user.id);
+        let id = session::stored_session_id(config, &cookie_id);
+        let credentials = CredentialsCache::new(config);
+        session::put_new_session(config, &credentials, &id, &user, &SessionMetadata::new()).await?;
+        pow.cookie.renew();
+        pow.cookie
+            .insert(config.session().session_key.clone(), cookie_id)
+            .map_err(PowError::from)?;
+        Ok("signed in")
+    }
+
+    pub fn pow(config: PowConfig) -> Router {
+        Router::new()
+            .route("/hello", get(hello))
+            .route("/sign_in", post(sign_in))
+            .route("/protected", get(protected))
+            .layer(PowLayer::new(config))
+    }
+
+    /// axum-login's user: one, kept in memory.
+    #[derive(Clone, Debug)]
+    pub struct BenchUser {
+        id: i64,
+        hash: Vec<u8>,
+    }
+
+    impl AuthUser for BenchUser {
+        type Id = i64;
+
+        fn id(&self) -> i64 {
+            self.id
+        }
+
+        fn session_auth_hash(&self) -> &[u8] {
+            &self.hash
+        }
+    }
+
+    #[derive(Clone, Debug)]
+    pub struct Backend {
+        user: BenchUser,
+    }
+
+    impl AuthnBackend for Backend {
+        type User = BenchUser;
+        type Credentials = ();
+        type Error = std::convert::Infallible;
+
+        async fn authenticate(&self, (): ()) -> Result<Option<BenchUser>, Self::Error> {
+            Ok(Some(self.user.clone()))
+        }
+
+        async fn get_user(&self, id: &i64) -> Result<Option<BenchUser>, Self::Error> {
+            Ok((*id == self.user.id).then(|| self.user.clone()))
+        }
+    }
+
+    async fn login_sign_in(mut auth: AuthSession<Backend>) -> Result<&'static str, String> {
+        let user = auth.authenticate(()).await.map_err(|e| e.to_string())?;
+        let user = user.ok_or("no user")?;
+        auth.login(&user).await.map_err(|e| e.to_string())?;
+        Ok("signed in")
+    }
+
+    async fn login_protected(auth: AuthSession<Backend>) -> Result<String, axum::http::StatusCode> {
+        match auth.user {
+            Some(user) => Ok(format!("hi {}", user.id)),
+            None => Err(axum::http::StatusCode::UNAUTHORIZED),
+        }
+    }
+
+    pub fn login() -> Router {
+        let sessions = SessionManagerLayer::new(MemoryStore::default()).with_secure(false);
+        let backend = Backend {
+            user: BenchUser {
+                id: 1,
+                hash: b"bench password hash".to_vec(),
+            },
+        };
+        Router::new()
+            .route("/hello", get(hello))
+            .route("/sign_in", post(login_sign_in))
+            .route("/protected", get(login_protected))
+            .layer(AuthManagerLayerBuilder::new(backend, sessions).build())
+    }
+}
+
 #[actix_web::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -146,7 +280,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         match args.as_slice() {
             [mode, port, ..] => (mode.as_str(), port.parse::<u16>()?),
             _ => return Err(
-                "usage: pow-bench-hotpath bare|cookie|actix-cookie|identity|pow PORT [REDIS_URL [local-cache]]"
+                "usage: pow-bench-hotpath bare|cookie|actix-cookie|identity|pow|axum-bare|axum-login|pow-axum PORT [REDIS_URL [local-cache]]"
                     .into(),
             ),
         };
@@ -227,6 +361,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .bind(("127.0.0.1", port))?
             .run()
             .await?;
+        }
+        "axum-bare" => on_axum::serve(on_axum::bare(), port).await?,
+        "axum-login" => on_axum::serve(on_axum::login(), port).await?,
+        "pow-axum" => {
+            let config = pow_config(args.get(2).map(String::as_str), false).await?;
+            on_axum::serve(on_axum::pow(config), port).await?;
         }
         other => return Err(format!("unknown mode `{other}`").into()),
     }

@@ -6,7 +6,7 @@ use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform};
 use futures_util::future::LocalBoxFuture;
 
 use super::auth_middleware::{AuthMiddleware, AuthService, SessionSource};
-use super::cookie::{cookie_session_middleware, CookieSessionService};
+use super::cookie_middleware::{cookie_session_middleware, CookieSessionService};
 use super::guard::ErrorHandler;
 use super::middleware::{CookieSource, PowSessionMiddleware};
 use crate::config::PowConfig;

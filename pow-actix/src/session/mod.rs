@@ -92,7 +92,7 @@ pub(crate) use pow_core::time::now_ms;
 
 mod auth_middleware;
 mod bundle;
-mod cookie;
+mod cookie_middleware;
 mod extract;
 pub(crate) mod guard;
 mod middleware;
@@ -104,9 +104,9 @@ pub(crate) use auth_middleware::{request_config, request_error_handler};
 pub use auth_middleware::{AuthFuture, AuthService};
 pub use auth_middleware::{AuthMiddleware, SessionSource, MAX_COOKIE_BYTES};
 pub use bundle::PowMiddleware;
-pub use cookie::{
-    cookie_key, cookie_session_middleware, CookieSession, CookieSessionError, CookieSessionExt,
-    CookieSessionFuture, CookieSessionMiddleware, CookieSessionService,
+pub use cookie_middleware::{
+    cookie_session_middleware, CookieSessionExt, CookieSessionFuture, CookieSessionMiddleware,
+    CookieSessionService,
 };
 pub use extract::{AsPowConfig, CurrentUser, MaybeUser, PowRequestExt};
 #[doc(hidden)]
@@ -116,7 +116,7 @@ pub use guard::{
     ErrorHandler, RequireAuthenticated, RequireNotAuthenticated, RequireStepUp,
 };
 pub use middleware::{CookieSource, PowSessionMiddleware};
-pub(crate) use request::{begin_impersonation, write_session_id};
+pub(crate) use request::begin_impersonation;
 pub use request::{
     config, current_session, current_user, is_fresh, is_signed_in, mark_fresh, record_method,
     sign_in, sign_in_with, sign_out, sign_out_everywhere, stop_impersonation, CookieSessionHandle,

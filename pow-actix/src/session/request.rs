@@ -7,12 +7,13 @@ use std::sync::Arc;
 use actix_web::{HttpMessage, HttpRequest};
 
 use super::auth_middleware::request_config;
-use super::cookie::{CookieSession, CookieSessionExt};
+use super::cookie_middleware::CookieSessionExt;
 use super::extract::AsPowConfig;
 use super::*;
 use crate::config::PowConfig;
 use crate::error::PowError;
 use crate::users::User;
+use pow_core::session::CookieSession;
 
 /// The [`PowConfig`] serving this request, found one way everywhere in the actix layer:
 /// one put into the request extensions (as tests do), else the one of the

@@ -86,28 +86,15 @@ thread_local! {
 /// The client's address: the peer, or behind trusted proxies the nearest untrusted address
 /// in `X-Forwarded-For`. `None` without a peer address.
 pub fn client_ip(req: &HttpRequest, trusted_proxies: &[IpNet]) -> Option<IpAddr> {
-    let peer = req.peer_addr()?.ip();
-    let trusted = |ip: &IpAddr| trusted_proxies.iter().any(|net| net.contains(ip));
-    if !trusted(&peer) {
-        return Some(peer);
-    }
-    let forwarded: Vec<IpAddr> = req
+    let forwarded = req
         .headers()
         .get_all("x-forwarded-for")
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|value| value.split(','))
-        .filter_map(|part| part.trim().parse().ok())
-        .collect();
-    // Walk from the proxy outwards: the first address no trusted proxy added is the client.
-    Some(
-        forwarded
-            .iter()
-            .rev()
-            .find(|ip| !trusted(ip))
-            .or(forwarded.first())
-            .copied()
-            .unwrap_or(peer),
-    )
+        .filter_map(|value| value.to_str().ok());
+    Some(crate::request::client_address(
+        req.peer_addr()?.ip(),
+        forwarded,
+        trusted_proxies,
+    ))
 }
 
 #[cfg(test)]

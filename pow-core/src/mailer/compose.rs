@@ -8,7 +8,7 @@ use crate::config::PowConfig;
 use crate::error::PowError;
 use crate::messages::{LanguageIdentifier, MessageArg};
 
-/// Renders `mail` with the setup's [`MailViews`]: what extensions call to build the mails
+/// Renders `mail` with the setup's [`MailViews`](super::MailViews): what extensions call to build the mails
 /// they send.
 ///
 /// # Errors

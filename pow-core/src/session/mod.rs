@@ -14,8 +14,10 @@ use crate::error::PowError;
 use crate::token::generate_uuid;
 use crate::users::User;
 
+pub mod cookie;
 mod credentials;
 pub mod devices;
+pub mod flash;
 mod handle;
 pub mod impersonation;
 pub(crate) mod live;
@@ -25,6 +27,7 @@ mod records;
 #[doc(hidden)]
 pub mod tokens;
 
+pub use cookie::{cookie_key, CookieCodec, CookieSession, CookieSessionError, CookieState};
 pub use credentials::CredentialsCache;
 #[doc(hidden)]
 pub use handle::nobody_signed_in;

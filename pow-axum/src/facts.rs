@@ -1,0 +1,164 @@
+//! The facts of a request, read once by [`PowLayer`](crate::PowLayer).
+
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, Request};
+use axum::http::header::{self, HeaderMap, HeaderName};
+use pow_core::request::{client_address, RequestFacts, USER_AGENT_READ_MAX};
+use pow_core::PowConfig;
+
+/// The facts of `req` that do not change while it runs, with `config`'s trusted proxies;
+/// the session is added once it is resolved.
+pub(crate) fn read(req: &Request, config: &PowConfig) -> RequestFacts {
+    let headers = req.headers();
+    let header = |name: HeaderName| headers.get(name).and_then(|v| v.to_str().ok());
+    let peer = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(addr)| addr.ip());
+    let forwarded_for = headers
+        .get_all("x-forwarded-for")
+        .into_iter()
+        .filter_map(|value| value.to_str().ok());
+    RequestFacts {
+        client_ip: peer
+            .map(|peer| client_address(peer, forwarded_for, &config.rate_limits().trusted_proxies)),
+        user_agent: header(header::USER_AGENT)
+            .map(|ua| ua.chars().take(USER_AGENT_READ_MAX).collect()),
+        accept_language: header(header::ACCEPT_LANGUAGE).map(str::to_owned),
+        language: None,
+        origin: Some(origin(headers, req.uri())),
+        session: None,
+    }
+}
+
+/// Scheme and host the request was sent to, read as actix-web's connection info reads
+/// them: the `Forwarded` header's `proto` and `host`, then `X-Forwarded-Proto` and
+/// `X-Forwarded-Host`, then the `Host` header and the URI.
+fn origin(headers: &HeaderMap, uri: &axum::http::Uri) -> String {
+    let first = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(',').next())
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+    };
+    let forwarded = |key: &str| {
+        headers
+            .get_all(header::FORWARDED)
+            .into_iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split([';', ',']))
+            .find_map(|pair| {
+                let (name, value) = pair.trim().split_once('=')?;
+                name.trim()
+                    .eq_ignore_ascii_case(key)
+                    .then(|| value.trim().trim_matches('"'))
+            })
+    };
+    let scheme = forwarded("proto")
+        .or_else(|| first("x-forwarded-proto"))
+        .or(uri.scheme_str())
+        .unwrap_or("http");
+    let host = forwarded("host")
+        .or_else(|| first("x-forwarded-host"))
+        .or_else(|| headers.get(header::HOST).and_then(|v| v.to_str().ok()))
+        .or(uri.authority().map(|a| a.as_str()))
+        .unwrap_or("localhost:8080");
+    format!("{scheme}://{host}")
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    fn request(headers: &[(&str, &str)]) -> Request {
+        let mut req = Request::builder().uri("/x");
+        for (name, value) in headers {
+            req = req.header(*name, *value);
+        }
+        let mut req = req.body(axum::body::Body::empty()).unwrap();
+        req.extensions_mut()
+            .insert(ConnectInfo("10.0.0.2:5000".parse::<SocketAddr>().unwrap()));
+        req
+    }
+
+    #[test]
+    fn facts_carry_the_user_agent_language_and_origin() {
+        let config = PowConfig::builder("s".repeat(64)).build().unwrap();
+        let ua = "x".repeat(600);
+        let req = request(&[
+            ("user-agent", &ua),
+            ("accept-language", "fr, en;q=0.5"),
+            ("host", "example.com"),
+            ("x-forwarded-for", "198.51.100.7"),
+        ]);
+        let facts = read(&req, &config);
+        assert_eq!(
+            facts.client_ip,
+            Some("10.0.0.2".parse().unwrap()),
+            "no trusted proxy"
+        );
+        assert_eq!(facts.user_agent.map(|ua| ua.len()), Some(512));
+        assert_eq!(facts.accept_language.as_deref(), Some("fr, en;q=0.5"));
+        assert_eq!(facts.origin.as_deref(), Some("http://example.com"));
+        assert_eq!(facts.session, None);
+    }
+
+    #[test]
+    fn behind_a_trusted_proxy_the_forwarded_client_counts() {
+        let limits = pow_core::limits::RateLimits {
+            trusted_proxies: vec!["10.0.0.0/8".parse().unwrap()],
+            ..Default::default()
+        };
+        let config = PowConfig::builder("s".repeat(64))
+            .rate_limits(limits)
+            .build()
+            .unwrap();
+        let req = request(&[("x-forwarded-for", "198.51.100.7, 10.0.0.9")]);
+        assert_eq!(
+            read(&req, &config).client_ip,
+            Some("198.51.100.7".parse().unwrap())
+        );
+    }
+
+    #[test]
+    fn the_origin_follows_the_forwarding_headers() {
+        let uri: axum::http::Uri = "/x".parse().unwrap();
+        let headers = |pairs: &[(&'static str, &str)]| {
+            let mut map = HeaderMap::new();
+            for (name, value) in pairs {
+                map.append(*name, value.parse().unwrap());
+            }
+            map
+        };
+        assert_eq!(
+            origin(&headers(&[("host", "a.example")]), &uri),
+            "http://a.example"
+        );
+        assert_eq!(
+            origin(
+                &headers(&[
+                    ("host", "a.example"),
+                    ("x-forwarded-proto", "https"),
+                    ("x-forwarded-host", "b.example")
+                ]),
+                &uri
+            ),
+            "https://b.example"
+        );
+        assert_eq!(
+            origin(
+                &headers(&[
+                    ("host", "a.example"),
+                    ("forwarded", "for=1.2.3.4;proto=https;host=\"c.example\"")
+                ]),
+                &uri
+            ),
+            "https://c.example"
+        );
+    }
+}

@@ -1,0 +1,160 @@
+//! [`PowLayer`]: finds who is signed in, once per request.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use axum::extract::Request;
+use axum::http::header::{COOKIE, SET_COOKIE};
+use axum::http::HeaderValue;
+use axum::response::{IntoResponse, Response};
+use futures_util::future::BoxFuture;
+use pow_core::session::cookie::{resolve, CookieCodec, CookieSession, CookieState};
+use pow_core::session::CredentialsCache;
+use pow_core::PowConfig;
+
+use crate::facts;
+use crate::response::error_response;
+
+/// The tower [`Layer`](tower_layer::Layer) of a pow-rs setup: put it on a [`Router`]
+/// (`router.layer(PowLayer::new(config))`) and every route below it knows who is signed
+/// in.
+///
+/// Per request it:
+///
+/// 1. reads the request's [`RequestFacts`](pow_core::request::RequestFacts) once (the
+///    client's address through the setup's trusted proxies, the user agent, the
+///    languages, the origin); the client's address needs the server's
+///    [`ConnectInfo`](axum::extract::ConnectInfo) (serve with
+///    `into_make_service_with_connect_info::<SocketAddr>()`);
+/// 2. opens the session cookie: the same signed format, keys and attributes as the
+///    actix-web layer, so a browser signed in on one is signed in on the other;
+/// 3. resolves the session in the store (missing, expired or revoked: anonymous; past the
+///    absolute lifetime: ended; due for renewal: rotated, with the same grace for
+///    parallel requests as on actix-web);
+/// 4. puts the setup, the facts, the [`CookieSession`] and the
+///    [`CurrentSession`](pow_core::session::CurrentSession) into the request's extensions,
+///    where the [extractors](crate::CurrentUser) read them;
+/// 5. sets the cookie on the response when the session changed.
+///
+/// A store that fails answers `503 Service Unavailable` with `Retry-After`.
+///
+/// [`Router`]: axum::Router
+#[derive(Clone)]
+pub struct PowLayer {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    config: PowConfig,
+    codec: CookieCodec,
+    credentials: CredentialsCache,
+}
+
+impl std::fmt::Debug for PowLayer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PowLayer")
+            .field("cookie", &self.shared.codec)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PowLayer {
+    /// The layer of `config`.
+    pub fn new(config: PowConfig) -> Self {
+        Self {
+            shared: Arc::new(Shared {
+                codec: CookieCodec::new(&config),
+                credentials: CredentialsCache::new(&config).with_decode_cache(),
+                config,
+            }),
+        }
+    }
+
+    /// The setup this layer serves.
+    pub fn config(&self) -> &PowConfig {
+        &self.shared.config
+    }
+}
+
+impl<S> tower_layer::Layer<S> for PowLayer {
+    type Service = PowService<S>;
+
+    fn layer(&self, inner: S) -> PowService<S> {
+        PowService {
+            inner,
+            shared: Arc::clone(&self.shared),
+        }
+    }
+}
+
+/// The service [`PowLayer`] wraps a route in.
+#[derive(Clone)]
+pub struct PowService<S> {
+    inner: S,
+    shared: Arc<Shared>,
+}
+
+impl<S> std::fmt::Debug for PowService<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PowService").finish_non_exhaustive()
+    }
+}
+
+impl<S> tower_service::Service<Request> for PowService<S>
+where
+    S: tower_service::Service<Request, Error = Infallible> + Clone + Send + 'static,
+    S::Response: IntoResponse,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = BoxFuture<'static, Result<Response, Infallible>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: Request) -> Self::Future {
+        // The clone that was made ready serves this request; the fresh clone waits.
+        let ready = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, ready);
+        let shared = Arc::clone(&self.shared);
+        Box::pin(async move {
+            let codec = &shared.codec;
+            let cookies = req.headers().get_all(COOKIE).into_iter();
+            let opened = codec
+                .find(cookies.map(HeaderValue::as_bytes))
+                .map(|value| codec.open_remembered(value).unwrap_or_default());
+            let had_cookie = opened.is_some();
+            let session = CookieSession::new(opened.unwrap_or_else(CookieState::empty));
+            let mut facts = facts::read(&req, &shared.config);
+            let extensions = req.extensions_mut();
+            extensions.insert(shared.config.clone());
+            extensions.insert(session.clone());
+            if had_cookie {
+                match resolve(&shared.config, &shared.credentials, &session).await {
+                    Ok(Some(current)) => {
+                        facts.session = Some((current.session_id.clone(), current.user.id));
+                        req.extensions_mut().insert(current);
+                    }
+                    Ok(None) => {}
+                    Err(err) => return Ok(error_response(&err)),
+                }
+            }
+            req.extensions_mut().insert(facts);
+            let mut res = inner.call(req).await?.into_response();
+            if let Some(cookie) = session.response_cookie(codec, had_cookie) {
+                match HeaderValue::try_from(cookie.to_string()) {
+                    Ok(value) => {
+                        res.headers_mut().append(SET_COOKIE, value);
+                    }
+                    Err(err) => {
+                        tracing::error!(error = %err, "the session cookie is not a header value")
+                    }
+                }
+            }
+            Ok(res)
+        })
+    }
+}

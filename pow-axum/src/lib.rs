@@ -1,0 +1,43 @@
+//! pow-rs on axum and tower: a [`PowLayer`] that finds who is signed in once per request,
+//! and extractors ([`CurrentUser`], [`MaybeUser`], [`Pow`]) over the pow-core engine.
+//!
+//! The layer reads and writes the same session cookie as the actix-web layer
+//! (`pow-actix`), with the same records, renewal, absolute lifetime and live revocation:
+//! the two frameworks can serve one app side by side, and an app can move from one to the
+//! other without signing anybody out.
+//!
+//! ```
+//! use axum::{routing::get, Router};
+//! use pow_axum::{CurrentUser, MaybeUser, PowLayer};
+//!
+//! let config = pow_axum::PowConfig::builder("s".repeat(64)).build().unwrap();
+//! let app: Router = Router::new()
+//!     .route("/", get(|MaybeUser(user): MaybeUser| async move {
+//!         match user {
+//!             Some(user) => format!("hello, user {}", user.id),
+//!             None => "hello".to_owned(),
+//!         }
+//!     }))
+//!     .route("/me", get(|user: CurrentUser| async move { format!("user {}", user.id) }))
+//!     .layer(PowLayer::new(config));
+//! ```
+//!
+//! Serve the router with `into_make_service_with_connect_info::<SocketAddr>()` so that
+//! rate limits, audit events and session lists see the client's address.
+//!
+//! Guides: [getting started](https://github.com/pow-rs/pow-rs/blob/main/guides/getting-started.md),
+//! [configuration](https://github.com/pow-rs/pow-rs/blob/main/guides/configuration.md).
+//!
+//! ## Features
+#![doc = document_features::document_features!()]
+
+pub use pow_core::*;
+
+mod extract;
+mod facts;
+mod layer;
+mod response;
+
+pub use extract::{wants_json, CurrentUser, MaybeUser, Pow, PowRejection};
+pub use layer::{PowLayer, PowService};
+pub use response::{error_response, Error};

@@ -1,0 +1,285 @@
+//! The axum layer over a real setup (SQLite users, in-memory store): it reads the session
+//! cookie the actix-web layer writes and the other way round, refuses what the actix-web
+//! layer refuses, and says plainly when it is missing.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::time::Duration;
+
+use actix_web::{test as actix_test, web, App, HttpResponse};
+use axum::body::Body;
+use axum::http::{header, HeaderMap, Request, StatusCode};
+use axum::routing::get;
+use axum::Router;
+use http_body_util::BodyExt as _;
+use pow_axum::{CurrentUser, MaybeUser, Pow, PowConfig, PowLayer};
+use pow_core::password::Pbkdf2Hasher;
+use pow_core::users::diesel::DieselUsersContext;
+use pow_core::users::User;
+use tower::ServiceExt as _;
+
+/// A setup on a fresh SQLite database with one user.
+fn setup(renew_every: Option<Duration>) -> (PowConfig, User) {
+    setup_with("x", renew_every)
+}
+
+fn setup_with(secret: &str, renew_every: Option<Duration>) -> (PowConfig, User) {
+    let db = std::env::temp_dir().join(format!(
+        "pow-axum-session-{}.db",
+        pow_core::token::generate_uuid()
+    ));
+    let users = DieselUsersContext::connect(&db.display().to_string()).unwrap();
+    let config = PowConfig::builder(secret.repeat(64))
+        .users(users.clone())
+        .hasher(Pbkdf2Hasher::new(1))
+        .session_ttl_renewal(renew_every)
+        .build()
+        .unwrap();
+    users.migrate(&config).unwrap();
+    let user = pow_core::testing::create_user(&config, "ada@example.com", "correct horse battery")
+        .unwrap();
+    (config, user)
+}
+
+fn router(config: &PowConfig) -> Router {
+    routes().layer(PowLayer::new(config.clone()))
+}
+
+fn routes() -> Router {
+    Router::new()
+        .route(
+            "/me",
+            get(|CurrentUser(user): CurrentUser| async move { user.id.to_string() }),
+        )
+        .route(
+            "/maybe",
+            get(|MaybeUser(user): MaybeUser| async move {
+                user.map_or_else(|| "nobody".to_owned(), |user| user.id.to_string())
+            }),
+        )
+        .route(
+            "/facts",
+            get(|pow: Pow| async move {
+                format!(
+                    "{:?} {}",
+                    pow.facts.session.map(|(_, user)| user),
+                    pow.facts.origin.unwrap_or_default()
+                )
+            }),
+        )
+}
+
+struct Answer {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: String,
+}
+
+impl Answer {
+    /// The value of the session cookie the answer sets, if it sets one.
+    fn session_cookie(&self, config: &PowConfig) -> Option<String> {
+        let prefix = format!("{}=", config.session().cookie_name);
+        self.headers
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find_map(|v| v.strip_prefix(&prefix))
+            .map(|rest| rest.split(';').next().unwrap_or_default().to_owned())
+    }
+}
+
+async fn call(app: Router, uri: &str, cookie: Option<&str>, headers: &[(&str, &str)]) -> Answer {
+    let mut req = Request::get(uri).header(header::HOST, "app.example");
+    if let Some(cookie) = cookie {
+        req = req.header(header::COOKIE, cookie);
+    }
+    for (name, value) in headers {
+        req = req.header(*name, *value);
+    }
+    let res = app.oneshot(req.body(Body::empty()).unwrap()).await.unwrap();
+    let status = res.status();
+    let headers = res.headers().clone();
+    let body = res.into_body().collect().await.unwrap().to_bytes();
+    Answer {
+        status,
+        headers,
+        body: String::from_utf8(body.to_vec()).unwrap(),
+    }
+}
+
+/// `GET /me` on an actix-web app of `config`, with the session cookie `value`.
+async fn actix_me(config: &PowConfig, value: &str) -> (u16, String) {
+    let app = actix_test::init_service(
+        App::new()
+            .wrap(pow_actix::PowMiddleware::new(config.clone()))
+            .route(
+                "/me",
+                web::get().to(
+                    |pow_actix::CurrentUser(user): pow_actix::CurrentUser| async move {
+                        HttpResponse::Ok().body(user.id.to_string())
+                    },
+                ),
+            ),
+    )
+    .await;
+    let req = actix_test::TestRequest::get()
+        .uri("/me")
+        .insert_header(("accept", "application/json"))
+        .cookie(actix_web::cookie::Cookie::new(
+            config.session().cookie_name.clone(),
+            value.to_owned(),
+        ))
+        .to_request();
+    let res = actix_test::call_service(&app, req).await;
+    let status = res.status().as_u16();
+    let body = actix_test::read_body(res).await;
+    (status, String::from_utf8(body.to_vec()).unwrap())
+}
+
+#[actix_rt::test]
+async fn a_browser_signed_in_on_actix_web_is_signed_in_on_axum() {
+    let (config, user) = setup(None);
+    let cookie = pow_actix::testing::sign_in_cookie(&config, &user)
+        .await
+        .unwrap();
+    let header = format!("{}={}", cookie.name(), cookie.value());
+
+    let me = call(router(&config), "/me", Some(&header), &[]).await;
+    assert_eq!(me.status, StatusCode::OK, "{}", me.body);
+    assert_eq!(me.body, user.id.to_string());
+    assert_eq!(
+        me.session_cookie(&config),
+        None,
+        "an unchanged session sets no cookie"
+    );
+
+    let facts = call(router(&config), "/facts", Some(&header), &[]).await;
+    assert_eq!(facts.body, format!("Some({}) http://app.example", user.id));
+}
+
+#[actix_rt::test]
+async fn without_a_session_json_gets_401_and_pages_a_redirect() {
+    let (config, _) = setup(None);
+    let json = call(
+        router(&config),
+        "/me",
+        None,
+        &[("accept", "application/json")],
+    )
+    .await;
+    assert_eq!(json.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(json.headers[header::CACHE_CONTROL], "no-store");
+    let body: serde_json::Value = serde_json::from_str(&json.body).unwrap();
+    assert_eq!(body["errors"][0]["code"], "not_authenticated");
+
+    let page = call(router(&config), "/me?tab=1", None, &[]).await;
+    assert_eq!(page.status, StatusCode::FOUND);
+    assert_eq!(page.headers[header::CACHE_CONTROL], "no-store");
+    let location = page.headers[header::LOCATION].to_str().unwrap();
+    assert_eq!(location, "/session/new?request_path=%2Fme%3Ftab%3D1");
+
+    let maybe = call(router(&config), "/maybe", None, &[]).await;
+    assert_eq!(maybe.body, "nobody");
+    assert_eq!(
+        maybe.session_cookie(&config),
+        None,
+        "nothing to remember, no cookie"
+    );
+}
+
+#[actix_rt::test]
+async fn a_tampered_or_foreign_cookie_is_nobody() {
+    let (config, user) = setup(None);
+    let cookie = pow_actix::testing::sign_in_cookie(&config, &user)
+        .await
+        .unwrap();
+    let mut forged = cookie.value().to_owned().into_bytes();
+    let last = forged.len() - 1;
+    forged[last] = if forged[last] == b'A' { b'B' } else { b'A' };
+    let forged = format!("{}={}", cookie.name(), String::from_utf8(forged).unwrap());
+    assert_eq!(
+        call(router(&config), "/maybe", Some(&forged), &[])
+            .await
+            .body,
+        "nobody"
+    );
+
+    // A cookie signed with another secret key base is not read.
+    let (other, other_user) = setup_with("y", None);
+    let foreign = pow_actix::testing::sign_in_cookie(&other, &other_user)
+        .await
+        .unwrap();
+    let foreign = format!("{}={}", foreign.name(), foreign.value());
+    assert_eq!(
+        call(router(&other), "/maybe", Some(&foreign), &[])
+            .await
+            .body,
+        other_user.id.to_string()
+    );
+    assert_eq!(
+        call(router(&config), "/maybe", Some(&foreign), &[])
+            .await
+            .body,
+        "nobody"
+    );
+}
+
+#[actix_rt::test]
+async fn a_revoked_session_ends_on_axum_at_once() {
+    let (config, user) = setup(None);
+    let cookie = pow_actix::testing::sign_in_cookie(&config, &user)
+        .await
+        .unwrap();
+    let header = format!("{}={}", cookie.name(), cookie.value());
+    assert_eq!(
+        call(router(&config), "/maybe", Some(&header), &[])
+            .await
+            .body,
+        user.id.to_string()
+    );
+    pow_core::session::revoke_user(&config, &user)
+        .await
+        .unwrap();
+    assert_eq!(
+        call(router(&config), "/maybe", Some(&header), &[])
+            .await
+            .body,
+        "nobody"
+    );
+}
+
+#[actix_rt::test]
+async fn a_session_renewed_on_axum_is_read_by_actix_web() {
+    let (config, user) = setup(Some(Duration::ZERO));
+    let cookie = pow_actix::testing::sign_in_cookie(&config, &user)
+        .await
+        .unwrap();
+    let header = format!("{}={}", cookie.name(), cookie.value());
+
+    let renewed = call(router(&config), "/me", Some(&header), &[]).await;
+    assert_eq!(renewed.body, user.id.to_string());
+    let value = renewed
+        .session_cookie(&config)
+        .expect("a session due for renewal moves to a new id");
+    assert_ne!(value, cookie.value());
+    let set = renewed.headers[header::SET_COOKIE].to_str().unwrap();
+    assert!(
+        set.contains("HttpOnly") && set.contains("SameSite=Lax") && set.contains("Path=/"),
+        "{set}"
+    );
+
+    assert_eq!(actix_me(&config, &value).await, (200, user.id.to_string()));
+    // The old id keeps answering during the rotation's grace, for a request that raced it.
+    assert_eq!(actix_me(&config, cookie.value()).await.0, 200);
+}
+
+#[tokio::test]
+async fn an_extractor_without_the_layer_says_what_is_missing() {
+    let answer = call(routes(), "/me", None, &[]).await;
+    assert_eq!(answer.status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert!(answer.body.contains("PowLayer"), "{}", answer.body);
+    assert!(answer.body.contains("CurrentUser"), "{}", answer.body);
+    assert_eq!(
+        call(routes(), "/maybe", None, &[]).await.status,
+        StatusCode::INTERNAL_SERVER_ERROR
+    );
+}
