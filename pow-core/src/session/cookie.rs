@@ -47,7 +47,6 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::value::RawValue;
 use sha2::Sha256;
-use subtle::ConstantTimeEq as _;
 
 use super::{
     check_loaded, next_cookie_id, stored_session_id, CredentialsCache, CurrentSession,
@@ -446,7 +445,7 @@ impl CookieCodec {
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
             if let Some(Some(known)) = slots.get(slot) {
-                if known.hash == hash && bool::from(known.value.ct_eq(value)) {
+                if known.hash == hash && constant_time_eq::constant_time_eq(&known.value, value) {
                     return Some((Arc::clone(&known.values), known.resign));
                 }
             }
