@@ -2,7 +2,7 @@
 //! [`PowLayer`](crate::PowLayer).
 
 use std::ops::Deref;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use axum::extract::FromRequestParts;
 use axum::http::header::{self, HeaderValue};
@@ -11,9 +11,9 @@ use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use pow_core::config::RouteContext;
 use pow_core::request::RequestFacts;
-use pow_core::session::{flash, CookieSession, CurrentSession};
+use pow_core::session::{browser, flash, CookieSession, CurrentSession, SessionMetadata};
 use pow_core::users::User;
-use pow_core::PowConfig;
+use pow_core::{PowConfig, PowError};
 
 /// Why an extractor refused a request.
 #[derive(Debug)]
@@ -43,12 +43,44 @@ impl IntoResponse for PowRejection {
     }
 }
 
-/// The setup of the [`PowLayer`](crate::PowLayer) serving `parts`.
-fn config_of(parts: &Parts, extractor: &'static str) -> Result<PowConfig, PowRejection> {
+/// What [`PowLayer`](crate::PowLayer) knows of one request, in its extensions (one entry,
+/// shared with the layer, which sets the cookies once the handler answered).
+#[derive(Clone, Debug)]
+pub(crate) struct RequestState(pub(crate) Arc<StateInner>);
+
+#[derive(Debug)]
+pub(crate) struct StateInner {
+    pub(crate) config: PowConfig,
+    pub(crate) cookie: CookieSession,
+    pub(crate) current: Option<CurrentSession>,
+    /// Cookies to set on the response besides the session cookie (the device cookie).
+    pub(crate) queued: Mutex<Vec<cookie::Cookie<'static>>>,
+}
+
+impl RequestState {
+    fn queue(&self, cookie: cookie::Cookie<'static>) {
+        let mut queued = self.0.queued.lock().unwrap_or_else(PoisonError::into_inner);
+        queued.retain(|c| c.name() != cookie.name() || c.path() != cookie.path());
+        queued.push(cookie);
+    }
+
+    fn unqueue(&self, name: &str) {
+        let mut queued = self.0.queued.lock().unwrap_or_else(PoisonError::into_inner);
+        queued.retain(|c| c.name() != name);
+    }
+
+    /// The cookies queued, in order, leaving none.
+    pub(crate) fn take_queued(&self) -> Vec<cookie::Cookie<'static>> {
+        std::mem::take(&mut *self.0.queued.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+}
+
+/// The state [`PowLayer`](crate::PowLayer) left on `parts`.
+fn state_of(parts: &Parts, extractor: &'static str) -> Result<Arc<StateInner>, PowRejection> {
     parts
         .extensions
-        .get::<PowConfig>()
-        .cloned()
+        .get::<RequestState>()
+        .map(|state| Arc::clone(&state.0))
         .ok_or(PowRejection::MissingLayer(extractor))
 }
 
@@ -79,11 +111,11 @@ impl<S: Send + Sync> FromRequestParts<S> for CurrentUser {
     type Rejection = PowRejection;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let config = config_of(parts, "CurrentUser")?;
-        match parts.extensions.get::<CurrentSession>() {
+        let state = state_of(parts, "CurrentUser")?;
+        match &state.current {
             Some(current) => Ok(Self(Arc::clone(&current.user))),
             None => Err(PowRejection::NotAuthenticated(not_authenticated(
-                parts, &config,
+                parts, &state,
             ))),
         }
     }
@@ -97,48 +129,121 @@ impl<S: Send + Sync> FromRequestParts<S> for MaybeUser {
     type Rejection = PowRejection;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        config_of(parts, "MaybeUser")?;
+        let state = state_of(parts, "MaybeUser")?;
         Ok(Self(
-            parts
-                .extensions
-                .get::<CurrentSession>()
+            state
+                .current
+                .as_ref()
                 .map(|current| Arc::clone(&current.user)),
         ))
     }
 }
 
 /// The request's session as the engine knows it: the setup, the signed-in session (if
-/// any), the request's facts and its cookie session. What a handler hands the engine's
-/// flows.
+/// any), the request's facts and its cookie session; it signs in and out the way the
+/// actix-web layer does.
 #[derive(Clone, Debug)]
 pub struct Pow {
     /// The setup of the layer serving the request.
     pub config: PowConfig,
     /// The signed-in session, if any.
     pub current: Option<CurrentSession>,
-    /// The request's facts, read once by the layer.
+    /// The request's facts (client address through the trusted proxies, user agent,
+    /// languages, origin, session), read when this extractor ran.
     pub facts: RequestFacts,
     /// The cookie session (flash texts, the CSRF secret, a sign-in under way).
     pub cookie: CookieSession,
+    /// The layer's state of this request (where cookies are queued).
+    state: RequestState,
+    /// The request's device cookie, if it carries one.
+    device_cookie: Option<String>,
+    /// The device a sign-in of this request recorded.
+    device: Option<browser::RecordedDevice>,
+}
+
+impl Pow {
+    /// Signs `user` in with a new session, as the actix-web layer's `sign_in` does: the
+    /// previous session ends, the cookie session is renewed and holds the new signed id,
+    /// the CSRF secret is rotated, and with new-device notices on the device is recorded
+    /// (a device cookie set, a new device announced by mail). [`current`](Self::current)
+    /// is the new session afterwards.
+    ///
+    /// # Errors
+    /// [`PowError::AccountDisabled`] and [`PowError::AccountClosed`] for a user who may
+    /// not sign in; [`PowError::Store`] when the store fails.
+    pub async fn sign_in(
+        &mut self,
+        user: &User,
+        metadata: SessionMetadata,
+    ) -> Result<(), PowError> {
+        let browser = browser::Browser {
+            config: &self.config,
+            cookie: &self.cookie,
+            facts: &self.facts,
+            device_cookie: self.device_cookie.clone(),
+        };
+        let signed_in = browser::sign_in(&browser, self.current.as_ref(), user, metadata).await?;
+        if let Some(cookie) = signed_in.set_cookie {
+            self.state.queue(cookie);
+        }
+        self.device = signed_in.device;
+        self.facts.session = Some((
+            signed_in.current.session_id.clone(),
+            signed_in.current.user.id,
+        ));
+        self.current = Some(signed_in.current);
+        Ok(())
+    }
+
+    /// Signs the current session out, as the actix-web layer's `sign_out` does: the
+    /// session is deleted in the store and its id removed from the cookie session, whose
+    /// CSRF secret is rotated; a device recorded by a sign-in of this same request is
+    /// taken back. The old cookie, replayed, is anonymous afterwards.
+    ///
+    /// # Errors
+    /// [`PowError::Store`] when the store fails.
+    pub async fn sign_out(&mut self) -> Result<(), PowError> {
+        if let Some(recorded) = self.device.take() {
+            if let Some(name) = recorded.cookie_name() {
+                self.state.unqueue(name);
+            }
+            browser::forget_device(&self.config, &recorded).await;
+        }
+        let current = self.current.take();
+        self.facts.session = None;
+        browser::sign_out(&self.config, &self.cookie, current.as_ref()).await
+    }
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for Pow {
     type Rejection = PowRejection;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let config = config_of(parts, "Pow")?;
-        let extensions = &parts.extensions;
+        let state = state_of(parts, "Pow")?;
+        let config = state.config.clone();
+        let name = browser::device_cookie_name(&config);
+        let device_cookie = parts
+            .headers
+            .get_all(header::COOKIE)
+            .into_iter()
+            .filter_map(|value| value.to_str().ok())
+            .flat_map(|value| value.split(';'))
+            .filter_map(|pair| pair.trim().split_once('='))
+            .find(|(key, _)| *key == name)
+            .map(|(_, value)| value.to_owned());
+        let mut facts = crate::facts::read(parts, &config);
+        facts.session = state
+            .current
+            .as_ref()
+            .map(|current| (current.session_id.clone(), current.user.id));
         Ok(Self {
+            current: state.current.clone(),
+            cookie: state.cookie.clone(),
             config,
-            current: extensions.get::<CurrentSession>().cloned(),
-            facts: extensions
-                .get::<RequestFacts>()
-                .cloned()
-                .unwrap_or_default(),
-            cookie: extensions
-                .get::<CookieSession>()
-                .cloned()
-                .ok_or(PowRejection::MissingLayer("Pow"))?,
+            facts,
+            state: RequestState(state),
+            device_cookie,
+            device: None,
         })
     }
 }
@@ -156,7 +261,8 @@ pub fn wants_json(parts: &Parts) -> bool {
 }
 
 /// The answer when a signed-in user is required (see [`PowRejection::NotAuthenticated`]).
-fn not_authenticated(parts: &Parts, config: &PowConfig) -> Response {
+fn not_authenticated(parts: &Parts, state: &StateInner) -> Response {
+    let config = &state.config;
     let no_store = (header::CACHE_CONTROL, "no-store");
     if wants_json(parts) {
         let body = serde_json::json!({
@@ -165,13 +271,12 @@ fn not_authenticated(parts: &Parts, config: &PowConfig) -> Response {
         });
         return (StatusCode::UNAUTHORIZED, [no_store], axum::Json(body)).into_response();
     }
-    if let (Some(session), Some(facts)) = (
-        parts.extensions.get::<CookieSession>(),
-        parts.extensions.get::<RequestFacts>(),
-    ) {
-        let lang = pow_core::messages::request_language(facts, config.messages());
-        flash::put_error(session, config.messages().user_not_authenticated(&lang));
-    }
+    let facts = crate::facts::read(parts, config);
+    let lang = pow_core::messages::request_language(&facts, config.messages());
+    flash::put_error(
+        &state.cookie,
+        config.messages().user_not_authenticated(&lang),
+    );
     let current_page = (parts.method == Method::GET).then(|| match parts.uri.path_and_query() {
         Some(pq) => pq.as_str(),
         None => parts.uri.path(),

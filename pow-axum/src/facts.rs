@@ -1,19 +1,21 @@
-//! The facts of a request, read once by [`PowLayer`](crate::PowLayer).
+//! The facts of a request, read when a handler or the engine asks for them (the signed-in
+//! path of [`PowLayer`](crate::PowLayer) does not need them).
 
 use std::net::SocketAddr;
 
-use axum::extract::{ConnectInfo, Request};
+use axum::extract::ConnectInfo;
 use axum::http::header::{self, HeaderMap, HeaderName};
+use axum::http::request::Parts;
 use pow_core::request::{client_address, RequestFacts, USER_AGENT_READ_MAX};
 use pow_core::PowConfig;
 
-/// The facts of `req` that do not change while it runs, with `config`'s trusted proxies;
-/// the session is added once it is resolved.
-pub(crate) fn read(req: &Request, config: &PowConfig) -> RequestFacts {
-    let headers = req.headers();
+/// The facts of the request `parts`, with `config`'s trusted proxies; the session is the
+/// caller's to add.
+pub(crate) fn read(parts: &Parts, config: &PowConfig) -> RequestFacts {
+    let headers = &parts.headers;
     let header = |name: HeaderName| headers.get(name).and_then(|v| v.to_str().ok());
-    let peer = req
-        .extensions()
+    let peer = parts
+        .extensions
         .get::<ConnectInfo<SocketAddr>>()
         .map(|ConnectInfo(addr)| addr.ip());
     let forwarded_for = headers
@@ -27,7 +29,7 @@ pub(crate) fn read(req: &Request, config: &PowConfig) -> RequestFacts {
             .map(|ua| ua.chars().take(USER_AGENT_READ_MAX).collect()),
         accept_language: header(header::ACCEPT_LANGUAGE).map(str::to_owned),
         language: None,
-        origin: Some(origin(headers, req.uri())),
+        origin: Some(origin(headers, &parts.uri)),
         session: None,
     }
 }
@@ -75,15 +77,16 @@ mod tests {
 
     use super::*;
 
-    fn request(headers: &[(&str, &str)]) -> Request {
-        let mut req = Request::builder().uri("/x");
+    fn request(headers: &[(&str, &str)]) -> Parts {
+        let mut req = axum::http::Request::builder().uri("/x");
         for (name, value) in headers {
             req = req.header(*name, *value);
         }
-        let mut req = req.body(axum::body::Body::empty()).unwrap();
-        req.extensions_mut()
+        let (mut parts, ()) = req.body(()).unwrap().into_parts();
+        parts
+            .extensions
             .insert(ConnectInfo("10.0.0.2:5000".parse::<SocketAddr>().unwrap()));
-        req
+        parts
     }
 
     #[test]

@@ -13,7 +13,7 @@ use pow_core::session::cookie::{resolve, CookieCodec, CookieSession, CookieState
 use pow_core::session::CredentialsCache;
 use pow_core::PowConfig;
 
-use crate::facts;
+use crate::extract::{RequestState, StateInner};
 use crate::response::error_response;
 
 /// The tower [`Layer`](tower_layer::Layer) of a pow-rs setup: put it on a [`Router`]
@@ -22,20 +22,22 @@ use crate::response::error_response;
 ///
 /// Per request it:
 ///
-/// 1. reads the request's [`RequestFacts`](pow_core::request::RequestFacts) once (the
-///    client's address through the setup's trusted proxies, the user agent, the
-///    languages, the origin); the client's address needs the server's
-///    [`ConnectInfo`](axum::extract::ConnectInfo) (serve with
-///    `into_make_service_with_connect_info::<SocketAddr>()`);
-/// 2. opens the session cookie: the same signed format, keys and attributes as the
+/// 1. opens the session cookie: the same signed format, keys and attributes as the
 ///    actix-web layer, so a browser signed in on one is signed in on the other;
-/// 3. resolves the session in the store (missing, expired or revoked: anonymous; past the
+/// 2. resolves the session in the store (missing, expired or revoked: anonymous; past the
 ///    absolute lifetime: ended; due for renewal: rotated, with the same grace for
 ///    parallel requests as on actix-web);
-/// 4. puts the setup, the facts, the [`CookieSession`] and the
-///    [`CurrentSession`](pow_core::session::CurrentSession) into the request's extensions,
-///    where the [extractors](crate::CurrentUser) read them;
-/// 5. sets the cookie on the response when the session changed.
+/// 3. puts the setup, the [`CookieSession`] and the
+///    [`CurrentSession`](pow_core::session::CurrentSession) into the request's extensions
+///    (one entry), where the [extractors](crate::CurrentUser) read them;
+/// 4. sets the cookie on the response when the session changed, after the cookies a
+///    handler queued (the device cookie of a sign-in).
+///
+/// The request's [`RequestFacts`](pow_core::request::RequestFacts) (the client's address
+/// through the setup's trusted proxies, the user agent, the languages, the origin) are
+/// read by the [`Pow`](crate::Pow) extractor, not on every request. The client's address
+/// needs the server's [`ConnectInfo`](axum::extract::ConnectInfo) (serve with
+/// `into_make_service_with_connect_info::<SocketAddr>()`).
 ///
 /// A store that fails answers `503 Service Unavailable` with `Retry-After`.
 ///
@@ -127,31 +129,32 @@ where
                 .find(cookies.map(HeaderValue::as_bytes))
                 .map(|value| codec.open_remembered(value).unwrap_or_default());
             let had_cookie = opened.is_some();
-            let session = CookieSession::new(opened.unwrap_or_else(CookieState::empty));
-            let mut facts = facts::read(&req, &shared.config);
-            let extensions = req.extensions_mut();
-            extensions.insert(shared.config.clone());
-            extensions.insert(session.clone());
-            if had_cookie {
-                match resolve(&shared.config, &shared.credentials, &session).await {
-                    Ok(Some(current)) => {
-                        facts.session = Some((current.session_id.clone(), current.user.id));
-                        req.extensions_mut().insert(current);
-                    }
-                    Ok(None) => {}
+            let cookie = CookieSession::new(opened.unwrap_or_else(CookieState::empty));
+            let current = if had_cookie {
+                match resolve(&shared.config, &shared.credentials, &cookie).await {
+                    Ok(current) => current,
                     Err(err) => return Ok(error_response(&err)),
                 }
-            }
-            req.extensions_mut().insert(facts);
+            } else {
+                None
+            };
+            let state = Arc::new(StateInner {
+                config: shared.config.clone(),
+                cookie,
+                current,
+                queued: std::sync::Mutex::default(),
+            });
+            req.extensions_mut()
+                .insert(RequestState(Arc::clone(&state)));
             let mut res = inner.call(req).await?.into_response();
-            if let Some(cookie) = session.response_cookie(codec, had_cookie) {
+            let session_cookie = state.cookie.response_cookie(codec, had_cookie);
+            let queued = RequestState(Arc::clone(&state)).take_queued();
+            for cookie in queued.into_iter().chain(session_cookie) {
                 match HeaderValue::try_from(cookie.to_string()) {
                     Ok(value) => {
                         res.headers_mut().append(SET_COOKIE, value);
                     }
-                    Err(err) => {
-                        tracing::error!(error = %err, "the session cookie is not a header value")
-                    }
+                    Err(err) => tracing::error!(error = %err, "a cookie is not a header value"),
                 }
             }
             Ok(res)

@@ -9,10 +9,13 @@ use actix_web::{test as actix_test, web, App, HttpResponse};
 use axum::body::Body;
 use axum::http::{header, HeaderMap, Request, StatusCode};
 use axum::routing::get;
+use axum::routing::post as post_route;
 use axum::Router;
 use http_body_util::BodyExt as _;
-use pow_axum::{CurrentUser, MaybeUser, Pow, PowConfig, PowLayer};
+use pow_axum::{CurrentUser, MaybeUser, Pow, PowConfig, PowError, PowLayer};
+use pow_core::mailer::MemoryMailer;
 use pow_core::password::Pbkdf2Hasher;
+use pow_core::session::SessionMetadata;
 use pow_core::users::diesel::DieselUsersContext;
 use pow_core::users::User;
 use tower::ServiceExt as _;
@@ -23,6 +26,14 @@ fn setup(renew_every: Option<Duration>) -> (PowConfig, User) {
 }
 
 fn setup_with(secret: &str, renew_every: Option<Duration>) -> (PowConfig, User) {
+    setup_mailing(secret, renew_every, MemoryMailer::new())
+}
+
+fn setup_mailing(
+    secret: &str,
+    renew_every: Option<Duration>,
+    mailer: MemoryMailer,
+) -> (PowConfig, User) {
     let db = std::env::temp_dir().join(format!(
         "pow-axum-session-{}.db",
         pow_core::token::generate_uuid()
@@ -32,6 +43,8 @@ fn setup_with(secret: &str, renew_every: Option<Duration>) -> (PowConfig, User) 
         .users(users.clone())
         .hasher(Pbkdf2Hasher::new(1))
         .session_ttl_renewal(renew_every)
+        .mailer(mailer)
+        .base_url("https://app.example")
         .build()
         .unwrap();
     users.migrate(&config).unwrap();
@@ -88,7 +101,20 @@ impl Answer {
 }
 
 async fn call(app: Router, uri: &str, cookie: Option<&str>, headers: &[(&str, &str)]) -> Answer {
-    let mut req = Request::get(uri).header(header::HOST, "app.example");
+    send(app, Request::get(uri), cookie, headers).await
+}
+
+async fn post(app: Router, uri: &str, cookie: Option<&str>) -> Answer {
+    send(app, Request::post(uri), cookie, &[]).await
+}
+
+async fn send(
+    app: Router,
+    req: axum::http::request::Builder,
+    cookie: Option<&str>,
+    headers: &[(&str, &str)],
+) -> Answer {
+    let mut req = req.header(header::HOST, "app.example");
     if let Some(cookie) = cookie {
         req = req.header(header::COOKIE, cookie);
     }
@@ -282,4 +308,87 @@ async fn an_extractor_without_the_layer_says_what_is_missing() {
         call(routes(), "/maybe", None, &[]).await.status,
         StatusCode::INTERNAL_SERVER_ERROR
     );
+}
+
+/// `POST /sign_in` signs the one user in, `POST /sign_out` signs out, both through [`Pow`].
+fn signing_routes() -> Router {
+    routes()
+        .route(
+            "/sign_in",
+            post_route(|mut pow: Pow| async move {
+                let user = pow
+                    .config
+                    .users()?
+                    .get_by("email", "ada@example.com")
+                    .await?
+                    .ok_or_else(|| PowError::Other("no user".into()))?;
+                pow.sign_in(&user, SessionMetadata::new()).await?;
+                let current = pow.current.map(|current| current.user.id.to_string());
+                Ok::<_, pow_axum::Error>(current.unwrap_or_default())
+            }),
+        )
+        .route(
+            "/sign_out",
+            post_route(|mut pow: Pow| async move {
+                pow.sign_out().await?;
+                Ok::<_, pow_axum::Error>(format!("out {}", pow.current.is_none()))
+            }),
+        )
+}
+
+#[actix_rt::test]
+async fn a_sign_in_on_axum_is_read_by_actix_web_and_a_sign_out_ends_it_on_both() {
+    let mailer = MemoryMailer::new();
+    let (config, user) = setup_mailing("x", None, mailer.clone());
+    let app = || signing_routes().layer(PowLayer::new(config.clone()));
+    let name = config.session().cookie_name.clone();
+
+    let first = post(app(), "/sign_in", None).await;
+    assert_eq!(
+        first.body,
+        user.id.to_string(),
+        "the handler sees the new session"
+    );
+    let value = first
+        .session_cookie(&config)
+        .expect("a sign-in sets the session cookie");
+    let device = pow_core::session::browser::device_cookie_name(&config);
+    let set: Vec<&str> = first
+        .headers
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    assert!(
+        set.iter().any(|c| c.starts_with(&format!("{device}="))),
+        "{set:?}"
+    );
+    assert_eq!(actix_me(&config, &value).await, (200, user.id.to_string()));
+    assert_eq!(
+        mailer.count_to("ada@example.com"),
+        0,
+        "the first device is not announced"
+    );
+
+    // Another browser (no device cookie) is a new device: announced by mail.
+    let second = post(app(), "/sign_in", None).await;
+    assert!(second.session_cookie(&config).is_some());
+    assert_eq!(mailer.count_to("ada@example.com"), 1);
+
+    let out = post(app(), "/sign_out", Some(&format!("{name}={value}"))).await;
+    assert_eq!(out.body, "out true");
+    assert_eq!(
+        out.session_cookie(&config).as_deref(),
+        Some(""),
+        "the cookie is removed"
+    );
+    assert_eq!(actix_me(&config, &value).await.0, 401);
+    let maybe = call(
+        router(&config),
+        "/maybe",
+        Some(&format!("{name}={value}")),
+        &[],
+    )
+    .await;
+    assert_eq!(maybe.body, "nobody");
 }

@@ -88,8 +88,6 @@
 #[doc(no_inline)]
 pub use pow_core::session::*;
 
-pub(crate) use pow_core::time::now_ms;
-
 mod auth_middleware;
 mod bundle;
 mod cookie_middleware;

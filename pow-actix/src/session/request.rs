@@ -13,7 +13,8 @@ use super::*;
 use crate::config::PowConfig;
 use crate::error::PowError;
 use crate::users::User;
-use pow_core::session::CookieSession;
+use pow_core::request::RequestSource as _;
+use pow_core::session::{browser, CookieSession};
 
 /// The [`PowConfig`] serving this request, found one way everywhere in the actix layer:
 /// one put into the request extensions (as tests do), else the one of the
@@ -118,138 +119,39 @@ pub async fn sign_in_with(
     metadata: SessionMetadata,
 ) -> Result<(), PowError> {
     let config = require_config(req)?;
-    if user.is_disabled() {
-        return Err(PowError::AccountDisabled);
-    }
-    if user.is_closed() {
-        return Err(PowError::AccountClosed);
-    }
-    let credentials = CredentialsCache::new(&config);
-    let previous = req.extensions_mut().remove::<CurrentSession>();
-    if let Some(previous) = previous {
-        credentials.delete(&previous.session_id).await?;
-    }
-    let now = now_ms();
-    let device = metadata
-        .device
-        .clone()
-        .or_else(|| Some(device_of(&crate::web::ActixRequest(req))));
-    let metadata = SessionMetadata {
-        inserted_at: now,
-        signed_in_at: now,
-        device,
-        ..metadata
-    };
-    let cookie_id = new_cookie_id(&config, user.id);
-    let session_id = stored_session_id(&config, &cookie_id);
-    put_new_session(&config, &credentials, &session_id, user, &metadata).await?;
+    let facts = crate::web::ActixRequest(req).facts();
+    let device_cookie = req
+        .cookie(&browser::device_cookie_name(&config))
+        .map(|cookie| cookie.value().to_owned());
     let session = req.cookie_session();
-    session.renew();
-    crate::web::csrf::rotate(&session);
-    write_session_id(&session, &config, &cookie_id)?;
-    req.extensions_mut().insert(CurrentSession {
-        user: Arc::new(user.clone()),
-        session_id,
-        metadata: Arc::new(metadata),
-    });
-    if config.new_device_notices() {
-        recognise_device(req, &config, user).await;
+    let browser = browser::Browser {
+        config: &config,
+        cookie: &session,
+        facts: &facts,
+        device_cookie,
+    };
+    let previous = current_session(req);
+    let signed_in = browser::sign_in(&browser, previous.as_ref(), user, metadata).await?;
+    req.extensions_mut().insert(signed_in.current);
+    if let Some(device) = signed_in.device {
+        req.extensions_mut().insert(device);
+    }
+    if let Some(cookie) = signed_in.set_cookie {
+        super::queue_cookie(req, cookie);
     }
     Ok(())
 }
 
-/// Records the device `user` signs in from (reading the device cookie, or setting one)
-/// and mails the new-device notice when the user signed in from other devices before.
-/// Best effort: a store failure is logged and never fails the sign-in.
-async fn recognise_device(req: &HttpRequest, config: &PowConfig, user: &User) {
-    use actix_web::cookie::{time, Cookie, SameSite};
-
-    use super::devices::{KnownDevices, Seen, DEVICE_SALT, DEVICE_TTL};
-
-    let name = config.cookie_name(&config.namespaced("device"));
-    let verifier = config.verifier();
-    let carried = req
-        .cookie(&name)
-        .and_then(|cookie| verifier.verify_token(DEVICE_SALT, cookie.value()));
-    let id = carried.clone().unwrap_or_else(crate::token::generate_uuid);
-    let seen = match KnownDevices::new(config).signed_in(user.id, &id).await {
-        Ok(seen) => seen,
-        Err(err) => {
-            tracing::warn!(error = %err, "recording the sign-in's device failed");
-            return;
-        }
-    };
-    req.extensions_mut().insert(DeviceRecorded {
-        user_id: user.id,
-        device_id: id.clone(),
-        cookie: carried.is_none().then(|| name.clone()),
-        seen,
-    });
-    if carried.is_none() {
-        let max_age = i64::try_from(DEVICE_TTL.as_secs()).unwrap_or(i64::MAX);
-        let cookie = Cookie::build(name, verifier.sign_token(DEVICE_SALT, &id))
-            .path("/")
-            .http_only(true)
-            .same_site(SameSite::Lax)
-            .secure(config.session().cookie_secure)
-            .max_age(time::Duration::seconds(max_age))
-            .finish();
-        super::queue_cookie(req, cookie);
-    }
-    if seen == Seen::New {
-        let lang =
-            crate::messages::request_language(&crate::web::ActixRequest(req), config.messages());
-        let sessions = config
-            .routes()
-            .registration_path(&config.route_context(), "sessions");
-        let url = config.url_for(&crate::web::ActixRequest(req), &sessions);
-        let label = config.messages().text(&lang, "notice-review-sessions");
-        let to = user.email().unwrap_or_default();
-        let notice = crate::mailer::Notice::NewDevice;
-        crate::mailer::send_notice_with_link(
-            config,
-            &crate::web::ActixRequest(req),
-            &lang,
-            to,
-            notice,
-            Some((&label, &url)),
-        )
-        .await;
-    }
-}
-
-/// The device a sign-in of this request recorded, so that a sign-out in the same request
-/// (the sign-up's own sign-in, ended at once by strict email confirmation) takes it back:
-/// a sign-in that does not stand leaves no device cookie and no known device, and a
-/// sign-up of a new address answers as one of a taken address does.
-#[derive(Clone, Debug)]
-struct DeviceRecorded {
-    user_id: i64,
-    device_id: String,
-    /// The device cookie's name, when this request set it.
-    cookie: Option<String>,
-    seen: super::devices::Seen,
-}
-
 /// Takes back the device recorded by a sign-in of this same request (see
-/// [`DeviceRecorded`]). Best effort, like the recording.
+/// [`browser::RecordedDevice`]), and the device cookie it queued.
 async fn forget_recorded_device(req: &HttpRequest, config: &PowConfig) {
-    let Some(recorded) = req.extensions_mut().remove::<DeviceRecorded>() else {
+    let Some(recorded) = req.extensions_mut().remove::<browser::RecordedDevice>() else {
         return;
     };
-    if let Some(name) = &recorded.cookie {
+    if let Some(name) = recorded.cookie_name() {
         super::response_cookies::unqueue_cookie(req, name);
     }
-    if recorded.seen == super::devices::Seen::Known {
-        return;
-    }
-    let devices = super::devices::KnownDevices::new(config);
-    if let Err(err) = devices
-        .forget_device(recorded.user_id, &recorded.device_id)
-        .await
-    {
-        tracing::warn!(error = %err, "forgetting the ended sign-in's device failed");
-    }
+    browser::forget_device(config, &recorded).await;
 }
 
 /// The browser's cookie session of `req` as a [`SessionHandle`]: starting is
@@ -312,27 +214,8 @@ pub async fn sign_out(req: &HttpRequest) -> Result<(), PowError> {
     }
     let config = require_config(req)?;
     forget_recorded_device(req, &config).await;
-    let credentials = CredentialsCache::new(&config);
     let current = req.extensions_mut().remove::<CurrentSession>();
-    let session = req.cookie_session();
-    let key = &config.session().session_key;
-    // The id in the cookie may be an older, rotated id of the current session.
-    let cookie_id = session
-        .get::<String>(key)
-        .ok()
-        .flatten()
-        .map(|cookie_id| stored_session_id(&config, &cookie_id));
-    if let Some(id) = &cookie_id {
-        credentials.delete(id).await?;
-    }
-    if let Some(current) = current {
-        if cookie_id.as_deref() != Some(current.session_id.as_str()) {
-            credentials.delete(&current.session_id).await?;
-        }
-    }
-    session.remove(key);
-    crate::web::csrf::rotate(&session);
-    Ok(())
+    browser::sign_out(&config, &req.cookie_session(), current.as_ref()).await
 }
 
 /// The cookie-session key keeping the admin's own cookie id during support access.

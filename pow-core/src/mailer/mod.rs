@@ -46,7 +46,9 @@ use askama::Template;
 
 pub use background::BackgroundMailer;
 pub use compose::{compose, validity_text};
-pub use notices::{send_extension_notice, send_notice, send_notice_with_link, Notice};
+pub use notices::{
+    send_extension_notice, send_notice, send_notice_with_facts, send_notice_with_link, Notice,
+};
 pub use transports::{FileMailer, LogMailer, MemoryMailer, SmtpMailer};
 pub use views::{DefaultMailViews, MailContent, MailViews};
 

@@ -115,8 +115,25 @@ pub async fn send_notice_with_link(
     if !config.security_notices() || to.is_empty() {
         return;
     }
+    let facts = req.facts();
+    send_notice_with_facts(config, &facts, lang, to, notice, link).await;
+}
+
+/// [`send_notice_with_link`] with the request's facts already read: its future is `Send`,
+/// for a framework layer whose handlers need one.
+pub async fn send_notice_with_facts(
+    config: &PowConfig,
+    facts: &RequestFacts,
+    lang: &LanguageIdentifier,
+    to: &str,
+    notice: Notice<'_>,
+    link: Option<(&str, &str)>,
+) {
+    if !config.security_notices() || to.is_empty() {
+        return;
+    }
     if notice == Notice::SignUpAttempted {
-        spawn_sign_up_attempted(config, req, lang, to, link);
+        spawn_sign_up_attempted(config, facts, lang, to, link);
         return;
     }
     let messages = config.messages();
@@ -135,13 +152,15 @@ pub async fn send_notice_with_link(
         _ => messages.message(lang, &format!("{}-intro", notice.key()), &[]),
     };
     let subject = messages.text(lang, &format!("{}-subject", notice.key()));
-    deliver(
+    let not_you = config.messages().message(lang, "notice-not-you", &[]);
+    deliver_with(
         config,
-        req,
+        facts,
         lang,
         to,
         (notice.mail_name(), &subject, intro),
         link,
+        not_you,
     )
     .await;
 }
@@ -150,12 +169,12 @@ pub async fn send_notice_with_link(
 /// reading the request's facts.
 fn spawn_sign_up_attempted(
     config: &PowConfig,
-    req: &dyn RequestSource,
+    facts: &RequestFacts,
     lang: &LanguageIdentifier,
     given: &str,
     link: Option<(&str, &str)>,
 ) {
-    let facts = req.facts();
+    let facts = facts.clone();
     let link = match link {
         Some((label, url)) => (label.to_owned(), url.to_owned()),
         None => {

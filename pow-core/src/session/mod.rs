@@ -14,8 +14,10 @@ use crate::error::PowError;
 use crate::token::generate_uuid;
 use crate::users::User;
 
+pub mod browser;
 pub mod cookie;
 mod credentials;
+pub mod csrf;
 pub mod devices;
 pub mod flash;
 mod handle;
