@@ -3,6 +3,7 @@
 //! layer refuses, and says plainly when it is missing.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use actix_web::{test as actix_test, web, App, HttpResponse};
@@ -16,6 +17,7 @@ use pow_axum::{CurrentUser, MaybeUser, Pow, PowConfig, PowError, PowLayer};
 use pow_core::mailer::MemoryMailer;
 use pow_core::password::Pbkdf2Hasher;
 use pow_core::session::SessionMetadata;
+use pow_core::store::{Key, KeyPattern, MemoryStore, Record, Store, StoreError};
 use pow_core::users::diesel::DieselUsersContext;
 use pow_core::users::User;
 use tower::ServiceExt as _;
@@ -391,4 +393,106 @@ async fn a_sign_in_on_axum_is_read_by_actix_web_and_a_sign_out_ends_it_on_both()
     )
     .await;
     assert_eq!(maybe.body, "nobody");
+}
+
+/// A memory store that can be switched off, as a store that went down.
+struct SwitchableStore {
+    inner: std::sync::Arc<dyn Store>,
+    down: AtomicBool,
+}
+
+impl SwitchableStore {
+    fn check(&self) -> Result<(), StoreError> {
+        if self.down.load(Ordering::SeqCst) {
+            return Err(StoreError::Unavailable("switched off".into()));
+        }
+        Ok(())
+    }
+}
+
+#[async_trait::async_trait]
+impl Store for SwitchableStore {
+    async fn put(&self, ns: &str, r: Vec<Record>, t: Option<Duration>) -> Result<(), StoreError> {
+        self.check()?;
+        self.inner.put(ns, r, t).await
+    }
+    async fn get(&self, ns: &str, k: &Key) -> Result<Option<Vec<u8>>, StoreError> {
+        self.check()?;
+        self.inner.get(ns, k).await
+    }
+    async fn get_many(&self, ns: &str, k: &[Key]) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
+        self.check()?;
+        self.inner.get_many(ns, k).await
+    }
+    async fn delete(&self, ns: &str, k: &Key) -> Result<(), StoreError> {
+        self.check()?;
+        self.inner.delete(ns, k).await
+    }
+    async fn all(&self, ns: &str, p: &[KeyPattern]) -> Result<Vec<Record>, StoreError> {
+        self.check()?;
+        self.inner.all(ns, p).await
+    }
+    async fn take(&self, ns: &str, k: &Key) -> Result<Option<Vec<u8>>, StoreError> {
+        self.check()?;
+        self.inner.take(ns, k).await
+    }
+}
+
+#[actix_rt::test]
+async fn a_store_that_is_down_answers_503_with_retry_after_on_both() {
+    let store = std::sync::Arc::new(SwitchableStore {
+        inner: MemoryStore::shared(),
+        down: AtomicBool::new(false),
+    });
+    let db = std::env::temp_dir().join(format!(
+        "pow-axum-store-down-{}.db",
+        pow_core::token::generate_uuid()
+    ));
+    let users = DieselUsersContext::connect(&db.display().to_string()).unwrap();
+    let config = PowConfig::builder("x".repeat(64))
+        .users(users.clone())
+        .hasher(Pbkdf2Hasher::new(1))
+        .store(store.clone())
+        .build()
+        .unwrap();
+    users.migrate(&config).unwrap();
+    let user = pow_core::testing::create_user(&config, "ada@example.com", "correct horse battery")
+        .unwrap();
+    let cookie = pow_actix::testing::sign_in_cookie(&config, &user)
+        .await
+        .unwrap();
+    let header = format!("{}={}", cookie.name(), cookie.value());
+    assert_eq!(
+        call(router(&config), "/maybe", Some(&header), &[])
+            .await
+            .body,
+        user.id.to_string()
+    );
+
+    store.down.store(true, Ordering::SeqCst);
+    let down = call(
+        router(&config),
+        "/maybe",
+        Some(&header),
+        &[("accept", "application/json")],
+    )
+    .await;
+    assert_eq!(
+        down.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{}",
+        down.body
+    );
+    assert_eq!(down.headers[header::RETRY_AFTER], "5");
+    assert_eq!(down.body, "Service Unavailable");
+    assert_eq!(
+        actix_me(&config, cookie.value()).await,
+        (503, "Service Unavailable".to_owned()),
+        "actix-web answers the same"
+    );
+    // Without a session cookie there is nothing to look up: the page is served.
+    assert_eq!(
+        call(router(&config), "/maybe", None, &[]).await.body,
+        "nobody"
+    );
 }
