@@ -20,7 +20,7 @@ use pow_actix::session::{
     self, CredentialsCache, CurrentUser, MaybeUser, PowMiddleware, RequireAuthenticated,
     RequireNotAuthenticated, SessionMetadata,
 };
-use pow_actix::store::{conformance, Key, KeyPattern, MemoryStore, Record, Store, StoreError};
+use pow_actix::store::{conformance, Key, MemoryStore, Store};
 use pow_actix::users::{Changes, UserSchema, Value, WriteError};
 use pow_actix::{PowConfig, PowConfigBuilder, PowError, PowRequestExt, User, UsersContext};
 
@@ -205,68 +205,6 @@ macro_rules! signed_in {
     };
 }
 
-/// A store that counts reads and can be switched to fail.
-struct ProbeStore {
-    inner: Arc<dyn Store>,
-    gets: AtomicUsize,
-    /// Calls that read (`get`, `get_many`, `take`): the store round trips.
-    reads: AtomicUsize,
-    failing: std::sync::atomic::AtomicBool,
-}
-
-impl ProbeStore {
-    fn new() -> Arc<Self> {
-        Arc::new(Self {
-            inner: MemoryStore::shared(),
-            gets: AtomicUsize::new(0),
-            reads: AtomicUsize::new(0),
-            failing: std::sync::atomic::AtomicBool::new(false),
-        })
-    }
-
-    fn check(&self) -> Result<(), StoreError> {
-        if self.failing.load(Ordering::SeqCst) {
-            Err(StoreError::Unavailable("probe store switched off".into()))
-        } else {
-            Ok(())
-        }
-    }
-}
-
-#[async_trait]
-impl Store for ProbeStore {
-    async fn put(&self, ns: &str, r: Vec<Record>, t: Option<Duration>) -> Result<(), StoreError> {
-        self.check()?;
-        self.inner.put(ns, r, t).await
-    }
-    async fn get(&self, ns: &str, k: &Key) -> Result<Option<Vec<u8>>, StoreError> {
-        self.gets.fetch_add(1, Ordering::SeqCst);
-        self.reads.fetch_add(1, Ordering::SeqCst);
-        self.check()?;
-        self.inner.get(ns, k).await
-    }
-    async fn get_many(&self, ns: &str, k: &[Key]) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
-        self.gets.fetch_add(1, Ordering::SeqCst);
-        self.reads.fetch_add(1, Ordering::SeqCst);
-        self.check()?;
-        self.inner.get_many(ns, k).await
-    }
-    async fn delete(&self, ns: &str, k: &Key) -> Result<(), StoreError> {
-        self.check()?;
-        self.inner.delete(ns, k).await
-    }
-    async fn all(&self, ns: &str, p: &[KeyPattern]) -> Result<Vec<Record>, StoreError> {
-        self.check()?;
-        self.inner.all(ns, p).await
-    }
-    async fn take(&self, ns: &str, k: &Key) -> Result<Option<Vec<u8>>, StoreError> {
-        self.gets.fetch_add(1, Ordering::SeqCst);
-        self.reads.fetch_add(1, Ordering::SeqCst);
-        self.check()?;
-        self.inner.take(ns, k).await
-    }
-}
-
 #[actix_web::test]
 async fn sign_in_then_protected_page() {
     let config = config();
@@ -322,7 +260,7 @@ async fn unsigned_cookie_is_anonymous() {
 async fn forged_session_id_is_rejected_before_any_store_read() {
     use base64::Engine as _;
     let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
-    let probe = ProbeStore::new();
+    let probe = pow_actix::testing::ProbeStore::new();
     let config = config_with(|b| b.store(probe.clone()).session_ttl_renewal(None));
     let app = app!(config);
     let cookie = signed_in!(&app, &config, 1);
@@ -357,19 +295,19 @@ async fn forged_session_id_is_rejected_before_any_store_read() {
         payload.to_owned(),
     ];
     let genuine_reads = {
-        let before = probe.gets.load(Ordering::SeqCst);
+        let before = probe.gets();
         let (_, body, _) = get!(&app, &config, "/whoami", Some(&cookie));
         assert_eq!(body, "1");
-        probe.gets.load(Ordering::SeqCst) - before
+        probe.gets() - before
     };
     assert!(genuine_reads > 0);
     for forged in forgeries {
         let forged_cookie = Cookie::new(name.clone(), forged.clone());
-        let before = probe.gets.load(Ordering::SeqCst);
+        let before = probe.gets();
         let (_, body, _) = get!(&app, &config, "/whoami", Some(&forged_cookie));
         assert_eq!(body, "anon", "forged {forged:?}");
         assert_eq!(
-            probe.gets.load(Ordering::SeqCst),
+            probe.gets(),
             before,
             "forged cookie {forged:?} reached the store"
         );
@@ -867,11 +805,11 @@ async fn sign_out_everywhere_ends_every_session() {
 
 #[actix_web::test]
 async fn store_failure_answers_503() {
-    let probe = ProbeStore::new();
+    let probe = pow_actix::testing::ProbeStore::new();
     let config = config_with(|b| b.store(probe.clone()));
     let app = app!(config);
     let cookie = signed_in!(&app, &config, 1);
-    probe.failing.store(true, Ordering::SeqCst);
+    probe.set_down(true);
     let (status, _, _) = get!(&app, &config, "/whoami", Some(&cookie));
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
     let (status, _, _) = post!(&app, &config, "/sign_in/2", None);
@@ -879,7 +817,7 @@ async fn store_failure_answers_503() {
     // Anonymous requests without a cookie never touch the store.
     let (status, body, _) = get!(&app, &config, "/whoami", None);
     assert_eq!((status, body.as_str()), (StatusCode::OK, "anon"));
-    probe.failing.store(false, Ordering::SeqCst);
+    probe.set_down(false);
     let (_, body, _) = get!(&app, &config, "/whoami", Some(&cookie));
     assert_eq!(body, "1");
 }
@@ -1122,14 +1060,14 @@ async fn the_store_holds_no_usable_session_id() {
 /// travels in the signed cookie), and only the session's own user is served.
 #[actix_web::test]
 async fn a_signed_in_request_is_one_store_read() {
-    let probe = ProbeStore::new();
+    let probe = pow_actix::testing::ProbeStore::new();
     let config = config_with(|b| b.store(probe.clone()).session_ttl_renewal(None));
     let app = app!(config);
     let cookie = signed_in!(&app, &config, 1);
-    let before = probe.reads.load(Ordering::SeqCst);
+    let before = probe.reads();
     let (status, body, _) = get!(&app, &config, "/protected", Some(&cookie));
     assert_eq!((status, body.as_str()), (StatusCode::OK, "1"));
-    assert_eq!(probe.reads.load(Ordering::SeqCst) - before, 1);
+    assert_eq!(probe.reads() - before, 1);
     // A second user's session reads its own user, never the first one's.
     let other = signed_in!(&app, &config, 2);
     let (_, body, _) = get!(&app, &config, "/whoami", Some(&other));

@@ -3,7 +3,6 @@
 //! layer refuses, and says plainly when it is missing.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use actix_web::{test as actix_test, web, App, HttpResponse};
@@ -13,11 +12,11 @@ use axum::routing::get;
 use axum::routing::post as post_route;
 use axum::Router;
 use http_body_util::BodyExt as _;
-use pow_axum::{CurrentUser, MaybeUser, Pow, PowConfig, PowError, PowLayer};
+use pow_axum::{CurrentUser, MaybeUser, Pow, PowConfig, PowConfigBuilder, PowError, PowLayer};
 use pow_core::mailer::MemoryMailer;
 use pow_core::password::Pbkdf2Hasher;
 use pow_core::session::SessionMetadata;
-use pow_core::store::{Key, KeyPattern, MemoryStore, Record, Store, StoreError};
+use pow_core::testing::ProbeStore;
 use pow_core::users::diesel::DieselUsersContext;
 use pow_core::users::User;
 use tower::ServiceExt as _;
@@ -36,23 +35,47 @@ fn setup_mailing(
     renew_every: Option<Duration>,
     mailer: MemoryMailer,
 ) -> (PowConfig, User) {
+    setup_built(secret, |builder| {
+        builder
+            .session_ttl_renewal(renew_every)
+            .mailer(mailer)
+            .base_url("https://app.example")
+    })
+}
+
+/// A setup of `secret` on a fresh SQLite database with one user, its builder `extend`ed.
+fn setup_built(
+    secret: &str,
+    extend: impl FnOnce(PowConfigBuilder) -> PowConfigBuilder,
+) -> (PowConfig, User) {
     let db = std::env::temp_dir().join(format!(
         "pow-axum-session-{}.db",
         pow_core::token::generate_uuid()
     ));
     let users = DieselUsersContext::connect(&db.display().to_string()).unwrap();
-    let config = PowConfig::builder(secret.repeat(64))
+    let builder = PowConfig::builder(secret.repeat(64))
         .users(users.clone())
-        .hasher(Pbkdf2Hasher::new(1))
-        .session_ttl_renewal(renew_every)
-        .mailer(mailer)
-        .base_url("https://app.example")
-        .build()
-        .unwrap();
+        .hasher(Pbkdf2Hasher::new(1));
+    let config = extend(builder).build().unwrap();
     users.migrate(&config).unwrap();
     let user = pow_core::testing::create_user(&config, "ada@example.com", "correct horse battery")
         .unwrap();
     (config, user)
+}
+
+/// Signs `user` in through an actix-web app of `config`: the session cookie's value, and
+/// the `Cookie` header that carries it.
+async fn signed_in(config: &PowConfig, user: &User) -> (String, String) {
+    let cookie = pow_actix::testing::sign_in_cookie(config, user)
+        .await
+        .unwrap();
+    let header = format!("{}={}", cookie.name(), cookie.value());
+    (cookie.value().to_owned(), header)
+}
+
+/// Who an axum app of `config` serves the `Cookie` header `cookie` as (`GET /maybe`).
+async fn who(config: &PowConfig, cookie: Option<&str>) -> String {
+    call(router(config), "/maybe", cookie, &[]).await.body
 }
 
 fn router(config: &PowConfig) -> Router {
@@ -166,10 +189,7 @@ async fn actix_me(config: &PowConfig, value: &str) -> (u16, String) {
 #[actix_rt::test]
 async fn a_browser_signed_in_on_actix_web_is_signed_in_on_axum() {
     let (config, user) = setup(None);
-    let cookie = pow_actix::testing::sign_in_cookie(&config, &user)
-        .await
-        .unwrap();
-    let header = format!("{}={}", cookie.name(), cookie.value());
+    let (_, header) = signed_in(&config, &user).await;
 
     let me = call(router(&config), "/me", Some(&header), &[]).await;
     assert_eq!(me.status, StatusCode::OK, "{}", me.body);
@@ -217,78 +237,44 @@ async fn without_a_session_json_gets_401_and_pages_a_redirect() {
 #[actix_rt::test]
 async fn a_tampered_or_foreign_cookie_is_nobody() {
     let (config, user) = setup(None);
-    let cookie = pow_actix::testing::sign_in_cookie(&config, &user)
-        .await
-        .unwrap();
-    let mut forged = cookie.value().to_owned().into_bytes();
+    let (value, _) = signed_in(&config, &user).await;
+    let mut forged = value.into_bytes();
     let last = forged.len() - 1;
     forged[last] = if forged[last] == b'A' { b'B' } else { b'A' };
-    let forged = format!("{}={}", cookie.name(), String::from_utf8(forged).unwrap());
-    assert_eq!(
-        call(router(&config), "/maybe", Some(&forged), &[])
-            .await
-            .body,
-        "nobody"
-    );
+    let name = &config.session().cookie_name;
+    let forged = format!("{name}={}", String::from_utf8(forged).unwrap());
+    assert_eq!(who(&config, Some(&forged)).await, "nobody");
 
     // A cookie signed with another secret key base is not read.
     let (other, other_user) = setup_with("y", None);
-    let foreign = pow_actix::testing::sign_in_cookie(&other, &other_user)
-        .await
-        .unwrap();
-    let foreign = format!("{}={}", foreign.name(), foreign.value());
-    assert_eq!(
-        call(router(&other), "/maybe", Some(&foreign), &[])
-            .await
-            .body,
-        other_user.id.to_string()
-    );
-    assert_eq!(
-        call(router(&config), "/maybe", Some(&foreign), &[])
-            .await
-            .body,
-        "nobody"
-    );
+    let (_, foreign) = signed_in(&other, &other_user).await;
+    assert_eq!(who(&other, Some(&foreign)).await, other_user.id.to_string());
+    assert_eq!(who(&config, Some(&foreign)).await, "nobody");
 }
 
 #[actix_rt::test]
 async fn a_revoked_session_ends_on_axum_at_once() {
     let (config, user) = setup(None);
-    let cookie = pow_actix::testing::sign_in_cookie(&config, &user)
-        .await
-        .unwrap();
-    let header = format!("{}={}", cookie.name(), cookie.value());
-    assert_eq!(
-        call(router(&config), "/maybe", Some(&header), &[])
-            .await
-            .body,
-        user.id.to_string()
-    );
+    let (_, header) = signed_in(&config, &user).await;
+    assert_eq!(who(&config, Some(&header)).await, user.id.to_string());
     pow_core::session::revoke_user(&config, &user)
         .await
         .unwrap();
-    assert_eq!(
-        call(router(&config), "/maybe", Some(&header), &[])
-            .await
-            .body,
-        "nobody"
-    );
+    assert_eq!(who(&config, Some(&header)).await, "nobody");
 }
 
 #[actix_rt::test]
 async fn a_session_renewed_on_axum_is_read_by_actix_web() {
     let (config, user) = setup(Some(Duration::ZERO));
-    let cookie = pow_actix::testing::sign_in_cookie(&config, &user)
-        .await
-        .unwrap();
-    let header = format!("{}={}", cookie.name(), cookie.value());
+    let (value, header) = signed_in(&config, &user).await;
 
     let renewed = call(router(&config), "/me", Some(&header), &[]).await;
     assert_eq!(renewed.body, user.id.to_string());
+    let old = value;
     let value = renewed
         .session_cookie(&config)
         .expect("a session due for renewal moves to a new id");
-    assert_ne!(value, cookie.value());
+    assert_ne!(value, old);
     let set = renewed.headers[header::SET_COOKIE].to_str().unwrap();
     assert!(
         set.contains("HttpOnly") && set.contains("SameSite=Lax") && set.contains("Path=/"),
@@ -297,7 +283,7 @@ async fn a_session_renewed_on_axum_is_read_by_actix_web() {
 
     assert_eq!(actix_me(&config, &value).await, (200, user.id.to_string()));
     // The old id keeps answering during the rotation's grace, for a request that raced it.
-    assert_eq!(actix_me(&config, cookie.value()).await.0, 200);
+    assert_eq!(actix_me(&config, &old).await.0, 200);
 }
 
 #[tokio::test]
@@ -395,81 +381,14 @@ async fn a_sign_in_on_axum_is_read_by_actix_web_and_a_sign_out_ends_it_on_both()
     assert_eq!(maybe.body, "nobody");
 }
 
-/// A memory store that can be switched off, as a store that went down.
-struct SwitchableStore {
-    inner: std::sync::Arc<dyn Store>,
-    down: AtomicBool,
-}
-
-impl SwitchableStore {
-    fn check(&self) -> Result<(), StoreError> {
-        if self.down.load(Ordering::SeqCst) {
-            return Err(StoreError::Unavailable("switched off".into()));
-        }
-        Ok(())
-    }
-}
-
-#[async_trait::async_trait]
-impl Store for SwitchableStore {
-    async fn put(&self, ns: &str, r: Vec<Record>, t: Option<Duration>) -> Result<(), StoreError> {
-        self.check()?;
-        self.inner.put(ns, r, t).await
-    }
-    async fn get(&self, ns: &str, k: &Key) -> Result<Option<Vec<u8>>, StoreError> {
-        self.check()?;
-        self.inner.get(ns, k).await
-    }
-    async fn get_many(&self, ns: &str, k: &[Key]) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
-        self.check()?;
-        self.inner.get_many(ns, k).await
-    }
-    async fn delete(&self, ns: &str, k: &Key) -> Result<(), StoreError> {
-        self.check()?;
-        self.inner.delete(ns, k).await
-    }
-    async fn all(&self, ns: &str, p: &[KeyPattern]) -> Result<Vec<Record>, StoreError> {
-        self.check()?;
-        self.inner.all(ns, p).await
-    }
-    async fn take(&self, ns: &str, k: &Key) -> Result<Option<Vec<u8>>, StoreError> {
-        self.check()?;
-        self.inner.take(ns, k).await
-    }
-}
-
 #[actix_rt::test]
 async fn a_store_that_is_down_answers_503_with_retry_after_on_both() {
-    let store = std::sync::Arc::new(SwitchableStore {
-        inner: MemoryStore::shared(),
-        down: AtomicBool::new(false),
-    });
-    let db = std::env::temp_dir().join(format!(
-        "pow-axum-store-down-{}.db",
-        pow_core::token::generate_uuid()
-    ));
-    let users = DieselUsersContext::connect(&db.display().to_string()).unwrap();
-    let config = PowConfig::builder("x".repeat(64))
-        .users(users.clone())
-        .hasher(Pbkdf2Hasher::new(1))
-        .store(store.clone())
-        .build()
-        .unwrap();
-    users.migrate(&config).unwrap();
-    let user = pow_core::testing::create_user(&config, "ada@example.com", "correct horse battery")
-        .unwrap();
-    let cookie = pow_actix::testing::sign_in_cookie(&config, &user)
-        .await
-        .unwrap();
-    let header = format!("{}={}", cookie.name(), cookie.value());
-    assert_eq!(
-        call(router(&config), "/maybe", Some(&header), &[])
-            .await
-            .body,
-        user.id.to_string()
-    );
+    let store = ProbeStore::new();
+    let (config, user) = setup_built("x", |builder| builder.store(store.clone()));
+    let (value, header) = signed_in(&config, &user).await;
+    assert_eq!(who(&config, Some(&header)).await, user.id.to_string());
 
-    store.down.store(true, Ordering::SeqCst);
+    store.set_down(true);
     let down = call(
         router(&config),
         "/maybe",
@@ -486,13 +405,10 @@ async fn a_store_that_is_down_answers_503_with_retry_after_on_both() {
     assert_eq!(down.headers[header::RETRY_AFTER], "5");
     assert_eq!(down.body, "Service Unavailable");
     assert_eq!(
-        actix_me(&config, cookie.value()).await,
+        actix_me(&config, &value).await,
         (503, "Service Unavailable".to_owned()),
         "actix-web answers the same"
     );
     // Without a session cookie there is nothing to look up: the page is served.
-    assert_eq!(
-        call(router(&config), "/maybe", None, &[]).await.body,
-        "nobody"
-    );
+    assert_eq!(who(&config, None).await, "nobody");
 }

@@ -450,3 +450,138 @@ pub fn doubled_spaces(value: &serde_json::Value) -> Vec<String> {
     walk(value, "", &mut found);
     found
 }
+
+/// A memory store that counts its reads and can be switched off, as a store that went
+/// down: every call then fails with [`StoreError::Unavailable`](crate::store::StoreError).
+///
+/// ```
+/// use pow_core::store::{Key, Store};
+/// use pow_core::testing::ProbeStore;
+///
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// let store = ProbeStore::new();
+/// let key = Key::from(["k".to_owned()]);
+/// assert!(store.get("ns", &key).await.unwrap().is_none());
+/// store.set_down(true);
+/// assert!(store.get("ns", &key).await.is_err());
+/// assert_eq!(store.reads(), 2);
+/// # });
+/// ```
+pub struct ProbeStore {
+    inner: std::sync::Arc<dyn crate::store::Store>,
+    gets: std::sync::atomic::AtomicUsize,
+    reads: std::sync::atomic::AtomicUsize,
+    down: std::sync::atomic::AtomicBool,
+}
+
+impl std::fmt::Debug for ProbeStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProbeStore")
+            .field("reads", &self.reads())
+            .finish_non_exhaustive()
+    }
+}
+
+impl ProbeStore {
+    /// A probe over a new memory store, switched on.
+    pub fn new() -> std::sync::Arc<Self> {
+        std::sync::Arc::new(Self {
+            inner: crate::store::MemoryStore::shared(),
+            gets: std::sync::atomic::AtomicUsize::new(0),
+            reads: std::sync::atomic::AtomicUsize::new(0),
+            down: std::sync::atomic::AtomicBool::new(false),
+        })
+    }
+
+    /// Switches the store off (`true`: every call fails) or on again.
+    pub fn set_down(&self, down: bool) {
+        self.down.store(down, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// How many `get` and `get_many` calls were made, failed ones included.
+    pub fn gets(&self) -> usize {
+        self.gets.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// How many calls read (`get`, `get_many`, `take`): the store's round trips.
+    pub fn reads(&self) -> usize {
+        self.reads.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    fn count_read(&self, get: bool) {
+        if get {
+            self.gets.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+        self.reads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    fn check(&self) -> Result<(), crate::store::StoreError> {
+        if self.down.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(crate::store::StoreError::Unavailable(
+                "probe store switched off".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[async_trait::async_trait]
+impl crate::store::Store for ProbeStore {
+    async fn put(
+        &self,
+        ns: &str,
+        records: Vec<crate::store::Record>,
+        ttl: Option<std::time::Duration>,
+    ) -> Result<(), crate::store::StoreError> {
+        self.check()?;
+        self.inner.put(ns, records, ttl).await
+    }
+
+    async fn get(
+        &self,
+        ns: &str,
+        key: &crate::store::Key,
+    ) -> Result<Option<Vec<u8>>, crate::store::StoreError> {
+        self.count_read(true);
+        self.check()?;
+        self.inner.get(ns, key).await
+    }
+
+    async fn get_many(
+        &self,
+        ns: &str,
+        keys: &[crate::store::Key],
+    ) -> Result<Vec<Option<Vec<u8>>>, crate::store::StoreError> {
+        self.count_read(true);
+        self.check()?;
+        self.inner.get_many(ns, keys).await
+    }
+
+    async fn delete(
+        &self,
+        ns: &str,
+        key: &crate::store::Key,
+    ) -> Result<(), crate::store::StoreError> {
+        self.check()?;
+        self.inner.delete(ns, key).await
+    }
+
+    async fn all(
+        &self,
+        ns: &str,
+        patterns: &[crate::store::KeyPattern],
+    ) -> Result<Vec<crate::store::Record>, crate::store::StoreError> {
+        self.check()?;
+        self.inner.all(ns, patterns).await
+    }
+
+    async fn take(
+        &self,
+        ns: &str,
+        key: &crate::store::Key,
+    ) -> Result<Option<Vec<u8>>, crate::store::StoreError> {
+        self.count_read(false);
+        self.check()?;
+        self.inner.take(ns, key).await
+    }
+}
