@@ -769,7 +769,7 @@ impl ApiExtension for Gatekeeper {
     }
 }
 
-#[async_trait::async_trait(?Send)]
+#[async_trait::async_trait]
 impl api::TokenHooks for Gatekeeper {
     async fn before_issue(&self, issue: &api::Issue<'_>) -> Result<(), pow_actix::PowError> {
         if issue.user.email() == Some("blocked@example.com") {

@@ -147,7 +147,7 @@ fn request_language_reads_the_header_and_an_explicit_choice() {
         .insert_header(("accept-language", "fr-FR,fr;q=0.9"))
         .to_http_request();
     assert_eq!(
-        request_language(&pow_actix::web::ActixRequest(&req), &m),
+        request_language(&pow_actix::web::ActixRequest(&req).facts(), &m),
         lang("fr")
     );
 
@@ -158,7 +158,7 @@ fn request_language_reads_the_header_and_an_explicit_choice() {
         ))
         .to_http_request();
     assert_eq!(
-        request_language(&pow_actix::web::ActixRequest(&req), &m),
+        request_language(&pow_actix::web::ActixRequest(&req).facts(), &m),
         lang("en")
     );
 
@@ -167,7 +167,7 @@ fn request_language_reads_the_header_and_an_explicit_choice() {
         .to_http_request();
     req.extensions_mut().insert(lang("de"));
     assert_eq!(
-        request_language(&pow_actix::web::ActixRequest(&req), &m),
+        request_language(&pow_actix::web::ActixRequest(&req).facts(), &m),
         lang("de")
     );
 
@@ -177,7 +177,7 @@ fn request_language_reads_the_header_and_an_explicit_choice() {
         .to_http_request();
     req.extensions_mut().insert(lang("ja"));
     assert_eq!(
-        request_language(&pow_actix::web::ActixRequest(&req), &m),
+        request_language(&pow_actix::web::ActixRequest(&req).facts(), &m),
         lang("fr")
     );
 }
@@ -1589,7 +1589,7 @@ impl pow_actix::api::ApiExtension for HideTaken {
     }
 }
 
-#[async_trait::async_trait(?Send)]
+#[async_trait::async_trait]
 impl pow_actix::api::TokenHooks for HideTaken {
     async fn taken_sign_up(
         &self,

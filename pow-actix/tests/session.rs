@@ -1097,7 +1097,7 @@ struct CountingHook {
     seen: Arc<AtomicUsize>,
 }
 
-#[async_trait(?Send)]
+#[async_trait]
 impl pow_actix::extension::RequestHook for CountingHook {
     fn cookies(&self, _config: &PowConfig) -> Vec<String> {
         vec!["hook_cookie".to_owned()]

@@ -10,8 +10,12 @@ use axum::http::request::Parts;
 use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use pow_core::config::RouteContext;
-use pow_core::request::RequestFacts;
-use pow_core::session::{browser, flash, CookieSession, CurrentSession, SessionMetadata};
+use pow_core::pipeline::{Client, ClientCookie, FlashKind};
+use pow_core::request::{RequestFacts, RequestSource};
+use pow_core::session::{
+    browser, flash, nobody_signed_in, record_session_method, AuthMethod, CookieSession,
+    CurrentSession, SessionHandle, SessionMetadata,
+};
 use pow_core::users::User;
 use pow_core::{PowConfig, PowError};
 
@@ -67,6 +71,14 @@ impl RequestState {
     fn unqueue(&self, name: &str) {
         let mut queued = self.0.queued.lock().unwrap_or_else(PoisonError::into_inner);
         queued.retain(|c| c.name() != name);
+    }
+
+    fn queued_value(&self, name: &str) -> Option<String> {
+        let queued = self.0.queued.lock().unwrap_or_else(PoisonError::into_inner);
+        queued
+            .iter()
+            .find(|c| c.name() == name)
+            .map(|c| c.value().to_owned())
     }
 
     /// The cookies queued, in order, leaving none.
@@ -141,7 +153,9 @@ impl<S: Send + Sync> FromRequestParts<S> for MaybeUser {
 
 /// The request's session as the engine knows it: the setup, the signed-in session (if
 /// any), the request's facts and its cookie session; it signs in and out the way the
-/// actix-web layer does.
+/// actix-web layer does. It is the engine's [`SessionHandle`] (hand `&mut pow` to a flow)
+/// and [`Client`] (to the extensions' callbacks), and it is `Send`: the flows run in an
+/// axum handler as they are.
 #[derive(Clone, Debug)]
 pub struct Pow {
     /// The setup of the layer serving the request.
@@ -159,6 +173,8 @@ pub struct Pow {
     device_cookie: Option<String>,
     /// The device a sign-in of this request recorded.
     device: Option<browser::RecordedDevice>,
+    /// The request's `Cookie` headers, joined (what [`Client::cookie`] reads).
+    cookies: Option<String>,
 }
 
 impl Pow {
@@ -187,11 +203,7 @@ impl Pow {
             self.state.queue(cookie);
         }
         self.device = signed_in.device;
-        self.facts.session = Some((
-            signed_in.current.session_id.clone(),
-            signed_in.current.user.id,
-        ));
-        self.current = Some(signed_in.current);
+        self.set_current(Some(signed_in.current));
         Ok(())
     }
 
@@ -210,33 +222,22 @@ impl Pow {
             browser::forget_device(&self.config, &recorded).await;
         }
         let current = self.current.take();
-        self.facts.session = None;
+        self.set_current(None);
         browser::sign_out(&self.config, &self.cookie, current.as_ref()).await
     }
 }
 
-impl<S: Send + Sync> FromRequestParts<S> for Pow {
-    type Rejection = PowRejection;
-
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let state = state_of(parts, "Pow")?;
+impl Pow {
+    /// What the layer's `state` and the request `parts` say of the request.
+    pub(crate) fn read(parts: &Parts, state: Arc<StateInner>) -> Self {
         let config = state.config.clone();
-        let name = browser::device_cookie_name(&config);
-        let device_cookie = parts
-            .headers
-            .get_all(header::COOKIE)
-            .into_iter()
-            .filter_map(|value| value.to_str().ok())
-            .flat_map(|value| value.split(';'))
-            .filter_map(|pair| pair.trim().split_once('='))
-            .find(|(key, _)| *key == name)
-            .map(|(_, value)| value.to_owned());
+        let cookies = cookie_header(&parts.headers);
+        let device_cookie = cookies
+            .as_deref()
+            .and_then(|header| cookie_value(header, &browser::device_cookie_name(&config)));
         let mut facts = crate::facts::read(parts, &config);
-        facts.session = state
-            .current
-            .as_ref()
-            .map(|current| (current.session_id.clone(), current.user.id));
-        Ok(Self {
+        facts.session = state.current.as_ref().map(session_fact);
+        Self {
             current: state.current.clone(),
             cookie: state.cookie.clone(),
             config,
@@ -244,7 +245,165 @@ impl<S: Send + Sync> FromRequestParts<S> for Pow {
             state: RequestState(state),
             device_cookie,
             device: None,
-        })
+            cookies,
+        }
+    }
+
+    fn set_current(&mut self, current: Option<CurrentSession>) {
+        self.facts.session = current.as_ref().map(session_fact);
+        self.current = current;
+    }
+}
+
+/// The `session` fact of a signed-in session.
+fn session_fact(current: &CurrentSession) -> (String, i64) {
+    (current.session_id.clone(), current.user.id)
+}
+
+/// The request's `Cookie` headers joined into one, if it has any.
+pub(crate) fn cookie_header(headers: &axum::http::HeaderMap) -> Option<String> {
+    let mut joined: Option<String> = None;
+    for value in headers.get_all(header::COOKIE) {
+        let Ok(value) = value.to_str() else { continue };
+        match &mut joined {
+            Some(joined) => {
+                joined.push_str("; ");
+                joined.push_str(value);
+            }
+            None => joined = Some(value.to_owned()),
+        }
+    }
+    joined
+}
+
+/// The value of cookie `name` in a `Cookie` header (the first, as browsers send the most
+/// specific first).
+pub(crate) fn cookie_value(header: &str, name: &str) -> Option<String> {
+    header
+        .split(';')
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(key, _)| *key == name)
+        .map(|(_, value)| value.to_owned())
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Pow {
+    type Rejection = PowRejection;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let state = state_of(parts, "Pow")?;
+        Ok(Self::read(parts, state))
+    }
+}
+
+impl RequestSource for Pow {
+    fn facts(&self) -> RequestFacts {
+        self.facts.clone()
+    }
+}
+
+/// The browser's session on axum, as the engine's flows take it: starting is
+/// [`Pow::sign_in`], ending [`Pow::sign_out`], and a method proved later is recorded on
+/// the signed-in session.
+///
+/// ```
+/// use axum::{extract::Form, routing::post, Router};
+/// use pow_axum::flows::{self, SignIn};
+/// use pow_axum::users::Params;
+/// use pow_axum::{Pow, PowLayer};
+///
+/// async fn sign_in(mut pow: Pow, Form(params): Form<Params>) -> &'static str {
+///     let (config, facts) = (pow.config.clone(), pow.facts.clone());
+///     match flows::sign_in(&config, &facts, params, &mut pow).await {
+///         Ok(SignIn::SignedIn(_)) => "signed in",
+///         _ => "not signed in",
+///     }
+/// }
+///
+/// let config = pow_axum::PowConfig::builder("s".repeat(64)).build().unwrap();
+/// let app: Router = Router::new()
+///     .route("/session", post(sign_in))
+///     .layer(PowLayer::new(config));
+/// ```
+#[async_trait::async_trait]
+impl SessionHandle for Pow {
+    type Error = PowError;
+
+    fn current(&self) -> Option<CurrentSession> {
+        self.current.clone()
+    }
+
+    async fn start(
+        &mut self,
+        _config: &PowConfig,
+        user: &User,
+        metadata: SessionMetadata,
+    ) -> Result<(), PowError> {
+        self.sign_in(user, metadata).await
+    }
+
+    async fn end(&mut self, _config: &PowConfig) -> Result<(), PowError> {
+        self.sign_out().await
+    }
+
+    async fn record_method(
+        &mut self,
+        config: &PowConfig,
+        method: AuthMethod,
+    ) -> Result<(), PowError> {
+        let current = self.current.clone().ok_or_else(nobody_signed_in)?;
+        let current = record_session_method(config, current, method).await?;
+        self.set_current(Some(current));
+        Ok(())
+    }
+}
+
+/// The browser on axum as the extensions' callbacks and request hooks see it: the cookie
+/// session's flash texts and values, the request's cookies, and cookies set on the
+/// response as every framework layer sets them
+/// ([`ClientCookie::to_cookie`](pow_core::pipeline::ClientCookie::to_cookie)).
+impl Client for Pow {
+    fn session(&mut self) -> &mut dyn SessionHandle<Error = PowError> {
+        self
+    }
+
+    fn flash(&mut self, kind: FlashKind, text: Option<String>) {
+        match kind {
+            FlashKind::Info => flash::put_info(&self.cookie, text),
+            FlashKind::Error => flash::put_error(&self.cookie, text),
+        }
+    }
+
+    fn discard_flash(&mut self) {
+        let _ = flash::take(&self.cookie);
+    }
+
+    fn value(&self, key: &str) -> Option<String> {
+        self.cookie.get::<String>(key).ok().flatten()
+    }
+
+    fn set_value(&mut self, key: &str, value: &str) -> Result<(), PowError> {
+        Ok(self.cookie.insert(key.to_owned(), value)?)
+    }
+
+    fn remove_value(&mut self, key: &str) {
+        self.cookie.remove(key);
+    }
+
+    fn cookie(&self, name: &str) -> Option<String> {
+        cookie_value(self.cookies.as_deref()?, name)
+    }
+
+    fn sent_cookie(&self, name: &str) -> Option<String> {
+        self.state.queued_value(name)
+    }
+
+    fn set_cookie(&mut self, cookie: ClientCookie) {
+        let secure = self.config.session().cookie_secure;
+        self.state.queue(cookie.to_cookie(secure));
+    }
+
+    fn serve_once(&mut self, current: CurrentSession) {
+        self.set_current(Some(current));
     }
 }
 

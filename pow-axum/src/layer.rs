@@ -9,11 +9,12 @@ use axum::http::header::{COOKIE, SET_COOKIE};
 use axum::http::HeaderValue;
 use axum::response::{IntoResponse, Response};
 use futures_util::future::BoxFuture;
+use pow_core::extension::RequestHook;
 use pow_core::session::cookie::{resolve, CookieCodec, CookieSession, CookieState};
 use pow_core::session::CredentialsCache;
-use pow_core::PowConfig;
+use pow_core::{PowConfig, PowError};
 
-use crate::extract::{RequestState, StateInner};
+use crate::extract::{cookie_header, cookie_value, Pow, RequestState, StateInner};
 use crate::response::error_response;
 
 /// The tower [`Layer`](tower_layer::Layer) of a pow-rs setup: put it on a [`Router`]
@@ -30,8 +31,11 @@ use crate::response::error_response;
 /// 3. puts the setup, the [`CookieSession`] and the
 ///    [`CurrentSession`](pow_core::session::CurrentSession) into the request's extensions
 ///    (one entry), where the [extractors](crate::CurrentUser) read them;
-/// 4. sets the cookie on the response when the session changed, after the cookies a
-///    handler queued (the device cookie of a sign-in).
+/// 4. runs the extensions' request hooks whose cookies the request carries (a remember-me
+///    cookie signs the browser in again), as the actix-web layer does;
+/// 5. sets the cookie on the response when the session changed, after the cookies a
+///    handler or a hook queued (the device cookie of a sign-in, a rotated remember-me
+///    cookie).
 ///
 /// The request's [`RequestFacts`](pow_core::request::RequestFacts) (the client's address
 /// through the setup's trusted proxies, the user agent, the languages, the origin) are
@@ -51,7 +55,12 @@ struct Shared {
     config: PowConfig,
     codec: CookieCodec,
     credentials: CredentialsCache,
+    /// The extensions' request hooks, each with the names of the cookies it reads.
+    hooks: Box<[HookWithCookies]>,
 }
+
+/// A request hook and the names of the cookies it reads.
+type HookWithCookies = (Arc<dyn RequestHook>, Box<[String]>);
 
 impl std::fmt::Debug for PowLayer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -64,10 +73,17 @@ impl std::fmt::Debug for PowLayer {
 impl PowLayer {
     /// The layer of `config`.
     pub fn new(config: PowConfig) -> Self {
+        let hooks = config
+            .extensions()
+            .request_hooks()
+            .iter()
+            .map(|hook| (Arc::clone(hook), hook.cookies(&config).into_boxed_slice()))
+            .collect();
         Self {
             shared: Arc::new(Shared {
                 codec: CookieCodec::new(&config),
                 credentials: CredentialsCache::new(&config).with_decode_cache(),
+                hooks,
                 config,
             }),
         }
@@ -138,12 +154,18 @@ where
             } else {
                 None
             };
-            let state = Arc::new(StateInner {
+            let mut state = Arc::new(StateInner {
                 config: shared.config.clone(),
                 cookie,
                 current,
                 queued: std::sync::Mutex::default(),
             });
+            if !shared.hooks.is_empty() {
+                match run_hooks(&shared, req, state).await {
+                    Ok((hooked, hooked_state)) => (req, state) = (hooked, hooked_state),
+                    Err(err) => return Ok(error_response(&err)),
+                }
+            }
             req.extensions_mut()
                 .insert(RequestState(Arc::clone(&state)));
             let mut res = inner.call(req).await?.into_response();
@@ -160,4 +182,45 @@ where
             Ok(res)
         })
     }
+}
+
+/// Runs each extension's request hook whose cookies the request carries (a remember-me
+/// cookie), in order, over the request as the engine's
+/// [`Client`](pow_core::pipeline::Client), as the actix-web layer does once the session is
+/// resolved: the session a hook starts is the request's, and the cookies it sets are
+/// queued.
+async fn run_hooks(
+    shared: &Shared,
+    req: Request,
+    state: Arc<StateInner>,
+) -> Result<(Request, Arc<StateInner>), PowError> {
+    let Some(header) = cookie_header(req.headers()) else {
+        return Ok((req, state));
+    };
+    let wanted: Vec<Arc<dyn RequestHook>> = shared
+        .hooks
+        .iter()
+        .filter(|(_, names)| {
+            names
+                .iter()
+                .any(|name| cookie_value(&header, name).is_some())
+        })
+        .map(|(hook, _)| Arc::clone(hook))
+        .collect();
+    if wanted.is_empty() {
+        return Ok((req, state));
+    }
+    let (parts, body) = req.into_parts();
+    let mut client = Pow::read(&parts, Arc::clone(&state));
+    for hook in wanted {
+        hook.on_request(&shared.config, &mut client).await?;
+    }
+    let queued = RequestState(Arc::clone(&state)).take_queued();
+    let state = Arc::new(StateInner {
+        config: shared.config.clone(),
+        cookie: state.cookie.clone(),
+        current: client.current,
+        queued: std::sync::Mutex::new(queued),
+    });
+    Ok((Request::from_parts(parts, body), state))
 }

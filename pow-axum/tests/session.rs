@@ -7,18 +7,21 @@ use std::time::Duration;
 
 use actix_web::{test as actix_test, web, App, HttpResponse};
 use axum::body::Body;
+use axum::extract::Form;
 use axum::http::{header, HeaderMap, Request, StatusCode};
 use axum::routing::get;
 use axum::routing::post as post_route;
 use axum::Router;
 use http_body_util::BodyExt as _;
 use pow_axum::{CurrentUser, MaybeUser, Pow, PowConfig, PowConfigBuilder, PowError, PowLayer};
+use pow_core::flows::{self, SignIn};
 use pow_core::mailer::MemoryMailer;
 use pow_core::password::Pbkdf2Hasher;
 use pow_core::session::SessionMetadata;
 use pow_core::testing::ProbeStore;
 use pow_core::users::diesel::DieselUsersContext;
-use pow_core::users::User;
+use pow_core::users::{Params, User};
+use pow_ext_persistent_session::PersistentSession;
 use tower::ServiceExt as _;
 
 /// A setup on a fresh SQLite database with one user.
@@ -146,7 +149,12 @@ async fn send(
     for (name, value) in headers {
         req = req.header(*name, *value);
     }
-    let res = app.oneshot(req.body(Body::empty()).unwrap()).await.unwrap();
+    answer(app, req.body(Body::empty()).unwrap()).await
+}
+
+/// What `app` answers to `req`.
+async fn answer(app: Router, req: Request<Body>) -> Answer {
+    let res = app.oneshot(req).await.unwrap();
     let status = res.status();
     let headers = res.headers().clone();
     let body = res.into_body().collect().await.unwrap().to_bytes();
@@ -411,4 +419,139 @@ async fn a_store_that_is_down_answers_503_with_retry_after_on_both() {
     );
     // Without a session cookie there is nothing to look up: the page is served.
     assert_eq!(who(&config, None).await, "nobody");
+}
+
+/// An axum app of `config` whose handlers run the engine's flows with [`Pow`] as the session
+/// handle and client: `POST /session` signs in (`flows::sign_in`), `POST /remember` signs
+/// in and asks the remember-me extension to remember the browser.
+fn engine_routes(remember_me: PersistentSession) -> Router {
+    async fn sign_in(pow: &mut Pow, params: Params) -> Option<User> {
+        let (config, facts) = (pow.config.clone(), pow.facts.clone());
+        match flows::sign_in(&config, &facts, params, pow).await.unwrap() {
+            SignIn::SignedIn(user) => Some(user),
+            _ => None,
+        }
+    }
+    routes()
+        .route(
+            "/session",
+            post_route(|mut pow: Pow, Form(params): Form<Params>| async move {
+                match sign_in(&mut pow, params).await {
+                    Some(user) => format!("signed in {}", user.id),
+                    None => "not signed in".to_owned(),
+                }
+            }),
+        )
+        .route(
+            "/remember",
+            post_route(|mut pow: Pow, Form(params): Form<Params>| async move {
+                let Some(user) = sign_in(&mut pow, params).await else {
+                    return "not signed in".to_owned();
+                };
+                let config = pow.config.clone();
+                remember_me
+                    .remember(&mut pow, &config, &user)
+                    .await
+                    .unwrap();
+                format!("remembered {}", user.id)
+            }),
+        )
+}
+
+/// `POST uri` with the form `body`.
+async fn post_form(app: Router, uri: &str, body: &str) -> Answer {
+    let req = Request::post(uri)
+        .header(header::HOST, "app.example")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(Body::from(body.to_owned()))
+        .unwrap();
+    answer(app, req).await
+}
+
+/// The value of cookie `name` an answer sets, if it sets one.
+fn set_cookie(answer: &Answer, name: &str) -> Option<String> {
+    let prefix = format!("{name}=");
+    answer
+        .headers
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|v| v.strip_prefix(&prefix))
+        .map(|rest| rest.split(';').next().unwrap_or_default().to_owned())
+}
+
+const RIGHT: &str = "email=ada%40example.com&password=correct+horse+battery";
+
+#[actix_rt::test]
+async fn an_engine_flow_signs_in_from_an_axum_handler() {
+    let (config, user) = setup(None);
+    let app = || engine_routes(PersistentSession::new()).layer(PowLayer::new(config.clone()));
+
+    let wrong = post_form(app(), "/session", "email=ada%40example.com&password=nope").await;
+    assert_eq!(wrong.body, "not signed in");
+    assert_eq!(
+        wrong.session_cookie(&config),
+        None,
+        "a refused sign-in sets no session"
+    );
+
+    let answer = post_form(app(), "/session", RIGHT).await;
+    assert_eq!(answer.status, StatusCode::OK);
+    assert_eq!(answer.body, format!("signed in {}", user.id));
+    let value = answer
+        .session_cookie(&config)
+        .expect("the sign-in sets the session cookie");
+    let header = format!("{}={value}", config.session().cookie_name);
+    assert_eq!(who(&config, Some(&header)).await, user.id.to_string());
+    assert_eq!(
+        actix_me(&config, &value).await,
+        (200, user.id.to_string()),
+        "the session the flow started on axum is the actix-web layer's too"
+    );
+}
+
+#[actix_rt::test]
+async fn a_remember_me_cookie_signs_the_browser_in_again_on_axum() {
+    let remember_me = PersistentSession::new();
+    let (config, user) = setup_built("x", |builder| builder.extension(remember_me.clone()));
+    let app = || engine_routes(remember_me.clone()).layer(PowLayer::new(config.clone()));
+    let name = remember_me.cookie_name_for(&config);
+
+    let answer = post_form(app(), "/remember", RIGHT).await;
+    assert_eq!(answer.body, format!("remembered {}", user.id));
+    let token = set_cookie(&answer, &name).expect("the extension sets its cookie");
+    let set = answer
+        .headers
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with(&format!("{name}=")))
+        .unwrap()
+        .to_owned();
+    assert!(set.contains("HttpOnly") && set.contains("SameSite=Lax") && set.contains("Path=/"));
+
+    // A browser that kept only the remember-me cookie (its session ended).
+    let back = call(app(), "/maybe", Some(&format!("{name}={token}")), &[]).await;
+    assert_eq!(
+        back.body,
+        user.id.to_string(),
+        "the request hook signed it in"
+    );
+    let session = back
+        .session_cookie(&config)
+        .expect("a new session cookie is set");
+    let rotated = set_cookie(&back, &name).expect("the remember-me cookie is rotated");
+    assert_ne!(rotated, token);
+    assert_eq!(
+        actix_me(&config, &session).await,
+        (200, user.id.to_string())
+    );
+
+    let forged = call(app(), "/maybe", Some(&format!("{name}={token}x")), &[]).await;
+    assert_eq!(forged.body, "nobody");
+    assert_eq!(
+        set_cookie(&forged, &name).as_deref(),
+        Some(""),
+        "a forged cookie is expired"
+    );
 }

@@ -14,6 +14,10 @@
 //! flow in the actix layer (pow-actix's `Action`): a flow run without HTTP is
 //! trusted code, as the CLI is.
 //!
+//! A flow's future is `Send` (the session handle, the request's facts and every hook it
+//! runs are): it runs on a multi-threaded executor, in an axum handler or a spawned task,
+//! as below.
+//!
 //! ```
 //! use pow_core::flows::{self, SignIn, SignUp};
 //! use pow_core::request::RequestFacts;
@@ -21,7 +25,7 @@
 //! use pow_core::users::{diesel::DieselUsersContext, Params};
 //! use pow_core::PowConfig;
 //!
-//! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+//! # tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap().block_on(async {
 //! let users = DieselUsersContext::connect(":memory:")?;
 //! let config = PowConfig::builder("s".repeat(64))
 //!     .users(users.clone())
@@ -39,8 +43,12 @@
 //! };
 //! flows::sign_out(&config, &mut session).await?;
 //!
-//! let facts = RequestFacts::default();
-//! let outcome = flows::sign_in(&config, &facts, params, &mut session).await?;
+//! // On another worker thread: the flow's future is `Send`.
+//! let outcome = tokio::spawn(async move {
+//!     let facts = RequestFacts::default();
+//!     flows::sign_in(&config, &facts, params, &mut session).await
+//! })
+//! .await??;
 //! assert!(matches!(outcome, SignIn::SignedIn(signed_in) if signed_in.id == user.id));
 //! # Ok::<_, Box<dyn std::error::Error>>(())
 //! # }).unwrap();

@@ -16,7 +16,7 @@
 //! /// Sends every new user to a welcome page.
 //! struct Welcome;
 //!
-//! #[async_trait::async_trait(?Send)]
+//! #[async_trait::async_trait]
 //! impl Callbacks for Welcome {
 //!     async fn before_respond(
 //!         &self,
@@ -45,8 +45,6 @@
 use std::any::{Any, TypeId};
 use std::collections::HashMap;
 use std::time::Duration;
-
-use async_trait::async_trait;
 
 use crate::config::{PowConfig, RouteContext};
 use crate::error::PowError;
@@ -137,25 +135,26 @@ pub enum Format {
 }
 
 /// Typed values callbacks pass between `before_process` and `before_respond` of one
-/// action, one per type.
+/// action, one per type. Values are `Send + Sync`, so a step can be held across an
+/// `.await` on a multi-threaded executor.
 #[derive(Default)]
-pub struct Assigns(HashMap<TypeId, Box<dyn Any>>);
+pub struct Assigns(HashMap<TypeId, Box<dyn Any + Send + Sync>>);
 
 impl Assigns {
     /// Stores `value`, returning the value of its type stored before.
-    pub fn insert<T: 'static>(&mut self, value: T) -> Option<T> {
+    pub fn insert<T: Send + Sync + 'static>(&mut self, value: T) -> Option<T> {
         self.0
             .insert(TypeId::of::<T>(), Box::new(value))
             .and_then(|old| old.downcast().ok().map(|old| *old))
     }
 
     /// The value of type `T`, if one was stored.
-    pub fn get<T: 'static>(&self) -> Option<&T> {
+    pub fn get<T: Send + Sync + 'static>(&self) -> Option<&T> {
         self.0.get(&TypeId::of::<T>())?.downcast_ref()
     }
 
     /// Takes the value of type `T` out.
-    pub fn remove<T: 'static>(&mut self) -> Option<T> {
+    pub fn remove<T: Send + Sync + 'static>(&mut self) -> Option<T> {
         self.0
             .remove(&TypeId::of::<T>())
             .and_then(|old| old.downcast().ok().map(|old| *old))
@@ -321,15 +320,42 @@ impl ClientCookie {
             max_age: Some(Duration::ZERO),
         }
     }
+
+    /// The cookie as every framework layer sets it: `HttpOnly`, path `/`, `SameSite=Lax`,
+    /// `Secure` when `secure` (the setup's `cookie_secure`); a zero lifetime expires it.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use pow_core::pipeline::ClientCookie;
+    ///
+    /// let set = ClientCookie::new("remember_me", "v", Duration::from_secs(60)).to_cookie(true);
+    /// assert_eq!(set.to_string(), "remember_me=v; HttpOnly; SameSite=Lax; Secure; Path=/; Max-Age=60");
+    /// ```
+    pub fn to_cookie(&self, secure: bool) -> cookie::Cookie<'static> {
+        let mut built = cookie::Cookie::build(self.name.clone(), self.value.clone())
+            .path("/")
+            .http_only(true)
+            .same_site(cookie::SameSite::Lax)
+            .secure(secure);
+        if let Some(max_age) = self.max_age {
+            let seconds = i64::try_from(max_age.as_secs()).unwrap_or(i64::MAX);
+            built = built.max_age(cookie::time::Duration::seconds(seconds));
+        }
+        let mut built = built.finish();
+        if self.max_age.is_some_and(|age| age.is_zero()) {
+            built.make_removal();
+        }
+        built
+    }
 }
 
 /// What a callback may read and change of the client an action answers, whatever the
 /// framework: the request's facts, the client's session, flash texts for the next page,
 /// values kept with the browser's session (signed, server-readable) and cookies.
 ///
-/// The framework layer implements it over its request; on JSON actions the browser-only
-/// parts (flash, values, cookies) do nothing.
-#[async_trait(?Send)]
+/// The framework layer implements it over what it read of its request (the client is
+/// `Send + Sync`, as [`RequestSource`] is, so a callback's future is `Send`); on JSON
+/// actions the browser-only parts (flash, values, cookies) do nothing.
 pub trait Client: RequestSource {
     /// The client's session: sign it out, start a new one, record a method.
     fn session(&mut self) -> &mut dyn SessionHandle<Error = PowError>;
@@ -455,7 +481,6 @@ impl RequestSource for MemoryClient {
     }
 }
 
-#[async_trait(?Send)]
 impl Client for MemoryClient {
     fn session(&mut self) -> &mut dyn SessionHandle<Error = PowError> {
         &mut self.session

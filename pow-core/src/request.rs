@@ -131,8 +131,11 @@ pub fn client_address<'a>(
 /// A framework layer reads the facts that do not change while a request runs (the
 /// client's address through the setup's trusted proxies, the user agent, the languages,
 /// the origin) once per request, and adds the session and language as they are when
-/// asked.
-pub trait RequestSource {
+/// asked. A source is `Send + Sync`, so the engine's futures that read it are `Send` and
+/// run on a multi-threaded executor (an axum handler, `tokio::spawn`): a framework whose
+/// request is neither (actix-web's) hands the engine the facts it read
+/// ([`RequestFacts`]) or a client built from them.
+pub trait RequestSource: Send + Sync {
     /// The facts of the request.
     fn facts(&self) -> RequestFacts;
 }

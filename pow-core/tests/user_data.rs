@@ -13,7 +13,7 @@ use pow_core::{PowConfig, PowError, User};
 #[derive(Clone, Default)]
 struct Notes(Arc<Mutex<BTreeMap<i64, String>>>);
 
-#[async_trait::async_trait(?Send)]
+#[async_trait::async_trait]
 impl UserData for Notes {
     async fn export(
         &self,

@@ -101,7 +101,7 @@ pub(crate) fn pending_key(config: &PowConfig) -> String {
 /// The closed account a password sign-in in this browser just proved, while fresh, with
 /// the remember-me choice of that sign-in.
 /// After a password sign-in of a closed account: the browser is offered reactivation.
-#[async_trait(?Send)]
+#[async_trait]
 impl pow_core::extension::Callbacks for Account {
     async fn before_respond(
         &self,

@@ -557,7 +557,7 @@ impl Extension for Account {
 /// One of the app's hooks, registered as the extension's.
 struct HookRef(Arc<dyn UserData>);
 
-#[async_trait::async_trait(?Send)]
+#[async_trait::async_trait]
 impl UserData for HookRef {
     async fn export(&self, config: &PowConfig, user: &User) -> Result<serde_json::Value, PowError> {
         self.0.export(config, user).await

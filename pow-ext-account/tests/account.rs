@@ -54,7 +54,7 @@ struct Notes {
     fail: Arc<AtomicBool>,
 }
 
-#[async_trait::async_trait(?Send)]
+#[async_trait::async_trait]
 impl UserData for Notes {
     async fn export(&self, _: &PowConfig, user: &User) -> Result<serde_json::Value, PowError> {
         Ok(serde_json::json!({ "notes": count(&self.users, "app_notes", "user_id", user.id) }))

@@ -215,7 +215,7 @@ async fn account_edited(
     Ok(Flow::Continue)
 }
 
-#[async_trait::async_trait(?Send)]
+#[async_trait::async_trait]
 impl Callbacks for EmailConfirmation {
     async fn before_process(
         &self,

@@ -53,7 +53,7 @@ fn required(config: &PowConfig, lang: &LanguageIdentifier) -> Held {
         .pending(PendingStep::new("confirm_email").methods(["email_link"]))
 }
 
-#[async_trait::async_trait(?Send)]
+#[async_trait::async_trait]
 impl TokenHooks for ConfirmationHooks {
     /// Strict mode: no tokens for an unconfirmed user. The link is mailed again (within
     /// the resend limit), as the HTML sign-in does, and the answer says so.

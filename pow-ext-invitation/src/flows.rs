@@ -365,7 +365,7 @@ pub async fn accept(
 /// Ends an open invitation once its invitee signs in another way.
 pub(crate) struct EndOnSignIn;
 
-#[async_trait::async_trait(?Send)]
+#[async_trait::async_trait]
 impl Callbacks for EndOnSignIn {
     /// An invitee who signs in any other way (a magic link, a provider, a password set
     /// through a reset) has an account in use: the invitation ends, so its link can no

@@ -480,7 +480,7 @@ pub async fn invited_by(config: &PowConfig, user: &User) -> Result<Option<User>,
 /// `invited_by_id` on the others.
 struct SentInvitations(Invitation);
 
-#[async_trait::async_trait(?Send)]
+#[async_trait::async_trait]
 impl pow_core::extension::UserData for SentInvitations {
     async fn export(&self, config: &PowConfig, user: &User) -> Result<serde_json::Value, PowError> {
         let invited = invited_users(config, user).await?;

@@ -8,7 +8,7 @@ use pow_core::PowError;
 
 use crate::{events, identities, pending, OAuth};
 
-#[async_trait(?Send)]
+#[async_trait]
 impl Callbacks for OAuth {
     async fn before_respond(
         &self,

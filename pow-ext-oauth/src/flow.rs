@@ -331,10 +331,15 @@ pub async fn sign_in<H: SessionHandle + ?Sized>(
         ..SessionMetadata::new().with_method(AuthMethod::OAUTH)
     };
     session.start(config, user, metadata).await?;
+    // The event names the session this sign-in started, whatever carries it.
+    let mut facts = req.facts();
+    facts.session = session
+        .current()
+        .map(|current| (current.session_id, current.user.id));
     audit::record(
         config,
         AuditEvent::new(event)
-            .request(config, req)
+            .request(config, &facts)
             .user(user.id)
             .detail("provider", provider.id()),
     );

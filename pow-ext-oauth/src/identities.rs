@@ -236,7 +236,7 @@ impl Identities {
 /// The user's linked provider accounts, for the data export and erasure.
 pub(crate) struct LinkedAccounts;
 
-#[async_trait::async_trait(?Send)]
+#[async_trait::async_trait]
 impl pow_core::extension::UserData for LinkedAccounts {
     async fn export(
         &self,

@@ -176,7 +176,7 @@ impl std::fmt::Debug for provider::Http {
 
 /// What a client may offer, listed by `GET /config` under `extension_details.pow_oauth`:
 /// `{"providers": [{"id", "name"}]}`.
-#[async_trait::async_trait(?Send)]
+#[async_trait::async_trait]
 impl pow_core::api::TokenHooks for OAuth {
     fn describe(&self, _config: &PowConfig) -> Option<serde_json::Value> {
         let providers: Vec<serde_json::Value> = self

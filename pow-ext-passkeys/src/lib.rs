@@ -1288,7 +1288,7 @@ pub(crate) const SCRIPT_PATH: &str = "/passkeys/passkeys.js";
 /// password alone changes none of them.
 struct Factors(Passkeys);
 
-#[async_trait::async_trait(?Send)]
+#[async_trait::async_trait]
 impl pow_core::extension::FactorEnrolment for Factors {
     async fn enrolled_methods(
         &self,
@@ -1308,7 +1308,7 @@ impl pow_core::extension::FactorEnrolment for Factors {
 /// `pow-ext-two-factor`): user verification is not required there.
 struct SecondStep(Passkeys);
 
-#[async_trait::async_trait(?Send)]
+#[async_trait::async_trait]
 impl SecondFactor for SecondStep {
     fn name(&self) -> &'static str {
         "security_key"
@@ -1409,7 +1409,7 @@ pub(crate) fn into_pow(err: PasskeyError) -> PowError {
 /// account.
 struct Export;
 
-#[async_trait::async_trait(?Send)]
+#[async_trait::async_trait]
 impl UserData for Export {
     async fn export(&self, config: &PowConfig, user: &User) -> Result<serde_json::Value, PowError> {
         let passkeys = store::Passkeys::new(config)?.for_user(user.id).await?;

@@ -154,7 +154,7 @@ pub(crate) async fn enrol_once(
 /// After a sign-up without a password, the new user is sent to enrol a passkey; a sign-in
 /// that is a recovery (an emailed link alone, for an account that signs in with passkeys
 /// only) becomes one.
-#[async_trait(?Send)]
+#[async_trait]
 impl Callbacks for Passkeys {
     async fn before_respond(
         &self,
@@ -222,7 +222,7 @@ pub(crate) async fn sign_in_recovered<H: SessionHandle + ?Sized>(
 /// An emailed link or code alone, for an account that signs in with passkeys only, gets
 /// no API pair: `401 passkey_recovery_required` with a `recovery_token` that may only
 /// enrol a new passkey (`POST <prefix>/passkeys/recovery`).
-#[async_trait(?Send)]
+#[async_trait]
 impl pow_core::api::TokenHooks for Passkeys {
     async fn before_issue(&self, issue: &pow_core::api::Issue<'_>) -> Result<(), PowError> {
         if issue.action != pow_core::api::ApiAction::SignIn {

@@ -554,7 +554,7 @@ pub(crate) async fn request_staged(
     Ok(())
 }
 
-#[async_trait::async_trait(?Send)]
+#[async_trait::async_trait]
 impl pow_core::extension::StagedSignUp for Passwordless {
     async fn start(
         &self,

@@ -61,7 +61,7 @@ fn remember_me_checkbox(
     }
 }
 
-#[async_trait(?Send)]
+#[async_trait]
 impl CredentialsRevoked for PersistentSession {
     async fn credentials_revoked(&self, config: &PowConfig, user: &User) -> Result<(), PowError> {
         self.revoke_user_tokens(config, user.id).await?;
@@ -69,7 +69,7 @@ impl CredentialsRevoked for PersistentSession {
     }
 }
 
-#[async_trait(?Send)]
+#[async_trait]
 impl Remembered for PersistentSession {
     async fn remembered(
         &self,
@@ -84,7 +84,7 @@ impl Remembered for PersistentSession {
     }
 }
 
-#[async_trait(?Send)]
+#[async_trait]
 impl UserData for PersistentSession {
     /// The remembered browsers: when and where each was remembered (never a token).
     async fn export(&self, config: &PowConfig, user: &User) -> Result<serde_json::Value, PowError> {

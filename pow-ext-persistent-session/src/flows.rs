@@ -340,7 +340,7 @@ impl PersistentSession {
     }
 }
 
-#[async_trait(?Send)]
+#[async_trait]
 impl Callbacks for PersistentSession {
     async fn before_process(
         &self,
@@ -410,7 +410,7 @@ impl Callbacks for PersistentSession {
     }
 }
 
-#[async_trait(?Send)]
+#[async_trait]
 impl RequestHook for PersistentSession {
     /// The remember-me cookie: a request without it has nothing for this hook.
     fn cookies(&self, config: &PowConfig) -> Vec<String> {

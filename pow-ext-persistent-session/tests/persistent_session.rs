@@ -585,7 +585,7 @@ impl Extension for HaltSignIn {
     }
 }
 
-#[async_trait(?Send)]
+#[async_trait]
 impl Callbacks for HaltSignIn {
     async fn before_respond(
         &self,

@@ -395,7 +395,7 @@ fn recovery_changes(config: &PowConfig, codes: &[String]) -> Result<Changes, Pow
 
 /// After a password sign-in: a user with a second factor is signed out again and sent to
 /// the second step, with a pending sign-in bound to this browser.
-#[async_trait::async_trait(?Send)]
+#[async_trait::async_trait]
 impl pow_core::extension::Callbacks for TwoFactor {
     async fn before_respond(
         &self,
@@ -451,7 +451,7 @@ pub(crate) const TOKEN_SALT: &str = "pow two-factor api token";
 /// A password sign-in of a user with a second factor gets no pair: `401` with code
 /// `second_factor_required`, a `second_factor_token` for the second step and the
 /// `methods` it accepts (`totp`, `recovery_code`, other extensions' factors).
-#[async_trait::async_trait(?Send)]
+#[async_trait::async_trait]
 impl pow_core::api::TokenHooks for TwoFactor {
     async fn before_issue(&self, issue: &pow_core::api::Issue<'_>) -> Result<(), PowError> {
         // A sign-in that proved a second factor (this extension's second step) goes on.

@@ -27,7 +27,7 @@ pub fn recovery_codes_left(user: &User) -> usize {
 /// drops a secret being set up, in the store.
 pub(crate) struct Export;
 
-#[async_trait::async_trait(?Send)]
+#[async_trait::async_trait]
 impl pow_core::extension::UserData for Export {
     async fn export(
         &self,
@@ -58,7 +58,7 @@ impl pow_core::extension::UserData for Export {
 /// other extension's enrolment or removal then ask for a recent code.
 pub(crate) struct Enrolment;
 
-#[async_trait::async_trait(?Send)]
+#[async_trait::async_trait]
 impl pow_core::extension::FactorEnrolment for Enrolment {
     async fn enrolled_methods(
         &self,

@@ -8,8 +8,12 @@ use super::error::ApiError;
 use super::middleware::bearer_token;
 use super::{ApiAction, ApiContext};
 use crate::config::PowConfig;
+use crate::messages::LanguageIdentifier;
+use crate::request::RequestFacts;
 use crate::session::tokens::TokenPair;
-use crate::session::{CookieSessionHandle, CurrentSession, SessionHandle, SessionMetadata};
+use crate::session::{
+    CookieSessionHandle, CurrentSession, InRequest, SessionHandle, SessionMetadata, WriteBack,
+};
 use crate::users::User;
 
 /// The session of an API client, carried by a bearer token pair (or, on the
@@ -25,11 +29,19 @@ use crate::users::User;
 /// extensions' data without tokens.
 ///
 /// [`TokenHooks::before_issue`]: super::TokenHooks::before_issue
-pub struct BearerSession<'a> {
-    api: &'a ApiContext,
-    req: &'a HttpRequest,
+pub struct BearerSession {
+    api: ApiContext,
     action: ApiAction,
     issued: Option<Issued>,
+    facts: RequestFacts,
+    lang: LanguageIdentifier,
+    /// The request's bearer access token.
+    bearer: Option<String>,
+    /// The token's session (the bearer transport).
+    current: Option<CurrentSession>,
+    current_changed: bool,
+    /// The cookie session (the browser transport).
+    browser: Option<CookieSessionHandle>,
 }
 
 /// What a sign-in of this request gave the client.
@@ -40,7 +52,7 @@ enum Issued {
     Cookie(serde_json::Map<String, serde_json::Value>),
 }
 
-impl std::fmt::Debug for BearerSession<'_> {
+impl std::fmt::Debug for BearerSession {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("BearerSession")
             .field("action", &self.action)
@@ -49,15 +61,25 @@ impl std::fmt::Debug for BearerSession<'_> {
     }
 }
 
-impl<'a> BearerSession<'a> {
-    /// The session of the API request `req`; a pair it issues is issued for `action`.
-    pub fn new(api: &'a ApiContext, req: &'a HttpRequest, action: ApiAction) -> Self {
-        Self {
-            api,
-            req,
+impl BearerSession {
+    /// The session of the API request `req`; a pair it issues is issued for `action`. It
+    /// holds what it read of `req` (so a flow over it is `Send`) and writes the session it
+    /// changed back into `req` when dropped.
+    #[allow(clippy::new_ret_no_self)]
+    pub fn new(api: &ApiContext, req: &HttpRequest, action: ApiAction) -> InRequest<Self> {
+        let browser = api.is_browser().then(|| CookieSessionHandle::read(req));
+        let session = Self {
+            api: api.clone(),
             action,
             issued: None,
-        }
+            facts: crate::web::ActixRequest(req).facts(),
+            lang: super::error::language(req, Some(api.config())),
+            bearer: bearer_token(req.headers()).map(str::to_owned),
+            current: req.extensions().get::<CurrentSession>().cloned(),
+            current_changed: false,
+            browser,
+        };
+        InRequest::new(req, session)
     }
 
     /// The token answer for the pair this request issued
@@ -70,12 +92,28 @@ impl<'a> BearerSession<'a> {
     }
 }
 
-#[async_trait(?Send)]
-impl SessionHandle for BearerSession<'_> {
+impl WriteBack for BearerSession {
+    fn write_back(&mut self, req: &HttpRequest) {
+        if let Some(browser) = &mut self.browser {
+            browser.write_back(req);
+        }
+        if std::mem::take(&mut self.current_changed) {
+            if let Some(current) = &self.current {
+                req.extensions_mut().insert(current.clone());
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl SessionHandle for BearerSession {
     type Error = ApiError;
 
     fn current(&self) -> Option<CurrentSession> {
-        self.req.extensions().get::<CurrentSession>().cloned()
+        match &self.browser {
+            Some(browser) => browser.current(),
+            None => self.current.clone(),
+        }
     }
 
     async fn start(
@@ -86,49 +124,53 @@ impl SessionHandle for BearerSession<'_> {
     ) -> Result<(), ApiError> {
         let data = self
             .api
-            .prepare_issue(self.req, user, self.action, &metadata.methods)
+            .prepare_issue(
+                &self.facts,
+                &self.lang,
+                user,
+                self.action,
+                &metadata.methods,
+            )
             .await?;
-        if self.api.is_browser() {
-            CookieSessionHandle::new(self.req)
-                .start(config, user, metadata)
-                .await?;
+        if let Some(browser) = &mut self.browser {
+            browser.start(config, user, metadata).await?;
             self.issued = Some(Issued::Cookie(data));
             return Ok(());
         }
         // The new pair replaces the one the client used (an account change).
         if self.action == ApiAction::AccountUpdate {
-            if let Some(token) = bearer_token(self.req.headers()) {
+            if let Some(token) = &self.bearer {
                 self.api.tokens().sign_out(token).await?;
             }
         }
         let pair = self
             .api
-            .issue_tokens(self.req, user, metadata.methods)
+            .issue_tokens_from(self.current.as_ref(), &self.facts, user, metadata.methods)
             .await?;
         self.issued = Some(Issued::Pair(pair, data));
         // A browser's sign-in mails its own new-device notice (the cookie session's).
         if self.action == ApiAction::SignIn {
-            self.api.notify_sign_in(self.req, user).await;
+            self.api.notify_sign_in(&self.facts, &self.lang, user).await;
         }
         Ok(())
     }
 
     async fn end(&mut self, config: &PowConfig) -> Result<(), ApiError> {
-        if self.api.is_browser() {
+        if let Some(browser) = &mut self.browser {
             self.issued = None;
-            CookieSessionHandle::new(self.req).end(config).await?;
+            browser.end(config).await?;
             return Ok(());
         }
         if let Some(Issued::Pair(pair, _)) = self.issued.take() {
             self.api.tokens().sign_out(&pair.access_token).await?;
             return Ok(());
         }
-        if let Some(token) = bearer_token(self.req.headers()) {
+        if let Some(token) = &self.bearer {
             if self.api.tokens().sign_out(token).await? {
                 crate::audit::record(
                     config,
                     crate::audit::AuditEvent::new(crate::audit::API_TOKEN_REVOKED)
-                        .request(config, &crate::web::ActixRequest(self.req)),
+                        .request(config, &self.facts),
                 );
             }
         }
@@ -142,11 +184,27 @@ impl SessionHandle for BearerSession<'_> {
     ) -> Result<(), ApiError> {
         // The browser transport's session is the cookie session; a bearer token's is the
         // access token's record: both are the request's current session.
+        if let Some(browser) = &mut self.browser {
+            browser.record_method(config, method).await?;
+            return Ok(());
+        }
         let current = self
-            .current()
+            .current
+            .clone()
             .ok_or_else(crate::session::nobody_signed_in)?;
-        let current = crate::session::record_session_method(config, current, method).await?;
-        self.req.extensions_mut().insert(current);
+        self.current = Some(crate::session::record_session_method(config, current, method).await?);
+        self.current_changed = true;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_session_can_be_held_across_an_await_on_any_thread() {
+        fn assert_send<T: Send + Sync>() {}
+        assert_send::<BearerSession>();
     }
 }

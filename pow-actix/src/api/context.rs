@@ -14,6 +14,8 @@ use super::options::ApiOptions;
 use super::*;
 use crate::config::PowConfig;
 use crate::error::PowError;
+use crate::messages::LanguageIdentifier;
+use crate::request::RequestFacts;
 use crate::session::tokens::{TokenPair, Tokens};
 use crate::session::{CurrentSession, MethodUse};
 use crate::users::User;
@@ -45,7 +47,7 @@ use crate::users::User;
 ///     }
 /// }
 ///
-/// #[async_trait::async_trait(?Send)]
+/// #[async_trait::async_trait]
 /// impl TokenHooks for Ping {
 ///     async fn before_issue(&self, issue: &Issue<'_>) -> Result<(), PowError> {
 ///         if issue.user.get_str("locked_at").is_some() {
@@ -247,11 +249,11 @@ impl ApiContext {
     /// (a second factor, a mailed code): a pair it issues is issued for `action`, after
     /// every extension's [`TokenHooks::before_issue`]. Answer with
     /// [`signed_in`](Self::signed_in).
-    pub fn session<'a>(
-        &'a self,
-        req: &'a HttpRequest,
+    pub fn session(
+        &self,
+        req: &HttpRequest,
         action: ApiAction,
-    ) -> super::BearerSession<'a> {
+    ) -> crate::session::InRequest<super::BearerSession> {
         super::BearerSession::new(self, req, action)
     }
 
@@ -263,19 +265,24 @@ impl ApiContext {
     pub fn issued(
         &self,
         req: &HttpRequest,
-        session: &super::BearerSession<'_>,
+        session: &super::BearerSession,
     ) -> Result<actix_web::HttpResponse, ApiError> {
         super::controllers::issued(req, session)
     }
 
-    /// Mails `user` the "new API client signed in" security notice (when notices are on).
-    pub(crate) async fn notify_sign_in(&self, req: &HttpRequest, user: &User) {
-        let lang = error::language(req, Some(self.config()));
+    /// Mails `user` the "new API client signed in" security notice (when notices are on),
+    /// in `lang`, naming the device of `facts`.
+    pub(crate) async fn notify_sign_in(
+        &self,
+        facts: &RequestFacts,
+        lang: &LanguageIdentifier,
+        user: &User,
+    ) {
         let to = user.email().unwrap_or_default();
         crate::mailer::send_notice(
             self.config(),
-            &crate::web::ActixRequest(req),
-            &lang,
+            facts,
+            lang,
             to,
             crate::mailer::Notice::ApiTokenIssued,
         )
@@ -297,19 +304,30 @@ impl ApiContext {
         user: &User,
         methods: Vec<MethodUse>,
     ) -> Result<TokenPair, PowError> {
+        let current = req.extensions().get::<CurrentSession>().cloned();
+        let facts = crate::web::ActixRequest(req).facts();
+        self.issue_tokens_from(current.as_ref(), &facts, user, methods)
+            .await
+    }
+
+    /// [`issue_tokens`](Self::issue_tokens) for a client signed in with `current` whose
+    /// request has `facts`.
+    pub(crate) async fn issue_tokens_from(
+        &self,
+        current: Option<&CurrentSession>,
+        facts: &RequestFacts,
+        user: &User,
+        methods: Vec<MethodUse>,
+    ) -> Result<TokenPair, PowError> {
         // Support access is the admin's browser session: nothing outlives it.
-        if req
-            .extensions()
-            .get::<CurrentSession>()
-            .is_some_and(|current| current.metadata.is_impersonation())
-        {
+        if current.is_some_and(|current| current.metadata.is_impersonation()) {
             return Err(PowError::ImpersonationForbidden);
         }
         if user.is_closed() {
             return Err(PowError::AccountClosed);
         }
         let generation = self.inner.tokens.generation(user.id).await?;
-        let device = crate::session::device_of(&crate::web::ActixRequest(req));
+        let device = crate::session::device_of(facts);
         let pair = self
             .inner
             .tokens
@@ -355,24 +373,23 @@ impl ApiContext {
     /// The first refusing or failing hook's answer.
     pub(crate) async fn prepare_issue(
         &self,
-        req: &HttpRequest,
+        facts: &RequestFacts,
+        lang: &LanguageIdentifier,
         user: &User,
         action: ApiAction,
         methods: &[MethodUse],
     ) -> Result<serde_json::Map<String, serde_json::Value>, ApiError> {
-        let source = crate::web::ActixRequest(req);
-        let lang = error::language(req, Some(self.config()));
         let issue = Issue {
             config: self.config(),
-            req: &source,
-            lang: &lang,
+            req: facts,
+            lang,
             user,
             action,
             methods,
         };
         pow_core::api::prepare_issue(&self.hooks(), &issue)
             .await
-            .map_err(|err| ApiError::from_pow(req, err))
+            .map_err(|err| ApiError::from(err).localized_in(Some(self.config()), lang))
     }
 
     /// The signed-in session of an API request: the one [`ApiAuthMiddleware`] resolved,

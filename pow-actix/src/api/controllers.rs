@@ -260,7 +260,9 @@ pub(crate) async fn registration_create(
     api.run_action(&req, action, async |ctl| {
         let config = api.config();
         let mut session = BearerSession::new(&api, &req, ApiAction::Registration);
-        match flows::sign_up(config, ctl.params.clone(), &mut session).await? {
+        let outcome = flows::sign_up(config, ctl.params.clone(), &mut *session).await;
+        session.write_back();
+        match outcome? {
             SignUp::SignedUp(user) => {
                 ctl.user = Some(user);
                 issued(&req, &session)
@@ -272,14 +274,14 @@ pub(crate) async fn registration_create(
                         // background, so the answer takes no longer).
                         let taken = ctl.params.get(config.user_id_field());
                         let lang = crate::messages::request_language(
-                            &crate::web::ActixRequest(&req),
+                            &crate::web::ActixRequest(&req).facts(),
                             config.messages(),
                         );
                         let notice = crate::mailer::Notice::SignUpAttempted;
                         let to = taken.map_or("", String::as_str);
                         crate::mailer::send_notice(
                             config,
-                            &crate::web::ActixRequest(&req),
+                            &crate::web::ActixRequest(&req).facts(),
                             &lang,
                             to,
                             notice,
@@ -314,14 +316,15 @@ pub(crate) async fn session_create(
     api.run_action(&req, action, async |ctl| {
         let config = api.config();
         let mut session = BearerSession::new(&api, &req, ApiAction::SignIn);
-        match flows::sign_in(
+        let outcome = flows::sign_in(
             config,
-            &crate::web::ActixRequest(&req),
+            &crate::web::ActixRequest(&req).facts(),
             ctl.params.clone(),
-            &mut session,
+            &mut *session,
         )
-        .await?
-        {
+        .await;
+        session.write_back();
+        match outcome? {
             SignIn::SignedIn(user) => {
                 ctl.user = Some(user);
                 issued(&req, &session)
@@ -396,15 +399,16 @@ pub(crate) async fn registration_update(
         let config = api.config();
         let mut session = BearerSession::new(&api, &req, ApiAction::AccountUpdate);
         let params = ctl.params.clone();
-        match flows::update_account(
+        let outcome = flows::update_account(
             config,
-            &crate::web::ActixRequest(&req),
+            &crate::web::ActixRequest(&req).facts(),
             &current.user,
             params,
-            &mut session,
+            &mut *session,
         )
-        .await?
-        {
+        .await;
+        session.write_back();
+        match outcome? {
             AccountUpdate::Updated { user, .. } => {
                 ctl.user = Some(user);
                 issued(&req, &session)
@@ -430,7 +434,9 @@ pub(crate) async fn registration_delete(
     api.run(&req, actions::REGISTRATION_DELETE, async |_| {
         let config = api.config();
         let mut session = BearerSession::new(&api, &req, ApiAction::AccountUpdate);
-        match flows::delete_account(config, &current.user, &mut session).await? {
+        let outcome = flows::delete_account(config, &current.user, &mut *session).await;
+        session.write_back();
+        match outcome? {
             AccountDeletion::Deleted => Ok(HttpResponse::NoContent()
                 .insert_header((header::CACHE_CONTROL, "no-store"))
                 .finish()),
@@ -441,10 +447,7 @@ pub(crate) async fn registration_delete(
 }
 
 /// The token answer of a flow that signed the client in through `session`.
-pub(crate) fn issued(
-    req: &HttpRequest,
-    session: &BearerSession<'_>,
-) -> Result<HttpResponse, ApiError> {
+pub(crate) fn issued(req: &HttpRequest, session: &BearerSession) -> Result<HttpResponse, ApiError> {
     session.response().ok_or_else(|| {
         ApiError::from_pow(
             req,
@@ -462,7 +465,7 @@ pub(crate) async fn session_delete(
 ) -> Result<HttpResponse, ApiError> {
     api.run(&req, actions::SESSION_DELETE, async |_| {
         let mut session = BearerSession::new(&api, &req, ApiAction::SignIn);
-        flows::sign_out(api.config(), &mut session).await?;
+        flows::sign_out(api.config(), &mut *session).await?;
         Ok(answer(StatusCode::OK, serde_json::json!({})))
     })
     .await
@@ -487,7 +490,13 @@ pub(crate) async fn session_renew(
             return Err(ApiError::invalid_token(&req));
         };
         let data = api
-            .prepare_issue(&req, &renewal.user, ApiAction::Renewal, &[])
+            .prepare_issue(
+                &crate::web::ActixRequest(&req).facts(),
+                &super::error::language(&req, Some(api.config())),
+                &renewal.user,
+                ApiAction::Renewal,
+                &[],
+            )
             .await?;
         let pair = api
             .tokens()
@@ -503,7 +512,7 @@ pub(crate) async fn session_renew(
         crate::audit::record(
             api.config(),
             crate::audit::AuditEvent::new(crate::audit::API_TOKEN_RENEWED)
-                .request(api.config(), &crate::web::ActixRequest(&req))
+                .request(api.config(), &crate::web::ActixRequest(&req).facts())
                 .user(renewal.user.id),
         );
         ctl.user = Some(renewal.user);

@@ -39,8 +39,8 @@ fn builtin() -> &'static FluentMessages {
 /// The language of the answer to `req`.
 pub(crate) fn language(req: &HttpRequest, config: Option<&PowConfig>) -> LanguageIdentifier {
     match config {
-        Some(config) => request_language(&crate::web::ActixRequest(req), config.messages()),
-        None => request_language(&crate::web::ActixRequest(req), builtin()),
+        Some(config) => request_language(&crate::web::ActixRequest(req).facts(), config.messages()),
+        None => request_language(&crate::web::ActixRequest(req).facts(), builtin()),
     }
 }
 
@@ -189,11 +189,23 @@ impl ApiError {
     /// Translates a text this error still carries in English (an error converted from a
     /// [`PowError`] with `From`, which has no request) into the language of `req`. Errors
     /// with their final text are returned unchanged.
-    pub fn localized(mut self, req: &HttpRequest) -> Self {
+    pub fn localized(self, req: &HttpRequest) -> Self {
+        if !self.is_untranslated() {
+            return self;
+        }
+        let config = crate::session::config(req);
+        let lang = language(req, config.as_ref());
+        self.localized_in(config.as_ref(), &lang)
+    }
+
+    /// [`localized`](Self::localized) in `lang`, with the texts of `config`.
+    pub(crate) fn localized_in(
+        mut self,
+        config: Option<&PowConfig>,
+        lang: &LanguageIdentifier,
+    ) -> Self {
         if let Some(key) = self.untranslated.take() {
-            let config = crate::session::config(req);
-            let lang = language(req, config.as_ref());
-            self.message = text(config.as_ref(), &lang, key);
+            self.message = text(config, lang, key);
         }
         self
     }

@@ -103,8 +103,10 @@ pub(crate) async fn activity(req: HttpRequest, api: ApiContext) -> Result<HttpRe
             return Err(ApiError::not_authenticated(&req));
         };
         let config = api.config();
-        let lang =
-            crate::messages::request_language(&crate::web::ActixRequest(&req), config.messages());
+        let lang = crate::messages::request_language(
+            &crate::web::ActixRequest(&req).facts(),
+            config.messages(),
+        );
         let events = config
             .audit()
             .query(crate::audit::AuditQuery {
@@ -158,7 +160,7 @@ pub(crate) async fn unlock(
         actions::SESSION_UNLOCK,
         async |_| match crate::limits::redeem_unlock_link(
             api.config(),
-            &crate::web::ActixRequest(&req),
+            &crate::web::ActixRequest(&req).facts(),
             &body.token,
         )
         .await?

@@ -48,7 +48,7 @@ impl ErrorHandler for DefaultErrorHandler {
         } else {
             if let Some(config) = super::config(req) {
                 let lang = crate::messages::request_language(
-                    &crate::web::ActixRequest(req),
+                    &crate::web::ActixRequest(req).facts(),
                     config.messages(),
                 );
                 crate::web::flash::put_error(req, config.messages().user_not_authenticated(&lang));
@@ -67,7 +67,7 @@ impl ErrorHandler for DefaultErrorHandler {
         } else {
             if let Some(config) = super::config(req) {
                 let lang = crate::messages::request_language(
-                    &crate::web::ActixRequest(req),
+                    &crate::web::ActixRequest(req).facts(),
                     config.messages(),
                 );
                 crate::web::flash::put_error(

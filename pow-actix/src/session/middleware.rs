@@ -98,7 +98,7 @@ impl SessionSource for CookieSource {
             if Self::wants(cookies, req) {
                 let format = crate::pipeline::Format::Html;
                 let mut client = crate::web::ActixClient::served_by(req.request(), config, format);
-                hook.on_request(config, &mut client).await?;
+                hook.on_request(config, &mut *client).await?;
             }
         }
         Ok(())

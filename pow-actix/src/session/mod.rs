@@ -93,6 +93,7 @@ mod bundle;
 mod cookie_middleware;
 mod extract;
 pub(crate) mod guard;
+mod handle;
 mod middleware;
 mod request;
 mod response_cookies;
@@ -113,11 +114,11 @@ pub use guard::{
     already_authenticated_path, not_authenticated_path, wants_json, DefaultErrorHandler,
     ErrorHandler, RequireAuthenticated, RequireNotAuthenticated, RequireStepUp,
 };
+pub use handle::{CookieSessionHandle, InRequest, WriteBack};
 pub use middleware::{CookieSource, PowSessionMiddleware};
 pub(crate) use request::begin_impersonation;
 pub use request::{
     config, current_session, current_user, is_fresh, is_signed_in, mark_fresh, record_method,
-    sign_in, sign_in_with, sign_out, sign_out_everywhere, stop_impersonation, CookieSessionHandle,
+    sign_in, sign_in_with, sign_out, sign_out_everywhere, stop_impersonation,
 };
 pub use response_cookies::queue_cookie;
-pub(crate) use response_cookies::queued_value;

@@ -13,8 +13,7 @@ use super::*;
 use crate::config::PowConfig;
 use crate::error::PowError;
 use crate::users::User;
-use pow_core::request::RequestSource as _;
-use pow_core::session::{browser, CookieSession};
+use pow_core::session::CookieSession;
 
 /// The [`PowConfig`] serving this request, found one way everywhere in the actix layer:
 /// one put into the request extensions (as tests do), else the one of the
@@ -61,11 +60,8 @@ pub async fn mark_fresh(req: &HttpRequest) -> Result<(), PowError> {
 /// # Errors
 /// [`PowError::Config`] when nobody is signed in; [`PowError::Store`] when the store fails.
 pub async fn record_method(req: &HttpRequest, method: AuthMethod) -> Result<(), PowError> {
-    let config = require_config(req)?;
-    let current = current_session(req).ok_or_else(super::nobody_signed_in)?;
-    let current = record_session_method(&config, current, method).await?;
-    req.extensions_mut().insert(current);
-    Ok(())
+    require_config(req)?;
+    CookieSessionHandle::new(req).record(method).await
 }
 
 /// The signed-in session, if any.
@@ -74,13 +70,16 @@ pub fn current_session(req: &HttpRequest) -> Option<CurrentSession> {
 }
 
 pub(crate) fn require_config(req: &HttpRequest) -> Result<PowConfig, PowError> {
-    config(req).ok_or_else(|| {
-        PowError::Config(
-            "no pow config on this request: wrap the app or scope with \
-             PowSessionMiddleware::new(config), inside cookie_session_middleware(&config)"
-                .into(),
-        )
-    })
+    config(req).ok_or_else(no_config)
+}
+
+/// The error of a request served without a setup.
+pub(crate) fn no_config() -> PowError {
+    PowError::Config(
+        "no pow config on this request: wrap the app or scope with \
+         PowSessionMiddleware::new(config), inside cookie_session_middleware(&config)"
+            .into(),
+    )
 }
 
 /// Writes the cookie's session id into the cookie session of `req`. The cookie is signed
@@ -118,85 +117,8 @@ pub async fn sign_in_with(
     user: &User,
     metadata: SessionMetadata,
 ) -> Result<(), PowError> {
-    let config = require_config(req)?;
-    let facts = crate::web::ActixRequest(req).facts();
-    let device_cookie = req
-        .cookie(&browser::device_cookie_name(&config))
-        .map(|cookie| cookie.value().to_owned());
-    let session = req.cookie_session();
-    let browser = browser::Browser {
-        config: &config,
-        cookie: &session,
-        facts: &facts,
-        device_cookie,
-    };
-    let previous = current_session(req);
-    let signed_in = browser::sign_in(&browser, previous.as_ref(), user, metadata).await?;
-    req.extensions_mut().insert(signed_in.current);
-    if let Some(device) = signed_in.device {
-        req.extensions_mut().insert(device);
-    }
-    if let Some(cookie) = signed_in.set_cookie {
-        super::queue_cookie(req, cookie);
-    }
-    Ok(())
-}
-
-/// Takes back the device recorded by a sign-in of this same request (see
-/// [`browser::RecordedDevice`]), and the device cookie it queued.
-async fn forget_recorded_device(req: &HttpRequest, config: &PowConfig) {
-    let Some(recorded) = req.extensions_mut().remove::<browser::RecordedDevice>() else {
-        return;
-    };
-    if let Some(name) = recorded.cookie_name() {
-        super::response_cookies::unqueue_cookie(req, name);
-    }
-    browser::forget_device(config, &recorded).await;
-}
-
-/// The browser's cookie session of `req` as a [`SessionHandle`]: starting is
-/// [`sign_in_with`] (a new session, the cookie renewed, CSRF rotated) and ending is
-/// [`sign_out`]. What the HTML controllers hand to the [`flows`](crate::flows).
-#[derive(Clone, Copy, Debug)]
-pub struct CookieSessionHandle<'a> {
-    req: &'a HttpRequest,
-}
-
-impl<'a> CookieSessionHandle<'a> {
-    /// The cookie session of `req` (served by [`PowSessionMiddleware`]).
-    pub fn new(req: &'a HttpRequest) -> Self {
-        Self { req }
-    }
-}
-
-#[async_trait::async_trait(?Send)]
-impl SessionHandle for CookieSessionHandle<'_> {
-    type Error = PowError;
-
-    fn current(&self) -> Option<CurrentSession> {
-        current_session(self.req)
-    }
-
-    async fn start(
-        &mut self,
-        _config: &PowConfig,
-        user: &User,
-        metadata: SessionMetadata,
-    ) -> Result<(), PowError> {
-        sign_in_with(self.req, user, metadata).await
-    }
-
-    async fn end(&mut self, _config: &PowConfig) -> Result<(), PowError> {
-        sign_out(self.req).await
-    }
-
-    async fn record_method(
-        &mut self,
-        _config: &PowConfig,
-        method: AuthMethod,
-    ) -> Result<(), PowError> {
-        record_method(self.req, method).await
-    }
+    require_config(req)?;
+    CookieSessionHandle::new(req).sign_in(user, metadata).await
 }
 
 /// Signs the current session out: deletes it in the store and removes the session id
@@ -207,19 +129,11 @@ impl SessionHandle for CookieSessionHandle<'_> {
 /// [`PowError::Store`] when the store fails.
 #[tracing::instrument(name = "pow.sign_out", skip_all)]
 pub async fn sign_out(req: &HttpRequest) -> Result<(), PowError> {
-    // Signing out of support access stops it: the admin is back in their own session.
-    if current_session(req).is_some_and(|current| current.metadata.is_impersonation()) {
-        stop_impersonation(req).await?;
-        return Ok(());
-    }
-    let config = require_config(req)?;
-    forget_recorded_device(req, &config).await;
-    let current = req.extensions_mut().remove::<CurrentSession>();
-    browser::sign_out(&config, &req.cookie_session(), current.as_ref()).await
+    CookieSessionHandle::new(req).sign_out().await
 }
 
 /// The cookie-session key keeping the admin's own cookie id during support access.
-fn impersonator_key(config: &PowConfig) -> String {
+pub(crate) fn impersonator_key(config: &PowConfig) -> String {
     format!("{}_impersonator", config.session().session_key)
 }
 
@@ -261,42 +175,8 @@ pub(crate) fn begin_impersonation(
 /// # Errors
 /// [`PowError::Config`] without a config; [`PowError::Store`] when the store fails.
 pub async fn stop_impersonation(req: &HttpRequest) -> Result<bool, PowError> {
-    let config = require_config(req)?;
-    let session = req.cookie_session();
-    let stash = impersonator_key(&config);
-    let current = current_session(req);
-    let admin_stored = match &current {
-        Some(current) if current.metadata.is_impersonation() => {
-            super::impersonation::stop(&config, current).await?
-        }
-        // Signed in as someone: nothing to stop.
-        Some(_) => return Ok(false),
-        None => None,
-    };
-    let Some(admin_cookie_id) = session.get::<String>(&stash).ok().flatten() else {
-        return Ok(admin_stored.is_some());
-    };
-    session.remove(&stash);
-    session.remove(&config.session().session_key);
-    req.extensions_mut().remove::<CurrentSession>();
-    crate::web::csrf::rotate(&session);
-    let admin_id = stored_session_id(&config, &admin_cookie_id);
-    if admin_stored
-        .as_ref()
-        .is_some_and(|stored| *stored != admin_id)
-    {
-        // The cookie's admin is not the one this session recorded: sign out.
-        return Ok(true);
-    }
-    if let Some((user, metadata)) = CredentialsCache::new(&config).get(&admin_id).await? {
-        write_session_id(&session, &config, &admin_cookie_id)?;
-        req.extensions_mut().insert(CurrentSession {
-            user: Arc::new(user),
-            session_id: admin_id,
-            metadata: Arc::new(metadata),
-        });
-    }
-    Ok(true)
+    require_config(req)?;
+    CookieSessionHandle::new(req).stop_impersonation().await
 }
 
 /// Deletes every session of the user (for example after a password change or when an

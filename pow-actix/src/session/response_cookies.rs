@@ -32,14 +32,12 @@ pub(crate) fn unqueue_cookie(req: &HttpRequest, name: &str) {
     }
 }
 
-/// The value of the cookie named `name` queued on `req`, if any.
-pub(crate) fn queued_value(req: &HttpRequest, name: &str) -> Option<String> {
+/// The cookies queued on `req` so far.
+pub(crate) fn queued_cookies(req: &HttpRequest) -> Vec<Cookie<'static>> {
     req.extensions()
-        .get::<QueuedCookies>()?
-        .0
-        .iter()
-        .find(|c| c.name() == name)
-        .map(|c| c.value().to_owned())
+        .get::<QueuedCookies>()
+        .map(|queued| queued.0.clone())
+        .unwrap_or_default()
 }
 
 /// Removes and returns the cookies queued on `req`.

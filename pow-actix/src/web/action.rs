@@ -289,8 +289,8 @@ impl Action {
             tracing::Span::current().record("user_id", user.id);
         }
         // Rate limits and the account lock, before any password is hashed; the CAPTCHA.
-        let source = ActixRequest(req);
-        let admission = match pipeline::admit(&ctl, &source, &requirements, answer.as_deref()).await
+        let facts = ActixRequest(req).facts();
+        let admission = match pipeline::admit(&ctl, &facts, &requirements, answer.as_deref()).await
         {
             Ok(admission) => admission,
             Err(err @ (PowError::CaptchaInvalid | PowError::CaptchaUnavailable)) => {
@@ -315,7 +315,8 @@ impl Action {
         if let Some(user) = &ctl.user {
             tracing::Span::current().record("user_id", user.id);
         }
-        pipeline::finish(&ctl, &source, admission).await?;
+        // The facts as the action left them (the session it signed in, for the audit).
+        pipeline::finish(&ctl, &ActixRequest(req).facts(), admission).await?;
         let respond = match outcome {
             Outcome::Stop(res) => return Ok(res),
             Outcome::Respond(res) => Ok(res),
@@ -388,7 +389,10 @@ fn return_path(req: &HttpRequest) -> Option<String> {
 /// The page answering a browser that asks, during support access, for what needs the
 /// user's own proof: `403` with the translated reason.
 fn impersonation_forbidden(req: &HttpRequest, config: &PowConfig) -> HttpResponse {
-    let lang = crate::messages::request_language(&crate::web::ActixRequest(req), config.messages());
+    let lang = crate::messages::request_language(
+        &crate::web::ActixRequest(req).facts(),
+        config.messages(),
+    );
     HttpResponse::Forbidden()
         .insert_header(super::no_store())
         .content_type("text/plain; charset=utf-8")

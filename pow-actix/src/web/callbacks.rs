@@ -50,8 +50,10 @@ impl std::fmt::Debug for Controller {
 impl Controller {
     /// A new controller state for `id`.
     pub fn new(req: &HttpRequest, config: &PowConfig, id: ActionId, params: Params) -> Self {
-        let lang =
-            crate::messages::request_language(&crate::web::ActixRequest(req), config.messages());
+        let lang = crate::messages::request_language(
+            &crate::web::ActixRequest(req).facts(),
+            config.messages(),
+        );
         let mut step = Step::new(config, id, params, lang);
         step.request_path = request_path_param(req);
         step.current_page = super::controllers::current_page(req).map(str::to_owned);
@@ -71,7 +73,7 @@ impl Controller {
         let mut client = super::client::ActixClient::served_by(&req, &config, self.step.format);
         for callbacks in config.extensions().callbacks() {
             if let Flow::Halt(halt) = callbacks
-                .before_process(&mut self.step, &mut client)
+                .before_process(&mut self.step, &mut *client)
                 .await?
             {
                 return Ok(Some(halted(halt, self.step.format)));
@@ -90,7 +92,7 @@ impl Controller {
         let mut client = super::client::ActixClient::served_by(&req, &config, self.step.format);
         for callbacks in config.extensions().callbacks() {
             if let Flow::Halt(halt) = callbacks
-                .before_respond(&mut self.step, &mut client)
+                .before_respond(&mut self.step, &mut *client)
                 .await?
             {
                 return Ok(Some(halted(halt, self.step.format)));

@@ -1,68 +1,87 @@
 //! The actix layer's [`Client`]: what the extensions' callbacks read and change of the
 //! client an actix request comes from.
 
-use actix_web::cookie::{time, Cookie, SameSite};
-use actix_web::{HttpMessage as _, HttpRequest};
+use actix_web::cookie::Cookie;
+use actix_web::HttpRequest;
 
 use crate::config::PowConfig;
 use crate::error::PowError;
 use crate::pipeline::{Client, ClientCookie, FlashKind, Format};
 use crate::request::{RequestFacts, RequestSource};
-use crate::session::{CookieSessionExt as _, CookieSessionHandle, SessionHandle};
-use crate::web::ActixRequest;
+use crate::session::{CookieSessionHandle, InRequest, SessionHandle, WriteBack};
+use pow_core::session::flash;
 
 /// The client of an actix request: its facts, its cookie session (as a
 /// [`CookieSessionHandle`]), the flash texts and values kept in the cookie session, and the
 /// cookies of the request and the response. On a JSON action the browser-only parts (flash,
 /// values, cookies) do nothing.
-pub struct ActixClient<'a> {
-    req: &'a HttpRequest,
-    session: CookieSessionHandle<'a>,
+///
+/// It holds what it read of the request, so a callback's future over it is `Send`;
+/// [`new`](Self::new) hands it out beside the request, which sees its changes (the
+/// session, the queued cookies) once it is dropped.
+pub struct ActixClient {
+    session: CookieSessionHandle,
+    /// The request's cookies, by name.
+    cookies: Vec<(String, String)>,
     browser: bool,
     secure: bool,
 }
 
-impl<'a> ActixClient<'a> {
+impl ActixClient {
     /// The client of `req`, answered as `format` (the setup serving it is looked up for
     /// the cookies' `Secure` flag).
-    pub fn new(req: &'a HttpRequest, format: Format) -> Self {
-        match crate::session::config(req) {
-            Some(config) => Self::served_by(req, &config, format),
-            None => Self::with_secure(req, format, true),
-        }
+    #[allow(clippy::new_ret_no_self)]
+    pub fn new(req: &HttpRequest, format: Format) -> InRequest<Self> {
+        let secure =
+            crate::session::config(req).is_none_or(|config| config.session().cookie_secure);
+        InRequest::new(req, Self::read(req, format, secure))
     }
 
     /// The client of `req` served by `config`, answered as `format`.
-    pub fn served_by(req: &'a HttpRequest, config: &PowConfig, format: Format) -> Self {
-        Self::with_secure(req, format, config.session().cookie_secure)
+    pub fn served_by(req: &HttpRequest, config: &PowConfig, format: Format) -> InRequest<Self> {
+        InRequest::new(req, Self::read(req, format, config.session().cookie_secure))
     }
 
-    fn with_secure(req: &'a HttpRequest, format: Format, secure: bool) -> Self {
+    fn read(req: &HttpRequest, format: Format, secure: bool) -> Self {
+        let cookies = req
+            .cookies()
+            .map(|cookies| {
+                cookies
+                    .iter()
+                    .map(|cookie| (cookie.name().to_owned(), cookie.value().to_owned()))
+                    .collect()
+            })
+            .unwrap_or_default();
         Self {
-            req,
-            session: CookieSessionHandle::new(req),
+            session: CookieSessionHandle::read(req),
+            cookies,
             browser: format == Format::Html,
             secure,
         }
     }
 }
 
-impl std::fmt::Debug for ActixClient<'_> {
+impl WriteBack for ActixClient {
+    fn write_back(&mut self, req: &HttpRequest) {
+        self.session.write_back(req);
+    }
+}
+
+impl std::fmt::Debug for ActixClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ActixClient")
-            .field("path", &self.req.path())
             .field("browser", &self.browser)
             .finish_non_exhaustive()
     }
 }
 
-impl RequestSource for ActixClient<'_> {
+impl RequestSource for ActixClient {
     fn facts(&self) -> RequestFacts {
-        ActixRequest(self.req).facts()
+        self.session.facts()
     }
 }
 
-impl Client for ActixClient<'_> {
+impl Client for ActixClient {
     fn session(&mut self) -> &mut dyn SessionHandle<Error = PowError> {
         &mut self.session
     }
@@ -71,15 +90,16 @@ impl Client for ActixClient<'_> {
         if !self.browser {
             return;
         }
+        let session = self.session.cookie_session();
         match kind {
-            FlashKind::Info => super::flash::put_info(self.req, text),
-            FlashKind::Error => super::flash::put_error(self.req, text),
+            FlashKind::Info => flash::put_info(session, text),
+            FlashKind::Error => flash::put_error(session, text),
         }
     }
 
     fn discard_flash(&mut self) {
         if self.browser {
-            let _ = super::flash::take(self.req);
+            let _ = flash::take(self.session.cookie_session());
         }
     }
 
@@ -87,67 +107,69 @@ impl Client for ActixClient<'_> {
         if !self.browser {
             return None;
         }
-        self.req.cookie_session().get::<String>(key).ok().flatten()
+        self.session
+            .cookie_session()
+            .get::<String>(key)
+            .ok()
+            .flatten()
     }
 
     fn set_value(&mut self, key: &str, value: &str) -> Result<(), PowError> {
         if self.browser {
-            self.req.cookie_session().insert(key.to_owned(), value)?;
+            self.session
+                .cookie_session()
+                .insert(key.to_owned(), value)?;
         }
         Ok(())
     }
 
     fn remove_value(&mut self, key: &str) {
         if self.browser {
-            self.req.cookie_session().remove(key);
+            self.session.cookie_session().remove(key);
         }
     }
 
     fn cookie(&self, name: &str) -> Option<String> {
-        self.req
-            .cookie(name)
-            .map(|cookie| cookie.value().to_owned())
+        self.cookies
+            .iter()
+            .find(|(cookie, _)| cookie == name)
+            .map(|(_, value)| value.clone())
     }
 
     fn sent_cookie(&self, name: &str) -> Option<String> {
-        crate::session::queued_value(self.req, name)
+        self.session.queued_value(name)
     }
 
     fn serve_once(&mut self, current: crate::session::CurrentSession) {
-        self.req.extensions_mut().insert(current);
+        self.session.serve_once(current);
     }
 
     fn set_cookie(&mut self, cookie: ClientCookie) {
         if self.browser {
-            crate::session::queue_cookie(self.req, actix_cookie(cookie, self.secure));
+            self.session.queue_cookie(actix_cookie(cookie, self.secure));
         }
     }
 }
 
 /// `cookie` as actix sets it: `HttpOnly`, path `/`, `SameSite=Lax`, `Secure` as the setup
-/// says.
+/// says (the engine's [`ClientCookie::to_cookie`], which every framework layer uses).
 pub fn actix_cookie(cookie: ClientCookie, secure: bool) -> Cookie<'static> {
-    let mut built = Cookie::build(cookie.name, cookie.value)
-        .path("/")
-        .http_only(true)
-        .same_site(SameSite::Lax)
-        .secure(secure);
-    if let Some(max_age) = cookie.max_age {
-        let seconds = i64::try_from(max_age.as_secs()).unwrap_or(i64::MAX);
-        built = built.max_age(time::Duration::seconds(seconds));
-    }
-    let mut built = built.finish();
-    if cookie.max_age.is_some_and(|age| age.is_zero()) {
-        built.make_removal();
-    }
-    built
+    cookie.to_cookie(secure)
 }
 
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
 
+    use actix_web::cookie::{time, SameSite};
+
     use super::*;
+
+    #[test]
+    fn the_client_can_be_held_across_an_await_on_any_thread() {
+        fn assert_send<T: Send + Sync>() {}
+        assert_send::<ActixClient>();
+    }
 
     #[test]
     fn a_client_cookie_is_set_http_only_lax_on_the_whole_site() {

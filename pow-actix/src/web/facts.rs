@@ -7,7 +7,9 @@ use actix_web::{HttpMessage, HttpRequest};
 use ipnet::IpNet;
 
 use crate::messages::LanguageIdentifier;
-use crate::request::{RequestFacts, RequestSource, USER_AGENT_READ_MAX};
+#[cfg(doc)]
+use crate::request::RequestSource;
+use crate::request::{RequestFacts, USER_AGENT_READ_MAX};
 use crate::session::CurrentSession;
 
 /// The facts of a request that do not change while it runs, read once (see
@@ -15,14 +17,19 @@ use crate::session::CurrentSession;
 #[derive(Clone)]
 struct ReadOnce(RequestFacts);
 
-/// An actix request as the engine reads it ([`RequestSource`]): pass `&ActixRequest(&req)`
-/// to a flow. The facts that do not change while the request runs (the client's address
-/// through the serving setup's trusted proxies, the user agent, the languages, the origin)
-/// are read once per request and kept in it.
+/// An actix request as the engine reads it: pass `&ActixRequest(&req).facts()` to a flow.
+/// The facts that do not change while the request runs (the client's address through the
+/// serving setup's trusted proxies, the user agent, the languages, the origin) are read
+/// once per request and kept in it; the session and language are added as they are when
+/// asked.
+///
+/// It is not itself a [`RequestSource`]: an actix request is neither `Send` nor `Sync`,
+/// and the engine's futures are, so the engine takes the facts it read
+/// ([`RequestFacts`] is a source) or a client built from them
+/// ([`ActixClient`](crate::web::ActixClient)).
 ///
 /// ```
 /// use actix_web::test::TestRequest;
-/// use pow_actix::request::RequestSource;
 /// use pow_actix::web::ActixRequest;
 ///
 /// let req = TestRequest::get().peer_addr("203.0.113.9:4000".parse().unwrap()).to_http_request();
@@ -32,8 +39,9 @@ struct ReadOnce(RequestFacts);
 #[derive(Clone, Copy)]
 pub struct ActixRequest<'a>(pub &'a HttpRequest);
 
-impl RequestSource for ActixRequest<'_> {
-    fn facts(&self) -> RequestFacts {
+impl ActixRequest<'_> {
+    /// The facts of the request as they are now.
+    pub fn facts(&self) -> RequestFacts {
         let ActixRequest(req) = *self;
         let cached = req.extensions().get::<ReadOnce>().cloned();
         let mut facts = match cached {

@@ -67,7 +67,7 @@ pub(super) async fn start(req: HttpRequest, body: Bytes) -> crate::Result<HttpRe
                 .and_then(|id| id.trim().parse::<i64>().ok())
                 .unwrap_or(0);
             let reason = ctl.params.get("reason").cloned().unwrap_or_default();
-            let device = session::device_of(&crate::web::ActixRequest(&ctl.req));
+            let device = session::device_of(&crate::web::ActixRequest(&ctl.req).facts());
             let started =
                 match impersonation::start(&config, &admin, target, &reason, device).await? {
                     Ok(started) => started,
@@ -81,7 +81,7 @@ pub(super) async fn start(req: HttpRequest, body: Bytes) -> crate::Result<HttpRe
                 let to = user.email().unwrap_or_default();
                 send_notice(
                     &config,
-                    &crate::web::ActixRequest(&ctl.req),
+                    &crate::web::ActixRequest(&ctl.req).facts(),
                     &ctl.lang,
                     to,
                     Notice::SupportAccess { reason },

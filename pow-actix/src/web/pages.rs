@@ -187,7 +187,10 @@ pub fn unavailable_page(
     {
         return None;
     }
-    let lang = crate::messages::request_language(&crate::web::ActixRequest(req), config.messages());
+    let lang = crate::messages::request_language(
+        &crate::web::ActixRequest(req).facts(),
+        config.messages(),
+    );
     let messages = config.messages();
     let (name, title, text, status, retry_after) = match error {
         PowError::RateLimited(limited) => {

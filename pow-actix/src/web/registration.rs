@@ -154,7 +154,9 @@ async fn create(req: HttpRequest, form: FormData) -> crate::Result<HttpResponse>
         .form(form)
         .run(&req, async |ctl| {
             let mut session = CookieSessionHandle::new(&ctl.req);
-            match flows::sign_up(&ctl.config, ctl.params.clone(), &mut session).await? {
+            let outcome = flows::sign_up(&ctl.config, ctl.params.clone(), &mut *session).await;
+            session.write_back();
+            match outcome? {
                 SignUp::SignedUp(user) => Ok(after_sign_up(ctl, user)),
                 SignUp::Invalid(cs) => {
                     ctl.changeset = Some(cs);
@@ -172,8 +174,12 @@ async fn create(req: HttpRequest, form: FormData) -> crate::Result<HttpResponse>
 /// # Errors
 /// [`PowError::Store`] when the session cannot be stored.
 pub async fn signed_up(ctl: &mut Controller, user: User) -> Result<Outcome, PowError> {
-    let mut session = session::CookieSessionHandle::new(&ctl.req);
-    crate::flows::start_signed_up(&ctl.config, &user, &mut session).await?;
+    crate::flows::start_signed_up(
+        &ctl.config,
+        &user,
+        &mut *session::CookieSessionHandle::new(&ctl.req),
+    )
+    .await?;
     Ok(after_sign_up(ctl, user))
 }
 
@@ -203,12 +209,13 @@ async fn update_form(req: HttpRequest, form: FormData) -> crate::Result<HttpResp
             let params = ctl.params.clone();
             let outcome = flows::update_account(
                 &ctl.config,
-                &crate::web::ActixRequest(&ctl.req),
+                &crate::web::ActixRequest(&ctl.req).facts(),
                 &current,
                 params,
-                &mut session,
+                &mut *session,
             )
             .await?;
+            session.write_back();
             match outcome {
                 AccountUpdate::Updated { user, .. } => {
                     let text = ctl.config.messages().user_has_been_updated(&ctl.lang);
@@ -240,7 +247,9 @@ async fn delete_form(req: HttpRequest, form: FormData) -> crate::Result<HttpResp
         .run(&req, async |ctl| {
             let user = ctl.signed_in()?.clone();
             let mut session = CookieSessionHandle::new(&ctl.req);
-            match flows::delete_account(&ctl.config, &user, &mut session).await? {
+            let outcome = flows::delete_account(&ctl.config, &user, &mut *session).await;
+            session.write_back();
+            match outcome? {
                 AccountDeletion::Deleted => {
                     let text = ctl.config.messages().user_has_been_deleted(&ctl.lang);
                     flash::put_info(&ctl.req, text);

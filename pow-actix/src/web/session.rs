@@ -75,14 +75,15 @@ pub(super) async fn post(req: HttpRequest, body: Bytes) -> crate::Result<HttpRes
         .run(&req, async |ctl| {
             let mut session = CookieSessionHandle::new(&ctl.req);
             let params = ctl.params.clone();
-            match flows::sign_in(
+            let outcome = flows::sign_in(
                 &ctl.config,
-                &crate::web::ActixRequest(&ctl.req),
+                &crate::web::ActixRequest(&ctl.req).facts(),
                 params,
-                &mut session,
+                &mut *session,
             )
-            .await?
-            {
+            .await;
+            session.write_back();
+            match outcome? {
                 SignIn::SignedIn(user) => {
                     flash::put_info(&ctl.req, ctl.config.messages().signed_in(&ctl.lang));
                     ctl.user = Some(user);
@@ -119,7 +120,7 @@ async fn delete_form(req: HttpRequest, form: FormData) -> crate::Result<HttpResp
         .signed_in()
         .form(form)
         .run(&req, async |ctl| {
-            flows::sign_out(&ctl.config, &mut CookieSessionHandle::new(&ctl.req)).await?;
+            flows::sign_out(&ctl.config, &mut *CookieSessionHandle::new(&ctl.req)).await?;
             flash::put_info(&ctl.req, ctl.config.messages().signed_out(&ctl.lang));
             ctl.user = ctl.current_user.clone();
             let path = ctl.config.routes().after_sign_out_path(&ctl.routes_ctx());

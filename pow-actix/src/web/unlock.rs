@@ -12,13 +12,15 @@ pub(crate) async fn unlock(
     token: web::Path<String>,
 ) -> crate::Result<HttpResponse> {
     let config = route_config(&req)?;
-    let lang =
-        crate::messages::request_language(&crate::web::ActixRequest(&req), config.messages());
+    let lang = crate::messages::request_language(
+        &crate::web::ActixRequest(&req).facts(),
+        config.messages(),
+    );
     let sign_in_page = config
         .routes()
         .session_path(&routes_ctx(&req, &config, None), "new");
     let messages = config.messages();
-    if crate::limits::redeem_unlock_link(&config, &crate::web::ActixRequest(&req), &token)
+    if crate::limits::redeem_unlock_link(&config, &crate::web::ActixRequest(&req).facts(), &token)
         .await?
         .is_some()
     {

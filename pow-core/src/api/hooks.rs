@@ -59,7 +59,7 @@ impl Issue<'_> {
 /// /// Refuses tokens to locked users.
 /// struct Gate;
 ///
-/// #[async_trait::async_trait(?Send)]
+/// #[async_trait::async_trait]
 /// impl TokenHooks for Gate {
 ///     async fn before_issue(&self, issue: &Issue<'_>) -> Result<(), PowError> {
 ///         if issue.user.get_str("locked_at").is_some() {
@@ -69,7 +69,7 @@ impl Issue<'_> {
 ///     }
 /// }
 /// ```
-#[async_trait(?Send)]
+#[async_trait]
 pub trait TokenHooks: Send + Sync + 'static {
     /// Runs before a pair is issued; an `Err` ([`Held`] through `?`, or any failure) is
     /// answered instead of the pair. After a registration the user stays created; on a

@@ -129,7 +129,7 @@ pub type PageFn = dyn Fn(PageId, &mut PageBody, &LanguageIdentifier, &PowConfig)
 
 /// Runs when a user's credentials were revoked (password changed or reset, account
 /// deleted, "sign out everywhere"): drop any tokens the extension keeps for the user.
-#[async_trait(?Send)]
+#[async_trait]
 pub trait CredentialsRevoked: Send + Sync + 'static {
     /// Drops what can sign `user` in again.
     async fn credentials_revoked(&self, config: &PowConfig, user: &User) -> Result<(), PowError>;
@@ -137,7 +137,7 @@ pub trait CredentialsRevoked: Send + Sync + 'static {
 
 /// What an extension keeps that can sign a user in again later (remember-me families), for
 /// the user's session list.
-#[async_trait(?Send)]
+#[async_trait]
 pub trait Remembered: Send + Sync + 'static {
     /// The user's remembered sign-ins.
     async fn remembered(
@@ -155,7 +155,7 @@ pub trait Remembered: Send + Sync + 'static {
 /// remember-me tokens), for the user's data export and for erasing an account. Columns
 /// the extension adds to the row are exported by the core (see
 /// [`FieldDef::exported`](crate::users::FieldDef::exported)) and go with the row.
-#[async_trait(?Send)]
+#[async_trait]
 pub trait UserData: Send + Sync + 'static {
     /// What the extension keeps about `user`, as JSON, for the export (under the
     /// extension's name). Leave out what lets someone sign in (tokens, their digests).
@@ -175,7 +175,7 @@ pub trait UserData: Send + Sync + 'static {
 /// security key): the second step of a sign-in asks for it when the user has one set up,
 /// and accepts its answer. The two-factor extension runs the step; others register
 /// factors with [`ExtensionBuilder::second_factor`].
-#[async_trait(?Send)]
+#[async_trait]
 pub trait SecondFactor: Send + Sync + 'static {
     /// Its name in forms and JSON (`"security_key"`).
     fn name(&self) -> &'static str;
@@ -227,7 +227,7 @@ pub trait SecondFactor: Send + Sync + 'static {
 /// Register it with [`ExtensionBuilder::factor_enrolment`]; an extension offering a new
 /// factor (an SMS code, say) registers one too, and every removal path that runs with
 /// `Action::changes_factor` then asks for it.
-#[async_trait(?Send)]
+#[async_trait]
 pub trait FactorEnrolment: Send + Sync + 'static {
     /// The methods that prove the factors of this extension `user` has set up (empty when
     /// none). `user` is the row as stored.
@@ -276,7 +276,7 @@ pub trait AddressProof: Send + Sync + 'static {
 /// Starts a staged sign-up: mails `email` a link that proves it and opens the sign-up form
 /// prefilled with `prefill` (passwordless sign-up). An extension that offers it registers
 /// it; others start one through [`Extensions::staged_sign_up`].
-#[async_trait(?Send)]
+#[async_trait]
 pub trait StagedSignUp: Send + Sync + 'static {
     /// Mails the link (within the mail limits).
     ///
@@ -328,9 +328,9 @@ pub enum ProvenBy {
 /// (e.g. `invitation#update`), so extensions hook into each other through these documented
 /// names only. Framework-free: one implementation serves every framework layer.
 ///
-/// The futures are not `Send` (a framework's request is not): implement the trait with
-/// `#[async_trait::async_trait(?Send)]`.
-#[async_trait(?Send)]
+/// The futures are `Send` (the step and the client are), so callbacks run on any executor:
+/// implement the trait with `#[async_trait::async_trait]`.
+#[async_trait]
 pub trait Callbacks: Send + Sync + 'static {
     /// Runs before an action.
     async fn before_process(
@@ -356,7 +356,7 @@ pub trait Callbacks: Send + Sync + 'static {
 /// [`Client`](crate::pipeline::Client). It runs on requests that carry one of its
 /// [`cookies`](RequestHook::cookies), so a request with no cookie of interest costs
 /// nothing. Framework-free: one hook serves every framework layer.
-#[async_trait(?Send)]
+#[async_trait]
 pub trait RequestHook: Send + Sync + 'static {
     /// The names of the cookies the hook reads, under `config`. Read once, when the
     /// middleware is set up.

@@ -25,10 +25,13 @@ use crate::users::User;
 /// against session fixation) and [`end`](Self::end) to sign the client out. The error type
 /// lets a transport refuse a start in its own terms (the API's extensions refuse to issue
 /// a token pair with pow-actix's `ApiError`).
-#[async_trait(?Send)]
-pub trait SessionHandle {
+///
+/// The handle is `Send` and so are its futures: a flow over it runs on a multi-threaded
+/// executor.
+#[async_trait]
+pub trait SessionHandle: Send {
     /// What a refused start or end answers; the engine's own errors convert into it.
-    type Error: From<PowError>;
+    type Error: From<PowError> + Send;
 
     /// The session the client is signed in with, if any.
     fn current(&self) -> Option<CurrentSession>;
@@ -121,7 +124,7 @@ impl StoreSession {
     }
 }
 
-#[async_trait(?Send)]
+#[async_trait]
 impl SessionHandle for StoreSession {
     type Error = PowError;
 

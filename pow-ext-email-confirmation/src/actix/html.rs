@@ -39,7 +39,7 @@ async fn confirm_email(
             } else {
                 config.routes().session_path(&ctx, "new")
             };
-            let source = pow_actix::web::ActixRequest(&ctl.req);
+            let source = pow_actix::web::ActixRequest(&ctl.req).facts();
             let by = ProvenBy::ConfirmationLink;
             match confirm_link(&mut ctl.step, &source, &ext, &token, by).await? {
                 Confirmation::Invalid => flash::put_error(

@@ -72,7 +72,12 @@ impl EmailConfirmationApi {
         user: User,
     ) -> Result<Sent, ApiError> {
         self.hooks
-            .send(&pow_actix::web::ActixRequest(req), config, lang, user)
+            .send(
+                &pow_actix::web::ActixRequest(req).facts(),
+                config,
+                lang,
+                user,
+            )
             .await
             .map_err(|err| ApiError::from_pow(req, err))
     }
@@ -240,7 +245,7 @@ async fn confirm_token(
 ) -> Result<HttpResponse, ApiError> {
     api.run(&req, actions::API_CONFIRM, async |ctl| {
         let config = api.config();
-        let source = pow_actix::web::ActixRequest(&req);
+        let source = pow_actix::web::ActixRequest(&req).facts();
         let by = pow_actix::extension::ProvenBy::ConfirmationToken;
         let outcome = confirm_link(&mut ctl.step, &source, &this.hooks.ext, &token, by).await?;
         match outcome {

@@ -62,7 +62,7 @@ fn message(config: &PowConfig, lang: &LanguageIdentifier, key: &str) -> Option<S
 /// "The invitation doesn't exist.", then to the sign-in page.
 fn invalid_invitation(req: &HttpRequest, config: &PowConfig) -> HttpResponse {
     let lang = pow_actix::messages::request_language(
-        &pow_actix::web::ActixRequest(req),
+        &pow_actix::web::ActixRequest(req).facts(),
         config.messages(),
     );
     flash::put_error(
@@ -87,7 +87,7 @@ fn refuse_non_inviter(
 fn forbidden(req: &HttpRequest, config: &PowConfig) -> Result<HttpResponse, PowError> {
     tracing::info!(path = %req.path(), "refused an invitation request: not allowed to invite");
     let lang = pow_actix::messages::request_language(
-        &pow_actix::web::ActixRequest(req),
+        &pow_actix::web::ActixRequest(req).facts(),
         config.messages(),
     );
     let body = PageBody::Text {
@@ -189,7 +189,7 @@ async fn create(
                 return Ok(Outcome::Stop(res));
             }
             let signed_in_id = ctl.signed_in()?.id;
-            let source = ActixRequest(&ctl.req);
+            let source = ActixRequest(&ctl.req).facts();
             match invite(&mut ctl.step, &source, &ext, signed_in_id).await? {
                 Invite::InviterGone => {
                     pow_actix::session::sign_out(&ctl.req).await?;
@@ -248,7 +248,7 @@ async fn show(
                 let body = PageBody::Text {
                     paragraphs: vec![
                         ctl.text("pow_invitation_show_intro"),
-                        accept_url(&ActixRequest(req), config, &signed),
+                        accept_url(&ActixRequest(req).facts(), config, &signed),
                     ],
                     links: vec![Link::new(
                         path(config, NEW_PATH, ""),
@@ -334,7 +334,7 @@ async fn update_form(
         .signed_out()
         .form(form)
         .run(&req, async |ctl| {
-            let source = ActixRequest(&ctl.req);
+            let source = ActixRequest(&ctl.req).facts();
             match accept(&mut ctl.step, &source, &ext, &token).await? {
                 None => Ok(Outcome::Stop(invalid_invitation(&ctl.req, &ctl.config))),
                 Some(Ok(user)) => signed_up(ctl, user).await,

@@ -52,7 +52,7 @@ fn not_allowed(req: &HttpRequest) -> ApiError {
 fn hand_over(ctl: &Controller, signed: &str, message: Option<String>) -> Value {
     json!({
         "token": signed,
-        "url": accept_url(&ActixRequest(&ctl.req), &ctl.config, signed),
+        "url": accept_url(&ActixRequest(&ctl.req).facts(), &ctl.config, signed),
         "message": message,
     })
 }
@@ -74,7 +74,7 @@ async fn create(
     let params = user_params(&body).ok_or_else(|| ApiError::invalid_request(&req))?;
     let action = Action::new(actions::API_CREATE).params(params);
     api.run_action(&req, action, async |ctl| {
-        let source = ActixRequest(&ctl.req);
+        let source = ActixRequest(&ctl.req).facts();
         match invite(&mut ctl.step, &source, &ext, current.user.id).await? {
             Invite::InviterGone => Err(ApiError::not_authenticated(&req)),
             Invite::NotAllowed => Err(not_allowed(&req)),
@@ -149,12 +149,12 @@ async fn update(
     let params = user_params(&body).ok_or_else(|| ApiError::invalid_request(&req))?;
     let action = Action::new(actions::API_UPDATE).params(params);
     api.run_action(&req, action, async |ctl| {
-        let source = ActixRequest(&ctl.req);
+        let source = ActixRequest(&ctl.req).facts();
         match accept(&mut ctl.step, &source, &ext, &token).await? {
             None => Err(invalid(&req)),
             Some(Ok(user)) => {
                 let mut session = api.session(&req, ApiAction::Registration);
-                pow_actix::flows::start_signed_up(&ctl.config, &user, &mut session).await?;
+                pow_actix::flows::start_signed_up(&ctl.config, &user, &mut *session).await?;
                 ctl.user = Some(user);
                 api.issued(&req, &session)
             }

@@ -3,7 +3,6 @@
 use actix_web::web::{self, Bytes};
 use actix_web::{HttpRequest, HttpResponse};
 use pow_actix::messages::MessageArg;
-use pow_actix::request::RequestSource as _;
 use pow_actix::session::CookieSessionExt as _;
 use pow_actix::session::{self, CookieSessionHandle};
 use pow_actix::token::secure_compare;
@@ -332,7 +331,7 @@ pub(crate) fn audit(
     pow_actix::audit::record(
         &ctl.config,
         pow_actix::audit::AuditEvent::new(name)
-            .request(&ctl.config, &pow_actix::web::ActixRequest(&ctl.req))
+            .request(&ctl.config, &pow_actix::web::ActixRequest(&ctl.req).facts())
             .user(user_id)
             .detail("provider", provider.id()),
     );
@@ -358,11 +357,11 @@ async fn sign_in(
             let event = crate::events::SIGNED_IN;
             flow::sign_in(
                 &ctl.config,
-                &pow_actix::web::ActixRequest(&ctl.req),
+                &pow_actix::web::ActixRequest(&ctl.req).facts(),
                 &user,
                 provider,
                 event,
-                &mut session,
+                &mut *session,
             )
             .await?;
             flash::put_info(&ctl.req, ctl.config.messages().signed_in(&ctl.lang));
@@ -427,7 +426,7 @@ async fn sign_up(
                     user_id: Some(user.id),
                 };
                 crate::pending::put(
-                    &mut ActixClient::new(&ctl.req, Format::Html),
+                    &mut *ActixClient::new(&ctl.req, Format::Html),
                     &ctl.config,
                     crate::pending::Slot::Confirmation,
                     &pending,
@@ -438,11 +437,11 @@ async fn sign_up(
             let event = crate::events::REGISTERED;
             flow::sign_in(
                 &ctl.config,
-                &pow_actix::web::ActixRequest(&ctl.req),
+                &pow_actix::web::ActixRequest(&ctl.req).facts(),
                 &user,
                 provider,
                 event,
-                &mut session,
+                &mut *session,
             )
             .await?;
             ctl.user = Some(user);
@@ -542,9 +541,15 @@ async fn staged_sign_up(
         user_id: None,
     };
     let mut client = ActixClient::new(req, Format::Html);
-    crate::pending::put(&mut client, config, crate::pending::Slot::Staged, &pending).await?;
+    crate::pending::put(&mut *client, config, crate::pending::Slot::Staged, &pending).await?;
+    drop(client);
     staged
-        .start(config, &pow_actix::web::ActixRequest(req), email, prefill)
+        .start(
+            config,
+            &pow_actix::web::ActixRequest(req).facts(),
+            email,
+            prefill,
+        )
         .await?;
     Action::new(actions::FAILED)
         .run(req, async |ctl| {
@@ -603,7 +608,7 @@ async fn link(
                             audit(ctl, crate::events::LINKED, user.id, provider);
                             crate::mail::notify(
                                 ctl,
-                                &ActixRequest(&ctl.req),
+                                &ActixRequest(&ctl.req).facts(),
                                 &user,
                                 provider,
                                 true,
@@ -735,7 +740,14 @@ async fn unlink(
             let deleted = identities.delete(provider.id(), &uid, user.id).await?;
             if deleted {
                 audit(ctl, crate::events::UNLINKED, user.id, &provider);
-                crate::mail::notify(ctl, &ActixRequest(&ctl.req), &user, &provider, false).await;
+                crate::mail::notify(
+                    ctl,
+                    &ActixRequest(&ctl.req).facts(),
+                    &user,
+                    &provider,
+                    false,
+                )
+                .await;
                 flash::put_info(&ctl.req, message(ctl, "pow_oauth_unlinked", &provider));
             }
             ctl.user = Some(user);

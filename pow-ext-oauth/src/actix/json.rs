@@ -166,11 +166,11 @@ async fn callback(
             let event = crate::events::SIGNED_IN;
             crate::flow::sign_in(
                 &ctl.config,
-                &pow_actix::web::ActixRequest(&req),
+                &pow_actix::web::ActixRequest(&req).facts(),
                 &user,
                 &provider,
                 event,
-                &mut session,
+                &mut *session,
             )
             .await?;
             return api.issued(&req, &session);
@@ -196,11 +196,11 @@ async fn callback(
                 let event = crate::events::REGISTERED;
                 crate::flow::sign_in(
                     &ctl.config,
-                    &pow_actix::web::ActixRequest(&req),
+                    &pow_actix::web::ActixRequest(&req).facts(),
                     &user,
                     &provider,
                     event,
-                    &mut session,
+                    &mut *session,
                 )
                 .await?;
                 api.issued(&req, &session)

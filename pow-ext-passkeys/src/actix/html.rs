@@ -426,7 +426,11 @@ async fn sign_in_new(
         .signed_out()
         .run(&req, async |ctl| {
             let started = ext
-                .start_sign_in(&ctl.config, &pow_actix::web::ActixRequest(&ctl.req), None)
+                .start_sign_in(
+                    &ctl.config,
+                    &pow_actix::web::ActixRequest(&ctl.req).facts(),
+                    None,
+                )
                 .await
                 .map_err(into_pow)?;
             Ok(Outcome::render(move |ctl: &Controller| {
@@ -508,7 +512,7 @@ async fn step_up_create(
             let (ceremony, credential) = (param(ctl, "ceremony"), param(ctl, "credential"));
             let mut session = CookieSessionHandle::new(&ctl.req);
             let finished = ext
-                .step_up(&ctl.config, &user, &ceremony, &credential, &mut session)
+                .step_up(&ctl.config, &user, &ceremony, &credential, &mut *session)
                 .await?;
             match finished {
                 Ok(_) => {
@@ -544,7 +548,7 @@ async fn sign_in_create(
             let (ceremony, credential) = (param(ctl, "ceremony"), param(ctl, "credential"));
             let mut session = CookieSessionHandle::new(&ctl.req);
             let signed_in = match ext
-                .sign_in(&ctl.config, &ceremony, &credential, &mut session)
+                .sign_in(&ctl.config, &ceremony, &credential, &mut *session)
                 .await?
             {
                 Ok(signed_in) => signed_in,

@@ -226,7 +226,7 @@ async fn api_sign_in_options(
         let started = ext
             .start_sign_in(
                 &ctl.config,
-                &pow_actix::web::ActixRequest(&req),
+                &pow_actix::web::ActixRequest(&req).facts(),
                 options.email.as_deref(),
             )
             .await
@@ -246,7 +246,7 @@ async fn api_sign_in(
     api.run(&req, actions::API_SIGN_IN, async |ctl| {
         let mut session = api.session(&req, ApiAction::SignIn);
         let credential = finish.credential.to_string();
-        ext.sign_in(&ctl.config, &finish.ceremony, &credential, &mut session)
+        ext.sign_in(&ctl.config, &finish.ceremony, &credential, &mut *session)
             .await?
             .map_err(|err| api_error(&req, err, true))?;
         api.issued(&req, &session)
@@ -294,7 +294,7 @@ async fn api_step_up(
             &user,
             &finish.ceremony,
             &credential,
-            &mut session,
+            &mut *session,
         )
         .await?
         .map_err(|err| api_error(&req, err, true))?;

@@ -122,7 +122,7 @@ async fn recovery_create(
             };
             ctl.req.cookie_session().remove(&pending_key(&ctl.config));
             let mut session = CookieSessionHandle::new(&ctl.req);
-            sign_in_recovered(&ctl.config, &user, passkey.id, &mut session).await?;
+            sign_in_recovered(&ctl.config, &user, passkey.id, &mut *session).await?;
             flash::put_info(&ctl.req, Some(ctl.text("pow_passkeys_recovered")));
             ctl.user = Some(user);
             let after = ctl.config.routes().after_sign_in_path(&ctl.routes_ctx());
@@ -207,7 +207,7 @@ pub(crate) async fn api_finish(
             .map_err(|err| api_error(&req, err, false))?
             .ok_or_else(|| invalid_token(&req))?;
         let mut session = api.session(&req, pow_actix::api::ApiAction::SignIn);
-        sign_in_recovered(&ctl.config, &user, passkey.id, &mut session).await?;
+        sign_in_recovered(&ctl.config, &user, passkey.id, &mut *session).await?;
         api.issued(&req, &session)
     })
     .await

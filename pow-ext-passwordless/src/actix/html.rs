@@ -46,11 +46,11 @@ impl Passwordless {
     ) -> Result<(), PowError> {
         let config = pow_actix::web::route_config(req)?;
         let lang = pow_actix::messages::request_language(
-            &pow_actix::web::ActixRequest(req),
+            &pow_actix::web::ActixRequest(req).facts(),
             config.messages(),
         );
         request_staged(
-            &pow_actix::web::ActixRequest(req),
+            &pow_actix::web::ActixRequest(req).facts(),
             &config,
             self,
             &lang,
@@ -216,7 +216,7 @@ async fn ask(
             let staged = staged.then(Params::new);
             let link = |token: &str, purpose| link_url(&config, token, purpose);
             let code_id = flow::request(
-                &pow_actix::web::ActixRequest(&ctl.req),
+                &pow_actix::web::ActixRequest(&ctl.req).facts(),
                 &config,
                 &ext,
                 &ctl.lang,
@@ -308,9 +308,9 @@ async fn link_use(
         .form(FormData::parse(&body))
         .run(&req, async |ctl| {
             let mut session = CookieSessionHandle::new(&ctl.req);
-            let source = pow_actix::web::ActixRequest(&ctl.req);
+            let source = pow_actix::web::ActixRequest(&ctl.req).facts();
             let signed_in =
-                flow::sign_in_with_link(&ctl.config, &source, &ext, &token, &mut session).await?;
+                flow::sign_in_with_link(&ctl.config, &source, &ext, &token, &mut *session).await?;
             answer_sign_in(ctl, signed_in)
         })
         .await
@@ -323,8 +323,8 @@ async fn finish_sign_in(
     method: &str,
 ) -> Result<Outcome, PowError> {
     let mut session = CookieSessionHandle::new(&ctl.req);
-    let source = pow_actix::web::ActixRequest(&ctl.req);
-    let signed_in = flow::finish_sign_in(&ctl.config, &source, grant, method, &mut session);
+    let source = pow_actix::web::ActixRequest(&ctl.req).facts();
+    let signed_in = flow::finish_sign_in(&ctl.config, &source, grant, method, &mut *session);
     let signed_in = signed_in.await?;
     answer_sign_in(ctl, signed_in)
 }
@@ -403,7 +403,7 @@ async fn code_use(
                 Some(signed) => {
                     flow::use_code(
                         &ctl.config,
-                        &pow_actix::web::ActixRequest(&ctl.req),
+                        &pow_actix::web::ActixRequest(&ctl.req).facts(),
                         &ext,
                         &signed,
                         &code,
@@ -505,7 +505,7 @@ async fn staged_complete(
             let token = token.into_inner();
             let typed = ctl.params.clone();
             match flow::complete_staged(
-                &pow_actix::web::ActixRequest(&ctl.req),
+                &pow_actix::web::ActixRequest(&ctl.req).facts(),
                 &ctl.config,
                 &ext,
                 &token,
@@ -520,7 +520,7 @@ async fn staged_complete(
                 } => {
                     let mut session = CookieSessionHandle::new(&ctl.req);
                     let method = flow::STAGED_METHOD;
-                    flow::sign_in(&ctl.config, &user, method, with_password, &mut session).await?;
+                    flow::sign_in(&ctl.config, &user, method, with_password, &mut *session).await?;
                     staged_proven(ctl, &user);
                     ctl.user = Some(user);
                     Ok(Outcome::redirect(

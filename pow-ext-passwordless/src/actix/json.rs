@@ -58,7 +58,7 @@ async fn ask(
         let link = |token: &str, purpose| link_url(&config, token, purpose);
         let staged = staged.then(pow_actix::users::Params::new);
         let code_token = flow::request(
-            &pow_actix::web::ActixRequest(&req),
+            &pow_actix::web::ActixRequest(&req).facts(),
             &config,
             &ext,
             &ctl.lang,
@@ -113,10 +113,10 @@ async fn issue(
     let mut session = api.session(req, ApiAction::SignIn);
     match flow::finish_sign_in(
         api.config(),
-        &pow_actix::web::ActixRequest(req),
+        &pow_actix::web::ActixRequest(req).facts(),
         grant,
         method,
-        &mut session,
+        &mut *session,
     )
     .await?
     {
@@ -133,9 +133,9 @@ async fn link_use(
 ) -> Result<HttpResponse, ApiError> {
     api.run(&req, actions::API, async |_| {
         let mut session = api.session(&req, ApiAction::SignIn);
-        let source = pow_actix::web::ActixRequest(&req);
+        let source = pow_actix::web::ActixRequest(&req).facts();
         let signed_in =
-            flow::sign_in_with_link(api.config(), &source, &ext, &token, &mut session).await?;
+            flow::sign_in_with_link(api.config(), &source, &ext, &token, &mut *session).await?;
         match signed_in {
             Some(_) => api.issued(&req, &session),
             None => Err(invalid(&req, "pow_passwordless_invalid")),
@@ -154,7 +154,7 @@ async fn code_use(
         let body: CodeBody = pow_actix::api::json_body(&req, &body)?;
         let (grant, exhausted) = flow::use_code(
             api.config(),
-            &pow_actix::web::ActixRequest(&req),
+            &pow_actix::web::ActixRequest(&req).facts(),
             &ext,
             &body.code_token,
             &body.code,
@@ -228,7 +228,7 @@ async fn staged_complete(
     api.run(&req, actions::COMPLETE, async |ctl| {
         let config = api.config();
         let (user, with_password) = match flow::complete_staged(
-            &pow_actix::web::ActixRequest(&req),
+            &pow_actix::web::ActixRequest(&req).facts(),
             config,
             &ext,
             &token,
@@ -253,7 +253,7 @@ async fn staged_complete(
         staged_proven(ctl, &user);
         let mut session = api.session(&req, ApiAction::Registration);
         let method = flow::STAGED_METHOD;
-        flow::sign_in(config, &user, method, with_password, &mut session).await?;
+        flow::sign_in(config, &user, method, with_password, &mut *session).await?;
         ctl.user = Some(user);
         api.issued(&req, &session)
     })

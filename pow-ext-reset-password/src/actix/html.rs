@@ -125,13 +125,13 @@ async fn create(
             let link = |signed: &str| {
                 config.mail_link(crate::LINK, signed, || {
                     config.url_for(
-                        &pow_actix::web::ActixRequest(req),
+                        &pow_actix::web::ActixRequest(req).facts(),
                         &token_path(config, signed),
                     )
                 })
             };
             let requested = flow::request_link(
-                &pow_actix::web::ActixRequest(req),
+                &pow_actix::web::ActixRequest(req).facts(),
                 config,
                 &ext,
                 &ctl.lang,
@@ -248,7 +248,8 @@ async fn update(
             let params = ctl.params.clone();
             let scope = (
                 &ctl.config,
-                &pow_actix::web::ActixRequest(&ctl.req) as &dyn pow_actix::request::RequestSource,
+                &pow_actix::web::ActixRequest(&ctl.req).facts()
+                    as &dyn pow_actix::request::RequestSource,
                 &ctl.lang,
             );
             match flow::reset(scope, &ext, loaded, &params).await? {

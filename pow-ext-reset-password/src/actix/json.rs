@@ -80,7 +80,7 @@ impl ResetPasswordApi {
             Some(template) => template.url(signed),
             None => config.mail_link(crate::LINK, signed, || {
                 config.url_for(
-                    &pow_actix::web::ActixRequest(req),
+                    &pow_actix::web::ActixRequest(req).facts(),
                     &token_path(config, signed),
                 )
             }),
@@ -122,7 +122,10 @@ impl ApiExtension for ResetPasswordApi {
 
 /// A translated text of the config.
 fn text(req: &HttpRequest, config: &PowConfig, key: &str) -> String {
-    let lang = request_language(&pow_actix::web::ActixRequest(req), config.messages());
+    let lang = request_language(
+        &pow_actix::web::ActixRequest(req).facts(),
+        config.messages(),
+    );
     config.messages().text(&lang, key)
 }
 
@@ -163,12 +166,15 @@ async fn request_link(
 ) -> Result<HttpResponse, ApiError> {
     let params = user_params(body).ok_or_else(|| ApiError::invalid_request(req))?;
     let config = api.config();
-    let lang = request_language(&pow_actix::web::ActixRequest(req), config.messages());
+    let lang = request_language(
+        &pow_actix::web::ActixRequest(req).facts(),
+        config.messages(),
+    );
     let email = params.get("email").map_or("", String::as_str);
     ApiError::check_email(req, config, "email", email)?;
     let link = |signed: &str| this.link(req, config, signed);
     let key = match flow::request_link(
-        &pow_actix::web::ActixRequest(req),
+        &pow_actix::web::ActixRequest(req).facts(),
         config,
         &this.ext,
         &lang,
@@ -244,7 +250,7 @@ async fn set_password(
     else {
         return Err(invalid_token(req));
     };
-    let source = pow_actix::web::ActixRequest(req);
+    let source = pow_actix::web::ActixRequest(req).facts();
     let source: &dyn pow_actix::request::RequestSource = &source;
     match flow::reset((config, source, &ctl.lang), &this.ext, loaded, &params).await? {
         Reset::Done(user) => {

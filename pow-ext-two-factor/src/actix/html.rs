@@ -85,7 +85,7 @@ pub(crate) fn record(ctl: &Controller, name: EventName, user_id: i64) {
     audit::record(
         &ctl.config,
         AuditEvent::new(name)
-            .request(&ctl.config, &pow_actix::web::ActixRequest(&ctl.req))
+            .request(&ctl.config, &pow_actix::web::ActixRequest(&ctl.req).facts())
             .user(user_id),
     );
 }
@@ -95,7 +95,7 @@ pub(crate) async fn notify(ctl: &Controller, user: &User, notice: Notice<'_>) {
     let to = user.email().unwrap_or_default();
     send_notice(
         &ctl.config,
-        &pow_actix::web::ActixRequest(&ctl.req),
+        &pow_actix::web::ActixRequest(&ctl.req).facts(),
         &ctl.lang,
         to,
         notice,
@@ -285,9 +285,11 @@ async fn verify_create(
             };
             let answer = form_answer(ctl);
             let mut session = CookieSessionHandle::new(&ctl.req);
-            let source = pow_actix::web::ActixRequest(&ctl.req);
-            let step = verify::second_step(&config, &source, &ext, &id, &answer, &mut session);
-            match step.await {
+            let source = pow_actix::web::ActixRequest(&ctl.req).facts();
+            let step = verify::second_step(&config, &source, &ext, &id, &answer, &mut *session);
+            let step = step.await;
+            session.write_back();
+            match step {
                 Ok(SecondStep::SignedIn(user)) => {
                     forget_pending(&ctl.req, &config);
                     flash::put_info(&ctl.req, config.messages().signed_in(&ctl.lang));
@@ -354,9 +356,9 @@ async fn step_up_create(req: HttpRequest, body: Bytes) -> pow_actix::Result<Http
             let mut session = CookieSessionHandle::new(&ctl.req);
             match verify::step_up(
                 &config,
-                &pow_actix::web::ActixRequest(&ctl.req),
+                &pow_actix::web::ActixRequest(&ctl.req).facts(),
                 &code,
-                &mut session,
+                &mut *session,
             )
             .await?
             {

@@ -130,11 +130,11 @@ async fn verify_create(
         let mut session = api.session(&req, ApiAction::SignIn);
         match verify::second_step(
             &config,
-            &pow_actix::web::ActixRequest(&req),
+            &pow_actix::web::ActixRequest(&req).facts(),
             &ext,
             &id,
             &answer,
-            &mut session,
+            &mut *session,
         )
         .await?
         {
@@ -166,9 +166,9 @@ async fn step_up_create(
         let mut session = api.session(&req, ApiAction::SignIn);
         match verify::step_up(
             &config,
-            &pow_actix::web::ActixRequest(&req),
+            &pow_actix::web::ActixRequest(&req).facts(),
             &body.code,
-            &mut session,
+            &mut *session,
         )
         .await?
         {
