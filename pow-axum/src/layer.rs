@@ -161,7 +161,8 @@ where
                 queued: std::sync::Mutex::default(),
             });
             if !shared.hooks.is_empty() {
-                match run_hooks(&shared, req, state).await {
+                // Boxed: the hooks' state stays out of every request's future.
+                match Box::pin(run_hooks(&shared, req, state)).await {
                     Ok((hooked, hooked_state)) => (req, state) = (hooked, hooked_state),
                     Err(err) => return Ok(error_response(&err)),
                 }

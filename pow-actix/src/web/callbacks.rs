@@ -69,6 +69,10 @@ impl Controller {
     /// A callback's error.
     pub async fn before_process(&mut self) -> Result<Option<HttpResponse>, PowError> {
         let config = self.step.config.clone();
+        // No callbacks: nothing to read of the request for them.
+        if config.extensions().callbacks().is_empty() {
+            return Ok(None);
+        }
         let req = self.req.clone();
         let mut client = super::client::ActixClient::served_by(&req, &config, self.step.format);
         for callbacks in config.extensions().callbacks() {
@@ -88,6 +92,10 @@ impl Controller {
     /// A callback's error.
     pub async fn before_respond(&mut self) -> Result<Option<HttpResponse>, PowError> {
         let config = self.step.config.clone();
+        // No callbacks: nothing to read of the request for them.
+        if config.extensions().callbacks().is_empty() {
+            return Ok(None);
+        }
         let req = self.req.clone();
         let mut client = super::client::ActixClient::served_by(&req, &config, self.step.format);
         for callbacks in config.extensions().callbacks() {
