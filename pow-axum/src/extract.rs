@@ -9,6 +9,7 @@ use axum::http::header::{self, HeaderValue};
 use axum::http::request::Parts;
 use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
+use pow_core::api::ApiError;
 use pow_core::config::RouteContext;
 use pow_core::pipeline::{Client, ClientCookie, FlashKind};
 use pow_core::request::{RequestFacts, RequestSource};
@@ -424,11 +425,9 @@ fn not_authenticated(parts: &Parts, state: &StateInner) -> Response {
     let config = &state.config;
     let no_store = (header::CACHE_CONTROL, "no-store");
     if wants_json(parts) {
-        let body = serde_json::json!({
-            "status": 401,
-            "errors": [{ "code": "not_authenticated", "message": "Not authenticated" }],
-        });
-        return (StatusCode::UNAUTHORIZED, [no_store], axum::Json(body)).into_response();
+        // The actix-web layer's guard answers JSON clients with this same envelope.
+        let refusal = ApiError::new(401, "Not authenticated").with_code("not_authenticated");
+        return crate::api_response(&refusal);
     }
     let facts = crate::facts::read(parts, config);
     let lang = pow_core::messages::request_language(&facts, config.messages());

@@ -40,4 +40,4 @@ mod response;
 
 pub use extract::{wants_json, CurrentUser, MaybeUser, Pow, PowRejection};
 pub use layer::{PowLayer, PowService};
-pub use response::{error_response, Error};
+pub use response::{api_response, error_response, Error};

@@ -1,5 +1,6 @@
 //! How a [`PowError`] answers an axum request: the status, `Retry-After` and plain text the
-//! actix-web layer answers with.
+//! actix-web layer answers with; and the JSON API's error answer
+//! ([`ApiError`](pow_core::api::ApiError)), as the actix-web layer sends it.
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -34,4 +35,32 @@ impl IntoResponse for Error {
     fn into_response(self) -> Response {
         error_response(&self.0)
     }
+}
+
+/// The JSON API's error answer as an axum response: the status, the headers
+/// (`Cache-Control: no-store`, `WWW-Authenticate`, `Retry-After`) and the envelope the
+/// engine decides ([`ApiError::body`](pow_core::api::ApiError::body)), byte for byte what
+/// the actix-web layer sends.
+///
+/// ```
+/// use pow_axum::api::ApiError;
+///
+/// let res = pow_axum::api_response(&ApiError::new(404, "Not found").with_code("not_found"));
+/// assert_eq!(res.status(), 404);
+/// assert_eq!(res.headers()["cache-control"], "no-store");
+/// ```
+pub fn api_response(err: &pow_core::api::ApiError) -> Response {
+    let status = StatusCode::from_u16(err.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut res = (status, axum::Json(err.body())).into_response();
+    for (name, value) in err.headers() {
+        match HeaderValue::try_from(value) {
+            Ok(value) => {
+                res.headers_mut().insert(name, value);
+            }
+            Err(err) => {
+                tracing::error!(error = %err, "an API answer's header is not a header value")
+            }
+        }
+    }
+    res
 }

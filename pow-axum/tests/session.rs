@@ -226,6 +226,13 @@ async fn without_a_session_json_gets_401_and_pages_a_redirect() {
     assert_eq!(json.headers[header::CACHE_CONTROL], "no-store");
     let body: serde_json::Value = serde_json::from_str(&json.body).unwrap();
     assert_eq!(body["errors"][0]["code"], "not_authenticated");
+    let (status, actix_body) = actix_me(&config, "not-a-session").await;
+    assert_eq!(status, 401);
+    assert_eq!(
+        body,
+        serde_json::from_str::<serde_json::Value>(&actix_body).unwrap(),
+        "one envelope on both frameworks"
+    );
 
     let page = call(router(&config), "/me?tab=1", None, &[]).await;
     assert_eq!(page.status, StatusCode::FOUND);

@@ -159,7 +159,8 @@ impl BearerSource {
     ) -> ServiceResponse<EitherBody<B>> {
         let replacement = res.response().error().and_then(|err| {
             if let Some(api) = err.as_error::<ApiError>() {
-                api.is_untranslated()
+                api.engine()
+                    .is_untranslated()
                     .then(|| api.clone().localized(res.request()))
             } else {
                 // Logged by `PowError`'s own `error_response` already.

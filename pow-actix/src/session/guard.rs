@@ -80,13 +80,19 @@ impl ErrorHandler for DefaultErrorHandler {
     }
 }
 
-fn json_error(status: StatusCode, code: &str, message: &str) -> HttpResponse {
-    HttpResponse::build(status)
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .json(serde_json::json!({
-            "status": status.as_u16(),
-            "errors": [{ "code": code, "message": message }],
-        }))
+fn json_error(status: StatusCode, code: &'static str, message: &str) -> HttpResponse {
+    json_answer(&pow_core::api::ApiError::new(status.as_u16(), message).with_code(code))
+}
+
+/// The engine's JSON error answer as an actix response: its status, headers
+/// (`Cache-Control: no-store`, `WWW-Authenticate`, `Retry-After`) and envelope.
+pub(crate) fn json_answer(err: &pow_core::api::ApiError) -> HttpResponse {
+    let status = StatusCode::from_u16(err.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut res = HttpResponse::build(status);
+    for header in err.headers() {
+        res.insert_header(header);
+    }
+    res.json(err.body())
 }
 
 fn redirect(location: &str) -> HttpResponse {

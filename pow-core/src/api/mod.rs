@@ -3,15 +3,19 @@
 //! extensions' say in issuing it ([`TokenHooks`], answering [`Held`] and [`PendingStep`])
 //! and where mail links point ([`LinkTemplate`]).
 //!
-//! The endpoints, their middleware and the OpenAPI document are a web framework's layer
-//! (the `pow-actix` crate's `api` module, with the routes, the envelope and the error
-//! codes); the tokens, their checks and their revocation are the same on every layer.
+//! The error answer ([`ApiError`]: status, code, translated text, pending steps, headers
+//! and the JSON envelope) is decided here too, so every framework answers alike. The
+//! endpoints, their middleware and the OpenAPI document are a web framework's layer (the
+//! `pow-actix` crate's `api` module); the tokens, their checks and their revocation are the
+//! same on every layer.
 
 use std::time::Duration;
 
+mod error;
 mod hooks;
 
 pub use crate::error::{Held, PendingStep};
+pub use error::{language, text, ApiError};
 pub use hooks::{details, pending_steps, prepare_issue, taken_sign_up, Issue, TokenHooks};
 
 pub use crate::link::{LinkKind, LinkTemplate};
