@@ -421,7 +421,7 @@ pub fn wants_json(parts: &Parts) -> bool {
 }
 
 /// The answer when a signed-in user is required (see [`PowRejection::NotAuthenticated`]).
-fn not_authenticated(parts: &Parts, state: &StateInner) -> Response {
+pub(crate) fn not_authenticated(parts: &Parts, state: &StateInner) -> Response {
     let config = &state.config;
     let no_store = (header::CACHE_CONTROL, "no-store");
     if wants_json(parts) {

@@ -71,6 +71,16 @@ fn origin(headers: &HeaderMap, uri: &axum::http::Uri) -> String {
     format!("{scheme}://{host}")
 }
 
+/// The host the request was sent to, read as [`origin`] reads it (what actix-web's
+/// connection info calls the host).
+pub(crate) fn host(parts: &Parts) -> String {
+    let origin = origin(&parts.headers, &parts.uri);
+    match origin.split_once("://") {
+        Some((_, host)) => host.to_owned(),
+        None => origin,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]

@@ -35,9 +35,11 @@ pub use pow_core::*;
 
 mod extract;
 mod facts;
+mod guard;
 mod layer;
 mod response;
 
 pub use extract::{wants_json, CurrentUser, MaybeUser, Pow, PowRejection};
+pub use guard::{RequireStepUp, StepUpService};
 pub use layer::{PowLayer, PowService};
 pub use response::{api_response, error_response, Error};

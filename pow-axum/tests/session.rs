@@ -13,11 +13,13 @@ use axum::routing::get;
 use axum::routing::post as post_route;
 use axum::Router;
 use http_body_util::BodyExt as _;
-use pow_axum::{CurrentUser, MaybeUser, Pow, PowConfig, PowConfigBuilder, PowError, PowLayer};
+use pow_axum::{
+    CurrentUser, MaybeUser, Pow, PowConfig, PowConfigBuilder, PowError, PowLayer, RequireStepUp,
+};
 use pow_core::flows::{self, SignIn};
 use pow_core::mailer::MemoryMailer;
 use pow_core::password::Pbkdf2Hasher;
-use pow_core::session::SessionMetadata;
+use pow_core::session::{AuthMethod, SessionHandle as _, SessionMetadata, StepUp};
 use pow_core::testing::ProbeStore;
 use pow_core::users::diesel::DieselUsersContext;
 use pow_core::users::{Params, User};
@@ -560,5 +562,149 @@ async fn a_remember_me_cookie_signs_the_browser_in_again_on_axum() {
         set_cookie(&forged, &name).as_deref(),
         Some(""),
         "a forged cookie is expired"
+    );
+}
+
+/// The rule of the `/guarded` routes: the password proved within five minutes.
+fn step_up_rule() -> StepUp {
+    StepUp::any_of([AuthMethod::PASSWORD], Duration::from_secs(300))
+}
+
+/// `GET /guarded` behind pow-actix's `RequireStepUp` of [`step_up_rule`], with the session
+/// cookie `value`: the status, `Location` and body.
+async fn actix_guarded(config: &PowConfig, value: Option<&str>, json: bool) -> Answer {
+    let app = actix_test::init_service(
+        App::new()
+            .wrap(pow_actix::PowMiddleware::new(config.clone()))
+            .service(
+                web::scope("/guarded")
+                    .wrap(pow_actix::session::RequireStepUp::new(step_up_rule()))
+                    .route(
+                        "",
+                        web::get().to(|| async { HttpResponse::Ok().body("guarded") }),
+                    ),
+            ),
+    )
+    .await;
+    let mut req = actix_test::TestRequest::get().uri("/guarded");
+    if let Some(value) = value {
+        req = req.cookie(actix_web::cookie::Cookie::new(
+            config.session().cookie_name.clone(),
+            value.to_owned(),
+        ));
+    }
+    if json {
+        req = req.insert_header(("accept", "application/json"));
+    }
+    let res = actix_test::call_service(&app, req.to_request()).await;
+    let status = StatusCode::from_u16(res.status().as_u16()).unwrap();
+    let mut headers = HeaderMap::new();
+    for (name, value) in res.headers() {
+        headers.append(
+            header::HeaderName::from_bytes(name.as_str().as_bytes()).unwrap(),
+            header::HeaderValue::from_bytes(value.as_bytes()).unwrap(),
+        );
+    }
+    let body = actix_test::read_body(res).await;
+    Answer {
+        status,
+        headers,
+        body: String::from_utf8(body.to_vec()).unwrap(),
+    }
+}
+
+/// An axum app of `config`: `/guarded` behind [`RequireStepUp`] of [`step_up_rule`], the
+/// sign-in routes, and `POST /fresh`, which records the password on the session (sudo
+/// mode's confirmation) through `Pow` as the engine's session handle.
+fn guarded_router(config: &PowConfig) -> Router {
+    Router::new()
+        .route("/guarded", get(|| async { "guarded" }))
+        .route_layer(RequireStepUp::new(step_up_rule()))
+        .merge(signing_routes())
+        .route(
+            "/fresh",
+            post_route(|mut pow: Pow| async move {
+                let config = pow.config.clone();
+                pow.mark_fresh(&config).await?;
+                Ok::<_, pow_axum::Error>("fresh")
+            }),
+        )
+        .layer(PowLayer::new(config.clone()))
+}
+
+#[actix_rt::test]
+async fn a_step_up_rule_is_answered_on_axum_as_on_actix_web() {
+    let (config, user) = setup(None);
+    let axum_guarded = |cookie: Option<String>, json: bool| {
+        let headers: &[(&str, &str)] = if json {
+            &[("accept", "application/json")]
+        } else {
+            &[]
+        };
+        let app = guarded_router(&config);
+        async move { call(app, "/guarded", cookie.as_deref(), headers).await }
+    };
+    let location = |answer: &Answer| {
+        answer
+            .headers
+            .get(header::LOCATION)
+            .map(|v| v.to_str().unwrap().to_owned())
+    };
+
+    // Nobody signed in: refused as `CurrentUser` refuses, on both.
+    let anonymous = axum_guarded(None, false).await;
+    let actix = actix_guarded(&config, None, false).await;
+    assert_eq!(anonymous.status, StatusCode::FOUND);
+    assert_eq!(
+        (anonymous.status, location(&anonymous)),
+        (actix.status, location(&actix))
+    );
+
+    // Signed in without proving the password: sent to confirm it, and back.
+    let signed_in = post(guarded_router(&config), "/sign_in", None).await;
+    assert_eq!(signed_in.body, user.id.to_string());
+    let value = signed_in.session_cookie(&config).unwrap();
+    let cookie = format!("{}={value}", config.session().cookie_name);
+    let page = axum_guarded(Some(cookie.clone()), false).await;
+    let actix = actix_guarded(&config, Some(&value), false).await;
+    assert_eq!(page.status, StatusCode::FOUND);
+    assert_eq!(
+        location(&page).as_deref(),
+        Some("/session/confirm?request_path=%2Fguarded")
+    );
+    assert_eq!(
+        (page.status, location(&page)),
+        (actix.status, location(&actix))
+    );
+    assert_eq!(page.headers[header::CACHE_CONTROL], "no-store");
+
+    let json = axum_guarded(Some(cookie.clone()), true).await;
+    let actix = actix_guarded(&config, Some(&value), true).await;
+    assert_eq!(json.status, StatusCode::UNAUTHORIZED);
+    let body: serde_json::Value = serde_json::from_str(&json.body).unwrap();
+    assert_eq!(body["errors"][0]["code"], "step_up_required");
+    assert_eq!(
+        body["data"]["pending"][0]["methods"],
+        serde_json::json!(["password"])
+    );
+    assert_eq!(actix.status, json.status);
+    assert_eq!(
+        body,
+        serde_json::from_str::<serde_json::Value>(&actix.body).unwrap(),
+        "one answer on both frameworks"
+    );
+
+    // Once the password is proved (a flow's `mark_fresh` on `Pow`), both let it through.
+    let fresh = post(guarded_router(&config), "/fresh", Some(&cookie)).await;
+    assert_eq!(fresh.body, "fresh");
+    let through = axum_guarded(Some(cookie), false).await;
+    assert_eq!(
+        (through.status, through.body.as_str()),
+        (StatusCode::OK, "guarded")
+    );
+    let actix = actix_guarded(&config, Some(&value), false).await;
+    assert_eq!(
+        (actix.status, actix.body.as_str()),
+        (StatusCode::OK, "guarded")
     );
 }

@@ -358,32 +358,17 @@ fn refused<E: From<PowError>>(
     }
 }
 
-/// Where to come back to after confirming the password: the page itself for a `GET`, the
-/// page the form was on (a local `Referer`) otherwise.
+/// Where to come back to after confirming the password (the engine's
+/// [`return_path`](crate::config::return_path), read from `req`).
 fn return_path(req: &HttpRequest) -> Option<String> {
-    let path = if req.method() == actix_web::http::Method::GET {
-        req.uri().path_and_query()?.as_str().to_owned()
-    } else {
-        let referer = req
-            .headers()
-            .get(actix_web::http::header::REFERER)?
-            .to_str()
-            .ok()?;
-        let url = url::Url::parse(referer).ok()?;
-        let host = req.connection_info().host().to_owned();
-        if url.host_str().map(|h| match url.port() {
-            Some(port) => format!("{h}:{port}"),
-            None => h.to_owned(),
-        }) != Some(host)
-        {
-            return None;
-        }
-        match url.query() {
-            Some(query) => format!("{}?{query}", url.path()),
-            None => url.path().to_owned(),
-        }
-    };
-    crate::config::local_path(&path).map(str::to_owned)
+    let get = req.method() == actix_web::http::Method::GET;
+    let path_and_query = req.uri().path_and_query().map_or("", |pq| pq.as_str());
+    let referer = req
+        .headers()
+        .get(actix_web::http::header::REFERER)
+        .and_then(|v| v.to_str().ok());
+    let host = req.connection_info().host().to_owned();
+    crate::config::return_path(get, path_and_query, referer, &host)
 }
 
 /// The page answering a browser that asks, during support access, for what needs the
@@ -431,15 +416,5 @@ pub(crate) fn step_up_guard_answer(
 
 /// `page` with `?request_path=` the path `req` came for, when it is one to return to.
 fn with_request_path(req: &HttpRequest, page: String) -> String {
-    returning_to(page, return_path(req).as_deref())
-}
-
-/// `page` with `?request_path=back` when there is a page to return to: the link to a page
-/// that sends the browser back where it came from once done (a confirmation, a step-up).
-pub fn returning_to(mut page: String, back: Option<&str>) -> String {
-    if let Some(back) = back {
-        page.push('?');
-        page.push_str(&serde_urlencoded::to_string([("request_path", back)]).unwrap_or_default());
-    }
-    page
+    crate::config::returning_to(page, return_path(req).as_deref())
 }

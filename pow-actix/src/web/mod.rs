@@ -52,7 +52,7 @@ pub(crate) mod sessions;
 mod unlock;
 
 pub use crate::config::{extension_path, DefaultRoutes, RouteContext, Routes};
-pub use action::{returning_to, Access, Action, Format, Outcome, Render};
+pub use action::{Access, Action, Format, Outcome, Render};
 pub use callbacks::{
     halted, redirect, request_path_param, ActionId, ActionKind, Assigns, Controller, Flow, Halt,
 };
@@ -66,5 +66,6 @@ pub use impersonation::{IMPERSONATION_START, IMPERSONATION_STOP};
 pub use mailbox::{mailbox_preview, MAILBOX_PATH};
 pub use pages::{no_store, page_security_headers, render_page, unavailable_page, Page};
 pub use params::FormData;
+pub use pow_core::config::returning_to;
 pub use registration::signed_up;
 pub use response_error::{Error, PowErrorExt, Result};

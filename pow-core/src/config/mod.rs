@@ -414,7 +414,9 @@ mod builder;
 mod routes;
 
 pub use builder::PowConfigBuilder;
-pub use routes::{extension_path, local_path, DefaultRoutes, RouteContext, Routes};
+pub use routes::{
+    extension_path, local_path, return_path, returning_to, DefaultRoutes, RouteContext, Routes,
+};
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]

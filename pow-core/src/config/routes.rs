@@ -153,3 +153,59 @@ pub fn local_path(path: &str) -> Option<&str> {
         && !path.chars().any(char::is_control);
     ok.then_some(path)
 }
+
+/// Where a page that asks for a confirmation (the password again, a step-up) sends the
+/// browser back once it is done: the page itself for a `GET` (`path_and_query`), the page
+/// the form was on for anything else (the `Referer`, when it names this `host`), and only
+/// a [local path](local_path) either way. Every framework layer reads its request into
+/// these four values.
+///
+/// ```
+/// use pow_core::config::return_path;
+///
+/// assert_eq!(return_path(true, "/payouts?page=2", None, "app.example").as_deref(), Some("/payouts?page=2"));
+/// let form = Some("https://app.example/settings?tab=keys");
+/// assert_eq!(return_path(false, "/keys", form, "app.example").as_deref(), Some("/settings?tab=keys"));
+/// assert_eq!(return_path(false, "/keys", Some("https://evil.example/"), "app.example"), None);
+/// ```
+pub fn return_path(
+    get: bool,
+    path_and_query: &str,
+    referer: Option<&str>,
+    host: &str,
+) -> Option<String> {
+    let path = if get {
+        path_and_query.to_owned()
+    } else {
+        let url = url::Url::parse(referer?).ok()?;
+        let referer_host = url.host_str().map(|h| match url.port() {
+            Some(port) => format!("{h}:{port}"),
+            None => h.to_owned(),
+        });
+        if referer_host.as_deref() != Some(host) {
+            return None;
+        }
+        match url.query() {
+            Some(query) => format!("{}?{query}", url.path()),
+            None => url.path().to_owned(),
+        }
+    };
+    local_path(&path).map(str::to_owned)
+}
+
+/// `page` with `?request_path=back` when there is a page to return to: the link to a page
+/// that sends the browser back where it came from once done (a confirmation, a step-up).
+///
+/// ```
+/// use pow_core::config::returning_to;
+///
+/// assert_eq!(returning_to("/session/confirm".into(), Some("/a?b=1")), "/session/confirm?request_path=%2Fa%3Fb%3D1");
+/// assert_eq!(returning_to("/session/confirm".into(), None), "/session/confirm");
+/// ```
+pub fn returning_to(mut page: String, back: Option<&str>) -> String {
+    if let Some(back) = back {
+        page.push('?');
+        page.push_str(&serde_urlencoded::to_string([("request_path", back)]).unwrap_or_default());
+    }
+    page
+}

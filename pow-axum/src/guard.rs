@@ -1,0 +1,178 @@
+//! [`RequireStepUp`]: routes that ask for a method proved recently (the password again
+//! for sudo mode, a second factor), answered as the actix-web layer's guard of the same
+//! name answers.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use axum::extract::Request;
+use axum::http::request::Parts;
+use axum::http::{header, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use futures_util::future::{BoxFuture, FutureExt as _};
+use pow_core::api::ApiError;
+use pow_core::config::RouteContext;
+use pow_core::pipeline::{step_up_refusal, Refusal};
+use pow_core::session::StepUp;
+use pow_core::PowError;
+
+use crate::extract::{not_authenticated, wants_json, PowRejection, RequestState, StateInner};
+
+/// A tower layer for routes that need a [`StepUp`] rule met: a method proved within the
+/// rule's window (the password for sudo mode, a second factor, a passkey). Put it on the
+/// routes, inside [`PowLayer`](crate::PowLayer):
+///
+/// ```
+/// use std::time::Duration;
+/// use axum::{routing::get, Router};
+/// use pow_axum::session::{AuthMethod, StepUp};
+/// use pow_axum::{PowLayer, RequireStepUp};
+///
+/// let config = pow_axum::PowConfig::builder("s".repeat(64)).build().unwrap();
+/// let sudo = StepUp::any_of([AuthMethod::PASSWORD], Duration::from_secs(600));
+/// let app: Router = Router::new()
+///     .route("/payouts", get(|| async { "payouts" }))
+///     .route_layer(RequireStepUp::new(sudo))
+///     .layer(PowLayer::new(config));
+/// ```
+///
+/// It answers as pow-actix's `RequireStepUp`:
+/// - nobody signed in: as [`CurrentUser`](crate::CurrentUser) refuses;
+/// - support access: `403` (the translated reason as text; JSON: `impersonation_forbidden`);
+/// - a rule not met: a page is sent to the first accepted method's page (the password's
+///   confirmation page, an extension's step-up page) with `?request_path=` back to where
+///   it came from; a JSON client gets `401` with the code `step_up_required` and the
+///   accepted methods as a pending step.
+#[derive(Clone, Debug)]
+pub struct RequireStepUp {
+    rule: Arc<StepUp>,
+}
+
+impl RequireStepUp {
+    /// The guard of `rule`.
+    pub fn new(rule: StepUp) -> Self {
+        Self {
+            rule: Arc::new(rule),
+        }
+    }
+}
+
+impl<S> tower_layer::Layer<S> for RequireStepUp {
+    type Service = StepUpService<S>;
+
+    fn layer(&self, inner: S) -> StepUpService<S> {
+        StepUpService {
+            inner,
+            rule: Arc::clone(&self.rule),
+        }
+    }
+}
+
+/// The service [`RequireStepUp`] wraps a route in.
+#[derive(Clone, Debug)]
+pub struct StepUpService<S> {
+    inner: S,
+    rule: Arc<StepUp>,
+}
+
+impl<S> tower_service::Service<Request> for StepUpService<S>
+where
+    S: tower_service::Service<Request, Error = Infallible> + Clone + Send + 'static,
+    S::Response: IntoResponse,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = BoxFuture<'static, Result<Response, Infallible>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request) -> Self::Future {
+        let (parts, body) = req.into_parts();
+        if let Some(answer) = refusal_answer(&parts, &self.rule) {
+            return std::future::ready(Ok(answer)).boxed();
+        }
+        let ready = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, ready);
+        let req = Request::from_parts(parts, body);
+        async move { Ok(inner.call(req).await?.into_response()) }.boxed()
+    }
+}
+
+/// The answer to a request that does not meet `rule`, or `None` to let it through.
+fn refusal_answer(parts: &Parts, rule: &StepUp) -> Option<Response> {
+    let Some(state) = parts.extensions.get::<RequestState>() else {
+        return Some(PowRejection::MissingLayer("RequireStepUp").into_response());
+    };
+    let state: &StateInner = &state.0;
+    let config = &state.config;
+    let Some(current) = &state.current else {
+        return Some(not_authenticated(parts, state));
+    };
+    let json = wants_json(parts);
+    let refusal = if current.metadata.is_impersonation() {
+        Refusal::ImpersonationForbidden
+    } else {
+        let get = parts.method == Method::GET;
+        let ctx = RouteContext {
+            current_page: get.then(|| path_and_query(parts)),
+            mount: config.mount_path(),
+            request_path: None,
+        };
+        step_up_refusal(config, &ctx, Some(current), rule)?
+    };
+    let lang = || {
+        let facts = crate::facts::read(parts, config);
+        pow_core::messages::request_language(&facts, config.messages())
+    };
+    let no_store = (header::CACHE_CONTROL, "no-store");
+    Some(match (refusal, json) {
+        (Refusal::ImpersonationForbidden, false) => (
+            StatusCode::FORBIDDEN,
+            [
+                no_store,
+                (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
+            ],
+            config.messages().text(&lang(), "impersonation-forbidden"),
+        )
+            .into_response(),
+        (
+            Refusal::StepUp {
+                page: Some(page), ..
+            },
+            false,
+        ) => {
+            let back = pow_core::config::return_path(
+                parts.method == Method::GET,
+                path_and_query(parts),
+                header_str(parts, header::REFERER),
+                &crate::facts::host(parts),
+            );
+            let location = pow_core::config::returning_to(page, back.as_deref());
+            (
+                StatusCode::FOUND,
+                [(header::LOCATION, location.as_str()), no_store],
+            )
+                .into_response()
+        }
+        (refusal, false) => crate::error_response(&refusal.error()),
+        (refusal, true) => {
+            let err: PowError = refusal.error();
+            crate::api_response(&ApiError::from(err).localized(Some(config), &lang()))
+        }
+    })
+}
+
+fn path_and_query(parts: &Parts) -> &str {
+    match parts.uri.path_and_query() {
+        Some(pq) => pq.as_str(),
+        None => parts.uri.path(),
+    }
+}
+
+fn header_str(parts: &Parts, name: header::HeaderName) -> Option<&str> {
+    parts.headers.get(name).and_then(|v| v.to_str().ok())
+}
