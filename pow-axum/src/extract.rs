@@ -216,6 +216,15 @@ impl Pow {
     /// # Errors
     /// [`PowError::Store`] when the store fails.
     pub async fn sign_out(&mut self) -> Result<(), PowError> {
+        // Signing out of support access stops it: the admin is back in their own session.
+        if self
+            .current
+            .as_ref()
+            .is_some_and(|current| current.metadata.is_impersonation())
+        {
+            self.stop_support_access().await?;
+            return Ok(());
+        }
         if let Some(recorded) = self.device.take() {
             if let Some(name) = recorded.cookie_name() {
                 self.state.unqueue(name);
@@ -285,6 +294,40 @@ pub(crate) fn cookie_value(header: &str, name: &str) -> Option<String> {
         .filter_map(|pair| pair.trim().split_once('='))
         .find(|(key, _)| *key == name)
         .map(|(_, value)| value.to_owned())
+}
+
+impl Pow {
+    /// Moves this browser, signed in as an admin, into the support-access session
+    /// `started` ([`impersonation::start`](pow_core::session::impersonation::start), which
+    /// checks the setup's rules): the cookie carries it and keeps the admin's own session
+    /// beside it, the cookie session is renewed and CSRF rotated, as the actix-web layer
+    /// does. [`current`](Self::current) is the support-access session afterwards.
+    ///
+    /// # Errors
+    /// [`PowError::Config`] without a signed-in browser session; the cookie session's error.
+    pub fn begin_support_access(
+        &mut self,
+        started: pow_core::session::impersonation::Started,
+    ) -> Result<(), PowError> {
+        browser::begin_impersonation(&self.config, &self.cookie, &started)?;
+        self.set_current(Some(started.session));
+        Ok(())
+    }
+
+    /// Stops support access (also when it ended by itself): the browser is signed in with
+    /// the admin's own session again when it still exists, as on actix-web. Returns
+    /// whether there was support access to stop or to come back from.
+    ///
+    /// # Errors
+    /// The store's error.
+    pub async fn stop_support_access(&mut self) -> Result<bool, PowError> {
+        let stopped =
+            browser::stop_impersonation(&self.config, &self.cookie, self.current.as_ref()).await?;
+        if let browser::Stopped::Back(current) = &stopped {
+            self.set_current(current.clone());
+        }
+        Ok(stopped.stopped())
+    }
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for Pow {

@@ -19,7 +19,9 @@ use pow_axum::{
 use pow_core::flows::{self, SignIn};
 use pow_core::mailer::MemoryMailer;
 use pow_core::password::Pbkdf2Hasher;
-use pow_core::session::{AuthMethod, SessionHandle as _, SessionMetadata, StepUp};
+use pow_core::session::{
+    impersonation, AuthMethod, Impersonation, SessionHandle as _, SessionMetadata, StepUp,
+};
 use pow_core::testing::ProbeStore;
 use pow_core::users::diesel::DieselUsersContext;
 use pow_core::users::{Params, User};
@@ -706,5 +708,71 @@ async fn a_step_up_rule_is_answered_on_axum_as_on_actix_web() {
     assert_eq!(
         (actix.status, actix.body.as_str()),
         (StatusCode::OK, "guarded")
+    );
+}
+
+#[actix_rt::test]
+async fn signing_out_of_support_access_on_axum_brings_the_admin_back() {
+    let support = Impersonation::new(|user: &User| user.email() == Some("admin@example.com"));
+    let (config, ada) = setup_built("x", |builder| builder.impersonation(support));
+    let admin =
+        pow_core::testing::create_user(&config, "admin@example.com", "correct horse battery")
+            .unwrap();
+    let app = || {
+        let admin = admin.clone();
+        signing_routes()
+            .route(
+                "/sign_in_admin",
+                post_route(|mut pow: Pow| async move {
+                    pow.sign_in(&admin, SessionMetadata::new()).await?;
+                    Ok::<_, pow_axum::Error>("admin")
+                }),
+            )
+            .route(
+                "/support",
+                post_route(move |mut pow: Pow| async move {
+                    let config = pow.config.clone();
+                    let admin = pow
+                        .current
+                        .clone()
+                        .ok_or_else(|| PowError::Other("nobody".into()))?;
+                    let device = pow_core::session::device_of(&pow.facts);
+                    let started = impersonation::start(&config, &admin, ada.id, "ticket 7", device)
+                        .await?
+                        .map_err(|refusal| PowError::Other(format!("{refusal:?}")))?;
+                    pow.begin_support_access(started)?;
+                    let as_user = pow.current.as_ref().map(|c| c.user.id).unwrap_or_default();
+                    Ok::<_, pow_axum::Error>(as_user.to_string())
+                }),
+            )
+            .layer(PowLayer::new(config.clone()))
+    };
+    let cookie_of = |answer: &Answer, before: &str| {
+        answer.session_cookie(&config).map_or_else(
+            || before.to_owned(),
+            |value| format!("{}={value}", config.session().cookie_name),
+        )
+    };
+
+    let signed_in = post(app(), "/sign_in_admin", None).await;
+    assert_eq!(signed_in.body, "admin");
+    let cookie = cookie_of(&signed_in, "");
+    let support = post(app(), "/support", Some(&cookie)).await;
+    assert_eq!(support.body, ada.id.to_string(), "{}", support.body);
+    let cookie = cookie_of(&support, &cookie);
+    assert_eq!(
+        call(app(), "/maybe", Some(&cookie), &[]).await.body,
+        ada.id.to_string()
+    );
+
+    let out = post(app(), "/sign_out", Some(&cookie)).await;
+    assert_eq!(
+        out.body, "out false",
+        "the browser is the admin's again, not signed out"
+    );
+    let cookie = cookie_of(&out, &cookie);
+    assert_eq!(
+        call(app(), "/maybe", Some(&cookie), &[]).await.body,
+        admin.id.to_string()
     );
 }

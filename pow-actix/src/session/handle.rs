@@ -3,18 +3,14 @@
 //! engine's are), and the changes written back into the request when it is dropped.
 
 use std::ops::{Deref, DerefMut};
-use std::sync::Arc;
 
 use actix_web::cookie::Cookie;
 use actix_web::{HttpMessage, HttpRequest};
 
 use super::cookie_middleware::CookieSessionExt;
-use super::request::{impersonator_key, no_config, write_session_id};
+use super::request::no_config;
 use super::response_cookies::{queue_cookie, queued_cookies, unqueue_cookie};
-use super::{
-    record_session_method, stored_session_id, AuthMethod, CredentialsCache, CurrentSession,
-    SessionHandle, SessionMetadata,
-};
+use super::{record_session_method, AuthMethod, CurrentSession, SessionHandle, SessionMetadata};
 use crate::config::PowConfig;
 use crate::error::PowError;
 use crate::request::RequestFacts;
@@ -305,40 +301,12 @@ impl CookieSessionHandle {
     /// [`PowError::Config`] without a setup; the store's error.
     pub async fn stop_impersonation(&mut self) -> Result<bool, PowError> {
         let config = self.config()?;
-        let stash = impersonator_key(&config);
-        let admin_stored = match &self.current {
-            Some(current) if current.metadata.is_impersonation() => {
-                super::impersonation::stop(&config, current).await?
-            }
-            // Signed in as someone: nothing to stop.
-            Some(_) => return Ok(false),
-            None => None,
-        };
-        let session = &self.cookie;
-        let Some(admin_cookie_id) = session.get::<String>(&stash).ok().flatten() else {
-            return Ok(admin_stored.is_some());
-        };
-        session.remove(&stash);
-        session.remove(&config.session().session_key);
-        self.set_current(None);
-        crate::web::csrf::rotate(&self.cookie);
-        let admin_id = stored_session_id(&config, &admin_cookie_id);
-        if admin_stored
-            .as_ref()
-            .is_some_and(|stored| *stored != admin_id)
-        {
-            // The cookie's admin is not the one this session recorded: sign out.
-            return Ok(true);
+        let stopped =
+            browser::stop_impersonation(&config, &self.cookie, self.current.as_ref()).await?;
+        if let browser::Stopped::Back(current) = &stopped {
+            self.set_current(current.clone());
         }
-        if let Some((user, metadata)) = CredentialsCache::new(&config).get(&admin_id).await? {
-            write_session_id(&self.cookie, &config, &admin_cookie_id)?;
-            self.set_current(Some(CurrentSession {
-                user: Arc::new(user),
-                session_id: admin_id,
-                metadata: Arc::new(metadata),
-            }));
-        }
-        Ok(true)
+        Ok(stopped.stopped())
     }
 }
 

@@ -13,7 +13,6 @@ use super::*;
 use crate::config::PowConfig;
 use crate::error::PowError;
 use crate::users::User;
-use pow_core::session::CookieSession;
 
 /// The [`PowConfig`] serving this request, found one way everywhere in the actix layer:
 /// one put into the request extensions (as tests do), else the one of the
@@ -82,16 +81,6 @@ pub(crate) fn no_config() -> PowError {
     )
 }
 
-/// Writes the cookie's session id into the cookie session of `req`. The cookie is signed
-/// as a whole: the id needs no signature of its own (one HMAC per request).
-pub(crate) fn write_session_id(
-    session: &CookieSession,
-    config: &PowConfig,
-    cookie_id: &str,
-) -> Result<(), PowError> {
-    Ok(session.insert(config.session().session_key.clone(), cookie_id)?)
-}
-
 /// Signs `user` in with a new session: a new session id and fingerprint.
 ///
 /// The current session, if any, is deleted; the whole cookie session is renewed (against
@@ -132,15 +121,9 @@ pub async fn sign_out(req: &HttpRequest) -> Result<(), PowError> {
     CookieSessionHandle::new(req).sign_out().await
 }
 
-/// The cookie-session key keeping the admin's own cookie id during support access.
-pub(crate) fn impersonator_key(config: &PowConfig) -> String {
-    format!("{}_impersonator", config.session().session_key)
-}
-
 /// Moves the browser of `req` (signed in as an admin) into the support-access session
-/// `started` ([`impersonation::start`](super::impersonation::start)): the cookie carries
-/// it, the admin's own cookie id waits beside it for [`stop_impersonation`]; the cookie
-/// session is renewed and CSRF rotated, as at a sign-in.
+/// `started` (the engine's [`browser::begin_impersonation`](pow_core::session::browser::begin_impersonation)),
+/// and serves the rest of the request as it.
 ///
 /// # Errors
 /// [`PowError::Config`] without a session cookie; the cookie session's error.
@@ -149,20 +132,7 @@ pub(crate) fn begin_impersonation(
     config: &PowConfig,
     started: super::impersonation::Started,
 ) -> Result<(), PowError> {
-    let session = req.cookie_session();
-    let Some(admin_cookie_id) = session
-        .get::<String>(&config.session().session_key)
-        .ok()
-        .flatten()
-    else {
-        return Err(PowError::Config(
-            "support access starts from a signed-in browser session".into(),
-        ));
-    };
-    session.renew();
-    crate::web::csrf::rotate(&session);
-    session.insert(impersonator_key(config), admin_cookie_id)?;
-    write_session_id(&session, config, &started.cookie_id)?;
+    pow_core::session::browser::begin_impersonation(config, &req.cookie_session(), &started)?;
     req.extensions_mut().insert(started.session);
     Ok(())
 }

@@ -5,12 +5,6 @@ use crate::session::CookieSessionExt as _;
 use actix_web::HttpRequest;
 use pow_core::session::csrf;
 
-/// Forgets the session's CSRF secret, so tokens from before stop working: at sign-in and
-/// sign-out (the next form gets a new secret).
-pub(crate) fn rotate(session: &crate::session::CookieSession) {
-    csrf::rotate(session);
-}
-
 /// A masked CSRF token for a form in the response to `req`. Creates the session secret on
 /// first use.
 pub fn csrf_token(req: &HttpRequest) -> String {

@@ -232,3 +232,107 @@ pub async fn sign_out(
     csrf::rotate(cookie);
     Ok(())
 }
+
+/// The cookie-session key keeping the admin's own cookie id during support access.
+pub fn impersonator_key(config: &PowConfig) -> String {
+    format!("{}_impersonator", config.session().session_key)
+}
+
+/// Moves a browser signed in as an admin (its cookie session is `cookie`) into the
+/// support-access session `started` ([`impersonation::start`](super::impersonation::start)):
+/// the cookie carries it, the admin's own cookie id waits beside it for
+/// [`stop_impersonation`]; the cookie session is renewed and CSRF rotated, as at a sign-in.
+/// The framework layer serves the rest of the request as `started.session`.
+///
+/// # Errors
+/// [`PowError::Config`] without a signed-in session in the cookie; the cookie session's
+/// error.
+pub fn begin_impersonation(
+    config: &PowConfig,
+    cookie: &CookieSession,
+    started: &super::impersonation::Started,
+) -> Result<(), PowError> {
+    let key = &config.session().session_key;
+    let Some(admin_cookie_id) = cookie.get::<String>(key).ok().flatten() else {
+        return Err(PowError::Config(
+            "support access starts from a signed-in browser session".into(),
+        ));
+    };
+    cookie.renew();
+    csrf::rotate(cookie);
+    cookie.insert(impersonator_key(config), admin_cookie_id)?;
+    cookie.insert(key.clone(), &started.cookie_id)?;
+    Ok(())
+}
+
+/// What [`stop_impersonation`] did.
+#[derive(Clone, Debug)]
+pub enum Stopped {
+    /// Nothing: the browser is signed in as someone (not support access), or is anonymous
+    /// with no admin session kept to come back to.
+    Nothing,
+    /// Support access ended in the store; the browser keeps the (now ended) session id,
+    /// anonymous from its next request.
+    Ended,
+    /// The browser came back: signed in with the admin's own session again (`Some`), or
+    /// with nobody when that session is gone or is not the one support access recorded.
+    Back(Option<CurrentSession>),
+}
+
+impl Stopped {
+    /// Whether there was support access to stop or to come back from.
+    pub fn stopped(&self) -> bool {
+        !matches!(self, Self::Nothing)
+    }
+}
+
+/// Stops support access in a browser whose cookie session is `cookie` and that is signed
+/// in with `current`: the support-access session ends, and the admin's own session, when
+/// it still exists, is the browser's again (CSRF rotated). Also puts the admin back after
+/// support access ended by itself (idle, timeout), when the cookie session still keeps the
+/// admin's id.
+///
+/// # Errors
+/// The store's error; the cookie session's.
+pub async fn stop_impersonation(
+    config: &PowConfig,
+    cookie: &CookieSession,
+    current: Option<&CurrentSession>,
+) -> Result<Stopped, PowError> {
+    let stash = impersonator_key(config);
+    let admin_stored = match current {
+        Some(current) if current.metadata.is_impersonation() => {
+            super::impersonation::stop(config, current).await?
+        }
+        // Signed in as someone: nothing to stop.
+        Some(_) => return Ok(Stopped::Nothing),
+        None => None,
+    };
+    let Some(admin_cookie_id) = cookie.get::<String>(&stash).ok().flatten() else {
+        return Ok(match admin_stored {
+            Some(_) => Stopped::Ended,
+            None => Stopped::Nothing,
+        });
+    };
+    let key = &config.session().session_key;
+    cookie.remove(&stash);
+    cookie.remove(key);
+    csrf::rotate(cookie);
+    let admin_id = stored_session_id(config, &admin_cookie_id);
+    if admin_stored
+        .as_ref()
+        .is_some_and(|stored| *stored != admin_id)
+    {
+        // The cookie's admin is not the one this session recorded: sign out.
+        return Ok(Stopped::Back(None));
+    }
+    let Some((user, metadata)) = CredentialsCache::new(config).get(&admin_id).await? else {
+        return Ok(Stopped::Back(None));
+    };
+    cookie.insert(key.clone(), &admin_cookie_id)?;
+    Ok(Stopped::Back(Some(CurrentSession {
+        user: Arc::new(user),
+        session_id: admin_id,
+        metadata: Arc::new(metadata),
+    })))
+}
