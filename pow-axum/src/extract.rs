@@ -208,32 +208,29 @@ impl Pow {
         Ok(())
     }
 
-    /// Signs the current session out, as the actix-web layer's `sign_out` does: the
-    /// session is deleted in the store and its id removed from the cookie session, whose
-    /// CSRF secret is rotated; a device recorded by a sign-in of this same request is
-    /// taken back. The old cookie, replayed, is anonymous afterwards.
+    /// Signs the current session out, as the actix-web layer's `sign_out` does (the
+    /// engine's [`browser::end`]): the session is deleted in the store and its id removed
+    /// from the cookie session, whose CSRF secret is rotated; a device recorded by a
+    /// sign-in of this same request is taken back. The old cookie, replayed, is anonymous
+    /// afterwards. During support access it stops it instead: the admin is back.
     ///
     /// # Errors
     /// [`PowError::Store`] when the store fails.
     pub async fn sign_out(&mut self) -> Result<(), PowError> {
-        // Signing out of support access stops it: the admin is back in their own session.
-        if self
-            .current
-            .as_ref()
-            .is_some_and(|current| current.metadata.is_impersonation())
-        {
-            self.stop_support_access().await?;
-            return Ok(());
-        }
-        if let Some(recorded) = self.device.take() {
-            if let Some(name) = recorded.cookie_name() {
-                self.state.unqueue(name);
+        let recorded = self.device.as_ref();
+        let ended =
+            browser::end(&self.config, &self.cookie, self.current.as_ref(), recorded).await?;
+        if ended.device_forgotten {
+            if let Some(name) = self
+                .device
+                .take()
+                .and_then(|r| r.cookie_name().map(str::to_owned))
+            {
+                self.state.unqueue(&name);
             }
-            browser::forget_device(&self.config, &recorded).await;
         }
-        let current = self.current.take();
-        self.set_current(None);
-        browser::sign_out(&self.config, &self.cookie, current.as_ref()).await
+        self.set_current(ended.current);
+        Ok(())
     }
 }
 

@@ -253,33 +253,21 @@ impl CookieSessionHandle {
     /// # Errors
     /// [`PowError::Config`] without a setup; the store's error.
     pub async fn sign_out(&mut self) -> Result<(), PowError> {
-        // Signing out of support access stops it: the admin is back in their own session.
-        if self
-            .current
-            .as_ref()
-            .is_some_and(|current| current.metadata.is_impersonation())
-        {
-            self.stop_impersonation().await?;
-            return Ok(());
-        }
         let config = self.config()?;
-        self.forget_recorded_device(&config).await;
-        let current = self.current.take();
-        self.current_changed = true;
-        browser::sign_out(&config, &self.cookie, current.as_ref()).await
-    }
-
-    /// Takes back the device recorded by a sign-in of this same request (see
-    /// [`browser::RecordedDevice`]), and the device cookie it queued.
-    async fn forget_recorded_device(&mut self, config: &PowConfig) {
-        let Some(recorded) = self.recorded.take() else {
-            return;
-        };
-        self.recorded_changed = true;
-        if let Some(name) = recorded.cookie_name() {
-            self.unqueue_cookie(name);
+        let recorded = self.recorded.as_ref();
+        let ended = browser::end(&config, &self.cookie, self.current.as_ref(), recorded).await?;
+        if ended.device_forgotten {
+            if let Some(name) = self
+                .recorded
+                .take()
+                .and_then(|r| r.cookie_name().map(str::to_owned))
+            {
+                self.unqueue_cookie(&name);
+            }
+            self.recorded_changed = true;
         }
-        browser::forget_device(config, &recorded).await;
+        self.set_current(ended.current);
+        Ok(())
     }
 
     /// Records that the signed-in session just proved `method` (see

@@ -200,6 +200,50 @@ pub async fn forget_device(config: &PowConfig, recorded: &RecordedDevice) {
     }
 }
 
+/// What [`end`] left of a browser's session.
+#[derive(Clone, Debug)]
+pub struct Ended {
+    /// Who the rest of the request is served as: the admin again after support access,
+    /// nobody after a sign-out.
+    pub current: Option<CurrentSession>,
+    /// Whether the device a sign-in of this same request recorded was taken back: the
+    /// framework layer then drops the device cookie it queued.
+    pub device_forgotten: bool,
+}
+
+/// Signs a browser out, whatever it is signed in with: support access is stopped (the
+/// admin is back in their own session, see [`stop_impersonation`]); any other session is
+/// [signed out](sign_out), after the device a sign-in of this same request recorded
+/// (`recorded`) is [taken back](forget_device). Every framework layer's sign-out is this.
+///
+/// # Errors
+/// The store's error; the cookie session's.
+pub async fn end(
+    config: &PowConfig,
+    cookie: &CookieSession,
+    current: Option<&CurrentSession>,
+    recorded: Option<&RecordedDevice>,
+) -> Result<Ended, PowError> {
+    if current.is_some_and(|current| current.metadata.is_impersonation()) {
+        let current = match stop_impersonation(config, cookie, current).await? {
+            Stopped::Back(back) => back,
+            Stopped::Ended | Stopped::Nothing => current.cloned(),
+        };
+        return Ok(Ended {
+            current,
+            device_forgotten: false,
+        });
+    }
+    if let Some(recorded) = recorded {
+        forget_device(config, recorded).await;
+    }
+    sign_out(config, cookie, current).await?;
+    Ok(Ended {
+        current: None,
+        device_forgotten: recorded.is_some(),
+    })
+}
+
 /// Signs the browser's session out: deletes it in the store (and the session the cookie
 /// names, when that is an older, rotated id of it) and removes the id from the cookie
 /// session, whose CSRF secret is rotated. The old cookie, replayed, is anonymous
