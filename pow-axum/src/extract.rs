@@ -256,6 +256,11 @@ impl Pow {
         }
     }
 
+    /// The layer's state of the request.
+    pub(crate) fn state(&self) -> &StateInner {
+        &self.state.0
+    }
+
     fn set_current(&mut self, current: Option<CurrentSession>) {
         self.facts.session = current.as_ref().map(session_fact);
         self.current = current;

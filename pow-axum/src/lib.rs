@@ -38,6 +38,7 @@ mod facts;
 mod guard;
 mod layer;
 mod response;
+pub mod web;
 
 pub use extract::{wants_json, CurrentUser, MaybeUser, Pow, PowRejection};
 pub use guard::{RequireStepUp, StepUpService};

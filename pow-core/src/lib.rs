@@ -103,6 +103,7 @@ pub mod limits;
 pub mod link;
 pub mod mailer;
 pub mod messages;
+pub mod pages;
 pub mod password;
 pub mod pipeline;
 pub mod request;

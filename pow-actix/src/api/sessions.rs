@@ -9,8 +9,8 @@ use super::ApiContext;
 use crate::audit::keyed_hash;
 use crate::error::PowError;
 use crate::session::{self, CurrentSession};
-use crate::web::sessions::remembered_handle;
 use crate::web::{ActionId, ActionKind};
+use pow_core::pages::account::remembered_handle;
 
 /// `api_sessions#index`.
 pub const SESSIONS_INDEX: ActionId = ActionId::new("api_sessions", "index", ActionKind::Show);

@@ -206,6 +206,18 @@ impl Action {
         self
     }
 
+    /// Sets every rule at once, as an engine route declares them
+    /// ([`PageRoute::requirements`](pow_core::pages::routes::PageRoute)).
+    pub fn requirements(mut self, requirements: Requirements) -> Self {
+        self.access = requirements.access;
+        self.sudo = requirements.sudo;
+        self.step_up = requirements.step_up;
+        self.changes_factor = requirements.changes_factor;
+        self.owner_only = requirements.owner_only;
+        self.captcha = requirements.captcha;
+        self
+    }
+
     /// Params that arrived another way than a posted form (a JSON body): no CSRF check.
     pub fn params(mut self, params: Params) -> Self {
         self.params = Some(params);

@@ -1,11 +1,14 @@
 //! Mounting the routes, and what every controller needs: the route's setup, the routes
 //! backend's context and the CSRF check.
 
-use actix_web::web::{self, ServiceConfig};
-use actix_web::{HttpRequest, HttpResponse};
+use std::sync::Arc;
 
+use actix_web::web::{self, Bytes, ServiceConfig};
+use actix_web::{HttpRequest, HttpResponse};
+use pow_core::pages::routes::{self, PageRoute, PathParams, Verb};
+
+use super::csrf;
 use super::params::FormData;
-use super::{csrf, registration, session as session_controller};
 use crate::config::PowConfig;
 use crate::config::RouteContext;
 use crate::error::PowError;
@@ -17,38 +20,10 @@ pub fn configure(config: PowConfig) -> impl FnOnce(&mut ServiceConfig) {
     move |cfg: &mut ServiceConfig| {
         cfg.app_data(web::Data::new(config.clone()));
         cfg.app_data(web::PayloadConfig::new(super::params::MAX_FORM_BYTES));
-        cfg.service(web::resource("/session/new").route(web::get().to(session_controller::new)))
-            .service(
-                web::resource("/session")
-                    .route(web::post().to(session_controller::post))
-                    .route(web::delete().to(session_controller::delete)),
-            )
-            .service(
-                web::resource("/session/confirm")
-                    .route(web::get().to(super::confirm::show))
-                    .route(web::post().to(super::confirm::create)),
-            )
-            .service(
-                web::resource("/session/unlock/{token}")
-                    .route(web::get().to(super::unlock::unlock)),
-            )
-            .service(web::resource("/registration/new").route(web::get().to(registration::new)))
-            .service(web::resource("/registration/edit").route(web::get().to(registration::edit)))
-            .service(
-                web::resource("/registration/sessions")
-                    .route(web::get().to(super::sessions::show))
-                    .route(web::post().to(super::sessions::end)),
-            )
-            .service(
-                web::resource("/registration/activity").route(web::get().to(super::activity::show)),
-            )
-            .service(
-                web::resource("/registration")
-                    .route(web::post().to(registration::post))
-                    .route(web::patch().to(registration::update))
-                    .route(web::put().to(registration::update))
-                    .route(web::delete().to(registration::delete)),
-            );
+        mount_pages(cfg, pow_core::pages::routes::page_routes(&config));
+        cfg.service(
+            web::resource("/session/unlock/{token}").route(web::get().to(super::unlock::unlock)),
+        );
         if config.impersonation().is_some() {
             cfg.service(
                 web::resource("/impersonation").route(web::post().to(super::impersonation::start)),
@@ -130,4 +105,63 @@ pub fn check_csrf(req: &HttpRequest, form: &FormData) -> Option<HttpResponse> {
                 .body("Invalid CSRF token. Reload the page and try again."),
         )
     }
+}
+
+/// Mounts the engine's page routes of `table` (the core's and the extensions'): one
+/// resource per path, each method running its route's action through [`Action`](super::Action).
+fn mount_pages(cfg: &mut ServiceConfig, table: Vec<PageRoute>) {
+    for path in routes::paths(&table) {
+        let here: Arc<[PageRoute]> = routes::at_path(&table, path).into_iter().cloned().collect();
+        let mut verbs: Vec<Verb> = here.iter().map(|route| route.verb).collect();
+        verbs.sort();
+        verbs.dedup();
+        let mut resource = web::resource(path);
+        for verb in verbs {
+            let here = Arc::clone(&here);
+            let method = match verb {
+                Verb::Get => web::get(),
+                Verb::Post => web::post(),
+                Verb::Patch => web::patch(),
+                Verb::Put => web::put(),
+                Verb::Delete => web::delete(),
+            };
+            resource = resource.route(method.to(move |req: HttpRequest, body: Bytes| {
+                let here = Arc::clone(&here);
+                async move { run_page(req, body, verb, &here).await }
+            }));
+        }
+        cfg.service(resource);
+    }
+}
+
+/// Runs the route of `here` (the routes at one path) that a `verb` request picks.
+async fn run_page(
+    req: HttpRequest,
+    body: Bytes,
+    verb: Verb,
+    here: &[PageRoute],
+) -> crate::Result<HttpResponse> {
+    let form = (verb != Verb::Get).then(|| FormData::parse(&body));
+    let method_override = form.as_ref().and_then(FormData::method_override);
+    let candidates: Vec<&PageRoute> = here.iter().collect();
+    let Some(route) = routes::pick(&candidates, verb, method_override.as_deref()) else {
+        return Ok(HttpResponse::MethodNotAllowed().finish());
+    };
+    let mut action = super::Action::new(route.action).requirements(route.requirements.clone());
+    if route.form {
+        action = action.form(form.unwrap_or_default());
+    }
+    let act = Arc::clone(&route.act);
+    let path = PathParams(
+        req.match_info()
+            .iter()
+            .map(|(name, value)| (name.to_owned(), value.to_owned()))
+            .collect(),
+    );
+    action
+        .run(&req, async move |ctl| {
+            ctl.assigns.insert(path);
+            Ok(super::serve(ctl, async |step, client| act(step, client).await).await?)
+        })
+        .await
 }

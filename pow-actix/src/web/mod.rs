@@ -32,10 +32,8 @@
 
 pub(crate) mod action;
 pub mod actions;
-mod activity;
 mod callbacks;
 mod client;
-mod confirm;
 mod controllers;
 pub mod csrf;
 mod facts;
@@ -47,8 +45,6 @@ mod pages;
 pub mod params;
 mod registration;
 mod response_error;
-mod session;
-pub(crate) mod sessions;
 mod unlock;
 
 pub use crate::config::{extension_path, DefaultRoutes, RouteContext, Routes};
@@ -64,7 +60,9 @@ pub use forms::{
 };
 pub use impersonation::{IMPERSONATION_START, IMPERSONATION_STOP};
 pub use mailbox::{mailbox_preview, MAILBOX_PATH};
-pub use pages::{no_store, page_security_headers, render_page, unavailable_page, Page};
+pub use pages::{
+    no_store, outcome, page_security_headers, render_page, serve, unavailable_page, Page,
+};
 pub use params::FormData;
 pub use pow_core::config::returning_to;
 pub use registration::signed_up;

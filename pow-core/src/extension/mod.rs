@@ -405,6 +405,7 @@ pub(crate) struct Contributions {
     pub(crate) callbacks: Vec<Arc<dyn Callbacks>>,
     pub(crate) request_hooks: Vec<Arc<dyn RequestHook>>,
     pub(crate) step_up_pages: Vec<(crate::session::AuthMethod, Arc<StepUpPathFn>)>,
+    pub(crate) page_routes: Vec<crate::pages::routes::PageRoute>,
 }
 
 /// Where an extension registers what it contributes (see [`Extension::build`]). Each
@@ -478,6 +479,14 @@ impl ExtensionBuilder {
     /// [`Views`](crate::views::Views) may only restyle registered ones.
     pub fn pages(&mut self, pages: impl IntoIterator<Item = PageId>) -> &mut Self {
         self.contributions.page_ids.extend(pages);
+        self
+    }
+
+    /// A page route the extension serves, written once on the engine
+    /// ([`PageRoute`](crate::pages::routes::PageRoute)): every framework layer mounts it
+    /// with the core's, under the setup's mount point.
+    pub fn page_route(&mut self, route: crate::pages::routes::PageRoute) -> &mut Self {
+        self.contributions.page_routes.push(route);
         self
     }
 

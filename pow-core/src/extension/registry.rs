@@ -81,6 +81,7 @@ pub struct Extensions {
     callbacks: Vec<Arc<dyn super::Callbacks>>,
     request_hooks: Vec<Arc<dyn super::RequestHook>>,
     step_up_pages: Vec<(crate::session::AuthMethod, Arc<super::StepUpPathFn>)>,
+    page_routes: Vec<crate::pages::routes::PageRoute>,
 }
 
 /// One extension and its contributions.
@@ -131,6 +132,7 @@ impl Extensions {
                 .user_tables
                 .extend(parts.user_tables.iter().map(|table| (name, *table)));
             built.revoked.extend(parts.revoked.iter().cloned());
+            built.page_routes.extend(parts.page_routes.iter().cloned());
             built
                 .user_data
                 .extend(parts.user_data.iter().map(|data| (name, Arc::clone(data))));
@@ -336,6 +338,12 @@ impl Extensions {
     /// renders no other.
     pub fn is_page(&self, page: PageId) -> bool {
         self.page_ids.contains(&page)
+    }
+
+    /// The page routes the enabled extensions serve
+    /// ([`ExtensionBuilder::page_route`](super::ExtensionBuilder::page_route)), in order.
+    pub fn page_routes(&self) -> &[crate::pages::routes::PageRoute] {
+        &self.page_routes
     }
 
     /// Every page id the core and the enabled extensions render.

@@ -1,0 +1,535 @@
+//! The HTML pages on axum: the core's routes ([`router`]) and [`Action`], the pipeline
+//! every page action runs through, as pow-actix's `web::Action`:
+//!
+//! ```text
+//! guard (access, support access, sudo, step-up) -> the form's type and CSRF token
+//!   -> rate limits -> CAPTCHA -> before_process (each extension) -> the action
+//!   -> audit -> before_respond (each extension) -> the page or the redirect
+//! ```
+//!
+//! The pages and controllers are the engine's ([`pow_core::pages`]): the same forms, texts,
+//! redirects, flash and headers as on actix-web; this module only reads the request and
+//! writes the response.
+//!
+//! ```
+//! use axum::Router;
+//! use pow_axum::PowLayer;
+//!
+//! let config = pow_axum::PowConfig::builder("s".repeat(64)).build().unwrap();
+//! let app: Router = Router::new()
+//!     .merge(pow_axum::web::router(&config))
+//!     .layer(PowLayer::new(config));
+//! ```
+
+use axum::body::to_bytes;
+use std::sync::Arc;
+
+use axum::extract::{FromRequestParts, Path, RawPathParams, Request};
+use axum::http::header::{self, HeaderName, HeaderValue};
+use axum::http::request::Parts;
+use axum::http::{Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, MethodFilter, MethodRouter};
+use axum::RequestExt as _;
+use axum::Router;
+use futures_util::future::BoxFuture;
+use pow_core::config::{return_path, returning_to, RouteContext};
+use pow_core::pages::routes::{self, PageRoute, PathParams, Verb};
+use pow_core::pages::{self, core, Answer, FormData, Page, MAX_FORM_BYTES, PAGE_HEADERS};
+use pow_core::pipeline::{
+    self, Access, ActionId, Client, Flow, Format, Halt, Refusal, Requirements, Step,
+};
+use pow_core::session::{flash, StepUp};
+use pow_core::users::{Params, User};
+use pow_core::PowError;
+
+use crate::extract::Pow;
+
+/// The pages on axum: the engine's page routes, the core's and
+/// every enabled extension's ([`page_routes`](pow_core::pages::routes::page_routes): the
+/// same table pow-actix mounts), and `GET /session/unlock/{token}`. HTML forms reach
+/// `PATCH`, `PUT` and `DELETE` routes by posting a `_method` field. Put the router behind
+/// [`PowLayer`](crate::PowLayer). The paths are relative, as on actix-web: an app that
+/// serves them under a prefix nests the router there
+/// (`Router::new().nest("/auth", router)`) and tells the setup
+/// ([`mount_path`](pow_core::PowConfigBuilder::mount_path)) so that links and redirects
+/// point inside it.
+pub fn router<S: Clone + Send + Sync + 'static>(config: &pow_core::PowConfig) -> Router<S> {
+    let table = routes::page_routes(config);
+    let mut router = Router::new().route("/session/unlock/{token}", get(unlock));
+    for path in routes::paths(&table) {
+        let here: Arc<[PageRoute]> = routes::at_path(&table, path).into_iter().cloned().collect();
+        let mut verbs: Vec<Verb> = here.iter().map(|route| route.verb).collect();
+        verbs.sort();
+        verbs.dedup();
+        let mut methods = MethodRouter::new();
+        for verb in verbs {
+            let here = Arc::clone(&here);
+            let filter = match verb {
+                Verb::Get => MethodFilter::GET,
+                Verb::Post => MethodFilter::POST,
+                Verb::Patch => MethodFilter::PATCH,
+                Verb::Put => MethodFilter::PUT,
+                Verb::Delete => MethodFilter::DELETE,
+            };
+            methods = methods.on(filter, move |req: Request| run_page(req, verb, here));
+        }
+        router = router.route(path, methods);
+    }
+    router
+}
+
+/// Runs the route of `here` (the routes at one path) that a `verb` request picks.
+async fn run_page(mut req: Request, verb: Verb, here: Arc<[PageRoute]>) -> Response {
+    let (path, req) = match req.extract_parts::<RawPathParams>().await {
+        Ok(params) => (
+            PathParams(
+                params
+                    .iter()
+                    .map(|(name, value)| (name.to_owned(), value.to_owned()))
+                    .collect(),
+            ),
+            req,
+        ),
+        Err(rejection) => return rejection.into_response(),
+    };
+    let (parts, pow, form) = if verb == Verb::Get {
+        let (mut parts, _) = req.into_parts();
+        match Pow::from_request_parts(&mut parts, &()).await {
+            Ok(pow) => (parts, pow, None),
+            Err(rejection) => return rejection.into_response(),
+        }
+    } else {
+        match read_form(req).await {
+            Ok((parts, pow, form)) => (parts, pow, Some(form)),
+            Err(res) => return res,
+        }
+    };
+    let method_override = form.as_ref().and_then(FormData::method_override);
+    let candidates: Vec<&PageRoute> = here.iter().collect();
+    let Some(route) = routes::pick(&candidates, verb, method_override.as_deref()) else {
+        return StatusCode::METHOD_NOT_ALLOWED.into_response();
+    };
+    let mut action = Action::new(route.action).requirements(route.requirements.clone());
+    if route.form {
+        action = action.form(form.unwrap_or_default());
+    }
+    let act = Arc::clone(&route.act);
+    let run: Act = Box::new(move |step, client| {
+        step.assigns.insert(path);
+        act(step, client)
+    });
+    action.run(pow, &parts, run).await
+}
+
+/// `GET /session/unlock/{token}`: lifts the lock the link was mailed for, once, and sends
+/// the visitor to the sign-in page.
+async fn unlock(Path(token): Path<String>, req: Request) -> Response {
+    let (mut parts, _) = req.into_parts();
+    let mut pow = match Pow::from_request_parts(&mut parts, &()).await {
+        Ok(pow) => pow,
+        Err(rejection) => return rejection.into_response(),
+    };
+    let config = pow.config.clone();
+    match core::unlock(&config, &mut pow, current_page(&parts), &token).await {
+        Ok(path) => redirect(&path),
+        Err(err) => error_answer(&pow, &parts, &err),
+    }
+}
+
+/// The request's parts, its [`Pow`] and its form (at most [`MAX_FORM_BYTES`]: `413`
+/// beyond).
+async fn read_form(req: Request) -> Result<(Parts, Pow, FormData), Response> {
+    let (mut parts, body) = req.into_parts();
+    let pow = Pow::from_request_parts(&mut parts, &())
+        .await
+        .map_err(IntoResponse::into_response)?;
+    let body = to_bytes(body, MAX_FORM_BYTES)
+        .await
+        .map_err(|_| StatusCode::PAYLOAD_TOO_LARGE.into_response())?;
+    Ok((parts, pow, FormData::parse(&body)))
+}
+
+/// An engine controller's action over the step and the client, boxed so that the handler's
+/// future stays `Send`.
+pub type Act = Box<
+    dyn for<'a> FnOnce(&'a mut Step, &'a mut dyn Client) -> BoxFuture<'a, Result<Answer, PowError>>
+        + Send,
+>;
+
+/// One page action on its way through the pipeline (see the [module](self)).
+///
+/// ```
+/// use axum::{extract::Request, response::Response};
+/// use pow_axum::pages::Answer;
+/// use pow_axum::pipeline::{ActionId, ActionKind};
+/// use pow_axum::web::Action;
+/// use pow_axum::Pow;
+/// use axum::extract::FromRequestParts;
+///
+/// const HELLO: ActionId = ActionId::new("hello", "show", ActionKind::Show);
+///
+/// async fn hello(req: Request) -> Response {
+///     let (mut parts, _) = req.into_parts();
+///     let pow = match Pow::from_request_parts(&mut parts, &()).await {
+///         Ok(pow) => pow,
+///         Err(rejection) => return axum::response::IntoResponse::into_response(rejection),
+///     };
+///     Action::new(HELLO)
+///         .signed_in()
+///         .run(pow, &parts, Box::new(|_, _| Box::pin(async { Ok(Answer::Redirect("/".into())) })))
+///         .await
+/// }
+/// ```
+#[derive(Debug)]
+pub struct Action {
+    id: ActionId,
+    requirements: Requirements,
+    form: Option<FormData>,
+}
+
+impl Action {
+    /// The action `id`, open to anyone, without a form.
+    pub fn new(id: ActionId) -> Self {
+        Self {
+            id,
+            requirements: Requirements::default(),
+            form: None,
+        }
+    }
+
+    /// Sets every rule at once, as an engine route declares them
+    /// ([`PageRoute::requirements`]).
+    pub fn requirements(mut self, requirements: Requirements) -> Self {
+        self.requirements = requirements;
+        self
+    }
+
+    /// Only signed-in users.
+    pub fn signed_in(mut self) -> Self {
+        self.requirements.access = Access::SignedIn;
+        self
+    }
+
+    /// Only visitors who are not signed in.
+    pub fn signed_out(mut self) -> Self {
+        self.requirements.access = Access::SignedOut;
+        self
+    }
+
+    /// Sudo mode: signed-in users whose session proved the password within the sudo
+    /// window; others are sent to the confirmation page, which returns them here.
+    pub fn sudo(mut self) -> Self {
+        self.requirements.sudo = true;
+        self.signed_in()
+    }
+
+    /// A step-up action: the session must have proved one of the rule's methods.
+    pub fn step_up(mut self, rule: StepUp) -> Self {
+        self.requirements.step_up = Some(rule);
+        self.signed_in()
+    }
+
+    /// An action that changes one of the user's second factors (sudo mode and the
+    /// engine's factor-change rule).
+    pub fn changes_factor(mut self) -> Self {
+        self.requirements.changes_factor = true;
+        self.sudo()
+    }
+
+    /// An action only the account's owner may take (never support access).
+    pub fn owner_only(mut self) -> Self {
+        self.requirements.owner_only = true;
+        self.signed_in()
+    }
+
+    /// A target of bots: the setup's CAPTCHA, when it has one, checks the form's answer.
+    pub fn captcha(mut self) -> Self {
+        self.requirements.captcha = true;
+        self
+    }
+
+    /// A posted form: its type and CSRF token are checked, its `user[...]` fields are the
+    /// step's params.
+    pub fn form(mut self, form: FormData) -> Self {
+        self.form = Some(form);
+        self
+    }
+
+    /// Runs the pipeline around `act` for the request of `parts`, served by `pow`, and
+    /// answers: the page, a redirect, or the error's page.
+    pub async fn run(self, mut pow: Pow, parts: &Parts, act: Act) -> Response {
+        use tracing::Instrument as _;
+        let span = tracing::info_span!(
+            "pow.action",
+            action = %self.id,
+            user_id = tracing::field::Empty
+        );
+        match self.run_traced(&mut pow, parts, act).instrument(span).await {
+            Ok(res) => res,
+            Err(err) => error_answer(&pow, parts, &err),
+        }
+    }
+
+    async fn run_traced(
+        self,
+        pow: &mut Pow,
+        parts: &Parts,
+        act: Act,
+    ) -> Result<Response, PowError> {
+        let config = pow.config.clone();
+        let get = matches!(parts.method, Method::GET | Method::HEAD);
+        let captcha = config
+            .captcha()
+            .filter(|_| self.requirements.captcha && !get);
+        let mut requirements = self.requirements;
+        requirements.captcha = captcha.is_some();
+        let mut answer = None;
+        let (form, params) = match self.form {
+            Some(mut form) => {
+                if let Some(captcha) = captcha {
+                    answer = form.other.remove(captcha.widget().field);
+                }
+                let params = std::mem::take(&mut form.user);
+                (Some(form), params)
+            }
+            None => (None, Params::default()),
+        };
+        if captcha.is_some() && answer.is_none() {
+            answer = header_str(parts, pow_core::captcha::CAPTCHA_HEADER).map(str::to_owned);
+        }
+        let lang = pow_core::messages::request_language(&*pow, config.messages());
+        let mut step = Step::new(&config, self.id, params, lang);
+        step.request_path = request_path_param(parts);
+        step.current_page = current_page(parts).map(str::to_owned);
+        step.current_user = pow.current.as_ref().map(|c| User::clone(&c.user));
+        step.format = Format::Html;
+        if let Some(refusal) =
+            pipeline::check_access(&step, pow.current.as_ref(), &requirements).await?
+        {
+            return refused(pow, parts, &step, refusal);
+        }
+        if let Some(form) = &form {
+            if let Some(res) = check_form(pow, parts, form) {
+                return Ok(res);
+            }
+        }
+        if let Some(user) = &step.current_user {
+            tracing::Span::current().record("user_id", user.id);
+        }
+        let admission = match pipeline::admit(&step, &*pow, &requirements, answer.as_deref()).await
+        {
+            Ok(admission) => admission,
+            Err(err @ (PowError::CaptchaInvalid | PowError::CaptchaUnavailable)) => {
+                let Some(back) = back_path(parts) else {
+                    return Err(err);
+                };
+                let key = match err {
+                    PowError::CaptchaUnavailable => "captcha-unavailable",
+                    _ => "captcha-invalid",
+                };
+                flash::put_error(&pow.cookie, Some(step.text(key)));
+                return Ok(redirect(&back));
+            }
+            Err(err) => return Err(err),
+        };
+        for callbacks in config.extensions().callbacks() {
+            if let Flow::Halt(halt) = callbacks.before_process(&mut step, pow).await? {
+                return Ok(halted(halt));
+            }
+        }
+        let answer = act(&mut step, pow).await?;
+        if let Some(user) = &step.user {
+            tracing::Span::current().record("user_id", user.id);
+        }
+        // The facts as the action left them (the session it signed in, for the audit).
+        pipeline::finish(&step, &*pow, admission).await?;
+        if let Answer::Stop(path) = &answer {
+            return Ok(redirect(path));
+        }
+        for callbacks in config.extensions().callbacks() {
+            if let Flow::Halt(halt) = callbacks.before_respond(&mut step, pow).await? {
+                return Ok(halted(halt));
+            }
+        }
+        match answer {
+            Answer::Redirect(path) | Answer::Stop(path) => Ok(redirect(&path)),
+            Answer::Render(build) => {
+                let page = build(&step, &pow.cookie)?;
+                page_response(pow, &step.lang, page)
+            }
+        }
+    }
+}
+
+/// `page` rendered for the client of `pow`: `200`, HTML, [`PAGE_HEADERS`].
+///
+/// # Errors
+/// The views' error, or an unregistered page.
+pub fn page_response(
+    pow: &Pow,
+    lang: &pow_core::messages::LanguageIdentifier,
+    page: Page,
+) -> Result<Response, PowError> {
+    let html = pages::render(&pow.config, lang, page, &pow.cookie, pow.current.as_ref())?;
+    let mut res = ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response();
+    for (name, value) in PAGE_HEADERS {
+        res.headers_mut().insert(
+            HeaderName::from_static(name),
+            HeaderValue::from_static(value),
+        );
+    }
+    Ok(res)
+}
+
+/// A `302 Found` to `location`, never stored.
+pub fn redirect(location: &str) -> Response {
+    match HeaderValue::try_from(location) {
+        Ok(location) => (
+            StatusCode::FOUND,
+            [
+                (header::LOCATION, location),
+                (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+            ],
+        )
+            .into_response(),
+        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    }
+}
+
+/// The answer to a callback that halted a page action.
+fn halted(halt: Halt) -> Response {
+    match halt {
+        Halt::Redirect(path) => redirect(&path),
+        Halt::NotFound => StatusCode::NOT_FOUND.into_response(),
+        Halt::Status(status, text) => (
+            StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            [
+                (header::CACHE_CONTROL, "no-store"),
+                (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
+            ],
+            text,
+        )
+            .into_response(),
+    }
+}
+
+/// The answer to an action the engine refused before it ran, as pow-actix's default error
+/// handler and pipeline answer it.
+fn refused(pow: &Pow, parts: &Parts, step: &Step, refusal: Refusal) -> Result<Response, PowError> {
+    let config = &pow.config;
+    Ok(match refusal {
+        Refusal::NotAuthenticated => crate::extract::not_authenticated(parts, pow.state()),
+        Refusal::AlreadyAuthenticated => {
+            flash::put_error(
+                &pow.cookie,
+                config.messages().user_already_authenticated(&step.lang),
+            );
+            let request_path = request_path_param(parts);
+            let ctx = RouteContext {
+                current_page: current_page(parts),
+                mount: config.mount_path(),
+                request_path: request_path.as_deref(),
+            };
+            redirect(&config.routes().user_already_authenticated_path(&ctx))
+        }
+        Refusal::ImpersonationForbidden => (
+            StatusCode::FORBIDDEN,
+            [
+                (header::CACHE_CONTROL, "no-cache, no-store, must-revalidate"),
+                (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
+            ],
+            step.text("impersonation-forbidden"),
+        )
+            .into_response(),
+        Refusal::Reauthenticate { page }
+        | Refusal::StepUp {
+            page: Some(page), ..
+        } => redirect(&returning_to(page, back_path(parts).as_deref())),
+        refusal @ Refusal::StepUp { page: None, .. } => return Err(refusal.error()),
+    })
+}
+
+/// Checks a posted form: `application/x-www-form-urlencoded` (else `415`) with a valid CSRF
+/// token in its `_csrf_token` field or the `x-csrf-token` header (else `403`).
+fn check_form(pow: &Pow, parts: &Parts, form: &FormData) -> Option<Response> {
+    let urlencoded = header_str(parts, header::CONTENT_TYPE.as_str())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| {
+            v.trim()
+                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        });
+    let text = [(header::CONTENT_TYPE, "text/plain; charset=utf-8")];
+    if !urlencoded {
+        tracing::warn!(path = %parts.uri.path(), "rejected a form that is not urlencoded");
+        let body = "Forms must be sent as application/x-www-form-urlencoded.";
+        return Some((StatusCode::UNSUPPORTED_MEDIA_TYPE, text, body).into_response());
+    }
+    let token = form
+        .csrf_token()
+        .or_else(|| header_str(parts, "x-csrf-token"));
+    if pow_core::session::csrf::verify(&pow.cookie, token) {
+        return None;
+    }
+    tracing::warn!(path = %parts.uri.path(), "rejected a request without a valid CSRF token");
+    let body = "Invalid CSRF token. Reload the page and try again.";
+    Some((StatusCode::FORBIDDEN, text, body).into_response())
+}
+
+/// The answer to an action's error: the translated `503`/`429` page for a browser when it
+/// is one a visitor should see, else the error's opaque answer.
+fn error_answer(pow: &Pow, parts: &Parts, err: &PowError) -> Response {
+    if pages::accepts_html(header_str(parts, header::ACCEPT.as_str())) {
+        let lang = pow_core::messages::request_language(pow, pow.config.messages());
+        if let Some(error_page) = pages::error_page(&pow.config, &lang, err) {
+            match page_response(pow, &lang, error_page.page) {
+                Ok(mut res) => {
+                    *res.status_mut() = StatusCode::from_u16(error_page.status)
+                        .unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+                    res.headers_mut().insert(
+                        header::RETRY_AFTER,
+                        HeaderValue::from(error_page.retry_after),
+                    );
+                    return res;
+                }
+                Err(render) => tracing::error!(error = %render, "could not render the error page"),
+            }
+        }
+    }
+    crate::error_response(err)
+}
+
+/// Header `name` of the request, when it is text.
+fn header_str<'a>(parts: &'a Parts, name: &str) -> Option<&'a str> {
+    parts.headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// The path and query of a `GET` request ([`RouteContext::current_page`]).
+fn current_page(parts: &Parts) -> Option<&str> {
+    (parts.method == Method::GET).then(|| match parts.uri.path_and_query() {
+        Some(pq) => pq.as_str(),
+        None => parts.uri.path(),
+    })
+}
+
+/// The `request_path` query parameter, when it is a local path.
+fn request_path_param(parts: &Parts) -> Option<String> {
+    let pairs: Vec<(String, String)> =
+        serde_urlencoded::from_str(parts.uri.query().unwrap_or_default()).unwrap_or_default();
+    pairs
+        .into_iter()
+        .find(|(k, _)| k == "request_path")
+        .map(|(_, v)| v)
+        .filter(|v| pow_core::config::local_path(v).is_some())
+}
+
+/// Where to come back to (the engine's [`return_path`]).
+fn back_path(parts: &Parts) -> Option<String> {
+    let path_and_query = parts.uri.path_and_query().map_or("", |pq| pq.as_str());
+    return_path(
+        parts.method == Method::GET,
+        path_and_query,
+        header_str(parts, header::REFERER.as_str()),
+        &crate::facts::host(parts),
+    )
+}

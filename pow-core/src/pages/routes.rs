@@ -1,0 +1,296 @@
+//! The page routes as one table ([`PageRoute`]): the method, the path, the action, what it
+//! requires and the engine controller that answers it. Every framework layer mounts the
+//! same table (pow-actix's `web::configure`, pow-axum's `web::router`), so a page cannot
+//! exist on one framework and not on the other, and a test can list both and compare.
+//!
+//! ```
+//! use pow_core::pages::routes::{self, Verb};
+//!
+//! let config = pow_core::PowConfig::builder("s".repeat(64)).build()?;
+//! let table = routes::page_routes(&config);
+//! assert!(table.iter().any(|r| r.verb == Verb::Post && r.path == "/session"));
+//! # Ok::<(), pow_core::PowError>(())
+//! ```
+
+use std::sync::Arc;
+
+use futures_util::future::BoxFuture;
+
+use super::{account, core, Answer};
+use crate::config::PowConfig;
+use crate::error::PowError;
+use crate::pipeline::{Access, ActionId, Client, Requirements, Step};
+use crate::session::StepUp;
+
+/// An HTTP method of a page route.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Verb {
+    /// `GET` (and `HEAD`).
+    Get,
+    /// `POST`.
+    Post,
+    /// `PATCH`, or a `POST` whose form says `_method=PATCH`.
+    Patch,
+    /// `PUT`, or a `POST` whose form says `_method=PUT`.
+    Put,
+    /// `DELETE`, or a `POST` whose form says `_method=DELETE`.
+    Delete,
+}
+
+impl Verb {
+    /// The method's name (`"GET"`).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Get => "GET",
+            Self::Post => "POST",
+            Self::Patch => "PATCH",
+            Self::Put => "PUT",
+            Self::Delete => "DELETE",
+        }
+    }
+
+    /// The verb a posted form's `_method` field names (`PATCH`, `PUT`, `DELETE`).
+    pub fn of_override(method: &str) -> Option<Self> {
+        match method {
+            "PATCH" => Some(Self::Patch),
+            "PUT" => Some(Self::Put),
+            "DELETE" => Some(Self::Delete),
+            _ => None,
+        }
+    }
+}
+
+/// An engine controller: the action over the step and the client.
+pub type Act = Arc<
+    dyn for<'a> Fn(&'a mut Step, &'a mut dyn Client) -> BoxFuture<'a, Result<Answer, PowError>>
+        + Send
+        + Sync,
+>;
+
+/// The values of a route's `{name}` path segments, in the step's
+/// [`assigns`](crate::pipeline::Step::assigns) while its controller runs.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PathParams(pub Vec<(String, String)>);
+
+impl PathParams {
+    /// The value of segment `name`.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.as_str())
+    }
+}
+
+/// One page route: see the [module](self).
+#[derive(Clone)]
+pub struct PageRoute {
+    /// The method.
+    pub verb: Verb,
+    /// The path under the setup's mount point, with `{name}` for a path segment
+    /// (`/session/new`, `/session/unlock/{token}`).
+    pub path: &'static str,
+    /// The action it runs.
+    pub action: ActionId,
+    /// What the action asks of its client (access, sudo, step-up, CAPTCHA).
+    pub requirements: Requirements,
+    /// Whether it reads a posted form (CSRF-checked): every route but a `GET`.
+    pub form: bool,
+    /// The controller.
+    pub act: Act,
+}
+
+impl std::fmt::Debug for PageRoute {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PageRoute")
+            .field("verb", &self.verb)
+            .field("path", &self.path)
+            .field("action", &self.action)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PageRoute {
+    /// A route of `verb` at `path` running `action` with the controller `act`, open to
+    /// anyone; every verb but `GET` reads a form.
+    pub fn new<F>(verb: Verb, path: &'static str, action: ActionId, act: F) -> Self
+    where
+        F: for<'a> Fn(&'a mut Step, &'a mut dyn Client) -> BoxFuture<'a, Result<Answer, PowError>>
+            + Send
+            + Sync
+            + 'static,
+    {
+        Self {
+            verb,
+            path,
+            action,
+            requirements: Requirements::default(),
+            form: verb != Verb::Get,
+            act: Arc::new(act),
+        }
+    }
+
+    /// A `GET` route that shows the page `answer` builds.
+    pub fn show(path: &'static str, action: ActionId, answer: fn() -> Answer) -> Self {
+        Self::new(Verb::Get, path, action, move |_, _| {
+            Box::pin(async move { Ok(answer()) })
+        })
+    }
+
+    /// Only signed-in users.
+    pub fn signed_in(mut self) -> Self {
+        self.requirements.access = Access::SignedIn;
+        self
+    }
+
+    /// Only visitors who are not signed in.
+    pub fn signed_out(mut self) -> Self {
+        self.requirements.access = Access::SignedOut;
+        self
+    }
+
+    /// Sudo mode (a signed-in session that proved the password within the sudo window).
+    pub fn sudo(mut self) -> Self {
+        self.requirements.sudo = true;
+        self.signed_in()
+    }
+
+    /// A step-up rule the session must meet.
+    pub fn step_up(mut self, rule: StepUp) -> Self {
+        self.requirements.step_up = Some(rule);
+        self.signed_in()
+    }
+
+    /// It changes one of the user's second factors (sudo mode and the engine's rule on
+    /// factor changes).
+    pub fn changes_factor(mut self) -> Self {
+        self.requirements.changes_factor = true;
+        self.sudo()
+    }
+
+    /// Only the account's owner (never support access).
+    pub fn owner_only(mut self) -> Self {
+        self.requirements.owner_only = true;
+        self.signed_in()
+    }
+
+    /// The setup's CAPTCHA, when it has one, checks the form's answer.
+    pub fn captcha(mut self) -> Self {
+        self.requirements.captcha = true;
+        self
+    }
+}
+
+/// The core's page routes (the sign-in, sign-up, account, sessions, activity and password
+/// confirmation pages), then each enabled extension's.
+pub fn page_routes(config: &PowConfig) -> Vec<PageRoute> {
+    use Verb::{Delete, Patch, Post, Put};
+    let mut routes = vec![
+        PageRoute::show("/session/new", core::SESSION_NEW, core::new_session).signed_out(),
+        PageRoute::new(Post, "/session", core::SESSION_CREATE, |s, c| {
+            Box::pin(core::create_session(s, c))
+        })
+        .signed_out()
+        .captcha(),
+        PageRoute::new(Delete, "/session", core::SESSION_DELETE, |s, c| {
+            Box::pin(core::delete_session(s, c))
+        })
+        .signed_in(),
+        PageRoute::show("/session/confirm", core::SESSION_CONFIRM, core::confirm).signed_in(),
+        PageRoute::new(
+            Post,
+            "/session/confirm",
+            core::SESSION_CONFIRM_CREATE,
+            |s, c| Box::pin(core::create_confirm(s, c)),
+        )
+        .signed_in(),
+        PageRoute::show(
+            "/registration/new",
+            core::REGISTRATION_NEW,
+            core::new_registration,
+        )
+        .signed_out(),
+        PageRoute::show(
+            "/registration/edit",
+            core::REGISTRATION_EDIT,
+            core::edit_registration,
+        )
+        .sudo(),
+        PageRoute::new(
+            Verb::Get,
+            "/registration/sessions",
+            core::REGISTRATION_SESSIONS,
+            |s, c| Box::pin(account::sessions(s, c)),
+        )
+        .signed_in(),
+        PageRoute::new(
+            Post,
+            "/registration/sessions",
+            core::REGISTRATION_SESSIONS_END,
+            |s, c| Box::pin(account::end_sessions(s, c)),
+        )
+        .sudo(),
+        PageRoute::new(
+            Verb::Get,
+            "/registration/activity",
+            core::REGISTRATION_ACTIVITY,
+            |s, c| Box::pin(account::activity(s, c)),
+        )
+        .signed_in(),
+        PageRoute::new(Post, "/registration", core::REGISTRATION_CREATE, |s, c| {
+            Box::pin(core::create_registration(s, c))
+        })
+        .signed_out()
+        .captcha(),
+    ];
+    for verb in [Patch, Put] {
+        routes.push(
+            PageRoute::new(verb, "/registration", core::REGISTRATION_UPDATE, |s, c| {
+                Box::pin(core::update_registration(s, c))
+            })
+            .sudo(),
+        );
+    }
+    routes.push(
+        PageRoute::new(
+            Delete,
+            "/registration",
+            core::REGISTRATION_DELETE,
+            |s, c| Box::pin(core::delete_registration(s, c)),
+        )
+        .sudo(),
+    );
+    routes.extend(config.extensions().page_routes().iter().cloned());
+    routes
+}
+
+/// The routes of `table` at `path`, for a framework mounting one resource per path.
+pub fn at_path<'a>(table: &'a [PageRoute], path: &str) -> Vec<&'a PageRoute> {
+    table.iter().filter(|route| route.path == path).collect()
+}
+
+/// The distinct paths of `table`, in order.
+pub fn paths(table: &[PageRoute]) -> Vec<&'static str> {
+    let mut paths: Vec<&'static str> = Vec::new();
+    for route in table {
+        if !paths.contains(&route.path) {
+            paths.push(route.path);
+        }
+    }
+    paths
+}
+
+/// The route a request of `verb` at one path runs among `candidates` (the routes at that
+/// path): a `POST` whose form names another method in `_method` runs that method's route
+/// (the `POST` route when there is none).
+pub fn pick<'a>(
+    candidates: &[&'a PageRoute],
+    verb: Verb,
+    method_override: Option<&str>,
+) -> Option<&'a PageRoute> {
+    let find = |verb: Verb| candidates.iter().copied().find(|route| route.verb == verb);
+    match (verb, method_override.and_then(Verb::of_override)) {
+        (Verb::Post, Some(other)) => find(other).or_else(|| find(Verb::Post)),
+        _ => find(verb),
+    }
+}
