@@ -57,13 +57,10 @@ use crate::extract::Pow;
 pub fn router<S: Clone + Send + Sync + 'static>(config: &pow_core::PowConfig) -> Router<S> {
     let table = routes::page_routes(config);
     let mut router = Router::new().route("/session/unlock/{token}", get(unlock));
-    for path in routes::paths(&table) {
-        let here: Arc<[PageRoute]> = routes::at_path(&table, path).into_iter().cloned().collect();
-        let mut verbs: Vec<Verb> = here.iter().map(|route| route.verb).collect();
-        verbs.sort();
-        verbs.dedup();
+    for (path, here) in routes::by_path(config, &table) {
+        let here: Arc<[PageRoute]> = here.into();
         let mut methods = MethodRouter::new();
-        for verb in verbs {
+        for verb in routes::methods(&here) {
             let here = Arc::clone(&here);
             let filter = match verb {
                 Verb::Get => MethodFilter::GET,
@@ -74,12 +71,13 @@ pub fn router<S: Clone + Send + Sync + 'static>(config: &pow_core::PowConfig) ->
             };
             methods = methods.on(filter, move |req: Request| run_page(req, verb, here));
         }
-        router = router.route(path, methods);
+        router = router.route(&path, methods);
     }
     router
 }
 
-/// Runs the route of `here` (the routes at one path) that a `verb` request picks.
+/// Runs the route of `here` (the routes at one path) that a `verb` request picks; `405`
+/// with `Allow` when none does.
 async fn run_page(mut req: Request, verb: Verb, here: Arc<[PageRoute]>) -> Response {
     let (path, req) = match req.extract_parts::<RawPathParams>().await {
         Ok(params) => (
@@ -106,9 +104,9 @@ async fn run_page(mut req: Request, verb: Verb, here: Arc<[PageRoute]>) -> Respo
         }
     };
     let method_override = form.as_ref().and_then(FormData::method_override);
-    let candidates: Vec<&PageRoute> = here.iter().collect();
-    let Some(route) = routes::pick(&candidates, verb, method_override.as_deref()) else {
-        return StatusCode::METHOD_NOT_ALLOWED.into_response();
+    let Some(route) = routes::pick(&here, verb, method_override.as_deref()) else {
+        let allow = routes::allow(&here);
+        return (StatusCode::METHOD_NOT_ALLOWED, [(header::ALLOW, allow)]).into_response();
     };
     let mut action = Action::new(route.action).requirements(route.requirements.clone());
     if route.form {
@@ -371,9 +369,10 @@ pub fn page_response(
     lang: &pow_core::messages::LanguageIdentifier,
     page: Page,
 ) -> Result<Response, PowError> {
+    let headers = page.headers.clone();
     let html = pages::render(&pow.config, lang, page, &pow.cookie, pow.current.as_ref())?;
     let mut res = ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response();
-    for (name, value) in PAGE_HEADERS {
+    for (name, value) in PAGE_HEADERS.into_iter().chain(headers) {
         res.headers_mut().insert(
             HeaderName::from_static(name),
             HeaderValue::from_static(value),

@@ -4,22 +4,14 @@
 //! the page itself, CSRF tokens aside).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::net::SocketAddr;
-
 use pow_actix::test_client::{Client, Response};
 use pow_core::mailer::MemoryMailer;
 use pow_core::password::Pbkdf2Hasher;
 use pow_core::users::diesel::DieselUsersContext;
 use pow_core::PowConfig;
+use pow_testkit::{serve_on, Framework};
 
 const PASSWORD: &str = "correct horse battery";
-
-/// The framework serving a journey.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Framework {
-    Actix,
-    Axum,
-}
 
 const FRAMEWORKS: [Framework; 2] = [Framework::Actix, Framework::Axum];
 
@@ -48,48 +40,6 @@ fn setup_at(mount: &str) -> PowConfig {
     config
 }
 
-/// Serves the pages of `config` on `framework`, on a loopback port, under the setup's
-/// mount path.
-fn serve(framework: Framework, config: PowConfig) -> SocketAddr {
-    let mount = config.mount_path().to_owned();
-    match framework {
-        Framework::Actix => pow_actix::test_client::serve(move || {
-            actix_web::App::new()
-                .service(
-                    actix_web::web::scope(&mount)
-                        .configure(pow_actix::web::configure(config.clone())),
-                )
-                .wrap(pow_actix::session::PowMiddleware::new(config.clone()))
-        }),
-        Framework::Axum => {
-            let (tx, rx) = std::sync::mpsc::channel();
-            std::thread::spawn(move || {
-                let rt = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .unwrap();
-                rt.block_on(async move {
-                    let pages = pow_axum::web::router(&config);
-                    let app = match mount.as_str() {
-                        "" => axum::Router::new().merge(pages),
-                        mount => axum::Router::new().nest(mount, pages),
-                    }
-                    .layer(pow_axum::PowLayer::new(config));
-                    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-                    tx.send(listener.local_addr().unwrap()).unwrap();
-                    axum::serve(
-                        listener,
-                        app.into_make_service_with_connect_info::<SocketAddr>(),
-                    )
-                    .await
-                    .unwrap();
-                });
-            });
-            rx.recv_timeout(std::time::Duration::from_secs(30)).unwrap()
-        }
-    }
-}
-
 /// What must be alike of one answer on both frameworks.
 #[derive(Debug, PartialEq, Eq)]
 struct Seen {
@@ -100,8 +50,10 @@ struct Seen {
 }
 
 /// The headers compared (the others, `date` or `content-length`, say, are the server's).
-const COMPARED: [&str; 8] = [
+const COMPARED: [&str; 10] = [
     "location",
+    "allow",
+    "referrer-policy",
     "content-type",
     "cache-control",
     "x-frame-options",
@@ -206,7 +158,7 @@ fn on_both(journey: impl Fn(&mut Client, &mut Journal)) -> Journal {
 fn on_both_at(mount: &str, journey: impl Fn(&mut Client, &mut Journal)) -> Journal {
     let mut journals = Vec::new();
     for framework in FRAMEWORKS {
-        let addr = serve(framework, setup_at(mount));
+        let addr = serve_on(framework, setup_at(mount));
         let mut client = Client::new(addr);
         let mut journal = Journal::new();
         journey(&mut client, &mut journal);
@@ -486,9 +438,14 @@ fn every_page_route_of_the_table_is_served_alike_on_both() {
             let res = client.request(method, &path, (method != "GET").then(String::new));
             journal.push((format!("{method} {path}"), seen(&res)));
         }
+        // A method the path does not take: `405` with what it takes.
+        let res = client.request("PUT", "/session/new", Some(String::new()));
+        journal.push(("PUT /session/new".into(), seen(&res)));
     });
-    assert_eq!(journal.len(), table.len());
-    for (asked, seen) in &journal {
+    assert_eq!(journal.len(), table.len() + 1);
+    let (_, refused) = journal.last().unwrap();
+    assert_eq!(refused.status, 405);
+    for (asked, seen) in &journal[..table.len()] {
         assert!(
             ![404, 405].contains(&seen.status),
             "`{asked}` is served: {seen:?}"

@@ -213,6 +213,7 @@ mod actix;
 pub mod flows;
 #[cfg_attr(not(feature = "actix"), allow(dead_code))]
 mod mail;
+mod pages;
 #[cfg_attr(not(feature = "actix"), allow(dead_code))]
 mod tokens;
 
@@ -418,14 +419,13 @@ impl Extension for ResetPassword {
             .messages(FTL.iter().copied())
             .requires(Requirement::UserField("email"))
             .page_extension(forgot_password_link);
+        for route in pages::page_routes(self) {
+            ext.page_route(route);
+        }
         #[cfg(feature = "actix")]
         {
             use pow_actix::extension::ActixExtensionBuilder as _;
-            let routes = std::sync::Arc::new(self.clone());
-            ext.api(ResetPassword::api(self))
-                .routes(move |cfg, config| {
-                    actix::html::configure(cfg, config, std::sync::Arc::clone(&routes))
-                });
+            ext.api(ResetPassword::api(self));
         }
     }
 }

@@ -8,12 +8,11 @@ use std::time::{Duration, Instant};
 use pow_actix::audit::{AuditQuery, Auditor, DieselAuditSink};
 use pow_actix::mailer::MemoryMailer;
 use pow_actix::password::Pbkdf2Hasher;
-use pow_actix::test_client::{serve, Client};
+use pow_actix::test_client::Client;
 use pow_actix::users::diesel::DieselUsersContext;
 use pow_actix::PowConfig;
 use pow_ext_reset_password::{MailDelivery, ResetPassword};
 
-#[test]
 fn a_reset_is_recorded_without_secrets() {
     let db = std::env::temp_dir().join(format!(
         "pow-reset-audit-{}.db",
@@ -33,8 +32,7 @@ fn a_reset_is_recorded_without_secrets() {
     users.migrate(&config).unwrap();
     let alice =
         pow_actix::testing::create_user(&config, "alice@example.com", "old password").unwrap();
-    let served = config.clone();
-    let mut c = Client::new(serve(move || pow_actix::testing::app(&served)));
+    let mut c = Client::new(pow_testkit::serve(config.clone()));
 
     let csrf = c.get("/reset-password/new").csrf();
     c.post(
@@ -93,3 +91,5 @@ fn a_reset_is_recorded_without_secrets() {
     }
     let _ = std::fs::remove_file(db);
 }
+
+pow_testkit::on_both!(a_reset_is_recorded_without_secrets);

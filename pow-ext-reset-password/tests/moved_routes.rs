@@ -2,7 +2,7 @@
 // Tests fail by panicking.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use actix_web::test;
+use pow_actix::test_client::Client;
 use pow_actix::web::Routes;
 use pow_actix::PowConfig;
 use pow_ext_reset_password::{ResetPassword, NAME};
@@ -21,52 +21,28 @@ impl Routes for MovedRoutes {
     }
 }
 
-#[actix_web::test]
-async fn moved_routes_are_served_and_linked() {
+fn moved_routes_are_served_and_linked() {
     let config = PowConfig::builder("r".repeat(64))
         .base_url("http://localhost")
         .routes(MovedRoutes)
         .extension(ResetPassword::new())
         .build()
         .unwrap();
-    let app = test::init_service(pow_actix::testing::app(&config)).await;
+    let mut client = Client::new(pow_testkit::serve(config));
 
-    let sign_in = test::call_and_read_body(
-        &app,
-        test::TestRequest::get().uri("/session/new").to_request(),
-    )
-    .await;
-    let sign_in = String::from_utf8(sign_in.to_vec()).unwrap();
+    let sign_in = client.get("/session/new").body;
     assert!(sign_in.contains("href=\"/password/forgot\""), "{sign_in}");
 
-    let res = test::call_service(
-        &app,
-        test::TestRequest::get()
-            .uri("/password/forgot")
-            .to_request(),
-    )
-    .await;
-    assert_eq!(res.status(), 200);
-    let form = String::from_utf8(test::read_body(res).await.to_vec()).unwrap();
-    assert!(form.contains("action=\"/password\""), "{form}");
+    let res = client.get("/password/forgot");
+    assert_eq!(res.status, 200);
+    assert!(res.body.contains("action=\"/password\""), "{}", res.body);
 
-    let old = test::call_service(
-        &app,
-        test::TestRequest::get()
-            .uri("/reset-password/new")
-            .to_request(),
-    )
-    .await;
-    assert_eq!(old.status(), 404);
+    assert_eq!(client.get("/reset-password/new").status, 404);
 
     // A bad token on the moved edit route is handled by the extension.
-    let res = test::call_service(
-        &app,
-        test::TestRequest::get()
-            .uri("/password/reset/bogus")
-            .to_request(),
-    )
-    .await;
-    assert_eq!(res.status(), 302);
-    assert_eq!(res.headers().get("location").unwrap(), "/password/forgot");
+    let res = client.get("/password/reset/bogus");
+    assert_eq!(res.status, 302);
+    assert_eq!(res.location(), "/password/forgot");
 }
+
+pow_testkit::on_both!(moved_routes_are_served_and_linked);

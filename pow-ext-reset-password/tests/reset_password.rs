@@ -7,14 +7,12 @@ use std::net::SocketAddr;
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::Duration;
 
-use actix_web::{web, App, HttpResponse};
 use async_trait::async_trait;
 use pow_actix::mailer::{Mail, Mailer, MemoryMailer};
 use pow_actix::password::Pbkdf2Hasher;
-use pow_actix::session::{PowMiddleware, RequireAuthenticated};
 use pow_actix::store::Limit;
 use pow_actix::store::{Key, KeyPattern, MemoryStore, Record, Store, StoreError};
-use pow_actix::test_client::{serve, Client, Response};
+use pow_actix::test_client::{Client, Response};
 use pow_actix::users::diesel::DieselUsersContext;
 use pow_actix::{PowConfig, PowConfigBuilder, PowError};
 use pow_ext_reset_password::{MailDelivery, ResetPassword};
@@ -64,21 +62,10 @@ fn create_user(config: &PowConfig, email: &str, password: &str) {
     pow_actix::testing::create_user(config, email, password).unwrap();
 }
 
-/// Serves pow-rs at the root with a `/protected` page for signed-in users.
+/// Serves pow-rs at the root with a `/protected` page for signed-in users, on the
+/// framework the test runs on.
 fn serve_app(config: PowConfig) -> SocketAddr {
-    serve(move || {
-        App::new()
-            .configure(pow_actix::web::configure(config.clone()))
-            .service(
-                web::scope("/protected")
-                    .wrap(RequireAuthenticated::new())
-                    .route(
-                        "",
-                        web::get().to(|| async { HttpResponse::Ok().body("secret") }),
-                    ),
-            )
-            .wrap(PowMiddleware::new(config.clone()))
-    })
+    pow_testkit::serve(config)
 }
 
 fn start_with(
@@ -170,7 +157,6 @@ fn set_password(
     )
 }
 
-#[test]
 fn reset_flow_end_to_end() {
     let app = start();
 
@@ -269,7 +255,6 @@ fn put_password(c: &mut Client, path: &str, csrf: &str, password: &str) -> Respo
     c.request("PUT", path, Some(body))
 }
 
-#[test]
 fn put_and_post_with_method_override_both_update() {
     let app = start();
     let mut c = app.client();
@@ -309,7 +294,6 @@ fn put_and_post_with_method_override_both_update() {
     assert_eq!(c.get(&link).status, 200);
 }
 
-#[test]
 fn unknown_email_looks_like_a_known_one() {
     let app = start();
     let mut known = app.client();
@@ -329,7 +313,6 @@ fn unknown_email_looks_like_a_known_one() {
     assert_eq!(app.mailer.deliveries().len(), 1);
 }
 
-#[test]
 fn enumeration_off_says_no_account_exists() {
     let app = start_with(inline(), |b| b.prevent_user_enumeration(false));
     let mut c = app.client();
@@ -349,7 +332,6 @@ fn enumeration_off_says_no_account_exists() {
     assert_eq!(app.mailer.count_to("alice@example.com"), 1);
 }
 
-#[test]
 fn tampered_tokens_are_expired() {
     let app = start();
     let mut c = app.client();
@@ -408,7 +390,6 @@ fn base64_url_decode(s: &str) -> Vec<u8> {
         .unwrap()
 }
 
-#[test]
 fn a_reset_kills_every_other_link() {
     let app = start();
     let mut c = app.client();
@@ -428,7 +409,6 @@ fn a_reset_kills_every_other_link() {
     );
 }
 
-#[test]
 fn fourth_mail_in_an_hour_is_not_sent_but_looks_the_same() {
     let app = start();
     let mut c = app.client();
@@ -451,7 +431,6 @@ fn fourth_mail_in_an_hour_is_not_sent_but_looks_the_same() {
     assert_eq!(app.mailer.count_to("alice@example.com"), 3);
 }
 
-#[test]
 fn rate_limit_is_per_address_and_configurable() {
     let mailer = MemoryMailer::new();
     let config = config(
@@ -482,7 +461,6 @@ fn rate_limit_is_per_address_and_configurable() {
 
 /// Requests racing for one address never pass the limit together: the count is one atomic
 /// increment in the store.
-#[test]
 fn concurrent_requests_never_pass_the_limit() {
     const RACERS: usize = 12;
     let app = start();
@@ -507,7 +485,6 @@ fn concurrent_requests_never_pass_the_limit() {
     assert_eq!(app.mailer.count_to("alice@example.com"), 3);
 }
 
-#[test]
 fn signed_in_users_are_sent_away() {
     let app = start();
     let mut other = app.client();
@@ -537,7 +514,6 @@ fn signed_in_users_are_sent_away() {
     assert_eq!(other.get(&link).status, 200);
 }
 
-#[test]
 fn csrf_is_required() {
     let app = start();
     let mut c = app.client();
@@ -563,7 +539,6 @@ fn csrf_is_required() {
     );
 }
 
-#[test]
 fn sessions_can_be_kept_on_reset() {
     let app = start_with(inline().revoke_sessions(false), |b| b);
     let mut other = app.client();
@@ -576,7 +551,6 @@ fn sessions_can_be_kept_on_reset() {
     assert_eq!(other.get("/protected").status, 200);
 }
 
-#[test]
 fn pages_and_mail_follow_the_language() {
     let app = start();
     let mut c = app.client();
@@ -603,17 +577,12 @@ fn pages_and_mail_follow_the_language() {
     );
 }
 
-#[test]
 fn links_stay_under_the_mount_path() {
     let mailer = MemoryMailer::new();
     let config = config(inline(), Arc::new(mailer.clone()), |b| {
         b.mount_path("/auth")
     });
-    let addr = serve(move || {
-        App::new()
-            .service(web::scope("/auth").configure(pow_actix::web::configure(config.clone())))
-            .wrap(PowMiddleware::new(config.clone()))
-    });
+    let addr = serve_app(config);
     let mut c = Client::new(addr);
     assert!(c
         .get("/auth/session/new")
@@ -655,7 +624,6 @@ impl Mailer for ChannelMailer {
     }
 }
 
-#[test]
 fn background_delivery_is_the_default_and_delivers() {
     let (tx, rx) = mpsc::channel();
     let config = config(
@@ -764,7 +732,6 @@ impl Store for RecordingStore {
     }
 }
 
-#[test]
 fn tokens_and_counts_live_in_the_store_with_their_ttls() {
     let store = RecordingStore::default();
     let mailer = MemoryMailer::new();
@@ -796,7 +763,6 @@ fn tokens_and_counts_live_in_the_store_with_their_ttls() {
     assert!(store.puts_in("reset_token").is_empty());
 }
 
-#[test]
 fn of_two_concurrent_submits_exactly_one_succeeds() {
     let app = start_with(inline().mail_rate_limit(None), |b| b);
     for round in 0..5 {
@@ -841,7 +807,6 @@ fn of_two_concurrent_submits_exactly_one_succeeds() {
 
 /// One reset link used by a hundred browsers at once: exactly one sets the password, the
 /// others are told the link is no longer valid; no server error.
-#[test]
 fn of_a_hundred_concurrent_submits_exactly_one_succeeds() {
     const RACERS: usize = 100;
     let app = start_with(inline().mail_rate_limit(None), |b| {
@@ -905,7 +870,6 @@ fn of_a_hundred_concurrent_submits_exactly_one_succeeds() {
 
 /// With a CAPTCHA configured, the request page carries the widget and a request without a
 /// valid answer mails nothing.
-#[test]
 fn a_configured_captcha_guards_the_reset_request() {
     let setup = start_with(inline(), |b| {
         b.captcha(pow_actix::captcha::Captcha::new(
@@ -945,3 +909,25 @@ fn a_configured_captcha_guards_the_reset_request() {
     assert_eq!(res.status, 302, "{}", res.body);
     assert_eq!(setup.mailer.count_to("alice@example.com"), 1);
 }
+
+pow_testkit::on_both!(
+    reset_flow_end_to_end,
+    put_and_post_with_method_override_both_update,
+    unknown_email_looks_like_a_known_one,
+    enumeration_off_says_no_account_exists,
+    tampered_tokens_are_expired,
+    a_reset_kills_every_other_link,
+    fourth_mail_in_an_hour_is_not_sent_but_looks_the_same,
+    rate_limit_is_per_address_and_configurable,
+    concurrent_requests_never_pass_the_limit,
+    signed_in_users_are_sent_away,
+    csrf_is_required,
+    sessions_can_be_kept_on_reset,
+    pages_and_mail_follow_the_language,
+    links_stay_under_the_mount_path,
+    background_delivery_is_the_default_and_delivers,
+    tokens_and_counts_live_in_the_store_with_their_ttls,
+    of_two_concurrent_submits_exactly_one_succeeds,
+    of_a_hundred_concurrent_submits_exactly_one_succeeds,
+    a_configured_captcha_guards_the_reset_request,
+);

@@ -20,7 +20,7 @@ pub fn configure(config: PowConfig) -> impl FnOnce(&mut ServiceConfig) {
     move |cfg: &mut ServiceConfig| {
         cfg.app_data(web::Data::new(config.clone()));
         cfg.app_data(web::PayloadConfig::new(super::params::MAX_FORM_BYTES));
-        mount_pages(cfg, pow_core::pages::routes::page_routes(&config));
+        mount_pages(cfg, &config, &pow_core::pages::routes::page_routes(&config));
         cfg.service(
             web::resource("/session/unlock/{token}").route(web::get().to(super::unlock::unlock)),
         );
@@ -109,32 +109,41 @@ pub fn check_csrf(req: &HttpRequest, form: &FormData) -> Option<HttpResponse> {
 
 /// Mounts the engine's page routes of `table` (the core's and the extensions'): one
 /// resource per path, each method running its route's action through [`Action`](super::Action).
-fn mount_pages(cfg: &mut ServiceConfig, table: Vec<PageRoute>) {
-    for path in routes::paths(&table) {
-        let here: Arc<[PageRoute]> = routes::at_path(&table, path).into_iter().cloned().collect();
-        let mut verbs: Vec<Verb> = here.iter().map(|route| route.verb).collect();
-        verbs.sort();
-        verbs.dedup();
-        let mut resource = web::resource(path);
-        for verb in verbs {
-            let here = Arc::clone(&here);
-            let method = match verb {
-                Verb::Get => web::get(),
-                Verb::Post => web::post(),
-                Verb::Patch => web::patch(),
-                Verb::Put => web::put(),
-                Verb::Delete => web::delete(),
+fn mount_pages(cfg: &mut ServiceConfig, config: &PowConfig, table: &[PageRoute]) {
+    for (path, here) in routes::by_path(config, table) {
+        let here: Arc<[PageRoute]> = here.into();
+        let allow = routes::allow(&here);
+        let mut resource = web::resource(path).default_service(web::to(move || {
+            let allow = allow.clone();
+            async move {
+                HttpResponse::MethodNotAllowed()
+                    .insert_header((actix_web::http::header::ALLOW, allow))
+                    .finish()
+            }
+        }));
+        for verb in routes::methods(&here) {
+            let methods = match verb {
+                // A `HEAD` is answered as the `GET` (actix-web sends no body for it).
+                Verb::Get => vec![web::get(), web::head()],
+                Verb::Post => vec![web::post()],
+                Verb::Patch => vec![web::patch()],
+                Verb::Put => vec![web::put()],
+                Verb::Delete => vec![web::delete()],
             };
-            resource = resource.route(method.to(move |req: HttpRequest, body: Bytes| {
+            for method in methods {
                 let here = Arc::clone(&here);
-                async move { run_page(req, body, verb, &here).await }
-            }));
+                resource = resource.route(method.to(move |req: HttpRequest, body: Bytes| {
+                    let here = Arc::clone(&here);
+                    async move { run_page(req, body, verb, &here).await }
+                }));
+            }
         }
         cfg.service(resource);
     }
 }
 
-/// Runs the route of `here` (the routes at one path) that a `verb` request picks.
+/// Runs the route of `here` (the routes at one path) that a `verb` request picks; `405`
+/// with `Allow` when none does.
 async fn run_page(
     req: HttpRequest,
     body: Bytes,
@@ -143,9 +152,10 @@ async fn run_page(
 ) -> crate::Result<HttpResponse> {
     let form = (verb != Verb::Get).then(|| FormData::parse(&body));
     let method_override = form.as_ref().and_then(FormData::method_override);
-    let candidates: Vec<&PageRoute> = here.iter().collect();
-    let Some(route) = routes::pick(&candidates, verb, method_override.as_deref()) else {
-        return Ok(HttpResponse::MethodNotAllowed().finish());
+    let Some(route) = routes::pick(here, verb, method_override.as_deref()) else {
+        return Ok(HttpResponse::MethodNotAllowed()
+            .insert_header((actix_web::http::header::ALLOW, routes::allow(here)))
+            .finish());
     };
     let mut action = super::Action::new(route.action).requirements(route.requirements.clone());
     if route.form {

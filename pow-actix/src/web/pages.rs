@@ -48,10 +48,14 @@ pub fn render_page(
     page: Page,
 ) -> crate::error::PowResult<HttpResponse> {
     let current = crate::session::current_session(req);
+    let headers = page.headers.clone();
     let html =
         pow_core::pages::render(config, lang, page, &req.cookie_session(), current.as_ref())?;
     let mut res = HttpResponse::Ok();
     for header in page_security_headers() {
+        res.insert_header(header);
+    }
+    for header in headers {
         res.insert_header(header);
     }
     Ok(res

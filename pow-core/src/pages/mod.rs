@@ -54,6 +54,9 @@ pub struct Page {
     pub captcha: bool,
     /// Same-origin scripts the page loads ([`PageContext::scripts`]).
     pub scripts: Vec<String>,
+    /// Headers the page's answer carries besides [`PAGE_HEADERS`] (`Referrer-Policy:
+    /// no-referrer` on a page whose URL holds a token, say).
+    pub headers: Vec<(&'static str, &'static str)>,
 }
 
 impl std::fmt::Debug for Page {
@@ -77,7 +80,14 @@ impl Page {
             error: None,
             captcha: false,
             scripts: Vec::new(),
+            headers: Vec::new(),
         }
+    }
+
+    /// Adds header `name` (lower-case) with `value` to the page's answer.
+    pub fn with_header(mut self, name: &'static str, value: &'static str) -> Self {
+        self.headers.push((name, value));
+        self
     }
 
     /// Loads the same-origin script at `src` (deferred) on the page.

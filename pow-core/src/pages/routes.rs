@@ -88,8 +88,11 @@ pub struct PageRoute {
     /// The method.
     pub verb: Verb,
     /// The path under the setup's mount point, with `{name}` for a path segment
-    /// (`/session/new`, `/session/unlock/{token}`).
+    /// (`/session/new`, `/session/unlock/{token}`); an extension's is its default, which
+    /// the routes backend may move ([`Routes::extension_route`](crate::config::Routes::extension_route)).
     pub path: &'static str,
+    /// The extension serving it (`None`: the core).
+    pub extension: Option<&'static str>,
     /// The action it runs.
     pub action: ActionId,
     /// What the action asks of its client (access, sudo, step-up, CAPTCHA).
@@ -123,6 +126,7 @@ impl PageRoute {
         Self {
             verb,
             path,
+            extension: None,
             action,
             requirements: Requirements::default(),
             form: verb != Verb::Get,
@@ -135,6 +139,21 @@ impl PageRoute {
         Self::new(Verb::Get, path, action, move |_, _| {
             Box::pin(async move { Ok(answer()) })
         })
+    }
+
+    /// A route of extension `name`, whose path the routes backend may move.
+    pub fn of_extension(mut self, name: &'static str) -> Self {
+        self.extension = Some(name);
+        self
+    }
+
+    /// Where the route is mounted under the setup's mount point: its path, or for an
+    /// extension's route where the routes backend puts it.
+    pub fn mounted_path(&self, config: &PowConfig) -> String {
+        match self.extension {
+            Some(name) => config.routes().extension_route(name, self.path),
+            None => self.path.to_owned(),
+        }
     }
 
     /// Only signed-in users.
@@ -264,31 +283,66 @@ pub fn page_routes(config: &PowConfig) -> Vec<PageRoute> {
     routes
 }
 
-/// The routes of `table` at `path`, for a framework mounting one resource per path.
-pub fn at_path<'a>(table: &'a [PageRoute], path: &str) -> Vec<&'a PageRoute> {
-    table.iter().filter(|route| route.path == path).collect()
-}
-
-/// The distinct paths of `table`, in order.
-pub fn paths(table: &[PageRoute]) -> Vec<&'static str> {
-    let mut paths: Vec<&'static str> = Vec::new();
+/// The routes of `table` grouped by where they are mounted ([`PageRoute::mounted_path`]),
+/// in order: what a framework mounts as one resource per path.
+pub fn by_path(config: &PowConfig, table: &[PageRoute]) -> Vec<(String, Vec<PageRoute>)> {
+    let mut grouped: Vec<(String, Vec<PageRoute>)> = Vec::new();
     for route in table {
-        if !paths.contains(&route.path) {
-            paths.push(route.path);
+        let path = route.mounted_path(config);
+        match grouped.iter_mut().find(|(at, _)| *at == path) {
+            Some((_, routes)) => routes.push(route.clone()),
+            None => grouped.push((path, vec![route.clone()])),
         }
     }
-    paths
+    grouped
+}
+
+/// The verbs of `routes` (the routes at one path), in order, without repeats.
+pub fn verbs(routes: &[PageRoute]) -> Vec<Verb> {
+    let mut verbs: Vec<Verb> = routes.iter().map(|route| route.verb).collect();
+    verbs.sort();
+    verbs.dedup();
+    verbs
+}
+
+/// The methods a framework mounts at a path with `routes`: their [`verbs`], and `POST`
+/// where a `PATCH`, `PUT` or `DELETE` route is there, since HTML forms reach those by
+/// posting a `_method` field.
+pub fn methods(routes: &[PageRoute]) -> Vec<Verb> {
+    let mut methods = verbs(routes);
+    if methods
+        .iter()
+        .any(|verb| matches!(verb, Verb::Patch | Verb::Put | Verb::Delete))
+    {
+        methods.push(Verb::Post);
+        methods.sort();
+        methods.dedup();
+    }
+    methods
+}
+
+/// The `Allow` header of a path with `routes`, for a `405` answer (`GET` also allows
+/// `HEAD`).
+pub fn allow(routes: &[PageRoute]) -> String {
+    let mut names = Vec::new();
+    for verb in verbs(routes) {
+        names.push(verb.as_str());
+        if verb == Verb::Get {
+            names.push("HEAD");
+        }
+    }
+    names.join(",")
 }
 
 /// The route a request of `verb` at one path runs among `candidates` (the routes at that
 /// path): a `POST` whose form names another method in `_method` runs that method's route
 /// (the `POST` route when there is none).
 pub fn pick<'a>(
-    candidates: &[&'a PageRoute],
+    candidates: &'a [PageRoute],
     verb: Verb,
     method_override: Option<&str>,
 ) -> Option<&'a PageRoute> {
-    let find = |verb: Verb| candidates.iter().copied().find(|route| route.verb == verb);
+    let find = |verb: Verb| candidates.iter().find(|route| route.verb == verb);
     match (verb, method_override.and_then(Verb::of_override)) {
         (Verb::Post, Some(other)) => find(other).or_else(|| find(Verb::Post)),
         _ => find(verb),

@@ -9,8 +9,8 @@ use pow_actix::web::Controller;
 use pow_actix::PowConfig;
 
 use crate::actions;
-use crate::actix::html::token_path;
 use crate::flows::{self as flow, Requested, Reset};
+use crate::pages::token_path;
 use crate::tokens::ResetTokens;
 use crate::{ResetPassword, NAME};
 
