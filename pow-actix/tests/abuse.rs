@@ -74,7 +74,7 @@ fn start_seeded(
         pow_actix::testing::create_user(&config, "alice@example.com", PASSWORD).unwrap();
     }
     let served = config.clone();
-    let addr = serve(move || pow_actix::testing::app(&served));
+    let addr = pow_testkit::serve(served.clone());
     App {
         addr,
         config,
@@ -143,7 +143,6 @@ fn sixth_wrong_password_is_refused_before_hashing(store: Arc<dyn Store>) {
     );
 }
 
-#[test]
 fn sixth_wrong_password_is_refused_before_hashing_on_memory() {
     sixth_wrong_password_is_refused_before_hashing(MemoryStore::shared());
 }
@@ -156,7 +155,6 @@ fn redis_store(url: &str, prefix: &str) -> Arc<dyn Store> {
     pow_actix::testing::test_redis_store(url, prefix).unwrap()
 }
 
-#[test]
 fn sixth_wrong_password_is_refused_before_hashing_on_redis() {
     let Some(url) = redis_url() else { return };
     let prefix = format!("pow-abuse-{}", pow_actix::token::generate_uuid());
@@ -164,7 +162,6 @@ fn sixth_wrong_password_is_refused_before_hashing_on_redis() {
 }
 
 /// Two app processes sharing one Redis count one client's failures together.
-#[test]
 fn two_apps_on_one_redis_share_the_limits() {
     let Some(url) = redis_url() else { return };
     let prefix = format!("pow-abuse-{}", pow_actix::token::generate_uuid());
@@ -197,7 +194,6 @@ fn two_apps_on_one_redis_share_the_limits() {
 }
 
 /// Known and unknown identifiers: the same answers while counting, and the same refusal.
-#[test]
 fn known_and_unknown_identifiers_get_identical_answers() {
     let app = start(MemoryStore::shared(), |b| b);
     let mut known = app.client_from("198.51.100.10");
@@ -214,7 +210,6 @@ fn known_and_unknown_identifiers_get_identical_answers() {
 }
 
 /// Every sign-in from one client counts against its own limit, whatever the identifiers.
-#[test]
 fn one_client_spraying_many_accounts_is_slowed_down() {
     let app = start(MemoryStore::shared(), |b| {
         b.rate_limits(RateLimits {
@@ -258,7 +253,6 @@ fn link_in(mail: &pow_actix::mailer::Mail) -> String {
 
 /// The lock holds against every client, its owner is mailed a link that unlocks the
 /// account once, and the lock is gone afterwards.
-#[test]
 fn a_locked_account_is_unlocked_by_the_mailed_link() {
     let store = MemoryStore::shared();
     let app = start(Arc::clone(&store), |b| {
@@ -337,7 +331,6 @@ fn a_locked_account_is_unlocked_by_the_mailed_link() {
 }
 
 /// An unknown identifier locks the same way, and nobody is mailed.
-#[test]
 fn unknown_identifiers_lock_too_without_mail() {
     let app = start(MemoryStore::shared(), |b| {
         b.rate_limits(RateLimits {
@@ -426,7 +419,6 @@ fn register(c: &mut Client, email: &str, password: &str) -> Response {
 
 /// Common passwords and passwords containing the address are refused at sign-up, with a
 /// translated message.
-#[test]
 fn common_passwords_are_refused_in_the_visitors_language() {
     let app = start(MemoryStore::shared(), |b| b);
     let mut c = app.client_from("198.51.100.60");
@@ -542,7 +534,6 @@ fn breached_passwords_are_refused_through_the_range_api() {
 
 /// One client cannot fill the hashing pool: past two password checks under way, its next
 /// one is refused at once, while another client still gets its turn.
-#[test]
 fn one_client_cannot_fill_the_hashing_pool() {
     use pow_actix::password::HashPoolOptions;
     let app = start(MemoryStore::shared(), |b| {
@@ -604,7 +595,6 @@ fn one_client_cannot_fill_the_hashing_pool() {
 
 /// A flood of ordinary records past the memory store's capacity does not evict the
 /// failure counters: a refused client stays refused.
-#[test]
 fn a_flood_of_records_leaves_a_refused_client_refused() {
     use pow_actix::store::Key;
     let store = Arc::new(MemoryStore::with_capacity(512 * 1024));
@@ -662,7 +652,6 @@ fn twin(app: &App, c: &Client) -> Client {
 
 /// Sudo mode's password confirmation is a password check like a sign-in: a sixth wrong
 /// password from one client is refused before hashing, the right one too.
-#[test]
 fn password_confirmation_is_limited_like_sign_in() {
     let app = start(MemoryStore::shared(), |b| b);
     let mut thief = app.client_from("198.51.100.40");
@@ -690,7 +679,6 @@ fn password_confirmation_is_limited_like_sign_in() {
 
 /// Wrong confirmations count toward the account's lock, across clients, as wrong
 /// sign-ins do; a right one clears them.
-#[test]
 fn password_confirmation_failures_count_toward_the_lock() {
     let app = start(MemoryStore::shared(), |b| {
         b.rate_limits(RateLimits {
@@ -838,7 +826,6 @@ fn bystander_signs_in(
 /// Forty-eight clients on forty-eight addresses keep flooding one account with wrong
 /// passwords while the pool is busy: having failed on it, they take at most two places in
 /// the pool (the account's bound), and another account's owner signs in.
-#[test]
 fn a_flood_on_one_account_leaves_room_in_the_hashing_pool() {
     let app = start_small_pool();
     let requests = attackers_that_failed(&app, |_| "alice@example.com".to_owned());
@@ -858,7 +845,6 @@ fn a_flood_on_one_account_leaves_room_in_the_hashing_pool() {
 /// Forty-eight addresses that already failed on forty-eight accounts flood them again:
 /// once the pool is half full their checks are shed, and a sign-in with no failures
 /// behind it still gets its turn.
-#[test]
 fn a_flood_with_failures_behind_it_is_shed_first() {
     let app = start_small_pool();
     let requests = attackers_that_failed(&app, |i| format!("target{i}@example.com"));
@@ -876,7 +862,6 @@ fn a_flood_with_failures_behind_it_is_shed_first() {
 
 /// One signed-in client posting 48 password confirmations at once takes two places in
 /// the pool; the rest are refused, and a sign-in elsewhere gets its turn.
-#[test]
 fn a_flood_of_confirmations_leaves_room_in_the_hashing_pool() {
     let app = start_small_pool();
     let mut thief = app.client_from("198.51.100.50");
@@ -945,7 +930,6 @@ fn assert_shed(answered: &[u16], waiting: usize, threads: Vec<std::thread::JoinH
 /// wrong password on an identifier of its own at once (a first wave, with no failures
 /// behind it anywhere): past half the pool the network counts as one client, so it takes
 /// the shared half and no more, and another account's owner signs in.
-#[test]
 fn a_first_wave_from_one_network_leaves_room_in_the_hashing_pool() {
     let app = start_small_pool();
     let requests = fresh_attackers(
@@ -963,7 +947,6 @@ fn a_first_wave_from_one_network_leaves_room_in_the_hashing_pool() {
 /// Accounts that failed from elsewhere are flooded from forty-eight fresh addresses, each
 /// in a network of its own: the accounts' failures count against the new addresses, so
 /// past half the pool they are shed, and another account's owner signs in.
-#[test]
 fn a_flood_from_fresh_addresses_on_failing_accounts_is_shed_first() {
     let app = start_small_pool();
     fail_once_each(
@@ -985,7 +968,6 @@ fn a_flood_from_fresh_addresses_on_failing_accounts_is_shed_first() {
 /// Forty-eight IPv6 networks (one /48 each) that failed on some accounts move to a fresh
 /// /64 of their network and to identifiers nobody tried before: the network's failures
 /// follow them, so past half the pool they are shed, and another account's owner signs in.
-#[test]
 fn a_flood_from_fresh_addresses_of_failing_networks_is_shed_first() {
     let app = start_small_pool();
     fail_once_each(
@@ -1058,7 +1040,6 @@ fn pbkdf2_costing(cost: Duration) -> Pbkdf2Hasher {
 /// taking every CPU, the pool's low-priority thread crawled through the hashes, and
 /// sign-ins waited for tens of seconds. With `max_wait` each one is answered, signed in
 /// or `503`, within the bound (plus a generous margin for the loaded machine).
-#[test]
 fn a_password_check_answers_within_max_wait_under_cpu_load() {
     use pow_actix::password::HashPoolOptions;
     let max_wait = Duration::from_millis(500);
@@ -1122,7 +1103,6 @@ fn change_password(c: &mut Client, current: &str, new: &str) -> Response {
 /// The current password of an account change is a password check too: a sixth wrong one
 /// from a client is refused before hashing; a change refused for another reason (a new
 /// password too short) with the right current password counts no failure.
-#[test]
 fn account_changes_check_the_current_password_under_the_limits() {
     let app = start(MemoryStore::shared(), |b| b);
     let mut thief = app.client_from("198.51.100.60");
@@ -1201,12 +1181,10 @@ fn the_unlock_link_lifts_the_lock_without_signing_in(store: Arc<dyn Store>) {
     assert_eq!(owner.get("/registration/edit").status, 200);
 }
 
-#[test]
 fn the_unlock_link_lifts_the_lock_without_signing_in_on_memory() {
     the_unlock_link_lifts_the_lock_without_signing_in(MemoryStore::shared());
 }
 
-#[test]
 fn the_unlock_link_lifts_the_lock_without_signing_in_on_redis() {
     let Some(url) = redis_url() else { return };
     let prefix = format!("pow-abuse-{}", pow_actix::token::generate_uuid());
@@ -1216,7 +1194,6 @@ fn the_unlock_link_lifts_the_lock_without_signing_in_on_redis() {
 /// The lock notice carries a link: a config that can mail it (a real mailer, the lock on)
 /// must say where the app lives, or a client's `Host` header would choose where the
 /// owner's unlock link points.
-#[test]
 fn a_mailer_with_the_lock_needs_a_base_url() {
     let builder = || {
         PowConfig::builder("a".repeat(64))
@@ -1240,3 +1217,29 @@ fn a_mailer_with_the_lock_needs_a_base_url() {
         .build()
         .is_ok());
 }
+
+pow_testkit::on_both!(
+    sixth_wrong_password_is_refused_before_hashing_on_memory,
+    sixth_wrong_password_is_refused_before_hashing_on_redis,
+    two_apps_on_one_redis_share_the_limits,
+    known_and_unknown_identifiers_get_identical_answers,
+    one_client_spraying_many_accounts_is_slowed_down,
+    a_locked_account_is_unlocked_by_the_mailed_link,
+    unknown_identifiers_lock_too_without_mail,
+    common_passwords_are_refused_in_the_visitors_language,
+    one_client_cannot_fill_the_hashing_pool,
+    a_flood_of_records_leaves_a_refused_client_refused,
+    password_confirmation_is_limited_like_sign_in,
+    password_confirmation_failures_count_toward_the_lock,
+    a_flood_on_one_account_leaves_room_in_the_hashing_pool,
+    a_flood_with_failures_behind_it_is_shed_first,
+    a_flood_of_confirmations_leaves_room_in_the_hashing_pool,
+    a_first_wave_from_one_network_leaves_room_in_the_hashing_pool,
+    a_flood_from_fresh_addresses_on_failing_accounts_is_shed_first,
+    a_flood_from_fresh_addresses_of_failing_networks_is_shed_first,
+    a_password_check_answers_within_max_wait_under_cpu_load,
+    account_changes_check_the_current_password_under_the_limits,
+    the_unlock_link_lifts_the_lock_without_signing_in_on_memory,
+    the_unlock_link_lifts_the_lock_without_signing_in_on_redis,
+    a_mailer_with_the_lock_needs_a_base_url,
+);

@@ -15,7 +15,7 @@ use db::{TestDb, TestEnv};
 use pow_actix::audit::{AuditEvent, AuditQuery, AuditSink, Auditor, DieselAuditSink};
 use pow_actix::limits::RateLimits;
 use pow_actix::password::Pbkdf2Hasher;
-use pow_actix::test_client::{serve, Client, Response};
+use pow_actix::test_client::{Client, Response};
 use pow_actix::{PowConfig, PowError};
 
 const PASSWORD: &str = "correct horse battery";
@@ -41,7 +41,7 @@ fn start(env: &TestEnv, auditor: impl FnOnce(&TestDb) -> Auditor) -> App {
     db.ctx.migrate(&config).unwrap();
     pow_actix::testing::create_user(&config, "alice@example.com", PASSWORD).unwrap();
     let served = config.clone();
-    let client_addr = serve(move || pow_actix::testing::app(&served));
+    let client_addr = pow_testkit::serve(served.clone());
     App {
         client_addr,
         config,
@@ -165,12 +165,10 @@ fn records_sign_ins_and_revocations(env: &TestEnv) {
     assert!(!dump.contains(alice.password_hash.as_deref().unwrap()));
 }
 
-#[test]
 fn records_sign_ins_and_revocations_on_sqlite() {
     records_sign_ins_and_revocations(&TestEnv::sqlite());
 }
 
-#[test]
 fn records_sign_ins_and_revocations_on_postgres() {
     if let Some(env) = TestEnv::postgres("records_sign_ins_and_revocations_on_postgres") {
         records_sign_ins_and_revocations(&env);
@@ -193,7 +191,6 @@ impl AuditSink for Held {
     }
 }
 
-#[test]
 fn a_flooded_buffer_drops_events_and_never_holds_requests() {
     let held = Held::default();
     let gate = held.gate.lock().unwrap();
@@ -213,7 +210,6 @@ fn a_flooded_buffer_drops_events_and_never_holds_requests() {
     drop(gate);
 }
 
-#[test]
 fn the_activity_page_lists_the_users_events_in_their_language() {
     let app = start(&TestEnv::sqlite(), table);
     let mut c = client(&app);
@@ -238,3 +234,10 @@ fn the_activity_page_lists_the_users_events_in_their_language() {
     let mut stranger = client(&app);
     assert_eq!(stranger.get("/registration/activity").status, 302);
 }
+
+pow_testkit::on_both!(
+    records_sign_ins_and_revocations_on_sqlite,
+    records_sign_ins_and_revocations_on_postgres,
+    a_flooded_buffer_drops_events_and_never_holds_requests,
+    the_activity_page_lists_the_users_events_in_their_language,
+);

@@ -9,7 +9,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
 use pow_actix::password::Pbkdf2Hasher;
-use pow_actix::test_client::{serve, Client};
+use pow_actix::test_client::Client;
 use pow_actix::users::diesel::DieselUsersContext;
 use pow_actix::users::Value;
 use pow_actix::PowConfig;
@@ -25,7 +25,7 @@ fn start() -> (PowConfig, SocketAddr) {
         .unwrap();
     users.migrate(&config).unwrap();
     let served = config.clone();
-    (config, serve(move || pow_actix::testing::app(&served)))
+    (config, pow_testkit::serve(served.clone()))
 }
 
 /// Sends `head` (request line and headers, without the blank line) and `body`; returns the
@@ -94,7 +94,6 @@ fn post(addr: SocketAddr, cookie: &str, content_type: &str, body: &[u8]) -> (u16
 
 const FORM: &str = "application/x-www-form-urlencoded";
 
-#[test]
 fn a_body_over_the_limit_is_refused_and_creates_nothing() {
     let (config, addr) = start();
     let (cookie, body) = registration(addr, "big@example.com");
@@ -108,7 +107,6 @@ fn a_body_over_the_limit_is_refused_and_creates_nothing() {
     assert!(exists(&config, "big@example.com"));
 }
 
-#[test]
 fn a_huge_cookie_is_refused_cleanly() {
     let (_, addr) = start();
     let cookie = format!("pow_session={}", "a".repeat(100 * 1024));
@@ -134,7 +132,6 @@ fn a_huge_cookie_is_refused_cleanly() {
     );
 }
 
-#[test]
 fn invalid_utf8_and_wrong_content_types_create_nothing() {
     let (config, addr) = start();
     let (cookie, body) = registration(addr, "utf@example.com");
@@ -178,7 +175,6 @@ fn invalid_utf8_and_wrong_content_types_create_nothing() {
     assert!(exists(&config, "json@example.com"));
 }
 
-#[test]
 fn huge_and_deeply_nested_forms_are_answered_without_harm() {
     let (config, addr) = start();
     let (cookie, body) = registration(addr, "nested@example.com");
@@ -197,3 +193,10 @@ fn huge_and_deeply_nested_forms_are_answered_without_harm() {
         "still serving"
     );
 }
+
+pow_testkit::on_both!(
+    a_body_over_the_limit_is_refused_and_creates_nothing,
+    a_huge_cookie_is_refused_cleanly,
+    invalid_utf8_and_wrong_content_types_create_nothing,
+    huge_and_deeply_nested_forms_are_answered_without_harm,
+);

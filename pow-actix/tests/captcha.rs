@@ -94,7 +94,7 @@ fn turnstile(url: &str) -> SiteVerify {
 }
 
 fn start(config: PowConfig) -> SocketAddr {
-    serve(move || pow_actix::testing::app(&config))
+    pow_testkit::serve(config.clone())
 }
 
 fn sign_up(c: &mut Client, email: &str, answer: Option<&str>) -> pow_actix::test_client::Response {
@@ -198,7 +198,6 @@ fn a_sign_in_without_a_local_referer_is_a_bad_request() {
     assert_eq!(c.get("/registration/edit").status, 200);
 }
 
-#[test]
 fn a_verifier_that_never_answers_fails_closed() {
     let url = silent_service();
     let captcha = Captcha::new(turnstile(&url)).timeout(Duration::from_millis(300));
@@ -223,7 +222,6 @@ fn a_verifier_that_never_answers_fails_closed() {
     assert!(res.header("retry-after").is_some());
 }
 
-#[test]
 fn fail_open_lets_requests_through_while_the_verifier_is_down() {
     let url = silent_service();
     let captcha = Captcha::new(turnstile(&url))
@@ -321,7 +319,6 @@ async fn json_answers_503_when_the_verifier_never_answers() {
     assert_eq!(answer["errors"][0]["code"], "captcha_unavailable");
 }
 
-#[test]
 fn without_a_captcha_nothing_changes() {
     let config = setup(None);
     let addr = start(config);
@@ -329,3 +326,9 @@ fn without_a_captcha_nothing_changes() {
     assert!(!c.get("/session/new").body.contains("<script"));
     assert_eq!(sign_in(&mut c, None).status, 302);
 }
+
+pow_testkit::on_both!(
+    a_verifier_that_never_answers_fails_closed,
+    fail_open_lets_requests_through_while_the_verifier_is_down,
+    without_a_captcha_nothing_changes,
+);

@@ -11,7 +11,7 @@ use std::sync::{Arc, Barrier};
 use db::TestEnv;
 use pow_actix::limits::RateLimits;
 use pow_actix::password::{HashPoolOptions, Pbkdf2Hasher};
-use pow_actix::test_client::{serve, Client};
+use pow_actix::test_client::Client;
 use pow_actix::users::{UsersContext as _, Value};
 use pow_actix::PowConfig;
 
@@ -34,7 +34,7 @@ fn registrations_of_one_address(env: &TestEnv) {
         .unwrap();
     db.ctx.migrate(&config).unwrap();
     let served = config.clone();
-    let addr = serve(move || pow_actix::testing::app(&served));
+    let addr = pow_testkit::serve(served.clone());
 
     let barrier = Arc::new(Barrier::new(THREADS));
     let threads: Vec<_> = (0..THREADS)
@@ -97,15 +97,18 @@ fn registrations_of_one_address(env: &TestEnv) {
         .is_some());
 }
 
-#[test]
 fn a_thousand_registrations_of_one_address_on_sqlite() {
     registrations_of_one_address(&TestEnv::sqlite());
 }
 
-#[test]
 fn a_thousand_registrations_of_one_address_on_postgres() {
     let Some(env) = TestEnv::postgres("a_thousand_registrations_of_one_address_on_postgres") else {
         return;
     };
     registrations_of_one_address(&env);
 }
+
+pow_testkit::on_both!(
+    a_thousand_registrations_of_one_address_on_sqlite,
+    a_thousand_registrations_of_one_address_on_postgres,
+);

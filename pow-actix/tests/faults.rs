@@ -16,7 +16,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use pow_actix::password::Pbkdf2Hasher;
-use pow_actix::test_client::{serve, Client};
+use pow_actix::test_client::Client;
 use pow_actix::users::diesel::DieselUsersContext;
 use pow_actix::PowConfig;
 
@@ -140,7 +140,6 @@ fn recovers(want: u16, mut probe: impl FnMut() -> u16) -> Duration {
     }
 }
 
-#[test]
 fn redis_stopped_under_load_answers_503_then_recovers() {
     let Some(binary) = program("redis-server", &["/usr/bin/redis-server"]) else {
         return;
@@ -157,7 +156,7 @@ fn redis_stopped_under_load_answers_503_then_recovers() {
     users.migrate(&config).unwrap();
     pow_actix::testing::create_user(&config, "ada@example.com", PASSWORD).unwrap();
     let served = config.clone();
-    let addr: SocketAddr = serve(move || pow_actix::testing::app(&served));
+    let addr: SocketAddr = pow_testkit::serve(served.clone());
 
     let mut browser = Client::new(addr);
     browser.sign_in("ada@example.com", PASSWORD);
@@ -345,7 +344,6 @@ fn pg_bin() -> Option<PathBuf> {
     found.or_else(|| program("pg_ctl", &[]).and_then(|p| p.parent().map(Path::to_path_buf)))
 }
 
-#[test]
 fn postgres_restarted_the_pool_recovers() {
     let Some(bin) = pg_bin() else {
         return;
@@ -361,7 +359,7 @@ fn postgres_restarted_the_pool_recovers() {
     users.migrate(&config).unwrap();
     pow_actix::testing::create_user(&config, "ada@example.com", PASSWORD).unwrap();
     let served = config.clone();
-    let addr = serve(move || pow_actix::testing::app(&served));
+    let addr = pow_testkit::serve(served.clone());
     let sign_in = || {
         Client::new(addr)
             .sign_in("ada@example.com", PASSWORD)
@@ -403,3 +401,8 @@ fn postgres_restarted_the_pool_recovers() {
     eprintln!("PostgreSQL: sign-ins work again {took:?} after the restart");
     assert!(took < Duration::from_secs(3), "recovered in {took:?}");
 }
+
+pow_testkit::on_both!(
+    redis_stopped_under_load_answers_503_then_recovers,
+    postgres_restarted_the_pool_recovers,
+);

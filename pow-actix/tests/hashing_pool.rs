@@ -5,7 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use pow_actix::password::{HashPoolOptions, Pbkdf2Hasher};
-use pow_actix::test_client::{serve, Client, Response};
+use pow_actix::test_client::{Client, Response};
 use pow_actix::users::diesel::DieselUsersContext;
 use pow_actix::PowConfig;
 
@@ -36,7 +36,7 @@ fn start() -> Harness {
         .unwrap();
     users.migrate(&config).unwrap();
     let served = config.clone();
-    let addr = serve(move || pow_actix::testing::app(&served));
+    let addr = pow_testkit::serve(served.clone());
     Harness {
         client: Client::new(addr),
         config,
@@ -83,7 +83,6 @@ fn assert_unavailable(res: &Response, text: &str) {
     assert!(res.body.contains(text), "{}", res.body);
 }
 
-#[test]
 fn a_full_hashing_queue_answers_503_and_changes_nothing() {
     let mut h = start();
     assert_eq!(
@@ -127,7 +126,6 @@ fn a_full_hashing_queue_answers_503_and_changes_nothing() {
     assert_eq!(h.client.get("/registration/edit").status, 200);
 }
 
-#[test]
 fn account_edit_with_a_full_queue_is_503_not_a_wrong_password() {
     let mut h = start();
     assert_eq!(
@@ -165,7 +163,6 @@ fn account_edit_with_a_full_queue_is_503_not_a_wrong_password() {
     );
 }
 
-#[test]
 fn only_busy_and_store_errors_become_the_page_and_only_for_html_clients() {
     use actix_web::test::TestRequest;
     use pow_actix::store::StoreError;
@@ -195,3 +192,9 @@ fn only_busy_and_store_errors_become_the_page_and_only_for_html_clients() {
     let no_accept = TestRequest::default().to_http_request();
     assert!(unavailable_page(&no_accept, &config, &PowError::Busy).is_some());
 }
+
+pow_testkit::on_both!(
+    a_full_hashing_queue_answers_503_and_changes_nothing,
+    account_edit_with_a_full_queue_is_503_not_a_wrong_password,
+    only_busy_and_store_errors_become_the_page_and_only_for_html_clients,
+);

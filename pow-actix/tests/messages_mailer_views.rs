@@ -32,13 +32,14 @@ fn core() -> FluentMessages {
 // ---------------------------------------------------------------------------------------
 // Messages
 
-#[test]
 fn english_core_messages_match_pow() {
     let m = core();
     let en = lang("en");
     assert_eq!(
         m.invalid_credentials(&en).as_deref(),
-        Some("The provided login details did not work. Please verify your credentials, and try again.")
+        Some(
+            "The provided login details did not work. Please verify your credentials, and try again."
+        )
     );
     assert_eq!(
         m.user_has_been_updated(&en).as_deref(),
@@ -54,7 +55,6 @@ fn english_core_messages_match_pow() {
     );
 }
 
-#[test]
 fn nil_messages_are_none_in_every_language() {
     let m = core();
     for tag in ["en", "de", "fr"] {
@@ -67,14 +67,12 @@ fn nil_messages_are_none_in_every_language() {
     }
 }
 
-#[test]
 fn languages_start_with_english() {
     let m = core();
     let tags: Vec<String> = m.languages().iter().map(ToString::to_string).collect();
     assert_eq!(tags, ["en", "de", "fr"]);
 }
 
-#[test]
 fn german_and_french_are_negotiated_and_translated() {
     let m = core();
     let en = lang("en");
@@ -105,7 +103,6 @@ fn german_and_french_are_negotiated_and_translated() {
     );
 }
 
-#[test]
 fn quality_values_order_the_choice() {
     let m = core();
     assert_eq!(
@@ -116,7 +113,6 @@ fn quality_values_order_the_choice() {
     assert_eq!(negotiate(Some("xx, fr;q=0.1"), m.languages()), lang("fr"));
 }
 
-#[test]
 fn unknown_and_garbage_headers_fall_back_to_english() {
     let m = core();
     let en = lang("en");
@@ -182,7 +178,6 @@ fn request_language_reads_the_header_and_an_explicit_choice() {
     );
 }
 
-#[test]
 fn regional_variants_use_the_language_bundle() {
     let m = core();
     assert_eq!(
@@ -195,7 +190,6 @@ fn regional_variants_use_the_language_bundle() {
     );
 }
 
-#[test]
 fn app_override_changes_one_message_and_keeps_the_others() {
     let config = PowConfig::builder(secret())
         .messages_ftl("en", "invalid_credentials = Nope.")
@@ -213,7 +207,6 @@ fn app_override_changes_one_message_and_keeps_the_others() {
     assert!(m.invalid_credentials(&lang("de")).is_some());
 }
 
-#[test]
 fn app_override_adds_and_silences_messages() {
     let config = PowConfig::builder(secret())
         .messages_ftl("en", "signed_in = Welcome back!")
@@ -233,7 +226,6 @@ fn app_override_adds_and_silences_messages() {
     assert_eq!(m.signed_out(&lang("en")), None);
 }
 
-#[test]
 fn app_override_can_add_a_language() {
     let config = PowConfig::builder(secret())
         .messages_ftl("es", "invalid_credentials = No funcionó.")
@@ -251,7 +243,6 @@ fn app_override_can_add_a_language() {
     );
 }
 
-#[test]
 fn parse_errors_are_config_errors_naming_the_line() {
     let err = PowConfig::builder(secret())
         .messages_ftl("en", "ok = fine\n\nbroken message without equals\n")
@@ -277,7 +268,6 @@ fn parse_errors_are_config_errors_naming_the_line() {
     assert!(matches!(err, PowError::Config(_)), "{err:?}");
 }
 
-#[test]
 fn custom_messages_with_overrides_are_refused() {
     let err = PowConfig::builder(secret())
         .messages(core())
@@ -317,7 +307,6 @@ impl Extension for Broken {
     }
 }
 
-#[test]
 fn extension_messages_load_before_app_overrides() {
     let config = PowConfig::builder(secret())
         .extension(Greeter)
@@ -353,7 +342,6 @@ fn extension_messages_load_before_app_overrides() {
     );
 }
 
-#[test]
 fn messages_are_byte_exact_without_isolation_marks() {
     let m = FluentMessages::builder()
         .add_ftl("en", "hello = Hello, { $name }!")
@@ -365,7 +353,6 @@ fn messages_are_byte_exact_without_isolation_marks() {
     assert_eq!(text.as_bytes(), b"Hello, Jane!");
 }
 
-#[test]
 fn validation_errors_are_translated_with_counts() {
     let m = core();
     let (en, de, fr) = (lang("en"), lang("de"), lang("fr"));
@@ -451,7 +438,6 @@ fn validation_errors_are_translated_with_counts() {
     );
 }
 
-#[test]
 fn unknown_validation_keys_fall_back_and_can_be_translated() {
     let error = ValidationError::new("must_be_adult");
     assert_eq!(
@@ -472,7 +458,6 @@ fn unknown_validation_keys_fall_back_and_can_be_translated() {
     );
 }
 
-#[test]
 fn texts_fall_back_to_english_then_to_the_key() {
     let m = FluentMessages::builder()
         .add_ftl("en", "label-nickname = Nickname")
@@ -768,7 +753,6 @@ async fn file_mailer_refuses_bad_addresses() {
     assert!(!dir.exists());
 }
 
-#[test]
 fn smtp_mailer_parses_urls_without_connecting() {
     let mailer =
         SmtpMailer::from_url("smtp://user:p%40ss@localhost:2525", "noreply@example.com").unwrap();
@@ -884,7 +868,6 @@ async fn smtp_mailer_delivers_a_multipart_mail() {
         .contains("href=\"https://example.com/confirm-email/tok\""));
 }
 
-#[test]
 fn render_mail_puts_the_link_in_both_parts() {
     let m = core();
     let url = "https://example.com/reset-password/abc?x=1&y=2";
@@ -922,7 +905,6 @@ fn render_mail_puts_the_link_in_both_parts() {
     assert!(mail.html.contains("<html lang=\"en\">"));
 }
 
-#[test]
 fn render_mail_escapes_html_and_translates_the_greeting() {
     let m = core();
     let mail = render_mail(
@@ -1003,7 +985,6 @@ fn squash(html: &str) -> String {
     html.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-#[test]
 fn default_views_render_a_form_page() {
     // Without a token of its own, a form takes the page's.
     let delete = Form::new("/registration", "Konto löschen", "").method_override("delete");
@@ -1097,7 +1078,6 @@ fn default_views_render_a_form_page() {
     assert!(!html.contains("<script"), "no JavaScript");
 }
 
-#[test]
 fn default_views_render_a_text_page() {
     let mut ctx = context();
     ctx.flash_error = None;
@@ -1195,7 +1175,6 @@ async fn a_page_nobody_registered_is_not_rendered() {
     );
 }
 
-#[test]
 fn config_views_default_and_override() {
     let body = PageBody::Text {
         paragraphs: vec!["x".into()],
@@ -1223,7 +1202,6 @@ fn config_views_default_and_override() {
         .contains("<p class=\"pow-text\">x</p>"));
 }
 
-#[test]
 fn form_fields_without_a_label_message_get_the_humanised_name() {
     let config = PowConfig::builder(secret()).build().unwrap();
     let en = lang("en");
@@ -1243,11 +1221,10 @@ fn form_fields_without_a_label_message_get_the_humanised_name() {
 /// An SMTP server that is down holds no request up: the security notice of a password
 /// change waits in the background mailer's queue, the change answers at once, and the
 /// notice is delivered by a retry once the server is back.
-#[test]
 fn an_smtp_server_that_is_down_holds_no_request_up() {
     use pow_actix::mailer::BackgroundMailer;
     use pow_actix::password::Pbkdf2Hasher;
-    use pow_actix::test_client::{serve, Client};
+    use pow_actix::test_client::Client;
     use pow_actix::users::diesel::DieselUsersContext;
     use std::time::{Duration, Instant};
 
@@ -1284,7 +1261,7 @@ fn an_smtp_server_that_is_down_holds_no_request_up() {
     let password = "correct horse battery";
     pow_actix::testing::create_user(&config, "ada@example.com", password).unwrap();
     let served = config.clone();
-    let mut c = Client::new(serve(move || pow_actix::testing::app(&served)));
+    let mut c = Client::new(pow_testkit::serve(served.clone()));
     assert_eq!(c.sign_in("ada@example.com", password).status, 302);
 
     let csrf = c.get("/registration/edit").csrf();
@@ -1351,7 +1328,6 @@ fn css_var(name: &str) -> String {
     css[at..at + css[at..].find(';').unwrap()].trim().to_owned()
 }
 
-#[test]
 fn flash_kinds_have_their_own_colours() {
     let css = pow_actix::views::STYLESHEET;
     for class in [".pow-flash-info", ".pow-flash-success", ".pow-flash-error"] {
@@ -1369,7 +1345,6 @@ fn flash_kinds_have_their_own_colours() {
     assert_ne!(css_var("--pow-info-bg"), css_var("--pow-success-bg"));
 }
 
-#[test]
 fn a_form_with_a_note_is_a_row_with_a_small_button() {
     let row = Form::new("/registration/sessions", "End", "t").field(
         Field::note("about", "Firefox on Linux (127.0.0.1), last active today")
@@ -1426,13 +1401,12 @@ fn app_config(
     (config, outbox)
 }
 
-#[test]
 fn failed_sign_up_and_account_forms_summarise_their_errors() {
-    use pow_actix::test_client::{serve, Client};
+    use pow_actix::test_client::Client;
     let (config, _) = app_config(|b| b);
     pow_actix::testing::create_user(&config, "ada@example.com", "correct horse battery").unwrap();
     let served = config.clone();
-    let mut c = Client::new(serve(move || pow_actix::testing::app(&served)));
+    let mut c = Client::new(pow_testkit::serve(served.clone()));
 
     let csrf = c.get("/registration/new").csrf();
     let res = c.post(
@@ -1492,13 +1466,12 @@ fn failed_sign_up_and_account_forms_summarise_their_errors() {
         .contains("class=\"pow-error-summary\""));
 }
 
-#[test]
 fn each_session_is_a_line_of_text_with_a_small_end_button() {
-    use pow_actix::test_client::{serve, Client};
+    use pow_actix::test_client::Client;
     let (config, _) = app_config(|b| b);
     pow_actix::testing::create_user(&config, "ada@example.com", "correct horse battery").unwrap();
     let served = config.clone();
-    let addr = serve(move || pow_actix::testing::app(&served));
+    let addr = pow_testkit::serve(served.clone());
     let mut firefox = Client::new(addr);
     firefox.headers.push((
         "User-Agent".into(),
@@ -1676,7 +1649,6 @@ fn a_hidden_taken_sign_up_mails_the_owner_a_notice() {
     assert_eq!(sign_up_notices(&outbox, "ada@example.com", 4).len(), 3);
 }
 
-#[test]
 fn the_sign_up_attempt_notice_is_translated() {
     let m = core();
     for (tag, subject) in [
@@ -1704,3 +1676,36 @@ fn the_sign_up_attempt_notice_is_translated() {
         }
     }
 }
+
+pow_testkit::on_both!(
+    english_core_messages_match_pow,
+    nil_messages_are_none_in_every_language,
+    languages_start_with_english,
+    german_and_french_are_negotiated_and_translated,
+    quality_values_order_the_choice,
+    unknown_and_garbage_headers_fall_back_to_english,
+    regional_variants_use_the_language_bundle,
+    app_override_changes_one_message_and_keeps_the_others,
+    app_override_adds_and_silences_messages,
+    app_override_can_add_a_language,
+    parse_errors_are_config_errors_naming_the_line,
+    custom_messages_with_overrides_are_refused,
+    extension_messages_load_before_app_overrides,
+    messages_are_byte_exact_without_isolation_marks,
+    validation_errors_are_translated_with_counts,
+    unknown_validation_keys_fall_back_and_can_be_translated,
+    texts_fall_back_to_english_then_to_the_key,
+    smtp_mailer_parses_urls_without_connecting,
+    render_mail_puts_the_link_in_both_parts,
+    render_mail_escapes_html_and_translates_the_greeting,
+    default_views_render_a_form_page,
+    default_views_render_a_text_page,
+    config_views_default_and_override,
+    form_fields_without_a_label_message_get_the_humanised_name,
+    an_smtp_server_that_is_down_holds_no_request_up,
+    flash_kinds_have_their_own_colours,
+    a_form_with_a_note_is_a_row_with_a_small_button,
+    failed_sign_up_and_account_forms_summarise_their_errors,
+    each_session_is_a_line_of_text_with_a_small_end_button,
+    the_sign_up_attempt_notice_is_translated,
+);

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use pow_actix::mailer::{Mail, MemoryMailer};
 use pow_actix::password::Pbkdf2Hasher;
-use pow_actix::test_client::{serve, Client};
+use pow_actix::test_client::Client;
 use pow_actix::users::diesel::DieselUsersContext;
 use pow_actix::{PowConfig, PowConfigBuilder};
 
@@ -32,7 +32,7 @@ fn start(tweak: impl FnOnce(PowConfigBuilder) -> PowConfigBuilder) -> (SocketAdd
         .base_url("http://localhost");
     let config = tweak(builder).build().unwrap();
     users.migrate(&config).unwrap();
-    let addr = serve(move || pow_actix::testing::app(&config));
+    let addr = pow_testkit::serve(config.clone());
     (addr, mailer)
 }
 
@@ -73,7 +73,6 @@ fn new_device_notices(mailer: &MemoryMailer, lang_subject: &str) -> Vec<Mail> {
 
 const SUBJECT: &str = "New sign-in to your account";
 
-#[test]
 fn a_sign_in_from_a_new_browser_mails_one_notice() {
     let (addr, mailer) = start(|b| b);
     let mut laptop = browser(addr, FIREFOX);
@@ -116,7 +115,6 @@ fn a_sign_in_from_a_new_browser_mails_one_notice() {
     assert!(!sessions.contains("Gecko/20100101"), "{sessions}");
 }
 
-#[test]
 fn a_forged_device_cookie_counts_as_a_new_device() {
     let (addr, mailer) = start(|b| b);
     let mut laptop = browser(addr, FIREFOX);
@@ -130,7 +128,6 @@ fn a_forged_device_cookie_counts_as_a_new_device() {
     assert_eq!(new_device_notices(&mailer, SUBJECT).len(), 1);
 }
 
-#[test]
 fn the_notice_is_in_the_users_language() {
     let (addr, mailer) = start(|b| b);
     let mut laptop = browser(addr, FIREFOX);
@@ -144,7 +141,6 @@ fn the_notice_is_in_the_users_language() {
     );
 }
 
-#[test]
 fn notices_can_be_switched_off() {
     for tweak in [
         (|b: PowConfigBuilder| b.new_device_notices(false)) as fn(_) -> _,
@@ -159,3 +155,10 @@ fn notices_can_be_switched_off() {
         assert!(!phone.cookies.contains_key("device"));
     }
 }
+
+pow_testkit::on_both!(
+    a_sign_in_from_a_new_browser_mails_one_notice,
+    a_forged_device_cookie_counts_as_a_new_device,
+    the_notice_is_in_the_users_language,
+    notices_can_be_switched_off,
+);

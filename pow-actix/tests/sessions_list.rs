@@ -33,7 +33,7 @@ fn start_with(store: Arc<dyn Store>, max_sessions: Option<usize>) -> std::net::S
         .unwrap();
     users.migrate(&config).unwrap();
     pow_actix::testing::create_user(&config, "alice@example.com", PASSWORD).unwrap();
-    serve(move || pow_actix::testing::app(&config))
+    pow_testkit::serve(config.clone())
 }
 
 fn browser(addr: std::net::SocketAddr, agent: &str) -> Client {
@@ -118,12 +118,10 @@ fn lists_and_ends_sessions(store: Arc<dyn Store>) {
     );
 }
 
-#[test]
 fn lists_and_ends_sessions_on_memory() {
     lists_and_ends_sessions(MemoryStore::shared());
 }
 
-#[test]
 fn lists_and_ends_sessions_on_redis() {
     let Some(url) = pow_actix::testing::test_redis_url() else {
         return;
@@ -247,7 +245,6 @@ fn the_api_lists_and_ends_sessions() {
 }
 
 /// With a cap of two sessions, a third sign-in ends the least recently active one.
-#[test]
 fn a_session_cap_ends_the_stalest_session() {
     let addr = start_with(MemoryStore::shared(), Some(2));
     let mut first = browser(addr, "first");
@@ -258,3 +255,9 @@ fn a_session_cap_ends_the_stalest_session() {
     assert!(signed_in(&mut second));
     assert!(!signed_in(&mut first), "the stalest session ended");
 }
+
+pow_testkit::on_both!(
+    lists_and_ends_sessions_on_memory,
+    lists_and_ends_sessions_on_redis,
+    a_session_cap_ends_the_stalest_session,
+);

@@ -139,6 +139,9 @@ where
         let mut inner = std::mem::replace(&mut self.inner, ready);
         let shared = Arc::clone(&self.shared);
         Box::pin(async move {
+            if let Some(refused) = oversized_cookies(&req) {
+                return Ok(refused);
+            }
             let codec = &shared.codec;
             let cookies = req.headers().get_all(COOKIE).into_iter();
             let opened = codec
@@ -149,7 +152,7 @@ where
             let current = if had_cookie {
                 match resolve(&shared.config, &shared.credentials, &cookie).await {
                     Ok(current) => current,
-                    Err(err) => return Ok(error_response(&err)),
+                    Err(err) => return Ok(failed(req, &shared.config, &cookie, &err)),
                 }
             } else {
                 None
@@ -183,6 +186,39 @@ where
             Ok(res)
         })
     }
+}
+
+/// The `431` answer to a request with more than
+/// [`MAX_COOKIE_BYTES`](pow_core::session::cookie::MAX_COOKIE_BYTES) of cookies, refused
+/// before any of them is read, as on actix-web.
+fn oversized_cookies(req: &Request) -> Option<Response> {
+    use pow_core::session::cookie::{MAX_COOKIE_BYTES, OVERSIZED_COOKIES_TEXT};
+    let total: usize = req
+        .headers()
+        .get_all(COOKIE)
+        .iter()
+        .map(HeaderValue::len)
+        .sum();
+    (total > MAX_COOKIE_BYTES).then(|| {
+        tracing::warn!(bytes = total, "refused a request with oversized cookies");
+        (
+            axum::http::StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            [(
+                axum::http::header::CONTENT_TYPE,
+                "text/plain; charset=utf-8",
+            )],
+            OVERSIZED_COOKIES_TEXT,
+        )
+            .into_response()
+    })
+}
+
+/// The answer when the layer itself fails (the store is down): for a browser the
+/// translated `503` page, as on actix-web; the error's plain answer otherwise.
+fn failed(req: Request, config: &PowConfig, cookie: &CookieSession, err: &PowError) -> Response {
+    let (parts, _) = req.into_parts();
+    crate::web::error_page_answer(&parts, config, cookie, None, err)
+        .unwrap_or_else(|| error_response(err))
 }
 
 /// Runs each extension's request hook whose cookies the request carries (a remember-me

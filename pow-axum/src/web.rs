@@ -369,8 +369,20 @@ pub fn page_response(
     lang: &pow_core::messages::LanguageIdentifier,
     page: Page,
 ) -> Result<Response, PowError> {
+    rendered(&pow.config, lang, page, &pow.cookie, pow.current.as_ref())
+}
+
+/// `page` rendered with `cookie` (flash, CSRF) for the session `current`: `200`, HTML,
+/// [`PAGE_HEADERS`] and the page's own headers.
+fn rendered(
+    config: &pow_core::PowConfig,
+    lang: &pow_core::messages::LanguageIdentifier,
+    page: Page,
+    cookie: &pow_core::session::CookieSession,
+    current: Option<&pow_core::session::CurrentSession>,
+) -> Result<Response, PowError> {
     let headers = page.headers.clone();
-    let html = pages::render(&pow.config, lang, page, &pow.cookie, pow.current.as_ref())?;
+    let html = pages::render(config, lang, page, cookie, current)?;
     let mut res = ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response();
     for (name, value) in PAGE_HEADERS.into_iter().chain(headers) {
         res.headers_mut().insert(
@@ -478,24 +490,41 @@ fn check_form(pow: &Pow, parts: &Parts, form: &FormData) -> Option<Response> {
 /// The answer to an action's error: the translated `503`/`429` page for a browser when it
 /// is one a visitor should see, else the error's opaque answer.
 fn error_answer(pow: &Pow, parts: &Parts, err: &PowError) -> Response {
-    if pages::accepts_html(header_str(parts, header::ACCEPT.as_str())) {
-        let lang = pow_core::messages::request_language(pow, pow.config.messages());
-        if let Some(error_page) = pages::error_page(&pow.config, &lang, err) {
-            match page_response(pow, &lang, error_page.page) {
-                Ok(mut res) => {
-                    *res.status_mut() = StatusCode::from_u16(error_page.status)
-                        .unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
-                    res.headers_mut().insert(
-                        header::RETRY_AFTER,
-                        HeaderValue::from(error_page.retry_after),
-                    );
-                    return res;
-                }
-                Err(render) => tracing::error!(error = %render, "could not render the error page"),
-            }
+    error_page_answer(parts, &pow.config, &pow.cookie, pow.current.as_ref(), err)
+        .unwrap_or_else(|| crate::error_response(err))
+}
+
+/// The translated `503`/`429` page answering `err` to the request of `parts`, when its
+/// client takes HTML and the error is one a visitor should see
+/// ([`error_page`](pages::error_page)), with `Retry-After`.
+pub(crate) fn error_page_answer(
+    parts: &Parts,
+    config: &pow_core::PowConfig,
+    cookie: &pow_core::session::CookieSession,
+    current: Option<&pow_core::session::CurrentSession>,
+    err: &PowError,
+) -> Option<Response> {
+    if !pages::accepts_html(header_str(parts, header::ACCEPT.as_str())) {
+        return None;
+    }
+    let facts = crate::facts::read(parts, config);
+    let lang = pow_core::messages::request_language(&facts, config.messages());
+    let error_page = pages::error_page(config, &lang, err)?;
+    match rendered(config, &lang, error_page.page, cookie, current) {
+        Ok(mut res) => {
+            *res.status_mut() =
+                StatusCode::from_u16(error_page.status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+            res.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from(error_page.retry_after),
+            );
+            Some(res)
+        }
+        Err(render) => {
+            tracing::error!(error = %render, "could not render the error page");
+            None
         }
     }
-    crate::error_response(err)
 }
 
 /// Header `name` of the request, when it is text.

@@ -168,10 +168,7 @@ where
     }
 }
 
-/// The most `Cookie` header bytes a request may carry: browsers keep each cookie under
-/// 4 KiB, and pow-rs's own take a few hundred bytes. More is refused before any of it is
-/// read (`431 Request Header Fields Too Large`).
-pub const MAX_COOKIE_BYTES: usize = 16 * 1024;
+pub use pow_core::session::cookie::MAX_COOKIE_BYTES;
 
 fn oversized_cookies(req: &ServiceRequest) -> Option<actix_web::HttpResponse> {
     let total: usize = req
@@ -183,7 +180,7 @@ fn oversized_cookies(req: &ServiceRequest) -> Option<actix_web::HttpResponse> {
         tracing::warn!(bytes = total, "refused a request with oversized cookies");
         actix_web::HttpResponse::build(actix_web::http::StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE)
             .content_type("text/plain; charset=utf-8")
-            .body("The request's cookies are too large. Clear this site's cookies and try again.")
+            .body(pow_core::session::cookie::OVERSIZED_COOKIES_TEXT)
     })
 }
 

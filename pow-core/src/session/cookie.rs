@@ -66,6 +66,16 @@ const ENCRYPTION_SALT: &str = "pow cookie session encryption";
 /// Largest cookie value read (browsers keep at most 4 KiB per cookie).
 pub const MAX_VALUE: usize = 8192;
 
+/// The most `Cookie` header bytes a request may carry: browsers keep each cookie under
+/// 4 KiB, and pow-rs's own take a few hundred bytes. Every framework layer refuses more
+/// before reading any of it, with `431 Request Header Fields Too Large` and
+/// [`OVERSIZED_COOKIES_TEXT`].
+pub const MAX_COOKIE_BYTES: usize = 16 * 1024;
+
+/// The text of the `431` answer to a request with more than [`MAX_COOKIE_BYTES`] of cookies.
+pub const OVERSIZED_COOKIES_TEXT: &str =
+    "The request's cookies are too large. Clear this site's cookies and try again.";
+
 /// The 64-byte key of the cookie session, derived from the secret key base: the first
 /// 32 bytes sign (the rest is reserved for an encrypted variant). Stable across restarts
 /// and workers as long as the secret key base is.
