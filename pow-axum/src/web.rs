@@ -76,6 +76,90 @@ pub fn router<S: Clone + Send + Sync + 'static>(config: &pow_core::PowConfig) ->
     router
 }
 
+/// The development mailbox preview (the engine's
+/// [`pages::mailbox`](pow_core::pages::mailbox)) at
+/// [`MAILBOX_PATH`](pow_core::pages::mailbox::MAILBOX_PATH): `GET /dev/mailbox` lists
+/// the mails `outbox` kept, newest first, `GET /dev/mailbox/{n}` shows one rendered and
+/// `GET /dev/mailbox/{n}/text` its plain-text part. For development only, as on
+/// actix-web: it answers only a loopback client that no proxy forwarded (serve the app
+/// with `into_make_service_with_connect_info::<SocketAddr>()`), `404` to anyone else.
+///
+/// ```
+/// use axum::Router;
+/// use pow_axum::mailer::MemoryMailer;
+///
+/// let outbox = MemoryMailer::new();
+/// let app: Router = Router::new().merge(pow_axum::web::mailbox_preview(outbox));
+/// ```
+pub fn mailbox_preview<S: Clone + Send + Sync + 'static>(
+    outbox: pow_core::mailer::MemoryMailer,
+) -> Router<S> {
+    use pow_core::pages::mailbox::{self, MAILBOX_PATH};
+    let (list, show, text) = (outbox.clone(), outbox.clone(), outbox);
+    Router::new()
+        .route(
+            MAILBOX_PATH,
+            get(move |req: Request| async move {
+                match local(&req) {
+                    true => html(mailbox::list_page(&list)),
+                    false => StatusCode::NOT_FOUND.into_response(),
+                }
+            }),
+        )
+        .route(
+            &format!("{MAILBOX_PATH}/{{n}}"),
+            get(move |Path(n): Path<String>, req: Request| async move {
+                if !local(&req) {
+                    return StatusCode::NOT_FOUND.into_response();
+                }
+                match mailbox::mail_html(&show, &n) {
+                    Some(mail) => html(mail),
+                    None => (StatusCode::NOT_FOUND, "no such mail").into_response(),
+                }
+            }),
+        )
+        .route(
+            &format!("{MAILBOX_PATH}/{{n}}/text"),
+            get(move |Path(n): Path<String>, req: Request| async move {
+                if !local(&req) {
+                    return StatusCode::NOT_FOUND.into_response();
+                }
+                match mailbox::mail_text(&text, &n) {
+                    Some(text) => (
+                        [
+                            (header::CACHE_CONTROL, "no-cache, no-store, must-revalidate"),
+                            (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
+                        ],
+                        text,
+                    )
+                        .into_response(),
+                    None => (StatusCode::NOT_FOUND, "no such mail").into_response(),
+                }
+            }),
+        )
+}
+
+/// Whether `req` comes straight from this machine (a loopback peer, no proxy's header).
+fn local(req: &Request) -> bool {
+    let peer = req
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|info| info.0.ip());
+    pow_core::pages::mailbox::is_local(peer, |name| req.headers().contains_key(name))
+}
+
+/// A page of the mailbox preview: HTML, never stored.
+fn html(body: String) -> Response {
+    (
+        [
+            (header::CACHE_CONTROL, "no-cache, no-store, must-revalidate"),
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
 /// Runs the route of `here` (the routes at one path) that a `verb` request picks; `405`
 /// with `Allow` when none does.
 async fn run_page(mut req: Request, verb: Verb, here: Arc<[PageRoute]>) -> Response {

@@ -478,3 +478,54 @@ fn under_a_mount_path_both_serve_and_link_inside_it() {
         "the form posts inside the mount path"
     );
 }
+
+#[test]
+fn the_mailbox_preview_is_alike_on_both_and_only_for_this_machine() {
+    let mut journals = Vec::new();
+    for framework in FRAMEWORKS {
+        let outbox = pow_core::mailer::MemoryMailer::new();
+        let addr = match framework {
+            Framework::Actix => {
+                let outbox = outbox.clone();
+                pow_actix::test_client::serve(move || {
+                    actix_web::App::new().configure(pow_actix::web::mailbox_preview(outbox.clone()))
+                })
+            }
+            Framework::Axum => {
+                pow_testkit::serve_axum(pow_axum::web::mailbox_preview(outbox.clone()))
+            }
+        };
+        let mail = pow_core::mailer::Mail {
+            to: "ada@example.com".into(),
+            subject: "Hello <Ada>".into(),
+            text: "Plain words.".into(),
+            html: "<p>Rich words.</p>".into(),
+        };
+        use pow_core::mailer::Mailer as _;
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        rt.block_on(outbox.deliver(mail)).unwrap();
+        let mut client = Client::new(addr);
+        let mut journal = Journal::new();
+        for path in [
+            "/dev/mailbox",
+            "/dev/mailbox/0",
+            "/dev/mailbox/0/text",
+            "/dev/mailbox/7",
+        ] {
+            let res = client.get(path);
+            journal.push((path.to_owned(), seen(&res)));
+        }
+        client
+            .headers
+            .push(("X-Forwarded-For".into(), "203.0.113.9".into()));
+        let res = client.get("/dev/mailbox");
+        journal.push(("/dev/mailbox (forwarded)".into(), seen(&res)));
+        journals.push(journal);
+    }
+    assert_eq!(journals[0], journals[1], "the mailbox is answered alike");
+    let statuses: Vec<u16> = journals[0].iter().map(|(_, seen)| seen.status).collect();
+    assert_eq!(statuses, [200, 200, 200, 404, 404]);
+    assert!(journals[0][0].1.body.contains("Hello &lt;Ada&gt;"));
+}

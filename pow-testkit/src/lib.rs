@@ -70,37 +70,43 @@ pub fn serve_on(framework: Framework, config: PowConfig) -> SocketAddr {
                 .wrap(pow_actix::session::PowMiddleware::new(config.clone()))
         }),
         Framework::Axum => {
-            let (tx, rx) = std::sync::mpsc::channel();
-            std::thread::spawn(move || {
-                let rt = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .unwrap();
-                rt.block_on(async move {
-                    use axum::routing::get;
-                    let pages = pow_axum::web::router(&config);
-                    let app = match mount.as_str() {
-                        "" => axum::Router::new().merge(pages),
-                        mount => axum::Router::new().nest(mount, pages),
-                    }
-                    .route(
-                        "/protected",
-                        get(|_: pow_axum::CurrentUser| async { "secret" }),
-                    )
-                    .layer(pow_axum::PowLayer::new(config));
-                    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-                    tx.send(listener.local_addr().unwrap()).unwrap();
-                    axum::serve(
-                        listener,
-                        app.into_make_service_with_connect_info::<SocketAddr>(),
-                    )
-                    .await
-                    .unwrap();
-                });
-            });
-            rx.recv_timeout(std::time::Duration::from_secs(30)).unwrap()
+            use axum::routing::get;
+            let pages = pow_axum::web::router(&config);
+            let app = match mount.as_str() {
+                "" => axum::Router::new().merge(pages),
+                mount => axum::Router::new().nest(mount, pages),
+            }
+            .route(
+                "/protected",
+                get(|_: pow_axum::CurrentUser| async { "secret" }),
+            )
+            .layer(pow_axum::PowLayer::new(config));
+            serve_axum(app)
         }
     }
+}
+
+/// Serves the axum `app` on a loopback port (with the client's address, as an app
+/// serves it), on a runtime of its own.
+pub fn serve_axum(app: axum::Router) -> SocketAddr {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            tx.send(listener.local_addr().unwrap()).unwrap();
+            axum::serve(
+                listener,
+                app.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .await
+            .unwrap();
+        });
+    });
+    rx.recv_timeout(std::time::Duration::from_secs(30)).unwrap()
 }
 
 /// Runs each named test function (a plain `fn()` of the suite, without `#[test]`) once on

@@ -24,6 +24,7 @@
 
 pub mod account;
 pub mod core;
+pub mod mailbox;
 pub mod routes;
 
 use crate::config::{PowConfig, RouteContext};
