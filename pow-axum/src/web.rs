@@ -59,7 +59,10 @@ pub fn router<S: Clone + Send + Sync + 'static>(config: &pow_core::PowConfig) ->
     let mut router = Router::new().route("/session/unlock/{token}", get(unlock));
     for (path, here) in routes::by_path(config, &table) {
         let here: Arc<[PageRoute]> = here.into();
-        let mut methods = MethodRouter::new();
+        let allow = routes::allow(&here);
+        let mut methods = MethodRouter::new().fallback(move || async move {
+            (StatusCode::METHOD_NOT_ALLOWED, [(header::ALLOW, allow)]).into_response()
+        });
         for verb in routes::methods(&here) {
             let here = Arc::clone(&here);
             let filter = match verb {
@@ -163,6 +166,11 @@ fn html(body: String) -> Response {
 /// Runs the route of `here` (the routes at one path) that a `verb` request picks; `405`
 /// with `Allow` when none does.
 async fn run_page(mut req: Request, verb: Verb, here: Arc<[PageRoute]>) -> Response {
+    // axum runs a `GET` route for `HEAD` too: only where the `GET` only shows a page.
+    if req.method() == axum::http::Method::HEAD && !routes::answers_head(&here) {
+        let allow = routes::allow(&here);
+        return (StatusCode::METHOD_NOT_ALLOWED, [(header::ALLOW, allow)]).into_response();
+    }
     let (path, req) = match req.extract_parts::<RawPathParams>().await {
         Ok(params) => (
             PathParams(

@@ -439,12 +439,35 @@ fn every_page_route_of_the_table_is_served_alike_on_both() {
             journal.push((format!("{method} {path}"), seen(&res)));
         }
         // A method the path does not take: `405` with what it takes.
-        let res = client.request("PUT", "/session/new", Some(String::new()));
-        journal.push(("PUT /session/new".into(), seen(&res)));
+        for (method, path) in [
+            ("PUT", "/session/new"),
+            ("PUT", "/registration/sessions"),
+            // `HEAD` where the `GET` only shows a page, and where it does more.
+            ("HEAD", "/session/new"),
+            ("HEAD", "/registration/sessions"),
+        ] {
+            let body = (method != "HEAD").then(String::new);
+            let res = client.request(method, path, body);
+            journal.push((format!("{method} {path}"), seen(&res)));
+        }
     });
-    assert_eq!(journal.len(), table.len() + 1);
-    let (_, refused) = journal.last().unwrap();
-    assert_eq!(refused.status, 405);
+    assert_eq!(journal.len(), table.len() + 4);
+    let probes: Vec<(u16, Option<&str>)> = journal[table.len()..]
+        .iter()
+        .map(|(_, seen)| {
+            let allow = seen.headers.iter().find(|(k, _)| k == "allow");
+            (seen.status, allow.map(|(_, v)| v.as_str()))
+        })
+        .collect();
+    assert_eq!(
+        probes,
+        [
+            (405, Some("GET,HEAD")),
+            (405, Some("GET,POST")),
+            (200, None),
+            (405, Some("GET,POST")),
+        ]
+    );
     for (asked, seen) in &journal[..table.len()] {
         assert!(
             ![404, 405].contains(&seen.status),

@@ -47,7 +47,8 @@
 //! # }
 //! ```
 //!
-//! The routes come with [`pow_actix::web::configure`], like the core's.
+//! Its pages are page routes of the engine's table, like the core's: they come with
+//! [`pow_actix::web::configure`] on actix-web and with `pow_axum::web::router` on axum.
 //!
 //! ## Settings
 //!
@@ -101,8 +102,12 @@
 //! | Method | Path | |
 //! |---|---|---|
 //! | GET | `/confirm-email/{token}` | Confirms; works signed in or out. Redirects to `/registration/edit` when signed in, else `/session/new`. |
+//! | GET | `/confirm-email/cancel/{token}` | The page of the cancel link mailed to the current address: a button, so that following the link cancels nothing. |
+//! | POST | `/confirm-email/cancel/{token}` | Drops the pending address change the token names, once; redirects as the confirmation does. |
 //!
-//! It runs the extension callbacks as `confirmation#show`.
+//! They run the extension callbacks as `confirmation#show`, `confirmation_cancel#show` and
+//! `confirmation_cancel#delete`. The routes backend may move them
+//! ([`Routes::extension_route`](pow_core::config::Routes::extension_route)).
 //!
 //! ## JSON API
 //!
@@ -167,8 +172,8 @@
 //!
 //! **The link in the mail.** Confirmation mails sent because of an API request link, by
 //! default, to the HTML route `<base_url>/confirm-email/<token>`, which confirms in the
-//! browser (mount [`pow_actix::web::configure`] for it). An app without HTML pages sets a
-//! [`LinkTemplate`](pow_core::api::LinkTemplate) with
+//! browser (mount [`pow_actix::web::configure`], or `pow_axum::web::router`, for it). An
+//! app without HTML pages sets a [`LinkTemplate`](pow_core::api::LinkTemplate) with
 //! [`EmailConfirmationApi::link_template`]: the link then opens the single-page app
 //! (`https://app.example.com/confirm-email?token={token}`) or the mobile app
 //! (`myapp://confirm-email/{token}`), which sends the token to
@@ -223,15 +228,13 @@ use pow_core::store::Limit;
 use pow_core::users::{User, UsersContext, WriteError};
 use pow_core::{Extension, PowConfig, PowError};
 
-/// The actix side: pages (`html`) and JSON endpoints (`json`) over the flows.
+/// The actix side: the JSON endpoints (`json`) over the flows.
 #[cfg(feature = "actix")]
 mod actix;
 mod callbacks;
-// The flows serve every framework side; without one, the callbacks run them.
-#[cfg_attr(not(feature = "actix"), allow(dead_code))]
 mod cancel;
-#[cfg_attr(not(feature = "actix"), allow(dead_code))]
 pub mod flows;
+mod pages;
 pub use cancel::CANCEL_SALT;
 pub use flows::actions;
 
@@ -472,15 +475,13 @@ impl Extension for EmailConfirmation {
                 ttl: self.token_ttl,
             });
         ext.callbacks(self.clone());
+        for route in pages::page_routes(self) {
+            ext.page_route(route);
+        }
         #[cfg(feature = "actix")]
         {
             use pow_actix::extension::ActixExtensionBuilder as _;
-            let routes = self.clone();
-            ext.api(EmailConfirmation::api(self))
-                .routes(move |cfg, config| {
-                    actix::html::configure_cancel(cfg, config);
-                    actix::html::configure(cfg, config, &routes);
-                });
+            ext.api(EmailConfirmation::api(self));
         }
     }
 }

@@ -1,15 +1,16 @@
-//! Email confirmation over real HTTP: sign-up, confirmation links, sign-in before
-//! confirming, email changes, taken addresses, tampered and expired tokens, soft mode and
-//! the resend limit.
+//! Email confirmation over real HTTP, on actix-web and on axum: sign-up, confirmation
+//! links, sign-in before confirming, email changes, taken addresses, tampered and expired
+//! tokens, soft mode and the resend limit.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use actix_web::{web, App, HttpRequest, HttpResponse};
 use pow_actix::mailer::{Mail, MemoryMailer};
 use pow_actix::password::Pbkdf2Hasher;
 use pow_actix::session::current_user;
-use pow_actix::test_client::{serve, Client, Response};
+use pow_actix::test_client::{Client, Response};
 use pow_actix::users::diesel::DieselUsersContext;
 use pow_actix::users::{Changes, User, UsersContext, Value};
 use pow_actix::PowConfig;
@@ -30,20 +31,38 @@ const INVALID: &str = "The confirmation token is invalid or has expired.";
 const CHANGE_REQUESTED: &str = "A change of your email address was requested";
 const CANCELLED: &str = "The change of the email address was cancelled.";
 
-/// A plain-text page showing the queued flash and who is signed in.
-async fn home(req: HttpRequest) -> HttpResponse {
-    let flash = pow_actix::web::flash::take(&req);
-    let user = current_user(&req);
-    let body = format!(
+/// The home page's text: the queued flash, who is signed in and whether their address is
+/// confirmed (as their session sees it).
+fn home_text(flash: pow_core::session::flash::Flash, user: Option<&User>) -> String {
+    format!(
         "info: {}\nerror: {}\nuser: {}\nconfirmed: {}\n",
         flash.info.unwrap_or_default(),
         flash.error.unwrap_or_default(),
-        user.as_ref().and_then(|u| u.email()).unwrap_or("none"),
-        user.as_deref().is_some_and(is_confirmed),
-    );
+        user.and_then(|u| u.email()).unwrap_or("none"),
+        user.is_some_and(is_confirmed),
+    )
+}
+
+/// A plain-text page showing the queued flash and who is signed in (actix-web).
+async fn home(req: HttpRequest) -> HttpResponse {
+    let flash = pow_actix::web::flash::take(&req);
+    let user = current_user(&req);
     HttpResponse::Ok()
         .content_type("text/plain; charset=utf-8")
-        .body(body)
+        .body(home_text(flash, user.as_deref()))
+}
+
+/// The same page on axum.
+async fn axum_home(pow: pow_axum::Pow) -> impl axum::response::IntoResponse {
+    let flash = pow_core::session::flash::take(&pow.cookie);
+    let user = pow.current.as_ref().map(|current| &*current.user);
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; charset=utf-8",
+        )],
+        home_text(flash, user),
+    )
 }
 
 fn app(
@@ -58,6 +77,20 @@ fn app(
     >,
 > {
     pow_actix::testing::app(&config).route("/", web::get().to(home))
+}
+
+/// Serves pow-rs at the root with the home page `/`, on the framework the test runs on
+/// ([`pow_testkit::framework`]): the pages of [`pow_testkit::serve`], and the home page,
+/// which the tests read the flash and the signed-in user from.
+fn serve(config: PowConfig) -> SocketAddr {
+    match pow_testkit::framework() {
+        pow_testkit::Framework::Actix => pow_actix::test_client::serve(move || app(config.clone())),
+        pow_testkit::Framework::Axum => pow_testkit::serve_axum(
+            pow_axum::web::router(&config)
+                .route("/", axum::routing::get(axum_home))
+                .layer(pow_axum::PowLayer::new(config)),
+        ),
+    }
 }
 
 struct Setup {
@@ -89,8 +122,7 @@ impl Setup {
             .build()
             .unwrap();
         users.migrate(&config).unwrap();
-        let app_config = config.clone();
-        let addr = serve(move || app(app_config.clone()));
+        let addr = serve(config.clone());
         Self {
             addr,
             client: Client::new(addr),
@@ -224,7 +256,6 @@ fn link_path(mail: &Mail) -> String {
     url.trim_start_matches("http://localhost").to_owned()
 }
 
-#[test]
 fn sign_up_mails_a_link_and_does_not_sign_in() {
     let mut s = Setup::new(EmailConfirmation::new());
     let res = register(&mut s.client, "Jane@Example.com");
@@ -261,7 +292,6 @@ fn sign_up_mails_a_link_and_does_not_sign_in() {
     assert!(user.get_timestamp(TOKEN_SENT_AT_FIELD).is_some());
 }
 
-#[test]
 fn confirmation_link_confirms_once_and_sign_in_works() {
     let mut s = Setup::new(EmailConfirmation::new());
     register(&mut s.client, "jane@example.com");
@@ -294,7 +324,6 @@ fn confirmation_link_confirms_once_and_sign_in_works() {
     assert_eq!(home_page(&mut s.client).error, INVALID);
 }
 
-#[test]
 fn sign_in_before_confirming_is_halted_and_mails_again() {
     let mut s = Setup::new(EmailConfirmation::new());
     register(&mut s.client, "jane@example.com");
@@ -338,7 +367,6 @@ fn sign_in_before_confirming_is_halted_and_mails_again() {
     assert_eq!(home_page(&mut other).error, INVALID, "used once");
 }
 
-#[test]
 fn the_first_mails_link_confirms_after_a_second_mail() {
     let mut s = Setup::new(EmailConfirmation::new());
     register(&mut s.client, "jane@example.com");
@@ -354,7 +382,6 @@ fn the_first_mails_link_confirms_after_a_second_mail() {
     assert!(is_confirmed(&s.user("jane@example.com")));
 }
 
-#[test]
 fn a_mail_after_the_link_expired_carries_a_new_link() {
     let mut s = Setup::new(EmailConfirmation::new());
     register(&mut s.client, "jane@example.com");
@@ -372,7 +399,6 @@ fn a_mail_after_the_link_expired_carries_a_new_link() {
     assert_eq!(home_page(&mut s.client).info, CONFIRMED);
 }
 
-#[test]
 fn email_change_waits_for_the_new_address() {
     let mut s = Setup::new(EmailConfirmation::new());
     s.confirmed_user("old@example.com");
@@ -416,7 +442,6 @@ fn email_change_waits_for_the_new_address() {
     assert_eq!(home_page(&mut s.client).user, "new@example.com");
 }
 
-#[test]
 fn resubmitting_the_current_address_drops_a_pending_change() {
     let mut s = Setup::new(EmailConfirmation::new());
     s.confirmed_user("old@example.com");
@@ -440,7 +465,6 @@ fn resubmitting_the_current_address_drops_a_pending_change() {
     assert_eq!(s.user("old@example.com").id, user.id);
 }
 
-#[test]
 fn confirming_fails_cleanly_when_the_new_address_was_taken_meanwhile() {
     let mut s = Setup::new(EmailConfirmation::new());
     s.confirmed_user("old@example.com");
@@ -466,7 +490,6 @@ fn confirming_fails_cleanly_when_the_new_address_was_taken_meanwhile() {
     assert_ne!(s.user("wanted@example.com").id, user.id);
 }
 
-#[test]
 fn registering_a_taken_email_looks_like_success_and_tells_the_owner() {
     let mut s = Setup::new(EmailConfirmation::new());
     register(&mut s.client, "jane@example.com");
@@ -518,7 +541,6 @@ fn set_cookies(res: &Response) -> Vec<String> {
 /// A sign-up of a new address and one of a taken address set the same cookies: the
 /// sign-up's own sign-in, which strict confirmation ends at once, leaves no device cookie
 /// (and no known device) that would tell the two apart.
-#[test]
 fn a_new_and_a_taken_address_set_the_same_cookies() {
     let s = Setup::new(EmailConfirmation::new());
     pow_actix::testing::create_user(&s.config, "taken@example.com", PASSWORD).unwrap();
@@ -543,7 +565,6 @@ fn a_new_and_a_taken_address_set_the_same_cookies() {
     );
 }
 
-#[test]
 fn taken_email_is_shown_when_enumeration_protection_is_off() {
     let mut s = Setup::with(EmailConfirmation::new(), false);
     register(&mut s.client, "jane@example.com");
@@ -554,7 +575,6 @@ fn taken_email_is_shown_when_enumeration_protection_is_off() {
     assert_eq!(s.mailer.count_to("jane@example.com"), 1);
 }
 
-#[test]
 fn tampered_and_unknown_tokens_are_refused() {
     let mut s = Setup::new(EmailConfirmation::new());
     register(&mut s.client, "jane@example.com");
@@ -605,7 +625,6 @@ fn tampered_and_unknown_tokens_are_refused() {
     assert_eq!(home_page(&mut s.client).info, CONFIRMED);
 }
 
-#[test]
 fn expired_tokens_are_refused_and_a_sign_in_mails_a_fresh_one() {
     let mut s = Setup::new(EmailConfirmation::new());
     register(&mut s.client, "jane@example.com");
@@ -627,7 +646,6 @@ fn expired_tokens_are_refused_and_a_sign_in_mails_a_fresh_one() {
     assert!(is_confirmed(&s.user("jane@example.com")));
 }
 
-#[test]
 fn without_expiry_old_tokens_still_work() {
     let mut s = Setup::new(EmailConfirmation::new().token_ttl(None));
     register(&mut s.client, "jane@example.com");
@@ -640,7 +658,6 @@ fn without_expiry_old_tokens_still_work() {
     assert_eq!(home_page(&mut s.client).info, CONFIRMED);
 }
 
-#[test]
 fn soft_mode_lets_unconfirmed_users_sign_in() {
     let mut s = Setup::new(EmailConfirmation::new().soft(true));
     let res = register(&mut s.client, "jane@example.com");
@@ -691,7 +708,6 @@ fn soft_mode_lets_unconfirmed_users_sign_in() {
     assert!(home.confirmed);
 }
 
-#[test]
 fn mails_per_address_are_limited() {
     let mut s = Setup::new(EmailConfirmation::new());
     register(&mut s.client, "jane@example.com");
@@ -708,7 +724,6 @@ fn mails_per_address_are_limited() {
     assert_eq!(s.mailer.count_to("john@example.com"), 1);
 }
 
-#[test]
 fn resend_limit_is_configurable() {
     let limit = pow_actix::store::Limit {
         max: 1,
@@ -727,7 +742,6 @@ fn resend_limit_is_configurable() {
     assert_eq!(s.mailer.count_to("jane@example.com"), 6);
 }
 
-#[test]
 fn mail_and_flash_follow_the_request_language() {
     let mut s = Setup::new(EmailConfirmation::new());
     s.client.accept_language = Some("de-DE,de;q=0.9".into());
@@ -747,7 +761,6 @@ fn mail_and_flash_follow_the_request_language() {
     );
 }
 
-#[test]
 fn users_created_before_the_extension_count_as_confirmed() {
     let mut s = Setup::new(EmailConfirmation::new());
     register(&mut s.client, "jane@example.com");
@@ -835,7 +848,6 @@ fn cancel(c: &mut Client, path: &str) -> Response {
     c.post(path, &[("_csrf_token", csrf.as_str())])
 }
 
-#[test]
 fn the_current_address_can_cancel_a_pending_change() {
     let mut s = Setup::new(EmailConfirmation::new());
     s.confirmed_user("old@example.com");
@@ -876,9 +888,53 @@ fn the_current_address_can_cancel_a_pending_change() {
     assert_eq!(home_page(&mut owner).error, INVALID);
 }
 
+/// The extension's pages answer as every page does, on either framework: the cancel
+/// link's page with the page headers, its button checked for the CSRF token, `405` with
+/// `Allow` for a method the path does not take, and the confirmation link's redirect never
+/// stored.
+fn the_extension_pages_answer_as_pages_do() {
+    let mut s = Setup::new(EmailConfirmation::new());
+    s.confirmed_user("old@example.com");
+    sign_in(&mut s.client, "old@example.com");
+    change_email(&mut s.client, "new@example.com");
+    let path = cancel_path(&s.last_mail("old@example.com"));
+
+    let mut owner = s.other_client();
+    let page = owner.get(&path);
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert_eq!(
+        page.header("content-type"),
+        Some("text/html; charset=utf-8")
+    );
+    for (name, value) in pow_core::pages::PAGE_HEADERS {
+        assert_eq!(page.header(name), Some(value), "{name}");
+    }
+    assert!(
+        page.body.contains(&format!("action=\"{path}\"")),
+        "{}",
+        page.body
+    );
+
+    let res = owner.post(&path, &[("_csrf_token", "forged")]);
+    assert_eq!(res.status, 403);
+    assert_eq!(
+        s.user("old@example.com").get_str(UNCONFIRMED_EMAIL_FIELD),
+        Some("new@example.com"),
+        "nothing cancelled"
+    );
+    let res = owner.request("PUT", &path, None);
+    assert_eq!(res.status, 405);
+    assert_eq!(res.header("allow"), Some("GET,POST"));
+
+    let res = owner.get(&link_path(&s.last_mail("new@example.com")));
+    assert_eq!(res.status, 302);
+    assert_eq!(res.location(), "/session/new");
+    assert_eq!(res.header("cache-control"), Some("no-store"));
+    assert_eq!(home_page(&mut owner).info, CONFIRMED);
+}
+
 /// Two changes in flight: the first address's link and cancel link are superseded; only
 /// the latest address confirms, and its notice's cancel link is the one that works.
-#[test]
 fn only_the_latest_of_two_pending_changes_confirms() {
     let mut s = Setup::new(EmailConfirmation::new());
     s.confirmed_user("old@example.com");
@@ -924,7 +980,6 @@ fn only_the_latest_of_two_pending_changes_confirms() {
 
 /// Two accounts ask for the same new address: the first confirmation wins, the second
 /// fails cleanly and leaves its account as it was.
-#[test]
 fn two_accounts_claiming_one_address_get_it_once() {
     let mut s = Setup::new(EmailConfirmation::new());
     s.confirmed_user("x@example.com");
@@ -959,7 +1014,6 @@ fn two_accounts_claiming_one_address_get_it_once() {
 /// The users table holds no usable confirmation or cancel link: every string read back
 /// from a pending sign-up's and a pending change's rows, signed as either link, changes
 /// nothing, while the mailed links work.
-#[test]
 fn the_users_table_confirms_and_cancels_nothing() {
     let mut s = Setup::new(EmailConfirmation::new());
     register(&mut s.client, "jane@example.com");
@@ -1002,7 +1056,6 @@ fn the_users_table_confirms_and_cancels_nothing() {
 
 /// A row written by Pow keeps the raw UUID in `email_confirmation_token`: the link Pow
 /// mailed (signed with Pow's salt and the same secret) confirms once, then is refused.
-#[test]
 fn confirmation_links_mailed_by_pow_work_once() {
     let mut s = Setup::new(EmailConfirmation::new());
     register(&mut s.client, "jane@example.com");
@@ -1046,7 +1099,6 @@ fn age_sessions(config: &PowConfig, user: &User) {
 
 /// A confirmation link proves the mailbox, not the password: opening it while signed in
 /// keeps the session as it was, so a sensitive page still asks for the password.
-#[test]
 fn confirming_while_signed_in_does_not_make_the_session_fresh() {
     let mut s = Setup::new(EmailConfirmation::new().soft(true));
     let res = register(&mut s.client, "jane@example.com");
@@ -1080,3 +1132,32 @@ fn confirming_while_signed_in_does_not_make_the_session_fresh() {
         res.location()
     );
 }
+
+pow_testkit::on_both!(
+    sign_up_mails_a_link_and_does_not_sign_in,
+    confirmation_link_confirms_once_and_sign_in_works,
+    sign_in_before_confirming_is_halted_and_mails_again,
+    the_first_mails_link_confirms_after_a_second_mail,
+    a_mail_after_the_link_expired_carries_a_new_link,
+    email_change_waits_for_the_new_address,
+    resubmitting_the_current_address_drops_a_pending_change,
+    confirming_fails_cleanly_when_the_new_address_was_taken_meanwhile,
+    registering_a_taken_email_looks_like_success_and_tells_the_owner,
+    a_new_and_a_taken_address_set_the_same_cookies,
+    taken_email_is_shown_when_enumeration_protection_is_off,
+    tampered_and_unknown_tokens_are_refused,
+    expired_tokens_are_refused_and_a_sign_in_mails_a_fresh_one,
+    without_expiry_old_tokens_still_work,
+    soft_mode_lets_unconfirmed_users_sign_in,
+    mails_per_address_are_limited,
+    resend_limit_is_configurable,
+    mail_and_flash_follow_the_request_language,
+    users_created_before_the_extension_count_as_confirmed,
+    the_current_address_can_cancel_a_pending_change,
+    the_extension_pages_answer_as_pages_do,
+    only_the_latest_of_two_pending_changes_confirms,
+    two_accounts_claiming_one_address_get_it_once,
+    the_users_table_confirms_and_cancels_nothing,
+    confirmation_links_mailed_by_pow_work_once,
+    confirming_while_signed_in_does_not_make_the_session_fresh,
+);

@@ -9,14 +9,13 @@ use std::sync::Arc;
 
 use pow_actix::mailer::FileMailer;
 use pow_actix::password::Pbkdf2Hasher;
-use pow_actix::test_client::{serve, Client};
+use pow_actix::test_client::Client;
 use pow_actix::users::diesel::DieselUsersContext;
 use pow_actix::users::validation::normalize_user_id;
 use pow_actix::users::{UsersContext as _, Value};
 use pow_actix::PowConfig;
 use pow_ext_email_confirmation::EmailConfirmation;
 
-#[test]
 fn every_vector_is_refused_or_gets_its_mail() {
     let vectors: serde_json::Value =
         serde_json::from_str(include_str!("../../pow-core/tests/data/vectors.json")).unwrap();
@@ -53,8 +52,7 @@ fn every_vector_is_refused_or_gets_its_mail() {
         .build()
         .unwrap();
     users.migrate(&config).unwrap();
-    let served = config.clone();
-    let addr = serve(move || pow_actix::testing::app(&served));
+    let addr = pow_testkit::serve(config.clone());
 
     let (mut created, mut refused) = (0, 0);
     for email in &emails {
@@ -111,3 +109,5 @@ fn every_vector_is_refused_or_gets_its_mail() {
         .is_some());
     let _ = std::fs::remove_dir_all(dir);
 }
+
+pow_testkit::on_both!(every_vector_is_refused_or_gets_its_mail);

@@ -123,8 +123,10 @@ fn mount_pages(cfg: &mut ServiceConfig, config: &PowConfig, table: &[PageRoute])
         }));
         for verb in routes::methods(&here) {
             let methods = match verb {
-                // A `HEAD` is answered as the `GET` (actix-web sends no body for it).
-                Verb::Get => vec![web::get(), web::head()],
+                // A `HEAD` is answered as the `GET` (actix-web sends no body for it), where
+                // the `GET` only shows a page.
+                Verb::Get if routes::answers_head(&here) => vec![web::get(), web::head()],
+                Verb::Get => vec![web::get()],
                 Verb::Post => vec![web::post()],
                 Verb::Patch => vec![web::patch()],
                 Verb::Put => vec![web::put()],

@@ -99,6 +99,11 @@ pub struct PageRoute {
     pub requirements: Requirements,
     /// Whether it reads a posted form (CSRF-checked): every route but a `GET`.
     pub form: bool,
+    /// Whether a `HEAD` request runs it as a `GET`: only for a route that shows a page and
+    /// does nothing else ([`PageRoute::show`]). A `GET` with an effect (a mailed link that
+    /// confirms an address) answers `HEAD` with `405`, so a link checker's `HEAD` cannot
+    /// use a link up.
+    pub head: bool,
     /// The controller.
     pub act: Act,
 }
@@ -130,15 +135,18 @@ impl PageRoute {
             action,
             requirements: Requirements::default(),
             form: verb != Verb::Get,
+            head: false,
             act: Arc::new(act),
         }
     }
 
     /// A `GET` route that shows the page `answer` builds.
     pub fn show(path: &'static str, action: ActionId, answer: fn() -> Answer) -> Self {
-        Self::new(Verb::Get, path, action, move |_, _| {
+        let mut route = Self::new(Verb::Get, path, action, move |_, _| {
             Box::pin(async move { Ok(answer()) })
-        })
+        });
+        route.head = true;
+        route
     }
 
     /// A route of extension `name`, whose path the routes backend may move.
@@ -321,13 +329,21 @@ pub fn methods(routes: &[PageRoute]) -> Vec<Verb> {
     methods
 }
 
-/// The `Allow` header of a path with `routes`, for a `405` answer (`GET` also allows
-/// `HEAD`).
+/// Whether a `HEAD` request at a path with `routes` runs its `GET` route (see
+/// [`PageRoute::head`]).
+pub fn answers_head(routes: &[PageRoute]) -> bool {
+    routes
+        .iter()
+        .any(|route| route.verb == Verb::Get && route.head)
+}
+
+/// The `Allow` header of a path with `routes`, for a `405` answer (with `HEAD` where
+/// [`answers_head`]).
 pub fn allow(routes: &[PageRoute]) -> String {
     let mut names = Vec::new();
     for verb in verbs(routes) {
         names.push(verb.as_str());
-        if verb == Verb::Get {
+        if verb == Verb::Get && answers_head(routes) {
             names.push("HEAD");
         }
     }
