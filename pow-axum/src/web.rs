@@ -200,7 +200,8 @@ async fn run_page(mut req: Request, verb: Verb, here: Arc<[PageRoute]>) -> Respo
         let allow = routes::allow(&here);
         return (StatusCode::METHOD_NOT_ALLOWED, [(header::ALLOW, allow)]).into_response();
     };
-    let mut action = Action::new(route.action).requirements(route.requirements.clone());
+    let requirements = route.requirements_for(&pow.config, pow.current.as_ref());
+    let mut action = Action::new(route.action).requirements(requirements);
     if route.form {
         action = action.form(form.unwrap_or_default());
     }
@@ -444,6 +445,26 @@ impl Action {
         }
         match answer {
             Answer::Redirect(path) | Answer::Stop(path) => Ok(redirect(&path)),
+            Answer::Download {
+                content_type,
+                filename,
+                body,
+            } => {
+                let disposition = HeaderValue::try_from(Answer::attachment(&filename))
+                    .map_err(|err| PowError::Other(err.to_string()))?;
+                Ok((
+                    [
+                        (
+                            header::CACHE_CONTROL,
+                            HeaderValue::from_static("no-cache, no-store, must-revalidate"),
+                        ),
+                        (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),
+                        (header::CONTENT_DISPOSITION, disposition),
+                    ],
+                    body,
+                )
+                    .into_response())
+            }
             Answer::Render(build) => {
                 let page = build(&step, &pow.cookie)?;
                 page_response(pow, &step.lang, page)

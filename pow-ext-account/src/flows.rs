@@ -98,8 +98,6 @@ pub(crate) fn pending_key(config: &PowConfig) -> String {
     config.namespaced("pow_account_pending")
 }
 
-/// The closed account a password sign-in in this browser just proved, while fresh, with
-/// the remember-me choice of that sign-in.
 /// After a password sign-in of a closed account: the browser is offered reactivation.
 #[async_trait]
 impl pow_core::extension::Callbacks for Account {

@@ -52,12 +52,14 @@ use pow_core::store::{Limit, Limiter};
 use pow_core::users::{Changes, FieldDef, FieldKind, User, Value, CLOSED_AT_FIELD};
 use pow_core::{Extension, PowConfig, PowError};
 
-/// The actix side: pages (`html`) and JSON endpoints (`json`).
+/// The actix side: JSON endpoints (`json`), the closing page and the export (`html`).
 #[cfg(feature = "actix")]
 mod actix;
 #[cfg_attr(not(feature = "actix"), allow(dead_code))]
 mod flows;
 mod mail;
+/// The pages on the engine's page routes, served by every framework.
+mod pages;
 mod purge;
 
 #[cfg(feature = "actix")]
@@ -544,12 +546,13 @@ impl Extension for Account {
         }
         ext.callbacks(self.clone())
             .page_extension(flows::account_links);
+        for route in pages::page_routes(self) {
+            ext.page_route(route);
+        }
         #[cfg(feature = "actix")]
         {
             use pow_actix::extension::ActixExtensionBuilder as _;
-            let routes = self.clone();
-            ext.api(AccountApi::new(self.clone()))
-                .routes(move |cfg, config| actix::html::configure(cfg, config, &routes));
+            ext.api(AccountApi::new(self.clone()));
         }
     }
 }

@@ -6,6 +6,11 @@
 //! tables), is a no-op the second time and finishes after an interrupted run; the export
 //! validates against its JSON Schema and holds nothing secret-shaped; an extension with
 //! per-user data and no erase hook is refused at `build()`.
+//!
+//! The pages on the engine's page routes (reactivation after a password sign-in, the mailed
+//! reactivation and closing links) are also driven alone, once on actix-web and once on
+//! axum (`pow_testkit::on_both!` at the end); the suites that need the JSON API or the
+//! OAuth extension's pages run on actix-web.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -277,7 +282,12 @@ fn sign_in(c: &mut Client, email: &str, remember: bool) -> Response {
 
 /// The path of the first link to this server in the last mail to `to`.
 fn mailed_path(h: &Harness, to: &str) -> String {
-    let mail = h.mailer.last_to(to).expect("a mail");
+    link_in(&h.mailer, to)
+}
+
+/// The path of the first link to this server in the last mail `mailer` sent to `to`.
+fn link_in(mailer: &MemoryMailer, to: &str) -> String {
+    let mail = mailer.last_to(to).expect("a mail");
     let start = mail.text.find("http://localhost/").expect("a link") + "http://localhost".len();
     let end = mail.text[start..]
         .find(char::is_whitespace)
@@ -1141,3 +1151,436 @@ fn support_access_closes_nothing_and_skips_closed_accounts() {
     assert_eq!(res.status, 403, "{}", res.body);
     assert_eq!(whoami(&mut admin), format!("user:{}", root.id));
 }
+
+// The pages on the engine's page routes (closing, the export, reactivation, the mailed
+// links), on actix-web and on axum alike: each test below runs once on each (`on_both!` at
+// the end). Most close the account through the engine, to start from a closed one.
+
+/// A setup served on the test's framework by `pow_testkit::serve`: its pages under the
+/// mount path and `GET /protected` for signed-in users.
+struct Site {
+    config: PowConfig,
+    addr: SocketAddr,
+    mailer: MemoryMailer,
+    users: DieselUsersContext,
+    account: Account,
+}
+
+fn site(customize: impl FnOnce(PowConfigBuilder) -> PowConfigBuilder) -> Site {
+    let users = sqlite();
+    let mailer = MemoryMailer::new();
+    let account = Account::new();
+    let builder = PowConfig::builder("t".repeat(64))
+        .users(users.clone())
+        .hasher(Pbkdf2Hasher::new(1))
+        .mailer(Arc::new(mailer.clone()))
+        .base_url("http://localhost")
+        .extension(pow_ext_persistent_session::PersistentSession::new())
+        .extension(account.clone());
+    let config = customize(builder).build().unwrap();
+    users.migrate(&config).unwrap();
+    let addr = pow_testkit::serve(config.clone());
+    Site {
+        config,
+        addr,
+        mailer,
+        users,
+        account,
+    }
+}
+
+impl Site {
+    fn client(&self) -> Client {
+        Client::new(self.addr)
+    }
+
+    fn user(&self, email: &str) -> User {
+        pow_actix::testing::create_user(&self.config, email, PASSWORD).unwrap()
+    }
+
+    fn stored(&self, id: i64) -> User {
+        self.config
+            .users_context()
+            .unwrap()
+            .get(self.config.user_schema(), id)
+            .unwrap()
+            .unwrap()
+    }
+
+    /// Closes `user`'s account as the closing page does; the notice mail carries the
+    /// reactivation link.
+    fn close(&self, user: &User) -> chrono::DateTime<chrono::Utc> {
+        let lang = "en".parse().unwrap();
+        let closed = actix_web::rt::System::new()
+            .block_on(self.account.close(&self.config, user, &lang))
+            .unwrap();
+        match closed {
+            pow_ext_account::Closed::Scheduled(at) => at,
+            pow_ext_account::Closed::Erased => panic!("erased at once"),
+        }
+    }
+}
+
+fn is_signed_in(c: &mut Client) -> bool {
+    c.get("/protected").status == 200
+}
+
+/// The value of the page's hidden field `name`.
+fn hidden(page: &Response, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = page.body.find(&marker).expect("the hidden field") + marker.len();
+    let end = page.body[start..].find('"').unwrap() + start;
+    page.body[start..end].to_owned()
+}
+
+/// Submits the reactivation page as a browser does: its CSRF token and remember-me choice.
+fn reopen(c: &mut Client, page: &Response, path: &str) -> Response {
+    let persist = hidden(page, "user[persistent_session]");
+    c.post(
+        path,
+        &[
+            ("_csrf_token", &page.csrf()),
+            ("user[persistent_session]", &persist),
+        ],
+    )
+}
+
+fn a_password_sign_in_of_a_closed_account_offers_reactivation() {
+    let site = site(|b| b);
+    let ada = site.user(EMAIL);
+    let erase_after = site.close(&ada);
+    let reactivation_link = link_in(&site.mailer, EMAIL);
+    assert!(
+        reactivation_link.starts_with("/account/reactivate/"),
+        "{reactivation_link}"
+    );
+
+    let mut back = site.client();
+    let res = sign_in(&mut back, EMAIL, false);
+    assert_eq!(res.status, 302, "{}", res.body);
+    assert_eq!(res.location(), "/account/reactivate");
+    assert!(!is_signed_in(&mut back));
+    assert!(!back.cookies.contains_key(REMEMBER));
+    let page = back.get("/account/reactivate");
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert_eq!(page.header("x-frame-options"), Some("DENY"));
+    assert!(page.body.contains("Reopen your account"), "{}", page.body);
+    assert!(page
+        .body
+        .contains(&erase_after.format("%Y-%m-%d").to_string()));
+    assert!(
+        page.body.contains("action=\"/account/reactivate\""),
+        "{}",
+        page.body
+    );
+
+    // A wrong password is not offered anything.
+    let mut wrong = site.client();
+    let csrf = wrong.get("/session/new").csrf();
+    let res = wrong.post(
+        "/session",
+        &[
+            ("_csrf_token", &csrf),
+            ("user[email]", EMAIL),
+            ("user[password]", "wrong password!"),
+        ],
+    );
+    assert_eq!(res.status, 200);
+    let res = wrong.get("/account/reactivate");
+    assert_eq!(res.status, 302);
+    assert_eq!(res.location(), "/session/new");
+    let told = wrong.get("/session/new").body;
+    assert!(told.contains("This link is not valid any more."), "{told}");
+    let res = wrong.post("/account/reactivate", &[("_csrf_token", &csrf)]);
+    assert_eq!(res.status, 302, "{}", res.body);
+    assert!(site.stored(ada.id).is_closed());
+
+    // Without the CSRF token, nothing happens.
+    let res = back.post("/account/reactivate", &[]);
+    assert_eq!(res.status, 403, "{}", res.body);
+    assert!(site.stored(ada.id).is_closed());
+
+    assert_eq!(hidden(&page, "user[persistent_session]"), "false");
+    let res = reopen(&mut back, &page, "/account/reactivate");
+    assert_eq!(res.status, 302, "{}", res.body);
+    assert_eq!(res.location(), "/");
+    assert!(is_signed_in(&mut back));
+    assert!(!back.cookies.contains_key(REMEMBER));
+    let reopened = site.stored(ada.id);
+    assert!(!reopened.is_closed());
+    assert!(Account::erase_date(&reopened).is_none());
+    // Signed in now: the page is for visitors.
+    assert_eq!(back.get("/account/reactivate").status, 302);
+    // The link of that closing is spent with it.
+    let res = site.client().get(&reactivation_link);
+    assert_eq!(res.status, 302);
+    assert_eq!(res.location(), "/session/new");
+}
+
+fn reactivation_keeps_the_sign_ins_remember_me_choice() {
+    let site = site(|b| b);
+    let ada = site.user(EMAIL);
+    site.close(&ada);
+    let mut back = site.client();
+    assert_eq!(
+        sign_in(&mut back, EMAIL, true).location(),
+        "/account/reactivate"
+    );
+    assert!(!back.cookies.contains_key(REMEMBER));
+    let page = back.get("/account/reactivate");
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert_eq!(hidden(&page, "user[persistent_session]"), "true");
+    let res = reopen(&mut back, &page, "/account/reactivate");
+    assert_eq!(res.status, 302, "{}", res.body);
+    assert!(back.cookies.contains_key(REMEMBER), "{:?}", res.headers);
+    // The remember-me cookie alone signs the reopened account in.
+    let mut remembered = site.client();
+    remembered
+        .cookies
+        .insert(REMEMBER.into(), back.cookies[REMEMBER].clone());
+    assert!(is_signed_in(&mut remembered));
+}
+
+fn the_mailed_link_reopens_without_signing_in() {
+    let site = site(|b| b);
+    let ada = site.user(EMAIL);
+    let erase_after = site.close(&ada);
+    let link = link_in(&site.mailer, EMAIL);
+    let mut mailbox = site.client();
+
+    let res = mailbox.get(&format!("{link}x"));
+    assert_eq!(res.status, 302, "{}", res.body);
+    assert_eq!(res.location(), "/session/new");
+    let told = mailbox.get("/session/new").body;
+    assert!(told.contains("This link is not valid any more."), "{told}");
+
+    let page = mailbox.get(&link);
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page
+        .body
+        .contains(&erase_after.format("%Y-%m-%d").to_string()));
+    assert!(
+        page.body.contains(&format!("action=\"{link}\"")),
+        "{}",
+        page.body
+    );
+    assert_eq!(mailbox.post(&link, &[]).status, 403);
+    assert!(site.stored(ada.id).is_closed());
+    let res = mailbox.post(&link, &[("_csrf_token", &page.csrf())]);
+    assert_eq!(res.status, 302, "{}", res.body);
+    assert_eq!(res.location(), "/session/new");
+    let told = mailbox.get("/session/new").body;
+    assert!(
+        told.contains("Your account is open again. You can sign in."),
+        "{told}"
+    );
+    assert!(!is_signed_in(&mut mailbox));
+    assert!(!site.stored(ada.id).is_closed());
+    // Spent: the account is open.
+    assert_eq!(mailbox.get(&link).status, 302);
+    assert_eq!(sign_in(&mut mailbox, EMAIL, false).location(), "/");
+}
+
+fn an_account_without_a_password_closes_by_the_mailed_confirmation() {
+    let site = site(|b| b);
+    let ada = site.user(EMAIL);
+    site.user("bob@example.com");
+    execute(
+        &site.users,
+        &format!(
+            "UPDATE users SET password_hash = NULL WHERE id = {}",
+            ada.id
+        ),
+    );
+    let ada = site.stored(ada.id);
+    let lang = "en".parse().unwrap();
+    actix_web::rt::System::new()
+        .block_on(site.account.request_close(&site.config, &ada, &lang))
+        .unwrap();
+    let link = link_in(&site.mailer, EMAIL);
+    assert!(link.starts_with("/account/close/"), "{link}");
+
+    // The link works in any browser, and signs it out: here Bob's.
+    let mut browser = site.client();
+    assert_eq!(sign_in(&mut browser, "bob@example.com", false).status, 302);
+    assert!(is_signed_in(&mut browser));
+    let res = browser.get(&format!("{link}x"));
+    assert_eq!(res.status, 302, "{}", res.body);
+    assert_eq!(res.location(), "/session/new");
+    let page = browser.get(&link);
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("Close your account"), "{}", page.body);
+    assert!(
+        page.body.contains(&format!("action=\"{link}\"")),
+        "{}",
+        page.body
+    );
+    assert_eq!(browser.post(&link, &[]).status, 403);
+    assert!(!site.stored(ada.id).is_closed());
+    let res = browser.post(&link, &[("_csrf_token", &page.csrf())]);
+    assert_eq!(res.status, 302, "{}", res.body);
+    assert_eq!(res.location(), "/session/new");
+    assert!(!is_signed_in(&mut browser));
+    let told = browser.get("/session/new").body;
+    assert!(told.contains("Your account is closed"), "{told}");
+    let closed = site.stored(ada.id);
+    assert!(closed.is_closed());
+    let grace = Account::erase_date(&closed).unwrap() - closed.get_timestamp("closed_at").unwrap();
+    assert_eq!(grace.num_days(), 14);
+    // A closed account's confirmation closes nothing more.
+    assert_eq!(site.client().get(&link).status, 302);
+    let notice = site.mailer.last_to(EMAIL).unwrap();
+    assert!(notice.subject.contains("closed"), "{}", notice.subject);
+}
+
+fn the_pages_stay_under_the_mount_path() {
+    let site = site(|b| b.mount_path("/auth"));
+    let ada = site.user(EMAIL);
+    site.close(&ada);
+    let link = link_in(&site.mailer, EMAIL);
+    assert!(link.starts_with("/auth/account/reactivate/"), "{link}");
+    let mut c = site.client();
+    let page = c.get(&link);
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(
+        page.body.contains(&format!("action=\"{link}\"")),
+        "{}",
+        page.body
+    );
+    let res = c.post(&link, &[("_csrf_token", &page.csrf())]);
+    assert_eq!(res.status, 302, "{}", res.body);
+    assert_eq!(res.location(), "/auth/session/new");
+    assert!(!site.stored(ada.id).is_closed());
+
+    site.close(&site.stored(ada.id));
+    let csrf = c.get("/auth/session/new").csrf();
+    let res = c.post(
+        "/auth/session",
+        &[
+            ("_csrf_token", &csrf),
+            ("user[email]", EMAIL),
+            ("user[password]", PASSWORD),
+        ],
+    );
+    assert_eq!(res.status, 302, "{}", res.body);
+    assert_eq!(res.location(), "/auth/account/reactivate");
+    let page = c.get("/auth/account/reactivate");
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(
+        page.body.contains("action=\"/auth/account/reactivate\""),
+        "{}",
+        page.body
+    );
+    assert_eq!(
+        reopen(&mut c, &page, "/auth/account/reactivate").status,
+        302
+    );
+    assert!(is_signed_in(&mut c));
+}
+
+/// Moves the extension's pages through the routes backend.
+struct MovedRoutes;
+
+impl pow_actix::web::Routes for MovedRoutes {
+    fn extension_route(&self, extension: &str, pattern: &str) -> String {
+        match (extension, pattern) {
+            (pow_ext_account::NAME, "/account/reactivate") => "/reopen".to_owned(),
+            (pow_ext_account::NAME, "/account/reactivate/{token}") => "/reopen/{token}".to_owned(),
+            (pow_ext_account::NAME, "/account/close/{token}") => "/goodbye/{token}".to_owned(),
+            _ => pattern.to_owned(),
+        }
+    }
+}
+
+fn moved_routes_are_served_and_linked() {
+    let site = site(|b| b.routes(MovedRoutes));
+    let ada = site.user(EMAIL);
+    site.close(&ada);
+    let link = link_in(&site.mailer, EMAIL);
+    let token = link
+        .strip_prefix("/reopen/")
+        .unwrap_or_else(|| panic!("the moved link: {link}"))
+        .to_owned();
+    let mut c = site.client();
+    assert_eq!(c.get(&format!("/account/reactivate/{token}")).status, 404);
+    let page = c.get(&link);
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(
+        page.body.contains(&format!("action=\"{link}\"")),
+        "{}",
+        page.body
+    );
+
+    assert_eq!(sign_in(&mut c, EMAIL, false).location(), "/reopen");
+    let page = c.get("/reopen");
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("action=\"/reopen\""), "{}", page.body);
+    assert_eq!(reopen(&mut c, &page, "/reopen").status, 302);
+    assert!(!site.stored(ada.id).is_closed());
+
+    let lang = "en".parse().unwrap();
+    actix_web::rt::System::new()
+        .block_on(site.account.request_close(&site.config, &ada, &lang))
+        .unwrap();
+    let link = link_in(&site.mailer, EMAIL);
+    assert!(link.starts_with("/goodbye/"), "{link}");
+    let page = site.client().get(&link);
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(
+        page.body.contains(&format!("action=\"{link}\"")),
+        "{}",
+        page.body
+    );
+}
+
+fn the_export_downloads_and_the_closing_page_closes_in_sudo_mode() {
+    let site = site(|b| b);
+    site.user(EMAIL);
+    let mut c = site.client();
+    assert_eq!(sign_in(&mut c, EMAIL, false).status, 302);
+    // Fresh from the sign-in: sudo mode holds.
+    let export = c.get("/account/export");
+    assert_eq!(export.status, 200, "{}", export.body);
+    assert_eq!(
+        export.header("content-disposition"),
+        Some("attachment; filename=\"pow-account-export.json\"")
+    );
+    assert_eq!(export.header("content-type"), Some("application/json"));
+    assert!(export
+        .header("cache-control")
+        .unwrap_or_default()
+        .contains("no-store"));
+    let data: serde_json::Value = serde_json::from_str(&export.body).unwrap();
+    assert!(export.body.contains(EMAIL), "{data}");
+    // The closing page, a forged token, then the form.
+    let page = c.get("/account/close");
+    assert_eq!(page.status, 200);
+    assert!(
+        page.body.contains("action=\"/account/close\""),
+        "{}",
+        page.body
+    );
+    assert_eq!(
+        c.post("/account/close", &[("_csrf_token", "forged")])
+            .status,
+        403
+    );
+    let res = c.post("/account/close", &[("_csrf_token", &page.csrf())]);
+    assert_eq!(res.status, 302, "{}", res.body);
+    assert_eq!(res.location(), "/session/new");
+    assert!(!is_signed_in(&mut c), "closing signs this browser out");
+    // The account is closed: a password sign-in offers reactivation, not a session.
+    let res = sign_in(&mut c, EMAIL, false);
+    assert_eq!(res.location(), "/account/reactivate");
+    assert!(!is_signed_in(&mut c));
+}
+
+pow_testkit::on_both!(
+    a_password_sign_in_of_a_closed_account_offers_reactivation,
+    the_export_downloads_and_the_closing_page_closes_in_sudo_mode,
+    reactivation_keeps_the_sign_ins_remember_me_choice,
+    the_mailed_link_reopens_without_signing_in,
+    an_account_without_a_password_closes_by_the_mailed_confirmation,
+    the_pages_stay_under_the_mount_path,
+    moved_routes_are_served_and_linked,
+);

@@ -159,7 +159,10 @@ async fn run_page(
             .insert_header((actix_web::http::header::ALLOW, routes::allow(here)))
             .finish());
     };
-    let mut action = super::Action::new(route.action).requirements(route.requirements.clone());
+    let config = route_config(&req)?;
+    let current = session::current_session(&req);
+    let requirements = route.requirements_for(&config, current.as_ref());
+    let mut action = super::Action::new(route.action).requirements(requirements);
     if route.form {
         action = action.form(form.unwrap_or_default());
     }

@@ -117,6 +117,17 @@ pub fn outcome(answer: pow_core::pages::Answer) -> super::Outcome {
     match answer {
         Answer::Redirect(path) => super::Outcome::redirect(&path),
         Answer::Stop(path) => super::Outcome::Stop(super::redirect(&path)),
+        Answer::Download {
+            content_type,
+            filename,
+            body,
+        } => super::Outcome::Respond(
+            HttpResponse::Ok()
+                .insert_header(no_store())
+                .insert_header((header::CONTENT_DISPOSITION, Answer::attachment(&filename)))
+                .content_type(content_type)
+                .body(body),
+        ),
         Answer::Render(build) => super::Outcome::render(move |ctl: &super::Controller| {
             let page = build(&ctl.step, &ctl.req.cookie_session())?;
             render_page(&ctl.req, &ctl.config, &ctl.lang, page)

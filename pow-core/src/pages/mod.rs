@@ -124,6 +124,17 @@ pub enum Answer {
     /// Redirect here at once, without `before_respond`: the action did nothing callbacks
     /// react to (a failure already reported in the flash).
     Stop(String),
+    /// Run `before_respond`, then answer a file to save rather than a page (an account's
+    /// data export): `200`, `content_type`, `Content-Disposition: attachment` with
+    /// `filename`, never stored.
+    Download {
+        /// The file's media type (`application/json`).
+        content_type: &'static str,
+        /// The name a browser saves it under.
+        filename: String,
+        /// The file.
+        body: Vec<u8>,
+    },
 }
 
 impl std::fmt::Debug for Answer {
@@ -132,6 +143,10 @@ impl std::fmt::Debug for Answer {
             Self::Redirect(path) => f.debug_tuple("Redirect").field(path).finish(),
             Self::Render(_) => f.write_str("Render"),
             Self::Stop(path) => f.debug_tuple("Stop").field(path).finish(),
+            Self::Download { filename, .. } => f
+                .debug_struct("Download")
+                .field("filename", filename)
+                .finish(),
         }
     }
 }
@@ -141,6 +156,16 @@ impl std::fmt::Debug for Answer {
 pub type BuildPage = Box<dyn FnOnce(&Step, &CookieSession) -> Result<Page, PowError> + Send>;
 
 impl Answer {
+    /// The `Content-Disposition` header of a [`Answer::Download`] named `filename` (quotes
+    /// and line breaks dropped from the name).
+    pub fn attachment(filename: &str) -> String {
+        let safe: String = filename
+            .chars()
+            .filter(|c| !matches!(c, '"' | '\\' | '\r' | '\n'))
+            .collect();
+        format!("attachment; filename=\"{safe}\"")
+    }
+
     /// [`Answer::Render`] of `build`.
     pub fn render(
         build: impl FnOnce(&Step, &CookieSession) -> Result<Page, PowError> + Send + 'static,

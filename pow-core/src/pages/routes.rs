@@ -20,7 +20,7 @@ use super::{account, core, Answer};
 use crate::config::PowConfig;
 use crate::error::PowError;
 use crate::pipeline::{Access, ActionId, Client, Requirements, Step};
-use crate::session::StepUp;
+use crate::session::{CurrentSession, StepUp};
 
 /// An HTTP method of a page route.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -106,7 +106,14 @@ pub struct PageRoute {
     pub head: bool,
     /// The controller.
     pub act: Act,
+    /// A rule that depends on who asks: adjusts [`requirements`](Self::requirements) for
+    /// the request's signed-in session before the access check (see
+    /// [`requirements_for`](Self::requirements_for)).
+    pub refine: Option<Refine>,
 }
+
+/// Adjusts a route's requirements for a request's signed-in session (`None`: nobody).
+pub type Refine = fn(&PowConfig, Option<&CurrentSession>, Requirements) -> Requirements;
 
 impl std::fmt::Debug for PageRoute {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -137,6 +144,7 @@ impl PageRoute {
             form: verb != Verb::Get,
             head: false,
             act: Arc::new(act),
+            refine: None,
         }
     }
 
@@ -161,6 +169,27 @@ impl PageRoute {
         match self.extension {
             Some(name) => config.routes().extension_route(name, self.path),
             None => self.path.to_owned(),
+        }
+    }
+
+    /// Adjusts the requirements per request with `refine` (closing an account asks for
+    /// sudo mode, except from an account without a password, which proves itself by a
+    /// mailed link).
+    pub fn refined_by(mut self, refine: Refine) -> Self {
+        self.refine = Some(refine);
+        self
+    }
+
+    /// The requirements for a request signed in with `current`: the route's, adjusted by
+    /// its [`refine`](Self::refine) rule.
+    pub fn requirements_for(
+        &self,
+        config: &PowConfig,
+        current: Option<&CurrentSession>,
+    ) -> Requirements {
+        match self.refine {
+            Some(refine) => refine(config, current, self.requirements.clone()),
+            None => self.requirements.clone(),
         }
     }
 

@@ -10,7 +10,6 @@ use serde_json::json;
 
 use crate::{Account, Closed, NAME};
 
-use crate::actix::html::download;
 use crate::flows::{actions, stored};
 
 /// The JSON side of [`Account`]:
@@ -205,4 +204,16 @@ impl ApiExtension for AccountApi {
                 .route(web::get().to(api_export)),
         );
     }
+}
+
+/// The export as a download: `pow-account-export.json`, never cached.
+fn download(export: &serde_json::Value) -> actix_web::HttpResponse {
+    actix_web::HttpResponse::Ok()
+        .insert_header(pow_actix::web::no_store())
+        .insert_header((
+            actix_web::http::header::CONTENT_DISPOSITION,
+            pow_core::pages::Answer::attachment("pow-account-export.json"),
+        ))
+        .content_type("application/json")
+        .body(export.to_string())
 }
