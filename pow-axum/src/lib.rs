@@ -22,6 +22,21 @@
 //!     .layer(PowLayer::new(config));
 //! ```
 //!
+//! The pages (sign-in, sign-up, the account, sessions, and each enabled extension's) come
+//! from [`web::router`]: the engine's page routes, the same table pow-actix mounts, run
+//! through the same pipeline (access rules, CSRF, rate limits, CAPTCHA, the extensions'
+//! callbacks, audit):
+//!
+//! ```
+//! use axum::Router;
+//! use pow_axum::PowLayer;
+//!
+//! let config = pow_axum::PowConfig::builder("s".repeat(64)).build().unwrap();
+//! let app: Router = Router::new()
+//!     .merge(pow_axum::web::router(&config))
+//!     .layer(PowLayer::new(config));
+//! ```
+//!
 //! Serve the router with `into_make_service_with_connect_info::<SocketAddr>()` so that
 //! rate limits, audit events and session lists see the client's address.
 //!

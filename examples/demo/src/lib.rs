@@ -18,7 +18,7 @@ use pow_actix::password::Argon2Hasher;
 use pow_actix::session::{Impersonation, MaybeUser, PowMiddleware, RequireAuthenticated};
 use pow_actix::store::{DiskStore, MemoryStore, RedisStore, Store};
 use pow_actix::users::diesel::DieselUsersContext;
-use pow_actix::users::{Changeset, ChangesetAction, FieldDef, FieldKind, UserSchema};
+use pow_actix::users::{Changeset, ChangesetAction, FieldDef, FieldKind, User, UserSchema};
 use pow_actix::{Migrations, PowConfig, PowError};
 use pow_ext_email_confirmation::EmailConfirmation;
 use pow_ext_invitation::Invitation;
@@ -578,6 +578,35 @@ fn page_with(
     signed_in: bool,
     live: bool,
 ) -> pow_actix::Result<HttpResponse> {
+    let html = render_page(title, paragraphs, signed_in, live, || {
+        pow_actix::web::csrf::csrf_token(req)
+    })?;
+    let mut res = HttpResponse::Ok();
+    for header in pow_actix::web::page_security_headers() {
+        res.insert_header(header);
+    }
+    // Pages that show who is signed in must not be kept by caches or the back button.
+    if signed_in {
+        res.insert_header(pow_actix::web::no_store());
+    }
+    Ok(res.content_type("text/html; charset=utf-8").body(html))
+}
+
+/// One of the demo's own pages as HTML, the same on every framework: `title`, its
+/// `paragraphs`, the links for a visitor or a signed-in user, a sign-out button (and on the
+/// admin page the support-access form) with a CSRF token from `csrf_token`, and the live
+/// connection's script when `live`. Pages showing who is signed in are answered
+/// `no-store`.
+///
+/// # Errors
+/// The template's error.
+pub fn render_page(
+    title: &str,
+    paragraphs: Vec<String>,
+    signed_in: bool,
+    live: bool,
+    csrf_token: impl Fn() -> String,
+) -> Result<String, askama::Error> {
     let mut links = vec![
         ("/".to_owned(), "Home".to_owned()),
         ("/protected".into(), "Protected page".into()),
@@ -591,35 +620,26 @@ fn page_with(
         links.push(("/session/new".into(), "Sign in".into()));
         links.push(("/registration/new".into(), "Register".into()));
     }
-    let html = DemoPage {
+    DemoPage {
         title: title.to_owned(),
         css: pow_actix::views::STYLESHEET,
         paragraphs,
         links,
-        sign_out_token: signed_in.then(|| pow_actix::web::csrf::csrf_token(req)),
-        support_token: (title == ADMIN_TITLE).then(|| pow_actix::web::csrf::csrf_token(req)),
+        sign_out_token: signed_in.then(&csrf_token),
+        support_token: (title == ADMIN_TITLE).then(&csrf_token),
         live,
     }
-    .render()?;
-    let mut res = HttpResponse::Ok();
-    for header in pow_actix::web::page_security_headers() {
-        res.insert_header(header);
-    }
-    // Pages that show who is signed in must not be kept by caches or the back button.
-    if signed_in {
-        res.insert_header(pow_actix::web::no_store());
-    }
-    Ok(res.content_type("text/html; charset=utf-8").body(html))
+    .render()
 }
 
-async fn home(req: HttpRequest, user: MaybeUser) -> pow_actix::Result<HttpResponse> {
-    let flash = pow_actix::web::flash::take(&req);
+/// The home page's text: the flash, then who is signed in (their name, address and team).
+pub fn home_paragraphs(flash: pow_core::session::flash::Flash, user: Option<&User>) -> Vec<String> {
     let mut paragraphs: Vec<String> = flash.info.into_iter().chain(flash.error).collect();
-    match &user.0 {
+    match user {
         Some(u) => {
             let email = u.email().unwrap_or_default();
             let name = u.get_str("name").unwrap_or("no name");
-            let admin = u.get_str("role") == Some("admin");
+            let admin = is_admin(u);
             // Teams only matter to invitations: admins invite people into their team, and
             // invitees join their inviter's. Everybody else's team is just their own.
             let team = u
@@ -635,23 +655,32 @@ async fn home(req: HttpRequest, user: MaybeUser) -> pow_actix::Result<HttpRespon
         }
         None => paragraphs.push("You are not signed in.".into()),
     }
-    page(&req, "pow-rs demo", paragraphs, user.0.is_some())
+    paragraphs
 }
 
-async fn protected(
-    req: HttpRequest,
-    user: pow_actix::CurrentUser,
-) -> pow_actix::Result<HttpResponse> {
-    let text = format!(
+/// Whether `user` has the demo's admin role.
+pub fn is_admin(user: &User) -> bool {
+    user.get_str("role") == Some("admin")
+}
+
+/// The protected page's text for `user`.
+pub fn protected_text(user: &User) -> String {
+    format!(
         "Only signed-in users see this. Hello, {}!",
         user.email().unwrap_or_default()
-    );
-    page(&req, "Protected page", vec![text], true)
+    )
 }
 
-async fn admin(req: HttpRequest) -> pow_actix::Result<HttpResponse> {
-    let config = pow_actix::web::route_config(&req)?;
-    // The audit log's query API: the latest sign-in events of every user.
+/// The live page's text.
+pub const LIVE_TEXT: &str = "This page keeps a live connection open. Sign out in another tab, \
+                             or end this session from the session list, and it ends within a second.";
+
+/// The admin page's lines: the latest sign-in events of every user, from the audit log's
+/// query API.
+///
+/// # Errors
+/// The audit log's error.
+pub async fn admin_lines(config: &PowConfig) -> Result<Vec<String>, PowError> {
     let events = config
         .audit()
         .query(AuditQuery {
@@ -684,20 +713,38 @@ async fn admin(req: HttpRequest) -> pow_actix::Result<HttpResponse> {
                 .unwrap_or(""),
         )
     }));
+    Ok(lines)
+}
+
+async fn home(req: HttpRequest, user: MaybeUser) -> pow_actix::Result<HttpResponse> {
+    let flash = pow_actix::web::flash::take(&req);
+    let paragraphs = home_paragraphs(flash, user.0.as_deref());
+    page(&req, "pow-rs demo", paragraphs, user.0.is_some())
+}
+
+async fn protected(
+    req: HttpRequest,
+    user: pow_actix::CurrentUser,
+) -> pow_actix::Result<HttpResponse> {
+    page(&req, "Protected page", vec![protected_text(&user)], true)
+}
+
+async fn admin(req: HttpRequest) -> pow_actix::Result<HttpResponse> {
+    let config = pow_actix::web::route_config(&req)?;
+    let lines = admin_lines(&config).await?;
     page(&req, ADMIN_TITLE, lines, true)
 }
 
 /// The admin page's title (the page that carries the support-access form).
-const ADMIN_TITLE: &str = "Admin page";
+pub const ADMIN_TITLE: &str = "Admin page";
 
 /// Role guard (Pow's user-roles guide): lets `admin` users through, answers 403 to others.
 async fn require_admin(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<actix_web::body::EitherBody<impl MessageBody>>, actix_web::Error> {
-    let is_admin = pow_actix::session::current_user(req.request())
-        .is_some_and(|u| u.get_str("role") == Some("admin"));
-    if is_admin {
+    let admin = pow_actix::session::current_user(req.request()).is_some_and(|u| is_admin(&u));
+    if admin {
         Ok(next.call(req).await?.map_into_left_body())
     } else {
         let res = HttpResponse::Forbidden()

@@ -34,9 +34,13 @@ pub fn scope() -> actix_web::Scope<
 }
 
 async fn page(req: HttpRequest) -> pow_actix::Result<HttpResponse> {
-    let text = "This page keeps a live connection open. Sign out in another tab, or end this \
-                session from the session list, and it ends within a second.";
-    crate::page_with(&req, "Live connection", vec![text.to_owned()], true, true)
+    crate::page_with(
+        &req,
+        "Live connection",
+        vec![crate::LIVE_TEXT.to_owned()],
+        true,
+        true,
+    )
 }
 
 /// The event stream: `open` with the live session id, `ended` when the session ends.

@@ -28,6 +28,19 @@ fn uuid_like() -> String {
     pow_actix::token::generate_uuid()
 }
 
+/// Serves the demo app of `config` (with the development mailbox when `mailbox`) on the
+/// framework of the running test: the actix-web demo, or its axum twin.
+fn serve_demo(config: pow_actix::PowConfig, mailbox: Option<MemoryMailer>) -> std::net::SocketAddr {
+    match pow_testkit::framework() {
+        pow_testkit::Framework::Actix => {
+            serve(move || example_demo::app_with_mailbox(config.clone(), mailbox.clone()))
+        }
+        pow_testkit::Framework::Axum => {
+            pow_testkit::serve_axum(example_demo_axum::app(config, mailbox))
+        }
+    }
+}
+
 fn start(admins: &[&str]) -> (Client, MemoryMailer) {
     let (client, mailer, _) = start_with_config(admins);
     (client, mailer)
@@ -42,8 +55,7 @@ fn start_with_config(admins: &[&str]) -> (Client, MemoryMailer, pow_actix::PowCo
         Some(Arc::new(mailer.clone())),
     )
     .unwrap();
-    let served = config.clone();
-    let client = Client::new(serve(move || example_demo::app(served.clone())));
+    let client = Client::new(serve_demo(config.clone(), None));
     (client, mailer, config)
 }
 
@@ -101,7 +113,6 @@ fn sign_out(c: &mut Client) -> Response {
     c.post("/session", &[("_csrf_token", &csrf), ("_method", "DELETE")])
 }
 
-#[test]
 fn full_account_lifecycle_over_http() {
     let (mut c, mailer) = start(&[]);
 
@@ -251,7 +262,6 @@ fn full_account_lifecycle_over_http() {
     );
 }
 
-#[test]
 fn forgotten_password_is_reset_by_mail() {
     let (mut c, mailer) = start(&[]);
     register_confirmed(&mut c, &mailer, "bob@example.com", "old password");
@@ -294,7 +304,6 @@ fn forgotten_password_is_reset_by_mail() {
     );
 }
 
-#[test]
 fn remember_me_survives_a_closed_browser() {
     let (mut c, mailer) = start(&[]);
     register_confirmed(&mut c, &mailer, "carol@example.com", "valid passphrase 1");
@@ -308,7 +317,6 @@ fn remember_me_survives_a_closed_browser() {
     assert_eq!(c.get("/protected").status, 200);
 }
 
-#[test]
 fn registration_errors_are_shown_per_field() {
     let (mut c, _) = start(&[]);
     let csrf = c.get("/registration/new").csrf();
@@ -332,7 +340,6 @@ fn registration_errors_are_shown_per_field() {
     );
 }
 
-#[test]
 fn posts_without_a_csrf_token_are_rejected() {
     let (mut c, _) = start(&[]);
     c.get("/registration/new");
@@ -359,7 +366,6 @@ fn posts_without_a_csrf_token_are_rejected() {
     assert_eq!(sign_in(&mut c, "eve@example.com", "secret123").status, 200);
 }
 
-#[test]
 fn german_accept_language_gets_german_messages() {
     let (mut c, _) = start(&[]);
     c.accept_language = Some("de-DE,de;q=0.9,en;q=0.5".into());
@@ -420,7 +426,6 @@ fn admin_page_needs_the_admin_role() {
     assert!(c.get("/protected").body.contains("Hello, boss@example.com"));
 }
 
-#[test]
 fn an_unconfirmed_sign_in_gets_no_remember_me_cookie() {
     let (mut c, mailer) = start(&[]);
     let res = register(&mut c, "dave@example.com", "valid passphrase 1");
@@ -491,7 +496,6 @@ fn admins_invite_people_into_their_team() {
 
 /// A newcomer's first minutes: the styled home page, the sign-up form marks its required
 /// fields, and the confirmation link is opened from the development mailbox.
-#[test]
 fn a_newcomer_confirms_from_the_dev_mailbox() {
     let outbox = MemoryMailer::new();
     let config = example_demo::build(
@@ -500,10 +504,7 @@ fn a_newcomer_confirms_from_the_dev_mailbox() {
         Some(Arc::new(outbox.clone())),
     )
     .unwrap();
-    let served = outbox.clone();
-    let mut c = Client::new(serve(move || {
-        example_demo::app_with_mailbox(config.clone(), Some(served.clone()))
-    }));
+    let mut c = Client::new(serve_demo(config, Some(outbox.clone())));
     let home = c.get("/");
     assert!(home.body.contains(r#"<main class="pow">"#), "{}", home.body);
     let form = c.get("/registration/new");
@@ -554,7 +555,6 @@ fn a_newcomer_confirms_from_the_dev_mailbox() {
 
 /// A role changed through the admin API reaches the user's live session on its next
 /// request, and revoking from the admin API signs the browser out at once.
-#[test]
 fn admin_changes_reach_live_sessions() {
     let (mut c, mailer, config) = start_with_config(&[]);
     register_confirmed(&mut c, &mailer, "staff@example.com", "valid passphrase 1");
@@ -590,7 +590,6 @@ fn admin_changes_reach_live_sessions() {
 
 /// Disabling a user from the admin API signs their browser out at once, refuses their
 /// sign-in with a clear message, and enabling lets them back in.
-#[test]
 fn a_disabled_user_is_out_at_once_and_told_why() {
     let (mut c, mailer, config) = start_with_config(&[]);
     register_confirmed(&mut c, &mailer, "leaver@example.com", "valid passphrase 1");
@@ -630,7 +629,6 @@ fn a_disabled_user_is_out_at_once_and_told_why() {
 }
 
 /// The live page's event stream ends within a second of a sign-out in another tab.
-#[test]
 fn a_live_connection_ends_with_the_session() {
     let (mut tab, mailer) = start(&[]);
     register_confirmed(&mut tab, &mailer, "live@example.com", "correct horse");
@@ -683,7 +681,6 @@ fn settings_from(vars: &[(&str, &str)]) -> Result<example_demo::Settings, pow_ac
 
 /// The demo's default start keeps no mailbox: `/dev/mailbox` does not exist, and mails go
 /// to the log.
-#[test]
 fn the_default_start_serves_no_mailbox() {
     let from_env = settings_from(&[]).unwrap();
     assert!(!from_env.dev_mailbox);
@@ -695,9 +692,7 @@ fn the_default_start_serves_no_mailbox() {
         None,
     )
     .unwrap();
-    let mut c = Client::new(serve(move || {
-        example_demo::app_with_mailbox(config.clone(), mailbox.clone())
-    }));
+    let mut c = Client::new(serve_demo(config, mailbox));
     assert_eq!(c.get("/dev/mailbox").status, 404);
 }
 
@@ -723,7 +718,6 @@ fn the_dev_mailbox_needs_a_loopback_bind() {
 }
 
 /// Even when mounted, the preview answers only requests no proxy forwarded.
-#[test]
 fn the_dev_mailbox_refuses_forwarded_requests() {
     let outbox = MemoryMailer::new();
     let config = example_demo::build(
@@ -732,8 +726,7 @@ fn the_dev_mailbox_refuses_forwarded_requests() {
         Some(Arc::new(outbox.clone())),
     )
     .unwrap();
-    let served = outbox.clone();
-    let addr = serve(move || example_demo::app_with_mailbox(config.clone(), Some(served.clone())));
+    let addr = serve_demo(config, Some(outbox.clone()));
     assert_eq!(Client::new(addr).get("/dev/mailbox").status, 200);
     for header in [
         "X-Forwarded-For",
@@ -783,7 +776,6 @@ fn every_extension_event_has_a_label_in_every_language() {
     }
 }
 
-#[test]
 fn a_user_downloads_their_data_closes_the_account_and_reopens_it() {
     let (mut c, mailer) = start(&[]);
     let email = format!("leaver-{}@example.com", uuid_like());
@@ -846,7 +838,6 @@ fn mails_with_subject(mailer: &MemoryMailer, to: &str, subject: &str, want: usiz
 
 /// A sign-up with a taken address looks like any other (user enumeration protection),
 /// but the address's owner is told, with a link to sign in; a new address is not.
-#[test]
 fn a_taken_address_sign_up_tells_its_owner() {
     const NOTICE: &str = "Someone tried to register with your email address";
     let (mut c, mailer) = start(&[]);
@@ -892,7 +883,6 @@ fn a_taken_address_sign_up_tells_its_owner() {
 
 /// Teams are the invitation example's: a user who signed up alone is not told about
 /// "their team"; admins (who invite into it) and invitees (who joined one) are.
-#[test]
 fn the_home_page_names_a_team_only_where_it_matters() {
     let (mut c, mailer) = start(&[]);
     register_confirmed(&mut c, &mailer, "solo@example.com", "valid passphrase 1");
@@ -904,3 +894,22 @@ fn the_home_page_names_a_team_only_where_it_matters() {
     );
     assert!(!home.contains("team"), "{home}");
 }
+
+pow_testkit::on_both!(
+    full_account_lifecycle_over_http,
+    forgotten_password_is_reset_by_mail,
+    remember_me_survives_a_closed_browser,
+    registration_errors_are_shown_per_field,
+    posts_without_a_csrf_token_are_rejected,
+    german_accept_language_gets_german_messages,
+    an_unconfirmed_sign_in_gets_no_remember_me_cookie,
+    a_newcomer_confirms_from_the_dev_mailbox,
+    admin_changes_reach_live_sessions,
+    a_disabled_user_is_out_at_once_and_told_why,
+    a_live_connection_ends_with_the_session,
+    the_default_start_serves_no_mailbox,
+    the_dev_mailbox_refuses_forwarded_requests,
+    a_user_downloads_their_data_closes_the_account_and_reopens_it,
+    a_taken_address_sign_up_tells_its_owner,
+    the_home_page_names_a_team_only_where_it_matters,
+);
