@@ -495,8 +495,14 @@ fn rendered(
     current: Option<&pow_core::session::CurrentSession>,
 ) -> Result<Response, PowError> {
     let headers = page.headers.clone();
+    let status = StatusCode::from_u16(page.status).unwrap_or(StatusCode::OK);
     let html = pages::render(config, lang, page, cookie, current)?;
-    let mut res = ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response();
+    let mut res = (
+        status,
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        html,
+    )
+        .into_response();
     for (name, value) in PAGE_HEADERS.into_iter().chain(headers) {
         res.headers_mut().insert(
             HeaderName::from_static(name),

@@ -28,6 +28,11 @@
 //! | `GET`, `POST /passwordless/sign-up` | staged sign-up: the address first (linked from the sign-up page) |
 //! | `GET`, `POST /passwordless/sign-up/{token}` | the rest of the sign-up form, prefilled |
 //!
+//! The pages are routes of the engine's page table: `pow_actix::web::configure` mounts them
+//! on actix-web and `pow_axum::web::router` on axum, and they answer alike on both. A
+//! routes backend ([`Routes::extension_route`](pow_core::config::Routes::extension_route))
+//! may move them; the mailed links follow. The JSON endpoints are actix-web routes.
+//!
 //! ## Security
 //!
 //! - Links and codes are single use (taken atomically from the store), live
@@ -75,13 +80,15 @@ use pow_core::store::Limit;
 use pow_core::views::{Link, PageBody};
 use pow_core::{Extension, PowConfig};
 
-/// The actix side: pages (`html`) and JSON endpoints (`json`) over the flows.
+/// The actix side: JSON endpoints (`json`) over the flows.
 #[cfg(feature = "actix")]
 mod actix;
-// The flows serve every framework side; without one, the staged sign-up still runs.
+// The flows serve the pages and every framework's JSON side; without the actix feature,
+// the pages and the staged sign-up still run.
 #[cfg_attr(not(feature = "actix"), allow(dead_code))]
 pub mod flows;
-#[cfg_attr(not(feature = "actix"), allow(dead_code))]
+/// The pages on the engine's page routes, served by every framework.
+mod pages;
 mod store;
 
 #[cfg(feature = "actix")]
@@ -189,12 +196,12 @@ impl Passwordless {
 /// The pages the extension renders, registered in its `build` (restyle them with
 /// custom [`Views`](pow_core::views::Views)).
 pub const PAGES: [pow_core::views::PageId; 6] = [
-    pow_core::views::PageId::new("passwordless/new"),
-    pow_core::views::PageId::new("passwordless/code_new"),
-    pow_core::views::PageId::new("passwordless/sign_up"),
-    pow_core::views::PageId::new("passwordless/complete"),
-    pow_core::views::PageId::new("passwordless/link"),
-    pow_core::views::PageId::new("passwordless/code"),
+    pages::NEW_PAGE,
+    pages::CODE_NEW_PAGE,
+    pages::SIGN_UP_PAGE,
+    pages::COMPLETE_PAGE,
+    pages::LINK_PAGE,
+    pages::CODE_PAGE,
 ];
 
 impl Extension for Passwordless {
@@ -210,12 +217,13 @@ impl Extension for Passwordless {
             .page_extension(sign_in_links)
             .credential_kind("email_link")
             .staged_sign_up(self.clone());
+        for route in pages::page_routes(self) {
+            ext.page_route(route);
+        }
         #[cfg(feature = "actix")]
         {
             use pow_actix::extension::ActixExtensionBuilder as _;
-            let routes = self.clone();
-            ext.api(Passwordless::api(self))
-                .routes(move |cfg, config| actix::html::configure(cfg, config, &routes));
+            ext.api(Passwordless::api(self));
         }
     }
 }

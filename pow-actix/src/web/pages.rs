@@ -49,9 +49,10 @@ pub fn render_page(
 ) -> crate::error::PowResult<HttpResponse> {
     let current = crate::session::current_session(req);
     let headers = page.headers.clone();
+    let status = StatusCode::from_u16(page.status).unwrap_or(StatusCode::OK);
     let html =
         pow_core::pages::render(config, lang, page, &req.cookie_session(), current.as_ref())?;
-    let mut res = HttpResponse::Ok();
+    let mut res = HttpResponse::build(status);
     for header in page_security_headers() {
         res.insert_header(header);
     }

@@ -58,6 +58,9 @@ pub struct Page {
     /// Headers the page's answer carries besides [`PAGE_HEADERS`] (`Referrer-Policy:
     /// no-referrer` on a page whose URL holds a token, say).
     pub headers: Vec<(&'static str, &'static str)>,
+    /// The answer's status: `200`, or another for a page that says no (`403` for a
+    /// refused permission).
+    pub status: u16,
 }
 
 impl std::fmt::Debug for Page {
@@ -82,7 +85,14 @@ impl Page {
             captcha: false,
             scripts: Vec::new(),
             headers: Vec::new(),
+            status: 200,
         }
+    }
+
+    /// Answers the page with `status` instead of `200`.
+    pub fn with_status(mut self, status: u16) -> Self {
+        self.status = status;
+        self
     }
 
     /// Adds header `name` (lower-case) with `value` to the page's answer.
