@@ -296,8 +296,6 @@ async fn send_invitation(
 
 /// The invitee an accept action works on, and the verified signed token from the path
 /// (the row keeps only its hash).
-// Read by the accept page (the `actix` feature).
-#[cfg_attr(not(feature = "actix"), allow(dead_code))]
 pub(crate) struct Invitee(pub(crate) User, pub(crate) String);
 
 /// Accepts the invitation of the signed `token` with `step.params` (user id, password and

@@ -37,6 +37,12 @@
 //! [`pow_actix::web::configure`] then mounts the routes. Link to `/invitations/new` from
 //! your app for users who may invite.
 //!
+//! The invitee's accept form is a page route of the engine's table, like the core's pages:
+//! it comes with [`pow_actix::web::configure`] on actix-web and with
+//! `pow_axum::web::router` on axum. The inviter pages (they answer a user who may not
+//! invite with a `403` page) and the accept action (at the show page's path) are
+//! actix-web routes for now, mounted by [`pow_actix::web::configure`] only.
+//!
 //! # Settings
 //!
 //! | Setting | Default | Meaning |
@@ -47,13 +53,16 @@
 //!
 //! # Routes
 //!
-//! | Method | Path | Who | What |
-//! |---|---|---|---|
-//! | GET | `/invitations/new` | signed in, allowed to invite | form with the user id field |
-//! | POST | `/invitations` | signed in, allowed to invite | creates the invited user |
-//! | GET | `/invitations/{token}` | signed in, allowed to invite | shows the link to hand over |
-//! | GET | `/invitations/{token}/edit` | signed out | the invitee's form: user id, password, confirmation |
-//! | PATCH, PUT | `/invitations/{token}` | signed out | accepts (forms POST with `_method=PATCH`) |
+//! | Method | Path | Who | What | Served by |
+//! |---|---|---|---|---|
+//! | GET | `/invitations/new` | signed in, allowed to invite | form with the user id field | actix-web |
+//! | POST | `/invitations` | signed in, allowed to invite | creates the invited user | actix-web |
+//! | GET | `/invitations/{token}` | signed in, allowed to invite | shows the link to hand over | actix-web |
+//! | GET | `/invitations/{token}/edit` | signed out | the invitee's form: user id, password, confirmation | engine page route (actix-web, axum) |
+//! | PATCH, PUT | `/invitations/{token}` | signed out | accepts (forms POST with `_method=PATCH`) | actix-web |
+//!
+//! The routes backend ([`Routes::extension_route`](pow_core::config::Routes::extension_route))
+//! may move the paths; links follow. A `HEAD` of the accept form's link answers `405`.
 //!
 //! # JSON API
 //!
@@ -173,6 +182,7 @@ use pow_core::{Extension, PowConfig, PowError, User};
 #[cfg(feature = "actix")]
 mod actix;
 pub mod flows;
+mod pages;
 #[cfg(feature = "actix")]
 pub use actix::json::InvitationApi;
 pub use flows::actions;
@@ -554,12 +564,13 @@ impl Extension for Invitation {
         .audit_events([events::SENT, events::ACCEPTED])
         .messages(FTL.iter().copied())
         .callbacks(flows::EndOnSignIn);
+        for route in pages::page_routes(self) {
+            ext.page_route(route);
+        }
         #[cfg(feature = "actix")]
         {
             use pow_actix::extension::ActixExtensionBuilder as _;
-            let routes = self.clone();
-            ext.routes(move |cfg, config| actix::html::register(cfg, config, routes.clone()))
-                .api(self.api());
+            ext.api(self.api());
         }
     }
 }

@@ -1,5 +1,7 @@
 //! Drives the invitation routes over real HTTP: invite, mail, accept, reuse, permissions,
-//! expiry, the inviter relation, carried fields and username setups.
+//! expiry, the inviter relation, carried fields and username setups. The pages are page
+//! routes of the engine: the tests that drive pages only run on actix-web and on axum
+//! (`on_both!` at the end); those that use the JSON API run on actix-web.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::path::PathBuf;
@@ -14,11 +16,15 @@ use pow_actix::mailer::{Mail, Mailer, MemoryMailer};
 use pow_actix::password::Pbkdf2Hasher;
 use pow_actix::test_client::{serve, Client, Response};
 use pow_actix::users::diesel::DieselUsersContext;
+use pow_actix::users::Params;
 use pow_actix::users::{Changes, FieldDef, FieldKind, Value};
+use pow_actix::web::Routes;
 use pow_actix::{MaybeUser, PowConfig, PowConfigBuilder, PowError, User};
+use pow_core::request::RequestFacts;
+use pow_ext_invitation::flows::accept_url;
 use pow_ext_invitation::{
     invited_by, invited_users, Invitation, INVITATION_ACCEPTED_AT, INVITATION_SALT,
-    INVITATION_SENT_AT, INVITATION_TOKEN, INVITED_BY_ID,
+    INVITATION_SENT_AT, INVITATION_TOKEN, INVITED_BY_ID, NAME,
 };
 
 const PASSWORD: &str = "correct horse battery";
@@ -37,6 +43,24 @@ async fn home(req: HttpRequest, user: MaybeUser) -> HttpResponse {
         flash.info.unwrap_or_default(),
         flash.error.unwrap_or_default()
     ))
+}
+
+/// The home page on axum, as [`home`] answers it on actix-web.
+async fn axum_home(pow: pow_axum::Pow) -> String {
+    let flash = pow_core::session::flash::take(&pow.cookie);
+    let who = match &pow.current {
+        Some(current) => current
+            .user
+            .user_id(pow.config.user_schema())
+            .unwrap_or("?")
+            .to_owned(),
+        None => "nobody".to_owned(),
+    };
+    format!(
+        "signed in as {who}; info: {}; error: {}",
+        flash.info.unwrap_or_default(),
+        flash.error.unwrap_or_default()
+    )
 }
 
 fn app(
@@ -195,7 +219,20 @@ impl Setup {
             None => users.migrate(&config).unwrap(),
         }
         let served = config.clone();
-        let addr = serve(move || app(served.clone()));
+        let addr = match pow_testkit::framework() {
+            pow_testkit::Framework::Actix => serve(move || app(served.clone())),
+            // The engine's page routes and the home page on axum (the JSON API is
+            // actix-web's).
+            pow_testkit::Framework::Axum => pow_testkit::serve_axum(
+                pow_axum::web::router(&served)
+                    .route("/", axum::routing::get(axum_home))
+                    .route(
+                        "/protected",
+                        axum::routing::get(|_: pow_axum::CurrentUser| async { "secret" }),
+                    )
+                    .layer(pow_axum::PowLayer::new(served)),
+            ),
+        };
         Harness {
             addr,
             mailer,
@@ -308,7 +345,6 @@ fn assert_invalid(c: &mut Client, res: &Response) {
 
 // ----- tests -------------------------------------------------------------------------
 
-#[test]
 fn invite_mail_accept_sign_in_and_no_reuse() {
     let h = start(Invitation::new());
     let mut alice = h.client();
@@ -420,7 +456,6 @@ fn invite_mail_accept_sign_in_and_no_reuse() {
     assert_eq!(res.status, 302, "{}", res.body);
 }
 
-#[test]
 fn invited_by_relation_is_stored() {
     let h = start(Invitation::new());
     let mut alice = h.client();
@@ -466,7 +501,6 @@ fn invited_by_relation_is_stored() {
 /// does the same work: one invitation mail composed and queued (to the owner, with a
 /// sign-in link instead of an accept link), so neither the answer nor its timing tells
 /// which addresses have accounts.
-#[test]
 fn inviting_a_taken_email_answers_and_works_like_a_new_one() {
     let h = start(Invitation::new());
     let mut carol = h.client();
@@ -528,7 +562,6 @@ fn inviting_a_taken_email_answers_and_works_like_a_new_one() {
     assert!(text(&res).contains("can't be blank"), "{}", res.body);
 }
 
-#[test]
 fn taken_email_is_shown_without_enumeration_protection() {
     let mut setup = Setup::new(Invitation::new());
     setup.builder = Box::new(|b| b.prevent_user_enumeration(false));
@@ -541,7 +574,6 @@ fn taken_email_is_shown_without_enumeration_protection() {
     assert!(h.mailer.deliveries().is_empty());
 }
 
-#[test]
 fn signed_out_users_cannot_invite() {
     let h = start(Invitation::new());
     let mut alice = h.client();
@@ -569,7 +601,6 @@ fn signed_out_users_cannot_invite() {
     assert_eq!(h.mailer.count_to("eve@example.com"), 0);
 }
 
-#[test]
 fn who_may_invite_refusal_is_forbidden() {
     let ext = Invitation::new().who_may_invite(|u| u.email() == Some("admin@example.com"));
     let h = start(ext);
@@ -607,7 +638,6 @@ fn who_may_invite_refusal_is_forbidden() {
     assert_eq!(bob.get(&show).status, 403);
 }
 
-#[test]
 fn expired_invitations_are_rejected() {
     let h = start(Invitation::new().token_ttl(Some(Duration::from_secs(3600))));
     let mut alice = h.client();
@@ -640,7 +670,6 @@ fn expired_invitations_are_rejected() {
     assert!(h.user("email", "bob@example.com").password_hash.is_none());
 }
 
-#[test]
 fn forged_tokens_csrf_and_methods() {
     let h = start(Invitation::new());
     let mut alice = h.client();
@@ -690,7 +719,6 @@ fn forged_tokens_csrf_and_methods() {
     assert!(h.user("email", "bob@example.com").password_hash.is_none());
 }
 
-#[test]
 fn carry_fields_copies_from_the_inviter() {
     let ext = Invitation::new().carry_fields(|inviter, cs| {
         if let Some(org) = inviter.get_int("organization_id") {
@@ -747,7 +775,6 @@ CREATE UNIQUE INDEX users_username_index ON users (username);
 CREATE UNIQUE INDEX users_invitation_token_index ON users (invitation_token);
 ";
 
-#[test]
 fn username_setup_shows_the_link_to_hand_over() {
     let mut setup = Setup::new(Invitation::new());
     setup.builder = Box::new(|b| b.user_id_field("username"));
@@ -781,7 +808,6 @@ fn username_setup_shows_the_link_to_hand_over() {
     );
 }
 
-#[test]
 fn mail_and_pages_follow_the_inviters_language() {
     let h = start(Invitation::new());
     let mut alice = h.client();
@@ -865,7 +891,6 @@ fn uuid_simple() -> String {
     pow_actix::token::generate_uuid().replace('-', "")
 }
 
-#[test]
 fn sqlite_token_index_is_unique() {
     let h = start(Invitation::new());
     let mut alice = h.client();
@@ -897,7 +922,6 @@ impl Mailer for FailingMailer {
     }
 }
 
-#[test]
 fn mail_failure_falls_back_to_the_show_page() {
     let mut setup = Setup::new(Invitation::new());
     setup.builder = Box::new(|b| b.mailer(FailingMailer));
@@ -921,7 +945,6 @@ fn mail_failure_falls_back_to_the_show_page() {
 
 /// An invitee whose password was set another way (a reset link) can no longer be taken over
 /// through the invitation link.
-#[test]
 fn a_password_set_elsewhere_ends_the_invitation() {
     let h = start(Invitation::new());
     let mut alice = h.client();
@@ -955,7 +978,6 @@ fn a_password_set_elsewhere_ends_the_invitation() {
 }
 
 /// Of ten accepts of one invitation at once, exactly one sets the password.
-#[test]
 fn concurrent_accepts_write_once() {
     const RACERS: usize = 10;
     let h = start(Invitation::new());
@@ -1012,7 +1034,6 @@ fn concurrent_accepts_write_once() {
 /// The users table holds no usable invitation: every string read back from the invitee's
 /// and the inviter's rows, signed as an invitation link, is refused, while the mailed link
 /// works.
-#[test]
 fn the_users_table_opens_no_invitation() {
     let h = start(Invitation::new());
     let mut alice = h.client();
@@ -1045,7 +1066,6 @@ fn the_users_table_opens_no_invitation() {
 
 /// A row written by Pow keeps the raw UUID in `invitation_token`: the link Pow mailed
 /// (signed with Pow's salt and the same secret) is accepted once, then refused.
-#[test]
 fn invitations_made_by_pow_are_accepted_once() {
     let h = start(Invitation::new());
     let mut alice = h.client();
@@ -1363,3 +1383,145 @@ fn an_invitee_without_an_address_gets_the_link_to_hand_over() {
         res.body
     );
 }
+
+// ----- the accept form, on actix-web and on axum -------------------------------------
+
+/// Invites `email` on `inviter`'s behalf from code, as an admin tool does (no mail): the
+/// signed token of the invitation's link.
+fn invite_from_code(h: &Harness, inviter: &User, email: &str) -> String {
+    let params = Params::from([("email".to_owned(), email.to_owned())]);
+    let users = h.config.users_context().unwrap();
+    Invitation::new()
+        .invite(&**users, &h.config, inviter, &params)
+        .unwrap()
+        .unwrap()
+        .signed_token
+}
+
+/// The accept form of a pending invitation, for signed-out visitors only: the invitee's
+/// address and the password fields, posting `PATCH` to the invitation, in the visitor's
+/// language and never stored; a forged, tampered or expired link, the sign-in page saying
+/// the invitation doesn't exist.
+fn the_accept_form() {
+    let h = start(Invitation::new().token_ttl(Some(Duration::from_secs(3600))));
+    let alice = pow_actix::testing::create_user(&h.config, "alice@example.com", PASSWORD).unwrap();
+    let token = invite_from_code(&h, &alice, "bob@example.com");
+    let edit = format!("/invitations/{token}/edit");
+
+    let mut bob = h.client();
+    let form = bob.get(&edit);
+    assert_eq!(form.status, 200, "{}", form.body);
+    assert!(
+        form.body.contains(r#"value="bob@example.com""#),
+        "{}",
+        form.body
+    );
+    assert!(form.body.contains(r#"name="user[password]""#));
+    assert!(form.body.contains(r#"name="user[password_confirmation]""#));
+    assert!(
+        form.body
+            .contains(&format!(r#"action="/invitations/{token}""#)),
+        "{}",
+        form.body
+    );
+    assert!(form.body.contains(r#"value="PATCH""#), "{}", form.body);
+    assert!(form
+        .header("cache-control")
+        .unwrap_or_default()
+        .contains("no-store"));
+    assert_eq!(form.header("x-frame-options"), Some("DENY"));
+    let mut french = h.client();
+    french.accept_language = Some("fr".into());
+    assert!(text(&french.get(&edit)).contains("Accepter l'invitation"));
+
+    // Opening the link is a GET only: a link checker's HEAD is refused.
+    let res = bob.request("HEAD", &edit, None);
+    assert_eq!(res.status, 405);
+    assert_eq!(res.header("allow"), Some("GET"));
+
+    // Tampered, unsigned or signed with another salt: no invitation.
+    let mut anon = h.client();
+    let tampered = edit.replacen("SFMyNTY.", "SFMyNTY.x", 1);
+    let res = anon.get(&tampered);
+    assert_invalid(&mut anon, &res);
+    let raw = h
+        .config
+        .verifier()
+        .verify_token(INVITATION_SALT, &token)
+        .unwrap();
+    let res = anon.get(&format!("/invitations/{raw}/edit"));
+    assert_invalid(&mut anon, &res);
+    let wrong_salt = h.config.verifier().sign_token("Elixir.Other", &raw);
+    let res = anon.get(&format!("/invitations/{wrong_salt}/edit"));
+    assert_invalid(&mut anon, &res);
+
+    // Signed in, the form sends the user away.
+    let mut signed_in = h.client();
+    assert_eq!(signed_in.sign_in("alice@example.com", PASSWORD).status, 302);
+    let res = signed_in.get(&edit);
+    assert_eq!(res.status, 302);
+    assert_eq!(res.location(), "/");
+
+    // Expired: the link no longer opens the form.
+    let row = h.user("email", "bob@example.com");
+    let sent = chrono::Utc::now() - chrono::Duration::minutes(61);
+    h.set(&row, INVITATION_SENT_AT, Value::Timestamp(sent));
+    let res = bob.get(&edit);
+    assert_invalid(&mut bob, &res);
+}
+
+/// Serves the accept form under `/join/{token}`.
+struct MovedRoutes;
+
+impl Routes for MovedRoutes {
+    fn extension_route(&self, extension: &str, pattern: &str) -> String {
+        match (extension, pattern) {
+            (NAME, "/invitations/{token}/edit") => "/join/{token}".to_owned(),
+            _ => pattern.to_owned(),
+        }
+    }
+}
+
+/// A routes backend moves the accept form: it is served where the backend puts it, and
+/// the invitation's link follows.
+fn a_moved_accept_form_is_served_and_linked() {
+    let mut setup = Setup::new(Invitation::new());
+    setup.builder = Box::new(|b| b.routes(MovedRoutes));
+    let h = setup.start();
+    let alice = pow_actix::testing::create_user(&h.config, "alice@example.com", PASSWORD).unwrap();
+    let token = invite_from_code(&h, &alice, "bob@example.com");
+    let link = accept_url(&RequestFacts::default(), &h.config, &token);
+    assert_eq!(link, format!("http://localhost/join/{token}"));
+
+    let mut bob = h.client();
+    assert_eq!(bob.get(&format!("/invitations/{token}/edit")).status, 404);
+    let form = bob.get(&format!("/join/{token}"));
+    assert_eq!(form.status, 200, "{}", form.body);
+    assert!(
+        form.body.contains(r#"value="bob@example.com""#),
+        "{}",
+        form.body
+    );
+}
+
+pow_testkit::on_both!(
+    the_accept_form,
+    a_moved_accept_form_is_served_and_linked,
+    invite_mail_accept_sign_in_and_no_reuse,
+    invited_by_relation_is_stored,
+    inviting_a_taken_email_answers_and_works_like_a_new_one,
+    taken_email_is_shown_without_enumeration_protection,
+    signed_out_users_cannot_invite,
+    who_may_invite_refusal_is_forbidden,
+    expired_invitations_are_rejected,
+    forged_tokens_csrf_and_methods,
+    carry_fields_copies_from_the_inviter,
+    username_setup_shows_the_link_to_hand_over,
+    mail_and_pages_follow_the_inviters_language,
+    sqlite_token_index_is_unique,
+    mail_failure_falls_back_to_the_show_page,
+    a_password_set_elsewhere_ends_the_invitation,
+    concurrent_accepts_write_once,
+    the_users_table_opens_no_invitation,
+    invitations_made_by_pow_are_accepted_once,
+);

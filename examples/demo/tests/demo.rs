@@ -446,7 +446,6 @@ fn an_unconfirmed_sign_in_gets_no_remember_me_cookie() {
     assert!(c.cookies.contains_key("persistent_session"));
 }
 
-#[test]
 fn admins_invite_people_into_their_team() {
     let (mut c, mailer) = start(&["boss@example.com"]);
     register_confirmed(&mut c, &mailer, "boss@example.com", "valid passphrase 1");
@@ -896,6 +895,7 @@ fn the_home_page_names_a_team_only_where_it_matters() {
 }
 
 pow_testkit::on_both!(
+    admins_invite_people_into_their_team,
     full_account_lifecycle_over_http,
     forgotten_password_is_reset_by_mail,
     remember_me_survives_a_closed_browser,

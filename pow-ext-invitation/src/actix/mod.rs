@@ -1,5 +1,4 @@
-//! The actix side: the invitation pages (`html`) and JSON endpoints (`json`), each parsing a
-//! request, running a flow of [`crate::flows`] and rendering its outcome.
+//! The actix side of the extension: its JSON endpoints (`json`). Its pages are the
+//! engine's page routes (`crate::pages`), which every framework mounts.
 
-pub(crate) mod html;
 pub(crate) mod json;
