@@ -34,14 +34,9 @@
 //! # }
 //! ```
 //!
-//! [`pow_actix::web::configure`] then mounts the routes. Link to `/invitations/new` from
-//! your app for users who may invite.
-//!
-//! The invitee's accept form is a page route of the engine's table, like the core's pages:
-//! it comes with [`pow_actix::web::configure`] on actix-web and with
-//! `pow_axum::web::router` on axum. The inviter pages (they answer a user who may not
-//! invite with a `403` page) and the accept action (at the show page's path) are
-//! actix-web routes for now, mounted by [`pow_actix::web::configure`] only.
+//! [`pow_actix::web::configure`] on actix-web, and `pow_axum::web::router` on axum, then
+//! mount the pages: page routes of the engine's table, like the core's. Link to
+//! `/invitations/new` from your app for users who may invite.
 //!
 //! # Settings
 //!
@@ -55,11 +50,11 @@
 //!
 //! | Method | Path | Who | What | Served by |
 //! |---|---|---|---|---|
-//! | GET | `/invitations/new` | signed in, allowed to invite | form with the user id field | actix-web |
-//! | POST | `/invitations` | signed in, allowed to invite | creates the invited user | actix-web |
-//! | GET | `/invitations/{token}` | signed in, allowed to invite | shows the link to hand over | actix-web |
-//! | GET | `/invitations/{token}/edit` | signed out | the invitee's form: user id, password, confirmation | engine page route (actix-web, axum) |
-//! | PATCH, PUT | `/invitations/{token}` | signed out | accepts (forms POST with `_method=PATCH`) | actix-web |
+//! | GET | `/invitations/new` | signed in, allowed to invite | form with the user id field | actix-web, axum |
+//! | POST | `/invitations` | signed in, allowed to invite | creates the invited user | actix-web, axum |
+//! | GET | `/invitations/{token}` | signed in, allowed to invite | shows the link to hand over | actix-web, axum |
+//! | GET | `/invitations/{token}/edit` | signed out | the invitee's form: user id, password, confirmation | actix-web, axum |
+//! | PATCH, PUT | `/invitations/{token}` | signed out | accepts (forms POST with `_method=PATCH`) | actix-web, axum |
 //!
 //! The routes backend ([`Routes::extension_route`](pow_core::config::Routes::extension_route))
 //! may move the paths; links follow. A `HEAD` of the accept form's link answers `405`.
