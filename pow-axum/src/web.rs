@@ -34,7 +34,7 @@ use axum::RequestExt as _;
 use axum::Router;
 use futures_util::future::BoxFuture;
 use pow_core::config::{return_path, returning_to, RouteContext};
-use pow_core::pages::routes::{self, PageRoute, PathParams, Verb};
+use pow_core::pages::routes::{self, PageRoute, PathParams, QueryParams, Verb};
 use pow_core::pages::{self, core, Answer, FormData, Page, MAX_FORM_BYTES, PAGE_HEADERS};
 use pow_core::pipeline::{
     self, Access, ActionId, Client, Flow, Format, Halt, Refusal, Requirements, Step,
@@ -206,8 +206,10 @@ async fn run_page(mut req: Request, verb: Verb, here: Arc<[PageRoute]>) -> Respo
         action = action.form(form.unwrap_or_default());
     }
     let act = Arc::clone(&route.act);
+    let query = QueryParams::parse(parts.uri.query().unwrap_or_default());
     let run: Act = Box::new(move |step, client| {
         step.assigns.insert(path);
+        step.assigns.insert(query);
         act(step, client)
     });
     action.run(pow, &parts, run).await

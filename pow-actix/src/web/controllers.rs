@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use actix_web::web::{self, Bytes, ServiceConfig};
 use actix_web::{HttpRequest, HttpResponse};
-use pow_core::pages::routes::{self, PageRoute, PathParams, Verb};
+use pow_core::pages::routes::{self, PageRoute, PathParams, QueryParams, Verb};
 
 use super::csrf;
 use super::params::FormData;
@@ -173,9 +173,11 @@ async fn run_page(
             .map(|(name, value)| (name.to_owned(), value.to_owned()))
             .collect(),
     );
+    let query = QueryParams::parse(req.query_string());
     action
         .run(&req, async move |ctl| {
             ctl.assigns.insert(path);
+            ctl.assigns.insert(query);
             Ok(super::serve(ctl, async |step, client| act(step, client).await).await?)
         })
         .await

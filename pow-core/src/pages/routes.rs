@@ -82,6 +82,27 @@ impl PathParams {
     }
 }
 
+/// The request's query parameters (decoded, in order), in the step's
+/// [`assigns`](crate::pipeline::Step::assigns) while a route's controller runs: what a
+/// provider's callback (`?code=...&state=...`) carries.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct QueryParams(pub Vec<(String, String)>);
+
+impl QueryParams {
+    /// Parses a query string (without the `?`); a malformed one reads as empty.
+    pub fn parse(query: &str) -> Self {
+        Self(serde_urlencoded::from_str(query).unwrap_or_default())
+    }
+
+    /// The first value of parameter `name`.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.as_str())
+    }
+}
+
 /// One page route: see the [module](self).
 #[derive(Clone)]
 pub struct PageRoute {
