@@ -3,8 +3,9 @@
 //! with the attempts of one pending sign-in limited, and every wrong code counted against
 //! the account ([`pow_core::limits::factor_failed`]), whichever pending sign-in it came in.
 //!
-//! The pages and the JSON endpoints (the `actix` feature) run these flows; a CLI, a job or a
-//! test runs them without HTTP, here a step-up on a [`StoreSession`](pow_core::session::StoreSession):
+//! The pages (engine page routes, on every framework) and the JSON endpoints (the `actix`
+//! feature) run these flows; a CLI, a job or a test runs them without HTTP, here a step-up
+//! on a [`StoreSession`](pow_core::session::StoreSession):
 //!
 //! ```
 //! use std::time::{SystemTime, UNIX_EPOCH};

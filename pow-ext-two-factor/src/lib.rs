@@ -45,6 +45,9 @@
 //!   once (claimed atomically, then removed from the user).
 //! - **Settings**: new recovery codes and turning the second factor off, both in sudo mode.
 //!
+//! The pages are routes of the engine's page table: pow-actix's `web::configure` and
+//! pow-axum's `web::router` serve them alike.
+//!
 //! ## JSON
 //!
 //! With [`pow_actix::api`] mounted, `POST <prefix>/session` answers a user with a second
@@ -71,14 +74,17 @@ use pow_core::users::{FieldDef, FieldKind};
 use pow_core::views::{Link, PageBody};
 use pow_core::{Extension, PowConfig};
 
-/// The actix side: pages (`html`) and JSON endpoints (`json`) over the flows.
+/// The actix side: JSON endpoints (`json`) over the flows.
 #[cfg(feature = "actix")]
 mod actix;
-// The flows serve every framework side; without one, only the callbacks and hooks run.
+// The flows serve the pages and every framework's JSON side; without the actix feature,
+// the pages, the callbacks and the hooks still run.
 #[cfg_attr(not(feature = "actix"), allow(dead_code))]
 pub mod flows;
+/// The pages on the engine's page routes, served by every framework.
+mod pages;
 mod state;
-// The erase hook ends pending sign-ins without actix too; the rest serves the flows.
+// The pages and the erase hook use it without actix too; the rest serves the JSON side.
 #[cfg_attr(not(feature = "actix"), allow(dead_code))]
 mod store;
 pub mod totp;
@@ -277,12 +283,13 @@ impl Extension for TwoFactor {
         .callbacks(self.clone())
         .step_up_page(pow_core::session::AuthMethod::TOTP, step_up_path)
         .step_up_page(pow_core::session::AuthMethod::RECOVERY_CODE, step_up_path);
+        for route in pages::page_routes(self) {
+            ext.page_route(route);
+        }
         #[cfg(feature = "actix")]
         {
             use pow_actix::extension::ActixExtensionBuilder as _;
-            let routes = self.clone();
-            ext.api(TwoFactor::api(self))
-                .routes(move |cfg, config| actix::html::configure(cfg, config, &routes));
+            ext.api(TwoFactor::api(self));
         }
     }
 }

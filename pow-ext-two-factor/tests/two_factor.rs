@@ -2,7 +2,9 @@
 //! from the page's key, sign-in in two steps (password alone is not enough), TOTP codes
 //! used once per step, recovery codes used once, attempts limited, remember-me issued only
 //! after the second step and restoring without one, settings in sudo mode, and the JSON
-//! two-step sign-in.
+//! two-step sign-in. The page suites run on actix-web and on axum
+//! ([`pow_testkit::on_both!`]); the JSON suites on actix-web, which serves the JSON
+//! endpoints.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -16,7 +18,7 @@ use pow_actix::mailer::MemoryMailer;
 use pow_actix::password::Pbkdf2Hasher;
 use pow_actix::session::{MaybeUser, RequireStepUp, StepUp};
 use pow_actix::store::{MemoryStore, Store};
-use pow_actix::test_client::{serve, Client, Response};
+use pow_actix::test_client::{Client, Response};
 use pow_actix::users::diesel::DieselUsersContext;
 use pow_actix::web::{Action, ActionId, ActionKind, Outcome};
 use pow_actix::{PowConfig, PowConfigBuilder};
@@ -34,6 +36,14 @@ async fn me(user: MaybeUser) -> HttpResponse {
         Some(user) => format!("user:{}", user.id),
         None => "anonymous".to_owned(),
     })
+}
+
+/// The same page on axum.
+async fn axum_me(pow_axum::MaybeUser(user): pow_axum::MaybeUser) -> String {
+    match user {
+        Some(user) => format!("user:{}", user.id),
+        None => "anonymous".to_owned(),
+    }
 }
 
 /// A page behind a step-up rule (a second factor within the sudo window), as HTML and as
@@ -61,7 +71,8 @@ async fn sensitive_json(req: actix_web::HttpRequest) -> Result<HttpResponse, Api
         .await
 }
 
-/// Serves the pages, the JSON API and `GET /me` with two-factor and remember-me enabled.
+/// Serves the pages, `GET /me` and (on actix-web) the JSON API with two-factor and
+/// remember-me enabled, on the test's framework.
 fn start(store: Arc<dyn Store>) -> (PowConfig, SocketAddr, MemoryMailer) {
     start_with(store, |b| b)
 }
@@ -88,27 +99,56 @@ fn start_with(
     let config = tweak(builder).build().unwrap();
     users.migrate(&config).unwrap();
     pow_actix::testing::create_user(&config, EMAIL, PASSWORD).unwrap();
-    let served = config.clone();
-    let addr = serve(move || {
-        pow_actix::testing::app(&served)
-            .configure(pow_actix::api::configure(
-                served.clone(),
-                pow_actix::api::ApiOptions::new(),
-            ))
-            .route("/me", web::get().to(me))
-            .route("/sensitive", web::get().to(sensitive))
-            .service(
-                web::scope("/guarded")
-                    .wrap(RequireStepUp::new(StepUp::recent_second_factor()))
-                    .route("", web::get().to(me)),
-            )
-            .service(
-                web::scope("/app-api")
-                    .wrap(ApiAuthMiddleware::new(served.clone()))
-                    .route("/sensitive", web::get().to(sensitive_json)),
-            )
-    });
+    let addr = serve(config.clone());
     (config, addr, mailer)
+}
+
+/// Serves the setup on the framework the test runs on ([`pow_testkit::framework`]): the
+/// pages, `/me`, `/sensitive` and `/guarded`, and on actix-web the JSON endpoints under
+/// `/api/v1` and `/app-api/sensitive`.
+fn serve(config: PowConfig) -> SocketAddr {
+    match pow_testkit::framework() {
+        pow_testkit::Framework::Actix => pow_actix::test_client::serve(move || {
+            pow_actix::testing::app(&config)
+                .configure(pow_actix::api::configure(
+                    config.clone(),
+                    pow_actix::api::ApiOptions::new(),
+                ))
+                .route("/me", web::get().to(me))
+                .route("/sensitive", web::get().to(sensitive))
+                .service(
+                    web::scope("/guarded")
+                        .wrap(RequireStepUp::new(StepUp::recent_second_factor()))
+                        .route("", web::get().to(me)),
+                )
+                .service(
+                    web::scope("/app-api")
+                        .wrap(ApiAuthMiddleware::new(config.clone()))
+                        .route("/sensitive", web::get().to(sensitive_json)),
+                )
+        }),
+        pow_testkit::Framework::Axum => {
+            use axum::routing::get;
+            // On axum, both pages behind the step-up rule are guarded by its layer.
+            let guard = || pow_axum::RequireStepUp::new(StepUp::recent_second_factor());
+            pow_testkit::serve_axum(
+                pow_axum::web::router(&config)
+                    .route("/me", get(axum_me))
+                    .route(
+                        "/sensitive",
+                        get(|| async { "sensitive" }).route_layer(guard()),
+                    )
+                    .route("/guarded", get(axum_me).route_layer(guard()))
+                    .layer(pow_axum::PowLayer::new(config)),
+            )
+        }
+    }
+}
+
+/// Whether the test's app serves the JSON endpoints: on actix-web only, so a page suite
+/// running on axum leaves out its JSON steps.
+fn serves_json() -> bool {
+    pow_testkit::framework() == pow_testkit::Framework::Actix
 }
 
 /// An app client signed in with the password (before any second factor), sending its
@@ -325,46 +365,48 @@ fn two_steps(store: Arc<dyn Store>) {
         "/session/confirm?request_path=%2Ftwo-factor"
     );
 
-    // The JSON two-step sign-in.
-    let mut api = Client::new(addr);
-    let body = format!(r#"{{"user": {{"email": "{EMAIL}", "password": "{PASSWORD}"}}}}"#);
-    let res = api.request("POST", "/api/v1/session", Some(body));
-    assert_eq!(res.status, 401, "{}", res.body);
-    let json: serde_json::Value = serde_json::from_str(&res.body).unwrap();
-    assert_eq!(json["errors"][0]["code"], "second_factor_required");
-    assert!(
-        json["data"].get("access_token").is_none(),
-        "no tokens: {}",
-        res.body
-    );
-    assert_eq!(json["data"]["pending"][0]["step"], "second_factor");
-    let token = json["data"]["pending"][0]["token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let attempt = |api: &mut Client, token: &str, code: &str| {
-        let body = serde_json::json!({ "second_factor_token": token, "code": code });
-        api.request("POST", "/api/v1/two-factor/verify", Some(body.to_string()))
-    };
-    let res = attempt(&mut api, &token, "000000");
-    assert_eq!(res.status, 401, "{}", res.body);
-    assert!(res.body.contains("invalid_code"));
-    let res = attempt(&mut api, &token, &fresh_code(&key, &mut used));
-    assert_eq!(res.status, 200, "{}", res.body);
-    let json: serde_json::Value = serde_json::from_str(&res.body).unwrap();
-    let access = json["data"]["access_token"].as_str().unwrap();
-    let system = actix_web::rt::System::new();
-    let session = system
-        .block_on(pow_actix::api::authenticate(&config, access))
-        .unwrap()
-        .expect("a valid access token");
-    assert_eq!(session.user.id, user.id);
-    let notice = mailer.last_to(EMAIL).expect("a notice: new API client");
-    assert_eq!(notice.subject, "A new API client signed in");
-    // The token was used.
-    let res = attempt(&mut api, &token, &codes[3]);
-    assert_eq!(res.status, 401, "{}", res.body);
-    assert!(res.body.contains("invalid_token"));
+    // The JSON two-step sign-in (on actix-web, which serves the JSON endpoints).
+    if serves_json() {
+        let mut api = Client::new(addr);
+        let body = format!(r#"{{"user": {{"email": "{EMAIL}", "password": "{PASSWORD}"}}}}"#);
+        let res = api.request("POST", "/api/v1/session", Some(body));
+        assert_eq!(res.status, 401, "{}", res.body);
+        let json: serde_json::Value = serde_json::from_str(&res.body).unwrap();
+        assert_eq!(json["errors"][0]["code"], "second_factor_required");
+        assert!(
+            json["data"].get("access_token").is_none(),
+            "no tokens: {}",
+            res.body
+        );
+        assert_eq!(json["data"]["pending"][0]["step"], "second_factor");
+        let token = json["data"]["pending"][0]["token"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let attempt = |api: &mut Client, token: &str, code: &str| {
+            let body = serde_json::json!({ "second_factor_token": token, "code": code });
+            api.request("POST", "/api/v1/two-factor/verify", Some(body.to_string()))
+        };
+        let res = attempt(&mut api, &token, "000000");
+        assert_eq!(res.status, 401, "{}", res.body);
+        assert!(res.body.contains("invalid_code"));
+        let res = attempt(&mut api, &token, &fresh_code(&key, &mut used));
+        assert_eq!(res.status, 200, "{}", res.body);
+        let json: serde_json::Value = serde_json::from_str(&res.body).unwrap();
+        let access = json["data"]["access_token"].as_str().unwrap();
+        let system = actix_web::rt::System::new();
+        let session = system
+            .block_on(pow_actix::api::authenticate(&config, access))
+            .unwrap()
+            .expect("a valid access token");
+        assert_eq!(session.user.id, user.id);
+        let notice = mailer.last_to(EMAIL).expect("a notice: new API client");
+        assert_eq!(notice.subject, "A new API client signed in");
+        // The token was used.
+        let res = attempt(&mut api, &token, &codes[3]);
+        assert_eq!(res.status, 401, "{}", res.body);
+        assert!(res.body.contains("invalid_token"));
+    }
 
     // Settings: new recovery codes replace the old ones; turning it off needs no code.
     let mut desk = Client::new(addr);
@@ -405,12 +447,12 @@ fn two_steps(store: Arc<dyn Store>) {
     assert_eq!(sign_in(&mut desk, false).location(), "/", "one step again");
 }
 
-#[test]
 fn step_up_rules_want_a_recent_second_factor() {
     let (config, addr, _mailer) = start(Arc::new(MemoryStore::new()));
     let mut used = Vec::new();
-    // An app client signed in with the password alone, before the second factor existed.
-    let mut app = app_client(addr);
+    // An app client signed in with the password alone, before the second factor existed
+    // (on actix-web, which serves the JSON endpoints).
+    let app = serves_json().then(|| app_client(addr));
 
     // A browser signed in with the password; enrolling proves the new factor, not the
     // person: the session is still a password-only one.
@@ -461,6 +503,9 @@ fn step_up_rules_want_a_recent_second_factor() {
     assert_eq!(c.get("/guarded").status, 200);
 
     // JSON: a pending step naming what is accepted, then the step, then the page.
+    let Some(mut app) = app else {
+        return;
+    };
     let res = app.get("/app-api/sensitive");
     assert_eq!(res.status, 401, "{}", res.body);
     let json: serde_json::Value = serde_json::from_str(&res.body).unwrap();
@@ -552,7 +597,6 @@ fn an_app_client_enrols_and_manages_its_second_factor() {
     assert_eq!(res.status, 401, "{}", res.body);
 }
 
-#[test]
 fn two_steps_on_memory() {
     two_steps(Arc::new(MemoryStore::new()));
 }
@@ -604,12 +648,10 @@ fn erasing_ends_pending_sign_ins(store: Arc<dyn Store>) {
     assert_eq!(whoami(&mut c), "anonymous");
 }
 
-#[test]
 fn erasing_ends_pending_sign_ins_on_memory() {
     erasing_ends_pending_sign_ins(Arc::new(MemoryStore::new()));
 }
 
-#[test]
 fn erasing_ends_pending_sign_ins_on_redis() {
     let Some(url) = pow_actix::testing::test_redis_url() else {
         return;
@@ -618,7 +660,6 @@ fn erasing_ends_pending_sign_ins_on_redis() {
     erasing_ends_pending_sign_ins(pow_actix::testing::test_redis_store(&url, &prefix).unwrap());
 }
 
-#[test]
 fn two_steps_on_redis() {
     let Some(url) = pow_actix::testing::test_redis_url() else {
         return;
@@ -628,7 +669,6 @@ fn two_steps_on_redis() {
 }
 
 /// The account page links to the settings, in each language.
-#[test]
 fn the_account_page_links_to_the_settings() {
     let (_, addr, _) = start(Arc::new(MemoryStore::new()));
     for (lang, text) in [
@@ -650,7 +690,6 @@ fn the_account_page_links_to_the_settings() {
 }
 
 /// One code sent by two browsers at once, each with its own pending sign-in: one signs in.
-#[test]
 fn a_code_signs_in_once_under_concurrent_use() {
     let (_, addr, _) = start(Arc::new(MemoryStore::new()));
     let mut used = Vec::new();
@@ -727,7 +766,6 @@ fn unlock_path(mail: &pow_actix::mailer::Mail) -> String {
 
 /// The unlock link is not a way around the second factor: it lifts the lock, and the
 /// sign-in after it still asks for the code.
-#[test]
 fn the_unlock_link_still_asks_for_the_second_factor() {
     let (_, addr, mailer) = start_with(Arc::new(MemoryStore::new()), lock_after_three);
     let mut used = Vec::new();
@@ -854,18 +892,19 @@ fn wrong_codes_lock_the_account(store: Arc<dyn Store>) {
     assert_eq!(locked.detail["by"], "second_factor");
 
     // The JSON second step is refused too.
+    if !serves_json() {
+        return;
+    }
     let mut api = Client::new(addr);
     let body = format!(r#"{{"user": {{"email": "{EMAIL}", "password": "{PASSWORD}"}}}}"#);
     let res = api.request("POST", "/api/v1/session", Some(body));
     assert_eq!(res.status, 429, "{}", res.body);
 }
 
-#[test]
 fn wrong_codes_lock_the_account_on_memory() {
     wrong_codes_lock_the_account(Arc::new(MemoryStore::new()));
 }
 
-#[test]
 fn wrong_codes_lock_the_account_on_redis() {
     let Some(url) = pow_actix::testing::test_redis_url() else {
         return;
@@ -875,7 +914,6 @@ fn wrong_codes_lock_the_account_on_redis() {
 }
 
 /// A passed second factor clears the failures; the JSON second step counts them too.
-#[test]
 fn a_right_code_clears_the_failures() {
     let (_, addr, _) = start_with(Arc::new(MemoryStore::new()), lock_after_three);
     let mut used = Vec::new();
@@ -896,6 +934,9 @@ fn a_right_code_clears_the_failures() {
     }
 
     // The JSON second step: two wrong codes there, one in the browser, and it locks.
+    if !serves_json() {
+        return;
+    }
     let mut api = Client::new(addr);
     let body = format!(r#"{{"user": {{"email": "{EMAIL}", "password": "{PASSWORD}"}}}}"#);
     let res = api.request("POST", "/api/v1/session", Some(body.clone()));
@@ -922,7 +963,6 @@ fn a_right_code_clears_the_failures() {
 
 /// Completing a sign-up signs in too: an invited user who has a second factor (an
 /// administrator set it up) is asked for the code after choosing a password.
-#[test]
 fn completing_a_sign_up_asks_for_the_second_factor() {
     let (config, addr, mailer) = start_with(Arc::new(MemoryStore::new()), |b| {
         b.extension(pow_ext_invitation::Invitation::new())
@@ -987,3 +1027,18 @@ fn completing_a_sign_up_asks_for_the_second_factor() {
     );
     assert_eq!(whoami(&mut browser), format!("user:{}", bob.id));
 }
+
+pow_testkit::on_both!(
+    two_steps_on_memory,
+    two_steps_on_redis,
+    step_up_rules_want_a_recent_second_factor,
+    erasing_ends_pending_sign_ins_on_memory,
+    erasing_ends_pending_sign_ins_on_redis,
+    the_account_page_links_to_the_settings,
+    a_code_signs_in_once_under_concurrent_use,
+    the_unlock_link_still_asks_for_the_second_factor,
+    wrong_codes_lock_the_account_on_memory,
+    wrong_codes_lock_the_account_on_redis,
+    a_right_code_clears_the_failures,
+    completing_a_sign_up_asks_for_the_second_factor,
+);

@@ -10,7 +10,8 @@ use actix_web::web::{self, Bytes};
 use actix_web::{HttpRequest, HttpResponse};
 use chrono::Utc;
 use pow_actix::api::{ApiAction, ApiContext, ApiError, ApiExtension};
-use pow_actix::mailer::Notice;
+use pow_actix::audit::{self, AuditEvent, EventName};
+use pow_actix::mailer::{send_notice, Notice};
 use pow_actix::session::AuthMethod;
 use pow_actix::users::User;
 use pow_actix::web::{Action, ActionId, Controller};
@@ -33,6 +34,37 @@ impl TwoFactorApi {
     pub(crate) fn new(ext: TwoFactor) -> Self {
         Self { ext }
     }
+}
+
+impl TwoFactor {
+    /// The JSON side, to add to [`ApiOptions`](pow_actix::api::ApiOptions) when the config
+    /// does not enable the extension itself.
+    pub fn api(&self) -> TwoFactorApi {
+        TwoFactorApi::new(self.clone())
+    }
+}
+
+/// Records one of the extension's audit events about `user_id`, with the request.
+fn record(ctl: &Controller, name: EventName, user_id: i64) {
+    audit::record(
+        &ctl.config,
+        AuditEvent::new(name)
+            .request(&ctl.config, &pow_actix::web::ActixRequest(&ctl.req).facts())
+            .user(user_id),
+    );
+}
+
+/// Mails `user` a security notice about their second factor (when notices are on).
+async fn notify(ctl: &Controller, user: &User, notice: Notice<'_>) {
+    let to = user.email().unwrap_or_default();
+    send_notice(
+        &ctl.config,
+        &pow_actix::web::ActixRequest(&ctl.req).facts(),
+        &ctl.lang,
+        to,
+        notice,
+    )
+    .await;
 }
 
 #[derive(Deserialize)]
@@ -266,8 +298,8 @@ async fn enable(
         }
         records.take_enrol_secret(user.id).await?;
         let (user, codes) = verify::enable(&ext, &config, &user, &secret).await?;
-        crate::actix::html::record(ctl, events::ENABLED, user.id);
-        crate::actix::html::notify(ctl, &user, Notice::SecondFactorEnabled).await;
+        record(ctl, events::ENABLED, user.id);
+        notify(ctl, &user, Notice::SecondFactorEnabled).await;
         ctl.user = Some(user);
         Ok(answer(json!({"enabled": true, "recovery_codes": codes})))
     })
@@ -305,8 +337,8 @@ async fn regenerate(
 ) -> Result<HttpResponse, ApiError> {
     change_enabled(&req, &api, actions::API_CODES, async |ctl, user| {
         let (user, codes) = verify::regenerate(&ext, &ctl.config, &user).await?;
-        crate::actix::html::record(ctl, events::CODES_REGENERATED, user.id);
-        crate::actix::html::notify(ctl, &user, Notice::RecoveryCodesRegenerated).await;
+        record(ctl, events::CODES_REGENERATED, user.id);
+        notify(ctl, &user, Notice::RecoveryCodesRegenerated).await;
         ctl.user = Some(user);
         Ok(json!({"recovery_codes": codes}))
     })
@@ -318,8 +350,8 @@ async fn regenerate(
 async fn disable(req: HttpRequest, api: ApiContext) -> Result<HttpResponse, ApiError> {
     change_enabled(&req, &api, actions::API_DISABLE, async |ctl, user| {
         let user = verify::disable(&ctl.config, &user).await?;
-        crate::actix::html::record(ctl, events::DISABLED, user.id);
-        crate::actix::html::notify(ctl, &user, Notice::SecondFactorDisabled).await;
+        record(ctl, events::DISABLED, user.id);
+        notify(ctl, &user, Notice::SecondFactorDisabled).await;
         ctl.user = Some(user);
         Ok(json!({"enabled": false}))
     })

@@ -1,5 +1,4 @@
-//! The actix side of the extension: parsing requests, running the flows, rendering pages
-//! (`html`) and JSON (`json`).
+//! The actix side of the extension: its JSON endpoints (`json`). Its pages are the
+//! engine's page routes (`crate::pages`), which every framework mounts.
 
-pub(crate) mod html;
 pub(crate) mod json;
