@@ -57,6 +57,20 @@ use crate::extract::Pow;
 pub fn router<S: Clone + Send + Sync + 'static>(config: &pow_core::PowConfig) -> Router<S> {
     let table = routes::page_routes(config);
     let mut router = Router::new().route("/session/unlock/{token}", get(unlock));
+    for asset in config.extensions().assets() {
+        let asset = *asset;
+        let serve = move || async move {
+            (
+                [
+                    (header::CONTENT_TYPE, asset.content_type),
+                    (header::CACHE_CONTROL, routes::Asset::CACHE_CONTROL),
+                    (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+                ],
+                asset.body,
+            )
+        };
+        router = router.route(&asset.mounted_path(config), get(serve));
+    }
     for (path, here) in routes::by_path(config, &table) {
         let here: Arc<[PageRoute]> = here.into();
         let allow = routes::allow(&here);

@@ -56,6 +56,9 @@ pub mod actions {
     pub const NEW: ActionId = ActionId::new("oauth", "new", ActionKind::Other);
     /// `POST /auth/{provider}/link`: off to the provider to link an account (sudo mode).
     pub const LINK: ActionId = ActionId::new("oauth", "link", ActionKind::Other);
+    /// `GET /auth/{provider}/callback`, the provider's answer, until it is read: the
+    /// callback then goes on as [`SIGN_IN`], [`SIGN_UP`], [`LINKED`] or [`FAILED`].
+    pub const CALLBACK: ActionId = ActionId::new("oauth", "callback", ActionKind::Other);
     /// The callback signed in a user through a linked account (sign-in callbacks run: a
     /// second factor, an unconfirmed address).
     pub const SIGN_IN: ActionId = ActionId::new("oauth", "sign_in", ActionKind::SignIn);

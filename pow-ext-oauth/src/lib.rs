@@ -38,6 +38,11 @@
 //! | `POST /auth/{provider}/link` | off to the provider to link an account (sudo mode) |
 //! | `POST /auth/{provider}/unlink` | unlink one (sudo mode); the last way to sign in stays |
 //!
+//! They are routes of the engine's page table: `pow_actix::web::configure` mounts them on
+//! actix-web and `pow_axum::web::router` on axum, and they answer alike on both. A routes
+//! backend may move them; the links and the callback URL follow. The JSON endpoints are
+//! actix-web routes.
+//!
 //! ## Flows
 //!
 //! - A linked provider account signs its user in (a second factor and an unconfirmed
@@ -94,16 +99,18 @@ use pow_core::messages::{LanguageIdentifier, MessageArg};
 use pow_core::views::{Link, PageBody};
 use pow_core::{Extension, PowConfig, PowError};
 
+/// The actix side: the JSON endpoints (`json`) and, for an app's tests, a local OpenID
+/// Connect provider (`testing`, feature `test-util`).
 #[cfg(feature = "actix")]
 mod actix;
 mod callbacks;
-// The work of the pages and JSON endpoints (the `actix` feature) beside its public flows.
+// The work of the pages and the JSON endpoints beside its public flows; without the
+// `actix` feature, what only the JSON endpoints use goes unused.
 #[cfg_attr(not(feature = "actix"), allow(dead_code))]
 pub mod flow;
 mod identities;
-#[cfg_attr(not(feature = "actix"), allow(dead_code))]
 mod mail;
-#[cfg_attr(not(feature = "actix"), allow(dead_code))]
+mod pages;
 mod pending;
 mod provider;
 #[cfg_attr(not(feature = "actix"), allow(dead_code))]
@@ -277,8 +284,9 @@ impl OAuth {
 }
 
 /// The pages the extension renders, registered in its `build` (restyle them with
-/// custom [`Views`](pow_core::views::Views)).
-pub const PAGES: [pow_core::views::PageId; 1] = [pow_core::views::PageId::new("oauth/index")];
+/// custom [`Views`](pow_core::views::Views)): the linked accounts (`oauth/index`) and the
+/// `404` page answering a provider the setup does not offer (`oauth/not_found`).
+pub const PAGES: [pow_core::views::PageId; 2] = [pages::INDEX_PAGE, pages::NOT_FOUND_PAGE];
 
 impl Extension for OAuth {
     fn name(&self) -> &'static str {
@@ -304,12 +312,13 @@ impl Extension for OAuth {
             .user_data(identities::LinkedAccounts)
             .user_table("user_identities", "user_id")
             .callbacks(self.clone());
+        for route in pages::page_routes(self) {
+            ext.page_route(route);
+        }
         #[cfg(feature = "actix")]
         {
             use pow_actix::extension::ActixExtensionBuilder as _;
-            let routes = self.clone();
-            ext.api(OAuth::api(self))
-                .routes(move |cfg, config| actix::html::configure(cfg, config, &routes));
+            ext.api(OAuth::api(self));
         }
         if self.staged_sign_up {
             ext.requires(Requirement::Capability {

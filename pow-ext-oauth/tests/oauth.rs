@@ -5,7 +5,9 @@
 //! with the same address, refused forged state, replayed code, wrong audience, wrong
 //! nonce, expired and foreign-signed ID tokens, denied consent, an unreachable
 //! provider, unlinking (never the last way in), unverified addresses, and the table on
-//! SQLite and PostgreSQL.
+//! SQLite and PostgreSQL. The pages are page routes of the engine: the tests that drive
+//! pages only run on actix-web and on axum (`on_both!` at the end); those that use the
+//! JSON API run on actix-web.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -44,6 +46,14 @@ async fn me(user: MaybeUser) -> HttpResponse {
         Some(user) => format!("user:{}", user.email().unwrap_or_default()),
         None => "anonymous".to_owned(),
     })
+}
+
+/// `/me` on axum, as [`me`] answers it on actix-web.
+async fn axum_me(pow: pow_axum::Pow) -> String {
+    match pow.current {
+        Some(current) => format!("user:{}", current.user.email().unwrap_or_default()),
+        None => "anonymous".to_owned(),
+    }
 }
 
 fn oauth(provider: &FakeProvider) -> OAuth {
@@ -108,14 +118,22 @@ fn start_with(
         pow_ext_email_confirmation::confirm_user(&config, &user).unwrap();
     }
     let served = config.clone();
-    let addr = serve(move || {
-        pow_actix::testing::app(&served)
-            .configure(pow_actix::api::configure(
-                served.clone(),
-                pow_actix::api::ApiOptions::new(),
-            ))
-            .route("/me", web::get().to(me))
-    });
+    let addr = match pow_testkit::framework() {
+        pow_testkit::Framework::Actix => serve(move || {
+            pow_actix::testing::app(&served)
+                .configure(pow_actix::api::configure(
+                    served.clone(),
+                    pow_actix::api::ApiOptions::new(),
+                ))
+                .route("/me", web::get().to(me))
+        }),
+        // The engine's page routes and `/me` on axum (the JSON API is actix-web's).
+        pow_testkit::Framework::Axum => pow_testkit::serve_axum(
+            pow_axum::web::router(&served)
+                .route("/me", axum::routing::get(axum_me))
+                .layer(pow_axum::PowLayer::new(served)),
+        ),
+    };
     Harness {
         config,
         users,
@@ -228,7 +246,6 @@ fn identity_count(h: &Harness, email: &str) -> usize {
     }
 }
 
-#[test]
 fn sign_up_sign_out_and_sign_in_again() {
     let h = start();
     let mut browser = Client::new(h.addr);
@@ -293,7 +310,6 @@ fn sign_up_sign_out_and_sign_in_again() {
     );
 }
 
-#[test]
 fn linking_a_second_provider_after_a_password_sign_in() {
     let h = start();
     let mut browser = Client::new(h.addr);
@@ -341,7 +357,6 @@ fn linking_a_second_provider_after_a_password_sign_in() {
     assert_eq!(identity_count(&h, "bob@example.com"), 0);
 }
 
-#[test]
 fn a_second_factor_still_applies_to_a_provider_sign_in() {
     let h = start_with(sqlite(), |b, p| {
         b.extension(EmailConfirmation::new())
@@ -374,7 +389,6 @@ fn a_second_factor_still_applies_to_a_provider_sign_in() {
     );
 }
 
-#[test]
 fn an_address_with_an_account_is_never_linked_silently() {
     let h = start();
     h.provider.login_as(Login::new("mallory", EMAIL));
@@ -394,7 +408,6 @@ fn an_address_with_an_account_is_never_linked_silently() {
     assert_eq!(identity_count(&h, EMAIL), 0);
 }
 
-#[test]
 fn forged_state_and_replayed_code_are_refused() {
     let h = start();
     let mut browser = Client::new(h.addr);
@@ -450,7 +463,6 @@ fn forged_state_and_replayed_code_are_refused() {
     );
 }
 
-#[test]
 fn bad_id_tokens_are_refused() {
     let h = start();
     for (i, tweak) in [
@@ -485,7 +497,6 @@ fn bad_id_tokens_are_refused() {
     assert_eq!(sign_in_with(&h, &mut browser, "corp").location(), "/");
 }
 
-#[test]
 fn denied_consent_and_an_unreachable_provider_create_nothing() {
     let h = start();
     h.provider.tweak(Tweak::Deny);
@@ -504,7 +515,6 @@ fn denied_consent_and_an_unreachable_provider_create_nothing() {
     assert_eq!(browser.get("/auth/nobody/new").status, 404);
 }
 
-#[test]
 fn an_unverified_address_goes_through_email_confirmation() {
     let h = start();
     let mut login = Login::new("unverified", "nell@example.com");
@@ -527,7 +537,6 @@ fn an_unverified_address_goes_through_email_confirmation() {
     );
 }
 
-#[test]
 fn an_unverified_address_is_refused_without_a_way_to_prove_it() {
     let h = start_with(sqlite(), |b, p| b.extension(oauth(p)));
     let mut login = Login::new("unverified", "nell@example.com");
@@ -551,7 +560,6 @@ fn an_unverified_address_is_refused_without_a_way_to_prove_it() {
     assert_eq!(identity_count(&h, EMAIL), 0);
 }
 
-#[test]
 fn an_unverified_address_can_take_the_staged_sign_up() {
     let passwordless = Passwordless::new();
     let h = start_with(sqlite(), |b, p| {
@@ -596,7 +604,6 @@ fn an_unverified_address_can_take_the_staged_sign_up() {
     assert_eq!(whoami(&mut browser), "user:nell@example.com");
 }
 
-#[test]
 fn identities_live_beside_the_users_table_on_postgres() {
     let url = match std::env::var("POW_TEST_DATABASE_URL") {
         Ok(url) if !url.trim().is_empty() => url,
@@ -767,7 +774,6 @@ fn confirmation_link(h: &Harness, to: &str) -> String {
 /// the address, with the victim's address. The victim confirms the address from the mail
 /// that sign-up sent and sets a password (as a reset would); the attacker's provider
 /// account must not sign in to the victim's account.
-#[test]
 fn an_unverified_provider_account_never_takes_over_the_owners_account() {
     let h = start();
     let victim_email = "victim@example.com";
@@ -810,7 +816,6 @@ fn an_unverified_provider_account_never_takes_over_the_owners_account() {
 
 /// A provider that does not vouch for the address signs up a user whose provider account
 /// is linked only once the address is confirmed in the browser that signed up.
-#[test]
 fn an_unverified_provider_account_is_linked_once_confirmed_in_the_same_browser() {
     let h = start();
     let mut login = Login::new("nell-at-corp", "nell@example.com");
@@ -909,7 +914,6 @@ fn an_unverified_sign_up_answers_alike_for_known_and_unknown_addresses() {
 /// A provider account linked to an account before its address was ever proven (a row
 /// written before links waited for the proof) is dropped when the owner confirms the
 /// address: the stranger who linked it keeps no way in.
-#[test]
 fn provider_accounts_linked_before_the_address_was_proven_are_dropped() {
     let h = start();
     let victim_email = "victim@example.com";
@@ -958,7 +962,6 @@ fn provider_accounts_linked_before_the_address_was_proven_are_dropped() {
 /// Soft mode lets a user with an unconfirmed address in; such a user cannot link a
 /// provider account until the address is confirmed (the one who signed up with someone
 /// else's address would keep a way in).
-#[test]
 fn an_unconfirmed_user_cannot_link_a_provider_account() {
     let h = start_with(sqlite(), |b, p| {
         b.extension(EmailConfirmation::new().soft(true))
@@ -1000,7 +1003,6 @@ fn an_unconfirmed_user_cannot_link_a_provider_account() {
     assert_eq!(identity_count(&h, "soft@example.com"), 1);
 }
 
-#[test]
 fn a_data_export_lists_linked_accounts_and_erasure_unlinks_them() {
     let h = start();
     let mut browser = Client::new(h.addr);
@@ -1021,3 +1023,22 @@ fn a_data_export_lists_linked_accounts_and_erasure_unlinks_them() {
         .unwrap();
     assert_eq!(identity_count(&h, "grace@example.com"), 0);
 }
+
+pow_testkit::on_both!(
+    sign_up_sign_out_and_sign_in_again,
+    linking_a_second_provider_after_a_password_sign_in,
+    a_second_factor_still_applies_to_a_provider_sign_in,
+    an_address_with_an_account_is_never_linked_silently,
+    forged_state_and_replayed_code_are_refused,
+    bad_id_tokens_are_refused,
+    denied_consent_and_an_unreachable_provider_create_nothing,
+    an_unverified_address_goes_through_email_confirmation,
+    an_unverified_address_is_refused_without_a_way_to_prove_it,
+    an_unverified_address_can_take_the_staged_sign_up,
+    identities_live_beside_the_users_table_on_postgres,
+    an_unverified_provider_account_never_takes_over_the_owners_account,
+    an_unverified_provider_account_is_linked_once_confirmed_in_the_same_browser,
+    provider_accounts_linked_before_the_address_was_proven_are_dropped,
+    an_unconfirmed_user_cannot_link_a_provider_account,
+    a_data_export_lists_linked_accounts_and_erasure_unlinks_them,
+);

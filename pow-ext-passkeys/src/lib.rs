@@ -21,6 +21,14 @@
 //! # Ok::<(), pow_ext_passkeys::PasskeyError>(())
 //! ```
 //!
+//! The pages (the passkeys list, the security key's page, the passkey sign-in, the step-up
+//! page and the recovery of a passkey-only account) are routes of the engine's page table:
+//! `pow_actix::web::configure` mounts them on actix-web and `pow_axum::web::router` on
+//! axum, and they answer alike on both. A routes backend
+//! ([`Routes::extension_route`](pow_core::config::Routes::extension_route)) may move them.
+//! So is the pages' script ([`SCRIPT`], at [`script_path`]), an engine asset. The JSON
+//! endpoints ([`PasskeysApi`]) are actix-web routes.
+//!
 //! ## What it does
 //!
 //! - **Enrolment** (signed in, sudo mode): the server starts a ceremony, the browser asks
@@ -69,14 +77,16 @@ use webauthn_rs::prelude::{
     WebauthnBuilder, WebauthnError,
 };
 
+/// The actix side: the JSON endpoints (`json`, `recovery`) and the pages' script
+/// (`script`).
 #[cfg(feature = "actix")]
 mod actix;
 mod mail;
-// The recovery's grant and enrolment, run by its page and JSON endpoints (the `actix`
+mod pages;
+// The recovery's grant and enrolment, run by its page and its JSON endpoints (the `actix`
 // feature) beside its callback.
 #[cfg_attr(not(feature = "actix"), allow(dead_code))]
 mod recovery;
-#[cfg_attr(not(feature = "actix"), allow(dead_code))]
 mod routes;
 pub mod store;
 
@@ -1269,18 +1279,36 @@ impl Extension for Passkeys {
                 routes::step_up_path,
             )
             .page_extension(routes::page_links);
+        for route in pages::page_routes(self) {
+            ext.page_route(route);
+        }
+        ext.asset(pow_core::pages::routes::Asset {
+            path: SCRIPT_PATH,
+            extension: NAME,
+            content_type: "text/javascript; charset=utf-8",
+            body: SCRIPT,
+        });
         #[cfg(feature = "actix")]
         {
             use pow_actix::extension::ActixExtensionBuilder as _;
-            let routes = self.clone();
-            ext.api(PasskeysApi::new(self.clone()))
-                .routes(move |cfg, config| actix::html::configure(cfg, config, &routes));
+            ext.api(PasskeysApi::new(self.clone()));
         }
     }
 }
 
 /// The script of the pages, relative to the mount path.
 pub(crate) const SCRIPT_PATH: &str = "/passkeys/passkeys.js";
+
+/// The pages' script (`passkeys.js`, no build step): it runs the WebAuthn ceremony of a
+/// passkey form in the browser and posts the answer with the form. Every framework layer
+/// serves it at [`script_path`] (an engine asset, as `text/javascript; charset=utf-8`).
+pub const SCRIPT: &str = include_str!("../assets/passkeys.js");
+
+/// Where the pages load [`SCRIPT`] from: `/passkeys/passkeys.js` under the setup's mount
+/// path, or where the routes backend moves it.
+pub fn script_path(config: &PowConfig) -> String {
+    pow_core::config::extension_path(config, NAME, SCRIPT_PATH, &[])
+}
 
 /// A user's passkeys and security keys, for the engine's rule on changing factors: once an
 /// account has one, enrolling or deleting a passkey, turning two-factor off or new recovery
@@ -1384,12 +1412,7 @@ impl SecondFactor for SecondStep {
     }
 
     fn script(&self, config: &PowConfig) -> Option<String> {
-        Some(pow_core::config::extension_path(
-            config,
-            NAME,
-            SCRIPT_PATH,
-            &[],
-        ))
+        Some(script_path(config))
     }
 
     fn button_key(&self) -> &'static str {

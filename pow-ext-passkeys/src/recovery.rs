@@ -2,7 +2,8 @@
 //! to enrol a passkey; an account that signs in with passkeys alone and lost them signs in
 //! with an emailed link or code (`pow-ext-passwordless`) into a recovery that may only
 //! enrol a new passkey. The grant, its checks, the enrolment and the sign-in are the
-//! engine's; the page and the JSON endpoints are in `actix/recovery.rs`.
+//! engine's; the page is in `pages.rs` (an engine page route), the JSON endpoints in
+//! `actix/recovery.rs`.
 
 use async_trait::async_trait;
 use pow_core::audit::{self, AuditEvent};

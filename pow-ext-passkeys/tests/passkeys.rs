@@ -3,7 +3,9 @@
 //! credentials and counters): enrolment, sign-in with and without an address (JSON and
 //! the pages), user verification, replayed, expired and foreign ceremonies, counters,
 //! concurrent assertions, the last passkey of an account without a password, the second
-//! factor, and stored rows of every storage format.
+//! factor, and stored rows of every storage format. The page suites run on actix-web and on
+//! axum ([`pow_testkit::on_both!`]), leaving out their JSON steps on axum; the JSON suites
+//! on actix-web, which serves the JSON endpoints.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -31,7 +33,7 @@ use pow_actix::mailer::MemoryMailer;
 use pow_actix::password::Pbkdf2Hasher;
 use pow_actix::session::MaybeUser;
 use pow_actix::store::MemoryStore;
-use pow_actix::test_client::{serve, Client, Response};
+use pow_actix::test_client::{Client, Response};
 use pow_actix::users::diesel::{checkout, Database, DieselUsersContext};
 use pow_actix::PowConfig;
 use pow_ext_passkeys::Passkeys;
@@ -230,6 +232,14 @@ async fn me(user: MaybeUser) -> HttpResponse {
     })
 }
 
+/// The same page on axum.
+async fn axum_me(pow_axum::MaybeUser(user): pow_axum::MaybeUser) -> String {
+    match user {
+        Some(user) => format!("user:{}", user.id),
+        None => "anonymous".to_owned(),
+    }
+}
+
 struct Harness {
     config: PowConfig,
     users: DieselUsersContext,
@@ -282,15 +292,7 @@ fn start(users: DieselUsersContext, passkeys: Passkeys) -> Harness {
         .unwrap();
     users.migrate(&config).unwrap();
     let user = pow_actix::testing::create_user(&config, EMAIL, PASSWORD).unwrap();
-    let served = config.clone();
-    let addr = serve(move || {
-        pow_actix::testing::app(&served)
-            .configure(pow_actix::api::configure(
-                served.clone(),
-                pow_actix::api::ApiOptions::new(),
-            ))
-            .route("/me", web::get().to(me))
-    });
+    let addr = serve(config.clone());
     Harness {
         config,
         users,
@@ -298,6 +300,47 @@ fn start(users: DieselUsersContext, passkeys: Passkeys) -> Harness {
         mailer,
         user_id: user.id,
     }
+}
+
+/// Serves the setup on the framework the test runs on ([`pow_testkit::framework`]): the
+/// pages, `/me` and the pages' script, and on actix-web the JSON endpoints under `/api/v1`.
+fn serve(config: PowConfig) -> SocketAddr {
+    match pow_testkit::framework() {
+        pow_testkit::Framework::Actix => pow_actix::test_client::serve(move || {
+            pow_actix::testing::app(&config)
+                .configure(pow_actix::api::configure(
+                    config.clone(),
+                    pow_actix::api::ApiOptions::new(),
+                ))
+                .route("/me", web::get().to(me))
+        }),
+        pow_testkit::Framework::Axum => {
+            use axum::routing::get;
+            pow_testkit::serve_axum(
+                pow_axum::web::router(&config)
+                    .route("/me", get(axum_me))
+                    .layer(pow_axum::PowLayer::new(config)),
+            )
+        }
+    }
+}
+
+/// Whether the test's app serves the JSON endpoints: on actix-web only, so a page suite
+/// running on axum leaves out its JSON steps.
+fn serves_json() -> bool {
+    pow_testkit::framework() == pow_testkit::Framework::Actix
+}
+
+/// The harness user's passkeys as stored.
+fn stored_passkeys(h: &Harness) -> Vec<pow_ext_passkeys::StoredPasskey> {
+    let user = h
+        .config
+        .users_context()
+        .unwrap()
+        .get(h.config.user_schema(), h.user_id)
+        .unwrap()
+        .unwrap();
+    block_on(passkeys().list(&h.config, &user)).unwrap()
 }
 
 fn passkeys() -> Passkeys {
@@ -437,8 +480,73 @@ fn hidden(page: &str, name: &str) -> String {
 // ---------------------------------------------------------------------------------------
 // Tests
 
+/// Signs in on the passkey sign-in page with `device`: the answer to the form's post.
+fn page_sign_in(browser: &mut Client, device: &Device) -> Response {
+    let page = browser.get("/passkeys/sign-in");
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("/passkeys/passkeys.js"));
+    let options: Value = serde_json::from_str(&hidden(&page.body, "webauthn_options")).unwrap();
+    let credential = device.get(ORIGIN, &options);
+    browser.post(
+        "/passkeys/sign-in",
+        &[
+            ("_csrf_token", &page.csrf()),
+            ("user[ceremony]", &hidden(&page.body, "ceremony")),
+            ("user[credential]", &credential.to_string()),
+        ],
+    )
+}
+
+/// Whether `device` signs in: over JSON where the app serves it, else on the passkey
+/// sign-in page (without an address).
+fn signs_in(h: &Harness, device: &Device, email: Option<&str>) -> bool {
+    if serves_json() {
+        return sign_in(h, device, email).status == 200;
+    }
+    let mut browser = Client::new(h.addr);
+    let res = page_sign_in(&mut browser, device);
+    assert_eq!(res.status, 302, "{}", res.body);
+    browser.get("/me").body != "anonymous"
+}
+
+/// The pages: the sign-in page carries a ceremony; the form signs in with `device` (a
+/// passkey named "Laptop" of the harness user), and the passkeys page lists it.
+fn signs_in_on_the_pages(h: &Harness, device: &Device) {
+    let mut browser = Client::new(h.addr);
+    let res = page_sign_in(&mut browser, device);
+    assert_eq!(res.status, 302, "{}", res.body);
+    assert_eq!(browser.get("/me").body, format!("user:{}", h.user_id));
+
+    // The passkeys page (fresh from the passkey sign-in) lists it with its last use.
+    let page = browser.get("/passkeys");
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("Laptop"), "{}", page.body);
+    assert!(!page.body.contains("last used never"));
+
+    // The script the pages load.
+    let script = browser.get("/passkeys/passkeys.js");
+    assert_eq!(script.status, 200);
+    assert_eq!(script.body, pow_ext_passkeys::SCRIPT);
+    assert!(script
+        .header("content-type")
+        .is_some_and(|value| value.starts_with("text/javascript")));
+    assert_eq!(script.header("cache-control"), Some("public, max-age=3600"));
+    assert_eq!(script.header("x-content-type-options"), Some("nosniff"));
+}
+
 fn enrols_and_signs_in(h: &Harness) {
     let device = Device::new(true);
+    if !serves_json() {
+        // On axum, which serves no JSON: the passkeys page enrols it; the pages sign in.
+        let mut browser = Client::new(h.addr);
+        assert_eq!(browser.sign_in(EMAIL, PASSWORD).status, 302);
+        let res = enrol_on_page(&mut browser, "/passkeys", &device, "Laptop");
+        assert_eq!(res.location(), "/passkeys", "{}", res.body);
+        let notice = h.mailer.last_to(EMAIL).expect("the notice");
+        assert_eq!(notice.subject, "A passkey was added to your account");
+        signs_in_on_the_pages(h, &device);
+        return;
+    }
     let mut app = app_client(h);
     let passkey = enrol(&mut app, &device, "Laptop");
     assert_eq!(passkey["name"], "Laptop");
@@ -493,28 +601,7 @@ fn enrols_and_signs_in(h: &Harness) {
     assert_eq!(res.status, 200, "{}", res.body);
 
     // The pages: the sign-in page carries a ceremony; the form signs in.
-    let mut browser = Client::new(h.addr);
-    let page = browser.get("/passkeys/sign-in");
-    assert_eq!(page.status, 200, "{}", page.body);
-    assert!(page.body.contains("/passkeys/passkeys.js"));
-    let options: Value = serde_json::from_str(&hidden(&page.body, "webauthn_options")).unwrap();
-    let credential = device.get(ORIGIN, &options);
-    let res = browser.post(
-        "/passkeys/sign-in",
-        &[
-            ("_csrf_token", &page.csrf()),
-            ("user[ceremony]", &hidden(&page.body, "ceremony")),
-            ("user[credential]", &credential.to_string()),
-        ],
-    );
-    assert_eq!(res.status, 302, "{}", res.body);
-    assert_eq!(browser.get("/me").body, format!("user:{}", h.user_id));
-
-    // The passkeys page (fresh from the passkey sign-in) lists it with its last use.
-    let page = browser.get("/passkeys");
-    assert_eq!(page.status, 200, "{}", page.body);
-    assert!(page.body.contains("Laptop"), "{}", page.body);
-    assert!(!page.body.contains("last used never"));
+    signs_in_on_the_pages(h, &device);
 
     // An unknown address gets options shaped like a known one's, the same each time.
     let unknown = sign_in_options(&mut c, Some("nobody@example.com"));
@@ -573,12 +660,10 @@ fn sign_in_options_have_one_shape_for_every_address() {
     assert!(shape(&holder).2, "{holder}");
 }
 
-#[test]
 fn enrols_and_signs_in_with_and_without_an_address_sqlite() {
     enrols_and_signs_in(&start(sqlite(), passkeys()));
 }
 
-#[test]
 fn enrols_and_signs_in_with_and_without_an_address_postgres() {
     let Some(users) = postgres() else {
         return;
@@ -1000,12 +1085,50 @@ fn a_password_alone_cannot_add_a_passkey_to_an_account_with_a_second_factor() {
     assert!(methods.contains(&json!(["password"])), "{methods:?}");
 }
 
-#[test]
 fn a_security_key_is_a_second_factor_and_never_signs_in_alone() {
     let h = start(sqlite(), passkeys());
-    let mut app = app_client(&h);
     // A key without a PIN: no user verification.
     let key = Device::new(true).without_verification();
+    if serves_json() {
+        security_key_over_json(&h, &key);
+    } else {
+        // On axum, which serves no JSON: the security key's page enrols it.
+        let mut browser = Client::new(h.addr);
+        assert_eq!(browser.sign_in(EMAIL, PASSWORD).status, 302);
+        let res = enrol_on_page(&mut browser, "/passkeys/security-key", &key, "YubiKey");
+        assert_eq!(res.location(), "/passkeys", "{}", res.body);
+        let stored = stored_passkeys(&h);
+        assert_eq!(stored[0].kind, pow_ext_passkeys::Kind::SecurityKey);
+    }
+
+    // The pages: the second step offers the key beside the code.
+    let mut browser = Client::new(h.addr);
+    let res = browser.sign_in(EMAIL, PASSWORD);
+    assert_eq!(res.location(), "/two-factor/verify");
+    let page = browser.get("/two-factor/verify");
+    assert!(page.body.contains("/passkeys/passkeys.js"), "{}", page.body);
+    let options: Value = serde_json::from_str(&hidden(&page.body, "webauthn_options")).unwrap();
+    let credential = key.get(ORIGIN, &options);
+    let res = browser.post(
+        "/two-factor/verify",
+        &[
+            ("_csrf_token", &page.csrf()),
+            ("user[factor]", "security_key"),
+            ("user[persistent_session]", "false"),
+            ("user[ceremony]", &hidden(&page.body, "ceremony")),
+            ("user[webauthn_options]", ""),
+            ("user[webauthn_mode]", "get"),
+            ("user[credential]", &credential.to_string()),
+        ],
+    );
+    assert_eq!(res.status, 302, "{}", res.body);
+    assert_eq!(browser.get("/me").body, format!("user:{}", h.user_id));
+}
+
+/// The security key `key` enrolled over JSON: it signs nobody in alone, and is the second
+/// step of a JSON password sign-in.
+fn security_key_over_json(h: &Harness, key: &Device) {
+    let mut app = app_client(h);
     let res = post(
         &mut app,
         "/passkeys/registration/options",
@@ -1080,29 +1203,6 @@ fn a_security_key_is_a_second_factor_and_never_signs_in_alone() {
         .map(|m| m["method"].as_str().unwrap())
         .collect();
     assert_eq!(methods, ["password", "security_key"]);
-
-    // The pages: the second step offers the key beside the code.
-    let mut browser = Client::new(h.addr);
-    let res = browser.sign_in(EMAIL, PASSWORD);
-    assert_eq!(res.location(), "/two-factor/verify");
-    let page = browser.get("/two-factor/verify");
-    assert!(page.body.contains("/passkeys/passkeys.js"), "{}", page.body);
-    let options: Value = serde_json::from_str(&hidden(&page.body, "webauthn_options")).unwrap();
-    let credential = key.get(ORIGIN, &options);
-    let res = browser.post(
-        "/two-factor/verify",
-        &[
-            ("_csrf_token", &page.csrf()),
-            ("user[factor]", "security_key"),
-            ("user[persistent_session]", "false"),
-            ("user[ceremony]", &hidden(&page.body, "ceremony")),
-            ("user[webauthn_options]", ""),
-            ("user[webauthn_mode]", "get"),
-            ("user[credential]", &credential.to_string()),
-        ],
-    );
-    assert_eq!(res.status, 302, "{}", res.body);
-    assert_eq!(browser.get("/me").body, format!("user:{}", h.user_id));
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1172,7 +1272,6 @@ fn emailed_sign_in(h: &Harness, email: &str) -> (Client, Response) {
     (browser, res)
 }
 
-#[test]
 fn a_passkey_only_account_signs_up_and_recovers() {
     let h = start(sqlite(), passkeys());
     let email = "new@example.com";
@@ -1180,7 +1279,7 @@ fn a_passkey_only_account_signs_up_and_recovers() {
     let user_id = browser.get("/me").body;
 
     // It signs in with the passkey alone.
-    assert_eq!(sign_in(&h, &device, Some(email)).status, 200);
+    assert!(signs_in(&h, &device, Some(email)));
 
     // The passkey is lost. An emailed link signs nobody in: it leads to a recovery that
     // may only enrol a new passkey.
@@ -1198,7 +1297,7 @@ fn a_passkey_only_account_signs_up_and_recovers() {
     let res = enrol_on_page(&mut lost, "/passkeys/recovery", &replacement, "New phone");
     assert_eq!(res.status, 302, "{}", res.body);
     assert_eq!(lost.get("/me").body, user_id);
-    assert_eq!(sign_in(&h, &replacement, None).status, 200);
+    assert!(signs_in(&h, &replacement, None));
     // The recovery was used: its page is gone.
     assert_ne!(lost.get("/passkeys/recovery").status, 200);
     // The grant is single use: the copy's page is gone, and its ceremony, started before
@@ -1218,9 +1317,13 @@ fn a_passkey_only_account_signs_up_and_recovers() {
     assert_eq!(res.status, 302, "{}", res.body);
     assert_eq!(thief.get("/me").body, "anonymous");
     assert_ne!(thief.get("/passkeys/recovery").status, 200);
-    assert_ne!(sign_in(&h, &stolen, None).status, 200);
+    assert!(!signs_in(&h, &stolen, None));
 
-    // The same over JSON: the link's pair is refused with a recovery token.
+    // The same over JSON: the link's pair is refused with a recovery token (on actix-web,
+    // which serves the JSON endpoints).
+    if !serves_json() {
+        return;
+    }
     let mut app = Client::new(h.addr);
     let res = post(&mut app, "/passwordless/link", json!({ "email": email }));
     assert_eq!(res.status, 202, "{}", res.body);
@@ -1291,7 +1394,6 @@ fn passkeys_of_another_site_sign_nobody_in() {
 
 /// With an authenticator app turned on, the emailed link is the first step of an ordinary
 /// sign-in: the code (or a recovery code) comes next, and the session is then a full one.
-#[test]
 fn a_passkey_only_account_with_totp_is_asked_for_its_code_after_the_link() {
     let h = start(sqlite(), passkeys());
     let email = "new@example.com";
@@ -1310,7 +1412,6 @@ fn a_passkey_only_account_with_totp_is_asked_for_its_code_after_the_link() {
 
 /// Anonymous sign-in ceremonies are counted per client: past the limit the page and the
 /// JSON options answer `429` with `Retry-After`, and another client still starts one.
-#[test]
 fn anonymous_ceremony_starts_are_limited_per_client() {
     use pow_actix::store::Limit;
     let limited =
@@ -1325,22 +1426,31 @@ fn anonymous_ceremony_starts_are_limited_per_client() {
     for _ in 0..2 {
         assert_eq!(flood.get("/passkeys/sign-in").status, 200);
     }
-    let res = post(&mut flood, "/passkeys/authentication/options", json!({}));
-    assert_eq!(res.status, 200, "{}", res.body);
+    if serves_json() {
+        let res = post(&mut flood, "/passkeys/authentication/options", json!({}));
+        assert_eq!(res.status, 200, "{}", res.body);
+    } else {
+        // On axum, which serves no JSON: the page starts the third.
+        assert_eq!(flood.get("/passkeys/sign-in").status, 200);
+    }
     let page = flood.get("/passkeys/sign-in");
     assert_eq!(page.status, 429, "{}", page.body);
     assert!(page.header("retry-after").is_some());
-    let res = post(
-        &mut flood,
-        "/passkeys/authentication/options",
-        json!({ "email": EMAIL }),
-    );
-    assert_eq!((res.status, code(&res)), (429, "rate_limited".into()));
+    if serves_json() {
+        let res = post(
+            &mut flood,
+            "/passkeys/authentication/options",
+            json!({ "email": EMAIL }),
+        );
+        assert_eq!((res.status, code(&res)), (429, "rate_limited".into()));
+    }
     // Another client is not held back.
     let mut other = client("203.0.113.9");
     assert_eq!(other.get("/passkeys/sign-in").status, 200);
-    let res = post(&mut other, "/passkeys/authentication/options", json!({}));
-    assert_eq!(res.status, 200, "{}", res.body);
+    if serves_json() {
+        let res = post(&mut other, "/passkeys/authentication/options", json!({}));
+        assert_eq!(res.status, 200, "{}", res.body);
+    }
 }
 
 /// Routes as `(method, path)`.
@@ -1383,12 +1493,15 @@ fn factor_change_body(method: &str, path: &str) -> Option<String> {
 /// A session that proved the password alone (a stolen remember-me cookie plus the
 /// password, say) removes no factor and adds none, whatever the factor and the route:
 /// each asks for a recent second factor of the account's, and passes once one is proved.
-#[test]
 fn every_factor_change_asks_for_a_recent_second_factor() {
     let h = start(sqlite(), passkeys());
     // Both sessions proved the password only, while the account had no second factor.
     let mut browser = Client::new(h.addr);
     assert_eq!(browser.sign_in(EMAIL, PASSWORD).status, 302);
+    if !serves_json() {
+        factor_changes_on_the_pages(&h, browser);
+        return;
+    }
     let mut app = app_client(&h);
     let passkey = enrol(&mut app, &Device::new(true), "Laptop");
     let passkey_id = passkey["id"].as_i64().unwrap();
@@ -1467,3 +1580,159 @@ fn every_factor_change_asks_for_a_recent_second_factor() {
     assert!(res.status < 300, "{}", res.body);
     assert_eq!(passkeys_left(&mut app), 0);
 }
+
+/// [`every_factor_change_asks_for_a_recent_second_factor`] on the pages alone (on axum,
+/// which serves no JSON): the `browser`, signed in with the password, enrols the passkey on
+/// its page (which proves the new passkey, not the person); once the account has TOTP too,
+/// every factor change sends it to a step-up page, and after the passkey is proved on its
+/// step-up page the passkey goes.
+fn factor_changes_on_the_pages(h: &Harness, mut browser: Client) {
+    let device = Device::new(true);
+    let res = enrol_on_page(&mut browser, "/passkeys", &device, "Laptop");
+    assert_eq!(res.location(), "/passkeys", "{}", res.body);
+    let passkey_id = stored_passkeys(h)[0].id;
+    execute(
+        &h.users,
+        &format!(
+            "UPDATE {} SET totp_secret = 'JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP', \
+             totp_enabled_at = '2026-01-01 00:00:00'",
+            table(&h.users, "users")
+        ),
+    );
+    let (html, _) = factor_change_routes(passkey_id);
+    for (method, path) in &html {
+        let csrf = browser.get("/registration/edit").csrf();
+        let res = browser.request(
+            method,
+            path,
+            Some(format!("_csrf_token={csrf}&user[name]=x")),
+        );
+        assert_eq!(res.status, 302, "{method} {path}: {}", res.body);
+        assert!(
+            res.location().contains("/step-up"),
+            "{method} {path} sends to a step-up page: {}",
+            res.location()
+        );
+    }
+    assert_eq!(stored_passkeys(h).len(), 1);
+
+    // Once the session proves a second factor, the passkey goes.
+    let page = browser.get("/passkeys/step-up");
+    assert_eq!(page.status, 200, "{}", page.body);
+    let options: Value = serde_json::from_str(&hidden(&page.body, "webauthn_options")).unwrap();
+    let credential = device.get(ORIGIN, &options);
+    let res = browser.post(
+        "/passkeys/step-up",
+        &[
+            ("_csrf_token", &page.csrf()),
+            ("user[ceremony]", &hidden(&page.body, "ceremony")),
+            ("user[credential]", &credential.to_string()),
+        ],
+    );
+    assert_eq!(res.location(), "/passkeys", "{}", res.body);
+    let csrf = browser.get("/registration/edit").csrf();
+    let res = browser.post(
+        &format!("/passkeys/{passkey_id}/delete"),
+        &[("_csrf_token", &csrf)],
+    );
+    assert_eq!(res.location(), "/passkeys", "{}", res.body);
+    assert!(stored_passkeys(h).is_empty());
+}
+
+/// The passkeys page on its own: a second passkey after proving the first on the step-up
+/// page, renaming, deleting, and the security key's page.
+fn passkeys_are_managed_on_the_pages() {
+    let h = start(sqlite(), passkeys());
+    let mut browser = Client::new(h.addr);
+    assert_eq!(browser.sign_in(EMAIL, PASSWORD).status, 302);
+    let page = browser.get("/passkeys");
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(
+        page.body.contains("You have no passkeys yet"),
+        "{}",
+        page.body
+    );
+    let laptop = Device::new(true);
+    let res = enrol_on_page(&mut browser, "/passkeys", &laptop, "Laptop");
+    assert_eq!(res.location(), "/passkeys", "{}", res.body);
+
+    // The session proved the password only: another passkey needs the first one proved.
+    let res = browser.get("/passkeys");
+    assert_eq!(
+        res.location(),
+        "/passkeys/step-up?request_path=%2Fpasskeys",
+        "{}",
+        res.body
+    );
+    let step_up = res.location().to_owned();
+    let page = browser.get(&step_up);
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("/passkeys/passkeys.js"));
+    let options: Value = serde_json::from_str(&hidden(&page.body, "webauthn_options")).unwrap();
+    let credential = laptop.get(ORIGIN, &options);
+    let res = browser.post(
+        &step_up,
+        &[
+            ("_csrf_token", &page.csrf()),
+            ("user[ceremony]", &hidden(&page.body, "ceremony")),
+            ("user[credential]", &credential.to_string()),
+        ],
+    );
+    assert_eq!(res.location(), "/passkeys", "{}", res.body);
+    let page = browser.get("/passkeys");
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("Laptop"), "{}", page.body);
+
+    // A refused answer: back to the step-up page with the refusal.
+    let page = browser.get(&step_up);
+    let res = browser.post(
+        &step_up,
+        &[
+            ("_csrf_token", &page.csrf()),
+            ("user[ceremony]", "not-a-ceremony"),
+            ("user[credential]", "{}"),
+        ],
+    );
+    assert_eq!(res.location(), step_up, "{}", res.body);
+
+    // Renamed.
+    let id = stored_passkeys(&h)[0].id;
+    let page = browser.get("/passkeys");
+    let field = format!("user[name_{id}]");
+    let res = browser.post(
+        &format!("/passkeys/{id}/rename"),
+        &[("_csrf_token", &page.csrf()), (&field, "Work laptop")],
+    );
+    assert_eq!(res.location(), "/passkeys", "{}", res.body);
+    let page = browser.get("/passkeys");
+    assert!(page.body.contains("Work laptop"), "{}", page.body);
+
+    // A second one, then the first goes.
+    let res = enrol_on_page(&mut browser, "/passkeys", &Device::new(true), "Phone");
+    assert_eq!(res.location(), "/passkeys", "{}", res.body);
+    let page = browser.get("/passkeys");
+    let res = browser.post(
+        &format!("/passkeys/{id}/delete"),
+        &[("_csrf_token", &page.csrf())],
+    );
+    assert_eq!(res.location(), "/passkeys", "{}", res.body);
+    let names: Vec<String> = stored_passkeys(&h).into_iter().map(|p| p.name).collect();
+    assert_eq!(names, ["Phone"]);
+
+    // The security key's page carries its ceremony and the script.
+    let page = browser.get("/passkeys/security-key");
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("/passkeys/passkeys.js"));
+    assert_eq!(hidden(&page.body, "webauthn_mode"), "create");
+}
+
+pow_testkit::on_both!(
+    enrols_and_signs_in_with_and_without_an_address_sqlite,
+    enrols_and_signs_in_with_and_without_an_address_postgres,
+    a_security_key_is_a_second_factor_and_never_signs_in_alone,
+    a_passkey_only_account_signs_up_and_recovers,
+    a_passkey_only_account_with_totp_is_asked_for_its_code_after_the_link,
+    anonymous_ceremony_starts_are_limited_per_client,
+    every_factor_change_asks_for_a_recent_second_factor,
+    passkeys_are_managed_on_the_pages,
+);

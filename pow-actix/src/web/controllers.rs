@@ -21,6 +21,24 @@ pub fn configure(config: PowConfig) -> impl FnOnce(&mut ServiceConfig) {
         cfg.app_data(web::Data::new(config.clone()));
         cfg.app_data(web::PayloadConfig::new(super::params::MAX_FORM_BYTES));
         mount_pages(cfg, &config, &pow_core::pages::routes::page_routes(&config));
+        for asset in config.extensions().assets() {
+            let asset = *asset;
+            let serve = move || async move {
+                HttpResponse::Ok()
+                    .content_type(asset.content_type)
+                    .insert_header((
+                        actix_web::http::header::CACHE_CONTROL,
+                        routes::Asset::CACHE_CONTROL,
+                    ))
+                    .insert_header((actix_web::http::header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+                    .body(asset.body)
+            };
+            cfg.service(
+                web::resource(asset.mounted_path(&config))
+                    .route(web::get().to(serve))
+                    .route(web::head().to(serve)),
+            );
+        }
         cfg.service(
             web::resource("/session/unlock/{token}").route(web::get().to(super::unlock::unlock)),
         );

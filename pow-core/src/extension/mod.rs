@@ -406,6 +406,7 @@ pub(crate) struct Contributions {
     pub(crate) request_hooks: Vec<Arc<dyn RequestHook>>,
     pub(crate) step_up_pages: Vec<(crate::session::AuthMethod, Arc<StepUpPathFn>)>,
     pub(crate) page_routes: Vec<crate::pages::routes::PageRoute>,
+    pub(crate) assets: Vec<crate::pages::routes::Asset>,
 }
 
 /// Where an extension registers what it contributes (see [`Extension::build`]). Each
@@ -479,6 +480,13 @@ impl ExtensionBuilder {
     /// [`Views`](crate::views::Views) may only restyle registered ones.
     pub fn pages(&mut self, pages: impl IntoIterator<Item = PageId>) -> &mut Self {
         self.contributions.page_ids.extend(pages);
+        self
+    }
+
+    /// A static file the extension serves beside its pages (a page's script), mounted by
+    /// every framework layer ([`Asset`](crate::pages::routes::Asset)).
+    pub fn asset(&mut self, asset: crate::pages::routes::Asset) -> &mut Self {
+        self.contributions.assets.push(asset);
         self
     }
 

@@ -82,6 +82,7 @@ pub struct Extensions {
     request_hooks: Vec<Arc<dyn super::RequestHook>>,
     step_up_pages: Vec<(crate::session::AuthMethod, Arc<super::StepUpPathFn>)>,
     page_routes: Vec<crate::pages::routes::PageRoute>,
+    assets: Vec<crate::pages::routes::Asset>,
 }
 
 /// One extension and its contributions.
@@ -133,6 +134,7 @@ impl Extensions {
                 .extend(parts.user_tables.iter().map(|table| (name, *table)));
             built.revoked.extend(parts.revoked.iter().cloned());
             built.page_routes.extend(parts.page_routes.iter().cloned());
+            built.assets.extend(parts.assets.iter().copied());
             built
                 .user_data
                 .extend(parts.user_data.iter().map(|data| (name, Arc::clone(data))));
@@ -338,6 +340,12 @@ impl Extensions {
     /// renders no other.
     pub fn is_page(&self, page: PageId) -> bool {
         self.page_ids.contains(&page)
+    }
+
+    /// The static files the enabled extensions serve
+    /// ([`ExtensionBuilder::asset`](super::ExtensionBuilder::asset)), in order.
+    pub fn assets(&self) -> &[crate::pages::routes::Asset] {
+        &self.assets
     }
 
     /// The page routes the enabled extensions serve

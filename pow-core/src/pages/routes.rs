@@ -103,6 +103,32 @@ impl QueryParams {
     }
 }
 
+/// A static file an extension serves beside its pages (a page's script): the same on every
+/// framework, outside the action pipeline, `200` with its type, cached an hour, never
+/// sniffed; `GET` and `HEAD` only.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Asset {
+    /// The path under the setup's mount point (the routes backend may move it, as it moves
+    /// the extension's pages).
+    pub path: &'static str,
+    /// The extension serving it.
+    pub extension: &'static str,
+    /// Its media type (`text/javascript; charset=utf-8`).
+    pub content_type: &'static str,
+    /// The file.
+    pub body: &'static str,
+}
+
+impl Asset {
+    /// The `Cache-Control` an asset is answered with.
+    pub const CACHE_CONTROL: &'static str = "public, max-age=3600";
+
+    /// Where the asset is mounted under the setup's mount point.
+    pub fn mounted_path(&self, config: &PowConfig) -> String {
+        config.routes().extension_route(self.extension, self.path)
+    }
+}
+
 /// One page route: see the [module](self).
 #[derive(Clone)]
 pub struct PageRoute {

@@ -36,6 +36,14 @@ impl OAuthApi {
     }
 }
 
+impl OAuth {
+    /// The JSON side, to add to [`ApiOptions`](pow_actix::api::ApiOptions) when the config
+    /// does not enable the extension itself.
+    pub fn api(&self) -> OAuthApi {
+        OAuthApi::new(self.clone())
+    }
+}
+
 #[derive(Deserialize, Default)]
 struct AuthorizeBody {
     #[serde(default)]

@@ -1,9 +1,7 @@
-//! The actix side: the provider round trip's pages and linked-accounts page (`html`), the
-//! JSON endpoints (`json`) and, for an app's tests, a local OpenID Connect provider
-//! (`testing`, feature `test-util`). Each parses a request, runs a flow of [`crate::flow`]
-//! and renders its outcome.
+//! The actix side: the JSON endpoints (`json`) and, for an app's tests, a local OpenID
+//! Connect provider (`testing`, feature `test-util`). The pages are engine page routes
+//! ([`crate::pages`]), which every framework layer mounts.
 
-pub(crate) mod html;
 pub(crate) mod json;
 #[cfg(feature = "test-util")]
 pub mod testing;

@@ -8,7 +8,7 @@ use pow_actix::web::Action;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::html::*;
+use crate::pages::{passkey_id, stored_user};
 use crate::routes::*;
 use crate::{EnrolAnswer, Kind, PasskeyError, Passkeys, NAME};
 

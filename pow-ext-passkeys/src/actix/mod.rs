@@ -1,7 +1,6 @@
-//! The actix side: the pages and the script (`html`), the JSON endpoints (`json`) and the
-//! recovery of passkey-only accounts (`recovery`). Each parses a request, runs a ceremony or
-//! flow of the engine and renders its outcome.
+//! The actix side: the JSON endpoints (`json`, and `recovery` for passkey-only accounts),
+//! each parsing a request, running a ceremony or flow of the engine and answering JSON.
+//! The pages are engine page routes (`crate::pages`), the script an engine asset.
 
-pub(crate) mod html;
 pub(crate) mod json;
 pub(crate) mod recovery;
