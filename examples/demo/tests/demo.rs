@@ -913,3 +913,55 @@ pow_testkit::on_both!(
     a_taken_address_sign_up_tells_its_owner,
     the_home_page_names_a_team_only_where_it_matters,
 );
+
+/// The route tables of both demos compared: no extension serves a page on actix-web only
+/// (none registers actix routes of its own), and every page route of the demo's setup,
+/// core and extensions, every extension's asset too, answers an anonymous visitor alike on
+/// both apps.
+#[test]
+fn both_demos_serve_every_page_of_every_extension_alike() {
+    use pow_actix::extension::ActixExtensions as _;
+    let (_, _, config) = start_with_config(&[]);
+    assert_eq!(
+        config.extensions().routes().count(),
+        0,
+        "an extension registers actix-web routes of its own: make them page routes"
+    );
+    let table = pow_core::pages::routes::page_routes(&config);
+    assert!(table.len() > 40, "every extension's pages: {}", table.len());
+    let mut seen = Vec::new();
+    for framework in [pow_testkit::Framework::Actix, pow_testkit::Framework::Axum] {
+        pow_testkit::set_framework(framework);
+        let (mut client, _, config) = start_with_config(&[]);
+        let mut answers = Vec::new();
+        for route in &table {
+            let path = route
+                .mounted_path(&config)
+                .replace("{token}", "x")
+                .replace("{provider}", "nowhere")
+                .replace("{id}", "1");
+            let method = route.verb.as_str();
+            let res = client.request(method, &path, (method != "GET").then(String::new));
+            assert!(
+                ![404, 405].contains(&res.status),
+                "{framework:?}: {method} {path} is served: {}",
+                res.status
+            );
+            answers.push((
+                format!("{method} {path}"),
+                res.status,
+                res.location().to_owned(),
+            ));
+        }
+        for asset in config.extensions().assets() {
+            let res = client.get(&asset.mounted_path(&config));
+            assert_eq!(res.status, 200, "{framework:?}: {}", asset.path);
+            answers.push((asset.path.to_owned(), res.status, res.body));
+        }
+        seen.push(answers);
+    }
+    pow_testkit::set_framework(pow_testkit::Framework::Actix);
+    for (on_actix, on_axum) in seen[0].iter().zip(&seen[1]) {
+        assert_eq!(on_actix, on_axum, "answered alike on both demos");
+    }
+}
