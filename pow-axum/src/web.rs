@@ -94,7 +94,7 @@ pub fn router<S: Clone + Send + Sync + 'static>(config: &pow_core::PowConfig) ->
 }
 
 /// The development mailbox preview (the engine's
-/// [`pages::mailbox`](pow_core::pages::mailbox)) at
+/// [`pages::mailbox`]) at
 /// [`MAILBOX_PATH`](pow_core::pages::mailbox::MAILBOX_PATH): `GET /dev/mailbox` lists
 /// the mails `outbox` kept, newest first, `GET /dev/mailbox/{n}` shows one rendered and
 /// `GET /dev/mailbox/{n}/text` its plain-text part. For development only, as on
