@@ -395,7 +395,15 @@ fn in_browser(
         Some(Arc::new(mailer.clone())),
     )
     .unwrap();
-    let addr: SocketAddr = pow_actix::test_client::serve(move || example_demo::app(config.clone()));
+    // The actix-web demo, or its axum twin, as the test runs (`on_both!` below).
+    let addr: SocketAddr = match pow_testkit::framework() {
+        pow_testkit::Framework::Actix => {
+            pow_actix::test_client::serve(move || example_demo::app(config.clone()))
+        }
+        pow_testkit::Framework::Axum => {
+            pow_testkit::serve_axum(example_demo_axum::app(config, None))
+        }
+    };
     let driver = Driver::start();
     let profile = std::env::temp_dir().join(format!(
         "pow-chromium-{}",
@@ -454,7 +462,6 @@ fn in_browser(
     outcome.unwrap();
 }
 
-#[test]
 fn a_user_goes_through_every_page_without_javascript() {
     let admins = vec!["ada@example.com".to_owned()];
     in_browser("journey", false, "127.0.0.1", admins, journey);
@@ -542,8 +549,12 @@ async fn passkey_journey(b: &Browser, mailer: &MemoryMailer) -> Result<(), Failu
     Ok(())
 }
 
-#[test]
 fn a_user_enrols_a_passkey_and_signs_in_with_it() {
     // Passkeys want a domain: the browser opens the demo as localhost.
     in_browser("passkeys", true, "localhost", Vec::new(), passkey_journey);
 }
+
+pow_testkit::on_both!(
+    a_user_goes_through_every_page_without_javascript,
+    a_user_enrols_a_passkey_and_signs_in_with_it,
+);
