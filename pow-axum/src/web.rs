@@ -36,10 +36,8 @@ use futures_util::future::BoxFuture;
 use pow_core::config::{return_path, returning_to, RouteContext};
 use pow_core::pages::routes::{self, PageRoute, PathParams, QueryParams, Verb};
 use pow_core::pages::{self, core, Answer, FormData, Page, MAX_FORM_BYTES, PAGE_HEADERS};
-use pow_core::pipeline::{
-    self, Access, ActionId, Client, Flow, Format, Halt, Refusal, Requirements, Step,
-};
-use pow_core::session::{flash, StepUp};
+use pow_core::pipeline::{self, ActionId, Client, Flow, Format, Halt, Refusal, Requirements, Step};
+use pow_core::session::flash;
 use pow_core::users::{Params, User};
 use pow_core::PowError;
 
@@ -269,7 +267,7 @@ pub type Act = Box<
 /// ```
 /// use axum::{extract::Request, response::Response};
 /// use pow_axum::pages::Answer;
-/// use pow_axum::pipeline::{ActionId, ActionKind};
+/// use pow_axum::pipeline::{Access, ActionId, ActionKind, Requirements};
 /// use pow_axum::web::Action;
 /// use pow_axum::Pow;
 /// use axum::extract::FromRequestParts;
@@ -282,8 +280,9 @@ pub type Act = Box<
 ///         Ok(pow) => pow,
 ///         Err(rejection) => return axum::response::IntoResponse::into_response(rejection),
 ///     };
+///     let signed_in = Requirements { access: Access::SignedIn, ..Requirements::default() };
 ///     Action::new(HELLO)
-///         .signed_in()
+///         .requirements(signed_in)
 ///         .run(pow, &parts, Box::new(|_, _| Box::pin(async { Ok(Answer::Redirect("/".into())) })))
 ///         .await
 /// }
@@ -305,54 +304,11 @@ impl Action {
         }
     }
 
-    /// Sets every rule at once, as an engine route declares them
-    /// ([`PageRoute::requirements`]).
+    /// Sets who may run it and what it asks of the client (access, sudo, step-up, CAPTCHA),
+    /// as an engine route declares them ([`PageRoute::requirements`], with
+    /// [`PageRoute::signed_in`] and its siblings).
     pub fn requirements(mut self, requirements: Requirements) -> Self {
         self.requirements = requirements;
-        self
-    }
-
-    /// Only signed-in users.
-    pub fn signed_in(mut self) -> Self {
-        self.requirements.access = Access::SignedIn;
-        self
-    }
-
-    /// Only visitors who are not signed in.
-    pub fn signed_out(mut self) -> Self {
-        self.requirements.access = Access::SignedOut;
-        self
-    }
-
-    /// Sudo mode: signed-in users whose session proved the password within the sudo
-    /// window; others are sent to the confirmation page, which returns them here.
-    pub fn sudo(mut self) -> Self {
-        self.requirements.sudo = true;
-        self.signed_in()
-    }
-
-    /// A step-up action: the session must have proved one of the rule's methods.
-    pub fn step_up(mut self, rule: StepUp) -> Self {
-        self.requirements.step_up = Some(rule);
-        self.signed_in()
-    }
-
-    /// An action that changes one of the user's second factors (sudo mode and the
-    /// engine's factor-change rule).
-    pub fn changes_factor(mut self) -> Self {
-        self.requirements.changes_factor = true;
-        self.sudo()
-    }
-
-    /// An action only the account's owner may take (never support access).
-    pub fn owner_only(mut self) -> Self {
-        self.requirements.owner_only = true;
-        self.signed_in()
-    }
-
-    /// A target of bots: the setup's CAPTCHA, when it has one, checks the form's answer.
-    pub fn captcha(mut self) -> Self {
-        self.requirements.captcha = true;
         self
     }
 
