@@ -9,14 +9,12 @@
 //! declare, and the export answers a download rather than a page. Their pages and the
 //! closing itself are written here, once.
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use pow_core::error::PowError;
-use pow_core::pages::routes::{PageRoute, PathParams, Verb};
+use pow_core::pages::routes::{ActFuture, PageRoute, PathParams, Verb};
 use pow_core::pages::{form, Answer, Page};
 use pow_core::pipeline::{Client, FlashKind, Requirements, Step};
 use pow_core::session::{AuthMethod, CookieSession, CurrentSession, SessionMetadata};
@@ -37,20 +35,6 @@ const CLOSE_PAGE: PageId = PageId::new("account/close");
 /// The reactivation page's id.
 const REACTIVATE_PAGE: PageId = PageId::new("account/reactivate");
 
-/// A controller's future, as a page route runs it.
-type Boxed<'a> = Pin<Box<dyn Future<Output = Result<Answer, PowError>> + Send + 'a>>;
-
-/// A controller of the extension as a page route's: `$act(step, client, &ext)`.
-macro_rules! with_ext {
-    ($ext:expr, $act:path) => {{
-        let ext: Arc<Account> = Arc::clone(&$ext);
-        move |step: &mut Step, client: &mut dyn Client| {
-            let ext = Arc::clone(&ext);
-            Box::pin(async move { $act(step, client, &ext).await }) as Boxed<'_>
-        }
-    }};
-}
-
 /// The extension's page routes: the mailed closing confirmation, and reactivation after a
 /// password sign-in and through the closing mail's link.
 pub(crate) fn page_routes(ext: &Account) -> Vec<PageRoute> {
@@ -60,13 +44,13 @@ pub(crate) fn page_routes(ext: &Account) -> Vec<PageRoute> {
             Verb::Get,
             CONFIRM_LINK_PATH,
             actions::CLOSE_LINK_NEW,
-            with_ext!(ext, close_link_new),
+            pow_core::page_act!(ext, close_link_new),
         ),
         PageRoute::new(
             Verb::Post,
             CONFIRM_LINK_PATH,
             actions::CLOSE_LINK,
-            with_ext!(ext, close_link_create),
+            pow_core::page_act!(ext, close_link_create),
         ),
         PageRoute::new(
             Verb::Get,
@@ -79,20 +63,20 @@ pub(crate) fn page_routes(ext: &Account) -> Vec<PageRoute> {
             Verb::Post,
             REACTIVATE_PATH,
             actions::REACTIVATE,
-            with_ext!(ext, reactivate_create),
+            pow_core::page_act!(ext, reactivate_create),
         )
         .signed_out(),
         PageRoute::new(
             Verb::Get,
             REACTIVATE_LINK_PATH,
             actions::REACTIVATE_LINK_NEW,
-            with_ext!(ext, reactivate_link_new),
+            pow_core::page_act!(ext, reactivate_link_new),
         ),
         PageRoute::new(
             Verb::Post,
             REACTIVATE_LINK_PATH,
             actions::REACTIVATE_LINK,
-            with_ext!(ext, reactivate_link_create),
+            pow_core::page_act!(ext, reactivate_link_create),
         ),
     ];
     let close_ext = Arc::clone(&ext);
@@ -100,7 +84,7 @@ pub(crate) fn page_routes(ext: &Account) -> Vec<PageRoute> {
     let routes = routes.into_iter().chain([
         PageRoute::new(Verb::Get, CLOSE_PATH, actions::CLOSE_NEW, move |_, _| {
             let answer = close_new(&close_ext);
-            Box::pin(async move { Ok(answer) }) as Boxed<'_>
+            Box::pin(async move { Ok(answer) }) as ActFuture<'_>
         })
         .signed_in(),
         PageRoute::new(
@@ -112,7 +96,7 @@ pub(crate) fn page_routes(ext: &Account) -> Vec<PageRoute> {
                 Box::pin(async move {
                     let by_mail = proves_by_mail(&step.config, client.session().current().as_ref());
                     close_create(step, client, &ext, by_mail).await
-                }) as Boxed<'_>
+                }) as ActFuture<'_>
             },
         )
         // Support access closes nothing, by either proof.
@@ -120,7 +104,7 @@ pub(crate) fn page_routes(ext: &Account) -> Vec<PageRoute> {
         .refined_by(close_requirements),
         PageRoute::new(Verb::Get, EXPORT_PATH, actions::EXPORT, move |step, _| {
             let ext = Arc::clone(&export_ext);
-            Box::pin(async move { export(step, &ext).await }) as Boxed<'_>
+            Box::pin(async move { export(step, &ext).await }) as ActFuture<'_>
         })
         .sudo(),
     ]);

@@ -1,4 +1,4 @@
-//! Controller callbacks: what happens around sign-up, sign-in, account edits and
+//! Action callbacks: what happens around sign-up, sign-in, account edits and
 //! invitation accepts.
 
 use pow_core::extension::Callbacks;

@@ -47,8 +47,8 @@
 //! # }
 //! ```
 //!
-//! Its pages are page routes of the engine's table, like the core's: they come with
-//! [`pow_actix::web::configure`] on actix-web and with `pow_axum::web::router` on axum.
+//! Its pages are page routes of the engine's table, like the core's: every framework
+//! layer mounts them with its pages, and they answer alike on each.
 //!
 //! ## Settings
 //!
@@ -172,7 +172,7 @@
 //!
 //! **The link in the mail.** Confirmation mails sent because of an API request link, by
 //! default, to the HTML route `<base_url>/confirm-email/<token>`, which confirms in the
-//! browser (mount [`pow_actix::web::configure`], or `pow_axum::web::router`, for it). An
+//! browser (mount the pages for it). An
 //! app without HTML pages sets a [`LinkTemplate`](pow_core::api::LinkTemplate) with
 //! [`EmailConfirmationApi::link_template`]: the link then opens the single-page app
 //! (`https://app.example.com/confirm-email?token={token}`) or the mobile app

@@ -34,8 +34,8 @@
 //! # }
 //! ```
 //!
-//! [`pow_actix::web::configure`] on actix-web, and `pow_axum::web::router` on axum, then
-//! mount the pages: page routes of the engine's table, like the core's. Link to
+//! The pages are page routes of the engine's table, like the core's: every framework
+//! layer mounts them with its pages, and they answer alike on each. Link to
 //! `/invitations/new` from your app for users who may invite.
 //!
 //! # Settings
@@ -48,13 +48,13 @@
 //!
 //! # Routes
 //!
-//! | Method | Path | Who | What | Served by |
-//! |---|---|---|---|---|
-//! | GET | `/invitations/new` | signed in, allowed to invite | form with the user id field | actix-web, axum |
-//! | POST | `/invitations` | signed in, allowed to invite | creates the invited user | actix-web, axum |
-//! | GET | `/invitations/{token}` | signed in, allowed to invite | shows the link to hand over | actix-web, axum |
-//! | GET | `/invitations/{token}/edit` | signed out | the invitee's form: user id, password, confirmation | actix-web, axum |
-//! | PATCH, PUT | `/invitations/{token}` | signed out | accepts (forms POST with `_method=PATCH`) | actix-web, axum |
+//! | Method | Path | Who | What |
+//! |---|---|---|---|
+//! | GET | `/invitations/new` | signed in, allowed to invite | form with the user id field |
+//! | POST | `/invitations` | signed in, allowed to invite | creates the invited user |
+//! | GET | `/invitations/{token}` | signed in, allowed to invite | shows the link to hand over |
+//! | GET | `/invitations/{token}/edit` | signed out | the invitee's form: user id, password, confirmation |
+//! | PATCH, PUT | `/invitations/{token}` | signed out | accepts (forms POST with `_method=PATCH`) |
 //!
 //! The routes backend ([`Routes::extension_route`](pow_core::config::Routes::extension_route))
 //! may move the paths; links follow. A `HEAD` of the accept form's link answers `405`.

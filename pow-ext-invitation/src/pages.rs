@@ -11,7 +11,7 @@ use std::sync::Arc;
 use pow_core::config::RouteContext;
 use pow_core::error::PowError;
 use pow_core::pages::core::signed_up;
-use pow_core::pages::routes::{PageRoute, PathParams, Verb};
+use pow_core::pages::routes::{ActFuture, PageRoute, PathParams, Verb};
 use pow_core::pages::{extra_fields, form, new_password_fields, user_id_field, Answer, Page};
 use pow_core::pipeline::{Client, FlashKind, Step};
 use pow_core::request::RequestSource;
@@ -81,20 +81,16 @@ pub(crate) fn page_routes(ext: &Invitation) -> Vec<PageRoute> {
 }
 
 /// A controller of the extension, given its settings.
-type Act = for<'a> fn(&'a mut Step, &'a mut dyn Client, Arc<Invitation>) -> Boxed<'a>;
+type Act = for<'a> fn(&'a mut Step, &'a mut dyn Client, Arc<Invitation>) -> ActFuture<'a>;
 
 /// `act` over the extension's settings `ext`, as a page route runs a controller.
 fn with_ext(
     ext: &Arc<Invitation>,
     act: Act,
-) -> impl for<'a> Fn(&'a mut Step, &'a mut dyn Client) -> Boxed<'a> + Send + Sync + 'static {
+) -> impl for<'a> Fn(&'a mut Step, &'a mut dyn Client) -> ActFuture<'a> + Send + Sync + 'static {
     let ext = Arc::clone(ext);
     move |step, client| act(step, client, Arc::clone(&ext))
 }
-
-/// A controller's future, as a page route runs it.
-type Boxed<'a> =
-    std::pin::Pin<Box<dyn std::future::Future<Output = Result<Answer, PowError>> + Send + 'a>>;
 
 /// The answer to a signed-in user who may not invite: the `403` page.
 fn forbidden(step: &Step) -> Answer {

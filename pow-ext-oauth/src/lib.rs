@@ -38,8 +38,8 @@
 //! | `POST /auth/{provider}/link` | off to the provider to link an account (sudo mode) |
 //! | `POST /auth/{provider}/unlink` | unlink one (sudo mode); the last way to sign in stays |
 //!
-//! They are routes of the engine's page table: `pow_actix::web::configure` mounts them on
-//! actix-web and `pow_axum::web::router` on axum, and they answer alike on both. A routes
+//! They are routes of the engine's page table: every framework layer mounts them with its
+//! pages, and they answer alike on each. A routes
 //! backend may move them; the links and the callback URL follow. The JSON endpoints are
 //! actix-web routes.
 //!

@@ -8,8 +8,6 @@
 //! and the audit see), with that action's access rule and, for a sign-up, the sign-up rate
 //! limit.
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 
 use pow_core::config::RouteContext;
@@ -55,20 +53,6 @@ const TAKEN: &str = "pow_oauth_email_taken";
 /// Sign-ins a browser may have under way at once (tabs); the oldest goes first.
 const MAX_PENDING_STATES: usize = 3;
 
-/// A controller's future, as a page route runs it.
-type Boxed<'a> = Pin<Box<dyn Future<Output = Result<Answer, PowError>> + Send + 'a>>;
-
-/// A controller of the extension as a page route's: `$act(step, client, &ext)`.
-macro_rules! with_ext {
-    ($ext:expr, $act:path) => {{
-        let ext: Arc<OAuth> = Arc::clone(&$ext);
-        move |step: &mut Step, client: &mut dyn Client| {
-            let ext = Arc::clone(&ext);
-            Box::pin(async move { $act(step, client, &ext).await }) as Boxed<'_>
-        }
-    }};
-}
-
 /// The extension's page routes: off to a provider to sign in (signed-out visitors) or to
 /// link an account (sudo mode), the provider's callback (its access rule depends on what
 /// the sign-in was begun for), the linked accounts page and unlinking (sudo mode). None
@@ -83,7 +67,7 @@ pub(crate) fn page_routes(ext: &OAuth) -> Vec<PageRoute> {
             Verb::Get,
             IDENTITIES_PATH,
             actions::INDEX,
-            with_ext!(ext, index),
+            pow_core::page_act!(ext, index),
         )
         .signed_in(),
         // Begins a sign-in (it stores the attempt): not a route that only shows a page.
@@ -91,27 +75,27 @@ pub(crate) fn page_routes(ext: &OAuth) -> Vec<PageRoute> {
             Verb::Get,
             NEW_PATH,
             actions::NEW,
-            with_ext!(ext, start_sign_in),
+            pow_core::page_act!(ext, start_sign_in),
         )
         .signed_out(),
         PageRoute::new(
             Verb::Post,
             LINK_PATH,
             actions::LINK,
-            with_ext!(ext, start_link),
+            pow_core::page_act!(ext, start_link),
         )
         .sudo(),
         PageRoute::new(
             Verb::Get,
             CALLBACK_PATH,
             actions::CALLBACK,
-            with_ext!(ext, callback),
+            pow_core::page_act!(ext, callback),
         ),
         PageRoute::new(
             Verb::Post,
             UNLINK_PATH,
             actions::UNLINK,
-            with_ext!(ext, unlink),
+            pow_core::page_act!(ext, unlink),
         )
         .sudo(),
     ];

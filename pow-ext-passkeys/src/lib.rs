@@ -23,8 +23,8 @@
 //!
 //! The pages (the passkeys list, the security key's page, the passkey sign-in, the step-up
 //! page and the recovery of a passkey-only account) are routes of the engine's page table:
-//! `pow_actix::web::configure` mounts them on actix-web and `pow_axum::web::router` on
-//! axum, and they answer alike on both. A routes backend
+//! every framework layer mounts them with its pages, and they answer alike on each. A
+//! routes backend
 //! ([`Routes::extension_route`](pow_core::config::Routes::extension_route)) may move them.
 //! So is the pages' script ([`SCRIPT`], at [`script_path`]), an engine asset. The JSON
 //! endpoints ([`PasskeysApi`]) are actix-web routes.

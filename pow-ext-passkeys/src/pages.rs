@@ -5,8 +5,6 @@
 //! loads the extension's script ([`SCRIPT`](crate::SCRIPT)), which posts the browser's
 //! answer with the form.
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 
 use pow_core::config::returning_to;
@@ -41,20 +39,6 @@ const STEP_UP_PAGE: PageId = PAGES[3];
 /// Enrolling a new passkey in a recovery.
 const RECOVERY_PAGE: PageId = PAGES[4];
 
-/// A controller's future, as a page route runs it.
-type Boxed<'a> = Pin<Box<dyn Future<Output = Result<Answer, PowError>> + Send + 'a>>;
-
-/// A controller of the extension as a page route's: `$act(step, client, &ext)`.
-macro_rules! with_ext {
-    ($ext:expr, $act:path) => {{
-        let ext: Arc<Passkeys> = Arc::clone(&$ext);
-        move |step: &mut Step, client: &mut dyn Client| {
-            let ext = Arc::clone(&ext);
-            Box::pin(async move { $act(step, client, &ext).await }) as Boxed<'_>
-        }
-    }};
-}
-
 /// The extension's page routes: the list and enrolment (a factor change), renaming
 /// (signed in) and deleting (a factor change), the security key's page (a factor change),
 /// the step-up page (signed in), and the passkey sign-in and the recovery (signed out).
@@ -68,60 +52,84 @@ pub(crate) fn page_routes(ext: &Passkeys) -> Vec<PageRoute> {
             Get,
             SIGN_IN_PATH,
             actions::SIGN_IN_NEW,
-            with_ext!(ext, sign_in_new),
+            pow_core::page_act!(ext, sign_in_new),
         )
         .signed_out(),
         PageRoute::new(
             Post,
             SIGN_IN_PATH,
             actions::SIGN_IN,
-            with_ext!(ext, sign_in_create),
+            pow_core::page_act!(ext, sign_in_create),
         )
         .signed_out(),
-        PageRoute::new(Get, MANAGE_PATH, actions::MANAGE, with_ext!(ext, manage)).changes_factor(),
-        PageRoute::new(Post, MANAGE_PATH, actions::CREATE, with_ext!(ext, create)).changes_factor(),
+        PageRoute::new(
+            Get,
+            MANAGE_PATH,
+            actions::MANAGE,
+            pow_core::page_act!(ext, manage),
+        )
+        .changes_factor(),
+        PageRoute::new(
+            Post,
+            MANAGE_PATH,
+            actions::CREATE,
+            pow_core::page_act!(ext, create),
+        )
+        .changes_factor(),
         PageRoute::new(
             Get,
             STEP_UP_PATH,
             actions::STEP_UP_NEW,
-            with_ext!(ext, step_up_new),
+            pow_core::page_act!(ext, step_up_new),
         )
         .signed_in(),
         PageRoute::new(
             Post,
             STEP_UP_PATH,
             actions::STEP_UP,
-            with_ext!(ext, step_up_create),
+            pow_core::page_act!(ext, step_up_create),
         )
         .signed_in(),
         PageRoute::new(
             Get,
             SECURITY_KEY_PATH,
             actions::MANAGE,
-            with_ext!(ext, security_key),
+            pow_core::page_act!(ext, security_key),
         )
         .changes_factor(),
         PageRoute::new(
             Post,
             SECURITY_KEY_PATH,
             actions::CREATE,
-            with_ext!(ext, create),
+            pow_core::page_act!(ext, create),
         )
         .changes_factor(),
-        PageRoute::new(Post, RENAME_PATH, actions::RENAME, with_ext!(ext, rename)).signed_in(),
-        PageRoute::new(Post, DELETE_PATH, actions::DELETE, with_ext!(ext, delete)).changes_factor(),
+        PageRoute::new(
+            Post,
+            RENAME_PATH,
+            actions::RENAME,
+            pow_core::page_act!(ext, rename),
+        )
+        .signed_in(),
+        PageRoute::new(
+            Post,
+            DELETE_PATH,
+            actions::DELETE,
+            pow_core::page_act!(ext, delete),
+        )
+        .changes_factor(),
         PageRoute::new(
             Get,
             RECOVERY_PATH,
             RECOVERY_NEW,
-            with_ext!(ext, recovery_new),
+            pow_core::page_act!(ext, recovery_new),
         )
         .signed_out(),
         PageRoute::new(
             Post,
             RECOVERY_PATH,
             RECOVERY,
-            with_ext!(ext, recovery_create),
+            pow_core::page_act!(ext, recovery_create),
         )
         .signed_out(),
     ];

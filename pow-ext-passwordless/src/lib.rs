@@ -28,8 +28,8 @@
 //! | `GET`, `POST /passwordless/sign-up` | staged sign-up: the address first (linked from the sign-up page) |
 //! | `GET`, `POST /passwordless/sign-up/{token}` | the rest of the sign-up form, prefilled |
 //!
-//! The pages are routes of the engine's page table: `pow_actix::web::configure` mounts them
-//! on actix-web and `pow_axum::web::router` on axum, and they answer alike on both. A
+//! The pages are routes of the engine's page table: every framework layer mounts them with
+//! its pages, and they answer alike on each. A
 //! routes backend ([`Routes::extension_route`](pow_core::config::Routes::extension_route))
 //! may move them; the mailed links follow. The JSON endpoints are actix-web routes.
 //!

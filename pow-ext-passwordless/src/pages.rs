@@ -3,8 +3,6 @@
 //! from the mailed link), with their page routes, which every framework layer mounts from
 //! the engine's table.
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 
 use pow_core::error::PowError;
@@ -43,20 +41,6 @@ pub(crate) const LINK_PAGE: PageId = PageId::new("passwordless/link");
 /// The page the code is typed on.
 pub(crate) const CODE_PAGE: PageId = PageId::new("passwordless/code");
 
-/// A controller's future, as a page route runs it.
-type Boxed<'a> = Pin<Box<dyn Future<Output = Result<Answer, PowError>> + Send + 'a>>;
-
-/// A controller of the extension as a page route's: `$act(step, client, &ext, $args...)`.
-macro_rules! with_ext {
-    ($ext:expr, $act:path $(, $arg:expr)*) => {{
-        let ext: Arc<Passwordless> = Arc::clone(&$ext);
-        move |step: &mut Step, client: &mut dyn Client| {
-            let ext = Arc::clone(&ext);
-            Box::pin(async move { $act(step, client, &ext $(, $arg)*).await }) as Boxed<'_>
-        }
-    }};
-}
-
 /// The extension's page routes, all for signed-out visitors: the forms asking for a link,
 /// a code or a staged sign-up (CAPTCHA-checked when they post), the mailed link's page and
 /// its button, the code's page and its check, and the staged sign-up's form.
@@ -68,7 +52,7 @@ pub(crate) fn page_routes(ext: &Passwordless) -> Vec<PageRoute> {
             Verb::Post,
             SIGN_IN_PATH,
             actions::REQUEST,
-            with_ext!(ext, ask, Via::Link, false, SIGN_IN_PATH),
+            pow_core::page_act!(ext, ask, Via::Link, false, SIGN_IN_PATH),
         )
         .captcha(),
         // A `GET` of the mailed link uses nothing: it shows the button that does.
@@ -77,7 +61,7 @@ pub(crate) fn page_routes(ext: &Passwordless) -> Vec<PageRoute> {
             Verb::Post,
             LINK_PATH,
             actions::SIGN_IN,
-            with_ext!(ext, link_use),
+            pow_core::page_act!(ext, link_use),
         ),
         PageRoute::show(CODE_NEW_PATH, actions::NEW, code_new),
         PageRoute::show(CODE_PATH, actions::SHOW, code_show),
@@ -85,21 +69,21 @@ pub(crate) fn page_routes(ext: &Passwordless) -> Vec<PageRoute> {
             Verb::Post,
             CODE_PATH,
             actions::REQUEST,
-            with_ext!(ext, ask, Via::Code, false, CODE_PATH),
+            pow_core::page_act!(ext, ask, Via::Code, false, CODE_PATH),
         )
         .captcha(),
         PageRoute::new(
             Verb::Post,
             CODE_VERIFY_PATH,
             actions::SIGN_IN,
-            with_ext!(ext, code_use),
+            pow_core::page_act!(ext, code_use),
         ),
         PageRoute::show(STAGED_PATH, actions::NEW, staged_new),
         PageRoute::new(
             Verb::Post,
             STAGED_PATH,
             actions::REQUEST,
-            with_ext!(ext, ask, Via::Link, true, STAGED_PATH),
+            pow_core::page_act!(ext, ask, Via::Link, true, STAGED_PATH),
         )
         .captcha(),
         // Reads the link without using it up, but answers a redirect for a bad one: not a
@@ -108,13 +92,13 @@ pub(crate) fn page_routes(ext: &Passwordless) -> Vec<PageRoute> {
             Verb::Get,
             STAGED_TOKEN_PATH,
             actions::SHOW,
-            with_ext!(ext, staged_show),
+            pow_core::page_act!(ext, staged_show),
         ),
         PageRoute::new(
             Verb::Post,
             STAGED_TOKEN_PATH,
             actions::COMPLETE,
-            with_ext!(ext, staged_complete),
+            pow_core::page_act!(ext, staged_complete),
         ),
     ];
     routes

@@ -65,7 +65,7 @@
 //!
 //! Paths are relative to the config's mount path. The pages render through the configured
 //! views as `reset_password/new` and `reset_password/edit`; the sign-in page
-//! (`session/new`) gets a "Forgot password?" link. Controller callbacks of other
+//! (`session/new`) gets a "Forgot password?" link. Action callbacks of other
 //! extensions run as `reset_password#new|create|edit|update`; `reset_password#create`
 //! callbacks never see the user, so they cannot tell known addresses from unknown ones.
 //!

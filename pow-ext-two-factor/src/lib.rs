@@ -45,8 +45,8 @@
 //!   once (claimed atomically, then removed from the user).
 //! - **Settings**: new recovery codes and turning the second factor off, both in sudo mode.
 //!
-//! The pages are routes of the engine's page table: pow-actix's `web::configure` and
-//! pow-axum's `web::router` serve them alike.
+//! The pages are routes of the engine's page table: every framework layer mounts them with
+//! its pages, and they answer alike on each.
 //!
 //! ## JSON
 //!

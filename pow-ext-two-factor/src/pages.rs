@@ -2,8 +2,6 @@
 //! enrolment and the settings (new recovery codes, turning it off), with their page routes,
 //! which every framework layer mounts from the engine's table.
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 
 use chrono::Utc;
@@ -12,7 +10,7 @@ use pow_core::config::returning_to;
 use pow_core::error::PowError;
 use pow_core::mailer::{send_notice, Notice};
 use pow_core::messages::MessageArg;
-use pow_core::pages::routes::{PageRoute, Verb};
+use pow_core::pages::routes::{ActFuture, PageRoute, Verb};
 use pow_core::pages::{form, Answer, Page};
 use pow_core::pipeline::{Client, FlashKind, Step};
 use pow_core::request::RequestFacts;
@@ -44,20 +42,6 @@ const CODES_PAGE: PageId = PageId::new("two_factor/codes");
 /// The step-up page.
 const STEP_UP_PAGE: PageId = PageId::new("two_factor/step_up");
 
-/// A controller's future, as a page route runs it.
-type Boxed<'a> = Pin<Box<dyn Future<Output = Result<Answer, PowError>> + Send + 'a>>;
-
-/// A controller of the extension as a page route's: `$act(step, client, &ext)`.
-macro_rules! with_ext {
-    ($ext:expr, $act:path) => {{
-        let ext: Arc<TwoFactor> = Arc::clone(&$ext);
-        move |step: &mut Step, client: &mut dyn Client| {
-            let ext = Arc::clone(&ext);
-            Box::pin(async move { $act(step, client, &ext).await }) as Boxed<'_>
-        }
-    }};
-}
-
 /// The extension's page routes: the settings and their changes (sudo mode; the changes
 /// are factor changes), the step-up page (signed in) and the second step of a sign-in
 /// (signed out). Every `GET` here has an effect (a secret set up, a challenge issued, a
@@ -69,44 +53,44 @@ pub(crate) fn page_routes(ext: &TwoFactor) -> Vec<PageRoute> {
             Verb::Get,
             SETTINGS_PATH,
             actions::SETTINGS,
-            with_ext!(ext, settings),
+            pow_core::page_act!(ext, settings),
         )
         .sudo(),
         PageRoute::new(
             Verb::Post,
             SETTINGS_PATH,
             actions::ENABLE,
-            with_ext!(ext, enable),
+            pow_core::page_act!(ext, enable),
         )
         .changes_factor(),
         PageRoute::new(
             Verb::Post,
             CODES_PATH,
             actions::CODES,
-            with_ext!(ext, regenerate),
+            pow_core::page_act!(ext, regenerate),
         )
         .changes_factor(),
         PageRoute::new(Verb::Post, DISABLE_PATH, actions::DISABLE, |s, c| {
-            Box::pin(disable(s, c)) as Boxed<'_>
+            Box::pin(disable(s, c)) as ActFuture<'_>
         })
         .changes_factor(),
         PageRoute::new(Verb::Get, STEP_UP_PATH, actions::STEP_UP_NEW, |s, c| {
-            Box::pin(step_up_new(s, c)) as Boxed<'_>
+            Box::pin(step_up_new(s, c)) as ActFuture<'_>
         })
         .signed_in(),
         PageRoute::new(Verb::Post, STEP_UP_PATH, actions::STEP_UP, |s, c| {
-            Box::pin(step_up_create(s, c)) as Boxed<'_>
+            Box::pin(step_up_create(s, c)) as ActFuture<'_>
         })
         .signed_in(),
         PageRoute::new(Verb::Get, VERIFY_PATH, actions::VERIFY_NEW, |s, c| {
-            Box::pin(verify_new(s, c)) as Boxed<'_>
+            Box::pin(verify_new(s, c)) as ActFuture<'_>
         })
         .signed_out(),
         PageRoute::new(
             Verb::Post,
             VERIFY_PATH,
             actions::VERIFY,
-            with_ext!(ext, verify_create),
+            pow_core::page_act!(ext, verify_create),
         )
         .signed_out(),
     ];

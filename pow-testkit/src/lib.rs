@@ -5,7 +5,7 @@
 //!
 //! ```no_run
 //! fn signs_in() {
-//!     # let config: pow_core::PowConfig = todo!();
+//!     let config = pow_core::PowConfig::builder("s".repeat(64)).build().unwrap();
 //!     let addr = pow_testkit::serve(config);
 //!     let mut client = pow_actix::test_client::Client::new(addr);
 //!     assert_eq!(client.get("/session/new").status, 200);

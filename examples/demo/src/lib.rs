@@ -806,6 +806,69 @@ pub fn app_with_mailbox(
         .wrap(PowMiddleware::new(config.clone()))
 }
 
+/// What a demo server runs with: its settings, the setup built from them, and the
+/// development mailbox when mails are kept for it.
+pub struct Server {
+    /// The settings read from the environment.
+    pub settings: Settings,
+    /// The server's own settings (workers, hasher, rate limits).
+    pub server: ServerSettings,
+    /// The setup.
+    pub config: PowConfig,
+    /// The development mailbox (`POW_DEV_MAILBOX=1`, loopback only).
+    pub mailbox: Option<MemoryMailer>,
+}
+
+/// Logs to standard output, filtered by `RUST_LOG` (`info` by default): what every demo
+/// server starts with, whichever framework serves it.
+pub fn init_tracing() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+}
+
+/// Reads the settings from the environment, opens the cache store and builds the setup as
+/// every demo server does (with `POW_DEV_MAILBOX=1`, on a loopback bind only, mails stay in
+/// memory for `/dev/mailbox`; otherwise they are logged, or written to `POW_MAIL_DIR`), and
+/// says in the log where mails go.
+///
+/// # Errors
+/// An invalid setting, a store or database that cannot be reached.
+pub async fn server_from_env() -> std::io::Result<Server> {
+    let settings = Settings::from_env().map_err(std::io::Error::other)?;
+    let server = ServerSettings::from_env().map_err(std::io::Error::other)?;
+    let store = settings.cache.open().await.map_err(std::io::Error::other)?;
+    let mailbox = dev_mailbox(&settings);
+    let mailer = mailbox
+        .clone()
+        .map(|outbox| Arc::new(BackgroundMailer::new(outbox)) as Arc<dyn Mailer>);
+    let config =
+        build_for_server(&settings, &server, store, mailer).map_err(std::io::Error::other)?;
+    let preview = pow_core::pages::mailbox::MAILBOX_PATH;
+    match (&mailbox, &settings.mail_dir) {
+        (Some(_), _) => tracing::warn!(
+            "development mailbox (POW_DEV_MAILBOX=1): every mail the demo sends, sign-in \
+             links included, at http://{}{preview} for requests from this machine only; never \
+             expose it",
+            settings.bind,
+        ),
+        (None, Some(dir)) => tracing::info!("mails are written to {}", dir.display()),
+        (None, None) => tracing::info!(
+            "mails are written to this log; set POW_DEV_MAILBOX=1 to read them at {preview} \
+             (loopback BIND only)"
+        ),
+    }
+    Ok(Server {
+        settings,
+        server,
+        config,
+        mailbox,
+    })
+}
+
 /// Erases the closed accounts whose grace period is over, now and then every hour (the
 /// demo's job runner; an app may run `pow accounts purge` from cron instead).
 pub async fn purge_closed_accounts(config: PowConfig) {

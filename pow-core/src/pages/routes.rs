@@ -60,12 +60,44 @@ impl Verb {
     }
 }
 
+/// What an engine controller's run comes to, as a page route holds it.
+pub type ActFuture<'a> = BoxFuture<'a, Result<Answer, PowError>>;
+
 /// An engine controller: the action over the step and the client.
-pub type Act = Arc<
-    dyn for<'a> Fn(&'a mut Step, &'a mut dyn Client) -> BoxFuture<'a, Result<Answer, PowError>>
-        + Send
-        + Sync,
->;
+pub type Act = Arc<dyn for<'a> Fn(&'a mut Step, &'a mut dyn Client) -> ActFuture<'a> + Send + Sync>;
+
+/// The controller of a page route that runs the async function `$act(step, client,
+/// &settings, args…)` over an extension's settings `$ext` (an `Arc`), cloned into each
+/// run:
+///
+/// ```
+/// use std::sync::Arc;
+/// use pow_core::pages::routes::{PageRoute, Verb};
+/// use pow_core::pages::Answer;
+/// use pow_core::pipeline::{ActionId, ActionKind, Client, Step};
+/// use pow_core::PowError;
+///
+/// struct Greeting(String);
+///
+/// async fn hello(_: &mut Step, _: &mut dyn Client, g: &Greeting) -> Result<Answer, PowError> {
+///     Ok(Answer::Redirect(format!("/hello/{}", g.0)))
+/// }
+///
+/// const HELLO: ActionId = ActionId::new("hello", "create", ActionKind::Other);
+/// let settings = Arc::new(Greeting("world".into()));
+/// let route = PageRoute::new(Verb::Post, "/hello", HELLO, pow_core::page_act!(settings, hello));
+/// ```
+#[macro_export]
+macro_rules! page_act {
+    ($ext:expr, $act:path $(, $arg:expr)*) => {{
+        let ext = ::std::sync::Arc::clone(&$ext);
+        move |step: &mut $crate::pipeline::Step, client: &mut dyn $crate::pipeline::Client| {
+            let ext = ::std::sync::Arc::clone(&ext);
+            ::std::boxed::Box::pin(async move { $act(step, client, &ext $(, $arg)*).await })
+                as $crate::pages::routes::ActFuture<'_>
+        }
+    }};
+}
 
 /// The values of a route's `{name}` path segments, in the step's
 /// [`assigns`](crate::pipeline::Step::assigns) while its controller runs.
@@ -177,10 +209,7 @@ impl PageRoute {
     /// anyone; every verb but `GET` reads a form.
     pub fn new<F>(verb: Verb, path: &'static str, action: ActionId, act: F) -> Self
     where
-        F: for<'a> Fn(&'a mut Step, &'a mut dyn Client) -> BoxFuture<'a, Result<Answer, PowError>>
-            + Send
-            + Sync
-            + 'static,
+        F: for<'a> Fn(&'a mut Step, &'a mut dyn Client) -> ActFuture<'a> + Send + Sync + 'static,
     {
         Self {
             verb,
