@@ -145,12 +145,16 @@ impl SessionHandle for BearerSession {
         }
         let pair = self
             .api
-            .issue_tokens_from(self.current.as_ref(), &self.facts, user, metadata.methods)
+            .service()
+            .issue_tokens(self.current.as_ref(), &self.facts, user, metadata.methods)
             .await?;
         self.issued = Some(Issued::Pair(pair, data));
         // A browser's sign-in mails its own new-device notice (the cookie session's).
         if self.action == ApiAction::SignIn {
-            self.api.notify_sign_in(&self.facts, &self.lang, user).await;
+            self.api
+                .service()
+                .notify_sign_in(&self.facts, &self.lang, user)
+                .await;
         }
         Ok(())
     }

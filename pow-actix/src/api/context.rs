@@ -9,6 +9,8 @@ use actix_web::dev::{Payload, ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::web::{self, ServiceConfig};
 use actix_web::{FromRequest, HttpMessage, HttpRequest};
 
+use pow_core::pages::routes::Verb;
+
 use super::error::ApiError;
 use super::options::ApiOptions;
 use super::*;
@@ -85,39 +87,77 @@ pub trait ApiExtension: Send + Sync + 'static {
     }
 }
 
-/// The mounted API: config, options and token operations. Handlers registered with
-/// [`ApiContext::resource`] extract it as an argument.
+/// The mounted API: one transport's [`ApiService`] (config, options, token operations,
+/// the engine's route table and the document) and the actix JSON sides. Handlers
+/// registered with [`ApiContext::resource`] extract it as an argument.
 #[derive(Clone)]
 pub struct ApiContext {
     inner: Arc<ContextInner>,
 }
 
 struct ContextInner {
-    config: PowConfig,
+    /// This transport's API.
+    service: ApiService,
     options: ApiOptions,
-    /// Where the routes are mounted: the options' prefix, or the browser transport's.
-    prefix: String,
-    /// Whether this is the browser transport's context.
-    browser: bool,
     /// What wraps each route of the browser transport (built once per context; on the
     /// bearer transport's, never used).
     browser_middleware: super::BrowserMiddleware,
-    tokens: Tokens,
     /// The paths registered with [`ApiContext::resource`].
     routes: std::sync::Mutex<std::collections::BTreeSet<String>>,
-    /// The OpenAPI document, built once.
-    openapi: std::sync::OnceLock<Result<serde_json::Value, String>>,
-    /// The JSON sides of the config's extensions, in config order, then those added with
-    /// [`ApiOptions::extension`]; an added one replaces the config's of the same name.
+    /// The actix JSON sides of the config's extensions, in config order, then those added
+    /// with [`ApiOptions::extension`]; an added one replaces the config's of the same name.
     extensions: Vec<Arc<dyn ApiExtension>>,
 }
 
 impl std::fmt::Debug for ApiContext {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ApiContext")
-            .field("config", &self.inner.config)
+            .field("service", &self.inner.service)
             .field("options", &self.inner.options)
             .finish()
+    }
+}
+
+/// An actix JSON side's hooks, as the engine runs them.
+struct HooksOf(Arc<dyn ApiExtension>);
+
+#[async_trait::async_trait]
+impl TokenHooks for HooksOf {
+    async fn before_issue(&self, issue: &Issue<'_>) -> Result<(), PowError> {
+        match self.0.hooks() {
+            Some(hooks) => hooks.before_issue(issue).await,
+            None => Ok(()),
+        }
+    }
+
+    async fn extend_token_data(
+        &self,
+        issue: &Issue<'_>,
+        data: &mut serde_json::Map<String, serde_json::Value>,
+    ) -> Result<(), PowError> {
+        match self.0.hooks() {
+            Some(hooks) => hooks.extend_token_data(issue, data).await,
+            None => Ok(()),
+        }
+    }
+
+    async fn taken_sign_up(&self, config: &PowConfig, lang: &LanguageIdentifier) -> Option<Held> {
+        self.0.hooks()?.taken_sign_up(config, lang).await
+    }
+
+    async fn pending_steps(
+        &self,
+        config: &PowConfig,
+        user: &User,
+    ) -> Result<Vec<PendingStep>, PowError> {
+        match self.0.hooks() {
+            Some(hooks) => hooks.pending_steps(config, user).await,
+            None => Ok(Vec::new()),
+        }
+    }
+
+    fn describe(&self, config: &PowConfig) -> Option<serde_json::Value> {
+        self.0.hooks()?.describe(config)
     }
 }
 
@@ -134,84 +174,88 @@ impl ApiContext {
                 None => extensions.push(Arc::clone(added)),
             }
         }
+        let sides = extensions
+            .iter()
+            .map(|ext| ApiSide {
+                name: ext.name(),
+                hooks: ext
+                    .hooks()
+                    .is_some()
+                    .then(|| Arc::new(HooksOf(Arc::clone(ext))) as Arc<dyn TokenHooks>),
+                openapi: ext.openapi(),
+            })
+            .collect();
+        let service = ApiService::with_sides(config.clone(), options.engine.clone(), sides);
+        Self::of(service, options, extensions)
+    }
+
+    fn of(
+        service: ApiService,
+        options: ApiOptions,
+        extensions: Vec<Arc<dyn ApiExtension>>,
+    ) -> Self {
+        let transport = options
+            .engine
+            .browser_transport()
+            .cloned()
+            .unwrap_or_default();
+        let browser_middleware = super::browser_middleware(service.config().clone(), &transport);
         Self {
             inner: Arc::new(ContextInner {
-                tokens: Tokens::new(&config),
-                prefix: options.prefix.clone(),
-                browser: false,
-                browser_middleware: options
-                    .browser
-                    .clone()
-                    .unwrap_or_default()
-                    .middleware(config.clone()),
-                config,
+                service,
                 options,
-                extensions,
+                browser_middleware,
                 routes: std::sync::Mutex::default(),
-                openapi: std::sync::OnceLock::new(),
+                extensions,
             }),
         }
     }
 
+    /// This transport's API, as the engine serves it.
+    pub fn service(&self) -> &ApiService {
+        &self.inner.service
+    }
+
     /// The setup.
     pub fn config(&self) -> &PowConfig {
-        &self.inner.config
+        self.inner.service.config()
     }
 
     /// The route prefix (`"/api/v1"` by default, `""` at the root; the browser
     /// transport's own on its context).
     pub fn prefix(&self) -> &str {
-        &self.inner.prefix
+        self.inner.service.prefix()
     }
 
     /// `suffix` under the prefix: `path("/session")` is `"/api/v1/session"`.
     pub fn path(&self, suffix: &str) -> String {
-        format!("{}{suffix}", self.inner.prefix)
+        self.inner.service.path(suffix)
     }
 
     /// Whether this is the browser transport's context: sign-ins set the session cookie
     /// and answer no tokens ([`ApiOptions::browser`]).
     pub fn is_browser(&self) -> bool {
-        self.inner.browser
-    }
-
-    /// Where the browser transport's routes are mounted, when the options ask for it.
-    pub(crate) fn browser_prefix(&self) -> Option<String> {
-        let transport = self.inner.options.browser.as_ref()?;
-        Some(
-            transport
-                .prefix
-                .clone()
-                .unwrap_or_else(|| format!("{}/browser", self.inner.options.prefix)),
-        )
+        self.inner.service.is_browser()
     }
 
     /// The browser transport's context beside this one, when the options ask for it.
     fn browser_context(&self) -> Option<ApiContext> {
-        let prefix = self.browser_prefix()?;
-        Some(Self {
-            inner: Arc::new(ContextInner {
-                config: self.inner.config.clone(),
-                options: self.inner.options.clone(),
-                prefix,
-                browser: true,
-                browser_middleware: self.inner.browser_middleware.clone(),
-                tokens: Tokens::new(&self.inner.config),
-                routes: std::sync::Mutex::default(),
-                openapi: std::sync::OnceLock::new(),
-                extensions: self.inner.extensions.clone(),
-            }),
-        })
+        let service = self.inner.service.browser()?;
+        Some(Self::of(
+            service,
+            self.inner.options.clone(),
+            self.inner.extensions.clone(),
+        ))
     }
 
     /// How long renewal tokens live.
     pub fn renewal_ttl(&self) -> Duration {
-        self.inner.options.renewal_ttl
+        self.inner.service.renewal_ttl()
     }
 
     /// How long a used renewal token may come again without revoking its chain.
     pub fn renewal_replay_grace(&self) -> Duration {
-        self.inner.options.replay_grace
+        self.inner.service.renewal_replay_grace()
     }
 
     /// A resource at `suffix` under the prefix, carrying this context (so handlers can
@@ -239,7 +283,7 @@ impl ApiContext {
             .app_data(web::Data::new(self.config().clone()))
             .app_data(web::PayloadConfig::new(MAX_BODY_BYTES))
             .wrap(actix_web::middleware::Condition::new(
-                self.inner.browser,
+                self.is_browser(),
                 self.inner.browser_middleware.clone(),
             ))
     }
@@ -248,7 +292,7 @@ impl ApiContext {
     /// [`SessionHandle`](crate::session::SessionHandle), for a flow that signs the client in
     /// (a second factor, a mailed code): a pair it issues is issued for `action`, after
     /// every extension's [`TokenHooks::before_issue`]. Answer with
-    /// [`signed_in`](Self::signed_in).
+    /// [`issued`](Self::issued).
     pub fn session(
         &self,
         req: &HttpRequest,
@@ -270,25 +314,6 @@ impl ApiContext {
         super::controllers::issued(req, session)
     }
 
-    /// Mails `user` the "new API client signed in" security notice (when notices are on),
-    /// in `lang`, naming the device of `facts`.
-    pub(crate) async fn notify_sign_in(
-        &self,
-        facts: &RequestFacts,
-        lang: &LanguageIdentifier,
-        user: &User,
-    ) {
-        let to = user.email().unwrap_or_default();
-        crate::mailer::send_notice(
-            self.config(),
-            facts,
-            lang,
-            to,
-            crate::mailer::Notice::ApiTokenIssued,
-        )
-        .await;
-    }
-
     /// Issues a new token pair for `user`, starting a new sign-in from the device of `req`
     /// (address and user agent, for the session list) that proved `methods` now (what
     /// [`StepUp`](crate::session::StepUp) rules read), without running the extensions'
@@ -306,63 +331,10 @@ impl ApiContext {
     ) -> Result<TokenPair, PowError> {
         let current = req.extensions().get::<CurrentSession>().cloned();
         let facts = crate::web::ActixRequest(req).facts();
-        self.issue_tokens_from(current.as_ref(), &facts, user, methods)
-            .await
-    }
-
-    /// [`issue_tokens`](Self::issue_tokens) for a client signed in with `current` whose
-    /// request has `facts`.
-    pub(crate) async fn issue_tokens_from(
-        &self,
-        current: Option<&CurrentSession>,
-        facts: &RequestFacts,
-        user: &User,
-        methods: Vec<MethodUse>,
-    ) -> Result<TokenPair, PowError> {
-        // Support access is the admin's browser session: nothing outlives it.
-        if current.is_some_and(|current| current.metadata.is_impersonation()) {
-            return Err(PowError::ImpersonationForbidden);
-        }
-        if user.is_closed() {
-            return Err(PowError::AccountClosed);
-        }
-        let generation = self.inner.tokens.generation(user.id).await?;
-        let device = crate::session::device_of(facts);
-        let pair = self
-            .inner
-            .tokens
-            .issue(
-                user,
-                None,
-                Some(device),
-                methods,
-                generation,
-                self.renewal_ttl(),
-            )
-            .await?;
-        crate::audit::record(
-            self.config(),
-            crate::audit::AuditEvent::new(crate::audit::API_TOKEN_ISSUED).user(user.id),
-        );
-        Ok(pair)
-    }
-
-    /// The extensions' token hooks, in the order they run.
-    pub(crate) fn hooks(&self) -> Vec<&dyn TokenHooks> {
         self.inner
-            .extensions
-            .iter()
-            .filter_map(|ext| ext.hooks())
-            .collect()
-    }
-
-    /// The answer hiding a sign-up refused for a taken user id, if a hook gives one (see
-    /// [`TokenHooks::taken_sign_up`]).
-    pub(crate) async fn taken_sign_up(&self, req: &HttpRequest) -> Option<ApiError> {
-        let lang = error::language(req, Some(self.config()));
-        pow_core::api::taken_sign_up(&self.hooks(), self.config(), &lang)
+            .service
+            .issue_tokens(current.as_ref(), &facts, user, methods)
             .await
-            .map(|held| ApiError::from_pow(req, held.into()))
     }
 
     /// Runs every extension's [`TokenHooks::before_issue`], then collects their
@@ -379,15 +351,9 @@ impl ApiContext {
         action: ApiAction,
         methods: &[MethodUse],
     ) -> Result<serde_json::Map<String, serde_json::Value>, ApiError> {
-        let issue = Issue {
-            config: self.config(),
-            req: facts,
-            lang,
-            user,
-            action,
-            methods,
-        };
-        pow_core::api::prepare_issue(&self.hooks(), &issue)
+        self.inner
+            .service
+            .prepare_issue(facts, lang, user, action, methods)
             .await
             .map_err(|err| ApiError::from(err).localized_in(Some(self.config()), lang))
     }
@@ -408,7 +374,7 @@ impl ApiContext {
         let Some(token) = bearer_token(req.headers()) else {
             return Ok(None);
         };
-        Ok(self.inner.tokens.authenticate(token).await?)
+        Ok(self.inner.service.authenticate(token).await?)
     }
 
     /// The bearer session of `req`, put into the request extensions where the action
@@ -428,39 +394,30 @@ impl ApiContext {
     }
 
     pub(crate) fn tokens(&self) -> &Tokens {
-        &self.inner.tokens
+        self.inner.service.tokens()
     }
 
-    pub(crate) fn options(&self) -> &ApiOptions {
-        &self.inner.options
-    }
-
-    /// The JSON sides of the extensions, in the order they run.
+    /// The actix JSON sides of the extensions, in the order they run.
     pub fn extensions(&self) -> &[Arc<dyn ApiExtension>] {
         &self.inner.extensions
     }
 
     /// The OpenAPI 3.1 document of this API (built once): the core's endpoints, each JSON
-    /// extension's ([`ApiExtension::openapi`]), the app's
-    /// ([`ApiOptions::openapi_fragment`]), with the answers any endpoint may give (`429`,
-    /// `503`, and `400` for a body) added where missing. Served at
+    /// extension's, the app's ([`ApiOptions::openapi_fragment`]), with the answers any
+    /// endpoint may give (`429`, `503`, and `400` for a body) added where missing. Served at
     /// [`ApiOptions::openapi_path`].
     ///
     /// # Errors
     /// [`PowError::Config`] when two contributions document one operation or component
     /// differently.
     pub fn openapi(&self) -> Result<&serde_json::Value, PowError> {
-        self.inner
-            .openapi
-            .get_or_init(|| super::openapi::document(self).map_err(|err| err.to_string()))
-            .as_ref()
-            .map_err(|err| PowError::Config(err.clone()))
+        self.inner.service.openapi()
     }
 
-    /// The JSON routes registered so far with [`resource`](Self::resource) (by
-    /// [`configure`] and the extensions) that the [OpenAPI document](Self::openapi) does not
-    /// list: empty when every route is documented. A test of an app calls it once the
-    /// routes are mounted:
+    /// The JSON routes mounted so far (the engine's, and those registered with
+    /// [`resource`](Self::resource) by the extensions) that the
+    /// [OpenAPI document](Self::openapi) does not list: empty when every route is
+    /// documented. A test of an app calls it once the routes are mounted:
     ///
     /// ```
     /// use pow_actix::api::{self, ApiContext, ApiOptions};
@@ -475,17 +432,22 @@ impl ApiContext {
     /// # Errors
     /// The document's error.
     pub fn undocumented_routes(&self) -> Result<Vec<String>, PowError> {
-        let documented = super::openapi::documented_paths(self.openapi()?);
+        let documented = pow_core::api::documented_paths(self.openapi()?);
+        let mut missing = self.inner.service.undocumented_routes()?;
         let routes = self
             .inner
             .routes
             .lock()
             .map(|routes| routes.clone())
             .unwrap_or_default();
-        Ok(routes
-            .into_iter()
-            .filter(|route| !documented.contains(route))
-            .collect())
+        missing.extend(
+            routes
+                .into_iter()
+                .filter(|route| !documented.contains(route)),
+        );
+        missing.sort();
+        missing.dedup();
+        Ok(missing)
     }
 }
 
@@ -532,65 +494,28 @@ pub fn register(cfg: &mut ServiceConfig, api: &ApiContext) {
     }
 }
 
-/// The routes of one transport.
+/// The routes of one transport: the engine's table (the core's and the extensions'
+/// engine routes), then the actix JSON sides' own.
 fn register_transport(cfg: &mut ServiceConfig, api: &ApiContext) {
-    {
-        let api = api.clone();
-        cfg.service(
-            api.resource("/registration")
-                .route(web::post().to(controllers::registration_create))
-                .route(web::patch().to(controllers::registration_update))
-                .route(web::put().to(controllers::registration_update))
-                .route(web::delete().to(controllers::registration_delete)),
-        )
-        .service(api.resource("/config").route(web::get().to(info::config)))
-        .service(
-            api.resource("/session")
-                .route(web::get().to(info::session))
-                .route(web::post().to(controllers::session_create))
-                .route(web::delete().to(controllers::session_delete)),
-        )
-        .service(
-            api.resource("/activity")
-                .route(web::get().to(info::activity)),
-        )
-        .service(
-            api.resource("/session/unlock")
-                .route(web::post().to(info::unlock)),
-        )
-        .service(
-            api.resource("/session/reauthenticate")
-                .route(web::post().to(controllers::session_reauthenticate)),
-        )
-        .service(
-            api.resource("/sessions")
-                .route(web::get().to(sessions::index)),
-        )
-        .service(
-            api.resource("/sessions/{id}")
-                .route(web::delete().to(sessions::delete)),
-        );
-        if !api.is_browser() {
-            cfg.service(
-                api.resource("/session/renew")
-                    .route(web::post().to(controllers::session_renew)),
-            );
+    for (path, here) in pow_core::api::routes::by_path(api.service().routes()) {
+        let mut resource = api.resource(path);
+        for route in here {
+            let method = match route.verb {
+                Verb::Get => web::get(),
+                Verb::Post => web::post(),
+                Verb::Patch => web::patch(),
+                Verb::Put => web::put(),
+                Verb::Delete => web::delete(),
+            };
+            let route = Arc::new(route);
+            resource = resource.route(method.to(move |req: HttpRequest, body: web::Bytes| {
+                super::serve::serve(req, body, Arc::clone(&route))
+            }));
         }
-        for ext in &api.inner.extensions {
-            ext.configure(cfg, &api);
-        }
-        if let Some(path) = api
-            .inner
-            .options
-            .openapi_path
-            .clone()
-            .filter(|_| !api.is_browser())
-        {
-            cfg.service(
-                api.resource(&path)
-                    .route(web::get().to(super::info::openapi)),
-            );
-        }
+        cfg.service(resource);
+    }
+    for ext in &api.inner.extensions {
+        ext.configure(cfg, api);
     }
 }
 

@@ -191,19 +191,15 @@ mod browser;
 mod context;
 mod controllers;
 mod error;
-mod info;
 mod middleware;
-mod openapi;
 mod options;
-mod sessions;
+mod serve;
 
 pub use bearer::BearerSession;
-pub use browser::{BrowserMiddleware, BrowserSource, BrowserTransport};
+pub use browser::{browser_middleware, BrowserMiddleware, BrowserSource, BrowserTransport};
 pub use context::{configure, is_api_request, register, ApiContext, ApiExtension};
-pub use controllers::{
-    actions, answer, answer_with_meta, json_body, token_response, token_response_with, user_params,
-};
+pub use controllers::{answer, answer_with_meta, json_body, token_response, token_response_with};
 pub use error::{ApiError, ApiErrorHandler, BUSY_RETRY_AFTER_SECS};
 pub use middleware::{bearer_token, ApiAuthMiddleware, ApiRequest, BearerSource};
-pub use openapi::{openapi_fragment, OPENAPI_VERSION};
-pub use options::{ApiOptions, DEFAULT_OPENAPI_PATH, DEFAULT_REPLAY_GRACE};
+pub use options::ApiOptions;
+pub use serve::respond;

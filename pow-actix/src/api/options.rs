@@ -1,37 +1,23 @@
-//! [`ApiOptions`]: the settings of the JSON endpoints.
+//! [`ApiOptions`]: the settings of the JSON endpoints on actix-web.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::{ApiExtension, DEFAULT_PREFIX, DEFAULT_RENEWAL_TTL, MAX_RENEWAL_TTL};
+use super::ApiExtension;
 
-/// Where the OpenAPI document is served by default, under the prefix.
-pub const DEFAULT_OPENAPI_PATH: &str = "/openapi.json";
-
-/// The default grace for a renewal token sent again right after its use: 5 seconds.
-pub const DEFAULT_REPLAY_GRACE: Duration = Duration::from_secs(5);
-
-/// Settings of the JSON endpoints. Each setter says its default.
-#[derive(Clone)]
+/// Settings of the JSON endpoints: the engine's
+/// ([`pow_core::api::ApiOptions`], the same on every framework) and the actix JSON sides
+/// added by hand ([`extension`](Self::extension)). Each setter says its default.
+#[derive(Clone, Default)]
 pub struct ApiOptions {
-    pub(super) prefix: String,
-    pub(super) renewal_ttl: Duration,
-    pub(super) replay_grace: Duration,
+    pub(super) engine: pow_core::api::ApiOptions,
     pub(super) extensions: Vec<Arc<dyn ApiExtension>>,
-    pub(super) openapi_path: Option<String>,
-    pub(super) openapi_title: String,
-    pub(super) openapi_version: String,
-    pub(super) openapi_fragments: Vec<serde_json::Value>,
-    pub(super) browser: Option<super::BrowserTransport>,
 }
 
 impl std::fmt::Debug for ApiOptions {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ApiOptions")
-            .field("prefix", &self.prefix)
-            .field("renewal_ttl", &self.renewal_ttl)
-            .field("replay_grace", &self.replay_grace)
-            .field("browser", &self.browser)
+            .field("engine", &self.engine)
             .field(
                 "extensions",
                 &self.extensions.iter().map(|e| e.name()).collect::<Vec<_>>(),
@@ -40,18 +26,11 @@ impl std::fmt::Debug for ApiOptions {
     }
 }
 
-impl Default for ApiOptions {
-    fn default() -> Self {
+impl From<pow_core::api::ApiOptions> for ApiOptions {
+    fn from(engine: pow_core::api::ApiOptions) -> Self {
         Self {
-            prefix: DEFAULT_PREFIX.to_owned(),
-            renewal_ttl: DEFAULT_RENEWAL_TTL,
-            replay_grace: DEFAULT_REPLAY_GRACE,
+            engine,
             extensions: Vec::new(),
-            openapi_path: Some(DEFAULT_OPENAPI_PATH.to_owned()),
-            openapi_title: "pow-rs API".to_owned(),
-            openapi_version: env!("CARGO_PKG_VERSION").to_owned(),
-            openapi_fragments: Vec::new(),
-            browser: None,
         }
     }
 }
@@ -62,76 +41,59 @@ impl ApiOptions {
         Self::default()
     }
 
-    /// Where the endpoints are mounted. The default is `"/api/v1"`; `""` mounts them at
-    /// the root (where they clash with the HTML routes of [`crate::web::configure`]).
-    pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
-        let prefix = prefix.into();
-        let trimmed = prefix.trim().trim_matches('/');
-        self.prefix = if trimmed.is_empty() {
-            String::new()
-        } else {
-            format!("/{trimmed}")
-        };
+    /// The engine's settings.
+    pub fn engine(&self) -> &pow_core::api::ApiOptions {
+        &self.engine
+    }
+
+    fn map(
+        mut self,
+        set: impl FnOnce(pow_core::api::ApiOptions) -> pow_core::api::ApiOptions,
+    ) -> Self {
+        self.engine = set(self.engine);
         self
     }
 
-    /// How long a renewal token lives. The default is 30 days; values above
-    /// [`MAX_RENEWAL_TTL`] (365 days) are capped.
-    ///
-    /// # Warning
-    /// A renewal token is a long-lived credential: a stolen one signs its thief in until
-    /// it is used or revoked. Keep it as short as the clients allow.
-    pub fn renewal_ttl(mut self, ttl: Duration) -> Self {
-        if ttl > MAX_RENEWAL_TTL {
-            tracing::warn!("API renewal_ttl above 365 days: capped at 365 days");
-        }
-        self.renewal_ttl = ttl.min(MAX_RENEWAL_TTL);
-        self
+    /// Where the endpoints are mounted
+    /// ([`pow_core::api::ApiOptions::prefix`]; `"/api/v1"` by default).
+    pub fn prefix(self, prefix: impl Into<String>) -> Self {
+        self.map(|o| o.prefix(prefix))
     }
 
-    /// How long after a renewal the token it used up may come again without alarm (a
-    /// client that sent it twice, or lost the answer). Later, a used renewal token is a
-    /// copy in someone else's hands: the whole chain of pairs it belonged to is revoked.
-    /// The default is 5 seconds.
-    pub fn renewal_replay_grace(mut self, grace: Duration) -> Self {
-        self.replay_grace = grace;
-        self
+    /// How long a renewal token lives
+    /// ([`pow_core::api::ApiOptions::renewal_ttl`]; 30 days by default, at most 365).
+    pub fn renewal_ttl(self, ttl: Duration) -> Self {
+        self.map(|o| o.renewal_ttl(ttl))
     }
 
-    /// Where the OpenAPI 3.1 document of the endpoints is served (`GET`), under the
-    /// prefix; `None` serves none ([`ApiContext::openapi`](super::ApiContext::openapi)
-    /// still builds it). The default is `"/openapi.json"`. The document lists the core's
-    /// endpoints and those of each enabled extension, nothing else.
-    pub fn openapi_path(mut self, path: Option<&str>) -> Self {
-        self.openapi_path = path.map(|p| format!("/{}", p.trim().trim_start_matches('/')));
-        self
+    /// How long a used renewal token may come again without alarm
+    /// ([`pow_core::api::ApiOptions::renewal_replay_grace`]; 5 seconds by default).
+    pub fn renewal_replay_grace(self, grace: Duration) -> Self {
+        self.map(|o| o.renewal_replay_grace(grace))
     }
 
-    /// The title and version of the API in its OpenAPI document. The default is
-    /// `"pow-rs API"` and pow-core's version.
-    pub fn openapi_info(mut self, title: impl Into<String>, version: impl Into<String>) -> Self {
-        self.openapi_title = title.into();
-        self.openapi_version = version.into();
-        self
+    /// Where the OpenAPI document is served
+    /// ([`pow_core::api::ApiOptions::openapi_path`]; `"/openapi.json"` by default).
+    pub fn openapi_path(self, path: Option<&str>) -> Self {
+        self.map(|o| o.openapi_path(path))
     }
 
-    /// Documents the app's own JSON routes in the same document: an OpenAPI fragment,
-    /// `{"paths": {...}, "components": {...}, "tags": [...]}`, with paths under the prefix.
-    /// Its components may refer to the core's (`#/components/schemas/Error`). The default
-    /// is none.
-    pub fn openapi_fragment(mut self, fragment: serde_json::Value) -> Self {
-        self.openapi_fragments.push(fragment);
-        self
+    /// The title and version of the API in its OpenAPI document
+    /// ([`pow_core::api::ApiOptions::openapi_info`]).
+    pub fn openapi_info(self, title: impl Into<String>, version: impl Into<String>) -> Self {
+        self.map(|o| o.openapi_info(title, version))
     }
 
-    /// Serves every route a second time for browsers ([`BrowserTransport`](super::BrowserTransport)):
-    /// under `<prefix>/browser` by default, signed in by the session cookie instead of a
-    /// bearer token, state changes only from trusted origins. Sign-ins there answer
-    /// without tokens and set the cookie; `POST /session/renew` is the bearer transport's
-    /// alone. The default is off: the API accepts bearer tokens only.
-    pub fn browser(mut self, transport: super::BrowserTransport) -> Self {
-        self.browser = Some(transport);
-        self
+    /// Documents the app's own JSON routes in the same document
+    /// ([`pow_core::api::ApiOptions::openapi_fragment`]).
+    pub fn openapi_fragment(self, fragment: serde_json::Value) -> Self {
+        self.map(|o| o.openapi_fragment(fragment))
+    }
+
+    /// Serves every route a second time for browsers
+    /// ([`pow_core::api::ApiOptions::browser`]; off by default).
+    pub fn browser(self, transport: super::BrowserTransport) -> Self {
+        self.map(|o| o.browser(transport))
     }
 
     /// Adds a JSON extension. The JSON sides of the extensions enabled in the config

@@ -175,8 +175,8 @@ pub async fn pending_steps(
 }
 
 /// What the hooks describe, by name (`extension_details` of `GET /config`).
-pub fn details<'a>(
-    hooks: impl IntoIterator<Item = (&'a str, &'a dyn TokenHooks)>,
+pub fn details<'n, 'h>(
+    hooks: impl IntoIterator<Item = (&'n str, &'h dyn TokenHooks)>,
     config: &PowConfig,
 ) -> Map<String, Value> {
     hooks

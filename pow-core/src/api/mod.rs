@@ -3,16 +3,36 @@
 //! extensions' say in issuing it ([`TokenHooks`], answering [`Held`] and [`PendingStep`])
 //! and where mail links point ([`LinkTemplate`]).
 //!
-//! The error answer ([`ApiError`]: status, code, translated text, pending steps, headers
-//! and the JSON envelope) is decided here too, so every framework answers alike. The
-//! endpoints, their middleware and the OpenAPI document are a web framework's layer (the
-//! `pow-actix` crate's `api` module); the tokens, their checks and their revocation are the
-//! same on every layer.
+//! The endpoints are the engine's too: [`routes`] is the route table (each [`ApiRoute`] a
+//! controller over a step and an [`ApiClient`]) and the pipeline every JSON action runs
+//! through, [`ApiService`] one transport's API (settings, tokens, the extensions' hooks and
+//! its OpenAPI document), and the error answer ([`ApiError`]: status, code, translated
+//! text, pending steps, headers and the JSON envelope) is decided here, so every framework
+//! answers alike. A framework layer (pow-actix's `api`, pow-axum's `api`) reads the request,
+//! checks the browser transport's origins ([`TrustedOrigins`]) and writes the
+//! [`ApiAnswer`].
 
 use std::time::Duration;
 
+mod core;
 mod error;
 mod hooks;
+mod openapi;
+mod options;
+pub mod routes;
+mod service;
+
+pub use self::core::actions;
+pub use openapi::{documented_paths, openapi_fragment, OPENAPI_VERSION};
+pub use options::{
+    cross_site, ApiOptions, BrowserTransport, OriginFacts, TrustedOrigins, DEFAULT_OPENAPI_PATH,
+    DEFAULT_REPLAY_GRACE,
+};
+pub use routes::{
+    json_body, required_user_params, user_params, ApiAnswer, ApiCall, ApiClient, ApiInput,
+    ApiRoute, Reply,
+};
+pub use service::{ApiService, ApiSide};
 
 pub use crate::error::{Held, PendingStep};
 pub use error::{language, text, ApiError};

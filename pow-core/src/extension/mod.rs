@@ -407,6 +407,8 @@ pub(crate) struct Contributions {
     pub(crate) step_up_pages: Vec<(crate::session::AuthMethod, Arc<StepUpPathFn>)>,
     pub(crate) page_routes: Vec<crate::pages::routes::PageRoute>,
     pub(crate) assets: Vec<crate::pages::routes::Asset>,
+    pub(crate) api_routes: Vec<crate::api::routes::ApiRoute>,
+    pub(crate) api_side: Option<crate::api::ApiSide>,
 }
 
 /// Where an extension registers what it contributes (see [`Extension::build`]). Each
@@ -495,6 +497,39 @@ impl ExtensionBuilder {
     /// with the core's, under the setup's mount point.
     pub fn page_route(&mut self, route: crate::pages::routes::PageRoute) -> &mut Self {
         self.contributions.page_routes.push(route);
+        self
+    }
+
+    /// A JSON route the extension serves, written once on the engine
+    /// ([`ApiRoute`](crate::api::routes::ApiRoute)): every framework layer mounts it with
+    /// the core's, under the API prefix, on both transports.
+    pub fn api_route(&mut self, route: crate::api::routes::ApiRoute) -> &mut Self {
+        let name = self.name();
+        self.contributions.api_routes.push(route.of_extension(name));
+        self
+    }
+
+    /// The extension's say in issuing API tokens ([`TokenHooks`](crate::api::TokenHooks):
+    /// refuse a pair, add token data, list pending steps, describe settings), run by every
+    /// framework layer.
+    pub fn api_hooks(&mut self, hooks: impl crate::api::TokenHooks) -> &mut Self {
+        let name = self.name();
+        self.contributions
+            .api_side
+            .get_or_insert_with(|| crate::api::ApiSide::new(name))
+            .hooks = Some(Arc::new(hooks));
+        self
+    }
+
+    /// The extension's part of the OpenAPI document: `{"paths": {...}, "components":
+    /// {...}, "tags": [...]}`, paths under the prefix (see
+    /// [`openapi_fragment`](crate::api::openapi_fragment)).
+    pub fn api_document(&mut self, fragment: Option<serde_json::Value>) -> &mut Self {
+        let name = self.name();
+        self.contributions
+            .api_side
+            .get_or_insert_with(|| crate::api::ApiSide::new(name))
+            .openapi = fragment;
         self
     }
 

@@ -83,6 +83,8 @@ pub struct Extensions {
     step_up_pages: Vec<(crate::session::AuthMethod, Arc<super::StepUpPathFn>)>,
     page_routes: Vec<crate::pages::routes::PageRoute>,
     assets: Vec<crate::pages::routes::Asset>,
+    api_routes: Vec<crate::api::routes::ApiRoute>,
+    api_sides: Vec<crate::api::ApiSide>,
 }
 
 /// One extension and its contributions.
@@ -135,6 +137,8 @@ impl Extensions {
             built.revoked.extend(parts.revoked.iter().cloned());
             built.page_routes.extend(parts.page_routes.iter().cloned());
             built.assets.extend(parts.assets.iter().copied());
+            built.api_routes.extend(parts.api_routes.iter().cloned());
+            built.api_sides.extend(parts.api_side.iter().cloned());
             built
                 .user_data
                 .extend(parts.user_data.iter().map(|data| (name, Arc::clone(data))));
@@ -352,6 +356,17 @@ impl Extensions {
     /// ([`ExtensionBuilder::page_route`](super::ExtensionBuilder::page_route)), in order.
     pub fn page_routes(&self) -> &[crate::pages::routes::PageRoute] {
         &self.page_routes
+    }
+
+    /// The JSON routes the extensions serve
+    /// ([`ExtensionBuilder::api_route`](super::ExtensionBuilder::api_route)), in order.
+    pub fn api_routes(&self) -> &[crate::api::routes::ApiRoute] {
+        &self.api_routes
+    }
+
+    /// The extensions' JSON sides (token hooks, OpenAPI fragments), in order.
+    pub fn api_sides(&self) -> &[crate::api::ApiSide] {
+        &self.api_sides
     }
 
     /// Every page id the core and the enabled extensions render.

@@ -1,10 +1,10 @@
 //! The OpenAPI 3.1 document of the JSON API, assembled from what the core and each enabled
-//! extension contribute ([`ApiExtension::openapi`]), so it lists exactly the flows a setup
-//! serves.
+//! extension contribute ([`ApiSide::openapi`](super::ApiSide)), so it lists exactly the
+//! flows a setup serves.
 
 use serde_json::{json, Map, Value};
 
-use super::context::ApiContext;
+use super::ApiService;
 use crate::error::PowError;
 
 /// The core's contribution: its paths and the components every extension may refer to
@@ -15,7 +15,7 @@ const CORE: &str = include_str!("openapi.json");
 pub const OPENAPI_VERSION: &str = "3.1.0";
 
 /// Parses a contribution shipped as JSON text (`include_str!`), for
-/// [`ApiExtension::openapi`](super::ApiExtension::openapi): `{"paths": {...},
+/// [`ExtensionBuilder::api_document`](crate::extension::ExtensionBuilder::api_document): `{"paths": {...},
 /// "components": {...}, "tags": [...]}`. A text that does not parse is logged and left
 /// out (each shipped one is checked by a test).
 pub fn openapi_fragment(name: &str, json: &str) -> Option<Value> {
@@ -147,7 +147,7 @@ fn add_common_answers(doc: &mut Map<String, Value>) {
 
 /// The document of `api`: the core's paths, then each JSON extension's, in order, then the
 /// app's own ([`ApiOptions::openapi_fragment`](super::ApiOptions::openapi_fragment)).
-pub(crate) fn document(api: &ApiContext) -> Result<Value, PowError> {
+pub(crate) fn document(api: &ApiService) -> Result<Value, PowError> {
     let options = api.options();
     let prefix = if api.prefix().is_empty() {
         "/"
@@ -172,9 +172,9 @@ pub(crate) fn document(api: &ApiContext) -> Result<Value, PowError> {
     let core = serde_json::from_str::<Value>(CORE)
         .map_err(|err| PowError::Config(format!("the core's OpenAPI text: {err}")))?;
     merge(&mut doc, "pow-core", &core)?;
-    for ext in api.extensions() {
-        if let Some(fragment) = ext.openapi() {
-            merge(&mut doc, ext.name(), &fragment)?;
+    for side in api.sides() {
+        if let Some(fragment) = &side.openapi {
+            merge(&mut doc, side.name, fragment)?;
         }
     }
     for fragment in &options.openapi_fragments {
@@ -226,7 +226,7 @@ pub(crate) fn document(api: &ApiContext) -> Result<Value, PowError> {
         merge(&mut doc, "pow-core", &served)?;
     }
     add_common_answers(&mut doc);
-    if let Some(browser) = api.browser_prefix() {
+    if let Some(browser) = options.browser_prefix() {
         add_browser_transport(&mut doc, &browser, &api.config().session().cookie_name);
     }
     Ok(Value::Object(doc))
@@ -293,7 +293,7 @@ fn add_browser_transport(doc: &mut Map<String, Value>, prefix: &str, cookie: &st
 }
 
 /// The paths of `doc`, as the routes write them (`/sessions/{id}`).
-pub(crate) fn documented_paths(doc: &Value) -> Vec<String> {
+pub fn documented_paths(doc: &Value) -> Vec<String> {
     doc.get("paths")
         .and_then(Value::as_object)
         .map(|paths| paths.keys().cloned().collect())
