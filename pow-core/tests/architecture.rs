@@ -160,7 +160,6 @@ fn names_framework_type(line: &str) -> bool {
         "ServiceConfig",
         "Controller",
         "ApiContext",
-        "ApiError",
     ];
     let words = line.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'));
     words.into_iter().any(|word| NAMES.contains(&word))

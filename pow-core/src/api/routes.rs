@@ -53,6 +53,39 @@ pub type ApiFuture<'a> = BoxFuture<'a, Result<Reply, ApiError>>;
 pub type ApiAct =
     Arc<dyn for<'a> Fn(&'a mut Step, &'a mut dyn ApiClient) -> ApiFuture<'a> + Send + Sync>;
 
+/// The controller of a JSON route that runs the async function `$act(step, call,
+/// &settings, args…)` over an extension's settings `$ext` (an `Arc`), cloned into each
+/// run, as [`page_act!`](crate::page_act) does for pages:
+///
+/// ```
+/// use std::sync::Arc;
+/// use pow_core::api::routes::{ApiClient, ApiRoute, Reply};
+/// use pow_core::api::ApiError;
+/// use pow_core::pages::routes::Verb;
+/// use pow_core::pipeline::{ActionId, ActionKind, Step};
+///
+/// struct Greeting(String);
+///
+/// async fn hello(_: &mut Step, _: &mut dyn ApiClient, g: &Greeting) -> Result<Reply, ApiError> {
+///     Ok(Reply::ok(serde_json::json!({ "hello": g.0 })))
+/// }
+///
+/// const HELLO: ActionId = ActionId::new("api_hello", "show", ActionKind::Show);
+/// let settings = Arc::new(Greeting("world".into()));
+/// let route = ApiRoute::new(Verb::Get, "/hello", HELLO, pow_core::api_act!(settings, hello));
+/// ```
+#[macro_export]
+macro_rules! api_act {
+    ($ext:expr, $act:path $(, $arg:expr)*) => {{
+        let ext = ::std::sync::Arc::clone(&$ext);
+        move |step: &mut $crate::pipeline::Step, call: &mut dyn $crate::api::routes::ApiClient| {
+            let ext = ::std::sync::Arc::clone(&ext);
+            ::std::boxed::Box::pin(async move { $act(step, call, &ext $(, $arg)*).await })
+                as $crate::api::routes::ApiFuture<'_>
+        }
+    }};
+}
+
 /// One JSON route: see the [module](self).
 #[derive(Clone)]
 pub struct ApiRoute {
