@@ -3,22 +3,22 @@
 // Tests fail by panicking.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
-use actix_web::body::MessageBody;
-use actix_web::dev::{Service, ServiceResponse};
 use actix_web::http::header::{self, HeaderMap};
 use actix_web::http::StatusCode;
-use actix_web::test::{self, TestRequest};
-use actix_web::{web, App, HttpRequest, HttpResponse};
-use pow_actix::api::{self, ApiAuthMiddleware, ApiContext, ApiError, ApiExtension, ApiOptions};
+use actix_web::test::TestRequest;
+use actix_web::{web, App, HttpResponse};
+use pow_actix::api::{self, ApiAuthMiddleware, ApiContext, ApiError};
 use pow_actix::password::{HashPoolOptions, Pbkdf2Hasher};
-use pow_actix::session::{self, CredentialsCache, MaybeUser, RequireAuthenticated};
+use pow_actix::session::{self, CredentialsCache};
 use pow_actix::store::KeyPattern;
 use pow_actix::testing::RacingPasswordChange;
 use pow_actix::users::diesel::DieselUsersContext;
 use pow_actix::users::Value;
 use pow_actix::{CurrentUser, PowConfig, PowConfigBuilder, PowError, User};
+use pow_core::api::ApiOptions;
 use serde_json::json;
 
 const SECRET: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
@@ -44,32 +44,13 @@ fn setup() -> PowConfig {
     setup_with(|b| b)
 }
 
-async fn me(CurrentUser(user): CurrentUser) -> HttpResponse {
-    HttpResponse::Ok().json(json!({ "data": { "email": user.email() } }))
-}
-
-async fn whoami(MaybeUser(user): MaybeUser) -> HttpResponse {
-    HttpResponse::Ok().json(json!({ "data": { "id": user.map(|u| u.id) } }))
-}
-
 macro_rules! app {
     ($config:expr) => {
         app!($config, ApiOptions::new())
     };
     ($config:expr, $options:expr) => {{
         let config: PowConfig = $config.clone();
-        test::init_service(
-            App::new()
-                .configure(api::configure(config.clone(), $options))
-                .service(
-                    web::resource("/api/v1/me")
-                        .wrap(RequireAuthenticated::new())
-                        .route(web::get().to(me)),
-                )
-                .route("/api/v1/whoami", web::get().to(whoami))
-                .wrap(ApiAuthMiddleware::new(config.clone())),
-        )
-        .await
+        pow_testkit::serve_api(config, $options)
     }};
 }
 
@@ -101,20 +82,43 @@ impl Res {
     }
 }
 
-async fn send<S, R, B>(app: &S, req: R) -> Res
-where
-    S: Service<R, Response = ServiceResponse<B>, Error = actix_web::Error>,
-    B: MessageBody,
-{
-    let res = test::call_service(app, req).await;
-    let status = res.status();
-    let headers = res.headers().clone();
-    let bytes = test::read_body(res).await;
-    let json = if bytes.is_empty() {
+/// Sends `req` to the app at `addr` over HTTP.
+async fn send(addr: &SocketAddr, mut req: actix_web::dev::ServiceRequest) -> Res {
+    use actix_web::HttpMessage as _;
+    use futures_util::StreamExt as _;
+    let method = req.method().to_string();
+    let target = req
+        .uri()
+        .path_and_query()
+        .map_or_else(|| "/".to_owned(), ToString::to_string);
+    let headers: Vec<(String, String)> = req
+        .headers()
+        .iter()
+        .map(|(name, value)| (name.to_string(), value.to_str().unwrap().to_owned()))
+        .collect();
+    let mut payload = req.take_payload();
+    let mut body = Vec::new();
+    while let Some(chunk) = payload.next().await {
+        body.extend_from_slice(&chunk.unwrap());
+    }
+    let answer = pow_testkit::http(*addr, &method, &target, &headers, &body).await;
+    let status = StatusCode::from_u16(answer.status).unwrap();
+    let mut headers = HeaderMap::new();
+    for (name, value) in &answer.headers {
+        headers.append(
+            header::HeaderName::try_from(name.as_str()).unwrap(),
+            header::HeaderValue::try_from(value.as_str()).unwrap(),
+        );
+    }
+    let json = if answer.body.is_empty() {
         serde_json::Value::Null
     } else {
-        serde_json::from_slice(&bytes)
-            .unwrap_or_else(|_| panic!("not JSON ({status}): {}", String::from_utf8_lossy(&bytes)))
+        serde_json::from_slice(&answer.body).unwrap_or_else(|_| {
+            panic!(
+                "not JSON ({status}): {}",
+                String::from_utf8_lossy(&answer.body)
+            )
+        })
     };
     Res {
         status,
@@ -171,7 +175,7 @@ fn find_user(config: &PowConfig, email: &str) -> User {
 /// Asserts the protected endpoint answers `401` JSON for `token`.
 macro_rules! assert_rejected {
     ($app:expr, $token:expr) => {{
-        let res = send($app, get_me($token).to_request()).await;
+        let res = send($app, get_me($token).to_srv_request()).await;
         // A token that came but is no good says so, apart from no token at all: the
         // app knows to sign in again.
         assert_eq!(res.status, StatusCode::UNAUTHORIZED, "{}", res.json);
@@ -188,14 +192,13 @@ macro_rules! assert_rejected {
     }};
 }
 
-#[actix_web::test]
 async fn register_sign_in_renew_and_sign_out() {
     let config = setup();
     let app = app!(config);
 
     let res = send(
         &app,
-        registration("Alice@Example.com", "secret123").to_request(),
+        registration("Alice@Example.com", "secret123").to_srv_request(),
     )
     .await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.json);
@@ -206,27 +209,31 @@ async fn register_sign_in_renew_and_sign_out() {
     );
     let registered = res.access();
     assert!(registered.starts_with("SFMyNTY."));
-    let res = send(&app, get_me(&registered).to_request()).await;
+    let res = send(&app, get_me(&registered).to_srv_request()).await;
     assert_eq!(res.status, StatusCode::OK);
     assert_eq!(res.json["data"]["email"], "alice@example.com");
 
     // Sign in: a second, independent pair.
-    let res = send(&app, sign_in("alice@example.com", "secret123").to_request()).await;
+    let res = send(
+        &app,
+        sign_in("alice@example.com", "secret123").to_srv_request(),
+    )
+    .await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.json);
     let (access, renewal) = (res.access(), res.renewal());
     assert_ne!(access, registered);
-    let res = send(&app, get_me(&access).to_request()).await;
+    let res = send(&app, get_me(&access).to_srv_request()).await;
     assert_eq!(res.status, StatusCode::OK);
     assert_eq!(res.json["data"]["email"], "alice@example.com");
 
     // Renew: a new pair; the renewal token works once, the old access token is deleted
     // (as in Pow's API guide).
-    let res = send(&app, renew(&renewal).to_request()).await;
+    let res = send(&app, renew(&renewal).to_srv_request()).await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.json);
     let (access2, renewal2) = (res.access(), res.renewal());
     assert_ne!(access2, access);
     assert_ne!(renewal2, renewal);
-    let res = send(&app, renew(&renewal).to_request()).await;
+    let res = send(&app, renew(&renewal).to_srv_request()).await;
     assert_eq!(res.status, StatusCode::UNAUTHORIZED);
     assert_eq!(res.message(), "Invalid token");
     assert_eq!(
@@ -234,33 +241,32 @@ async fn register_sign_in_renew_and_sign_out() {
         "Bearer error=\"invalid_token\""
     );
     assert_rejected!(&app, &access);
-    let res = send(&app, get_me(&access2).to_request()).await;
+    let res = send(&app, get_me(&access2).to_srv_request()).await;
     assert_eq!(res.status, StatusCode::OK);
 
     // The registration pair is untouched by the other sign-in's renewal.
-    let res = send(&app, get_me(&registered).to_request()).await;
+    let res = send(&app, get_me(&registered).to_srv_request()).await;
     assert_eq!(res.status, StatusCode::OK);
 
     // Sign out: both tokens of that pair stop working; the other pair does not.
-    let res = send(&app, sign_out(&access2).to_request()).await;
+    let res = send(&app, sign_out(&access2).to_srv_request()).await;
     assert_eq!(res.status, StatusCode::OK);
     assert_eq!(res.json, json!({ "status": 200, "data": {} }));
     assert_rejected!(&app, &access2);
-    let res = send(&app, renew(&renewal2).to_request()).await;
+    let res = send(&app, renew(&renewal2).to_srv_request()).await;
     assert_eq!(res.status, StatusCode::UNAUTHORIZED);
-    let res = send(&app, get_me(&registered).to_request()).await;
+    let res = send(&app, get_me(&registered).to_srv_request()).await;
     assert_eq!(res.status, StatusCode::OK);
 
     // Signing out again (or with a dead token) is a no-op that still answers 200.
-    let res = send(&app, sign_out(&access2).to_request()).await;
+    let res = send(&app, sign_out(&access2).to_srv_request()).await;
     assert_eq!(res.status, StatusCode::OK);
 }
 
-#[actix_web::test]
 async fn guards_answer_json_without_an_accept_header() {
     let config = setup();
     let app = app!(config);
-    let res = send(&app, TestRequest::get().uri("/api/v1/me").to_request()).await;
+    let res = send(&app, TestRequest::get().uri("/api/v1/me").to_srv_request()).await;
     assert_eq!(res.status, StatusCode::UNAUTHORIZED);
     assert_eq!(
         res.headers.get(header::CONTENT_TYPE).unwrap(),
@@ -278,30 +284,37 @@ async fn guards_answer_json_without_an_accept_header() {
     let req = TestRequest::get()
         .uri("/api/v1/me")
         .insert_header((header::ACCEPT_LANGUAGE, "de-DE,de;q=0.9"))
-        .to_request();
+        .to_srv_request();
     let res = send(&app, req).await;
     assert_eq!(res.message(), "Nicht angemeldet");
 
     // MaybeUser sees no one.
-    let res = send(&app, TestRequest::get().uri("/api/v1/whoami").to_request()).await;
+    let res = send(
+        &app,
+        TestRequest::get().uri("/api/v1/whoami").to_srv_request(),
+    )
+    .await;
     assert_eq!(res.json["data"]["id"], serde_json::Value::Null);
 }
 
-#[actix_web::test]
 async fn wrong_credentials_get_the_generic_message() {
     let config = setup();
     let app = app!(config);
     let res = send(
         &app,
-        registration("bob@example.com", "secret123").to_request(),
+        registration("bob@example.com", "secret123").to_srv_request(),
     )
     .await;
     assert_eq!(res.status, StatusCode::OK);
 
-    let wrong_password = send(&app, sign_in("bob@example.com", "wrong-one").to_request()).await;
+    let wrong_password = send(
+        &app,
+        sign_in("bob@example.com", "wrong-one").to_srv_request(),
+    )
+    .await;
     let unknown_user = send(
         &app,
-        sign_in("nobody@example.com", "secret123").to_request(),
+        sign_in("nobody@example.com", "secret123").to_srv_request(),
     )
     .await;
     for res in [&wrong_password, &unknown_user] {
@@ -316,7 +329,7 @@ async fn wrong_credentials_get_the_generic_message() {
 
     let req = sign_in("bob@example.com", "wrong-one")
         .insert_header((header::ACCEPT_LANGUAGE, "fr"))
-        .to_request();
+        .to_srv_request();
     let res = send(&app, req).await;
     assert_eq!(res.status, StatusCode::UNAUTHORIZED);
     let french = config
@@ -327,7 +340,6 @@ async fn wrong_credentials_get_the_generic_message() {
     assert_ne!(french, INVALID_CREDENTIALS);
 }
 
-#[actix_web::test]
 async fn registration_errors_are_per_field_and_translated() {
     let config = setup();
     let app = app!(config);
@@ -339,7 +351,7 @@ async fn registration_errors_are_per_field_and_translated() {
             "password": "short",
             "password_confirmation": "different",
         }}))
-        .to_request();
+        .to_srv_request();
     let res = send(&app, req).await;
     assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", res.json);
     assert_eq!(res.json["status"], 422);
@@ -370,7 +382,7 @@ async fn registration_errors_are_per_field_and_translated() {
         .uri("/api/v1/registration")
         .insert_header((header::ACCEPT_LANGUAGE, "de"))
         .set_json(json!({ "user": {} }))
-        .to_request();
+        .to_srv_request();
     let res = send(&app, req).await;
     assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(res.message(), "Das Konto konnte nicht angelegt werden");
@@ -382,13 +394,13 @@ async fn registration_errors_are_per_field_and_translated() {
     // A taken email.
     let res = send(
         &app,
-        registration("carol@example.com", "secret123").to_request(),
+        registration("carol@example.com", "secret123").to_srv_request(),
     )
     .await;
     assert_eq!(res.status, StatusCode::OK);
     let res = send(
         &app,
-        registration("Carol@example.com", "secret123").to_request(),
+        registration("Carol@example.com", "secret123").to_srv_request(),
     )
     .await;
     assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
@@ -398,7 +410,6 @@ async fn registration_errors_are_per_field_and_translated() {
     );
 }
 
-#[actix_web::test]
 async fn malformed_bodies_are_bad_requests() {
     let config = setup();
     let app = app!(config);
@@ -415,7 +426,7 @@ async fn malformed_bodies_are_bad_requests() {
                 .uri(path)
                 .insert_header((header::CONTENT_TYPE, "application/json"))
                 .set_payload(body.to_vec())
-                .to_request();
+                .to_srv_request();
             let res = send(&app, req).await;
             assert_eq!(res.status, StatusCode::BAD_REQUEST, "{path} {body:?}");
             assert_eq!(res.json["status"], 400);
@@ -423,13 +434,12 @@ async fn malformed_bodies_are_bad_requests() {
     }
 }
 
-#[actix_web::test]
 async fn tampered_and_mismatched_tokens_are_anonymous() {
     let config = setup();
     let app = app!(config);
     let res = send(
         &app,
-        registration("dave@example.com", "secret123").to_request(),
+        registration("dave@example.com", "secret123").to_srv_request(),
     )
     .await;
     let (access, renewal) = (res.access(), res.renewal());
@@ -458,16 +468,16 @@ async fn tampered_and_mismatched_tokens_are_anonymous() {
     ] {
         assert_rejected!(&app, token);
     }
-    let res = send(&app, renew(&access).to_request()).await;
+    let res = send(&app, renew(&access).to_srv_request()).await;
     assert_eq!(res.status, StatusCode::UNAUTHORIZED);
-    let res = send(&app, renew(&forged_signature).to_request()).await;
+    let res = send(&app, renew(&forged_signature).to_srv_request()).await;
     assert_eq!(res.status, StatusCode::UNAUTHORIZED);
 
     // Other schemes and a missing token.
     let req = TestRequest::get()
         .uri("/api/v1/me")
         .insert_header((header::AUTHORIZATION, format!("Basic {access}")))
-        .to_request();
+        .to_srv_request();
     let res = send(&app, req).await;
     assert_eq!(res.status, StatusCode::UNAUTHORIZED);
     assert_eq!(res.json["errors"][0]["code"], "not_authenticated");
@@ -475,7 +485,7 @@ async fn tampered_and_mismatched_tokens_are_anonymous() {
         &app,
         TestRequest::post()
             .uri("/api/v1/session/renew")
-            .to_request(),
+            .to_srv_request(),
     )
     .await;
     assert_eq!(res.status, StatusCode::UNAUTHORIZED);
@@ -492,27 +502,30 @@ async fn tampered_and_mismatched_tokens_are_anonymous() {
     assert_rejected!(&app, &as_cookie);
 
     // None of this hurt the real pair.
-    let res = send(&app, get_me(&access).to_request()).await;
+    let res = send(&app, get_me(&access).to_srv_request()).await;
     assert_eq!(res.status, StatusCode::OK);
-    let res = send(&app, renew(&renewal).to_request()).await;
+    let res = send(&app, renew(&renewal).to_srv_request()).await;
     assert_eq!(res.status, StatusCode::OK);
 }
 
-#[actix_web::test]
 async fn revoke_user_kills_every_token_of_the_user() {
     let config = setup();
     let app = app!(config);
     let res = send(
         &app,
-        registration("erin@example.com", "secret123").to_request(),
+        registration("erin@example.com", "secret123").to_srv_request(),
     )
     .await;
     let first = (res.access(), res.renewal());
-    let res = send(&app, sign_in("erin@example.com", "secret123").to_request()).await;
+    let res = send(
+        &app,
+        sign_in("erin@example.com", "secret123").to_srv_request(),
+    )
+    .await;
     let second = (res.access(), res.renewal());
     let res = send(
         &app,
-        registration("frank@example.com", "secret123").to_request(),
+        registration("frank@example.com", "secret123").to_srv_request(),
     )
     .await;
     let other = (res.access(), res.renewal());
@@ -523,35 +536,42 @@ async fn revoke_user_kills_every_token_of_the_user() {
 
     for (access, renewal) in [&first, &second] {
         assert_rejected!(&app, access);
-        let res = send(&app, renew(renewal).to_request()).await;
+        let res = send(&app, renew(renewal).to_srv_request()).await;
         assert_eq!(res.status, StatusCode::UNAUTHORIZED);
     }
     // Other users keep theirs.
-    let res = send(&app, get_me(&other.0).to_request()).await;
+    let res = send(&app, get_me(&other.0).to_srv_request()).await;
     assert_eq!(res.status, StatusCode::OK);
 
     // Signing in again works, and those tokens are valid.
-    let res = send(&app, sign_in("erin@example.com", "secret123").to_request()).await;
+    let res = send(
+        &app,
+        sign_in("erin@example.com", "secret123").to_srv_request(),
+    )
+    .await;
     assert_eq!(res.status, StatusCode::OK);
-    let res = send(&app, get_me(&res.access()).to_request()).await;
+    let res = send(&app, get_me(&res.access()).to_srv_request()).await;
     assert_eq!(res.status, StatusCode::OK);
 }
 
-#[actix_web::test]
 async fn sign_out_everywhere_revokes_renewal_tokens_too() {
     let config = setup();
     let app = app!(config);
     let res = send(
         &app,
-        registration("olga@example.com", "secret123").to_request(),
+        registration("olga@example.com", "secret123").to_srv_request(),
     )
     .await;
     let first = (res.access(), res.renewal());
-    let res = send(&app, sign_in("olga@example.com", "secret123").to_request()).await;
+    let res = send(
+        &app,
+        sign_in("olga@example.com", "secret123").to_srv_request(),
+    )
+    .await;
     let second = (res.access(), res.renewal());
     let res = send(
         &app,
-        registration("paul@example.com", "secret123").to_request(),
+        registration("paul@example.com", "secret123").to_srv_request(),
     )
     .await;
     let other = (res.access(), res.renewal());
@@ -565,7 +585,7 @@ async fn sign_out_everywhere_revokes_renewal_tokens_too() {
     for (access, renewal) in [&first, &second] {
         assert_rejected!(&app, access);
         // A renewal token would otherwise sign the user back in.
-        let res = send(&app, renew(renewal).to_request()).await;
+        let res = send(&app, renew(renewal).to_srv_request()).await;
         assert_eq!(res.status, StatusCode::UNAUTHORIZED, "{}", res.json);
     }
     let stored = config
@@ -584,19 +604,22 @@ async fn sign_out_everywhere_revokes_renewal_tokens_too() {
     assert!(stored.is_empty(), "{stored:?}");
 
     // Other users keep theirs.
-    let res = send(&app, get_me(&other.0).to_request()).await;
+    let res = send(&app, get_me(&other.0).to_srv_request()).await;
     assert_eq!(res.status, StatusCode::OK);
-    let res = send(&app, renew(&other.1).to_request()).await;
+    let res = send(&app, renew(&other.1).to_srv_request()).await;
     assert_eq!(res.status, StatusCode::OK);
 
     // Signing in again works.
-    let res = send(&app, sign_in("olga@example.com", "secret123").to_request()).await;
+    let res = send(
+        &app,
+        sign_in("olga@example.com", "secret123").to_srv_request(),
+    )
+    .await;
     assert_eq!(res.status, StatusCode::OK);
-    let res = send(&app, renew(&res.renewal()).to_request()).await;
+    let res = send(&app, renew(&res.renewal()).to_srv_request()).await;
     assert_eq!(res.status, StatusCode::OK);
 }
 
-#[actix_web::test]
 async fn revocation_also_beats_records_written_after_it() {
     // A pair stored by a request racing the revocation (its records written back after
     // the revocation deleted them) is still refused.
@@ -604,7 +627,7 @@ async fn revocation_also_beats_records_written_after_it() {
     let app = app!(config);
     let res = send(
         &app,
-        registration("gina@example.com", "secret123").to_request(),
+        registration("gina@example.com", "secret123").to_srv_request(),
     )
     .await;
     let (access, renewal) = (res.access(), res.renewal());
@@ -632,23 +655,22 @@ async fn revocation_also_beats_records_written_after_it() {
     }
 
     assert_rejected!(&app, &access);
-    let res = send(&app, renew(&renewal).to_request()).await;
+    let res = send(&app, renew(&renewal).to_srv_request()).await;
     assert_eq!(res.status, StatusCode::UNAUTHORIZED);
 }
 
-#[actix_web::test]
 async fn a_renewal_token_works_once_under_concurrent_use() {
     let config = setup();
     let app = app!(config);
     let res = send(
         &app,
-        registration("hank@example.com", "secret123").to_request(),
+        registration("hank@example.com", "secret123").to_srv_request(),
     )
     .await;
     let renewal = res.renewal();
 
     let attempts: Vec<_> = (0..100)
-        .map(|_| send(&app, renew(&renewal).to_request()))
+        .map(|_| send(&app, renew(&renewal).to_srv_request()))
         .collect();
     let results = futures_util::future::join_all(attempts).await;
     let ok = results
@@ -661,30 +683,28 @@ async fn a_renewal_token_works_once_under_concurrent_use() {
         .all(|r| r.status == StatusCode::OK || r.status == StatusCode::UNAUTHORIZED));
 }
 
-#[actix_web::test]
 async fn signing_out_with_the_renewal_token_revokes_the_pair() {
     let config = setup();
     let app = app!(config);
     let res = send(
         &app,
-        registration("ivy@example.com", "secret123").to_request(),
+        registration("ivy@example.com", "secret123").to_srv_request(),
     )
     .await;
     let (access, renewal) = (res.access(), res.renewal());
-    let res = send(&app, sign_out(&renewal).to_request()).await;
+    let res = send(&app, sign_out(&renewal).to_srv_request()).await;
     assert_eq!(res.status, StatusCode::OK);
     assert_rejected!(&app, &access);
-    let res = send(&app, renew(&renewal).to_request()).await;
+    let res = send(&app, renew(&renewal).to_srv_request()).await;
     assert_eq!(res.status, StatusCode::UNAUTHORIZED);
 }
 
-#[actix_web::test]
 async fn renewal_needs_the_user_to_still_exist() {
     let config = setup();
     let app = app!(config);
     let res = send(
         &app,
-        registration("jo@example.com", "secret123").to_request(),
+        registration("jo@example.com", "secret123").to_srv_request(),
     )
     .await;
     let renewal = res.renewal();
@@ -694,11 +714,10 @@ async fn renewal_needs_the_user_to_still_exist() {
         .unwrap()
         .delete(config.user_schema(), &jo)
         .unwrap();
-    let res = send(&app, renew(&renewal).to_request()).await;
+    let res = send(&app, renew(&renewal).to_srv_request()).await;
     assert_eq!(res.status, StatusCode::UNAUTHORIZED);
 }
 
-#[actix_web::test]
 async fn renewal_tokens_live_in_their_namespace_with_the_configured_ttl() {
     let config = setup_with(|b| b.name("mobile"));
     let app = app!(
@@ -714,7 +733,7 @@ async fn renewal_tokens_live_in_their_namespace_with_the_configured_ttl() {
             "password": "secret123",
             "password_confirmation": "secret123",
         }}))
-        .to_request();
+        .to_srv_request();
     let res = send(&app, req).await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.json);
     let records = config
@@ -739,33 +758,38 @@ async fn renewal_tokens_live_in_their_namespace_with_the_configured_ttl() {
     // The default prefix is not mounted.
     let res = send(
         &app,
-        registration("lee@example.com", "secret123").to_request(),
+        registration("lee@example.com", "secret123").to_srv_request(),
     )
     .await;
     assert_eq!(res.status, StatusCode::NOT_FOUND);
 }
 
-/// Refuses tokens to `blocked@example.com` and adds `GET <prefix>/ping`.
+/// Refuses tokens to `blocked@example.com` and adds `GET <prefix>/ping`: an extension's
+/// JSON side, written once on the engine.
 struct Gatekeeper;
 
-impl ApiExtension for Gatekeeper {
+const PING: pow_actix::pipeline::ActionId =
+    pow_actix::pipeline::ActionId::new("api_ping", "show", pow_actix::pipeline::ActionKind::Show);
+
+impl pow_actix::extension::Extension for Gatekeeper {
     fn name(&self) -> &'static str {
         "gatekeeper"
     }
 
-    fn configure(&self, cfg: &mut web::ServiceConfig, api: &ApiContext) {
-        cfg.service(api.resource("/ping").route(web::get().to(
-            |api: ApiContext, req: HttpRequest| async move {
-                HttpResponse::Ok().json(json!({
-                    "prefix": api.prefix(),
-                    "api": api::is_api_request(&req),
-                }))
+    fn build(&self, ext: &mut pow_actix::extension::ExtensionBuilder) {
+        use pow_core::api::routes::{ApiRoute, Reply};
+        ext.api_route(ApiRoute::new(
+            pow_core::pages::routes::Verb::Get,
+            "/ping",
+            PING,
+            |_, call| {
+                let prefix = call.api().prefix().to_owned();
+                Box::pin(
+                    async move { Ok(Reply::document(json!({ "prefix": prefix, "api": true }))) },
+                )
             },
-        )));
-    }
-
-    fn hooks(&self) -> Option<&dyn api::TokenHooks> {
-        Some(self)
+        ))
+        .api_hooks(Gatekeeper);
     }
 }
 
@@ -794,18 +818,21 @@ impl api::TokenHooks for Gatekeeper {
     }
 }
 
-#[actix_web::test]
 async fn api_extensions_add_routes_and_can_refuse_tokens() {
-    let config = setup();
-    let app = app!(config, ApiOptions::new().extension(Gatekeeper));
+    let config = setup_with(|b| b.extension(Gatekeeper));
+    let app = app!(config);
 
-    let res = send(&app, TestRequest::get().uri("/api/v1/ping").to_request()).await;
+    let res = send(
+        &app,
+        TestRequest::get().uri("/api/v1/ping").to_srv_request(),
+    )
+    .await;
     assert_eq!(res.status, StatusCode::OK);
     assert_eq!(res.json, json!({ "prefix": "/api/v1", "api": true }));
 
     let res = send(
         &app,
-        registration("blocked@example.com", "secret123").to_request(),
+        registration("blocked@example.com", "secret123").to_srv_request(),
     )
     .await;
     assert_eq!(res.status, StatusCode::FORBIDDEN);
@@ -818,7 +845,7 @@ async fn api_extensions_add_routes_and_can_refuse_tokens() {
     // The account exists; signing in is refused too.
     let res = send(
         &app,
-        sign_in("blocked@example.com", "secret123").to_request(),
+        sign_in("blocked@example.com", "secret123").to_srv_request(),
     )
     .await;
     assert_eq!(res.status, StatusCode::FORBIDDEN);
@@ -826,7 +853,7 @@ async fn api_extensions_add_routes_and_can_refuse_tokens() {
 
     let res = send(
         &app,
-        registration("mia@example.com", "secret123").to_request(),
+        registration("mia@example.com", "secret123").to_srv_request(),
     )
     .await;
     assert_eq!(res.status, StatusCode::OK);
@@ -834,17 +861,20 @@ async fn api_extensions_add_routes_and_can_refuse_tokens() {
     assert_eq!(res.json["data"]["gate"], format!("Registration {}", mia.id));
     let access = res.access();
     assert_ne!(access, "forged");
-    let me = send(&app, get_me(&access).to_request()).await;
+    let me = send(&app, get_me(&access).to_srv_request()).await;
     assert_eq!(me.status, StatusCode::OK);
 
-    let res = send(&app, renew(&res.renewal()).to_request()).await;
+    let res = send(&app, renew(&res.renewal()).to_srv_request()).await;
     assert_eq!(res.status, StatusCode::OK);
     assert_eq!(res.json["data"]["gate"], format!("Renewal {}", mia.id));
-    let res = send(&app, sign_in("mia@example.com", "secret123").to_request()).await;
+    let res = send(
+        &app,
+        sign_in("mia@example.com", "secret123").to_srv_request(),
+    )
+    .await;
     assert_eq!(res.json["data"]["gate"], format!("SignIn {}", mia.id));
 }
 
-#[actix_web::test]
 async fn a_password_change_racing_a_sign_in_wins() {
     let db = std::env::temp_dir().join(format!(
         "pow-api-test-{}.db",
@@ -862,14 +892,18 @@ async fn a_password_change_racing_a_sign_in_wins() {
 
     let res = send(
         &app,
-        registration("nina@example.com", "secret123").to_request(),
+        registration("nina@example.com", "secret123").to_srv_request(),
     )
     .await;
     assert_eq!(res.status, StatusCode::OK);
     let registered = res.access();
 
     racing.arm(&config);
-    let res = send(&app, sign_in("nina@example.com", "secret123").to_request()).await;
+    let res = send(
+        &app,
+        sign_in("nina@example.com", "secret123").to_srv_request(),
+    )
+    .await;
     assert_eq!(res.status, StatusCode::UNAUTHORIZED, "{}", res.json);
     assert_eq!(res.message(), INVALID_CREDENTIALS);
     assert_rejected!(&app, &registered);
@@ -883,7 +917,7 @@ async fn a_password_change_racing_a_sign_in_wins() {
     // The new password works.
     let res = send(
         &app,
-        sign_in("nina@example.com", RacingPasswordChange::NEW_PASSWORD).to_request(),
+        sign_in("nina@example.com", RacingPasswordChange::NEW_PASSWORD).to_srv_request(),
     )
     .await;
     assert_eq!(res.status, StatusCode::OK);
@@ -927,9 +961,11 @@ async fn busy_answers_a_translated_503_with_retry_after() {
 
     // Routes of the app behind the middleware: a handler failing with a `PowError`, and
     // one converting it to an `ApiError` with `?`.
-    let app = test::init_service(
+    let served = config.clone();
+    let app = pow_actix::test_client::serve(move || {
+        let config = served.clone();
         App::new()
-            .configure(api::configure(config.clone(), ApiOptions::new()))
+            .configure(api::configure(config.clone(), ApiOptions::new().into()))
             .route(
                 "/api/v1/pow-error",
                 web::get()
@@ -943,53 +979,60 @@ async fn busy_answers_a_translated_503_with_retry_after() {
                     Ok::<_, ApiError>(HttpResponse::Ok().finish())
                 }),
             )
-            .wrap(ApiAuthMiddleware::new(config.clone())),
-    )
-    .await;
+            .wrap(ApiAuthMiddleware::new(config.clone()))
+    });
 
     let res = send(
         &app,
-        registration("quinn@example.com", "secret123").to_request(),
+        registration("quinn@example.com", "secret123").to_srv_request(),
     )
     .await;
     assert_eq!(res.status, StatusCode::OK);
 
     let (release, held) = pow_actix::testing::hold_hash_pool(&config).unwrap();
-    let res = send(&app, sign_in("quinn@example.com", "secret123").to_request()).await;
+    let res = send(
+        &app,
+        sign_in("quinn@example.com", "secret123").to_srv_request(),
+    )
+    .await;
     assert_busy(&res, english);
     let req = sign_in("quinn@example.com", "secret123")
         .insert_header((header::ACCEPT_LANGUAGE, "de-DE,de;q=0.9"))
-        .to_request();
+        .to_srv_request();
     assert_busy(&send(&app, req).await, german);
     let req = registration("rosa@example.com", "secret123")
         .insert_header((header::ACCEPT_LANGUAGE, "de"))
-        .to_request();
+        .to_srv_request();
     assert_busy(&send(&app, req).await, german);
     for path in ["/api/v1/pow-error", "/api/v1/api-error"] {
         let req = TestRequest::get()
             .uri(path)
             .insert_header((header::ACCEPT_LANGUAGE, "de"))
-            .to_request();
+            .to_srv_request();
         assert_busy(&send(&app, req).await, german);
     }
 
     // The same endpoints without the middleware still answer the translated JSON.
-    let bare =
-        test::init_service(App::new().configure(api::configure(config.clone(), ApiOptions::new())))
-            .await;
+    let served = config.clone();
+    let bare = pow_actix::test_client::serve(move || {
+        App::new().configure(api::configure(served.clone(), ApiOptions::new().into()))
+    });
     let req = sign_in("quinn@example.com", "secret123")
         .insert_header((header::ACCEPT_LANGUAGE, "de"))
-        .to_request();
+        .to_srv_request();
     assert_busy(&send(&bare, req).await, german);
 
     // Once the load is gone, signing in works again.
     drop(release);
     held.wait().unwrap();
-    let res = send(&app, sign_in("quinn@example.com", "secret123").to_request()).await;
+    let res = send(
+        &app,
+        sign_in("quinn@example.com", "secret123").to_srv_request(),
+    )
+    .await;
     assert_eq!(res.status, StatusCode::OK);
 }
 
-#[actix_web::test]
 async fn a_used_renewal_token_replayed_later_revokes_the_chain() {
     let config = setup();
     // No grace: any replay counts as a copy.
@@ -999,54 +1042,52 @@ async fn a_used_renewal_token_replayed_later_revokes_the_chain() {
     );
     let res = send(
         &app,
-        registration("copy@example.com", "secret123").to_request(),
+        registration("copy@example.com", "secret123").to_srv_request(),
     )
     .await;
     let first_renewal = res.renewal();
-    let res = send(&app, renew(&first_renewal).to_request()).await;
+    let res = send(&app, renew(&first_renewal).to_srv_request()).await;
     assert_eq!(res.status, StatusCode::OK);
     let (access, renewal) = (res.access(), res.renewal());
-    let res = send(&app, get_me(&access).to_request()).await;
+    let res = send(&app, get_me(&access).to_srv_request()).await;
     assert_eq!(res.status, StatusCode::OK);
 
     // The thief replays the first renewal token: refused, and the owner's current pair is
     // revoked with it.
-    let res = send(&app, renew(&first_renewal).to_request()).await;
+    let res = send(&app, renew(&first_renewal).to_srv_request()).await;
     assert_eq!(res.status, StatusCode::UNAUTHORIZED);
     assert_rejected!(&app, &access);
-    let res = send(&app, renew(&renewal).to_request()).await;
+    let res = send(&app, renew(&renewal).to_srv_request()).await;
     assert_eq!(res.status, StatusCode::UNAUTHORIZED);
 }
 
-#[actix_web::test]
 async fn a_renewal_token_sent_twice_at_once_revokes_nothing() {
     let config = setup();
     let app = app!(config);
     let res = send(
         &app,
-        registration("twice@example.com", "secret123").to_request(),
+        registration("twice@example.com", "secret123").to_srv_request(),
     )
     .await;
     let first_renewal = res.renewal();
-    let res = send(&app, renew(&first_renewal).to_request()).await;
+    let res = send(&app, renew(&first_renewal).to_srv_request()).await;
     let access = res.access();
     // Within the grace (5 s by default), the repeated request is only refused.
-    let res = send(&app, renew(&first_renewal).to_request()).await;
+    let res = send(&app, renew(&first_renewal).to_srv_request()).await;
     assert_eq!(res.status, StatusCode::UNAUTHORIZED);
-    let res = send(&app, get_me(&access).to_request()).await;
+    let res = send(&app, get_me(&access).to_srv_request()).await;
     assert_eq!(res.status, StatusCode::OK, "the new pair lives on");
 }
 
 /// A body whose fields are not under `user` (`{"email": ..., "password": ...}`) is the
 /// client's mistake: `400 invalid_request` with a text that says where the fields go, not
 /// `401 invalid_credentials` (which would send the client hunting for a wrong password).
-#[actix_web::test]
 async fn a_body_without_the_user_object_is_told_where_the_fields_go() {
     let config = setup();
     let app = app!(config);
     let res = send(
         &app,
-        registration("flat@example.com", "secret123").to_request(),
+        registration("flat@example.com", "secret123").to_srv_request(),
     )
     .await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.json);
@@ -1090,7 +1131,7 @@ async fn a_body_without_the_user_object_is_told_where_the_fields_go() {
         if signed_in {
             req = bearer(req, &access);
         }
-        let res = send(&app, req.to_request()).await;
+        let res = send(&app, req.to_srv_request()).await;
         assert_eq!(
             res.status,
             StatusCode::BAD_REQUEST,
@@ -1113,7 +1154,7 @@ async fn a_body_without_the_user_object_is_told_where_the_fields_go() {
         .uri("/api/v1/session")
         .insert_header((header::ACCEPT_LANGUAGE, "de"))
         .set_json(&flat_sign_in);
-    let res = send(&app, req.to_request()).await;
+    let res = send(&app, req.to_srv_request()).await;
     assert_eq!(res.status, StatusCode::BAD_REQUEST);
     assert!(
         res.message().starts_with("Ungültige Anfrage"),
@@ -1123,9 +1164,17 @@ async fn a_body_without_the_user_object_is_told_where_the_fields_go() {
     assert!(res.message().contains("\"user\""), "{}", res.json);
 
     // Nothing was signed up, and the same fields under `user` sign in.
-    let res = send(&app, sign_in("other@example.com", "secret123").to_request()).await;
+    let res = send(
+        &app,
+        sign_in("other@example.com", "secret123").to_srv_request(),
+    )
+    .await;
     assert_eq!(res.status, StatusCode::UNAUTHORIZED);
-    let res = send(&app, sign_in("flat@example.com", "secret123").to_request()).await;
+    let res = send(
+        &app,
+        sign_in("flat@example.com", "secret123").to_srv_request(),
+    )
+    .await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.json);
 }
 
@@ -1140,7 +1189,7 @@ async fn the_document_describes_every_success_answer() {
         ApiOptions::new(),
         ApiOptions::new().browser(api::BrowserTransport::new()),
     ] {
-        let api = ApiContext::new(config.clone(), options);
+        let api = ApiContext::new(config.clone(), options.into());
         let doc = api.openapi().unwrap();
         assert_eq!(undescribed_successes(doc), Vec::<String>::new());
         assert_eq!(doubled_spaces(doc), Vec::<String>::new());
@@ -1155,3 +1204,24 @@ async fn the_document_describes_every_success_answer() {
     } } } } } });
     assert_eq!(undescribed_successes(&bare).len(), 1);
 }
+
+pow_testkit::on_both!(
+    async register_sign_in_renew_and_sign_out,
+    guards_answer_json_without_an_accept_header,
+    wrong_credentials_get_the_generic_message,
+    registration_errors_are_per_field_and_translated,
+    malformed_bodies_are_bad_requests,
+    tampered_and_mismatched_tokens_are_anonymous,
+    revoke_user_kills_every_token_of_the_user,
+    sign_out_everywhere_revokes_renewal_tokens_too,
+    revocation_also_beats_records_written_after_it,
+    a_renewal_token_works_once_under_concurrent_use,
+    signing_out_with_the_renewal_token_revokes_the_pair,
+    renewal_needs_the_user_to_still_exist,
+    renewal_tokens_live_in_their_namespace_with_the_configured_ttl,
+    api_extensions_add_routes_and_can_refuse_tokens,
+    a_password_change_racing_a_sign_in_wins,
+    a_used_renewal_token_replayed_later_revokes_the_chain,
+    a_renewal_token_sent_twice_at_once_revokes_nothing,
+    a_body_without_the_user_object_is_told_where_the_fields_go,
+);

@@ -9,15 +9,15 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use pow_actix::api::ApiOptions;
 use pow_actix::audit::{Auditor, DieselAuditSink};
 use pow_actix::limits::{Lockout, RateLimits};
 use pow_actix::mailer::MemoryMailer;
 use pow_actix::password::Pbkdf2Hasher;
 use pow_actix::session::{AuthMethod, CredentialsCache};
-use pow_actix::test_client::{serve, Client, Response};
+use pow_actix::test_client::{Client, Response};
 use pow_actix::users::diesel::DieselUsersContext;
 use pow_actix::{PowConfig, PowConfigBuilder, User};
+use pow_core::api::ApiOptions;
 use serde_json::{json, Value};
 
 const EMAIL: &str = "ada@example.com";
@@ -47,11 +47,7 @@ fn start_with(
     let config = tweak(builder, &users).build().unwrap();
     users.migrate(&config).unwrap();
     let user = pow_actix::testing::create_user(&config, EMAIL, PASSWORD).unwrap();
-    let served = config.clone();
-    let addr = serve(move || {
-        actix_web::App::new()
-            .configure(pow_actix::api::configure(served.clone(), ApiOptions::new()))
-    });
+    let addr = pow_testkit::serve_api(config.clone(), ApiOptions::new());
     (config, addr, user, mailer)
 }
 
@@ -100,7 +96,6 @@ fn me(addr: SocketAddr, token: &str) -> u16 {
     call(addr, "GET", "/api/v1/sessions", Some(token), json!({})).status
 }
 
-#[test]
 fn reauthentication_then_a_new_password_then_deletion() {
     let (config, addr, user) = start();
     let token = access_token(&sign_in(addr, PASSWORD));
@@ -215,7 +210,6 @@ fn reauthentication_then_a_new_password_then_deletion() {
         .is_none());
 }
 
-#[test]
 fn an_address_change_keeps_the_client_signed_in() {
     let (_config, addr, _user) = start();
     let token = access_token(&sign_in(addr, PASSWORD));
@@ -230,7 +224,6 @@ fn an_address_change_keeps_the_client_signed_in() {
     assert_eq!(res.status, 401, "{}", res.body);
 }
 
-#[test]
 fn the_config_and_the_session_say_where_a_client_stands() {
     let (config, addr, user) = start();
     let res = call(addr, "GET", "/api/v1/config", None, json!({}));
@@ -266,7 +259,6 @@ fn the_config_and_the_session_say_where_a_client_stands() {
     assert!(data["session"]["sudo"]["until"].is_null());
 }
 
-#[test]
 fn the_activity_lists_the_accounts_events() {
     // Without a queryable audit log: nothing, and it says so.
     let (_config, addr, _user) = start();
@@ -310,7 +302,6 @@ fn the_activity_lists_the_accounts_events() {
     assert!(event["at"].as_str().unwrap().contains('T'), "{event}");
 }
 
-#[test]
 fn the_lock_notices_token_unlocks_over_json() {
     // The notice's link opens the app's frontend, which sends the token on.
     let frontend = "https://app.example.com/unlock#";
@@ -364,3 +355,11 @@ fn the_lock_notices_token_unlocks_over_json() {
     let res = unlock(&token);
     assert_eq!(res.status, 400, "once: {}", res.body);
 }
+
+pow_testkit::on_both!(
+    reauthentication_then_a_new_password_then_deletion,
+    an_address_change_keeps_the_client_signed_in,
+    the_config_and_the_session_say_where_a_client_stands,
+    the_activity_lists_the_accounts_events,
+    the_lock_notices_token_unlocks_over_json,
+);

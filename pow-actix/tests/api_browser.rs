@@ -9,12 +9,12 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use pow_actix::api::{ApiOptions, BrowserTransport};
 use pow_actix::mailer::MemoryMailer;
 use pow_actix::password::Pbkdf2Hasher;
-use pow_actix::test_client::{serve, Client, Response};
+use pow_actix::test_client::{Client, Response};
 use pow_actix::users::diesel::DieselUsersContext;
 use pow_actix::{PowConfig, User};
+use pow_core::api::{ApiOptions, BrowserTransport};
 use serde_json::{json, Value};
 
 const EMAIL: &str = "ada@example.com";
@@ -40,11 +40,8 @@ fn start() -> (PowConfig, SocketAddr, User) {
         .unwrap();
     users.migrate(&config).unwrap();
     let user = pow_actix::testing::create_user(&config, EMAIL, PASSWORD).unwrap();
-    let served = config.clone();
-    let addr = serve(move || {
-        let options = ApiOptions::new().browser(BrowserTransport::new().trusted_origin(APP));
-        actix_web::App::new().configure(pow_actix::api::configure(served.clone(), options))
-    });
+    let options = ApiOptions::new().browser(BrowserTransport::new().trusted_origin(APP));
+    let addr = pow_testkit::serve_api(config.clone(), options);
     (config, addr, user)
 }
 
@@ -89,7 +86,6 @@ fn session_cookie(c: &Client) -> Option<String> {
         .map(|(_, value)| value.clone())
 }
 
-#[test]
 fn a_page_of_the_site_signs_in_with_the_cookie() {
     let (_config, addr, _user) = start();
     let mut page = browser(addr, Some(SITE));
@@ -174,7 +170,6 @@ fn a_page_of_the_site_signs_in_with_the_cookie() {
     assert_eq!(json_of(&res)["errors"][0]["code"], "not_authenticated");
 }
 
-#[test]
 fn state_changes_from_untrusted_pages_are_refused() {
     let (_config, addr, _user) = start();
 
@@ -219,7 +214,6 @@ fn state_changes_from_untrusted_pages_are_refused() {
     assert_eq!(json_of(&res)["data"]["user"]["email"], EMAIL);
 }
 
-#[test]
 fn each_transport_takes_only_its_own_credentials() {
     let (_config, addr, _user) = start();
     let mut page = browser(addr, Some(SITE));
@@ -251,7 +245,6 @@ fn each_transport_takes_only_its_own_credentials() {
     assert_eq!(sessions.len(), 2, "{}", res.body);
 }
 
-#[test]
 fn a_browser_signs_up_and_the_document_lists_both_transports() {
     let (_config, addr, _user) = start();
     let mut page = browser(addr, Some(SITE));
@@ -288,3 +281,10 @@ fn a_browser_signs_up_and_the_document_lists_both_transports() {
     let res = call(&mut page, "GET", "/api/v1/browser/openapi.json", json!({}));
     assert_eq!(res.status, 404);
 }
+
+pow_testkit::on_both!(
+    a_page_of_the_site_signs_in_with_the_cookie,
+    state_changes_from_untrusted_pages_are_refused,
+    each_transport_takes_only_its_own_credentials,
+    a_browser_signs_up_and_the_document_lists_both_transports,
+);

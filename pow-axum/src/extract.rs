@@ -60,6 +60,9 @@ pub(crate) struct StateInner {
     pub(crate) current: Option<CurrentSession>,
     /// Cookies to set on the response besides the session cookie (the device cookie).
     pub(crate) queued: Mutex<Vec<cookie::Cookie<'static>>>,
+    /// Set by [`ApiLayer`](crate::api::ApiLayer): the session is a bearer token's, and
+    /// whether a token came that was refused.
+    pub(crate) bearer: Option<bool>,
 }
 
 impl RequestState {
@@ -469,6 +472,16 @@ pub fn wants_json(parts: &Parts) -> bool {
 pub(crate) fn not_authenticated(parts: &Parts, state: &StateInner) -> Response {
     let config = &state.config;
     let no_store = (header::CACHE_CONTROL, "no-store");
+    if let Some(refused) = state.bearer {
+        // The bearer transport answers JSON whatever the client accepts.
+        let facts = crate::facts::read(parts, config);
+        let lang = pow_core::api::language(Some(config), &facts);
+        let refusal = match refused {
+            true => ApiError::invalid_token(Some(config), &lang),
+            false => ApiError::not_authenticated(Some(config), &lang),
+        };
+        return crate::api_response(&refusal);
+    }
     if wants_json(parts) {
         // The actix-web layer's guard answers JSON clients with this same envelope.
         let refusal = ApiError::new(401, "Not authenticated").with_code("not_authenticated");

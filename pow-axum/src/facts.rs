@@ -37,7 +37,7 @@ pub(crate) fn read(parts: &Parts, config: &PowConfig) -> RequestFacts {
 /// Scheme and host the request was sent to, read as actix-web's connection info reads
 /// them: the `Forwarded` header's `proto` and `host`, then `X-Forwarded-Proto` and
 /// `X-Forwarded-Host`, then the `Host` header and the URI.
-fn origin(headers: &HeaderMap, uri: &axum::http::Uri) -> String {
+pub(crate) fn origin(headers: &HeaderMap, uri: &axum::http::Uri) -> String {
     let first = |name: &str| {
         headers
             .get(name)

@@ -162,6 +162,7 @@ where
                 cookie,
                 current,
                 queued: std::sync::Mutex::default(),
+                bearer: None,
             });
             if !shared.hooks.is_empty() {
                 // Boxed: the hooks' state stays out of every request's future.
@@ -258,6 +259,7 @@ async fn run_hooks(
         cookie: state.cookie.clone(),
         current: client.current,
         queued: std::sync::Mutex::new(queued),
+        bearer: None,
     });
     Ok((Request::from_parts(parts, body), state))
 }

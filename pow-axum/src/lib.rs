@@ -48,6 +48,7 @@
 
 pub use pow_core::*;
 
+pub mod api;
 mod extract;
 mod facts;
 mod guard;
@@ -55,6 +56,7 @@ mod layer;
 mod response;
 pub mod web;
 
+pub use api::ApiLayer;
 pub use extract::{wants_json, CurrentUser, MaybeUser, Pow, PowRejection};
 pub use guard::{RequireStepUp, StepUpService};
 pub use layer::{PowLayer, PowService};

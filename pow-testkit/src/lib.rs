@@ -20,6 +20,9 @@ use std::net::SocketAddr;
 
 use pow_core::PowConfig;
 
+#[doc(hidden)]
+pub use actix_web::rt as __rt;
+
 /// The framework serving a test's app.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Framework {
@@ -86,6 +89,60 @@ pub fn serve_on(framework: Framework, config: PowConfig) -> SocketAddr {
     }
 }
 
+/// Serves `config`'s JSON API with `options` (both transports when the options ask for the
+/// browser one) on the test's [`framework`], on a loopback port, with two routes of the
+/// app's own behind the bearer layer: `GET /api/v1/me` (`{"data": {"email": ...}}` for
+/// the signed-in user, the API's `401` for others) and `GET /api/v1/whoami`
+/// (`{"data": {"id": ...}}`, `null` for nobody).
+pub fn serve_api(config: PowConfig, options: pow_core::api::ApiOptions) -> SocketAddr {
+    match framework() {
+        Framework::Actix => pow_actix::test_client::serve(move || {
+            use actix_web::{web, App, HttpResponse};
+            use pow_actix::{CurrentUser, MaybeUser};
+            App::new()
+                .configure(pow_actix::api::configure(config.clone(), options.clone().into()))
+                .service(
+                    web::scope("/api/v1")
+                        .service(
+                            web::resource("/me")
+                                .wrap(pow_actix::session::RequireAuthenticated::new())
+                                .route(web::get().to(|CurrentUser(user): CurrentUser| async move {
+                                    HttpResponse::Ok()
+                                        .json(serde_json::json!({ "data": { "email": user.email() } }))
+                                })),
+                        )
+                        .route(
+                            "/whoami",
+                            web::get().to(|MaybeUser(user): MaybeUser| async move {
+                                HttpResponse::Ok()
+                                    .json(serde_json::json!({ "data": { "id": user.map(|u| u.id) } }))
+                            }),
+                        )
+                        .wrap(pow_actix::api::ApiAuthMiddleware::new(config.clone())),
+                )
+        }),
+        Framework::Axum => {
+            use axum::routing::get;
+            use pow_axum::{CurrentUser, MaybeUser};
+            let own = axum::Router::new()
+                .route(
+                    "/api/v1/me",
+                    get(|CurrentUser(user): CurrentUser| async move {
+                        axum::Json(serde_json::json!({ "data": { "email": user.email() } }))
+                    }),
+                )
+                .route(
+                    "/api/v1/whoami",
+                    get(|MaybeUser(user): MaybeUser| async move {
+                        axum::Json(serde_json::json!({ "data": { "id": user.map(|u| u.id) } }))
+                    }),
+                )
+                .layer(pow_axum::ApiLayer::new(config.clone()));
+            serve_axum(pow_axum::api::router(&config, options).merge(own))
+        }
+    }
+}
+
 /// Serves the axum `app` on a loopback port (with the client's address, as an app
 /// serves it), on a runtime of its own.
 pub fn serve_axum(app: axum::Router) -> SocketAddr {
@@ -109,11 +166,117 @@ pub fn serve_axum(app: axum::Router) -> SocketAddr {
     rx.recv_timeout(std::time::Duration::from_secs(30)).unwrap()
 }
 
+/// The answer of [`http`]: status, headers (in order) and body.
+#[derive(Clone, Debug)]
+pub struct Answer {
+    /// The status code.
+    pub status: u16,
+    /// The headers, as received.
+    pub headers: Vec<(String, String)>,
+    /// The body (de-chunked).
+    pub body: Vec<u8>,
+}
+
+/// Sends one HTTP/1.1 request (`Connection: close`) to `addr` without blocking the test's
+/// runtime, so that requests joined in one test run at once: `target` is the path and
+/// query, `headers` go as given (add `Content-Type` for a body).
+pub async fn http(
+    addr: SocketAddr,
+    method: &str,
+    target: &str,
+    headers: &[(String, String)],
+    body: &[u8],
+) -> Answer {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let mut head = format!("{method} {target} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    // The length and host are this request's own.
+    let own = |name: &str| {
+        name.eq_ignore_ascii_case("content-length") || name.eq_ignore_ascii_case("host")
+    };
+    for (name, value) in headers.iter().filter(|(name, _)| !own(name)) {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    if method != "GET" && method != "HEAD" || !body.is_empty() {
+        head.push_str(&format!("Content-Length: {}\r\n", body.len()));
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.write_all(body).await.unwrap();
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).await.unwrap();
+    parse(&raw, method == "HEAD")
+}
+
+/// A raw HTTP/1.1 answer, read to its end.
+fn parse(raw: &[u8], head_only: bool) -> Answer {
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("a complete answer");
+    let head = String::from_utf8_lossy(&raw[..split]).to_string();
+    let mut lines = head.split("\r\n");
+    let status = lines
+        .next()
+        .and_then(|line| line.split(' ').nth(1))
+        .and_then(|code| code.parse().ok())
+        .expect("a status line");
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+        .collect();
+    let mut body = raw[split + 4..].to_vec();
+    let chunked = headers
+        .iter()
+        .any(|(k, v)| k.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked"));
+    if chunked && !head_only {
+        let mut out = Vec::new();
+        let mut rest = &body[..];
+        loop {
+            let end = rest.windows(2).position(|w| w == b"\r\n").unwrap();
+            let size =
+                usize::from_str_radix(String::from_utf8_lossy(&rest[..end]).trim(), 16).unwrap();
+            if size == 0 {
+                break;
+            }
+            out.extend_from_slice(&rest[end + 2..end + 2 + size]);
+            rest = &rest[end + 2 + size + 2..];
+        }
+        body = out;
+    }
+    Answer {
+        status,
+        headers,
+        body,
+    }
+}
+
 /// Runs each named test function (a plain `fn()` of the suite, without `#[test]`) once on
 /// actix-web (`on_actix::<name>`) and once on axum (`on_axum::<name>`): the function's
-/// [`serve`] calls serve on that framework.
+/// [`serve`] calls serve on that framework. With `async` first, the functions are
+/// `async fn()`s, each run to its end on an actix-web system of its own.
 #[macro_export]
 macro_rules! on_both {
+    (async $($name:ident),* $(,)?) => {
+        mod on_actix {
+            $(
+                #[test]
+                fn $name() {
+                    $crate::set_framework($crate::Framework::Actix);
+                    $crate::__rt::System::new().block_on(super::$name())
+                }
+            )*
+        }
+        mod on_axum {
+            $(
+                #[test]
+                fn $name() {
+                    $crate::set_framework($crate::Framework::Axum);
+                    $crate::__rt::System::new().block_on(super::$name())
+                }
+            )*
+        }
+    };
     ($($name:ident),* $(,)?) => {
         mod on_actix {
             $(

@@ -13,10 +13,6 @@ use crate::error::PowError;
 use crate::session::tokens::Tokens;
 use crate::session::{AuthMiddleware, SessionSource};
 
-/// Longest bearer token considered; ours are about 110 characters. Longer values are
-/// anonymous without any work.
-const MAX_TOKEN_LEN: usize = 1024;
-
 /// Marks a request served by [`ApiAuthMiddleware`] (in the request extensions), so that
 /// app code can tell API requests apart; see [`is_api_request`](super::is_api_request).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -42,11 +38,7 @@ pub(crate) struct RefusedToken;
 /// assert_eq!(bearer_token(&headers), None);
 /// ```
 pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
-    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?.trim();
-    let (scheme, token) = value.split_once(' ')?;
-    let token = token.trim();
-    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty() && token.len() <= MAX_TOKEN_LEN)
-        .then_some(token)
+    pow_core::api::routes::bearer_of(headers.get(header::AUTHORIZATION)?.to_str().ok()?)
 }
 
 /// Middleware that signs in the user of a valid access token sent as

@@ -824,6 +824,28 @@ pub fn json_body<T: serde::de::DeserializeOwned>(
     serde_json::from_value(value).map_err(|_| invalid())
 }
 
+/// Longest bearer token considered; ours are about 110 characters. Longer values are
+/// anonymous without any work.
+pub const MAX_BEARER_LEN: usize = 1024;
+
+/// The token of an `Authorization` header's value `Bearer <token>` (scheme
+/// case-insensitive), if it is one.
+///
+/// ```
+/// use pow_core::api::routes::bearer_of;
+///
+/// assert_eq!(bearer_of("Bearer abc.def.ghi"), Some("abc.def.ghi"));
+/// assert_eq!(bearer_of("bearer  abc "), Some("abc"));
+/// assert_eq!(bearer_of("Basic dXNlcjpwYXNz"), None);
+/// assert_eq!(bearer_of("Bearer "), None);
+/// ```
+pub fn bearer_of(authorization: &str) -> Option<&str> {
+    let (scheme, token) = authorization.trim().split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty() && token.len() <= MAX_BEARER_LEN)
+        .then_some(token)
+}
+
 /// The routes of `routes` at each path, in first-seen order, for a framework that mounts
 /// one handler per path.
 pub fn by_path(routes: &[ApiRoute]) -> Vec<(&'static str, Vec<ApiRoute>)> {
