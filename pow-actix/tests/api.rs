@@ -17,7 +17,7 @@ use pow_actix::store::KeyPattern;
 use pow_actix::testing::RacingPasswordChange;
 use pow_actix::users::diesel::DieselUsersContext;
 use pow_actix::users::Value;
-use pow_actix::{CurrentUser, PowConfig, PowConfigBuilder, PowError, User};
+use pow_actix::{PowConfig, PowConfigBuilder, PowError, User};
 use pow_core::api::ApiOptions;
 use serde_json::json;
 

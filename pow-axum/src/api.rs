@@ -193,6 +193,17 @@ fn authorization(parts: &Parts) -> Option<&str> {
     bearer_of(parts.headers.get(header::AUTHORIZATION)?.to_str().ok()?)
 }
 
+/// A success in the API's envelope, `{"status": 200, "data": ...}`, never stored: what an
+/// app's own JSON route answers (as pow-actix's `api::answer`).
+///
+/// ```
+/// let res = pow_axum::api::answer(200, serde_json::json!({ "id": 1 }));
+/// assert_eq!(res.headers()["cache-control"], "no-store");
+/// ```
+pub fn answer(status: u16, data: impl serde::Serialize) -> Response {
+    response(ApiAnswer::data(status, data))
+}
+
 /// The axum response of `answer`.
 pub fn response(answer: ApiAnswer) -> Response {
     let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);

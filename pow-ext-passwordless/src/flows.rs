@@ -1,5 +1,5 @@
 //! The work behind both front ends: asking for a link or code, and using one. The pages
-//! and the JSON endpoints (the `actix` feature) run these flows; a CLI, a job or a test runs
+//! and the JSON endpoints run these flows; a CLI, a job or a test runs
 //! them without HTTP, here a mailed link signing its user in on a
 //! [`StoreSession`](pow_core::session::StoreSession):
 //!
@@ -530,30 +530,6 @@ pub(crate) fn staged_proven(ctl: &mut pow_core::pipeline::Step, user: &pow_core:
     });
 }
 
-/// [`Passwordless::start_staged_sign_up`].
-pub(crate) async fn request_staged(
-    req: &dyn RequestSource,
-    config: &PowConfig,
-    ext: &Passwordless,
-    lang: &LanguageIdentifier,
-    email: &str,
-    prefill: Params,
-) -> Result<(), PowError> {
-    let link = |token: &str, purpose| link_url(config, token, purpose);
-    request(
-        req,
-        config,
-        ext,
-        lang,
-        email,
-        Via::Link,
-        Some(prefill),
-        link,
-    )
-    .await?;
-    Ok(())
-}
-
 #[async_trait::async_trait]
 impl pow_core::extension::StagedSignUp for Passwordless {
     async fn start(
@@ -564,6 +540,9 @@ impl pow_core::extension::StagedSignUp for Passwordless {
         prefill: Params,
     ) -> Result<(), PowError> {
         let lang = pow_core::messages::request_language(req, config.messages());
-        request_staged(req, config, self, &lang, email, prefill).await
+        let link = |token: &str, purpose| link_url(config, token, purpose);
+        let prefill = Some(prefill);
+        request(req, config, self, &lang, email, Via::Link, prefill, link).await?;
+        Ok(())
     }
 }

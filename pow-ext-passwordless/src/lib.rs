@@ -4,7 +4,7 @@
 //! **Guide**: [passwordless sign-in](https://github.com/pow-rs/pow-rs/blob/main/guides/passwordless.md).
 //! [All guides](https://github.com/pow-rs/pow-rs/tree/main/guides): getting started, configuration, every extension.
 //!
-//! One value in the config enables the pages and the JSON endpoints:
+//! One value in the config enables the pages and the JSON endpoints, on every framework:
 //!
 //! ```
 //! use pow_actix::PowConfig;
@@ -31,7 +31,7 @@
 //! The pages are routes of the engine's page table: every framework layer mounts them with
 //! its pages, and they answer alike on each. A
 //! routes backend ([`Routes::extension_route`](pow_core::config::Routes::extension_route))
-//! may move them; the mailed links follow. The JSON endpoints are actix-web routes.
+//! may move them; the mailed links follow.
 //!
 //! ## Security
 //!
@@ -59,6 +59,10 @@
 //!
 //! ## JSON
 //!
+//! The JSON endpoints are routes of the engine's JSON route table, served under the API
+//! prefix by every framework layer that mounts the API, once the config enables the
+//! extension.
+//!
 //! `POST <prefix>/passwordless/link` and `/passwordless/code` (`{"email": "..."}`) answer
 //! `202` alike for every address; the code answer carries a `code_token`.
 //! `POST <prefix>/passwordless/code/verify` (`{"code_token", "code"}`) and
@@ -80,19 +84,16 @@ use pow_core::store::Limit;
 use pow_core::views::{Link, PageBody};
 use pow_core::{Extension, PowConfig};
 
-/// The actix side: JSON endpoints (`json`) over the flows.
+/// The actix side: starting a staged sign-up from an actix-web handler.
 #[cfg(feature = "actix")]
 mod actix;
-// The flows serve the pages and every framework's JSON side; without the actix feature,
-// the pages and the staged sign-up still run.
-#[cfg_attr(not(feature = "actix"), allow(dead_code))]
+/// The JSON endpoints on the engine's JSON routes, served by every framework.
+mod api;
 pub mod flows;
 /// The pages on the engine's page routes, served by every framework.
 mod pages;
 mod store;
 
-#[cfg(feature = "actix")]
-pub use actix::json::PasswordlessApi;
 pub use flows::METHOD_KEY;
 
 /// The passwordless controller's actions, as extension callbacks see them.
@@ -220,11 +221,13 @@ impl Extension for Passwordless {
         for route in pages::page_routes(self) {
             ext.page_route(route);
         }
-        #[cfg(feature = "actix")]
-        {
-            use pow_actix::extension::ActixExtensionBuilder as _;
-            ext.api(Passwordless::api(self));
+        for route in api::api_routes(self) {
+            ext.api_route(route);
         }
+        ext.api_document(pow_core::api::openapi_fragment(
+            NAME,
+            include_str!("../openapi.json"),
+        ));
     }
 }
 

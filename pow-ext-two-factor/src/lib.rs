@@ -4,7 +4,8 @@
 //! **Guide**: [two-factor](https://github.com/pow-rs/pow-rs/blob/main/guides/two-factor.md).
 //! [All guides](https://github.com/pow-rs/pow-rs/tree/main/guides): getting started, configuration, every extension.
 //!
-//! Enable it with one value; the HTML pages and the JSON endpoints come with it:
+//! Enable it with one value; the HTML pages and the JSON endpoints come with it, on every
+//! framework:
 //!
 //! ```
 //! use pow_actix::PowConfig;
@@ -50,7 +51,9 @@
 //!
 //! ## JSON
 //!
-//! With [`pow_actix::api`] mounted, `POST <prefix>/session` answers a user with a second
+//! The JSON endpoints are routes of the engine's JSON route table, served under the API
+//! prefix by every framework layer that mounts the API, once the config enables the
+//! extension. `POST <prefix>/session` answers a user with a second
 //! factor `401` with code `second_factor_required` and the pending step `second_factor`
 //! (`data.pending`: its `methods` and a `token`, signed, single use, 5 minutes);
 //! `POST <prefix>/two-factor/verify` with `{"second_factor_token": "<token>", "code":
@@ -74,23 +77,15 @@ use pow_core::users::{FieldDef, FieldKind};
 use pow_core::views::{Link, PageBody};
 use pow_core::{Extension, PowConfig};
 
-/// The actix side: JSON endpoints (`json`) over the flows.
-#[cfg(feature = "actix")]
-mod actix;
-// The flows serve the pages and every framework's JSON side; without the actix feature,
-// the pages, the callbacks and the hooks still run.
-#[cfg_attr(not(feature = "actix"), allow(dead_code))]
+/// The JSON endpoints on the engine's JSON routes, served by every framework.
+mod api;
 pub mod flows;
 /// The pages on the engine's page routes, served by every framework.
 mod pages;
 mod state;
-// The pages and the erase hook use it without actix too; the rest serves the JSON side.
-#[cfg_attr(not(feature = "actix"), allow(dead_code))]
 mod store;
 pub mod totp;
 
-#[cfg(feature = "actix")]
-pub use actix::json::TwoFactorApi;
 pub use state::{is_enabled, recovery_codes_left};
 
 /// The second step of a sign-in.
@@ -286,11 +281,14 @@ impl Extension for TwoFactor {
         for route in pages::page_routes(self) {
             ext.page_route(route);
         }
-        #[cfg(feature = "actix")]
-        {
-            use pow_actix::extension::ActixExtensionBuilder as _;
-            ext.api(TwoFactor::api(self));
+        for route in api::api_routes(self) {
+            ext.api_route(route);
         }
+        ext.api_hooks(self.clone());
+        ext.api_document(pow_core::api::openapi_fragment(
+            NAME,
+            include_str!("../openapi.json"),
+        ));
     }
 }
 

@@ -1,7 +1,7 @@
 //! What the actix JSON handlers of extensions answer with, and how they run through the
 //! pipeline ([`ApiContext::run`]).
 
-use actix_web::http::{header, StatusCode};
+use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse};
 
 use super::bearer::BearerSession;
@@ -42,7 +42,7 @@ pub fn json_body<T: serde::de::DeserializeOwned>(
 /// assert_eq!(res.status(), StatusCode::ACCEPTED);
 /// ```
 pub fn answer(status: StatusCode, data: impl serde::Serialize) -> HttpResponse {
-    envelope(status, serde_json::json!(data), None)
+    super::respond(pow_core::api::ApiAnswer::data(status.as_u16(), data))
 }
 
 /// [`answer`] with `meta`: what describes the data rather than being it
@@ -52,22 +52,11 @@ pub fn answer_with_meta(
     data: impl serde::Serialize,
     meta: serde_json::Value,
 ) -> HttpResponse {
-    envelope(status, serde_json::json!(data), Some(meta))
-}
-
-fn envelope(
-    status: StatusCode,
-    data: serde_json::Value,
-    meta: Option<serde_json::Value>,
-) -> HttpResponse {
-    let mut body = serde_json::json!({ "status": status.as_u16(), "data": data });
-    if let Some(meta) = meta {
-        body["meta"] = meta;
-    }
-    HttpResponse::build(status)
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .insert_header((header::PRAGMA, "no-cache"))
-        .json(body)
+    super::respond(pow_core::api::ApiAnswer::data_with_meta(
+        status.as_u16(),
+        data,
+        meta,
+    ))
 }
 
 /// The answer carrying a new token pair:

@@ -281,8 +281,8 @@ impl Reply {
         self.status
     }
 
-    /// The answer, with `err`'s texts in `lang`.
-    fn answer(self, config: &PowConfig, lang: &LanguageIdentifier) -> ApiAnswer {
+    /// The answer of an envelope reply.
+    fn envelope(self) -> ApiAnswer {
         match self.body {
             ReplyBody::Envelope(data, meta) => {
                 let mut body = serde_json::json!({ "status": self.status, "data": data });
@@ -291,6 +291,18 @@ impl Reply {
                 }
                 ApiAnswer::json(self.status, &body, true)
             }
+            _ => ApiAnswer::json(self.status, &Value::Null, true),
+        }
+    }
+
+    /// The answer, with `err`'s texts in `lang`.
+    fn answer(self, config: &PowConfig, lang: &LanguageIdentifier) -> ApiAnswer {
+        match self.body {
+            body @ ReplyBody::Envelope(..) => Reply {
+                status: self.status,
+                body,
+            }
+            .envelope(),
             ReplyBody::Empty => ApiAnswer {
                 status: self.status,
                 headers: vec![("cache-control", "no-store".to_owned())],
@@ -322,6 +334,29 @@ pub struct ApiAnswer {
 }
 
 impl ApiAnswer {
+    /// A success in the API's envelope, `{"status": status, "data": data}`, never stored:
+    /// what an app's own JSON route answers, as the engine's do.
+    ///
+    /// ```
+    /// use pow_core::api::ApiAnswer;
+    ///
+    /// let answer = ApiAnswer::data(202, serde_json::json!({ "message": "Sent." }));
+    /// assert_eq!(answer.status, 202);
+    /// assert!(answer.headers.contains(&("cache-control", "no-store".to_owned())));
+    /// ```
+    pub fn data(status: u16, data: impl serde::Serialize) -> Self {
+        Reply::data(status, data).envelope()
+    }
+
+    /// [`data`](Self::data) with `meta`: what describes the data rather than being it.
+    pub fn data_with_meta(status: u16, data: impl serde::Serialize, meta: Value) -> Self {
+        Reply {
+            status,
+            body: ReplyBody::Envelope(serde_json::json!(data), Some(meta)),
+        }
+        .envelope()
+    }
+
     /// `value` as JSON with `status`; never stored when `private`.
     fn json(status: u16, value: &Value, private: bool) -> Self {
         let mut headers = vec![("content-type", "application/json".to_owned())];
