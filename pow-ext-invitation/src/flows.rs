@@ -1,7 +1,7 @@
 //! The invitation flows, on the engine: invite someone and mail the link ([`invite`]),
 //! accept an invitation ([`accept`]), and end an open invitation once its invitee signs in
-//! another way. The pages and the JSON endpoints (the `actix` feature) run these and render
-//! their outcome; a CLI, a job or a test runs them without HTTP, with a
+//! another way. The pages and the JSON endpoints run these and render their outcome; a
+//! CLI, a job or a test runs them without HTTP, with a
 //! [`StoreSession`](pow_core::session::StoreSession) to sign the invitee in:
 //!
 //! ```

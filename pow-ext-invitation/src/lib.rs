@@ -61,8 +61,9 @@
 //!
 //! # JSON API
 //!
-//! Enabling the extension enables its JSON side under the API prefix
-//! ([`pow_actix::api::configure`]), the same flows as the pages:
+//! Enabling the extension in the config enables its JSON endpoints under the API prefix,
+//! on every framework that serves the API, the same flows as the pages (the routes are the
+//! engine's, like the pages):
 //!
 //! | Method | Path | Who | Answer |
 //! |---|---|---|---|
@@ -174,12 +175,9 @@ use pow_core::users::{
 };
 use pow_core::{Extension, PowConfig, PowError, User};
 
-#[cfg(feature = "actix")]
-mod actix;
+mod api;
 pub mod flows;
 mod pages;
-#[cfg(feature = "actix")]
-pub use actix::json::InvitationApi;
 pub use flows::actions;
 
 /// The extension's name, which prefixes its message keys.
@@ -562,11 +560,13 @@ impl Extension for Invitation {
         for route in pages::page_routes(self) {
             ext.page_route(route);
         }
-        #[cfg(feature = "actix")]
-        {
-            use pow_actix::extension::ActixExtensionBuilder as _;
-            ext.api(self.api());
+        for route in api::api_routes(self) {
+            ext.api_route(route);
         }
+        ext.api_document(pow_core::api::openapi_fragment(
+            NAME,
+            include_str!("../openapi.json"),
+        ));
     }
 }
 

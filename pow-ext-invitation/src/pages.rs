@@ -304,8 +304,6 @@ async fn edit(
 ///
 /// # Errors
 /// The users context's or the store's error.
-// Run by the actix side's accept route only, until it is a page route.
-#[cfg_attr(not(feature = "actix"), allow(dead_code))]
 pub(crate) async fn update(
     step: &mut Step,
     client: &mut dyn Client,

@@ -40,8 +40,7 @@
 //!
 //! They are routes of the engine's page table: every framework layer mounts them with its
 //! pages, and they answer alike on each. A routes
-//! backend may move them; the links and the callback URL follow. The JSON endpoints are
-//! actix-web routes.
+//! backend may move them; the links and the callback URL follow.
 //!
 //! ## Flows
 //!
@@ -80,6 +79,8 @@
 //!
 //! ## JSON
 //!
+//! Enabling the extension in the config enables its JSON endpoints under the API prefix,
+//! on every framework that serves the API (the routes are the engine's, like the pages).
 //! For apps that open the provider's page themselves (redirect URIs allowed with
 //! [`OAuth::api_redirect_uri`]): `POST <prefix>/auth/{provider}/authorize`
 //! (`{"redirect_uri"}`, optional) answers `{"url", "state"}`; `POST
@@ -99,25 +100,21 @@ use pow_core::messages::{LanguageIdentifier, MessageArg};
 use pow_core::views::{Link, PageBody};
 use pow_core::{Extension, PowConfig, PowError};
 
-/// The actix side: the JSON endpoints (`json`) and, for an app's tests, a local OpenID
-/// Connect provider (`testing`, feature `test-util`).
-#[cfg(feature = "actix")]
+/// For an app's tests, a local OpenID Connect provider served on actix-web (`testing`,
+/// feature `test-util`).
+#[cfg(feature = "test-util")]
 mod actix;
+mod api;
 mod callbacks;
-// The work of the pages and the JSON endpoints beside its public flows; without the
-// `actix` feature, what only the JSON endpoints use goes unused.
-#[cfg_attr(not(feature = "actix"), allow(dead_code))]
+// The work of the pages and the JSON endpoints beside its public flows.
 pub mod flow;
 mod identities;
 mod mail;
 mod pages;
 mod pending;
 mod provider;
-#[cfg_attr(not(feature = "actix"), allow(dead_code))]
 mod store;
 
-#[cfg(feature = "actix")]
-pub use actix::json::OAuthApi;
 #[cfg(feature = "test-util")]
 pub use actix::testing;
 pub use flow::actions;
@@ -315,11 +312,14 @@ impl Extension for OAuth {
         for route in pages::page_routes(self) {
             ext.page_route(route);
         }
-        #[cfg(feature = "actix")]
-        {
-            use pow_actix::extension::ActixExtensionBuilder as _;
-            ext.api(OAuth::api(self));
+        for route in api::api_routes(self) {
+            ext.api_route(route);
         }
+        ext.api_hooks(self.clone())
+            .api_document(pow_core::api::openapi_fragment(
+                NAME,
+                include_str!("../openapi.json"),
+            ));
         if self.staged_sign_up {
             ext.requires(Requirement::Capability {
                 capability: Capability::StagedSignUp,

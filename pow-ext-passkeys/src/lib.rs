@@ -26,8 +26,20 @@
 //! every framework layer mounts them with its pages, and they answer alike on each. A
 //! routes backend
 //! ([`Routes::extension_route`](pow_core::config::Routes::extension_route)) may move them.
-//! So is the pages' script ([`SCRIPT`], at [`script_path`]), an engine asset. The JSON
-//! endpoints ([`PasskeysApi`]) are actix-web routes.
+//! So is the pages' script ([`SCRIPT`], at [`script_path`]), an engine asset.
+//!
+//! Enabling the extension in the config enables its JSON endpoints under the API prefix,
+//! on every framework that serves the API (the routes are the engine's, like the pages):
+//! enrolment (`POST <prefix>/passkeys/registration/options`, `POST
+//! <prefix>/passkeys/registration`), the list and its changes (`GET <prefix>/passkeys`,
+//! `PATCH` and `DELETE <prefix>/passkeys/{id}`), sign-in (`POST
+//! <prefix>/passkeys/authentication/options`, `POST <prefix>/passkeys/authentication`:
+//! the token pair), step-up (`POST <prefix>/passkeys/step-up/options`, `POST
+//! <prefix>/passkeys/step-up`) and the recovery of a passkey-only account (`POST
+//! <prefix>/passkeys/recovery/options`, `POST <prefix>/passkeys/recovery` with the
+//! `recovery_token` of a `401 passkey_recovery_required`). `credential` is the
+//! `PublicKeyCredential` JSON of the browser (`toJSON()`) or app; refusals answer the
+//! codes of [`PasskeyError::code`].
 //!
 //! ## What it does
 //!
@@ -77,21 +89,15 @@ use webauthn_rs::prelude::{
     WebauthnBuilder, WebauthnError,
 };
 
-/// The actix side: the JSON endpoints (`json`, `recovery`) and the pages' script
-/// (`script`).
-#[cfg(feature = "actix")]
-mod actix;
+mod api;
 mod mail;
 mod pages;
-// The recovery's grant and enrolment, run by its page and its JSON endpoints (the `actix`
-// feature) beside its callback.
-#[cfg_attr(not(feature = "actix"), allow(dead_code))]
+// The recovery's grant and enrolment, run by its page and its JSON endpoints beside its
+// callback.
 mod recovery;
 mod routes;
 pub mod store;
 
-#[cfg(feature = "actix")]
-pub use actix::json::PasskeysApi;
 pub use routes::actions;
 use store::{Deleted, NewPasskey};
 pub use store::{Kind, StoredPasskey};
@@ -1288,11 +1294,14 @@ impl Extension for Passkeys {
             content_type: "text/javascript; charset=utf-8",
             body: SCRIPT,
         });
-        #[cfg(feature = "actix")]
-        {
-            use pow_actix::extension::ActixExtensionBuilder as _;
-            ext.api(PasskeysApi::new(self.clone()));
+        for route in api::api_routes(self) {
+            ext.api_route(route);
         }
+        ext.api_hooks(self.clone())
+            .api_document(pow_core::api::openapi_fragment(
+                NAME,
+                include_str!("../openapi.json"),
+            ));
     }
 }
 

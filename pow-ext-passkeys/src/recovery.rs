@@ -3,7 +3,7 @@
 //! with an emailed link or code (`pow-ext-passwordless`) into a recovery that may only
 //! enrol a new passkey. The grant, its checks, the enrolment and the sign-in are the
 //! engine's; the page is in `pages.rs` (an engine page route), the JSON endpoints in
-//! `actix/recovery.rs`.
+//! `api.rs` (engine JSON routes).
 
 use async_trait::async_trait;
 use pow_core::audit::{self, AuditEvent};

@@ -1,7 +1,5 @@
-//! The actix side: the JSON endpoints (`json`) and, for an app's tests, a local OpenID
-//! Connect provider (`testing`, feature `test-util`). The pages are engine page routes
-//! ([`crate::pages`]), which every framework layer mounts.
+//! The actix side: for an app's tests, a local OpenID Connect provider (`testing`, feature
+//! `test-util`). The pages and the JSON endpoints are engine routes ([`crate::pages`],
+//! `crate::api`), which every framework layer mounts.
 
-pub(crate) mod json;
-#[cfg(feature = "test-util")]
 pub mod testing;
