@@ -12,13 +12,11 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix_web::{web, HttpRequest, HttpResponse};
-use pow_actix::api::{ApiContext, ApiError, ApiOptions};
 use pow_actix::audit::{self, AuditEvent, AuditQuery, Auditor, DieselAuditSink, EventName};
 use pow_actix::mailer::MemoryMailer;
 use pow_actix::password::Pbkdf2Hasher;
-use pow_actix::session::{self, CredentialsCache, Impersonation, Impersonator, MaybeUser};
-use pow_actix::test_client::{serve, Client, Response};
+use pow_actix::session::{self, CredentialsCache, Impersonation, Impersonator};
+use pow_actix::test_client::{Client, Response};
 use pow_actix::users::diesel::DieselUsersContext;
 use pow_actix::{PowConfig, PowConfigBuilder, User};
 
@@ -26,23 +24,6 @@ const PASSWORD: &str = "correct horse battery";
 const ADMIN: &str = "alice@staff.example";
 const OTHER_ADMIN: &str = "bob@staff.example";
 const USER: &str = "ada@example.com";
-
-async fn me(user: MaybeUser) -> HttpResponse {
-    HttpResponse::Ok().body(match user.0 {
-        Some(user) => format!("user:{}", user.id),
-        None => "anonymous".to_owned(),
-    })
-}
-
-/// An app page that hands the signed-in browser's user an API token pair (a "connect the
-/// CLI" page, say).
-async fn token(req: HttpRequest) -> Result<HttpResponse, ApiError> {
-    let config = session::config(&req).expect("a config");
-    let api = ApiContext::new(config, ApiOptions::new());
-    let user = session::current_user(&req).ok_or_else(|| ApiError::not_authenticated(&req))?;
-    let pair = api.issue_tokens(&req, &user, Vec::new()).await?;
-    Ok(HttpResponse::Ok().json(pair))
-}
 
 struct Setup {
     config: PowConfig,
@@ -87,12 +68,7 @@ fn start_with(
     let admin = pow_actix::testing::create_user(&config, ADMIN, PASSWORD).unwrap();
     let other_admin = pow_actix::testing::create_user(&config, OTHER_ADMIN, PASSWORD).unwrap();
     let user = pow_actix::testing::create_user(&config, USER, PASSWORD).unwrap();
-    let served = config.clone();
-    let addr = serve(move || {
-        pow_actix::testing::app(&served)
-            .route("/me", web::get().to(me))
-            .route("/token", web::post().to(token))
-    });
+    let addr = pow_testkit::serve(config.clone());
     Setup {
         config,
         addr,
@@ -191,7 +167,6 @@ fn age(config: &PowConfig, user: &User, change: impl FnOnce(&mut Impersonator)) 
         .unwrap();
 }
 
-#[test]
 fn an_admin_works_as_a_user_and_comes_back() {
     let s = start(|p| p.notify_user(true));
     let mut desk = signed_in(s.addr, ADMIN);
@@ -295,7 +270,6 @@ fn an_admin_works_as_a_user_and_comes_back() {
     assert_eq!(stopped[0].detail["actor_id"], s.admin.id);
 }
 
-#[test]
 fn signing_out_of_support_access_returns_to_the_admin() {
     let s = start(|p| p);
     let mut desk = signed_in(s.addr, ADMIN);
@@ -309,7 +283,6 @@ fn signing_out_of_support_access_returns_to_the_admin() {
     assert!(stored(&s.config, s.user.id).is_none());
 }
 
-#[test]
 fn idle_and_absolute_limits_end_it() {
     let s = start(|p| p);
     let mut desk = signed_in(s.addr, ADMIN);
@@ -351,7 +324,6 @@ fn idle_and_absolute_limits_end_it() {
     assert_eq!(capped.absolute(), Duration::from_secs(3600));
 }
 
-#[test]
 fn the_admins_own_session_bounds_it() {
     let s = start(|p| p);
     // The admin is disabled: the impersonation ends on its next request.
@@ -380,7 +352,6 @@ fn the_admins_own_session_bounds_it() {
     assert_eq!(whoami(&mut desk), "anonymous");
 }
 
-#[test]
 fn refused_starts_are_refused_and_audited() {
     let s = start(|p| p);
     let mut desk = signed_in(s.addr, ADMIN);
@@ -458,7 +429,6 @@ fn refused_starts_are_refused_and_audited() {
     assert_eq!(whoami(&mut desk), format!("user:{}", s.other_admin.id));
 }
 
-#[test]
 fn starting_needs_a_fresh_admin_session_and_the_setting() {
     // Off: no route.
     let db = std::env::temp_dir().join(format!(
@@ -473,7 +443,7 @@ fn starting_needs_a_fresh_admin_session_and_the_setting() {
         .unwrap();
     users.migrate(&config).unwrap();
     pow_actix::testing::create_user(&config, ADMIN, PASSWORD).unwrap();
-    let addr = serve(move || pow_actix::testing::app(&config));
+    let addr = pow_testkit::serve(config);
     let mut desk = signed_in(addr, ADMIN);
     assert_eq!(impersonate(&mut desk, 2, "off").status, 404);
 
@@ -493,3 +463,12 @@ fn starting_needs_a_fresh_admin_session_and_the_setting() {
     assert_eq!(res.location(), "/session/confirm");
     assert_eq!(whoami(&mut desk), format!("user:{}", s.admin.id));
 }
+
+pow_testkit::on_both!(
+    an_admin_works_as_a_user_and_comes_back,
+    signing_out_of_support_access_returns_to_the_admin,
+    idle_and_absolute_limits_end_it,
+    the_admins_own_session_bounds_it,
+    refused_starts_are_refused_and_audited,
+    starting_needs_a_fresh_admin_session_and_the_setting,
+);

@@ -377,6 +377,17 @@ impl RequestSource for Pow {
 impl SessionHandle for Pow {
     type Error = PowError;
 
+    fn begin_support_access(
+        &mut self,
+        started: pow_core::session::impersonation::Started,
+    ) -> Result<(), PowError> {
+        Pow::begin_support_access(self, started)
+    }
+
+    async fn stop_support_access(&mut self, _config: &PowConfig) -> Result<bool, PowError> {
+        Pow::stop_support_access(self).await
+    }
+
     fn current(&self) -> Option<CurrentSession> {
         self.current.clone()
     }

@@ -219,9 +219,13 @@ async fn run_page(mut req: Request, verb: Verb, here: Arc<[PageRoute]>) -> Respo
     }
     let act = Arc::clone(&route.act);
     let query = QueryParams::parse(parts.uri.query().unwrap_or_default());
+    let json = crate::wants_json(&parts);
     let run: Act = Box::new(move |step, client| {
         step.assigns.insert(path);
         step.assigns.insert(query);
+        if json {
+            step.assigns.insert(routes::WantsJson);
+        }
         act(step, client)
     });
     action.run(pow, &parts, run).await
@@ -407,9 +411,28 @@ impl Action {
         }
         // The facts as the action left them (the session it signed in, for the audit).
         pipeline::finish(&step, &*pow, admission).await?;
-        if let Answer::Stop(path) = &answer {
-            return Ok(redirect(path));
+        match answer {
+            Answer::Stop(path) => return Ok(redirect(&path)),
+            Answer::Text { status, text } => {
+                let status =
+                    StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+                return Ok((
+                    status,
+                    [
+                        (header::CACHE_CONTROL, "no-cache, no-store, must-revalidate"),
+                        (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
+                    ],
+                    text,
+                )
+                    .into_response());
+            }
+            answer => Self::respond(pow, step, answer).await,
         }
+    }
+
+    /// Runs `before_respond`, then answers what the action came to.
+    async fn respond(pow: &mut Pow, mut step: Step, answer: Answer) -> Result<Response, PowError> {
+        let config = pow.config.clone();
         for callbacks in config.extensions().callbacks() {
             if let Flow::Halt(halt) = callbacks.before_respond(&mut step, pow).await? {
                 return Ok(halted(halt));
@@ -441,6 +464,23 @@ impl Action {
                 let page = build(&step, &pow.cookie)?;
                 page_response(pow, &step.lang, page)
             }
+            Answer::Json {
+                status,
+                headers,
+                body,
+            } => {
+                let status =
+                    StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+                let mut res = (status, axum::Json(body)).into_response();
+                for (name, value) in headers {
+                    if let Ok(value) = HeaderValue::try_from(value) {
+                        res.headers_mut()
+                            .insert(HeaderName::from_static(name), value);
+                    }
+                }
+                Ok(res)
+            }
+            Answer::Text { .. } => Err(PowError::Other("a text answer goes out at once".into())),
         }
     }
 }

@@ -46,11 +46,53 @@ pub fn set_framework(framework: Framework) {
     FRAMEWORK.with(|cell| cell.set(framework));
 }
 
-/// Serves `config`'s pages, under its mount path, with the session layer and a
-/// `GET /protected` page (`secret` for signed-in users, the sign-in redirect for others),
-/// on the test's [`framework`], on a loopback port.
+/// Serves `config`'s pages, under its mount path, with the session layer and three pages
+/// of the app's own, on the test's [`framework`], on a loopback port: `GET /protected`
+/// (`secret` for signed-in users, the sign-in redirect for others), `GET /me`
+/// (`user:<id>`, or `anonymous`) and `POST /token` (an API token pair for the signed-in
+/// browser's user, as a "connect the CLI" page hands one out; the API's error otherwise).
 pub fn serve(config: PowConfig) -> SocketAddr {
     serve_on(framework(), config)
+}
+
+/// The body of `GET /me`.
+fn me(id: Option<i64>) -> String {
+    match id {
+        Some(id) => format!("user:{id}"),
+        None => "anonymous".to_owned(),
+    }
+}
+
+/// `POST /token` on actix-web.
+async fn actix_token(
+    req: actix_web::HttpRequest,
+) -> Result<actix_web::HttpResponse, pow_actix::api::ApiError> {
+    use pow_actix::api::{ApiContext, ApiError, ApiOptions};
+    let config = pow_actix::session::config(&req).expect("a config");
+    let api = ApiContext::new(config, ApiOptions::new());
+    let user =
+        pow_actix::session::current_user(&req).ok_or_else(|| ApiError::not_authenticated(&req))?;
+    let pair = api.issue_tokens(&req, &user, Vec::new()).await?;
+    Ok(actix_web::HttpResponse::Ok().json(pair))
+}
+
+/// `POST /token` on axum.
+async fn axum_token(pow: pow_axum::Pow) -> axum::response::Response {
+    use axum::response::IntoResponse as _;
+    use pow_core::api::{language, ApiError, ApiOptions, ApiService};
+    let config = pow.config.clone();
+    let lang = language(Some(&config), &pow.facts);
+    let Some(current) = pow.current.clone() else {
+        return pow_axum::api_response(&ApiError::not_authenticated(Some(&config), &lang));
+    };
+    let api = ApiService::new(config.clone(), ApiOptions::new());
+    match api
+        .issue_tokens(Some(&current), &pow.facts, &current.user, Vec::new())
+        .await
+    {
+        Ok(pair) => axum::Json(pair).into_response(),
+        Err(err) => pow_axum::api_response(&ApiError::from(err).localized(Some(&config), &lang)),
+    }
 }
 
 /// [`serve`] on `framework`.
@@ -61,6 +103,15 @@ pub fn serve_on(framework: Framework, config: PowConfig) -> SocketAddr {
             use actix_web::{web, App, HttpResponse};
             // `/protected` first: a scope mounted at the root takes every path after it.
             App::new()
+                .route(
+                    "/me",
+                    web::get().to(
+                        |pow_actix::MaybeUser(user): pow_actix::MaybeUser| async move {
+                            HttpResponse::Ok().body(me(user.map(|user| user.id)))
+                        },
+                    ),
+                )
+                .route("/token", web::post().to(actix_token))
                 .service(
                     web::scope("/protected")
                         .wrap(pow_actix::session::RequireAuthenticated::new())
@@ -83,6 +134,15 @@ pub fn serve_on(framework: Framework, config: PowConfig) -> SocketAddr {
                 "/protected",
                 get(|_: pow_axum::CurrentUser| async { "secret" }),
             )
+            .route(
+                "/me",
+                get(
+                    |pow_axum::MaybeUser(user): pow_axum::MaybeUser| async move {
+                        me(user.map(|user| user.id))
+                    },
+                ),
+            )
+            .route("/token", axum::routing::post(axum_token))
             .layer(pow_axum::PowLayer::new(config));
             serve_axum(app)
         }

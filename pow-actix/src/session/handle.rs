@@ -283,6 +283,21 @@ impl CookieSessionHandle {
         Ok(())
     }
 
+    /// Moves this browser, signed in as an admin, into the support-access session
+    /// `started` (see [`begin_impersonation`](super::begin_impersonation)).
+    ///
+    /// # Errors
+    /// [`PowError::Config`] without a setup or a signed-in browser session.
+    pub fn begin_support_access(
+        &mut self,
+        started: crate::session::impersonation::Started,
+    ) -> Result<(), PowError> {
+        let config = self.config()?;
+        browser::begin_impersonation(&config, &self.cookie, &started)?;
+        self.set_current(Some(started.session));
+        Ok(())
+    }
+
     /// Stops support access (see [`stop_impersonation`](super::stop_impersonation)).
     ///
     /// # Errors
@@ -332,6 +347,17 @@ impl WriteBack for CookieSessionHandle {
 #[async_trait::async_trait]
 impl SessionHandle for CookieSessionHandle {
     type Error = PowError;
+
+    fn begin_support_access(
+        &mut self,
+        started: crate::session::impersonation::Started,
+    ) -> Result<(), PowError> {
+        CookieSessionHandle::begin_support_access(self, started)
+    }
+
+    async fn stop_support_access(&mut self, _config: &PowConfig) -> Result<bool, PowError> {
+        CookieSessionHandle::stop_impersonation(self).await
+    }
 
     fn current(&self) -> Option<CurrentSession> {
         self.current.clone()

@@ -116,7 +116,6 @@ pub use guard::{
 };
 pub use handle::{CookieSessionHandle, InRequest, WriteBack};
 pub use middleware::{CookieSource, PowSessionMiddleware};
-pub(crate) use request::begin_impersonation;
 pub use request::{
     config, current_session, current_user, is_fresh, is_signed_in, mark_fresh, record_method,
     sign_in, sign_in_with, sign_out, sign_out_everywhere, stop_impersonation,

@@ -7,7 +7,6 @@ use std::sync::Arc;
 use actix_web::{HttpMessage, HttpRequest};
 
 use super::auth_middleware::request_config;
-use super::cookie_middleware::CookieSessionExt;
 use super::extract::AsPowConfig;
 use super::*;
 use crate::config::PowConfig;
@@ -119,22 +118,6 @@ pub async fn sign_in_with(
 #[tracing::instrument(name = "pow.sign_out", skip_all)]
 pub async fn sign_out(req: &HttpRequest) -> Result<(), PowError> {
     CookieSessionHandle::new(req).sign_out().await
-}
-
-/// Moves the browser of `req` (signed in as an admin) into the support-access session
-/// `started` (the engine's [`browser::begin_impersonation`](pow_core::session::browser::begin_impersonation)),
-/// and serves the rest of the request as it.
-///
-/// # Errors
-/// [`PowError::Config`] without a session cookie; the cookie session's error.
-pub(crate) fn begin_impersonation(
-    req: &HttpRequest,
-    config: &PowConfig,
-    started: super::impersonation::Started,
-) -> Result<(), PowError> {
-    pow_core::session::browser::begin_impersonation(config, &req.cookie_session(), &started)?;
-    req.extensions_mut().insert(started.session);
-    Ok(())
 }
 
 /// Stops support access in the browser of `req`: the support-access session ends, and the

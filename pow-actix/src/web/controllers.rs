@@ -42,15 +42,6 @@ pub fn configure(config: PowConfig) -> impl FnOnce(&mut ServiceConfig) {
         cfg.service(
             web::resource("/session/unlock/{token}").route(web::get().to(super::unlock::unlock)),
         );
-        if config.impersonation().is_some() {
-            cfg.service(
-                web::resource("/impersonation").route(web::post().to(super::impersonation::start)),
-            )
-            .service(
-                web::resource("/impersonation/stop")
-                    .route(web::post().to(super::impersonation::stop)),
-            );
-        }
         for routes in crate::extension::ActixExtensions::routes(config.extensions()) {
             routes(cfg, &config);
         }
@@ -192,10 +183,14 @@ async fn run_page(
             .collect(),
     );
     let query = QueryParams::parse(req.query_string());
+    let json = session::wants_json(&req);
     action
         .run(&req, async move |ctl| {
             ctl.assigns.insert(path);
             ctl.assigns.insert(query);
+            if json {
+                ctl.assigns.insert(pow_core::pages::routes::WantsJson);
+            }
             Ok(super::serve(ctl, async |step, client| act(step, client).await).await?)
         })
         .await

@@ -39,7 +39,6 @@ pub mod csrf;
 mod facts;
 pub mod flash;
 mod forms;
-mod impersonation;
 mod mailbox;
 mod pages;
 pub mod params;
@@ -58,12 +57,12 @@ pub use facts::{client_ip, ActixRequest};
 pub use forms::{
     extra_fields, field, form, new_password_fields, optional_field, user_id_field, user_id_kind,
 };
-pub use impersonation::{IMPERSONATION_START, IMPERSONATION_STOP};
 pub use mailbox::{mailbox_preview, MAILBOX_PATH};
 pub use pages::{
     no_store, outcome, page_security_headers, render_page, serve, unavailable_page, Page,
 };
 pub use params::FormData;
 pub use pow_core::config::returning_to;
+pub use pow_core::pages::impersonation::{IMPERSONATION_START, IMPERSONATION_STOP};
 pub use registration::signed_up;
 pub use response_error::{Error, PowErrorExt, Result};

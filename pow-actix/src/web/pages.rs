@@ -129,6 +129,27 @@ pub fn outcome(answer: pow_core::pages::Answer) -> super::Outcome {
                 .content_type(content_type)
                 .body(body),
         ),
+        Answer::Json {
+            status,
+            headers,
+            body,
+        } => {
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            let mut res = HttpResponse::build(status);
+            for header in headers {
+                res.insert_header(header);
+            }
+            super::Outcome::Respond(res.json(body))
+        }
+        Answer::Text { status, text } => {
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            super::Outcome::Stop(
+                HttpResponse::build(status)
+                    .insert_header(no_store())
+                    .content_type("text/plain; charset=utf-8")
+                    .body(text),
+            )
+        }
         Answer::Render(build) => super::Outcome::render(move |ctl: &super::Controller| {
             let page = build(&ctl.step, &ctl.req.cookie_session())?;
             render_page(&ctl.req, &ctl.config, &ctl.lang, page)

@@ -24,6 +24,7 @@
 
 pub mod account;
 pub mod core;
+pub mod impersonation;
 pub mod mailbox;
 pub mod routes;
 
@@ -145,6 +146,25 @@ pub enum Answer {
         /// The file.
         body: Vec<u8>,
     },
+    /// Run `before_respond`, then answer JSON (to a client that asked for it,
+    /// [`WantsJson`](routes::WantsJson)): `status`, `headers` (the API's
+    /// `Cache-Control: no-store` among them) and `body`, with `Content-Type:
+    /// application/json`.
+    Json {
+        /// The status.
+        status: u16,
+        /// The headers besides the content type.
+        headers: Vec<(&'static str, String)>,
+        /// The body.
+        body: serde_json::Value,
+    },
+    /// Answer `text` at once as plain text with `status`, never stored (a refusal).
+    Text {
+        /// The status.
+        status: u16,
+        /// The text.
+        text: String,
+    },
 }
 
 impl std::fmt::Debug for Answer {
@@ -157,6 +177,8 @@ impl std::fmt::Debug for Answer {
                 .debug_struct("Download")
                 .field("filename", filename)
                 .finish(),
+            Self::Json { status, .. } => f.debug_struct("Json").field("status", status).finish(),
+            Self::Text { status, .. } => f.debug_struct("Text").field("status", status).finish(),
         }
     }
 }
@@ -166,6 +188,28 @@ impl std::fmt::Debug for Answer {
 pub type BuildPage = Box<dyn FnOnce(&Step, &CookieSession) -> Result<Page, PowError> + Send>;
 
 impl Answer {
+    /// The API's success envelope `{"status": status, "data": data}`, never stored.
+    pub fn data(status: u16, data: serde_json::Value) -> Self {
+        Self::Json {
+            status,
+            headers: vec![
+                ("cache-control", "no-store".to_owned()),
+                ("pragma", "no-cache".to_owned()),
+            ],
+            body: serde_json::json!({ "status": status, "data": data }),
+        }
+    }
+
+    /// The API's error answer of `err` (translated already): its status, headers and
+    /// envelope.
+    pub fn api_error(err: &crate::api::ApiError) -> Self {
+        Self::Json {
+            status: err.status(),
+            headers: err.headers(),
+            body: err.body(),
+        }
+    }
+
     /// The `Content-Disposition` header of a [`Answer::Download`] named `filename` (quotes
     /// and line breaks dropped from the name).
     pub fn attachment(filename: &str) -> String {

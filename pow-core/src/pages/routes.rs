@@ -114,6 +114,12 @@ impl PathParams {
     }
 }
 
+/// In the step's [`assigns`](crate::pipeline::Step::assigns) while a page route's
+/// controller runs for a client that asks for JSON (`Accept` or `Content-Type` naming
+/// JSON): the controller may answer [`Answer::Json`](super::Answer::Json).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct WantsJson;
+
 /// The request's query parameters (decoded, in order), in the step's
 /// [`assigns`](crate::pipeline::Step::assigns) while a route's controller runs: what a
 /// provider's callback (`?code=...&state=...`) carries.
@@ -392,6 +398,9 @@ pub fn page_routes(config: &PowConfig) -> Vec<PageRoute> {
         )
         .sudo(),
     );
+    if config.impersonation().is_some() {
+        routes.extend(super::impersonation::routes());
+    }
     routes.extend(config.extensions().page_routes().iter().cloned());
     routes
 }

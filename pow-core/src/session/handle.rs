@@ -75,6 +75,30 @@ pub trait SessionHandle: Send {
     async fn mark_fresh(&mut self, config: &PowConfig) -> Result<(), Self::Error> {
         self.record_method(config, AuthMethod::PASSWORD).await
     }
+
+    /// Moves this client, signed in as an admin, into the support-access session
+    /// `started` ([`impersonation::start`](super::impersonation::start) checked the rules):
+    /// only a browser's cookie session can carry it (beside the admin's own); the default
+    /// refuses with [`PowError::ImpersonationForbidden`].
+    ///
+    /// # Errors
+    /// The refusal, or the cookie session's error.
+    fn begin_support_access(
+        &mut self,
+        _started: super::impersonation::Started,
+    ) -> Result<(), Self::Error> {
+        Err(PowError::ImpersonationForbidden.into())
+    }
+
+    /// Stops support access (also when it ended by itself), back to the admin's own
+    /// session when it still exists; whether there was support access to stop or come
+    /// back from. The default has none.
+    ///
+    /// # Errors
+    /// The store's error.
+    async fn stop_support_access(&mut self, _config: &PowConfig) -> Result<bool, Self::Error> {
+        Ok(false)
+    }
 }
 
 /// The error of recording a method without a signed-in session.
