@@ -52,9 +52,11 @@ use pow_core::store::{Limit, Limiter};
 use pow_core::users::{Changes, FieldDef, FieldKind, User, Value, CLOSED_AT_FIELD};
 use pow_core::{Extension, PowConfig, PowError};
 
-/// The actix side: JSON endpoints (`json`), the closing page and the export (`html`).
+/// The actix side: the JSON endpoints not on the engine yet (reopening, the export).
 #[cfg(feature = "actix")]
 mod actix;
+/// The JSON endpoints on the engine's routes (closing), served by every framework.
+mod api;
 #[cfg_attr(not(feature = "actix"), allow(dead_code))]
 mod flows;
 mod mail;
@@ -549,6 +551,13 @@ impl Extension for Account {
         for route in pages::page_routes(self) {
             ext.page_route(route);
         }
+        for route in api::api_routes(self) {
+            ext.api_route(route);
+        }
+        ext.api_document(pow_core::api::openapi_fragment(
+            NAME,
+            include_str!("../openapi.json"),
+        ));
         #[cfg(feature = "actix")]
         {
             use pow_actix::extension::ActixExtensionBuilder as _;

@@ -57,6 +57,7 @@
 //! | [`soft`](EmailConfirmation::soft) | `false` | `false` (Pow): unconfirmed users cannot sign in. `true`: they can; the app checks [`is_confirmed`] where it matters. |
 //! | [`token_ttl`](EmailConfirmation::token_ttl) | 48 hours | How long a link works. `None` never expires (Pow). |
 //! | [`resend_limit`](EmailConfirmation::resend_limit) | 3 per hour | Most confirmation mails per address in a sliding window, counted in the cache store. `None` has no limit (Pow). |
+//! | [`api_link_template`](EmailConfirmation::api_link_template) | `None` | Where the link of mails sent by the JSON API points. `None`: where the pages' do (see [the link in the mail](#json-api)). |
 //!
 //! ## What it does
 //!
@@ -111,31 +112,30 @@
 //!
 //! ## JSON API
 //!
-//! For mobile and single-page clients of [`pow_actix::api`], [`EmailConfirmation::api`]
-//! gives the extension's JSON side. Enable the extension in the config as above (it
-//! brings the columns, rules and texts) and add its API side to the
-//! [`ApiOptions`](pow_actix::api::ApiOptions), made from the same value so both use the
-//! same settings:
+//! For mobile and single-page clients, the extension has a JSON side: endpoints under the
+//! API prefix (`/api/v1` by default) and its say in issuing tokens. Enabling the extension
+//! in the config as above enables it on every framework, wherever the app mounts the JSON
+//! API (`pow_actix::api::configure`, pow-axum's `api` router): nothing else to add to the
+//! API's options. It uses the extension's settings (strict or soft, link lifetime, resend
+//! limit), and [`api_link_template`](EmailConfirmation::api_link_template) says where
+//! the mailed link points:
 //!
 //! ```
-//! use pow_actix::api::{self, ApiOptions, LinkTemplate};
-//! use pow_actix::PowConfig;
+//! use pow_core::api::{ApiOptions, ApiService, LinkTemplate};
+//! use pow_core::PowConfig;
 //! use pow_ext_email_confirmation::EmailConfirmation;
 //!
-//! let confirmation = EmailConfirmation::new();
 //! let config = PowConfig::builder("s".repeat(64))
 //!     .base_url("https://example.com")
-//!     .extension(confirmation.clone())
+//!     .extension(
+//!         EmailConfirmation::new()
+//!             // The mailed link opens the app, which sends the token back to the API.
+//!             .api_link_template(LinkTemplate::new("myapp://confirm-email/{token}")?),
+//!     )
 //!     .build()?;
-//! let options = ApiOptions::new().extension(
-//!     confirmation
-//!         .api()
-//!         // The mailed link opens the app, which sends the token back to the API.
-//!         .link_template(LinkTemplate::new("myapp://confirm-email/{token}")?),
-//! );
-//! // Mounted as `App::new().configure(mount).wrap(ApiAuthMiddleware::new(config))`.
-//! let mount = api::configure(config.clone(), options);
-//! # Ok::<_, pow_actix::PowError>(())
+//! let api = ApiService::new(config, ApiOptions::new());
+//! assert!(api.routes().iter().any(|route| route.path == "/confirm-email/{token}"));
+//! # Ok::<_, pow_core::PowError>(())
 //! ```
 //!
 //! **Issuing tokens.** Sign-up (`POST <prefix>/registration`), sign-in
@@ -174,7 +174,7 @@
 //! default, to the HTML route `<base_url>/confirm-email/<token>`, which confirms in the
 //! browser (mount the pages for it). An
 //! app without HTML pages sets a [`LinkTemplate`](pow_core::api::LinkTemplate) with
-//! [`EmailConfirmationApi::link_template`]: the link then opens the single-page app
+//! [`EmailConfirmation::api_link_template`]: the link then opens the single-page app
 //! (`https://app.example.com/confirm-email?token={token}`) or the mobile app
 //! (`myapp://confirm-email/{token}`), which sends the token to
 //! `POST <prefix>/confirm-email/{token}`. The template is part of the server's setup,
@@ -222,15 +222,14 @@
 use std::time::Duration;
 
 use chrono::Utc;
+use pow_core::api::LinkTemplate;
 use pow_core::extension::{AddressProof, ExtensionBuilder, Requirement, SqlMigration};
 use pow_core::request::RequestSource;
 use pow_core::store::Limit;
 use pow_core::users::{User, UsersContext, WriteError};
 use pow_core::{Extension, PowConfig, PowError};
 
-/// The actix side: the JSON endpoints (`json`) over the flows.
-#[cfg(feature = "actix")]
-mod actix;
+mod api;
 mod callbacks;
 mod cancel;
 pub mod flows;
@@ -247,8 +246,6 @@ mod schema;
 mod tokens;
 pub use tokens::ConfirmationHooks;
 
-#[cfg(feature = "actix")]
-pub use actix::json::EmailConfirmationApi;
 pub use schema::{
     has_pending_change, CONFIRMED_AT_FIELD, TOKEN_FIELD, TOKEN_SENT_AT_FIELD,
     UNCONFIRMED_EMAIL_FIELD,
@@ -324,6 +321,7 @@ pub struct EmailConfirmation {
     soft: bool,
     token_ttl: Option<Duration>,
     resend_limit: Option<Limit>,
+    api_link: Option<LinkTemplate>,
 }
 
 impl Default for EmailConfirmation {
@@ -340,6 +338,7 @@ impl EmailConfirmation {
             soft: false,
             token_ttl: Some(DEFAULT_TOKEN_TTL),
             resend_limit: Some(Limit::MAILS_PER_ADDRESS),
+            api_link: None,
         }
     }
 
@@ -371,6 +370,27 @@ impl EmailConfirmation {
     /// the limit is answered as usual, without a mail.
     pub fn resend_limit(mut self, limit: Option<Limit>) -> Self {
         self.resend_limit = limit;
+        self
+    }
+
+    /// Where the link in confirmation mails sent by the JSON API points. The default value
+    /// is `None`: the config's [`frontend_link`](pow_core::PowConfigBuilder::frontend_link)
+    /// for [`LINK`] (which mails sent from the pages follow too), else the extension's HTML
+    /// route, `<base_url><mount path>/confirm-email/<token>`, which needs the pages
+    /// mounted. An app without HTML pages points the link at its client instead, e.g.
+    /// `https://app.example.com/confirm-email?token={token}`; the client then sends the
+    /// token to `POST <prefix>/confirm-email/{token}`.
+    ///
+    /// ```
+    /// use pow_core::api::LinkTemplate;
+    /// use pow_ext_email_confirmation::EmailConfirmation;
+    ///
+    /// let confirmation = EmailConfirmation::new()
+    ///     .api_link_template(LinkTemplate::new("myapp://confirm-email/{token}")?);
+    /// # Ok::<_, pow_core::PowError>(())
+    /// ```
+    pub fn api_link_template(mut self, template: LinkTemplate) -> Self {
+        self.api_link = Some(template);
         self
     }
 
@@ -478,11 +498,14 @@ impl Extension for EmailConfirmation {
         for route in pages::page_routes(self) {
             ext.page_route(route);
         }
-        #[cfg(feature = "actix")]
-        {
-            use pow_actix::extension::ActixExtensionBuilder as _;
-            ext.api(EmailConfirmation::api(self));
+        for route in api::api_routes(self) {
+            ext.api_route(route);
         }
+        ext.api_hooks(ConfirmationHooks::new(self.clone()))
+            .api_document(pow_core::api::openapi_fragment(
+                NAME,
+                include_str!("../openapi.json"),
+            ));
     }
 }
 

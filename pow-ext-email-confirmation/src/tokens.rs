@@ -1,7 +1,7 @@
 //! The extension's say in issuing API tokens ([`ConfirmationHooks`]): engine code, the
 //! same for every framework layer's JSON side.
 
-use pow_core::api::{ApiAction, Held, Issue, LinkTemplate, PendingStep, TokenHooks};
+use pow_core::api::{ApiAction, Held, Issue, PendingStep, TokenHooks};
 use pow_core::messages::LanguageIdentifier;
 use pow_core::users::User;
 use pow_core::{PowConfig, PowError};
@@ -18,20 +18,21 @@ pub(crate) const NOT_CONFIRMED: &str = "pow_email_confirmation_email_not_confirm
 /// The email-confirmation extension's [`TokenHooks`]: strict mode holds the pair of an
 /// unconfirmed user back (`401 email_confirmation_required`, the link mailed again), every
 /// token answer says whether the address is confirmed, `GET /session` lists
-/// `confirm_email` while it is not, and a taken address is answered as a new one.
-/// A framework layer's JSON side holds one ([`EmailConfirmation::api`]).
+/// `confirm_email` while it is not, and a taken address is answered as a new one. The
+/// extension registers them for every framework's JSON API; mailed links point where its
+/// [`api_link_template`](EmailConfirmation::api_link_template) says.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ConfirmationHooks {
     pub(crate) ext: EmailConfirmation,
-    pub(crate) link: Option<LinkTemplate>,
 }
 
 impl ConfirmationHooks {
-    /// The hooks of `ext`, with mail links pointing where `link` says (`None`: the
+    /// The hooks of `ext`, with mail links pointing where its
+    /// [`api_link_template`](EmailConfirmation::api_link_template) says (`None`: the
     /// config's [`frontend_link`](pow_core::PowConfigBuilder::frontend_link) for
     /// [`LINK`](crate::LINK), else the HTML route).
-    pub fn new(ext: EmailConfirmation, link: Option<LinkTemplate>) -> Self {
-        Self { ext, link }
+    pub fn new(ext: EmailConfirmation) -> Self {
+        Self { ext }
     }
 
     /// Mails the confirmation link (rate limited per address, as on the HTML side).
@@ -42,7 +43,8 @@ impl ConfirmationHooks {
         lang: &LanguageIdentifier,
         user: User,
     ) -> Result<Sent, PowError> {
-        mail::send_with_link(&self.ext, req, config, lang, user, self.link.as_ref()).await
+        let link = self.ext.api_link.as_ref();
+        mail::send_with_link(&self.ext, req, config, lang, user, link).await
     }
 }
 

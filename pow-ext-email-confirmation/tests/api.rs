@@ -19,7 +19,7 @@ use pow_actix::users::diesel::DieselUsersContext;
 use pow_actix::users::{Params, User, Value};
 use pow_actix::{CurrentUser, PowConfig};
 use pow_ext_email_confirmation::{
-    confirm_user, is_confirmed, EmailConfirmation, EmailConfirmationApi, TOKEN_FIELD, TOKEN_SALT,
+    confirm_user, is_confirmed, EmailConfirmation, TOKEN_FIELD, TOKEN_SALT,
 };
 use serde_json::{json, Value as Json};
 
@@ -89,15 +89,11 @@ async fn me(CurrentUser(user): CurrentUser) -> HttpResponse {
 }
 
 macro_rules! app {
-    ($setup:expr, $api:expr) => {{
+    ($setup:expr) => {{
         let config: PowConfig = $setup.config.clone();
-        let api: EmailConfirmationApi = $api;
         test::init_service(
             App::new()
-                .configure(api::configure(
-                    config.clone(),
-                    ApiOptions::new().extension(api),
-                ))
+                .configure(api::configure(config.clone(), ApiOptions::new()))
                 .service(
                     web::resource("/api/v1/me")
                         .wrap(RequireAuthenticated::new())
@@ -189,7 +185,7 @@ fn error(code: &str, status: u16, message: &str) -> Json {
 async fn strict_mode_refuses_tokens_until_the_address_is_confirmed() {
     let ext = EmailConfirmation::new();
     let s = Setup::new(&ext);
-    let app = app!(s, ext.api());
+    let app = app!(s);
 
     // Sign-up: the account is made and the link mailed, but no tokens.
     let (status, body) = send(&app, register("Jane@Example.com").to_request()).await;
@@ -287,7 +283,7 @@ async fn strict_mode_refuses_tokens_until_the_address_is_confirmed() {
 async fn tampered_and_foreign_tokens_do_not_confirm() {
     let ext = EmailConfirmation::new();
     let s = Setup::new(&ext);
-    let app = app!(s, ext.api());
+    let app = app!(s);
     send(&app, register("jane@example.com").to_request()).await;
     send(&app, register("joe@example.com").to_request()).await;
     let token = html_token(&s.last_mail("jane@example.com"));
@@ -345,7 +341,7 @@ async fn tampered_and_foreign_tokens_do_not_confirm() {
 async fn soft_mode_issues_tokens_and_tells_the_user() {
     let ext = EmailConfirmation::new().soft(true);
     let s = Setup::new(&ext);
-    let app = app!(s, ext.api());
+    let app = app!(s);
 
     // Sign-up: tokens, flagged, and the link mailed.
     let (status, body) = send(&app, register("jane@example.com").to_request()).await;
@@ -442,7 +438,7 @@ async fn soft_mode_issues_tokens_and_tells_the_user() {
 async fn a_pending_address_change_is_reported_resent_and_can_be_taken_meanwhile() {
     let ext = EmailConfirmation::new();
     let s = Setup::new(&ext);
-    let app = app!(s, ext.api());
+    let app = app!(s);
     send(&app, register("jane@example.com").to_request()).await;
     let jane = confirm_user(&s.config, &s.user("jane@example.com")).unwrap();
 
@@ -500,7 +496,7 @@ async fn a_pending_address_change_is_reported_resent_and_can_be_taken_meanwhile(
 async fn an_address_change_over_json_can_be_cancelled_over_json() {
     let ext = EmailConfirmation::new();
     let s = Setup::new(&ext);
-    let app = app!(s, ext.api());
+    let app = app!(s);
     send(&app, register("jane@example.com").to_request()).await;
     confirm_user(&s.config, &s.user("jane@example.com")).unwrap();
     let (_, body) = send(&app, sign_in("jane@example.com").to_request()).await;
@@ -542,10 +538,10 @@ async fn an_address_change_over_json_can_be_cancelled_over_json() {
 
 #[actix_web::test]
 async fn a_link_template_points_mails_at_the_client() {
-    let ext = EmailConfirmation::new();
-    let s = Setup::new(&ext);
     let template = LinkTemplate::new("myapp://confirm-email/{token}").unwrap();
-    let app = app!(s, ext.api().link_template(template));
+    let ext = EmailConfirmation::new().api_link_template(template);
+    let s = Setup::new(&ext);
+    let app = app!(s);
     send(&app, register("jane@example.com").to_request()).await;
     let mail = s.last_mail("jane@example.com");
     assert!(!mail.text.contains("http://localhost"), "{}", mail.text);
@@ -565,7 +561,7 @@ async fn refused_sign_ins_respect_the_resend_limit() {
         per: Duration::from_secs(3600),
     }));
     let s = Setup::new(&ext);
-    let app = app!(s, ext.api());
+    let app = app!(s);
     send(&app, register("jane@example.com").to_request()).await;
     for _ in 0..3 {
         let (status, body) = send(&app, sign_in("jane@example.com").to_request()).await;
@@ -581,7 +577,7 @@ async fn refused_sign_ins_respect_the_resend_limit() {
 async fn a_taken_address_signs_up_like_a_new_one() {
     let ext = EmailConfirmation::new();
     let s = Setup::new(&ext);
-    let app = app!(s, ext.api());
+    let app = app!(s);
     let new = send(&app, register("jane@example.com").to_request()).await;
     let mails = s.mailer.deliveries().len();
     let taken = send(&app, register("Jane@Example.com").to_request()).await;
@@ -607,7 +603,7 @@ async fn a_taken_address_signs_up_like_a_new_one() {
 async fn soft_mode_answers_a_taken_address_with_422() {
     let ext = EmailConfirmation::new().soft(true);
     let s = Setup::new(&ext);
-    let app = app!(s, ext.api());
+    let app = app!(s);
     let (status, new) = send(&app, register("jane@example.com").to_request()).await;
     assert_eq!(status, StatusCode::OK, "{new}");
     assert!(new["data"]["access_token"].is_string(), "{new}");

@@ -50,6 +50,7 @@
 //! | [`revoke_sessions`](ResetPassword::revoke_sessions) | `true`: a reset signs the user out everywhere |
 //! | [`mail_rate_limit`](ResetPassword::mail_rate_limit) | 3 mails per address per hour ([`Limit::MAILS_PER_ADDRESS`](pow_core::store::Limit::MAILS_PER_ADDRESS)) |
 //! | [`mail_delivery`](ResetPassword::mail_delivery) | [`MailDelivery::Background`] |
+//! | [`api_link_template`](ResetPassword::api_link_template) | `None`: links of mails asked for over the JSON API point where the pages' do |
 //!
 //! ## Routes
 //!
@@ -71,33 +72,33 @@
 //!
 //! ## JSON API
 //!
-//! For mobile and single-page clients of [`pow_actix::api`], [`ResetPassword::api`] gives
-//! the same flow as JSON endpoints under the API prefix (`/api/v1` by default). Enable the
-//! extension in the config as above (for its texts and mails) and add its API side to the
-//! [`ApiOptions`](pow_actix::api::ApiOptions), made from the same value so both use the
-//! same settings:
+//! For mobile and single-page clients, the extension serves the same flow as JSON
+//! endpoints under the API prefix (`/api/v1` by default). Enabling the extension in the
+//! config as above enables them on every framework, wherever the app mounts the JSON API
+//! (`pow_actix::api::configure`, pow-axum's `api` router): nothing else to add to the
+//! API's options. The endpoints use the extension's settings (link lifetime, rate limit,
+//! mail delivery, session revocation), and
+//! [`api_link_template`](ResetPassword::api_link_template) says where the mailed link
+//! points:
 //!
 //! ```
-//! use pow_actix::api::{self, ApiOptions, LinkTemplate};
-//! use pow_actix::PowConfig;
+//! use pow_core::api::{ApiOptions, ApiService, LinkTemplate};
+//! use pow_core::PowConfig;
 //! use pow_ext_reset_password::ResetPassword;
 //!
-//! let reset = ResetPassword::new();
 //! let config = PowConfig::builder("s".repeat(64))
 //!     .base_url("https://api.example.com")
-//!     .extension(reset.clone())
+//!     .extension(
+//!         ResetPassword::new()
+//!             // The mailed link opens the app, which sends the token back to the API.
+//!             .api_link_template(LinkTemplate::new(
+//!                 "https://app.example.com/reset-password?token={token}",
+//!             )?),
+//!     )
 //!     .build()?;
-//! let options = ApiOptions::new().extension(
-//!     reset
-//!         .api()
-//!         // The mailed link opens the app, which sends the token back to the API.
-//!         .link_template(LinkTemplate::new(
-//!             "https://app.example.com/reset-password?token={token}",
-//!         )?),
-//! );
-//! // Mounted as `App::new().configure(mount).wrap(ApiAuthMiddleware::new(config))`.
-//! let mount = api::configure(config.clone(), options);
-//! # Ok::<_, pow_actix::PowError>(())
+//! let api = ApiService::new(config, ApiOptions::new());
+//! assert!(api.routes().iter().any(|route| route.path == "/reset-password/{token}"));
+//! # Ok::<_, pow_core::PowError>(())
 //! ```
 //!
 //! | Method | Path | Body | Answer |
@@ -128,7 +129,7 @@
 //! ### The link in the mail
 //!
 //! A reset asked for over the API mails a link too; which URL it carries is up to the
-//! app ([`ResetPasswordApi::link_template`]):
+//! app ([`ResetPassword::api_link_template`]):
 //!
 //! - **By default**, the extension's HTML page, `<base_url>/reset-password/<token>`. It
 //!   suits an app that also mounts the HTML routes ([`pow_actix::web::configure`]): the
@@ -199,26 +200,19 @@
 
 use std::time::Duration;
 
+use pow_core::api::LinkTemplate;
 use pow_core::extension::{ExtensionBuilder, Requirement};
 use pow_core::messages::LanguageIdentifier;
 use pow_core::store::Limit;
 use pow_core::views::{Link, PageBody};
 use pow_core::{Extension, PowConfig};
 
-/// The actix side: pages (`html`) and JSON endpoints (`json`) over the flows.
-#[cfg(feature = "actix")]
-mod actix;
+mod api;
 // The flows serve every framework side.
-#[cfg_attr(not(feature = "actix"), allow(dead_code))]
 pub mod flows;
-#[cfg_attr(not(feature = "actix"), allow(dead_code))]
 mod mail;
 mod pages;
-#[cfg_attr(not(feature = "actix"), allow(dead_code))]
 mod tokens;
-
-#[cfg(feature = "actix")]
-pub use actix::json::ResetPasswordApi;
 
 /// The reset-password controller's actions, as extension callbacks see them.
 pub mod actions {
@@ -302,6 +296,7 @@ pub struct ResetPassword {
     revoke_sessions: bool,
     mail_rate_limit: Option<Limit>,
     mail_delivery: MailDelivery,
+    api_link: Option<LinkTemplate>,
 }
 
 impl Default for ResetPassword {
@@ -318,6 +313,7 @@ impl ResetPassword {
             revoke_sessions: true,
             mail_rate_limit: Some(Limit::MAILS_PER_ADDRESS),
             mail_delivery: MailDelivery::default(),
+            api_link: None,
         }
     }
 
@@ -356,6 +352,28 @@ impl ResetPassword {
     /// When the mail is delivered. The default value is [`MailDelivery::Background`].
     pub fn mail_delivery(mut self, delivery: MailDelivery) -> Self {
         self.mail_delivery = delivery;
+        self
+    }
+
+    /// Where the link in reset mails asked for over the JSON API points. The default value
+    /// is `None`: the config's [`frontend_link`](pow_core::PowConfigBuilder::frontend_link)
+    /// for [`LINK`] (which mails asked for on the pages follow too), else the extension's
+    /// HTML page, `<base_url><mount path>/reset-password/<token>`, which needs the pages
+    /// mounted. An app without HTML pages points the link at its client instead, e.g.
+    /// `https://app.example.com/reset-password?token={token}`; the client then sends the
+    /// token to `PATCH <prefix>/reset-password/{token}`.
+    ///
+    /// ```
+    /// use pow_core::api::LinkTemplate;
+    /// use pow_ext_reset_password::ResetPassword;
+    ///
+    /// let reset = ResetPassword::new().api_link_template(LinkTemplate::new(
+    ///     "https://app.example.com/reset-password?token={token}",
+    /// )?);
+    /// # Ok::<_, pow_core::PowError>(())
+    /// ```
+    pub fn api_link_template(mut self, template: LinkTemplate) -> Self {
+        self.api_link = Some(template);
         self
     }
 
@@ -422,11 +440,13 @@ impl Extension for ResetPassword {
         for route in pages::page_routes(self) {
             ext.page_route(route);
         }
-        #[cfg(feature = "actix")]
-        {
-            use pow_actix::extension::ActixExtensionBuilder as _;
-            ext.api(ResetPassword::api(self));
+        for route in api::api_routes(self) {
+            ext.api_route(route);
         }
+        ext.api_document(pow_core::api::openapi_fragment(
+            NAME,
+            include_str!("../openapi.json"),
+        ));
     }
 }
 

@@ -18,7 +18,7 @@ use pow_actix::session::RequireAuthenticated;
 use pow_actix::store::Limit;
 use pow_actix::users::diesel::DieselUsersContext;
 use pow_actix::{CurrentUser, PowConfig, PowConfigBuilder};
-use pow_ext_reset_password::{MailDelivery, ResetPassword, ResetPasswordApi};
+use pow_ext_reset_password::{MailDelivery, ResetPassword};
 use serde_json::{json, Value};
 
 const SENT: &str = "If an account for the provided email exists, an email with reset instructions will be sent to you. Please check your inbox.";
@@ -57,15 +57,11 @@ async fn me(CurrentUser(user): CurrentUser) -> HttpResponse {
 }
 
 macro_rules! app {
-    ($config:expr, $api:expr) => {{
+    ($config:expr) => {{
         let config: PowConfig = $config.clone();
-        let api: ResetPasswordApi = $api;
         test::init_service(
             App::new()
-                .configure(api::configure(
-                    config.clone(),
-                    ApiOptions::new().extension(api),
-                ))
+                .configure(api::configure(config.clone(), ApiOptions::new()))
                 .service(
                     web::resource("/api/v1/me")
                         .wrap(RequireAuthenticated::new())
@@ -171,7 +167,7 @@ async fn reset_over_json_end_to_end() {
     let ext = inline();
     let mailer = MemoryMailer::new();
     let config = config(&ext, &mailer, |b| b);
-    let app = app!(config, ext.api());
+    let app = app!(config);
 
     // Two pairs from before the reset, on two devices.
     let phone = send(&app, sign_in("old password").to_request()).await;
@@ -310,7 +306,7 @@ async fn unknown_addresses_get_the_same_answer_and_no_mail() {
     let ext = inline();
     let mailer = MemoryMailer::new();
     let config = config(&ext, &mailer, |b| b);
-    let app = app!(config, ext.api());
+    let app = app!(config);
 
     let known = send(&app, ask("alice@example.com").to_request()).await;
     let unknown = send(&app, ask("nobody@example.com").to_request()).await;
@@ -350,7 +346,7 @@ async fn without_enumeration_protection_unknown_addresses_are_named() {
     let ext = inline();
     let mailer = MemoryMailer::new();
     let config = config(&ext, &mailer, |b| b.prevent_user_enumeration(false));
-    let app = app!(config, ext.api());
+    let app = app!(config);
     let res = send(&app, ask("nobody@example.com").to_request()).await;
     assert_eq!(res.status, StatusCode::NOT_FOUND);
     assert_eq!(res.json["errors"][0]["code"], "user_not_found");
@@ -367,7 +363,7 @@ async fn tampered_and_foreign_tokens_are_rejected() {
     let ext = inline();
     let mailer = MemoryMailer::new();
     let config = config(&ext, &mailer, |b| b);
-    let app = app!(config, ext.api());
+    let app = app!(config);
     send(&app, ask("alice@example.com").to_request()).await;
     let token = token_in_mail(&mailer);
 
@@ -446,21 +442,16 @@ async fn a_link_template_points_mails_at_the_client() {
 }
 
 async fn link_template_points_mails_at_the_client(setup_wide: bool) {
-    let ext = inline();
     let mailer = MemoryMailer::new();
     let template = LinkTemplate::new("https://app.example.com/reset?token={token}").unwrap();
-    let (config, api) = if setup_wide {
-        let config = config(&ext, &mailer, |b| {
+    let config = if setup_wide {
+        config(&inline(), &mailer, |b| {
             b.frontend_link(pow_ext_reset_password::LINK, template)
-        });
-        (config, ext.api())
+        })
     } else {
-        (
-            config(&ext, &mailer, |b| b),
-            ext.api().link_template(template),
-        )
+        config(&inline().api_link_template(template), &mailer, |b| b)
     };
-    let app = app!(config, api);
+    let app = app!(config);
 
     send(&app, ask("alice@example.com").to_request()).await;
     let mail = mailer.last_to("alice@example.com").unwrap();
@@ -483,7 +474,7 @@ async fn the_mail_rate_limit_holds_over_json() {
     let ext = inline().mail_rate_limit(Some(Limit::new(2, Duration::from_secs(3600))));
     let mailer = MemoryMailer::new();
     let config = config(&ext, &mailer, |b| b);
-    let app = app!(config, ext.api());
+    let app = app!(config);
     let mut answers = Vec::new();
     for _ in 0..4 {
         answers.push(send(&app, ask("alice@example.com").to_request()).await.json);
@@ -499,7 +490,7 @@ async fn sessions_can_be_kept_on_reset() {
     let ext = inline().revoke_sessions(false);
     let mailer = MemoryMailer::new();
     let config = config(&ext, &mailer, |b| b);
-    let app = app!(config, ext.api());
+    let app = app!(config);
     let pair = send(&app, sign_in("old password").to_request()).await;
     send(&app, ask("alice@example.com").to_request()).await;
     let token = token_in_mail(&mailer);
@@ -526,7 +517,7 @@ async fn background_delivery_is_the_default_over_json_too() {
     let ext = ResetPassword::new();
     let mailer = MemoryMailer::new();
     let config = config(&ext, &mailer, |b| b);
-    let app = app!(config, ext.api());
+    let app = app!(config);
     let res = send(&app, ask("alice@example.com").to_request()).await;
     assert_eq!(res.status, StatusCode::OK);
     // The mail goes out in a task of its own on this thread: let it run.
@@ -552,7 +543,7 @@ async fn a_configured_captcha_guards_json_reset_requests() {
             pow_actix::testing::TestCaptcha,
         ))
     });
-    let app = app!(config, ext.api());
+    let app = app!(config);
 
     let res = send(&app, ask("alice@example.com").to_request()).await;
     assert_eq!(res.status, StatusCode::BAD_REQUEST, "{}", res.json);
@@ -575,7 +566,7 @@ async fn an_address_nobody_could_receive_is_refused() {
     let ext = inline();
     let mailer = MemoryMailer::new();
     let config = config(&ext, &mailer, |b| b);
-    let app = app!(config, ext.api());
+    let app = app!(config);
     for email in ["", " ", "alice", "alice@"] {
         let res = send(&app, ask(email).to_request()).await;
         assert_eq!(

@@ -101,8 +101,9 @@ impl Settings {
     }
 }
 
-/// Builds the setup: config with both extensions, and the migrated users table (with
-/// the email confirmation columns). `customize` adjusts the config builder (tests pick a
+/// Builds the setup: config with both extensions (their mailed links pointing at
+/// [`Settings::app_url`]), and the migrated users table (with the email confirmation
+/// columns). `customize` adjusts the config builder (tests pick a
 /// fast password hasher and an in-memory mailer with it).
 ///
 /// # Errors
@@ -112,12 +113,25 @@ pub fn build(
     customize: impl FnOnce(PowConfigBuilder) -> PowConfigBuilder,
 ) -> Result<PowConfig, PowError> {
     let users = DieselUsersContext::connect(&settings.database_url)?;
+    // The app has no HTML pages: mail links asked for over the API open the client app.
+    let app_url = settings.app_url.trim_end_matches('/');
+    let link = |page: &str| LinkTemplate::new(format!("{app_url}/{page}?token={{token}}"));
     let builder = PowConfig::builder(settings.secret_key_base.clone())
         .base_url("http://localhost")
         .users(users.clone())
         // Before any remember-me extension, were there one: callbacks run in order.
-        .extension(settings.email_confirmation.clone())
-        .extension(settings.reset_password.clone())
+        .extension(
+            settings
+                .email_confirmation
+                .clone()
+                .api_link_template(link("confirm-email")?),
+        )
+        .extension(
+            settings
+                .reset_password
+                .clone()
+                .api_link_template(link("reset-password")?),
+        )
         // Users who turned on a second factor (on the HTML pages of an app that has them)
         // finish their API sign-in with a code: `POST /api/v1/two-factor/verify`.
         .extension(pow_ext_two_factor::TwoFactor::new())
@@ -159,15 +173,13 @@ fn passkeys(app_url: &str) -> Result<pow_ext_passkeys::Passkeys, PowError> {
         .map_err(|err| PowError::Config(err.to_string()))
 }
 
-/// The JSON endpoints' options: both extensions' API sides, with the same settings as in
-/// the config and mail links pointing at [`Settings::app_url`], and the browser transport
-/// open to that app's pages.
+/// The JSON endpoints' options: the app's OpenAPI part, and the browser transport open to
+/// the pages of [`Settings::app_url`]. The extensions' endpoints come with the config.
 ///
 /// # Errors
-/// [`PowError::Config`] when `app_url` does not make valid link templates.
+/// [`PowError::Config`] when the app's OpenAPI part is not valid JSON.
 pub fn api_options(settings: &Settings) -> Result<ApiOptions, PowError> {
     let app_url = settings.app_url.trim_end_matches('/');
-    let link = |page: &str| LinkTemplate::new(format!("{app_url}/{page}?token={{token}}"));
     let own = serde_json::from_str(OPENAPI_APP)
         .map_err(|err| PowError::Config(format!("the app's OpenAPI part: {err}")))?;
     Ok(ApiOptions::new()
@@ -175,19 +187,7 @@ pub fn api_options(settings: &Settings) -> Result<ApiOptions, PowError> {
         // The same routes under /api/v1/browser for a single-page app of the client's
         // site: the session cookie instead of tokens, state changes from its origin only.
         .browser(BrowserTransport::new().trusted_origin(app_url))
-        .openapi_fragment(own)
-        .extension(
-            settings
-                .email_confirmation
-                .api()
-                .link_template(link("confirm-email")?),
-        )
-        .extension(
-            settings
-                .reset_password
-                .api()
-                .link_template(link("reset-password")?),
-        ))
+        .openapi_fragment(own))
 }
 
 /// `GET /api/v1/me`: the signed-in user.

@@ -1,4 +1,6 @@
-//! The JSON endpoints (actix): close, reopen, export.
+//! The JSON endpoints still on actix: reopen and export. (Closing is the engine's,
+//! `crate::api`.) They wait on the engine for a reply that is a download (the export) and
+//! for a CAPTCHA that only a password check asks for (reopening).
 
 use actix_web::http::StatusCode;
 use actix_web::web::{self, Bytes};
@@ -8,16 +10,12 @@ use pow_actix::web::Action;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::{Account, Closed, NAME};
+use crate::{Account, NAME};
 
 use crate::flows::{actions, stored};
 
-/// The JSON side of [`Account`]:
-/// - `POST <prefix>/account/close` (sudo mode): `200` with `erase_after`, or
-///   `{"erased": true}`; every token of the account ends. An account without a password
-///   whose session is not fresh gets `202`: the closing confirmation is mailed;
-/// - `POST <prefix>/account/close/{token}` with that mail's token ([`CLOSE_LINK`](crate::CLOSE_LINK)
-///   points it at the app): closes the account, as above;
+/// The actix JSON side of [`Account`] (closing is on the engine, served on every
+/// framework):
 /// - `POST <prefix>/account/reactivate` with the user id and password (or `{"token"}` from
 ///   the mailed link): reopens a closed account; `200 {"reactivated": true}`, then sign in.
 ///   The password check asks for the CAPTCHA when the setup has one, and an open account
@@ -32,73 +30,6 @@ impl AccountApi {
     pub(crate) fn new(ext: Account) -> Self {
         Self { ext }
     }
-}
-
-async fn api_close(
-    req: HttpRequest,
-    api: ApiContext,
-    ext: web::Data<Account>,
-) -> Result<HttpResponse, ApiError> {
-    let current = api.signed_in(&req).await?;
-    let user = stored(api.config(), current.user.id).await?;
-    // An account without a password proves itself by a mailed link, unless the session is
-    // fresh from its sign-in.
-    let by_mail = user.password_hash.is_none()
-        && !current
-            .metadata
-            .is_fresh(api.config().session().sudo_window);
-    // Support access closes nothing, by either proof.
-    let action = Action::new(actions::API_CLOSE).owner_only();
-    let action = if by_mail { action } else { action.sudo() };
-    api.run_action(&req, action, async |ctl| {
-        if by_mail {
-            ext.request_close(&ctl.config, &user, &ctl.lang).await?;
-            return Ok(pow_actix::api::answer(
-                StatusCode::ACCEPTED,
-                json!({
-                    "closed": false,
-                    "confirmation_sent": true,
-                    "message": ctl.text("pow_account_confirm_mail_sent"),
-                }),
-            ));
-        }
-        close_answer(&ext.close(&ctl.config, &user, &ctl.lang).await?)
-    })
-    .await
-}
-
-/// The answer to a closed account: when it is erased, or that it is.
-fn close_answer(closed: &Closed) -> Result<HttpResponse, ApiError> {
-    let data = match closed {
-        Closed::Scheduled(at) => json!({ "closed": true, "erase_after": at.to_rfc3339() }),
-        Closed::Erased => json!({ "closed": true, "erased": true }),
-    };
-    Ok(pow_actix::api::answer(StatusCode::OK, data))
-}
-
-/// `POST <api>/account/close/{token}`: closes the account of a mailed closing
-/// confirmation (an account without a password); `401 invalid_token` for a link that is
-/// stale, forged, or of an account closed already.
-async fn api_close_link(
-    req: HttpRequest,
-    api: ApiContext,
-    token: web::Path<String>,
-    ext: web::Data<Account>,
-) -> Result<HttpResponse, ApiError> {
-    api.run(&req, actions::API_CLOSE_LINK, async |ctl| {
-        let Some(user) = ext.find_by_confirmation(&ctl.config, &token).await? else {
-            return Err(ApiError::translated(
-                &req,
-                StatusCode::UNAUTHORIZED,
-                "pow_account_invalid_link",
-            )
-            .with_code("invalid_token"));
-        };
-        let closed = ext.close(&ctl.config, &user, &ctl.lang).await?;
-        ctl.user = Some(user);
-        close_answer(&closed)
-    })
-    .await
 }
 
 #[derive(Deserialize)]
@@ -177,6 +108,8 @@ impl ApiExtension for AccountApi {
         NAME
     }
 
+    // The whole fragment, as the engine side registers it: this side takes its place on
+    // actix-web.
     fn openapi(&self) -> Option<serde_json::Value> {
         pow_actix::api::openapi_fragment(NAME, include_str!("../../openapi.json"))
     }
@@ -184,16 +117,6 @@ impl ApiExtension for AccountApi {
     fn configure(&self, cfg: &mut web::ServiceConfig, api: &ApiContext) {
         let data = web::Data::new(self.ext.clone());
         cfg.service(
-            api.resource("/account/close")
-                .app_data(data.clone())
-                .route(web::post().to(api_close)),
-        )
-        .service(
-            api.resource("/account/close/{token}")
-                .app_data(data.clone())
-                .route(web::post().to(api_close_link)),
-        )
-        .service(
             api.resource("/account/reactivate")
                 .app_data(data.clone())
                 .route(web::post().to(api_reactivate)),
