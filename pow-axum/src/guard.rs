@@ -112,7 +112,8 @@ fn refusal_answer(parts: &Parts, rule: &StepUp) -> Option<Response> {
     let Some(current) = &state.current else {
         return Some(not_authenticated(parts, state));
     };
-    let json = wants_json(parts);
+    // A bearer token's client is answered JSON whatever it accepts, as on actix-web.
+    let json = wants_json(parts) || state.bearer.is_some();
     let refusal = if current.metadata.is_impersonation() {
         Refusal::ImpersonationForbidden
     } else {

@@ -412,11 +412,11 @@ impl Action {
         // The facts as the action left them (the session it signed in, for the audit).
         pipeline::finish(&step, &*pow, admission).await?;
         match answer {
-            Answer::Stop(path) => return Ok(redirect(&path)),
+            Answer::Stop(path) => Ok(redirect(&path)),
             Answer::Text { status, text } => {
                 let status =
                     StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-                return Ok((
+                Ok((
                     status,
                     [
                         (header::CACHE_CONTROL, "no-cache, no-store, must-revalidate"),
@@ -424,7 +424,7 @@ impl Action {
                     ],
                     text,
                 )
-                    .into_response());
+                    .into_response())
             }
             answer => Self::respond(pow, step, answer).await,
         }

@@ -5,11 +5,17 @@
 //!   `{"erased": true}`; every token of the account ends. An account without a password
 //!   whose session is not fresh gets `202`: the closing confirmation is mailed;
 //! - `POST <prefix>/account/close/{token}` with that mail's token
-//!   ([`CLOSE_LINK`](crate::CLOSE_LINK) points it at the app): closes the account, as above.
+//!   ([`CLOSE_LINK`](crate::CLOSE_LINK) points it at the app): closes the account, as above;
+//! - `POST <prefix>/account/reactivate` with the user id and password (or `{"token"}` from
+//!   the mailed link): reopens a closed account; `200 {"reactivated": true}`, then sign in.
+//!   The password check asks for the CAPTCHA when the setup has one, and an open account
+//!   is answered as wrong credentials are (`401 invalid_credentials`);
+//! - `GET <prefix>/account/export` (sudo mode, rate-limited): the export document, as a
+//!   download.
 
 use std::sync::Arc;
 
-use pow_core::api::routes::{ApiClient, ApiRoute, Reply};
+use pow_core::api::routes::{json_body, ApiClient, ApiRoute, Reply};
 use pow_core::api::ApiError;
 use pow_core::pages::routes::{PathParams, Verb};
 use pow_core::pipeline::Step;
@@ -38,7 +44,94 @@ pub(crate) fn api_routes(ext: &Account) -> Vec<ApiRoute> {
             actions::API_CLOSE_LINK,
             pow_core::api_act!(ext, close_link),
         ),
+        // The params reach the pipeline (a sign-in's limits see the user id typed); a
+        // password check asks for the CAPTCHA as a sign-in does, the mailed link's token
+        // checks no password.
+        ApiRoute::new(
+            Verb::Post,
+            "/account/reactivate",
+            actions::API_REACTIVATE,
+            pow_core::api_act!(ext, reactivate),
+        )
+        .with_optional_user_params()
+        .captcha_when(|body| !has_token(body)),
+        ApiRoute::new(
+            Verb::Get,
+            "/account/export",
+            actions::API_EXPORT,
+            pow_core::api_act!(ext, export),
+        )
+        .sudo(),
     ]
+}
+
+/// The body of a reopening by the mailed link.
+#[derive(serde::Deserialize)]
+struct ReactivateBody {
+    token: Option<String>,
+}
+
+/// Whether a reopening's body carries the mailed link's token.
+fn has_token(body: &[u8]) -> bool {
+    serde_json::from_slice::<ReactivateBody>(body).is_ok_and(|body| body.token.is_some())
+}
+
+/// `POST <prefix>/account/reactivate`: reopens a closed account, by its password or the
+/// mailed link's token.
+async fn reactivate(
+    step: &mut Step,
+    call: &mut dyn ApiClient,
+    ext: &Account,
+) -> Result<Reply, ApiError> {
+    let config = step.config.clone();
+    let by_link: ReactivateBody = json_body(&config, &step.lang, call.body())?;
+    let (user, by) = match &by_link.token {
+        Some(token) => {
+            let Some(user) = ext.find_by_link(&config, token).await? else {
+                return Err(ApiError::translated(
+                    Some(&config),
+                    &step.lang,
+                    401,
+                    "pow_account_invalid_link",
+                )
+                .with_code("invalid_token"));
+            };
+            (user, "link")
+        }
+        None => {
+            let Some(user) = config.users()?.authenticate(step.params.clone()).await? else {
+                return Err(ApiError::invalid_credentials(&config, &step.lang));
+            };
+            if !user.is_closed() {
+                // Answered as a wrong password: otherwise this route would tell, without
+                // the sign-in's second factor, whether a password is right.
+                return Err(ApiError::invalid_credentials(&config, &step.lang));
+            }
+            (user, "sign_in")
+        }
+    };
+    let user = ext.reactivate(&config, &user, by).await?;
+    step.user = Some(user);
+    Ok(Reply::ok(json!({ "reactivated": true })))
+}
+
+/// `GET <prefix>/account/export` (sudo mode): the account's data, as a download
+/// (`pow-account-export.json`, never stored).
+async fn export(
+    step: &mut Step,
+    call: &mut dyn ApiClient,
+    ext: &Account,
+) -> Result<Reply, ApiError> {
+    let current = call
+        .current_session()
+        .ok_or_else(|| call.not_authenticated(&step.lang))?;
+    let user = stored(&step.config, current.user.id).await?;
+    let export = ext.export(&step.config, &user).await?;
+    Ok(Reply::download(
+        "pow-account-export.json",
+        "application/json",
+        export.to_string().into_bytes(),
+    ))
 }
 
 /// `POST <prefix>/account/close`: closes the signed-in account in sudo mode; an account

@@ -52,20 +52,14 @@ use pow_core::store::{Limit, Limiter};
 use pow_core::users::{Changes, FieldDef, FieldKind, User, Value, CLOSED_AT_FIELD};
 use pow_core::{Extension, PowConfig, PowError};
 
-/// The actix side: the JSON endpoints not on the engine yet (reopening, the export).
-#[cfg(feature = "actix")]
-mod actix;
-/// The JSON endpoints on the engine's routes (closing), served by every framework.
+/// The JSON endpoints on the engine's routes, served by every framework.
 mod api;
-#[cfg_attr(not(feature = "actix"), allow(dead_code))]
 mod flows;
 mod mail;
 /// The pages on the engine's page routes, served by every framework.
 mod pages;
 mod purge;
 
-#[cfg(feature = "actix")]
-pub use actix::json::AccountApi;
 pub use flows::actions;
 pub use purge::Purge;
 
@@ -558,11 +552,6 @@ impl Extension for Account {
             NAME,
             include_str!("../openapi.json"),
         ));
-        #[cfg(feature = "actix")]
-        {
-            use pow_actix::extension::ActixExtensionBuilder as _;
-            ext.api(AccountApi::new(self.clone()));
-        }
     }
 }
 

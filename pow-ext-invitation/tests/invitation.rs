@@ -1,7 +1,7 @@
 //! Drives the invitation routes over real HTTP: invite, mail, accept, reuse, permissions,
 //! expiry, the inviter relation, carried fields and username setups. The pages are page
-//! routes of the engine: the tests that drive pages only run on actix-web and on axum
-//! (`on_both!` at the end); those that use the JSON API run on actix-web.
+//! routes of the engine, and so are the JSON endpoints: the tests named in `on_both!` at
+//! the end run on actix-web and on axum.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::path::PathBuf;
@@ -221,8 +221,7 @@ impl Setup {
         let served = config.clone();
         let addr = match pow_testkit::framework() {
             pow_testkit::Framework::Actix => serve(move || app(served.clone())),
-            // The engine's page routes and the home page on axum (the JSON API is
-            // actix-web's).
+            // The engine's page routes and the home page on axum, and the JSON API.
             pow_testkit::Framework::Axum => pow_testkit::serve_axum(
                 pow_axum::web::router(&served)
                     .route("/", axum::routing::get(axum_home))
@@ -230,7 +229,11 @@ impl Setup {
                         "/protected",
                         axum::routing::get(|_: pow_axum::CurrentUser| async { "secret" }),
                     )
-                    .layer(pow_axum::PowLayer::new(served)),
+                    .layer(pow_axum::PowLayer::new(served.clone()))
+                    .merge(pow_axum::api::router(
+                        &served,
+                        pow_axum::api::ApiOptions::new(),
+                    )),
             ),
         };
         Harness {
@@ -1217,7 +1220,6 @@ fn invite_json(c: &mut Client, email: &str) -> Response {
     )
 }
 
-#[test]
 fn an_app_client_invites_and_the_invitee_accepts_over_json() {
     let mut setup = Setup::new(
         Invitation::new().who_may_invite(|u| u.get_str("email") != Some("carol@example.com")),
@@ -1340,7 +1342,6 @@ fn an_app_client_invites_and_the_invitee_accepts_over_json() {
     assert_eq!(bob.get(&format!("{API}{path}")).status, 404);
 }
 
-#[test]
 fn an_invitee_without_an_address_gets_the_link_to_hand_over() {
     let mut setup = Setup::new(Invitation::new());
     setup.builder = Box::new(|b| b.user_id_field("username"));
@@ -1524,4 +1525,6 @@ pow_testkit::on_both!(
     concurrent_accepts_write_once,
     the_users_table_opens_no_invitation,
     invitations_made_by_pow_are_accepted_once,
+    an_app_client_invites_and_the_invitee_accepts_over_json,
+    an_invitee_without_an_address_gets_the_link_to_hand_over,
 );

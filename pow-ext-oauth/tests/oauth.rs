@@ -5,9 +5,8 @@
 //! with the same address, refused forged state, replayed code, wrong audience, wrong
 //! nonce, expired and foreign-signed ID tokens, denied consent, an unreachable
 //! provider, unlinking (never the last way in), unverified addresses, and the table on
-//! SQLite and PostgreSQL. The pages are page routes of the engine: the tests that drive
-//! pages only run on actix-web and on axum (`on_both!` at the end); those that use the
-//! JSON API run on actix-web.
+//! SQLite and PostgreSQL. The pages and the JSON endpoints are routes of the engine: the
+//! tests run on actix-web and on axum (`on_both!` at the end).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -127,11 +126,15 @@ fn start_with(
                 ))
                 .route("/me", web::get().to(me))
         }),
-        // The engine's page routes and `/me` on axum (the JSON API is actix-web's).
+        // The engine's page routes and `/me` on axum, and the JSON API.
         pow_testkit::Framework::Axum => pow_testkit::serve_axum(
             pow_axum::web::router(&served)
                 .route("/me", axum::routing::get(axum_me))
-                .layer(pow_axum::PowLayer::new(served)),
+                .layer(pow_axum::PowLayer::new(served.clone()))
+                .merge(pow_axum::api::router(
+                    &served,
+                    pow_axum::api::ApiOptions::new(),
+                )),
         ),
     };
     Harness {
@@ -682,7 +685,6 @@ fn app_callback(api: &mut Client, provider: &str, code: &str, state: &str) -> Re
     )
 }
 
-#[test]
 fn json_clients_sign_up_and_sign_in_with_a_provider() {
     let h = start();
     let mut api = Client::new(h.addr);
@@ -843,7 +845,6 @@ fn an_unverified_provider_account_is_linked_once_confirmed_in_the_same_browser()
 
 /// Signing up through a provider that does not vouch for the address answers alike
 /// whether or not the address has an account.
-#[test]
 fn an_unverified_sign_up_answers_alike_for_known_and_unknown_addresses() {
     let observe = |h: &Harness, email: &str| {
         let mut login = Login::new(&format!("sub-{email}"), email);
@@ -1041,4 +1042,6 @@ pow_testkit::on_both!(
     provider_accounts_linked_before_the_address_was_proven_are_dropped,
     an_unconfirmed_user_cannot_link_a_provider_account,
     a_data_export_lists_linked_accounts_and_erasure_unlinks_them,
+    json_clients_sign_up_and_sign_in_with_a_provider,
+    an_unverified_sign_up_answers_alike_for_known_and_unknown_addresses,
 );

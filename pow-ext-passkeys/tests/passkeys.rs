@@ -3,9 +3,8 @@
 //! credentials and counters): enrolment, sign-in with and without an address (JSON and
 //! the pages), user verification, replayed, expired and foreign ceremonies, counters,
 //! concurrent assertions, the last passkey of an account without a password, the second
-//! factor, and stored rows of every storage format. The page suites run on actix-web and on
-//! axum ([`pow_testkit::on_both!`]), leaving out their JSON steps on axum; the JSON suites
-//! on actix-web, which serves the JSON endpoints.
+//! factor, and stored rows of every storage format. Every suite, pages and JSON, runs on
+//! actix-web and on axum ([`pow_testkit::on_both!`]).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -303,7 +302,7 @@ fn start(users: DieselUsersContext, passkeys: Passkeys) -> Harness {
 }
 
 /// Serves the setup on the framework the test runs on ([`pow_testkit::framework`]): the
-/// pages, `/me` and the pages' script, and on actix-web the JSON endpoints under `/api/v1`.
+/// pages, `/me`, the pages' script and the JSON endpoints under `/api/v1`.
 fn serve(config: PowConfig) -> SocketAddr {
     match pow_testkit::framework() {
         pow_testkit::Framework::Actix => pow_actix::test_client::serve(move || {
@@ -319,16 +318,14 @@ fn serve(config: PowConfig) -> SocketAddr {
             pow_testkit::serve_axum(
                 pow_axum::web::router(&config)
                     .route("/me", get(axum_me))
-                    .layer(pow_axum::PowLayer::new(config)),
+                    .layer(pow_axum::PowLayer::new(config.clone()))
+                    .merge(pow_axum::api::router(
+                        &config,
+                        pow_axum::api::ApiOptions::new(),
+                    )),
             )
         }
     }
-}
-
-/// Whether the test's app serves the JSON endpoints: on actix-web only, so a page suite
-/// running on axum leaves out its JSON steps.
-fn serves_json() -> bool {
-    pow_testkit::framework() == pow_testkit::Framework::Actix
 }
 
 /// The harness user's passkeys as stored.
@@ -497,16 +494,16 @@ fn page_sign_in(browser: &mut Client, device: &Device) -> Response {
     )
 }
 
-/// Whether `device` signs in: over JSON where the app serves it, else on the passkey
-/// sign-in page (without an address).
+/// Whether `device` signs in: over JSON (with `email`), and on the passkey sign-in page
+/// (without an address), which must agree.
 fn signs_in(h: &Harness, device: &Device, email: Option<&str>) -> bool {
-    if serves_json() {
-        return sign_in(h, device, email).status == 200;
-    }
+    let over_json = sign_in(h, device, email).status == 200;
     let mut browser = Client::new(h.addr);
     let res = page_sign_in(&mut browser, device);
     assert_eq!(res.status, 302, "{}", res.body);
-    browser.get("/me").body != "anonymous"
+    let on_the_page = browser.get("/me").body != "anonymous";
+    assert_eq!(over_json, on_the_page, "JSON and the page agree");
+    over_json
 }
 
 /// The pages: the sign-in page carries a ceremony; the form signs in with `device` (a
@@ -534,19 +531,20 @@ fn signs_in_on_the_pages(h: &Harness, device: &Device) {
     assert_eq!(script.header("x-content-type-options"), Some("nosniff"));
 }
 
+/// The passkeys page enrols a passkey; the pages sign in with it.
+fn enrols_on_the_page_and_signs_in_on_the_pages(h: &Harness) {
+    let device = Device::new(true);
+    let mut browser = Client::new(h.addr);
+    assert_eq!(browser.sign_in(EMAIL, PASSWORD).status, 302);
+    let res = enrol_on_page(&mut browser, "/passkeys", &device, "Laptop");
+    assert_eq!(res.location(), "/passkeys", "{}", res.body);
+    let notice = h.mailer.last_to(EMAIL).expect("the notice");
+    assert_eq!(notice.subject, "A passkey was added to your account");
+    signs_in_on_the_pages(h, &device);
+}
+
 fn enrols_and_signs_in(h: &Harness) {
     let device = Device::new(true);
-    if !serves_json() {
-        // On axum, which serves no JSON: the passkeys page enrols it; the pages sign in.
-        let mut browser = Client::new(h.addr);
-        assert_eq!(browser.sign_in(EMAIL, PASSWORD).status, 302);
-        let res = enrol_on_page(&mut browser, "/passkeys", &device, "Laptop");
-        assert_eq!(res.location(), "/passkeys", "{}", res.body);
-        let notice = h.mailer.last_to(EMAIL).expect("the notice");
-        assert_eq!(notice.subject, "A passkey was added to your account");
-        signs_in_on_the_pages(h, &device);
-        return;
-    }
     let mut app = app_client(h);
     let passkey = enrol(&mut app, &device, "Laptop");
     assert_eq!(passkey["name"], "Laptop");
@@ -638,7 +636,6 @@ fn shape(allowed: &Value) -> (usize, Vec<Vec<String>>, bool) {
 
 /// The options of a sign-in naming an address have one shape whatever the address: one
 /// with two passkeys, one without, an unknown one (count, members, plausible id lengths).
-#[test]
 fn sign_in_options_have_one_shape_for_every_address() {
     let h = start(sqlite(), passkeys());
     let mut app = app_client(&h);
@@ -671,7 +668,17 @@ fn enrols_and_signs_in_with_and_without_an_address_postgres() {
     enrols_and_signs_in(&start(users, passkeys()));
 }
 
-#[test]
+fn a_passkey_enrolled_on_its_page_signs_in_on_the_pages_sqlite() {
+    enrols_on_the_page_and_signs_in_on_the_pages(&start(sqlite(), passkeys()));
+}
+
+fn a_passkey_enrolled_on_its_page_signs_in_on_the_pages_postgres() {
+    let Some(users) = postgres() else {
+        return;
+    };
+    enrols_on_the_page_and_signs_in_on_the_pages(&start(users, passkeys()));
+}
+
 fn ceremonies_that_do_not_verify_are_refused() {
     let login = "https://login.example.com";
     let h = start(sqlite(), passkeys().allow_origin(login).unwrap());
@@ -733,7 +740,6 @@ fn ceremonies_that_do_not_verify_are_refused() {
     assert_eq!(list["passkeys"].as_array().unwrap().len(), 1);
 }
 
-#[test]
 fn an_expired_ceremony_is_refused() {
     let h = start(sqlite(), passkeys().ceremony_ttl(Duration::ZERO));
     let mut app = app_client(&h);
@@ -747,7 +753,6 @@ fn an_expired_ceremony_is_refused() {
     assert_eq!((res.status, code(&res)), (400, "ceremony_expired".into()));
 }
 
-#[test]
 fn a_credential_of_another_account_is_refused() {
     let h = start(sqlite(), passkeys());
     let mut app = app_client(&h);
@@ -783,7 +788,6 @@ fn a_credential_of_another_account_is_refused() {
     assert_eq!((res.status, code(&res)), (409, "credential_taken".into()));
 }
 
-#[test]
 fn counters_refuse_a_clone_and_let_one_of_two_concurrent_sign_ins_win() {
     let h = start(sqlite(), passkeys());
     let mut app = app_client(&h);
@@ -835,7 +839,6 @@ fn counters_refuse_a_clone_and_let_one_of_two_concurrent_sign_ins_win() {
     assert_eq!(sign_in(&h, &synced, None).status, 200);
 }
 
-#[test]
 fn the_last_passkey_of_an_account_without_a_password_stays() {
     let h = start(sqlite(), passkeys());
     let mut app = app_client(&h);
@@ -877,7 +880,6 @@ fn the_last_passkey_of_an_account_without_a_password_stays() {
     assert_eq!(list["passkeys"][0]["name"], "Second");
 }
 
-#[test]
 fn a_passkey_needs_no_second_factor_and_the_password_still_does() {
     let h = start(sqlite(), passkeys());
     let mut app = app_client(&h);
@@ -998,7 +1000,6 @@ fn restore(h: &Harness, fixture: &Value) -> Device {
 /// `tests/fixtures`, written by the release that introduced the format) signs in with and
 /// without an address, and so does a row written now. An upgrade of the WebAuthn crate
 /// that cannot read an old row fails here.
-#[test]
 fn rows_of_every_stored_format_sign_in() {
     let fresh = {
         let h = start(sqlite(), passkeys());
@@ -1035,7 +1036,6 @@ fn rows_of_every_stored_format_sign_in() {
     }
 }
 
-#[test]
 fn a_password_alone_cannot_add_a_passkey_to_an_account_with_a_second_factor() {
     let h = start(sqlite(), passkeys());
     let mut app = app_client(&h);
@@ -1086,13 +1086,24 @@ fn a_password_alone_cannot_add_a_passkey_to_an_account_with_a_second_factor() {
 }
 
 fn a_security_key_is_a_second_factor_and_never_signs_in_alone() {
+    a_security_key_is_a_second_factor(true);
+}
+
+fn a_security_key_enrolled_on_its_page_is_a_second_factor() {
+    a_security_key_is_a_second_factor(false);
+}
+
+/// A security key enrolled over JSON (`over_json`, where it is also shown to sign nobody
+/// in alone and to be the second step of a JSON sign-in) or on its page is offered as the
+/// second step on the pages.
+fn a_security_key_is_a_second_factor(over_json: bool) {
     let h = start(sqlite(), passkeys());
     // A key without a PIN: no user verification.
     let key = Device::new(true).without_verification();
-    if serves_json() {
+    if over_json {
         security_key_over_json(&h, &key);
     } else {
-        // On axum, which serves no JSON: the security key's page enrols it.
+        // The security key's page enrols it.
         let mut browser = Client::new(h.addr);
         assert_eq!(browser.sign_in(EMAIL, PASSWORD).status, 302);
         let res = enrol_on_page(&mut browser, "/passkeys/security-key", &key, "YubiKey");
@@ -1319,11 +1330,7 @@ fn a_passkey_only_account_signs_up_and_recovers() {
     assert_ne!(thief.get("/passkeys/recovery").status, 200);
     assert!(!signs_in(&h, &stolen, None));
 
-    // The same over JSON: the link's pair is refused with a recovery token (on actix-web,
-    // which serves the JSON endpoints).
-    if !serves_json() {
-        return;
-    }
+    // The same over JSON: the link's pair is refused with a recovery token.
     let mut app = Client::new(h.addr);
     let res = post(&mut app, "/passwordless/link", json!({ "email": email }));
     assert_eq!(res.status, 202, "{}", res.body);
@@ -1368,7 +1375,6 @@ fn a_passkey_only_account_signs_up_and_recovers() {
 
 /// After a move to another domain the old passkeys stay, listed as the other site's: they
 /// are not offered, sign nobody in, and are no second factor the password must wait for.
-#[test]
 fn passkeys_of_another_site_sign_nobody_in() {
     let h = start(sqlite(), passkeys());
     let mut fixture: Value = serde_json::from_str(include_str!("fixtures/format-1.json")).unwrap();
@@ -1426,31 +1432,22 @@ fn anonymous_ceremony_starts_are_limited_per_client() {
     for _ in 0..2 {
         assert_eq!(flood.get("/passkeys/sign-in").status, 200);
     }
-    if serves_json() {
-        let res = post(&mut flood, "/passkeys/authentication/options", json!({}));
-        assert_eq!(res.status, 200, "{}", res.body);
-    } else {
-        // On axum, which serves no JSON: the page starts the third.
-        assert_eq!(flood.get("/passkeys/sign-in").status, 200);
-    }
+    let res = post(&mut flood, "/passkeys/authentication/options", json!({}));
+    assert_eq!(res.status, 200, "{}", res.body);
     let page = flood.get("/passkeys/sign-in");
     assert_eq!(page.status, 429, "{}", page.body);
     assert!(page.header("retry-after").is_some());
-    if serves_json() {
-        let res = post(
-            &mut flood,
-            "/passkeys/authentication/options",
-            json!({ "email": EMAIL }),
-        );
-        assert_eq!((res.status, code(&res)), (429, "rate_limited".into()));
-    }
+    let res = post(
+        &mut flood,
+        "/passkeys/authentication/options",
+        json!({ "email": EMAIL }),
+    );
+    assert_eq!((res.status, code(&res)), (429, "rate_limited".into()));
     // Another client is not held back.
     let mut other = client("203.0.113.9");
     assert_eq!(other.get("/passkeys/sign-in").status, 200);
-    if serves_json() {
-        let res = post(&mut other, "/passkeys/authentication/options", json!({}));
-        assert_eq!(res.status, 200, "{}", res.body);
-    }
+    let res = post(&mut other, "/passkeys/authentication/options", json!({}));
+    assert_eq!(res.status, 200, "{}", res.body);
 }
 
 /// Routes as `(method, path)`.
@@ -1498,10 +1495,6 @@ fn every_factor_change_asks_for_a_recent_second_factor() {
     // Both sessions proved the password only, while the account had no second factor.
     let mut browser = Client::new(h.addr);
     assert_eq!(browser.sign_in(EMAIL, PASSWORD).status, 302);
-    if !serves_json() {
-        factor_changes_on_the_pages(&h, browser);
-        return;
-    }
     let mut app = app_client(&h);
     let passkey = enrol(&mut app, &Device::new(true), "Laptop");
     let passkey_id = passkey["id"].as_i64().unwrap();
@@ -1581,12 +1574,14 @@ fn every_factor_change_asks_for_a_recent_second_factor() {
     assert_eq!(passkeys_left(&mut app), 0);
 }
 
-/// [`every_factor_change_asks_for_a_recent_second_factor`] on the pages alone (on axum,
-/// which serves no JSON): the `browser`, signed in with the password, enrols the passkey on
-/// its page (which proves the new passkey, not the person); once the account has TOTP too,
-/// every factor change sends it to a step-up page, and after the passkey is proved on its
-/// step-up page the passkey goes.
-fn factor_changes_on_the_pages(h: &Harness, mut browser: Client) {
+/// [`every_factor_change_asks_for_a_recent_second_factor`] on the pages alone: a browser,
+/// signed in with the password, enrols the passkey on its page (which proves the new
+/// passkey, not the person); once the account has TOTP too, every factor change sends it
+/// to a step-up page, and after the passkey is proved on its step-up page the passkey goes.
+fn every_factor_change_on_the_pages_asks_for_a_recent_second_factor() {
+    let h = &start(sqlite(), passkeys());
+    let mut browser = Client::new(h.addr);
+    assert_eq!(browser.sign_in(EMAIL, PASSWORD).status, 302);
     let device = Device::new(true);
     let res = enrol_on_page(&mut browser, "/passkeys", &device, "Laptop");
     assert_eq!(res.location(), "/passkeys", "{}", res.body);
@@ -1729,10 +1724,24 @@ fn passkeys_are_managed_on_the_pages() {
 pow_testkit::on_both!(
     enrols_and_signs_in_with_and_without_an_address_sqlite,
     enrols_and_signs_in_with_and_without_an_address_postgres,
+    a_passkey_enrolled_on_its_page_signs_in_on_the_pages_sqlite,
+    a_passkey_enrolled_on_its_page_signs_in_on_the_pages_postgres,
     a_security_key_is_a_second_factor_and_never_signs_in_alone,
+    a_security_key_enrolled_on_its_page_is_a_second_factor,
     a_passkey_only_account_signs_up_and_recovers,
     a_passkey_only_account_with_totp_is_asked_for_its_code_after_the_link,
     anonymous_ceremony_starts_are_limited_per_client,
     every_factor_change_asks_for_a_recent_second_factor,
+    every_factor_change_on_the_pages_asks_for_a_recent_second_factor,
     passkeys_are_managed_on_the_pages,
+    sign_in_options_have_one_shape_for_every_address,
+    ceremonies_that_do_not_verify_are_refused,
+    an_expired_ceremony_is_refused,
+    a_credential_of_another_account_is_refused,
+    counters_refuse_a_clone_and_let_one_of_two_concurrent_sign_ins_win,
+    the_last_passkey_of_an_account_without_a_password_stays,
+    a_passkey_needs_no_second_factor_and_the_password_still_does,
+    rows_of_every_stored_format_sign_in,
+    a_password_alone_cannot_add_a_passkey_to_an_account_with_a_second_factor,
+    passkeys_of_another_site_sign_nobody_in,
 );

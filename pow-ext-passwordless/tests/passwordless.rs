@@ -2,8 +2,8 @@
 //! by code (bound to the browser, five tries), identical answers for known and unknown
 //! addresses, the per-address mail limit, passwordless sign-up, staged sign-up with a
 //! prefilled form ending in a confirmed user, sessions that are not fresh, and the JSON
-//! code sign-in. The page suites run on actix-web and on axum ([`pow_testkit::on_both!`]);
-//! the JSON suites on actix-web, which serves the JSON endpoints.
+//! code sign-in. Every suite, pages and JSON, runs on actix-web and on axum
+//! ([`pow_testkit::on_both!`]).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -72,7 +72,7 @@ async fn axum_start_staged(pow: pow_axum::Pow, ext: Passwordless) -> &'static st
 }
 
 /// Serves the setup on the framework the test runs on ([`pow_testkit::framework`]): the
-/// pages, `/me` and `/start-staged`, and on actix-web the JSON endpoints under `/api/v1`.
+/// pages, `/me`, `/start-staged` and the JSON endpoints under `/api/v1`.
 fn serve(config: PowConfig, ext: Passwordless) -> SocketAddr {
     match pow_testkit::framework() {
         pow_testkit::Framework::Actix => pow_actix::test_client::serve(move || {
@@ -94,7 +94,11 @@ fn serve(config: PowConfig, ext: Passwordless) -> SocketAddr {
                         axum_start_staged(pow, ext.clone())
                     }),
                 )
-                .layer(pow_axum::PowLayer::new(config)),
+                .layer(pow_axum::PowLayer::new(config.clone()))
+                .merge(pow_axum::api::router(
+                    &config,
+                    pow_axum::api::ApiOptions::new(),
+                )),
         ),
     }
 }
@@ -138,12 +142,6 @@ fn start_with(
         addr,
         mailer,
     }
-}
-
-/// Whether the test's app serves the JSON endpoints: on actix-web only, so a page suite
-/// running on axum leaves out its JSON steps.
-fn serves_json() -> bool {
-    pow_testkit::framework() == pow_testkit::Framework::Actix
 }
 
 fn ask(c: &mut Client, path: &str, email: &str) -> Response {
@@ -431,7 +429,6 @@ fn a_staged_sign_up_keeps_the_prefilled_fields() {
 /// The staged sign-up over JSON, the link opening the app: the same answer for a known
 /// and an unknown address, the proven address read without using the link, field errors
 /// that keep it working, then a registration's token pair; the link works once.
-#[test]
 fn an_api_client_completes_a_staged_sign_up() {
     let app = "https://app.example.com/join#{token}";
     let h = start_with(Arc::new(MemoryStore::new()), Passwordless::new(), |b| {
@@ -504,7 +501,6 @@ fn an_api_client_completes_a_staged_sign_up() {
 }
 
 /// The JSON code sign-in: same answer for every address, a token pair for the right code.
-#[test]
 fn an_api_client_signs_in_with_a_code() {
     let h = start(Arc::new(MemoryStore::new()), Passwordless::new());
     let mut api = Client::new(h.addr);
@@ -594,7 +590,6 @@ fn stored_code_hashes(h: &Harness, store: &dyn Store) -> Vec<String> {
 /// A code whose mail the per-address limit stopped is never a usable code: whatever code
 /// the store could answer to, its token gets nothing. (Before, the code was stored and a
 /// guesser collected usable codes for an address without any mail going out.)
-#[test]
 fn a_code_that_was_not_mailed_cannot_be_used() {
     let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
     let one_mail = Passwordless::new().mail_limit(Some(pow_actix::store::Limit::new(
@@ -733,9 +728,6 @@ fn wrong_codes_lock_the_account(store: Arc<dyn Store>) {
     assert_eq!(use_link(&mut third, &link).status, 429);
     assert_eq!(whoami(&mut third), "anonymous");
     assert_eq!(third.sign_in(EMAIL, PASSWORD).status, 429);
-    if !serves_json() {
-        return;
-    }
     let mut api = Client::new(h.addr);
     let asked = api_ask(&mut api, EMAIL);
     let res = api_verify(
@@ -793,9 +785,6 @@ fn a_locked_accounts_link_is_refused() {
     let link = mailed_path(&h, EMAIL);
     assert_eq!(use_link(&mut c, &link).status, 429);
     assert_eq!(whoami(&mut c), "anonymous");
-    if !serves_json() {
-        return;
-    }
     let mut api = Client::new(h.addr);
     ask(&mut c, "/passwordless", EMAIL);
     let link = mailed_path(&h, EMAIL);
@@ -868,7 +857,6 @@ fn a_configured_captcha_guards_link_requests() {
 
 /// With a CAPTCHA configured, a JSON request for a code needs the answer in
 /// `X-Captcha-Response`: without it, `400 captcha_invalid` and no mail.
-#[test]
 fn a_configured_captcha_guards_json_code_requests() {
     let h = start_with(Arc::new(MemoryStore::new()), Passwordless::new(), |b| {
         b.captcha(pow_actix::captcha::Captcha::new(
@@ -901,4 +889,8 @@ pow_testkit::on_both!(
     a_locked_accounts_link_is_refused,
     known_and_unknown_addresses_lock_alike,
     a_configured_captcha_guards_link_requests,
+    an_api_client_completes_a_staged_sign_up,
+    an_api_client_signs_in_with_a_code,
+    a_code_that_was_not_mailed_cannot_be_used,
+    a_configured_captcha_guards_json_code_requests,
 );

@@ -2,9 +2,8 @@
 //! from the page's key, sign-in in two steps (password alone is not enough), TOTP codes
 //! used once per step, recovery codes used once, attempts limited, remember-me issued only
 //! after the second step and restoring without one, settings in sudo mode, and the JSON
-//! two-step sign-in. The page suites run on actix-web and on axum
-//! ([`pow_testkit::on_both!`]); the JSON suites on actix-web, which serves the JSON
-//! endpoints.
+//! two-step sign-in. Every suite, pages and JSON, runs on actix-web and on axum
+//! ([`pow_testkit::on_both!`]).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -71,7 +70,7 @@ async fn sensitive_json(req: actix_web::HttpRequest) -> Result<HttpResponse, Api
         .await
 }
 
-/// Serves the pages, `GET /me` and (on actix-web) the JSON API with two-factor and
+/// Serves the pages, `GET /me` and the JSON API with two-factor and
 /// remember-me enabled, on the test's framework.
 fn start(store: Arc<dyn Store>) -> (PowConfig, SocketAddr, MemoryMailer) {
     start_with(store, |b| b)
@@ -104,8 +103,8 @@ fn start_with(
 }
 
 /// Serves the setup on the framework the test runs on ([`pow_testkit::framework`]): the
-/// pages, `/me`, `/sensitive` and `/guarded`, and on actix-web the JSON endpoints under
-/// `/api/v1` and `/app-api/sensitive`.
+/// pages, `/me`, `/sensitive` and `/guarded`, the JSON endpoints under `/api/v1` and the
+/// app's own JSON route `/app-api/sensitive` (behind the bearer layer).
 fn serve(config: PowConfig) -> SocketAddr {
     match pow_testkit::framework() {
         pow_testkit::Framework::Actix => pow_actix::test_client::serve(move || {
@@ -129,8 +128,16 @@ fn serve(config: PowConfig) -> SocketAddr {
         }),
         pow_testkit::Framework::Axum => {
             use axum::routing::get;
-            // On axum, both pages behind the step-up rule are guarded by its layer.
+            // On axum, the pages and the app's JSON route behind the step-up rule are
+            // guarded by its layer.
             let guard = || pow_axum::RequireStepUp::new(StepUp::recent_second_factor());
+            // The app's own JSON route, behind the bearer layer (no cookie session).
+            let app_api = axum::Router::new()
+                .route(
+                    "/app-api/sensitive",
+                    get(|| async { "sensitive" }).route_layer(guard()),
+                )
+                .layer(pow_axum::ApiLayer::new(config.clone()));
             pow_testkit::serve_axum(
                 pow_axum::web::router(&config)
                     .route("/me", get(axum_me))
@@ -139,16 +146,15 @@ fn serve(config: PowConfig) -> SocketAddr {
                         get(|| async { "sensitive" }).route_layer(guard()),
                     )
                     .route("/guarded", get(axum_me).route_layer(guard()))
-                    .layer(pow_axum::PowLayer::new(config)),
+                    .layer(pow_axum::PowLayer::new(config.clone()))
+                    .merge(pow_axum::api::router(
+                        &config,
+                        pow_axum::api::ApiOptions::new(),
+                    ))
+                    .merge(app_api),
             )
         }
     }
-}
-
-/// Whether the test's app serves the JSON endpoints: on actix-web only, so a page suite
-/// running on axum leaves out its JSON steps.
-fn serves_json() -> bool {
-    pow_testkit::framework() == pow_testkit::Framework::Actix
 }
 
 /// An app client signed in with the password (before any second factor), sending its
@@ -365,48 +371,46 @@ fn two_steps(store: Arc<dyn Store>) {
         "/session/confirm?request_path=%2Ftwo-factor"
     );
 
-    // The JSON two-step sign-in (on actix-web, which serves the JSON endpoints).
-    if serves_json() {
-        let mut api = Client::new(addr);
-        let body = format!(r#"{{"user": {{"email": "{EMAIL}", "password": "{PASSWORD}"}}}}"#);
-        let res = api.request("POST", "/api/v1/session", Some(body));
-        assert_eq!(res.status, 401, "{}", res.body);
-        let json: serde_json::Value = serde_json::from_str(&res.body).unwrap();
-        assert_eq!(json["errors"][0]["code"], "second_factor_required");
-        assert!(
-            json["data"].get("access_token").is_none(),
-            "no tokens: {}",
-            res.body
-        );
-        assert_eq!(json["data"]["pending"][0]["step"], "second_factor");
-        let token = json["data"]["pending"][0]["token"]
-            .as_str()
-            .unwrap()
-            .to_owned();
-        let attempt = |api: &mut Client, token: &str, code: &str| {
-            let body = serde_json::json!({ "second_factor_token": token, "code": code });
-            api.request("POST", "/api/v1/two-factor/verify", Some(body.to_string()))
-        };
-        let res = attempt(&mut api, &token, "000000");
-        assert_eq!(res.status, 401, "{}", res.body);
-        assert!(res.body.contains("invalid_code"));
-        let res = attempt(&mut api, &token, &fresh_code(&key, &mut used));
-        assert_eq!(res.status, 200, "{}", res.body);
-        let json: serde_json::Value = serde_json::from_str(&res.body).unwrap();
-        let access = json["data"]["access_token"].as_str().unwrap();
-        let system = actix_web::rt::System::new();
-        let session = system
-            .block_on(pow_actix::api::authenticate(&config, access))
-            .unwrap()
-            .expect("a valid access token");
-        assert_eq!(session.user.id, user.id);
-        let notice = mailer.last_to(EMAIL).expect("a notice: new API client");
-        assert_eq!(notice.subject, "A new API client signed in");
-        // The token was used.
-        let res = attempt(&mut api, &token, &codes[3]);
-        assert_eq!(res.status, 401, "{}", res.body);
-        assert!(res.body.contains("invalid_token"));
-    }
+    // The JSON two-step sign-in.
+    let mut api = Client::new(addr);
+    let body = format!(r#"{{"user": {{"email": "{EMAIL}", "password": "{PASSWORD}"}}}}"#);
+    let res = api.request("POST", "/api/v1/session", Some(body));
+    assert_eq!(res.status, 401, "{}", res.body);
+    let json: serde_json::Value = serde_json::from_str(&res.body).unwrap();
+    assert_eq!(json["errors"][0]["code"], "second_factor_required");
+    assert!(
+        json["data"].get("access_token").is_none(),
+        "no tokens: {}",
+        res.body
+    );
+    assert_eq!(json["data"]["pending"][0]["step"], "second_factor");
+    let token = json["data"]["pending"][0]["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let attempt = |api: &mut Client, token: &str, code: &str| {
+        let body = serde_json::json!({ "second_factor_token": token, "code": code });
+        api.request("POST", "/api/v1/two-factor/verify", Some(body.to_string()))
+    };
+    let res = attempt(&mut api, &token, "000000");
+    assert_eq!(res.status, 401, "{}", res.body);
+    assert!(res.body.contains("invalid_code"));
+    let res = attempt(&mut api, &token, &fresh_code(&key, &mut used));
+    assert_eq!(res.status, 200, "{}", res.body);
+    let json: serde_json::Value = serde_json::from_str(&res.body).unwrap();
+    let access = json["data"]["access_token"].as_str().unwrap();
+    let system = actix_web::rt::System::new();
+    let session = system
+        .block_on(pow_actix::api::authenticate(&config, access))
+        .unwrap()
+        .expect("a valid access token");
+    assert_eq!(session.user.id, user.id);
+    let notice = mailer.last_to(EMAIL).expect("a notice: new API client");
+    assert_eq!(notice.subject, "A new API client signed in");
+    // The token was used.
+    let res = attempt(&mut api, &token, &codes[3]);
+    assert_eq!(res.status, 401, "{}", res.body);
+    assert!(res.body.contains("invalid_token"));
 
     // Settings: new recovery codes replace the old ones; turning it off needs no code.
     let mut desk = Client::new(addr);
@@ -450,9 +454,8 @@ fn two_steps(store: Arc<dyn Store>) {
 fn step_up_rules_want_a_recent_second_factor() {
     let (config, addr, _mailer) = start(Arc::new(MemoryStore::new()));
     let mut used = Vec::new();
-    // An app client signed in with the password alone, before the second factor existed
-    // (on actix-web, which serves the JSON endpoints).
-    let app = serves_json().then(|| app_client(addr));
+    // An app client signed in with the password alone, before the second factor existed.
+    let mut app = app_client(addr);
 
     // A browser signed in with the password; enrolling proves the new factor, not the
     // person: the session is still a password-only one.
@@ -503,9 +506,6 @@ fn step_up_rules_want_a_recent_second_factor() {
     assert_eq!(c.get("/guarded").status, 200);
 
     // JSON: a pending step naming what is accepted, then the step, then the page.
-    let Some(mut app) = app else {
-        return;
-    };
     let res = app.get("/app-api/sensitive");
     assert_eq!(res.status, 401, "{}", res.body);
     let json: serde_json::Value = serde_json::from_str(&res.body).unwrap();
@@ -534,7 +534,6 @@ fn step_up_rules_want_a_recent_second_factor() {
     assert_eq!(res.status, 401, "{}", res.body);
 }
 
-#[test]
 fn an_app_client_enrols_and_manages_its_second_factor() {
     let (_config, addr, _mailer) = start(Arc::new(MemoryStore::new()));
     let mut used = Vec::new();
@@ -892,9 +891,6 @@ fn wrong_codes_lock_the_account(store: Arc<dyn Store>) {
     assert_eq!(locked.detail["by"], "second_factor");
 
     // The JSON second step is refused too.
-    if !serves_json() {
-        return;
-    }
     let mut api = Client::new(addr);
     let body = format!(r#"{{"user": {{"email": "{EMAIL}", "password": "{PASSWORD}"}}}}"#);
     let res = api.request("POST", "/api/v1/session", Some(body));
@@ -934,9 +930,6 @@ fn a_right_code_clears_the_failures() {
     }
 
     // The JSON second step: two wrong codes there, one in the browser, and it locks.
-    if !serves_json() {
-        return;
-    }
     let mut api = Client::new(addr);
     let body = format!(r#"{{"user": {{"email": "{EMAIL}", "password": "{PASSWORD}"}}}}"#);
     let res = api.request("POST", "/api/v1/session", Some(body.clone()));
@@ -1032,6 +1025,7 @@ pow_testkit::on_both!(
     two_steps_on_memory,
     two_steps_on_redis,
     step_up_rules_want_a_recent_second_factor,
+    an_app_client_enrols_and_manages_its_second_factor,
     erasing_ends_pending_sign_ins_on_memory,
     erasing_ends_pending_sign_ins_on_redis,
     the_account_page_links_to_the_settings,

@@ -398,7 +398,9 @@ fn impersonation_forbidden(req: &HttpRequest, config: &PowConfig) -> HttpRespons
 
 /// The answer of [`RequireStepUp`](crate::session::RequireStepUp) to a signed-in request
 /// that does not meet `rule` (or that is support access), or `None` to let it through.
-/// JSON clients ([`wants_json`](crate::session::wants_json)) get the API's error answer.
+/// JSON clients ([`wants_json`](crate::session::wants_json)) and API requests
+/// ([`is_api_request`](crate::api::is_api_request): a bearer token's) get the API's error
+/// answer.
 pub(crate) fn step_up_guard_answer(
     req: &HttpRequest,
     config: &PowConfig,
@@ -406,7 +408,7 @@ pub(crate) fn step_up_guard_answer(
 ) -> Option<HttpResponse> {
     use crate::web::PowErrorExt as _;
     use actix_web::ResponseError as _;
-    let json = session::wants_json(req);
+    let json = session::wants_json(req) || crate::api::is_api_request(req);
     let current = session::current_session(req);
     let refusal = if current
         .as_ref()

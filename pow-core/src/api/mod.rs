@@ -30,7 +30,7 @@ pub use options::{
 };
 pub use routes::{
     json_body, required_user_params, user_params, ApiAnswer, ApiCall, ApiClient, ApiInput,
-    ApiRoute, Reply,
+    ApiRoute, Reply, UserParams,
 };
 pub use service::{ApiService, ApiSide};
 

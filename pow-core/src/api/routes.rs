@@ -86,6 +86,19 @@ macro_rules! api_act {
     }};
 }
 
+/// How a route reads the body's `user` object before the pipeline runs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum UserParams {
+    /// It does not: the controller reads the body itself.
+    #[default]
+    Unread,
+    /// A body without a `user` object answers `400` ([`required_user_params`]).
+    Required,
+    /// A body without one has no params; a body that is not a JSON object, or a `user`
+    /// that is not an object, answers `400` ([`user_params`]).
+    Optional,
+}
+
 /// One JSON route: see the [module](self).
 #[derive(Clone)]
 pub struct ApiRoute {
@@ -99,10 +112,12 @@ pub struct ApiRoute {
     pub action: ActionId,
     /// What the action asks of its client (access, sudo, step-up, CAPTCHA).
     pub requirements: Requirements,
-    /// Whether the body's `user` object is read before the pipeline runs (its params are
-    /// the step's, so the rate limits see the identifier typed): a body without one
-    /// answers `400`.
-    pub user_params: bool,
+    /// Whether and how the body's `user` object is read before the pipeline runs (its
+    /// params are the step's, so the rate limits see the identifier typed).
+    pub user_params: UserParams,
+    /// A CAPTCHA only for some bodies (a password check, not a mailed link's token):
+    /// asked for when this says so of the body, as [`captcha`](Self::captcha) asks always.
+    pub captcha_when: Option<fn(&[u8]) -> bool>,
     /// Whether only the bearer transport serves it (token renewal).
     pub bearer_only: bool,
     /// The controller.
@@ -132,7 +147,8 @@ impl ApiRoute {
             extension: None,
             action,
             requirements: Requirements::default(),
-            user_params: false,
+            user_params: UserParams::Unread,
+            captcha_when: None,
             bearer_only: false,
             act: Arc::new(act),
         }
@@ -182,10 +198,24 @@ impl ApiRoute {
         self
     }
 
-    /// Reads the body's `user` object before the pipeline (see
-    /// [`user_params`](Self::user_params)).
+    /// Reads the body's `user` object before the pipeline; a body without one answers
+    /// `400` ([`UserParams::Required`]).
     pub fn with_user_params(mut self) -> Self {
-        self.user_params = true;
+        self.user_params = UserParams::Required;
+        self
+    }
+
+    /// Reads the body's `user` object before the pipeline, if it has one
+    /// ([`UserParams::Optional`]).
+    pub fn with_optional_user_params(mut self) -> Self {
+        self.user_params = UserParams::Optional;
+        self
+    }
+
+    /// Asks for the setup's CAPTCHA when `asks` says so of the body (see
+    /// [`captcha_when`](Self::captcha_when)).
+    pub fn captcha_when(mut self, asks: fn(&[u8]) -> bool) -> Self {
+        self.captcha_when = Some(asks);
         self
     }
 
@@ -211,6 +241,7 @@ enum ReplyBody {
     Error(Box<ApiError>),
     Document(Value),
     Redirect(String),
+    Download(String, &'static str, Vec<u8>),
 }
 
 impl Reply {
@@ -258,6 +289,15 @@ impl Reply {
         Self {
             status: 200,
             body: ReplyBody::Document(document),
+        }
+    }
+
+    /// `200` with a file to save rather than data (an account's export): `content_type`,
+    /// `Content-Disposition: attachment` with `filename`, never stored.
+    pub fn download(filename: &str, content_type: &'static str, body: Vec<u8>) -> Self {
+        Self {
+            status: 200,
+            body: ReplyBody::Download(filename.to_owned(), content_type, body),
         }
     }
 
@@ -310,6 +350,21 @@ impl Reply {
             },
             ReplyBody::Error(err) => ApiAnswer::error(&err.localized(Some(config), lang)),
             ReplyBody::Document(document) => ApiAnswer::json(self.status, &document, false),
+            ReplyBody::Download(filename, content_type, body) => ApiAnswer {
+                status: self.status,
+                headers: vec![
+                    ("content-type", content_type.to_owned()),
+                    (
+                        "cache-control",
+                        "no-cache, no-store, must-revalidate".to_owned(),
+                    ),
+                    (
+                        "content-disposition",
+                        crate::pages::Answer::attachment(&filename),
+                    ),
+                ],
+                body: Some(body),
+            },
             ReplyBody::Redirect(location) => ApiAnswer {
                 status: self.status,
                 headers: vec![
@@ -720,14 +775,17 @@ async fn run_traced(
     lang: &LanguageIdentifier,
 ) -> Result<Reply, ApiError> {
     let params = match route.user_params {
-        true => required_user_params(config, lang, &call.body)?,
-        false => Params::default(),
+        UserParams::Required => required_user_params(config, lang, &call.body)?,
+        UserParams::Optional => {
+            user_params(&call.body).ok_or_else(|| ApiError::invalid_request(Some(config), lang))?
+        }
+        UserParams::Unread => Params::default(),
     };
     call.resolve().await?;
     let current = call.current();
     let mut requirements = route.requirements.clone();
-    requirements.captcha =
-        requirements.captcha && route.verb != Verb::Get && config.captcha().is_some();
+    let asked = requirements.captcha || route.captcha_when.is_some_and(|asks| asks(&call.body));
+    requirements.captcha = asked && route.verb != Verb::Get && config.captcha().is_some();
     let mut step = Step::new(config, route.action, params, lang.clone());
     step.format = Format::Json;
     step.current_user = current.as_ref().map(|c| User::clone(&c.user));
