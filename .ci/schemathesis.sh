@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# Checks the example API's generated OpenAPI document against the OpenAPI 3.1 schema, then
+# Checks each example API's (actix-web's and its axum twin's) generated OpenAPI document against the OpenAPI 3.1 schema, then
 # fuzzes the API against it with schemathesis: every answer must be documented (status,
 # headers, content type, schema), invalid bodies must be refused, and nothing may answer
 # a server error. Positive-data acceptance is left out: the API has rules a schema cannot
 # state (a password confirmation that matches, a password that is not common, a token or
 # a passkey answer that verifies), so schema-valid bodies are refused by design. Bounded:
-# at most SCHEMATHESIS_SECONDS (60) of fuzzing.
+# at most SCHEMATHESIS_SECONDS (60) of fuzzing per server.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,12 +14,15 @@ command -v schemathesis >/dev/null 2>&1 \
 
 # The binary of the README's test build (the same features: nothing is rebuilt after it).
 cargo test --workspace --all-features --no-run --quiet 2>/dev/null
-port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 dir=$(mktemp -d)
-DATABASE_URL="$dir/api.db" BIND="127.0.0.1:$port" RUST_LOG=warn target/debug/example-api \
-  >"$dir/server.log" 2>&1 &
+server=""
+trap 'kill $server 2>/dev/null || true; rm -rf "$dir"' EXIT
+for binary in example-api example-api-axum; do
+echo "-- $binary"
+port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+DATABASE_URL="$dir/$binary.db" BIND="127.0.0.1:$port" RUST_LOG=warn "target/debug/$binary" \
+  >"$dir/$binary.log" 2>&1 &
 server=$!
-trap 'kill "$server" 2>/dev/null || true; rm -rf "$dir"' EXIT
 for _ in $(seq 1 100); do
   python3 -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$port/api/v1/openapi.json')" \
     2>/dev/null && break
@@ -41,3 +44,7 @@ schemathesis run "http://127.0.0.1:$port/api/v1/openapi.json" \
   --checks all --exclude-checks positive_data_acceptance \
   --max-examples 30 --max-time "${SCHEMATHESIS_SECONDS:-60}" --request-timeout 10 \
   --generation-deterministic --no-color
+kill "$server" 2>/dev/null || true
+wait "$server" 2>/dev/null || true
+server=""
+done

@@ -45,12 +45,12 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::http::StatusCode;
 use actix_web::{web, App, HttpResponse};
-use pow_actix::api::{
-    self, ApiAuthMiddleware, ApiError, ApiOptions, BrowserTransport, LinkTemplate,
-};
+use pow_actix::api::{self, ApiAuthMiddleware, ApiError, BrowserTransport, LinkTemplate};
+// The engine's options: the axum twin (`examples/api-axum`) serves the same ones.
 use pow_actix::session::{self, RequireAuthenticated};
 use pow_actix::users::diesel::DieselUsersContext;
 use pow_actix::{CurrentUser, PowConfig, PowConfigBuilder, PowError};
+use pow_core::api::ApiOptions;
 use pow_ext_email_confirmation::EmailConfirmation;
 use pow_ext_reset_password::ResetPassword;
 
@@ -224,7 +224,7 @@ pub fn app(
 > {
     App::new()
         .app_data(web::Data::new(config.clone()))
-        .configure(api::configure(config.clone(), options))
+        .configure(api::configure(config.clone(), options.into()))
         .service(
             web::scope("/api/v1/me")
                 .wrap(RequireAuthenticated::new())
