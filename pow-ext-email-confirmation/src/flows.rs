@@ -1,6 +1,6 @@
 //! The extension's flows, on the engine: confirming an address by its token, and what a
 //! confirmation changes (sessions refreshed, the replaced address told). The page and the
-//! JSON endpoint (the `actix` feature) both run [`confirm_link`]; a CLI, a job or a test
+//! JSON endpoint (both engine routes) run [`confirm_link`]; a CLI, a job or a test
 //! runs it without HTTP. Here Ada's open session (a
 //! [`StoreSession`](pow_core::session::StoreSession)) sees her address confirmed:
 //!

@@ -173,7 +173,7 @@
 //! **The link in the mail.** Confirmation mails sent because of an API request link, by
 //! default, to the HTML route `<base_url>/confirm-email/<token>`, which confirms in the
 //! browser (mount the pages for it). An
-//! app without HTML pages sets a [`LinkTemplate`](pow_core::api::LinkTemplate) with
+//! app without HTML pages sets a [`LinkTemplate`] with
 //! [`EmailConfirmation::api_link_template`]: the link then opens the single-page app
 //! (`https://app.example.com/confirm-email?token={token}`) or the mobile app
 //! (`myapp://confirm-email/{token}`), which sends the token to
@@ -237,7 +237,7 @@ mod pages;
 pub use cancel::CANCEL_SALT;
 pub use flows::actions;
 
-/// Left in the controller's [`Assigns`](pow_actix::web::Assigns) by `confirmation#show`
+/// Left in the controller's [`Assigns`](pow_core::pipeline::Assigns) by `confirmation#show`
 /// and `api_confirmation#confirm` when a link confirmed an address (the core's type, for
 /// other extensions' `before_respond`).
 pub use pow_core::extension::AddressProven;

@@ -112,7 +112,7 @@
 //!   browser goes to `/session/new`.
 //! - **An invitation ends once the account is in use**: when the invitee has a password
 //!   (set through a reset link, say), has signed in any other way (every action of kind
-//!   [`ActionKind::SignIn`](pow_actix::web::ActionKind::SignIn): a magic link, a provider, a code; the extension then sets
+//!   [`ActionKind::SignIn`](pow_core::pipeline::ActionKind::SignIn): a magic link, a provider, a code; the extension then sets
 //!   `invitation_accepted_at`), or has a live session or API token. The link can then
 //!   neither set a password nor sign anyone in, so it never skips a second factor the
 //!   invitee added meanwhile.

@@ -1,8 +1,5 @@
 //! TOTP codes (RFC 6238, through `totp-rs`), recovery codes and the enrolment QR code.
 
-// Enrolment and checks run in the actix layer; the engine alone keeps the primitives.
-#![cfg_attr(not(feature = "actix"), allow(dead_code))]
-
 use pow_core::token::keyed_digest;
 use pow_core::PowConfig;
 use rand::Rng as _;

@@ -95,7 +95,7 @@ impl SessionSource for BrowserSource {
 /// The browser transport's middleware: the cookie session, the signed-in user read from
 /// it, cross-site state changes refused (`403 cross_site_request`), errors as JSON.
 /// [`configure`](super::configure) wraps each route of the transport in one; wrap the
-/// app's own browser routes in one too ([`BrowserTransport::middleware`]).
+/// app's own browser routes in one too ([`browser_middleware`]).
 ///
 /// ```
 /// use actix_web::{web, App, HttpResponse};

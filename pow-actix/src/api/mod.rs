@@ -156,24 +156,20 @@
 //!
 //! # Extensions
 //!
-//! Every endpoint runs through the same action pipeline as the HTML controllers
-//! ([`Action`](crate::web::Action), see [`ApiContext::run`]): each enabled
-//! [`Extension`](crate::Extension)'s `before_process` and `before_respond` see the API's
-//! [`actions`] with [`Step::is_json`](crate::pipeline::Step::is_json) set (callbacks
-//! that answer with pages, redirects or cookies leave those alone), and changeset hooks
-//! run as part of creating a user.
+//! The endpoints are the engine's route table ([`pow_core::api::routes`]), the same one
+//! pow-axum mounts: every endpoint runs through the engine's JSON pipeline, where each
+//! enabled [`Extension`](crate::Extension)'s `before_process` and `before_respond` see the
+//! API's [`actions`] with [`Step::is_json`](crate::pipeline::Step::is_json) set, and
+//! changeset hooks run as part of creating a user. An extension adds its own JSON routes
+//! ([`ExtensionBuilder::api_route`](crate::extension::ExtensionBuilder::api_route)), its
+//! [`TokenHooks`] (`api_hooks`: refuse a pair, e.g. until an email address is confirmed,
+//! add fields to token answers, list pending steps) and its part of the document
+//! (`api_document`): enabling it in the config enables them on every framework. Links in
+//! the mails they send point wherever a [`LinkTemplate`] says, so that a mobile or
+//! single-page app can open them.
 //!
-//! Token issuing has its own hooks, on the extension's JSON side, an [`ApiExtension`]:
-//! enabling an extension in the config enables its JSON side too
-//! ([`ActixExtensionBuilder::api`](crate::extension::ActixExtensionBuilder::api)); [`ApiOptions::extension`] adds one or
-//! replaces the config's with other settings. It registers routes under the prefix
-//! ([`ApiContext::resource`]), and its [`TokenHooks`] ([`ApiExtension::hooks`], engine
-//! code that every framework layer runs) may refuse to issue tokens
-//! ([`TokenHooks::before_issue`], e.g. until an email address is confirmed) and may add
-//! fields to token answers ([`TokenHooks::extend_token_data`]). The reset-password and email-confirmation
-//! extensions ship one each (`ResetPassword::api`, `EmailConfirmation::api`). Links in the
-//! mails they send point wherever a [`LinkTemplate`] says, so that a mobile or single-page
-//! app can open them.
+//! An app's own actix-web routes under the prefix can come as an [`ApiExtension`] added
+//! with [`ApiOptions::extension`] ([`ApiContext::resource`] mounts them with the context).
 //!
 //! # Texts
 //!

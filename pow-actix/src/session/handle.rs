@@ -284,7 +284,7 @@ impl CookieSessionHandle {
     }
 
     /// Moves this browser, signed in as an admin, into the support-access session
-    /// `started` (see [`begin_impersonation`](super::begin_impersonation)).
+    /// `started` (the engine's [`browser::begin_impersonation`](pow_core::session::browser::begin_impersonation)).
     ///
     /// # Errors
     /// [`PowError::Config`] without a setup or a signed-in browser session.

@@ -116,7 +116,7 @@ impl PathParams {
 
 /// In the step's [`assigns`](crate::pipeline::Step::assigns) while a page route's
 /// controller runs for a client that asks for JSON (`Accept` or `Content-Type` naming
-/// JSON): the controller may answer [`Answer::Json`](super::Answer::Json).
+/// JSON): the controller may answer [`Answer::Json`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct WantsJson;
 
