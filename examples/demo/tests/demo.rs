@@ -894,6 +894,113 @@ fn the_home_page_names_a_team_only_where_it_matters() {
     assert!(!home.contains("team"), "{home}");
 }
 
+/// What is compared of an answer.
+#[derive(Debug, PartialEq, Eq)]
+struct Seen {
+    status: u16,
+    location: Option<String>,
+    content_type: Option<String>,
+    code: Option<String>,
+}
+
+/// Asks `method path` of the JSON app at `addr`, as an anonymous client sending `{}` (and,
+/// on the browser transport, its site's origin).
+async fn ask(addr: std::net::SocketAddr, method: &str, path: &str, origin: bool) -> Seen {
+    let mut headers = vec![
+        ("Accept-Language".to_owned(), "en".to_owned()),
+        ("Content-Type".to_owned(), "application/json".to_owned()),
+        ("Accept".to_owned(), "application/json".to_owned()),
+    ];
+    if origin {
+        headers.push(("Origin".into(), "http://localhost".into()));
+    }
+    let body: &[u8] = if method == "GET" { b"" } else { b"{}" };
+    let answer = pow_testkit::http(addr, method, path, &headers, body).await;
+    let header = |name: &str| {
+        answer
+            .headers
+            .iter()
+            .find(|(have, _)| have.eq_ignore_ascii_case(name))
+            .map(|(_, value)| value.clone())
+    };
+    let code = serde_json::from_slice::<serde_json::Value>(&answer.body)
+        .ok()
+        .and_then(|body| body["errors"][0]["code"].as_str().map(str::to_owned));
+    Seen {
+        status: answer.status,
+        location: header("location"),
+        // The media type, without parameters a framework may add or leave out.
+        content_type: header("content-type")
+            .map(|v| v.split(';').next().unwrap_or_default().trim().to_owned()),
+        code,
+    }
+}
+
+/// A concrete path for a route's template (`/reset-password/{token}`).
+fn concrete(template: &str) -> String {
+    template
+        .split('/')
+        .map(|part| if part.starts_with('{') { "x" } else { part })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// The JSON routes of both demos' setup compared (the pages are compared by
+/// `both_demos_serve_every_page_of_every_extension_alike`): every route of both transports,
+/// the core's and each extension's, answers an anonymous client alike on actix-web and
+/// axum (status, redirect, content type, the error's code), and the browser transport
+/// serves no renewal on either.
+#[test]
+fn both_frameworks_serve_every_json_route_alike() {
+    use pow_core::api::{ApiOptions, ApiService, BrowserTransport};
+    actix_web::rt::System::new().block_on(async {
+        let options = ApiOptions::new().browser(BrowserTransport::new());
+        let config = || {
+            let mailer = Arc::new(MemoryMailer::new());
+            let store = pow_actix::store::MemoryStore::shared();
+            example_demo::build(&settings(&[]), store, Some(mailer)).unwrap()
+        };
+        let (actix_config, axum_config) = (config(), config());
+        let bearer = ApiService::new(actix_config.clone(), options.clone());
+        let browser = bearer.browser().unwrap();
+        pow_testkit::set_framework(pow_testkit::Framework::Actix);
+        let actix = pow_testkit::serve_api(actix_config, options.clone());
+        pow_testkit::set_framework(pow_testkit::Framework::Axum);
+        let axum = pow_testkit::serve_api(axum_config, options);
+        pow_testkit::set_framework(pow_testkit::Framework::Actix);
+        let mut differences = Vec::new();
+        let mut asked = 0;
+        for api in [&bearer, &browser] {
+            for (path, here) in pow_core::api::routes::by_path(api.routes()) {
+                let path = concrete(&api.path(path));
+                for route in here {
+                    let method = route.verb.as_str();
+                    let on_actix = ask(actix, method, &path, api.is_browser()).await;
+                    let on_axum = ask(axum, method, &path, api.is_browser()).await;
+                    asked += 1;
+                    if on_actix.status == 404 && on_actix.code.is_none() {
+                        differences.push(format!("{method} {path}: not mounted on actix-web"));
+                    }
+                    if on_actix != on_axum {
+                        differences.push(format!("{method} {path}: {on_actix:?} / {on_axum:?}"));
+                    }
+                }
+            }
+        }
+        let renew = browser.path("/session/renew");
+        let on_actix = ask(actix, "POST", &renew, true).await;
+        let on_axum = ask(axum, "POST", &renew, true).await;
+        assert_eq!((on_actix.status, on_axum.status), (404, 404), "{renew}");
+        assert!(asked > 100, "{asked} JSON routes asked");
+        assert!(
+            differences.is_empty(),
+            "the frameworks differ on {} of {asked} JSON routes:\n{}",
+            differences.len(),
+            differences.join("\n")
+        );
+    });
+}
+
 pow_testkit::on_both!(
     admins_invite_people_into_their_team,
     full_account_lifecycle_over_http,
