@@ -183,9 +183,15 @@ fn framework_outside_folders(src: &Path) -> Vec<(String, String)> {
         let text = std::fs::read_to_string(&file).unwrap();
         // Code only: comments, and tests (which drive the framework side), are not counted.
         let code = text.split("#[cfg(test)]").next().unwrap_or_default();
+        // Declaring a framework folder (`#[cfg(feature = "axum")] pub mod axum;`) is how
+        // the layout is meant to be: only code outside it counts.
+        let declares_folder = |l: &str| {
+            let l = l.trim();
+            l.starts_with("#[cfg(feature = ") || matches!(l, "pub mod axum;" | "mod axum;")
+        };
         if let Some(line) = code
             .lines()
-            .filter(|l| !l.trim_start().starts_with("//"))
+            .filter(|l| !l.trim_start().starts_with("//") && !declares_folder(l))
             .find(|l| names_framework_type(l))
         {
             found.push((relative, line.trim().to_owned()));

@@ -1,0 +1,216 @@
+//! The JSON endpoints that manage a signed-in user's keys, on the engine: every framework
+//! layer serves them from the config's route table, under the API prefix, on both
+//! transports. A key never manages keys: these routes take a session (a token pair or the
+//! browser's cookie), and making or rotating a key needs a sudo-fresh one.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use pow_core::api::routes::{json_body, ApiClient, ApiRoute, Reply};
+use pow_core::api::ApiError;
+use pow_core::pages::routes::{PathParams, Verb};
+use pow_core::pipeline::{ActionId, ActionKind, Step};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::flows::{self, Created, Invalid};
+use crate::{ApiKeys, Shared};
+
+/// The extension's JSON actions.
+pub mod actions {
+    use super::{ActionId, ActionKind};
+
+    /// `GET <api>/api-keys`.
+    pub const INDEX: ActionId = ActionId::new("api_api_keys", "index", ActionKind::Show);
+    /// `POST <api>/api-keys`.
+    pub const CREATE: ActionId = ActionId::new("api_api_keys", "create", ActionKind::Other);
+    /// `PATCH <api>/api-keys/{id}`.
+    pub const UPDATE: ActionId = ActionId::new("api_api_keys", "update", ActionKind::Other);
+    /// `DELETE <api>/api-keys/{id}`.
+    pub const DELETE: ActionId = ActionId::new("api_api_keys", "delete", ActionKind::Other);
+    /// `POST <api>/api-keys/{id}/rotate`.
+    pub const ROTATE: ActionId = ActionId::new("api_api_keys", "rotate", ActionKind::Other);
+}
+
+/// The routes.
+pub(crate) fn api_routes(ext: &ApiKeys) -> Vec<ApiRoute> {
+    let ext: Shared = Arc::new(ext.clone());
+    vec![
+        ApiRoute::new(
+            Verb::Get,
+            "/api-keys",
+            actions::INDEX,
+            pow_core::api_act!(ext, index),
+        )
+        .signed_in(),
+        ApiRoute::new(
+            Verb::Post,
+            "/api-keys",
+            actions::CREATE,
+            pow_core::api_act!(ext, create),
+        )
+        .sudo(),
+        ApiRoute::new(
+            Verb::Patch,
+            "/api-keys/{id}",
+            actions::UPDATE,
+            pow_core::api_act!(ext, rename),
+        )
+        .signed_in(),
+        ApiRoute::new(
+            Verb::Delete,
+            "/api-keys/{id}",
+            actions::DELETE,
+            pow_core::api_act!(ext, revoke),
+        )
+        .signed_in(),
+        ApiRoute::new(
+            Verb::Post,
+            "/api-keys/{id}/rotate",
+            actions::ROTATE,
+            pow_core::api_act!(ext, rotate),
+        )
+        .sudo(),
+    ]
+}
+
+/// The signed-in user, as stored now.
+async fn owner(step: &Step, call: &mut dyn ApiClient) -> Result<pow_core::users::User, ApiError> {
+    let current = call
+        .current_session()
+        .ok_or_else(|| call.not_authenticated(&step.lang))?;
+    step.config
+        .users()?
+        .get(current.user.id)
+        .await?
+        .ok_or_else(|| call.not_authenticated(&step.lang))
+}
+
+/// The `{id}` of the path.
+fn id_of(step: &Step) -> String {
+    step.assigns
+        .get::<PathParams>()
+        .and_then(|path| path.get("id"))
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// `404 not_found` for a key the user does not have.
+fn not_found(step: &Step) -> ApiError {
+    ApiError::translated(
+        Some(&step.config),
+        &step.lang,
+        404,
+        "pow_api_keys_not_found",
+    )
+    .with_code("not_found")
+}
+
+/// `422` for a refused name, scope or lifetime.
+fn invalid(step: &Step, invalid: &Invalid) -> ApiError {
+    let (key, param) = match invalid {
+        Invalid::Name => ("pow_api_keys_invalid_name", "name"),
+        Invalid::Scope(_) => ("pow_api_keys_invalid_scope", "scopes"),
+        Invalid::Lifetime => ("pow_api_keys_invalid_lifetime", "expires_in_days"),
+    };
+    let text = step.text(key);
+    ApiError::new(422, text.clone())
+        .with_code("invalid_api_key")
+        .with_errors([(param.to_owned(), vec![text])].into())
+}
+
+/// The answer of a key just made: `201`, the key itself once.
+fn created(made: Created) -> Reply {
+    Reply::data(201, made)
+}
+
+/// `GET <api>/api-keys`: the user's keys, newest first, with the scopes the app offers.
+async fn index(
+    step: &mut Step,
+    call: &mut dyn ApiClient,
+    ext: &ApiKeys,
+) -> Result<Reply, ApiError> {
+    let user = owner(step, call).await?;
+    let keys = flows::list(&step.config, &user).await?;
+    Ok(Reply::with_meta(
+        keys,
+        json!({ "scopes": ext.declared_scopes() }),
+    ))
+}
+
+#[derive(Deserialize)]
+struct CreateBody {
+    name: String,
+    scopes: Vec<String>,
+    expires_in_days: Option<u64>,
+}
+
+/// `POST <api>/api-keys` (sudo mode): makes a key.
+async fn create(
+    step: &mut Step,
+    call: &mut dyn ApiClient,
+    ext: &ApiKeys,
+) -> Result<Reply, ApiError> {
+    let body: CreateBody = json_body(&step.config, &step.lang, call.body())?;
+    let user = owner(step, call).await?;
+    let ttl = body
+        .expires_in_days
+        .map(|days| Duration::from_secs(days.saturating_mul(24 * 3600)));
+    let scopes: Vec<&str> = body.scopes.iter().map(String::as_str).collect();
+    match flows::create(&step.config, ext, &user, &body.name, &scopes, ttl).await? {
+        Ok(made) => {
+            step.user = Some(user);
+            Ok(created(made))
+        }
+        Err(refused) => Err(invalid(step, &refused)),
+    }
+}
+
+#[derive(Deserialize)]
+struct RenameBody {
+    name: String,
+}
+
+/// `PATCH <api>/api-keys/{id}`: renames a key.
+async fn rename(step: &mut Step, call: &mut dyn ApiClient, _: &ApiKeys) -> Result<Reply, ApiError> {
+    let body: RenameBody = json_body(&step.config, &step.lang, call.body())?;
+    let user = owner(step, call).await?;
+    match flows::rename(&step.config, &user, &id_of(step), &body.name).await? {
+        Ok(true) => Ok(Reply::ok(json!({}))),
+        Ok(false) => Err(not_found(step)),
+        Err(refused) => Err(invalid(step, &refused)),
+    }
+}
+
+/// `DELETE <api>/api-keys/{id}`: revokes a key at once.
+async fn revoke(step: &mut Step, call: &mut dyn ApiClient, _: &ApiKeys) -> Result<Reply, ApiError> {
+    let user = owner(step, call).await?;
+    if flows::revoke(&step.config, &user, &id_of(step)).await? {
+        Ok(Reply::ok(json!({})))
+    } else {
+        Err(not_found(step))
+    }
+}
+
+#[derive(Deserialize, Default)]
+struct RotateBody {
+    overlap_secs: Option<u64>,
+}
+
+/// `POST <api>/api-keys/{id}/rotate` (sudo mode): a new key in place of this one.
+async fn rotate(
+    step: &mut Step,
+    call: &mut dyn ApiClient,
+    ext: &ApiKeys,
+) -> Result<Reply, ApiError> {
+    let body: RotateBody = match call.body() {
+        [] => RotateBody::default(),
+        body => json_body(&step.config, &step.lang, body)?,
+    };
+    let user = owner(step, call).await?;
+    let overlap = Duration::from_secs(body.overlap_secs.unwrap_or(0));
+    match flows::rotate(&step.config, ext, &user, &id_of(step), overlap).await? {
+        Some(made) => Ok(created(made)),
+        None => Err(not_found(step)),
+    }
+}

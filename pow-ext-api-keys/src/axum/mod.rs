@@ -1,0 +1,75 @@
+//! The key of an axum request: [`ApiKey`].
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::response::{IntoResponse, Response};
+use pow_core::messages::LanguageIdentifier;
+use pow_core::PowConfig;
+
+use crate::flows::{self, Authenticated};
+use crate::{ApiKeys, KeyRefusal};
+
+/// The key the request carries (`Authorization: Bearer pow_...` or `X-Api-Key`),
+/// authenticated ([`flows::authenticate`]); a request without a working key is refused
+/// with the API's JSON answer (`401 api_key_unknown`, ...). It is the key's principal,
+/// never a session: check a scope with [`ApiKey::scope`]. The route needs a pow-axum layer
+/// above it (`PowLayer` or `ApiLayer`), which carries the setup.
+///
+/// ```no_run
+/// use axum::response::{IntoResponse, Response};
+/// use pow_ext_api_keys::axum::ApiKey;
+///
+/// async fn report(key: ApiKey) -> Response {
+///     if let Err(refused) = key.scope("reports:read") {
+///         return refused;
+///     }
+///     format!("reports of user {}", key.key.user.id).into_response()
+/// }
+/// ```
+#[derive(Clone, Debug)]
+pub struct ApiKey {
+    /// The key and its owner.
+    pub key: Authenticated,
+    config: PowConfig,
+    lang: LanguageIdentifier,
+}
+
+impl ApiKey {
+    /// `Ok` when the key has `scope`, else the API's `403 insufficient_scope`.
+    ///
+    /// # Errors
+    /// The refusal's answer.
+    pub fn scope(&self, scope: &str) -> Result<(), Response> {
+        self.key
+            .require(scope)
+            .map_err(|refusal| pow_axum::api_response(&refusal.answer(&self.config, &self.lang)))
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for ApiKey {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Response> {
+        let pow = pow_axum::Pow::from_request_parts(parts, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let config = pow.config.clone();
+        let Some(settings) = ApiKeys::of(&config).cloned() else {
+            let err = pow_core::PowError::Config(
+                "the ApiKey extractor needs the ApiKeys extension in the config".into(),
+            );
+            return Err(pow_axum::error_response(&err));
+        };
+        let lang = pow_core::api::language(Some(&config), &pow.facts);
+        let refused = |refusal: KeyRefusal| pow_axum::api_response(&refusal.answer(&config, &lang));
+        let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok());
+        let Some(presented) = crate::presented(header("authorization"), header("x-api-key")) else {
+            return Err(refused(KeyRefusal::Malformed));
+        };
+        match flows::authenticate(&config, &settings, presented, &pow.facts).await {
+            Ok(Ok(key)) => Ok(Self { key, config, lang }),
+            Ok(Err(refusal)) => Err(refused(refusal)),
+            Err(err) => Err(pow_axum::error_response(&err)),
+        }
+    }
+}

@@ -1,0 +1,579 @@
+//! API keys over HTTP, on actix-web and on axum from one source, on SQLite and PostgreSQL:
+//! a signed-in user makes a key (sudo mode), a script uses it on an app route that asks
+//! for a scope (as a bearer token or `X-Api-Key`), and unknown, malformed, expired,
+//! revoked and wrong-scope keys are refused with distinct codes; a flood of made-up keys
+//! never reaches the database; keys of a disabled or erased account stop working at once;
+//! a key never meets sudo mode; rename, rotation (with and without overlap), the rate
+//! limit, `last_used` written once a minute, and the account's export and erasure.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use pow_actix::password::Pbkdf2Hasher;
+use pow_actix::store::{Limit, MemoryStore};
+use pow_actix::test_client::{Client, Response};
+use pow_actix::users::diesel::DieselUsersContext;
+use pow_actix::{PowConfig, PowConfigBuilder, User};
+use pow_core::api::ApiOptions;
+use pow_ext_api_keys::ApiKeys;
+use serde_json::{json, Value};
+
+const EMAIL: &str = "ada@example.com";
+const PASSWORD: &str = "correct horse battery";
+
+fn sqlite() -> DieselUsersContext {
+    let db = std::env::temp_dir().join(format!(
+        "pow-api-keys-{}.db",
+        pow_actix::token::generate_uuid()
+    ));
+    DieselUsersContext::connect(&db.display().to_string()).unwrap()
+}
+
+/// A PostgreSQL users context in a schema of its own, or `None` (with a notice) when
+/// `POW_TEST_DATABASE_URL` is unset outside CI.
+fn postgres() -> Option<DieselUsersContext> {
+    let url = pow_actix::testing::test_database_url()?;
+    let schema = format!(
+        "pow_api_keys_{}",
+        pow_actix::token::generate_uuid().replace('-', "")
+    );
+    Some(
+        DieselUsersContext::connect(&url)
+            .unwrap()
+            .with_schema(&schema)
+            .unwrap(),
+    )
+}
+
+struct Harness {
+    config: PowConfig,
+    addr: SocketAddr,
+    user: User,
+}
+
+fn keys() -> ApiKeys {
+    ApiKeys::new().scopes(["reports:read", "reports:write"])
+}
+
+fn start(users: DieselUsersContext, keys: ApiKeys) -> Harness {
+    start_with(users, keys, |b| b)
+}
+
+fn start_with(
+    users: DieselUsersContext,
+    keys: ApiKeys,
+    tweak: impl FnOnce(PowConfigBuilder) -> PowConfigBuilder,
+) -> Harness {
+    let config = tweak(
+        PowConfig::builder("k".repeat(64))
+            .users(users.clone())
+            .hasher(Pbkdf2Hasher::new(1))
+            .base_url("http://localhost")
+            .store(Arc::new(MemoryStore::new()))
+            .user_disabling(true)
+            .extension(keys),
+    )
+    .build()
+    .unwrap();
+    users.migrate(&config).unwrap();
+    let user = pow_actix::testing::create_user(&config, EMAIL, PASSWORD).unwrap();
+    let addr = serve(config.clone());
+    Harness { config, addr, user }
+}
+
+/// The JSON API and an app route that needs a key with `reports:read`, on the test's
+/// framework.
+fn serve(config: PowConfig) -> SocketAddr {
+    match pow_testkit::framework() {
+        pow_testkit::Framework::Actix => pow_actix::test_client::serve(move || {
+            use actix_web::{web, App, HttpResponse};
+            use pow_ext_api_keys::actix::ApiKey;
+            App::new()
+                .app_data(web::Data::new(config.clone()))
+                .configure(pow_actix::api::configure(
+                    config.clone(),
+                    ApiOptions::new().into(),
+                ))
+                .route(
+                    "/reports",
+                    web::get().to(|key: ApiKey| async move {
+                        key.scope("reports:read")?;
+                        Ok::<_, pow_actix::api::ApiError>(
+                            HttpResponse::Ok().body(format!("reports of {}", key.key.user.id)),
+                        )
+                    }),
+                )
+        }),
+        pow_testkit::Framework::Axum => {
+            use axum::response::IntoResponse;
+            use axum::routing::get;
+            use pow_ext_api_keys::axum::ApiKey;
+            let reports = axum::Router::new()
+                .route(
+                    "/reports",
+                    get(|key: ApiKey| async move {
+                        if let Err(refused) = key.scope("reports:read") {
+                            return refused;
+                        }
+                        format!("reports of {}", key.key.user.id).into_response()
+                    }),
+                )
+                .layer(pow_axum::ApiLayer::new(config.clone()));
+            pow_testkit::serve_axum(
+                pow_axum::api::router(&config, ApiOptions::new()).merge(reports),
+            )
+        }
+    }
+}
+
+fn json_client(addr: SocketAddr, token: Option<&str>) -> Client {
+    let mut c = Client::new(addr);
+    c.headers
+        .push(("Content-Type".into(), "application/json".into()));
+    if let Some(token) = token {
+        c.headers
+            .push(("Authorization".into(), format!("Bearer {token}")));
+    }
+    c
+}
+
+fn json_of(res: &Response) -> Value {
+    serde_json::from_str(&res.body)
+        .unwrap_or_else(|_| panic!("JSON ({}): {}", res.status, res.body))
+}
+
+fn call(c: &mut Client, method: &str, path: &str, body: Value) -> Response {
+    let body = (method != "GET").then(|| body.to_string());
+    c.request(method, path, body)
+}
+
+/// An access token of a fresh password sign-in (sudo mode).
+fn sign_in(addr: SocketAddr) -> String {
+    let mut c = json_client(addr, None);
+    let res = call(
+        &mut c,
+        "POST",
+        "/api/v1/session",
+        json!({ "user": { "email": EMAIL, "password": PASSWORD } }),
+    );
+    assert_eq!(res.status, 200, "{}", res.body);
+    json_of(&res)["data"]["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// Makes a key with `scopes` over JSON; its answer's data.
+fn make_key(addr: SocketAddr, token: &str, scopes: &[&str]) -> Value {
+    let mut c = json_client(addr, Some(token));
+    let res = call(
+        &mut c,
+        "POST",
+        "/api/v1/api-keys",
+        json!({ "name": "CI", "scopes": scopes }),
+    );
+    assert_eq!(res.status, 201, "{}", res.body);
+    json_of(&res)["data"].clone()
+}
+
+/// `GET /reports` with `key` as a bearer token.
+fn report(addr: SocketAddr, key: &str) -> Response {
+    json_client(addr, Some(key)).get("/reports")
+}
+
+fn code(res: &Response) -> String {
+    json_of(res)["errors"][0]["code"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+fn a_key_is_made_once_and_opens_a_scoped_route(users: DieselUsersContext) {
+    let h = start(users, keys());
+    let token = sign_in(h.addr);
+    let made = make_key(h.addr, &token, &["reports:read"]);
+    let key = made["key"].as_str().unwrap().to_owned();
+    assert!(key.starts_with("pow_"), "{key}");
+    assert_eq!(made["scopes"], json!(["reports:read"]));
+    // As a bearer token, and as `X-Api-Key`.
+    let res = report(h.addr, &key);
+    assert_eq!(
+        (res.status, res.body.as_str()),
+        (200, format!("reports of {}", h.user.id).as_str())
+    );
+    let mut c = Client::new(h.addr);
+    c.headers.push(("X-Api-Key".into(), key.clone()));
+    assert_eq!(c.get("/reports").status, 200);
+    // The list never shows the key again, nor any secret.
+    let mut c = json_client(h.addr, Some(&token));
+    let listed = call(&mut c, "GET", "/api/v1/api-keys", Value::Null);
+    assert_eq!(listed.status, 200, "{}", listed.body);
+    assert!(!listed.body.contains(&key[20..]), "{}", listed.body);
+    assert!(!listed.body.contains("secret"), "{}", listed.body);
+    let listed = json_of(&listed);
+    assert_eq!(listed["data"][0]["id"], made["id"]);
+    assert_eq!(
+        listed["meta"]["scopes"],
+        json!(["reports:read", "reports:write"])
+    );
+    assert!(listed["data"][0]["last_used_at"].is_string(), "{listed}");
+}
+
+fn a_key_is_made_once_and_opens_a_scoped_route_on_sqlite() {
+    a_key_is_made_once_and_opens_a_scoped_route(sqlite());
+}
+
+fn a_key_is_made_once_and_opens_a_scoped_route_on_postgres() {
+    if let Some(users) = postgres() {
+        a_key_is_made_once_and_opens_a_scoped_route(users);
+    }
+}
+
+fn refused_keys_get_distinct_codes(users: DieselUsersContext) {
+    let h = start(users, keys());
+    let token = sign_in(h.addr);
+    let writer = make_key(h.addr, &token, &["reports:write"]);
+    let writer = writer["key"].as_str().unwrap();
+    // Wrong scope.
+    let res = report(h.addr, writer);
+    assert_eq!(
+        (res.status, code(&res)),
+        (403, "insufficient_scope".into()),
+        "{}",
+        res.body
+    );
+    // Malformed, and made up (the right shape, not this setup's).
+    let mut c = Client::new(h.addr);
+    c.headers.push(("X-Api-Key".into(), "pow_not-a-key".into()));
+    let res = c.get("/reports");
+    assert_eq!(
+        (res.status, code(&res)),
+        (401, "api_key_malformed".into()),
+        "{}",
+        res.body
+    );
+    let made_up = format!("pow_{}_{}", "0".repeat(16), "0".repeat(40));
+    let res = report(h.addr, &made_up);
+    assert_eq!(
+        (res.status, code(&res)),
+        (401, "api_key_unknown".into()),
+        "{}",
+        res.body
+    );
+    // Expired.
+    let reader = make_key(h.addr, &token, &["reports:read"]);
+    let id = reader["id"].as_str().unwrap().to_owned();
+    let reader = reader["key"].as_str().unwrap().to_owned();
+    assert_eq!(report(h.addr, &reader).status, 200);
+    expire(&h.config, &id);
+    let res = report(h.addr, &reader);
+    assert_eq!(
+        (res.status, code(&res)),
+        (401, "api_key_expired".into()),
+        "{}",
+        res.body
+    );
+    // Revoked, over JSON.
+    let reader = make_key(h.addr, &token, &["reports:read"]);
+    let id = reader["id"].as_str().unwrap();
+    let reader = reader["key"].as_str().unwrap();
+    let mut c = json_client(h.addr, Some(&token));
+    assert_eq!(
+        call(
+            &mut c,
+            "DELETE",
+            &format!("/api/v1/api-keys/{id}"),
+            json!({})
+        )
+        .status,
+        200
+    );
+    let res = report(h.addr, reader);
+    assert_eq!(
+        (res.status, code(&res)),
+        (401, "api_key_revoked".into()),
+        "{}",
+        res.body
+    );
+    assert_eq!(
+        call(
+            &mut c,
+            "DELETE",
+            &format!("/api/v1/api-keys/{id}"),
+            json!({})
+        )
+        .status,
+        404
+    );
+    // No key at all.
+    let res = json_client(h.addr, None).get("/reports");
+    assert_eq!(
+        (res.status, code(&res)),
+        (401, "api_key_malformed".into()),
+        "{}",
+        res.body
+    );
+}
+
+fn refused_keys_get_distinct_codes_on_sqlite() {
+    refused_keys_get_distinct_codes(sqlite());
+}
+
+fn refused_keys_get_distinct_codes_on_postgres() {
+    if let Some(users) = postgres() {
+        refused_keys_get_distinct_codes(users);
+    }
+}
+
+/// Moves the key's expiry into the past, as time would.
+fn expire(config: &PowConfig, id: &str) {
+    use diesel::RunQueryDsl as _;
+    let tables = pow_core::users::diesel::Tables::of(config, "tests").unwrap();
+    let sql = format!(
+        "UPDATE {} SET expires_at = '2000-01-01 00:00:00' WHERE id = '{id}'",
+        tables.table("api_keys")
+    );
+    actix_web::rt::System::new()
+        .block_on(tables.run(move |db| {
+            pow_core::with_connection!(db, conn => diesel::sql_query(&sql)
+                .execute(conn)
+                .map_err(pow_core::users::diesel::query_error))?;
+            Ok(())
+        }))
+        .unwrap();
+}
+
+fn a_flood_of_invalid_keys_never_reaches_the_database() {
+    let h = start(sqlite(), keys());
+    for n in 0..50 {
+        let made_up = format!("pow_{n:016x}_{}", "a".repeat(40));
+        let res = report(h.addr, &made_up);
+        assert_eq!(code(&res), "api_key_unknown");
+        let res = report(h.addr, &format!("pow_{n}"));
+        assert_eq!(code(&res), "api_key_malformed");
+    }
+    assert_eq!(
+        pow_ext_api_keys::queries(&h.config),
+        0,
+        "no lookup for 100 invalid keys"
+    );
+}
+
+fn keys_die_with_their_owner() {
+    let h = start(sqlite(), keys());
+    let token = sign_in(h.addr);
+    let key = make_key(h.addr, &token, &["reports:read"])["key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(report(h.addr, &key).status, 200);
+    let rt = actix_web::rt::System::new();
+    let disabled = rt
+        .block_on(pow_core::admin::disable_user(&h.config, &h.user))
+        .unwrap();
+    let res = report(h.addr, &key);
+    assert_eq!(
+        (res.status, code(&res)),
+        (401, "api_key_revoked".into()),
+        "{}",
+        res.body
+    );
+    rt.block_on(pow_core::admin::enable_user(&h.config, &disabled))
+        .unwrap();
+    assert_eq!(report(h.addr, &key).status, 200, "back with the account");
+    // Erased: the keys are gone with the rest.
+    rt.block_on(pow_core::admin::erase_extension_data(&h.config, &h.user))
+        .unwrap();
+    let res = report(h.addr, &key);
+    assert_eq!(
+        (res.status, code(&res)),
+        (401, "api_key_unknown".into()),
+        "{}",
+        res.body
+    );
+}
+
+fn a_key_never_meets_sudo_mode_nor_manages_keys() {
+    let h = start(sqlite(), keys());
+    let token = sign_in(h.addr);
+    let key = make_key(h.addr, &token, &["reports:read", "reports:write"])["key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // A key is no session: making another key with it is refused.
+    let mut c = json_client(h.addr, Some(&key));
+    let res = call(
+        &mut c,
+        "POST",
+        "/api/v1/api-keys",
+        json!({ "name": "x", "scopes": ["reports:read"] }),
+    );
+    assert_eq!(res.status, 401, "{}", res.body);
+    let res = call(&mut c, "GET", "/api/v1/session", Value::Null);
+    assert_eq!(res.status, 401, "{}", res.body);
+}
+
+fn making_a_key_needs_a_fresh_session_and_declared_scopes() {
+    let h = start_with(sqlite(), keys(), |b| b.sudo_window(Duration::ZERO));
+    let token = sign_in(h.addr);
+    let mut c = json_client(h.addr, Some(&token));
+    let res = call(
+        &mut c,
+        "POST",
+        "/api/v1/api-keys",
+        json!({ "name": "CI", "scopes": ["reports:read"] }),
+    );
+    // The engine's sudo refusal: a pending step.
+    assert_eq!(
+        (res.status, code(&res)),
+        (401, "reauthentication_required".into()),
+        "{}",
+        res.body
+    );
+
+    let h = start(sqlite(), keys());
+    let token = sign_in(h.addr);
+    let mut c = json_client(h.addr, Some(&token));
+    for (body, param) in [
+        (json!({ "name": "CI", "scopes": ["admin"] }), "scopes"),
+        (json!({ "name": "CI", "scopes": [] }), "scopes"),
+        (json!({ "name": " ", "scopes": ["reports:read"] }), "name"),
+        (
+            json!({ "name": "CI", "scopes": ["reports:read"], "expires_in_days": 400 }),
+            "expires_in_days",
+        ),
+    ] {
+        let res = call(&mut c, "POST", "/api/v1/api-keys", body.clone());
+        assert_eq!(
+            (res.status, code(&res)),
+            (422, "invalid_api_key".into()),
+            "{body}: {}",
+            res.body
+        );
+        assert_eq!(json_of(&res)["errors"][1]["param"], param, "{}", res.body);
+    }
+    let listed = call(&mut c, "GET", "/api/v1/api-keys", Value::Null);
+    assert_eq!(json_of(&listed)["data"], json!([]), "nothing was made");
+}
+
+fn keys_are_renamed_and_rotated() {
+    let h = start(sqlite(), keys());
+    let token = sign_in(h.addr);
+    let made = make_key(h.addr, &token, &["reports:read"]);
+    let (id, old) = (made["id"].as_str().unwrap(), made["key"].as_str().unwrap());
+    let mut c = json_client(h.addr, Some(&token));
+    let res = call(
+        &mut c,
+        "PATCH",
+        &format!("/api/v1/api-keys/{id}"),
+        json!({ "name": "deploy" }),
+    );
+    assert_eq!(res.status, 200, "{}", res.body);
+    // With an overlap, both keys work until it ends.
+    let res = call(
+        &mut c,
+        "POST",
+        &format!("/api/v1/api-keys/{id}/rotate"),
+        json!({ "overlap_secs": 3600 }),
+    );
+    assert_eq!(res.status, 201, "{}", res.body);
+    let rotated = json_of(&res)["data"].clone();
+    assert_eq!(rotated["name"], "deploy");
+    assert_eq!(rotated["scopes"], json!(["reports:read"]));
+    let new = rotated["key"].as_str().unwrap().to_owned();
+    assert_ne!(new, old);
+    assert_eq!(report(h.addr, old).status, 200);
+    assert_eq!(report(h.addr, &new).status, 200);
+    // Without one, the old key stops at once.
+    let new_id = rotated["id"].as_str().unwrap();
+    let res = call(
+        &mut c,
+        "POST",
+        &format!("/api/v1/api-keys/{new_id}/rotate"),
+        json!({}),
+    );
+    assert_eq!(res.status, 201, "{}", res.body);
+    let newest = json_of(&res)["data"]["key"].as_str().unwrap().to_owned();
+    assert_eq!(code(&report(h.addr, &new)), "api_key_revoked");
+    assert_eq!(report(h.addr, &newest).status, 200);
+    // Another user's key, or none: not found.
+    let res = call(
+        &mut c,
+        "POST",
+        "/api/v1/api-keys/0000000000000000/rotate",
+        json!({}),
+    );
+    assert_eq!(res.status, 404, "{}", res.body);
+}
+
+fn the_rate_limit_counts_each_request_once() {
+    let h = start(
+        sqlite(),
+        keys().rate_limit(Limit::new(3, Duration::from_secs(60))),
+    );
+    let token = sign_in(h.addr);
+    let key = make_key(h.addr, &token, &["reports:read"])["key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for _ in 0..3 {
+        assert_eq!(report(h.addr, &key).status, 200);
+    }
+    let res = report(h.addr, &key);
+    assert_eq!(
+        (res.status, code(&res)),
+        (429, "rate_limited".into()),
+        "{}",
+        res.body
+    );
+}
+
+fn last_use_is_written_once_a_minute() {
+    let h = start(sqlite(), keys());
+    let token = sign_in(h.addr);
+    let key = make_key(h.addr, &token, &["reports:read"])["key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let before = pow_ext_api_keys::queries(&h.config);
+    assert_eq!(report(h.addr, &key).status, 200);
+    // The lookup and the first use written.
+    assert_eq!(pow_ext_api_keys::queries(&h.config) - before, 2);
+    assert_eq!(report(h.addr, &key).status, 200);
+    // The lookup alone.
+    assert_eq!(pow_ext_api_keys::queries(&h.config) - before, 3);
+}
+
+fn the_export_lists_keys_without_secrets() {
+    let h = start(sqlite(), keys());
+    let token = sign_in(h.addr);
+    let made = make_key(h.addr, &token, &["reports:read"]);
+    let export = actix_web::rt::System::new()
+        .block_on(pow_core::admin::export_user(&h.config, &h.user))
+        .unwrap();
+    let text = export.to_string();
+    assert!(text.contains(made["id"].as_str().unwrap()), "{text}");
+    assert!(text.contains("reports:read"), "{text}");
+    assert!(
+        !text.contains(&made["key"].as_str().unwrap()[21..]),
+        "{text}"
+    );
+}
+
+pow_testkit::on_both!(
+    a_key_is_made_once_and_opens_a_scoped_route_on_sqlite,
+    a_key_is_made_once_and_opens_a_scoped_route_on_postgres,
+    refused_keys_get_distinct_codes_on_sqlite,
+    refused_keys_get_distinct_codes_on_postgres,
+    a_flood_of_invalid_keys_never_reaches_the_database,
+    keys_die_with_their_owner,
+    a_key_never_meets_sudo_mode_nor_manages_keys,
+    making_a_key_needs_a_fresh_session_and_declared_scopes,
+    keys_are_renamed_and_rotated,
+    the_rate_limit_counts_each_request_once,
+    last_use_is_written_once_a_minute,
+    the_export_lists_keys_without_secrets,
+);
