@@ -66,10 +66,8 @@ pub mod flows;
 pub mod key;
 mod store;
 
-/// The `ApiKey` extractor for actix-web.
 #[cfg(feature = "actix")]
 pub mod actix;
-/// The `ApiKey` extractor for axum.
 #[cfg(feature = "axum")]
 pub mod axum;
 
