@@ -35,6 +35,12 @@
 //! # Ok::<_, pow_core::PowError>(())
 //! ```
 //!
+//! ## Pages
+//!
+//! `GET /api-keys` lists the signed-in user's keys, each with a revoke button, beside a
+//! form making a new one (sudo mode); the key made is shown once on the page that follows
+//! ([`pages`]).
+//!
 //! ## JSON API
 //!
 //! | Method | Path | Action |
@@ -64,6 +70,7 @@ use pow_core::{Extension, PowConfig, PowError};
 mod api;
 pub mod flows;
 pub mod key;
+pub mod pages;
 mod store;
 
 #[cfg(feature = "actix")]
@@ -287,6 +294,10 @@ impl Extension for ApiKeys {
             ])
             .user_table("api_keys", "user_id")
             .user_data(KeyData);
+        ext.pages([pages::PAGE]);
+        for route in pages::page_routes(self) {
+            ext.page_route(route);
+        }
         for route in api::api_routes(self) {
             ext.api_route(route);
         }

@@ -563,7 +563,85 @@ fn the_export_lists_keys_without_secrets() {
     );
 }
 
+/// The account's page: a key made there is shown once and works on the API, a refused
+/// scope is told, revoking ends it; a stale session confirms its password first.
+fn the_page_makes_shows_once_and_revokes_keys() {
+    let h = start(sqlite(), keys());
+    let pages = pow_testkit::serve(h.config.clone());
+    let mut browser = Client::new(pages);
+    assert_eq!(browser.sign_in(EMAIL, PASSWORD).status, 302);
+    let listed = browser.get("/api-keys");
+    assert_eq!(listed.status, 200, "{}", listed.body);
+    assert!(listed.body.contains("No API keys yet."), "{}", listed.body);
+    let csrf = listed.csrf();
+    let refused = browser.post(
+        "/api-keys",
+        &[
+            ("_csrf_token", csrf.as_str()),
+            ("user[name]", "CI"),
+            ("user[scopes]", "admin"),
+        ],
+    );
+    assert_eq!(refused.status, 422, "{}", refused.body);
+    assert!(
+        refused.body.contains("Choose scopes this app offers."),
+        "{}",
+        refused.body
+    );
+    let made = browser.post(
+        "/api-keys",
+        &[
+            ("_csrf_token", csrf.as_str()),
+            ("user[name]", "CI"),
+            ("user[scopes]", "reports:read"),
+        ],
+    );
+    assert_eq!(made.status, 200, "{}", made.body);
+    assert!(made.body.contains("it is shown once"), "{}", made.body);
+    let at = made.body.find("pow_").expect("the key on the page");
+    let key = made.body[at..at + 61].to_owned();
+    assert_eq!(report(h.addr, &key).status, 200, "{key}");
+    // Shown once: the list holds no secret.
+    let listed = browser.get("/api-keys");
+    assert!(!listed.body.contains(&key), "{}", listed.body);
+    assert!(listed.body.contains("CI (reports:read)"), "{}", listed.body);
+    let id = &key[4..20];
+    let csrf = listed.csrf();
+    let revoked = browser.post(
+        "/api-keys/revoke",
+        &[("_csrf_token", csrf.as_str()), ("user[id]", id)],
+    );
+    assert_eq!(
+        (revoked.status, revoked.location()),
+        (302, "/api-keys"),
+        "{}",
+        revoked.body
+    );
+    assert_eq!(code(&report(h.addr, &key)), "api_key_revoked");
+
+    // A session past the sudo window confirms its password before a key is made.
+    let stale = start_with(sqlite(), keys(), |b| b.sudo_window(Duration::ZERO));
+    let mut browser = Client::new(pow_testkit::serve(stale.config.clone()));
+    browser.sign_in(EMAIL, PASSWORD);
+    let csrf = browser.get("/api-keys").csrf();
+    let res = browser.post(
+        "/api-keys",
+        &[
+            ("_csrf_token", csrf.as_str()),
+            ("user[name]", "CI"),
+            ("user[scopes]", "reports:read"),
+        ],
+    );
+    assert_eq!(res.status, 302, "{}", res.body);
+    assert!(
+        res.location().starts_with("/session/confirm"),
+        "{}",
+        res.location()
+    );
+}
+
 pow_testkit::on_both!(
+    the_page_makes_shows_once_and_revokes_keys,
     a_key_is_made_once_and_opens_a_scoped_route_on_sqlite,
     a_key_is_made_once_and_opens_a_scoped_route_on_postgres,
     refused_keys_get_distinct_codes_on_sqlite,

@@ -1,0 +1,224 @@
+//! The account's API keys page, on the engine (every framework mounts it):
+//!
+//! - `GET /api-keys` (signed in): the user's keys (name, scopes, dates), each with a
+//!   revoke button, and a form making a new one;
+//! - `POST /api-keys` (sudo mode: a stale session confirms its password first): makes a
+//!   key and shows it, this once;
+//! - `POST /api-keys/revoke` (signed in): revokes one.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use pow_core::config::extension_path;
+use pow_core::pages::routes::{PageRoute, Verb};
+use pow_core::pages::{form, Answer, Page};
+use pow_core::pipeline::{ActionId, ActionKind, Client, FlashKind, Step};
+use pow_core::session::CookieSession;
+use pow_core::views::{Field, FieldType, Form, PageBody, PageId};
+use pow_core::PowError;
+
+use crate::flows::{self, Invalid};
+use crate::{ApiKeys, StoredKey, NAME};
+
+/// The page.
+pub const PAGE: PageId = PageId::new("api_keys");
+
+/// `GET /api-keys`.
+pub const SHOW: ActionId = ActionId::new("api_keys", "show", ActionKind::Show);
+/// `POST /api-keys`.
+pub const CREATE: ActionId = ActionId::new("api_keys", "create", ActionKind::Other);
+/// `POST /api-keys/revoke`.
+pub const REVOKE: ActionId = ActionId::new("api_keys", "revoke", ActionKind::Other);
+
+/// The routes.
+pub(crate) fn page_routes(ext: &ApiKeys) -> Vec<PageRoute> {
+    let ext = Arc::new(ext.clone());
+    vec![
+        PageRoute::new(Verb::Get, "/api-keys", SHOW, pow_core::page_act!(ext, show))
+            .signed_in()
+            .of_extension(NAME),
+        PageRoute::new(
+            Verb::Post,
+            "/api-keys",
+            CREATE,
+            pow_core::page_act!(ext, create),
+        )
+        .sudo()
+        .of_extension(NAME),
+        PageRoute::new(
+            Verb::Post,
+            "/api-keys/revoke",
+            REVOKE,
+            pow_core::page_act!(ext, revoke),
+        )
+        .signed_in()
+        .of_extension(NAME),
+    ]
+}
+
+fn path(step: &Step, pattern: &str) -> String {
+    extension_path(&step.config, NAME, pattern, &[])
+}
+
+/// When, as the page shows it.
+fn when(at: DateTime<Utc>) -> String {
+    at.format("%Y-%m-%d %H:%M UTC").to_string()
+}
+
+/// A key's row: what it is, then its revoke button (none once revoked).
+fn row(step: &Step, cookie: &CookieSession, key: &StoredKey) -> Form {
+    let now = Utc::now();
+    let last = key
+        .last_used_at
+        .map_or_else(|| step.text("pow_api_keys_never"), when);
+    let state = if key.is_active(now) {
+        format!(
+            "{} {}",
+            step.text("pow_api_keys_expires"),
+            when(key.expires_at)
+        )
+    } else {
+        step.text("pow_api_keys_revoked")
+    };
+    let text = format!(
+        "{} ({}): {}; {} {}",
+        key.name,
+        key.scopes.join(", "),
+        state,
+        step.text("pow_api_keys_last_used"),
+        last
+    );
+    let revoke = step.text("pow_api_keys_revoke");
+    let id = Field::new("id", "", FieldType::Hidden).value(key.id.clone());
+    let about = Field::note("about", text.clone()).value(format!("{revoke}: {text}"));
+    form(
+        cookie,
+        path(step, "/api-keys/revoke"),
+        None,
+        vec![id, about],
+        revoke,
+    )
+}
+
+/// The page: `made` is a key just made (shown this once), `errors` a refused form's.
+fn page(
+    step: &Step,
+    cookie: &CookieSession,
+    ext: &ApiKeys,
+    keys: &[StoredKey],
+    made: Option<&str>,
+    errors: &[(&'static str, String)],
+) -> Page {
+    let errors_of = |name: &str| {
+        errors
+            .iter()
+            .filter(|(field, _)| *field == name)
+            .map(|(_, text)| text.clone())
+            .collect::<Vec<_>>()
+    };
+    let name = Field::new("name", step.text("pow_api_keys_name"), FieldType::Text)
+        .value(step.params.get("name").cloned().unwrap_or_default())
+        .errors(errors_of("name"));
+    let scopes_label = format!(
+        "{} ({})",
+        step.text("pow_api_keys_scopes"),
+        ext.declared_scopes().join(" ")
+    );
+    let scopes = Field::new("scopes", scopes_label, FieldType::Text)
+        .value(step.params.get("scopes").cloned().unwrap_or_default())
+        .errors(errors_of("scopes"));
+    let create = form(
+        cookie,
+        path(step, "/api-keys"),
+        None,
+        vec![name, scopes],
+        step.text("pow_api_keys_create"),
+    );
+    let mut extra_forms: Vec<Form> = keys.iter().map(|key| row(step, cookie, key)).collect();
+    if let Some(made) = made {
+        let shown = Field::new("key", step.text("pow_api_keys_created"), FieldType::Text)
+            .value(made.to_owned());
+        let mut once = form(
+            cookie,
+            path(step, "/api-keys"),
+            None,
+            vec![shown],
+            String::new(),
+        );
+        once.submit = String::new();
+        extra_forms.insert(0, once);
+    }
+    let mut page = Page::new(
+        PAGE,
+        "pow_api_keys_title",
+        PageBody::Form {
+            form: create,
+            links: Vec::new(),
+            extra_forms,
+        },
+    );
+    if keys.is_empty() && made.is_none() {
+        page.info = Some(step.text("pow_api_keys_none"));
+    }
+    if made.is_some() {
+        page.info = Some(step.text("pow_api_keys_created"));
+    }
+    page
+}
+
+/// `GET /api-keys`.
+async fn show(step: &mut Step, _: &mut dyn Client, ext: &ApiKeys) -> Result<Answer, PowError> {
+    let user = step.signed_in()?.clone();
+    let keys = flows::list(&step.config, &user).await?;
+    let ext = ext.clone();
+    Ok(Answer::render(move |step, cookie| {
+        Ok(page(step, cookie, &ext, &keys, None, &[]))
+    }))
+}
+
+/// `POST /api-keys` (sudo mode): makes a key with the form's name and scopes (separated by
+/// spaces or commas) and shows it once.
+async fn create(step: &mut Step, _: &mut dyn Client, ext: &ApiKeys) -> Result<Answer, PowError> {
+    let user = step.signed_in()?.clone();
+    let name = step.params.get("name").cloned().unwrap_or_default();
+    let scopes = step.params.get("scopes").cloned().unwrap_or_default();
+    let scopes: Vec<&str> = scopes
+        .split([' ', ','])
+        .filter(|scope| !scope.is_empty())
+        .collect();
+    let outcome = flows::create(&step.config, ext, &user, &name, &scopes, None).await?;
+    let keys = flows::list(&step.config, &user).await?;
+    let ext = ext.clone();
+    match outcome {
+        Ok(made) => {
+            step.user = Some(user);
+            // Shown once: the page, like every account page, is never stored.
+            Ok(Answer::render(move |step, cookie| {
+                Ok(page(step, cookie, &ext, &keys, Some(&made.key), &[]))
+            }))
+        }
+        Err(refused) => {
+            let (field, key) = match refused {
+                Invalid::Name => ("name", "pow_api_keys_invalid_name"),
+                Invalid::Scope(_) => ("scopes", "pow_api_keys_invalid_scope"),
+                Invalid::Lifetime => ("scopes", "pow_api_keys_invalid_lifetime"),
+            };
+            Ok(Answer::render(move |step, cookie| {
+                let errors = [(field, step.text(key))];
+                Ok(page(step, cookie, &ext, &keys, None, &errors).with_status(422))
+            }))
+        }
+    }
+}
+
+/// `POST /api-keys/revoke`: revokes the key of the form's `id`.
+async fn revoke(step: &mut Step, client: &mut dyn Client, _: &ApiKeys) -> Result<Answer, PowError> {
+    let user = step.signed_in()?.clone();
+    let id = step.params.get("id").cloned().unwrap_or_default();
+    if flows::revoke(&step.config, &user, &id).await? {
+        client.flash(FlashKind::Info, Some(step.text("pow_api_keys_revoked")));
+    } else {
+        client.flash(FlashKind::Error, Some(step.text("pow_api_keys_not_found")));
+    }
+    Ok(Answer::Redirect(path(step, "/api-keys")))
+}
