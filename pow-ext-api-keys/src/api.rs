@@ -157,7 +157,17 @@ async fn create(
         .expires_in_days
         .map(|days| Duration::from_secs(days.saturating_mul(24 * 3600)));
     let scopes: Vec<&str> = body.scopes.iter().map(String::as_str).collect();
-    match flows::create(&step.config, ext, &user, &body.name, &scopes, ttl).await? {
+    match flows::create_in(
+        &step.config,
+        ext,
+        &user,
+        &body.name,
+        &scopes,
+        ttl,
+        &step.lang,
+    )
+    .await?
+    {
         Ok(made) => {
             step.user = Some(user);
             Ok(created(made))

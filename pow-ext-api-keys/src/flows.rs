@@ -10,6 +10,7 @@
 //! let keys = ApiKeys::new().scopes(["reports:read", "reports:write"]);
 //! let users = pow_core::users::diesel::DieselUsersContext::connect(":memory:")?;
 //! let config = pow_core::PowConfig::builder("s".repeat(64))
+//!     .base_url("https://example.com")
 //!     .users(users.clone())
 //!     .extension(keys.clone())
 //!     .build()?;
@@ -71,7 +72,8 @@ pub enum Invalid {
 }
 
 /// Makes a key of `user` named `name` with `scopes` (each one the app declares), living
-/// `ttl` (the setting's default when `None`, at most its longest); audited.
+/// `ttl` (the setting's default when `None`, at most its longest); audited, and the user is
+/// mailed a notice (in the setup's first language; [`create_in`] names one).
 ///
 /// # Errors
 /// The database's error.
@@ -82,6 +84,28 @@ pub async fn create(
     name: &str,
     scopes: &[&str],
     ttl: Option<Duration>,
+) -> Result<Result<Created, Invalid>, PowError> {
+    let lang = config
+        .messages()
+        .languages()
+        .first()
+        .cloned()
+        .unwrap_or_default();
+    create_in(config, settings, user, name, scopes, ttl, &lang).await
+}
+
+/// [`create`], with the notice in `lang`.
+///
+/// # Errors
+/// The database's error.
+pub async fn create_in(
+    config: &PowConfig,
+    settings: &ApiKeys,
+    user: &User,
+    name: &str,
+    scopes: &[&str],
+    ttl: Option<Duration>,
+    lang: &pow_core::messages::LanguageIdentifier,
 ) -> Result<Result<Created, Invalid>, PowError> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > MAX_NAME {
@@ -107,6 +131,7 @@ pub async fn create(
             .user(user.id)
             .detail("key", made.stored.id.clone()),
     );
+    crate::mail::created(config, lang, user, &made.stored.name).await;
     Ok(Ok(made))
 }
 

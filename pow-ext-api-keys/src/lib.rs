@@ -29,6 +29,7 @@
 //!
 //! let keys = ApiKeys::new().scopes(["reports:read", "reports:write"]);
 //! let config = pow_core::PowConfig::builder("s".repeat(64))
+//!     .base_url("https://example.com")
 //!     .extension(keys)
 //!     .build()?;
 //! assert!(config.extensions().contains("pow_api_keys"));
@@ -70,6 +71,7 @@ use pow_core::{Extension, PowConfig, PowError};
 mod api;
 pub mod flows;
 pub mod key;
+mod mail;
 pub mod pages;
 mod store;
 
@@ -88,6 +90,9 @@ pub const MIGRATIONS: &[SqlMigration] = &[pow_core::sql_migration!(
     "20270101000000",
     "create_api_keys"
 )];
+
+/// The notice mail of a key made for the account.
+pub const MAIL_CREATED: &str = "api_keys/created";
 
 /// The default lifetime of a key: 90 days.
 pub const DEFAULT_TTL: Duration = Duration::from_secs(90 * 24 * 3600);
@@ -286,6 +291,7 @@ impl Extension for ApiKeys {
         ext.side::<Registered>().keys = Some(self.clone());
         ext.migrations(MIGRATIONS)
             .messages(FTL.iter().copied())
+            .mails([MAIL_CREATED])
             .audit_events([
                 events::CREATED,
                 events::FIRST_USED,

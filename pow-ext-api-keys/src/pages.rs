@@ -186,7 +186,8 @@ async fn create(step: &mut Step, _: &mut dyn Client, ext: &ApiKeys) -> Result<An
         .split([' ', ','])
         .filter(|scope| !scope.is_empty())
         .collect();
-    let outcome = flows::create(&step.config, ext, &user, &name, &scopes, None).await?;
+    let outcome =
+        flows::create_in(&step.config, ext, &user, &name, &scopes, None, &step.lang).await?;
     let keys = flows::list(&step.config, &user).await?;
     let ext = ext.clone();
     match outcome {

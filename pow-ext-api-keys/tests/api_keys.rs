@@ -52,6 +52,7 @@ struct Harness {
     config: PowConfig,
     addr: SocketAddr,
     user: User,
+    mailer: pow_actix::mailer::MemoryMailer,
 }
 
 fn keys() -> ApiKeys {
@@ -67,9 +68,11 @@ fn start_with(
     keys: ApiKeys,
     tweak: impl FnOnce(PowConfigBuilder) -> PowConfigBuilder,
 ) -> Harness {
+    let mailer = pow_actix::mailer::MemoryMailer::new();
     let config = tweak(
         PowConfig::builder("k".repeat(64))
             .users(users.clone())
+            .mailer(Arc::new(mailer.clone()))
             .hasher(Pbkdf2Hasher::new(1))
             .base_url("http://localhost")
             .store(Arc::new(MemoryStore::new()))
@@ -81,7 +84,12 @@ fn start_with(
     users.migrate(&config).unwrap();
     let user = pow_actix::testing::create_user(&config, EMAIL, PASSWORD).unwrap();
     let addr = serve(config.clone());
-    Harness { config, addr, user }
+    Harness {
+        config,
+        addr,
+        user,
+        mailer,
+    }
 }
 
 /// The JSON API and an app route that needs a key with `reports:read`, on the test's
@@ -198,6 +206,15 @@ fn a_key_is_made_once_and_opens_a_scoped_route(users: DieselUsersContext) {
     let key = made["key"].as_str().unwrap().to_owned();
     assert!(key.starts_with("pow_"), "{key}");
     assert_eq!(made["scopes"], json!(["reports:read"]));
+    // The owner is told.
+    let notice = h
+        .mailer
+        .deliveries()
+        .into_iter()
+        .find(|mail| mail.subject == "An API key was made for your account")
+        .expect("a notice");
+    assert_eq!(notice.to, EMAIL);
+    assert!(notice.text.contains("“CI”"), "{}", notice.text);
     // As a bearer token, and as `X-Api-Key`.
     let res = report(h.addr, &key);
     assert_eq!(

@@ -22,3 +22,6 @@ audit-api-key-created = API-Schlüssel erstellt
 audit-api-key-first-used = API-Schlüssel zum ersten Mal benutzt
 audit-api-key-revoked = API-Schlüssel widerrufen
 audit-api-key-rotated = API-Schlüssel erneuert
+pow_api_keys_mail_created_subject = Für Ihr Konto wurde ein API-Schlüssel erstellt
+pow_api_keys_mail_created_intro = Für Ihr Konto wurde der API-Schlüssel „{ $name }“ erstellt. Skripte, die ihn haben, handeln in seinen Berechtigungen als Sie.
+pow_api_keys_mail_created_ignore = Wenn Sie ihn nicht erstellt haben, widerrufen Sie ihn auf der Seite mit Ihren API-Schlüsseln und ändern Sie Ihr Passwort.

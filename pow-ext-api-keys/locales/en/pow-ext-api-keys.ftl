@@ -22,3 +22,6 @@ audit-api-key-created = API key created
 audit-api-key-first-used = API key first used
 audit-api-key-revoked = API key revoked
 audit-api-key-rotated = API key rotated
+pow_api_keys_mail_created_subject = An API key was made for your account
+pow_api_keys_mail_created_intro = The API key “{ $name }” was made for your account. Scripts that hold it act as you, within its scopes.
+pow_api_keys_mail_created_ignore = If you did not make it, revoke it on your account's API keys page and change your password.

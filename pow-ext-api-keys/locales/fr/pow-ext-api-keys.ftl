@@ -22,3 +22,6 @@ audit-api-key-created = Clé d’API créée
 audit-api-key-first-used = Clé d’API utilisée pour la première fois
 audit-api-key-revoked = Clé d’API révoquée
 audit-api-key-rotated = Clé d’API renouvelée
+pow_api_keys_mail_created_subject = Une clé d’API a été créée pour votre compte
+pow_api_keys_mail_created_intro = La clé d’API « { $name } » a été créée pour votre compte. Les scripts qui la détiennent agissent en votre nom, dans ses portées.
+pow_api_keys_mail_created_ignore = Si vous ne l’avez pas créée, révoquez-la sur la page des clés d’API de votre compte et changez votre mot de passe.
