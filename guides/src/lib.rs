@@ -94,5 +94,8 @@ pub mod account {}
 #[doc = include_str!("../passkeys.md")]
 pub mod passkeys {}
 
+#[doc = include_str!("../api-keys.md")]
+pub mod api_keys {}
+
 #[doc = include_str!("../axum.md")]
 pub mod on_axum {}
