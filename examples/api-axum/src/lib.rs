@@ -12,10 +12,24 @@ use pow_axum::{CurrentUser, Pow, PowConfig};
 
 /// The example app for `config`, with the JSON endpoints set up by `options` (see
 /// [`example_api::api_options`]): every pow-rs route in both transports, and the app's
-/// own `GET /api/v1/me` and `DELETE /api/v1/me/sessions` behind the bearer layer.
+/// own `GET /api/v1/me`, `DELETE /api/v1/me/sessions` and `GET /api/v1/reports` (an API
+/// key's) behind the bearer layer.
 pub fn app(config: PowConfig, options: ApiOptions) -> Router {
     let revoking = config.clone();
     let own = Router::new()
+        .route(
+            "/api/v1/reports",
+            get(|key: pow_ext_api_keys::axum::ApiKey| async move {
+                if let Err(refused) = key.scope(example_api::REPORTS_READ) {
+                    return refused;
+                }
+                let user = &key.key.user;
+                api::answer(
+                    200,
+                    serde_json::json!({ "id": user.id, "email": user.email() }),
+                )
+            }),
+        )
         .route(
             "/api/v1/me",
             get(|CurrentUser(user): CurrentUser| async move {

@@ -888,6 +888,43 @@ async fn walk(app: &SocketAddr, mailer: &MemoryMailer, transport: Transport) {
     assert_eq!(status, StatusCode::OK, "{export}");
     assert_eq!(export["user"]["email"], email);
 
+    // An API key for a script: made once (fresh session), it reads the reports as its
+    // owner, with the header of either kind; revoked, it reads nothing.
+    let key = json!({ "name": "nightly report", "scopes": ["reports:read"] });
+    let (status, made) = laptop.send(app, "POST", "/api-keys", Some(key)).await;
+    assert_eq!(status, StatusCode::CREATED, "{made}");
+    let (id, key) = (made["data"]["id"].clone(), made["data"]["key"].clone());
+    let key = key.as_str().unwrap();
+    for header in ["x-api-key", "authorization"] {
+        let value = match header {
+            "authorization" => format!("Bearer {key}"),
+            _ => key.to_owned(),
+        };
+        let req = TestRequest::get()
+            .uri("/api/v1/reports")
+            .insert_header((header, value))
+            .to_srv_request();
+        let (status, report, _) = send(app, req).await;
+        assert_eq!(status, StatusCode::OK, "{report}");
+        assert_eq!(report["data"]["email"], email);
+    }
+    let (status, revoked) = laptop
+        .send(
+            app,
+            "DELETE",
+            &format!("/api-keys/{}", id.as_str().unwrap()),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{revoked}");
+    let req = TestRequest::get()
+        .uri("/api/v1/reports")
+        .insert_header(("x-api-key", key))
+        .to_srv_request();
+    let (status, refused, _) = send(app, req).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{refused}");
+    assert_eq!(refused["errors"][0]["code"], "api_key_revoked");
+
     // The session list shows both; the laptop ends the phone's.
     let (status, list) = laptop.send(app, "GET", "/sessions", None).await;
     assert_eq!(status, StatusCode::OK);

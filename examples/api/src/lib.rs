@@ -30,6 +30,8 @@
 //! | `POST /api/v1/account/close` | close the account (needs a recent password sign-in); erased after 14 days |
 //! | `POST /api/v1/account/reactivate` | reopen a closed account with its password |
 //! | `GET /api/v1/account/export` | the account's data (needs a recent password sign-in) |
+//! | `GET`, `POST /api/v1/api-keys`, ... | the signed-in user's API keys (making one needs a recent password sign-in) |
+//! | `GET /api/v1/reports` | for a script with an API key of the scope `reports:read`: its owner |
 //! | `GET /api/v1/openapi.json` | the OpenAPI 3.1 document of every route above |
 //!
 //! The app has no HTML pages, so the links in its mails point at the client app
@@ -144,6 +146,8 @@ pub fn build(
         // Signed-in users invite others (`/api/v1/invitations`); the mailed link opens the
         // client app, which accepts it over JSON.
         .extension(pow_ext_invitation::Invitation::new())
+        // Scripts read the reports with an API key (`/api/v1/api-keys`, `GET /api/v1/reports`).
+        .extension(pow_ext_api_keys::ApiKeys::new().scopes([REPORTS_READ]))
         .frontend_link(
             pow_ext_invitation::LINK,
             LinkTemplate::new(format!(
@@ -190,6 +194,20 @@ pub fn api_options(settings: &Settings) -> Result<ApiOptions, PowError> {
         .openapi_fragment(own))
 }
 
+/// The scope a key needs for `GET /api/v1/reports`.
+pub const REPORTS_READ: &str = "reports:read";
+
+/// `GET /api/v1/reports`: for a script with an API key of the scope [`REPORTS_READ`], its
+/// owner.
+async fn reports(key: pow_ext_api_keys::actix::ApiKey) -> Result<HttpResponse, ApiError> {
+    key.scope(REPORTS_READ)?;
+    let user = &key.key.user;
+    Ok(api::answer(
+        StatusCode::OK,
+        serde_json::json!({ "id": user.id, "email": user.email() }),
+    ))
+}
+
 /// `GET /api/v1/me`: the signed-in user.
 async fn me(CurrentUser(user): CurrentUser) -> HttpResponse {
     api::answer(
@@ -225,6 +243,7 @@ pub fn app(
     App::new()
         .app_data(web::Data::new(config.clone()))
         .configure(api::configure(config.clone(), options.into()))
+        .route("/api/v1/reports", web::get().to(reports))
         .service(
             web::scope("/api/v1/me")
                 .wrap(RequireAuthenticated::new())
