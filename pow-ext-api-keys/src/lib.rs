@@ -300,7 +300,7 @@ impl Extension for ApiKeys {
             ])
             .user_table("api_keys", "user_id")
             .user_data(KeyData);
-        ext.pages([pages::PAGE]);
+        ext.pages([pages::PAGE]).page_extension(pages::account_link);
         for route in pages::page_routes(self) {
             ext.page_route(route);
         }

@@ -56,6 +56,24 @@ pub(crate) fn page_routes(ext: &ApiKeys) -> Vec<PageRoute> {
     ]
 }
 
+/// The "API keys" link on the account page.
+pub(crate) fn account_link(
+    page: PageId,
+    body: &mut PageBody,
+    lang: &pow_core::messages::LanguageIdentifier,
+    config: &pow_core::PowConfig,
+) {
+    if page != "registration/edit" {
+        return;
+    }
+    if let PageBody::Form { links, .. } = body {
+        links.push(pow_core::views::Link::new(
+            extension_path(config, NAME, "/api-keys", &[]),
+            config.messages().text(lang, "pow_api_keys_title"),
+        ));
+    }
+}
+
 fn path(step: &Step, pattern: &str) -> String {
     extension_path(&step.config, NAME, pattern, &[])
 }

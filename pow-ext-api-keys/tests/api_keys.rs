@@ -587,6 +587,13 @@ fn the_page_makes_shows_once_and_revokes_keys() {
     let pages = pow_testkit::serve(h.config.clone());
     let mut browser = Client::new(pages);
     assert_eq!(browser.sign_in(EMAIL, PASSWORD).status, 302);
+    // The account page links to it.
+    let account = browser.get("/registration/edit");
+    assert!(
+        account.body.contains(r#"href="/api-keys""#),
+        "{}",
+        account.body
+    );
     let listed = browser.get("/api-keys");
     assert_eq!(listed.status, 200, "{}", listed.body);
     assert!(listed.body.contains("No API keys yet."), "{}", listed.body);

@@ -486,6 +486,8 @@ pub fn build_for_server(
         // Users close their own accounts (14 days to change their mind, then
         // `purge_closed_accounts` erases them) and download their data.
         .extension(pow_ext_account::Account::new())
+        // Scoped API keys for scripts, made on the account's "API keys" page.
+        .extension(pow_ext_api_keys::ApiKeys::new().scopes(["profile:read"]))
         .build()?;
     users.migrate_with(&config, &[&DEMO_MIGRATIONS])?;
     Ok(config)
