@@ -36,10 +36,15 @@ def free_port():
         return s.getsockname()[1]
 
 
-def cookies_of(res):
-    """The Cookie header a browser sends back after `res`: every cookie it set (the
-    session cookie, and the device cookie a sign-in sets)."""
-    return "; ".join(c.split(";", 1)[0] for c in res.headers.get_all("Set-Cookie") or [])
+def credential_of(res):
+    """The header line a client sends back after the sign-in `res`: the Cookie header a
+    browser sends (every cookie it set: the session cookie, and the device cookie a
+    sign-in sets), or, for a server that sets none, the line its body names (a bearer
+    token's `Authorization`, an API key's `X-Api-Key`)."""
+    cookies = "; ".join(c.split(";", 1)[0] for c in res.headers.get_all("Set-Cookie") or [])
+    if cookies:
+        return f"Cookie: {cookies}"
+    return res.read().decode().strip()
 
 
 def cpu_seconds(pid):
@@ -78,27 +83,28 @@ class Server:
     def url(self, path):
         return f"http://127.0.0.1:{self.port}{path}"
 
-    def get(self, path, cookie=None):
+    def get(self, path, credential=None):
         req = urllib.request.Request(self.url(path))
-        if cookie:
-            req.add_header("Cookie", cookie)
+        if credential:
+            name, value = credential.split(": ", 1)
+            req.add_header(name, value)
         with urllib.request.urlopen(req) as res:
             return res.status, res.read().decode()
 
-    def session_cookie(self):
+    def credential(self):
         req = urllib.request.Request(self.url("/sign_in"), data=b"", method="POST")
         with urllib.request.urlopen(req) as res:
-            return cookies_of(res)
+            return credential_of(res)
 
     def stop(self):
         self.proc.terminate()
         self.proc.wait()
 
 
-def wrk(url, cookie, duration):
+def wrk(url, credential, duration):
     cmd = ["taskset", "-c", "1", "wrk", "-t1", f"-c{CONNECTIONS}", f"-d{duration}s", "--latency"]
-    if cookie:
-        cmd += ["-H", f"Cookie: {cookie}"]
+    if credential:
+        cmd += ["-H", credential]
     out = subprocess.run(cmd + [url], capture_output=True, text=True, check=True).stdout
     requests = int(re.search(r"(\d+) requests in", out).group(1))
     bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
@@ -129,13 +135,13 @@ class KeepAlive:
     """One keep-alive connection sending GETs of one path, each answered 200 before the
     next is sent."""
 
-    def __init__(self, port, path, cookie):
+    def __init__(self, port, path, credential):
         self.sock = socket.create_connection(("127.0.0.1", port))
         self.reader = self.sock.makefile("rb")
         self.path = path
         request = f"GET {path} HTTP/1.1\r\nHost: bench\r\n"
-        if cookie:
-            request += f"Cookie: {cookie}\r\n"
+        if credential:
+            request += f"{credential}\r\n"
         self.request = (request + "\r\n").encode()
 
     def send(self, count):
@@ -181,7 +187,7 @@ def instructions(binary, mode, path, signed_in, *extra):
             if signed_in:
                 req = urllib.request.Request(f"http://127.0.0.1:{port}/sign_in", data=b"", method="POST")
                 with urllib.request.urlopen(req) as res:
-                    cookie = cookies_of(res)
+                    cookie = credential_of(res)
             # Counted on a connection already open and warm: what one more request costs.
             conn = KeepAlive(port, path, cookie)
             conn.send(200)
@@ -227,13 +233,15 @@ def main():
         "axum-bare": Server(binary, "axum-bare"),
         "axum-login": Server(binary, "axum-login"),
         "pow-axum": Server(binary, "pow-axum"),
+        "pow-axum-bearer": Server(binary, "pow-axum-bearer"),
+        "pow-axum-key": Server(binary, "pow-axum-key"),
     }
     if not SKIP_REDIS:
         servers["redis"] = Server(binary, "pow", REDIS_URL)
         servers["redis-local"] = Server(binary, "pow", REDIS_URL, "local-cache")
     try:
         cookies = {
-            name: s.session_cookie() for name, s in servers.items() if name not in ("bare", "axum-bare")
+            name: s.credential() for name, s in servers.items() if name not in ("bare", "axum-bare")
         }
         rows = [
             ("bare actix-web `/hello` (the limit)", "bare", "/hello", None, False),
@@ -248,6 +256,8 @@ def main():
             ("bare axum `/hello` (the axum limit)", "axum-bare", "/hello", None, False),
             ("axum-login + tower-sessions memory store, `/protected` (axum peer)", "axum-login", "/protected", "axum-login", False),
             ("pow-axum, memory store, signed-in `/protected`", "pow-axum", "/protected", "pow-axum", False),
+            ("pow-axum, bearer access token, `/protected`", "pow-axum-bearer", "/protected", "pow-axum-bearer", False),
+            ("pow-axum, API key (SQLite), `/protected`", "pow-axum-key", "/protected", "pow-axum-key", False),
         ]
         if "redis" in servers:
             rows.append(
@@ -322,6 +332,8 @@ def main():
             ("bare axum `/hello`", ("axum-bare", "/hello", False)),
             ("axum-login + tower-sessions, `/protected` (axum peer)", ("axum-login", "/protected", True)),
             ("pow-axum, memory store, signed-in `/protected`", ("pow-axum", "/protected", True)),
+            ("pow-axum, bearer access token, `/protected`", ("pow-axum-bearer", "/protected", True)),
+            ("pow-axum, API key (SQLite), `/protected`", ("pow-axum-key", "/protected", True)),
         ]
         if not SKIP_REDIS:
             counted.append(
@@ -343,10 +355,13 @@ def main():
         by_label = dict(counts)
         pow_axum = by_label["pow-axum, memory store, signed-in `/protected`"]
         login = by_label["axum-login + tower-sessions, `/protected` (axum peer)"]
+        bearer = by_label["pow-axum, bearer access token, `/protected`"]
+        key = by_label["pow-axum, API key (SQLite), `/protected`"]
         lines += [
             "",
             f"pow-axum signed in costs {pow_axum / login:.2f} of axum-login's instructions "
-            f"and {pow_axum / by_label['bare axum `/hello`']:.2f}× bare axum's.",
+            f"and {pow_axum / by_label['bare axum `/hello`']:.2f}× bare axum's; a request with an "
+            f"API key costs {key / bearer:.2f}× one with a bearer access token.",
         ]
     memory = session_memory()
     lines += [

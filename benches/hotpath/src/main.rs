@@ -22,6 +22,11 @@
 //!   `AuthSession`.
 //! - `pow-axum PORT`: `GET /hello` and `GET /protected` behind [`pow_axum::PowLayer`] (the
 //!   [`pow_axum::CurrentUser`] extractor), and `POST /sign_in`.
+//! - `pow-axum-bearer PORT`: `GET /protected` behind [`pow_axum::ApiLayer`] (a bearer access
+//!   token's user); `POST /sign_in` answers the header line to send
+//!   (`Authorization: Bearer ...`).
+//! - `pow-axum-key PORT`: `GET /protected` through the API-keys extension's `ApiKey`
+//!   extractor; `POST /sign_in` makes a key and answers `X-Api-Key: ...`.
 //!
 //! The axum servers run on the same single-threaded runtime as the actix worker.
 
@@ -147,6 +152,31 @@ async fn pow_config(
     Ok(config)
 }
 
+/// The setup of [`pow_config`] with API keys (the limit out of the way of the load).
+async fn key_config() -> Result<PowConfig, Box<dyn std::error::Error>> {
+    let users = DieselUsersContext::connect(":memory:")?;
+    let keys = pow_ext_api_keys::ApiKeys::new()
+        .scopes(["bench"])
+        .rate_limit(pow_actix::store::Limit::new(
+            u32::MAX,
+            std::time::Duration::from_secs(60),
+        ));
+    let config = PowConfig::builder("b".repeat(64))
+        .users(users.clone())
+        .cookie_secure(false)
+        .base_url("http://localhost")
+        .mailer(std::sync::Arc::new(pow_actix::mailer::MemoryMailer::new()))
+        .hasher(pow_actix::password::Pbkdf2Hasher::new(1))
+        .extension(keys)
+        .build()?;
+    users.migrate(&config)?;
+    let params = sign_up_params(config.user_schema(), EMAIL, "correct horse battery staple");
+    users
+        .create(config.user_schema(), &params)?
+        .map_err(|cs| format!("the bench user is invalid: {:?}", cs.errors))?;
+    Ok(config)
+}
+
 /// The axum servers of the benchmark.
 mod on_axum {
     use std::net::SocketAddr;
@@ -195,6 +225,63 @@ mod on_axum {
             .insert(config.session().session_key.clone(), cookie_id)
             .map_err(PowError::from)?;
         Ok("signed in")
+    }
+
+    async fn bench_user(config: &PowConfig) -> Result<pow_axum::users::User, PowError> {
+        config
+            .users()?
+            .get_by("email", EMAIL)
+            .await?
+            .ok_or_else(|| PowError::Other("the bench user is missing".into()))
+    }
+
+    /// `POST /sign_in` of the bearer server: a token pair for the bench user; answers the
+    /// header line that carries its access token.
+    async fn bearer_sign_in(config: PowConfig) -> Result<String, pow_axum::Error> {
+        let user = bench_user(&config).await?;
+        let api = pow_axum::api::ApiService::new(config, pow_axum::api::ApiOptions::new());
+        let facts = pow_axum::request::RequestFacts::default();
+        let pair = api.issue_tokens(None, &facts, &user, Vec::new()).await?;
+        Ok(format!("Authorization: Bearer {}", pair.access_token))
+    }
+
+    /// Bearer access tokens ([`pow_axum::ApiLayer`]).
+    pub fn bearer(config: PowConfig) -> Router {
+        let signing = config.clone();
+        Router::new()
+            .route("/hello", get(hello))
+            .route("/sign_in", post(move || bearer_sign_in(signing.clone())))
+            .route("/protected", get(protected))
+            .layer(pow_axum::ApiLayer::new(config))
+    }
+
+    /// `POST /sign_in` of the key server: a key of the bench user; answers the header line
+    /// that carries it.
+    async fn key_sign_in(config: PowConfig) -> Result<String, pow_axum::Error> {
+        let user = bench_user(&config).await?;
+        let keys = pow_ext_api_keys::ApiKeys::of(&config)
+            .cloned()
+            .ok_or_else(|| PowError::Other("no API keys".into()))?;
+        let made =
+            pow_ext_api_keys::flows::create(&config, &keys, &user, "bench", &["bench"], None)
+                .await?
+                .map_err(|err| PowError::Other(format!("{err:?}")))?;
+        Ok(format!("X-Api-Key: {}", made.key))
+    }
+
+    async fn key_protected(key: pow_ext_api_keys::axum::ApiKey) -> String {
+        format!("hi {}", key.key.user.id)
+    }
+
+    /// API keys (the extension's `ApiKey` extractor, behind the bearer layer that carries the
+    /// setup).
+    pub fn key(config: PowConfig) -> Router {
+        let signing = config.clone();
+        Router::new()
+            .route("/hello", get(hello))
+            .route("/sign_in", post(move || key_sign_in(signing.clone())))
+            .route("/protected", get(key_protected))
+            .layer(pow_axum::ApiLayer::new(config))
     }
 
     pub fn pow(config: PowConfig) -> Router {
@@ -367,6 +454,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         "pow-axum" => {
             let config = pow_config(args.get(2).map(String::as_str), false).await?;
             on_axum::serve(on_axum::pow(config), port).await?;
+        }
+        "pow-axum-bearer" => {
+            let config = pow_config(args.get(2).map(String::as_str), false).await?;
+            on_axum::serve(on_axum::bearer(config), port).await?;
+        }
+        "pow-axum-key" => {
+            let config = key_config().await?;
+            on_axum::serve(on_axum::key(config), port).await?;
         }
         other => return Err(format!("unknown mode `{other}`").into()),
     }
