@@ -413,6 +413,28 @@ fn keys_die_with_their_owner() {
     );
 }
 
+fn a_closed_accounts_keys_stop_at_once() {
+    let account = pow_ext_account::Account::new();
+    let h = start_with(sqlite(), keys(), |b| b.extension(account.clone()));
+    let token = sign_in(h.addr);
+    let key = make_key(h.addr, &token, &["reports:read"])["key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(report(h.addr, &key).status, 200);
+    let lang = pow_core::messages::LanguageIdentifier::default();
+    actix_web::rt::System::new()
+        .block_on(account.close(&h.config, &h.user, &lang))
+        .unwrap();
+    let res = report(h.addr, &key);
+    assert_eq!(
+        (res.status, code(&res)),
+        (401, "api_key_revoked".into()),
+        "{}",
+        res.body
+    );
+}
+
 fn a_key_never_meets_sudo_mode_nor_manages_keys() {
     let h = start(sqlite(), keys());
     let token = sign_in(h.addr);
@@ -672,6 +694,7 @@ pow_testkit::on_both!(
     refused_keys_get_distinct_codes_on_postgres,
     a_flood_of_invalid_keys_never_reaches_the_database,
     keys_die_with_their_owner,
+    a_closed_accounts_keys_stop_at_once,
     a_key_never_meets_sudo_mode_nor_manages_keys,
     making_a_key_needs_a_fresh_session_and_declared_scopes,
     keys_are_renamed_and_rotated,
