@@ -253,7 +253,7 @@ impl ApiLayer {
     pub fn new(config: PowConfig) -> Self {
         Self {
             shared: Arc::new(Shared {
-                tokens: Tokens::new(&config),
+                tokens: Tokens::new(&config).with_decode_cache(),
                 config,
             }),
         }

@@ -87,7 +87,7 @@ impl AuthMiddleware<BearerSource> {
     /// The middleware for `config`, answering failed guards with [`ApiErrorHandler`].
     pub fn new(config: PowConfig) -> Self {
         let source = BearerSource {
-            tokens: Tokens::new(&config),
+            tokens: Tokens::new(&config).with_decode_cache(),
         };
         Self::with_source(config, source).with_error_handler(Arc::new(ApiErrorHandler))
     }

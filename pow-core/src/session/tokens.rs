@@ -180,6 +180,75 @@ pub struct Tokens {
     store: Arc<dyn Store>,
     namespace: String,
     credentials: CredentialsCache,
+    /// Access tokens whose signature verified lately, with their stored ids (a layer's
+    /// long-lived instance only, see [`with_decode_cache`](Self::with_decode_cache)).
+    verified: Option<Arc<VerifiedTokens>>,
+}
+
+/// Slots of the memo of verified access tokens.
+const VERIFIED_TOKEN_SLOTS: usize = 1024;
+
+/// A direct-mapped memo of access tokens whose signature verified, by a randomly seeded
+/// hash: a token is taken from it only when it equals (in constant time) one that was
+/// checked with these keys, exactly as trustworthy as checking it again. What the token
+/// names is still read from the store on every request, so revocation is not delayed.
+struct VerifiedTokens {
+    hasher: std::collections::hash_map::RandomState,
+    slots: std::sync::Mutex<Vec<Option<VerifiedToken>>>,
+}
+
+struct VerifiedToken {
+    hash: u64,
+    signed: Box<str>,
+    ids: Arc<[String]>,
+}
+
+impl VerifiedTokens {
+    fn new() -> Self {
+        Self {
+            hasher: std::collections::hash_map::RandomState::new(),
+            slots: std::sync::Mutex::default(),
+        }
+    }
+
+    fn slot(&self, signed: &str) -> (u64, usize) {
+        use std::hash::BuildHasher as _;
+        let hash = self.hasher.hash_one(signed);
+        (
+            hash,
+            usize::try_from(hash % VERIFIED_TOKEN_SLOTS as u64).unwrap_or(0),
+        )
+    }
+
+    fn get(&self, signed: &str) -> Option<Arc<[String]>> {
+        let (hash, slot) = self.slot(signed);
+        let slots = self
+            .slots
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let known = slots.get(slot)?.as_ref()?;
+        (known.hash == hash
+            && crate::token::secure_compare(known.signed.as_bytes(), signed.as_bytes()))
+        .then(|| Arc::clone(&known.ids))
+    }
+
+    fn put(&self, signed: &str, ids: Arc<[String]>) {
+        let (hash, slot) = self.slot(signed);
+        let mut slots = self
+            .slots
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if slots.is_empty() {
+            slots.resize_with(VERIFIED_TOKEN_SLOTS, || None);
+        }
+        if let Some(entry) = slots.get_mut(slot) {
+            *entry = Some(VerifiedToken {
+                hash,
+                signed: signed.into(),
+                ids,
+            });
+        }
+    }
 }
 
 impl Tokens {
@@ -190,7 +259,36 @@ impl Tokens {
             store: Arc::clone(config.store()),
             namespace: config.namespaced("api_renewal"),
             credentials: CredentialsCache::new(config),
+            verified: None,
         }
+    }
+
+    /// Keeps decoded copies of the sessions it reads (see
+    /// [`CredentialsCache::with_decode_cache`]), for the long-lived instance of a layer that
+    /// authenticates every request's token.
+    #[doc(hidden)]
+    pub fn with_decode_cache(mut self) -> Self {
+        self.credentials = self.credentials.with_decode_cache();
+        self.verified = Some(Arc::new(VerifiedTokens::new()));
+        self
+    }
+
+    /// The stored ids an access token may have (one per secret of the ring), when its
+    /// signature verifies: from the memo of verified tokens when it holds it.
+    fn access_ids(&self, signed: &str) -> Option<Arc<[String]>> {
+        if let Some(ids) = self.verified.as_ref().and_then(|memo| memo.get(signed)) {
+            return Some(ids);
+        }
+        // Signature first: a forged token never reaches the store.
+        let token = self
+            .config
+            .verifier()
+            .verify_token(ACCESS_TOKEN_SALT, signed)?;
+        let ids: Arc<[String]> = stored_ids(&self.config, ACCESS_PURPOSE, &token).into();
+        if let Some(memo) = &self.verified {
+            memo.put(signed, Arc::clone(&ids));
+        }
+        Some(ids)
     }
 
     /// How long a revocation marker is kept: longer than any token issued before it can
@@ -305,15 +403,10 @@ impl Tokens {
     /// expired, revoked, not an API token).
     #[doc(hidden)]
     pub async fn authenticate(&self, signed: &str) -> Result<Option<CurrentSession>, PowError> {
-        // Signature first: a forged token never reaches the store.
-        let Some(token) = self
-            .config
-            .verifier()
-            .verify_token(ACCESS_TOKEN_SALT, signed)
-        else {
+        let Some(ids) = self.access_ids(signed) else {
             return Ok(None);
         };
-        let Some((id, user, metadata)) = self.find_access(&token).await? else {
+        let Some((id, user, metadata)) = self.find_access_by(&ids).await? else {
             return Ok(None);
         };
         if !metadata.extra.contains_key(META_RENEWAL_TOKEN) {
@@ -448,9 +541,18 @@ impl Tokens {
         &self,
         token: &str,
     ) -> Result<Option<(String, User, SessionMetadata)>, StoreError> {
-        for id in stored_ids(&self.config, ACCESS_PURPOSE, token) {
-            if let Some((user, metadata)) = self.credentials.get(&id).await? {
-                return Ok(Some((id, user, metadata)));
+        self.find_access_by(&stored_ids(&self.config, ACCESS_PURPOSE, token))
+            .await
+    }
+
+    /// The session stored under the first of `ids` that has one.
+    async fn find_access_by(
+        &self,
+        ids: &[String],
+    ) -> Result<Option<(String, User, SessionMetadata)>, StoreError> {
+        for id in ids {
+            if let Some((user, metadata)) = self.credentials.get(id).await? {
+                return Ok(Some((id.clone(), user, metadata)));
             }
         }
         Ok(None)
@@ -620,6 +722,45 @@ pub async fn revoke_user_tokens(config: &PowConfig, user_id: i64) -> Result<usiz
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_remembered_token_is_still_looked_up_and_a_tampered_one_is_not_remembered() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let config = PowConfig::builder("t".repeat(64)).build().unwrap();
+            let tokens = Tokens::new(&config).with_decode_cache();
+            let user = User {
+                id: 7,
+                password_hash: None,
+                inserted_at: chrono::Utc::now(),
+                updated_at: chrono::Utc::now(),
+                fields: Default::default(),
+            };
+            let pair = tokens
+                .issue(&user, None, None, Vec::new(), None, Duration::from_secs(60))
+                .await
+                .unwrap();
+            // Twice: the second time from the memo of verified tokens.
+            for _ in 0..2 {
+                let current = tokens.authenticate(&pair.access_token).await.unwrap();
+                assert_eq!(current.map(|c| c.user.id), Some(7));
+            }
+            // A changed token is checked (and refused), not taken for the remembered one.
+            let mut tampered = pair.access_token.clone();
+            tampered.push('x');
+            assert!(tokens.authenticate(&tampered).await.unwrap().is_none());
+            // Signed out: the remembered signature does not keep the session alive.
+            assert!(tokens.sign_out(&pair.access_token).await.unwrap());
+            assert!(tokens
+                .authenticate(&pair.access_token)
+                .await
+                .unwrap()
+                .is_none());
+        });
+    }
 
     #[test]
     fn generations() {
