@@ -181,7 +181,8 @@ fn framework_outside_folders(src: &Path) -> Vec<(String, String)> {
             continue;
         }
         let text = std::fs::read_to_string(&file).unwrap();
-        // Code only: comments, and tests (which drive the framework side), are not counted.
+        // Code and docs: plain comments, and tests (which drive the framework side), are not
+        // counted; a doc comment naming a framework type reads as the crate depending on it.
         let code = text.split("#[cfg(test)]").next().unwrap_or_default();
         // Declaring a framework folder (`#[cfg(feature = "axum")] pub mod axum;`) is how
         // the layout is meant to be: only code outside it counts.
@@ -191,7 +192,12 @@ fn framework_outside_folders(src: &Path) -> Vec<(String, String)> {
         };
         if let Some(line) = code
             .lines()
-            .filter(|l| !l.trim_start().starts_with("//") && !declares_folder(l))
+            .filter(|l| {
+                let l = l.trim_start();
+                let plain_comment =
+                    l.starts_with("//") && !l.starts_with("///") && !l.starts_with("//!");
+                !plain_comment && !declares_folder(l)
+            })
             .find(|l| names_framework_type(l))
         {
             found.push((relative, line.trim().to_owned()));

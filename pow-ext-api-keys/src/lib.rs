@@ -14,7 +14,7 @@
 //!   dump opens nothing; a rotated secret key base keeps keys working).
 //! - A client sends it as `Authorization: Bearer pow_...` or `X-Api-Key: pow_...`. The key
 //!   is its own kind of principal ([`flows::Authenticated`], the `ApiKey` extractor of the
-//!   `actix` and `axum` features), never a session: it meets no sudo mode or step-up rule.
+//!   framework features), never a session: it meets no sudo mode or step-up rule.
 //!   Its shape is checked and the rate limit counted (per client and per key, once per
 //!   request) before anything is looked up, and a key this setup never made fails a keyed
 //!   check without a database query. `last_used` is written at most once a minute.

@@ -115,7 +115,7 @@
 //! For mobile and single-page clients, the extension has a JSON side: endpoints under the
 //! API prefix (`/api/v1` by default) and its say in issuing tokens. Enabling the extension
 //! in the config as above enables it on every framework, wherever the app mounts the JSON
-//! API (`pow_actix::api::configure`, pow-axum's `api` router): nothing else to add to the
+//! API (the engine's JSON route table, which each framework layer mounts): nothing else to add to the
 //! API's options. It uses the extension's settings (strict or soft, link lifetime, resend
 //! limit), and [`api_link_template`](EmailConfirmation::api_link_template) says where
 //! the mailed link points:

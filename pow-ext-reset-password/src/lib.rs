@@ -75,7 +75,7 @@
 //! For mobile and single-page clients, the extension serves the same flow as JSON
 //! endpoints under the API prefix (`/api/v1` by default). Enabling the extension in the
 //! config as above enables them on every framework, wherever the app mounts the JSON API
-//! (`pow_actix::api::configure`, pow-axum's `api` router): nothing else to add to the
+//! (the engine's JSON route table, which each framework layer mounts): nothing else to add to the
 //! API's options. The endpoints use the extension's settings (link lifetime, rate limit,
 //! mail delivery, session revocation), and
 //! [`api_link_template`](ResetPassword::api_link_template) says where the mailed link
