@@ -38,8 +38,8 @@ use crate::error::PowError;
 use crate::messages::LanguageIdentifier;
 use crate::pages::routes::{PathParams, QueryParams, Verb};
 use crate::pipeline::{
-    self, Access, ActionId, Client, ClientCookie, FlashKind, Flow, Format, Halt, Refusal,
-    Requirements, Step,
+    self, ActionId, Client, ClientCookie, FlashKind, Flow, Format, Halt, Refusal, Requirements,
+    Step,
 };
 use crate::request::{RequestFacts, RequestSource};
 use crate::session::tokens::TokenPair;
@@ -160,41 +160,38 @@ impl ApiRoute {
         self
     }
 
-    /// Only signed-in clients (`401` otherwise).
-    pub fn signed_in(mut self) -> Self {
-        self.requirements.access = Access::SignedIn;
-        self
+    /// Only signed-in clients ([`Requirements::signed_in`]).
+    pub fn signed_in(self) -> Self {
+        self.rules(Requirements::signed_in)
     }
 
-    /// Sudo mode: a session that proved the password within the sudo window (`403
-    /// reauthentication_required` otherwise).
-    pub fn sudo(mut self) -> Self {
-        self.requirements.sudo = true;
-        self.signed_in()
+    /// Sudo mode ([`Requirements::sudo`]).
+    pub fn sudo(self) -> Self {
+        self.rules(Requirements::sudo)
     }
 
-    /// A step-up rule (`403 step_up_required` with the accepted methods otherwise).
-    pub fn step_up(mut self, rule: StepUp) -> Self {
-        self.requirements.step_up = Some(rule);
-        self.signed_in()
+    /// A step-up rule the session must meet ([`Requirements::step_up`]).
+    pub fn step_up(self, rule: StepUp) -> Self {
+        self.rules(|r| r.step_up(rule))
     }
 
-    /// Changes one of the user's second factors: sudo mode and the engine's one rule for
-    /// factor changes.
-    pub fn changes_factor(mut self) -> Self {
-        self.requirements.changes_factor = true;
-        self.sudo()
+    /// It changes one of the user's second factors ([`Requirements::changes_factor`]).
+    pub fn changes_factor(self) -> Self {
+        self.rules(Requirements::changes_factor)
     }
 
-    /// Only the account's owner, never support access.
-    pub fn owner_only(mut self) -> Self {
-        self.requirements.owner_only = true;
-        self.signed_in()
+    /// Only the account's owner, never support access ([`Requirements::owner_only`]).
+    pub fn owner_only(self) -> Self {
+        self.rules(Requirements::owner_only)
     }
 
-    /// A target of bots: the setup's CAPTCHA answer must come in its header.
-    pub fn captcha(mut self) -> Self {
-        self.requirements.captcha = true;
+    /// The setup's CAPTCHA checks the client's answer ([`Requirements::captcha`]).
+    pub fn captcha(self) -> Self {
+        self.rules(Requirements::captcha)
+    }
+
+    fn rules(mut self, add: impl FnOnce(Requirements) -> Requirements) -> Self {
+        self.requirements = add(std::mem::take(&mut self.requirements));
         self
     }
 

@@ -19,7 +19,7 @@ use futures_util::future::BoxFuture;
 use super::{account, core, Answer};
 use crate::config::PowConfig;
 use crate::error::PowError;
-use crate::pipeline::{Access, ActionId, Client, Requirements, Step};
+use crate::pipeline::{ActionId, Client, Requirements, Step};
 use crate::session::{CurrentSession, StepUp};
 
 /// An HTTP method of a page route.
@@ -275,46 +275,43 @@ impl PageRoute {
         }
     }
 
-    /// Only signed-in users.
-    pub fn signed_in(mut self) -> Self {
-        self.requirements.access = Access::SignedIn;
-        self
+    /// Only signed-in users ([`Requirements::signed_in`]).
+    pub fn signed_in(self) -> Self {
+        self.rules(Requirements::signed_in)
     }
 
-    /// Only visitors who are not signed in.
-    pub fn signed_out(mut self) -> Self {
-        self.requirements.access = Access::SignedOut;
-        self
+    /// Only visitors who are not signed in ([`Requirements::signed_out`]).
+    pub fn signed_out(self) -> Self {
+        self.rules(Requirements::signed_out)
     }
 
-    /// Sudo mode (a signed-in session that proved the password within the sudo window).
-    pub fn sudo(mut self) -> Self {
-        self.requirements.sudo = true;
-        self.signed_in()
+    /// Sudo mode ([`Requirements::sudo`]).
+    pub fn sudo(self) -> Self {
+        self.rules(Requirements::sudo)
     }
 
-    /// A step-up rule the session must meet.
-    pub fn step_up(mut self, rule: StepUp) -> Self {
-        self.requirements.step_up = Some(rule);
-        self.signed_in()
+    /// A step-up rule the session must meet ([`Requirements::step_up`]).
+    pub fn step_up(self, rule: StepUp) -> Self {
+        self.rules(|r| r.step_up(rule))
     }
 
-    /// It changes one of the user's second factors (sudo mode and the engine's rule on
-    /// factor changes).
-    pub fn changes_factor(mut self) -> Self {
-        self.requirements.changes_factor = true;
-        self.sudo()
+    /// It changes one of the user's second factors ([`Requirements::changes_factor`]).
+    pub fn changes_factor(self) -> Self {
+        self.rules(Requirements::changes_factor)
     }
 
-    /// Only the account's owner (never support access).
-    pub fn owner_only(mut self) -> Self {
-        self.requirements.owner_only = true;
-        self.signed_in()
+    /// Only the account's owner, never support access ([`Requirements::owner_only`]).
+    pub fn owner_only(self) -> Self {
+        self.rules(Requirements::owner_only)
     }
 
-    /// The setup's CAPTCHA, when it has one, checks the form's answer.
-    pub fn captcha(mut self) -> Self {
-        self.requirements.captcha = true;
+    /// The setup's CAPTCHA checks the client's answer ([`Requirements::captcha`]).
+    pub fn captcha(self) -> Self {
+        self.rules(Requirements::captcha)
+    }
+
+    fn rules(mut self, add: impl FnOnce(Requirements) -> Requirements) -> Self {
+        self.requirements = add(std::mem::take(&mut self.requirements));
         self
     }
 }

@@ -49,6 +49,62 @@ pub struct Requirements {
     pub captcha: bool,
 }
 
+/// The rules as a route declares them, each with what it implies (sudo mode needs a
+/// signed-in session, a factor change needs sudo mode): page and JSON routes build theirs
+/// with these.
+///
+/// ```
+/// use pow_core::pipeline::{Access, Requirements};
+///
+/// let rules = Requirements::default().changes_factor();
+/// assert!(rules.changes_factor && rules.sudo);
+/// assert_eq!(rules.access, Access::SignedIn);
+/// ```
+impl Requirements {
+    /// Only signed-in clients.
+    pub fn signed_in(mut self) -> Self {
+        self.access = Access::SignedIn;
+        self
+    }
+
+    /// Only visitors who are not signed in.
+    pub fn signed_out(mut self) -> Self {
+        self.access = Access::SignedOut;
+        self
+    }
+
+    /// Sudo mode (a signed-in session that proved the password within the sudo window).
+    pub fn sudo(mut self) -> Self {
+        self.sudo = true;
+        self.signed_in()
+    }
+
+    /// A step-up rule the session must meet.
+    pub fn step_up(mut self, rule: StepUp) -> Self {
+        self.step_up = Some(rule);
+        self.signed_in()
+    }
+
+    /// It changes one of the user's second factors (sudo mode and the engine's rule on
+    /// factor changes).
+    pub fn changes_factor(mut self) -> Self {
+        self.changes_factor = true;
+        self.sudo()
+    }
+
+    /// Only the account's owner (never support access).
+    pub fn owner_only(mut self) -> Self {
+        self.owner_only = true;
+        self.signed_in()
+    }
+
+    /// The setup's CAPTCHA, when it has one, checks the client's answer.
+    pub fn captcha(mut self) -> Self {
+        self.captcha = true;
+        self
+    }
+}
+
 /// Why an action was refused before it ran; each framework layer renders it (a page, a
 /// redirect, a JSON error).
 #[derive(Clone, Debug, PartialEq, Eq)]
