@@ -50,17 +50,5 @@ impl IntoResponse for Error {
 /// assert_eq!(res.headers()["cache-control"], "no-store");
 /// ```
 pub fn api_response(err: &pow_core::api::ApiError) -> Response {
-    let status = StatusCode::from_u16(err.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let mut res = (status, axum::Json(err.body())).into_response();
-    for (name, value) in err.headers() {
-        match HeaderValue::try_from(value) {
-            Ok(value) => {
-                res.headers_mut().insert(name, value);
-            }
-            Err(err) => {
-                tracing::error!(error = %err, "an API answer's header is not a header value")
-            }
-        }
-    }
-    res
+    crate::api::response(pow_core::api::ApiAnswer::error(err))
 }

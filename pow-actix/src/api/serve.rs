@@ -3,10 +3,11 @@
 
 use std::sync::Arc;
 
-use actix_web::http::StatusCode;
 use actix_web::web::Bytes;
 use actix_web::{HttpMessage, HttpRequest, HttpResponse};
-use pow_core::api::routes::{run, ApiAnswer, ApiCall, ApiInput, ApiRoute};
+use pow_core::api::routes::{run, ApiCall, ApiInput, ApiRoute};
+
+pub use crate::session::guard::respond;
 use pow_core::pages::routes::{PathParams, QueryParams};
 
 use super::middleware::bearer_token;
@@ -63,17 +64,4 @@ pub(crate) async fn serve(req: HttpRequest, body: Bytes, route: Arc<ApiRoute>) -
         answer
     };
     respond(answer)
-}
-
-/// The actix response of `answer`.
-pub fn respond(answer: ApiAnswer) -> HttpResponse {
-    let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let mut res = HttpResponse::build(status);
-    for (name, value) in answer.headers {
-        res.insert_header((name, value));
-    }
-    match answer.body {
-        Some(body) => res.body(body),
-        None => res.finish(),
-    }
 }

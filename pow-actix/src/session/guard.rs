@@ -87,12 +87,21 @@ fn json_error(status: StatusCode, code: &'static str, message: &str) -> HttpResp
 /// The engine's JSON error answer as an actix response: its status, headers
 /// (`Cache-Control: no-store`, `WWW-Authenticate`, `Retry-After`) and envelope.
 pub(crate) fn json_answer(err: &pow_core::api::ApiError) -> HttpResponse {
-    let status = StatusCode::from_u16(err.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    respond(pow_core::api::ApiAnswer::error(err))
+}
+
+/// The actix response of an engine's JSON answer ([`ApiAnswer`](pow_core::api::ApiAnswer)):
+/// its status, headers and body.
+pub fn respond(answer: pow_core::api::ApiAnswer) -> HttpResponse {
+    let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut res = HttpResponse::build(status);
-    for header in err.headers() {
-        res.insert_header(header);
+    for (name, value) in answer.headers {
+        res.insert_header((name, value));
     }
-    res.json(err.body())
+    match answer.body {
+        Some(body) => res.body(body),
+        None => res.finish(),
+    }
 }
 
 fn redirect(location: &str) -> HttpResponse {
