@@ -268,6 +268,30 @@ pub async fn http(
     parse(&raw, method == "HEAD")
 }
 
+/// Sends actix-web's test request `req` (built with `TestRequest::to_srv_request`: method,
+/// path and query, headers, body) to the app at `addr` over HTTP ([`http`]), whichever
+/// framework serves it.
+pub async fn send(addr: SocketAddr, mut req: actix_web::dev::ServiceRequest) -> Answer {
+    use actix_web::HttpMessage as _;
+    use futures_util::StreamExt as _;
+    let method = req.method().to_string();
+    let target = req
+        .uri()
+        .path_and_query()
+        .map_or_else(|| "/".to_owned(), ToString::to_string);
+    let headers: Vec<(String, String)> = req
+        .headers()
+        .iter()
+        .map(|(name, value)| (name.to_string(), value.to_str().unwrap().to_owned()))
+        .collect();
+    let mut payload = req.take_payload();
+    let mut body = Vec::new();
+    while let Some(chunk) = payload.next().await {
+        body.extend_from_slice(&chunk.unwrap());
+    }
+    http(addr, &method, &target, &headers, &body).await
+}
+
 /// A raw HTTP/1.1 answer, read to its end.
 fn parse(raw: &[u8], head_only: bool) -> Answer {
     let split = raw

@@ -87,25 +87,8 @@ impl Answer {
 }
 
 /// Sends the test request `req` to the app at `addr` over HTTP.
-async fn call(addr: &SocketAddr, mut req: actix_web::dev::ServiceRequest) -> Answer {
-    use actix_web::HttpMessage as _;
-    use futures_util::StreamExt as _;
-    let method = req.method().to_string();
-    let target = req
-        .uri()
-        .path_and_query()
-        .map_or_else(|| "/".to_owned(), ToString::to_string);
-    let headers: Vec<(String, String)> = req
-        .headers()
-        .iter()
-        .map(|(name, value)| (name.to_string(), value.to_str().unwrap().to_owned()))
-        .collect();
-    let mut payload = req.take_payload();
-    let mut body = Vec::new();
-    while let Some(chunk) = payload.next().await {
-        body.extend_from_slice(&chunk.unwrap());
-    }
-    let answer = pow_testkit::http(*addr, &method, &target, &headers, &body).await;
+async fn call(addr: &SocketAddr, req: actix_web::dev::ServiceRequest) -> Answer {
+    let answer = pow_testkit::send(*addr, req).await;
     Answer {
         status: StatusCode::from_u16(answer.status).unwrap(),
         headers: answer.headers,
