@@ -192,6 +192,21 @@ fn report(addr: SocketAddr, key: &str) -> Response {
     json_client(addr, Some(key)).get("/reports")
 }
 
+/// The key of a [`make_key`] answer.
+fn key_of(made: &Value) -> String {
+    made["key"].as_str().unwrap().to_owned()
+}
+
+/// Asserts `res` refuses with `status` and the error `code`.
+fn assert_refused(res: &Response, status: u16, expected: &str) {
+    assert_eq!(
+        (res.status, code(res).as_str()),
+        (status, expected),
+        "{}",
+        res.body
+    );
+}
+
 fn code(res: &Response) -> String {
     json_of(res)["errors"][0]["code"]
         .as_str()
@@ -256,30 +271,15 @@ fn refused_keys_get_distinct_codes(users: DieselUsersContext) {
     let writer = writer["key"].as_str().unwrap();
     // Wrong scope.
     let res = report(h.addr, writer);
-    assert_eq!(
-        (res.status, code(&res)),
-        (403, "insufficient_scope".into()),
-        "{}",
-        res.body
-    );
+    assert_refused(&res, 403, "insufficient_scope");
     // Malformed, and made up (the right shape, not this setup's).
     let mut c = Client::new(h.addr);
     c.headers.push(("X-Api-Key".into(), "pow_not-a-key".into()));
     let res = c.get("/reports");
-    assert_eq!(
-        (res.status, code(&res)),
-        (401, "api_key_malformed".into()),
-        "{}",
-        res.body
-    );
+    assert_refused(&res, 401, "api_key_malformed");
     let made_up = format!("pow_{}_{}", "0".repeat(16), "0".repeat(40));
     let res = report(h.addr, &made_up);
-    assert_eq!(
-        (res.status, code(&res)),
-        (401, "api_key_unknown".into()),
-        "{}",
-        res.body
-    );
+    assert_refused(&res, 401, "api_key_unknown");
     // Expired.
     let reader = make_key(h.addr, &token, &["reports:read"]);
     let id = reader["id"].as_str().unwrap().to_owned();
@@ -287,12 +287,7 @@ fn refused_keys_get_distinct_codes(users: DieselUsersContext) {
     assert_eq!(report(h.addr, &reader).status, 200);
     expire(&h.config, &id);
     let res = report(h.addr, &reader);
-    assert_eq!(
-        (res.status, code(&res)),
-        (401, "api_key_expired".into()),
-        "{}",
-        res.body
-    );
+    assert_refused(&res, 401, "api_key_expired");
     // Revoked, over JSON.
     let reader = make_key(h.addr, &token, &["reports:read"]);
     let id = reader["id"].as_str().unwrap();
@@ -309,12 +304,7 @@ fn refused_keys_get_distinct_codes(users: DieselUsersContext) {
         200
     );
     let res = report(h.addr, reader);
-    assert_eq!(
-        (res.status, code(&res)),
-        (401, "api_key_revoked".into()),
-        "{}",
-        res.body
-    );
+    assert_refused(&res, 401, "api_key_revoked");
     assert_eq!(
         call(
             &mut c,
@@ -327,12 +317,7 @@ fn refused_keys_get_distinct_codes(users: DieselUsersContext) {
     );
     // No key at all.
     let res = json_client(h.addr, None).get("/reports");
-    assert_eq!(
-        (res.status, code(&res)),
-        (401, "api_key_malformed".into()),
-        "{}",
-        res.body
-    );
+    assert_refused(&res, 401, "api_key_malformed");
 }
 
 fn refused_keys_get_distinct_codes_on_sqlite() {
@@ -382,22 +367,14 @@ fn a_flood_of_invalid_keys_never_reaches_the_database() {
 fn keys_die_with_their_owner() {
     let h = start(sqlite(), keys());
     let token = sign_in(h.addr);
-    let key = make_key(h.addr, &token, &["reports:read"])["key"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let key = key_of(&make_key(h.addr, &token, &["reports:read"]));
     assert_eq!(report(h.addr, &key).status, 200);
     let rt = actix_web::rt::System::new();
     let disabled = rt
         .block_on(pow_core::admin::disable_user(&h.config, &h.user))
         .unwrap();
     let res = report(h.addr, &key);
-    assert_eq!(
-        (res.status, code(&res)),
-        (401, "api_key_revoked".into()),
-        "{}",
-        res.body
-    );
+    assert_refused(&res, 401, "api_key_revoked");
     rt.block_on(pow_core::admin::enable_user(&h.config, &disabled))
         .unwrap();
     assert_eq!(report(h.addr, &key).status, 200, "back with the account");
@@ -405,43 +382,31 @@ fn keys_die_with_their_owner() {
     rt.block_on(pow_core::admin::erase_extension_data(&h.config, &h.user))
         .unwrap();
     let res = report(h.addr, &key);
-    assert_eq!(
-        (res.status, code(&res)),
-        (401, "api_key_unknown".into()),
-        "{}",
-        res.body
-    );
+    assert_refused(&res, 401, "api_key_unknown");
 }
 
 fn a_closed_accounts_keys_stop_at_once() {
     let account = pow_ext_account::Account::new();
     let h = start_with(sqlite(), keys(), |b| b.extension(account.clone()));
     let token = sign_in(h.addr);
-    let key = make_key(h.addr, &token, &["reports:read"])["key"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let key = key_of(&make_key(h.addr, &token, &["reports:read"]));
     assert_eq!(report(h.addr, &key).status, 200);
     let lang = pow_core::messages::LanguageIdentifier::default();
     actix_web::rt::System::new()
         .block_on(account.close(&h.config, &h.user, &lang))
         .unwrap();
     let res = report(h.addr, &key);
-    assert_eq!(
-        (res.status, code(&res)),
-        (401, "api_key_revoked".into()),
-        "{}",
-        res.body
-    );
+    assert_refused(&res, 401, "api_key_revoked");
 }
 
 fn a_key_never_meets_sudo_mode_nor_manages_keys() {
     let h = start(sqlite(), keys());
     let token = sign_in(h.addr);
-    let key = make_key(h.addr, &token, &["reports:read", "reports:write"])["key"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let key = key_of(&make_key(
+        h.addr,
+        &token,
+        &["reports:read", "reports:write"],
+    ));
     // A key is no session: making another key with it is refused.
     let mut c = json_client(h.addr, Some(&key));
     let res = call(
@@ -466,12 +431,7 @@ fn making_a_key_needs_a_fresh_session_and_declared_scopes() {
         json!({ "name": "CI", "scopes": ["reports:read"] }),
     );
     // The engine's sudo refusal: a pending step.
-    assert_eq!(
-        (res.status, code(&res)),
-        (401, "reauthentication_required".into()),
-        "{}",
-        res.body
-    );
+    assert_refused(&res, 401, "reauthentication_required");
 
     let h = start(sqlite(), keys());
     let token = sign_in(h.addr);
@@ -554,29 +514,18 @@ fn the_rate_limit_counts_each_request_once() {
         keys().rate_limit(Limit::new(3, Duration::from_secs(60))),
     );
     let token = sign_in(h.addr);
-    let key = make_key(h.addr, &token, &["reports:read"])["key"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let key = key_of(&make_key(h.addr, &token, &["reports:read"]));
     for _ in 0..3 {
         assert_eq!(report(h.addr, &key).status, 200);
     }
     let res = report(h.addr, &key);
-    assert_eq!(
-        (res.status, code(&res)),
-        (429, "rate_limited".into()),
-        "{}",
-        res.body
-    );
+    assert_refused(&res, 429, "rate_limited");
 }
 
 fn last_use_is_written_once_a_minute() {
     let h = start(sqlite(), keys());
     let token = sign_in(h.addr);
-    let key = make_key(h.addr, &token, &["reports:read"])["key"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let key = key_of(&make_key(h.addr, &token, &["reports:read"]));
     let before = pow_ext_api_keys::queries(&h.config);
     assert_eq!(report(h.addr, &key).status, 200);
     // The lookup and the first use written.
