@@ -17,8 +17,7 @@ use super::*;
 use crate::config::PowConfig;
 use crate::error::PowError;
 use crate::messages::LanguageIdentifier;
-use crate::request::RequestFacts;
-use crate::session::tokens::{TokenPair, Tokens};
+use crate::session::tokens::TokenPair;
 use crate::session::{CurrentSession, MethodUse};
 use crate::users::User;
 
@@ -288,38 +287,12 @@ impl ApiContext {
             ))
     }
 
-    /// The session of the JSON request `req` as a
-    /// [`SessionHandle`](crate::session::SessionHandle), for a flow that signs the client in
-    /// (a second factor, a mailed code): a pair it issues is issued for `action`, after
-    /// every extension's [`TokenHooks::before_issue`]. Answer with
-    /// [`issued`](Self::issued).
-    pub fn session(
-        &self,
-        req: &HttpRequest,
-        action: ApiAction,
-    ) -> crate::session::InRequest<super::BearerSession> {
-        super::BearerSession::new(self, req, action)
-    }
-
-    /// The answer of a flow that signed the client in through `session`: the token pair
-    /// with the extensions' token data (on the browser transport, the data alone).
-    ///
-    /// # Errors
-    /// [`PowError::Config`] when the flow started no session.
-    pub fn issued(
-        &self,
-        req: &HttpRequest,
-        session: &super::BearerSession,
-    ) -> Result<actix_web::HttpResponse, ApiError> {
-        super::controllers::issued(req, session)
-    }
-
     /// Issues a new token pair for `user`, starting a new sign-in from the device of `req`
     /// (address and user agent, for the session list) that proved `methods` now (what
     /// [`StepUp`](crate::session::StepUp) rules read), without running the extensions'
     /// [`TokenHooks`]: for an app page that hands a signed-in browser a pair (a "connect
-    /// the CLI" page). A flow that signs a client in uses [`session`](Self::session),
-    /// which runs them.
+    /// the CLI" page). A flow that signs a client in runs as an engine JSON route
+    /// ([`ApiClient::signing_in`](pow_core::api::ApiClient::signing_in)), which runs them.
     ///
     /// # Errors
     /// [`PowError::Store`] when the store fails.
@@ -335,27 +308,6 @@ impl ApiContext {
             .service
             .issue_tokens(current.as_ref(), &facts, user, methods)
             .await
-    }
-
-    /// Runs every extension's [`TokenHooks::before_issue`], then collects their
-    /// [`TokenHooks::extend_token_data`], for a pair issued to `user` for `action` by a
-    /// sign-in that proved `methods`: the data of the token answer.
-    ///
-    /// # Errors
-    /// The first refusing or failing hook's answer.
-    pub(crate) async fn prepare_issue(
-        &self,
-        facts: &RequestFacts,
-        lang: &LanguageIdentifier,
-        user: &User,
-        action: ApiAction,
-        methods: &[MethodUse],
-    ) -> Result<serde_json::Map<String, serde_json::Value>, ApiError> {
-        self.inner
-            .service
-            .prepare_issue(facts, lang, user, action, methods)
-            .await
-            .map_err(|err| ApiError::from(err).localized_in(Some(self.config()), lang))
     }
 
     /// The signed-in session of an API request: the one [`ApiAuthMiddleware`] resolved,
@@ -391,10 +343,6 @@ impl ApiContext {
             .ok_or_else(|| ApiError::not_authenticated(req))?;
         req.extensions_mut().insert(current.clone());
         Ok(current)
-    }
-
-    pub(crate) fn tokens(&self) -> &Tokens {
-        self.inner.service.tokens()
     }
 
     /// The actix JSON sides of the extensions, in the order they run.

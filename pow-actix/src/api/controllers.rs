@@ -4,10 +4,8 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse};
 
-use super::bearer::BearerSession;
 use super::error::ApiError;
 use super::ApiContext;
-use crate::error::PowError;
 use crate::session::tokens::TokenPair;
 use crate::users::Params;
 use crate::web::{Action, ActionId, Controller, Outcome};
@@ -82,12 +80,6 @@ pub fn token_response_with(
     answer(StatusCode::OK, data)
 }
 
-/// The answer of a sign-in on the browser transport, which set the session cookie:
-/// `{"status": 200, "data": {...}}` with the extensions' data and no tokens, never cached.
-pub(crate) fn signed_in_response(data: serde_json::Map<String, serde_json::Value>) -> HttpResponse {
-    answer(StatusCode::OK, data)
-}
-
 impl ApiContext {
     /// Runs the JSON action `id` through the one action pipeline
     /// ([`Action`] with [`Format::Json`](crate::web::Format::Json)): extension callbacks
@@ -135,14 +127,4 @@ impl ApiContext {
             .await
             .map_err(|err| err.localized(req))
     }
-}
-
-/// The token answer of a flow that signed the client in through `session`.
-pub(crate) fn issued(req: &HttpRequest, session: &BearerSession) -> Result<HttpResponse, ApiError> {
-    session.response().ok_or_else(|| {
-        ApiError::from_pow(
-            req,
-            PowError::Config("a signed-in flow issued no token pair".into()),
-        )
-    })
 }

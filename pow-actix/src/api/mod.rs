@@ -182,7 +182,6 @@
 #[doc(no_inline)]
 pub use pow_core::api::*;
 
-mod bearer;
 mod browser;
 mod context;
 mod controllers;
@@ -191,7 +190,6 @@ mod middleware;
 mod options;
 mod serve;
 
-pub use bearer::BearerSession;
 pub use browser::{browser_middleware, BrowserMiddleware, BrowserSource, BrowserTransport};
 pub use context::{configure, is_api_request, register, ApiContext, ApiExtension};
 pub use controllers::{answer, answer_with_meta, json_body, token_response, token_response_with};

@@ -25,8 +25,7 @@ pub trait WriteBack {
 }
 
 /// A value read from an actix request (a [`CookieSessionHandle`], an
-/// [`ActixClient`](crate::web::ActixClient), an
-/// [`api::BearerSession`](crate::api::BearerSession)) beside the request it writes back
+/// [`ActixClient`](crate::web::ActixClient)) beside the request it writes back
 /// into when dropped: hand `&mut *bound` to the engine, and the request sees the new
 /// session, the queued cookies and the recorded device once the value is dropped (or at
 /// [`write_back`](Self::write_back), which code that reads the request while the value

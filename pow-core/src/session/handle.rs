@@ -4,7 +4,7 @@
 //! [`SessionHandle`] is the small trait the engine's [`flows`](crate::flows) use. The actix
 //! layer implements it for a browser's cookie session
 //! (pow-actix's `CookieSessionHandle`) and the API for bearer
-//! token pairs (pow-actix's `BearerSession`); [`StoreSession`] keeps the
+//! token pairs (the JSON API's `ApiCall`); [`StoreSession`] keeps the
 //! session in the store alone, for a CLI, a job or a test that runs a flow without HTTP.
 
 use std::sync::Arc;
