@@ -12,8 +12,10 @@ cd "$(dirname "$0")/.."
 command -v schemathesis >/dev/null 2>&1 \
   || python3 -m pip install --quiet --disable-pip-version-check 'schemathesis==4.32.*'
 
-# The binary of the README's test build (the same features: nothing is rebuilt after it).
-cargo test --workspace --all-features --no-run --quiet 2>/dev/null
+# The servers, built with the README's test build's packages and features (so its libraries
+# are reused). `cargo test` alone builds a binary only for a package with integration tests,
+# which the example API's actix-web side has none of: build both by name.
+cargo build --workspace --all-features --bin example-api --bin example-api-axum --quiet
 dir=$(mktemp -d)
 server=""
 trap 'kill $server 2>/dev/null || true; rm -rf "$dir"' EXIT
@@ -28,6 +30,11 @@ for _ in $(seq 1 100); do
     2>/dev/null && break
   sleep 0.1
 done
+if ! kill -0 "$server" 2>/dev/null; then
+  echo "$binary did not start:"
+  cat "$dir/$binary.log"
+  exit 1
+fi
 
 # The document itself, against the OpenAPI 3.1 specification's schema
 # (openapi-spec-validator, which schemathesis brings).

@@ -7,7 +7,7 @@
 # nothing (a bare `{"type": "object"}`) is typed as an empty object and fails the check.
 #
 # Builds nothing: it runs target/debug/example-api from the test build, as
-# .ci/schemathesis.sh does (`cargo build -p example-api` makes it), on a free port with a
+# .ci/schemathesis.sh built it (by name: the package has no integration tests), on a free port with a
 # throwaway SQLite database, only long enough to fetch the document. The tools are the
 # versions pinned in examples/api/ts/package-lock.json (`npm ci`, once per lockfile).
 set -euo pipefail
