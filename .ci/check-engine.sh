@@ -29,7 +29,7 @@ check pow-core sqlite
 check pow-axum sqlite
 for crate in pow-ext-reset-password pow-ext-email-confirmation pow-ext-persistent-session \
   pow-ext-invitation pow-ext-two-factor pow-ext-passwordless pow-ext-oauth pow-ext-account \
-  pow-ext-passkeys pow-ext-api-keys; do
+  pow-ext-passkeys pow-ext-api-keys pow-ext-organizations; do
   check "$crate" pow-core/sqlite
 done
 echo "the engine builds without actix-web"

@@ -97,5 +97,8 @@ pub mod passkeys {}
 #[doc = include_str!("../api-keys.md")]
 pub mod api_keys {}
 
+#[doc = include_str!("../organizations.md")]
+pub mod organizations {}
+
 #[doc = include_str!("../axum.md")]
 pub mod on_axum {}

@@ -488,6 +488,12 @@ pub fn build_for_server(
         .extension(pow_ext_account::Account::new())
         // Scoped API keys for scripts, made on the account's "API keys" page.
         .extension(pow_ext_api_keys::ApiKeys::new().scopes(["profile:read"]))
+        // Organizations with members, roles and invitations: the account page links
+        // "Organizations"; closed ones wait 14 days before their purge, as accounts do.
+        .extension(
+            pow_ext_organizations::Organizations::new()
+                .close_grace(std::time::Duration::from_secs(14 * 24 * 3600)),
+        )
         .build()?;
     users.migrate_with(&config, &[&DEMO_MIGRATIONS])?;
     Ok(config)
@@ -871,8 +877,8 @@ pub async fn server_from_env() -> std::io::Result<Server> {
     })
 }
 
-/// Erases the closed accounts whose grace period is over, now and then every hour (the
-/// demo's job runner; an app may run `pow accounts purge` from cron instead).
+/// Erases the closed accounts and organizations whose grace period is over, now and then
+/// every hour (the demo's job runner; an app may run `pow accounts purge` from cron instead).
 pub async fn purge_closed_accounts(config: PowConfig) {
     let account = pow_ext_account::Account::new();
     let mut hourly = actix_web::rt::time::interval(std::time::Duration::from_secs(60 * 60));
@@ -886,6 +892,11 @@ pub async fn purge_closed_accounts(config: PowConfig) {
                 "closed accounts purged"
             ),
             Err(err) => tracing::error!(error = %err, "purging closed accounts failed"),
+        }
+        match pow_ext_organizations::flows::purge_due(&config, chrono::Utc::now()).await {
+            Ok(0) => {}
+            Ok(purged) => tracing::info!(purged, "closed organizations purged"),
+            Err(err) => tracing::error!(error = %err, "purging closed organizations failed"),
         }
     }
 }

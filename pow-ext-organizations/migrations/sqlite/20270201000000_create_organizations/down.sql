@@ -1,0 +1,3 @@
+DROP TABLE organization_invitations;
+DROP TABLE organization_members;
+DROP TABLE organizations;

@@ -1,0 +1,572 @@
+//! The JSON endpoints, on the engine: every framework layer serves them from the config's
+//! route table, under the API prefix, on both transports. Each is one call of a flow, so
+//! the pages and the API follow the same rules and answer alike.
+
+use std::sync::Arc;
+
+use pow_core::api::routes::{json_body, ApiClient, ApiRoute, Reply};
+use pow_core::api::{ApiAction, ApiError};
+use pow_core::pages::routes::{PathParams, Verb};
+use pow_core::pipeline::{ActionId, ActionKind, Step};
+use pow_core::users::{Params, User};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::flows::{self, Accepted, Invalid};
+use crate::{active, Organizations, Refused, Shared};
+
+/// The extension's JSON actions.
+pub mod actions {
+    use super::{ActionId, ActionKind};
+
+    const fn action(name: &'static str, kind: ActionKind) -> ActionId {
+        ActionId::new("api_organizations", name, kind)
+    }
+
+    /// `GET <api>/organizations`.
+    pub const INDEX: ActionId = action("index", ActionKind::Show);
+    /// `POST <api>/organizations`.
+    pub const CREATE: ActionId = action("create", ActionKind::Other);
+    /// `GET <api>/organizations/{slug}`.
+    pub const SHOW: ActionId = action("show", ActionKind::Show);
+    /// `PATCH <api>/organizations/{slug}`.
+    pub const UPDATE: ActionId = action("update", ActionKind::Other);
+    /// `DELETE <api>/organizations/{slug}`.
+    pub const CLOSE: ActionId = action("close", ActionKind::Other);
+    /// `POST <api>/organizations/{slug}/activate`.
+    pub const ACTIVATE: ActionId = action("activate", ActionKind::Other);
+    /// `GET <api>/organizations/{slug}/members`.
+    pub const MEMBERS: ActionId = action("members", ActionKind::Show);
+    /// `PATCH <api>/organizations/{slug}/members/{user_id}`.
+    pub const CHANGE_ROLE: ActionId = action("change_role", ActionKind::Other);
+    /// `DELETE <api>/organizations/{slug}/members/{user_id}`.
+    pub const REMOVE: ActionId = action("remove", ActionKind::Other);
+    /// `POST <api>/organizations/{slug}/leave`.
+    pub const LEAVE: ActionId = action("leave", ActionKind::Other);
+    /// `GET <api>/organizations/{slug}/invitations`.
+    pub const INVITATIONS: ActionId = action("invitations", ActionKind::Show);
+    /// `POST <api>/organizations/{slug}/invitations`.
+    pub const INVITE: ActionId = action("invite", ActionKind::Other);
+    /// `DELETE <api>/organizations/{slug}/invitations/{id}`.
+    pub const REVOKE: ActionId = action("revoke_invitation", ActionKind::Other);
+    /// `POST <api>/organizations/{slug}/invitations/{id}/resend`.
+    pub const RESEND: ActionId = action("resend_invitation", ActionKind::Other);
+    /// `GET <api>/organization-invitations/{token}`.
+    pub const INVITED: ActionId = action("invited", ActionKind::Show);
+    /// `POST <api>/organization-invitations/{token}`.
+    pub const ACCEPT: ActionId = action("accept", ActionKind::Other);
+}
+
+/// The routes.
+pub(crate) fn api_routes(ext: &Organizations) -> Vec<ApiRoute> {
+    let ext: Shared = Arc::new(ext.clone());
+    vec![
+        ApiRoute::new(
+            Verb::Get,
+            "/organizations",
+            actions::INDEX,
+            pow_core::api_act!(ext, index),
+        )
+        .signed_in(),
+        ApiRoute::new(
+            Verb::Post,
+            "/organizations",
+            actions::CREATE,
+            pow_core::api_act!(ext, create),
+        )
+        .signed_in(),
+        ApiRoute::new(
+            Verb::Get,
+            "/organizations/{slug}",
+            actions::SHOW,
+            pow_core::api_act!(ext, show),
+        )
+        .signed_in(),
+        ApiRoute::new(
+            Verb::Patch,
+            "/organizations/{slug}",
+            actions::UPDATE,
+            pow_core::api_act!(ext, update),
+        )
+        .signed_in(),
+        ApiRoute::new(
+            Verb::Delete,
+            "/organizations/{slug}",
+            actions::CLOSE,
+            pow_core::api_act!(ext, close),
+        )
+        .sudo(),
+        ApiRoute::new(
+            Verb::Post,
+            "/organizations/{slug}/activate",
+            actions::ACTIVATE,
+            pow_core::api_act!(ext, activate),
+        )
+        .signed_in(),
+        ApiRoute::new(
+            Verb::Get,
+            "/organizations/{slug}/members",
+            actions::MEMBERS,
+            pow_core::api_act!(ext, members),
+        )
+        .signed_in(),
+        ApiRoute::new(
+            Verb::Patch,
+            "/organizations/{slug}/members/{user_id}",
+            actions::CHANGE_ROLE,
+            pow_core::api_act!(ext, change_role),
+        )
+        .signed_in(),
+        ApiRoute::new(
+            Verb::Delete,
+            "/organizations/{slug}/members/{user_id}",
+            actions::REMOVE,
+            pow_core::api_act!(ext, remove),
+        )
+        .signed_in(),
+        ApiRoute::new(
+            Verb::Post,
+            "/organizations/{slug}/leave",
+            actions::LEAVE,
+            pow_core::api_act!(ext, leave),
+        )
+        .signed_in(),
+        ApiRoute::new(
+            Verb::Get,
+            "/organizations/{slug}/invitations",
+            actions::INVITATIONS,
+            pow_core::api_act!(ext, invitations),
+        )
+        .signed_in(),
+        ApiRoute::new(
+            Verb::Post,
+            "/organizations/{slug}/invitations",
+            actions::INVITE,
+            pow_core::api_act!(ext, invite),
+        )
+        .signed_in(),
+        ApiRoute::new(
+            Verb::Delete,
+            "/organizations/{slug}/invitations/{id}",
+            actions::REVOKE,
+            pow_core::api_act!(ext, revoke),
+        )
+        .signed_in(),
+        ApiRoute::new(
+            Verb::Post,
+            "/organizations/{slug}/invitations/{id}/resend",
+            actions::RESEND,
+            pow_core::api_act!(ext, resend),
+        )
+        .signed_in(),
+        ApiRoute::new(
+            Verb::Get,
+            "/organization-invitations/{token}",
+            actions::INVITED,
+            pow_core::api_act!(ext, invited),
+        ),
+        ApiRoute::new(
+            Verb::Post,
+            "/organization-invitations/{token}",
+            actions::ACCEPT,
+            pow_core::api_act!(ext, accept),
+        ),
+    ]
+}
+
+/// The signed-in user, as stored now.
+async fn signed_in(step: &Step, call: &mut dyn ApiClient) -> Result<User, ApiError> {
+    let current = call
+        .current_session()
+        .ok_or_else(|| call.not_authenticated(&step.lang))?;
+    step.config
+        .users()?
+        .get(current.user.id)
+        .await?
+        .ok_or_else(|| call.not_authenticated(&step.lang))
+}
+
+/// The path's `name`.
+fn param(step: &Step, name: &str) -> String {
+    step.assigns
+        .get::<PathParams>()
+        .and_then(|path| path.get(name))
+        .unwrap_or_default()
+        .to_owned()
+}
+
+fn slug(step: &Step) -> String {
+    param(step, "slug")
+}
+
+/// The answer of a refusal.
+fn refused(step: &Step, refused: Refused) -> ApiError {
+    let (status, code, key) = match refused {
+        Refused::NotFound => (404, "not_found", "pow_organizations_not_found"),
+        Refused::Forbidden => (403, "forbidden", "pow_organizations_forbidden"),
+        Refused::LastOwner => (409, "last_owner", "pow_organizations_last_owner"),
+        Refused::UnknownRole => (422, "unknown_role", "pow_organizations_unknown_role"),
+        Refused::Full => (409, "organization_full", "pow_organizations_full"),
+        Refused::InvalidEmail => (422, "invalid_email", "pow_organizations_invalid_email"),
+    };
+    let answer = ApiError::translated(Some(&step.config), &step.lang, status, key).with_code(code);
+    let param = match refused {
+        Refused::UnknownRole => "role",
+        Refused::InvalidEmail => "email",
+        _ => return answer,
+    };
+    answer.with_errors([(param.to_owned(), vec![step.text(key)])].into())
+}
+
+/// `422` for a refused name or slug.
+fn invalid(step: &Step, invalid: Invalid) -> ApiError {
+    let (key, param) = match invalid {
+        Invalid::Name => ("pow_organizations_invalid_name", "name"),
+        Invalid::Slug => ("pow_organizations_invalid_slug", "slug"),
+        Invalid::SlugTaken => ("pow_organizations_slug_taken", "slug"),
+    };
+    let text = step.text(key);
+    ApiError::new(422, text.clone())
+        .with_code("invalid_organization")
+        .with_errors([(param.to_owned(), vec![text])].into())
+}
+
+fn done(outcome: Result<(), Refused>, step: &Step) -> Result<Reply, ApiError> {
+    match outcome {
+        Ok(()) => Ok(Reply::ok(json!({}))),
+        Err(refusal) => Err(refused(step, refusal)),
+    }
+}
+
+/// `GET <api>/organizations`: the user's organizations, the session's active one marked.
+async fn index(
+    step: &mut Step,
+    call: &mut dyn ApiClient,
+    _: &Organizations,
+) -> Result<Reply, ApiError> {
+    let user = signed_in(step, call).await?;
+    let fingerprint = call
+        .current_session()
+        .map(|current| current.metadata.fingerprint.clone())
+        .unwrap_or_default();
+    let active = active::current(&step.config, &user, &fingerprint).await?;
+    let active = active.map(|m| m.organization.id);
+    let list: Vec<_> = flows::memberships(&step.config, &user)
+        .await?
+        .into_iter()
+        .map(|m| {
+            let is_active = active.as_deref() == Some(m.organization.id.as_str());
+            json!({
+                "organization": m.organization,
+                "role": m.role,
+                "joined_at": m.joined_at,
+                "active": is_active,
+            })
+        })
+        .collect();
+    Ok(Reply::ok(json!(list)))
+}
+
+#[derive(Deserialize)]
+struct CreateBody {
+    name: String,
+    slug: String,
+}
+
+/// `POST <api>/organizations`: `201` with the organization, its creator its owner.
+async fn create(
+    step: &mut Step,
+    call: &mut dyn ApiClient,
+    _: &Organizations,
+) -> Result<Reply, ApiError> {
+    let body: CreateBody = json_body(&step.config, &step.lang, call.body())?;
+    let user = signed_in(step, call).await?;
+    match flows::create(&step.config, &user, &body.name, &body.slug).await? {
+        Ok(org) => Ok(Reply::data(201, org)),
+        Err(refusal) => Err(invalid(step, refusal)),
+    }
+}
+
+/// `GET <api>/organizations/{slug}`: the organization and the user's role.
+async fn show(
+    step: &mut Step,
+    call: &mut dyn ApiClient,
+    _: &Organizations,
+) -> Result<Reply, ApiError> {
+    let user = signed_in(step, call).await?;
+    match flows::membership(&step.config, &user, &slug(step)).await? {
+        Some(membership) => Ok(Reply::ok(json!(membership))),
+        None => Err(refused(step, Refused::NotFound)),
+    }
+}
+
+#[derive(Deserialize)]
+struct RenameBody {
+    name: String,
+}
+
+/// `PATCH <api>/organizations/{slug}`: renames it.
+async fn update(
+    step: &mut Step,
+    call: &mut dyn ApiClient,
+    _: &Organizations,
+) -> Result<Reply, ApiError> {
+    let body: RenameBody = json_body(&step.config, &step.lang, call.body())?;
+    let user = signed_in(step, call).await?;
+    match flows::rename(&step.config, &user, &slug(step), &body.name).await? {
+        Ok(org) => Ok(Reply::ok(json!(org))),
+        Err(Ok(refusal)) => Err(refused(step, refusal)),
+        Err(Err(refusal)) => Err(invalid(step, refusal)),
+    }
+}
+
+/// `DELETE <api>/organizations/{slug}` (sudo mode): closes it.
+async fn close(
+    step: &mut Step,
+    call: &mut dyn ApiClient,
+    _: &Organizations,
+) -> Result<Reply, ApiError> {
+    let user = signed_in(step, call).await?;
+    let outcome = flows::close(&step.config, &user, &slug(step)).await?;
+    done(outcome, step)
+}
+
+/// `POST <api>/organizations/{slug}/activate`: the session's active organization.
+async fn activate(
+    step: &mut Step,
+    call: &mut dyn ApiClient,
+    _: &Organizations,
+) -> Result<Reply, ApiError> {
+    let user = signed_in(step, call).await?;
+    let fingerprint = call
+        .current_session()
+        .map(|current| current.metadata.fingerprint.clone())
+        .unwrap_or_default();
+    match active::switch(&step.config, &user, &fingerprint, &slug(step)).await? {
+        Some(membership) => Ok(Reply::ok(json!(membership))),
+        None => Err(refused(step, Refused::NotFound)),
+    }
+}
+
+/// `GET <api>/organizations/{slug}/members`.
+async fn members(
+    step: &mut Step,
+    call: &mut dyn ApiClient,
+    _: &Organizations,
+) -> Result<Reply, ApiError> {
+    let user = signed_in(step, call).await?;
+    match flows::members(&step.config, &user, &slug(step)).await? {
+        Ok(members) => Ok(Reply::ok(json!(members))),
+        Err(refusal) => Err(refused(step, refusal)),
+    }
+}
+
+/// The `{user_id}` of the path; a malformed one names nobody.
+fn target(step: &Step) -> i64 {
+    param(step, "user_id").parse().unwrap_or(0)
+}
+
+#[derive(Deserialize)]
+struct RoleBody {
+    role: String,
+}
+
+/// `PATCH <api>/organizations/{slug}/members/{user_id}`: `{"role"}`.
+async fn change_role(
+    step: &mut Step,
+    call: &mut dyn ApiClient,
+    _: &Organizations,
+) -> Result<Reply, ApiError> {
+    let body: RoleBody = json_body(&step.config, &step.lang, call.body())?;
+    let user = signed_in(step, call).await?;
+    let outcome =
+        flows::change_role(&step.config, &user, &slug(step), target(step), &body.role).await?;
+    done(outcome, step)
+}
+
+/// `DELETE <api>/organizations/{slug}/members/{user_id}`.
+async fn remove(
+    step: &mut Step,
+    call: &mut dyn ApiClient,
+    _: &Organizations,
+) -> Result<Reply, ApiError> {
+    let user = signed_in(step, call).await?;
+    let outcome = flows::remove(&step.config, &user, &slug(step), target(step)).await?;
+    done(outcome, step)
+}
+
+/// `POST <api>/organizations/{slug}/leave`.
+async fn leave(
+    step: &mut Step,
+    call: &mut dyn ApiClient,
+    _: &Organizations,
+) -> Result<Reply, ApiError> {
+    let user = signed_in(step, call).await?;
+    let outcome = flows::leave(&step.config, &user, &slug(step)).await?;
+    done(outcome, step)
+}
+
+/// `GET <api>/organizations/{slug}/invitations`: the pending ones.
+async fn invitations(
+    step: &mut Step,
+    call: &mut dyn ApiClient,
+    _: &Organizations,
+) -> Result<Reply, ApiError> {
+    let user = signed_in(step, call).await?;
+    match flows::invitations(&step.config, &user, &slug(step)).await? {
+        Ok(list) => Ok(Reply::ok(json!(list))),
+        Err(refusal) => Err(refused(step, refusal)),
+    }
+}
+
+#[derive(Deserialize)]
+struct InviteBody {
+    email: String,
+    role: String,
+}
+
+/// `POST <api>/organizations/{slug}/invitations`: `202`, whoever the address is.
+async fn invite(
+    step: &mut Step,
+    call: &mut dyn ApiClient,
+    _: &Organizations,
+) -> Result<Reply, ApiError> {
+    let body: InviteBody = json_body(&step.config, &step.lang, call.body())?;
+    let user = signed_in(step, call).await?;
+    let lang = step.lang.clone();
+    match flows::invite(
+        &step.config,
+        &user,
+        &slug(step),
+        &body.email,
+        &body.role,
+        &lang,
+    )
+    .await?
+    {
+        Ok(()) => Ok(Reply::data(202, json!({}))),
+        Err(refusal) => Err(refused(step, refusal)),
+    }
+}
+
+/// `DELETE <api>/organizations/{slug}/invitations/{id}`.
+async fn revoke(
+    step: &mut Step,
+    call: &mut dyn ApiClient,
+    _: &Organizations,
+) -> Result<Reply, ApiError> {
+    let user = signed_in(step, call).await?;
+    let outcome =
+        flows::revoke_invitation(&step.config, &user, &slug(step), &param(step, "id")).await?;
+    done(outcome, step)
+}
+
+/// `POST <api>/organizations/{slug}/invitations/{id}/resend`: `202`.
+async fn resend(
+    step: &mut Step,
+    call: &mut dyn ApiClient,
+    _: &Organizations,
+) -> Result<Reply, ApiError> {
+    let user = signed_in(step, call).await?;
+    let lang = step.lang.clone();
+    let id = param(step, "id");
+    match flows::resend_invitation(&step.config, &user, &slug(step), &id, &lang).await? {
+        Ok(()) => Ok(Reply::data(202, json!({}))),
+        Err(refusal) => Err(refused(step, refusal)),
+    }
+}
+
+/// `404 invalid_invitation`: a made-up, used, revoked or expired link alike.
+fn gone(step: &Step) -> ApiError {
+    ApiError::translated(
+        Some(&step.config),
+        &step.lang,
+        404,
+        "pow_organizations_invitation_gone",
+    )
+    .with_code("invalid_invitation")
+}
+
+/// `GET <api>/organization-invitations/{token}`: what the link invites to.
+async fn invited(
+    step: &mut Step,
+    _: &mut dyn ApiClient,
+    _: &Organizations,
+) -> Result<Reply, ApiError> {
+    match flows::invited(&step.config, &param(step, "token")).await? {
+        Some(invited) => Ok(Reply::ok(json!({
+            "organization": { "name": invited.organization.name, "slug": invited.organization.slug },
+            "email": invited.invitation.email,
+            "role": invited.invitation.role,
+            "expires_at": invited.invitation.expires_at,
+        }))),
+        None => Err(gone(step)),
+    }
+}
+
+#[derive(Deserialize, Default)]
+struct SignUpBody {
+    password: Option<String>,
+    password_confirmation: Option<String>,
+}
+
+/// `POST <api>/organization-invitations/{token}`: a signed-in user accepts (their proven
+/// address must be the invited one: `403 wrong_user` else); a signed-out client signs up
+/// with `{"password", "password_confirmation"}` and is signed in (a token pair, or the
+/// browser's session).
+async fn accept(
+    step: &mut Step,
+    call: &mut dyn ApiClient,
+    _: &Organizations,
+) -> Result<Reply, ApiError> {
+    let token = param(step, "token");
+    if call.current_session().is_some() {
+        let user = signed_in(step, call).await?;
+        let accepted = flows::accept(&step.config, &user, &token).await?;
+        return accepted_answer(step, accepted).map(|membership| Reply::ok(json!(membership)));
+    }
+    let body: SignUpBody = match call.body() {
+        [] => SignUpBody::default(),
+        body => json_body(&step.config, &step.lang, body)?,
+    };
+    let mut params = Params::new();
+    params.insert("password".into(), body.password.unwrap_or_default());
+    params.insert(
+        "password_confirmation".into(),
+        body.password_confirmation.unwrap_or_default(),
+    );
+    let config = step.config.clone();
+    let session = call.signing_in(ApiAction::Registration);
+    let accepted = flows::accept_signing_up(&config, &token, params, session).await?;
+    accepted_answer(step, accepted)?;
+    call.issued()
+}
+
+/// The membership of an accepted invitation, or the refusal's answer.
+fn accepted_answer(step: &mut Step, accepted: Accepted) -> Result<crate::Membership, ApiError> {
+    match accepted {
+        Accepted::Joined(membership) => Ok(membership),
+        Accepted::Gone => Err(gone(step)),
+        Accepted::WrongUser => Err(ApiError::translated(
+            Some(&step.config),
+            &step.lang,
+            403,
+            "pow_organizations_wrong_user",
+        )
+        .with_code("wrong_user")),
+        Accepted::Full => Err(refused(step, Refused::Full)),
+        Accepted::SignInFirst => Err(ApiError::translated(
+            Some(&step.config),
+            &step.lang,
+            409,
+            "pow_organizations_sign_in_first",
+        )
+        .with_code("sign_in_first")),
+        Accepted::Invalid(changeset) => {
+            let answer =
+                ApiError::validation(&step.config, &step.lang, "api-user-not-created", &changeset);
+            step.changeset = Some(changeset);
+            Err(answer)
+        }
+    }
+}

@@ -1,0 +1,424 @@
+//! # pow-ext-organizations
+//!
+//! Organizations: groups of users with roles, invitations and an active organization per
+//! session, the gate of every business feature after them.
+//!
+//! **Guide**: [Organizations](https://github.com/pow-rs/pow-rs/blob/main/guides/organizations.md).
+//! [All guides](https://github.com/pow-rs/pow-rs/tree/main/guides): getting started, configuration, every extension.
+//!
+//! - A signed-in user creates an organization (a unique slug and a name) and becomes its
+//!   owner; it can be renamed, closed (its purge follows after a grace period) and listed
+//!   among "my organizations".
+//! - **Roles**: `owner`, `admin` and `member` are built in, each with a rank; the app
+//!   declares more ([`Organizations::role`]) and decides what each may do with a small
+//!   [`Permissions`] trait. A member manages only roles below their own rank (an owner,
+//!   every role). **The last owner can never be removed, demoted or leave**: every change
+//!   of owners runs in one transaction that locks the organization's row first; erasing an
+//!   account passes its organizations' ownership on (or closes those it was alone in).
+//! - **Invitations** are bound to an address and a declared role, sent as a single-use link
+//!   whose secret only the mail holds (the cache store keeps the invitation's id under its
+//!   keyed digest; the table's ids are not links), expiring after 48 hours by default, and
+//!   accepted only by a signed-in user whose *proven* address is the invited one (signing
+//!   up through the link proves it). Re-sending mails a new link and keeps the first one
+//!   valid; inviting a member, or an address with an account, answers alike.
+//! - **The active organization** belongs to the session (switch it; the last one chosen is
+//!   the member's default after their next sign-in). It is read with the membership as
+//!   stored on every request that asks for it, so a removed member's sessions lose it on
+//!   their next request.
+//! - Caps: 100 members and 100 pending invitations per organization by default.
+//!
+//! ```
+//! use pow_ext_organizations::Organizations;
+//!
+//! let organizations = Organizations::new().role("billing", 150);
+//! let config = pow_core::PowConfig::builder("s".repeat(64))
+//!     .base_url("https://example.com")
+//!     .extension(pow_ext_email_confirmation::EmailConfirmation::new())
+//!     .extension(organizations)
+//!     .build()?;
+//! assert!(config.extensions().contains("pow_organizations"));
+//! # Ok::<_, pow_core::PowError>(())
+//! ```
+//!
+//! ## Pages
+//!
+//! `GET /organizations` lists the user's organizations (switch, create); `GET
+//! /organizations/{slug}` shows one: its members and their roles, invitations, rename,
+//! leave and close, each offered to the roles that may ([`pages`]). The invitation link
+//! opens `GET /organization-invitations/{token}`.
+//!
+//! ## JSON API
+//!
+//! | Method | Path | Action |
+//! |---|---|---|
+//! | `GET` | `<api>/organizations` | the user's organizations, with their role and the active one |
+//! | `POST` | `<api>/organizations` | `{"name", "slug"}`: `201`, the creator is its owner |
+//! | `GET` | `<api>/organizations/{slug}` | one of them (a member's view) |
+//! | `PATCH` | `<api>/organizations/{slug}` | `{"name"}` (`organization:update`) |
+//! | `DELETE` | `<api>/organizations/{slug}` | closes it (`organization:close`, sudo mode) |
+//! | `POST` | `<api>/organizations/{slug}/activate` | makes it the session's active organization |
+//! | `GET` | `<api>/organizations/{slug}/members` | its members |
+//! | `PATCH` | `<api>/organizations/{slug}/members/{user_id}` | `{"role"}` (`members:manage`) |
+//! | `DELETE` | `<api>/organizations/{slug}/members/{user_id}` | removes a member (`members:manage`) |
+//! | `POST` | `<api>/organizations/{slug}/leave` | the user leaves |
+//! | `GET` | `<api>/organizations/{slug}/invitations` | pending invitations (`members:invite`) |
+//! | `POST` | `<api>/organizations/{slug}/invitations` | `{"email", "role"}`: `202` (`members:invite`) |
+//! | `DELETE` | `<api>/organizations/{slug}/invitations/{id}` | revokes one |
+//! | `POST` | `<api>/organizations/{slug}/invitations/{id}/resend` | mails a new link |
+//! | `GET` | `<api>/organization-invitations/{token}` | what the link invites to |
+//! | `POST` | `<api>/organization-invitations/{token}` | accepts it: signed in, or `{"password", "password_confirmation"}` to sign up |
+//!
+//! ## Features
+#![doc = document_features::document_features!()]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use pow_core::extension::{Capability, ExtensionBuilder, Requirement, SqlMigration, UserData};
+use pow_core::users::User;
+use pow_core::{Extension, PowConfig, PowError};
+
+pub mod active;
+mod api;
+pub mod flows;
+mod mail;
+pub mod pages;
+mod store;
+
+#[cfg(feature = "actix")]
+pub mod actix;
+#[cfg(feature = "axum")]
+pub mod axum;
+
+pub use store::{Invitation, Member, Membership, Organization, Refused};
+
+/// The extension's name, which prefixes its message keys.
+pub const NAME: &str = "pow_organizations";
+
+/// The extension's migrations: the `organizations`, `organization_members` and
+/// `organization_invitations` tables.
+pub const MIGRATIONS: &[SqlMigration] = &[pow_core::sql_migration!(
+    "20270201000000",
+    "create_organizations"
+)];
+
+/// The invitation mail.
+pub const MAIL_INVITATION: &str = "organizations/invitation";
+
+/// The built-in owner role: everything, and only owners make or unmake owners.
+pub const OWNER: &str = "owner";
+/// The built-in admin role: renames, invites and manages the members below it.
+pub const ADMIN: &str = "admin";
+/// The built-in member role.
+pub const MEMBER: &str = "member";
+
+/// How long an invitation link works by default: 48 hours.
+pub const DEFAULT_INVITATION_TTL: Duration = Duration::from_secs(48 * 3600);
+/// Members an organization may have by default.
+pub const DEFAULT_MAX_MEMBERS: usize = 100;
+/// Pending invitations an organization may have by default.
+pub const DEFAULT_MAX_PENDING_INVITATIONS: usize = 100;
+/// How long a closed organization waits before its purge by default: 30 days.
+pub const DEFAULT_CLOSE_GRACE: Duration = Duration::from_secs(30 * 24 * 3600);
+
+/// The extension's Fluent files, as `(language, source)`.
+pub const FTL: &[(&str, &str)] = &[
+    (
+        "en",
+        include_str!("../locales/en/pow-ext-organizations.ftl"),
+    ),
+    (
+        "de",
+        include_str!("../locales/de/pow-ext-organizations.ftl"),
+    ),
+    (
+        "fr",
+        include_str!("../locales/fr/pow-ext-organizations.ftl"),
+    ),
+];
+
+/// The built-in permissions the extension's own actions check (an app's permissions are
+/// its own strings).
+pub mod permission {
+    /// Rename the organization.
+    pub const UPDATE: &str = "organization:update";
+    /// Close the organization.
+    pub const CLOSE: &str = "organization:close";
+    /// Invite people, list, revoke and re-send invitations.
+    pub const INVITE: &str = "members:invite";
+    /// Change members' roles and remove members (below the actor's own rank).
+    pub const MANAGE_MEMBERS: &str = "members:manage";
+}
+
+/// The extension's audit events (`detail.organization`: the organization's id).
+pub mod events {
+    use pow_core::audit::EventName;
+
+    /// An organization was created.
+    pub const CREATED: EventName = EventName::new("organization.created");
+    /// An organization was renamed.
+    pub const RENAMED: EventName = EventName::new("organization.renamed");
+    /// An organization was closed.
+    pub const CLOSED: EventName = EventName::new("organization.closed");
+    /// A closed organization was purged.
+    pub const PURGED: EventName = EventName::new("organization.purged");
+    /// A member's role changed (`detail.member`, `detail.role`).
+    pub const ROLE_CHANGED: EventName = EventName::new("organization.role_changed");
+    /// A member was removed (`detail.member`), or left.
+    pub const MEMBER_REMOVED: EventName = EventName::new("organization.member_removed");
+    /// Ownership passed on when the last owner's account was erased (`detail.member`).
+    pub const OWNERSHIP_PASSED: EventName = EventName::new("organization.ownership_passed");
+    /// Someone was invited (`detail.invitation`, `detail.role`).
+    pub const INVITED: EventName = EventName::new("organization.invited");
+    /// An invitation was revoked.
+    pub const INVITATION_REVOKED: EventName = EventName::new("organization.invitation_revoked");
+    /// An invitation was accepted: a member joined.
+    pub const JOINED: EventName = EventName::new("organization.joined");
+}
+
+/// What a member with a role may do: the app's rules, a small trait rather than a rules
+/// engine. The default ([`RankPermissions`]) gives the built-in permissions by rank.
+///
+/// ```
+/// use pow_ext_organizations::{permission, Organizations, Permissions, RankPermissions};
+///
+/// struct Billing;
+///
+/// impl Permissions for Billing {
+///     fn allows(&self, settings: &Organizations, role: &str, permission: &str) -> bool {
+///         match permission {
+///             "invoices:read" => matches!(role, "billing" | "owner"),
+///             _ => RankPermissions.allows(settings, role, permission),
+///         }
+///     }
+/// }
+///
+/// let settings = Organizations::new().role("billing", 150).permissions(Billing);
+/// assert!(settings.allows("billing", "invoices:read"));
+/// assert!(!settings.allows("admin", "invoices:read"));
+/// assert!(settings.allows("admin", permission::INVITE));
+/// ```
+pub trait Permissions: Send + Sync + 'static {
+    /// Whether a member with `role` may do `permission`.
+    fn allows(&self, settings: &Organizations, role: &str, permission: &str) -> bool;
+}
+
+/// The default permissions: closing needs an owner; renaming, inviting and managing
+/// members an admin or above; anything else is refused.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RankPermissions;
+
+impl Permissions for RankPermissions {
+    fn allows(&self, settings: &Organizations, role: &str, permission: &str) -> bool {
+        let needed = match permission {
+            permission::CLOSE => OWNER,
+            permission::UPDATE | permission::INVITE | permission::MANAGE_MEMBERS => ADMIN,
+            _ => return false,
+        };
+        settings.at_least(role, needed)
+    }
+}
+
+/// A role and its rank: a higher rank manages the lower ones.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Role {
+    /// Its name (`"admin"`).
+    pub name: String,
+    /// Its rank: owner 300, admin 200, member 100.
+    pub rank: u16,
+}
+
+/// The organizations extension and its settings. Each setter says its default.
+#[derive(Clone)]
+pub struct Organizations {
+    roles: Vec<Role>,
+    permissions: Arc<dyn Permissions>,
+    max_members: usize,
+    max_pending_invitations: usize,
+    invitation_ttl: Duration,
+    close_grace: Duration,
+}
+
+impl std::fmt::Debug for Organizations {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Organizations")
+            .field("roles", &self.roles)
+            .field("max_members", &self.max_members)
+            .field("max_pending_invitations", &self.max_pending_invitations)
+            .field("invitation_ttl", &self.invitation_ttl)
+            .field("close_grace", &self.close_grace)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for Organizations {
+    fn default() -> Self {
+        let role = |name: &str, rank| Role {
+            name: name.to_owned(),
+            rank,
+        };
+        Self {
+            roles: vec![role(OWNER, 300), role(ADMIN, 200), role(MEMBER, 100)],
+            permissions: Arc::new(RankPermissions),
+            max_members: DEFAULT_MAX_MEMBERS,
+            max_pending_invitations: DEFAULT_MAX_PENDING_INVITATIONS,
+            invitation_ttl: DEFAULT_INVITATION_TTL,
+            close_grace: DEFAULT_CLOSE_GRACE,
+        }
+    }
+}
+
+impl Organizations {
+    /// The defaults: the three built-in roles, [`RankPermissions`], 100 members and 100
+    /// pending invitations per organization, 48-hour invitation links, 30 days of grace
+    /// before a closed organization's purge.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Declares a role of the app's with its rank (owner 300, admin 200, member 100): a
+    /// member manages only the roles ranked below their own. Declaring a built-in role's
+    /// name again changes nothing; the owner's rank stays the highest.
+    pub fn role(mut self, name: impl Into<String>, rank: u16) -> Self {
+        let name = name.into();
+        if self.role_rank(&name).is_none() {
+            self.roles.push(Role {
+                name,
+                rank: rank.min(299),
+            });
+            self.roles.sort_by_key(|role| std::cmp::Reverse(role.rank));
+        }
+        self
+    }
+
+    /// What each role may do. The default is [`RankPermissions`].
+    pub fn permissions(mut self, permissions: impl Permissions) -> Self {
+        self.permissions = Arc::new(permissions);
+        self
+    }
+
+    /// The most members an organization may have. The default is 100.
+    pub fn max_members(mut self, max: usize) -> Self {
+        self.max_members = max.max(1);
+        self
+    }
+
+    /// The most pending invitations an organization may have. The default is 100.
+    pub fn max_pending_invitations(mut self, max: usize) -> Self {
+        self.max_pending_invitations = max;
+        self
+    }
+
+    /// How long an invitation link works. The default is 48 hours.
+    pub fn invitation_ttl(mut self, ttl: Duration) -> Self {
+        self.invitation_ttl = ttl;
+        self
+    }
+
+    /// How long a closed organization waits before [`flows::purge_due`] deletes it. The
+    /// default is 30 days.
+    pub fn close_grace(mut self, grace: Duration) -> Self {
+        self.close_grace = grace;
+        self
+    }
+
+    /// The roles, highest rank first.
+    pub fn roles(&self) -> &[Role] {
+        &self.roles
+    }
+
+    /// The rank of `role`, if it is declared.
+    pub fn role_rank(&self, role: &str) -> Option<u16> {
+        self.roles.iter().find(|r| r.name == role).map(|r| r.rank)
+    }
+
+    /// Whether `role` ranks at least as high as `needed` (both declared).
+    pub fn at_least(&self, role: &str, needed: &str) -> bool {
+        match (self.role_rank(role), self.role_rank(needed)) {
+            (Some(have), Some(need)) => have >= need,
+            _ => false,
+        }
+    }
+
+    /// Whether a member with `role` may do `permission` ([`Permissions`]).
+    pub fn allows(&self, role: &str, permission: &str) -> bool {
+        self.permissions.allows(self, role, permission)
+    }
+
+    /// The settings enabled in `config`, if the extension is.
+    pub fn of(config: &PowConfig) -> Option<&Organizations> {
+        config
+            .extensions()
+            .sides::<Registered>()
+            .find_map(|registered| registered.0.as_ref())
+    }
+}
+
+/// The settings of a setup, kept in the builder's type map.
+#[derive(Default)]
+pub(crate) struct Registered(Option<Organizations>);
+
+impl Extension for Organizations {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn build(&self, ext: &mut ExtensionBuilder) {
+        ext.side::<Registered>().0 = Some(self.clone());
+        ext.requires(Requirement::Capability {
+            capability: Capability::AddressProof,
+            why: "an invitation is accepted by the owner of the invited address, proven",
+        });
+        ext.migrations(MIGRATIONS)
+            .messages(FTL.iter().copied())
+            .mails([MAIL_INVITATION])
+            .audit_events([
+                events::CREATED,
+                events::RENAMED,
+                events::CLOSED,
+                events::PURGED,
+                events::ROLE_CHANGED,
+                events::MEMBER_REMOVED,
+                events::OWNERSHIP_PASSED,
+                events::INVITED,
+                events::INVITATION_REVOKED,
+                events::JOINED,
+            ])
+            .user_table("organization_members", "user_id")
+            .user_data(MemberData)
+            .keeps_user_data();
+        ext.pages([
+            pages::PAGE,
+            pages::ORGANIZATION_PAGE,
+            pages::INVITATION_PAGE,
+        ])
+        .page_extension(pages::account_link);
+        for route in pages::page_routes(self) {
+            ext.page_route(route);
+        }
+        for route in api::api_routes(self) {
+            ext.api_route(route);
+        }
+        ext.api_document(pow_core::api::openapi_fragment(
+            NAME,
+            include_str!("../openapi.json"),
+        ));
+    }
+}
+
+/// A user's memberships in their export; their erasure passes ownership on.
+struct MemberData;
+
+#[async_trait::async_trait]
+impl UserData for MemberData {
+    async fn export(&self, config: &PowConfig, user: &User) -> Result<serde_json::Value, PowError> {
+        Ok(serde_json::json!(flows::memberships(config, user).await?))
+    }
+
+    async fn erase(&self, config: &PowConfig, user: &User) -> Result<(), PowError> {
+        flows::erase_member(config, user).await
+    }
+}
+
+/// The settings, shared by the routes.
+pub(crate) type Shared = Arc<Organizations>;

@@ -1,0 +1,929 @@
+//! The organizations pages, on the engine (every framework mounts them). Each action is
+//! one call of a flow, answered with a redirect and a flash, or the page again with the
+//! form's errors:
+//!
+//! - `GET /organizations` (signed in): the user's organizations, each with a switch button
+//!   (the active one marked), and a form creating one; `POST /organizations` creates,
+//!   `POST /organizations/switch` switches;
+//! - `GET /organizations/{slug}` (a member): its members and pending invitations, with the
+//!   forms the member's role allows (rename, invite, change a role, remove, revoke, re-send,
+//!   close) and leave; each posts to `/organizations/{slug}/<action>`; closing needs sudo
+//!   mode;
+//! - `GET /organization-invitations/{token}`: what the link invites to, with an accept
+//!   button for a signed-in user, or a sign-up form (the address is the invited one) and a
+//!   sign-in link for a signed-out visitor; `POST` to the same path accepts.
+
+use std::sync::Arc;
+
+use pow_core::config::extension_path;
+use pow_core::pages::routes::{PageRoute, PathParams, Verb};
+use pow_core::pages::{form, new_password_fields, Answer, Page};
+use pow_core::pipeline::{ActionId, ActionKind, Client, FlashKind, Step};
+use pow_core::session::CookieSession;
+use pow_core::users::{Params, User};
+use pow_core::views::{Field, FieldType, Form, Link, PageBody, PageId};
+use pow_core::PowError;
+
+use crate::flows::{self, Accepted, Invalid, Invited, INVITATION_PATH};
+use crate::{active, permission, Invitation, Member, Membership, Organizations, Refused, NAME};
+
+/// The list of the user's organizations.
+pub const PAGE: PageId = PageId::new("organizations");
+/// One organization.
+pub const ORGANIZATION_PAGE: PageId = PageId::new("organizations/show");
+/// An invitation link's page.
+pub const INVITATION_PAGE: PageId = PageId::new("organizations/invitation");
+
+const fn action(name: &'static str, kind: ActionKind) -> ActionId {
+    ActionId::new("organizations", name, kind)
+}
+
+/// The pages' actions.
+pub mod actions {
+    use super::{action, ActionId, ActionKind};
+
+    /// `GET /organizations`.
+    pub const INDEX: ActionId = action("index", ActionKind::Show);
+    /// `POST /organizations`.
+    pub const CREATE: ActionId = action("create", ActionKind::Other);
+    /// `POST /organizations/switch`.
+    pub const SWITCH: ActionId = action("switch", ActionKind::Other);
+    /// `GET /organizations/{slug}`.
+    pub const SHOW: ActionId = action("show", ActionKind::Show);
+    /// `POST /organizations/{slug}/rename`.
+    pub const RENAME: ActionId = action("rename", ActionKind::Other);
+    /// `POST /organizations/{slug}/invite`.
+    pub const INVITE: ActionId = action("invite", ActionKind::Other);
+    /// `POST /organizations/{slug}/role`.
+    pub const ROLE: ActionId = action("role", ActionKind::Other);
+    /// `POST /organizations/{slug}/remove`.
+    pub const REMOVE: ActionId = action("remove", ActionKind::Other);
+    /// `POST /organizations/{slug}/leave`.
+    pub const LEAVE: ActionId = action("leave", ActionKind::Other);
+    /// `POST /organizations/{slug}/close`.
+    pub const CLOSE: ActionId = action("close", ActionKind::Other);
+    /// `POST /organizations/{slug}/revoke`.
+    pub const REVOKE: ActionId = action("revoke_invitation", ActionKind::Other);
+    /// `POST /organizations/{slug}/resend`.
+    pub const RESEND: ActionId = action("resend_invitation", ActionKind::Other);
+    /// `GET /organization-invitations/{token}`.
+    pub const INVITED: ActionId = action("invited", ActionKind::Show);
+    /// `POST /organization-invitations/{token}`.
+    pub const ACCEPT: ActionId = action("accept", ActionKind::Other);
+}
+
+const ONE: &str = "/organizations/{slug}";
+
+/// The routes.
+pub(crate) fn page_routes(ext: &Organizations) -> Vec<PageRoute> {
+    let ext = Arc::new(ext.clone());
+    let routes = vec![
+        PageRoute::new(
+            Verb::Get,
+            "/organizations",
+            actions::INDEX,
+            pow_core::page_act!(ext, index),
+        )
+        .signed_in(),
+        PageRoute::new(
+            Verb::Post,
+            "/organizations",
+            actions::CREATE,
+            pow_core::page_act!(ext, create),
+        )
+        .signed_in(),
+        PageRoute::new(
+            Verb::Post,
+            "/organizations/switch",
+            actions::SWITCH,
+            pow_core::page_act!(ext, switch),
+        )
+        .signed_in(),
+        PageRoute::new(
+            Verb::Get,
+            ONE,
+            actions::SHOW,
+            pow_core::page_act!(ext, show),
+        )
+        .signed_in(),
+        PageRoute::new(
+            Verb::Post,
+            "/organizations/{slug}/rename",
+            actions::RENAME,
+            pow_core::page_act!(ext, rename),
+        )
+        .signed_in(),
+        PageRoute::new(
+            Verb::Post,
+            "/organizations/{slug}/invite",
+            actions::INVITE,
+            pow_core::page_act!(ext, invite),
+        )
+        .signed_in(),
+        PageRoute::new(
+            Verb::Post,
+            "/organizations/{slug}/role",
+            actions::ROLE,
+            pow_core::page_act!(ext, role),
+        )
+        .signed_in(),
+        PageRoute::new(
+            Verb::Post,
+            "/organizations/{slug}/remove",
+            actions::REMOVE,
+            pow_core::page_act!(ext, remove),
+        )
+        .signed_in(),
+        PageRoute::new(
+            Verb::Post,
+            "/organizations/{slug}/leave",
+            actions::LEAVE,
+            pow_core::page_act!(ext, leave),
+        )
+        .signed_in(),
+        PageRoute::new(
+            Verb::Post,
+            "/organizations/{slug}/close",
+            actions::CLOSE,
+            pow_core::page_act!(ext, close),
+        )
+        .sudo(),
+        PageRoute::new(
+            Verb::Post,
+            "/organizations/{slug}/revoke",
+            actions::REVOKE,
+            pow_core::page_act!(ext, revoke),
+        )
+        .signed_in(),
+        PageRoute::new(
+            Verb::Post,
+            "/organizations/{slug}/resend",
+            actions::RESEND,
+            pow_core::page_act!(ext, resend),
+        )
+        .signed_in(),
+        PageRoute::new(
+            Verb::Get,
+            INVITATION_PATH,
+            actions::INVITED,
+            pow_core::page_act!(ext, invited),
+        ),
+        PageRoute::new(
+            Verb::Post,
+            INVITATION_PATH,
+            actions::ACCEPT,
+            pow_core::page_act!(ext, accept),
+        ),
+    ];
+    routes
+        .into_iter()
+        .map(|route| route.of_extension(NAME))
+        .collect()
+}
+
+/// The "Organizations" link on the account page.
+pub(crate) fn account_link(
+    page: PageId,
+    body: &mut PageBody,
+    lang: &pow_core::messages::LanguageIdentifier,
+    config: &pow_core::PowConfig,
+) {
+    if page != "registration/edit" {
+        return;
+    }
+    if let PageBody::Form { links, .. } = body {
+        links.push(Link::new(
+            extension_path(config, NAME, "/organizations", &[]),
+            config.messages().text(lang, "pow_organizations_title"),
+        ));
+    }
+}
+
+fn param(step: &Step, name: &str) -> String {
+    step.assigns
+        .get::<PathParams>()
+        .and_then(|path| path.get(name))
+        .unwrap_or_default()
+        .to_owned()
+}
+
+fn list_path(step: &Step) -> String {
+    extension_path(&step.config, NAME, "/organizations", &[])
+}
+
+fn org_path(step: &Step, slug: &str, action: &str) -> String {
+    extension_path(&step.config, NAME, ONE, &[("slug", slug)]) + action
+}
+
+fn input(step: &Step, name: &str, label: &str, kind: FieldType) -> Field {
+    Field::new(name, step.text(label), kind)
+        .value(step.params.get(name).cloned().unwrap_or_default())
+}
+
+fn hidden(name: &str, value: impl Into<String>) -> Field {
+    Field::new(name, "", FieldType::Hidden).value(value)
+}
+
+/// A one-button form acting on what `about` says.
+fn button(
+    cookie: &CookieSession,
+    action: String,
+    mut fields: Vec<Field>,
+    about: &str,
+    label: String,
+) -> Form {
+    fields.push(Field::note("about", about).value(format!("{label}: {about}")));
+    form(cookie, action, None, fields, label)
+}
+
+/// The flash of a refusal.
+fn refusal_text(step: &Step, refused: Refused) -> String {
+    step.text(match refused {
+        Refused::NotFound => "pow_organizations_not_found",
+        Refused::Forbidden => "pow_organizations_forbidden",
+        Refused::LastOwner => "pow_organizations_last_owner",
+        Refused::UnknownRole => "pow_organizations_unknown_role",
+        Refused::Full => "pow_organizations_full",
+        Refused::InvalidEmail => "pow_organizations_invalid_email",
+    })
+}
+
+/// Redirects to the organization's page, with the outcome's flash.
+fn back(step: &Step, client: &mut dyn Client, outcome: Result<(), Refused>, done: &str) -> Answer {
+    let slug = param(step, "slug");
+    match outcome {
+        Ok(()) => {
+            client.flash(FlashKind::Info, Some(step.text(done)));
+            Answer::Redirect(org_path(step, &slug, ""))
+        }
+        Err(Refused::NotFound) => {
+            client.flash(
+                FlashKind::Error,
+                Some(refusal_text(step, Refused::NotFound)),
+            );
+            Answer::Redirect(list_path(step))
+        }
+        Err(refused) => {
+            client.flash(FlashKind::Error, Some(refusal_text(step, refused)));
+            Answer::Redirect(org_path(step, &slug, ""))
+        }
+    }
+}
+
+fn fingerprint(client: &mut dyn Client) -> String {
+    client
+        .current_session()
+        .map(|current| current.metadata.fingerprint.clone())
+        .unwrap_or_default()
+}
+
+/// The list page; `errors` are a refused create form's.
+fn list_page(
+    step: &Step,
+    cookie: &CookieSession,
+    memberships: &[Membership],
+    active: Option<&str>,
+    errors: &[(&'static str, String)],
+) -> Page {
+    let errors_of = |name: &str| {
+        errors
+            .iter()
+            .filter(|(field, _)| *field == name)
+            .map(|(_, text)| text.clone())
+            .collect::<Vec<_>>()
+    };
+    let create = form(
+        cookie,
+        list_path(step),
+        None,
+        vec![
+            input(step, "name", "pow_organizations_name", FieldType::Text)
+                .errors(errors_of("name")),
+            input(step, "slug", "pow_organizations_slug", FieldType::Text)
+                .errors(errors_of("slug")),
+        ],
+        step.text("pow_organizations_create"),
+    );
+    let switch = step.text("pow_organizations_switch");
+    let extra_forms = memberships
+        .iter()
+        .map(|m| {
+            let mut about = format!(
+                "{} ({}): {}",
+                m.organization.name, m.organization.slug, m.role
+            );
+            if active == Some(m.organization.id.as_str()) {
+                about = format!("{about} — {}", step.text("pow_organizations_active"));
+            }
+            let path = extension_path(&step.config, NAME, "/organizations/switch", &[]);
+            button(
+                cookie,
+                path,
+                vec![hidden("slug", m.organization.slug.clone())],
+                &about,
+                switch.clone(),
+            )
+        })
+        .collect();
+    let links = memberships
+        .iter()
+        .map(|m| {
+            Link::new(
+                org_path(step, &m.organization.slug, ""),
+                m.organization.name.clone(),
+            )
+        })
+        .collect();
+    let mut page = Page::new(
+        PAGE,
+        "pow_organizations_title",
+        PageBody::Form {
+            form: create,
+            links,
+            extra_forms,
+        },
+    );
+    if memberships.is_empty() {
+        page.info = Some(step.text("pow_organizations_none"));
+    }
+    page
+}
+
+/// `GET /organizations`.
+async fn index(
+    step: &mut Step,
+    client: &mut dyn Client,
+    _: &Organizations,
+) -> Result<Answer, PowError> {
+    let user = step.signed_in()?.clone();
+    let memberships = flows::memberships(&step.config, &user).await?;
+    let active = active::current(&step.config, &user, &fingerprint(client)).await?;
+    let active = active.map(|m| m.organization.id);
+    Ok(Answer::render(move |step, cookie| {
+        Ok(list_page(
+            step,
+            cookie,
+            &memberships,
+            active.as_deref(),
+            &[],
+        ))
+    }))
+}
+
+/// `POST /organizations`: creates one, then shows it.
+async fn create(
+    step: &mut Step,
+    client: &mut dyn Client,
+    _: &Organizations,
+) -> Result<Answer, PowError> {
+    let user = step.signed_in()?.clone();
+    let name = step.params.get("name").cloned().unwrap_or_default();
+    let slug = step.params.get("slug").cloned().unwrap_or_default();
+    match flows::create(&step.config, &user, &name, &slug).await? {
+        Ok(org) => {
+            client.flash(
+                FlashKind::Info,
+                Some(step.text("pow_organizations_created")),
+            );
+            Ok(Answer::Redirect(org_path(step, &org.slug, "")))
+        }
+        Err(refused) => {
+            let memberships = flows::memberships(&step.config, &user).await?;
+            let (field, key) = match refused {
+                Invalid::Name => ("name", "pow_organizations_invalid_name"),
+                Invalid::Slug => ("slug", "pow_organizations_invalid_slug"),
+                Invalid::SlugTaken => ("slug", "pow_organizations_slug_taken"),
+            };
+            Ok(Answer::render(move |step, cookie| {
+                let errors = [(field, step.text(key))];
+                Ok(list_page(step, cookie, &memberships, None, &errors).with_status(422))
+            }))
+        }
+    }
+}
+
+/// `POST /organizations/switch`.
+async fn switch(
+    step: &mut Step,
+    client: &mut dyn Client,
+    _: &Organizations,
+) -> Result<Answer, PowError> {
+    let user = step.signed_in()?.clone();
+    let slug = step.params.get("slug").cloned().unwrap_or_default();
+    let fingerprint = fingerprint(client);
+    match active::switch(&step.config, &user, &fingerprint, &slug).await? {
+        Some(_) => client.flash(
+            FlashKind::Info,
+            Some(step.text("pow_organizations_switched")),
+        ),
+        None => client.flash(
+            FlashKind::Error,
+            Some(refusal_text(step, Refused::NotFound)),
+        ),
+    }
+    Ok(Answer::Redirect(list_path(step)))
+}
+
+/// What the organization's page shows.
+struct Shown {
+    membership: Membership,
+    members: Vec<Member>,
+    invitations: Vec<Invitation>,
+    settings: Organizations,
+    user_id: i64,
+}
+
+fn org_page(step: &Step, cookie: &CookieSession, shown: &Shown) -> Page {
+    let org = &shown.membership.organization;
+    let role = &shown.membership.role;
+    let may = |permission: &str| shown.settings.allows(role, permission);
+    let path = |action: &str| org_path(step, &org.slug, action);
+    let mut extra_forms = Vec::new();
+    let remove = step.text("pow_organizations_remove");
+    let change = step.text("pow_organizations_change_role");
+    for member in &shown.members {
+        let who = member
+            .email
+            .clone()
+            .unwrap_or_else(|| member.user_id.to_string());
+        let about = format!("{who}: {}", member.role);
+        if may(permission::MANAGE_MEMBERS) && member.user_id != shown.user_id {
+            let id = hidden("user_id", member.user_id.to_string());
+            let role_field = Field::new(
+                "role",
+                format!("{about} — {}", step.text("pow_organizations_role")),
+                FieldType::Text,
+            )
+            .value(member.role.clone());
+            extra_forms.push(form(
+                cookie,
+                path("/role"),
+                None,
+                vec![id.clone(), role_field],
+                change.clone(),
+            ));
+            extra_forms.push(button(
+                cookie,
+                path("/remove"),
+                vec![id],
+                &about,
+                remove.clone(),
+            ));
+        } else {
+            extra_forms.push(form(
+                cookie,
+                String::new(),
+                None,
+                vec![Field::note("about", about)],
+                String::new(),
+            ));
+        }
+    }
+    if may(permission::INVITE) {
+        let roles = shown
+            .settings
+            .roles()
+            .iter()
+            .map(|r| r.name.as_str())
+            .collect::<Vec<_>>()
+            .join(" ");
+        extra_forms.push(form(
+            cookie,
+            path("/invite"),
+            None,
+            vec![
+                input(step, "email", "pow_organizations_email", FieldType::Email),
+                Field::new(
+                    "role",
+                    format!("{} ({roles})", step.text("pow_organizations_role")),
+                    FieldType::Text,
+                )
+                .value(crate::MEMBER),
+            ],
+            step.text("pow_organizations_invite"),
+        ));
+        let revoke = step.text("pow_organizations_revoke");
+        let resend = step.text("pow_organizations_resend");
+        for invitation in &shown.invitations {
+            let about = format!(
+                "{} ({}) — {}",
+                invitation.email,
+                invitation.role,
+                step.text("pow_organizations_invited")
+            );
+            let id = hidden("id", invitation.id.clone());
+            extra_forms.push(button(
+                cookie,
+                path("/resend"),
+                vec![id.clone()],
+                &about,
+                resend.clone(),
+            ));
+            extra_forms.push(button(
+                cookie,
+                path("/revoke"),
+                vec![id],
+                &about,
+                revoke.clone(),
+            ));
+        }
+    }
+    if may(permission::UPDATE) {
+        extra_forms.push(form(
+            cookie,
+            path("/rename"),
+            None,
+            vec![
+                Field::new("name", step.text("pow_organizations_name"), FieldType::Text)
+                    .value(org.name.clone()),
+            ],
+            step.text("pow_organizations_rename"),
+        ));
+    }
+    extra_forms.push(button(
+        cookie,
+        path("/leave"),
+        Vec::new(),
+        &org.name,
+        step.text("pow_organizations_leave"),
+    ));
+    if may(permission::CLOSE) {
+        extra_forms.push(button(
+            cookie,
+            path("/close"),
+            Vec::new(),
+            &org.name,
+            step.text("pow_organizations_close"),
+        ));
+    }
+    let mut page = Page::new(
+        ORGANIZATION_PAGE,
+        "pow_organizations_title",
+        PageBody::Form {
+            form: form(cookie, String::new(), None, Vec::new(), String::new()),
+            links: vec![Link::new(
+                list_path(step),
+                step.text("pow_organizations_title"),
+            )],
+            extra_forms,
+        },
+    );
+    page.info = Some(format!("{} ({}): {}", org.name, org.slug, role));
+    page
+}
+
+/// `GET /organizations/{slug}`: a member's view.
+async fn show(
+    step: &mut Step,
+    client: &mut dyn Client,
+    ext: &Organizations,
+) -> Result<Answer, PowError> {
+    let user = step.signed_in()?.clone();
+    let slug = param(step, "slug");
+    let Some(membership) = flows::membership(&step.config, &user, &slug).await? else {
+        client.flash(
+            FlashKind::Error,
+            Some(refusal_text(step, Refused::NotFound)),
+        );
+        return Ok(Answer::Stop(list_path(step)));
+    };
+    let members = flows::members(&step.config, &user, &slug)
+        .await?
+        .unwrap_or_default();
+    let invitations = flows::invitations(&step.config, &user, &slug)
+        .await?
+        .unwrap_or_default();
+    let shown = Shown {
+        membership,
+        members,
+        invitations,
+        settings: ext.clone(),
+        user_id: user.id,
+    };
+    Ok(Answer::render(move |step, cookie| {
+        Ok(org_page(step, cookie, &shown))
+    }))
+}
+
+fn form_value(step: &Step, name: &str) -> String {
+    step.params.get(name).cloned().unwrap_or_default()
+}
+
+/// `POST /organizations/{slug}/rename`.
+async fn rename(
+    step: &mut Step,
+    client: &mut dyn Client,
+    _: &Organizations,
+) -> Result<Answer, PowError> {
+    let user = step.signed_in()?.clone();
+    let outcome = flows::rename(
+        &step.config,
+        &user,
+        &param(step, "slug"),
+        &form_value(step, "name"),
+    )
+    .await?;
+    Ok(match outcome {
+        Ok(_) => back(step, client, Ok(()), "pow_organizations_renamed"),
+        Err(Ok(refused)) => back(step, client, Err(refused), ""),
+        Err(Err(_)) => {
+            client.flash(
+                FlashKind::Error,
+                Some(step.text("pow_organizations_invalid_name")),
+            );
+            Answer::Redirect(org_path(step, &param(step, "slug"), ""))
+        }
+    })
+}
+
+/// `POST /organizations/{slug}/invite`: the same answer for every address.
+async fn invite(
+    step: &mut Step,
+    client: &mut dyn Client,
+    _: &Organizations,
+) -> Result<Answer, PowError> {
+    let user = step.signed_in()?.clone();
+    let email = form_value(step, "email");
+    let lang = step.lang.clone();
+    let outcome = flows::invite(
+        &step.config,
+        &user,
+        &param(step, "slug"),
+        &email,
+        &form_value(step, "role"),
+        &lang,
+    )
+    .await?;
+    Ok(back(
+        step,
+        client,
+        outcome,
+        "pow_organizations_invitation_sent",
+    ))
+}
+
+fn target(step: &Step) -> i64 {
+    form_value(step, "user_id").parse().unwrap_or(0)
+}
+
+/// `POST /organizations/{slug}/role`.
+async fn role(
+    step: &mut Step,
+    client: &mut dyn Client,
+    _: &Organizations,
+) -> Result<Answer, PowError> {
+    let user = step.signed_in()?.clone();
+    let outcome = flows::change_role(
+        &step.config,
+        &user,
+        &param(step, "slug"),
+        target(step),
+        &form_value(step, "role"),
+    )
+    .await?;
+    Ok(back(
+        step,
+        client,
+        outcome,
+        "pow_organizations_role_changed",
+    ))
+}
+
+/// `POST /organizations/{slug}/remove`.
+async fn remove(
+    step: &mut Step,
+    client: &mut dyn Client,
+    _: &Organizations,
+) -> Result<Answer, PowError> {
+    let user = step.signed_in()?.clone();
+    let outcome = flows::remove(&step.config, &user, &param(step, "slug"), target(step)).await?;
+    Ok(back(step, client, outcome, "pow_organizations_removed"))
+}
+
+/// `POST /organizations/{slug}/leave`: back to the list.
+async fn leave(
+    step: &mut Step,
+    client: &mut dyn Client,
+    _: &Organizations,
+) -> Result<Answer, PowError> {
+    let user = step.signed_in()?.clone();
+    match flows::leave(&step.config, &user, &param(step, "slug")).await? {
+        Ok(()) => {
+            client.flash(FlashKind::Info, Some(step.text("pow_organizations_left")));
+            Ok(Answer::Redirect(list_path(step)))
+        }
+        Err(refused) => Ok(back(step, client, Err(refused), "")),
+    }
+}
+
+/// `POST /organizations/{slug}/close` (sudo mode): back to the list.
+async fn close(
+    step: &mut Step,
+    client: &mut dyn Client,
+    _: &Organizations,
+) -> Result<Answer, PowError> {
+    let user = step.signed_in()?.clone();
+    match flows::close(&step.config, &user, &param(step, "slug")).await? {
+        Ok(()) => {
+            client.flash(FlashKind::Info, Some(step.text("pow_organizations_closed")));
+            Ok(Answer::Redirect(list_path(step)))
+        }
+        Err(refused) => Ok(back(step, client, Err(refused), "")),
+    }
+}
+
+/// `POST /organizations/{slug}/revoke`.
+async fn revoke(
+    step: &mut Step,
+    client: &mut dyn Client,
+    _: &Organizations,
+) -> Result<Answer, PowError> {
+    let user = step.signed_in()?.clone();
+    let outcome = flows::revoke_invitation(
+        &step.config,
+        &user,
+        &param(step, "slug"),
+        &form_value(step, "id"),
+    )
+    .await?;
+    Ok(back(
+        step,
+        client,
+        outcome,
+        "pow_organizations_invitation_revoked",
+    ))
+}
+
+/// `POST /organizations/{slug}/resend`.
+async fn resend(
+    step: &mut Step,
+    client: &mut dyn Client,
+    _: &Organizations,
+) -> Result<Answer, PowError> {
+    let user = step.signed_in()?.clone();
+    let lang = step.lang.clone();
+    let outcome = flows::resend_invitation(
+        &step.config,
+        &user,
+        &param(step, "slug"),
+        &form_value(step, "id"),
+        &lang,
+    )
+    .await?;
+    Ok(back(
+        step,
+        client,
+        outcome,
+        "pow_organizations_invitation_sent",
+    ))
+}
+
+/// The invitation page: an accept button for `signed_in`, else the sign-up form.
+fn invitation_page(
+    step: &Step,
+    cookie: &CookieSession,
+    invited: &Invited,
+    signed_in: bool,
+    status: u16,
+) -> Page {
+    let token = param(step, "token");
+    let action = extension_path(&step.config, NAME, INVITATION_PATH, &[("token", &token)]);
+    let about = step
+        .config
+        .messages()
+        .message(
+            &step.lang,
+            "pow_organizations_invitation_about",
+            &[
+                ("organization", invited.organization.name.clone().into()),
+                ("role", invited.invitation.role.clone().into()),
+                ("email", invited.invitation.email.clone().into()),
+            ],
+        )
+        .unwrap_or_default();
+    let (form, links) = if signed_in {
+        let accept = button(
+            cookie,
+            action,
+            Vec::new(),
+            &about,
+            step.text("pow_organizations_accept"),
+        );
+        (accept, Vec::new())
+    } else {
+        let [password, confirmation] =
+            new_password_fields(&step.config, &step.lang, step.changeset.as_ref(), true);
+        let sign_up = form(
+            cookie,
+            action,
+            None,
+            vec![Field::note("about", about), password, confirmation],
+            step.text("pow_organizations_sign_up"),
+        );
+        let sign_in = step.config.routes().session_path(&step.routes_ctx(), "new");
+        (
+            sign_up,
+            vec![Link::new(
+                sign_in,
+                step.text("pow_organizations_sign_in_first"),
+            )],
+        )
+    };
+    Page::new(
+        INVITATION_PAGE,
+        "pow_organizations_invitation_title",
+        PageBody::Form {
+            form,
+            links,
+            extra_forms: Vec::new(),
+        },
+    )
+    .with_status(status)
+}
+
+/// The page of a made-up, used, revoked or expired link.
+fn gone(step: &Step, client: &mut dyn Client) -> Answer {
+    client.flash(
+        FlashKind::Error,
+        Some(step.text("pow_organizations_invitation_gone")),
+    );
+    Answer::Stop(list_path(step))
+}
+
+/// `GET /organization-invitations/{token}`.
+async fn invited(
+    step: &mut Step,
+    client: &mut dyn Client,
+    _: &Organizations,
+) -> Result<Answer, PowError> {
+    let Some(invited) = flows::invited(&step.config, &param(step, "token")).await? else {
+        return Ok(gone(step, client));
+    };
+    let signed_in = client.current_session().is_some();
+    Ok(Answer::render(move |step, cookie| {
+        Ok(invitation_page(step, cookie, &invited, signed_in, 200))
+    }))
+}
+
+/// `POST /organization-invitations/{token}`: accepts as the signed-in user, or signs up.
+async fn accept(
+    step: &mut Step,
+    client: &mut dyn Client,
+    _: &Organizations,
+) -> Result<Answer, PowError> {
+    let token = param(step, "token");
+    let signed_in: Option<User> = match client.current_session() {
+        Some(current) => step.config.users()?.get(current.user.id).await?,
+        None => None,
+    };
+    let accepted = match &signed_in {
+        Some(user) => flows::accept(&step.config, user, &token).await?,
+        None => {
+            let mut params = Params::new();
+            for name in ["password", "password_confirmation"] {
+                params.insert(name.to_owned(), form_value(step, name));
+            }
+            let config = step.config.clone();
+            flows::accept_signing_up(&config, &token, params, client.session()).await?
+        }
+    };
+    match accepted {
+        Accepted::Joined(membership) => {
+            client.flash(FlashKind::Info, Some(step.text("pow_organizations_joined")));
+            Ok(Answer::Redirect(org_path(
+                step,
+                &membership.organization.slug,
+                "",
+            )))
+        }
+        Accepted::Gone => Ok(gone(step, client)),
+        Accepted::Full => {
+            client.flash(FlashKind::Error, Some(refusal_text(step, Refused::Full)));
+            Ok(Answer::Stop(list_path(step)))
+        }
+        Accepted::WrongUser => {
+            client.flash(
+                FlashKind::Error,
+                Some(step.text("pow_organizations_wrong_user")),
+            );
+            Ok(Answer::Stop(list_path(step)))
+        }
+        Accepted::SignInFirst => {
+            client.flash(
+                FlashKind::Info,
+                Some(step.text("pow_organizations_sign_in_first")),
+            );
+            let sign_in = step.config.routes().session_path(&step.routes_ctx(), "new");
+            Ok(Answer::Stop(sign_in))
+        }
+        Accepted::Invalid(changeset) => {
+            step.changeset = Some(changeset);
+            let Some(invited) = flows::invited(&step.config, &token).await? else {
+                return Ok(gone(step, client));
+            };
+            Ok(Answer::render(move |step, cookie| {
+                Ok(invitation_page(step, cookie, &invited, false, 422))
+            }))
+        }
+    }
+}
