@@ -235,25 +235,11 @@ fn start_with(
 }
 
 fn sqlite() -> DieselUsersContext {
-    let db = std::env::temp_dir().join(format!(
-        "pow-account-{}.db",
-        pow_actix::token::generate_uuid()
-    ));
-    DieselUsersContext::connect(&db.display().to_string()).unwrap()
+    pow_testkit::sqlite("account")
 }
 
 fn postgres() -> Option<DieselUsersContext> {
-    let url = pow_actix::testing::test_database_url()?;
-    let schema = format!(
-        "pow_account_{}",
-        pow_actix::token::generate_uuid().replace('-', "")
-    );
-    Some(
-        DieselUsersContext::connect(&url)
-            .unwrap()
-            .with_schema(&schema)
-            .unwrap(),
-    )
+    pow_testkit::postgres("account")
 }
 
 fn stored(h: &Harness, id: i64) -> Option<User> {

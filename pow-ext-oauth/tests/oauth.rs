@@ -147,11 +147,7 @@ fn start_with(
 }
 
 fn sqlite() -> DieselUsersContext {
-    let db = std::env::temp_dir().join(format!(
-        "pow-oauth-{}.db",
-        pow_actix::token::generate_uuid()
-    ));
-    DieselUsersContext::connect(&db.display().to_string()).unwrap()
+    pow_testkit::sqlite("oauth")
 }
 
 fn start() -> Harness {

@@ -24,27 +24,13 @@ const OWNER: &str = "ada@example.com";
 const PASSWORD: &str = "correct horse battery";
 
 fn sqlite() -> DieselUsersContext {
-    let db = std::env::temp_dir().join(format!(
-        "pow-organizations-{}.db",
-        pow_actix::token::generate_uuid()
-    ));
-    DieselUsersContext::connect(&db.display().to_string()).unwrap()
+    pow_testkit::sqlite("organizations")
 }
 
 /// A PostgreSQL users context in a schema of its own, or `None` (with a notice) when
 /// `POW_TEST_DATABASE_URL` is unset outside CI.
 fn postgres() -> Option<DieselUsersContext> {
-    let url = pow_actix::testing::test_database_url()?;
-    let schema = format!(
-        "pow_organizations_{}",
-        pow_actix::token::generate_uuid().replace('-', "")
-    );
-    Some(
-        DieselUsersContext::connect(&url)
-            .unwrap()
-            .with_schema(&schema)
-            .unwrap(),
-    )
+    pow_testkit::postgres("organizations")
 }
 
 struct Harness {

@@ -23,6 +23,32 @@ use pow_core::PowConfig;
 #[doc(hidden)]
 pub use actix_web::rt as __rt;
 
+/// A users context on a new SQLite file in the temporary directory, named after `suite`
+/// (`pow-<suite>-<uuid>.db`).
+pub fn sqlite(suite: &str) -> pow_core::users::diesel::DieselUsersContext {
+    let db = std::env::temp_dir().join(format!(
+        "pow-{suite}-{}.db",
+        pow_core::token::generate_uuid()
+    ));
+    pow_core::users::diesel::DieselUsersContext::connect(&db.display().to_string()).unwrap()
+}
+
+/// A PostgreSQL users context in a new schema of its own (`pow_<suite>_<uuid>`), or `None`
+/// (with a notice) when `POW_TEST_DATABASE_URL` is unset outside CI (in CI it must be set).
+pub fn postgres(suite: &str) -> Option<pow_core::users::diesel::DieselUsersContext> {
+    let url = pow_core::testing::test_database_url()?;
+    let schema = format!(
+        "pow_{suite}_{}",
+        pow_core::token::generate_uuid().replace('-', "")
+    );
+    Some(
+        pow_core::users::diesel::DieselUsersContext::connect(&url)
+            .unwrap()
+            .with_schema(&schema)
+            .unwrap(),
+    )
+}
+
 /// The framework serving a test's app.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Framework {
