@@ -13,7 +13,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::flows::{self, Accepted, Invalid};
-use crate::{active, Organizations, Refused, Shared};
+use crate::{active, teams, Organizations, Refused, Shared};
 
 /// The extension's JSON actions.
 pub mod actions {
@@ -55,12 +55,26 @@ pub mod actions {
     pub const INVITED: ActionId = action("invited", ActionKind::Show);
     /// `POST <api>/organization-invitations/{token}`.
     pub const ACCEPT: ActionId = action("accept", ActionKind::Other);
+    /// `GET <api>/organizations/{slug}/teams`.
+    pub const TEAMS: ActionId = action("teams", ActionKind::Show);
+    /// `POST <api>/organizations/{slug}/teams`.
+    pub const CREATE_TEAM: ActionId = action("create_team", ActionKind::Other);
+    /// `PATCH <api>/organizations/{slug}/teams/{team}`.
+    pub const RENAME_TEAM: ActionId = action("rename_team", ActionKind::Other);
+    /// `DELETE <api>/organizations/{slug}/teams/{team}`.
+    pub const DELETE_TEAM: ActionId = action("delete_team", ActionKind::Other);
+    /// `GET <api>/organizations/{slug}/teams/{team}/members`.
+    pub const TEAM_MEMBERS: ActionId = action("team_members", ActionKind::Show);
+    /// `PUT <api>/organizations/{slug}/teams/{team}/members/{user_id}`.
+    pub const SET_TEAM_ROLE: ActionId = action("set_team_role", ActionKind::Other);
+    /// `DELETE <api>/organizations/{slug}/teams/{team}/members/{user_id}`.
+    pub const REMOVE_TEAM_MEMBER: ActionId = action("remove_team_member", ActionKind::Other);
 }
 
 /// The routes.
 pub(crate) fn api_routes(ext: &Organizations) -> Vec<ApiRoute> {
     let ext: Shared = Arc::new(ext.clone());
-    vec![
+    let mut routes = vec![
         ApiRoute::new(
             Verb::Get,
             "/organizations",
@@ -171,7 +185,61 @@ pub(crate) fn api_routes(ext: &Organizations) -> Vec<ApiRoute> {
             actions::ACCEPT,
             pow_core::api_act!(ext, accept),
         ),
-    ]
+    ];
+    if ext.has_teams() {
+        routes.extend([
+            ApiRoute::new(
+                Verb::Get,
+                "/organizations/{slug}/teams",
+                actions::TEAMS,
+                pow_core::api_act!(ext, teams),
+            )
+            .signed_in(),
+            ApiRoute::new(
+                Verb::Post,
+                "/organizations/{slug}/teams",
+                actions::CREATE_TEAM,
+                pow_core::api_act!(ext, create_team),
+            )
+            .signed_in(),
+            ApiRoute::new(
+                Verb::Patch,
+                "/organizations/{slug}/teams/{team}",
+                actions::RENAME_TEAM,
+                pow_core::api_act!(ext, rename_team),
+            )
+            .signed_in(),
+            ApiRoute::new(
+                Verb::Delete,
+                "/organizations/{slug}/teams/{team}",
+                actions::DELETE_TEAM,
+                pow_core::api_act!(ext, delete_team),
+            )
+            .signed_in(),
+            ApiRoute::new(
+                Verb::Get,
+                "/organizations/{slug}/teams/{team}/members",
+                actions::TEAM_MEMBERS,
+                pow_core::api_act!(ext, team_members),
+            )
+            .signed_in(),
+            ApiRoute::new(
+                Verb::Put,
+                "/organizations/{slug}/teams/{team}/members/{user_id}",
+                actions::SET_TEAM_ROLE,
+                pow_core::api_act!(ext, set_team_role),
+            )
+            .signed_in(),
+            ApiRoute::new(
+                Verb::Delete,
+                "/organizations/{slug}/teams/{team}/members/{user_id}",
+                actions::REMOVE_TEAM_MEMBER,
+                pow_core::api_act!(ext, remove_team_member),
+            )
+            .signed_in(),
+        ]);
+    }
+    routes
 }
 
 /// The signed-in user, as stored now.
@@ -569,4 +637,122 @@ fn accepted_answer(step: &mut Step, accepted: Accepted) -> Result<crate::Members
             Err(answer)
         }
     }
+}
+
+/// `422` for a refused team name.
+fn invalid_team(step: &Step, invalid: teams::Invalid) -> ApiError {
+    let (status, code, key) = match invalid {
+        teams::Invalid::Name => (422, "invalid_team", "pow_organizations_invalid_team_name"),
+        teams::Invalid::Taken => (422, "invalid_team", "pow_organizations_team_taken"),
+        teams::Invalid::Full => (409, "organization_full", "pow_organizations_full"),
+    };
+    let text = step.text(key);
+    let answer = ApiError::new(status, text.clone()).with_code(code);
+    if status == 422 {
+        return answer.with_errors([("name".to_owned(), vec![text])].into());
+    }
+    answer
+}
+
+fn team_of(step: &Step) -> String {
+    param(step, "team")
+}
+
+/// `GET <api>/organizations/{slug}/teams`.
+async fn teams(
+    step: &mut Step,
+    call: &mut dyn ApiClient,
+    _: &Organizations,
+) -> Result<Reply, ApiError> {
+    let user = signed_in(step, call).await?;
+    match teams::list(&step.config, &user, &slug(step)).await? {
+        Ok(list) => Ok(Reply::ok(json!(list))),
+        Err(refusal) => Err(refused(step, refusal)),
+    }
+}
+
+#[derive(Deserialize)]
+struct TeamBody {
+    name: String,
+}
+
+/// `POST <api>/organizations/{slug}/teams`: `201` with the team.
+async fn create_team(
+    step: &mut Step,
+    call: &mut dyn ApiClient,
+    _: &Organizations,
+) -> Result<Reply, ApiError> {
+    let body: TeamBody = json_body(&step.config, &step.lang, call.body())?;
+    let user = signed_in(step, call).await?;
+    match teams::create(&step.config, &user, &slug(step), &body.name).await? {
+        Ok(team) => Ok(Reply::data(201, team)),
+        Err(Ok(refusal)) => Err(refused(step, refusal)),
+        Err(Err(invalid)) => Err(invalid_team(step, invalid)),
+    }
+}
+
+/// `PATCH <api>/organizations/{slug}/teams/{team}`: `{"name"}`.
+async fn rename_team(
+    step: &mut Step,
+    call: &mut dyn ApiClient,
+    _: &Organizations,
+) -> Result<Reply, ApiError> {
+    let body: TeamBody = json_body(&step.config, &step.lang, call.body())?;
+    let user = signed_in(step, call).await?;
+    let team = team_of(step);
+    match teams::rename(&step.config, &user, &slug(step), &team, &body.name).await? {
+        Ok(team) => Ok(Reply::ok(team)),
+        Err(Ok(refusal)) => Err(refused(step, refusal)),
+        Err(Err(invalid)) => Err(invalid_team(step, invalid)),
+    }
+}
+
+/// `DELETE <api>/organizations/{slug}/teams/{team}`.
+async fn delete_team(
+    step: &mut Step,
+    call: &mut dyn ApiClient,
+    _: &Organizations,
+) -> Result<Reply, ApiError> {
+    let user = signed_in(step, call).await?;
+    let outcome = teams::delete(&step.config, &user, &slug(step), &team_of(step)).await?;
+    done(outcome, step)
+}
+
+/// `GET <api>/organizations/{slug}/teams/{team}/members`.
+async fn team_members(
+    step: &mut Step,
+    call: &mut dyn ApiClient,
+    _: &Organizations,
+) -> Result<Reply, ApiError> {
+    let user = signed_in(step, call).await?;
+    match teams::members(&step.config, &user, &slug(step), &team_of(step)).await? {
+        Ok(members) => Ok(Reply::ok(json!(members))),
+        Err(refusal) => Err(refused(step, refusal)),
+    }
+}
+
+/// `PUT <api>/organizations/{slug}/teams/{team}/members/{user_id}`: `{"role"}`.
+async fn set_team_role(
+    step: &mut Step,
+    call: &mut dyn ApiClient,
+    _: &Organizations,
+) -> Result<Reply, ApiError> {
+    let body: RoleBody = json_body(&step.config, &step.lang, call.body())?;
+    let user = signed_in(step, call).await?;
+    let (slug, team) = (slug(step), team_of(step));
+    let outcome =
+        teams::set_role(&step.config, &user, &slug, &team, target(step), &body.role).await?;
+    done(outcome, step)
+}
+
+/// `DELETE <api>/organizations/{slug}/teams/{team}/members/{user_id}`.
+async fn remove_team_member(
+    step: &mut Step,
+    call: &mut dyn ApiClient,
+    _: &Organizations,
+) -> Result<Reply, ApiError> {
+    let user = signed_in(step, call).await?;
+    let (slug, team) = (slug(step), team_of(step));
+    let outcome = teams::remove(&step.config, &user, &slug, &team, target(step)).await?;
+    done(outcome, step)
 }

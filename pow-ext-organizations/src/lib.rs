@@ -25,7 +25,10 @@
 //!   the member's default after their next sign-in). It is read with the membership as
 //!   stored on every request that asks for it, so a removed member's sessions lose it on
 //!   their next request.
-//! - Caps: 100 members and 100 pending invitations per organization by default.
+//! - **Teams** (when [`Organizations::teams`] turns them on): groups inside an organization
+//!   with roles of their own (`lead`, `member`, and the app's), made of the organization's
+//!   members only ([`teams`]).
+//! - Caps: 100 members, 100 pending invitations and 50 teams per organization by default.
 //!
 //! ```
 //! use pow_ext_organizations::Organizations;
@@ -84,6 +87,7 @@ pub mod flows;
 mod mail;
 pub mod pages;
 mod store;
+pub mod teams;
 
 #[cfg(feature = "actix")]
 pub mod actix;
@@ -97,10 +101,10 @@ pub const NAME: &str = "pow_organizations";
 
 /// The extension's migrations: the `organizations`, `organization_members` and
 /// `organization_invitations` tables.
-pub const MIGRATIONS: &[SqlMigration] = &[pow_core::sql_migration!(
-    "20270201000000",
-    "create_organizations"
-)];
+pub const MIGRATIONS: &[SqlMigration] = &[
+    pow_core::sql_migration!("20270201000000", "create_organizations"),
+    pow_core::sql_migration!("20270201000001", "create_organization_teams"),
+];
 
 /// The invitation mail.
 pub const MAIL_INVITATION: &str = "organizations/invitation";
@@ -111,6 +115,12 @@ pub const OWNER: &str = "owner";
 pub const ADMIN: &str = "admin";
 /// The built-in member role.
 pub const MEMBER: &str = "member";
+/// The built-in team lead role: manages the team's members below it.
+pub const TEAM_LEAD: &str = "lead";
+/// The built-in team member role.
+pub const TEAM_MEMBER: &str = "member";
+/// Teams an organization may have by default.
+pub const DEFAULT_MAX_TEAMS: usize = 50;
 
 /// How long an invitation link works by default: 48 hours.
 pub const DEFAULT_INVITATION_TTL: Duration = Duration::from_secs(48 * 3600);
@@ -148,6 +158,8 @@ pub mod permission {
     pub const INVITE: &str = "members:invite";
     /// Change members' roles and remove members (below the actor's own rank).
     pub const MANAGE_MEMBERS: &str = "members:manage";
+    /// Create, rename and delete teams, and manage every team's members.
+    pub const MANAGE_TEAMS: &str = "teams:manage";
 }
 
 /// The extension's audit events (`detail.organization`: the organization's id).
@@ -174,6 +186,17 @@ pub mod events {
     pub const INVITATION_REVOKED: EventName = EventName::new("organization.invitation_revoked");
     /// An invitation was accepted: a member joined.
     pub const JOINED: EventName = EventName::new("organization.joined");
+    /// A team was created (`detail.team`).
+    pub const TEAM_CREATED: EventName = EventName::new("organization.team_created");
+    /// A team was renamed (`detail.team`).
+    pub const TEAM_RENAMED: EventName = EventName::new("organization.team_renamed");
+    /// A team was deleted (`detail.team`).
+    pub const TEAM_DELETED: EventName = EventName::new("organization.team_deleted");
+    /// Someone was added to a team, or their team role changed (`detail.team`,
+    /// `detail.member`, `detail.role`).
+    pub const TEAM_ROLE_CHANGED: EventName = EventName::new("organization.team_role_changed");
+    /// Someone left or was taken out of a team (`detail.team`, `detail.member`).
+    pub const TEAM_MEMBER_REMOVED: EventName = EventName::new("organization.team_member_removed");
 }
 
 /// What a member with a role may do: the app's rules, a small trait rather than a rules
@@ -203,8 +226,8 @@ pub trait Permissions: Send + Sync + 'static {
     fn allows(&self, settings: &Organizations, role: &str, permission: &str) -> bool;
 }
 
-/// The default permissions: closing needs an owner; renaming, inviting and managing
-/// members an admin or above; anything else is refused.
+/// The default permissions: closing needs an owner; renaming, inviting, managing members
+/// and managing teams an admin or above; anything else is refused.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct RankPermissions;
 
@@ -212,7 +235,10 @@ impl Permissions for RankPermissions {
     fn allows(&self, settings: &Organizations, role: &str, permission: &str) -> bool {
         let needed = match permission {
             permission::CLOSE => OWNER,
-            permission::UPDATE | permission::INVITE | permission::MANAGE_MEMBERS => ADMIN,
+            permission::UPDATE
+            | permission::INVITE
+            | permission::MANAGE_MEMBERS
+            | permission::MANAGE_TEAMS => ADMIN,
             _ => return false,
         };
         settings.at_least(role, needed)
@@ -237,6 +263,9 @@ pub struct Organizations {
     max_pending_invitations: usize,
     invitation_ttl: Duration,
     close_grace: Duration,
+    teams: bool,
+    team_roles: Vec<Role>,
+    max_teams: usize,
 }
 
 impl std::fmt::Debug for Organizations {
@@ -247,6 +276,9 @@ impl std::fmt::Debug for Organizations {
             .field("max_pending_invitations", &self.max_pending_invitations)
             .field("invitation_ttl", &self.invitation_ttl)
             .field("close_grace", &self.close_grace)
+            .field("teams", &self.teams)
+            .field("team_roles", &self.team_roles)
+            .field("max_teams", &self.max_teams)
             .finish_non_exhaustive()
     }
 }
@@ -264,6 +296,9 @@ impl Default for Organizations {
             max_pending_invitations: DEFAULT_MAX_PENDING_INVITATIONS,
             invitation_ttl: DEFAULT_INVITATION_TTL,
             close_grace: DEFAULT_CLOSE_GRACE,
+            teams: false,
+            team_roles: vec![role(TEAM_LEAD, 200), role(TEAM_MEMBER, 100)],
+            max_teams: DEFAULT_MAX_TEAMS,
         }
     }
 }
@@ -271,7 +306,7 @@ impl Default for Organizations {
 impl Organizations {
     /// The defaults: the three built-in roles, [`RankPermissions`], 100 members and 100
     /// pending invitations per organization, 48-hour invitation links, 30 days of grace
-    /// before a closed organization's purge.
+    /// before a closed organization's purge, no teams.
     pub fn new() -> Self {
         Self::default()
     }
@@ -320,6 +355,49 @@ impl Organizations {
     pub fn close_grace(mut self, grace: Duration) -> Self {
         self.close_grace = grace;
         self
+    }
+
+    /// Teams inside each organization, with their own roles ([`teams`](crate::teams)). The
+    /// default is off.
+    pub fn teams(mut self, on: bool) -> Self {
+        self.teams = on;
+        self
+    }
+
+    /// Declares a team role of the app's with its rank (lead 200, member 100): a team's
+    /// lead manages the team roles ranked below theirs.
+    pub fn team_role(mut self, name: impl Into<String>, rank: u16) -> Self {
+        let name = name.into();
+        if self.team_role_rank(&name).is_none() {
+            self.team_roles.push(Role { name, rank });
+            self.team_roles
+                .sort_by_key(|role| std::cmp::Reverse(role.rank));
+        }
+        self
+    }
+
+    /// The most teams an organization may have. The default is 50.
+    pub fn max_teams(mut self, max: usize) -> Self {
+        self.max_teams = max;
+        self
+    }
+
+    /// Whether teams are on.
+    pub fn has_teams(&self) -> bool {
+        self.teams
+    }
+
+    /// The team roles, highest rank first.
+    pub fn team_roles(&self) -> &[Role] {
+        &self.team_roles
+    }
+
+    /// The rank of the team role `role`, if it is declared.
+    pub fn team_role_rank(&self, role: &str) -> Option<u16> {
+        self.team_roles
+            .iter()
+            .find(|r| r.name == role)
+            .map(|r| r.rank)
     }
 
     /// The roles, highest rank first.
@@ -383,14 +461,21 @@ impl Extension for Organizations {
                 events::INVITED,
                 events::INVITATION_REVOKED,
                 events::JOINED,
+                events::TEAM_CREATED,
+                events::TEAM_RENAMED,
+                events::TEAM_DELETED,
+                events::TEAM_ROLE_CHANGED,
+                events::TEAM_MEMBER_REMOVED,
             ])
             .user_table("organization_members", "user_id")
+            .user_table("organization_team_members", "user_id")
             .user_data(MemberData)
             .keeps_user_data();
         ext.pages([
             pages::PAGE,
             pages::ORGANIZATION_PAGE,
             pages::INVITATION_PAGE,
+            pages::TEAM_PAGE,
         ])
         .page_extension(pages::account_link);
         for route in pages::page_routes(self) {

@@ -33,6 +33,8 @@ pub const PAGE: PageId = PageId::new("organizations");
 pub const ORGANIZATION_PAGE: PageId = PageId::new("organizations/show");
 /// An invitation link's page.
 pub const INVITATION_PAGE: PageId = PageId::new("organizations/invitation");
+/// A team's page.
+pub const TEAM_PAGE: PageId = PageId::new("organizations/team");
 
 const fn action(name: &'static str, kind: ActionKind) -> ActionId {
     ActionId::new("organizations", name, kind)
@@ -70,14 +72,26 @@ pub mod actions {
     pub const INVITED: ActionId = action("invited", ActionKind::Show);
     /// `POST /organization-invitations/{token}`.
     pub const ACCEPT: ActionId = action("accept", ActionKind::Other);
+    /// `POST /organizations/{slug}/teams`.
+    pub const CREATE_TEAM: ActionId = action("create_team", ActionKind::Other);
+    /// `GET /organizations/{slug}/teams/{team}`.
+    pub const TEAM: ActionId = action("team", ActionKind::Show);
+    /// `POST /organizations/{slug}/teams/{team}/members`.
+    pub const SET_TEAM_ROLE: ActionId = action("set_team_role", ActionKind::Other);
+    /// `POST /organizations/{slug}/teams/{team}/remove`.
+    pub const REMOVE_TEAM_MEMBER: ActionId = action("remove_team_member", ActionKind::Other);
+    /// `POST /organizations/{slug}/teams/{team}/delete`.
+    pub const DELETE_TEAM: ActionId = action("delete_team", ActionKind::Other);
 }
+
+const TEAM: &str = "/organizations/{slug}/teams/{team}";
 
 const ONE: &str = "/organizations/{slug}";
 
 /// The routes.
 pub(crate) fn page_routes(ext: &Organizations) -> Vec<PageRoute> {
     let ext = Arc::new(ext.clone());
-    let routes = vec![
+    let mut routes = vec![
         PageRoute::new(
             Verb::Get,
             "/organizations",
@@ -175,6 +189,45 @@ pub(crate) fn page_routes(ext: &Organizations) -> Vec<PageRoute> {
             pow_core::page_act!(ext, accept),
         ),
     ];
+    if ext.has_teams() {
+        routes.extend([
+            PageRoute::new(
+                Verb::Post,
+                "/organizations/{slug}/teams",
+                actions::CREATE_TEAM,
+                pow_core::page_act!(ext, create_team),
+            )
+            .signed_in(),
+            PageRoute::new(
+                Verb::Get,
+                TEAM,
+                actions::TEAM,
+                pow_core::page_act!(ext, team),
+            )
+            .signed_in(),
+            PageRoute::new(
+                Verb::Post,
+                "/organizations/{slug}/teams/{team}/members",
+                actions::SET_TEAM_ROLE,
+                pow_core::page_act!(ext, set_team_role),
+            )
+            .signed_in(),
+            PageRoute::new(
+                Verb::Post,
+                "/organizations/{slug}/teams/{team}/remove",
+                actions::REMOVE_TEAM_MEMBER,
+                pow_core::page_act!(ext, remove_team_member),
+            )
+            .signed_in(),
+            PageRoute::new(
+                Verb::Post,
+                "/organizations/{slug}/teams/{team}/delete",
+                actions::DELETE_TEAM,
+                pow_core::page_act!(ext, delete_team),
+            )
+            .signed_in(),
+        ]);
+    }
     routes
         .into_iter()
         .map(|route| route.of_extension(NAME))
@@ -429,6 +482,7 @@ struct Shown {
     membership: Membership,
     members: Vec<Member>,
     invitations: Vec<Invitation>,
+    teams: Option<Vec<crate::teams::Team>>,
     settings: Organizations,
     user_id: i64,
 }
@@ -556,15 +610,36 @@ fn org_page(step: &Step, cookie: &CookieSession, shown: &Shown) -> Page {
             step.text("pow_organizations_close"),
         ));
     }
+    let mut links = vec![Link::new(
+        list_path(step),
+        step.text("pow_organizations_title"),
+    )];
+    if let Some(teams) = &shown.teams {
+        for team in teams {
+            let label = format!("{}: {}", step.text("pow_organizations_team"), team.name);
+            links.push(Link::new(team_path(step, &org.slug, &team.id, ""), label));
+        }
+        if may(permission::MANAGE_TEAMS) {
+            extra_forms.push(form(
+                cookie,
+                path("/teams"),
+                None,
+                vec![input(
+                    step,
+                    "name",
+                    "pow_organizations_team_name",
+                    FieldType::Text,
+                )],
+                step.text("pow_organizations_create_team"),
+            ));
+        }
+    }
     let mut page = Page::new(
         ORGANIZATION_PAGE,
         "pow_organizations_title",
         PageBody::Form {
             form: form(cookie, String::new(), None, Vec::new(), String::new()),
-            links: vec![Link::new(
-                list_path(step),
-                step.text("pow_organizations_title"),
-            )],
+            links,
             extra_forms,
         },
     );
@@ -593,10 +668,12 @@ async fn show(
     let invitations = flows::invitations(&step.config, &user, &slug)
         .await?
         .unwrap_or_default();
+    let teams = crate::teams::list(&step.config, &user, &slug).await?.ok();
     let shown = Shown {
         membership,
         members,
         invitations,
+        teams,
         settings: ext.clone(),
         user_id: user.id,
     };
@@ -926,4 +1003,216 @@ async fn accept(
             }))
         }
     }
+}
+
+fn team_path(step: &Step, slug: &str, team: &str, action: &str) -> String {
+    extension_path(&step.config, NAME, TEAM, &[("slug", slug), ("team", team)]) + action
+}
+
+/// Redirects to the team's page, with the outcome's flash.
+fn back_to_team(
+    step: &Step,
+    client: &mut dyn Client,
+    outcome: Result<(), Refused>,
+    done: &str,
+) -> Answer {
+    match outcome {
+        Ok(()) => {
+            client.flash(FlashKind::Info, Some(step.text(done)));
+            let (slug, team) = (param(step, "slug"), param(step, "team"));
+            Answer::Redirect(team_path(step, &slug, &team, ""))
+        }
+        Err(refused) => {
+            client.flash(FlashKind::Error, Some(refusal_text(step, refused)));
+            Answer::Redirect(org_path(step, &param(step, "slug"), ""))
+        }
+    }
+}
+
+/// `POST /organizations/{slug}/teams`: creates a team, then shows it.
+async fn create_team(
+    step: &mut Step,
+    client: &mut dyn Client,
+    _: &Organizations,
+) -> Result<Answer, PowError> {
+    let user = step.signed_in()?.clone();
+    let slug = param(step, "slug");
+    let name = form_value(step, "name");
+    match crate::teams::create(&step.config, &user, &slug, &name).await? {
+        Ok(team) => {
+            client.flash(
+                FlashKind::Info,
+                Some(step.text("pow_organizations_team_created")),
+            );
+            Ok(Answer::Redirect(team_path(step, &slug, &team.id, "")))
+        }
+        Err(Ok(refused)) => Ok(back(step, client, Err(refused), "")),
+        Err(Err(invalid)) => {
+            let key = match invalid {
+                crate::teams::Invalid::Name => "pow_organizations_invalid_team_name",
+                crate::teams::Invalid::Taken => "pow_organizations_team_taken",
+                crate::teams::Invalid::Full => "pow_organizations_full",
+            };
+            client.flash(FlashKind::Error, Some(step.text(key)));
+            Ok(Answer::Redirect(org_path(step, &slug, "")))
+        }
+    }
+}
+
+/// `GET /organizations/{slug}/teams/{team}`: its members, with the forms the viewer may use.
+async fn team(
+    step: &mut Step,
+    client: &mut dyn Client,
+    ext: &Organizations,
+) -> Result<Answer, PowError> {
+    let user = step.signed_in()?.clone();
+    let (slug, team_id) = (param(step, "slug"), param(step, "team"));
+    let teams = crate::teams::list(&step.config, &user, &slug).await?;
+    let Some(team) = teams
+        .ok()
+        .and_then(|teams| teams.into_iter().find(|t| t.id == team_id))
+    else {
+        client.flash(
+            FlashKind::Error,
+            Some(refusal_text(step, Refused::NotFound)),
+        );
+        return Ok(Answer::Stop(list_path(step)));
+    };
+    let members = crate::teams::members(&step.config, &user, &slug, &team_id)
+        .await?
+        .unwrap_or_default();
+    let roles = ext
+        .team_roles()
+        .iter()
+        .map(|r| r.name.clone())
+        .collect::<Vec<_>>();
+    Ok(Answer::render(move |step, cookie| {
+        Ok(team_page(step, cookie, &slug, &team, &members, &roles))
+    }))
+}
+
+fn team_page(
+    step: &Step,
+    cookie: &CookieSession,
+    slug: &str,
+    team: &crate::teams::Team,
+    members: &[Member],
+    roles: &[String],
+) -> Page {
+    let path = |action: &str| team_path(step, slug, &team.id, action);
+    let remove = step.text("pow_organizations_remove");
+    let mut extra_forms: Vec<Form> = members
+        .iter()
+        .map(|member| {
+            let who = member
+                .email
+                .clone()
+                .unwrap_or_else(|| member.user_id.to_string());
+            let about = format!("{who}: {}", member.role);
+            let id = hidden("user_id", member.user_id.to_string());
+            button(cookie, path("/remove"), vec![id], &about, remove.clone())
+        })
+        .collect();
+    extra_forms.push(button(
+        cookie,
+        path("/delete"),
+        Vec::new(),
+        &team.name,
+        step.text("pow_organizations_delete_team"),
+    ));
+    let add = form(
+        cookie,
+        path("/members"),
+        None,
+        vec![
+            input(step, "email", "pow_organizations_email", FieldType::Email),
+            Field::new(
+                "role",
+                format!(
+                    "{} ({})",
+                    step.text("pow_organizations_role"),
+                    roles.join(" ")
+                ),
+                FieldType::Text,
+            )
+            .value(crate::TEAM_MEMBER),
+        ],
+        step.text("pow_organizations_set_team_role"),
+    );
+    let mut page = Page::new(
+        TEAM_PAGE,
+        "pow_organizations_team",
+        PageBody::Form {
+            form: add,
+            links: vec![Link::new(org_path(step, slug, ""), slug.to_owned())],
+            extra_forms,
+        },
+    );
+    page.info = Some(team.name.clone());
+    page
+}
+
+/// `POST /organizations/{slug}/teams/{team}/members`: puts the organization's member of the
+/// form's address in the team with the form's role (or changes their role).
+async fn set_team_role(
+    step: &mut Step,
+    client: &mut dyn Client,
+    _: &Organizations,
+) -> Result<Answer, PowError> {
+    let user = step.signed_in()?.clone();
+    let (slug, team) = (param(step, "slug"), param(step, "team"));
+    let email = form_value(step, "email").trim().to_lowercase();
+    let members = flows::members(&step.config, &user, &slug)
+        .await?
+        .unwrap_or_default();
+    let target = members
+        .iter()
+        .find(|m| {
+            m.email
+                .as_deref()
+                .is_some_and(|own| own.eq_ignore_ascii_case(&email))
+        })
+        .map_or(0, |m| m.user_id);
+    let role = form_value(step, "role");
+    let outcome = crate::teams::set_role(&step.config, &user, &slug, &team, target, &role).await?;
+    Ok(back_to_team(
+        step,
+        client,
+        outcome,
+        "pow_organizations_role_changed",
+    ))
+}
+
+/// `POST /organizations/{slug}/teams/{team}/remove`.
+async fn remove_team_member(
+    step: &mut Step,
+    client: &mut dyn Client,
+    _: &Organizations,
+) -> Result<Answer, PowError> {
+    let user = step.signed_in()?.clone();
+    let (slug, team) = (param(step, "slug"), param(step, "team"));
+    let outcome = crate::teams::remove(&step.config, &user, &slug, &team, target(step)).await?;
+    Ok(back_to_team(
+        step,
+        client,
+        outcome,
+        "pow_organizations_removed",
+    ))
+}
+
+/// `POST /organizations/{slug}/teams/{team}/delete`: back to the organization.
+async fn delete_team(
+    step: &mut Step,
+    client: &mut dyn Client,
+    _: &Organizations,
+) -> Result<Answer, PowError> {
+    let user = step.signed_in()?.clone();
+    let (slug, team) = (param(step, "slug"), param(step, "team"));
+    let outcome = crate::teams::delete(&step.config, &user, &slug, &team).await?;
+    Ok(back(
+        step,
+        client,
+        outcome,
+        "pow_organizations_team_deleted",
+    ))
 }

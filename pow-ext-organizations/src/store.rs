@@ -134,7 +134,7 @@ impl From<DateTime<Utc>> for P {
 
 /// `sql` with `params` bound in order (`$1`, `$2`, ... written in the order they appear:
 /// SQLite numbers them so).
-fn bound<DB>(sql: &str, params: &[P]) -> BoxedSqlQuery<'static, DB, SqlQuery>
+pub(crate) fn bound<DB>(sql: &str, params: &[P]) -> BoxedSqlQuery<'static, DB, SqlQuery>
 where
     DB: Backend + HasSqlType<Text> + HasSqlType<BigInt> + HasSqlType<Timestamp>,
     String: ToSql<Text, DB>,
@@ -153,7 +153,7 @@ where
 }
 
 /// Runs a statement; how many rows it changed.
-fn execute<C>(conn: &mut C, sql: &str, params: &[P]) -> Result<usize, DieselError>
+pub(crate) fn execute<C>(conn: &mut C, sql: &str, params: &[P]) -> Result<usize, DieselError>
 where
     C: Connection,
     C::Backend: HasSqlType<Text> + HasSqlType<BigInt> + HasSqlType<Timestamp>,
@@ -166,7 +166,7 @@ where
 }
 
 /// Runs a query and reads its rows.
-fn load<C, R>(conn: &mut C, sql: &str, params: &[P]) -> Result<Vec<R>, DieselError>
+pub(crate) fn load<C, R>(conn: &mut C, sql: &str, params: &[P]) -> Result<Vec<R>, DieselError>
 where
     C: Connection,
     C::Backend: HasSqlType<Text> + HasSqlType<BigInt> + HasSqlType<Timestamp>,
@@ -327,10 +327,12 @@ pub(crate) enum Joined {
 /// The tables, on the users context's pool and schema. Cheap to clone.
 #[derive(Clone)]
 pub(crate) struct Store {
-    tables: Tables,
+    pub(crate) tables: Tables,
     orgs: String,
     members: String,
     invitations: String,
+    pub(crate) teams: String,
+    pub(crate) team_members: String,
 }
 
 /// Now, to the second (as the tables keep it).
@@ -355,6 +357,8 @@ impl Store {
             orgs: tables.table("organizations"),
             members: tables.table("organization_members"),
             invitations: tables.table("organization_invitations"),
+            teams: tables.table("organization_teams"),
+            team_members: tables.table("organization_team_members"),
             tables,
         })
     }
@@ -372,12 +376,21 @@ impl Store {
     }
 
     /// Runs one statement; how many rows it changed.
-    async fn exec(&self, sql: String, params: Vec<P>) -> Result<usize, PowError> {
+    pub(crate) async fn exec(&self, sql: String, params: Vec<P>) -> Result<usize, PowError> {
         self.tables
             .run(
                 move |db| with_conn!(db, conn => execute(conn, &sql, &params).map_err(query_error)),
             )
             .await
+    }
+
+    /// The statement taking user `$1` out of every team of organization `$2`.
+    fn leave_teams_sql(&self) -> String {
+        format!(
+            "DELETE FROM {} WHERE user_id = $1 AND team_id IN \
+             (SELECT id FROM {} WHERE organization_id = $2)",
+            self.team_members, self.teams
+        )
     }
 
     /// The open organization of `slug`.
@@ -610,6 +623,7 @@ impl Store {
             "DELETE FROM {} WHERE organization_id = $1 AND user_id = $2",
             self.members
         );
+        let leave_teams = self.leave_teams_sql();
         let org_id = org_id.to_owned();
         self.tables
             .run(move |db| {
@@ -648,6 +662,7 @@ impl Store {
                             role.as_str().into(), org_id.as_str().into(), target.into(),
                         ])?,
                         Change::Remove => {
+                            execute(conn, &leave_teams, &[target.into(), org_id.as_str().into()])?;
                             execute(conn, &delete, &[org_id.as_str().into(), target.into()])?
                         }
                     };
@@ -863,6 +878,7 @@ impl Store {
             "DELETE FROM {} WHERE organization_id = $1 AND user_id = $2",
             self.members
         );
+        let leave_teams = self.leave_teams_sql();
         let settings = settings.clone();
         self.tables
             .run(move |db| {
@@ -903,6 +919,7 @@ impl Store {
                                     }
                                 }
                             }
+                            execute(conn, &leave_teams, &[user_id.into(), org_id.as_str().into()])?;
                             execute(conn, &delete, &[org_id.as_str().into(), user_id.into()])?;
                             Ok::<_, DieselError>(outcome)
                         });

@@ -1166,6 +1166,183 @@ fn the_pages_answer_like_the_json() {
     let _ = Duration::ZERO;
 }
 
+// -- 8. Teams.
+
+fn teams_hold_members_only_with_roles_of_their_own(users: DieselUsersContext) {
+    let h = start_with(users, Organizations::new().teams(true));
+    let ada = Api::sign_in(h.api, OWNER);
+    create(&ada, "acme");
+    let (bob, bob_api) = join(&h, &ada, "acme", "bob@example.com", "member");
+    let (carl, carl_api) = join(&h, &ada, "acme", "carl@example.com", "member");
+    let eve = user(&h.config, "eve@example.com");
+    let res = ada.call(
+        "POST",
+        "/organizations/acme/teams",
+        json!({ "name": "Platform" }),
+    );
+    assert_eq!(res.status, 201, "{}", res.body);
+    let team = json_of(&res)["data"]["id"].as_str().unwrap().to_owned();
+    let taken = ada.call(
+        "POST",
+        "/organizations/acme/teams",
+        json!({ "name": "Platform" }),
+    );
+    assert_refused(&taken, 422, "invalid_team");
+    assert_refused(
+        &bob_api.call(
+            "POST",
+            "/organizations/acme/teams",
+            json!({ "name": "Mine" }),
+        ),
+        403,
+        "forbidden",
+    );
+    let members = |api: &Api| -> Vec<(i64, String)> {
+        let res = api.get(&format!("/organizations/acme/teams/{team}/members"));
+        assert_eq!(res.status, 200, "{}", res.body);
+        json_of(&res)["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| {
+                (
+                    m["user_id"].as_i64().unwrap(),
+                    m["role"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect()
+    };
+    let put = |api: &Api, who: i64, role: &str| {
+        api.call(
+            "PUT",
+            &format!("/organizations/acme/teams/{team}/members/{who}"),
+            json!({ "role": role }),
+        )
+    };
+    // Only the organization's members: nobody joins a team otherwise.
+    assert_refused(&put(&ada, eve.id, "member"), 404, "not_found");
+    assert_refused(&put(&ada, carl.id, "chief"), 422, "unknown_role");
+    assert_eq!(put(&ada, carl.id, "lead").status, 200);
+    // The lead manages the roles below theirs; a plain member manages nothing.
+    assert_refused(&put(&bob_api, bob.id, "member"), 403, "forbidden");
+    assert_eq!(put(&carl_api, bob.id, "member").status, 200);
+    assert_refused(&put(&carl_api, bob.id, "lead"), 403, "forbidden");
+    let mut got = members(&bob_api);
+    got.sort();
+    let mut want = vec![(carl.id, "lead".to_owned()), (bob.id, "member".to_owned())];
+    want.sort();
+    assert_eq!(got, want);
+    // Anyone leaves a team.
+    let res = bob_api.call(
+        "DELETE",
+        &format!("/organizations/acme/teams/{team}/members/{}", bob.id),
+        json!({}),
+    );
+    assert_eq!(res.status, 200, "{}", res.body);
+    assert_eq!(members(&ada), vec![(carl.id, "lead".to_owned())]);
+    // Leaving the organization takes a member out of its teams at once.
+    assert_eq!(put(&ada, bob.id, "member").status, 200);
+    assert_eq!(
+        ada.call(
+            "DELETE",
+            &format!("/organizations/acme/members/{}", carl.id),
+            json!({})
+        )
+        .status,
+        200
+    );
+    assert_eq!(members(&ada), vec![(bob.id, "member".to_owned())]);
+    let listed = json_of(&bob_api.get("/organizations/acme/teams"))["data"].clone();
+    assert_eq!(listed[0]["name"], "Platform");
+    assert_refused(&carl_api.get("/organizations/acme/teams"), 404, "not_found");
+    // Renamed, then deleted: its members stay in the organization.
+    let res = ada.call(
+        "PATCH",
+        &format!("/organizations/acme/teams/{team}"),
+        json!({ "name": "Core" }),
+    );
+    assert_eq!(
+        (res.status, json_of(&res)["data"]["name"].as_str()),
+        (200, Some("Core"))
+    );
+    assert_eq!(
+        ada.call(
+            "DELETE",
+            &format!("/organizations/acme/teams/{team}"),
+            json!({})
+        )
+        .status,
+        200
+    );
+    assert_eq!(
+        json_of(&ada.get("/organizations/acme/teams"))["data"],
+        json!([])
+    );
+    assert!(roles(&ada, "acme").contains(&(bob.id, "member".to_owned())));
+}
+
+fn teams_hold_members_only_with_roles_of_their_own_on_sqlite() {
+    teams_hold_members_only_with_roles_of_their_own(sqlite());
+}
+
+fn teams_hold_members_only_with_roles_of_their_own_on_postgres() {
+    if let Some(users) = postgres() {
+        teams_hold_members_only_with_roles_of_their_own(users);
+    }
+}
+
+fn teams_are_off_unless_turned_on_and_their_pages_work() {
+    let off = start(sqlite());
+    let ada = Api::sign_in(off.api, OWNER);
+    create(&ada, "acme");
+    assert_eq!(ada.get("/organizations/acme/teams").status, 404);
+    let h = start_with(sqlite(), Organizations::new().teams(true).max_teams(1));
+    let ada = Api::sign_in(h.api, OWNER);
+    create(&ada, "acme");
+    join(&h, &ada, "acme", "bob@example.com", "member");
+    let mut browser = Client::new(h.pages);
+    browser.sign_in(OWNER, PASSWORD);
+    let page = browser.get("/organizations/acme");
+    let csrf = page.csrf();
+    let res = browser.post(
+        "/organizations/acme/teams",
+        &[("_csrf_token", csrf.as_str()), ("user[name]", "Platform")],
+    );
+    assert_eq!(res.status, 302, "{}", res.body);
+    let team_page = res.location().to_owned();
+    assert!(
+        team_page.starts_with("/organizations/acme/teams/"),
+        "{team_page}"
+    );
+    let res = browser.post(
+        &format!("{team_page}/members"),
+        &[
+            ("_csrf_token", csrf.as_str()),
+            ("user[email]", "bob@example.com"),
+            ("user[role]", "lead"),
+        ],
+    );
+    assert_eq!(
+        (res.status, res.location()),
+        (302, team_page.as_str()),
+        "{}",
+        res.body
+    );
+    let shown = browser.get(&team_page);
+    assert!(
+        shown.body.contains("bob@example.com: lead"),
+        "{}",
+        shown.body
+    );
+    // One team at the most.
+    let res = ada.call(
+        "POST",
+        "/organizations/acme/teams",
+        json!({ "name": "Other" }),
+    );
+    assert_refused(&res, 409, "organization_full");
+}
+
 pow_testkit::on_both!(
     organizations_are_created_listed_renamed_and_closed_on_sqlite,
     organizations_are_created_listed_renamed_and_closed_on_postgres,
@@ -1185,4 +1362,7 @@ pow_testkit::on_both!(
     a_removed_member_loses_the_organization_on_the_next_request_on_postgres,
     erasing_the_last_owner_passes_ownership_on,
     the_pages_answer_like_the_json,
+    teams_hold_members_only_with_roles_of_their_own_on_sqlite,
+    teams_hold_members_only_with_roles_of_their_own_on_postgres,
+    teams_are_off_unless_turned_on_and_their_pages_work,
 );

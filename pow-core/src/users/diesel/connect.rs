@@ -94,8 +94,12 @@ pub(super) fn connect_postgres(url: &str) -> Result<Database, PowError> {
     };
     // Connect once up front so that a wrong URL fails fast with the server's own reason.
     PgConnection::establish(url).map_err(|err| fail(&err))?;
+    // Connections open as the load asks for them (up to the pool's 10), not all ten at
+    // once: an app with several pools (a schema each, say) stays within the server's
+    // connection limit, and one that is idle holds one.
     Pool::builder()
         .connection_timeout(PG_POOL_TIMEOUT)
+        .min_idle(Some(1))
         .build(ConnectionManager::new(url))
         .map(Database::Postgres)
         .map_err(|err| fail(&err))

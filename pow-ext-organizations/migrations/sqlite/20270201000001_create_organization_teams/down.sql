@@ -1,0 +1,2 @@
+DROP TABLE organization_team_members;
+DROP TABLE organization_teams;
