@@ -12,6 +12,7 @@ use pow_core::users::{Params, User};
 use serde::Deserialize;
 use serde_json::json;
 
+use crate::domains::{self, Domain, JoinPolicy, Joining};
 use crate::flows::{self, Accepted, Invalid};
 use crate::{active, teams, Organizations, Refused, Shared};
 
@@ -69,6 +70,26 @@ pub mod actions {
     pub const SET_TEAM_ROLE: ActionId = action("set_team_role", ActionKind::Other);
     /// `DELETE <api>/organizations/{slug}/teams/{team}/members/{user_id}`.
     pub const REMOVE_TEAM_MEMBER: ActionId = action("remove_team_member", ActionKind::Other);
+    /// `GET <api>/organizations/{slug}/domains`.
+    pub const DOMAINS: ActionId = action("domains", ActionKind::Show);
+    /// `POST <api>/organizations/{slug}/domains`.
+    pub const ADD_DOMAIN: ActionId = action("add_domain", ActionKind::Other);
+    /// `POST <api>/organizations/{slug}/domains/{id}/verify`.
+    pub const VERIFY_DOMAIN: ActionId = action("verify_domain", ActionKind::Other);
+    /// `PATCH <api>/organizations/{slug}/domains/{id}`.
+    pub const DOMAIN_POLICY: ActionId = action("domain_policy", ActionKind::Other);
+    /// `DELETE <api>/organizations/{slug}/domains/{id}`.
+    pub const REMOVE_DOMAIN: ActionId = action("remove_domain", ActionKind::Other);
+    /// `GET <api>/organizations/joinable`.
+    pub const JOINABLE: ActionId = action("joinable", ActionKind::Show);
+    /// `POST <api>/organizations/{slug}/join`.
+    pub const JOIN: ActionId = action("join", ActionKind::Other);
+    /// `GET <api>/organizations/{slug}/join-requests`.
+    pub const JOIN_REQUESTS: ActionId = action("join_requests", ActionKind::Show);
+    /// `POST <api>/organizations/{slug}/join-requests/{user_id}/approve`.
+    pub const APPROVE: ActionId = action("approve_join", ActionKind::Other);
+    /// `POST <api>/organizations/{slug}/join-requests/{user_id}/deny`.
+    pub const DENY: ActionId = action("deny_join", ActionKind::Other);
 }
 
 /// The routes.
@@ -186,6 +207,84 @@ pub(crate) fn api_routes(ext: &Organizations) -> Vec<ApiRoute> {
             pow_core::api_act!(ext, accept),
         ),
     ];
+    if ext.resolver().is_some() {
+        // Before `/organizations/{slug}`: a table matches in order.
+        routes.insert(
+            0,
+            ApiRoute::new(
+                Verb::Get,
+                "/organizations/joinable",
+                actions::JOINABLE,
+                pow_core::api_act!(ext, joinable),
+            )
+            .signed_in(),
+        );
+        routes.extend([
+            ApiRoute::new(
+                Verb::Get,
+                "/organizations/{slug}/domains",
+                actions::DOMAINS,
+                pow_core::api_act!(ext, domains_index),
+            )
+            .signed_in(),
+            ApiRoute::new(
+                Verb::Post,
+                "/organizations/{slug}/domains",
+                actions::ADD_DOMAIN,
+                pow_core::api_act!(ext, add_domain),
+            )
+            .signed_in(),
+            ApiRoute::new(
+                Verb::Post,
+                "/organizations/{slug}/domains/{id}/verify",
+                actions::VERIFY_DOMAIN,
+                pow_core::api_act!(ext, verify_domain),
+            )
+            .signed_in(),
+            ApiRoute::new(
+                Verb::Patch,
+                "/organizations/{slug}/domains/{id}",
+                actions::DOMAIN_POLICY,
+                pow_core::api_act!(ext, domain_policy),
+            )
+            .signed_in(),
+            ApiRoute::new(
+                Verb::Delete,
+                "/organizations/{slug}/domains/{id}",
+                actions::REMOVE_DOMAIN,
+                pow_core::api_act!(ext, remove_domain),
+            )
+            .signed_in(),
+            ApiRoute::new(
+                Verb::Post,
+                "/organizations/{slug}/join",
+                actions::JOIN,
+                pow_core::api_act!(ext, join),
+            )
+            .signed_in(),
+            ApiRoute::new(
+                Verb::Get,
+                "/organizations/{slug}/join-requests",
+                actions::JOIN_REQUESTS,
+                pow_core::api_act!(ext, join_requests),
+            )
+            .signed_in(),
+            ApiRoute::new(
+                Verb::Post,
+                "/organizations/{slug}/join-requests/{user_id}/approve",
+                actions::APPROVE,
+                pow_core::api_act!(ext, approve),
+            )
+            .signed_in(),
+            ApiRoute::new(
+                Verb::Post,
+                "/organizations/{slug}/join-requests/{user_id}/deny",
+                actions::DENY,
+                pow_core::api_act!(ext, deny),
+            )
+            .signed_in(),
+        ]);
+    }
     if ext.has_teams() {
         routes.extend([
             ApiRoute::new(
@@ -755,4 +854,193 @@ async fn remove_team_member(
     let (slug, team) = (slug(step), team_of(step));
     let outcome = teams::remove(&step.config, &user, &slug, &team, target(step)).await?;
     done(outcome, step)
+}
+
+/// A domain as the API shows it: with the TXT record to publish.
+fn domain_json(domain: &Domain) -> serde_json::Value {
+    let mut value = json!(domain);
+    value["record"] = json!({ "name": domain.record_name(), "value": domain.record_value() });
+    value
+}
+
+/// The answer of a refused domain.
+fn invalid_domain(step: &Step, invalid: domains::Invalid) -> ApiError {
+    let (status, code, key) = match invalid {
+        domains::Invalid::Domain => (422, "invalid_domain", "pow_organizations_invalid_domain"),
+        domains::Invalid::Claimed => (422, "invalid_domain", "pow_organizations_domain_claimed"),
+        domains::Invalid::NotProven => (
+            422,
+            "domain_not_proven",
+            "pow_organizations_domain_not_proven",
+        ),
+        domains::Invalid::Taken => (409, "domain_taken", "pow_organizations_domain_taken"),
+    };
+    let text = step.text(key);
+    let answer = ApiError::new(status, text.clone()).with_code(code);
+    if code == "invalid_domain" {
+        return answer.with_errors([("domain".to_owned(), vec![text])].into());
+    }
+    answer
+}
+
+/// `GET <api>/organizations/{slug}/domains`.
+async fn domains_index(
+    step: &mut Step,
+    call: &mut dyn ApiClient,
+    _: &Organizations,
+) -> Result<Reply, ApiError> {
+    let user = signed_in(step, call).await?;
+    match domains::list(&step.config, &user, &slug(step)).await? {
+        Ok(list) => Ok(Reply::ok(json!(list
+            .iter()
+            .map(domain_json)
+            .collect::<Vec<_>>()))),
+        Err(refusal) => Err(refused(step, refusal)),
+    }
+}
+
+#[derive(Deserialize)]
+struct DomainBody {
+    domain: String,
+}
+
+/// `POST <api>/organizations/{slug}/domains`: `201` with the TXT record to publish.
+async fn add_domain(
+    step: &mut Step,
+    call: &mut dyn ApiClient,
+    _: &Organizations,
+) -> Result<Reply, ApiError> {
+    let body: DomainBody = json_body(&step.config, &step.lang, call.body())?;
+    let user = signed_in(step, call).await?;
+    match domains::add(&step.config, &user, &slug(step), &body.domain).await? {
+        Ok(domain) => Ok(Reply::data(201, domain_json(&domain))),
+        Err(Ok(refusal)) => Err(refused(step, refusal)),
+        Err(Err(invalid)) => Err(invalid_domain(step, invalid)),
+    }
+}
+
+/// `POST <api>/organizations/{slug}/domains/{id}/verify`.
+async fn verify_domain(
+    step: &mut Step,
+    call: &mut dyn ApiClient,
+    _: &Organizations,
+) -> Result<Reply, ApiError> {
+    let user = signed_in(step, call).await?;
+    let id = param(step, "id");
+    match domains::verify(&step.config, &user, &slug(step), &id).await? {
+        Ok(domain) => Ok(Reply::ok(domain_json(&domain))),
+        Err(Ok(refusal)) => Err(refused(step, refusal)),
+        Err(Err(invalid)) => Err(invalid_domain(step, invalid)),
+    }
+}
+
+#[derive(Deserialize)]
+struct PolicyBody {
+    join_policy: JoinPolicy,
+}
+
+/// `PATCH <api>/organizations/{slug}/domains/{id}`: `{"join_policy"}`.
+async fn domain_policy(
+    step: &mut Step,
+    call: &mut dyn ApiClient,
+    _: &Organizations,
+) -> Result<Reply, ApiError> {
+    let body: PolicyBody = json_body(&step.config, &step.lang, call.body())?;
+    let user = signed_in(step, call).await?;
+    let id = param(step, "id");
+    let outcome =
+        domains::set_policy(&step.config, &user, &slug(step), &id, body.join_policy).await?;
+    done(outcome, step)
+}
+
+/// `DELETE <api>/organizations/{slug}/domains/{id}`.
+async fn remove_domain(
+    step: &mut Step,
+    call: &mut dyn ApiClient,
+    _: &Organizations,
+) -> Result<Reply, ApiError> {
+    let user = signed_in(step, call).await?;
+    let id = param(step, "id");
+    let outcome = domains::remove(&step.config, &user, &slug(step), &id).await?;
+    done(outcome, step)
+}
+
+/// `GET <api>/organizations/joinable`: the organizations the user may join through the
+/// domain of their proven address.
+async fn joinable(
+    step: &mut Step,
+    call: &mut dyn ApiClient,
+    _: &Organizations,
+) -> Result<Reply, ApiError> {
+    let user = signed_in(step, call).await?;
+    let list: Vec<_> = domains::joinable(&step.config, &user)
+        .await?
+        .into_iter()
+        .map(|(org, policy)| {
+            json!({
+                "organization": { "name": org.name, "slug": org.slug },
+                "join_policy": policy,
+            })
+        })
+        .collect();
+    Ok(Reply::ok(json!(list)))
+}
+
+/// `POST <api>/organizations/{slug}/join`: `200` with the membership (automatic), `202`
+/// for a request an admin decides.
+async fn join(
+    step: &mut Step,
+    call: &mut dyn ApiClient,
+    _: &Organizations,
+) -> Result<Reply, ApiError> {
+    let user = signed_in(step, call).await?;
+    joining_answer(step, domains::join(&step.config, &user, &slug(step)).await?)
+}
+
+fn joining_answer(step: &Step, outcome: Result<Joining, Refused>) -> Result<Reply, ApiError> {
+    match outcome {
+        Ok(Joining::Joined(membership)) => Ok(Reply::ok(json!(membership))),
+        Ok(Joining::Requested) => Ok(Reply::data(202, json!({ "requested": true }))),
+        Ok(Joining::Full) => Err(refused(step, Refused::Full)),
+        Err(refusal) => Err(refused(step, refusal)),
+    }
+}
+
+/// `GET <api>/organizations/{slug}/join-requests`.
+async fn join_requests(
+    step: &mut Step,
+    call: &mut dyn ApiClient,
+    _: &Organizations,
+) -> Result<Reply, ApiError> {
+    let user = signed_in(step, call).await?;
+    match domains::requests(&step.config, &user, &slug(step)).await? {
+        Ok(list) => Ok(Reply::ok(json!(list))),
+        Err(refusal) => Err(refused(step, refusal)),
+    }
+}
+
+/// `POST <api>/organizations/{slug}/join-requests/{user_id}/approve`.
+async fn approve(
+    step: &mut Step,
+    call: &mut dyn ApiClient,
+    _: &Organizations,
+) -> Result<Reply, ApiError> {
+    let user = signed_in(step, call).await?;
+    let outcome = domains::decide(&step.config, &user, &slug(step), target(step), true).await?;
+    match outcome {
+        Ok(Some(joining)) => joining_answer(step, Ok(joining)),
+        Ok(None) => Ok(Reply::ok(json!({}))),
+        Err(refusal) => Err(refused(step, refusal)),
+    }
+}
+
+/// `POST <api>/organizations/{slug}/join-requests/{user_id}/deny`.
+async fn deny(
+    step: &mut Step,
+    call: &mut dyn ApiClient,
+    _: &Organizations,
+) -> Result<Reply, ApiError> {
+    let user = signed_in(step, call).await?;
+    let outcome = domains::decide(&step.config, &user, &slug(step), target(step), false).await?;
+    done(outcome.map(|_| ()), step)
 }

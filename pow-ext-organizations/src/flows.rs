@@ -91,9 +91,13 @@ fn valid_email(email: &str) -> bool {
         && !email.chars().any(char::is_whitespace)
 }
 
-/// Whether `slug` has a slug's shape.
+/// Slugs the routes use as words of their own.
+const RESERVED: &[&str] = &["joinable", "switch"];
+
+/// Whether `slug` has a slug's shape (and is not a word the routes use).
 pub fn valid_slug(slug: &str) -> bool {
-    SLUG_LENGTH.contains(&slug.len())
+    !RESERVED.contains(&slug)
+        && SLUG_LENGTH.contains(&slug.len())
         && slug
             .bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')

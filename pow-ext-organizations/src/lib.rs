@@ -28,6 +28,10 @@
 //! - **Teams** (when [`Organizations::teams`] turns them on): groups inside an organization
 //!   with roles of their own (`lead`, `member`, and the app's), made of the organization's
 //!   members only ([`teams`]).
+//! - **Verified domains** (when [`Organizations::domains`] gives a DNS resolver): an
+//!   organization proves a domain with a TXT record, and users whose proven address is at
+//!   it may join, at once or by a request an admin approves ([`domains`]). Public suffixes
+//!   are refused.
 //! - Caps: 100 members, 100 pending invitations and 50 teams per organization by default.
 //!
 //! ```
@@ -83,6 +87,7 @@ use pow_core::{Extension, PowConfig, PowError};
 
 pub mod active;
 mod api;
+pub mod domains;
 pub mod flows;
 mod mail;
 pub mod pages;
@@ -104,6 +109,7 @@ pub const NAME: &str = "pow_organizations";
 pub const MIGRATIONS: &[SqlMigration] = &[
     pow_core::sql_migration!("20270201000000", "create_organizations"),
     pow_core::sql_migration!("20270201000001", "create_organization_teams"),
+    pow_core::sql_migration!("20270201000002", "create_organization_domains"),
 ];
 
 /// The invitation mail.
@@ -160,6 +166,8 @@ pub mod permission {
     pub const MANAGE_MEMBERS: &str = "members:manage";
     /// Create, rename and delete teams, and manage every team's members.
     pub const MANAGE_TEAMS: &str = "teams:manage";
+    /// Claim, verify and give up domains, and set who may join through them.
+    pub const MANAGE_DOMAINS: &str = "domains:manage";
 }
 
 /// The extension's audit events (`detail.organization`: the organization's id).
@@ -197,6 +205,19 @@ pub mod events {
     pub const TEAM_ROLE_CHANGED: EventName = EventName::new("organization.team_role_changed");
     /// Someone left or was taken out of a team (`detail.team`, `detail.member`).
     pub const TEAM_MEMBER_REMOVED: EventName = EventName::new("organization.team_member_removed");
+    /// A domain was claimed (`detail.domain`).
+    pub const DOMAIN_ADDED: EventName = EventName::new("organization.domain_added");
+    /// A domain was verified by its TXT record (`detail.domain`).
+    pub const DOMAIN_VERIFIED: EventName = EventName::new("organization.domain_verified");
+    /// A domain's join policy changed (`detail.domain_id`, `detail.policy`).
+    pub const DOMAIN_POLICY_CHANGED: EventName =
+        EventName::new("organization.domain_policy_changed");
+    /// A domain was given up (`detail.domain_id`).
+    pub const DOMAIN_REMOVED: EventName = EventName::new("organization.domain_removed");
+    /// A user asked to join through a domain.
+    pub const JOIN_REQUESTED: EventName = EventName::new("organization.join_requested");
+    /// A request to join was denied (`detail.member`).
+    pub const JOIN_DENIED: EventName = EventName::new("organization.join_denied");
 }
 
 /// What a member with a role may do: the app's rules, a small trait rather than a rules
@@ -226,8 +247,8 @@ pub trait Permissions: Send + Sync + 'static {
     fn allows(&self, settings: &Organizations, role: &str, permission: &str) -> bool;
 }
 
-/// The default permissions: closing needs an owner; renaming, inviting, managing members
-/// and managing teams an admin or above; anything else is refused.
+/// The default permissions: closing needs an owner; renaming, inviting, managing members,
+/// teams and domains an admin or above; anything else is refused.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct RankPermissions;
 
@@ -238,7 +259,8 @@ impl Permissions for RankPermissions {
             permission::UPDATE
             | permission::INVITE
             | permission::MANAGE_MEMBERS
-            | permission::MANAGE_TEAMS => ADMIN,
+            | permission::MANAGE_TEAMS
+            | permission::MANAGE_DOMAINS => ADMIN,
             _ => return false,
         };
         settings.at_least(role, needed)
@@ -266,6 +288,7 @@ pub struct Organizations {
     teams: bool,
     team_roles: Vec<Role>,
     max_teams: usize,
+    resolver: Option<Arc<dyn domains::TxtResolver>>,
 }
 
 impl std::fmt::Debug for Organizations {
@@ -279,6 +302,7 @@ impl std::fmt::Debug for Organizations {
             .field("teams", &self.teams)
             .field("team_roles", &self.team_roles)
             .field("max_teams", &self.max_teams)
+            .field("domains", &self.resolver.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -299,6 +323,7 @@ impl Default for Organizations {
             teams: false,
             team_roles: vec![role(TEAM_LEAD, 200), role(TEAM_MEMBER, 100)],
             max_teams: DEFAULT_MAX_TEAMS,
+            resolver: None,
         }
     }
 }
@@ -380,6 +405,18 @@ impl Organizations {
     pub fn max_teams(mut self, max: usize) -> Self {
         self.max_teams = max;
         self
+    }
+
+    /// Verified domains ([`domains`]), proven by DNS TXT records that `resolver` looks up
+    /// (`domains::DohResolver` with the `doh` feature). The default is off.
+    pub fn domains(mut self, resolver: impl domains::TxtResolver) -> Self {
+        self.resolver = Some(Arc::new(resolver));
+        self
+    }
+
+    /// The resolver of verified domains, when they are on.
+    pub fn resolver(&self) -> Option<&Arc<dyn domains::TxtResolver>> {
+        self.resolver.as_ref()
     }
 
     /// Whether teams are on.
@@ -466,9 +503,16 @@ impl Extension for Organizations {
                 events::TEAM_DELETED,
                 events::TEAM_ROLE_CHANGED,
                 events::TEAM_MEMBER_REMOVED,
+                events::DOMAIN_ADDED,
+                events::DOMAIN_VERIFIED,
+                events::DOMAIN_POLICY_CHANGED,
+                events::DOMAIN_REMOVED,
+                events::JOIN_REQUESTED,
+                events::JOIN_DENIED,
             ])
             .user_table("organization_members", "user_id")
             .user_table("organization_team_members", "user_id")
+            .user_table("organization_join_requests", "user_id")
             .user_data(MemberData)
             .keeps_user_data();
         ext.pages([

@@ -24,8 +24,11 @@ use pow_core::users::{Params, User};
 use pow_core::views::{Field, FieldType, Form, Link, PageBody, PageId};
 use pow_core::PowError;
 
+use crate::domains::{self, Domain, JoinPolicy, JoinRequest, Joining};
 use crate::flows::{self, Accepted, Invalid, Invited, INVITATION_PATH};
-use crate::{active, permission, Invitation, Member, Membership, Organizations, Refused, NAME};
+use crate::{
+    active, permission, Invitation, Member, Membership, Organization, Organizations, Refused, NAME,
+};
 
 /// The list of the user's organizations.
 pub const PAGE: PageId = PageId::new("organizations");
@@ -82,6 +85,20 @@ pub mod actions {
     pub const REMOVE_TEAM_MEMBER: ActionId = action("remove_team_member", ActionKind::Other);
     /// `POST /organizations/{slug}/teams/{team}/delete`.
     pub const DELETE_TEAM: ActionId = action("delete_team", ActionKind::Other);
+    /// `POST /organizations/{slug}/domains`.
+    pub const ADD_DOMAIN: ActionId = action("add_domain", ActionKind::Other);
+    /// `POST /organizations/{slug}/domains/verify`.
+    pub const VERIFY_DOMAIN: ActionId = action("verify_domain", ActionKind::Other);
+    /// `POST /organizations/{slug}/domains/policy`.
+    pub const DOMAIN_POLICY: ActionId = action("domain_policy", ActionKind::Other);
+    /// `POST /organizations/{slug}/domains/remove`.
+    pub const REMOVE_DOMAIN: ActionId = action("remove_domain", ActionKind::Other);
+    /// `POST /organizations/{slug}/join`.
+    pub const JOIN: ActionId = action("join", ActionKind::Other);
+    /// `POST /organizations/{slug}/requests/approve`.
+    pub const APPROVE: ActionId = action("approve_join", ActionKind::Other);
+    /// `POST /organizations/{slug}/requests/deny`.
+    pub const DENY: ActionId = action("deny_join", ActionKind::Other);
 }
 
 const TEAM: &str = "/organizations/{slug}/teams/{team}";
@@ -189,6 +206,59 @@ pub(crate) fn page_routes(ext: &Organizations) -> Vec<PageRoute> {
             pow_core::page_act!(ext, accept),
         ),
     ];
+    if ext.resolver().is_some() {
+        routes.extend([
+            PageRoute::new(
+                Verb::Post,
+                "/organizations/{slug}/domains",
+                actions::ADD_DOMAIN,
+                pow_core::page_act!(ext, add_domain),
+            )
+            .signed_in(),
+            PageRoute::new(
+                Verb::Post,
+                "/organizations/{slug}/domains/verify",
+                actions::VERIFY_DOMAIN,
+                pow_core::page_act!(ext, verify_domain),
+            )
+            .signed_in(),
+            PageRoute::new(
+                Verb::Post,
+                "/organizations/{slug}/domains/policy",
+                actions::DOMAIN_POLICY,
+                pow_core::page_act!(ext, domain_policy),
+            )
+            .signed_in(),
+            PageRoute::new(
+                Verb::Post,
+                "/organizations/{slug}/domains/remove",
+                actions::REMOVE_DOMAIN,
+                pow_core::page_act!(ext, remove_domain),
+            )
+            .signed_in(),
+            PageRoute::new(
+                Verb::Post,
+                "/organizations/{slug}/join",
+                actions::JOIN,
+                pow_core::page_act!(ext, join),
+            )
+            .signed_in(),
+            PageRoute::new(
+                Verb::Post,
+                "/organizations/{slug}/requests/approve",
+                actions::APPROVE,
+                pow_core::page_act!(ext, approve),
+            )
+            .signed_in(),
+            PageRoute::new(
+                Verb::Post,
+                "/organizations/{slug}/requests/deny",
+                actions::DENY,
+                pow_core::page_act!(ext, deny),
+            )
+            .signed_in(),
+        ]);
+    }
     if ext.has_teams() {
         routes.extend([
             PageRoute::new(
@@ -336,6 +406,7 @@ fn list_page(
     cookie: &CookieSession,
     memberships: &[Membership],
     active: Option<&str>,
+    joinable: &[(Organization, JoinPolicy)],
     errors: &[(&'static str, String)],
 ) -> Page {
     let errors_of = |name: &str| {
@@ -358,7 +429,7 @@ fn list_page(
         step.text("pow_organizations_create"),
     );
     let switch = step.text("pow_organizations_switch");
-    let extra_forms = memberships
+    let mut extra_forms: Vec<Form> = memberships
         .iter()
         .map(|m| {
             let mut about = format!(
@@ -378,6 +449,20 @@ fn list_page(
             )
         })
         .collect();
+    for (org, policy) in joinable {
+        let label = match policy {
+            JoinPolicy::Automatic => step.text("pow_organizations_join"),
+            _ => step.text("pow_organizations_ask_to_join"),
+        };
+        let about = format!("{}: {}", step.text("pow_organizations_joinable"), org.name);
+        extra_forms.push(button(
+            cookie,
+            org_path(step, &org.slug, "/join"),
+            Vec::new(),
+            &about,
+            label,
+        ));
+    }
     let links = memberships
         .iter()
         .map(|m| {
@@ -412,12 +497,14 @@ async fn index(
     let memberships = flows::memberships(&step.config, &user).await?;
     let active = active::current(&step.config, &user, &fingerprint(client)).await?;
     let active = active.map(|m| m.organization.id);
+    let joinable = domains::joinable(&step.config, &user).await?;
     Ok(Answer::render(move |step, cookie| {
         Ok(list_page(
             step,
             cookie,
             &memberships,
             active.as_deref(),
+            &joinable,
             &[],
         ))
     }))
@@ -449,7 +536,7 @@ async fn create(
             };
             Ok(Answer::render(move |step, cookie| {
                 let errors = [(field, step.text(key))];
-                Ok(list_page(step, cookie, &memberships, None, &errors).with_status(422))
+                Ok(list_page(step, cookie, &memberships, None, &[], &errors).with_status(422))
             }))
         }
     }
@@ -483,6 +570,8 @@ struct Shown {
     members: Vec<Member>,
     invitations: Vec<Invitation>,
     teams: Option<Vec<crate::teams::Team>>,
+    domains: Option<Vec<Domain>>,
+    requests: Option<Vec<JoinRequest>>,
     settings: Organizations,
     user_id: i64,
 }
@@ -634,6 +723,37 @@ fn org_page(step: &Step, cookie: &CookieSession, shown: &Shown) -> Page {
             ));
         }
     }
+    if let Some(domains) = &shown.domains {
+        domain_forms(step, cookie, &org.slug, domains, &mut extra_forms);
+    }
+    if let Some(requests) = &shown.requests {
+        let (approve, deny) = (
+            step.text("pow_organizations_approve"),
+            step.text("pow_organizations_deny"),
+        );
+        for request in requests {
+            let who = request
+                .email
+                .clone()
+                .unwrap_or_else(|| request.user_id.to_string());
+            let about = format!("{}: {who}", step.text("pow_organizations_join_requests"));
+            let id = hidden("user_id", request.user_id.to_string());
+            extra_forms.push(button(
+                cookie,
+                path("/requests/approve"),
+                vec![id.clone()],
+                &about,
+                approve.clone(),
+            ));
+            extra_forms.push(button(
+                cookie,
+                path("/requests/deny"),
+                vec![id],
+                &about,
+                deny.clone(),
+            ));
+        }
+    }
     let mut page = Page::new(
         ORGANIZATION_PAGE,
         "pow_organizations_title",
@@ -669,11 +789,15 @@ async fn show(
         .await?
         .unwrap_or_default();
     let teams = crate::teams::list(&step.config, &user, &slug).await?.ok();
+    let domains = domains::list(&step.config, &user, &slug).await?.ok();
+    let requests = domains::requests(&step.config, &user, &slug).await?.ok();
     let shown = Shown {
         membership,
         members,
         invitations,
         teams,
+        domains,
+        requests,
         settings: ext.clone(),
         user_id: user.id,
     };
@@ -1214,5 +1338,252 @@ async fn delete_team(
         client,
         outcome,
         "pow_organizations_team_deleted",
+    ))
+}
+
+/// The domain rows of the organization's page: each with its state (and the TXT record to
+/// publish until verified), verify, policy and remove forms; then the form adding one.
+fn domain_forms(
+    step: &Step,
+    cookie: &CookieSession,
+    slug: &str,
+    domains: &[Domain],
+    forms: &mut Vec<Form>,
+) {
+    let path = |action: &str| org_path(step, slug, action);
+    for domain in domains {
+        let state = match domain.verified_at {
+            Some(_) => step.text("pow_organizations_domain_verified"),
+            None => step
+                .config
+                .messages()
+                .message(
+                    &step.lang,
+                    "pow_organizations_unverified",
+                    &[
+                        ("name", domain.record_name().into()),
+                        ("value", domain.record_value().into()),
+                    ],
+                )
+                .unwrap_or_default(),
+        };
+        let about = format!("{}: {}", domain.domain, state);
+        let id = hidden("id", domain.id.clone());
+        if domain.verified_at.is_none() {
+            forms.push(button(
+                cookie,
+                path("/domains/verify"),
+                vec![id.clone()],
+                &about,
+                step.text("pow_organizations_verify"),
+            ));
+        }
+        let policy = Field::new(
+            "join_policy",
+            format!(
+                "{} — {}",
+                domain.domain,
+                step.text("pow_organizations_join_policy")
+            ),
+            FieldType::Text,
+        )
+        .value(
+            serde_json::to_value(domain.join_policy)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default(),
+        );
+        forms.push(form(
+            cookie,
+            path("/domains/policy"),
+            None,
+            vec![id.clone(), policy],
+            step.text("pow_organizations_set_policy"),
+        ));
+        forms.push(button(
+            cookie,
+            path("/domains/remove"),
+            vec![id],
+            &about,
+            step.text("pow_organizations_remove"),
+        ));
+    }
+    forms.push(form(
+        cookie,
+        path("/domains"),
+        None,
+        vec![input(
+            step,
+            "domain",
+            "pow_organizations_domain",
+            FieldType::Text,
+        )],
+        step.text("pow_organizations_add_domain"),
+    ));
+}
+
+fn domain_refusal(step: &Step, client: &mut dyn Client, invalid: domains::Invalid) -> Answer {
+    let key = match invalid {
+        domains::Invalid::Domain => "pow_organizations_invalid_domain",
+        domains::Invalid::Claimed => "pow_organizations_domain_claimed",
+        domains::Invalid::NotProven => "pow_organizations_domain_not_proven",
+        domains::Invalid::Taken => "pow_organizations_domain_taken",
+    };
+    client.flash(FlashKind::Error, Some(step.text(key)));
+    Answer::Redirect(org_path(step, &param(step, "slug"), ""))
+}
+
+/// `POST /organizations/{slug}/domains`.
+async fn add_domain(
+    step: &mut Step,
+    client: &mut dyn Client,
+    _: &Organizations,
+) -> Result<Answer, PowError> {
+    let user = step.signed_in()?.clone();
+    let domain = form_value(step, "domain");
+    Ok(
+        match domains::add(&step.config, &user, &param(step, "slug"), &domain).await? {
+            Ok(_) => back(step, client, Ok(()), "pow_organizations_domain_added"),
+            Err(Ok(refused)) => back(step, client, Err(refused), ""),
+            Err(Err(invalid)) => domain_refusal(step, client, invalid),
+        },
+    )
+}
+
+/// `POST /organizations/{slug}/domains/verify`.
+async fn verify_domain(
+    step: &mut Step,
+    client: &mut dyn Client,
+    _: &Organizations,
+) -> Result<Answer, PowError> {
+    let user = step.signed_in()?.clone();
+    let id = form_value(step, "id");
+    Ok(
+        match domains::verify(&step.config, &user, &param(step, "slug"), &id).await? {
+            Ok(_) => back(step, client, Ok(()), "pow_organizations_domain_verified"),
+            Err(Ok(refused)) => back(step, client, Err(refused), ""),
+            Err(Err(invalid)) => domain_refusal(step, client, invalid),
+        },
+    )
+}
+
+/// `POST /organizations/{slug}/domains/policy`.
+async fn domain_policy(
+    step: &mut Step,
+    client: &mut dyn Client,
+    _: &Organizations,
+) -> Result<Answer, PowError> {
+    let user = step.signed_in()?.clone();
+    let id = form_value(step, "id");
+    let Some(policy) = JoinPolicy::parse(form_value(step, "join_policy").trim()) else {
+        client.flash(
+            FlashKind::Error,
+            Some(step.text("pow_organizations_join_policy")),
+        );
+        return Ok(Answer::Redirect(org_path(step, &param(step, "slug"), "")));
+    };
+    let outcome =
+        domains::set_policy(&step.config, &user, &param(step, "slug"), &id, policy).await?;
+    Ok(back(
+        step,
+        client,
+        outcome,
+        "pow_organizations_policy_changed",
+    ))
+}
+
+/// `POST /organizations/{slug}/domains/remove`.
+async fn remove_domain(
+    step: &mut Step,
+    client: &mut dyn Client,
+    _: &Organizations,
+) -> Result<Answer, PowError> {
+    let user = step.signed_in()?.clone();
+    let id = form_value(step, "id");
+    let outcome = domains::remove(&step.config, &user, &param(step, "slug"), &id).await?;
+    Ok(back(
+        step,
+        client,
+        outcome,
+        "pow_organizations_domain_removed",
+    ))
+}
+
+/// The answer of joining, or of an approval.
+fn joining(
+    step: &Step,
+    client: &mut dyn Client,
+    outcome: Result<Joining, Refused>,
+    to: String,
+) -> Answer {
+    match outcome {
+        Ok(Joining::Joined(membership)) => {
+            client.flash(FlashKind::Info, Some(step.text("pow_organizations_joined")));
+            Answer::Redirect(if to.is_empty() {
+                org_path(step, &membership.organization.slug, "")
+            } else {
+                to
+            })
+        }
+        Ok(Joining::Requested) => {
+            client.flash(
+                FlashKind::Info,
+                Some(step.text("pow_organizations_join_requested")),
+            );
+            Answer::Redirect(list_path(step))
+        }
+        Ok(Joining::Full) => {
+            client.flash(FlashKind::Error, Some(refusal_text(step, Refused::Full)));
+            Answer::Redirect(list_path(step))
+        }
+        Err(refused) => {
+            client.flash(FlashKind::Error, Some(refusal_text(step, refused)));
+            Answer::Redirect(list_path(step))
+        }
+    }
+}
+
+/// `POST /organizations/{slug}/join`: through the domain of the user's proven address.
+async fn join(
+    step: &mut Step,
+    client: &mut dyn Client,
+    _: &Organizations,
+) -> Result<Answer, PowError> {
+    let user = step.signed_in()?.clone();
+    let outcome = domains::join(&step.config, &user, &param(step, "slug")).await?;
+    Ok(joining(step, client, outcome, String::new()))
+}
+
+/// `POST /organizations/{slug}/requests/approve`.
+async fn approve(
+    step: &mut Step,
+    client: &mut dyn Client,
+    _: &Organizations,
+) -> Result<Answer, PowError> {
+    let user = step.signed_in()?.clone();
+    let slug = param(step, "slug");
+    let outcome = domains::decide(&step.config, &user, &slug, target(step), true).await?;
+    let to = org_path(step, &slug, "");
+    Ok(match outcome {
+        Ok(Some(joined)) => joining(step, client, Ok(joined), to),
+        Ok(None) => back(step, client, Ok(()), "pow_organizations_joined"),
+        Err(refused) => back(step, client, Err(refused), ""),
+    })
+}
+
+/// `POST /organizations/{slug}/requests/deny`.
+async fn deny(
+    step: &mut Step,
+    client: &mut dyn Client,
+    _: &Organizations,
+) -> Result<Answer, PowError> {
+    let user = step.signed_in()?.clone();
+    let slug = param(step, "slug");
+    let outcome = domains::decide(&step.config, &user, &slug, target(step), false).await?;
+    Ok(back(
+        step,
+        client,
+        outcome.map(|_| ()),
+        "pow_organizations_join_denied",
     ))
 }

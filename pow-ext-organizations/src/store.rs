@@ -311,7 +311,7 @@ pub enum Refused {
     InvalidEmail,
 }
 
-/// What joining through an invitation came to.
+/// What joining (through an invitation or a domain) came to.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Joined {
     /// The user is a member now, with this role.
@@ -667,6 +667,64 @@ impl Store {
                         }
                     };
                     Ok(Ok(target_role))
+                }).map_err(query_error))
+            })
+            .await
+    }
+
+    /// Makes `user_id` a member of `org_id` with `role` (a domain's join), under the
+    /// organization's lock and within `max_members`; `remove` runs in the same transaction
+    /// with `$1` the organization's id and `$2` the user's (a join request's deletion).
+    pub(crate) async fn add_member(
+        &self,
+        org_id: &str,
+        user_id: i64,
+        role: &str,
+        max_members: usize,
+        remove: Option<String>,
+    ) -> Result<Joined, PowError> {
+        let lock = lock_sql(&self.orgs);
+        let is_member = format!(
+            "SELECT COUNT(*) AS n FROM {} WHERE organization_id = $1 AND user_id = $2",
+            self.members
+        );
+        let count = format!(
+            "SELECT COUNT(*) AS n FROM {} WHERE organization_id = $1",
+            self.members
+        );
+        let insert = format!(
+            "INSERT INTO {} (organization_id, user_id, role, inserted_at, activated_at) \
+             VALUES ($1, $2, $3, $4, $5)",
+            self.members
+        );
+        let (org_id, role) = (org_id.to_owned(), role.to_owned());
+        let max = i64::try_from(max_members).unwrap_or(i64::MAX);
+        self.tables
+            .run(move |db| {
+                with_conn!(db, conn => conn.transaction::<_, DieselError, _>(|conn| {
+                    if execute(conn, &lock, &[org_id.as_str().into()])? == 0 {
+                        return Ok(Joined::Gone);
+                    }
+                    let ids = [P::from(org_id.as_str()), P::from(user_id)];
+                    let member: Vec<Count> = load(conn, &is_member, &ids)?;
+                    if member.first().map_or(0, |c| c.n) > 0 {
+                        if let Some(remove) = &remove {
+                            execute(conn, remove, &ids)?;
+                        }
+                        return Ok(Joined::Already);
+                    }
+                    let members: Vec<Count> = load(conn, &count, &[org_id.as_str().into()])?;
+                    if members.first().map_or(0, |c| c.n) >= max {
+                        return Ok(Joined::Full);
+                    }
+                    execute(conn, &insert, &[
+                        org_id.as_str().into(), user_id.into(), role.as_str().into(),
+                        now().into(), P::At(None),
+                    ])?;
+                    if let Some(remove) = &remove {
+                        execute(conn, remove, &ids)?;
+                    }
+                    Ok(Joined::Member(role.clone()))
                 }).map_err(query_error))
             })
             .await

@@ -1343,6 +1343,346 @@ fn teams_are_off_unless_turned_on_and_their_pages_work() {
     assert_refused(&res, 409, "organization_full");
 }
 
+// -- 9. Verified domains.
+
+fn domains_are_proven_by_txt_records_and_let_proven_addresses_join(users: DieselUsersContext) {
+    use pow_ext_organizations::domains::StaticTxt;
+    let dns = StaticTxt::new();
+    // Unconfirmed users may sign in: joining still asks for a proven address.
+    let confirmation = pow_ext_email_confirmation::EmailConfirmation::new().soft(true);
+    let h = start_full(
+        users,
+        Organizations::new().domains(dns.clone()),
+        confirmation,
+    );
+    let ada = Api::sign_in(h.api, OWNER);
+    create(&ada, "acme");
+    // Public suffixes and malformed names are refused.
+    for refused in ["com", "co.uk", "not a domain"] {
+        let res = ada.call(
+            "POST",
+            "/organizations/acme/domains",
+            json!({ "domain": refused }),
+        );
+        assert_refused(&res, 422, "invalid_domain");
+    }
+    let res = ada.call(
+        "POST",
+        "/organizations/acme/domains",
+        json!({ "domain": "Acme.com." }),
+    );
+    assert_eq!(res.status, 201, "{}", res.body);
+    let added = json_of(&res)["data"].clone();
+    assert_eq!(added["domain"], "acme.com");
+    assert_eq!(added["record"]["name"], "_pow-verification.acme.com");
+    let id = added["id"].as_str().unwrap().to_owned();
+    let verify = |api: &Api, slug: &str, id: &str| {
+        api.call(
+            "POST",
+            &format!("/organizations/{slug}/domains/{id}/verify"),
+            json!({}),
+        )
+    };
+    // Not proven until the record is there.
+    assert_refused(&verify(&ada, "acme", &id), 422, "domain_not_proven");
+    dns.set(
+        "_pow-verification.acme.com",
+        ["v=spf1 -all", "pow-verification=wrong"],
+    );
+    assert_refused(&verify(&ada, "acme", &id), 422, "domain_not_proven");
+    dns.set(
+        "_pow-verification.acme.com",
+        [added["record"]["value"].as_str().unwrap()],
+    );
+    let res = verify(&ada, "acme", &id);
+    assert_eq!(res.status, 200, "{}", res.body);
+    assert!(json_of(&res)["data"]["verified_at"].is_string());
+    // A verified domain belongs to one organization.
+    user(&h.config, "rival@example.com");
+    let rival = Api::sign_in(h.api, "rival@example.com");
+    create(&rival, "rival");
+    let res = rival.call(
+        "POST",
+        "/organizations/rival/domains",
+        json!({ "domain": "acme.com" }),
+    );
+    let theirs = json_of(&res)["data"].clone();
+    dns.set(
+        "_pow-verification.acme.com",
+        [theirs["record"]["value"].as_str().unwrap()],
+    );
+    assert_refused(
+        &verify(&rival, "rival", theirs["id"].as_str().unwrap()),
+        409,
+        "domain_taken",
+    );
+    // Off by default: nobody joins.
+    user(&h.config, "dave@acme.com");
+    let dave = Api::sign_in(h.api, "dave@acme.com");
+    assert_eq!(
+        json_of(&dave.get("/organizations/joinable"))["data"],
+        json!([])
+    );
+    assert_refused(
+        &dave.call("POST", "/organizations/acme/join", json!({})),
+        404,
+        "not_found",
+    );
+    // Automatic: a proven address at the domain joins at once, as a member.
+    let policy = |policy: &str| {
+        ada.call(
+            "PATCH",
+            &format!("/organizations/acme/domains/{id}"),
+            json!({ "join_policy": policy }),
+        )
+    };
+    assert_eq!(policy("automatic").status, 200);
+    let joinable = json_of(&dave.get("/organizations/joinable"))["data"].clone();
+    assert_eq!(
+        joinable,
+        json!([{ "organization": { "name": "ACME", "slug": "acme" }, "join_policy": "automatic" }])
+    );
+    let res = dave.call("POST", "/organizations/acme/join", json!({}));
+    assert_eq!(
+        (res.status, json_of(&res)["data"]["role"].as_str()),
+        (200, Some("member")),
+        "{}",
+        res.body
+    );
+    // Not an address proven at the domain: refused alike.
+    unproven(&h.config, "erin@acme.com");
+    let erin = Api::sign_in(h.api, "erin@acme.com");
+    assert_eq!(
+        json_of(&erin.get("/organizations/joinable"))["data"],
+        json!([])
+    );
+    assert_refused(
+        &erin.call("POST", "/organizations/acme/join", json!({})),
+        404,
+        "not_found",
+    );
+    assert_refused(
+        &rival.call("POST", "/organizations/acme/join", json!({})),
+        404,
+        "not_found",
+    );
+    // A member manages no domains.
+    assert_refused(
+        &dave.call(
+            "POST",
+            "/organizations/acme/domains",
+            json!({ "domain": "acme.org" }),
+        ),
+        403,
+        "forbidden",
+    );
+    // Request: an admin decides.
+    assert_eq!(policy("request").status, 200);
+    let frank = user(&h.config, "frank@acme.com");
+    let frank_api = Api::sign_in(h.api, "frank@acme.com");
+    let res = frank_api.call("POST", "/organizations/acme/join", json!({}));
+    assert_eq!(res.status, 202, "{}", res.body);
+    assert_refused(&frank_api.get("/organizations/acme"), 404, "not_found");
+    assert_refused(
+        &dave.get("/organizations/acme/join-requests"),
+        403,
+        "forbidden",
+    );
+    let waiting = json_of(&ada.get("/organizations/acme/join-requests"))["data"].clone();
+    assert_eq!(waiting[0]["email"], "frank@acme.com");
+    let res = ada.call(
+        "POST",
+        &format!("/organizations/acme/join-requests/{}/approve", frank.id),
+        json!({}),
+    );
+    assert_eq!(res.status, 200, "{}", res.body);
+    assert_eq!(
+        json_of(&frank_api.get("/organizations/acme"))["data"]["role"],
+        "member"
+    );
+    let gus = user(&h.config, "gus@acme.com");
+    let gus_api = Api::sign_in(h.api, "gus@acme.com");
+    assert_eq!(
+        gus_api
+            .call("POST", "/organizations/acme/join", json!({}))
+            .status,
+        202
+    );
+    let res = ada.call(
+        "POST",
+        &format!("/organizations/acme/join-requests/{}/deny", gus.id),
+        json!({}),
+    );
+    assert_eq!(res.status, 200, "{}", res.body);
+    assert_refused(&gus_api.get("/organizations/acme"), 404, "not_found");
+    assert_eq!(
+        json_of(&ada.get("/organizations/acme/join-requests"))["data"],
+        json!([])
+    );
+    // Given up: nobody joins through it any more.
+    assert_eq!(
+        ada.call(
+            "DELETE",
+            &format!("/organizations/acme/domains/{id}"),
+            json!({})
+        )
+        .status,
+        200
+    );
+    assert_eq!(
+        json_of(&gus_api.get("/organizations/joinable"))["data"],
+        json!([])
+    );
+}
+
+fn domains_are_proven_by_txt_records_and_let_proven_addresses_join_on_sqlite() {
+    domains_are_proven_by_txt_records_and_let_proven_addresses_join(sqlite());
+}
+
+fn domains_are_proven_by_txt_records_and_let_proven_addresses_join_on_postgres() {
+    if let Some(users) = postgres() {
+        domains_are_proven_by_txt_records_and_let_proven_addresses_join(users);
+    }
+}
+
+/// A DNS-over-HTTPS resolver on a loopback port, answering TXT queries from `records`.
+fn fake_doh(
+    records: Arc<std::sync::Mutex<std::collections::BTreeMap<String, String>>>,
+) -> SocketAddr {
+    use axum::extract::Query;
+    use axum::routing::get;
+    let app = axum::Router::new().route(
+        "/dns-query",
+        get(
+            move |Query(query): Query<std::collections::BTreeMap<String, String>>| {
+                let records = Arc::clone(&records);
+                async move {
+                    assert_eq!(query.get("type").map(String::as_str), Some("TXT"));
+                    let name = query.get("name").cloned().unwrap_or_default();
+                    let found = records.lock().unwrap().get(&name).cloned();
+                    axum::Json(match found {
+                        Some(value) => json!({ "Status": 0, "Answer": [
+                        { "name": name, "type": 16, "TTL": 60, "data": format!("\"{value}\"") },
+                    ] }),
+                        None => json!({ "Status": 3 }),
+                    })
+                }
+            },
+        ),
+    );
+    pow_testkit::serve_axum(app)
+}
+
+fn the_dns_over_https_resolver_proves_a_domain() {
+    use pow_ext_organizations::domains::DohResolver;
+    let records = Arc::new(std::sync::Mutex::new(std::collections::BTreeMap::new()));
+    let doh = fake_doh(Arc::clone(&records));
+    let resolver = DohResolver::new(format!("http://{doh}/dns-query"));
+    let h = start_with(sqlite(), Organizations::new().domains(resolver));
+    let ada = Api::sign_in(h.api, OWNER);
+    create(&ada, "acme");
+    let res = ada.call(
+        "POST",
+        "/organizations/acme/domains",
+        json!({ "domain": "acme.com" }),
+    );
+    let added = json_of(&res)["data"].clone();
+    let id = added["id"].as_str().unwrap();
+    let path = format!("/organizations/acme/domains/{id}/verify");
+    // NXDOMAIN: not proven.
+    assert_refused(
+        &ada.call("POST", &path, json!({})),
+        422,
+        "domain_not_proven",
+    );
+    records.lock().unwrap().insert(
+        "_pow-verification.acme.com".to_owned(),
+        added["record"]["value"].as_str().unwrap().to_owned(),
+    );
+    let res = ada.call("POST", &path, json!({}));
+    assert_eq!(res.status, 200, "{}", res.body);
+}
+
+fn the_domain_pages_prove_and_join() {
+    use pow_ext_organizations::domains::StaticTxt;
+    let dns = StaticTxt::new();
+    let h = start_with(sqlite(), Organizations::new().domains(dns.clone()));
+    let mut browser = Client::new(h.pages);
+    browser.sign_in(OWNER, PASSWORD);
+    let csrf = browser.get("/organizations").csrf();
+    browser.post(
+        "/organizations",
+        &[
+            ("_csrf_token", csrf.as_str()),
+            ("user[name]", "Acme"),
+            ("user[slug]", "acme"),
+        ],
+    );
+    let res = browser.post(
+        "/organizations/acme/domains",
+        &[("_csrf_token", csrf.as_str()), ("user[domain]", "acme.com")],
+    );
+    assert_eq!(
+        (res.status, res.location()),
+        (302, "/organizations/acme"),
+        "{}",
+        res.body
+    );
+    let page = browser.get("/organizations/acme");
+    let at = page
+        .body
+        .find("pow-verification=")
+        .expect("the record to publish");
+    let value: String = page.body[at..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '=')
+        .collect();
+    dns.set("_pow-verification.acme.com", [value]);
+    let ada = Api::sign_in(h.api, OWNER);
+    let id = json_of(&ada.get("/organizations/acme/domains"))["data"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let res = browser.post(
+        "/organizations/acme/domains/verify",
+        &[("_csrf_token", csrf.as_str()), ("user[id]", id.as_str())],
+    );
+    assert_eq!(res.status, 302);
+    let res = browser.post(
+        "/organizations/acme/domains/policy",
+        &[
+            ("_csrf_token", csrf.as_str()),
+            ("user[id]", id.as_str()),
+            ("user[join_policy]", "automatic"),
+        ],
+    );
+    assert_eq!(res.status, 302);
+    let listed = json_of(&ada.get("/organizations/acme/domains"))["data"][0].clone();
+    assert!(listed["verified_at"].is_string(), "{listed}");
+    assert_eq!(listed["join_policy"], "automatic");
+    // A proven address at the domain sees the organization and joins from the list.
+    user(&h.config, "dave@acme.com");
+    let mut dave = Client::new(h.pages);
+    dave.sign_in("dave@acme.com", PASSWORD);
+    let list = dave.get("/organizations");
+    assert!(
+        list.body.contains("/organizations/acme/join"),
+        "{}",
+        list.body
+    );
+    let res = dave.post(
+        "/organizations/acme/join",
+        &[("_csrf_token", list.csrf().as_str())],
+    );
+    assert_eq!(
+        (res.status, res.location()),
+        (302, "/organizations/acme"),
+        "{}",
+        res.body
+    );
+    assert_eq!(dave.get("/organizations/acme").status, 200);
+}
+
 pow_testkit::on_both!(
     organizations_are_created_listed_renamed_and_closed_on_sqlite,
     organizations_are_created_listed_renamed_and_closed_on_postgres,
@@ -1365,4 +1705,8 @@ pow_testkit::on_both!(
     teams_hold_members_only_with_roles_of_their_own_on_sqlite,
     teams_hold_members_only_with_roles_of_their_own_on_postgres,
     teams_are_off_unless_turned_on_and_their_pages_work,
+    domains_are_proven_by_txt_records_and_let_proven_addresses_join_on_sqlite,
+    domains_are_proven_by_txt_records_and_let_proven_addresses_join_on_postgres,
+    the_dns_over_https_resolver_proves_a_domain,
+    the_domain_pages_prove_and_join,
 );

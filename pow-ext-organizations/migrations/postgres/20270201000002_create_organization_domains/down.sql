@@ -1,0 +1,2 @@
+DROP TABLE organization_join_requests;
+DROP TABLE organization_domains;
