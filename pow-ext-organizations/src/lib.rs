@@ -105,7 +105,9 @@ pub use store::{Invitation, Member, Membership, Organization, Refused};
 pub const NAME: &str = "pow_organizations";
 
 /// The extension's migrations: the `organizations`, `organization_members` and
-/// `organization_invitations` tables.
+/// `organization_invitations` tables, the teams' (`organization_teams`,
+/// `organization_team_members`) and the domains' (`organization_domains`,
+/// `organization_join_requests`), made whether teams and domains are on or not.
 pub const MIGRATIONS: &[SqlMigration] = &[
     pow_core::sql_migration!("20270201000000", "create_organizations"),
     pow_core::sql_migration!("20270201000001", "create_organization_teams"),
@@ -331,7 +333,8 @@ impl Default for Organizations {
 impl Organizations {
     /// The defaults: the three built-in roles, [`RankPermissions`], 100 members and 100
     /// pending invitations per organization, 48-hour invitation links, 30 days of grace
-    /// before a closed organization's purge, no teams.
+    /// before a closed organization's purge, no teams (50 per organization when on), no
+    /// domains.
     pub fn new() -> Self {
         Self::default()
     }
@@ -401,9 +404,9 @@ impl Organizations {
         self
     }
 
-    /// The most teams an organization may have. The default is 50.
+    /// The most teams an organization may have (at least 1). The default is 50.
     pub fn max_teams(mut self, max: usize) -> Self {
-        self.max_teams = max;
+        self.max_teams = max.max(1);
         self
     }
 
@@ -528,20 +531,51 @@ impl Extension for Organizations {
         for route in api::api_routes(self) {
             ext.api_route(route);
         }
-        ext.api_document(pow_core::api::openapi_fragment(
-            NAME,
-            include_str!("../openapi.json"),
-        ));
+        ext.api_document(self.document());
     }
 }
 
-/// A user's memberships in their export; their erasure passes ownership on.
+impl Organizations {
+    /// The OpenAPI fragment of the routes this setup serves: without the teams' or the
+    /// domains' operations when they are off.
+    fn document(&self) -> Option<serde_json::Value> {
+        let mut fragment = pow_core::api::openapi_fragment(NAME, include_str!("../openapi.json"))?;
+        if let Some(paths) = fragment
+            .get_mut("paths")
+            .and_then(serde_json::Value::as_object_mut)
+        {
+            paths.retain(|path, _| {
+                let team = path.contains("/teams");
+                let domain = path.contains("/domains")
+                    || path.contains("/join")
+                    || path.ends_with("/joinable");
+                (self.teams || !team) && (self.resolver.is_some() || !domain)
+            });
+        }
+        Some(fragment)
+    }
+}
+
+/// A user's memberships (and teams) in their export; their erasure passes ownership on.
 struct MemberData;
 
 #[async_trait::async_trait]
 impl UserData for MemberData {
     async fn export(&self, config: &PowConfig, user: &User) -> Result<serde_json::Value, PowError> {
-        Ok(serde_json::json!(flows::memberships(config, user).await?))
+        let memberships = flows::memberships(config, user).await?;
+        let mut teams = Vec::new();
+        for membership in &memberships {
+            for (team, role) in
+                crate::teams::of_member(config, &membership.organization.id, user.id).await?
+            {
+                teams.push(serde_json::json!({
+                    "organization": membership.organization.slug,
+                    "team": team.name,
+                    "role": role,
+                }));
+            }
+        }
+        Ok(serde_json::json!({ "memberships": memberships, "teams": teams }))
     }
 
     async fn erase(&self, config: &PowConfig, user: &User) -> Result<(), PowError> {

@@ -1205,14 +1205,34 @@ async fn team(
     let members = crate::teams::members(&step.config, &user, &slug, &team_id)
         .await?
         .unwrap_or_default();
+    let Some(membership) = flows::membership(&step.config, &user, &slug).await? else {
+        return Ok(Answer::Stop(list_path(step)));
+    };
+    let may = Manages {
+        members: crate::teams::manages(&step.config, &membership, user.id, &team_id).await?,
+        team: ext.allows(&membership.role, permission::MANAGE_TEAMS),
+        viewer: user.id,
+    };
     let roles = ext
         .team_roles()
         .iter()
         .map(|r| r.name.clone())
         .collect::<Vec<_>>();
     Ok(Answer::render(move |step, cookie| {
-        Ok(team_page(step, cookie, &slug, &team, &members, &roles))
+        Ok(team_page(
+            step, cookie, &slug, &team, &members, &roles, &may,
+        ))
     }))
+}
+
+/// What the viewer of a team's page may do.
+struct Manages {
+    /// Manage its members (`teams:manage`, or its lead).
+    members: bool,
+    /// Delete it (`teams:manage`).
+    team: bool,
+    /// The viewer's id: they may leave.
+    viewer: i64,
 }
 
 fn team_page(
@@ -1222,9 +1242,11 @@ fn team_page(
     team: &crate::teams::Team,
     members: &[Member],
     roles: &[String],
+    may: &Manages,
 ) -> Page {
     let path = |action: &str| team_path(step, slug, &team.id, action);
     let remove = step.text("pow_organizations_remove");
+    let leave = step.text("pow_organizations_leave");
     let mut extra_forms: Vec<Form> = members
         .iter()
         .map(|member| {
@@ -1234,35 +1256,53 @@ fn team_page(
                 .unwrap_or_else(|| member.user_id.to_string());
             let about = format!("{who}: {}", member.role);
             let id = hidden("user_id", member.user_id.to_string());
-            button(cookie, path("/remove"), vec![id], &about, remove.clone())
+            if member.user_id == may.viewer {
+                button(cookie, path("/remove"), vec![id], &about, leave.clone())
+            } else if may.members {
+                button(cookie, path("/remove"), vec![id], &about, remove.clone())
+            } else {
+                form(
+                    cookie,
+                    String::new(),
+                    None,
+                    vec![Field::note("about", about)],
+                    String::new(),
+                )
+            }
         })
         .collect();
-    extra_forms.push(button(
-        cookie,
-        path("/delete"),
-        Vec::new(),
-        &team.name,
-        step.text("pow_organizations_delete_team"),
-    ));
-    let add = form(
-        cookie,
-        path("/members"),
-        None,
-        vec![
-            input(step, "email", "pow_organizations_email", FieldType::Email),
-            Field::new(
-                "role",
-                format!(
-                    "{} ({})",
-                    step.text("pow_organizations_role"),
-                    roles.join(" ")
-                ),
-                FieldType::Text,
-            )
-            .value(crate::TEAM_MEMBER),
-        ],
-        step.text("pow_organizations_set_team_role"),
-    );
+    if may.team {
+        extra_forms.push(button(
+            cookie,
+            path("/delete"),
+            Vec::new(),
+            &team.name,
+            step.text("pow_organizations_delete_team"),
+        ));
+    }
+    let add = if !may.members {
+        form(cookie, String::new(), None, Vec::new(), String::new())
+    } else {
+        form(
+            cookie,
+            path("/members"),
+            None,
+            vec![
+                input(step, "email", "pow_organizations_email", FieldType::Email),
+                Field::new(
+                    "role",
+                    format!(
+                        "{} ({})",
+                        step.text("pow_organizations_role"),
+                        roles.join(" ")
+                    ),
+                    FieldType::Text,
+                )
+                .value(crate::TEAM_MEMBER),
+            ],
+            step.text("pow_organizations_set_team_role"),
+        )
+    };
     let mut page = Page::new(
         TEAM_PAGE,
         "pow_organizations_team",
@@ -1565,6 +1605,13 @@ async fn approve(
     let outcome = domains::decide(&step.config, &user, &slug, target(step), true).await?;
     let to = org_path(step, &slug, "");
     Ok(match outcome {
+        Ok(Some(Joining::Joined(_))) => {
+            client.flash(
+                FlashKind::Info,
+                Some(step.text("pow_organizations_request_approved")),
+            );
+            Answer::Redirect(to)
+        }
         Ok(Some(joined)) => joining(step, client, Ok(joined), to),
         Ok(None) => back(step, client, Ok(()), "pow_organizations_joined"),
         Err(refused) => back(step, client, Err(refused), ""),

@@ -328,8 +328,8 @@ pub(crate) enum Joined {
 #[derive(Clone)]
 pub(crate) struct Store {
     pub(crate) tables: Tables,
-    orgs: String,
-    members: String,
+    pub(crate) orgs: String,
+    pub(crate) members: String,
     invitations: String,
     pub(crate) teams: String,
     pub(crate) team_members: String,
@@ -342,7 +342,7 @@ pub(crate) fn now() -> DateTime<Utc> {
 }
 
 /// The statement that locks organization `$1` for the rest of the transaction.
-fn lock_sql(orgs: &str) -> String {
+pub(crate) fn lock_sql(orgs: &str) -> String {
     format!("UPDATE {orgs} SET updated_at = updated_at WHERE id = $1")
 }
 

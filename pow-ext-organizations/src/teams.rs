@@ -33,6 +33,7 @@
 //! # Ok::<_, Box<dyn std::error::Error>>(())
 //! ```
 
+use ::diesel::connection::Connection as _;
 use ::diesel::result::{DatabaseErrorKind, Error as DieselError};
 use ::diesel::sql_types::{BigInt, Text, Timestamp};
 use ::diesel::QueryableByName;
@@ -214,6 +215,7 @@ pub async fn create(
         name: name.to_owned(),
         created_at: now(),
     };
+    let lock = crate::store::lock_sql(&store.orgs);
     let count = format!(
         "SELECT COUNT(*) AS n FROM {} WHERE organization_id = $1",
         store.teams
@@ -224,25 +226,32 @@ pub async fn create(
     );
     let max = i64::try_from(settings(config)?.max_teams).unwrap_or(i64::MAX);
     let (row, org) = (team.clone(), org_id.clone());
+    // Counted and written behind the organization's lock: concurrent creations stay
+    // within the cap.
     let outcome = store
         .tables
         .run(move |db| {
             with_conn!(db, conn => {
-                let counted: Vec<Count> =
-                    load(conn, &count, &[org.as_str().into()]).map_err(query_error)?;
-                if counted.first().map_or(0, |c| c.n) >= max {
-                    return Ok(Err(Invalid::Full));
-                }
-                let params = [
-                    row.id.as_str().into(), org.as_str().into(), row.name.as_str().into(),
-                    row.created_at.into(),
-                ];
-                match execute(conn, &insert, &params) {
-                    Ok(_) => Ok(Ok(())),
+                let result = conn.transaction::<_, DieselError, _>(|conn| {
+                    if execute(conn, &lock, &[org.as_str().into()])? == 0 {
+                        return Ok(Err(Invalid::Full));
+                    }
+                    let counted: Vec<Count> = load(conn, &count, &[org.as_str().into()])?;
+                    if counted.first().map_or(0, |c| c.n) >= max {
+                        return Ok(Err(Invalid::Full));
+                    }
+                    let params = [
+                        row.id.as_str().into(), org.as_str().into(), row.name.as_str().into(),
+                        row.created_at.into(),
+                    ];
+                    execute(conn, &insert, &params)?;
+                    Ok(Ok(()))
+                });
+                match result {
                     Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => {
                         Ok(Err(Invalid::Taken))
                     }
-                    Err(err) => Err(query_error(err)),
+                    other => other.map_err(query_error),
                 }
             })
         })
@@ -289,14 +298,17 @@ pub async fn rename(
         .tables
         .run(move |db| {
             with_conn!(db, conn => match execute(conn, &sql, &params) {
-                Ok(_) => Ok(true),
-                Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => Ok(false),
+                Ok(0) => Ok(Err(Ok(Refused::NotFound))),
+                Ok(_) => Ok(Ok(())),
+                Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => {
+                    Ok(Err(Err(Invalid::Taken)))
+                }
                 Err(err) => Err(query_error(err)),
             })
         })
         .await?;
-    if !renamed {
-        return Ok(Err(Err(Invalid::Taken)));
+    if let Err(refused) = renamed {
+        return Ok(Err(refused));
     }
     audit::record(config, event(events::TEAM_RENAMED, actor, &org_id, team_id));
     found.name = name.to_owned();
@@ -395,11 +407,6 @@ async fn team_members(
 
 /// The team role of `user_id` in `team_id`.
 async fn role_in(store: &Store, team_id: &str, user_id: i64) -> Result<Option<String>, PowError> {
-    #[derive(QueryableByName)]
-    struct RoleRow {
-        #[diesel(sql_type = Text)]
-        role: String,
-    }
     let sql = format!(
         "SELECT role FROM {} WHERE team_id = $1 AND user_id = $2",
         store.team_members
@@ -412,33 +419,139 @@ async fn role_in(store: &Store, team_id: &str, user_id: i64) -> Result<Option<St
     Ok(rows.into_iter().next().map(|row| row.role))
 }
 
-/// Whether `actor` (with `membership`) may change `target`'s team role from `from` (none:
-/// not in the team) to `to` (none: out of the team) in `team_id`: `teams:manage` may
-/// anything; the team's lead (a team role ranked as `lead` or above) changes the team
-/// roles ranked below theirs into roles ranked below theirs; anyone leaves.
-async fn may(
+/// The rule of teams: `teams:manage` may anything; anyone leaves a team; a team's lead (a
+/// team role ranked as `lead` or above) changes the team roles ranked below theirs into
+/// team roles ranked below theirs, never their own.
+fn may(
     settings: &Organizations,
-    store: &Store,
-    actor: &User,
-    membership: &Membership,
-    team_id: &str,
-    target: i64,
+    leaving: bool,
+    org_role: &str,
+    own: Option<&str>,
     (from, to): (Option<&str>, Option<&str>),
-) -> Result<bool, PowError> {
-    if settings.allows(&membership.role, permission::MANAGE_TEAMS) {
-        return Ok(true);
+) -> bool {
+    if settings.allows(org_role, permission::MANAGE_TEAMS) {
+        return true;
     }
-    if actor.id == target && to.is_none() {
-        return Ok(true);
+    if leaving && to.is_none() {
+        return true;
     }
-    let Some(own) = role_in(store, team_id, actor.id).await? else {
-        return Ok(false);
+    let Some(own) = own else {
+        return false;
     };
     let rank = |role: &str| settings.team_role_rank(role).unwrap_or(0);
-    let lead = rank(crate::TEAM_LEAD);
-    let mine = rank(&own);
+    let mine = rank(own);
     let below = |role: Option<&str>| role.is_none_or(|role| rank(role) < mine);
-    Ok(mine >= lead && actor.id != target && below(from) && below(to))
+    !leaving && mine >= rank(crate::TEAM_LEAD) && below(from) && below(to)
+}
+
+#[derive(QueryableByName)]
+struct RoleRow {
+    #[diesel(sql_type = Text)]
+    role: String,
+}
+
+/// Puts `target` in the team `team_id` of `slug` with the team role `to`, or takes them out
+/// (`to` none), as `actor`: one transaction behind the organization's lock reads the
+/// organization's and the team's roles as stored, checks [`may`], then writes; a target
+/// who is not a member of the organization is [`Refused::NotFound`].
+async fn change(
+    config: &PowConfig,
+    actor: &User,
+    slug: &str,
+    team_id: &str,
+    target: i64,
+    to: Option<&str>,
+) -> Result<Result<String, Refused>, PowError> {
+    let settings = settings(config)?.clone();
+    if !settings.has_teams() {
+        return Ok(Err(Refused::NotFound));
+    }
+    if to.is_some_and(|role| settings.team_role_rank(role).is_none()) {
+        return Ok(Err(Refused::UnknownRole));
+    }
+    let store = Store::new(config)?;
+    let Some(org) = store.by_slug(slug).await? else {
+        return Ok(Err(Refused::NotFound));
+    };
+    let lock = crate::store::lock_sql(&store.orgs);
+    let team_of_org = format!(
+        "SELECT COUNT(*) AS n FROM {} WHERE id = $1 AND organization_id = $2",
+        store.teams
+    );
+    let org_role = format!(
+        "SELECT role FROM {} WHERE organization_id = $1 AND user_id = $2",
+        store.members
+    );
+    let team_role = format!(
+        "SELECT role FROM {} WHERE team_id = $1 AND user_id = $2",
+        store.team_members
+    );
+    let update = format!(
+        "UPDATE {} SET role = $1 WHERE team_id = $2 AND user_id = $3",
+        store.team_members
+    );
+    let insert = format!(
+        "INSERT INTO {} (team_id, user_id, role, inserted_at) VALUES ($1, $2, $3, $4)",
+        store.team_members
+    );
+    let delete = format!(
+        "DELETE FROM {} WHERE team_id = $1 AND user_id = $2",
+        store.team_members
+    );
+    let (org_id, team_id) = (org.id.clone(), team_id.to_owned());
+    let (actor_id, to) = (actor.id, to.map(str::to_owned));
+    store
+        .tables
+        .run(move |db| {
+            with_conn!(db, conn => conn.transaction::<_, DieselError, _>(|conn| {
+                if execute(conn, &lock, &[org_id.as_str().into()])? == 0 {
+                    return Ok(Err(Refused::NotFound));
+                }
+                let teams: Vec<Count> =
+                    load(conn, &team_of_org, &[team_id.as_str().into(), org_id.as_str().into()])?;
+                if teams.first().map_or(0, |c| c.n) == 0 {
+                    return Ok(Err(Refused::NotFound));
+                }
+                let role = |conn: &mut _, sql: &str, scope: &str, user: i64| -> Result<Option<String>, DieselError> {
+                    let rows: Vec<RoleRow> = load(conn, sql, &[scope.into(), user.into()])?;
+                    Ok(rows.into_iter().next().map(|row| row.role))
+                };
+                let Some(actor_org) = role(conn, &org_role, &org_id, actor_id)? else {
+                    return Ok(Err(Refused::NotFound));
+                };
+                if role(conn, &org_role, &org_id, target)?.is_none() {
+                    return Ok(Err(Refused::NotFound));
+                }
+                let own = role(conn, &team_role, &team_id, actor_id)?;
+                let from = role(conn, &team_role, &team_id, target)?;
+                if to.is_none() && from.is_none() {
+                    return Ok(Err(Refused::NotFound));
+                }
+                let leaving = actor_id == target;
+                let change = (from.as_deref(), to.as_deref());
+                if !may(&settings, leaving, &actor_org, own.as_deref(), change) {
+                    return Ok(Err(Refused::Forbidden));
+                }
+                match (&from, &to) {
+                    (_, None) => {
+                        execute(conn, &delete, &[team_id.as_str().into(), target.into()])?;
+                    }
+                    (Some(_), Some(to)) => {
+                        execute(conn, &update, &[
+                            to.as_str().into(), team_id.as_str().into(), target.into(),
+                        ])?;
+                    }
+                    (None, Some(to)) => {
+                        execute(conn, &insert, &[
+                            team_id.as_str().into(), target.into(), to.as_str().into(),
+                            now().into(),
+                        ])?;
+                    }
+                }
+                Ok(Ok(org_id.clone()))
+            }).map_err(query_error))
+        })
+        .await
 }
 
 /// Puts member `target` of `slug` in the team `team_id` with the team role `role`, or
@@ -455,69 +568,10 @@ pub async fn set_role(
     target: i64,
     role: &str,
 ) -> Result<Result<(), Refused>, PowError> {
-    let settings = settings(config)?;
-    let Some(membership) = member_of(config, actor, slug).await? else {
-        return Ok(Err(Refused::NotFound));
+    let org_id = match change(config, actor, slug, team_id, target, Some(role)).await? {
+        Ok(org_id) => org_id,
+        Err(refused) => return Ok(Err(refused)),
     };
-    if settings.team_role_rank(role).is_none() {
-        return Ok(Err(Refused::UnknownRole));
-    }
-    let org_id = membership.organization.id.clone();
-    let store = Store::new(config)?;
-    if team(&store, &org_id, team_id).await?.is_none() {
-        return Ok(Err(Refused::NotFound));
-    }
-    if store.membership(&org_id, target).await?.is_none() {
-        return Ok(Err(Refused::NotFound));
-    }
-    let from = role_in(&store, team_id, target).await?;
-    let allowed = may(
-        settings,
-        &store,
-        actor,
-        &membership,
-        team_id,
-        target,
-        (from.as_deref(), Some(role)),
-    )
-    .await?;
-    if !allowed {
-        return Ok(Err(Refused::Forbidden));
-    }
-    let update = format!(
-        "UPDATE {} SET role = $1 WHERE team_id = $2 AND user_id = $3",
-        store.team_members
-    );
-    let insert = format!(
-        "INSERT INTO {} (team_id, user_id, role, inserted_at) VALUES ($1, $2, $3, $4)",
-        store.team_members
-    );
-    let (team_id_owned, role_owned) = (team_id.to_owned(), role.to_owned());
-    store
-        .tables
-        .run(move |db| {
-            with_conn!(db, conn => {
-                let changed = execute(conn, &update, &[
-                    role_owned.as_str().into(), team_id_owned.as_str().into(), target.into(),
-                ]).map_err(query_error)?;
-                if changed == 0 {
-                    let params = [
-                        team_id_owned.as_str().into(), target.into(), role_owned.as_str().into(),
-                        now().into(),
-                    ];
-                    match execute(conn, &insert, &params) {
-                        // A racing add of the same member: theirs stands.
-                        Ok(_) | Err(DieselError::DatabaseError(
-                            DatabaseErrorKind::UniqueViolation,
-                            _,
-                        )) => {}
-                        Err(err) => return Err(query_error(err)),
-                    }
-                }
-                Ok(())
-            })
-        })
-        .await?;
     audit::record(
         config,
         event(events::TEAM_ROLE_CHANGED, actor, &org_id, team_id)
@@ -539,36 +593,10 @@ pub async fn remove(
     team_id: &str,
     target: i64,
 ) -> Result<Result<(), Refused>, PowError> {
-    let settings = settings(config)?;
-    let Some(membership) = member_of(config, actor, slug).await? else {
-        return Ok(Err(Refused::NotFound));
+    let org_id = match change(config, actor, slug, team_id, target, None).await? {
+        Ok(org_id) => org_id,
+        Err(refused) => return Ok(Err(refused)),
     };
-    let org_id = membership.organization.id.clone();
-    let store = Store::new(config)?;
-    if team(&store, &org_id, team_id).await?.is_none() {
-        return Ok(Err(Refused::NotFound));
-    }
-    let Some(from) = role_in(&store, team_id, target).await? else {
-        return Ok(Err(Refused::NotFound));
-    };
-    let allowed = may(
-        settings,
-        &store,
-        actor,
-        &membership,
-        team_id,
-        target,
-        (Some(&from), None),
-    )
-    .await?;
-    if !allowed {
-        return Ok(Err(Refused::Forbidden));
-    }
-    let sql = format!(
-        "DELETE FROM {} WHERE team_id = $1 AND user_id = $2",
-        store.team_members
-    );
-    store.exec(sql, vec![team_id.into(), target.into()]).await?;
     audit::record(
         config,
         event(events::TEAM_MEMBER_REMOVED, actor, &org_id, team_id)
@@ -577,8 +605,26 @@ pub async fn remove(
     Ok(Ok(()))
 }
 
-/// The teams of `user` in the organization `org_id`, with their team roles (the active
-/// member's teams, for an app's checks).
+/// Whether `actor` may manage the members of the team `team_id` of `membership`'s
+/// organization: `teams:manage`, or its lead.
+pub(crate) async fn manages(
+    config: &PowConfig,
+    membership: &Membership,
+    actor: i64,
+    team_id: &str,
+) -> Result<bool, PowError> {
+    let settings = settings(config)?;
+    if settings.allows(&membership.role, permission::MANAGE_TEAMS) {
+        return Ok(true);
+    }
+    let store = Store::new(config)?;
+    let own = role_in(&store, team_id, actor).await?;
+    let rank = |role: &str| settings.team_role_rank(role).unwrap_or(0);
+    Ok(own.is_some_and(|own| rank(&own) >= rank(crate::TEAM_LEAD)))
+}
+
+/// The teams of `user_id` in the open organization `org_id`, with their team roles (the
+/// active member's teams, for an app's checks); none when teams are off.
 ///
 /// # Errors
 /// The database's error.
@@ -595,6 +641,9 @@ pub async fn of_member(
         role: String,
     }
     let store = Store::new(config)?;
+    if !settings(config)?.has_teams() || store.by_id(org_id).await?.is_none() {
+        return Ok(Vec::new());
+    }
     let sql = format!(
         "SELECT t.id, t.name, t.inserted_at, m.role FROM {} t JOIN {} m ON m.team_id = t.id \
          WHERE t.organization_id = $1 AND m.user_id = $2 ORDER BY t.name, t.id",

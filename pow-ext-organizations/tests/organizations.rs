@@ -1240,6 +1240,19 @@ fn teams_hold_members_only_with_roles_of_their_own(users: DieselUsersContext) {
     );
     assert_eq!(res.status, 200, "{}", res.body);
     assert_eq!(members(&ada), vec![(carl.id, "lead".to_owned())]);
+    // The team is in its members' exports.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let export = rt
+        .block_on(pow_core::admin::export_user(&h.config, &carl))
+        .unwrap();
+    let exported = &export["extensions"]["pow_organizations"]["teams"];
+    assert_eq!(
+        exported,
+        &json!([{ "organization": "acme", "team": "Platform", "role": "lead" }])
+    );
     // Leaving the organization takes a member out of its teams at once.
     assert_eq!(put(&ada, bob.id, "member").status, 200);
     assert_eq!(
