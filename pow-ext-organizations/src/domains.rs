@@ -8,8 +8,8 @@
 //!   `_pow-verification.<domain>` with the value `pow-verification=<token>`.
 //! - Verifying asks the resolver ([`TxtResolver`]) for that record; a verified domain
 //!   belongs to one organization at a time.
-//! - Its join policy: `off` (the default), `request` (a user asks, an admin of the
-//!   organization approves or denies) or `automatic` (a user joins at once as a member).
+//! - Its join policy: `off` (the default), `request` (a user asks, a member with
+//!   `members:invite` approves or denies) or `automatic` (a user joins at once as a member).
 //!   Either way only users whose **proven** address is at the domain.
 //!
 //! ```
@@ -267,7 +267,7 @@ fn txt_data(data: &str) -> String {
 pub enum JoinPolicy {
     /// Nobody (the default).
     Off,
-    /// A user asks; an admin approves or denies.
+    /// A user asks; a member who may invite (`members:invite`) approves or denies.
     Request,
     /// A user joins at once, as a member.
     Automatic,
@@ -616,14 +616,18 @@ pub async fn verify(
         .tables
         .run(move |db| {
             with_conn!(db, conn => match execute(conn, &sql, &params) {
-                Ok(_) => Ok(true),
-                Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => Ok(false),
+                // Given up meanwhile.
+                Ok(0) => Ok(Err(Ok(Refused::NotFound))),
+                Ok(_) => Ok(Ok(())),
+                Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => {
+                    Ok(Err(Err(Invalid::Taken)))
+                }
                 Err(err) => Err(query_error(err)),
             })
         })
         .await?;
-    if !verified {
-        return Ok(Err(Err(Invalid::Taken)));
+    if let Err(refused) = verified {
+        return Ok(Err(refused));
     }
     audit::record(
         config,
@@ -779,8 +783,8 @@ pub async fn joinable(
 }
 
 /// `user` joins `slug` through the verified domain of their proven address: at once as a
-/// member when its policy is `automatic`, as a request an admin decides when it is
-/// `request`; [`Refused::NotFound`] when no such domain lets them. Audited.
+/// member when its policy is `automatic`, as a request a member who may invite decides
+/// when it is `request`; [`Refused::NotFound`] when no such domain lets them. Audited.
 ///
 /// # Errors
 /// The database's error.
@@ -905,7 +909,9 @@ pub async fn requests(
 }
 
 /// Decides the request of `user_id` to join `slug` (`members:invite`): approved, they
-/// are a member (within the cap); denied, the request goes. Audited.
+/// are a member (within the cap) if the domain still lets them ask (verified, its policy
+/// `request`, their proven address at it; else the request goes as [`Refused::NotFound`]);
+/// denied, the request goes. Audited.
 ///
 /// # Errors
 /// The database's error.
@@ -951,9 +957,22 @@ pub async fn decide(
         );
         return Ok(Ok(None));
     }
+    // The domain must still let them ask: verified, its policy `request`, their proven
+    // address at it. A request it no longer allows goes.
     let Some(user) = config.users()?.get(user_id).await? else {
         return Ok(Err(Refused::NotFound));
     };
+    let allowed = joinable(config, &user)
+        .await?
+        .into_iter()
+        .any(|(candidate, policy)| candidate.id == org.id && policy == JoinPolicy::Request);
+    if !allowed {
+        tables
+            .store
+            .exec(delete, vec![org.id.as_str().into(), user_id.into()])
+            .await?;
+        return Ok(Err(Refused::NotFound));
+    }
     let joined = tables
         .store
         .add_member(
@@ -1002,4 +1021,54 @@ mod tests {
         assert_eq!(txt_data("plain"), "plain");
         assert_eq!(txt_data("\"a \\\"quoted\\\" b\""), "a \"quoted\" b");
     }
+}
+
+/// The requests to join `user_id` has made, for their export.
+pub(crate) async fn requests_of(
+    config: &PowConfig,
+    user_id: i64,
+) -> Result<Vec<serde_json::Value>, PowError> {
+    let tables = Tables::new(config)?;
+    let sql = format!(
+        "SELECT r.organization_id, r.inserted_at FROM {} r WHERE r.user_id = $1 \
+         ORDER BY r.inserted_at",
+        tables.requests
+    );
+    #[derive(QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = Text)]
+        organization_id: String,
+        #[diesel(sql_type = Timestamp)]
+        inserted_at: NaiveDateTime,
+    }
+    let params = vec![P::from(user_id)];
+    let rows: Vec<Row> = tables
+        .store
+        .tables
+        .run(move |db| with_conn!(db, conn => load(conn, &sql, &params).map_err(query_error)))
+        .await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
+        let slug = tables
+            .store
+            .by_id(&row.organization_id)
+            .await?
+            .map(|org| org.slug);
+        out.push(serde_json::json!({
+            "organization": slug,
+            "requested_at": row.inserted_at.and_utc(),
+        }));
+    }
+    Ok(out)
+}
+
+/// Deletes every request to join `user_id` has made (their erasure).
+pub(crate) async fn forget_requests(config: &PowConfig, user_id: i64) -> Result<(), PowError> {
+    let tables = Tables::new(config)?;
+    let sql = format!("DELETE FROM {} WHERE user_id = $1", tables.requests);
+    tables
+        .store
+        .exec(sql, vec![user_id.into()])
+        .await
+        .map(|_| ())
 }

@@ -75,6 +75,13 @@
 //! | `GET` | `<api>/organization-invitations/{token}` | what the link invites to |
 //! | `POST` | `<api>/organization-invitations/{token}` | accepts it: signed in, or `{"password", "password_confirmation"}` to sign up |
 //!
+//! With teams on: `GET`/`POST <api>/organizations/{slug}/teams`, `PATCH`/`DELETE
+//! .../teams/{team}`, `GET .../teams/{team}/members`, `PUT`/`DELETE
+//! .../teams/{team}/members/{user_id}` ([`teams`]). With domains on: `GET
+//! <api>/organizations/joinable`, `GET`/`POST .../{slug}/domains`, `POST
+//! .../domains/{id}/verify`, `PATCH`/`DELETE .../domains/{id}`, `POST .../{slug}/join`, `GET
+//! .../join-requests`, `POST .../join-requests/{user_id}/approve` and `/deny` ([`domains`]).
+//!
 //! ## Features
 #![doc = document_features::document_features!()]
 
@@ -194,7 +201,8 @@ pub mod events {
     pub const INVITED: EventName = EventName::new("organization.invited");
     /// An invitation was revoked.
     pub const INVITATION_REVOKED: EventName = EventName::new("organization.invitation_revoked");
-    /// An invitation was accepted: a member joined.
+    /// A member joined: an invitation accepted (`detail.invitation`, `detail.role`), or
+    /// through a domain (`detail.member`, `detail.role`).
     pub const JOINED: EventName = EventName::new("organization.joined");
     /// A team was created (`detail.team`).
     pub const TEAM_CREATED: EventName = EventName::new("organization.team_created");
@@ -575,10 +583,16 @@ impl UserData for MemberData {
                 }));
             }
         }
-        Ok(serde_json::json!({ "memberships": memberships, "teams": teams }))
+        let join_requests = crate::domains::requests_of(config, user.id).await?;
+        Ok(serde_json::json!({
+            "memberships": memberships,
+            "teams": teams,
+            "join_requests": join_requests,
+        }))
     }
 
     async fn erase(&self, config: &PowConfig, user: &User) -> Result<(), PowError> {
+        crate::domains::forget_requests(config, user.id).await?;
         flows::erase_member(config, user).await
     }
 }

@@ -1518,7 +1518,7 @@ async fn domain_policy(
     let Some(policy) = JoinPolicy::parse(form_value(step, "join_policy").trim()) else {
         client.flash(
             FlashKind::Error,
-            Some(step.text("pow_organizations_join_policy")),
+            Some(step.text("pow_organizations_invalid_policy")),
         );
         return Ok(Answer::Redirect(org_path(step, &param(step, "slug"), "")));
     };
@@ -1574,7 +1574,7 @@ fn joining(
         }
         Ok(Joining::Full) => {
             client.flash(FlashKind::Error, Some(refusal_text(step, Refused::Full)));
-            Answer::Redirect(list_path(step))
+            Answer::Redirect(if to.is_empty() { list_path(step) } else { to })
         }
         Err(refused) => {
             client.flash(FlashKind::Error, Some(refusal_text(step, refused)));

@@ -1532,6 +1532,27 @@ fn domains_are_proven_by_txt_records_and_let_proven_addresses_join(users: Diesel
         json_of(&ada.get("/organizations/acme/join-requests"))["data"],
         json!([])
     );
+    // A request the domain no longer allows is not approved, and goes.
+    let hank = user(&h.config, "hank@acme.com");
+    let hank_api = Api::sign_in(h.api, "hank@acme.com");
+    assert_eq!(
+        hank_api
+            .call("POST", "/organizations/acme/join", json!({}))
+            .status,
+        202
+    );
+    assert_eq!(policy("off").status, 200);
+    let res = ada.call(
+        "POST",
+        &format!("/organizations/acme/join-requests/{}/approve", hank.id),
+        json!({}),
+    );
+    assert_refused(&res, 404, "not_found");
+    assert_refused(&hank_api.get("/organizations/acme"), 404, "not_found");
+    assert_eq!(
+        json_of(&ada.get("/organizations/acme/join-requests"))["data"],
+        json!([])
+    );
     // Given up: nobody joins through it any more.
     assert_eq!(
         ada.call(
