@@ -30,12 +30,22 @@ pub mod actions {
     pub const DELETE: ActionId = ActionId::new("api_api_keys", "delete", ActionKind::Other);
     /// `POST <api>/api-keys/{id}/rotate`.
     pub const ROTATE: ActionId = ActionId::new("api_api_keys", "rotate", ActionKind::Other);
+    /// `GET <api>/organizations/{slug}/api-keys`.
+    pub const ORGANIZATION_INDEX: ActionId =
+        ActionId::new("api_api_keys", "organization_index", ActionKind::Show);
+    /// `POST <api>/organizations/{slug}/api-keys`.
+    pub const ORGANIZATION_CREATE: ActionId =
+        ActionId::new("api_api_keys", "organization_create", ActionKind::Other);
+    /// `DELETE <api>/organizations/{slug}/api-keys/{id}`.
+    pub const ORGANIZATION_DELETE: ActionId =
+        ActionId::new("api_api_keys", "organization_delete", ActionKind::Other);
 }
 
 /// The routes.
 pub(crate) fn api_routes(ext: &ApiKeys) -> Vec<ApiRoute> {
     let ext: Shared = Arc::new(ext.clone());
-    vec![
+    #[allow(unused_mut)]
+    let mut routes = vec![
         ApiRoute::new(
             Verb::Get,
             "/api-keys",
@@ -71,7 +81,32 @@ pub(crate) fn api_routes(ext: &ApiKeys) -> Vec<ApiRoute> {
             pow_core::api_act!(ext, rotate),
         )
         .sudo(),
-    ]
+    ];
+    #[cfg(feature = "organizations")]
+    routes.extend([
+        ApiRoute::new(
+            Verb::Get,
+            "/organizations/{slug}/api-keys",
+            actions::ORGANIZATION_INDEX,
+            pow_core::api_act!(ext, organization_index),
+        )
+        .signed_in(),
+        ApiRoute::new(
+            Verb::Post,
+            "/organizations/{slug}/api-keys",
+            actions::ORGANIZATION_CREATE,
+            pow_core::api_act!(ext, organization_create),
+        )
+        .sudo(),
+        ApiRoute::new(
+            Verb::Delete,
+            "/organizations/{slug}/api-keys/{id}",
+            actions::ORGANIZATION_DELETE,
+            pow_core::api_act!(ext, organization_delete),
+        )
+        .signed_in(),
+    ]);
+    routes
 }
 
 /// The signed-in user, as stored now.
@@ -222,5 +257,98 @@ async fn rotate(
     match flows::rotate(&step.config, ext, &user, &id_of(step), overlap).await? {
         Some(made) => Ok(created(made)),
         None => Err(not_found(step)),
+    }
+}
+
+/// The answer of an organization's refusal.
+#[cfg(feature = "organizations")]
+fn refused(step: &Step, refused: pow_ext_organizations::Refused) -> ApiError {
+    use pow_ext_organizations::Refused;
+    match refused {
+        Refused::Forbidden => ApiError::translated(
+            Some(&step.config),
+            &step.lang,
+            403,
+            "pow_organizations_forbidden",
+        )
+        .with_code("forbidden"),
+        _ => not_found(step),
+    }
+}
+
+#[cfg(feature = "organizations")]
+fn slug_of(step: &Step) -> String {
+    step.assigns
+        .get::<PathParams>()
+        .and_then(|path| path.get("slug"))
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// `GET <api>/organizations/{slug}/api-keys`: the organization's keys (`api_keys:manage`).
+#[cfg(feature = "organizations")]
+async fn organization_index(
+    step: &mut Step,
+    call: &mut dyn ApiClient,
+    ext: &ApiKeys,
+) -> Result<Reply, ApiError> {
+    let user = owner(step, call).await?;
+    match flows::list_for_organization(&step.config, &user, &slug_of(step)).await? {
+        Ok(keys) => Ok(Reply::with_meta(
+            keys,
+            json!({ "scopes": ext.declared_scopes() }),
+        )),
+        Err(refusal) => Err(refused(step, refusal)),
+    }
+}
+
+/// `POST <api>/organizations/{slug}/api-keys` (sudo mode): a key of the organization.
+#[cfg(feature = "organizations")]
+async fn organization_create(
+    step: &mut Step,
+    call: &mut dyn ApiClient,
+    ext: &ApiKeys,
+) -> Result<Reply, ApiError> {
+    let body: CreateBody = json_body(&step.config, &step.lang, call.body())?;
+    let user = owner(step, call).await?;
+    let ttl = body
+        .expires_in_days
+        .map(|days| Duration::from_secs(days.saturating_mul(24 * 3600)));
+    let scopes: Vec<&str> = body.scopes.iter().map(String::as_str).collect();
+    let slug = slug_of(step);
+    let lang = step.lang.clone();
+    let made = flows::create_for_organization(
+        &step.config,
+        ext,
+        &user,
+        &slug,
+        &body.name,
+        &scopes,
+        ttl,
+        &lang,
+    )
+    .await?;
+    match made {
+        Ok(made) => {
+            step.user = Some(user);
+            Ok(created(made))
+        }
+        Err(Ok(refusal)) => Err(refused(step, refusal)),
+        Err(Err(refusal)) => Err(invalid(step, &refusal)),
+    }
+}
+
+/// `DELETE <api>/organizations/{slug}/api-keys/{id}`: revokes one at once.
+#[cfg(feature = "organizations")]
+async fn organization_delete(
+    step: &mut Step,
+    call: &mut dyn ApiClient,
+    _: &ApiKeys,
+) -> Result<Reply, ApiError> {
+    let user = owner(step, call).await?;
+    let (slug, id) = (slug_of(step), id_of(step));
+    match flows::revoke_for_organization(&step.config, &user, &slug, &id).await? {
+        Ok(()) => Ok(Reply::ok(json!({}))),
+        Err(refusal) => Err(refused(step, refusal)),
     }
 }

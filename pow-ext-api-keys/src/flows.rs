@@ -107,24 +107,11 @@ pub async fn create_in(
     ttl: Option<Duration>,
     lang: &pow_core::messages::LanguageIdentifier,
 ) -> Result<Result<Created, Invalid>, PowError> {
-    let name = name.trim();
-    if name.is_empty() || name.chars().count() > MAX_NAME {
-        return Ok(Err(Invalid::Name));
-    }
-    if scopes.is_empty() {
-        return Ok(Err(Invalid::Scope(String::new())));
-    }
-    if let Some(unknown) = scopes.iter().find(|s| !settings.declares(s)) {
-        return Ok(Err(Invalid::Scope((*unknown).to_owned())));
-    }
-    let ttl = ttl.unwrap_or(settings.default_ttl);
-    if ttl > settings.max_ttl || ttl.is_zero() {
-        return Ok(Err(Invalid::Lifetime));
-    }
-    let mut scopes: Vec<String> = scopes.iter().map(|s| (*s).to_owned()).collect();
-    scopes.sort();
-    scopes.dedup();
-    let made = make(config, user, name, scopes, ttl).await?;
+    let (name, scopes, ttl) = match checked(settings, name, scopes, ttl) {
+        Ok(checked) => checked,
+        Err(invalid) => return Ok(Err(invalid)),
+    };
+    let made = make(config, user, name, scopes, ttl, None).await?;
     audit::record(
         config,
         AuditEvent::new(events::CREATED)
@@ -135,13 +122,41 @@ pub async fn create_in(
     Ok(Ok(made))
 }
 
-/// Makes and stores a key.
+/// The name, scopes (sorted, once each) and lifetime of a key to make, checked.
+fn checked<'a>(
+    settings: &ApiKeys,
+    name: &'a str,
+    scopes: &[&str],
+    ttl: Option<Duration>,
+) -> Result<(&'a str, Vec<String>, Duration), Invalid> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > MAX_NAME {
+        return Err(Invalid::Name);
+    }
+    if scopes.is_empty() {
+        return Err(Invalid::Scope(String::new()));
+    }
+    if let Some(unknown) = scopes.iter().find(|s| !settings.declares(s)) {
+        return Err(Invalid::Scope((*unknown).to_owned()));
+    }
+    let ttl = ttl.unwrap_or(settings.default_ttl);
+    if ttl > settings.max_ttl || ttl.is_zero() {
+        return Err(Invalid::Lifetime);
+    }
+    let mut scopes: Vec<String> = scopes.iter().map(|s| (*s).to_owned()).collect();
+    scopes.sort();
+    scopes.dedup();
+    Ok((name, scopes, ttl))
+}
+
+/// Makes and stores a key (of `organization` when given).
 async fn make(
     config: &PowConfig,
     user: &User,
     name: &str,
     scopes: Vec<String>,
     ttl: Duration,
+    organization: Option<String>,
 ) -> Result<Created, PowError> {
     let (id, whole) = key::generate(config);
     let secret = key::parse(&whole)
@@ -159,6 +174,7 @@ async fn make(
         expires_at,
         last_used_at: None,
         revoked_at: None,
+        organization_id: organization,
     };
     Keys::new(config)?.insert(stored.clone()).await?;
     Ok(Created { key: whole, stored })
@@ -220,7 +236,8 @@ pub async fn rotate(
     overlap: Duration,
 ) -> Result<Option<Created>, PowError> {
     let keys = Keys::new(config)?;
-    let Some(old) = keys.get(id).await?.filter(|k| k.user_id == user.id) else {
+    let own = |k: &StoredKey| k.user_id == user.id && k.organization_id.is_none();
+    let Some(old) = keys.get(id).await?.filter(own) else {
         return Ok(None);
     };
     let now = now();
@@ -232,7 +249,15 @@ pub async fn rotate(
     if !keys.revoke(id, user.id, until).await? {
         return Ok(None);
     }
-    let made = make(config, user, &old.name, old.scopes, settings.default_ttl).await?;
+    let made = make(
+        config,
+        user,
+        &old.name,
+        old.scopes,
+        settings.default_ttl,
+        None,
+    )
+    .await?;
     audit::record(
         config,
         AuditEvent::new(events::ROTATED)
@@ -255,8 +280,22 @@ pub struct Authenticated {
     pub scopes: Vec<String>,
     /// When it stops working.
     pub expires_at: DateTime<Utc>,
-    /// The user who owns it, as stored now.
+    /// The user who owns it (who made it, for an organization's key), as stored now.
     pub user: User,
+    /// The organization an organization's key acts for, with its maker's role there now:
+    /// the key can do at most what that role can.
+    pub organization: Option<OrganizationKey>,
+}
+
+/// The organization an organization's key acts for.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct OrganizationKey {
+    /// The organization's id.
+    pub id: String,
+    /// Its slug.
+    pub slug: String,
+    /// The role of the key's maker in it, as stored now.
+    pub role: String,
 }
 
 impl Authenticated {
@@ -341,6 +380,15 @@ pub async fn authenticate(
     if user.is_closed() || user.is_disabled() {
         return Ok(Err(KeyRefusal::Revoked));
     }
+    // An organization's key works while its maker is a member of the open organization,
+    // with their role as stored now.
+    let organization = match &stored.organization_id {
+        None => None,
+        Some(org_id) => match organization_of(config, org_id, user.id).await? {
+            Some(organization) => Some(organization),
+            None => return Ok(Err(KeyRefusal::Revoked)),
+        },
+    };
     let stale = stored
         .last_used_at
         .is_none_or(|at| now - at >= chrono::Duration::seconds(60));
@@ -362,6 +410,7 @@ pub async fn authenticate(
         scopes: stored.scopes,
         expires_at: stored.expires_at,
         user,
+        organization,
     }))
 }
 
@@ -369,4 +418,147 @@ pub async fn authenticate(
 fn now() -> DateTime<Utc> {
     let now = Utc::now();
     DateTime::from_timestamp(now.timestamp(), 0).unwrap_or(now)
+}
+
+/// The organization `org_id` with `user_id`'s role in it, while they are a member of it
+/// and it is open.
+#[cfg(feature = "organizations")]
+async fn organization_of(
+    config: &PowConfig,
+    org_id: &str,
+    user_id: i64,
+) -> Result<Option<OrganizationKey>, PowError> {
+    if pow_ext_organizations::Organizations::of(config).is_none() {
+        return Ok(None);
+    }
+    let membership = pow_ext_organizations::flows::membership_in(config, org_id, user_id).await?;
+    Ok(membership.map(|m| OrganizationKey {
+        id: m.organization.id,
+        slug: m.organization.slug,
+        role: m.role,
+    }))
+}
+
+/// Without the organizations feature no organization's key works.
+#[cfg(not(feature = "organizations"))]
+async fn organization_of(
+    _: &PowConfig,
+    _: &str,
+    _: i64,
+) -> Result<Option<OrganizationKey>, PowError> {
+    Ok(None)
+}
+
+#[cfg(feature = "organizations")]
+pub use organizations::{create_for_organization, list_for_organization, revoke_for_organization};
+
+/// The keys of organizations (the `organizations` feature, with `pow-ext-organizations`).
+#[cfg(feature = "organizations")]
+mod organizations {
+    use pow_ext_organizations::{permission, Membership, Organizations, Refused};
+
+    use super::*;
+
+    /// `actor`'s membership of `slug` when their role may manage its keys.
+    async fn manager(
+        config: &PowConfig,
+        actor: &User,
+        slug: &str,
+    ) -> Result<Result<Membership, Refused>, PowError> {
+        let Some(settings) = Organizations::of(config) else {
+            return Ok(Err(Refused::NotFound));
+        };
+        match pow_ext_organizations::flows::membership(config, actor, slug).await? {
+            None => Ok(Err(Refused::NotFound)),
+            Some(m) if settings.allows(&m.role, permission::MANAGE_API_KEYS) => Ok(Ok(m)),
+            Some(_) => Ok(Err(Refused::Forbidden)),
+        }
+    }
+
+    /// Makes a key of the organization `slug`, by `actor` (whose role must allow
+    /// `api_keys:manage`): it acts for the organization with at most its maker's role
+    /// there, while they are a member of the open organization. Audited; the maker is
+    /// mailed a notice in `lang`.
+    ///
+    /// # Errors
+    /// The database's error.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn create_for_organization(
+        config: &PowConfig,
+        settings: &ApiKeys,
+        actor: &User,
+        slug: &str,
+        name: &str,
+        scopes: &[&str],
+        ttl: Option<Duration>,
+        lang: &pow_core::messages::LanguageIdentifier,
+    ) -> Result<Result<Created, Result<Refused, Invalid>>, PowError> {
+        let membership = match manager(config, actor, slug).await? {
+            Ok(membership) => membership,
+            Err(refused) => return Ok(Err(Ok(refused))),
+        };
+        let (name, scopes, ttl) = match checked(settings, name, scopes, ttl) {
+            Ok(checked) => checked,
+            Err(invalid) => return Ok(Err(Err(invalid))),
+        };
+        let org = membership.organization.id;
+        let made = make(config, actor, name, scopes, ttl, Some(org.clone())).await?;
+        audit::record(
+            config,
+            AuditEvent::new(events::CREATED)
+                .user(actor.id)
+                .detail("key", made.stored.id.clone())
+                .detail("organization", org),
+        );
+        crate::mail::created(config, lang, actor, &made.stored.name).await;
+        Ok(Ok(made))
+    }
+
+    /// The keys of the organization `slug` (`api_keys:manage`), newest first.
+    ///
+    /// # Errors
+    /// The database's error.
+    pub async fn list_for_organization(
+        config: &PowConfig,
+        actor: &User,
+        slug: &str,
+    ) -> Result<Result<Vec<StoredKey>, Refused>, PowError> {
+        match manager(config, actor, slug).await? {
+            Ok(m) => Ok(Ok(Keys::new(config)?
+                .for_organization(&m.organization.id)
+                .await?)),
+            Err(refused) => Ok(Err(refused)),
+        }
+    }
+
+    /// Revokes the key `id` of the organization `slug` at once (`api_keys:manage`).
+    /// Audited.
+    ///
+    /// # Errors
+    /// The database's error.
+    pub async fn revoke_for_organization(
+        config: &PowConfig,
+        actor: &User,
+        slug: &str,
+        id: &str,
+    ) -> Result<Result<(), Refused>, PowError> {
+        let org = match manager(config, actor, slug).await? {
+            Ok(m) => m.organization.id,
+            Err(refused) => return Ok(Err(refused)),
+        };
+        if !Keys::new(config)?
+            .revoke_in_organization(id, &org, now())
+            .await?
+        {
+            return Ok(Err(Refused::NotFound));
+        }
+        audit::record(
+            config,
+            AuditEvent::new(events::REVOKED)
+                .user(actor.id)
+                .detail("key", id.to_owned())
+                .detail("organization", org),
+        );
+        Ok(Ok(()))
+    }
 }

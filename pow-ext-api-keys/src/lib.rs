@@ -52,6 +52,17 @@
 //! | `DELETE` | `<api>/api-keys/{id}` | revokes it at once |
 //! | `POST` | `<api>/api-keys/{id}/rotate` | `{"overlap_secs"}` (sudo mode): a new key of the same name and scopes; the old one works on for the overlap |
 //!
+//! ## Organizations' keys
+//!
+//! With the `organizations` feature and `pow-ext-organizations` enabled, a member whose
+//! role allows `api_keys:manage` (admins and above by default) makes keys of the
+//! organization: `GET`/`POST <api>/organizations/{slug}/api-keys`, `DELETE
+//! <api>/organizations/{slug}/api-keys/{id}`, and the page `GET
+//! /organizations/{slug}/api-keys`. Such a key acts for the organization with at most its
+//! maker's role there as stored now ([`flows::Authenticated::organization`]): a demotion
+//! limits it at once, and the maker's removal or the organization's closure ends it on its
+//! next request.
+//!
 //! A request with a key is refused with `401` and the code `api_key_malformed`,
 //! `api_key_unknown`, `api_key_expired` or `api_key_revoked`, `403 insufficient_scope` for
 //! a scope the key lacks, `429 rate_limited` over the limit ([`KeyRefusal`]).
@@ -85,11 +96,12 @@ pub use store::{queries, StoredKey};
 /// The extension's name, which prefixes its message keys.
 pub const NAME: &str = "pow_api_keys";
 
-/// The extension's migrations: the `api_keys` table.
-pub const MIGRATIONS: &[SqlMigration] = &[pow_core::sql_migration!(
-    "20270101000000",
-    "create_api_keys"
-)];
+/// The extension's migrations: the `api_keys` table (with the organization a key acts for,
+/// if any).
+pub const MIGRATIONS: &[SqlMigration] = &[
+    pow_core::sql_migration!("20270101000000", "create_api_keys"),
+    pow_core::sql_migration!("20270301000000", "add_organization_id_to_api_keys"),
+];
 
 /// The notice mail of a key made for the account.
 pub const MAIL_CREATED: &str = "api_keys/created";
@@ -307,10 +319,18 @@ impl Extension for ApiKeys {
         for route in api::api_routes(self) {
             ext.api_route(route);
         }
-        ext.api_document(pow_core::api::openapi_fragment(
-            NAME,
-            include_str!("../openapi.json"),
-        ));
+        let mut document = pow_core::api::openapi_fragment(NAME, include_str!("../openapi.json"));
+        // The organizations' key routes are there with the `organizations` feature only.
+        if !cfg!(feature = "organizations") {
+            if let Some(paths) = document
+                .as_mut()
+                .and_then(|doc| doc.get_mut("paths"))
+                .and_then(serde_json::Value::as_object_mut)
+            {
+                paths.retain(|path, _| !path.starts_with("/organizations/"));
+            }
+        }
+        ext.api_document(document);
     }
 }
 

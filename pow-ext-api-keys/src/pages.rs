@@ -33,7 +33,8 @@ pub const REVOKE: ActionId = ActionId::new("api_keys", "revoke", ActionKind::Oth
 /// The routes.
 pub(crate) fn page_routes(ext: &ApiKeys) -> Vec<PageRoute> {
     let ext = Arc::new(ext.clone());
-    vec![
+    #[allow(unused_mut)]
+    let mut routes = vec![
         PageRoute::new(Verb::Get, "/api-keys", SHOW, pow_core::page_act!(ext, show))
             .signed_in()
             .of_extension(NAME),
@@ -53,8 +54,49 @@ pub(crate) fn page_routes(ext: &ApiKeys) -> Vec<PageRoute> {
         )
         .signed_in()
         .of_extension(NAME),
-    ]
+    ];
+    #[cfg(feature = "organizations")]
+    routes.extend([
+        PageRoute::new(
+            Verb::Get,
+            ORGANIZATION_PATH,
+            ORGANIZATION_SHOW,
+            pow_core::page_act!(ext, organization_show),
+        )
+        .signed_in()
+        .of_extension(NAME),
+        PageRoute::new(
+            Verb::Post,
+            ORGANIZATION_PATH,
+            ORGANIZATION_CREATE,
+            pow_core::page_act!(ext, organization_create),
+        )
+        .sudo()
+        .of_extension(NAME),
+        PageRoute::new(
+            Verb::Post,
+            "/organizations/{slug}/api-keys/revoke",
+            ORGANIZATION_REVOKE,
+            pow_core::page_act!(ext, organization_revoke),
+        )
+        .signed_in()
+        .of_extension(NAME),
+    ]);
+    routes
 }
+
+/// The page of an organization's keys.
+#[cfg(feature = "organizations")]
+const ORGANIZATION_PATH: &str = "/organizations/{slug}/api-keys";
+/// `GET /organizations/{slug}/api-keys`.
+pub const ORGANIZATION_SHOW: ActionId =
+    ActionId::new("api_keys", "organization_show", ActionKind::Show);
+/// `POST /organizations/{slug}/api-keys`.
+pub const ORGANIZATION_CREATE: ActionId =
+    ActionId::new("api_keys", "organization_create", ActionKind::Other);
+/// `POST /organizations/{slug}/api-keys/revoke`.
+pub const ORGANIZATION_REVOKE: ActionId =
+    ActionId::new("api_keys", "organization_revoke", ActionKind::Other);
 
 /// The "API keys" link on the account page.
 pub(crate) fn account_link(
@@ -74,6 +116,11 @@ pub(crate) fn account_link(
     }
 }
 
+/// The user's keys' page.
+fn own(step: &Step) -> String {
+    path(step, "/api-keys")
+}
+
 fn path(step: &Step, pattern: &str) -> String {
     extension_path(&step.config, NAME, pattern, &[])
 }
@@ -83,8 +130,8 @@ fn when(at: DateTime<Utc>) -> String {
     at.format("%Y-%m-%d %H:%M UTC").to_string()
 }
 
-/// A key's row: what it is, then its revoke button (none once revoked).
-fn row(step: &Step, cookie: &CookieSession, key: &StoredKey) -> Form {
+/// A key's row: what it is, then its revoke button (posting to `<base>/revoke`).
+fn row(step: &Step, cookie: &CookieSession, base: &str, key: &StoredKey) -> Form {
     let now = Utc::now();
     let last = key
         .last_used_at
@@ -111,18 +158,21 @@ fn row(step: &Step, cookie: &CookieSession, key: &StoredKey) -> Form {
     let about = Field::note("about", text.clone()).value(format!("{revoke}: {text}"));
     form(
         cookie,
-        path(step, "/api-keys/revoke"),
+        format!("{base}/revoke"),
         None,
         vec![id, about],
         revoke,
     )
 }
 
-/// The page: `made` is a key just made (shown this once), `errors` a refused form's.
+/// The page of the keys at `base` (the user's `/api-keys`, or an organization's): `made` is
+/// a key just made (shown this once), `errors` a refused form's.
+#[allow(clippy::too_many_arguments)]
 fn page(
     step: &Step,
     cookie: &CookieSession,
     ext: &ApiKeys,
+    base: &str,
     keys: &[StoredKey],
     made: Option<&str>,
     errors: &[(&'static str, String)],
@@ -147,22 +197,19 @@ fn page(
         .errors(errors_of("scopes"));
     let create = form(
         cookie,
-        path(step, "/api-keys"),
+        base.to_owned(),
         None,
         vec![name, scopes],
         step.text("pow_api_keys_create"),
     );
-    let mut extra_forms: Vec<Form> = keys.iter().map(|key| row(step, cookie, key)).collect();
+    let mut extra_forms: Vec<Form> = keys
+        .iter()
+        .map(|key| row(step, cookie, base, key))
+        .collect();
     if let Some(made) = made {
         let shown = Field::new("key", step.text("pow_api_keys_created"), FieldType::Text)
             .value(made.to_owned());
-        let mut once = form(
-            cookie,
-            path(step, "/api-keys"),
-            None,
-            vec![shown],
-            String::new(),
-        );
+        let mut once = form(cookie, base.to_owned(), None, vec![shown], String::new());
         once.submit = String::new();
         extra_forms.insert(0, once);
     }
@@ -190,7 +237,7 @@ async fn show(step: &mut Step, _: &mut dyn Client, ext: &ApiKeys) -> Result<Answ
     let keys = flows::list(&step.config, &user).await?;
     let ext = ext.clone();
     Ok(Answer::render(move |step, cookie| {
-        Ok(page(step, cookie, &ext, &keys, None, &[]))
+        Ok(page(step, cookie, &ext, &own(step), &keys, None, &[]))
     }))
 }
 
@@ -199,11 +246,8 @@ async fn show(step: &mut Step, _: &mut dyn Client, ext: &ApiKeys) -> Result<Answ
 async fn create(step: &mut Step, _: &mut dyn Client, ext: &ApiKeys) -> Result<Answer, PowError> {
     let user = step.signed_in()?.clone();
     let name = step.params.get("name").cloned().unwrap_or_default();
-    let scopes = step.params.get("scopes").cloned().unwrap_or_default();
-    let scopes: Vec<&str> = scopes
-        .split([' ', ','])
-        .filter(|scope| !scope.is_empty())
-        .collect();
+    let scopes = form_scopes(step);
+    let scopes: Vec<&str> = scopes.iter().map(String::as_str).collect();
     let outcome =
         flows::create_in(&step.config, ext, &user, &name, &scopes, None, &step.lang).await?;
     let keys = flows::list(&step.config, &user).await?;
@@ -213,21 +257,42 @@ async fn create(step: &mut Step, _: &mut dyn Client, ext: &ApiKeys) -> Result<An
             step.user = Some(user);
             // Shown once: the page, like every account page, is never stored.
             Ok(Answer::render(move |step, cookie| {
-                Ok(page(step, cookie, &ext, &keys, Some(&made.key), &[]))
+                Ok(page(
+                    step,
+                    cookie,
+                    &ext,
+                    &own(step),
+                    &keys,
+                    Some(&made.key),
+                    &[],
+                ))
             }))
         }
-        Err(refused) => {
-            let (field, key) = match refused {
-                Invalid::Name => ("name", "pow_api_keys_invalid_name"),
-                Invalid::Scope(_) => ("scopes", "pow_api_keys_invalid_scope"),
-                Invalid::Lifetime => ("scopes", "pow_api_keys_invalid_lifetime"),
-            };
-            Ok(Answer::render(move |step, cookie| {
-                let errors = [(field, step.text(key))];
-                Ok(page(step, cookie, &ext, &keys, None, &errors).with_status(422))
-            }))
-        }
+        Err(refused) => Ok(refused_form(ext, own(step), keys, &refused)),
     }
+}
+
+/// The form's scopes, separated by spaces or commas.
+fn form_scopes(step: &Step) -> Vec<String> {
+    let scopes = step.params.get("scopes").cloned().unwrap_or_default();
+    scopes
+        .split([' ', ','])
+        .filter(|scope| !scope.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The page at `base` again, `422`, with the refused form's error.
+fn refused_form(ext: ApiKeys, base: String, keys: Vec<StoredKey>, refused: &Invalid) -> Answer {
+    let (field, key) = match refused {
+        Invalid::Name => ("name", "pow_api_keys_invalid_name"),
+        Invalid::Scope(_) => ("scopes", "pow_api_keys_invalid_scope"),
+        Invalid::Lifetime => ("scopes", "pow_api_keys_invalid_lifetime"),
+    };
+    Answer::render(move |step, cookie| {
+        let errors = [(field, step.text(key))];
+        Ok(page(step, cookie, &ext, &base, &keys, None, &errors).with_status(422))
+    })
 }
 
 /// `POST /api-keys/revoke`: revokes the key of the form's `id`.
@@ -240,4 +305,123 @@ async fn revoke(step: &mut Step, client: &mut dyn Client, _: &ApiKeys) -> Result
         client.flash(FlashKind::Error, Some(step.text("pow_api_keys_not_found")));
     }
     Ok(Answer::Redirect(path(step, "/api-keys")))
+}
+
+/// The page of the organization `slug`'s keys.
+#[cfg(feature = "organizations")]
+fn organization_base(step: &Step, slug: &str) -> String {
+    extension_path(&step.config, NAME, ORGANIZATION_PATH, &[("slug", slug)])
+}
+
+#[cfg(feature = "organizations")]
+fn slug_of(step: &Step) -> String {
+    step.assigns
+        .get::<pow_core::pages::routes::PathParams>()
+        .and_then(|path| path.get("slug"))
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// The answer to a member who may not manage the organization's keys (or no organization).
+#[cfg(feature = "organizations")]
+fn organization_refused(
+    step: &Step,
+    client: &mut dyn Client,
+    refused: pow_ext_organizations::Refused,
+) -> Answer {
+    let key = match refused {
+        pow_ext_organizations::Refused::Forbidden => "pow_organizations_forbidden",
+        _ => "pow_api_keys_not_found",
+    };
+    client.flash(FlashKind::Error, Some(step.text(key)));
+    Answer::Stop(extension_path(
+        &step.config,
+        pow_ext_organizations::NAME,
+        "/organizations",
+        &[],
+    ))
+}
+
+/// `GET /organizations/{slug}/api-keys` (`api_keys:manage`).
+#[cfg(feature = "organizations")]
+async fn organization_show(
+    step: &mut Step,
+    client: &mut dyn Client,
+    ext: &ApiKeys,
+) -> Result<Answer, PowError> {
+    let user = step.signed_in()?.clone();
+    let slug = slug_of(step);
+    let keys = match flows::list_for_organization(&step.config, &user, &slug).await? {
+        Ok(keys) => keys,
+        Err(refused) => return Ok(organization_refused(step, client, refused)),
+    };
+    let (ext, base) = (ext.clone(), organization_base(step, &slug));
+    Ok(Answer::render(move |step, cookie| {
+        Ok(page(step, cookie, &ext, &base, &keys, None, &[]))
+    }))
+}
+
+/// `POST /organizations/{slug}/api-keys` (sudo mode): a key of the organization, shown once.
+#[cfg(feature = "organizations")]
+async fn organization_create(
+    step: &mut Step,
+    client: &mut dyn Client,
+    ext: &ApiKeys,
+) -> Result<Answer, PowError> {
+    let user = step.signed_in()?.clone();
+    let slug = slug_of(step);
+    let name = step.params.get("name").cloned().unwrap_or_default();
+    let scopes = form_scopes(step);
+    let scopes: Vec<&str> = scopes.iter().map(String::as_str).collect();
+    let lang = step.lang.clone();
+    let outcome = flows::create_for_organization(
+        &step.config,
+        ext,
+        &user,
+        &slug,
+        &name,
+        &scopes,
+        None,
+        &lang,
+    )
+    .await?;
+    let made = match outcome {
+        Ok(made) => made,
+        Err(Ok(refused)) => return Ok(organization_refused(step, client, refused)),
+        Err(Err(invalid)) => {
+            let keys = flows::list_for_organization(&step.config, &user, &slug)
+                .await?
+                .unwrap_or_default();
+            let base = organization_base(step, &slug);
+            return Ok(refused_form(ext.clone(), base, keys, &invalid));
+        }
+    };
+    let keys = flows::list_for_organization(&step.config, &user, &slug)
+        .await?
+        .unwrap_or_default();
+    step.user = Some(user);
+    let (ext, base) = (ext.clone(), organization_base(step, &slug));
+    Ok(Answer::render(move |step, cookie| {
+        Ok(page(step, cookie, &ext, &base, &keys, Some(&made.key), &[]))
+    }))
+}
+
+/// `POST /organizations/{slug}/api-keys/revoke`: revokes the key of the form's `id`.
+#[cfg(feature = "organizations")]
+async fn organization_revoke(
+    step: &mut Step,
+    client: &mut dyn Client,
+    _: &ApiKeys,
+) -> Result<Answer, PowError> {
+    let user = step.signed_in()?.clone();
+    let slug = slug_of(step);
+    let id = step.params.get("id").cloned().unwrap_or_default();
+    match flows::revoke_for_organization(&step.config, &user, &slug, &id).await? {
+        Ok(()) => client.flash(FlashKind::Info, Some(step.text("pow_api_keys_revoked"))),
+        Err(pow_ext_organizations::Refused::NotFound) => {
+            client.flash(FlashKind::Error, Some(step.text("pow_api_keys_not_found")));
+        }
+        Err(refused) => return Ok(organization_refused(step, client, refused)),
+    }
+    Ok(Answer::Redirect(organization_base(step, &slug)))
 }

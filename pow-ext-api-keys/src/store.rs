@@ -40,6 +40,9 @@ pub struct StoredKey {
     pub last_used_at: Option<DateTime<Utc>>,
     /// When it was revoked.
     pub revoked_at: Option<DateTime<Utc>>,
+    /// The organization it acts for (its maker's membership), if it is an organization's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub organization_id: Option<String>,
 }
 
 impl StoredKey {
@@ -69,6 +72,8 @@ struct Row {
     last_used_at: Option<NaiveDateTime>,
     #[diesel(sql_type = Nullable<Timestamp>)]
     revoked_at: Option<NaiveDateTime>,
+    #[diesel(sql_type = Nullable<Text>)]
+    organization_id: Option<String>,
 }
 
 impl From<Row> for StoredKey {
@@ -83,12 +88,13 @@ impl From<Row> for StoredKey {
             expires_at: row.expires_at.and_utc(),
             last_used_at: row.last_used_at.map(|at| at.and_utc()),
             revoked_at: row.revoked_at.map(|at| at.and_utc()),
+            organization_id: row.organization_id,
         }
     }
 }
 
-const COLUMNS: &str =
-    "id, user_id, name, scopes, secret_hash, inserted_at, expires_at, last_used_at, revoked_at";
+const COLUMNS: &str = "id, user_id, name, scopes, secret_hash, inserted_at, expires_at, \
+                       last_used_at, revoked_at, organization_id";
 
 /// The table, on the users context's pool and schema. Cheap to clone.
 #[derive(Clone)]
@@ -148,11 +154,21 @@ impl Keys {
         Ok(rows.into_iter().next())
     }
 
-    /// The user's keys, newest first.
+    /// The user's own keys (not those they made for an organization), newest first.
     pub(crate) async fn for_user(&self, user_id: i64) -> Result<Vec<StoredKey>, PowError> {
         self.select(
-            "user_id = $1 ORDER BY inserted_at DESC, id",
+            "user_id = $1 AND organization_id IS NULL ORDER BY inserted_at DESC, id",
             Param::User(user_id),
+        )
+        .await
+    }
+
+    /// The keys of the organization `org_id`, newest first.
+    #[cfg_attr(not(feature = "organizations"), allow(dead_code))]
+    pub(crate) async fn for_organization(&self, org_id: &str) -> Result<Vec<StoredKey>, PowError> {
+        self.select(
+            "organization_id = $1 ORDER BY inserted_at DESC, id",
+            Param::Id(org_id.to_owned()),
         )
         .await
     }
@@ -160,7 +176,7 @@ impl Keys {
     /// Stores `key`.
     pub(crate) async fn insert(&self, key: StoredKey) -> Result<(), PowError> {
         let sql = format!(
-            "INSERT INTO {} ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, NULL)",
+            "INSERT INTO {} ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, NULL, $8)",
             self.table
         );
         let queries = Arc::clone(&self.queries);
@@ -175,6 +191,7 @@ impl Keys {
                     .bind::<Text, _>(&key.secret_hash)
                     .bind::<Timestamp, _>(key.created_at.naive_utc())
                     .bind::<Timestamp, _>(key.expires_at.naive_utc())
+                    .bind::<Nullable<Text>, _>(key.organization_id.as_deref())
                     .execute(conn)
                     .map_err(query_error))?;
                 Ok(())
@@ -220,19 +237,25 @@ impl Keys {
             .await
     }
 
-    /// Renames the user's key `id`; whether it had one.
+    /// Renames the user's own key `id`; whether they had one.
     pub(crate) async fn rename(
         &self,
         id: &str,
         user_id: i64,
         name: &str,
     ) -> Result<bool, PowError> {
-        self.update("name = $1", "", id, user_id, Value::Text(name.to_owned()))
-            .await
+        self.update(
+            "name = $1",
+            "AND organization_id IS NULL",
+            id,
+            user_id,
+            Value::Text(name.to_owned()),
+        )
+        .await
     }
 
-    /// Revokes the user's key `id` from `at` (now, or the end of a rotation's overlap);
-    /// whether it had one that was not revoked already.
+    /// Revokes the user's own key `id` from `at` (now, or the end of a rotation's overlap);
+    /// whether they had one that was not revoked already.
     pub(crate) async fn revoke(
         &self,
         id: &str,
@@ -241,12 +264,42 @@ impl Keys {
     ) -> Result<bool, PowError> {
         self.update(
             "revoked_at = $1",
-            "AND revoked_at IS NULL",
+            "AND revoked_at IS NULL AND organization_id IS NULL",
             id,
             user_id,
             Value::At(at),
         )
         .await
+    }
+
+    /// Revokes the key `id` of the organization `org_id` now; whether it had one that was
+    /// not revoked already.
+    #[cfg_attr(not(feature = "organizations"), allow(dead_code))]
+    pub(crate) async fn revoke_in_organization(
+        &self,
+        id: &str,
+        org_id: &str,
+        at: DateTime<Utc>,
+    ) -> Result<bool, PowError> {
+        let sql = format!(
+            "UPDATE {} SET revoked_at = $1 WHERE id = $2 AND organization_id = $3 \
+             AND revoked_at IS NULL",
+            self.table
+        );
+        let (id, org_id) = (id.to_owned(), org_id.to_owned());
+        let queries = Arc::clone(&self.queries);
+        self.tables
+            .run(move |db| {
+                queries.fetch_add(1, Ordering::Relaxed);
+                let changed = with_conn!(db, conn => ::diesel::sql_query(&sql)
+                    .bind::<Timestamp, _>(at.naive_utc())
+                    .bind::<Text, _>(&id)
+                    .bind::<Text, _>(&org_id)
+                    .execute(conn)
+                    .map_err(query_error))?;
+                Ok(changed > 0)
+            })
+            .await
     }
 
     /// Records that the key `id` of `user_id` was used at `at`.

@@ -96,7 +96,7 @@ fn serve(config: PowConfig) -> SocketAddr {
                     web::get().to(|key: ApiKey| async move {
                         key.scope("reports:read")?;
                         Ok::<_, pow_actix::api::ApiError>(
-                            HttpResponse::Ok().body(format!("reports of {}", key.key.user.id)),
+                            HttpResponse::Ok().body(reports_of(&key.key)),
                         )
                     }),
                 )
@@ -112,7 +112,7 @@ fn serve(config: PowConfig) -> SocketAddr {
                         if let Err(refused) = key.scope("reports:read") {
                             return refused;
                         }
-                        format!("reports of {}", key.key.user.id).into_response()
+                        reports_of(&key.key).into_response()
                     }),
                 )
                 .layer(pow_axum::ApiLayer::new(config.clone()));
@@ -121,6 +121,17 @@ fn serve(config: PowConfig) -> SocketAddr {
             )
         }
     }
+}
+
+/// What `/reports` answers a key: its owner, and the organization (with its maker's role)
+/// an organization's key acts for.
+fn reports_of(key: &pow_ext_api_keys::flows::Authenticated) -> String {
+    let organization = key
+        .organization
+        .as_ref()
+        .map(|org| format!(" for {} as {}", org.slug, org.role))
+        .unwrap_or_default();
+    format!("reports of {}{organization}", key.user.id)
 }
 
 fn json_client(addr: SocketAddr, token: Option<&str>) -> Client {
@@ -621,6 +632,180 @@ fn the_page_makes_shows_once_and_revokes_keys() {
     );
 }
 
+/// A signed-in API client's token of `email`.
+fn sign_in_as(addr: SocketAddr, email: &str) -> String {
+    let mut c = json_client(addr, None);
+    let res = call(
+        &mut c,
+        "POST",
+        "/api/v1/session",
+        json!({ "user": { "email": email, "password": PASSWORD } }),
+    );
+    assert_eq!(res.status, 200, "{}", res.body);
+    json_of(&res)["data"]["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+fn organization_keys_act_for_the_organization_while_their_maker_belongs(users: DieselUsersContext) {
+    use pow_ext_organizations::Organizations;
+    let h = start_with(users, keys(), |b| {
+        b.extension(pow_ext_email_confirmation::EmailConfirmation::new())
+            .extension(Organizations::new())
+    });
+    let api = |token: &str, method: &str, path: &str, body: Value| {
+        let mut c = json_client(h.addr, Some(token));
+        call(&mut c, method, &format!("/api/v1{path}"), body)
+    };
+    pow_ext_email_confirmation::confirm_user(&h.config, &h.user).unwrap();
+    let ada = sign_in(h.addr);
+    let res = api(
+        &ada,
+        "POST",
+        "/organizations",
+        json!({ "name": "Acme", "slug": "acme" }),
+    );
+    assert_eq!(res.status, 201, "{}", res.body);
+    // Bob joins as an admin, Carl as a member, by invitation.
+    let mut joined = Vec::new();
+    for (email, role) in [("bob@example.com", "admin"), ("carl@example.com", "member")] {
+        let user = pow_actix::testing::create_user(&h.config, email, PASSWORD).unwrap();
+        let user = pow_ext_email_confirmation::confirm_user(&h.config, &user).unwrap();
+        let res = api(
+            &ada,
+            "POST",
+            "/organizations/acme/invitations",
+            json!({ "email": email, "role": role }),
+        );
+        assert_eq!(res.status, 202, "{}", res.body);
+        let mail = h
+            .mailer
+            .deliveries()
+            .into_iter()
+            .rev()
+            .find(|m| m.to == email)
+            .unwrap();
+        let at = mail.text.find("/organization-invitations/").unwrap();
+        let link: String = mail.text[at + 26..]
+            .chars()
+            .take_while(|c| !c.is_whitespace())
+            .collect();
+        let token = sign_in_as(h.addr, email);
+        let res = api(
+            &token,
+            "POST",
+            &format!("/organization-invitations/{link}"),
+            json!({}),
+        );
+        assert_eq!(res.status, 200, "{}", res.body);
+        joined.push((user, token));
+    }
+    let (bob, bob_token) = &joined[0];
+    let (_, carl_token) = &joined[1];
+    // An admin makes a key of the organization; a member may not.
+    let res = api(
+        bob_token,
+        "POST",
+        "/organizations/acme/api-keys",
+        json!({ "name": "CI", "scopes": ["reports:read"] }),
+    );
+    assert_eq!(res.status, 201, "{}", res.body);
+    let made = json_of(&res)["data"].clone();
+    let key = key_of(&made);
+    assert!(made["organization_id"].is_string(), "{made}");
+    let res = api(
+        carl_token,
+        "POST",
+        "/organizations/acme/api-keys",
+        json!({ "name": "x", "scopes": ["reports:read"] }),
+    );
+    assert_refused(&res, 403, "forbidden");
+    assert_refused(
+        &api(
+            carl_token,
+            "GET",
+            "/organizations/acme/api-keys",
+            Value::Null,
+        ),
+        403,
+        "forbidden",
+    );
+    // It acts for the organization, with its maker's role; it is no personal key of theirs.
+    let res = report(h.addr, &key);
+    assert_eq!(res.body, format!("reports of {} for acme as admin", bob.id));
+    let own = json_of(&api(bob_token, "GET", "/api-keys", Value::Null))["data"].clone();
+    assert_eq!(own, json!([]));
+    let listed = json_of(&api(
+        &ada,
+        "GET",
+        "/organizations/acme/api-keys",
+        Value::Null,
+    ))["data"]
+        .clone();
+    assert_eq!(listed[0]["id"], made["id"]);
+    // Limited by its maker's role as it stands: a demotion counts at once ...
+    let res = api(
+        &ada,
+        "PATCH",
+        &format!("/organizations/acme/members/{}", bob.id),
+        json!({ "role": "member" }),
+    );
+    assert_eq!(res.status, 200, "{}", res.body);
+    assert_eq!(
+        report(h.addr, &key).body,
+        format!("reports of {} for acme as member", bob.id)
+    );
+    // ... and the removal of its maker ends it.
+    let res = api(
+        &ada,
+        "DELETE",
+        &format!("/organizations/acme/members/{}", bob.id),
+        json!({}),
+    );
+    assert_eq!(res.status, 200, "{}", res.body);
+    assert_refused(&report(h.addr, &key), 401, "api_key_revoked");
+    // Revoked by the organization's endpoint.
+    let res = api(
+        &ada,
+        "POST",
+        "/organizations/acme/api-keys",
+        json!({ "name": "Deploy", "scopes": ["reports:read"] }),
+    );
+    let made = json_of(&res)["data"].clone();
+    assert_eq!(report(h.addr, &key_of(&made)).status, 200);
+    let path = format!(
+        "/organizations/acme/api-keys/{}",
+        made["id"].as_str().unwrap()
+    );
+    assert_eq!(api(&ada, "DELETE", &path, json!({})).status, 200);
+    assert_refused(&report(h.addr, &key_of(&made)), 401, "api_key_revoked");
+    // The organization's closure ends its keys.
+    let res = api(
+        &ada,
+        "POST",
+        "/organizations/acme/api-keys",
+        json!({ "name": "Nightly", "scopes": ["reports:read"] }),
+    );
+    let nightly = key_of(&json_of(&res)["data"]);
+    assert_eq!(report(h.addr, &nightly).status, 200);
+    assert_eq!(
+        api(&ada, "DELETE", "/organizations/acme", json!({})).status,
+        200
+    );
+    assert_refused(&report(h.addr, &nightly), 401, "api_key_revoked");
+}
+
+fn organization_keys_act_for_the_organization_while_their_maker_belongs_on_sqlite() {
+    organization_keys_act_for_the_organization_while_their_maker_belongs(sqlite());
+}
+
+fn organization_keys_act_for_the_organization_while_their_maker_belongs_on_postgres() {
+    if let Some(users) = postgres() {
+        organization_keys_act_for_the_organization_while_their_maker_belongs(users);
+    }
+}
+
 pow_testkit::on_both!(
     the_page_makes_shows_once_and_revokes_keys,
     a_key_is_made_once_and_opens_a_scoped_route_on_sqlite,
@@ -636,4 +821,6 @@ pow_testkit::on_both!(
     the_rate_limit_counts_each_request_once,
     last_use_is_written_once_a_minute,
     the_export_lists_keys_without_secrets,
+    organization_keys_act_for_the_organization_while_their_maker_belongs_on_sqlite,
+    organization_keys_act_for_the_organization_while_their_maker_belongs_on_postgres,
 );

@@ -988,41 +988,6 @@ pub async fn decide(
         .map(|outcome| outcome.map(Some))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn public_suffixes_and_malformed_names_are_refused() {
-        assert_eq!(normalize("Example.COM."), Some("example.com".into()));
-        assert_eq!(
-            normalize("eng.example.co.uk"),
-            Some("eng.example.co.uk".into())
-        );
-        for refused in [
-            "com",
-            "co.uk",
-            "github.io",
-            "",
-            "exa mple.com",
-            "-a.com",
-            "a..com",
-        ] {
-            assert_eq!(normalize(refused), None, "{refused}");
-        }
-    }
-
-    #[test]
-    fn txt_data_joins_quoted_strings() {
-        assert_eq!(
-            txt_data("\"pow-verification=ab\" \"cd\""),
-            "pow-verification=abcd"
-        );
-        assert_eq!(txt_data("plain"), "plain");
-        assert_eq!(txt_data("\"a \\\"quoted\\\" b\""), "a \"quoted\" b");
-    }
-}
-
 /// The requests to join `user_id` has made, for their export.
 pub(crate) async fn requests_of(
     config: &PowConfig,
@@ -1071,4 +1036,39 @@ pub(crate) async fn forget_requests(config: &PowConfig, user_id: i64) -> Result<
         .exec(sql, vec![user_id.into()])
         .await
         .map(|_| ())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn public_suffixes_and_malformed_names_are_refused() {
+        assert_eq!(normalize("Example.COM."), Some("example.com".into()));
+        assert_eq!(
+            normalize("eng.example.co.uk"),
+            Some("eng.example.co.uk".into())
+        );
+        for refused in [
+            "com",
+            "co.uk",
+            "github.io",
+            "",
+            "exa mple.com",
+            "-a.com",
+            "a..com",
+        ] {
+            assert_eq!(normalize(refused), None, "{refused}");
+        }
+    }
+
+    #[test]
+    fn txt_data_joins_quoted_strings() {
+        assert_eq!(
+            txt_data("\"pow-verification=ab\" \"cd\""),
+            "pow-verification=abcd"
+        );
+        assert_eq!(txt_data("plain"), "plain");
+        assert_eq!(txt_data("\"a \\\"quoted\\\" b\""), "a \"quoted\" b");
+    }
 }

@@ -153,6 +153,20 @@ pub async fn memberships(config: &PowConfig, user: &User) -> Result<Vec<Membersh
     Store::new(config)?.memberships(user.id).await
 }
 
+/// The membership of `user_id` in the open organization `org_id` (by its id), as stored
+/// now: what another extension checks for a credential bound to an organization (an
+/// organization's API key works while its maker is a member).
+///
+/// # Errors
+/// The database's error.
+pub async fn membership_in(
+    config: &PowConfig,
+    org_id: &str,
+    user_id: i64,
+) -> Result<Option<Membership>, PowError> {
+    Store::new(config)?.membership(org_id, user_id).await
+}
+
 /// `user`'s membership in the open organization of `slug`: what a member sees of it.
 /// `None` for a slug of no organization and for one they are not a member of alike.
 ///

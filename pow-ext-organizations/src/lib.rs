@@ -177,6 +177,8 @@ pub mod permission {
     pub const MANAGE_TEAMS: &str = "teams:manage";
     /// Claim, verify and give up domains, and set who may join through them.
     pub const MANAGE_DOMAINS: &str = "domains:manage";
+    /// Make, list and revoke the organization's API keys (with `pow-ext-api-keys`).
+    pub const MANAGE_API_KEYS: &str = "api_keys:manage";
 }
 
 /// The extension's audit events (`detail.organization`: the organization's id).
@@ -258,7 +260,8 @@ pub trait Permissions: Send + Sync + 'static {
 }
 
 /// The default permissions: closing needs an owner; renaming, inviting, managing members,
-/// teams and domains an admin or above; anything else is refused.
+/// teams, domains and the organization's API keys an admin or above; anything else is
+/// refused.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct RankPermissions;
 
@@ -270,7 +273,8 @@ impl Permissions for RankPermissions {
             | permission::INVITE
             | permission::MANAGE_MEMBERS
             | permission::MANAGE_TEAMS
-            | permission::MANAGE_DOMAINS => ADMIN,
+            | permission::MANAGE_DOMAINS
+            | permission::MANAGE_API_KEYS => ADMIN,
             _ => return false,
         };
         settings.at_least(role, needed)

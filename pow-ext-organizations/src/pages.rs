@@ -703,6 +703,13 @@ fn org_page(step: &Step, cookie: &CookieSession, shown: &Shown) -> Page {
         list_path(step),
         step.text("pow_organizations_title"),
     )];
+    // The organization's API keys, served by pow-ext-api-keys when it is enabled.
+    if may(permission::MANAGE_API_KEYS) && step.config.extensions().contains("pow_api_keys") {
+        links.push(Link::new(
+            path("/api-keys"),
+            step.text("pow_organizations_api_keys"),
+        ));
+    }
     if let Some(teams) = &shown.teams {
         for team in teams {
             let label = format!("{}: {}", step.text("pow_organizations_team"), team.name);

@@ -103,3 +103,4 @@ audit-organization-join-requested = Beitritt angefragt
 audit-organization-join-denied = Beitrittsanfrage abgelehnt
 pow_organizations_request_approved = Die Anfrage wurde angenommen: die Person ist jetzt Mitglied.
 pow_organizations_invalid_policy = Wählen Sie off, request oder automatic.
+pow_organizations_api_keys = API-Schlüssel

@@ -103,3 +103,4 @@ audit-organization-join-requested = Request to join
 audit-organization-join-denied = Request to join denied
 pow_organizations_request_approved = The request was approved: they are a member now.
 pow_organizations_invalid_policy = Choose off, request or automatic.
+pow_organizations_api_keys = API keys

@@ -103,3 +103,4 @@ audit-organization-join-requested = Demande d’adhésion
 audit-organization-join-denied = Demande d’adhésion refusée
 pow_organizations_request_approved = La demande a été acceptée : cette personne est désormais membre.
 pow_organizations_invalid_policy = Choisissez off, request ou automatic.
+pow_organizations_api_keys = Clés d’API
