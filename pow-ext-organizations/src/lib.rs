@@ -397,7 +397,7 @@ impl Organizations {
         self
     }
 
-    /// Teams inside each organization, with their own roles ([`teams`](crate::teams)). The
+    /// Teams inside each organization, with their own roles ([`teams`](mod@crate::teams)). The
     /// default is off.
     pub fn teams(mut self, on: bool) -> Self {
         self.teams = on;
