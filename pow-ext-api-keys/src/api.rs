@@ -31,12 +31,15 @@ pub mod actions {
     /// `POST <api>/api-keys/{id}/rotate`.
     pub const ROTATE: ActionId = ActionId::new("api_api_keys", "rotate", ActionKind::Other);
     /// `GET <api>/organizations/{slug}/api-keys`.
+    #[cfg(feature = "organizations")]
     pub const ORGANIZATION_INDEX: ActionId =
         ActionId::new("api_api_keys", "organization_index", ActionKind::Show);
     /// `POST <api>/organizations/{slug}/api-keys`.
+    #[cfg(feature = "organizations")]
     pub const ORGANIZATION_CREATE: ActionId =
         ActionId::new("api_api_keys", "organization_create", ActionKind::Other);
     /// `DELETE <api>/organizations/{slug}/api-keys/{id}`.
+    #[cfg(feature = "organizations")]
     pub const ORGANIZATION_DELETE: ActionId =
         ActionId::new("api_api_keys", "organization_delete", ActionKind::Other);
 }
