@@ -243,7 +243,9 @@ pub fn app(
     App::new()
         .app_data(web::Data::new(config.clone()))
         .configure(api::configure(config.clone(), options.into()))
-        .route("/api/v1/reports", web::get().to(reports))
+        // A resource of its own (not `App::route`, whose method guard would leave other
+        // methods to the 404 default): other methods answer `405`.
+        .service(web::resource("/api/v1/reports").route(web::get().to(reports)))
         .service(
             web::scope("/api/v1/me")
                 .wrap(RequireAuthenticated::new())
