@@ -44,6 +44,7 @@ use pow_core::users::User;
 use pow_core::{PowConfig, PowError};
 use serde::Serialize;
 
+use crate::records::{Record, Records};
 use crate::store::{Keys, StoredKey};
 use crate::{events, key, ApiKeys, KeyRefusal};
 
@@ -202,7 +203,9 @@ pub async fn rename(
     if name.is_empty() || name.chars().count() > MAX_NAME {
         return Ok(Err(Invalid::Name));
     }
-    Ok(Ok(Keys::new(config)?.rename(id, user.id, name).await?))
+    let renamed = Keys::new(config)?.rename(id, user.id, name).await?;
+    Records::new(config).forget(id).await?;
+    Ok(Ok(renamed))
 }
 
 /// Revokes the user's key `id` at once; whether the user had it unrevoked. Audited.
@@ -211,6 +214,7 @@ pub async fn rename(
 /// The database's error.
 pub async fn revoke(config: &PowConfig, user: &User, id: &str) -> Result<bool, PowError> {
     let revoked = Keys::new(config)?.revoke(id, user.id, now()).await?;
+    Records::new(config).forget(id).await?;
     if revoked {
         audit::record(
             config,
@@ -246,7 +250,9 @@ pub async fn rotate(
     }
     let overlap = overlap.min(settings.max_overlap);
     let until = now + chrono::Duration::from_std(overlap).unwrap_or_default();
-    if !keys.revoke(id, user.id, until).await? {
+    let revoked = keys.revoke(id, user.id, until).await?;
+    Records::new(config).forget(id).await?;
+    if !revoked {
         return Ok(None);
     }
     let made = make(
@@ -325,9 +331,10 @@ impl Authenticated {
 ///    here;
 /// 2. its check is verified under the key ring: a key this setup never made is refused
 ///    without a lookup;
-/// 3. the key is looked up, its secret compared (constant time) with the stored hash, its
-///    revocation and expiry read, and its owner loaded: a closed, disabled or deleted
-///    owner's key works no more;
+/// 3. the key is looked up (the record of a user's own key verified within the minute, in
+///    the cache store; else the database), its secret compared (constant time) with the
+///    stored hash, its revocation and expiry read, and its owner loaded: a closed, disabled
+///    or deleted owner's key works no more (their revocation drops the record at once);
 /// 4. its last use is written, at most once a minute (and its first use audited).
 ///
 /// # Errors
@@ -360,6 +367,25 @@ pub async fn authenticate(
     if !key::checks(config, &key) {
         return Ok(Err(KeyRefusal::Unknown));
     }
+    let records = Records::new(config);
+    let now = now();
+    // A user's own key verified within the minute: no database read.
+    if let Some(record) = records.get(key.id).await? {
+        if !key::matches(config, key.secret, &record.secret_hash) {
+            return Ok(Err(KeyRefusal::Unknown));
+        }
+        let stored = record.key(key.id);
+        if let Err(refusal) = usable(&stored, &record.user, now) {
+            return Ok(Err(refusal));
+        }
+        let (keys, user) = (Keys::new(config)?, record.user.clone());
+        if touch(config, &keys, &stored, &user, facts, now).await? {
+            let mut record = record;
+            record.last_used_at = Some(now);
+            records.put(key.id, &record).await?;
+        }
+        return Ok(Ok(authenticated(stored, user, None)));
+    }
     let keys = Keys::new(config)?;
     let Some(stored) = keys.get(key.id).await? else {
         return Ok(Err(KeyRefusal::Unknown));
@@ -367,18 +393,11 @@ pub async fn authenticate(
     if !key::matches(config, key.secret, &stored.secret_hash) {
         return Ok(Err(KeyRefusal::Unknown));
     }
-    let now = now();
-    if stored.revoked_at.is_some_and(|at| at <= now) {
-        return Ok(Err(KeyRefusal::Revoked));
-    }
-    if stored.expires_at <= now {
-        return Ok(Err(KeyRefusal::Expired));
-    }
     let Some(user) = config.users()?.get(stored.user_id).await? else {
         return Ok(Err(KeyRefusal::Revoked));
     };
-    if user.is_closed() || user.is_disabled() {
-        return Ok(Err(KeyRefusal::Revoked));
+    if let Err(refusal) = usable(&stored, &user, now) {
+        return Ok(Err(refusal));
     }
     // An organization's key works while its maker is a member of the open organization,
     // with their role as stored now.
@@ -389,29 +408,87 @@ pub async fn authenticate(
             None => return Ok(Err(KeyRefusal::Revoked)),
         },
     };
+    let mut stored = stored;
+    if touch(config, &keys, &stored, &user, facts, now).await? {
+        stored.last_used_at = Some(now);
+    }
+    if organization.is_none() {
+        // Recorded, then read again: a revocation that dropped the record while this
+        // request read the database must not leave it behind.
+        records
+            .put(key.id, &Record::of(config, &stored, &user))
+            .await?;
+        let key_now = keys.get(key.id).await?;
+        let user_now = config.users()?.get(stored.user_id).await?;
+        let still = match (&key_now, &user_now) {
+            (Some(key_now), Some(user_now)) => usable(key_now, user_now, now).is_ok(),
+            _ => false,
+        };
+        if !still {
+            records.forget(key.id).await?;
+            return Ok(Err(KeyRefusal::Revoked));
+        }
+    }
+    Ok(Ok(authenticated(stored, user, organization)))
+}
+
+/// Whether `stored` of `user` works at `now`: neither revoked nor expired, its owner neither
+/// closed nor disabled.
+fn usable(stored: &StoredKey, user: &User, now: DateTime<Utc>) -> Result<(), KeyRefusal> {
+    if stored.revoked_at.is_some_and(|at| at <= now) {
+        return Err(KeyRefusal::Revoked);
+    }
+    if stored.expires_at <= now {
+        return Err(KeyRefusal::Expired);
+    }
+    if user.is_closed() || user.is_disabled() {
+        return Err(KeyRefusal::Revoked);
+    }
+    Ok(())
+}
+
+/// Writes the key's last use when the one stored is a minute old or more (and audits its
+/// first use); whether it wrote.
+async fn touch(
+    config: &PowConfig,
+    keys: &Keys,
+    stored: &StoredKey,
+    user: &User,
+    facts: &RequestFacts,
+    now: DateTime<Utc>,
+) -> Result<bool, PowError> {
     let stale = stored
         .last_used_at
         .is_none_or(|at| now - at >= chrono::Duration::seconds(60));
-    if stale {
-        if stored.last_used_at.is_none() {
-            audit::record(
-                config,
-                AuditEvent::new(events::FIRST_USED)
-                    .request(config, facts)
-                    .user(user.id)
-                    .detail("key", stored.id.clone()),
-            );
-        }
-        keys.touch(&stored.id, user.id, now).await?;
+    if !stale {
+        return Ok(false);
     }
-    Ok(Ok(Authenticated {
+    if stored.last_used_at.is_none() {
+        audit::record(
+            config,
+            AuditEvent::new(events::FIRST_USED)
+                .request(config, facts)
+                .user(user.id)
+                .detail("key", stored.id.clone()),
+        );
+    }
+    keys.touch(&stored.id, user.id, now).await?;
+    Ok(true)
+}
+
+fn authenticated(
+    stored: StoredKey,
+    user: User,
+    organization: Option<OrganizationKey>,
+) -> Authenticated {
+    Authenticated {
         id: stored.id,
         name: stored.name,
         scopes: stored.scopes,
         expires_at: stored.expires_at,
         user,
         organization,
-    }))
+    }
 }
 
 /// Now, to the second (as the table keeps it).

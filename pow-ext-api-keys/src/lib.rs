@@ -84,6 +84,7 @@ pub mod flows;
 pub mod key;
 mod mail;
 pub mod pages;
+mod records;
 mod store;
 
 #[cfg(feature = "actix")]
@@ -311,7 +312,8 @@ impl Extension for ApiKeys {
                 events::ROTATED,
             ])
             .user_table("api_keys", "user_id")
-            .user_data(KeyData);
+            .user_data(KeyData)
+            .on_credentials_revoked(records::ForgetOnRevocation);
         ext.pages([pages::PAGE]).page_extension(pages::account_link);
         for route in pages::page_routes(self) {
             ext.page_route(route);
@@ -344,7 +346,12 @@ impl UserData for KeyData {
     }
 
     async fn erase(&self, config: &PowConfig, user: &User) -> Result<(), PowError> {
-        store::Keys::new(config)?.delete_for_user(user.id).await
+        let keys = store::Keys::new(config)?;
+        let records = records::Records::new(config);
+        for id in keys.ids_of_user(user.id).await? {
+            records.forget(&id).await?;
+        }
+        keys.delete_for_user(user.id).await
     }
 }
 

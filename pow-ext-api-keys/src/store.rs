@@ -173,6 +173,12 @@ impl Keys {
         .await
     }
 
+    /// The ids of every key `user_id` made (their own and their organizations').
+    pub(crate) async fn ids_of_user(&self, user_id: i64) -> Result<Vec<String>, PowError> {
+        let keys = self.select("user_id = $1", Param::User(user_id)).await?;
+        Ok(keys.into_iter().map(|key| key.id).collect())
+    }
+
     /// Stores `key`.
     pub(crate) async fn insert(&self, key: StoredKey) -> Result<(), PowError> {
         let sql = format!(
