@@ -39,12 +39,20 @@ pub const KEY_LENGTH: usize = 32;
 #[derive(Clone)]
 pub struct MessageVerifier {
     secret: Arc<[u8]>,
-    keys: Arc<RwLock<HashMap<String, [u8; KEY_LENGTH]>>>,
+    keys: Arc<RwLock<HashMap<String, Derived>>>,
     /// Retired secrets of the key ring, newest first: they still verify, never sign.
     retired: Arc<[RetiredKey]>,
 }
 
 /// A retired secret of the key ring, with the id it is known by in logs.
+/// A key derived for a salt, with its HMAC-SHA256 state keyed once: an HMAC under it then
+/// hashes the message alone, not the key's two padded blocks again.
+#[derive(Clone)]
+struct Derived {
+    key: [u8; KEY_LENGTH],
+    mac: Hmac<Sha256>,
+}
+
 #[derive(Clone)]
 struct RetiredKey {
     id: Arc<str>,
@@ -96,7 +104,7 @@ impl MessageVerifier {
     /// database column), so a dump of the store or the users table holds no usable token.
     /// Uses the current secret; look a token up with [`token_digests`](Self::token_digests).
     pub fn token_digest(&self, purpose: &str, token: &str) -> String {
-        keyed_digest(&self.derive_key(&token_salt(purpose)), token)
+        keyed_digest_with(self.mac(&token_salt(purpose)), token)
     }
 
     /// [`token_digest`](Self::token_digest) under every secret of the ring, the current one
@@ -104,7 +112,7 @@ impl MessageVerifier {
     pub fn token_digests(&self, purpose: &str, token: &str) -> Vec<String> {
         let salt = token_salt(purpose);
         self.ring()
-            .map(|verifier| keyed_digest(&verifier.derive_key(&salt), token))
+            .map(|verifier| keyed_digest_with(verifier.mac(&salt), token))
             .collect()
     }
 
@@ -129,27 +137,43 @@ impl MessageVerifier {
 
     /// The HS256 signature of `message` for `salt`.
     fn hs256(&self, salt: &str, message: &[u8]) -> Vec<u8> {
-        hmac_sha256(&self.derive_key(salt), message)
+        let mut mac = self.mac(salt);
+        mac.update(message);
+        mac.finalize().into_bytes().to_vec()
     }
 
     /// Derives the signing key for `salt`: PBKDF2-HMAC-SHA256, 1000 iterations, 32 bytes.
     pub fn derive_key(&self, salt: &str) -> [u8; KEY_LENGTH] {
+        self.derived(salt).key
+    }
+
+    /// The HMAC-SHA256 state keyed with [`derive_key`](Self::derive_key)`(salt)`, keyed
+    /// once and cloned for each use (see [`keyed_digest_with`]).
+    pub fn mac(&self, salt: &str) -> Hmac<Sha256> {
+        self.derived(salt).mac
+    }
+
+    fn derived(&self, salt: &str) -> Derived {
         let cached = self
             .keys
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .get(salt)
-            .copied();
-        if let Some(key) = cached {
-            return key;
+            .cloned();
+        if let Some(derived) = cached {
+            return derived;
         }
         let mut key = [0u8; KEY_LENGTH];
         pbkdf2::pbkdf2_hmac::<Sha256>(&self.secret, salt.as_bytes(), KEY_ITERATIONS, &mut key);
+        let derived = Derived {
+            key,
+            mac: hmac_state(&key),
+        };
         self.keys
             .write()
             .unwrap_or_else(|e| e.into_inner())
-            .insert(salt.to_owned(), key);
-        key
+            .insert(salt.to_owned(), derived.clone());
+        derived
     }
 
     /// Signs `message` for `salt` as `SFMyNTY.<payload>.<signature>` (HS256).
@@ -225,6 +249,13 @@ fn check<M: Mac + hmac::digest::KeyInit>(key: &[u8], message: &str, signature: &
 /// the audit log by identifiers, addresses and session ids it must recognise but never hold.
 pub fn keyed_digest(key: &[u8], value: &str) -> String {
     URL_SAFE_NO_PAD.encode(hmac_sha256(key, value.as_bytes()))
+}
+
+/// [`keyed_digest`] under a keyed HMAC state (a [`MessageVerifier::mac`], cloned): the same
+/// digest, without hashing the key again.
+pub fn keyed_digest_with(mut mac: Hmac<Sha256>, value: &str) -> String {
+    mac.update(value.as_bytes());
+    URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
 }
 
 /// HMAC-SHA256 of `message` under `key`. HMAC takes keys of any length, so this cannot fail.

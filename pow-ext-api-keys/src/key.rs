@@ -11,8 +11,10 @@
 //! dump of the table opens nothing, and a rotated secret key base keeps every key working
 //! (the check and the hash are verified under every key of the ring).
 
-use pow_core::token::{generate_uuid, hmac_sha256, secure_compare};
+use hmac::{Hmac, Mac};
+use pow_core::token::{generate_uuid, secure_compare};
 use pow_core::PowConfig;
+use sha2::Sha256;
 
 /// What every key starts with.
 pub const PREFIX: &str = "pow_";
@@ -53,16 +55,19 @@ pub fn parse(value: &str) -> Option<Presented<'_>> {
 /// Whether the check of `key` was made under a key of `config`'s ring.
 pub fn checks(config: &PowConfig, key: &Presented<'_>) -> bool {
     let (random, check) = key.secret.split_at(RANDOM_LEN);
-    config
-        .verifier()
-        .derive_keys(CHECK_SALT)
-        .iter()
-        .any(|k| secure_compare(check_of(k, key.id, random).as_bytes(), check.as_bytes()))
+    config.verifier().ring().any(|verifier| {
+        let check_now = check_with(verifier.mac(CHECK_SALT), key.id, random);
+        secure_compare(check_now.as_bytes(), check.as_bytes())
+    })
 }
 
 /// The check of `id` and `random` under `key`: the first 32 bits of their HMAC, in hex.
-fn check_of(key: &[u8], id: &str, random: &str) -> String {
-    hmac_sha256(key, format!("{id}:{random}").as_bytes())
+fn check_with(mut mac: Hmac<Sha256>, id: &str, random: &str) -> String {
+    mac.update(id.as_bytes());
+    mac.update(b":");
+    mac.update(random.as_bytes());
+    mac.finalize()
+        .into_bytes()
         .iter()
         .take(CHECK_LEN / 2)
         .map(|b| format!("{b:02x}"))
@@ -74,7 +79,7 @@ pub fn generate(config: &PowConfig) -> (String, String) {
     let hex = || generate_uuid().replace('-', "");
     let id: String = hex().chars().take(ID_LEN).collect();
     let random: String = hex().chars().take(RANDOM_LEN).collect();
-    let check = check_of(&config.verifier().derive_key(CHECK_SALT), &id, &random);
+    let check = check_with(config.verifier().mac(CHECK_SALT), &id, &random);
     let key = format!("{PREFIX}{id}_{random}{check}");
     (id, key)
 }

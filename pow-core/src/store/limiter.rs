@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use super::{Key, Store, StoreError};
 use crate::config::PowConfig;
-use crate::token::keyed_digest;
+use crate::token::keyed_digest_with;
 
 /// Namespace of every limiter's counters (prefixed like the other namespaces).
 pub const LIMIT_NAMESPACE: &str = "limit";
@@ -60,7 +60,7 @@ pub struct Limiter {
     store: Arc<dyn Store>,
     namespace: String,
     rule: &'static str,
-    key: [u8; 32],
+    mac: hmac::Hmac<sha2::Sha256>,
 }
 
 impl std::fmt::Debug for Limiter {
@@ -78,12 +78,12 @@ impl Limiter {
             store: Arc::clone(config.store()),
             namespace: config.namespaced(LIMIT_NAMESPACE),
             rule,
-            key: config.verifier().derive_key(&format!("pow limiter {rule}")),
+            mac: config.verifier().mac(&format!("pow limiter {rule}")),
         }
     }
 
     fn counter(&self, subject: &str) -> Key {
-        let digest = keyed_digest(&self.key, subject);
+        let digest = keyed_digest_with(self.mac.clone(), subject);
         Key::from([self.rule, digest.as_str()])
     }
 
