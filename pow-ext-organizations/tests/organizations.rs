@@ -405,8 +405,8 @@ fn organizations_are_created_listed_renamed_and_closed_on_postgres() {
 
 // -- 2. Roles and their ranks.
 
-fn roles_follow_their_ranks() {
-    let h = start_with(sqlite(), Organizations::new().role("billing", 150));
+fn roles_follow_their_ranks(users: DieselUsersContext) {
+    let h = start_with(users, Organizations::new().role("billing", 150));
     let ada = Api::sign_in(h.api, OWNER);
     create(&ada, "acme");
     let (bob, bob_api) = join(&h, &ada, "acme", "bob@example.com", "admin");
@@ -511,6 +511,16 @@ fn roles_follow_their_ranks() {
     // The app's guard: admins and above.
     assert_eq!(bob_api.invoices().status, 200);
     assert_refused(&carl_api.invoices(), 403, "forbidden");
+}
+
+fn roles_follow_their_ranks_on_sqlite() {
+    roles_follow_their_ranks(sqlite());
+}
+
+fn roles_follow_their_ranks_on_postgres() {
+    if let Some(users) = postgres() {
+        roles_follow_their_ranks(users);
+    }
 }
 
 // -- 3. The last owner.
@@ -686,8 +696,8 @@ fn an_invitation_is_accepted_only_by_its_proven_address_on_postgres() {
     }
 }
 
-fn signing_up_through_the_link_proves_the_address() {
-    let h = start(sqlite());
+fn signing_up_through_the_link_proves_the_address(users: DieselUsersContext) {
+    let h = start(users);
     let ada = Api::sign_in(h.api, OWNER);
     create(&ada, "acme");
     assert_eq!(
@@ -747,8 +757,18 @@ fn signing_up_through_the_link_proves_the_address() {
     assert_refused(&res, 409, "sign_in_first");
 }
 
-fn inviting_answers_alike_for_every_address() {
-    let h = start(sqlite());
+fn signing_up_through_the_link_proves_the_address_on_sqlite() {
+    signing_up_through_the_link_proves_the_address(sqlite());
+}
+
+fn signing_up_through_the_link_proves_the_address_on_postgres() {
+    if let Some(users) = postgres() {
+        signing_up_through_the_link_proves_the_address(users);
+    }
+}
+
+fn inviting_answers_alike_for_every_address(users: DieselUsersContext) {
+    let h = start(users);
     let ada = Api::sign_in(h.api, OWNER);
     create(&ada, "acme");
     join(&h, &ada, "acme", "member@example.com", "member");
@@ -794,8 +814,18 @@ fn inviting_answers_alike_for_every_address() {
     }
 }
 
-fn a_resent_invitation_keeps_the_first_link_and_revoking_ends_both() {
-    let h = start(sqlite());
+fn inviting_answers_alike_for_every_address_on_sqlite() {
+    inviting_answers_alike_for_every_address(sqlite());
+}
+
+fn inviting_answers_alike_for_every_address_on_postgres() {
+    if let Some(users) = postgres() {
+        inviting_answers_alike_for_every_address(users);
+    }
+}
+
+fn a_resent_invitation_keeps_the_first_link_and_revoking_ends_both(users: DieselUsersContext) {
+    let h = start(users);
     let ada = Api::sign_in(h.api, OWNER);
     create(&ada, "acme");
     let bob = user(&h.config, "bob@example.com");
@@ -864,9 +894,19 @@ fn a_resent_invitation_keeps_the_first_link_and_revoking_ends_both() {
     );
 }
 
-fn the_caps_hold() {
+fn a_resent_invitation_keeps_the_first_link_and_revoking_ends_both_on_sqlite() {
+    a_resent_invitation_keeps_the_first_link_and_revoking_ends_both(sqlite());
+}
+
+fn a_resent_invitation_keeps_the_first_link_and_revoking_ends_both_on_postgres() {
+    if let Some(users) = postgres() {
+        a_resent_invitation_keeps_the_first_link_and_revoking_ends_both(users);
+    }
+}
+
+fn the_caps_hold(users: DieselUsersContext) {
     let h = start_with(
-        sqlite(),
+        users,
         Organizations::new()
             .max_members(2)
             .max_pending_invitations(2),
@@ -893,10 +933,20 @@ fn the_caps_hold() {
     );
 }
 
+fn the_caps_hold_on_sqlite() {
+    the_caps_hold(sqlite());
+}
+
+fn the_caps_hold_on_postgres() {
+    if let Some(users) = postgres() {
+        the_caps_hold(users);
+    }
+}
+
 // -- 5. The active organization.
 
-fn the_active_organization_is_per_session_and_remembered() {
-    let h = start(sqlite());
+fn the_active_organization_is_per_session_and_remembered(users: DieselUsersContext) {
+    let h = start(users);
     let ada = Api::sign_in(h.api, OWNER);
     create(&ada, "acme");
     create(&ada, "globex");
@@ -931,6 +981,16 @@ fn the_active_organization_is_per_session_and_remembered() {
         401,
         "not_authenticated",
     );
+}
+
+fn the_active_organization_is_per_session_and_remembered_on_sqlite() {
+    the_active_organization_is_per_session_and_remembered(sqlite());
+}
+
+fn the_active_organization_is_per_session_and_remembered_on_postgres() {
+    if let Some(users) = postgres() {
+        the_active_organization_is_per_session_and_remembered(users);
+    }
 }
 
 fn a_removed_member_loses_the_organization_on_the_next_request(users: DieselUsersContext) {
@@ -974,8 +1034,8 @@ fn a_removed_member_loses_the_organization_on_the_next_request_on_postgres() {
 
 // -- 6. Erasure and export.
 
-fn erasing_the_last_owner_passes_ownership_on() {
-    let h = start(sqlite());
+fn erasing_the_last_owner_passes_ownership_on(users: DieselUsersContext) {
+    let h = start(users);
     let ada = Api::sign_in(h.api, OWNER);
     create(&ada, "acme");
     create(&ada, "solo");
@@ -1024,10 +1084,20 @@ fn erasing_the_last_owner_passes_ownership_on() {
     assert_eq!(listed.len(), 1);
 }
 
+fn erasing_the_last_owner_passes_ownership_on_on_sqlite() {
+    erasing_the_last_owner_passes_ownership_on(sqlite());
+}
+
+fn erasing_the_last_owner_passes_ownership_on_on_postgres() {
+    if let Some(users) = postgres() {
+        erasing_the_last_owner_passes_ownership_on(users);
+    }
+}
+
 // -- 7. The pages.
 
-fn the_pages_answer_like_the_json() {
-    let h = start(sqlite());
+fn the_pages_answer_like_the_json(users: DieselUsersContext) {
+    let h = start(users);
     let mut browser = Client::new(h.pages);
     browser.sign_in(OWNER, PASSWORD);
     let page = browser.get("/organizations");
@@ -1164,6 +1234,16 @@ fn the_pages_answer_like_the_json() {
     );
     assert_eq!(stranger.get("/organizations/acme").status, 200);
     let _ = Duration::ZERO;
+}
+
+fn the_pages_answer_like_the_json_on_sqlite() {
+    the_pages_answer_like_the_json(sqlite());
+}
+
+fn the_pages_answer_like_the_json_on_postgres() {
+    if let Some(users) = postgres() {
+        the_pages_answer_like_the_json(users);
+    }
 }
 
 // -- 8. Teams.
@@ -1720,22 +1800,30 @@ fn the_domain_pages_prove_and_join() {
 pow_testkit::on_both!(
     organizations_are_created_listed_renamed_and_closed_on_sqlite,
     organizations_are_created_listed_renamed_and_closed_on_postgres,
-    roles_follow_their_ranks,
+    roles_follow_their_ranks_on_sqlite,
+    roles_follow_their_ranks_on_postgres,
     the_last_owner_stays_on_sqlite,
     the_last_owner_stays_on_postgres,
     concurrent_demotions_and_removals_leave_one_owner_on_sqlite,
     concurrent_demotions_and_removals_leave_one_owner_on_postgres,
     an_invitation_is_accepted_only_by_its_proven_address_on_sqlite,
     an_invitation_is_accepted_only_by_its_proven_address_on_postgres,
-    signing_up_through_the_link_proves_the_address,
-    inviting_answers_alike_for_every_address,
-    a_resent_invitation_keeps_the_first_link_and_revoking_ends_both,
-    the_caps_hold,
-    the_active_organization_is_per_session_and_remembered,
+    signing_up_through_the_link_proves_the_address_on_sqlite,
+    signing_up_through_the_link_proves_the_address_on_postgres,
+    inviting_answers_alike_for_every_address_on_sqlite,
+    inviting_answers_alike_for_every_address_on_postgres,
+    a_resent_invitation_keeps_the_first_link_and_revoking_ends_both_on_sqlite,
+    a_resent_invitation_keeps_the_first_link_and_revoking_ends_both_on_postgres,
+    the_caps_hold_on_sqlite,
+    the_caps_hold_on_postgres,
+    the_active_organization_is_per_session_and_remembered_on_sqlite,
+    the_active_organization_is_per_session_and_remembered_on_postgres,
     a_removed_member_loses_the_organization_on_the_next_request_on_sqlite,
     a_removed_member_loses_the_organization_on_the_next_request_on_postgres,
-    erasing_the_last_owner_passes_ownership_on,
-    the_pages_answer_like_the_json,
+    erasing_the_last_owner_passes_ownership_on_on_sqlite,
+    erasing_the_last_owner_passes_ownership_on_on_postgres,
+    the_pages_answer_like_the_json_on_sqlite,
+    the_pages_answer_like_the_json_on_postgres,
     teams_hold_members_only_with_roles_of_their_own_on_sqlite,
     teams_hold_members_only_with_roles_of_their_own_on_postgres,
     teams_are_off_unless_turned_on_and_their_pages_work,

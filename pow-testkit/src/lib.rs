@@ -41,9 +41,18 @@ pub fn postgres(suite: &str) -> Option<pow_core::users::diesel::DieselUsersConte
         "pow_{suite}_{}",
         pow_core::token::generate_uuid().replace('-', "")
     );
+    // A pool of its own, of at most 4 connections opened as needed: a suite's many pools
+    // (one a test, kept by its servers until the process ends) stay within the server's
+    // connection limit.
+    let manager = diesel::r2d2::ConnectionManager::<diesel::PgConnection>::new(url);
+    let pool = diesel::r2d2::Pool::builder()
+        .max_size(4)
+        .min_idle(Some(0))
+        .build(manager)
+        .unwrap();
+    let database = pow_core::users::diesel::Database::Postgres(pool);
     Some(
-        pow_core::users::diesel::DieselUsersContext::connect(&url)
-            .unwrap()
+        pow_core::users::diesel::DieselUsersContext::new(database)
             .with_schema(&schema)
             .unwrap(),
     )
