@@ -423,11 +423,7 @@ impl Tables {
 
     async fn domains(&self, condition: &str, params: Vec<P>) -> Result<Vec<Domain>, PowError> {
         let sql = format!("SELECT {COLUMNS} FROM {} WHERE {condition}", self.domains);
-        let rows: Vec<DomainRow> = self
-            .store
-            .tables
-            .run(move |db| with_conn!(db, conn => load(conn, &sql, &params).map_err(query_error)))
-            .await?;
+        let rows: Vec<DomainRow> = self.store.rows(sql, params).await?;
         Ok(rows.into_iter().map(Domain::from).collect())
     }
 
@@ -751,11 +747,7 @@ pub async fn joinable(
         tables.domains
     );
     let params = vec![P::from(domain.as_str()), P::from(JoinPolicy::Off.code())];
-    let rows: Vec<OrgIdRow> = tables
-        .store
-        .tables
-        .run(move |db| with_conn!(db, conn => load(conn, &sql, &params).map_err(query_error)))
-        .await?;
+    let rows: Vec<OrgIdRow> = tables.store.rows(sql, params).await?;
     let mut out = Vec::new();
     for row in rows {
         if tables
@@ -887,11 +879,7 @@ pub async fn requests(
         tables.requests
     );
     let params = vec![P::from(membership.organization.id.as_str())];
-    let rows: Vec<RequestRow> = tables
-        .store
-        .tables
-        .run(move |db| with_conn!(db, conn => load(conn, &sql, &params).map_err(query_error)))
-        .await?;
+    let rows: Vec<RequestRow> = tables.store.rows(sql, params).await?;
     let users = config.users()?;
     let mut out = Vec::with_capacity(rows.len());
     for row in rows {
@@ -1007,11 +995,7 @@ pub(crate) async fn requests_of(
         inserted_at: NaiveDateTime,
     }
     let params = vec![P::from(user_id)];
-    let rows: Vec<Row> = tables
-        .store
-        .tables
-        .run(move |db| with_conn!(db, conn => load(conn, &sql, &params).map_err(query_error)))
-        .await?;
+    let rows: Vec<Row> = tables.store.rows(sql, params).await?;
     let mut out = Vec::with_capacity(rows.len());
     for row in rows {
         let slug = tables

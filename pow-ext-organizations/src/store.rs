@@ -366,11 +366,45 @@ impl Store {
     /// Reads organizations.
     async fn orgs(&self, condition: String, params: Vec<P>) -> Result<Vec<Organization>, PowError> {
         let sql = format!("SELECT {ORG} FROM {} o WHERE {condition}", self.orgs);
+        let rows: Vec<OrgRow> = self.rows(sql, params).await?;
+        Ok(rows.into_iter().map(Organization::from).collect())
+    }
+
+    /// Runs a query and reads its rows, off the async executor.
+    pub(crate) async fn rows<R>(&self, sql: String, params: Vec<P>) -> Result<Vec<R>, PowError>
+    where
+        R: QueryableByName<::diesel::sqlite::Sqlite>
+            + QueryableByName<::diesel::pg::Pg>
+            + Send
+            + 'static,
+    {
         self.tables
-            .run(move |db| {
-                let rows: Vec<OrgRow> =
-                    with_conn!(db, conn => load(conn, &sql, &params).map_err(query_error))?;
-                Ok(rows.into_iter().map(Organization::from).collect())
+            .run(move |db| with_conn!(db, conn => load(conn, &sql, &params).map_err(query_error)))
+            .await
+    }
+
+    /// The members of `rows` (`(user_id, role, joined)`), with their addresses read from
+    /// the users table in one blocking task.
+    pub(crate) async fn with_emails(
+        config: &PowConfig,
+        rows: Vec<(i64, String, NaiveDateTime)>,
+    ) -> Result<Vec<Member>, PowError> {
+        config
+            .users()?
+            .run(move |users, cfg| {
+                let mut members = Vec::with_capacity(rows.len());
+                for (user_id, role, joined) in rows {
+                    let email = users
+                        .get(cfg.user_schema(), user_id)?
+                        .and_then(|user| user.email().map(str::to_owned));
+                    members.push(Member {
+                        user_id,
+                        email,
+                        role,
+                        joined_at: joined.and_utc(),
+                    });
+                }
+                Ok(members)
             })
             .await
     }
@@ -485,13 +519,8 @@ impl Store {
              WHERE o.closed_at IS NULL AND {condition}",
             self.members, self.orgs
         );
-        self.tables
-            .run(move |db| {
-                let rows: Vec<MembershipRow> =
-                    with_conn!(db, conn => load(conn, &sql, &params).map_err(query_error))?;
-                Ok(rows.into_iter().map(Membership::from).collect())
-            })
-            .await
+        let rows: Vec<MembershipRow> = self.rows(sql, params).await?;
+        Ok(rows.into_iter().map(Membership::from).collect())
     }
 
     /// The members of `org_id`, in the order they joined, with their addresses.
@@ -505,29 +534,12 @@ impl Store {
              ORDER BY inserted_at, user_id",
             self.members
         );
-        let params = vec![P::from(org_id)];
-        let rows: Vec<MemberRow> = self
-            .tables
-            .run(move |db| with_conn!(db, conn => load(conn, &sql, &params).map_err(query_error)))
-            .await?;
-        config
-            .users()?
-            .run(move |users, cfg| {
-                let mut members = Vec::with_capacity(rows.len());
-                for row in rows {
-                    let email = users
-                        .get(cfg.user_schema(), row.user_id)?
-                        .and_then(|user| user.email().map(str::to_owned));
-                    members.push(Member {
-                        user_id: row.user_id,
-                        email,
-                        role: row.role,
-                        joined_at: row.inserted_at.and_utc(),
-                    });
-                }
-                Ok(members)
-            })
-            .await
+        let rows: Vec<MemberRow> = self.rows(sql, vec![P::from(org_id)]).await?;
+        let rows = rows
+            .into_iter()
+            .map(|r| (r.user_id, r.role, r.inserted_at))
+            .collect();
+        Self::with_emails(config, rows).await
     }
 
     /// Renames `org_id`.
@@ -852,13 +864,8 @@ impl Store {
             "SELECT {INVITATION} FROM {} WHERE {condition}",
             self.invitations
         );
-        self.tables
-            .run(move |db| {
-                let rows: Vec<InvitationRow> =
-                    with_conn!(db, conn => load(conn, &sql, &params).map_err(query_error))?;
-                Ok(rows.into_iter().map(Invitation::from).collect())
-            })
-            .await
+        let rows: Vec<InvitationRow> = self.rows(sql, params).await?;
+        Ok(rows.into_iter().map(Invitation::from).collect())
     }
 
     /// The invitation `id` of `org_id`.

@@ -158,10 +158,7 @@ async fn team(store: &Store, org_id: &str, team_id: &str) -> Result<Option<Team>
         store.teams
     );
     let params = vec![P::from(team_id), P::from(org_id)];
-    let rows: Vec<TeamRow> = store
-        .tables
-        .run(move |db| with_conn!(db, conn => load(conn, &sql, &params).map_err(query_error)))
-        .await?;
+    let rows: Vec<TeamRow> = store.rows(sql, params).await?;
     Ok(rows.into_iter().next().map(Team::from))
 }
 
@@ -183,10 +180,7 @@ pub async fn list(
         store.teams
     );
     let params = vec![P::from(membership.organization.id.as_str())];
-    let rows: Vec<TeamRow> = store
-        .tables
-        .run(move |db| with_conn!(db, conn => load(conn, &sql, &params).map_err(query_error)))
-        .await?;
+    let rows: Vec<TeamRow> = store.rows(sql, params).await?;
     Ok(Ok(rows.into_iter().map(Team::from).collect()))
 }
 
@@ -381,28 +375,12 @@ async fn team_members(
         store.team_members
     );
     let params = vec![P::from(team_id)];
-    let rows: Vec<TeamMemberRow> = store
-        .tables
-        .run(move |db| with_conn!(db, conn => load(conn, &sql, &params).map_err(query_error)))
-        .await?;
-    config
-        .users()?
-        .run(move |users, cfg| {
-            let mut members = Vec::with_capacity(rows.len());
-            for row in rows {
-                let email = users
-                    .get(cfg.user_schema(), row.user_id)?
-                    .and_then(|user| user.email().map(str::to_owned));
-                members.push(Member {
-                    user_id: row.user_id,
-                    email,
-                    role: row.role,
-                    joined_at: row.inserted_at.and_utc(),
-                });
-            }
-            Ok(members)
-        })
-        .await
+    let rows: Vec<TeamMemberRow> = store.rows(sql, params).await?;
+    let rows = rows
+        .into_iter()
+        .map(|row| (row.user_id, row.role, row.inserted_at))
+        .collect();
+    Store::with_emails(config, rows).await
 }
 
 /// The team role of `user_id` in `team_id`.
@@ -412,10 +390,7 @@ async fn role_in(store: &Store, team_id: &str, user_id: i64) -> Result<Option<St
         store.team_members
     );
     let params = vec![P::from(team_id), P::from(user_id)];
-    let rows: Vec<RoleRow> = store
-        .tables
-        .run(move |db| with_conn!(db, conn => load(conn, &sql, &params).map_err(query_error)))
-        .await?;
+    let rows: Vec<RoleRow> = store.rows(sql, params).await?;
     Ok(rows.into_iter().next().map(|row| row.role))
 }
 
@@ -650,10 +625,7 @@ pub async fn of_member(
         store.teams, store.team_members
     );
     let params = vec![P::from(org_id), P::from(user_id)];
-    let rows: Vec<Row> = store
-        .tables
-        .run(move |db| with_conn!(db, conn => load(conn, &sql, &params).map_err(query_error)))
-        .await?;
+    let rows: Vec<Row> = store.rows(sql, params).await?;
     Ok(rows
         .into_iter()
         .map(|row| (Team::from(row.team), row.role))
