@@ -329,12 +329,12 @@ impl Authenticated {
 /// 1. its shape is checked, and the attempt counted per client and per key id (the rate
 ///    limit, once per request) — a malformed key or a client over its limit is refused
 ///    here;
-/// 2. its check is verified under the key ring: a key this setup never made is refused
-///    without a lookup;
-/// 3. the key is looked up (the record of a user's own key verified within the minute, in
-///    the cache store; else the database), its secret compared (constant time) with the
-///    stored hash, its revocation and expiry read, and its owner loaded: a closed, disabled
-///    or deleted owner's key works no more (their revocation drops the record at once);
+/// 2. the record of a user's own key verified within the minute is read from the cache
+///    store; without one, the key's check is verified under the key ring (a key this setup
+///    never made is refused without a database query) and the key read from the database;
+/// 3. its secret is compared (constant time) with the stored hash, its revocation and
+///    expiry read, and its owner loaded: a closed, disabled or deleted owner's key works no
+///    more (their revocation drops the record at once);
 /// 4. its last use is written, at most once a minute (and its first use audited).
 ///
 /// # Errors
@@ -364,12 +364,10 @@ pub async fn authenticate(
     {
         return Ok(Err(KeyRefusal::RateLimited));
     }
-    if !key::checks(config, &key) {
-        return Ok(Err(KeyRefusal::Unknown));
-    }
     let records = Records::new(config);
     let now = now();
-    // A user's own key verified within the minute: no database read.
+    // A user's own key verified within the minute: no database read (its secret is
+    // compared with the recorded hash below, so its check need not be).
     if let Some(record) = records.get(key.id).await? {
         if !key::matches(config, key.secret, &record.secret_hash) {
             return Ok(Err(KeyRefusal::Unknown));
@@ -385,6 +383,10 @@ pub async fn authenticate(
             records.put(key.id, &record).await?;
         }
         return Ok(Ok(authenticated(stored, user, None)));
+    }
+    // Before the database: a key this setup never made fails its check here.
+    if !key::checks(config, &key) {
+        return Ok(Err(KeyRefusal::Unknown));
     }
     let keys = Keys::new(config)?;
     let Some(stored) = keys.get(key.id).await? else {

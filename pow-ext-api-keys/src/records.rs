@@ -28,9 +28,13 @@ pub(crate) struct Record {
     pub(crate) name: String,
     pub(crate) scopes: Vec<String>,
     pub(crate) secret_hash: String,
+    #[serde(with = "chrono::serde::ts_milliseconds")]
     pub(crate) created_at: DateTime<Utc>,
+    #[serde(with = "chrono::serde::ts_milliseconds")]
     pub(crate) expires_at: DateTime<Utc>,
+    #[serde(with = "chrono::serde::ts_milliseconds_option")]
     pub(crate) last_used_at: Option<DateTime<Utc>>,
+    #[serde(with = "chrono::serde::ts_milliseconds_option")]
     pub(crate) revoked_at: Option<DateTime<Utc>>,
     pub(crate) user: User,
 }
