@@ -15,9 +15,8 @@
 //!
 //! ## Enabling it
 //!
-//! Add the extension to the config; its routes are mounted by
-//! every framework layer with the core's (`pow_actix::web::configure`, `pow_axum::web::router`), and it needs no migration (tokens live in
-//! the cache store). The users table needs an `email` column, which it has when `email` is
+//! Add the extension to the config; every framework layer mounts its routes with the
+//! core's, and it needs no migration (tokens live in the cache store). The users table needs an `email` column, which it has when `email` is
 //! the user id field (the default); otherwise declare one with
 //! `PowConfigBuilder::user_field`.
 //!
@@ -132,8 +131,8 @@
 //! app ([`ResetPassword::api_link_template`]):
 //!
 //! - **By default**, the extension's HTML page, `<base_url>/reset-password/<token>`. It
-//!   suits an app that also mounts the HTML routes (`pow_actix::web::configure` or `pow_axum::web::router`): the
-//!   user sets the new password in the browser.
+//!   suits an app that also mounts the HTML pages: the user sets the new password in the
+//!   browser.
 //! - **With a [`LinkTemplate`]**, any URL holding the signed
 //!   token: a page of the single-page app
 //!   (`https://app.example.com/reset-password?token={token}`), or a universal link or
