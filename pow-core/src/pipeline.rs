@@ -267,6 +267,15 @@ impl Step {
         self.config.messages().text(&self.lang, key)
     }
 
+    /// The value of the route's `{name}` path segment (empty when it has none).
+    pub fn path_param(&self, name: &str) -> String {
+        self.assigns
+            .get::<crate::pages::routes::PathParams>()
+            .and_then(|path| path.get(name))
+            .unwrap_or_default()
+            .to_owned()
+    }
+
     /// The user signed in when the action started.
     ///
     /// # Errors

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use pow_core::api::routes::{json_body, ApiClient, ApiRoute, Reply};
 use pow_core::api::ApiError;
-use pow_core::pages::routes::{PathParams, Verb};
+use pow_core::pages::routes::Verb;
 use pow_core::pipeline::{ActionId, ActionKind, Step};
 use serde::Deserialize;
 use serde_json::json;
@@ -124,15 +124,6 @@ async fn owner(step: &Step, call: &mut dyn ApiClient) -> Result<pow_core::users:
         .ok_or_else(|| call.not_authenticated(&step.lang))
 }
 
-/// The `{id}` of the path.
-fn id_of(step: &Step) -> String {
-    step.assigns
-        .get::<PathParams>()
-        .and_then(|path| path.get("id"))
-        .unwrap_or_default()
-        .to_owned()
-}
-
 /// `404 not_found` for a key the user does not have.
 fn not_found(step: &Step) -> ApiError {
     ApiError::translated(
@@ -223,7 +214,7 @@ struct RenameBody {
 async fn rename(step: &mut Step, call: &mut dyn ApiClient, _: &ApiKeys) -> Result<Reply, ApiError> {
     let body: RenameBody = json_body(&step.config, &step.lang, call.body())?;
     let user = owner(step, call).await?;
-    match flows::rename(&step.config, &user, &id_of(step), &body.name).await? {
+    match flows::rename(&step.config, &user, &step.path_param("id"), &body.name).await? {
         Ok(true) => Ok(Reply::ok(json!({}))),
         Ok(false) => Err(not_found(step)),
         Err(refused) => Err(invalid(step, &refused)),
@@ -233,7 +224,7 @@ async fn rename(step: &mut Step, call: &mut dyn ApiClient, _: &ApiKeys) -> Resul
 /// `DELETE <api>/api-keys/{id}`: revokes a key at once.
 async fn revoke(step: &mut Step, call: &mut dyn ApiClient, _: &ApiKeys) -> Result<Reply, ApiError> {
     let user = owner(step, call).await?;
-    if flows::revoke(&step.config, &user, &id_of(step)).await? {
+    if flows::revoke(&step.config, &user, &step.path_param("id")).await? {
         Ok(Reply::ok(json!({})))
     } else {
         Err(not_found(step))
@@ -257,7 +248,7 @@ async fn rotate(
     };
     let user = owner(step, call).await?;
     let overlap = Duration::from_secs(body.overlap_secs.unwrap_or(0));
-    match flows::rotate(&step.config, ext, &user, &id_of(step), overlap).await? {
+    match flows::rotate(&step.config, ext, &user, &step.path_param("id"), overlap).await? {
         Some(made) => Ok(created(made)),
         None => Err(not_found(step)),
     }
@@ -279,15 +270,6 @@ fn refused(step: &Step, refused: pow_ext_organizations::Refused) -> ApiError {
     }
 }
 
-#[cfg(feature = "organizations")]
-fn slug_of(step: &Step) -> String {
-    step.assigns
-        .get::<PathParams>()
-        .and_then(|path| path.get("slug"))
-        .unwrap_or_default()
-        .to_owned()
-}
-
 /// `GET <api>/organizations/{slug}/api-keys`: the organization's keys (`api_keys:manage`).
 #[cfg(feature = "organizations")]
 async fn organization_index(
@@ -296,7 +278,7 @@ async fn organization_index(
     ext: &ApiKeys,
 ) -> Result<Reply, ApiError> {
     let user = owner(step, call).await?;
-    match flows::list_for_organization(&step.config, &user, &slug_of(step)).await? {
+    match flows::list_for_organization(&step.config, &user, &step.path_param("slug")).await? {
         Ok(keys) => Ok(Reply::with_meta(
             keys,
             json!({ "scopes": ext.declared_scopes() }),
@@ -318,7 +300,7 @@ async fn organization_create(
         .expires_in_days
         .map(|days| Duration::from_secs(days.saturating_mul(24 * 3600)));
     let scopes: Vec<&str> = body.scopes.iter().map(String::as_str).collect();
-    let slug = slug_of(step);
+    let slug = step.path_param("slug");
     let lang = step.lang.clone();
     let made = flows::create_for_organization(
         &step.config,
@@ -349,7 +331,7 @@ async fn organization_delete(
     _: &ApiKeys,
 ) -> Result<Reply, ApiError> {
     let user = owner(step, call).await?;
-    let (slug, id) = (slug_of(step), id_of(step));
+    let (slug, id) = (step.path_param("slug"), step.path_param("id"));
     match flows::revoke_for_organization(&step.config, &user, &slug, &id).await? {
         Ok(()) => Ok(Reply::ok(json!({}))),
         Err(refusal) => Err(refused(step, refusal)),

@@ -313,15 +313,6 @@ fn organization_base(step: &Step, slug: &str) -> String {
     extension_path(&step.config, NAME, ORGANIZATION_PATH, &[("slug", slug)])
 }
 
-#[cfg(feature = "organizations")]
-fn slug_of(step: &Step) -> String {
-    step.assigns
-        .get::<pow_core::pages::routes::PathParams>()
-        .and_then(|path| path.get("slug"))
-        .unwrap_or_default()
-        .to_owned()
-}
-
 /// The answer to a member who may not manage the organization's keys (or no organization).
 #[cfg(feature = "organizations")]
 fn organization_refused(
@@ -350,7 +341,7 @@ async fn organization_show(
     ext: &ApiKeys,
 ) -> Result<Answer, PowError> {
     let user = step.signed_in()?.clone();
-    let slug = slug_of(step);
+    let slug = step.path_param("slug");
     let keys = match flows::list_for_organization(&step.config, &user, &slug).await? {
         Ok(keys) => keys,
         Err(refused) => return Ok(organization_refused(step, client, refused)),
@@ -369,7 +360,7 @@ async fn organization_create(
     ext: &ApiKeys,
 ) -> Result<Answer, PowError> {
     let user = step.signed_in()?.clone();
-    let slug = slug_of(step);
+    let slug = step.path_param("slug");
     let name = step.params.get("name").cloned().unwrap_or_default();
     let scopes = form_scopes(step);
     let scopes: Vec<&str> = scopes.iter().map(String::as_str).collect();
@@ -414,7 +405,7 @@ async fn organization_revoke(
     _: &ApiKeys,
 ) -> Result<Answer, PowError> {
     let user = step.signed_in()?.clone();
-    let slug = slug_of(step);
+    let slug = step.path_param("slug");
     let id = step.params.get("id").cloned().unwrap_or_default();
     match flows::revoke_for_organization(&step.config, &user, &slug, &id).await? {
         Ok(()) => client.flash(FlashKind::Info, Some(step.text("pow_api_keys_revoked"))),

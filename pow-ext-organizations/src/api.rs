@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use pow_core::api::routes::{json_body, ApiClient, ApiRoute, Reply};
 use pow_core::api::{ApiAction, ApiError};
-use pow_core::pages::routes::{PathParams, Verb};
+use pow_core::pages::routes::Verb;
 use pow_core::pipeline::{ActionId, ActionKind, Step};
 use pow_core::users::{Params, User};
 use serde::Deserialize;
@@ -354,16 +354,8 @@ async fn signed_in(step: &Step, call: &mut dyn ApiClient) -> Result<User, ApiErr
 }
 
 /// The path's `name`.
-fn param(step: &Step, name: &str) -> String {
-    step.assigns
-        .get::<PathParams>()
-        .and_then(|path| path.get(name))
-        .unwrap_or_default()
-        .to_owned()
-}
-
 fn slug(step: &Step) -> String {
-    param(step, "slug")
+    step.path_param("slug")
 }
 
 /// The answer of a refusal.
@@ -530,7 +522,7 @@ async fn members(
 
 /// The `{user_id}` of the path; a malformed one names nobody.
 fn target(step: &Step) -> i64 {
-    param(step, "user_id").parse().unwrap_or(0)
+    step.path_param("user_id").parse().unwrap_or(0)
 }
 
 #[derive(Deserialize)]
@@ -624,7 +616,7 @@ async fn revoke(
 ) -> Result<Reply, ApiError> {
     let user = signed_in(step, call).await?;
     let outcome =
-        flows::revoke_invitation(&step.config, &user, &slug(step), &param(step, "id")).await?;
+        flows::revoke_invitation(&step.config, &user, &slug(step), &step.path_param("id")).await?;
     done(outcome, step)
 }
 
@@ -636,7 +628,7 @@ async fn resend(
 ) -> Result<Reply, ApiError> {
     let user = signed_in(step, call).await?;
     let lang = step.lang.clone();
-    let id = param(step, "id");
+    let id = step.path_param("id");
     match flows::resend_invitation(&step.config, &user, &slug(step), &id, &lang).await? {
         Ok(()) => Ok(Reply::data(202, json!({}))),
         Err(refusal) => Err(refused(step, refusal)),
@@ -660,7 +652,7 @@ async fn invited(
     _: &mut dyn ApiClient,
     _: &Organizations,
 ) -> Result<Reply, ApiError> {
-    match flows::invited(&step.config, &param(step, "token")).await? {
+    match flows::invited(&step.config, &step.path_param("token")).await? {
         Some(invited) => Ok(Reply::ok(json!({
             "organization": { "name": invited.organization.name, "slug": invited.organization.slug },
             "email": invited.invitation.email,
@@ -686,7 +678,7 @@ async fn accept(
     call: &mut dyn ApiClient,
     _: &Organizations,
 ) -> Result<Reply, ApiError> {
-    let token = param(step, "token");
+    let token = step.path_param("token");
     if call.current_session().is_some() {
         let user = signed_in(step, call).await?;
         let accepted = flows::accept(&step.config, &user, &token).await?;
@@ -754,7 +746,7 @@ fn invalid_team(step: &Step, invalid: teams::Invalid) -> ApiError {
 }
 
 fn team_of(step: &Step) -> String {
-    param(step, "team")
+    step.path_param("team")
 }
 
 /// `GET <api>/organizations/{slug}/teams`.
@@ -926,7 +918,7 @@ async fn verify_domain(
     _: &Organizations,
 ) -> Result<Reply, ApiError> {
     let user = signed_in(step, call).await?;
-    let id = param(step, "id");
+    let id = step.path_param("id");
     match domains::verify(&step.config, &user, &slug(step), &id).await? {
         Ok(domain) => Ok(Reply::ok(domain_json(&domain))),
         Err(Ok(refusal)) => Err(refused(step, refusal)),
@@ -947,7 +939,7 @@ async fn domain_policy(
 ) -> Result<Reply, ApiError> {
     let body: PolicyBody = json_body(&step.config, &step.lang, call.body())?;
     let user = signed_in(step, call).await?;
-    let id = param(step, "id");
+    let id = step.path_param("id");
     let outcome =
         domains::set_policy(&step.config, &user, &slug(step), &id, body.join_policy).await?;
     done(outcome, step)
@@ -960,7 +952,7 @@ async fn remove_domain(
     _: &Organizations,
 ) -> Result<Reply, ApiError> {
     let user = signed_in(step, call).await?;
-    let id = param(step, "id");
+    let id = step.path_param("id");
     let outcome = domains::remove(&step.config, &user, &slug(step), &id).await?;
     done(outcome, step)
 }

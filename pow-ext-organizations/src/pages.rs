@@ -16,7 +16,7 @@
 use std::sync::Arc;
 
 use pow_core::config::extension_path;
-use pow_core::pages::routes::{PageRoute, PathParams, Verb};
+use pow_core::pages::routes::{PageRoute, Verb};
 use pow_core::pages::{form, new_password_fields, Answer, Page};
 use pow_core::pipeline::{ActionId, ActionKind, Client, FlashKind, Step};
 use pow_core::session::CookieSession;
@@ -322,14 +322,6 @@ pub(crate) fn account_link(
     }
 }
 
-fn param(step: &Step, name: &str) -> String {
-    step.assigns
-        .get::<PathParams>()
-        .and_then(|path| path.get(name))
-        .unwrap_or_default()
-        .to_owned()
-}
-
 fn list_path(step: &Step) -> String {
     extension_path(&step.config, NAME, "/organizations", &[])
 }
@@ -373,7 +365,7 @@ fn refusal_text(step: &Step, refused: Refused) -> String {
 
 /// Redirects to the organization's page, with the outcome's flash.
 fn back(step: &Step, client: &mut dyn Client, outcome: Result<(), Refused>, done: &str) -> Answer {
-    let slug = param(step, "slug");
+    let slug = step.path_param("slug");
     match outcome {
         Ok(()) => {
             client.flash(FlashKind::Info, Some(step.text(done)));
@@ -781,7 +773,7 @@ async fn show(
     ext: &Organizations,
 ) -> Result<Answer, PowError> {
     let user = step.signed_in()?.clone();
-    let slug = param(step, "slug");
+    let slug = step.path_param("slug");
     let Some(membership) = flows::membership(&step.config, &user, &slug).await? else {
         client.flash(
             FlashKind::Error,
@@ -827,7 +819,7 @@ async fn rename(
     let outcome = flows::rename(
         &step.config,
         &user,
-        &param(step, "slug"),
+        &step.path_param("slug"),
         &form_value(step, "name"),
     )
     .await?;
@@ -839,7 +831,7 @@ async fn rename(
                 FlashKind::Error,
                 Some(step.text("pow_organizations_invalid_name")),
             );
-            Answer::Redirect(org_path(step, &param(step, "slug"), ""))
+            Answer::Redirect(org_path(step, &step.path_param("slug"), ""))
         }
     })
 }
@@ -856,7 +848,7 @@ async fn invite(
     let outcome = flows::invite(
         &step.config,
         &user,
-        &param(step, "slug"),
+        &step.path_param("slug"),
         &email,
         &form_value(step, "role"),
         &lang,
@@ -884,7 +876,7 @@ async fn role(
     let outcome = flows::change_role(
         &step.config,
         &user,
-        &param(step, "slug"),
+        &step.path_param("slug"),
         target(step),
         &form_value(step, "role"),
     )
@@ -904,7 +896,8 @@ async fn remove(
     _: &Organizations,
 ) -> Result<Answer, PowError> {
     let user = step.signed_in()?.clone();
-    let outcome = flows::remove(&step.config, &user, &param(step, "slug"), target(step)).await?;
+    let outcome =
+        flows::remove(&step.config, &user, &step.path_param("slug"), target(step)).await?;
     Ok(back(step, client, outcome, "pow_organizations_removed"))
 }
 
@@ -915,7 +908,7 @@ async fn leave(
     _: &Organizations,
 ) -> Result<Answer, PowError> {
     let user = step.signed_in()?.clone();
-    match flows::leave(&step.config, &user, &param(step, "slug")).await? {
+    match flows::leave(&step.config, &user, &step.path_param("slug")).await? {
         Ok(()) => {
             client.flash(FlashKind::Info, Some(step.text("pow_organizations_left")));
             Ok(Answer::Redirect(list_path(step)))
@@ -931,7 +924,7 @@ async fn close(
     _: &Organizations,
 ) -> Result<Answer, PowError> {
     let user = step.signed_in()?.clone();
-    match flows::close(&step.config, &user, &param(step, "slug")).await? {
+    match flows::close(&step.config, &user, &step.path_param("slug")).await? {
         Ok(()) => {
             client.flash(FlashKind::Info, Some(step.text("pow_organizations_closed")));
             Ok(Answer::Redirect(list_path(step)))
@@ -950,7 +943,7 @@ async fn revoke(
     let outcome = flows::revoke_invitation(
         &step.config,
         &user,
-        &param(step, "slug"),
+        &step.path_param("slug"),
         &form_value(step, "id"),
     )
     .await?;
@@ -973,7 +966,7 @@ async fn resend(
     let outcome = flows::resend_invitation(
         &step.config,
         &user,
-        &param(step, "slug"),
+        &step.path_param("slug"),
         &form_value(step, "id"),
         &lang,
     )
@@ -994,7 +987,7 @@ fn invitation_page(
     signed_in: bool,
     status: u16,
 ) -> Page {
-    let token = param(step, "token");
+    let token = step.path_param("token");
     let action = extension_path(&step.config, NAME, INVITATION_PATH, &[("token", &token)]);
     let about = step
         .config
@@ -1064,7 +1057,7 @@ async fn invited(
     client: &mut dyn Client,
     _: &Organizations,
 ) -> Result<Answer, PowError> {
-    let Some(invited) = flows::invited(&step.config, &param(step, "token")).await? else {
+    let Some(invited) = flows::invited(&step.config, &step.path_param("token")).await? else {
         return Ok(gone(step, client));
     };
     let signed_in = client.current_session().is_some();
@@ -1079,7 +1072,7 @@ async fn accept(
     client: &mut dyn Client,
     _: &Organizations,
 ) -> Result<Answer, PowError> {
-    let token = param(step, "token");
+    let token = step.path_param("token");
     let signed_in: Option<User> = match client.current_session() {
         Some(current) => step.config.users()?.get(current.user.id).await?,
         None => None,
@@ -1150,12 +1143,12 @@ fn back_to_team(
     match outcome {
         Ok(()) => {
             client.flash(FlashKind::Info, Some(step.text(done)));
-            let (slug, team) = (param(step, "slug"), param(step, "team"));
+            let (slug, team) = (step.path_param("slug"), step.path_param("team"));
             Answer::Redirect(team_path(step, &slug, &team, ""))
         }
         Err(refused) => {
             client.flash(FlashKind::Error, Some(refusal_text(step, refused)));
-            Answer::Redirect(org_path(step, &param(step, "slug"), ""))
+            Answer::Redirect(org_path(step, &step.path_param("slug"), ""))
         }
     }
 }
@@ -1167,7 +1160,7 @@ async fn create_team(
     _: &Organizations,
 ) -> Result<Answer, PowError> {
     let user = step.signed_in()?.clone();
-    let slug = param(step, "slug");
+    let slug = step.path_param("slug");
     let name = form_value(step, "name");
     match crate::teams::create(&step.config, &user, &slug, &name).await? {
         Ok(team) => {
@@ -1197,7 +1190,7 @@ async fn team(
     ext: &Organizations,
 ) -> Result<Answer, PowError> {
     let user = step.signed_in()?.clone();
-    let (slug, team_id) = (param(step, "slug"), param(step, "team"));
+    let (slug, team_id) = (step.path_param("slug"), step.path_param("team"));
     let teams = crate::teams::list(&step.config, &user, &slug).await?;
     let Some(team) = teams
         .ok()
@@ -1331,7 +1324,7 @@ async fn set_team_role(
     _: &Organizations,
 ) -> Result<Answer, PowError> {
     let user = step.signed_in()?.clone();
-    let (slug, team) = (param(step, "slug"), param(step, "team"));
+    let (slug, team) = (step.path_param("slug"), step.path_param("team"));
     let email = form_value(step, "email").trim().to_lowercase();
     let members = flows::members(&step.config, &user, &slug)
         .await?
@@ -1361,7 +1354,7 @@ async fn remove_team_member(
     _: &Organizations,
 ) -> Result<Answer, PowError> {
     let user = step.signed_in()?.clone();
-    let (slug, team) = (param(step, "slug"), param(step, "team"));
+    let (slug, team) = (step.path_param("slug"), step.path_param("team"));
     let outcome = crate::teams::remove(&step.config, &user, &slug, &team, target(step)).await?;
     Ok(back_to_team(
         step,
@@ -1378,7 +1371,7 @@ async fn delete_team(
     _: &Organizations,
 ) -> Result<Answer, PowError> {
     let user = step.signed_in()?.clone();
-    let (slug, team) = (param(step, "slug"), param(step, "team"));
+    let (slug, team) = (step.path_param("slug"), step.path_param("team"));
     let outcome = crate::teams::delete(&step.config, &user, &slug, &team).await?;
     Ok(back(
         step,
@@ -1477,7 +1470,7 @@ fn domain_refusal(step: &Step, client: &mut dyn Client, invalid: domains::Invali
         domains::Invalid::Taken => "pow_organizations_domain_taken",
     };
     client.flash(FlashKind::Error, Some(step.text(key)));
-    Answer::Redirect(org_path(step, &param(step, "slug"), ""))
+    Answer::Redirect(org_path(step, &step.path_param("slug"), ""))
 }
 
 /// `POST /organizations/{slug}/domains`.
@@ -1489,7 +1482,7 @@ async fn add_domain(
     let user = step.signed_in()?.clone();
     let domain = form_value(step, "domain");
     Ok(
-        match domains::add(&step.config, &user, &param(step, "slug"), &domain).await? {
+        match domains::add(&step.config, &user, &step.path_param("slug"), &domain).await? {
             Ok(_) => back(step, client, Ok(()), "pow_organizations_domain_added"),
             Err(Ok(refused)) => back(step, client, Err(refused), ""),
             Err(Err(invalid)) => domain_refusal(step, client, invalid),
@@ -1506,7 +1499,7 @@ async fn verify_domain(
     let user = step.signed_in()?.clone();
     let id = form_value(step, "id");
     Ok(
-        match domains::verify(&step.config, &user, &param(step, "slug"), &id).await? {
+        match domains::verify(&step.config, &user, &step.path_param("slug"), &id).await? {
             Ok(_) => back(step, client, Ok(()), "pow_organizations_domain_verified"),
             Err(Ok(refused)) => back(step, client, Err(refused), ""),
             Err(Err(invalid)) => domain_refusal(step, client, invalid),
@@ -1527,10 +1520,14 @@ async fn domain_policy(
             FlashKind::Error,
             Some(step.text("pow_organizations_invalid_policy")),
         );
-        return Ok(Answer::Redirect(org_path(step, &param(step, "slug"), "")));
+        return Ok(Answer::Redirect(org_path(
+            step,
+            &step.path_param("slug"),
+            "",
+        )));
     };
     let outcome =
-        domains::set_policy(&step.config, &user, &param(step, "slug"), &id, policy).await?;
+        domains::set_policy(&step.config, &user, &step.path_param("slug"), &id, policy).await?;
     Ok(back(
         step,
         client,
@@ -1547,7 +1544,7 @@ async fn remove_domain(
 ) -> Result<Answer, PowError> {
     let user = step.signed_in()?.clone();
     let id = form_value(step, "id");
-    let outcome = domains::remove(&step.config, &user, &param(step, "slug"), &id).await?;
+    let outcome = domains::remove(&step.config, &user, &step.path_param("slug"), &id).await?;
     Ok(back(
         step,
         client,
@@ -1597,7 +1594,7 @@ async fn join(
     _: &Organizations,
 ) -> Result<Answer, PowError> {
     let user = step.signed_in()?.clone();
-    let outcome = domains::join(&step.config, &user, &param(step, "slug")).await?;
+    let outcome = domains::join(&step.config, &user, &step.path_param("slug")).await?;
     Ok(joining(step, client, outcome, String::new()))
 }
 
@@ -1608,7 +1605,7 @@ async fn approve(
     _: &Organizations,
 ) -> Result<Answer, PowError> {
     let user = step.signed_in()?.clone();
-    let slug = param(step, "slug");
+    let slug = step.path_param("slug");
     let outcome = domains::decide(&step.config, &user, &slug, target(step), true).await?;
     let to = org_path(step, &slug, "");
     Ok(match outcome {
@@ -1632,7 +1629,7 @@ async fn deny(
     _: &Organizations,
 ) -> Result<Answer, PowError> {
     let user = step.signed_in()?.clone();
-    let slug = param(step, "slug");
+    let slug = step.path_param("slug");
     let outcome = domains::decide(&step.config, &user, &slug, target(step), false).await?;
     Ok(back(
         step,
