@@ -9,6 +9,12 @@ use axum::http::request::Parts;
 use pow_core::request::{client_address, RequestFacts, USER_AGENT_READ_MAX};
 use pow_core::PowConfig;
 
+/// Header names read per request, made once (a name given as a string is parsed on
+/// every lookup).
+const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+
 /// The facts of the request `parts`, with `config`'s trusted proxies; the session is the
 /// caller's to add.
 pub(crate) fn read(parts: &Parts, config: &PowConfig) -> RequestFacts {
@@ -19,7 +25,7 @@ pub(crate) fn read(parts: &Parts, config: &PowConfig) -> RequestFacts {
         .get::<ConnectInfo<SocketAddr>>()
         .map(|ConnectInfo(addr)| addr.ip());
     let forwarded_for = headers
-        .get_all("x-forwarded-for")
+        .get_all(X_FORWARDED_FOR)
         .into_iter()
         .filter_map(|value| value.to_str().ok());
     RequestFacts {
@@ -38,7 +44,7 @@ pub(crate) fn read(parts: &Parts, config: &PowConfig) -> RequestFacts {
 /// them: the `Forwarded` header's `proto` and `host`, then `X-Forwarded-Proto` and
 /// `X-Forwarded-Host`, then the `Host` header and the URI.
 pub(crate) fn origin(headers: &HeaderMap, uri: &axum::http::Uri) -> String {
-    let first = |name: &str| {
+    let first = |name: HeaderName| {
         headers
             .get(name)
             .and_then(|v| v.to_str().ok())
@@ -46,10 +52,10 @@ pub(crate) fn origin(headers: &HeaderMap, uri: &axum::http::Uri) -> String {
             .map(str::trim)
             .filter(|v| !v.is_empty())
     };
+    let forwarded_values = headers.get_all(header::FORWARDED);
     let forwarded = |key: &str| {
-        headers
-            .get_all(header::FORWARDED)
-            .into_iter()
+        forwarded_values
+            .iter()
             .filter_map(|v| v.to_str().ok())
             .flat_map(|v| v.split([';', ',']))
             .find_map(|pair| {
@@ -60,15 +66,19 @@ pub(crate) fn origin(headers: &HeaderMap, uri: &axum::http::Uri) -> String {
             })
     };
     let scheme = forwarded("proto")
-        .or_else(|| first("x-forwarded-proto"))
+        .or_else(|| first(X_FORWARDED_PROTO))
         .or(uri.scheme_str())
         .unwrap_or("http");
     let host = forwarded("host")
-        .or_else(|| first("x-forwarded-host"))
+        .or_else(|| first(X_FORWARDED_HOST))
         .or_else(|| headers.get(header::HOST).and_then(|v| v.to_str().ok()))
         .or(uri.authority().map(|a| a.as_str()))
         .unwrap_or("localhost:8080");
-    format!("{scheme}://{host}")
+    let mut origin = String::with_capacity(scheme.len() + 3 + host.len());
+    for part in [scheme, "://", host] {
+        origin.push_str(part);
+    }
+    origin
 }
 
 /// The host the request was sent to, read as [`origin`] reads it (what actix-web's

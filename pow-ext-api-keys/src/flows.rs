@@ -21,30 +21,30 @@
 //!     .await?
 //!     .map_err(|err| format!("{err:?}"))?;
 //! let facts = RequestFacts::default();
-//! let key = flows::authenticate(&config, &keys, &made.key, &facts).await?.unwrap();
+//! let key = flows::authenticate(&config, &made.key, &facts).await?.unwrap();
 //! assert_eq!(key.user.id, ada.id);
 //! assert!(key.require("reports:read").is_ok());
 //! assert_eq!(key.require("reports:write"), Err(KeyRefusal::Scope));
 //!
 //! flows::revoke(&config, &ada, &made.stored.id).await?;
-//! let refused = flows::authenticate(&config, &keys, &made.key, &facts).await?;
+//! let refused = flows::authenticate(&config, &made.key, &facts).await?;
 //! assert_eq!(refused.err(), Some(KeyRefusal::Revoked));
 //! # Ok::<_, Box<dyn std::error::Error>>(())
 //! # })?;
 //! # Ok::<_, Box<dyn std::error::Error>>(())
 //! ```
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use pow_core::audit::{self, AuditEvent};
 use pow_core::request::RequestFacts;
-use pow_core::store::Limiter;
 use pow_core::users::User;
 use pow_core::{PowConfig, PowError};
 use serde::Serialize;
 
-use crate::records::{Record, Records};
+use crate::records::{Hot, Record, Records};
 use crate::store::{Keys, StoredKey};
 use crate::{events, key, ApiKeys, KeyRefusal};
 
@@ -287,7 +287,7 @@ pub struct Authenticated {
     /// When it stops working.
     pub expires_at: DateTime<Utc>,
     /// The user who owns it (who made it, for an organization's key), as stored now.
-    pub user: User,
+    pub user: Arc<User>,
     /// The organization an organization's key acts for, with its maker's role there now:
     /// the key can do at most what that role can.
     pub organization: Option<OrganizationKey>,
@@ -341,48 +341,56 @@ impl Authenticated {
 /// The store's or the database's error.
 pub async fn authenticate(
     config: &PowConfig,
-    settings: &ApiKeys,
     presented: &str,
     facts: &RequestFacts,
-) -> Result<Result<Authenticated, KeyRefusal>, PowError> {
-    let limiter = Limiter::new(config, "api_keys");
-    let client = facts
-        .client_ip
-        .map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
-    if !limiter
-        .hit(settings.rate_limit, &format!("client {client}"))
-        .await?
-    {
+) -> Result<Result<Arc<Authenticated>, KeyRefusal>, PowError> {
+    let Some((settings, registered)) = crate::Registered::of(config)
+        .and_then(|registered| Some((registered.keys.as_ref()?, registered)))
+    else {
+        return Err(PowError::Config(
+            "API keys need the ApiKeys extension in the config".into(),
+        ));
+    };
+    let hot = registered.hot(config);
+    let client = hot.client_counter(facts.client_ip);
+    if !hot.limiter.hit_at(settings.rate_limit, &client).await? {
         return Ok(Err(KeyRefusal::RateLimited));
     }
     let Some(key) = key::parse(presented) else {
         return Ok(Err(KeyRefusal::Malformed));
     };
-    if !limiter
-        .hit(settings.rate_limit, &format!("key {}", key.id))
-        .await?
-    {
+    // The counter's key as decoded before, if it was (nothing is read but this process's
+    // memory before the key is counted).
+    let known = hot.decoded(key.id);
+    let made;
+    let counter = match &known {
+        Some(decoded) => &decoded.counter,
+        None => {
+            made = Hot::key_counter(key.id);
+            &made
+        }
+    };
+    if !hot.limiter.hit_at(settings.rate_limit, counter).await? {
         return Ok(Err(KeyRefusal::RateLimited));
     }
-    let records = Records::new(config);
     let now = now();
     // A user's own key verified within the minute: no database read (its secret is
     // compared with the recorded hash below, so its check need not be).
-    if let Some(record) = records.get(key.id).await? {
-        if !key::matches(config, key.secret, &record.secret_hash) {
+    if let Some(record) = hot.record(key.id, known).await? {
+        if !record.verifies(config, key.secret) {
             return Ok(Err(KeyRefusal::Unknown));
         }
-        let stored = record.key(key.id);
-        if let Err(refusal) = usable(&stored, &record.user, now) {
+        if let Err(refusal) = usable(&record.key, &record.user, now) {
             return Ok(Err(refusal));
         }
-        let (keys, user) = (Keys::new(config)?, record.user.clone());
-        if touch(config, &keys, &stored, &user, facts, now).await? {
-            let mut record = record;
-            record.last_used_at = Some(now);
-            records.put(key.id, &record).await?;
+        if touch(config, &record.key, &record.user, facts, now).await? {
+            let mut stored = record.key.clone();
+            stored.last_used_at = Some(now);
+            hot.records
+                .put(key.id, &Record::of(config, &stored, &record.user))
+                .await?;
         }
-        return Ok(Ok(authenticated(stored, user, None)));
+        return Ok(Ok(Arc::clone(&record.authenticated)));
     }
     // Before the database: a key this setup never made fails its check here.
     if !key::checks(config, &key) {
@@ -411,13 +419,13 @@ pub async fn authenticate(
         },
     };
     let mut stored = stored;
-    if touch(config, &keys, &stored, &user, facts, now).await? {
+    if touch(config, &stored, &user, facts, now).await? {
         stored.last_used_at = Some(now);
     }
     if organization.is_none() {
         // Recorded, then read again: a revocation that dropped the record while this
         // request read the database must not leave it behind.
-        records
+        hot.records
             .put(key.id, &Record::of(config, &stored, &user))
             .await?;
         let key_now = keys.get(key.id).await?;
@@ -427,11 +435,15 @@ pub async fn authenticate(
             _ => false,
         };
         if !still {
-            records.forget(key.id).await?;
+            hot.records.forget(key.id).await?;
             return Ok(Err(KeyRefusal::Revoked));
         }
     }
-    Ok(Ok(authenticated(stored, user, organization)))
+    Ok(Ok(Arc::new(authenticated(
+        &stored,
+        Arc::new(user),
+        organization,
+    ))))
 }
 
 /// Whether `stored` of `user` works at `now`: neither revoked nor expired, its owner neither
@@ -453,7 +465,6 @@ fn usable(stored: &StoredKey, user: &User, now: DateTime<Utc>) -> Result<(), Key
 /// first use); whether it wrote.
 async fn touch(
     config: &PowConfig,
-    keys: &Keys,
     stored: &StoredKey,
     user: &User,
     facts: &RequestFacts,
@@ -474,19 +485,19 @@ async fn touch(
                 .detail("key", stored.id.clone()),
         );
     }
-    keys.touch(&stored.id, user.id, now).await?;
+    Keys::new(config)?.touch(&stored.id, user.id, now).await?;
     Ok(true)
 }
 
-fn authenticated(
-    stored: StoredKey,
-    user: User,
+pub(crate) fn authenticated(
+    stored: &StoredKey,
+    user: Arc<User>,
     organization: Option<OrganizationKey>,
 ) -> Authenticated {
     Authenticated {
-        id: stored.id,
-        name: stored.name,
-        scopes: stored.scopes,
+        id: stored.id.clone(),
+        name: stored.name.clone(),
+        scopes: stored.scopes.clone(),
         expires_at: stored.expires_at,
         user,
         organization,

@@ -43,12 +43,13 @@ pub struct Presented<'a> {
 /// `value` read as a key: `None` unless it has the key's exact shape.
 pub fn parse(value: &str) -> Option<Presented<'_>> {
     let rest = value.trim().strip_prefix(PREFIX)?;
-    let (id, secret) = rest.split_once('_')?;
-    let hex = |s: &str| {
-        s.bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-    };
-    (id.len() == ID_LEN && secret.len() == RANDOM_LEN + CHECK_LEN && hex(id) && hex(secret))
+    if rest.len() != ID_LEN + 1 + RANDOM_LEN + CHECK_LEN || rest.as_bytes()[ID_LEN] != b'_' {
+        return None;
+    }
+    let (id, secret) = (rest.get(..ID_LEN)?, rest.get(ID_LEN + 1..)?);
+    id.bytes()
+        .chain(secret.bytes())
+        .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
         .then_some(Presented { id, secret })
 }
 

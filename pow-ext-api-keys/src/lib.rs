@@ -207,11 +207,13 @@ impl ApiKeys {
     }
 }
 
-/// The settings and the table's query count of a setup, kept in the builder's type map.
+/// The settings, the table's query count and what the process keeps between requests
+/// of a setup, kept in the builder's type map.
 #[derive(Default)]
 pub(crate) struct Registered {
-    keys: Option<ApiKeys>,
+    pub(crate) keys: Option<ApiKeys>,
     pub(crate) queries: Arc<std::sync::atomic::AtomicU64>,
+    hot: std::sync::OnceLock<records::Hot>,
 }
 
 impl Registered {
@@ -221,6 +223,11 @@ impl Registered {
             .extensions()
             .sides::<Registered>()
             .find(|registered| registered.keys.is_some())
+    }
+
+    /// What the process keeps between `config`'s requests, made on the first.
+    pub(crate) fn hot(&self, config: &PowConfig) -> &records::Hot {
+        self.hot.get_or_init(|| records::Hot::new(config))
     }
 }
 
@@ -282,6 +289,9 @@ impl KeyRefusal {
         }
     }
 }
+
+/// The header a key may come in instead of `Authorization`.
+pub(crate) const X_API_KEY: &str = "x-api-key";
 
 /// The key a request carries: `Authorization: Bearer pow_...` (a bearer value of another
 /// shape is an app token pair's, not a key) or `X-Api-Key`.

@@ -6,15 +6,19 @@
 //! owner as the record shows them is never older than that. An organization's key is
 //! never recorded: its maker's membership is read on every request.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::{Arc, OnceLock, PoisonError, RwLock};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use pow_core::store::{Cache, Key};
+use pow_core::store::{Key, Limiter, Store, StoreError};
+use pow_core::token::secure_compare;
 use pow_core::users::User;
 use pow_core::{PowConfig, PowError};
 use serde::{Deserialize, Serialize};
 
+use crate::flows::Authenticated;
 use crate::StoredKey;
 
 /// How long a record lives.
@@ -65,7 +69,7 @@ impl Record {
     }
 
     /// The key it records, of id `id`.
-    pub(crate) fn key(&self, id: &str) -> StoredKey {
+    fn key(&self, id: &str) -> StoredKey {
         StoredKey {
             id: id.to_owned(),
             user_id: self.user_id,
@@ -81,38 +85,190 @@ impl Record {
     }
 }
 
-/// The records of `config`'s setup.
+/// The records of `config`'s setup, in the cache store.
 #[derive(Clone)]
-pub(crate) struct Records(Cache);
+pub(crate) struct Records {
+    store: Arc<dyn Store>,
+    namespace: String,
+}
 
 impl Records {
     pub(crate) fn new(config: &PowConfig) -> Self {
-        Self(Cache::new(
-            Arc::clone(config.store()),
-            config.namespaced("api_key_records"),
-            Some(TTL),
-        ))
+        Self {
+            store: Arc::clone(config.store()),
+            namespace: config.namespaced("api_key_records"),
+        }
     }
 
-    fn key(id: &str) -> Key {
-        Key::from([id])
-    }
-
-    /// The record of the key `id`.
-    pub(crate) async fn get(&self, id: &str) -> Result<Option<Record>, PowError> {
-        Ok(self.0.get(&Self::key(id)).await?)
+    /// The record of the key `id`, as the store holds it (undecoded, shared with a store
+    /// that keeps values in this process).
+    async fn get(&self, id: &str) -> Result<Option<Arc<[u8]>>, PowError> {
+        let mut found = self
+            .store
+            .get_many_shared(&self.namespace, &[&[id]])
+            .await?;
+        Ok(found.pop().flatten())
     }
 
     /// Records the key `id`.
     pub(crate) async fn put(&self, id: &str, record: &Record) -> Result<(), PowError> {
-        Ok(self.0.put(&Self::key(id), record).await?)
+        let bytes = serde_json::to_vec(record).map_err(StoreError::from)?;
+        Ok(self
+            .store
+            .put(&self.namespace, vec![(Key::from([id]), bytes)], Some(TTL))
+            .await?)
     }
 
     /// Drops the record of the key `id`.
     pub(crate) async fn forget(&self, id: &str) -> Result<(), PowError> {
-        Ok(self.0.delete(&Self::key(id)).await?)
+        Ok(self.store.delete(&self.namespace, &Key::from([id])).await?)
     }
 }
+
+/// A record as this process decoded it, with the secret that last matched its hash.
+pub(crate) struct Decoded {
+    bytes: Arc<[u8]>,
+    /// The key.
+    pub(crate) key: StoredKey,
+    /// Its owner.
+    pub(crate) user: Arc<User>,
+    /// What a request with it gets.
+    pub(crate) authenticated: Arc<Authenticated>,
+    /// Its rate limit counter.
+    pub(crate) counter: Key,
+    secret: OnceLock<Box<str>>,
+}
+
+impl Decoded {
+    /// Whether `secret` is the key's: compared in constant time with the secret that
+    /// matched this very record before, else hashed and compared with the record's hash.
+    pub(crate) fn verifies(&self, config: &PowConfig, secret: &str) -> bool {
+        if let Some(known) = self.secret.get() {
+            return secure_compare(known.as_bytes(), secret.as_bytes());
+        }
+        let matches = crate::key::matches(config, secret, &self.key.secret_hash);
+        if matches {
+            let _ = self.secret.set(secret.into());
+        }
+        matches
+    }
+}
+
+/// Entries each of the process's maps holds at most; a full map is emptied (no per-read
+/// bookkeeping).
+const HOT_CAPACITY: usize = 16_384;
+
+/// A map of at most [`HOT_CAPACITY`] entries, read under a shared lock.
+struct Memo<K, V>(RwLock<HashMap<K, V, foldhash::fast::RandomState>>);
+
+impl<K: std::hash::Hash + Eq, V: Clone> Memo<K, V> {
+    fn new() -> Self {
+        Self(RwLock::default())
+    }
+
+    fn get<Q: std::hash::Hash + Eq + ?Sized>(&self, key: &Q) -> Option<V>
+    where
+        K: std::borrow::Borrow<Q>,
+    {
+        self.0
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(key)
+            .cloned()
+    }
+
+    fn insert(&self, key: K, value: V) {
+        let mut map = self.0.write().unwrap_or_else(PoisonError::into_inner);
+        if map.len() >= HOT_CAPACITY && !map.contains_key(&key) {
+            map.clear();
+        }
+        map.insert(key, value);
+    }
+}
+
+/// What one process keeps between the requests of a setup: the rate limiter, the clients'
+/// counter keys (keyed digests of their addresses, computed once) and decoded records.
+/// The store stays the source of truth: a record is read on every request and its decoded
+/// copy used only while the store holds the very same bytes, so a revocation anywhere is
+/// seen on the next request. It keeps secrets that matched a record's hash (as the
+/// process's memo of verified app tokens does), compared in constant time.
+pub(crate) struct Hot {
+    /// The counters of keys and clients.
+    pub(crate) limiter: Limiter,
+    /// The records.
+    pub(crate) records: Records,
+    clients: Memo<Option<IpAddr>, Arc<Key>>,
+    decoded: Memo<Box<str>, Arc<Decoded>>,
+}
+
+impl Hot {
+    pub(crate) fn new(config: &PowConfig) -> Self {
+        Self {
+            limiter: Limiter::new(config, RULE),
+            records: Records::new(config),
+            clients: Memo::new(),
+            decoded: Memo::new(),
+        }
+    }
+
+    /// The counter of the client at `ip`.
+    pub(crate) fn client_counter(&self, ip: Option<IpAddr>) -> Arc<Key> {
+        if let Some(counter) = self.clients.get(&ip) {
+            return counter;
+        }
+        let subject = ip.map_or_else(|| "client unknown".to_owned(), |ip| format!("client {ip}"));
+        let counter = Arc::new(self.limiter.counter(&subject));
+        self.clients.insert(ip, Arc::clone(&counter));
+        counter
+    }
+
+    /// The counter of the key `id` (a random id, no personal data: kept as it is).
+    pub(crate) fn key_counter(id: &str) -> Key {
+        Key::from([RULE, "key", id])
+    }
+
+    /// The key `id` as this process last decoded it (which the store may no longer hold:
+    /// see [`record`](Self::record)).
+    pub(crate) fn decoded(&self, id: &str) -> Option<Arc<Decoded>> {
+        self.decoded.get(id)
+    }
+
+    /// The record of the key `id`, decoded (once per version of it the store holds);
+    /// `known` is [`decoded`](Self::decoded)'s answer.
+    pub(crate) async fn record(
+        &self,
+        id: &str,
+        known: Option<Arc<Decoded>>,
+    ) -> Result<Option<Arc<Decoded>>, PowError> {
+        let Some(bytes) = self.records.get(id).await? else {
+            return Ok(None);
+        };
+        if let Some(decoded) = known {
+            if Arc::ptr_eq(&decoded.bytes, &bytes) || decoded.bytes == bytes {
+                return Ok(Some(decoded));
+            }
+        }
+        let Ok(record) = serde_json::from_slice::<Record>(&bytes) else {
+            // Not a record this version wrote: read from the database instead.
+            return Ok(None);
+        };
+        let key = record.key(id);
+        let user = Arc::new(record.user);
+        let decoded = Arc::new(Decoded {
+            authenticated: Arc::new(crate::flows::authenticated(&key, Arc::clone(&user), None)),
+            counter: Self::key_counter(id),
+            key,
+            user,
+            bytes,
+            secret: OnceLock::new(),
+        });
+        self.decoded.insert(id.into(), Arc::clone(&decoded));
+        Ok(Some(decoded))
+    }
+}
+
+/// The rule's name in the limiter's counters.
+const RULE: &str = "api_keys";
 
 /// Drops the records of every key of a user whose credentials were revoked: their next
 /// request reads the key and the account from the database again.

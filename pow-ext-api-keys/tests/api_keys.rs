@@ -542,6 +542,34 @@ fn last_use_is_written_once_a_minute() {
     assert_eq!(pow_ext_api_keys::queries(&h.config) - before, 3);
 }
 
+/// Two processes of one app share the cache store and the database: a key revoked
+/// through one is refused by the other on its next request, however often the other has
+/// just seen it.
+fn a_key_revoked_by_another_process_stops_on_the_next_request() {
+    let store: Arc<dyn pow_core::store::Store> = Arc::new(MemoryStore::new());
+    let users = sqlite();
+    let shared = Arc::clone(&store);
+    let h = start_with(users.clone(), keys(), move |b| b.store(shared));
+    let other = PowConfig::builder("k".repeat(64))
+        .users(users)
+        .base_url("http://localhost")
+        .store(store)
+        .extension(keys())
+        .build()
+        .unwrap();
+    let token = sign_in(h.addr);
+    let made = make_key(h.addr, &token, &["reports:read"]);
+    let (id, key) = (made["id"].as_str().unwrap(), key_of(&made));
+    for _ in 0..3 {
+        assert_eq!(report(h.addr, &key).status, 200);
+    }
+    let revoked = actix_web::rt::System::new()
+        .block_on(pow_ext_api_keys::flows::revoke(&other, &h.user, id))
+        .unwrap();
+    assert!(revoked);
+    assert_refused(&report(h.addr, &key), 401, "api_key_revoked");
+}
+
 fn the_export_lists_keys_without_secrets() {
     let h = start(sqlite(), keys());
     let token = sign_in(h.addr);
@@ -830,6 +858,7 @@ pow_testkit::on_both!(
     keys_are_renamed_and_rotated,
     the_rate_limit_counts_each_request_once,
     last_use_is_written_once_a_minute,
+    a_key_revoked_by_another_process_stops_on_the_next_request,
     the_export_lists_keys_without_secrets,
     organization_keys_act_for_the_organization_while_their_maker_belongs_on_sqlite,
     organization_keys_act_for_the_organization_while_their_maker_belongs_on_postgres,

@@ -82,7 +82,9 @@ impl Limiter {
         }
     }
 
-    fn counter(&self, subject: &str) -> Key {
+    /// The key of `subject`'s counter (the rule's name and the subject's keyed digest), for
+    /// a caller that keeps it between requests and counts with [`hit_at`](Self::hit_at).
+    pub fn counter(&self, subject: &str) -> Key {
         let digest = keyed_digest_with(self.mac.clone(), subject);
         Key::from([self.rule, digest.as_str()])
     }
@@ -93,7 +95,21 @@ impl Limiter {
     /// # Errors
     /// The store's error, [`StoreError::Unsupported`] for a store without `incr`.
     pub async fn hit(&self, limit: Limit, subject: &str) -> Result<bool, StoreError> {
-        Ok(self.add(limit, subject).await? <= u64::from(limit.max))
+        self.hit_at(limit, &self.counter(subject)).await
+    }
+
+    /// [`hit`](Self::hit) on the counter `counter`: one of [`counter`](Self::counter), or
+    /// for a subject that is no personal data (a random id), a key of three segments
+    /// starting with the rule's name (a digest's key has two, so the two never meet).
+    ///
+    /// # Errors
+    /// The store's error, [`StoreError::Unsupported`] for a store without `incr`.
+    pub async fn hit_at(&self, limit: Limit, counter: &Key) -> Result<bool, StoreError> {
+        let count = self
+            .store
+            .incr(&self.namespace, counter, 1, Some(limit.per))
+            .await?;
+        Ok(count <= u64::from(limit.max))
     }
 
     /// Counts one attempt by `subject` in `limit`'s window and returns the attempts made in
@@ -143,6 +159,24 @@ mod tests {
         let config = PowConfig::builder("k".repeat(64)).build().unwrap();
         let limiter = Limiter::new(&config, rule);
         (config, limiter)
+    }
+
+    #[tokio::test]
+    async fn a_kept_counter_counts_as_its_subject_does() {
+        let config = PowConfig::builder("a".repeat(64)).build().unwrap();
+        let limiter = Limiter::new(&config, "kept");
+        let limit = Limit::new(2, Duration::from_secs(60));
+        let counter = limiter.counter("ann@example.com");
+        assert!(limiter.hit_at(limit, &counter).await.unwrap());
+        assert!(limiter.hit(limit, "ann@example.com").await.unwrap());
+        assert!(!limiter.hit_at(limit, &counter).await.unwrap());
+        assert_eq!(limiter.count("ann@example.com").await.unwrap(), 3);
+        // A key of the caller's own naming is a counter of its own.
+        let plain = Key::from(["kept", "id", "0123456789abcdef"]);
+        assert!(limiter.hit_at(limit, &plain).await.unwrap());
+        assert!(limiter.hit_at(limit, &plain).await.unwrap());
+        assert!(!limiter.hit_at(limit, &plain).await.unwrap());
+        assert!(!counter.0.iter().any(|segment| segment.contains("ann")));
     }
 
     #[tokio::test]

@@ -804,7 +804,26 @@ impl Store for MemoryStore {
                 Some((entry, value)) => (parse_counter(value)?.saturating_add(by), entry.expires()),
                 None => (by, Self::expiry(now, ttl)),
             };
-            let value = Arc::from(count.to_string().as_bytes());
+            let mut digits = [0; 20];
+            let digits = decimal(count, &mut digits);
+            if current.is_some() {
+                // The live entry keeps its key and expiry: only its value changes, in place
+                // when no reader holds it. No entry is added, so no sweep is due.
+                let key = with_id(&mut encoded, data.namespaces.id(namespace).unwrap_or(0));
+                if let Some(slot) = data.map.get_mut(key) {
+                    match Arc::get_mut(slot).filter(|bytes| bytes.len() == digits.len()) {
+                        Some(bytes) => bytes.copy_from_slice(digits),
+                        None => {
+                            let old_len = slot.len() as u64;
+                            *slot = Arc::from(digits);
+                            self.bytes.fetch_add(digits.len() as u64, Ordering::Relaxed);
+                            self.bytes.fetch_sub(old_len, Ordering::Relaxed);
+                        }
+                    }
+                    return Ok(count);
+                }
+            }
+            let value: Arc<[u8]> = Arc::from(digits);
             self.insert_entry(
                 &mut data,
                 namespace,
@@ -817,6 +836,19 @@ impl Store for MemoryStore {
         };
         self.after_write();
         Ok(count)
+    }
+}
+
+/// `value` in decimal, written into `buf`: the digits.
+fn decimal(mut value: u64, buf: &mut [u8; 20]) -> &[u8] {
+    let mut start = buf.len();
+    loop {
+        start -= 1;
+        buf[start] = b'0' + (value % 10) as u8;
+        value /= 10;
+        if value == 0 {
+            return &buf[start..];
+        }
     }
 }
 
@@ -1063,6 +1095,35 @@ mod tests {
             .await
             .unwrap();
         probe.weighted_size()
+    }
+
+    #[tokio::test]
+    async fn a_counter_counts_in_place_and_a_reader_keeps_what_it_read() {
+        let store = MemoryStore::new();
+        let k = key(&["c", "n"]);
+        let minute = Some(Duration::from_secs(60));
+        for n in 1..=9 {
+            assert_eq!(store.incr("ns", &k, 1, minute).await.unwrap(), n);
+        }
+        let size = store.weighted_size();
+        // A reader holds the value: the next count leaves it as it was.
+        let held = store.get_shared("ns", &k).unwrap();
+        // Nine to ten takes one more digit, and the store counts the byte.
+        assert_eq!(store.incr("ns", &k, 1, minute).await.unwrap(), 10);
+        assert_eq!(&*held, b"9");
+        assert_eq!(store.weighted_size(), size + 1);
+        drop(held);
+        // As many digits, still held: replaced, not overwritten.
+        let held = store.get_shared("ns", &k).unwrap();
+        assert_eq!(store.incr("ns", &k, 5, minute).await.unwrap(), 15);
+        assert_eq!(&*held, b"10");
+        drop(held);
+        // Not held: overwritten in place.
+        assert_eq!(store.incr("ns", &k, 1, minute).await.unwrap(), 16);
+        assert_eq!(store.get("ns", &k).await.unwrap(), Some(b"16".to_vec()));
+        assert_eq!(store.weighted_size(), size + 1);
+        store.delete("ns", &k).await.unwrap();
+        assert_eq!(store.weighted_size(), 0);
     }
 
     #[tokio::test]

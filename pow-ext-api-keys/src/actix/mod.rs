@@ -2,15 +2,18 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 
 use actix_web::dev::Payload;
+use actix_web::http::header::{self, HeaderName};
 use actix_web::{FromRequest, HttpRequest, ResponseError as _};
 use pow_actix::web::ActixRequest;
-use pow_core::messages::LanguageIdentifier;
+use pow_core::api::ApiError;
+use pow_core::request::RequestFacts;
 use pow_core::PowConfig;
 
 use crate::flows::{self, Authenticated};
-use crate::{ApiKeys, KeyRefusal};
+use crate::KeyRefusal;
 
 /// The key the request carries (`Authorization: Bearer pow_...` or `X-Api-Key`),
 /// authenticated ([`flows::authenticate`]); a request without a working key is refused
@@ -29,9 +32,9 @@ use crate::{ApiKeys, KeyRefusal};
 #[derive(Clone, Debug)]
 pub struct ApiKey {
     /// The key and its owner.
-    pub key: Authenticated,
+    pub key: Arc<Authenticated>,
     config: PowConfig,
-    lang: LanguageIdentifier,
+    facts: RequestFacts,
 }
 
 impl ApiKey {
@@ -42,8 +45,14 @@ impl ApiKey {
     pub fn scope(&self, scope: &str) -> Result<(), pow_actix::api::ApiError> {
         self.key
             .require(scope)
-            .map_err(|refusal| refusal.answer(&self.config, &self.lang).into())
+            .map_err(|refusal| answer(&self.config, &self.facts, refusal).into())
     }
+}
+
+/// The API's answer to `refusal`, in the request's language.
+fn answer(config: &PowConfig, facts: &RequestFacts, refusal: KeyRefusal) -> ApiError {
+    let lang = pow_core::api::language(Some(config), facts);
+    refusal.answer(config, &lang)
 }
 
 impl FromRequest for ApiKey {
@@ -54,31 +63,27 @@ impl FromRequest for ApiKey {
         let req = req.clone();
         Box::pin(async move {
             let config = pow_actix::web::route_config(&req).map_err(pow_actix::Error)?;
-            let settings = ApiKeys::of(&config).cloned().ok_or_else(|| {
-                pow_actix::Error(pow_core::PowError::Config(
-                    "the ApiKey extractor needs the ApiKeys extension in the config".into(),
-                ))
-            })?;
-            let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
+            let header = |name: HeaderName| req.headers().get(name).and_then(|v| v.to_str().ok());
             let facts = ActixRequest(&req).facts();
-            let lang = pow_core::api::language(Some(&config), &facts);
             let refused = |refusal: KeyRefusal| -> actix_web::Error {
-                let answer = pow_actix::api::ApiError::from(refusal.answer(&config, &lang));
+                let answer = pow_actix::api::ApiError::from(answer(&config, &facts, refusal));
                 actix_web::error::InternalError::from_response(
                     refusal.code(),
                     answer.error_response(),
                 )
                 .into()
             };
-            let Some(presented) = crate::presented(header("authorization"), header("x-api-key"))
-            else {
+            let Some(presented) = crate::presented(
+                header(header::AUTHORIZATION),
+                header(HeaderName::from_static(crate::X_API_KEY)),
+            ) else {
                 return Err(refused(KeyRefusal::Malformed));
             };
-            match flows::authenticate(&config, &settings, presented, &facts)
+            match flows::authenticate(&config, presented, &facts)
                 .await
                 .map_err(pow_actix::Error)?
             {
-                Ok(key) => Ok(Self { key, config, lang }),
+                Ok(key) => Ok(Self { key, config, facts }),
                 Err(refusal) => Err(refused(refusal)),
             }
         })

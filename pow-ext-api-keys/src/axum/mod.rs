@@ -1,13 +1,16 @@
 //! The key of an axum request: [`ApiKey`].
 
+use std::sync::Arc;
+
 use axum::extract::FromRequestParts;
+use axum::http::header::{self, HeaderName};
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
-use pow_core::messages::LanguageIdentifier;
+use pow_core::request::RequestFacts;
 use pow_core::PowConfig;
 
 use crate::flows::{self, Authenticated};
-use crate::{ApiKeys, KeyRefusal};
+use crate::KeyRefusal;
 
 /// The key the request carries (`Authorization: Bearer pow_...` or `X-Api-Key`),
 /// authenticated ([`flows::authenticate`]); a request without a working key is refused
@@ -29,9 +32,9 @@ use crate::{ApiKeys, KeyRefusal};
 #[derive(Clone, Debug)]
 pub struct ApiKey {
     /// The key and its owner.
-    pub key: Authenticated,
+    pub key: Arc<Authenticated>,
     config: PowConfig,
-    lang: LanguageIdentifier,
+    facts: RequestFacts,
 }
 
 impl ApiKey {
@@ -42,8 +45,14 @@ impl ApiKey {
     pub fn scope(&self, scope: &str) -> Result<(), Response> {
         self.key
             .require(scope)
-            .map_err(|refusal| pow_axum::api_response(&refusal.answer(&self.config, &self.lang)))
+            .map_err(|refusal| refused(&self.config, &self.facts, refusal))
     }
+}
+
+/// The API's answer to `refusal`, in the request's language.
+fn refused(config: &PowConfig, facts: &RequestFacts, refusal: KeyRefusal) -> Response {
+    let lang = pow_core::api::language(Some(config), facts);
+    pow_axum::api_response(&refusal.answer(config, &lang))
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for ApiKey {
@@ -53,22 +62,17 @@ impl<S: Send + Sync> FromRequestParts<S> for ApiKey {
         let pow = pow_axum::Pow::from_request_parts(parts, state)
             .await
             .map_err(IntoResponse::into_response)?;
-        let config = pow.config.clone();
-        let Some(settings) = ApiKeys::of(&config).cloned() else {
-            let err = pow_core::PowError::Config(
-                "the ApiKey extractor needs the ApiKeys extension in the config".into(),
-            );
-            return Err(pow_axum::error_response(&err));
+        let (config, facts) = (pow.config.clone(), pow.facts);
+        let header = |name: HeaderName| parts.headers.get(name).and_then(|v| v.to_str().ok());
+        let Some(presented) = crate::presented(
+            header(header::AUTHORIZATION),
+            header(HeaderName::from_static(crate::X_API_KEY)),
+        ) else {
+            return Err(refused(&config, &facts, KeyRefusal::Malformed));
         };
-        let lang = pow_core::api::language(Some(&config), &pow.facts);
-        let refused = |refusal: KeyRefusal| pow_axum::api_response(&refusal.answer(&config, &lang));
-        let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok());
-        let Some(presented) = crate::presented(header("authorization"), header("x-api-key")) else {
-            return Err(refused(KeyRefusal::Malformed));
-        };
-        match flows::authenticate(&config, &settings, presented, &pow.facts).await {
-            Ok(Ok(key)) => Ok(Self { key, config, lang }),
-            Ok(Err(refusal)) => Err(refused(refusal)),
+        match flows::authenticate(&config, presented, &facts).await {
+            Ok(Ok(key)) => Ok(Self { key, config, facts }),
+            Ok(Err(refusal)) => Err(refused(&config, &facts, refusal)),
             Err(err) => Err(pow_axum::error_response(&err)),
         }
     }
