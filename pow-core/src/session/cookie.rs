@@ -613,7 +613,7 @@ pub async fn resolve(
     // The cookie's signature was checked before this: a forged id never reaches the store.
     // The id is read in place (no copy).
     let Some(stored_id) = session.with_str(&settings.session_key, |cookie_id| {
-        stored_session_id(config, cookie_id)
+        credentials.stored_id(config, cookie_id)
     }) else {
         return Ok(None);
     };

@@ -5,6 +5,7 @@ use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
 use super::live::{LiveBus, LiveEvent, LiveSessionId};
+use super::memo::SecretMemo;
 use super::metadata::{SessionInfo, SessionMetadata};
 use super::records::{decode_session, decode_user, encode_session, encode_user, StoredSession};
 use crate::config::PowConfig;
@@ -28,6 +29,8 @@ const CLAIM_TTL: Duration = Duration::from_secs(60);
 /// changes). A plain map in a few shards, emptied when full: no per-read bookkeeping.
 struct DecodeCache {
     shards: Box<[RwLock<DecodeShard>]>,
+    /// The stored ids of cookies' session ids ([`stored_session_id`](super::stored_session_id)).
+    stored_ids: SecretMemo<String>,
 }
 
 /// Keyed by session ids, which only a resolved session puts here: a fast hash is enough.
@@ -50,6 +53,7 @@ impl DecodeCache {
             shards: (0..DECODE_CACHE_SHARDS)
                 .map(|_| RwLock::default())
                 .collect(),
+            stored_ids: SecretMemo::new(),
         }
     }
 
@@ -223,6 +227,21 @@ impl CredentialsCache {
     pub fn with_decode_cache(mut self) -> Self {
         self.decoded = Some(Arc::new(DecodeCache::new()));
         self
+    }
+
+    /// The stored id of the session a cookie's id names
+    /// ([`stored_session_id`](super::stored_session_id)), remembered by the instance with a
+    /// decode cache.
+    pub(crate) fn stored_id(&self, config: &PowConfig, cookie_id: &str) -> String {
+        let Some(decoded) = &self.decoded else {
+            return super::stored_session_id(config, cookie_id);
+        };
+        if let Some(id) = decoded.stored_ids.get(cookie_id) {
+            return id;
+        }
+        let id = super::stored_session_id(config, cookie_id);
+        decoded.stored_ids.put(cookie_id, id.clone());
+        id
     }
 
     /// The TTL of every record.

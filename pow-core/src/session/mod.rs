@@ -23,6 +23,7 @@ pub mod flash;
 mod handle;
 pub mod impersonation;
 pub(crate) mod live;
+mod memo;
 mod metadata;
 mod methods;
 mod records;

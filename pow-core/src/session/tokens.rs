@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use super::memo::SecretMemo;
 use super::{
     check_loaded, duration_ms, new_session_id, now_ms, CredentialsCache, CurrentSession, Device,
     MethodUse, SessionMetadata,
@@ -182,73 +183,7 @@ pub struct Tokens {
     credentials: CredentialsCache,
     /// Access tokens whose signature verified lately, with their stored ids (a layer's
     /// long-lived instance only, see [`with_decode_cache`](Self::with_decode_cache)).
-    verified: Option<Arc<VerifiedTokens>>,
-}
-
-/// Slots of the memo of verified access tokens.
-const VERIFIED_TOKEN_SLOTS: usize = 1024;
-
-/// A direct-mapped memo of access tokens whose signature verified, by a randomly seeded
-/// hash: a token is taken from it only when it equals (in constant time) one that was
-/// checked with these keys, exactly as trustworthy as checking it again. What the token
-/// names is still read from the store on every request, so revocation is not delayed.
-struct VerifiedTokens {
-    hasher: std::collections::hash_map::RandomState,
-    slots: std::sync::Mutex<Vec<Option<VerifiedToken>>>,
-}
-
-struct VerifiedToken {
-    hash: u64,
-    signed: Box<str>,
-    ids: Arc<[String]>,
-}
-
-impl VerifiedTokens {
-    fn new() -> Self {
-        Self {
-            hasher: std::collections::hash_map::RandomState::new(),
-            slots: std::sync::Mutex::default(),
-        }
-    }
-
-    fn slot(&self, signed: &str) -> (u64, usize) {
-        use std::hash::BuildHasher as _;
-        let hash = self.hasher.hash_one(signed);
-        (
-            hash,
-            usize::try_from(hash % VERIFIED_TOKEN_SLOTS as u64).unwrap_or(0),
-        )
-    }
-
-    fn get(&self, signed: &str) -> Option<Arc<[String]>> {
-        let (hash, slot) = self.slot(signed);
-        let slots = self
-            .slots
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let known = slots.get(slot)?.as_ref()?;
-        (known.hash == hash
-            && crate::token::secure_compare(known.signed.as_bytes(), signed.as_bytes()))
-        .then(|| Arc::clone(&known.ids))
-    }
-
-    fn put(&self, signed: &str, ids: Arc<[String]>) {
-        let (hash, slot) = self.slot(signed);
-        let mut slots = self
-            .slots
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if slots.is_empty() {
-            slots.resize_with(VERIFIED_TOKEN_SLOTS, || None);
-        }
-        if let Some(entry) = slots.get_mut(slot) {
-            *entry = Some(VerifiedToken {
-                hash,
-                signed: signed.into(),
-                ids,
-            });
-        }
-    }
+    verified: Option<Arc<SecretMemo<Arc<[String]>>>>,
 }
 
 impl Tokens {
@@ -269,7 +204,7 @@ impl Tokens {
     #[doc(hidden)]
     pub fn with_decode_cache(mut self) -> Self {
         self.credentials = self.credentials.with_decode_cache();
-        self.verified = Some(Arc::new(VerifiedTokens::new()));
+        self.verified = Some(Arc::new(SecretMemo::new()));
         self
     }
 
