@@ -291,6 +291,7 @@ impl KeyRefusal {
 }
 
 /// The header a key may come in instead of `Authorization`.
+#[cfg(any(feature = "actix", feature = "axum"))]
 pub(crate) const X_API_KEY: &str = "x-api-key";
 
 /// The key a request carries: `Authorization: Bearer pow_...` (a bearer value of another
