@@ -290,9 +290,9 @@ impl KeyRefusal {
     }
 }
 
-/// The header a key may come in instead of `Authorization`.
-#[cfg(any(feature = "actix", feature = "axum"))]
-pub(crate) const X_API_KEY: &str = "x-api-key";
+/// The header a key may come in instead of `Authorization: Bearer` (lowercase, as HTTP/2
+/// sends header names).
+pub const API_KEY_HEADER: &str = "x-api-key";
 
 /// The key a request carries: `Authorization: Bearer pow_...` (a bearer value of another
 /// shape is an app token pair's, not a key) or `X-Api-Key`.

@@ -75,7 +75,7 @@ impl FromRequest for ApiKey {
             };
             let Some(presented) = crate::presented(
                 header(header::AUTHORIZATION),
-                header(HeaderName::from_static(crate::X_API_KEY)),
+                header(HeaderName::from_static(crate::API_KEY_HEADER)),
             ) else {
                 return Err(refused(KeyRefusal::Malformed));
             };

@@ -66,7 +66,7 @@ impl<S: Send + Sync> FromRequestParts<S> for ApiKey {
         let header = |name: HeaderName| parts.headers.get(name).and_then(|v| v.to_str().ok());
         let Some(presented) = crate::presented(
             header(header::AUTHORIZATION),
-            header(HeaderName::from_static(crate::X_API_KEY)),
+            header(HeaderName::from_static(crate::API_KEY_HEADER)),
         ) else {
             return Err(refused(&config, &facts, KeyRefusal::Malformed));
         };
