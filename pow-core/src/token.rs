@@ -29,9 +29,9 @@ use sha2::{Sha256, Sha384, Sha512};
 pub const SESSION_SALT: &str = "Elixir.Pow.Plug.Session";
 
 /// Iterations of PBKDF2-SHA256 used to derive signing keys (Plug.Crypto's default).
-pub const KEY_ITERATIONS: u32 = 1000;
+pub(crate) const KEY_ITERATIONS: u32 = 1000;
 /// Length in bytes of a derived signing key (Plug.Crypto's default).
-pub const KEY_LENGTH: usize = 32;
+pub(crate) const KEY_LENGTH: usize = 32;
 
 /// Signs and verifies tokens with keys derived from the secret key base.
 ///
@@ -266,8 +266,7 @@ pub fn hmac_sha256(key: &[u8], message: &[u8]) -> Vec<u8> {
 }
 
 /// An HMAC-SHA256 state keyed with `key`, to clone per message when one key signs many.
-#[doc(hidden)]
-pub fn hmac_state(key: &[u8]) -> Hmac<Sha256> {
+pub(crate) fn hmac_state(key: &[u8]) -> Hmac<Sha256> {
     // `new_from_slice` takes keys of any length for HMAC; the fallback is never reached.
     <Hmac<Sha256> as Mac>::new_from_slice(key)
         .unwrap_or_else(|_| <Hmac<Sha256> as hmac::digest::KeyInit>::new(&Default::default()))

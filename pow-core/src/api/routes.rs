@@ -916,7 +916,7 @@ pub fn json_body<T: serde::de::DeserializeOwned>(
 
 /// Longest bearer token considered; ours are about 110 characters. Longer values are
 /// anonymous without any work.
-pub const MAX_BEARER_LEN: usize = 1024;
+pub(crate) const MAX_BEARER_LEN: usize = 1024;
 
 /// The token of an `Authorization` header's value `Bearer <token>` (scheme
 /// case-insensitive), if it is one.

@@ -239,7 +239,7 @@ impl ApiService {
     }
 
     /// The token hooks, in the order they run.
-    pub fn hook_list(&self) -> Vec<&dyn TokenHooks> {
+    pub(crate) fn hook_list(&self) -> Vec<&dyn TokenHooks> {
         self.hooks().map(|(_, hooks)| hooks).collect()
     }
 
@@ -330,7 +330,7 @@ impl ApiService {
 
     /// Mails `user` the "new API client signed in" security notice (when notices are on),
     /// in `lang`, naming the device of `facts`.
-    pub async fn notify_sign_in(
+    pub(crate) async fn notify_sign_in(
         &self,
         facts: &RequestFacts,
         lang: &LanguageIdentifier,

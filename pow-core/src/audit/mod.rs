@@ -154,7 +154,7 @@ impl AuditEvent {
 
 /// A short keyed hash (16 bytes, base64url) of `value`, so logs can be correlated without
 /// holding the value.
-pub fn keyed_hash(config: &PowConfig, purpose: &str, value: &str) -> String {
+pub(crate) fn keyed_hash(config: &PowConfig, purpose: &str, value: &str) -> String {
     let key = config
         .verifier()
         .derive_key(&format!("pow audit {purpose}"));
@@ -178,7 +178,7 @@ pub fn record(config: &PowConfig, event: AuditEvent) {
 
 /// Records `event`, completed off the request path by `complete` (which may block: it runs
 /// on the audit thread), for details that need a lookup.
-pub fn record_with(
+pub(crate) fn record_with(
     config: &PowConfig,
     event: AuditEvent,
     complete: impl FnOnce(&mut AuditEvent) + Send + 'static,

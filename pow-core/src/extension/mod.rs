@@ -67,7 +67,7 @@ macro_rules! sql_migration {
 }
 
 /// The core's migrations as SQL text (see [`SqlMigration`]).
-pub const CORE_SQL_MIGRATIONS: &[SqlMigration] = &[
+pub(crate) const CORE_SQL_MIGRATIONS: &[SqlMigration] = &[
     sql_migration!("00000000000001", "create_users"),
     sql_migration!("00000000000002", "create_audit_events"),
     sql_migration!("00000000000003", "add_disabled_at_to_users"),

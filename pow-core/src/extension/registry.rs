@@ -282,7 +282,7 @@ impl Extensions {
     }
 
     /// The changeset rules the extensions add, in order.
-    pub fn changeset_hooks(&self) -> impl Iterator<Item = &Arc<dyn ChangesetHook>> {
+    pub(crate) fn changeset_hooks(&self) -> impl Iterator<Item = &Arc<dyn ChangesetHook>> {
         self.list
             .iter()
             .flat_map(|e| e.parts.changeset_hooks.iter())
@@ -313,7 +313,7 @@ impl Extensions {
     }
 
     /// The hooks run when a user's credentials are revoked, in extension order.
-    pub fn revocation_hooks(&self) -> &[Arc<dyn CredentialsRevoked>] {
+    pub(crate) fn revocation_hooks(&self) -> &[Arc<dyn CredentialsRevoked>] {
         &self.revoked
     }
 
@@ -342,7 +342,7 @@ impl Extensions {
     /// Whether `page` is the core's or an enabled extension's
     /// ([`ExtensionBuilder::pages`](super::ExtensionBuilder::pages)): a framework layer
     /// renders no other.
-    pub fn is_page(&self, page: PageId) -> bool {
+    pub(crate) fn is_page(&self, page: PageId) -> bool {
         self.page_ids.contains(&page)
     }
 
@@ -365,7 +365,7 @@ impl Extensions {
     }
 
     /// The extensions' JSON sides (token hooks, OpenAPI fragments), in order.
-    pub fn api_sides(&self) -> &[crate::api::ApiSide] {
+    pub(crate) fn api_sides(&self) -> &[crate::api::ApiSide] {
         &self.api_sides
     }
 

@@ -187,7 +187,10 @@ pub async fn sessions(step: &mut Step, client: &mut dyn Client) -> Result<Answer
 ///
 /// # Errors
 /// The store's error.
-pub async fn end_sessions(step: &mut Step, client: &mut dyn Client) -> Result<Answer, PowError> {
+pub(crate) async fn end_sessions(
+    step: &mut Step,
+    client: &mut dyn Client,
+) -> Result<Answer, PowError> {
     let config = step.config.clone();
     let user_id = step.signed_in()?.id;
     let current = client.session().current();

@@ -91,7 +91,7 @@ pub fn sign_in_page(step: &Step, cookie: &CookieSession, error: Option<String>) 
 }
 
 /// `session#new`: the sign-in page (signed-out visitors only).
-pub fn new_session() -> Answer {
+pub(crate) fn new_session() -> Answer {
     Answer::render(|step, cookie| Ok(sign_in_page(step, cookie, None)))
 }
 
@@ -100,7 +100,10 @@ pub fn new_session() -> Answer {
 ///
 /// # Errors
 /// The users context's or the store's error.
-pub async fn create_session(step: &mut Step, client: &mut dyn Client) -> Result<Answer, PowError> {
+pub(crate) async fn create_session(
+    step: &mut Step,
+    client: &mut dyn Client,
+) -> Result<Answer, PowError> {
     let facts = client.facts();
     let outcome =
         flows::sign_in(&step.config, &facts, step.params.clone(), client.session()).await?;
@@ -135,7 +138,10 @@ pub async fn create_session(step: &mut Step, client: &mut dyn Client) -> Result<
 ///
 /// # Errors
 /// The store's error.
-pub async fn delete_session(step: &mut Step, client: &mut dyn Client) -> Result<Answer, PowError> {
+pub(crate) async fn delete_session(
+    step: &mut Step,
+    client: &mut dyn Client,
+) -> Result<Answer, PowError> {
     flows::sign_out(&step.config, client.session()).await?;
     client.flash(
         FlashKind::Info,
@@ -148,7 +154,7 @@ pub async fn delete_session(step: &mut Step, client: &mut dyn Client) -> Result<
 }
 
 /// The password confirmation page of sudo mode, returning to the step's `request_path`.
-pub fn confirm_page(step: &Step, cookie: &CookieSession, error: Option<String>) -> Page {
+pub(crate) fn confirm_page(step: &Step, cookie: &CookieSession, error: Option<String>) -> Page {
     let ctx = step.routes_ctx();
     let action = returning_to(
         step.config.routes().session_path(&ctx, "confirm"),
@@ -191,7 +197,10 @@ pub fn confirm() -> Answer {
 ///
 /// # Errors
 /// The users context's or the store's error.
-pub async fn create_confirm(step: &mut Step, client: &mut dyn Client) -> Result<Answer, PowError> {
+pub(crate) async fn create_confirm(
+    step: &mut Step,
+    client: &mut dyn Client,
+) -> Result<Answer, PowError> {
     let user = step.signed_in()?.clone();
     let password = step.params.get("password").cloned().unwrap_or_default();
     if let Some(proved) = flows::reauthenticate(&step.config, &user, &password).await? {
@@ -214,7 +223,7 @@ pub async fn create_confirm(step: &mut Step, client: &mut dyn Client) -> Result<
 }
 
 /// The sign-up page, with the submitted values and the changeset's errors.
-pub fn registration_page(step: &Step, cookie: &CookieSession) -> Page {
+pub(crate) fn registration_page(step: &Step, cookie: &CookieSession) -> Page {
     let (config, lang) = (&step.config, &step.lang);
     let cs = step.changeset.as_ref();
     let ctx = step.routes_ctx();
@@ -298,12 +307,12 @@ pub fn edit_page(step: &Step, cookie: &CookieSession) -> Result<Page, PowError> 
 }
 
 /// `registration#new`: the sign-up page (signed-out visitors only).
-pub fn new_registration() -> Answer {
+pub(crate) fn new_registration() -> Answer {
     Answer::render(|step, cookie| Ok(registration_page(step, cookie)))
 }
 
 /// `registration#edit`: the account page (sudo mode).
-pub fn edit_registration() -> Answer {
+pub(crate) fn edit_registration() -> Answer {
     Answer::render(edit_page)
 }
 
@@ -312,7 +321,7 @@ pub fn edit_registration() -> Answer {
 ///
 /// # Errors
 /// The users context's or the store's error.
-pub async fn create_registration(
+pub(crate) async fn create_registration(
     step: &mut Step,
     client: &mut dyn Client,
 ) -> Result<Answer, PowError> {
@@ -357,7 +366,7 @@ fn after_sign_up(step: &mut Step, client: &mut dyn Client, user: User) -> Answer
 ///
 /// # Errors
 /// The users context's or the store's error.
-pub async fn update_registration(
+pub(crate) async fn update_registration(
     step: &mut Step,
     client: &mut dyn Client,
 ) -> Result<Answer, PowError> {
@@ -387,7 +396,7 @@ pub async fn update_registration(
 ///
 /// # Errors
 /// The store's error.
-pub async fn delete_registration(
+pub(crate) async fn delete_registration(
     step: &mut Step,
     client: &mut dyn Client,
 ) -> Result<Answer, PowError> {

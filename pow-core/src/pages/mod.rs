@@ -472,7 +472,7 @@ impl FormData {
     }
 
     /// Builds from decoded key/value pairs. Later duplicates win.
-    pub fn from_pairs(pairs: impl IntoIterator<Item = (String, String)>) -> Self {
+    pub(crate) fn from_pairs(pairs: impl IntoIterator<Item = (String, String)>) -> Self {
         let mut form = FormData::default();
         for (key, value) in pairs {
             match key

@@ -50,7 +50,7 @@ impl Verb {
     }
 
     /// The verb a posted form's `_method` field names (`PATCH`, `PUT`, `DELETE`).
-    pub fn of_override(method: &str) -> Option<Self> {
+    pub(crate) fn of_override(method: &str) -> Option<Self> {
         match method {
             "PATCH" => Some(Self::Patch),
             "PUT" => Some(Self::Put),

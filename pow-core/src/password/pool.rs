@@ -226,7 +226,7 @@ impl HashPool {
     }
 
     /// [`hasher`](Self::hasher) for a shared hasher.
-    pub fn hasher_arc(&self, hasher: Arc<dyn PasswordHasher>) -> PooledHasher {
+    pub(crate) fn hasher_arc(&self, hasher: Arc<dyn PasswordHasher>) -> PooledHasher {
         PooledHasher {
             pool: self.clone(),
             hasher,

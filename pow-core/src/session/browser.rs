@@ -278,7 +278,7 @@ pub async fn sign_out(
 }
 
 /// The cookie-session key keeping the admin's own cookie id during support access.
-pub fn impersonator_key(config: &PowConfig) -> String {
+pub(crate) fn impersonator_key(config: &PowConfig) -> String {
     format!("{}_impersonator", config.session().session_key)
 }
 

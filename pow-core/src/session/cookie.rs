@@ -64,7 +64,7 @@ const SIGNING_SALT: &str = "pow cookie session signing";
 const ENCRYPTION_SALT: &str = "pow cookie session encryption";
 
 /// Largest cookie value read (browsers keep at most 4 KiB per cookie).
-pub const MAX_VALUE: usize = 8192;
+pub(crate) const MAX_VALUE: usize = 8192;
 
 /// The most `Cookie` header bytes a request may carry: browsers keep each cookie under
 /// 4 KiB, and pow-rs's own take a few hundred bytes. Every framework layer refuses more
@@ -481,7 +481,7 @@ impl CookieCodec {
     }
 
     /// The signed cookie value of `values`.
-    pub fn seal(&self, values: &Values) -> Option<String> {
+    pub(crate) fn seal(&self, values: &Values) -> Option<String> {
         let raw: BTreeMap<&str, &RawValue> = values
             .iter()
             .map(|(key, json)| Some((key.as_str(), serde_json::from_str(json).ok()?)))

@@ -270,8 +270,7 @@ impl CredentialsCache {
     /// [`put`](Self::put) for the session that renews `predecessor`, which is left in place:
     /// the renewal marks it rotated right after, and deleting it in between would sign out
     /// the requests racing the renewal with the old id.
-    #[doc(hidden)]
-    pub async fn put_renewal(
+    pub(crate) async fn put_renewal(
         &self,
         session_id: &str,
         user: &User,
@@ -514,7 +513,7 @@ impl CredentialsCache {
     ///
     /// # Errors
     /// The store's error.
-    pub async fn session_infos(&self, user_id: i64) -> Result<Vec<SessionInfo>, StoreError> {
+    pub(crate) async fn session_infos(&self, user_id: i64) -> Result<Vec<SessionInfo>, StoreError> {
         let mut infos: Vec<SessionInfo> = self
             .live_records(user_id)
             .await?
@@ -614,8 +613,11 @@ impl CredentialsCache {
 
     /// Claims the right to rotate a session id: of concurrent callers at most one gets
     /// `true`. The claim lapses after a minute.
-    #[doc(hidden)]
-    pub async fn claim_renewal(&self, user_id: i64, session_id: &str) -> Result<bool, StoreError> {
+    pub(crate) async fn claim_renewal(
+        &self,
+        user_id: i64,
+        session_id: &str,
+    ) -> Result<bool, StoreError> {
         self.store
             .insert_if_absent(
                 &self.namespace,
@@ -627,8 +629,11 @@ impl CredentialsCache {
 
     /// Gives up a claim of [`claim_renewal`](Self::claim_renewal) when the rotation could
     /// not finish.
-    #[doc(hidden)]
-    pub async fn release_renewal(&self, user_id: i64, session_id: &str) -> Result<(), StoreError> {
+    pub(crate) async fn release_renewal(
+        &self,
+        user_id: i64,
+        session_id: &str,
+    ) -> Result<(), StoreError> {
         self.store
             .delete(&self.namespace, &RENEWING.key(user_id, session_id))
             .await
@@ -636,8 +641,7 @@ impl CredentialsCache {
 
     /// Marks `old_id` as rotated to `new_id`; the old id keeps working for `grace`.
     /// `handoff` is the nonce that moves a cookie holding the old id to the new one.
-    #[doc(hidden)]
-    pub async fn mark_rotated(
+    pub(crate) async fn mark_rotated(
         &self,
         old_id: &str,
         user_id: i64,

@@ -25,7 +25,7 @@ use super::cookie::CookieSession;
 use crate::token::secure_compare;
 
 /// The cookie session key the secret lives under.
-pub const CSRF_KEY: &str = "_csrf";
+pub(crate) const CSRF_KEY: &str = "_csrf";
 const SECRET_LEN: usize = 32;
 
 fn secret(session: &CookieSession, create: bool) -> Option<Vec<u8>> {

@@ -23,7 +23,7 @@ pub const DEVICE_TTL: Duration = Duration::from_secs(365 * 24 * 3600);
 pub const MAX_DEVICES: usize = 50;
 
 /// Salt of the device cookie's signature.
-pub const DEVICE_SALT: &str = "pow_core.device";
+pub(crate) const DEVICE_SALT: &str = "pow_core.device";
 
 /// Purpose of the keyed hash a device id is kept under.
 const DEVICE_PURPOSE: &str = "device";
@@ -107,7 +107,11 @@ impl KnownDevices {
     ///
     /// # Errors
     /// The store's error.
-    pub async fn forget_device(&self, user_id: i64, device_id: &str) -> Result<(), StoreError> {
+    pub(crate) async fn forget_device(
+        &self,
+        user_id: i64,
+        device_id: &str,
+    ) -> Result<(), StoreError> {
         let key = Key(vec![user_id.to_string()]);
         let Some(mut known) = self.cache.get::<Known>(&key).await? else {
             return Ok(());

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use super::cookie::CookieSession;
 
 /// The cookie session key the texts live under.
-pub const FLASH_KEY: &str = "_flash";
+pub(crate) const FLASH_KEY: &str = "_flash";
 
 /// The flash texts waiting to be shown.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

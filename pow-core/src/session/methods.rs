@@ -368,7 +368,7 @@ impl SessionMetadata {
     }
 
     /// Records that the session proved `method` at `at` (ms since the Unix epoch).
-    pub fn record_method_at(&mut self, method: AuthMethod, at: i64) {
+    pub(crate) fn record_method_at(&mut self, method: AuthMethod, at: i64) {
         match self.methods.iter_mut().find(|used| used.method == method) {
             Some(used) => used.at = used.at.max(at),
             None => self.methods.push(MethodUse { method, at }),

@@ -100,7 +100,7 @@ pub async fn user_remembered(
 ///
 /// # Errors
 /// [`PowError::Store`] when the store fails, or an extension's error.
-pub async fn forget_remembered(
+pub(crate) async fn forget_remembered(
     config: &PowConfig,
     user_id: i64,
     extension: &str,
@@ -128,7 +128,7 @@ pub async fn forget_remembered(
 ///
 /// # Errors
 /// [`PowError::Store`] when the store fails, or an extension's error.
-pub async fn end_session(
+pub(crate) async fn end_session(
     config: &PowConfig,
     user_id: i64,
     session_id: &str,
@@ -258,8 +258,7 @@ pub fn stored_session_id(config: &PowConfig, cookie_id: &str) -> String {
 /// The cookie id that replaces `cookie_id` at a renewal with `handoff`: only a holder of
 /// the old cookie can compute it, which lets a request racing the renewal move its client
 /// to the new session while the store keeps nothing a cookie could carry.
-#[doc(hidden)]
-pub fn next_cookie_id(config: &PowConfig, cookie_id: &str, handoff: &str) -> String {
+pub(crate) fn next_cookie_id(config: &PowConfig, cookie_id: &str, handoff: &str) -> String {
     use base64::Engine as _;
     let mac = crate::token::hmac_sha256(cookie_id.as_bytes(), handoff.as_bytes());
     let id = config.namespaced(&base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(mac));

@@ -97,7 +97,7 @@ impl StoredSession {
     }
 
     /// Whether it holds `key` in its extra values.
-    pub fn has_extra(&self, key: &str) -> bool {
+    pub(crate) fn has_extra(&self, key: &str) -> bool {
         self.extra.iter().any(|(k, _)| k == key)
     }
 }

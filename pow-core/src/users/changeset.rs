@@ -174,7 +174,7 @@ impl Changeset {
     /// Whether a password check was refused because hashing is saturated. The changeset
     /// is then neither valid nor invalid: [`UsersContext::apply`](super::UsersContext::apply)
     /// fails with [`PowError::Busy`](crate::PowError::Busy) and callers answer `503`.
-    pub fn is_hashing_busy(&self) -> bool {
+    pub(crate) fn is_hashing_busy(&self) -> bool {
         self.hashing_busy
     }
 
