@@ -97,11 +97,13 @@ enum Ext {
     Invitation,
     Oauth,
     Account,
+    Organizations,
+    ApiKeys,
 }
 
 impl Ext {
     /// Every extension, in the order a config must enable them.
-    const ALL: [Ext; 9] = [
+    const ALL: [Ext; 11] = [
         Ext::ResetPassword,
         Ext::EmailConfirmation,
         Ext::TwoFactor,
@@ -111,6 +113,8 @@ impl Ext {
         Ext::Invitation,
         Ext::Oauth,
         Ext::Account,
+        Ext::Organizations,
+        Ext::ApiKeys,
     ];
 }
 
@@ -395,6 +399,10 @@ fn builder(
             // Providers are the app's business; the CLI needs the table and the texts.
             Ext::Oauth => builder.extension(pow_ext_oauth::OAuth::new()),
             Ext::Account => builder.extension(account_extension(false)),
+            Ext::Organizations => builder.extension(pow_ext_organizations::Organizations::new()),
+            // Scopes are the app's business; the CLI needs the table, the texts and the
+            // erase and export hooks.
+            Ext::ApiKeys => builder.extension(pow_ext_api_keys::ApiKeys::new()),
         };
     }
     builder

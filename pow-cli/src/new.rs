@@ -136,6 +136,23 @@ fn code(ext: Ext) -> ExtCode {
              once the grace period is over.",
             "account",
         ),
+        Ext::Organizations => (
+            "pow-ext-organizations",
+            "pow_ext_organizations::Organizations",
+            "Organizations::new()",
+            "Organizations: members with roles, invitations by mail; users make and manage\n\
+             theirs from the account page (guides/organizations.md).",
+            "organizations",
+        ),
+        Ext::ApiKeys => (
+            "pow-ext-api-keys",
+            "pow_ext_api_keys::ApiKeys",
+            "ApiKeys::new().scopes([\"read\"])",
+            "API keys for scripts, made from the account page with the scopes declared here;\n\
+             a handler checks one with `pow_ext_api_keys::actix::ApiKey` (feature \"actix\",\n\
+             guides/api-keys.md).",
+            "API keys",
+        ),
     };
     ExtCode {
         package,
@@ -349,6 +366,13 @@ pub(crate) fn run(new: New) -> Result<(), Failure> {
         .into_iter()
         .filter(|ext| new.extensions.contains(ext))
         .collect();
+    if extensions.contains(&Ext::Organizations) && !extensions.contains(&Ext::EmailConfirmation) {
+        return Err(Failure(
+            "organizations admit invited people by their proven address: add \
+             email-confirmation to --extensions"
+                .to_owned(),
+        ));
+    }
     for (path, contents) in files(&name, &extensions, checkout.as_deref())? {
         crate::write(&new.dir.join(path), &contents)?;
     }

@@ -27,7 +27,7 @@ fn stderr(output: &Output) -> String {
 
 /// Every extension pow-rs ships, for `--extensions` (which defaults to none).
 const ALL: &str = "reset-password,email-confirmation,two-factor,passwordless,passkeys,\
-                   persistent-session,invitation,oauth,account";
+                   persistent-session,invitation,oauth,account,organizations,api-keys";
 
 /// `pow users create` of `ops@example.com` on `url`, with `extra` arguments.
 fn create_operator(url: &str, extra: &[&str]) -> Output {
@@ -124,8 +124,9 @@ fn exported_sqlite_migrations_match_migrate() {
     folders.sort();
     assert_eq!(
         folders.len(),
-        9,
-        "core (3), email confirmation, two-factor, passkeys, invitation, oauth, account"
+        14,
+        "core (3), email confirmation, two-factor, passkeys, invitation, oauth, account, \
+         organizations (3), API keys (2)"
     );
 
     let by_hand = temp_db();
@@ -175,6 +176,8 @@ fn full_config(users: pow_core::users::diesel::DieselUsersContext) -> pow_core::
         .extension(pow_ext_invitation::Invitation::new())
         .extension(pow_ext_oauth::OAuth::new())
         .extension(pow_ext_account::Account::new())
+        .extension(pow_ext_organizations::Organizations::new())
+        .extension(pow_ext_api_keys::ApiKeys::new())
         .build()
         .unwrap()
 }

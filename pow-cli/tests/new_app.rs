@@ -130,6 +130,22 @@ fn new_writes_an_app_and_refuses_a_non_empty_folder() {
     );
     assert_eq!(std::fs::read_to_string(app.join(".env")).unwrap(), env);
 
+    // Organizations without a way to prove addresses: refused before anything is written.
+    let unproven = tmp.join("unproven");
+    let out = pow(&[
+        "new",
+        &unproven.display().to_string(),
+        "--extensions",
+        "organizations,api-keys",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("email-confirmation"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(!unproven.exists());
+
     // Other extensions, the templates, a name of its own, an empty folder that exists.
     let other = tmp.join("other");
     std::fs::create_dir_all(&other).unwrap();
@@ -542,7 +558,7 @@ fn a_new_app_with_every_extension_builds_and_serves() {
     let _lock = lock("new-app-every-extension");
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("new-app-every-extension");
     let every = "reset-password,email-confirmation,two-factor,passwordless,passkeys,\
-                 persistent-session,invitation,oauth,account";
+                 persistent-session,invitation,oauth,account,organizations,api-keys";
     let binary = generate_and_build(
         &dir,
         "new-app-every-extension",
@@ -559,5 +575,15 @@ fn a_new_app_with_every_extension_builds_and_serves() {
         sign_in.body
     );
     assert_eq!(browser.get("/registration/new").status, 200);
+    // The organizations' and the API keys' pages are mounted, for signed-in users only.
+    for page in ["/organizations", "/api-keys"] {
+        let res = browser.get(page);
+        assert_eq!(res.status, 302, "{page}: {}", res.body);
+        assert!(
+            res.location().starts_with("/session/new"),
+            "{page}: {}",
+            res.location()
+        );
+    }
     drop(server);
 }
