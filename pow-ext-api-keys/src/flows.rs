@@ -44,7 +44,7 @@ use pow_core::users::User;
 use pow_core::{PowConfig, PowError};
 use serde::Serialize;
 
-use crate::records::{Hot, Record, Records};
+use crate::records::{self, Hot, Record};
 use crate::store::{Keys, StoredKey};
 use crate::{events, key, ApiKeys, KeyRefusal};
 
@@ -204,7 +204,7 @@ pub async fn rename(
         return Ok(Err(Invalid::Name));
     }
     let renamed = Keys::new(config)?.rename(id, user.id, name).await?;
-    Records::new(config).forget(id).await?;
+    records::forget(config, id).await?;
     Ok(Ok(renamed))
 }
 
@@ -214,7 +214,7 @@ pub async fn rename(
 /// The database's error.
 pub async fn revoke(config: &PowConfig, user: &User, id: &str) -> Result<bool, PowError> {
     let revoked = Keys::new(config)?.revoke(id, user.id, now()).await?;
-    Records::new(config).forget(id).await?;
+    records::forget(config, id).await?;
     if revoked {
         audit::record(
             config,
@@ -251,7 +251,7 @@ pub async fn rotate(
     let overlap = overlap.min(settings.max_overlap);
     let until = now + chrono::Duration::from_std(overlap).unwrap_or_default();
     let revoked = keys.revoke(id, user.id, until).await?;
-    Records::new(config).forget(id).await?;
+    records::forget(config, id).await?;
     if !revoked {
         return Ok(None);
     }
@@ -435,7 +435,7 @@ pub async fn authenticate(
             _ => false,
         };
         if !still {
-            hot.records.forget(key.id).await?;
+            hot.forget(key.id).await?;
             return Ok(Err(KeyRefusal::Revoked));
         }
     }

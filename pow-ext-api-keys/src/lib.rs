@@ -358,9 +358,8 @@ impl UserData for KeyData {
 
     async fn erase(&self, config: &PowConfig, user: &User) -> Result<(), PowError> {
         let keys = store::Keys::new(config)?;
-        let records = records::Records::new(config);
         for id in keys.ids_of_user(user.id).await? {
-            records.forget(&id).await?;
+            records::forget(config, &id).await?;
         }
         keys.delete_for_user(user.id).await
     }

@@ -177,6 +177,16 @@ impl<K: std::hash::Hash + Eq, V: Clone> Memo<K, V> {
             .cloned()
     }
 
+    fn remove<Q: std::hash::Hash + Eq + ?Sized>(&self, key: &Q)
+    where
+        K: std::borrow::Borrow<Q>,
+    {
+        self.0
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(key);
+    }
+
     fn insert(&self, key: K, value: V) {
         let mut map = self.0.write().unwrap_or_else(PoisonError::into_inner);
         if map.len() >= HOT_CAPACITY && !map.contains_key(&key) {
@@ -233,6 +243,12 @@ impl Hot {
         self.decoded.get(id)
     }
 
+    /// Drops the record of the key `id` from the store, and this process's decoded copy.
+    pub(crate) async fn forget(&self, id: &str) -> Result<(), PowError> {
+        self.decoded.remove(id);
+        self.records.forget(id).await
+    }
+
     /// The record of the key `id`, decoded (once per version of it the store holds);
     /// `known` is [`decoded`](Self::decoded)'s answer.
     pub(crate) async fn record(
@@ -241,6 +257,11 @@ impl Hot {
         known: Option<Arc<Decoded>>,
     ) -> Result<Option<Arc<Decoded>>, PowError> {
         let Some(bytes) = self.records.get(id).await? else {
+            if known.is_some() {
+                // Gone from the store (revoked, its owner's credentials revoked, erased):
+                // its owner's data leaves this process's memory too.
+                self.decoded.remove(id);
+            }
             return Ok(None);
         };
         if let Some(decoded) = known {
@@ -267,6 +288,15 @@ impl Hot {
     }
 }
 
+/// Drops the record of the key `id` from the store and this process's copy of it (the
+/// other processes drop theirs on their next request with the key).
+pub(crate) async fn forget(config: &PowConfig, id: &str) -> Result<(), PowError> {
+    match crate::Registered::of(config) {
+        Some(registered) => registered.hot(config).forget(id).await,
+        None => Records::new(config).forget(id).await,
+    }
+}
+
 /// The rule's name in the limiter's counters.
 const RULE: &str = "api_keys";
 
@@ -277,13 +307,74 @@ pub(crate) struct ForgetOnRevocation;
 #[async_trait::async_trait]
 impl pow_core::extension::CredentialsRevoked for ForgetOnRevocation {
     async fn credentials_revoked(&self, config: &PowConfig, user: &User) -> Result<(), PowError> {
-        let records = Records::new(config);
         for id in crate::store::Keys::new(config)?
             .ids_of_user(user.id)
             .await?
         {
-            records.forget(&id).await?;
+            forget(config, &id).await?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)] // Tests fail loudly on purpose.
+
+    use super::*;
+
+    fn record(config: &PowConfig) -> Record {
+        let now = Utc::now();
+        let key = StoredKey {
+            id: "0123456789abcdef".into(),
+            user_id: 7,
+            name: "CI".into(),
+            scopes: vec!["read".into()],
+            secret_hash: "hash".into(),
+            created_at: now,
+            expires_at: now + chrono::Duration::days(1),
+            last_used_at: None,
+            revoked_at: None,
+            organization_id: None,
+        };
+        let user = User {
+            id: 7,
+            password_hash: None,
+            inserted_at: now,
+            updated_at: now,
+            fields: Default::default(),
+        };
+        Record::of(config, &key, &user)
+    }
+
+    /// A record dropped here, or gone from the store through another process, takes its
+    /// owner's data out of this process's memory.
+    #[tokio::test]
+    async fn a_record_gone_from_the_store_leaves_the_process() {
+        let config = PowConfig::builder("r".repeat(64))
+            .base_url("http://localhost")
+            .extension(crate::ApiKeys::new())
+            .build()
+            .unwrap();
+        let hot = crate::Registered::of(&config).unwrap().hot(&config);
+        let id = "0123456789abcdef";
+        for forgotten_here in [true, false] {
+            hot.records.put(id, &record(&config)).await.unwrap();
+            let decoded = hot.record(id, hot.decoded(id)).await.unwrap().unwrap();
+            assert_eq!(decoded.user.id, 7);
+            // The same bytes: the same decoded copy.
+            let again = hot.record(id, hot.decoded(id)).await.unwrap().unwrap();
+            assert!(Arc::ptr_eq(&decoded, &again));
+            if forgotten_here {
+                forget(&config, id).await.unwrap();
+                assert!(hot.decoded(id).is_none());
+            } else {
+                // Another process dropped it: this one notices on its next read.
+                hot.records.forget(id).await.unwrap();
+                assert!(hot.decoded(id).is_some());
+            }
+            assert!(hot.record(id, hot.decoded(id)).await.unwrap().is_none());
+            assert!(hot.decoded(id).is_none());
+        }
     }
 }
