@@ -75,6 +75,13 @@ impl DecodeCache {
         shard.get(id).cloned()
     }
 
+    fn remove(&self, id: &str) {
+        self.shard(id)
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(id);
+    }
+
     fn insert(&self, id: String, decoded: Arc<Decoded>) {
         let mut shard = self
             .shard(&id)
@@ -373,6 +380,11 @@ impl CredentialsCache {
             let (Some(session_bytes), user_bytes) =
                 (values.next().flatten(), values.next().flatten())
             else {
+                // Ended (signed out, revoked, expired, erased): its decoded copy, and the
+                // user's data in it, leave this process's memory too.
+                if let Some(cache) = &self.decoded {
+                    cache.remove(&id);
+                }
                 return Ok(None);
             };
             let cached = self
@@ -770,5 +782,30 @@ mod tests {
         cache.put("third.7", &user, &metadata).await.unwrap();
         assert!(cache.get("old.7").await.unwrap().is_none());
         assert!(cache.get("new.7").await.unwrap().is_none());
+    }
+
+    /// An ended session's decoded copy leaves the process on the next read of its id.
+    #[tokio::test]
+    async fn an_ended_sessions_decoded_copy_is_dropped() {
+        let cache =
+            CredentialsCache::with_store(MemoryStore::shared(), "c", Duration::from_secs(60))
+                .with_decode_cache();
+        let user = User {
+            id: 7,
+            password_hash: None,
+            inserted_at: chrono::Utc::now(),
+            updated_at: chrono::Utc::now(),
+            fields: Default::default(),
+        };
+        cache
+            .put("s.7", &user, &SessionMetadata::new())
+            .await
+            .unwrap();
+        assert!(cache.resolve("s.7".to_owned()).await.unwrap().is_some());
+        let decoded = cache.decoded.as_ref().unwrap();
+        assert!(decoded.get("s.7").is_some());
+        cache.delete("s.7").await.unwrap();
+        assert!(cache.resolve("s.7".to_owned()).await.unwrap().is_none());
+        assert!(decoded.get("s.7").is_none());
     }
 }
