@@ -762,13 +762,7 @@ mod tests {
     async fn a_renewal_leaves_its_predecessor_for_the_rotation_mark() {
         let cache =
             CredentialsCache::with_store(MemoryStore::shared(), "c", Duration::from_secs(60));
-        let user = User {
-            id: 7,
-            password_hash: None,
-            inserted_at: chrono::Utc::now(),
-            updated_at: chrono::Utc::now(),
-            fields: Default::default(),
-        };
+        let user = User::bare(7);
         let metadata = SessionMetadata::new();
         cache.put("old.7", &user, &metadata).await.unwrap();
         cache
@@ -790,13 +784,7 @@ mod tests {
         let cache =
             CredentialsCache::with_store(MemoryStore::shared(), "c", Duration::from_secs(60))
                 .with_decode_cache();
-        let user = User {
-            id: 7,
-            password_hash: None,
-            inserted_at: chrono::Utc::now(),
-            updated_at: chrono::Utc::now(),
-            fields: Default::default(),
-        };
+        let user = User::bare(7);
         cache
             .put("s.7", &user, &SessionMetadata::new())
             .await

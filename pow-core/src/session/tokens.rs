@@ -667,13 +667,7 @@ mod tests {
         rt.block_on(async {
             let config = PowConfig::builder("t".repeat(64)).build().unwrap();
             let tokens = Tokens::new(&config).with_decode_cache();
-            let user = User {
-                id: 7,
-                password_hash: None,
-                inserted_at: chrono::Utc::now(),
-                updated_at: chrono::Utc::now(),
-                fields: Default::default(),
-            };
+            let user = User::bare(7);
             let pair = tokens
                 .issue(&user, None, None, Vec::new(), None, Duration::from_secs(60))
                 .await

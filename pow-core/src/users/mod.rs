@@ -296,6 +296,19 @@ impl std::fmt::Debug for User {
 }
 
 impl User {
+    /// A user of id `id` without password or fields, made now (for the crate's tests).
+    #[cfg(test)]
+    pub(crate) fn bare(id: i64) -> Self {
+        let now = chrono::Utc::now();
+        Self {
+            id,
+            password_hash: None,
+            inserted_at: now,
+            updated_at: now,
+            fields: BTreeMap::new(),
+        }
+    }
+
     /// The value of a field, or `None` if the user has no such field.
     pub fn get(&self, field: &str) -> Option<&Value> {
         self.fields.get(field)
