@@ -10,6 +10,7 @@ use axum::http::HeaderValue;
 use axum::response::{IntoResponse, Response};
 use futures_util::future::BoxFuture;
 use pow_core::extension::RequestHook;
+use pow_core::pages::routes::AssetPaths;
 use pow_core::session::cookie::{resolve, CookieCodec, CookieSession, CookieState};
 use pow_core::session::CredentialsCache;
 use pow_core::{PowConfig, PowError};
@@ -57,6 +58,8 @@ struct Shared {
     credentials: CredentialsCache,
     /// The extensions' request hooks, each with the names of the cookies it reads.
     hooks: Box<[HookWithCookies]>,
+    /// The extensions' static files, answered without a session.
+    assets: AssetPaths,
 }
 
 /// A request hook and the names of the cookies it reads.
@@ -84,6 +87,7 @@ impl PowLayer {
                 codec: CookieCodec::new(&config),
                 credentials: CredentialsCache::new(&config).with_decode_cache(),
                 hooks,
+                assets: AssetPaths::new(&config),
                 config,
             }),
         }
@@ -138,6 +142,11 @@ where
         let ready = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, ready);
         let shared = Arc::clone(&self.shared);
+        if is_asset(&shared.assets, &req) {
+            // An extension's static file: no session is read or renewed, so no cookie
+            // rides on an answer shared caches may keep.
+            return Box::pin(async move { Ok(inner.call(req).await?.into_response()) });
+        }
         Box::pin(async move {
             if let Some(refused) = oversized_cookies(&req) {
                 return Ok(refused);
@@ -187,6 +196,13 @@ where
             Ok(res)
         })
     }
+}
+
+/// Whether `req` asks for one of `assets`: by its whole path, or by its path under the
+/// setup's mount point when the layer sits inside a router nested there (axum strips the
+/// prefix).
+fn is_asset(assets: &AssetPaths, req: &Request) -> bool {
+    !assets.is_empty() && assets.contains_either(req.uri().path())
 }
 
 /// The `431` answer to a request with more than

@@ -258,8 +258,17 @@ fn postgres() -> Option<DieselUsersContext> {
 }
 
 fn start(users: DieselUsersContext, passkeys: Passkeys) -> Harness {
+    start_with(users, passkeys, |builder| builder)
+}
+
+/// [`start`] with the setup's builder `extend`ed.
+fn start_with(
+    users: DieselUsersContext,
+    passkeys: Passkeys,
+    extend: impl FnOnce(pow_actix::PowConfigBuilder) -> pow_actix::PowConfigBuilder,
+) -> Harness {
     let mailer = MemoryMailer::new();
-    let config = PowConfig::builder("p".repeat(64))
+    let builder = PowConfig::builder("p".repeat(64))
         .users(users.clone())
         .hasher(Pbkdf2Hasher::new(1))
         .mailer(Arc::new(mailer.clone()))
@@ -272,9 +281,8 @@ fn start(users: DieselUsersContext, passkeys: Passkeys) -> Harness {
         })
         .extension(TwoFactor::new())
         .extension(Passwordless::new())
-        .extension(passkeys)
-        .build()
-        .unwrap();
+        .extension(passkeys);
+    let config = extend(builder).build().unwrap();
     users.migrate(&config).unwrap();
     let user = pow_actix::testing::create_user(&config, EMAIL, PASSWORD).unwrap();
     let addr = serve(config.clone());
@@ -1707,7 +1715,36 @@ fn passkeys_are_managed_on_the_pages() {
     assert_eq!(hidden(&page.body, "webauthn_mode"), "create");
 }
 
+/// The pages' script is answered for shared caches (`public`): it is served without reading
+/// the session, so a session due for renewal is not renewed there and no cookie rides on an
+/// answer a cache may keep and hand to another client.
+fn the_script_carries_no_cookie_for_a_session_due_for_renewal() {
+    let h = start_with(sqlite(), passkeys(), |builder| {
+        builder.session_ttl_renewal(Some(Duration::ZERO))
+    });
+    let mut browser = Client::new(h.addr);
+    assert_eq!(browser.sign_in(EMAIL, PASSWORD).status, 302);
+    // Due on every request: a page renews the session (a new cookie).
+    let page = browser.get("/passkeys");
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(
+        page.header("set-cookie").is_some(),
+        "the page renews the session"
+    );
+
+    let script = browser.get("/passkeys/passkeys.js");
+    assert_eq!(script.status, 200);
+    assert_eq!(script.header("cache-control"), Some("public, max-age=3600"));
+    assert_eq!(
+        script.header("set-cookie"),
+        None,
+        "no cookie on a cacheable answer"
+    );
+    assert_eq!(browser.get("/me").body, format!("user:{}", h.user_id));
+}
+
 pow_testkit::on_both!(
+    the_script_carries_no_cookie_for_a_session_due_for_renewal,
     enrols_and_signs_in_with_and_without_an_address_sqlite,
     enrols_and_signs_in_with_and_without_an_address_postgres,
     a_passkey_enrolled_on_its_page_signs_in_on_the_pages_sqlite,

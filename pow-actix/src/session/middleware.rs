@@ -23,6 +23,8 @@ pub struct CookieSource {
     /// The extensions' request hooks, each with the names of the cookies it reads
     /// (resolved once, under the config).
     hooks: Box<[HookWithCookies]>,
+    /// The extensions' static files, answered without a session.
+    assets: pow_core::pages::routes::AssetPaths,
 }
 
 /// A request hook and the names of the cookies it reads.
@@ -62,14 +64,19 @@ impl CookieSource {
         CookieSource {
             credentials: CredentialsCache::new(config).with_decode_cache(),
             hooks,
+            assets: pow_core::pages::routes::AssetPaths::new(config),
         }
     }
 }
 
 impl SessionSource for CookieSource {
     /// Without a session cookie, and without a cookie an extension's request hook reads,
-    /// there is nothing to resolve.
+    /// there is nothing to resolve; an extension's static file is answered without a
+    /// session (no renewal, no remembered sign-in: no cookie on a cacheable answer).
     fn has_work(&self, _config: &PowConfig, req: &ServiceRequest) -> bool {
+        if self.assets.contains(req.path()) {
+            return false;
+        }
         req.extensions().contains::<Session>()
             || (!self.hooks.is_empty()
                 && self

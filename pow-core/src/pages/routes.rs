@@ -167,6 +167,56 @@ impl Asset {
     }
 }
 
+/// Where a setup's [`Asset`]s are served, mount point included: the framework layers
+/// answer these paths without reading or renewing a session, so no session cookie (a
+/// renewed id, a remembered sign-in) rides on an answer that shared caches may keep.
+///
+/// ```
+/// let config = pow_core::PowConfig::builder("s".repeat(64)).build().unwrap();
+/// let assets = pow_core::pages::routes::AssetPaths::new(&config);
+/// assert!(!assets.contains("/session/new"));
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct AssetPaths {
+    /// Each asset's path under the mount point, and its whole path.
+    paths: Box<[(String, String)]>,
+}
+
+impl AssetPaths {
+    /// The asset paths of `config`'s extensions.
+    pub fn new(config: &PowConfig) -> Self {
+        let paths = config
+            .extensions()
+            .assets()
+            .iter()
+            .map(|asset| {
+                let under = asset.mounted_path(config);
+                let whole = format!("{}{under}", config.mount_path());
+                (under, whole)
+            })
+            .collect();
+        Self { paths }
+    }
+
+    /// Whether the setup serves no asset.
+    pub fn is_empty(&self) -> bool {
+        self.paths.is_empty()
+    }
+
+    /// Whether `path` (a request's whole path) is an asset's.
+    pub fn contains(&self, path: &str) -> bool {
+        self.paths.iter().any(|(_, whole)| whole == path)
+    }
+
+    /// Whether `path` is an asset's whole path, or its path under the mount point (what a
+    /// layer inside a router nested at the mount point sees).
+    pub fn contains_either(&self, path: &str) -> bool {
+        self.paths
+            .iter()
+            .any(|(under, whole)| whole == path || under == path)
+    }
+}
+
 /// One page route: see the [module](self).
 #[derive(Clone)]
 pub struct PageRoute {
