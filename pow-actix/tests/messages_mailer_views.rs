@@ -935,6 +935,7 @@ fn context() -> PageContext {
         lang: lang("de"),
         title: "Konto bearbeiten".into(),
         flash_info: None,
+        page_info: None,
         flash_error: Some("Da ist etwas <schief> gelaufen".into()),
         current_user: Some("jane@example.com".into()),
         csrf_token: "csrf-123".into(),

@@ -91,6 +91,15 @@ fn lists_and_ends_sessions(store: Arc<dyn Store>) {
         &[("_csrf_token", &csrf), ("user[session]", &safari_handle)],
     );
     assert_eq!(res.location(), "/registration/sessions");
+    // The page the answer leads to says what was done, and still says what the page is.
+    let page = firefox.get("/registration/sessions");
+    assert!(page.body.contains("One session ended."), "{}", page.body);
+    assert!(
+        page.body
+            .contains("These devices are signed in to your account."),
+        "{}",
+        page.body
+    );
     assert!(!signed_in(&mut safari), "ended on its next request");
     assert!(signed_in(&mut firefox));
     assert!(signed_in(&mut curl));

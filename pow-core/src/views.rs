@@ -383,8 +383,11 @@ pub struct PageContext {
     pub lang: LanguageIdentifier,
     /// The page title (`<title>` and heading).
     pub title: String,
-    /// An info flash.
+    /// An info flash: the text an earlier request queued (what its action did).
     pub flash_info: Option<String>,
+    /// The page's own info text ([`Page::info`](crate::pages::Page::info): what the page
+    /// is for, the state it shows), shown under the flash, never instead of it.
+    pub page_info: Option<String>,
     /// An error flash.
     pub flash_error: Option<String>,
     /// The signed-in user's display id.

@@ -47,7 +47,8 @@ pub struct Page {
     pub title_key: &'static str,
     /// The page's content.
     pub body: PageBody,
-    /// Flash texts to show now (instead of ones queued by an earlier request).
+    /// The page's own info text (what it is for, the state it shows): rendered under the
+    /// info text an earlier request queued, which is shown too.
     pub info: Option<String>,
     /// Error text to show now.
     pub error: Option<String>,
@@ -283,7 +284,8 @@ pub fn render(
     let ctx = PageContext {
         lang: lang.clone(),
         title: config.messages().text(lang, page.title_key),
-        flash_info: page.info.or(queued.info),
+        page_info: page.info.filter(|own| queued.info.as_ref() != Some(own)),
+        flash_info: queued.info,
         flash_error: page.error.or(queued.error).or(form_errors),
         current_user,
         csrf_token: csrf::token(cookie),
