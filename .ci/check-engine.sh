@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The engine builds without actix-web: pow-core has no actix-web dependency at all (not even
 # an optional one), pow-axum has none in its normal tree, and each extension with default
-# features off (one users backend on) has actix-web nowhere in its normal dependency tree.
+# features off (one users backend on) has actix-web nowhere in its normal dependency tree,
+# nor the PostgreSQL client when that backend is SQLite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,6 +15,14 @@ check() {
     -e normal -i actix-web 2>/dev/null || true)
   if [ -n "$found" ]; then
     echo "actix-web is in the engine build of $crate:" >&2
+    echo "$found" >&2
+    exit 1
+  fi
+  # The app picks the databases: with SQLite alone, no crate brings in the PostgreSQL client.
+  found=$(cargo tree -p "$crate" --no-default-features --features "$features" \
+    -e normal -i pq-sys 2>/dev/null || true)
+  if [ -n "$found" ]; then
+    echo "pq-sys is in the SQLite-only build of $crate:" >&2
     echo "$found" >&2
     exit 1
   fi

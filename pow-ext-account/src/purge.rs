@@ -3,7 +3,7 @@
 use ::diesel::sql_types::{BigInt, Timestamp};
 use ::diesel::{QueryableByName, RunQueryDsl};
 use chrono::{DateTime, Utc};
-use pow_core::users::diesel::{checkout, query_error, Database, Tables};
+use pow_core::users::diesel::{query_error, Tables};
 use pow_core::{PowConfig, PowError};
 
 use crate::{Account, ERASE_AFTER_FIELD};
@@ -47,20 +47,12 @@ pub(crate) async fn run(
         );
         let cutoff = now.naive_utc();
         let due: Vec<Due> = tables
-            .run(move |db| match db {
-                Database::Sqlite(pool) => ::diesel::sql_query(&sql)
+            .run(move |db| {
+                pow_core::with_connection!(db, conn => ::diesel::sql_query(&sql)
                     .bind::<Timestamp, _>(cutoff)
                     .bind::<BigInt, _>(after)
-                    .load(&mut *checkout(pool)?)
-                    .map_err(query_error),
-                Database::Postgres(pool) => ::diesel::sql_query(&sql)
-                    .bind::<Timestamp, _>(cutoff)
-                    .bind::<BigInt, _>(after)
-                    .load(&mut *checkout(pool)?)
-                    .map_err(query_error),
-                _ => Err(PowError::Config(
-                    "purging closed accounts needs the SQLite or PostgreSQL users context".into(),
-                )),
+                    .load(conn)
+                    .map_err(query_error))
             })
             .await?;
         let Some(last) = due.last() else {

@@ -373,10 +373,7 @@ impl Store {
     /// Runs a query and reads its rows, off the async executor.
     pub(crate) async fn rows<R>(&self, sql: String, params: Vec<P>) -> Result<Vec<R>, PowError>
     where
-        R: QueryableByName<::diesel::sqlite::Sqlite>
-            + QueryableByName<::diesel::pg::Pg>
-            + Send
-            + 'static,
+        R: pow_core::users::diesel::QueryRow + Send + 'static,
     {
         self.tables
             .run(move |db| with_conn!(db, conn => load(conn, &sql, &params).map_err(query_error)))

@@ -380,7 +380,7 @@ impl Passkeys {
                 // Two concurrent deletes cannot both pass the count: PostgreSQL holds the
                 // user's row for the count and the delete; SQLite has one writer, and a
                 // transaction whose read went stale fails rather than write.
-                let lock_row = matches!(db, Database::Postgres(_));
+                let lock_row = db.is_postgres();
                 with_conn!(db, conn => conn
                     .transaction::<Deleted, ::diesel::result::Error, _>(|conn| {
                         if lock_row {

@@ -68,7 +68,7 @@ pub trait UsersContext: Send + Sync + 'static {
     /// own beside the users table (`pow-ext-oauth`'s `user_identities`) use its pool and
     /// schema. A context that wraps [`DieselUsersContext`](super::diesel::DieselUsersContext)
     /// forwards this to it; the default is `None`.
-    #[cfg(any(feature = "sqlite", feature = "postgres"))]
+    #[cfg(feature = "sql")]
     fn diesel(&self) -> Option<&super::diesel::DieselUsersContext> {
         None
     }

@@ -18,7 +18,7 @@ use crate::error::PowError;
 
 mod changeset;
 mod context;
-#[cfg(any(feature = "sqlite", feature = "postgres"))]
+#[cfg(feature = "sql")]
 pub mod diesel;
 mod handle;
 mod migrations;

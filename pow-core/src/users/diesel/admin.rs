@@ -34,6 +34,8 @@ impl DieselUsersContext {
                 .map_err(|err| PowError::Database(err.to_string()))
         }
         match &self.db {
+            #[cfg(not(any(feature = "sqlite", feature = "postgres")))]
+            Database::Unavailable(never) => match *never {},
             #[cfg(feature = "sqlite")]
             Database::Sqlite(pool) => versions(&mut *checkout(pool)?),
             #[cfg(feature = "postgres")]

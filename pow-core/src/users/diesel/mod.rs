@@ -33,12 +33,56 @@
 //!
 //! [`FieldDef`]: crate::users::FieldDef
 
+// With neither backend (the `sql` feature alone) the module is a shell that compiles: its
+// code after a match on the backend is unreachable and its helpers unused.
+#![cfg_attr(
+    not(any(feature = "sqlite", feature = "postgres")),
+    allow(unused, unreachable_code)
+)]
+
 mod admin;
 mod connect;
 mod migrate;
 mod sql;
 mod tables;
 pub use tables::Tables;
+
+/// A row type read by [`with_connection!`](crate::with_connection) on every backend
+/// pow-core is built with: `QueryableByName` for each (derive it; the derive is generic).
+/// An extension bounds a generic row reader with it, and builds with whichever backends
+/// the app chose.
+#[cfg(all(feature = "sqlite", feature = "postgres"))]
+pub trait QueryRow:
+    ::diesel::QueryableByName<::diesel::sqlite::Sqlite> + ::diesel::QueryableByName<::diesel::pg::Pg>
+{
+}
+#[cfg(all(feature = "sqlite", feature = "postgres"))]
+impl<R> QueryRow for R where
+    R: ::diesel::QueryableByName<::diesel::sqlite::Sqlite>
+        + ::diesel::QueryableByName<::diesel::pg::Pg>
+{
+}
+
+/// A row type read by [`with_connection!`](crate::with_connection) on every backend
+/// pow-core is built with (here SQLite).
+#[cfg(all(feature = "sqlite", not(feature = "postgres")))]
+pub trait QueryRow: ::diesel::QueryableByName<::diesel::sqlite::Sqlite> {}
+#[cfg(all(feature = "sqlite", not(feature = "postgres")))]
+impl<R> QueryRow for R where R: ::diesel::QueryableByName<::diesel::sqlite::Sqlite> {}
+
+/// A row type read by [`with_connection!`](crate::with_connection) on every backend
+/// pow-core is built with (here PostgreSQL).
+#[cfg(all(feature = "postgres", not(feature = "sqlite")))]
+pub trait QueryRow: ::diesel::QueryableByName<::diesel::pg::Pg> {}
+#[cfg(all(feature = "postgres", not(feature = "sqlite")))]
+impl<R> QueryRow for R where R: ::diesel::QueryableByName<::diesel::pg::Pg> {}
+
+/// A row type read by [`with_connection!`](crate::with_connection): without a backend in
+/// pow-core, any type (no query runs).
+#[cfg(not(any(feature = "sqlite", feature = "postgres")))]
+pub trait QueryRow {}
+#[cfg(not(any(feature = "sqlite", feature = "postgres")))]
+impl<R> QueryRow for R {}
 
 #[cfg(feature = "postgres")]
 use connect::connect_postgres;
@@ -107,11 +151,18 @@ pub enum Database {
     /// PostgreSQL.
     #[cfg(feature = "postgres")]
     Postgres(PgPool),
+    /// Never built: stands for the backends when pow-core has neither (its `sql` feature
+    /// alone), so the code that matches on the backend compiles.
+    #[cfg(not(any(feature = "sqlite", feature = "postgres")))]
+    #[doc(hidden)]
+    Unavailable(std::convert::Infallible),
 }
 
 impl std::fmt::Debug for Database {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
+            #[cfg(not(any(feature = "sqlite", feature = "postgres")))]
+            Database::Unavailable(never) => match *never {},
             #[cfg(feature = "sqlite")]
             Database::Sqlite(pool) => f
                 .debug_tuple("Database::Sqlite")
@@ -127,6 +178,16 @@ impl std::fmt::Debug for Database {
 }
 
 impl Database {
+    /// Whether this is a PostgreSQL pool (a query that locks rows with `FOR UPDATE` runs
+    /// only there; SQLite has one writer).
+    pub fn is_postgres(&self) -> bool {
+        #[cfg(feature = "postgres")]
+        if matches!(self, Database::Postgres(_)) {
+            return true;
+        }
+        false
+    }
+
     /// Opens a pool for `database_url`.
     ///
     /// `postgres://` and `postgresql://` URLs open PostgreSQL. Anything else opens SQLite:
@@ -166,18 +227,22 @@ impl Database {
     /// # Errors
     /// [`PowError::Database`] when a statement fails or no connection is available.
     pub fn batch_execute(&self, sql: &str) -> Result<(), PowError> {
-        match self {
+        let done: Result<(), DieselError> = match self {
+            #[cfg(not(any(feature = "sqlite", feature = "postgres")))]
+            Database::Unavailable(never) => match *never {},
             #[cfg(feature = "sqlite")]
             Database::Sqlite(pool) => checkout(pool)?.batch_execute(sql),
             #[cfg(feature = "postgres")]
             Database::Postgres(pool) => checkout(pool)?.batch_execute(sql),
-        }
-        .map_err(query_error)
+        };
+        done.map_err(query_error)
     }
 
     /// The backend's name: `"sqlite"` or `"postgres"`.
     pub fn backend(&self) -> &'static str {
         match self {
+            #[cfg(not(any(feature = "sqlite", feature = "postgres")))]
+            Database::Unavailable(never) => match *never {},
             #[cfg(feature = "sqlite")]
             Database::Sqlite(_) => "sqlite",
             #[cfg(feature = "postgres")]
@@ -187,6 +252,8 @@ impl Database {
 
     fn dialect(&self) -> Dialect {
         match self {
+            #[cfg(not(any(feature = "sqlite", feature = "postgres")))]
+            Database::Unavailable(never) => match *never {},
             #[cfg(feature = "sqlite")]
             Database::Sqlite(_) => Dialect::Sqlite,
             #[cfg(feature = "postgres")]
@@ -196,7 +263,9 @@ impl Database {
 
     /// Runs `stmt` and returns the JSON text of each row it yields.
     fn load(&self, stmt: Statement) -> Result<Vec<String>, DbError> {
-        let rows: Vec<JsonRow> = match self {
+        let rows: Result<Vec<JsonRow>, DieselError> = match self {
+            #[cfg(not(any(feature = "sqlite", feature = "postgres")))]
+            Database::Unavailable(never) => match *never {},
             #[cfg(feature = "sqlite")]
             Database::Sqlite(pool) => stmt
                 .into_query::<Sqlite>()
@@ -205,14 +274,16 @@ impl Database {
             Database::Postgres(pool) => stmt
                 .into_query::<Pg>()
                 .load(&mut *checkout(pool).map_err(DbError::Pool)?),
-        }
-        .map_err(DbError::Query)?;
+        };
+        let rows = rows.map_err(DbError::Query)?;
         Ok(rows.into_iter().map(|row| row.data).collect())
     }
 
     /// Runs `stmt` and returns the number of rows it touched.
     fn execute(&self, stmt: Statement) -> Result<usize, DbError> {
-        match self {
+        let touched: Result<usize, DieselError> = match self {
+            #[cfg(not(any(feature = "sqlite", feature = "postgres")))]
+            Database::Unavailable(never) => match *never {},
             #[cfg(feature = "sqlite")]
             Database::Sqlite(pool) => stmt
                 .into_query::<Sqlite>()
@@ -221,8 +292,8 @@ impl Database {
             Database::Postgres(pool) => stmt
                 .into_query::<Pg>()
                 .execute(&mut *checkout(pool).map_err(DbError::Pool)?),
-        }
-        .map_err(DbError::Query)
+        };
+        touched.map_err(DbError::Query)
     }
 }
 
@@ -435,6 +506,8 @@ impl DieselUsersContext {
             .collect();
         let extension_sql: Vec<_> = config.extensions().migrations().copied().collect();
         let result = match &self.db {
+            #[cfg(not(any(feature = "sqlite", feature = "postgres")))]
+            Database::Unavailable(never) => match *never {},
             #[cfg(feature = "sqlite")]
             Database::Sqlite(pool) => {
                 let source = combine(&sets, |m| &m.sqlite, &extension_sql, "sqlite");

@@ -73,30 +73,71 @@ impl Tables {
 
 /// Runs `$body` with `$conn` bound to a pooled connection of `$db` (a
 /// [`Database`](crate::users::diesel::Database)), whichever backend it is: the body is
-/// compiled once per backend, so a diesel query written once runs on SQLite and
-/// PostgreSQL. Evaluates to the body's `Result<_, PowError>`; a failed checkout returns
+/// compiled once per backend pow-core is built with (its `sqlite` and `postgres`
+/// features, which the app chooses), so a diesel query written once runs on SQLite and
+/// PostgreSQL, and an SQLite-only app never compiles the PostgreSQL client. Evaluates to
+/// the body's `Result<_, PowError>`; a failed checkout returns
 /// [`PowError::DatabaseUnavailable`](crate::PowError) from the enclosing function.
 ///
 /// For extensions with tables of their own ([`Tables::run`] hands the closure the
-/// database); needs pow-core's `sqlite` and `postgres` features.
+/// database). A row type an extension loads on either backend bounds itself with
+/// [`QueryRow`](crate::users::diesel::QueryRow).
 #[macro_export]
 macro_rules! with_connection {
-    ($db:expr, $conn:ident => $body:expr) => {
-        match $db {
-            $crate::users::diesel::Database::Sqlite(pool) => {
-                let mut guard = $crate::users::diesel::checkout(pool)?;
-                let $conn = &mut *guard;
-                $body
-            }
-            $crate::users::diesel::Database::Postgres(pool) => {
-                let mut guard = $crate::users::diesel::checkout(pool)?;
-                let $conn = &mut *guard;
-                $body
-            }
-            #[allow(unreachable_patterns)]
-            _ => Err($crate::PowError::Config(
+    ($db:expr, $conn:ident => $body:expr) => {{
+        let db: &$crate::users::diesel::Database = &*$db;
+        'connection: {
+            $crate::__with_sqlite_connection!('connection, db, $conn => $body);
+            $crate::__with_postgres_connection!('connection, db, $conn => $body);
+            Err($crate::PowError::Config(
                 "this table needs the SQLite or PostgreSQL users context".into(),
-            )),
+            ))
+        }
+    }};
+}
+
+/// The SQLite case of [`with_connection!`], present when pow-core has SQLite.
+#[cfg(feature = "sqlite")]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __with_sqlite_connection {
+    ($label:lifetime, $db:ident, $conn:ident => $body:expr) => {
+        #[allow(irrefutable_let_patterns)]
+        if let $crate::users::diesel::Database::Sqlite(pool) = $db {
+            let mut guard = $crate::users::diesel::checkout(pool)?;
+            let $conn = &mut *guard;
+            break $label $body;
         }
     };
+}
+
+/// Without SQLite in pow-core: nothing.
+#[cfg(not(feature = "sqlite"))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __with_sqlite_connection {
+    ($label:lifetime, $db:ident, $conn:ident => $body:expr) => {};
+}
+
+/// The PostgreSQL case of [`with_connection!`], present when pow-core has PostgreSQL.
+#[cfg(feature = "postgres")]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __with_postgres_connection {
+    ($label:lifetime, $db:ident, $conn:ident => $body:expr) => {
+        #[allow(irrefutable_let_patterns)]
+        if let $crate::users::diesel::Database::Postgres(pool) = $db {
+            let mut guard = $crate::users::diesel::checkout(pool)?;
+            let $conn = &mut *guard;
+            break $label $body;
+        }
+    };
+}
+
+/// Without PostgreSQL in pow-core: nothing.
+#[cfg(not(feature = "postgres"))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __with_postgres_connection {
+    ($label:lifetime, $db:ident, $conn:ident => $body:expr) => {};
 }
