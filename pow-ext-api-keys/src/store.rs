@@ -224,7 +224,7 @@ impl Keys {
         self.tables
             .run(move |db| {
                 queries.fetch_add(1, Ordering::Relaxed);
-                let changed = match &value {
+                let changed: usize = match &value {
                     Value::Text(text) => with_conn!(db, conn => ::diesel::sql_query(&sql)
                         .bind::<Text, _>(text)
                         .bind::<Text, _>(&id)
@@ -297,7 +297,7 @@ impl Keys {
         self.tables
             .run(move |db| {
                 queries.fetch_add(1, Ordering::Relaxed);
-                let changed = with_conn!(db, conn => ::diesel::sql_query(&sql)
+                let changed: usize = with_conn!(db, conn => ::diesel::sql_query(&sql)
                     .bind::<Timestamp, _>(at.naive_utc())
                     .bind::<Text, _>(&id)
                     .bind::<Text, _>(&org_id)

@@ -549,7 +549,7 @@ pub async fn add(
         P::from(added.join_policy.code()),
         P::from(added.created_at),
     ];
-    let stored = tables
+    let stored: bool = tables
         .store
         .tables
         .run(move |db| {
@@ -607,7 +607,7 @@ pub async fn verify(
         tables.domains
     );
     let params = vec![P::from(at), P::from(id), P::from(org.as_str())];
-    let verified = tables
+    let verified: Result<(), Result<Refused, Invalid>> = tables
         .store
         .tables
         .run(move |db| {

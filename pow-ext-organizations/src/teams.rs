@@ -222,7 +222,7 @@ pub async fn create(
     let (row, org) = (team.clone(), org_id.clone());
     // Counted and written behind the organization's lock: concurrent creations stay
     // within the cap.
-    let outcome = store
+    let outcome: Result<(), Invalid> = store
         .tables
         .run(move |db| {
             with_conn!(db, conn => {
@@ -288,7 +288,7 @@ pub async fn rename(
         store.teams
     );
     let params = vec![P::from(name), P::from(team_id), P::from(org_id.as_str())];
-    let renamed = store
+    let renamed: Result<(), Result<Refused, Invalid>> = store
         .tables
         .run(move |db| {
             with_conn!(db, conn => match execute(conn, &sql, &params) {
