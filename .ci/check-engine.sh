@@ -6,26 +6,25 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# Fails when $3 is in the normal dependency tree of crate $1 with features $2 alone.
+absent() {
+  local found
+  found=$(cargo tree -p "$1" --no-default-features --features "$2" -e normal -i "$3" \
+    2>/dev/null || true)
+  if [ -n "$found" ]; then
+    echo "$3 is in the build of $1 with --no-default-features --features $2:" >&2
+    echo "$found" >&2
+    exit 1
+  fi
+}
+
 check() {
   local crate=$1 features=$2
   echo "-- $crate --no-default-features --features $features"
   cargo check --quiet -p "$crate" --no-default-features --features "$features"
-  local found
-  found=$(cargo tree -p "$crate" --no-default-features --features "$features" \
-    -e normal -i actix-web 2>/dev/null || true)
-  if [ -n "$found" ]; then
-    echo "actix-web is in the engine build of $crate:" >&2
-    echo "$found" >&2
-    exit 1
-  fi
+  absent "$crate" "$features" actix-web
   # The app picks the databases: with SQLite alone, no crate brings in the PostgreSQL client.
-  found=$(cargo tree -p "$crate" --no-default-features --features "$features" \
-    -e normal -i pq-sys 2>/dev/null || true)
-  if [ -n "$found" ]; then
-    echo "pq-sys is in the SQLite-only build of $crate:" >&2
-    echo "$found" >&2
-    exit 1
-  fi
+  absent "$crate" "$features" pq-sys
 }
 
 found=$(cargo tree -p pow-core --all-features -e normal -i actix-web 2>/dev/null || true)

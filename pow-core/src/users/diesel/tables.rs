@@ -96,18 +96,28 @@ macro_rules! with_connection {
     }};
 }
 
+/// One backend's case of [`with_connection!`]: `$body` over a connection of `$variant`'s
+/// pool, as the labelled block's value.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __with_backend_connection {
+    ($variant:ident, $label:lifetime, $db:ident, $conn:ident => $body:expr) => {
+        #[allow(irrefutable_let_patterns)]
+        if let $crate::users::diesel::Database::$variant(pool) = $db {
+            let mut guard = $crate::users::diesel::checkout(pool)?;
+            let $conn = &mut *guard;
+            break $label $body;
+        }
+    };
+}
+
 /// The SQLite case of [`with_connection!`], present when pow-core has SQLite.
 #[cfg(feature = "sqlite")]
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __with_sqlite_connection {
     ($label:lifetime, $db:ident, $conn:ident => $body:expr) => {
-        #[allow(irrefutable_let_patterns)]
-        if let $crate::users::diesel::Database::Sqlite(pool) = $db {
-            let mut guard = $crate::users::diesel::checkout(pool)?;
-            let $conn = &mut *guard;
-            break $label $body;
-        }
+        $crate::__with_backend_connection!(Sqlite, $label, $db, $conn => $body)
     };
 }
 
@@ -125,12 +135,7 @@ macro_rules! __with_sqlite_connection {
 #[macro_export]
 macro_rules! __with_postgres_connection {
     ($label:lifetime, $db:ident, $conn:ident => $body:expr) => {
-        #[allow(irrefutable_let_patterns)]
-        if let $crate::users::diesel::Database::Postgres(pool) = $db {
-            let mut guard = $crate::users::diesel::checkout(pool)?;
-            let $conn = &mut *guard;
-            break $label $body;
-        }
+        $crate::__with_backend_connection!(Postgres, $label, $db, $conn => $body)
     };
 }
 
