@@ -142,9 +142,10 @@ where
         let ready = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, ready);
         let shared = Arc::clone(&self.shared);
-        if is_asset(&shared.assets, &req) {
-            // An extension's static file: no session is read or renewed, so no cookie
-            // rides on an answer shared caches may keep.
+        if shared.assets.contains_either(req.uri().path()) {
+            // An extension's static file (by its whole path, or its path under the mount
+            // point when the layer sits in a router nested there): no session is read or
+            // renewed, so no cookie rides on an answer shared caches may keep.
             return Box::pin(async move { Ok(inner.call(req).await?.into_response()) });
         }
         Box::pin(async move {
@@ -196,13 +197,6 @@ where
             Ok(res)
         })
     }
-}
-
-/// Whether `req` asks for one of `assets`: by its whole path, or by its path under the
-/// setup's mount point when the layer sits inside a router nested there (axum strips the
-/// prefix).
-fn is_asset(assets: &AssetPaths, req: &Request) -> bool {
-    !assets.is_empty() && assets.contains_either(req.uri().path())
 }
 
 /// The `431` answer to a request with more than

@@ -198,11 +198,6 @@ impl AssetPaths {
         Self { paths }
     }
 
-    /// Whether the setup serves no asset.
-    pub fn is_empty(&self) -> bool {
-        self.paths.is_empty()
-    }
-
     /// Whether `path` (a request's whole path) is an asset's.
     pub fn contains(&self, path: &str) -> bool {
         self.paths.iter().any(|(_, whole)| whole == path)
