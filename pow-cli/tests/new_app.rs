@@ -1,8 +1,14 @@
-//! `pow new`: the files it writes, and the app it makes, built with cargo and driven over
-//! HTTP as a newcomer would use it (sign up, confirm, sign in, sign out, reset).
+//! `pow new`: the files it writes, and the app it makes, driven over HTTP as a newcomer
+//! would use it (sign up, confirm, sign in, sign out, reset).
 //!
-//! The generated apps build into the workspace's target folder (with the workspace's
-//! `Cargo.lock`), so their dependencies are compiled once and reused by later runs.
+//! The two apps under test are kept in the workspace as `examples/new-app` and
+//! `examples/new-app-every-extension`: each test checks that `pow new` writes exactly their
+//! `src/main.rs` and `Cargo.toml` (with the checkout's path made relative, and without the
+//! sections that make a standalone app its own workspace), then runs the example's binary in
+//! the folder `pow new` wrote, with that folder's `.env`. So the apps build with the
+//! workspace's libraries instead of a dependency tree of their own; CI checks each with only
+//! its own `Cargo.toml` (`cargo check -p new-app`). After changing what `pow new` writes,
+//! `UPDATE_EXAMPLES=1 cargo test -p pow-cli --test new_app` rewrites the examples.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -221,9 +227,30 @@ fn lock(name: &str) -> Lock {
     Lock(file)
 }
 
-/// `pow new <dir> --path <workspace> <args>`, then `cargo build` with the workspace's
-/// lock file and target folder. Returns the binary.
-fn generate_and_build(dir: &Path, name: &str, args: &[&str]) -> PathBuf {
+/// What `pow new` wrote for the example `name` must be the example's file `path`: fails,
+/// or with `UPDATE_EXAMPLES` set rewrites the example.
+fn assert_example_file(name: &str, path: &str, written: &str) {
+    let example = workspace().join("examples").join(name).join(path);
+    let kept = std::fs::read_to_string(&example).unwrap_or_default();
+    if kept == written {
+        return;
+    }
+    if std::env::var_os("UPDATE_EXAMPLES").is_some() {
+        std::fs::create_dir_all(example.parent().unwrap()).unwrap();
+        std::fs::write(&example, written).unwrap();
+        eprintln!("rewrote {}", example.display());
+        return;
+    }
+    panic!(
+        "`pow new` no longer writes {}: run `UPDATE_EXAMPLES=1 cargo test -p pow-cli --test \
+         new_app` and commit the example.\n--- written:\n{written}",
+        example.display()
+    );
+}
+
+/// `pow new <dir> --path <workspace> <args>`, checked against the workspace's example of
+/// the same name; returns the example's binary, built with the workspace's libraries.
+fn generate(dir: &Path, name: &str, args: &[&str]) -> PathBuf {
     if dir.exists() {
         std::fs::remove_dir_all(dir).unwrap();
     }
@@ -233,39 +260,75 @@ fn generate_and_build(dir: &Path, name: &str, args: &[&str]) -> PathBuf {
     all.extend_from_slice(args);
     let out = pow(&all);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    std::fs::copy(workspace.join("Cargo.lock"), dir.join("Cargo.lock")).unwrap();
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let started = Instant::now();
-    let mut build = Command::new(cargo);
-    // What cargo set for this test is not the build's environment: build scripts that
-    // watch these (ring watches CARGO_MANIFEST_DIR) would run again, and their dependents
-    // be compiled again.
-    for (key, _) in std::env::vars_os() {
-        let key = key.to_string_lossy();
-        let set_for_tests = [
-            "CARGO_MANIFEST_DIR",
-            "CARGO_MANIFEST_PATH",
-            "CARGO_CRATE_NAME",
-            "CARGO_PRIMARY_PACKAGE",
-            "CARGO_TARGET_TMPDIR",
-            "CARGO_RUSTC_CURRENT_DIR",
-            "OUT_DIR",
-        ]
-        .contains(&key.as_ref());
-        if set_for_tests || key.starts_with("CARGO_PKG_") || key.starts_with("CARGO_BIN_") {
-            build.env_remove(key.as_ref());
+
+    let main_rs = std::fs::read_to_string(dir.join("src/main.rs")).unwrap();
+    assert_example_file(name, "src/main.rs", &main_rs);
+    // The example is a workspace member: the checkout's path relative to it, and no
+    // `[workspace]` or profile of its own (a standalone app's last sections).
+    let cargo_toml = std::fs::read_to_string(dir.join("Cargo.toml")).unwrap();
+    let standalone = "\n# An app of its own";
+    let at = cargo_toml
+        .find(standalone)
+        .expect("a new app is a workspace of its own");
+    assert!(cargo_toml[at..].contains("\n[workspace]\n"), "{cargo_toml}");
+    let member = cargo_toml[..=at].replace(&format!("\"{}/", workspace.display()), "\"../../");
+    assert_example_file(name, "Cargo.toml", &member);
+    example_binary(name)
+}
+
+/// The example app `name`'s binary: both examples built at once, once per test process,
+/// with the workspace's packages and features, so that the libraries `cargo test
+/// --workspace --all-features` built are reused.
+fn example_binary(name: &str) -> PathBuf {
+    static BUILT: std::sync::OnceLock<()> = std::sync::OnceLock::new();
+    BUILT.get_or_init(|| {
+        let _lock = lock("new-app-build");
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let started = Instant::now();
+        let mut build = Command::new(cargo);
+        // What cargo set for this test is not the build's environment: build scripts that
+        // watch these (ring watches CARGO_MANIFEST_DIR) would run again, and their
+        // dependents be compiled again.
+        for (key, _) in std::env::vars_os() {
+            let key = key.to_string_lossy();
+            let set_for_tests = [
+                "CARGO_MANIFEST_DIR",
+                "CARGO_MANIFEST_PATH",
+                "CARGO_CRATE_NAME",
+                "CARGO_PRIMARY_PACKAGE",
+                "CARGO_TARGET_TMPDIR",
+                "CARGO_RUSTC_CURRENT_DIR",
+                "OUT_DIR",
+            ]
+            .contains(&key.as_ref());
+            if set_for_tests || key.starts_with("CARGO_PKG_") || key.starts_with("CARGO_BIN_") {
+                build.env_remove(key.as_ref());
+            }
         }
-    }
-    let build = build
-        .args(["build", "--offline", "--quiet"])
-        .current_dir(dir)
-        .env("CARGO_TARGET_DIR", target_dir())
-        .stdout(Stdio::inherit())
-        .stderr(Stdio::inherit())
-        .status()
-        .unwrap();
-    assert!(build.success(), "the generated app builds");
-    eprintln!("built {name} in {:.1}s", started.elapsed().as_secs_f64());
+        let status = build
+            .args([
+                "build",
+                "--offline",
+                "--quiet",
+                "--workspace",
+                "--all-features",
+                "--bin",
+                "new-app",
+                "--bin",
+                "new-app-every-extension",
+            ])
+            .current_dir(workspace())
+            .env("CARGO_TARGET_DIR", target_dir())
+            .stdout(Stdio::inherit())
+            .stderr(Stdio::inherit())
+            .status()
+            .unwrap();
+        assert!(status.success(), "the example apps build");
+        eprintln!(
+            "built the example apps in {:.1}s",
+            started.elapsed().as_secs_f64()
+        );
+    });
     target_dir()
         .join("debug")
         .join(format!("{name}{}", std::env::consts::EXE_SUFFIX))
@@ -434,7 +497,7 @@ fn sign_up(browser: &mut Client, email: &str, password: &str) -> pow_actix::test
 fn the_new_app_signs_up_confirms_signs_in_and_resets() {
     let _lock = lock("new-app");
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("new-app");
-    let binary = generate_and_build(&dir, "new-app", &[]);
+    let binary = generate(&dir, "new-app", &[]);
     let (server, addr) = Server::start(&binary, &dir);
     let origin = format!("http://{addr}");
     let mail = dir.join("mail");
@@ -559,7 +622,7 @@ fn a_new_app_with_every_extension_builds_and_serves() {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("new-app-every-extension");
     let every = "reset-password,email-confirmation,two-factor,passwordless,passkeys,\
                  persistent-session,invitation,oauth,account,organizations,api-keys";
-    let binary = generate_and_build(
+    let binary = generate(
         &dir,
         "new-app-every-extension",
         &["--extensions", every, "--templates"],
