@@ -13,9 +13,10 @@ command -v schemathesis >/dev/null 2>&1 \
   || python3 -m pip install --quiet --disable-pip-version-check 'schemathesis==4.32.*'
 
 # The servers, built with the README's test build's packages and features (so its libraries
-# are reused). `cargo test` alone builds a binary only for a package with integration tests,
-# which the example API's actix-web side has none of: build both by name.
-cargo build --workspace --all-features --bin example-api --bin example-api-axum --quiet
+# are reused: `--tests`, built already, makes the dev-dependencies' features count as they
+# do in `cargo test`). `cargo test` alone builds a binary only for a package with
+# integration tests, which the example API's actix-web side has none of: build both by name.
+cargo build --workspace --all-features --tests --bin example-api --bin example-api-axum --quiet
 dir=$(mktemp -d)
 server=""
 trap 'kill $server 2>/dev/null || true; rm -rf "$dir"' EXIT

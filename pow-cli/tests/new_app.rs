@@ -271,7 +271,9 @@ fn generate(dir: &Path, name: &str, args: &[&str]) -> PathBuf {
         .find(standalone)
         .expect("a new app is a workspace of its own");
     assert!(cargo_toml[at..].contains("\n[workspace]\n"), "{cargo_toml}");
-    let member = cargo_toml[..=at].replace(&format!("\"{}/", workspace.display()), "\"../../");
+    // `pow new --path` writes the checkout's canonical path.
+    let checkout = std::fs::canonicalize(&workspace).unwrap();
+    let member = cargo_toml[..=at].replace(&format!("\"{}/", checkout.display()), "\"../../");
     assert_example_file(name, "Cargo.toml", &member);
     example_binary(name)
 }
@@ -316,6 +318,10 @@ fn example_binary(name: &str) -> PathBuf {
                 "new-app",
                 "--bin",
                 "new-app-every-extension",
+                // A test target (this one, built already): with it the dev-dependencies'
+                // features count, as in `cargo test`, so no library is built again.
+                "--test",
+                "new_app",
             ])
             .current_dir(workspace())
             .env("CARGO_TARGET_DIR", target_dir())
