@@ -216,7 +216,7 @@ fn new_writes_an_app_and_refuses_a_non_empty_folder() {
 }
 
 /// Holds a lock file for the lifetime of a test: runs of the same test in other processes
-/// wait, since they build the same crate into the same target folder.
+/// wait, since they write the app into the same folder and run it there.
 struct Lock(#[allow(dead_code)] File);
 
 fn lock(name: &str) -> Lock {
@@ -283,8 +283,8 @@ fn generate(dir: &Path, name: &str, args: &[&str]) -> PathBuf {
 /// --workspace --all-features` built are reused.
 fn example_binary(name: &str) -> PathBuf {
     static BUILT: std::sync::OnceLock<()> = std::sync::OnceLock::new();
+    // Other processes building at the same time wait on cargo's own lock of the folder.
     BUILT.get_or_init(|| {
-        let _lock = lock("new-app-build");
         let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
         let started = Instant::now();
         let mut build = Command::new(cargo);
