@@ -986,45 +986,6 @@ fn a_flood_from_fresh_addresses_of_failing_networks_is_shed_first() {
     assert_shed(&answered, 5, threads);
 }
 
-/// Busy-loop threads, four per CPU, that keep every CPU busy at normal priority until
-/// dropped (and for a minute at most, should a test hang).
-struct CpuLoad {
-    stop: Arc<std::sync::atomic::AtomicBool>,
-    threads: Vec<std::thread::JoinHandle<()>>,
-}
-
-impl CpuLoad {
-    fn start() -> Self {
-        let cpus = std::thread::available_parallelism().map_or(2, |n| n.get());
-        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let until = Instant::now() + Duration::from_secs(60);
-        let threads = (0..cpus * 4)
-            .map(|_| {
-                let stop = Arc::clone(&stop);
-                std::thread::spawn(move || {
-                    let mut x = 0_u64;
-                    while !stop.load(std::sync::atomic::Ordering::Relaxed) && Instant::now() < until
-                    {
-                        for _ in 0..10_000 {
-                            x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(7));
-                        }
-                    }
-                })
-            })
-            .collect();
-        Self { stop, threads }
-    }
-}
-
-impl Drop for CpuLoad {
-    fn drop(&mut self) {
-        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
-        for thread in self.threads.drain(..) {
-            let _ = thread.join();
-        }
-    }
-}
-
 /// A PBKDF2 hasher whose hashes cost about `cost` of CPU on this machine.
 fn pbkdf2_costing(cost: Duration) -> Pbkdf2Hasher {
     use pow_actix::password::PasswordHasher;
@@ -1036,53 +997,96 @@ fn pbkdf2_costing(cost: Duration) -> Pbkdf2Hasher {
     Pbkdf2Hasher::new(iterations.clamp(probe, Pbkdf2Hasher::MAX_ITERATIONS))
 }
 
-/// Nothing bounded how long a sign-in waited for the hashing pool: with other threads
-/// taking every CPU, the pool's low-priority thread crawled through the hashes, and
-/// sign-ins waited for tens of seconds. With `max_wait` each one is answered, signed in
-/// or `503`, within the bound (plus a generous margin for the loaded machine).
-fn a_password_check_answers_within_max_wait_under_cpu_load() {
+/// Other work of the app's own process group keeping every core busy (a sidecar, a batch
+/// job, a build in the same terminal session) slows a sign-in down and never refuses it:
+/// a right password signs in, on the pages and on the JSON API. Before, the pool's
+/// threads ran at nice 19 and a started hash was cut at `max_wait`: a 50 ms hash got
+/// under 1 % of a core beside two busy threads per core and every sign-in answered `503`.
+fn a_right_password_signs_in_while_other_work_keeps_every_core_busy() {
     use pow_actix::password::HashPoolOptions;
-    let max_wait = Duration::from_millis(500);
-    let hasher = pbkdf2_costing(Duration::from_millis(100));
+    let hasher = pbkdf2_costing(Duration::from_millis(50));
     let app = start(MemoryStore::shared(), move |b| {
         b.hasher(hasher).hash_pool_options(
             HashPoolOptions::default()
                 .threads(1)
                 .queue(8)
-                .nice(19)
-                .max_wait(max_wait),
+                .max_wait(Duration::from_secs(1)),
         )
     });
-    let forms: Vec<_> = (0..4)
+    let api = pow_testkit::serve_api(app.config.clone(), pow_core::api::ApiOptions::new());
+    let mut browser = app.client_from("198.18.0.9");
+    let form = sign_in_form(&mut browser, "alice@example.com", PASSWORD);
+    let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+
+    let load = pow_testkit::CpuLoad::start(2);
+    let page = browser.post("/session", &form);
+    let body =
+        serde_json::json!({ "user": { "email": "alice@example.com", "password": PASSWORD } });
+    let json = pow_testkit::__rt::System::new().block_on(pow_testkit::http(
+        api,
+        "POST",
+        "/api/v1/session",
+        &[("Content-Type".to_owned(), "application/json".to_owned())],
+        body.to_string().as_bytes(),
+    ));
+    drop(load);
+
+    assert_eq!(page.status, 302, "{}", page.body);
+    assert_eq!(browser.get("/me").body, "user:1", "signed in on the page");
+    assert_eq!(json.status, 200, "{}", String::from_utf8_lossy(&json.body));
+}
+
+/// A real flood still gets `503`s under the same load, and every request is answered:
+/// past the pool's threads and queue at once, and past `max_wait` for work no thread took
+/// up; none waits without end.
+fn a_flood_under_cpu_load_gets_503s_and_never_hangs() {
+    use pow_actix::password::HashPoolOptions;
+    let hasher = pbkdf2_costing(Duration::from_millis(50));
+    let app = start(MemoryStore::shared(), move |b| {
+        b.hasher(hasher).hash_pool_options(
+            HashPoolOptions::default()
+                .threads(1)
+                .queue(2)
+                .max_wait(Duration::from_millis(500)),
+        )
+    });
+    let clients = 8;
+    let forms: Vec<_> = (0..clients)
         .map(|i| {
             let mut c = app.client_from(&format!("198.18.{i}.9"));
             let form = sign_in_form(&mut c, "alice@example.com", PASSWORD);
             (c, form)
         })
         .collect();
-    let load = CpuLoad::start();
+    let load = pow_testkit::CpuLoad::start(2);
     let (done_tx, done) = std::sync::mpsc::channel();
     for (mut c, form) in forms {
         let done_tx = done_tx.clone();
         std::thread::spawn(move || {
             let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
-            let started = Instant::now();
-            let status = c.post("/session", &form).status;
-            let _ = done_tx.send((status, started.elapsed()));
+            let _ = done_tx.send(c.post("/session", &form).status);
         });
     }
-    let bound = max_wait + Duration::from_secs(5);
-    let answers: Vec<(u16, Duration)> = (0..4)
+    // Generous: each answer comes within the time a few slowed-down hashes take.
+    let statuses: Vec<u16> = (0..clients)
         .map(|_| {
-            done.recv_timeout(bound)
-                .expect("a sign-in waited past the bound for the hashing pool")
+            done.recv_timeout(Duration::from_secs(60))
+                .expect("a sign-in was never answered")
         })
         .collect();
     drop(load);
-    for (status, took) in &answers {
-        assert!(*took < bound, "{answers:?}");
-        assert!(matches!(status, 302 | 503), "{answers:?}");
-    }
+    assert!(
+        statuses.iter().all(|s| matches!(s, 302 | 503)),
+        "{statuses:?}"
+    );
+    assert!(
+        statuses.contains(&503),
+        "the flood is refused: {statuses:?}"
+    );
+    assert!(
+        statuses.contains(&302),
+        "the pool's own work is done: {statuses:?}"
+    );
 }
 
 /// Posts an account change with `current` as the current password and a new password.
@@ -1237,7 +1241,8 @@ pow_testkit::on_both!(
     a_first_wave_from_one_network_leaves_room_in_the_hashing_pool,
     a_flood_from_fresh_addresses_on_failing_accounts_is_shed_first,
     a_flood_from_fresh_addresses_of_failing_networks_is_shed_first,
-    a_password_check_answers_within_max_wait_under_cpu_load,
+    a_right_password_signs_in_while_other_work_keeps_every_core_busy,
+    a_flood_under_cpu_load_gets_503s_and_never_hangs,
     account_changes_check_the_current_password_under_the_limits,
     the_unlock_link_lifts_the_lock_without_signing_in_on_memory,
     the_unlock_link_lifts_the_lock_without_signing_in_on_redis,

@@ -793,3 +793,25 @@ fn output_to_a_reader_that_went_away_ends_quietly() {
         assert!(out.status.success(), "{args:?}: {:?} {stderr}", out.status);
     }
 }
+
+/// A one-shot tool hashes at normal priority: with busy loops on every core in its own
+/// process group (a build or job started from the same shell), `pow users create` is slowed
+/// down, never refused. Before, its hashes ran at nice 19 and it answered "service busy"
+/// after the pool's 10 s bound.
+#[test]
+fn users_create_beside_busy_loops_in_the_same_shell_succeeds() {
+    let db = temp_db();
+    let url = db.display().to_string();
+    let users = pow_core::users::diesel::DieselUsersContext::connect(&url).unwrap();
+    users.migrate(&full_config(users.clone())).unwrap();
+    let load = pow_testkit::CpuLoad::start(2);
+    let created = create_operator(&url, &[]);
+    drop(load);
+    assert!(
+        created.status.success(),
+        "{}{}",
+        stdout(&created),
+        stderr(&created)
+    );
+    let _ = std::fs::remove_file(&db);
+}

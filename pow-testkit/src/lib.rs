@@ -58,6 +58,47 @@ pub fn postgres(suite: &str) -> Option<pow_core::users::diesel::DieselUsersConte
     )
 }
 
+/// Busy-loop threads, `per_cpu` per CPU, that keep every CPU busy at normal priority in
+/// the test's own process (and so in its process group and session, which a child process
+/// it starts shares) until dropped, and for a minute at most, should a test hang.
+pub struct CpuLoad {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl CpuLoad {
+    /// Starts the threads.
+    pub fn start(per_cpu: usize) -> Self {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let cpus = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let stop = std::sync::Arc::new(AtomicBool::new(false));
+        let until = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        let threads = (0..cpus * per_cpu)
+            .map(|_| {
+                let stop = std::sync::Arc::clone(&stop);
+                std::thread::spawn(move || {
+                    let mut x = 0_u64;
+                    while !stop.load(Ordering::Relaxed) && std::time::Instant::now() < until {
+                        for _ in 0..10_000 {
+                            x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(7));
+                        }
+                    }
+                })
+            })
+            .collect();
+        Self { stop, threads }
+    }
+}
+
+impl Drop for CpuLoad {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        for thread in self.threads.drain(..) {
+            let _ = thread.join();
+        }
+    }
+}
+
 /// The framework serving a test's app.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Framework {

@@ -3,21 +3,26 @@
 //! Hashing is the one expensive thing pow-rs does (tens of milliseconds of CPU per
 //! sign-in). Run inline or on the general blocking pool, a burst of sign-ins takes the
 //! CPU from every other request. The pool instead runs hashes on a few dedicated threads
-//! at the lowest CPU priority (nice 19 on Linux), so signed-in traffic keeps the CPU and
-//! sign-ins use what is left, and it bounds the work waiting, in length and in time:
+//! below normal CPU priority (nice 10 on Linux: about a tenth of the CPU share of a
+//! normal thread it competes with), so signed-in traffic keeps most of the CPU during a
+//! burst of sign-ins, and it bounds the work waiting, in length and in time:
 //!
 //! - when its queue is full a sign-in is answered `503 Service Unavailable` with
 //!   `Retry-After` at once ([`PowError::Busy`](crate::PowError::Busy)) instead of piling
 //!   up;
-//! - a caller waits at most [`max_wait`](HashPoolOptions::max_wait) (10 s by default) for
-//!   its work, then gets [`HashError::Busy`] (the same `503`) even when no thread ever
-//!   took the work up. A job still queued then is dropped unrun and gives its place back;
-//!   a thread that picks up a job older than the bound drops it too;
+//! - work that no thread has started within [`max_wait`](HashPoolOptions::max_wait)
+//!   (10 s by default) is dropped unrun and its caller gets [`HashError::Busy`] (the same
+//!   `503`): a real flood is refused, never left hanging;
+//! - work a thread has started is waited for to its end. Other work on the machine (a
+//!   batch job or sidecar in the same container, a build in the same terminal session)
+//!   makes a sign-in slower, never refused;
 //! - the low priority cannot starve a check that has waited: on Linux with a positive
 //!   nice value, once a job has waited half of `max_wait` and no thread has taken it, its
 //!   own caller (a blocking thread at the process's priority) takes it back and runs it,
 //!   one such job per pool at a time. A thread cannot lower its nice value again without
 //!   privileges, so the pool's own threads cannot be raised for it.
+//!
+//! Every `503` is logged with its cause (a full queue, or no thread free in time).
 //!
 //! Each [`PowConfig`](crate::PowConfig) gets its own pool (threads start on first use);
 //! setups that should share one pass the same [`HashPool`] to
@@ -48,6 +53,13 @@ type Job = Box<dyn FnOnce() + Send + 'static>;
 /// The default [`HashPoolOptions::max_wait`].
 const DEFAULT_MAX_WAIT: Duration = Duration::from_secs(10);
 
+/// The default [`HashPoolOptions::nice`]: below normal priority, so a burst of sign-ins
+/// leaves most of the CPU to signed-in requests, yet not so far below that other work of
+/// the app's own process group (a sidecar, a batch job) can starve a started hash: at
+/// nice 19 a hash got under 1 % of a core beside two busy threads per core (weight 15
+/// against 1,024 each), so a 100 ms hash took over 10 s; at nice 10 (weight 110) about 1 s.
+const DEFAULT_NICE: i32 = 10;
+
 /// How often a caller past half its bound tries again to take its job over, while
 /// another caller runs the pool's one taken-over job.
 const TAKE_OVER_RETRY: Duration = Duration::from_millis(10);
@@ -62,15 +74,15 @@ pub struct HashPoolOptions {
 }
 
 impl Default for HashPoolOptions {
-    /// One thread per CPU (at most 8), a queue of 16 hashes per thread, nice 19, and a
-    /// wait of at most 10 seconds.
+    /// One thread per CPU (at most 8), a queue of 16 hashes per thread, nice 10, and a
+    /// wait for a thread of at most 10 seconds.
     fn default() -> Self {
         let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
         let threads = cpus.clamp(1, 8);
         Self {
             threads,
             queue: threads * 16,
-            nice: 19,
+            nice: DEFAULT_NICE,
             max_wait: DEFAULT_MAX_WAIT,
         }
     }
@@ -91,21 +103,22 @@ impl HashPoolOptions {
         self
     }
 
-    /// The threads' nice value on Linux, from `-20` (highest priority) to `19` (lowest,
-    /// the default). Raising priority (below the process's own) needs privileges and is
+    /// The threads' nice value on Linux, from `-20` (highest priority) to `19` (lowest);
+    /// default `10`, `0` runs hashes at the process's own priority (what a one-shot tool
+    /// such as the `pow` CLI wants). Raising priority (below the process's own) needs privileges and is
     /// otherwise ignored with a warning. No effect on other systems.
     pub fn nice(mut self, nice: i32) -> Self {
         self.nice = nice.clamp(-20, 19);
         self
     }
 
-    /// How long a caller waits for its hash at most, queue and hashing together; then it
-    /// gets [`HashError::Busy`] (a `503` with `Retry-After`, as for a full queue), and work
-    /// still queued is dropped unrun. Default: 10 seconds, well above the time a full
-    /// default queue takes to drain (16 hashes per thread of tens of milliseconds each)
-    /// and below the 30 to 60 seconds after which proxies and load balancers give up on
-    /// a request themselves. Keep it several times longer than one hash. Values below one
-    /// millisecond count as one millisecond.
+    /// How long a job waits for a thread at most; then it is dropped unrun and its caller
+    /// gets [`HashError::Busy`] (a `503` with `Retry-After`, as for a full queue). A job a
+    /// thread has started is not cut: its caller waits for it to end. Default: 10
+    /// seconds, well above the time a full default queue takes to drain (16 hashes per
+    /// thread of tens of milliseconds each) and below the 30 to 60 seconds after which
+    /// proxies and load balancers give up on a request themselves. Keep it several times
+    /// longer than one hash. Values below one millisecond count as one millisecond.
     pub fn max_wait(mut self, max_wait: Duration) -> Self {
         self.max_wait = max_wait.max(Duration::from_millis(1));
         self
@@ -263,7 +276,7 @@ impl HashPool {
             })
             .is_err()
         {
-            return Err(HashError::Busy);
+            return busy(BusyCause::QueueFull);
         }
         self.inner.accepted.fetch_add(1, Ordering::Relaxed);
         let queued_at = Instant::now();
@@ -340,9 +353,12 @@ impl<T> std::fmt::Debug for Queued<T> {
 }
 
 impl<T> Queued<T> {
-    /// Blocks until the work is done, and at most [`max_wait`](HashPoolOptions::max_wait)
-    /// after it was queued: then [`HashError::Busy`], and work not started yet is dropped
-    /// unrun. A panic in the work is [`HashError::Algorithm`].
+    /// Blocks until the work is done. Work that no thread has started within
+    /// [`max_wait`](HashPoolOptions::max_wait) of being queued is dropped unrun and answers
+    /// [`HashError::Busy`]; work a thread has started is waited for to its end, however
+    /// long other work on the machine makes it take (competition for the CPU slows a
+    /// sign-in down, it does not refuse it). A panic in the work is
+    /// [`HashError::Algorithm`].
     pub fn wait(self) -> Result<T, HashError> {
         if let Some(answer) = self.recv_until(self.take_over_at.or(self.deadline)) {
             return answer;
@@ -366,13 +382,19 @@ impl<T> Queued<T> {
                 break;
             }
         }
-        if let Some(answer) = self.recv_until(self.deadline) {
-            return answer;
+        if !self.ticket.is_taken() {
+            if let Some(answer) = self.recv_until(self.deadline) {
+                return answer;
+            }
         }
         // Past the bound: a job still queued is dropped unrun (its place is given back
-        // now); one that is running finishes unobserved.
-        drop(self.ticket.take());
-        self.result.try_recv().unwrap_or_else(|_| busy())
+        // now). One a thread has started is waited for: it holds no place in the queue,
+        // and only the machine's other work makes it slow.
+        if self.ticket.take().is_some() {
+            return busy(BusyCause::NoFreeThread);
+        }
+        self.recv_until(None)
+            .unwrap_or_else(|| busy(BusyCause::NoFreeThread))
     }
 
     /// The answer if it comes before `until` (`None`: no limit); a job dropped unrun
@@ -390,7 +412,8 @@ impl<T> Queued<T> {
         match received {
             Ok(answer) => Some(answer),
             Err(RecvTimeoutError::Timeout) => None,
-            Err(RecvTimeoutError::Disconnected) => Some(busy()),
+            // Dropped unrun by the thread that found it past its bound.
+            Err(RecvTimeoutError::Disconnected) => Some(busy(BusyCause::NoFreeThread)),
         }
     }
 
@@ -401,7 +424,10 @@ impl<T> Queued<T> {
         let job = self.ticket.take()?;
         job();
         // The job has sent its answer, or dropped the channel when it was past its bound.
-        Some(self.recv_until(None).unwrap_or_else(busy))
+        Some(
+            self.recv_until(None)
+                .unwrap_or_else(|| busy(BusyCause::NoFreeThread)),
+        )
     }
 }
 
@@ -423,9 +449,27 @@ impl Drop for TakeOverPermit<'_> {
     }
 }
 
-/// The answer to work that was not done within the bound.
-fn busy<T>() -> Result<T, HashError> {
-    tracing::warn!("a password check waited longer than the hashing pool's max_wait: refused");
+/// Why the pool refused a job: the log line of the `503` names it.
+#[derive(Clone, Copy, Debug)]
+enum BusyCause {
+    /// Every thread and every queue place was taken when the job came.
+    QueueFull,
+    /// The job waited [`HashPoolOptions::max_wait`] and no thread became free for it.
+    NoFreeThread,
+}
+
+/// The answer to work the pool refused, logged with its cause.
+fn busy<T>(cause: BusyCause) -> Result<T, HashError> {
+    match cause {
+        BusyCause::QueueFull => tracing::warn!(
+            "password check refused (503): every hashing thread and queue place is taken \
+             (more sign-ins at once than the hashing pool's threads + queue)"
+        ),
+        BusyCause::NoFreeThread => tracing::warn!(
+            "password check refused (503): no hashing thread became free within the pool's \
+             max_wait (the threads were busy with other sign-ins the whole time)"
+        ),
+    }
     Err(HashError::Busy)
 }
 
