@@ -371,7 +371,11 @@ fn builder(
     store: Option<Arc<dyn pow_core::store::Store>>,
 ) -> pow_core::PowConfigBuilder {
     let secret = std::env::var("SECRET_KEY_BASE").unwrap_or_else(|_| "pow-cli ".repeat(8));
-    let mut builder = PowConfig::builder(secret).base_url("http://localhost");
+    // A one-shot tool: its hashes run at the process's own priority, so work beside it in
+    // the same shell slows `pow users create` down instead of starving it.
+    let mut builder = PowConfig::builder(secret)
+        .base_url("http://localhost")
+        .hash_pool_options(pow_core::password::HashPoolOptions::default().nice(0));
     if let Some(users) = users {
         builder = builder.users(users);
     }
@@ -412,8 +416,27 @@ fn write(path: &Path, contents: &str) -> Result<(), Failure> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }
-    std::fs::write(path, contents)
-        .map_err(|err| Failure(format!("cannot write {}: {err}", path.display())))
+    let written = if path.file_name().is_some_and(|name| name == ".env") {
+        write_private(path, contents)
+    } else {
+        std::fs::write(path, contents)
+    };
+    written.map_err(|err| Failure(format!("cannot write {}: {err}", path.display())))
+}
+
+/// Writes a file only its owner can read (mode `0600` on Unix): `.env` holds the app's
+/// `SECRET_KEY_BASE`.
+fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path)?;
+    // An existing file keeps its mode through `open`: set it.
+    #[cfg(unix)]
+    file.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
+    file.write_all(contents.as_bytes())
 }
 
 fn run_export(export: Export) -> Result<(), Failure> {

@@ -109,6 +109,19 @@ fn new_writes_an_app_and_refuses_a_non_empty_folder() {
     assert_formatted(&app.join("src/main.rs"));
 
     let env = std::fs::read_to_string(app.join(".env")).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(app.join(".env"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(
+            mode & 0o777,
+            0o600,
+            "the secret key base is its owner's alone"
+        );
+    }
     let secret = env
         .lines()
         .find_map(|line| line.strip_prefix("SECRET_KEY_BASE="))
@@ -617,8 +630,15 @@ fn the_new_app_signs_up_confirms_signs_in_and_resets() {
         .body
         .contains("Signed in as jane@example.com."));
 
-    // The database and the mails are where the app says.
+    // The database and the mails are where the app says; the mails (sign-in links) are
+    // their owner's alone.
     assert!(dir.join("app.db").is_file());
+    #[cfg(unix)]
+    for mail in std::fs::read_dir(dir.join("mail")).unwrap() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = mail.unwrap().metadata().unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
     drop(server);
 }
 

@@ -200,9 +200,20 @@ fn write_eml(dir: &Path, bytes: &[u8]) -> std::io::Result<PathBuf> {
     let path = dir.join(&name);
     // Write then rename, so a reader never sees half a mail.
     let partial = dir.join(format!(".{name}.partial"));
-    std::fs::write(&partial, bytes)?;
+    write_private(&partial, bytes)?;
     std::fs::rename(&partial, &path)?;
     Ok(path)
+}
+
+/// Writes `bytes` to a new file only its owner can read (mode `0600` on Unix): a mail holds
+/// sign-in links and codes.
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)?.write_all(bytes)
 }
 
 #[async_trait::async_trait]
