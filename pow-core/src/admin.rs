@@ -243,12 +243,7 @@ pub async fn erase_account(
     user: &User,
     row: RowErasure,
 ) -> Result<String, PowError> {
-    crate::session::revoke_user(config, user).await?;
-    erase_extension_data(config, user).await?;
-    crate::session::devices::KnownDevices::new(config)
-        .forget_user(user.id)
-        .await
-        .map_err(PowError::from)?;
+    end_account_data(config, user).await?;
     config.audit().anonymise_user(config, user.id).await?;
     let users = config.users()?;
     match row {
@@ -272,11 +267,36 @@ pub async fn erase_account(
                 .map_err(|err| PowError::Database(err.to_string()))?;
         }
     }
-    // Sessions a request raced in while the steps ran end here, with the cached copy of
-    // the user and the token revocation marker.
-    CredentialsCache::new(config).forget_user(user.id).await?;
-    crate::session::tokens::forget_user_tokens(config, user.id).await?;
+    forget_ended_account(config, user).await?;
     Ok(crate::audit::erased_subject(config, user.id))
+}
+
+/// The steps every path that ends an account runs before its row goes (account deletion
+/// by its owner and erasure alike), in this order: every credential ends while what it
+/// is found by still exists (sessions, token pairs, and what extensions revoke, such as
+/// API keys), each extension erases its data ([`erase_extension_data`]: the organization
+/// extension passes ownership on there), and the devices are forgotten.
+///
+/// # Errors
+/// The first step's error; the steps before it are done, and running it again finishes.
+pub(crate) async fn end_account_data(config: &PowConfig, user: &User) -> Result<(), PowError> {
+    crate::session::revoke_user(config, user).await?;
+    erase_extension_data(config, user).await?;
+    crate::session::devices::KnownDevices::new(config)
+        .forget_user(user.id)
+        .await
+        .map_err(PowError::from)
+}
+
+/// The last step of ending an account, after its row went: sessions a request raced in
+/// while the steps ran end here, with the cached copy of the user and the token
+/// revocation marker.
+///
+/// # Errors
+/// The store's error.
+pub(crate) async fn forget_ended_account(config: &PowConfig, user: &User) -> Result<(), PowError> {
+    CredentialsCache::new(config).forget_user(user.id).await?;
+    crate::session::tokens::forget_user_tokens(config, user.id).await
 }
 
 /// Deletes what each extension keeps about `user` outside the row

@@ -59,7 +59,6 @@ use crate::error::PowError;
 use crate::mailer::{send_notice, Notice};
 use crate::messages::request_language;
 use crate::request::RequestSource;
-use crate::session::devices::KnownDevices;
 use crate::session::{revoke_user, AuthMethod, SessionHandle, SessionMetadata};
 use crate::users::{Changeset, Params, User};
 
@@ -287,31 +286,45 @@ pub async fn update_account<H: SessionHandle + ?Sized>(
 pub enum AccountDeletion {
     /// The row is gone, the client is signed out and every credential of the user ended.
     Deleted,
-    /// The users context could not delete the row (a foreign key of the app's, say):
-    /// nothing was done.
+    /// The users context could not delete the row (a foreign key of the app's, say). The
+    /// account's credentials and extension data are gone already and its password is
+    /// cleared, so what is left of it cannot sign in; the client is signed out.
     NotDeleted(PowError),
 }
 
-/// Deletes the account of `user`: the row goes, the client's session ends, every other
-/// credential of the user is revoked, and the devices they signed in from are forgotten.
+/// Deletes the account of `user` in the order every path that ends an account takes
+/// (erasure's): every credential ends (sessions, token pairs, API keys and the other
+/// things extensions revoke, found while the row still exists), each extension erases its
+/// data (organizations pass ownership on, so no organization is left without an owner),
+/// the devices are forgotten, the row goes, and the client's session ends. The audit
+/// events stay (erasure anonymises them).
 ///
 /// # Errors
-/// The store's error, or a missing users context.
+/// The store's error, an extension's, or a missing users context.
 pub async fn delete_account<H: SessionHandle + ?Sized>(
     config: &PowConfig,
     user: &User,
     session: &mut H,
 ) -> Result<AccountDeletion, H::Error> {
-    if let Err(err) = config.users()?.delete(user).await {
-        return Ok(AccountDeletion::NotDeleted(err));
+    let users = config.users()?;
+    crate::admin::end_account_data(config, user).await?;
+    let deleted = users.delete(user).await;
+    if let Err(err) = &deleted {
+        // What is left of the row must not sign in with less than it had (its second
+        // factors and linked accounts are gone): its password goes too.
+        let mut changes = crate::users::Changes::new();
+        changes.insert("password_hash".to_owned(), crate::users::Value::Null);
+        if let Err(cleared) = users.update_fields(user, changes).await {
+            tracing::error!(error = %cleared, "clearing the password of an account whose row could not be deleted failed");
+        }
+        tracing::error!(error = %err, user = user.id, "the account's row could not be deleted; its credentials and extension data are gone");
     }
     session.end(config).await?;
-    revoke_user(config, user).await?;
-    KnownDevices::new(config)
-        .forget_user(user.id)
-        .await
-        .map_err(PowError::from)?;
-    Ok(AccountDeletion::Deleted)
+    crate::admin::forget_ended_account(config, user).await?;
+    Ok(match deleted {
+        Ok(()) => AccountDeletion::Deleted,
+        Err(err) => AccountDeletion::NotDeleted(err),
+    })
 }
 
 /// Whether a refused sign-up was refused only because the user id is taken: the case a
