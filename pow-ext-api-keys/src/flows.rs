@@ -326,16 +326,18 @@ impl Authenticated {
 /// Authenticates `presented` (the value of `Authorization: Bearer` or `X-Api-Key`) for a
 /// request with `facts`:
 ///
-/// 1. its shape is checked, and the attempt counted per client and per key id (the rate
-///    limit, once per request) — a malformed key or a client over its limit is refused
-///    here;
+/// 1. the attempt is counted per client and its shape checked: a client over its limit
+///    or a malformed key is refused here;
 /// 2. the record of a user's own key verified within the minute is read from the cache
 ///    store; without one, the key's check is verified under the key ring (a key this setup
 ///    never made is refused without a database query) and the key read from the database;
 /// 3. its secret is compared (constant time) with the stored hash, its revocation and
 ///    expiry read, and its owner loaded: a closed, disabled or deleted owner's key works no
 ///    more (their revocation drops the record at once);
-/// 4. its last use is written, at most once a minute (and its first use audited).
+/// 4. a verified key's request is counted against the key's own limit; a secret that is
+///    not the key's is counted per presented id apart from it, so made-up secrets naming
+///    a key's id never lock its owner out;
+/// 5. its last use is written, at most once a minute (and its first use audited).
 ///
 /// # Errors
 /// The store's or the database's error.
@@ -359,49 +361,53 @@ pub async fn authenticate(
     let Some(key) = key::parse(presented) else {
         return Ok(Err(KeyRefusal::Malformed));
     };
-    // The counter's key as decoded before, if it was (nothing is read but this process's
-    // memory before the key is counted).
     let known = hot.decoded(key.id);
-    let made;
-    let counter = match &known {
-        Some(decoded) => &decoded.counter,
-        None => {
-            made = Hot::key_counter(key.id);
-            &made
-        }
-    };
-    if !hot.limiter.hit_at(settings.rate_limit, counter).await? {
-        return Ok(Err(KeyRefusal::RateLimited));
-    }
     let now = now();
     // A user's own key verified within the minute: no database read (its secret is
     // compared with the recorded hash below, so its check need not be).
     if let Some(record) = hot.record(key.id, known).await? {
         if !record.verifies(config, key.secret) {
-            return Ok(Err(KeyRefusal::Unknown));
+            return unknown(hot, settings, key.id).await;
+        }
+        // The key's own budget is spent by its verified requests only: made-up secrets
+        // naming its id (the visible part of a key, the one that reaches logs) never
+        // lock its owner out.
+        if !hot
+            .limiter
+            .hit_at(settings.rate_limit, &record.counter)
+            .await?
+        {
+            return Ok(Err(KeyRefusal::RateLimited));
         }
         if let Err(refusal) = usable(&record.key, &record.user, now) {
             return Ok(Err(refusal));
         }
         if touch(config, &record.key, &record.user, facts, now).await? {
-            let mut stored = record.key.clone();
-            stored.last_used_at = Some(now);
-            hot.records
-                .put(key.id, &Record::of(config, &stored, &record.user))
-                .await?;
+            // The record is not written again: a renewal would give the owner as it was
+            // read then a new lifetime, so a request just before the record's end would
+            // keep a disabled or deleted owner's key working past the bound. The next
+            // request reads the key and its owner from the database.
+            hot.forget(key.id).await?;
         }
         return Ok(Ok(Arc::clone(&record.authenticated)));
     }
     // Before the database: a key this setup never made fails its check here.
     if !key::checks(config, &key) {
-        return Ok(Err(KeyRefusal::Unknown));
+        return unknown(hot, settings, key.id).await;
     }
     let keys = Keys::new(config)?;
     let Some(stored) = keys.get(key.id).await? else {
-        return Ok(Err(KeyRefusal::Unknown));
+        return unknown(hot, settings, key.id).await;
     };
     if !key::matches(config, key.secret, &stored.secret_hash) {
-        return Ok(Err(KeyRefusal::Unknown));
+        return unknown(hot, settings, key.id).await;
+    }
+    if !hot
+        .limiter
+        .hit_at(settings.rate_limit, &Hot::key_counter(key.id))
+        .await?
+    {
+        return Ok(Err(KeyRefusal::RateLimited));
     }
     let Some(user) = config.users()?.get(stored.user_id).await? else {
         return Ok(Err(KeyRefusal::Revoked));
@@ -414,7 +420,23 @@ pub async fn authenticate(
     let organization = match &stored.organization_id {
         None => None,
         Some(org_id) => match organization_of(config, org_id, user.id).await? {
-            Some(organization) => Some(organization),
+            Some((organization, joined_at)) if joined_at <= stored.created_at => Some(organization),
+            Some((organization, _)) => {
+                // The maker left (or was removed) after making it and joined again: the
+                // removal ended the key for good, and the list says so from now on.
+                if keys
+                    .revoke_in_organization(key.id, &organization.id, now)
+                    .await?
+                {
+                    audit::record(
+                        config,
+                        AuditEvent::new(events::REVOKED)
+                            .user(user.id)
+                            .detail("key", key.id.to_owned()),
+                    );
+                }
+                return Ok(Err(KeyRefusal::Revoked));
+            }
             None => return Ok(Err(KeyRefusal::Revoked)),
         },
     };
@@ -510,22 +532,43 @@ fn now() -> DateTime<Utc> {
     DateTime::from_timestamp(now.timestamp(), 0).unwrap_or(now)
 }
 
-/// The organization `org_id` with `user_id`'s role in it, while they are a member of it
-/// and it is open.
+/// A key refused for a presented secret that is not the key's: counted per presented id,
+/// apart from the key's own budget (a flood of them is refused as rate limited, and its
+/// owner's verified requests go on).
+async fn unknown(
+    hot: &Hot,
+    settings: &crate::ApiKeys,
+    id: &str,
+) -> Result<Result<Arc<Authenticated>, KeyRefusal>, PowError> {
+    if !hot
+        .limiter
+        .hit_at(settings.rate_limit, &Hot::failed_counter(id))
+        .await?
+    {
+        return Ok(Err(KeyRefusal::RateLimited));
+    }
+    Ok(Err(KeyRefusal::Unknown))
+}
+
+/// The organization `org_id` with `user_id`'s role in it, and when they joined it, while
+/// they are a member of it and it is open.
 #[cfg(feature = "organizations")]
 async fn organization_of(
     config: &PowConfig,
     org_id: &str,
     user_id: i64,
-) -> Result<Option<OrganizationKey>, PowError> {
+) -> Result<Option<(OrganizationKey, DateTime<Utc>)>, PowError> {
     if pow_ext_organizations::Organizations::of(config).is_none() {
         return Ok(None);
     }
     let membership = pow_ext_organizations::flows::membership_in(config, org_id, user_id).await?;
-    Ok(membership.map(|m| OrganizationKey {
-        id: m.organization.id,
-        slug: m.organization.slug,
-        role: m.role,
+    Ok(membership.map(|m| {
+        let key = OrganizationKey {
+            id: m.organization.id,
+            slug: m.organization.slug,
+            role: m.role,
+        };
+        (key, m.joined_at)
     }))
 }
 
@@ -535,7 +578,7 @@ async fn organization_of(
     _: &PowConfig,
     _: &str,
     _: i64,
-) -> Result<Option<OrganizationKey>, PowError> {
+) -> Result<Option<(OrganizationKey, DateTime<Utc>)>, PowError> {
     Ok(None)
 }
 

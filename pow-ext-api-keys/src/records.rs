@@ -237,6 +237,11 @@ impl Hot {
         Key::from([RULE, "key", id])
     }
 
+    /// The counter of secrets presented for the key `id` that were not its own.
+    pub(crate) fn failed_counter(id: &str) -> Key {
+        Key::from([RULE, "failed", id])
+    }
+
     /// The key `id` as this process last decoded it (which the store may no longer hold:
     /// see [`record`](Self::record)).
     pub(crate) fn decoded(&self, id: &str) -> Option<Arc<Decoded>> {

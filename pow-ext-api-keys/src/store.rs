@@ -280,7 +280,6 @@ impl Keys {
 
     /// Revokes the key `id` of the organization `org_id` now; whether it had one that was
     /// not revoked already.
-    #[cfg_attr(not(feature = "organizations"), allow(dead_code))]
     pub(crate) async fn revoke_in_organization(
         &self,
         id: &str,

@@ -803,6 +803,55 @@ fn organization_keys_act_for_the_organization_while_their_maker_belongs(users: D
     );
     assert_eq!(res.status, 200, "{}", res.body);
     assert_refused(&report(h.addr, &key), 401, "api_key_revoked");
+    // Invited back (in a later second than the key was made: the tables keep seconds),
+    // the maker does not bring the key back: the removal ended it for good.
+    let made_at = chrono::DateTime::parse_from_rfc3339(made["created_at"].as_str().unwrap())
+        .unwrap()
+        .timestamp();
+    while chrono::Utc::now().timestamp() <= made_at {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let res = api(
+        &ada,
+        "POST",
+        "/organizations/acme/invitations",
+        json!({ "email": "bob@example.com", "role": "admin" }),
+    );
+    assert_eq!(res.status, 202, "{}", res.body);
+    let mail = h
+        .mailer
+        .deliveries()
+        .into_iter()
+        .rev()
+        .find(|m| m.to == "bob@example.com")
+        .unwrap();
+    let at = mail.text.find("/organization-invitations/").unwrap();
+    let link: String = mail.text[at + 26..]
+        .chars()
+        .take_while(|c| !c.is_whitespace())
+        .collect();
+    let res = api(
+        bob_token,
+        "POST",
+        &format!("/organization-invitations/{link}"),
+        json!({}),
+    );
+    assert_eq!(res.status, 200, "{}", res.body);
+    assert_refused(&report(h.addr, &key), 401, "api_key_revoked");
+    let listed = json_of(&api(
+        &ada,
+        "GET",
+        "/organizations/acme/api-keys",
+        Value::Null,
+    ))["data"]
+        .clone();
+    let old = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["id"] == made["id"])
+        .unwrap();
+    assert!(!old["revoked_at"].is_null(), "listed as revoked: {old}");
     // Revoked by the organization's endpoint.
     let res = api(
         &ada,
@@ -844,6 +893,105 @@ fn organization_keys_act_for_the_organization_while_their_maker_belongs_on_postg
     }
 }
 
+/// Made-up secrets naming a real key's id (the visible part of a key, the one that
+/// reaches logs), from several clients, are refused and counted apart: the owner's next
+/// request with the real key is served. Before, they spent the key's own limit and the
+/// owner got `429`.
+fn made_up_secrets_naming_a_key_never_lock_its_owner_out() {
+    let h = start_with(
+        sqlite(),
+        keys().rate_limit(Limit::new(3, Duration::from_secs(60))),
+        |b| {
+            b.rate_limits(pow_actix::limits::RateLimits {
+                trusted_proxies: vec!["127.0.0.1/32".parse().unwrap()],
+                ..pow_actix::limits::RateLimits::default()
+            })
+        },
+    );
+    let token = sign_in(h.addr);
+    let made = make_key(h.addr, &token, &["reports:read"]);
+    let id = made["id"].as_str().unwrap();
+    let from = |ip: &str, key: &str| {
+        let mut c = json_client(h.addr, Some(key));
+        c.headers.push(("X-Forwarded-For".into(), ip.into()));
+        c.get("/reports")
+    };
+    for n in 0..9 {
+        let forged = format!("pow_{id}_{:040x}", n);
+        let res = from(&format!("198.51.100.{}", n % 3 + 1), &forged);
+        assert!(
+            matches!(code(&res).as_str(), "api_key_unknown" | "rate_limited"),
+            "{}",
+            res.body
+        );
+    }
+    let res = from("203.0.113.9", &key_of(&made));
+    assert_eq!(res.status, 200, "{}", res.body);
+}
+
+/// Steps the record of the key `id` back so that its last use is over a minute old, as a
+/// record written just before the minute's end is (behind the API's back, as another
+/// process would leave it).
+fn age_record(config: &PowConfig, id: &str) {
+    let namespace = config.namespaced("api_key_records");
+    let key = pow_core::store::Key::from([id]);
+    let rt = actix_web::rt::System::new();
+    let bytes = rt
+        .block_on(config.store().get(&namespace, &key))
+        .unwrap()
+        .expect("a record of the key");
+    let mut record: Value = serde_json::from_slice(&bytes).unwrap();
+    let old = chrono::Utc::now().timestamp_millis() - 61_000;
+    record["last_used_at"] = json!(old);
+    rt.block_on(config.store().put(
+        &namespace,
+        vec![(key, serde_json::to_vec(&record).unwrap())],
+        Some(Duration::from_secs(60)),
+    ))
+    .unwrap();
+}
+
+/// The owner disabled by another process (its revocation never reached this store), and
+/// the key used as its record's minute ends: the use written then does not give the
+/// record, and the owner as it was read, a new minute. Before, it did, and under steady
+/// traffic the key worked about two minutes after the owner was disabled.
+fn a_last_use_written_never_renews_a_stale_owner() {
+    let h = start(sqlite(), keys());
+    let token = sign_in(h.addr);
+    let made = make_key(h.addr, &token, &["reports:read"]);
+    let (id, key) = (made["id"].as_str().unwrap(), key_of(&made));
+    assert_eq!(report(h.addr, &key).status, 200);
+    // Disabled in the database alone, as the CLI without the app's store does.
+    let mut changes = pow_core::users::Changes::new();
+    changes.insert(
+        "disabled_at".to_owned(),
+        pow_core::users::Value::Timestamp(chrono::Utc::now()),
+    );
+    actix_web::rt::System::new()
+        .block_on(h.config.users().unwrap().update_fields(&h.user, changes))
+        .unwrap();
+    age_record(&h.config, id);
+    // Within the bound, from the record: served, and its last use written.
+    assert_eq!(report(h.addr, &key).status, 200);
+    // The record was not renewed: the next request reads the owner again.
+    assert_refused(&report(h.addr, &key), 401, "api_key_revoked");
+}
+
+/// An account deleted by its owner takes its keys along on the next request: the keys'
+/// records are dropped while the keys can still be found. Before, the row went first
+/// (the keys by cascade) and the record kept the key working for up to two minutes.
+fn a_deleted_owners_key_stops_at_once() {
+    let h = start(sqlite(), keys());
+    let token = sign_in(h.addr);
+    let key = key_of(&make_key(h.addr, &token, &["reports:read"]));
+    assert_eq!(report(h.addr, &key).status, 200);
+    assert_eq!(report(h.addr, &key).status, 200, "from its record");
+    let mut c = json_client(h.addr, Some(&token));
+    let res = call(&mut c, "DELETE", "/api/v1/registration", json!({}));
+    assert_eq!(res.status, 204, "{}", res.body);
+    assert_eq!(report(h.addr, &key).status, 401);
+}
+
 pow_testkit::on_both!(
     the_page_makes_shows_once_and_revokes_keys,
     a_key_is_made_once_and_opens_a_scoped_route_on_sqlite,
@@ -862,4 +1010,7 @@ pow_testkit::on_both!(
     the_export_lists_keys_without_secrets,
     organization_keys_act_for_the_organization_while_their_maker_belongs_on_sqlite,
     organization_keys_act_for_the_organization_while_their_maker_belongs_on_postgres,
+    made_up_secrets_naming_a_key_never_lock_its_owner_out,
+    a_last_use_written_never_renews_a_stale_owner,
+    a_deleted_owners_key_stops_at_once,
 );

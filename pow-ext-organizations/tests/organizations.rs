@@ -757,6 +757,119 @@ fn signing_up_through_the_link_proves_the_address(users: DieselUsersContext) {
     assert_refused(&res, 409, "sign_in_first");
 }
 
+/// An app with a required user field: the invitation's sign-up form shows it and carries
+/// it, its error is shown when missing, and the account is made with it, on the pages and
+/// on JSON alike. Before, the form had only the password fields and the handler passed only
+/// those: every sign-up answered 422 with the same page, no error and no account.
+fn signing_up_through_the_link_takes_the_apps_required_fields() {
+    use pow_core::users::{ChangesetAction, FieldDef, FieldKind};
+    let users = sqlite();
+    let mailer = pow_actix::mailer::MemoryMailer::new();
+    let config = PowConfig::builder("k".repeat(64))
+        .users(users.clone())
+        .mailer(Arc::new(mailer.clone()))
+        .hasher(Pbkdf2Hasher::new(1))
+        .base_url("http://localhost")
+        .store(Arc::new(MemoryStore::new()))
+        .user_field(FieldDef::new("name", FieldKind::Text).castable().required())
+        .changeset_hook(
+            |cs: &mut pow_core::users::Changeset, _: &pow_core::users::UserSchema| {
+                if cs.action == ChangesetAction::Create {
+                    cs.validate_required("name");
+                }
+            },
+        )
+        .extension(pow_ext_email_confirmation::EmailConfirmation::new())
+        .extension(Organizations::new())
+        .build()
+        .unwrap();
+    users.migrate(&config).unwrap();
+    {
+        use diesel::RunQueryDsl as _;
+        let tables = pow_core::users::diesel::Tables::of(&config, "tests").unwrap();
+        let sql = format!("ALTER TABLE {} ADD COLUMN name TEXT", tables.table("users"));
+        actix_web::rt::System::new()
+            .block_on(tables.run(move |db| {
+                pow_core::with_connection!(db, conn => diesel::sql_query(&sql)
+                    .execute(conn)
+                    .map_err(pow_core::users::diesel::query_error))?;
+                Ok(())
+            }))
+            .unwrap();
+    }
+    let mut params = pow_core::users::sign_up_params(config.user_schema(), OWNER, PASSWORD);
+    params.insert("name".into(), "Ada".into());
+    let owner = config
+        .users_context()
+        .unwrap()
+        .create(config.user_schema(), &params)
+        .unwrap()
+        .unwrap();
+    prove(&config, &owner);
+    let h = Harness {
+        api: serve(config.clone()),
+        pages: pow_testkit::serve(config.clone()),
+        config,
+        owner,
+        mailer,
+    };
+    let ada = Api::sign_in(h.api, OWNER);
+    create(&ada, "acme");
+    for email in ["page@example.com", "json@example.com"] {
+        assert_eq!(invite(&ada, "acme", email, "member").status, 202);
+    }
+
+    // The page: the field is on the form; without it, its error; with it, an account.
+    let link = links(&h, "page@example.com").pop().unwrap();
+    let path = format!("/organization-invitations/{link}");
+    let mut browser = Client::new(h.pages);
+    let page = browser.get(&path);
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("name=\"user[name]\""), "{}", page.body);
+    let csrf = page.csrf();
+    let mut form = vec![
+        ("_csrf_token", csrf.as_str()),
+        ("user[password]", PASSWORD),
+        ("user[password_confirmation]", PASSWORD),
+    ];
+    let missing = browser.post(&path, &form);
+    assert_eq!(missing.status, 422, "{}", missing.body);
+    assert!(missing.body.contains("blank"), "{}", missing.body);
+    let csrf = missing.csrf();
+    form[0].1 = csrf.as_str();
+    form.push(("user[name]", "Page"));
+    let res = browser.post(&path, &form);
+    assert_eq!(res.status, 302, "{}", res.body);
+
+    // JSON: the app's fields under `user`, as the registration takes them.
+    let link = links(&h, "json@example.com").pop().unwrap();
+    let mut c = json_client(h.api, None);
+    let path = format!("/api/v1/organization-invitations/{link}");
+    let body = json!({ "password": PASSWORD, "password_confirmation": PASSWORD });
+    let missing = c.request("POST", &path, Some(body.to_string()));
+    assert_eq!(missing.status, 422, "{}", missing.body);
+    assert!(missing.body.contains("name"), "{}", missing.body);
+    let body = json!({
+        "password": PASSWORD,
+        "password_confirmation": PASSWORD,
+        "user": { "name": "Jason" },
+    });
+    let res = c.request("POST", &path, Some(body.to_string()));
+    assert_eq!(res.status, 200, "{}", res.body);
+
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    for (email, name) in [("page@example.com", "Page"), ("json@example.com", "Jason")] {
+        let made = rt
+            .block_on(h.config.users().unwrap().get_by("email", email))
+            .unwrap()
+            .unwrap();
+        assert_eq!(made.get_str("name"), Some(name));
+    }
+}
+
 fn signing_up_through_the_link_proves_the_address_on_sqlite() {
     signing_up_through_the_link_proves_the_address(sqlite());
 }
@@ -892,6 +1005,33 @@ fn a_resent_invitation_keeps_the_first_link_and_revoking_ends_both(users: Diesel
         404,
         "not_found",
     );
+}
+
+/// Re-sending an invitation is no mail cannon: an address gets at most three
+/// organization invitation mails an hour, however often a member re-sends (any user can
+/// make an organization and names the mails' subject); the answer stays the same. Before,
+/// 25 re-sends sent 26 mails.
+fn resent_invitations_keep_to_the_addresss_share_of_mails() {
+    let h = start(sqlite());
+    let ada = Api::sign_in(h.api, OWNER);
+    create(&ada, "acme");
+    assert_eq!(
+        invite(&ada, "acme", "target@example.com", "member").status,
+        202
+    );
+    let id = json_of(&ada.get("/organizations/acme/invitations"))["data"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for _ in 0..10 {
+        let res = ada.call(
+            "POST",
+            &format!("/organizations/acme/invitations/{id}/resend"),
+            json!({}),
+        );
+        assert_eq!(res.status, 202, "{}", res.body);
+    }
+    assert_eq!(links(&h, "target@example.com").len(), 3);
 }
 
 fn a_resent_invitation_keeps_the_first_link_and_revoking_ends_both_on_sqlite() {
@@ -1091,6 +1231,41 @@ fn erasing_the_last_owner_passes_ownership_on_on_sqlite() {
 fn erasing_the_last_owner_passes_ownership_on_on_postgres() {
     if let Some(users) = postgres() {
         erasing_the_last_owner_passes_ownership_on(users);
+    }
+}
+
+/// Account deletion by its owner ends an account as erasure does: the last owner's
+/// deletion passes ownership on, and an organization left with nobody is closed (its slug
+/// free again). Before, the row went first and the memberships by cascade: an admin was
+/// left with no owner, and a one-member organization kept its slug with no member.
+fn deleting_the_last_owners_account_passes_ownership_on(users: DieselUsersContext) {
+    let h = start(users);
+    let ada = Api::sign_in(h.api, OWNER);
+    create(&ada, "acme");
+    create(&ada, "solo");
+    let (bob, bob_api) = join(&h, &ada, "acme", "bob@example.com", "admin");
+    let res = ada.call("DELETE", "/registration", json!({}));
+    assert_eq!(res.status, 204, "{}", res.body);
+    assert_eq!(roles(&bob_api, "acme"), vec![(bob.id, "owner".to_owned())]);
+    // The one-member organization is closed: the purge of closed ones takes it.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let far = chrono::Utc::now() + chrono::Duration::days(3650);
+    let purged = rt
+        .block_on(pow_ext_organizations::flows::purge_due(&h.config, far))
+        .unwrap();
+    assert_eq!(purged, 1, "solo was closed");
+}
+
+fn deleting_the_last_owners_account_passes_ownership_on_on_sqlite() {
+    deleting_the_last_owners_account_passes_ownership_on(sqlite());
+}
+
+fn deleting_the_last_owners_account_passes_ownership_on_on_postgres() {
+    if let Some(users) = postgres() {
+        deleting_the_last_owners_account_passes_ownership_on(users);
     }
 }
 
@@ -1809,11 +1984,13 @@ pow_testkit::on_both!(
     an_invitation_is_accepted_only_by_its_proven_address_on_sqlite,
     an_invitation_is_accepted_only_by_its_proven_address_on_postgres,
     signing_up_through_the_link_proves_the_address_on_sqlite,
+    signing_up_through_the_link_takes_the_apps_required_fields,
     signing_up_through_the_link_proves_the_address_on_postgres,
     inviting_answers_alike_for_every_address_on_sqlite,
     inviting_answers_alike_for_every_address_on_postgres,
     a_resent_invitation_keeps_the_first_link_and_revoking_ends_both_on_sqlite,
     a_resent_invitation_keeps_the_first_link_and_revoking_ends_both_on_postgres,
+    resent_invitations_keep_to_the_addresss_share_of_mails,
     the_caps_hold_on_sqlite,
     the_caps_hold_on_postgres,
     the_active_organization_is_per_session_and_remembered_on_sqlite,
@@ -1822,6 +1999,8 @@ pow_testkit::on_both!(
     a_removed_member_loses_the_organization_on_the_next_request_on_postgres,
     erasing_the_last_owner_passes_ownership_on_on_sqlite,
     erasing_the_last_owner_passes_ownership_on_on_postgres,
+    deleting_the_last_owners_account_passes_ownership_on_on_sqlite,
+    deleting_the_last_owners_account_passes_ownership_on_on_postgres,
     the_pages_answer_like_the_json_on_sqlite,
     the_pages_answer_like_the_json_on_postgres,
     teams_hold_members_only_with_roles_of_their_own_on_sqlite,
