@@ -284,6 +284,12 @@ async fn send_invitation(
             link: Some((&button, url)),
         },
     )?;
+    // Within the address's share of invitation mails (3 an hour): re-inviting is no way
+    // to flood an address; past it nothing is sent and the answer is the same.
+    if !pow_core::mailer::within_mail_share(config, "invitation_mail", to).await? {
+        tracing::info!("invitation not mailed: the address had its share of mails");
+        return Ok(());
+    }
     config.mailer().deliver(mail).await?;
     pow_core::audit::record(
         config,

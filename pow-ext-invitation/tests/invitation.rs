@@ -1220,6 +1220,26 @@ fn invite_json(c: &mut Client, email: &str) -> Response {
     )
 }
 
+/// Inviting one address again and again is no mail cannon: at most three invitation
+/// mails an hour go to an address, and the answer stays the same. Before, 20 invitations
+/// sent 20 mails.
+fn repeated_invitations_keep_to_the_addresss_share_of_mails() {
+    let h = start(Invitation::new());
+    pow_actix::testing::create_user(&h.config, "alice@example.com", PASSWORD).unwrap();
+    let mut alice = app_client(&h, "alice@example.com");
+    for _ in 0..8 {
+        let res = invite_json(&mut alice, "target@example.com");
+        assert!(res.status < 300, "{}", res.body);
+    }
+    let sent = h
+        .mailer
+        .deliveries()
+        .iter()
+        .filter(|mail| mail.to == "target@example.com")
+        .count();
+    assert_eq!(sent, 3);
+}
+
 fn an_app_client_invites_and_the_invitee_accepts_over_json() {
     let mut setup = Setup::new(
         Invitation::new().who_may_invite(|u| u.get_str("email") != Some("carol@example.com")),
@@ -1526,5 +1546,6 @@ pow_testkit::on_both!(
     the_users_table_opens_no_invitation,
     invitations_made_by_pow_are_accepted_once,
     an_app_client_invites_and_the_invitee_accepts_over_json,
+    repeated_invitations_keep_to_the_addresss_share_of_mails,
     an_invitee_without_an_address_gets_the_link_to_hand_over,
 );

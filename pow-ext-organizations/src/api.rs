@@ -8,7 +8,7 @@ use pow_core::api::routes::{json_body, ApiClient, ApiRoute, Reply};
 use pow_core::api::{ApiAction, ApiError};
 use pow_core::pages::routes::Verb;
 use pow_core::pipeline::{ActionId, ActionKind, Step};
-use pow_core::users::{Params, User};
+use pow_core::users::User;
 use serde::Deserialize;
 use serde_json::json;
 
@@ -671,7 +671,8 @@ struct SignUpBody {
 
 /// `POST <api>/organization-invitations/{token}`: a signed-in user accepts (their proven
 /// address must be the invited one: `403 wrong_user` else); a signed-out client signs up
-/// with `{"password", "password_confirmation"}` and is signed in (a token pair, or the
+/// with `{"password", "password_confirmation"}` (and the app's user fields under `user`,
+/// as the registration takes them) and is signed in (a token pair, or the
 /// browser's session).
 async fn accept(
     step: &mut Step,
@@ -688,7 +689,10 @@ async fn accept(
         [] => SignUpBody::default(),
         body => json_body(&step.config, &step.lang, body)?,
     };
-    let mut params = Params::new();
+    // The app's user fields, as every sign-up path takes them (`{"user": {...}}`; the
+    // address is the invitation's).
+    let mut params = pow_core::api::user_params(call.body())
+        .ok_or_else(|| ApiError::invalid_request(Some(&step.config), &step.lang))?;
     params.insert("password".into(), body.password.unwrap_or_default());
     params.insert(
         "password_confirmation".into(),

@@ -427,7 +427,10 @@ fn links(config: &PowConfig, settings: &Organizations) -> OneTimeSecrets {
     OneTimeSecrets::new(config, NAME, "invitation", settings.invitation_ttl)
 }
 
-/// Mails a new link of `invitation` to its address.
+/// Mails a new link of `invitation` to its address, within the address's share of such
+/// mails (3 an hour, [`within_mail_share`](pow_core::mailer::within_mail_share)): any
+/// user can make an organization and name its mails' subject, so a re-sent invitation is
+/// no way to flood an address. Past the share nothing is sent and the answer is the same.
 async fn send_link(
     config: &PowConfig,
     settings: &Organizations,
@@ -435,6 +438,16 @@ async fn send_link(
     invitation: &Invitation,
     lang: &LanguageIdentifier,
 ) -> Result<(), PowError> {
+    if !pow_core::mailer::within_mail_share(
+        config,
+        "organization_invitation_mail",
+        &invitation.email,
+    )
+    .await?
+    {
+        tracing::info!("organization invitation not mailed: the address had its share of mails");
+        return Ok(());
+    }
     let secret = pow_core::token::generate_uuid();
     links(config, settings).put(&secret, &invitation.id).await?;
     let token = config.verifier().sign_token(LINK_SALT, &secret);

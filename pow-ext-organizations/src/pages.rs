@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 use pow_core::config::extension_path;
 use pow_core::pages::routes::{PageRoute, Verb};
-use pow_core::pages::{form, new_password_fields, Answer, Page};
+use pow_core::pages::{extra_fields, form, new_password_fields, Answer, Page};
 use pow_core::pipeline::{ActionId, ActionKind, Client, FlashKind, Step};
 use pow_core::session::CookieSession;
 use pow_core::users::{Params, User};
@@ -1012,13 +1012,26 @@ fn invitation_page(
         );
         (accept, Vec::new())
     } else {
-        let [password, confirmation] =
-            new_password_fields(&step.config, &step.lang, step.changeset.as_ref(), true);
+        let changeset = step.changeset.as_ref();
+        let mut fields = vec![Field::note("about", about)];
+        // The app's fields, as the registration form shows them (the address is the
+        // invitation's).
+        fields.extend(
+            extra_fields(&step.config, &step.lang, &step.params, changeset, None)
+                .into_iter()
+                .filter(|field| field.name != "email"),
+        );
+        fields.extend(new_password_fields(
+            &step.config,
+            &step.lang,
+            changeset,
+            true,
+        ));
         let sign_up = form(
             cookie,
             action,
             None,
-            vec![Field::note("about", about), password, confirmation],
+            fields,
             step.text("pow_organizations_sign_up"),
         );
         let sign_in = step.config.routes().session_path(&step.routes_ctx(), "new");
@@ -1080,7 +1093,9 @@ async fn accept(
     let accepted = match &signed_in {
         Some(user) => flows::accept(&step.config, user, &token).await?,
         None => {
-            let mut params = Params::new();
+            // The app's user fields as on every sign-up path (the address is the
+            // invitation's, whatever the form says).
+            let mut params: Params = step.params.clone();
             for name in ["password", "password_confirmation"] {
                 params.insert(name.to_owned(), form_value(step, name));
             }

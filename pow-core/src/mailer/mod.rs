@@ -47,7 +47,8 @@ use askama::Template;
 pub use background::BackgroundMailer;
 pub use compose::{compose, validity_text};
 pub use notices::{
-    send_extension_notice, send_notice, send_notice_with_facts, send_notice_with_link, Notice,
+    send_extension_notice, send_notice, send_notice_with_facts, send_notice_with_link,
+    within_mail_share, Notice,
 };
 pub use transports::{FileMailer, LogMailer, MemoryMailer, SmtpMailer};
 pub use views::{DefaultMailViews, MailContent, MailViews};

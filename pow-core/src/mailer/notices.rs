@@ -220,10 +220,7 @@ async fn sign_up_attempted(
     else {
         return Ok(());
     };
-    let allowed = Limiter::new(config, SIGN_UP_ATTEMPTED_RULE)
-        .hit(Limit::MAILS_PER_ADDRESS, &normalized(&to))
-        .await?;
-    if !allowed {
+    if !within_mail_share(config, SIGN_UP_ATTEMPTED_RULE, &to).await? {
         tracing::info!("sign-up attempt notice not sent: the address had its share of mails");
         return Ok(());
     }
@@ -262,6 +259,24 @@ pub async fn send_extension_notice(
 /// `users::validation::normalize_user_id`, a layer above the mailer).
 fn normalized(given: &str) -> String {
     given.trim().to_lowercase()
+}
+
+/// Counts one mail of the kind `rule` to `address` and says whether it may go: at most
+/// [`Limit::MAILS_PER_ADDRESS`] (3 an hour) per kind and address, whoever asks for them.
+/// Every mail a client can have sent to an address of its choosing (a link, an
+/// invitation, a notice) goes through it, so no form is a mail cannon; a mail over the
+/// share is skipped without a word to the client, whose answer stays the same.
+///
+/// # Errors
+/// The store's error.
+pub async fn within_mail_share(
+    config: &PowConfig,
+    rule: &'static str,
+    address: &str,
+) -> Result<bool, PowError> {
+    Ok(Limiter::new(config, rule)
+        .hit(Limit::MAILS_PER_ADDRESS, &normalized(address))
+        .await?)
 }
 
 /// Mails a notice: `(mail name, subject, intro)`, the details and the advice.
