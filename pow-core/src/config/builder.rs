@@ -787,7 +787,7 @@ impl PowConfigBuilder {
     }
 
     /// Sizing of this setup's password hashing pool ([`HashPool`]). The default
-    /// ([`HashPoolOptions::default`]) is one thread per CPU (at most 8) at nice 19, with
+    /// ([`HashPoolOptions::default`]) is one thread per CPU (at most 8) at nice 10, with
     /// up to 16 hashes per thread waiting; beyond that sign-ins get `503` + `Retry-After`.
     pub fn hash_pool_options(mut self, options: HashPoolOptions) -> Self {
         self.hash_pool_options = options;
