@@ -245,6 +245,34 @@ fn each_transport_takes_only_its_own_credentials() {
     assert_eq!(sessions.len(), 2, "{}", res.body);
 }
 
+/// The browser transport signs a client in by the session cookie alone: an app's bearer
+/// token opens none of its routes, even where the app's bearer layer wraps them. Before,
+/// actix-web answered them `200` there and axum `401`.
+fn the_browser_transport_takes_no_bearer_token() {
+    let (config, _, _) = start();
+    let options = ApiOptions::new().browser(BrowserTransport::new().trusted_origin(APP));
+    let addr = pow_testkit::serve_api_behind_bearer_layer(config, options);
+    let mut app = browser(addr, None);
+    let res = call(&mut app, "POST", "/api/v1/session", credentials(PASSWORD));
+    assert_eq!(res.status, 200, "{}", res.body);
+    let token = json_of(&res)["data"]["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut bearer = browser(addr, Some(SITE));
+    bearer
+        .headers
+        .push(("Authorization".into(), format!("Bearer {token}")));
+    assert_eq!(
+        call(&mut bearer, "GET", "/api/v1/session", json!({})).status,
+        200
+    );
+    for path in ["/api/v1/browser/session", "/api/v1/browser/sessions"] {
+        let res = call(&mut bearer, "GET", path, json!({}));
+        assert_eq!(res.status, 401, "{path}: {}", res.body);
+    }
+}
+
 fn a_browser_signs_up_and_the_document_lists_both_transports() {
     let (_config, addr, _user) = start();
     let mut page = browser(addr, Some(SITE));
@@ -286,5 +314,6 @@ pow_testkit::on_both!(
     a_page_of_the_site_signs_in_with_the_cookie,
     state_changes_from_untrusted_pages_are_refused,
     each_transport_takes_only_its_own_credentials,
+    the_browser_transport_takes_no_bearer_token,
     a_browser_signs_up_and_the_document_lists_both_transports,
 );

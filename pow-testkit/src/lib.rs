@@ -279,6 +279,28 @@ pub fn serve_api(config: PowConfig, options: pow_core::api::ApiOptions) -> Socke
     }
 }
 
+/// Serves `config`'s JSON API with `options` on the test's [`framework`], with the app's
+/// bearer layer around every route, the browser transport's too (as the example apps
+/// have it: pow-actix's `ApiAuthMiddleware` around the app, pow-axum's `ApiLayer`).
+pub fn serve_api_behind_bearer_layer(
+    config: PowConfig,
+    options: pow_core::api::ApiOptions,
+) -> SocketAddr {
+    match framework() {
+        Framework::Actix => pow_actix::test_client::serve(move || {
+            actix_web::App::new()
+                .configure(pow_actix::api::configure(
+                    config.clone(),
+                    options.clone().into(),
+                ))
+                .wrap(pow_actix::api::ApiAuthMiddleware::new(config.clone()))
+        }),
+        Framework::Axum => serve_axum(
+            pow_axum::api::router(&config, options).layer(pow_axum::ApiLayer::new(config.clone())),
+        ),
+    }
+}
+
 /// Serves the axum `app` on a loopback port (with the client's address, as an app
 /// serves it), on a runtime of its own.
 pub fn serve_axum(app: axum::Router) -> SocketAddr {

@@ -58,8 +58,13 @@ impl SessionSource for BrowserSource {
         })
     }
 
+    /// On this transport only the session cookie signs a client in: a session an outer
+    /// layer read from a bearer token (the app's `ApiAuthMiddleware` around every route)
+    /// is dropped here, as pow-axum's `ApiLayer` never reads one for these routes.
     fn prepare(&self, req: &ServiceRequest) {
-        req.extensions_mut().insert(ApiRequest);
+        let mut extensions = req.extensions_mut();
+        extensions.remove::<crate::session::CurrentSession>();
+        extensions.insert(ApiRequest);
     }
 
     fn has_work(&self, config: &PowConfig, req: &ServiceRequest) -> bool {

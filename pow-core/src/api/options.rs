@@ -170,8 +170,10 @@ impl ApiOptions {
 /// The browser transport's settings ([`ApiOptions::browser`]): the API's routes a second
 /// time, under their own prefix, for a single-page app served from the same site. The
 /// client is signed in by the session cookie (HttpOnly, SameSite, never readable by
-/// scripts) instead of a bearer token, and every state-changing request must prove it
-/// comes from a trusted origin.
+/// scripts) and by nothing else: a bearer token opens none of its routes, on either
+/// framework, even where the app's bearer layer wraps them (each transport takes only its
+/// own credential). Every state-changing request must prove it comes from a trusted
+/// origin.
 ///
 /// ```
 /// use pow_core::api::{ApiOptions, BrowserTransport};
