@@ -417,6 +417,48 @@ async fn malformed_bodies_are_bad_requests() {
     }
 }
 
+/// A method a path does not take answers the API's JSON envelope (`405`,
+/// `method_not_allowed`, translated) with its `Allow` header, on the engine's routes and on
+/// the app's own behind the bearer layer alike. Before, both frameworks answered an empty
+/// body.
+async fn a_method_a_path_does_not_take_answers_json() {
+    let config = setup();
+    let addr = app!(config);
+    let token = send(
+        &addr,
+        registration("alice@example.com", "secret123").to_srv_request(),
+    )
+    .await
+    .access();
+    for (method, path) in [("DELETE", "/api/v1/config"), ("POST", "/api/v1/me")] {
+        let req = TestRequest::default()
+            .method(actix_web::http::Method::from_bytes(method.as_bytes()).unwrap())
+            .uri(path)
+            .insert_header((header::ACCEPT_LANGUAGE, "de"));
+        let req = bearer(req, &token).to_srv_request();
+        let res = send(&addr, req).await;
+        assert_eq!(
+            res.status,
+            StatusCode::METHOD_NOT_ALLOWED,
+            "{path}: {}",
+            res.json
+        );
+        assert_eq!(
+            res.json["errors"][0]["code"], "method_not_allowed",
+            "{path}"
+        );
+        assert_eq!(
+            res.json["errors"][0]["message"], "Diese Adresse nimmt diese Methode nicht an.",
+            "{path}"
+        );
+        let allow = res
+            .headers
+            .get(header::ALLOW)
+            .map(|v| v.to_str().unwrap().to_lowercase());
+        assert!(allow.is_some_and(|allow| allow.contains("get")), "{path}");
+    }
+}
+
 async fn tampered_and_mismatched_tokens_are_anonymous() {
     let config = setup();
     let app = app!(config);
@@ -1194,6 +1236,7 @@ pow_testkit::on_both!(
     wrong_credentials_get_the_generic_message,
     registration_errors_are_per_field_and_translated,
     malformed_bodies_are_bad_requests,
+    a_method_a_path_does_not_take_answers_json,
     tampered_and_mismatched_tokens_are_anonymous,
     revoke_user_kills_every_token_of_the_user,
     sign_out_everywhere_revokes_renewal_tokens_too,

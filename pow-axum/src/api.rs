@@ -71,7 +71,32 @@ pub fn router<S: Clone + Send + Sync + 'static>(
             ));
         router = router.merge(screened);
     }
-    router
+    let config = config.clone();
+    router.layer(axum::middleware::from_fn(
+        move |req: Request, next: Next| {
+            let config = config.clone();
+            async move { json_405(&config, req, next).await }
+        },
+    ))
+}
+
+/// Runs `req`, and answers a bare `405` (a method the route does not take) as the API's
+/// JSON answer ([`ApiError::method_not_allowed`]), its `Allow` header kept.
+async fn json_405(config: &PowConfig, req: Request, next: Next) -> Response {
+    let (parts, body) = req.into_parts();
+    let facts = crate::facts::read(&parts, config);
+    let res = next.run(Request::from_parts(parts, body)).await;
+    if res.status() != StatusCode::METHOD_NOT_ALLOWED
+        || axum::body::HttpBody::size_hint(res.body()).exact() != Some(0)
+    {
+        return res;
+    }
+    let lang = language(Some(config), &facts);
+    let mut answer = crate::api_response(&ApiError::method_not_allowed(Some(config), &lang));
+    if let Some(allow) = res.headers().get(header::ALLOW) {
+        answer.headers_mut().insert(header::ALLOW, allow.clone());
+    }
+    answer
 }
 
 /// The routes of one transport.
@@ -323,6 +348,11 @@ where
                 None => None,
             };
             let refused = token.is_some() && current.is_none();
+            let accept_language = req
+                .headers()
+                .get(header::ACCEPT_LANGUAGE)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
             req.extensions_mut()
                 .insert(RequestState(Arc::new(StateInner {
                     config: shared.config.clone(),
@@ -331,7 +361,24 @@ where
                     queued: std::sync::Mutex::default(),
                     bearer: Some(refused),
                 })));
-            Ok(inner.call(req).await?.into_response())
+            let res = inner.call(req).await?.into_response();
+            if res.status() != StatusCode::METHOD_NOT_ALLOWED
+                || axum::body::HttpBody::size_hint(res.body()).exact() != Some(0)
+            {
+                return Ok(res);
+            }
+            // A method the app's route does not take: the API's JSON `405`.
+            let facts = pow_core::request::RequestFacts {
+                accept_language,
+                ..Default::default()
+            };
+            let lang = language(Some(&shared.config), &facts);
+            let err = ApiError::method_not_allowed(Some(&shared.config), &lang);
+            let mut answer = crate::api_response(&err);
+            if let Some(allow) = res.headers().get(header::ALLOW) {
+                answer.headers_mut().insert(header::ALLOW, allow.clone());
+            }
+            Ok(answer)
         })
     }
 }

@@ -281,6 +281,16 @@ impl ApiContext {
             .app_data(web::Data::new(self.clone()))
             .app_data(web::Data::new(self.config().clone()))
             .app_data(web::PayloadConfig::new(MAX_BODY_BYTES))
+            // A method the path does not take: the API's JSON `405`, not an empty one.
+            .wrap(actix_web::middleware::from_fn(
+                |req: ServiceRequest, next: actix_web::middleware::Next<_>| async move {
+                    let res = next.call(req).await?;
+                    Ok::<_, actix_web::Error>(match super::middleware::method_not_allowed(res) {
+                        Ok(answered) => answered,
+                        Err(res) => res.map_into_left_body(),
+                    })
+                },
+            ))
             .wrap(actix_web::middleware::Condition::new(
                 self.is_browser(),
                 self.inner.browser_middleware.clone(),

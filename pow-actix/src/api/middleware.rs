@@ -149,6 +149,10 @@ impl BearerSource {
         _config: &PowConfig,
         res: ServiceResponse<B>,
     ) -> ServiceResponse<EitherBody<B>> {
+        let res = match method_not_allowed(res) {
+            Ok(answered) => return answered,
+            Err(res) => res,
+        };
         let replacement = res.response().error().and_then(|err| {
             if let Some(api) = err.as_error::<ApiError>() {
                 api.engine()
@@ -168,6 +172,33 @@ impl BearerSource {
             None => res.map_into_left_body(),
         }
     }
+}
+
+/// A bare `405` (a method the route does not take, answered by actix-web's resource with
+/// an empty body) as the API's JSON answer ([`method_not_allowed`]
+/// (pow_core::api::ApiError::method_not_allowed)), its `Allow` header kept; any other
+/// answer back as it is.
+pub(crate) fn method_not_allowed<B: MessageBody + 'static>(
+    res: ServiceResponse<B>,
+) -> Result<ServiceResponse<EitherBody<B>>, ServiceResponse<B>> {
+    use actix_web::body::BodySize;
+    let bare = matches!(
+        res.response().body().size(),
+        BodySize::None | BodySize::Sized(0)
+    );
+    if res.status() != actix_web::http::StatusCode::METHOD_NOT_ALLOWED || !bare {
+        return Err(res);
+    }
+    let config = crate::session::config(res.request());
+    let lang = super::error::language(res.request(), config.as_ref());
+    let allow = res.headers().get(header::ALLOW).cloned();
+    let err = pow_core::api::ApiError::method_not_allowed(config.as_ref(), &lang);
+    let mut answer = actix_web::ResponseError::error_response(&ApiError::from(err));
+    if let Some(allow) = allow {
+        answer.headers_mut().insert(header::ALLOW, allow);
+    }
+    let (req, _) = res.into_parts();
+    Ok(ServiceResponse::new(req, answer).map_into_right_body())
 }
 
 #[cfg(test)]

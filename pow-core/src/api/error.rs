@@ -126,6 +126,7 @@ fn default_code(status: u16) -> &'static str {
         401 => "not_authenticated",
         403 => "forbidden",
         404 => "not_found",
+        405 => "method_not_allowed",
         409 => "conflict",
         410 => "gone",
         422 => "invalid",
@@ -274,6 +275,16 @@ impl ApiError {
             .invalid_credentials(lang)
             .unwrap_or_else(|| "Unauthorized".to_owned());
         Self::new(UNAUTHORIZED, message).with_code("invalid_credentials")
+    }
+
+    /// `405 method_not_allowed`, with the `api-method-not-allowed` text in `lang`: the
+    /// answer of an API path to a method it does not take. The frameworks give it to such a
+    /// request on every route under the API (the engine's, an extension's and the app's
+    /// behind the bearer layer), keeping their `Allow` header, so that no answer of the API
+    /// is without its JSON envelope.
+    pub fn method_not_allowed(config: Option<&PowConfig>, lang: &LanguageIdentifier) -> Self {
+        Self::translated(config, lang, 405, "api-method-not-allowed")
+            .with_code("method_not_allowed")
     }
 
     /// `400` for a body that is not a JSON object of the expected shape.
@@ -570,6 +581,7 @@ mod tests {
             "api-user-not-created",
             "api-busy",
             "api-cross-site",
+            "api-method-not-allowed",
         ];
         for lang in ["en", "de", "fr"] {
             let lang: LanguageIdentifier = lang.parse().unwrap();

@@ -18,3 +18,4 @@ api-captcha-unavailable = Die Prüfung, dass Sie kein Roboter sind, ist gerade n
 api-impersonation-forbidden = Während eines Support-Zugriffs ist das nicht möglich.
 api-cross-site = Diese Anfrage muss von einer Seite dieser Website kommen.
 api-user-params-missing = Ungültige Anfrage: Die Felder gehören unter "user", ein JSON-Objekt im Inhalt
+api-method-not-allowed = Diese Adresse nimmt diese Methode nicht an.

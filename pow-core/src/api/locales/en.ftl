@@ -20,3 +20,4 @@ api-captcha-unavailable = The check that you are not a robot is not available ri
 api-impersonation-forbidden = This is not possible during support access.
 api-cross-site = This request has to come from a page of this site.
 api-user-params-missing = Invalid request: the fields go under "user", a JSON object in the body
+api-method-not-allowed = This address does not take that method.

@@ -18,3 +18,4 @@ api-captcha-unavailable = La vérification que vous n'êtes pas un robot est ind
 api-impersonation-forbidden = Ce n'est pas possible pendant un accès du support.
 api-cross-site = Cette requête doit venir d’une page de ce site.
 api-user-params-missing = Requête invalide : les champs vont sous "user", un objet JSON dans le corps
+api-method-not-allowed = Cette adresse n’accepte pas cette méthode.
