@@ -151,7 +151,7 @@ pub(crate) fn api_routes(ext: &Organizations) -> Vec<ApiRoute> {
             actions::CHANGE_ROLE,
             pow_core::api_act!(ext, change_role),
         )
-        .signed_in(),
+        .owner_only(),
         ApiRoute::new(
             Verb::Delete,
             "/organizations/{slug}/members/{user_id}",
@@ -179,7 +179,7 @@ pub(crate) fn api_routes(ext: &Organizations) -> Vec<ApiRoute> {
             actions::INVITE,
             pow_core::api_act!(ext, invite),
         )
-        .signed_in(),
+        .owner_only(),
         ApiRoute::new(
             Verb::Delete,
             "/organizations/{slug}/invitations/{id}",
@@ -193,7 +193,7 @@ pub(crate) fn api_routes(ext: &Organizations) -> Vec<ApiRoute> {
             actions::RESEND,
             pow_core::api_act!(ext, resend),
         )
-        .signed_in(),
+        .owner_only(),
         ApiRoute::new(
             Verb::Get,
             "/organization-invitations/{token}",
@@ -205,7 +205,8 @@ pub(crate) fn api_routes(ext: &Organizations) -> Vec<ApiRoute> {
             "/organization-invitations/{token}",
             actions::ACCEPT,
             pow_core::api_act!(ext, accept),
-        ),
+        )
+        .no_support_access(),
     ];
     if ext.resolver().is_some() {
         // Before `/organizations/{slug}`: a table matches in order.

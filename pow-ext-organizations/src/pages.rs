@@ -150,14 +150,14 @@ pub(crate) fn page_routes(ext: &Organizations) -> Vec<PageRoute> {
             actions::INVITE,
             pow_core::page_act!(ext, invite),
         )
-        .signed_in(),
+        .owner_only(),
         PageRoute::new(
             Verb::Post,
             "/organizations/{slug}/role",
             actions::ROLE,
             pow_core::page_act!(ext, role),
         )
-        .signed_in(),
+        .owner_only(),
         PageRoute::new(
             Verb::Post,
             "/organizations/{slug}/remove",
@@ -192,7 +192,7 @@ pub(crate) fn page_routes(ext: &Organizations) -> Vec<PageRoute> {
             actions::RESEND,
             pow_core::page_act!(ext, resend),
         )
-        .signed_in(),
+        .owner_only(),
         PageRoute::new(
             Verb::Get,
             INVITATION_PATH,
@@ -204,7 +204,8 @@ pub(crate) fn page_routes(ext: &Organizations) -> Vec<PageRoute> {
             INVITATION_PATH,
             actions::ACCEPT,
             pow_core::page_act!(ext, accept),
-        ),
+        )
+        .no_support_access(),
     ];
     if ext.resolver().is_some() {
         routes.extend([

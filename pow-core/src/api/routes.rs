@@ -185,6 +185,11 @@ impl ApiRoute {
         self.rules(Requirements::owner_only)
     }
 
+    /// Never during support access, signed in or not ([`Requirements::no_support_access`]).
+    pub fn no_support_access(self) -> Self {
+        self.rules(Requirements::no_support_access)
+    }
+
     /// The setup's CAPTCHA checks the client's answer ([`Requirements::captcha`]).
     pub fn captcha(self) -> Self {
         self.rules(Requirements::captcha)
