@@ -59,11 +59,15 @@ impl SessionSource for BrowserSource {
     }
 
     /// On this transport only the session cookie signs a client in: a session an outer
-    /// layer read from a bearer token (the app's `ApiAuthMiddleware` around every route)
-    /// is dropped here, as pow-axum's `ApiLayer` never reads one for these routes.
+    /// layer read from the request's bearer token (the app's `ApiAuthMiddleware` around
+    /// every route) is dropped here, as pow-axum's `ApiLayer` never reads one for these
+    /// routes. A session an outer cookie layer read stays.
     fn prepare(&self, req: &ServiceRequest) {
         let mut extensions = req.extensions_mut();
-        extensions.remove::<crate::session::CurrentSession>();
+        if super::middleware::bearer_token(req.headers()).is_some() {
+            extensions.remove::<crate::session::CurrentSession>();
+            extensions.remove::<super::middleware::RefusedToken>();
+        }
         extensions.insert(ApiRequest);
     }
 
