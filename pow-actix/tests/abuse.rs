@@ -143,6 +143,37 @@ fn sixth_wrong_password_is_refused_before_hashing(store: Arc<dyn Store>) {
     );
 }
 
+/// The failure counter is keyed on the normalised identifier and on the client's IPv6
+/// /64: five failures spread over spellings of one address (case, spaces) and over
+/// addresses of one /64 are one client failing on one account, and the sixth is refused
+/// before hashing, in either spelling.
+fn limits_are_keyed_on_the_normalised_identifier_and_the_ipv6_64() {
+    let app = start(MemoryStore::shared(), |b| b);
+    let spellings = [
+        "alice@example.com",
+        "Alice@Example.com",
+        " ALICE@EXAMPLE.COM ",
+        "alice@EXAMPLE.com",
+        "ALICE@example.com",
+    ];
+    for (n, spelling) in spellings.iter().enumerate() {
+        let mut attacker = app.client_from(&format!("2001:db8:7:7:{n:x}::1"));
+        let res = sign_in(&mut attacker, spelling, "wrong password");
+        assert_eq!(res.status, 200, "{spelling}: {}", res.body);
+    }
+    let before = app.hashes();
+    let mut attacker = app.client_from("2001:db8:7:7:ffff::9");
+    let res = sign_in(&mut attacker, "aLiCe@example.com", "wrong password");
+    assert_eq!(res.status, 429, "{}", res.body);
+    assert_eq!(app.hashes(), before, "refused before hashing");
+    // Another /64 is another client.
+    let mut neighbour = app.client_from("2001:db8:7:8::1");
+    assert_eq!(
+        sign_in(&mut neighbour, "alice@example.com", PASSWORD).location(),
+        "/"
+    );
+}
+
 fn sixth_wrong_password_is_refused_before_hashing_on_memory() {
     sixth_wrong_password_is_refused_before_hashing(MemoryStore::shared());
 }
@@ -1224,6 +1255,7 @@ fn a_mailer_with_the_lock_needs_a_base_url() {
 
 pow_testkit::on_both!(
     sixth_wrong_password_is_refused_before_hashing_on_memory,
+    limits_are_keyed_on_the_normalised_identifier_and_the_ipv6_64,
     sixth_wrong_password_is_refused_before_hashing_on_redis,
     two_apps_on_one_redis_share_the_limits,
     known_and_unknown_identifiers_get_identical_answers,

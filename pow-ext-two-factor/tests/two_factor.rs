@@ -239,14 +239,24 @@ fn now() -> u64 {
 
 /// A code of a step the server accepts now and that was not used (`used` steps), preferring
 /// the next step so that a step boundary passing meanwhile keeps it valid.
+/// The step before the current one is taken only while the current step has more than
+/// five seconds left (taken at its end, the server may read it when it is no longer
+/// accepted); otherwise the next step is waited for.
 fn fresh_code(secret: &str, used: &mut Vec<u64>) -> String {
-    let current = now() / 30;
-    let step = [current + 1, current, current - 1]
-        .into_iter()
-        .find(|s| !used.contains(s))
-        .expect("a free step");
-    used.push(step);
-    code_at(secret, step * 30).unwrap()
+    loop {
+        let secs = now();
+        let (current, left) = (secs / 30, 30 - secs % 30);
+        let older = (left > 5).then(|| current - 1);
+        let step = [Some(current + 1), Some(current), older]
+            .into_iter()
+            .flatten()
+            .find(|s| !used.contains(s));
+        if let Some(step) = step {
+            used.push(step);
+            return code_at(secret, step * 30).unwrap();
+        }
+        std::thread::sleep(std::time::Duration::from_secs(left));
+    }
 }
 
 /// Enrols the signed-in browser; returns the key and the recovery codes.
@@ -1021,6 +1031,46 @@ fn completing_a_sign_up_asks_for_the_second_factor() {
     assert_eq!(whoami(&mut browser), format!("user:{}", bob.id));
 }
 
+/// A second-factor sign-in of one user left pending, then a password sign-in of another
+/// in the same browser: the second user gets nothing of the first's (no pending step, no
+/// method), and the first's right code is not taken in the second's session.
+fn a_switched_sign_in_carries_nothing_over() {
+    let (config, addr, _) = start(Arc::new(MemoryStore::new()));
+    let other = pow_actix::testing::create_user(&config, "bob@example.com", PASSWORD).unwrap();
+    let mut used = Vec::new();
+    let mut c = Client::new(addr);
+    sign_in(&mut c, false);
+    let (key, _) = enrol(&mut c, &mut used);
+    sign_out(&mut c);
+
+    assert_eq!(sign_in(&mut c, false).location(), "/two-factor/verify");
+    let csrf = c.get("/session/new").csrf();
+    let res = c.post(
+        "/session",
+        &[
+            ("_csrf_token", &csrf),
+            ("user[email]", "bob@example.com"),
+            ("user[password]", PASSWORD),
+        ],
+    );
+    assert_eq!(res.location(), "/", "{}", res.body);
+    assert_eq!(whoami(&mut c), format!("user:{}", other.id));
+    // No pending step of the first user's is left to answer.
+    assert_ne!(c.get("/two-factor/verify").status, 200);
+    let code = fresh_code(&key, &mut used);
+    let csrf = c.get("/registration/edit").csrf();
+    c.post(
+        "/two-factor/verify",
+        &[("_csrf_token", &csrf), ("user[code]", &code)],
+    );
+    assert_eq!(whoami(&mut c), format!("user:{}", other.id));
+    // The code was not even looked at: its owner signs in with it afterwards.
+    sign_out(&mut c);
+    assert_eq!(sign_in(&mut c, false).location(), "/two-factor/verify");
+    assert_eq!(verify(&mut c, &code).location(), "/");
+    assert_ne!(whoami(&mut c), format!("user:{}", other.id));
+}
+
 pow_testkit::on_both!(
     two_steps_on_memory,
     two_steps_on_redis,
@@ -1035,4 +1085,5 @@ pow_testkit::on_both!(
     wrong_codes_lock_the_account_on_redis,
     a_right_code_clears_the_failures,
     completing_a_sign_up_asks_for_the_second_factor,
+    a_switched_sign_in_carries_nothing_over,
 );

@@ -668,18 +668,28 @@ async fn in_soft_mode_an_unconfirmed_user_is_signed_in_and_told() {
 }
 
 /// A TOTP code of `secret` for a 30-second step no earlier code used.
+/// A code of a time step this test has not used yet, among the three the server accepts.
+/// The step before the current one is taken only while the current step has more than
+/// five seconds left: taken at its end, the server may read it a step later, when it is
+/// no longer accepted. Otherwise the next step is waited for.
 fn totp(secret: &str, used: &mut Vec<u64>) -> String {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-        / 30;
-    let step = [now + 1, now, now - 1]
-        .into_iter()
-        .find(|s| !used.contains(s))
-        .unwrap();
-    used.push(step);
-    pow_ext_two_factor::totp::code_at(secret, step * 30).unwrap()
+    loop {
+        let secs = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let (now, left) = (secs / 30, 30 - secs % 30);
+        let older = (left > 5).then(|| now - 1);
+        let step = [Some(now + 1), Some(now), older]
+            .into_iter()
+            .flatten()
+            .find(|s| !used.contains(s));
+        if let Some(step) = step {
+            used.push(step);
+            return pow_ext_two_factor::totp::code_at(secret, step * 30).unwrap();
+        }
+        std::thread::sleep(std::time::Duration::from_secs(left));
+    }
 }
 
 /// How a client of the walk proves who it is.

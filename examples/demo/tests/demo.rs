@@ -1001,6 +1001,345 @@ fn both_frameworks_serve_every_json_route_alike() {
     });
 }
 
+/// An access token of a JSON sign-in on the API at `api`.
+fn api_token(api: std::net::SocketAddr, email: &str, password: &str) -> String {
+    let mut app = Client::new(api);
+    app.headers
+        .push(("Content-Type".into(), "application/json".into()));
+    let body = serde_json::json!({ "user": { "email": email, "password": password } });
+    let res = app.request("POST", "/api/v1/session", Some(body.to_string()));
+    assert_eq!(res.status, 200, "{}", res.body);
+    let json: serde_json::Value = serde_json::from_str(&res.body).unwrap();
+    json["data"]["access_token"].as_str().unwrap().to_owned()
+}
+
+/// `method` on the API at `api` with the bearer `token` and a JSON `body`.
+fn api_call(
+    api: std::net::SocketAddr,
+    token: &str,
+    method: &str,
+    path: &str,
+    body: serde_json::Value,
+) -> Response {
+    let mut app = Client::new(api);
+    app.headers
+        .push(("Content-Type".into(), "application/json".into()));
+    app.headers
+        .push(("Authorization".into(), format!("Bearer {token}")));
+    let body = (method != "GET").then(|| body.to_string());
+    app.request(method, path, body)
+}
+
+/// However the password changes (the account page, a reset link, the JSON API), it ends
+/// every other credential that carried the old one: another browser's session and its
+/// remember-me cookie, and every API token pair.
+fn every_password_change_ends_every_other_credential() {
+    let (_, mailer, config) = start_with_config(&[]);
+    let pages = serve_demo(config.clone(), None);
+    let api = pow_testkit::serve_api(config.clone(), pow_core::api::ApiOptions::new());
+    let email = "dan@example.com";
+    register_confirmed(
+        &mut Client::new(pages),
+        &mailer,
+        email,
+        "passphrase number 0",
+    );
+    for (n, way) in ["account page", "reset link", "JSON API"]
+        .into_iter()
+        .enumerate()
+    {
+        let (old, new) = (
+            format!("passphrase number {n}"),
+            format!("passphrase number {}", n + 1),
+        );
+        let mut other = Client::new(pages);
+        assert_eq!(sign_in(&mut other, email, &old).status, 302);
+        assert!(other.cookies.contains_key("persistent_session"), "{way}");
+        let pair = api_token(api, email, &old);
+        assert_eq!(
+            api_call(
+                api,
+                &pair,
+                "GET",
+                "/api/v1/session",
+                serde_json::Value::Null
+            )
+            .status,
+            200
+        );
+        match way {
+            "account page" => {
+                let mut c = Client::new(pages);
+                assert_eq!(sign_in(&mut c, email, &old).status, 302);
+                let res = post_form(
+                    &mut c,
+                    "/registration/edit",
+                    "/registration",
+                    &[
+                        ("_method", "PATCH"),
+                        ("user[current_password]", &old),
+                        ("user[password]", &new),
+                        ("user[password_confirmation]", &new),
+                    ],
+                );
+                assert_eq!(res.status, 302, "{way}: {}", res.body);
+            }
+            "reset link" => {
+                let sent = mailer.count_to(email);
+                let res = post_form(
+                    &mut Client::new(pages),
+                    "/reset-password/new",
+                    "/reset-password",
+                    &[("user[email]", email)],
+                );
+                assert_eq!(res.status, 302);
+                let deadline = std::time::Instant::now() + Duration::from_secs(10);
+                while mailer.count_to(email) <= sent {
+                    assert!(std::time::Instant::now() < deadline, "no reset mail");
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                let link = link_in_last_mail(&mailer, email);
+                let mut stranger = Client::new(pages);
+                let res = post_form(
+                    &mut stranger,
+                    &link,
+                    &link,
+                    &[
+                        ("_method", "PATCH"),
+                        ("user[password]", &new),
+                        ("user[password_confirmation]", &new),
+                    ],
+                );
+                assert_eq!(res.status, 302, "{way}: {}", res.body);
+            }
+            _ => {
+                let own = api_token(api, email, &old);
+                let body = serde_json::json!({ "user": {
+                    "current_password": old,
+                    "password": new,
+                    "password_confirmation": new,
+                }});
+                let res = api_call(api, &own, "PATCH", "/api/v1/registration", body);
+                assert_eq!(res.status, 200, "{way}: {}", res.body);
+            }
+        }
+        // The other browser is out, and its remember-me cookie signs nobody back in.
+        assert_ne!(other.get("/protected").status, 200, "{way}");
+        other.cookies.remove("pow_session");
+        assert_ne!(other.get("/protected").status, 200, "{way}: remembered");
+        let res = api_call(
+            api,
+            &pair,
+            "GET",
+            "/api/v1/session",
+            serde_json::Value::Null,
+        );
+        assert_eq!(res.status, 401, "{way}: {}", res.body);
+        assert_eq!(
+            sign_in(&mut Client::new(pages), email, &new).status,
+            302,
+            "{way}"
+        );
+    }
+}
+
+/// Waits (bounded) until `to` has more than `sent` mails, then the path of the last one's
+/// link.
+fn next_link(mailer: &MemoryMailer, to: &str, sent: usize) -> String {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while mailer.count_to(to) <= sent {
+        assert!(std::time::Instant::now() < deadline, "no mail to {to}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    link_in_last_mail(mailer, to)
+}
+
+/// What a fresh browser is answered at `path`: status, where it is sent, and the flash
+/// texts of the page it lands on.
+fn answer_at(pages: std::net::SocketAddr, path: &str) -> (u16, String, Vec<String>) {
+    let mut browser = Client::new(pages);
+    let mut res = browser.get(path);
+    // A link whose page only asks to go on (mail scanners open links): its button.
+    if res.status == 200 && res.body.contains(&format!("action=\"{path}\"")) {
+        let csrf = res.csrf();
+        res = browser.post(path, &[("_csrf_token", &csrf)]);
+    }
+    let location = res.header("location").unwrap_or_default().to_owned();
+    let landed = if res.status == 302 && location.starts_with('/') {
+        browser.get(&location).body
+    } else {
+        res.body.clone()
+    };
+    let flashes = landed
+        .split("<div class=\"pow-flash")
+        .skip(1)
+        .filter_map(|part| {
+            let text = &part[part.find('>')? + 1..];
+            Some(text[..text.find('<')?].to_owned())
+        })
+        .collect();
+    (res.status, location, flashes)
+}
+
+/// The one-time values of every mailed link are bound to their purpose: a confirmation,
+/// reset, invitation, organization invitation or passwordless token presented at another
+/// kind's link is answered exactly as a made-up one there, and none of them is used up or
+/// acted on by it.
+fn one_time_values_are_bound_to_their_purpose() {
+    let (mut c, mailer, config) = start_with_config(&["boss@example.com"]);
+    let pages = serve_demo(config, None);
+    register_confirmed(&mut c, &mailer, "boss@example.com", "valid passphrase 1");
+    sign_in(&mut c, "boss@example.com", "valid passphrase 1");
+    let mut links = Vec::new();
+    // An invitation and an organization invitation, to two new addresses.
+    let sent = mailer.count_to("eve@example.com");
+    let res = post_form(
+        &mut c,
+        "/invitations/new",
+        "/invitations",
+        &[("user[email]", "eve@example.com")],
+    );
+    assert_eq!(res.status, 302, "{}", res.body);
+    links.push(("invitation", next_link(&mailer, "eve@example.com", sent)));
+    let res = post_form(
+        &mut c,
+        "/organizations",
+        "/organizations",
+        &[("user[name]", "Acme"), ("user[slug]", "acme")],
+    );
+    assert_eq!(res.status, 302, "{}", res.body);
+    let sent = mailer.count_to("fay@example.com");
+    let res = post_form(
+        &mut c,
+        "/organizations/acme",
+        "/organizations/acme/invite",
+        &[("user[email]", "fay@example.com"), ("user[role]", "member")],
+    );
+    assert_eq!(res.status, 302, "{}", res.body);
+    links.push((
+        "organization invitation",
+        next_link(&mailer, "fay@example.com", sent),
+    ));
+    // A confirmation, a reset and a passwordless link of a new account.
+    let mut c = Client::new(pages);
+    let sent = mailer.count_to("ann@example.com");
+    assert_eq!(
+        register(&mut c, "ann@example.com", "valid passphrase 1").status,
+        302
+    );
+    links.push(("confirmation", next_link(&mailer, "ann@example.com", sent)));
+    let mut c = Client::new(pages);
+    let sent = mailer.count_to("ann@example.com");
+    let res = post_form(
+        &mut c,
+        "/reset-password/new",
+        "/reset-password",
+        &[("user[email]", "ann@example.com")],
+    );
+    assert_eq!(res.status, 302, "{}", res.body);
+    links.push(("reset", next_link(&mailer, "ann@example.com", sent)));
+    let sent = mailer.count_to("ann@example.com");
+    let res = post_form(
+        &mut c,
+        "/passwordless",
+        "/passwordless",
+        &[("user[email]", "ann@example.com")],
+    );
+    assert!(res.status < 400, "{}", res.body);
+    let link = next_link(&mailer, "ann@example.com", sent);
+    if link.starts_with("/passwordless/link/") {
+        links.push(("passwordless", link));
+    }
+
+    // Each link as a template around its token.
+    let split = |link: &str| {
+        let path = link.split('?').next().unwrap_or(link);
+        let path = path.trim_end_matches("/edit");
+        let at = path.rfind('/').unwrap() + 1;
+        let token = path[at..].to_owned();
+        (link.replacen(&token, "{}", 1), token)
+    };
+    let kinds: Vec<(&str, String, String)> = links
+        .iter()
+        .map(|(kind, link)| {
+            let (template, token) = split(link);
+            (*kind, template, token)
+        })
+        .collect();
+    assert!(kinds.len() >= 4, "{kinds:?}");
+    for (kind, template, _) in &kinds {
+        let made_up = answer_at(pages, &template.replace("{}", "SFMyNTY.made-up.token"));
+        for (other, _, token) in kinds.iter().filter(|(other, _, _)| other != kind) {
+            let foreign = answer_at(pages, &template.replace("{}", token));
+            assert_eq!(foreign, made_up, "a {other} token at the {kind} link");
+        }
+    }
+    // Nothing was acted on: the account is unconfirmed, and each link still works.
+    for (kind, template, token) in &kinds {
+        let own = answer_at(pages, &template.replace("{}", token));
+        let made_up = answer_at(pages, &template.replace("{}", "SFMyNTY.made-up.token"));
+        assert_ne!(own, made_up, "the {kind} link still works");
+    }
+}
+
+/// Posts the form of `page` (its CSRF token) to `path` with `fields`.
+fn post_form(c: &mut Client, page: &str, path: &str, fields: &[(&str, &str)]) -> Response {
+    let csrf = c.get(page).csrf();
+    let mut form = vec![("_csrf_token", csrf.as_str())];
+    form.extend_from_slice(fields);
+    c.post(path, &form)
+}
+
+/// A support-access session makes no credential and grants nothing, on any extension's
+/// page: no API key, no second factor, no passkey, no organization invitation or role.
+/// Before, an admin in a user's account could invite anyone into the user's organization
+/// and change its members' roles.
+fn support_access_creates_no_credential_or_grant() {
+    let (mut c, mailer) = start(&["boss@example.com"]);
+    register_confirmed(&mut c, &mailer, "user@example.com", "valid passphrase 1");
+    sign_in(&mut c, "user@example.com", "valid passphrase 1");
+    let res = post_form(
+        &mut c,
+        "/organizations",
+        "/organizations",
+        &[("user[name]", "Acme"), ("user[slug]", "acme")],
+    );
+    assert_eq!(res.status, 302, "{}", res.body);
+    sign_out(&mut c);
+    register_confirmed(&mut c, &mailer, "boss@example.com", "valid passphrase 1");
+    sign_in(&mut c, "boss@example.com", "valid passphrase 1");
+    let res = post_form(
+        &mut c,
+        "/admin",
+        "/impersonation",
+        &[("user[user_id]", "1"), ("user[reason]", "a ticket")],
+    );
+    assert_eq!(res.status, 302, "{}", res.body);
+    assert!(c.get("/protected").body.contains("Hello, user@example.com"));
+    let mails = mailer.deliveries().len();
+    for (path, fields) in [
+        ("/api-keys", &[("user[name]", "CI")][..]),
+        ("/two-factor", &[][..]),
+        ("/passkeys", &[][..]),
+        (
+            "/organizations/acme/invite",
+            &[
+                ("user[email]", "mallory@example.com"),
+                ("user[role]", "owner"),
+            ][..],
+        ),
+        (
+            "/organizations/acme/role",
+            &[("user[user_id]", "1"), ("user[role]", "member")][..],
+        ),
+    ] {
+        let res = post_form(&mut c, "/organizations/acme", path, fields);
+        assert_eq!(res.status, 403, "{path}: {}", res.body);
+    }
+    assert_eq!(mailer.deliveries().len(), mails, "nothing was mailed");
+    assert!(mailer.last_to("mallory@example.com").is_none());
+}
+
 pow_testkit::on_both!(
     admins_invite_people_into_their_team,
     full_account_lifecycle_over_http,
@@ -1019,6 +1358,9 @@ pow_testkit::on_both!(
     a_user_downloads_their_data_closes_the_account_and_reopens_it,
     a_taken_address_sign_up_tells_its_owner,
     the_home_page_names_a_team_only_where_it_matters,
+    support_access_creates_no_credential_or_grant,
+    every_password_change_ends_every_other_credential,
+    one_time_values_are_bound_to_their_purpose,
 );
 
 /// The route tables of both demos compared: no extension serves a page on actix-web only
