@@ -263,7 +263,19 @@ pub(crate) fn accept_page(step: &Step, cookie: &CookieSession) -> Result<Page, P
     let (config, lang, params) = (&step.config, &step.lang, &step.params);
     let cs = step.changeset.as_ref();
     let mut fields = vec![user_id_field(config, lang, params, Some(invitee), cs)];
-    fields.extend(extra_fields(config, lang, params, cs, Some(invitee)));
+    // The invitee's row exists already, yet accepting is their sign-up: the app's
+    // required fields are marked required, as on the registration form.
+    fields.extend(
+        extra_fields(config, lang, params, cs, Some(invitee))
+            .into_iter()
+            .map(|mut field| {
+                field.required = config
+                    .user_fields()
+                    .iter()
+                    .any(|def| def.name == field.name && def.required);
+                field
+            }),
+    );
     fields.extend(new_password_fields(config, lang, cs, true));
     let body = PageBody::Form {
         form: form(

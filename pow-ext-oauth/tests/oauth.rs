@@ -496,6 +496,65 @@ fn bad_id_tokens_are_refused() {
     assert_eq!(sign_in_with(&h, &mut browser, "corp").location(), "/");
 }
 
+/// Outside claims are read strictly: an `email_verified` that is the text `"true"` vouches
+/// for nothing, and a userinfo answer for another `sub` than the ID token's is refused;
+/// neither signs anyone in, makes an account or links one. The same login, answered
+/// properly, signs in.
+fn outside_claims_are_read_strictly() {
+    let h = start();
+    for (i, tweak) in [Tweak::UserinfoVerifiedAsText, Tweak::UserinfoOtherSubject]
+        .into_iter()
+        .enumerate()
+    {
+        h.provider.tweak(tweak);
+        let email = format!("strict{i}@example.com");
+        h.provider
+            .login_as(Login::new(&format!("strict-{i}"), &email));
+        let mut browser = Client::new(h.addr);
+        let res = sign_in_with(&h, &mut browser, "corp");
+        follow(&mut browser, &res);
+        assert_eq!(whoami(&mut browser), "anonymous", "{tweak:?}");
+        assert!(
+            get_user(&h.config, &email).unwrap().is_none(),
+            "{tweak:?}: nothing created"
+        );
+        assert_eq!(identity_count(&h, &email), 0, "{tweak:?}");
+    }
+    h.provider.tweak(Tweak::None);
+    let mut browser = Client::new(h.addr);
+    assert_eq!(sign_in_with(&h, &mut browser, "corp").location(), "/");
+}
+
+/// An account with no password (signed up through a provider) asked for sudo mode is sent
+/// to prove itself again, never let through: the sensitive action (deleting the account)
+/// is not done.
+fn an_account_without_a_password_is_never_let_past_sudo_mode() {
+    let h = start_with(sqlite(), |b, p| {
+        b.extension(EmailConfirmation::new())
+            .extension(oauth(p))
+            .sudo_window(std::time::Duration::ZERO)
+    });
+    let mut browser = Client::new(h.addr);
+    assert_eq!(sign_in_with(&h, &mut browser, "corp").location(), "/");
+    let user = get_user(&h.config, "grace@example.com").unwrap().unwrap();
+    assert!(user.password_hash.is_none());
+    let csrf = browser.get("/auth/identities").csrf();
+    let res = browser.post(
+        "/registration",
+        &[("_csrf_token", &csrf), ("_method", "DELETE")],
+    );
+    assert_eq!(res.status, 302, "{}", res.body);
+    assert!(
+        res.location().starts_with("/session/confirm"),
+        "{}",
+        res.location()
+    );
+    let page = browser.get(res.location());
+    assert_eq!(page.status, 200, "a way to prove it: {}", page.body);
+    assert!(get_user(&h.config, "grace@example.com").unwrap().is_some());
+    assert_eq!(whoami(&mut browser), "user:grace@example.com");
+}
+
 fn denied_consent_and_an_unreachable_provider_create_nothing() {
     let h = start();
     h.provider.tweak(Tweak::Deny);
@@ -1028,6 +1087,8 @@ pow_testkit::on_both!(
     an_address_with_an_account_is_never_linked_silently,
     forged_state_and_replayed_code_are_refused,
     bad_id_tokens_are_refused,
+    outside_claims_are_read_strictly,
+    an_account_without_a_password_is_never_let_past_sudo_mode,
     denied_consent_and_an_unreachable_provider_create_nothing,
     an_unverified_address_goes_through_email_confirmation,
     an_unverified_address_is_refused_without_a_way_to_prove_it,

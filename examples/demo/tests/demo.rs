@@ -1282,6 +1282,80 @@ fn one_time_values_are_bound_to_their_purpose() {
     }
 }
 
+/// Whether the form of `body` has the input `user[name]` marked required.
+fn asks_for_a_name(body: &str) -> bool {
+    body.split('<')
+        .filter(|tag| tag.starts_with("input"))
+        .any(|tag| tag.contains("name=\"user[name]\"") && tag.contains(" required"))
+}
+
+/// Every way to sign up asks for the app's required fields and shows their errors as the
+/// registration does (the demo requires a name): the invitation's accept form and the
+/// organization invitation's sign-up form alike.
+fn every_sign_up_path_asks_for_the_apps_fields() {
+    let (mut c, mailer, config) = start_with_config(&["boss@example.com"]);
+    let pages = serve_demo(config, None);
+    assert!(asks_for_a_name(&c.get("/registration/new").body));
+    register_confirmed(&mut c, &mailer, "boss@example.com", "valid passphrase 1");
+    sign_in(&mut c, "boss@example.com", "valid passphrase 1");
+    let sent = mailer.count_to("eve@example.com");
+    post_form(
+        &mut c,
+        "/invitations/new",
+        "/invitations",
+        &[("user[email]", "eve@example.com")],
+    );
+    let invitation = next_link(&mailer, "eve@example.com", sent);
+    post_form(
+        &mut c,
+        "/organizations",
+        "/organizations",
+        &[("user[name]", "Acme"), ("user[slug]", "acme")],
+    );
+    let sent = mailer.count_to("fay@example.com");
+    post_form(
+        &mut c,
+        "/organizations/acme",
+        "/organizations/acme/invite",
+        &[("user[email]", "fay@example.com"), ("user[role]", "member")],
+    );
+    let organization = next_link(&mailer, "fay@example.com", sent);
+    let password = "valid passphrase 2";
+    for (link, post_to, method) in [
+        (
+            invitation.clone(),
+            invitation.trim_end_matches("/edit").to_owned(),
+            Some("PATCH"),
+        ),
+        (organization.clone(), organization.clone(), None),
+    ] {
+        let mut newcomer = Client::new(pages);
+        let page = newcomer.get(&link);
+        assert_eq!(page.status, 200, "{link}: {}", page.body);
+        assert!(asks_for_a_name(&page.body), "{link}: {}", page.body);
+        let mut form = vec![
+            ("user[password]", password),
+            ("user[password_confirmation]", password),
+        ];
+        if let Some(method) = method {
+            form.push(("_method", method));
+        }
+        let res = post_form(&mut newcomer, &link, &post_to, &form);
+        // The form again with the field's error (the invitation's answers 200, the
+        // others 422).
+        assert!(matches!(res.status, 200 | 422), "{link}: {}", res.body);
+        assert!(
+            res.body.contains("pow-error-summary"),
+            "{link}: {}",
+            res.body
+        );
+        assert!(asks_for_a_name(&res.body), "{link}: {}", res.body);
+        form.push(("user[name]", "Newcomer"));
+        let res = post_form(&mut newcomer, &link, &post_to, &form);
+        assert_eq!(res.status, 302, "{link}: {}", res.body);
+    }
+}
+
 /// Posts the form of `page` (its CSRF token) to `path` with `fields`.
 fn post_form(c: &mut Client, page: &str, path: &str, fields: &[(&str, &str)]) -> Response {
     let csrf = c.get(page).csrf();
@@ -1361,6 +1435,7 @@ pow_testkit::on_both!(
     support_access_creates_no_credential_or_grant,
     every_password_change_ends_every_other_credential,
     one_time_values_are_bound_to_their_purpose,
+    every_sign_up_path_asks_for_the_apps_fields,
 );
 
 /// The route tables of both demos compared: no extension serves a page on actix-web only

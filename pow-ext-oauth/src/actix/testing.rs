@@ -79,6 +79,21 @@ pub enum Tweak {
     Expired,
     /// The ID token is signed by a key the provider does not publish.
     ForeignKey,
+    /// The ID token carries no address; userinfo gives it with `email_verified` as the
+    /// text `"true"`, not the JSON boolean.
+    UserinfoVerifiedAsText,
+    /// The ID token carries no address; userinfo gives it for another `sub`.
+    UserinfoOtherSubject,
+}
+
+impl Tweak {
+    /// Whether the ID token leaves the address to userinfo.
+    fn address_in_userinfo(self) -> bool {
+        matches!(
+            self,
+            Self::UserinfoVerifiedAsText | Self::UserinfoOtherSubject
+        )
+    }
 }
 
 struct Grant {
@@ -96,7 +111,7 @@ struct State {
     login: Login,
     tweak: Tweak,
     codes: HashMap<String, Grant>,
-    tokens: HashMap<String, Login>,
+    tokens: HashMap<String, (Login, Tweak)>,
     /// Codes the token endpoint refused.
     refused: usize,
 }
@@ -284,7 +299,11 @@ async fn token(req: HttpRequest, body: web::Bytes, state: Shared) -> HttpRespons
         CLIENT_ID
     };
     let mut standard = StandardClaims::new(SubjectIdentifier::new(login.sub.clone()));
-    if let Some(email) = &login.email {
+    if let Some(email) = login
+        .email
+        .as_ref()
+        .filter(|_| !tweak.address_in_userinfo())
+    {
         standard = standard
             .set_email(Some(EndUserEmail::new(email.clone())))
             .set_email_verified(Some(login.verified));
@@ -315,7 +334,7 @@ async fn token(req: HttpRequest, body: web::Bytes, state: Shared) -> HttpRespons
     let id_token =
         CoreIdToken::new(claims, &key, CoreJwsSigningAlgorithm::EdDsa, None, None).unwrap();
     let access_token = format!("at-{code}");
-    s.tokens.insert(access_token.clone(), login);
+    s.tokens.insert(access_token.clone(), (login, tweak));
     HttpResponse::Ok().json(serde_json::json!({
         "access_token": access_token,
         "token_type": "Bearer",
@@ -325,19 +344,32 @@ async fn token(req: HttpRequest, body: web::Bytes, state: Shared) -> HttpRespons
 }
 
 fn bearer(req: &HttpRequest, s: &State) -> Option<Login> {
+    granted(req, s).map(|(login, _)| login)
+}
+
+/// The login and tweak the request's access token was issued with.
+fn granted(req: &HttpRequest, s: &State) -> Option<(Login, Tweak)> {
     let header = req.headers().get("Authorization")?.to_str().ok()?;
     s.tokens.get(header.strip_prefix("Bearer ")?).cloned()
 }
 
 async fn userinfo(req: HttpRequest, state: Shared) -> HttpResponse {
     let s = state.lock().unwrap();
-    let Some(login) = bearer(&req, &s) else {
+    let Some((login, tweak)) = granted(&req, &s) else {
         return HttpResponse::Unauthorized().finish();
     };
+    let sub = match tweak {
+        Tweak::UserinfoOtherSubject => format!("{}-other", login.sub),
+        _ => login.sub.clone(),
+    };
+    let verified = match tweak {
+        Tweak::UserinfoVerifiedAsText => serde_json::json!(login.verified.to_string()),
+        _ => serde_json::json!(login.verified),
+    };
     HttpResponse::Ok().json(serde_json::json!({
-        "sub": login.sub,
+        "sub": sub,
         "email": login.email,
-        "email_verified": login.verified,
+        "email_verified": verified,
         "name": login.name,
     }))
 }
