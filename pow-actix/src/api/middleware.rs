@@ -175,9 +175,9 @@ impl BearerSource {
 }
 
 /// A bare `405` (a method the route does not take, answered by actix-web's resource with
-/// an empty body) as the API's JSON answer ([`method_not_allowed`]
-/// (pow_core::api::ApiError::method_not_allowed)), its `Allow` header kept; any other
-/// answer back as it is.
+/// an empty body) as the API's JSON answer
+/// ([`ApiError::method_not_allowed`](pow_core::api::ApiError::method_not_allowed)), its
+/// `Allow` header kept; any other answer back as it is.
 pub(crate) fn method_not_allowed<B: MessageBody + 'static>(
     res: ServiceResponse<B>,
 ) -> Result<ServiceResponse<EitherBody<B>>, ServiceResponse<B>> {

@@ -99,8 +99,8 @@ impl Requirements {
     }
 
     /// Never during support access, for an action a signed-out visitor may run too (a
-    /// signed-in client runs it as the account's owner only): [`owner_only`]
-    /// (Self::owner_only) without asking for a sign-in.
+    /// signed-in client runs it as the account's owner only):
+    /// [`owner_only`](Self::owner_only) without asking for a sign-in.
     pub fn no_support_access(mut self) -> Self {
         self.owner_only = true;
         self
