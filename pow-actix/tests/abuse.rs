@@ -957,6 +957,59 @@ fn assert_shed(answered: &[u16], waiting: usize, threads: Vec<std::thread::JoinH
     );
 }
 
+/// A clean sign-in is not queued behind the flood that fills half the pool: attackers
+/// with failures behind them wait in the pool's queue, and the owner of another account,
+/// arriving after them, is hashed first. Before, the queue was one line in order of
+/// arrival, so the reserved half let the sign-in in but not through: behind the waiting
+/// half of slowed-down hashes it reached `max_wait` (the black-box round's `503`s, where the
+/// attackers' own page requests took the CPU from the hashing threads).
+fn a_clean_sign_in_goes_ahead_of_a_flood_with_failures_behind_it() {
+    use pow_actix::password::HashPoolOptions;
+    let hasher = pbkdf2_costing(Duration::from_millis(60));
+    let app = start(MemoryStore::shared(), move |b| {
+        b.hasher(hasher).hash_pool_options(
+            HashPoolOptions::default()
+                .threads(1)
+                .queue(8)
+                .max_wait(Duration::from_secs(60)),
+        )
+    });
+    pow_actix::testing::create_user(&app.config, "bob@example.com", PASSWORD).unwrap();
+    let requests = attackers_that_failed(&app, |i| format!("target{i}@example.com"));
+    let (release, job) = pow_actix::testing::hold_hash_pool(&app.config).unwrap();
+    let (threads, answered) = flood(&app, requests);
+    let waiting = threads.len() - answered.len();
+    assert!(waiting >= 3, "the flood waits in the pool: {answered:?}");
+
+    let mut bob = app.client_from("203.0.113.99");
+    let form = sign_in_form(&mut bob, "bob@example.com", PASSWORD);
+    let pool = app.config.hash_pool();
+    let baseline = pool.pending();
+    let bystander = std::thread::spawn(move || {
+        let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        bob.post("/session", &form).status
+    });
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while pool.pending() <= baseline {
+        assert!(
+            Instant::now() < deadline,
+            "the sign-in never reached the pool"
+        );
+        std::thread::yield_now();
+    }
+    release.send(()).unwrap();
+    job.wait().unwrap();
+    assert_eq!(bystander.join().unwrap(), 302);
+    let done_before_bob = threads.iter().filter(|t| t.is_finished()).count() - answered.len();
+    assert!(
+        done_before_bob <= 1,
+        "{done_before_bob} of the {waiting} waiting attackers were hashed before the owner"
+    );
+    for thread in threads {
+        assert!(matches!(thread.join().unwrap(), 200 | 503));
+    }
+}
+
 /// Forty-eight fresh addresses of one network, none of which ever failed, each trying a
 /// wrong password on an identifier of its own at once (a first wave, with no failures
 /// behind it anywhere): past half the pool the network counts as one client, so it takes
@@ -1273,6 +1326,7 @@ pow_testkit::on_both!(
     a_first_wave_from_one_network_leaves_room_in_the_hashing_pool,
     a_flood_from_fresh_addresses_on_failing_accounts_is_shed_first,
     a_flood_from_fresh_addresses_of_failing_networks_is_shed_first,
+    a_clean_sign_in_goes_ahead_of_a_flood_with_failures_behind_it,
     a_right_password_signs_in_while_other_work_keeps_every_core_busy,
     a_flood_under_cpu_load_gets_503s_and_never_hangs,
     account_changes_check_the_current_password_under_the_limits,

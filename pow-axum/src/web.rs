@@ -405,7 +405,7 @@ impl Action {
                 return Ok(halted(halt));
             }
         }
-        let answer = act(&mut step, pow).await?;
+        let answer = admission.run(act(&mut step, pow)).await?;
         if let Some(user) = &step.user {
             tracing::Span::current().record("user_id", user.id);
         }

@@ -323,7 +323,7 @@ impl Action {
         if let Some(res) = ctl.before_process().await? {
             return Ok(res);
         }
-        let outcome = act(&mut ctl).await?;
+        let outcome = admission.run(act(&mut ctl)).await?;
         if let Some(user) = &ctl.user {
             tracing::Span::current().record("user_id", user.id);
         }

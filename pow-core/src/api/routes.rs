@@ -809,7 +809,7 @@ async fn run_traced(
             return Ok(halted(halt));
         }
     }
-    let reply = (route.act)(&mut step, call).await?;
+    let reply = admission.run((route.act)(&mut step, call)).await?;
     if let Some(user) = &step.user {
         tracing::Span::current().record("user_id", user.id);
     }

@@ -499,6 +499,19 @@ pub struct Admission {
     /// The password check to record with [`after_check`].
     pub sign_in: Option<SignInAttempt>,
     _slot: Option<InFlightSlot>,
+    /// A password check with no failures behind it (its client on the account, its
+    /// network, its account).
+    clean: bool,
+}
+
+impl Admission {
+    /// Runs the admitted action `act`: the hashes of a password check with no failures
+    /// behind it go ahead of the others in the hashing pool's queue, so that the half of
+    /// the pool a flood with failures behind it may fill is never a wait in front of a
+    /// clean sign-in.
+    pub async fn run<F: std::future::Future>(&self, act: F) -> F::Output {
+        crate::password::for_clean_check(self.clean, act).await
+    }
 }
 
 /// Runs the rules that apply before `check` runs for the client of `facts`: per-client
@@ -521,6 +534,7 @@ pub async fn admit(
             return Ok(Admission {
                 sign_in: None,
                 _slot: Some(enter(config, facts, None, History::default())?),
+                clean: false,
             });
         }
         Some(Check::Password { identifier, kind }) => (identifier, kind),
@@ -557,6 +571,7 @@ pub async fn admit(
     Ok(Admission {
         sign_in: Some(attempt),
         _slot: Some(slot),
+        clean: !history.failing(),
     })
 }
 

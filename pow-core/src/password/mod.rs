@@ -17,6 +17,7 @@ mod screening;
 
 pub use self::argon2::{Argon2Hasher, Argon2Params};
 pub use self::pbkdf2::{Pbkdf2Digest, Pbkdf2Hasher};
+pub(crate) use self::pool::{ahead, clean_check, for_clean_check};
 pub use self::pool::{HashPool, HashPoolOptions, PooledHasher, Queued};
 #[cfg(feature = "breach-check")]
 pub use self::screening::HttpRangeFetcher;

@@ -22,7 +22,10 @@
 //!   one such job per pool at a time. A thread cannot lower its nice value again without
 //!   privileges, so the pool's own threads cannot be raised for it.
 //!
-//! Every `503` is logged with its cause (a full queue, or no thread free in time).
+//! The queue has two lines: a sign-in admitted with no failures behind it (see
+//! [`limits`](crate::limits): half the pool is reserved for those) is hashed before the
+//! checks waiting with failures behind them, and before sign-ups; each line keeps its
+//! order. Every `503` is logged with its cause (a full queue, or no thread free in time).
 //!
 //! Each [`PowConfig`](crate::PowConfig) gets its own pool (threads start on first use);
 //! setups that should share one pass the same [`HashPool`] to
@@ -40,10 +43,12 @@
 //! assert!(hasher.verify("correct horse", &hash).unwrap());
 //! ```
 
+use std::cell::Cell;
+use std::collections::VecDeque;
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
-use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::sync::{Arc, Condvar, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
 use super::{HashError, PasswordHasher};
@@ -162,13 +167,118 @@ pub struct HashPool {
 
 struct PoolInner {
     options: HashPoolOptions,
-    sender: OnceLock<Sender<Arc<Ticket>>>,
+    /// The queues the threads take work from (made, with the threads, on first use).
+    queues: OnceLock<Arc<Queues>>,
     /// Jobs submitted and not yet finished or dropped (queued + running).
     pending: Arc<AtomicUsize>,
     /// Jobs ever accepted.
     accepted: std::sync::atomic::AtomicU64,
     /// Whether a caller is running a job it took over (one at a time per pool).
     taken_over: Arc<AtomicBool>,
+}
+
+/// What the pool's threads take work from: checks with no failures behind them first
+/// ([`ahead`]), then the rest, each in order of arrival.
+#[derive(Default)]
+struct Queues {
+    waiting: Mutex<Waiting>,
+    ready: Condvar,
+}
+
+#[derive(Default)]
+struct Waiting {
+    ahead: VecDeque<Arc<Ticket>>,
+    rest: VecDeque<Arc<Ticket>>,
+    /// The pool is gone: the threads end once both queues are empty.
+    closed: bool,
+}
+
+impl Queues {
+    fn push(&self, ticket: Arc<Ticket>, ahead: bool) {
+        let mut waiting = self.waiting.lock().unwrap_or_else(PoisonError::into_inner);
+        if ahead {
+            waiting.ahead.push_back(ticket);
+        } else {
+            waiting.rest.push_back(ticket);
+        }
+        drop(waiting);
+        self.ready.notify_one();
+    }
+
+    /// The next job, waiting for one; `None` once the pool is gone and nothing is left.
+    fn next(&self) -> Option<Arc<Ticket>> {
+        let mut waiting = self.waiting.lock().unwrap_or_else(PoisonError::into_inner);
+        loop {
+            if let Some(ticket) = waiting
+                .ahead
+                .pop_front()
+                .or_else(|| waiting.rest.pop_front())
+            {
+                return Some(ticket);
+            }
+            if waiting.closed {
+                return None;
+            }
+            waiting = self
+                .ready
+                .wait(waiting)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+    }
+
+    fn close(&self) {
+        self.waiting
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .closed = true;
+        self.ready.notify_all();
+    }
+}
+
+impl Drop for PoolInner {
+    fn drop(&mut self) {
+        if let Some(queues) = self.queues.get() {
+            queues.close();
+        }
+    }
+}
+
+thread_local! {
+    /// Whether the hashes this thread submits go ahead of the others ([`ahead`]).
+    static AHEAD: Cell<bool> = const { Cell::new(false) };
+}
+
+tokio::task_local! {
+    /// Whether the request this task serves is a password check with no failures behind
+    /// it ([`for_clean_check`]).
+    static CLEAN_CHECK: bool;
+}
+
+/// Runs `check` (the action of a request whose password check was admitted with no
+/// failures behind it, when `clean`) so that the hashes it starts go ahead of the others
+/// in the pool's queue: a flood with failures behind it can fill half the pool, but a
+/// clean sign-in does not wait behind it.
+pub(crate) async fn for_clean_check<F: std::future::Future>(clean: bool, check: F) -> F::Output {
+    CLEAN_CHECK.scope(clean, check).await
+}
+
+/// Whether the task running this is a clean check ([`for_clean_check`]); read before its
+/// blocking work is handed to another thread, which [`ahead`] then marks.
+pub(crate) fn clean_check() -> bool {
+    CLEAN_CHECK.try_with(|clean| *clean).unwrap_or(false)
+}
+
+/// Runs `work` on this thread with the hashes it submits ahead of the others when
+/// `clean`.
+pub(crate) fn ahead<T>(clean: bool, work: impl FnOnce() -> T) -> T {
+    struct Reset(bool);
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            AHEAD.with(|ahead| ahead.set(self.0));
+        }
+    }
+    let _reset = Reset(AHEAD.with(|ahead| ahead.replace(clean)));
+    work()
 }
 
 /// A queued job: taken once, by a pool thread that runs it, or by its caller, which runs
@@ -209,7 +319,7 @@ impl HashPool {
         Self {
             inner: Arc::new(PoolInner {
                 options,
-                sender: OnceLock::new(),
+                queues: OnceLock::new(),
                 pending: Arc::new(AtomicUsize::new(0)),
                 accepted: std::sync::atomic::AtomicU64::new(0),
                 taken_over: Arc::new(AtomicBool::new(false)),
@@ -299,9 +409,8 @@ impl HashPool {
             let _ = done_tx.send(result);
         });
         let ticket = Arc::new(Ticket(Mutex::new(Some(job))));
-        self.sender()
-            .send(Arc::clone(&ticket))
-            .map_err(|_| HashError::Algorithm("the hashing pool has stopped".into()))?;
+        let ahead = AHEAD.with(Cell::get);
+        self.queues().push(Arc::clone(&ticket), ahead);
         Ok(Queued {
             result: done_rx,
             ticket,
@@ -314,21 +423,20 @@ impl HashPool {
         })
     }
 
-    fn sender(&self) -> &Sender<Arc<Ticket>> {
-        self.inner.sender.get_or_init(|| {
+    fn queues(&self) -> &Arc<Queues> {
+        self.inner.queues.get_or_init(|| {
             let options = self.inner.options;
-            let (tx, rx) = mpsc::channel::<Arc<Ticket>>();
-            let rx = Arc::new(Mutex::new(rx));
+            let queues = Arc::new(Queues::default());
             for index in 0..options.threads {
-                let rx = Arc::clone(&rx);
+                let queues = Arc::clone(&queues);
                 let spawned = std::thread::Builder::new()
                     .name(format!("pow-hash-{index}"))
-                    .spawn(move || worker(&rx, options.nice));
+                    .spawn(move || worker(&queues, options.nice));
                 if let Err(err) = spawned {
                     tracing::error!(error = %err, "could not start a password hashing thread");
                 }
             }
-            tx
+            queues
         })
     }
 }
@@ -482,22 +590,12 @@ impl Drop for PendingGuard {
     }
 }
 
-fn worker(rx: &Mutex<Receiver<Arc<Ticket>>>, nice: i32) {
+fn worker(queues: &Queues, nice: i32) {
     set_current_thread_nice(nice);
-    loop {
-        // Only one idle thread waits in `recv` at a time; the others wait for the lock.
-        let ticket = match rx.lock() {
-            Ok(rx) => rx.recv(),
-            Err(poisoned) => poisoned.into_inner().recv(),
-        };
-        match ticket {
-            // Empty when its caller took it over or gave up.
-            Ok(ticket) => {
-                if let Some(job) = ticket.take() {
-                    job();
-                }
-            }
-            Err(_) => return,
+    while let Some(ticket) = queues.next() {
+        // Empty when its caller took it over or gave up.
+        if let Some(job) = ticket.take() {
+            job();
         }
     }
 }
@@ -740,6 +838,26 @@ mod tests {
         let _ = first.join().unwrap();
         drained(&pool);
         assert!(!ran.load(Ordering::SeqCst), "an abandoned job does not run");
+    }
+
+    #[test]
+    fn a_clean_checks_job_goes_ahead_of_those_waiting() {
+        let pool = HashPool::new(HashPoolOptions::default().threads(1).queue(4));
+        let (release, _holding) = occupy(&pool, 1);
+        let order = Arc::new(Mutex::new(Vec::new()));
+        let job = |name: &'static str| {
+            let order = Arc::clone(&order);
+            move || order.lock().unwrap().push(name)
+        };
+        let first = pool.submit(job("first")).unwrap();
+        let second = pool.submit(job("second")).unwrap();
+        let clean = ahead(true, || pool.submit(job("clean"))).unwrap();
+        let last = pool.submit(job("last")).unwrap();
+        release.wait();
+        for queued in [first, second, clean, last] {
+            queued.wait().unwrap();
+        }
+        assert_eq!(*order.lock().unwrap(), ["clean", "first", "second", "last"]);
     }
 
     #[test]

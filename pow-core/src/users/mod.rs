@@ -365,7 +365,9 @@ where
     F: FnOnce() -> Result<T, PowError> + Send + 'static,
     T: Send + 'static,
 {
-    tokio::task::spawn_blocking(f)
+    // A clean password check's hashes go ahead in the pool (see `Admission::run`).
+    let clean = crate::password::clean_check();
+    tokio::task::spawn_blocking(move || crate::password::ahead(clean, f))
         .await
         .map_err(|err| PowError::Blocking(err.to_string()))?
 }
