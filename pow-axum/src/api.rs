@@ -31,18 +31,18 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use axum::body::to_bytes;
-use axum::extract::{RawPathParams, Request};
+use axum::extract::Request;
 use axum::http::header::{self, HeaderName, HeaderValue};
 use axum::http::request::Parts;
 use axum::http::{Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodFilter, MethodRouter};
-use axum::{RequestExt as _, Router};
+use axum::Router;
 use futures_util::future::BoxFuture;
 use pow_core::api::routes::{bearer_of, by_path, run};
 pub use pow_core::api::*;
-use pow_core::pages::routes::{PathParams, QueryParams, Verb};
+use pow_core::pages::routes::{QueryParams, Verb};
 use pow_core::session::tokens::Tokens;
 use pow_core::session::CookieSession;
 use pow_core::PowConfig;
@@ -153,14 +153,9 @@ async fn screen(
 
 /// Runs `route` of `api` for `req`.
 async fn serve(mut req: Request, route: Arc<ApiRoute>, api: ApiService) -> Response {
-    let path = match req.extract_parts::<RawPathParams>().await {
-        Ok(params) => PathParams(
-            params
-                .iter()
-                .map(|(name, value)| (name.to_owned(), value.to_owned()))
-                .collect(),
-        ),
-        Err(rejection) => return rejection.into_response(),
+    let path = match crate::web::path_params(&mut req, route.path).await {
+        Ok(path) => path,
+        Err(rejection) => return rejection,
     };
     let (parts, body) = req.into_parts();
     let Ok(body) = to_bytes(body, MAX_BODY_BYTES).await else {

@@ -183,17 +183,10 @@ async fn run_page(mut req: Request, verb: Verb, here: Arc<[PageRoute]>) -> Respo
         let allow = routes::allow(&here);
         return (StatusCode::METHOD_NOT_ALLOWED, [(header::ALLOW, allow)]).into_response();
     }
-    let (path, req) = match req.extract_parts::<RawPathParams>().await {
-        Ok(params) => (
-            PathParams(
-                params
-                    .iter()
-                    .map(|(name, value)| (name.to_owned(), value.to_owned()))
-                    .collect(),
-            ),
-            req,
-        ),
-        Err(rejection) => return rejection.into_response(),
+    let template = here.first().map_or("", |route| route.path);
+    let path = match path_params(&mut req, template).await {
+        Ok(path) => path,
+        Err(rejection) => return rejection,
     };
     let (parts, pow, form) = if verb == Verb::Get {
         let (mut parts, _) = req.into_parts();
@@ -246,6 +239,46 @@ async fn unlock(Path(token): Path<String>, req: Request) -> Response {
     }
 }
 
+/// `413` for a body over the limit, as text (as actix-web answers it).
+pub(crate) fn too_large() -> Response {
+    (
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "The request body is larger than this address takes.",
+    )
+        .into_response()
+}
+
+/// The path parameters of `req`, a request for the route `template`: percent-decoded, and
+/// a parameter that does not decode to UTF-8 (`%ff`) taken as it was sent, as actix-web
+/// leaves it; the engine then answers it as any other bad value (an unknown link, say)
+/// instead of a bare `400`.
+pub(crate) async fn path_params(req: &mut Request, template: &str) -> Result<PathParams, Response> {
+    match req.extract_parts::<RawPathParams>().await {
+        Ok(params) => Ok(PathParams(
+            params
+                .iter()
+                .map(|(name, value)| (name.to_owned(), value.to_owned()))
+                .collect(),
+        )),
+        Err(axum::extract::rejection::RawPathParamsRejection::InvalidUtf8InPathParam(_)) => {
+            // Aligned from the end: a router nested under a mount point sees the path
+            // under it, the template is the route's own.
+            let sent = req.uri().path().rsplit('/');
+            Ok(PathParams(
+                template
+                    .rsplit('/')
+                    .zip(sent)
+                    .filter_map(|(part, value)| {
+                        let name = part.strip_prefix('{')?.strip_suffix('}')?;
+                        Some((name.to_owned(), value.to_owned()))
+                    })
+                    .collect(),
+            ))
+        }
+        Err(rejection) => Err(rejection.into_response()),
+    }
+}
+
 /// The request's parts, its [`Pow`] and its form (at most [`MAX_FORM_BYTES`]: `413`
 /// beyond).
 async fn read_form(req: Request) -> Result<(Parts, Pow, FormData), Response> {
@@ -255,7 +288,7 @@ async fn read_form(req: Request) -> Result<(Parts, Pow, FormData), Response> {
         .map_err(IntoResponse::into_response)?;
     let body = to_bytes(body, MAX_FORM_BYTES)
         .await
-        .map_err(|_| StatusCode::PAYLOAD_TOO_LARGE.into_response())?;
+        .map_err(|_| too_large())?;
     Ok((parts, pow, FormData::parse(&body)))
 }
 
