@@ -1085,20 +1085,13 @@ fn every_password_change_ends_every_other_credential() {
                 assert_eq!(res.status, 302, "{way}: {}", res.body);
             }
             "reset link" => {
-                let sent = mailer.count_to(email);
-                let res = post_form(
+                let link = mailed_link(
                     &mut Client::new(pages),
-                    "/reset-password/new",
-                    "/reset-password",
+                    &mailer,
+                    ("/reset-password/new", "/reset-password"),
                     &[("user[email]", email)],
+                    email,
                 );
-                assert_eq!(res.status, 302);
-                let deadline = std::time::Instant::now() + Duration::from_secs(10);
-                while mailer.count_to(email) <= sent {
-                    assert!(std::time::Instant::now() < deadline, "no reset mail");
-                    std::thread::sleep(Duration::from_millis(5));
-                }
-                let link = link_in_last_mail(&mailer, email);
                 let mut stranger = Client::new(pages);
                 let res = post_form(
                     &mut stranger,
@@ -1154,6 +1147,48 @@ fn next_link(mailer: &MemoryMailer, to: &str, sent: usize) -> String {
     link_in_last_mail(mailer, to)
 }
 
+/// Posts `fields` from `page` to `path` (expecting the redirect that follows a mailed
+/// link) and gives the path of the link mailed to `to`.
+fn mailed_link(
+    c: &mut Client,
+    mailer: &MemoryMailer,
+    (page, path): (&str, &str),
+    fields: &[(&str, &str)],
+    to: &str,
+) -> String {
+    let sent = mailer.count_to(to);
+    let res = post_form(c, page, path, fields);
+    assert_eq!(res.status, 302, "{path}: {}", res.body);
+    next_link(mailer, to, sent)
+}
+
+/// As the signed-in admin `c`: an invitation to `eve@example.com`, and the organization
+/// `acme` with an invitation to `fay@example.com`; their links.
+fn invitation_links(c: &mut Client, mailer: &MemoryMailer) -> (String, String) {
+    let invitation = mailed_link(
+        c,
+        mailer,
+        ("/invitations/new", "/invitations"),
+        &[("user[email]", "eve@example.com")],
+        "eve@example.com",
+    );
+    let res = post_form(
+        c,
+        "/organizations",
+        "/organizations",
+        &[("user[name]", "Acme"), ("user[slug]", "acme")],
+    );
+    assert_eq!(res.status, 302, "{}", res.body);
+    let organization = mailed_link(
+        c,
+        mailer,
+        ("/organizations/acme", "/organizations/acme/invite"),
+        &[("user[email]", "fay@example.com"), ("user[role]", "member")],
+        "fay@example.com",
+    );
+    (invitation, organization)
+}
+
 /// What a fresh browser is answered at `path`: status, where it is sent, and the flash
 /// texts of the page it lands on.
 fn answer_at(pages: std::net::SocketAddr, path: &str) -> (u16, String, Vec<String>) {
@@ -1190,36 +1225,12 @@ fn one_time_values_are_bound_to_their_purpose() {
     let pages = serve_demo(config, None);
     register_confirmed(&mut c, &mailer, "boss@example.com", "valid passphrase 1");
     sign_in(&mut c, "boss@example.com", "valid passphrase 1");
-    let mut links = Vec::new();
     // An invitation and an organization invitation, to two new addresses.
-    let sent = mailer.count_to("eve@example.com");
-    let res = post_form(
-        &mut c,
-        "/invitations/new",
-        "/invitations",
-        &[("user[email]", "eve@example.com")],
-    );
-    assert_eq!(res.status, 302, "{}", res.body);
-    links.push(("invitation", next_link(&mailer, "eve@example.com", sent)));
-    let res = post_form(
-        &mut c,
-        "/organizations",
-        "/organizations",
-        &[("user[name]", "Acme"), ("user[slug]", "acme")],
-    );
-    assert_eq!(res.status, 302, "{}", res.body);
-    let sent = mailer.count_to("fay@example.com");
-    let res = post_form(
-        &mut c,
-        "/organizations/acme",
-        "/organizations/acme/invite",
-        &[("user[email]", "fay@example.com"), ("user[role]", "member")],
-    );
-    assert_eq!(res.status, 302, "{}", res.body);
-    links.push((
-        "organization invitation",
-        next_link(&mailer, "fay@example.com", sent),
-    ));
+    let (invitation, organization) = invitation_links(&mut c, &mailer);
+    let mut links = vec![
+        ("invitation", invitation),
+        ("organization invitation", organization),
+    ];
     // A confirmation, a reset and a passwordless link of a new account.
     let mut c = Client::new(pages);
     let sent = mailer.count_to("ann@example.com");
@@ -1229,15 +1240,14 @@ fn one_time_values_are_bound_to_their_purpose() {
     );
     links.push(("confirmation", next_link(&mailer, "ann@example.com", sent)));
     let mut c = Client::new(pages);
-    let sent = mailer.count_to("ann@example.com");
-    let res = post_form(
+    let reset = mailed_link(
         &mut c,
-        "/reset-password/new",
-        "/reset-password",
+        &mailer,
+        ("/reset-password/new", "/reset-password"),
         &[("user[email]", "ann@example.com")],
+        "ann@example.com",
     );
-    assert_eq!(res.status, 302, "{}", res.body);
-    links.push(("reset", next_link(&mailer, "ann@example.com", sent)));
+    links.push(("reset", reset));
     let sent = mailer.count_to("ann@example.com");
     let res = post_form(
         &mut c,
@@ -1298,28 +1308,7 @@ fn every_sign_up_path_asks_for_the_apps_fields() {
     assert!(asks_for_a_name(&c.get("/registration/new").body));
     register_confirmed(&mut c, &mailer, "boss@example.com", "valid passphrase 1");
     sign_in(&mut c, "boss@example.com", "valid passphrase 1");
-    let sent = mailer.count_to("eve@example.com");
-    post_form(
-        &mut c,
-        "/invitations/new",
-        "/invitations",
-        &[("user[email]", "eve@example.com")],
-    );
-    let invitation = next_link(&mailer, "eve@example.com", sent);
-    post_form(
-        &mut c,
-        "/organizations",
-        "/organizations",
-        &[("user[name]", "Acme"), ("user[slug]", "acme")],
-    );
-    let sent = mailer.count_to("fay@example.com");
-    post_form(
-        &mut c,
-        "/organizations/acme",
-        "/organizations/acme/invite",
-        &[("user[email]", "fay@example.com"), ("user[role]", "member")],
-    );
-    let organization = next_link(&mailer, "fay@example.com", sent);
+    let (invitation, organization) = invitation_links(&mut c, &mailer);
     let password = "valid passphrase 2";
     for (link, post_to, method) in [
         (
