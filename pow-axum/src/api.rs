@@ -81,16 +81,29 @@ pub fn router<S: Clone + Send + Sync + 'static>(
 }
 
 /// Runs `req`, and answers a bare `405` (a method the route does not take) as the API's
-/// JSON answer ([`ApiError::method_not_allowed`]), its `Allow` header kept.
+/// JSON answer ([`json_if_bare_405`]).
 async fn json_405(config: &PowConfig, req: Request, next: Next) -> Response {
-    let (parts, body) = req.into_parts();
-    let facts = crate::facts::read(&parts, config);
-    let res = next.run(Request::from_parts(parts, body)).await;
+    let accept_language = req.headers().get(header::ACCEPT_LANGUAGE).cloned();
+    json_if_bare_405(config, accept_language, next.run(req).await)
+}
+
+/// `res`, or for a bare `405` (axum's own, with no body) the API's JSON answer
+/// ([`ApiError::method_not_allowed`]) in the language `accept_language` asks for, its
+/// `Allow` header kept. Nothing is read from the request unless it is one.
+fn json_if_bare_405(
+    config: &PowConfig,
+    accept_language: Option<HeaderValue>,
+    res: Response,
+) -> Response {
     if res.status() != StatusCode::METHOD_NOT_ALLOWED
         || axum::body::HttpBody::size_hint(res.body()).exact() != Some(0)
     {
         return res;
     }
+    let facts = pow_core::request::RequestFacts {
+        accept_language: accept_language.and_then(|v| v.to_str().ok().map(str::to_owned)),
+        ..Default::default()
+    };
     let lang = language(Some(config), &facts);
     let mut answer = crate::api_response(&ApiError::method_not_allowed(Some(config), &lang));
     if let Some(allow) = res.headers().get(header::ALLOW) {
@@ -343,11 +356,7 @@ where
                 None => None,
             };
             let refused = token.is_some() && current.is_none();
-            let accept_language = req
-                .headers()
-                .get(header::ACCEPT_LANGUAGE)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned);
+            let accept_language = req.headers().get(header::ACCEPT_LANGUAGE).cloned();
             req.extensions_mut()
                 .insert(RequestState(Arc::new(StateInner {
                     config: shared.config.clone(),
@@ -357,23 +366,8 @@ where
                     bearer: Some(refused),
                 })));
             let res = inner.call(req).await?.into_response();
-            if res.status() != StatusCode::METHOD_NOT_ALLOWED
-                || axum::body::HttpBody::size_hint(res.body()).exact() != Some(0)
-            {
-                return Ok(res);
-            }
             // A method the app's route does not take: the API's JSON `405`.
-            let facts = pow_core::request::RequestFacts {
-                accept_language,
-                ..Default::default()
-            };
-            let lang = language(Some(&shared.config), &facts);
-            let err = ApiError::method_not_allowed(Some(&shared.config), &lang);
-            let mut answer = crate::api_response(&err);
-            if let Some(allow) = res.headers().get(header::ALLOW) {
-                answer.headers_mut().insert(header::ALLOW, allow.clone());
-            }
-            Ok(answer)
+            Ok(json_if_bare_405(&shared.config, accept_language, res))
         })
     }
 }
