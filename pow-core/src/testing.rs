@@ -1,6 +1,6 @@
 //! Test helpers of the engine (feature `test-util`): test database and Redis URLs from the
 //! environment, users made in test setup, a store dump, a held hashing pool, a CAPTCHA that
-//! accepts a known answer, a users context racing a password change, and readers of JSON
+//! accepts a known answer, a users context racing a password change, one with slow inserts, and readers of JSON
 //! answers and OpenAPI documents. pow-actix's `testing` adds the HTTP helpers and
 //! re-exports these.
 //!
@@ -187,6 +187,73 @@ impl crate::captcha::CaptchaVerifier for TestCaptcha {
         _timeout: std::time::Duration,
     ) -> Result<bool, crate::captcha::CaptchaError> {
         Ok(answer == "pass")
+    }
+}
+
+/// A users context whose written inserts take at least `delay` (as a commit to a slow
+/// disk would), while an insert refused as taken comes back at once: the asymmetry an
+/// equal-time refusal has to hide, made large enough to see over HTTP.
+#[derive(Clone)]
+pub struct SlowInserts {
+    inner: std::sync::Arc<dyn crate::users::UsersContext>,
+    delay: std::time::Duration,
+}
+
+impl SlowInserts {
+    /// Wraps `inner`: its written inserts take `delay` longer.
+    pub fn new(inner: impl crate::users::UsersContext, delay: std::time::Duration) -> Self {
+        Self {
+            inner: std::sync::Arc::new(inner),
+            delay,
+        }
+    }
+}
+
+impl crate::users::UsersContext for SlowInserts {
+    #[cfg(any(feature = "sqlite", feature = "postgres"))]
+    fn diesel(&self) -> Option<&crate::users::diesel::DieselUsersContext> {
+        self.inner.diesel()
+    }
+
+    fn get_by(
+        &self,
+        schema: &crate::users::UserSchema,
+        field: &str,
+        value: &crate::users::Value,
+    ) -> Result<Option<User>, PowError> {
+        self.inner.get_by(schema, field, value)
+    }
+
+    fn insert(
+        &self,
+        schema: &crate::users::UserSchema,
+        changes: &crate::users::Changes,
+    ) -> Result<User, crate::users::WriteError> {
+        let inserted = self.inner.insert(schema, changes)?;
+        std::thread::sleep(self.delay);
+        Ok(inserted)
+    }
+
+    fn update_fields(
+        &self,
+        schema: &crate::users::UserSchema,
+        user: &User,
+        changes: &crate::users::Changes,
+    ) -> Result<User, crate::users::WriteError> {
+        self.inner.update_fields(schema, user, changes)
+    }
+
+    fn delete(&self, schema: &crate::users::UserSchema, user: &User) -> Result<(), PowError> {
+        self.inner.delete(schema, user)
+    }
+
+    fn list_by(
+        &self,
+        schema: &crate::users::UserSchema,
+        field: &str,
+        value: &crate::users::Value,
+    ) -> Result<Vec<User>, PowError> {
+        self.inner.list_by(schema, field, value)
     }
 }
 

@@ -188,6 +188,8 @@ struct Setup {
     builder: Box<dyn FnOnce(PowConfigBuilder) -> PowConfigBuilder>,
     /// Runs instead of the bundled migrations (own table shape), or after them.
     sql: Option<(&'static str, bool)>,
+    /// Written inserts take this much longer ([`pow_core::testing::SlowInserts`]).
+    slow_inserts: Option<Duration>,
 }
 
 impl Setup {
@@ -197,14 +199,19 @@ impl Setup {
             db: Db::sqlite(),
             builder: Box::new(|b| b),
             sql: None,
+            slow_inserts: None,
         }
     }
 
     fn start(self) -> Harness {
         let mailer = MemoryMailer::new();
         let users = DieselUsersContext::connect(&self.db.url()).unwrap();
-        let builder = PowConfig::builder("i".repeat(64))
-            .users(users.clone())
+        let builder = PowConfig::builder("i".repeat(64));
+        let builder = match self.slow_inserts {
+            Some(delay) => builder.users(pow_core::testing::SlowInserts::new(users.clone(), delay)),
+            None => builder.users(users.clone()),
+        };
+        let builder = builder
             .hasher(Pbkdf2Hasher::new(1))
             .mailer(mailer.clone())
             .base_url("http://localhost")
@@ -563,6 +570,40 @@ fn inviting_a_taken_email_answers_and_works_like_a_new_one() {
     let res = invite(&mut alice, "email", "");
     assert_eq!(res.status, 200);
     assert!(text(&res).contains("can't be blank"), "{}", res.body);
+}
+
+/// Inviting an address with an account answers as fast as inviting a new one: the
+/// insert refused as taken is held as long as a written one takes. Written inserts are
+/// made slow here, so a refusal that comes back at once would show.
+fn a_taken_address_takes_as_long_to_invite_as_a_new_one() {
+    const WRITE: Duration = Duration::from_millis(300);
+    let mut setup = Setup::new(Invitation::new());
+    setup.slow_inserts = Some(WRITE);
+    let h = setup.start();
+    let mut carol = h.client();
+    register(&mut carol, "email", "carol@example.com");
+    let mut alice = h.client();
+    register(&mut alice, "email", "alice@example.com");
+
+    let mut timed = |to: &str| {
+        let page = alice.get("/invitations/new");
+        assert_eq!(page.status, 200, "{}", page.body);
+        let started = std::time::Instant::now();
+        let res = alice.post(
+            "/invitations",
+            &[("_csrf_token", &page.csrf()), ("user[email]", to)],
+        );
+        (res.status, res.location().to_owned(), started.elapsed())
+    };
+    let new = timed("dave@example.com");
+    let taken = timed("carol@example.com");
+    assert_eq!((new.0, &new.1), (taken.0, &taken.1), "the same answer");
+    assert!(new.2 >= WRITE, "a new address was written in {:?}", new.2);
+    assert!(
+        taken.2 >= WRITE,
+        "a taken address was answered in {:?}, a written insert takes {WRITE:?}",
+        taken.2
+    );
 }
 
 fn taken_email_is_shown_without_enumeration_protection() {
@@ -1531,6 +1572,7 @@ pow_testkit::on_both!(
     invite_mail_accept_sign_in_and_no_reuse,
     invited_by_relation_is_stored,
     inviting_a_taken_email_answers_and_works_like_a_new_one,
+    a_taken_address_takes_as_long_to_invite_as_a_new_one,
     taken_email_is_shown_without_enumeration_protection,
     signed_out_users_cannot_invite,
     who_may_invite_refusal_is_forbidden,

@@ -381,6 +381,7 @@ impl PowConfigBuilder {
                         .hasher_arc(self.hasher),
                     hooks,
                     verifier,
+                    insert_pace: crate::users::InsertPace::default(),
                 },
                 rate_limits: self.rate_limits,
                 in_flight: Arc::default(),

@@ -173,7 +173,8 @@ pub trait UsersContext: Send + Sync + 'static {
     }
 
     /// Writes a changeset: an invalid one comes back unchanged; a new password is hashed;
-    /// a unique violation becomes a `taken` error on its field.
+    /// a unique violation becomes a `taken` error on its field, after as long as a
+    /// written insert takes ([`InsertPace`](super::InsertPace)).
     fn apply(
         &self,
         schema: &UserSchema,
@@ -195,7 +196,18 @@ pub trait UsersContext: Send + Sync + 'static {
         let result = match &cs.data {
             Some(user) if changes.is_empty() => Ok(user.clone()),
             Some(user) => self.update_fields(schema, user, &changes),
-            None => self.insert(schema, &changes),
+            None => {
+                // A refused insert lasts as long as a written one: where the refusal
+                // is hidden, its speed would tell a taken user id from a new one.
+                let started = std::time::Instant::now();
+                let inserted = self.insert(schema, &changes);
+                match &inserted {
+                    Ok(_) => schema.insert_pace().written(started.elapsed()),
+                    Err(WriteError::Unique(_)) => schema.insert_pace().hold_refused(started),
+                    Err(WriteError::Other(_)) => {}
+                }
+                inserted
+            }
         };
         match result {
             Ok(user) => Ok(Ok(user)),

@@ -22,6 +22,7 @@ mod context;
 pub mod diesel;
 mod handle;
 mod migrations;
+mod pace;
 mod schema;
 mod tokens;
 pub mod validation;
@@ -34,6 +35,7 @@ pub use changeset::{Changeset, ChangesetAction, ChangesetHook, ValidationError, 
 pub use context::{UsersContext, WriteError};
 pub use handle::Users;
 pub use migrations::{Migrations, SqlMigration};
+pub use pace::InsertPace;
 pub use schema::UserSchema;
 
 /// Form or JSON parameters for a user (`user[email]`, `user[password]`, ...), by field name.

@@ -34,6 +34,7 @@ pub struct UserSchema {
     pub(crate) hasher: PooledHasher,
     pub(crate) hooks: Vec<Arc<dyn ChangesetHook>>,
     pub(crate) verifier: MessageVerifier,
+    pub(crate) insert_pace: super::InsertPace,
 }
 
 impl std::fmt::Debug for UserSchema {
@@ -77,6 +78,12 @@ impl UserSchema {
     /// pool thread has done the work (call them off the async executor).
     pub fn hasher(&self) -> &dyn PasswordHasher {
         &self.hasher
+    }
+
+    /// How long recent written inserts took: a refused insert is held as long (see
+    /// [`InsertPace`](super::InsertPace)).
+    pub fn insert_pace(&self) -> &super::InsertPace {
+        &self.insert_pace
     }
 
     /// The pool password hashing runs on.
