@@ -265,6 +265,23 @@ pub fn response(answer: ApiAnswer) -> Response {
 /// reads no cookie. A route that needs a user answers a client without one `401` in the
 /// API's envelope (`WWW-Authenticate: Bearer`; the code `invalid_token` when the token that
 /// came was refused), whatever its `Accept` header; a failing store answers `503`.
+///
+/// # Example
+/// ```
+/// use axum::{routing::get, Router};
+/// use pow_axum::api::{self, ApiLayer, ApiOptions};
+/// use pow_axum::{CurrentUser, PowConfig};
+///
+/// let config = PowConfig::builder("s".repeat(64)).build()?;
+/// let app: Router = Router::new()
+///     .route("/api/v1/me", get(|CurrentUser(user): CurrentUser| async move {
+///         api::answer(200, serde_json::json!({ "id": user.id }))
+///     }))
+///     .layer(ApiLayer::new(config.clone()))
+///     // The engine's JSON endpoints (sign-in, tokens, ...) and the OpenAPI document.
+///     .merge(api::router(&config, ApiOptions::new()));
+/// # Ok::<(), pow_axum::PowError>(())
+/// ```
 #[derive(Clone)]
 pub struct ApiLayer {
     shared: Arc<Shared>,

@@ -160,6 +160,29 @@ impl<S: Send + Sync> FromRequestParts<S> for MaybeUser {
 /// actix-web layer does. It is the engine's [`SessionHandle`] (hand `&mut pow` to a flow)
 /// and [`Client`] (to the extensions' callbacks), and it is `Send`: the flows run in an
 /// axum handler as they are.
+///
+/// # Example
+/// ```
+/// use axum::response::Html;
+/// use pow_axum::views::escape_html;
+/// use pow_axum::Pow;
+///
+/// /// A page of the app's own: the last action's message and a sign-out button.
+/// async fn home(pow: Pow) -> Html<String> {
+///     let flash = pow.take_flash();
+///     let message = flash.info.or(flash.error).unwrap_or_default();
+///     let signed_in = pow.current.as_ref().map(|current| current.user.id);
+///     Html(format!(
+///         r#"<p>{}</p><p>user: {signed_in:?}</p>
+///         <form action="/session" method="post">
+///         <input type="hidden" name="_method" value="DELETE">
+///         <input type="hidden" name="_csrf_token" value="{}">
+///         <button>Sign out</button></form>"#,
+///         escape_html(&message),
+///         escape_html(&pow.csrf_token()),
+///     ))
+/// }
+/// ```
 #[derive(Clone, Debug)]
 pub struct Pow {
     /// The setup of the layer serving the request.
@@ -179,6 +202,32 @@ pub struct Pow {
     device: Option<browser::RecordedDevice>,
     /// The request's `Cookie` headers, joined (what [`Client::cookie`] reads).
     cookies: Option<String>,
+}
+
+impl Pow {
+    /// The CSRF token for a form of your own that posts to pow-rs (the sign-out button,
+    /// say): put it in a hidden `_csrf_token` field, as pow-actix's `csrf_token` does.
+    ///
+    /// ```
+    /// async fn sign_out_button(pow: pow_axum::Pow) -> String {
+    ///     format!(
+    ///         r#"<form action="/session" method="post">
+    ///         <input type="hidden" name="_method" value="DELETE">
+    ///         <input type="hidden" name="_csrf_token" value="{}">
+    ///         <button>Sign out</button></form>"#,
+    ///         pow.csrf_token()
+    ///     )
+    /// }
+    /// ```
+    pub fn csrf_token(&self) -> String {
+        pow_core::session::csrf::token(&self.cookie)
+    }
+
+    /// Takes the flash messages of the last action (a sign-in's "welcome back", a mailed
+    /// link's "check your e-mail") to show them once, as pow-actix's `flash::take` does.
+    pub fn take_flash(&self) -> pow_core::session::flash::Flash {
+        pow_core::session::flash::take(&self.cookie)
+    }
 }
 
 impl Pow {

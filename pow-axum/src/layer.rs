@@ -46,6 +46,25 @@ use crate::response::error_response;
 ///
 /// A store that fails answers `503 Service Unavailable` with `Retry-After`.
 ///
+/// # Example
+/// ```no_run
+/// use std::net::SocketAddr;
+/// use axum::{routing::get, Router};
+/// use pow_axum::{CurrentUser, PowConfig, PowLayer};
+///
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// let config = PowConfig::builder("s".repeat(64)).build()?;
+/// let app = Router::new()
+///     .route("/me", get(|user: CurrentUser| async move { format!("user {}", user.id) }))
+///     .merge(pow_axum::web::router(&config))
+///     // Last: a layer wraps the routes added before it.
+///     .layer(PowLayer::new(config));
+/// let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
+/// axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).await?;
+/// # Ok(())
+/// # }
+/// ```
+///
 /// [`Router`]: axum::Router
 #[derive(Clone)]
 pub struct PowLayer {

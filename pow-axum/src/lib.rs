@@ -40,7 +40,10 @@
 //! Serve the router with `into_make_service_with_connect_info::<SocketAddr>()` so that
 //! rate limits, audit events and session lists see the client's address.
 //!
-//! Guides: [getting started](https://github.com/pow-rs/pow-rs/blob/main/guides/getting-started.md),
+//! Guides: [pow-rs on axum](https://github.com/pow-rs/pow-rs/blob/main/guides/axum.md)
+//! (a complete first app: install, users, pages, serving, signing out, a protected page),
+//! [getting started](https://github.com/pow-rs/pow-rs/blob/main/guides/getting-started.md)
+//! (the same app on actix-web, with more on each step),
 //! [configuration](https://github.com/pow-rs/pow-rs/blob/main/guides/configuration.md).
 //!
 //! ## Features

@@ -52,6 +52,24 @@ use crate::extract::Pow;
 /// (`Router::new().nest("/auth", router)`) and tells the setup
 /// ([`mount_path`](pow_core::PowConfigBuilder::mount_path)) so that links and redirects
 /// point inside it.
+///
+/// # Example
+/// ```
+/// use axum::Router;
+/// use pow_axum::{PowConfig, PowLayer};
+///
+/// let config = PowConfig::builder("s".repeat(64)).build()?;
+/// // The pages under /auth: /auth/session/new, /auth/registration/new, ...
+/// let config_under_auth = PowConfig::builder("s".repeat(64)).mount_path("/auth").build()?;
+/// let app: Router = Router::new()
+///     .nest("/auth", pow_axum::web::router(&config_under_auth))
+///     .layer(PowLayer::new(config_under_auth));
+/// // At the root:
+/// let root: Router = Router::new()
+///     .merge(pow_axum::web::router(&config))
+///     .layer(PowLayer::new(config));
+/// # Ok::<(), pow_axum::PowError>(())
+/// ```
 pub fn router<S: Clone + Send + Sync + 'static>(config: &pow_core::PowConfig) -> Router<S> {
     let table = routes::page_routes(config);
     let mut router = Router::new().route("/session/unlock/{token}", get(unlock));
@@ -555,6 +573,29 @@ fn rendered(
         );
     }
     Ok(res)
+}
+
+/// The headers every pow-rs page carries, for pages of your own in the same style: no
+/// framing by other sites (clickjacking), in the old and the CSP form, and no
+/// content-type sniffing (pow-actix's function of the same name).
+pub fn page_security_headers() -> impl Iterator<Item = (HeaderName, HeaderValue)> {
+    PAGE_HEADERS
+        .into_iter()
+        .filter(|(name, _)| *name != "cache-control")
+        .map(|(name, value)| {
+            (
+                HeaderName::from_static(name),
+                HeaderValue::from_static(value),
+            )
+        })
+}
+
+/// `Cache-Control: no-store`, for a page that shows who is signed in.
+pub fn no_store() -> (HeaderName, HeaderValue) {
+    (
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("no-cache, no-store, must-revalidate"),
+    )
 }
 
 /// A `302 Found` to `location`, never stored.

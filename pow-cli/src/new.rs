@@ -1,4 +1,4 @@
-//! `pow new`: a new actix-web app with pow-rs, ready for `cargo run`, the way
+//! `pow new`: a new actix-web or axum app with pow-rs, ready for `cargo run`, the way
 //! `mix pow.install` or Devise's generators start an app.
 //!
 //! It writes `Cargo.toml` (pow-rs by version, or by path to a checkout with `--path`),
@@ -19,6 +19,65 @@ use crate::{Ext, Failure};
 
 const MAIN_RS: &str = include_str!("../templates/new/main.rs.tmpl");
 const CARGO_TOML: &str = include_str!("../templates/new/Cargo.toml.tmpl");
+const MAIN_RS_AXUM: &str = include_str!("../templates/new/main-axum.rs.tmpl");
+const CARGO_TOML_AXUM: &str = include_str!("../templates/new/Cargo-axum.toml.tmpl");
+
+/// What `templates/pow/README.md` says: the app does not read these files by itself.
+const TEMPLATES_README: &str = "\
+# pow-rs' templates, to start your own pages
+
+These are the sources of the pages and mails pow-rs renders. pow-rs compiles its own copy
+into the app: the app does not read this folder, and editing a file here changes nothing
+until your code renders it.
+
+- To restyle, keep pow-rs' pages and add your stylesheet (the `pow-*` classes are stable).
+- To use your own layout, copy the pages you want into your app's templates (askama reads
+  the same syntax), render them in a `Views` implementation and hand it to
+  `PowConfig::builder(..).views(..)`; pages you do not list keep pow-rs' look.
+- Mails work the same way through `MailViews` (`.mail_views(..)`).
+
+guides/routes-messages-pages.md and guides/mailer.md show both, with the data each page
+receives.
+";
+
+/// Whether the pow-rs crates are on crates.io: until they are, an app that depends on
+/// them by version does not build, and `pow new` without `--path` says so.
+const PUBLISHED: bool = false;
+
+/// The web framework a new app is written on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum Framework {
+    /// actix-web, through `pow-actix`.
+    Actix,
+    /// axum, through `pow-axum`.
+    Axum,
+}
+
+impl Framework {
+    /// The pow-rs crate of the framework.
+    fn package(self) -> &'static str {
+        match self {
+            Framework::Actix => "pow-actix",
+            Framework::Axum => "pow-axum",
+        }
+    }
+
+    /// The framework's name as its users write it.
+    fn label(self) -> &'static str {
+        match self {
+            Framework::Actix => "actix-web",
+            Framework::Axum => "axum",
+        }
+    }
+
+    /// The templates of `src/main.rs` and `Cargo.toml`.
+    fn templates(self) -> (&'static str, &'static str) {
+        match self {
+            Framework::Actix => (MAIN_RS, CARGO_TOML),
+            Framework::Axum => (MAIN_RS_AXUM, CARGO_TOML_AXUM),
+        }
+    }
+}
 const ENV: &str = include_str!("../templates/new/env.tmpl");
 const GITIGNORE: &str = include_str!("../templates/new/gitignore.tmpl");
 
@@ -33,6 +92,9 @@ pub(crate) const DEFAULT_EXTENSIONS: [Ext; 3] = [
 pub(crate) struct New {
     /// The folder to create (missing or empty); its name is the crate's.
     dir: PathBuf,
+    /// The web framework the app is written on.
+    #[arg(long, value_enum, default_value_t = Framework::Actix)]
+    framework: Framework,
     /// A pow-rs checkout to depend on by path (until the crates are published); without
     /// it the app depends on version 0.1.
     #[arg(long, value_name = "CHECKOUT")]
@@ -67,7 +129,7 @@ struct ExtCode {
     label: &'static str,
 }
 
-fn code(ext: Ext) -> ExtCode {
+fn code(ext: Ext, framework: Framework) -> ExtCode {
     let (package, path, value, comment, label) = match ext {
         Ext::ResetPassword => (
             "pow-ext-reset-password",
@@ -148,9 +210,18 @@ fn code(ext: Ext) -> ExtCode {
             "pow-ext-api-keys",
             "pow_ext_api_keys::ApiKeys",
             "ApiKeys::new().scopes([\"read\"])",
-            "API keys for scripts, made from the account page with the scopes declared here;\n\
-             a handler checks one with `pow_ext_api_keys::actix::ApiKey` (feature \"actix\",\n\
-             guides/api-keys.md).",
+            match framework {
+                Framework::Actix => {
+                    "API keys for scripts, made from the account page with the scopes declared \
+                     here;\na handler checks one with `pow_ext_api_keys::actix::ApiKey` (feature \
+                     \"actix\",\nguides/api-keys.md)."
+                }
+                Framework::Axum => {
+                    "API keys for scripts, made from the account page with the scopes declared \
+                     here;\na handler checks one with `pow_ext_api_keys::axum::ApiKey` (feature \
+                     \"axum\",\nguides/api-keys.md)."
+                }
+            },
             "API keys",
         ),
     };
@@ -242,10 +313,12 @@ fn source(checkout: Option<&Path>, package: &str) -> Result<String, Failure> {
 /// The files of the app, as `(path, contents)`.
 fn files(
     name: &str,
+    framework: Framework,
     extensions: &[Ext],
     checkout: Option<&Path>,
 ) -> Result<Vec<(String, String)>, Failure> {
-    let codes: Vec<ExtCode> = extensions.iter().map(|ext| code(*ext)).collect();
+    let codes: Vec<ExtCode> = extensions.iter().map(|ext| code(*ext, framework)).collect();
+    let (main_rs, cargo_toml) = framework.templates();
 
     let mut dependencies = String::new();
     for code in &codes {
@@ -256,8 +329,8 @@ fn files(
             source(checkout, code.package)?
         );
     }
-    let cargo_toml = CARGO_TOML
-        .replace("{{source}}", &source(checkout, "pow-actix")?)
+    let cargo_toml = cargo_toml
+        .replace("{{source}}", &source(checkout, framework.package())?)
         .replace("{{dependencies}}", &dependencies)
         .replace("{{name}}", name);
 
@@ -280,7 +353,7 @@ fn files(
         .into_iter()
         .chain(codes.iter().map(|code| code.label))
         .collect();
-    let main_rs = MAIN_RS
+    let main_rs = main_rs
         .replace("{{uses}}", &uses)
         .replace("{{setup}}", setup)
         .replace("{{extensions}}", &chain)
@@ -373,17 +446,18 @@ pub(crate) fn run(new: New) -> Result<(), Failure> {
                 .to_owned(),
         ));
     }
-    for (path, contents) in files(&name, &extensions, checkout.as_deref())? {
+    for (path, contents) in files(&name, new.framework, &extensions, checkout.as_deref())? {
         crate::write(&new.dir.join(path), &contents)?;
     }
     if new.templates {
-        crate::run_export(crate::Export::Templates {
-            out: new.dir.join("templates").join("pow"),
-        })?;
+        let out = new.dir.join("templates").join("pow");
+        crate::run_export(crate::Export::Templates { out: out.clone() })?;
+        crate::write(&out.join("README.md"), TEMPLATES_README)?;
     }
     let steps = next_steps(
         &name,
         &new.dir,
+        new.framework,
         &extensions,
         checkout.is_some(),
         new.templates,
@@ -397,27 +471,32 @@ pub(crate) fn run(new: New) -> Result<(), Failure> {
 fn next_steps(
     name: &str,
     dir: &Path,
+    framework: Framework,
     extensions: &[Ext],
     by_path: bool,
     templates: bool,
 ) -> String {
-    let labels: Vec<&str> = extensions.iter().map(|ext| code(*ext).label).collect();
+    let labels: Vec<&str> = extensions
+        .iter()
+        .map(|ext| code(*ext, framework).label)
+        .collect();
     let mut text = format!(
         "\nCreated {name} in {}: sign-up and sign-in{}{}.\n\n",
         dir.display(),
         if labels.is_empty() { "" } else { ", " },
         labels.join(", ")
     );
+    let _ = writeln!(text, "  Cargo.toml      pow-rs and {}", framework.label());
     text.push_str(
-        "  Cargo.toml      pow-rs and actix-web\n\
+        "\
          \x20 src/main.rs     the app: SQLite database app.db, sessions in memory, home page /\n\
          \x20 .env            a fresh SECRET_KEY_BASE and the other settings (not for git)\n\
          \x20 .gitignore      target/, *.db, .env, mail/\n",
     );
     if templates {
         text.push_str(
-            "  templates/pow/  the page and mail templates, to restyle \
-             (guides/routes-messages-pages.md)\n",
+            "  templates/pow/  pow-rs' page and mail templates, a start for your own Views; \
+             the app\n                  does not read them (templates/pow/README.md)\n",
         );
     }
     let _ = write!(
@@ -431,10 +510,23 @@ fn next_steps(
         text.push_str("Passkeys need a domain: use them at http://localhost:8080.\n");
     }
     if !by_path {
-        text.push_str(
-            "\nThe app depends on pow-rs 0.1 from crates.io; to build against a checkout \
-             instead,\ncreate it with `pow new --path <checkout>`.\n",
-        );
+        if PUBLISHED {
+            text.push_str(
+                "\nThe app depends on pow-rs 0.1 from crates.io; to build against a checkout \
+                 instead,\ncreate it with `pow new --path <checkout>`.\n",
+            );
+        } else {
+            let _ = write!(
+                text,
+                "\nWarning: the app depends on pow-rs 0.1 from crates.io, where it is not \
+                 published yet,\nso `cargo run` cannot find it. Create the app with \
+                 `pow new --path <checkout>` (a clone\nof https://github.com/pow-rs/pow-rs), \
+                 or point each pow-* dependency in Cargo.toml at it:\n  \
+                 {} = {{ git = \"https://github.com/pow-rs/pow-rs\", \
+                 default-features = false, features = [\"sqlite\"] }}\n",
+                framework.package()
+            );
+        }
     }
     text
 }

@@ -88,6 +88,12 @@ fn new_writes_an_app_and_refuses_a_non_empty_folder() {
     ] {
         assert!(stdout.contains(step), "next steps name {step}: {stdout}");
     }
+    // Until the crates are published, an app made without --path cannot build: said.
+    assert!(
+        stdout.contains("not\npublished yet") || stdout.contains("not published yet"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("pow-actix = { git = "), "{stdout}");
 
     let cargo_toml = std::fs::read_to_string(app.join("Cargo.toml")).unwrap();
     assert!(cargo_toml.contains("name = \"my-app\""), "{cargo_toml}");
@@ -201,6 +207,46 @@ fn new_writes_an_app_and_refuses_a_non_empty_folder() {
             .contains("<html")
     );
     assert!(other.join("templates/pow/mail/layout.txt").is_file());
+    // The templates are a start for the app's own views: the app does not read them, and
+    // both the folder and the next steps say so.
+    let readme = std::fs::read_to_string(other.join("templates/pow/README.md")).unwrap();
+    assert!(
+        readme.contains("the app does not read this folder"),
+        "{readme}"
+    );
+    assert!(
+        text(&out.stdout).contains("does not read them"),
+        "{}",
+        text(&out.stdout)
+    );
+
+    // On axum: pow-axum and axum, the same pages and settings.
+    let on_axum = tmp.join("on-axum");
+    let out = pow(&["new", &on_axum.display().to_string(), "--framework", "axum"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("pow-rs and axum"),
+        "{}",
+        text(&out.stdout)
+    );
+    assert!(
+        text(&out.stdout).contains("pow-axum = { git = "),
+        "{}",
+        text(&out.stdout)
+    );
+    let cargo_toml = std::fs::read_to_string(on_axum.join("Cargo.toml")).unwrap();
+    assert!(
+        cargo_toml.contains("pow-axum = { version = \"0.1\""),
+        "{cargo_toml}"
+    );
+    assert!(!cargo_toml.contains("actix"), "{cargo_toml}");
+    let main_rs = std::fs::read_to_string(on_axum.join("src/main.rs")).unwrap();
+    assert!(
+        main_rs.contains(".layer(PowLayer::new(config))"),
+        "{main_rs}"
+    );
+    assert!(!main_rs.contains("actix"), "{main_rs}");
+    assert_formatted(&on_axum.join("src/main.rs"));
 
     // Usage errors and bad input.
     let not_a_checkout = pow(&[
@@ -291,7 +337,7 @@ fn generate(dir: &Path, name: &str, args: &[&str]) -> PathBuf {
     example_binary(name)
 }
 
-/// The example app `name`'s binary: both examples built at once, once per test process,
+/// The example app `name`'s binary: the examples built at once, once per test process,
 /// with the workspace's packages and features, so that the libraries `cargo test
 /// --workspace --all-features` built are reused.
 fn example_binary(name: &str) -> PathBuf {
@@ -331,6 +377,8 @@ fn example_binary(name: &str) -> PathBuf {
                 "new-app",
                 "--bin",
                 "new-app-every-extension",
+                "--bin",
+                "new-app-axum",
                 // A test target (this one, built already): with it the dev-dependencies'
                 // features count, as in `cargo test`, so no library is built again.
                 "--test",
@@ -514,9 +562,20 @@ fn sign_up(browser: &mut Client, email: &str, password: &str) -> pow_actix::test
 
 #[test]
 fn the_new_app_signs_up_confirms_signs_in_and_resets() {
-    let _lock = lock("new-app");
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("new-app");
-    let binary = generate(&dir, "new-app", &[]);
+    signs_up_confirms_signs_in_and_resets("new-app", &[]);
+}
+
+#[test]
+fn the_new_axum_app_signs_up_confirms_signs_in_and_resets() {
+    signs_up_confirms_signs_in_and_resets("new-app-axum", &["--framework", "axum"]);
+}
+
+/// The journey of a newcomer through the app `pow new <args>` writes, kept as the example
+/// `name`: the same steps and answers on either framework.
+fn signs_up_confirms_signs_in_and_resets(name: &str, args: &[&str]) {
+    let _lock = lock(name);
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let binary = generate(&dir, name, args);
     let (server, addr) = Server::start(&binary, &dir);
     let origin = format!("http://{addr}");
     let mail = dir.join("mail");

@@ -574,3 +574,27 @@ impl PageTemplate<'_> {
         self.form.as_ref().is_some_and(|form| form.has_errors())
     }
 }
+
+/// `text` made safe to put into HTML, as the pages' templates escape it: for pages of an
+/// app's own that show a flash message or a user's address.
+///
+/// ```
+/// assert_eq!(
+///     pow_core::views::escape_html(r#"<b>"Tom" & 'Jerry'</b>"#),
+///     "&lt;b&gt;&quot;Tom&quot; &amp; &#39;Jerry&#39;&lt;/b&gt;"
+/// );
+/// ```
+pub fn escape_html(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}

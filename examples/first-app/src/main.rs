@@ -1,20 +1,36 @@
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
 use pow_actix::session::{PowMiddleware, RequireAuthenticated};
 use pow_actix::users::diesel::DieselUsersContext;
+use pow_actix::views::escape_html;
+use pow_actix::web::csrf::csrf_token;
 use pow_actix::{CurrentUser, MaybeUser, PowConfig};
 
 async fn home(req: HttpRequest, MaybeUser(user): MaybeUser) -> HttpResponse {
-    let mut text = match user {
-        Some(user) => format!("Signed in as user {}", user.id),
-        None => "Not signed in".to_owned(),
+    let mut html = match user {
+        // Signing out is a form: a DELETE (HTML forms send it as `_method`) with the
+        // session's CSRF token.
+        Some(user) => format!(
+            r#"<p>Signed in as user {}</p>
+<form action="/session" method="post">
+<input type="hidden" name="_method" value="DELETE">
+<input type="hidden" name="_csrf_token" value="{}">
+<button>Sign out</button>
+</form>"#,
+            user.id,
+            escape_html(&csrf_token(&req))
+        ),
+        None => r#"<p>Not signed in</p>
+<a href="/registration/new">Sign up</a> <a href="/session/new">Sign in</a>"#
+            .to_owned(),
     };
     // The message a pow page left for the next page ("Welcome!" after a sign-up, ...).
     let flash = pow_actix::web::flash::take(&req);
     for message in flash.info.into_iter().chain(flash.error) {
-        text.push('\n');
-        text.push_str(&message);
+        html.push_str(&format!("\n<p>{}</p>", escape_html(&message)));
     }
-    HttpResponse::Ok().body(text)
+    HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .body(html)
 }
 
 async fn dashboard(CurrentUser(user): CurrentUser) -> HttpResponse {

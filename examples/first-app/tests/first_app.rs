@@ -1,5 +1,6 @@
-//! The getting-started guide's complete app: the guide shows exactly `src/main.rs`, and
-//! the built binary signs a user up, in and out.
+//! The guides' complete first apps: getting-started.md shows exactly `src/main.rs` (on
+//! actix-web), axum.md exactly `src/axum.rs`, and each built binary signs a user up, in
+//! and out with the same answers.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -11,23 +12,39 @@ use std::time::{Duration, Instant};
 
 use pow_actix::test_client::Client;
 
-const SECTION: &str = "## Mounting the routes and the session middleware";
+/// The apps: the guide, its section whose first Rust block is the app, the app's source
+/// file and its binary.
+const APPS: [(&str, &str, &str, &str); 2] = [
+    (
+        "getting-started.md",
+        "## Mounting the routes and the session middleware",
+        "src/main.rs",
+        env!("CARGO_BIN_EXE_example-first-app"),
+    ),
+    (
+        "axum.md",
+        "## A first app",
+        "src/axum.rs",
+        env!("CARGO_BIN_EXE_example-first-app-axum"),
+    ),
+];
 
-fn main_rs() -> String {
-    std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/src/main.rs")).unwrap()
+fn source(file: &str) -> String {
+    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(file)).unwrap()
 }
 
-/// The first Rust block of the guide's section on mounting the routes.
-fn guide_block() -> String {
-    let guide = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../guides/getting-started.md"
-    ))
+/// The first Rust block of the guide's section.
+fn guide_block(guide: &str, section: &str) -> String {
+    let guide = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../guides")
+            .join(guide),
+    )
     .unwrap();
-    let section = guide
-        .find(SECTION)
-        .unwrap_or_else(|| panic!("getting-started.md has a section `{SECTION}`"));
-    let rest = &guide[section..];
+    let at = guide
+        .find(section)
+        .unwrap_or_else(|| panic!("the guide has a section `{section}`"));
+    let rest = &guide[at..];
     let fence = rest
         .find("\n```rust")
         .expect("the section has a Rust block")
@@ -39,24 +56,26 @@ fn guide_block() -> String {
 }
 
 #[test]
-fn the_guide_shows_the_example_app() {
-    let block = guide_block();
-    let main_rs = main_rs();
-    assert!(main_rs.contains("fn main"), "{main_rs}");
-    if block.trim_end() != main_rs.trim_end() {
-        let first = block
-            .lines()
-            .zip(main_rs.lines())
-            .position(|(a, b)| a != b)
-            .unwrap_or_else(|| block.lines().count().min(main_rs.lines().count()));
-        panic!(
-            "examples/first-app/src/main.rs differs from the app in guides/getting-started.md \
-             (`{SECTION}`), first at line {}:\n guide: {:?}\n example: {:?}\nCopy the \
-             guide's block into src/main.rs (or the other way round).",
-            first + 1,
-            block.lines().nth(first),
-            main_rs.lines().nth(first)
-        );
+fn the_guides_show_the_example_apps() {
+    for (guide, section, file, _) in APPS {
+        let block = guide_block(guide, section);
+        let app = source(file);
+        assert!(app.contains("fn main"), "{app}");
+        if block.trim_end() != app.trim_end() {
+            let first = block
+                .lines()
+                .zip(app.lines())
+                .position(|(a, b)| a != b)
+                .unwrap_or_else(|| block.lines().count().min(app.lines().count()));
+            panic!(
+                "examples/first-app/{file} differs from the app in guides/{guide} \
+                 (`{section}`), first at line {}:\n guide: {:?}\n example: {:?}\nCopy the \
+                 guide's block into {file} (or the other way round).",
+                first + 1,
+                block.lines().nth(first),
+                app.lines().nth(first)
+            );
+        }
     }
 }
 
@@ -95,7 +114,19 @@ fn address(main_rs: &str) -> (SocketAddr, bool) {
 
 #[test]
 fn the_first_app_signs_up_signs_in_and_out() {
-    let (addr, from_env) = address(&main_rs());
+    let (_, _, file, binary) = APPS[0];
+    signs_up_signs_in_and_out(file, binary);
+}
+
+#[test]
+fn the_first_axum_app_signs_up_signs_in_and_out() {
+    let (_, _, file, binary) = APPS[1];
+    signs_up_signs_in_and_out(file, binary);
+}
+
+/// A newcomer's journey through the app of `file`, built as `binary`.
+fn signs_up_signs_in_and_out(file: &str, binary: &str) {
+    let (addr, from_env) = address(&source(file));
     // The address is the guide's own when it is hard-coded: runs of this test in other
     // processes wait for this one.
     let lock_dir = Path::new(env!("CARGO_TARGET_TMPDIR"));
@@ -114,7 +145,7 @@ fn the_first_app_signs_up_signs_in_and_out() {
     std::fs::create_dir_all(&dir).unwrap();
     let log = dir.join("server.log");
     let out = File::create(&log).unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_example-first-app"))
+    let child = Command::new(binary)
         .current_dir(&dir)
         .env("SECRET_KEY_BASE", "s".repeat(64))
         .env("BIND", addr.to_string())
@@ -141,7 +172,11 @@ fn the_first_app_signs_up_signs_in_and_out() {
     }
 
     let mut browser = Client::new(addr);
-    assert_eq!(browser.get("/").body, "Not signed in");
+    let home = browser.get("/").body;
+    assert!(home.starts_with("<p>Not signed in</p>"), "{home}");
+    // The ways in, from the home page.
+    assert!(home.contains(r#"href="/registration/new""#), "{home}");
+    assert!(home.contains(r#"href="/session/new""#), "{home}");
     assert!(
         !server.log().contains("SECRET_KEY_BASE"),
         "{}",
@@ -165,14 +200,16 @@ fn the_first_app_signs_up_signs_in_and_out() {
     assert_eq!(res.status, 302, "{}", res.body);
     assert_eq!(res.location(), "/");
     let home = browser.get("/").body;
-    assert!(home.starts_with("Signed in as user "), "{home}");
+    assert!(home.starts_with("<p>Signed in as user "), "{home}");
     // No message waits: pow-core's own sign-up leaves none (email confirmation would).
-    assert_eq!(home.lines().count(), 1, "{home}");
+    assert_eq!(home.matches("<p>").count(), 1, "{home}");
     assert_eq!(browser.get("/dashboard").body, "Hello, jane@example.com");
 
+    // Sign out with the home page's form.
     let sign_out = |browser: &mut Client| {
-        // The CSRF token of a signed-in page of pow-rs.
-        let csrf = browser.get("/registration/edit").csrf();
+        let home = browser.get("/");
+        assert!(home.body.contains("Sign out"), "{}", home.body);
+        let csrf = home.csrf();
         let res = browser.post(
             "/session",
             &[("_method", "DELETE"), ("_csrf_token", csrf.as_str())],
@@ -181,7 +218,7 @@ fn the_first_app_signs_up_signs_in_and_out() {
         assert_eq!(res.location(), "/session/new");
     };
     sign_out(&mut browser);
-    assert_eq!(browser.get("/").body, "Not signed in");
+    assert!(browser.get("/").body.starts_with("<p>Not signed in</p>"));
     assert_eq!(browser.get("/dashboard").status, 302);
 
     // Sign in, open the dashboard, sign out.
@@ -201,38 +238,41 @@ fn the_first_app_signs_up_signs_in_and_out() {
 
 #[test]
 fn without_a_secret_the_first_app_stops_and_says_why() {
-    let dir = std::env::temp_dir().join(format!("pow-first-app-{}", uuid::Uuid::new_v4().simple()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let log = dir.join("server.log");
-    let out = File::create(&log).unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_example-first-app"))
-        .current_dir(&dir)
-        .env_remove("SECRET_KEY_BASE")
-        // Were it to start after all, it would not take the guide's address.
-        .env("BIND", "127.0.0.1:0")
-        .stdout(out.try_clone().unwrap())
-        .stderr(out)
-        .spawn()
-        .unwrap();
-    let mut server = Server { child, log };
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let status = loop {
-        if let Some(status) = server.child.try_wait().unwrap() {
-            break status;
-        }
+    for (_, _, _, binary) in APPS {
+        let dir =
+            std::env::temp_dir().join(format!("pow-first-app-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let log = dir.join("server.log");
+        let out = File::create(&log).unwrap();
+        let child = Command::new(binary)
+            .current_dir(&dir)
+            .env_remove("SECRET_KEY_BASE")
+            // Were it to start after all, it would not take the guide's address.
+            .env("BIND", "127.0.0.1:0")
+            .stdout(out.try_clone().unwrap())
+            .stderr(out)
+            .spawn()
+            .unwrap();
+        let mut server = Server { child, log };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let status = loop {
+            if let Some(status) = server.child.try_wait().unwrap() {
+                break status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the app kept running without SECRET_KEY_BASE:\n{}",
+                server.log()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        assert!(!status.success());
         assert!(
-            Instant::now() < deadline,
-            "the app kept running without SECRET_KEY_BASE:\n{}",
+            server.log().contains("SECRET_KEY_BASE"),
+            "the error names the variable: {}",
             server.log()
         );
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    assert!(!status.success());
-    assert!(
-        server.log().contains("SECRET_KEY_BASE"),
-        "the error names the variable: {}",
-        server.log()
-    );
-    drop(server);
-    let _ = std::fs::remove_dir_all(&dir);
+        drop(server);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

@@ -25,22 +25,6 @@ pub fn is_local(peer: Option<IpAddr>, has_header: impl Fn(&str) -> bool) -> bool
         && !FORWARDING_HEADERS.iter().any(|name| has_header(name))
 }
 
-/// Escapes text for HTML.
-fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 /// The list page: every mail `outbox` kept, newest first, each linking to its rendered
 /// and its plain-text form.
 pub fn list_page(outbox: &MemoryMailer) -> String {
@@ -55,8 +39,8 @@ pub fn list_page(outbox: &MemoryMailer) -> String {
                  <a class=\"pow-mailbox-subject\" href=\"{MAILBOX_PATH}/{n}\">{}</a>\
                  <a class=\"pow-mailbox-text\" href=\"{MAILBOX_PATH}/{n}/text\">plain text</a>\
                  <span class=\"pow-mailbox-to\">to {}</span></li>",
-                escape(&mail.subject),
-                escape(&mail.to)
+                crate::views::escape_html(&mail.subject),
+                crate::views::escape_html(&mail.to)
             )
         })
         .collect();
