@@ -2,9 +2,10 @@
 # Generates TypeScript types from the example API's served OpenAPI document
 # (openapi-typescript) and type-checks a client's walk against them
 # (examples/api/ts/walk.ts, `tsc --noEmit`, strict): GET /config, sign-up, sign-in,
-# GET /session, GET /activity, the sessions, the second factor's state, renewal and
-# sign-out, each reading fields of the typed `data`. A success answer whose schema says
-# nothing (a bare `{"type": "object"}`) is typed as an empty object and fails the check.
+# GET /session, GET /activity, the sessions, the second factor's state, a passkey's
+# ceremony sending a typed WebAuthn credential, renewal and sign-out, each reading fields
+# of the typed `data`. An object whose schema says nothing of its members (a bare
+# `{"type": "object"}`) is typed as an empty object and fails the check.
 #
 # Builds nothing: it runs target/debug/example-api from the test build, as
 # .ci/schemathesis.sh built it (by name: the package has no integration tests), on a free port with a

@@ -48,7 +48,7 @@ fn program(name: &str, candidates: &[&str]) -> Option<PathBuf> {
             std::env::var_os("CI").is_none(),
             "{name} is needed by the fault tests under CI"
         );
-        eprintln!("NOTICE: {name} not found: skipping a fault test");
+        pow_core::testing::skipped(&format!("{name} not found: the fault test did not run"));
     }
     found
 }

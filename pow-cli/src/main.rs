@@ -207,7 +207,8 @@ enum Users {
         #[command(flatten)]
         store: Store,
     },
-    /// Let a locked user in again.
+    /// Enable a user `disable` disabled: they may sign in again (a lockout after failed
+    /// sign-ins ends by itself, or with the unlock link mailed to the user).
     Enable(Account),
     /// End every session, API token and remember-me token of a user (in the Redis store).
     RevokeSessions {
@@ -450,11 +451,13 @@ fn run_export(export: Export) -> Result<(), Failure> {
             if out.is_none() {
                 say!("{}", sql_header(backend));
             }
-            for migration in all_sql_migrations(&config) {
-                export_migration(&migration, backend, out.as_deref())?;
+            let migrations = all_sql_migrations(&config);
+            for migration in &migrations {
+                export_migration(migration, backend, out.as_deref())?;
             }
-            if out.is_none() {
-                say!("COMMIT;");
+            match &out {
+                None => say!("COMMIT;"),
+                Some(dir) => say!("wrote {} migrations to {}", migrations.len(), dir.display()),
             }
             Ok(())
         }
@@ -740,6 +743,16 @@ fn run_accounts(command: Accounts) -> Result<(), Failure> {
                 return Err(Failure(
                     "the account extension is not in --extensions: give the app's extensions, \
                      `account` among them (every one of them erases its data)"
+                        .into(),
+                ));
+            }
+            // The audit log and the store key what they keep of an address with the app's
+            // secret: under another one, the purge would erase the rows and miss those.
+            if !std::env::var("SECRET_KEY_BASE").is_ok_and(|secret| !secret.trim().is_empty()) {
+                return Err(Failure(
+                    "set SECRET_KEY_BASE to the app's: the audit log and the store key what \
+                     they keep of an address with it, so without it the purge could not find \
+                     that data to erase"
                         .into(),
                 ));
             }

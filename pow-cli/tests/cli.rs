@@ -17,6 +17,15 @@ fn pow(args: &[&str]) -> Output {
         .unwrap()
 }
 
+/// `pow <args>` with the app's `SECRET_KEY_BASE` (the one of [`full_config`]) set.
+fn pow_with_secret(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_pow"))
+        .args(args)
+        .env("SECRET_KEY_BASE", "c".repeat(64))
+        .output()
+        .unwrap()
+}
+
 fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
@@ -117,6 +126,12 @@ fn exported_sqlite_migrations_match_migrate() {
         &out.display().to_string(),
     ]);
     assert!(export.status.success(), "{}", stderr(&export));
+    // Written files are said, not silent.
+    assert!(
+        stdout(&export).contains(&format!("wrote 14 migrations to {}", out.display())),
+        "{}",
+        stdout(&export)
+    );
     let mut folders: Vec<PathBuf> = std::fs::read_dir(&out)
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -187,7 +202,9 @@ fn pg_url() -> Option<String> {
         Ok(url) if !url.is_empty() => Some(url),
         _ if std::env::var_os("CI").is_some() => panic!("POW_TEST_DATABASE_URL must be set in CI"),
         _ => {
-            eprintln!("POW_TEST_DATABASE_URL is not set: skipping the PostgreSQL export test");
+            pow_core::testing::skipped(
+                "POW_TEST_DATABASE_URL is not set: the PostgreSQL export test did not run",
+            );
             None
         }
     }
@@ -378,8 +395,29 @@ fn users_export_and_accounts_purge() {
     let missing = pow(&["users", "export", "--database-url", &url, "999"]);
     assert_eq!(missing.status.code(), Some(1));
 
+    // Without the app's secret the purge could not find what is keyed with it: refused.
+    let purge_args = [
+        "accounts",
+        "purge",
+        "--database-url",
+        &url,
+        "--extensions",
+        ALL,
+    ];
+    let unkeyed = Command::new(env!("CARGO_BIN_EXE_pow"))
+        .args(purge_args)
+        .env_remove("SECRET_KEY_BASE")
+        .output()
+        .unwrap();
+    assert_eq!(unkeyed.status.code(), Some(1));
+    assert!(
+        stderr(&unkeyed).contains("SECRET_KEY_BASE"),
+        "{}",
+        stderr(&unkeyed)
+    );
+
     // Not closed: the purge leaves it. Closed and due: erased, once.
-    let purge = pow(&[
+    let purge = pow_with_secret(&[
         "accounts",
         "purge",
         "--database-url",
@@ -406,7 +444,7 @@ fn users_export_and_accounts_purge() {
     users
         .update_fields(config.user_schema(), &ada, &changes)
         .unwrap();
-    let purge = pow(&[
+    let purge = pow_with_secret(&[
         "accounts",
         "purge",
         "--database-url",
@@ -428,7 +466,7 @@ fn users_export_and_accounts_purge() {
         })
         .unwrap();
     assert!(theirs.is_empty(), "{theirs:?}");
-    let again = pow(&[
+    let again = pow_with_secret(&[
         "accounts",
         "purge",
         "--database-url",

@@ -28,6 +28,17 @@ pub fn create_user(config: &PowConfig, email: &str, password: &str) -> Result<Us
         .map_err(|changeset| PowError::Other(format!("sign-up refused: {:?}", changeset.errors)))
 }
 
+/// Says that the running test skipped its work, where the reader of `cargo test`'s output
+/// sees it: straight to the process's standard error, past the harness's capture of
+/// `eprintln!` (which shows only for failed tests, so a skip would read as a pass). The
+/// line names the test (the harness names each test's thread after it).
+pub fn skipped(why: &str) {
+    use std::io::Write as _;
+    let thread = std::thread::current();
+    let test = thread.name().unwrap_or("a test");
+    let _ = writeln!(std::io::stderr().lock(), "SKIPPED {test}: {why}");
+}
+
 /// The PostgreSQL URL for tests, from `POW_TEST_DATABASE_URL`: `None` (with a notice)
 /// when unset, a panic when unset under `CI` (CI never skips PostgreSQL silently).
 pub fn test_database_url() -> Option<String> {
@@ -39,7 +50,7 @@ pub fn test_database_url() -> Option<String> {
                 "POW_TEST_DATABASE_URL must be set when CI is set \
                  (e.g. postgres://postgres@127.0.0.1:5432/test)"
             );
-            eprintln!("NOTICE: POW_TEST_DATABASE_URL is not set: skipping a PostgreSQL test");
+            skipped("POW_TEST_DATABASE_URL is not set: a PostgreSQL test did not run");
             None
         }
     }
@@ -56,7 +67,7 @@ pub fn test_redis_url() -> Option<String> {
                 std::env::var_os("CI").is_none(),
                 "POW_TEST_REDIS_URL must be set when CI is set (e.g. redis://127.0.0.1:6379/)"
             );
-            eprintln!("NOTICE: POW_TEST_REDIS_URL is not set: skipping a Redis test");
+            skipped("POW_TEST_REDIS_URL is not set: a Redis test did not run");
             None
         }
     }
@@ -484,6 +495,59 @@ pub fn undescribed_successes(doc: &serde_json::Value) -> Vec<String> {
     undescribed
 }
 
+/// Every object schema of `value` (an OpenAPI document or a JSON Schema, at any depth)
+/// that says nothing of its members: `"type": "object"` with neither `properties`,
+/// `additionalProperties`, `patternProperties` nor a composition. A client generator types
+/// one as an object that holds nothing (`Record<string, never>` in TypeScript), so no value
+/// can be sent or read through it; a free-form object says `"additionalProperties": true`.
+/// Returns the JSON pointers of those found.
+///
+/// ```
+/// let doc = serde_json::json!({ "a": { "type": "object" }, "b": {
+///     "type": "object", "additionalProperties": true } });
+/// assert_eq!(pow_core::testing::untyped_objects(&doc), ["/a"]);
+/// ```
+pub fn untyped_objects(value: &serde_json::Value) -> Vec<String> {
+    fn is_object_type(schema: &serde_json::Map<String, serde_json::Value>) -> bool {
+        match schema.get("type") {
+            Some(serde_json::Value::String(kind)) => kind == "object",
+            Some(serde_json::Value::Array(kinds)) => kinds.iter().any(|kind| kind == "object"),
+            _ => false,
+        }
+    }
+    fn walk(value: &serde_json::Value, at: &str, found: &mut Vec<String>) {
+        match value {
+            serde_json::Value::Object(map) => {
+                let said = [
+                    "properties",
+                    "additionalProperties",
+                    "patternProperties",
+                    "$ref",
+                    "allOf",
+                    "oneOf",
+                    "anyOf",
+                ];
+                if is_object_type(map) && !said.iter().any(|key| map.contains_key(*key)) {
+                    found.push(at.to_owned());
+                }
+                for (key, inner) in map {
+                    let key = key.replace('~', "~0").replace('/', "~1");
+                    walk(inner, &format!("{at}/{key}"), found);
+                }
+            }
+            serde_json::Value::Array(items) => {
+                for (index, inner) in items.iter().enumerate() {
+                    walk(inner, &format!("{at}/{index}"), found);
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut found = Vec::new();
+    walk(value, "", &mut found);
+    found
+}
+
 /// Every `description` or `summary` of `value` (an OpenAPI document, at any depth) with
 /// two spaces in a row (a Rust string continued over lines without `\`), as
 /// `"<JSON pointer>: <text>"`.
@@ -650,5 +714,34 @@ impl crate::store::Store for ProbeStore {
         self.count_read(false);
         self.check()?;
         self.inner.take(ns, key).await
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    /// A test that skips, run by [`a_skip_is_seen_past_the_capture`] in a child process
+    /// (it does nothing in the suite itself).
+    #[test]
+    fn skipping_probe() {
+        if std::env::var_os("POW_SKIPPING_PROBE").is_some() {
+            super::skipped("the probe skipped");
+        }
+    }
+
+    #[test]
+    fn a_skip_is_seen_past_the_capture() {
+        // A passing test's `eprintln!` is captured and dropped; the skip line is not.
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", "testing::tests::skipping_probe"])
+            .env("POW_SKIPPING_PROBE", "1")
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("SKIPPED testing::tests::skipping_probe: the probe skipped"),
+            "{stderr}"
+        );
     }
 }

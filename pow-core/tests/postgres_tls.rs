@@ -25,8 +25,8 @@ fn url_with(params: &str) -> Option<String> {
                 std::env::var_os("CI").is_none(),
                 "POW_TEST_DATABASE_URL must be set when CI is set"
             );
-            eprintln!(
-                "NOTICE: POW_TEST_DATABASE_URL is not set: skipping the PostgreSQL TLS tests"
+            pow_core::testing::skipped(
+                "POW_TEST_DATABASE_URL is not set: the PostgreSQL TLS test did not run",
             );
             None
         }

@@ -31,7 +31,9 @@ fn redis_url() -> Option<String> {
             panic!("POW_TEST_REDIS_URL must be set when CI is set (e.g. redis://127.0.0.1:6379/)")
         }
         _ => {
-            eprintln!("POW_TEST_REDIS_URL is not set: skipping the Redis store tests");
+            pow_core::testing::skipped(
+                "POW_TEST_REDIS_URL is not set: the Redis store test did not run",
+            );
             None
         }
     }
@@ -49,7 +51,9 @@ fn local_servers_enabled() -> bool {
         std::env::var_os("CI").is_none(),
         "redis-server and redis-cli must be on PATH when CI is set"
     );
-    eprintln!("redis-server/redis-cli not on PATH: skipping the local-server Redis tests");
+    pow_core::testing::skipped(
+        "redis-server/redis-cli not on PATH: the local-server Redis test did not run",
+    );
     false
 }
 

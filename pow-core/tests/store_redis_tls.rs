@@ -34,7 +34,7 @@ fn enabled() -> bool {
         "POW_TEST_REDIS_URL must be set when CI is set"
     );
     if !opted_in {
-        eprintln!("POW_TEST_REDIS_URL is not set: skipping the Redis TLS tests");
+        pow_core::testing::skipped("POW_TEST_REDIS_URL is not set: the Redis TLS test did not run");
         return false;
     }
     assert!(

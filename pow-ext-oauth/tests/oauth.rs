@@ -670,7 +670,9 @@ fn identities_live_beside_the_users_table_on_postgres() {
                 std::env::var_os("CI").is_none(),
                 "POW_TEST_DATABASE_URL is not set but CI is"
             );
-            eprintln!("NOTICE: skipping the PostgreSQL OAuth test: set POW_TEST_DATABASE_URL");
+            pow_core::testing::skipped(
+                "POW_TEST_DATABASE_URL is not set: the PostgreSQL OAuth test did not run",
+            );
             return;
         }
     };

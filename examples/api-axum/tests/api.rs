@@ -1111,7 +1111,7 @@ async fn the_browser_transport_refuses_other_sites() {
 /// the example does not enable), says what it holds, so that a client generated from it
 /// can read `data` (`.ci/typescript.sh` type-checks one); and no text has a run of spaces.
 async fn every_success_answer_says_what_it_holds() {
-    use pow_actix::testing::{doubled_spaces, undescribed_successes};
+    use pow_actix::testing::{doubled_spaces, undescribed_successes, untyped_objects};
     let (app, _mailer) = start!(settings());
     let (status, doc, _) = send(
         &app,
@@ -1123,6 +1123,9 @@ async fn every_success_answer_says_what_it_holds() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(undescribed_successes(&doc), Vec::<String>::new());
     assert_eq!(doubled_spaces(&doc), Vec::<String>::new());
+    // Every object, request bodies and nested members too, says what it holds: WebAuthn's
+    // credential and options, an event's detail (`.ci/typescript.sh` sends a credential).
+    assert_eq!(untyped_objects(&doc), Vec::<String>::new());
     assert!(
         doc["servers"].as_array().unwrap().len() == 2,
         "both transports' servers are checked"
@@ -1139,6 +1142,7 @@ async fn every_success_answer_says_what_it_holds() {
     let with_oauth = api.openapi().unwrap();
     assert!(with_oauth["paths"]["/auth/{provider}/callback"].is_object());
     assert_eq!(undescribed_successes(with_oauth), Vec::<String>::new());
+    assert_eq!(untyped_objects(with_oauth), Vec::<String>::new());
 
     // The walk catches a bare object, in the envelope or outside it.
     let bare = |schema: Value| {

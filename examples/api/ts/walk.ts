@@ -134,6 +134,27 @@ export async function walk(email: string, password: string): Promise<void> {
     show(secret, url);
   }
 
+  // Add a passkey: the options go to `navigator.credentials.create`, and the credential it
+  // makes comes back typed as the document shapes it (WebAuthn's JSON form).
+  const ceremony = expect(
+    await call("post", "/passkeys/registration/options", 200, { token: tokens.access, body: { kind: "passkey" } }),
+  );
+  const publicKey: { [key: string]: unknown } = ceremony.data.options.publicKey;
+  show(publicKey);
+  const credential: components["schemas"]["PasskeyAnswer"]["credential"] = {
+    id: "q83v",
+    rawId: "q83v",
+    type: "public-key",
+    response: { clientDataJSON: "e30", attestationObject: "o2NmbXRk", transports: ["internal", "hybrid"] },
+    authenticatorAttachment: "platform",
+    clientExtensionResults: { credProps: { rk: true } },
+  };
+  const added = await call("post", "/passkeys/registration", 201, {
+    token: tokens.access,
+    body: { ceremony: ceremony.data.ceremony, name: "laptop", credential },
+  });
+  show(added.ok ? added.body.status : explain(added.body));
+
   // Renew the pair with the renewal token.
   const renewed = expect(await call("post", "/session/renew", 200, { token: tokens.renewal }));
   tokens = pair(renewed.data);

@@ -354,7 +354,9 @@ fn browser_installed() -> bool {
             std::env::var_os("CI").is_none(),
             "chromium and chromedriver are needed under CI (.ci/run installs them)"
         );
-        eprintln!("NOTICE: chromium/chromedriver not installed: skipping the browser test");
+        pow_core::testing::skipped(
+            "chromium/chromedriver not installed: the browser test did not run",
+        );
         return false;
     }
     true

@@ -41,7 +41,9 @@ fn redis_url() -> Option<String> {
             panic!("POW_TEST_REDIS_URL must be set when CI is set (e.g. redis://127.0.0.1:6379/)")
         }
         _ => {
-            eprintln!("POW_TEST_REDIS_URL is not set: skipping the multi-process Redis test");
+            pow_core::testing::skipped(
+                "POW_TEST_REDIS_URL is not set: the multi-process Redis test did not run",
+            );
             None
         }
     }

@@ -209,8 +209,8 @@ pub(crate) fn document(api: &ApiService) -> Result<Value, PowError> {
                                 "description": { "type": "string" }
                             }
                         } },
-                        "paths": { "type": "object", "additionalProperties": { "type": "object" } },
-                        "components": { "type": "object", "additionalProperties": { "type": "object" } },
+                        "paths": { "type": "object", "additionalProperties": { "type": "object", "additionalProperties": true } },
+                        "components": { "type": "object", "additionalProperties": { "type": "object", "additionalProperties": true } },
                         "tags": { "type": "array", "items": {
                             "type": "object",
                             "required": ["name"],

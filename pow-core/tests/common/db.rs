@@ -57,10 +57,10 @@ impl TestEnv {
                     "{PG_URL_VAR} is not set but CI is: set it to a PostgreSQL URL (e.g. \
                      postgres://postgres@127.0.0.1:5432/test) so that `{test}` runs"
                 );
-                eprintln!(
-                    "NOTICE: skipping PostgreSQL test `{test}`: set {PG_URL_VAR} (e.g. \
-                     postgres://postgres@127.0.0.1:5432/test) to run it"
-                );
+                pow_core::testing::skipped(&format!(
+                    "set {PG_URL_VAR} (e.g. postgres://postgres@127.0.0.1:5432/test) to run \
+                     its PostgreSQL half"
+                ));
                 None
             }
         }
