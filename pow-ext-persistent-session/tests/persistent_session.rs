@@ -1,6 +1,7 @@
 //! Drives an app with the persistent-session extension over real HTTP: remember-me
 //! sign-in, closed browsers, token rotation and replay, sign-out, revocation, parallel
-//! requests and extension ordering.
+//! requests and extension ordering. The tests named in `on_both!` at the end run on
+//! actix-web and on axum.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -47,12 +48,31 @@ impl Harness {
     }
 }
 
-async fn me(user: MaybeUser) -> HttpResponse {
-    let body = match user.0 {
+/// Who `GET /me` says is signed in.
+fn who(user: Option<&User>) -> String {
+    match user {
         Some(user) => format!("user:{}", user.email().unwrap_or_default()),
         None => "anonymous".to_owned(),
-    };
-    HttpResponse::Ok().body(body)
+    }
+}
+
+async fn me(user: MaybeUser) -> HttpResponse {
+    HttpResponse::Ok().body(who(user.0.as_deref()))
+}
+
+/// [`me`] on axum.
+async fn axum_me(pow_axum::MaybeUser(user): pow_axum::MaybeUser) -> String {
+    who(user.as_deref())
+}
+
+/// `GET /busy` fails the way a saturated hashing pool does.
+async fn busy() -> pow_actix::Result<HttpResponse> {
+    Err(PowError::Busy.into())
+}
+
+/// [`busy`] on axum.
+async fn axum_busy() -> Result<String, pow_axum::Error> {
+    Err(PowError::Busy.into())
 }
 
 fn start(ext: PersistentSession) -> Harness {
@@ -75,12 +95,43 @@ fn start_with(
         .hasher(Pbkdf2Hasher::new(1));
     let config = extend(builder).build().unwrap();
     users.migrate(&config).unwrap();
-    let app_config = config.clone();
-    let addr = serve(move || {
-        let config = app_config.clone();
-        pow_actix::testing::app(&config).route("/me", web::get().to(me))
-    });
+    let addr = serve_pages(&config);
     Harness { addr, config, ext }
+}
+
+/// Serves the pages of `config`, `GET /me` and `GET /busy` on the suite's framework.
+fn serve_pages(config: &PowConfig) -> SocketAddr {
+    let served = config.clone();
+    match pow_testkit::framework() {
+        pow_testkit::Framework::Actix => serve(move || {
+            pow_actix::testing::app(&served)
+                .route("/me", web::get().to(me))
+                .route("/busy", web::get().to(busy))
+        }),
+        pow_testkit::Framework::Axum => pow_testkit::serve_axum(
+            pow_axum::web::router(&served)
+                .route("/me", axum::routing::get(axum_me))
+                .route("/busy", axum::routing::get(axum_busy))
+                .layer(pow_axum::PowLayer::new(served.clone())),
+        ),
+    }
+}
+
+/// Serves the JSON API of `config` on the suite's framework.
+fn serve_api(config: &PowConfig) -> SocketAddr {
+    let served = config.clone();
+    match pow_testkit::framework() {
+        pow_testkit::Framework::Actix => serve(move || {
+            actix_web::App::new().configure(pow_actix::api::configure(
+                served.clone(),
+                pow_actix::api::ApiOptions::new(),
+            ))
+        }),
+        pow_testkit::Framework::Axum => pow_testkit::serve_axum(pow_axum::api::router(
+            &served,
+            pow_axum::api::ApiOptions::new(),
+        )),
+    }
 }
 
 /// Signs in through the form. `persistent` is what the checkbox posts: a browser sends
@@ -143,7 +194,6 @@ fn strict() -> PersistentSession {
     PersistentSession::new().grace_period(Duration::ZERO)
 }
 
-#[test]
 fn a_ticked_box_keeps_the_user_signed_in_after_the_browser_closes() {
     let h = start(strict());
     let alice = h.create_user("alice@example.com");
@@ -191,7 +241,6 @@ fn a_ticked_box_keeps_the_user_signed_in_after_the_browser_closes() {
     assert!(!old.cookies.contains_key(COOKIE));
 }
 
-#[test]
 fn replaying_a_used_token_revokes_the_family() {
     let h = start(strict());
     let alice = h.create_user("alice@example.com");
@@ -219,7 +268,6 @@ fn replaying_a_used_token_revokes_the_family() {
     assert!(!owner.cookies.contains_key(COOKIE));
 }
 
-#[test]
 fn a_thief_who_uses_the_token_first_is_signed_out_when_the_owner_returns() {
     let h = start(strict());
     let alice = h.create_user("alice@example.com");
@@ -252,7 +300,6 @@ fn a_thief_who_uses_the_token_first_is_signed_out_when_the_owner_returns() {
     assert_eq!(whoami(&mut laptop), "anonymous");
 }
 
-#[test]
 fn signing_out_deletes_the_token_and_expires_the_cookie() {
     let h = start(strict());
     let alice = h.create_user("alice@example.com");
@@ -273,7 +320,6 @@ fn signing_out_deletes_the_token_and_expires_the_cookie() {
     assert_eq!(whoami(&mut replay), "anonymous");
 }
 
-#[test]
 fn an_unticked_box_sets_no_cookie() {
     let h = start(strict());
     let alice = h.create_user("alice@example.com");
@@ -314,7 +360,6 @@ fn an_unticked_box_sets_no_cookie() {
     assert_eq!(h.count_tokens(&alice), 1);
 }
 
-#[test]
 fn the_box_can_start_ticked() {
     let h = start(strict().ticked_by_default(true));
     let mut c = h.client();
@@ -327,7 +372,6 @@ fn the_box_can_start_ticked() {
     );
 }
 
-#[test]
 fn a_named_setup_uses_its_own_cookie_and_token_prefix() {
     let ext = PersistentSession::new();
     let h = start_with(ext.clone(), |builder| {
@@ -353,14 +397,12 @@ fn a_named_setup_uses_its_own_cookie_and_token_prefix() {
     assert_ne!(c.cookies["admin_persistent_session"], signed);
 }
 
-#[test]
 fn changing_the_password_revokes_the_tokens_of_other_browsers_on_memory() {
     changing_the_password_revokes_the_tokens_of_other_browsers(
         pow_actix::store::MemoryStore::shared(),
     );
 }
 
-#[test]
 fn changing_the_password_revokes_the_tokens_of_other_browsers_on_redis() {
     let Some(url) = pow_actix::testing::test_redis_url() else {
         return;
@@ -451,7 +493,6 @@ fn changing_the_password_revokes_the_tokens_of_other_browsers(
     assert_eq!(h.count_tokens(&alice), 1);
 }
 
-#[test]
 fn a_deleted_user_signs_nobody_in() {
     let h = start(strict());
     let alice = h.create_user("alice@example.com");
@@ -488,7 +529,6 @@ fn a_deleted_user_signs_nobody_in() {
     assert_eq!(whoami(&mut replay), "anonymous");
 }
 
-#[test]
 fn parallel_requests_with_one_cookie_are_all_signed_in() {
     const PARALLEL: usize = 4;
     let h = start(PersistentSession::new());
@@ -537,7 +577,6 @@ fn parallel_requests_with_one_cookie_are_all_signed_in() {
     assert_eq!(h.count_tokens(&alice), 1);
 }
 
-#[test]
 fn forged_cookies_sign_nobody_in() {
     let h = start(strict());
     let alice = h.create_user("alice@example.com");
@@ -600,7 +639,6 @@ impl Callbacks for HaltSignIn {
     }
 }
 
-#[test]
 fn a_sign_in_halted_by_an_earlier_extension_gets_no_cookie() {
     let ext = PersistentSession::new();
     let h = start_with(ext.clone(), |builder| {
@@ -615,7 +653,6 @@ fn a_sign_in_halted_by_an_earlier_extension_gets_no_cookie() {
     assert_eq!(whoami(&mut c), "anonymous");
 }
 
-#[test]
 fn sign_out_everywhere_revokes_remember_me_tokens_too() {
     let h = start(strict());
     let alice = h.create_user("alice@example.com");
@@ -637,7 +674,6 @@ fn sign_out_everywhere_revokes_remember_me_tokens_too() {
 
 /// A family of tokens stops signing the browser in once it is older than `max_age`,
 /// counted from the password sign-in: remember-me cannot outlast the cap by rotating.
-#[test]
 fn a_family_older_than_max_age_no_longer_signs_in() {
     let h = start(strict().max_age(Some(Duration::ZERO)));
     h.create_user("alice@example.com");
@@ -672,7 +708,6 @@ fn remembered_handle(page: &Response, needle: &str) -> String {
 
 /// The session list shows remembered browsers with their user agent; forgetting one from
 /// another browser signs that browser out for good, cookie and session alike.
-#[test]
 fn a_remembered_browser_is_listed_and_forgotten_from_another() {
     let h = start(strict());
     h.create_user("alice@example.com");
@@ -729,13 +764,7 @@ fn disabling_ends_every_credential(store: Arc<dyn pow_actix::store::Store>) {
     let ext = strict();
     let h = start_with(ext.clone(), |builder| builder.extension(ext).store(store));
     let alice = h.create_user("alice@example.com");
-    let served = h.config.clone();
-    let api = serve(move || {
-        actix_web::App::new().configure(pow_actix::api::configure(
-            served.clone(),
-            pow_actix::api::ApiOptions::new(),
-        ))
-    });
+    let api = serve_api(&h.config);
 
     let mut browser_c = h.client();
     sign_in(&mut browser_c, "alice@example.com", Some(true));
@@ -771,12 +800,10 @@ fn disabling_ends_every_credential(store: Arc<dyn pow_actix::store::Store>) {
     );
 }
 
-#[test]
 fn disabling_ends_every_credential_on_memory() {
     disabling_ends_every_credential(pow_actix::store::MemoryStore::shared());
 }
 
-#[test]
 fn disabling_ends_every_credential_on_redis() {
     let Some(url) = pow_actix::testing::test_redis_url() else {
         return;
@@ -787,7 +814,6 @@ fn disabling_ends_every_credential_on_redis() {
 
 /// A copy of the store holds no usable remember-me token: every string in it, signed as a
 /// cookie with the app's own secret, restores nobody; the real cookie still does.
-#[test]
 fn the_store_holds_no_usable_token() {
     let h = start(PersistentSession::new());
     h.create_user("ada@example.com");
@@ -849,7 +875,6 @@ fn laptop_and_phone(h: &Harness) -> (User, Client, Client) {
 
 /// "End" on a remembered browser's session ends its remember-me family too: its next
 /// request is not signed in again from the cookie.
-#[test]
 fn ending_a_remembered_session_ends_its_family() {
     let h = start(strict());
     let (alice, mut laptop, mut phone) = laptop_and_phone(&h);
@@ -881,7 +906,6 @@ fn ending_a_remembered_session_ends_its_family() {
 
 /// "End all other sessions" ends the other browsers' remember-me families and keeps this
 /// browser's own.
-#[test]
 fn ending_all_other_sessions_ends_their_families() {
     let h = start(strict());
     let (alice, mut laptop, mut phone) = laptop_and_phone(&h);
@@ -896,7 +920,6 @@ fn ending_all_other_sessions_ends_their_families() {
     assert_eq!(h.count_tokens(&alice), 0, "no remember-me token is left");
 }
 
-#[test]
 fn a_data_export_lists_remembered_browsers_without_tokens_and_erasure_forgets_them() {
     let h = start(strict());
     let alice = h.create_user("alice@example.com");
@@ -925,3 +948,57 @@ fn a_data_export_lists_remembered_browsers_without_tokens_and_erasure_forgets_th
     c.cookies.remove(SESSION_COOKIE);
     assert_eq!(c.get("/me").body, "anonymous");
 }
+
+/// A remember-me token rotated by a request whose route then fails with a 503 page (a busy
+/// hashing pool, a store outage) still reaches the browser: the new cookie is on the error
+/// page, so its next use is the legitimate one, not a replay that looks like theft.
+fn a_503_page_carries_the_rotated_remember_me_cookie() {
+    let h = start(strict());
+    h.create_user("alice@example.com");
+    let mut c = h.client();
+    sign_in(&mut c, "alice@example.com", Some(true));
+    let first = remembered(&c);
+
+    // A new browser session with only the remember-me cookie hits a busy route: the token
+    // is used and rotated, and the answer is the 503 page with the new token.
+    let mut closed = browser(&h, &[(COOKIE, &first)]);
+    let res = closed.get("/busy");
+    assert_eq!(res.status, 503, "{}", res.body);
+    let rotated = set_cookie(&res, COOKIE).expect("the 503 page dropped the rotated cookie");
+    assert!(
+        !rotated.starts_with(&format!("{COOKIE}={first};")),
+        "{rotated}"
+    );
+
+    // The rotated token signs the browser in again later; the old one is used up.
+    let rotated = remembered(&closed);
+    assert_ne!(rotated, first);
+    let mut later = browser(&h, &[(COOKIE, &rotated)]);
+    assert_eq!(whoami(&mut later), "user:alice@example.com");
+}
+
+pow_testkit::on_both!(
+    a_503_page_carries_the_rotated_remember_me_cookie,
+    a_ticked_box_keeps_the_user_signed_in_after_the_browser_closes,
+    replaying_a_used_token_revokes_the_family,
+    a_thief_who_uses_the_token_first_is_signed_out_when_the_owner_returns,
+    signing_out_deletes_the_token_and_expires_the_cookie,
+    an_unticked_box_sets_no_cookie,
+    the_box_can_start_ticked,
+    a_named_setup_uses_its_own_cookie_and_token_prefix,
+    changing_the_password_revokes_the_tokens_of_other_browsers_on_memory,
+    changing_the_password_revokes_the_tokens_of_other_browsers_on_redis,
+    a_deleted_user_signs_nobody_in,
+    parallel_requests_with_one_cookie_are_all_signed_in,
+    forged_cookies_sign_nobody_in,
+    a_sign_in_halted_by_an_earlier_extension_gets_no_cookie,
+    sign_out_everywhere_revokes_remember_me_tokens_too,
+    a_family_older_than_max_age_no_longer_signs_in,
+    a_remembered_browser_is_listed_and_forgotten_from_another,
+    disabling_ends_every_credential_on_memory,
+    disabling_ends_every_credential_on_redis,
+    the_store_holds_no_usable_token,
+    ending_a_remembered_session_ends_its_family,
+    ending_all_other_sessions_ends_their_families,
+    a_data_export_lists_remembered_browsers_without_tokens_and_erasure_forgets_them,
+);
