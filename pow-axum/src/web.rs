@@ -36,7 +36,10 @@ use futures_util::future::BoxFuture;
 use pow_core::config::{return_path, returning_to, RouteContext};
 use pow_core::pages::routes::{self, PageRoute, PathParams, QueryParams, Verb};
 use pow_core::pages::{self, core, Answer, FormData, Page, MAX_FORM_BYTES, PAGE_HEADERS};
-use pow_core::pipeline::{self, ActionId, Client, Flow, Format, Halt, Refusal, Requirements, Step};
+use pow_core::pipeline::{
+    self, ActionId, ActionRequest, Before, Client, Format, Halt, PostedForm, Refusal, Requirements,
+    Step, Stop,
+};
 use pow_core::session::flash;
 use pow_core::users::{Params, User};
 use pow_core::PowError;
@@ -396,25 +399,28 @@ impl Action {
         act: Act,
     ) -> Result<Response, PowError> {
         let config = pow.config.clone();
-        let get = matches!(parts.method, Method::GET | Method::HEAD);
-        let captcha = config
+        let safe = matches!(parts.method, Method::GET | Method::HEAD);
+        let widget = config
             .captcha()
-            .filter(|_| self.requirements.captcha && !get);
-        let mut requirements = self.requirements;
-        requirements.captcha = captcha.is_some();
-        let mut answer = None;
-        let (form, params) = match self.form {
-            Some(mut form) => {
-                if let Some(captcha) = captcha {
-                    answer = form.other.remove(captcha.widget().field);
-                }
-                let params = std::mem::take(&mut form.user);
-                (Some(form), params)
-            }
-            None => (None, Params::default()),
+            .filter(|_| self.requirements.captcha && !safe)
+            .map(|captcha| captcha.widget().field);
+        let mut request = ActionRequest {
+            requirements: self.requirements,
+            safe,
+            back: back_path(parts),
+            ..ActionRequest::default()
         };
-        if captcha.is_some() && answer.is_none() {
-            answer = header_str(parts, pow_core::captcha::CAPTCHA_HEADER).map(str::to_owned);
+        let params = match self.form {
+            Some(mut form) => {
+                request.captcha_answer = widget.and_then(|field| form.other.remove(field));
+                request.form = Some(posted_form(pow, parts, &form));
+                std::mem::take(&mut form.user)
+            }
+            None => Params::default(),
+        };
+        if widget.is_some() && request.captcha_answer.is_none() {
+            request.captcha_answer =
+                header_str(parts, pow_core::captcha::CAPTCHA_HEADER).map(str::to_owned);
         }
         let lang = pow_core::messages::request_language(&*pow, config.messages());
         let mut step = Step::new(&config, self.id, params, lang);
@@ -422,46 +428,18 @@ impl Action {
         step.current_page = current_page(parts).map(str::to_owned);
         step.current_user = pow.current.as_ref().map(|c| User::clone(&c.user));
         step.format = Format::Html;
-        if let Some(refusal) =
-            pipeline::check_access(&step, pow.current.as_ref(), &requirements).await?
-        {
-            return refused(pow, parts, &step, refusal);
-        }
-        if let Some(form) = &form {
-            if let Some(res) = check_form(pow, parts, form) {
-                return Ok(res);
-            }
-        }
-        if let Some(user) = &step.current_user {
-            tracing::Span::current().record("user_id", user.id);
-        }
-        let admission = match pipeline::admit(&step, &*pow, &requirements, answer.as_deref()).await
-        {
-            Ok(admission) => admission,
-            Err(err @ (PowError::CaptchaInvalid | PowError::CaptchaUnavailable)) => {
-                let Some(back) = back_path(parts) else {
-                    return Err(err);
-                };
-                let key = match err {
-                    PowError::CaptchaUnavailable => "captcha-unavailable",
-                    _ => "captcha-invalid",
-                };
-                flash::put_error(&pow.cookie, Some(step.text(key)));
-                return Ok(redirect(&back));
-            }
-            Err(err) => return Err(err),
+        let current = pow.current.clone();
+        let mut host = Host { step, pow };
+        let admission = match pipeline::before_action(&mut host, current.as_ref(), request).await? {
+            Before::Go(admission) => admission,
+            Before::Stop(stop) => return stopped(host.pow, parts, &host.step, stop),
         };
-        for callbacks in config.extensions().callbacks() {
-            if let Flow::Halt(halt) = callbacks.before_process(&mut step, pow).await? {
-                return Ok(halted(halt));
-            }
+        let answer = admission.run(act(&mut host.step, &mut *host.pow)).await?;
+        let respond = !matches!(answer, Answer::Stop(_) | Answer::Text { .. });
+        if let Some(halt) = pipeline::after_action(&mut host, admission, respond).await? {
+            return Ok(halted(halt));
         }
-        let answer = admission.run(act(&mut step, pow)).await?;
-        if let Some(user) = &step.user {
-            tracing::Span::current().record("user_id", user.id);
-        }
-        // The facts as the action left them (the session it signed in, for the audit).
-        pipeline::finish(&step, &*pow, admission).await?;
+        let Host { step, pow } = host;
         match answer {
             Answer::Stop(path) => Ok(redirect(&path)),
             Answer::Text { status, text } => {
@@ -477,18 +455,12 @@ impl Action {
                 )
                     .into_response())
             }
-            answer => Self::respond(pow, step, answer).await,
+            answer => Self::respond(pow, step, answer),
         }
     }
 
-    /// Runs `before_respond`, then answers what the action came to.
-    async fn respond(pow: &mut Pow, mut step: Step, answer: Answer) -> Result<Response, PowError> {
-        let config = pow.config.clone();
-        for callbacks in config.extensions().callbacks() {
-            if let Flow::Halt(halt) = callbacks.before_respond(&mut step, pow).await? {
-                return Ok(halted(halt));
-            }
-        }
+    /// Answers what the action came to, once the callbacks after it let it through.
+    fn respond(pow: &mut Pow, step: Step, answer: Answer) -> Result<Response, PowError> {
         match answer {
             Answer::Redirect(path) | Answer::Stop(path) => Ok(redirect(&path)),
             Answer::Download {
@@ -666,30 +638,52 @@ fn refused(pow: &Pow, parts: &Parts, step: &Step, refusal: Refusal) -> Result<Re
     })
 }
 
-/// Checks a posted form: `application/x-www-form-urlencoded` (else `415`) with a valid CSRF
-/// token in its `_csrf_token` field or the `x-csrf-token` header (else `403`).
-fn check_form(pow: &Pow, parts: &Parts, form: &FormData) -> Option<Response> {
+/// The answer to an action that stopped before it ran.
+fn stopped(pow: &Pow, parts: &Parts, step: &Step, stop: Stop) -> Result<Response, PowError> {
+    match stop {
+        Stop::Refused(refusal) => refused(pow, parts, step, refusal),
+        Stop::BadForm(refusal) => {
+            let status = StatusCode::from_u16(refusal.status()).unwrap_or(StatusCode::BAD_REQUEST);
+            let text = [(header::CONTENT_TYPE, "text/plain; charset=utf-8")];
+            Ok((status, text, refusal.text()).into_response())
+        }
+        Stop::Back(back) => Ok(redirect(&back)),
+        Stop::Halted(halt) => Ok(halted(halt)),
+    }
+}
+
+/// What the runner needs to judge a posted form: its type, and its CSRF token (the
+/// `_csrf_token` field, or the `x-csrf-token` header) checked against the cookie session.
+fn posted_form(pow: &Pow, parts: &Parts, form: &FormData) -> PostedForm {
     let urlencoded = header_str(parts, header::CONTENT_TYPE.as_str())
         .and_then(|v| v.split(';').next())
         .is_some_and(|v| {
             v.trim()
                 .eq_ignore_ascii_case("application/x-www-form-urlencoded")
         });
-    let text = [(header::CONTENT_TYPE, "text/plain; charset=utf-8")];
-    if !urlencoded {
-        tracing::warn!(path = %parts.uri.path(), "rejected a form that is not urlencoded");
-        let body = "Forms must be sent as application/x-www-form-urlencoded.";
-        return Some((StatusCode::UNSUPPORTED_MEDIA_TYPE, text, body).into_response());
-    }
     let token = form
         .csrf_token()
         .or_else(|| header_str(parts, "x-csrf-token"));
-    if pow_core::session::csrf::verify(&pow.cookie, token) {
-        return None;
+    PostedForm {
+        urlencoded,
+        csrf_valid: pow_core::session::csrf::verify(&pow.cookie, token),
     }
-    tracing::warn!(path = %parts.uri.path(), "rejected a request without a valid CSRF token");
-    let body = "Invalid CSRF token. Reload the page and try again.";
-    Some((StatusCode::FORBIDDEN, text, body).into_response())
+}
+
+/// The axum side of an action the engine runs: its step and the request's [`Pow`].
+struct Host<'a> {
+    step: Step,
+    pow: &'a mut Pow,
+}
+
+impl pipeline::ActionHost for Host<'_> {
+    fn step(&mut self) -> &mut Step {
+        &mut self.step
+    }
+
+    fn split(&mut self) -> (&mut Step, Box<dyn Client + '_>) {
+        (&mut self.step, Box::new(&mut *self.pow))
+    }
 }
 
 /// The answer to an action's error: the translated `503`/`429` page for a browser when it

@@ -33,14 +33,13 @@ use actix_web::http::Method;
 use actix_web::{HttpRequest, HttpResponse};
 
 use super::callbacks::{ActionId, Controller};
-use super::controllers::{check_form, route_config};
+use super::controllers::route_config;
 use super::params::FormData;
 use crate::config::PowConfig;
 use crate::error::{PowError, PowResult};
-use crate::pipeline::{self, Refusal, Requirements};
+use crate::pipeline::{self, ActionRequest, Before, PostedForm, Refusal, Requirements, Stop};
 use crate::session::{self, guard::with_handler, StepUp};
 use crate::users::{Params, User};
-use crate::web::ActixRequest;
 
 pub use crate::pipeline::Access;
 
@@ -255,30 +254,37 @@ impl Action {
             Some(config) => config,
             None => route_config(req)?,
         };
-        let captcha = config
+        let safe = matches!(*req.method(), Method::GET | Method::HEAD);
+        let widget = config
             .captcha()
-            .filter(|_| self.captcha && !matches!(*req.method(), Method::GET | Method::HEAD));
-        let requirements = Requirements {
-            access: self.access,
-            sudo: self.sudo,
-            step_up: self.step_up,
-            changes_factor: self.changes_factor,
-            owner_only: self.owner_only,
-            captcha: captcha.is_some(),
+            .filter(|_| self.captcha && !safe)
+            .map(|captcha| captcha.widget().field);
+        let mut request = ActionRequest {
+            requirements: Requirements {
+                access: self.access,
+                sudo: self.sudo,
+                step_up: self.step_up,
+                changes_factor: self.changes_factor,
+                owner_only: self.owner_only,
+                captcha: self.captcha,
+            },
+            safe,
+            back: match self.format {
+                Format::Html => return_path(req),
+                Format::Json => None,
+            },
+            ..ActionRequest::default()
         };
-        let mut answer = None;
-        let (form, params) = match self.form {
+        let params = match self.form {
             Some(mut form) => {
-                if let Some(captcha) = captcha {
-                    answer = form.other.remove(captcha.widget().field);
-                }
-                let params = std::mem::take(&mut form.user);
-                (Some(form), params)
+                request.captcha_answer = widget.and_then(|field| form.other.remove(field));
+                request.form = Some(posted_form(req, &form));
+                std::mem::take(&mut form.user)
             }
-            None => (None, self.params.unwrap_or_default()),
+            None => self.params.unwrap_or_default(),
         };
-        if captcha.is_some() && answer.is_none() {
-            answer = req
+        if widget.is_some() && request.captcha_answer.is_none() {
+            request.captcha_answer = req
                 .headers()
                 .get(crate::captcha::CAPTCHA_HEADER)
                 .and_then(|v| v.to_str().ok())
@@ -288,59 +294,101 @@ impl Action {
         let mut ctl = Controller::new(req, &config, self.id, params);
         ctl.current_user = current.as_ref().map(|c| User::clone(&c.user));
         ctl.format = self.format;
-        let access = pipeline::check_access(&ctl, current.as_ref(), &requirements).await?;
-        if let Some(refusal) = access {
-            return refused(req, &config, refusal, self.format);
-        }
-        if let Some(form) = &form {
-            if let Some(res) = check_form(req, form) {
-                return Ok(res);
-            }
-        }
-        if let Some(user) = &ctl.current_user {
-            tracing::Span::current().record("user_id", user.id);
-        }
-        // Rate limits and the account lock, before any password is hashed; the CAPTCHA.
-        let facts = ActixRequest(req).facts();
-        let admission = match pipeline::admit(&ctl, &facts, &requirements, answer.as_deref()).await
-        {
-            Ok(admission) => admission,
-            Err(err @ (PowError::CaptchaInvalid | PowError::CaptchaUnavailable)) => {
-                return match (self.format, return_path(req)) {
-                    (Format::Html, Some(back)) => {
-                        let key = match err {
-                            PowError::CaptchaUnavailable => "captcha-unavailable",
-                            _ => "captcha-invalid",
-                        };
-                        super::flash::put_error(req, Some(ctl.text(key)));
-                        Ok(super::redirect(&back))
-                    }
-                    _ => Err(err.into()),
-                };
-            }
-            Err(err) => return Err(err.into()),
+        let mut host = Host {
+            ctl: &mut ctl,
+            client: None,
         };
-        if let Some(res) = ctl.before_process().await? {
-            return Ok(res);
-        }
-        let outcome = admission.run(act(&mut ctl)).await?;
-        if let Some(user) = &ctl.user {
-            tracing::Span::current().record("user_id", user.id);
-        }
-        // The facts as the action left them (the session it signed in, for the audit).
-        pipeline::finish(&ctl, &ActixRequest(req).facts(), admission).await?;
-        let respond = match outcome {
-            Outcome::Stop(res) => return Ok(res),
-            Outcome::Respond(res) => Ok(res),
-            Outcome::Render(render) => Err(render),
+        let admission = match pipeline::before_action(&mut host, current.as_ref(), request).await? {
+            Before::Go(admission) => admission,
+            Before::Stop(stop) => {
+                // The phase's client writes back into the request before the answer.
+                drop(host);
+                return stopped(req, &config, stop, self.format);
+            }
         };
-        if let Some(res) = ctl.before_respond().await? {
-            return Ok(res);
+        // What the phases before wrote is in the request the action reads.
+        host.client = None;
+        let outcome = admission.run(act(&mut *host.ctl)).await?;
+        let respond = !matches!(outcome, Outcome::Stop(_));
+        let halt = pipeline::after_action(&mut host, admission, respond).await?;
+        // The last phase's client writes back into the request before anything renders.
+        drop(host);
+        if let Some(halt) = halt {
+            return Ok(super::callbacks::halted(halt, self.format));
         }
-        match respond {
-            Ok(res) => Ok(res),
-            Err(render) => Ok(render(&ctl)?),
+        match outcome {
+            Outcome::Stop(res) | Outcome::Respond(res) => Ok(res),
+            Outcome::Render(render) => Ok(render(&ctl)?),
         }
+    }
+}
+
+/// The answer to an action that stopped before it ran.
+fn stopped<E: From<PowError>>(
+    req: &HttpRequest,
+    config: &PowConfig,
+    stop: Stop,
+    format: Format,
+) -> Result<HttpResponse, E> {
+    match stop {
+        Stop::Refused(refusal) => refused(req, config, refusal, format),
+        Stop::BadForm(refusal) => {
+            let status = actix_web::http::StatusCode::from_u16(refusal.status())
+                .unwrap_or(actix_web::http::StatusCode::BAD_REQUEST);
+            Ok(HttpResponse::build(status)
+                .content_type("text/plain; charset=utf-8")
+                .body(refusal.text()))
+        }
+        Stop::Back(back) => Ok(super::redirect(&back)),
+        Stop::Halted(halt) => Ok(super::callbacks::halted(halt, format)),
+    }
+}
+
+/// What the runner needs to judge a posted form: its type and its CSRF token, checked
+/// against the request's cookie session.
+fn posted_form(req: &HttpRequest, form: &FormData) -> PostedForm {
+    let urlencoded = req
+        .headers()
+        .get(actix_web::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| {
+            v.trim()
+                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        });
+    PostedForm {
+        urlencoded,
+        csrf_valid: super::csrf::verify(req, form.csrf_token()),
+    }
+}
+
+/// The actix-web side of an action the engine runs: the controller, and the client of the
+/// phase under way (written back into the request when the next phase starts, and when
+/// the run ends).
+struct Host<'c> {
+    ctl: &'c mut Controller,
+    client: Option<crate::session::InRequest<super::ActixClient>>,
+}
+
+impl pipeline::ActionHost for Host<'_> {
+    fn step(&mut self) -> &mut crate::pipeline::Step {
+        &mut self.ctl.step
+    }
+
+    fn split(
+        &mut self,
+    ) -> (
+        &mut crate::pipeline::Step,
+        Box<dyn crate::pipeline::Client + '_>,
+    ) {
+        // The last phase's client writes back first.
+        self.client = None;
+        let client = self.client.insert(super::ActixClient::served_by(
+            &self.ctl.req,
+            &self.ctl.step.config,
+            self.ctl.step.format,
+        ));
+        (&mut self.ctl.step, Box::new(&mut **client))
     }
 }
 

@@ -1,14 +1,14 @@
 //! The state every controller action shares with extension callbacks: [`Controller`],
 //! typed [`ActionId`]s, typed per-request [`Assigns`], and the [`Flow`] a callback decides.
 //!
-//! Actions run through [`Action`](super::Action), which calls each enabled extension's
+//! Actions run through [`Action`](super::Action), over the engine's runner
+//! ([`run_action`](crate::pipeline::run_action)), which calls each enabled extension's
 //! `before_process` and `before_respond` in config order; the first one that halts wins.
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse};
 
 use crate::config::PowConfig;
-use crate::error::PowError;
 use crate::pipeline::Step;
 use crate::users::Params;
 
@@ -61,52 +61,6 @@ impl Controller {
             req: req.clone(),
             step,
         }
-    }
-
-    /// Runs every extension's `before_process`; `Some(response)` if one halted.
-    ///
-    /// # Errors
-    /// A callback's error.
-    pub async fn before_process(&mut self) -> Result<Option<HttpResponse>, PowError> {
-        let config = self.step.config.clone();
-        // No callbacks: nothing to read of the request for them.
-        if config.extensions().callbacks().is_empty() {
-            return Ok(None);
-        }
-        let req = self.req.clone();
-        let mut client = super::client::ActixClient::served_by(&req, &config, self.step.format);
-        for callbacks in config.extensions().callbacks() {
-            if let Flow::Halt(halt) = callbacks
-                .before_process(&mut self.step, &mut *client)
-                .await?
-            {
-                return Ok(Some(halted(halt, self.step.format)));
-            }
-        }
-        Ok(None)
-    }
-
-    /// Runs every extension's `before_respond`; `Some(response)` if one halted.
-    ///
-    /// # Errors
-    /// A callback's error.
-    pub async fn before_respond(&mut self) -> Result<Option<HttpResponse>, PowError> {
-        let config = self.step.config.clone();
-        // No callbacks: nothing to read of the request for them.
-        if config.extensions().callbacks().is_empty() {
-            return Ok(None);
-        }
-        let req = self.req.clone();
-        let mut client = super::client::ActixClient::served_by(&req, &config, self.step.format);
-        for callbacks in config.extensions().callbacks() {
-            if let Flow::Halt(halt) = callbacks
-                .before_respond(&mut self.step, &mut *client)
-                .await?
-            {
-                return Ok(Some(halted(halt, self.step.format)));
-            }
-        }
-        Ok(None)
     }
 }
 

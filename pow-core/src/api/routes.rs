@@ -38,8 +38,8 @@ use crate::error::PowError;
 use crate::messages::LanguageIdentifier;
 use crate::pages::routes::{PathParams, QueryParams, Verb};
 use crate::pipeline::{
-    self, ActionId, Client, ClientCookie, FlashKind, Flow, Format, Halt, Refusal, Requirements,
-    Step,
+    self, ActionId, ActionRequest, Before, Client, ClientCookie, FlashKind, Format, Halt, Refusal,
+    Requirements, Step, Stop,
 };
 use crate::request::{RequestFacts, RequestSource};
 use crate::session::tokens::TokenPair;
@@ -786,41 +786,58 @@ async fn run_traced(
     call.resolve().await?;
     let current = call.current();
     let mut requirements = route.requirements.clone();
-    let asked = requirements.captcha || route.captcha_when.is_some_and(|asks| asks(&call.body));
-    requirements.captcha = asked && route.verb != Verb::Get && config.captcha().is_some();
+    requirements.captcha =
+        requirements.captcha || route.captcha_when.is_some_and(|asks| asks(&call.body));
     let mut step = Step::new(config, route.action, params, lang.clone());
     step.format = Format::Json;
     step.current_user = current.as_ref().map(|c| User::clone(&c.user));
     step.assigns.insert(input.path);
     step.assigns.insert(input.query);
-    if let Some(refusal) = pipeline::check_access(&step, current.as_ref(), &requirements).await? {
-        return Err(match refusal {
-            Refusal::NotAuthenticated => call.not_authenticated(lang),
-            Refusal::AlreadyAuthenticated => ApiError::already_authenticated(Some(config), lang),
-            refusal => refusal.error().into(),
-        });
-    }
-    if let Some(user) = &step.current_user {
-        tracing::Span::current().record("user_id", user.id);
-    }
-    let admission = pipeline::admit(&step, &*call, &requirements, input.captcha.as_deref()).await?;
-    for callbacks in config.extensions().callbacks() {
-        if let Flow::Halt(halt) = callbacks.before_process(&mut step, call).await? {
-            return Ok(halted(halt));
+    let request = ActionRequest {
+        requirements,
+        safe: route.verb == Verb::Get,
+        captcha_answer: input.captcha,
+        ..ActionRequest::default()
+    };
+    let mut host = JsonHost { step, call };
+    let admission = match pipeline::before_action(&mut host, current.as_ref(), request).await? {
+        Before::Go(admission) => admission,
+        Before::Stop(Stop::Halted(halt)) => return Ok(halted(halt)),
+        Before::Stop(Stop::Refused(Refusal::NotAuthenticated)) => {
+            return Err(host.call.not_authenticated(lang))
         }
-    }
-    let reply = admission.run((route.act)(&mut step, call)).await?;
-    if let Some(user) = &step.user {
-        tracing::Span::current().record("user_id", user.id);
-    }
-    // The facts as the action left them (the session it signed in, for the audit).
-    pipeline::finish(&step, &*call, admission).await?;
-    for callbacks in config.extensions().callbacks() {
-        if let Flow::Halt(halt) = callbacks.before_respond(&mut step, call).await? {
-            return Ok(halted(halt));
+        Before::Stop(Stop::Refused(Refusal::AlreadyAuthenticated)) => {
+            return Err(ApiError::already_authenticated(Some(config), lang))
         }
+        Before::Stop(Stop::Refused(refusal)) => return Err(refusal.error().into()),
+        // No form and no page to go back to on JSON.
+        Before::Stop(Stop::BadForm(_) | Stop::Back(_)) => {
+            return Err(ApiError::invalid_request(Some(config), lang))
+        }
+    };
+    let reply = admission
+        .run((route.act)(&mut host.step, &mut *host.call))
+        .await?;
+    match pipeline::after_action(&mut host, admission, true).await? {
+        Some(halt) => Ok(halted(halt)),
+        None => Ok(reply),
     }
-    Ok(reply)
+}
+
+/// The JSON side of an action the engine runs: its step and the request's [`ApiCall`].
+struct JsonHost<'s, 'a> {
+    step: Step,
+    call: &'s mut ApiCall<'a>,
+}
+
+impl pipeline::ActionHost for JsonHost<'_, '_> {
+    fn step(&mut self) -> &mut Step {
+        &mut self.step
+    }
+
+    fn split(&mut self) -> (&mut Step, Box<dyn Client + '_>) {
+        (&mut self.step, Box::new(&mut *self.call))
+    }
 }
 
 /// The answer to a callback that halted a JSON action.

@@ -14,7 +14,7 @@ use crate::session::{AuthMethod, CurrentSession, StepUp};
 use crate::users::validation::normalize_user_id;
 use crate::users::Value;
 
-use super::{ActionKind, Step};
+use super::{ActionKind, Flow, Halt, Step};
 
 /// Who may run an action.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -280,7 +280,7 @@ pub async fn finish(
         .sign_in
         .as_ref()
         .filter(|attempt| attempt.kind == CheckKind::SignIn);
-    after_action(step, source, sign_in);
+    audit_action(step, source, sign_in);
     if let Some(attempt) = admission.sign_in {
         let proved = proved(step, attempt.kind);
         crate::limits::after_check(&step.config, source, &step.lang, attempt, proved).await?;
@@ -356,7 +356,7 @@ fn refused(step: &Step, source: &dyn RequestSource, limited: &RateLimited) {
 }
 
 /// What an action that ran came to: sign-ins, sign-ups, account changes, sign-outs.
-fn after_action(step: &Step, source: &dyn RequestSource, sign_in: Option<&SignInAttempt>) {
+fn audit_action(step: &Step, source: &dyn RequestSource, sign_in: Option<&SignInAttempt>) {
     let config = &step.config;
     if let Some(attempt) = sign_in {
         match &step.user {
@@ -438,4 +438,228 @@ fn after_action(step: &Step, source: &dyn RequestSource, sign_in: Option<&SignIn
         }
         _ => {}
     }
+}
+
+/// What a framework layer hands the engine's runner for one action: the action's
+/// [`Step`], and a [`Client`](super::Client) over the request for each phase of the run
+/// (the callbacks, the limits, the audit). The runner asks for the client once per phase,
+/// so a layer whose client writes back into its request when dropped (pow-actix's) keeps
+/// the request current between phases.
+pub trait ActionHost {
+    /// The action's step.
+    fn step(&mut self) -> &mut Step;
+
+    /// The action's step and a client over the request, for one phase of the run.
+    fn split(&mut self) -> (&mut Step, Box<dyn super::Client + '_>);
+}
+
+/// What a framework read of the request an action answers, besides its [`Step`] and its
+/// client: the rules of the route, the posted form's check, the client's CAPTCHA answer,
+/// and where a refused browser goes back to.
+#[derive(Clone, Debug, Default)]
+pub struct ActionRequest {
+    /// The route's rules. Its CAPTCHA rule applies only when the setup has a CAPTCHA and
+    /// the request is not [`safe`](Self::safe).
+    pub requirements: Requirements,
+    /// A `GET` or `HEAD`: never asked for a CAPTCHA answer.
+    pub safe: bool,
+    /// For an action that takes a posted form: what the framework read of it.
+    pub form: Option<PostedForm>,
+    /// The client's CAPTCHA answer: the form's widget field, else the
+    /// [`CAPTCHA_HEADER`](crate::captcha::CAPTCHA_HEADER).
+    pub captcha_answer: Option<String>,
+    /// Where a browser the CAPTCHA refused goes back to, with the reason as a flash text
+    /// (the local page it came from); `None` answers the error instead (JSON, or a form
+    /// posted from elsewhere).
+    pub back: Option<String>,
+}
+
+/// What a framework read of a posted form, for the runner to judge: its type and its CSRF
+/// token's check against the client's cookie session.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PostedForm {
+    /// Sent as `application/x-www-form-urlencoded`.
+    pub urlencoded: bool,
+    /// Its CSRF token (the `_csrf_token` field, or the `x-csrf-token` header) matches the
+    /// client's cookie session.
+    pub csrf_valid: bool,
+}
+
+/// Why a posted form was refused before the action ran.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FormRefusal {
+    /// Not sent as `application/x-www-form-urlencoded`: `415`.
+    NotUrlencoded,
+    /// Without a CSRF token that matches the client's session: `403`.
+    Csrf,
+}
+
+impl FormRefusal {
+    /// The answer's status.
+    pub fn status(self) -> u16 {
+        match self {
+            Self::NotUrlencoded => 415,
+            Self::Csrf => 403,
+        }
+    }
+
+    /// The answer's text (plain text, as every framework sends it).
+    pub fn text(self) -> &'static str {
+        match self {
+            Self::NotUrlencoded => "Forms must be sent as application/x-www-form-urlencoded.",
+            Self::Csrf => "Invalid CSRF token. Reload the page and try again.",
+        }
+    }
+}
+
+/// Why an action stops before it runs, for the framework layer to write.
+#[derive(Debug)]
+pub enum Stop {
+    /// Refused by its rules ([`check_access`]).
+    Refused(Refusal),
+    /// Its posted form was refused.
+    BadForm(FormRefusal),
+    /// The CAPTCHA refused a browser: its reason is queued as a flash text; send the
+    /// browser back here.
+    Back(String),
+    /// A callback halted it.
+    Halted(Halt),
+}
+
+/// What [`before_action`] came to: the action may run, holding the admission, or it stops.
+#[derive(Debug)]
+pub enum Before {
+    /// Run the action inside [`Admission::run`], then [`after_action`] with this.
+    Go(Admission),
+    /// Answer this instead.
+    Stop(Stop),
+}
+
+/// The first half of every action's run, the same for every framework and transport: who
+/// may run it ([`check_access`]), the posted form's type and CSRF token, the rate limits,
+/// the account lock and the CAPTCHA ([`admit`]), then each extension's `before_process`.
+/// The framework layer reads the request into `host` and `request`, runs the action when
+/// this says [`Before::Go`], then calls [`after_action`]; it writes a [`Stop`] as its
+/// transport answers it.
+///
+/// # Errors
+/// A callback's error; the limits' and the CAPTCHA's refusals ([`PowError::RateLimited`],
+/// [`PowError::CaptchaInvalid`], ...) when there is no page to go back to.
+pub async fn before_action<H: ActionHost + ?Sized>(
+    host: &mut H,
+    current: Option<&CurrentSession>,
+    request: ActionRequest,
+) -> Result<Before, PowError> {
+    let mut requirements = request.requirements;
+    requirements.captcha =
+        requirements.captcha && !request.safe && host.step().config.captcha().is_some();
+    if let Some(refusal) = check_access(host.step(), current, &requirements).await? {
+        return Ok(Before::Stop(Stop::Refused(refusal)));
+    }
+    if let Some(form) = request.form {
+        let refused = if !form.urlencoded {
+            Some(FormRefusal::NotUrlencoded)
+        } else if !form.csrf_valid {
+            Some(FormRefusal::Csrf)
+        } else {
+            None
+        };
+        if let Some(refused) = refused {
+            let step = host.step();
+            tracing::warn!(action = %step.id, ?refused, "refused a posted form");
+            return Ok(Before::Stop(Stop::BadForm(refused)));
+        }
+    }
+    if let Some(user) = &host.step().current_user {
+        tracing::Span::current().record("user_id", user.id);
+    }
+    // Rate limits and the account lock, before any password is hashed; the CAPTCHA.
+    let admission = {
+        let (step, mut client) = host.split();
+        match admit(
+            step,
+            &*client,
+            &requirements,
+            request.captcha_answer.as_deref(),
+        )
+        .await
+        {
+            Ok(admission) => admission,
+            Err(err @ (PowError::CaptchaInvalid | PowError::CaptchaUnavailable)) => {
+                let Some(back) = request.back else {
+                    return Err(err);
+                };
+                let key = match err {
+                    PowError::CaptchaUnavailable => "captcha-unavailable",
+                    _ => "captcha-invalid",
+                };
+                client.flash(super::FlashKind::Error, Some(step.text(key)));
+                return Ok(Before::Stop(Stop::Back(back)));
+            }
+            Err(err) => return Err(err),
+        }
+    };
+    if let Some(halt) = before_process(host).await? {
+        return Ok(Before::Stop(Stop::Halted(halt)));
+    }
+    Ok(Before::Go(admission))
+}
+
+/// The second half of every action's run, once the action ran inside the admission of
+/// [`before_action`]: the audit and the counted password check ([`finish`]), then, when
+/// `respond` (the action's answer is one the callbacks see; not one that stopped before
+/// doing anything they react to), each extension's `before_respond`. `Some` when a
+/// callback halted: answer that instead of the action's answer.
+///
+/// # Errors
+/// The store's or a callback's error.
+pub async fn after_action<H: ActionHost + ?Sized>(
+    host: &mut H,
+    admission: Admission,
+    respond: bool,
+) -> Result<Option<Halt>, PowError> {
+    if let Some(user) = &host.step().user {
+        tracing::Span::current().record("user_id", user.id);
+    }
+    {
+        // The facts as the action left them (the session it signed in, for the audit).
+        let (step, client) = host.split();
+        finish(step, &*client, admission).await?;
+    }
+    if !respond {
+        return Ok(None);
+    }
+    before_respond(host).await
+}
+
+/// Runs every enabled extension's `before_process`, in the setup's order: the first that
+/// halts wins. The one place the callbacks run before an action (pages and JSON alike).
+async fn before_process<H: ActionHost + ?Sized>(host: &mut H) -> Result<Option<Halt>, PowError> {
+    let config = host.step().config.clone();
+    if config.extensions().callbacks().is_empty() {
+        return Ok(None);
+    }
+    let (step, mut client) = host.split();
+    for callbacks in config.extensions().callbacks() {
+        if let Flow::Halt(halt) = callbacks.before_process(step, &mut *client).await? {
+            return Ok(Some(halt));
+        }
+    }
+    Ok(None)
+}
+
+/// Runs every enabled extension's `before_respond`, in the setup's order: the first that
+/// halts wins.
+async fn before_respond<H: ActionHost + ?Sized>(host: &mut H) -> Result<Option<Halt>, PowError> {
+    let config = host.step().config.clone();
+    if config.extensions().callbacks().is_empty() {
+        return Ok(None);
+    }
+    let (step, mut client) = host.split();
+    for callbacks in config.extensions().callbacks() {
+        if let Flow::Halt(halt) = callbacks.before_respond(step, &mut *client).await? {
+            return Ok(Some(halt));
+        }
+    }
+    Ok(None)
 }
