@@ -201,6 +201,54 @@ impl crate::captcha::CaptchaVerifier for TestCaptcha {
     }
 }
 
+/// The [`UsersContext`](crate::users::UsersContext) methods a test wrapper passes to its
+/// `inner` context unchanged: the reads.
+macro_rules! delegate_reads_to_inner {
+    () => {
+        #[cfg(any(feature = "sqlite", feature = "postgres"))]
+        fn diesel(&self) -> Option<&crate::users::diesel::DieselUsersContext> {
+            self.inner.diesel()
+        }
+
+        fn get_by(
+            &self,
+            schema: &crate::users::UserSchema,
+            field: &str,
+            value: &crate::users::Value,
+        ) -> Result<Option<User>, PowError> {
+            self.inner.get_by(schema, field, value)
+        }
+    };
+}
+
+/// The writes a test wrapper passes to its `inner` context unchanged: updates, deletes,
+/// listings.
+macro_rules! delegate_writes_to_inner {
+    () => {
+        fn update_fields(
+            &self,
+            schema: &crate::users::UserSchema,
+            user: &User,
+            changes: &crate::users::Changes,
+        ) -> Result<User, crate::users::WriteError> {
+            self.inner.update_fields(schema, user, changes)
+        }
+
+        fn delete(&self, schema: &crate::users::UserSchema, user: &User) -> Result<(), PowError> {
+            self.inner.delete(schema, user)
+        }
+
+        fn list_by(
+            &self,
+            schema: &crate::users::UserSchema,
+            field: &str,
+            value: &crate::users::Value,
+        ) -> Result<Vec<User>, PowError> {
+            self.inner.list_by(schema, field, value)
+        }
+    };
+}
+
 /// A users context whose written inserts take at least `delay` (as a commit to a slow
 /// disk would), while an insert refused as taken comes back at once: the asymmetry an
 /// equal-time refusal has to hide, made large enough to see over HTTP.
@@ -221,19 +269,7 @@ impl SlowInserts {
 }
 
 impl crate::users::UsersContext for SlowInserts {
-    #[cfg(any(feature = "sqlite", feature = "postgres"))]
-    fn diesel(&self) -> Option<&crate::users::diesel::DieselUsersContext> {
-        self.inner.diesel()
-    }
-
-    fn get_by(
-        &self,
-        schema: &crate::users::UserSchema,
-        field: &str,
-        value: &crate::users::Value,
-    ) -> Result<Option<User>, PowError> {
-        self.inner.get_by(schema, field, value)
-    }
+    delegate_reads_to_inner!();
 
     fn insert(
         &self,
@@ -245,27 +281,7 @@ impl crate::users::UsersContext for SlowInserts {
         Ok(inserted)
     }
 
-    fn update_fields(
-        &self,
-        schema: &crate::users::UserSchema,
-        user: &User,
-        changes: &crate::users::Changes,
-    ) -> Result<User, crate::users::WriteError> {
-        self.inner.update_fields(schema, user, changes)
-    }
-
-    fn delete(&self, schema: &crate::users::UserSchema, user: &User) -> Result<(), PowError> {
-        self.inner.delete(schema, user)
-    }
-
-    fn list_by(
-        &self,
-        schema: &crate::users::UserSchema,
-        field: &str,
-        value: &crate::users::Value,
-    ) -> Result<Vec<User>, PowError> {
-        self.inner.list_by(schema, field, value)
-    }
+    delegate_writes_to_inner!();
 }
 
 /// A users context that, once [armed](Self::arm), changes the password of the next user
@@ -299,19 +315,7 @@ impl RacingPasswordChange {
 }
 
 impl crate::users::UsersContext for RacingPasswordChange {
-    #[cfg(any(feature = "sqlite", feature = "postgres"))]
-    fn diesel(&self) -> Option<&crate::users::diesel::DieselUsersContext> {
-        self.inner.diesel()
-    }
-
-    fn get_by(
-        &self,
-        schema: &crate::users::UserSchema,
-        field: &str,
-        value: &crate::users::Value,
-    ) -> Result<Option<User>, PowError> {
-        self.inner.get_by(schema, field, value)
-    }
+    delegate_reads_to_inner!();
 
     fn insert(
         &self,
@@ -321,27 +325,7 @@ impl crate::users::UsersContext for RacingPasswordChange {
         self.inner.insert(schema, changes)
     }
 
-    fn update_fields(
-        &self,
-        schema: &crate::users::UserSchema,
-        user: &User,
-        changes: &crate::users::Changes,
-    ) -> Result<User, crate::users::WriteError> {
-        self.inner.update_fields(schema, user, changes)
-    }
-
-    fn delete(&self, schema: &crate::users::UserSchema, user: &User) -> Result<(), PowError> {
-        self.inner.delete(schema, user)
-    }
-
-    fn list_by(
-        &self,
-        schema: &crate::users::UserSchema,
-        field: &str,
-        value: &crate::users::Value,
-    ) -> Result<Vec<User>, PowError> {
-        self.inner.list_by(schema, field, value)
-    }
+    delegate_writes_to_inner!();
 
     fn authenticate(
         &self,
@@ -508,43 +492,29 @@ pub fn undescribed_successes(doc: &serde_json::Value) -> Vec<String> {
 /// assert_eq!(pow_core::testing::untyped_objects(&doc), ["/a"]);
 /// ```
 pub fn untyped_objects(value: &serde_json::Value) -> Vec<String> {
-    fn is_object_type(schema: &serde_json::Map<String, serde_json::Value>) -> bool {
-        match schema.get("type") {
+    const SAID: [&str; 7] = [
+        "properties",
+        "additionalProperties",
+        "patternProperties",
+        "$ref",
+        "allOf",
+        "oneOf",
+        "anyOf",
+    ];
+    let mut found = Vec::new();
+    visit_json(value, "", &mut |at, value| {
+        let Some(map) = value.as_object() else {
+            return;
+        };
+        let object = match map.get("type") {
             Some(serde_json::Value::String(kind)) => kind == "object",
             Some(serde_json::Value::Array(kinds)) => kinds.iter().any(|kind| kind == "object"),
             _ => false,
+        };
+        if object && !SAID.iter().any(|key| map.contains_key(*key)) {
+            found.push(at.to_owned());
         }
-    }
-    fn walk(value: &serde_json::Value, at: &str, found: &mut Vec<String>) {
-        match value {
-            serde_json::Value::Object(map) => {
-                let said = [
-                    "properties",
-                    "additionalProperties",
-                    "patternProperties",
-                    "$ref",
-                    "allOf",
-                    "oneOf",
-                    "anyOf",
-                ];
-                if is_object_type(map) && !said.iter().any(|key| map.contains_key(*key)) {
-                    found.push(at.to_owned());
-                }
-                for (key, inner) in map {
-                    let key = key.replace('~', "~0").replace('/', "~1");
-                    walk(inner, &format!("{at}/{key}"), found);
-                }
-            }
-            serde_json::Value::Array(items) => {
-                for (index, inner) in items.iter().enumerate() {
-                    walk(inner, &format!("{at}/{index}"), found);
-                }
-            }
-            _ => {}
-        }
-    }
-    let mut found = Vec::new();
-    walk(value, "", &mut found);
+    });
     found
 }
 
@@ -552,34 +522,41 @@ pub fn untyped_objects(value: &serde_json::Value) -> Vec<String> {
 /// two spaces in a row (a Rust string continued over lines without `\`), as
 /// `"<JSON pointer>: <text>"`.
 pub fn doubled_spaces(value: &serde_json::Value) -> Vec<String> {
-    fn walk(value: &serde_json::Value, at: &str, found: &mut Vec<String>) {
-        match value {
-            serde_json::Value::Object(map) => {
-                for (key, value) in map {
-                    let here = format!("{at}/{key}");
-                    match value {
-                        serde_json::Value::String(text)
-                            if key == "description" || key == "summary" =>
-                        {
-                            if text.contains("  ") {
-                                found.push(format!("{here}: {text:?}"));
-                            }
-                        }
-                        _ => walk(value, &here, found),
-                    }
-                }
-            }
-            serde_json::Value::Array(items) => {
-                for (i, item) in items.iter().enumerate() {
-                    walk(item, &format!("{at}/{i}"), found);
-                }
-            }
-            _ => {}
-        }
-    }
     let mut found = Vec::new();
-    walk(value, "", &mut found);
+    visit_json(value, "", &mut |at, value| {
+        for key in ["description", "summary"] {
+            if let Some(text) = value.get(key).and_then(serde_json::Value::as_str) {
+                if text.contains("  ") {
+                    found.push(format!("{at}/{key}: {text:?}"));
+                }
+            }
+        }
+    });
     found
+}
+
+/// Calls `visit` with every value of `value` (itself first) and its JSON pointer under
+/// `at`, depth first.
+fn visit_json(
+    value: &serde_json::Value,
+    at: &str,
+    visit: &mut dyn FnMut(&str, &serde_json::Value),
+) {
+    visit(at, value);
+    match value {
+        serde_json::Value::Object(map) => {
+            for (key, inner) in map {
+                let key = key.replace('~', "~0").replace('/', "~1");
+                visit_json(inner, &format!("{at}/{key}"), visit);
+            }
+        }
+        serde_json::Value::Array(items) => {
+            for (index, inner) in items.iter().enumerate() {
+                visit_json(inner, &format!("{at}/{index}"), visit);
+            }
+        }
+        _ => {}
+    }
 }
 
 /// A memory store that counts its reads and can be switched off, as a store that went

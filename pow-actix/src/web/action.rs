@@ -37,7 +37,9 @@ use super::controllers::route_config;
 use super::params::FormData;
 use crate::config::PowConfig;
 use crate::error::{PowError, PowResult};
-use crate::pipeline::{self, ActionRequest, Before, PostedForm, Refusal, Requirements, Stop};
+use crate::pipeline::{
+    self, ActionRequest, Before, FormRefusal, PostedForm, Refusal, Requirements, Stop,
+};
 use crate::session::{self, guard::with_handler, StepUp};
 use crate::users::{Params, User};
 
@@ -332,21 +334,24 @@ fn stopped<E: From<PowError>>(
 ) -> Result<HttpResponse, E> {
     match stop {
         Stop::Refused(refusal) => refused(req, config, refusal, format),
-        Stop::BadForm(refusal) => {
-            let status = actix_web::http::StatusCode::from_u16(refusal.status())
-                .unwrap_or(actix_web::http::StatusCode::BAD_REQUEST);
-            Ok(HttpResponse::build(status)
-                .content_type("text/plain; charset=utf-8")
-                .body(refusal.text()))
-        }
+        Stop::BadForm(refusal) => Ok(form_refused(refusal)),
         Stop::Back(back) => Ok(super::redirect(&back)),
         Stop::Halted(halt) => Ok(super::callbacks::halted(halt, format)),
     }
 }
 
+/// The answer to a refused posted form: its status, as text.
+pub(crate) fn form_refused(refusal: FormRefusal) -> HttpResponse {
+    let status = actix_web::http::StatusCode::from_u16(refusal.status())
+        .unwrap_or(actix_web::http::StatusCode::BAD_REQUEST);
+    HttpResponse::build(status)
+        .content_type("text/plain; charset=utf-8")
+        .body(refusal.text())
+}
+
 /// What the runner needs to judge a posted form: its type and its CSRF token, checked
 /// against the request's cookie session.
-fn posted_form(req: &HttpRequest, form: &FormData) -> PostedForm {
+pub(crate) fn posted_form(req: &HttpRequest, form: &FormData) -> PostedForm {
     let urlencoded = req
         .headers()
         .get(actix_web::http::header::CONTENT_TYPE)

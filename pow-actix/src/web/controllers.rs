@@ -82,24 +82,9 @@ pub(crate) fn current_page(req: &HttpRequest) -> Option<&str> {
 /// Checks a posted form: sent as `application/x-www-form-urlencoded` (else `415`), with a
 /// valid CSRF token (else `403`, see [`check_csrf`]).
 pub fn check_form(req: &HttpRequest, form: &FormData) -> Option<HttpResponse> {
-    let urlencoded = req
-        .headers()
-        .get(actix_web::http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .is_some_and(|v| {
-            v.trim()
-                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
-        });
-    if !urlencoded {
-        tracing::warn!(path = %req.path(), "rejected a form that is not urlencoded");
-        return Some(
-            HttpResponse::UnsupportedMediaType()
-                .content_type("text/plain; charset=utf-8")
-                .body("Forms must be sent as application/x-www-form-urlencoded."),
-        );
-    }
-    check_csrf(req, form)
+    let refused = super::action::posted_form(req, form).refusal()?;
+    tracing::warn!(path = %req.path(), ?refused, "refused a posted form");
+    Some(super::action::form_refused(refused))
 }
 
 /// Checks the CSRF token; `Some(403)` when it fails.

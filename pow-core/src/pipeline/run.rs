@@ -485,6 +485,19 @@ pub struct PostedForm {
     pub csrf_valid: bool,
 }
 
+impl PostedForm {
+    /// Why the form is refused, if it is: its type first, then its token.
+    pub fn refusal(self) -> Option<FormRefusal> {
+        if !self.urlencoded {
+            Some(FormRefusal::NotUrlencoded)
+        } else if !self.csrf_valid {
+            Some(FormRefusal::Csrf)
+        } else {
+            None
+        }
+    }
+}
+
 /// Why a posted form was refused before the action ran.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FormRefusal {
@@ -556,15 +569,8 @@ pub async fn before_action<H: ActionHost + ?Sized>(
     if let Some(refusal) = check_access(host.step(), current, &requirements).await? {
         return Ok(Before::Stop(Stop::Refused(refusal)));
     }
-    if let Some(form) = request.form {
-        let refused = if !form.urlencoded {
-            Some(FormRefusal::NotUrlencoded)
-        } else if !form.csrf_valid {
-            Some(FormRefusal::Csrf)
-        } else {
-            None
-        };
-        if let Some(refused) = refused {
+    if let Some(refused) = request.form.and_then(PostedForm::refusal) {
+        {
             let step = host.step();
             tracing::warn!(action = %step.id, ?refused, "refused a posted form");
             return Ok(Before::Stop(Stop::BadForm(refused)));
@@ -599,7 +605,7 @@ pub async fn before_action<H: ActionHost + ?Sized>(
             Err(err) => return Err(err),
         }
     };
-    if let Some(halt) = before_process(host).await? {
+    if let Some(halt) = callbacks(host, Moment::BeforeProcess).await? {
         return Ok(Before::Stop(Stop::Halted(halt)));
     }
     Ok(Before::Go(admission))
@@ -629,35 +635,33 @@ pub async fn after_action<H: ActionHost + ?Sized>(
     if !respond {
         return Ok(None);
     }
-    before_respond(host).await
+    callbacks(host, Moment::BeforeRespond).await
 }
 
-/// Runs every enabled extension's `before_process`, in the setup's order: the first that
-/// halts wins. The one place the callbacks run before an action (pages and JSON alike).
-async fn before_process<H: ActionHost + ?Sized>(host: &mut H) -> Result<Option<Halt>, PowError> {
+/// The two moments the extensions' callbacks run at.
+#[derive(Clone, Copy)]
+enum Moment {
+    BeforeProcess,
+    BeforeRespond,
+}
+
+/// Runs every enabled extension's callback of `moment`, in the setup's order: the first
+/// that halts wins. The one place the callbacks run (pages and JSON alike).
+async fn callbacks<H: ActionHost + ?Sized>(
+    host: &mut H,
+    moment: Moment,
+) -> Result<Option<Halt>, PowError> {
     let config = host.step().config.clone();
     if config.extensions().callbacks().is_empty() {
         return Ok(None);
     }
     let (step, mut client) = host.split();
     for callbacks in config.extensions().callbacks() {
-        if let Flow::Halt(halt) = callbacks.before_process(step, &mut *client).await? {
-            return Ok(Some(halt));
-        }
-    }
-    Ok(None)
-}
-
-/// Runs every enabled extension's `before_respond`, in the setup's order: the first that
-/// halts wins.
-async fn before_respond<H: ActionHost + ?Sized>(host: &mut H) -> Result<Option<Halt>, PowError> {
-    let config = host.step().config.clone();
-    if config.extensions().callbacks().is_empty() {
-        return Ok(None);
-    }
-    let (step, mut client) = host.split();
-    for callbacks in config.extensions().callbacks() {
-        if let Flow::Halt(halt) = callbacks.before_respond(step, &mut *client).await? {
+        let flow = match moment {
+            Moment::BeforeProcess => callbacks.before_process(step, &mut *client).await?,
+            Moment::BeforeRespond => callbacks.before_respond(step, &mut *client).await?,
+        };
+        if let Flow::Halt(halt) = flow {
             return Ok(Some(halt));
         }
     }
