@@ -563,3 +563,39 @@ fn a_use_tree_names_each_path_once() {
         ]
     );
 }
+
+/// The extensions' callbacks run from one engine function, the runner's, for every
+/// framework and transport: no framework layer, extension or other engine module calls
+/// `before_process` or `before_respond` itself (a second caller is how a rule gets kept
+/// on one path and forgotten on its sibling).
+#[test]
+fn the_callbacks_run_from_the_engines_runner_only() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(root).unwrap() {
+        let dir = entry.unwrap().path();
+        let name = dir.file_name().unwrap().to_string_lossy().into_owned();
+        if name.starts_with("pow-") && dir.join("src").is_dir() {
+            sources(&dir.join("src"), &mut files);
+        }
+    }
+    assert!(files.len() > 100, "read {} files", files.len());
+    let runner = root.join("pow-core/src/pipeline/run.rs");
+    let mut callers = Vec::new();
+    for file in &files {
+        let code = std::fs::read_to_string(file).unwrap();
+        for (number, line) in code.lines().enumerate() {
+            let called = [".before_process(", ".before_respond("]
+                .iter()
+                .any(|call| line.contains(call));
+            if called && !line.trim_start().starts_with("//") {
+                callers.push((file.clone(), number + 1));
+            }
+        }
+    }
+    assert!(
+        callers.iter().all(|(file, _)| *file == runner),
+        "callbacks called outside the runner: {callers:?}"
+    );
+    assert_eq!(callers.len(), 2, "the runner calls each callback once: {callers:?}");
+}
