@@ -597,5 +597,9 @@ fn the_callbacks_run_from_the_engines_runner_only() {
         callers.iter().all(|(file, _)| *file == runner),
         "callbacks called outside the runner: {callers:?}"
     );
-    assert_eq!(callers.len(), 2, "the runner calls each callback once: {callers:?}");
+    assert_eq!(
+        callers.len(),
+        2,
+        "the runner calls each callback once: {callers:?}"
+    );
 }
