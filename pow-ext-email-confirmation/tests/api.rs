@@ -1,23 +1,22 @@
 //! The email-confirmation side of the JSON API over HTTP: strict mode refusing tokens,
 //! soft mode flagging them, confirming with the mailed token, the signed-in user's state
 //! and resend, tampered tokens, taken addresses, link templates and the resend limit.
+//! Every test runs on actix-web and on axum (`on_both!` at the end).
 // Tests fail by panicking.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
-use actix_web::body::MessageBody;
-use actix_web::dev::{Service, ServiceResponse};
+use actix_web::dev::ServiceRequest;
 use actix_web::http::{header, StatusCode};
-use actix_web::test::{self, TestRequest};
-use actix_web::{web, App, HttpResponse};
-use pow_actix::api::{self, ApiAuthMiddleware, ApiOptions, LinkTemplate};
+use actix_web::test::TestRequest;
+use pow_actix::api::LinkTemplate;
 use pow_actix::mailer::{Mail, MemoryMailer};
 use pow_actix::password::Pbkdf2Hasher;
-use pow_actix::session::RequireAuthenticated;
 use pow_actix::users::diesel::DieselUsersContext;
 use pow_actix::users::{Params, User, Value};
-use pow_actix::{CurrentUser, PowConfig};
+use pow_actix::PowConfig;
 use pow_ext_email_confirmation::{
     confirm_user, is_confirmed, EmailConfirmation, TOKEN_FIELD, TOKEN_SALT,
 };
@@ -84,38 +83,18 @@ impl Setup {
     }
 }
 
-async fn me(CurrentUser(user): CurrentUser) -> HttpResponse {
-    HttpResponse::Ok().json(json!({ "data": { "email": user.email() } }))
-}
-
+/// Serves the JSON API of the setup, with the app's own `GET /api/v1/me` behind the bearer
+/// layer, on the test's framework.
 macro_rules! app {
     ($setup:expr) => {{
         let config: PowConfig = $setup.config.clone();
-        test::init_service(
-            App::new()
-                .configure(api::configure(config.clone(), ApiOptions::new()))
-                .service(
-                    web::resource("/api/v1/me")
-                        .wrap(RequireAuthenticated::new())
-                        .route(web::get().to(me)),
-                )
-                .wrap(ApiAuthMiddleware::new(config.clone())),
-        )
-        .await
+        pow_testkit::serve_api(config, pow_core::api::ApiOptions::new())
     }};
 }
 
-async fn send<S, R, B>(app: &S, req: R) -> (StatusCode, Json)
-where
-    S: Service<R, Response = ServiceResponse<B>, Error = actix_web::Error>,
-    B: MessageBody,
-{
-    let res = test::call_service(app, req).await;
-    let status = res.status();
-    let bytes = test::read_body(res).await;
-    let json = serde_json::from_slice(&bytes)
-        .unwrap_or_else(|_| panic!("not JSON ({status}): {}", String::from_utf8_lossy(&bytes)));
-    (status, json)
+async fn send(app: &SocketAddr, req: ServiceRequest) -> (StatusCode, Json) {
+    let answer = pow_testkit::send(*app, req).await;
+    (StatusCode::from_u16(answer.status).unwrap(), answer.json())
 }
 
 fn register(email: &str) -> TestRequest {
@@ -181,14 +160,13 @@ fn error(code: &str, status: u16, message: &str) -> Json {
     answer
 }
 
-#[actix_web::test]
 async fn strict_mode_refuses_tokens_until_the_address_is_confirmed() {
     let ext = EmailConfirmation::new();
     let s = Setup::new(&ext);
     let app = app!(s);
 
     // Sign-up: the account is made and the link mailed, but no tokens.
-    let (status, body) = send(&app, register("Jane@Example.com").to_request()).await;
+    let (status, body) = send(&app, register("Jane@Example.com").to_srv_request()).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
     assert_eq!(body, error("email_confirmation_required", 401, REQUIRED));
     let jane = s.user("jane@example.com");
@@ -212,7 +190,7 @@ async fn strict_mode_refuses_tokens_until_the_address_is_confirmed() {
     // Sign-in before confirming: refused, and the link is mailed again, in German here.
     let req = sign_in("jane@example.com")
         .insert_header((header::ACCEPT_LANGUAGE, "de"))
-        .to_request();
+        .to_srv_request();
     let (status, body) = send(&app, req).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(body["errors"][0]["code"], "email_confirmation_required");
@@ -232,12 +210,12 @@ async fn strict_mode_refuses_tokens_until_the_address_is_confirmed() {
     let req = TestRequest::post()
         .uri("/api/v1/session")
         .set_json(json!({ "user": { "email": "jane@example.com", "password": "nope" } }))
-        .to_request();
+        .to_srv_request();
     assert_eq!(send(&app, req).await.0, StatusCode::UNAUTHORIZED);
     assert_eq!(s.confirmations("jane@example.com"), 2);
 
     // Confirm with the mailed token; it works once.
-    let (status, body) = send(&app, confirm(&token).to_request()).await;
+    let (status, body) = send(&app, confirm(&token).to_srv_request()).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(
         body,
@@ -249,25 +227,25 @@ async fn strict_mode_refuses_tokens_until_the_address_is_confirmed() {
         }})
     );
     assert!(is_confirmed(&s.user("jane@example.com")));
-    let (status, body) = send(&app, confirm(&token).to_request()).await;
+    let (status, body) = send(&app, confirm(&token).to_srv_request()).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(body, error("invalid_token", 404, INVALID));
 
     // Now signing in works.
-    let (status, body) = send(&app, sign_in("jane@example.com").to_request()).await;
+    let (status, body) = send(&app, sign_in("jane@example.com").to_srv_request()).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["data"]["email_confirmed"], true);
     let access = &body["data"]["access_token"];
     let (status, me) = send(
         &app,
-        bearer(TestRequest::get().uri("/api/v1/me"), access).to_request(),
+        bearer(TestRequest::get().uri("/api/v1/me"), access).to_srv_request(),
     )
     .await;
     assert_eq!(
         (status, &me["data"]["email"]),
         (StatusCode::OK, &json!("jane@example.com"))
     );
-    let (status, body) = send(&app, state(access).to_request()).await;
+    let (status, body) = send(&app, state(access).to_srv_request()).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(
         body,
@@ -279,13 +257,12 @@ async fn strict_mode_refuses_tokens_until_the_address_is_confirmed() {
     );
 }
 
-#[actix_web::test]
 async fn tampered_and_foreign_tokens_do_not_confirm() {
     let ext = EmailConfirmation::new();
     let s = Setup::new(&ext);
     let app = app!(s);
-    send(&app, register("jane@example.com").to_request()).await;
-    send(&app, register("joe@example.com").to_request()).await;
+    send(&app, register("jane@example.com").to_srv_request()).await;
+    send(&app, register("joe@example.com").to_srv_request()).await;
     let token = html_token(&s.last_mail("jane@example.com"));
     let raw = s
         .config
@@ -321,7 +298,7 @@ async fn tampered_and_foreign_tokens_do_not_confirm() {
         raw.as_str(),
         "garbage",
     ] {
-        let (status, body) = send(&app, confirm(bad).to_request()).await;
+        let (status, body) = send(&app, confirm(bad).to_srv_request()).await;
         assert_eq!(status, StatusCode::NOT_FOUND, "{bad}");
         assert_eq!(body, error("invalid_token", 404, INVALID));
     }
@@ -330,21 +307,20 @@ async fn tampered_and_foreign_tokens_do_not_confirm() {
 
     // The real one still works, for its own user only.
     assert_eq!(
-        send(&app, confirm(&token).to_request()).await.0,
+        send(&app, confirm(&token).to_srv_request()).await.0,
         StatusCode::OK
     );
     assert!(is_confirmed(&s.user("jane@example.com")));
     assert!(!is_confirmed(&s.user("joe@example.com")));
 }
 
-#[actix_web::test]
 async fn soft_mode_issues_tokens_and_tells_the_user() {
     let ext = EmailConfirmation::new().soft(true);
     let s = Setup::new(&ext);
     let app = app!(s);
 
     // Sign-up: tokens, flagged, and the link mailed.
-    let (status, body) = send(&app, register("jane@example.com").to_request()).await;
+    let (status, body) = send(&app, register("jane@example.com").to_srv_request()).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["data"]["email_confirmed"], false);
     assert_eq!(body["data"]["email_confirmation_message"], SENT);
@@ -353,7 +329,7 @@ async fn soft_mode_issues_tokens_and_tells_the_user() {
     let renewal = body["data"]["renewal_token"].clone();
 
     // The signed-in user is told, on request.
-    let (status, body) = send(&app, state(&access).to_request()).await;
+    let (status, body) = send(&app, state(&access).to_srv_request()).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(
         body,
@@ -365,7 +341,7 @@ async fn soft_mode_issues_tokens_and_tells_the_user() {
         }})
     );
     // The session lists the step still pending.
-    let session = || bearer(TestRequest::get().uri("/api/v1/session"), &access).to_request();
+    let session = || bearer(TestRequest::get().uri("/api/v1/session"), &access).to_srv_request();
     let (status, body) = send(&app, session()).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(
@@ -375,7 +351,9 @@ async fn soft_mode_issues_tokens_and_tells_the_user() {
     // Only the signed-in user.
     let (status, body) = send(
         &app,
-        TestRequest::get().uri("/api/v1/confirm-email").to_request(),
+        TestRequest::get()
+            .uri("/api/v1/confirm-email")
+            .to_srv_request(),
     )
     .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
@@ -384,32 +362,32 @@ async fn soft_mode_issues_tokens_and_tells_the_user() {
         &app,
         TestRequest::post()
             .uri("/api/v1/confirm-email")
-            .to_request(),
+            .to_srv_request(),
     )
     .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 
     // Sign-in: tokens, flagged; no mail (as the HTML sign-in in soft mode).
-    let (status, body) = send(&app, sign_in("jane@example.com").to_request()).await;
+    let (status, body) = send(&app, sign_in("jane@example.com").to_srv_request()).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["data"]["email_confirmed"], false);
     assert_eq!(body["data"]["email_confirmation_message"], NOT_CONFIRMED);
     assert_eq!(s.confirmations("jane@example.com"), 1);
 
     // Resend, then confirm with the newest link.
-    let (status, body) = send(&app, resend(&access).to_request()).await;
+    let (status, body) = send(&app, resend(&access).to_srv_request()).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["data"]["message"], SENT);
     assert_eq!(body["data"]["email_confirmed"], false);
     assert_eq!(s.confirmations("jane@example.com"), 2);
     let token = html_token(&s.last_mail("jane@example.com"));
     assert_eq!(
-        send(&app, confirm(&token).to_request()).await.0,
+        send(&app, confirm(&token).to_srv_request()).await.0,
         StatusCode::OK
     );
 
     // The same access token now sees a confirmed user, and renewals say so.
-    let (_, body) = send(&app, state(&access).to_request()).await;
+    let (_, body) = send(&app, state(&access).to_srv_request()).await;
     assert_eq!(body["data"]["email_confirmed"], true);
     assert_eq!(body["data"].get("message"), None);
     let (_, body) = send(&app, session()).await;
@@ -420,7 +398,7 @@ async fn soft_mode_issues_tokens_and_tells_the_user() {
     );
     let (status, body) = send(
         &app,
-        bearer(TestRequest::post().uri("/api/v1/session/renew"), &renewal).to_request(),
+        bearer(TestRequest::post().uri("/api/v1/session/renew"), &renewal).to_srv_request(),
     )
     .await;
     assert_eq!(status, StatusCode::OK);
@@ -428,18 +406,17 @@ async fn soft_mode_issues_tokens_and_tells_the_user() {
     assert_eq!(body["data"].get("email_confirmation_message"), None);
 
     // Nothing left to confirm: no mail.
-    let (_, body) = send(&app, resend(&body["data"]["access_token"]).to_request()).await;
+    let (_, body) = send(&app, resend(&body["data"]["access_token"]).to_srv_request()).await;
     assert_eq!(body["data"]["email_confirmed"], true);
     assert_eq!(body["data"].get("message"), None);
     assert_eq!(s.confirmations("jane@example.com"), 2);
 }
 
-#[actix_web::test]
 async fn a_pending_address_change_is_reported_resent_and_can_be_taken_meanwhile() {
     let ext = EmailConfirmation::new();
     let s = Setup::new(&ext);
     let app = app!(s);
-    send(&app, register("jane@example.com").to_request()).await;
+    send(&app, register("jane@example.com").to_srv_request()).await;
     let jane = confirm_user(&s.config, &s.user("jane@example.com")).unwrap();
 
     // Jane asks for a new address (as the account page would).
@@ -454,14 +431,14 @@ async fn a_pending_address_change_is_reported_resent_and_can_be_taken_meanwhile(
         .unwrap()
         .unwrap();
 
-    let (status, body) = send(&app, sign_in("jane@example.com").to_request()).await;
+    let (status, body) = send(&app, sign_in("jane@example.com").to_srv_request()).await;
     assert_eq!(
         status,
         StatusCode::OK,
         "a pending change does not block sign-in"
     );
     let access = body["data"]["access_token"].clone();
-    let (_, body) = send(&app, state(&access).to_request()).await;
+    let (_, body) = send(&app, state(&access).to_srv_request()).await;
     assert_eq!(
         body,
         json!({ "status": 200, "data": {
@@ -471,19 +448,19 @@ async fn a_pending_address_change_is_reported_resent_and_can_be_taken_meanwhile(
             "message": REQUIRED_FOR_UPDATE,
         }})
     );
-    let session = bearer(TestRequest::get().uri("/api/v1/session"), &access).to_request();
+    let session = bearer(TestRequest::get().uri("/api/v1/session"), &access).to_srv_request();
     let (_, body) = send(&app, session).await;
     assert_eq!(
         body["data"]["pending"],
         json!([{ "step": "confirm_email_change", "methods": ["email_link"] }])
     );
-    let (_, body) = send(&app, resend(&access).to_request()).await;
+    let (_, body) = send(&app, resend(&access).to_srv_request()).await;
     assert_eq!(body["data"]["message"], REQUIRED_FOR_UPDATE);
     let token = html_token(&s.last_mail("new@example.com"));
 
     // Someone else takes the address before Jane confirms it.
-    send(&app, register("new@example.com").to_request()).await;
-    let (status, body) = send(&app, confirm(&token).to_request()).await;
+    send(&app, register("new@example.com").to_srv_request()).await;
+    let (status, body) = send(&app, confirm(&token).to_srv_request()).await;
     assert_eq!(status, StatusCode::CONFLICT);
     assert_eq!(body, error("email_taken", 409, FAILED));
     assert_eq!(s.user("jane@example.com").id, jane.id);
@@ -492,14 +469,13 @@ async fn a_pending_address_change_is_reported_resent_and_can_be_taken_meanwhile(
 /// An address change over JSON mails as the account page does: the link to the new
 /// address, a notice with a cancel link to the current one; the cancel link's token drops
 /// the change over JSON, once.
-#[actix_web::test]
 async fn an_address_change_over_json_can_be_cancelled_over_json() {
     let ext = EmailConfirmation::new();
     let s = Setup::new(&ext);
     let app = app!(s);
-    send(&app, register("jane@example.com").to_request()).await;
+    send(&app, register("jane@example.com").to_srv_request()).await;
     confirm_user(&s.config, &s.user("jane@example.com")).unwrap();
-    let (_, body) = send(&app, sign_in("jane@example.com").to_request()).await;
+    let (_, body) = send(&app, sign_in("jane@example.com").to_srv_request()).await;
     let access = body["data"]["access_token"].clone();
 
     let change = TestRequest::patch()
@@ -507,10 +483,10 @@ async fn an_address_change_over_json_can_be_cancelled_over_json() {
         .set_json(json!({
             "user": {"email": "new@example.com", "current_password": PASSWORD}
         }));
-    let (status, body) = send(&app, bearer(change, &access).to_request()).await;
+    let (status, body) = send(&app, bearer(change, &access).to_srv_request()).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let access = body["data"]["access_token"].clone();
-    let (_, body) = send(&app, state(&access).to_request()).await;
+    let (_, body) = send(&app, state(&access).to_srv_request()).await;
     assert_eq!(body["data"]["unconfirmed_email"], "new@example.com");
     // The new address got its link, the current one the notice.
     html_token(&s.last_mail("new@example.com"));
@@ -521,10 +497,10 @@ async fn an_address_change_over_json_can_be_cancelled_over_json() {
 
     let cancel_request =
         |token: &str| TestRequest::post().uri(&format!("/api/v1/confirm-email/cancel/{token}"));
-    let (status, body) = send(&app, cancel_request("forged").to_request()).await;
+    let (status, body) = send(&app, cancel_request("forged").to_srv_request()).await;
     assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
     assert_eq!(body["errors"][0]["code"], "invalid_token");
-    let (status, body) = send(&app, cancel_request(&cancel).to_request()).await;
+    let (status, body) = send(&app, cancel_request(&cancel).to_srv_request()).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["data"]["email"], "jane@example.com");
     assert_eq!(body["data"]["unconfirmed_email"], Json::Null);
@@ -532,29 +508,27 @@ async fn an_address_change_over_json_can_be_cancelled_over_json() {
         .user("jane@example.com")
         .get_str("unconfirmed_email")
         .is_none());
-    let (status, _) = send(&app, cancel_request(&cancel).to_request()).await;
+    let (status, _) = send(&app, cancel_request(&cancel).to_srv_request()).await;
     assert_eq!(status, StatusCode::NOT_FOUND, "once");
 }
 
-#[actix_web::test]
 async fn a_link_template_points_mails_at_the_client() {
     let template = LinkTemplate::new("myapp://confirm-email/{token}").unwrap();
     let ext = EmailConfirmation::new().api_link_template(template);
     let s = Setup::new(&ext);
     let app = app!(s);
-    send(&app, register("jane@example.com").to_request()).await;
+    send(&app, register("jane@example.com").to_srv_request()).await;
     let mail = s.last_mail("jane@example.com");
     assert!(!mail.text.contains("http://localhost"), "{}", mail.text);
     let token = token_in(&mail, "myapp://confirm-email/");
     assert_eq!(
-        send(&app, confirm(&token).to_request()).await.0,
+        send(&app, confirm(&token).to_srv_request()).await.0,
         StatusCode::OK
     );
-    let (status, _) = send(&app, sign_in("jane@example.com").to_request()).await;
+    let (status, _) = send(&app, sign_in("jane@example.com").to_srv_request()).await;
     assert_eq!(status, StatusCode::OK);
 }
 
-#[actix_web::test]
 async fn refused_sign_ins_respect_the_resend_limit() {
     let ext = EmailConfirmation::new().resend_limit(Some(pow_actix::store::Limit {
         max: 2,
@@ -562,9 +536,9 @@ async fn refused_sign_ins_respect_the_resend_limit() {
     }));
     let s = Setup::new(&ext);
     let app = app!(s);
-    send(&app, register("jane@example.com").to_request()).await;
+    send(&app, register("jane@example.com").to_srv_request()).await;
     for _ in 0..3 {
-        let (status, body) = send(&app, sign_in("jane@example.com").to_request()).await;
+        let (status, body) = send(&app, sign_in("jane@example.com").to_srv_request()).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED);
         assert_eq!(body, error("email_confirmation_required", 401, REQUIRED));
     }
@@ -573,14 +547,13 @@ async fn refused_sign_ins_respect_the_resend_limit() {
 
 /// Strict mode over JSON: signing up with a taken address gets the very answer a new
 /// address gets; no confirmation link is mailed, the owner is told of the attempt.
-#[actix_web::test]
 async fn a_taken_address_signs_up_like_a_new_one() {
     let ext = EmailConfirmation::new();
     let s = Setup::new(&ext);
     let app = app!(s);
-    let new = send(&app, register("jane@example.com").to_request()).await;
+    let new = send(&app, register("jane@example.com").to_srv_request()).await;
     let mails = s.mailer.deliveries().len();
-    let taken = send(&app, register("Jane@Example.com").to_request()).await;
+    let taken = send(&app, register("Jane@Example.com").to_srv_request()).await;
     assert_eq!(new, taken);
     assert_eq!(taken.0, StatusCode::UNAUTHORIZED);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
@@ -599,16 +572,15 @@ async fn a_taken_address_signs_up_like_a_new_one() {
 /// Soft mode over JSON signs a new user in at once (a token pair), which a taken address
 /// cannot mimic without handing out tokens: the taken address keeps its `422` (as
 /// documented in the guide), and nobody is mailed or signed in.
-#[actix_web::test]
 async fn soft_mode_answers_a_taken_address_with_422() {
     let ext = EmailConfirmation::new().soft(true);
     let s = Setup::new(&ext);
     let app = app!(s);
-    let (status, new) = send(&app, register("jane@example.com").to_request()).await;
+    let (status, new) = send(&app, register("jane@example.com").to_srv_request()).await;
     assert_eq!(status, StatusCode::OK, "{new}");
     assert!(new["data"]["access_token"].is_string(), "{new}");
     let mails = s.mailer.deliveries().len();
-    let (status, taken) = send(&app, register("Jane@Example.com").to_request()).await;
+    let (status, taken) = send(&app, register("Jane@Example.com").to_srv_request()).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{taken}");
     assert!(
         taken.to_string().contains("has already been taken"),
@@ -621,3 +593,15 @@ async fn soft_mode_answers_a_taken_address_with_422() {
         "no mail for the taken address"
     );
 }
+
+pow_testkit::on_both!(
+    async strict_mode_refuses_tokens_until_the_address_is_confirmed,
+    tampered_and_foreign_tokens_do_not_confirm,
+    soft_mode_issues_tokens_and_tells_the_user,
+    a_pending_address_change_is_reported_resent_and_can_be_taken_meanwhile,
+    an_address_change_over_json_can_be_cancelled_over_json,
+    a_link_template_points_mails_at_the_client,
+    refused_sign_ins_respect_the_resend_limit,
+    a_taken_address_signs_up_like_a_new_one,
+    soft_mode_answers_a_taken_address_with_422,
+);

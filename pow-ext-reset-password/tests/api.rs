@@ -1,23 +1,22 @@
 //! The reset-password JSON endpoints over HTTP: asking for a link, checking it, setting
 //! the new password; enumeration, tampered and used tokens, revocation of API tokens,
-//! link templates, the rate limit, languages and background mail.
+//! link templates, the rate limit, languages and background mail. Every test runs on
+//! actix-web and on axum (`on_both!` at the end).
 // Tests fail by panicking.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
-use actix_web::body::MessageBody;
-use actix_web::dev::{Service, ServiceResponse};
+use actix_web::dev::ServiceRequest;
 use actix_web::http::{header, StatusCode};
-use actix_web::test::{self, TestRequest};
-use actix_web::{web, App, HttpResponse};
-use pow_actix::api::{self, ApiAuthMiddleware, ApiOptions, LinkTemplate};
+use actix_web::test::TestRequest;
+use pow_actix::api::{self, LinkTemplate};
 use pow_actix::mailer::{Mail, MemoryMailer};
 use pow_actix::password::Pbkdf2Hasher;
-use pow_actix::session::RequireAuthenticated;
 use pow_actix::store::Limit;
 use pow_actix::users::diesel::DieselUsersContext;
-use pow_actix::{CurrentUser, PowConfig, PowConfigBuilder};
+use pow_actix::{PowConfig, PowConfigBuilder};
 use pow_ext_reset_password::{MailDelivery, ResetPassword};
 use serde_json::{json, Value};
 
@@ -52,24 +51,12 @@ fn config(
     config
 }
 
-async fn me(CurrentUser(user): CurrentUser) -> HttpResponse {
-    HttpResponse::Ok().json(json!({ "data": { "email": user.email() } }))
-}
-
+/// Serves the JSON API of `config`, with the app's own `GET /api/v1/me` behind the bearer
+/// layer, on the test's framework.
 macro_rules! app {
     ($config:expr) => {{
         let config: PowConfig = $config.clone();
-        test::init_service(
-            App::new()
-                .configure(api::configure(config.clone(), ApiOptions::new()))
-                .service(
-                    web::resource("/api/v1/me")
-                        .wrap(RequireAuthenticated::new())
-                        .route(web::get().to(me)),
-                )
-                .wrap(ApiAuthMiddleware::new(config.clone())),
-        )
-        .await
+        pow_testkit::serve_api(config, pow_core::api::ApiOptions::new())
     }};
 }
 
@@ -88,17 +75,17 @@ impl Res {
     }
 }
 
-async fn send<S, R, B>(app: &S, req: R) -> Res
-where
-    S: Service<R, Response = ServiceResponse<B>, Error = actix_web::Error>,
-    B: MessageBody,
-{
-    let res = test::call_service(app, req).await;
-    let status = res.status();
-    let headers = res.headers().clone();
-    let bytes = test::read_body(res).await;
-    let json = serde_json::from_slice(&bytes)
-        .unwrap_or_else(|_| panic!("not JSON ({status}): {}", String::from_utf8_lossy(&bytes)));
+async fn send(app: &SocketAddr, req: ServiceRequest) -> Res {
+    let answer = pow_testkit::send(*app, req).await;
+    let status = StatusCode::from_u16(answer.status).unwrap();
+    let mut headers = header::HeaderMap::new();
+    for (name, value) in &answer.headers {
+        headers.append(
+            header::HeaderName::from_bytes(name.as_bytes()).unwrap(),
+            header::HeaderValue::from_str(value).unwrap(),
+        );
+    }
+    let json = answer.json();
     Res {
         status,
         headers,
@@ -162,7 +149,6 @@ fn inline() -> ResetPassword {
     ResetPassword::new().mail_delivery(MailDelivery::Inline)
 }
 
-#[actix_web::test]
 async fn reset_over_json_end_to_end() {
     let ext = inline();
     let mailer = MemoryMailer::new();
@@ -170,11 +156,11 @@ async fn reset_over_json_end_to_end() {
     let app = app!(config);
 
     // Two pairs from before the reset, on two devices.
-    let phone = send(&app, sign_in("old password").to_request()).await;
+    let phone = send(&app, sign_in("old password").to_srv_request()).await;
     assert_eq!(phone.status, StatusCode::OK, "{}", phone.json);
-    let laptop = send(&app, sign_in("old password").to_request()).await;
+    let laptop = send(&app, sign_in("old password").to_srv_request()).await;
 
-    let res = send(&app, ask("Alice@Example.com ").to_request()).await;
+    let res = send(&app, ask("Alice@Example.com ").to_srv_request()).await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.json);
     assert_eq!(
         res.json,
@@ -195,7 +181,7 @@ async fn reset_over_json_end_to_end() {
 
     // The link works (more than once) until it is used.
     for _ in 0..2 {
-        let res = send(&app, check(&token).to_request()).await;
+        let res = send(&app, check(&token).to_srv_request()).await;
         assert_eq!(
             (res.status, &res.json),
             (StatusCode::OK, &json!({ "status": 200, "data": {} }))
@@ -205,7 +191,7 @@ async fn reset_over_json_end_to_end() {
     // Invalid params: per-field errors; the token stays valid.
     let res = send(
         &app,
-        set(&token, "new password", "other password").to_request(),
+        set(&token, "new password", "other password").to_srv_request(),
     )
     .await;
     assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", res.json);
@@ -220,13 +206,13 @@ async fn reset_over_json_end_to_end() {
             },
         ]})
     );
-    let res = send(&app, set(&token, "short", "short").to_request()).await;
+    let res = send(&app, set(&token, "short", "short").to_srv_request()).await;
     assert_eq!(
         pow_actix::testing::field_errors(&res.json, "password"),
         json!(["should be at least 8 characters"])
     );
     assert_eq!(
-        send(&app, check(&token).to_request()).await.status,
+        send(&app, check(&token).to_srv_request()).await.status,
         StatusCode::OK
     );
 
@@ -237,7 +223,7 @@ async fn reset_over_json_end_to_end() {
             "password": "new password",
             "password_confirmation": "new password",
         }}))
-        .to_request();
+        .to_srv_request();
     let res = send(&app, put).await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.json);
     assert_eq!(
@@ -249,7 +235,7 @@ async fn reset_over_json_end_to_end() {
     for pair in [&phone.json["data"], &laptop.json["data"]] {
         let res = send(
             &app,
-            bearer(TestRequest::get().uri("/api/v1/me"), &pair["access_token"]).to_request(),
+            bearer(TestRequest::get().uri("/api/v1/me"), &pair["access_token"]).to_srv_request(),
         )
         .await;
         assert_eq!(res.status, StatusCode::UNAUTHORIZED);
@@ -259,17 +245,17 @@ async fn reset_over_json_end_to_end() {
                 TestRequest::post().uri("/api/v1/session/renew"),
                 &pair["renewal_token"],
             )
-            .to_request(),
+            .to_srv_request(),
         )
         .await;
         assert_eq!(res.status, StatusCode::UNAUTHORIZED);
     }
 
     // The old password is refused, the new one works.
-    let res = send(&app, sign_in("old password").to_request()).await;
+    let res = send(&app, sign_in("old password").to_srv_request()).await;
     assert_eq!(res.status, StatusCode::UNAUTHORIZED);
     assert_eq!(res.message(), INVALID_CREDENTIALS);
-    let res = send(&app, sign_in("new password").to_request()).await;
+    let res = send(&app, sign_in("new password").to_srv_request()).await;
     assert_eq!(res.status, StatusCode::OK);
     let res = send(
         &app,
@@ -277,7 +263,7 @@ async fn reset_over_json_end_to_end() {
             TestRequest::get().uri("/api/v1/me"),
             &res.json["data"]["access_token"],
         )
-        .to_request(),
+        .to_srv_request(),
     )
     .await;
     assert_eq!(res.json["data"]["email"], "alice@example.com");
@@ -285,7 +271,7 @@ async fn reset_over_json_end_to_end() {
     // The token worked once.
     let res = send(
         &app,
-        set(&token, "third password", "third password").to_request(),
+        set(&token, "third password", "third password").to_srv_request(),
     )
     .await;
     assert_eq!(res.status, StatusCode::NOT_FOUND);
@@ -294,22 +280,21 @@ async fn reset_over_json_end_to_end() {
         json!({ "status": 404, "errors": [{ "code": "invalid_token", "message": EXPIRED }] })
     );
     assert_eq!(
-        send(&app, check(&token).to_request()).await.status,
+        send(&app, check(&token).to_srv_request()).await.status,
         StatusCode::NOT_FOUND
     );
-    let res = send(&app, sign_in("third password").to_request()).await;
+    let res = send(&app, sign_in("third password").to_srv_request()).await;
     assert_eq!(res.status, StatusCode::UNAUTHORIZED);
 }
 
-#[actix_web::test]
 async fn unknown_addresses_get_the_same_answer_and_no_mail() {
     let ext = inline();
     let mailer = MemoryMailer::new();
     let config = config(&ext, &mailer, |b| b);
     let app = app!(config);
 
-    let known = send(&app, ask("alice@example.com").to_request()).await;
-    let unknown = send(&app, ask("nobody@example.com").to_request()).await;
+    let known = send(&app, ask("alice@example.com").to_srv_request()).await;
+    let unknown = send(&app, ask("nobody@example.com").to_srv_request()).await;
     assert_eq!(unknown.status, known.status);
     assert_eq!(unknown.json, known.json);
     assert_eq!(mailer.deliveries().len(), 1);
@@ -318,7 +303,7 @@ async fn unknown_addresses_get_the_same_answer_and_no_mail() {
     let req = TestRequest::post()
         .uri("/api/v1/reset-password")
         .set_json(json!({ "user": {} }))
-        .to_request();
+        .to_srv_request();
     let res = send(&app, req).await;
     assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", res.json);
     assert_eq!(res.json["errors"][0]["code"], "invalid_email");
@@ -326,7 +311,7 @@ async fn unknown_addresses_get_the_same_answer_and_no_mail() {
     // In German.
     let req = ask("nobody@example.com")
         .insert_header((header::ACCEPT_LANGUAGE, "de"))
-        .to_request();
+        .to_srv_request();
     let res = send(&app, req).await;
     assert_eq!(res.status, StatusCode::OK);
     assert!(res.message().starts_with("Falls ein Konto"), "{}", res.json);
@@ -336,35 +321,33 @@ async fn unknown_addresses_get_the_same_answer_and_no_mail() {
         .uri("/api/v1/reset-password")
         .insert_header((header::CONTENT_TYPE, "application/x-www-form-urlencoded"))
         .set_payload("user[email]=alice@example.com")
-        .to_request();
+        .to_srv_request();
     assert_eq!(send(&app, req).await.status, StatusCode::BAD_REQUEST);
     assert_eq!(mailer.deliveries().len(), 1);
 }
 
-#[actix_web::test]
 async fn without_enumeration_protection_unknown_addresses_are_named() {
     let ext = inline();
     let mailer = MemoryMailer::new();
     let config = config(&ext, &mailer, |b| b.prevent_user_enumeration(false));
     let app = app!(config);
-    let res = send(&app, ask("nobody@example.com").to_request()).await;
+    let res = send(&app, ask("nobody@example.com").to_srv_request()).await;
     assert_eq!(res.status, StatusCode::NOT_FOUND);
     assert_eq!(res.json["errors"][0]["code"], "user_not_found");
     assert_eq!(
         res.message(),
         "No account exists for the provided email. Please try again."
     );
-    let res = send(&app, ask("alice@example.com").to_request()).await;
+    let res = send(&app, ask("alice@example.com").to_srv_request()).await;
     assert_eq!(res.status, StatusCode::OK);
 }
 
-#[actix_web::test]
 async fn tampered_and_foreign_tokens_are_rejected() {
     let ext = inline();
     let mailer = MemoryMailer::new();
     let config = config(&ext, &mailer, |b| b);
     let app = app!(config);
-    send(&app, ask("alice@example.com").to_request()).await;
+    send(&app, ask("alice@example.com").to_srv_request()).await;
     let token = token_in_mail(&mailer);
 
     let mut parts: Vec<String> = token.split('.').map(str::to_owned).collect();
@@ -382,7 +365,7 @@ async fn tampered_and_foreign_tokens_are_rejected() {
     let wrong_key = pow_actix::token::MessageVerifier::new(&[b'x'; 64])
         .sign_token(pow_ext_reset_password::TOKEN_SALT, &uuid);
     // An API access token is no reset token.
-    let pair = send(&app, sign_in("old password").to_request()).await;
+    let pair = send(&app, sign_in("old password").to_srv_request()).await;
     let access = pair.json["data"]["access_token"]
         .as_str()
         .unwrap()
@@ -397,14 +380,18 @@ async fn tampered_and_foreign_tokens_are_rejected() {
         &uuid,
         "garbage",
     ] {
-        let res = send(&app, check(bad).to_request()).await;
+        let res = send(&app, check(bad).to_srv_request()).await;
         assert_eq!(res.status, StatusCode::NOT_FOUND, "{bad}");
         assert_eq!(res.json["errors"][0]["code"], "invalid_token");
-        let res = send(&app, set(bad, "new password", "new password").to_request()).await;
+        let res = send(
+            &app,
+            set(bad, "new password", "new password").to_srv_request(),
+        )
+        .await;
         assert_eq!(res.status, StatusCode::NOT_FOUND, "{bad}");
         assert_eq!(res.message(), EXPIRED);
     }
-    let res = send(&app, sign_in("new password").to_request()).await;
+    let res = send(&app, sign_in("new password").to_srv_request()).await;
     assert_eq!(
         res.status,
         StatusCode::UNAUTHORIZED,
@@ -414,13 +401,13 @@ async fn tampered_and_foreign_tokens_are_rejected() {
     // The real token still works, and the translation follows the client.
     let req = set(&token, "x", "x")
         .insert_header((header::ACCEPT_LANGUAGE, "fr"))
-        .to_request();
+        .to_srv_request();
     let res = send(&app, req).await;
     assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(res.message(), "Le mot de passe n’a pas pu être mis à jour.");
     let res = send(
         &app,
-        set(&token, "new password", "new password").to_request(),
+        set(&token, "new password", "new password").to_srv_request(),
     )
     .await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.json);
@@ -433,7 +420,6 @@ fn base64_url_decode(s: &str) -> Vec<u8> {
         .unwrap()
 }
 
-#[actix_web::test]
 async fn a_link_template_points_mails_at_the_client() {
     // Set on the JSON side, or for the setup (the pages' mails follow that one too).
     for setup_wide in [false, true] {
@@ -453,7 +439,7 @@ async fn link_template_points_mails_at_the_client(setup_wide: bool) {
     };
     let app = app!(config);
 
-    send(&app, ask("alice@example.com").to_request()).await;
+    send(&app, ask("alice@example.com").to_srv_request()).await;
     let mail = mailer.last_to("alice@example.com").unwrap();
     let url = link_in_mail(&mail, "https://app.example.com/reset?token=");
     let token = url.trim_start_matches("https://app.example.com/reset?token=");
@@ -461,15 +447,14 @@ async fn link_template_points_mails_at_the_client(setup_wide: bool) {
 
     let res = send(
         &app,
-        set(token, "new password", "new password").to_request(),
+        set(token, "new password", "new password").to_srv_request(),
     )
     .await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.json);
-    let res = send(&app, sign_in("new password").to_request()).await;
+    let res = send(&app, sign_in("new password").to_srv_request()).await;
     assert_eq!(res.status, StatusCode::OK);
 }
 
-#[actix_web::test]
 async fn the_mail_rate_limit_holds_over_json() {
     let ext = inline().mail_rate_limit(Some(Limit::new(2, Duration::from_secs(3600))));
     let mailer = MemoryMailer::new();
@@ -477,7 +462,11 @@ async fn the_mail_rate_limit_holds_over_json() {
     let app = app!(config);
     let mut answers = Vec::new();
     for _ in 0..4 {
-        answers.push(send(&app, ask("alice@example.com").to_request()).await.json);
+        answers.push(
+            send(&app, ask("alice@example.com").to_srv_request())
+                .await
+                .json,
+        );
     }
     assert_eq!(mailer.count_to("alice@example.com"), 2);
     assert!(answers
@@ -485,18 +474,17 @@ async fn the_mail_rate_limit_holds_over_json() {
         .all(|a| *a == json!({ "status": 200, "data": { "message": SENT } })));
 }
 
-#[actix_web::test]
 async fn sessions_can_be_kept_on_reset() {
     let ext = inline().revoke_sessions(false);
     let mailer = MemoryMailer::new();
     let config = config(&ext, &mailer, |b| b);
     let app = app!(config);
-    let pair = send(&app, sign_in("old password").to_request()).await;
-    send(&app, ask("alice@example.com").to_request()).await;
+    let pair = send(&app, sign_in("old password").to_srv_request()).await;
+    send(&app, ask("alice@example.com").to_srv_request()).await;
     let token = token_in_mail(&mailer);
     let res = send(
         &app,
-        set(&token, "new password", "new password").to_request(),
+        set(&token, "new password", "new password").to_srv_request(),
     )
     .await;
     assert_eq!(res.status, StatusCode::OK);
@@ -506,19 +494,18 @@ async fn sessions_can_be_kept_on_reset() {
             TestRequest::get().uri("/api/v1/me"),
             &pair.json["data"]["access_token"],
         )
-        .to_request(),
+        .to_srv_request(),
     )
     .await;
     assert_eq!(res.status, StatusCode::OK);
 }
 
-#[actix_web::test]
 async fn background_delivery_is_the_default_over_json_too() {
     let ext = ResetPassword::new();
     let mailer = MemoryMailer::new();
     let config = config(&ext, &mailer, |b| b);
     let app = app!(config);
-    let res = send(&app, ask("alice@example.com").to_request()).await;
+    let res = send(&app, ask("alice@example.com").to_srv_request()).await;
     assert_eq!(res.status, StatusCode::OK);
     // The mail goes out in a task of its own on this thread: let it run.
     for _ in 0..10_000 {
@@ -528,13 +515,12 @@ async fn background_delivery_is_the_default_over_json_too() {
         actix_web::rt::task::yield_now().await;
     }
     let token = token_in_mail(&mailer);
-    let res = send(&app, check(&token).to_request()).await;
+    let res = send(&app, check(&token).to_srv_request()).await;
     assert_eq!(res.status, StatusCode::OK);
 }
 
 /// With a CAPTCHA configured, a JSON reset request needs the answer in
 /// `X-Captcha-Response`: without it, `400 captcha_invalid` and no mail.
-#[actix_web::test]
 async fn a_configured_captcha_guards_json_reset_requests() {
     let ext = inline();
     let mailer = MemoryMailer::new();
@@ -545,7 +531,7 @@ async fn a_configured_captcha_guards_json_reset_requests() {
     });
     let app = app!(config);
 
-    let res = send(&app, ask("alice@example.com").to_request()).await;
+    let res = send(&app, ask("alice@example.com").to_srv_request()).await;
     assert_eq!(res.status, StatusCode::BAD_REQUEST, "{}", res.json);
     assert_eq!(res.json["errors"][0]["code"], "captcha_invalid");
     assert_eq!(mailer.count_to("alice@example.com"), 0);
@@ -554,21 +540,20 @@ async fn a_configured_captcha_guards_json_reset_requests() {
         &app,
         ask("alice@example.com")
             .insert_header(("X-Captcha-Response", "pass"))
-            .to_request(),
+            .to_srv_request(),
     )
     .await;
     assert!(res.status.is_success(), "{}", res.json);
     assert_eq!(mailer.count_to("alice@example.com"), 1);
 }
 
-#[actix_web::test]
 async fn an_address_nobody_could_receive_is_refused() {
     let ext = inline();
     let mailer = MemoryMailer::new();
     let config = config(&ext, &mailer, |b| b);
     let app = app!(config);
     for email in ["", " ", "alice", "alice@"] {
-        let res = send(&app, ask(email).to_request()).await;
+        let res = send(&app, ask(email).to_srv_request()).await;
         assert_eq!(
             res.status,
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -584,6 +569,19 @@ async fn an_address_nobody_could_receive_is_refused() {
         );
     }
     assert!(mailer.deliveries().is_empty());
-    let res = send(&app, ask("nobody@example.com").to_request()).await;
+    let res = send(&app, ask("nobody@example.com").to_srv_request()).await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.json);
 }
+
+pow_testkit::on_both!(
+    async reset_over_json_end_to_end,
+    unknown_addresses_get_the_same_answer_and_no_mail,
+    without_enumeration_protection_unknown_addresses_are_named,
+    tampered_and_foreign_tokens_are_rejected,
+    a_link_template_points_mails_at_the_client,
+    the_mail_rate_limit_holds_over_json,
+    sessions_can_be_kept_on_reset,
+    background_delivery_is_the_default_over_json_too,
+    a_configured_captcha_guards_json_reset_requests,
+    an_address_nobody_could_receive_is_refused,
+);

@@ -335,6 +335,19 @@ pub struct Answer {
     pub body: Vec<u8>,
 }
 
+impl Answer {
+    /// The body as JSON; panics, showing the status and body, when it is not JSON.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|_| {
+            panic!(
+                "not JSON ({}): {}",
+                self.status,
+                String::from_utf8_lossy(&self.body)
+            )
+        })
+    }
+}
+
 /// Sends one HTTP/1.1 request (`Connection: close`) to `addr` without blocking the test's
 /// runtime, so that requests joined in one test run at once: `target` is the path and
 /// query, `headers` go as given (add `Content-Type` for a body).
