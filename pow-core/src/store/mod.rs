@@ -45,6 +45,14 @@ pub use one_time::OneTimeSecrets;
 mod redis;
 #[cfg(feature = "redis")]
 pub use self::redis::{RedisStore, RedisStoreOptions};
+#[cfg(any(feature = "disk", feature = "sql"))]
+mod segments;
+#[cfg(feature = "sql")]
+mod sql;
+#[cfg(any(feature = "disk", feature = "sql"))]
+mod sweeper;
+#[cfg(feature = "sql")]
+pub use self::sql::{SqlStore, SQL_STORE_MIGRATIONS};
 #[cfg(feature = "disk")]
 mod disk;
 #[cfg(feature = "disk")]

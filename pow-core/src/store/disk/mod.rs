@@ -2,14 +2,13 @@
 
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::Arc;
-use std::thread::JoinHandle;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
 
+use super::sweeper::Sweeper;
 use super::{parse_counter, Key, KeyPattern, Record, Store, StoreError};
 use crate::time::{duration_ms_ceil, now_ms_unsigned as now_ms};
 
@@ -151,7 +150,12 @@ impl DiskStore {
         txn.commit().map_err(DiskError::from)?;
         let db = Arc::new(db);
         sweep(&db, now_ms())?;
-        let sweeper = Sweeper::start(Arc::clone(&db), sweep_interval)?;
+        let swept = Arc::clone(&db);
+        let sweeper = Sweeper::start("pow-disk-store-sweep", sweep_interval, move || {
+            if let Err(err) = sweep(&swept, now_ms()) {
+                tracing::warn!(error = %StoreError::from(err), "disk store sweep failed");
+            }
+        })?;
         Ok(Self { sweeper, db, path })
     }
 
@@ -187,50 +191,6 @@ impl DiskStore {
             .await
             .map_err(|err| StoreError::Backend(format!("disk store task failed: {err}")))?
             .map_err(StoreError::from)
-    }
-}
-
-/// The background sweep thread; dropping it stops and joins the thread.
-struct Sweeper {
-    interval: Duration,
-    stop: Option<mpsc::Sender<()>>,
-    handle: Option<JoinHandle<()>>,
-}
-
-impl Sweeper {
-    fn start(db: Arc<Database>, interval: Duration) -> Result<Self, StoreError> {
-        let (stop, stopped) = mpsc::channel::<()>();
-        let handle = std::thread::Builder::new()
-            .name("pow-disk-store-sweep".to_owned())
-            .spawn(move || {
-                // Any message or a closed channel means stop; a timeout means sweep.
-                while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(interval) {
-                    if let Err(err) = sweep(&db, now_ms()) {
-                        tracing::warn!(error = %StoreError::from(err), "disk store sweep failed");
-                    }
-                }
-            })
-            .map_err(|err| {
-                StoreError::Backend(format!("disk store: cannot start the sweep thread: {err}"))
-            })?;
-        Ok(Self {
-            interval,
-            stop: Some(stop),
-            handle: Some(handle),
-        })
-    }
-}
-
-impl Drop for Sweeper {
-    fn drop(&mut self) {
-        // Closing the channel wakes the thread, which then exits; joining makes sure it has
-        // released the database before the store is gone.
-        self.stop.take();
-        if let Some(handle) = self.handle.take() {
-            if handle.join().is_err() {
-                tracing::warn!("disk store sweep thread panicked");
-            }
-        }
     }
 }
 

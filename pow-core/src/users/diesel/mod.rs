@@ -505,48 +505,13 @@ impl DieselUsersContext {
             .chain(app_migrations.iter().copied())
             .collect();
         let extension_sql: Vec<_> = config.extensions().migrations().copied().collect();
-        let result = match &self.db {
-            #[cfg(not(any(feature = "sqlite", feature = "postgres")))]
-            Database::Unavailable(never) => match *never {},
-            #[cfg(feature = "sqlite")]
-            Database::Sqlite(pool) => {
-                let source = combine(&sets, |m| &m.sqlite, &extension_sql, "sqlite");
-                let mut conn = checkout(pool)?;
-                conn.immediate_transaction(|conn| run_pending(conn, source))
-            }
-            #[cfg(feature = "postgres")]
-            Database::Postgres(pool) => {
-                let source = combine(&sets, |m| &m.postgres, &extension_sql, "postgres");
-                let mut conn = checkout(pool)?;
-                conn.transaction(|conn| {
-                    conn.batch_execute(&format!(
-                        "SELECT pg_advisory_xact_lock({PG_MIGRATION_LOCK});"
-                    ))?;
-                    if let Some(schema) = &self.schema {
-                        let schema = sql::quote(schema);
-                        conn.batch_execute(&format!(
-                            "CREATE SCHEMA IF NOT EXISTS {schema}; \
-                             SET LOCAL search_path TO {schema}, public;"
-                        ))?;
-                    }
-                    run_pending(conn, source)
-                })
-            }
-        };
-        match result {
-            Ok(0) => Ok(()),
-            Ok(applied) => {
-                tracing::info!(applied, "applied pow users migrations");
-                Ok(())
-            }
-            Err(MigrateError::Query(err)) => Err(PowError::Database(format!(
-                "users migrations failed, none applied: {err}"
-            ))),
-            Err(MigrateError::Config(err)) => Err(PowError::Config(err)),
-            Err(MigrateError::Migration(err)) => Err(PowError::Database(format!(
-                "users migrations failed, none applied: {err}"
-            ))),
-        }
+        run_migrations(
+            &self.db,
+            self.schema.as_deref(),
+            &sets,
+            &extension_sql,
+            "users",
+        )
     }
 
     fn table<'a>(&self, schema: &'a UserSchema) -> Result<Table<'a>, PowError> {
@@ -564,6 +529,62 @@ impl DieselUsersContext {
             }
         }
         WriteError::Other(err.into())
+    }
+}
+
+/// Applies the pending migrations of `sets` and `extension_sql` to `db` in one
+/// transaction, ordered by version (on PostgreSQL under an advisory lock, so that servers
+/// starting together run them once, with `schema` first on the `search_path` when given).
+/// `what` names the migrations in errors and logs.
+pub(crate) fn run_migrations(
+    db: &Database,
+    schema: Option<&str>,
+    sets: &[&'static Migrations],
+    extension_sql: &[crate::users::SqlMigration],
+    what: &str,
+) -> Result<(), PowError> {
+    let _ = schema;
+    let result = match db {
+        #[cfg(not(any(feature = "sqlite", feature = "postgres")))]
+        Database::Unavailable(never) => match *never {},
+        #[cfg(feature = "sqlite")]
+        Database::Sqlite(pool) => {
+            let source = combine(sets, |m| &m.sqlite, extension_sql, "sqlite");
+            let mut conn = checkout(pool)?;
+            conn.immediate_transaction(|conn| run_pending(conn, source))
+        }
+        #[cfg(feature = "postgres")]
+        Database::Postgres(pool) => {
+            let source = combine(sets, |m| &m.postgres, extension_sql, "postgres");
+            let mut conn = checkout(pool)?;
+            conn.transaction(|conn| {
+                conn.batch_execute(&format!(
+                    "SELECT pg_advisory_xact_lock({PG_MIGRATION_LOCK});"
+                ))?;
+                if let Some(schema) = schema {
+                    let schema = sql::quote(schema);
+                    conn.batch_execute(&format!(
+                        "CREATE SCHEMA IF NOT EXISTS {schema}; \
+                         SET LOCAL search_path TO {schema}, public;"
+                    ))?;
+                }
+                run_pending(conn, source)
+            })
+        }
+    };
+    match result {
+        Ok(0) => Ok(()),
+        Ok(applied) => {
+            tracing::info!(applied, what, "applied pow migrations");
+            Ok(())
+        }
+        Err(MigrateError::Query(err)) => Err(PowError::Database(format!(
+            "{what} migrations failed, none applied: {err}"
+        ))),
+        Err(MigrateError::Config(err)) => Err(PowError::Config(err)),
+        Err(MigrateError::Migration(err)) => Err(PowError::Database(format!(
+            "{what} migrations failed, none applied: {err}"
+        ))),
     }
 }
 

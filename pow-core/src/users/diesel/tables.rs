@@ -106,7 +106,7 @@ macro_rules! __with_backend_connection {
         if let $crate::users::diesel::Database::$variant(pool) = $db {
             let mut guard = $crate::users::diesel::checkout(pool)?;
             let $conn = &mut *guard;
-            break $label $body;
+            break $label($body);
         }
     };
 }

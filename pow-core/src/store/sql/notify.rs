@@ -1,0 +1,196 @@
+//! [`Broadcast`] over PostgreSQL's `LISTEN`/`NOTIFY`: messages reach every process
+//! connected to the database.
+
+use std::time::{Duration, Instant};
+
+use ::diesel::connection::SimpleConnection;
+use ::diesel::pg::PgConnection;
+use ::diesel::r2d2::{ConnectionManager, Pool};
+use ::diesel::sql_types::Text;
+use ::diesel::RunQueryDsl;
+use async_trait::async_trait;
+use base64::Engine as _;
+use sha2::{Digest, Sha256};
+
+use crate::store::{Broadcast, Deliver, StoreError};
+use crate::users::diesel::Database;
+
+/// How often the listening connection looks for notifications it has received: the most a
+/// message waits on a listening server (reading them costs no round trip).
+pub(crate) const POLL: Duration = Duration::from_millis(5);
+/// How often the listening connection checks that the server is still there.
+const PING: Duration = Duration::from_secs(2);
+/// First and longest pause before the listener reconnects.
+const RETRY_MIN: Duration = Duration::from_millis(100);
+const RETRY_MAX: Duration = Duration::from_secs(2);
+/// The `application_name` of a listening connection while it listens.
+pub const APPLICATION_NAME: &str = "pow-store-listener";
+/// Longest payload PostgreSQL takes (8000 bytes), as base64 of the message.
+const MAX_PAYLOAD: usize = 7_999;
+
+/// Publishes with a pooled connection; each subscription keeps one pooled connection
+/// listening on a thread of its own.
+pub(crate) struct PgBroadcast {
+    pool: Pool<ConnectionManager<PgConnection>>,
+}
+
+impl PgBroadcast {
+    /// The broadcast of `database`, when it is PostgreSQL.
+    pub(crate) fn of(database: &Database) -> Option<Self> {
+        #[allow(irrefutable_let_patterns)]
+        if let Database::Postgres(pool) = database {
+            return Some(Self { pool: pool.clone() });
+        }
+        None
+    }
+}
+
+/// The PostgreSQL channel of `channel`: a digest, so that any name fits PostgreSQL's
+/// 63-byte identifiers and needs no quoting.
+fn pg_channel(channel: &str) -> String {
+    let digest = Sha256::digest(channel.as_bytes());
+    let hex: String = digest[..12].iter().map(|b| format!("{b:02x}")).collect();
+    format!("pow_{hex}")
+}
+
+fn unavailable(err: impl std::fmt::Display) -> StoreError {
+    StoreError::Unavailable(format!("PostgreSQL notifications: {err}"))
+}
+
+#[async_trait]
+impl Broadcast for PgBroadcast {
+    async fn publish(&self, channel: &str, message: &[u8]) -> Result<(), StoreError> {
+        let payload = base64::engine::general_purpose::STANDARD.encode(message);
+        if payload.len() > MAX_PAYLOAD {
+            return Err(StoreError::Backend(format!(
+                "a message of {} bytes is too long for PostgreSQL notifications",
+                message.len()
+            )));
+        }
+        let channel = pg_channel(channel);
+        let pool = self.pool.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = pool.get().map_err(unavailable)?;
+            ::diesel::sql_query("SELECT pg_notify($1, $2)")
+                .bind::<Text, _>(channel)
+                .bind::<Text, _>(payload)
+                .execute(&mut *conn)
+                .map(drop)
+                .map_err(unavailable)
+        })
+        .await
+        .map_err(|err| StoreError::Backend(format!("notification task failed: {err}")))?
+    }
+
+    async fn subscribe(&self, channel: &str, deliver: Deliver) -> Result<(), StoreError> {
+        let pool = self.pool.clone();
+        let channel = pg_channel(channel);
+        let (first, first_result) = tokio::sync::oneshot::channel();
+        std::thread::Builder::new()
+            .name("pow-pg-listener".to_owned())
+            .spawn(move || listen_forever(&pool, &channel, &deliver, first))
+            .map_err(|err| StoreError::Backend(format!("cannot start a thread: {err}")))?;
+        first_result.await.unwrap_or_else(|_| {
+            Err(StoreError::Backend(
+                "the PostgreSQL listener stopped".to_owned(),
+            ))
+        })
+    }
+}
+
+/// Listens, delivers, and reconnects with a growing pause after every failure. `first`
+/// learns how the first attempt went; after every later reconnection `deliver` gets an
+/// empty message (messages may have been missed meanwhile).
+fn listen_forever(
+    pool: &Pool<ConnectionManager<PgConnection>>,
+    channel: &str,
+    deliver: &Deliver,
+    first: tokio::sync::oneshot::Sender<Result<(), StoreError>>,
+) {
+    let mut first = Some(first);
+    let mut pause = RETRY_MIN;
+    loop {
+        let err = listen(pool, channel, deliver, &mut first, &mut pause);
+        tracing::warn!(error = %err, "PostgreSQL notifications stopped, listening again");
+        if let Some(first) = first.take() {
+            let _ = first.send(Err(err));
+        }
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(RETRY_MAX);
+    }
+}
+
+/// Listens on one connection until it fails; returns why.
+fn listen(
+    pool: &Pool<ConnectionManager<PgConnection>>,
+    channel: &str,
+    deliver: &Deliver,
+    first: &mut Option<tokio::sync::oneshot::Sender<Result<(), StoreError>>>,
+    pause: &mut Duration,
+) -> StoreError {
+    let mut conn = match pool.get() {
+        Ok(conn) => conn,
+        Err(err) => return unavailable(err),
+    };
+    // The channel is a digest of hex digits: nothing to quote. The connection is named,
+    // so that it can be told apart in `pg_stat_activity`.
+    if let Err(err) = conn.batch_execute(&format!(
+        "SET application_name = '{APPLICATION_NAME}'; LISTEN {channel}"
+    )) {
+        return unavailable(err);
+    }
+    *pause = RETRY_MIN;
+    match first.take() {
+        Some(first) => {
+            let _ = first.send(Ok(()));
+        }
+        None => deliver(&[]),
+    }
+    let mut pinged = Instant::now();
+    let failure = loop {
+        std::thread::sleep(POLL);
+        let mut failed = None;
+        for notification in conn.notifications_iter() {
+            match notification {
+                Ok(notification) => {
+                    match base64::engine::general_purpose::STANDARD.decode(notification.payload) {
+                        Ok(message) if !message.is_empty() => deliver(&message),
+                        _ => tracing::warn!("ignoring a notification that is not a message"),
+                    }
+                }
+                Err(err) => {
+                    failed = Some(unavailable(err));
+                    break;
+                }
+            }
+        }
+        if let Some(err) = failed {
+            break err;
+        }
+        if pinged.elapsed() >= PING {
+            if let Err(err) = conn.batch_execute("SELECT 1") {
+                break unavailable(err);
+            }
+            pinged = Instant::now();
+        }
+    };
+    // The connection goes back to the pool (or is dropped when broken): stop listening.
+    let _ = conn.batch_execute("UNLISTEN *; RESET application_name");
+    failure
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn channels_are_short_plain_identifiers() {
+        let long = "live:".repeat(40);
+        let channel = pg_channel(&long);
+        assert!(channel.len() <= 63);
+        assert!(channel
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'));
+        assert_ne!(pg_channel("live:a"), pg_channel("live:b"));
+    }
+}
