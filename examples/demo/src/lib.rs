@@ -16,7 +16,7 @@ use pow_actix::audit::{self, AuditQuery, Auditor, DieselAuditSink, FanOut, Traci
 use pow_actix::mailer::{BackgroundMailer, FileMailer, LogMailer, Mailer, MemoryMailer};
 use pow_actix::password::Argon2Hasher;
 use pow_actix::session::{Impersonation, MaybeUser, PowMiddleware, RequireAuthenticated};
-use pow_actix::store::{DiskStore, MemoryStore, RedisStore, Store};
+use pow_actix::store::{DiskStore, MemoryStore, RedisStore, SqlStore, Store};
 use pow_actix::users::diesel::DieselUsersContext;
 use pow_actix::users::{Changeset, ChangesetAction, FieldDef, FieldKind, User, UserSchema};
 use pow_actix::{Migrations, PowConfig, PowError};
@@ -54,8 +54,8 @@ pub struct Settings {
     pub base_url: String,
     /// `ADMIN_EMAILS`: comma-separated emails that get the `admin` role on sign-up.
     pub admin_emails: Vec<String>,
-    /// `POW_CACHE`: `memory` (default), `redis` (with `REDIS_URL` and `REDIS_PREFIX`) or
-    /// `disk` (with `POW_CACHE_DIR`).
+    /// `POW_CACHE` (or `POW_STORE`): `memory` (default), `redis` (with `REDIS_URL` and
+    /// `REDIS_PREFIX`), `disk` (with `POW_CACHE_DIR`) or `sql` (a table in `DATABASE_URL`).
     pub cache: CacheSetting,
     /// `POW_DEMO_OIDC_ISSUER`, `POW_DEMO_OIDC_CLIENT_ID`, `POW_DEMO_OIDC_CLIENT_SECRET` (and
     /// optionally `POW_DEMO_OIDC_NAME`): an OpenID Connect provider to sign in with. Its
@@ -76,6 +76,19 @@ pub struct OidcSettings {
     pub client_secret: String,
 }
 
+/// The users' database when `DATABASE_URL` is not set.
+const DEFAULT_DATABASE_URL: &str = "sqlite://pow-demo.db";
+
+/// `POW_CACHE`, or its other name `POW_STORE`; both set must agree.
+fn cache_setting(env: &impl Fn(&str) -> Option<String>) -> Result<Option<String>, PowError> {
+    match (env("POW_CACHE"), env("POW_STORE")) {
+        (Some(cache), Some(store)) if cache.trim() != store.trim() => Err(PowError::Config(
+            format!("POW_CACHE (`{cache}`) and POW_STORE (`{store}`) name different stores"),
+        )),
+        (cache, store) => Ok(cache.or(store).map(|v| v.trim().to_owned())),
+    }
+}
+
 /// Which cache store the demo uses.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum CacheSetting {
@@ -91,6 +104,9 @@ pub enum CacheSetting {
     },
     /// An embedded database in this folder: survives restarts, one process.
     Disk(PathBuf),
+    /// The users' database (`DATABASE_URL`), in a table of its own: with PostgreSQL,
+    /// shared by every process with no other service to run.
+    Sql(String),
 }
 
 impl CacheSetting {
@@ -112,6 +128,11 @@ impl CacheSetting {
                     ))
                 })?;
                 Arc::new(DiskStore::open(dir.join("pow-cache.redb"))?)
+            }
+            CacheSetting::Sql(url) => {
+                let store = SqlStore::connect(url)?;
+                store.migrate()?;
+                Arc::new(store)
             }
         })
     }
@@ -163,7 +184,7 @@ impl Settings {
         }
         Ok(Self {
             dev_mailbox,
-            database_url: env("DATABASE_URL").unwrap_or_else(|| "sqlite://pow-demo.db".into()),
+            database_url: env("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.into()),
             base_url: env("BASE_URL").unwrap_or_else(|| format!("http://{bind}")),
             bind,
             secret_key_base,
@@ -171,7 +192,7 @@ impl Settings {
             admin_emails: env("ADMIN_EMAILS")
                 .map(|v| v.split(',').map(|e| e.trim().to_lowercase()).collect())
                 .unwrap_or_default(),
-            cache: match env("POW_CACHE").as_deref() {
+            cache: match cache_setting(&env)?.as_deref() {
                 None | Some("memory") => CacheSetting::Memory,
                 Some("redis") => CacheSetting::Redis {
                     url: env("REDIS_URL").unwrap_or_else(|| "redis://127.0.0.1:6379/".into()),
@@ -182,9 +203,12 @@ impl Settings {
                         .map(PathBuf::from)
                         .unwrap_or_else(|| "pow-cache".into()),
                 ),
+                Some("sql") => CacheSetting::Sql(
+                    env("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.into()),
+                ),
                 Some(other) => {
                     return Err(PowError::Config(format!(
-                        "POW_CACHE must be memory, redis or disk (got `{other}`)"
+                        "POW_CACHE must be memory, redis, disk or sql (got `{other}`)"
                     )))
                 }
             },
@@ -948,5 +972,44 @@ mod tests {
                 "{vars:?}"
             );
         }
+    }
+
+    fn settings(vars: &[(&str, &str)]) -> Result<Settings, PowError> {
+        let mut vars = vars.to_vec();
+        vars.push((
+            "SECRET_KEY_BASE",
+            "s3cr3t-key-base-for-the-settings-test-only-0123456789",
+        ));
+        Settings::from_vars(|key| {
+            vars.iter()
+                .find(|(k, _)| *k == key)
+                .map(|(_, v)| (*v).to_owned())
+        })
+    }
+
+    #[test]
+    fn the_sql_store_is_the_users_database_under_either_name() {
+        let url = "postgres://app@db/app";
+        for name in ["POW_CACHE", "POW_STORE"] {
+            let read = settings(&[(name, "sql"), ("DATABASE_URL", url)]);
+            assert_eq!(
+                read.ok().map(|s| s.cache),
+                Some(CacheSetting::Sql(url.into()))
+            );
+        }
+        let default = settings(&[("POW_STORE", "sql")]).ok().map(|s| s.cache);
+        assert_eq!(
+            default,
+            Some(CacheSetting::Sql(DEFAULT_DATABASE_URL.into()))
+        );
+        let same = settings(&[("POW_STORE", "redis"), ("POW_CACHE", "redis")]);
+        assert!(matches!(
+            same.map(|s| s.cache),
+            Ok(CacheSetting::Redis { .. })
+        ));
+        let differ = settings(&[("POW_STORE", "sql"), ("POW_CACHE", "redis")]);
+        assert!(matches!(differ, Err(PowError::Config(_))));
+        let unknown = settings(&[("POW_STORE", "mongo")]);
+        assert!(matches!(unknown, Err(PowError::Config(_))));
     }
 }

@@ -43,13 +43,19 @@ async fn page(req: HttpRequest) -> pow_actix::Result<HttpResponse> {
     )
 }
 
+/// How often an open stream checks the store as well.
+const RECHECK: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// The event stream: `open` with the live session id, `ended` when the session ends.
 async fn events(req: HttpRequest) -> pow_actix::Result<HttpResponse> {
     let config = pow_actix::web::route_config(&req)?;
     let Some(session) = current_session(&req) else {
         return Ok(HttpResponse::Unauthorized().finish());
     };
-    let live = LiveSessions::new(&config);
+    // Ends reach the stream at once through the store's broadcast (Redis, PostgreSQL);
+    // a store without one (an SQLite file shared by processes on one machine) is checked
+    // every few seconds.
+    let live = LiveSessions::new(&config).recheck_every(RECHECK);
     let id = session.live_id();
     let open = Bytes::from(format!("event: open\ndata: {id}\n\n"));
     let ended = Box::pin(async move { live.ended(&id).await });

@@ -1,11 +1,14 @@
-//! Two demo processes behind one Redis cache store and one SQLite database, as behind a load
-//! balancer: a session made on one process is signed in on the other, and signing out on
-//! either ends it on both.
+//! Two demo processes behind one cache store, as behind a load balancer: a session made on
+//! one process is signed in on the other, and signing out on either ends it on both, for
+//! every store two processes can share: Redis (one SQLite users database), the SQL store in
+//! PostgreSQL (users and store in one database, nothing else), and the SQL store in one
+//! SQLite file.
 //!
-//! Set `POW_TEST_REDIS_URL` (e.g. `redis://127.0.0.1:6379/`) to run it. Without it the test
-//! prints a notice and passes, except under `CI`, where a missing variable fails the run.
-//! Each run writes under a Redis key prefix of its own (`REDIS_PREFIX`), so parallel runs
-//! against one Redis never see each other's sessions.
+//! Set `POW_TEST_REDIS_URL` (e.g. `redis://127.0.0.1:6379/`) and `POW_TEST_DATABASE_URL`
+//! (e.g. `postgres://postgres@127.0.0.1:5432/test`) to run the Redis and PostgreSQL cases.
+//! Without them those print a notice and pass, except under `CI`, where a missing variable
+//! fails the run. Each run writes under a Redis key prefix (`REDIS_PREFIX`) or a PostgreSQL
+//! schema of its own, so parallel runs never see each other's sessions.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -19,9 +22,10 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use pow_actix::session::CredentialsCache;
-use pow_actix::store::{KeyPattern, RedisStore, Store};
+use pow_actix::store::{KeyPattern, RedisStore, SqlStore, Store};
 use pow_actix::test_client::{Client, Response};
 use pow_actix::token::generate_uuid;
+use pow_actix::users::diesel::Database;
 
 /// How long a process may take from spawn to answering `GET /` (it migrates the database
 /// and connects to Redis first).
@@ -45,6 +49,56 @@ fn redis_url() -> Option<String> {
                 "POW_TEST_REDIS_URL is not set: the multi-process Redis test did not run",
             );
             None
+        }
+    }
+}
+
+/// The PostgreSQL URL under test, or `None` (with a notice) when the test should be skipped.
+fn postgres_url() -> Option<String> {
+    match std::env::var("POW_TEST_DATABASE_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ if std::env::var_os("CI").is_some() => panic!(
+            "POW_TEST_DATABASE_URL must be set when CI is set (e.g. \
+             postgres://postgres@127.0.0.1:5432/test)"
+        ),
+        _ => {
+            pow_core::testing::skipped(
+                "POW_TEST_DATABASE_URL is not set: the multi-process SQL store test did not run",
+            );
+            None
+        }
+    }
+}
+
+/// A PostgreSQL schema of the test's own, dropped on drop; its URL selects it.
+struct PgSchema {
+    base: String,
+    name: String,
+}
+
+impl PgSchema {
+    fn new(base: &str) -> Self {
+        let name = format!("pow_demo_multi_{}", generate_uuid().replace('-', "_"));
+        Database::connect(base)
+            .unwrap()
+            .batch_execute(&format!("CREATE SCHEMA {name}"))
+            .unwrap();
+        Self {
+            base: base.to_owned(),
+            name,
+        }
+    }
+
+    fn url(&self) -> String {
+        let sep = if self.base.contains('?') { '&' } else { '?' };
+        format!("{}{sep}options=-csearch_path%3D{}", self.base, self.name)
+    }
+}
+
+impl Drop for PgSchema {
+    fn drop(&mut self) {
+        if let Ok(db) = Database::connect(&self.base) {
+            let _ = db.batch_execute(&format!("DROP SCHEMA {} CASCADE", self.name));
         }
     }
 }
@@ -117,6 +171,7 @@ impl DemoProcess {
             "BASE_URL",
             "ADMIN_EMAILS",
             "POW_CACHE",
+            "POW_STORE",
             "REDIS_URL",
             "REDIS_PREFIX",
             "POW_CACHE_DIR",
@@ -302,15 +357,14 @@ fn link_path(text: &str, base_url: &str) -> String {
     text[start..end].to_owned()
 }
 
-/// Every session in the Redis cache store under `prefix`, per user id, read through the
-/// store the demo processes write (namespace `credentials`, pow-core's default setup).
-fn sessions_in_redis(
+/// Every session in `store`, per user id, read as the demo processes write them (namespace
+/// `credentials`, pow-core's default setup).
+fn sessions_in(
     runtime: &actix_web::rt::Runtime,
-    url: &str,
-    prefix: &str,
+    store: &Arc<dyn Store>,
 ) -> BTreeMap<i64, Vec<String>> {
     runtime.block_on(async {
-        let store: Arc<dyn Store> = Arc::new(RedisStore::connect(url, prefix).await.unwrap());
+        let store = Arc::clone(store);
         // Across users, from the namespace index: which users have session index entries.
         let across_users = [
             KeyPattern::exact("user"),
@@ -339,27 +393,81 @@ fn sessions_in_redis(
     })
 }
 
+/// The store two demo processes share in one case.
+enum Shared {
+    Redis { url: String, prefix: String },
+    Postgres(PgSchema),
+    SqliteFile,
+}
+
 #[test]
-fn a_session_is_shared_by_two_processes_and_ends_on_both() {
-    let Some(redis_url) = redis_url() else { return };
+fn a_session_is_shared_by_two_processes_on_redis_and_ends_on_both() {
+    let Some(url) = redis_url() else { return };
+    let prefix = format!("pow-demo-test-{}", generate_uuid());
+    two_processes(Shared::Redis { url, prefix });
+}
+
+#[test]
+fn a_session_is_shared_by_two_processes_on_the_postgres_sql_store_and_ends_on_both() {
+    let Some(url) = postgres_url() else { return };
+    two_processes(Shared::Postgres(PgSchema::new(&url)));
+}
+
+#[test]
+fn a_session_is_shared_by_two_processes_on_the_sqlite_sql_store_and_ends_on_both() {
+    two_processes(Shared::SqliteFile);
+}
+
+fn two_processes(shared: Shared) {
     let started = Instant::now();
     let runtime = actix_web::rt::Runtime::new().unwrap();
     let dir = ScratchDir::new();
-    let prefix = format!("pow-demo-test-{}", generate_uuid());
-    let env = [
-        (
-            "DATABASE_URL",
-            format!("sqlite://{}", dir.path().join("users.db").display()),
-        ),
+    let sqlite_url = format!("sqlite://{}", dir.path().join("users.db").display());
+    let mut env = vec![
         (
             "SECRET_KEY_BASE",
             format!("{}{}", generate_uuid(), generate_uuid()),
         ),
-        ("POW_CACHE", "redis".to_owned()),
-        ("REDIS_URL", redis_url.clone()),
-        ("REDIS_PREFIX", prefix.clone()),
         ("WORKERS", "1".to_owned()),
     ];
+    let (store, other): (Arc<dyn Store>, Option<Arc<dyn Store>>) = match &shared {
+        Shared::Redis { url, prefix } => {
+            env.extend([
+                ("DATABASE_URL", sqlite_url.clone()),
+                ("POW_CACHE", "redis".to_owned()),
+                ("REDIS_URL", url.clone()),
+                ("REDIS_PREFIX", prefix.clone()),
+            ]);
+            runtime.block_on(async {
+                let store = RedisStore::connect(url, prefix).await.unwrap();
+                let other = RedisStore::connect(url, &format!("{prefix}-other"))
+                    .await
+                    .unwrap();
+                (
+                    Arc::new(store) as Arc<dyn Store>,
+                    Some(Arc::new(other) as Arc<dyn Store>),
+                )
+            })
+        }
+        Shared::Postgres(schema) => {
+            env.extend([
+                ("DATABASE_URL", schema.url()),
+                ("POW_STORE", "sql".to_owned()),
+            ]);
+            let store = SqlStore::connect(&schema.url()).unwrap();
+            store.migrate().unwrap();
+            (Arc::new(store), None)
+        }
+        Shared::SqliteFile => {
+            env.extend([
+                ("DATABASE_URL", sqlite_url.clone()),
+                ("POW_STORE", "sql".to_owned()),
+            ]);
+            let store = SqlStore::connect(&sqlite_url).unwrap();
+            store.migrate().unwrap();
+            (Arc::new(store), None)
+        }
+    };
     // One after the other: both migrate the same database file at start.
     let a = DemoProcess::start("a", dir.path(), &env);
     let b = DemoProcess::start("b", dir.path(), &env);
@@ -378,12 +486,14 @@ fn a_session_is_shared_by_two_processes_and_ends_on_both() {
     let res = sign_in(&mut on_a, "alice@example.com", "correct horse");
     assert_eq!(res.status, 302, "{}", res.body);
     assert_eq!(on_a.get("/protected").status, 200);
-    let sessions = sessions_in_redis(&runtime, &redis_url, &prefix);
+    let sessions = sessions_in(&runtime, &store);
     assert_eq!(sessions.len(), 1, "one user with sessions: {sessions:?}");
     let (user_id, ids) = sessions.iter().next().unwrap();
     assert_eq!(ids.len(), 1, "one session of user {user_id}: {ids:?}");
     // Another prefix sees none of it.
-    assert!(sessions_in_redis(&runtime, &redis_url, &format!("{prefix}-other")).is_empty());
+    if let Some(other) = &other {
+        assert!(sessions_in(&runtime, other).is_empty());
+    }
 
     // The very same cookies are signed in on B.
     let jar_from_a = on_a.cookies.clone();
@@ -406,21 +516,37 @@ fn a_session_is_shared_by_two_processes_and_ends_on_both() {
         live_on_a.received
     );
 
-    // Sign out on B.
+    // Sign out on B: the very next request on A is refused.
     let jar_on_b = on_b.cookies.clone();
     let res = sign_out(&mut on_b);
+    let signed_out = Instant::now();
     assert_eq!(res.status, 302);
     assert_eq!(res.location(), "/session/new");
-    // A hears it through Redis and ends the live connection within a second.
+    let res = a.client(&jar_from_a).get("/protected");
+    assert_eq!(
+        res.status, 302,
+        "the first request on A after the sign-out on B"
+    );
+    eprintln!(
+        "first request on A refused {:?} after the sign-out on B",
+        signed_out.elapsed()
+    );
+    // A hears it through the store's broadcast (Redis pub/sub, PostgreSQL notifications)
+    // and ends the live connection within a second. An SQLite file has no broadcast: A
+    // finds out at its next check of the store (the demo checks every 5 seconds).
+    let bound = match shared {
+        Shared::SqliteFile => Duration::from_secs(6),
+        _ => Duration::from_secs(1),
+    };
     let took = live_on_a
-        .wait_for("event: ended", Duration::from_secs(1))
+        .wait_for("event: ended", bound)
         .unwrap_or_else(|| panic!("A's live connection still open: {}", live_on_a.received));
     assert!(live_on_a.closes_within(Duration::from_secs(1)));
     eprintln!("live connection on A ended {took:?} after the sign-out on B");
     assert_eq!(
-        sessions_in_redis(&runtime, &redis_url, &prefix),
+        sessions_in(&runtime, &store),
         BTreeMap::new(),
-        "the session is gone from Redis"
+        "the session is gone from the store"
     );
 
     // Neither the cookies A set nor the ones B last saw sign anybody in, on A or on B.

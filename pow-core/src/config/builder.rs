@@ -81,6 +81,7 @@ pub struct PowConfigBuilder {
     extensions: Vec<Arc<dyn Extension>>,
     users: Option<Arc<dyn UsersContext>>,
     store: Option<Arc<dyn Store>>,
+    store_deadline: Duration,
     prevent_user_enumeration: bool,
     security_notices: bool,
     new_device_notices: bool,
@@ -130,6 +131,7 @@ impl PowConfigBuilder {
             extensions: Vec::new(),
             users: None,
             store: None,
+            store_deadline: crate::store::DEFAULT_STORE_DEADLINE,
             prevent_user_enumeration: true,
             security_notices: true,
             new_device_notices: true,
@@ -348,7 +350,10 @@ impl PowConfigBuilder {
                  prevent session hijack, please consider lowering the value"
             );
         }
-        let store = self.store.unwrap_or_else(MemoryStore::shared);
+        let store = crate::store::Watched::wrap(
+            self.store.unwrap_or_else(MemoryStore::shared),
+            self.store_deadline,
+        );
         let live = crate::session::live::LiveBus::new(
             &*store,
             &match &name {
@@ -501,11 +506,22 @@ impl PowConfigBuilder {
     /// The cache store: sessions, API and remember-me tokens, mailed-link tokens, rate-limit
     /// counters. The default is a new [`MemoryStore`]: fast, but lost on restart (everybody is
     /// signed out) and private to one process. Use a shared store (`store::RedisStore`,
-    /// feature `redis`) as soon as more than one process serves the app, or
-    /// `store::DiskStore` (feature `disk`) for one process that keeps sessions across
-    /// restarts.
+    /// feature `redis`, or [`SqlStore`](crate::store::SqlStore) on PostgreSQL) as soon as
+    /// more than one process serves the app, or `store::DiskStore` (feature `disk`) or a
+    /// `SqlStore` on SQLite for one process that keeps sessions across restarts. A store
+    /// on another server gets a deadline on every call ([`store_deadline`](Self::store_deadline)).
     pub fn store(mut self, store: Arc<dyn Store>) -> Self {
         self.store = Some(store);
+        self
+    }
+
+    /// How long one call to a store on another server (Redis, SQL, your own) may take
+    /// before the request that made it answers `503` with `Retry-After` and the store's
+    /// [`health`](crate::store::Store::health) says degraded. The default is
+    /// [`DEFAULT_STORE_DEADLINE`](crate::store::DEFAULT_STORE_DEADLINE) (2 seconds); stores
+    /// in the process ([`Store::in_process`]) have none.
+    pub fn store_deadline(mut self, deadline: Duration) -> Self {
+        self.store_deadline = deadline.max(Duration::from_millis(1));
         self
     }
 

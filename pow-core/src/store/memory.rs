@@ -630,6 +630,10 @@ impl MemoryStore {
 
 #[async_trait]
 impl Store for MemoryStore {
+    fn in_process(&self) -> bool {
+        true
+    }
+
     async fn put(
         &self,
         namespace: &str,

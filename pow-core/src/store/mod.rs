@@ -60,6 +60,9 @@ pub use self::disk::DiskStore;
 
 #[cfg(feature = "test-util")]
 pub mod conformance;
+mod watch;
+pub(crate) use watch::Watched;
+pub use watch::{StoreHealth, DEFAULT_STORE_DEADLINE};
 
 pub use crate::error::StoreError;
 
@@ -300,6 +303,23 @@ pub trait Store: Send + Sync + 'static {
     /// default is `None`: a process-local store has nobody else to tell.
     fn broadcast(&self) -> Option<Arc<dyn Broadcast>> {
         None
+    }
+
+    /// Whether the backend lives in this process and so cannot be away ([`MemoryStore`],
+    /// [`DiskStore`]). The default, `false`, puts the store behind the config's outage
+    /// mode: a deadline on every call
+    /// ([`PowConfigBuilder::store_deadline`](crate::PowConfigBuilder::store_deadline)) and
+    /// a [`health`](Self::health) that says when it stopped answering.
+    fn in_process(&self) -> bool {
+        false
+    }
+
+    /// How the store is doing, from this process's calls: degraded while the last call had
+    /// no answer. Read it through the config's store
+    /// ([`PowConfig::store`](crate::PowConfig::store)), which keeps it for a store on
+    /// another server; the default says healthy.
+    fn health(&self) -> StoreHealth {
+        StoreHealth::default()
     }
 }
 

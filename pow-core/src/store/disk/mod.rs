@@ -336,6 +336,10 @@ fn sweep(db: &Database, now: u64) -> Result<usize, DiskError> {
 
 #[async_trait]
 impl Store for DiskStore {
+    fn in_process(&self) -> bool {
+        true
+    }
+
     async fn put(
         &self,
         namespace: &str,

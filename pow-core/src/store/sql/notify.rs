@@ -1,6 +1,7 @@
 //! [`Broadcast`] over PostgreSQL's `LISTEN`/`NOTIFY`: messages reach every process
 //! connected to the database.
 
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use ::diesel::connection::SimpleConnection;
@@ -32,6 +33,8 @@ const MAX_PAYLOAD: usize = 7_999;
 /// listening on a thread of its own.
 pub(crate) struct PgBroadcast {
     pool: Pool<ConnectionManager<PgConnection>>,
+    /// The schema the store's table is in, read once: see [`pg_channel`].
+    schema: Arc<OnceLock<String>>,
 }
 
 impl PgBroadcast {
@@ -39,18 +42,48 @@ impl PgBroadcast {
     pub(crate) fn of(database: &Database) -> Option<Self> {
         #[allow(irrefutable_let_patterns)]
         if let Database::Postgres(pool) = database {
-            return Some(Self { pool: pool.clone() });
+            return Some(Self {
+                pool: pool.clone(),
+                schema: Arc::default(),
+            });
         }
         None
     }
 }
 
-/// The PostgreSQL channel of `channel`: a digest, so that any name fits PostgreSQL's
+/// The PostgreSQL channel of `channel` for stores whose table is in `schema`: channels are
+/// shared by the whole database, and stores in two schemas share no records, so they hear
+/// none of each other's messages either. A digest, so that any name fits PostgreSQL's
 /// 63-byte identifiers and needs no quoting.
-fn pg_channel(channel: &str) -> String {
-    let digest = Sha256::digest(channel.as_bytes());
+fn pg_channel(schema: &str, channel: &str) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(schema.as_bytes());
+    hasher.update([0]);
+    hasher.update(channel.as_bytes());
+    let digest = hasher.finalize();
     let hex: String = digest[..12].iter().map(|b| format!("{b:02x}")).collect();
     format!("pow_{hex}")
+}
+
+#[derive(::diesel::QueryableByName)]
+struct Schema {
+    #[diesel(sql_type = Text)]
+    schema: String,
+}
+
+/// The channel of `channel` for this connection's schema (read on the first call).
+fn scoped_channel(
+    conn: &mut PgConnection,
+    schema: &OnceLock<String>,
+    channel: &str,
+) -> Result<String, StoreError> {
+    if let Some(schema) = schema.get() {
+        return Ok(pg_channel(schema, channel));
+    }
+    let row: Schema = ::diesel::sql_query("SELECT current_schema() AS schema")
+        .get_result(conn)
+        .map_err(unavailable)?;
+    Ok(pg_channel(schema.get_or_init(|| row.schema), channel))
 }
 
 fn unavailable(err: impl std::fmt::Display) -> StoreError {
@@ -67,10 +100,11 @@ impl Broadcast for PgBroadcast {
                 message.len()
             )));
         }
-        let channel = pg_channel(channel);
-        let pool = self.pool.clone();
+        let channel = channel.to_owned();
+        let (pool, schema) = (self.pool.clone(), Arc::clone(&self.schema));
         tokio::task::spawn_blocking(move || {
             let mut conn = pool.get().map_err(unavailable)?;
+            let channel = scoped_channel(&mut conn, &schema, &channel)?;
             ::diesel::sql_query("SELECT pg_notify($1, $2)")
                 .bind::<Text, _>(channel)
                 .bind::<Text, _>(payload)
@@ -83,12 +117,12 @@ impl Broadcast for PgBroadcast {
     }
 
     async fn subscribe(&self, channel: &str, deliver: Deliver) -> Result<(), StoreError> {
-        let pool = self.pool.clone();
-        let channel = pg_channel(channel);
+        let (pool, schema) = (self.pool.clone(), Arc::clone(&self.schema));
+        let channel = channel.to_owned();
         let (first, first_result) = tokio::sync::oneshot::channel();
         std::thread::Builder::new()
             .name("pow-pg-listener".to_owned())
-            .spawn(move || listen_forever(&pool, &channel, &deliver, first))
+            .spawn(move || listen_forever(&pool, &schema, &channel, &deliver, first))
             .map_err(|err| StoreError::Backend(format!("cannot start a thread: {err}")))?;
         first_result.await.unwrap_or_else(|_| {
             Err(StoreError::Backend(
@@ -103,6 +137,7 @@ impl Broadcast for PgBroadcast {
 /// empty message (messages may have been missed meanwhile).
 fn listen_forever(
     pool: &Pool<ConnectionManager<PgConnection>>,
+    schema: &OnceLock<String>,
     channel: &str,
     deliver: &Deliver,
     first: tokio::sync::oneshot::Sender<Result<(), StoreError>>,
@@ -110,7 +145,7 @@ fn listen_forever(
     let mut first = Some(first);
     let mut pause = RETRY_MIN;
     loop {
-        let err = listen(pool, channel, deliver, &mut first, &mut pause);
+        let err = listen(pool, schema, channel, deliver, &mut first, &mut pause);
         tracing::warn!(error = %err, "PostgreSQL notifications stopped, listening again");
         if let Some(first) = first.take() {
             let _ = first.send(Err(err));
@@ -123,6 +158,7 @@ fn listen_forever(
 /// Listens on one connection until it fails; returns why.
 fn listen(
     pool: &Pool<ConnectionManager<PgConnection>>,
+    schema: &OnceLock<String>,
     channel: &str,
     deliver: &Deliver,
     first: &mut Option<tokio::sync::oneshot::Sender<Result<(), StoreError>>>,
@@ -131,6 +167,10 @@ fn listen(
     let mut conn = match pool.get() {
         Ok(conn) => conn,
         Err(err) => return unavailable(err),
+    };
+    let channel = match scoped_channel(&mut conn, schema, channel) {
+        Ok(channel) => channel,
+        Err(err) => return err,
     };
     // The channel is a digest of hex digits: nothing to quote. The connection is named,
     // so that it can be told apart in `pg_stat_activity`.
@@ -186,11 +226,15 @@ mod tests {
     #[test]
     fn channels_are_short_plain_identifiers() {
         let long = "live:".repeat(40);
-        let channel = pg_channel(&long);
+        let channel = pg_channel("public", &long);
         assert!(channel.len() <= 63);
         assert!(channel
             .bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'));
-        assert_ne!(pg_channel("live:a"), pg_channel("live:b"));
+        assert_ne!(
+            pg_channel("public", "live:a"),
+            pg_channel("public", "live:b")
+        );
+        assert_ne!(pg_channel("one", "live:a"), pg_channel("two", "live:a"));
     }
 }
