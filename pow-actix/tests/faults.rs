@@ -1,8 +1,10 @@
 //! Faults with real processes: a Redis server of the test's own stopped under load and
-//! started again, and a PostgreSQL cluster of the test's own restarted. Requests that need
-//! the lost service get a translated 503 (never a panic, never a signed-in answer for a
-//! session that was signed out), and service resumes by itself. Recovery times are printed.
-//! (The disk store's SIGKILL test is `store_disk.rs::writes_survive_sigkill`.)
+//! started again, and a PostgreSQL cluster of the test's own restarted, as the users'
+//! database and as the SQL cache store. Requests that need the lost service get a
+//! translated 503 within the store's deadline (never a panic, never a signed-in answer for
+//! a session that was signed out, never a one-time token used twice), pages that need no
+//! store still work, and service resumes by itself. Recovery times are printed. (The disk
+//! store's SIGKILL test is `store_disk.rs::writes_survive_sigkill`.)
 //!
 //! Needs `redis-server`, and PostgreSQL's `initdb`/`pg_ctl` (run as the `postgres` user
 //! when the test runs as root). Without them the tests print a notice and pass, except
@@ -402,7 +404,191 @@ fn postgres_restarted_the_pool_recovers() {
     assert!(took < Duration::from_secs(3), "recovered in {took:?}");
 }
 
+/// The store's deadline in the outage scenario: every answer comes within it and a margin.
+const STORE_DEADLINE: Duration = Duration::from_secs(1);
+
+/// Whether the store comes back with what it had.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Comes {
+    BackWithItsRecords,
+    BackEmpty,
+}
+
+/// One store outage, for any store: `set_up(false)` takes it away, `set_up(true)` brings
+/// it back. While it is away, a signed-in request, a sign-in (HTML and JSON), and the
+/// redemption of a one-time renewal token each answer a translated `503` with
+/// `Retry-After` within the deadline, pages that need no store answer, and the store's
+/// health says degraded. Once it is back, service resumes with no restart; a store that
+/// kept its records keeps the session signed in and lets the renewal token be used once,
+/// exactly; one that lost them signs everybody out.
+fn store_outage(
+    name: &str,
+    store: std::sync::Arc<dyn pow_actix::store::Store>,
+    set_up: &mut dyn FnMut(bool),
+    comes: Comes,
+) {
+    let (users, db) = users_db();
+    let config = PowConfig::builder("o".repeat(64))
+        .users(users.clone())
+        .hasher(Pbkdf2Hasher::new(1))
+        .rate_limits(pow_actix::limits::RateLimits::disabled())
+        .store(store)
+        .store_deadline(STORE_DEADLINE)
+        .build()
+        .unwrap();
+    users.migrate(&config).unwrap();
+    pow_actix::testing::create_user(&config, "ada@example.com", PASSWORD).unwrap();
+    let pages = pow_testkit::serve(config.clone());
+    let api = pow_testkit::serve_api(config.clone(), pow_core::api::ApiOptions::new());
+    let mut browser = Client::new(pages);
+    assert_eq!(browser.sign_in("ada@example.com", PASSWORD).status, 302);
+    assert_eq!(signed_in(&mut browser), 200);
+    let api_sign_in = || {
+        let body =
+            serde_json::json!({ "user": { "email": "ada@example.com", "password": PASSWORD } });
+        Client::new(api).request("POST", "/api/v1/session", Some(body.to_string()))
+    };
+    let res = api_sign_in();
+    assert_eq!(res.status, 200, "{}", res.body);
+    let json: serde_json::Value = serde_json::from_str(&res.body).unwrap();
+    let renewal = json["data"]["renewal_token"].as_str().unwrap().to_owned();
+    let renew = |token: &str| {
+        let mut c = Client::new(api);
+        c.headers
+            .push(("Authorization".into(), format!("Bearer {token}")));
+        c.request("POST", "/api/v1/session/renew", None)
+    };
+    assert!(!config.store().health().degraded);
+
+    set_up(false);
+    let down = Instant::now();
+    let timed = |what: &str, res: &dyn Fn() -> pow_actix::test_client::Response| {
+        let started = Instant::now();
+        let res = res();
+        let took = started.elapsed();
+        assert!(
+            took < STORE_DEADLINE + Duration::from_secs(2),
+            "{name}: {what} answered after {took:?}"
+        );
+        res
+    };
+    let page = timed("a page without a session", &|| {
+        Client::new(pages).get("/session/new")
+    });
+    assert_eq!(
+        page.status, 200,
+        "{name}: pages that need no store still work"
+    );
+    let cookies = browser.cookies.clone();
+    let res = timed("a signed-in request", &|| {
+        let mut c = Client::new(pages);
+        c.cookies = cookies.clone();
+        c.accept_language = Some("de".into());
+        c.get("/registration/edit")
+    });
+    assert_eq!(res.status, 503, "{name}: {}", res.body);
+    assert_eq!(res.header("retry-after"), Some("5"));
+    assert!(
+        res.body.contains("<html lang=\"de\">"),
+        "translated: {}",
+        res.body
+    );
+    let res = timed("an HTML sign-in", &|| {
+        let mut c = Client::new(pages);
+        let csrf = c.get("/session/new").csrf();
+        c.post(
+            "/session",
+            &[
+                ("_csrf_token", &csrf),
+                ("user[email]", "ada@example.com"),
+                ("user[password]", PASSWORD),
+            ],
+        )
+    });
+    assert_eq!(res.status, 503, "{name}: no sign-in without the store");
+    let res = timed("a JSON sign-in", &api_sign_in);
+    assert_eq!(res.status, 503, "{name}: {}", res.body);
+    assert_eq!(res.header("retry-after"), Some("5"));
+    let res = timed("a renewal token's redemption", &|| renew(&renewal));
+    assert_eq!(res.status, 503, "{name}: {}", res.body);
+    let health = config.store().health();
+    assert!(
+        health.degraded && health.since.is_some(),
+        "{name}: {health:?}"
+    );
+
+    set_up(true);
+    let restarted = Instant::now();
+    let expect = match comes {
+        Comes::BackWithItsRecords => 200,
+        Comes::BackEmpty => 302,
+    };
+    let took = recovers(expect, || {
+        let mut c = Client::new(pages);
+        c.cookies = cookies.clone();
+        signed_in(&mut c)
+    });
+    match comes {
+        Comes::BackWithItsRecords => {
+            // Nothing was used while the store was away: the token works once, exactly.
+            let res = renew(&renewal);
+            assert_eq!(res.status, 200, "{name}: {}", res.body);
+            assert_eq!(
+                renew(&renewal).status,
+                401,
+                "{name}: a one-time token, used twice"
+            );
+        }
+        Comes::BackEmpty => assert_eq!(renew(&renewal).status, 401, "{name}"),
+    }
+    let mut again = Client::new(pages);
+    assert_eq!(again.sign_in("ada@example.com", PASSWORD).location(), "/");
+    assert_eq!(signed_in(&mut again), 200);
+    assert_eq!(api_sign_in().status, 200);
+    let health = config.store().health();
+    assert!(
+        !health.degraded && health.recoveries >= 1,
+        "{name}: {health:?}"
+    );
+    eprintln!(
+        "{name}: down {:?}; service back {took:?} after the restart",
+        restarted - down
+    );
+    let _ = std::fs::remove_file(db);
+}
+
+fn redis_store_outage_fails_closed_and_recovers() {
+    let Some(binary) = program("redis-server", &["/usr/bin/redis-server"]) else {
+        return;
+    };
+    let mut redis = RedisServer::start(binary);
+    let store = pow_actix::testing::test_redis_store(&redis.url(), "pow-outage").unwrap();
+    store_outage(
+        "Redis",
+        store,
+        &mut |up| if up { redis.restart() } else { redis.kill() },
+        Comes::BackEmpty,
+    );
+}
+
+fn sql_store_outage_fails_closed_and_recovers() {
+    let Some(bin) = pg_bin() else {
+        return;
+    };
+    let cluster = PgCluster::start(bin);
+    let store = pow_actix::store::SqlStore::connect(&cluster.url()).unwrap();
+    store.migrate().unwrap();
+    store_outage(
+        "SQL store (PostgreSQL)",
+        std::sync::Arc::new(store),
+        &mut |up| cluster.pg_ctl(if up { "start" } else { "stop" }),
+        Comes::BackWithItsRecords,
+    );
+}
+
 pow_testkit::on_both!(
     redis_stopped_under_load_answers_503_then_recovers,
     postgres_restarted_the_pool_recovers,
+    redis_store_outage_fails_closed_and_recovers,
+    sql_store_outage_fails_closed_and_recovers,
 );
