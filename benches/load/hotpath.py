@@ -61,12 +61,14 @@ def redis_pid():
 
 
 class Server:
-    def __init__(self, binary, mode, *extra):
+    def __init__(self, binary, mode, *extra, pinned=True, env=None):
         self.port = free_port()
+        pin = ["taskset", "-c", "0"] if pinned else []
         self.proc = subprocess.Popen(
-            ["taskset", "-c", "0", binary, mode, str(self.port), *extra],
+            [*pin, binary, mode, str(self.port), *extra],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            env=env,
         )
         deadline = time.time() + 30
         while True:

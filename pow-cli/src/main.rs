@@ -7,10 +7,11 @@
 //! - `pow export migrations|templates|messages`: the SQL, templates and Fluent files pow-rs
 //!   embeds, to keep in an app's own migrations or to start overriding;
 //! - `pow users create|confirm|disable|enable|revoke-sessions|list`: user administration
-//!   on a database (and the Redis store for sessions);
+//!   on a database (and the Redis or SQL store for sessions);
 //! - `pow check`: whether a database has every migration and column the setup needs;
 //! - `pow migrate`: the migrations the app's `migrate()` runs, for a database the app has
-//!   not started on yet.
+//!   not started on yet;
+//! - `pow store migrate|check`: the SQL store's table; whether a Redis or SQL store answers.
 //!
 //! Every command has `--help`. Exit codes: 0 done, 1 failed (the message says why), 2 a
 //! usage error.
@@ -58,6 +59,22 @@ enum Command {
     Migrate(Setup),
     /// Create a new app: Cargo.toml, src/main.rs, .env and .gitignore, ready for `cargo run`.
     New(new::New),
+    /// The cache store: create the SQL store's table, or check that a store answers.
+    #[command(subcommand)]
+    Store(StoreCommand),
+}
+
+#[derive(Subcommand)]
+enum StoreCommand {
+    /// Create the SQL store's table (`pow_store`) in a database, as `SqlStore::migrate`
+    /// does at start; running it again changes nothing.
+    Migrate {
+        /// The database (`postgres://...`, `sqlite://path`).
+        database_url: String,
+    },
+    /// Whether the store answers: writes, reads and deletes one record; exit code 1 with
+    /// the reason when it does not.
+    Check(Store),
 }
 
 #[derive(Subcommand)]
@@ -210,7 +227,8 @@ enum Users {
     /// Enable a user `disable` disabled: they may sign in again (a lockout after failed
     /// sign-ins ends by itself, or with the unlock link mailed to the user).
     Enable(Account),
-    /// End every session, API token and remember-me token of a user (in the Redis store).
+    /// End every session, API token and remember-me token of a user (in the Redis or SQL
+    /// store).
     RevokeSessions {
         #[command(flatten)]
         account: Account,
@@ -249,16 +267,25 @@ enum Accounts {
 #[derive(Args, Default)]
 struct Store {
     /// The Redis store the app uses (sessions in an in-memory store end with the process).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "sql_store")]
     redis_url: Option<String>,
     /// The store's key prefix.
     #[arg(long, default_value = "pow")]
     redis_prefix: String,
+    /// The SQL store the app uses (`SqlStore`): the URL of the database that holds its
+    /// `pow_store` table, usually the users' database.
+    #[arg(long, value_name = "DATABASE_URL")]
+    sql_store: Option<String>,
 }
 
 impl Store {
-    /// The app's Redis store, when `--redis-url` is given.
+    /// The app's store, when `--redis-url` or `--sql-store` is given.
     async fn open(&self) -> Result<Option<Arc<dyn pow_core::store::Store>>, Failure> {
+        if let Some(url) = &self.sql_store {
+            let store = pow_core::store::SqlStore::connect(url)
+                .map_err(|err| Failure(format!("cannot open the SQL store: {err}")))?;
+            return Ok(Some(Arc::new(store)));
+        }
         match &self.redis_url {
             Some(url) => Ok(Some(Arc::new(
                 connect_redis(url, &self.redis_prefix).await?,
@@ -271,6 +298,7 @@ impl Store {
         Self {
             redis_url: None,
             redis_prefix: "pow".to_owned(),
+            sql_store: None,
         }
     }
 }
@@ -352,6 +380,47 @@ fn run(command: Command) -> Result<(), Failure> {
         Command::Check(setup) => check(&setup),
         Command::Migrate(setup) => database::migrate(&setup),
         Command::New(args) => new::run(args),
+        Command::Store(command) => store_command(command),
+    }
+}
+
+fn store_command(command: StoreCommand) -> Result<(), Failure> {
+    match command {
+        StoreCommand::Migrate { database_url } => {
+            let store = pow_core::store::SqlStore::connect(&database_url)
+                .map_err(|err| Failure(format!("cannot open the SQL store: {err}")))?;
+            store
+                .migrate()
+                .map_err(|err| Failure(format!("cannot create the SQL store's table: {err}")))?;
+            say!("ok: the SQL store's table is there");
+            Ok(())
+        }
+        StoreCommand::Check(store) => {
+            let system = actix_rt::System::new();
+            system.block_on(async {
+                let Some(store) = store.open().await? else {
+                    return Err(Failure("give --redis-url or --sql-store".into()));
+                };
+                let key = pow_core::store::Key::from(pow_core::token::generate_uuid());
+                let probe = async {
+                    let minute = Some(std::time::Duration::from_secs(60));
+                    store
+                        .put("pow_check", vec![(key.clone(), b"ok".to_vec())], minute)
+                        .await?;
+                    let read = store.get("pow_check", &key).await?;
+                    store.delete("pow_check", &key).await?;
+                    Ok::<_, pow_core::store::StoreError>(read)
+                };
+                match probe.await {
+                    Ok(Some(value)) if value == b"ok" => {
+                        say!("ok: the store answers");
+                        Ok(())
+                    }
+                    Ok(_) => Err(Failure("the store did not return what was written".into())),
+                    Err(err) => Err(Failure(format!("the store does not answer: {err}"))),
+                }
+            })
+        }
     }
 }
 
@@ -636,12 +705,13 @@ fn run_users(command: Users) -> Result<(), Failure> {
         Users::RevokeSessions { account, store } => {
             let (users, config) = open(&account.setup)?;
             let user = find(&users, &config, &account.email)?;
-            let Some(url) = &store.redis_url else {
+            if store.redis_url.is_none() && store.sql_store.is_none() {
                 return Err(Failure(
-                    "give --redis-url: sessions live in the app's cache store".into(),
+                    "give --redis-url or --sql-store: sessions live in the app's cache store"
+                        .into(),
                 ));
-            };
-            let removed = revoke(&account.setup, &user, url, &store.redis_prefix)?;
+            }
+            let removed = revoke(&account.setup, &user, &store)?;
             say!("revoked {removed} sessions of {}", account.email);
             Ok(())
         }
@@ -816,12 +886,12 @@ fn run_admin(account: &Account, store: &Store, disable: bool) -> Result<User, Fa
     })
 }
 
-fn revoke(setup: &Setup, user: &User, url: &str, prefix: &str) -> Result<usize, Failure> {
+fn revoke(setup: &Setup, user: &User, store: &Store) -> Result<usize, Failure> {
     let system = actix_rt::System::new();
     system.block_on(async {
-        let store = connect_redis(url, prefix).await?;
+        let store = store.open().await?;
         let users = DieselUsersContext::connect(&setup.database_url)?;
-        let config = config(&setup.extensions.list(), Some(users), Some(Arc::new(store)))?;
+        let config = config(&setup.extensions.list(), Some(users), store)?;
         Ok(pow_core::session::revoke_user(&config, user).await?)
     })
 }

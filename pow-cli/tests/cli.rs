@@ -840,3 +840,64 @@ fn output_to_a_reader_that_went_away_ends_quietly() {
         assert!(out.status.success(), "{args:?}: {:?} {stderr}", out.status);
     }
 }
+
+/// `pow store migrate` creates the SQL store's table, `pow store check` says whether a
+/// store answers, and `pow users revoke-sessions --sql-store` ends the sessions an app keeps
+/// there.
+#[test]
+fn the_sql_store_is_created_checked_and_its_sessions_revoked() {
+    let (db, users) = core_db();
+    let url = db.display().to_string();
+    let check = pow(&["store", "check", "--sql-store", &url]);
+    assert_eq!(check.status.code(), Some(1), "no table yet");
+    assert!(
+        stderr(&check).contains("the store does not answer"),
+        "{}",
+        stderr(&check)
+    );
+    let migrate = pow(&["store", "migrate", &url]);
+    assert!(migrate.status.success(), "{}", stderr(&migrate));
+    assert_eq!(
+        pow(&["store", "migrate", &url]).status.code(),
+        Some(0),
+        "again"
+    );
+    let check = pow(&["store", "check", "--sql-store", &url]);
+    assert!(check.status.success(), "{}", stderr(&check));
+    assert!(stdout(&check).contains("ok: the store answers"));
+    let unreachable = pow(&["store", "check", "--redis-url", "redis://127.0.0.1:1/"]);
+    assert_eq!(unreachable.status.code(), Some(1));
+
+    let store = pow_core::store::SqlStore::connect(&url).unwrap();
+    let config = pow_core::PowConfig::builder("c".repeat(64))
+        .users(users)
+        .base_url("http://localhost")
+        .store(std::sync::Arc::new(store))
+        .build()
+        .unwrap();
+    pow_actix::testing::create_user(&config, "ops@example.com", "a long operator passphrase")
+        .unwrap();
+    let served = config.clone();
+    let addr = pow_actix::test_client::serve(move || pow_actix::testing::app(&served));
+    let mut c = pow_actix::test_client::Client::new(addr);
+    c.sign_in("ops@example.com", "a long operator passphrase");
+    assert_eq!(c.get("/registration/edit").status, 200);
+    let revoke = pow(&[
+        "users",
+        "revoke-sessions",
+        "--database-url",
+        &url,
+        "--email",
+        "ops@example.com",
+        "--sql-store",
+        &url,
+    ]);
+    assert!(revoke.status.success(), "{}", stderr(&revoke));
+    assert!(
+        stdout(&revoke).contains("revoked 1 sessions"),
+        "{}",
+        stdout(&revoke)
+    );
+    assert_eq!(c.get("/registration/edit").status, 302, "signed out");
+    let _ = std::fs::remove_file(db);
+}

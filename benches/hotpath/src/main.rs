@@ -10,12 +10,15 @@
 //! - `identity PORT`: the best peer, actix-identity over actix-session's signed cookie
 //!   store: `POST /sign_in` logs an id in, `GET /protected` answers it through the
 //!   `Identity` extractor.
-//! - `pow PORT [REDIS_URL]`: the same `GET /hello` behind [`PowMiddleware`], `GET /protected`
+//! - `pow PORT [STORE_URL]`: the same `GET /hello` behind [`PowMiddleware`], `GET /protected`
 //!   answering a tiny body through the [`CurrentUser`] extractor after the session lookup
-//!   (as the peer's route), `GET /guarded` the same behind [`RequireAuthenticated`], and
-//!   `POST /sign_in` signing the one seeded user in (to get a session cookie without forms).
-//!   The cache store is in memory, or Redis when a URL is given; a fourth argument
-//!   `local-cache` turns on the Redis store's local read cache.
+//!   (as the peer's route), `GET /guarded` the same behind [`RequireAuthenticated`],
+//!   `POST /sign_in` signing the one seeded user in (to get a session cookie without forms)
+//!   and `POST /sign_out` ending the request's session. The cache store is in memory, Redis
+//!   for a `redis://` URL (a fourth argument `local-cache` turns on its local read cache),
+//!   or the SQL store for a `postgres://` URL (in schema `pow_bench`, created if missing)
+//!   or a `sqlite://` file. Servers given the same store URL share their sessions (the
+//!   revocation benchmark, `benches/load/revocation.py`, runs two).
 //! - `axum-bare PORT`: axum alone, `GET /hello` (axum's physical limit).
 //! - `axum-login PORT`: the axum peer, axum-login over tower-sessions' memory store:
 //!   `POST /sign_in` logs the one user in, `GET /protected` answers it through
@@ -57,6 +60,40 @@ async fn sign_in(req: HttpRequest) -> pow_actix::Result<HttpResponse> {
         .ok_or_else(|| PowError::Other("the bench user is missing".into()))?;
     session::sign_in(&req, &user).await?;
     Ok(HttpResponse::Ok().body("signed in"))
+}
+
+async fn sign_out(req: HttpRequest) -> pow_actix::Result<HttpResponse> {
+    session::sign_out(&req).await?;
+    Ok(HttpResponse::Ok().body("signed out"))
+}
+
+/// The cache store a `pow` server runs on: see the module documentation.
+async fn open_store(
+    url: &str,
+    local_cache: bool,
+) -> Result<std::sync::Arc<dyn pow_actix::store::Store>, Box<dyn std::error::Error>> {
+    if url.starts_with("redis") {
+        let prefix = std::env::var("POW_BENCH_PREFIX")
+            .unwrap_or_else(|_| format!("pow-bench-{}", pow_actix::token::generate_uuid()));
+        let mut options = pow_actix::store::RedisStoreOptions::new().prefix(prefix);
+        if local_cache {
+            options = options.local_cache(100_000);
+        }
+        return Ok(std::sync::Arc::new(
+            pow_actix::store::RedisStore::connect_with_options(url, options).await?,
+        ));
+    }
+    let url = if url.starts_with("postgres") {
+        pow_actix::users::diesel::Database::connect(url)?
+            .batch_execute("CREATE SCHEMA IF NOT EXISTS pow_bench")?;
+        let sep = if url.contains('?') { '&' } else { '?' };
+        format!("{url}{sep}options=-csearch_path%3Dpow_bench")
+    } else {
+        url.to_owned()
+    };
+    let store = pow_actix::store::SqlStore::connect(&url)?;
+    store.migrate()?;
+    Ok(std::sync::Arc::new(store))
 }
 
 async fn cookie_sign_in(req: HttpRequest) -> Result<HttpResponse, actix_web::Error> {
@@ -125,7 +162,7 @@ fn actix_session_layer(
 }
 
 async fn pow_config(
-    redis: Option<&str>,
+    store: Option<&str>,
     local_cache: bool,
 ) -> Result<PowConfig, Box<dyn std::error::Error>> {
     let users = DieselUsersContext::connect(":memory:")?;
@@ -133,15 +170,8 @@ async fn pow_config(
         .users(users.clone())
         .cookie_secure(false)
         .hasher(pow_actix::password::Pbkdf2Hasher::new(1));
-    if let Some(url) = redis {
-        let prefix = format!("pow-bench-{}", pow_actix::token::generate_uuid());
-        let mut options = pow_actix::store::RedisStoreOptions::new().prefix(prefix);
-        if local_cache {
-            options = options.local_cache(100_000);
-        }
-        builder = builder.store(std::sync::Arc::new(
-            pow_actix::store::RedisStore::connect_with_options(url, options).await?,
-        ));
+    if let Some(url) = store {
+        builder = builder.store(open_store(url, local_cache).await?);
     }
     let config = builder.build()?;
     users.migrate(&config)?;
@@ -436,6 +466,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                     .wrap(PowMiddleware::new(config.clone()))
                     .route("/hello", web::get().to(hello))
                     .route("/sign_in", web::post().to(sign_in))
+                    .route("/sign_out", web::post().to(sign_out))
                     // As the peer's: the extractor alone refuses anonymous requests.
                     .route("/protected", web::get().to(protected))
                     .service(
