@@ -249,7 +249,7 @@ async fn postgres_notifications_reach_other_pools_and_survive_a_cut_connection()
     let mut admin = diesel::pg::PgConnection::establish(&db.url).unwrap();
     diesel::sql_query(
         "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
-         WHERE application_name = 'pow-store-listener'",
+         WHERE application_name = 'pow-store-listener:' || current_schema()",
     )
     .execute(&mut admin)
     .unwrap();
@@ -263,4 +263,172 @@ async fn postgres_notifications_reach_other_pools_and_survive_a_cut_connection()
         .unwrap();
     wait_for(5).await;
     assert_eq!(received.lock().unwrap()[4], b"after".to_vec());
+}
+
+/// A store with its local cache on, once it listens (its listener connects in the
+/// background).
+async fn cached(db: &TestDb) -> SqlStore {
+    let store = store(db)
+        .with_local_cache(10_000, Duration::from_secs(60))
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !store.local_cache_serving() {
+        assert!(Instant::now() < deadline, "the local cache never listened");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    store
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conformance_postgres_with_the_local_cache() {
+    let Some(env) = TestEnv::postgres("conformance_postgres_with_the_local_cache") else {
+        return;
+    };
+    let db = env.db();
+    conformance::run_all(Arc::new(cached(&db).await)).await;
+}
+
+/// The local cache serves from memory, and drops a value as soon as anybody changes its
+/// record: another server, SQL by hand, this process; a lost listener empties it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_local_cache_serves_from_memory_and_hears_every_change() {
+    assert!(
+        SqlStore::connect(&TestEnv::sqlite().db().url)
+            .unwrap()
+            .with_local_cache(10, Duration::from_secs(1))
+            .is_err(),
+        "SQLite has no notifications to keep a cache right"
+    );
+    let Some(env) = TestEnv::postgres("the_local_cache_serves_from_memory") else {
+        return;
+    };
+    let db = env.db();
+    let near = cached(&db).await;
+    let other = SqlStore::connect(&db.url).unwrap();
+    let read = |key: &'static str| {
+        let near = near.clone();
+        async move {
+            near.get_many_shared("credentials", &[&["session", key]])
+                .await
+                .unwrap()
+                .remove(0)
+                .map(|value| value.to_vec())
+        }
+    };
+    let put = |store: &SqlStore, key: &'static str, value: &'static [u8]| {
+        let store = store.clone();
+        async move {
+            store
+                .put(
+                    "credentials",
+                    vec![(key_of(key), value.to_vec())],
+                    Some(Duration::from_secs(60)),
+                )
+                .await
+                .unwrap();
+        }
+    };
+    let wait_for = |key: &'static str, want: Option<&'static [u8]>| {
+        let read = read.clone();
+        async move {
+            let started = Instant::now();
+            while read(key).await.as_deref() != want {
+                assert!(
+                    started.elapsed() < Duration::from_secs(5),
+                    "{key} never became {want:?}"
+                );
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+            started.elapsed()
+        }
+    };
+    use diesel::{Connection, RunQueryDsl};
+    let mut admin = diesel::pg::PgConnection::establish(&db.url).unwrap();
+    let sql = |admin: &mut diesel::pg::PgConnection, sql: &str| {
+        diesel::sql_query(sql).execute(admin).unwrap();
+    };
+
+    // Served from memory: a change the trigger does not tell is not seen.
+    put(&other, "a", b"1").await;
+    assert_eq!(read("a").await.as_deref(), Some(&b"1"[..]));
+    sql(
+        &mut admin,
+        "ALTER TABLE pow_store DISABLE TRIGGER pow_store_changed",
+    );
+    sql(&mut admin, "DELETE FROM pow_store");
+    assert_eq!(
+        read("a").await.as_deref(),
+        Some(&b"1"[..]),
+        "served from memory"
+    );
+    sql(
+        &mut admin,
+        "ALTER TABLE pow_store ENABLE TRIGGER pow_store_changed",
+    );
+
+    // Another server's change, and SQL by hand, are heard.
+    put(&other, "b", b"1").await;
+    assert_eq!(read("b").await.as_deref(), Some(&b"1"[..]));
+    put(&other, "b", b"2").await;
+    let took = wait_for("b", Some(b"2")).await;
+    println!("another server's change was seen {took:?} after it");
+    other.delete("credentials", &key_of("b")).await.unwrap();
+    wait_for("b", None).await;
+    put(&other, "c", b"1").await;
+    assert_eq!(read("c").await.as_deref(), Some(&b"1"[..]));
+    sql(&mut admin, "DELETE FROM pow_store");
+    wait_for("c", None).await;
+
+    // This process's own writes are seen at once.
+    put(&near, "d", b"1").await;
+    assert_eq!(read("d").await.as_deref(), Some(&b"1"[..]));
+    assert_eq!(
+        near.take("credentials", &key_of("d")).await.unwrap(),
+        Some(b"1".to_vec())
+    );
+    assert_eq!(read("d").await, None, "at once");
+
+    // A record expires in memory with its TTL.
+    other
+        .put(
+            "credentials",
+            vec![(key_of("e"), b"1".to_vec())],
+            Some(Duration::from_millis(100)),
+        )
+        .await
+        .unwrap();
+    assert_eq!(read("e").await.as_deref(), Some(&b"1"[..]));
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    assert_eq!(read("e").await, None, "expired");
+
+    // A lost listener: nothing is served until it listens again, and it hears again.
+    put(&other, "f", b"1").await;
+    assert_eq!(read("f").await.as_deref(), Some(&b"1"[..]));
+    sql(
+        &mut admin,
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE application_name = 'pow-store-listener:' || current_schema()",
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while near.local_cache_serving() {
+        assert!(
+            Instant::now() < deadline,
+            "the lost listener was not noticed"
+        );
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    while !near.local_cache_serving() {
+        assert!(
+            Instant::now() < deadline,
+            "the listener never listened again"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert_eq!(read("f").await.as_deref(), Some(&b"1"[..]));
+    put(&other, "f", b"2").await;
+    wait_for("f", Some(b"2")).await;
+}
+
+fn key_of(name: &str) -> Key {
+    key(&["session", name])
 }

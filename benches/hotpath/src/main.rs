@@ -15,9 +15,9 @@
 //!   (as the peer's route), `GET /guarded` the same behind [`RequireAuthenticated`],
 //!   `POST /sign_in` signing the one seeded user in (to get a session cookie without forms)
 //!   and `POST /sign_out` ending the request's session. The cache store is in memory, Redis
-//!   for a `redis://` URL (a fourth argument `local-cache` turns on its local read cache),
-//!   or the SQL store for a `postgres://` URL (in schema `pow_bench`, created if missing)
-//!   or a `sqlite://` file. Servers given the same store URL share their sessions (the
+//!   for a `redis://` URL, or the SQL store for a `postgres://` URL (in schema `pow_bench`,
+//!   created if missing) or a `sqlite://` file; a fourth argument `local-cache` turns on
+//!   the Redis or PostgreSQL store's local read cache. Servers given the same store URL share their sessions (the
 //!   revocation benchmark, `benches/load/revocation.py`, runs two).
 //! - `axum-bare PORT`: axum alone, `GET /hello` (axum's physical limit).
 //! - `axum-login PORT`: the axum peer, axum-login over tower-sessions' memory store:
@@ -93,6 +93,10 @@ async fn open_store(
     };
     let store = pow_actix::store::SqlStore::connect(&url)?;
     store.migrate()?;
+    if local_cache {
+        let store = store.with_local_cache(100_000, std::time::Duration::from_secs(60))?;
+        return Ok(std::sync::Arc::new(store));
+    }
     Ok(std::sync::Arc::new(store))
 }
 

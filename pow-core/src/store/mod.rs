@@ -45,6 +45,8 @@ pub use one_time::OneTimeSecrets;
 mod redis;
 #[cfg(feature = "redis")]
 pub use self::redis::{RedisStore, RedisStoreOptions};
+#[cfg(any(feature = "redis", feature = "postgres"))]
+mod near_cache;
 #[cfg(any(feature = "disk", feature = "sql"))]
 mod segments;
 #[cfg(feature = "sql")]

@@ -24,9 +24,7 @@
 //! What it does not give: another process's change reaches this one after Redis' message
 //! does (typically well under a millisecond on one network), not before.
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
@@ -36,10 +34,6 @@ use super::keys::Place;
 use super::{field_live, map_error, split_field};
 use crate::store::StoreError;
 use crate::time::now_ms_unsigned as now_ms;
-
-const SHARDS: usize = 16;
-
-type Shard = HashMap<Box<[u8]>, Entry, foldhash::fast::RandomState>;
 
 /// What one Redis key holds: a value of its own, or a group's live fields.
 #[derive(Debug)]
@@ -67,139 +61,46 @@ impl Cached {
     }
 }
 
-struct Entry {
+/// The local cache of Redis keys.
+pub(super) type NearCache = crate::store::near_cache::NearCache<Cached>;
+
+/// Keeps `value` (read at `read_at`, with `pttl_ms` left in Redis: `-1` for no expiry,
+/// `-2` for gone) unless an invalidation arrived since `generation`.
+pub(super) fn fill(
+    cache: &NearCache,
+    generation: u64,
+    key: &[u8],
     value: Arc<Cached>,
-    expires: Instant,
+    read_at: Instant,
+    pttl_ms: i64,
+) {
+    let ttl = match u64::try_from(pttl_ms) {
+        Ok(ms) => Duration::from_millis(ms),
+        Err(_) if pttl_ms == -1 => Duration::MAX,
+        Err(_) => return,
+    };
+    cache.fill(generation, key, value, read_at, ttl);
 }
 
-/// Values read from Redis, kept until Redis invalidates them.
-pub(super) struct NearCache {
-    shards: Box<[Mutex<Shard>]>,
-    hasher: foldhash::fast::RandomState,
-    /// Moves with every invalidation message: a read that saw it move does not fill.
-    generation: AtomicU64,
-    per_shard: usize,
-    max_age: Duration,
-}
-
-impl NearCache {
-    /// A cache of at most `capacity` values, none kept longer than `max_age`.
-    pub(super) fn new(capacity: usize, max_age: Duration) -> Self {
-        Self {
-            shards: (0..SHARDS).map(|_| Mutex::default()).collect(),
-            hasher: foldhash::fast::RandomState::default(),
-            generation: AtomicU64::new(0),
-            per_shard: capacity.div_ceil(SHARDS).max(1),
-            max_age,
-        }
-    }
-
-    fn shard(&self, key: &[u8]) -> std::sync::MutexGuard<'_, Shard> {
-        use std::hash::BuildHasher as _;
-        let index = (self.hasher.hash_one(key) as usize) % SHARDS;
-        self.shards[index]
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// The live value of `key`, if cached.
-    pub(super) fn get(&self, key: &[u8], now: Instant) -> Option<Arc<Cached>> {
-        let mut shard = self.shard(key);
-        match shard.get(key) {
-            Some(entry) if entry.expires > now => Some(Arc::clone(&entry.value)),
-            Some(_) => {
-                shard.remove(key);
-                None
-            }
-            None => None,
-        }
-    }
-
-    /// Where a read that may fill the cache starts: pass it to [`fill`](Self::fill).
-    pub(super) fn generation(&self) -> u64 {
-        self.generation.load(Ordering::Acquire)
-    }
-
-    /// Keeps `value` (read at `read_at`, with `pttl_ms` left in Redis) unless an
-    /// invalidation arrived since `generation`.
-    pub(super) fn fill(
-        &self,
-        generation: u64,
-        key: &[u8],
-        value: Arc<Cached>,
-        read_at: Instant,
-        pttl_ms: i64,
-    ) {
-        let ttl = match u64::try_from(pttl_ms) {
-            Ok(ms) => Duration::from_millis(ms).min(self.max_age),
-            // -1: no expiry in Redis; -2: gone already.
-            Err(_) if pttl_ms == -1 => self.max_age,
-            Err(_) => return,
-        };
-        let mut shard = self.shard(key);
-        // Checked under the shard's lock, which an invalidation takes after moving the
-        // generation: either it is seen here, or its removal comes after this insert.
-        if self.generation.load(Ordering::Acquire) != generation {
-            return;
-        }
-        if shard.len() >= self.per_shard && !shard.contains_key(key) {
-            shard.retain(|_, entry| entry.expires > read_at);
-            if shard.len() >= self.per_shard {
-                shard.clear();
-            }
-        }
-        shard.insert(
-            key.into(),
-            Entry {
-                value,
-                expires: read_at + ttl,
-            },
-        );
-    }
-
-    /// Forgets `key` (Redis changed it, or this process did).
-    pub(super) fn invalidate(&self, key: &[u8]) {
-        self.generation.fetch_add(1, Ordering::AcqRel);
-        self.shard(key).remove(key);
-    }
-
-    /// Forgets everything.
-    pub(super) fn clear(&self) {
-        self.generation.fetch_add(1, Ordering::AcqRel);
-        for shard in self.shards.iter() {
-            shard.lock().unwrap_or_else(PoisonError::into_inner).clear();
-        }
-    }
-
-    /// Applies one message pushed by Redis on the tracking connection.
-    pub(super) fn on_push(&self, info: &PushInfo) {
-        match info.kind {
-            PushKind::Invalidate => match info.data.first() {
-                Some(Value::Array(keys)) => {
-                    for key in keys {
-                        match key {
-                            Value::BulkString(key) => self.invalidate(key),
-                            Value::SimpleString(key) => self.invalidate(key.as_bytes()),
-                            _ => self.clear(),
-                        }
+/// Applies one message pushed by Redis on the tracking connection.
+pub(super) fn on_push(cache: &NearCache, info: &PushInfo) {
+    match info.kind {
+        PushKind::Invalidate => match info.data.first() {
+            Some(Value::Array(keys)) => {
+                for key in keys {
+                    match key {
+                        Value::BulkString(key) => cache.invalidate(key),
+                        Value::SimpleString(key) => cache.invalidate(key.as_bytes()),
+                        _ => cache.clear(),
                     }
                 }
-                // FLUSHALL / FLUSHDB, or a shape this code does not know: forget it all.
-                _ => self.clear(),
-            },
-            // Messages may have been missed while the connection was down.
-            PushKind::Disconnection => self.clear(),
-            _ => {}
-        }
-    }
-
-    /// How many values are held (for tests).
-    #[cfg(test)]
-    fn len(&self) -> usize {
-        self.shards
-            .iter()
-            .map(|shard| shard.lock().unwrap_or_else(PoisonError::into_inner).len())
-            .sum()
+            }
+            // FLUSHALL / FLUSHDB, or a shape this code does not know: forget it all.
+            _ => cache.clear(),
+        },
+        // Messages may have been missed while the connection was down.
+        PushKind::Disconnection => cache.clear(),
+        _ => {}
     }
 }
 
@@ -220,7 +121,7 @@ impl Tracked {
         let cache = Arc::new(cache);
         let messages = Arc::clone(&cache);
         let config = config.set_push_sender(move |info: PushInfo| {
-            messages.on_push(&info);
+            on_push(&messages, &info);
             Ok::<(), std::convert::Infallible>(())
         });
         let conn = ConnectionManager::new_with_config(client, config)
@@ -325,7 +226,8 @@ impl Tracked {
             let Some(cached) = cached else { continue };
             let cached = Arc::new(cached);
             let pttl: i64 = ::redis::from_redis_value_ref(pttl).unwrap_or(-2);
-            self.cache.fill(
+            fill(
+                &self.cache,
                 generation,
                 keys[i].redis_key().as_bytes(),
                 Arc::clone(&cached),
@@ -362,25 +264,28 @@ mod tests {
         let cache = NearCache::new(100, Duration::from_secs(60));
         let now = Instant::now();
         let generation = cache.generation();
-        cache.fill(generation, b"k", plain(b"v"), now, 1_000);
+        fill(&cache, generation, b"k", plain(b"v"), now, 1_000);
         assert_eq!(bytes(cache.get(b"k", now)), Some(b"v".to_vec()));
         assert!(
             cache.get(b"k", now + Duration::from_secs(2)).is_none(),
             "Redis TTL"
         );
 
-        cache.fill(cache.generation(), b"k", plain(b"v"), now, -1);
+        fill(&cache, cache.generation(), b"k", plain(b"v"), now, -1);
         assert!(cache.get(b"k", now + Duration::from_secs(59)).is_some());
         assert!(
             cache.get(b"k", now + Duration::from_secs(61)).is_none(),
             "max age"
         );
 
-        cache.fill(cache.generation(), b"k", plain(b"v"), now, 1_000);
-        cache.on_push(&push(
-            PushKind::Invalidate,
-            vec![Value::Array(vec![Value::BulkString(b"k".to_vec())])],
-        ));
+        fill(&cache, cache.generation(), b"k", plain(b"v"), now, 1_000);
+        on_push(
+            &cache,
+            &push(
+                PushKind::Invalidate,
+                vec![Value::Array(vec![Value::BulkString(b"k".to_vec())])],
+            ),
+        );
         assert!(cache.get(b"k", now).is_none(), "invalidated");
     }
 
@@ -390,14 +295,17 @@ mod tests {
         let now = Instant::now();
         let generation = cache.generation();
         // The key changes while the read is in flight.
-        cache.on_push(&push(
-            PushKind::Invalidate,
-            vec![Value::Array(vec![Value::BulkString(b"k".to_vec())])],
-        ));
-        cache.fill(generation, b"k", plain(b"old"), now, 1_000);
+        on_push(
+            &cache,
+            &push(
+                PushKind::Invalidate,
+                vec![Value::Array(vec![Value::BulkString(b"k".to_vec())])],
+            ),
+        );
+        fill(&cache, generation, b"k", plain(b"old"), now, 1_000);
         assert!(cache.get(b"k", now).is_none());
         // A key that vanished between its read and its PTTL is not kept either.
-        cache.fill(cache.generation(), b"gone", plain(b"x"), now, -2);
+        fill(&cache, cache.generation(), b"gone", plain(b"x"), now, -2);
         assert_eq!(cache.len(), 0);
     }
 
@@ -406,14 +314,14 @@ mod tests {
         let cache = NearCache::new(100, Duration::from_secs(60));
         let now = Instant::now();
         for kind in [PushKind::Invalidate, PushKind::Disconnection] {
-            cache.fill(cache.generation(), b"a", plain(b"1"), now, 1_000);
-            cache.fill(cache.generation(), b"b", plain(b"2"), now, 1_000);
+            fill(&cache, cache.generation(), b"a", plain(b"1"), now, 1_000);
+            fill(&cache, cache.generation(), b"b", plain(b"2"), now, 1_000);
             assert_eq!(cache.len(), 2);
             let data = match kind {
                 PushKind::Invalidate => vec![Value::Nil],
                 _ => Vec::new(),
             };
-            cache.on_push(&push(kind, data));
+            on_push(&cache, &push(kind, data));
             assert_eq!(cache.len(), 0);
         }
     }
@@ -423,7 +331,8 @@ mod tests {
         let cache = NearCache::new(32, Duration::from_secs(60));
         let now = Instant::now();
         for i in 0..1_000u32 {
-            cache.fill(
+            fill(
+                &cache,
                 cache.generation(),
                 &i.to_be_bytes(),
                 plain(b"v"),

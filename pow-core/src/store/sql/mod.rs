@@ -26,6 +26,8 @@ use crate::users::Migrations;
 use crate::with_connection;
 
 #[cfg(feature = "postgres")]
+mod near;
+#[cfg(feature = "postgres")]
 mod notify;
 
 /// The migrations that create the store's table (`pow_store`), for
@@ -61,6 +63,9 @@ const INCR_ATTEMPTS: usize = 3;
 /// - On PostgreSQL, [`Store::broadcast`] is `LISTEN`/`NOTIFY`: live revocation reaches
 ///   every server without Redis (one pooled connection per subscribed channel listens).
 ///   SQLite has none: its servers are one process.
+/// - On PostgreSQL, [`with_local_cache`](Self::with_local_cache) keeps the records
+///   signed-in requests read in memory, dropped by the notification the table's trigger
+///   sends for each change.
 ///
 /// ```
 /// use std::sync::Arc;
@@ -87,6 +92,9 @@ pub struct SqlStore {
     sweeper: Arc<Sweeper>,
     #[cfg(feature = "postgres")]
     broadcast: Option<Arc<notify::PgBroadcast>>,
+    /// The local read cache, if enabled ([`with_local_cache`](Self::with_local_cache)).
+    #[cfg(feature = "postgres")]
+    near: Option<Arc<near::SqlNear>>,
 }
 
 impl std::fmt::Debug for SqlStore {
@@ -139,13 +147,48 @@ impl SqlStore {
         Ok(Self {
             #[cfg(feature = "postgres")]
             broadcast: notify::PgBroadcast::of(&database).map(Arc::new),
+            #[cfg(feature = "postgres")]
+            near: None,
             db: database,
             sweeper: Arc::new(sweeper),
         })
     }
 
-    /// Creates the store's table if it is not there (blocking: call it at start-up). Safe
-    /// to run from several servers at once and again later.
+    /// Keeps the records that signed-in requests read (sessions and their users, through
+    /// [`Store::get_many_shared`]) in this process, up to `capacity` values and for
+    /// `max_age` at most, so that a request whose records did not change costs no query.
+    /// The table's trigger (created by [`migrate`](Self::migrate)) sends a PostgreSQL
+    /// notification for every change of a live record, whoever makes it (a server, the
+    /// `pow` command, SQL by hand), which drops the value here; this process's own writes
+    /// drop it at once. Until this store listens, and again whenever its listening
+    /// connection is lost, nothing is served from memory.
+    /// A change made on another server is seen here when its notification arrives (within
+    /// milliseconds on one network), not before: leave the cache off where that matters
+    /// more than one query per request.
+    ///
+    /// # Errors
+    /// [`StoreError::Backend`] on SQLite (its processes have no notifications to keep a
+    /// cache right), or when the listening thread cannot start.
+    pub fn with_local_cache(
+        mut self,
+        capacity: usize,
+        max_age: Duration,
+    ) -> Result<Self, StoreError> {
+        #[cfg(feature = "postgres")]
+        if let Some(broadcast) = &self.broadcast {
+            self.near = Some(near::SqlNear::start(broadcast, capacity, max_age)?);
+            return Ok(self);
+        }
+        let _ = (&mut self, capacity, max_age);
+        Err(StoreError::Backend(
+            "the SQL store's local cache needs PostgreSQL: it is kept right by notifications"
+                .into(),
+        ))
+    }
+
+    /// Creates the store's table if it is not there, and on PostgreSQL the trigger that
+    /// tells local caches about changes (blocking: call it at start-up). Safe to run from
+    /// several servers at once and again later.
     ///
     /// # Errors
     /// [`StoreError::Unavailable`] when the database cannot be reached,
@@ -164,6 +207,16 @@ impl SqlStore {
     /// The connection pool.
     pub fn database(&self) -> &Database {
         &self.db
+    }
+
+    /// Whether the local cache ([`with_local_cache`](Self::with_local_cache)) serves from
+    /// memory now: it is on and its listener listens.
+    pub fn local_cache_serving(&self) -> bool {
+        #[cfg(feature = "postgres")]
+        if let Some(near) = &self.near {
+            return near.serving().is_some();
+        }
+        false
     }
 
     /// Deletes every expired record now and returns how many went. The background sweep
@@ -190,6 +243,92 @@ impl SqlStore {
         .await
     }
 
+    /// [`Store::get_many_shared`] through the local cache: what it holds is served from
+    /// memory, the rest read (with the time each record has left) and kept.
+    #[cfg(feature = "postgres")]
+    async fn get_many_cached(
+        &self,
+        near: &Arc<near::SqlNear>,
+        namespace: &str,
+        keys: &[&[&str]],
+    ) -> Result<Vec<Option<Arc<[u8]>>>, StoreError> {
+        let encoded: Vec<Vec<u8>> = keys
+            .iter()
+            .map(|segments| {
+                let mut out = Vec::new();
+                for segment in *segments {
+                    super::segments::push_part(&mut out, segment);
+                }
+                out
+            })
+            .collect();
+        let cache_keys: Vec<Vec<u8>> = encoded
+            .iter()
+            .map(|key| near::cache_key(namespace, key))
+            .collect();
+        let now = std::time::Instant::now();
+        let mut found: Vec<Option<Arc<[u8]>>> = match near.serving() {
+            Some(cache) => cache_keys.iter().map(|key| cache.get(key, now)).collect(),
+            None => vec![None; keys.len()],
+        };
+        let missing: Vec<usize> = (0..keys.len()).filter(|&i| found[i].is_none()).collect();
+        if missing.is_empty() {
+            return Ok(found);
+        }
+        // Taken before the read: a change told while it is in flight keeps it out.
+        let generation = near.serving().map(|cache| cache.generation());
+        let read_at = std::time::Instant::now();
+        let namespace = namespace.to_owned();
+        let wanted: Vec<Vec<u8>> = missing.iter().map(|&i| encoded[i].clone()).collect();
+        let rows = self
+            .blocking(move |db| {
+                let marks = vec!["?"; wanted.len()].join(", ");
+                let sql = Sql::new(
+                    db,
+                    &format!(
+                        "SELECT key, value, CAST(COALESCE(expires_at - {{now}}, -1) AS BIGINT) \
+                         AS ttl_ms FROM pow_store \
+                         WHERE namespace = ? AND key IN ({marks}) AND {LIVE}"
+                    ),
+                );
+                let rows: Vec<TtlRow> = with_connection!(db, conn => {
+                    let mut query = ::diesel::sql_query(sql.text())
+                        .into_boxed()
+                        .bind::<Text, _>(namespace.clone());
+                    for key in &wanted {
+                        query = query.bind::<Binary, _>(key.clone());
+                    }
+                    query.load(conn).map_err(query_error)
+                })?;
+                Ok(rows)
+            })
+            .await?;
+        for row in rows {
+            let Some(&i) = missing.iter().find(|&&i| encoded[i] == row.key) else {
+                continue;
+            };
+            let value: Arc<[u8]> = Arc::from(row.value);
+            found[i] = Some(Arc::clone(&value));
+            let ttl = match u64::try_from(row.ttl_ms) {
+                Ok(0) => continue,
+                Ok(ms) => Duration::from_millis(ms),
+                Err(_) => Duration::MAX,
+            };
+            if let (Some(cache), Some(generation)) = (near.serving(), generation) {
+                cache.fill(generation, &cache_keys[i], value, read_at, ttl);
+            }
+        }
+        Ok(found)
+    }
+
+    /// What a write tells the local caches (nothing without one).
+    fn on_change(&self) -> OnChange {
+        OnChange {
+            #[cfg(feature = "postgres")]
+            near: self.near.clone(),
+        }
+    }
+
     /// Runs `work` with the pool on the blocking thread pool.
     async fn blocking<T, F>(&self, work: F) -> Result<T, StoreError>
     where
@@ -201,6 +340,28 @@ impl SqlStore {
             .await
             .map_err(|err| StoreError::Backend(format!("SQL store task failed: {err}")))?
             .map_err(store_error)
+    }
+}
+
+/// Tells the local caches about the records a write changed.
+struct OnChange {
+    #[cfg(feature = "postgres")]
+    near: Option<Arc<near::SqlNear>>,
+}
+
+impl OnChange {
+    /// After a write of `keys` (encoded) in `namespace` (from a blocking thread).
+    fn changed<'k>(&self, namespace: &str, keys: impl IntoIterator<Item = &'k [u8]>) {
+        #[cfg(feature = "postgres")]
+        if let Some(near) = &self.near {
+            let keys: Vec<Vec<u8>> = keys
+                .into_iter()
+                .map(|key| near::cache_key(namespace, key))
+                .collect();
+            near.changed(&keys);
+            return;
+        }
+        let _ = (namespace, keys.into_iter());
     }
 }
 
@@ -275,6 +436,18 @@ struct KeyValueRow {
     value: Vec<u8>,
 }
 
+/// A record read with the milliseconds it has left (`-1`: no expiry).
+#[cfg(feature = "postgres")]
+#[derive(QueryableByName)]
+struct TtlRow {
+    #[diesel(sql_type = Binary)]
+    key: Vec<u8>,
+    #[diesel(sql_type = Binary)]
+    value: Vec<u8>,
+    #[diesel(sql_type = BigInt)]
+    ttl_ms: i64,
+}
+
 /// A record read with whether it is live.
 #[derive(QueryableByName)]
 struct StateRow {
@@ -339,19 +512,23 @@ impl Store for SqlStore {
         }
         let namespace = namespace.to_owned();
         let ttl = ttl_ms(ttl);
+        let on_change = self.on_change();
         self.blocking(move |db| {
             let sql = Sql::new(db, UPSERT);
+            let keys: Vec<Vec<u8>> = records.iter().map(|(key, _)| encode(key)).collect();
             with_connection!(db, conn => conn.transaction(|conn| {
-                for (key, value) in &records {
+                for (key, (_, value)) in keys.iter().zip(&records) {
                     ::diesel::sql_query(sql.text())
                         .bind::<Text, _>(&namespace)
-                        .bind::<Binary, _>(encode(key))
+                        .bind::<Binary, _>(key)
                         .bind::<Binary, _>(value)
                         .bind::<Nullable<BigInt>, _>(ttl)
                         .execute(conn)?;
                 }
                 Ok(())
-            }).map_err(query_error))
+            }).map_err(query_error))?;
+            on_change.changed(&namespace, keys.iter().map(Vec::as_slice));
+            Ok(())
         })
         .await
     }
@@ -411,9 +588,33 @@ impl Store for SqlStore {
         .await
     }
 
+    async fn get_many_shared(
+        &self,
+        namespace: &str,
+        keys: &[&[&str]],
+    ) -> Result<Vec<Option<Arc<[u8]>>>, StoreError> {
+        #[cfg(feature = "postgres")]
+        if let Some(near) = &self.near {
+            if near.serving().is_some() {
+                return self.get_many_cached(near, namespace, keys).await;
+            }
+        }
+        let keys: Vec<Key> = keys
+            .iter()
+            .map(|segments| Key(segments.iter().map(|s| (*s).to_owned()).collect()))
+            .collect();
+        Ok(self
+            .get_many(namespace, &keys)
+            .await?
+            .into_iter()
+            .map(|value| value.map(Arc::from))
+            .collect())
+    }
+
     async fn delete(&self, namespace: &str, key: &Key) -> Result<(), StoreError> {
         let namespace = namespace.to_owned();
         let key = encode(key);
+        let on_change = self.on_change();
         self.blocking(move |db| {
             let sql = Sql::new(db, "DELETE FROM pow_store WHERE namespace = ? AND key = ?");
             with_connection!(db, conn => {
@@ -423,7 +624,9 @@ impl Store for SqlStore {
                     .execute(conn)
                     .map(drop)
                     .map_err(query_error)
-            })
+            })?;
+            on_change.changed(&namespace, [key.as_slice()]);
+            Ok(())
         })
         .await
     }
@@ -476,6 +679,7 @@ impl Store for SqlStore {
     async fn take(&self, namespace: &str, key: &Key) -> Result<Option<Vec<u8>>, StoreError> {
         let namespace = namespace.to_owned();
         let key = encode(key);
+        let on_change = self.on_change();
         self.blocking(move |db| {
             let sql = Sql::new(
                 db,
@@ -491,6 +695,9 @@ impl Store for SqlStore {
                     .load(conn)
                     .map_err(query_error)
             })?;
+            if !rows.is_empty() {
+                on_change.changed(&namespace, [key.as_slice()]);
+            }
             Ok(rows
                 .into_iter()
                 .find(|row| row.live == 1)
@@ -508,6 +715,7 @@ impl Store for SqlStore {
         let namespace = namespace.to_owned();
         let key = encode(&key);
         let ttl = ttl_ms(ttl);
+        let on_change = self.on_change();
         self.blocking(move |db| {
             // Inserts, or replaces a record that has expired; a live one is left alone and
             // no row is touched.
@@ -528,6 +736,9 @@ impl Store for SqlStore {
                     .execute(conn)
                     .map_err(query_error)
             })?;
+            if touched == 1 {
+                on_change.changed(&namespace, [key.as_slice()]);
+            }
             Ok(touched == 1)
         })
         .await
@@ -543,6 +754,7 @@ impl Store for SqlStore {
         let namespace = namespace.to_owned();
         let key = encode(key);
         let ttl = ttl_ms(ttl);
+        let on_change = self.on_change();
         self.blocking(move |db| {
             let fresh = by.to_string().into_bytes();
             // A new counter is inserted as it is; otherwise the record is read under a
@@ -614,6 +826,7 @@ impl Store for SqlStore {
                 .map(|counted| counted.map_err(PowError::Store))
                 .transpose()?;
                 if let Some(count) = counted {
+                    on_change.changed(&namespace, [key.as_slice()]);
                     return Ok(count);
                 }
             }

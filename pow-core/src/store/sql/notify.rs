@@ -24,7 +24,8 @@ const PING: Duration = Duration::from_secs(2);
 /// First and longest pause before the listener reconnects.
 const RETRY_MIN: Duration = Duration::from_millis(100);
 const RETRY_MAX: Duration = Duration::from_secs(2);
-/// The `application_name` of a listening connection while it listens.
+/// The start of the `application_name` of a listening connection while it listens:
+/// `pow-store-listener:<schema>`.
 pub const APPLICATION_NAME: &str = "pow-store-listener";
 /// Longest payload PostgreSQL takes (8000 bytes), as base64 of the message.
 const MAX_PAYLOAD: usize = 7_999;
@@ -102,28 +103,38 @@ impl Broadcast for PgBroadcast {
         }
         let channel = channel.to_owned();
         let (pool, schema) = (self.pool.clone(), Arc::clone(&self.schema));
-        tokio::task::spawn_blocking(move || {
-            let mut conn = pool.get().map_err(unavailable)?;
-            let channel = scoped_channel(&mut conn, &schema, &channel)?;
-            ::diesel::sql_query("SELECT pg_notify($1, $2)")
-                .bind::<Text, _>(channel)
-                .bind::<Text, _>(payload)
-                .execute(&mut *conn)
-                .map(drop)
-                .map_err(unavailable)
-        })
-        .await
-        .map_err(|err| StoreError::Backend(format!("notification task failed: {err}")))?
+        tokio::task::spawn_blocking(move || notify(&pool, &schema, &channel, payload))
+            .await
+            .map_err(|err| StoreError::Backend(format!("notification task failed: {err}")))?
     }
 
     async fn subscribe(&self, channel: &str, deliver: Deliver) -> Result<(), StoreError> {
-        let (pool, schema) = (self.pool.clone(), Arc::clone(&self.schema));
-        let channel = channel.to_owned();
         let (first, first_result) = tokio::sync::oneshot::channel();
-        std::thread::Builder::new()
-            .name("pow-pg-listener".to_owned())
-            .spawn(move || listen_forever(&pool, &schema, &channel, &deliver, first))
-            .map_err(|err| StoreError::Backend(format!("cannot start a thread: {err}")))?;
+        let first = std::sync::Mutex::new(Some(first));
+        let hear = move |heard: Heard<'_>| match heard {
+            Heard::Listening => {
+                let first = first.lock().ok().and_then(|mut first| first.take());
+                match first {
+                    Some(first) => {
+                        let _ = first.send(Ok(()));
+                    }
+                    // Messages may have been missed while the connection was down.
+                    None => deliver(&[]),
+                }
+            }
+            Heard::Lost(err) => {
+                if let Some(first) = first.lock().ok().and_then(|mut first| first.take()) {
+                    let _ = first.send(Err(err));
+                }
+            }
+            Heard::Message(payload) => {
+                match base64::engine::general_purpose::STANDARD.decode(payload) {
+                    Ok(message) if !message.is_empty() => deliver(&message),
+                    _ => tracing::warn!("ignoring a notification that is not a message"),
+                }
+            }
+        };
+        self.listen(Channel::Scoped(channel.to_owned()), Box::new(hear))?;
         first_result.await.unwrap_or_else(|_| {
             Err(StoreError::Backend(
                 "the PostgreSQL listener stopped".to_owned(),
@@ -132,24 +143,90 @@ impl Broadcast for PgBroadcast {
     }
 }
 
-/// Listens, delivers, and reconnects with a growing pause after every failure. `first`
-/// learns how the first attempt went; after every later reconnection `deliver` gets an
-/// empty message (messages may have been missed meanwhile).
-fn listen_forever(
+/// What a listener hears.
+pub(crate) enum Heard<'a> {
+    /// It listens (first, or again after a loss: messages may have been missed meanwhile).
+    Listening,
+    /// Its connection failed; it listens again after a pause.
+    Lost(StoreError),
+    /// A notification's payload.
+    Message(&'a str),
+}
+
+/// A channel to listen on.
+pub(crate) enum Channel {
+    /// A [`Broadcast`] channel of this schema (see [`pg_channel`]).
+    Scoped(String),
+    /// The channel `pow_store`'s trigger tells the changes of this schema's records on.
+    Changes,
+}
+
+impl Channel {
+    /// The PostgreSQL name of the channel, for `conn`'s schema.
+    fn resolve(
+        &self,
+        conn: &mut PgConnection,
+        schema: &OnceLock<String>,
+    ) -> Result<String, StoreError> {
+        match self {
+            Self::Scoped(channel) => scoped_channel(conn, schema, channel),
+            Self::Changes => {
+                // The name the trigger computes (its migration), asked of the server.
+                let row: Schema = ::diesel::sql_query(
+                    "SELECT 'pow_' || md5(current_schema() || ':near-cache') AS schema",
+                )
+                .get_result(conn)
+                .map_err(unavailable)?;
+                Ok(row.schema)
+            }
+        }
+    }
+}
+
+/// Where a listener's news go (called on the listener's thread).
+pub(crate) type Hear = Box<dyn Fn(Heard<'_>) + Send + Sync>;
+
+impl PgBroadcast {
+    /// Listens on `channel` on a thread of its own, for good, telling `hear` what happens.
+    pub(crate) fn listen(&self, channel: Channel, hear: Hear) -> Result<(), StoreError> {
+        let (pool, schema) = (self.pool.clone(), Arc::clone(&self.schema));
+        std::thread::Builder::new()
+            .name("pow-pg-listener".to_owned())
+            .spawn(move || listen_forever(&pool, &schema, &channel, &*hear))
+            .map(drop)
+            .map_err(|err| StoreError::Backend(format!("cannot start a thread: {err}")))
+    }
+}
+
+/// Runs `pg_notify` for `channel` with `payload` on a pooled connection.
+fn notify(
     pool: &Pool<ConnectionManager<PgConnection>>,
     schema: &OnceLock<String>,
     channel: &str,
-    deliver: &Deliver,
-    first: tokio::sync::oneshot::Sender<Result<(), StoreError>>,
+    payload: String,
+) -> Result<(), StoreError> {
+    let mut conn = pool.get().map_err(unavailable)?;
+    let channel = scoped_channel(&mut conn, schema, channel)?;
+    ::diesel::sql_query("SELECT pg_notify($1, $2)")
+        .bind::<Text, _>(channel)
+        .bind::<Text, _>(payload)
+        .execute(&mut *conn)
+        .map(drop)
+        .map_err(unavailable)
+}
+
+/// Listens, tells `hear`, and listens again with a growing pause after every failure.
+fn listen_forever(
+    pool: &Pool<ConnectionManager<PgConnection>>,
+    schema: &OnceLock<String>,
+    channel: &Channel,
+    hear: &(dyn Fn(Heard<'_>) + Send + Sync),
 ) {
-    let mut first = Some(first);
     let mut pause = RETRY_MIN;
     loop {
-        let err = listen(pool, schema, channel, deliver, &mut first, &mut pause);
+        let err = listen(pool, schema, channel, hear, &mut pause);
         tracing::warn!(error = %err, "PostgreSQL notifications stopped, listening again");
-        if let Some(first) = first.take() {
-            let _ = first.send(Err(err));
-        }
+        hear(Heard::Lost(err));
         std::thread::sleep(pause);
         pause = (pause * 2).min(RETRY_MAX);
     }
@@ -159,45 +236,35 @@ fn listen_forever(
 fn listen(
     pool: &Pool<ConnectionManager<PgConnection>>,
     schema: &OnceLock<String>,
-    channel: &str,
-    deliver: &Deliver,
-    first: &mut Option<tokio::sync::oneshot::Sender<Result<(), StoreError>>>,
+    channel: &Channel,
+    hear: &(dyn Fn(Heard<'_>) + Send + Sync),
     pause: &mut Duration,
 ) -> StoreError {
     let mut conn = match pool.get() {
         Ok(conn) => conn,
         Err(err) => return unavailable(err),
     };
-    let channel = match scoped_channel(&mut conn, schema, channel) {
+    let channel = match channel.resolve(&mut conn, schema) {
         Ok(channel) => channel,
         Err(err) => return err,
     };
-    // The channel is a digest of hex digits: nothing to quote. The connection is named,
+    // The channel is `pow_` and hex digits: nothing to quote. The connection is named,
     // so that it can be told apart in `pg_stat_activity`.
     if let Err(err) = conn.batch_execute(&format!(
-        "SET application_name = '{APPLICATION_NAME}'; LISTEN {channel}"
+        "SELECT set_config('application_name', \
+         left('{APPLICATION_NAME}:' || current_schema(), 63), false); LISTEN {channel}"
     )) {
         return unavailable(err);
     }
     *pause = RETRY_MIN;
-    match first.take() {
-        Some(first) => {
-            let _ = first.send(Ok(()));
-        }
-        None => deliver(&[]),
-    }
+    hear(Heard::Listening);
     let mut pinged = Instant::now();
     let failure = loop {
         std::thread::sleep(POLL);
         let mut failed = None;
         for notification in conn.notifications_iter() {
             match notification {
-                Ok(notification) => {
-                    match base64::engine::general_purpose::STANDARD.decode(notification.payload) {
-                        Ok(message) if !message.is_empty() => deliver(&message),
-                        _ => tracing::warn!("ignoring a notification that is not a message"),
-                    }
-                }
+                Ok(notification) => hear(Heard::Message(&notification.payload)),
                 Err(err) => {
                     failed = Some(unavailable(err));
                     break;
