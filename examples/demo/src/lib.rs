@@ -57,6 +57,10 @@ pub struct Settings {
     /// `POW_CACHE` (or `POW_STORE`): `memory` (default), `redis` (with `REDIS_URL` and
     /// `REDIS_PREFIX`), `disk` (with `POW_CACHE_DIR`) or `sql` (a table in `DATABASE_URL`).
     pub cache: CacheSetting,
+    /// `POW_LOCAL_CACHE`: with `redis`, or `sql` on PostgreSQL, keep up to this many
+    /// records that signed-in requests read in memory (the stores' local read caches, kept
+    /// right by Redis' or PostgreSQL's messages). Off when unset.
+    pub local_cache: Option<usize>,
     /// `POW_DEMO_OIDC_ISSUER`, `POW_DEMO_OIDC_CLIENT_ID`, `POW_DEMO_OIDC_CLIENT_SECRET` (and
     /// optionally `POW_DEMO_OIDC_NAME`): an OpenID Connect provider to sign in with. Its
     /// redirect URL is `<BASE_URL>/auth/oidc/callback`.
@@ -110,15 +114,26 @@ pub enum CacheSetting {
 }
 
 impl CacheSetting {
-    /// Opens the store.
+    /// Opens the store, with a local read cache of `local_cache` records when given.
     ///
     /// # Errors
-    /// When Redis is unreachable or the disk store cannot be opened.
-    pub async fn open(&self) -> Result<Arc<dyn Store>, PowError> {
+    /// When Redis is unreachable or the disk store cannot be opened, or a local cache is
+    /// asked of a store without one.
+    pub async fn open(&self, local_cache: Option<usize>) -> Result<Arc<dyn Store>, PowError> {
+        let max_age = std::time::Duration::from_secs(60);
+        if local_cache.is_some() && matches!(self, CacheSetting::Memory | CacheSetting::Disk(_)) {
+            return Err(PowError::Config(
+                "POW_LOCAL_CACHE needs POW_CACHE=redis or sql (on PostgreSQL)".into(),
+            ));
+        }
         Ok(match self {
             CacheSetting::Memory => MemoryStore::shared(),
             CacheSetting::Redis { url, prefix } => {
-                Arc::new(RedisStore::connect(url, prefix).await?)
+                let mut options = pow_actix::store::RedisStoreOptions::new().prefix(prefix);
+                if let Some(capacity) = local_cache {
+                    options = options.local_cache(capacity).local_cache_max_age(max_age);
+                }
+                Arc::new(RedisStore::connect_with_options(url, options).await?)
             }
             CacheSetting::Disk(dir) => {
                 std::fs::create_dir_all(dir).map_err(|e| {
@@ -132,7 +147,10 @@ impl CacheSetting {
             CacheSetting::Sql(url) => {
                 let store = SqlStore::connect(url)?;
                 store.migrate()?;
-                Arc::new(store)
+                match local_cache {
+                    Some(capacity) => Arc::new(store.with_local_cache(capacity, max_age)?),
+                    None => Arc::new(store),
+                }
             }
         })
     }
@@ -192,6 +210,16 @@ impl Settings {
             admin_emails: env("ADMIN_EMAILS")
                 .map(|v| v.split(',').map(|e| e.trim().to_lowercase()).collect())
                 .unwrap_or_default(),
+            local_cache: match env("POW_LOCAL_CACHE") {
+                None => None,
+                Some(text) => {
+                    Some(text.trim().parse().ok().filter(|n| *n > 0).ok_or_else(|| {
+                        PowError::Config(format!(
+                            "POW_LOCAL_CACHE must be a number of records (got `{text}`)"
+                        ))
+                    })?)
+                }
+            },
             cache: match cache_setting(&env)?.as_deref() {
                 None | Some("memory") => CacheSetting::Memory,
                 Some("redis") => CacheSetting::Redis {
@@ -872,7 +900,11 @@ pub fn init_tracing() {
 pub async fn server_from_env() -> std::io::Result<Server> {
     let settings = Settings::from_env().map_err(std::io::Error::other)?;
     let server = ServerSettings::from_env().map_err(std::io::Error::other)?;
-    let store = settings.cache.open().await.map_err(std::io::Error::other)?;
+    let store = settings
+        .cache
+        .open(settings.local_cache)
+        .await
+        .map_err(std::io::Error::other)?;
     let mailbox = dev_mailbox(&settings);
     let mailer = mailbox
         .clone()

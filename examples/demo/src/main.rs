@@ -6,7 +6,7 @@
 //! `.secret_key_base` if unset), `POW_MAIL_DIR` (write mails there as `.eml` instead of
 //! logging them), `POW_DEV_MAILBOX=1` (keep mails for the development preview at
 //! `/dev/mailbox`; loopback `BIND` only), `BASE_URL` (for links in mails), `ADMIN_EMAILS` (who gets the admin role), `POW_CACHE` (`memory`, `redis` with
-//! `REDIS_URL` and `REDIS_PREFIX`, `disk` with `POW_CACHE_DIR`, or `sql`: a table in `DATABASE_URL`; also read as `POW_STORE`), `WORKERS` (actix worker threads; default one
+//! `REDIS_URL` and `REDIS_PREFIX`, `disk` with `POW_CACHE_DIR`, or `sql`: a table in `DATABASE_URL`; also read as `POW_STORE`), `POW_LOCAL_CACHE` (records kept in memory in front of Redis or PostgreSQL), `WORKERS` (actix worker threads; default one
 //! per CPU), `POW_HASHER` (`pbkdf2`, the default, or `argon2`), `POW_RATE_LIMITS` (`on`, the
 //! default, or `off` for load benchmarks).
 

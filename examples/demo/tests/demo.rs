@@ -20,6 +20,7 @@ fn settings(admins: &[&str]) -> example_demo::Settings {
         base_url: "http://localhost".into(),
         admin_emails: admins.iter().map(|s| s.to_string()).collect(),
         cache: example_demo::CacheSetting::Memory,
+        local_cache: None,
         oidc: None,
     }
 }
