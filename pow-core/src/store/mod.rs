@@ -237,16 +237,7 @@ pub trait Store: Send + Sync + 'static {
         namespace: &str,
         keys: &[&[&str]],
     ) -> Result<Vec<Option<Arc<[u8]>>>, StoreError> {
-        let keys: Vec<Key> = keys
-            .iter()
-            .map(|segments| Key(segments.iter().map(|s| (*s).to_owned()).collect()))
-            .collect();
-        Ok(self
-            .get_many(namespace, &keys)
-            .await?
-            .into_iter()
-            .map(|value| value.map(Arc::from))
-            .collect())
+        shared_through_get_many(self, namespace, keys).await
     }
 
     /// Removes `key`. Removing a missing key succeeds.
@@ -323,6 +314,25 @@ pub trait Store: Send + Sync + 'static {
     fn health(&self) -> StoreHealth {
         StoreHealth::default()
     }
+}
+
+/// [`Store::get_many_shared`] through [`Store::get_many`]: the keys built, the values
+/// shared (the trait's default, for backends that override it for one case only).
+pub(crate) async fn shared_through_get_many<S: Store + ?Sized>(
+    store: &S,
+    namespace: &str,
+    keys: &[&[&str]],
+) -> Result<Vec<Option<Arc<[u8]>>>, StoreError> {
+    let keys: Vec<Key> = keys
+        .iter()
+        .map(|segments| Key(segments.iter().map(|s| (*s).to_owned()).collect()))
+        .collect();
+    Ok(store
+        .get_many(namespace, &keys)
+        .await?
+        .into_iter()
+        .map(|value| value.map(Arc::from))
+        .collect())
 }
 
 /// Parses a counter written by [`Store::incr`].

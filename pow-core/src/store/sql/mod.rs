@@ -282,25 +282,12 @@ impl SqlStore {
         let wanted: Vec<Vec<u8>> = missing.iter().map(|&i| encoded[i].clone()).collect();
         let rows = self
             .blocking(move |db| {
-                let marks = vec!["?"; wanted.len()].join(", ");
-                let sql = Sql::new(
+                load_keys::<TtlRow>(
                     db,
-                    &format!(
-                        "SELECT key, value, CAST(COALESCE(expires_at - {{now}}, -1) AS BIGINT) \
-                         AS ttl_ms FROM pow_store \
-                         WHERE namespace = ? AND key IN ({marks}) AND {LIVE}"
-                    ),
-                );
-                let rows: Vec<TtlRow> = with_connection!(db, conn => {
-                    let mut query = ::diesel::sql_query(sql.text())
-                        .into_boxed()
-                        .bind::<Text, _>(namespace.clone());
-                    for key in &wanted {
-                        query = query.bind::<Binary, _>(key.clone());
-                    }
-                    query.load(conn).map_err(query_error)
-                })?;
-                Ok(rows)
+                    &namespace,
+                    &wanted,
+                    "key, value, CAST(COALESCE(expires_at - {now}, -1) AS BIGINT) AS ttl_ms",
+                )
             })
             .await?;
         for row in rows {
@@ -468,6 +455,35 @@ fn ttl_ms(ttl: Option<Duration>) -> Option<i64> {
     ttl.map(|ttl| i64::try_from(crate::time::duration_ms_ceil(ttl)).unwrap_or(i64::MAX))
 }
 
+/// The live records of `keys` in `namespace`, as rows of `columns` (SQL with `{now}`).
+fn load_keys<R>(
+    db: &Database,
+    namespace: &str,
+    keys: &[Vec<u8>],
+    columns: &str,
+) -> Result<Vec<R>, PowError>
+where
+    R: crate::users::diesel::QueryRow + 'static,
+{
+    let marks = vec!["?"; keys.len()].join(", ");
+    let sql = Sql::new(
+        db,
+        &format!(
+            "SELECT {columns} FROM pow_store \
+             WHERE namespace = ? AND key IN ({marks}) AND {LIVE}"
+        ),
+    );
+    with_connection!(db, conn => {
+        let mut query = ::diesel::sql_query(sql.text())
+            .into_boxed()
+            .bind::<Text, _>(namespace.to_owned());
+        for key in keys {
+            query = query.bind::<Binary, _>(key.clone());
+        }
+        query.load(conn).map_err(query_error)
+    })
+}
+
 /// Deletes expired records, a batch at a time; returns how many went.
 fn sweep(db: &Database) -> Result<usize, PowError> {
     // The outer condition is checked again on each row as it is deleted: a record renewed
@@ -564,23 +580,7 @@ impl Store for SqlStore {
         let namespace = namespace.to_owned();
         let keys: Vec<Vec<u8>> = keys.iter().map(encode).collect();
         self.blocking(move |db| {
-            let marks = vec!["?"; keys.len()].join(", ");
-            let sql = Sql::new(
-                db,
-                &format!(
-                    "SELECT key, value FROM pow_store \
-                     WHERE namespace = ? AND key IN ({marks}) AND {LIVE}"
-                ),
-            );
-            let rows: Vec<KeyValueRow> = with_connection!(db, conn => {
-                let mut query = ::diesel::sql_query(sql.text())
-                    .into_boxed()
-                    .bind::<Text, _>(namespace.clone());
-                for key in &keys {
-                    query = query.bind::<Binary, _>(key.clone());
-                }
-                query.load(conn).map_err(query_error)
-            })?;
+            let rows: Vec<KeyValueRow> = load_keys(db, &namespace, &keys, "key, value")?;
             let mut found: HashMap<Vec<u8>, Vec<u8>> =
                 rows.into_iter().map(|row| (row.key, row.value)).collect();
             Ok(keys.iter().map(|key| found.remove(key)).collect())
@@ -599,16 +599,7 @@ impl Store for SqlStore {
                 return self.get_many_cached(near, namespace, keys).await;
             }
         }
-        let keys: Vec<Key> = keys
-            .iter()
-            .map(|segments| Key(segments.iter().map(|s| (*s).to_owned()).collect()))
-            .collect();
-        Ok(self
-            .get_many(namespace, &keys)
-            .await?
-            .into_iter()
-            .map(|value| value.map(Arc::from))
-            .collect())
+        super::shared_through_get_many(self, namespace, keys).await
     }
 
     async fn delete(&self, namespace: &str, key: &Key) -> Result<(), StoreError> {
