@@ -328,19 +328,16 @@ async fn the_local_cache_serves_from_memory_and_hears_every_change() {
                 .unwrap();
         }
     };
-    let wait_for = |key: &'static str, want: Option<&'static [u8]>| {
-        let read = read.clone();
-        async move {
-            let started = Instant::now();
-            while read(key).await.as_deref() != want {
-                assert!(
-                    started.elapsed() < Duration::from_secs(5),
-                    "{key} never became {want:?}"
-                );
-                tokio::time::sleep(Duration::from_millis(1)).await;
-            }
-            started.elapsed()
+    let wait_for = |key: &'static str, want: Option<&'static [u8]>| async move {
+        let started = Instant::now();
+        while read(key).await.as_deref() != want {
+            assert!(
+                started.elapsed() < Duration::from_secs(5),
+                "{key} never became {want:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(1)).await;
         }
+        started.elapsed()
     };
     use diesel::{Connection, RunQueryDsl};
     let mut admin = diesel::pg::PgConnection::establish(&db.url).unwrap();

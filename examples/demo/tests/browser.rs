@@ -388,6 +388,7 @@ fn in_browser(
         base_url: "http://localhost".into(),
         admin_emails,
         cache: example_demo::CacheSetting::Memory,
+        local_cache: None,
         oidc: None,
     };
     let mailer = MemoryMailer::new();
