@@ -586,7 +586,64 @@ fn sql_store_outage_fails_closed_and_recovers() {
     );
 }
 
+/// With `session_outage_grace`, a signed-in request whose session this process read
+/// within the grace passes while the store is away; a session this process ended does
+/// not, nor does anything else that needs the store. Without a grace (the default) or past
+/// it, the same request answers `503`.
+fn a_session_read_within_the_grace_passes_an_outage() {
+    for (grace, passes) in [(Duration::from_secs(60), true), (Duration::ZERO, false)] {
+        let probe = pow_actix::testing::ProbeStore::new();
+        let (users, db) = users_db();
+        let config = PowConfig::builder("p".repeat(64))
+            .users(users.clone())
+            .hasher(Pbkdf2Hasher::new(1))
+            .rate_limits(pow_actix::limits::RateLimits::disabled())
+            .store(probe.clone())
+            .session_outage_grace(grace)
+            .build()
+            .unwrap();
+        users.migrate(&config).unwrap();
+        pow_actix::testing::create_user(&config, "ada@example.com", PASSWORD).unwrap();
+        let addr = pow_testkit::serve(config.clone());
+        let (mut kept, mut ended) = (Client::new(addr), Client::new(addr));
+        for c in [&mut kept, &mut ended] {
+            assert_eq!(c.sign_in("ada@example.com", PASSWORD).status, 302);
+            assert_eq!(signed_in(c), 200);
+        }
+        let ended_cookies = ended.cookies.clone();
+        let csrf = ended.get("/registration/edit").csrf();
+        ended.post("/session", &[("_csrf_token", &csrf), ("_method", "DELETE")]);
+
+        probe.set_down(true);
+        let res = kept.get("/registration/edit");
+        if passes {
+            assert_eq!(res.status, 200, "within the grace: {}", res.body);
+            assert!(res.body.contains("ada@example.com"), "{}", res.body);
+        } else {
+            assert_eq!(res.status, 503, "past the grace");
+        }
+        let mut old = Client::new(addr);
+        old.cookies = ended_cookies;
+        assert_eq!(signed_in(&mut old), 503, "an ended session never passes");
+        let mut other = Client::new(addr);
+        let csrf = other.get("/session/new").csrf();
+        let res = other.post(
+            "/session",
+            &[
+                ("_csrf_token", &csrf),
+                ("user[email]", "ada@example.com"),
+                ("user[password]", PASSWORD),
+            ],
+        );
+        assert_eq!(res.status, 503, "no sign-in without the store");
+        probe.set_down(false);
+        assert_eq!(signed_in(&mut kept), 200);
+        let _ = std::fs::remove_file(db);
+    }
+}
+
 pow_testkit::on_both!(
+    a_session_read_within_the_grace_passes_an_outage,
     redis_stopped_under_load_answers_503_then_recovers,
     postgres_restarted_the_pool_recovers,
     redis_store_outage_fails_closed_and_recovers,

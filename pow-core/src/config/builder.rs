@@ -82,6 +82,7 @@ pub struct PowConfigBuilder {
     users: Option<Arc<dyn UsersContext>>,
     store: Option<Arc<dyn Store>>,
     store_deadline: Duration,
+    outage_grace: Option<Duration>,
     prevent_user_enumeration: bool,
     security_notices: bool,
     new_device_notices: bool,
@@ -132,6 +133,7 @@ impl PowConfigBuilder {
             users: None,
             store: None,
             store_deadline: crate::store::DEFAULT_STORE_DEADLINE,
+            outage_grace: None,
             prevent_user_enumeration: true,
             security_notices: true,
             new_device_notices: true,
@@ -360,6 +362,7 @@ impl PowConfigBuilder {
                 Some(n) => format!("{n}_credentials"),
                 None => "credentials".to_owned(),
             },
+            self.outage_grace,
         );
         let verifier = MessageVerifier::with_retired(
             &self.secret_key_base,
@@ -522,6 +525,19 @@ impl PowConfigBuilder {
     /// in the process ([`Store::in_process`]) have none.
     pub fn store_deadline(mut self, deadline: Duration) -> Self {
         self.store_deadline = deadline.max(Duration::from_millis(1));
+        self
+    }
+
+    /// While the store does not answer, let a signed-in request through on this process's
+    /// copy of its session if the store gave it within `grace` (off by default: every
+    /// request that needs the store answers `503`). Only session reads: sign-ins,
+    /// sign-outs, one-time values and limits still fail closed. A copy goes as soon as
+    /// this process learns its session ended (its own sign-outs, other servers' through
+    /// the store's broadcast); a session ended on another server whose message had not
+    /// arrived when the store went away stays usable here for `grace` at most. Keep it
+    /// short (a minute); it costs a map update per signed-in request.
+    pub fn session_outage_grace(mut self, grace: Duration) -> Self {
+        self.outage_grace = Some(grace);
         self
     }
 

@@ -369,14 +369,23 @@ impl CredentialsCache {
             // Segments on the stack: reading costs no allocation for the keys.
             let mut digits = itoa::Buffer::new();
             let uid = digits.format(user_id);
-            let mut values = self
+            let read = self
                 .store
                 .get_many_shared(
                     &self.namespace,
                     &[&["user", uid, "session", &id], &["user", uid]],
                 )
-                .await?
-                .into_iter();
+                .await;
+            let mut values = match read {
+                Ok(values) => values.into_iter(),
+                Err(err @ StoreError::Unavailable(_)) => {
+                    return match self.outage_copy(&id).await {
+                        Some(resolved) => Ok(Some(resolved)),
+                        None => Err(err),
+                    };
+                }
+                Err(err) => return Err(err),
+            };
             let (Some(session_bytes), user_bytes) =
                 (values.next().flatten(), values.next().flatten())
             else {
@@ -384,6 +393,9 @@ impl CredentialsCache {
                 // user's data in it, leave this process's memory too.
                 if let Some(cache) = &self.decoded {
                     cache.remove(&id);
+                }
+                if let Some(copies) = self.copies().await {
+                    copies.forget(&id);
                 }
                 return Ok(None);
             };
@@ -398,6 +410,9 @@ impl CredentialsCache {
                             .is_some_and(|bytes| same_bytes(&cached.user_bytes, bytes))
                 });
             if let Some(cached) = cached {
+                if let Some(copies) = self.copies().await {
+                    copies.remember(&id, &cached.user, &cached.metadata);
+                }
                 return Ok(Some(Resolved {
                     session_id: id,
                     user: Arc::clone(&cached.user),
@@ -423,6 +438,9 @@ impl CredentialsCache {
             };
             let metadata = Arc::new(record.metadata());
             let user = Arc::new(user);
+            if let Some(copies) = self.copies().await {
+                copies.remember(&id, &user, &metadata);
+            }
             if let Some(cache) = &self.decoded {
                 cache.insert(
                     id.clone(),
@@ -443,6 +461,28 @@ impl CredentialsCache {
             }));
         }
         Ok(None)
+    }
+
+    /// The sessions' copies for a store outage, when the config keeps them
+    /// ([`PowConfigBuilder::session_outage_grace`](crate::PowConfigBuilder::session_outage_grace)).
+    async fn copies(&self) -> Option<&super::outage::OutageCopies> {
+        self.live.as_deref()?.outage_copies().await
+    }
+
+    /// The session `id` from this process's copy, while the store is away.
+    async fn outage_copy(&self, id: &str) -> Option<Resolved> {
+        let (user, metadata) = self.copies().await?.during_outage(id)?;
+        tracing::warn!(
+            user_id = user.id,
+            "the store does not answer: a session read from this process's copy"
+        );
+        Some(Resolved {
+            session_id: id.to_owned(),
+            user,
+            metadata,
+            via_rotation: false,
+            handoffs: Vec::new(),
+        })
     }
 
     /// Deletes a session. The shared user record is left to expire. Deleting a recently
@@ -477,6 +517,9 @@ impl CredentialsCache {
     async fn remove(&self, session_id: &str, ends_chain: bool) -> Result<(), StoreError> {
         let mut id = session_id.to_owned();
         for _ in 0..=MAX_ROTATION_HOPS {
+            if let Some(copies) = self.copies().await {
+                copies.forget(&id);
+            }
             let Some(user_id) = self.owner(&id).await? else {
                 return Ok(());
             };

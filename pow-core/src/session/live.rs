@@ -154,6 +154,8 @@ pub(crate) struct LiveBus {
     local: broadcast::Sender<LiveEvent>,
     remote: Option<Arc<dyn Broadcast>>,
     subscribed: OnceCell<()>,
+    /// The sessions' copies for a store outage, when the config keeps them.
+    copies: Option<Arc<super::outage::OutageCopies>>,
 }
 
 impl fmt::Debug for LiveBus {
@@ -166,14 +168,23 @@ impl fmt::Debug for LiveBus {
 }
 
 impl LiveBus {
-    pub(crate) fn new(store: &dyn Store, namespace: &str) -> Self {
+    pub(crate) fn new(store: &dyn Store, namespace: &str, outage_grace: Option<Duration>) -> Self {
         Self {
             node: generate_uuid(),
             channel: format!("live:{namespace}"),
             local: broadcast::channel(EVENT_BUFFER).0,
             remote: store.broadcast(),
             subscribed: OnceCell::new(),
+            copies: outage_grace.map(|grace| Arc::new(super::outage::OutageCopies::new(grace))),
         }
+    }
+
+    /// The sessions' copies for a store outage, when the config keeps them: the other
+    /// nodes' ends reach them too (the bus listens to the other nodes from the first call).
+    pub(crate) async fn outage_copies(&self) -> Option<&super::outage::OutageCopies> {
+        let copies = self.copies.as_deref()?;
+        self.listen_to_other_nodes().await;
+        Some(copies)
     }
 
     /// Tells every subscriber, here and on the other nodes. A failure to reach the other
@@ -190,6 +201,9 @@ impl LiveBus {
                 }
             }
         }
+        if let Some(copies) = &self.copies {
+            copies.apply(&event);
+        }
         // No receivers is not an error: nobody is watching.
         let _ = self.local.send(event);
     }
@@ -197,30 +211,45 @@ impl LiveBus {
     /// Subscribes to this node's events, and once per bus to the other nodes' events.
     async fn subscribe(&self) -> broadcast::Receiver<LiveEvent> {
         let receiver = self.local.subscribe();
-        if let Some(remote) = &self.remote {
-            self.subscribed
-                .get_or_init(|| async {
-                    let (node, local) = (self.node.clone(), self.local.clone());
-                    let deliver = Arc::new(move |bytes: &[u8]| {
-                        if bytes.is_empty() {
-                            let _ = local.send(LiveEvent::Missed);
-                            return;
-                        }
-                        match serde_json::from_slice::<Message>(bytes) {
-                            Ok(message) if message.node != node => {
-                                let _ = local.send(message.event);
-                            }
-                            Ok(_) => {}
-                            Err(err) => tracing::warn!(error = %err, "ignoring a live event"),
-                        }
-                    });
-                    if let Err(err) = remote.subscribe(&self.channel, deliver).await {
-                        tracing::warn!(error = %err, "cannot subscribe to other nodes' events yet");
-                    }
-                })
-                .await;
-        }
+        self.listen_to_other_nodes().await;
         receiver
+    }
+
+    /// Once per bus: the other nodes' events, delivered here as this node's own.
+    async fn listen_to_other_nodes(&self) {
+        let Some(remote) = &self.remote else {
+            return;
+        };
+        if self.subscribed.initialized() {
+            return;
+        }
+        self.subscribed
+            .get_or_init(|| async {
+                let (node, local) = (self.node.clone(), self.local.clone());
+                let copies = self.copies.clone();
+                let deliver = Arc::new(move |bytes: &[u8]| {
+                    let event = if bytes.is_empty() {
+                        LiveEvent::Missed
+                    } else {
+                        match serde_json::from_slice::<Message>(bytes) {
+                            Ok(message) if message.node != node => message.event,
+                            Ok(_) => return,
+                            Err(err) => {
+                                tracing::warn!(error = %err, "ignoring a live event");
+                                return;
+                            }
+                        }
+                    };
+                    if let Some(copies) = &copies {
+                        copies.apply(&event);
+                    }
+                    let _ = local.send(event);
+                });
+                if let Err(err) = remote.subscribe(&self.channel, deliver).await {
+                    tracing::warn!(error = %err, "cannot subscribe to other nodes' events yet");
+                }
+            })
+            .await;
     }
 }
 

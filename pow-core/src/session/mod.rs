@@ -26,6 +26,7 @@ pub(crate) mod live;
 mod memo;
 mod metadata;
 mod methods;
+mod outage;
 mod records;
 #[doc(hidden)]
 pub mod tokens;

@@ -216,21 +216,61 @@ impl Store for Watched {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::ProbeStore;
+
+    /// A store that can be switched off: every call then fails as unavailable.
+    #[derive(Default)]
+    struct Switch {
+        inner: crate::store::MemoryStore,
+        down: AtomicBool,
+    }
+
+    impl Switch {
+        fn check(&self) -> Result<(), StoreError> {
+            if self.down.load(Ordering::SeqCst) {
+                return Err(StoreError::Unavailable("switched off".into()));
+            }
+            Ok(())
+        }
+    }
+
+    #[async_trait]
+    impl Store for Switch {
+        async fn put(
+            &self,
+            ns: &str,
+            records: Vec<Record>,
+            ttl: Option<Duration>,
+        ) -> Result<(), StoreError> {
+            self.check()?;
+            self.inner.put(ns, records, ttl).await
+        }
+        async fn get(&self, ns: &str, key: &Key) -> Result<Option<Vec<u8>>, StoreError> {
+            self.check()?;
+            self.inner.get(ns, key).await
+        }
+        async fn delete(&self, ns: &str, key: &Key) -> Result<(), StoreError> {
+            self.check()?;
+            self.inner.delete(ns, key).await
+        }
+        async fn all(&self, ns: &str, pattern: &[KeyPattern]) -> Result<Vec<Record>, StoreError> {
+            self.check()?;
+            self.inner.all(ns, pattern).await
+        }
+    }
 
     #[tokio::test]
     async fn a_failed_call_degrades_and_the_next_answer_recovers() {
-        let probe = ProbeStore::new();
-        let store = Watched::wrap(probe.clone(), DEFAULT_STORE_DEADLINE);
+        let switch = Arc::new(Switch::default());
+        let store = Watched::wrap(switch.clone(), DEFAULT_STORE_DEADLINE);
         let key = Key::from("k");
         assert_eq!(store.health(), StoreHealth::default());
-        probe.set_down(true);
+        switch.down.store(true, Ordering::SeqCst);
         assert!(store.get("ns", &key).await.is_err());
         assert!(store.get("ns", &key).await.is_err());
         let down = store.health();
         assert!(down.degraded && down.since.is_some());
         assert_eq!((down.failed_calls, down.recoveries), (2, 0));
-        probe.set_down(false);
+        switch.down.store(false, Ordering::SeqCst);
         assert_eq!(store.get("ns", &key).await.ok(), Some(None));
         let up = store.health();
         assert!(!up.degraded && up.since.is_none());
