@@ -379,7 +379,7 @@ impl CredentialsCache {
             let mut values = match read {
                 Ok(values) => values.into_iter(),
                 Err(err @ StoreError::Unavailable(_)) => {
-                    return match self.outage_copy(&id).await {
+                    return match self.outage_copy(&id) {
                         Some(resolved) => Ok(Some(resolved)),
                         None => Err(err),
                     };
@@ -394,7 +394,7 @@ impl CredentialsCache {
                 if let Some(cache) = &self.decoded {
                     cache.remove(&id);
                 }
-                if let Some(copies) = self.copies().await {
+                if let Some(copies) = self.copies() {
                     copies.forget(&id);
                 }
                 return Ok(None);
@@ -410,9 +410,7 @@ impl CredentialsCache {
                             .is_some_and(|bytes| same_bytes(&cached.user_bytes, bytes))
                 });
             if let Some(cached) = cached {
-                if let Some(copies) = self.copies().await {
-                    copies.remember(&id, &cached.user, &cached.metadata);
-                }
+                self.remember(&id, &cached.user, &cached.metadata);
                 return Ok(Some(Resolved {
                     session_id: id,
                     user: Arc::clone(&cached.user),
@@ -438,9 +436,7 @@ impl CredentialsCache {
             };
             let metadata = Arc::new(record.metadata());
             let user = Arc::new(user);
-            if let Some(copies) = self.copies().await {
-                copies.remember(&id, &user, &metadata);
-            }
+            self.remember(&id, &user, &metadata);
             if let Some(cache) = &self.decoded {
                 cache.insert(
                     id.clone(),
@@ -465,13 +461,23 @@ impl CredentialsCache {
 
     /// The sessions' copies for a store outage, when the config keeps them
     /// ([`PowConfigBuilder::session_outage_grace`](crate::PowConfigBuilder::session_outage_grace)).
-    async fn copies(&self) -> Option<&super::outage::OutageCopies> {
-        self.live.as_deref()?.outage_copies().await
+    fn copies(&self) -> Option<&super::outage::OutageCopies> {
+        self.live.as_deref()?.outage_copies()
+    }
+
+    /// Keeps a copy of the session `id` just read, when the config keeps them (the
+    /// common path is one check, and nothing here is awaited, so the read's future stays
+    /// as small as it was).
+    fn remember(&self, id: &str, user: &Arc<User>, metadata: &Arc<SessionMetadata>) {
+        if let (Some(live), Some(copies)) = (&self.live, self.copies()) {
+            LiveBus::listen_to_other_nodes_soon(live);
+            copies.remember(id, user, metadata);
+        }
     }
 
     /// The session `id` from this process's copy, while the store is away.
-    async fn outage_copy(&self, id: &str) -> Option<Resolved> {
-        let (user, metadata) = self.copies().await?.during_outage(id)?;
+    fn outage_copy(&self, id: &str) -> Option<Resolved> {
+        let (user, metadata) = self.copies()?.during_outage(id)?;
         tracing::warn!(
             user_id = user.id,
             "the store does not answer: a session read from this process's copy"
@@ -517,7 +523,7 @@ impl CredentialsCache {
     async fn remove(&self, session_id: &str, ends_chain: bool) -> Result<(), StoreError> {
         let mut id = session_id.to_owned();
         for _ in 0..=MAX_ROTATION_HOPS {
-            if let Some(copies) = self.copies().await {
+            if let Some(copies) = self.copies() {
                 copies.forget(&id);
             }
             let Some(user_id) = self.owner(&id).await? else {

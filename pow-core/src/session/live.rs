@@ -156,6 +156,8 @@ pub(crate) struct LiveBus {
     subscribed: OnceCell<()>,
     /// The sessions' copies for a store outage, when the config keeps them.
     copies: Option<Arc<super::outage::OutageCopies>>,
+    /// Whether [`listen_to_other_nodes_soon`](Self::listen_to_other_nodes_soon) ran.
+    asked_to_listen: std::sync::atomic::AtomicBool,
 }
 
 impl fmt::Debug for LiveBus {
@@ -176,15 +178,32 @@ impl LiveBus {
             remote: store.broadcast(),
             subscribed: OnceCell::new(),
             copies: outage_grace.map(|grace| Arc::new(super::outage::OutageCopies::new(grace))),
+            asked_to_listen: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
-    /// The sessions' copies for a store outage, when the config keeps them: the other
-    /// nodes' ends reach them too (the bus listens to the other nodes from the first call).
-    pub(crate) async fn outage_copies(&self) -> Option<&super::outage::OutageCopies> {
-        let copies = self.copies.as_deref()?;
-        self.listen_to_other_nodes().await;
-        Some(copies)
+    /// [`listen_to_other_nodes`](Self::listen_to_other_nodes) on a task of its own, once,
+    /// from code that must not wait (a session read keeping its outage copy).
+    pub(crate) fn listen_to_other_nodes_soon(bus: &Arc<Self>) {
+        use std::sync::atomic::Ordering;
+        if bus.remote.is_none() || bus.asked_to_listen.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                let bus = Arc::clone(bus);
+                runtime.spawn(async move { bus.listen_to_other_nodes().await });
+            }
+            // Outside a runtime there is nothing to listen on: try again next time.
+            Err(_) => bus.asked_to_listen.store(false, Ordering::Release),
+        }
+    }
+
+    /// The sessions' copies for a store outage, when the config keeps them. Before keeping
+    /// one, call [`listen_to_other_nodes_soon`](Self::listen_to_other_nodes_soon), so that
+    /// the other nodes' ends reach them too.
+    pub(crate) fn outage_copies(&self) -> Option<&super::outage::OutageCopies> {
+        self.copies.as_deref()
     }
 
     /// Tells every subscriber, here and on the other nodes. A failure to reach the other
