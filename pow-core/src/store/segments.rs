@@ -46,6 +46,7 @@ pub(crate) fn decode_segments(mut bytes: &[u8]) -> Result<Key, &'static str> {
     Ok(Key(segments))
 }
 
+#[cfg(feature = "sql")]
 /// The smallest byte string above every string that starts with `prefix`, or `None` when
 /// there is none (an empty prefix, or one of `0xff` bytes only): the exclusive upper bound
 /// of a range scan over the prefix.
@@ -75,6 +76,7 @@ mod tests {
         assert!(decode_segments(&[0, 0, 0, 1, 0xff]).is_err());
     }
 
+    #[cfg(feature = "sql")]
     #[test]
     fn a_prefix_ends_below_the_next_prefix() {
         assert_eq!(prefix_end(&[1, 2, 3]), Some(vec![1, 2, 4]));

@@ -496,7 +496,7 @@ fn sweep(db: &Database) -> Result<usize, PowError> {
     );
     let mut removed = 0;
     loop {
-        let batch = with_connection!(db, conn => {
+        let batch: usize = with_connection!(db, conn => {
             ::diesel::sql_query(sql.text())
                 .bind::<BigInt, _>(SWEEP_BATCH)
                 .execute(conn)
@@ -718,7 +718,7 @@ impl Store for SqlStore {
                  expires_at = excluded.expires_at \
                  WHERE pow_store.expires_at IS NOT NULL AND pow_store.expires_at <= {now}",
             );
-            let touched = with_connection!(db, conn => {
+            let touched: usize = with_connection!(db, conn => {
                 ::diesel::sql_query(sql.text())
                     .bind::<Text, _>(&namespace)
                     .bind::<Binary, _>(&key)
@@ -774,7 +774,7 @@ impl Store for SqlStore {
                  WHERE namespace = ? AND key = ?",
             );
             for _ in 0..INCR_ATTEMPTS {
-                let counted: Option<u64> = with_connection!(db, conn => conn
+                let counted: Option<Result<u64, StoreError>> = with_connection!(db, conn => conn
                     .transaction(|conn| {
                         let inserted = ::diesel::sql_query(insert.text())
                             .bind::<Text, _>(&namespace)
@@ -813,9 +813,10 @@ impl Store for SqlStore {
                             .execute(conn)?;
                         Ok(Some(Ok(count)))
                     })
-                    .map_err(query_error))?
-                .map(|counted| counted.map_err(PowError::Store))
-                .transpose()?;
+                    .map_err(query_error))?;
+                let counted = counted
+                    .map(|counted| counted.map_err(PowError::Store))
+                    .transpose()?;
                 if let Some(count) = counted {
                     on_change.changed(&namespace, [key.as_slice()]);
                     return Ok(count);
