@@ -135,25 +135,43 @@ impl CacheSetting {
                 }
                 Arc::new(RedisStore::connect_with_options(url, options).await?)
             }
+            // Opening a file or a database blocks: off the async executor.
             CacheSetting::Disk(dir) => {
-                std::fs::create_dir_all(dir).map_err(|e| {
-                    PowError::Config(format!(
-                        "cannot create POW_CACHE_DIR {}: {e}",
-                        dir.display()
-                    ))
-                })?;
-                Arc::new(DiskStore::open(dir.join("pow-cache.redb"))?)
+                let dir = dir.clone();
+                blocking(move || {
+                    std::fs::create_dir_all(&dir).map_err(|e| {
+                        PowError::Config(format!(
+                            "cannot create POW_CACHE_DIR {}: {e}",
+                            dir.display()
+                        ))
+                    })?;
+                    Ok(Arc::new(DiskStore::open(dir.join("pow-cache.redb"))?) as Arc<dyn Store>)
+                })
+                .await?
             }
             CacheSetting::Sql(url) => {
-                let store = SqlStore::connect(url)?;
-                store.migrate()?;
-                match local_cache {
-                    Some(capacity) => Arc::new(store.with_local_cache(capacity, max_age)?),
-                    None => Arc::new(store),
-                }
+                let url = url.clone();
+                blocking(move || {
+                    let store = SqlStore::connect(&url)?;
+                    store.migrate()?;
+                    Ok(match local_cache {
+                        Some(capacity) => Arc::new(store.with_local_cache(capacity, max_age)?),
+                        None => Arc::new(store) as Arc<dyn Store>,
+                    })
+                })
+                .await?
             }
         })
     }
+}
+
+/// Runs `work` on the blocking thread pool.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, PowError> + Send + 'static,
+) -> Result<T, PowError> {
+    actix_web::rt::task::spawn_blocking(work)
+        .await
+        .map_err(|err| PowError::Blocking(err.to_string()))?
 }
 
 impl Settings {

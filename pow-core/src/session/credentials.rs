@@ -1,13 +1,13 @@
 //! [`CredentialsCache`]: server-side session records in the cache store.
 
-use std::collections::HashMap;
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::live::{LiveBus, LiveEvent, LiveSessionId};
 use super::memo::SecretMemo;
 use super::metadata::{SessionInfo, SessionMetadata};
 use super::records::{decode_session, decode_user, encode_session, encode_user, StoredSession};
+use super::shards::SessionShards;
 use crate::config::PowConfig;
 use crate::error::PowError;
 use crate::store::{Key, Record, Store, StoreError, UserIndex};
@@ -28,13 +28,10 @@ const CLAIM_TTL: Duration = Duration::from_secs(60);
 /// [`MemoryStore`](crate::store::MemoryStore) hands out the same allocation until a value
 /// changes). A plain map in a few shards, emptied when full: no per-read bookkeeping.
 struct DecodeCache {
-    shards: Box<[RwLock<DecodeShard>]>,
+    entries: SessionShards<Arc<Decoded>>,
     /// The stored ids of cookies' session ids ([`stored_session_id`](super::stored_session_id)).
     stored_ids: SecretMemo<String>,
 }
-
-/// Keyed by session ids, which only a resolved session puts here: a fast hash is enough.
-type DecodeShard = HashMap<String, Arc<Decoded>, foldhash::fast::RandomState>;
 
 struct Decoded {
     session_bytes: Arc<[u8]>,
@@ -45,52 +42,25 @@ struct Decoded {
 
 /// Entries the decode cache holds at most (about 1 KiB each), over all shards.
 const DECODE_CACHE_CAPACITY: usize = 16_384;
-const DECODE_CACHE_SHARDS: usize = 16;
 
 impl DecodeCache {
     fn new() -> Self {
         Self {
-            shards: (0..DECODE_CACHE_SHARDS)
-                .map(|_| RwLock::default())
-                .collect(),
+            entries: SessionShards::new(DECODE_CACHE_CAPACITY),
             stored_ids: SecretMemo::new(),
         }
     }
 
-    /// The shard of `id`, by the last character of its hash part (ids are hashes, so
-    /// that character is random).
-    fn shard(&self, id: &str) -> &RwLock<DecodeShard> {
-        let hash_part = super::last_dot(id)
-            .and_then(|dot| id.get(..dot))
-            .unwrap_or(id);
-        let byte = hash_part.as_bytes().last().copied().unwrap_or(0);
-        &self.shards[usize::from(byte) % DECODE_CACHE_SHARDS]
-    }
-
     fn get(&self, id: &str) -> Option<Arc<Decoded>> {
-        let shard = self
-            .shard(id)
-            .read()
-            .unwrap_or_else(PoisonError::into_inner);
-        shard.get(id).cloned()
+        self.entries.get(id)
     }
 
     fn remove(&self, id: &str) {
-        self.shard(id)
-            .write()
-            .unwrap_or_else(PoisonError::into_inner)
-            .remove(id);
+        self.entries.remove(id);
     }
 
     fn insert(&self, id: String, decoded: Arc<Decoded>) {
-        let mut shard = self
-            .shard(&id)
-            .write()
-            .unwrap_or_else(PoisonError::into_inner);
-        if shard.len() >= DECODE_CACHE_CAPACITY / DECODE_CACHE_SHARDS && !shard.contains_key(&id) {
-            shard.clear();
-        }
-        shard.insert(id, decoded);
+        self.entries.insert(id, decoded);
     }
 }
 

@@ -28,6 +28,7 @@ mod metadata;
 mod methods;
 mod outage;
 mod records;
+mod shards;
 #[doc(hidden)]
 pub mod tokens;
 

@@ -10,19 +10,20 @@
 //! ended on another server whose message did not arrive before the outage; the grace
 //! period bounds that.
 
-use std::collections::HashMap;
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::live::{LiveEvent, LiveSessionId};
+use super::shards::SessionShards;
 use super::SessionMetadata;
 use crate::users::User;
 
-/// Copies kept at most, over all shards (the oldest shard is emptied past it).
+/// Copies kept at most (a full shard of the map is emptied before a new one goes in).
 const CAPACITY: usize = 16_384;
-const SHARDS: usize = 16;
 
-struct Copy {
+/// One session's copy, and when the store gave it.
+#[derive(Clone)]
+struct Held {
     user: Arc<User>,
     metadata: Arc<SessionMetadata>,
     read_at: Instant,
@@ -31,7 +32,7 @@ struct Copy {
 /// The dated copies of the sessions this process read.
 pub(crate) struct OutageCopies {
     grace: Duration,
-    shards: Box<[RwLock<HashMap<String, Copy>>]>,
+    copies: SessionShards<Held>,
 }
 
 impl std::fmt::Debug for OutageCopies {
@@ -46,17 +47,8 @@ impl OutageCopies {
     pub(crate) fn new(grace: Duration) -> Self {
         Self {
             grace,
-            shards: (0..SHARDS).map(|_| RwLock::default()).collect(),
+            copies: SessionShards::new(CAPACITY),
         }
-    }
-
-    fn shard(&self, session_id: &str) -> &RwLock<HashMap<String, Copy>> {
-        // Session ids end in random characters before their `.<user id>`; the length and
-        // the bytes spread them well enough for a lock per shard.
-        let spread = session_id.bytes().fold(0usize, |acc, byte| {
-            acc.wrapping_mul(31).wrapping_add(usize::from(byte))
-        });
-        &self.shards[spread % SHARDS]
     }
 
     /// Keeps a copy of the session `session_id` just read from the store.
@@ -66,21 +58,12 @@ impl OutageCopies {
         user: &Arc<User>,
         metadata: &Arc<SessionMetadata>,
     ) {
-        let mut shard = self
-            .shard(session_id)
-            .write()
-            .unwrap_or_else(PoisonError::into_inner);
-        if shard.len() >= CAPACITY / SHARDS && !shard.contains_key(session_id) {
-            shard.clear();
-        }
-        shard.insert(
-            session_id.to_owned(),
-            Copy {
-                user: Arc::clone(user),
-                metadata: Arc::clone(metadata),
-                read_at: Instant::now(),
-            },
-        );
+        let held = Held {
+            user: Arc::clone(user),
+            metadata: Arc::clone(metadata),
+            read_at: Instant::now(),
+        };
+        self.copies.insert(session_id.to_owned(), held);
     }
 
     /// The copy of `session_id`, if it was read within the grace period.
@@ -88,36 +71,25 @@ impl OutageCopies {
         &self,
         session_id: &str,
     ) -> Option<(Arc<User>, Arc<SessionMetadata>)> {
-        let shard = self
-            .shard(session_id)
-            .read()
-            .unwrap_or_else(PoisonError::into_inner);
-        let copy = shard.get(session_id)?;
-        (copy.read_at.elapsed() <= self.grace)
-            .then(|| (Arc::clone(&copy.user), Arc::clone(&copy.metadata)))
+        let held = self.copies.get(session_id)?;
+        (held.read_at.elapsed() <= self.grace).then_some((held.user, held.metadata))
     }
 
     /// Drops the copy of `session_id` (its session ended, or a read found it gone).
     pub(crate) fn forget(&self, session_id: &str) {
-        self.shard(session_id)
-            .write()
-            .unwrap_or_else(PoisonError::into_inner)
-            .remove(session_id);
+        self.copies.remove(session_id);
     }
 
     /// Drops what `event` ends: one session, a user's sessions, or everything when
     /// messages may have been missed.
     pub(crate) fn apply(&self, event: &LiveEvent) {
-        for shard in self.shards.iter() {
-            let mut shard = shard.write().unwrap_or_else(PoisonError::into_inner);
-            match event {
-                LiveEvent::Missed => shard.clear(),
-                LiveEvent::AllEnded { user_id } => shard.retain(|_, copy| copy.user.id != *user_id),
-                LiveEvent::Ended(live) => shard.retain(|_, copy| {
-                    copy.user.id != live.user_id
-                        || LiveSessionId::of(copy.user.id, &copy.metadata.fingerprint) != *live
-                }),
-            }
+        match event {
+            LiveEvent::Missed => self.copies.retain(|_| false),
+            LiveEvent::AllEnded { user_id } => self.copies.retain(|held| held.user.id != *user_id),
+            LiveEvent::Ended(live) => self.copies.retain(|held| {
+                held.user.id != live.user_id
+                    || LiveSessionId::of(held.user.id, &held.metadata.fingerprint) != *live
+            }),
         }
     }
 }
