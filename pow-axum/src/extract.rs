@@ -5,12 +5,11 @@ use std::ops::Deref;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use axum::extract::FromRequestParts;
-use axum::http::header::{self, HeaderValue};
+use axum::http::header;
 use axum::http::request::Parts;
-use axum::http::{Method, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use pow_core::api::ApiError;
-use pow_core::config::RouteContext;
 use pow_core::pipeline::{Client, ClientCookie, FlashKind};
 use pow_core::request::{RequestFacts, RequestSource};
 use pow_core::session::{
@@ -308,11 +307,6 @@ impl Pow {
         }
     }
 
-    /// The layer's state of the request.
-    pub(crate) fn state(&self) -> &StateInner {
-        &self.state.0
-    }
-
     fn set_current(&mut self, current: Option<CurrentSession>) {
         self.facts.session = current.as_ref().map(session_fact);
         self.current = current;
@@ -519,19 +513,13 @@ impl Client for Pow {
 /// Whether the request asks for JSON (`Accept` or `Content-Type` naming JSON), as the
 /// actix-web layer decides it.
 pub fn wants_json(parts: &Parts) -> bool {
-    let names_json = |value: Option<&HeaderValue>| {
-        value
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.contains("application/json") || v.contains("+json"))
-    };
-    names_json(parts.headers.get(header::ACCEPT))
-        || names_json(parts.headers.get(header::CONTENT_TYPE))
+    let header = |name| parts.headers.get(name).and_then(|v| v.to_str().ok());
+    pow_core::pages::runner::wants_json(header(header::ACCEPT), header(header::CONTENT_TYPE))
 }
 
 /// The answer when a signed-in user is required (see [`PowRejection::NotAuthenticated`]).
 pub(crate) fn not_authenticated(parts: &Parts, state: &StateInner) -> Response {
     let config = &state.config;
-    let no_store = (header::CACHE_CONTROL, "no-store");
     if let Some(refused) = state.bearer {
         // The bearer transport answers JSON whatever the client accepts.
         let facts = crate::facts::read(parts, config);
@@ -542,29 +530,13 @@ pub(crate) fn not_authenticated(parts: &Parts, state: &StateInner) -> Response {
         };
         return crate::api_response(&refusal);
     }
-    if wants_json(parts) {
-        // The actix-web layer's guard answers JSON clients with this same envelope.
-        let refusal = ApiError::new(401, "Not authenticated").with_code("not_authenticated");
-        return crate::api_response(&refusal);
-    }
     let facts = crate::facts::read(parts, config);
     let lang = pow_core::messages::request_language(&facts, config.messages());
-    flash::put_error(
+    crate::api::response(pow_core::pages::runner::access_answer(
+        config,
+        &lang,
+        &crate::web::page_request(parts),
         &state.cookie,
-        config.messages().user_not_authenticated(&lang),
-    );
-    let current_page = (parts.method == Method::GET).then(|| match parts.uri.path_and_query() {
-        Some(pq) => pq.as_str(),
-        None => parts.uri.path(),
-    });
-    let location = config.routes().user_not_authenticated_path(&RouteContext {
-        current_page,
-        mount: config.mount_path(),
-        request_path: None,
-    });
-    (
-        StatusCode::FOUND,
-        [(header::LOCATION, location.as_str()), no_store],
-    )
-        .into_response()
+        &pow_core::pipeline::Refusal::NotAuthenticated,
+    ))
 }

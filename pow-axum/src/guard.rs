@@ -8,14 +8,10 @@ use std::task::{Context, Poll};
 
 use axum::extract::Request;
 use axum::http::request::Parts;
-use axum::http::{header, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use futures_util::future::{BoxFuture, FutureExt as _};
-use pow_core::api::ApiError;
-use pow_core::config::RouteContext;
-use pow_core::pipeline::{step_up_refusal, Refusal};
+use pow_core::pages::runner::step_up_answer;
 use pow_core::session::StepUp;
-use pow_core::PowError;
 
 use crate::extract::{not_authenticated, wants_json, PowRejection, RequestState, StateInner};
 
@@ -114,66 +110,8 @@ fn refusal_answer(parts: &Parts, rule: &StepUp) -> Option<Response> {
     };
     // A bearer token's client is answered JSON whatever it accepts, as on actix-web.
     let json = wants_json(parts) || state.bearer.is_some();
-    let refusal = if current.metadata.is_impersonation() {
-        Refusal::ImpersonationForbidden
-    } else {
-        let get = parts.method == Method::GET;
-        let ctx = RouteContext {
-            current_page: get.then(|| path_and_query(parts)),
-            mount: config.mount_path(),
-            request_path: None,
-        };
-        step_up_refusal(config, &ctx, Some(current), rule)?
-    };
-    let lang = || {
-        let facts = crate::facts::read(parts, config);
-        pow_core::messages::request_language(&facts, config.messages())
-    };
-    let no_store = (header::CACHE_CONTROL, "no-store");
-    Some(match (refusal, json) {
-        (Refusal::ImpersonationForbidden, false) => (
-            StatusCode::FORBIDDEN,
-            [
-                no_store,
-                (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
-            ],
-            config.messages().text(&lang(), "impersonation-forbidden"),
-        )
-            .into_response(),
-        (
-            Refusal::StepUp {
-                page: Some(page), ..
-            },
-            false,
-        ) => {
-            let back = pow_core::config::return_path(
-                parts.method == Method::GET,
-                path_and_query(parts),
-                header_str(parts, header::REFERER),
-                &crate::facts::host(parts),
-            );
-            let location = pow_core::config::returning_to(page, back.as_deref());
-            (
-                StatusCode::FOUND,
-                [(header::LOCATION, location.as_str()), no_store],
-            )
-                .into_response()
-        }
-        (refusal, false) => crate::error_response(&refusal.error()),
-        (refusal, true) => {
-            let err: PowError = refusal.error();
-            crate::api_response(&ApiError::from(err).localized(Some(config), &lang()))
-        }
-    })
-}
-
-fn path_and_query(parts: &Parts) -> &str {
-    match parts.uri.path_and_query() {
-        Some(pq) => pq.as_str(),
-        None => parts.uri.path(),
-    }
-}
-
-fn header_str(parts: &Parts, name: header::HeaderName) -> Option<&str> {
-    parts.headers.get(name).and_then(|v| v.to_str().ok())
+    let facts = crate::facts::read(parts, config);
+    let lang = pow_core::messages::request_language(&facts, config.messages());
+    let request = crate::web::page_request(parts);
+    step_up_answer(config, &lang, &request, current, rule, json).map(crate::api::response)
 }

@@ -33,15 +33,10 @@ use axum::routing::{get, MethodFilter, MethodRouter};
 use axum::RequestExt as _;
 use axum::Router;
 use futures_util::future::BoxFuture;
-use pow_core::config::{return_path, returning_to, RouteContext};
 use pow_core::pages::routes::{self, PageRoute, PathParams, QueryParams, Verb};
-use pow_core::pages::{self, core, Answer, FormData, Page, MAX_FORM_BYTES, PAGE_HEADERS};
-use pow_core::pipeline::{
-    self, ActionId, ActionRequest, Before, Client, Format, Halt, PostedForm, Refusal, Requirements,
-    Step, Stop,
-};
-use pow_core::session::flash;
-use pow_core::users::{Params, User};
+use pow_core::pages::runner::{self, PageAction, PageEnd, PageRequest};
+use pow_core::pages::{core, Answer, FormData, HttpAnswer, Page, MAX_FORM_BYTES, PAGE_HEADERS};
+use pow_core::pipeline::{self, ActionId, Client, Requirements, Step};
 use pow_core::PowError;
 
 use crate::extract::Pow;
@@ -320,7 +315,7 @@ pub type Act = Box<
         + Send,
 >;
 
-/// One page action on its way through the pipeline (see the [module](self)).
+/// One page action on its way through the engine's page runner (see the [module](self)).
 ///
 /// ```
 /// use axum::{extract::Request, response::Response};
@@ -346,165 +341,102 @@ pub type Act = Box<
 /// }
 /// ```
 #[derive(Debug)]
-pub struct Action {
-    id: ActionId,
-    requirements: Requirements,
-    form: Option<FormData>,
-}
+pub struct Action(PageAction);
 
 impl Action {
     /// The action `id`, open to anyone, without a form.
     pub fn new(id: ActionId) -> Self {
-        Self {
-            id,
-            requirements: Requirements::default(),
-            form: None,
-        }
+        Self(PageAction::new(id))
     }
 
     /// Sets who may run it and what it asks of the client (access, sudo, step-up, CAPTCHA),
     /// as an engine route declares them ([`PageRoute::requirements`], with
     /// [`PageRoute::signed_in`] and its siblings).
     pub fn requirements(mut self, requirements: Requirements) -> Self {
-        self.requirements = requirements;
+        self.0.requirements = requirements;
         self
     }
 
     /// A posted form: its type and CSRF token are checked, its `user[...]` fields are the
     /// step's params.
     pub fn form(mut self, form: FormData) -> Self {
-        self.form = Some(form);
+        self.0.form = Some(form);
         self
     }
 
-    /// Runs the pipeline around `act` for the request of `parts`, served by `pow`, and
-    /// answers: the page, a redirect, or the error's page.
-    pub async fn run(self, mut pow: Pow, parts: &Parts, act: Act) -> Response {
+    /// Runs the engine's page runner around `act` for the request of `parts`, served by
+    /// `pow`, and answers: the page, a redirect, or the error's page.
+    pub async fn run(self, pow: Pow, parts: &Parts, act: Act) -> Response {
         use tracing::Instrument as _;
         let span = tracing::info_span!(
             "pow.action",
-            action = %self.id,
+            action = %self.0.id,
             user_id = tracing::field::Empty
         );
-        match self.run_traced(&mut pow, parts, act).instrument(span).await {
-            Ok(res) => res,
-            Err(err) => error_answer(&pow, parts, &err),
-        }
+        let answer = self.run_traced(pow, parts, act).instrument(span).await;
+        crate::api::response(answer)
     }
 
-    async fn run_traced(
-        self,
-        pow: &mut Pow,
-        parts: &Parts,
-        act: Act,
-    ) -> Result<Response, PowError> {
+    async fn run_traced(self, pow: Pow, parts: &Parts, act: Act) -> HttpAnswer {
         let config = pow.config.clone();
-        let safe = matches!(parts.method, Method::GET | Method::HEAD);
-        let widget = config
-            .captcha()
-            .filter(|_| self.requirements.captcha && !safe)
-            .map(|captcha| captcha.widget().field);
-        let mut request = ActionRequest {
-            requirements: self.requirements,
-            safe,
-            back: back_path(parts),
-            ..ActionRequest::default()
-        };
-        let params = match self.form {
-            Some(mut form) => {
-                request.captcha_answer = widget.and_then(|field| form.other.remove(field));
-                request.form = Some(posted_form(pow, parts, &form));
-                std::mem::take(&mut form.user)
-            }
-            None => Params::default(),
-        };
-        if widget.is_some() && request.captcha_answer.is_none() {
-            request.captcha_answer =
-                header_str(parts, pow_core::captcha::CAPTCHA_HEADER).map(str::to_owned);
-        }
-        let lang = pow_core::messages::request_language(&*pow, config.messages());
-        let mut step = Step::new(&config, self.id, params, lang);
-        step.request_path = request_path_param(parts);
-        step.current_page = current_page(parts).map(str::to_owned);
-        step.current_user = pow.current.as_ref().map(|c| User::clone(&c.user));
-        step.format = Format::Html;
+        let request = page_request(parts);
+        let lang = pow_core::messages::request_language(&pow, config.messages());
         let current = pow.current.clone();
+        let (step, checks) = request.start(&config, self.0, &pow.cookie, current.as_ref(), lang);
         let mut host = Host { step, pow };
-        let admission = match pipeline::before_action(&mut host, current.as_ref(), request).await? {
-            Before::Go(admission) => admission,
-            Before::Stop(stop) => return stopped(host.pow, parts, &host.step, stop),
-        };
-        let answer = admission.run(act(&mut host.step, &mut *host.pow)).await?;
-        let respond = !matches!(answer, Answer::Stop(_) | Answer::Text { .. });
-        if let Some(halt) = pipeline::after_action(&mut host, admission, respond).await? {
-            return Ok(halted(halt));
-        }
+        let ran = runner::run(
+            &mut host,
+            &request,
+            checks,
+            current.as_ref(),
+            async |host: &mut Host| act(&mut host.step, &mut host.pow).await,
+            |answer| !matches!(answer, Answer::Stop(_) | Answer::Text { .. }),
+        )
+        .await;
         let Host { step, pow } = host;
-        match answer {
-            Answer::Stop(path) => Ok(redirect(&path)),
-            Answer::Text { status, text } => {
-                let status =
-                    StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-                Ok((
-                    status,
-                    [
-                        (header::CACHE_CONTROL, "no-cache, no-store, must-revalidate"),
-                        (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
-                    ],
-                    text,
-                )
-                    .into_response())
+        let answered = match ran {
+            Ok(PageEnd::Answer(answer)) => Ok(answer),
+            Ok(PageEnd::Access(refusal)) => Ok(runner::access_answer(
+                &config,
+                &step.lang,
+                &request,
+                &pow.cookie,
+                &refusal,
+            )),
+            Ok(PageEnd::Ran(answer)) => {
+                runner::answer(&step, &pow.cookie, pow.current.as_ref(), answer)
             }
-            answer => Self::respond(pow, step, answer),
-        }
+            Err(err) => Err(err),
+        };
+        answered.unwrap_or_else(|err| {
+            runner::error_answer(
+                &config,
+                &step.lang,
+                &request,
+                &pow.cookie,
+                pow.current.as_ref(),
+                &err,
+            )
+        })
     }
+}
 
-    /// Answers what the action came to, once the callbacks after it let it through.
-    fn respond(pow: &mut Pow, step: Step, answer: Answer) -> Result<Response, PowError> {
-        match answer {
-            Answer::Redirect(path) | Answer::Stop(path) => Ok(redirect(&path)),
-            Answer::Download {
-                content_type,
-                filename,
-                body,
-            } => {
-                let disposition = HeaderValue::try_from(Answer::attachment(&filename))
-                    .map_err(|err| PowError::Other(err.to_string()))?;
-                Ok((
-                    [
-                        (
-                            header::CACHE_CONTROL,
-                            HeaderValue::from_static("no-cache, no-store, must-revalidate"),
-                        ),
-                        (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),
-                        (header::CONTENT_DISPOSITION, disposition),
-                    ],
-                    body,
-                )
-                    .into_response())
-            }
-            Answer::Render(build) => {
-                let page = build(&step, &pow.cookie)?;
-                page_response(pow, &step.lang, page)
-            }
-            Answer::Json {
-                status,
-                headers,
-                body,
-            } => {
-                let status =
-                    StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-                let mut res = (status, axum::Json(body)).into_response();
-                for (name, value) in headers {
-                    if let Ok(value) = HeaderValue::try_from(value) {
-                        res.headers_mut()
-                            .insert(HeaderName::from_static(name), value);
-                    }
-                }
-                Ok(res)
-            }
-            Answer::Text { .. } => Err(PowError::Other("a text answer goes out at once".into())),
-        }
+/// What the engine's page runner reads of the request of `parts`.
+pub(crate) fn page_request(parts: &Parts) -> PageRequest {
+    let header = |name: &str| header_str(parts, name).map(str::to_owned);
+    PageRequest {
+        get: parts.method == Method::GET,
+        head: parts.method == Method::HEAD,
+        path_and_query: parts
+            .uri
+            .path_and_query()
+            .map_or_else(|| parts.uri.path().to_owned(), |pq| pq.as_str().to_owned()),
+        host: crate::facts::host(parts),
+        referer: header(header::REFERER.as_str()),
+        accept: header(header::ACCEPT.as_str()),
+        content_type: header(header::CONTENT_TYPE.as_str()),
+        csrf_header: header("x-csrf-token"),
+        captcha_header: header(pow_core::captcha::CAPTCHA_HEADER),
     }
 }
 
@@ -517,34 +449,8 @@ pub fn page_response(
     lang: &pow_core::messages::LanguageIdentifier,
     page: Page,
 ) -> Result<Response, PowError> {
-    rendered(&pow.config, lang, page, &pow.cookie, pow.current.as_ref())
-}
-
-/// `page` rendered with `cookie` (flash, CSRF) for the session `current`: `200`, HTML,
-/// [`PAGE_HEADERS`] and the page's own headers.
-fn rendered(
-    config: &pow_core::PowConfig,
-    lang: &pow_core::messages::LanguageIdentifier,
-    page: Page,
-    cookie: &pow_core::session::CookieSession,
-    current: Option<&pow_core::session::CurrentSession>,
-) -> Result<Response, PowError> {
-    let headers = page.headers.clone();
-    let status = StatusCode::from_u16(page.status).unwrap_or(StatusCode::OK);
-    let html = pages::render(config, lang, page, cookie, current)?;
-    let mut res = (
-        status,
-        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
-        html,
-    )
-        .into_response();
-    for (name, value) in PAGE_HEADERS.into_iter().chain(headers) {
-        res.headers_mut().insert(
-            HeaderName::from_static(name),
-            HeaderValue::from_static(value),
-        );
-    }
-    Ok(res)
+    runner::page_answer(&pow.config, lang, page, &pow.cookie, pow.current.as_ref())
+        .map(crate::api::response)
 }
 
 /// The headers every pow-rs page carries, for pages of your own in the same style: no
@@ -572,125 +478,37 @@ pub fn no_store() -> (HeaderName, HeaderValue) {
 
 /// A `302 Found` to `location`, never stored.
 pub fn redirect(location: &str) -> Response {
-    match HeaderValue::try_from(location) {
-        Ok(location) => (
-            StatusCode::FOUND,
-            [
-                (header::LOCATION, location),
-                (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
-            ],
-        )
-            .into_response(),
-        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
-    }
-}
-
-/// The answer to a callback that halted a page action.
-fn halted(halt: Halt) -> Response {
-    match halt {
-        Halt::Redirect(path) => redirect(&path),
-        Halt::NotFound => StatusCode::NOT_FOUND.into_response(),
-        Halt::Status(status, text) => (
-            StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
-            [
-                (header::CACHE_CONTROL, "no-store"),
-                (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
-            ],
-            text,
-        )
-            .into_response(),
-    }
-}
-
-/// The answer to an action the engine refused before it ran, as pow-actix's default error
-/// handler and pipeline answer it.
-fn refused(pow: &Pow, parts: &Parts, step: &Step, refusal: Refusal) -> Result<Response, PowError> {
-    let config = &pow.config;
-    Ok(match refusal {
-        Refusal::NotAuthenticated => crate::extract::not_authenticated(parts, pow.state()),
-        Refusal::AlreadyAuthenticated => {
-            flash::put_error(
-                &pow.cookie,
-                config.messages().user_already_authenticated(&step.lang),
-            );
-            let request_path = request_path_param(parts);
-            let ctx = RouteContext {
-                current_page: current_page(parts),
-                mount: config.mount_path(),
-                request_path: request_path.as_deref(),
-            };
-            redirect(&config.routes().user_already_authenticated_path(&ctx))
-        }
-        Refusal::ImpersonationForbidden => (
-            StatusCode::FORBIDDEN,
-            [
-                (header::CACHE_CONTROL, "no-cache, no-store, must-revalidate"),
-                (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
-            ],
-            step.text("impersonation-forbidden"),
-        )
-            .into_response(),
-        Refusal::Reauthenticate { page }
-        | Refusal::StepUp {
-            page: Some(page), ..
-        } => redirect(&returning_to(page, back_path(parts).as_deref())),
-        refusal @ Refusal::StepUp { page: None, .. } => return Err(refusal.error()),
-    })
-}
-
-/// The answer to an action that stopped before it ran.
-fn stopped(pow: &Pow, parts: &Parts, step: &Step, stop: Stop) -> Result<Response, PowError> {
-    match stop {
-        Stop::Refused(refusal) => refused(pow, parts, step, refusal),
-        Stop::BadForm(refusal) => {
-            let status = StatusCode::from_u16(refusal.status()).unwrap_or(StatusCode::BAD_REQUEST);
-            let text = [(header::CONTENT_TYPE, "text/plain; charset=utf-8")];
-            Ok((status, text, refusal.text()).into_response())
-        }
-        Stop::Back(back) => Ok(redirect(&back)),
-        Stop::Halted(halt) => Ok(halted(halt)),
-    }
-}
-
-/// What the runner needs to judge a posted form: its type, and its CSRF token (the
-/// `_csrf_token` field, or the `x-csrf-token` header) checked against the cookie session.
-fn posted_form(pow: &Pow, parts: &Parts, form: &FormData) -> PostedForm {
-    let urlencoded = header_str(parts, header::CONTENT_TYPE.as_str())
-        .and_then(|v| v.split(';').next())
-        .is_some_and(|v| {
-            v.trim()
-                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
-        });
-    let token = form
-        .csrf_token()
-        .or_else(|| header_str(parts, "x-csrf-token"));
-    PostedForm {
-        urlencoded,
-        csrf_valid: pow_core::session::csrf::verify(&pow.cookie, token),
-    }
+    crate::api::response(HttpAnswer::redirect(location))
 }
 
 /// The axum side of an action the engine runs: its step and the request's [`Pow`].
-struct Host<'a> {
+struct Host {
     step: Step,
-    pow: &'a mut Pow,
+    pow: Pow,
 }
 
-impl pipeline::ActionHost for Host<'_> {
+impl pipeline::ActionHost for Host {
     fn step(&mut self) -> &mut Step {
         &mut self.step
     }
 
     fn split(&mut self) -> (&mut Step, Box<dyn Client + '_>) {
-        (&mut self.step, Box::new(&mut *self.pow))
+        (&mut self.step, Box::new(&mut self.pow))
     }
 }
 
-/// The answer to an action's error: the translated `503`/`429` page for a browser when it
-/// is one a visitor should see, else the error's opaque answer.
+/// The answer to an error outside an action (the unlock link): the translated `503`/`429`
+/// page for a browser when it is one a visitor should see, else the error's opaque answer.
 fn error_answer(pow: &Pow, parts: &Parts, err: &PowError) -> Response {
-    error_page_answer(parts, &pow.config, &pow.cookie, pow.current.as_ref(), err)
-        .unwrap_or_else(|| crate::error_response(err))
+    let lang = pow_core::messages::request_language(pow, pow.config.messages());
+    crate::api::response(runner::error_answer(
+        &pow.config,
+        &lang,
+        &page_request(parts),
+        &pow.cookie,
+        pow.current.as_ref(),
+        err,
+    ))
 }
 
 /// The translated `503`/`429` page answering `err` to the request of `parts`, when its
@@ -703,27 +521,10 @@ pub(crate) fn error_page_answer(
     current: Option<&pow_core::session::CurrentSession>,
     err: &PowError,
 ) -> Option<Response> {
-    if !pages::accepts_html(header_str(parts, header::ACCEPT.as_str())) {
-        return None;
-    }
     let facts = crate::facts::read(parts, config);
     let lang = pow_core::messages::request_language(&facts, config.messages());
-    let error_page = pages::error_page(config, &lang, err)?;
-    match rendered(config, &lang, error_page.page, cookie, current) {
-        Ok(mut res) => {
-            *res.status_mut() =
-                StatusCode::from_u16(error_page.status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
-            res.headers_mut().insert(
-                header::RETRY_AFTER,
-                HeaderValue::from(error_page.retry_after),
-            );
-            Some(res)
-        }
-        Err(render) => {
-            tracing::error!(error = %render, "could not render the error page");
-            None
-        }
-    }
+    let accept = header_str(parts, header::ACCEPT.as_str());
+    runner::error_page_answer(config, &lang, accept, cookie, current, err).map(crate::api::response)
 }
 
 /// Header `name` of the request, when it is text.
@@ -731,32 +532,11 @@ fn header_str<'a>(parts: &'a Parts, name: &str) -> Option<&'a str> {
     parts.headers.get(name).and_then(|v| v.to_str().ok())
 }
 
-/// The path and query of a `GET` request ([`RouteContext::current_page`]).
+/// The path and query of a `GET` request
+/// ([`RouteContext::current_page`](pow_core::config::RouteContext::current_page)).
 fn current_page(parts: &Parts) -> Option<&str> {
     (parts.method == Method::GET).then(|| match parts.uri.path_and_query() {
         Some(pq) => pq.as_str(),
         None => parts.uri.path(),
     })
-}
-
-/// The `request_path` query parameter, when it is a local path.
-fn request_path_param(parts: &Parts) -> Option<String> {
-    let pairs: Vec<(String, String)> =
-        serde_urlencoded::from_str(parts.uri.query().unwrap_or_default()).unwrap_or_default();
-    pairs
-        .into_iter()
-        .find(|(k, _)| k == "request_path")
-        .map(|(_, v)| v)
-        .filter(|v| pow_core::config::local_path(v).is_some())
-}
-
-/// Where to come back to (the engine's [`return_path`]).
-fn back_path(parts: &Parts) -> Option<String> {
-    let path_and_query = parts.uri.path_and_query().map_or("", |pq| pq.as_str());
-    return_path(
-        parts.method == Method::GET,
-        path_and_query,
-        header_str(parts, header::REFERER.as_str()),
-        &crate::facts::host(parts),
-    )
 }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use actix_web::body::EitherBody;
 use actix_web::dev::{forward_ready, Service, ServiceRequest, ServiceResponse, Transform};
-use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::header;
 use actix_web::http::{Method, StatusCode};
 use actix_web::{HttpMessage, HttpRequest, HttpResponse};
 use futures_util::future::{Either, MapOk, TryFutureExt};
@@ -39,45 +39,47 @@ pub struct DefaultErrorHandler;
 
 impl ErrorHandler for DefaultErrorHandler {
     fn not_authenticated(&self, req: &HttpRequest) -> HttpResponse {
-        if wants_json(req) {
-            json_error(
-                StatusCode::UNAUTHORIZED,
-                "not_authenticated",
-                "Not authenticated",
-            )
-        } else {
-            if let Some(config) = super::config(req) {
-                let lang = crate::messages::request_language(
-                    &crate::web::ActixRequest(req).facts(),
-                    config.messages(),
-                );
-                crate::web::flash::put_error(req, config.messages().user_not_authenticated(&lang));
-            }
-            redirect(&not_authenticated_path(req))
-        }
+        default_answer(req, &pow_core::pipeline::Refusal::NotAuthenticated)
     }
 
     fn already_authenticated(&self, req: &HttpRequest) -> HttpResponse {
-        if wants_json(req) {
-            json_error(
+        default_answer(req, &pow_core::pipeline::Refusal::AlreadyAuthenticated)
+    }
+}
+
+/// The engine's answer to `refusal` ([`access_answer`](pow_core::pages::runner::access_answer));
+/// without a setup on the request, the same answer with the default paths and no flash.
+fn default_answer(req: &HttpRequest, refusal: &pow_core::pipeline::Refusal) -> HttpResponse {
+    use crate::session::CookieSessionExt as _;
+    use pow_core::pipeline::Refusal;
+    let Some(config) = super::config(req) else {
+        return match (wants_json(req), refusal) {
+            (true, Refusal::AlreadyAuthenticated) => json_error(
                 StatusCode::FORBIDDEN,
                 "already_authenticated",
                 "Already authenticated",
-            )
-        } else {
-            if let Some(config) = super::config(req) {
-                let lang = crate::messages::request_language(
-                    &crate::web::ActixRequest(req).facts(),
-                    config.messages(),
-                );
-                crate::web::flash::put_error(
-                    req,
-                    config.messages().user_already_authenticated(&lang),
-                );
-            }
-            redirect(&already_authenticated_path(req))
-        }
-    }
+            ),
+            (true, _) => json_error(
+                StatusCode::UNAUTHORIZED,
+                "not_authenticated",
+                "Not authenticated",
+            ),
+            (false, Refusal::AlreadyAuthenticated) => redirect(&already_authenticated_path(req)),
+            (false, _) => redirect(&not_authenticated_path(req)),
+        };
+    };
+    let lang = crate::messages::request_language(
+        &crate::web::ActixRequest(req).facts(),
+        config.messages(),
+    );
+    let request = crate::web::page_request(req);
+    respond(pow_core::pages::runner::access_answer(
+        &config,
+        &lang,
+        &request,
+        &req.cookie_session(),
+        refusal,
+    ))
 }
 
 fn json_error(status: StatusCode, code: &'static str, message: &str) -> HttpResponse {
@@ -114,13 +116,8 @@ fn redirect(location: &str) -> HttpResponse {
 /// Whether the client asked for JSON: an `Accept` or `Content-Type` header naming
 /// `application/json` or a `+json` type.
 pub fn wants_json(req: &HttpRequest) -> bool {
-    let names_json = |value: Option<&HeaderValue>| {
-        value
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.contains("application/json") || v.contains("+json"))
-    };
-    let headers = req.headers();
-    names_json(headers.get(header::ACCEPT)) || names_json(headers.get(header::CONTENT_TYPE))
+    let header = |name| req.headers().get(name).and_then(|v| v.to_str().ok());
+    pow_core::pages::runner::wants_json(header(header::ACCEPT), header(header::CONTENT_TYPE))
 }
 
 /// Where to send a visitor who must sign in: the setup's routes backend decides

@@ -29,19 +29,19 @@
 //! }
 //! ```
 
-use actix_web::http::Method;
+use actix_web::http::{header, Method};
 use actix_web::{HttpRequest, HttpResponse};
+use pow_core::pages::runner::{self, PageAction, PageEnd, PageRequest};
 
 use super::callbacks::{ActionId, Controller};
 use super::controllers::route_config;
 use super::params::FormData;
 use crate::config::PowConfig;
 use crate::error::{PowError, PowResult};
-use crate::pipeline::{
-    self, ActionRequest, Before, FormRefusal, PostedForm, Refusal, Requirements, Stop,
-};
-use crate::session::{self, guard::with_handler, StepUp};
-use crate::users::{Params, User};
+use crate::pipeline::{self, Refusal, Requirements};
+use crate::session::guard::{respond, with_handler};
+use crate::session::{self, CookieSessionExt as _, StepUp};
+use crate::users::Params;
 
 pub use crate::pipeline::Access;
 
@@ -256,12 +256,15 @@ impl Action {
             Some(config) => config,
             None => route_config(req)?,
         };
-        let safe = matches!(*req.method(), Method::GET | Method::HEAD);
-        let widget = config
-            .captcha()
-            .filter(|_| self.captcha && !safe)
-            .map(|captcha| captcha.widget().field);
-        let mut request = ActionRequest {
+        let request = page_request(req);
+        let cookie = req.cookie_session();
+        let current = session::current_session(req);
+        let lang = crate::messages::request_language(
+            &crate::web::ActixRequest(req).facts(),
+            config.messages(),
+        );
+        let action = PageAction {
+            id: self.id,
             requirements: Requirements {
                 access: self.access,
                 sudo: self.sudo,
@@ -270,100 +273,73 @@ impl Action {
                 owner_only: self.owner_only,
                 captcha: self.captcha,
             },
-            safe,
-            back: match self.format {
-                Format::Html => return_path(req),
-                Format::Json => None,
-            },
-            ..ActionRequest::default()
+            form: self.form,
+            params: self.params.unwrap_or_default(),
+            format: self.format,
         };
-        let params = match self.form {
-            Some(mut form) => {
-                request.captcha_answer = widget.and_then(|field| form.other.remove(field));
-                request.form = Some(posted_form(req, &form));
-                std::mem::take(&mut form.user)
-            }
-            None => self.params.unwrap_or_default(),
+        let (step, checks) = request.start(&config, action, &cookie, current.as_ref(), lang);
+        let mut ctl = Controller {
+            req: req.clone(),
+            step,
         };
-        if widget.is_some() && request.captcha_answer.is_none() {
-            request.captcha_answer = req
-                .headers()
-                .get(crate::captcha::CAPTCHA_HEADER)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned);
-        }
-        let current = session::current_session(req);
-        let mut ctl = Controller::new(req, &config, self.id, params);
-        ctl.current_user = current.as_ref().map(|c| User::clone(&c.user));
-        ctl.format = self.format;
         let mut host = Host {
             ctl: &mut ctl,
             client: None,
         };
-        let admission = match pipeline::before_action(&mut host, current.as_ref(), request).await? {
-            Before::Go(admission) => admission,
-            Before::Stop(stop) => {
-                // The phase's client writes back into the request before the answer.
-                drop(host);
-                return stopped(req, &config, stop, self.format);
-            }
-        };
-        // What the phases before wrote is in the request the action reads.
-        host.client = None;
-        let outcome = admission.run(act(&mut *host.ctl)).await?;
-        let respond = !matches!(outcome, Outcome::Stop(_));
-        let halt = pipeline::after_action(&mut host, admission, respond).await?;
+        let end = runner::run(
+            &mut host,
+            &request,
+            checks,
+            current.as_ref(),
+            async |host: &mut Host<'_>| {
+                // What the phases before wrote is in the request the action reads.
+                host.client = None;
+                act(&mut *host.ctl).await
+            },
+            |outcome| !matches!(outcome, Outcome::Stop(_)),
+        )
+        .await?;
         // The last phase's client writes back into the request before anything renders.
         drop(host);
-        if let Some(halt) = halt {
-            return Ok(super::callbacks::halted(halt, self.format));
-        }
-        match outcome {
-            Outcome::Stop(res) | Outcome::Respond(res) => Ok(res),
-            Outcome::Render(render) => Ok(render(&ctl)?),
+        match end {
+            PageEnd::Answer(answer) => Ok(respond(answer)),
+            PageEnd::Access(refusal) => Ok(access_refused(req, &refusal)),
+            PageEnd::Ran(Outcome::Stop(res) | Outcome::Respond(res)) => Ok(res),
+            PageEnd::Ran(Outcome::Render(render)) => Ok(render(&ctl)?),
         }
     }
 }
 
-/// The answer to an action that stopped before it ran.
-fn stopped<E: From<PowError>>(
-    req: &HttpRequest,
-    config: &PowConfig,
-    stop: Stop,
-    format: Format,
-) -> Result<HttpResponse, E> {
-    match stop {
-        Stop::Refused(refusal) => refused(req, config, refusal, format),
-        Stop::BadForm(refusal) => Ok(form_refused(refusal)),
-        Stop::Back(back) => Ok(super::redirect(&back)),
-        Stop::Halted(halt) => Ok(super::callbacks::halted(halt, format)),
-    }
+/// The answer to a client an action's access rule refused: the route's
+/// [`ErrorHandler`](crate::session::ErrorHandler) (the engine's answer by default).
+fn access_refused(req: &HttpRequest, refusal: &Refusal) -> HttpResponse {
+    with_handler(req, None, |handler| match refusal {
+        Refusal::AlreadyAuthenticated => handler.already_authenticated(req),
+        _ => handler.not_authenticated(req),
+    })
 }
 
-/// The answer to a refused posted form: its status, as text.
-pub(crate) fn form_refused(refusal: FormRefusal) -> HttpResponse {
-    let status = actix_web::http::StatusCode::from_u16(refusal.status())
-        .unwrap_or(actix_web::http::StatusCode::BAD_REQUEST);
-    HttpResponse::build(status)
-        .content_type("text/plain; charset=utf-8")
-        .body(refusal.text())
-}
-
-/// What the runner needs to judge a posted form: its type and its CSRF token, checked
-/// against the request's cookie session.
-pub(crate) fn posted_form(req: &HttpRequest, form: &FormData) -> PostedForm {
-    let urlencoded = req
-        .headers()
-        .get(actix_web::http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .is_some_and(|v| {
-            v.trim()
-                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
-        });
-    PostedForm {
-        urlencoded,
-        csrf_valid: super::csrf::verify(req, form.csrf_token()),
+/// What the engine's page runner reads of `req`.
+pub(crate) fn page_request(req: &HttpRequest) -> PageRequest {
+    let header = |name: &str| {
+        req.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    PageRequest {
+        get: req.method() == Method::GET,
+        head: req.method() == Method::HEAD,
+        path_and_query: req
+            .uri()
+            .path_and_query()
+            .map_or_else(|| req.path().to_owned(), |pq| pq.as_str().to_owned()),
+        host: req.connection_info().host().to_owned(),
+        referer: header(header::REFERER.as_str()),
+        accept: header(header::ACCEPT.as_str()),
+        content_type: header(header::CONTENT_TYPE.as_str()),
+        csrf_header: header("x-csrf-token"),
+        captcha_header: header(crate::captcha::CAPTCHA_HEADER),
     }
 }
 
@@ -397,58 +373,6 @@ impl pipeline::ActionHost for Host<'_> {
     }
 }
 
-/// The answer of an action the engine refused before it ran (see [`Refusal`]): the setup's
-/// [`ErrorHandler`](crate::session::ErrorHandler) for the access rules, a page or a
-/// redirect for a browser, the error for JSON.
-fn refused<E: From<PowError>>(
-    req: &HttpRequest,
-    config: &PowConfig,
-    refusal: Refusal,
-    format: Format,
-) -> Result<HttpResponse, E> {
-    match (refusal, format) {
-        (Refusal::NotAuthenticated, _) => Ok(with_handler(req, None, |h| h.not_authenticated(req))),
-        (Refusal::AlreadyAuthenticated, _) => {
-            Ok(with_handler(req, None, |h| h.already_authenticated(req)))
-        }
-        (Refusal::ImpersonationForbidden, Format::Html) => Ok(impersonation_forbidden(req, config)),
-        (Refusal::Reauthenticate { page }, Format::Html)
-        | (
-            Refusal::StepUp {
-                page: Some(page), ..
-            },
-            Format::Html,
-        ) => Ok(super::redirect(&with_request_path(req, page))),
-        (refusal, _) => Err(refusal.error().into()),
-    }
-}
-
-/// Where to come back to after confirming the password (the engine's
-/// [`return_path`](crate::config::return_path), read from `req`).
-fn return_path(req: &HttpRequest) -> Option<String> {
-    let get = req.method() == actix_web::http::Method::GET;
-    let path_and_query = req.uri().path_and_query().map_or("", |pq| pq.as_str());
-    let referer = req
-        .headers()
-        .get(actix_web::http::header::REFERER)
-        .and_then(|v| v.to_str().ok());
-    let host = req.connection_info().host().to_owned();
-    crate::config::return_path(get, path_and_query, referer, &host)
-}
-
-/// The page answering a browser that asks, during support access, for what needs the
-/// user's own proof: `403` with the translated reason.
-fn impersonation_forbidden(req: &HttpRequest, config: &PowConfig) -> HttpResponse {
-    let lang = crate::messages::request_language(
-        &crate::web::ActixRequest(req).facts(),
-        config.messages(),
-    );
-    HttpResponse::Forbidden()
-        .insert_header(super::no_store())
-        .content_type("text/plain; charset=utf-8")
-        .body(config.messages().text(&lang, "impersonation-forbidden"))
-}
-
 /// The answer of [`RequireStepUp`](crate::session::RequireStepUp) to a signed-in request
 /// that does not meet `rule` (or that is support access), or `None` to let it through.
 /// JSON clients ([`wants_json`](crate::session::wants_json)) and API requests
@@ -459,29 +383,14 @@ pub(crate) fn step_up_guard_answer(
     config: &PowConfig,
     rule: &StepUp,
 ) -> Option<HttpResponse> {
-    use crate::web::PowErrorExt as _;
-    use actix_web::ResponseError as _;
     let json = session::wants_json(req) || crate::api::is_api_request(req);
-    let current = session::current_session(req);
-    let refusal = if current
-        .as_ref()
-        .is_some_and(|c| c.metadata.is_impersonation())
-    {
-        Refusal::ImpersonationForbidden
-    } else {
-        let ctx = super::controllers::routes_ctx(req, config, None);
-        pipeline::step_up_refusal(config, &ctx, current.as_ref(), rule)?
+    let Some(current) = session::current_session(req) else {
+        return Some(access_refused(req, &Refusal::NotAuthenticated));
     };
-    let format = if json { Format::Json } else { Format::Html };
-    Some(
-        refused::<PowError>(req, config, refusal, format).unwrap_or_else(|err| match json {
-            true => crate::api::ApiError::from_pow(req, err).error_response(),
-            false => err.error_response(),
-        }),
-    )
-}
-
-/// `page` with `?request_path=` the path `req` came for, when it is one to return to.
-fn with_request_path(req: &HttpRequest, page: String) -> String {
-    crate::config::returning_to(page, return_path(req).as_deref())
+    let lang = crate::messages::request_language(
+        &crate::web::ActixRequest(req).facts(),
+        config.messages(),
+    );
+    let request = page_request(req);
+    runner::step_up_answer(config, &lang, &request, &current, rule, json).map(respond)
 }

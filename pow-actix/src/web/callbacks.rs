@@ -2,7 +2,7 @@
 //! typed [`ActionId`]s, typed per-request [`Assigns`], and the [`Flow`] a callback decides.
 //!
 //! Actions run through [`Action`](super::Action), over the engine's runner
-//! ([`run_action`](crate::pipeline::run_action)), which calls each enabled extension's
+//! ([`pages::runner::run`](pow_core::pages::runner::run)), which calls each enabled extension's
 //! `before_process` and `before_respond` in config order; the first one that halts wins.
 
 use actix_web::http::header;
@@ -64,29 +64,10 @@ impl Controller {
     }
 }
 
-/// The answer of a callback that halted an action answering `format`.
+/// The answer of a callback that halted an action answering `format` (the engine's
+/// [`halted`](pow_core::pages::runner::halted)).
 pub fn halted(halt: Halt, format: crate::pipeline::Format) -> HttpResponse {
-    use actix_web::http::StatusCode;
-    use actix_web::ResponseError as _;
-
-    let json = format == crate::pipeline::Format::Json;
-    match halt {
-        Halt::Redirect(path) => redirect(&path),
-        Halt::NotFound if json => crate::api::ApiError::new(StatusCode::NOT_FOUND, "Not found")
-            .with_code("not_found")
-            .error_response(),
-        Halt::NotFound => HttpResponse::NotFound().finish(),
-        Halt::Status(status, text) => {
-            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            if json {
-                return crate::api::ApiError::new(status, text).error_response();
-            }
-            HttpResponse::build(status)
-                .insert_header((header::CACHE_CONTROL, "no-store"))
-                .content_type("text/plain; charset=utf-8")
-                .body(text)
-        }
-    }
+    crate::session::guard::respond(pow_core::pages::runner::halted(halt, format))
 }
 
 /// The `request_path` query parameter, if it is a local path.

@@ -47,6 +47,7 @@ mod response_error;
 mod unlock;
 
 pub use crate::config::{extension_path, DefaultRoutes, RouteContext, Routes};
+pub(crate) use action::page_request;
 pub use action::{Access, Action, Format, Outcome, Render};
 pub use callbacks::{
     halted, redirect, request_path_param, ActionId, ActionKind, Assigns, Controller, Flow, Halt,

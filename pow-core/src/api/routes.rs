@@ -379,16 +379,9 @@ impl Reply {
     }
 }
 
-/// The HTTP answer of a JSON route, for the framework to send: status, headers and body.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ApiAnswer {
-    /// The status.
-    pub status: u16,
-    /// The headers, lowercase names (`content-type` when there is a body).
-    pub headers: Vec<(&'static str, String)>,
-    /// The JSON body, if any.
-    pub body: Option<Vec<u8>>,
-}
+/// The HTTP answer of a JSON route, for the framework to send: status, headers and body
+/// (the pages' [`HttpAnswer`](crate::pages::HttpAnswer): a framework writes both alike).
+pub type ApiAnswer = crate::pages::HttpAnswer;
 
 impl ApiAnswer {
     /// A success in the API's envelope, `{"status": status, "data": data}`, never stored:
@@ -425,17 +418,6 @@ impl ApiAnswer {
             status,
             headers,
             body: Some(serde_json::to_vec(value).unwrap_or_default()),
-        }
-    }
-
-    /// The answer of `err` (already translated): its status, headers and envelope.
-    pub fn error(err: &ApiError) -> Self {
-        let mut headers = vec![("content-type", "application/json".to_owned())];
-        headers.extend(err.headers());
-        Self {
-            status: err.status(),
-            headers,
-            body: Some(serde_json::to_vec(&err.body()).unwrap_or_default()),
         }
     }
 }

@@ -27,6 +27,9 @@ pub mod core;
 pub mod impersonation;
 pub mod mailbox;
 pub mod routes;
+pub mod runner;
+
+pub use runner::HttpAnswer;
 
 use crate::config::{PowConfig, RouteContext};
 use crate::error::PowError;
