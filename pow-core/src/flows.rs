@@ -335,3 +335,13 @@ pub fn only_taken(config: &PowConfig, changeset: &Changeset) -> bool {
         && changeset.errors.get(field).len() == 1
         && changeset.errors.has(field, "taken")
 }
+
+/// The user `id` as stored now, with the columns a session's copy leaves out (hashes,
+/// second-factor secrets); `None` once it is gone. What a controller reads before a change
+/// that depends on them, through this flow rather than the users context.
+///
+/// # Errors
+/// The users context's error.
+pub async fn stored_user(config: &PowConfig, id: i64) -> Result<Option<User>, PowError> {
+    Ok(config.users()?.get(id).await?)
+}

@@ -245,6 +245,62 @@ fn extensions_keep_framework_types_in_their_framework_folders() {
     assert!(unknown.is_empty(), "no such extension crates: {unknown:?}");
 }
 
+/// An extension's page and JSON controllers (`pages.rs`, `api.rs`, and the same files in
+/// its framework folders) only map a flow's outcome onto an answer: none reaches the users
+/// context or a store itself (the flows do, once for both renderings), so a rule kept in
+/// a flow cannot be skipped by one of its two sides.
+#[test]
+fn extension_controllers_reach_users_and_stores_through_flows_only() {
+    const DIRECT: [&str; 7] = [
+        ".users()",
+        "users_context(",
+        ".store()",
+        "crate::store",
+        "crate::records",
+        "Records::new",
+        "Tokens::new",
+    ];
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut controllers = Vec::new();
+    for entry in std::fs::read_dir(&root).unwrap() {
+        let dir = entry.unwrap().path();
+        let name = dir.file_name().unwrap().to_string_lossy().into_owned();
+        if !name.starts_with("pow-ext-") {
+            continue;
+        }
+        let mut files = Vec::new();
+        sources(&dir.join("src"), &mut files);
+        controllers.extend(files.into_iter().filter(|file| {
+            let stem = file.file_stem().unwrap().to_string_lossy();
+            stem == "pages" || stem == "api"
+        }));
+    }
+    assert!(
+        controllers.len() >= 20,
+        "read {} controllers",
+        controllers.len()
+    );
+    let mut direct = Vec::new();
+    for file in &controllers {
+        let code = std::fs::read_to_string(file).unwrap();
+        let code = code.split("#[cfg(test)]").next().unwrap_or_default();
+        for (number, line) in code.lines().enumerate() {
+            let line = line.trim_start();
+            if line.starts_with("//") {
+                continue;
+            }
+            if let Some(found) = DIRECT.iter().find(|call| line.contains(*call)) {
+                direct.push(format!("{}:{} {found}", file.display(), number + 1));
+            }
+        }
+    }
+    assert!(
+        direct.is_empty(),
+        "controllers reaching the users context or a store: {direct:#?}; move the call into \
+         the extension's flows"
+    );
+}
+
 /// A source file: its path under `src/` and its module path (`["users", "schema"]`).
 struct SourceFile {
     path: String,

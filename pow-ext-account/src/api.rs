@@ -22,7 +22,7 @@ use pow_core::pipeline::Step;
 use pow_core::PowError;
 use serde_json::json;
 
-use crate::flows::{actions, stored};
+use crate::flows::{actions, reopen, stored, Proof, Reopened};
 use crate::{Account, Closed};
 
 /// The extension's JSON routes on the engine.
@@ -85,34 +85,23 @@ async fn reactivate(
 ) -> Result<Reply, ApiError> {
     let config = step.config.clone();
     let by_link: ReactivateBody = json_body(&config, &step.lang, call.body())?;
-    let (user, by) = match &by_link.token {
-        Some(token) => {
-            let Some(user) = ext.find_by_link(&config, token).await? else {
-                return Err(ApiError::translated(
-                    Some(&config),
-                    &step.lang,
-                    401,
-                    "pow_account_invalid_link",
-                )
-                .with_code("invalid_token"));
-            };
-            (user, "link")
-        }
-        None => {
-            let Some(user) = config.users()?.authenticate(step.params.clone()).await? else {
-                return Err(ApiError::invalid_credentials(&config, &step.lang));
-            };
-            if !user.is_closed() {
-                // Answered as a wrong password: otherwise this route would tell, without
-                // the sign-in's second factor, whether a password is right.
-                return Err(ApiError::invalid_credentials(&config, &step.lang));
-            }
-            (user, "sign_in")
-        }
+    let proof = match &by_link.token {
+        Some(token) => Proof::Link(token),
+        None => Proof::Password(step.params.clone()),
     };
-    let user = ext.reactivate(&config, &user, by).await?;
-    step.user = Some(user);
-    Ok(Reply::ok(json!({ "reactivated": true })))
+    match reopen(&config, ext, proof).await? {
+        Reopened::Done(user) => {
+            step.user = Some(user);
+            Ok(Reply::ok(json!({ "reactivated": true })))
+        }
+        Reopened::Unknown => {
+            Err(
+                ApiError::translated(Some(&config), &step.lang, 401, "pow_account_invalid_link")
+                    .with_code("invalid_token"),
+            )
+        }
+        Reopened::WrongPassword => Err(ApiError::invalid_credentials(&config, &step.lang)),
+    }
 }
 
 /// `GET <prefix>/account/export` (sudo mode): the account's data, as a download

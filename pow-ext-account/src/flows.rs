@@ -135,3 +135,76 @@ pub(crate) async fn stored(config: &PowConfig, id: i64) -> Result<User, PowError
         .await?
         .ok_or_else(|| PowError::Other("the signed-in user is gone".into()))
 }
+
+/// How a closed account proves it may reopen (see [`reopen`]).
+pub(crate) enum Proof<'a> {
+    /// A password sign-in in this browser just proved it: the pending reactivation the
+    /// sign-in left in the client's cookie session, while fresh.
+    Pending(&'a dyn Client),
+    /// The closing mail's link.
+    Link(&'a str),
+    /// The account's user id and password (a JSON client's sign-in params).
+    Password(pow_core::users::Params),
+}
+
+/// What [`reopen`] came to.
+pub(crate) enum Reopened {
+    /// The account is open again: the user as stored now.
+    Done(User),
+    /// The link or the pending reactivation stands for nothing (used, expired, forged).
+    Unknown,
+    /// A wrong user id or password, or an account that is not closed: answered alike, so
+    /// that this does not tell without the sign-in's second factor whether a password is
+    /// right.
+    WrongPassword,
+}
+
+/// Reopens the closed account `proof` names, recording how (`sign_in` or `link`). Every
+/// reopening runs this, pages and JSON alike; a page then signs the account in, as the
+/// password sign-in it continues would have.
+///
+/// # Errors
+/// The users context's or the store's error.
+pub(crate) async fn reopen(
+    config: &PowConfig,
+    ext: &Account,
+    proof: Proof<'_>,
+) -> Result<Reopened, PowError> {
+    let (user, by) = match proof {
+        Proof::Pending(client) => match pending(config, client).await? {
+            Some((user, _)) => (user, "sign_in"),
+            None => return Ok(Reopened::Unknown),
+        },
+        Proof::Link(token) => match ext.find_by_link(config, token).await? {
+            Some(user) => (user, "link"),
+            None => return Ok(Reopened::Unknown),
+        },
+        Proof::Password(params) => match config.users()?.authenticate(params).await? {
+            Some(user) if user.is_closed() => (user, "sign_in"),
+            _ => return Ok(Reopened::WrongPassword),
+        },
+    };
+    Ok(Reopened::Done(ext.reactivate(config, &user, by).await?))
+}
+
+/// The closed account a password sign-in in this browser just proved, while fresh, with
+/// the remember-me choice of that sign-in.
+///
+/// # Errors
+/// The users context's error.
+pub(crate) async fn pending(
+    config: &PowConfig,
+    client: &dyn Client,
+) -> Result<Option<(User, String)>, PowError> {
+    let Some(signed) = client.value(&pending_key(config)) else {
+        return Ok(None);
+    };
+    let Some((id, at, persist)) = crate::signed_parts(config, PENDING_SALT, &signed) else {
+        return Ok(None);
+    };
+    if Utc::now().timestamp_millis().saturating_sub(at) > PENDING_TTL_MS {
+        return Ok(None);
+    }
+    let user = config.users()?.get(id).await?;
+    Ok(user.filter(User::is_closed).map(|user| (user, persist)))
+}

@@ -23,12 +23,10 @@ use pow_core::views::{Field, FieldType, PageBody, PageId};
 use pow_core::PowConfig;
 
 use crate::flows::{
-    actions, path, pending_key, stored, CLOSE_PATH, EXPORT_PATH, PENDING_SALT, PENDING_TTL_MS,
+    actions, path, pending, pending_key, reopen, stored, Proof, Reopened, CLOSE_PATH, EXPORT_PATH,
     PERSIST_FIELD, REACTIVATE_PATH,
 };
-use crate::{
-    date_arg, signed_parts, Account, Closed, CONFIRM_LINK_PATH, NAME, REACTIVATE_LINK_PATH,
-};
+use crate::{date_arg, Account, Closed, CONFIRM_LINK_PATH, NAME, REACTIVATE_LINK_PATH};
 
 /// The closing page's id.
 const CLOSE_PAGE: PageId = PageId::new("account/close");
@@ -343,25 +341,6 @@ async fn close_link_create(
     closed(step, client, ext, &user).await
 }
 
-/// The closed account a password sign-in in this browser just proved, while fresh, with
-/// the remember-me choice of that sign-in.
-async fn pending(
-    config: &PowConfig,
-    client: &dyn Client,
-) -> Result<Option<(User, String)>, PowError> {
-    let Some(signed) = client.value(&pending_key(config)) else {
-        return Ok(None);
-    };
-    let Some((id, at, persist)) = signed_parts(config, PENDING_SALT, &signed) else {
-        return Ok(None);
-    };
-    if Utc::now().timestamp_millis().saturating_sub(at) > PENDING_TTL_MS {
-        return Ok(None);
-    }
-    let user = config.users()?.get(id).await?;
-    Ok(user.filter(User::is_closed).map(|user| (user, persist)))
-}
-
 /// `account_reactivate#new` (signed-out visitors only): offers to reopen the closed
 /// account a password sign-in just proved, carrying its remember-me choice.
 async fn reactivate_new(step: &mut Step, client: &mut dyn Client) -> Result<Answer, PowError> {
@@ -376,19 +355,19 @@ async fn reactivate_new(step: &mut Step, client: &mut dyn Client) -> Result<Answ
 }
 
 /// `account_reactivate#create` (signed-out visitors only): reopens the pending closed
-/// account and signs it in with the password it proved (a sign-in: a second factor
-/// applies).
+/// account ([`reopen`]) and signs it in with the password it proved (a sign-in: a second
+/// factor applies).
 async fn reactivate_create(
     step: &mut Step,
     client: &mut dyn Client,
     ext: &Account,
 ) -> Result<Answer, PowError> {
     let config = step.config.clone();
-    let Some((user, _)) = pending(&config, client).await? else {
-        return Ok(invalid_link(step, client));
+    let user = match reopen(&config, ext, Proof::Pending(client)).await? {
+        Reopened::Done(user) => user,
+        Reopened::Unknown | Reopened::WrongPassword => return Ok(invalid_link(step, client)),
     };
     client.remove_value(&pending_key(&config));
-    let user = ext.reactivate(&config, &user, "sign_in").await?;
     let metadata = SessionMetadata::new().with_method(AuthMethod::PASSWORD);
     client.session().start(&config, &user, metadata).await?;
     client.flash(FlashKind::Info, Some(step.text("pow_account_reactivated")));
@@ -415,21 +394,22 @@ async fn reactivate_link_new(
     }))
 }
 
-/// `account_reactivate_link#create`: reopens the account of the closing mail's link,
-/// without signing in.
+/// `account_reactivate_link#create`: reopens the account of the closing mail's link
+/// ([`reopen`]), without signing in.
 async fn reactivate_link_create(
     step: &mut Step,
     client: &mut dyn Client,
     ext: &Account,
 ) -> Result<Answer, PowError> {
     let token = path_token(step);
-    let Some(user) = ext.find_by_link(&step.config, &token).await? else {
-        return Ok(invalid_link(step, client));
-    };
-    ext.reactivate(&step.config, &user, "link").await?;
-    client.flash(
-        FlashKind::Info,
-        Some(step.text("pow_account_reactivated_sign_in")),
-    );
-    Ok(Answer::Redirect(sign_in_path(step)))
+    match reopen(&step.config, ext, Proof::Link(&token)).await? {
+        Reopened::Done(_) => {
+            client.flash(
+                FlashKind::Info,
+                Some(step.text("pow_account_reactivated_sign_in")),
+            );
+            Ok(Answer::Redirect(sign_in_path(step)))
+        }
+        Reopened::Unknown | Reopened::WrongPassword => Ok(invalid_link(step, client)),
+    }
 }

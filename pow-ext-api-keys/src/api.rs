@@ -117,9 +117,7 @@ async fn owner(step: &Step, call: &mut dyn ApiClient) -> Result<pow_core::users:
     let current = call
         .current_session()
         .ok_or_else(|| call.not_authenticated(&step.lang))?;
-    step.config
-        .users()?
-        .get(current.user.id)
+    pow_core::flows::stored_user(&step.config, current.user.id)
         .await?
         .ok_or_else(|| call.not_authenticated(&step.lang))
 }

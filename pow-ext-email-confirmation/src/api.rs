@@ -101,7 +101,7 @@ async fn signed_in(step: &Step, call: &mut dyn ApiClient) -> Result<User, ApiErr
     let Some(current) = call.current_session() else {
         return Err(call.not_authenticated(&step.lang));
     };
-    match step.config.users()?.get(current.user.id).await? {
+    match pow_core::flows::stored_user(&step.config, current.user.id).await? {
         Some(user) => Ok(user),
         None => Err(call.not_authenticated(&step.lang)),
     }

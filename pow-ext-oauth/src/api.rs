@@ -24,7 +24,6 @@ use serde_json::json;
 use crate::flow::actions;
 use crate::flow::{self, check_sign_up, create_linked_user, sign_up_params, Begin, SignUpCheck};
 use crate::provider::Provider;
-use crate::store::{Attempt, Records, ATTEMPT};
 use crate::{OAuth, OAuthError};
 
 /// The extension's JSON routes: the authorization URL, and the code traded for a pair.
@@ -150,10 +149,7 @@ async fn callback(
     let provider = provider(step, ext)?;
     let body: CallbackBody = json_body(&step.config, &step.lang, call.body())?;
     let config = step.config.clone();
-    let attempt = Records::new(&config)
-        .take::<Attempt>(ATTEMPT, &body.state)
-        .await?
-        .filter(|a| a.api && a.provider == provider.id());
+    let attempt = flow::take_attempt(&config, &body.state, &provider, true).await?;
     let Some(attempt) = attempt else {
         return Err(error(step, "pow_oauth_invalid_state", &provider));
     };
@@ -169,9 +165,7 @@ async fn callback(
         };
     let facts = call.facts();
     if let Some(identity) = identity {
-        let user = config
-            .users()?
-            .get(identity.user_id)
+        let user = flow::linked_user(&config, &identity)
             .await?
             .ok_or_else(|| error(step, "pow_oauth_invalid_state", &provider))?;
         if user.is_disabled() {

@@ -45,7 +45,8 @@ use pow_core::{PowConfig, PowError};
 
 use crate::identities::{Identities, Identity, Insert};
 use crate::provider::{Profile, Provider};
-use crate::store::{Attempt, Records, ATTEMPT};
+pub(crate) use crate::store::Attempt;
+use crate::store::{Records, ATTEMPT};
 use crate::{OAuth, OAuthError};
 
 /// The OAuth controller's actions, as extension callbacks see them.
@@ -156,6 +157,35 @@ pub(crate) async fn finish(
     };
     let identity = identities(config)?.get(provider.id(), &profile.uid).await?;
     Ok(Ok((profile, identity)))
+}
+
+/// Takes the attempt of `state` (once: a state answers one callback) for `provider`,
+/// begun on the JSON side (`api`) or in a browser; `None` for an unknown, used or expired
+/// state, or one of another provider or side.
+///
+/// # Errors
+/// The store's error.
+pub(crate) async fn take_attempt(
+    config: &PowConfig,
+    state: &str,
+    provider: &Provider,
+    api: bool,
+) -> Result<Option<Attempt>, PowError> {
+    Ok(Records::new(config)
+        .take::<Attempt>(ATTEMPT, state)
+        .await?
+        .filter(|attempt| attempt.provider == provider.id() && attempt.api == api))
+}
+
+/// The user a linked provider account `identity` belongs to, if it is still there.
+///
+/// # Errors
+/// The users context's error.
+pub(crate) async fn linked_user(
+    config: &PowConfig,
+    identity: &Identity,
+) -> Result<Option<User>, PowError> {
+    Ok(config.users()?.get(identity.user_id).await?)
 }
 
 pub(crate) fn identities(config: &PowConfig) -> Result<Identities, PowError> {

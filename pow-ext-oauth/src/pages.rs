@@ -26,11 +26,10 @@ use pow_core::PowConfig;
 
 use crate::flow::{
     self, actions, check_sign_up, create_linked_user, create_unlinked_user, identities,
-    sign_up_params, Begin, SignUpCheck,
+    sign_up_params, Attempt, Begin, SignUpCheck,
 };
 use crate::identities::{Identity, Insert};
 use crate::provider::{Profile, Provider};
-use crate::store::{Attempt, Records, ATTEMPT};
 use crate::{OAuth, OAuthError, IDENTITIES_PATH, NAME};
 
 /// Off to the provider to sign in, relative to the mount path.
@@ -340,10 +339,7 @@ async fn take_attempt(
     };
     held.remove(at);
     keep_states(client, config, &held)?;
-    Ok(Records::new(config)
-        .take::<Attempt>(ATTEMPT, state)
-        .await?
-        .filter(|attempt| attempt.provider == provider.id() && !attempt.api))
+    flow::take_attempt(config, state, provider, false).await
 }
 
 /// `oauth#callback`: the provider's answer (a code and the state, or an error). Signs in
@@ -458,7 +454,7 @@ async fn sign_in(
     }
     run_as(step, actions::SIGN_IN);
     step.request_path = attempt.request_path;
-    let user = step.config.users()?.get(identity.user_id).await?;
+    let user = flow::linked_user(&step.config, &identity).await?;
     let Some(user) = user else {
         client.flash(
             FlashKind::Error,

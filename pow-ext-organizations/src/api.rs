@@ -347,9 +347,7 @@ async fn signed_in(step: &Step, call: &mut dyn ApiClient) -> Result<User, ApiErr
     let current = call
         .current_session()
         .ok_or_else(|| call.not_authenticated(&step.lang))?;
-    step.config
-        .users()?
-        .get(current.user.id)
+    pow_core::flows::stored_user(&step.config, current.user.id)
         .await?
         .ok_or_else(|| call.not_authenticated(&step.lang))
 }

@@ -1088,7 +1088,7 @@ async fn accept(
 ) -> Result<Answer, PowError> {
     let token = step.path_param("token");
     let signed_in: Option<User> = match client.current_session() {
-        Some(current) => step.config.users()?.get(current.user.id).await?,
+        Some(current) => pow_core::flows::stored_user(&step.config, current.user.id).await?,
         None => None,
     };
     let accepted = match &signed_in {

@@ -504,9 +504,7 @@ async fn delete(
 /// # Errors
 /// The database's error; [`PowError::Other`] when the user is gone.
 pub(crate) async fn stored_user(config: &PowConfig, id: i64) -> Result<User, PowError> {
-    config
-        .users()?
-        .get(id)
+    pow_core::flows::stored_user(config, id)
         .await?
         .ok_or_else(|| PowError::Other("nobody is signed in".into()))
 }

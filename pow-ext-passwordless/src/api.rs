@@ -12,8 +12,8 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::actions;
+use crate::flows::Grant;
 use crate::flows::{self as flow, link_url, staged_proven, Staged, Via};
-use crate::store::{Grant, Purpose, Records};
 use crate::Passwordless;
 
 /// The extension's JSON routes, under the API prefix: asking for a link, a code or a
@@ -202,10 +202,7 @@ async fn staged_show(
     ext: &Passwordless,
 ) -> Result<Reply, ApiError> {
     let token = path_token(step);
-    let grant = Records::new(&step.config, ext.ttl)
-        .link(&token)
-        .await?
-        .filter(|grant| grant.purpose == Purpose::Staged);
+    let grant = flow::staged_grant(&step.config, ext, &token).await?;
     let Some(grant) = grant else {
         return Err(invalid(step, "pow_passwordless_invalid"));
     };

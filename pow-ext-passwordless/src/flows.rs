@@ -55,7 +55,8 @@ use pow_core::users::{Changeset, ChangesetAction, Params, User};
 use pow_core::{PowConfig, PowError};
 use rand::Rng as _;
 
-use crate::store::{Grant, Purpose, Records};
+pub(crate) use crate::store::Grant;
+use crate::store::{Purpose, Records};
 use crate::{Passwordless, MAIL_CODE, MAIL_LINK};
 
 /// Salt of the signed code id a browser or API client holds.
@@ -323,6 +324,22 @@ pub(crate) enum Staged {
 
 /// The method a staged sign-up records (sessions, audit events).
 pub(crate) const STAGED_METHOD: &str = "staged_sign_up";
+
+/// The proven address (and the app's prefill) of the staged sign-up link `token`, while
+/// it works; it is not used up.
+///
+/// # Errors
+/// The store's error.
+pub(crate) async fn staged_grant(
+    config: &PowConfig,
+    ext: &Passwordless,
+    token: &str,
+) -> Result<Option<Grant>, PowError> {
+    Ok(Records::new(config, ext.ttl)
+        .link(token)
+        .await?
+        .filter(|grant| grant.purpose == Purpose::Staged))
+}
 
 /// Completes the staged sign-up of link `token` with what the user `typed` over the app's
 /// prefill: the link is taken first (two submissions cannot both create) and put back when

@@ -15,10 +15,10 @@ use pow_core::users::{Changeset, Params, User};
 use pow_core::views::{Field, FieldType, Link, PageBody, PageId};
 use pow_core::PowConfig;
 
+use crate::flows::Grant;
 use crate::flows::{
     self as flow, link_url, staged_proven, token_path, Staged, Via, LINK_PATH, STAGED_TOKEN_PATH,
 };
-use crate::store::{Grant, Purpose, Records};
 use crate::{actions, Passwordless, NAME, SIGN_IN_PATH, STAGED_PATH};
 
 /// "Email me a code", relative to the mount path.
@@ -431,10 +431,7 @@ async fn staged_show(
     ext: &Passwordless,
 ) -> Result<Answer, PowError> {
     let token = path_token(step);
-    let grant = Records::new(&step.config, ext.ttl)
-        .link(&token)
-        .await?
-        .filter(|grant| grant.purpose == Purpose::Staged);
+    let grant = flow::staged_grant(&step.config, ext, &token).await?;
     let Some(grant) = grant else {
         return Ok(invalid(step, client, "pow_passwordless_invalid"));
     };

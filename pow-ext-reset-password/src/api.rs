@@ -11,7 +11,6 @@ use pow_core::PowConfig;
 
 use crate::flows::{self as flow, Requested, Reset};
 use crate::pages::token_path;
-use crate::tokens::ResetTokens;
 use crate::{actions, ResetPassword};
 
 /// The extension's JSON routes.
@@ -122,9 +121,7 @@ async fn show(
     ext: &ResetPassword,
 ) -> Result<Reply, ApiError> {
     let config = &step.config;
-    let loaded = ResetTokens::new(config, ext.ttl())
-        .load(config, &signed_token(step))
-        .await?;
+    let loaded = flow::check_token(config, ext, &signed_token(step)).await?;
     if loaded.is_none() {
         return Err(invalid_token(step));
     }
@@ -140,15 +137,14 @@ async fn update(
     let config = step.config.clone();
     let params = user_params(call.body())
         .ok_or_else(|| ApiError::invalid_request(Some(&config), &step.lang))?;
-    let Some(loaded) = ResetTokens::new(&config, ext.ttl())
-        .load(&config, &signed_token(step))
-        .await?
-    else {
-        return Err(invalid_token(step));
-    };
     let facts = call.facts();
     let source: &dyn pow_core::request::RequestSource = &facts;
-    match flow::reset((&config, source, &step.lang), ext, loaded, &params).await? {
+    let scope = (&config, source, &step.lang);
+    let token = signed_token(step);
+    let Some(reset) = flow::reset_with_token(scope, ext, &token, &params).await? else {
+        return Err(invalid_token(step));
+    };
+    match reset {
         Reset::Done(user) => {
             step.user = Some(user);
             Ok(done(step, "pow_reset_password_password_has_been_reset"))

@@ -164,6 +164,22 @@ pub enum Reset {
     Done(User),
 }
 
+/// The user of the signed `token` of a mailed link, while it works (the signature first,
+/// then the store, then the user and the account's stamp); `None` for a token that is
+/// forged, unknown, used or expired.
+///
+/// # Errors
+/// The store's or users context's error.
+pub(crate) async fn check_token(
+    config: &PowConfig,
+    ext: &ResetPassword,
+    token: &str,
+) -> Result<Option<Loaded>, PowError> {
+    ResetTokens::new(config, ext.ttl())
+        .load(config, token)
+        .await
+}
+
 /// Checks the signed `token` of a mailed link and, when it holds, sets its user's password
 /// from `params` ([`Reset`]); `None` for a token that is forged, unknown, used or expired.
 ///
@@ -175,8 +191,7 @@ pub async fn reset_with_token(
     token: &str,
     params: &Params,
 ) -> Result<Option<Reset>, PowError> {
-    let tokens = ResetTokens::new(config, ext.ttl());
-    let Some(loaded) = tokens.load(config, token).await? else {
+    let Some(loaded) = check_token(config, ext, token).await? else {
         return Ok(None);
     };
     reset((config, req, lang), ext, loaded, params)

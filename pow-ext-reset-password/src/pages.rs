@@ -16,7 +16,6 @@ use pow_core::views::{FieldType, Link, PageBody};
 use pow_core::PowConfig;
 
 use crate::flows::{self as flow, Requested, Reset};
-use crate::tokens::ResetTokens;
 use crate::{actions, ResetPassword, NAME, NEW_PATH};
 
 /// Where the request form posts, relative to the mount path.
@@ -192,10 +191,7 @@ async fn edit(
     ext: &ResetPassword,
 ) -> Result<Answer, PowError> {
     let signed = signed_token(step);
-    let Some(loaded) = ResetTokens::new(&step.config, ext.ttl())
-        .load(&step.config, &signed)
-        .await?
-    else {
+    let Some(loaded) = flow::check_token(&step.config, ext, &signed).await? else {
         return Ok(invalid_token(step, client));
     };
     step.user = Some(loaded.user);
@@ -211,10 +207,6 @@ async fn update(
     ext: &ResetPassword,
 ) -> Result<Answer, PowError> {
     let signed = signed_token(step);
-    let tokens = ResetTokens::new(&step.config, ext.ttl());
-    let Some(loaded) = tokens.load(&step.config, &signed).await? else {
-        return Ok(invalid_token(step, client));
-    };
     let params = step.params.clone();
     let facts = client.facts();
     let scope = (
@@ -222,7 +214,10 @@ async fn update(
         &facts as &dyn pow_core::request::RequestSource,
         &step.lang,
     );
-    match flow::reset(scope, ext, loaded, &params).await? {
+    let Some(reset) = flow::reset_with_token(scope, ext, &signed, &params).await? else {
+        return Ok(invalid_token(step, client));
+    };
+    match reset {
         Reset::Done(updated) => {
             let text = step.message("pow_reset_password_password_has_been_reset");
             client.flash(FlashKind::Info, text);

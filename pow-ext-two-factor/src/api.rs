@@ -9,22 +9,19 @@
 
 use std::sync::Arc;
 
-use chrono::Utc;
 use pow_core::api::{json_body, ApiAction, ApiClient, ApiError, ApiRoute, Reply};
-use pow_core::audit::{self, AuditEvent, EventName};
-use pow_core::mailer::{send_notice, Notice};
 use pow_core::pages::routes::Verb;
 use pow_core::pipeline::Step;
 use pow_core::session::AuthMethod;
 use pow_core::users::User;
-use pow_core::{PowConfig, PowError};
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::flows::{self as verify, Answer, SecondStep, TOKEN_SALT};
-use crate::store::{Pending, Records};
+use crate::flows::{
+    self as verify, Answer, Change, Changed, Confirmed, Enrolment, Pending, SecondStep, TOKEN_SALT,
+};
 use crate::totp;
-use crate::{actions, events, TwoFactor};
+use crate::{actions, TwoFactor};
 
 /// The extension's JSON routes, under the API prefix: the second step of a sign-in (and
 /// another factor's challenge for it), the step-up proof, and the settings (sudo mode; a
@@ -68,7 +65,7 @@ pub(crate) fn api_routes(ext: &TwoFactor) -> Vec<ApiRoute> {
             Verb::Delete,
             "/two-factor",
             actions::API_DISABLE,
-            |step, call| Box::pin(disable(step, call)),
+            pow_core::api_act!(ext, disable),
         )
         .changes_factor(),
         ApiRoute::new(
@@ -79,22 +76,6 @@ pub(crate) fn api_routes(ext: &TwoFactor) -> Vec<ApiRoute> {
         )
         .changes_factor(),
     ]
-}
-
-/// Records one of the extension's audit events about `user_id`, with the request.
-fn record(step: &Step, call: &dyn ApiClient, name: EventName, user_id: i64) {
-    audit::record(
-        &step.config,
-        AuditEvent::new(name)
-            .request(&step.config, &call.facts())
-            .user(user_id),
-    );
-}
-
-/// Mails `user` a security notice about their second factor (when notices are on).
-async fn notify(step: &Step, call: &dyn ApiClient, user: &User, notice: Notice<'_>) {
-    let to = user.email().unwrap_or_default();
-    send_notice(&step.config, &call.facts(), &step.lang, to, notice).await;
 }
 
 #[derive(Deserialize)]
@@ -119,10 +100,7 @@ async fn pending_of(step: &Step, token: &str) -> Result<(String, Pending, User),
     let Some(id) = config.verifier().verify_token(TOKEN_SALT, token) else {
         return Err(expired(step));
     };
-    let Some(pending) = Records::new(config).pending(&id).await? else {
-        return Err(expired(step));
-    };
-    let Some(user) = config.users()?.get(pending.user_id).await? else {
+    let Some((pending, user)) = verify::waiting(config, &id).await? else {
         return Err(expired(step));
     };
     Ok((id, pending, user))
@@ -221,17 +199,12 @@ async fn step_up_create(step: &mut Step, call: &mut dyn ApiClient) -> Result<Rep
     }
 }
 
-/// The signed-in client's user as stored (with the seed and the recovery codes the
-/// session's copy lacks).
-async fn signed_in_user(config: &PowConfig, call: &mut dyn ApiClient) -> Result<User, ApiError> {
+/// The signed-in client's user id.
+fn signed_in_id(call: &mut dyn ApiClient) -> Result<i64, ApiError> {
     let current = call
         .current_session()
         .ok_or_else(pow_core::session::nobody_signed_in)?;
-    config
-        .users()?
-        .get(current.user.id)
-        .await?
-        .ok_or_else(|| ApiError::from(PowError::Other("the signed-in user is gone".into())))
+    Ok(current.user.id)
 }
 
 /// `GET <prefix>/two-factor` (sudo mode): `{"enabled": true, "recovery_codes_left": n}`,
@@ -243,23 +216,25 @@ async fn settings(
     ext: &TwoFactor,
 ) -> Result<Reply, ApiError> {
     let config = step.config.clone();
-    // The session's copy of the user has no seed: the row has the state.
-    let user = signed_in_user(&config, call).await?;
-    if verify::is_enabled(&user) {
-        let left = crate::recovery_codes_left(&user);
-        return Ok(Reply::ok(
-            json!({"enabled": true, "recovery_codes_left": left}),
-        ));
+    let id = signed_in_id(call)?;
+    match verify::enrolment(&config, id).await? {
+        Enrolment::On(user) => {
+            let left = crate::recovery_codes_left(&user);
+            Ok(Reply::ok(
+                json!({"enabled": true, "recovery_codes_left": left}),
+            ))
+        }
+        Enrolment::Pending { user, secret } => {
+            let account = user
+                .user_id(config.user_schema())
+                .unwrap_or_default()
+                .to_owned();
+            let url = totp::otpauth_url(&secret, &ext.issuer, &account);
+            Ok(Reply::ok(
+                json!({"enabled": false, "secret": secret, "otpauth_url": url}),
+            ))
+        }
     }
-    let secret = Records::new(&config).enrol_secret(user.id).await?;
-    let account = user
-        .user_id(config.user_schema())
-        .unwrap_or_default()
-        .to_owned();
-    let url = totp::otpauth_url(&secret, &ext.issuer, &account);
-    Ok(Reply::ok(
-        json!({"enabled": false, "secret": secret, "otpauth_url": url}),
-    ))
 }
 
 #[derive(Deserialize)]
@@ -268,8 +243,9 @@ struct EnableBody {
 }
 
 /// `POST <prefix>/two-factor` with `{"code"}` (sudo mode and the engine's rule for factor
-/// changes): the first code from the app turns the second factor on; answers the recovery
-/// codes, once. `422 invalid_code` for a wrong code.
+/// changes): the first code from the app turns the second factor on
+/// ([`verify::confirm_enrolment`]); answers the recovery codes, once. `422 invalid_code`
+/// for a wrong code.
 async fn enable(
     step: &mut Step,
     call: &mut dyn ApiClient,
@@ -277,47 +253,48 @@ async fn enable(
 ) -> Result<Reply, ApiError> {
     let config = step.config.clone();
     let body: EnableBody = json_body(&config, &step.lang, call.body())?;
-    let user = signed_in_user(&config, call).await?;
-    if verify::is_enabled(&user) {
-        return Err(
+    let id = signed_in_id(call)?;
+    let facts = call.facts();
+    match verify::confirm_enrolment(ext, step, &facts, id, &body.code).await? {
+        Confirmed::AlreadyOn => Err(
             ApiError::new(409, "Two-factor authentication is on already")
                 .with_code("already_enabled"),
-        );
-    }
-    let records = Records::new(&config);
-    let secret = records.enrol_secret(user.id).await?;
-    let now = u64::try_from(Utc::now().timestamp()).unwrap_or_default();
-    let claimed = match totp::matching_step(&secret, &body.code, now) {
-        Some(step) => records.claim_step(user.id, step).await?,
-        None => false,
-    };
-    if !claimed {
-        return Err(ApiError::translated(
+        ),
+        Confirmed::WrongCode { .. } => Err(ApiError::translated(
             Some(&config),
             &step.lang,
             422,
             "pow_two_factor_invalid_code",
         )
-        .with_code("invalid_code"));
+        .with_code("invalid_code")),
+        Confirmed::On(user, codes) => {
+            step.user = Some(user);
+            Ok(Reply::ok(json!({"enabled": true, "recovery_codes": codes})))
+        }
     }
-    records.take_enrol_secret(user.id).await?;
-    let (user, codes) = verify::enable(ext, &config, &user, &secret).await?;
-    record(step, call, events::ENABLED, user.id);
-    notify(step, call, &user, Notice::SecondFactorEnabled).await;
-    step.user = Some(user);
-    Ok(Reply::ok(json!({"enabled": true, "recovery_codes": codes})))
 }
 
-/// The signed-in client's user as stored, with its second factor on; `409 not_enabled`
-/// when it is off. (The routes that change it ask for sudo mode and one of the user's
-/// second factors proved within the sudo window: the engine's rule for every factor
-/// change.)
-async fn enabled_user(config: &PowConfig, call: &mut dyn ApiClient) -> Result<User, ApiError> {
-    let user = signed_in_user(config, call).await?;
-    if !verify::is_enabled(&user) {
-        return Err(ApiError::new(409, "Two-factor authentication is off").with_code("not_enabled"));
+/// Makes `change` to the signed-in client's second factor ([`verify::change`]); `409
+/// not_enabled` when it is off. (The routes that change it ask for sudo mode and one of
+/// the user's second factors proved within the sudo window: the engine's rule for every
+/// factor change.)
+async fn changed(
+    step: &mut Step,
+    call: &mut dyn ApiClient,
+    ext: &TwoFactor,
+    change: Change,
+) -> Result<Vec<String>, ApiError> {
+    let id = signed_in_id(call)?;
+    let facts = call.facts();
+    match verify::change(ext, step, &facts, id, change).await? {
+        Changed::NotOn => {
+            Err(ApiError::new(409, "Two-factor authentication is off").with_code("not_enabled"))
+        }
+        Changed::Done(user, codes) => {
+            step.user = Some(user);
+            Ok(codes)
+        }
     }
-    Ok(user)
 }
 
 /// `POST <prefix>/two-factor/recovery-codes` (sudo mode and a second factor within the
@@ -327,23 +304,17 @@ async fn regenerate(
     call: &mut dyn ApiClient,
     ext: &TwoFactor,
 ) -> Result<Reply, ApiError> {
-    let config = step.config.clone();
-    let user = enabled_user(&config, call).await?;
-    let (user, codes) = verify::regenerate(ext, &config, &user).await?;
-    record(step, call, events::CODES_REGENERATED, user.id);
-    notify(step, call, &user, Notice::RecoveryCodesRegenerated).await;
-    step.user = Some(user);
+    let codes = changed(step, call, ext, Change::NewRecoveryCodes).await?;
     Ok(Reply::ok(json!({"recovery_codes": codes})))
 }
 
 /// `DELETE <prefix>/two-factor` (sudo mode and a second factor within the sudo window):
 /// turns the second factor off.
-async fn disable(step: &mut Step, call: &mut dyn ApiClient) -> Result<Reply, ApiError> {
-    let config = step.config.clone();
-    let user = enabled_user(&config, call).await?;
-    let user = verify::disable(&config, &user).await?;
-    record(step, call, events::DISABLED, user.id);
-    notify(step, call, &user, Notice::SecondFactorDisabled).await;
-    step.user = Some(user);
+async fn disable(
+    step: &mut Step,
+    call: &mut dyn ApiClient,
+    ext: &TwoFactor,
+) -> Result<Reply, ApiError> {
+    changed(step, call, ext, Change::TurnOff).await?;
     Ok(Reply::ok(json!({"enabled": false})))
 }

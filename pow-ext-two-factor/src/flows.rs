@@ -52,13 +52,15 @@ use std::sync::Arc;
 use chrono::Utc;
 use pow_core::audit::{self, AuditEvent, EventName};
 use pow_core::extension::SecondFactor;
+use pow_core::mailer::{send_notice, Notice};
 use pow_core::pipeline::{ActionKind, Client, Flow, Halt, Step};
-use pow_core::request::RequestSource;
+use pow_core::request::{RequestFacts, RequestSource};
 use pow_core::session::{AuthMethod, SessionHandle, SessionMetadata};
 use pow_core::token::secure_compare;
 use pow_core::users::{Changes, User, Value};
 use pow_core::{PowConfig, PowError};
 
+pub(crate) use crate::store::Pending;
 use crate::store::Records;
 use crate::{
     events, totp, TwoFactor, ENABLED_AT_FIELD, PENDING_SALT, PERSIST_FIELD, RECOVERY_CODES_FIELD,
@@ -339,6 +341,182 @@ async fn check_code(config: &PowConfig, user: &User, code: &str) -> Result<Check
     );
     let updated = pow_core::admin::update_user(config, user, changes).await?;
     Ok(Checked::Valid(updated, AuthMethod::RECOVERY_CODE))
+}
+
+/// Where the TOTP enrolment of a signed-in user stands (see [`enrolment`]).
+pub(crate) enum Enrolment {
+    /// The second factor is on: the user as stored.
+    On(User),
+    /// Not on yet: the user as stored and the secret to show (the same until it is
+    /// confirmed or 15 minutes pass).
+    Pending {
+        /// The user as stored.
+        user: User,
+        /// The secret the app is set up with.
+        secret: String,
+    },
+}
+
+/// The enrolment of the user `id` (read as stored: the session's copy has no secret).
+///
+/// # Errors
+/// The store's or users context's error; a user that is gone.
+pub(crate) async fn enrolment(config: &PowConfig, id: i64) -> Result<Enrolment, PowError> {
+    let user = stored_user(config, id).await?;
+    if is_enabled(&user) {
+        return Ok(Enrolment::On(user));
+    }
+    let secret = Records::new(config).enrol_secret(user.id).await?;
+    Ok(Enrolment::Pending { user, secret })
+}
+
+/// What the first code of an enrolment came to (see [`confirm_enrolment`]).
+pub(crate) enum Confirmed {
+    /// The second factor was on already.
+    AlreadyOn,
+    /// The code does not match the pending secret, or its time step was used already:
+    /// the enrolment waits for another.
+    WrongCode {
+        /// The user as stored.
+        user: User,
+        /// The pending secret.
+        secret: String,
+    },
+    /// The second factor is on: the user as stored now, and the recovery codes to show
+    /// once.
+    On(User, Vec<String>),
+}
+
+/// The first code from the app turns the second factor of the user `id` on: the pending
+/// secret must match `code` in a time step not claimed before (a code seen on the wire
+/// cannot enable it twice); then the pending secret goes, the secret and new recovery
+/// codes are stored, the event is recorded and the user is told by mail. Every page and
+/// JSON enrolment runs this.
+///
+/// # Errors
+/// The store's or users context's error; a user that is gone.
+pub(crate) async fn confirm_enrolment(
+    ext: &TwoFactor,
+    step: &Step,
+    facts: &RequestFacts,
+    id: i64,
+    code: &str,
+) -> Result<Confirmed, PowError> {
+    let config = &step.config;
+    let (user, secret) = match enrolment(config, id).await? {
+        Enrolment::On(_) => return Ok(Confirmed::AlreadyOn),
+        Enrolment::Pending { user, secret } => (user, secret),
+    };
+    let records = Records::new(config);
+    let now = u64::try_from(Utc::now().timestamp()).unwrap_or_default();
+    let claimed = match totp::matching_step(&secret, code, now) {
+        Some(matched) => records.claim_step(user.id, matched).await?,
+        None => false,
+    };
+    if !claimed {
+        return Ok(Confirmed::WrongCode { user, secret });
+    }
+    records.take_enrol_secret(user.id).await?;
+    let (user, codes) = enable(ext, config, &user, &secret).await?;
+    told(
+        step,
+        facts,
+        &user,
+        events::ENABLED,
+        Notice::SecondFactorEnabled,
+    )
+    .await;
+    Ok(Confirmed::On(user, codes))
+}
+
+/// A change of a second factor that is on (see [`change`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Change {
+    /// New recovery codes replace the old ones.
+    NewRecoveryCodes,
+    /// The second factor goes off.
+    TurnOff,
+}
+
+/// What [`change`] came to.
+pub(crate) enum Changed {
+    /// The second factor is off: nothing to change.
+    NotOn,
+    /// Done: the user as stored now, and the new recovery codes to show once (none when
+    /// it was turned off).
+    Done(User, Vec<String>),
+}
+
+/// Makes `change` to the second factor of the user `id` (read as stored), records it and
+/// tells the user by mail. Pages and JSON alike run this; their routes ask for sudo mode
+/// and the engine's rule for factor changes.
+///
+/// # Errors
+/// The store's or users context's error; a user that is gone.
+pub(crate) async fn change(
+    ext: &TwoFactor,
+    step: &Step,
+    facts: &RequestFacts,
+    id: i64,
+    change: Change,
+) -> Result<Changed, PowError> {
+    let config = &step.config;
+    let user = stored_user(config, id).await?;
+    if !is_enabled(&user) {
+        return Ok(Changed::NotOn);
+    }
+    let (user, codes, name, notice) = match change {
+        Change::NewRecoveryCodes => {
+            let (user, codes) = regenerate(ext, config, &user).await?;
+            let notice = Notice::RecoveryCodesRegenerated;
+            (user, codes, events::CODES_REGENERATED, notice)
+        }
+        Change::TurnOff => {
+            let user = disable(config, &user).await?;
+            let notice = Notice::SecondFactorDisabled;
+            (user, Vec::new(), events::DISABLED, notice)
+        }
+    };
+    told(step, facts, &user, name, notice).await;
+    Ok(Changed::Done(user, codes))
+}
+
+/// Records the extension's event `name` about `user` with the request's `facts`, and mails
+/// the user the security `notice` (when notices are on).
+async fn told(step: &Step, facts: &RequestFacts, user: &User, name: EventName, notice: Notice<'_>) {
+    let config = &step.config;
+    audit::record(
+        config,
+        AuditEvent::new(name).request(config, facts).user(user.id),
+    );
+    let to = user.email().unwrap_or_default();
+    send_notice(config, facts, &step.lang, to, notice).await;
+}
+
+/// The user `id` as stored (with the seed and the recovery codes the session's copy
+/// lacks); an error when it is gone.
+///
+/// # Errors
+/// The users context's error.
+pub(crate) async fn stored_user(config: &PowConfig, id: i64) -> Result<User, PowError> {
+    pow_core::flows::stored_user(config, id)
+        .await?
+        .ok_or_else(|| PowError::Other("the signed-in user is gone".into()))
+}
+
+/// The pending sign-in `id` and its user, while both are there.
+///
+/// # Errors
+/// The store's or users context's error.
+pub(crate) async fn waiting(
+    config: &PowConfig,
+    id: &str,
+) -> Result<Option<(Pending, User)>, PowError> {
+    let Some(pending) = Records::new(config).pending(id).await? else {
+        return Ok(None);
+    };
+    let user = config.users()?.get(pending.user_id).await?;
+    Ok(user.map(|user| (pending, user)))
 }
 
 /// Stores a confirmed secret and new recovery codes for the user; returns the user and the

@@ -4,26 +4,23 @@
 
 use std::sync::Arc;
 
-use chrono::Utc;
-use pow_core::audit::{self, AuditEvent, EventName};
 use pow_core::config::returning_to;
 use pow_core::error::PowError;
-use pow_core::mailer::{send_notice, Notice};
 use pow_core::messages::MessageArg;
 use pow_core::pages::routes::{ActFuture, PageRoute, Verb};
 use pow_core::pages::{form, Answer, Page};
 use pow_core::pipeline::{Client, FlashKind, Step};
-use pow_core::request::RequestFacts;
 use pow_core::session::CookieSession;
 use pow_core::users::User;
 use pow_core::views::{Field, FieldType, Form, Link, PageBody, PageId};
 use pow_core::PowConfig;
 
-use crate::flows::{self as verify, Answer as Given, SecondStep};
-use crate::store::Records;
+use crate::flows::{
+    self as verify, Answer as Given, Change, Changed, Confirmed, Enrolment, SecondStep,
+};
 use crate::{
-    actions, events, path, pending_key, settings_path, totp, TwoFactor, NAME, PENDING_SALT,
-    PERSIST_FIELD, SETTINGS_PATH, STEP_UP_PATH, VERIFY_PATH,
+    actions, path, pending_key, settings_path, totp, TwoFactor, NAME, PENDING_SALT, PERSIST_FIELD,
+    SETTINGS_PATH, STEP_UP_PATH, VERIFY_PATH,
 };
 
 /// New recovery codes, relative to the mount path.
@@ -70,9 +67,12 @@ pub(crate) fn page_routes(ext: &TwoFactor) -> Vec<PageRoute> {
             pow_core::page_act!(ext, regenerate),
         )
         .changes_factor(),
-        PageRoute::new(Verb::Post, DISABLE_PATH, actions::DISABLE, |s, c| {
-            Box::pin(disable(s, c)) as ActFuture<'_>
-        })
+        PageRoute::new(
+            Verb::Post,
+            DISABLE_PATH,
+            actions::DISABLE,
+            pow_core::page_act!(ext, disable),
+        )
         .changes_factor(),
         PageRoute::new(Verb::Get, STEP_UP_PATH, actions::STEP_UP_NEW, |s, c| {
             Box::pin(step_up_new(s, c)) as ActFuture<'_>
@@ -104,20 +104,6 @@ pub(crate) fn page_routes(ext: &TwoFactor) -> Vec<PageRoute> {
 fn pending_id(client: &dyn Client, config: &PowConfig) -> Option<String> {
     let signed = client.value(&pending_key(config))?;
     config.verifier().verify_token(PENDING_SALT, &signed)
-}
-
-/// Records one of the extension's audit events about `user_id`, with the request's facts.
-fn record(config: &PowConfig, facts: &RequestFacts, name: EventName, user_id: i64) {
-    audit::record(
-        config,
-        AuditEvent::new(name).request(config, facts).user(user_id),
-    );
-}
-
-/// Mails `user` a security notice about their second factor (when notices are on).
-async fn notify(step: &Step, facts: &RequestFacts, user: &User, notice: Notice<'_>) {
-    let to = user.email().unwrap_or_default();
-    send_notice(&step.config, facts, &step.lang, to, notice).await;
 }
 
 /// Ends the browser's pending sign-in and sends it to the sign-in page, with the error
@@ -285,13 +271,10 @@ fn form_answer(step: &Step) -> Given {
 /// The store's or users context's error, or another factor's challenge's.
 async fn verify_new(step: &mut Step, client: &mut dyn Client) -> Result<Answer, PowError> {
     let waiting = match pending_id(client, &step.config) {
-        Some(id) => Records::new(&step.config).pending(&id).await?,
+        Some(id) => verify::waiting(&step.config, &id).await?,
         None => None,
     };
-    let Some(pending) = waiting else {
-        return Ok(back_to_sign_in(step, client, "pow_two_factor_expired"));
-    };
-    let Some(user) = step.config.users()?.get(pending.user_id).await? else {
+    let Some((pending, user)) = waiting else {
         return Ok(back_to_sign_in(step, client, "pow_two_factor_expired"));
     };
     let factors = factor_challenges(&step.config, &user).await?;
@@ -540,21 +523,21 @@ async fn settings(
     _client: &mut dyn Client,
     ext: &TwoFactor,
 ) -> Result<Answer, PowError> {
-    let user = step.signed_in()?.clone();
-    if verify::is_enabled(&user) {
-        return Ok(Answer::render(move |step, cookie| {
-            Ok(enabled_page(step, cookie, &user))
-        }));
-    }
-    let secret = Records::new(&step.config).enrol_secret(user.id).await?;
+    let id = step.signed_in()?.id;
     let ext = ext.clone();
-    Ok(Answer::render(move |step, cookie| {
-        enrol_page(step, cookie, &ext, &user, &secret, None)
-    }))
+    Ok(match verify::enrolment(&step.config, id).await? {
+        Enrolment::On(user) => {
+            Answer::render(move |step, cookie| Ok(enabled_page(step, cookie, &user)))
+        }
+        Enrolment::Pending { user, secret } => {
+            Answer::render(move |step, cookie| enrol_page(step, cookie, &ext, &user, &secret, None))
+        }
+    })
 }
 
 /// `two_factor#create`: the first code turns the second factor on and shows the recovery
-/// codes, once; the enrolment page again after a wrong code.
+/// codes, once ([`verify::confirm_enrolment`]); the enrolment page again after a wrong
+/// code.
 ///
 /// # Errors
 /// The store's or users context's error.
@@ -563,33 +546,23 @@ async fn enable(
     client: &mut dyn Client,
     ext: &TwoFactor,
 ) -> Result<Answer, PowError> {
-    let user = step.signed_in()?.clone();
-    let config = step.config.clone();
-    if verify::is_enabled(&user) {
-        return Ok(Answer::Redirect(settings_path(&config)));
-    }
-    let records = Records::new(&config);
-    let secret = records.enrol_secret(user.id).await?;
+    let id = step.signed_in()?.id;
     let code = step.params.get("code").cloned().unwrap_or_default();
-    let now = u64::try_from(Utc::now().timestamp()).unwrap_or_default();
-    let claimed = match totp::matching_step(&secret, &code, now) {
-        Some(matched) => records.claim_step(user.id, matched).await?,
-        None => false,
-    };
-    if !claimed {
-        let ext = ext.clone();
-        return Ok(Answer::render(move |step, cookie| {
-            let error = Some(step.text("pow_two_factor_invalid_code"));
-            enrol_page(step, cookie, &ext, &user, &secret, error)
-        }));
-    }
-    records.take_enrol_secret(user.id).await?;
-    let (user, codes) = verify::enable(ext, &config, &user, &secret).await?;
     let facts = client.facts();
-    record(&config, &facts, events::ENABLED, user.id);
-    notify(step, &facts, &user, Notice::SecondFactorEnabled).await;
-    step.user = Some(user);
-    Ok(Answer::render(move |step, _| Ok(codes_page(step, &codes))))
+    match verify::confirm_enrolment(ext, step, &facts, id, &code).await? {
+        Confirmed::AlreadyOn => Ok(Answer::Redirect(settings_path(&step.config))),
+        Confirmed::WrongCode { user, secret } => {
+            let ext = ext.clone();
+            Ok(Answer::render(move |step, cookie| {
+                let error = Some(step.text("pow_two_factor_invalid_code"));
+                enrol_page(step, cookie, &ext, &user, &secret, error)
+            }))
+        }
+        Confirmed::On(user, codes) => {
+            step.user = Some(user);
+            Ok(Answer::render(move |step, _| Ok(codes_page(step, &codes))))
+        }
+    }
 }
 
 /// `two_factor#codes`: new recovery codes replace the old ones, shown once.
@@ -601,35 +574,38 @@ async fn regenerate(
     client: &mut dyn Client,
     ext: &TwoFactor,
 ) -> Result<Answer, PowError> {
-    let user = step.signed_in()?.clone();
-    let config = step.config.clone();
-    if !verify::is_enabled(&user) {
-        return Ok(Answer::Redirect(settings_path(&config)));
-    }
-    let (user, codes) = verify::regenerate(ext, &config, &user).await?;
+    let id = step.signed_in()?.id;
     let facts = client.facts();
-    record(&config, &facts, events::CODES_REGENERATED, user.id);
-    notify(step, &facts, &user, Notice::RecoveryCodesRegenerated).await;
-    step.user = Some(user);
-    Ok(Answer::render(move |step, _| Ok(codes_page(step, &codes))))
+    match verify::change(ext, step, &facts, id, Change::NewRecoveryCodes).await? {
+        Changed::NotOn => Ok(Answer::Redirect(settings_path(&step.config))),
+        Changed::Done(user, codes) => {
+            step.user = Some(user);
+            Ok(Answer::render(move |step, _| Ok(codes_page(step, &codes))))
+        }
+    }
 }
 
 /// `two_factor#delete`: turns the second factor off and returns to the account page.
 ///
 /// # Errors
 /// The users context's error.
-async fn disable(step: &mut Step, client: &mut dyn Client) -> Result<Answer, PowError> {
-    let user = step.signed_in()?.clone();
-    let config = step.config.clone();
-    let user = verify::disable(&config, &user).await?;
+async fn disable(
+    step: &mut Step,
+    client: &mut dyn Client,
+    ext: &TwoFactor,
+) -> Result<Answer, PowError> {
+    let id = step.signed_in()?.id;
     let facts = client.facts();
-    record(&config, &facts, events::DISABLED, user.id);
-    notify(step, &facts, &user, Notice::SecondFactorDisabled).await;
-    step.user = Some(user);
-    client.flash(FlashKind::Info, step.message("pow_two_factor_disabled"));
-    Ok(Answer::Redirect(
-        config
-            .routes()
-            .registration_path(&step.routes_ctx(), "edit"),
-    ))
+    match verify::change(ext, step, &facts, id, Change::TurnOff).await? {
+        Changed::NotOn => Ok(Answer::Redirect(settings_path(&step.config))),
+        Changed::Done(user, _) => {
+            step.user = Some(user);
+            client.flash(FlashKind::Info, step.message("pow_two_factor_disabled"));
+            Ok(Answer::Redirect(
+                step.config
+                    .routes()
+                    .registration_path(&step.routes_ctx(), "edit"),
+            ))
+        }
+    }
 }
