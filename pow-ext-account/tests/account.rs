@@ -7,10 +7,9 @@
 //! validates against its JSON Schema and holds nothing secret-shaped; an extension with
 //! per-user data and no erase hook is refused at `build()`.
 //!
-//! The pages on the engine's page routes (reactivation after a password sign-in, the mailed
-//! reactivation and closing links) are also driven alone, once on actix-web and once on
-//! axum (`pow_testkit::on_both!` at the end); the suites that need the JSON API or the
-//! OAuth extension's pages run on actix-web.
+//! Every test runs once on actix-web and once on axum (`pow_testkit::on_both!` at the end):
+//! the suites that need the JSON API serve it beside the pages on one port
+//! (`pow_testkit::serve_with_api`).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -18,16 +17,14 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use actix_web::{web, HttpResponse};
 use diesel::sql_types::{BigInt, Text};
 use diesel::{QueryableByName, RunQueryDsl};
 use pow_actix::audit::{Auditor, DieselAuditSink};
 use pow_actix::extension::{ExtensionBuilder, UserData};
 use pow_actix::mailer::MemoryMailer;
 use pow_actix::password::Pbkdf2Hasher;
-use pow_actix::session::MaybeUser;
 use pow_actix::store::{KeyPattern, MemoryStore, Store};
-use pow_actix::test_client::{serve, Client, Response};
+use pow_actix::test_client::{Client, Response};
 use pow_actix::users::diesel::{checkout, Database, DieselUsersContext};
 use pow_actix::{Extension, PowConfig, PowConfigBuilder, PowError, User};
 use pow_ext_account::Account;
@@ -35,13 +32,6 @@ use pow_ext_account::Account;
 const EMAIL: &str = "ada@example.com";
 const PASSWORD: &str = "correct horse battery";
 const REMEMBER: &str = "persistent_session";
-
-async fn me(user: MaybeUser) -> HttpResponse {
-    HttpResponse::Ok().body(match user.0 {
-        Some(user) => format!("user:{}", user.id),
-        None => "anonymous".to_owned(),
-    })
-}
 
 struct Harness {
     config: PowConfig,
@@ -216,15 +206,10 @@ fn start_with(
             table(&users, "users")
         ),
     );
-    let served = config.clone();
-    let addr = serve(move || {
-        pow_actix::testing::app(&served)
-            .configure(pow_actix::api::configure(
-                served.clone(),
-                pow_actix::api::ApiOptions::new().browser(pow_actix::api::BrowserTransport::new()),
-            ))
-            .route("/me", web::get().to(me))
-    });
+    let addr = pow_testkit::serve_with_api(
+        config.clone(),
+        pow_core::api::ApiOptions::new().browser(pow_core::api::BrowserTransport::new()),
+    );
     Harness {
         config,
         addr,
@@ -462,12 +447,10 @@ fn closing_ends_every_credential(users: DieselUsersContext) {
     assert_eq!(sign_in(&mut mailbox, EMAIL, false).location(), "/");
 }
 
-#[test]
 fn closing_ends_every_credential_on_sqlite() {
     closing_ends_every_credential(sqlite());
 }
 
-#[test]
 fn closing_ends_every_credential_on_postgres() {
     if let Some(users) = postgres() {
         closing_ends_every_credential(users);
@@ -713,12 +696,10 @@ fn collect_strings(value: &serde_json::Value, out: &mut Vec<String>) {
     }
 }
 
-#[test]
 fn purge_erases_everything_on_sqlite() {
     purge_erases_everything(sqlite(), true);
 }
 
-#[test]
 fn purge_erases_everything_on_postgres() {
     if let Some(users) = postgres() {
         purge_erases_everything(users, false);
@@ -751,7 +732,6 @@ fn an_extension_with_user_data_and_no_erase_hook_is_refused() {
     );
 }
 
-#[test]
 fn an_app_client_closes_reopens_and_exports_over_json() {
     let h = start(sqlite(), false);
     let ada = pow_actix::testing::create_user(&h.config, EMAIL, PASSWORD).unwrap();
@@ -834,7 +814,6 @@ fn an_app_client_closes_reopens_and_exports_over_json() {
 
 /// An account without a password closes over JSON through the mailed confirmation when
 /// its session is not fresh: `202`, then the link's token closes it, once.
-#[test]
 fn an_app_client_without_a_password_closes_by_mail() {
     let h = start(sqlite(), false);
     let ada = pow_actix::testing::create_user(&h.config, EMAIL, PASSWORD).unwrap();
@@ -893,7 +872,6 @@ fn local(url: &str) -> String {
     url.trim_start_matches("http://localhost").to_owned()
 }
 
-#[test]
 fn a_provider_signs_no_closed_account_in() {
     use pow_ext_oauth::testing::{FakeProvider, Login, CLIENT_ID, CLIENT_SECRET};
     let provider = FakeProvider::start();
@@ -948,7 +926,6 @@ fn a_provider_signs_no_closed_account_in() {
     assert_eq!(whoami(&mut again), "anonymous");
 }
 
-#[test]
 fn a_closed_accounts_address_change_link_finds_nothing() {
     let users = sqlite();
     let mailer = MemoryMailer::new();
@@ -971,8 +948,7 @@ fn a_closed_accounts_address_change_link_finds_nothing() {
     actix_web::rt::System::new()
         .block_on(pow_actix::admin::update_user(&config, &ada, changes))
         .unwrap();
-    let served = config.clone();
-    let addr = serve(move || pow_actix::testing::app(&served).route("/me", web::get().to(me)));
+    let addr = pow_testkit::serve(config.clone());
     let mut c = Client::new(addr);
     assert_eq!(sign_in(&mut c, EMAIL, false).location(), "/");
     let csrf = c.get("/registration/edit").csrf();
@@ -1007,9 +983,11 @@ fn a_closed_accounts_address_change_link_finds_nothing() {
     assert_eq!(stored.email(), Some(EMAIL), "the change was not confirmed");
 }
 
-/// A `siteverify` service on loopback: the answer `pass` succeeds, anything else fails.
+/// A `siteverify` service on loopback (a stand-in for the CAPTCHA provider, not the app):
+/// the answer `pass` succeeds, anything else fails.
 fn fake_siteverify() -> String {
-    let addr = serve(|| {
+    use actix_web::{web, HttpResponse};
+    let addr = pow_actix::test_client::serve(|| {
         actix_web::App::new().route(
             "/siteverify",
             web::post().to(|form: web::Form<Vec<(String, String)>>| async move {
@@ -1024,7 +1002,6 @@ fn fake_siteverify() -> String {
 /// Reopening over JSON checks a password, so it asks for the CAPTCHA as a sign-in does,
 /// and the right password of an open account is answered as a wrong one: the route is no
 /// CAPTCHA-free oracle for credential stuffing.
-#[test]
 fn reactivating_by_password_asks_for_the_captcha_and_hides_open_accounts() {
     use pow_actix::captcha::{Captcha, SiteVerify};
     let captcha =
@@ -1062,7 +1039,6 @@ fn reactivating_by_password_asks_for_the_captcha_and_hides_open_accounts() {
 /// Support access neither closes the account (by sudo mode or by the mailed confirmation
 /// of an account without a password, HTML and JSON alike) nor starts for an account its
 /// owner closed.
-#[test]
 fn support_access_closes_nothing_and_skips_closed_accounts() {
     use pow_actix::session::Impersonation;
     let staff = |user: &User| {
@@ -1562,6 +1538,16 @@ fn the_export_downloads_and_the_closing_page_closes_in_sudo_mode() {
 }
 
 pow_testkit::on_both!(
+    closing_ends_every_credential_on_sqlite,
+    closing_ends_every_credential_on_postgres,
+    purge_erases_everything_on_sqlite,
+    purge_erases_everything_on_postgres,
+    an_app_client_closes_reopens_and_exports_over_json,
+    an_app_client_without_a_password_closes_by_mail,
+    a_provider_signs_no_closed_account_in,
+    a_closed_accounts_address_change_link_finds_nothing,
+    reactivating_by_password_asks_for_the_captcha_and_hides_open_accounts,
+    support_access_closes_nothing_and_skips_closed_accounts,
     a_password_sign_in_of_a_closed_account_offers_reactivation,
     the_export_downloads_and_the_closing_page_closes_in_sudo_mode,
     reactivation_keeps_the_sign_ins_remember_me_choice,

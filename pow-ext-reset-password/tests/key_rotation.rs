@@ -1,7 +1,7 @@
 //! Key rotation over HTTP: a session cookie, an API access token and a mailed reset link
 //! issued under secret A keep working once the key ring is [B, A], and stop working once
 //! it is [B]. Each ring is a new server over the same users database and cache store.
-//! And a copy of the store holds no usable reset token.
+//! And a copy of the store holds no usable reset token. On both frameworks.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -10,14 +10,13 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use actix_web::{web, App, HttpResponse};
 use pow_actix::mailer::MemoryMailer;
 use pow_actix::password::Pbkdf2Hasher;
-use pow_actix::session::{MaybeUser, PowMiddleware};
 use pow_actix::store::{MemoryStore, Store};
-use pow_actix::test_client::{serve, Client};
+use pow_actix::test_client::Client;
 use pow_actix::users::diesel::DieselUsersContext;
 use pow_actix::PowConfig;
+use pow_core::api::ApiOptions;
 use pow_ext_reset_password::{MailDelivery, ResetPassword};
 
 const PASSWORD: &str = "correct horse battery";
@@ -28,15 +27,15 @@ struct Shared {
     mailer: MemoryMailer,
 }
 
-async fn me(user: MaybeUser) -> HttpResponse {
-    HttpResponse::Ok().body(match user.0 {
-        Some(user) => format!("user:{}", user.id),
-        None => "anonymous".to_owned(),
-    })
+/// A server whose key ring is `current` then `retired`, on the test's framework: its
+/// pages (with `GET /me`) and its JSON API.
+struct Server {
+    config: PowConfig,
+    pages: SocketAddr,
+    api: SocketAddr,
 }
 
-/// A server whose key ring is `current` then `retired`.
-fn start(shared: &Shared, current: &str, retired: &[&str]) -> (PowConfig, SocketAddr) {
+fn start(shared: &Shared, current: &str, retired: &[&str]) -> Server {
     let users = DieselUsersContext::connect(&shared.db.display().to_string()).unwrap();
     let mut builder = PowConfig::builder(current.repeat(64))
         .users(users.clone())
@@ -50,18 +49,11 @@ fn start(shared: &Shared, current: &str, retired: &[&str]) -> (PowConfig, Socket
     }
     let config = builder.build().unwrap();
     users.migrate(&config).unwrap();
-    let served = config.clone();
-    let addr = serve(move || {
-        App::new()
-            .configure(pow_actix::web::configure(served.clone()))
-            .configure(pow_actix::api::configure(
-                served.clone(),
-                pow_actix::api::ApiOptions::new(),
-            ))
-            .route("/me", web::get().to(me))
-            .wrap(PowMiddleware::new(served.clone()))
-    });
-    (config, addr)
+    Server {
+        pages: pow_testkit::serve(config.clone()),
+        api: pow_testkit::serve_api(config.clone(), ApiOptions::new()),
+        config,
+    }
 }
 
 /// A browser on `addr` holding `cookies`.
@@ -78,7 +70,6 @@ fn access_token_works(config: &PowConfig, token: &str) -> bool {
         .is_some()
 }
 
-#[test]
 fn what_a_retired_key_signed_works_until_it_leaves_the_ring() {
     let shared = Shared {
         db: std::env::temp_dir().join(format!(
@@ -90,7 +81,11 @@ fn what_a_retired_key_signed_works_until_it_leaves_the_ring() {
     };
 
     // Under A: a browser session, an API token, a mailed reset link.
-    let (config_a, addr) = start(&shared, "a", &[]);
+    let Server {
+        config: config_a,
+        pages: addr,
+        api,
+    } = start(&shared, "a", &[]);
     let user = pow_actix::testing::create_user(&config_a, "ada@example.com", PASSWORD).unwrap();
     let signed_in = format!("user:{}", user.id);
     let mut c = Client::new(addr);
@@ -98,7 +93,7 @@ fn what_a_retired_key_signed_works_until_it_leaves_the_ring() {
     assert_eq!(c.get("/me").body, signed_in);
     let cookies_a = c.cookies.clone();
     let body = serde_json::json!({ "user": { "email": "ada@example.com", "password": PASSWORD } });
-    let res = Client::new(addr).request("POST", "/api/v1/session", Some(body.to_string()));
+    let res = Client::new(api).request("POST", "/api/v1/session", Some(body.to_string()));
     assert_eq!(res.status, 200, "{}", res.body);
     let json: serde_json::Value = serde_json::from_str(&res.body).unwrap();
     let access = json["data"]["access_token"].as_str().unwrap().to_owned();
@@ -122,7 +117,11 @@ fn what_a_retired_key_signed_works_until_it_leaves_the_ring() {
         .to_owned();
 
     // Under [B, A]: all three still work, and a form posts (its CSRF secret too).
-    let (config_ba, addr) = start(&shared, "b", &["a"]);
+    let Server {
+        config: config_ba,
+        pages: addr,
+        ..
+    } = start(&shared, "b", &["a"]);
     let mut c = browser(addr, &cookies_a);
     assert_eq!(c.get("/me").body, signed_in, "cookie signed under A");
     let page = c.get("/registration/edit");
@@ -136,7 +135,11 @@ fn what_a_retired_key_signed_works_until_it_leaves_the_ring() {
     assert!(config_a.verifier().verify_token("salt", &fresh).is_none());
 
     // Under [B]: none of them.
-    let (config_b, addr) = start(&shared, "b", &[]);
+    let Server {
+        config: config_b,
+        pages: addr,
+        ..
+    } = start(&shared, "b", &[]);
     let mut c = browser(addr, &cookies_a);
     assert_eq!(c.get("/me").body, "anonymous", "cookie signed under A");
     assert!(!access_token_works(&config_b, &access));
@@ -153,7 +156,6 @@ fn a_short_retired_secret_is_refused() {
     assert!(err.to_string().contains("\"old\""), "{err}");
 }
 
-#[test]
 fn the_store_holds_no_usable_reset_token() {
     let shared = Shared {
         db: std::env::temp_dir().join(format!(
@@ -163,7 +165,11 @@ fn the_store_holds_no_usable_reset_token() {
         store: Arc::new(MemoryStore::new()),
         mailer: MemoryMailer::new(),
     };
-    let (config, addr) = start(&shared, "a", &[]);
+    let Server {
+        config,
+        pages: addr,
+        ..
+    } = start(&shared, "a", &[]);
     pow_actix::testing::create_user(&config, "ada@example.com", PASSWORD).unwrap();
     let mut c = Client::new(addr);
     let page = c.get("/reset-password/new");
@@ -199,3 +205,8 @@ fn the_store_holds_no_usable_reset_token() {
     }
     assert_eq!(c.get(&link).status, 200, "the mailed link works");
 }
+
+pow_testkit::on_both!(
+    what_a_retired_key_signed_works_until_it_leaves_the_ring,
+    the_store_holds_no_usable_reset_token,
+);

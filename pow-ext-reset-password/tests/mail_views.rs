@@ -1,12 +1,12 @@
 //! An app replaces the reset mail's template by name; the other mails keep the built-in
-//! layout.
+//! layout. On both frameworks.
 // Tests fail by panicking.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use actix_web::test;
 use pow_actix::mailer::{DefaultMailViews, Mail, MailContent, MailViews, MemoryMailer};
 use pow_actix::messages::Messages;
 use pow_actix::password::Pbkdf2Hasher;
+use pow_actix::test_client::Client;
 use pow_actix::users::diesel::DieselUsersContext;
 use pow_actix::{PowConfig, PowError};
 use pow_ext_reset_password::{MailDelivery, ResetPassword, MAIL};
@@ -51,41 +51,24 @@ fn setup(views: Option<BrandedReset>) -> (PowConfig, MemoryMailer) {
     (config, mailer)
 }
 
-/// Requests a reset link for alice through the app's form.
-async fn request_reset(config: &PowConfig) {
-    let app = test::init_service(pow_actix::testing::app(config)).await;
-    let page = test::call_service(
-        &app,
-        test::TestRequest::get()
-            .uri("/reset-password/new")
-            .to_request(),
-    )
-    .await;
-    let cookie = page
-        .response()
-        .cookies()
-        .find(|c| c.name() == config.session().cookie_name)
-        .map(|c| c.into_owned())
-        .unwrap();
-    let body = String::from_utf8(test::read_body(page).await.to_vec()).unwrap();
-    let start = body.find("name=\"_csrf_token\" value=\"").unwrap() + 26;
-    let csrf = &body[start..start + body[start..].find('"').unwrap()];
-    let res = test::call_service(
-        &app,
-        test::TestRequest::post()
-            .uri("/reset-password")
-            .cookie(cookie)
-            .set_form([("_csrf_token", csrf), ("user[email]", "alice@example.com")])
-            .to_request(),
-    )
-    .await;
-    assert_eq!(res.status(), 302);
+/// Requests a reset link for alice through the app's form, served on the test's
+/// framework.
+fn request_reset(config: &PowConfig) {
+    let mut browser = Client::new(pow_testkit::serve(config.clone()));
+    let page = browser.get("/reset-password/new");
+    let res = browser.post(
+        "/reset-password",
+        &[
+            ("_csrf_token", &page.csrf()),
+            ("user[email]", "alice@example.com"),
+        ],
+    );
+    assert_eq!(res.status, 302, "{}", res.body);
 }
 
-#[actix_web::test]
-async fn an_app_replaces_the_reset_mail_by_name() {
+fn an_app_replaces_the_reset_mail_by_name() {
     let (config, mailer) = setup(Some(BrandedReset));
-    request_reset(&config).await;
+    request_reset(&config);
     let mail = mailer.last_to("alice@example.com").unwrap();
     assert_eq!(mail.subject, "Example: your reset link");
     assert!(mail
@@ -96,12 +79,16 @@ async fn an_app_replaces_the_reset_mail_by_name() {
         .contains("href=\"http://localhost/reset-password/"));
 }
 
-#[actix_web::test]
-async fn without_an_override_the_built_in_layout_renders_it() {
+fn without_an_override_the_built_in_layout_renders_it() {
     let (config, mailer) = setup(None);
-    request_reset(&config).await;
+    request_reset(&config);
     let mail = mailer.last_to("alice@example.com").unwrap();
     assert_eq!(mail.subject, "Reset password link");
     assert!(mail.text.starts_with("Hi,\n\n"));
     assert!(mail.text.contains("http://localhost/reset-password/"));
 }
+
+pow_testkit::on_both!(
+    an_app_replaces_the_reset_mail_by_name,
+    without_an_override_the_built_in_layout_renders_it,
+);

@@ -173,12 +173,34 @@ async fn axum_token(pow: pow_axum::Pow) -> axum::response::Response {
 
 /// [`serve`] on `framework`.
 pub fn serve_on(framework: Framework, config: PowConfig) -> SocketAddr {
+    serve_app(framework, config, None)
+}
+
+/// [`serve`]'s pages and routes and, on the same port, `config`'s JSON API with `options`
+/// (both transports when the options ask for the browser one), on the test's [`framework`]:
+/// for a suite that drives a browser and a JSON client against one app.
+pub fn serve_with_api(config: PowConfig, options: pow_core::api::ApiOptions) -> SocketAddr {
+    serve_app(framework(), config, Some(options))
+}
+
+/// The app of [`serve`] on `framework`, with the JSON API of `api` when given.
+fn serve_app(
+    framework: Framework,
+    config: PowConfig,
+    api: Option<pow_core::api::ApiOptions>,
+) -> SocketAddr {
     let mount = config.mount_path().to_owned();
     match framework {
         Framework::Actix => pow_actix::test_client::serve(move || {
             use actix_web::{web, App, HttpResponse};
+            let (config, api) = (config.clone(), api.clone());
             // `/protected` first: a scope mounted at the root takes every path after it.
             App::new()
+                .configure(|cfg| {
+                    if let Some(options) = api {
+                        pow_actix::api::configure(config.clone(), options.into())(cfg);
+                    }
+                })
                 .route(
                     "/me",
                     web::get().to(
@@ -202,7 +224,7 @@ pub fn serve_on(framework: Framework, config: PowConfig) -> SocketAddr {
         Framework::Axum => {
             use axum::routing::get;
             let pages = pow_axum::web::router(&config);
-            let app = match mount.as_str() {
+            let mut app = match mount.as_str() {
                 "" => axum::Router::new().merge(pages),
                 mount => axum::Router::new().nest(mount, pages),
             }
@@ -219,7 +241,10 @@ pub fn serve_on(framework: Framework, config: PowConfig) -> SocketAddr {
                 ),
             )
             .route("/token", axum::routing::post(axum_token))
-            .layer(pow_axum::PowLayer::new(config));
+            .layer(pow_axum::PowLayer::new(config.clone()));
+            if let Some(options) = api {
+                app = app.merge(pow_axum::api::router(&config, options));
+            }
             serve_axum(app)
         }
     }
