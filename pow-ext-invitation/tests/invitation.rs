@@ -872,7 +872,6 @@ fn mail_and_pages_follow_the_inviters_language() {
 
 /// The PostgreSQL migration and the main flow, in a schema of its own. Runs when
 /// `POW_TEST_DATABASE_URL` is set (e.g. postgres://postgres@127.0.0.1:5432/test).
-#[test]
 fn postgres_invite_and_accept() {
     let Some(base) = pow_actix::testing::test_database_url() else {
         return;
@@ -1150,7 +1149,6 @@ fn mailed_path(h: &Harness, to: &str) -> String {
 /// An invitee who never set a password but signed in another way (a magic link) and then
 /// turned on a second factor: the old invitation link must neither set a password nor
 /// sign anyone in, since that would skip the second factor.
-#[test]
 fn an_invitation_ends_once_the_invitee_signed_in_another_way() {
     use pow_ext_two_factor::{TwoFactor, ENABLED_AT_FIELD, SECRET_FIELD};
     let mut setup = Setup::new(Invitation::new());
@@ -1567,6 +1565,8 @@ fn a_moved_accept_form_is_served_and_linked() {
 }
 
 pow_testkit::on_both!(
+    postgres_invite_and_accept,
+    an_invitation_ends_once_the_invitee_signed_in_another_way,
     the_accept_form,
     a_moved_accept_form_is_served_and_linked,
     invite_mail_accept_sign_in_and_no_reuse,
