@@ -245,8 +245,8 @@ fn extensions_keep_framework_types_in_their_framework_folders() {
     assert!(unknown.is_empty(), "no such extension crates: {unknown:?}");
 }
 
-/// An extension's page and JSON controllers (`pages.rs`, `api.rs`, and the same files in
-/// its framework folders) only map a flow's outcome onto an answer: none reaches the users
+/// An extension's page and JSON controllers (`pages.rs`, `api.rs`, the files of a
+/// `pages/` or `api/` folder, and the same in its framework folders) only map a flow's outcome onto an answer: none reaches the users
 /// context or a store itself (the flows do, once for both renderings), so a rule kept in
 /// a flow cannot be skipped by one of its two sides.
 #[test]
@@ -270,9 +270,11 @@ fn extension_controllers_reach_users_and_stores_through_flows_only() {
         }
         let mut files = Vec::new();
         sources(&dir.join("src"), &mut files);
+        // `pages.rs` and `api.rs`, and the files of a `pages/` or `api/` folder.
+        let controller = |name: &std::ffi::OsStr| name == "pages" || name == "api";
         controllers.extend(files.into_iter().filter(|file| {
-            let stem = file.file_stem().unwrap().to_string_lossy();
-            stem == "pages" || stem == "api"
+            let folder = file.parent().and_then(Path::file_name);
+            file.file_stem().is_some_and(controller) || folder.is_some_and(controller)
         }));
     }
     assert!(
