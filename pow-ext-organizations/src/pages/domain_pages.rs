@@ -98,6 +98,21 @@ pub(super) fn domain_refusal(
     Answer::Redirect(org_path(step, &step.path_param("slug"), ""))
 }
 
+/// Back to the organization's page with the `done` text, a refusal, or what was wrong with
+/// the domain.
+fn domain_back<T>(
+    step: &Step,
+    client: &mut dyn Client,
+    outcome: Result<T, Result<Refused, domains::Invalid>>,
+    done: &str,
+) -> Answer {
+    match outcome {
+        Ok(_) => back(step, client, Ok(()), done),
+        Err(Ok(refused)) => back(step, client, Err(refused), ""),
+        Err(Err(invalid)) => domain_refusal(step, client, invalid),
+    }
+}
+
 /// `POST /organizations/{slug}/domains`.
 pub(super) async fn add_domain(
     step: &mut Step,
@@ -106,13 +121,13 @@ pub(super) async fn add_domain(
 ) -> Result<Answer, PowError> {
     let user = step.signed_in()?.clone();
     let domain = form_value(step, "domain");
-    Ok(
-        match domains::add(&step.config, &user, &step.path_param("slug"), &domain).await? {
-            Ok(_) => back(step, client, Ok(()), "pow_organizations_domain_added"),
-            Err(Ok(refused)) => back(step, client, Err(refused), ""),
-            Err(Err(invalid)) => domain_refusal(step, client, invalid),
-        },
-    )
+    let outcome = domains::add(&step.config, &user, &step.path_param("slug"), &domain).await?;
+    Ok(domain_back(
+        step,
+        client,
+        outcome,
+        "pow_organizations_domain_added",
+    ))
 }
 
 /// `POST /organizations/{slug}/domains/verify`.
@@ -123,13 +138,13 @@ pub(super) async fn verify_domain(
 ) -> Result<Answer, PowError> {
     let user = step.signed_in()?.clone();
     let id = form_value(step, "id");
-    Ok(
-        match domains::verify(&step.config, &user, &step.path_param("slug"), &id).await? {
-            Ok(_) => back(step, client, Ok(()), "pow_organizations_domain_verified"),
-            Err(Ok(refused)) => back(step, client, Err(refused), ""),
-            Err(Err(invalid)) => domain_refusal(step, client, invalid),
-        },
-    )
+    let outcome = domains::verify(&step.config, &user, &step.path_param("slug"), &id).await?;
+    Ok(domain_back(
+        step,
+        client,
+        outcome,
+        "pow_organizations_domain_verified",
+    ))
 }
 
 /// `POST /organizations/{slug}/domains/policy`.

@@ -99,6 +99,23 @@ pub(super) async fn remove(
     Ok(back(step, client, outcome, "pow_organizations_removed"))
 }
 
+/// Back to the list with the `done` text once an organization is left or closed; a
+/// refusal as [`back`] answers it.
+fn to_list(
+    step: &Step,
+    client: &mut dyn Client,
+    outcome: Result<(), Refused>,
+    done: &str,
+) -> Answer {
+    match outcome {
+        Ok(()) => {
+            client.flash(FlashKind::Info, Some(step.text(done)));
+            Answer::Redirect(list_path(step))
+        }
+        Err(refused) => back(step, client, Err(refused), ""),
+    }
+}
+
 /// `POST /organizations/{slug}/leave`: back to the list.
 pub(super) async fn leave(
     step: &mut Step,
@@ -106,13 +123,8 @@ pub(super) async fn leave(
     _: &Organizations,
 ) -> Result<Answer, PowError> {
     let user = step.signed_in()?.clone();
-    match flows::leave(&step.config, &user, &step.path_param("slug")).await? {
-        Ok(()) => {
-            client.flash(FlashKind::Info, Some(step.text("pow_organizations_left")));
-            Ok(Answer::Redirect(list_path(step)))
-        }
-        Err(refused) => Ok(back(step, client, Err(refused), "")),
-    }
+    let outcome = flows::leave(&step.config, &user, &step.path_param("slug")).await?;
+    Ok(to_list(step, client, outcome, "pow_organizations_left"))
 }
 
 /// `POST /organizations/{slug}/close` (sudo mode): back to the list.
@@ -122,13 +134,8 @@ pub(super) async fn close(
     _: &Organizations,
 ) -> Result<Answer, PowError> {
     let user = step.signed_in()?.clone();
-    match flows::close(&step.config, &user, &step.path_param("slug")).await? {
-        Ok(()) => {
-            client.flash(FlashKind::Info, Some(step.text("pow_organizations_closed")));
-            Ok(Answer::Redirect(list_path(step)))
-        }
-        Err(refused) => Ok(back(step, client, Err(refused), "")),
-    }
+    let outcome = flows::close(&step.config, &user, &step.path_param("slug")).await?;
+    Ok(to_list(step, client, outcome, "pow_organizations_closed"))
 }
 
 /// `POST /organizations/{slug}/revoke`.
