@@ -108,7 +108,7 @@ pub fn router<S: Clone + Send + Sync + 'static>(config: &pow_core::PowConfig) ->
 }
 
 /// The development mailbox preview (the engine's
-/// [`pages::mailbox`]) at
+/// [`pages::mailbox`](pow_core::pages::mailbox)) at
 /// [`MAILBOX_PATH`](pow_core::pages::mailbox::MAILBOX_PATH): `GET /dev/mailbox` lists
 /// the mails `outbox` kept, newest first, `GET /dev/mailbox/{n}` shows one rendered and
 /// `GET /dev/mailbox/{n}/text` its plain-text part. For development only, as on
@@ -513,7 +513,7 @@ fn error_answer(pow: &Pow, parts: &Parts, err: &PowError) -> Response {
 
 /// The translated `503`/`429` page answering `err` to the request of `parts`, when its
 /// client takes HTML and the error is one a visitor should see
-/// ([`error_page`](pages::error_page)), with `Retry-After`.
+/// ([`error_page`](pow_core::pages::error_page)), with `Retry-After`.
 pub(crate) fn error_page_answer(
     parts: &Parts,
     config: &pow_core::PowConfig,

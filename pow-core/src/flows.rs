@@ -343,5 +343,5 @@ pub fn only_taken(config: &PowConfig, changeset: &Changeset) -> bool {
 /// # Errors
 /// The users context's error.
 pub async fn stored_user(config: &PowConfig, id: i64) -> Result<Option<User>, PowError> {
-    Ok(config.users()?.get(id).await?)
+    config.users()?.get(id).await
 }

@@ -185,7 +185,7 @@ pub(crate) async fn linked_user(
     config: &PowConfig,
     identity: &Identity,
 ) -> Result<Option<User>, PowError> {
-    Ok(config.users()?.get(identity.user_id).await?)
+    pow_core::flows::stored_user(config, identity.user_id).await
 }
 
 pub(crate) fn identities(config: &PowConfig) -> Result<Identities, PowError> {

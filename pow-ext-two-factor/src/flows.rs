@@ -515,7 +515,7 @@ pub(crate) async fn waiting(
     let Some(pending) = Records::new(config).pending(id).await? else {
         return Ok(None);
     };
-    let user = config.users()?.get(pending.user_id).await?;
+    let user = pow_core::flows::stored_user(config, pending.user_id).await?;
     Ok(user.map(|user| (pending, user)))
 }
 
