@@ -45,6 +45,30 @@ async fn axum_me(pow_axum::MaybeUser(user): pow_axum::MaybeUser) -> String {
     }
 }
 
+/// The same page behind the step-up rule on axum, with the same `Action` rules.
+async fn axum_sensitive(req: axum::extract::Request) -> axum::response::Response {
+    use axum::extract::FromRequestParts as _;
+    use axum::response::IntoResponse as _;
+    const ID: ActionId = ActionId::new("app", "sensitive", ActionKind::Other);
+    let (mut parts, _) = req.into_parts();
+    let pow = match pow_axum::Pow::from_request_parts(&mut parts, &()).await {
+        Ok(pow) => pow,
+        Err(rejection) => return rejection.into_response(),
+    };
+    let sensitive: pow_axum::web::Act = Box::new(|_, _| {
+        Box::pin(async {
+            Ok(pow_core::pages::Answer::Text {
+                status: 200,
+                text: "sensitive".into(),
+            })
+        })
+    });
+    pow_axum::web::Action::new(ID)
+        .step_up(StepUp::recent_second_factor())
+        .run(pow, &parts, sensitive)
+        .await
+}
+
 /// A page behind a step-up rule (a second factor within the sudo window), as HTML and as
 /// JSON.
 async fn sensitive(req: actix_web::HttpRequest) -> pow_actix::Result<HttpResponse> {
@@ -128,8 +152,8 @@ fn serve(config: PowConfig) -> SocketAddr {
         }),
         pow_testkit::Framework::Axum => {
             use axum::routing::get;
-            // On axum, the pages and the app's JSON route behind the step-up rule are
-            // guarded by its layer.
+            // On axum, `/sensitive` is an `Action` with the step-up rule, as on actix-web;
+            // `/guarded` and the app's JSON route are guarded by the layer.
             let guard = || pow_axum::RequireStepUp::new(StepUp::recent_second_factor());
             // The app's own JSON route, behind the bearer layer (no cookie session).
             let app_api = axum::Router::new()
@@ -141,10 +165,7 @@ fn serve(config: PowConfig) -> SocketAddr {
             pow_testkit::serve_axum(
                 pow_axum::web::router(&config)
                     .route("/me", get(axum_me))
-                    .route(
-                        "/sensitive",
-                        get(|| async { "sensitive" }).route_layer(guard()),
-                    )
+                    .route("/sensitive", get(axum_sensitive))
                     .route("/guarded", get(axum_me).route_layer(guard()))
                     .layer(pow_axum::PowLayer::new(config.clone()))
                     .merge(pow_axum::api::router(
