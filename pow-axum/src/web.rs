@@ -37,7 +37,6 @@ use pow_core::pages::routes::{self, PageRoute, PathParams, QueryParams, Verb};
 use pow_core::pages::runner::{self, PageAction, PageEnd, PageRequest};
 use pow_core::pages::{core, Answer, FormData, HttpAnswer, Page, MAX_FORM_BYTES, PAGE_HEADERS};
 use pow_core::pipeline::{self, ActionId, Client, Requirements, Step};
-use pow_core::session::StepUp;
 use pow_core::PowError;
 
 use crate::extract::Pow;
@@ -367,48 +366,12 @@ impl Action {
     }
 
     /// Changes the rules with one of [`Requirements`]' builders.
-    fn rule(mut self, change: impl FnOnce(Requirements) -> Requirements) -> Self {
+    fn rules(mut self, change: impl FnOnce(Requirements) -> Requirements) -> Self {
         self.0.requirements = change(std::mem::take(&mut self.0.requirements));
         self
     }
 
-    /// Only signed-in users (pow-actix's `Action::signed_in`).
-    pub fn signed_in(self) -> Self {
-        self.rule(Requirements::signed_in)
-    }
-
-    /// Only visitors who are not signed in.
-    pub fn signed_out(self) -> Self {
-        self.rule(Requirements::signed_out)
-    }
-
-    /// Sudo mode: a signed-in session that proved the password within the sudo window;
-    /// others go to the password confirmation page, which returns them here.
-    pub fn sudo(self) -> Self {
-        self.rule(Requirements::sudo)
-    }
-
-    /// A step-up rule the session must meet; a browser goes to a page performing the first
-    /// accepted method that has one, which returns it here.
-    pub fn step_up(self, rule: StepUp) -> Self {
-        self.rule(|requirements| requirements.step_up(rule))
-    }
-
-    /// It changes one of the user's second factors: sudo mode and the engine's rule on
-    /// factor changes.
-    pub fn changes_factor(self) -> Self {
-        self.rule(Requirements::changes_factor)
-    }
-
-    /// Only the account's owner (never support access).
-    pub fn owner_only(self) -> Self {
-        self.rule(Requirements::owner_only)
-    }
-
-    /// The setup's CAPTCHA, when it has one, checks the posted form's answer.
-    pub fn captcha(self) -> Self {
-        self.rule(Requirements::captcha)
-    }
+    pow_core::rule_builders!();
 
     /// Runs the engine's page runner around `act` for the request of `parts`, served by
     /// `pow`, and answers: the page, a redirect, or the error's page.

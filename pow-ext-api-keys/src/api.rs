@@ -172,6 +172,19 @@ struct CreateBody {
     expires_in_days: Option<u64>,
 }
 
+impl CreateBody {
+    /// The key's lifetime, when the body sets one.
+    fn ttl(&self) -> Option<Duration> {
+        self.expires_in_days
+            .map(|days| Duration::from_secs(days.saturating_mul(24 * 3600)))
+    }
+
+    /// The scopes asked for.
+    fn scopes(&self) -> Vec<&str> {
+        self.scopes.iter().map(String::as_str).collect()
+    }
+}
+
 /// `POST <api>/api-keys` (sudo mode): makes a key.
 async fn create(
     step: &mut Step,
@@ -180,10 +193,7 @@ async fn create(
 ) -> Result<Reply, ApiError> {
     let body: CreateBody = json_body(&step.config, &step.lang, call.body())?;
     let user = owner(step, call).await?;
-    let ttl = body
-        .expires_in_days
-        .map(|days| Duration::from_secs(days.saturating_mul(24 * 3600)));
-    let scopes: Vec<&str> = body.scopes.iter().map(String::as_str).collect();
+    let (ttl, scopes) = (body.ttl(), body.scopes());
     match flows::create_in(
         &step.config,
         ext,
@@ -294,10 +304,7 @@ async fn organization_create(
 ) -> Result<Reply, ApiError> {
     let body: CreateBody = json_body(&step.config, &step.lang, call.body())?;
     let user = owner(step, call).await?;
-    let ttl = body
-        .expires_in_days
-        .map(|days| Duration::from_secs(days.saturating_mul(24 * 3600)));
-    let scopes: Vec<&str> = body.scopes.iter().map(String::as_str).collect();
+    let (ttl, scopes) = (body.ttl(), body.scopes());
     let slug = step.path_param("slug");
     let lang = step.lang.clone();
     let made = flows::create_for_organization(

@@ -43,7 +43,7 @@ use crate::pipeline::{
 };
 use crate::request::{RequestFacts, RequestSource};
 use crate::session::tokens::TokenPair;
-use crate::session::{CurrentSession, SessionHandle, SessionMetadata, StepUp};
+use crate::session::{CurrentSession, SessionHandle, SessionMetadata};
 use crate::users::{Params, User};
 
 /// What an API controller's run comes to.
@@ -160,40 +160,7 @@ impl ApiRoute {
         self
     }
 
-    /// Only signed-in clients ([`Requirements::signed_in`]).
-    pub fn signed_in(self) -> Self {
-        self.rules(Requirements::signed_in)
-    }
-
-    /// Sudo mode ([`Requirements::sudo`]).
-    pub fn sudo(self) -> Self {
-        self.rules(Requirements::sudo)
-    }
-
-    /// A step-up rule the session must meet ([`Requirements::step_up`]).
-    pub fn step_up(self, rule: StepUp) -> Self {
-        self.rules(|r| r.step_up(rule))
-    }
-
-    /// It changes one of the user's second factors ([`Requirements::changes_factor`]).
-    pub fn changes_factor(self) -> Self {
-        self.rules(Requirements::changes_factor)
-    }
-
-    /// Only the account's owner, never support access ([`Requirements::owner_only`]).
-    pub fn owner_only(self) -> Self {
-        self.rules(Requirements::owner_only)
-    }
-
-    /// Never during support access, signed in or not ([`Requirements::no_support_access`]).
-    pub fn no_support_access(self) -> Self {
-        self.rules(Requirements::no_support_access)
-    }
-
-    /// The setup's CAPTCHA checks the client's answer ([`Requirements::captcha`]).
-    pub fn captcha(self) -> Self {
-        self.rules(Requirements::captcha)
-    }
+    crate::rule_builders!();
 
     fn rules(mut self, add: impl FnOnce(Requirements) -> Requirements) -> Self {
         self.requirements = add(std::mem::take(&mut self.requirements));

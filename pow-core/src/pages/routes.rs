@@ -20,7 +20,7 @@ use super::{account, core, Answer};
 use crate::config::PowConfig;
 use crate::error::PowError;
 use crate::pipeline::{ActionId, Client, Requirements, Step};
-use crate::session::{CurrentSession, StepUp};
+use crate::session::CurrentSession;
 
 /// An HTTP method of a page route.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -320,45 +320,7 @@ impl PageRoute {
         }
     }
 
-    /// Only signed-in users ([`Requirements::signed_in`]).
-    pub fn signed_in(self) -> Self {
-        self.rules(Requirements::signed_in)
-    }
-
-    /// Only visitors who are not signed in ([`Requirements::signed_out`]).
-    pub fn signed_out(self) -> Self {
-        self.rules(Requirements::signed_out)
-    }
-
-    /// Sudo mode ([`Requirements::sudo`]).
-    pub fn sudo(self) -> Self {
-        self.rules(Requirements::sudo)
-    }
-
-    /// A step-up rule the session must meet ([`Requirements::step_up`]).
-    pub fn step_up(self, rule: StepUp) -> Self {
-        self.rules(|r| r.step_up(rule))
-    }
-
-    /// It changes one of the user's second factors ([`Requirements::changes_factor`]).
-    pub fn changes_factor(self) -> Self {
-        self.rules(Requirements::changes_factor)
-    }
-
-    /// Only the account's owner, never support access ([`Requirements::owner_only`]).
-    pub fn owner_only(self) -> Self {
-        self.rules(Requirements::owner_only)
-    }
-
-    /// Never during support access, signed in or not ([`Requirements::no_support_access`]).
-    pub fn no_support_access(self) -> Self {
-        self.rules(Requirements::no_support_access)
-    }
-
-    /// The setup's CAPTCHA checks the client's answer ([`Requirements::captcha`]).
-    pub fn captcha(self) -> Self {
-        self.rules(Requirements::captcha)
-    }
+    crate::rule_builders!();
 
     fn rules(mut self, add: impl FnOnce(Requirements) -> Requirements) -> Self {
         self.requirements = add(std::mem::take(&mut self.requirements));

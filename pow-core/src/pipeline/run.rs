@@ -113,6 +113,81 @@ impl Requirements {
     }
 }
 
+/// The builders of [`Requirements`]' rules, one by one, for a type whose impl block has
+/// `fn rules(self, add: impl FnOnce(Requirements) -> Requirements) -> Self`: page and JSON
+/// routes and pow-axum's `Action` state their rules with the same methods
+/// (`signed_in`, `signed_out`, `sudo`, `step_up`, `changes_factor`, `owner_only`,
+/// `no_support_access`, `captcha`).
+///
+/// ```
+/// use pow_core::pipeline::Requirements;
+///
+/// #[derive(Default)]
+/// struct MyRoute {
+///     requirements: Requirements,
+/// }
+///
+/// impl MyRoute {
+///     fn rules(mut self, add: impl FnOnce(Requirements) -> Requirements) -> Self {
+///         self.requirements = add(std::mem::take(&mut self.requirements));
+///         self
+///     }
+///
+///     pow_core::rule_builders!();
+/// }
+///
+/// assert!(MyRoute::default().sudo().requirements.sudo);
+/// ```
+#[macro_export]
+macro_rules! rule_builders {
+    () => {
+        /// Only signed-in clients (`Requirements::signed_in`).
+        pub fn signed_in(self) -> Self {
+            self.rules($crate::pipeline::Requirements::signed_in)
+        }
+
+        /// Only visitors who are not signed in (`Requirements::signed_out`).
+        pub fn signed_out(self) -> Self {
+            self.rules($crate::pipeline::Requirements::signed_out)
+        }
+
+        /// Sudo mode: a session that proved the password within the sudo window; a browser
+        /// goes to the confirmation page and back (`Requirements::sudo`).
+        pub fn sudo(self) -> Self {
+            self.rules($crate::pipeline::Requirements::sudo)
+        }
+
+        /// A step-up rule the session must meet; a browser goes to a page performing the
+        /// first accepted method that has one, and back (`Requirements::step_up`).
+        pub fn step_up(self, rule: $crate::session::StepUp) -> Self {
+            self.rules(|requirements| requirements.step_up(rule))
+        }
+
+        /// It changes one of the user's second factors: sudo mode and the engine's rule on
+        /// factor changes (`Requirements::changes_factor`).
+        pub fn changes_factor(self) -> Self {
+            self.rules($crate::pipeline::Requirements::changes_factor)
+        }
+
+        /// Only the account's owner, never support access (`Requirements::owner_only`).
+        pub fn owner_only(self) -> Self {
+            self.rules($crate::pipeline::Requirements::owner_only)
+        }
+
+        /// Never during support access, signed in or not
+        /// (`Requirements::no_support_access`).
+        pub fn no_support_access(self) -> Self {
+            self.rules($crate::pipeline::Requirements::no_support_access)
+        }
+
+        /// The setup's CAPTCHA, when it has one, checks the client's answer
+        /// (`Requirements::captcha`).
+        pub fn captcha(self) -> Self {
+            self.rules($crate::pipeline::Requirements::captcha)
+        }
+    };
+}
+
 /// Why an action was refused before it ran; each framework layer renders it (a page, a
 /// redirect, a JSON error).
 #[derive(Clone, Debug, PartialEq, Eq)]
