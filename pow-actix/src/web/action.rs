@@ -89,16 +89,11 @@ pub use crate::pipeline::Format;
 #[derive(Debug)]
 pub struct Action {
     id: ActionId,
-    access: Access,
+    requirements: Requirements,
     form: Option<FormData>,
     params: Option<Params>,
     format: Format,
     config: Option<PowConfig>,
-    sudo: bool,
-    step_up: Option<StepUp>,
-    changes_factor: bool,
-    owner_only: bool,
-    captcha: bool,
 }
 
 impl Action {
@@ -106,14 +101,9 @@ impl Action {
     pub fn new(id: ActionId) -> Self {
         Self {
             id,
-            access: Access::Anyone,
+            requirements: Requirements::default(),
             form: None,
             params: None,
-            sudo: false,
-            step_up: None,
-            changes_factor: false,
-            owner_only: false,
-            captcha: false,
             format: Format::Html,
             config: None,
         }
@@ -135,19 +125,17 @@ impl Action {
 
     /// Sets who may run it.
     pub fn access(mut self, access: Access) -> Self {
-        self.access = access;
+        self.requirements.access = access;
         self
     }
 
-    /// Only signed-in users ([`Access::SignedIn`]).
-    pub fn signed_in(self) -> Self {
-        self.access(Access::SignedIn)
+    /// Changes the rules with one of [`Requirements`]' builders.
+    fn rules(mut self, change: impl FnOnce(Requirements) -> Requirements) -> Self {
+        self.requirements = change(std::mem::take(&mut self.requirements));
+        self
     }
 
-    /// Only visitors who are not signed in ([`Access::SignedOut`]).
-    pub fn signed_out(self) -> Self {
-        self.access(Access::SignedOut)
-    }
+    pow_core::rule_builders!();
 
     /// A posted form: its CSRF token is checked (a `403` otherwise) and its `user[...]`
     /// fields become the controller's params.
@@ -156,66 +144,10 @@ impl Action {
         self
     }
 
-    /// A sensitive action (sudo mode): only signed-in users whose session proved the
-    /// password within [`sudo_window`](crate::SessionConfig::sudo_window). Others are sent
-    /// to the password confirmation page (`/session/confirm`), which returns them here;
-    /// JSON gets `403` with the code `reauthentication_required`.
-    pub fn sudo(mut self) -> Self {
-        self.sudo = true;
-        self.access(Access::SignedIn)
-    }
-
-    /// A step-up action: only signed-in users whose session proved one of the rule's
-    /// methods within its window ([`StepUp`]). A browser is sent to a page performing the
-    /// first accepted method that has one (the password's confirmation page, an
-    /// extension's [`step_up_page`](crate::extension::ExtensionBuilder::step_up_page)), which returns
-    /// it here; JSON gets `403` with the code `step_up_required` and the accepted methods.
-    pub fn step_up(mut self, rule: StepUp) -> Self {
-        self.step_up = Some(rule);
-        self.access(Access::SignedIn)
-    }
-
-    /// An action only the account's owner may take: never support access (which is refused
-    /// as it is for [`sudo`](Self::sudo) and [`step_up`](Self::step_up) actions, `403`),
-    /// for actions that need no fresh proof but speak for the owner (asking by mail to
-    /// close the account, say).
-    pub fn owner_only(mut self) -> Self {
-        self.owner_only = true;
-        self.access(Access::SignedIn)
-    }
-
-    /// An action that adds, replaces or removes one of the signed-in user's second factors
-    /// (a TOTP secret, recovery codes, a passkey, a security key, an extension's own): sudo
-    /// mode, and the one rule for every factor change,
-    /// [`Extensions::factor_change_rule`](crate::extension::Extensions::factor_change_rule):
-    /// a user who has any second factor set up must have proved one of them within the sudo
-    /// window (a step-up, answered as [`step_up`](Self::step_up) answers). The rule reads
-    /// the user as stored, so a session older than the user's newest factor cannot skip it.
-    pub fn changes_factor(mut self) -> Self {
-        self.changes_factor = true;
-        self.sudo()
-    }
-
-    /// A target of bots (a sign-up, a sign-in, a request that mails): when the setup has a
-    /// [CAPTCHA](crate::captcha), its posted form (or JSON params) must carry a valid
-    /// answer, checked after the rate limits and before the action runs. A missing or
-    /// refused answer sends a browser back to the form with an error (`400` without a
-    /// local `Referer`) and answers JSON `400 captcha_invalid`; a verifier that failed
-    /// answers `503`.
-    pub fn captcha(mut self) -> Self {
-        self.captcha = true;
-        self
-    }
-
     /// Sets every rule at once, as an engine route declares them
     /// ([`PageRoute::requirements`](pow_core::pages::routes::PageRoute)).
     pub fn requirements(mut self, requirements: Requirements) -> Self {
-        self.access = requirements.access;
-        self.sudo = requirements.sudo;
-        self.step_up = requirements.step_up;
-        self.changes_factor = requirements.changes_factor;
-        self.owner_only = requirements.owner_only;
-        self.captcha = requirements.captcha;
+        self.requirements = requirements;
         self
     }
 
@@ -265,14 +197,7 @@ impl Action {
         );
         let action = PageAction {
             id: self.id,
-            requirements: Requirements {
-                access: self.access,
-                sudo: self.sudo,
-                step_up: self.step_up,
-                changes_factor: self.changes_factor,
-                owner_only: self.owner_only,
-                captcha: self.captcha,
-            },
+            requirements: self.requirements,
             form: self.form,
             params: self.params.unwrap_or_default(),
             format: self.format,

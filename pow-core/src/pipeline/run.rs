@@ -141,47 +141,58 @@ impl Requirements {
 #[macro_export]
 macro_rules! rule_builders {
     () => {
-        /// Only signed-in clients (`Requirements::signed_in`).
+        /// Only signed-in clients; others get the not-signed-in answer (the sign-in page
+        /// for a browser, `401` for JSON).
         pub fn signed_in(self) -> Self {
             self.rules($crate::pipeline::Requirements::signed_in)
         }
 
-        /// Only visitors who are not signed in (`Requirements::signed_out`).
+        /// Only visitors who are not signed in (sign-in and registration pages).
         pub fn signed_out(self) -> Self {
             self.rules($crate::pipeline::Requirements::signed_out)
         }
 
-        /// Sudo mode: a session that proved the password within the sudo window; a browser
-        /// goes to the confirmation page and back (`Requirements::sudo`).
+        /// A sensitive action (sudo mode): only signed-in users whose session proved the
+        /// password within the setup's sudo window. A browser is sent to the password
+        /// confirmation page, which returns it here; JSON gets `403` with the code
+        /// `reauthentication_required`.
         pub fn sudo(self) -> Self {
             self.rules($crate::pipeline::Requirements::sudo)
         }
 
-        /// A step-up rule the session must meet; a browser goes to a page performing the
-        /// first accepted method that has one, and back (`Requirements::step_up`).
+        /// A step-up action: only signed-in users whose session proved one of `rule`'s
+        /// methods within its window. A browser is sent to a page performing the first
+        /// accepted method that has one (the password's confirmation page, an extension's
+        /// step-up page), which returns it here; JSON gets `403` with the code
+        /// `step_up_required` and the accepted methods.
         pub fn step_up(self, rule: $crate::session::StepUp) -> Self {
             self.rules(|requirements| requirements.step_up(rule))
         }
 
-        /// It changes one of the user's second factors: sudo mode and the engine's rule on
-        /// factor changes (`Requirements::changes_factor`).
+        /// An action that adds, replaces or removes one of the signed-in user's second
+        /// factors: sudo mode, and the engine's one rule for every factor change (a user
+        /// who has a second factor must have proved one within the sudo window, answered as
+        /// a step-up), read against the user as stored.
         pub fn changes_factor(self) -> Self {
             self.rules($crate::pipeline::Requirements::changes_factor)
         }
 
-        /// Only the account's owner, never support access (`Requirements::owner_only`).
+        /// An action only the account's owner may take: never support access (refused with
+        /// `403`, as for sudo and step-up actions), for actions that need no fresh proof
+        /// but speak for the owner.
         pub fn owner_only(self) -> Self {
             self.rules($crate::pipeline::Requirements::owner_only)
         }
 
-        /// Never during support access, signed in or not
-        /// (`Requirements::no_support_access`).
+        /// Never during support access, for an action a signed-out visitor may run too.
         pub fn no_support_access(self) -> Self {
             self.rules($crate::pipeline::Requirements::no_support_access)
         }
 
-        /// The setup's CAPTCHA, when it has one, checks the client's answer
-        /// (`Requirements::captcha`).
+        /// A target of bots (a sign-up, a sign-in, a request that mails): when the setup
+        /// has a CAPTCHA, the client's answer is checked after the rate limits and before
+        /// the action runs. A refused answer sends a browser back to the form with an error
+        /// and answers JSON `400 captcha_invalid`; a verifier that failed answers `503`.
         pub fn captcha(self) -> Self {
             self.rules($crate::pipeline::Requirements::captcha)
         }
