@@ -108,10 +108,12 @@ fn refusal_answer(parts: &Parts, rule: &StepUp) -> Option<Response> {
     let Some(current) = &state.current else {
         return Some(not_authenticated(parts, state));
     };
-    // A bearer token's client is answered JSON whatever it accepts, as on actix-web.
-    let json = wants_json(parts) || state.bearer.is_some();
-    let facts = crate::facts::read(parts, config);
-    let lang = pow_core::messages::request_language(&facts, config.messages());
-    let request = crate::web::page_request(parts);
-    step_up_answer(config, &lang, &request, current, rule, json).map(crate::api::response)
+    step_up_answer(config, current, rule, || {
+        let facts = crate::facts::read(parts, config);
+        let lang = pow_core::messages::request_language(&facts, config.messages());
+        // A bearer token's client is answered JSON whatever it accepts, as on actix-web.
+        let json = wants_json(parts) || state.bearer.is_some();
+        (crate::web::page_request(parts), lang, json)
+    })
+    .map(crate::api::response)
 }

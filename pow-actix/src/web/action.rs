@@ -308,14 +308,16 @@ pub(crate) fn step_up_guard_answer(
     config: &PowConfig,
     rule: &StepUp,
 ) -> Option<HttpResponse> {
-    let json = session::wants_json(req) || crate::api::is_api_request(req);
     let Some(current) = session::current_session(req) else {
         return Some(access_refused(req, &Refusal::NotAuthenticated));
     };
-    let lang = crate::messages::request_language(
-        &crate::web::ActixRequest(req).facts(),
-        config.messages(),
-    );
-    let request = page_request(req);
-    runner::step_up_answer(config, &lang, &request, &current, rule, json).map(respond)
+    runner::step_up_answer(config, &current, rule, || {
+        let lang = crate::messages::request_language(
+            &crate::web::ActixRequest(req).facts(),
+            config.messages(),
+        );
+        let json = session::wants_json(req) || crate::api::is_api_request(req);
+        (page_request(req), lang, json)
+    })
+    .map(respond)
 }

@@ -405,16 +405,21 @@ pub fn refusal_answer(
 /// The answer of a step-up guard (a scope or route that asks `rule` of every request) to
 /// the client signed in with `current`, or `None` to let it through: support access is
 /// refused, a browser goes to a page performing an accepted method and back, a JSON
-/// client (`json`) gets `403 step_up_required` with the accepted methods, translated.
+/// client gets `403 step_up_required` with the accepted methods, translated. `read` gives
+/// the request, its language and whether it is answered as JSON; it runs only for a
+/// client the guard refuses, so a request that meets the rule reads nothing more.
 pub fn step_up_answer(
     config: &PowConfig,
-    lang: &LanguageIdentifier,
-    request: &PageRequest,
     current: &CurrentSession,
     rule: &crate::session::StepUp,
-    json: bool,
+    read: impl FnOnce() -> (PageRequest, LanguageIdentifier, bool),
 ) -> Option<HttpAnswer> {
-    let refusal = if current.metadata.is_impersonation() {
+    let impersonation = current.metadata.is_impersonation();
+    if !impersonation && rule.is_met(&current.metadata, config) {
+        return None;
+    }
+    let (request, lang, json) = read();
+    let refusal = if impersonation {
         Refusal::ImpersonationForbidden
     } else {
         let ctx = request.routes_ctx(config, None);
@@ -422,10 +427,10 @@ pub fn step_up_answer(
     };
     let format = if json { Format::Json } else { Format::Html };
     Some(
-        match refusal_answer(config, lang, request, refusal, format) {
+        match refusal_answer(config, &lang, &request, refusal, format) {
             Ok(answer) => answer,
             Err(err) if json => {
-                HttpAnswer::error(&ApiError::from(err).localized(Some(config), lang))
+                HttpAnswer::error(&ApiError::from(err).localized(Some(config), &lang))
             }
             Err(err) => HttpAnswer::failure(&err),
         },
