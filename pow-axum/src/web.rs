@@ -85,6 +85,14 @@ pub fn router<S: Clone + Send + Sync + 'static>(config: &pow_core::PowConfig) ->
         };
         router = router.route(&asset.mounted_path(config), get(serve));
     }
+    for (path, here) in pow_core::pages::endpoints::by_path(config) {
+        let here: Arc<[pow_core::pages::endpoints::EndpointRoute]> = here.into();
+        let config = config.clone();
+        router = router.route(
+            &path,
+            axum::routing::any(move |req: Request| run_endpoint(req, config, here)),
+        );
+    }
     for (path, here) in routes::by_path(config, &table) {
         let here: Arc<[PageRoute]> = here.into();
         let allow = routes::allow(&here);
@@ -238,6 +246,54 @@ async fn run_page(mut req: Request, verb: Verb, here: Arc<[PageRoute]>) -> Respo
         act(step, client)
     });
     action.run(pow, &parts, run).await
+}
+
+/// Runs the protocol endpoint of `here` (the endpoints at one path) for the request's
+/// method ([`endpoints`](pow_core::pages::endpoints)): the request read into the engine's
+/// neutral request, the handler's answer sent as it is.
+async fn run_endpoint(
+    mut req: Request,
+    config: pow_core::PowConfig,
+    here: Arc<[pow_core::pages::endpoints::EndpointRoute]>,
+) -> Response {
+    use pow_core::pages::endpoints::{self, EndpointRequest, MAX_BODY, MAX_HEADERS};
+    let verb = match *req.method() {
+        Method::GET | Method::HEAD => Some(Verb::Get),
+        Method::POST => Some(Verb::Post),
+        Method::PATCH => Some(Verb::Patch),
+        Method::PUT => Some(Verb::Put),
+        Method::DELETE => Some(Verb::Delete),
+        _ => None,
+    };
+    let Some(route) = verb.and_then(|verb| endpoints::pick(&here, verb)) else {
+        return crate::api::response(endpoints::not_allowed(&here));
+    };
+    let params = match path_params(&mut req, route.path).await {
+        Ok(params) => params,
+        Err(rejection) => return rejection,
+    };
+    let (parts, body) = req.into_parts();
+    let Ok(body) = to_bytes(body, MAX_BODY).await else {
+        return crate::api::response(endpoints::too_large());
+    };
+    let headers = parts
+        .headers
+        .iter()
+        .filter_map(|(name, value)| {
+            Some((name.as_str().to_owned(), value.to_str().ok()?.to_owned()))
+        })
+        .take(MAX_HEADERS)
+        .collect();
+    let request = EndpointRequest {
+        method: verb,
+        path: parts.uri.path().to_owned(),
+        query: parts.uri.query().unwrap_or_default().to_owned(),
+        headers,
+        body: body.to_vec(),
+        facts: crate::facts::read(&parts, &config),
+        params,
+    };
+    crate::api::response(route.call(config, request).await)
 }
 
 /// `GET /session/unlock/{token}`: lifts the lock the link was mailed for, once, and sends

@@ -21,6 +21,7 @@ pub fn configure(config: PowConfig) -> impl FnOnce(&mut ServiceConfig) {
         cfg.app_data(web::Data::new(config.clone()));
         cfg.app_data(web::PayloadConfig::new(super::params::MAX_FORM_BYTES));
         mount_pages(cfg, &config, &pow_core::pages::routes::page_routes(&config));
+        mount_endpoints(cfg, &config);
         for asset in config.extensions().assets() {
             let asset = *asset;
             let serve = move || async move {
@@ -144,6 +145,79 @@ fn mount_pages(cfg: &mut ServiceConfig, config: &PowConfig, table: &[PageRoute])
         }
         cfg.service(resource);
     }
+}
+
+/// Mounts the extensions' protocol endpoints
+/// ([`endpoints`](pow_core::pages::endpoints)): one resource per path, each request read
+/// into the engine's neutral request and the handler's answer sent as it is.
+fn mount_endpoints(cfg: &mut ServiceConfig, config: &PowConfig) {
+    use pow_core::pages::endpoints;
+    for (path, here) in endpoints::by_path(config) {
+        let here: Arc<[endpoints::EndpointRoute]> = here.into();
+        cfg.service(web::resource(path).default_service(web::to(
+            move |req: HttpRequest, body: web::Payload| {
+                let here = Arc::clone(&here);
+                async move { run_endpoint(req, body, &here).await }
+            },
+        )));
+    }
+}
+
+/// Runs the endpoint of `here` for the request's method.
+async fn run_endpoint(
+    req: HttpRequest,
+    mut payload: web::Payload,
+    here: &[pow_core::pages::endpoints::EndpointRoute],
+) -> HttpResponse {
+    use futures_util::StreamExt as _;
+    use pow_core::pages::endpoints::{self, EndpointRequest, MAX_BODY, MAX_HEADERS};
+    let verb = match *req.method() {
+        actix_web::http::Method::GET | actix_web::http::Method::HEAD => Some(Verb::Get),
+        actix_web::http::Method::POST => Some(Verb::Post),
+        actix_web::http::Method::PATCH => Some(Verb::Patch),
+        actix_web::http::Method::PUT => Some(Verb::Put),
+        actix_web::http::Method::DELETE => Some(Verb::Delete),
+        _ => None,
+    };
+    let Some(route) = verb.and_then(|verb| endpoints::pick(here, verb)) else {
+        return session::guard::respond(endpoints::not_allowed(here));
+    };
+    let Ok(config) = route_config(&req) else {
+        return HttpResponse::InternalServerError().finish();
+    };
+    let mut body = Vec::new();
+    while let Some(chunk) = payload.next().await {
+        let Ok(chunk) = chunk else {
+            return HttpResponse::BadRequest().finish();
+        };
+        if body.len() + chunk.len() > MAX_BODY {
+            return session::guard::respond(endpoints::too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    let headers = req
+        .headers()
+        .iter()
+        .filter_map(|(name, value)| {
+            Some((name.as_str().to_owned(), value.to_str().ok()?.to_owned()))
+        })
+        .take(MAX_HEADERS)
+        .collect();
+    let request = EndpointRequest {
+        method: verb,
+        path: req.path().to_owned(),
+        query: req.query_string().to_owned(),
+        headers,
+        body,
+        facts: super::ActixRequest(&req).facts(),
+        params: PathParams(
+            req.match_info()
+                .iter()
+                .map(|(name, value)| (name.to_owned(), value.to_owned()))
+                .collect(),
+        ),
+    };
+    session::guard::respond(route.call(config, request).await)
 }
 
 /// Runs the route of `here` (the routes at one path) that a `verb` request picks; `405`

@@ -406,6 +406,8 @@ pub(crate) struct Contributions {
     pub(crate) request_hooks: Vec<Arc<dyn RequestHook>>,
     pub(crate) step_up_pages: Vec<(crate::session::AuthMethod, Arc<StepUpPathFn>)>,
     pub(crate) page_routes: Vec<crate::pages::routes::PageRoute>,
+    pub(crate) endpoints: Vec<crate::pages::endpoints::EndpointRoute>,
+    pub(crate) problems: Vec<String>,
     pub(crate) assets: Vec<crate::pages::routes::Asset>,
     pub(crate) api_routes: Vec<crate::api::routes::ApiRoute>,
     pub(crate) api_side: Option<crate::api::ApiSide>,
@@ -477,6 +479,14 @@ impl ExtensionBuilder {
         self
     }
 
+    /// A setting of the extension that cannot work (a client registered twice, a refused
+    /// redirect URI): [`PowConfigBuilder::build`](crate::PowConfigBuilder::build) refuses
+    /// the setup with `problem` as its message.
+    pub fn invalid(&mut self, problem: impl Into<String>) -> &mut Self {
+        self.contributions.problems.push(problem.into());
+        self
+    }
+
     /// Registers the pages the extension renders (`"reset_password/new"`): a framework
     /// layer refuses to render a page nobody registered, and custom
     /// [`Views`](crate::views::Views) may only restyle registered ones.
@@ -497,6 +507,16 @@ impl ExtensionBuilder {
     /// with the core's, under the setup's mount point.
     pub fn page_route(&mut self, route: crate::pages::routes::PageRoute) -> &mut Self {
         self.contributions.page_routes.push(route);
+        self
+    }
+
+    /// A protocol endpoint the extension serves, written once on the engine
+    /// ([`EndpointRoute`](crate::pages::endpoints::EndpointRoute)): every framework layer
+    /// mounts it beside the pages, under the setup's mount point, outside the page
+    /// pipeline (no cookie session, no CSRF check, no envelope).
+    pub fn endpoint(&mut self, route: crate::pages::endpoints::EndpointRoute) -> &mut Self {
+        let name = self.name();
+        self.contributions.endpoints.push(route.of_extension(name));
         self
     }
 

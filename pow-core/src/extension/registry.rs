@@ -82,6 +82,7 @@ pub struct Extensions {
     request_hooks: Vec<Arc<dyn super::RequestHook>>,
     step_up_pages: Vec<(crate::session::AuthMethod, Arc<super::StepUpPathFn>)>,
     page_routes: Vec<crate::pages::routes::PageRoute>,
+    endpoints: Vec<crate::pages::endpoints::EndpointRoute>,
     assets: Vec<crate::pages::routes::Asset>,
     api_routes: Vec<crate::api::routes::ApiRoute>,
     api_sides: Vec<crate::api::ApiSide>,
@@ -121,6 +122,9 @@ impl Extensions {
             let mut builder = ExtensionBuilder::new(name);
             ext.build(&mut builder);
             let parts = builder.contributions;
+            if let Some(problem) = parts.problems.first() {
+                return Err(PowError::Config(format!("extension `{name}`: {problem}")));
+            }
             let owns_user_data = parts.keeps_user_data
                 || !parts.user_tables.is_empty()
                 || parts.migrations.iter().any(references_users);
@@ -136,6 +140,7 @@ impl Extensions {
                 .extend(parts.user_tables.iter().map(|table| (name, *table)));
             built.revoked.extend(parts.revoked.iter().cloned());
             built.page_routes.extend(parts.page_routes.iter().cloned());
+            built.endpoints.extend(parts.endpoints.iter().cloned());
             built.assets.extend(parts.assets.iter().copied());
             built.api_routes.extend(parts.api_routes.iter().cloned());
             built.api_sides.extend(parts.api_side.iter().cloned());
@@ -356,6 +361,12 @@ impl Extensions {
     /// ([`ExtensionBuilder::page_route`](super::ExtensionBuilder::page_route)), in order.
     pub fn page_routes(&self) -> &[crate::pages::routes::PageRoute] {
         &self.page_routes
+    }
+
+    /// The protocol endpoints the extensions serve
+    /// ([`ExtensionBuilder::endpoint`](super::ExtensionBuilder::endpoint)), in order.
+    pub fn endpoints(&self) -> &[crate::pages::endpoints::EndpointRoute] {
+        &self.endpoints
     }
 
     /// The JSON routes the extensions serve

@@ -24,6 +24,7 @@
 
 pub mod account;
 pub mod core;
+pub mod endpoints;
 pub mod impersonation;
 pub mod mailbox;
 pub mod routes;

@@ -86,6 +86,33 @@ impl HttpAnswer {
         }
     }
 
+    /// `value` as a JSON document of its own (a protocol's, not the API's envelope) with
+    /// `status`, and `cache_control` when given (`no-store` for anything holding a token).
+    ///
+    /// ```
+    /// let answer = pow_core::pages::HttpAnswer::json_document(
+    ///     400,
+    ///     &serde_json::json!({ "error": "invalid_grant" }),
+    ///     Some("no-store"),
+    /// );
+    /// assert_eq!(answer.header("content-type"), Some("application/json"));
+    /// ```
+    pub fn json_document(
+        status: u16,
+        value: &serde_json::Value,
+        cache_control: Option<&str>,
+    ) -> Self {
+        let mut headers = vec![("content-type", "application/json".to_owned())];
+        if let Some(value) = cache_control {
+            headers.push(("cache-control", value.to_owned()));
+        }
+        Self {
+            status,
+            headers,
+            body: Some(serde_json::to_vec(value).unwrap_or_default()),
+        }
+    }
+
     /// The JSON API's answer to `err`: its status, headers and envelope.
     pub fn error(err: &ApiError) -> Self {
         let mut headers = vec![("content-type", "application/json".to_owned())];
