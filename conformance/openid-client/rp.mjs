@@ -1,0 +1,79 @@
+// A relying party on openid-client, driven by pow-ext-provider's conformance test
+// (pow-ext-provider/tests/openid_client.rs), one JSON object per line on stdout:
+//
+//   node rp.mjs <issuer> <client_id> <redirect_uri>
+//   -> {"authorize": "<the authorization URL>"}          (the test signs in and consents)
+//   <- the URL the provider sent the browser back to, as one line on stdin
+//   -> {"ok": true, ...what was checked} or {"ok": false, "error": "..."}
+//
+// openid-client reads the discovery document, sends the authorization request with PKCE
+// (S256), state and nonce, checks the response's `iss` (RFC 9207), exchanges the code,
+// verifies the ID token's signature against the JWKS (non-repudiation checks) and its
+// claims, calls userinfo, refreshes, and sees the spent refresh token refused and its
+// family ended.
+import * as client from 'openid-client';
+import { createInterface } from 'node:readline';
+
+const [issuer, clientId, redirectUri] = process.argv.slice(2);
+const say = (value) => process.stdout.write(JSON.stringify(value) + '\n');
+const lines = createInterface({ input: process.stdin })[Symbol.asyncIterator]();
+
+async function main() {
+  const config = await client.discovery(new URL(issuer), clientId, undefined, client.None(), {
+    execute: [client.allowInsecureRequests],
+  });
+  client.enableNonRepudiationChecks(config);
+  const verifier = client.randomPKCECodeVerifier();
+  const state = client.randomState();
+  const nonce = client.randomNonce();
+  const url = client.buildAuthorizationUrl(config, {
+    redirect_uri: redirectUri,
+    scope: 'openid email offline_access',
+    code_challenge: await client.calculatePKCECodeChallenge(verifier),
+    code_challenge_method: 'S256',
+    state,
+    nonce,
+  });
+  say({ authorize: url.href });
+  const back = (await lines.next()).value;
+  const tokens = await client.authorizationCodeGrant(config, new URL(back), {
+    pkceCodeVerifier: verifier,
+    expectedState: state,
+    expectedNonce: nonce,
+    idTokenExpected: true,
+  });
+  const claims = tokens.claims();
+  const info = await client.fetchUserInfo(config, tokens.access_token, claims.sub);
+  const refreshed = await client.refreshTokenGrant(config, tokens.refresh_token);
+  let reuse = 'accepted';
+  try {
+    await client.refreshTokenGrant(config, tokens.refresh_token);
+  } catch (err) {
+    reuse = err.error ?? err.code ?? String(err);
+  }
+  let afterReuse = 'accepted';
+  try {
+    await client.fetchUserInfo(config, refreshed.access_token, claims.sub);
+  } catch (err) {
+    afterReuse = String(err.status ?? err.code ?? err);
+  }
+  say({
+    ok: true,
+    sub: claims.sub,
+    aud: claims.aud,
+    iss: claims.iss,
+    email: info.email,
+    id_token_alg: JSON.parse(Buffer.from(tokens.id_token.split('.')[0], 'base64url')).alg,
+    refreshed: refreshed.access_token !== tokens.access_token,
+    reuse,
+    after_reuse: afterReuse,
+  });
+}
+
+main().then(
+  () => process.exit(0),
+  (err) => {
+    say({ ok: false, error: `${err.name}: ${err.message} ${err.code ?? ''} ${err.error ?? ''}` });
+    process.exit(1);
+  },
+);

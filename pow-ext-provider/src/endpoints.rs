@@ -1,0 +1,248 @@
+//! The provider's protocol endpoints on the engine
+//! ([`endpoints`](pow_core::pages::endpoints)): discovery, the JWKS, the token endpoint,
+//! userinfo, revocation and introspection. Each reads the neutral request, runs its flow
+//! and answers the protocol's JSON; every framework layer mounts them.
+
+use std::sync::Arc;
+
+use pow_core::api::routes::bearer_of;
+use pow_core::config::extension_path;
+use pow_core::pages::endpoints::{EndpointRequest, EndpointRoute};
+use pow_core::pages::routes::Verb;
+use pow_core::pages::HttpAnswer;
+use pow_core::{PowConfig, PowError};
+use serde_json::{json, Value};
+
+use crate::flows::{self, OAuthError};
+use crate::pages::AUTHORIZE_PATH;
+use crate::{Provider, NAME};
+
+/// `POST`: the token endpoint.
+pub const TOKEN_PATH: &str = "/oauth/token";
+/// `GET`/`POST`: userinfo.
+pub const USERINFO_PATH: &str = "/oauth/userinfo";
+/// `POST`: revocation (RFC 7009).
+pub const REVOKE_PATH: &str = "/oauth/revoke";
+/// `POST`: introspection (RFC 7662).
+pub const INTROSPECT_PATH: &str = "/oauth/introspect";
+/// `GET`: the JWKS.
+pub const JWKS_PATH: &str = "/oauth/jwks";
+/// `GET`: OpenID Connect discovery.
+pub const OPENID_CONFIGURATION_PATH: &str = "/.well-known/openid-configuration";
+/// `GET`: OAuth authorization server metadata (RFC 8414).
+pub const AUTHORIZATION_SERVER_PATH: &str = "/.well-known/oauth-authorization-server";
+
+/// How long a client may keep the JWKS and the discovery document: 5 minutes, short
+/// enough for a key rotation's grace period.
+const PUBLIC_CACHE: &str = "public, max-age=300";
+
+/// What a token answer is sent with: never stored (RFC 6749 §5.1).
+const NO_STORE: &str = "no-store";
+
+/// The endpoints.
+pub(crate) fn routes(ext: &Arc<Provider>) -> Vec<EndpointRoute> {
+    type Handler =
+        fn(PowConfig, Arc<Provider>, EndpointRequest) -> pow_core::pages::endpoints::EndpointFuture;
+    let table: [(Verb, &'static str, Handler); 8] = [
+        (Verb::Get, OPENID_CONFIGURATION_PATH, |c, p, r| {
+            Box::pin(async move { discovery(&c, &p, &r) })
+        }),
+        (Verb::Get, AUTHORIZATION_SERVER_PATH, |c, p, r| {
+            Box::pin(async move { discovery(&c, &p, &r) })
+        }),
+        (Verb::Get, JWKS_PATH, |c, _, _| {
+            Box::pin(async move { jwks(&c) })
+        }),
+        (Verb::Post, TOKEN_PATH, |c, p, r| {
+            Box::pin(async move { token(&c, &p, &r).await })
+        }),
+        (Verb::Get, USERINFO_PATH, |c, p, r| {
+            Box::pin(async move { userinfo(&c, &p, &r).await })
+        }),
+        (Verb::Post, USERINFO_PATH, |c, p, r| {
+            Box::pin(async move { userinfo(&c, &p, &r).await })
+        }),
+        (Verb::Post, REVOKE_PATH, |c, p, r| {
+            Box::pin(async move { revoke(&c, &p, &r).await })
+        }),
+        (Verb::Post, INTROSPECT_PATH, |c, p, r| {
+            Box::pin(async move { introspect(&c, &p, &r).await })
+        }),
+    ];
+    table
+        .into_iter()
+        .map(|(verb, path, handler)| {
+            let ext = Arc::clone(ext);
+            EndpointRoute::new(verb, path, move |config, request| {
+                handler(config, Arc::clone(&ext), request)
+            })
+        })
+        .collect()
+}
+
+/// The absolute URL of the extension's route `pattern`.
+pub fn url(config: &PowConfig, pattern: &str) -> String {
+    let base = config
+        .base_url()
+        .unwrap_or("http://localhost")
+        .trim_end_matches('/');
+    format!("{base}{}", extension_path(config, NAME, pattern, &[]))
+}
+
+/// The answer to an engine failure: `503`/`500` as the protocol's JSON, never stored.
+fn failed(err: &PowError) -> HttpAnswer {
+    err.log_answered();
+    let status = err.http_status();
+    let error = if status == 503 {
+        "temporarily_unavailable"
+    } else {
+        "server_error"
+    };
+    HttpAnswer::json_document(status, &json!({ "error": error }), Some(NO_STORE))
+}
+
+/// An OAuth error answer; `401` with a challenge for `invalid_client`.
+fn oauth_error(err: &OAuthError, request: &EndpointRequest) -> HttpAnswer {
+    let mut answer = HttpAnswer::json_document(err.status, &err.body(), Some(NO_STORE));
+    if err.status == 401 {
+        let scheme = match request.header("authorization") {
+            Some(value) if value.trim_start().to_ascii_lowercase().starts_with("basic") => "Basic",
+            _ => "Bearer",
+        };
+        answer
+            .headers
+            .push(("www-authenticate", format!("{scheme} realm=\"oauth\"")));
+    }
+    answer
+}
+
+/// The form of a `POST` to the token, revocation or introspection endpoint, or the error
+/// answer to a body that is not one.
+fn form_of(request: &EndpointRequest) -> Result<Vec<(String, String)>, HttpAnswer> {
+    request.form().ok_or_else(|| {
+        let err = OAuthError {
+            status: 400,
+            error: "invalid_request",
+            description: "the body must be application/x-www-form-urlencoded",
+        };
+        oauth_error(&err, request)
+    })
+}
+
+/// The discovery document: only what is on.
+pub fn metadata(config: &PowConfig, provider: &Provider) -> Value {
+    json!({
+        "issuer": provider.issuer_of(config),
+        "authorization_endpoint": url(config, AUTHORIZE_PATH),
+        "token_endpoint": url(config, TOKEN_PATH),
+        "userinfo_endpoint": url(config, USERINFO_PATH),
+        "jwks_uri": url(config, JWKS_PATH),
+        "revocation_endpoint": url(config, REVOKE_PATH),
+        "introspection_endpoint": url(config, INTROSPECT_PATH),
+        "scopes_supported": provider.offered_scopes(),
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "grant_types_supported": ["authorization_code", "refresh_token"],
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": ["EdDSA"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "code_challenge_methods_supported": ["S256"],
+        "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "email", "email_verified"],
+        "prompt_values_supported": ["none", "login", "consent"],
+        "authorization_response_iss_parameter_supported": true,
+        "request_parameter_supported": false,
+        "request_uri_parameter_supported": false,
+    })
+}
+
+fn discovery(config: &PowConfig, provider: &Provider, _: &EndpointRequest) -> HttpAnswer {
+    HttpAnswer::json_document(200, &metadata(config, provider), Some(PUBLIC_CACHE))
+}
+
+fn jwks(config: &PowConfig) -> HttpAnswer {
+    match crate::keys::jwks(config) {
+        Ok(document) => {
+            let mut answer = HttpAnswer::json_document(200, &document, Some(PUBLIC_CACHE));
+            answer.headers[0].1 = "application/jwk-set+json".to_owned();
+            answer
+        }
+        Err(err) => failed(&err),
+    }
+}
+
+async fn token(config: &PowConfig, provider: &Provider, request: &EndpointRequest) -> HttpAnswer {
+    let form = match form_of(request) {
+        Ok(form) => form,
+        Err(answer) => return answer,
+    };
+    match flows::token(config, provider, request.header("authorization"), &form).await {
+        Ok(Ok(body)) => {
+            let mut answer = HttpAnswer::json_document(200, &body, Some(NO_STORE));
+            answer.headers.push(("pragma", "no-cache".to_owned()));
+            answer
+        }
+        Ok(Err(err)) => oauth_error(&err, request),
+        Err(err) => failed(&err),
+    }
+}
+
+async fn userinfo(
+    config: &PowConfig,
+    provider: &Provider,
+    request: &EndpointRequest,
+) -> HttpAnswer {
+    let token = request.header("authorization").and_then(bearer_of);
+    let claims = match token {
+        Some(token) => flows::userinfo(config, provider, token).await,
+        None => Ok(None),
+    };
+    match claims {
+        Ok(Some(claims)) => HttpAnswer::json_document(200, &claims, Some(NO_STORE)),
+        Ok(None) => {
+            let challenge = match token {
+                Some(_) => "Bearer error=\"invalid_token\"",
+                None => "Bearer",
+            };
+            let mut answer = HttpAnswer::json_document(
+                401,
+                &json!({ "error": "invalid_token" }),
+                Some(NO_STORE),
+            );
+            answer
+                .headers
+                .push(("www-authenticate", challenge.to_owned()));
+            answer
+        }
+        Err(err) => failed(&err),
+    }
+}
+
+async fn revoke(config: &PowConfig, provider: &Provider, request: &EndpointRequest) -> HttpAnswer {
+    let form = match form_of(request) {
+        Ok(form) => form,
+        Err(answer) => return answer,
+    };
+    match flows::revoke(config, provider, request.header("authorization"), &form).await {
+        Ok(Ok(())) => HttpAnswer::json_document(200, &json!({}), Some(NO_STORE)),
+        Ok(Err(err)) => oauth_error(&err, request),
+        Err(err) => failed(&err),
+    }
+}
+
+async fn introspect(
+    config: &PowConfig,
+    provider: &Provider,
+    request: &EndpointRequest,
+) -> HttpAnswer {
+    let form = match form_of(request) {
+        Ok(form) => form,
+        Err(answer) => return answer,
+    };
+    match flows::introspect(config, provider, request.header("authorization"), &form).await {
+        Ok(Ok(body)) => HttpAnswer::json_document(200, &body, Some(NO_STORE)),
+        Ok(Err(err)) => oauth_error(&err, request),
+        Err(err) => failed(&err),
+    }
+}

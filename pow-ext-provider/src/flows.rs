@@ -1,0 +1,771 @@
+//! The provider's flows, one per action, without any framework type: checking an
+//! authorization request, answering it (consent remembered, a code issued), the token
+//! grants, userinfo, revocation and introspection. The consent page, its JSON answer and
+//! the protocol endpoints render what these decide.
+
+use std::time::Duration;
+
+use chrono::{TimeZone as _, Utc};
+use openidconnect::core::{CoreIdToken, CoreIdTokenClaims, CoreJwsSigningAlgorithm};
+use openidconnect::{
+    AccessToken, Audience, EmptyAdditionalClaims, EndUserEmail, IssuerUrl, Nonce, StandardClaims,
+    SubjectIdentifier,
+};
+use pow_core::audit::{self, AuditEvent};
+use pow_core::pages::routes::QueryParams;
+use pow_core::session::CurrentSession;
+use pow_core::store::OneTimeSecrets;
+use pow_core::users::User;
+use pow_core::{PowConfig, PowError};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+use crate::clients::ClientRegistration;
+use crate::consents::Consents;
+use crate::tokens::{CodeRecord, Issued, Taken, Tokens};
+use crate::{events, keys, Provider};
+
+/// How long a consent page's request is kept for its answer: 10 minutes.
+const PENDING_TTL: Duration = Duration::from_secs(600);
+
+/// The longest `state` or `nonce` kept (a client's value longer than this is refused).
+const MAX_VALUE_LEN: usize = 512;
+
+/// A checked authorization request, kept while the consent page waits for its answer.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct AuthorizationRequest {
+    /// The client.
+    pub client_id: String,
+    /// Where the answer goes.
+    pub redirect_uri: String,
+    /// The scopes asked for (known, allowed to the client), in order, once each.
+    pub scopes: Vec<String>,
+    /// The client's `state`.
+    pub state: Option<String>,
+    /// The client's `nonce`.
+    pub nonce: Option<String>,
+    /// The PKCE `code_challenge` (S256).
+    pub challenge: String,
+    /// `prompt=none`: answer without any page.
+    pub no_prompt: bool,
+    /// `prompt=consent`: ask again even with a consent remembered.
+    pub ask_consent: bool,
+    /// `prompt=login`: the user proves who they are again first.
+    pub reauthenticate: bool,
+    /// `max_age`: the longest time since the user last proved who they are, in seconds.
+    pub max_age: Option<u64>,
+    /// The user who may answer (set when the consent page is shown).
+    pub user_id: Option<i64>,
+    /// The session that may answer.
+    pub session_id: Option<String>,
+}
+
+/// Why an authorization request is refused.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Refused {
+    /// No such client, or a redirect URI it did not register: answered on a page of
+    /// ours, never by a redirect (where to would be the attacker's choice).
+    Here(&'static str),
+    /// Answered at the client's redirect URI with an OAuth error code.
+    There {
+        /// The redirect URI, checked.
+        redirect_uri: String,
+        /// The error code (`invalid_request`, `invalid_scope`, ...).
+        error: &'static str,
+        /// What was wrong.
+        description: &'static str,
+        /// The client's `state`.
+        state: Option<String>,
+    },
+}
+
+/// Checks the query of `GET /oauth/authorize`.
+pub fn check_request(
+    provider: &Provider,
+    query: &QueryParams,
+) -> Result<AuthorizationRequest, Refused> {
+    let get = |name: &str| query.get(name).filter(|value| !value.is_empty());
+    let Some(client) = get("client_id").and_then(|id| provider.find(id)) else {
+        return Err(Refused::Here("pow_provider_unknown_client"));
+    };
+    let redirect_uri = match get("redirect_uri") {
+        Some(uri) if client.redirect_matches(uri) => uri.to_owned(),
+        Some(_) => return Err(Refused::Here("pow_provider_bad_redirect")),
+        None => match client.redirect_uris() {
+            [only] if !only.starts_with("http://") => only.clone(),
+            _ => return Err(Refused::Here("pow_provider_bad_redirect")),
+        },
+    };
+    let state = get("state").map(str::to_owned);
+    let there = |error, description| Refused::There {
+        redirect_uri: redirect_uri.clone(),
+        error,
+        description,
+        state: state.clone(),
+    };
+    if state
+        .as_ref()
+        .is_some_and(|state| state.len() > MAX_VALUE_LEN)
+    {
+        return Err(there("invalid_request", "state is too long"));
+    }
+    if get("response_type") != Some("code") {
+        return Err(there(
+            "unsupported_response_type",
+            "only response_type=code is supported",
+        ));
+    }
+    if get("request").is_some() || get("request_uri").is_some() {
+        return Err(there(
+            "request_not_supported",
+            "request objects are not supported",
+        ));
+    }
+    let Some(challenge) = get("code_challenge") else {
+        return Err(there(
+            "invalid_request",
+            "code_challenge (PKCE, S256) is required",
+        ));
+    };
+    if get("code_challenge_method") != Some("S256") {
+        return Err(there(
+            "invalid_request",
+            "code_challenge_method must be S256",
+        ));
+    }
+    if challenge.len() != 43
+        || !challenge
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        return Err(there(
+            "invalid_request",
+            "code_challenge is not a S256 challenge",
+        ));
+    }
+    let mut scopes: Vec<String> = Vec::new();
+    for scope in get("scope")
+        .unwrap_or_default()
+        .split(' ')
+        .filter(|s| !s.is_empty())
+    {
+        if !provider.offered_scopes().iter().any(|have| have == scope)
+            || !client.allows_scope(scope)
+        {
+            return Err(there(
+                "invalid_scope",
+                "a scope asked for is unknown or not allowed",
+            ));
+        }
+        if !scopes.iter().any(|have| have == scope) {
+            scopes.push(scope.to_owned());
+        }
+    }
+    let nonce = get("nonce").map(str::to_owned);
+    if nonce
+        .as_ref()
+        .is_some_and(|nonce| nonce.len() > MAX_VALUE_LEN)
+    {
+        return Err(there("invalid_request", "nonce is too long"));
+    }
+    let prompts: Vec<&str> = get("prompt")
+        .unwrap_or_default()
+        .split(' ')
+        .filter(|p| !p.is_empty())
+        .collect();
+    if prompts
+        .iter()
+        .any(|p| !["none", "login", "consent", "select_account"].contains(p))
+    {
+        return Err(there("invalid_request", "unknown prompt value"));
+    }
+    let no_prompt = prompts.contains(&"none");
+    if no_prompt && prompts.len() > 1 {
+        return Err(there("invalid_request", "prompt=none goes alone"));
+    }
+    let max_age = match get("max_age") {
+        Some(age) => Some(
+            age.parse::<u64>()
+                .map_err(|_| there("invalid_request", "max_age is not a number"))?,
+        ),
+        None => None,
+    };
+    Ok(AuthorizationRequest {
+        client_id: client.id().to_owned(),
+        redirect_uri,
+        scopes,
+        state,
+        nonce,
+        challenge: challenge.to_owned(),
+        no_prompt,
+        ask_consent: prompts.contains(&"consent"),
+        reauthenticate: prompts.contains(&"login"),
+        max_age,
+        user_id: None,
+        session_id: None,
+    })
+}
+
+/// The answer at the client's redirect URI: `params` with `state` and `iss` (RFC 9207).
+pub fn redirect_with(
+    provider: &Provider,
+    config: &PowConfig,
+    redirect_uri: &str,
+    state: Option<&str>,
+    params: &[(&str, &str)],
+) -> String {
+    let Ok(mut url) = url::Url::parse(redirect_uri) else {
+        return redirect_uri.to_owned();
+    };
+    {
+        let mut query = url.query_pairs_mut();
+        for (name, value) in params {
+            query.append_pair(name, value);
+        }
+        if let Some(state) = state {
+            query.append_pair("state", state);
+        }
+        query.append_pair("iss", &provider.issuer_of(config));
+    }
+    url.to_string()
+}
+
+/// The error answer of `refused` at the client's redirect URI.
+pub fn error_redirect(
+    provider: &Provider,
+    config: &PowConfig,
+    request: &AuthorizationRequest,
+    error: &str,
+) -> String {
+    redirect_with(
+        provider,
+        config,
+        &request.redirect_uri,
+        request.state.as_deref(),
+        &[("error", error)],
+    )
+}
+
+/// What the authorization endpoint does next for a signed-in user.
+#[derive(Debug)]
+pub enum Next {
+    /// Show the consent page for the request kept under `pending`.
+    Consent {
+        /// The id of the kept request, which the page posts back.
+        pending: String,
+        /// The request.
+        request: AuthorizationRequest,
+    },
+    /// Back to the client with this URL (a code, or an error).
+    Redirect(String),
+}
+
+/// When `current`'s user last proved who they are (seconds since the epoch).
+fn auth_time(current: &CurrentSession) -> i64 {
+    current
+        .metadata
+        .authenticated_at
+        .unwrap_or(current.metadata.signed_in_at)
+}
+
+/// Whether `current` is fresh enough for `request` (`max_age`, `prompt=login`).
+pub fn fresh_enough(request: &AuthorizationRequest, current: &CurrentSession) -> bool {
+    let age = Utc::now().timestamp().saturating_sub(auth_time(current));
+    let within = |max: u64| age <= i64::try_from(max).unwrap_or(i64::MAX);
+    !request.reauthenticate && request.max_age.is_none_or(within)
+}
+
+/// The next step of `request` for the signed-in `current`: a code at once when the user
+/// consented to these scopes before (and `prompt=consent` is not asked), else the consent
+/// page (or `consent_required` with `prompt=none`).
+pub async fn decide(
+    config: &PowConfig,
+    provider: &Provider,
+    current: &CurrentSession,
+    mut request: AuthorizationRequest,
+) -> Result<Next, PowError> {
+    let consented = Consents::new(config)?
+        .get(current.user.id, &request.client_id)
+        .await?
+        .is_some_and(|consent| consent.covers(&request.scopes));
+    if consented && !request.ask_consent {
+        return issue_code(config, provider, current, &request)
+            .await
+            .map(Next::Redirect);
+    }
+    if request.no_prompt {
+        return Ok(Next::Redirect(error_redirect(
+            provider,
+            config,
+            &request,
+            "consent_required",
+        )));
+    }
+    request.user_id = Some(current.user.id);
+    request.session_id = Some(current.session_id.clone());
+    let pending = crate::tokens::secret("");
+    pending_requests(config).put(&pending, &request).await?;
+    Ok(Next::Consent { pending, request })
+}
+
+/// The kept requests awaiting an answer on the consent page.
+fn pending_requests(config: &PowConfig) -> OneTimeSecrets {
+    OneTimeSecrets::new(config, "pow_provider", "pending", PENDING_TTL)
+}
+
+/// The consent page's answer: `allow` or not, for the request kept under `pending`.
+/// `None` when there is no such request for this session (answered, expired, another
+/// session's): the page says so and nothing reaches the client.
+pub async fn answer(
+    config: &PowConfig,
+    provider: &Provider,
+    current: &CurrentSession,
+    pending: &str,
+    allow: bool,
+) -> Result<Option<String>, PowError> {
+    let requests = pending_requests(config);
+    let Some(request) = requests.get::<AuthorizationRequest>(pending).await? else {
+        return Ok(None);
+    };
+    if request.user_id != Some(current.user.id)
+        || request.session_id.as_deref() != Some(current.session_id.as_str())
+    {
+        return Ok(None);
+    }
+    if requests
+        .take::<AuthorizationRequest>(pending)
+        .await?
+        .is_none()
+    {
+        return Ok(None);
+    }
+    if !allow {
+        audit::record(
+            config,
+            AuditEvent::new(events::DENIED)
+                .user(current.user.id)
+                .detail("client", request.client_id.clone()),
+        );
+        return Ok(Some(error_redirect(
+            provider,
+            config,
+            &request,
+            "access_denied",
+        )));
+    }
+    Consents::new(config)?
+        .grant(current.user.id, &request.client_id, &request.scopes)
+        .await?;
+    audit::record(
+        config,
+        AuditEvent::new(events::CONSENTED)
+            .user(current.user.id)
+            .detail("client", request.client_id.clone())
+            .detail("scopes", request.scopes.join(" ")),
+    );
+    issue_code(config, provider, current, &request)
+        .await
+        .map(Some)
+}
+
+/// Issues a code for `request` and answers the redirect carrying it.
+async fn issue_code(
+    config: &PowConfig,
+    provider: &Provider,
+    current: &CurrentSession,
+    request: &AuthorizationRequest,
+) -> Result<String, PowError> {
+    let record = CodeRecord {
+        client_id: request.client_id.clone(),
+        redirect_uri: request.redirect_uri.clone(),
+        user_id: current.user.id,
+        scopes: request.scopes.clone(),
+        nonce: request.nonce.clone(),
+        challenge: request.challenge.clone(),
+        auth_time: auth_time(current),
+        family: String::new(),
+    };
+    let code = Tokens::new(config, provider).put_code(record).await?;
+    Ok(redirect_with(
+        provider,
+        config,
+        &request.redirect_uri,
+        request.state.as_deref(),
+        &[("code", &code)],
+    ))
+}
+
+/// An OAuth error answer of the token, revocation or introspection endpoint.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OAuthError {
+    /// The status (`400`, or `401` for `invalid_client`).
+    pub status: u16,
+    /// The error code.
+    pub error: &'static str,
+    /// What was wrong.
+    pub description: &'static str,
+}
+
+impl OAuthError {
+    fn new(error: &'static str, description: &'static str) -> Self {
+        let status = if error == "invalid_client" { 401 } else { 400 };
+        Self {
+            status,
+            error,
+            description,
+        }
+    }
+
+    /// The JSON body.
+    pub fn body(&self) -> Value {
+        json!({ "error": self.error, "error_description": self.description })
+    }
+}
+
+/// The token endpoint's answer.
+pub type TokenAnswer = Result<Value, OAuthError>;
+
+/// The value of form field `name`, when it is there exactly once.
+fn field<'a>(form: &'a [(String, String)], name: &str) -> Result<Option<&'a str>, OAuthError> {
+    let mut found = form
+        .iter()
+        .filter(|(have, _)| have == name)
+        .map(|(_, v)| v.as_str());
+    let first = found.next();
+    if found.next().is_some() {
+        return Err(OAuthError::new(
+            "invalid_request",
+            "a parameter is repeated",
+        ));
+    }
+    Ok(first.filter(|value| !value.is_empty()))
+}
+
+/// `POST /oauth/token`: the client authenticated, then its grant.
+pub async fn token(
+    config: &PowConfig,
+    provider: &Provider,
+    authorization: Option<&str>,
+    form: &[(String, String)],
+) -> Result<TokenAnswer, PowError> {
+    let Some(client) = crate::clients::authenticate(provider, authorization, form) else {
+        return Ok(Err(OAuthError::new(
+            "invalid_client",
+            "client authentication failed",
+        )));
+    };
+    let grant = match field(form, "grant_type") {
+        Ok(grant) => grant,
+        Err(err) => return Ok(Err(err)),
+    };
+    match grant {
+        Some("authorization_code") => code_grant(config, provider, client, form).await,
+        Some("refresh_token") => refresh_grant(config, provider, client, form).await,
+        _ => Ok(Err(OAuthError::new(
+            "unsupported_grant_type",
+            "grant_type is not supported",
+        ))),
+    }
+}
+
+/// The `authorization_code` grant.
+async fn code_grant(
+    config: &PowConfig,
+    provider: &Provider,
+    client: &ClientRegistration,
+    form: &[(String, String)],
+) -> Result<TokenAnswer, PowError> {
+    let fields = (|| {
+        Ok::<_, OAuthError>((
+            field(form, "code")?,
+            field(form, "redirect_uri")?,
+            field(form, "code_verifier")?,
+        ))
+    })();
+    let (code, redirect_uri, verifier) = match fields {
+        Ok((Some(code), redirect_uri, Some(verifier))) => (code, redirect_uri, verifier),
+        Ok(_) => {
+            return Ok(Err(OAuthError::new(
+                "invalid_request",
+                "code and code_verifier are required",
+            )))
+        }
+        Err(err) => return Ok(Err(err)),
+    };
+    let tokens = Tokens::new(config, provider);
+    let invalid = || {
+        Ok(Err(OAuthError::new(
+            "invalid_grant",
+            "the code is invalid, expired, or was used",
+        )))
+    };
+    let record = match tokens.redeem(code).await? {
+        Taken::Fresh(record) => record,
+        Taken::Reused => {
+            audit::record(
+                config,
+                AuditEvent::new(events::REUSE_DETECTED)
+                    .detail("client", client.id().to_owned())
+                    .detail("reason", "code"),
+            );
+            return invalid();
+        }
+        Taken::Unknown => return invalid(),
+    };
+    // Taken now: a request that fails these checks used the code up all the same.
+    if record.client_id != client.id()
+        || redirect_uri.is_some_and(|uri| uri != record.redirect_uri)
+        || !pkce_matches(verifier, &record.challenge)
+    {
+        return invalid();
+    }
+    let offline = record.scopes.iter().any(|scope| scope == "offline_access");
+    let issued = match tokens
+        .issue_for_code(provider, code, &record, offline)
+        .await?
+    {
+        Taken::Fresh(issued) => issued,
+        _ => return invalid(),
+    };
+    audit::record(
+        config,
+        AuditEvent::new(events::TOKENS_ISSUED)
+            .user(record.user_id)
+            .detail("client", client.id().to_owned()),
+    );
+    token_answer(config, provider, &issued, record.nonce.as_deref()).await
+}
+
+/// The `refresh_token` grant: the token rotates; a reused one ends its family.
+async fn refresh_grant(
+    config: &PowConfig,
+    provider: &Provider,
+    client: &ClientRegistration,
+    form: &[(String, String)],
+) -> Result<TokenAnswer, PowError> {
+    let token = match field(form, "refresh_token") {
+        Ok(Some(token)) => token,
+        Ok(None) => {
+            return Ok(Err(OAuthError::new(
+                "invalid_request",
+                "refresh_token is required",
+            )))
+        }
+        Err(err) => return Ok(Err(err)),
+    };
+    let invalid = || {
+        Ok(Err(OAuthError::new(
+            "invalid_grant",
+            "the refresh token is invalid, expired, or was used",
+        )))
+    };
+    match Tokens::new(config, provider)
+        .rotate(provider, token, client.id())
+        .await?
+    {
+        Taken::Fresh(issued) => token_answer(config, provider, &issued, None).await,
+        Taken::Reused => {
+            audit::record(
+                config,
+                AuditEvent::new(events::REUSE_DETECTED)
+                    .detail("client", client.id().to_owned())
+                    .detail("reason", "refresh_token"),
+            );
+            invalid()
+        }
+        Taken::Unknown => invalid(),
+    }
+}
+
+/// Whether `verifier` is the PKCE verifier of S256 `challenge` (RFC 7636 §4.6).
+fn pkce_matches(verifier: &str, challenge: &str) -> bool {
+    use base64::Engine as _;
+    if !(43..=128).contains(&verifier.len()) {
+        return false;
+    }
+    let computed = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(Sha256::digest(verifier.as_bytes()));
+    pow_core::token::secure_compare(computed.as_bytes(), challenge.as_bytes())
+}
+
+/// The token response of `issued`: the tokens, and an ID token for `openid`.
+async fn token_answer(
+    config: &PowConfig,
+    provider: &Provider,
+    issued: &Issued,
+    nonce: Option<&str>,
+) -> Result<TokenAnswer, PowError> {
+    let mut body = json!({
+        "access_token": issued.access_token,
+        "token_type": "Bearer",
+        "expires_in": issued.expires_in,
+        "scope": issued.family.scopes.join(" "),
+    });
+    if let Some(refresh) = &issued.refresh_token {
+        body["refresh_token"] = json!(refresh);
+    }
+    if issued.family.scopes.iter().any(|scope| scope == "openid") {
+        let Some(user) = pow_core::flows::stored_user(config, issued.family.user_id).await? else {
+            return Ok(Err(OAuthError::new("invalid_grant", "the user is gone")));
+        };
+        body["id_token"] = json!(id_token(config, provider, issued, &user, nonce)?);
+    }
+    Ok(Ok(body))
+}
+
+/// An ID token for `issued`'s user, signed with the key ring's current key.
+fn id_token(
+    config: &PowConfig,
+    provider: &Provider,
+    issued: &Issued,
+    user: &User,
+    nonce: Option<&str>,
+) -> Result<String, PowError> {
+    let broken = |what: &str| PowError::Config(format!("the ID token cannot be made: {what}"));
+    let issuer = IssuerUrl::new(provider.issuer_of(config))
+        .map_err(|_| broken("the issuer is not a URL"))?;
+    let now = Utc::now();
+    let ttl =
+        chrono::Duration::from_std(provider.id_token_ttl).map_err(|_| broken("its lifetime"))?;
+    let mut standard = StandardClaims::new(SubjectIdentifier::new(user.id.to_string()));
+    if issued.family.scopes.iter().any(|scope| scope == "email") {
+        let (email, verified) = email_of(user);
+        standard = standard
+            .set_email(email.map(EndUserEmail::new))
+            .set_email_verified(Some(verified));
+    }
+    let claims = CoreIdTokenClaims::new(
+        issuer,
+        vec![Audience::new(issued.family.client_id.clone())],
+        now + ttl,
+        now,
+        standard,
+        EmptyAdditionalClaims {},
+    )
+    .set_nonce(nonce.map(|nonce| Nonce::new(nonce.to_owned())))
+    .set_auth_time(Utc.timestamp_opt(issued.family.auth_time, 0).single());
+    let key = keys::current(config)?;
+    let token = CoreIdToken::new(
+        claims,
+        &key.signing,
+        CoreJwsSigningAlgorithm::EdDsa,
+        Some(&AccessToken::new(issued.access_token.clone())),
+        None,
+    )
+    .map_err(|err| broken(&err.to_string()))?;
+    Ok(token.to_string())
+}
+
+/// The user's address and whether it is proven.
+fn email_of(user: &User) -> (Option<String>, bool) {
+    let email = user.get_str("email").map(str::to_owned);
+    let proven = user.get_timestamp("email_confirmed_at").is_some();
+    (email, proven)
+}
+
+/// `userinfo`: the claims of the access token's user, or `None` for a token that is not
+/// current (`401`).
+pub async fn userinfo(
+    config: &PowConfig,
+    provider: &Provider,
+    token: &str,
+) -> Result<Option<Value>, PowError> {
+    let Some(record) = Tokens::new(config, provider).access(token).await? else {
+        return Ok(None);
+    };
+    if !record.scopes.iter().any(|scope| scope == "openid") {
+        return Ok(None);
+    }
+    let Some(user) = pow_core::flows::stored_user(config, record.user_id).await? else {
+        return Ok(None);
+    };
+    let mut claims = json!({ "sub": user.id.to_string() });
+    if record.scopes.iter().any(|scope| scope == "email") {
+        let (email, verified) = email_of(&user);
+        claims["email"] = json!(email);
+        claims["email_verified"] = json!(verified);
+    }
+    Ok(Some(claims))
+}
+
+/// `POST /oauth/revoke` (RFC 7009): ends the token's family when the calling client is
+/// the one it was issued to; answers the same either way.
+pub async fn revoke(
+    config: &PowConfig,
+    provider: &Provider,
+    authorization: Option<&str>,
+    form: &[(String, String)],
+) -> Result<Result<(), OAuthError>, PowError> {
+    let Some(client) = crate::clients::authenticate(provider, authorization, form) else {
+        return Ok(Err(OAuthError::new(
+            "invalid_client",
+            "client authentication failed",
+        )));
+    };
+    let token = match field(form, "token") {
+        Ok(Some(token)) => token,
+        Ok(None) => return Ok(Err(OAuthError::new("invalid_request", "token is required"))),
+        Err(err) => return Ok(Err(err)),
+    };
+    let tokens = Tokens::new(config, provider);
+    let family = match tokens.access(token).await? {
+        Some(record) => Some(record.family),
+        None => tokens.refresh_family(token).await?,
+    };
+    if let Some(family) = family {
+        if let Some(found) = tokens.family(&family).await? {
+            if found.client_id == client.id() {
+                tokens.end_family(&family).await?;
+                audit::record(
+                    config,
+                    AuditEvent::new(events::REVOKED)
+                        .user(found.user_id)
+                        .detail("client", client.id().to_owned()),
+                );
+            }
+        }
+    }
+    Ok(Ok(()))
+}
+
+/// `POST /oauth/introspect` (RFC 7662): a confidential client learns about a token issued
+/// to it; any other token is `{"active": false}`.
+pub async fn introspect(
+    config: &PowConfig,
+    provider: &Provider,
+    authorization: Option<&str>,
+    form: &[(String, String)],
+) -> Result<Result<Value, OAuthError>, PowError> {
+    let client = match crate::clients::authenticate(provider, authorization, form) {
+        Some(client) if client.kind() == crate::ClientKind::Confidential => client,
+        _ => {
+            return Ok(Err(OAuthError::new(
+                "invalid_client",
+                "client authentication failed",
+            )))
+        }
+    };
+    let token = match field(form, "token") {
+        Ok(Some(token)) => token,
+        Ok(None) => return Ok(Err(OAuthError::new("invalid_request", "token is required"))),
+        Err(err) => return Ok(Err(err)),
+    };
+    let inactive = json!({ "active": false });
+    let Some(record) = Tokens::new(config, provider).access(token).await? else {
+        return Ok(Ok(inactive));
+    };
+    if record.client_id != client.id() {
+        return Ok(Ok(inactive));
+    }
+    Ok(Ok(json!({
+        "active": true,
+        "scope": record.scopes.join(" "),
+        "client_id": record.client_id,
+        "sub": record.user_id.to_string(),
+        "token_type": "Bearer",
+        "exp": record.expires_at,
+        "iat": record.issued_at,
+        "iss": provider.issuer_of(config),
+    })))
+}

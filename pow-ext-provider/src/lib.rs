@@ -1,0 +1,292 @@
+//! # pow-ext-provider
+//!
+//! Makes the app an OAuth 2.1 authorization server and OpenID provider: its own users sign
+//! in to other software (single-page and mobile apps, partner integrations, command-line
+//! tools, AI agents reaching an MCP server) through it.
+//!
+//! **Guide**: [Your app as an identity provider](https://github.com/pow-rs/pow-rs/blob/main/guides/provider.md).
+//! [All guides](https://github.com/pow-rs/pow-rs/tree/main/guides): getting started, configuration, every extension.
+//!
+//! - **Clients** are registered by the app ([`ClientRegistration`]): public (PKCE only) or
+//!   confidential (a secret, kept as a keyed hash), each with its exact redirect URIs
+//!   (`https`, loopback `http` with any port for native apps, private-use schemes; never
+//!   `javascript:`, `data:`, or a fragment: refused when the setup is built) and the
+//!   scopes it may ask for.
+//! - **Authorization code with PKCE**: `S256` is required (`plain` is neither accepted
+//!   nor advertised); `state` and `nonce` pass through; `iss` is on every authorization
+//!   response (RFC 9207); `prompt=none` answers `login_required` or `consent_required`
+//!   rather than showing a page, `prompt=consent` asks again. The consent page names the
+//!   client, the host it sends the browser back to and each scope, with a deny button;
+//!   a consent is remembered per user and client. A support-access session cannot
+//!   consent. Codes live 60 seconds and are taken once, atomically: a second redemption
+//!   ends every token the first one issued.
+//! - **Tokens**: opaque access tokens (kept as keyed hashes in the cache store, so
+//!   introspection and revocation are always current), ID tokens signed with an Ed25519
+//!   key derived from the key ring (`kid` from the public key; a retired secret's key stays
+//!   in the JWKS so tokens it signed still verify), refresh tokens that rotate on every use,
+//!   whose reuse ends the whole family. Revocation (RFC 7009) and introspection
+//!   (RFC 7662) answer only the client the token was issued to. A user's disabling,
+//!   closing, erasure, password reset or "sign out everywhere" ends every token.
+//! - **Discovery**: `/.well-known/openid-configuration` and
+//!   `/.well-known/oauth-authorization-server` advertise exactly what is on.
+//!
+//! ```
+//! use pow_ext_provider::{ClientRegistration, Provider};
+//!
+//! let provider = Provider::new()
+//!     .client(ClientRegistration::public("cli").redirect_uri("http://127.0.0.1/callback"))
+//!     .client(
+//!         ClientRegistration::confidential("partner", "a secret of 32 characters or more....")
+//!             .redirect_uri("https://partner.example/callback"),
+//!     );
+//! let config = pow_core::PowConfig::builder("s".repeat(64))
+//!     .base_url("https://example.com")
+//!     .extension(provider)
+//!     .build()?;
+//! assert!(config.extensions().contains("pow_provider"));
+//! # Ok::<_, pow_core::PowError>(())
+//! ```
+//!
+//! ## Endpoints
+//!
+//! | Method | Path | |
+//! |---|---|---|
+//! | `GET` | `/oauth/authorize` | the authorization endpoint: the consent page, or back to the client |
+//! | `POST` | `/oauth/authorize` | the consent page's answer (allow or deny) |
+//! | `POST` | `/oauth/token` | `authorization_code` and `refresh_token` grants |
+//! | `GET`, `POST` | `/oauth/userinfo` | the signed-in user's claims, by access token |
+//! | `POST` | `/oauth/revoke` | RFC 7009 |
+//! | `POST` | `/oauth/introspect` | RFC 7662 (confidential clients) |
+//! | `GET` | `/oauth/jwks` | the public keys of ID tokens |
+//! | `GET` | `/.well-known/openid-configuration`, `/.well-known/oauth-authorization-server` | discovery |
+//!
+//! The consent page answers JSON to a client that asks for it (`Accept: application/json`):
+//! the client, its redirect host and the scopes, and the form's fields to post back.
+//!
+//! ## Features
+#![doc = document_features::document_features!()]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use pow_core::extension::{ExtensionBuilder, SqlMigration, UserData};
+use pow_core::users::User;
+use pow_core::{Extension, PowConfig, PowError};
+
+mod clients;
+mod consents;
+pub mod endpoints;
+pub mod flows;
+mod keys;
+pub mod pages;
+mod tokens;
+
+pub use clients::{ClientKind, ClientRegistration};
+
+/// The extension's name, which prefixes its message keys.
+pub const NAME: &str = "pow_provider";
+
+/// The extension's migrations: the `oauth_consents` table.
+pub const MIGRATIONS: &[SqlMigration] = &[pow_core::sql_migration!(
+    "20271101000000",
+    "create_oauth_consents"
+)];
+
+/// The extension's Fluent files, as `(language, source)`.
+pub const FTL: &[(&str, &str)] = &[
+    ("en", include_str!("../locales/en/pow-ext-provider.ftl")),
+    ("de", include_str!("../locales/de/pow-ext-provider.ftl")),
+    ("fr", include_str!("../locales/fr/pow-ext-provider.ftl")),
+];
+
+/// The scopes every provider offers: `openid` (an ID token), `profile`, `email` and
+/// `offline_access` (a refresh token).
+pub const STANDARD_SCOPES: &[&str] = &["openid", "profile", "email", "offline_access"];
+
+/// The extension's audit events.
+pub mod events {
+    use pow_core::audit::EventName;
+
+    /// A user allowed a client (`detail.client`, `detail.scopes`).
+    pub const CONSENTED: EventName = EventName::new("provider.consented");
+    /// A user refused a client (`detail.client`).
+    pub const DENIED: EventName = EventName::new("provider.denied");
+    /// A code was exchanged for tokens (`detail.client`).
+    pub const TOKENS_ISSUED: EventName = EventName::new("provider.tokens_issued");
+    /// A code or refresh token was presented again: every token of its family ended
+    /// (`detail.client`, `detail.reason`).
+    pub const REUSE_DETECTED: EventName = EventName::new("provider.reuse_detected");
+    /// A client revoked a token (`detail.client`).
+    pub const REVOKED: EventName = EventName::new("provider.revoked");
+}
+
+/// The provider extension and its settings. Each setter says its default.
+#[derive(Clone, Debug)]
+pub struct Provider {
+    clients: Vec<ClientRegistration>,
+    scopes: Vec<String>,
+    issuer: Option<String>,
+    code_ttl: Duration,
+    access_ttl: Duration,
+    refresh_ttl: Duration,
+    id_token_ttl: Duration,
+}
+
+impl Default for Provider {
+    fn default() -> Self {
+        Self {
+            clients: Vec::new(),
+            scopes: STANDARD_SCOPES.iter().map(|s| (*s).to_owned()).collect(),
+            issuer: None,
+            code_ttl: Duration::from_secs(60),
+            access_ttl: Duration::from_secs(600),
+            refresh_ttl: Duration::from_secs(30 * 24 * 3600),
+            id_token_ttl: Duration::from_secs(600),
+        }
+    }
+}
+
+impl Provider {
+    /// No client yet; the standard scopes ([`STANDARD_SCOPES`]).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Registers a client.
+    pub fn client(mut self, client: ClientRegistration) -> Self {
+        self.clients.push(client);
+        self
+    }
+
+    /// Adds scopes of the app's own (`"notes:read"`) to the standard ones.
+    pub fn scopes<S: Into<String>>(mut self, scopes: impl IntoIterator<Item = S>) -> Self {
+        for scope in scopes {
+            let scope = scope.into();
+            if !self.scopes.contains(&scope) {
+                self.scopes.push(scope);
+            }
+        }
+        self
+    }
+
+    /// The issuer identifier (`https://example.com`). The default is the setup's
+    /// `base_url` with its mount point.
+    pub fn issuer(mut self, issuer: impl Into<String>) -> Self {
+        self.issuer = Some(issuer.into().trim_end_matches('/').to_owned());
+        self
+    }
+
+    /// How long an access token lives. The default is 10 minutes.
+    pub fn access_token_ttl(mut self, ttl: Duration) -> Self {
+        self.access_ttl = ttl;
+        self
+    }
+
+    /// How long a refresh token family lives without use. The default is 30 days.
+    pub fn refresh_token_ttl(mut self, ttl: Duration) -> Self {
+        self.refresh_ttl = ttl;
+        self
+    }
+
+    /// The registered clients.
+    pub fn clients(&self) -> &[ClientRegistration] {
+        &self.clients
+    }
+
+    /// The scopes offered.
+    pub fn offered_scopes(&self) -> &[String] {
+        &self.scopes
+    }
+
+    /// The client with id `id`.
+    pub(crate) fn find(&self, id: &str) -> Option<&ClientRegistration> {
+        self.clients.iter().find(|client| client.id() == id)
+    }
+
+    /// The issuer of `config`'s tokens.
+    pub fn issuer_of(&self, config: &PowConfig) -> String {
+        match &self.issuer {
+            Some(issuer) => issuer.clone(),
+            None => {
+                let base = config.base_url().unwrap_or("http://localhost");
+                let mount = config.mount_path().trim_end_matches('/');
+                format!("{}{mount}", base.trim_end_matches('/'))
+            }
+        }
+    }
+
+    /// The settings enabled in `config`, if the extension is.
+    pub fn of(config: &PowConfig) -> Option<&Provider> {
+        config
+            .extensions()
+            .sides::<Registered>()
+            .find_map(|registered| registered.provider.as_ref())
+    }
+
+    /// Checks the registrations: client ids once each, redirect URIs and scopes allowed.
+    fn check(&self) -> Result<(), String> {
+        let mut seen = std::collections::BTreeSet::new();
+        for client in &self.clients {
+            if !seen.insert(client.id()) {
+                return Err(format!("client `{}` is registered twice", client.id()));
+            }
+            client.check(&self.scopes)?;
+        }
+        Ok(())
+    }
+}
+
+/// The settings, kept in the builder's type map.
+#[derive(Default)]
+pub(crate) struct Registered {
+    pub(crate) provider: Option<Provider>,
+}
+
+impl Extension for Provider {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn build(&self, ext: &mut ExtensionBuilder) {
+        if let Err(problem) = self.check() {
+            ext.invalid(problem);
+        }
+        ext.side::<Registered>().provider = Some(self.clone());
+        ext.migrations(MIGRATIONS)
+            .messages(FTL.iter().copied())
+            .audit_events([
+                events::CONSENTED,
+                events::DENIED,
+                events::TOKENS_ISSUED,
+                events::REUSE_DETECTED,
+                events::REVOKED,
+            ])
+            .user_table("oauth_consents", "user_id")
+            .user_data(ConsentData)
+            .on_credentials_revoked(tokens::EndOnRevocation);
+        ext.pages([pages::CONSENT_PAGE, pages::ERROR_PAGE]);
+        let shared = Arc::new(self.clone());
+        for route in pages::page_routes(&shared) {
+            ext.page_route(route);
+        }
+        for route in endpoints::routes(&shared) {
+            ext.endpoint(route);
+        }
+    }
+}
+
+/// The consents in the account's export; consents and tokens gone with its erasure.
+struct ConsentData;
+
+#[async_trait::async_trait]
+impl UserData for ConsentData {
+    async fn export(&self, config: &PowConfig, user: &User) -> Result<serde_json::Value, PowError> {
+        let consents = consents::Consents::new(config)?.of_user(user.id).await?;
+        Ok(serde_json::json!(consents))
+    }
+
+    async fn erase(&self, config: &PowConfig, user: &User) -> Result<(), PowError> {
+        tokens::end_user(config, user.id).await?;
+        consents::Consents::new(config)?.delete_user(user.id).await
+    }
+}

@@ -1,0 +1,251 @@
+//! The authorization endpoint and its consent page, on the engine's page runner: every
+//! framework layer serves them from the config's route table. The decisions are the flows'
+//! ([`crate::flows`]); these controllers render them as a page, a redirect, or JSON for a
+//! client that asks for it.
+
+use std::sync::Arc;
+
+use pow_core::config::{extension_path, returning_to, RouteContext};
+use pow_core::pages::routes::{PageRoute, QueryParams, Verb, WantsJson};
+use pow_core::pages::{form, Answer, Page};
+use pow_core::pipeline::{ActionId, ActionKind, Client, Step};
+use pow_core::views::{Field, FieldType, PageBody, PageId};
+use pow_core::PowError;
+use serde_json::json;
+
+use crate::flows::{self, AuthorizationRequest, Next, Refused};
+use crate::{Provider, NAME};
+
+/// The consent page.
+pub const CONSENT_PAGE: PageId = PageId::new("provider/consent");
+/// The page of a request that cannot go back to its client.
+pub const ERROR_PAGE: PageId = PageId::new("provider/error");
+
+/// The authorization endpoint's path.
+pub const AUTHORIZE_PATH: &str = "/oauth/authorize";
+
+/// The extension's page actions.
+pub mod actions {
+    use super::{ActionId, ActionKind};
+
+    /// `GET /oauth/authorize`.
+    pub const AUTHORIZE: ActionId = ActionId::new("provider", "authorize", ActionKind::Show);
+    /// `POST /oauth/authorize`: the consent page's answer.
+    pub const CONSENT: ActionId = ActionId::new("provider", "consent", ActionKind::Other);
+}
+
+/// The routes: the authorization endpoint, open to anyone (a signed-out visitor goes to
+/// sign in and comes back; `prompt=none` answers the client instead), and the consent
+/// page's answer (signed in, never during support access).
+pub(crate) fn page_routes(ext: &Arc<Provider>) -> Vec<PageRoute> {
+    let ext = Arc::clone(ext);
+    vec![
+        PageRoute::new(
+            Verb::Get,
+            AUTHORIZE_PATH,
+            actions::AUTHORIZE,
+            pow_core::page_act!(ext, authorize),
+        )
+        .of_extension(NAME),
+        PageRoute::new(
+            Verb::Post,
+            AUTHORIZE_PATH,
+            actions::CONSENT,
+            pow_core::page_act!(ext, consent),
+        )
+        .signed_in()
+        .no_support_access()
+        .of_extension(NAME),
+    ]
+}
+
+/// A page of ours saying the request cannot continue: `status`, the text of `key`.
+fn refused_here(status: u16, key: &'static str) -> Answer {
+    Answer::render(move |step, _| {
+        let body = PageBody::Text {
+            paragraphs: vec![step.text(key)],
+            links: Vec::new(),
+        };
+        Ok(Page::new(ERROR_PAGE, "pow_provider_title_error", body).with_status(status))
+    })
+}
+
+/// The route context of `step`.
+fn ctx(step: &Step) -> RouteContext<'_> {
+    RouteContext {
+        current_page: step.current_page.as_deref(),
+        mount: step.config.mount_path(),
+        request_path: step.request_path.as_deref(),
+    }
+}
+
+/// `GET /oauth/authorize`.
+async fn authorize(
+    step: &mut Step,
+    client: &mut dyn Client,
+    ext: &Provider,
+) -> Result<Answer, PowError> {
+    let query = step
+        .assigns
+        .get::<QueryParams>()
+        .cloned()
+        .unwrap_or_default();
+    let request = match flows::check_request(ext, &query) {
+        Ok(request) => request,
+        Err(Refused::Here(key)) => return Ok(refused_here(400, key)),
+        Err(Refused::There {
+            redirect_uri,
+            error,
+            description,
+            state,
+        }) => {
+            let params = [("error", error), ("error_description", description)];
+            let url =
+                flows::redirect_with(ext, &step.config, &redirect_uri, state.as_deref(), &params);
+            return Ok(Answer::Stop(url));
+        }
+    };
+    let config = step.config.clone();
+    let Some(current) = client.current_session() else {
+        if request.no_prompt {
+            return Ok(Answer::Stop(flows::error_redirect(
+                ext,
+                &config,
+                &request,
+                "login_required",
+            )));
+        }
+        return Ok(Answer::Stop(
+            config.routes().user_not_authenticated_path(&ctx(step)),
+        ));
+    };
+    if current.metadata.is_impersonation() {
+        return Ok(refused_here(403, "pow_provider_support_access"));
+    }
+    if !flows::fresh_enough(&request, &current) {
+        if request.no_prompt {
+            return Ok(Answer::Stop(flows::error_redirect(
+                ext,
+                &config,
+                &request,
+                "login_required",
+            )));
+        }
+        let confirm = config.routes().session_path(&ctx(step), "confirm");
+        return Ok(Answer::Stop(returning_to(
+            confirm,
+            step.current_page.as_deref(),
+        )));
+    }
+    match flows::decide(&config, ext, &current, request).await? {
+        Next::Redirect(url) => Ok(Answer::Redirect(url)),
+        Next::Consent { pending, request } => Ok(consent_page(step, ext, pending, request)),
+    }
+}
+
+/// The consent page for `request`, kept under `pending`: the client's name, the host it
+/// sends the browser back to, each scope, allow and deny. JSON to a client that asks.
+fn consent_page(
+    step: &Step,
+    ext: &Provider,
+    pending: String,
+    request: AuthorizationRequest,
+) -> Answer {
+    let name = ext
+        .find(&request.client_id)
+        .map_or(request.client_id.clone(), |client| {
+            client.display_name().to_owned()
+        });
+    let host = url::Url::parse(&request.redirect_uri)
+        .ok()
+        .map(|url| match (url.host_str(), url.port()) {
+            (Some(host), Some(port)) => format!("{}://{host}:{port}", url.scheme()),
+            (Some(host), None) => format!("{}://{host}", url.scheme()),
+            (None, _) => format!("{}:", url.scheme()),
+        })
+        .unwrap_or_default();
+    if step.assigns.get::<WantsJson>().is_some() {
+        let body = json!({
+            "client": { "id": request.client_id, "name": name },
+            "redirect_host": host,
+            "scopes": request.scopes,
+            "request": pending,
+        });
+        return Answer::Json {
+            status: 200,
+            headers: vec![("cache-control", "no-store".to_owned())],
+            body,
+        };
+    }
+    Answer::render(move |step, cookie| {
+        let action = extension_path(&step.config, NAME, AUTHORIZE_PATH, &[]);
+        let mut fields = vec![
+            Field::note(
+                "client",
+                format!("{}: {name}", step.text("pow_provider_consent_intro")),
+            ),
+            Field::note(
+                "redirect",
+                format!("{} {host}", step.text("pow_provider_consent_redirect")),
+            ),
+        ];
+        for scope in &request.scopes {
+            let key = format!("pow_provider_scope_{scope}");
+            let text = match crate::STANDARD_SCOPES.contains(&scope.as_str()) {
+                true => step.text(&key),
+                false => format!("{} {scope}", step.text("pow_provider_scope_other")),
+            };
+            fields.push(Field::note(format!("scope_{scope}"), text));
+        }
+        let hidden = |decision: &str| {
+            vec![
+                Field::new("request", "", FieldType::Hidden).value(pending.clone()),
+                Field::new("decision", "", FieldType::Hidden).value(decision.to_owned()),
+            ]
+        };
+        fields.extend(hidden("allow"));
+        let allow = form(
+            cookie,
+            action.clone(),
+            None,
+            fields,
+            step.text("pow_provider_allow"),
+        );
+        let deny = form(
+            cookie,
+            action,
+            None,
+            hidden("deny"),
+            step.text("pow_provider_deny"),
+        );
+        let body = PageBody::Form {
+            form: allow,
+            links: Vec::new(),
+            extra_forms: vec![deny],
+        };
+        Ok(Page::new(CONSENT_PAGE, "pow_provider_title_consent", body))
+    })
+}
+
+/// `POST /oauth/authorize`: the consent page's answer.
+async fn consent(
+    step: &mut Step,
+    client: &mut dyn Client,
+    ext: &Provider,
+) -> Result<Answer, PowError> {
+    let Some(current) = client.current_session() else {
+        return Ok(refused_here(401, "pow_provider_request_gone"));
+    };
+    let pending = step.params.get("request").cloned().unwrap_or_default();
+    let allow = step.params.get("decision").map(String::as_str) == Some("allow");
+    let config = step.config.clone();
+    match flows::answer(&config, ext, &current, &pending, allow).await? {
+        Some(url) if step.assigns.get::<WantsJson>().is_some() => Ok(Answer::Json {
+            status: 200,
+            headers: vec![("cache-control", "no-store".to_owned())],
+            body: json!({ "redirect_to": url }),
+        }),
+        Some(url) => Ok(Answer::Redirect(url)),
+        None => Ok(refused_here(400, "pow_provider_request_gone")),
+    }
+}

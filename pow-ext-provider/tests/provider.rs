@@ -1,0 +1,801 @@
+//! The provider over HTTP, on actix-web and on axum from one source, on SQLite and
+//! PostgreSQL: discovery and the JWKS, the authorization code flow with PKCE through the
+//! consent page, tokens, userinfo, refresh rotation, and every refusal: unknown clients and
+//! redirect URIs (never redirected to), PKCE missing or `plain`, `prompt=none`, deny, a
+//! code redeemed twice (its tokens end) or many times at once (one token set, then all
+//! ended), a reused refresh token (its family ends), revocation and introspection scoped
+//! to the client, support access, and a disabled user's tokens.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use base64::Engine as _;
+use pow_actix::password::Pbkdf2Hasher;
+use pow_actix::store::MemoryStore;
+use pow_actix::test_client::{Client, Response};
+use pow_actix::users::diesel::DieselUsersContext;
+use pow_actix::{PowConfig, User};
+use pow_ext_provider::{ClientRegistration, Provider};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+const EMAIL: &str = "ada@example.com";
+const PASSWORD: &str = "correct horse battery";
+const SECRET: &str = "partner-secret-of-forty-characters-long!";
+const SPA_REDIRECT: &str = "https://notes.example/callback";
+const CLI_REDIRECT: &str = "http://127.0.0.1/callback";
+const VERIFIER: &str = "a-pkce-verifier-of-forty-three-characters-or-more-0123";
+
+struct Harness {
+    config: PowConfig,
+    addr: SocketAddr,
+    user: User,
+}
+
+fn provider() -> Provider {
+    Provider::new()
+        .scopes(["notes:read"])
+        .client(
+            ClientRegistration::public("notes-web")
+                .name("Notes for the web")
+                .redirect_uri(SPA_REDIRECT),
+        )
+        .client(ClientRegistration::public("cli").redirect_uri(CLI_REDIRECT))
+        .client(
+            ClientRegistration::confidential("partner", SECRET)
+                .redirect_uri("https://partner.example/cb")
+                .allowed_scopes(["openid", "email", "offline_access"]),
+        )
+}
+
+fn start(users: DieselUsersContext) -> Harness {
+    let config = PowConfig::builder("k".repeat(64))
+        .users(users.clone())
+        .hasher(Pbkdf2Hasher::new(1))
+        .base_url("http://localhost")
+        .store(Arc::new(MemoryStore::new()))
+        .user_disabling(true)
+        .extension(provider())
+        .build()
+        .unwrap();
+    users.migrate(&config).unwrap();
+    let user = pow_actix::testing::create_user(&config, EMAIL, PASSWORD).unwrap();
+    let addr = pow_testkit::serve(config.clone());
+    Harness { config, addr, user }
+}
+
+fn sqlite() -> Harness {
+    start(pow_testkit::sqlite("provider"))
+}
+
+fn challenge(verifier: &str) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
+}
+
+/// The query of an authorization request of `client` to `redirect`, with `extra`.
+fn authorize_path(client: &str, redirect: &str, scope: &str, extra: &[(&str, &str)]) -> String {
+    let challenge = challenge(VERIFIER);
+    let mut params = vec![
+        ("response_type", "code"),
+        ("client_id", client),
+        ("redirect_uri", redirect),
+        ("scope", scope),
+        ("state", "st4te"),
+        ("nonce", "n0nce"),
+        ("code_challenge", challenge.as_str()),
+        ("code_challenge_method", "S256"),
+    ];
+    params.retain(|(name, _)| !extra.iter().any(|(have, _)| have == name));
+    params.extend(extra.iter().copied().filter(|(_, value)| !value.is_empty()));
+    format!(
+        "/oauth/authorize?{}",
+        serde_urlencoded::to_string(params).unwrap()
+    )
+}
+
+/// The query parameters of a redirect's location.
+fn query_of(location: &str) -> Vec<(String, String)> {
+    let url = url::Url::parse(location).unwrap();
+    url.query_pairs().into_owned().collect()
+}
+
+fn param(location: &str, name: &str) -> Option<String> {
+    query_of(location)
+        .into_iter()
+        .find(|(have, _)| have == name)
+        .map(|(_, value)| value)
+}
+
+/// A signed-in browser.
+fn browser(h: &Harness) -> Client {
+    let mut client = Client::new(h.addr);
+    let res = client.sign_in(EMAIL, PASSWORD);
+    assert_eq!(res.status, 302, "{}", res.body);
+    client
+}
+
+/// Through the consent page (allowing, unless the user consented before) to the
+/// client's redirect: its location.
+fn consent(client: &mut Client, path: &str) -> String {
+    let page = client.get(path);
+    if page.status == 302 {
+        return page.location().to_owned();
+    }
+    assert_eq!(page.status, 200, "{}", page.body);
+    let pending = hidden(&page, "request");
+    let res = client.post(
+        "/oauth/authorize",
+        &[
+            ("_csrf_token", &page.csrf()),
+            ("user[request]", &pending),
+            ("user[decision]", "allow"),
+        ],
+    );
+    assert_eq!(res.status, 302, "{}", res.body);
+    res.location().to_owned()
+}
+
+/// The value of the page's first hidden field `name`.
+fn hidden(page: &Response, name: &str) -> String {
+    let marker = format!("name=\"user[{name}]\" value=\"");
+    let start = page
+        .body
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no {name} in {}", page.body))
+        + marker.len();
+    let end = page.body[start..].find('"').unwrap() + start;
+    page.body[start..end].to_owned()
+}
+
+/// A token request with `form`, as client `basic` (id, secret) when given.
+fn token(h: &Harness, basic: Option<(&str, &str)>, form: &[(&str, &str)]) -> (u16, Value) {
+    let mut client = Client::new(h.addr);
+    if let Some((id, secret)) = basic {
+        let encoded = base64::engine::general_purpose::STANDARD.encode(format!("{id}:{secret}"));
+        client
+            .headers
+            .push(("authorization".into(), format!("Basic {encoded}")));
+    }
+    let res = client.post("/oauth/token", form);
+    assert_eq!(
+        res.header("cache-control"),
+        Some("no-store"),
+        "{}",
+        res.body
+    );
+    (res.status, serde_json::from_str(&res.body).unwrap())
+}
+
+fn redeem(h: &Harness, code: &str) -> (u16, Value) {
+    token(
+        h,
+        None,
+        &[
+            ("grant_type", "authorization_code"),
+            ("client_id", "notes-web"),
+            ("code", code),
+            ("redirect_uri", SPA_REDIRECT),
+            ("code_verifier", VERIFIER),
+        ],
+    )
+}
+
+fn userinfo(h: &Harness, access: &str) -> (u16, String) {
+    let mut client = Client::new(h.addr);
+    client
+        .headers
+        .push(("authorization".into(), format!("Bearer {access}")));
+    let res = client.get("/oauth/userinfo");
+    (res.status, res.body)
+}
+
+/// A code for the SPA client with `scope`, through the consent page.
+fn code_for(_: &Harness, browser: &mut Client, scope: &str) -> String {
+    let location = consent(
+        browser,
+        &authorize_path("notes-web", SPA_REDIRECT, scope, &[]),
+    );
+    assert!(location.starts_with(SPA_REDIRECT), "{location}");
+    param(&location, "code").expect("a code")
+}
+
+fn discovery_and_jwks_advertise_only_what_is_on() {
+    let h = sqlite();
+    let mut client = Client::new(h.addr);
+    for path in [
+        "/.well-known/openid-configuration",
+        "/.well-known/oauth-authorization-server",
+    ] {
+        let res = client.get(path);
+        assert_eq!(res.status, 200, "{path}");
+        let doc: Value = serde_json::from_str(&res.body).unwrap();
+        assert_eq!(doc["issuer"], "http://localhost");
+        assert_eq!(doc["token_endpoint"], "http://localhost/oauth/token");
+        assert_eq!(
+            doc["code_challenge_methods_supported"],
+            serde_json::json!(["S256"])
+        );
+        assert_eq!(
+            doc["id_token_signing_alg_values_supported"],
+            serde_json::json!(["EdDSA"])
+        );
+        assert_eq!(doc["authorization_response_iss_parameter_supported"], true);
+        assert!(!res.body.contains("plain"));
+        assert!(res.header("cache-control").unwrap().contains("max-age"));
+    }
+    let jwks = client.get("/oauth/jwks");
+    assert_eq!(jwks.status, 200);
+    assert_eq!(
+        jwks.header("content-type"),
+        Some("application/jwk-set+json")
+    );
+    let doc: Value = serde_json::from_str(&jwks.body).unwrap();
+    let key = &doc["keys"][0];
+    assert_eq!(key["kty"], "OKP");
+    assert_eq!(key["crv"], "Ed25519");
+    assert!(key["kid"].is_string());
+    assert!(
+        key.get("d").is_none(),
+        "the private part is never published"
+    );
+    // A method the endpoint does not take.
+    let res = client.request("DELETE", "/oauth/token", None);
+    assert_eq!(res.status, 405);
+    assert_eq!(res.header("allow"), Some("POST"));
+}
+
+fn the_code_flow_issues_tokens_that_work_and_rotate() {
+    let h = sqlite();
+    let mut browser = browser(&h);
+    let page = browser.get(&authorize_path(
+        "notes-web",
+        SPA_REDIRECT,
+        "openid email offline_access",
+        &[],
+    ));
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("Notes for the web"), "the client's name");
+    assert!(
+        page.body.contains("https://notes.example"),
+        "where it sends the browser"
+    );
+    assert!(page.body.contains("See your email address"), "each scope");
+    assert!(page.body.contains("Deny"));
+    let location = consent(
+        &mut browser,
+        &authorize_path(
+            "notes-web",
+            SPA_REDIRECT,
+            "openid email offline_access",
+            &[],
+        ),
+    );
+    assert_eq!(param(&location, "state").as_deref(), Some("st4te"));
+    assert_eq!(param(&location, "iss").as_deref(), Some("http://localhost"));
+    let code = param(&location, "code").unwrap();
+    let (status, tokens) = redeem(&h, &code);
+    assert_eq!(status, 200, "{tokens}");
+    assert_eq!(tokens["token_type"], "Bearer");
+    let access = tokens["access_token"].as_str().unwrap();
+    let refresh = tokens["refresh_token"].as_str().unwrap();
+    let id_token = tokens["id_token"].as_str().unwrap();
+    let claims: Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(id_token.split('.').nth(1).unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(claims["sub"], h.user.id.to_string());
+    assert_eq!(claims["aud"], serde_json::json!(["notes-web"]));
+    assert_eq!(claims["nonce"], "n0nce");
+    assert_eq!(claims["email"], EMAIL);
+    assert!(claims["at_hash"].is_string());
+    let (status, body) = userinfo(&h, access);
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains(EMAIL));
+    // The refresh token rotates: the new pair works, the old refresh token is spent.
+    let refresh_form = |token: &str| {
+        vec![
+            ("grant_type", "refresh_token".to_owned()),
+            ("client_id", "notes-web".to_owned()),
+            ("refresh_token", token.to_owned()),
+        ]
+    };
+    let form = refresh_form(refresh);
+    let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let (status, rotated) = token(&h, None, &pairs);
+    assert_eq!(status, 200, "{rotated}");
+    let new_access = rotated["access_token"].as_str().unwrap();
+    assert_ne!(rotated["refresh_token"], tokens["refresh_token"]);
+    assert_eq!(userinfo(&h, new_access).0, 200);
+    // The old refresh token again: refused, and the whole family ends.
+    let (status, refused) = token(&h, None, &pairs);
+    assert_eq!(
+        (status, refused["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
+    assert_eq!(userinfo(&h, new_access).0, 401);
+    assert_eq!(userinfo(&h, access).0, 401);
+    // The consent is remembered: the next request goes straight back with a code.
+    let again = browser.get(&authorize_path(
+        "notes-web",
+        SPA_REDIRECT,
+        "openid email",
+        &[],
+    ));
+    assert_eq!(again.status, 302);
+    assert!(param(again.location(), "code").is_some());
+    // `prompt=consent` asks again.
+    let asked = browser.get(&authorize_path(
+        "notes-web",
+        SPA_REDIRECT,
+        "openid",
+        &[("prompt", "consent")],
+    ));
+    assert_eq!(asked.status, 200);
+}
+
+fn a_code_redeemed_twice_ends_what_it_issued() {
+    let h = sqlite();
+    let mut browser = browser(&h);
+    let code = code_for(&h, &mut browser, "openid offline_access");
+    let (status, tokens) = redeem(&h, &code);
+    assert_eq!(status, 200);
+    let access = tokens["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(userinfo(&h, &access).0, 200);
+    let (status, refused) = redeem(&h, &code);
+    assert_eq!(
+        (status, refused["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
+    assert_eq!(
+        userinfo(&h, &access).0,
+        401,
+        "the first redemption's tokens end"
+    );
+    let refresh = tokens["refresh_token"].as_str().unwrap();
+    let (status, _) = token(
+        &h,
+        None,
+        &[
+            ("grant_type", "refresh_token"),
+            ("client_id", "notes-web"),
+            ("refresh_token", refresh),
+        ],
+    );
+    assert_eq!(status, 400);
+}
+
+async fn parallel_redemptions_issue_one_token_set_then_end_it() {
+    let h = sqlite();
+    let addr = h.addr;
+    let code = tokio::task::spawn_blocking({
+        let h = Harness {
+            config: h.config.clone(),
+            addr: h.addr,
+            user: h.user.clone(),
+        };
+        move || {
+            let mut browser = browser(&h);
+            code_for(&h, &mut browser, "openid")
+        }
+    })
+    .await
+    .unwrap();
+    let body = serde_urlencoded::to_string([
+        ("grant_type", "authorization_code"),
+        ("client_id", "notes-web"),
+        ("code", code.as_str()),
+        ("redirect_uri", SPA_REDIRECT),
+        ("code_verifier", VERIFIER),
+    ])
+    .unwrap();
+    let headers = vec![(
+        "content-type".to_owned(),
+        "application/x-www-form-urlencoded".to_owned(),
+    )];
+    let attempts =
+        (0..12).map(|_| pow_testkit::http(addr, "POST", "/oauth/token", &headers, body.as_bytes()));
+    let answers = futures_util::future::join_all(attempts).await;
+    let won: Vec<_> = answers
+        .iter()
+        .filter(|answer| answer.status == 200)
+        .collect();
+    assert_eq!(won.len(), 1, "one redemption of {}", answers.len());
+    assert!(answers
+        .iter()
+        .all(|answer| answer.status == 200 || answer.status == 400));
+    let access = won[0].json()["access_token"].as_str().unwrap().to_owned();
+    let auth = vec![("authorization".to_owned(), format!("Bearer {access}"))];
+    let info = pow_testkit::http(addr, "GET", "/oauth/userinfo", &auth, b"").await;
+    assert_eq!(info.status, 401, "the others ended the winner's tokens");
+}
+
+fn requests_that_cannot_go_back_are_answered_here() {
+    let h = sqlite();
+    let mut browser = browser(&h);
+    let unknown = browser.get(&authorize_path("nobody", SPA_REDIRECT, "openid", &[]));
+    assert_eq!(unknown.status, 400);
+    assert!(unknown.header("location").is_none());
+    assert!(unknown.body.contains("not known here"));
+    let elsewhere = browser.get(&authorize_path(
+        "notes-web",
+        "https://evil.example/cb",
+        "openid",
+        &[],
+    ));
+    assert_eq!(elsewhere.status, 400);
+    assert!(elsewhere.header("location").is_none());
+    // A loopback redirect of a native client matches on any port, nothing else does.
+    let native = browser.get(&authorize_path(
+        "cli",
+        "http://127.0.0.1:49152/callback",
+        "openid",
+        &[],
+    ));
+    assert_eq!(native.status, 200);
+    let other_path = browser.get(&authorize_path(
+        "cli",
+        "http://127.0.0.1:49152/other",
+        "openid",
+        &[],
+    ));
+    assert_eq!(other_path.status, 400);
+}
+
+fn refusals_go_back_to_the_client_with_an_error_and_iss() {
+    let h = sqlite();
+    let mut browser = browser(&h);
+    let cases: [(&[(&str, &str)], &str); 5] = [
+        (&[("code_challenge", "")], "invalid_request"),
+        (&[("code_challenge_method", "plain")], "invalid_request"),
+        (&[("response_type", "token")], "unsupported_response_type"),
+        (&[("scope", "openid admin")], "invalid_scope"),
+        (&[("prompt", "none login")], "invalid_request"),
+    ];
+    for (extra, error) in cases {
+        let res = browser.get(&authorize_path("notes-web", SPA_REDIRECT, "openid", extra));
+        assert_eq!(res.status, 302, "{extra:?}");
+        let location = res.location();
+        assert!(location.starts_with(SPA_REDIRECT), "{location}");
+        assert_eq!(
+            param(location, "error").as_deref(),
+            Some(error),
+            "{extra:?}"
+        );
+        assert_eq!(param(location, "state").as_deref(), Some("st4te"));
+        assert_eq!(param(location, "iss").as_deref(), Some("http://localhost"));
+    }
+    // A scope the client may not ask for.
+    let res = browser.get(&authorize_path(
+        "partner",
+        "https://partner.example/cb",
+        "openid notes:read",
+        &[],
+    ));
+    assert_eq!(
+        param(res.location(), "error").as_deref(),
+        Some("invalid_scope")
+    );
+    // `prompt=none` without a consent: `consent_required`, no page.
+    let res = browser.get(&authorize_path(
+        "notes-web",
+        SPA_REDIRECT,
+        "openid",
+        &[("prompt", "none")],
+    ));
+    assert_eq!(
+        param(res.location(), "error").as_deref(),
+        Some("consent_required")
+    );
+    // Deny.
+    let page = browser.get(&authorize_path("notes-web", SPA_REDIRECT, "openid", &[]));
+    let pending = hidden(&page, "request");
+    let res = browser.post(
+        "/oauth/authorize",
+        &[
+            ("_csrf_token", &page.csrf()),
+            ("user[request]", &pending),
+            ("user[decision]", "deny"),
+        ],
+    );
+    assert_eq!(
+        param(res.location(), "error").as_deref(),
+        Some("access_denied")
+    );
+    // The same pending request again: answered already.
+    let res = browser.post(
+        "/oauth/authorize",
+        &[
+            ("_csrf_token", &page.csrf()),
+            ("user[request]", &pending),
+            ("user[decision]", "allow"),
+        ],
+    );
+    assert_eq!(res.status, 400);
+    // Signed out: `prompt=none` answers `login_required`; otherwise off to sign in and back.
+    let mut visitor = Client::new(h.addr);
+    let res = visitor.get(&authorize_path(
+        "notes-web",
+        SPA_REDIRECT,
+        "openid",
+        &[("prompt", "none")],
+    ));
+    assert_eq!(
+        param(res.location(), "error").as_deref(),
+        Some("login_required")
+    );
+    let res = visitor.get(&authorize_path("notes-web", SPA_REDIRECT, "openid", &[]));
+    assert_eq!(res.status, 302);
+    assert!(
+        res.location()
+            .starts_with("/session/new?request_path=%2Foauth%2Fauthorize"),
+        "{}",
+        res.location()
+    );
+}
+
+fn the_token_endpoint_refuses_what_does_not_match() {
+    let h = sqlite();
+    let mut browser = browser(&h);
+    // The wrong verifier uses the code up.
+    let code = code_for(&h, &mut browser, "openid");
+    let (status, body) = token(
+        &h,
+        None,
+        &[
+            ("grant_type", "authorization_code"),
+            ("client_id", "notes-web"),
+            ("code", &code),
+            (
+                "code_verifier",
+                "another-verifier-of-forty-three-characters-or-more-99",
+            ),
+        ],
+    );
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
+    assert_eq!(redeem(&h, &code).0, 400);
+    // Another client's code.
+    let code = code_for(&h, &mut browser, "openid");
+    let (status, _) = token(
+        &h,
+        None,
+        &[
+            ("grant_type", "authorization_code"),
+            ("client_id", "cli"),
+            ("code", &code),
+            ("code_verifier", VERIFIER),
+        ],
+    );
+    assert_eq!(status, 400);
+    // A confidential client with a wrong secret, or none.
+    let (status, body) = token(
+        &h,
+        Some(("partner", "wrong")),
+        &[("grant_type", "refresh_token"), ("refresh_token", "x")],
+    );
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (401, Some("invalid_client"))
+    );
+    let (status, _) = token(
+        &h,
+        None,
+        &[
+            ("grant_type", "refresh_token"),
+            ("client_id", "partner"),
+            ("refresh_token", "x"),
+        ],
+    );
+    assert_eq!(status, 401);
+    // Repeated parameters, an unknown grant.
+    let (status, body) = token(
+        &h,
+        None,
+        &[
+            ("client_id", "cli"),
+            ("grant_type", "password"),
+            ("grant_type", "password"),
+        ],
+    );
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_request"))
+    );
+    let (status, body) = token(
+        &h,
+        None,
+        &[("client_id", "cli"), ("grant_type", "password")],
+    );
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("unsupported_grant_type"))
+    );
+}
+
+fn revocation_and_introspection_answer_only_the_token_s_client() {
+    let h = sqlite();
+    let mut browser = browser(&h);
+    let location = consent(
+        &mut browser,
+        &authorize_path(
+            "partner",
+            "https://partner.example/cb",
+            "openid offline_access",
+            &[],
+        ),
+    );
+    let code = param(&location, "code").unwrap();
+    let (status, tokens) = token(
+        &h,
+        Some(("partner", SECRET)),
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("code_verifier", VERIFIER),
+        ],
+    );
+    assert_eq!(status, 200, "{tokens}");
+    let access = tokens["access_token"].as_str().unwrap();
+    let (_, info) = token_like(
+        &h,
+        "/oauth/introspect",
+        Some(("partner", SECRET)),
+        &[("token", access)],
+    );
+    assert_eq!(info["active"], true);
+    assert_eq!(info["client_id"], "partner");
+    // A public client may not introspect, nor revoke another client's token.
+    let (status, _) = token_like(
+        &h,
+        "/oauth/introspect",
+        None,
+        &[("client_id", "cli"), ("token", access)],
+    );
+    assert_eq!(status, 401);
+    let (status, _) = token_like(
+        &h,
+        "/oauth/revoke",
+        None,
+        &[("client_id", "cli"), ("token", access)],
+    );
+    assert_eq!(status, 200, "RFC 7009: the same answer either way");
+    assert_eq!(
+        userinfo(&h, access).0,
+        200,
+        "another client's revocation does nothing"
+    );
+    // Its own client revokes it: the family ends, the refresh token with it.
+    let (status, _) = token_like(
+        &h,
+        "/oauth/revoke",
+        Some(("partner", SECRET)),
+        &[("token", access)],
+    );
+    assert_eq!(status, 200);
+    assert_eq!(userinfo(&h, access).0, 401);
+    let (_, info) = token_like(
+        &h,
+        "/oauth/introspect",
+        Some(("partner", SECRET)),
+        &[("token", access)],
+    );
+    assert_eq!(info["active"], false);
+    let refresh = tokens["refresh_token"].as_str().unwrap();
+    let (status, _) = token(
+        &h,
+        Some(("partner", SECRET)),
+        &[("grant_type", "refresh_token"), ("refresh_token", refresh)],
+    );
+    assert_eq!(status, 400);
+}
+
+/// A `POST` of `form` to `path` as the token endpoint's are sent.
+fn token_like(
+    h: &Harness,
+    path: &str,
+    basic: Option<(&str, &str)>,
+    form: &[(&str, &str)],
+) -> (u16, Value) {
+    let mut client = Client::new(h.addr);
+    if let Some((id, secret)) = basic {
+        let encoded = base64::engine::general_purpose::STANDARD.encode(format!("{id}:{secret}"));
+        client
+            .headers
+            .push(("authorization".into(), format!("Basic {encoded}")));
+    }
+    let res = client.post(path, form);
+    (
+        res.status,
+        serde_json::from_str(&res.body).unwrap_or(Value::Null),
+    )
+}
+
+fn a_disabled_user_s_tokens_end() {
+    let h = sqlite();
+    let mut browser = browser(&h);
+    let code = code_for(&h, &mut browser, "openid");
+    let (_, tokens) = redeem(&h, &code);
+    let access = tokens["access_token"].as_str().unwrap();
+    assert_eq!(userinfo(&h, access).0, 200);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(pow_core::admin::disable_user(&h.config, &h.user))
+        .unwrap();
+    assert_eq!(userinfo(&h, access).0, 401);
+}
+
+fn the_consent_page_answers_json_to_a_client_that_asks() {
+    let h = sqlite();
+    let mut browser = browser(&h);
+    browser
+        .headers
+        .push(("accept".into(), "application/json".into()));
+    let res = browser.get(&authorize_path(
+        "notes-web",
+        SPA_REDIRECT,
+        "openid email",
+        &[],
+    ));
+    assert_eq!(res.status, 200, "{}", res.body);
+    let body: Value = serde_json::from_str(&res.body).unwrap();
+    assert_eq!(body["client"]["name"], "Notes for the web");
+    assert_eq!(body["redirect_host"], "https://notes.example");
+    assert_eq!(body["scopes"], serde_json::json!(["openid", "email"]));
+    assert!(body["request"].is_string());
+}
+
+fn the_flow_runs_on_postgres() {
+    let Some(users) = pow_testkit::postgres("provider") else {
+        return;
+    };
+    let h = start(users);
+    let mut browser = browser(&h);
+    let code = code_for(&h, &mut browser, "openid");
+    let (status, tokens) = redeem(&h, &code);
+    assert_eq!(status, 200, "{tokens}");
+    // The consent is kept in PostgreSQL: the next request skips the page.
+    let again = browser.get(&authorize_path("notes-web", SPA_REDIRECT, "openid", &[]));
+    assert_eq!(again.status, 302);
+}
+
+pow_testkit::on_both!(
+    discovery_and_jwks_advertise_only_what_is_on,
+    the_code_flow_issues_tokens_that_work_and_rotate,
+    a_code_redeemed_twice_ends_what_it_issued,
+    requests_that_cannot_go_back_are_answered_here,
+    refusals_go_back_to_the_client_with_an_error_and_iss,
+    the_token_endpoint_refuses_what_does_not_match,
+    revocation_and_introspection_answer_only_the_token_s_client,
+    a_disabled_user_s_tokens_end,
+    the_consent_page_answers_json_to_a_client_that_asks,
+    the_flow_runs_on_postgres,
+);
+
+mod parallel {
+    pow_testkit::on_both!(async parallel_redemptions_issue_one_token_set_then_end_it);
+    use super::parallel_redemptions_issue_one_token_set_then_end_it;
+}
+
+#[test]
+fn a_javascript_redirect_or_a_duplicate_client_is_refused_at_build() {
+    for provider in [
+        Provider::new().client(ClientRegistration::public("x").redirect_uri("javascript:alert(1)")),
+        Provider::new()
+            .client(ClientRegistration::public("x").redirect_uri(SPA_REDIRECT))
+            .client(ClientRegistration::public("x").redirect_uri(SPA_REDIRECT)),
+    ] {
+        let err = PowConfig::builder("k".repeat(64))
+            .extension(provider)
+            .build()
+            .unwrap_err();
+        assert!(err.to_string().contains("pow_provider"), "{err}");
+    }
+}
