@@ -261,19 +261,33 @@ pub enum Next {
     Redirect(String),
 }
 
-/// When `current`'s user last proved who they are (seconds since the epoch).
+/// When `current`'s user last proved who they are (seconds since the epoch): the last
+/// password proof, else the sign-in (the session's times are in milliseconds).
 fn auth_time(current: &CurrentSession) -> i64 {
     current
         .metadata
         .authenticated_at
         .unwrap_or(current.metadata.signed_in_at)
+        / 1000
 }
+
+/// How recent a proof `prompt=login` asks for: one made for this request, on the
+/// confirmation page it was sent to (so coming back with the same request goes on).
+const LOGIN_PROMPT_WINDOW: u64 = 120;
 
 /// Whether `current` is fresh enough for `request` (`max_age`, `prompt=login`).
 pub fn fresh_enough(request: &AuthorizationRequest, current: &CurrentSession) -> bool {
     let age = Utc::now().timestamp().saturating_sub(auth_time(current));
     let within = |max: u64| age <= i64::try_from(max).unwrap_or(i64::MAX);
-    !request.reauthenticate && request.max_age.is_none_or(within)
+    let max_age = match request.reauthenticate {
+        true => Some(
+            request
+                .max_age
+                .map_or(LOGIN_PROMPT_WINDOW, |age| age.min(LOGIN_PROMPT_WINDOW)),
+        ),
+        false => request.max_age,
+    };
+    !current.metadata.is_impersonation() && max_age.is_none_or(within)
 }
 
 /// The next step of `request` for the signed-in `current`: a code at once when the user

@@ -85,4 +85,29 @@ mod tests {
         let other = PowConfig::builder("t".repeat(64)).build().unwrap();
         assert_ne!(kid(&other), kid(&config));
     }
+
+    #[test]
+    fn a_rotated_secret_s_key_stays_in_the_jwks_behind_the_new_one() {
+        let old = PowConfig::builder("s".repeat(64)).build().unwrap();
+        let rotated = PowConfig::builder("t".repeat(64))
+            .retired_secret_key_base("2026", "s".repeat(64))
+            .build()
+            .unwrap();
+        let kid_of = |config: &PowConfig| {
+            let key = current(config).unwrap().signing.as_verification_key();
+            serde_json::to_value(key).unwrap()["kid"].clone()
+        };
+        let jwks = jwks(&rotated).unwrap();
+        let kids: Vec<_> = jwks["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|key| key["kid"].clone())
+            .collect();
+        assert_eq!(
+            kids,
+            vec![kid_of(&rotated), kid_of(&old)],
+            "the current key signs, the old one verifies"
+        );
+    }
 }

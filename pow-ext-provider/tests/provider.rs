@@ -292,6 +292,15 @@ fn the_code_flow_issues_tokens_that_work_and_rotate() {
     assert_eq!(claims["nonce"], "n0nce");
     assert_eq!(claims["email"], EMAIL);
     assert!(claims["at_hash"].is_string());
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let auth_time = claims["auth_time"].as_i64().unwrap();
+    assert!(
+        (now - 120..=now).contains(&auth_time),
+        "auth_time {auth_time} is the sign-in, in seconds"
+    );
     let (status, body) = userinfo(&h, access);
     assert_eq!(status, 200, "{body}");
     assert!(body.contains(EMAIL));
@@ -327,6 +336,19 @@ fn the_code_flow_issues_tokens_that_work_and_rotate() {
     ));
     assert_eq!(again.status, 302);
     assert!(param(again.location(), "code").is_some());
+    // `prompt=login` right after a sign-in goes on (the proof is fresh); `max_age` too.
+    let fresh = browser.get(&authorize_path(
+        "notes-web",
+        SPA_REDIRECT,
+        "openid",
+        &[("prompt", "login"), ("max_age", "600")],
+    ));
+    assert_eq!(fresh.status, 302);
+    assert!(
+        param(fresh.location(), "code").is_some(),
+        "{}",
+        fresh.location()
+    );
     // `prompt=consent` asks again.
     let asked = browser.get(&authorize_path(
         "notes-web",
