@@ -268,7 +268,7 @@ async fn run_endpoint(
     let Some(route) = verb.and_then(|verb| endpoints::pick(&here, verb)) else {
         return crate::api::response(endpoints::not_allowed(&here));
     };
-    let params = match path_params(&mut req, route.path).await {
+    let params = match path_params(&mut req, &route.path).await {
         Ok(params) => params,
         Err(rejection) => return rejection,
     };

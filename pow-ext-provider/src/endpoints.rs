@@ -69,7 +69,7 @@ pub(crate) fn routes(ext: &Arc<Provider>) -> Vec<EndpointRoute> {
             Box::pin(async move { introspect(&c, &p, &r).await })
         }),
     ];
-    table
+    let mut routes: Vec<EndpointRoute> = table
         .into_iter()
         .map(|(verb, path, handler)| {
             let ext = Arc::clone(ext);
@@ -77,7 +77,20 @@ pub(crate) fn routes(ext: &Arc<Provider>) -> Vec<EndpointRoute> {
                 handler(config, Arc::clone(&ext), request)
             })
         })
-        .collect()
+        .collect();
+    // Each resource's metadata (RFC 9728), at its own path.
+    for resource in ext.resources() {
+        let (ext, resource) = (Arc::clone(ext), resource.clone());
+        routes.push(EndpointRoute::new(
+            Verb::Get,
+            resource.metadata_path(),
+            move |config, _| {
+                let doc = resource.metadata(&config, &ext);
+                Box::pin(async move { HttpAnswer::json_document(200, &doc, Some(PUBLIC_CACHE)) })
+            },
+        ));
+    }
+    routes
 }
 
 /// The absolute URL of the extension's route `pattern`.

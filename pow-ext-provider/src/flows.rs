@@ -47,6 +47,9 @@ pub struct AuthorizationRequest {
     pub nonce: Option<String>,
     /// The PKCE `code_challenge` (S256).
     pub challenge: String,
+    /// The resource the tokens are for (`resource`, RFC 8707).
+    #[serde(default)]
+    pub resource: Option<String>,
     /// `prompt=none`: answer without any page.
     pub no_prompt: bool,
     /// `prompt=consent`: ask again even with a consent remembered.
@@ -162,6 +165,21 @@ pub fn check_request(
             scopes.push(scope.to_owned());
         }
     }
+    let mut named = query
+        .0
+        .iter()
+        .filter(|(name, _)| name == "resource")
+        .map(|(_, value)| value);
+    let resource = match (named.next(), named.next()) {
+        (None, _) => None,
+        (Some(uri), None) if provider.find_resource(uri).is_some() => Some(uri.clone()),
+        _ => {
+            return Err(there(
+                "invalid_target",
+                "resource is not one this provider serves, or more than one",
+            ))
+        }
+    };
     let nonce = get("nonce").map(str::to_owned);
     if nonce
         .as_ref()
@@ -198,6 +216,7 @@ pub fn check_request(
         state,
         nonce,
         challenge: challenge.to_owned(),
+        resource,
         no_prompt,
         ask_consent: prompts.contains(&"consent"),
         reauthenticate: prompts.contains(&"login"),
@@ -397,6 +416,7 @@ async fn issue_code(
         scopes: request.scopes.clone(),
         nonce: request.nonce.clone(),
         challenge: request.challenge.clone(),
+        resource: request.resource.clone(),
         auth_time: auth_time(current),
         family: String::new(),
     };
@@ -528,6 +548,16 @@ async fn code_grant(
         Taken::Unknown => return invalid(),
     };
     // Taken now: a request that fails these checks used the code up all the same.
+    let target = match field(form, "resource") {
+        Ok(target) => target,
+        Err(err) => return Ok(Err(err)),
+    };
+    if target.is_some_and(|uri| record.resource.as_deref() != Some(uri)) {
+        return Ok(Err(OAuthError::new(
+            "invalid_target",
+            "resource is not the one authorized",
+        )));
+    }
     if record.client_id != client.id()
         || redirect_uri.is_some_and(|uri| uri != record.redirect_uri)
         || !pkce_matches(verifier, &record.challenge)
@@ -574,10 +604,24 @@ async fn refresh_grant(
             "the refresh token is invalid, expired, or was used",
         )))
     };
-    match Tokens::new(config, provider)
-        .rotate(provider, token, client.id())
-        .await?
-    {
+    let tokens = Tokens::new(config, provider);
+    match field(form, "resource") {
+        Ok(None) => {}
+        Ok(Some(uri)) => {
+            let family = match tokens.refresh_family(token).await? {
+                Some(id) => tokens.family(&id).await?,
+                None => None,
+            };
+            if family.is_some_and(|family| family.resource.as_deref() != Some(uri)) {
+                return Ok(Err(OAuthError::new(
+                    "invalid_target",
+                    "resource is not the one authorized",
+                )));
+            }
+        }
+        Err(err) => return Ok(Err(err)),
+    }
+    match tokens.rotate(provider, token, client.id()).await? {
         Taken::Fresh(issued) => token_answer(config, provider, &issued, None).await,
         Taken::Reused => {
             audit::record(
@@ -778,6 +822,7 @@ pub async fn introspect(
         "client_id": record.client_id,
         "sub": record.user_id.to_string(),
         "token_type": "Bearer",
+        "aud": record.audience,
         "exp": record.expires_at,
         "iat": record.issued_at,
         "iss": provider.issuer_of(config),

@@ -79,9 +79,11 @@ pub mod endpoints;
 pub mod flows;
 mod keys;
 pub mod pages;
+pub mod resource;
 mod tokens;
 
 pub use clients::{ClientKind, ClientRegistration};
+pub use resource::{Resource, ResourceAccess};
 
 /// The extension's name, which prefixes its message keys.
 pub const NAME: &str = "pow_provider";
@@ -124,6 +126,7 @@ pub mod events {
 #[derive(Clone, Debug)]
 pub struct Provider {
     clients: Vec<ClientRegistration>,
+    resources: Vec<Resource>,
     scopes: Vec<String>,
     issuer: Option<String>,
     code_ttl: Duration,
@@ -136,6 +139,7 @@ impl Default for Provider {
     fn default() -> Self {
         Self {
             clients: Vec::new(),
+            resources: Vec::new(),
             scopes: STANDARD_SCOPES.iter().map(|s| (*s).to_owned()).collect(),
             issuer: None,
             code_ttl: Duration::from_secs(60),
@@ -156,6 +160,23 @@ impl Provider {
     pub fn client(mut self, client: ClientRegistration) -> Self {
         self.clients.push(client);
         self
+    }
+
+    /// Declares a resource server the provider issues tokens for (an API, an MCP server):
+    /// a client names it with `resource` and the tokens it gets work there only.
+    pub fn resource(mut self, resource: Resource) -> Self {
+        self.resources.push(resource);
+        self
+    }
+
+    /// The declared resources.
+    pub fn resources(&self) -> &[Resource] {
+        &self.resources
+    }
+
+    /// The declared resource at `uri`.
+    pub(crate) fn find_resource(&self, uri: &str) -> Option<&Resource> {
+        self.resources.iter().find(|resource| resource.uri() == uri)
     }
 
     /// Adds scopes of the app's own (`"notes:read"`) to the standard ones.
@@ -231,6 +252,13 @@ impl Provider {
                 return Err(format!("client `{}` is registered twice", client.id()));
             }
             client.check(&self.scopes)?;
+        }
+        let mut uris = std::collections::BTreeSet::new();
+        for resource in &self.resources {
+            if !uris.insert(resource.uri()) {
+                return Err(format!("resource `{}` is declared twice", resource.uri()));
+            }
+            resource.check_setting(&self.scopes)?;
         }
         Ok(())
     }

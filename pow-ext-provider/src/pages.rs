@@ -169,6 +169,7 @@ fn consent_page(
             "client": { "id": request.client_id, "name": name },
             "redirect_host": host,
             "scopes": request.scopes,
+            "resource": request.resource,
             "request": pending,
         });
         return Answer::Json {
@@ -177,6 +178,7 @@ fn consent_page(
             body,
         };
     }
+    let resources = ext.resources().to_vec();
     Answer::render(move |step, cookie| {
         let action = extension_path(&step.config, NAME, AUTHORIZE_PATH, &[]);
         let mut fields = vec![
@@ -189,6 +191,13 @@ fn consent_page(
                 format!("{} {host}", step.text("pow_provider_consent_redirect")),
             ),
         ];
+        if let Some(resource) = request.resource.as_deref() {
+            let shown = ext_resource_name(&resources, resource);
+            fields.push(Field::note(
+                "resource",
+                format!("{} {shown}", step.text("pow_provider_consent_resource")),
+            ));
+        }
         for scope in &request.scopes {
             let key = format!("pow_provider_scope_{scope}");
             let text = match crate::STANDARD_SCOPES.contains(&scope.as_str()) {
@@ -248,4 +257,13 @@ async fn consent(
         Some(url) => Ok(Answer::Redirect(url)),
         None => Ok(refused_here(400, "pow_provider_request_gone")),
     }
+}
+
+/// The name shown for resource `uri`.
+fn ext_resource_name(resources: &[crate::Resource], uri: &str) -> String {
+    resources
+        .iter()
+        .find(|resource| resource.uri() == uri)
+        .map_or(uri, crate::Resource::display_name)
+        .to_owned()
 }

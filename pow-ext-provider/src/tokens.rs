@@ -53,6 +53,9 @@ pub(crate) struct CodeRecord {
     pub(crate) nonce: Option<String>,
     /// The PKCE `code_challenge` (S256).
     pub(crate) challenge: String,
+    /// The resource the tokens are for (RFC 8707), their audience.
+    #[serde(default)]
+    pub(crate) resource: Option<String>,
     /// When the user last proved who they are (seconds since the epoch).
     pub(crate) auth_time: i64,
     /// The family the redemption begins (fixed now, so a second redemption finds it).
@@ -65,6 +68,8 @@ pub(crate) struct Family {
     pub(crate) client_id: String,
     pub(crate) user_id: i64,
     pub(crate) scopes: Vec<String>,
+    #[serde(default)]
+    pub(crate) resource: Option<String>,
     pub(crate) auth_time: i64,
 }
 
@@ -75,6 +80,9 @@ pub(crate) struct AccessRecord {
     pub(crate) client_id: String,
     pub(crate) user_id: i64,
     pub(crate) scopes: Vec<String>,
+    /// The resource it is for, if any: no other accepts it.
+    #[serde(default)]
+    pub(crate) audience: Option<String>,
     pub(crate) issued_at: i64,
     pub(crate) expires_at: i64,
 }
@@ -183,6 +191,7 @@ impl Tokens {
             client_id: record.client_id.clone(),
             user_id: record.user_id,
             scopes: record.scopes.clone(),
+            resource: record.resource.clone(),
             auth_time: record.auth_time,
         };
         let issued = self
@@ -232,6 +241,7 @@ impl Tokens {
             client_id: family.client_id.clone(),
             user_id: family.user_id,
             scopes: family.scopes.clone(),
+            audience: family.resource.clone(),
             issued_at: now,
             expires_at: now.saturating_add(i64::try_from(ttl).unwrap_or(i64::MAX)),
         };

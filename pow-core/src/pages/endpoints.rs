@@ -23,6 +23,7 @@
 //! assert_eq!(route.path, "/.well-known/example");
 //! ```
 
+use std::borrow::Cow;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -104,8 +105,9 @@ pub type EndpointHandler = Arc<dyn Fn(PowConfig, EndpointRequest) -> EndpointFut
 pub struct EndpointRoute {
     /// The method.
     pub verb: Verb,
-    /// The path under the setup's mount point, with `{name}` for a path segment.
-    pub path: &'static str,
+    /// The path under the setup's mount point, with `{name}` for a path segment (made
+    /// from settings for some: a protected resource's metadata path).
+    pub path: Cow<'static, str>,
     /// The extension serving it (`None`: the core).
     pub extension: Option<&'static str>,
     /// The handler.
@@ -123,13 +125,13 @@ impl std::fmt::Debug for EndpointRoute {
 
 impl EndpointRoute {
     /// An endpoint of `verb` at `path` answered by `handler`.
-    pub fn new<F>(verb: Verb, path: &'static str, handler: F) -> Self
+    pub fn new<F>(verb: Verb, path: impl Into<Cow<'static, str>>, handler: F) -> Self
     where
         F: Fn(PowConfig, EndpointRequest) -> EndpointFuture + Send + Sync + 'static,
     {
         Self {
             verb,
-            path,
+            path: path.into(),
             extension: None,
             handler: Arc::new(handler),
         }
@@ -144,8 +146,8 @@ impl EndpointRoute {
     /// Where the endpoint is mounted under the setup's mount point.
     pub fn mounted_path(&self, config: &PowConfig) -> String {
         match self.extension {
-            Some(name) => config.routes().extension_route(name, self.path),
-            None => self.path.to_owned(),
+            Some(name) => config.routes().extension_route(name, &self.path),
+            None => self.path.to_string(),
         }
     }
 

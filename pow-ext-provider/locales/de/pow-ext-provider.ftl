@@ -1,6 +1,7 @@
 pow_provider_title_consent = Zugriff auf Ihr Konto erlauben?
 pow_provider_consent_intro = Diese Anwendung möchte Ihr Konto verwenden
 pow_provider_consent_redirect = Nach Ihrer Antwort geht es zurück zu
+pow_provider_consent_resource = Für:
 pow_provider_scope_openid = Bestätigen, wer Sie sind
 pow_provider_scope_profile = Ihr Profil sehen
 pow_provider_scope_email = Ihre E-Mail-Adresse sehen

@@ -1,6 +1,7 @@
 pow_provider_title_consent = Allow access to your account?
 pow_provider_consent_intro = This application asks to use your account
 pow_provider_consent_redirect = After you answer, you go back to
+pow_provider_consent_resource = For:
 pow_provider_scope_openid = Confirm who you are
 pow_provider_scope_profile = See your profile
 pow_provider_scope_email = See your email address

@@ -1,6 +1,7 @@
 pow_provider_title_consent = Autoriser l'accès à votre compte ?
 pow_provider_consent_intro = Cette application demande à utiliser votre compte
 pow_provider_consent_redirect = Après votre réponse, vous revenez à
+pow_provider_consent_resource = Pour :
 pow_provider_scope_openid = Confirmer votre identité
 pow_provider_scope_profile = Voir votre profil
 pow_provider_scope_email = Voir votre adresse e-mail

@@ -1,0 +1,215 @@
+//! Resource servers: an API or an MCP server that accepts this provider's access tokens.
+//!
+//! A [`Resource`] is declared on the provider; a client names it in its authorization
+//! request (`resource`, RFC 8707) and the tokens it gets are bound to it (their audience):
+//! a token for one resource is refused by every other. The resource's metadata (RFC 9728)
+//! is served at `/.well-known/oauth-protected-resource` followed by the resource's path, and
+//! a refused request is answered `401` with `WWW-Authenticate: Bearer resource_metadata=…`,
+//! which is how an MCP client finds the authorization server.
+//!
+//! [`Resource::check`] is the guard, on the engine: a handler on either framework calls it
+//! with the request's `Authorization` header and sends the refusal as it is.
+//!
+//! ```
+//! use pow_ext_provider::{Provider, Resource};
+//!
+//! let mcp = Resource::new("https://example.com/mcp").scopes(["notes:read"]);
+//! let provider = Provider::new().scopes(["notes:read"]).resource(mcp.clone());
+//! let config = pow_core::PowConfig::builder("s".repeat(64))
+//!     .base_url("https://example.com")
+//!     .extension(provider)
+//!     .build()?;
+//! assert_eq!(
+//!     mcp.metadata_url(&config),
+//!     "https://example.com/.well-known/oauth-protected-resource/mcp"
+//! );
+//! # Ok::<_, pow_core::PowError>(())
+//! ```
+//!
+//! On actix-web:
+//!
+//! ```text
+//! async fn tools(req: HttpRequest, mcp: web::Data<Resource>) -> HttpResponse {
+//!     let config = pow_actix::session::config(&req).unwrap();
+//!     let header = req.headers().get("authorization").and_then(|v| v.to_str().ok());
+//!     match mcp.check(&config, header, &["notes:read"]).await {
+//!         Ok(access) => HttpResponse::Ok().body(format!("user {}", access.user_id)),
+//!         Err(refused) => pow_actix::api::respond(refused),
+//!     }
+//! }
+//! ```
+//!
+//! On axum, the same with `pow_axum::api::response(refused)`.
+
+use pow_core::api::routes::bearer_of;
+use pow_core::pages::HttpAnswer;
+use pow_core::{PowConfig, PowError};
+use serde_json::{json, Value};
+
+use crate::tokens::Tokens;
+use crate::Provider;
+
+/// The path the metadata of every resource is served under, followed by its own path.
+pub const METADATA_PREFIX: &str = "/.well-known/oauth-protected-resource";
+
+/// A resource server the provider issues tokens for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Resource {
+    uri: String,
+    scopes: Vec<String>,
+    name: Option<String>,
+}
+
+/// What a valid token gives a resource's handler.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ResourceAccess {
+    /// The user the token acts for.
+    pub user_id: i64,
+    /// The client that holds it.
+    pub client_id: String,
+    /// Its scopes.
+    pub scopes: Vec<String>,
+}
+
+impl Resource {
+    /// The resource at `uri` (`https://example.com/mcp`): an absolute `https` URI (or
+    /// `http` to a loopback address) without a fragment, as clients send it.
+    pub fn new(uri: impl Into<String>) -> Self {
+        Self {
+            uri: uri.into(),
+            scopes: Vec::new(),
+            name: None,
+        }
+    }
+
+    /// The scopes its metadata lists (each one the provider offers). The default is none.
+    pub fn scopes<S: Into<String>>(mut self, scopes: impl IntoIterator<Item = S>) -> Self {
+        self.scopes = scopes.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// The name its metadata and the consent page show. The default is its URI.
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// Its URI.
+    pub fn uri(&self) -> &str {
+        &self.uri
+    }
+
+    /// The name shown for it.
+    pub fn display_name(&self) -> &str {
+        self.name.as_deref().unwrap_or(&self.uri)
+    }
+
+    /// The path of its metadata under the setup's mount point.
+    pub fn metadata_path(&self) -> String {
+        let path = url::Url::parse(&self.uri)
+            .map(|url| url.path().trim_end_matches('/').to_owned())
+            .unwrap_or_default();
+        format!("{METADATA_PREFIX}{path}")
+    }
+
+    /// The absolute URL of its metadata.
+    pub fn metadata_url(&self, config: &PowConfig) -> String {
+        crate::endpoints::url(config, &self.metadata_path())
+    }
+
+    /// Its metadata (RFC 9728).
+    pub fn metadata(&self, config: &PowConfig, provider: &Provider) -> Value {
+        let mut doc = json!({
+            "resource": self.uri,
+            "authorization_servers": [provider.issuer_of(config)],
+            "bearer_methods_supported": ["header"],
+            "scopes_supported": self.scopes,
+        });
+        if let Some(name) = &self.name {
+            doc["resource_name"] = json!(name);
+        }
+        doc
+    }
+
+    /// Checks the registration against the provider's `offered` scopes.
+    pub(crate) fn check_setting(&self, offered: &[String]) -> Result<(), String> {
+        let uri = &self.uri;
+        let parsed =
+            url::Url::parse(uri).map_err(|_| format!("resource `{uri}` is not an absolute URI"))?;
+        let loopback = matches!(parsed.host(), Some(url::Host::Ipv4(ip)) if ip.is_loopback())
+            || matches!(parsed.host(), Some(url::Host::Ipv6(ip)) if ip.is_loopback())
+            || parsed.host_str() == Some("localhost");
+        if parsed.fragment().is_some()
+            || !(parsed.scheme() == "https" || parsed.scheme() == "http" && loopback)
+        {
+            return Err(format!("resource `{uri}` must be https (or http to a loopback address), without a fragment"));
+        }
+        if let Some(unknown) = self.scopes.iter().find(|scope| !offered.contains(scope)) {
+            return Err(format!(
+                "resource `{uri}` lists `{unknown}`, which the provider does not offer"
+            ));
+        }
+        Ok(())
+    }
+
+    /// The access an `Authorization` header's bearer token gives to this resource with
+    /// every one of `scopes`, or the refusal to send as it is: `401` (no token, or one that
+    /// is unknown, expired, revoked, or for another resource) with `WWW-Authenticate:
+    /// Bearer resource_metadata="…"`, `403 insufficient_scope`, `503` when the store fails.
+    pub async fn check(
+        &self,
+        config: &PowConfig,
+        authorization: Option<&str>,
+        scopes: &[&str],
+    ) -> Result<ResourceAccess, HttpAnswer> {
+        let metadata = self.metadata_url(config);
+        let Some(token) = authorization.and_then(bearer_of) else {
+            return Err(refusal(401, None, &metadata, scopes));
+        };
+        let found = match Provider::of(config) {
+            Some(provider) => Tokens::new(config, provider).access(token).await,
+            None => Err(PowError::Config(
+                "pow-ext-provider is not enabled in this setup".into(),
+            )),
+        };
+        let record = match found {
+            Ok(Some(record)) if record.audience.as_deref() == Some(self.uri.as_str()) => record,
+            Ok(_) => return Err(refusal(401, Some("invalid_token"), &metadata, scopes)),
+            Err(err) => {
+                err.log_answered();
+                return Err(HttpAnswer::json_document(
+                    503,
+                    &json!({ "error": "temporarily_unavailable" }),
+                    Some("no-store"),
+                ));
+            }
+        };
+        if !scopes
+            .iter()
+            .all(|scope| record.scopes.iter().any(|have| have == scope))
+        {
+            return Err(refusal(403, Some("insufficient_scope"), &metadata, scopes));
+        }
+        Ok(ResourceAccess {
+            user_id: record.user_id,
+            client_id: record.client_id,
+            scopes: record.scopes,
+        })
+    }
+}
+
+/// A refusal of a resource: `status`, the bearer challenge naming the metadata and the
+/// scopes needed.
+fn refusal(status: u16, error: Option<&str>, metadata: &str, scopes: &[&str]) -> HttpAnswer {
+    let mut challenge = format!("Bearer resource_metadata=\"{metadata}\"");
+    if let Some(error) = error {
+        challenge.push_str(&format!(", error=\"{error}\""));
+    }
+    if !scopes.is_empty() {
+        challenge.push_str(&format!(", scope=\"{}\"", scopes.join(" ")));
+    }
+    let body = json!({ "error": error.unwrap_or("invalid_request") });
+    let mut answer = HttpAnswer::json_document(status, &body, Some("no-store"));
+    answer.headers.push(("www-authenticate", challenge));
+    answer
+}
