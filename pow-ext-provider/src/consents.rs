@@ -142,6 +142,25 @@ impl Consents {
             .await
     }
 
+    /// Withdraws the user's consent to `client_id`; whether there was one.
+    pub(crate) async fn withdraw(&self, user_id: i64, client_id: &str) -> Result<bool, PowError> {
+        let sql = format!(
+            "DELETE FROM {} WHERE user_id = $1 AND client_id = $2",
+            self.table
+        );
+        let client_id = client_id.to_owned();
+        self.tables
+            .run(move |db| {
+                let deleted: usize = with_conn!(db, conn => ::diesel::sql_query(&sql)
+                    .bind::<BigInt, _>(user_id)
+                    .bind::<Text, _>(&client_id)
+                    .execute(conn)
+                    .map_err(query_error))?;
+                Ok(deleted > 0)
+            })
+            .await
+    }
+
     /// Deletes every consent of the user.
     pub(crate) async fn delete_user(&self, user_id: i64) -> Result<(), PowError> {
         let sql = format!("DELETE FROM {} WHERE user_id = $1", self.table);

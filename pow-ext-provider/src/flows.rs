@@ -828,3 +828,64 @@ pub async fn introspect(
         "iss": provider.issuer_of(config),
     })))
 }
+
+/// A client the user allowed, as their account shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Grant {
+    /// The client's id.
+    pub client_id: String,
+    /// The client's name.
+    pub client_name: String,
+    /// The scopes allowed.
+    pub scopes: Vec<String>,
+    /// When it was first allowed.
+    pub created_at: chrono::DateTime<Utc>,
+    /// When it last changed.
+    pub updated_at: chrono::DateTime<Utc>,
+}
+
+/// The clients `user_id` allowed.
+pub async fn grants(
+    config: &PowConfig,
+    provider: &Provider,
+    user_id: i64,
+) -> Result<Vec<Grant>, PowError> {
+    let consents = Consents::new(config)?.of_user(user_id).await?;
+    Ok(consents
+        .into_iter()
+        .map(|consent| Grant {
+            client_name: provider
+                .find(&consent.client_id)
+                .map_or(consent.client_id.clone(), |client| {
+                    client.display_name().to_owned()
+                }),
+            client_id: consent.client_id,
+            scopes: consent.scopes,
+            created_at: consent.created_at,
+            updated_at: consent.updated_at,
+        })
+        .collect())
+}
+
+/// Withdraws the user's consent to `client_id` and ends every token that client holds for
+/// them, on every server at its next use; `false` when there was no consent.
+pub async fn revoke_grant(
+    config: &PowConfig,
+    provider: &Provider,
+    user_id: i64,
+    client_id: &str,
+) -> Result<bool, PowError> {
+    let withdrawn = Consents::new(config)?.withdraw(user_id, client_id).await?;
+    Tokens::new(config, provider)
+        .end_user_families(user_id, Some(client_id))
+        .await?;
+    if withdrawn {
+        audit::record(
+            config,
+            AuditEvent::new(events::GRANT_REVOKED)
+                .user(user_id)
+                .detail("client", client_id.to_owned()),
+        );
+    }
+    Ok(withdrawn)
+}

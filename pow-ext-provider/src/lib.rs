@@ -73,6 +73,7 @@ use pow_core::extension::{ExtensionBuilder, SqlMigration, UserData};
 use pow_core::users::User;
 use pow_core::{Extension, PowConfig, PowError};
 
+mod api;
 mod clients;
 mod consents;
 pub mod endpoints;
@@ -120,6 +121,8 @@ pub mod events {
     pub const REUSE_DETECTED: EventName = EventName::new("provider.reuse_detected");
     /// A client revoked a token (`detail.client`).
     pub const REVOKED: EventName = EventName::new("provider.revoked");
+    /// A user withdrew a client's access from their account (`detail.client`).
+    pub const GRANT_REVOKED: EventName = EventName::new("provider.grant_revoked");
 }
 
 /// The provider extension and its settings. Each setter says its default.
@@ -288,14 +291,19 @@ impl Extension for Provider {
                 events::TOKENS_ISSUED,
                 events::REUSE_DETECTED,
                 events::REVOKED,
+                events::GRANT_REVOKED,
             ])
             .user_table("oauth_consents", "user_id")
             .user_data(ConsentData)
             .on_credentials_revoked(tokens::EndOnRevocation);
-        ext.pages([pages::CONSENT_PAGE, pages::ERROR_PAGE]);
+        ext.pages([pages::CONSENT_PAGE, pages::ERROR_PAGE, pages::GRANTS_PAGE])
+            .page_extension(pages::account_link);
         let shared = Arc::new(self.clone());
         for route in pages::page_routes(&shared) {
             ext.page_route(route);
+        }
+        for route in api::api_routes(&shared) {
+            ext.api_route(route);
         }
         for route in endpoints::routes(&shared) {
             ext.endpoint(route);

@@ -20,6 +20,13 @@ use crate::{Provider, NAME};
 pub const CONSENT_PAGE: PageId = PageId::new("provider/consent");
 /// The page of a request that cannot go back to its client.
 pub const ERROR_PAGE: PageId = PageId::new("provider/error");
+/// The signed-in user's applications: the clients they allowed, each with a revoke button.
+pub const GRANTS_PAGE: PageId = PageId::new("provider/grants");
+
+/// The applications page's path.
+pub const GRANTS_PATH: &str = "/oauth/grants";
+/// Where the applications page posts a revocation.
+pub const GRANT_REVOKE_PATH: &str = "/oauth/grants/revoke";
 
 /// The authorization endpoint's path.
 pub const AUTHORIZE_PATH: &str = "/oauth/authorize";
@@ -32,6 +39,10 @@ pub mod actions {
     pub const AUTHORIZE: ActionId = ActionId::new("provider", "authorize", ActionKind::Show);
     /// `POST /oauth/authorize`: the consent page's answer.
     pub const CONSENT: ActionId = ActionId::new("provider", "consent", ActionKind::Other);
+    /// `GET /oauth/grants`.
+    pub const GRANTS: ActionId = ActionId::new("provider", "grants", ActionKind::Show);
+    /// `POST /oauth/grants/revoke`.
+    pub const REVOKE_GRANT: ActionId = ActionId::new("provider", "revoke_grant", ActionKind::Other);
 }
 
 /// The routes: the authorization endpoint, open to anyone (a signed-out visitor goes to
@@ -56,7 +67,123 @@ pub(crate) fn page_routes(ext: &Arc<Provider>) -> Vec<PageRoute> {
         .signed_in()
         .no_support_access()
         .of_extension(NAME),
+        PageRoute::new(
+            Verb::Get,
+            GRANTS_PATH,
+            actions::GRANTS,
+            pow_core::page_act!(ext, grants),
+        )
+        .signed_in()
+        .of_extension(NAME),
+        PageRoute::new(
+            Verb::Post,
+            GRANT_REVOKE_PATH,
+            actions::REVOKE_GRANT,
+            pow_core::page_act!(ext, revoke_grant),
+        )
+        .signed_in()
+        .no_support_access()
+        .of_extension(NAME),
     ]
+}
+
+/// The "Applications" link on the account page.
+pub(crate) fn account_link(
+    page: PageId,
+    body: &mut PageBody,
+    lang: &pow_core::messages::LanguageIdentifier,
+    config: &pow_core::PowConfig,
+) {
+    if page != "registration/edit" {
+        return;
+    }
+    if let PageBody::Form { links, .. } = body {
+        links.push(pow_core::views::Link::new(
+            extension_path(config, NAME, GRANTS_PATH, &[]),
+            config.messages().text(lang, "pow_provider_title_grants"),
+        ));
+    }
+}
+
+/// `GET /oauth/grants`: the clients the user allowed, each with a revoke button; JSON to a
+/// client that asks.
+async fn grants(step: &mut Step, _: &mut dyn Client, ext: &Provider) -> Result<Answer, PowError> {
+    let user = step.signed_in()?.clone();
+    let grants = flows::grants(&step.config, ext, user.id).await?;
+    if step.assigns.get::<WantsJson>().is_some() {
+        return Ok(Answer::Json {
+            status: 200,
+            headers: vec![("cache-control", "no-store".to_owned())],
+            body: json!({ "grants": grants }),
+        });
+    }
+    Ok(Answer::render(move |step, cookie| {
+        let action = extension_path(&step.config, NAME, GRANT_REVOKE_PATH, &[]);
+        let rows = grants
+            .iter()
+            .map(|grant| {
+                let text = format!(
+                    "{} ({}), {} {}",
+                    grant.client_name,
+                    grant.scopes.join(", "),
+                    step.text("pow_provider_grant_since"),
+                    grant.created_at.format("%Y-%m-%d")
+                );
+                let fields = vec![
+                    Field::note("about", text),
+                    Field::new("client", "", FieldType::Hidden).value(grant.client_id.clone()),
+                ];
+                form(
+                    cookie,
+                    action.clone(),
+                    None,
+                    fields,
+                    step.text("pow_provider_grant_revoke"),
+                )
+            })
+            .collect::<Vec<_>>();
+        let mut rows = rows.into_iter();
+        let body = match rows.next() {
+            Some(first) => PageBody::Form {
+                form: first,
+                links: Vec::new(),
+                extra_forms: rows.collect(),
+            },
+            None => PageBody::Text {
+                paragraphs: vec![step.text("pow_provider_grants_none")],
+                links: Vec::new(),
+            },
+        };
+        Ok(Page::new(GRANTS_PAGE, "pow_provider_title_grants", body))
+    }))
+}
+
+/// `POST /oauth/grants/revoke`: withdraws the consent and ends the client's tokens.
+async fn revoke_grant(
+    step: &mut Step,
+    client: &mut dyn Client,
+    ext: &Provider,
+) -> Result<Answer, PowError> {
+    let user = step.signed_in()?.clone();
+    let client_id = step.params.get("client").cloned().unwrap_or_default();
+    let revoked = flows::revoke_grant(&step.config, ext, user.id, &client_id).await?;
+    let (kind, key) = match revoked {
+        true => (
+            pow_core::pipeline::FlashKind::Info,
+            "pow_provider_grant_revoked",
+        ),
+        false => (
+            pow_core::pipeline::FlashKind::Error,
+            "pow_provider_grant_not_found",
+        ),
+    };
+    client.flash(kind, Some(step.text(key)));
+    Ok(Answer::Redirect(extension_path(
+        &step.config,
+        NAME,
+        GRANTS_PATH,
+        &[],
+    )))
 }
 
 /// A page of ours saying the request cannot continue: `status`, the text of `key`.

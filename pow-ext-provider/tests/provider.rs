@@ -788,7 +788,75 @@ fn the_flow_runs_on_postgres() {
     assert_eq!(again.status, 302);
 }
 
+fn the_account_lists_and_revokes_what_it_allowed() {
+    let users = pow_testkit::sqlite("provider-grants");
+    let config = PowConfig::builder("k".repeat(64))
+        .users(users.clone())
+        .hasher(Pbkdf2Hasher::new(1))
+        .base_url("http://localhost")
+        .store(Arc::new(MemoryStore::new()))
+        .extension(provider())
+        .build()
+        .unwrap();
+    users.migrate(&config).unwrap();
+    let user = pow_actix::testing::create_user(&config, EMAIL, PASSWORD).unwrap();
+    let addr = pow_testkit::serve_with_api(config.clone(), pow_core::api::ApiOptions::new());
+    let h = Harness { config, addr, user };
+    let mut browser = browser(&h);
+    let code = code_for(&h, &mut browser, "openid offline_access");
+    let (_, tokens) = redeem(&h, &code);
+    let access = tokens["access_token"].as_str().unwrap().to_owned();
+    // The account page links to the applications page, which lists the client.
+    let account = browser.get("/registration/edit");
+    assert!(
+        account.body.contains("/oauth/grants"),
+        "the account page links to it"
+    );
+    let page = browser.get("/oauth/grants");
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("Notes for the web"));
+    // The JSON API, with a token pair of the app's own API.
+    let pair = browser.request("POST", "/token", Some(String::new()));
+    let pair: Value = serde_json::from_str(&pair.body).unwrap();
+    let api_token = pair["access_token"].as_str().unwrap().to_owned();
+    let mut api = Client::new(h.addr);
+    api.headers
+        .push(("authorization".into(), format!("Bearer {api_token}")));
+    let listed = api.get("/api/v1/oauth/grants");
+    assert_eq!(listed.status, 200, "{}", listed.body);
+    let listed: Value = serde_json::from_str(&listed.body).unwrap();
+    assert_eq!(listed["data"][0]["client_id"], "notes-web");
+    assert_eq!(
+        listed["data"][0]["scopes"],
+        serde_json::json!(["offline_access", "openid"])
+    );
+    // Revoked on the page: the client's tokens end, and it asks for consent again.
+    let res = browser.post(
+        "/oauth/grants/revoke",
+        &[("_csrf_token", &page.csrf()), ("user[client]", "notes-web")],
+    );
+    assert_eq!(res.status, 302, "{}", res.body);
+    assert_eq!(userinfo(&h, &access).0, 401);
+    let refresh = tokens["refresh_token"].as_str().unwrap();
+    let (status, _) = token(
+        &h,
+        None,
+        &[
+            ("grant_type", "refresh_token"),
+            ("client_id", "notes-web"),
+            ("refresh_token", refresh),
+        ],
+    );
+    assert_eq!(status, 400);
+    let again = browser.get(&authorize_path("notes-web", SPA_REDIRECT, "openid", &[]));
+    assert_eq!(again.status, 200, "the consent page again");
+    // Through the API: nothing left to revoke.
+    let gone = api.request("DELETE", "/api/v1/oauth/grants/notes-web", None);
+    assert_eq!(gone.status, 404, "{}", gone.body);
+}
+
 pow_testkit::on_both!(
+    the_account_lists_and_revokes_what_it_allowed,
     discovery_and_jwks_advertise_only_what_is_on,
     the_code_flow_issues_tokens_that_work_and_rotate,
     a_code_redeemed_twice_ends_what_it_issued,
