@@ -305,6 +305,10 @@ impl Extension for Provider {
         for route in api::api_routes(&shared) {
             ext.api_route(route);
         }
+        ext.api_document(pow_core::api::openapi_fragment(
+            NAME,
+            include_str!("../openapi.json"),
+        ));
         for route in endpoints::routes(&shared) {
             ext.endpoint(route);
         }

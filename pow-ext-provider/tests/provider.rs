@@ -889,3 +889,15 @@ fn a_javascript_redirect_or_a_duplicate_client_is_refused_at_build() {
         assert!(err.to_string().contains("pow_provider"), "{err}");
     }
 }
+
+#[test]
+fn the_openapi_document_describes_every_json_route() {
+    let config = PowConfig::builder("k".repeat(64))
+        .extension(provider())
+        .build()
+        .unwrap();
+    let api = pow_core::api::ApiService::new(config, pow_core::api::ApiOptions::new());
+    assert_eq!(api.undocumented_routes().unwrap(), Vec::<String>::new());
+    let doc = api.openapi().unwrap();
+    assert!(doc["components"]["schemas"]["ProviderGrant"].is_object());
+}
