@@ -100,5 +100,8 @@ pub mod api_keys {}
 #[doc = include_str!("../organizations.md")]
 pub mod organizations {}
 
+#[doc = include_str!("../provider.md")]
+pub mod provider {}
+
 #[doc = include_str!("../axum.md")]
 pub mod on_axum {}

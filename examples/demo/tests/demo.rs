@@ -1396,12 +1396,25 @@ fn support_access_creates_no_credential_or_grant() {
             "/organizations/acme/role",
             &[("user[user_id]", "1"), ("user[role]", "member")][..],
         ),
+        // No consent to an application, nor withdrawing one, on the user's behalf.
+        (
+            "/oauth/authorize",
+            &[("user[request]", "pending"), ("user[decision]", "allow")][..],
+        ),
+        ("/oauth/grants/revoke", &[("user[client]", "demo-cli")][..]),
     ] {
         let res = post_form(&mut c, "/organizations/acme", path, fields);
         assert_eq!(res.status, 403, "{path}: {}", res.body);
     }
     assert_eq!(mailer.deliveries().len(), mails, "nothing was mailed");
     assert!(mailer.last_to("mallory@example.com").is_none());
+    // The authorization endpoint refuses to show the consent page to support access.
+    let challenge = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+    let res = c.get(&format!(
+        "/oauth/authorize?response_type=code&client_id=demo-cli&redirect_uri=http%3A%2F%2F127.0.0.1%2Fcallback\
+         &scope=openid&code_challenge={challenge}&code_challenge_method=S256"
+    ));
+    assert_eq!(res.status, 403, "{}", res.body);
 }
 
 pow_testkit::on_both!(
