@@ -26,20 +26,10 @@
 //! # Ok::<_, pow_core::PowError>(())
 //! ```
 //!
-//! On actix-web:
-//!
-//! ```text
-//! async fn tools(req: HttpRequest, mcp: web::Data<Resource>) -> HttpResponse {
-//!     let config = pow_actix::session::config(&req).unwrap();
-//!     let header = req.headers().get("authorization").and_then(|v| v.to_str().ok());
-//!     match mcp.check(&config, header, &["notes:read"]).await {
-//!         Ok(access) => HttpResponse::Ok().body(format!("user {}", access.user_id)),
-//!         Err(refused) => pow_actix::api::respond(refused),
-//!     }
-//! }
-//! ```
-//!
-//! On axum, the same with `pow_axum::api::response(refused)`.
+//! A handler sends the refusal with its framework's function for an engine answer
+//! (`pow_actix::api::respond`, `pow_axum::api::response`): the guide's
+//! [protecting an MCP server](https://github.com/pow-rs/pow-rs/blob/main/guides/provider.md#protecting-an-mcp-server-or-an-api)
+//! shows both.
 
 use pow_core::api::routes::bearer_of;
 use pow_core::pages::HttpAnswer;
