@@ -14,6 +14,15 @@ pub enum ClientKind {
     Confidential,
 }
 
+/// A grant a client may use at the token endpoint.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GrantType {
+    /// The authorization code flow (with its refresh tokens): every client's by default.
+    AuthorizationCode,
+    /// The device authorization grant (RFC 8628): a device without a browser.
+    DeviceCode,
+}
+
 /// The shortest client secret accepted: 32 characters.
 pub const MIN_SECRET_LEN: usize = 32;
 
@@ -36,6 +45,7 @@ pub struct ClientRegistration {
     secret_digest: Option<[u8; 32]>,
     redirect_uris: Vec<String>,
     scopes: Option<Vec<String>>,
+    grants: Vec<GrantType>,
 }
 
 impl std::fmt::Debug for ClientRegistration {
@@ -58,6 +68,7 @@ impl ClientRegistration {
             secret_digest: None,
             redirect_uris: Vec::new(),
             scopes: None,
+            grants: vec![GrantType::AuthorizationCode],
         }
     }
 
@@ -98,6 +109,20 @@ impl ClientRegistration {
     pub fn allowed_scopes<S: Into<String>>(mut self, scopes: impl IntoIterator<Item = S>) -> Self {
         self.scopes = Some(scopes.into_iter().map(Into::into).collect());
         self
+    }
+
+    /// Lets the client use the device authorization grant (RFC 8628) as well: a device
+    /// shows a code, the user enters it here. Such a client needs no redirect URI.
+    pub fn device_grant(mut self) -> Self {
+        if !self.grants.contains(&GrantType::DeviceCode) {
+            self.grants.push(GrantType::DeviceCode);
+        }
+        self
+    }
+
+    /// Whether the client may use `grant`.
+    pub fn allows_grant(&self, grant: GrantType) -> bool {
+        self.grants.contains(&grant)
     }
 
     /// Its id.
@@ -147,7 +172,7 @@ impl ClientRegistration {
                 "client `{id}`: a confidential client's secret needs {MIN_SECRET_LEN} characters or more"
             ));
         }
-        if self.redirect_uris.is_empty() {
+        if self.redirect_uris.is_empty() && !self.allows_grant(GrantType::DeviceCode) {
             return Err(format!("client `{id}` has no redirect URI"));
         }
         for uri in &self.redirect_uris {

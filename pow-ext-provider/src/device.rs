@@ -142,7 +142,10 @@ pub(crate) async fn start(
     from: String,
 ) -> Result<Result<Value, OAuthError>, PowError> {
     if !client.allows_grant(GrantType::DeviceCode) {
-        return Ok(Err(OAuthError::new("unauthorized_client", "the client may not use the device grant")));
+        return Ok(Err(OAuthError::new(
+            "unauthorized_client",
+            "the client may not use the device grant",
+        )));
     }
     let (scope, resource) = match (field(form, "scope"), field(form, "resource")) {
         (Ok(scope), Ok(resource)) => (scope, resource),
@@ -150,10 +153,18 @@ pub(crate) async fn start(
     };
     let scopes = match crate::flows::checked_scopes(provider, client, scope.unwrap_or_default()) {
         Some(scopes) => scopes,
-        None => return Ok(Err(OAuthError::new("invalid_scope", "a scope asked for is unknown or not allowed"))),
+        None => {
+            return Ok(Err(OAuthError::new(
+                "invalid_scope",
+                "a scope asked for is unknown or not allowed",
+            )))
+        }
     };
     if resource.is_some_and(|uri| provider.find_resource(uri).is_none()) {
-        return Ok(Err(OAuthError::new("invalid_target", "resource is not one this provider serves")));
+        return Ok(Err(OAuthError::new(
+            "invalid_target",
+            "resource is not one this provider serves",
+        )));
     }
     let devices = Devices::new(config);
     let id = crate::tokens::secret("");
@@ -213,8 +224,14 @@ pub async fn enter(
 ) -> Result<Entered, PowError> {
     let devices = Devices::new(config);
     let limit = Limit::new(ENTRY_LIMIT, TTL);
-    let by_address = devices.entries.hit(limit, &format!("address:{address}")).await?;
-    let by_user = devices.entries.hit(limit, &format!("user:{}", current.user.id)).await?;
+    let by_address = devices
+        .entries
+        .hit(limit, &format!("address:{address}"))
+        .await?;
+    let by_user = devices
+        .entries
+        .hit(limit, &format!("user:{}", current.user.id))
+        .await?;
     if !(by_address && by_user) {
         return Ok(Entered::Limited);
     }
@@ -239,7 +256,9 @@ pub async fn enter(
     devices.confirming.put(&pending, &confirming).await?;
     let client = provider
         .find(&state.client_id)
-        .map_or(state.client_id.clone(), |client| client.display_name().to_owned());
+        .map_or(state.client_id.clone(), |client| {
+            client.display_name().to_owned()
+        });
     Ok(Entered::Confirm {
         pending,
         client,
@@ -264,7 +283,12 @@ pub async fn confirm(
     if confirming.user_id != current.user.id || confirming.session_id != current.session_id {
         return Ok(None);
     }
-    if devices.confirming.take::<Confirming>(pending).await?.is_none() {
+    if devices
+        .confirming
+        .take::<Confirming>(pending)
+        .await?
+        .is_none()
+    {
         return Ok(None);
     }
     let Some(mut state) = devices.state(&confirming.id).await? else {
@@ -285,8 +309,15 @@ pub async fn confirm(
         },
         false => Status::Denied,
     };
-    devices.states.put(&state_key(&confirming.id), &state).await?;
-    let event = if allow { events::CONSENTED } else { events::DENIED };
+    devices
+        .states
+        .put(&state_key(&confirming.id), &state)
+        .await?;
+    let event = if allow {
+        events::CONSENTED
+    } else {
+        events::DENIED
+    };
     audit::record(
         config,
         AuditEvent::new(event)
@@ -306,18 +337,32 @@ pub(crate) async fn poll(
 ) -> Result<TokenAnswer, PowError> {
     let device_code = match field(form, "device_code") {
         Ok(Some(code)) if code.starts_with("powdc_") && code.len() <= 200 => code,
-        Ok(_) => return Ok(Err(OAuthError::new("invalid_grant", "device_code is missing or unknown"))),
+        Ok(_) => {
+            return Ok(Err(OAuthError::new(
+                "invalid_grant",
+                "device_code is missing or unknown",
+            )))
+        }
         Err(err) => return Ok(Err(err)),
     };
     let devices = Devices::new(config);
     let Some(id) = devices.device_codes.get::<String>(device_code).await? else {
-        return Ok(Err(OAuthError::new("expired_token", "the device code expired or was used")));
+        return Ok(Err(OAuthError::new(
+            "expired_token",
+            "the device code expired or was used",
+        )));
     };
     let Some(state) = devices.state(&id).await? else {
-        return Ok(Err(OAuthError::new("expired_token", "the device code expired")));
+        return Ok(Err(OAuthError::new(
+            "expired_token",
+            "the device code expired",
+        )));
     };
     if state.client_id != client.id() {
-        return Ok(Err(OAuthError::new("invalid_grant", "the device code is another client's")));
+        return Ok(Err(OAuthError::new(
+            "invalid_grant",
+            "the device code is another client's",
+        )));
     }
     match state.status {
         Status::Pending => {
@@ -325,7 +370,10 @@ pub(crate) async fn poll(
             let key = poll_key(&id);
             let last: Option<(i64, u64)> = devices.states.get(&key).await?;
             let (error, interval) = match last {
-                Some((at, interval)) if now.saturating_sub(at) < i64::try_from(interval * 1000).unwrap_or(i64::MAX) => {
+                Some((at, interval))
+                    if now.saturating_sub(at)
+                        < i64::try_from(interval * 1000).unwrap_or(i64::MAX) =>
+                {
                     ("slow_down", interval + 5)
                 }
                 Some((_, interval)) => ("authorization_pending", interval),
@@ -343,8 +391,16 @@ pub(crate) async fn poll(
             Ok(Err(OAuthError::new("access_denied", "the user refused")))
         }
         Status::Approved { user_id, auth_time } => {
-            if devices.device_codes.take::<String>(device_code).await?.is_none() {
-                return Ok(Err(OAuthError::new("invalid_grant", "the device code was used")));
+            if devices
+                .device_codes
+                .take::<String>(device_code)
+                .await?
+                .is_none()
+            {
+                return Ok(Err(OAuthError::new(
+                    "invalid_grant",
+                    "the device code was used",
+                )));
             }
             devices.states.delete(&state_key(&id)).await?;
             let family = Family {
@@ -355,9 +411,17 @@ pub(crate) async fn poll(
                 auth_time,
             };
             let refresh = family.scopes.iter().any(|scope| scope == "offline_access");
-            let issued = match Tokens::new(config, provider).issue_new(provider, family, refresh).await? {
+            let issued = match Tokens::new(config, provider)
+                .issue_new(provider, family, refresh)
+                .await?
+            {
                 Taken::Fresh(issued) => issued,
-                _ => return Ok(Err(OAuthError::new("invalid_grant", "the device code was used"))),
+                _ => {
+                    return Ok(Err(OAuthError::new(
+                        "invalid_grant",
+                        "the device code was used",
+                    )))
+                }
             };
             audit::record(
                 config,
@@ -380,8 +444,14 @@ mod tests {
         for _ in 0..100 {
             let code = user_code();
             assert_eq!(code.len(), 9);
-            assert_eq!(normalise(&code).as_deref(), Some(code.replace('-', "").as_str()));
-            assert_eq!(normalise(&code.to_lowercase().replace('-', " ")), normalise(&code));
+            assert_eq!(
+                normalise(&code).as_deref(),
+                Some(code.replace('-', "").as_str())
+            );
+            assert_eq!(
+                normalise(&code.to_lowercase().replace('-', " ")),
+                normalise(&code)
+            );
         }
         assert_eq!(normalise("AAAA-BBBB"), None, "vowels are never in a code");
         assert_eq!(normalise("BCDF-GHJ"), None);

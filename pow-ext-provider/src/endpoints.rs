@@ -25,6 +25,8 @@ pub const USERINFO_PATH: &str = "/oauth/userinfo";
 pub const REVOKE_PATH: &str = "/oauth/revoke";
 /// `POST`: introspection (RFC 7662).
 pub const INTROSPECT_PATH: &str = "/oauth/introspect";
+/// `POST`: the device authorization endpoint (RFC 8628).
+pub use crate::device::DEVICE_AUTHORIZATION_PATH;
 /// `GET`: the JWKS.
 pub const JWKS_PATH: &str = "/oauth/jwks";
 /// `GET`: OpenID Connect discovery.
@@ -43,12 +45,15 @@ const NO_STORE: &str = "no-store";
 pub(crate) fn routes(ext: &Arc<Provider>) -> Vec<EndpointRoute> {
     type Handler =
         fn(PowConfig, Arc<Provider>, EndpointRequest) -> pow_core::pages::endpoints::EndpointFuture;
-    let table: [(Verb, &'static str, Handler); 8] = [
+    let table: [(Verb, &'static str, Handler); 9] = [
         (Verb::Get, OPENID_CONFIGURATION_PATH, |c, p, r| {
             Box::pin(async move { discovery(&c, &p, &r) })
         }),
         (Verb::Get, AUTHORIZATION_SERVER_PATH, |c, p, r| {
             Box::pin(async move { discovery(&c, &p, &r) })
+        }),
+        (Verb::Post, DEVICE_AUTHORIZATION_PATH, |c, p, r| {
+            Box::pin(async move { device_authorization(&c, &p, &r).await })
         }),
         (Verb::Get, JWKS_PATH, |c, _, _| {
             Box::pin(async move { jwks(&c) })
@@ -144,7 +149,7 @@ fn form_of(request: &EndpointRequest) -> Result<Vec<(String, String)>, HttpAnswe
 
 /// The discovery document: only what is on.
 pub fn metadata(config: &PowConfig, provider: &Provider) -> Value {
-    json!({
+    let mut doc = json!({
         "issuer": provider.issuer_of(config),
         "authorization_endpoint": url(config, AUTHORIZE_PATH),
         "token_endpoint": url(config, TOKEN_PATH),
@@ -167,7 +172,14 @@ pub fn metadata(config: &PowConfig, provider: &Provider) -> Value {
         "authorization_response_iss_parameter_supported": true,
         "request_parameter_supported": false,
         "request_uri_parameter_supported": false,
-    })
+    });
+    if provider.any_client_allows(crate::GrantType::DeviceCode) {
+        doc["device_authorization_endpoint"] = json!(url(config, DEVICE_AUTHORIZATION_PATH));
+        if let Some(grants) = doc["grant_types_supported"].as_array_mut() {
+            grants.push(json!(crate::device::GRANT_TYPE));
+        }
+    }
+    doc
 }
 
 fn discovery(config: &PowConfig, provider: &Provider, _: &EndpointRequest) -> HttpAnswer {
@@ -228,6 +240,37 @@ async fn userinfo(
                 .push(("www-authenticate", challenge.to_owned()));
             answer
         }
+        Err(err) => failed(&err),
+    }
+}
+
+async fn device_authorization(
+    config: &PowConfig,
+    provider: &Provider,
+    request: &EndpointRequest,
+) -> HttpAnswer {
+    let form = match form_of(request) {
+        Ok(form) => form,
+        Err(answer) => return answer,
+    };
+    let Some(client) =
+        crate::clients::authenticate(provider, request.header("authorization"), &form)
+    else {
+        let err = OAuthError::new("invalid_client", "client authentication failed");
+        return oauth_error(&err, request);
+    };
+    let facts = &request.facts;
+    let from = match (facts.client_ip, facts.user_agent.as_deref()) {
+        (Some(ip), Some(agent)) => format!(
+            "{ip} ({})",
+            pow_core::request::RequestFacts::user_agent_summary(agent)
+        ),
+        (Some(ip), None) => ip.to_string(),
+        (None, _) => "?".to_owned(),
+    };
+    match crate::device::start(config, provider, client, &form, from).await {
+        Ok(Ok(body)) => HttpAnswer::json_document(200, &body, Some(NO_STORE)),
+        Ok(Err(err)) => oauth_error(&err, request),
         Err(err) => failed(&err),
     }
 }

@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-use crate::clients::ClientRegistration;
+use crate::clients::{ClientRegistration, GrantType};
 use crate::consents::Consents;
 use crate::tokens::{CodeRecord, Issued, Taken, Tokens};
 use crate::{events, keys, Provider};
@@ -92,6 +92,9 @@ pub fn check_request(
     let Some(client) = get("client_id").and_then(|id| provider.find(id)) else {
         return Err(Refused::Here("pow_provider_unknown_client"));
     };
+    if !client.allows_grant(GrantType::AuthorizationCode) {
+        return Err(Refused::Here("pow_provider_unknown_client"));
+    }
     let redirect_uri = match get("redirect_uri") {
         Some(uri) if client.redirect_matches(uri) => uri.to_owned(),
         Some(_) => return Err(Refused::Here("pow_provider_bad_redirect")),
@@ -147,24 +150,12 @@ pub fn check_request(
             "code_challenge is not a S256 challenge",
         ));
     }
-    let mut scopes: Vec<String> = Vec::new();
-    for scope in get("scope")
-        .unwrap_or_default()
-        .split(' ')
-        .filter(|s| !s.is_empty())
-    {
-        if !provider.offered_scopes().iter().any(|have| have == scope)
-            || !client.allows_scope(scope)
-        {
-            return Err(there(
-                "invalid_scope",
-                "a scope asked for is unknown or not allowed",
-            ));
-        }
-        if !scopes.iter().any(|have| have == scope) {
-            scopes.push(scope.to_owned());
-        }
-    }
+    let Some(scopes) = checked_scopes(provider, client, get("scope").unwrap_or_default()) else {
+        return Err(there(
+            "invalid_scope",
+            "a scope asked for is unknown or not allowed",
+        ));
+    };
     let mut named = query
         .0
         .iter()
@@ -224,6 +215,27 @@ pub fn check_request(
         user_id: None,
         session_id: None,
     })
+}
+
+/// The scopes of `scope` (space-separated), once each in order, when the provider offers
+/// each and the client may ask for it.
+pub(crate) fn checked_scopes(
+    provider: &Provider,
+    client: &ClientRegistration,
+    scope: &str,
+) -> Option<Vec<String>> {
+    let mut scopes: Vec<String> = Vec::new();
+    for scope in scope.split(' ').filter(|s| !s.is_empty()) {
+        if !provider.offered_scopes().iter().any(|have| have == scope)
+            || !client.allows_scope(scope)
+        {
+            return None;
+        }
+        if !scopes.iter().any(|have| have == scope) {
+            scopes.push(scope.to_owned());
+        }
+    }
+    Some(scopes)
 }
 
 /// The answer at the client's redirect URI: `params` with `state` and `iss` (RFC 9207).
@@ -442,7 +454,7 @@ pub struct OAuthError {
 }
 
 impl OAuthError {
-    fn new(error: &'static str, description: &'static str) -> Self {
+    pub(crate) fn new(error: &'static str, description: &'static str) -> Self {
         let status = if error == "invalid_client" { 401 } else { 400 };
         Self {
             status,
@@ -461,7 +473,10 @@ impl OAuthError {
 pub type TokenAnswer = Result<Value, OAuthError>;
 
 /// The value of form field `name`, when it is there exactly once.
-fn field<'a>(form: &'a [(String, String)], name: &str) -> Result<Option<&'a str>, OAuthError> {
+pub(crate) fn field<'a>(
+    form: &'a [(String, String)],
+    name: &str,
+) -> Result<Option<&'a str>, OAuthError> {
     let mut found = form
         .iter()
         .filter(|(have, _)| have == name)
@@ -493,9 +508,21 @@ pub async fn token(
         Ok(grant) => grant,
         Err(err) => return Ok(Err(err)),
     };
+    let allowed = |grant| client.allows_grant(grant);
+    let unauthorized = || {
+        Ok(Err(OAuthError::new(
+            "unauthorized_client",
+            "the client may not use this grant",
+        )))
+    };
     match grant {
+        Some("authorization_code") if !allowed(GrantType::AuthorizationCode) => unauthorized(),
         Some("authorization_code") => code_grant(config, provider, client, form).await,
         Some("refresh_token") => refresh_grant(config, provider, client, form).await,
+        Some(crate::device::GRANT_TYPE) if !allowed(GrantType::DeviceCode) => unauthorized(),
+        Some(crate::device::GRANT_TYPE) => {
+            crate::device::poll(config, provider, client, form).await
+        }
         _ => Ok(Err(OAuthError::new(
             "unsupported_grant_type",
             "grant_type is not supported",
@@ -648,7 +675,7 @@ fn pkce_matches(verifier: &str, challenge: &str) -> bool {
 }
 
 /// The token response of `issued`: the tokens, and an ID token for `openid`.
-async fn token_answer(
+pub(crate) async fn token_answer(
     config: &PowConfig,
     provider: &Provider,
     issued: &Issued,

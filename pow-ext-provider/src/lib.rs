@@ -76,6 +76,7 @@ use pow_core::{Extension, PowConfig, PowError};
 mod api;
 mod clients;
 mod consents;
+pub mod device;
 pub mod endpoints;
 pub mod flows;
 mod keys;
@@ -83,7 +84,7 @@ pub mod pages;
 pub mod resource;
 mod tokens;
 
-pub use clients::{ClientKind, ClientRegistration};
+pub use clients::{ClientKind, ClientRegistration, GrantType};
 pub use resource::{Resource, ResourceAccess};
 
 /// The extension's name, which prefixes its message keys.
@@ -222,6 +223,11 @@ impl Provider {
         &self.scopes
     }
 
+    /// Whether some client may use `grant` (the discovery document advertises it then).
+    pub(crate) fn any_client_allows(&self, grant: GrantType) -> bool {
+        self.clients.iter().any(|client| client.allows_grant(grant))
+    }
+
     /// The client with id `id`.
     pub(crate) fn find(&self, id: &str) -> Option<&ClientRegistration> {
         self.clients.iter().find(|client| client.id() == id)
@@ -296,8 +302,14 @@ impl Extension for Provider {
             .user_table("oauth_consents", "user_id")
             .user_data(ConsentData)
             .on_credentials_revoked(tokens::EndOnRevocation);
-        ext.pages([pages::CONSENT_PAGE, pages::ERROR_PAGE, pages::GRANTS_PAGE])
-            .page_extension(pages::account_link);
+        ext.pages([
+            pages::CONSENT_PAGE,
+            pages::ERROR_PAGE,
+            pages::GRANTS_PAGE,
+            pages::device::DEVICE_PAGE,
+            pages::device::DEVICE_CONFIRM_PAGE,
+        ])
+        .page_extension(pages::account_link);
         let shared = Arc::new(self.clone());
         for route in pages::page_routes(&shared) {
             ext.page_route(route);

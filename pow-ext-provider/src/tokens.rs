@@ -200,6 +200,18 @@ impl Tokens {
         self.unless_reused(issued).await
     }
 
+    /// Issues the tokens of a new family (a device's approved request).
+    pub(crate) async fn issue_new(
+        &self,
+        provider: &Provider,
+        family: Family,
+        refresh: bool,
+    ) -> Result<Taken<Issued>, PowError> {
+        let id = secret("");
+        let issued = self.issue(provider, &id, family, refresh).await?;
+        Ok(Taken::Fresh(issued))
+    }
+
     /// `issued`, unless its family was found reused meanwhile: then it is ended.
     async fn unless_reused(&self, issued: Issued) -> Result<Taken<Issued>, PowError> {
         let reused = self

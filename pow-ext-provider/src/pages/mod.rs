@@ -14,6 +14,8 @@ use pow_core::PowError;
 use serde_json::json;
 
 use crate::flows::{self, AuthorizationRequest, Next, Refused};
+
+pub mod device;
 use crate::{Provider, NAME};
 
 /// The consent page.
@@ -41,6 +43,13 @@ pub mod actions {
     pub const CONSENT: ActionId = ActionId::new("provider", "consent", ActionKind::Other);
     /// `GET /oauth/grants`.
     pub const GRANTS: ActionId = ActionId::new("provider", "grants", ActionKind::Show);
+    /// `GET /oauth/device`.
+    pub const DEVICE: ActionId = ActionId::new("provider", "device", ActionKind::Show);
+    /// `POST /oauth/device`: a device's code entered.
+    pub const DEVICE_ENTER: ActionId = ActionId::new("provider", "device_enter", ActionKind::Other);
+    /// `POST /oauth/device/confirm`.
+    pub const DEVICE_CONFIRM: ActionId =
+        ActionId::new("provider", "device_confirm", ActionKind::Other);
     /// `POST /oauth/grants/revoke`.
     pub const REVOKE_GRANT: ActionId = ActionId::new("provider", "revoke_grant", ActionKind::Other);
 }
@@ -63,6 +72,32 @@ pub(crate) fn page_routes(ext: &Arc<Provider>) -> Vec<PageRoute> {
             AUTHORIZE_PATH,
             actions::CONSENT,
             pow_core::page_act!(ext, consent),
+        )
+        .signed_in()
+        .no_support_access()
+        .of_extension(NAME),
+        PageRoute::new(
+            Verb::Get,
+            crate::device::DEVICE_PATH,
+            actions::DEVICE,
+            pow_core::page_act!(ext, device::show),
+        )
+        .signed_in()
+        .of_extension(NAME),
+        PageRoute::new(
+            Verb::Post,
+            crate::device::DEVICE_PATH,
+            actions::DEVICE_ENTER,
+            pow_core::page_act!(ext, device::enter),
+        )
+        .signed_in()
+        .no_support_access()
+        .of_extension(NAME),
+        PageRoute::new(
+            Verb::Post,
+            crate::device::DEVICE_CONFIRM_PATH,
+            actions::DEVICE_CONFIRM,
+            pow_core::page_act!(ext, device::confirm),
         )
         .signed_in()
         .no_support_access()

@@ -1,0 +1,290 @@
+//! The device authorization grant (RFC 8628) over HTTP, on actix-web and on axum: a device
+//! asks for codes and polls (`authorization_pending`, then `slow_down` when too fast); the
+//! user enters the code signed in, sees the client and where the request came from, and
+//! allows; one poll gets the tokens, once, however many poll at once; a refusal answers
+//! `access_denied`; the confirmation is bound to the session that entered the code; code
+//! entries are limited; a client without the grant is refused.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use pow_actix::password::Pbkdf2Hasher;
+use pow_actix::store::MemoryStore;
+use pow_actix::test_client::{Client, Response};
+use pow_actix::PowConfig;
+use pow_ext_provider::{ClientRegistration, Provider};
+use serde_json::Value;
+
+const EMAIL: &str = "ada@example.com";
+const OTHER: &str = "bob@example.com";
+const PASSWORD: &str = "correct horse battery";
+
+fn start() -> SocketAddr {
+    let users = pow_testkit::sqlite("provider-device");
+    let config = PowConfig::builder("k".repeat(64))
+        .users(users.clone())
+        .hasher(Pbkdf2Hasher::new(1))
+        .base_url("http://localhost")
+        .store(Arc::new(MemoryStore::new()))
+        .extension(
+            Provider::new()
+                .client(
+                    ClientRegistration::public("tv")
+                        .name("Living-room TV")
+                        .device_grant(),
+                )
+                .client(ClientRegistration::public("web").redirect_uri("https://web.example/cb")),
+        )
+        .build()
+        .unwrap();
+    users.migrate(&config).unwrap();
+    pow_actix::testing::create_user(&config, EMAIL, PASSWORD).unwrap();
+    pow_actix::testing::create_user(&config, OTHER, PASSWORD).unwrap();
+    pow_testkit::serve(config)
+}
+
+fn post(addr: SocketAddr, path: &str, form: &[(&str, &str)]) -> (u16, Value) {
+    let mut client = Client::new(addr);
+    client
+        .headers
+        .push(("user-agent".into(), "TV/1.0 (Linux)".into()));
+    let res = client.post(path, form);
+    (
+        res.status,
+        serde_json::from_str(&res.body).unwrap_or(Value::Null),
+    )
+}
+
+/// A device's request for codes: (device code, user code).
+fn codes(addr: SocketAddr, scope: &str) -> (String, String) {
+    let (status, body) = post(
+        addr,
+        "/oauth/device_authorization",
+        &[("client_id", "tv"), ("scope", scope)],
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["verification_uri"], "http://localhost/oauth/device");
+    assert_eq!(body["interval"], 5);
+    let user_code = body["user_code"].as_str().unwrap().to_owned();
+    assert_eq!(
+        body["verification_uri_complete"],
+        format!("http://localhost/oauth/device?user_code={user_code}")
+    );
+    (body["device_code"].as_str().unwrap().to_owned(), user_code)
+}
+
+fn poll(addr: SocketAddr, device_code: &str) -> (u16, Value) {
+    post(
+        addr,
+        "/oauth/token",
+        &[
+            ("grant_type", "urn:ietf:params:oauth:grant-type:device_code"),
+            ("client_id", "tv"),
+            ("device_code", device_code),
+        ],
+    )
+}
+
+fn browser(addr: SocketAddr, email: &str) -> Client {
+    let mut client = Client::new(addr);
+    assert_eq!(client.sign_in(email, PASSWORD).status, 302);
+    client
+}
+
+/// The value of the page's hidden field `name`.
+fn hidden(page: &Response, name: &str) -> String {
+    let marker = format!("name=\"user[{name}]\" value=\"");
+    let start = page
+        .body
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no {name}: {}", page.body))
+        + marker.len();
+    page.body[start..start + page.body[start..].find('"').unwrap()].to_owned()
+}
+
+/// Enters `user_code` on the page: the confirmation page.
+fn enter(browser: &mut Client, user_code: &str) -> Response {
+    let page = browser.get(&format!("/oauth/device?user_code={}", user_code.replace(' ', "+")));
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains(user_code), "the code is filled in");
+    browser.post(
+        "/oauth/device",
+        &[
+            ("_csrf_token", &page.csrf()),
+            ("user[user_code]", user_code),
+        ],
+    )
+}
+
+fn answer(browser: &mut Client, confirm: &Response, decision: &str) -> Response {
+    let pending = hidden(confirm, "request");
+    browser.post(
+        "/oauth/device/confirm",
+        &[
+            ("_csrf_token", &confirm.csrf()),
+            ("user[request]", &pending),
+            ("user[decision]", decision),
+        ],
+    )
+}
+
+fn a_device_connects_once_the_user_allows_it() {
+    let addr = start();
+    let discovery = Client::new(addr).get("/.well-known/openid-configuration");
+    let doc: Value = serde_json::from_str(&discovery.body).unwrap();
+    assert_eq!(
+        doc["device_authorization_endpoint"],
+        "http://localhost/oauth/device_authorization"
+    );
+    let (device_code, user_code) = codes(addr, "openid offline_access");
+    let (status, body) = poll(addr, &device_code);
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("authorization_pending"))
+    );
+    let (_, body) = poll(addr, &device_code);
+    assert_eq!(body["error"], "slow_down", "polled again at once");
+    let mut browser = browser(addr, EMAIL);
+    // Typed in lowercase with spaces: the same code.
+    let typed = user_code.to_lowercase().replace('-', " ");
+    let confirm = enter(&mut browser, &typed);
+    assert_eq!(confirm.status, 200, "{}", confirm.body);
+    assert!(confirm.body.contains("Living-room TV"), "names the client");
+    assert!(
+        confirm.body.contains("127.0.0.1 ("),
+        "says where the request came from"
+    );
+    let done = answer(&mut browser, &confirm, "allow");
+    assert_eq!(done.status, 302, "{}", done.body);
+    let (status, tokens) = poll(addr, &device_code);
+    assert_eq!(status, 200, "{tokens}");
+    assert!(tokens["access_token"].is_string());
+    assert!(tokens["refresh_token"].is_string());
+    assert!(tokens["id_token"].is_string());
+    let mut api = Client::new(addr);
+    let access = tokens["access_token"].as_str().unwrap();
+    api.headers
+        .push(("authorization".into(), format!("Bearer {access}")));
+    assert_eq!(api.get("/oauth/userinfo").status, 200);
+    // Once only.
+    let (status, body) = poll(addr, &device_code);
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("expired_token"))
+    );
+    // The code is spent: entering it again finds nothing.
+    let again = enter(&mut browser, &user_code);
+    assert_eq!(again.status, 422);
+}
+
+fn a_refusal_reaches_the_device() {
+    let addr = start();
+    let (device_code, user_code) = codes(addr, "openid");
+    let mut browser = browser(addr, EMAIL);
+    let confirm = enter(&mut browser, &user_code);
+    assert_eq!(answer(&mut browser, &confirm, "deny").status, 302);
+    let (status, body) = poll(addr, &device_code);
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("access_denied"))
+    );
+}
+
+fn the_confirmation_belongs_to_the_session_that_entered_the_code() {
+    let addr = start();
+    let (device_code, user_code) = codes(addr, "openid");
+    let mut ada = browser(addr, EMAIL);
+    let confirm = enter(&mut ada, &user_code);
+    // Another signed-in user posts Ada's confirmation: nothing happens.
+    let mut bob = browser(addr, OTHER);
+    let page = bob.get("/oauth/device");
+    let pending = hidden(&confirm, "request");
+    let res = bob.post(
+        "/oauth/device/confirm",
+        &[
+            ("_csrf_token", &page.csrf()),
+            ("user[request]", &pending),
+            ("user[decision]", "allow"),
+        ],
+    );
+    assert_eq!(res.status, 400, "{}", res.body);
+    assert_eq!(poll(addr, &device_code).1["error"], "authorization_pending");
+    // Ada's own answer still counts.
+    assert_eq!(answer(&mut ada, &confirm, "allow").status, 302);
+}
+
+fn code_entries_are_limited_and_unknown_grants_refused() {
+    let addr = start();
+    let mut browser = browser(addr, EMAIL);
+    let mut statuses = Vec::new();
+    for _ in 0..11 {
+        statuses.push(enter(&mut browser, "BCDF-GHJK").status);
+    }
+    assert_eq!(statuses[..10], [422; 10]);
+    assert_eq!(statuses[10], 429, "the eleventh try in ten minutes");
+    // A client without the device grant.
+    let (status, body) = post(addr, "/oauth/device_authorization", &[("client_id", "web")]);
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("unauthorized_client"))
+    );
+    let (status, body) = post(
+        addr,
+        "/oauth/token",
+        &[
+            ("grant_type", "urn:ietf:params:oauth:grant-type:device_code"),
+            ("client_id", "web"),
+            ("device_code", "powdc_x"),
+        ],
+    );
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("unauthorized_client"))
+    );
+    // The TV cannot use the authorization code flow it was not given.
+    let res = browser.get("/oauth/authorize?response_type=code&client_id=tv&scope=openid");
+    assert_eq!(res.status, 400);
+}
+
+async fn concurrent_polls_get_the_tokens_once() {
+    let addr = start();
+    let (device_code, user_code) = tokio::task::spawn_blocking(move || {
+        let (device_code, user_code) = codes(addr, "openid");
+        let mut browser = browser(addr, EMAIL);
+        let confirm = enter(&mut browser, &user_code);
+        assert_eq!(answer(&mut browser, &confirm, "allow").status, 302);
+        (device_code, user_code)
+    })
+    .await
+    .unwrap();
+    let _ = user_code;
+    let body = serde_urlencoded::to_string([
+        ("grant_type", "urn:ietf:params:oauth:grant-type:device_code"),
+        ("client_id", "tv"),
+        ("device_code", device_code.as_str()),
+    ])
+    .unwrap();
+    let headers = vec![(
+        "content-type".to_owned(),
+        "application/x-www-form-urlencoded".to_owned(),
+    )];
+    let polls =
+        (0..12).map(|_| pow_testkit::http(addr, "POST", "/oauth/token", &headers, body.as_bytes()));
+    let answers = futures_util::future::join_all(polls).await;
+    let won = answers.iter().filter(|answer| answer.status == 200).count();
+    assert_eq!(won, 1, "one poll of {} gets the tokens", answers.len());
+}
+
+pow_testkit::on_both!(
+    a_device_connects_once_the_user_allows_it,
+    a_refusal_reaches_the_device,
+    the_confirmation_belongs_to_the_session_that_entered_the_code,
+    code_entries_are_limited_and_unknown_grants_refused,
+);
+
+mod concurrent {
+    pow_testkit::on_both!(async concurrent_polls_get_the_tokens_once);
+    use super::concurrent_polls_get_the_tokens_once;
+}
