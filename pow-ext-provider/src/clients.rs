@@ -21,6 +21,8 @@ pub enum GrantType {
     AuthorizationCode,
     /// The device authorization grant (RFC 8628): a device without a browser.
     DeviceCode,
+    /// The client credentials grant: a confidential client acting for itself, no user.
+    ClientCredentials,
 }
 
 /// The shortest client secret accepted: 32 characters.
@@ -120,6 +122,27 @@ impl ClientRegistration {
         self
     }
 
+    /// Lets a confidential client get tokens for itself (the client credentials grant): no
+    /// user, at most the scopes given with [`allowed_scopes`](Self::allowed_scopes), which
+    /// such a client must name.
+    pub fn client_credentials(mut self) -> Self {
+        if !self.grants.contains(&GrantType::ClientCredentials) {
+            self.grants.push(GrantType::ClientCredentials);
+        }
+        self
+    }
+
+    /// The scopes the client was given for itself: its allowed scopes, without the ones
+    /// that need a user.
+    pub(crate) fn given_scopes(&self) -> Vec<String> {
+        self.scopes
+            .iter()
+            .flatten()
+            .filter(|scope| !matches!(scope.as_str(), "openid" | "offline_access"))
+            .cloned()
+            .collect()
+    }
+
     /// Whether the client may use `grant`.
     pub fn allows_grant(&self, grant: GrantType) -> bool {
         self.grants.contains(&grant)
@@ -172,7 +195,21 @@ impl ClientRegistration {
                 "client `{id}`: a confidential client's secret needs {MIN_SECRET_LEN} characters or more"
             ));
         }
-        if self.redirect_uris.is_empty() && !self.allows_grant(GrantType::DeviceCode) {
+        if self.allows_grant(GrantType::ClientCredentials) {
+            if self.kind != ClientKind::Confidential {
+                return Err(format!(
+                    "client `{id}`: only a confidential client may use client credentials"
+                ));
+            }
+            if self.scopes.is_none() {
+                return Err(format!(
+                    "client `{id}`: a client-credentials client names the scopes it is given (allowed_scopes)"
+                ));
+            }
+        }
+        let browserless = self.allows_grant(GrantType::DeviceCode)
+            || self.allows_grant(GrantType::ClientCredentials);
+        if self.redirect_uris.is_empty() && !browserless {
             return Err(format!("client `{id}` has no redirect URI"));
         }
         for uri in &self.redirect_uris {
@@ -396,6 +433,16 @@ mod tests {
         let short =
             ClientRegistration::confidential("srv", "short").redirect_uri("https://a.example/cb");
         assert!(short.check(&offered).is_err());
+        let public = ClientRegistration::public("cli")
+            .allowed_scopes(["openid"])
+            .client_credentials();
+        assert!(public.check(&offered).unwrap_err().contains("confidential"));
+        let secret = "s".repeat(40);
+        let unscoped = ClientRegistration::confidential("robot", &secret).client_credentials();
+        assert!(unscoped
+            .check(&offered)
+            .unwrap_err()
+            .contains("allowed_scopes"));
         let js = ClientRegistration::public("spa").redirect_uri("javascript:alert(1)");
         assert!(js.check(&offered).unwrap_err().contains("never"));
     }

@@ -405,7 +405,7 @@ pub(crate) async fn poll(
             devices.states.delete(&state_key(&id)).await?;
             let family = Family {
                 client_id: state.client_id,
-                user_id,
+                user_id: Some(user_id),
                 scopes: state.scopes,
                 resource: state.resource,
                 auth_time,

@@ -173,6 +173,11 @@ pub fn metadata(config: &PowConfig, provider: &Provider) -> Value {
         "request_parameter_supported": false,
         "request_uri_parameter_supported": false,
     });
+    if provider.any_client_allows(crate::GrantType::ClientCredentials) {
+        if let Some(grants) = doc["grant_types_supported"].as_array_mut() {
+            grants.push(json!("client_credentials"));
+        }
+    }
     if provider.any_client_allows(crate::GrantType::DeviceCode) {
         doc["device_authorization_endpoint"] = json!(url(config, DEVICE_AUTHORIZATION_PATH));
         if let Some(grants) = doc["grant_types_supported"].as_array_mut() {

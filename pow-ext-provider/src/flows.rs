@@ -519,6 +519,8 @@ pub async fn token(
         Some("authorization_code") if !allowed(GrantType::AuthorizationCode) => unauthorized(),
         Some("authorization_code") => code_grant(config, provider, client, form).await,
         Some("refresh_token") => refresh_grant(config, provider, client, form).await,
+        Some("client_credentials") if !allowed(GrantType::ClientCredentials) => unauthorized(),
+        Some("client_credentials") => client_credentials(config, provider, client, form).await,
         Some(crate::device::GRANT_TYPE) if !allowed(GrantType::DeviceCode) => unauthorized(),
         Some(crate::device::GRANT_TYPE) => {
             crate::device::poll(config, provider, client, form).await
@@ -608,6 +610,63 @@ async fn code_grant(
     token_answer(config, provider, &issued, record.nonce.as_deref()).await
 }
 
+/// The `client_credentials` grant: a confidential client acting for itself, with no user
+/// and at most the scopes it was given (never `openid` or `offline_access`), no refresh
+/// token.
+async fn client_credentials(
+    config: &PowConfig,
+    provider: &Provider,
+    client: &ClientRegistration,
+    form: &[(String, String)],
+) -> Result<TokenAnswer, PowError> {
+    let (scope, resource) = match (field(form, "scope"), field(form, "resource")) {
+        (Ok(scope), Ok(resource)) => (scope, resource),
+        (Err(err), _) | (_, Err(err)) => return Ok(Err(err)),
+    };
+    let scopes = match scope {
+        Some(scope) => checked_scopes(provider, client, scope),
+        None => Some(client.given_scopes()),
+    };
+    let user_scope = |scopes: &[String]| {
+        scopes
+            .iter()
+            .any(|s| s == "openid" || s == "offline_access")
+    };
+    let Some(scopes) = scopes.filter(|scopes| !user_scope(scopes)) else {
+        return Ok(Err(OAuthError::new(
+            "invalid_scope",
+            "a scope asked for is unknown, not given to the client, or needs a user",
+        )));
+    };
+    if resource.is_some_and(|uri| provider.find_resource(uri).is_none()) {
+        return Ok(Err(OAuthError::new(
+            "invalid_target",
+            "resource is not one this provider serves",
+        )));
+    }
+    let family = crate::tokens::Family {
+        client_id: client.id().to_owned(),
+        user_id: None,
+        scopes,
+        resource: resource.map(str::to_owned),
+        auth_time: Utc::now().timestamp(),
+    };
+    let issued = match Tokens::new(config, provider)
+        .issue_new(provider, family, false)
+        .await?
+    {
+        Taken::Fresh(issued) => issued,
+        _ => return Ok(Err(OAuthError::new("invalid_grant", "no tokens"))),
+    };
+    audit::record(
+        config,
+        AuditEvent::new(events::TOKENS_ISSUED)
+            .detail("client", client.id().to_owned())
+            .detail("grant", "client_credentials"),
+    );
+    token_answer(config, provider, &issued, None).await
+}
+
 /// The `refresh_token` grant: the token rotates; a reused one ends its family.
 async fn refresh_grant(
     config: &PowConfig,
@@ -691,7 +750,11 @@ pub(crate) async fn token_answer(
         body["refresh_token"] = json!(refresh);
     }
     if issued.family.scopes.iter().any(|scope| scope == "openid") {
-        let Some(user) = pow_core::flows::stored_user(config, issued.family.user_id).await? else {
+        let user = match issued.family.user_id {
+            Some(id) => pow_core::flows::stored_user(config, id).await?,
+            None => None,
+        };
+        let Some(user) = user else {
             return Ok(Err(OAuthError::new("invalid_grant", "the user is gone")));
         };
         body["id_token"] = json!(id_token(config, provider, issued, &user, nonce)?);
@@ -762,7 +825,10 @@ pub async fn userinfo(
     if !record.scopes.iter().any(|scope| scope == "openid") {
         return Ok(None);
     }
-    let Some(user) = pow_core::flows::stored_user(config, record.user_id).await? else {
+    let Some(user_id) = record.user_id else {
+        return Ok(None);
+    };
+    let Some(user) = pow_core::flows::stored_user(config, user_id).await? else {
         return Ok(None);
     };
     let mut claims = json!({ "sub": user.id.to_string() });
@@ -802,12 +868,12 @@ pub async fn revoke(
         if let Some(found) = tokens.family(&family).await? {
             if found.client_id == client.id() {
                 tokens.end_family(&family).await?;
-                audit::record(
-                    config,
-                    AuditEvent::new(events::REVOKED)
-                        .user(found.user_id)
-                        .detail("client", client.id().to_owned()),
-                );
+                let mut event =
+                    AuditEvent::new(events::REVOKED).detail("client", client.id().to_owned());
+                if let Some(user_id) = found.user_id {
+                    event = event.user(user_id);
+                }
+                audit::record(config, event);
             }
         }
     }
@@ -847,7 +913,7 @@ pub async fn introspect(
         "active": true,
         "scope": record.scopes.join(" "),
         "client_id": record.client_id,
-        "sub": record.user_id.to_string(),
+        "sub": record.user_id.map_or_else(|| record.client_id.clone(), |id| id.to_string()),
         "token_type": "Bearer",
         "aud": record.audience,
         "exp": record.expires_at,

@@ -53,8 +53,9 @@ pub struct Resource {
 /// What a valid token gives a resource's handler.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ResourceAccess {
-    /// The user the token acts for.
-    pub user_id: i64,
+    /// The user the token acts for; `None` for a client acting for itself (the client
+    /// credentials grant).
+    pub user_id: Option<i64>,
     /// The client that holds it.
     pub client_id: String,
     /// Its scopes.

@@ -66,7 +66,9 @@ pub(crate) struct CodeRecord {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub(crate) struct Family {
     pub(crate) client_id: String,
-    pub(crate) user_id: i64,
+    /// The user the tokens act for; `None` for a client acting for itself (client
+    /// credentials).
+    pub(crate) user_id: Option<i64>,
     pub(crate) scopes: Vec<String>,
     #[serde(default)]
     pub(crate) resource: Option<String>,
@@ -78,7 +80,7 @@ pub(crate) struct Family {
 pub(crate) struct AccessRecord {
     pub(crate) family: String,
     pub(crate) client_id: String,
-    pub(crate) user_id: i64,
+    pub(crate) user_id: Option<i64>,
     pub(crate) scopes: Vec<String>,
     /// The resource it is for, if any: no other accepts it.
     #[serde(default)]
@@ -189,7 +191,7 @@ impl Tokens {
         self.redeemed.put(code, &record.family).await?;
         let family = Family {
             client_id: record.client_id.clone(),
-            user_id: record.user_id,
+            user_id: Some(record.user_id),
             scopes: record.scopes.clone(),
             resource: record.resource.clone(),
             auth_time: record.auth_time,
@@ -242,9 +244,11 @@ impl Tokens {
         family: Family,
         refresh: bool,
     ) -> Result<Issued, PowError> {
-        let index = FAMILIES.key(family.user_id, id);
         self.families.put(&family_key(id), &family).await?;
-        self.families.put(&index, &family.client_id).await?;
+        if let Some(user_id) = family.user_id {
+            let index = FAMILIES.key(user_id, id);
+            self.families.put(&index, &family.client_id).await?;
+        }
         let now = Utc::now().timestamp();
         let access_token = secret(ACCESS_PREFIX);
         let ttl = provider.access_ttl.as_secs();
@@ -320,10 +324,8 @@ impl Tokens {
 
     /// Ends family `id`: every token of it stops working at its next use.
     pub(crate) async fn end_family(&self, id: &str) -> Result<(), PowError> {
-        if let Some(family) = self.family(id).await? {
-            self.families
-                .delete(&FAMILIES.key(family.user_id, id))
-                .await?;
+        if let Some(user_id) = self.family(id).await?.and_then(|family| family.user_id) {
+            self.families.delete(&FAMILIES.key(user_id, id)).await?;
         }
         self.families.delete(&family_key(id)).await?;
         Ok(())

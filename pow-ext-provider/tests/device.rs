@@ -106,7 +106,10 @@ fn hidden(page: &Response, name: &str) -> String {
 
 /// Enters `user_code` on the page: the confirmation page.
 fn enter(browser: &mut Client, user_code: &str) -> Response {
-    let page = browser.get(&format!("/oauth/device?user_code={}", user_code.replace(' ', "+")));
+    let page = browser.get(&format!(
+        "/oauth/device?user_code={}",
+        user_code.replace(' ', "+")
+    ));
     assert_eq!(page.status, 200, "{}", page.body);
     assert!(page.body.contains(user_code), "the code is filled in");
     browser.post(

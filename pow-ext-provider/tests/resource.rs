@@ -24,6 +24,7 @@ const PASSWORD: &str = "correct horse battery";
 const REDIRECT: &str = "http://127.0.0.1/callback";
 const MCP: &str = "http://127.0.0.1/mcp";
 const API: &str = "http://127.0.0.1/api";
+const ROBOT_SECRET: &str = "a robot's secret of thirty-two characters";
 const VERIFIER: &str = "a-pkce-verifier-of-forty-three-characters-or-more-0123";
 
 struct Harness {
@@ -34,6 +35,14 @@ struct Harness {
 
 fn mcp() -> Resource {
     Resource::new(MCP).name("Notes MCP").scopes(["notes:read"])
+}
+
+/// Who a token is: `<client>:<user id>`, `-` for no user.
+fn who(access: &pow_ext_provider::ResourceAccess) -> String {
+    let user = access
+        .user_id
+        .map_or_else(|| "-".to_owned(), |id| id.to_string());
+    format!("{}:{user}", access.client_id)
 }
 
 /// `POST /mcp` on the test's framework: the resource's check, the refusal sent as it is.
@@ -50,9 +59,7 @@ fn serve_mcp(config: PowConfig) -> SocketAddr {
                             .get("authorization")
                             .and_then(|v| v.to_str().ok());
                         match mcp().check(&config, header, &["notes:read"]).await {
-                            Ok(access) => {
-                                HttpResponse::Ok().body(format!("user:{}", access.user_id))
-                            }
+                            Ok(access) => HttpResponse::Ok().body(who(&access)),
                             Err(refused) => pow_actix::api::respond(refused),
                         }
                     },
@@ -70,7 +77,7 @@ fn serve_mcp(config: PowConfig) -> SocketAddr {
                         |State(config): State<PowConfig>, headers: HeaderMap| async move {
                             let header = headers.get("authorization").and_then(|v| v.to_str().ok());
                             match mcp().check(&config, header, &["notes:read"]).await {
-                                Ok(access) => format!("user:{}", access.user_id).into_response(),
+                                Ok(access) => who(&access).into_response(),
                                 Err(refused) => pow_axum::api::response(refused),
                             }
                         },
@@ -94,7 +101,12 @@ fn start() -> Harness {
                 .scopes(["notes:read", "notes:write"])
                 .resource(mcp())
                 .resource(Resource::new(API))
-                .client(ClientRegistration::public("agent").redirect_uri(REDIRECT)),
+                .client(ClientRegistration::public("agent").redirect_uri(REDIRECT))
+                .client(
+                    ClientRegistration::confidential("robot", ROBOT_SECRET)
+                        .allowed_scopes(["notes:read"])
+                        .client_credentials(),
+                ),
         )
         .build()
         .unwrap();
@@ -217,7 +229,7 @@ fn a_token_for_the_resource_works_there_only() {
     let token = access_token(&h, &mut browser, "notes:read", Some(MCP));
     let res = call_mcp(&h, Some(&token));
     assert_eq!(res.status, 200, "{}", res.body);
-    assert_eq!(res.body, format!("user:{}", h.user_id));
+    assert_eq!(res.body, format!("agent:{}", h.user_id));
     // A token for another resource, or for none, is refused here.
     for other in [Some(API), None] {
         let token = access_token(&h, &mut browser, "notes:read", other);
@@ -271,7 +283,56 @@ fn a_resource_the_provider_does_not_serve_is_refused() {
     );
 }
 
+fn a_client_acting_for_itself_gets_what_it_was_given_and_no_more() {
+    let h = start();
+    let as_robot = |form: &[(&str, &str)]| {
+        let mut client = Client::new(h.pages);
+        let basic =
+            base64::engine::general_purpose::STANDARD.encode(format!("robot:{ROBOT_SECRET}"));
+        client
+            .headers
+            .push(("authorization".into(), format!("Basic {basic}")));
+        let res = client.post("/oauth/token", form);
+        (
+            res.status,
+            serde_json::from_str::<Value>(&res.body).unwrap(),
+        )
+    };
+    let (status, tokens) = as_robot(&[("grant_type", "client_credentials"), ("resource", MCP)]);
+    assert_eq!(status, 200, "{tokens}");
+    assert_eq!(tokens["scope"], "notes:read");
+    assert!(tokens.get("refresh_token").is_none() && tokens.get("id_token").is_none());
+    let access = tokens["access_token"].as_str().unwrap();
+    let res = call_mcp(&h, Some(access));
+    assert_eq!((res.status, res.body.as_str()), (200, "robot:-"), "no user");
+    // Nothing it was not given, nothing that needs a user.
+    for scope in ["notes:write", "openid", "offline_access"] {
+        let (status, body) = as_robot(&[("grant_type", "client_credentials"), ("scope", scope)]);
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (400, Some("invalid_scope")),
+            "{scope}"
+        );
+    }
+    // Its token has no user to tell about.
+    let mut client = Client::new(h.pages);
+    client
+        .headers
+        .push(("authorization".into(), format!("Bearer {access}")));
+    assert_eq!(client.get("/oauth/userinfo").status, 401);
+    // A public client, or one without the grant, gets nothing.
+    let (status, body) = token(
+        &h,
+        &[("grant_type", "client_credentials"), ("client_id", "agent")],
+    );
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("unauthorized_client"))
+    );
+}
+
 pow_testkit::on_both!(
+    a_client_acting_for_itself_gets_what_it_was_given_and_no_more,
     a_token_for_the_resource_works_there_only,
     a_resource_the_provider_does_not_serve_is_refused,
 );
