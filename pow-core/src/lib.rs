@@ -103,6 +103,8 @@ pub mod limits;
 pub mod link;
 pub mod mailer;
 pub mod messages;
+#[cfg(feature = "outbound")]
+pub mod outbound;
 pub mod pages;
 pub mod password;
 pub mod pipeline;
