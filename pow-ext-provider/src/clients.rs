@@ -48,6 +48,7 @@ pub struct ClientRegistration {
     redirect_uris: Vec<String>,
     scopes: Option<Vec<String>>,
     grants: Vec<GrantType>,
+    document: bool,
 }
 
 impl std::fmt::Debug for ClientRegistration {
@@ -71,6 +72,7 @@ impl ClientRegistration {
             redirect_uris: Vec::new(),
             scopes: None,
             grants: vec![GrantType::AuthorizationCode],
+            document: false,
         }
     }
 
@@ -141,6 +143,17 @@ impl ClientRegistration {
             .filter(|scope| !matches!(scope.as_str(), "openid" | "offline_access"))
             .cloned()
             .collect()
+    }
+
+    /// A client known by its metadata document (its id is the document's URL).
+    pub(crate) fn from_metadata_document(mut self) -> Self {
+        self.document = true;
+        self
+    }
+
+    /// Whether the client is known by its metadata document rather than registered.
+    pub fn is_metadata_document(&self) -> bool {
+        self.document
     }
 
     /// Whether the client may use `grant`.
@@ -278,36 +291,68 @@ fn loopback_match(registered: &str, uri: &str) -> bool {
     (registered.set_port(None).is_ok() && uri.set_port(None).is_ok()) && registered == uri
 }
 
+/// The client with id `id`: a registered one, else (when the provider takes them) the
+/// client whose metadata document is at that URL.
+///
+/// # Errors
+/// The store's.
+pub(crate) async fn resolve(
+    config: &PowConfig,
+    provider: &crate::Provider,
+    id: &str,
+) -> Result<Option<ClientRegistration>, pow_core::PowError> {
+    match provider.find(id) {
+        Some(client) => Ok(Some(client.clone())),
+        None => crate::metadata_document::client(config, provider, id).await,
+    }
+}
+
 /// The client a token request names, authenticated: HTTP Basic (`client_secret_basic`),
 /// the form's `client_id` and `client_secret` (`client_secret_post`), or for a public
 /// client its `client_id` alone (`none`). `None` for an unknown client, a wrong secret, a
 /// confidential client without one, or two ways at once.
-pub(crate) fn authenticate<'a>(
-    provider: &'a crate::Provider,
+///
+/// # Errors
+/// The store's (a metadata document's client is looked up there).
+pub(crate) async fn authenticate(
+    config: &PowConfig,
+    provider: &crate::Provider,
     authorization: Option<&str>,
     form: &[(String, String)],
-) -> Option<&'a ClientRegistration> {
+) -> Result<Option<ClientRegistration>, pow_core::PowError> {
+    let Some((id, secret)) = presented(authorization, form) else {
+        return Ok(None);
+    };
+    let Some(client) = resolve(config, provider, &id).await? else {
+        return Ok(None);
+    };
+    Ok(match (client.kind, secret) {
+        (ClientKind::Public, None) => Some(client),
+        (ClientKind::Confidential, Some(secret)) if client.secret_matches(&secret) => Some(client),
+        _ => None,
+    })
+}
+
+/// The client id and secret a token request presents, one way only.
+fn presented(
+    authorization: Option<&str>,
+    form: &[(String, String)],
+) -> Option<(String, Option<String>)> {
     let field = |name: &str| {
         form.iter()
             .find(|(have, _)| have == name)
             .map(|(_, value)| value.as_str())
     };
     let basic = authorization.and_then(basic_credentials);
-    let (id, secret) = match (basic, field("client_secret")) {
-        (Some(_), Some(_)) => return None,
+    match (basic, field("client_secret")) {
+        (Some(_), Some(_)) => None,
         (Some((id, secret)), None) => {
             if field("client_id").is_some_and(|named| named != id) {
                 return None;
             }
-            (id, Some(secret))
+            Some((id, Some(secret)))
         }
-        (None, secret) => (field("client_id")?.to_owned(), secret.map(str::to_owned)),
-    };
-    let client = provider.find(&id)?;
-    match (client.kind, secret) {
-        (ClientKind::Public, None) => Some(client),
-        (ClientKind::Confidential, Some(secret)) if client.secret_matches(&secret) => Some(client),
-        _ => None,
+        (None, secret) => Some((field("client_id")?.to_owned(), secret.map(str::to_owned))),
     }
 }
 
@@ -397,6 +442,17 @@ mod tests {
             "Basic {}",
             base64::engine::general_purpose::STANDARD.encode(format!("srv:{secret}"))
         );
+        let config = pow_core::PowConfig::builder("s".repeat(64))
+            .build()
+            .unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let authenticate =
+            |provider: &crate::Provider, auth: Option<&str>, form: &[(String, String)]| {
+                rt.block_on(super::authenticate(&config, provider, auth, form))
+                    .unwrap()
+            };
         assert!(authenticate(&provider, Some(&basic), &[]).is_some());
         assert!(authenticate(
             &provider,

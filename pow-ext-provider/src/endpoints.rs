@@ -173,6 +173,9 @@ pub fn metadata(config: &PowConfig, provider: &Provider) -> Value {
         "request_parameter_supported": false,
         "request_uri_parameter_supported": false,
     });
+    if provider.metadata_documents {
+        doc["client_id_metadata_document_supported"] = json!(true);
+    }
     if provider.any_client_allows(crate::GrantType::ClientCredentials) {
         if let Some(grants) = doc["grant_types_supported"].as_array_mut() {
             grants.push(json!("client_credentials"));
@@ -258,9 +261,14 @@ async fn device_authorization(
         Ok(form) => form,
         Err(answer) => return answer,
     };
-    let Some(client) =
-        crate::clients::authenticate(provider, request.header("authorization"), &form)
-    else {
+    let authenticated =
+        crate::clients::authenticate(config, provider, request.header("authorization"), &form)
+            .await;
+    let client = match authenticated {
+        Ok(client) => client,
+        Err(err) => return failed(&err),
+    };
+    let Some(client) = client else {
         let err = OAuthError::new("invalid_client", "client authentication failed");
         return oauth_error(&err, request);
     };
@@ -273,7 +281,7 @@ async fn device_authorization(
         (Some(ip), None) => ip.to_string(),
         (None, _) => "?".to_owned(),
     };
-    match crate::device::start(config, provider, client, &form, from).await {
+    match crate::device::start(config, provider, &client, &form, from).await {
         Ok(Ok(body)) => HttpAnswer::json_document(200, &body, Some(NO_STORE)),
         Ok(Err(err)) => oauth_error(&err, request),
         Err(err) => failed(&err),

@@ -37,6 +37,13 @@ const MAX_VALUE_LEN: usize = 512;
 pub struct AuthorizationRequest {
     /// The client.
     pub client_id: String,
+    /// The client's name, as the consent page shows it.
+    #[serde(default)]
+    pub client_name: String,
+    /// For a client known by its metadata document, the host serving it: the consent page
+    /// names it, since the name is the client's own claim.
+    #[serde(default)]
+    pub client_host: Option<String>,
     /// Where the answer goes.
     pub redirect_uri: String,
     /// The scopes asked for (known, allowed to the client), in order, once each.
@@ -83,13 +90,31 @@ pub enum Refused {
     },
 }
 
-/// Checks the query of `GET /oauth/authorize`.
+/// The client the query of `GET /oauth/authorize` names, registered or known by its
+/// metadata document.
+///
+/// # Errors
+/// The store's.
+pub async fn requested_client(
+    config: &PowConfig,
+    provider: &Provider,
+    query: &QueryParams,
+) -> Result<Option<ClientRegistration>, PowError> {
+    match query.get("client_id").filter(|id| !id.is_empty()) {
+        Some(id) => crate::clients::resolve(config, provider, id).await,
+        None => Ok(None),
+    }
+}
+
+/// Checks the query of `GET /oauth/authorize` from `client` (what
+/// [`requested_client`] found).
 pub fn check_request(
     provider: &Provider,
+    client: Option<&ClientRegistration>,
     query: &QueryParams,
 ) -> Result<AuthorizationRequest, Refused> {
     let get = |name: &str| query.get(name).filter(|value| !value.is_empty());
-    let Some(client) = get("client_id").and_then(|id| provider.find(id)) else {
+    let Some(client) = client else {
         return Err(Refused::Here("pow_provider_unknown_client"));
     };
     if !client.allows_grant(GrantType::AuthorizationCode) {
@@ -200,8 +225,19 @@ pub fn check_request(
         ),
         None => None,
     };
+    let client_host = client
+        .is_metadata_document()
+        .then(|| {
+            url::Url::parse(client.id())
+                .ok()?
+                .host_str()
+                .map(str::to_owned)
+        })
+        .flatten();
     Ok(AuthorizationRequest {
         client_id: client.id().to_owned(),
+        client_name: client.display_name().to_owned(),
+        client_host,
         redirect_uri,
         scopes,
         state,
@@ -498,12 +534,14 @@ pub async fn token(
     authorization: Option<&str>,
     form: &[(String, String)],
 ) -> Result<TokenAnswer, PowError> {
-    let Some(client) = crate::clients::authenticate(provider, authorization, form) else {
+    let Some(client) = crate::clients::authenticate(config, provider, authorization, form).await?
+    else {
         return Ok(Err(OAuthError::new(
             "invalid_client",
             "client authentication failed",
         )));
     };
+    let client = &client;
     let grant = match field(form, "grant_type") {
         Ok(grant) => grant,
         Err(err) => return Ok(Err(err)),
@@ -848,7 +886,8 @@ pub async fn revoke(
     authorization: Option<&str>,
     form: &[(String, String)],
 ) -> Result<Result<(), OAuthError>, PowError> {
-    let Some(client) = crate::clients::authenticate(provider, authorization, form) else {
+    let Some(client) = crate::clients::authenticate(config, provider, authorization, form).await?
+    else {
         return Ok(Err(OAuthError::new(
             "invalid_client",
             "client authentication failed",
@@ -888,7 +927,7 @@ pub async fn introspect(
     authorization: Option<&str>,
     form: &[(String, String)],
 ) -> Result<Result<Value, OAuthError>, PowError> {
-    let client = match crate::clients::authenticate(provider, authorization, form) {
+    let client = match crate::clients::authenticate(config, provider, authorization, form).await? {
         Some(client) if client.kind() == crate::ClientKind::Confidential => client,
         _ => {
             return Ok(Err(OAuthError::new(

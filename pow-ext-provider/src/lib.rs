@@ -80,6 +80,7 @@ pub mod device;
 pub mod endpoints;
 pub mod flows;
 mod keys;
+mod metadata_document;
 pub mod pages;
 pub mod resource;
 mod tokens;
@@ -137,6 +138,8 @@ pub struct Provider {
     access_ttl: Duration,
     refresh_ttl: Duration,
     id_token_ttl: Duration,
+    pub(crate) metadata_documents: bool,
+    pub(crate) loopback_fetches: bool,
 }
 
 impl Default for Provider {
@@ -150,6 +153,8 @@ impl Default for Provider {
             access_ttl: Duration::from_secs(600),
             refresh_ttl: Duration::from_secs(30 * 24 * 3600),
             id_token_ttl: Duration::from_secs(600),
+            metadata_documents: false,
+            loopback_fetches: false,
         }
     }
 }
@@ -210,6 +215,22 @@ impl Provider {
     /// How long a refresh token family lives without use. The default is 30 days.
     pub fn refresh_token_ttl(mut self, ttl: Duration) -> Self {
         self.refresh_ttl = ttl;
+        self
+    }
+
+    /// Accepts clients that identify themselves by the URL of their metadata document
+    /// (CIMD), as MCP clients do: fetched through the engine's address-checked client, at
+    /// most 5 KiB in 2 seconds, kept per its `Cache-Control` (at most an hour), public
+    /// clients only. The default is off: only registered clients.
+    pub fn client_metadata_documents(mut self, accept: bool) -> Self {
+        self.metadata_documents = accept;
+        self
+    }
+
+    /// Lets metadata documents be fetched from loopback addresses (and over plain `http`
+    /// there): for development and tests only. The default is off.
+    pub fn allow_loopback_fetches(mut self, allow: bool) -> Self {
+        self.loopback_fetches = allow;
         self
     }
 

@@ -252,7 +252,8 @@ async fn authorize(
         .get::<QueryParams>()
         .cloned()
         .unwrap_or_default();
-    let request = match flows::check_request(ext, &query) {
+    let requested = flows::requested_client(&step.config, ext, &query).await?;
+    let request = match flows::check_request(ext, requested.as_ref(), &query) {
         Ok(request) => request,
         Err(Refused::Here(key)) => return Ok(refused_here(400, key)),
         Err(Refused::There {
@@ -313,11 +314,10 @@ fn consent_page(
     pending: String,
     request: AuthorizationRequest,
 ) -> Answer {
-    let name = ext
-        .find(&request.client_id)
-        .map_or(request.client_id.clone(), |client| {
-            client.display_name().to_owned()
-        });
+    let name = match &request.client_host {
+        Some(host) => format!("{} ({host})", request.client_name),
+        None => request.client_name.clone(),
+    };
     let host = url::Url::parse(&request.redirect_uri)
         .ok()
         .map(|url| match (url.host_str(), url.port()) {
