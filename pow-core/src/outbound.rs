@@ -76,6 +76,7 @@ pub struct OutboundClient {
     max_bytes: u64,
     timeout: Duration,
     allow_loopback: bool,
+    roots: Vec<Vec<u8>>,
 }
 
 impl Default for OutboundClient {
@@ -84,6 +85,7 @@ impl Default for OutboundClient {
             max_bytes: 64 * 1024,
             timeout: Duration::from_secs(5),
             allow_loopback: false,
+            roots: Vec::new(),
         }
     }
 }
@@ -113,7 +115,14 @@ impl OutboundClient {
         self
     }
 
-    /// `GET url` with `accept`.
+    /// Trusts only these root certificates (DER), instead of the public web's: a
+    /// company's private CA, or a test's. The default is the public web's roots.
+    pub fn root_certificates(mut self, roots: Vec<Vec<u8>>) -> Self {
+        self.roots = roots;
+        self
+    }
+
+    /// `GET url`.
     ///
     /// # Errors
     /// [`OutboundError`]: refused before sending, or failed.
@@ -142,7 +151,17 @@ impl OutboundClient {
             "http" if self.allow_loopback && addrs.iter().all(|addr| addr.ip().is_loopback()) => {}
             _ => return Err(OutboundError::Scheme),
         }
+        let mut tls = ureq::tls::TlsConfig::builder();
+        if !self.roots.is_empty() {
+            let roots: Vec<_> = self
+                .roots
+                .iter()
+                .map(|der| ureq::tls::Certificate::from_der(der).to_owned())
+                .collect();
+            tls = tls.root_certs(ureq::tls::RootCerts::new_with_certs(&roots));
+        }
         let config = ureq::Agent::config_builder()
+            .tls_config(tls.build())
             .max_redirects(0)
             .http_status_as_error(false)
             .proxy(None)

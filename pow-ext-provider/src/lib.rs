@@ -140,6 +140,7 @@ pub struct Provider {
     id_token_ttl: Duration,
     pub(crate) metadata_documents: bool,
     pub(crate) loopback_fetches: bool,
+    pub(crate) fetch_roots: Vec<Vec<u8>>,
 }
 
 impl Default for Provider {
@@ -155,6 +156,7 @@ impl Default for Provider {
             id_token_ttl: Duration::from_secs(600),
             metadata_documents: false,
             loopback_fetches: false,
+            fetch_roots: Vec::new(),
         }
     }
 }
@@ -231,6 +233,13 @@ impl Provider {
     /// there): for development and tests only. The default is off.
     pub fn allow_loopback_fetches(mut self, allow: bool) -> Self {
         self.loopback_fetches = allow;
+        self
+    }
+
+    /// Trusts only these root certificates (DER) when fetching metadata documents: a
+    /// private CA's, or a test's. The default is the public web's roots.
+    pub fn fetch_root_certificates(mut self, roots: Vec<Vec<u8>>) -> Self {
+        self.fetch_roots = roots;
         self
     }
 

@@ -48,6 +48,7 @@ pub(crate) fn is_document_url(provider: &Provider, id: &str) -> bool {
         || provider.loopback_fetches
             && url.scheme() == "http"
             && matches!(url.host_str(), Some("127.0.0.1" | "[::1]" | "localhost"));
+    // (A plain-http document is only ever fetched from loopback, with the app's leave.)
     scheme_ok
         && url.path() != "/"
         && !url.path().is_empty()
@@ -121,7 +122,8 @@ async fn fetch(
     let client = OutboundClient::new()
         .max_bytes(MAX_BYTES)
         .timeout(TIMEOUT)
-        .allow_loopback(provider.loopback_fetches);
+        .allow_loopback(provider.loopback_fetches)
+        .root_certificates(provider.fetch_roots.clone());
     let fetched = match client.get(id).await {
         Ok(fetched) if fetched.status == 200 => fetched,
         Ok(fetched) => {

@@ -9,7 +9,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::io::{BufRead as _, BufReader, Write as _};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
@@ -41,29 +41,6 @@ fn relying_party() -> Option<PathBuf> {
     None
 }
 
-/// Forwards every connection to `listener` to `target`, so the app can be told its
-/// address (the issuer) before it is served.
-fn forward(listener: TcpListener, target: SocketAddr) {
-    std::thread::spawn(move || {
-        for inbound in listener.incoming().flatten() {
-            let Ok(outbound) = TcpStream::connect(target) else {
-                continue;
-            };
-            let (mut in_read, mut out_write) =
-                (inbound.try_clone().unwrap(), outbound.try_clone().unwrap());
-            std::thread::spawn(move || {
-                let _ = std::io::copy(&mut in_read, &mut out_write);
-                let _ = out_write.shutdown(std::net::Shutdown::Write);
-            });
-            let (mut out_read, mut in_write) = (outbound, inbound);
-            std::thread::spawn(move || {
-                let _ = std::io::copy(&mut out_read, &mut in_write);
-                let _ = in_write.shutdown(std::net::Shutdown::Write);
-            });
-        }
-    });
-}
-
 fn an_openid_client_relying_party_completes_the_flow() {
     let Some(dir) = relying_party() else {
         return;
@@ -88,7 +65,7 @@ fn an_openid_client_relying_party_completes_the_flow() {
     users.migrate(&config).unwrap();
     let user = pow_actix::testing::create_user(&config, EMAIL, PASSWORD).unwrap();
     let addr = pow_testkit::serve(config);
-    forward(listener, addr);
+    pow_testkit::forward(listener, addr);
 
     let mut rp = Command::new("node")
         .arg(dir.join("rp.mjs"))

@@ -326,6 +326,33 @@ pub fn serve_api_behind_bearer_layer(
     }
 }
 
+/// Forwards every connection to `listener` to `target`, in threads of its own: so an app
+/// can be told the address it will be reached at (an issuer, a resource's URL) before it is
+/// served on a port of its own.
+pub fn forward(listener: std::net::TcpListener, target: SocketAddr) {
+    use std::net::{Shutdown, TcpStream};
+    std::thread::spawn(move || {
+        for inbound in listener.incoming().flatten() {
+            let Ok(outbound) = TcpStream::connect(target) else {
+                continue;
+            };
+            let (Ok(mut in_read), Ok(mut out_write)) = (inbound.try_clone(), outbound.try_clone())
+            else {
+                continue;
+            };
+            std::thread::spawn(move || {
+                let _ = std::io::copy(&mut in_read, &mut out_write);
+                let _ = out_write.shutdown(Shutdown::Write);
+            });
+            let (mut out_read, mut in_write) = (outbound, inbound);
+            std::thread::spawn(move || {
+                let _ = std::io::copy(&mut out_read, &mut in_write);
+                let _ = in_write.shutdown(Shutdown::Write);
+            });
+        }
+    });
+}
+
 /// Serves the axum `app` on a loopback port (with the client's address, as an app
 /// serves it), on a runtime of its own.
 pub fn serve_axum(app: axum::Router) -> SocketAddr {
