@@ -146,7 +146,7 @@ impl ClientRegistration {
     }
 
     /// A client known by its metadata document (its id is the document's URL).
-    pub(crate) fn from_metadata_document(mut self) -> Self {
+    pub(crate) fn known_by_metadata_document(mut self) -> Self {
         self.document = true;
         self
     }

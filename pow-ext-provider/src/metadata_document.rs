@@ -85,7 +85,7 @@ pub(crate) async fn client(
         None => fetch(config, provider, id, &cache, &key).await?,
     };
     Ok(accepted.map(|accepted| {
-        let mut client = ClientRegistration::public(id).from_metadata_document();
+        let mut client = ClientRegistration::public(id).known_by_metadata_document();
         if let Some(name) = accepted.name {
             client = client.name(name);
         }

@@ -227,7 +227,7 @@ mod tests {
         let route = EndpointRoute::new(Verb::Post, "/token", |_, _| {
             Box::pin(async { HttpAnswer::text(200, "ok", None) })
         });
-        let answer = not_allowed(&[route.clone()]);
+        let answer = not_allowed(std::slice::from_ref(&route));
         assert_eq!(answer.status, 405);
         assert_eq!(answer.header("allow"), Some("POST"));
         assert!(pick(&[route], Verb::Get).is_none());
