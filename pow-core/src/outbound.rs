@@ -201,13 +201,26 @@ impl OutboundClient {
         })
     }
 
-    /// The addresses of `host`, each one checked: all or nothing.
+    /// The addresses of `host`, each one checked: all or nothing. The lookup counts
+    /// against the fetch's time: a resolver that does not answer in time is a failure.
     fn checked_addresses(&self, host: &str, port: u16) -> Result<Vec<SocketAddr>, OutboundError> {
-        let addrs: Vec<SocketAddr> = (host, port)
-            .to_socket_addrs()
-            .map_err(|_| OutboundError::Unresolved)?
-            .take(16)
-            .collect();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let name = host.to_owned();
+        std::thread::spawn(move || {
+            let found = (name.as_str(), port)
+                .to_socket_addrs()
+                .map(|addrs| addrs.take(16).collect::<Vec<SocketAddr>>());
+            let _ = tx.send(found);
+        });
+        let addrs = match rx.recv_timeout(self.timeout) {
+            Ok(Ok(addrs)) => addrs,
+            Ok(Err(_)) => return Err(OutboundError::Unresolved),
+            Err(_) => {
+                return Err(OutboundError::Failed(
+                    "the host's lookup took too long".into(),
+                ))
+            }
+        };
         if addrs.is_empty() {
             return Err(OutboundError::Unresolved);
         }

@@ -231,7 +231,13 @@ impl Tokens {
     /// Ends family `id` because a code or refresh token of it was presented again. The
     /// mark stays, so tokens being issued for it right now are ended too.
     async fn end_reused(&self, id: &str) -> Result<(), PowError> {
-        self.families.put(&reused_key(id), &true).await?;
+        // The mark only has to outlive a redemption running now: a made-up code leaves
+        // nothing in the store for long.
+        let mark = (reused_key(id), b"true".to_vec());
+        self.config
+            .store()
+            .put(self.families.namespace(), vec![mark], Some(REDEEMED_TTL))
+            .await?;
         self.end_family(id).await
     }
 
