@@ -6,6 +6,10 @@
 //   <- the URL the provider sent the browser back to, as one line on stdin
 //   -> {"ok": true, ...what was checked} or {"ok": false, "error": "..."}
 //
+//   node rp.mjs <issuer> <client_id> device
+//   -> {"user_code": "...", "verification_uri": "..."}   (the test enters it and allows)
+//   -> {"ok": true, ...} once a poll gets the tokens
+//
 // openid-client reads the discovery document, sends the authorization request with PKCE
 // (S256), state and nonce, checks the response's `iss` (RFC 9207), exchanges the code,
 // verifies the ID token's signature against the JWKS (non-repudiation checks) and its
@@ -15,6 +19,7 @@ import * as client from 'openid-client';
 import { createInterface } from 'node:readline';
 
 const [issuer, clientId, redirectUri] = process.argv.slice(2);
+const deviceMode = redirectUri === 'device';
 const say = (value) => process.stdout.write(JSON.stringify(value) + '\n');
 const lines = createInterface({ input: process.stdin })[Symbol.asyncIterator]();
 
@@ -70,7 +75,22 @@ async function main() {
   });
 }
 
-main().then(
+// The device authorization grant (RFC 8628): the codes, then polling at the interval the
+// provider asks until the user has allowed the request.
+async function device() {
+  const config = await client.discovery(new URL(issuer), clientId, undefined, client.None(), {
+    execute: [client.allowInsecureRequests],
+  });
+  client.enableNonRepudiationChecks(config);
+  const started = await client.initiateDeviceAuthorization(config, { scope: 'openid email' });
+  say({ user_code: started.user_code, verification_uri: started.verification_uri, interval: started.interval });
+  const tokens = await client.pollDeviceAuthorizationGrant(config, started);
+  const claims = tokens.claims();
+  const info = await client.fetchUserInfo(config, tokens.access_token, claims.sub);
+  say({ ok: true, sub: claims.sub, email: info.email, refresh: tokens.refresh_token !== undefined });
+}
+
+(deviceMode ? device() : main()).then(
   () => process.exit(0),
   (err) => {
     say({ ok: false, error: `${err.name}: ${err.message} ${err.code ?? ''} ${err.error ?? ''}` });

@@ -40,8 +40,6 @@ const ALPHABET: &[u8] = b"BCDFGHJKLMNPQRSTVWXZ";
 const USER_CODE_LEN: usize = 8;
 /// How long a request lives: 10 minutes.
 const TTL: Duration = Duration::from_secs(600);
-/// The polling interval asked of a device, in seconds; `slow_down` adds 5.
-const INTERVAL: u64 = 5;
 /// User codes a client address (and a user) may try per 10 minutes.
 const ENTRY_LIMIT: u32 = 10;
 /// The store namespace (the provider's).
@@ -188,7 +186,7 @@ pub(crate) async fn start(
         "verification_uri": page,
         "verification_uri_complete": format!("{page}?user_code={shown}"),
         "expires_in": TTL.as_secs(),
-        "interval": INTERVAL,
+        "interval": provider.device_interval,
     })))
 }
 
@@ -370,14 +368,16 @@ pub(crate) async fn poll(
             let key = poll_key(&id);
             let last: Option<(i64, u64)> = devices.states.get(&key).await?;
             let (error, interval) = match last {
+                // A poll earlier than four fifths of the interval is too early (timers and
+                // the network make a punctual device's polls a little uneven).
                 Some((at, interval))
                     if now.saturating_sub(at)
-                        < i64::try_from(interval * 1000).unwrap_or(i64::MAX) =>
+                        < i64::try_from(interval * 800).unwrap_or(i64::MAX) =>
                 {
                     ("slow_down", interval + 5)
                 }
                 Some((_, interval)) => ("authorization_pending", interval),
-                None => ("authorization_pending", INTERVAL),
+                None => ("authorization_pending", provider.device_interval),
             };
             devices.states.put(&key, &(now, interval)).await?;
             let description = match error {

@@ -141,6 +141,7 @@ pub struct Provider {
     pub(crate) metadata_documents: bool,
     pub(crate) loopback_fetches: bool,
     pub(crate) fetch_roots: Vec<Vec<u8>>,
+    pub(crate) device_interval: u64,
 }
 
 impl Default for Provider {
@@ -157,6 +158,7 @@ impl Default for Provider {
             metadata_documents: false,
             loopback_fetches: false,
             fetch_roots: Vec::new(),
+            device_interval: 5,
         }
     }
 }
@@ -240,6 +242,13 @@ impl Provider {
     /// private CA's, or a test's. The default is the public web's roots.
     pub fn fetch_root_certificates(mut self, roots: Vec<Vec<u8>>) -> Self {
         self.fetch_roots = roots;
+        self
+    }
+
+    /// How long a device waits between polls of the token endpoint (at least a second);
+    /// a device that polls sooner is told `slow_down`. The default is 5 seconds.
+    pub fn device_poll_interval(mut self, interval: Duration) -> Self {
+        self.device_interval = interval.as_secs().max(1);
         self
     }
 

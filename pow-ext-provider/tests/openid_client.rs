@@ -54,11 +54,14 @@ fn an_openid_client_relying_party_completes_the_flow() {
         .base_url(&issuer)
         .store(Arc::new(MemoryStore::new()))
         .extension(
-            Provider::new().client(
-                ClientRegistration::public("rp")
-                    .name("openid-client")
-                    .redirect_uri(REDIRECT),
-            ),
+            Provider::new()
+                .device_poll_interval(std::time::Duration::from_secs(1))
+                .client(
+                    ClientRegistration::public("rp")
+                        .name("openid-client")
+                        .redirect_uri(REDIRECT)
+                        .device_grant(),
+                ),
         )
         .build()
         .unwrap();
@@ -123,6 +126,53 @@ fn an_openid_client_relying_party_completes_the_flow() {
     assert_eq!(result["reuse"], "invalid_grant", "{result}");
     assert_eq!(result["after_reuse"], "401", "{result}");
     assert!(rp.wait().unwrap().success());
+
+    // The device grant: openid-client asks for codes and polls; the user enters the code.
+    let mut device = Command::new("node")
+        .arg(dir.join("rp.mjs"))
+        .args([issuer.as_str(), "rp", "device"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("node runs");
+    let mut said = BufReader::new(device.stdout.take().unwrap()).lines();
+    let mut next = || -> Value {
+        let line = said.next().expect("the device says something").unwrap();
+        serde_json::from_str(&line).unwrap_or_else(|_| panic!("not JSON: {line}"))
+    };
+    let codes = next();
+    assert_eq!(
+        codes["verification_uri"],
+        format!("{issuer}/oauth/device"),
+        "{codes}"
+    );
+    assert_eq!(codes["interval"], 1);
+    let user_code = codes["user_code"].as_str().unwrap();
+    let page = browser.get("/oauth/device");
+    let confirm = browser.post(
+        "/oauth/device",
+        &[
+            ("_csrf_token", &page.csrf()),
+            ("user[user_code]", user_code),
+        ],
+    );
+    assert_eq!(confirm.status, 200, "{}", confirm.body);
+    let start = confirm.body.find(marker).unwrap() + marker.len();
+    let pending = &confirm.body[start..start + confirm.body[start..].find('"').unwrap()];
+    let allowed = browser.post(
+        "/oauth/device/confirm",
+        &[
+            ("_csrf_token", &confirm.csrf()),
+            ("user[request]", pending),
+            ("user[decision]", "allow"),
+        ],
+    );
+    assert_eq!(allowed.status, 302, "{}", allowed.body);
+    let polled = next();
+    assert_eq!(polled["ok"], true, "{polled}");
+    assert_eq!(polled["sub"], user.id.to_string());
+    assert_eq!(polled["email"], EMAIL);
+    assert!(device.wait().unwrap().success());
 }
 
 pow_testkit::on_both!(an_openid_client_relying_party_completes_the_flow);
