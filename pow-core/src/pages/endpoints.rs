@@ -158,11 +158,20 @@ impl EndpointRoute {
 }
 
 /// The enabled extensions' endpoints grouped by mounted path, in order: what a framework
-/// layer mounts, one resource per path.
+/// layer mounts, one resource per path. An endpoint at a page route's path is left out
+/// (and logged): a path is either a page or an endpoint.
 pub fn by_path(config: &PowConfig) -> Vec<(String, Vec<EndpointRoute>)> {
+    let pages: Vec<String> = super::routes::page_routes(config)
+        .iter()
+        .map(|route| route.mounted_path(config))
+        .collect();
     let mut grouped: Vec<(String, Vec<EndpointRoute>)> = Vec::new();
     for route in config.extensions().endpoints() {
         let path = route.mounted_path(config);
+        if pages.contains(&path) {
+            tracing::error!(%path, "an endpoint at a page route's path is not mounted");
+            continue;
+        }
         match grouped.iter_mut().find(|(have, _)| *have == path) {
             Some((_, routes)) => routes.push(route.clone()),
             None => grouped.push((path, vec![route.clone()])),
@@ -220,6 +229,29 @@ mod tests {
         );
         assert!(request("application/json", "{\"a\":1}").form().is_none());
         assert!(EndpointRequest::default().form().is_none());
+    }
+
+    #[test]
+    fn an_endpoint_never_shadows_a_page() {
+        struct Clash;
+        impl crate::Extension for Clash {
+            fn name(&self) -> &'static str {
+                "clash"
+            }
+            fn build(&self, ext: &mut crate::extension::ExtensionBuilder) {
+                let ok = |_: PowConfig, _: EndpointRequest| -> EndpointFuture {
+                    Box::pin(async { HttpAnswer::text(200, "ok", None) })
+                };
+                ext.endpoint(EndpointRoute::new(Verb::Post, "/session", ok));
+                ext.endpoint(EndpointRoute::new(Verb::Get, "/clash/jwks", ok));
+            }
+        }
+        let config = PowConfig::builder("s".repeat(64))
+            .extension(Clash)
+            .build()
+            .unwrap();
+        let paths: Vec<String> = by_path(&config).into_iter().map(|(path, _)| path).collect();
+        assert_eq!(paths, vec!["/clash/jwks".to_owned()]);
     }
 
     #[test]
