@@ -878,6 +878,31 @@ pub async fn userinfo(
     Ok(Some(claims))
 }
 
+/// The authenticated client (a confidential one when `confidential`) and the form's
+/// `token`, for revocation and introspection.
+async fn client_and_token<'a>(
+    config: &PowConfig,
+    provider: &Provider,
+    authorization: Option<&str>,
+    form: &'a [(String, String)],
+    confidential: bool,
+) -> Result<Result<(ClientRegistration, &'a str), OAuthError>, PowError> {
+    let client = crate::clients::authenticate(config, provider, authorization, form)
+        .await?
+        .filter(|client| !confidential || client.kind() == crate::ClientKind::Confidential);
+    let Some(client) = client else {
+        return Ok(Err(OAuthError::new(
+            "invalid_client",
+            "client authentication failed",
+        )));
+    };
+    Ok(match field(form, "token") {
+        Ok(Some(token)) => Ok((client, token)),
+        Ok(None) => Err(OAuthError::new("invalid_request", "token is required")),
+        Err(err) => Err(err),
+    })
+}
+
 /// `POST /oauth/revoke` (RFC 7009): ends the token's family when the calling client is
 /// the one it was issued to; answers the same either way.
 pub async fn revoke(
@@ -886,18 +911,11 @@ pub async fn revoke(
     authorization: Option<&str>,
     form: &[(String, String)],
 ) -> Result<Result<(), OAuthError>, PowError> {
-    let Some(client) = crate::clients::authenticate(config, provider, authorization, form).await?
-    else {
-        return Ok(Err(OAuthError::new(
-            "invalid_client",
-            "client authentication failed",
-        )));
-    };
-    let token = match field(form, "token") {
-        Ok(Some(token)) => token,
-        Ok(None) => return Ok(Err(OAuthError::new("invalid_request", "token is required"))),
-        Err(err) => return Ok(Err(err)),
-    };
+    let (client, token) =
+        match client_and_token(config, provider, authorization, form, false).await? {
+            Ok(found) => found,
+            Err(err) => return Ok(Err(err)),
+        };
     let tokens = Tokens::new(config, provider);
     let family = match tokens.access(token).await? {
         Some(record) => Some(record.family),
@@ -927,20 +945,11 @@ pub async fn introspect(
     authorization: Option<&str>,
     form: &[(String, String)],
 ) -> Result<Result<Value, OAuthError>, PowError> {
-    let client = match crate::clients::authenticate(config, provider, authorization, form).await? {
-        Some(client) if client.kind() == crate::ClientKind::Confidential => client,
-        _ => {
-            return Ok(Err(OAuthError::new(
-                "invalid_client",
-                "client authentication failed",
-            )))
-        }
-    };
-    let token = match field(form, "token") {
-        Ok(Some(token)) => token,
-        Ok(None) => return Ok(Err(OAuthError::new("invalid_request", "token is required"))),
-        Err(err) => return Ok(Err(err)),
-    };
+    let (client, token) =
+        match client_and_token(config, provider, authorization, form, true).await? {
+            Ok(found) => found,
+            Err(err) => return Ok(Err(err)),
+        };
     let inactive = json!({ "active": false });
     let Some(record) = Tokens::new(config, provider).access(token).await? else {
         return Ok(Ok(inactive));

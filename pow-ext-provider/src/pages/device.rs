@@ -106,7 +106,7 @@ pub(super) async fn enter(
             from,
         } => Ok(Answer::render(move |step, cookie| {
             let action = extension_path(&step.config, NAME, DEVICE_CONFIRM_PATH, &[]);
-            let mut fields = vec![
+            let fields = vec![
                 Field::note(
                     "client",
                     format!("{}: {client}", step.text("pow_provider_consent_intro")),
@@ -116,45 +116,8 @@ pub(super) async fn enter(
                     format!("{} {from}", step.text("pow_provider_device_from")),
                 ),
             ];
-            if let Some(resource) = resource {
-                fields.push(Field::note(
-                    "resource",
-                    format!("{} {resource}", step.text("pow_provider_consent_resource")),
-                ));
-            }
-            for scope in &scopes {
-                let text = match crate::STANDARD_SCOPES.contains(&scope.as_str()) {
-                    true => step.text(&format!("pow_provider_scope_{scope}")),
-                    false => format!("{} {scope}", step.text("pow_provider_scope_other")),
-                };
-                fields.push(Field::note(format!("scope_{scope}"), text));
-            }
-            let hidden = |decision: &str| {
-                vec![
-                    Field::new("request", "", FieldType::Hidden).value(pending.clone()),
-                    Field::new("decision", "", FieldType::Hidden).value(decision.to_owned()),
-                ]
-            };
-            fields.extend(hidden("allow"));
-            let allow = form(
-                cookie,
-                action.clone(),
-                None,
-                fields,
-                step.text("pow_provider_allow"),
-            );
-            let deny = form(
-                cookie,
-                action,
-                None,
-                hidden("deny"),
-                step.text("pow_provider_deny"),
-            );
-            let body = PageBody::Form {
-                form: allow,
-                links: Vec::new(),
-                extra_forms: vec![deny],
-            };
+            let body =
+                super::allow_or_deny(step, cookie, action, &pending, fields, resource, &scopes);
             Ok(Page::new(
                 DEVICE_CONFIRM_PAGE,
                 "pow_provider_title_consent",

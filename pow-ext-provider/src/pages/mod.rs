@@ -343,7 +343,7 @@ fn consent_page(
     let resources = ext.resources().to_vec();
     Answer::render(move |step, cookie| {
         let action = extension_path(&step.config, NAME, AUTHORIZE_PATH, &[]);
-        let mut fields = vec![
+        let fields = vec![
             Field::note(
                 "client",
                 format!("{}: {name}", step.text("pow_provider_consent_intro")),
@@ -353,47 +353,19 @@ fn consent_page(
                 format!("{} {host}", step.text("pow_provider_consent_redirect")),
             ),
         ];
-        if let Some(resource) = request.resource.as_deref() {
-            let shown = ext_resource_name(&resources, resource);
-            fields.push(Field::note(
-                "resource",
-                format!("{} {shown}", step.text("pow_provider_consent_resource")),
-            ));
-        }
-        for scope in &request.scopes {
-            let key = format!("pow_provider_scope_{scope}");
-            let text = match crate::STANDARD_SCOPES.contains(&scope.as_str()) {
-                true => step.text(&key),
-                false => format!("{} {scope}", step.text("pow_provider_scope_other")),
-            };
-            fields.push(Field::note(format!("scope_{scope}"), text));
-        }
-        let hidden = |decision: &str| {
-            vec![
-                Field::new("request", "", FieldType::Hidden).value(pending.clone()),
-                Field::new("decision", "", FieldType::Hidden).value(decision.to_owned()),
-            ]
-        };
-        fields.extend(hidden("allow"));
-        let allow = form(
-            cookie,
-            action.clone(),
-            None,
-            fields,
-            step.text("pow_provider_allow"),
-        );
-        let deny = form(
+        let resource = request
+            .resource
+            .as_deref()
+            .map(|uri| ext_resource_name(&resources, uri));
+        let body = allow_or_deny(
+            step,
             cookie,
             action,
-            None,
-            hidden("deny"),
-            step.text("pow_provider_deny"),
+            &pending,
+            fields,
+            resource,
+            &request.scopes,
         );
-        let body = PageBody::Form {
-            form: allow,
-            links: Vec::new(),
-            extra_forms: vec![deny],
-        };
         Ok(Page::new(CONSENT_PAGE, "pow_provider_title_consent", body))
     })
 }
@@ -428,4 +400,55 @@ fn ext_resource_name(resources: &[crate::Resource], uri: &str) -> String {
         .find(|resource| resource.uri() == uri)
         .map_or(uri, crate::Resource::display_name)
         .to_owned()
+}
+
+/// The body of a page asking the user to allow or deny a client: `notes` (who asks, from
+/// where), the resource, one note per scope, then Allow and Deny, each posting `pending`
+/// and the decision to `action`.
+pub(crate) fn allow_or_deny(
+    step: &Step,
+    cookie: &pow_core::session::CookieSession,
+    action: String,
+    pending: &str,
+    mut notes: Vec<Field>,
+    resource: Option<String>,
+    scopes: &[String],
+) -> PageBody {
+    if let Some(resource) = resource {
+        let text = format!("{} {resource}", step.text("pow_provider_consent_resource"));
+        notes.push(Field::note("resource", text));
+    }
+    for scope in scopes {
+        let text = match crate::STANDARD_SCOPES.contains(&scope.as_str()) {
+            true => step.text(&format!("pow_provider_scope_{scope}")),
+            false => format!("{} {scope}", step.text("pow_provider_scope_other")),
+        };
+        notes.push(Field::note(format!("scope_{scope}"), text));
+    }
+    let hidden = |decision: &str| {
+        vec![
+            Field::new("request", "", FieldType::Hidden).value(pending.to_owned()),
+            Field::new("decision", "", FieldType::Hidden).value(decision.to_owned()),
+        ]
+    };
+    notes.extend(hidden("allow"));
+    let allow = form(
+        cookie,
+        action.clone(),
+        None,
+        notes,
+        step.text("pow_provider_allow"),
+    );
+    let deny = form(
+        cookie,
+        action,
+        None,
+        hidden("deny"),
+        step.text("pow_provider_deny"),
+    );
+    PageBody::Form {
+        form: allow,
+        links: Vec::new(),
+        extra_forms: vec![deny],
+    }
 }
