@@ -194,6 +194,26 @@ fn discovery(config: &PowConfig, provider: &Provider, _: &EndpointRequest) -> Ht
     HttpAnswer::json_document(200, &metadata(config, provider), Some(PUBLIC_CACHE))
 }
 
+/// A flow's answer to a form endpoint: `200` with its JSON, never stored (`Pragma:
+/// no-cache` as well where tokens are in it), its OAuth error, or the engine's failure.
+fn answered(
+    outcome: Result<Result<Value, OAuthError>, PowError>,
+    request: &EndpointRequest,
+    tokens: bool,
+) -> HttpAnswer {
+    match outcome {
+        Ok(Ok(body)) => {
+            let mut answer = HttpAnswer::json_document(200, &body, Some(NO_STORE));
+            if tokens {
+                answer.headers.push(("pragma", "no-cache".to_owned()));
+            }
+            answer
+        }
+        Ok(Err(err)) => oauth_error(&err, request),
+        Err(err) => failed(&err),
+    }
+}
+
 fn jwks(config: &PowConfig) -> HttpAnswer {
     match crate::keys::jwks(config) {
         Ok(document) => {
@@ -210,15 +230,8 @@ async fn token(config: &PowConfig, provider: &Provider, request: &EndpointReques
         Ok(form) => form,
         Err(answer) => return answer,
     };
-    match flows::token(config, provider, request.header("authorization"), &form).await {
-        Ok(Ok(body)) => {
-            let mut answer = HttpAnswer::json_document(200, &body, Some(NO_STORE));
-            answer.headers.push(("pragma", "no-cache".to_owned()));
-            answer
-        }
-        Ok(Err(err)) => oauth_error(&err, request),
-        Err(err) => failed(&err),
-    }
+    let outcome = flows::token(config, provider, request.header("authorization"), &form).await;
+    answered(outcome, request, true)
 }
 
 async fn userinfo(
@@ -281,11 +294,8 @@ async fn device_authorization(
         (Some(ip), None) => ip.to_string(),
         (None, _) => "?".to_owned(),
     };
-    match crate::device::start(config, provider, &client, &form, from).await {
-        Ok(Ok(body)) => HttpAnswer::json_document(200, &body, Some(NO_STORE)),
-        Ok(Err(err)) => oauth_error(&err, request),
-        Err(err) => failed(&err),
-    }
+    let outcome = crate::device::start(config, provider, &client, &form, from).await;
+    answered(outcome, request, false)
 }
 
 async fn revoke(config: &PowConfig, provider: &Provider, request: &EndpointRequest) -> HttpAnswer {
@@ -293,11 +303,12 @@ async fn revoke(config: &PowConfig, provider: &Provider, request: &EndpointReque
         Ok(form) => form,
         Err(answer) => return answer,
     };
-    match flows::revoke(config, provider, request.header("authorization"), &form).await {
-        Ok(Ok(())) => HttpAnswer::json_document(200, &json!({}), Some(NO_STORE)),
-        Ok(Err(err)) => oauth_error(&err, request),
-        Err(err) => failed(&err),
-    }
+    let outcome = flows::revoke(config, provider, request.header("authorization"), &form).await;
+    answered(
+        outcome.map(|revoked| revoked.map(|()| json!({}))),
+        request,
+        false,
+    )
 }
 
 async fn introspect(
@@ -309,9 +320,6 @@ async fn introspect(
         Ok(form) => form,
         Err(answer) => return answer,
     };
-    match flows::introspect(config, provider, request.header("authorization"), &form).await {
-        Ok(Ok(body)) => HttpAnswer::json_document(200, &body, Some(NO_STORE)),
-        Ok(Err(err)) => oauth_error(&err, request),
-        Err(err) => failed(&err),
-    }
+    let outcome = flows::introspect(config, provider, request.header("authorization"), &form).await;
+    answered(outcome, request, false)
 }
