@@ -232,29 +232,6 @@ mod tests {
     }
 
     #[test]
-    fn an_endpoint_never_shadows_a_page() {
-        struct Clash;
-        impl crate::Extension for Clash {
-            fn name(&self) -> &'static str {
-                "clash"
-            }
-            fn build(&self, ext: &mut crate::extension::ExtensionBuilder) {
-                let ok = |_: PowConfig, _: EndpointRequest| -> EndpointFuture {
-                    Box::pin(async { HttpAnswer::text(200, "ok", None) })
-                };
-                ext.endpoint(EndpointRoute::new(Verb::Post, "/session", ok));
-                ext.endpoint(EndpointRoute::new(Verb::Get, "/clash/jwks", ok));
-            }
-        }
-        let config = PowConfig::builder("s".repeat(64))
-            .extension(Clash)
-            .build()
-            .unwrap();
-        let paths: Vec<String> = by_path(&config).into_iter().map(|(path, _)| path).collect();
-        assert_eq!(paths, vec!["/clash/jwks".to_owned()]);
-    }
-
-    #[test]
     fn not_allowed_names_the_methods_there_are() {
         let route = EndpointRoute::new(Verb::Post, "/token", |_, _| {
             Box::pin(async { HttpAnswer::text(200, "ok", None) })
