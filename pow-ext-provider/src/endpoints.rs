@@ -134,9 +134,30 @@ fn oauth_error(err: &OAuthError, request: &EndpointRequest) -> HttpAnswer {
     answer
 }
 
-/// The form of a `POST` to the token, revocation or introspection endpoint, or the error
-/// answer to a body that is not one.
-fn form_of(request: &EndpointRequest) -> Result<Vec<(String, String)>, HttpAnswer> {
+/// The form of a `POST` to the token, device, revocation or introspection endpoint, or
+/// the answer refusing it: `429` when the client's address is over the provider's limit
+/// (counted before anything else is read), `400` to a body that is not a form.
+async fn form_of(
+    config: &PowConfig,
+    provider: &Provider,
+    request: &EndpointRequest,
+) -> Result<Vec<(String, String)>, HttpAnswer> {
+    let address = request
+        .facts
+        .client_ip
+        .map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
+    let limiter = pow_core::store::Limiter::new(config, "provider_endpoints");
+    match limiter.hit(provider.endpoint_limit, &address).await {
+        Ok(true) => {}
+        Ok(false) => {
+            let body = json!({ "error": "slow_down", "error_description": "too many requests from this address" });
+            let mut answer = HttpAnswer::json_document(429, &body, Some(NO_STORE));
+            let retry = provider.endpoint_limit.per.as_secs().max(1);
+            answer.headers.push(("retry-after", retry.to_string()));
+            return Err(answer);
+        }
+        Err(err) => return Err(failed(&PowError::from(err))),
+    }
     request.form().ok_or_else(|| {
         let err = OAuthError {
             status: 400,
@@ -226,7 +247,7 @@ fn jwks(config: &PowConfig) -> HttpAnswer {
 }
 
 async fn token(config: &PowConfig, provider: &Provider, request: &EndpointRequest) -> HttpAnswer {
-    let form = match form_of(request) {
+    let form = match form_of(config, provider, request).await {
         Ok(form) => form,
         Err(answer) => return answer,
     };
@@ -270,7 +291,7 @@ async fn device_authorization(
     provider: &Provider,
     request: &EndpointRequest,
 ) -> HttpAnswer {
-    let form = match form_of(request) {
+    let form = match form_of(config, provider, request).await {
         Ok(form) => form,
         Err(answer) => return answer,
     };
@@ -299,7 +320,7 @@ async fn device_authorization(
 }
 
 async fn revoke(config: &PowConfig, provider: &Provider, request: &EndpointRequest) -> HttpAnswer {
-    let form = match form_of(request) {
+    let form = match form_of(config, provider, request).await {
         Ok(form) => form,
         Err(answer) => return answer,
     };
@@ -316,7 +337,7 @@ async fn introspect(
     provider: &Provider,
     request: &EndpointRequest,
 ) -> HttpAnswer {
-    let form = match form_of(request) {
+    let form = match form_of(config, provider, request).await {
         Ok(form) => form,
         Err(answer) => return answer,
     };

@@ -70,6 +70,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use pow_core::extension::{ExtensionBuilder, SqlMigration, UserData};
+use pow_core::store::Limit;
 use pow_core::users::User;
 use pow_core::{Extension, PowConfig, PowError};
 
@@ -142,6 +143,7 @@ pub struct Provider {
     pub(crate) loopback_fetches: bool,
     pub(crate) fetch_roots: Vec<Vec<u8>>,
     pub(crate) device_interval: u64,
+    pub(crate) endpoint_limit: Limit,
 }
 
 impl Default for Provider {
@@ -159,6 +161,7 @@ impl Default for Provider {
             loopback_fetches: false,
             fetch_roots: Vec::new(),
             device_interval: 5,
+            endpoint_limit: Limit::new(300, Duration::from_secs(60)),
         }
     }
 }
@@ -249,6 +252,14 @@ impl Provider {
     /// a device that polls sooner is told `slow_down`. The default is 5 seconds.
     pub fn device_poll_interval(mut self, interval: Duration) -> Self {
         self.device_interval = interval.as_secs().max(1);
+        self
+    }
+
+    /// Requests a client address may send the token, device authorization, revocation
+    /// and introspection endpoints together, counted before anything is read; over it,
+    /// `429` with `Retry-After`. The default is 300 a minute.
+    pub fn endpoint_rate_limit(mut self, limit: Limit) -> Self {
+        self.endpoint_limit = limit;
         self
     }
 

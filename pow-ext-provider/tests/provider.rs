@@ -856,6 +856,7 @@ fn the_account_lists_and_revokes_what_it_allowed() {
 }
 
 pow_testkit::on_both!(
+    the_form_endpoints_are_limited_per_address,
     the_account_lists_and_revokes_what_it_allowed,
     discovery_and_jwks_advertise_only_what_is_on,
     the_code_flow_issues_tokens_that_work_and_rotate,
@@ -900,4 +901,38 @@ fn the_openapi_document_describes_every_json_route() {
     assert_eq!(api.undocumented_routes().unwrap(), Vec::<String>::new());
     let doc = api.openapi().unwrap();
     assert!(doc["components"]["schemas"]["ProviderGrant"].is_object());
+}
+
+/// The token endpoint counts each client address before it reads anything: over the
+/// limit, `429` with `Retry-After`, whatever the request.
+fn the_form_endpoints_are_limited_per_address() {
+    let users = pow_testkit::sqlite("provider-limit");
+    let config = PowConfig::builder("k".repeat(64))
+        .users(users.clone())
+        .hasher(Pbkdf2Hasher::new(1))
+        .base_url("http://localhost")
+        .store(Arc::new(MemoryStore::new()))
+        .extension(provider().endpoint_rate_limit(pow_actix::store::Limit::new(
+            3,
+            std::time::Duration::from_secs(60),
+        )))
+        .build()
+        .unwrap();
+    users.migrate(&config).unwrap();
+    let addr = pow_testkit::serve(config);
+    let mut client = Client::new(addr);
+    let statuses: Vec<u16> = (0..4)
+        .map(|_| {
+            client
+                .post(
+                    "/oauth/token",
+                    &[("client_id", "cli"), ("grant_type", "refresh_token")],
+                )
+                .status
+        })
+        .collect();
+    assert_eq!(statuses, [400, 400, 400, 429]);
+    let res = client.post("/oauth/revoke", &[("client_id", "cli"), ("token", "x")]);
+    assert_eq!(res.status, 429, "one count for every form endpoint");
+    assert_eq!(res.header("retry-after"), Some("60"));
 }
