@@ -26,10 +26,10 @@
 //! # Ok::<_, pow_core::PowError>(())
 //! ```
 //!
-//! A handler sends the refusal with its framework's function for an engine answer
-//! (`pow_actix::api::respond`, `pow_axum::api::response`): the guide's
+//! A handler sends the refusal as it is, with the function its framework layer has for an
+//! engine's answer ([`HttpAnswer`]): the guide's
 //! [protecting an MCP server](https://github.com/pow-rs/pow-rs/blob/main/guides/provider.md#protecting-an-mcp-server-or-an-api)
-//! shows both.
+//! shows it on both frameworks.
 
 use pow_core::api::routes::bearer_of;
 use pow_core::pages::HttpAnswer;
