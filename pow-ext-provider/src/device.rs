@@ -295,11 +295,7 @@ pub async fn confirm(
     if state.status != Status::Pending {
         return Ok(None);
     }
-    let auth_time = current
-        .metadata
-        .authenticated_at
-        .unwrap_or(current.metadata.signed_in_at)
-        / 1000;
+    let auth_time = crate::flows::auth_time(current);
     state.status = match allow {
         true => Status::Approved {
             user_id: current.user.id,

@@ -330,7 +330,7 @@ pub enum Next {
 
 /// When `current`'s user last proved who they are (seconds since the epoch): the last
 /// password proof, else the sign-in (the session's times are in milliseconds).
-fn auth_time(current: &CurrentSession) -> i64 {
+pub(crate) fn auth_time(current: &CurrentSession) -> i64 {
     current
         .metadata
         .authenticated_at

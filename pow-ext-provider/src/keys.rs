@@ -21,19 +21,32 @@ pub(crate) struct Key {
     pub(crate) signing: CoreEdDsaPrivateSigningKey,
 }
 
-/// The keys of `config`'s ring, the current one first.
-pub(crate) fn ring(config: &PowConfig) -> Result<Vec<Key>, PowError> {
-    config
-        .verifier()
-        .derive_keys(SALT)
-        .into_iter()
-        .map(|seed| key(&seed))
-        .collect()
+/// The keys of `config`'s ring, the current one first: derived on first use and kept
+/// with the extension's settings (the ring does not change while a setup lives).
+pub(crate) fn ring(config: &PowConfig) -> Result<&[Key], PowError> {
+    let registered = config
+        .extensions()
+        .sides::<crate::Registered>()
+        .find(|registered| registered.provider.is_some())
+        .ok_or_else(|| PowError::Config("pow-ext-provider is not enabled in this setup".into()))?;
+    let derived = registered.keys.get_or_init(|| {
+        config
+            .verifier()
+            .derive_keys(SALT)
+            .into_iter()
+            .map(|seed| key(&seed).map_err(|err| err.to_string()))
+            .collect()
+    });
+    derived
+        .as_deref()
+        .map_err(|err| PowError::Config(err.clone()))
 }
 
 /// The key that signs now.
-pub(crate) fn current(config: &PowConfig) -> Result<Key, PowError> {
-    key(&config.verifier().derive_key(SALT))
+pub(crate) fn current(config: &PowConfig) -> Result<&Key, PowError> {
+    ring(config)?
+        .first()
+        .ok_or_else(|| PowError::Config("the key ring has no key".into()))
 }
 
 /// The key of a 32-byte seed.
@@ -67,7 +80,10 @@ mod tests {
 
     #[test]
     fn the_keys_are_the_ring_s_and_stable() {
-        let config = PowConfig::builder("s".repeat(64)).build().unwrap();
+        let config = PowConfig::builder("s".repeat(64))
+            .extension(crate::Provider::new())
+            .build()
+            .unwrap();
         let kid = |config: &PowConfig| {
             let key = current(config).unwrap().signing.as_verification_key();
             serde_json::to_value(key).unwrap()["kid"]
@@ -82,14 +98,21 @@ mod tests {
         assert_eq!(keys[0]["kid"], kid(&config).as_str());
         assert_eq!(keys[0]["crv"], "Ed25519");
         assert!(keys[0].get("d").is_none(), "never the private part");
-        let other = PowConfig::builder("t".repeat(64)).build().unwrap();
+        let other = PowConfig::builder("t".repeat(64))
+            .extension(crate::Provider::new())
+            .build()
+            .unwrap();
         assert_ne!(kid(&other), kid(&config));
     }
 
     #[test]
     fn a_rotated_secret_s_key_stays_in_the_jwks_behind_the_new_one() {
-        let old = PowConfig::builder("s".repeat(64)).build().unwrap();
+        let old = PowConfig::builder("s".repeat(64))
+            .extension(crate::Provider::new())
+            .build()
+            .unwrap();
         let rotated = PowConfig::builder("t".repeat(64))
+            .extension(crate::Provider::new())
             .retired_secret_key_base("2026", "s".repeat(64))
             .build()
             .unwrap();

@@ -327,6 +327,8 @@ impl Provider {
 #[derive(Default)]
 pub(crate) struct Registered {
     pub(crate) provider: Option<Provider>,
+    /// The signing keys, derived from the setup's key ring on first use.
+    pub(crate) keys: std::sync::OnceLock<Result<Vec<keys::Key>, String>>,
 }
 
 impl Extension for Provider {

@@ -153,9 +153,10 @@ impl Resource {
         authorization: Option<&str>,
         scopes: &[&str],
     ) -> Result<ResourceAccess, HttpAnswer> {
-        let metadata = self.metadata_url(config);
+        // The metadata's URL goes into refusals only: a request that passes builds nothing.
+        let metadata = || self.metadata_url(config);
         let Some(token) = authorization.and_then(bearer_of) else {
-            return Err(refusal(401, None, &metadata, scopes));
+            return Err(refusal(401, None, &metadata(), scopes));
         };
         let found = match Provider::of(config) {
             Some(provider) => Tokens::new(config, provider).access(token).await,
@@ -165,7 +166,7 @@ impl Resource {
         };
         let record = match found {
             Ok(Some(record)) if record.audience.as_deref() == Some(self.uri.as_str()) => record,
-            Ok(_) => return Err(refusal(401, Some("invalid_token"), &metadata, scopes)),
+            Ok(_) => return Err(refusal(401, Some("invalid_token"), &metadata(), scopes)),
             Err(err) => {
                 err.log_answered();
                 return Err(HttpAnswer::json_document(
@@ -179,7 +180,12 @@ impl Resource {
             .iter()
             .all(|scope| record.scopes.iter().any(|have| have == scope))
         {
-            return Err(refusal(403, Some("insufficient_scope"), &metadata, scopes));
+            return Err(refusal(
+                403,
+                Some("insufficient_scope"),
+                &metadata(),
+                scopes,
+            ));
         }
         Ok(ResourceAccess {
             user_id: record.user_id,
