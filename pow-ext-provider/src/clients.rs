@@ -5,8 +5,11 @@ use pow_core::token::secure_compare;
 use pow_core::PowConfig;
 use sha2::{Digest, Sha256};
 
+use crate::registry::StoredSecret;
+
 /// Whether a client can keep a secret.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum ClientKind {
     /// A browser app, a mobile or desktop app, a command-line tool: no secret, PKCE alone.
     Public,
@@ -15,7 +18,8 @@ pub enum ClientKind {
 }
 
 /// A grant a client may use at the token endpoint.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum GrantType {
     /// The authorization code flow (with its refresh tokens): every client's by default.
     AuthorizationCode,
@@ -23,6 +27,42 @@ pub enum GrantType {
     DeviceCode,
     /// The client credentials grant: a confidential client acting for itself, no user.
     ClientCredentials,
+}
+
+impl GrantType {
+    /// Its name in registrations and listings (`authorization_code`, `device_code`,
+    /// `client_credentials`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::AuthorizationCode => "authorization_code",
+            Self::DeviceCode => "device_code",
+            Self::ClientCredentials => "client_credentials",
+        }
+    }
+
+    /// The grant named `name`.
+    pub fn from_name(name: &str) -> Option<Self> {
+        [
+            Self::AuthorizationCode,
+            Self::DeviceCode,
+            Self::ClientCredentials,
+        ]
+        .into_iter()
+        .find(|grant| grant.name() == name)
+    }
+}
+
+/// How a client's secret is checked.
+#[derive(Clone)]
+enum Secret {
+    /// No secret (a public client).
+    None,
+    /// A secret given too short: refused when the setup is built.
+    TooShort,
+    /// SHA-256 of a secret the setup gives.
+    Given([u8; 32]),
+    /// The keyed hashes of a registered client's secrets.
+    Stored(StoredSecret),
 }
 
 /// The shortest client secret accepted: 32 characters.
@@ -43,12 +83,17 @@ pub struct ClientRegistration {
     id: String,
     name: Option<String>,
     kind: ClientKind,
-    /// SHA-256 of the secret: what the setup keeps of it.
-    secret_digest: Option<[u8; 32]>,
+    /// What is kept of the secret.
+    secret: Secret,
     redirect_uris: Vec<String>,
+    post_logout_uris: Vec<String>,
     scopes: Option<Vec<String>>,
     grants: Vec<GrantType>,
     document: bool,
+    /// Registered by the client itself (RFC 7591).
+    dynamic: bool,
+    /// A registered client whose last use was noted long enough ago to note it again.
+    use_stale: bool,
 }
 
 impl std::fmt::Debug for ClientRegistration {
@@ -68,11 +113,14 @@ impl ClientRegistration {
             id: id.into(),
             name: None,
             kind: ClientKind::Public,
-            secret_digest: None,
+            secret: Secret::None,
             redirect_uris: Vec::new(),
+            post_logout_uris: Vec::new(),
             scopes: None,
             grants: vec![GrantType::AuthorizationCode],
             document: false,
+            dynamic: false,
+            use_stale: false,
         }
     }
 
@@ -82,18 +130,44 @@ impl ClientRegistration {
     pub fn confidential(id: impl Into<String>, secret: &str) -> Self {
         Self {
             kind: ClientKind::Confidential,
-            secret_digest: Some(Sha256::digest(secret.as_bytes()).into()),
+            secret: match secret.len() < MIN_SECRET_LEN {
+                true => Secret::TooShort,
+                false => Secret::Given(Sha256::digest(secret.as_bytes()).into()),
+            },
             ..Self::public(id)
         }
-        .with_secret_len(secret.len())
     }
 
-    /// Marks a secret too short, for [`check`](Self::check) to refuse.
-    fn with_secret_len(mut self, len: usize) -> Self {
-        if len < MIN_SECRET_LEN {
-            self.secret_digest = None;
+    /// A registered confidential client, whose secrets [`stored`](Self::stored) gives.
+    pub(crate) fn stored_confidential(id: String) -> Self {
+        Self {
+            kind: ClientKind::Confidential,
+            ..Self::public(id)
+        }
+    }
+
+    /// A registered client's secrets (for a confidential one), and whether the client
+    /// registered itself.
+    pub(crate) fn stored(mut self, secret: StoredSecret, dynamic: bool) -> Self {
+        self.use_stale = secret.use_stale;
+        if self.kind == ClientKind::Confidential {
+            self.secret = Secret::Stored(secret);
+        }
+        self.dynamic = dynamic;
+        self
+    }
+
+    /// Adds `grant`.
+    pub(crate) fn with_grant(mut self, grant: GrantType) -> Self {
+        if !self.grants.contains(&grant) {
+            self.grants.push(grant);
         }
         self
+    }
+
+    /// Whether the client registered itself (RFC 7591): it never skips the consent page.
+    pub fn is_dynamic(&self) -> bool {
+        self.dynamic
     }
 
     /// The name the consent page shows. The default is the client's id.
@@ -109,6 +183,21 @@ impl ClientRegistration {
         self
     }
 
+    /// Adds an address the browser may go back to after the client sends it to sign out
+    /// (RP-initiated logout), compared as redirect URIs are. The default is none: the
+    /// user stays on the provider's "signed out" page.
+    pub fn post_logout_redirect_uri(mut self, uri: impl Into<String>) -> Self {
+        self.post_logout_uris.push(uri.into());
+        self
+    }
+
+    /// `uri` when it is one of the client's post-logout redirect URIs.
+    pub(crate) fn post_logout_redirect_matches(&self, uri: &str) -> bool {
+        self.post_logout_uris
+            .iter()
+            .any(|registered| registered == uri || loopback_match(registered, uri))
+    }
+
     /// The scopes the client may ask for. The default is every scope the provider offers.
     pub fn allowed_scopes<S: Into<String>>(mut self, scopes: impl IntoIterator<Item = S>) -> Self {
         self.scopes = Some(scopes.into_iter().map(Into::into).collect());
@@ -117,21 +206,15 @@ impl ClientRegistration {
 
     /// Lets the client use the device authorization grant (RFC 8628) as well: a device
     /// shows a code, the user enters it here. Such a client needs no redirect URI.
-    pub fn device_grant(mut self) -> Self {
-        if !self.grants.contains(&GrantType::DeviceCode) {
-            self.grants.push(GrantType::DeviceCode);
-        }
-        self
+    pub fn device_grant(self) -> Self {
+        self.with_grant(GrantType::DeviceCode)
     }
 
     /// Lets a confidential client get tokens for itself (the client credentials grant): no
     /// user, at most the scopes given with [`allowed_scopes`](Self::allowed_scopes), which
     /// such a client must name.
-    pub fn client_credentials(mut self) -> Self {
-        if !self.grants.contains(&GrantType::ClientCredentials) {
-            self.grants.push(GrantType::ClientCredentials);
-        }
-        self
+    pub fn client_credentials(self) -> Self {
+        self.with_grant(GrantType::ClientCredentials)
     }
 
     /// The scopes the client was given for itself: its allowed scopes, without the ones
@@ -203,7 +286,9 @@ impl ClientRegistration {
                 "client id `{id}` is empty, too long or has control characters"
             ));
         }
-        if self.kind == ClientKind::Confidential && self.secret_digest.is_none() {
+        if self.kind == ClientKind::Confidential
+            && matches!(self.secret, Secret::None | Secret::TooShort)
+        {
             return Err(format!(
                 "client `{id}`: a confidential client's secret needs {MIN_SECRET_LEN} characters or more"
             ));
@@ -225,7 +310,7 @@ impl ClientRegistration {
         if self.redirect_uris.is_empty() && !browserless {
             return Err(format!("client `{id}` has no redirect URI"));
         }
-        for uri in &self.redirect_uris {
+        for uri in self.redirect_uris.iter().chain(&self.post_logout_uris) {
             check_redirect_uri(uri).map_err(|why| format!("client `{id}`: {uri}: {why}"))?;
         }
         if let Some(scopes) = &self.scopes {
@@ -238,13 +323,18 @@ impl ClientRegistration {
         Ok(())
     }
 
-    /// Whether `secret` is the client's (compared in constant time).
-    pub(crate) fn secret_matches(&self, secret: &str) -> bool {
-        let Some(digest) = &self.secret_digest else {
-            return false;
-        };
-        let presented: [u8; 32] = Sha256::digest(secret.as_bytes()).into();
-        secure_compare(&presented, digest)
+    /// Whether `secret` is the client's (compared in constant time): a registered
+    /// client's current secret before it expires, or its previous one during a rotation's
+    /// overlap.
+    pub(crate) fn secret_matches(&self, config: &PowConfig, secret: &str) -> bool {
+        match &self.secret {
+            Secret::Given(digest) => {
+                let presented: [u8; 32] = Sha256::digest(secret.as_bytes()).into();
+                secure_compare(&presented, digest)
+            }
+            Secret::Stored(stored) => stored.matches(config, secret),
+            Secret::None | Secret::TooShort => false,
+        }
     }
 }
 
@@ -253,6 +343,9 @@ impl ClientRegistration {
 /// (`com.example.app:/callback`, a dot in the scheme); never `javascript:`, `data:`,
 /// `file:` or `vbscript:`.
 pub fn check_redirect_uri(uri: &str) -> Result<(), &'static str> {
+    if uri.len() > 2048 || uri.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err("a redirect URI is at most 2048 characters, without spaces");
+    }
     let parsed = url::Url::parse(uri).map_err(|_| "not an absolute URI")?;
     if parsed.fragment().is_some() || uri.contains('#') {
         return Err("a redirect URI has no fragment");
@@ -291,19 +384,30 @@ fn loopback_match(registered: &str, uri: &str) -> bool {
     (registered.set_port(None).is_ok() && uri.set_port(None).is_ok()) && registered == uri
 }
 
-/// The client with id `id`: a registered one, else (when the provider takes them) the
-/// client whose metadata document is at that URL.
+/// The client with id `id`: one the setup names, else one registered in the table, else
+/// (when the provider takes them) the client whose metadata document is at that URL.
 ///
 /// # Errors
-/// The store's.
+/// The database's, the store's.
 pub(crate) async fn resolve(
     config: &PowConfig,
     provider: &crate::Provider,
     id: &str,
 ) -> Result<Option<ClientRegistration>, pow_core::PowError> {
-    match provider.find(id) {
-        Some(client) => Ok(Some(client.clone())),
-        None => crate::metadata_document::client(config, provider, id).await,
+    if let Some(client) = provider.find(id) {
+        return Ok(Some(client.clone()));
+    }
+    if crate::metadata_document::is_document_url(provider, id) {
+        return crate::metadata_document::client(config, provider, id).await;
+    }
+    if id.is_empty() || id.len() > 200 {
+        return Ok(None);
+    }
+    match crate::registry::Registry::new(config) {
+        Ok(registry) => registry.find(provider, id).await,
+        // Without the diesel users context there is no table of registered clients (the
+        // consents need it too, and say so when they are first read).
+        Err(_) => Ok(None),
     }
 }
 
@@ -326,11 +430,19 @@ pub(crate) async fn authenticate(
     let Some(client) = resolve(config, provider, &id).await? else {
         return Ok(None);
     };
-    Ok(match (client.kind, secret) {
-        (ClientKind::Public, None) => Some(client),
-        (ClientKind::Confidential, Some(secret)) if client.secret_matches(&secret) => Some(client),
-        _ => None,
-    })
+    let client = match (client.kind, secret) {
+        (ClientKind::Public, None) => client,
+        (ClientKind::Confidential, Some(secret)) if client.secret_matches(config, &secret) => {
+            client
+        }
+        _ => return Ok(None),
+    };
+    if client.use_stale {
+        crate::registry::Registry::new(config)?
+            .mark_used(client.id())
+            .await?;
+    }
+    Ok(Some(client))
 }
 
 /// The client id and secret a token request presents, one way only.

@@ -142,6 +142,26 @@ impl Consents {
             .await
     }
 
+    /// The users who allowed `client_id`.
+    pub(crate) async fn users_of(&self, client_id: &str) -> Result<Vec<i64>, PowError> {
+        #[derive(QueryableByName)]
+        struct UserRow {
+            #[diesel(sql_type = BigInt)]
+            user_id: i64,
+        }
+        let sql = format!("SELECT user_id FROM {} WHERE client_id = $1", self.table);
+        let client_id = client_id.to_owned();
+        self.tables
+            .run(move |db| {
+                let rows: Vec<UserRow> = with_conn!(db, conn => ::diesel::sql_query(&sql)
+                    .bind::<Text, _>(&client_id)
+                    .load(conn)
+                    .map_err(query_error))?;
+                Ok(rows.into_iter().map(|row| row.user_id).collect())
+            })
+            .await
+    }
+
     /// Withdraws the user's consent to `client_id`; whether there was one.
     pub(crate) async fn withdraw(&self, user_id: i64, client_id: &str) -> Result<bool, PowError> {
         let sql = format!(

@@ -83,6 +83,17 @@ pub(crate) fn routes(ext: &Arc<Provider>) -> Vec<EndpointRoute> {
             })
         })
         .collect();
+    if ext.dynamic_registration.is_some() {
+        let ext = Arc::clone(ext);
+        routes.push(EndpointRoute::new(
+            Verb::Post,
+            crate::dynamic::REGISTER_PATH,
+            move |config, request| {
+                let ext = Arc::clone(&ext);
+                Box::pin(async move { register(&config, &ext, &request).await })
+            },
+        ));
+    }
     // Each resource's metadata (RFC 9728), at its own path.
     for resource in ext.resources() {
         let (ext, resource) = (Arc::clone(ext), resource.clone());
@@ -183,7 +194,7 @@ pub fn metadata(config: &PowConfig, provider: &Provider) -> Value {
         "response_modes_supported": ["query"],
         "grant_types_supported": ["authorization_code", "refresh_token"],
         "subject_types_supported": ["public"],
-        "id_token_signing_alg_values_supported": ["EdDSA"],
+        "id_token_signing_alg_values_supported": [provider.signing_alg.name()],
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
         "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
         "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
@@ -201,6 +212,10 @@ pub fn metadata(config: &PowConfig, provider: &Provider) -> Value {
         if let Some(grants) = doc["grant_types_supported"].as_array_mut() {
             grants.push(json!("client_credentials"));
         }
+    }
+    doc["end_session_endpoint"] = json!(url(config, crate::logout::LOGOUT_PATH));
+    if provider.dynamic_registration.is_some() {
+        doc["registration_endpoint"] = json!(url(config, crate::dynamic::REGISTER_PATH));
     }
     if provider.any_client_allows(crate::GrantType::DeviceCode) {
         doc["device_authorization_endpoint"] = json!(url(config, DEVICE_AUTHORIZATION_PATH));
@@ -231,6 +246,42 @@ fn answered(
             answer
         }
         Ok(Err(err)) => oauth_error(&err, request),
+        Err(err) => failed(&err),
+    }
+}
+
+/// `POST /oauth/register` (RFC 7591): a JSON body; `201` with the client's registration.
+async fn register(
+    config: &PowConfig,
+    provider: &Provider,
+    request: &EndpointRequest,
+) -> HttpAnswer {
+    let json = request.header("content-type").is_some_and(|kind| {
+        kind.trim()
+            .to_ascii_lowercase()
+            .starts_with("application/json")
+    });
+    if !json {
+        let body = json!({ "error": "invalid_client_metadata", "error_description": "the body must be application/json" });
+        return HttpAnswer::json_document(400, &body, Some(NO_STORE));
+    }
+    let address = request
+        .facts
+        .client_ip
+        .map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
+    match crate::dynamic::register(config, provider, &request.body, &address).await {
+        Ok(Ok(body)) => HttpAnswer::json_document(201, &body, Some(NO_STORE)),
+        Ok(Err(refused)) => {
+            let mut answer =
+                HttpAnswer::json_document(refused.status, &refused.body(), Some(NO_STORE));
+            if refused.status == 429 {
+                if let Some(limit) = provider.dynamic_registration {
+                    let retry = limit.per.as_secs().max(1);
+                    answer.headers.push(("retry-after", retry.to_string()));
+                }
+            }
+            answer
+        }
         Err(err) => failed(&err),
     }
 }

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use chrono::{TimeZone as _, Utc};
-use openidconnect::core::{CoreIdToken, CoreIdTokenClaims, CoreJwsSigningAlgorithm};
+use openidconnect::core::{CoreIdToken, CoreIdTokenClaims};
 use openidconnect::{
     AccessToken, Audience, EmptyAdditionalClaims, EndUserEmail, IssuerUrl, Nonce, StandardClaims,
     SubjectIdentifier,
@@ -44,6 +44,10 @@ pub struct AuthorizationRequest {
     /// names it, since the name is the client's own claim.
     #[serde(default)]
     pub client_host: Option<String>,
+    /// The client registered itself (RFC 7591): the consent page says its name is its own
+    /// claim.
+    #[serde(default)]
+    pub unverified: bool,
     /// Where the answer goes.
     pub redirect_uri: String,
     /// The scopes asked for (known, allowed to the client), in order, once each.
@@ -238,6 +242,7 @@ pub fn check_request(
         client_id: client.id().to_owned(),
         client_name: client.display_name().to_owned(),
         client_host,
+        unverified: client.is_dynamic(),
         redirect_uri,
         scopes,
         state,
@@ -245,7 +250,8 @@ pub fn check_request(
         challenge: challenge.to_owned(),
         resource,
         no_prompt,
-        ask_consent: prompts.contains(&"consent"),
+        // A client that registered itself is asked about every time: nobody vouched for it.
+        ask_consent: prompts.contains(&"consent") || client.is_dynamic(),
         reauthenticate: prompts.contains(&"login"),
         max_age,
         user_id: None,
@@ -834,8 +840,8 @@ fn id_token(
     let key = keys::current(config)?;
     let token = CoreIdToken::new(
         claims,
-        &key.signing,
-        CoreJwsSigningAlgorithm::EdDsa,
+        key,
+        key.algorithm().jws(),
         Some(&AccessToken::new(issued.access_token.clone())),
         None,
     )
@@ -1029,4 +1035,25 @@ pub async fn revoke_grant(
         );
     }
     Ok(withdrawn)
+}
+
+/// The registered clients' table, for `user` when the app's admin check
+/// ([`Provider::client_admins`]) accepts them; `None` for anyone else (and when no check is
+/// set). Every clients page and JSON action goes through this one rule.
+///
+/// # Errors
+/// [`PowError::Config`] when the users context is not the diesel one.
+pub fn client_registry(
+    config: &PowConfig,
+    provider: &Provider,
+    user: &User,
+) -> Result<Option<crate::registry::Registry>, PowError> {
+    let allowed = provider
+        .client_admins
+        .as_ref()
+        .is_some_and(|check| check.allows(user));
+    match allowed && !user.is_disabled() {
+        true => crate::registry::Registry::new(config).map(Some),
+        false => Ok(None),
+    }
 }

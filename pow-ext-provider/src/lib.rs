@@ -21,12 +21,18 @@
 //!   consent. Codes live 60 seconds and are taken once, atomically: a second redemption
 //!   ends every token the first one issued.
 //! - **Tokens**: opaque access tokens (kept as keyed hashes in the cache store, so
-//!   introspection and revocation are always current), ID tokens signed with an Ed25519
-//!   key derived from the key ring (`kid` from the public key; a retired secret's key stays
-//!   in the JWKS so tokens it signed still verify), refresh tokens that rotate on every use,
-//!   whose reuse ends the whole family. Revocation (RFC 7009) and introspection
-//!   (RFC 7662) answer only the client the token was issued to. A user's disabling,
-//!   closing, erasure, password reset or "sign out everywhere" ends every token.
+//!   introspection and revocation are always current), or JWT access tokens (RFC 9068) for
+//!   a resource that asks for them ([`Resource::jwt_access_tokens`], recorded in the store
+//!   all the same), ID tokens signed with an Ed25519 (or, with
+//!   [`Provider::signing_algorithm`], P-256) key derived from the key ring (`kid` from the
+//!   public key; a retired secret's key stays in the JWKS so tokens it signed still
+//!   verify), refresh tokens that rotate on every use, whose reuse ends the whole family.
+//!   Revocation (RFC 7009) and introspection (RFC 7662) answer only the client the token
+//!   was issued to. A user's disabling, closing, erasure, password reset or "sign out
+//!   everywhere" ends every token.
+//! - **Registered at run time**: clients kept in the `oauth_clients` table ([`registry`]),
+//!   managed by `pow provider clients`, an admin page, or dynamic registration; their
+//!   secrets generated, shown once, kept as keyed hashes, rotated with an overlap.
 //! - **Discovery**: `/.well-known/openid-configuration` and
 //!   `/.well-known/oauth-authorization-server` advertise exactly what is on.
 //!
@@ -59,6 +65,9 @@
 //! | `POST` | `/oauth/introspect` | RFC 7662 (confidential clients) |
 //! | `GET` | `/oauth/jwks` | the public keys of ID tokens |
 //! | `GET` | `/.well-known/openid-configuration`, `/.well-known/oauth-authorization-server` | discovery |
+//! | `GET`, `POST` | `/oauth/logout` | RP-initiated logout ([`logout`]) |
+//! | `GET`, `POST` | `/oauth/clients` | with [`Provider::client_admins`]: the [`registry`]'s clients |
+//! | `POST` | `/oauth/register` | with [`Provider::dynamic_registration`]: RFC 7591 ([`dynamic`]) |
 //!
 //! The consent page answers JSON to a client that asks for it (`Accept: application/json`):
 //! the client, its redirect host and the scopes, and the form's fields to post back.
@@ -74,29 +83,35 @@ use pow_core::store::Limit;
 use pow_core::users::User;
 use pow_core::{Extension, PowConfig, PowError};
 
+mod access_jwt;
 mod api;
 mod clients;
 mod consents;
 pub mod device;
+pub mod dynamic;
 pub mod endpoints;
 pub mod flows;
+mod jws;
 mod keys;
+pub mod logout;
 mod metadata_document;
 pub mod pages;
+pub mod registry;
 pub mod resource;
 mod tokens;
 
 pub use clients::{ClientKind, ClientRegistration, GrantType};
+pub use keys::SigningAlgorithm;
 pub use resource::{Resource, ResourceAccess};
 
 /// The extension's name, which prefixes its message keys.
 pub const NAME: &str = "pow_provider";
 
-/// The extension's migrations: the `oauth_consents` table.
-pub const MIGRATIONS: &[SqlMigration] = &[pow_core::sql_migration!(
-    "20271101000000",
-    "create_oauth_consents"
-)];
+/// The extension's migrations: the `oauth_consents` and `oauth_clients` tables.
+pub const MIGRATIONS: &[SqlMigration] = &[
+    pow_core::sql_migration!("20271101000000", "create_oauth_consents"),
+    pow_core::sql_migration!("20271120000000", "create_oauth_clients"),
+];
 
 /// The extension's Fluent files, as `(language, source)`.
 pub const FTL: &[(&str, &str)] = &[
@@ -126,6 +141,13 @@ pub mod events {
     pub const REVOKED: EventName = EventName::new("provider.revoked");
     /// A user withdrew a client's access from their account (`detail.client`).
     pub const GRANT_REVOKED: EventName = EventName::new("provider.grant_revoked");
+    /// A client was registered (`detail.client`; `detail.dynamic` when it registered
+    /// itself; the admin as the user when one did).
+    pub const CLIENT_REGISTERED: EventName = EventName::new("provider.client_registered");
+    /// A registered client got a new secret (`detail.client`).
+    pub const CLIENT_SECRET_ROTATED: EventName = EventName::new("provider.client_secret_rotated");
+    /// A registered client was removed (`detail.client`).
+    pub const CLIENT_REMOVED: EventName = EventName::new("provider.client_removed");
 }
 
 /// The provider extension and its settings. Each setter says its default.
@@ -144,6 +166,27 @@ pub struct Provider {
     pub(crate) fetch_roots: Vec<Vec<u8>>,
     pub(crate) device_interval: u64,
     pub(crate) endpoint_limit: Limit,
+    pub(crate) signing_alg: SigningAlgorithm,
+    pub(crate) registered_grants: Vec<GrantType>,
+    pub(crate) dynamic_registration: Option<Limit>,
+    pub(crate) client_admins: Option<AdminCheck>,
+}
+
+/// The app's check of who may manage the registered clients.
+#[derive(Clone)]
+pub(crate) struct AdminCheck(Arc<dyn Fn(&User) -> bool + Send + Sync>);
+
+impl AdminCheck {
+    /// Whether `user` may.
+    pub(crate) fn allows(&self, user: &User) -> bool {
+        (self.0)(user)
+    }
+}
+
+impl std::fmt::Debug for AdminCheck {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AdminCheck")
+    }
 }
 
 impl Default for Provider {
@@ -162,6 +205,10 @@ impl Default for Provider {
             fetch_roots: Vec::new(),
             device_interval: 5,
             endpoint_limit: Limit::new(300, Duration::from_secs(60)),
+            signing_alg: SigningAlgorithm::EdDsa,
+            registered_grants: vec![GrantType::AuthorizationCode],
+            dynamic_registration: None,
+            client_admins: None,
         }
     }
 }
@@ -219,6 +266,14 @@ impl Provider {
         self
     }
 
+    /// What ID tokens and JWT access tokens are signed with: the keys of that algorithm are
+    /// derived from the key ring, published in the JWKS and advertised alone by discovery.
+    /// The default is [`SigningAlgorithm::EdDsa`].
+    pub fn signing_algorithm(mut self, algorithm: SigningAlgorithm) -> Self {
+        self.signing_alg = algorithm;
+        self
+    }
+
     /// How long a refresh token family lives without use. The default is 30 days.
     pub fn refresh_token_ttl(mut self, ttl: Duration) -> Self {
         self.refresh_ttl = ttl;
@@ -263,6 +318,42 @@ impl Provider {
         self
     }
 
+    /// The grants clients registered at run time (by the `pow provider` commands or the
+    /// clients page, see [`registry`]) may be given besides the authorization code:
+    /// [`GrantType::DeviceCode`], [`GrantType::ClientCredentials`]. The default is the
+    /// authorization code alone.
+    pub fn registered_client_grants(mut self, grants: impl IntoIterator<Item = GrantType>) -> Self {
+        self.registered_grants = vec![GrantType::AuthorizationCode];
+        for grant in grants {
+            if !self.registered_grants.contains(&grant) {
+                self.registered_grants.push(grant);
+            }
+        }
+        self
+    }
+
+    /// Lets clients register themselves (RFC 7591) at `POST /oauth/register`: public
+    /// clients only (PKCE, no secret), the authorization code grant only, each registration
+    /// counted per client address against `limit`; their consent is asked every time, and
+    /// a client unused a day after registering (or for 90 days) is removed. MCP clients
+    /// that predate metadata documents need it. The default is off.
+    pub fn dynamic_registration(mut self, limit: Limit) -> Self {
+        self.dynamic_registration = Some(limit);
+        self
+    }
+
+    /// Opens the clients page (`/oauth/clients`, HTML and JSON) to the users `is_admin`
+    /// accepts (the app's own role check): they register clients, rotate secrets and
+    /// remove clients, each after proving who they are again (sudo). The default is no
+    /// page: clients are registered in the setup or with `pow provider`.
+    pub fn client_admins(
+        mut self,
+        is_admin: impl Fn(&User) -> bool + Send + Sync + 'static,
+    ) -> Self {
+        self.client_admins = Some(AdminCheck(Arc::new(is_admin)));
+        self
+    }
+
     /// The registered clients.
     pub fn clients(&self) -> &[ClientRegistration] {
         &self.clients
@@ -275,7 +366,8 @@ impl Provider {
 
     /// Whether some client may use `grant` (the discovery document advertises it then).
     pub(crate) fn any_client_allows(&self, grant: GrantType) -> bool {
-        self.clients.iter().any(|client| client.allows_grant(grant))
+        self.registered_grants.contains(&grant)
+            || self.clients.iter().any(|client| client.allows_grant(grant))
     }
 
     /// The client with id `id`.
@@ -350,6 +442,9 @@ impl Extension for Provider {
                 events::REUSE_DETECTED,
                 events::REVOKED,
                 events::GRANT_REVOKED,
+                events::CLIENT_REGISTERED,
+                events::CLIENT_SECRET_ROTATED,
+                events::CLIENT_REMOVED,
             ])
             .user_table("oauth_consents", "user_id")
             .user_data(ConsentData)
@@ -360,6 +455,8 @@ impl Extension for Provider {
             pages::GRANTS_PAGE,
             pages::device::DEVICE_PAGE,
             pages::device::DEVICE_CONFIRM_PAGE,
+            pages::clients::CLIENTS_PAGE,
+            pages::logout::LOGOUT_PAGE,
         ])
         .page_extension(pages::account_link);
         let shared = Arc::new(self.clone());

@@ -10,6 +10,12 @@
 //! [`Resource::check`] is the guard, on the engine: a handler on either framework calls it
 //! with the request's `Authorization` header and sends the refusal as it is.
 //!
+//! Its access tokens are opaque unless it asks for JWTs ([`Resource::jwt_access_tokens`]):
+//! then they are JWT access tokens (RFC 9068, `typ: at+jwt`, `aud` the resource) signed
+//! with the provider's key, which a resource server of its own can read. They are recorded
+//! in the store all the same, so the guard, introspection and revocation treat both forms
+//! alike and a revoked JWT is refused at its next use.
+//!
 //! ```
 //! use pow_ext_provider::{Provider, Resource};
 //!
@@ -48,6 +54,7 @@ pub struct Resource {
     uri: String,
     scopes: Vec<String>,
     name: Option<String>,
+    jwt: bool,
 }
 
 /// What a valid token gives a resource's handler.
@@ -70,6 +77,7 @@ impl Resource {
             uri: uri.into(),
             scopes: Vec::new(),
             name: None,
+            jwt: false,
         }
     }
 
@@ -83,6 +91,43 @@ impl Resource {
     pub fn name(mut self, name: impl Into<String>) -> Self {
         self.name = Some(name.into());
         self
+    }
+
+    /// Its access tokens are JWTs (RFC 9068): header `typ: at+jwt`, claims `iss`, `sub`
+    /// (the user's id, or the client's for a client acting for itself), `aud` (this URI),
+    /// `client_id`, `scope`, `iat`, `exp`, `jti` and `auth_time` with a user, signed with the
+    /// provider's current key (its `kid`; the JWKS publishes it). Each is still recorded
+    /// in the store, so revocation, introspection and the guard stay current. A refreshed
+    /// grant gets JWTs again. The default is opaque tokens.
+    ///
+    /// ```
+    /// use pow_ext_provider::{Provider, Resource, SigningAlgorithm};
+    ///
+    /// let api = Resource::new("https://api.example.com").jwt_access_tokens();
+    /// assert!(api.issues_jwt_access_tokens());
+    /// let provider = Provider::new()
+    ///     .resource(api)
+    ///     .signing_algorithm(SigningAlgorithm::Es256);
+    /// let config = pow_core::PowConfig::builder("s".repeat(64))
+    ///     .base_url("https://example.com")
+    ///     .extension(provider)
+    ///     .build()?;
+    /// let provider = Provider::of(&config).expect("enabled");
+    /// let discovery = pow_ext_provider::endpoints::metadata(&config, provider);
+    /// assert_eq!(
+    ///     discovery["id_token_signing_alg_values_supported"],
+    ///     serde_json::json!(["ES256"])
+    /// );
+    /// # Ok::<_, pow_core::PowError>(())
+    /// ```
+    pub fn jwt_access_tokens(mut self) -> Self {
+        self.jwt = true;
+        self
+    }
+
+    /// Whether its access tokens are JWTs ([`jwt_access_tokens`](Self::jwt_access_tokens)).
+    pub fn issues_jwt_access_tokens(&self) -> bool {
+        self.jwt
     }
 
     /// Its URI.
@@ -147,6 +192,10 @@ impl Resource {
     /// every one of `scopes`, or the refusal to send as it is: `401` (no token, or one that
     /// is unknown, expired, revoked, or for another resource) with `WWW-Authenticate:
     /// Bearer resource_metadata="…"`, `403 insufficient_scope`, `503` when the store fails.
+    ///
+    /// A JWT access token's signature (against the provider's keys, current and retired),
+    /// `typ`, `iss`, `aud` and `exp` are checked before the store is read; then, as for an
+    /// opaque token, its record and its family.
     pub async fn check(
         &self,
         config: &PowConfig,
@@ -159,7 +208,11 @@ impl Resource {
             return Err(refusal(401, None, &metadata(), scopes));
         };
         let found = match Provider::of(config) {
-            Some(provider) => Tokens::new(config, provider).access(token).await,
+            Some(provider) => {
+                Tokens::new(config, provider)
+                    .access_for(token, Some(&self.uri))
+                    .await
+            }
             None => Err(PowError::Config(
                 "pow-ext-provider is not enabled in this setup".into(),
             )),

@@ -4,6 +4,12 @@
 //! redemptions one wins), and every token belongs to a *family*, the tokens one code
 //! redemption began: ending the family ends them all at once, on every server, because each
 //! use of a token reads its family.
+//!
+//! An access token is opaque (`powat_…`, kept under its digest), or a JWT (RFC 9068) for a
+//! resource that asks for JWTs, kept under the digest of its `jti`: one rule,
+//! [`Tokens::access`], says which record a presented token names, and every reader (the
+//! resource guard, userinfo, revocation, introspection) goes through it, so a JWT is as
+//! revocable as an opaque token.
 
 use std::time::Duration;
 
@@ -14,7 +20,7 @@ use pow_core::{PowConfig, PowError};
 use rand::RngCore as _;
 use serde::{Deserialize, Serialize};
 
-use crate::Provider;
+use crate::{access_jwt, Provider};
 
 /// The store namespace.
 const NAMESPACE: &str = "pow_provider";
@@ -119,6 +125,8 @@ pub(crate) struct Issued {
 /// The provider's records in `config`'s store.
 pub(crate) struct Tokens {
     config: PowConfig,
+    /// The issuer of the provider's tokens (JWT access tokens name it).
+    issuer: String,
     codes: OneTimeSecrets,
     redeemed: OneTimeSecrets,
     access: OneTimeSecrets,
@@ -132,6 +140,7 @@ impl Tokens {
         let secrets = |purpose, ttl| OneTimeSecrets::new(config, NAMESPACE, purpose, ttl);
         Self {
             config: config.clone(),
+            issuer: provider.issuer_of(config),
             codes: secrets("code", provider.code_ttl),
             redeemed: secrets("code_redeemed", REDEEMED_TTL),
             access: secrets("access", provider.access_ttl),
@@ -256,7 +265,6 @@ impl Tokens {
             self.families.put(&index, &family.client_id).await?;
         }
         let now = Utc::now().timestamp();
-        let access_token = secret(ACCESS_PREFIX);
         let ttl = provider.access_ttl.as_secs();
         let record = AccessRecord {
             family: id.to_owned(),
@@ -267,7 +275,36 @@ impl Tokens {
             issued_at: now,
             expires_at: now.saturating_add(i64::try_from(ttl).unwrap_or(i64::MAX)),
         };
-        self.access.put(&access_token, &record).await?;
+        let jwt_for = family.resource.as_deref().filter(|uri| {
+            provider
+                .find_resource(uri)
+                .is_some_and(crate::Resource::issues_jwt_access_tokens)
+        });
+        let access_token = match jwt_for {
+            Some(audience) => {
+                let claims = access_jwt::Claims {
+                    iss: self.issuer.clone(),
+                    sub: family
+                        .user_id
+                        .map_or_else(|| family.client_id.clone(), |id| id.to_string()),
+                    aud: audience.to_owned(),
+                    client_id: family.client_id.clone(),
+                    scope: family.scopes.join(" "),
+                    iat: record.issued_at,
+                    exp: record.expires_at,
+                    jti: secret(""),
+                    auth_time: family.user_id.map(|_| family.auth_time),
+                };
+                let token = access_jwt::sign(&self.config, &claims)?;
+                self.access.put(&jwt_key(&claims.jti), &record).await?;
+                token
+            }
+            None => {
+                let token = secret(ACCESS_PREFIX);
+                self.access.put(&token, &record).await?;
+                token
+            }
+        };
         let refresh_token = match refresh {
             true => {
                 let token = secret(REFRESH_PREFIX);
@@ -337,16 +374,61 @@ impl Tokens {
         Ok(())
     }
 
-    /// The access token's record, while it and its family are current.
-    pub(crate) async fn access(&self, token: &str) -> Result<Option<AccessRecord>, PowError> {
-        if !token.starts_with(ACCESS_PREFIX) || token.len() > 200 {
-            return Ok(None);
+    /// Which record a presented access token names, read without the store: an opaque
+    /// token names the record kept under itself; a JWT, once its signature (a key of the
+    /// ring, current or retired), `typ`, `iss` and `exp` check out, the record kept under
+    /// its `jti`. `None` for anything else.
+    fn name(&self, token: &str, now: i64) -> Result<Option<Named>, PowError> {
+        if token.starts_with(ACCESS_PREFIX) {
+            return Ok((token.len() <= 200).then(|| Named {
+                key: token.to_owned(),
+                claims: None,
+            }));
         }
-        let Some(record) = self.access.get::<AccessRecord>(token).await? else {
+        let claims = access_jwt::verify(&self.config, &self.issuer, token, now)?;
+        Ok(claims.map(|claims| Named {
+            key: jwt_key(&claims.jti),
+            claims: Some(claims),
+        }))
+    }
+
+    /// The access token's record, while it and its family are current: the one rule every
+    /// reader of an access token (opaque or JWT) goes by.
+    pub(crate) async fn access(&self, token: &str) -> Result<Option<AccessRecord>, PowError> {
+        self.access_for(token, None).await
+    }
+
+    /// [`access`](Self::access), for the resource `audience` only when given: a JWT for
+    /// another resource is refused before the store is read.
+    pub(crate) async fn access_for(
+        &self,
+        token: &str,
+        audience: Option<&str>,
+    ) -> Result<Option<AccessRecord>, PowError> {
+        let now = Utc::now().timestamp();
+        let Some(named) = self.name(token, now)? else {
             return Ok(None);
         };
-        if record.expires_at <= Utc::now().timestamp() {
+        let wrong_audience =
+            |have: Option<&str>| audience.is_some_and(|audience| have != Some(audience));
+        if let Some(claims) = &named.claims {
+            if wrong_audience(Some(&claims.aud)) {
+                return Ok(None);
+            }
+        }
+        let Some(record) = self.access.get::<AccessRecord>(&named.key).await? else {
             return Ok(None);
+        };
+        if record.expires_at <= now || wrong_audience(record.audience.as_deref()) {
+            return Ok(None);
+        }
+        if let Some(claims) = &named.claims {
+            // The claims are the record's, as issued.
+            if record.audience.as_deref() != Some(claims.aud.as_str())
+                || record.client_id != claims.client_id
+            {
+                return Ok(None);
+            }
         }
         Ok(self.family(&record.family).await?.map(|_| record))
     }
@@ -382,6 +464,20 @@ impl Tokens {
         }
         Ok(())
     }
+}
+
+/// What a presented access token names.
+struct Named {
+    /// The key its record is kept under (digested by the store).
+    key: String,
+    /// A JWT's claims, checked.
+    claims: Option<access_jwt::Claims>,
+}
+
+/// The key a JWT access token's record is kept under: from its `jti`, with a prefix no
+/// opaque token has (so a `jti` presented as a token names nothing).
+fn jwt_key(jti: &str) -> String {
+    format!("jwt:{jti}")
 }
 
 /// The store key of the mark of family `id` as reused.

@@ -26,6 +26,7 @@ const PASSWORD: &str = "correct horse battery";
 const SECRET: &str = "partner-secret-of-forty-characters-long!";
 const SPA_REDIRECT: &str = "https://notes.example/callback";
 const CLI_REDIRECT: &str = "http://127.0.0.1/callback";
+const SIGNED_OUT: &str = "https://notes.example/signed-out";
 const VERIFIER: &str = "a-pkce-verifier-of-forty-three-characters-or-more-0123";
 
 struct Harness {
@@ -40,7 +41,8 @@ fn provider() -> Provider {
         .client(
             ClientRegistration::public("notes-web")
                 .name("Notes for the web")
-                .redirect_uri(SPA_REDIRECT),
+                .redirect_uri(SPA_REDIRECT)
+                .post_logout_redirect_uri(SIGNED_OUT),
         )
         .client(ClientRegistration::public("cli").redirect_uri(CLI_REDIRECT))
         .client(
@@ -855,7 +857,79 @@ fn the_account_lists_and_revokes_what_it_allowed() {
     assert_eq!(gone.status, 404, "{}", gone.body);
 }
 
+/// RP-initiated logout: the hint is checked (signed by the provider, naming the client),
+/// the return address must be registered, the user confirms (a link alone signs nobody
+/// out), then the session ends and the browser goes back with `state`.
+fn rp_initiated_logout_asks_then_signs_out() {
+    let h = sqlite();
+    let doc: Value = serde_json::from_str(
+        &Client::new(h.addr)
+            .get("/.well-known/openid-configuration")
+            .body,
+    )
+    .unwrap();
+    assert_eq!(doc["end_session_endpoint"], "http://localhost/oauth/logout");
+    let mut browser = browser(&h);
+    let code = code_for(&h, &mut browser, "openid");
+    let (_, tokens) = redeem(&h, &code);
+    let hint = tokens["id_token"].as_str().unwrap().to_owned();
+    let logout = |hint: &str, client: &str, uri: &str| {
+        let params = [
+            ("id_token_hint", hint),
+            ("client_id", client),
+            ("post_logout_redirect_uri", uri),
+            ("state", "bye"),
+        ];
+        let params: Vec<_> = params.into_iter().filter(|(_, v)| !v.is_empty()).collect();
+        format!(
+            "/oauth/logout?{}",
+            serde_urlencoded::to_string(params).unwrap()
+        )
+    };
+    // Refused on a page of ours: another address, a forged hint, another client's hint.
+    let res = browser.get(&logout(&hint, "", "https://evil.example/out"));
+    assert_eq!(res.status, 400, "{}", res.body);
+    let mut forged = hint.clone();
+    let last = forged.pop().unwrap();
+    forged.push(if last == 'A' { 'B' } else { 'A' });
+    assert_eq!(browser.get(&logout(&forged, "", SIGNED_OUT)).status, 400);
+    assert_eq!(browser.get(&logout(&hint, "cli", SIGNED_OUT)).status, 400);
+    assert_eq!(
+        browser.get(&logout("", "", SIGNED_OUT)).status,
+        400,
+        "no client named"
+    );
+    // The confirmation: still signed in until the user answers.
+    let page = browser.get(&logout(&hint, "notes-web", SIGNED_OUT));
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("Notes for the web"), "{}", page.body);
+    assert_eq!(browser.get("/oauth/grants").status, 200, "still signed in");
+    let res = browser.post(
+        "/oauth/logout",
+        &[
+            ("_csrf_token", &page.csrf()),
+            ("user[id_token_hint]", &hint),
+            ("user[client_id]", "notes-web"),
+            ("user[post_logout_redirect_uri]", SIGNED_OUT),
+            ("user[state]", "bye"),
+        ],
+    );
+    assert_eq!(res.status, 302, "{}", res.body);
+    assert_eq!(res.location(), format!("{SIGNED_OUT}?state=bye"));
+    assert_eq!(browser.get("/oauth/grants").status, 302, "signed out");
+    // Signed out already: straight back; without an address, the page says so.
+    let res = browser.get(&logout(&hint, "", SIGNED_OUT));
+    assert_eq!(
+        (res.status, res.location()),
+        (302, "https://notes.example/signed-out?state=bye")
+    );
+    let res = browser.get("/oauth/logout");
+    assert_eq!(res.status, 200);
+    assert!(res.body.contains("You are signed out."), "{}", res.body);
+}
+
 pow_testkit::on_both!(
+    rp_initiated_logout_asks_then_signs_out,
     the_form_endpoints_are_limited_per_address,
     the_account_lists_and_revokes_what_it_allowed,
     discovery_and_jwks_advertise_only_what_is_on,

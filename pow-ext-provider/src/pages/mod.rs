@@ -15,7 +15,9 @@ use serde_json::json;
 
 use crate::flows::{self, AuthorizationRequest, Next, Refused};
 
+pub mod clients;
 pub mod device;
+pub mod logout;
 use crate::{Provider, NAME};
 
 /// The consent page.
@@ -52,14 +54,31 @@ pub mod actions {
         ActionId::new("provider", "device_confirm", ActionKind::Other);
     /// `POST /oauth/grants/revoke`.
     pub const REVOKE_GRANT: ActionId = ActionId::new("provider", "revoke_grant", ActionKind::Other);
+    /// `GET /oauth/logout`: RP-initiated logout's confirmation.
+    pub const LOGOUT: ActionId = ActionId::new("provider", "logout", ActionKind::Show);
+    /// `POST /oauth/logout`: the session ends.
+    pub const LOGOUT_CONFIRM: ActionId =
+        ActionId::new("provider", "logout_confirm", ActionKind::SignOut);
+    /// `GET /oauth/clients`.
+    pub const CLIENTS: ActionId = ActionId::new("provider", "clients", ActionKind::Show);
+    /// `POST /oauth/clients`.
+    pub const CLIENT_CREATE: ActionId =
+        ActionId::new("provider", "client_create", ActionKind::Other);
+    /// `POST /oauth/clients/rotate`.
+    pub const CLIENT_ROTATE: ActionId =
+        ActionId::new("provider", "client_rotate", ActionKind::Other);
+    /// `POST /oauth/clients/remove`.
+    pub const CLIENT_REMOVE: ActionId =
+        ActionId::new("provider", "client_remove", ActionKind::Other);
 }
 
 /// The routes: the authorization endpoint, open to anyone (a signed-out visitor goes to
 /// sign in and comes back; `prompt=none` answers the client instead), and the consent
 /// page's answer (signed in, never during support access).
 pub(crate) fn page_routes(ext: &Arc<Provider>) -> Vec<PageRoute> {
+    let admin = ext.client_admins.is_some();
     let ext = Arc::clone(ext);
-    vec![
+    let mut routes = vec![
         PageRoute::new(
             Verb::Get,
             AUTHORIZE_PATH,
@@ -119,7 +138,62 @@ pub(crate) fn page_routes(ext: &Arc<Provider>) -> Vec<PageRoute> {
         .signed_in()
         .no_support_access()
         .of_extension(NAME),
-    ]
+        PageRoute::new(
+            Verb::Get,
+            crate::logout::LOGOUT_PATH,
+            actions::LOGOUT,
+            pow_core::page_act!(ext, logout::show),
+        )
+        .of_extension(NAME),
+        PageRoute::new(
+            Verb::Post,
+            crate::logout::LOGOUT_PATH,
+            actions::LOGOUT_CONFIRM,
+            pow_core::page_act!(ext, logout::confirm),
+        )
+        .of_extension(NAME),
+    ];
+    if admin {
+        routes.push(
+            PageRoute::new(
+                Verb::Get,
+                clients::CLIENTS_PATH,
+                actions::CLIENTS,
+                pow_core::page_act!(ext, clients::show),
+            )
+            .signed_in()
+            .no_support_access()
+            .of_extension(NAME),
+        );
+        let change = |route: PageRoute| {
+            route
+                .signed_in()
+                .sudo()
+                .no_support_access()
+                .of_extension(NAME)
+        };
+        routes.extend([
+            change(PageRoute::new(
+                Verb::Post,
+                clients::CLIENTS_PATH,
+                actions::CLIENT_CREATE,
+                pow_core::page_act!(ext, clients::create),
+            )),
+            change(PageRoute::new(
+                Verb::Post,
+                clients::CLIENT_ROTATE_PATH,
+                actions::CLIENT_ROTATE,
+                pow_core::page_act!(ext, clients::rotate),
+            )),
+            change(PageRoute::new(
+                Verb::Post,
+                clients::CLIENT_REMOVE_PATH,
+                actions::CLIENT_REMOVE,
+                pow_core::page_act!(ext, clients::remove),
+            )),
+        ]);
+    }
+    routes
 }
 
 /// The "Applications" link on the account page.
@@ -328,7 +402,7 @@ fn consent_page(
         .unwrap_or_default();
     if step.assigns.get::<WantsJson>().is_some() {
         let body = json!({
-            "client": { "id": request.client_id, "name": name },
+            "client": { "id": request.client_id, "name": name, "verified": !request.unverified },
             "redirect_host": host,
             "scopes": request.scopes,
             "resource": request.resource,
@@ -343,7 +417,7 @@ fn consent_page(
     let resources = ext.resources().to_vec();
     Answer::render(move |step, cookie| {
         let action = extension_path(&step.config, NAME, AUTHORIZE_PATH, &[]);
-        let fields = vec![
+        let mut fields = vec![
             Field::note(
                 "client",
                 format!("{}: {name}", step.text("pow_provider_consent_intro")),
@@ -353,6 +427,12 @@ fn consent_page(
                 format!("{} {host}", step.text("pow_provider_consent_redirect")),
             ),
         ];
+        if request.unverified {
+            fields.push(Field::note(
+                "unverified",
+                step.text("pow_provider_consent_unverified"),
+            ));
+        }
         let resource = request
             .resource
             .as_deref()
