@@ -29,6 +29,7 @@ use pow_core::{PowConfig, PowError, User};
 
 mod database;
 mod new;
+mod provider;
 
 #[derive(Parser)]
 #[command(name = "pow", version, about = "The pow-rs command line")]
@@ -62,6 +63,9 @@ enum Command {
     /// The cache store: create the SQL store's table, or check that a store answers.
     #[command(subcommand)]
     Store(StoreCommand),
+    /// The OAuth provider (pow-ext-provider): its registered clients.
+    #[command(subcommand)]
+    Provider(provider::ProviderCommand),
 }
 
 #[derive(Subcommand)]
@@ -116,11 +120,12 @@ enum Ext {
     Account,
     Organizations,
     ApiKeys,
+    Provider,
 }
 
 impl Ext {
     /// Every extension, in the order a config must enable them.
-    const ALL: [Ext; 11] = [
+    const ALL: [Ext; 12] = [
         Ext::ResetPassword,
         Ext::EmailConfirmation,
         Ext::TwoFactor,
@@ -132,6 +137,7 @@ impl Ext {
         Ext::Account,
         Ext::Organizations,
         Ext::ApiKeys,
+        Ext::Provider,
     ];
 }
 
@@ -381,6 +387,7 @@ fn run(command: Command) -> Result<(), Failure> {
         Command::Migrate(setup) => database::migrate(&setup),
         Command::New(args) => new::run(args),
         Command::Store(command) => store_command(command),
+        Command::Provider(command) => provider::run(command),
     }
 }
 
@@ -477,6 +484,9 @@ fn builder(
             // Scopes are the app's business; the CLI needs the table, the texts and the
             // erase and export hooks.
             Ext::ApiKeys => builder.extension(pow_ext_api_keys::ApiKeys::new()),
+            // Clients and scopes are the app's business; the CLI needs the tables, the texts
+            // and the erase and export hooks (`pow provider` adds its own settings).
+            Ext::Provider => builder.extension(pow_ext_provider::Provider::new()),
         };
     }
     builder
@@ -785,6 +795,17 @@ fn with_store<T>(
     store: &Store,
     work: impl AsyncFnOnce(&PowConfig) -> Result<T, Failure>,
 ) -> Result<T, Failure> {
+    with_setup(setup, store, |builder| builder, work)
+}
+
+/// [`with_store`], with `extend` adding to the setup's builder (an extension's own
+/// settings) before it is built.
+fn with_setup<T>(
+    setup: &Setup,
+    store: &Store,
+    extend: impl FnOnce(pow_core::PowConfigBuilder) -> pow_core::PowConfigBuilder,
+    work: impl AsyncFnOnce(&PowConfig) -> Result<T, Failure>,
+) -> Result<T, Failure> {
     let system = actix_rt::System::new();
     system.block_on(async {
         let users = database::connect_existing(setup)?;
@@ -792,9 +813,13 @@ fn with_store<T>(
         let audit = pow_core::audit::Auditor::new(pow_core::audit::DieselAuditSink::new(
             users.database().clone(),
         ));
-        let config = builder(&setup.extensions.list(), Some(users.clone()), redis)
-            .audit(audit)
-            .build()?;
+        let config = extend(builder(
+            &setup.extensions.list(),
+            Some(users.clone()),
+            redis,
+        ))
+        .audit(audit)
+        .build()?;
         database::require_users_table(setup, &users, &config)?;
         let result = work(&config).await;
         config.audit().flush().await?;

@@ -224,6 +224,14 @@ fn code(ext: Ext, framework: Framework) -> ExtCode {
             },
             "API keys",
         ),
+        Ext::Provider => (
+            "pow-ext-provider",
+            "pow_ext_provider::Provider",
+            "Provider::new()",
+            "The app as an OAuth 2.1 / OpenID provider for other software: register clients\n\
+             in the setup or with `pow provider clients add` (guides/provider.md).",
+            "OAuth provider",
+        ),
     };
     ExtCode {
         package,

@@ -36,7 +36,7 @@ fn stderr(output: &Output) -> String {
 
 /// Every extension pow-rs ships, for `--extensions` (which defaults to none).
 const ALL: &str = "reset-password,email-confirmation,two-factor,passwordless,passkeys,\
-                   persistent-session,invitation,oauth,account,organizations,api-keys";
+                   persistent-session,invitation,oauth,account,organizations,api-keys,provider";
 
 /// `pow users create` of `ops@example.com` on `url`, with `extra` arguments.
 fn create_operator(url: &str, extra: &[&str]) -> Output {
@@ -128,7 +128,7 @@ fn exported_sqlite_migrations_match_migrate() {
     assert!(export.status.success(), "{}", stderr(&export));
     // Written files are said, not silent.
     assert!(
-        stdout(&export).contains(&format!("wrote 14 migrations to {}", out.display())),
+        stdout(&export).contains(&format!("wrote 16 migrations to {}", out.display())),
         "{}",
         stdout(&export)
     );
@@ -139,9 +139,9 @@ fn exported_sqlite_migrations_match_migrate() {
     folders.sort();
     assert_eq!(
         folders.len(),
-        14,
+        16,
         "core (3), email confirmation, two-factor, passkeys, invitation, oauth, account, \
-         organizations (3), API keys (2)"
+         organizations (3), API keys (2), provider (2)"
     );
 
     let by_hand = temp_db();
@@ -193,6 +193,7 @@ fn full_config(users: pow_core::users::diesel::DieselUsersContext) -> pow_core::
         .extension(pow_ext_account::Account::new())
         .extension(pow_ext_organizations::Organizations::new())
         .extension(pow_ext_api_keys::ApiKeys::new())
+        .extension(pow_ext_provider::Provider::new())
         .build()
         .unwrap()
 }
@@ -900,4 +901,167 @@ fn the_sql_store_is_created_checked_and_its_sessions_revoked() {
     );
     assert_eq!(c.get("/registration/edit").status, 302, "signed out");
     let _ = std::fs::remove_file(db);
+}
+
+/// `pow provider clients`: a client registered, listed, its secret rotated (the previous
+/// one kept for the overlap) and removed; without the app's secret, refused.
+#[test]
+fn provider_clients_are_managed_from_the_command_line() {
+    let db = temp_db();
+    let url = db.display().to_string();
+    let users = pow_core::users::diesel::DieselUsersContext::connect(&url).unwrap();
+    let config = full_config(users.clone());
+    users.migrate(&config).unwrap();
+    let setup = ["--database-url", url.as_str(), "--extensions", ALL];
+
+    let unkeyed = Command::new(env!("CARGO_BIN_EXE_pow"))
+        .args(["provider", "clients", "list"])
+        .args(setup)
+        .env_remove("SECRET_KEY_BASE")
+        .output()
+        .unwrap();
+    assert_eq!(unkeyed.status.code(), Some(1));
+    assert!(stderr(&unkeyed).contains("SECRET_KEY_BASE"));
+
+    let bad = pow_with_secret(
+        &[
+            &["provider", "clients", "add"][..],
+            &setup,
+            &["--id", "x", "--redirect-uri", "javascript:alert(1)"],
+        ]
+        .concat(),
+    );
+    assert_eq!(bad.status.code(), Some(1), "{}", stdout(&bad));
+    assert!(
+        stderr(&bad).contains("never a redirect URI"),
+        "{}",
+        stderr(&bad)
+    );
+
+    let add = pow_with_secret(
+        &[
+            &["provider", "clients", "add"][..],
+            &setup,
+            &[
+                "--id",
+                "reports",
+                "--name",
+                "Reports robot",
+                "--confidential",
+                "--scopes",
+                "reports:read",
+                "--grants",
+                "client-credentials",
+                "--secret-days",
+                "90",
+            ],
+        ]
+        .concat(),
+    );
+    assert!(add.status.success(), "{}", stderr(&add));
+    let secret_of = |output: &Output| {
+        stdout(output)
+            .lines()
+            .find_map(|line| line.split("(shown once): ").nth(1).map(str::to_owned))
+            .unwrap()
+    };
+    let first = secret_of(&add);
+    assert!(first.starts_with("powcs_"), "{}", stdout(&add));
+
+    let list = pow_with_secret(&[&["provider", "clients", "list"][..], &setup].concat());
+    assert!(list.status.success(), "{}", stderr(&list));
+    assert!(
+        stdout(&list).contains("reports confidential \"Reports robot\""),
+        "{}",
+        stdout(&list)
+    );
+    assert!(
+        stdout(&list).contains("secret expires"),
+        "{}",
+        stdout(&list)
+    );
+    assert!(
+        !stdout(&list).contains(&first),
+        "never a secret in a listing"
+    );
+
+    let rotate = pow_with_secret(
+        &[
+            &["provider", "clients", "rotate-secret"][..],
+            &setup,
+            &["--id", "reports", "--overlap-hours", "2"],
+        ]
+        .concat(),
+    );
+    assert!(rotate.status.success(), "{}", stderr(&rotate));
+    let second = secret_of(&rotate);
+    assert_ne!(first, second);
+    let list = pow_with_secret(&[&["provider", "clients", "list"][..], &setup].concat());
+    assert!(
+        stdout(&list).contains("previous secret until"),
+        "{}",
+        stdout(&list)
+    );
+
+    // Both secrets work during the overlap, for a setup with the app's secret.
+    let provider = pow_ext_provider::Provider::new()
+        .scopes(["reports:read"])
+        .registered_client_grants([pow_ext_provider::GrantType::ClientCredentials]);
+    let app = pow_core::PowConfig::builder("c".repeat(64))
+        .users(users)
+        .base_url("http://localhost")
+        .extension(provider)
+        .build()
+        .unwrap();
+    let addr = pow_testkit::serve(app);
+    for secret in [&first, &second] {
+        let mut client = pow_actix::test_client::Client::new(addr);
+        let basic = base64::Engine::encode(
+            &base64::engine::general_purpose::STANDARD,
+            format!("reports:{secret}"),
+        );
+        client
+            .headers
+            .push(("authorization".into(), format!("Basic {basic}")));
+        let res = client.post("/oauth/token", &[("grant_type", "client_credentials")]);
+        assert_eq!(res.status, 200, "{}", res.body);
+    }
+
+    // Removing needs the app's cache store, where the tokens live.
+    let remove = pow_with_secret(
+        &[
+            &["provider", "clients", "remove"][..],
+            &setup,
+            &["--id", "reports"],
+        ]
+        .concat(),
+    );
+    assert_eq!(remove.status.code(), Some(1));
+    assert!(
+        stderr(&remove).contains("cache store"),
+        "{}",
+        stderr(&remove)
+    );
+    let store = temp_db();
+    let store_url = store.display().to_string();
+    let made = pow(&["store", "migrate", &store_url]);
+    assert!(made.status.success(), "{}", stderr(&made));
+    let remove = pow_with_secret(
+        &[
+            &["provider", "clients", "remove"][..],
+            &setup,
+            &["--id", "reports", "--sql-store", &store_url],
+        ]
+        .concat(),
+    );
+    assert!(remove.status.success(), "{}", stderr(&remove));
+    let list = pow_with_secret(&[&["provider", "clients", "list"][..], &setup].concat());
+    assert!(
+        stdout(&list).contains("no registered client"),
+        "{}",
+        stdout(&list)
+    );
+    for file in [db, store] {
+        let _ = std::fs::remove_file(file);
+    }
 }

@@ -706,7 +706,7 @@ fn a_new_app_with_every_extension_builds_and_serves() {
     let _lock = lock("new-app-every-extension");
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("new-app-every-extension");
     let every = "reset-password,email-confirmation,two-factor,passwordless,passkeys,\
-                 persistent-session,invitation,oauth,account,organizations,api-keys";
+                 persistent-session,invitation,oauth,account,organizations,api-keys,provider";
     let binary = generate(
         &dir,
         "new-app-every-extension",
@@ -733,5 +733,9 @@ fn a_new_app_with_every_extension_builds_and_serves() {
             res.location()
         );
     }
+    // The provider's discovery document is served.
+    let discovery = browser.get("/.well-known/openid-configuration");
+    assert_eq!(discovery.status, 200, "{}", discovery.body);
+    assert!(discovery.body.contains("\"issuer\""), "{}", discovery.body);
     drop(server);
 }

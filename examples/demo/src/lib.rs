@@ -560,13 +560,15 @@ pub fn build_for_server(
         .extension(pow_ext_api_keys::ApiKeys::new().scopes(["profile:read"]))
         // The app as an OpenID provider: a command-line tool signs in through it (loopback
         // redirect, PKCE); the account page links "Applications", which lists and revokes
-        // what the user allowed.
+        // what the user allowed. Admins register more clients at /oauth/clients.
         .extension(
-            pow_ext_provider::Provider::new().client(
-                pow_ext_provider::ClientRegistration::public("demo-cli")
-                    .name("pow-rs demo CLI")
-                    .redirect_uri("http://127.0.0.1/callback"),
-            ),
+            pow_ext_provider::Provider::new()
+                .client(
+                    pow_ext_provider::ClientRegistration::public("demo-cli")
+                        .name("pow-rs demo CLI")
+                        .redirect_uri("http://127.0.0.1/callback"),
+                )
+                .client_admins(is_admin),
         )
         // Organizations with members, roles and invitations: the account page links
         // "Organizations"; closed ones wait 14 days before their purge, as accounts do.

@@ -1402,6 +1402,14 @@ fn support_access_creates_no_credential_or_grant() {
             &[("user[request]", "pending"), ("user[decision]", "allow")][..],
         ),
         ("/oauth/grants/revoke", &[("user[client]", "demo-cli")][..]),
+        // Nor registering an OAuth client, even for an admin acting as someone.
+        (
+            "/oauth/clients",
+            &[
+                ("user[name]", "x"),
+                ("user[redirect_uris]", "https://x.example/cb"),
+            ][..],
+        ),
     ] {
         let res = post_form(&mut c, "/organizations/acme", path, fields);
         assert_eq!(res.status, 403, "{path}: {}", res.body);
