@@ -405,6 +405,8 @@ pub(crate) async fn poll(
                 scopes: state.scopes,
                 resource: state.resource,
                 auth_time,
+                acr: None,
+                amr: Vec::new(),
             };
             let refresh = family.scopes.iter().any(|scope| scope == "offline_access");
             let issued = match Tokens::new(config, provider)

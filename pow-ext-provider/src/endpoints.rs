@@ -213,6 +213,12 @@ pub fn metadata(config: &PowConfig, provider: &Provider) -> Value {
             grants.push(json!("client_credentials"));
         }
     }
+    let acr: Vec<&str> = provider
+        .acr_rules
+        .iter()
+        .map(|(name, _)| name.as_str())
+        .collect();
+    doc["acr_values_supported"] = json!(acr);
     doc["end_session_endpoint"] = json!(url(config, crate::logout::LOGOUT_PATH));
     if provider.dynamic_registration.is_some() {
         doc["registration_endpoint"] = json!(url(config, crate::dynamic::REGISTER_PATH));

@@ -69,6 +69,10 @@ pub struct AuthorizationRequest {
     pub reauthenticate: bool,
     /// `max_age`: the longest time since the user last proved who they are, in seconds.
     pub max_age: Option<u64>,
+    /// The first of `acr_values` the provider knows: the session must meet its step-up
+    /// rule ([`Provider::acr_value`]).
+    #[serde(default)]
+    pub acr: Option<String>,
     /// The user who may answer (set when the consent page is shown).
     pub user_id: Option<i64>,
     /// The session that may answer.
@@ -229,6 +233,13 @@ pub fn check_request(
         ),
         None => None,
     };
+    // `acr_values` is a preference list: the first one the provider maps to a rule.
+    let acr = get("acr_values").and_then(|values| {
+        values
+            .split(' ')
+            .find(|value| provider.acr_rule(value).is_some())
+            .map(str::to_owned)
+    });
     let client_host = client
         .is_metadata_document()
         .then(|| {
@@ -254,6 +265,7 @@ pub fn check_request(
         ask_consent: prompts.contains(&"consent") || client.is_dynamic(),
         reauthenticate: prompts.contains(&"login"),
         max_age,
+        acr,
         user_id: None,
         session_id: None,
     })
@@ -472,6 +484,14 @@ async fn issue_code(
         challenge: request.challenge.clone(),
         resource: request.resource.clone(),
         auth_time: auth_time(current),
+        // Only what the authorization endpoint checked the session meets.
+        acr: request.acr.clone(),
+        amr: current
+            .metadata
+            .methods
+            .iter()
+            .map(|used| used.method.as_str().to_owned())
+            .collect(),
         family: String::new(),
     };
     let code = Tokens::new(config, provider).put_code(record).await?;
@@ -694,6 +714,8 @@ async fn client_credentials(
         scopes,
         resource: resource.map(str::to_owned),
         auth_time: Utc::now().timestamp(),
+        acr: None,
+        amr: Vec::new(),
     };
     let issued = match Tokens::new(config, provider)
         .issue_new(provider, family, false)
@@ -836,7 +858,23 @@ fn id_token(
         EmptyAdditionalClaims {},
     )
     .set_nonce(nonce.map(|nonce| Nonce::new(nonce.to_owned())))
-    .set_auth_time(Utc.timestamp_opt(issued.family.auth_time, 0).single());
+    .set_auth_time(Utc.timestamp_opt(issued.family.auth_time, 0).single())
+    .set_auth_context_ref(
+        issued
+            .family
+            .acr
+            .clone()
+            .map(openidconnect::AuthenticationContextClass::new),
+    )
+    .set_auth_method_refs((!issued.family.amr.is_empty()).then(|| {
+        issued
+            .family
+            .amr
+            .iter()
+            .cloned()
+            .map(openidconnect::AuthenticationMethodReference::new)
+            .collect()
+    }));
     let key = keys::current(config)?;
     let token = CoreIdToken::new(
         claims,

@@ -79,6 +79,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use pow_core::extension::{ExtensionBuilder, SqlMigration, UserData};
+use pow_core::session::{AuthMethod, StepUp};
 use pow_core::store::Limit;
 use pow_core::users::User;
 use pow_core::{Extension, PowConfig, PowError};
@@ -170,6 +171,7 @@ pub struct Provider {
     pub(crate) registered_grants: Vec<GrantType>,
     pub(crate) dynamic_registration: Option<Limit>,
     pub(crate) client_admins: Option<AdminCheck>,
+    pub(crate) acr_rules: Vec<(String, StepUp)>,
 }
 
 /// The app's check of who may manage the registered clients.
@@ -209,6 +211,16 @@ impl Default for Provider {
             registered_grants: vec![GrantType::AuthorizationCode],
             dynamic_registration: None,
             client_admins: None,
+            acr_rules: vec![
+                ("mfa".to_owned(), StepUp::recent_second_factor()),
+                (
+                    "phr".to_owned(),
+                    StepUp::any_of(
+                        [AuthMethod::PASSKEY, AuthMethod::SECURITY_KEY],
+                        Duration::from_secs(600),
+                    ),
+                ),
+            ],
         }
     }
 }
@@ -352,6 +364,28 @@ impl Provider {
     ) -> Self {
         self.client_admins = Some(AdminCheck(Arc::new(is_admin)));
         self
+    }
+
+    /// Maps the `acr_values` value `name` onto a step-up rule of the engine: a client that
+    /// asks for it gets a code only once the session meets `rule` (the user is sent to
+    /// the rule's page and comes back; `prompt=none` answers `interaction_required`, and
+    /// `unmet_authentication_requirements` when no page can meet it), and its ID token
+    /// carries `acr` = `name`. The defaults: `mfa` (a second factor within the sudo
+    /// window) and `phr` (a passkey or security key within 10 minutes). Unknown values are
+    /// ignored, as OpenID Connect has it.
+    pub fn acr_value(mut self, name: impl Into<String>, rule: StepUp) -> Self {
+        let name = name.into();
+        self.acr_rules.retain(|(have, _)| *have != name);
+        self.acr_rules.push((name, rule));
+        self
+    }
+
+    /// The step-up rule of the `acr_values` value `name`.
+    pub(crate) fn acr_rule(&self, name: &str) -> Option<&StepUp> {
+        self.acr_rules
+            .iter()
+            .find(|(have, _)| have == name)
+            .map(|(_, rule)| rule)
     }
 
     /// The registered clients.

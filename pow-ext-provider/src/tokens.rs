@@ -64,6 +64,12 @@ pub(crate) struct CodeRecord {
     pub(crate) resource: Option<String>,
     /// When the user last proved who they are (seconds since the epoch).
     pub(crate) auth_time: i64,
+    /// The authentication context class the request asked for and the session met.
+    #[serde(default)]
+    pub(crate) acr: Option<String>,
+    /// The methods the session had proved (`password`, `totp`, ...).
+    #[serde(default)]
+    pub(crate) amr: Vec<String>,
     /// The family the redemption begins (fixed now, so a second redemption finds it).
     pub(crate) family: String,
 }
@@ -79,6 +85,12 @@ pub(crate) struct Family {
     #[serde(default)]
     pub(crate) resource: Option<String>,
     pub(crate) auth_time: i64,
+    /// The authentication context class met when the grant began (ID tokens carry it).
+    #[serde(default)]
+    pub(crate) acr: Option<String>,
+    /// The methods the session had proved when the grant began.
+    #[serde(default)]
+    pub(crate) amr: Vec<String>,
 }
 
 /// An access token's record.
@@ -204,6 +216,8 @@ impl Tokens {
             scopes: record.scopes.clone(),
             resource: record.resource.clone(),
             auth_time: record.auth_time,
+            acr: record.acr.clone(),
+            amr: record.amr.clone(),
         };
         let issued = self
             .issue(provider, &record.family, family, refresh)

@@ -38,6 +38,13 @@ struct Harness {
 fn provider() -> Provider {
     Provider::new()
         .scopes(["notes:read"])
+        .acr_value(
+            "pwd",
+            pow_core::session::StepUp::any_of(
+                [pow_core::session::AuthMethod::PASSWORD],
+                std::time::Duration::from_secs(600),
+            ),
+        )
         .client(
             ClientRegistration::public("notes-web")
                 .name("Notes for the web")
@@ -857,6 +864,85 @@ fn the_account_lists_and_revokes_what_it_allowed() {
     assert_eq!(gone.status, 404, "{}", gone.body);
 }
 
+/// `acr_values` maps onto the engine's step-up rules: the first value the provider knows
+/// must be met by the session; the ID token names it, with the methods the session proved;
+/// a rule no page can meet answers `unmet_authentication_requirements`.
+fn acr_values_map_onto_step_up_rules() {
+    let h = sqlite();
+    let doc: Value = serde_json::from_str(
+        &Client::new(h.addr)
+            .get("/.well-known/openid-configuration")
+            .body,
+    )
+    .unwrap();
+    assert_eq!(
+        doc["acr_values_supported"],
+        serde_json::json!(["mfa", "phr", "pwd"])
+    );
+    let mut browser = browser(&h);
+    let location = consent(
+        &mut browser,
+        &authorize_path(
+            "notes-web",
+            SPA_REDIRECT,
+            "openid",
+            &[("acr_values", "gold pwd")],
+        ),
+    );
+    let code = param(&location, "code").unwrap_or_else(|| panic!("{location}"));
+    let (status, tokens) = redeem(&h, &code);
+    assert_eq!(status, 200, "{tokens}");
+    let claims: Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(
+                tokens["id_token"]
+                    .as_str()
+                    .unwrap()
+                    .split('.')
+                    .nth(1)
+                    .unwrap(),
+            )
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(claims["acr"], "pwd");
+    assert_eq!(claims["amr"], serde_json::json!(["password"]));
+    // No second factor in this setup: `mfa` cannot be met, with or without a prompt.
+    for extra in [
+        &[("acr_values", "mfa")][..],
+        &[("acr_values", "mfa"), ("prompt", "none")],
+    ] {
+        let res = browser.get(&authorize_path("notes-web", SPA_REDIRECT, "openid", extra));
+        assert_eq!(res.status, 302, "{}", res.body);
+        assert_eq!(
+            param(res.location(), "error").as_deref(),
+            Some("unmet_authentication_requirements"),
+            "{}",
+            res.location()
+        );
+    }
+    // Without `acr_values`, no `acr` claim.
+    let location = consent(
+        &mut browser,
+        &authorize_path("notes-web", SPA_REDIRECT, "openid", &[]),
+    );
+    let (_, tokens) = redeem(&h, &param(&location, "code").unwrap());
+    let claims: Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(
+                tokens["id_token"]
+                    .as_str()
+                    .unwrap()
+                    .split('.')
+                    .nth(1)
+                    .unwrap(),
+            )
+            .unwrap(),
+    )
+    .unwrap();
+    assert!(claims.get("acr").is_none(), "{claims}");
+}
+
 /// RP-initiated logout: the hint is checked (signed by the provider, naming the client),
 /// the return address must be registered, the user confirms (a link alone signs nobody
 /// out), then the session ends and the browser goes back with `state`.
@@ -929,6 +1015,7 @@ fn rp_initiated_logout_asks_then_signs_out() {
 }
 
 pow_testkit::on_both!(
+    acr_values_map_onto_step_up_rules,
     rp_initiated_logout_asks_then_signs_out,
     the_form_endpoints_are_limited_per_address,
     the_account_lists_and_revokes_what_it_allowed,

@@ -374,6 +374,29 @@ async fn authorize(
             step.current_page.as_deref(),
         )));
     }
+    if let Some(rule) = request.acr.as_deref().and_then(|acr| ext.acr_rule(acr)) {
+        let refusal =
+            pow_core::pipeline::step_up_refusal(&config, &ctx(step), Some(&current), rule);
+        if let Some(refusal) = refusal {
+            let page = match refusal {
+                pow_core::pipeline::Refusal::StepUp { page, .. } => page,
+                _ => None,
+            };
+            let error = match (&page, request.no_prompt) {
+                (None, _) => "unmet_authentication_requirements",
+                (Some(_), true) => "interaction_required",
+                (Some(page), false) => {
+                    return Ok(Answer::Stop(returning_to(
+                        page.clone(),
+                        step.current_page.as_deref(),
+                    )))
+                }
+            };
+            return Ok(Answer::Stop(flows::error_redirect(
+                ext, &config, &request, error,
+            )));
+        }
+    }
     match flows::decide(&config, ext, &current, request).await? {
         Next::Redirect(url) => Ok(Answer::Redirect(url)),
         Next::Consent { pending, request } => Ok(consent_page(step, ext, pending, request)),
