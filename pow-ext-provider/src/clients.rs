@@ -411,6 +411,28 @@ pub(crate) async fn resolve(
     }
 }
 
+/// The name pages show for client `id`: a setup's or a registered client's, else the id
+/// itself (a metadata document's client is not fetched again for it).
+///
+/// # Errors
+/// The database's.
+pub(crate) async fn name_of(
+    config: &PowConfig,
+    provider: &crate::Provider,
+    id: &str,
+) -> Result<String, pow_core::PowError> {
+    if let Some(client) = provider.find(id) {
+        return Ok(client.display_name().to_owned());
+    }
+    let registered = match crate::registry::Registry::new(config) {
+        Ok(registry) => registry.get(id).await?,
+        Err(_) => None,
+    };
+    Ok(registered
+        .and_then(|client| client.name)
+        .unwrap_or_else(|| id.to_owned()))
+}
+
 /// The client a token request names, authenticated: HTTP Basic (`client_secret_basic`),
 /// the form's `client_id` and `client_secret` (`client_secret_post`), or for a public
 /// client its `client_id` alone (`none`). `None` for an unknown client, a wrong secret, a

@@ -252,11 +252,7 @@ pub async fn enter(
         session_id: current.session_id.clone(),
     };
     devices.confirming.put(&pending, &confirming).await?;
-    let client = provider
-        .find(&state.client_id)
-        .map_or(state.client_id.clone(), |client| {
-            client.display_name().to_owned()
-        });
+    let client = crate::clients::name_of(config, provider, &state.client_id).await?;
     Ok(Entered::Confirm {
         pending,
         client,

@@ -1036,20 +1036,17 @@ pub async fn grants(
     user_id: i64,
 ) -> Result<Vec<Grant>, PowError> {
     let consents = Consents::new(config)?.of_user(user_id).await?;
-    Ok(consents
-        .into_iter()
-        .map(|consent| Grant {
-            client_name: provider
-                .find(&consent.client_id)
-                .map_or(consent.client_id.clone(), |client| {
-                    client.display_name().to_owned()
-                }),
+    let mut grants = Vec::with_capacity(consents.len());
+    for consent in consents {
+        grants.push(Grant {
+            client_name: crate::clients::name_of(config, provider, &consent.client_id).await?,
             client_id: consent.client_id,
             scopes: consent.scopes,
             created_at: consent.created_at,
             updated_at: consent.updated_at,
-        })
-        .collect())
+        });
+    }
+    Ok(grants)
 }
 
 /// Withdraws the user's consent to `client_id` and ends every token that client holds for

@@ -248,6 +248,8 @@ fn admins_manage_registered_clients_on_the_page_and_in_json() {
     assert_eq!(status, 200, "{tokens}");
     let access = tokens["access_token"].as_str().unwrap().to_owned();
     let refresh = tokens["refresh_token"].as_str().unwrap().to_owned();
+    // The user's applications page names it by its registered name.
+    assert!(ada.get("/oauth/grants").body.contains("Partner portal"));
 
     // Rotated in JSON: both secrets work during the overlap.
     let mut admin_api = api(&app, &mut admin);
