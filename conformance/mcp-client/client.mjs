@@ -1,5 +1,5 @@
 // An MCP client on the official MCP TypeScript SDK, driven by pow-ext-provider's conformance
-// test (pow-ext-provider/tests/mcp_client.rs), one JSON object per line on stdout:
+// test (examples/provider/tests/conformance.rs), one JSON object per line on stdout:
 //
 //   node client.mjs <mcp server URL> <client metadata document URL> <redirect_uri>
 //   -> {"authorize": "<the authorization URL>"}     (the test signs in and consents)

@@ -1,10 +1,14 @@
 // A relying party on openid-client, driven by pow-ext-provider's conformance test
-// (pow-ext-provider/tests/openid_client.rs), one JSON object per line on stdout:
+// (pow-ext-provider/tests/openid_client.rs and examples/provider/tests/conformance.rs, through
+// driver.rs), one JSON object per line on stdout:
 //
 //   node rp.mjs <issuer> <client_id> <redirect_uri>
 //   -> {"authorize": "<the authorization URL>"}          (the test signs in and consents)
 //   <- the URL the provider sent the browser back to, as one line on stdin
 //   -> {"ok": true, ...what was checked} or {"ok": false, "error": "..."}
+//   -> {"logout": "<the end-session URL>"}                (the test confirms the sign-out)
+//   <- the URL the provider sent the browser back to
+//   -> {"logged_out": true} when it carries the state sent
 //
 //   node rp.mjs <issuer> <client_id> device
 //   -> {"user_code": "...", "verification_uri": "..."}   (the test enters it and allows)
@@ -13,8 +17,9 @@
 // openid-client reads the discovery document, sends the authorization request with PKCE
 // (S256), state and nonce, checks the response's `iss` (RFC 9207), exchanges the code,
 // verifies the ID token's signature against the JWKS (non-repudiation checks) and its
-// claims, calls userinfo, refreshes, and sees the spent refresh token refused and its
-// family ended.
+// claims, calls userinfo, refreshes, sees the spent refresh token refused and its family
+// ended, then sends the browser to the end-session endpoint with its ID token as the hint
+// (RP-initiated logout) and checks the state it gets back.
 import * as client from 'openid-client';
 import { createInterface } from 'node:readline';
 
@@ -73,6 +78,15 @@ async function main() {
     reuse,
     after_reuse: afterReuse,
   });
+  const logoutState = client.randomState();
+  const logout = client.buildEndSessionUrl(config, {
+    id_token_hint: tokens.id_token,
+    post_logout_redirect_uri: new URL('/signed-out', redirectUri).href,
+    state: logoutState,
+  });
+  say({ logout: logout.href });
+  const returned = new URL((await lines.next()).value);
+  say({ logged_out: returned.searchParams.get('state') === logoutState });
 }
 
 // The device authorization grant (RFC 8628): the codes, then polling at the interval the

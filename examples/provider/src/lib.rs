@@ -79,6 +79,8 @@ pub fn provider(base_url: &str) -> (Provider, Resource) {
             ClientRegistration::public("notes-cli")
                 .name("Notes CLI")
                 .redirect_uri("http://127.0.0.1/callback")
+                // After signing out through the provider (RP-initiated logout), back here.
+                .post_logout_redirect_uri("http://127.0.0.1/signed-out")
                 .device_grant(),
         );
     (provider, mcp)

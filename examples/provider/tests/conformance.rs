@@ -5,7 +5,9 @@
 //! metadata document served over HTTPS on loopback (a test CA the provider is told to
 //! trust), sends the user to authorize with PKCE and the resource, exchanges the code,
 //! connects again with the token and calls the example's tool, whose answer names the
-//! user. This test plays the user.
+//! user. And against openid-client (`conformance/openid-client`, the same relying party
+//! the extension's suite runs): code, refresh, RP-initiated logout and a device flow. These
+//! tests play the user.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -95,7 +97,9 @@ fn serve_document() -> (String, Vec<u8>) {
 
 /// The example on a loopback port it knew before it was built (its issuer and its MCP
 /// server's URL name it), trusting `cert` for metadata documents.
-fn serve_example(cert: Vec<u8>) -> (SocketAddr, pow_axum::PowConfig) {
+fn serve_example(
+    tweak: impl FnOnce(pow_ext_provider::Provider) -> pow_ext_provider::Provider,
+) -> (SocketAddr, pow_axum::PowConfig) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     let dir = std::env::temp_dir().join(format!(
@@ -109,12 +113,7 @@ fn serve_example(cert: Vec<u8>) -> (SocketAddr, pow_axum::PowConfig) {
         database_url: dir.join("provider.db").display().to_string(),
         secret_key_base: "k".repeat(64),
     };
-    let (config, resource) = example_provider::build(&settings, |provider| {
-        provider
-            .allow_loopback_fetches(true)
-            .fetch_root_certificates(vec![cert])
-    })
-    .unwrap();
+    let (config, resource) = example_provider::build(&settings, tweak).unwrap();
     let app = example_provider::app(config.clone(), resource);
     let served = pow_testkit::serve_axum(app);
     pow_testkit::forward(listener, served);
@@ -127,7 +126,11 @@ fn the_mcp_sdk_client_authorizes_and_calls_the_example_s_tool() {
         return;
     };
     let (document, cert) = serve_document();
-    let (addr, config) = serve_example(cert);
+    let (addr, config) = serve_example(|provider| {
+        provider
+            .allow_loopback_fetches(true)
+            .fetch_root_certificates(vec![cert])
+    });
     let user = pow_actix::testing::create_user(&config, EMAIL, PASSWORD).unwrap();
     let mcp_url = format!("http://{addr}/mcp");
 
@@ -199,4 +202,33 @@ fn the_mcp_sdk_client_authorizes_and_calls_the_example_s_tool() {
     assert_eq!(result["tools"], json!(["whoami"]));
     assert_eq!(result["tool"], format!("user:{}", user.id));
     assert!(sdk.wait().unwrap().success());
+}
+
+#[path = "../../../conformance/openid-client/driver.rs"]
+mod driver;
+
+/// openid-client against the example as it ships (its `notes-cli` client; polls every
+/// second rather than five): code + PKCE, the ID token against the JWKS, userinfo, refresh
+/// and its reuse, RP-initiated logout, then a device flow.
+#[test]
+fn an_openid_client_relying_party_completes_the_flows_against_the_example() {
+    let Some(dir) = driver::relying_party(concat!(env!("CARGO_MANIFEST_DIR"), "/../..")) else {
+        return;
+    };
+    let (addr, config) =
+        serve_example(|provider| provider.device_poll_interval(std::time::Duration::from_secs(1)));
+    let user = pow_actix::testing::create_user(&config, EMAIL, PASSWORD).unwrap();
+    let issuer = format!("http://{addr}");
+    let party = driver::Party {
+        dir: &dir,
+        issuer: &issuer,
+        addr,
+        client: "notes-cli",
+        redirect: REDIRECT,
+        email: EMAIL,
+        password: PASSWORD,
+        user_id: user.id,
+    };
+    let mut browser = party.code_flow_and_logout();
+    party.device_flow(&mut browser);
 }
