@@ -6,6 +6,18 @@ use std::time::Duration;
 /// `503 Service Unavailable` ([`PowError::Busy`], or a cache store that is down).
 pub const BUSY_RETRY_AFTER_SECS: u64 = 5;
 
+/// Why an extension's [sign-in policy](crate::extension::SignInPolicy) refused a sign-in:
+/// the message key of the text the user sees (the extension's Fluent files hold it), and
+/// the name of the policy, for the logs. Pages answer `403` with the text; JSON answers
+/// `403` with the code `sign_in_refused`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SignInRefusal {
+    /// The message key of the text shown (`"pow_sso_required"`).
+    pub key: &'static str,
+    /// Which policy refused (`"pow_sso enforcement"`), for the logs.
+    pub policy: &'static str,
+}
+
 /// Errors raised by pow-core.
 ///
 /// Clients never see the text of these errors: a framework layer (pow-actix's `Error`)
@@ -51,6 +63,10 @@ pub enum PowError {
     /// `account_closed`). A password sign-in is offered reactivation instead.
     #[error("the account is closed")]
     AccountClosed,
+    /// An extension's [sign-in policy](crate::extension::SignInPolicy) refused the session
+    /// (`403`, a page with the policy's text; code `sign_in_refused`).
+    #[error("a sign-in policy refused the session: {}", .0.policy)]
+    SignInRefused(SignInRefusal),
     /// A sensitive action needs the password confirmed first (sudo mode): `403` for JSON,
     /// a redirect to the confirmation page for browsers.
     #[error("the password has to be confirmed first")]
@@ -105,7 +121,8 @@ impl PowError {
             | Self::StepUpRequired(_)
             | Self::ImpersonationForbidden
             | Self::AccountDisabled
-            | Self::AccountClosed => 403,
+            | Self::AccountClosed
+            | Self::SignInRefused(_) => 403,
             _ => 500,
         }
     }
@@ -129,7 +146,8 @@ impl PowError {
             Self::CaptchaInvalid
             | Self::StepUpRequired(_)
             | Self::ImpersonationForbidden
-            | Self::AccountClosed => tracing::info!("pow request refused: {self}"),
+            | Self::AccountClosed
+            | Self::SignInRefused(_) => tracing::info!("pow request refused: {self}"),
             _ => {
                 tracing::error!(error = %self, "pow request failed");
                 if !tracing::dispatcher::has_been_set() {

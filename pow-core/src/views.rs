@@ -92,9 +92,11 @@ impl PageId {
     pub const ERROR_RATE_LIMITED: Self = Self::new("error/rate_limited");
     /// The page of a request the service could not serve now (busy, store down).
     pub const ERROR_UNAVAILABLE: Self = Self::new("error/unavailable");
+    /// The page of a sign-in an extension's policy refused (the policy's text).
+    pub const ERROR_SIGN_IN_REFUSED: Self = Self::new("error/sign_in_refused");
 
     /// The core's pages.
-    pub const CORE: [Self; 8] = [
+    pub const CORE: [Self; 9] = [
         Self::SESSION_NEW,
         Self::SESSION_CONFIRM,
         Self::REGISTRATION_NEW,
@@ -103,6 +105,7 @@ impl PageId {
         Self::REGISTRATION_ACTIVITY,
         Self::ERROR_RATE_LIMITED,
         Self::ERROR_UNAVAILABLE,
+        Self::ERROR_SIGN_IN_REFUSED,
     ];
 
     /// The page named `name` (`"<extension>/<page>"` by convention).

@@ -231,6 +231,16 @@ impl PersistentSession {
         };
         match self.restore(client, config, tokens, &claimed).await {
             Ok(()) => Ok(()),
+            // The user may not sign in now (disabled, closed, a sign-in policy such as an
+            // organization's single sign-on): the cookie signs nobody in again; the visitor
+            // goes on signed out.
+            Err(
+                PowError::AccountDisabled | PowError::AccountClosed | PowError::SignInRefused(_),
+            ) => {
+                tokens.delete(token).await?;
+                self.expire_cookie(client, config);
+                Ok(())
+            }
             Err(err) => {
                 // Give the token back, so that retrying is not taken for a replay.
                 if let Err(release) = tokens

@@ -977,7 +977,123 @@ fn a_503_page_carries_the_rotated_remember_me_cookie() {
     assert_eq!(whoami(&mut later), "user:alice@example.com");
 }
 
+/// An extension's sign-in policy, switched on and off by the test: it refuses
+/// `mallory@example.com` while on.
+#[derive(Clone, Default)]
+struct Gate(Arc<std::sync::atomic::AtomicBool>);
+
+#[async_trait]
+impl pow_core::extension::SignInPolicy for Gate {
+    async fn check(
+        &self,
+        _: &PowConfig,
+        user: &User,
+        _: &[pow_core::session::AuthMethod],
+    ) -> Result<Option<pow_core::session::SignInRefusal>, PowError> {
+        let on = self.0.load(std::sync::atomic::Ordering::SeqCst);
+        Ok(
+            (on && user.email() == Some("mallory@example.com")).then_some(
+                pow_core::session::SignInRefusal {
+                    key: "gate_refused",
+                    policy: "test gate",
+                },
+            ),
+        )
+    }
+}
+
+impl Extension for Gate {
+    fn name(&self) -> &'static str {
+        "gate"
+    }
+
+    fn build(&self, ext: &mut ExtensionBuilder) {
+        ext.messages([(
+            "en",
+            "gate_refused = Sign in through the single sign-on of your company.",
+        )])
+        .sign_in_policy(self.clone());
+    }
+}
+
+/// A sign-in policy holds on every way in, from one place in the engine: a password
+/// sign-in (a `403` page with the policy's text), a remembered sign-in (the cookie signs
+/// nobody in and is expired), the JSON API's sign-in and its token renewal (`403`,
+/// `sign_in_refused`); others are not touched.
+fn a_sign_in_policy_holds_on_every_way_in() {
+    let gate = Gate::default();
+    let ext = strict();
+    let h = {
+        let (ext, gate) = (ext.clone(), gate.clone());
+        start_with(ext.clone(), move |builder| {
+            builder.extension(ext).extension(gate)
+        })
+    };
+    h.create_user("mallory@example.com");
+    h.create_user("alice@example.com");
+    let mut phone = h.client();
+    sign_in(&mut phone, "mallory@example.com", Some(true));
+    let cookie = remembered(&phone);
+    gate.0.store(true, std::sync::atomic::Ordering::SeqCst);
+
+    // A password sign-in: refused with the policy's text, nobody signed in.
+    let mut c = h.client();
+    let csrf = c.get("/session/new").csrf();
+    let res = c.post(
+        "/session",
+        &[
+            ("_csrf_token", csrf.as_str()),
+            ("user[email]", "mallory@example.com"),
+            ("user[password]", PASSWORD),
+        ],
+    );
+    assert_eq!(res.status, 403, "{}", res.body);
+    assert!(
+        res.body.contains("single sign-on of your company"),
+        "{}",
+        res.body
+    );
+    assert_eq!(whoami(&mut c), "anonymous");
+    // Others sign in as before.
+    let mut other = h.client();
+    sign_in(&mut other, "alice@example.com", None);
+    assert_eq!(whoami(&mut other), "user:alice@example.com");
+    // The remember-me cookie alone: nobody, and the cookie goes.
+    let mut restored = browser(&h, &[(COOKIE, &cookie)]);
+    assert_eq!(whoami(&mut restored), "anonymous");
+    assert!(
+        !restored.cookies.contains_key(COOKIE),
+        "the cookie is expired"
+    );
+
+    // The JSON API: a sign-in, and the renewal of a pair issued before the policy held.
+    gate.0.store(false, std::sync::atomic::Ordering::SeqCst);
+    let api = pow_testkit::serve_with_api(h.config.clone(), pow_core::api::ApiOptions::new());
+    let mut client = Client::new(api);
+    client
+        .headers
+        .push(("content-type".into(), "application/json".into()));
+    let body =
+        serde_json::json!({ "user": { "email": "mallory@example.com", "password": PASSWORD } });
+    let pair = client.request("POST", "/api/v1/session", Some(body.to_string()));
+    assert_eq!(pair.status, 200, "{}", pair.body);
+    let pair: serde_json::Value = serde_json::from_str(&pair.body).unwrap();
+    let renewal = pair["data"]["renewal_token"].as_str().unwrap().to_owned();
+    gate.0.store(true, std::sync::atomic::Ordering::SeqCst);
+    let refused = client.request("POST", "/api/v1/session", Some(body.to_string()));
+    assert_eq!(refused.status, 403, "{}", refused.body);
+    assert!(refused.body.contains("sign_in_refused"), "{}", refused.body);
+    let mut renewing = Client::new(api);
+    renewing
+        .headers
+        .push(("authorization".into(), format!("Bearer {renewal}")));
+    let refused = renewing.request("POST", "/api/v1/session/renew", Some(String::new()));
+    assert_eq!(refused.status, 403, "{}", refused.body);
+    assert!(refused.body.contains("sign_in_refused"), "{}", refused.body);
+}
+
 pow_testkit::on_both!(
+    a_sign_in_policy_holds_on_every_way_in,
     a_503_page_carries_the_rotated_remember_me_cookie,
     a_ticked_box_keeps_the_user_signed_in_after_the_browser_closes,
     replaying_a_used_token_revokes_the_family,

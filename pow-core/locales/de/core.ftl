@@ -39,6 +39,7 @@ title-sign-in = Anmelden
 title-register = Registrieren
 title-edit-account = Konto bearbeiten
 title-unavailable = Bitte versuchen Sie es gleich noch einmal
+title-sign-in-refused = Anmeldung auf diesem Weg nicht erlaubt
 
 ## Buttons
 

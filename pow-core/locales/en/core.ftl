@@ -43,6 +43,7 @@ title-sign-in = Sign in
 title-register = Register
 title-edit-account = Edit account
 title-unavailable = Please try again shortly
+title-sign-in-refused = Sign-in not allowed this way
 
 ## Buttons
 

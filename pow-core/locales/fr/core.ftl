@@ -39,6 +39,7 @@ title-sign-in = Connexion
 title-register = Inscription
 title-edit-account = Modifier le compte
 title-unavailable = Veuillez réessayer dans un instant
+title-sign-in-refused = Connexion non autorisée de cette façon
 
 ## Buttons
 

@@ -474,6 +474,9 @@ impl ApiError {
             PowError::AccountClosed => {
                 Self::untranslated(FORBIDDEN, CLOSED_KEY).with_code("account_closed")
             }
+            PowError::SignInRefused(refusal) => {
+                Self::untranslated(FORBIDDEN, refusal.key).with_code("sign_in_refused")
+            }
             PowError::ReauthenticationRequired => Self::untranslated(FORBIDDEN, REAUTH_KEY)
                 .with_code("reauthentication_required")
                 .pending(PendingStep::new("reauthenticate").methods(["password"])),
@@ -543,6 +546,7 @@ impl From<PowError> for ApiError {
             | PowError::ImpersonationForbidden
             | PowError::AccountDisabled
             | PowError::AccountClosed
+            | PowError::SignInRefused(_)
             | PowError::Held(_) => {
                 tracing::info!("pow API request refused: {err}")
             }

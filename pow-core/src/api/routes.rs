@@ -618,6 +618,11 @@ impl SessionHandle for ApiCall<'_> {
         metadata: SessionMetadata,
     ) -> Result<(), PowError> {
         let lang = self.lang();
+        // (The browser transport admits in its own start, below.)
+        if self.browser.is_none() {
+            let methods: Vec<_> = metadata.methods.iter().map(|used| used.method).collect();
+            crate::session::admit(config, user, &methods).await?;
+        }
         let data = self
             .api
             .prepare_issue(&self.facts, &lang, user, self.action, &metadata.methods)

@@ -135,6 +135,26 @@ pub trait CredentialsRevoked: Send + Sync + 'static {
     async fn credentials_revoked(&self, config: &PowConfig, user: &User) -> Result<(), PowError>;
 }
 
+/// A rule on who may get a session by which method, set by an extension (an organization
+/// that requires its single sign-on, say). The engine asks every policy at every session
+/// start, whatever the method (password, magic link, passkey, OAuth, a remembered
+/// sign-in, an invitation's sign-up, a support-access exit) and at every API token renewal
+/// ([`session::admit`](crate::session::admit)): a rule set here holds on every path.
+#[async_trait]
+pub trait SignInPolicy: Send + Sync + 'static {
+    /// `None` when `user` may sign in having proved `methods` (the new session's, in the
+    /// order they were proved); else why not.
+    ///
+    /// # Errors
+    /// The policy's own store or database failure: the sign-in fails closed.
+    async fn check(
+        &self,
+        config: &PowConfig,
+        user: &User,
+        methods: &[crate::session::AuthMethod],
+    ) -> Result<Option<crate::session::SignInRefusal>, PowError>;
+}
+
 /// What an extension keeps that can sign a user in again later (remember-me families), for
 /// the user's session list.
 #[async_trait]
@@ -390,6 +410,7 @@ pub(crate) struct Contributions {
     pub(crate) page_ids: Vec<PageId>,
     pub(crate) sides: Sides,
     pub(crate) revoked: Vec<Arc<dyn CredentialsRevoked>>,
+    pub(crate) sign_in_policies: Vec<Arc<dyn SignInPolicy>>,
     pub(crate) remembered: Vec<Arc<dyn Remembered>>,
     pub(crate) user_data: Vec<Arc<dyn UserData>>,
     pub(crate) user_tables: Vec<UserTable>,
@@ -566,6 +587,12 @@ impl ExtensionBuilder {
     /// Runs when a user's credentials are revoked (see [`CredentialsRevoked`]).
     pub fn on_credentials_revoked(&mut self, hook: impl CredentialsRevoked) -> &mut Self {
         self.contributions.revoked.push(Arc::new(hook));
+        self
+    }
+
+    /// A rule every session start and API token renewal must pass (see [`SignInPolicy`]).
+    pub fn sign_in_policy(&mut self, policy: impl SignInPolicy) -> &mut Self {
+        self.contributions.sign_in_policies.push(Arc::new(policy));
         self
     }
 

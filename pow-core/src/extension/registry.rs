@@ -68,6 +68,7 @@ pub enum Capability {
 pub struct Extensions {
     list: Vec<Built>,
     revoked: Vec<Arc<dyn CredentialsRevoked>>,
+    sign_in_policies: Vec<Arc<dyn super::SignInPolicy>>,
     remembered: Vec<(&'static str, Arc<dyn Remembered>)>,
     user_data: Vec<(&'static str, Arc<dyn UserData>)>,
     user_tables: Vec<(&'static str, UserTable)>,
@@ -139,6 +140,9 @@ impl Extensions {
                 .user_tables
                 .extend(parts.user_tables.iter().map(|table| (name, *table)));
             built.revoked.extend(parts.revoked.iter().cloned());
+            built
+                .sign_in_policies
+                .extend(parts.sign_in_policies.iter().cloned());
             built.page_routes.extend(parts.page_routes.iter().cloned());
             built.endpoints.extend(parts.endpoints.iter().cloned());
             built.assets.extend(parts.assets.iter().copied());
@@ -320,6 +324,11 @@ impl Extensions {
     /// The hooks run when a user's credentials are revoked, in extension order.
     pub(crate) fn revocation_hooks(&self) -> &[Arc<dyn CredentialsRevoked>] {
         &self.revoked
+    }
+
+    /// The extensions' sign-in policies, in extension order.
+    pub(crate) fn sign_in_policies(&self) -> &[Arc<dyn super::SignInPolicy>] {
+        &self.sign_in_policies
     }
 
     /// What the extensions keep about users outside the row, with the name of each

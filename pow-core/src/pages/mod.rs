@@ -512,10 +512,10 @@ impl FormData {
 /// A page answering an error a visitor should see (see [`error_page`]).
 #[derive(Debug)]
 pub struct ErrorPage {
-    /// `503` or `429`.
+    /// `503`, `429` or `403`.
     pub status: u16,
-    /// The `Retry-After` seconds.
-    pub retry_after: u64,
+    /// The `Retry-After` seconds, for a `503` or a `429`.
+    pub retry_after: Option<u64>,
     /// The page.
     pub page: Page,
 }
@@ -525,7 +525,9 @@ pub struct ErrorPage {
 /// saturated), [`PowError::Store`] (the cache store is down),
 /// [`PowError::DatabaseUnavailable`] (the users database is down) and
 /// [`PowError::CaptchaUnavailable`], `429 Too Many Requests` (page `"error/rate_limited"`)
-/// for [`PowError::RateLimited`]; translated, with `Retry-After`. `None` for other errors.
+/// for [`PowError::RateLimited`]; translated, with `Retry-After`; `403 Forbidden` (page
+/// `"error/sign_in_refused"`) with the policy's text for [`PowError::SignInRefused`]. `None`
+/// for other errors.
 pub fn error_page(
     config: &PowConfig,
     lang: &LanguageIdentifier,
@@ -544,7 +546,7 @@ pub fn error_page(
                 "title-rate-limited",
                 messages.text(lang, key),
                 429,
-                limited.retry_after_secs(),
+                Some(limited.retry_after_secs()),
             )
         }
         PowError::Busy
@@ -562,7 +564,17 @@ pub fn error_page(
                 "title-unavailable",
                 text,
                 503,
-                crate::error::BUSY_RETRY_AFTER_SECS,
+                Some(crate::error::BUSY_RETRY_AFTER_SECS),
+            )
+        }
+        PowError::SignInRefused(refusal) => {
+            tracing::info!(policy = refusal.policy, "pow sign-in refused by a policy");
+            (
+                PageId::ERROR_SIGN_IN_REFUSED,
+                "title-sign-in-refused",
+                messages.text(lang, refusal.key),
+                403,
+                None,
             )
         }
         _ => return None,

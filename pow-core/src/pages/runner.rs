@@ -644,9 +644,9 @@ pub fn error_page_answer(
     match page_answer(config, lang, error_page.page, cookie, current) {
         Ok(mut answer) => {
             answer.status = error_page.status;
-            answer
-                .headers
-                .push(("retry-after", error_page.retry_after.to_string()));
+            if let Some(secs) = error_page.retry_after {
+                answer.headers.push(("retry-after", secs.to_string()));
+            }
             Some(answer)
         }
         Err(render) => {

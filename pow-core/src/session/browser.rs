@@ -76,8 +76,9 @@ pub struct SignedIn {
 /// never fails the sign-in).
 ///
 /// # Errors
-/// [`PowError::AccountDisabled`] and [`PowError::AccountClosed`] for a user who may not
-/// sign in; [`PowError::Store`] when the store fails.
+/// [`PowError::AccountDisabled`], [`PowError::AccountClosed`] and
+/// [`PowError::SignInRefused`] for a user who may not sign in ([`admit`](super::admit));
+/// [`PowError::Store`] when the store fails.
 pub async fn sign_in(
     browser: &Browser<'_>,
     previous: Option<&CurrentSession>,
@@ -85,12 +86,8 @@ pub async fn sign_in(
     metadata: SessionMetadata,
 ) -> Result<SignedIn, PowError> {
     let config = browser.config;
-    if user.is_disabled() {
-        return Err(PowError::AccountDisabled);
-    }
-    if user.is_closed() {
-        return Err(PowError::AccountClosed);
-    }
+    let methods: Vec<_> = metadata.methods.iter().map(|used| used.method).collect();
+    super::admit(config, user, &methods).await?;
     let credentials = CredentialsCache::new(config);
     if let Some(previous) = previous {
         credentials.delete(&previous.session_id).await?;

@@ -162,12 +162,8 @@ impl SessionHandle for StoreSession {
         user: &User,
         metadata: SessionMetadata,
     ) -> Result<(), PowError> {
-        if user.is_disabled() {
-            return Err(PowError::AccountDisabled);
-        }
-        if user.is_closed() {
-            return Err(PowError::AccountClosed);
-        }
+        let methods: Vec<_> = metadata.methods.iter().map(|used| used.method).collect();
+        super::admit(config, user, &methods).await?;
         let credentials = CredentialsCache::new(config);
         if let Some(previous) = self.current.take() {
             credentials.delete(&previous.session_id).await?;

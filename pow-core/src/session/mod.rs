@@ -27,6 +27,7 @@ mod memo;
 mod metadata;
 mod methods;
 mod outage;
+mod policy;
 mod records;
 mod shards;
 #[doc(hidden)]
@@ -41,6 +42,7 @@ pub use impersonation::{Impersonation, Impersonator};
 pub use live::{InvalidLiveSessionId, LiveEvent, LiveEvents, LiveSessionId, LiveSessions};
 pub use metadata::{Device, RememberedInfo, SessionInfo, SessionMetadata};
 pub use methods::{AuthMethod, MethodUse, StepUp};
+pub use policy::{admit, SignInRefusal};
 
 pub(crate) use crate::time::{duration_ms, now_ms};
 #[doc(hidden)]
