@@ -2,7 +2,7 @@
 //!
 //! What it does: sign-up, sign-in, reset password, email confirmation, two-factor,
 //! passwordless, passkeys, persistent session, invitation, OAuth, account, organizations,
-//! API keys.
+//! API keys, OAuth provider.
 //!
 //! Settings come from the environment, else from the `.env` file of the folder it runs
 //! in: `SECRET_KEY_BASE` (required; `pow gen secret` makes one), `DATABASE_URL` (default
@@ -26,6 +26,7 @@ use pow_ext_organizations::Organizations;
 use pow_ext_passkeys::Passkeys;
 use pow_ext_passwordless::Passwordless;
 use pow_ext_persistent_session::PersistentSession;
+use pow_ext_provider::Provider;
 use pow_ext_reset_password::ResetPassword;
 use pow_ext_two_factor::TwoFactor;
 
@@ -90,6 +91,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         // a handler checks one with `pow_ext_api_keys::actix::ApiKey` (feature "actix",
         // guides/api-keys.md).
         .extension(ApiKeys::new().scopes(["read"]))
+        // The app as an OAuth 2.1 / OpenID provider for other software: register clients
+        // in the setup or with `pow provider clients add` (guides/provider.md).
+        .extension(Provider::new())
         .build()?;
     // Creates the users table and the extensions' columns; safe on every start.
     users.migrate(&config)?;
