@@ -864,6 +864,16 @@ fn the_account_lists_and_revokes_what_it_allowed() {
     assert_eq!(gone.status, 404, "{}", gone.body);
 }
 
+/// The claims of the ID token in `tokens` (read, not verified: the tests of the JWKS do).
+fn id_token_claims(tokens: &Value) -> Value {
+    let id_token = tokens["id_token"].as_str().unwrap();
+    let payload = id_token.split('.').nth(1).unwrap();
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .unwrap();
+    serde_json::from_slice(&bytes).unwrap()
+}
+
 /// `acr_values` maps onto the engine's step-up rules: the first value the provider knows
 /// must be met by the session; the ID token names it, with the methods the session proved;
 /// a rule no page can meet answers `unmet_authentication_requirements`.
@@ -892,19 +902,7 @@ fn acr_values_map_onto_step_up_rules() {
     let code = param(&location, "code").unwrap_or_else(|| panic!("{location}"));
     let (status, tokens) = redeem(&h, &code);
     assert_eq!(status, 200, "{tokens}");
-    let claims: Value = serde_json::from_slice(
-        &base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(
-                tokens["id_token"]
-                    .as_str()
-                    .unwrap()
-                    .split('.')
-                    .nth(1)
-                    .unwrap(),
-            )
-            .unwrap(),
-    )
-    .unwrap();
+    let claims = id_token_claims(&tokens);
     assert_eq!(claims["acr"], "pwd");
     assert_eq!(claims["amr"], serde_json::json!(["password"]));
     // No second factor in this setup: `mfa` cannot be met, with or without a prompt.
@@ -927,19 +925,7 @@ fn acr_values_map_onto_step_up_rules() {
         &authorize_path("notes-web", SPA_REDIRECT, "openid", &[]),
     );
     let (_, tokens) = redeem(&h, &param(&location, "code").unwrap());
-    let claims: Value = serde_json::from_slice(
-        &base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(
-                tokens["id_token"]
-                    .as_str()
-                    .unwrap()
-                    .split('.')
-                    .nth(1)
-                    .unwrap(),
-            )
-            .unwrap(),
-    )
-    .unwrap();
+    let claims = id_token_claims(&tokens);
     assert!(claims.get("acr").is_none(), "{claims}");
 }
 

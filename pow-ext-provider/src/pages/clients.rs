@@ -29,13 +29,23 @@ pub const CLIENT_REMOVE_PATH: &str = "/oauth/clients/remove";
 /// How long a rotated secret keeps working beside the new one: a day.
 pub const ROTATION_OVERLAP: Duration = Duration::from_secs(24 * 3600);
 
-/// The registry for the signed-in user, or the `403` page.
-fn registry(step: &Step, ext: &Provider) -> Result<Result<Registry, Answer>, PowError> {
+/// The registry and the signed-in admin's id, or the `403` page for anyone else.
+fn registry(step: &Step, ext: &Provider) -> Result<Result<(Registry, i64), Answer>, PowError> {
     let user = step.signed_in()?.clone();
     Ok(match flows::client_registry(&step.config, ext, &user)? {
-        Some(registry) => Ok(registry),
+        Some(registry) => Ok((registry, user.id)),
         None => Err(super::refused_here(403, "pow_provider_clients_forbidden")),
     })
+}
+
+/// The step's registry and admin, or return the `403` page from the controller.
+macro_rules! admin_or_refuse {
+    ($step:expr, $ext:expr) => {
+        match registry($step, $ext)? {
+            Ok(admin) => admin,
+            Err(answer) => return Ok(answer),
+        }
+    };
 }
 
 /// `GET /oauth/clients`: the list and the registration form; JSON to a client that asks.
@@ -44,10 +54,7 @@ pub(crate) async fn show(
     _: &mut dyn Client,
     ext: &Provider,
 ) -> Result<Answer, PowError> {
-    let registry = match registry(step, ext)? {
-        Ok(registry) => registry,
-        Err(answer) => return Ok(answer),
-    };
+    let (registry, _) = admin_or_refuse!(step, ext);
     let clients = registry.list().await?;
     if step.assigns.get::<WantsJson>().is_some() {
         return Ok(Answer::Json {
@@ -67,11 +74,7 @@ pub(crate) async fn create(
     _: &mut dyn Client,
     ext: &Provider,
 ) -> Result<Answer, PowError> {
-    let registry = match registry(step, ext)? {
-        Ok(registry) => registry,
-        Err(answer) => return Ok(answer),
-    };
-    let by = step.signed_in()?.id;
+    let (registry, by) = admin_or_refuse!(step, ext);
     let field = |name: &str| step.params.get(name).cloned().unwrap_or_default();
     let kind = match field("confidential").as_str() {
         "true" => ClientKind::Confidential,
@@ -108,11 +111,7 @@ pub(crate) async fn rotate(
     client: &mut dyn Client,
     ext: &Provider,
 ) -> Result<Answer, PowError> {
-    let registry = match registry(step, ext)? {
-        Ok(registry) => registry,
-        Err(answer) => return Ok(answer),
-    };
-    let by = step.signed_in()?.id;
+    let (registry, by) = admin_or_refuse!(step, ext);
     let id = step.params.get("client").cloned().unwrap_or_default();
     let Some(secret) = registry
         .rotate_secret(&id, ROTATION_OVERLAP, None, Some(by))
@@ -142,11 +141,7 @@ pub(crate) async fn remove(
     client: &mut dyn Client,
     ext: &Provider,
 ) -> Result<Answer, PowError> {
-    let registry = match registry(step, ext)? {
-        Ok(registry) => registry,
-        Err(answer) => return Ok(answer),
-    };
-    let by = step.signed_in()?.id;
+    let (registry, by) = admin_or_refuse!(step, ext);
     let id = step.params.get("client").cloned().unwrap_or_default();
     let (kind, key) = match registry.remove(ext, &id, Some(by)).await? {
         true => (FlashKind::Info, "pow_provider_client_removed"),
