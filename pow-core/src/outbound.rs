@@ -26,6 +26,10 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
 use std::time::Duration;
 
+/// The `http` crate's request and response types [`OutboundClient::execute`] takes and
+/// answers (the version openidconnect and oauth2 use).
+pub use ureq::http;
+
 /// Why a fetch was refused or failed.
 #[derive(Debug, thiserror::Error)]
 pub enum OutboundError {
@@ -136,7 +140,52 @@ impl OutboundClient {
 
     /// [`get`](Self::get), on the calling thread.
     fn get_blocking(&self, url: &str) -> Result<Fetched, OutboundError> {
-        let parsed = url::Url::parse(url).map_err(|_| OutboundError::Scheme)?;
+        let request = http::Request::get(url)
+            .body(Vec::new())
+            .map_err(|_| OutboundError::Scheme)?;
+        let response = self.execute_blocking(request)?;
+        let headers = response
+            .headers()
+            .iter()
+            .filter_map(|(name, value)| {
+                Some((name.as_str().to_owned(), value.to_str().ok()?.to_owned()))
+            })
+            .collect();
+        Ok(Fetched {
+            status: response.status().as_u16(),
+            headers,
+            body: response.into_body(),
+        })
+    }
+
+    /// Sends `request` (any method, with its headers and body) under the same rules as
+    /// [`get`](Self::get): the URL's host resolved once and every address checked, the
+    /// connection pinned to them, `https` only, no redirect followed, the answer capped.
+    ///
+    /// # Errors
+    /// [`OutboundError`]: refused before sending, or failed.
+    pub async fn execute(
+        &self,
+        request: http::Request<Vec<u8>>,
+    ) -> Result<http::Response<Vec<u8>>, OutboundError> {
+        let client = self.clone();
+        tokio::task::spawn_blocking(move || client.execute_blocking(request))
+            .await
+            .map_err(|err| OutboundError::Failed(err.to_string()))?
+    }
+
+    /// [`execute`](Self::execute) on the calling thread, for a library whose HTTP client
+    /// is synchronous (openidconnect's `SyncHttpClient` is any `Fn(Request) -> Result<Response, E>`):
+    /// call it from a blocking thread, never on the async executor.
+    ///
+    /// # Errors
+    /// [`OutboundError`]: refused before sending, or failed.
+    pub fn execute_blocking(
+        &self,
+        request: http::Request<Vec<u8>>,
+    ) -> Result<http::Response<Vec<u8>>, OutboundError> {
+        let url = request.uri().to_string();
+        let parsed = url::Url::parse(&url).map_err(|_| OutboundError::Scheme)?;
         if !matches!(parsed.scheme(), "https" | "http") || !parsed.username().is_empty() {
             return Err(OutboundError::Scheme);
         }
@@ -173,18 +222,12 @@ impl OutboundClient {
             Pinned(addrs),
         );
         let failed = |err: ureq::Error| OutboundError::Failed(err.to_string());
-        let mut response = agent.get(url).call().map_err(failed)?;
-        let status = response.status().as_u16();
-        if (300..400).contains(&status) {
-            return Err(OutboundError::Redirect(status));
+        let mut response = agent.run(request).map_err(failed)?;
+        let status = response.status();
+        if status.is_redirection() {
+            return Err(OutboundError::Redirect(status.as_u16()));
         }
-        let headers = response
-            .headers()
-            .iter()
-            .filter_map(|(name, value)| {
-                Some((name.as_str().to_owned(), value.to_str().ok()?.to_owned()))
-            })
-            .collect();
+        let headers = response.headers().clone();
         let body = response
             .body_mut()
             .with_config()
@@ -194,11 +237,10 @@ impl OutboundClient {
                 ureq::Error::BodyExceedsLimit(_) => OutboundError::TooLarge(self.max_bytes),
                 err => failed(err),
             })?;
-        Ok(Fetched {
-            status,
-            headers,
-            body,
-        })
+        let mut answer = http::Response::new(body);
+        *answer.status_mut() = status;
+        *answer.headers_mut() = headers;
+        Ok(answer)
     }
 
     /// The addresses of `host`, each one checked: all or nothing. The lookup counts
