@@ -257,14 +257,7 @@ async fn run_endpoint(
     here: Arc<[pow_core::pages::endpoints::EndpointRoute]>,
 ) -> Response {
     use pow_core::pages::endpoints::{self, EndpointRequest, MAX_BODY, MAX_HEADERS};
-    let verb = match *req.method() {
-        Method::GET | Method::HEAD => Some(Verb::Get),
-        Method::POST => Some(Verb::Post),
-        Method::PATCH => Some(Verb::Patch),
-        Method::PUT => Some(Verb::Put),
-        Method::DELETE => Some(Verb::Delete),
-        _ => None,
-    };
+    let verb = Verb::of_method(req.method().as_str());
     let Some(route) = verb.and_then(|verb| endpoints::pick(&here, verb)) else {
         return crate::api::response(endpoints::not_allowed(&here));
     };

@@ -171,14 +171,7 @@ async fn run_endpoint(
 ) -> HttpResponse {
     use futures_util::StreamExt as _;
     use pow_core::pages::endpoints::{self, EndpointRequest, MAX_BODY, MAX_HEADERS};
-    let verb = match *req.method() {
-        actix_web::http::Method::GET | actix_web::http::Method::HEAD => Some(Verb::Get),
-        actix_web::http::Method::POST => Some(Verb::Post),
-        actix_web::http::Method::PATCH => Some(Verb::Patch),
-        actix_web::http::Method::PUT => Some(Verb::Put),
-        actix_web::http::Method::DELETE => Some(Verb::Delete),
-        _ => None,
-    };
+    let verb = Verb::of_method(req.method().as_str());
     let Some(route) = verb.and_then(|verb| endpoints::pick(here, verb)) else {
         return session::guard::respond(endpoints::not_allowed(here));
     };

@@ -49,6 +49,25 @@ impl Verb {
         }
     }
 
+    /// The verb of the HTTP method `method` (`"GET"`; `"HEAD"` runs the `GET`), the one
+    /// mapping both framework layers use; `None` for a method no route takes.
+    ///
+    /// ```
+    /// use pow_core::pages::routes::Verb;
+    /// assert_eq!(Verb::of_method("HEAD"), Some(Verb::Get));
+    /// assert_eq!(Verb::of_method("OPTIONS"), None);
+    /// ```
+    pub fn of_method(method: &str) -> Option<Self> {
+        match method {
+            "GET" | "HEAD" => Some(Self::Get),
+            "POST" => Some(Self::Post),
+            "PATCH" => Some(Self::Patch),
+            "PUT" => Some(Self::Put),
+            "DELETE" => Some(Self::Delete),
+            _ => None,
+        }
+    }
+
     /// The verb a posted form's `_method` field names (`PATCH`, `PUT`, `DELETE`).
     pub(crate) fn of_override(method: &str) -> Option<Self> {
         match method {
