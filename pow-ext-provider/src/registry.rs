@@ -493,9 +493,9 @@ impl Registry {
             self.table
         );
         let row = client.clone();
-        let inserted = self
+        let inserted: usize = self
             .tables
-            .run(move |db| {
+            .run(move |db| -> Result<usize, PowError> {
                 with_conn!(db, conn => ::diesel::sql_query(&sql)
                     .bind::<Text, _>(&row.id)
                     .bind::<Nullable<Text>, _>(&row.name)
@@ -562,9 +562,9 @@ impl Registry {
             self.table
         );
         let client = id.to_owned();
-        let updated = self
+        let updated: usize = self
             .tables
-            .run(move |db| {
+            .run(move |db| -> Result<usize, PowError> {
                 with_conn!(db, conn => ::diesel::sql_query(&sql)
                     .bind::<Timestamp, _>(until.naive_utc())
                     .bind::<Text, _>(&digest)
@@ -596,9 +596,9 @@ impl Registry {
     ) -> Result<bool, PowError> {
         let sql = format!("DELETE FROM {} WHERE client_id = $1", self.table);
         let client = id.to_owned();
-        let deleted = self
+        let deleted: usize = self
             .tables
-            .run(move |db| {
+            .run(move |db| -> Result<usize, PowError> {
                 with_conn!(db, conn => ::diesel::sql_query(&sql)
                     .bind::<Text, _>(&client)
                     .execute(conn)
@@ -650,7 +650,7 @@ impl Registry {
             self.table
         );
         self.tables
-            .run(move |db| {
+            .run(move |db| -> Result<usize, PowError> {
                 with_conn!(db, conn => ::diesel::sql_query(&sql)
                     .bind::<Bool, _>(true)
                     .bind::<Timestamp, _>(never.naive_utc())
