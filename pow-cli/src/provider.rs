@@ -63,6 +63,9 @@ pub(crate) struct Add {
     /// A redirect URI (repeat for more): https, loopback http, or a private-use scheme.
     #[arg(long = "redirect-uri")]
     redirect_uris: Vec<String>,
+    /// Where the browser may go back after the client signs the user out (repeat for more).
+    #[arg(long = "post-logout-redirect-uri")]
+    post_logout_redirect_uris: Vec<String>,
     /// A server that keeps a secret (public, PKCE only, by default).
     #[arg(long)]
     confidential: bool,
@@ -118,6 +121,7 @@ pub(crate) fn run(command: ProviderCommand) -> Result<(), Failure> {
             spec.id = add.id;
             spec.name = add.name;
             spec.redirect_uris = add.redirect_uris;
+            spec.post_logout_redirect_uris = add.post_logout_redirect_uris;
             spec.scopes = (!add.scopes.is_empty()).then(|| add.scopes.clone());
             spec.grants = grants.clone();
             spec.secret_days = add.secret_days;

@@ -954,6 +954,8 @@ fn provider_clients_are_managed_from_the_command_line() {
                 "client-credentials",
                 "--secret-days",
                 "90",
+                "--post-logout-redirect-uri",
+                "https://reports.example/signed-out",
             ],
         ]
         .concat(),

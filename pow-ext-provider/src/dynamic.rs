@@ -25,6 +25,8 @@ struct Metadata {
     #[serde(default)]
     redirect_uris: Vec<String>,
     #[serde(default)]
+    post_logout_redirect_uris: Vec<String>,
+    #[serde(default)]
     token_endpoint_auth_method: Option<String>,
     #[serde(default)]
     grant_types: Option<Vec<String>>,
@@ -104,6 +106,7 @@ pub async fn register(
                 "client_id": client.id,
                 "client_id_issued_at": client.created_at.timestamp(),
                 "redirect_uris": client.redirect_uris,
+                "post_logout_redirect_uris": client.post_logout_redirect_uris,
                 "grant_types": ["authorization_code", "refresh_token"],
                 "response_types": ["code"],
                 "token_endpoint_auth_method": "none",
@@ -180,6 +183,7 @@ fn spec_of(provider: &Provider, metadata: Metadata) -> Result<ClientSpec, Refuse
     let mut spec = ClientSpec::new(ClientKind::Public);
     spec.name = metadata.client_name;
     spec.redirect_uris = metadata.redirect_uris;
+    spec.post_logout_redirect_uris = metadata.post_logout_redirect_uris;
     spec.scopes = scopes;
     Ok(spec)
 }

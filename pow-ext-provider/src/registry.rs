@@ -73,6 +73,9 @@ pub struct ClientSpec {
     /// Its redirect URIs, compared exactly.
     #[serde(default)]
     pub redirect_uris: Vec<String>,
+    /// Where the browser may go back after the client sends it to sign out.
+    #[serde(default)]
+    pub post_logout_redirect_uris: Vec<String>,
     /// The scopes it may ask for; every scope offered when none are named.
     #[serde(default)]
     pub scopes: Option<Vec<String>>,
@@ -145,6 +148,8 @@ pub struct StoredClient {
     pub kind: ClientKind,
     /// Its redirect URIs.
     pub redirect_uris: Vec<String>,
+    /// Its post-logout redirect URIs (RP-initiated logout).
+    pub post_logout_redirect_uris: Vec<String>,
     /// The scopes it may ask for; `None`: every scope offered.
     pub scopes: Option<Vec<String>>,
     /// Its grants.
@@ -245,6 +250,8 @@ struct Row {
     kind: String,
     #[diesel(sql_type = Text)]
     redirect_uris: String,
+    #[diesel(sql_type = Text)]
+    post_logout_redirect_uris: String,
     #[diesel(sql_type = Nullable<Text>)]
     scopes: Option<String>,
     #[diesel(sql_type = Text)]
@@ -265,7 +272,7 @@ struct Row {
     inserted_at: NaiveDateTime,
 }
 
-const COLUMNS: &str = "client_id, name, kind, redirect_uris, scopes, grants, secret_digest, \
+const COLUMNS: &str = "client_id, name, kind, redirect_uris, post_logout_redirect_uris, scopes, grants, secret_digest, \
     secret_expires_at, previous_secret_digest, previous_secret_until, dynamic, last_used_at, \
     inserted_at";
 
@@ -290,6 +297,7 @@ impl Row {
                 _ => ClientKind::Public,
             },
             redirect_uris: words(&self.redirect_uris),
+            post_logout_redirect_uris: words(&self.post_logout_redirect_uris),
             scopes: self.scopes.as_deref().map(words),
             grants: words(&self.grants)
                 .iter()
@@ -328,6 +336,9 @@ fn registration(client: &StoredClient, secret: StoredSecret) -> ClientRegistrati
     }
     for uri in &client.redirect_uris {
         registration = registration.redirect_uri(uri.clone());
+    }
+    for uri in &client.post_logout_redirect_uris {
+        registration = registration.post_logout_redirect_uri(uri.clone());
     }
     if let Some(scopes) = &client.scopes {
         registration = registration.allowed_scopes(scopes.clone());
@@ -430,7 +441,9 @@ impl Registry {
         by: Option<i64>,
     ) -> Result<Result<Created, Refusal>, PowError> {
         let kind = spec.kind.unwrap_or(ClientKind::Public);
-        if spec.redirect_uris.len() > MAX_REDIRECT_URIS {
+        if spec.redirect_uris.len() > MAX_REDIRECT_URIS
+            || spec.post_logout_redirect_uris.len() > MAX_REDIRECT_URIS
+        {
             return Ok(Err(Refusal::Invalid(format!(
                 "at most {MAX_REDIRECT_URIS} redirect URIs"
             ))));
@@ -461,6 +474,7 @@ impl Registry {
             name: spec.name.filter(|name| !name.trim().is_empty()),
             kind,
             redirect_uris: spec.redirect_uris,
+            post_logout_redirect_uris: spec.post_logout_redirect_uris,
             scopes: spec.scopes,
             grants: spec.grants,
             dynamic,
@@ -487,9 +501,10 @@ impl Registry {
         }
         let digest = secret.as_deref().map(|secret| self.digest(secret));
         let sql = format!(
-            "INSERT INTO {} (client_id, name, kind, redirect_uris, scopes, grants, \
-             secret_digest, secret_expires_at, dynamic, inserted_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10) ON CONFLICT (client_id) DO NOTHING",
+            "INSERT INTO {} (client_id, name, kind, redirect_uris, post_logout_redirect_uris, \
+             scopes, grants, secret_digest, secret_expires_at, dynamic, inserted_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11) \
+             ON CONFLICT (client_id) DO NOTHING",
             self.table
         );
         let row = client.clone();
@@ -501,6 +516,7 @@ impl Registry {
                     .bind::<Nullable<Text>, _>(&row.name)
                     .bind::<Text, _>(kind_name(row.kind))
                     .bind::<Text, _>(row.redirect_uris.join(" "))
+                    .bind::<Text, _>(row.post_logout_redirect_uris.join(" "))
                     .bind::<Nullable<Text>, _>(row.scopes.as_ref().map(|scopes| scopes.join(" ")))
                     .bind::<Text, _>(row.grants.iter().map(|grant| grant.name()).collect::<Vec<_>>().join(" "))
                     .bind::<Nullable<Text>, _>(&digest)

@@ -197,6 +197,10 @@ fn admins_manage_registered_clients_on_the_page_and_in_json() {
             ("_csrf_token", &page.csrf()),
             ("user[name]", "Partner portal"),
             ("user[redirect_uris]", REDIRECT),
+            (
+                "user[post_logout_redirect_uris]",
+                "https://partner.example/signed-out",
+            ),
             ("user[scopes]", "openid offline_access"),
             ("user[confidential]", "true"),
         ],
@@ -250,6 +254,24 @@ fn admins_manage_registered_clients_on_the_page_and_in_json() {
     let refresh = tokens["refresh_token"].as_str().unwrap().to_owned();
     // The user's applications page names it by its registered name.
     assert!(ada.get("/oauth/grants").body.contains("Partner portal"));
+    // Its registered post-logout address is the only one its logout may go back to.
+    let logout = |uri: &str| {
+        let query = serde_urlencoded::to_string([
+            ("client_id", id.as_str()),
+            ("post_logout_redirect_uri", uri),
+        ])
+        .unwrap();
+        format!("/oauth/logout?{query}")
+    };
+    assert_eq!(
+        ada.get(&logout("https://partner.example/signed-out"))
+            .status,
+        200
+    );
+    assert_eq!(
+        ada.get(&logout("https://partner.example/elsewhere")).status,
+        400
+    );
 
     // Rotated in JSON: both secrets work during the overlap.
     let mut admin_api = api(&app, &mut admin);

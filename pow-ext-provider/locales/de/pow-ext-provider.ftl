@@ -60,3 +60,4 @@ pow_provider_logout_client = Die Anfrage kommt von
 pow_provider_logout_button = Abmelden
 pow_provider_logout_done = Sie sind abgemeldet.
 pow_provider_logout_invalid = Diese Abmeldeanfrage ist ungültig. Melden Sie sich auf der Website selbst ab.
+pow_provider_client_post_logout_uris = Nach dem Abmelden zurück zu (optional, durch Leerzeichen getrennt)

@@ -60,3 +60,4 @@ pow_provider_logout_client = The request comes from
 pow_provider_logout_button = Sign out
 pow_provider_logout_done = You are signed out.
 pow_provider_logout_invalid = This sign-out request is not valid. Sign out from the site itself.
+pow_provider_client_post_logout_uris = After signing out, back to (optional, separated by spaces)

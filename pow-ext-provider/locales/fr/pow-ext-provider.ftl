@@ -60,3 +60,4 @@ pow_provider_logout_client = La demande vient de
 pow_provider_logout_button = Se déconnecter
 pow_provider_logout_done = Vous êtes déconnecté.
 pow_provider_logout_invalid = Cette demande de déconnexion n’est pas valide. Déconnectez-vous depuis le site lui-même.
+pow_provider_client_post_logout_uris = Après la déconnexion, retour à (facultatif, séparées par des espaces)

@@ -82,6 +82,7 @@ pub(crate) async fn create(
     };
     let mut spec = ClientSpec::new(kind).name(field("name"));
     spec.redirect_uris = words(&field("redirect_uris"));
+    spec.post_logout_redirect_uris = words(&field("post_logout_redirect_uris"));
     let scopes = words(&field("scopes"));
     spec.scopes = (!scopes.is_empty()).then_some(scopes);
     let outcome = registry.register(ext, spec, false, Some(by)).await?;
@@ -192,6 +193,12 @@ fn page(
         )
         .value(value("redirect_uris"))
         .errors(problem.into_iter().collect()),
+        Field::new(
+            "post_logout_redirect_uris",
+            step.text("pow_provider_client_post_logout_uris"),
+            FieldType::Text,
+        )
+        .value(value("post_logout_redirect_uris")),
         Field::new(
             "scopes",
             step.text("pow_provider_client_scopes"),

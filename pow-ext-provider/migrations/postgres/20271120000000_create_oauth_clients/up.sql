@@ -7,6 +7,7 @@ CREATE TABLE oauth_clients (
     name VARCHAR,
     kind VARCHAR NOT NULL,
     redirect_uris VARCHAR NOT NULL,
+    post_logout_redirect_uris VARCHAR NOT NULL DEFAULT '',
     scopes VARCHAR,
     grants VARCHAR NOT NULL,
     secret_digest VARCHAR,
