@@ -300,8 +300,7 @@ async fn renew(step: &mut Step, call: &mut dyn ApiClient) -> Result<Reply, ApiEr
     };
     // A renewal is a sign-in again: the account's state and the sign-in policies now, not
     // when the chain began.
-    let methods: Vec<_> = renewal.methods.iter().map(|used| used.method).collect();
-    crate::session::admit(&config, &renewal.user, &methods).await?;
+    crate::session::admit(&config, &renewal.user, &renewal.methods).await?;
     let facts = call.facts();
     let data = api
         .prepare_issue(&facts, &step.lang, &renewal.user, ApiAction::Renewal, &[])

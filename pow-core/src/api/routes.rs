@@ -620,8 +620,7 @@ impl SessionHandle for ApiCall<'_> {
         let lang = self.lang();
         // (The browser transport admits in its own start, below.)
         if self.browser.is_none() {
-            let methods: Vec<_> = metadata.methods.iter().map(|used| used.method).collect();
-            crate::session::admit(config, user, &methods).await?;
+            crate::session::admit(config, user, &metadata.methods).await?;
         }
         let data = self
             .api

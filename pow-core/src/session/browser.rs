@@ -86,8 +86,7 @@ pub async fn sign_in(
     metadata: SessionMetadata,
 ) -> Result<SignedIn, PowError> {
     let config = browser.config;
-    let methods: Vec<_> = metadata.methods.iter().map(|used| used.method).collect();
-    super::admit(config, user, &methods).await?;
+    super::admit(config, user, &metadata.methods).await?;
     let credentials = CredentialsCache::new(config);
     if let Some(previous) = previous {
         credentials.delete(&previous.session_id).await?;

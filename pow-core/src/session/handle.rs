@@ -162,8 +162,7 @@ impl SessionHandle for StoreSession {
         user: &User,
         metadata: SessionMetadata,
     ) -> Result<(), PowError> {
-        let methods: Vec<_> = metadata.methods.iter().map(|used| used.method).collect();
-        super::admit(config, user, &methods).await?;
+        super::admit(config, user, &metadata.methods).await?;
         let credentials = CredentialsCache::new(config);
         if let Some(previous) = self.current.take() {
             credentials.delete(&previous.session_id).await?;

@@ -9,29 +9,31 @@ use crate::config::PowConfig;
 use crate::error::PowError;
 use crate::users::User;
 
-use super::AuthMethod;
+use super::MethodUse;
 
 pub use crate::error::SignInRefusal;
 
-/// Whether `user` may get a session having proved `methods`: the account is neither
-/// disabled nor closed, and no extension's policy refuses.
+/// Whether `user` may get a session having proved `methods` (the new session's, or the
+/// renewed chain's): the account is neither disabled nor closed, and no extension's policy
+/// refuses.
 ///
 /// # Errors
 /// [`PowError::AccountDisabled`], [`PowError::AccountClosed`],
 /// [`PowError::SignInRefused`], or a policy's own failure (the sign-in fails closed).
-pub async fn admit(
-    config: &PowConfig,
-    user: &User,
-    methods: &[AuthMethod],
-) -> Result<(), PowError> {
+pub async fn admit(config: &PowConfig, user: &User, methods: &[MethodUse]) -> Result<(), PowError> {
     if user.is_disabled() {
         return Err(PowError::AccountDisabled);
     }
     if user.is_closed() {
         return Err(PowError::AccountClosed);
     }
-    for policy in config.extensions().sign_in_policies() {
-        if let Some(refusal) = policy.check(config, user, methods).await? {
+    let policies = config.extensions().sign_in_policies();
+    if policies.is_empty() {
+        return Ok(());
+    }
+    let methods: Vec<_> = methods.iter().map(|used| used.method).collect();
+    for policy in policies {
+        if let Some(refusal) = policy.check(config, user, &methods).await? {
             tracing::info!(
                 user.id = user.id,
                 policy = refusal.policy,
