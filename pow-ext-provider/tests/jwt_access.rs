@@ -25,6 +25,9 @@ use pow_ext_provider::{ClientRegistration, Provider, Resource, SigningAlgorithm}
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+mod common;
+use common::{authorize, param};
+
 const EMAIL: &str = "ada@example.com";
 const PASSWORD: &str = "correct horse battery";
 const ISSUER: &str = "http://localhost";
@@ -171,35 +174,6 @@ fn authorize_path(scope: &str, resource: &str) -> String {
         "/oauth/authorize?{}",
         serde_urlencoded::to_string(params).unwrap()
     )
-}
-
-fn param(location: &str, name: &str) -> Option<String> {
-    url::Url::parse(location)
-        .unwrap()
-        .query_pairs()
-        .find(|(have, _)| have == name)
-        .map(|(_, value)| value.into_owned())
-}
-
-/// The location the authorization request `path` ends at (allowing on the consent page).
-fn authorize(browser: &mut Client, path: &str) -> String {
-    let page = browser.get(path);
-    if page.status == 302 {
-        return page.location().to_owned();
-    }
-    assert_eq!(page.status, 200, "{}", page.body);
-    let marker = "name=\"user[request]\" value=\"";
-    let start = page.body.find(marker).unwrap() + marker.len();
-    let pending = page.body[start..start + page.body[start..].find('"').unwrap()].to_owned();
-    let res = browser.post(
-        "/oauth/authorize",
-        &[
-            ("_csrf_token", &page.csrf()),
-            ("user[request]", &pending),
-            ("user[decision]", "allow"),
-        ],
-    );
-    res.location().to_owned()
 }
 
 /// A `POST` of `form` to `path` as client `id` with `secret` (HTTP Basic).

@@ -118,16 +118,12 @@ pub(crate) async fn rotate(
         .rotate_secret(&id, ROTATION_OVERLAP, None, Some(by))
         .await?
     else {
-        client.flash(
+        return Ok(back_to_list(
+            step,
+            client,
             FlashKind::Error,
-            Some(step.text("pow_provider_client_not_found")),
-        );
-        return Ok(Answer::Redirect(extension_path(
-            &step.config,
-            NAME,
-            CLIENTS_PATH,
-            &[],
-        )));
+            "pow_provider_client_not_found",
+        ));
     };
     let clients = registry.list().await?;
     Ok(Answer::render(move |step, cookie| {
@@ -148,13 +144,13 @@ pub(crate) async fn remove(
         true => (FlashKind::Info, "pow_provider_client_removed"),
         false => (FlashKind::Error, "pow_provider_client_not_found"),
     };
+    Ok(back_to_list(step, client, kind, key))
+}
+
+/// Back to the clients page, with the text of `key` as a flash.
+fn back_to_list(step: &Step, client: &mut dyn Client, kind: FlashKind, key: &str) -> Answer {
     client.flash(kind, Some(step.text(key)));
-    Ok(Answer::Redirect(extension_path(
-        &step.config,
-        NAME,
-        CLIENTS_PATH,
-        &[],
-    )))
+    Answer::Redirect(extension_path(&step.config, NAME, CLIENTS_PATH, &[]))
 }
 
 /// The words of a form field (separated by spaces, commas or line breaks).
