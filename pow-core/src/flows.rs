@@ -345,3 +345,50 @@ pub fn only_taken(config: &PowConfig, changeset: &Changeset) -> bool {
 pub async fn stored_user(config: &PowConfig, id: i64) -> Result<Option<User>, PowError> {
     config.users()?.get(id).await
 }
+
+/// Creates a user without a password from `params` (the address, the name), as an
+/// identity provider's first sign-in does. `vouched`: the provider vouches for the
+/// address, so it is provisioned and, when an extension proves addresses, marked proven;
+/// otherwise it is signed up as by the sign-up form (email confirmation, when enabled,
+/// gives it a token and mails the link). The refused changeset comes back as `Err`
+/// (`email` `taken`, a missing field).
+///
+/// # Errors
+/// The users context's error.
+pub async fn provision_user(
+    config: &PowConfig,
+    params: Params,
+    vouched: bool,
+) -> Result<Result<User, Changeset>, PowError> {
+    use crate::users::ChangesetAction;
+    let action = if vouched {
+        ChangesetAction::Provision
+    } else {
+        ChangesetAction::Create
+    };
+    let created = config
+        .users()?
+        .run(move |users, cfg| {
+            let mut cs = Changeset::new(action, None, params);
+            cs.cast_user_id(cfg.user_schema());
+            cs.cast_fields(cfg.user_schema());
+            cs.run_hooks(cfg.user_schema());
+            users.apply(cfg.user_schema(), cs)
+        })
+        .await?;
+    let user = match created {
+        Ok(user) => user,
+        Err(cs) => return Ok(Err(cs)),
+    };
+    let Some(proof) = config.extensions().address_proof().cloned() else {
+        return Ok(Ok(user));
+    };
+    if !vouched {
+        return Ok(Ok(user));
+    }
+    let proven = config
+        .users()?
+        .run(move |users, cfg| proof.mark_proven(users, cfg, &user))
+        .await?;
+    Ok(Ok(proven))
+}

@@ -40,7 +40,7 @@ use pow_core::audit::{self, AuditEvent, EventName};
 use pow_core::request::RequestSource;
 use pow_core::session::{AuthMethod, SessionHandle, SessionMetadata};
 use pow_core::users::validation::normalize_user_id;
-use pow_core::users::{Changeset, ChangesetAction, Params, User, Value};
+use pow_core::users::{Changeset, Params, User, Value};
 use pow_core::{PowConfig, PowError};
 
 use crate::identities::{Identities, Identity, Insert};
@@ -297,45 +297,13 @@ pub(crate) async fn create_unlinked_user(
     })
 }
 
-/// A user without a password. An address the provider vouches for is provisioned and
-/// confirmed; another is signed up as by the sign-up form (email confirmation, when
-/// enabled, gives it a token and mails the link).
+/// A user without a password (see [`pow_core::flows::provision_user`]).
 async fn create_user(
     config: &PowConfig,
     params: Params,
     verified: bool,
 ) -> Result<Result<User, Changeset>, PowError> {
-    let action = if verified {
-        ChangesetAction::Provision
-    } else {
-        ChangesetAction::Create
-    };
-    let created = config
-        .users()?
-        .run(move |users, cfg| {
-            let mut cs = Changeset::new(action, None, params);
-            cs.cast_user_id(cfg.user_schema());
-            cs.cast_fields(cfg.user_schema());
-            cs.run_hooks(cfg.user_schema());
-            users.apply(cfg.user_schema(), cs)
-        })
-        .await?;
-    let user = match created {
-        Ok(user) => user,
-        Err(cs) => return Ok(Err(cs)),
-    };
-    let Some(proof) = config.extensions().address_proof().cloned() else {
-        return Ok(Ok(user));
-    };
-    if !verified {
-        return Ok(Ok(user));
-    }
-    // The provider vouches for the address: it counts as proven.
-    let confirmed = config
-        .users()?
-        .run(move |users, cfg| proof.mark_proven(users, cfg, &user))
-        .await?;
-    Ok(Ok(confirmed))
+    pow_core::flows::provision_user(config, params, verified).await
 }
 
 /// Signs the client in as `user` through `provider` (a sign-in of a linked account, or a
