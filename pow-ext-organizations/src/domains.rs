@@ -720,6 +720,52 @@ fn proven_domain(config: &PowConfig, user: &User) -> Option<String> {
     Some(domain.to_ascii_lowercase())
 }
 
+/// The open organization that verified `domain` (a verified domain belongs to one
+/// organization at a time), for another extension that routes by address (single
+/// sign-on's identifier-first sign-in).
+///
+/// # Errors
+/// The database's error.
+pub async fn verified_owner(
+    config: &PowConfig,
+    domain: &str,
+) -> Result<Option<Organization>, PowError> {
+    let Some(domain) = normalize(domain) else {
+        return Ok(None);
+    };
+    let tables = Tables::new(config)?;
+    let sql = format!(
+        "SELECT organization_id FROM {} WHERE domain = $1 AND verified_at IS NOT NULL",
+        tables.domains
+    );
+    let rows: Vec<OrgIdRow> = tables
+        .store
+        .rows(sql, vec![P::from(domain.as_str())])
+        .await?;
+    match rows.into_iter().next() {
+        Some(row) => tables.store.by_id(&row.organization_id).await,
+        None => Ok(None),
+    }
+}
+
+/// The domains the organization `org_id` verified, for another extension's rules
+/// (single sign-on enforcement covers the members at them).
+///
+/// # Errors
+/// The database's error.
+pub async fn verified_domains(config: &PowConfig, org_id: &str) -> Result<Vec<String>, PowError> {
+    let tables = Tables::new(config)?;
+    Ok(tables
+        .domains(
+            "organization_id = $1 AND verified_at IS NOT NULL ORDER BY domain",
+            vec![org_id.into()],
+        )
+        .await?
+        .into_iter()
+        .map(|domain| domain.domain)
+        .collect())
+}
+
 /// The open organizations `user` may join through the verified domain of their proven
 /// address (its policy `request` or `automatic`), which they are not a member of, with the
 /// policy.

@@ -184,6 +184,78 @@ pub async fn membership(
     }
 }
 
+/// The open organization of `slug`, for another extension that routes by it (single
+/// sign-on by organization).
+///
+/// # Errors
+/// The database's error.
+pub async fn by_slug(config: &PowConfig, slug: &str) -> Result<Option<Organization>, PowError> {
+    Store::new(config)?.by_slug(slug).await
+}
+
+/// The open organization of id `org_id`.
+///
+/// # Errors
+/// The database's error.
+pub async fn by_id(config: &PowConfig, org_id: &str) -> Result<Option<Organization>, PowError> {
+    Store::new(config)?.by_id(org_id).await
+}
+
+/// `user`'s membership of `slug` when their role allows `permission`; else
+/// [`Refused::NotFound`] (not a member, or no such organization) or [`Refused::Forbidden`]:
+/// the check another extension's organization pages make (pow-ext-sso's, with
+/// [`permission::MANAGE_SSO`](crate::permission::MANAGE_SSO)).
+///
+/// # Errors
+/// The database's error.
+pub async fn authorize(
+    config: &PowConfig,
+    user: &User,
+    slug: &str,
+    permission: &str,
+) -> Result<Result<Membership, Refused>, PowError> {
+    allowed(config, user, slug, permission).await
+}
+
+/// Makes `user` a member of the open organization `org_id` with `role`, as a provisioning
+/// extension does (single sign-on's first sign-in at a verified domain, SCIM): audited as
+/// [`events::JOINED`](crate::events::JOINED) with the user as actor and `detail.by` the
+/// provisioning extension. An existing membership is kept as it is. `None` when the
+/// organization is closed, full, or `role` is not one of the setup's roles.
+///
+/// # Errors
+/// The database's error.
+pub async fn provision_member(
+    config: &PowConfig,
+    org_id: &str,
+    user: &User,
+    role: &str,
+    by: &str,
+) -> Result<Option<Membership>, PowError> {
+    let settings = settings(config)?;
+    if settings.role_rank(role).is_none() {
+        return Ok(None);
+    }
+    let store = Store::new(config)?;
+    let joined = store
+        .add_member(org_id, user.id, role, settings.max_members, None)
+        .await?;
+    match joined {
+        crate::store::Joined::Member(role) => audit::record(
+            config,
+            AuditEvent::new(crate::events::JOINED)
+                .user(user.id)
+                .detail("organization", org_id.to_owned())
+                .detail("member", user.id.to_string())
+                .detail("role", role)
+                .detail("by", by.to_owned()),
+        ),
+        crate::store::Joined::Already => {}
+        crate::store::Joined::Full | crate::store::Joined::Gone => return Ok(None),
+    }
+    store.membership(org_id, user.id).await
+}
+
 /// `user`'s membership of `slug`, when their role allows `permission`.
 async fn allowed(
     config: &PowConfig,

@@ -179,6 +179,8 @@ pub mod permission {
     pub const MANAGE_DOMAINS: &str = "domains:manage";
     /// Make, list and revoke the organization's API keys (with `pow-ext-api-keys`).
     pub const MANAGE_API_KEYS: &str = "api_keys:manage";
+    /// Manage the organization's single sign-on (pow-ext-sso's connection and enforcement).
+    pub const MANAGE_SSO: &str = "sso:manage";
 }
 
 /// The extension's audit events (`detail.organization`: the organization's id).
@@ -260,7 +262,7 @@ pub trait Permissions: Send + Sync + 'static {
 }
 
 /// The default permissions: closing needs an owner; renaming, inviting, managing members,
-/// teams, domains and the organization's API keys an admin or above; anything else is
+/// teams, domains, the organization's API keys and its single sign-on an admin or above; anything else is
 /// refused.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct RankPermissions;
@@ -274,7 +276,8 @@ impl Permissions for RankPermissions {
             | permission::MANAGE_MEMBERS
             | permission::MANAGE_TEAMS
             | permission::MANAGE_DOMAINS
-            | permission::MANAGE_API_KEYS => ADMIN,
+            | permission::MANAGE_API_KEYS
+            | permission::MANAGE_SSO => ADMIN,
             _ => return false,
         };
         settings.at_least(role, needed)
