@@ -103,5 +103,8 @@ pub mod organizations {}
 #[doc = include_str!("../provider.md")]
 pub mod provider {}
 
+#[doc = include_str!("../sso.md")]
+pub mod sso {}
+
 #[doc = include_str!("../axum.md")]
 pub mod on_axum {}

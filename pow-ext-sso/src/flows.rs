@@ -1,0 +1,799 @@
+//! The decisions of single sign-on, made once for pages and JSON: where an address or an
+//! organization signs in, the sign-in through a connection (begun, then finished by the
+//! provider's answer), the first sign-in's account and membership, enforcement, and the
+//! admins' changes to a connection. Controllers only render what these return.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use pow_core::audit::{self, AuditEvent, EventName};
+use pow_core::outbound::OutboundClient;
+use pow_core::request::RequestSource;
+use pow_core::session::{SessionHandle, SessionMetadata};
+use pow_core::store::OneTimeSecrets;
+use pow_core::users::validation::normalize_user_id;
+use pow_core::users::{Params, User, Value};
+use pow_core::{PowConfig, PowError};
+use pow_ext_organizations::{flows as orgs, permission, Membership, Organization, Refused};
+use serde::{Deserialize, Serialize};
+
+use crate::connections::{Connection, ConnectionSpec, Connections, Flag};
+use crate::oidc::{Claims, Discovery, OidcError, Settings};
+use crate::{events, Sso, SSO};
+
+/// How long a sign-in may take at the provider.
+pub const ATTEMPT_TTL: Duration = Duration::from_secs(10 * 60);
+
+/// The extension's state shared by its routes: the settings, the discovery cache and the
+/// address-checked client.
+pub(crate) struct Shared {
+    pub(crate) settings: Sso,
+    pub(crate) discovery: Discovery,
+    pub(crate) http: OutboundClient,
+}
+
+impl Shared {
+    pub(crate) fn new(settings: Sso) -> Arc<Self> {
+        let http = OutboundClient::new()
+            .max_bytes(256 * 1024)
+            .timeout(Duration::from_secs(5))
+            .allow_loopback(settings.loopback_fetches)
+            .root_certificates(settings.fetch_roots.clone());
+        Arc::new(Self {
+            settings,
+            discovery: Discovery::default(),
+            http,
+        })
+    }
+}
+
+/// A sign-in under way, kept in the cache store under the keyed digest of its `state`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct Attempt {
+    connection: String,
+    nonce: String,
+    pkce_verifier: String,
+    redirect_uri: String,
+    /// Set when an admin tests the connection: the claims are shown, nobody signs in.
+    test_by: Option<i64>,
+    /// Where to go after signing in.
+    request_path: Option<String>,
+}
+
+fn attempts(config: &PowConfig) -> OneTimeSecrets {
+    OneTimeSecrets::new(config, "sso", "attempt", ATTEMPT_TTL)
+}
+
+/// The enabled connection an identifier signs in through: an address at a verified
+/// domain of an organization, or an organization's slug. `None` when neither has one (an
+/// address then signs in as any other).
+///
+/// # Errors
+/// The database's error.
+pub async fn route(config: &PowConfig, identifier: &str) -> Result<Option<Connection>, PowError> {
+    let identifier = identifier.trim();
+    let org = match identifier.rsplit_once('@') {
+        Some((_, domain)) => pow_ext_organizations::domains::verified_owner(config, domain).await?,
+        None => orgs::by_slug(config, &identifier.to_ascii_lowercase()).await?,
+    };
+    let Some(org) = org else {
+        return Ok(None);
+    };
+    Ok(Connections::new(config)?
+        .of_organization(&org.id)
+        .await?
+        .filter(|connection| connection.enabled))
+}
+
+/// A sign-in begun: where to send the browser, and the `state` it comes back with.
+#[derive(Clone, Debug)]
+pub struct Begun {
+    /// The provider's authorization URL.
+    pub url: String,
+    /// The state, which the browser's cookie session holds too.
+    pub state: String,
+}
+
+/// Begins a sign-in through `connection` (an admin's test when `test_by`), coming back to
+/// `redirect_uri`. `None` when the provider cannot be reached or the connection is not
+/// usable (logged).
+///
+/// # Errors
+/// The store's error.
+pub(crate) async fn begin(
+    config: &PowConfig,
+    shared: &Shared,
+    connection: &Connection,
+    redirect_uri: String,
+    test_by: Option<i64>,
+    request_path: Option<String>,
+) -> Result<Option<Begun>, PowError> {
+    if !connection.enabled && test_by.is_none() {
+        return Ok(None);
+    }
+    let secret = Connections::new(config)?.client_secret(connection);
+    let (discovery, http) = (shared.discovery.clone(), shared.http.clone());
+    let (conn, uri) = (connection.clone(), redirect_uri.clone());
+    let started = off_executor(move || {
+        discovery.start(
+            &http,
+            &Settings {
+                issuer: &conn.issuer,
+                client_id: &conn.client_id,
+                client_secret: secret,
+                redirect_uri: &uri,
+            },
+        )
+    })
+    .await?;
+    let started = match started {
+        Ok(started) => started,
+        Err(err) => {
+            tracing::warn!(connection = %connection.id, error = %err, "SSO provider unavailable");
+            return Ok(None);
+        }
+    };
+    let attempt = Attempt {
+        connection: connection.id.clone(),
+        nonce: started.nonce,
+        pkce_verifier: started.pkce_verifier,
+        redirect_uri,
+        test_by,
+        request_path,
+    };
+    attempts(config).put(&started.state, &attempt).await?;
+    Ok(Some(Begun {
+        url: started.url,
+        state: started.state,
+    }))
+}
+
+/// The provider's answer, as the callback received it.
+#[derive(Clone, Debug, Default)]
+pub struct Callback {
+    /// `state`.
+    pub state: Option<String>,
+    /// `code`.
+    pub code: Option<String>,
+    /// `error` (the person said no, or the provider refused).
+    pub error: Option<String>,
+    /// `iss` (RFC 9207).
+    pub iss: Option<String>,
+}
+
+/// Why a sign-in through a connection ended without anyone signed in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// Forged, replayed or expired `state`.
+    State,
+    /// The connection is gone or turned off.
+    Disabled,
+    /// The person said no at the provider, or it answered an error.
+    Denied,
+    /// The provider could not be reached or refused the code; or `iss` named another.
+    Provider,
+    /// The ID token failed its checks.
+    Token,
+    /// A first sign-in whose address the provider does not vouch for, or that is not at
+    /// one of the organization's verified domains: nobody is created or linked.
+    Unverified,
+    /// A first sign-in whose address belongs to an account that cannot be linked (the
+    /// organization is full, or the address is taken by a closed or disabled account).
+    NotLinked,
+    /// The account is disabled.
+    AccountDisabled,
+}
+
+impl Refusal {
+    /// The message key of its text.
+    pub fn key(self) -> &'static str {
+        match self {
+            Refusal::State => "pow_sso_invalid_state",
+            Refusal::Disabled => "pow_sso_connection_disabled",
+            Refusal::Denied => "pow_sso_denied",
+            Refusal::Provider => "pow_sso_provider_unavailable",
+            Refusal::Token => "pow_sso_invalid_token",
+            Refusal::Unverified => "pow_sso_unverified",
+            Refusal::NotLinked => "pow_sso_not_linked",
+            Refusal::AccountDisabled => "pow_sso_account_disabled",
+        }
+    }
+}
+
+/// What a callback came to.
+#[derive(Debug)]
+pub enum Finished {
+    /// `user` may sign in (the caller starts the session with [`sign_in`]).
+    SignIn {
+        /// The user.
+        user: User,
+        /// The connection.
+        connection: Connection,
+        /// The provider's claims.
+        claims: Claims,
+        /// Where to go next.
+        request_path: Option<String>,
+    },
+    /// An admin's test went through: the claims the connection gives.
+    Tested {
+        /// The connection (now validated).
+        connection: Connection,
+        /// The provider's claims.
+        claims: Claims,
+        /// Its organization's slug.
+        slug: String,
+    },
+    /// Refused.
+    Refused(Refusal),
+}
+
+/// Finishes a sign-in with the provider's answer: the attempt of `state` taken once, the
+/// connection still there and on, `iss` checked, the code exchanged and the ID token
+/// checked; then the identity (connection, subject) found, or a first sign-in at one of
+/// the organization's verified domains linked or created, with membership.
+///
+/// # Errors
+/// The store's or the database's error.
+pub(crate) async fn finish(
+    config: &PowConfig,
+    shared: &Shared,
+    answer: Callback,
+) -> Result<Finished, PowError> {
+    let Some(state) = answer.state.as_deref() else {
+        return Ok(Finished::Refused(Refusal::State));
+    };
+    let Some(attempt) = attempts(config).take::<Attempt>(state).await? else {
+        return Ok(Finished::Refused(Refusal::State));
+    };
+    let store = Connections::new(config)?;
+    let Some(connection) = store.get(&attempt.connection).await? else {
+        return Ok(Finished::Refused(Refusal::Disabled));
+    };
+    if !connection.enabled && attempt.test_by.is_none() {
+        return Ok(Finished::Refused(Refusal::Disabled));
+    }
+    if answer.error.is_some() {
+        return Ok(Finished::Refused(Refusal::Denied));
+    }
+    // RFC 9207: an answer that names an issuer must name this connection's.
+    if let Some(iss) = &answer.iss {
+        if *iss != connection.issuer {
+            tracing::warn!(connection = %connection.id, "SSO answer from another issuer");
+            return Ok(Finished::Refused(Refusal::Provider));
+        }
+    }
+    let Some(code) = answer.code else {
+        return Ok(Finished::Refused(Refusal::Provider));
+    };
+    let secret = store.client_secret(&connection);
+    let (discovery, http) = (shared.discovery.clone(), shared.http.clone());
+    let (conn, a) = (connection.clone(), attempt.clone());
+    let claims = off_executor(move || {
+        discovery.finish(
+            &http,
+            &Settings {
+                issuer: &conn.issuer,
+                client_id: &conn.client_id,
+                client_secret: secret,
+                redirect_uri: &a.redirect_uri,
+            },
+            &code,
+            &a.pkce_verifier,
+            &a.nonce,
+        )
+    })
+    .await?;
+    let claims = match claims {
+        Ok(claims) => claims,
+        Err(err) => {
+            tracing::warn!(connection = %connection.id, error = %err, "SSO sign-in refused");
+            return Ok(Finished::Refused(match err {
+                OidcError::InvalidIdToken(_) => Refusal::Token,
+                _ => Refusal::Provider,
+            }));
+        }
+    };
+    if let Some(admin) = attempt.test_by {
+        store.mark_validated(&connection.id).await?;
+        audit::record(config, event(events::TESTED, &connection).user(admin));
+        let connection = store.get(&connection.id).await?.unwrap_or(connection);
+        let slug = orgs::by_id(config, &connection.organization_id)
+            .await?
+            .map(|org| org.slug)
+            .unwrap_or_default();
+        return Ok(Finished::Tested {
+            connection,
+            claims,
+            slug,
+        });
+    }
+    let user = match store.identity(&connection.id, &claims.subject).await? {
+        Some(identity) => pow_core::flows::stored_user(config, identity.user_id).await?,
+        None => match first_sign_in(config, &store, &connection, &claims).await? {
+            Ok(user) => Some(user),
+            Err(refusal) => return Ok(Finished::Refused(refusal)),
+        },
+    };
+    let Some(user) = user else {
+        return Ok(Finished::Refused(Refusal::State));
+    };
+    if user.is_disabled() || user.is_closed() {
+        return Ok(Finished::Refused(Refusal::AccountDisabled));
+    }
+    store
+        .link(
+            &connection.id,
+            &claims.subject,
+            user.id,
+            claims.email.as_deref(),
+        )
+        .await?;
+    if connection.validated_at.is_none() {
+        store.mark_validated(&connection.id).await?;
+    }
+    Ok(Finished::SignIn {
+        user,
+        connection,
+        claims,
+        request_path: attempt.request_path,
+    })
+}
+
+/// A subject's first sign-in through `connection`: only an address the provider vouches
+/// for, at one of the organization's verified domains, links the account that has it or
+/// creates one; the person becomes a member with the connection's default role.
+async fn first_sign_in(
+    config: &PowConfig,
+    store: &Connections,
+    connection: &Connection,
+    claims: &Claims,
+) -> Result<Result<User, Refusal>, PowError> {
+    let Some(email) = claims
+        .email
+        .as_deref()
+        .map(normalize_user_id)
+        .filter(|email| claims.email_verified && !email.is_empty())
+    else {
+        return Ok(Err(Refusal::Unverified));
+    };
+    let Some((_, domain)) = email.rsplit_once('@') else {
+        return Ok(Err(Refusal::Unverified));
+    };
+    let domains =
+        pow_ext_organizations::domains::verified_domains(config, &connection.organization_id)
+            .await?;
+    if !domains.iter().any(|verified| verified == domain) {
+        return Ok(Err(Refusal::Unverified));
+    }
+    let existing = config
+        .users()?
+        .get_by("email", Value::Text(email.clone()))
+        .await?;
+    let mut created = false;
+    let user = match existing {
+        // An account whose address nobody proved may have been made by someone else in
+        // its owner's name (with a password they keep): it is never linked silently.
+        Some(user) if !address_proven(config, &user) => {
+            audit::record(
+                config,
+                event(events::REFUSED, connection)
+                    .user(user.id)
+                    .detail("reason", "unproven_address"),
+            );
+            return Ok(Err(Refusal::NotLinked));
+        }
+        Some(user) => user,
+        None => {
+            created = true;
+            let mut params = Params::new();
+            params.insert("email".to_owned(), email.clone());
+            if let Some(name) = &claims.name {
+                params.insert("name".to_owned(), name.clone());
+            }
+            match pow_core::flows::provision_user(config, params, true).await? {
+                Ok(user) => user,
+                Err(_) => return Ok(Err(Refusal::NotLinked)),
+            }
+        }
+    };
+    if user.is_disabled() || user.is_closed() {
+        return Ok(Err(Refusal::AccountDisabled));
+    }
+    let joined = orgs::provision_member(
+        config,
+        &connection.organization_id,
+        &user,
+        &connection.default_role,
+        crate::NAME,
+    )
+    .await?;
+    if joined.is_none() {
+        if created {
+            // Nothing half-made stays: the account made for this sign-in goes again.
+            config.users()?.delete(&user).await?;
+        }
+        return Ok(Err(Refusal::NotLinked));
+    }
+    store
+        .link(&connection.id, &claims.subject, user.id, Some(&email))
+        .await?;
+    audit::record(
+        config,
+        event(events::LINKED, connection)
+            .user(user.id)
+            .detail("subject", claims.subject.clone()),
+    );
+    Ok(Ok(user))
+}
+
+/// Whether `user`'s address is proven (by the setup's proving extension; with none, an
+/// address counts as proven only when nothing could prove it anyway).
+fn address_proven(config: &PowConfig, user: &User) -> bool {
+    config
+        .extensions()
+        .address_proof()
+        .is_none_or(|proof| proof.is_proven(user))
+}
+
+/// The session key naming the connection a session signed in through.
+pub const CONNECTION_KEY: &str = "sso_connection";
+
+/// Starts `user`'s session through `connection` (method [`SSO`], with the provider's
+/// signed `amr` and `acr` in the session's extras) and records the sign-in.
+///
+/// # Errors
+/// `session`'s refusal to start (a sign-in policy's among them).
+pub async fn sign_in<H: SessionHandle + ?Sized>(
+    config: &PowConfig,
+    req: &dyn RequestSource,
+    user: &User,
+    connection: &Connection,
+    claims: &Claims,
+    session: &mut H,
+) -> Result<(), H::Error> {
+    let mut extra = BTreeMap::new();
+    extra.insert(
+        CONNECTION_KEY.to_owned(),
+        serde_json::Value::from(connection.id.clone()),
+    );
+    if !claims.amr.is_empty() {
+        extra.insert("sso_amr".to_owned(), serde_json::json!(claims.amr));
+    }
+    if let Some(acr) = &claims.acr {
+        extra.insert("sso_acr".to_owned(), serde_json::Value::from(acr.clone()));
+    }
+    let metadata = SessionMetadata {
+        device: Some(pow_core::session::device_of(req)),
+        authenticated_at: user.password_hash.is_none().then(pow_core::time::now_ms),
+        extra,
+        ..SessionMetadata::new().with_method(SSO)
+    };
+    session.start(config, user, metadata).await?;
+    let mut facts = req.facts();
+    facts.session = session
+        .current()
+        .map(|current| (current.session_id, current.user.id));
+    audit::record(
+        config,
+        event(events::SIGNED_IN, connection)
+            .request(config, &facts)
+            .user(user.id),
+    );
+    Ok(())
+}
+
+/// An audit event about `connection`.
+pub(crate) fn event(name: EventName, connection: &Connection) -> AuditEvent {
+    AuditEvent::new(name)
+        .detail("organization", connection.organization_id.clone())
+        .detail("connection", connection.id.clone())
+}
+
+/// Runs blocking work (a provider call) on tokio's blocking pool.
+async fn off_executor<T, F>(work: F) -> Result<T, PowError>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|err| PowError::Blocking(err.to_string()))
+}
+
+// ---------------------------------------------------------------------------------------
+// Admins' changes.
+
+/// An organization, its connection and the admin's membership.
+#[derive(Clone, Debug, Serialize)]
+pub struct Managed {
+    /// The organization.
+    pub organization: Organization,
+    /// Its connection, if set up.
+    pub connection: Option<Connection>,
+    /// The URL to register at the provider as the redirect URI.
+    pub redirect_uri: String,
+    /// Its verified domains (enforcement covers the members at them).
+    pub verified_domains: Vec<String>,
+}
+
+/// Why an admin's change was refused.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Change {
+    /// Not a member who may manage single sign-on, or no such organization.
+    Refused(Refused),
+    /// The form's values (the message key of the problem).
+    Invalid(&'static str),
+    /// No connection set up yet.
+    NoConnection,
+    /// Enforcement needs a successful sign-in through the connection first.
+    NotValidated,
+}
+
+async fn managed_membership(
+    config: &PowConfig,
+    admin: &User,
+    slug: &str,
+) -> Result<Result<Membership, Change>, PowError> {
+    Ok(orgs::authorize(config, admin, slug, permission::MANAGE_SSO)
+        .await?
+        .map_err(Change::Refused))
+}
+
+/// The organization `slug`'s single sign-on as its admin sees it.
+///
+/// # Errors
+/// The database's error.
+pub async fn managed(
+    config: &PowConfig,
+    admin: &User,
+    slug: &str,
+    redirect_uri: String,
+) -> Result<Result<Managed, Change>, PowError> {
+    let membership = match managed_membership(config, admin, slug).await? {
+        Ok(membership) => membership,
+        Err(change) => return Ok(Err(change)),
+    };
+    let org = membership.organization;
+    let connection = Connections::new(config)?.of_organization(&org.id).await?;
+    let verified_domains =
+        pow_ext_organizations::domains::verified_domains(config, &org.id).await?;
+    Ok(Ok(Managed {
+        organization: org,
+        connection,
+        redirect_uri,
+        verified_domains,
+    }))
+}
+
+/// Sets the organization's connection up or changes it (audited). The issuer must be an
+/// `https` URL (or loopback `http` where the setup allows loopback fetches), the client id
+/// present, the role one of the setup's below owner.
+///
+/// # Errors
+/// The database's error.
+pub async fn save(
+    config: &PowConfig,
+    sso: &Sso,
+    admin: &User,
+    slug: &str,
+    spec: ConnectionSpec,
+) -> Result<Result<Connection, Change>, PowError> {
+    let membership = match managed_membership(config, admin, slug).await? {
+        Ok(membership) => membership,
+        Err(change) => return Ok(Err(change)),
+    };
+    if let Err(key) = check_spec(config, sso, &spec) {
+        return Ok(Err(Change::Invalid(key)));
+    }
+    let store = Connections::new(config)?;
+    let connection = store.save(&membership.organization.id, &spec).await?;
+    audit::record(
+        config,
+        event(events::CONNECTION_SAVED, &connection)
+            .user(admin.id)
+            .detail("issuer", connection.issuer.clone()),
+    );
+    Ok(Ok(connection))
+}
+
+fn check_spec(config: &PowConfig, sso: &Sso, spec: &ConnectionSpec) -> Result<(), &'static str> {
+    let issuer = url::Url::parse(spec.issuer.trim()).map_err(|_| "pow_sso_invalid_issuer")?;
+    let loopback = matches!(issuer.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"));
+    let scheme_ok = issuer.scheme() == "https" || (sso.loopback_fetches && loopback);
+    if !scheme_ok
+        || issuer.query().is_some()
+        || issuer.fragment().is_some()
+        || !issuer.username().is_empty()
+    {
+        return Err("pow_sso_invalid_issuer");
+    }
+    let client_ok = !spec.client_id.trim().is_empty()
+        && spec.client_id.len() <= 255
+        && !spec.client_id.chars().any(char::is_control);
+    if !client_ok || spec.client_secret.as_ref().is_some_and(|s| s.len() > 1024) {
+        return Err("pow_sso_invalid_client");
+    }
+    let role_ok = pow_ext_organizations::Organizations::of(config).is_some_and(|settings| {
+        settings.role_rank(&spec.default_role).is_some()
+            && spec.default_role != pow_ext_organizations::OWNER
+    });
+    if !role_ok {
+        return Err("pow_sso_invalid_role");
+    }
+    Ok(())
+}
+
+/// A switch an admin turns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Switch {
+    /// The connection signs people in.
+    Enable,
+    /// It does not: every entry point refuses (enforcement ends with it).
+    Disable,
+    /// Members at the verified domains sign in only through it; their sessions end.
+    Enforce,
+    /// Enforcement ends.
+    Relax,
+}
+
+/// Turns `switch` on the organization's connection (audited). Enforcing needs the
+/// connection on and validated; it ends the sessions of every member at the verified
+/// domains but `admin`'s own.
+///
+/// # Errors
+/// The database's or the store's error.
+pub async fn switch(
+    config: &PowConfig,
+    admin: &User,
+    slug: &str,
+    switch: Switch,
+) -> Result<Result<Connection, Change>, PowError> {
+    let membership = match managed_membership(config, admin, slug).await? {
+        Ok(membership) => membership,
+        Err(change) => return Ok(Err(change)),
+    };
+    let store = Connections::new(config)?;
+    let Some(connection) = store.of_organization(&membership.organization.id).await? else {
+        return Ok(Err(Change::NoConnection));
+    };
+    let (flag, on, name) = match switch {
+        Switch::Enable => (Flag::Enabled, true, events::ENABLED),
+        Switch::Disable => (Flag::Enabled, false, events::DISABLED),
+        Switch::Enforce => (Flag::Enforced, true, events::ENFORCED),
+        Switch::Relax => (Flag::Enforced, false, events::RELAXED),
+    };
+    if switch == Switch::Enforce && (connection.validated_at.is_none() || !connection.enabled) {
+        return Ok(Err(Change::NotValidated));
+    }
+    store.set_flag(&connection.id, flag, on).await?;
+    if switch == Switch::Disable {
+        store
+            .set_flag(&connection.id, Flag::Enforced, false)
+            .await?;
+    }
+    audit::record(config, event(name, &connection).user(admin.id));
+    if switch == Switch::Enforce {
+        end_covered_sessions(config, &store, &connection, admin.id).await?;
+    }
+    let connection = store.get(&connection.id).await?.unwrap_or(connection);
+    Ok(Ok(connection))
+}
+
+/// Ends every credential of the members enforcement now covers (the policy's own rule,
+/// [`Connections::enforcing`]), but `spare`'s and the break-glass owner's: their next
+/// request on any node is signed out.
+async fn end_covered_sessions(
+    config: &PowConfig,
+    store: &Connections,
+    connection: &Connection,
+    spare: i64,
+) -> Result<usize, PowError> {
+    let mut ended = 0;
+    for user_id in store.member_ids(&connection.organization_id).await? {
+        if user_id == spare || connection.break_glass_user_id == Some(user_id) {
+            continue;
+        }
+        let Some(user) = pow_core::flows::stored_user(config, user_id).await? else {
+            continue;
+        };
+        let domain = address_domain(&user).unwrap_or_default();
+        if store.enforcing(user.id, &domain).await?.is_some() {
+            pow_core::session::revoke_user(config, &user).await?;
+            ended += 1;
+        }
+    }
+    Ok(ended)
+}
+
+/// The domain of `user`'s address, lowercased.
+pub(crate) fn address_domain(user: &User) -> Option<String> {
+    let email = user.email()?;
+    let (_, domain) = email.rsplit_once('@')?;
+    Some(domain.to_ascii_lowercase())
+}
+
+/// Names the organization's break-glass owner (`None`: nobody), who may sign in with a
+/// password and a second factor while the connection is enforced. Only an owner may be
+/// named, and only by an owner. Audited.
+///
+/// # Errors
+/// The database's error.
+pub async fn set_break_glass(
+    config: &PowConfig,
+    admin: &User,
+    slug: &str,
+    owner: Option<i64>,
+) -> Result<Result<Connection, Change>, PowError> {
+    let membership = match managed_membership(config, admin, slug).await? {
+        Ok(membership) => membership,
+        Err(change) => return Ok(Err(change)),
+    };
+    if membership.role != pow_ext_organizations::OWNER {
+        return Ok(Err(Change::Refused(Refused::Forbidden)));
+    }
+    let org = &membership.organization;
+    if let Some(owner) = owner {
+        let named = orgs::membership_in(config, &org.id, owner).await?;
+        if named.is_none_or(|m| m.role != pow_ext_organizations::OWNER) {
+            return Ok(Err(Change::Invalid("pow_sso_break_glass_not_owner")));
+        }
+    }
+    let store = Connections::new(config)?;
+    let Some(connection) = store.of_organization(&org.id).await? else {
+        return Ok(Err(Change::NoConnection));
+    };
+    store.set_break_glass(&connection.id, owner).await?;
+    let mut record = event(events::BREAK_GLASS_NAMED, &connection).user(admin.id);
+    if let Some(owner) = owner {
+        record = record.detail("owner", owner.to_string());
+    }
+    audit::record(config, record);
+    let connection = store.get(&connection.id).await?.unwrap_or(connection);
+    Ok(Ok(connection))
+}
+
+/// Removes the organization's connection and its identities (audited); enforcement ends
+/// with it.
+///
+/// # Errors
+/// The database's error.
+pub async fn remove(
+    config: &PowConfig,
+    admin: &User,
+    slug: &str,
+) -> Result<Result<(), Change>, PowError> {
+    let membership = match managed_membership(config, admin, slug).await? {
+        Ok(membership) => membership,
+        Err(change) => return Ok(Err(change)),
+    };
+    let store = Connections::new(config)?;
+    let Some(connection) = store.of_organization(&membership.organization.id).await? else {
+        return Ok(Err(Change::NoConnection));
+    };
+    store.remove(&connection.id).await?;
+    audit::record(
+        config,
+        event(events::CONNECTION_REMOVED, &connection).user(admin.id),
+    );
+    Ok(Ok(()))
+}
+
+/// The connection an admin tests: the organization's, on or off.
+///
+/// # Errors
+/// The database's error.
+pub(crate) async fn testable(
+    config: &PowConfig,
+    admin: &User,
+    slug: &str,
+) -> Result<Result<Connection, Change>, PowError> {
+    let membership = match managed_membership(config, admin, slug).await? {
+        Ok(membership) => membership,
+        Err(change) => return Ok(Err(change)),
+    };
+    Ok(Connections::new(config)?
+        .of_organization(&membership.organization.id)
+        .await?
+        .ok_or(Change::NoConnection))
+}

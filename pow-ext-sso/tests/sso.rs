@@ -1,0 +1,787 @@
+//! Single sign-on through a real OpenID provider (oidc-provider, an independent
+//! implementation: `conformance/oidc-provider`, installed by `.ci/run` with `npm ci`), over
+//! HTTP on actix-web and axum from one source, on SQLite and PostgreSQL: an admin sets the
+//! connection up, tests it and turns it on; identifier-first routing; first sign-ins that
+//! link or create accounts only for vouched addresses at verified domains; identities
+//! keyed on the subject; enforcement on every other sign-in path with the sessions it ends;
+//! a connection that is off refusing at every entry point; replayed and forged answers.
+//! These tests play the people at both ends.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::io::{BufRead as _, BufReader};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+
+use pow_actix::password::Pbkdf2Hasher;
+use pow_actix::store::MemoryStore;
+use pow_actix::test_client::{Client, Response};
+use pow_actix::users::diesel::DieselUsersContext;
+use pow_actix::PowConfig;
+use pow_ext_organizations::domains::StaticTxt;
+use pow_ext_organizations::Organizations;
+use pow_ext_sso::Sso;
+use serde_json::{json, Value};
+
+const PASSWORD: &str = "correct horse battery";
+const OWNER: &str = "olga@acme.example";
+const CLIENT_ID: &str = "acme-sso";
+const CLIENT_SECRET: &str = "a client secret of the acme connection";
+const REDIRECT: &str = "http://localhost/sso/callback";
+
+/// The identity provider, stopped when dropped.
+struct Idp {
+    child: Child,
+    issuer: String,
+    addr: SocketAddr,
+}
+
+impl Drop for Idp {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The provider's folder, or `None` (with a notice) when its packages are not installed
+/// outside CI; under CI a missing install fails the test.
+fn idp_dir() -> Option<PathBuf> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../conformance/oidc-provider");
+    if dir.join("node_modules/oidc-provider").is_dir() {
+        return Some(dir);
+    }
+    let hint = "run `npm ci` in conformance/oidc-provider";
+    assert!(
+        std::env::var("CI").is_err(),
+        "oidc-provider is not installed: {hint}"
+    );
+    eprintln!("skipped: oidc-provider is not installed ({hint})");
+    None
+}
+
+/// Starts the provider with the app's client and these accounts.
+fn idp() -> Option<Idp> {
+    let dir = idp_dir()?;
+    let config = json!({
+        "clients": [{
+            "client_id": CLIENT_ID,
+            "client_secret": CLIENT_SECRET,
+            "redirect_uris": [REDIRECT],
+        }],
+        "accounts": [
+            {"id": "ada", "email": "ada@acme.example", "email_verified": true, "name": "Ada"},
+            {"id": "carol", "email": "Carol@ACME.example", "email_verified": true, "name": "Carol"},
+            {"id": "bob", "email": "bob@acme.example", "email_verified": false, "name": "Bob"},
+            {"id": "eve", "email": "eve@evil.example", "email_verified": true, "name": "Eve"},
+            {"id": "olga", "email": OWNER, "email_verified": true, "name": "Olga"},
+            {"id": "pat", "email": "pat@acme.example", "email_verified": true, "name": "Pat"},
+        ],
+    });
+    let mut child = Command::new("node")
+        .arg(dir.join("idp.mjs"))
+        .args(["0", &config.to_string()])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("node runs");
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let line = lines.next().expect("the provider starts").unwrap();
+    let said: Value = serde_json::from_str(&line).unwrap();
+    let issuer = said["issuer"].as_str().unwrap().to_owned();
+    let addr = issuer.trim_start_matches("http://").parse().unwrap();
+    // Whatever it prints later is read and dropped: a closed pipe would end it.
+    std::thread::spawn(move || lines.for_each(drop));
+    Some(Idp {
+        child,
+        issuer,
+        addr,
+    })
+}
+
+struct App {
+    config: PowConfig,
+    addr: SocketAddr,
+    idp: Idp,
+}
+
+fn start(users: DieselUsersContext) -> Option<App> {
+    let idp = idp()?;
+    let txt = StaticTxt::new();
+    let config = PowConfig::builder("k".repeat(64))
+        .users(users.clone())
+        .hasher(Pbkdf2Hasher::new(1))
+        .base_url("http://localhost")
+        .store(Arc::new(MemoryStore::new()))
+        .mailer(Arc::new(pow_actix::mailer::MemoryMailer::new()))
+        .extension(pow_ext_email_confirmation::EmailConfirmation::new())
+        .extension(Organizations::new().domains(txt.clone()))
+        .extension(Sso::new().allow_loopback_fetches(true))
+        .build()
+        .unwrap();
+    users.migrate(&config).unwrap();
+    let addr = pow_testkit::serve_with_api(config.clone(), pow_core::api::ApiOptions::new());
+    let app = App { config, addr, idp };
+    // The owner's organization, with its domain verified.
+    let owner = user(&app.config, OWNER);
+    block_on(pow_ext_organizations::flows::create(
+        &app.config,
+        &owner,
+        "Acme",
+        "acme",
+    ))
+    .unwrap()
+    .unwrap();
+    let domain = block_on(pow_ext_organizations::domains::add(
+        &app.config,
+        &owner,
+        "acme",
+        "acme.example",
+    ))
+    .unwrap()
+    .unwrap();
+    txt.set(&domain.record_name(), [domain.record_value()]);
+    block_on(pow_ext_organizations::domains::verify(
+        &app.config,
+        &owner,
+        "acme",
+        &domain.id,
+    ))
+    .unwrap()
+    .unwrap();
+    Some(app)
+}
+
+/// A user with a password and a proven address.
+fn user(config: &PowConfig, email: &str) -> pow_core::users::User {
+    let user = pow_actix::testing::create_user(config, email, PASSWORD).unwrap();
+    let proof = Arc::clone(config.extensions().address_proof().unwrap());
+    let users = config.users_context().unwrap();
+    proof.mark_proven(users.as_ref(), config, &user).unwrap()
+}
+
+fn browser(app: &App, email: &str) -> Client {
+    let mut client = Client::new(app.addr);
+    let res = client.sign_in(email, PASSWORD);
+    assert_eq!(res.status, 302, "{}", res.body);
+    client
+}
+
+/// Whether `client` is signed in (the app's `/me` names a user).
+fn signed_in(client: &mut Client) -> bool {
+    client.get("/me").body.starts_with("user:")
+}
+
+/// A client of the JSON API holding a token pair of `browser`'s user.
+fn api(app: &App, browser: &mut Client) -> Client {
+    let pair = browser.request("POST", "/token", Some(String::new()));
+    assert_eq!(pair.status, 200, "{}", pair.body);
+    let pair: Value = serde_json::from_str(&pair.body).unwrap();
+    let mut api = Client::new(app.addr);
+    let bearer = pair["access_token"].as_str().unwrap();
+    api.headers
+        .push(("authorization".into(), format!("Bearer {bearer}")));
+    api.headers
+        .push(("content-type".into(), "application/json".into()));
+    api
+}
+
+/// The path and query of an absolute URL.
+fn path_of(url: &str) -> String {
+    let url = url::Url::parse(url).unwrap();
+    match url.query() {
+        Some(query) => format!("{}?{query}", url.path()),
+        None => url.path().to_owned(),
+    }
+}
+
+/// Signs in at the provider as `account` (a fresh provider session) from its authorization
+/// URL: the URL it sends the browser back to.
+fn at_idp(app: &App, authorize: &str, account: &str) -> String {
+    assert!(
+        authorize.starts_with(&app.idp.issuer),
+        "off to the provider: {authorize}"
+    );
+    let mut idp = Client::new(app.idp.addr);
+    let res = idp.get(&path_of(authorize));
+    assert_eq!(res.status, 303, "{}", res.body);
+    let interaction = res.location().to_owned();
+    let res = idp.post(&format!("{interaction}/login"), &[("login", account)]);
+    assert_eq!(res.status, 303, "{}", res.body);
+    let res = idp.get(&path_of(res.location()));
+    assert_eq!(res.status, 303, "{}", res.body);
+    let back = res.location().to_owned();
+    assert!(back.starts_with(REDIRECT), "{back}");
+    back
+}
+
+/// `browser` signs in through single sign-on as `account` of the provider, entering
+/// `identifier` on `/sso`: the app's answer to the provider's redirect.
+fn sso(app: &App, browser: &mut Client, identifier: &str, account: &str) -> Response {
+    let csrf = browser.get("/sso").csrf();
+    let res = browser.post(
+        "/sso",
+        &[("_csrf_token", &csrf), ("user[identifier]", identifier)],
+    );
+    assert_eq!(res.status, 302, "{}", res.body);
+    let back = at_idp(app, res.location(), account);
+    browser.get(&path_of(&back))
+}
+
+/// Posts `form` to the connection page's `path` with the page's CSRF token.
+fn admin_post(admin: &mut Client, path: &str, form: &[(&str, &str)]) -> Response {
+    let csrf = admin.get("/organizations/acme/sso").csrf();
+    let mut fields = vec![("_csrf_token", csrf.as_str())];
+    fields.extend_from_slice(form);
+    admin.post(path, &fields)
+}
+
+/// The owner sets the connection up, tests it (signing in at the provider as `tester`) and
+/// turns it on.
+fn set_up(app: &App, admin: &mut Client, tester: &str) {
+    let res = admin_post(
+        admin,
+        "/organizations/acme/sso",
+        &[
+            ("user[issuer]", app.idp.issuer.as_str()),
+            ("user[client_id]", CLIENT_ID),
+            ("user[client_secret]", CLIENT_SECRET),
+            ("user[default_role]", "member"),
+        ],
+    );
+    assert_eq!(res.status, 302, "{}", res.body);
+    let res = admin_post(admin, "/organizations/acme/sso/test", &[]);
+    assert_eq!(res.status, 302, "{}", res.body);
+    let back = at_idp(app, res.location(), tester);
+    let tested = admin.get(&path_of(&back));
+    if tested.status != 200 {
+        let loc = tested.location().to_owned();
+        let page = admin.get(&loc);
+        panic!("{} -> {loc}: {}", tested.status, page.body);
+    }
+    assert!(
+        tested.body.contains(&format!("sub: {tester}")),
+        "{}",
+        tested.body
+    );
+    let res = admin_post(admin, "/organizations/acme/sso/enable", &[]);
+    assert_eq!(res.status, 302, "{}", res.body);
+}
+
+fn membership_role(app: &App, email: &str) -> Option<String> {
+    let user = block_on(
+        app.config
+            .users()
+            .unwrap()
+            .get_by("email", pow_core::users::Value::Text(email.to_owned())),
+    )
+    .unwrap()?;
+    block_on(pow_ext_organizations::flows::membership(
+        &app.config,
+        &user,
+        "acme",
+    ))
+    .unwrap()
+    .map(|membership| membership.role)
+}
+
+fn user_exists(app: &App, email: &str) -> bool {
+    block_on(
+        app.config
+            .users()
+            .unwrap()
+            .get_by("email", pow_core::users::Value::Text(email.to_owned())),
+    )
+    .unwrap()
+    .is_some()
+}
+
+/// The whole way: set up, test, turn on; a first sign-in at a verified domain creates the
+/// account and the membership; the next signs the same account in by its subject.
+fn sso_signs_in_and_provisions(users: DieselUsersContext) {
+    let Some(app) = start(users) else {
+        return;
+    };
+    let mut admin = browser(&app, OWNER);
+    set_up(&app, &mut admin, "olga");
+
+    let mut ada = Client::new(app.addr);
+    let res = sso(&app, &mut ada, "ada@acme.example", "ada");
+    assert_eq!(res.status, 302, "{}", res.body);
+    assert!(signed_in(&mut ada), "signed in through the connection");
+    assert_eq!(
+        membership_role(&app, "ada@acme.example").as_deref(),
+        Some("member")
+    );
+    // The session records the method.
+    let sessions = ada.get("/registration/edit");
+    assert_eq!(sessions.status, 200);
+
+    // Again, in another browser, by the organization's slug: the same account.
+    let mut again = Client::new(app.addr);
+    let res = sso(&app, &mut again, "acme", "ada");
+    assert_eq!(res.status, 302, "{}", res.body);
+    assert!(signed_in(&mut again));
+
+    // The answer the browser brought works once, and only in that browser.
+    let mut replay = Client::new(app.addr);
+    let csrf = replay.get("/sso").csrf();
+    let res = replay.post(
+        "/sso",
+        &[
+            ("_csrf_token", &csrf),
+            ("user[identifier]", "ada@acme.example"),
+        ],
+    );
+    let back = at_idp(&app, res.location(), "ada");
+    let first = replay.get(&path_of(&back));
+    assert_eq!(first.status, 302);
+    assert!(signed_in(&mut replay));
+    let mut thief = Client::new(app.addr);
+    let stolen = thief.get(&path_of(&back));
+    assert_eq!(stolen.status, 302);
+    assert!(
+        !signed_in(&mut thief),
+        "an answer begun in another browser signs nobody in"
+    );
+
+    // JSON: the admin sees the connection (never its secret); a member may not.
+    let mut admin_api = api(&app, &mut admin);
+    let shown = admin_api.request("GET", "/api/v1/organizations/acme/sso", None);
+    assert_eq!(shown.status, 200, "{}", shown.body);
+    let shown: Value = serde_json::from_str(&shown.body).unwrap();
+    let connection = &shown["data"]["connection"];
+    assert_eq!(connection["enabled"], true);
+    assert_eq!(connection["has_client_secret"], true);
+    assert!(connection["validated_at"].is_string());
+    assert!(!shown.to_string().contains(CLIENT_SECRET));
+    assert_eq!(shown["data"]["redirect_uri"], REDIRECT);
+    let refused = api(&app, &mut ada).request("GET", "/api/v1/organizations/acme/sso", None);
+    assert_eq!(refused.status, 403, "{}", refused.body);
+    user(&app.config, "sam@other.example");
+    let mut stranger_in = browser(&app, "sam@other.example");
+    assert_eq!(
+        api(&app, &mut stranger_in)
+            .request("GET", "/api/v1/organizations/acme/sso", None)
+            .status,
+        404
+    );
+
+    // Identifier-first routing answers JSON too.
+    let mut api = Client::new(app.addr);
+    api.headers
+        .push(("content-type".into(), "application/json".into()));
+    let routed = api.request(
+        "POST",
+        "/api/v1/sso/route",
+        Some(json!({"identifier": "someone@ACME.example"}).to_string()),
+    );
+    assert_eq!(routed.status, 200, "{}", routed.body);
+    let routed: Value = serde_json::from_str(&routed.body).unwrap();
+    assert_eq!(routed["data"]["sso"], true);
+    assert_eq!(routed["data"]["organization"], "acme");
+    let elsewhere = api.request(
+        "POST",
+        "/api/v1/sso/route",
+        Some(json!({"identifier": "someone@other.example"}).to_string()),
+    );
+    let elsewhere: Value = serde_json::from_str(&elsewhere.body).unwrap();
+    assert_eq!(elsewhere["data"]["sso"], false);
+}
+
+/// A first sign-in links or creates nothing for an address the provider does not vouch
+/// for, nor for one outside the organization's verified domains; an existing account at
+/// a verified domain is linked by its vouched address.
+fn first_sign_ins_need_a_vouched_address_at_a_verified_domain(users: DieselUsersContext) {
+    let Some(app) = start(users) else {
+        return;
+    };
+    let mut admin = browser(&app, OWNER);
+    set_up(&app, &mut admin, "olga");
+
+    let mut bob = Client::new(app.addr);
+    let res = sso(&app, &mut bob, "bob@acme.example", "bob");
+    assert_eq!(res.status, 302);
+    assert!(
+        !signed_in(&mut bob),
+        "an unverified address signs nobody in"
+    );
+    assert!(!user_exists(&app, "bob@acme.example"), "and creates nobody");
+
+    let mut eve = Client::new(app.addr);
+    let res = sso(&app, &mut eve, "acme", "eve");
+    assert_eq!(res.status, 302);
+    assert!(
+        !signed_in(&mut eve),
+        "an address outside the verified domains"
+    );
+    assert!(!user_exists(&app, "eve@evil.example"));
+
+    // Carol has an account with a password; the provider vouches for her address (in
+    // another case): her first sign-in links that account and makes her a member.
+    user(&app.config, "carol@acme.example");
+    let mut carol = Client::new(app.addr);
+    let res = sso(&app, &mut carol, "carol@acme.example", "carol");
+    assert_eq!(res.status, 302, "{}", res.body);
+    assert!(signed_in(&mut carol));
+    assert_eq!(
+        membership_role(&app, "carol@acme.example").as_deref(),
+        Some("member")
+    );
+
+    // Someone signed up in Pat's name with a password of their own, never proving the
+    // address: Pat's first sign-in does not hand them Pat's organization.
+    pow_actix::testing::create_user(&app.config, "pat@acme.example", PASSWORD).unwrap();
+    let mut pat = Client::new(app.addr);
+    let res = sso(&app, &mut pat, "pat@acme.example", "pat");
+    assert_eq!(res.status, 302);
+    assert!(
+        !signed_in(&mut pat),
+        "an account whose address nobody proved is not linked"
+    );
+    assert_eq!(membership_role(&app, "pat@acme.example"), None);
+}
+
+/// Enforcement: only after a sign-in went through; then members at the verified domains
+/// sign in only through the connection (a password sign-in is refused, their sessions
+/// ended), non-members at the domain and members elsewhere are not concerned, and the
+/// admin who turned it on keeps their session. Turning the connection off refuses at
+/// every entry point and ends enforcement.
+fn enforcement_holds_on_every_path(users: DieselUsersContext) {
+    let Some(app) = start(users) else {
+        return;
+    };
+    let mut admin = browser(&app, OWNER);
+    let res = admin_post(
+        &mut admin,
+        "/organizations/acme/sso",
+        &[
+            ("user[issuer]", app.idp.issuer.as_str()),
+            ("user[client_id]", CLIENT_ID),
+            ("user[client_secret]", CLIENT_SECRET),
+        ],
+    );
+    assert_eq!(res.status, 302, "{}", res.body);
+    // Not validated yet: enforcement is refused.
+    let res = admin_post(&mut admin, "/organizations/acme/sso/enable", &[]);
+    assert_eq!(res.status, 302);
+    let res = admin_post(&mut admin, "/organizations/acme/sso/enforce", &[]);
+    assert_eq!(res.status, 302);
+    let page = admin.get("/organizations/acme/sso");
+    assert!(
+        page.body.contains("No sign-in went through yet"),
+        "{}",
+        page.body
+    );
+    let mut admin_api = api(&app, &mut admin);
+    let json = admin_api.request(
+        "POST",
+        "/api/v1/organizations/acme/sso/enforce",
+        Some(String::new()),
+    );
+    assert_eq!(json.status, 409, "{}", json.body);
+
+    // Carol: a member at the verified domain, signed in by password.
+    let carol_user = user(&app.config, "carol@acme.example");
+    let org = block_on(pow_ext_organizations::flows::by_slug(&app.config, "acme"))
+        .unwrap()
+        .unwrap();
+    block_on(pow_ext_organizations::flows::provision_member(
+        &app.config,
+        &org.id,
+        &carol_user,
+        "member",
+        "test",
+    ))
+    .unwrap()
+    .unwrap();
+    let mut carol = browser(&app, "carol@acme.example");
+    // Dan: at the domain, not a member. Mia: a member at another domain.
+    user(&app.config, "dan@acme.example");
+    let mia_user = user(&app.config, "mia@other.example");
+    block_on(pow_ext_organizations::flows::provision_member(
+        &app.config,
+        &org.id,
+        &mia_user,
+        "member",
+        "test",
+    ))
+    .unwrap()
+    .unwrap();
+
+    // A test sign-in validates; now enforcement goes on and Carol's session ends.
+    let res = admin_post(&mut admin, "/organizations/acme/sso/test", &[]);
+    let back = at_idp(&app, res.location(), "olga");
+    assert_eq!(admin.get(&path_of(&back)).status, 200);
+    let json = admin_api.request(
+        "POST",
+        "/api/v1/organizations/acme/sso/enforce",
+        Some(String::new()),
+    );
+    assert_eq!(json.status, 200, "{}", json.body);
+    assert!(
+        !signed_in(&mut carol),
+        "her session ended on her next request"
+    );
+    assert!(
+        signed_in(&mut admin),
+        "the admin who turned it on keeps theirs"
+    );
+
+    // Carol's password is refused; her sign-in through the connection works.
+    let mut carol = Client::new(app.addr);
+    let refused = carol.sign_in("carol@acme.example", PASSWORD);
+    assert_eq!(refused.status, 403, "{}", refused.body);
+    assert!(
+        refused.body.contains("requires you to sign in through"),
+        "{}",
+        refused.body
+    );
+    assert!(!signed_in(&mut carol));
+    let res = sso(&app, &mut carol, "carol@acme.example", "carol");
+    assert_eq!(res.status, 302);
+    assert!(signed_in(&mut carol));
+    // The owner too, now that they are covered: a new password sign-in is refused.
+    let mut owner_again = Client::new(app.addr);
+    assert_eq!(owner_again.sign_in(OWNER, PASSWORD).status, 403);
+    // JSON sign-in (a token pair) is refused alike.
+    let mut api = Client::new(app.addr);
+    api.headers
+        .push(("content-type".into(), "application/json".into()));
+    let token = api.request(
+        "POST",
+        "/api/v1/session",
+        Some(json!({"user": {"email": "carol@acme.example", "password": PASSWORD}}).to_string()),
+    );
+    assert_eq!(token.status, 403, "{}", token.body);
+    assert!(token.body.contains("sign_in_refused"), "{}", token.body);
+
+    // A member who signed in through the connection stays covered at another address.
+    let carol_now = block_on(app.config.users().unwrap().get(carol_user.id))
+        .unwrap()
+        .unwrap();
+    let mut moved = carol_now.clone();
+    moved.fields.insert(
+        "email".to_owned(),
+        pow_core::users::Value::Text("carol@elsewhere.example".to_owned()),
+    );
+    let password = [pow_core::session::MethodUse::now(
+        pow_core::session::AuthMethod::PASSWORD,
+    )];
+    let refused = block_on(pow_core::session::admit(&app.config, &moved, &password));
+    assert!(
+        matches!(refused, Err(pow_core::PowError::SignInRefused(_))),
+        "{refused:?}"
+    );
+    let sso_use = [pow_core::session::MethodUse::now(pow_ext_sso::SSO)];
+    assert!(block_on(pow_core::session::admit(&app.config, &moved, &sso_use)).is_ok());
+
+    // Dan and Mia are not concerned.
+    let mut dan = browser(&app, "dan@acme.example");
+    assert!(signed_in(&mut dan));
+    let mut mia = browser(&app, "mia@other.example");
+    assert!(signed_in(&mut mia));
+
+    // Off: every entry point refuses; enforcement ends with it.
+    let res = admin_post(&mut admin, "/organizations/acme/sso/disable", &[]);
+    assert_eq!(res.status, 302);
+    let mut late = Client::new(app.addr);
+    let csrf = late.get("/sso").csrf();
+    let res = late.post(
+        "/sso",
+        &[
+            ("_csrf_token", &csrf),
+            ("user[identifier]", "carol@acme.example"),
+        ],
+    );
+    assert_eq!(res.status, 422, "a connection that is off routes nobody");
+    let mut carol_pw = browser(&app, "carol@acme.example");
+    assert!(
+        signed_in(&mut carol_pw),
+        "enforcement ended with the connection"
+    );
+}
+
+/// A sign-in begun while the connection was on, answered after it was turned off, signs
+/// nobody in; an answer naming another issuer (a mix-up) neither.
+fn a_connection_turned_off_refuses_its_callback(users: DieselUsersContext) {
+    let Some(app) = start(users) else {
+        return;
+    };
+    let mut admin = browser(&app, OWNER);
+    set_up(&app, &mut admin, "olga");
+    let mut ada = Client::new(app.addr);
+    let csrf = ada.get("/sso").csrf();
+    let res = ada.post(
+        "/sso",
+        &[
+            ("_csrf_token", &csrf),
+            ("user[identifier]", "ada@acme.example"),
+        ],
+    );
+    let back = at_idp(&app, res.location(), "ada");
+    let res = admin_post(&mut admin, "/organizations/acme/sso/disable", &[]);
+    assert_eq!(res.status, 302);
+    let answered = ada.get(&path_of(&back));
+    assert_eq!(answered.status, 302);
+    assert!(!signed_in(&mut ada));
+    assert!(!user_exists(&app, "ada@acme.example"));
+
+    let res = admin_post(&mut admin, "/organizations/acme/sso/enable", &[]);
+    assert_eq!(res.status, 302);
+    let mut mixed = Client::new(app.addr);
+    let csrf = mixed.get("/sso").csrf();
+    let res = mixed.post(
+        "/sso",
+        &[("_csrf_token", &csrf), ("user[identifier]", "acme")],
+    );
+    let back = at_idp(&app, res.location(), "ada");
+    let forged = back.replace(
+        &format!("iss={}", url_encode(&app.idp.issuer)),
+        &format!("iss={}", url_encode("https://evil.example")),
+    );
+    assert_ne!(forged, back, "the answer names its issuer (RFC 9207)");
+    assert_eq!(mixed.get(&path_of(&forged)).status, 302);
+    assert!(!signed_in(&mut mixed), "an answer naming another issuer");
+}
+
+fn url_encode(text: &str) -> String {
+    url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
+}
+
+/// Only owners and admins manage the connection; a private issuer address is refused at
+/// save time unless the setup allows loopback, and the secret is never shown back.
+fn only_admins_manage_connections(users: DieselUsersContext) {
+    let Some(app) = start(users) else {
+        return;
+    };
+    let member = user(&app.config, "mo@acme.example");
+    let org = block_on(pow_ext_organizations::flows::by_slug(&app.config, "acme"))
+        .unwrap()
+        .unwrap();
+    block_on(pow_ext_organizations::flows::provision_member(
+        &app.config,
+        &org.id,
+        &member,
+        "member",
+        "test",
+    ))
+    .unwrap()
+    .unwrap();
+    let mut mo = browser(&app, "mo@acme.example");
+    assert_eq!(mo.get("/organizations/acme/sso").status, 403);
+    let mut admin = browser(&app, OWNER);
+    let res = admin_post(
+        &mut admin,
+        "/organizations/acme/sso",
+        &[
+            ("user[issuer]", "ftp://idp.example"),
+            ("user[client_id]", CLIENT_ID),
+        ],
+    );
+    assert_eq!(res.status, 302);
+    let page = admin.get("/organizations/acme/sso");
+    assert!(
+        page.body.contains("The issuer must be an https URL"),
+        "{}",
+        page.body
+    );
+    let res = admin_post(
+        &mut admin,
+        "/organizations/acme/sso",
+        &[
+            ("user[issuer]", app.idp.issuer.as_str()),
+            ("user[client_id]", CLIENT_ID),
+            ("user[client_secret]", CLIENT_SECRET),
+            ("user[default_role]", "owner"),
+        ],
+    );
+    assert_eq!(res.status, 302);
+    let page = admin.get("/organizations/acme/sso");
+    assert!(page.body.contains("below owner"), "{}", page.body);
+    // The stored secret is sealed: the table holds no clear text.
+    let res = admin_post(
+        &mut admin,
+        "/organizations/acme/sso",
+        &[
+            ("user[issuer]", app.idp.issuer.as_str()),
+            ("user[client_id]", CLIENT_ID),
+            ("user[client_secret]", CLIENT_SECRET),
+        ],
+    );
+    assert_eq!(res.status, 302);
+    let page = admin.get("/organizations/acme/sso");
+    assert!(!page.body.contains(CLIENT_SECRET));
+    let connection = block_on(
+        pow_ext_sso::Connections::new(&app.config)
+            .unwrap()
+            .of_organization(&org.id),
+    )
+    .unwrap()
+    .unwrap();
+    assert!(connection.has_client_secret);
+    assert!(!format!("{connection:?}").contains(CLIENT_SECRET));
+    // Removing it (sudo, audited) forgets its identities too.
+    let res = admin_post(&mut admin, "/organizations/acme/sso/remove", &[]);
+    assert_eq!(res.status, 302);
+    assert!(block_on(
+        pow_ext_sso::Connections::new(&app.config)
+            .unwrap()
+            .of_organization(&org.id)
+    )
+    .unwrap()
+    .is_none());
+}
+
+fn on_sqlite(test: fn(DieselUsersContext)) {
+    test(pow_testkit::sqlite("sso"));
+}
+
+fn on_postgres(test: fn(DieselUsersContext)) {
+    if let Some(users) = pow_testkit::postgres("sso") {
+        test(users);
+    }
+}
+
+fn signs_in_and_provisions() {
+    on_sqlite(sso_signs_in_and_provisions);
+}
+fn signs_in_and_provisions_on_postgres() {
+    on_postgres(sso_signs_in_and_provisions);
+}
+fn first_sign_ins() {
+    on_sqlite(first_sign_ins_need_a_vouched_address_at_a_verified_domain);
+}
+fn enforcement() {
+    on_sqlite(enforcement_holds_on_every_path);
+}
+fn enforcement_on_postgres() {
+    on_postgres(enforcement_holds_on_every_path);
+}
+fn turned_off() {
+    on_sqlite(a_connection_turned_off_refuses_its_callback);
+}
+fn admins_only() {
+    on_sqlite(only_admins_manage_connections);
+}
+
+pow_testkit::on_both!(
+    signs_in_and_provisions,
+    signs_in_and_provisions_on_postgres,
+    first_sign_ins,
+    enforcement,
+    enforcement_on_postgres,
+    turned_off,
+    admins_only,
+);
+
+/// Runs `work` to its end on a runtime of its own.
+fn block_on<F: std::future::Future>(work: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(work)
+}
