@@ -366,11 +366,12 @@ fn refused(step: &Step, refused: Refused) -> ApiError {
         Refused::UnknownRole => (422, "unknown_role", "pow_organizations_unknown_role"),
         Refused::Full => (409, "organization_full", "pow_organizations_full"),
         Refused::InvalidEmail => (422, "invalid_email", "pow_organizations_invalid_email"),
+        Refused::ByRule(key) => (422, "refused_by_rule", key),
     };
     let answer = ApiError::translated(Some(&step.config), &step.lang, status, key).with_code(code);
     let param = match refused {
         Refused::UnknownRole => "role",
-        Refused::InvalidEmail => "email",
+        Refused::InvalidEmail | Refused::ByRule(_) => "email",
         _ => return answer,
     };
     answer.with_errors([(param.to_owned(), vec![step.text(key)])].into())

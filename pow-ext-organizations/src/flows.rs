@@ -562,6 +562,9 @@ pub async fn invite(
         return Ok(Err(Refused::Forbidden));
     }
     let org = membership.organization;
+    if let Some(key) = crate::InvitationRules::refusal(config, &org, &email).await? {
+        return Ok(Err(Refused::ByRule(key)));
+    }
     let store = Store::new(config)?;
     // A member already: nothing to send, and the same answer.
     let existing = config.users()?.get_by(EMAIL, email.as_str()).await?;
@@ -703,8 +706,17 @@ pub async fn invited(config: &PowConfig, token: &str) -> Result<Option<Invited>,
     if !invitation.is_pending(now()) {
         return Ok(None);
     }
-    let orgs = store.by_id(&invitation.organization_id).await?;
-    Ok(orgs.map(|organization| Invited {
+    let Some(organization) = store.by_id(&invitation.organization_id).await? else {
+        return Ok(None);
+    };
+    // A rule that came in since (single sign-on enforced, say) holds for the link too.
+    if crate::InvitationRules::refusal(config, &organization, &invitation.email)
+        .await?
+        .is_some()
+    {
+        return Ok(None);
+    }
+    Ok(Some(Invited {
         invitation,
         organization,
     }))

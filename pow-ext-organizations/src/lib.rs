@@ -284,6 +284,55 @@ impl Permissions for RankPermissions {
     }
 }
 
+/// A rule another extension sets on who may be invited to an organization (pow-ext-sso:
+/// while an organization enforces its single sign-on, only addresses at its verified
+/// domains). Register one with [`InvitationRules::add`] on the extension builder's side
+/// ([`ExtensionBuilder::side`](pow_core::extension::ExtensionBuilder::side)); every
+/// invitation is checked when it is made and again when its link is used.
+#[async_trait::async_trait]
+pub trait InvitationRule: Send + Sync + 'static {
+    /// `None` when `email` may be invited to `organization`; else the message key of the
+    /// refusal.
+    ///
+    /// # Errors
+    /// The rule's own store or database failure: the invitation is refused.
+    async fn check(
+        &self,
+        config: &PowConfig,
+        organization: &Organization,
+        email: &str,
+    ) -> Result<Option<&'static str>, PowError>;
+}
+
+/// The invitation rules an extension registers (see [`InvitationRule`]).
+#[derive(Default)]
+pub struct InvitationRules(Vec<Arc<dyn InvitationRule>>);
+
+impl InvitationRules {
+    /// Adds `rule`.
+    pub fn add(&mut self, rule: impl InvitationRule) -> &mut Self {
+        self.0.push(Arc::new(rule));
+        self
+    }
+
+    /// The message key of the first rule of `config` that refuses `email` for
+    /// `organization`, if any.
+    pub(crate) async fn refusal(
+        config: &PowConfig,
+        organization: &Organization,
+        email: &str,
+    ) -> Result<Option<&'static str>, PowError> {
+        for rules in config.extensions().sides::<InvitationRules>() {
+            for rule in &rules.0 {
+                if let Some(key) = rule.check(config, organization, email).await? {
+                    return Ok(Some(key));
+                }
+            }
+        }
+        Ok(None)
+    }
+}
+
 /// A role and its rank: a higher rank manages the lower ones.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Role {

@@ -309,6 +309,9 @@ pub enum Refused {
     Full,
     /// The invited address is not an address.
     InvalidEmail,
+    /// Another extension's [`InvitationRule`](crate::InvitationRule) refuses the address:
+    /// the message key of why.
+    ByRule(&'static str),
 }
 
 /// What joining (through an invitation or a domain) came to.

@@ -86,7 +86,13 @@ struct RouteBody {
 
 /// `POST <api>/sso/route`: whether an address (or an organization's slug) signs in through
 /// single sign-on, and which organization's. A browser then posts it to `/sso`.
-async fn route(step: &mut Step, call: &mut dyn ApiClient, _: &Shared) -> Result<Reply, ApiError> {
+async fn route(
+    step: &mut Step,
+    call: &mut dyn ApiClient,
+    shared: &Shared,
+) -> Result<Reply, ApiError> {
+    let facts = call.facts();
+    flows::count_start(&step.config, &shared.settings, &facts).await?;
     let body: RouteBody = json_body(&step.config, &step.lang, call.body())?;
     let connection = flows::route(&step.config, &body.identifier).await?;
     let organization = match &connection {
@@ -113,15 +119,7 @@ fn admin(step: &Step, call: &mut dyn ApiClient) -> Result<User, ApiError> {
 
 /// The API error of a refused change.
 fn refused(step: &Step, change: Change) -> ApiError {
-    let (status, code, key) = match change {
-        Change::Refused(pow_ext_organizations::Refused::Forbidden) => {
-            (403, "forbidden", "pow_sso_forbidden")
-        }
-        Change::Refused(_) => (404, "not_found", "pow_sso_not_found"),
-        Change::Invalid(key) => (422, "invalid_connection", key),
-        Change::NoConnection => (409, "no_connection", "pow_sso_no_connection_yet"),
-        Change::NotValidated => (409, "not_validated", "pow_sso_not_validated"),
-    };
+    let (status, code, key) = change.answer();
     ApiError::translated(Some(&step.config), &step.lang, status, key).with_code(code)
 }
 

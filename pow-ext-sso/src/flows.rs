@@ -518,7 +518,7 @@ pub struct Managed {
 }
 
 /// Why an admin's change was refused.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Change {
     /// Not a member who may manage single sign-on, or no such organization.
     Refused(Refused),
@@ -528,6 +528,47 @@ pub enum Change {
     NoConnection,
     /// Enforcement needs a successful sign-in through the connection first.
     NotValidated,
+}
+
+impl Change {
+    /// Its HTTP status, JSON error code and message key, the same on pages and in JSON.
+    pub fn answer(self) -> (u16, &'static str, &'static str) {
+        match self {
+            Change::Refused(Refused::Forbidden) => (403, "forbidden", "pow_sso_forbidden"),
+            Change::Refused(_) => (404, "not_found", "pow_sso_not_found"),
+            Change::Invalid(key) => (422, "invalid_connection", key),
+            Change::NoConnection => (409, "no_connection", "pow_sso_no_connection_yet"),
+            Change::NotValidated => (409, "not_validated", "pow_sso_not_validated"),
+        }
+    }
+}
+
+/// Counts a sign-in begun from `facts`' client address against the setup's limit
+/// ([`Sso::start_rate_limit`]): each one keeps a record in the cache store until it ends.
+///
+/// # Errors
+/// [`PowError::RateLimited`] over the limit; the store's error.
+pub(crate) async fn count_start(
+    config: &PowConfig,
+    sso: &Sso,
+    facts: &dyn RequestSource,
+) -> Result<(), PowError> {
+    let address = facts
+        .facts()
+        .client_ip
+        .map(|ip| ip.to_string())
+        .unwrap_or_default();
+    let limit = sso.start_limit;
+    if pow_core::store::Limiter::new(config, "sso_start")
+        .hit(limit, &address)
+        .await?
+    {
+        return Ok(());
+    }
+    Err(PowError::RateLimited(pow_core::error::RateLimited {
+        reason: pow_core::error::LimitReason::TooManyAttempts,
+        retry_after: limit.per,
+    }))
 }
 
 async fn managed_membership(

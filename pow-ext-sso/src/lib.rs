@@ -66,8 +66,10 @@
 use async_trait::async_trait;
 use pow_core::extension::{ExtensionBuilder, Requirement, SignInPolicy, SqlMigration, UserData};
 use pow_core::session::{AuthMethod, SignInRefusal};
+use pow_core::store::Limit;
 use pow_core::users::User;
 use pow_core::{Extension, PowConfig, PowError};
+use pow_ext_organizations::{InvitationRule, InvitationRules, Organization};
 
 mod api;
 pub mod connections;
@@ -126,16 +128,35 @@ pub mod events {
 }
 
 /// The single sign-on extension and its settings. Each setter says its default.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct Sso {
     pub(crate) loopback_fetches: bool,
     pub(crate) fetch_roots: Vec<Vec<u8>>,
+    pub(crate) start_limit: Limit,
+}
+
+impl Default for Sso {
+    fn default() -> Self {
+        Self {
+            loopback_fetches: false,
+            fetch_roots: Vec::new(),
+            start_limit: Limit::new(30, std::time::Duration::from_secs(60)),
+        }
+    }
 }
 
 impl Sso {
     /// The defaults: providers reached over `https` at public addresses only.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// How many sign-ins a client address may begin (`POST /sso`, `POST <api>/sso/route`)
+    /// in the limit's window; over it, `429` with `Retry-After`. The default is 30 a
+    /// minute.
+    pub fn start_rate_limit(mut self, limit: Limit) -> Self {
+        self.start_limit = limit;
+        self
     }
 
     /// Lets connections reach providers at loopback addresses (and over plain `http`
@@ -196,6 +217,7 @@ impl Extension for Sso {
             .user_table("sso_identities", "user_id")
             .user_data(IdentityData)
             .sign_in_policy(Enforcement);
+        ext.side::<InvitationRules>().add(OnlyVerifiedDomains);
         ext.pages([pages::SSO_PAGE, pages::MANAGE_PAGE, pages::TESTED_PAGE])
             .page_extension(pages::sign_in_link);
         let shared = flows::Shared::new(self.clone());
@@ -262,6 +284,34 @@ impl SignInPolicy for Enforcement {
             key: "pow_sso_required",
             policy: "pow_sso enforcement",
         }))
+    }
+}
+
+/// While an organization enforces its connection, only addresses at its verified domains
+/// may be invited (anyone else would be a member outside single sign-on).
+struct OnlyVerifiedDomains;
+
+#[async_trait]
+impl InvitationRule for OnlyVerifiedDomains {
+    async fn check(
+        &self,
+        config: &PowConfig,
+        organization: &Organization,
+        email: &str,
+    ) -> Result<Option<&'static str>, PowError> {
+        let connection = Connections::new(config)?
+            .of_organization(&organization.id)
+            .await?;
+        if !connection.is_some_and(|connection| connection.enabled && connection.enforced) {
+            return Ok(None);
+        }
+        let domain = email
+            .rsplit_once('@')
+            .map(|(_, domain)| domain.to_ascii_lowercase())
+            .unwrap_or_default();
+        let verified =
+            pow_ext_organizations::domains::verified_domains(config, &organization.id).await?;
+        Ok((!verified.contains(&domain)).then_some("pow_sso_invitation_outside_domains"))
     }
 }
 

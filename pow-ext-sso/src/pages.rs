@@ -181,6 +181,8 @@ async fn start(
     client: &mut dyn Client,
     shared: &Shared,
 ) -> Result<Answer, PowError> {
+    let facts = client.facts();
+    flows::count_start(&step.config, &shared.settings, &facts).await?;
     let identifier = step.params.get("identifier").cloned().unwrap_or_default();
     let Some(connection) = flows::route(&step.config, &identifier).await? else {
         if step.assigns.get::<WantsJson>().is_some() {
@@ -342,21 +344,15 @@ pub(crate) fn manage_path(config: &PowConfig, slug: &str) -> String {
 }
 
 /// The answer to a refused change: `404` for no such organization (or not a member),
-/// `403` for a member who may not, the page with the problem for a form's.
+/// `403` for a member who may not, the page with the problem for a form's; the API's
+/// error to a client that asks for JSON.
 fn refused(step: &Step, client: &mut dyn Client, slug: &str, change: Change) -> Answer {
-    let (status, key) = match change {
-        Change::Refused(pow_ext_organizations::Refused::Forbidden) => (403, "pow_sso_forbidden"),
-        Change::Refused(_) => (404, "pow_sso_not_found"),
-        Change::Invalid(key) => (422, key),
-        Change::NoConnection => (409, "pow_sso_no_connection_yet"),
-        Change::NotValidated => (409, "pow_sso_not_validated"),
-    };
+    let (status, code, key) = change.answer();
     if step.assigns.get::<WantsJson>().is_some() {
-        return Answer::Json {
-            status,
-            headers: vec![("cache-control", "no-store".to_owned())],
-            body: json!({ "error": { "status": status, "message": step.text(key) } }),
-        };
+        let error =
+            pow_core::api::ApiError::translated(Some(&step.config), &step.lang, status, key)
+                .with_code(code);
+        return Answer::api_error(&error);
     }
     if matches!(status, 403 | 404) {
         let text = step.text(key);

@@ -105,25 +105,36 @@ struct App {
     config: PowConfig,
     addr: SocketAddr,
     idp: Idp,
+    mailer: pow_actix::mailer::MemoryMailer,
 }
 
 fn start(users: DieselUsersContext) -> Option<App> {
+    start_with(users, Sso::new().allow_loopback_fetches(true))
+}
+
+fn start_with(users: DieselUsersContext, sso: Sso) -> Option<App> {
     let idp = idp()?;
     let txt = StaticTxt::new();
+    let mailer = pow_actix::mailer::MemoryMailer::new();
     let config = PowConfig::builder("k".repeat(64))
         .users(users.clone())
         .hasher(Pbkdf2Hasher::new(1))
         .base_url("http://localhost")
         .store(Arc::new(MemoryStore::new()))
-        .mailer(Arc::new(pow_actix::mailer::MemoryMailer::new()))
+        .mailer(Arc::new(mailer.clone()))
         .extension(pow_ext_email_confirmation::EmailConfirmation::new())
         .extension(Organizations::new().domains(txt.clone()))
-        .extension(Sso::new().allow_loopback_fetches(true))
+        .extension(sso)
         .build()
         .unwrap();
     users.migrate(&config).unwrap();
     let addr = pow_testkit::serve_with_api(config.clone(), pow_core::api::ApiOptions::new());
-    let app = App { config, addr, idp };
+    let app = App {
+        config,
+        addr,
+        idp,
+        mailer,
+    };
     // The owner's organization, with its domain verified.
     let owner = user(&app.config, OWNER);
     block_on(pow_ext_organizations::flows::create(
@@ -511,6 +522,36 @@ fn enforcement_holds_on_every_path(users: DieselUsersContext) {
     .unwrap()
     .unwrap();
 
+    // An invitation to an outside address, made before enforcement.
+    let owner = block_on(
+        app.config
+            .users()
+            .unwrap()
+            .get_by("email", pow_core::users::Value::Text(OWNER.to_owned())),
+    )
+    .unwrap()
+    .unwrap();
+    let en: pow_core::messages::LanguageIdentifier = "en".parse().unwrap();
+    let invite = |email: &str| {
+        block_on(pow_ext_organizations::flows::invite(
+            &app.config,
+            &owner,
+            "acme",
+            email,
+            "member",
+            &en,
+        ))
+        .unwrap()
+    };
+    assert_eq!(invite("ivy@other.example"), Ok(()));
+    let ivy_link = invitation_link(&app, "ivy@other.example");
+    assert!(block_on(pow_ext_organizations::flows::invited(
+        &app.config,
+        &ivy_link
+    ))
+    .unwrap()
+    .is_some());
+
     // A test sign-in validates; now enforcement goes on and Carol's session ends.
     let res = admin_post(&mut admin, "/organizations/acme/sso/test", &[]);
     let back = at_idp(&app, res.location(), "olga");
@@ -557,6 +598,22 @@ fn enforcement_holds_on_every_path(users: DieselUsersContext) {
     );
     assert_eq!(token.status, 403, "{}", token.body);
     assert!(token.body.contains("sign_in_refused"), "{}", token.body);
+
+    // Invitations: only addresses at the verified domains; the earlier link to an outside
+    // address no longer works.
+    assert_eq!(
+        invite("ivan@other.example"),
+        Err(pow_ext_organizations::Refused::ByRule(
+            "pow_sso_invitation_outside_domains"
+        ))
+    );
+    assert_eq!(invite("ines@acme.example"), Ok(()));
+    assert!(block_on(pow_ext_organizations::flows::invited(
+        &app.config,
+        &ivy_link
+    ))
+    .unwrap()
+    .is_none());
 
     // A member who signed in through the connection stays covered at another address.
     let carol_now = block_on(app.config.users().unwrap().get(carol_user.id))
@@ -645,6 +702,56 @@ fn a_connection_turned_off_refuses_its_callback(users: DieselUsersContext) {
     assert_ne!(forged, back, "the answer names its issuer (RFC 9207)");
     assert_eq!(mixed.get(&path_of(&forged)).status, 302);
     assert!(!signed_in(&mut mixed), "an answer naming another issuer");
+}
+
+/// The invitation link token last mailed to `email`.
+fn invitation_link(app: &App, email: &str) -> String {
+    app.mailer
+        .deliveries()
+        .into_iter()
+        .filter(|mail| mail.to == email)
+        .filter_map(|mail| {
+            let at = mail.text.find("/organization-invitations/")?;
+            let rest = &mail.text[at + "/organization-invitations/".len()..];
+            let end = rest
+                .find(|c: char| c.is_whitespace() || c == '"' || c == '<' || c == ')')
+                .unwrap_or(rest.len());
+            Some(rest[..end].to_owned())
+        })
+        .next_back()
+        .expect("an invitation mail")
+}
+
+/// Beginning sign-ins is counted per client address: over the limit, `429`.
+fn beginning_sign_ins_is_rate_limited(users: DieselUsersContext) {
+    let limit = pow_core::store::Limit::new(2, std::time::Duration::from_secs(60));
+    let sso = Sso::new()
+        .allow_loopback_fetches(true)
+        .start_rate_limit(limit);
+    let Some(app) = start_with(users, sso) else {
+        return;
+    };
+    let mut visitor = Client::new(app.addr);
+    let csrf = visitor.get("/sso").csrf();
+    for _ in 0..2 {
+        let res = visitor.post(
+            "/sso",
+            &[
+                ("_csrf_token", &csrf),
+                ("user[identifier]", "nobody@other.example"),
+            ],
+        );
+        assert_eq!(res.status, 422, "{}", res.body);
+    }
+    let res = visitor.post(
+        "/sso",
+        &[
+            ("_csrf_token", &csrf),
+            ("user[identifier]", "nobody@other.example"),
+        ],
+    );
+    assert_eq!(res.status, 429, "{}", res.body);
+    assert!(res.header("retry-after").is_some());
 }
 
 fn url_encode(text: &str) -> String {
@@ -766,6 +873,9 @@ fn turned_off() {
 fn admins_only() {
     on_sqlite(only_admins_manage_connections);
 }
+fn rate_limited() {
+    on_sqlite(beginning_sign_ins_is_rate_limited);
+}
 
 pow_testkit::on_both!(
     signs_in_and_provisions,
@@ -775,6 +885,7 @@ pow_testkit::on_both!(
     enforcement_on_postgres,
     turned_off,
     admins_only,
+    rate_limited,
 );
 
 /// Runs `work` to its end on a runtime of its own.

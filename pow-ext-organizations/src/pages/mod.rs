@@ -371,6 +371,7 @@ fn refusal_text(step: &Step, refused: Refused) -> String {
         Refused::UnknownRole => "pow_organizations_unknown_role",
         Refused::Full => "pow_organizations_full",
         Refused::InvalidEmail => "pow_organizations_invalid_email",
+        Refused::ByRule(key) => key,
     })
 }
 

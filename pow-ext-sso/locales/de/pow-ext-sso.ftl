@@ -66,3 +66,4 @@ audit-sso-break-glass-used = Notfallanmeldung am Single Sign-on vorbei
 audit-sso-signed-in = Über Single Sign-on angemeldet
 audit-sso-linked = Konto über Single Sign-on verknüpft
 audit-sso-refused = Anmeldung abgelehnt: Single Sign-on verlangt
+pow_sso_invitation_outside_domains = Diese Organisation verlangt Single Sign-on: Laden Sie nur Adressen an ihren verifizierten Domains ein.

@@ -66,3 +66,4 @@ audit-sso-break-glass-used = Break-glass sign-in around single sign-on
 audit-sso-signed-in = Signed in through single sign-on
 audit-sso-linked = Account linked through single sign-on
 audit-sso-refused = Sign-in refused: single sign-on required
+pow_sso_invitation_outside_domains = This organization requires single sign-on: invite addresses at its verified domains only.

@@ -66,3 +66,4 @@ audit-sso-break-glass-used = Connexion de secours hors authentification unique
 audit-sso-signed-in = Connexion par authentification unique
 audit-sso-linked = Compte lié par authentification unique
 audit-sso-refused = Connexion refusée : authentification unique exigée
+pow_sso_invitation_outside_domains = Cette organisation exige l'authentification unique : n'invitez que des adresses de ses domaines vérifiés.
