@@ -560,18 +560,37 @@ impl Connections {
 
     /// The members of organization `org_id`.
     pub(crate) async fn member_ids(&self, org_id: &str) -> Result<Vec<i64>, PowError> {
-        let sql = format!(
+        self.members_where(org_id, None).await
+    }
+
+    /// The members of organization `org_id` with `role`.
+    pub(crate) async fn member_ids_with_role(
+        &self,
+        org_id: &str,
+        role: &str,
+    ) -> Result<Vec<i64>, PowError> {
+        self.members_where(org_id, Some(role.to_owned())).await
+    }
+
+    async fn members_where(
+        &self,
+        org_id: &str,
+        role: Option<String>,
+    ) -> Result<Vec<i64>, PowError> {
+        let mut sql = format!(
             "SELECT user_id FROM {} WHERE organization_id = $1",
             self.members
         );
-        let org_id = org_id.to_owned();
+        let mut params = vec![Param::Text(org_id.to_owned())];
+        if let Some(role) = role {
+            sql.push_str(" AND role = $2");
+            params.push(Param::Text(role));
+        }
+        sql.push_str(" ORDER BY user_id");
         let rows: Vec<UserIdRow> = self
             .tables
             .run(move |db| -> Result<Vec<UserIdRow>, PowError> {
-                with_conn!(db, conn => ::diesel::sql_query(&sql)
-                    .bind::<Text, _>(&org_id)
-                    .load::<UserIdRow>(conn)
-                    .map_err(query_error))
+                with_conn!(db, conn => bound!(conn, &sql, params).load::<UserIdRow>(conn).map_err(query_error))
             })
             .await?;
         Ok(rows.into_iter().map(|row| row.user_id).collect())

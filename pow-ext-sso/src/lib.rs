@@ -74,6 +74,7 @@ use pow_ext_organizations::{InvitationRule, InvitationRules, Organization};
 mod api;
 pub mod connections;
 pub mod flows;
+mod mail;
 pub mod oidc;
 pub mod pages;
 mod sealed;
@@ -83,6 +84,9 @@ pub use oidc::Claims;
 
 /// The extension's name, which prefixes its message keys.
 pub const NAME: &str = "pow_sso";
+
+/// The mail every owner gets when the break-glass owner signs in around enforcement.
+pub const MAIL_BREAK_GLASS: &str = "sso/break_glass";
 
 /// A sign-in through an organization's identity provider.
 pub const SSO: AuthMethod = AuthMethod::new("sso", 64);
@@ -200,6 +204,7 @@ impl Extension for Sso {
         ext.migrations(MIGRATIONS)
             .messages(FTL.iter().copied())
             .auth_methods([SSO])
+            .mails([MAIL_BREAK_GLASS])
             .audit_events([
                 events::CONNECTION_SAVED,
                 events::CONNECTION_REMOVED,
@@ -265,6 +270,14 @@ impl SignInPolicy for Enforcement {
                 config,
                 flows::event(events::BREAK_GLASS_USED, &connection).user(user.id),
             );
+            // The owners hear of it once an hour at most (an API token renewal asks again).
+            let once = Limit::new(1, std::time::Duration::from_secs(3600));
+            if pow_core::store::Limiter::new(config, "sso_break_glass_notice")
+                .hit(once, &user.id.to_string())
+                .await?
+            {
+                mail::break_glass(config, &connection, user).await?;
+            }
             return Ok(None);
         }
         pow_core::audit::record(

@@ -587,6 +587,54 @@ fn enforcement_holds_on_every_path(users: DieselUsersContext) {
     // The owner too, now that they are covered: a new password sign-in is refused.
     let mut owner_again = Client::new(app.addr);
     assert_eq!(owner_again.sign_in(OWNER, PASSWORD).status, 403);
+    // The break-glass owner: named by an owner, then a password and a second factor get
+    // through (audited, every owner mailed once), a password alone does not.
+    let named = admin_api.request(
+        "POST",
+        "/api/v1/organizations/acme/sso/break-glass",
+        Some(json!({ "owner": owner.id }).to_string()),
+    );
+    assert_eq!(named.status, 200, "{}", named.body);
+    let not_owner = admin_api.request(
+        "POST",
+        "/api/v1/organizations/acme/sso/break-glass",
+        Some(json!({ "owner": carol_user.id }).to_string()),
+    );
+    assert_eq!(not_owner.status, 422, "{}", not_owner.body);
+    use pow_core::session::{AuthMethod, MethodUse};
+    let password_only = [MethodUse::now(AuthMethod::PASSWORD)];
+    let with_factor = [
+        MethodUse::now(AuthMethod::PASSWORD),
+        MethodUse::now(AuthMethod::TOTP),
+    ];
+    assert!(block_on(pow_core::session::admit(
+        &app.config,
+        &owner,
+        &password_only
+    ))
+    .is_err());
+    let mailed = |app: &App| {
+        app.mailer
+            .deliveries()
+            .into_iter()
+            .filter(|mail| mail.subject.contains("Break-glass"))
+            .count()
+    };
+    assert_eq!(mailed(&app), 0);
+    assert!(block_on(pow_core::session::admit(&app.config, &owner, &with_factor)).is_ok());
+    assert_eq!(mailed(&app), 1, "the owners hear of it");
+    assert!(block_on(pow_core::session::admit(&app.config, &owner, &with_factor)).is_ok());
+    assert_eq!(mailed(&app), 1, "once an hour at most");
+    assert!(
+        block_on(pow_core::session::admit(
+            &app.config,
+            &carol_now_user(&app),
+            &with_factor
+        ))
+        .is_err(),
+        "nobody else breaks the glass"
+    );
+
     // JSON sign-in (a token pair) is refused alike.
     let mut api = Client::new(app.addr);
     api.headers
@@ -702,6 +750,15 @@ fn a_connection_turned_off_refuses_its_callback(users: DieselUsersContext) {
     assert_ne!(forged, back, "the answer names its issuer (RFC 9207)");
     assert_eq!(mixed.get(&path_of(&forged)).status, 302);
     assert!(!signed_in(&mut mixed), "an answer naming another issuer");
+}
+
+fn carol_now_user(app: &App) -> pow_core::users::User {
+    block_on(app.config.users().unwrap().get_by(
+        "email",
+        pow_core::users::Value::Text("carol@acme.example".to_owned()),
+    ))
+    .unwrap()
+    .unwrap()
 }
 
 /// The invitation link token last mailed to `email`.

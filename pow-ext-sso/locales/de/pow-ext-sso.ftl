@@ -67,3 +67,6 @@ audit-sso-signed-in = Über Single Sign-on angemeldet
 audit-sso-linked = Konto über Single Sign-on verknüpft
 audit-sso-refused = Anmeldung abgelehnt: Single Sign-on verlangt
 pow_sso_invitation_outside_domains = Diese Organisation verlangt Single Sign-on: Laden Sie nur Adressen an ihren verifizierten Domains ein.
+pow_sso_mail_break_glass_subject = Notfallanmeldung bei { $organization }
+pow_sso_mail_break_glass_intro = { $email } hat sich bei { $organization } mit Passwort und zweitem Faktor angemeldet, am durchgesetzten Single Sign-on der Organisation vorbei.
+pow_sso_mail_break_glass_advice = Falls das nicht erwartet war, prüfen Sie das Audit-Protokoll der Organisation und ihren Notfall-Inhaber.

@@ -67,3 +67,6 @@ audit-sso-signed-in = Signed in through single sign-on
 audit-sso-linked = Account linked through single sign-on
 audit-sso-refused = Sign-in refused: single sign-on required
 pow_sso_invitation_outside_domains = This organization requires single sign-on: invite addresses at its verified domains only.
+pow_sso_mail_break_glass_subject = Break-glass sign-in to { $organization }
+pow_sso_mail_break_glass_intro = { $email } signed in to { $organization } with a password and a second factor, around the single sign-on the organization enforces.
+pow_sso_mail_break_glass_advice = If this was not expected, check the organization's audit log and its break-glass owner.

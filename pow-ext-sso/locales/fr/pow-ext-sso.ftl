@@ -67,3 +67,6 @@ audit-sso-signed-in = Connexion par authentification unique
 audit-sso-linked = Compte lié par authentification unique
 audit-sso-refused = Connexion refusée : authentification unique exigée
 pow_sso_invitation_outside_domains = Cette organisation exige l'authentification unique : n'invitez que des adresses de ses domaines vérifiés.
+pow_sso_mail_break_glass_subject = Connexion de secours à { $organization }
+pow_sso_mail_break_glass_intro = { $email } s'est connecté à { $organization } avec un mot de passe et un second facteur, hors de l'authentification unique imposée par l'organisation.
+pow_sso_mail_break_glass_advice = Si ce n'était pas prévu, consultez le journal d'audit de l'organisation et son propriétaire de secours.
