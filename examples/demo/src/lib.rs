@@ -572,10 +572,16 @@ pub fn build_for_server(
         )
         // Organizations with members, roles and invitations: the account page links
         // "Organizations"; closed ones wait 14 days before their purge, as accounts do.
+        // Their admins prove domains with a DNS TXT record (looked up over DNS over HTTPS).
         .extension(
             pow_ext_organizations::Organizations::new()
-                .close_grace(std::time::Duration::from_secs(14 * 24 * 3600)),
+                .close_grace(std::time::Duration::from_secs(14 * 24 * 3600))
+                .domains(pow_ext_organizations::domains::DohResolver::cloudflare()),
         )
+        // Single sign-on per organization: an organization's admins connect its OpenID
+        // provider at /organizations/<slug>/sso; "Sign in with your organization" on the
+        // sign-in page routes an address at a verified domain to it.
+        .extension(pow_ext_sso::Sso::new())
         .build()?;
     users.migrate_with(&config, &[&DEMO_MIGRATIONS])?;
     Ok(config)

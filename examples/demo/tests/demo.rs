@@ -1402,6 +1402,14 @@ fn support_access_creates_no_credential_or_grant() {
             &[("user[request]", "pending"), ("user[decision]", "allow")][..],
         ),
         ("/oauth/grants/revoke", &[("user[client]", "demo-cli")][..]),
+        // Nor connecting an organization's single sign-on.
+        (
+            "/organizations/acme/sso",
+            &[
+                ("user[issuer]", "https://idp.example"),
+                ("user[client_id]", "x"),
+            ][..],
+        ),
         // Nor registering an OAuth client, even for an admin acting as someone.
         (
             "/oauth/clients",
