@@ -4,7 +4,7 @@
 use ::diesel::sql_types::{BigInt, Bool, Nullable, Text, Timestamp};
 use ::diesel::{QueryableByName, RunQueryDsl};
 use chrono::{DateTime, NaiveDateTime, Utc};
-use pow_core::users::diesel::{query_error, Tables};
+use pow_core::users::diesel::{query_error, SqlParam, Tables};
 use pow_core::with_connection as with_conn;
 use pow_core::{PowConfig, PowError};
 use serde::Serialize;
@@ -169,35 +169,6 @@ struct UserIdRow {
     user_id: i64,
 }
 
-/// `$sql` for the backend of `$conn` (a concrete connection inside `with_conn!`), with
-/// `$params` bound in order (`$1`, `$2`, ... written in the order they appear: SQLite
-/// numbers them so).
-macro_rules! bound {
-    ($conn:expr, $sql:expr, $params:expr) => {{
-        let mut query = boxed($conn, $sql);
-        for param in $params {
-            query = match param {
-                Param::Text(text) => query.bind::<Text, _>(text),
-                Param::OptText(text) => query.bind::<Nullable<Text>, _>(text),
-                Param::Int(n) => query.bind::<BigInt, _>(n),
-                Param::OptInt(n) => query.bind::<Nullable<BigInt>, _>(n),
-                Param::Bool(b) => query.bind::<Bool, _>(b),
-                Param::At(at) => query.bind::<Timestamp, _>(at),
-            };
-        }
-        query
-    }};
-}
-
-/// `sql`, boxed for the backend of `conn`.
-fn boxed<C: ::diesel::Connection>(
-    _conn: &C,
-    sql: &str,
-) -> ::diesel::query_builder::BoxedSqlQuery<'static, C::Backend, ::diesel::query_builder::SqlQuery>
-{
-    ::diesel::sql_query(sql.to_owned()).into_boxed()
-}
-
 /// Now, to the second (as the tables keep it).
 fn now() -> NaiveDateTime {
     let now = Utc::now();
@@ -239,7 +210,7 @@ impl Connections {
     async fn rows(
         &self,
         condition: String,
-        params: Vec<Param>,
+        params: Vec<SqlParam>,
     ) -> Result<Vec<Connection>, PowError> {
         let sql = format!(
             "SELECT {COLUMNS} FROM {} c WHERE {condition}",
@@ -248,7 +219,7 @@ impl Connections {
         let rows: Vec<Row> = self
             .tables
             .run(move |db| -> Result<Vec<Row>, PowError> {
-                with_conn!(db, conn => bound!(conn, &sql, params).load::<Row>(conn).map_err(query_error))
+                with_conn!(db, conn => pow_core::sql_bound!(conn, &sql, params).load::<Row>(conn).map_err(query_error))
             })
             .await?;
         Ok(rows.into_iter().map(Connection::from).collect())
@@ -260,7 +231,7 @@ impl Connections {
     /// The database's.
     pub async fn get(&self, id: &str) -> Result<Option<Connection>, PowError> {
         Ok(self
-            .rows("c.id = $1".into(), vec![Param::Text(id.to_owned())])
+            .rows("c.id = $1".into(), vec![SqlParam::Text(id.to_owned())])
             .await?
             .into_iter()
             .next())
@@ -274,7 +245,7 @@ impl Connections {
         Ok(self
             .rows(
                 "c.organization_id = $1".into(),
-                vec![Param::Text(org_id.to_owned())],
+                vec![SqlParam::Text(org_id.to_owned())],
             )
             .await?
             .into_iter()
@@ -308,9 +279,9 @@ impl Connections {
             .rows(
                 condition,
                 vec![
-                    Param::Int(user_id),
-                    Param::Text(domain.to_ascii_lowercase()),
-                    Param::Int(user_id),
+                    SqlParam::Int(user_id),
+                    SqlParam::Text(domain.to_ascii_lowercase()),
+                    SqlParam::Int(user_id),
                 ],
             )
             .await?
@@ -334,7 +305,7 @@ impl Connections {
             .map(|secret| sealed::seal(&self.config, secret));
         let now = now();
         let existing = self.of_organization(org_id).await?;
-        let (sql, params): (String, Vec<Param>) = match &existing {
+        let (sql, params): (String, Vec<SqlParam>) = match &existing {
             Some(old) => {
                 let changed = old.issuer != issuer || old.client_id != spec.client_id;
                 let sql = format!(
@@ -350,12 +321,12 @@ impl Connections {
                 (
                     sql,
                     vec![
-                        Param::Text(issuer),
-                        Param::Text(spec.client_id.clone()),
-                        Param::OptText(sealed),
-                        Param::Text(spec.default_role.clone()),
-                        Param::At(now),
-                        Param::Text(old.id.clone()),
+                        SqlParam::Text(issuer),
+                        SqlParam::Text(spec.client_id.clone()),
+                        SqlParam::OptText(sealed),
+                        SqlParam::Text(spec.default_role.clone()),
+                        SqlParam::At(now),
+                        SqlParam::Text(old.id.clone()),
                     ],
                 )
             }
@@ -369,14 +340,14 @@ impl Connections {
                 (
                     sql,
                     vec![
-                        Param::Text(pow_core::token::generate_uuid()),
-                        Param::Text(org_id.to_owned()),
-                        Param::Text(issuer),
-                        Param::Text(spec.client_id.clone()),
-                        Param::OptText(sealed),
-                        Param::Text(spec.default_role.clone()),
-                        Param::At(now),
-                        Param::At(now),
+                        SqlParam::Text(pow_core::token::generate_uuid()),
+                        SqlParam::Text(org_id.to_owned()),
+                        SqlParam::Text(issuer),
+                        SqlParam::Text(spec.client_id.clone()),
+                        SqlParam::OptText(sealed),
+                        SqlParam::Text(spec.default_role.clone()),
+                        SqlParam::At(now),
+                        SqlParam::At(now),
                     ],
                 )
             }
@@ -397,9 +368,9 @@ impl Connections {
         self.execute(
             sql,
             vec![
-                Param::Bool(on),
-                Param::At(now()),
-                Param::Text(id.to_owned()),
+                SqlParam::Bool(on),
+                SqlParam::At(now()),
+                SqlParam::Text(id.to_owned()),
             ],
         )
         .await
@@ -412,9 +383,12 @@ impl Connections {
             "UPDATE {} SET validated_at = $1 WHERE id = $2",
             self.connections
         );
-        self.execute(sql, vec![Param::At(now()), Param::Text(id.to_owned())])
-            .await
-            .map(drop)
+        self.execute(
+            sql,
+            vec![SqlParam::At(now()), SqlParam::Text(id.to_owned())],
+        )
+        .await
+        .map(drop)
     }
 
     /// Names the break-glass owner of connection `id` (`None`: nobody).
@@ -430,9 +404,9 @@ impl Connections {
         self.execute(
             sql,
             vec![
-                Param::OptInt(user_id),
-                Param::At(now()),
-                Param::Text(id.to_owned()),
+                SqlParam::OptInt(user_id),
+                SqlParam::At(now()),
+                SqlParam::Text(id.to_owned()),
             ],
         )
         .await
@@ -442,10 +416,13 @@ impl Connections {
     /// Removes connection `id` and its identities.
     pub(crate) async fn remove(&self, id: &str) -> Result<bool, PowError> {
         let identities = format!("DELETE FROM {} WHERE connection_id = $1", self.identities);
-        self.execute(identities, vec![Param::Text(id.to_owned())])
+        self.execute(identities, vec![SqlParam::Text(id.to_owned())])
             .await?;
         let sql = format!("DELETE FROM {} WHERE id = $1", self.connections);
-        Ok(self.execute(sql, vec![Param::Text(id.to_owned())]).await? > 0)
+        Ok(self
+            .execute(sql, vec![SqlParam::Text(id.to_owned())])
+            .await?
+            > 0)
     }
 
     /// The client secret of `connection`, opened; `None` when it has none or the key ring
@@ -499,11 +476,11 @@ impl Connections {
             .execute(
                 update,
                 vec![
-                    Param::OptText(email.map(str::to_owned)),
-                    Param::At(now),
-                    Param::Text(connection_id.to_owned()),
-                    Param::Text(subject.to_owned()),
-                    Param::Int(user_id),
+                    SqlParam::OptText(email.map(str::to_owned)),
+                    SqlParam::At(now),
+                    SqlParam::Text(connection_id.to_owned()),
+                    SqlParam::Text(subject.to_owned()),
+                    SqlParam::Int(user_id),
                 ],
             )
             .await?;
@@ -518,12 +495,12 @@ impl Connections {
         self.execute(
             insert,
             vec![
-                Param::Text(connection_id.to_owned()),
-                Param::Text(subject.to_owned()),
-                Param::Int(user_id),
-                Param::OptText(email.map(str::to_owned)),
-                Param::At(now),
-                Param::At(now),
+                SqlParam::Text(connection_id.to_owned()),
+                SqlParam::Text(subject.to_owned()),
+                SqlParam::Int(user_id),
+                SqlParam::OptText(email.map(str::to_owned)),
+                SqlParam::At(now),
+                SqlParam::At(now),
             ],
         )
         .await
@@ -555,7 +532,9 @@ impl Connections {
     /// Forgets the identities of `user_id` (an erased account).
     pub(crate) async fn forget_user(&self, user_id: i64) -> Result<(), PowError> {
         let sql = format!("DELETE FROM {} WHERE user_id = $1", self.identities);
-        self.execute(sql, vec![Param::Int(user_id)]).await.map(drop)
+        self.execute(sql, vec![SqlParam::Int(user_id)])
+            .await
+            .map(drop)
     }
 
     /// The members of organization `org_id`.
@@ -581,26 +560,26 @@ impl Connections {
             "SELECT user_id FROM {} WHERE organization_id = $1",
             self.members
         );
-        let mut params = vec![Param::Text(org_id.to_owned())];
+        let mut params = vec![SqlParam::Text(org_id.to_owned())];
         if let Some(role) = role {
             sql.push_str(" AND role = $2");
-            params.push(Param::Text(role));
+            params.push(SqlParam::Text(role));
         }
         sql.push_str(" ORDER BY user_id");
         let rows: Vec<UserIdRow> = self
             .tables
             .run(move |db| -> Result<Vec<UserIdRow>, PowError> {
-                with_conn!(db, conn => bound!(conn, &sql, params).load::<UserIdRow>(conn).map_err(query_error))
+                with_conn!(db, conn => pow_core::sql_bound!(conn, &sql, params).load::<UserIdRow>(conn).map_err(query_error))
             })
             .await?;
         Ok(rows.into_iter().map(|row| row.user_id).collect())
     }
 
     /// Runs a statement; the rows it changed.
-    async fn execute(&self, sql: String, params: Vec<Param>) -> Result<usize, PowError> {
+    async fn execute(&self, sql: String, params: Vec<SqlParam>) -> Result<usize, PowError> {
         self.tables
             .run(move |db| -> Result<usize, PowError> {
-                with_conn!(db, conn => bound!(conn, &sql, params).execute(conn).map_err(query_error))
+                with_conn!(db, conn => pow_core::sql_bound!(conn, &sql, params).execute(conn).map_err(query_error))
             })
             .await
     }
@@ -620,14 +599,4 @@ impl Flag {
             Flag::Enforced => "enforced",
         }
     }
-}
-
-/// A bound value.
-enum Param {
-    Text(String),
-    OptText(Option<String>),
-    Int(i64),
-    OptInt(Option<i64>),
-    Bool(bool),
-    At(NaiveDateTime),
 }

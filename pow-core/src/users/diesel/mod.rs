@@ -45,7 +45,7 @@ mod connect;
 mod migrate;
 mod sql;
 mod tables;
-pub use tables::Tables;
+pub use tables::{boxed_for, SqlParam, Tables};
 
 /// A row type read by [`with_connection!`](crate::with_connection) on every backend
 /// pow-core is built with: `QueryableByName` for each (derive it; the derive is generic).

@@ -146,3 +146,89 @@ macro_rules! __with_postgres_connection {
 macro_rules! __with_postgres_connection {
     ($label:lifetime, $db:ident, $conn:ident => $body:expr) => {};
 }
+
+/// A value bound to a statement of [`sql_bound!`](crate::sql_bound): an extension's table
+/// queries with a list of values decided at run time (a filter, a partial update).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SqlParam {
+    /// Text.
+    Text(String),
+    /// Text or `NULL`.
+    OptText(Option<String>),
+    /// A 64-bit integer.
+    Int(i64),
+    /// A 64-bit integer or `NULL`.
+    OptInt(Option<i64>),
+    /// A boolean.
+    Bool(bool),
+    /// A timestamp (UTC, as the tables keep it).
+    At(chrono::NaiveDateTime),
+    /// A timestamp or `NULL`.
+    OptAt(Option<chrono::NaiveDateTime>),
+}
+
+/// `sql`, boxed for the backend of `conn` (what [`sql_bound!`](crate::sql_bound) binds to).
+pub fn boxed_for<C: ::diesel::Connection>(
+    _conn: &C,
+    sql: &str,
+) -> ::diesel::query_builder::BoxedSqlQuery<'static, C::Backend, ::diesel::query_builder::SqlQuery>
+{
+    ::diesel::sql_query(sql.to_owned()).into_boxed()
+}
+
+/// `$sql` for the backend of `$conn` (the connection [`with_connection!`](crate::with_connection)
+/// binds), with `$params` (an iterator of [`SqlParam`]) bound in order: write `$1`, `$2`, ...
+/// in the order they appear (SQLite numbers them so). Evaluates to a boxed diesel query to
+/// `.execute(conn)` or `.load::<Row>(conn)`. The calling crate depends on `diesel`.
+///
+/// ```
+/// # #[cfg(feature = "sqlite")] {
+/// use diesel::RunQueryDsl as _;
+/// use pow_core::users::diesel::{query_error, Database, SqlParam};
+///
+/// let db = Database::connect(":memory:")?;
+/// db.batch_execute("CREATE TABLE notes (id BIGINT, body TEXT)")?;
+/// let params = vec![SqlParam::Int(1), SqlParam::Text("hello".into())];
+/// let inserted = pow_core::with_connection!(&db, conn => {
+///     pow_core::sql_bound!(conn, "INSERT INTO notes (id, body) VALUES ($1, $2)", params)
+///         .execute(conn)
+///         .map_err(query_error)
+/// })?;
+/// assert_eq!(inserted, 1);
+/// # }
+/// # Ok::<_, pow_core::PowError>(())
+/// ```
+#[macro_export]
+macro_rules! sql_bound {
+    ($conn:expr, $sql:expr, $params:expr) => {{
+        let mut query = $crate::users::diesel::boxed_for($conn, $sql);
+        for param in $params {
+            query = match param {
+                $crate::users::diesel::SqlParam::Text(value) => {
+                    query.bind::<::diesel::sql_types::Text, _>(value)
+                }
+                $crate::users::diesel::SqlParam::OptText(value) => {
+                    query.bind::<::diesel::sql_types::Nullable<::diesel::sql_types::Text>, _>(value)
+                }
+                $crate::users::diesel::SqlParam::Int(value) => {
+                    query.bind::<::diesel::sql_types::BigInt, _>(value)
+                }
+                $crate::users::diesel::SqlParam::OptInt(value) => query
+                    .bind::<::diesel::sql_types::Nullable<
+                    ::diesel::sql_types::BigInt,
+                >, _>(value),
+                $crate::users::diesel::SqlParam::Bool(value) => {
+                    query.bind::<::diesel::sql_types::Bool, _>(value)
+                }
+                $crate::users::diesel::SqlParam::At(value) => {
+                    query.bind::<::diesel::sql_types::Timestamp, _>(value)
+                }
+                $crate::users::diesel::SqlParam::OptAt(value) => query
+                    .bind::<::diesel::sql_types::Nullable<::diesel::sql_types::Timestamp>, _>(
+                        value,
+                    ),
+            };
+        }
+        query
+    }};
+}
