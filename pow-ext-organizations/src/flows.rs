@@ -201,6 +201,70 @@ pub async fn by_id(config: &PowConfig, org_id: &str) -> Result<Option<Organizati
     Store::new(config)?.by_id(org_id).await
 }
 
+/// Removes `user_id` from the open organization `org_id` as a provisioning extension does
+/// (SCIM's deprovisioning), never its last owner ([`Refused::LastOwner`], under the same
+/// lock as every other change of who owns it). Audited as
+/// [`events::MEMBER_REMOVED`](crate::events::MEMBER_REMOVED) with `detail.by`.
+///
+/// # Errors
+/// The database's error.
+pub async fn deprovision_member(
+    config: &PowConfig,
+    org_id: &str,
+    user_id: i64,
+    by: &str,
+) -> Result<Result<(), Refused>, PowError> {
+    provisioned_change(config, org_id, user_id, Change::Remove, by).await
+}
+
+/// Gives member `user_id` of `org_id` the role `role` as a provisioning extension does
+/// (SCIM's group mapping), never the last owner's demotion. Audited as
+/// [`events::ROLE_CHANGED`](crate::events::ROLE_CHANGED) with `detail.by`.
+///
+/// # Errors
+/// The database's error.
+pub async fn provision_role(
+    config: &PowConfig,
+    org_id: &str,
+    user_id: i64,
+    role: &str,
+    by: &str,
+) -> Result<Result<(), Refused>, PowError> {
+    if settings(config)?.role_rank(role).is_none() {
+        return Ok(Err(Refused::UnknownRole));
+    }
+    provisioned_change(config, org_id, user_id, Change::Role(role.to_owned()), by).await
+}
+
+async fn provisioned_change(
+    config: &PowConfig,
+    org_id: &str,
+    user_id: i64,
+    change: Change,
+    by: &str,
+) -> Result<Result<(), Refused>, PowError> {
+    let store = Store::new(config)?;
+    // No actor: the provisioning extension checked its caller; only the owner rule holds.
+    let applied = store
+        .change(org_id, None, user_id, change.clone(), |_, _, _| Ok(()))
+        .await?;
+    let previous = match applied {
+        Ok(previous) => previous,
+        Err(refused) => return Ok(Err(refused)),
+    };
+    let event = match &change {
+        Change::Role(role) if *role == previous => return Ok(Ok(())),
+        Change::Role(role) => event(events::ROLE_CHANGED, None, org_id)
+            .detail("member", user_id.to_string())
+            .detail("role", role.clone()),
+        Change::Remove => {
+            event(events::MEMBER_REMOVED, None, org_id).detail("member", user_id.to_string())
+        }
+    };
+    audit::record(config, event.detail("by", by.to_owned()));
+    Ok(Ok(()))
+}
+
 /// `user`'s membership of `slug` when their role allows `permission`; else
 /// [`Refused::NotFound`] (not a member, or no such organization) or [`Refused::Forbidden`]:
 /// the check another extension's organization pages make (pow-ext-sso's, with

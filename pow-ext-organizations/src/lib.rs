@@ -181,6 +181,8 @@ pub mod permission {
     pub const MANAGE_API_KEYS: &str = "api_keys:manage";
     /// Manage the organization's single sign-on (pow-ext-sso's connection and enforcement).
     pub const MANAGE_SSO: &str = "sso:manage";
+    /// Manage the organization's provisioning (pow-ext-scim's tokens and group mapping).
+    pub const MANAGE_PROVISIONING: &str = "provisioning:manage";
 }
 
 /// The extension's audit events (`detail.organization`: the organization's id).
@@ -262,8 +264,8 @@ pub trait Permissions: Send + Sync + 'static {
 }
 
 /// The default permissions: closing needs an owner; renaming, inviting, managing members,
-/// teams, domains, the organization's API keys and its single sign-on an admin or above; anything else is
-/// refused.
+/// teams, domains, the organization's API keys, its single sign-on and its provisioning an
+/// admin or above; anything else is refused.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct RankPermissions;
 
@@ -277,7 +279,8 @@ impl Permissions for RankPermissions {
             | permission::MANAGE_TEAMS
             | permission::MANAGE_DOMAINS
             | permission::MANAGE_API_KEYS
-            | permission::MANAGE_SSO => ADMIN,
+            | permission::MANAGE_SSO
+            | permission::MANAGE_PROVISIONING => ADMIN,
             _ => return false,
         };
         settings.at_least(role, needed)
