@@ -42,7 +42,7 @@ trees pow-core sqlite
 trees pow-axum sqlite
 for crate in pow-ext-reset-password pow-ext-email-confirmation pow-ext-persistent-session \
   pow-ext-invitation pow-ext-two-factor pow-ext-passwordless pow-ext-oauth pow-ext-account \
-  pow-ext-passkeys pow-ext-api-keys pow-ext-organizations pow-ext-provider pow-ext-sso; do
+  pow-ext-passkeys pow-ext-api-keys pow-ext-organizations pow-ext-provider pow-ext-sso pow-ext-scim; do
   trees "$crate" pow-core/sqlite
 done
 for crate in pow-ext-persistent-session pow-ext-passwordless pow-ext-oauth; do

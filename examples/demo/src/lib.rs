@@ -582,6 +582,10 @@ pub fn build_for_server(
         // provider at /organizations/<slug>/sso; "Sign in with your organization" on the
         // sign-in page routes an address at a verified domain to it.
         .extension(pow_ext_sso::Sso::new())
+        // SCIM provisioning per organization: its admins make a token at
+        // /organizations/<slug>/scim and give it, with <base URL>/scim/v2, to their
+        // identity provider.
+        .extension(pow_ext_scim::Scim::new())
         .build()?;
     users.migrate_with(&config, &[&DEMO_MIGRATIONS])?;
     Ok(config)

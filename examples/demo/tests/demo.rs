@@ -1402,6 +1402,8 @@ fn support_access_creates_no_credential_or_grant() {
             &[("user[request]", "pending"), ("user[decision]", "allow")][..],
         ),
         ("/oauth/grants/revoke", &[("user[client]", "demo-cli")][..]),
+        // Nor making a provisioning token.
+        ("/organizations/acme/scim/tokens", &[("user[name]", "x")][..]),
         // Nor connecting an organization's single sign-on.
         (
             "/organizations/acme/sso",
