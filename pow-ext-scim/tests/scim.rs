@@ -726,6 +726,52 @@ fn groups_map_onto_roles(users: DieselUsersContext) {
     );
 }
 
+/// The provisioning page: its admins see the SCIM URL and make a token (shown once, then
+/// working); a member may not, nor may anyone of another organization.
+fn the_page_makes_tokens(users: DieselUsersContext) {
+    let app = start(users);
+    let mut owner = browser(&app, OWNER);
+    let page = owner.get("/organizations/acme/scim");
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(
+        page.body.contains("http://localhost/scim/v2"),
+        "{}",
+        page.body
+    );
+    let made = owner.post(
+        "/organizations/acme/scim/tokens",
+        &[("_csrf_token", &page.csrf()), ("user[name]", "Okta")],
+    );
+    assert_eq!(made.status, 200, "{}", made.body);
+    let at = made
+        .body
+        .find("value=\"scim_")
+        .expect("the token, shown once")
+        + "value=\"".len();
+    let token = &made.body[at..at + made.body[at..].find('"').unwrap()];
+    let mut idp = scim(&app, token);
+    assert_eq!(call(&mut idp, "GET", "/Users", None).0, 200);
+    let again = owner.get("/organizations/acme/scim");
+    assert!(!again.body.contains(token), "never shown again");
+    let member = user(&app.config, "mo@acme.example");
+    let org = block_on(pow_ext_organizations::flows::by_slug(&app.config, "acme"))
+        .unwrap()
+        .unwrap();
+    block_on(pow_ext_organizations::flows::provision_member(
+        &app.config,
+        &org.id,
+        &member,
+        "member",
+        "test",
+    ))
+    .unwrap()
+    .unwrap();
+    let mut mo = browser(&app, "mo@acme.example");
+    assert_eq!(mo.get("/organizations/acme/scim").status, 403);
+    let mut stranger = browser(&app, OTHER_OWNER);
+    assert_eq!(stranger.get("/organizations/acme/scim").status, 404);
+}
+
 fn url_encode(text: &str) -> String {
     text.bytes()
         .map(|b| match b {
@@ -771,6 +817,9 @@ fn last_owner_on_postgres() {
 fn groups() {
     groups_map_onto_roles(sqlite());
 }
+fn page() {
+    the_page_makes_tokens(sqlite());
+}
 
 pow_testkit::on_both!(
     provisioned,
@@ -782,6 +831,7 @@ pow_testkit::on_both!(
     last_owner,
     last_owner_on_postgres,
     groups,
+    page,
 );
 
 /// Runs `work` to its end on a runtime of its own.
