@@ -106,5 +106,8 @@ pub mod provider {}
 #[doc = include_str!("../sso.md")]
 pub mod sso {}
 
+#[doc = include_str!("../scim.md")]
+pub mod scim {}
+
 #[doc = include_str!("../axum.md")]
 pub mod on_axum {}

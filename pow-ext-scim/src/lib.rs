@@ -51,7 +51,8 @@
 //! | `GET`, `PUT`, `PATCH`, `DELETE` | `/scim/v2/Users/{id}` | a provisioned user |
 //! | `GET`, `POST` | `/scim/v2/Groups` | list and create |
 //! | `GET`, `PUT`, `PATCH`, `DELETE` | `/scim/v2/Groups/{id}` | a group |
-//! | `GET`, `POST` | `/organizations/{slug}/scim` | the organization's provisioning page |
+//! | `GET` | `/organizations/{slug}/scim` | the organization's provisioning page |
+//! | `POST` | `/organizations/{slug}/scim/tokens`, `.../tokens/rotate`, `.../tokens/revoke`, `.../groups/role` | its forms (sudo mode) |
 //!
 //! JSON under the API prefix: `GET <api>/organizations/{slug}/scim`,
 //! `POST <api>/organizations/{slug}/scim/tokens`, `POST .../tokens/{id}/rotate`,
@@ -166,14 +167,16 @@ impl Scim {
     }
 
     /// The role a provisioned user's membership starts with (and falls back to when the
-    /// organization maps groups and they are in none). The default is `member`.
+    /// organization maps groups and they are in none): a role of the organizations below
+    /// owner (the setup refuses `owner`). The default is `member`.
     pub fn default_role(mut self, role: impl Into<String>) -> Self {
         self.default_role = role.into();
         self
     }
 
-    /// The most users (and groups) one organization may have provisioned: lists read at
-    /// most this many. The default is 10,000.
+    /// The most users (and groups) one organization may have provisioned: a provider's
+    /// write past it is refused (`409`), and lists read at most this many. The default is
+    /// 10,000.
     pub fn max_resources(mut self, max: usize) -> Self {
         self.max_resources = max.max(1);
         self
@@ -205,6 +208,11 @@ impl Extension for Scim {
     }
 
     fn build(&self, ext: &mut ExtensionBuilder) {
+        if self.default_role == pow_ext_organizations::OWNER {
+            ext.invalid(
+                "Scim::default_role: provisioning never makes owners; use a role below owner",
+            );
+        }
         ext.side::<Registered>().0 = Some(self.clone());
         ext.requires(Requirement::Extension {
             name: pow_ext_organizations::NAME,

@@ -209,6 +209,13 @@ pub async fn create_user(
         )));
     }
     let store = caller.store()?;
+    if store.users(caller.org()).await?.len() >= caller.scim.max_resources {
+        return Ok(Err(Problem::new(
+            409,
+            None,
+            "the organization has as many provisioned users as the setup allows",
+        )));
+    }
     let existing = config
         .users()?
         .get_by("email", UserValue::Text(facts.email.clone()))
@@ -261,7 +268,11 @@ pub async fn create_user(
     }
     if scim_user.active {
         if let Err(problem) = activate(caller, &scim_user, &user).await? {
+            // Nothing half-made stays: the record, and an account made for it.
             store.delete_user(caller.org(), &scim_user.id).await?;
+            if managed {
+                config.users()?.delete(&user).await?;
+            }
             return Ok(Err(problem));
         }
     }
@@ -286,6 +297,16 @@ async fn activate(
     let config = caller.config;
     if scim_user.managed && user.is_disabled() {
         pow_core::admin::enable_user(config, user).await?;
+    }
+    let declared = pow_ext_organizations::Organizations::of(config)
+        .is_some_and(|settings| settings.role_rank(&caller.scim.default_role).is_some());
+    if !declared {
+        tracing::error!(role = %caller.scim.default_role, "Scim::default_role is not a role of the organizations");
+        return Ok(Err(Problem::new(
+            500,
+            None,
+            "the setup's default role is not a role",
+        )));
     }
     let joined = orgs::provision_member(
         config,
@@ -326,8 +347,12 @@ async fn deactivate(
             );
             return Ok(Err(Problem::last_owner()));
         }
-        Err(other) => {
-            return Ok(Err(Problem::new(409, None, format!("refused: {other:?}"))));
+        Err(_) => {
+            return Ok(Err(Problem::new(
+                409,
+                None,
+                "the membership could not be ended",
+            )));
         }
     }
     let Some(user) = pow_core::flows::stored_user(config, scim_user.user_id).await? else {
@@ -360,31 +385,7 @@ async fn write_user(
         Err(problem) => return Ok(Err(problem)),
     };
     let store = caller.store()?;
-    if facts.active != current.active {
-        let outcome = if facts.active {
-            match pow_core::flows::stored_user(caller.config, current.user_id).await? {
-                Some(user) => activate(caller, &current, &user).await?,
-                None => Err(Problem::not_found()),
-            }
-        } else {
-            deactivate(caller, &current).await?
-        };
-        if let Err(problem) = outcome {
-            return Ok(Err(problem));
-        }
-        let name = if facts.active {
-            events::USER_REACTIVATED
-        } else {
-            events::USER_DEACTIVATED
-        };
-        audit::record(
-            caller.config,
-            caller
-                .event(name)
-                .user(current.user_id)
-                .detail("scim_id", current.id.clone()),
-        );
-    }
+    let previous = current.clone();
     let updated = ScimUser {
         user_name: facts.user_name,
         external_id: facts.external_id,
@@ -392,6 +393,7 @@ async fn write_user(
         resource: Value::Object(map),
         ..current
     };
+    // The record first (its version and uniqueness checked), then what follows from it.
     match store.update_user(&updated).await? {
         Ok(()) => {}
         Err(Conflict::Taken) => {
@@ -400,6 +402,41 @@ async fn write_user(
             )))
         }
         Err(Conflict::Changed) => return Ok(Err(Problem::changed())),
+    }
+    if updated.active != previous.active {
+        let outcome = if updated.active {
+            match pow_core::flows::stored_user(caller.config, updated.user_id).await? {
+                Some(user) => activate(caller, &updated, &user).await?,
+                None => Err(Problem::not_found()),
+            }
+        } else {
+            deactivate(caller, &updated).await?
+        };
+        if let Err(problem) = outcome {
+            // Refused (the last owner, a full organization): the record goes back.
+            let restored = ScimUser {
+                version: previous.version + 1,
+                ..previous
+            };
+            let _ = store.update_user(&restored).await?;
+            return Ok(Err(problem));
+        }
+        if updated.active {
+            // Back in: the roles of the groups it is still in.
+            apply_roles(caller, std::slice::from_ref(&updated.id), false).await?;
+        }
+        let name = if updated.active {
+            events::USER_REACTIVATED
+        } else {
+            events::USER_DEACTIVATED
+        };
+        audit::record(
+            caller.config,
+            caller
+                .event(name)
+                .user(updated.user_id)
+                .detail("scim_id", updated.id.clone()),
+        );
     }
     audit::record(
         caller.config,
@@ -675,6 +712,13 @@ pub async fn create_group(
         updated_at: chrono::Utc::now(),
     };
     let store = caller.store()?;
+    if store.groups(caller.org()).await?.len() >= caller.scim.max_resources {
+        return Ok(Err(Problem::new(
+            409,
+            None,
+            "the organization has as many groups as the setup allows",
+        )));
+    }
     if store.insert_group(&group).await?.is_err() {
         return Ok(Err(Problem::taken(
             "the organization has a group with this displayName",

@@ -90,6 +90,7 @@ pub struct Tokens {
     config: PowConfig,
     tables: Tables,
     table: String,
+    orgs: String,
 }
 
 impl Tokens {
@@ -102,6 +103,7 @@ impl Tokens {
         Ok(Self {
             config: config.clone(),
             table: tables.table("scim_tokens"),
+            orgs: tables.table("organizations"),
             tables,
         })
     }
@@ -188,7 +190,7 @@ impl Tokens {
     }
 
     /// Ends token `id` of `org_id` after `overlap` (at once for zero); `false` when
-    /// `org_id` has no such working token.
+    /// `org_id` has no such working token (nor, with an overlap, one not yet rotated).
     ///
     /// # Errors
     /// The database's.
@@ -200,22 +202,28 @@ impl Tokens {
     ) -> Result<bool, PowError> {
         let now = now();
         let until = now + chrono::Duration::from_std(overlap).unwrap_or(chrono::Duration::zero());
+        // An overlap is given once: a token already rotated keeps its end.
+        let (still, mut params) = if overlap.is_zero() {
+            (
+                "(revoked_at IS NULL OR revoked_at > $4)",
+                vec![SqlParam::At(now)],
+            )
+        } else {
+            ("revoked_at IS NULL", Vec::new())
+        };
         let sql = format!(
-            "UPDATE {} SET revoked_at = $1 WHERE id = $2 AND organization_id = $3 \
-             AND (revoked_at IS NULL OR revoked_at > $4)",
+            "UPDATE {} SET revoked_at = $1 WHERE id = $2 AND organization_id = $3 AND {still}",
             self.table
         );
-        let changed = self
-            .execute(
-                sql,
-                vec![
-                    SqlParam::At(until),
-                    SqlParam::Text(id.to_owned()),
-                    SqlParam::Text(org_id.to_owned()),
-                    SqlParam::At(now),
-                ],
-            )
-            .await?;
+        params.splice(
+            0..0,
+            [
+                SqlParam::At(until),
+                SqlParam::Text(id.to_owned()),
+                SqlParam::Text(org_id.to_owned()),
+            ],
+        );
+        let changed = self.execute(sql, params).await?;
         Ok(changed > 0)
     }
 
@@ -236,9 +244,15 @@ impl Tokens {
             return Ok(None);
         };
         let now = now();
+        // Its organization must be open: a closed one's provider reaches nothing.
+        let condition = format!(
+            "id = $1 AND (revoked_at IS NULL OR revoked_at > $2) AND EXISTS \
+             (SELECT 1 FROM {} o WHERE o.id = organization_id AND o.closed_at IS NULL)",
+            self.orgs
+        );
         let rows = self
             .rows(
-                "id = $1 AND (revoked_at IS NULL OR revoked_at > $2)",
+                &condition,
                 vec![SqlParam::Text(id.to_owned()), SqlParam::At(now)],
             )
             .await?;

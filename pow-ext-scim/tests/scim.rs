@@ -365,6 +365,15 @@ fn users_are_provisioned_and_found(users: DieselUsersContext) {
     )
     .unwrap();
     let new_token = rotated["data"]["value"].as_str().unwrap().to_owned();
+    let twice = owner_api.request(
+        "POST",
+        &format!("/api/v1/organizations/acme/scim/tokens/{token_id}/rotate"),
+        Some(String::new()),
+    );
+    assert_eq!(
+        twice.status, 404,
+        "a rotated token's overlap is not extended"
+    );
     assert_eq!(
         call(&mut idp, "GET", "/Users", None).0,
         200,
@@ -446,6 +455,21 @@ fn a_token_reaches_its_organization_only(users: DieselUsersContext) {
         role_in(&app, "ada@acme.example", "acme").as_deref(),
         Some("member")
     );
+    // A closed organization's provider reaches nothing.
+    let oscar = block_on(app.config.users().unwrap().get_by(
+        "email",
+        pow_core::users::Value::Text(OTHER_OWNER.to_owned()),
+    ))
+    .unwrap()
+    .unwrap();
+    block_on(pow_ext_organizations::flows::close(
+        &app.config,
+        &oscar,
+        "globex",
+    ))
+    .unwrap()
+    .unwrap();
+    assert_eq!(call(&mut globex_idp, "GET", "/Users", None).0, 401);
 }
 
 /// `active: false` (Entra's string form) ends the browser session and the API token of the
@@ -630,6 +654,21 @@ fn the_last_owner_stays(users: DieselUsersContext) {
     );
     let kept = outcomes.iter().find(|(status, _)| *status == 409).unwrap();
     assert_eq!(kept.1["scimType"], "mutability");
+    // The one left: deactivating it is refused and its record stays active.
+    let (_, left) = call(&mut idp, "GET", "/Users", None);
+    let left_id = left["Resources"][0]["id"].as_str().unwrap().to_owned();
+    let (status, refused) = call(
+        &mut idp,
+        "PATCH",
+        &format!("/Users/{left_id}"),
+        Some(json!({
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations": [{ "op": "replace", "path": "active", "value": false }],
+        })),
+    );
+    assert_eq!(status, 409, "{refused}");
+    let (_, still) = call(&mut idp, "GET", &format!("/Users/{left_id}"), None);
+    assert_eq!(still["active"], true, "the record goes back");
     let owners = [OWNER, "otto@acme.example"]
         .iter()
         .filter(|email| role_in(&app, email, "acme").as_deref() == Some("owner"))
@@ -717,6 +756,23 @@ fn groups_map_onto_roles(users: DieselUsersContext) {
     assert_eq!(
         role_in(&app, "ada@acme.example", "acme").as_deref(),
         Some("member")
+    );
+    // Deactivated and back: Bob gets the role of the group he is still in.
+    for active in [false, true] {
+        let (status, _) = call(
+            &mut idp,
+            "PATCH",
+            &format!("/Users/{bob_id}"),
+            Some(json!({
+                "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                "Operations": [{ "op": "replace", "path": "active", "value": active }],
+            })),
+        );
+        assert_eq!(status, 200);
+    }
+    assert_eq!(
+        role_in(&app, "bob@acme.example", "acme").as_deref(),
+        Some("admin")
     );
     let (status, _) = call(&mut idp, "DELETE", &format!("/Groups/{group_id}"), None);
     assert_eq!(status, 204);
