@@ -112,8 +112,8 @@ pub enum Filter {
     Not(Box<Filter>),
     /// `emails[type eq "work" and value co "@example.com"]`: some element of the
     /// (multi-valued, complex) attribute matches the inner filter, whose attribute paths
-    /// name sub-attributes of the element. A sub-attribute after `]` is not part of the
-    /// filter grammar (it belongs to PATCH paths).
+    /// name sub-attributes of the element. Entra's `emails[type eq "work"].value eq "x"`
+    /// (a sub-attribute after `]`, compared) parses as the value path of both conditions.
     ValuePath {
         /// The multi-valued attribute, e.g. `emails`.
         attr: String,
@@ -783,26 +783,59 @@ impl Parser {
                 }
                 self.in_value_path = false;
                 self.leave();
+                // Microsoft Entra ID's form: `emails[type eq "work"].value eq "x"`, a
+                // sub-attribute of the matching element compared (RFC 7644 has it in
+                // PATCH paths only): some element matches both.
+                let inner = match self.peek() {
+                    Some(Token {
+                        kind: Kind::Word(word),
+                        ..
+                    }) if word.starts_with('.') => {
+                        let sub = word.trim_start_matches('.').to_owned();
+                        if !is_valid_attr_name(&sub) {
+                            return Err(FilterError::InvalidAttributePath { path: clip(word) });
+                        }
+                        self.next();
+                        let compared = self.parse_comparison(AttrPath {
+                            attr: sub,
+                            sub: None,
+                        })?;
+                        Filter::And(Box::new(inner), Box::new(compared))
+                    }
+                    _ => inner,
+                };
                 Ok(Filter::ValuePath {
                     attr: path.attr,
                     filter: Box::new(inner),
                 })
             }
-            Kind::Word(op) if op.eq_ignore_ascii_case("pr") => {
-                self.count_term()?;
-                Ok(Filter::Present(path))
-            }
-            Kind::Word(op) => {
-                let op = CompareOp::parse(&op).ok_or_else(|| FilterError::UnknownOperator {
-                    op: clip(&op),
-                    at: token.at,
-                })?;
-                let value = self.parse_value()?;
-                self.count_term()?;
-                Ok(Filter::Compare { path, op, value })
+            Kind::Word(_) => {
+                self.pos -= 1;
+                self.parse_comparison(path)
             }
             _ => Err(token.unexpected("an operator or `[`")),
         }
+    }
+
+    /// `path`'s operator and value: `pr`, or a comparison.
+    fn parse_comparison(&mut self, path: AttrPath) -> Result<Filter, FilterError> {
+        let token = self.next().ok_or(FilterError::UnexpectedEnd {
+            expected: "an operator",
+        })?;
+        let Kind::Word(op) = token.kind.clone() else {
+            return Err(token.unexpected("an operator"));
+        };
+        if op.eq_ignore_ascii_case("pr") {
+            self.count_term()?;
+            return Ok(Filter::Present(path));
+        }
+        let op = CompareOp::parse(&op).ok_or_else(|| FilterError::UnknownOperator {
+            op: clip(&op),
+            at: token.at,
+        })?;
+        let value = self.parse_value()?;
+        self.count_term()?;
+        Ok(Filter::Compare { path, op, value })
     }
 
     fn parse_value(&mut self) -> Result<Value, FilterError> {
@@ -905,6 +938,23 @@ mod tests {
         assert!(case_exact("ID", None));
         assert!(!case_exact("emails", Some("value")));
         assert!(!case_exact("userName", None));
+    }
+
+    #[test]
+    fn value_path_with_a_compared_sub_attribute() {
+        let user = json!({"emails": [
+            {"type": "home", "value": "ada@home.example"},
+            {"type": "work", "value": "ada@acme.example"},
+        ]});
+        let found = parse(r#"emails[type eq "work"].value eq "ADA@acme.example""#).unwrap();
+        assert!(found.matches(&user));
+        let crossed = parse(r#"emails[type eq "home"].value eq "ada@acme.example""#).unwrap();
+        assert!(!crossed.matches(&user), "the same element must match both");
+        assert!(parse(r#"emails[type eq "work"].value pr"#)
+            .unwrap()
+            .matches(&user));
+        assert!(parse(r#"emails[type eq "work"].value"#).is_err());
+        assert!(parse(r#"emails[type eq "work"].va!ue eq "x""#).is_err());
     }
 
     #[test]
@@ -1101,7 +1151,7 @@ mod tests {
             Err(FilterError::UnexpectedToken { .. })
         ));
         assert!(matches!(
-            parse(r#"emails[type eq "work"].value eq "x""#),
+            parse(r#"emails[type eq "work"] eq "x""#),
             Err(FilterError::UnexpectedToken { .. })
         ));
         assert!(matches!(

@@ -99,7 +99,15 @@ fn writable(mut resource: Value) -> Result<Map<String, Value>, Problem> {
             "the body is not a JSON object",
         ));
     };
-    map.retain(|key, _| !matches!(key.to_ascii_lowercase().as_str(), "id" | "meta" | "schemas"));
+    // `password` is never kept nor returned: accounts made here have none (they sign in
+    // through the organization's provider), and a password is not a SCIM attribute to
+    // store as written.
+    map.retain(|key, _| {
+        !matches!(
+            key.to_ascii_lowercase().as_str(),
+            "id" | "meta" | "schemas" | "password"
+        )
+    });
     Ok(map)
 }
 
