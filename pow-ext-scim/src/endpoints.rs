@@ -40,6 +40,10 @@ enum Action {
     ReplaceUser,
     PatchUser,
     DeleteUser,
+    SearchUsers,
+    SearchGroups,
+    SearchAll,
+    Unknown,
     ListGroups,
     CreateGroup,
     GetGroup,
@@ -50,7 +54,7 @@ enum Action {
 
 /// The routes.
 pub(crate) fn routes(scim: &Arc<Scim>) -> Vec<EndpointRoute> {
-    let table: [(Verb, &'static str, Action); 17] = [
+    let table: [(Verb, &'static str, Action); 25] = [
         (
             Verb::Get,
             "/scim/v2/ServiceProviderConfig",
@@ -66,6 +70,10 @@ pub(crate) fn routes(scim: &Arc<Scim>) -> Vec<EndpointRoute> {
         (Verb::Get, "/scim/v2/Schemas/{id}", Action::Schema),
         (Verb::Get, "/scim/v2/Users", Action::ListUsers),
         (Verb::Post, "/scim/v2/Users", Action::CreateUser),
+        // Before `{id}`: a framework that matches in order finds these first.
+        (Verb::Post, "/scim/v2/Users/.search", Action::SearchUsers),
+        (Verb::Post, "/scim/v2/Groups/.search", Action::SearchGroups),
+        (Verb::Post, "/scim/v2/.search", Action::SearchAll),
         (Verb::Get, "/scim/v2/Users/{id}", Action::GetUser),
         (Verb::Put, "/scim/v2/Users/{id}", Action::ReplaceUser),
         (Verb::Patch, "/scim/v2/Users/{id}", Action::PatchUser),
@@ -76,6 +84,12 @@ pub(crate) fn routes(scim: &Arc<Scim>) -> Vec<EndpointRoute> {
         (Verb::Put, "/scim/v2/Groups/{id}", Action::ReplaceGroup),
         (Verb::Patch, "/scim/v2/Groups/{id}", Action::PatchGroup),
         (Verb::Delete, "/scim/v2/Groups/{id}", Action::DeleteGroup),
+        // Any other resource under the root: SCIM's own `404`.
+        (Verb::Get, "/scim/v2/{resource}", Action::Unknown),
+        (Verb::Post, "/scim/v2/{resource}", Action::Unknown),
+        (Verb::Put, "/scim/v2/{resource}", Action::Unknown),
+        (Verb::Patch, "/scim/v2/{resource}", Action::Unknown),
+        (Verb::Delete, "/scim/v2/{resource}", Action::Unknown),
     ];
     table
         .into_iter()
@@ -314,6 +328,33 @@ async fn serve(
             Ok(()) => no_content(),
             Err(problem) => error(&problem),
         },
+        Action::SearchUsers | Action::SearchGroups => {
+            // RFC 7644 §3.4.3: the query's parameters in a JSON body.
+            let body = body_or_answer!();
+            let searched = searched_request(request, &body);
+            let resources = if action == Action::SearchUsers {
+                caller_store(&caller)?
+                    .users(&token.organization_id)
+                    .await?
+                    .iter()
+                    .map(|user| provision::user_resource(user, &base))
+                    .collect()
+            } else {
+                caller_store(&caller)?
+                    .groups(&token.organization_id)
+                    .await?
+                    .iter()
+                    .map(|group| provision::group_resource(group, &base))
+                    .collect()
+            };
+            list(resources, &searched, true)?
+        }
+        Action::SearchAll => error(&Problem::new(
+            501,
+            None,
+            "searching every resource type at once is not supported: search /Users or /Groups",
+        )),
+        Action::Unknown => error(&Problem::not_found()),
         Action::ListGroups => {
             let groups = caller_store(&caller)?
                 .groups(&token.organization_id)
@@ -366,6 +407,52 @@ async fn serve(
             Err(problem) => error(&problem),
         },
     })
+}
+
+/// `request` with the parameters of a `.search` body as its query (`filter`,
+/// `startIndex`, `count`, `attributes`, `excludedAttributes`).
+fn searched_request(request: &EndpointRequest, body: &Value) -> EndpointRequest {
+    let mut pairs: Vec<(String, String)> = Vec::new();
+    for name in [
+        "filter",
+        "startIndex",
+        "count",
+        "attributes",
+        "excludedAttributes",
+    ] {
+        let value = match body.get(name) {
+            Some(Value::String(text)) => text.clone(),
+            Some(Value::Number(n)) => n.to_string(),
+            Some(Value::Array(items)) => items
+                .iter()
+                .filter_map(Value::as_str)
+                .collect::<Vec<_>>()
+                .join(","),
+            _ => continue,
+        };
+        pairs.push((name.to_owned(), value));
+    }
+    let query = pairs
+        .iter()
+        .map(|(name, value)| format!("{name}={}", encode(value)))
+        .collect::<Vec<_>>()
+        .join("&");
+    EndpointRequest {
+        query,
+        ..request.clone()
+    }
+}
+
+/// `text` percent-encoded for a query value.
+fn encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 fn caller_store(caller: &Caller<'_>) -> Result<crate::store::Store, PowError> {

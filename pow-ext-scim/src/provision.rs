@@ -594,6 +594,9 @@ fn user_document(user: &ScimUser) -> Value {
         Value::Object(map) => map.clone(),
         _ => Map::new(),
     };
+    // `active` as written: a provider that never sent it (or removed it) reads none, which
+    // means active; a deactivated user always reads `false`.
+    let written_active = map.keys().any(|key| key.eq_ignore_ascii_case("active"));
     map.retain(|key, _| {
         !matches!(
             key.to_ascii_lowercase().as_str(),
@@ -604,7 +607,9 @@ fn user_document(user: &ScimUser) -> Value {
     if let Some(external) = &user.external_id {
         map.insert("externalId".to_owned(), json!(external));
     }
-    map.insert("active".to_owned(), json!(user.active));
+    if written_active || !user.active {
+        map.insert("active".to_owned(), json!(user.active));
+    }
     Value::Object(map)
 }
 

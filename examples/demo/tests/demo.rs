@@ -1403,7 +1403,10 @@ fn support_access_creates_no_credential_or_grant() {
         ),
         ("/oauth/grants/revoke", &[("user[client]", "demo-cli")][..]),
         // Nor making a provisioning token.
-        ("/organizations/acme/scim/tokens", &[("user[name]", "x")][..]),
+        (
+            "/organizations/acme/scim/tokens",
+            &[("user[name]", "x")][..],
+        ),
         // Nor connecting an organization's single sign-on.
         (
             "/organizations/acme/sso",
