@@ -8,15 +8,12 @@
 
 use std::path::PathBuf;
 use std::process::Command;
-use std::sync::Arc;
 use std::time::Duration;
 
-use pow_actix::password::Pbkdf2Hasher;
-use pow_actix::store::{Limit, MemoryStore};
-use pow_actix::PowConfig;
-use pow_ext_organizations::domains::StaticTxt;
-use pow_ext_organizations::Organizations;
+use pow_actix::store::Limit;
 use pow_ext_scim::Scim;
+
+mod common;
 
 /// The runner's Python, or `None` (with a notice) when the venv is not installed outside
 /// CI; under CI a missing install fails the test.
@@ -44,60 +41,9 @@ fn scim2_tester_passes_for_users_and_groups() {
     // must be a URL the tool can use.
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let public = listener.local_addr().unwrap();
-    let users = pow_testkit::sqlite("scim-conformance");
-    let txt = StaticTxt::new();
-    let config = PowConfig::builder("k".repeat(64))
-        .users(users.clone())
-        .hasher(Pbkdf2Hasher::new(1))
-        .base_url(format!("http://{public}"))
-        .store(Arc::new(MemoryStore::new()))
-        .user_disabling(true)
-        .mailer(Arc::new(pow_actix::mailer::MemoryMailer::new()))
-        .extension(pow_ext_email_confirmation::EmailConfirmation::new())
-        .extension(
-            Organizations::new()
-                .domains(txt.clone())
-                .max_members(10_000),
-        )
-        // The tool sends about 720 requests back to back.
-        .extension(Scim::new().token_rate_limit(Limit::new(100_000, Duration::from_secs(60))))
-        .build()
-        .unwrap();
-    users.migrate(&config).unwrap();
-    let owner =
-        pow_actix::testing::create_user(&config, "olga@acme.example", "correct horse battery")
-            .unwrap();
-    let proof = Arc::clone(config.extensions().address_proof().unwrap());
-    let owner = proof
-        .mark_proven(config.users_context().unwrap().as_ref(), &config, &owner)
-        .unwrap();
-    block_on(pow_ext_organizations::flows::create(
-        &config, &owner, "Acme", "acme",
-    ))
-    .unwrap()
-    .unwrap();
-    let domain = block_on(pow_ext_organizations::domains::add(
-        &config,
-        &owner,
-        "acme",
-        "acme.example",
-    ))
-    .unwrap()
-    .unwrap();
-    txt.set(&domain.record_name(), [domain.record_value()]);
-    block_on(pow_ext_organizations::domains::verify(
-        &config, &owner, "acme", &domain.id,
-    ))
-    .unwrap()
-    .unwrap();
-    let (_, token) = block_on(pow_ext_scim::admin::create_token(
-        &config,
-        &owner,
-        "acme",
-        "scim2-tester",
-    ))
-    .unwrap()
-    .unwrap();
+    // The tool sends about 720 requests back to back.
+    let scim = Scim::new().token_rate_limit(Limit::new(100_000, Duration::from_secs(60)));
+    let (config, token) = common::acme(&format!("http://{public}"), scim);
     let served = pow_testkit::serve(config);
     pow_testkit::forward(listener, served);
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../conformance/scim/check.py");
@@ -133,11 +79,3 @@ fn scim2_tester_passes_for_users_and_groups() {
 }
 
 pow_testkit::on_both!(scim2_tester_passes_for_users_and_groups);
-
-fn block_on<F: std::future::Future>(work: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(work)
-}

@@ -9,75 +9,17 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
-use pow_actix::password::Pbkdf2Hasher;
-use pow_actix::store::MemoryStore;
-use pow_actix::test_client::Client;
-use pow_actix::PowConfig;
-use pow_ext_organizations::domains::StaticTxt;
-use pow_ext_organizations::Organizations;
 use pow_ext_scim::Scim;
 use serde_json::Value;
 
-const PASSWORD: &str = "correct horse battery";
+mod common;
 
 /// An app with organization `acme` (domain `acme.example` verified), and a SCIM client
 /// with a token of it.
-fn start() -> Client {
-    let users = pow_testkit::sqlite("scim-dialects");
-    let txt = StaticTxt::new();
-    let config = PowConfig::builder("k".repeat(64))
-        .users(users.clone())
-        .hasher(Pbkdf2Hasher::new(1))
-        .base_url("http://localhost")
-        .store(Arc::new(MemoryStore::new()))
-        .user_disabling(true)
-        .mailer(Arc::new(pow_actix::mailer::MemoryMailer::new()))
-        .extension(pow_ext_email_confirmation::EmailConfirmation::new())
-        .extension(Organizations::new().domains(txt.clone()))
-        .extension(Scim::new())
-        .build()
-        .unwrap();
-    users.migrate(&config).unwrap();
-    let owner = pow_actix::testing::create_user(&config, "olga@acme.example", PASSWORD).unwrap();
-    let proof = Arc::clone(config.extensions().address_proof().unwrap());
-    let owner = proof
-        .mark_proven(config.users_context().unwrap().as_ref(), &config, &owner)
-        .unwrap();
-    block_on(pow_ext_organizations::flows::create(
-        &config, &owner, "Acme", "acme",
-    ))
-    .unwrap()
-    .unwrap();
-    let domain = block_on(pow_ext_organizations::domains::add(
-        &config,
-        &owner,
-        "acme",
-        "acme.example",
-    ))
-    .unwrap()
-    .unwrap();
-    txt.set(&domain.record_name(), [domain.record_value()]);
-    block_on(pow_ext_organizations::domains::verify(
-        &config, &owner, "acme", &domain.id,
-    ))
-    .unwrap()
-    .unwrap();
-    let (_, token) = block_on(pow_ext_scim::admin::create_token(
-        &config, &owner, "acme", "idp",
-    ))
-    .unwrap()
-    .unwrap();
-    let addr = pow_testkit::serve(config);
-    let mut client = Client::new(addr);
-    client
-        .headers
-        .push(("authorization".into(), format!("Bearer {token}")));
-    client
-        .headers
-        .push(("content-type".into(), "application/scim+json".into()));
-    client
+fn start() -> pow_actix::test_client::Client {
+    let (config, token) = common::acme("http://localhost", Scim::new());
+    common::scim_client(pow_testkit::serve(config), &token)
 }
 
 /// `text` with every `{{name}}` of `vars` filled in.
@@ -186,11 +128,3 @@ fn okta_sequence_replays() {
 }
 
 pow_testkit::on_both!(entra_sequence_replays, okta_sequence_replays);
-
-fn block_on<F: std::future::Future>(work: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(work)
-}

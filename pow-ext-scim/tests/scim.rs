@@ -11,17 +11,17 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use pow_actix::password::Pbkdf2Hasher;
 use pow_actix::store::MemoryStore;
 use pow_actix::test_client::Client;
 use pow_actix::users::diesel::DieselUsersContext;
 use pow_actix::PowConfig;
 use pow_ext_organizations::domains::StaticTxt;
-use pow_ext_organizations::Organizations;
 use pow_ext_scim::Scim;
 use serde_json::{json, Value};
 
-const PASSWORD: &str = "correct horse battery";
+mod common;
+use common::{block_on, organization, user, PASSWORD};
+
 const OWNER: &str = "olga@acme.example";
 const OTHER_OWNER: &str = "oscar@globex.example";
 
@@ -30,63 +30,9 @@ struct App {
     addr: SocketAddr,
 }
 
-fn config_with(
-    users: &DieselUsersContext,
-    store: Arc<dyn pow_core::store::Store>,
-    txt: &StaticTxt,
-) -> PowConfig {
-    PowConfig::builder("k".repeat(64))
-        .users(users.clone())
-        .hasher(Pbkdf2Hasher::new(1))
-        .base_url("http://localhost")
-        .store(store)
-        .audit(pow_core::audit::Auditor::new(
-            pow_core::audit::DieselAuditSink::new(users.database().clone()),
-        ))
-        .user_disabling(true)
-        .mailer(Arc::new(pow_actix::mailer::MemoryMailer::new()))
-        .extension(pow_ext_email_confirmation::EmailConfirmation::new())
-        .extension(Organizations::new().domains(txt.clone()))
-        .extension(Scim::new())
-        .build()
-        .unwrap()
-}
-
-/// A user with a password and a proven address.
-fn user(config: &PowConfig, email: &str) -> pow_core::users::User {
-    let user = pow_actix::testing::create_user(config, email, PASSWORD).unwrap();
-    let proof = Arc::clone(config.extensions().address_proof().unwrap());
-    let users = config.users_context().unwrap();
-    proof.mark_proven(users.as_ref(), config, &user).unwrap()
-}
-
-/// An organization `slug` owned by `owner` with `domain` verified.
-fn organization(config: &PowConfig, txt: &StaticTxt, owner: &str, slug: &str, domain: &str) {
-    let owner = user(config, owner);
-    block_on(pow_ext_organizations::flows::create(
-        config, &owner, slug, slug,
-    ))
-    .unwrap()
-    .unwrap();
-    let claimed = block_on(pow_ext_organizations::domains::add(
-        config, &owner, slug, domain,
-    ))
-    .unwrap()
-    .unwrap();
-    txt.set(&claimed.record_name(), [claimed.record_value()]);
-    block_on(pow_ext_organizations::domains::verify(
-        config,
-        &owner,
-        slug,
-        &claimed.id,
-    ))
-    .unwrap()
-    .unwrap();
-}
-
 fn start_on(users: DieselUsersContext, store: Arc<dyn pow_core::store::Store>) -> App {
     let txt = StaticTxt::new();
-    let config = config_with(&users, store, &txt);
+    let config = common::config(&users, store, &txt, "http://localhost", Scim::new());
     users.migrate(&config).unwrap();
     organization(&config, &txt, OWNER, "acme", "acme.example");
     organization(&config, &txt, OTHER_OWNER, "globex", "globex.example");
@@ -140,14 +86,7 @@ fn scim_token(app: &App, owner: &str, slug: &str) -> String {
 
 /// A SCIM client with `token`.
 fn scim(app: &App, token: &str) -> Client {
-    let mut client = Client::new(app.addr);
-    client
-        .headers
-        .push(("authorization".into(), format!("Bearer {token}")));
-    client
-        .headers
-        .push(("content-type".into(), "application/scim+json".into()));
-    client
+    common::scim_client(app.addr, token)
 }
 
 fn call(client: &mut Client, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
@@ -574,7 +513,13 @@ fn deprovisioning_reaches_every_node() {
     let first = start_on(users.clone(), Arc::clone(&store));
     // A second node: its own setup and server over the same users and store.
     let txt = StaticTxt::new();
-    let second_config = config_with(&users, Arc::clone(&store), &txt);
+    let second_config = common::config(
+        &users,
+        Arc::clone(&store),
+        &txt,
+        "http://localhost",
+        Scim::new(),
+    );
     let second = App {
         addr: pow_testkit::serve_with_api(second_config.clone(), pow_core::api::ApiOptions::new()),
         config: second_config,
@@ -889,12 +834,3 @@ pow_testkit::on_both!(
     groups,
     page,
 );
-
-/// Runs `work` to its end on a runtime of its own.
-fn block_on<F: std::future::Future>(work: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(work)
-}
