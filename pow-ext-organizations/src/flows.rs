@@ -204,7 +204,7 @@ pub async fn by_id(config: &PowConfig, org_id: &str) -> Result<Option<Organizati
 /// Removes `user_id` from the open organization `org_id` as a provisioning extension does
 /// (SCIM's deprovisioning), never its last owner ([`Refused::LastOwner`], under the same
 /// lock as every other change of who owns it). Audited as
-/// [`events::MEMBER_REMOVED`](crate::events::MEMBER_REMOVED) with `detail.by`.
+/// [`events::MEMBER_REMOVED`] with `detail.by`.
 ///
 /// # Errors
 /// The database's error.
@@ -219,7 +219,7 @@ pub async fn deprovision_member(
 
 /// Gives member `user_id` of `org_id` the role `role` as a provisioning extension does
 /// (SCIM's group mapping), never the last owner's demotion. Audited as
-/// [`events::ROLE_CHANGED`](crate::events::ROLE_CHANGED) with `detail.by`.
+/// [`events::ROLE_CHANGED`] with `detail.by`.
 ///
 /// # Errors
 /// The database's error.
@@ -268,7 +268,7 @@ async fn provisioned_change(
 /// `user`'s membership of `slug` when their role allows `permission`; else
 /// [`Refused::NotFound`] (not a member, or no such organization) or [`Refused::Forbidden`]:
 /// the check another extension's organization pages make (pow-ext-sso's, with
-/// [`permission::MANAGE_SSO`](crate::permission::MANAGE_SSO)).
+/// [`permission::MANAGE_SSO`]).
 ///
 /// # Errors
 /// The database's error.
@@ -283,7 +283,7 @@ pub async fn authorize(
 
 /// Makes `user` a member of the open organization `org_id` with `role`, as a provisioning
 /// extension does (single sign-on's first sign-in at a verified domain, SCIM): audited as
-/// [`events::JOINED`](crate::events::JOINED) with the user as actor and `detail.by` the
+/// [`events::JOINED`] with the user as actor and `detail.by` the
 /// provisioning extension. An existing membership is kept as it is. `None` when the
 /// organization is closed, full, or `role` is not one of the setup's roles.
 ///
