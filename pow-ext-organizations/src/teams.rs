@@ -425,14 +425,23 @@ struct RoleRow {
     role: String,
 }
 
-/// Puts `target` in the team `team_id` of `slug` with the team role `to`, or takes them out
-/// (`to` none), as `actor`: one transaction behind the organization's lock reads the
-/// organization's and the team's roles as stored, checks [`may`], then writes; a target
-/// who is not a member of the organization is [`Refused::NotFound`].
+/// Where a team change comes from: a member (`actor`, by [`may`]'s rule) or a provisioning
+/// extension (no actor: the extension checked its caller).
+#[derive(Clone, Copy)]
+enum By<'a> {
+    Member(&'a User),
+    Provisioning,
+}
+
+/// Puts `target` in the team `team_id` of the organization (`slug`, or `org_id` for a
+/// provisioning) with the team role `to`, or takes them out (`to` none): one transaction
+/// behind the organization's lock reads the organization's and the team's roles as
+/// stored, checks [`may`] for a member's change, then writes; a target who is not a member
+/// of the organization is [`Refused::NotFound`].
 async fn change(
     config: &PowConfig,
-    actor: &User,
-    slug: &str,
+    by: By<'_>,
+    org: Result<&str, &str>,
     team_id: &str,
     target: i64,
     to: Option<&str>,
@@ -445,7 +454,11 @@ async fn change(
         return Ok(Err(Refused::UnknownRole));
     }
     let store = Store::new(config)?;
-    let Some(org) = store.by_slug(slug).await? else {
+    let found = match org {
+        Ok(slug) => store.by_slug(slug).await?,
+        Err(org_id) => store.by_id(org_id).await?,
+    };
+    let Some(org) = found else {
         return Ok(Err(Refused::NotFound));
     };
     let lock = crate::store::lock_sql(&store.orgs);
@@ -474,7 +487,11 @@ async fn change(
         store.team_members
     );
     let (org_id, team_id) = (org.id.clone(), team_id.to_owned());
-    let (actor_id, to) = (actor.id, to.map(str::to_owned));
+    let actor_id = match by {
+        By::Member(actor) => Some(actor.id),
+        By::Provisioning => None,
+    };
+    let to = to.map(str::to_owned);
     store
         .tables
         .run(move |db| {
@@ -491,21 +508,26 @@ async fn change(
                     let rows: Vec<RoleRow> = load(conn, sql, &[scope.into(), user.into()])?;
                     Ok(rows.into_iter().next().map(|row| row.role))
                 };
-                let Some(actor_org) = role(conn, &org_role, &org_id, actor_id)? else {
-                    return Ok(Err(Refused::NotFound));
-                };
                 if role(conn, &org_role, &org_id, target)?.is_none() {
                     return Ok(Err(Refused::NotFound));
                 }
-                let own = role(conn, &team_role, &team_id, actor_id)?;
                 let from = role(conn, &team_role, &team_id, target)?;
                 if to.is_none() && from.is_none() {
                     return Ok(Err(Refused::NotFound));
                 }
-                let leaving = actor_id == target;
-                let change = (from.as_deref(), to.as_deref());
-                if !may(&settings, leaving, &actor_org, own.as_deref(), change) {
-                    return Ok(Err(Refused::Forbidden));
+                if let Some(actor_id) = actor_id {
+                    let Some(actor_org) = role(conn, &org_role, &org_id, actor_id)? else {
+                        return Ok(Err(Refused::NotFound));
+                    };
+                    let own = role(conn, &team_role, &team_id, actor_id)?;
+                    let leaving = actor_id == target;
+                    let change = (from.as_deref(), to.as_deref());
+                    if !may(&settings, leaving, &actor_org, own.as_deref(), change) {
+                        return Ok(Err(Refused::Forbidden));
+                    }
+                }
+                if from == to {
+                    return Ok(Ok(org_id.clone()));
                 }
                 match (&from, &to) {
                     (_, None) => {
@@ -543,7 +565,16 @@ pub async fn set_role(
     target: i64,
     role: &str,
 ) -> Result<Result<(), Refused>, PowError> {
-    let org_id = match change(config, actor, slug, team_id, target, Some(role)).await? {
+    let org_id = match change(
+        config,
+        By::Member(actor),
+        Ok(slug),
+        team_id,
+        target,
+        Some(role),
+    )
+    .await?
+    {
         Ok(org_id) => org_id,
         Err(refused) => return Ok(Err(refused)),
     };
@@ -568,7 +599,7 @@ pub async fn remove(
     team_id: &str,
     target: i64,
 ) -> Result<Result<(), Refused>, PowError> {
-    let org_id = match change(config, actor, slug, team_id, target, None).await? {
+    let org_id = match change(config, By::Member(actor), Ok(slug), team_id, target, None).await? {
         Ok(org_id) => org_id,
         Err(refused) => return Ok(Err(refused)),
     };
@@ -576,6 +607,56 @@ pub async fn remove(
         config,
         event(events::TEAM_MEMBER_REMOVED, actor, &org_id, team_id)
             .detail("member", target.to_string()),
+    );
+    Ok(Ok(()))
+}
+
+/// Puts member `user_id` of the organization `org_id` in its team `team_id` with the team
+/// role `role`, or takes them out (`None`), as a provisioning extension does (SCIM's group
+/// mapping): no actor's rule, only the organization's membership. Audited with
+/// `detail.by`; a change to what is already so records nothing.
+///
+/// # Errors
+/// The database's error.
+pub async fn provision(
+    config: &PowConfig,
+    org_id: &str,
+    team_id: &str,
+    user_id: i64,
+    role: Option<&str>,
+    by: &str,
+) -> Result<Result<(), Refused>, PowError> {
+    let before = of_member(config, org_id, user_id)
+        .await?
+        .into_iter()
+        .find(|(team, _)| team.id == team_id)
+        .map(|(_, role)| role);
+    if before.as_deref() == role {
+        return Ok(Ok(()));
+    }
+    if let Err(refused) = change(
+        config,
+        By::Provisioning,
+        Err(org_id),
+        team_id,
+        user_id,
+        role,
+    )
+    .await?
+    {
+        return Ok(Err(refused));
+    }
+    let event = match role {
+        Some(role) => AuditEvent::new(events::TEAM_ROLE_CHANGED).detail("role", role.to_owned()),
+        None => AuditEvent::new(events::TEAM_MEMBER_REMOVED),
+    };
+    audit::record(
+        config,
+        event
+            .detail("organization", org_id.to_owned())
+            .detail("team", team_id.to_owned())
+            .detail("member", user_id.to_string())
+            .detail("by", by.to_owned()),
     );
     Ok(Ok(()))
 }

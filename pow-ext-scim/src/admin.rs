@@ -27,6 +27,9 @@ pub struct GroupInfo {
     /// The role its members get, if mapped.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub role: Option<String>,
+    /// The team its members are put in, if mapped.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub team_id: Option<String>,
     /// How many members it has.
     pub members: usize,
 }
@@ -106,6 +109,7 @@ pub async fn overview(
             id: group.id,
             display_name: group.display_name,
             role: group.role,
+            team_id: group.team_id,
         })
         .collect();
     let query = AuditQuery {
@@ -276,6 +280,47 @@ pub async fn map_group(
             event(events::GROUP_MAPPED, admin, &org.id)
                 .detail("group", id.to_owned())
                 .detail("role", role.unwrap_or_default()),
+        );
+    }
+    Ok(Ok(mapped))
+}
+
+/// Maps group `id` of `slug` onto one of its teams (`None`: no team); its members are put
+/// in it (as team members) on their next request, and leave it when they leave the group.
+/// `Ok(false)` for no such group, [`Refused::NotFound`] for a team of no such
+/// organization's. Audited.
+///
+/// # Errors
+/// The database's.
+pub async fn map_group_team(
+    config: &PowConfig,
+    scim: &Scim,
+    admin: &User,
+    slug: &str,
+    id: &str,
+    team_id: Option<String>,
+) -> Result<Result<bool, Refused>, PowError> {
+    let org = match managed_org(config, admin, slug).await? {
+        Ok(org) => org,
+        Err(refused) => return Ok(Err(refused)),
+    };
+    if let Some(team) = &team_id {
+        let teams = match pow_ext_organizations::teams::list(config, admin, slug).await? {
+            Ok(teams) => teams,
+            Err(refused) => return Ok(Err(refused)),
+        };
+        if !teams.iter().any(|have| have.id == *team) {
+            return Ok(Err(Refused::NotFound));
+        }
+    }
+    let mapped =
+        crate::provision::map_group_team(config, scim, &org.id, id, team_id.clone()).await?;
+    if mapped {
+        audit::record(
+            config,
+            event(events::GROUP_MAPPED, admin, &org.id)
+                .detail("group", id.to_owned())
+                .detail("team", team_id.unwrap_or_default()),
         );
     }
     Ok(Ok(mapped))

@@ -28,6 +28,8 @@ pub mod actions {
     pub const TOKEN_REVOKE: ActionId = ActionId::new("api_scim", "token_revoke", ActionKind::Other);
     /// `PUT <api>/organizations/{slug}/scim/groups/{id}/role`.
     pub const GROUP_ROLE: ActionId = ActionId::new("api_scim", "group_role", ActionKind::Other);
+    /// `PUT <api>/organizations/{slug}/scim/groups/{id}/team`.
+    pub const GROUP_TEAM: ActionId = ActionId::new("api_scim", "group_team", ActionKind::Other);
 }
 
 /// The routes.
@@ -66,6 +68,12 @@ pub(crate) fn api_routes(scim: &Arc<Scim>) -> Vec<ApiRoute> {
             "/organizations/{slug}/scim/groups/{id}/role",
             actions::GROUP_ROLE,
             pow_core::api_act!(ext, group_role),
+        )),
+        change(ApiRoute::new(
+            Verb::Put,
+            "/organizations/{slug}/scim/groups/{id}/team",
+            actions::GROUP_TEAM,
+            pow_core::api_act!(ext, group_team),
         )),
     ]
 }
@@ -195,6 +203,37 @@ async fn group_role(
         &step.path_param("slug"),
         &step.path_param("id"),
         role,
+    )
+    .await?
+    {
+        Ok(true) => Ok(Reply::ok(json!({ "mapped": true }))),
+        Ok(false) => Err(not_found(step, "pow_scim_group_not_found")),
+        Err(refusal) => Err(refused(step, refusal)),
+    }
+}
+
+#[derive(Deserialize)]
+struct TeamBody {
+    team_id: Option<String>,
+}
+
+/// `PUT <api>/organizations/{slug}/scim/groups/{id}/team` (sudo mode): `{"team_id": "…"}`
+/// (or `null`): the group's members are put in that team on their next request.
+async fn group_team(
+    step: &mut Step,
+    call: &mut dyn ApiClient,
+    scim: &Scim,
+) -> Result<Reply, ApiError> {
+    let body: TeamBody = json_body(&step.config, &step.lang, call.body())?;
+    let admin = admin_user(step, call)?;
+    let team = body.team_id.filter(|team| !team.trim().is_empty());
+    match admin::map_group_team(
+        &step.config,
+        scim,
+        &admin,
+        &step.path_param("slug"),
+        &step.path_param("id"),
+        team,
     )
     .await?
     {

@@ -29,6 +29,8 @@ pub const TOKEN_ROTATE_PATH: &str = "/organizations/{slug}/scim/tokens/rotate";
 pub const TOKEN_REVOKE_PATH: &str = "/organizations/{slug}/scim/tokens/revoke";
 /// Where a group's role is posted (the form's `group` and `role`).
 pub const GROUP_ROLE_PATH: &str = "/organizations/{slug}/scim/groups/role";
+/// Where a group's team is posted (the form's `group` and `team`, a team id).
+pub const GROUP_TEAM_PATH: &str = "/organizations/{slug}/scim/groups/team";
 
 /// The extension's page actions.
 pub mod actions {
@@ -44,6 +46,8 @@ pub mod actions {
     pub const TOKEN_REVOKE: ActionId = ActionId::new("scim", "token_revoke", ActionKind::Other);
     /// `POST /organizations/{slug}/scim/groups/role`.
     pub const GROUP_ROLE: ActionId = ActionId::new("scim", "group_role", ActionKind::Other);
+    /// `POST /organizations/{slug}/scim/groups/team`.
+    pub const GROUP_TEAM: ActionId = ActionId::new("scim", "group_team", ActionKind::Other);
 }
 
 /// The routes: the page for the organization's admins, its changes in sudo mode, never
@@ -90,6 +94,12 @@ pub(crate) fn page_routes(scim: &Arc<Scim>) -> Vec<PageRoute> {
             GROUP_ROLE_PATH,
             actions::GROUP_ROLE,
             pow_core::page_act!(ext, group_role),
+        )),
+        change(PageRoute::new(
+            Verb::Post,
+            GROUP_TEAM_PATH,
+            actions::GROUP_TEAM,
+            pow_core::page_act!(ext, group_team),
         )),
     ]
 }
@@ -270,6 +280,38 @@ async fn group_role(
     )
 }
 
+/// `POST /organizations/{slug}/scim/groups/team` (sudo mode): the form's `group` fills
+/// `team` (a team id; empty: none).
+async fn group_team(
+    step: &mut Step,
+    client: &mut dyn Client,
+    scim: &Scim,
+) -> Result<Answer, PowError> {
+    let admin = step.signed_in()?.clone();
+    let id = step.params.get("group").cloned().unwrap_or_default();
+    let team = step
+        .params
+        .get("team")
+        .map(|team| team.trim().to_owned())
+        .filter(|team| !team.is_empty());
+    Ok(
+        match admin::map_group_team(
+            &step.config,
+            scim,
+            &admin,
+            &step.path_param("slug"),
+            &id,
+            team,
+        )
+        .await?
+        {
+            Ok(true) => back(step, client, FlashKind::Info, "pow_scim_group_mapped"),
+            Ok(false) => back(step, client, FlashKind::Error, "pow_scim_group_not_found"),
+            Err(refusal) => refused(step, refusal),
+        },
+    )
+}
+
 fn back(step: &Step, client: &mut dyn Client, kind: FlashKind, key: &str) -> Answer {
     client.flash(kind, Some(step.text(key)));
     Answer::Redirect(page_path(step, PROVISIONING_PATH))
@@ -349,6 +391,17 @@ fn page(step: &Step, cookie: &CookieSession, overview: &Overview, token: Option<
                     .value(group.role.clone().unwrap_or_default()),
             ],
             step.text("pow_scim_group_role_save"),
+        ));
+        extra_forms.push(form(
+            cookie,
+            page_path(step, GROUP_TEAM_PATH),
+            None,
+            vec![
+                Field::new("group", "", FieldType::Hidden).value(group.id.clone()),
+                Field::new("team", step.text("pow_scim_group_team"), FieldType::Text)
+                    .value(group.team_id.clone().unwrap_or_default()),
+            ],
+            step.text("pow_scim_group_team_save"),
         ));
     }
     let mut page = Page::new(

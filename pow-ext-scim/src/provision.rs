@@ -430,8 +430,9 @@ async fn write_user(
             return Ok(Err(problem));
         }
         if updated.active {
-            // Back in: the roles of the groups it is still in.
+            // Back in: the roles and teams of the groups it is still in.
             apply_roles(caller, std::slice::from_ref(&updated.id), false).await?;
+            apply_teams(caller, std::slice::from_ref(&updated.id)).await?;
         }
         let name = if updated.active {
             events::USER_REACTIVATED
@@ -719,6 +720,7 @@ pub async fn create_group(
         display_name,
         external_id,
         role: None,
+        team_id: None,
         resource: Value::Object(map),
         version: 1,
         created_at: chrono::Utc::now(),
@@ -800,6 +802,7 @@ async fn write_group(
     let mut touched = before;
     touched.extend(updated.member_ids());
     apply_roles(caller, &touched, updated.role.is_some()).await?;
+    apply_teams(caller, &touched).await?;
     let stored = store.group(caller.org(), &updated.id).await?;
     Ok(stored.ok_or_else(Problem::not_found))
 }
@@ -880,6 +883,10 @@ pub async fn delete_group(
             .detail("group", current.id.clone()),
     );
     apply_roles(caller, &current.member_ids(), current.role.is_some()).await?;
+    if let Some(team) = &current.team_id {
+        // The team it filled: its members leave it unless another group keeps them there.
+        apply_teams_for(caller, &current.member_ids(), std::slice::from_ref(team)).await?;
+    }
     Ok(Ok(()))
 }
 
@@ -987,6 +994,103 @@ async fn apply_roles(
     Ok(())
 }
 
+/// Puts each of `scim_ids`' accounts in the teams the organization's groups map to (as a
+/// team member) where one of its groups does, and takes it out of a mapped team where none
+/// does any more. Teams no group maps to are the people's to manage.
+async fn apply_teams(caller: &Caller<'_>, scim_ids: &[String]) -> Result<(), PowError> {
+    let groups = caller.store()?.groups(caller.org()).await?;
+    let mut teams: Vec<String> = groups
+        .iter()
+        .filter_map(|group| group.team_id.clone())
+        .collect();
+    teams.sort();
+    teams.dedup();
+    apply_teams_for(caller, scim_ids, &teams).await
+}
+
+/// [`apply_teams`] for `teams` only.
+async fn apply_teams_for(
+    caller: &Caller<'_>,
+    scim_ids: &[String],
+    teams: &[String],
+) -> Result<(), PowError> {
+    if teams.is_empty() {
+        return Ok(());
+    }
+    let store = caller.store()?;
+    let groups = store.groups(caller.org()).await?;
+    let mut seen = std::collections::BTreeSet::new();
+    for id in scim_ids {
+        if !seen.insert(id.clone()) {
+            continue;
+        }
+        let Some(user) = store.user(caller.org(), id).await? else {
+            continue;
+        };
+        for team in teams {
+            let wanted = user.active
+                && groups.iter().any(|group| {
+                    group.team_id.as_deref() == Some(team.as_str())
+                        && group.member_ids().contains(id)
+                });
+            let role = wanted.then_some(pow_ext_organizations::TEAM_MEMBER);
+            // A refusal (not a member any more, a team gone) leaves it as it is.
+            let _ = pow_ext_organizations::teams::provision(
+                caller.config,
+                caller.org(),
+                team,
+                user.user_id,
+                role,
+                crate::NAME,
+            )
+            .await?;
+        }
+    }
+    Ok(())
+}
+
+/// Maps group `id` of `org_id` onto team `team_id` (`None`: no team) for its members'
+/// next request. `false` when the organization has no such group.
+///
+/// # Errors
+/// The database's or the store's.
+pub(crate) async fn map_group_team(
+    config: &PowConfig,
+    scim: &Scim,
+    org_id: &str,
+    id: &str,
+    team_id: Option<String>,
+) -> Result<bool, PowError> {
+    let store = Store::new(config, scim.max_resources)?;
+    let Some(group) = store.group(org_id, id).await? else {
+        return Ok(false);
+    };
+    store.set_group_team(org_id, id, team_id.clone()).await?;
+    let token = admin_token(org_id);
+    let caller = Caller {
+        config,
+        scim,
+        token: &token,
+    };
+    let members = group.member_ids();
+    let mut teams: Vec<String> = group.team_id.into_iter().chain(team_id).collect();
+    teams.dedup();
+    apply_teams_for(&caller, &members, &teams).await?;
+    Ok(true)
+}
+
+/// The caller of an admin's change (not a provider's): the organization, named `admin`.
+fn admin_token(org_id: &str) -> TokenInfo {
+    TokenInfo {
+        id: String::new(),
+        organization_id: org_id.to_owned(),
+        name: "admin".to_owned(),
+        created_at: chrono::Utc::now(),
+        last_used_at: None,
+        revoked_at: None,
+    }
+}
+
 /// Maps group `id` of `org_id` onto `role` (`None`: no role) for its members' next
 /// request, as an admin of the organization sets it (a role below owner). `false` when
 /// the organization has no such group.
@@ -1005,14 +1109,7 @@ pub(crate) async fn map_group(
         return Ok(false);
     };
     store.set_group_role(org_id, id, role).await?;
-    let token = TokenInfo {
-        id: String::new(),
-        organization_id: org_id.to_owned(),
-        name: "admin".to_owned(),
-        created_at: chrono::Utc::now(),
-        last_used_at: None,
-        revoked_at: None,
-    };
+    let token = admin_token(org_id);
     let caller = Caller {
         config,
         scim,

@@ -54,6 +54,8 @@ pub struct ScimGroup {
     pub external_id: Option<String>,
     /// The organization role its members get (set by the organization's admins).
     pub role: Option<String>,
+    /// The team its members are put in (set by the organization's admins).
+    pub team_id: Option<String>,
     /// The resource as last written (its `members` among it).
     pub resource: Value,
     /// Its version.
@@ -137,6 +139,8 @@ struct GroupRow {
     external_id: Option<String>,
     #[diesel(sql_type = Nullable<Text>)]
     role: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    team_id: Option<String>,
     #[diesel(sql_type = Text)]
     resource: String,
     #[diesel(sql_type = BigInt)]
@@ -155,6 +159,7 @@ impl From<GroupRow> for ScimGroup {
             display_name: row.display_name,
             external_id: row.external_id,
             role: row.role,
+            team_id: row.team_id,
             resource: serde_json::from_str(&row.resource).unwrap_or(Value::Null),
             version: row.version,
             created_at: row.inserted_at.and_utc(),
@@ -165,8 +170,8 @@ impl From<GroupRow> for ScimGroup {
 
 const USER_COLUMNS: &str = "id, organization_id, user_id, user_name, external_id, active, \
     managed, resource, version, inserted_at, updated_at";
-const GROUP_COLUMNS: &str = "id, organization_id, display_name, external_id, role, resource, \
-    version, inserted_at, updated_at";
+const GROUP_COLUMNS: &str = "id, organization_id, display_name, external_id, role, team_id, \
+    resource, version, inserted_at, updated_at";
 
 /// A write refused by a uniqueness rule (`userName` or the account taken in the
 /// organization, a group's `displayName`), or by a version that moved on.
@@ -417,7 +422,7 @@ impl Store {
         group: &ScimGroup,
     ) -> Result<Result<(), Conflict>, PowError> {
         let sql = format!(
-            "INSERT INTO {} ({GROUP_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            "INSERT INTO {} ({GROUP_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
             self.groups
         );
         let at = now();
@@ -430,6 +435,7 @@ impl Store {
                     SqlParam::Text(group.display_name.clone()),
                     SqlParam::OptText(group.external_id.clone()),
                     SqlParam::OptText(group.role.clone()),
+                    SqlParam::OptText(group.team_id.clone()),
                     SqlParam::Text(group.resource.to_string()),
                     SqlParam::Int(1),
                     SqlParam::At(at),
@@ -479,8 +485,28 @@ impl Store {
         id: &str,
         role: Option<String>,
     ) -> Result<bool, PowError> {
+        self.set_group_column(org_id, id, "role", role).await
+    }
+
+    /// Maps the organization's group `id` onto team `team_id` (`None`: no team).
+    pub(crate) async fn set_group_team(
+        &self,
+        org_id: &str,
+        id: &str,
+        team_id: Option<String>,
+    ) -> Result<bool, PowError> {
+        self.set_group_column(org_id, id, "team_id", team_id).await
+    }
+
+    async fn set_group_column(
+        &self,
+        org_id: &str,
+        id: &str,
+        column: &'static str,
+        role: Option<String>,
+    ) -> Result<bool, PowError> {
         let sql = format!(
-            "UPDATE {} SET role = $1, updated_at = $2 WHERE organization_id = $3 AND id = $4",
+            "UPDATE {} SET {column} = $1, updated_at = $2 WHERE organization_id = $3 AND id = $4",
             self.groups
         );
         let written = self

@@ -727,6 +727,133 @@ fn groups_map_onto_roles(users: DieselUsersContext) {
     );
 }
 
+/// Groups fill teams: an admin maps a group onto a team, its provisioned members join it
+/// and leave it with the group; someone an admin put in the team by hand stays.
+fn groups_fill_teams(users: DieselUsersContext) {
+    let app = start(users);
+    let token = scim_token(&app, OWNER, "acme");
+    let mut idp = scim(&app, &token);
+    let owner = block_on(
+        app.config
+            .users()
+            .unwrap()
+            .get_by("email", pow_core::users::Value::Text(OWNER.to_owned())),
+    )
+    .unwrap()
+    .unwrap();
+    let team = block_on(pow_ext_organizations::teams::create(
+        &app.config,
+        &owner,
+        "acme",
+        "Engineering",
+    ))
+    .unwrap()
+    .unwrap();
+    let carol = user(&app.config, "carol@acme.example");
+    let org = block_on(pow_ext_organizations::flows::by_slug(&app.config, "acme"))
+        .unwrap()
+        .unwrap();
+    block_on(pow_ext_organizations::flows::provision_member(
+        &app.config,
+        &org.id,
+        &carol,
+        "member",
+        "test",
+    ))
+    .unwrap()
+    .unwrap();
+    block_on(pow_ext_organizations::teams::set_role(
+        &app.config,
+        &owner,
+        "acme",
+        &team.id,
+        carol.id,
+        "member",
+    ))
+    .unwrap()
+    .unwrap();
+    let (_, ada) = call(
+        &mut idp,
+        "POST",
+        "/Users",
+        Some(new_user("ada@acme.example")),
+    );
+    let (_, bob) = call(
+        &mut idp,
+        "POST",
+        "/Users",
+        Some(new_user("bob@acme.example")),
+    );
+    let (ada_id, bob_id) = (ada["id"].as_str().unwrap(), bob["id"].as_str().unwrap());
+    let (_, group) = call(
+        &mut idp,
+        "POST",
+        "/Groups",
+        Some(json!({
+            "displayName": "Eng", "members": [{ "value": ada_id }],
+        })),
+    );
+    let group_id = group["id"].as_str().unwrap().to_owned();
+    let in_team = |email: &str| {
+        let user = block_on(
+            app.config
+                .users()
+                .unwrap()
+                .get_by("email", pow_core::users::Value::Text(email.to_owned())),
+        )
+        .unwrap()
+        .unwrap();
+        block_on(pow_ext_organizations::teams::of_member(
+            &app.config,
+            &org.id,
+            user.id,
+        ))
+        .unwrap()
+        .iter()
+        .any(|(have, _)| have.id == team.id)
+    };
+    let mut owner_browser = browser(&app, OWNER);
+    let mut owner_api = api(&app, &mut owner_browser);
+    let mapped = owner_api.request(
+        "PUT",
+        &format!("/api/v1/organizations/acme/scim/groups/{group_id}/team"),
+        Some(json!({ "team_id": team.id }).to_string()),
+    );
+    assert_eq!(mapped.status, 200, "{}", mapped.body);
+    assert!(in_team("ada@acme.example"), "the group's member joins");
+    let elsewhere = owner_api.request(
+        "PUT",
+        &format!("/api/v1/organizations/acme/scim/groups/{group_id}/team"),
+        Some(json!({ "team_id": "no-such-team" }).to_string()),
+    );
+    assert_eq!(elsewhere.status, 404, "{}", elsewhere.body);
+    let (status, _) = call(
+        &mut idp,
+        "PATCH",
+        &format!("/Groups/{group_id}"),
+        Some(json!({
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations": [
+                { "op": "add", "path": "members", "value": [{ "value": bob_id }] },
+                { "op": "remove", "path": format!("members[value eq \"{ada_id}\"]") },
+            ],
+        })),
+    );
+    assert_eq!(status, 200);
+    assert!(in_team("bob@acme.example"));
+    assert!(!in_team("ada@acme.example"), "leaves with the group");
+    assert!(
+        in_team("carol@acme.example"),
+        "a hand-made membership stays"
+    );
+    assert_eq!(
+        call(&mut idp, "DELETE", &format!("/Groups/{group_id}"), None).0,
+        204
+    );
+    assert!(!in_team("bob@acme.example"));
+    assert!(in_team("carol@acme.example"));
+}
+
 /// The provisioning page: its admins see the SCIM URL and make a token (shown once, then
 /// working); a member may not, nor may anyone of another organization.
 fn the_page_makes_tokens(users: DieselUsersContext) {
@@ -821,6 +948,9 @@ fn groups() {
 fn page() {
     the_page_makes_tokens(sqlite());
 }
+fn teams() {
+    groups_fill_teams(sqlite());
+}
 
 pow_testkit::on_both!(
     provisioned,
@@ -833,4 +963,5 @@ pow_testkit::on_both!(
     last_owner_on_postgres,
     groups,
     page,
+    teams,
 );

@@ -32,3 +32,5 @@ audit-scim-group-mapped = SCIM-Gruppe einer Rolle zugeordnet
 audit-scim-token-created = SCIM-Token erstellt
 audit-scim-token-rotated = SCIM-Token erneuert
 audit-scim-token-revoked = SCIM-Token widerrufen
+pow_scim_group_team = Team, dem ihre Mitglieder beitreten (Team-ID; leer für keins)
+pow_scim_group_team_save = Team speichern

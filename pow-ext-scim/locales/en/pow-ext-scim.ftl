@@ -32,3 +32,5 @@ audit-scim-group-mapped = SCIM group mapped onto a role
 audit-scim-token-created = SCIM token made
 audit-scim-token-rotated = SCIM token rotated
 audit-scim-token-revoked = SCIM token revoked
+pow_scim_group_team = Team its members join (team id; empty for none)
+pow_scim_group_team_save = Save team

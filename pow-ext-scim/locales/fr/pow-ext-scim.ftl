@@ -32,3 +32,5 @@ audit-scim-group-mapped = Groupe SCIM associé à un rôle
 audit-scim-token-created = Jeton SCIM créé
 audit-scim-token-rotated = Jeton SCIM renouvelé
 audit-scim-token-revoked = Jeton SCIM révoqué
+pow_scim_group_team = Équipe que rejoignent ses membres (identifiant d'équipe ; vide pour aucune)
+pow_scim_group_team_save = Enregistrer l'équipe

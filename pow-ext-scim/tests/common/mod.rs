@@ -39,7 +39,8 @@ pub fn config(
         .extension(
             Organizations::new()
                 .domains(txt.clone())
-                .max_members(10_000),
+                .max_members(10_000)
+                .teams(true),
         )
         .extension(scim)
         .build()

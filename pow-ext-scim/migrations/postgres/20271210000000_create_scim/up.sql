@@ -32,13 +32,15 @@ CREATE TABLE scim_users (
     UNIQUE (organization_id, user_name)
 );
 CREATE INDEX scim_users_user_id_index ON scim_users (user_id);
--- The groups an organization's provider pushed, and the role an admin maps each to.
+-- The groups an organization's provider pushed, and the role (and team) an admin maps
+-- each to.
 CREATE TABLE scim_groups (
     id VARCHAR PRIMARY KEY NOT NULL,
     organization_id VARCHAR NOT NULL REFERENCES organizations (id) ON DELETE CASCADE,
     display_name VARCHAR NOT NULL,
     external_id VARCHAR NULL,
     role VARCHAR NULL,
+    team_id VARCHAR NULL,
     resource TEXT NOT NULL,
     version BIGINT NOT NULL,
     inserted_at TIMESTAMP NOT NULL,
