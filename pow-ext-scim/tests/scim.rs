@@ -478,6 +478,36 @@ fn deprovisioning_ends_every_credential(users: DieselUsersContext) {
         Some(new_user("dan@acme.example")),
     );
     let dan_id = dan["id"].as_str().unwrap().to_owned();
+    // Dan's API key (a script of his) works until the deactivation.
+    let dan_before = block_on(app.config.users().unwrap().get_by(
+        "email",
+        pow_core::users::Value::Text("dan@acme.example".to_owned()),
+    ))
+    .unwrap()
+    .unwrap();
+    let key_settings = pow_ext_api_keys::ApiKeys::new().scopes(["reports:read"]);
+    let key = block_on(pow_ext_api_keys::flows::create(
+        &app.config,
+        &key_settings,
+        &dan_before,
+        "script",
+        &["reports:read"],
+        None,
+    ))
+    .unwrap()
+    .unwrap()
+    .key;
+    let facts = pow_core::request::RequestFacts::default();
+    let key_works = || {
+        block_on(pow_ext_api_keys::flows::authenticate(
+            &app.config,
+            &key,
+            &facts,
+        ))
+        .unwrap()
+        .is_ok()
+    };
+    assert!(key_works());
     let (status, _) = call(
         &mut idp,
         "PATCH",
@@ -498,6 +528,7 @@ fn deprovisioning_ends_every_credential(users: DieselUsersContext) {
         dan_user.is_disabled(),
         "an account the provisioning made is disabled"
     );
+    assert!(!key_works(), "and its API key refused on its next use");
 }
 
 /// The same on two nodes sharing Redis: the session signed in on one is refused on its
@@ -546,6 +577,104 @@ fn deprovisioning_reaches_every_node() {
         !signed_in(&mut on_first),
         "refused on the other node's next request"
     );
+}
+
+/// And on a node of another process sharing the users database and Redis: Carol signs in
+/// there; this process deprovisions her; her next request there is signed out.
+fn deprovisioning_reaches_another_process() {
+    let Some(url) = pow_core::testing::test_redis_url() else {
+        return;
+    };
+    let prefix = format!("pow-scim-{}", pow_core::token::generate_uuid());
+    let store: Arc<dyn pow_core::store::Store> =
+        Arc::new(block_on(pow_core::store::RedisStore::connect(&url, &prefix)).unwrap());
+    let db = std::env::temp_dir().join(format!(
+        "pow-scim-process-{}.db",
+        pow_core::token::generate_uuid()
+    ));
+    let users = DieselUsersContext::connect(&db.display().to_string()).unwrap();
+    let first = start_on(users, store);
+    let framework = match pow_testkit::framework() {
+        pow_testkit::Framework::Actix => "actix",
+        pow_testkit::Framework::Axum => "axum",
+    };
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--ignored",
+            "--exact",
+            "scim_node_child",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("POW_SCIM_NODE_DB", &db)
+        .env("POW_SCIM_NODE_PREFIX", &prefix)
+        .env("POW_SCIM_NODE_FRAMEWORK", framework)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(child.stdout.take().unwrap()));
+    let addr: SocketAddr = loop {
+        let line = lines.next().expect("the node starts").unwrap();
+        // The harness may have printed the test's name on the same line.
+        if let Some((_, addr)) = line.split_once("node=") {
+            break addr.trim().parse().unwrap();
+        }
+    };
+    std::thread::spawn(move || lines.for_each(drop));
+    let second = App {
+        config: first.config.clone(),
+        addr,
+    };
+    let token = scim_token(&first, OWNER, "acme");
+    let mut idp = scim(&first, &token);
+    user(&first.config, "carol@acme.example");
+    let (_, carol) = call(
+        &mut idp,
+        "POST",
+        "/Users",
+        Some(new_user("carol@acme.example")),
+    );
+    let mut there = browser(&second, "carol@acme.example");
+    assert!(signed_in(&mut there), "signed in on the other process");
+    let (status, _) = call(
+        &mut idp,
+        "DELETE",
+        &format!("/Users/{}", carol["id"].as_str().unwrap()),
+        None,
+    );
+    assert_eq!(status, 204);
+    assert!(!signed_in(&mut there), "refused there on the next request");
+    drop(child.stdin.take());
+    let _ = child.wait();
+}
+
+/// The node [`deprovisioning_reaches_another_process`] starts in a process of its own
+/// (this test binary again, asked for this test alone): the setup over the SQLite file and
+/// Redis prefix it is given, served until its stdin closes. Run alone it does nothing.
+#[test]
+#[ignore = "the second process of deprovisioning_reaches_another_process"]
+fn scim_node_child() {
+    let (Ok(db), Ok(prefix)) = (
+        std::env::var("POW_SCIM_NODE_DB"),
+        std::env::var("POW_SCIM_NODE_PREFIX"),
+    ) else {
+        return;
+    };
+    let url = pow_core::testing::test_redis_url().unwrap();
+    let store: Arc<dyn pow_core::store::Store> =
+        Arc::new(block_on(pow_core::store::RedisStore::connect(&url, &prefix)).unwrap());
+    let users = DieselUsersContext::connect(&db).unwrap();
+    let txt = StaticTxt::new();
+    let config = common::config(&users, store, &txt, "http://localhost", Scim::new());
+    pow_testkit::set_framework(match std::env::var("POW_SCIM_NODE_FRAMEWORK").as_deref() {
+        Ok("axum") => pow_testkit::Framework::Axum,
+        _ => pow_testkit::Framework::Actix,
+    });
+    let addr = pow_testkit::serve(config);
+    println!("node={addr}");
+    let mut rest = String::new();
+    let _ = std::io::Read::read_to_string(&mut std::io::stdin(), &mut rest);
 }
 
 /// The last owner is never deprovisioned: of two owners deprovisioned at once, one stays.
@@ -959,6 +1088,7 @@ pow_testkit::on_both!(
     deprovisioned,
     deprovisioned_on_postgres,
     deprovisioning_reaches_every_node,
+    deprovisioning_reaches_another_process,
     last_owner,
     last_owner_on_postgres,
     groups,

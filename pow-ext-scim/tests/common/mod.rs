@@ -43,6 +43,7 @@ pub fn config(
                 .teams(true),
         )
         .extension(scim)
+        .extension(pow_ext_api_keys::ApiKeys::new().scopes(["reports:read"]))
         .build()
         .unwrap()
 }
