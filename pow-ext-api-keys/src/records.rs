@@ -320,6 +320,18 @@ impl pow_core::extension::CredentialsRevoked for ForgetOnRevocation {
         }
         Ok(())
     }
+
+    /// A deprovisioned user's keys are revoked (a password change keeps them; an identity
+    /// provider's deprovisioning does not).
+    async fn deprovisioned(&self, config: &PowConfig, user: &User) -> Result<(), PowError> {
+        for id in crate::store::Keys::new(config)?
+            .ids_of_user(user.id)
+            .await?
+        {
+            crate::flows::revoke(config, user, &id).await?;
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]

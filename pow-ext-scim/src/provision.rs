@@ -373,7 +373,7 @@ async fn deactivate(
     if scim_user.managed && disabling {
         pow_core::admin::disable_user(config, &user).await?;
     }
-    pow_core::session::revoke_user(config, &user).await?;
+    pow_core::session::deprovision(config, &user).await?;
     Ok(Ok(()))
 }
 

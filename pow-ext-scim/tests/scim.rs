@@ -428,6 +428,34 @@ fn deprovisioning_ends_every_credential(users: DieselUsersContext) {
     );
     let carol_id = carol["id"].as_str().unwrap().to_owned();
     let mut carol_browser = browser(&app, "carol@acme.example");
+    let carol_user = block_on(app.config.users().unwrap().get_by(
+        "email",
+        pow_core::users::Value::Text("carol@acme.example".to_owned()),
+    ))
+    .unwrap()
+    .unwrap();
+    let carol_key = block_on(pow_ext_api_keys::flows::create(
+        &app.config,
+        &pow_ext_api_keys::ApiKeys::new().scopes(["reports:read"]),
+        &carol_user,
+        "script",
+        &["reports:read"],
+        None,
+    ))
+    .unwrap()
+    .unwrap()
+    .key;
+    let carol_facts = pow_core::request::RequestFacts::default();
+    let carol_key_works = || {
+        block_on(pow_ext_api_keys::flows::authenticate(
+            &app.config,
+            &carol_key,
+            &carol_facts,
+        ))
+        .unwrap()
+        .is_ok()
+    };
+    assert!(carol_key_works());
     let mut carol_api = api(&app, &mut carol_browser);
     assert_eq!(
         carol_api.request("GET", "/api/v1/session", None).status,
@@ -445,6 +473,7 @@ fn deprovisioning_ends_every_credential(users: DieselUsersContext) {
     assert_eq!(status, 200, "{patched}");
     assert_eq!(patched["active"], false);
     assert!(!signed_in(&mut carol_browser), "the browser session ended");
+    assert!(!carol_key_works(), "and her API key");
     assert_eq!(
         carol_api.request("GET", "/api/v1/session", None).status,
         401,

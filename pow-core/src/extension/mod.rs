@@ -133,6 +133,15 @@ pub type PageFn = dyn Fn(PageId, &mut PageBody, &LanguageIdentifier, &PowConfig)
 pub trait CredentialsRevoked: Send + Sync + 'static {
     /// Drops what can sign `user` in again.
     async fn credentials_revoked(&self, config: &PowConfig, user: &User) -> Result<(), PowError>;
+
+    /// `user` was deprovisioned by an identity provider
+    /// ([`session::deprovision`](crate::session::deprovision)): besides what
+    /// [`credentials_revoked`](Self::credentials_revoked) drops, end what outlives a
+    /// password change on purpose (API keys). The default does nothing more.
+    async fn deprovisioned(&self, config: &PowConfig, user: &User) -> Result<(), PowError> {
+        let _ = (config, user);
+        Ok(())
+    }
 }
 
 /// A rule on who may get a session by which method, set by an extension (an organization

@@ -272,6 +272,22 @@ pub(crate) fn next_cookie_id(config: &PowConfig, cookie_id: &str, handoff: &str)
     }
 }
 
+/// Ends every credential of `user` because an identity provider deprovisioned them (SCIM's
+/// `active: false` or `DELETE`): what [`revoke_user`] ends, and what outlives a password
+/// change on purpose (each extension's
+/// [`deprovisioned`](crate::extension::CredentialsRevoked::deprovisioned): API keys).
+/// Every node refuses them on their next request.
+///
+/// # Errors
+/// [`PowError::Store`] when the store fails, or an extension's error.
+pub async fn deprovision(config: &PowConfig, user: &User) -> Result<usize, PowError> {
+    let ended = revoke_user(config, user).await?;
+    for hook in config.extensions().revocation_hooks() {
+        hook.deprovisioned(config, user).await?;
+    }
+    Ok(ended)
+}
+
 /// Revokes every credential of `user`: all sessions in the credentials cache, every API
 /// token ([`api::revoke_user_tokens`](crate::api::revoke_user_tokens)), and each enabled
 /// extension's tokens (remember-me) through
