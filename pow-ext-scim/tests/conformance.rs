@@ -68,6 +68,7 @@ fn scim2_tester_passes_for_users_and_groups() {
         .lines()
         .find(|line| line.starts_with("scim-conformance:"))
         .unwrap_or_else(|| panic!("no summary:\n{printed}"));
+    eprintln!("{summary}");
     assert!(summary.contains(" 0 failed"), "{summary}");
     let passed: usize = summary
         .trim_start_matches("scim-conformance: ")

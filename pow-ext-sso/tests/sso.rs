@@ -106,6 +106,7 @@ struct App {
     addr: SocketAddr,
     idp: Idp,
     mailer: pow_actix::mailer::MemoryMailer,
+    txt: StaticTxt,
 }
 
 fn start(users: DieselUsersContext) -> Option<App> {
@@ -134,6 +135,7 @@ fn start_with(users: DieselUsersContext, sso: Sso) -> Option<App> {
         addr,
         idp,
         mailer,
+        txt: txt.clone(),
     };
     // The owner's organization, with its domain verified.
     let owner = user(&app.config, OWNER);
@@ -811,6 +813,139 @@ fn beginning_sign_ins_is_rate_limited(users: DieselUsersContext) {
     assert!(res.header("retry-after").is_some());
 }
 
+/// Posts `form` to `path` with the CSRF token of organization `slug`'s connection page.
+fn org_post(client: &mut Client, slug: &str, path: &str, form: &[(&str, &str)]) -> Response {
+    let csrf = client.get(&format!("/organizations/{slug}/sso")).csrf();
+    let mut fields = vec![("_csrf_token", csrf.as_str())];
+    fields.extend_from_slice(form);
+    client.post(path, &fields)
+}
+
+/// A second organization's connection cannot assert the first one's addresses: its
+/// provider vouching for `ada@acme.example` makes no account, no link and no membership.
+fn another_organizations_connection_asserts_nothing_here(users: DieselUsersContext) {
+    let Some(app) = start(users) else {
+        return;
+    };
+    let oscar = user(&app.config, "oscar@globex.example");
+    block_on(pow_ext_organizations::flows::create(
+        &app.config,
+        &oscar,
+        "Globex",
+        "globex",
+    ))
+    .unwrap()
+    .unwrap();
+    let domain = block_on(pow_ext_organizations::domains::add(
+        &app.config,
+        &oscar,
+        "globex",
+        "globex.example",
+    ))
+    .unwrap()
+    .unwrap();
+    app.txt.set(&domain.record_name(), [domain.record_value()]);
+    block_on(pow_ext_organizations::domains::verify(
+        &app.config,
+        &oscar,
+        "globex",
+        &domain.id,
+    ))
+    .unwrap()
+    .unwrap();
+    let mut oscar_browser = browser(&app, "oscar@globex.example");
+    let res = org_post(
+        &mut oscar_browser,
+        "globex",
+        "/organizations/globex/sso",
+        &[
+            ("user[issuer]", app.idp.issuer.as_str()),
+            ("user[client_id]", CLIENT_ID),
+            ("user[client_secret]", CLIENT_SECRET),
+        ],
+    );
+    assert_eq!(res.status, 302, "{}", res.body);
+    let res = org_post(
+        &mut oscar_browser,
+        "globex",
+        "/organizations/globex/sso/enable",
+        &[],
+    );
+    assert_eq!(res.status, 302);
+    let mut ada = Client::new(app.addr);
+    let res = sso(&app, &mut ada, "globex", "ada");
+    assert_eq!(res.status, 302);
+    assert!(!signed_in(&mut ada), "refused");
+    assert!(!user_exists(&app, "ada@acme.example"), "nothing made");
+    // Nor does it reach an existing account at the first organization's domain.
+    user(&app.config, "ada@acme.example");
+    let mut again = Client::new(app.addr);
+    sso(&app, &mut again, "globex", "ada");
+    assert!(!signed_in(&mut again));
+    let ada_user = block_on(app.config.users().unwrap().get_by(
+        "email",
+        pow_core::users::Value::Text("ada@acme.example".to_owned()),
+    ))
+    .unwrap()
+    .unwrap();
+    assert!(block_on(pow_ext_organizations::flows::membership(
+        &app.config,
+        &ada_user,
+        "globex"
+    ))
+    .unwrap()
+    .is_none());
+}
+
+/// A provider at a private or loopback address is refused unless the setup allows loopback
+/// (development): at save time for plain `http`, and by the address check for `https`.
+fn private_addresses_are_refused(users: DieselUsersContext) {
+    let Some(app) = start_with(users, Sso::new()) else {
+        return;
+    };
+    let mut admin = browser(&app, OWNER);
+    let res = admin_post(
+        &mut admin,
+        "/organizations/acme/sso",
+        &[
+            ("user[issuer]", app.idp.issuer.as_str()),
+            ("user[client_id]", CLIENT_ID),
+        ],
+    );
+    assert_eq!(res.status, 302);
+    let page = admin.get("/organizations/acme/sso");
+    assert!(
+        page.body.contains("The issuer must be an https URL"),
+        "{}",
+        page.body
+    );
+    for private in [
+        "https://10.0.0.1",
+        "https://127.0.0.1:9",
+        "https://169.254.169.254",
+    ] {
+        let res = admin_post(
+            &mut admin,
+            "/organizations/acme/sso",
+            &[("user[issuer]", private), ("user[client_id]", CLIENT_ID)],
+        );
+        assert_eq!(res.status, 302);
+        let res = admin_post(&mut admin, "/organizations/acme/sso/test", &[]);
+        assert_eq!(res.status, 302, "{private}");
+        assert!(
+            res.location().ends_with("/organizations/acme/sso"),
+            "{private}: not off to the provider: {}",
+            res.location()
+        );
+        let page = admin.get(res.location());
+        assert!(
+            page.body.contains("could not be reached"),
+            "{private}: {}",
+            page.body
+        );
+    }
+}
+
 fn url_encode(text: &str) -> String {
     url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
 }
@@ -933,6 +1068,12 @@ fn admins_only() {
 fn rate_limited() {
     on_sqlite(beginning_sign_ins_is_rate_limited);
 }
+fn another_organization() {
+    on_sqlite(another_organizations_connection_asserts_nothing_here);
+}
+fn private_addresses() {
+    on_sqlite(private_addresses_are_refused);
+}
 
 pow_testkit::on_both!(
     signs_in_and_provisions,
@@ -943,6 +1084,8 @@ pow_testkit::on_both!(
     turned_off,
     admins_only,
     rate_limited,
+    another_organization,
+    private_addresses,
 );
 
 /// Runs `work` to its end on a runtime of its own.
