@@ -138,12 +138,22 @@ async fn show(step: &mut Step, call: &mut dyn ApiClient, _: &Shared) -> Result<R
 
 #[derive(Deserialize)]
 struct SaveBody {
-    issuer: String,
-    client_id: String,
+    #[serde(default)]
+    protocol: Option<String>,
+    #[serde(default)]
+    issuer: Option<String>,
+    #[serde(default)]
+    client_id: Option<String>,
     #[serde(default)]
     client_secret: Option<String>,
     #[serde(default)]
     default_role: Option<String>,
+    #[serde(default)]
+    metadata_url: Option<String>,
+    #[serde(default)]
+    metadata_xml: Option<String>,
+    #[serde(default)]
+    idp_initiated: bool,
 }
 
 /// `PUT <api>/organizations/{slug}/sso` (sudo mode): sets the connection up or changes it.
@@ -155,14 +165,18 @@ async fn save(
     let body: SaveBody = json_body(&step.config, &step.lang, call.body())?;
     let admin = admin(step, call)?;
     let slug = step.path_param("slug");
-    let spec = ConnectionSpec {
-        issuer: body.issuer.trim().to_owned(),
-        client_id: body.client_id.trim().to_owned(),
-        client_secret: body.client_secret.filter(|secret| !secret.is_empty()),
-        default_role: body
-            .default_role
-            .unwrap_or_else(|| pow_ext_organizations::MEMBER.to_owned()),
-    };
+    let spec = ConnectionSpec::from_fields(|name| match name {
+        "protocol" => body.protocol.clone(),
+        "issuer" => body.issuer.clone(),
+        "client_id" => body.client_id.clone(),
+        "client_secret" => body.client_secret.clone(),
+        "default_role" => body.default_role.clone(),
+        "metadata_url" => body.metadata_url.clone(),
+        "metadata_xml" => body.metadata_xml.clone(),
+        "idp_initiated" => Some(body.idp_initiated.to_string()),
+        _ => None,
+    })
+    .ok_or_else(|| refused(step, Change::Invalid("pow_sso_invalid_protocol")))?;
     match flows::save(&step.config, &shared.settings, &admin, &slug, spec).await? {
         Ok(connection) => Ok(Reply::ok(connection)),
         Err(change) => Err(refused(step, change)),

@@ -18,9 +18,10 @@ pub struct Connection {
     pub id: String,
     /// The organization it belongs to.
     pub organization_id: String,
-    /// `"oidc"`.
+    /// `"oidc"` or `"saml"`.
     pub protocol: String,
-    /// The OpenID provider's issuer (`https://acme.okta.com`).
+    /// The OpenID provider's issuer (`https://acme.okta.com`), or the SAML identity
+    /// provider's entity id.
     pub issuer: String,
     /// The app's client id at the provider.
     pub client_id: String,
@@ -28,6 +29,8 @@ pub struct Connection {
     pub has_client_secret: bool,
     /// The role of a member its first sign-in adds.
     pub default_role: String,
+    /// SAML: whether the identity provider may sign people in unasked (IdP-initiated).
+    pub idp_initiated: bool,
     /// Whether it signs people in.
     pub enabled: bool,
     /// Whether members at the organization's verified domains may sign in only through it.
@@ -46,12 +49,53 @@ pub struct Connection {
     pub updated_at: DateTime<Utc>,
     #[serde(skip)]
     pub(crate) sealed_secret: Option<String>,
+    /// SAML: the identity provider's metadata as imported (its certificates pinned).
+    #[serde(skip)]
+    pub(crate) saml_metadata: Option<String>,
+}
+
+impl Connection {
+    /// Whether it is a SAML 2.0 connection.
+    pub fn is_saml(&self) -> bool {
+        self.protocol == Protocol::Saml.as_str()
+    }
+}
+
+/// The protocol a connection speaks.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Protocol {
+    /// OpenID Connect (discovery at the issuer, code flow with PKCE).
+    #[default]
+    Oidc,
+    /// SAML 2.0 (the identity provider's metadata; feature `saml`).
+    Saml,
+}
+
+impl Protocol {
+    /// Its name as stored and in JSON: `oidc`, `saml`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Protocol::Oidc => "oidc",
+            Protocol::Saml => "saml",
+        }
+    }
+
+    /// The protocol named `name`.
+    pub fn parse(name: &str) -> Option<Self> {
+        match name.trim() {
+            "" | "oidc" => Some(Protocol::Oidc),
+            "saml" => Some(Protocol::Saml),
+            _ => None,
+        }
+    }
 }
 
 /// What an admin sets on a connection.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ConnectionSpec {
-    /// The issuer URL.
+    /// The protocol.
+    pub protocol: Protocol,
+    /// The issuer URL (OpenID Connect; for SAML the metadata's entity id is taken).
     pub issuer: String,
     /// The client id.
     pub client_id: String,
@@ -59,6 +103,38 @@ pub struct ConnectionSpec {
     pub client_secret: Option<String>,
     /// The role of members its first sign-ins add.
     pub default_role: String,
+    /// SAML: the identity provider's metadata document (`None` keeps the one kept).
+    pub saml_metadata: Option<String>,
+    /// SAML: where to fetch the metadata from (the flows fetch it into `saml_metadata`).
+    pub saml_metadata_url: Option<String>,
+    /// SAML: whether IdP-initiated sign-in is allowed (off by default).
+    pub idp_initiated: bool,
+}
+
+impl ConnectionSpec {
+    /// The settings as a form or a JSON body gives them, by field name (`protocol`,
+    /// `issuer`, `client_id`, `client_secret`, `default_role`, `metadata_url`,
+    /// `metadata_xml`, `idp_initiated`): blank values are absent, the role defaults to
+    /// member. `None` for an unknown protocol.
+    pub fn from_fields(field: impl Fn(&str) -> Option<String>) -> Option<Self> {
+        let given = |name: &str| {
+            field(name)
+                .map(|value| value.trim().to_owned())
+                .filter(|value| !value.is_empty())
+        };
+        Some(Self {
+            protocol: Protocol::parse(&given("protocol").unwrap_or_default())?,
+            issuer: given("issuer").unwrap_or_default(),
+            client_id: given("client_id").unwrap_or_default(),
+            client_secret: given("client_secret"),
+            default_role: given("default_role")
+                .unwrap_or_else(|| pow_ext_organizations::MEMBER.to_owned()),
+            saml_metadata: given("metadata_xml"),
+            saml_metadata_url: given("metadata_url"),
+            idp_initiated: given("idp_initiated")
+                .is_some_and(|value| matches!(value.as_str(), "true" | "on" | "1")),
+        })
+    }
 }
 
 /// A person signed in through a connection.
@@ -95,6 +171,10 @@ struct Row {
     client_secret: Option<String>,
     #[diesel(sql_type = Text)]
     default_role: String,
+    #[diesel(sql_type = Nullable<Text>)]
+    saml_metadata: Option<String>,
+    #[diesel(sql_type = Bool)]
+    idp_initiated: bool,
     #[diesel(sql_type = Bool)]
     enabled: bool,
     #[diesel(sql_type = Bool)]
@@ -110,7 +190,7 @@ struct Row {
 }
 
 const COLUMNS: &str = "c.id, c.organization_id, c.protocol, c.issuer, c.client_id, \
-    c.client_secret, c.default_role, c.enabled, c.enforced, c.validated_at, \
+    c.client_secret, c.default_role, c.saml_metadata, c.idp_initiated, c.enabled, c.enforced, c.validated_at, \
     c.break_glass_user_id, c.inserted_at, c.updated_at";
 
 impl From<Row> for Connection {
@@ -123,6 +203,7 @@ impl From<Row> for Connection {
             client_id: row.client_id,
             has_client_secret: row.client_secret.is_some(),
             default_role: row.default_role,
+            idp_initiated: row.idp_initiated,
             enabled: row.enabled,
             enforced: row.enforced,
             validated_at: row.validated_at.map(|at| at.and_utc()),
@@ -130,6 +211,7 @@ impl From<Row> for Connection {
             created_at: row.inserted_at.and_utc(),
             updated_at: row.updated_at.and_utc(),
             sealed_secret: row.client_secret,
+            saml_metadata: row.saml_metadata,
         }
     }
 }
@@ -307,10 +389,15 @@ impl Connections {
         let existing = self.of_organization(org_id).await?;
         let (sql, params): (String, Vec<SqlParam>) = match &existing {
             Some(old) => {
-                let changed = old.issuer != issuer || old.client_id != spec.client_id;
+                // Another provider (or another certificate) must prove itself again.
+                let changed = old.issuer != issuer
+                    || old.client_id != spec.client_id
+                    || old.protocol != spec.protocol.as_str()
+                    || (spec.saml_metadata.is_some() && old.saml_metadata != spec.saml_metadata);
                 let sql = format!(
                     "UPDATE {} SET issuer = $1, client_id = $2, client_secret = COALESCE($3, client_secret), \
-                     default_role = $4, updated_at = $5{} WHERE id = $6",
+                     default_role = $4, updated_at = $5, protocol = $6, \
+                     saml_metadata = COALESCE($7, saml_metadata), idp_initiated = $8{} WHERE id = $9",
                     self.connections,
                     if changed {
                         ", validated_at = NULL, enforced = FALSE"
@@ -326,6 +413,9 @@ impl Connections {
                         SqlParam::OptText(sealed),
                         SqlParam::Text(spec.default_role.clone()),
                         SqlParam::At(now),
+                        SqlParam::Text(spec.protocol.as_str().to_owned()),
+                        SqlParam::OptText(spec.saml_metadata.clone()),
+                        SqlParam::Bool(spec.idp_initiated),
                         SqlParam::Text(old.id.clone()),
                     ],
                 )
@@ -333,8 +423,8 @@ impl Connections {
             None => {
                 let sql = format!(
                     "INSERT INTO {} (id, organization_id, protocol, issuer, client_id, client_secret, \
-                     default_role, enabled, enforced, inserted_at, updated_at) \
-                     VALUES ($1, $2, 'oidc', $3, $4, $5, $6, FALSE, FALSE, $7, $8)",
+                     default_role, saml_metadata, idp_initiated, enabled, enforced, inserted_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, FALSE, FALSE, $10, $11)",
                     self.connections
                 );
                 (
@@ -342,10 +432,13 @@ impl Connections {
                     vec![
                         SqlParam::Text(pow_core::token::generate_uuid()),
                         SqlParam::Text(org_id.to_owned()),
+                        SqlParam::Text(spec.protocol.as_str().to_owned()),
                         SqlParam::Text(issuer),
                         SqlParam::Text(spec.client_id.clone()),
                         SqlParam::OptText(sealed),
                         SqlParam::Text(spec.default_role.clone()),
+                        SqlParam::OptText(spec.saml_metadata.clone()),
+                        SqlParam::Bool(spec.idp_initiated),
                         SqlParam::At(now),
                         SqlParam::At(now),
                     ],

@@ -18,7 +18,7 @@ use pow_core::{PowConfig, PowError};
 use pow_ext_organizations::{flows as orgs, permission, Membership, Organization, Refused};
 use serde::{Deserialize, Serialize};
 
-use crate::connections::{Connection, ConnectionSpec, Connections, Flag};
+use crate::connections::{Connection, ConnectionSpec, Connections, Flag, Protocol};
 use crate::oidc::{Claims, Discovery, OidcError, Settings};
 use crate::{events, Sso, SSO};
 
@@ -59,6 +59,9 @@ struct Attempt {
     test_by: Option<i64>,
     /// Where to go after signing in.
     request_path: Option<String>,
+    /// SAML: the sealed AuthnRequest the answer must be in response to.
+    #[serde(default)]
+    saml_tracker: Option<String>,
 }
 
 fn attempts(config: &PowConfig) -> OneTimeSecrets {
@@ -112,6 +115,9 @@ pub(crate) async fn begin(
     if !connection.enabled && test_by.is_none() {
         return Ok(None);
     }
+    if connection.is_saml() {
+        return begin_saml(config, connection, redirect_uri, test_by, request_path).await;
+    }
     let secret = Connections::new(config)?.client_secret(connection);
     let (discovery, http) = (shared.discovery.clone(), shared.http.clone());
     let (conn, uri) = (connection.clone(), redirect_uri.clone());
@@ -141,6 +147,7 @@ pub(crate) async fn begin(
         redirect_uri,
         test_by,
         request_path,
+        saml_tracker: None,
     };
     attempts(config).put(&started.state, &attempt).await?;
     Ok(Some(Begun {
@@ -163,7 +170,7 @@ pub struct Callback {
 }
 
 /// Why a sign-in through a connection ended without anyone signed in.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Refusal {
     /// Forged, replayed or expired `state`.
     State,
@@ -173,7 +180,7 @@ pub enum Refusal {
     Denied,
     /// The provider could not be reached or refused the code; or `iss` named another.
     Provider,
-    /// The ID token failed its checks.
+    /// The ID token (or the SAML answer) failed its checks.
     Token,
     /// A first sign-in whose address the provider does not vouch for, or that is not at
     /// one of the organization's verified domains: nobody is created or linked.
@@ -253,6 +260,10 @@ pub(crate) async fn finish(
     if !connection.enabled && attempt.test_by.is_none() {
         return Ok(Finished::Refused(Refusal::Disabled));
     }
+    // A SAML sign-in ends at its assertion consumer service, never here.
+    if connection.is_saml() || attempt.saml_tracker.is_some() {
+        return Ok(Finished::Refused(Refusal::State));
+    }
     if answer.error.is_some() {
         return Ok(Finished::Refused(Refusal::Denied));
     }
@@ -294,7 +305,29 @@ pub(crate) async fn finish(
             }));
         }
     };
-    if let Some(admin) = attempt.test_by {
+    conclude(
+        config,
+        &store,
+        connection,
+        claims,
+        attempt.test_by,
+        attempt.request_path,
+    )
+    .await
+}
+
+/// What every protocol's verified answer comes to: an admin's test shown, or the identity
+/// (connection, subject) found, or a first sign-in at one of the organization's verified
+/// domains linked or created, with membership.
+async fn conclude(
+    config: &PowConfig,
+    store: &Connections,
+    connection: Connection,
+    claims: Claims,
+    test_by: Option<i64>,
+    request_path: Option<String>,
+) -> Result<Finished, PowError> {
+    if let Some(admin) = test_by {
         store.mark_validated(&connection.id).await?;
         audit::record(config, event(events::TESTED, &connection).user(admin));
         let connection = store.get(&connection.id).await?.unwrap_or(connection);
@@ -310,7 +343,7 @@ pub(crate) async fn finish(
     }
     let user = match store.identity(&connection.id, &claims.subject).await? {
         Some(identity) => pow_core::flows::stored_user(config, identity.user_id).await?,
-        None => match first_sign_in(config, &store, &connection, &claims).await? {
+        None => match first_sign_in(config, store, &connection, &claims).await? {
             Ok(user) => Some(user),
             Err(refusal) => return Ok(Finished::Refused(refusal)),
         },
@@ -336,7 +369,7 @@ pub(crate) async fn finish(
         user,
         connection,
         claims,
-        request_path: attempt.request_path,
+        request_path,
     })
 }
 
@@ -483,6 +516,246 @@ pub async fn sign_in<H: SessionHandle + ?Sized>(
     Ok(())
 }
 
+/// A fresh random value for a `state` or a hand-off key (256 bits, URL-safe).
+#[cfg(feature = "saml")]
+fn random_key() -> String {
+    use base64::Engine as _;
+    use rand::RngCore as _;
+    let mut bytes = [0u8; 32];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// SAML: begins a sign-in at the connection's identity provider (an AuthnRequest on the
+/// HTTP-Redirect binding), keeping the request sealed with the attempt under `state`,
+/// which travels as the `RelayState`.
+#[cfg(feature = "saml")]
+async fn begin_saml(
+    config: &PowConfig,
+    connection: &Connection,
+    redirect_uri: String,
+    test_by: Option<i64>,
+    request_path: Option<String>,
+) -> Result<Option<Begun>, PowError> {
+    let Some(metadata) = connection.saml_metadata.clone() else {
+        return Ok(None);
+    };
+    let origin = url::Url::parse(&redirect_uri)
+        .ok()
+        .map(|url| url.origin().ascii_serialization());
+    let urls = crate::saml::SpUrls::of(config, origin.as_deref(), &connection.organization_id);
+    let state = random_key();
+    let (setup, relay) = (config.clone(), state.clone());
+    let started =
+        off_executor(move || crate::saml::start(&setup, &metadata, &urls, &relay)).await?;
+    let started = match started {
+        Ok(started) => started,
+        Err(err) => {
+            tracing::warn!(connection = %connection.id, error = %err, "SAML sign-in not begun");
+            return Ok(None);
+        }
+    };
+    let attempt = Attempt {
+        connection: connection.id.clone(),
+        nonce: String::new(),
+        pkce_verifier: String::new(),
+        redirect_uri,
+        test_by,
+        request_path,
+        saml_tracker: Some(started.tracker),
+    };
+    attempts(config).put(&state, &attempt).await?;
+    Ok(Some(Begun {
+        url: started.url,
+        state,
+    }))
+}
+
+/// Without the `saml` feature a SAML connection (saved by a build that had it) begins
+/// nothing.
+#[cfg(not(feature = "saml"))]
+async fn begin_saml(
+    _: &PowConfig,
+    connection: &Connection,
+    _: String,
+    _: Option<i64>,
+    _: Option<String>,
+) -> Result<Option<Begun>, PowError> {
+    tracing::warn!(connection = %connection.id, "a SAML connection needs pow-ext-sso's `saml` feature");
+    Ok(None)
+}
+
+/// A SAML answer checked at the assertion consumer service, handed to the browser's
+/// callback (where its cookie session is read) under a one-time key.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct Handoff {
+    connection: String,
+    /// The `state` of the sign-in it answers (`None`: IdP-initiated).
+    state: Option<String>,
+    claims: Option<Claims>,
+    refusal: Option<Refusal>,
+    test_by: Option<i64>,
+    request_path: Option<String>,
+}
+
+/// How long a checked SAML answer waits for the browser's callback.
+const HANDOFF_TTL: Duration = Duration::from_secs(2 * 60);
+
+fn handoffs(config: &PowConfig) -> OneTimeSecrets {
+    OneTimeSecrets::new(config, "sso", "saml_handoff", HANDOFF_TTL)
+}
+
+/// SAML: the assertion consumer service's decision on a `SAMLResponse` posted for
+/// organization `org`'s connection. The attempt of `relay_state` is taken once (its sealed request binds
+/// `InResponseTo`); without one the answer is unsolicited, taken only where the
+/// connection allows IdP-initiated sign-in. A connection that is gone or off refuses
+/// (an admin's test excepted). The answer is verified on a blocking thread, its
+/// assertion id claimed in the store. Returns the hand-off key and the `state` the
+/// browser's callback must hold.
+///
+/// # Errors
+/// The store's or the database's error.
+#[cfg(feature = "saml")]
+pub(crate) async fn saml_answer(
+    config: &PowConfig,
+    org: &str,
+    origin: Option<&str>,
+    response: Option<String>,
+    relay_state: Option<String>,
+) -> Result<(String, Option<String>), PowError> {
+    let store = Connections::new(config)?;
+    let connection = store.of_organization(org).await?;
+    let id = connection
+        .as_ref()
+        .map(|c| c.id.clone())
+        .unwrap_or_default();
+    let attempt = match relay_state.as_deref() {
+        Some(relay) if !relay.is_empty() => attempts(config).take::<Attempt>(relay).await?,
+        _ => None,
+    };
+    let solicited = attempt.is_some();
+    let (test_by, request_path, tracker) = match attempt {
+        Some(attempt) if attempt.connection == id => {
+            (attempt.test_by, attempt.request_path, attempt.saml_tracker)
+        }
+        _ => (None, None, None),
+    };
+    let mut handoff = Handoff {
+        connection: id.clone(),
+        state: relay_state.filter(|_| solicited),
+        claims: None,
+        refusal: None,
+        test_by,
+        request_path,
+    };
+    let refusal = match &connection {
+        None => Some(Refusal::Disabled),
+        Some(connection) if !connection.enabled && test_by.is_none() => Some(Refusal::Disabled),
+        Some(connection) if !connection.is_saml() => Some(Refusal::State),
+        // A relay state that names no attempt of this connection: forged, replayed or
+        // for another connection.
+        Some(_) if solicited && tracker.is_none() => Some(Refusal::State),
+        Some(connection) if !solicited && !connection.idp_initiated => Some(Refusal::State),
+        Some(_) if response.is_none() => Some(Refusal::Provider),
+        Some(_) => None,
+    };
+    match (refusal, connection) {
+        (Some(refusal), connection) => {
+            if let Some(connection) = &connection {
+                refused_answer(config, connection, refusal.key());
+            }
+            handoff.refusal = Some(refusal);
+        }
+        (None, Some(connection)) => {
+            let urls = crate::saml::SpUrls::of(config, origin, org);
+            let replay = crate::saml::StoreReplay::new(config);
+            let setup = config.clone();
+            let metadata = connection.saml_metadata.clone().unwrap_or_default();
+            let idp_initiated = connection.idp_initiated;
+            let response = response.unwrap_or_default();
+            let checked = off_executor(move || {
+                let answer = crate::saml::Answer {
+                    metadata: &metadata,
+                    urls: &urls,
+                    idp_initiated,
+                    response: &response,
+                    tracker: tracker.as_deref(),
+                };
+                crate::saml::consume(&setup, &answer, &replay)
+            })
+            .await?;
+            match checked {
+                Ok(claims) => handoff.claims = Some(claims),
+                Err(err) => {
+                    tracing::warn!(connection = %connection.id, error = %err, "SAML answer refused");
+                    refused_answer(config, &connection, &err.to_string());
+                    handoff.refusal = Some(Refusal::Token);
+                }
+            }
+        }
+        (None, None) => handoff.refusal = Some(Refusal::Disabled),
+    }
+    let key = random_key();
+    handoffs(config).put(&key, &handoff).await?;
+    Ok((key, handoff.state))
+}
+
+/// Records a refused SAML answer with its reason.
+#[cfg(feature = "saml")]
+fn refused_answer(config: &PowConfig, connection: &Connection, reason: &str) {
+    audit::record(
+        config,
+        event(events::ANSWER_REFUSED, connection).detail("reason", reason.to_owned()),
+    );
+}
+
+/// SAML: finishes at the browser's callback the answer handed off under `key`. A
+/// solicited answer needs `state`, which the caller passes only when the browser's
+/// cookie session holds it (the sign-in began in this browser); an unsolicited one needs
+/// the connection to still allow IdP-initiated sign-in. The connection must still be on.
+///
+/// # Errors
+/// The store's or the database's error.
+pub(crate) async fn finish_saml(
+    config: &PowConfig,
+    key: &str,
+    state: Option<&str>,
+) -> Result<Finished, PowError> {
+    let Some(handoff) = handoffs(config).take::<Handoff>(key).await? else {
+        return Ok(Finished::Refused(Refusal::State));
+    };
+    if let Some(expected) = &handoff.state {
+        if state != Some(expected.as_str()) {
+            return Ok(Finished::Refused(Refusal::State));
+        }
+    }
+    let store = Connections::new(config)?;
+    let Some(connection) = store.get(&handoff.connection).await? else {
+        return Ok(Finished::Refused(Refusal::Disabled));
+    };
+    if !connection.enabled && handoff.test_by.is_none() {
+        return Ok(Finished::Refused(Refusal::Disabled));
+    }
+    if handoff.state.is_none() && !connection.idp_initiated {
+        return Ok(Finished::Refused(Refusal::State));
+    }
+    if let Some(refusal) = handoff.refusal {
+        return Ok(Finished::Refused(refusal));
+    }
+    let Some(claims) = handoff.claims else {
+        return Ok(Finished::Refused(Refusal::Token));
+    };
+    conclude(
+        config,
+        &store,
+        connection,
+        claims,
+        handoff.test_by,
+        handoff.request_path,
+    )
+    .await
+}
+
 /// An audit event about `connection`.
 pub(crate) fn event(name: EventName, connection: &Connection) -> AuditEvent {
     AuditEvent::new(name)
@@ -515,6 +788,18 @@ pub struct Managed {
     pub redirect_uri: String,
     /// Its verified domains (enforcement covers the members at them).
     pub verified_domains: Vec<String>,
+    /// SAML (feature `saml`): what to give the identity provider.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub saml_service_provider: Option<ServiceProviderUrls>,
+}
+
+/// This app as a SAML service provider of an organization.
+#[derive(Clone, Debug, Serialize)]
+pub struct ServiceProviderUrls {
+    /// The entity id, which is the URL of its metadata document.
+    pub entity_id: String,
+    /// The assertion consumer service (HTTP-POST binding).
+    pub acs_url: String,
 }
 
 /// Why an admin's change was refused.
@@ -599,11 +884,25 @@ pub async fn managed(
     let connection = Connections::new(config)?.of_organization(&org.id).await?;
     let verified_domains =
         pow_ext_organizations::domains::verified_domains(config, &org.id).await?;
+    #[cfg(feature = "saml")]
+    let saml_service_provider = {
+        let origin = url::Url::parse(&redirect_uri)
+            .ok()
+            .map(|url| url.origin().ascii_serialization());
+        let urls = crate::saml::SpUrls::of(config, origin.as_deref(), &org.id);
+        Some(ServiceProviderUrls {
+            entity_id: urls.entity_id,
+            acs_url: urls.acs,
+        })
+    };
+    #[cfg(not(feature = "saml"))]
+    let saml_service_provider = None;
     Ok(Ok(Managed {
         organization: org,
         connection,
         redirect_uri,
         verified_domains,
+        saml_service_provider,
     }))
 }
 
@@ -624,6 +923,12 @@ pub async fn save(
         Ok(membership) => membership,
         Err(change) => return Ok(Err(change)),
     };
+    let mut spec = spec;
+    if spec.protocol == Protocol::Saml {
+        if let Err(key) = saml_spec(sso, &mut spec).await {
+            return Ok(Err(Change::Invalid(key)));
+        }
+    }
     if let Err(key) = check_spec(config, sso, &spec) {
         return Ok(Err(Change::Invalid(key)));
     }
@@ -638,7 +943,69 @@ pub async fn save(
     Ok(Ok(connection))
 }
 
+/// A SAML connection's settings: the identity provider's metadata, fetched from its URL
+/// through the address-checked client when given one (`https`, or loopback `http` where
+/// the setup allows loopback fetches; 256 KiB, 5 s), read and checked (a signing
+/// certificate, an HTTP-Redirect single sign-on service); its entity id becomes the
+/// connection's issuer. A document that names no signing certificate is refused: no
+/// metadata turns the signature checks off.
+#[cfg(feature = "saml")]
+async fn saml_spec(sso: &Sso, spec: &mut ConnectionSpec) -> Result<(), &'static str> {
+    if spec
+        .saml_metadata
+        .as_deref()
+        .is_none_or(|xml| xml.trim().is_empty())
+    {
+        let url = spec
+            .saml_metadata_url
+            .as_deref()
+            .map(str::trim)
+            .filter(|url| !url.is_empty())
+            .ok_or("pow_sso_invalid_metadata")?;
+        let http = OutboundClient::new()
+            .max_bytes(crate::saml::MAX_METADATA as u64)
+            .timeout(Duration::from_secs(5))
+            .allow_loopback(sso.loopback_fetches)
+            .root_certificates(sso.fetch_roots.clone());
+        let fetched = http.get(url).await.map_err(|err| {
+            tracing::warn!(error = %err, "SAML metadata not fetched");
+            "pow_sso_metadata_unreachable"
+        })?;
+        if fetched.status != 200 {
+            return Err("pow_sso_metadata_unreachable");
+        }
+        let xml = String::from_utf8(fetched.body).map_err(|_| "pow_sso_invalid_metadata")?;
+        spec.saml_metadata = Some(xml);
+    }
+    let xml = spec.saml_metadata.clone().unwrap_or_default();
+    let read = tokio::task::spawn_blocking(move || crate::saml::read_metadata(&xml))
+        .await
+        .map_err(|_| "pow_sso_invalid_metadata")?;
+    match read {
+        Ok(idp) => {
+            spec.issuer = idp.entity_id;
+            spec.client_id = String::new();
+            spec.client_secret = None;
+            Ok(())
+        }
+        Err(crate::saml::SamlError::NoCertificate) => Err("pow_sso_metadata_no_certificate"),
+        Err(err) => {
+            tracing::info!(error = %err, "SAML metadata refused");
+            Err("pow_sso_invalid_metadata")
+        }
+    }
+}
+
+/// Without the `saml` feature no SAML connection is set up.
+#[cfg(not(feature = "saml"))]
+async fn saml_spec(_: &Sso, _: &mut ConnectionSpec) -> Result<(), &'static str> {
+    Err("pow_sso_saml_unavailable")
+}
+
 fn check_spec(config: &PowConfig, sso: &Sso, spec: &ConnectionSpec) -> Result<(), &'static str> {
+    if spec.protocol == Protocol::Saml {
+        return check_role(config, spec);
+    }
     let issuer = url::Url::parse(spec.issuer.trim()).map_err(|_| "pow_sso_invalid_issuer")?;
     let loopback = matches!(issuer.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"));
     let scheme_ok = issuer.scheme() == "https" || (sso.loopback_fetches && loopback);
@@ -655,6 +1022,11 @@ fn check_spec(config: &PowConfig, sso: &Sso, spec: &ConnectionSpec) -> Result<()
     if !client_ok || spec.client_secret.as_ref().is_some_and(|s| s.len() > 1024) {
         return Err("pow_sso_invalid_client");
     }
+    check_role(config, spec)
+}
+
+/// The default role is one of the setup's, below owner.
+fn check_role(config: &PowConfig, spec: &ConnectionSpec) -> Result<(), &'static str> {
     let role_ok = pow_ext_organizations::Organizations::of(config).is_some_and(|settings| {
         settings.role_rank(&spec.default_role).is_some()
             && spec.default_role != pow_ext_organizations::OWNER

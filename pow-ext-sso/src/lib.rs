@@ -77,6 +77,8 @@ pub mod flows;
 mod mail;
 pub mod oidc;
 pub mod pages;
+#[cfg(feature = "saml")]
+pub mod saml;
 mod sealed;
 
 pub use connections::{Connection, ConnectionSpec, Connections, Identity};
@@ -92,7 +94,10 @@ pub const MAIL_BREAK_GLASS: &str = "sso/break_glass";
 pub const SSO: AuthMethod = AuthMethod::new("sso", 64);
 
 /// The extension's migrations: the `sso_connections` and `sso_identities` tables.
-pub const MIGRATIONS: &[SqlMigration] = &[pow_core::sql_migration!("20271201000000", "create_sso")];
+pub const MIGRATIONS: &[SqlMigration] = &[
+    pow_core::sql_migration!("20271201000000", "create_sso"),
+    pow_core::sql_migration!("20271205000000", "sso_saml"),
+];
 
 /// The extension's Fluent files, as `(language, source)`.
 pub const FTL: &[(&str, &str)] = &[
@@ -129,6 +134,9 @@ pub mod events {
     pub const LINKED: EventName = EventName::new("sso.linked");
     /// A sign-in was refused because the organization enforces its connection.
     pub const REFUSED: EventName = EventName::new("sso.refused");
+    /// A SAML answer was refused at the assertion consumer service (`detail.reason`:
+    /// the check that failed).
+    pub const ANSWER_REFUSED: EventName = EventName::new("sso.answer_refused");
 }
 
 /// The single sign-on extension and its settings. Each setter says its default.
@@ -218,6 +226,7 @@ impl Extension for Sso {
                 events::SIGNED_IN,
                 events::LINKED,
                 events::REFUSED,
+                events::ANSWER_REFUSED,
             ])
             .user_table("sso_identities", "user_id")
             .user_data(IdentityData)
@@ -231,6 +240,10 @@ impl Extension for Sso {
         }
         for route in api::api_routes(&shared) {
             ext.api_route(route);
+        }
+        #[cfg(feature = "saml")]
+        for route in saml::endpoint_routes() {
+            ext.endpoint(route);
         }
         ext.api_document(pow_core::api::openapi_fragment(
             NAME,

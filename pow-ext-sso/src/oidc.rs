@@ -19,7 +19,7 @@ use openidconnect::{
     TokenResponse as _,
 };
 use pow_core::outbound::OutboundClient;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// How long a discovery document (and its key set) is reused.
 const DISCOVERY_TTL: Duration = Duration::from_secs(10 * 60);
@@ -44,7 +44,7 @@ pub enum OidcError {
 }
 
 /// What the provider asserts about the person who signed in, from a verified ID token.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Claims {
     /// The provider's stable id of the account (`sub`): identities are keyed on it.
     pub subject: String,
@@ -57,7 +57,7 @@ pub struct Claims {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     /// How the person authenticated there (`amr`), as signed.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub amr: Vec<String>,
     /// The authentication context class (`acr`), as signed.
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -257,13 +257,19 @@ async fn callback(
                 .is_some_and(|held| secure_compare(held.as_bytes(), state.as_bytes()))
         })
         .map(str::to_owned);
-    let answer = Callback {
-        state,
-        code: query.get("code").map(str::to_owned),
-        error: query.get("error").map(str::to_owned),
-        iss: query.get("iss").map(str::to_owned),
+    let finished = match query.get("saml") {
+        // A SAML answer its assertion consumer service checked and handed over.
+        Some(handoff) => flows::finish_saml(&step.config, handoff, state.as_deref()).await?,
+        None => {
+            let answer = Callback {
+                state,
+                code: query.get("code").map(str::to_owned),
+                error: query.get("error").map(str::to_owned),
+                iss: query.get("iss").map(str::to_owned),
+            };
+            flows::finish(&step.config, shared, answer).await?
+        }
     };
-    let finished = flows::finish(&step.config, shared, answer).await?;
     match finished {
         Finished::SignIn {
             user,
@@ -403,16 +409,13 @@ async fn save(
 ) -> Result<Answer, PowError> {
     let slug = step.path_param("slug");
     let admin = step.signed_in()?.clone();
-    let field = |name: &str| step.params.get(name).cloned().unwrap_or_default();
-    let secret = field("client_secret");
-    let spec = ConnectionSpec {
-        issuer: field("issuer").trim().to_owned(),
-        client_id: field("client_id").trim().to_owned(),
-        client_secret: (!secret.is_empty()).then_some(secret),
-        default_role: match field("default_role").trim() {
-            "" => pow_ext_organizations::MEMBER.to_owned(),
-            role => role.to_owned(),
-        },
+    let Some(spec) = ConnectionSpec::from_fields(|name| step.params.get(name).cloned()) else {
+        return Ok(refused(
+            step,
+            client,
+            &slug,
+            Change::Invalid("pow_sso_invalid_protocol"),
+        ));
     };
     match flows::save(&step.config, &shared.settings, &admin, &slug, spec).await? {
         Ok(connection) => {
@@ -511,6 +514,61 @@ async fn switch(
     })
 }
 
+/// The SAML settings (feature `saml`): what to give the identity provider, and its
+/// metadata by URL or as a document.
+fn saml_form(
+    step: &Step,
+    cookie: &CookieSession,
+    base: &str,
+    managed: &Managed,
+    sp: &flows::ServiceProviderUrls,
+) -> Form {
+    let saml = managed.connection.as_ref().filter(|c| c.is_saml());
+    let fields = vec![
+        Field::new("protocol", String::new(), FieldType::Hidden).value("saml".to_owned()),
+        Field::note(
+            "saml_entity_id",
+            format!("{} {}", step.text("pow_sso_saml_entity_id"), sp.entity_id),
+        ),
+        Field::note(
+            "saml_acs_url",
+            format!("{} {}", step.text("pow_sso_saml_acs_url"), sp.acs_url),
+        ),
+        Field::new(
+            "metadata_url",
+            step.text("pow_sso_saml_metadata_url"),
+            FieldType::Text,
+        ),
+        Field::new(
+            "metadata_xml",
+            step.text("pow_sso_saml_metadata_xml"),
+            FieldType::Text,
+        ),
+        Field::new(
+            "idp_initiated",
+            step.text("pow_sso_saml_idp_initiated"),
+            FieldType::Checkbox,
+        )
+        .value(saml.is_some_and(|c| c.idp_initiated).to_string()),
+        Field::new(
+            "default_role",
+            step.text("pow_sso_default_role"),
+            FieldType::Text,
+        )
+        .value(
+            saml.map(|c| c.default_role.clone())
+                .unwrap_or_else(|| pow_ext_organizations::MEMBER.to_owned()),
+        ),
+    ];
+    form(
+        cookie,
+        base.to_owned(),
+        None,
+        fields,
+        step.text("pow_sso_saml_save"),
+    )
+}
+
 /// The connection page: its state, the settings form, and one button per switch.
 fn manage_page(step: &Step, cookie: &CookieSession, managed: &Managed) -> Page {
     let slug = &managed.organization.slug;
@@ -567,6 +625,9 @@ fn manage_page(step: &Step, cookie: &CookieSession, managed: &Managed) -> Page {
         step.text("pow_sso_save"),
     );
     let mut extra_forms: Vec<Form> = Vec::new();
+    if let Some(sp) = &managed.saml_service_provider {
+        extra_forms.push(saml_form(step, cookie, &base, managed, sp));
+    }
     let mut info = vec![format!(
         "{} {}",
         step.text("pow_sso_verified_domains"),
