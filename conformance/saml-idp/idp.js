@@ -96,7 +96,11 @@ function makeKeyAndCert(commonName) {
   if (!x509.verify(publicKey) || !x509.checkPrivateKey(privateKey)) {
     throw new Error('self-signed certificate does not verify');
   }
-  return { key: privateKey.export({ type: 'pkcs1', format: 'pem' }), cert: certPem };
+  return {
+    key: privateKey.export({ type: 'pkcs1', format: 'pem' }),
+    pkcs8: privateKey.export({ type: 'pkcs8', format: 'pem' }),
+    cert: certPem,
+  };
 }
 
 // ---------------------------------------------------------------------------
@@ -111,6 +115,11 @@ fs.writeFileSync(path.join(dir, 'idp.key'), real.key, { mode: 0o600 });
 fs.writeFileSync(path.join(dir, 'idp.crt'), real.cert);
 fs.writeFileSync(path.join(dir, 'attacker.key'), attacker.key, { mode: 0o600 });
 fs.writeFileSync(path.join(dir, 'attacker.crt'), attacker.cert);
+// A key pair for the service provider under test (PKCS#8), to sign its requests and
+// receive encrypted assertions.
+const spPair = makeKeyAndCert('pow-conformance-saml-sp');
+fs.writeFileSync(path.join(dir, 'sp.key'), spPair.pkcs8, { mode: 0o600 });
+fs.writeFileSync(path.join(dir, 'sp.crt'), spPair.cert);
 
 const DEFAULTS = {
   email: 'user@example.test',
@@ -121,7 +130,9 @@ const DEFAULTS = {
   signResponse: true,
   signAssertion: true,
   encrypt: false,
+  cipher: 'gcm',
   attackerKey: false,
+  requireSignedRequests: false,
 };
 let config = { ...DEFAULTS };
 let spMetadata = null; // XML of the one registered SP
@@ -145,12 +156,18 @@ const loginResponseTemplate = {
 let base; // http://127.0.0.1:PORT, known once listening
 const entityId = () => `${base}/idp`;
 
-function makeIdp({ pair = real, withCert = true, algorithm = 'sha256', encrypt = false } = {}) {
+const CIPHER = {
+  gcm: Constants.algorithms.encryption.data.AES_128_GCM,
+  cbc: Constants.algorithms.encryption.data.AES_256,
+};
+
+function makeIdp({ pair = real, withCert = true, algorithm = 'sha256', encrypt = false, cipher = 'gcm', signedRequests = false } = {}) {
   return saml.IdentityProvider({
+    dataEncryptionAlgorithm: CIPHER[cipher],
     entityID: entityId(),
     privateKey: pair.key,
     signingCert: withCert ? pair.cert : undefined,
-    wantAuthnRequestsSigned: false,
+    wantAuthnRequestsSigned: signedRequests,
     requestSignatureAlgorithm: SIGALG[algorithm],
     isAssertionEncrypted: encrypt,
     nameIDFormat: [NAMEID.email, NAMEID.persistent],
@@ -192,7 +209,7 @@ async function loginResponse(requestId, acs, relayState) {
   if (cfg.encrypt && !sp.entityMeta.getX509Certificate('encryption')) {
     throw new HttpError(400, 'no encryption certificate');
   }
-  const idp = makeIdp({ pair: cfg.attackerKey ? attacker : real, algorithm: cfg.algorithm, encrypt: cfg.encrypt });
+  const idp = makeIdp({ pair: cfg.attackerKey ? attacker : real, algorithm: cfg.algorithm, encrypt: cfg.encrypt, cipher: cfg.cipher });
   const user = { email: cfg.email, name: cfg.name };
   const customTagReplacement = (template) => {
     const now = new Date();
@@ -297,10 +314,11 @@ function parseConfig(body) {
     if (typeof body[k] !== 'boolean') throw new HttpError(400, `${k} must be a boolean`);
     c[k] = body[k];
   };
-  ['email', 'name', 'nameId', 'nameIdFormat', 'algorithm'].forEach(str);
-  ['signResponse', 'signAssertion', 'encrypt', 'attackerKey'].forEach(bool);
+  ['email', 'name', 'nameId', 'nameIdFormat', 'algorithm', 'cipher'].forEach(str);
+  ['signResponse', 'signAssertion', 'encrypt', 'attackerKey', 'requireSignedRequests'].forEach(bool);
   if (!NAMEID[c.nameIdFormat]) throw new HttpError(400, 'nameIdFormat must be email, persistent or transient');
   if (!SIGALG[c.algorithm]) throw new HttpError(400, 'algorithm must be sha256 or sha1');
+  if (!CIPHER[c.cipher]) throw new HttpError(400, 'cipher must be gcm or cbc');
   return c;
 }
 
@@ -342,7 +360,14 @@ async function handle(req, res) {
     const q = Object.fromEntries(url.searchParams); // decoded values ('+' is a space)
     let info;
     try {
-      info = await makeIdp().parseLoginRequest(sp, 'redirect', { query: q, octetString: url.search.slice(1) });
+      // The Redirect binding signs the raw `SAMLRequest=..&RelayState=..&SigAlg=..`
+      // as sent (SAML Bindings 3.4.4.1): everything but the Signature parameter.
+      const octetString = url.search
+        .slice(1)
+        .split('&')
+        .filter((part) => /^(SAMLRequest|RelayState|SigAlg)=/.test(part))
+        .join('&');
+      info = await makeIdp({ signedRequests: config.requireSignedRequests }).parseLoginRequest(sp, 'redirect', { query: q, octetString });
     } catch (e) {
       throw new HttpError(400, String((e && e.message) || e));
     }

@@ -145,6 +145,7 @@ pub struct Sso {
     pub(crate) loopback_fetches: bool,
     pub(crate) fetch_roots: Vec<Vec<u8>>,
     pub(crate) start_limit: Limit,
+    pub(crate) saml_key: Option<SamlKey>,
 }
 
 impl Default for Sso {
@@ -153,7 +154,22 @@ impl Default for Sso {
             loopback_fetches: false,
             fetch_roots: Vec::new(),
             start_limit: Limit::new(30, std::time::Duration::from_secs(60)),
+            saml_key: None,
         }
+    }
+}
+
+/// The app's SAML service provider key and certificate (PEM), set with
+/// [`Sso::saml_key`]. Its `Debug` shows neither.
+#[derive(Clone)]
+pub struct SamlKey {
+    pub(crate) private_key_pem: String,
+    pub(crate) certificate_pem: String,
+}
+
+impl std::fmt::Debug for SamlKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SamlKey(..)")
     }
 }
 
@@ -182,6 +198,25 @@ impl Sso {
     /// The default is the public web's roots.
     pub fn fetch_root_certificates(mut self, roots: Vec<Vec<u8>>) -> Self {
         self.fetch_roots = roots;
+        self
+    }
+
+    /// SAML (feature `saml`): the app's service provider key (an RSA key, PKCS#8 or
+    /// PKCS#1 PEM) and its certificate (PEM). With it, AuthnRequests are signed and the
+    /// service provider metadata offers the certificate for encryption, so identity
+    /// providers may encrypt their assertions (AES-GCM or AES-CBC under RSA-OAEP; an
+    /// encrypted assertion is taken only when signed itself or inside a signed
+    /// response). Default: none (requests unsigned, assertions in clear, still signed).
+    #[cfg(feature = "saml")]
+    pub fn saml_key(
+        mut self,
+        private_key_pem: impl Into<String>,
+        certificate_pem: impl Into<String>,
+    ) -> Self {
+        self.saml_key = Some(SamlKey {
+            private_key_pem: private_key_pem.into(),
+            certificate_pem: certificate_pem.into(),
+        });
         self
     }
 

@@ -22,9 +22,10 @@ use pow_core::pages::HttpAnswer;
 use pow_core::store::{Key, Store};
 use pow_core::PowConfig;
 use saml::{
-    Binding, ConsumeResponse, DigestAlgorithm, Dispatch, IdpDescriptor, LoginTracker, NameIdFormat,
-    PeerCryptoPolicy, ReplayCache, ReplayEntry, ReplayMode, ServiceProvider, ServiceProviderConfig,
-    SignatureAlgorithm, SpWantSigned, SsoResponseBinding, SsoResponseEndpoint, StartLogin,
+    Binding, ConsumeResponse, DigestAlgorithm, Dispatch, IdpDescriptor, KeyPair, LoginTracker,
+    NameIdFormat, PeerCryptoPolicy, ReplayCache, ReplayEntry, ReplayMode, ServiceProvider,
+    ServiceProviderConfig, SignatureAlgorithm, SpWantSigned, SsoResponseBinding,
+    SsoResponseEndpoint, StartLogin, X509Certificate,
 };
 
 use crate::oidc::Claims;
@@ -64,6 +65,9 @@ pub enum SamlError {
     /// The answer is not a usable SAML message (encoding, size).
     #[error("the SAML answer is not readable")]
     Unreadable,
+    /// The app's service provider key or certificate is not usable.
+    #[error("the SAML service provider key is not usable: {0}")]
+    Key(String),
     /// The crate refused the message (signature, conditions, replay, correlation).
     #[error("the SAML answer was refused: {0}")]
     Refused(#[from] saml::Error),
@@ -126,18 +130,27 @@ pub fn read_metadata(xml: &str) -> Result<IdpDescriptor, SamlError> {
     Ok(idp)
 }
 
-/// The service provider of a connection: signed assertions or responses required (never
-/// turned off by anything in the provider's metadata), strong algorithms only, unsolicited
-/// answers only where `idp_initiated`.
-fn service_provider(urls: &SpUrls, idp_initiated: bool) -> Result<ServiceProvider, SamlError> {
+/// The service provider of a connection: signed assertions required (nothing in the
+/// provider's metadata turns that off), strong algorithms only, unsolicited answers only
+/// where `idp_initiated`; with the app's key, signed AuthnRequests and encrypted
+/// assertions.
+fn service_provider(
+    config: &PowConfig,
+    urls: &SpUrls,
+    idp_initiated: bool,
+) -> Result<ServiceProvider, SamlError> {
+    let key = match crate::Sso::of(config).and_then(|sso| sso.saml_key.as_ref()) {
+        Some(key) => Some(key_pair(key)?),
+        None => None,
+    };
     Ok(ServiceProvider::new(ServiceProviderConfig {
         entity_id: urls.entity_id.clone(),
         acs: vec![SsoResponseEndpoint::post(urls.acs.clone(), 0, true)],
         slo: Vec::new(),
         name_id_formats: vec![NameIdFormat::Persistent, NameIdFormat::EmailAddress],
-        signing_key: None,
-        decryption_key: None,
-        sign_authn_requests: false,
+        sign_authn_requests: key.is_some(),
+        signing_key: key.clone(),
+        decryption_key: key,
         want_signed: SpWantSigned {
             response: false,
             assertions: true,
@@ -149,12 +162,27 @@ fn service_provider(urls: &SpUrls, idp_initiated: bool) -> Result<ServiceProvide
     })?)
 }
 
+/// The app's key pair, with its certificate.
+fn key_pair(key: &crate::SamlKey) -> Result<KeyPair, SamlError> {
+    let pem = key.private_key_pem.trim().as_bytes();
+    let pair = if key.private_key_pem.contains("BEGIN RSA PRIVATE KEY") {
+        KeyPair::from_pkcs1_pem(pem)
+    } else {
+        KeyPair::from_pkcs8_pem(pem)
+    }
+    .map_err(|err| SamlError::Key(err.to_string()))?;
+    let cert = X509Certificate::from_pem(key.certificate_pem.trim().as_bytes())
+        .map_err(|err| SamlError::Key(err.to_string()))?;
+    pair.with_certificate(cert)
+        .map_err(|err| SamlError::Key(err.to_string()))
+}
+
 /// The service provider's metadata document of a connection.
 ///
 /// # Errors
 /// The crate's, for URLs it cannot take.
-pub fn sp_metadata(urls: &SpUrls) -> Result<String, SamlError> {
-    Ok(service_provider(urls, false)?.metadata_xml(false)?)
+pub fn sp_metadata(config: &PowConfig, urls: &SpUrls) -> Result<String, SamlError> {
+    Ok(service_provider(config, urls, false)?.metadata_xml(false)?)
 }
 
 /// A sign-in begun: the identity provider's URL with the AuthnRequest, and the request
@@ -172,7 +200,7 @@ pub(crate) fn start(
     relay_state: &str,
 ) -> Result<Started, SamlError> {
     let idp = read_metadata(metadata)?;
-    let sp = service_provider(urls, false)?;
+    let sp = service_provider(config, urls, false)?;
     let started = sp.start_login(
         &idp,
         StartLogin {
@@ -226,7 +254,7 @@ pub(crate) fn consume(
         .decode(compact.as_bytes())
         .map_err(|_| SamlError::Unreadable)?;
     let idp = read_metadata(answer.metadata)?;
-    let sp = service_provider(answer.urls, answer.idp_initiated)?;
+    let sp = service_provider(config, answer.urls, answer.idp_initiated)?;
     let now = SystemTime::now();
     let tracker = match answer.tracker {
         Some(sealed) => Some(open_tracker(config, sealed, now)?),
@@ -405,7 +433,7 @@ pub(crate) fn endpoint_routes() -> Vec<EndpointRoute> {
 async fn metadata_answer(config: &PowConfig, req: &EndpointRequest) -> HttpAnswer {
     let org = req.params.get("org").unwrap_or_default();
     match pow_ext_organizations::flows::by_id(config, org).await {
-        Ok(Some(org)) => match sp_metadata(&SpUrls::of(config, req.origin(), &org.id)) {
+        Ok(Some(org)) => match sp_metadata(config, &SpUrls::of(config, req.origin(), &org.id)) {
             Ok(xml) => {
                 let mut answer = HttpAnswer::text(200, &xml, Some("public, max-age=300"));
                 answer.headers[0].1 = "application/samlmetadata+xml".to_owned();

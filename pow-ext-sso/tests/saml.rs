@@ -228,7 +228,18 @@ struct App {
 }
 
 fn start(users: DieselUsersContext) -> Option<App> {
+    start_with(users, false)
+}
+
+/// The app, with its own service provider key when `keyed` (signed requests, encrypted
+/// assertions).
+fn start_with(users: DieselUsersContext, keyed: bool) -> Option<App> {
     let idp = idp()?;
+    let mut sso = Sso::new().allow_loopback_fetches(true);
+    if keyed {
+        let read = |name: &str| std::fs::read_to_string(idp.dir.join(name)).unwrap();
+        sso = sso.saml_key(read("sp.key"), read("sp.crt"));
+    }
     let txt = StaticTxt::new();
     let config = PowConfig::builder("k".repeat(64))
         .users(users.clone())
@@ -238,7 +249,7 @@ fn start(users: DieselUsersContext) -> Option<App> {
         .audit(Auditor::new(Kept::default()))
         .extension(pow_ext_email_confirmation::EmailConfirmation::new())
         .extension(Organizations::new().domains(txt.clone()))
-        .extension(Sso::new().allow_loopback_fetches(true))
+        .extension(sso)
         .build()
         .unwrap();
     users.migrate(&config).unwrap();
@@ -804,6 +815,62 @@ fn saml_metadata_imports_are_checked(users: DieselUsersContext) {
     .is_none());
 }
 
+/// With the app's key: requests are signed (the provider verifies them against the
+/// certificate in the metadata), the metadata offers the certificate for encryption, and
+/// encrypted assertions are taken only with strong algorithms: RSA-OAEP with SHA-1 (all
+/// samlify can send) and AES-CBC are refused.
+fn saml_with_a_service_provider_key(users: DieselUsersContext) {
+    let Some(app) = start_with(users, true) else {
+        return;
+    };
+    let mut admin = browser(&app, OWNER);
+    let metadata = admin
+        .get(&format!("/sso/saml/{}/metadata", app.org_id))
+        .body;
+    assert!(metadata.contains("use=\"encryption\""), "{metadata}");
+    assert!(
+        metadata.contains("AuthnRequestsSigned=\"true\""),
+        "{metadata}"
+    );
+    set_up(&app, &mut admin, false);
+    app.idp.config(json!({ "email": "ada@acme.example", "name": "Ada", "nameId": "ada-7", "nameIdFormat": "persistent", "requireSignedRequests": true }));
+    let mut ada = Client::new(app.addr);
+    let to_idp = begin(&mut ada, "ada@acme.example");
+    assert!(
+        to_idp.contains("Signature=") && to_idp.contains("SigAlg="),
+        "{to_idp}"
+    );
+    let done = deliver(&mut ada, &app.idp.answer(&to_idp));
+    assert_eq!(done.status, 302, "{}", done.body);
+    assert_eq!(
+        signed_in_as(&app, &mut ada).as_deref(),
+        Some("ada@acme.example"),
+        "{:?}",
+        refusals(&app)
+    );
+    // A request whose signature was tampered with is refused by the provider.
+    let mut tampered = Client::new(app.addr);
+    let to_idp = begin(&mut tampered, "ada@acme.example").replace("Signature=", "Signature=AAAA");
+    let url = url::Url::parse(&to_idp).unwrap();
+    let page = Client::new(app.idp.addr).get(&format!("{}?{}", url.path(), url.query().unwrap()));
+    assert_eq!(page.status, 400, "{}", page.body);
+
+    for (cipher, refused) in [("gcm", "rsa-oaep-mgf1p"), ("cbc", "aes256-cbc")] {
+        app.idp.config(json!({ "email": "ada@acme.example", "nameId": "ada-7", "nameIdFormat": "persistent", "encrypt": true, "cipher": cipher }));
+        let mut browser = Client::new(app.addr);
+        let answer = app.idp.answer(&begin(&mut browser, "ada@acme.example"));
+        assert!(answer.xml().contains("EncryptedAssertion"));
+        assert!(
+            !answer.xml().contains("ada-7"),
+            "the subject travels encrypted"
+        );
+        deliver(&mut browser, &answer);
+        assert_eq!(signed_in_as(&app, &mut browser), None, "{cipher}");
+        let reason = refusals(&app).last().cloned().unwrap_or_default();
+        assert!(reason.contains(refused), "{cipher}: {reason}");
+    }
+}
+
 fn on_sqlite(test: fn(DieselUsersContext)) {
     test(pow_testkit::sqlite("sso_saml"));
 }
@@ -825,6 +892,9 @@ fn entry_points() {
 fn metadata_imports() {
     on_sqlite(saml_metadata_imports_are_checked);
 }
+fn keyed() {
+    on_sqlite(saml_with_a_service_provider_key);
+}
 
 pow_testkit::on_both!(
     signs_in_and_provisions,
@@ -832,6 +902,7 @@ pow_testkit::on_both!(
     traps,
     entry_points,
     metadata_imports,
+    keyed,
 );
 
 /// Runs `work` to its end on a runtime of its own.
