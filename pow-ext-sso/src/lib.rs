@@ -1,9 +1,9 @@
 //! # pow-ext-sso
 //!
 //! Enterprise single sign-on per organization: an organization's admins connect the
-//! company's OpenID Connect identity provider (Okta, Microsoft Entra ID, Google Workspace,
-//! Keycloak), its staff sign in through it, and the organization can make it the only way
-//! in for them.
+//! company's identity provider (Okta, Microsoft Entra ID, Google Workspace, Keycloak, ADFS)
+//! over OpenID Connect or, with the `saml` feature, SAML 2.0; its staff sign in through
+//! it, and the organization can make it the only way in for them.
 //!
 //! **Guide**: [Single sign-on for organizations](https://github.com/pow-rs/pow-rs/blob/main/guides/sso.md).
 //! [All guides](https://github.com/pow-rs/pow-rs/tree/main/guides): getting started, configuration, every extension.
@@ -26,8 +26,16 @@
 //!   in only through the connection, and turning it on ends their sessions. It can be
 //!   turned on only after a sign-in (or an admin's test) went through. A named owner keeps
 //!   a break-glass way in: password and a second factor, audited.
+//! - **SAML 2.0** (feature `saml`): the identity provider's metadata by URL (fetched through
+//!   the same client) or as a document, a signing certificate required and pinned;
+//!   SP-initiated sign-in with the request kept server-side (`InResponseTo`), signed
+//!   assertions only (SHA-1 refused), exactly one, audience, destination, recipient,
+//!   issuer and times checked, assertion ids single-use in the cache store; IdP-initiated
+//!   sign-in only where a connection allows it; with [`Sso::saml_key`], signed requests and
+//!   encrypted assertions.
 //! - Sessions record the method `sso` and the provider's signed `amr`/`acr`.
-//! - A connection that is off refuses at every entry point (start, callback).
+//! - A connection that is off refuses at every entry point (start, callback, and SAML's
+//!   assertion consumer service).
 //!
 //! ```
 //! use pow_ext_email_confirmation::EmailConfirmation;
@@ -53,6 +61,8 @@
 //! |---|---|---|
 //! | `GET`, `POST` | `/sso` | identifier-first: an address or an organization's slug, off to its provider |
 //! | `GET` | `/sso/callback` | the provider's answer (the redirect URI to register there) |
+//! | `GET` | `/sso/saml/{organization id}/metadata` | SAML: this app's service provider metadata (its entity id) |
+//! | `POST` | `/sso/saml/{organization id}/acs` | SAML: the assertion consumer service (HTTP-POST) |
 //! | `GET`, `POST` | `/organizations/{slug}/sso` | the organization's connection (owners and admins) |
 //! | `POST` | `/organizations/{slug}/sso/{switch}` | `enable`, `disable`, `enforce`, `relax`, `test`, `break-glass`, `remove` |
 //!
