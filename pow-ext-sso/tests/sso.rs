@@ -124,6 +124,7 @@ fn start_with(users: DieselUsersContext, sso: Sso) -> Option<App> {
         .store(Arc::new(MemoryStore::new()))
         .mailer(Arc::new(mailer.clone()))
         .extension(pow_ext_email_confirmation::EmailConfirmation::new())
+        .extension(pow_ext_passwordless::Passwordless::new())
         .extension(Organizations::new().domains(txt.clone()))
         .extension(sso)
         .build()
@@ -281,6 +282,16 @@ fn set_up(app: &App, admin: &mut Client, tester: &str) {
     );
     let res = admin_post(admin, "/organizations/acme/sso/enable", &[]);
     assert_eq!(res.status, 302, "{}", res.body);
+}
+
+/// The path of the link in the last mail to `to`.
+fn mailed_path(app: &App, to: &str) -> String {
+    let mail = app.mailer.last_to(to).expect("a mail");
+    let start = mail.text.find("http://localhost/").expect("a link") + "http://localhost".len();
+    let end = mail.text[start..]
+        .find(char::is_whitespace)
+        .map_or(mail.text.len(), |i| i + start);
+    mail.text[start..end].to_owned()
 }
 
 fn membership_role(app: &App, email: &str) -> Option<String> {
@@ -554,6 +565,31 @@ fn enforcement_holds_on_every_path(users: DieselUsersContext) {
     .unwrap()
     .is_some());
 
+    // Before enforcement: a sign-in link mailed to Carol, and a token pair of hers.
+    let mut linked = Client::new(app.addr);
+    let page = linked.get("/passwordless");
+    let res = linked.post(
+        "/passwordless",
+        &[
+            ("_csrf_token", page.csrf().as_str()),
+            ("user[email]", "carol@acme.example"),
+        ],
+    );
+    assert_eq!(res.status, 302, "{}", res.body);
+    let link = mailed_path(&app, "carol@acme.example");
+    let mut carol_api = Client::new(app.addr);
+    carol_api
+        .headers
+        .push(("content-type".into(), "application/json".into()));
+    let pair = carol_api.request(
+        "POST",
+        "/api/v1/session",
+        Some(json!({"user": {"email": "carol@acme.example", "password": PASSWORD}}).to_string()),
+    );
+    assert_eq!(pair.status, 200, "{}", pair.body);
+    let pair: Value = serde_json::from_str(&pair.body).unwrap();
+    let renewal = pair["data"]["renewal_token"].as_str().unwrap().to_owned();
+
     // A test sign-in validates; now enforcement goes on and Carol's session ends.
     let res = admin_post(&mut admin, "/organizations/acme/sso/test", &[]);
     let back = at_idp(&app, res.location(), "olga");
@@ -571,6 +607,28 @@ fn enforcement_holds_on_every_path(users: DieselUsersContext) {
     assert!(
         signed_in(&mut admin),
         "the admin who turned it on keeps theirs"
+    );
+
+    // The link mailed before: it signs nobody in.
+    let page = linked.get(&link);
+    assert_eq!(page.status, 200, "{}", page.body);
+    let res = linked.post(&link, &[("_csrf_token", page.csrf().as_str())]);
+    assert_eq!(res.status, 403, "{}", res.body);
+    assert!(
+        !signed_in(&mut linked),
+        "a sign-in link got around enforcement"
+    );
+    // The token pair from before: its renewal is refused.
+    let mut renewing = Client::new(app.addr);
+    renewing
+        .headers
+        .push(("authorization".into(), format!("Bearer {renewal}")));
+    let res = renewing.request("POST", "/api/v1/session/renew", Some(String::new()));
+    assert!(
+        matches!(res.status, 401 | 403),
+        "{}: {}",
+        res.status,
+        res.body
     );
 
     // Carol's password is refused; her sign-in through the connection works.
