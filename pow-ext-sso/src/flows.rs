@@ -48,6 +48,35 @@ impl Shared {
     }
 }
 
+/// What a sign-in through a connection is for: signing someone in (to `request_path`
+/// after), an admin's test, or a signed-in member's explicit link of their account.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub(crate) struct Intent {
+    /// Set when an admin tests the connection: the claims are shown, nobody signs in.
+    pub(crate) test_by: Option<i64>,
+    /// Set when a signed-in member links their account (sudo-fresh): the provider's
+    /// subject becomes theirs whatever address it asserts.
+    #[serde(default)]
+    pub(crate) link_for: Option<i64>,
+    /// Where to go after signing in.
+    pub(crate) request_path: Option<String>,
+}
+
+impl Intent {
+    /// A sign-in going to `request_path` after.
+    pub(crate) fn sign_in(request_path: Option<String>) -> Self {
+        Self {
+            request_path,
+            ..Self::default()
+        }
+    }
+
+    /// Whether it may go through a connection that is off (an admin's test).
+    fn works_while_off(&self) -> bool {
+        self.test_by.is_some()
+    }
+}
+
 /// A sign-in under way, kept in the cache store under the keyed digest of its `state`.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 struct Attempt {
@@ -55,10 +84,8 @@ struct Attempt {
     nonce: String,
     pkce_verifier: String,
     redirect_uri: String,
-    /// Set when an admin tests the connection: the claims are shown, nobody signs in.
-    test_by: Option<i64>,
-    /// Where to go after signing in.
-    request_path: Option<String>,
+    #[serde(flatten)]
+    intent: Intent,
     /// SAML: the sealed AuthnRequest the answer must be in response to.
     #[serde(default)]
     saml_tracker: Option<String>,
@@ -98,8 +125,7 @@ pub struct Begun {
     pub state: String,
 }
 
-/// Begins a sign-in through `connection` (an admin's test when `test_by`), coming back to
-/// `redirect_uri`. `None` when the provider cannot be reached or the connection is not
+/// Begins a sign-in through `connection` for `intent`, coming back to `redirect_uri`. `None` when the provider cannot be reached or the connection is not
 /// usable (logged).
 ///
 /// # Errors
@@ -109,14 +135,13 @@ pub(crate) async fn begin(
     shared: &Shared,
     connection: &Connection,
     redirect_uri: String,
-    test_by: Option<i64>,
-    request_path: Option<String>,
+    intent: Intent,
 ) -> Result<Option<Begun>, PowError> {
-    if !connection.enabled && test_by.is_none() {
+    if !connection.enabled && !intent.works_while_off() {
         return Ok(None);
     }
     if connection.is_saml() {
-        return begin_saml(config, connection, redirect_uri, test_by, request_path).await;
+        return begin_saml(config, connection, redirect_uri, intent).await;
     }
     let secret = Connections::new(config)?.client_secret(connection);
     let (discovery, http) = (shared.discovery.clone(), shared.http.clone());
@@ -145,8 +170,7 @@ pub(crate) async fn begin(
         nonce: started.nonce,
         pkce_verifier: started.pkce_verifier,
         redirect_uri,
-        test_by,
-        request_path,
+        intent,
         saml_tracker: None,
     };
     attempts(config).put(&started.state, &attempt).await?;
@@ -231,6 +255,11 @@ pub enum Finished {
         /// Its organization's slug.
         slug: String,
     },
+    /// A signed-in member's account was linked to the provider's subject.
+    Linked {
+        /// The organization's slug.
+        slug: String,
+    },
     /// Refused.
     Refused(Refusal),
 }
@@ -257,7 +286,7 @@ pub(crate) async fn finish(
     let Some(connection) = store.get(&attempt.connection).await? else {
         return Ok(Finished::Refused(Refusal::Disabled));
     };
-    if !connection.enabled && attempt.test_by.is_none() {
+    if !connection.enabled && !attempt.intent.works_while_off() {
         return Ok(Finished::Refused(Refusal::Disabled));
     }
     // A SAML sign-in ends at its assertion consumer service, never here.
@@ -305,15 +334,7 @@ pub(crate) async fn finish(
             }));
         }
     };
-    conclude(
-        config,
-        &store,
-        connection,
-        claims,
-        attempt.test_by,
-        attempt.request_path,
-    )
-    .await
+    conclude(config, &store, connection, claims, attempt.intent).await
 }
 
 /// What every protocol's verified answer comes to: an admin's test shown, or the identity
@@ -324,10 +345,12 @@ async fn conclude(
     store: &Connections,
     connection: Connection,
     claims: Claims,
-    test_by: Option<i64>,
-    request_path: Option<String>,
+    intent: Intent,
 ) -> Result<Finished, PowError> {
-    if let Some(admin) = test_by {
+    if let Some(user_id) = intent.link_for {
+        return link(config, store, connection, claims, user_id).await;
+    }
+    if let Some(admin) = intent.test_by {
         store.mark_validated(&connection.id).await?;
         audit::record(config, event(events::TESTED, &connection).user(admin));
         let connection = store.get(&connection.id).await?.unwrap_or(connection);
@@ -369,8 +392,61 @@ async fn conclude(
         user,
         connection,
         claims,
-        request_path,
+        request_path: intent.request_path,
     })
+}
+
+/// A signed-in member's explicit link: the provider's subject becomes `user_id`'s (an
+/// account whose address is not at a verified domain links only this way), unless another
+/// account has it. Audited, and the account's address is told.
+async fn link(
+    config: &PowConfig,
+    store: &Connections,
+    connection: Connection,
+    claims: Claims,
+    user_id: i64,
+) -> Result<Finished, PowError> {
+    let Some(user) = pow_core::flows::stored_user(config, user_id).await? else {
+        return Ok(Finished::Refused(Refusal::State));
+    };
+    if user.is_disabled() || user.is_closed() {
+        return Ok(Finished::Refused(Refusal::AccountDisabled));
+    }
+    if let Some(identity) = store.identity(&connection.id, &claims.subject).await? {
+        if identity.user_id != user.id {
+            audit::record(
+                config,
+                event(events::REFUSED, &connection)
+                    .user(user.id)
+                    .detail("reason", "subject_linked_elsewhere"),
+            );
+            return Ok(Finished::Refused(Refusal::NotLinked));
+        }
+    }
+    // Only a member links: one who left since the link began does not.
+    let Some(org) = orgs::by_id(config, &connection.organization_id).await? else {
+        return Ok(Finished::Refused(Refusal::Disabled));
+    };
+    if orgs::membership(config, &user, &org.slug).await?.is_none() {
+        return Ok(Finished::Refused(Refusal::NotLinked));
+    }
+    store
+        .link(
+            &connection.id,
+            &claims.subject,
+            user.id,
+            claims.email.as_deref(),
+        )
+        .await?;
+    audit::record(
+        config,
+        event(events::LINKED, &connection)
+            .user(user.id)
+            .detail("subject", claims.subject.clone())
+            .detail("explicit", true),
+    );
+    crate::mail::linked(config, &org, &user).await;
+    Ok(Finished::Linked { slug: org.slug })
 }
 
 /// A subject's first sign-in through `connection`: only an address the provider vouches
@@ -534,8 +610,7 @@ async fn begin_saml(
     config: &PowConfig,
     connection: &Connection,
     redirect_uri: String,
-    test_by: Option<i64>,
-    request_path: Option<String>,
+    intent: Intent,
 ) -> Result<Option<Begun>, PowError> {
     let Some(metadata) = connection.saml_metadata.clone() else {
         return Ok(None);
@@ -560,8 +635,7 @@ async fn begin_saml(
         nonce: String::new(),
         pkce_verifier: String::new(),
         redirect_uri,
-        test_by,
-        request_path,
+        intent,
         saml_tracker: Some(started.tracker),
     };
     attempts(config).put(&state, &attempt).await?;
@@ -578,8 +652,7 @@ async fn begin_saml(
     _: &PowConfig,
     connection: &Connection,
     _: String,
-    _: Option<i64>,
-    _: Option<String>,
+    _: Intent,
 ) -> Result<Option<Begun>, PowError> {
     tracing::warn!(connection = %connection.id, "a SAML connection needs pow-ext-sso's `saml` feature");
     Ok(None)
@@ -594,8 +667,8 @@ struct Handoff {
     state: Option<String>,
     claims: Option<Claims>,
     refusal: Option<Refusal>,
-    test_by: Option<i64>,
-    request_path: Option<String>,
+    #[serde(flatten)]
+    intent: Intent,
 }
 
 /// How long a checked SAML answer waits for the browser's callback.
@@ -634,23 +707,21 @@ pub(crate) async fn saml_answer(
         _ => None,
     };
     let solicited = attempt.is_some();
-    let (test_by, request_path, tracker) = match attempt {
-        Some(attempt) if attempt.connection == id => {
-            (attempt.test_by, attempt.request_path, attempt.saml_tracker)
-        }
-        _ => (None, None, None),
+    let (intent, tracker) = match attempt {
+        Some(attempt) if attempt.connection == id => (attempt.intent, attempt.saml_tracker),
+        _ => (Intent::default(), None),
     };
+    let while_off = intent.works_while_off();
     let mut handoff = Handoff {
         connection: id.clone(),
         state: relay_state.filter(|_| solicited),
         claims: None,
         refusal: None,
-        test_by,
-        request_path,
+        intent,
     };
     let refusal = match &connection {
         None => Some(Refusal::Disabled),
-        Some(connection) if !connection.enabled && test_by.is_none() => Some(Refusal::Disabled),
+        Some(connection) if !connection.enabled && !while_off => Some(Refusal::Disabled),
         Some(connection) if !connection.is_saml() => Some(Refusal::State),
         // A relay state that names no attempt of this connection: forged, replayed or
         // for another connection.
@@ -733,7 +804,7 @@ pub(crate) async fn finish_saml(
     let Some(connection) = store.get(&handoff.connection).await? else {
         return Ok(Finished::Refused(Refusal::Disabled));
     };
-    if !connection.enabled && handoff.test_by.is_none() {
+    if !connection.enabled && !handoff.intent.works_while_off() {
         return Ok(Finished::Refused(Refusal::Disabled));
     }
     if handoff.state.is_none() && !connection.idp_initiated {
@@ -745,15 +816,7 @@ pub(crate) async fn finish_saml(
     let Some(claims) = handoff.claims else {
         return Ok(Finished::Refused(Refusal::Token));
     };
-    conclude(
-        config,
-        &store,
-        connection,
-        claims,
-        handoff.test_by,
-        handoff.request_path,
-    )
-    .await
+    conclude(config, &store, connection, claims, handoff.intent).await
 }
 
 /// An audit event about `connection`.
@@ -1190,6 +1253,29 @@ pub async fn remove(
         event(events::CONNECTION_REMOVED, &connection).user(admin.id),
     );
     Ok(Ok(()))
+}
+
+/// The connection a signed-in member links their account through: the organization's,
+/// when it is on.
+///
+/// # Errors
+/// The database's error.
+pub(crate) async fn linkable(
+    config: &PowConfig,
+    user: &User,
+    slug: &str,
+) -> Result<Result<Connection, Change>, PowError> {
+    let Some(org) = orgs::by_slug(config, slug).await? else {
+        return Ok(Err(Change::Refused(Refused::NotFound)));
+    };
+    if orgs::membership(config, user, &org.slug).await?.is_none() {
+        return Ok(Err(Change::Refused(Refused::NotFound)));
+    }
+    Ok(Connections::new(config)?
+        .of_organization(&org.id)
+        .await?
+        .filter(|connection| connection.enabled)
+        .ok_or(Change::NoConnection))
 }
 
 /// The connection an admin tests: the organization's, on or off.

@@ -19,7 +19,10 @@
 //! - **Identities are keyed on (connection, subject)**, never on the address. A first
 //!   sign-in links or creates the account only for an address the provider vouches for at
 //!   one of the organization's verified domains, and makes it a member with the
-//!   connection's default role. Anything else is refused.
+//!   connection's default role. Anything else is refused. A member whose address is
+//!   elsewhere links their account by an explicit step: signed in and sudo-fresh,
+//!   `POST /organizations/{slug}/sso/link` sends them through the provider, and the
+//!   account's address is told.
 //! - **Enforcement** (a [sign-in policy](pow_core::extension::SignInPolicy) of the engine,
 //!   so it holds on every path: password, magic link, passkey, social sign-in, remember-me,
 //!   API token renewal, invitations): members at the organization's verified domains sign
@@ -100,6 +103,10 @@ pub const NAME: &str = "pow_sso";
 /// The mail every owner gets when the break-glass owner signs in around enforcement.
 pub const MAIL_BREAK_GLASS: &str = "sso/break_glass";
 
+/// The mail a member gets when their account is linked to an organization's identity
+/// provider by the explicit step.
+pub const MAIL_LINKED: &str = "sso/linked";
+
 /// A sign-in through an organization's identity provider.
 pub const SSO: AuthMethod = AuthMethod::new("sso", 64);
 
@@ -155,6 +162,7 @@ pub struct Sso {
     pub(crate) loopback_fetches: bool,
     pub(crate) fetch_roots: Vec<Vec<u8>>,
     pub(crate) start_limit: Limit,
+    #[cfg(feature = "saml")]
     pub(crate) saml_key: Option<SamlKey>,
 }
 
@@ -164,19 +172,22 @@ impl Default for Sso {
             loopback_fetches: false,
             fetch_roots: Vec::new(),
             start_limit: Limit::new(30, std::time::Duration::from_secs(60)),
+            #[cfg(feature = "saml")]
             saml_key: None,
         }
     }
 }
 
 /// The app's SAML service provider key and certificate (PEM), set with
-/// [`Sso::saml_key`]. Its `Debug` shows neither.
+/// `Sso::saml_key` (feature `saml`). Its `Debug` shows neither.
 #[derive(Clone)]
+#[cfg(feature = "saml")]
 pub struct SamlKey {
     pub(crate) private_key_pem: String,
     pub(crate) certificate_pem: String,
 }
 
+#[cfg(feature = "saml")]
 impl std::fmt::Debug for SamlKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("SamlKey(..)")
@@ -257,7 +268,7 @@ impl Extension for Sso {
         ext.migrations(MIGRATIONS)
             .messages(FTL.iter().copied())
             .auth_methods([SSO])
-            .mails([MAIL_BREAK_GLASS])
+            .mails([MAIL_BREAK_GLASS, MAIL_LINKED])
             .audit_events([
                 events::CONNECTION_SAVED,
                 events::CONNECTION_REMOVED,

@@ -1,12 +1,13 @@
-//! The break-glass notice: every owner of the organization hears that its named owner
-//! signed in around enforced single sign-on.
+//! The notices: every owner of the organization hears that its named owner signed in
+//! around enforced single sign-on (break-glass); a member hears that their account was
+//! linked to the organization's identity provider.
 
 use pow_core::mailer::{compose, MailContent};
 use pow_core::users::User;
 use pow_core::{PowConfig, PowError};
 
 use crate::connections::{Connection, Connections};
-use crate::MAIL_BREAK_GLASS;
+use crate::{MAIL_BREAK_GLASS, MAIL_LINKED};
 
 /// Mails every owner of `connection`'s organization that `user` used the break-glass way
 /// in. Best effort: a failure is logged and never fails the sign-in (the use is audited).
@@ -63,4 +64,44 @@ pub(crate) async fn break_glass(
         }
     }
     Ok(())
+}
+
+/// Tells `user` their account now signs in through `org`'s identity provider. Best
+/// effort: a failure is logged (the link is audited).
+pub(crate) async fn linked(
+    config: &PowConfig,
+    org: &pow_ext_organizations::Organization,
+    user: &User,
+) {
+    let Some(to) = user.email() else {
+        return;
+    };
+    let messages = config.messages();
+    let lang =
+        pow_core::messages::request_language(&pow_core::request::RequestFacts::default(), messages);
+    let args = [("organization", org.name.clone().into())];
+    let subject = messages
+        .message(&lang, "pow_sso_mail_linked_subject", &args)
+        .unwrap_or_default();
+    let paragraphs = vec![
+        messages
+            .message(&lang, "pow_sso_mail_linked_intro", &args)
+            .unwrap_or_default(),
+        messages.text(&lang, "pow_sso_mail_linked_advice"),
+    ];
+    let content = MailContent {
+        name: MAIL_LINKED,
+        lang: &lang,
+        to,
+        subject: &subject,
+        paragraphs: &paragraphs,
+        link: None,
+    };
+    let sent = match compose(config, &content) {
+        Ok(composed) => config.mailer().deliver(composed).await,
+        Err(err) => Err(err),
+    };
+    if let Err(err) = sent {
+        tracing::warn!(error = %err, "a link notice could not be sent");
+    }
 }

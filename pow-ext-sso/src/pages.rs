@@ -16,7 +16,7 @@ use pow_core::{PowConfig, PowError};
 use serde_json::json;
 
 use crate::connections::ConnectionSpec;
-use crate::flows::{self, Callback, Change, Finished, Managed, Shared, Switch};
+use crate::flows::{self, Callback, Change, Finished, Intent, Managed, Shared, Switch};
 use crate::NAME;
 
 /// The identifier-first page.
@@ -194,32 +194,23 @@ async fn start(
         }));
     };
     let back = extension_path(&step.config, NAME, SSO_PATH, &[]);
-    let request_path = step.request_path.clone();
-    redirect_to_provider(step, client, shared, &connection, None, request_path, back).await
+    let intent = Intent::sign_in(step.request_path.clone());
+    redirect_to_provider(step, client, shared, &connection, intent, back).await
 }
 
-/// Begins a sign-in (a test when `test_by`) and sends the browser to the provider; back to
+/// Begins a sign-in for `intent` and sends the browser to the provider; back to
 /// `back` with an error when it cannot be reached.
 async fn redirect_to_provider(
     step: &Step,
     client: &mut dyn Client,
     shared: &Shared,
     connection: &crate::Connection,
-    test_by: Option<i64>,
-    request_path: Option<String>,
+    intent: Intent,
     back: String,
 ) -> Result<Answer, PowError> {
     let facts = client.facts();
     let redirect_uri = callback_url(&step.config, &facts);
-    let begun = flows::begin(
-        &step.config,
-        shared,
-        connection,
-        redirect_uri,
-        test_by,
-        request_path,
-    )
-    .await?;
+    let begun = flows::begin(&step.config, shared, connection, redirect_uri, intent).await?;
     let Some(begun) = begun else {
         client.flash(
             FlashKind::Error,
@@ -332,6 +323,15 @@ async fn callback(
                 PageBody::Text { paragraphs, links },
             ))
         })),
+        Finished::Linked { slug } => {
+            client.flash(FlashKind::Info, Some(step.text("pow_sso_linked")));
+            Ok(Answer::Redirect(extension_path(
+                &step.config,
+                pow_ext_organizations::NAME,
+                "/organizations/{slug}",
+                &[("slug", &slug)],
+            )))
+        }
         Finished::Refused(refusal) => {
             client.flash(FlashKind::Error, Some(step.text(refusal.key())));
             Ok(Answer::Redirect(extension_path(
@@ -431,7 +431,8 @@ async fn save(
 
 /// `POST /organizations/{slug}/sso/{switch}` (sudo mode): `enable`, `disable`,
 /// `enforce`, `relax`, `test` (off to the provider), `break-glass` (the form's `owner`,
-/// a user id, or nobody) or `remove`.
+/// a user id, or nobody) or `remove`; and, for any member, `link` (off to the provider to
+/// link their own account).
 async fn switch(
     step: &mut Step,
     client: &mut dyn Client,
@@ -460,16 +461,24 @@ async fn switch(
                 Ok(connection) => connection,
                 Err(change) => return Ok(refused(step, client, &slug, change)),
             };
-            return redirect_to_provider(
-                step,
-                client,
-                shared,
-                &connection,
-                Some(admin.id),
-                None,
-                back.clone(),
-            )
-            .await;
+            let intent = Intent {
+                test_by: Some(admin.id),
+                ..Intent::default()
+            };
+            return redirect_to_provider(step, client, shared, &connection, intent, back.clone())
+                .await;
+        }
+        "link" => {
+            let connection = match flows::linkable(&config, &admin, &slug).await? {
+                Ok(connection) => connection,
+                Err(change) => return Ok(refused(step, client, &slug, change)),
+            };
+            let intent = Intent {
+                link_for: Some(admin.id),
+                ..Intent::default()
+            };
+            let back = extension_path(&config, NAME, SSO_PATH, &[]);
+            return redirect_to_provider(step, client, shared, &connection, intent, back).await;
         }
         "break-glass" => {
             let owner = step

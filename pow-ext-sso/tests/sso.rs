@@ -1092,6 +1092,88 @@ fn only_admins_manage_connections(users: DieselUsersContext) {
     .is_none());
 }
 
+/// An account whose address is not at a verified domain links only by the explicit step:
+/// its owner, signed in and sudo-fresh, goes through the provider; the account's address
+/// is told. A subject linked to one account is not linked to another; a non-member links
+/// nothing.
+fn an_account_elsewhere_links_by_an_explicit_step(users: DieselUsersContext) {
+    let Some(app) = start(users) else {
+        return;
+    };
+    let mut admin = browser(&app, OWNER);
+    set_up(&app, &mut admin, "olga");
+    let org = block_on(pow_ext_organizations::flows::by_slug(&app.config, "acme"))
+        .unwrap()
+        .unwrap();
+    let member = |email: &str| {
+        let user = user(&app.config, email);
+        block_on(pow_ext_organizations::flows::provision_member(
+            &app.config,
+            &org.id,
+            &user,
+            "member",
+            "test",
+        ))
+        .unwrap()
+        .unwrap();
+        user
+    };
+    let eve = member("eve@evil.example");
+    member("mallory@evil.example");
+    user(&app.config, "dan@evil.example");
+
+    // Signing in through the provider links nothing at an unverified domain.
+    let mut stranger = Client::new(app.addr);
+    sso(&app, &mut stranger, "acme", "eve");
+    assert!(!signed_in(&mut stranger));
+
+    // The explicit step.
+    let link = |email: &str, account: &str| {
+        let mut client = browser(&app, email);
+        let csrf = client.get("/sso").csrf();
+        let res = client.post(
+            "/organizations/acme/sso/link",
+            &[("_csrf_token", csrf.as_str())],
+        );
+        if res.status != 302 || !res.location().starts_with(&app.idp.issuer) {
+            return (client, res);
+        }
+        let back = at_idp(&app, res.location(), account);
+        let res = client.get(&path_of(&back));
+        (client, res)
+    };
+    let (_, res) = link("eve@evil.example", "eve");
+    assert_eq!(res.status, 302, "{}", res.body);
+    assert_eq!(res.location(), "/organizations/acme");
+    let mail = app.mailer.last_to("eve@evil.example").expect("a notice");
+    assert!(mail.subject.contains("linked"), "{}", mail.subject);
+    let identities = block_on(
+        pow_ext_sso::Connections::new(&app.config)
+            .unwrap()
+            .identities_of(eve.id),
+    )
+    .unwrap();
+    assert_eq!(identities.len(), 1);
+    assert_eq!(identities[0].subject, "eve");
+    // Now the provider's "eve" signs Eve in.
+    let mut again = Client::new(app.addr);
+    let res = sso(&app, &mut again, "acme", "eve");
+    assert_eq!(res.status, 302, "{}", res.body);
+    assert_eq!(again.get("/me").body, format!("user:{}", eve.id));
+
+    // Mallory cannot take Eve's subject; Dan, not a member, links nothing.
+    let (mut mallory, res) = link("mallory@evil.example", "eve");
+    assert_eq!(res.status, 302, "{}", res.body);
+    assert_eq!(res.location(), "/sso");
+    let page = mallory.get(res.location());
+    assert!(page.body.contains("could not be linked"), "{}", page.body);
+    let mut again = Client::new(app.addr);
+    sso(&app, &mut again, "acme", "eve");
+    assert_eq!(again.get("/me").body, format!("user:{}", eve.id));
+    let (_, res) = link("dan@evil.example", "eve");
+    assert_eq!(res.status, 404, "{}", res.body);
+}
+
 fn on_sqlite(test: fn(DieselUsersContext)) {
     test(pow_testkit::sqlite("sso"));
 }
@@ -1132,6 +1214,9 @@ fn another_organization() {
 fn private_addresses() {
     on_sqlite(private_addresses_are_refused);
 }
+fn explicit_link() {
+    on_sqlite(an_account_elsewhere_links_by_an_explicit_step);
+}
 
 pow_testkit::on_both!(
     signs_in_and_provisions,
@@ -1144,6 +1229,7 @@ pow_testkit::on_both!(
     rate_limited,
     another_organization,
     private_addresses,
+    explicit_link,
 );
 
 /// Runs `work` to its end on a runtime of its own.

@@ -82,3 +82,7 @@ pow_sso_saml_metadata_xml = Oder sein Metadaten-Dokument
 pow_sso_saml_idp_initiated = Beim Identitätsanbieter begonnene Anmeldung erlauben (IdP-initiiert)
 pow_sso_saml_save = SAML-Verbindung speichern
 audit-sso-answer-refused = SAML-Antwort abgelehnt
+pow_sso_linked = Ihr Konto meldet sich jetzt über den Identitätsanbieter Ihrer Organisation an.
+pow_sso_mail_linked_subject = Ihr Konto ist mit dem Single Sign-on von { $organization } verknüpft
+pow_sso_mail_linked_intro = Ihr Konto wurde mit dem Identitätsanbieter von { $organization } verknüpft: Sie können sich jetzt darüber anmelden.
+pow_sso_mail_linked_advice = Wenn Sie das nicht waren, ändern Sie Ihr Passwort und informieren Sie die Inhaber der Organisation.

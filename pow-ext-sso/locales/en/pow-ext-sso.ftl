@@ -82,3 +82,7 @@ pow_sso_saml_metadata_xml = Or its metadata document
 pow_sso_saml_idp_initiated = Allow sign-in started at the identity provider (IdP-initiated)
 pow_sso_saml_save = Save SAML connection
 audit-sso-answer-refused = SAML answer refused
+pow_sso_linked = Your account now signs in through your organization's identity provider.
+pow_sso_mail_linked_subject = Your account is linked to { $organization }'s single sign-on
+pow_sso_mail_linked_intro = Your account was linked to the identity provider of { $organization }: you can now sign in through it.
+pow_sso_mail_linked_advice = If you did not do this, change your password and tell the organization's owners.

@@ -82,3 +82,7 @@ pow_sso_saml_metadata_xml = Ou son document de métadonnées
 pow_sso_saml_idp_initiated = Autoriser la connexion commencée chez le fournisseur d'identité (IdP-initiated)
 pow_sso_saml_save = Enregistrer la connexion SAML
 audit-sso-answer-refused = Réponse SAML refusée
+pow_sso_linked = Votre compte se connecte désormais via le fournisseur d'identité de votre organisation.
+pow_sso_mail_linked_subject = Votre compte est lié à l'authentification unique de { $organization }
+pow_sso_mail_linked_intro = Votre compte a été lié au fournisseur d'identité de { $organization } : vous pouvez désormais vous connecter par lui.
+pow_sso_mail_linked_advice = Si ce n'était pas vous, changez votre mot de passe et prévenez les propriétaires de l'organisation.
