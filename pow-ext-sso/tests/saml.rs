@@ -19,19 +19,16 @@ use std::sync::Arc;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
-use pow_actix::password::Pbkdf2Hasher;
-use pow_actix::store::MemoryStore;
 use pow_actix::test_client::{Client, Response};
 use pow_actix::users::diesel::DieselUsersContext;
 use pow_actix::PowConfig;
 use pow_core::audit::{AuditEvent, AuditQuery, AuditSink, Auditor};
-use pow_ext_organizations::domains::StaticTxt;
-use pow_ext_organizations::Organizations;
 use pow_ext_sso::Sso;
 use serde_json::{json, Value};
 
-const PASSWORD: &str = "correct horse battery";
-const OWNER: &str = "olga@acme.example";
+mod common;
+
+use common::{block_on, user, OWNER};
 
 /// The identity provider, stopped when dropped.
 struct Idp {
@@ -240,27 +237,9 @@ fn start_with(users: DieselUsersContext, keyed: bool) -> Option<App> {
         let read = |name: &str| std::fs::read_to_string(idp.dir.join(name)).unwrap();
         sso = sso.saml_key(read("sp.key"), read("sp.crt"));
     }
-    let txt = StaticTxt::new();
-    let config = PowConfig::builder("k".repeat(64))
-        .users(users.clone())
-        .hasher(Pbkdf2Hasher::new(1))
-        .base_url("http://localhost")
-        .store(Arc::new(MemoryStore::new()))
-        .audit(Auditor::new(Kept::default()))
-        .extension(pow_ext_email_confirmation::EmailConfirmation::new())
-        .extension(Organizations::new().domains(txt.clone()))
-        .extension(sso)
-        .build()
-        .unwrap();
-    users.migrate(&config).unwrap();
-    let addr = pow_testkit::serve_with_api(config.clone(), pow_core::api::ApiOptions::new());
-    let owner = user(&config, OWNER);
-    let org = block_on(pow_ext_organizations::flows::create(
-        &config, &owner, "Acme", "acme",
-    ))
-    .unwrap()
-    .unwrap();
-    verify_domain(&config, &txt, &owner, "acme", "acme.example");
+    let (config, addr, _, org) = common::serve(users, sso, |builder| {
+        builder.audit(Auditor::new(Kept::default()))
+    });
     Some(App {
         config,
         addr,
@@ -269,39 +248,8 @@ fn start_with(users: DieselUsersContext, keyed: bool) -> Option<App> {
     })
 }
 
-fn verify_domain(
-    config: &PowConfig,
-    txt: &StaticTxt,
-    owner: &pow_core::users::User,
-    slug: &str,
-    name: &str,
-) {
-    let domain = block_on(pow_ext_organizations::domains::add(
-        config, owner, slug, name,
-    ))
-    .unwrap()
-    .unwrap();
-    txt.set(&domain.record_name(), [domain.record_value()]);
-    block_on(pow_ext_organizations::domains::verify(
-        config, owner, slug, &domain.id,
-    ))
-    .unwrap()
-    .unwrap();
-}
-
-/// A user with a password and a proven address.
-fn user(config: &PowConfig, email: &str) -> pow_core::users::User {
-    let user = pow_actix::testing::create_user(config, email, PASSWORD).unwrap();
-    let proof = Arc::clone(config.extensions().address_proof().unwrap());
-    let users = config.users_context().unwrap();
-    proof.mark_proven(users.as_ref(), config, &user).unwrap()
-}
-
 fn browser(app: &App, email: &str) -> Client {
-    let mut client = Client::new(app.addr);
-    let res = client.sign_in(email, PASSWORD);
-    assert_eq!(res.status, 302, "{}", res.body);
-    client
+    common::browser(app.addr, email)
 }
 
 /// The address of the user `client` is signed in as (the app's `/me` names the id).
@@ -904,12 +852,3 @@ pow_testkit::on_both!(
     metadata_imports,
     keyed,
 );
-
-/// Runs `work` to its end on a runtime of its own.
-fn block_on<F: std::future::Future>(work: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(work)
-}

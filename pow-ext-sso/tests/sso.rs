@@ -15,18 +15,17 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 
-use pow_actix::password::Pbkdf2Hasher;
-use pow_actix::store::MemoryStore;
 use pow_actix::test_client::{Client, Response};
 use pow_actix::users::diesel::DieselUsersContext;
 use pow_actix::PowConfig;
 use pow_ext_organizations::domains::StaticTxt;
-use pow_ext_organizations::Organizations;
 use pow_ext_sso::Sso;
 use serde_json::{json, Value};
 
-const PASSWORD: &str = "correct horse battery";
-const OWNER: &str = "olga@acme.example";
+mod common;
+
+use common::{block_on, user, OWNER, PASSWORD};
+
 const CLIENT_ID: &str = "acme-sso";
 const CLIENT_SECRET: &str = "a client secret of the acme connection";
 const REDIRECT: &str = "http://localhost/sso/callback";
@@ -115,72 +114,21 @@ fn start(users: DieselUsersContext) -> Option<App> {
 
 fn start_with(users: DieselUsersContext, sso: Sso) -> Option<App> {
     let idp = idp()?;
-    let txt = StaticTxt::new();
     let mailer = pow_actix::mailer::MemoryMailer::new();
-    let config = PowConfig::builder("k".repeat(64))
-        .users(users.clone())
-        .hasher(Pbkdf2Hasher::new(1))
-        .base_url("http://localhost")
-        .store(Arc::new(MemoryStore::new()))
-        .mailer(Arc::new(mailer.clone()))
-        .extension(pow_ext_email_confirmation::EmailConfirmation::new())
-        .extension(pow_ext_passwordless::Passwordless::new())
-        .extension(Organizations::new().domains(txt.clone()))
-        .extension(sso)
-        .build()
-        .unwrap();
-    users.migrate(&config).unwrap();
-    let addr = pow_testkit::serve_with_api(config.clone(), pow_core::api::ApiOptions::new());
-    let app = App {
+    let (config, addr, txt, _) = common::serve(users, sso, |builder| {
+        builder.mailer(Arc::new(mailer.clone()))
+    });
+    Some(App {
         config,
         addr,
         idp,
         mailer,
-        txt: txt.clone(),
-    };
-    // The owner's organization, with its domain verified.
-    let owner = user(&app.config, OWNER);
-    block_on(pow_ext_organizations::flows::create(
-        &app.config,
-        &owner,
-        "Acme",
-        "acme",
-    ))
-    .unwrap()
-    .unwrap();
-    let domain = block_on(pow_ext_organizations::domains::add(
-        &app.config,
-        &owner,
-        "acme",
-        "acme.example",
-    ))
-    .unwrap()
-    .unwrap();
-    txt.set(&domain.record_name(), [domain.record_value()]);
-    block_on(pow_ext_organizations::domains::verify(
-        &app.config,
-        &owner,
-        "acme",
-        &domain.id,
-    ))
-    .unwrap()
-    .unwrap();
-    Some(app)
-}
-
-/// A user with a password and a proven address.
-fn user(config: &PowConfig, email: &str) -> pow_core::users::User {
-    let user = pow_actix::testing::create_user(config, email, PASSWORD).unwrap();
-    let proof = Arc::clone(config.extensions().address_proof().unwrap());
-    let users = config.users_context().unwrap();
-    proof.mark_proven(users.as_ref(), config, &user).unwrap()
+        txt,
+    })
 }
 
 fn browser(app: &App, email: &str) -> Client {
-    let mut client = Client::new(app.addr);
-    let res = client.sign_in(email, PASSWORD);
-    assert_eq!(res.status, 302, "{}", res.body);
-    client
+    common::browser(app.addr, email)
 }
 
 /// Whether `client` is signed in (the app's `/me` names a user).
@@ -1231,12 +1179,3 @@ pow_testkit::on_both!(
     private_addresses,
     explicit_link,
 );
-
-/// Runs `work` to its end on a runtime of its own.
-fn block_on<F: std::future::Future>(work: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(work)
-}
