@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use clap::{Args, Subcommand};
 use pow_ext_provider::registry::{ClientSpec, Registry, StoredClient};
-use pow_ext_provider::{ClientKind, GrantType, Provider};
+use pow_ext_provider::{ClientKind, GrantType, Provider, Resource};
 
 use crate::{say, with_setup, Ext, Failure, Setup, Store};
 
@@ -75,6 +75,10 @@ pub(crate) struct Add {
     /// Grants besides the authorization code: device-code, client-credentials.
     #[arg(long, value_delimiter = ',')]
     grants: Vec<String>,
+    /// A resource it may get tokens for (RFC 8707; repeat for more), one the app declares.
+    /// None by default: its tokens are bound to no resource.
+    #[arg(long = "resource")]
+    resources: Vec<String>,
     /// How long the secret works, in days (forever by default).
     #[arg(long)]
     secret_days: Option<u32>,
@@ -124,12 +128,16 @@ pub(crate) fn run(command: ProviderCommand) -> Result<(), Failure> {
             spec.post_logout_redirect_uris = add.post_logout_redirect_uris;
             spec.scopes = (!add.scopes.is_empty()).then(|| add.scopes.clone());
             spec.grants = grants.clone();
+            spec.resources = add.resources.clone();
             spec.secret_days = add.secret_days;
             // The operator vouches for the scopes and grants named here; the app's own
             // settings still decide what a token carries.
-            let provider = Provider::new()
-                .scopes(add.scopes)
-                .registered_client_grants(grants);
+            let provider = add.resources.iter().fold(
+                Provider::new()
+                    .scopes(add.scopes)
+                    .registered_client_grants(grants),
+                |provider, uri| provider.resource(Resource::new(uri.clone())),
+            );
             let created = in_setup(
                 &add.setup,
                 &Store::none(),
@@ -226,6 +234,9 @@ fn line(client: &StoredClient) -> String {
         client.name.as_deref().unwrap_or(""),
         client.redirect_uris.join(" ")
     );
+    if !client.resources.is_empty() {
+        text.push_str(&format!("; resources {}", client.resources.join(" ")));
+    }
     if let Some(until) = client.previous_secret_until {
         text.push_str(&format!(
             "; previous secret until {}",

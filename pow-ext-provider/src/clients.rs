@@ -88,6 +88,8 @@ pub struct ClientRegistration {
     redirect_uris: Vec<String>,
     post_logout_uris: Vec<String>,
     scopes: Option<Vec<String>>,
+    /// The resources it may get tokens for (RFC 8707).
+    resources: Vec<String>,
     grants: Vec<GrantType>,
     document: bool,
     /// Registered by the client itself (RFC 7591).
@@ -117,6 +119,7 @@ impl ClientRegistration {
             redirect_uris: Vec::new(),
             post_logout_uris: Vec::new(),
             scopes: None,
+            resources: Vec::new(),
             grants: vec![GrantType::AuthorizationCode],
             document: false,
             dynamic: false,
@@ -204,6 +207,49 @@ impl ClientRegistration {
         self
     }
 
+    /// Lets the client get tokens for the declared resource at `uri` ([`Resource`],
+    /// named with `resource`, RFC 8707); repeat for more. A resource outside this list is
+    /// refused with `invalid_target` at the authorization endpoint, the token endpoint
+    /// (every grant) and the device endpoint. The default is none: the client gets tokens
+    /// bound to no resource (userinfo, the app's own API), never a resource's.
+    ///
+    /// ```
+    /// use pow_ext_provider::ClientRegistration;
+    ///
+    /// let agent = ClientRegistration::public("agent")
+    ///     .redirect_uri("http://127.0.0.1/callback")
+    ///     .resource("https://example.com/mcp");
+    /// assert_eq!(agent.allowed_resources(), ["https://example.com/mcp"]);
+    /// ```
+    ///
+    /// [`Resource`]: crate::Resource
+    pub fn resource(mut self, uri: impl Into<String>) -> Self {
+        let uri = uri.into();
+        if !self.resources.contains(&uri) {
+            self.resources.push(uri);
+        }
+        self
+    }
+
+    /// The resources the client may get tokens for ([`resource`](Self::resource)).
+    pub fn allowed_resources(&self) -> &[String] {
+        &self.resources
+    }
+
+    /// Whether the client may get tokens for the declared resource `uri`: one of its own
+    /// list, or for a client nobody vouched for (known by its metadata document, or
+    /// registered by itself) a resource open to such clients
+    /// ([`Resource::open_to_self_described_clients`](crate::Resource::open_to_self_described_clients)).
+    pub(crate) fn may_use_resource(&self, provider: &crate::Provider, uri: &str) -> bool {
+        let Some(resource) = provider.find_resource(uri) else {
+            return false;
+        };
+        match self.document || self.dynamic {
+            true => resource.is_open_to_self_described_clients(),
+            false => self.resources.iter().any(|have| have == uri),
+        }
+    }
+
     /// Lets the client use the device authorization grant (RFC 8628) as well: a device
     /// shows a code, the user enters it here. Such a client needs no redirect URI.
     pub fn device_grant(self) -> Self {
@@ -278,8 +324,13 @@ impl ClientRegistration {
             .any(|registered| registered == uri || loopback_match(registered, uri))
     }
 
-    /// Checks the registration against the provider's `offered` scopes.
-    pub(crate) fn check(&self, offered: &[String]) -> Result<(), String> {
+    /// Checks the registration against the provider's `offered` scopes and declared
+    /// `resources`.
+    pub(crate) fn check(
+        &self,
+        offered: &[String],
+        resources: &[crate::Resource],
+    ) -> Result<(), String> {
         let id = &self.id;
         if id.is_empty() || id.len() > 200 || id.chars().any(|c| c.is_control()) {
             return Err(format!(
@@ -319,6 +370,15 @@ impl ClientRegistration {
                     "client `{id}` may ask for `{unknown}`, which the provider does not offer"
                 ));
             }
+        }
+        if let Some(unknown) = self.resources.iter().find(|uri| {
+            !resources
+                .iter()
+                .any(|resource| resource.uri() == uri.as_str())
+        }) {
+            return Err(format!(
+                "client `{id}` may get tokens for `{unknown}`, which the provider does not declare (Provider::resource)"
+            ));
         }
         Ok(())
     }
@@ -622,18 +682,21 @@ mod tests {
         let offered = vec!["openid".to_owned()];
         let short =
             ClientRegistration::confidential("srv", "short").redirect_uri("https://a.example/cb");
-        assert!(short.check(&offered).is_err());
+        assert!(short.check(&offered, &[]).is_err());
         let public = ClientRegistration::public("cli")
             .allowed_scopes(["openid"])
             .client_credentials();
-        assert!(public.check(&offered).unwrap_err().contains("confidential"));
+        assert!(public
+            .check(&offered, &[])
+            .unwrap_err()
+            .contains("confidential"));
         let secret = "s".repeat(40);
         let unscoped = ClientRegistration::confidential("robot", &secret).client_credentials();
         assert!(unscoped
-            .check(&offered)
+            .check(&offered, &[])
             .unwrap_err()
             .contains("allowed_scopes"));
         let js = ClientRegistration::public("spa").redirect_uri("javascript:alert(1)");
-        assert!(js.check(&offered).unwrap_err().contains("never"));
+        assert!(js.check(&offered, &[]).unwrap_err().contains("never"));
     }
 }

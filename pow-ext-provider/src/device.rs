@@ -158,11 +158,10 @@ pub(crate) async fn start(
             )))
         }
     };
-    if resource.is_some_and(|uri| provider.find_resource(uri).is_none()) {
-        return Ok(Err(OAuthError::new(
-            "invalid_target",
-            "resource is not one this provider serves",
-        )));
+    if let Some(refused) =
+        resource.and_then(|uri| crate::flows::refused_target(provider, client, uri))
+    {
+        return Ok(Err(refused));
     }
     let devices = Devices::new(config);
     let id = crate::tokens::secret("");

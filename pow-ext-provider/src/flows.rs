@@ -196,7 +196,13 @@ pub fn check_request(
         .map(|(_, value)| value);
     let resource = match (named.next(), named.next()) {
         (None, _) => None,
-        (Some(uri), None) if provider.find_resource(uri).is_some() => Some(uri.clone()),
+        (Some(uri), None) if client.may_use_resource(provider, uri) => Some(uri.clone()),
+        (Some(uri), None) if provider.find_resource(uri).is_some() => {
+            return Err(there(
+                "invalid_target",
+                "the client may not get tokens for this resource",
+            ))
+        }
         _ => {
             return Err(there(
                 "invalid_target",
@@ -651,6 +657,11 @@ async fn code_grant(
             "resource is not the one authorized",
         )));
     }
+    if record.client_id == client.id()
+        && !resource_still_allowed(provider, client, &record.resource)
+    {
+        return Ok(Err(not_for_client()));
+    }
     if record.client_id != client.id()
         || redirect_uri.is_some_and(|uri| uri != record.redirect_uri)
         || !pkce_matches(verifier, &record.challenge)
@@ -702,11 +713,8 @@ async fn client_credentials(
             "a scope asked for is unknown, not given to the client, or needs a user",
         )));
     };
-    if resource.is_some_and(|uri| provider.find_resource(uri).is_none()) {
-        return Ok(Err(OAuthError::new(
-            "invalid_target",
-            "resource is not one this provider serves",
-        )));
+    if let Some(refused) = resource.and_then(|uri| refused_target(provider, client, uri)) {
+        return Ok(Err(refused));
     }
     let family = crate::tokens::Family {
         client_id: client.id().to_owned(),
@@ -757,21 +765,26 @@ async fn refresh_grant(
         )))
     };
     let tokens = Tokens::new(config, provider);
-    match field(form, "resource") {
-        Ok(None) => {}
-        Ok(Some(uri)) => {
-            let family = match tokens.refresh_family(token).await? {
-                Some(id) => tokens.family(&id).await?,
-                None => None,
-            };
-            if family.is_some_and(|family| family.resource.as_deref() != Some(uri)) {
-                return Ok(Err(OAuthError::new(
-                    "invalid_target",
-                    "resource is not the one authorized",
-                )));
-            }
-        }
+    let target = match field(form, "resource") {
+        Ok(target) => target,
         Err(err) => return Ok(Err(err)),
+    };
+    let family = match tokens.refresh_family(token).await? {
+        Some(id) => tokens.family(&id).await?,
+        None => None,
+    };
+    // Only the holder learns about its family; anyone else is answered by the rotation.
+    if let Some(family) = family.filter(|family| family.client_id == client.id()) {
+        if target.is_some_and(|uri| family.resource.as_deref() != Some(uri)) {
+            return Ok(Err(OAuthError::new(
+                "invalid_target",
+                "resource is not the one authorized",
+            )));
+        }
+        // A resource taken off the client's list since: no new token for it.
+        if !resource_still_allowed(provider, client, &family.resource) {
+            return Ok(Err(not_for_client()));
+        }
     }
     match tokens.rotate(provider, token, client.id()).await? {
         Taken::Fresh(issued) => token_answer(config, provider, &issued, None).await,
@@ -786,6 +799,42 @@ async fn refresh_grant(
         }
         Taken::Unknown => invalid(),
     }
+}
+
+/// The refusal of a token request naming resource `uri` (RFC 8707's `invalid_target`):
+/// one the provider does not serve, or one `client` may not get tokens for.
+pub(crate) fn refused_target(
+    provider: &Provider,
+    client: &ClientRegistration,
+    uri: &str,
+) -> Option<OAuthError> {
+    if provider.find_resource(uri).is_none() {
+        return Some(OAuthError::new(
+            "invalid_target",
+            "resource is not one this provider serves",
+        ));
+    }
+    (!client.may_use_resource(provider, uri)).then(not_for_client)
+}
+
+/// `invalid_target` for a resource outside the client's list.
+fn not_for_client() -> OAuthError {
+    OAuthError::new(
+        "invalid_target",
+        "the client may not get tokens for this resource",
+    )
+}
+
+/// Whether tokens bound to `resource` (none: bound to no resource) may still go to
+/// `client`.
+fn resource_still_allowed(
+    provider: &Provider,
+    client: &ClientRegistration,
+    resource: &Option<String>,
+) -> bool {
+    resource
+        .as_deref()
+        .is_none_or(|uri| client.may_use_resource(provider, uri))
 }
 
 /// Whether `verifier` is the PKCE verifier of S256 `challenge` (RFC 7636 §4.6).

@@ -10,8 +10,10 @@
 //! - **Clients** are registered by the app ([`ClientRegistration`]): public (PKCE only) or
 //!   confidential (a secret, kept as a keyed hash), each with its exact redirect URIs
 //!   (`https`, loopback `http` with any port for native apps, private-use schemes; never
-//!   `javascript:`, `data:`, or a fragment: refused when the setup is built) and the
-//!   scopes it may ask for.
+//!   `javascript:`, `data:`, or a fragment: refused when the setup is built), the
+//!   scopes it may ask for and the resources it may get tokens for (none by default;
+//!   clients known by a metadata document or registered by themselves get only the
+//!   resources open to them, [`Resource::open_to_self_described_clients`]).
 //! - **Authorization code with PKCE**: `S256` is required (`plain` is neither accepted
 //!   nor advertised); `state` and `nonce` pass through; `iss` is on every authorization
 //!   response (RFC 9207); `prompt=none` answers `login_required` or `consent_required`
@@ -112,6 +114,7 @@ pub const NAME: &str = "pow_provider";
 pub const MIGRATIONS: &[SqlMigration] = &[
     pow_core::sql_migration!("20271101000000", "create_oauth_consents"),
     pow_core::sql_migration!("20271120000000", "create_oauth_clients"),
+    pow_core::sql_migration!("20271220000000", "add_resources_to_oauth_clients"),
 ];
 
 /// The extension's Fluent files, as `(language, source)`.
@@ -436,7 +439,7 @@ impl Provider {
             if !seen.insert(client.id()) {
                 return Err(format!("client `{}` is registered twice", client.id()));
             }
-            client.check(&self.scopes)?;
+            client.check(&self.scopes, &self.resources)?;
         }
         let mut uris = std::collections::BTreeSet::new();
         for resource in &self.resources {

@@ -54,6 +54,8 @@ const USE_GRANULARITY: Duration = Duration::from_secs(3600);
 
 /// The most redirect URIs a client registers.
 pub const MAX_REDIRECT_URIS: usize = 10;
+/// The most resources a client is allowed.
+pub const MAX_RESOURCES: usize = 20;
 /// The longest client name kept.
 pub const MAX_NAME_LEN: usize = 100;
 
@@ -84,6 +86,10 @@ pub struct ClientSpec {
     /// ([`Provider::registered_client_grants`]).
     #[serde(default)]
     pub grants: Vec<GrantType>,
+    /// The declared resources it may get tokens for (RFC 8707); none by default: then its
+    /// tokens are bound to no resource ([`ClientRegistration::resource`]).
+    #[serde(default)]
+    pub resources: Vec<String>,
     /// How long a confidential client's secret works, in days; forever when none is given.
     #[serde(default)]
     pub secret_days: Option<u32>,
@@ -130,6 +136,15 @@ impl ClientSpec {
         self
     }
 
+    /// Adds a resource it may get tokens for.
+    pub fn resource(mut self, uri: impl Into<String>) -> Self {
+        let uri = uri.into();
+        if !self.resources.contains(&uri) {
+            self.resources.push(uri);
+        }
+        self
+    }
+
     /// Lets the secret work for `days`.
     pub fn secret_days(mut self, days: u32) -> Self {
         self.secret_days = Some(days);
@@ -154,6 +169,8 @@ pub struct StoredClient {
     pub scopes: Option<Vec<String>>,
     /// Its grants.
     pub grants: Vec<GrantType>,
+    /// The resources it may get tokens for.
+    pub resources: Vec<String>,
     /// Whether it registered itself (RFC 7591).
     pub dynamic: bool,
     /// When its secret stops working, if it does.
@@ -256,6 +273,8 @@ struct Row {
     scopes: Option<String>,
     #[diesel(sql_type = Text)]
     grants: String,
+    #[diesel(sql_type = Text)]
+    resources: String,
     #[diesel(sql_type = Nullable<Text>)]
     secret_digest: Option<String>,
     #[diesel(sql_type = Nullable<Timestamp>)]
@@ -272,8 +291,8 @@ struct Row {
     inserted_at: NaiveDateTime,
 }
 
-const COLUMNS: &str = "client_id, name, kind, redirect_uris, post_logout_redirect_uris, scopes, grants, secret_digest, \
-    secret_expires_at, previous_secret_digest, previous_secret_until, dynamic, last_used_at, \
+const COLUMNS: &str = "client_id, name, kind, redirect_uris, post_logout_redirect_uris, scopes, grants, resources, \
+    secret_digest, secret_expires_at, previous_secret_digest, previous_secret_until, dynamic, last_used_at, \
     inserted_at";
 
 fn words(text: &str) -> Vec<String> {
@@ -303,6 +322,7 @@ impl Row {
                 .iter()
                 .filter_map(|name| GrantType::from_name(name))
                 .collect(),
+            resources: words(&self.resources),
             dynamic: self.dynamic,
             secret_expires_at: self.secret_expires_at.map(|at| at.and_utc()),
             previous_secret_until: self.previous_secret_until.map(|at| at.and_utc()),
@@ -345,6 +365,9 @@ fn registration(client: &StoredClient, secret: StoredSecret) -> ClientRegistrati
     }
     for grant in &client.grants {
         registration = registration.with_grant(*grant);
+    }
+    for uri in &client.resources {
+        registration = registration.resource(uri.clone());
     }
     registration.stored(secret, client.dynamic)
 }
@@ -448,6 +471,15 @@ impl Registry {
                 "at most {MAX_REDIRECT_URIS} redirect URIs"
             ))));
         }
+        if spec.resources.len() > MAX_RESOURCES
+            || spec.resources.iter().any(|uri| {
+                uri.len() > 2048 || uri.chars().any(|c| c.is_whitespace() || c.is_control())
+            })
+        {
+            return Ok(Err(Refusal::Invalid(format!(
+                "at most {MAX_RESOURCES} resources, each a URI without spaces"
+            ))));
+        }
         if spec.name.as_deref().is_some_and(|name| {
             name.chars().count() > MAX_NAME_LEN || name.chars().any(char::is_control)
         }) {
@@ -477,6 +509,7 @@ impl Registry {
             post_logout_redirect_uris: spec.post_logout_redirect_uris,
             scopes: spec.scopes,
             grants: spec.grants,
+            resources: spec.resources,
             dynamic,
             secret_expires_at: match (kind, spec.secret_days) {
                 (ClientKind::Confidential, Some(days)) => {
@@ -491,7 +524,7 @@ impl Registry {
         let secret =
             (kind == ClientKind::Confidential).then(|| crate::tokens::secret(SECRET_PREFIX));
         let checked = registration(&client, StoredSecret::checked());
-        if let Err(problem) = checked.check(provider.offered_scopes()) {
+        if let Err(problem) = checked.check(provider.offered_scopes(), provider.resources()) {
             return Ok(Err(Refusal::Invalid(problem)));
         }
         if provider.find(&client.id).is_some()
@@ -502,8 +535,9 @@ impl Registry {
         let digest = secret.as_deref().map(|secret| self.digest(secret));
         let sql = format!(
             "INSERT INTO {} (client_id, name, kind, redirect_uris, post_logout_redirect_uris, \
-             scopes, grants, secret_digest, secret_expires_at, dynamic, inserted_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11) \
+             scopes, grants, resources, secret_digest, secret_expires_at, dynamic, inserted_at, \
+             updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12) \
              ON CONFLICT (client_id) DO NOTHING",
             self.table
         );
@@ -519,6 +553,7 @@ impl Registry {
                     .bind::<Text, _>(row.post_logout_redirect_uris.join(" "))
                     .bind::<Nullable<Text>, _>(row.scopes.as_ref().map(|scopes| scopes.join(" ")))
                     .bind::<Text, _>(row.grants.iter().map(|grant| grant.name()).collect::<Vec<_>>().join(" "))
+                    .bind::<Text, _>(row.resources.join(" "))
                     .bind::<Nullable<Text>, _>(&digest)
                     .bind::<Nullable<Timestamp>, _>(row.secret_expires_at.map(|at| at.naive_utc()))
                     .bind::<Bool, _>(row.dynamic)

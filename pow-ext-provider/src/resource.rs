@@ -55,6 +55,7 @@ pub struct Resource {
     scopes: Vec<String>,
     name: Option<String>,
     jwt: bool,
+    open: bool,
 }
 
 /// What a valid token gives a resource's handler.
@@ -78,6 +79,7 @@ impl Resource {
             scopes: Vec::new(),
             name: None,
             jwt: false,
+            open: false,
         }
     }
 
@@ -123,6 +125,31 @@ impl Resource {
     pub fn jwt_access_tokens(mut self) -> Self {
         self.jwt = true;
         self
+    }
+
+    /// Lets clients nobody vouched for get its tokens: clients known by their metadata
+    /// document (CIMD, [`Provider::client_metadata_documents`]) and clients that
+    /// registered themselves ([`Provider::dynamic_registration`]), as MCP clients are.
+    /// Such clients have no list of resources of their own, so they may ask only for the
+    /// resources open to them; a registered client needs the resource in its own list
+    /// ([`ClientRegistration::resource`](crate::ClientRegistration::resource)) either way.
+    /// The user still consents to each resource. The default is closed.
+    ///
+    /// ```
+    /// use pow_ext_provider::Resource;
+    ///
+    /// let mcp = Resource::new("https://example.com/mcp").open_to_self_described_clients(true);
+    /// assert!(mcp.is_open_to_self_described_clients());
+    /// ```
+    pub fn open_to_self_described_clients(mut self, open: bool) -> Self {
+        self.open = open;
+        self
+    }
+
+    /// Whether clients known by a metadata document or registered by themselves may get
+    /// its tokens ([`open_to_self_described_clients`](Self::open_to_self_described_clients)).
+    pub fn is_open_to_self_described_clients(&self) -> bool {
+        self.open
     }
 
     /// Whether its access tokens are JWTs ([`jwt_access_tokens`](Self::jwt_access_tokens)).

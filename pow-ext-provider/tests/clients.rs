@@ -18,7 +18,7 @@ use pow_actix::test_client::{Client, Response};
 use pow_actix::users::diesel::DieselUsersContext;
 use pow_actix::PowConfig;
 use pow_ext_provider::registry::{ClientSpec, Registry};
-use pow_ext_provider::{ClientKind, GrantType, Provider};
+use pow_ext_provider::{ClientKind, ClientRegistration, GrantType, Provider, Resource};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
@@ -586,7 +586,245 @@ fn registered_clients_run_on_postgres() {
     assert!(block_on(registry.remove(&provider(), "robot", None)).unwrap());
 }
 
+/// A declared resource open to clients nobody vouched for (metadata documents, dynamic
+/// registration), and one that is not.
+const OPEN: &str = "https://localhost/mcp";
+const CLOSED: &str = "https://localhost/reports";
+
+/// Where `browser`'s authorization request for `client` with `extra` goes: the consent
+/// page (`"consent"`), or the OAuth error at the client's redirect URI.
+fn outcome(browser: &mut Client, client: &str, extra: &[(&str, &str)]) -> String {
+    let res = browser.get(&authorize_path(client, REDIRECT, extra));
+    if res.status == 200 {
+        return "consent".to_owned();
+    }
+    assert_eq!(res.status, 302, "{}", res.body);
+    let location = url::Url::parse(res.location()).unwrap();
+    location
+        .query_pairs()
+        .find(|(name, _)| name == "error")
+        .map(|(_, error)| error.into_owned())
+        .unwrap_or_else(|| format!("no error in {location}"))
+}
+
+/// Registered clients get tokens only for the resources on their list, at the
+/// authorization, token (code, refresh, client credentials) and device endpoints; a
+/// registered client without a list gets none; a client nobody vouched for only those of
+/// the resources open to such clients. The list is set in the setup, on the clients page
+/// and in JSON, and checked against the declared resources.
+fn clients_get_tokens_only_for_their_resources() {
+    let users = pow_testkit::sqlite("provider-client-resources");
+    let app = start_with(
+        users,
+        &"k".repeat(64),
+        None,
+        provider()
+            .registered_client_grants([GrantType::ClientCredentials, GrantType::DeviceCode])
+            .dynamic_registration(Limit::new(10, Duration::from_secs(3600)))
+            .resource(Resource::new(OPEN).open_to_self_described_clients(true))
+            .resource(Resource::new(CLOSED))
+            .client(
+                ClientRegistration::public("bare")
+                    .redirect_uri(REDIRECT)
+                    .device_grant(),
+            )
+            .client(
+                ClientRegistration::public("limited")
+                    .redirect_uri(REDIRECT)
+                    .resource(CLOSED)
+                    .device_grant(),
+            ),
+    );
+    for email in [ADMIN, USER] {
+        pow_actix::testing::create_user(&app.config, email, PASSWORD).unwrap();
+    }
+    let mut ada = browser(&app, USER);
+    // The authorization endpoint: only the client's own resources; none without a list.
+    for (client, resource, expected) in [
+        ("limited", CLOSED, "consent"),
+        ("limited", OPEN, "invalid_target"),
+        ("bare", CLOSED, "invalid_target"),
+        ("bare", OPEN, "invalid_target"),
+    ] {
+        assert_eq!(
+            outcome(&mut ada, client, &[("resource", resource)]),
+            expected,
+            "{client} {resource}"
+        );
+    }
+    assert_eq!(
+        outcome(&mut ada, "bare", &[]),
+        "consent",
+        "no resource named"
+    );
+    // The device endpoint alike.
+    let device = |client: &str, resource: &str| {
+        let res = Client::new(app.addr).post(
+            "/oauth/device_authorization",
+            &[("client_id", client), ("resource", resource)],
+        );
+        let body: Value = serde_json::from_str(&res.body).unwrap();
+        (res.status, body["error"].as_str().unwrap_or("").to_owned())
+    };
+    assert_eq!(device("limited", CLOSED).0, 200);
+    assert_eq!(device("limited", OPEN), (400, "invalid_target".to_owned()));
+    assert_eq!(device("bare", CLOSED), (400, "invalid_target".to_owned()));
+
+    // In JSON: a confidential client limited to CLOSED, for client credentials.
+    let mut admin = browser(&app, ADMIN);
+    let mut admin_api = api(&app, &mut admin);
+    let spec = json!({
+        "kind": "confidential",
+        "scopes": ["reports:read"],
+        "grants": ["client_credentials"],
+        "resources": [CLOSED],
+    });
+    let made = admin_api.request("POST", "/api/v1/oauth/clients", Some(spec.to_string()));
+    assert_eq!(made.status, 201, "{}", made.body);
+    let made: Value = serde_json::from_str(&made.body).unwrap();
+    assert_eq!(made["data"]["client"]["resources"], json!([CLOSED]));
+    let robot = made["data"]["client"]["id"].as_str().unwrap().to_owned();
+    let secret = made["data"]["secret"].as_str().unwrap().to_owned();
+    let for_itself = |resource: &str| {
+        let (status, body) = token(
+            &app,
+            &robot,
+            &secret,
+            &[("grant_type", "client_credentials"), ("resource", resource)],
+        );
+        (status, body["error"].as_str().unwrap_or("").to_owned())
+    };
+    assert_eq!(for_itself(CLOSED).0, 200);
+    assert_eq!(for_itself(OPEN), (400, "invalid_target".to_owned()));
+    // A resource the provider does not declare is refused at registration.
+    let undeclared =
+        json!({ "redirect_uris": [REDIRECT], "resources": ["https://elsewhere.example/x"] });
+    let refused = admin_api.request(
+        "POST",
+        "/api/v1/oauth/clients",
+        Some(undeclared.to_string()),
+    );
+    assert_eq!(refused.status, 422, "{}", refused.body);
+    let listed = admin_api.request("GET", "/api/v1/oauth/clients", None);
+    let listed: Value = serde_json::from_str(&listed.body).unwrap();
+    let listed = listed["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|client| client["id"] == robot.as_str())
+        .unwrap();
+    assert_eq!(listed["resources"], json!([CLOSED]));
+
+    // On the page: a public client limited to CLOSED.
+    let page = admin.get("/oauth/clients");
+    assert!(page.body.contains("user[resources]"), "{}", page.body);
+    let made = admin.post(
+        "/oauth/clients",
+        &[
+            ("_csrf_token", &page.csrf()),
+            ("user[name]", "Reports app"),
+            ("user[redirect_uris]", REDIRECT),
+            ("user[resources]", CLOSED),
+        ],
+    );
+    assert_eq!(made.status, 200, "{}", made.body);
+    let registry = Registry::new(&app.config).unwrap();
+    let reports = block_on(registry.list())
+        .unwrap()
+        .into_iter()
+        .find(|client| client.name.as_deref() == Some("Reports app"))
+        .unwrap();
+    assert_eq!(reports.resources, [CLOSED]);
+    assert_eq!(
+        outcome(&mut ada, &reports.id, &[("resource", OPEN)]),
+        "invalid_target"
+    );
+    // Its tokens for CLOSED refresh while CLOSED is on its list, and no longer after.
+    let page = ada.get(&authorize_path(
+        &reports.id,
+        REDIRECT,
+        &[("resource", CLOSED)],
+    ));
+    assert_eq!(page.status, 200, "{}", page.body);
+    let allowed = ada.post(
+        "/oauth/authorize",
+        &[
+            ("_csrf_token", &page.csrf()),
+            ("user[request]", &input(&page, "request")),
+            ("user[decision]", "allow"),
+        ],
+    );
+    let location = url::Url::parse(allowed.location()).unwrap();
+    let code = location
+        .query_pairs()
+        .find(|(name, _)| name == "code")
+        .map(|(_, code)| code.into_owned())
+        .unwrap();
+    let public = |form: &[(&str, &str)]| {
+        let res = Client::new(app.addr).post("/oauth/token", form);
+        (
+            res.status,
+            serde_json::from_str::<Value>(&res.body).unwrap(),
+        )
+    };
+    let (status, tokens) = public(&[
+        ("grant_type", "authorization_code"),
+        ("client_id", &reports.id),
+        ("code", &code),
+        ("code_verifier", VERIFIER),
+    ]);
+    assert_eq!(status, 200, "{tokens}");
+    let refresh = tokens["refresh_token"].as_str().unwrap().to_owned();
+    let (status, tokens) = public(&[
+        ("grant_type", "refresh_token"),
+        ("client_id", &reports.id),
+        ("refresh_token", &refresh),
+        ("resource", OPEN),
+    ]);
+    assert_eq!(
+        (status, tokens["error"].as_str()),
+        (400, Some("invalid_target"))
+    );
+    let (status, tokens) = public(&[
+        ("grant_type", "refresh_token"),
+        ("client_id", &reports.id),
+        ("refresh_token", &refresh),
+    ]);
+    assert_eq!(status, 200, "{tokens}");
+    let refresh = tokens["refresh_token"].as_str().unwrap().to_owned();
+    app.users
+        .database()
+        .batch_execute(&format!("UPDATE {} SET resources = ''", table(&app)))
+        .unwrap();
+    let (status, tokens) = public(&[
+        ("grant_type", "refresh_token"),
+        ("client_id", &reports.id),
+        ("refresh_token", &refresh),
+    ]);
+    assert_eq!(
+        (status, tokens["error"].as_str()),
+        (400, Some("invalid_target"))
+    );
+
+    // A client that registered itself: the open resource only.
+    let mut anyone = Client::new(app.addr);
+    anyone
+        .headers
+        .push(("content-type".into(), "application/json".into()));
+    let body = json!({ "redirect_uris": [REDIRECT], "client_name": "Agent" });
+    let res = anyone.request("POST", "/oauth/register", Some(body.to_string()));
+    assert_eq!(res.status, 201, "{}", res.body);
+    let agent: Value = serde_json::from_str(&res.body).unwrap();
+    let agent = agent["client_id"].as_str().unwrap();
+    assert_eq!(outcome(&mut ada, agent, &[("resource", OPEN)]), "consent");
+    assert_eq!(
+        outcome(&mut ada, agent, &[("resource", CLOSED)]),
+        "invalid_target"
+    );
+}
+
 pow_testkit::on_both!(
+    clients_get_tokens_only_for_their_resources,
     admins_manage_registered_clients_on_the_page_and_in_json,
     a_registered_secret_survives_a_key_rotation,
     dynamic_registration_takes_public_clients_only,

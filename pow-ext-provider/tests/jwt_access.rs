@@ -131,12 +131,16 @@ fn start(algorithm: SigningAlgorithm) -> Harness {
         .client(
             ClientRegistration::confidential("partner", PARTNER_SECRET)
                 .redirect_uri(REDIRECT)
-                .allowed_scopes(["openid", "email", "offline_access", "notes:read"]),
+                .allowed_scopes(["openid", "email", "offline_access", "notes:read"])
+                .resource(MCP)
+                .resource(API),
         )
         .client(
             ClientRegistration::confidential("robot", ROBOT_SECRET)
                 .allowed_scopes(["notes:read"])
-                .client_credentials(),
+                .client_credentials()
+                .resource(MCP)
+                .resource(API),
         );
     for (_, resource) in resources() {
         provider = provider.resource(resource);

@@ -104,11 +104,17 @@ fn start() -> Harness {
                 .scopes(["notes:read", "notes:write"])
                 .resource(mcp())
                 .resource(Resource::new(API))
-                .client(ClientRegistration::public("agent").redirect_uri(REDIRECT))
+                .client(
+                    ClientRegistration::public("agent")
+                        .redirect_uri(REDIRECT)
+                        .resource(MCP)
+                        .resource(API),
+                )
                 .client(
                     ClientRegistration::confidential("robot", ROBOT_SECRET)
                         .allowed_scopes(["notes:read"])
-                        .client_credentials(),
+                        .client_credentials()
+                        .resource(MCP),
                 ),
         )
         .build()

@@ -70,7 +70,9 @@ impl Settings {
 pub fn provider(base_url: &str) -> (Provider, Resource) {
     let mcp = Resource::new(format!("{}/mcp", base_url.trim_end_matches('/')))
         .name("Notes MCP server")
-        .scopes([SCOPE]);
+        .scopes([SCOPE])
+        // MCP clients are known by their metadata documents: nobody registered them.
+        .open_to_self_described_clients(true);
     let provider = Provider::new()
         .scopes([SCOPE])
         .resource(mcp.clone())

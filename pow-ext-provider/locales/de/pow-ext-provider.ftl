@@ -41,6 +41,7 @@ pow_provider_clients_forbidden = Nur Administratoren verwalten die OAuth-Clients
 pow_provider_client_name = Name
 pow_provider_client_redirect_uris = Weiterleitungs-URIs (durch Leerzeichen getrennt)
 pow_provider_client_scopes = Scopes (leer: alle Scopes)
+pow_provider_client_resources = Ressourcen (durch Leerzeichen getrennt; leer: keine Ressource)
 pow_provider_client_confidential = Vertraulich (ein Server, der ein Geheimnis bewahrt)
 pow_provider_client_create = Client registrieren
 pow_provider_client_rotate = Neues Geheimnis

@@ -41,6 +41,7 @@ pow_provider_clients_forbidden = Only administrators manage the OAuth clients.
 pow_provider_client_name = Name
 pow_provider_client_redirect_uris = Redirect URIs (separated by spaces)
 pow_provider_client_scopes = Scopes (empty: every scope)
+pow_provider_client_resources = Resources (space-separated; empty: no resource)
 pow_provider_client_confidential = Confidential (a server that keeps a secret)
 pow_provider_client_create = Register client
 pow_provider_client_rotate = New secret

@@ -41,6 +41,7 @@ pow_provider_clients_forbidden = Seuls les administrateurs gèrent les clients O
 pow_provider_client_name = Nom
 pow_provider_client_redirect_uris = URI de redirection (séparées par des espaces)
 pow_provider_client_scopes = Portées (vide : toutes les portées)
+pow_provider_client_resources = Ressources (séparées par des espaces ; vide : aucune ressource)
 pow_provider_client_confidential = Confidentiel (un serveur qui garde un secret)
 pow_provider_client_create = Enregistrer le client
 pow_provider_client_rotate = Nouveau secret

@@ -85,6 +85,7 @@ pub(crate) async fn create(
     spec.post_logout_redirect_uris = words(&field("post_logout_redirect_uris"));
     let scopes = words(&field("scopes"));
     spec.scopes = (!scopes.is_empty()).then_some(scopes);
+    spec.resources = words(&field("resources"));
     let outcome = registry.register(ext, spec, false, Some(by)).await?;
     let clients = registry.list().await?;
     Ok(match outcome {
@@ -202,6 +203,12 @@ fn page(
         )
         .value(value("scopes")),
         Field::new(
+            "resources",
+            step.text("pow_provider_client_resources"),
+            FieldType::Text,
+        )
+        .value(value("resources")),
+        Field::new(
             "confidential",
             step.text("pow_provider_client_confidential"),
             FieldType::Checkbox,
@@ -262,8 +269,16 @@ fn rows(step: &Step, cookie: &CookieSession, client: &StoredClient) -> Vec<Form>
         ClientKind::Public => "public",
         ClientKind::Confidential => "confidential",
     };
+    let resources = match client.resources.is_empty() {
+        true => String::new(),
+        false => format!(
+            "; {} {}",
+            step.text("pow_provider_client_resources"),
+            client.resources.join(" ")
+        ),
+    };
     let about = format!(
-        "{} ({}, {kind}): {}; {used}",
+        "{} ({}, {kind}): {}{resources}; {used}",
         client.name.as_deref().unwrap_or(&client.id),
         client.id,
         client.redirect_uris.join(" "),
