@@ -15,6 +15,9 @@ pub struct Consent {
     pub client_id: String,
     /// The scopes allowed.
     pub scopes: Vec<String>,
+    /// The resources (RFC 8707) the client may get tokens for; none: only tokens bound to
+    /// no resource.
+    pub resources: Vec<String>,
     /// When it was first given.
     pub created_at: DateTime<Utc>,
     /// When it last changed.
@@ -22,9 +25,11 @@ pub struct Consent {
 }
 
 impl Consent {
-    /// Whether it covers every one of `scopes`.
-    pub fn covers(&self, scopes: &[String]) -> bool {
+    /// Whether it covers every one of `scopes`, for `resource` (none: tokens bound to no
+    /// resource).
+    pub fn covers(&self, scopes: &[String], resource: Option<&str>) -> bool {
         scopes.iter().all(|scope| self.scopes.contains(scope))
+            && resource.is_none_or(|uri| self.resources.iter().any(|have| have == uri))
     }
 }
 
@@ -34,6 +39,8 @@ struct Row {
     client_id: String,
     #[diesel(sql_type = Text)]
     scopes: String,
+    #[diesel(sql_type = Text)]
+    resources: String,
     #[diesel(sql_type = Timestamp)]
     inserted_at: NaiveDateTime,
     #[diesel(sql_type = Timestamp)]
@@ -45,6 +52,11 @@ impl From<Row> for Consent {
         Self {
             client_id: row.client_id,
             scopes: row.scopes.split_whitespace().map(str::to_owned).collect(),
+            resources: row
+                .resources
+                .split_whitespace()
+                .map(str::to_owned)
+                .collect(),
             created_at: row.inserted_at.and_utc(),
             updated_at: row.updated_at.and_utc(),
         }
@@ -72,7 +84,8 @@ impl Consents {
     /// The user's consents, by client.
     pub(crate) async fn of_user(&self, user_id: i64) -> Result<Vec<Consent>, PowError> {
         let sql = format!(
-            "SELECT client_id, scopes, inserted_at, updated_at FROM {} WHERE user_id = $1 \
+            "SELECT client_id, scopes, resources, inserted_at, updated_at FROM {} \
+             WHERE user_id = $1 \
              ORDER BY client_id",
             self.table
         );
@@ -100,18 +113,19 @@ impl Consents {
             .find(|consent| consent.client_id == client_id))
     }
 
-    /// Records that the user allowed `client_id` the `scopes` (with what they allowed it
-    /// before).
+    /// Records that the user allowed `client_id` the `scopes`, for `resource` when one is
+    /// named (with what they allowed it before).
     pub(crate) async fn grant(
         &self,
         user_id: i64,
         client_id: &str,
         scopes: &[String],
+        resource: Option<&str>,
     ) -> Result<(), PowError> {
-        let mut all: Vec<String> = self
+        let (mut all, mut resources) = self
             .get(user_id, client_id)
             .await?
-            .map(|consent| consent.scopes)
+            .map(|consent| (consent.scopes, consent.resources))
             .unwrap_or_default();
         for scope in scopes {
             if !all.contains(scope) {
@@ -119,11 +133,15 @@ impl Consents {
             }
         }
         all.sort();
+        if let Some(uri) = resource.filter(|uri| !resources.iter().any(|have| have == uri)) {
+            resources.push(uri.to_owned());
+            resources.sort();
+        }
         let sql = format!(
-            "INSERT INTO {} (user_id, client_id, scopes, inserted_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $4) \
+            "INSERT INTO {} (user_id, client_id, scopes, resources, inserted_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $5) \
              ON CONFLICT (user_id, client_id) DO UPDATE SET scopes = excluded.scopes, \
-             updated_at = excluded.updated_at",
+             resources = excluded.resources, updated_at = excluded.updated_at",
             self.table
         );
         let client_id = client_id.to_owned();
@@ -134,6 +152,7 @@ impl Consents {
                     .bind::<BigInt, _>(user_id)
                     .bind::<Text, _>(&client_id)
                     .bind::<Text, _>(all.join(" "))
+                    .bind::<Text, _>(resources.join(" "))
                     .bind::<Timestamp, _>(now)
                     .execute(conn)
                     .map_err(query_error))?;

@@ -393,7 +393,7 @@ pub async fn decide(
     let consented = Consents::new(config)?
         .get(current.user.id, &request.client_id)
         .await?
-        .is_some_and(|consent| consent.covers(&request.scopes));
+        .is_some_and(|consent| consent.covers(&request.scopes, request.resource.as_deref()));
     if consented && !request.ask_consent {
         return issue_code(config, provider, current, &request)
             .await
@@ -460,7 +460,12 @@ pub async fn answer(
         )));
     }
     Consents::new(config)?
-        .grant(current.user.id, &request.client_id, &request.scopes)
+        .grant(
+            current.user.id,
+            &request.client_id,
+            &request.scopes,
+            request.resource.as_deref(),
+        )
         .await?;
     audit::record(
         config,
@@ -1072,6 +1077,8 @@ pub struct Grant {
     pub client_name: String,
     /// The scopes allowed.
     pub scopes: Vec<String>,
+    /// The resources allowed (RFC 8707).
+    pub resources: Vec<String>,
     /// When it was first allowed.
     pub created_at: chrono::DateTime<Utc>,
     /// When it last changed.
@@ -1091,6 +1098,7 @@ pub async fn grants(
             client_name: crate::clients::name_of(config, provider, &consent.client_id).await?,
             client_id: consent.client_id,
             scopes: consent.scopes,
+            resources: consent.resources,
             created_at: consent.created_at,
             updated_at: consent.updated_at,
         });

@@ -19,9 +19,10 @@
 //!   response (RFC 9207); `prompt=none` answers `login_required` or `consent_required`
 //!   rather than showing a page, `prompt=consent` asks again. The consent page names the
 //!   client, the host it sends the browser back to and each scope, with a deny button;
-//!   a consent is remembered per user and client. A support-access session cannot
-//!   consent. Codes live 60 seconds and are taken once, atomically: a second redemption
-//!   ends every token the first one issued.
+//!   a consent is remembered per user, client, scopes and resources (a request for
+//!   another resource asks again). A support-access session cannot consent. Codes live
+//!   60 seconds and are taken once, atomically: a second redemption ends every token the
+//!   first one issued.
 //! - **Tokens**: opaque access tokens (kept as keyed hashes in the cache store, so
 //!   introspection and revocation are always current), or JWT access tokens (RFC 9068) for
 //!   a resource that asks for them ([`Resource::jwt_access_tokens`], recorded in the store
@@ -115,6 +116,7 @@ pub const MIGRATIONS: &[SqlMigration] = &[
     pow_core::sql_migration!("20271101000000", "create_oauth_consents"),
     pow_core::sql_migration!("20271120000000", "create_oauth_clients"),
     pow_core::sql_migration!("20271220000000", "add_resources_to_oauth_clients"),
+    pow_core::sql_migration!("20271220000001", "add_resources_to_oauth_consents"),
 ];
 
 /// The extension's Fluent files, as `(language, source)`.

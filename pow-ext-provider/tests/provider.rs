@@ -240,6 +240,7 @@ fn discovery_and_jwks_advertise_only_what_is_on() {
         jwks.header("content-type"),
         Some("application/jwk-set+json")
     );
+    assert_eq!(jwks.header("cache-control"), Some("public, max-age=300"));
     let doc: Value = serde_json::from_str(&jwks.body).unwrap();
     let key = &doc["keys"][0];
     assert_eq!(key["kty"], "OKP");

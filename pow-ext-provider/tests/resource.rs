@@ -311,7 +311,47 @@ fn a_client_acting_for_itself_gets_what_it_was_given_and_no_more() {
     );
 }
 
+/// A remembered consent covers the resources the user allowed the client, no other: a
+/// request for another resource shows the consent page again; one for a resource allowed
+/// before goes straight back with a code.
+fn a_consent_covers_only_the_resources_allowed() {
+    let h = start();
+    let mut browser = Client::new(h.pages);
+    assert_eq!(browser.sign_in(EMAIL, PASSWORD).status, 302);
+    let first = browser.get(&authorize_path("notes:read", Some(MCP)));
+    assert_eq!(first.status, 200, "the first time: {}", first.body);
+    let location = authorize(&mut browser, &authorize_path("notes:read", Some(MCP)));
+    assert!(param(&location, "code").is_some(), "{location}");
+    // Another resource, the same client and scopes: asked again.
+    let other = browser.get(&authorize_path("notes:read", Some(API)));
+    assert_eq!(other.status, 200, "asked again for another resource");
+    assert!(other.body.contains("user[request]"), "{}", other.body);
+    // The resource allowed: no page.
+    let again = browser.get(&authorize_path("notes:read", Some(MCP)));
+    assert_eq!(again.status, 302, "{}", again.body);
+    assert!(param(again.location(), "code").is_some());
+    // Once the other one is allowed too, both go straight through.
+    authorize(&mut browser, &authorize_path("notes:read", Some(API)));
+    for resource in [MCP, API] {
+        let res = browser.get(&authorize_path("notes:read", Some(resource)));
+        assert_eq!(res.status, 302, "{resource}");
+    }
+    // The account's applications list what was allowed, resources included.
+    browser
+        .headers
+        .push(("accept".into(), "application/json".into()));
+    let grants = browser.get("/oauth/grants");
+    assert_eq!(grants.status, 200, "{}", grants.body);
+    let grants: Value = serde_json::from_str(&grants.body).unwrap();
+    assert_eq!(
+        grants["grants"][0]["resources"],
+        serde_json::json!([API, MCP]),
+        "{grants}"
+    );
+}
+
 pow_testkit::on_both!(
+    a_consent_covers_only_the_resources_allowed,
     a_client_acting_for_itself_gets_what_it_was_given_and_no_more,
     a_token_for_the_resource_works_there_only,
     a_resource_the_provider_does_not_serve_is_refused,
