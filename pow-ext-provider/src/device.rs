@@ -298,6 +298,18 @@ pub async fn confirm(
         },
         false => Status::Denied,
     };
+    if allow {
+        // Recorded as the user's grant: listed on their account's applications page,
+        // where withdrawing it ends the device's tokens, as removing the client does.
+        crate::consents::Consents::new(config)?
+            .grant(
+                current.user.id,
+                &state.client_id,
+                &state.scopes,
+                state.resource.as_deref(),
+            )
+            .await?;
+    }
     devices
         .states
         .put(&state_key(&confirming.id), &state)
@@ -394,6 +406,18 @@ pub(crate) async fn poll(
                 )));
             }
             devices.states.delete(&state_key(&id)).await?;
+            // The grant withdrawn (or the client removed) between the approval and this
+            // poll: nothing is issued.
+            let granted = crate::consents::Consents::new(config)?
+                .get(user_id, &state.client_id)
+                .await?
+                .is_some_and(|consent| consent.covers(&state.scopes, state.resource.as_deref()));
+            if !granted {
+                return Ok(Err(OAuthError::new(
+                    "access_denied",
+                    "the user withdrew the grant",
+                )));
+            }
             let family = Family {
                 client_id: state.client_id,
                 user_id: Some(user_id),

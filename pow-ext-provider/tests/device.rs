@@ -3,7 +3,8 @@
 //! user enters the code signed in, sees the client and where the request came from, and
 //! allows; one poll gets the tokens, once, however many poll at once; a refusal answers
 //! `access_denied`; the confirmation is bound to the session that entered the code; code
-//! entries are limited; a client without the grant is refused.
+//! entries are limited; a client without the grant is refused; an approved device is a
+//! grant on the account's applications page, revocable there, and ends with its client.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -14,7 +15,8 @@ use pow_actix::password::Pbkdf2Hasher;
 use pow_actix::store::MemoryStore;
 use pow_actix::test_client::{Client, Response};
 use pow_actix::PowConfig;
-use pow_ext_provider::{ClientRegistration, Provider};
+use pow_ext_provider::registry::{ClientSpec, Registry};
+use pow_ext_provider::{ClientKind, ClientRegistration, GrantType, Provider};
 use serde_json::Value;
 
 const EMAIL: &str = "ada@example.com";
@@ -22,6 +24,11 @@ const OTHER: &str = "bob@example.com";
 const PASSWORD: &str = "correct horse battery";
 
 fn start() -> SocketAddr {
+    start_with_config().1
+}
+
+/// The setup (registered clients may be given the device grant) and its address.
+fn start_with_config() -> (PowConfig, SocketAddr) {
     let users = pow_testkit::sqlite("provider-device");
     let config = PowConfig::builder("k".repeat(64))
         .users(users.clone())
@@ -30,6 +37,7 @@ fn start() -> SocketAddr {
         .store(Arc::new(MemoryStore::new()))
         .extension(
             Provider::new()
+                .registered_client_grants([GrantType::DeviceCode])
                 .client(
                     ClientRegistration::public("tv")
                         .name("Living-room TV")
@@ -42,7 +50,8 @@ fn start() -> SocketAddr {
     users.migrate(&config).unwrap();
     pow_actix::testing::create_user(&config, EMAIL, PASSWORD).unwrap();
     pow_actix::testing::create_user(&config, OTHER, PASSWORD).unwrap();
-    pow_testkit::serve(config)
+    let addr = pow_testkit::serve(config.clone());
+    (config, addr)
 }
 
 fn post(addr: SocketAddr, path: &str, form: &[(&str, &str)]) -> (u16, Value) {
@@ -280,7 +289,112 @@ async fn concurrent_polls_get_the_tokens_once() {
     assert_eq!(won, 1, "one poll of {} gets the tokens", answers.len());
 }
 
+/// The tokens `client` gets on a device once `browser`'s user allows it.
+fn device_tokens(addr: SocketAddr, browser: &mut Client, client: &str) -> Value {
+    let (status, body) = post(
+        addr,
+        "/oauth/device_authorization",
+        &[("client_id", client), ("scope", "openid offline_access")],
+    );
+    assert_eq!(status, 200, "{body}");
+    let user_code = body["user_code"].as_str().unwrap().to_owned();
+    let device_code = body["device_code"].as_str().unwrap().to_owned();
+    let confirm = enter(browser, &user_code);
+    let allowed = answer(browser, &confirm, "allow");
+    assert_eq!(allowed.status, 302, "{}", allowed.body);
+    let (status, tokens) = post(
+        addr,
+        "/oauth/token",
+        &[
+            ("grant_type", "urn:ietf:params:oauth:grant-type:device_code"),
+            ("client_id", client),
+            ("device_code", &device_code),
+        ],
+    );
+    assert_eq!(status, 200, "{tokens}");
+    tokens
+}
+
+/// Whether `tokens` still work: the access token at userinfo, the refresh token at the
+/// token endpoint (for `client`).
+fn still_work(addr: SocketAddr, client: &str, tokens: &Value) -> (u16, u16) {
+    let mut bearer = Client::new(addr);
+    let access = tokens["access_token"].as_str().unwrap();
+    bearer
+        .headers
+        .push(("authorization".into(), format!("Bearer {access}")));
+    let info = bearer.get("/oauth/userinfo").status;
+    let refreshed = post(
+        addr,
+        "/oauth/token",
+        &[
+            ("grant_type", "refresh_token"),
+            ("client_id", client),
+            ("refresh_token", tokens["refresh_token"].as_str().unwrap()),
+        ],
+    );
+    (info, refreshed.0)
+}
+
+/// An approved device is the user's grant like any other: listed on the account's
+/// applications page (HTML and JSON), where withdrawing it ends the device's tokens; and
+/// removing a registered client ends the tokens its devices got.
+fn a_device_grant_is_listed_and_revocable() {
+    let (config, addr) = start_with_config();
+    let mut ada = browser(addr, EMAIL);
+    let tokens = device_tokens(addr, &mut ada, "tv");
+    assert_eq!(still_work(addr, "tv", &tokens), (200, 200));
+    let page = ada.get("/oauth/grants");
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("Living-room TV"), "{}", page.body);
+    let mut json = browser(addr, EMAIL);
+    json.headers
+        .push(("accept".into(), "application/json".into()));
+    let listed: Value = serde_json::from_str(&json.get("/oauth/grants").body).unwrap();
+    assert_eq!(listed["grants"][0]["client_id"], "tv", "{listed}");
+    assert_eq!(
+        listed["grants"][0]["scopes"],
+        serde_json::json!(["offline_access", "openid"])
+    );
+    // A fresh pair (the refresh above rotated the first): withdrawn on the page, it ends.
+    let tokens = device_tokens(addr, &mut ada, "tv");
+    assert_eq!(still_work(addr, "tv", &tokens).0, 200);
+    let res = ada.post(
+        "/oauth/grants/revoke",
+        &[("_csrf_token", &page.csrf()), ("user[client]", "tv")],
+    );
+    assert_eq!(res.status, 302, "{}", res.body);
+    assert_eq!(still_work(addr, "tv", &tokens), (401, 400));
+
+    // A registered device client, removed: its devices' tokens end.
+    let provider = Provider::of(&config).unwrap();
+    let registry = Registry::new(&config).unwrap();
+    let spec = ClientSpec::new(ClientKind::Public)
+        .id("kiosk")
+        .grant(GrantType::DeviceCode);
+    block_on(registry.register(provider, spec, false, None))
+        .unwrap()
+        .unwrap();
+    let tokens = device_tokens(addr, &mut ada, "kiosk");
+    assert_eq!(still_work(addr, "kiosk", &tokens).0, 200);
+    let tokens = device_tokens(addr, &mut ada, "kiosk");
+    assert!(block_on(registry.remove(provider, "kiosk", None)).unwrap());
+    let (info, refreshed) = still_work(addr, "kiosk", &tokens);
+    assert_eq!(info, 401, "the access token ends with its client");
+    assert_ne!(refreshed, 200, "and so does the refresh token");
+}
+
+/// Runs `work` to its end on a runtime of its own.
+fn block_on<F: std::future::Future>(work: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(work)
+}
+
 pow_testkit::on_both!(
+    a_device_grant_is_listed_and_revocable,
     a_device_connects_once_the_user_allows_it,
     a_refusal_reaches_the_device,
     the_confirmation_belongs_to_the_session_that_entered_the_code,
