@@ -4,7 +4,9 @@
 //! redirect URIs (never redirected to), PKCE missing or `plain`, `prompt=none`, deny, a
 //! code redeemed twice (its tokens end) or many times at once (one token set, then all
 //! ended), a reused refresh token (its family ends), revocation and introspection scoped
-//! to the client, support access, and a disabled user's tokens.
+//! to the client, support access, a disabled user's tokens, every other end of an
+//! account's credentials (password change, sign out everywhere, deletion, erasure), and
+//! the export and erasure of the grants.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -1001,7 +1003,159 @@ fn rp_initiated_logout_asks_then_signs_out() {
     assert!(res.body.contains("You are signed out."), "{}", res.body);
 }
 
+const PARTNER_REDIRECT: &str = "https://partner.example/cb";
+
+/// The partner's tokens (`openid offline_access`) for `browser`'s user.
+fn partner_tokens(h: &Harness, browser: &mut Client) -> Value {
+    let location = consent(
+        browser,
+        &authorize_path("partner", PARTNER_REDIRECT, "openid offline_access", &[]),
+    );
+    let code = param(&location, "code").unwrap_or_else(|| panic!("{location}"));
+    let (status, tokens) = token(
+        h,
+        Some(("partner", SECRET)),
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", PARTNER_REDIRECT),
+            ("code_verifier", VERIFIER),
+        ],
+    );
+    assert_eq!(status, 200, "{tokens}");
+    tokens
+}
+
+/// What the provider says of the partner's `tokens`: whether introspection finds the
+/// access token active, and the status of a refresh.
+fn partner_tokens_state(h: &Harness, tokens: &Value) -> (bool, u16) {
+    let access = tokens["access_token"].as_str().unwrap();
+    let mut client = Client::new(h.addr);
+    let basic = base64::engine::general_purpose::STANDARD.encode(format!("partner:{SECRET}"));
+    client
+        .headers
+        .push(("authorization".into(), format!("Basic {basic}")));
+    let res = client.post("/oauth/introspect", &[("token", access)]);
+    assert_eq!(res.status, 200, "{}", res.body);
+    let body: Value = serde_json::from_str(&res.body).unwrap();
+    let (refreshed, _) = token(
+        h,
+        Some(("partner", SECRET)),
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", tokens["refresh_token"].as_str().unwrap()),
+        ],
+    );
+    (body["active"] == true, refreshed)
+}
+
+/// A way an account's credentials end, as the test drives it.
+type EndOfCredentials = fn(&Harness, &mut Client);
+
+/// Runs `work` to its end on a runtime of its own.
+fn block_on<F: std::future::Future>(work: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(work)
+}
+
+/// Every way an account's credentials end ends the provider's tokens too: a password
+/// change (the account page over HTTP; a password reset ends credentials through the same
+/// engine hook, `revoke_user`, and pow-ext-reset-password is not in this suite), "sign out
+/// everywhere", closing the account (its deletion on the account page) and erasure.
+/// Introspection then says inactive and a refresh is refused.
+fn every_end_of_an_account_s_credentials_ends_its_tokens() {
+    let ways: [(&str, EndOfCredentials); 4] = [
+        ("password change", |_, browser| {
+            let csrf = browser.get("/registration/edit").csrf();
+            let res = browser.post(
+                "/registration",
+                &[
+                    ("_csrf_token", csrf.as_str()),
+                    ("_method", "PATCH"),
+                    ("user[current_password]", PASSWORD),
+                    ("user[password]", "a new password, long enough"),
+                    ("user[password_confirmation]", "a new password, long enough"),
+                ],
+            );
+            assert_eq!(res.status, 302, "{}", res.body);
+        }),
+        ("sign out everywhere", |h, _| {
+            block_on(pow_actix::session::sign_out_everywhere(
+                &h.config, h.user.id,
+            ))
+            .unwrap();
+        }),
+        ("account deleted", |_, browser| {
+            let csrf = browser.get("/registration/edit").csrf();
+            let res = browser.post(
+                "/registration",
+                &[("_csrf_token", csrf.as_str()), ("_method", "DELETE")],
+            );
+            assert_eq!(res.status, 302, "{}", res.body);
+        }),
+        ("erased", |h, _| {
+            block_on(pow_core::admin::erase_account(
+                &h.config,
+                &h.user,
+                pow_core::admin::RowErasure::Delete,
+            ))
+            .unwrap();
+        }),
+    ];
+    for (way, end) in ways {
+        let h = start(pow_testkit::sqlite(&format!(
+            "provider-lifecycle-{}",
+            way.replace(' ', "-")
+        )));
+        let mut browser = browser(&h);
+        let live = partner_tokens(&h, &mut browser);
+        assert_eq!(
+            partner_tokens_state(&h, &live),
+            (true, 200),
+            "{way}: before"
+        );
+        let tokens = partner_tokens(&h, &mut browser);
+        end(&h, &mut browser);
+        assert_eq!(partner_tokens_state(&h, &tokens), (false, 400), "{way}");
+    }
+}
+
+/// The account's export holds its grants (client, scopes, resources); its erasure removes
+/// them.
+fn the_export_holds_the_grants_and_erasure_removes_them() {
+    let h = sqlite();
+    let mut browser = browser(&h);
+    partner_tokens(&h, &mut browser);
+    let export = block_on(pow_core::admin::export_user(&h.config, &h.user)).unwrap();
+    let grants = &export["extensions"]["pow_provider"];
+    assert_eq!(grants[0]["client_id"], "partner", "{export}");
+    assert_eq!(
+        grants[0]["scopes"],
+        serde_json::json!(["offline_access", "openid"])
+    );
+    block_on(pow_core::admin::erase_extension_data(&h.config, &h.user)).unwrap();
+    let export = block_on(pow_core::admin::export_user(&h.config, &h.user)).unwrap();
+    assert_eq!(
+        export["extensions"]["pow_provider"],
+        serde_json::json!([]),
+        "{export}"
+    );
+    // Nothing remembered: the consent page again.
+    let again = browser.get(&authorize_path(
+        "partner",
+        PARTNER_REDIRECT,
+        "openid offline_access",
+        &[],
+    ));
+    assert_eq!(again.status, 200, "{}", again.body);
+}
+
 pow_testkit::on_both!(
+    every_end_of_an_account_s_credentials_ends_its_tokens,
+    the_export_holds_the_grants_and_erasure_removes_them,
     acr_values_map_onto_step_up_rules,
     rp_initiated_logout_asks_then_signs_out,
     the_form_endpoints_are_limited_per_address,
