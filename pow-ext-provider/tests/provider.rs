@@ -62,11 +62,16 @@ fn provider() -> Provider {
 }
 
 fn start(users: DieselUsersContext) -> Harness {
+    start_on(users, Arc::new(MemoryStore::new()))
+}
+
+/// The setup on `users` with the cache store `store`, where the tokens live.
+fn start_on(users: DieselUsersContext, store: Arc<dyn pow_core::store::Store>) -> Harness {
     let config = PowConfig::builder("k".repeat(64))
         .users(users.clone())
         .hasher(Pbkdf2Hasher::new(1))
         .base_url("http://localhost")
-        .store(Arc::new(MemoryStore::new()))
+        .store(store)
         .user_disabling(true)
         .extension(provider())
         .build()
@@ -403,7 +408,43 @@ fn a_code_redeemed_twice_ends_what_it_issued() {
 }
 
 async fn parallel_redemptions_issue_one_token_set_then_end_it() {
-    let h = sqlite();
+    race_for_a_code(sqlite(), true).await;
+}
+
+/// The same race with the consents in PostgreSQL.
+async fn parallel_redemptions_on_postgres() {
+    let Some(users) = pow_testkit::postgres("provider_race") else {
+        return;
+    };
+    let h = tokio::task::spawn_blocking(move || start(users))
+        .await
+        .unwrap();
+    race_for_a_code(h, true).await;
+}
+
+/// The same race with the codes and tokens in Redis.
+async fn parallel_redemptions_on_redis() {
+    let Some(h) = tokio::task::spawn_blocking(on_redis).await.unwrap() else {
+        return;
+    };
+    // Over the network, the losers' reuse marks can land before the winner's tokens are
+    // issued: then the winner's are ended as well, and nobody gets a token set.
+    race_for_a_code(h, false).await;
+}
+
+/// A harness on SQLite users with the Redis cache store, or `None` (with a notice) when
+/// `POW_TEST_REDIS_URL` is unset outside CI.
+fn on_redis() -> Option<Harness> {
+    let url = pow_core::testing::test_redis_url()?;
+    let prefix = format!("pow-provider-{}", pow_core::token::generate_uuid());
+    let store = pow_core::testing::test_redis_store(&url, &prefix).unwrap();
+    Some(start_on(pow_testkit::sqlite("provider-redis"), store))
+}
+
+/// Many parallel redemptions of one code: one token set at most (exactly one when
+/// `one_wins`: with an in-process store the winner issues before a loser is answered),
+/// every other answer `invalid_grant`, then every token of it ended.
+async fn race_for_a_code(h: Harness, one_wins: bool) {
     let addr = h.addr;
     let code = tokio::task::spawn_blocking({
         let h = Harness {
@@ -437,14 +478,21 @@ async fn parallel_redemptions_issue_one_token_set_then_end_it() {
         .iter()
         .filter(|answer| answer.status == 200)
         .collect();
-    assert_eq!(won.len(), 1, "one redemption of {}", answers.len());
-    assert!(answers
-        .iter()
-        .all(|answer| answer.status == 200 || answer.status == 400));
-    let access = won[0].json()["access_token"].as_str().unwrap().to_owned();
-    let auth = vec![("authorization".to_owned(), format!("Bearer {access}"))];
-    let info = pow_testkit::http(addr, "GET", "/oauth/userinfo", &auth, b"").await;
-    assert_eq!(info.status, 401, "the others ended the winner's tokens");
+    match one_wins {
+        true => assert_eq!(won.len(), 1, "one redemption of {}", answers.len()),
+        false => assert!(won.len() <= 1, "{} redemptions won", won.len()),
+    }
+    assert!(answers.iter().all(|answer| answer.status == 200
+        || (answer.status == 400 && answer.json()["error"] == "invalid_grant")));
+    for winner in won {
+        let access = winner.json()["access_token"].as_str().unwrap().to_owned();
+        let auth = vec![("authorization".to_owned(), format!("Bearer {access}"))];
+        let info = pow_testkit::http(addr, "GET", "/oauth/userinfo", &auth, b"").await;
+        assert_eq!(info.status, 401, "the others ended the winner's tokens");
+    }
+    // And the code is spent.
+    let late = pow_testkit::http(addr, "POST", "/oauth/token", &headers, body.as_bytes()).await;
+    assert_eq!(late.status, 400);
 }
 
 fn requests_that_cannot_go_back_are_answered_here() {
@@ -1153,7 +1201,60 @@ fn the_export_holds_the_grants_and_erasure_removes_them() {
     assert_eq!(again.status, 200, "{}", again.body);
 }
 
+/// A reused refresh token ends its family: the rotated token and the access token it came
+/// with stop working too.
+fn refresh_reuse_ends_the_family(h: &Harness) {
+    let mut browser = browser(h);
+    let code = code_for(h, &mut browser, "openid offline_access");
+    let (status, tokens) = redeem(h, &code);
+    assert_eq!(status, 200, "{tokens}");
+    let refresh = |token: &str| {
+        token_request(
+            h,
+            &[
+                ("grant_type", "refresh_token"),
+                ("client_id", "notes-web"),
+                ("refresh_token", token),
+            ],
+        )
+    };
+    let first = tokens["refresh_token"].as_str().unwrap();
+    let (status, rotated) = refresh(first);
+    assert_eq!(status, 200, "{rotated}");
+    let access = rotated["access_token"].as_str().unwrap();
+    assert_eq!(userinfo(h, access).0, 200);
+    let (status, reused) = refresh(first);
+    assert_eq!(
+        (status, reused["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
+    let (status, _) = refresh(rotated["refresh_token"].as_str().unwrap());
+    assert_eq!(status, 400, "the rotated token ended with its family");
+    assert_eq!(userinfo(h, access).0, 401, "and so did its access token");
+}
+
+/// A token request of a public client.
+fn token_request(h: &Harness, form: &[(&str, &str)]) -> (u16, Value) {
+    token(h, None, form)
+}
+
+fn refresh_reuse_on_postgres() {
+    let Some(users) = pow_testkit::postgres("provider_reuse") else {
+        return;
+    };
+    refresh_reuse_ends_the_family(&start(users));
+}
+
+fn refresh_reuse_on_redis() {
+    let Some(h) = on_redis() else {
+        return;
+    };
+    refresh_reuse_ends_the_family(&h);
+}
+
 pow_testkit::on_both!(
+    refresh_reuse_on_postgres,
+    refresh_reuse_on_redis,
     every_end_of_an_account_s_credentials_ends_its_tokens,
     the_export_holds_the_grants_and_erasure_removes_them,
     acr_values_map_onto_step_up_rules,
@@ -1175,6 +1276,16 @@ pow_testkit::on_both!(
 mod parallel {
     pow_testkit::on_both!(async parallel_redemptions_issue_one_token_set_then_end_it);
     use super::parallel_redemptions_issue_one_token_set_then_end_it;
+}
+
+mod parallel_on_postgres {
+    pow_testkit::on_both!(async parallel_redemptions_on_postgres);
+    use super::parallel_redemptions_on_postgres;
+}
+
+mod parallel_on_redis {
+    pow_testkit::on_both!(async parallel_redemptions_on_redis);
+    use super::parallel_redemptions_on_redis;
 }
 
 #[test]
