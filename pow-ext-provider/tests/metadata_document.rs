@@ -2,7 +2,9 @@
 //! the URL of its document signs a user in (the consent page names the host serving it),
 //! the document is fetched once while its `Cache-Control` lasts, and documents that name
 //! another `client_id`, ask for a secret, redirect, or sit on a loopback address the
-//! provider was not allowed to fetch from are refused: the client is unknown.
+//! provider was not allowed to fetch from are refused: the client is unknown. An `https`
+//! client ID at a private, shared, link-local or loopback address is refused before any
+//! connection.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -188,7 +190,58 @@ fn loopback_documents_need_the_app_s_leave() {
     assert_eq!(fetched.load(Ordering::SeqCst), 0, "nothing was fetched");
 }
 
+/// A listener that counts the connections it is offered (and answers none).
+fn connection_counter() -> (SocketAddr, Arc<AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let connections = Arc::new(AtomicUsize::new(0));
+    let counted = Arc::clone(&connections);
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            counted.fetch_add(1, Ordering::SeqCst);
+            drop(stream);
+        }
+    });
+    (addr, connections)
+}
+
+/// An `https` client ID at a private, shared, link-local or loopback address is refused at
+/// the authorization endpoint by the address check, before any connection (the loopback
+/// one's listener is never reached), even with loopback fetches allowed for the private
+/// ones: the page says the client is not known here and nothing is redirected.
+fn documents_at_private_addresses_are_refused_unfetched() {
+    let (listener, connections) = connection_counter();
+    for loopback in [false, true] {
+        let addr = start(loopback);
+        let mut browser = Client::new(addr);
+        assert_eq!(browser.sign_in(EMAIL, PASSWORD).status, 302);
+        let mut ids = vec![
+            "https://10.0.0.1/client.json".to_owned(),
+            "https://192.168.1.10/client.json".to_owned(),
+            "https://100.64.0.1/client.json".to_owned(),
+            "https://169.254.169.254/client.json".to_owned(),
+            "https://[fe80::1]/client.json".to_owned(),
+        ];
+        if !loopback {
+            ids.push(format!("https://{listener}/client.json"));
+            ids.push(format!("https://localhost:{}/client.json", listener.port()));
+        }
+        for id in ids {
+            let res = browser.get(&authorize_path(&id));
+            assert_eq!(res.status, 400, "{id}: {}", res.body);
+            assert!(res.body.contains("not known here"), "{id}: {}", res.body);
+            assert!(res.header("location").is_none(), "{id}: never redirected");
+        }
+    }
+    assert_eq!(
+        connections.load(Ordering::SeqCst),
+        0,
+        "no connection was opened to a refused address"
+    );
+}
+
 pow_testkit::on_both!(
+    documents_at_private_addresses_are_refused_unfetched,
     a_client_known_by_its_document_signs_a_user_in,
     documents_that_do_not_hold_are_refused,
     loopback_documents_need_the_app_s_leave,
