@@ -1252,7 +1252,71 @@ fn refresh_reuse_on_redis() {
     refresh_reuse_ends_the_family(&h);
 }
 
+/// A support-access session (an admin in a user's account) cannot consent for the user:
+/// the authorization endpoint refuses it even where the user consented before (no code is
+/// issued silently), and the consent and revoke forms refuse it too.
+fn support_access_cannot_consent() {
+    const ADMIN: &str = "admin@example.com";
+    let users = pow_testkit::sqlite("provider-support");
+    let config = PowConfig::builder("k".repeat(64))
+        .users(users.clone())
+        .hasher(Pbkdf2Hasher::new(1))
+        .base_url("http://localhost")
+        .store(Arc::new(MemoryStore::new()))
+        .impersonation(pow_core::session::Impersonation::new(|admin| {
+            admin.email() == Some(ADMIN)
+        }))
+        .extension(provider())
+        .build()
+        .unwrap();
+    users.migrate(&config).unwrap();
+    let user = pow_actix::testing::create_user(&config, EMAIL, PASSWORD).unwrap();
+    pow_actix::testing::create_user(&config, ADMIN, PASSWORD).unwrap();
+    let addr = pow_testkit::serve(config.clone());
+    let h = Harness { config, addr, user };
+    // The user consents to the web client themself.
+    let mut own = browser(&h);
+    code_for(&h, &mut own, "openid");
+    // The admin opens the user's account.
+    let mut admin = Client::new(h.addr);
+    assert_eq!(admin.sign_in(ADMIN, PASSWORD).status, 302);
+    let csrf = admin.get("/registration/edit").csrf();
+    let user_id = h.user.id.to_string();
+    let res = admin.post(
+        "/impersonation",
+        &[
+            ("_csrf_token", csrf.as_str()),
+            ("user[user_id]", user_id.as_str()),
+            ("user[reason]", "a ticket"),
+        ],
+    );
+    assert_eq!(res.status, 302, "{}", res.body);
+    // A client the user allowed: still no code for support access.
+    for (client, redirect) in [("notes-web", SPA_REDIRECT), ("cli", CLI_REDIRECT)] {
+        let res = admin.get(&authorize_path(client, redirect, "openid", &[]));
+        assert_eq!(res.status, 403, "{client}: {}", res.body);
+        assert!(res.header("location").is_none(), "{client}: no code");
+    }
+    let csrf = admin.get("/oauth/grants").csrf();
+    for (path, fields) in [
+        (
+            "/oauth/authorize",
+            &[("user[request]", "pending"), ("user[decision]", "allow")][..],
+        ),
+        ("/oauth/grants/revoke", &[("user[client]", "notes-web")][..]),
+    ] {
+        let mut form = vec![("_csrf_token", csrf.as_str())];
+        form.extend_from_slice(fields);
+        let res = admin.post(path, &form);
+        assert_eq!(res.status, 403, "{path}: {}", res.body);
+    }
+    // The user's consent is untouched.
+    let again = own.get(&authorize_path("notes-web", SPA_REDIRECT, "openid", &[]));
+    assert_eq!(again.status, 302, "{}", again.body);
+}
+
 pow_testkit::on_both!(
+    support_access_cannot_consent,
     refresh_reuse_on_postgres,
     refresh_reuse_on_redis,
     every_end_of_an_account_s_credentials_ends_its_tokens,
