@@ -1316,6 +1316,7 @@ fn support_access_cannot_consent() {
 }
 
 pow_testkit::on_both!(
+    the_main_events_are_audited,
     support_access_cannot_consent,
     refresh_reuse_on_postgres,
     refresh_reuse_on_redis,
@@ -1370,14 +1371,103 @@ fn a_javascript_redirect_or_a_duplicate_client_is_refused_at_build() {
 
 #[test]
 fn the_openapi_document_describes_every_json_route() {
+    // With the clients page on, so its JSON routes are mounted and checked too.
     let config = PowConfig::builder("k".repeat(64))
-        .extension(provider())
+        .extension(provider().client_admins(|_| true))
         .build()
         .unwrap();
     let api = pow_core::api::ApiService::new(config, pow_core::api::ApiOptions::new());
     assert_eq!(api.undocumented_routes().unwrap(), Vec::<String>::new());
     let doc = api.openapi().unwrap();
-    assert!(doc["components"]["schemas"]["ProviderGrant"].is_object());
+    let schemas = &doc["components"]["schemas"];
+    assert!(schemas["ProviderGrant"]["properties"]["resources"].is_object());
+    assert!(schemas["ProviderClient"]["properties"]["resources"].is_object());
+    assert!(schemas["ProviderClientSpec"]["properties"]["resources"].is_object());
+    // Each clients route with its method.
+    let paths = doc["paths"].as_object().unwrap();
+    let path = |tail: &str| {
+        paths
+            .iter()
+            .find(|(path, _)| path.ends_with(tail))
+            .map(|(_, item)| item.clone())
+            .unwrap_or_else(|| panic!("no {tail} in {:?}", paths.keys()))
+    };
+    let clients = path("/oauth/clients");
+    assert!(clients["get"].is_object() && clients["post"].is_object());
+    assert!(path("/oauth/clients/{client}/secret")["post"].is_object());
+    assert!(path("/oauth/clients/{client}")["delete"].is_object());
+}
+
+/// The main events land in the audit log: a consent, tokens issued, a code presented
+/// again, a revocation, a grant withdrawn, a client registered.
+fn the_main_events_are_audited() {
+    use pow_actix::audit::{AuditQuery, Auditor, DieselAuditSink};
+    let users = pow_testkit::sqlite("provider-audit");
+    let config = PowConfig::builder("k".repeat(64))
+        .users(users.clone())
+        .hasher(Pbkdf2Hasher::new(1))
+        .base_url("http://localhost")
+        .store(Arc::new(MemoryStore::new()))
+        .audit(Auditor::new(DieselAuditSink::new(users.database().clone())))
+        .extension(provider())
+        .build()
+        .unwrap();
+    users.migrate(&config).unwrap();
+    let user = pow_actix::testing::create_user(&config, EMAIL, PASSWORD).unwrap();
+    let addr = pow_testkit::serve(config.clone());
+    let h = Harness { config, addr, user };
+    let mut browser = browser(&h);
+    let code = code_for(&h, &mut browser, "openid");
+    assert_eq!(redeem(&h, &code).0, 200);
+    assert_eq!(redeem(&h, &code).0, 400, "the code again");
+    let code = code_for(&h, &mut browser, "openid");
+    let (_, tokens) = redeem(&h, &code);
+    let access = tokens["access_token"].as_str().unwrap();
+    let res = Client::new(h.addr).post(
+        "/oauth/revoke",
+        &[("client_id", "notes-web"), ("token", access)],
+    );
+    assert_eq!(res.status, 200, "{}", res.body);
+    let page = browser.get("/oauth/grants");
+    let res = browser.post(
+        "/oauth/grants/revoke",
+        &[("_csrf_token", &page.csrf()), ("user[client]", "notes-web")],
+    );
+    assert_eq!(res.status, 302, "{}", res.body);
+    let registry = pow_ext_provider::registry::Registry::new(&h.config).unwrap();
+    let spec = pow_ext_provider::registry::ClientSpec::new(pow_ext_provider::ClientKind::Public)
+        .id("registered")
+        .redirect_uri(SPA_REDIRECT);
+    block_on(registry.register(&provider(), spec, false, None))
+        .unwrap()
+        .unwrap();
+    block_on(h.config.audit().flush()).unwrap();
+    let events = h
+        .config
+        .audit()
+        .sink()
+        .query(&AuditQuery::default())
+        .unwrap();
+    let found = |name: &str, detail: (&str, &str)| {
+        events
+            .iter()
+            .find(|event| event.name == name && event.detail[detail.0] == detail.1)
+            .unwrap_or_else(|| panic!("no {name} with {detail:?} in {events:?}"))
+    };
+    for name in [
+        "provider.consented",
+        "provider.tokens_issued",
+        "provider.revoked",
+        "provider.grant_revoked",
+    ] {
+        let event = found(name, ("client", "notes-web"));
+        assert_eq!(event.user_id, Some(h.user.id), "{name}");
+    }
+    found("provider.reuse_detected", ("reason", "code"));
+    found("provider.client_registered", ("client", "registered"));
+    // No token or code is in the log.
+    let dump = serde_json::to_string(&events).unwrap();
+    assert!(!dump.contains(access) && !dump.contains(&code));
 }
 
 /// The token endpoint counts each client address before it reads anything: over the
