@@ -406,6 +406,14 @@ pub(crate) async fn poll(
                 )));
             }
             devices.states.delete(&state_key(&id)).await?;
+            // The resource taken off the client's list since the request: nothing for it.
+            if let Some(refused) = state
+                .resource
+                .as_deref()
+                .and_then(|uri| crate::flows::refused_target(provider, client, uri))
+            {
+                return Ok(Err(refused));
+            }
             // The grant withdrawn (or the client removed) between the approval and this
             // poll: nothing is issued.
             let granted = crate::consents::Consents::new(config)?

@@ -16,7 +16,7 @@ use pow_actix::store::MemoryStore;
 use pow_actix::test_client::{Client, Response};
 use pow_actix::PowConfig;
 use pow_ext_provider::registry::{ClientSpec, Registry};
-use pow_ext_provider::{ClientKind, ClientRegistration, GrantType, Provider};
+use pow_ext_provider::{ClientKind, ClientRegistration, GrantType, Provider, Resource};
 use serde_json::Value;
 
 const EMAIL: &str = "ada@example.com";
@@ -393,7 +393,69 @@ fn block_on<F: std::future::Future>(work: F) -> F::Output {
         .block_on(work)
 }
 
+/// A resource taken off a registered client's list while its device waits for the user:
+/// the approved request gets no token for it.
+fn a_resource_taken_off_the_list_is_not_issued_to_a_device() {
+    const API: &str = "https://localhost/api";
+    let users = pow_testkit::sqlite("provider-device-resource");
+    let config = PowConfig::builder("k".repeat(64))
+        .users(users.clone())
+        .hasher(Pbkdf2Hasher::new(1))
+        .base_url("http://localhost")
+        .store(Arc::new(MemoryStore::new()))
+        .extension(
+            Provider::new()
+                .registered_client_grants([GrantType::DeviceCode])
+                .resource(Resource::new(API)),
+        )
+        .build()
+        .unwrap();
+    users.migrate(&config).unwrap();
+    pow_actix::testing::create_user(&config, EMAIL, PASSWORD).unwrap();
+    let addr = pow_testkit::serve(config.clone());
+    let provider = Provider::of(&config).unwrap();
+    let registry = Registry::new(&config).unwrap();
+    let spec = ClientSpec::new(ClientKind::Public)
+        .id("kiosk")
+        .grant(GrantType::DeviceCode)
+        .resource(API);
+    block_on(registry.register(provider, spec, false, None))
+        .unwrap()
+        .unwrap();
+    let (status, body) = post(
+        addr,
+        "/oauth/device_authorization",
+        &[("client_id", "kiosk"), ("resource", API)],
+    );
+    assert_eq!(status, 200, "{body}");
+    let mut ada = browser(addr, EMAIL);
+    let confirm = enter(&mut ada, body["user_code"].as_str().unwrap());
+    assert_eq!(answer(&mut ada, &confirm, "allow").status, 302);
+    let table = pow_core::users::diesel::Tables::of(&config, "test")
+        .unwrap()
+        .table("oauth_clients");
+    users
+        .database()
+        .batch_execute(&format!("UPDATE {table} SET resources = ''"))
+        .unwrap();
+    let (status, tokens) = post(
+        addr,
+        "/oauth/token",
+        &[
+            ("grant_type", "urn:ietf:params:oauth:grant-type:device_code"),
+            ("client_id", "kiosk"),
+            ("device_code", body["device_code"].as_str().unwrap()),
+        ],
+    );
+    assert_eq!(
+        (status, tokens["error"].as_str()),
+        (400, Some("invalid_target")),
+        "{tokens}"
+    );
+}
+
 pow_testkit::on_both!(
+    a_resource_taken_off_the_list_is_not_issued_to_a_device,
     a_device_grant_is_listed_and_revocable,
     a_device_connects_once_the_user_allows_it,
     a_refusal_reaches_the_device,
