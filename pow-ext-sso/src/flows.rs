@@ -214,6 +214,8 @@ pub enum Refusal {
     NotLinked,
     /// The account is disabled.
     AccountDisabled,
+    /// Another organization the person is covered by enforces its own connection.
+    OtherConnection,
 }
 
 impl Refusal {
@@ -228,6 +230,7 @@ impl Refusal {
             Refusal::Unverified => "pow_sso_unverified",
             Refusal::NotLinked => "pow_sso_not_linked",
             Refusal::AccountDisabled => "pow_sso_account_disabled",
+            Refusal::OtherConnection => "pow_sso_other_connection",
         }
     }
 }
@@ -376,6 +379,21 @@ async fn conclude(
     };
     if user.is_disabled() || user.is_closed() {
         return Ok(Finished::Refused(Refusal::AccountDisabled));
+    }
+    // An organization that enforces its own connection is not satisfied by another
+    // organization's: the sign-in policy sees the method, this sees the connection.
+    let domain = address_domain(&user).unwrap_or_default();
+    if let Some(enforcing) = store.enforcing(user.id, &domain).await? {
+        if enforcing.id != connection.id {
+            audit::record(
+                config,
+                event(events::REFUSED, &enforcing)
+                    .user(user.id)
+                    .detail("reason", "another_connection")
+                    .detail("through", connection.id.clone()),
+            );
+            return Ok(Finished::Refused(Refusal::OtherConnection));
+        }
     }
     store
         .link(
@@ -547,6 +565,10 @@ fn address_proven(config: &PowConfig, user: &User) -> bool {
 
 /// The session key naming the connection a session signed in through.
 pub const CONNECTION_KEY: &str = "sso_connection";
+/// The session key holding a SAML sign-in's NameID and its format.
+pub const SAML_SUBJECT_KEY: &str = "sso_saml_subject";
+/// The session key holding a SAML sign-in's `SessionIndex`.
+pub const SAML_SESSION_KEY: &str = "sso_saml_session";
 
 /// Starts `user`'s session through `connection` (method [`SSO`], with the provider's
 /// signed `amr` and `acr` in the session's extras) and records the sign-in.
@@ -571,6 +593,19 @@ pub async fn sign_in<H: SessionHandle + ?Sized>(
     }
     if let Some(acr) = &claims.acr {
         extra.insert("sso_acr".to_owned(), serde_json::Value::from(acr.clone()));
+    }
+    // SAML single logout names the subject and the provider's session.
+    if let Some(format) = &claims.name_id_format {
+        extra.insert(
+            SAML_SUBJECT_KEY.to_owned(),
+            serde_json::json!([claims.subject, format]),
+        );
+    }
+    if let Some(index) = &claims.session_index {
+        extra.insert(
+            SAML_SESSION_KEY.to_owned(),
+            serde_json::Value::from(index.clone()),
+        );
     }
     let metadata = SessionMetadata {
         device: Some(pow_core::session::device_of(req)),
@@ -769,6 +804,44 @@ pub(crate) async fn saml_answer(
     let key = random_key();
     handoffs(config).put(&key, &handoff).await?;
     Ok((key, handoff.state))
+}
+
+/// Records a refused SAML answer with its reason.
+#[cfg(feature = "saml")]
+pub(crate) fn audit_refused_answer(config: &PowConfig, connection: &Connection, reason: &str) {
+    refused_answer(config, connection, reason);
+}
+
+/// SAML single logout from the identity provider: every session of the user the
+/// connection knows as `subject` that signed in through single sign-on ends. Audited.
+///
+/// # Errors
+/// The store's or the database's error.
+#[cfg(feature = "saml")]
+pub(crate) async fn single_logout(
+    config: &PowConfig,
+    connection: &Connection,
+    subject: &str,
+) -> Result<usize, PowError> {
+    let store = Connections::new(config)?;
+    let Some(identity) = store.identity(&connection.id, subject).await? else {
+        return Ok(0);
+    };
+    let mut ended = 0;
+    for session in pow_core::session::user_sessions(config, identity.user_id).await? {
+        if session.methods.contains(&SSO)
+            && pow_core::session::end_session(config, identity.user_id, &session.id).await?
+        {
+            ended += 1;
+        }
+    }
+    audit::record(
+        config,
+        event(events::LOGGED_OUT, connection)
+            .user(identity.user_id)
+            .detail("sessions", ended),
+    );
+    Ok(ended)
 }
 
 /// Records a refused SAML answer with its reason.

@@ -154,6 +154,9 @@ pub mod events {
     /// A SAML answer was refused at the assertion consumer service (`detail.reason`:
     /// the check that failed).
     pub const ANSWER_REFUSED: EventName = EventName::new("sso.answer_refused");
+    /// The identity provider logged a user out (SAML single logout; `detail.sessions`:
+    /// how many ended).
+    pub const LOGGED_OUT: EventName = EventName::new("sso.logged_out");
 }
 
 /// The single sign-on extension and its settings. Each setter says its default.
@@ -283,6 +286,7 @@ impl Extension for Sso {
                 events::LINKED,
                 events::REFUSED,
                 events::ANSWER_REFUSED,
+                events::LOGGED_OUT,
             ])
             .user_table("sso_identities", "user_id")
             .user_data(IdentityData)
@@ -298,8 +302,11 @@ impl Extension for Sso {
             ext.api_route(route);
         }
         #[cfg(feature = "saml")]
-        for route in saml::endpoint_routes() {
-            ext.endpoint(route);
+        {
+            for route in saml::endpoint_routes() {
+                ext.endpoint(route);
+            }
+            ext.callbacks(saml::SignOutAtIdp);
         }
         ext.api_document(pow_core::api::openapi_fragment(
             NAME,

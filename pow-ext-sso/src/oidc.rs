@@ -62,6 +62,12 @@ pub struct Claims {
     /// The authentication context class (`acr`), as signed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub acr: Option<String>,
+    /// SAML: the NameID's format URI (single logout names the subject with it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name_id_format: Option<String>,
+    /// SAML: the identity provider's session (`SessionIndex`), for single logout.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_index: Option<String>,
 }
 
 /// A sign-in begun: the provider's URL, and what the callback needs.
@@ -230,6 +236,8 @@ impl Discovery {
                 .map(|amr| amr.iter().map(|m| m.as_str().to_owned()).collect())
                 .unwrap_or_default(),
             acr: claims.auth_context_ref().map(|acr| acr.as_str().to_owned()),
+            name_id_format: None,
+            session_index: None,
         })
     }
 }

@@ -20,12 +20,13 @@ use pow_core::pages::endpoints::{EndpointRequest, EndpointRoute};
 use pow_core::pages::routes::Verb;
 use pow_core::pages::HttpAnswer;
 use pow_core::store::{Key, Store};
-use pow_core::PowConfig;
+use pow_core::{PowConfig, PowError};
 use saml::{
-    Binding, ConsumeResponse, DigestAlgorithm, Dispatch, IdpDescriptor, KeyPair, LoginTracker,
-    NameIdFormat, PeerCryptoPolicy, ReplayCache, ReplayEntry, ReplayMode, ServiceProvider,
-    ServiceProviderConfig, SignatureAlgorithm, SpWantSigned, SsoResponseBinding,
-    SsoResponseEndpoint, StartLogin, X509Certificate,
+    Binding, ConsumeResponse, DigestAlgorithm, Dispatch, Endpoint, IdpDescriptor, KeyPair,
+    LoginTracker, NameId, NameIdFormat, PeerCryptoPolicy, ReplayCache, ReplayEntry, ReplayMode,
+    ServiceProvider, ServiceProviderConfig, SignatureAlgorithm, SpLogoutSigning,
+    SpLogoutWantSigned, SpWantSigned, SsoResponseBinding, SsoResponseEndpoint, StartLogin,
+    X509Certificate,
 };
 
 use crate::oidc::Claims;
@@ -37,6 +38,9 @@ use crate::NAME;
 pub const METADATA_PATH: &str = "/sso/saml/{org}/metadata";
 /// The assertion consumer service of an organization's SAML connection (HTTP-POST binding).
 pub const ACS_PATH: &str = "/sso/saml/{org}/acs";
+/// The single logout service of an organization's SAML connection (HTTP-Redirect binding):
+/// the identity provider's logout requests, and its answers to this app's.
+pub const SLO_PATH: &str = "/sso/saml/{org}/slo";
 
 /// The largest identity provider metadata document taken (256 KiB).
 pub const MAX_METADATA: usize = 256 * 1024;
@@ -84,6 +88,8 @@ pub struct SpUrls {
     pub entity_id: String,
     /// The assertion consumer service's URL.
     pub acs: String,
+    /// The single logout service's URL.
+    pub slo: String,
 }
 
 impl SpUrls {
@@ -100,6 +106,7 @@ impl SpUrls {
         Self {
             entity_id: format!("{base}{}", path(METADATA_PATH)),
             acs: format!("{base}{}", path(ACS_PATH)),
+            slo: format!("{base}{}", path(SLO_PATH)),
         }
     }
 }
@@ -143,10 +150,16 @@ fn service_provider(
         Some(key) => Some(key_pair(key)?),
         None => None,
     };
+    let signs = key.is_some();
     Ok(ServiceProvider::new(ServiceProviderConfig {
         entity_id: urls.entity_id.clone(),
         acs: vec![SsoResponseEndpoint::post(urls.acs.clone(), 0, true)],
-        slo: Vec::new(),
+        slo: vec![Endpoint {
+            url: urls.slo.clone(),
+            binding: Binding::HttpRedirect,
+            index: None,
+            is_default: false,
+        }],
         name_id_formats: vec![NameIdFormat::Persistent, NameIdFormat::EmailAddress],
         sign_authn_requests: key.is_some(),
         signing_key: key.clone(),
@@ -156,6 +169,16 @@ fn service_provider(
             assertions: true,
         },
         allow_unsolicited: idp_initiated,
+        // The provider's logout messages are verified against its pinned certificate;
+        // this app's are signed when it has a key.
+        logout_signing: SpLogoutSigning {
+            sign_requests: signs,
+            sign_responses: signs,
+        },
+        logout_want_signed: SpLogoutWantSigned {
+            requests: true,
+            responses: true,
+        },
         default_peer_crypto_policy: PeerCryptoPolicy::strong_defaults(),
         outbound_signature_algorithm: SignatureAlgorithm::RsaSha256,
         outbound_digest_algorithm: DigestAlgorithm::Sha256,
@@ -298,6 +321,8 @@ pub(crate) fn consume(
         })
     });
     Ok(Claims {
+        name_id_format: Some(name_id.format.as_uri().to_owned()),
+        session_index: identity.session_index().map(str::to_owned),
         subject: name_id.value.clone(),
         // The organization's own provider, verified against its pinned certificate: its
         // addresses count as vouched for; a first sign-in still links or creates only at
@@ -427,6 +452,10 @@ pub(crate) fn endpoint_routes() -> Vec<EndpointRoute> {
             Box::pin(async move { acs_answer(&config, &req).await })
         })
         .of_extension(NAME),
+        EndpointRoute::new(Verb::Get, SLO_PATH, |config, req| {
+            Box::pin(async move { slo_answer(&config, &req).await })
+        })
+        .of_extension(NAME),
     ]
 }
 
@@ -480,5 +509,301 @@ async fn acs_answer(config: &PowConfig, req: &EndpointRequest) -> HttpAnswer {
             answer
         }
         Err(err) => HttpAnswer::failure(&err),
+    }
+}
+
+/// A single logout this app began, kept until the provider answers.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct PendingLogout {
+    organization: String,
+    tracker: saml::logout::LogoutTracker,
+}
+
+/// How long the provider may take to answer a logout.
+const LOGOUT_TTL: Duration = Duration::from_secs(10 * 60);
+
+fn pending_logouts(config: &PowConfig) -> pow_core::store::OneTimeSecrets {
+    pow_core::store::OneTimeSecrets::new(config, "sso", "saml_logout", LOGOUT_TTL)
+}
+
+/// The identity provider's logout URL for the `ending` session, which signed in through
+/// `connection` (its NameID and format, the provider's session); `None` when the provider
+/// has no HTTP-Redirect single logout service. The request is kept for its answer.
+pub(crate) async fn logout_url(
+    config: &PowConfig,
+    connection: &crate::Connection,
+    ending: EndingSession,
+) -> Result<Option<String>, SamlError> {
+    let Some(metadata) = connection.saml_metadata.clone() else {
+        return Ok(None);
+    };
+    let EndingSession {
+        subject,
+        session_index,
+        origin,
+        ..
+    } = ending;
+    let urls = SpUrls::of(config, origin.as_deref(), &connection.organization_id);
+    let relay = pow_core::token::generate_uuid();
+    let setup = config.clone();
+    let relay_state = relay.clone();
+    let started = tokio::task::spawn_blocking(move || -> Result<_, SamlError> {
+        let idp = read_metadata(&metadata)?;
+        if idp.slo_endpoint(Binding::HttpRedirect).is_none() {
+            return Ok(None);
+        }
+        let sp = service_provider(&setup, &urls, false)?;
+        let name_id = NameId::new(subject.0, name_id_format(&subject.1));
+        let started = sp.start_logout(
+            &idp,
+            saml::logout::StartLogout {
+                name_id: &name_id,
+                session_index: session_index.as_deref(),
+                relay_state: Some(&relay_state),
+                reason: None,
+                binding: Binding::HttpRedirect,
+            },
+        )?;
+        let Dispatch::Redirect(url) = started.dispatch else {
+            return Ok(None);
+        };
+        Ok(Some((url.to_string(), started.tracker)))
+    })
+    .await
+    .map_err(|_| SamlError::Unreadable)??;
+    let Some((url, tracker)) = started else {
+        return Ok(None);
+    };
+    let pending = PendingLogout {
+        organization: connection.organization_id.clone(),
+        tracker,
+    };
+    pending_logouts(config)
+        .put(&relay, &pending)
+        .await
+        .map_err(|err| SamlError::Metadata(err.to_string()))?;
+    Ok(Some(url))
+}
+
+/// The NameID format of URI `uri`.
+fn name_id_format(uri: &str) -> NameIdFormat {
+    [
+        NameIdFormat::Persistent,
+        NameIdFormat::EmailAddress,
+        NameIdFormat::Unspecified,
+        NameIdFormat::Transient,
+    ]
+    .into_iter()
+    .find(|format| format.as_uri() == uri)
+    .unwrap_or_else(|| NameIdFormat::Custom(uri.to_owned()))
+}
+
+/// `GET <slo>`: the identity provider's logout request (its subject's sessions signed in
+/// through the connection end; the provider is answered) or its answer to this app's
+/// (the browser goes on to the setup's signed-out page). Signed messages only, against
+/// the pinned certificate; a connection that is off takes no request.
+async fn slo_answer(config: &PowConfig, req: &EndpointRequest) -> HttpAnswer {
+    let org = req.params.get("org").unwrap_or_default().to_owned();
+    let query = req.query_params();
+    let signed_out = pow_core::config::extension_path(config, NAME, crate::pages::SSO_PATH, &[]);
+    if query.get("SAMLResponse").is_some() {
+        // The answer to a logout this app began: this browser is signed out already.
+        let relay = query.get("RelayState").unwrap_or_default().to_owned();
+        if let Err(err) = finish_logout(config, req, &org, &relay).await {
+            tracing::info!(error = %err, "SAML logout answer not taken");
+        }
+        return HttpAnswer::redirect(&signed_out);
+    }
+    match idp_logout(config, req, &org).await {
+        Ok(Some(url)) => HttpAnswer::redirect(&url),
+        Ok(None) => HttpAnswer::text(400, "Bad Request", Some("no-store")),
+        Err(err) => HttpAnswer::failure(&err),
+    }
+}
+
+/// The provider's answer to this app's logout: checked against the request kept under
+/// `relay` (`InResponseTo`, issuer, signature).
+async fn finish_logout(
+    config: &PowConfig,
+    req: &EndpointRequest,
+    org: &str,
+    relay: &str,
+) -> Result<(), SamlError> {
+    let pending = pending_logouts(config)
+        .take::<PendingLogout>(relay)
+        .await
+        .map_err(|err| SamlError::Metadata(err.to_string()))?
+        .filter(|pending| pending.organization == org)
+        .ok_or(SamlError::Unreadable)?;
+    let connection = connection_of(config, org).await?;
+    let metadata = connection.saml_metadata.clone().unwrap_or_default();
+    let urls = SpUrls::of(config, req.origin(), org);
+    let setup = config.clone();
+    let raw = req.query.clone();
+    tokio::task::spawn_blocking(move || -> Result<(), SamlError> {
+        let idp = read_metadata(&metadata)?;
+        let sp = service_provider(&setup, &urls, false)?;
+        sp.consume_logout_response(
+            &idp,
+            saml::logout::ConsumeLogoutResponse {
+                peer_crypto_policy: None,
+                body: raw.as_bytes(),
+                binding: Binding::HttpRedirect,
+                detached_signature: None,
+                tracker: &pending.tracker,
+                expected_destination: &urls.slo,
+                now: SystemTime::now(),
+                clock_skew: CLOCK_SKEW,
+            },
+        )?;
+        Ok(())
+    })
+    .await
+    .map_err(|_| SamlError::Unreadable)?
+}
+
+async fn connection_of(config: &PowConfig, org: &str) -> Result<crate::Connection, SamlError> {
+    crate::Connections::new(config)
+        .map_err(|err| SamlError::Metadata(err.to_string()))?
+        .of_organization(org)
+        .await
+        .map_err(|err| SamlError::Metadata(err.to_string()))?
+        .filter(crate::Connection::is_saml)
+        .ok_or(SamlError::Unreadable)
+}
+
+/// The provider's logout request: verified, the subject's sessions signed in through
+/// single sign-on ended, and the provider's URL with the answer. `None` for a request
+/// that is refused (audited): not signed by the pinned certificate, for another
+/// destination, or for a connection that is off.
+async fn idp_logout(
+    config: &PowConfig,
+    req: &EndpointRequest,
+    org: &str,
+) -> Result<Option<String>, PowError> {
+    let Ok(connection) = connection_of(config, org).await else {
+        return Ok(None);
+    };
+    if !connection.enabled {
+        crate::flows::audit_refused_answer(config, &connection, "the connection is off");
+        return Ok(None);
+    }
+    let metadata = connection.saml_metadata.clone().unwrap_or_default();
+    let urls = SpUrls::of(config, req.origin(), org);
+    let setup = config.clone();
+    let raw = req.query.clone();
+    let checked = tokio::task::spawn_blocking(move || -> Result<_, SamlError> {
+        let idp = read_metadata(&metadata)?;
+        let sp = service_provider(&setup, &urls, false)?;
+        let parsed = sp.consume_logout_request(
+            &idp,
+            saml::logout::ConsumeLogoutRequest {
+                peer_crypto_policy: None,
+                body: raw.as_bytes(),
+                binding: Binding::HttpRedirect,
+                detached_signature: None,
+                expected_destination: &urls.slo,
+                now: SystemTime::now(),
+                clock_skew: CLOCK_SKEW,
+            },
+        )?;
+        let answer = sp.build_logout_response(
+            &idp,
+            &parsed,
+            saml::logout::LogoutStatus::Success,
+            parsed.relay_state.as_deref(),
+            Binding::HttpRedirect,
+        )?;
+        let Dispatch::Redirect(url) = answer else {
+            return Err(SamlError::NoRedirectService);
+        };
+        Ok((parsed.name_id.value, url.to_string()))
+    })
+    .await
+    .map_err(|err| PowError::Blocking(err.to_string()))?;
+    let (subject, url): (String, String) = match checked {
+        Ok(checked) => checked,
+        Err(err) => {
+            tracing::warn!(connection = %connection.id, error = %err, "SAML logout request refused");
+            crate::flows::audit_refused_answer(config, &connection, &err.to_string());
+            return Ok(None);
+        }
+    };
+    crate::flows::single_logout(config, &connection, &subject).await?;
+    Ok(Some(url))
+}
+
+/// Sign-out of a session that signed in through a SAML connection goes on to the
+/// identity provider's single logout (a browser's sign-out; the JSON API's is local).
+pub(crate) struct SignOutAtIdp;
+
+/// What the sign-out's first half saw of the session it ends.
+pub(crate) struct EndingSession {
+    connection: String,
+    subject: (String, String),
+    session_index: Option<String>,
+    origin: Option<String>,
+}
+
+#[async_trait::async_trait]
+impl pow_core::extension::Callbacks for SignOutAtIdp {
+    async fn before_process(
+        &self,
+        step: &mut pow_core::pipeline::Step,
+        client: &mut dyn pow_core::pipeline::Client,
+    ) -> Result<pow_core::pipeline::Flow, PowError> {
+        if step.id == pow_core::pages::core::SESSION_DELETE {
+            if let Some(current) = client.session().current() {
+                let extra = &current.metadata.extra;
+                let connection = extra
+                    .get(crate::flows::CONNECTION_KEY)
+                    .and_then(|v| v.as_str());
+                let subject = extra
+                    .get(crate::flows::SAML_SUBJECT_KEY)
+                    .and_then(|v| serde_json::from_value::<(String, String)>(v.clone()).ok());
+                if let (Some(connection), Some(subject)) = (connection, subject) {
+                    step.assigns.insert(EndingSession {
+                        connection: connection.to_owned(),
+                        subject,
+                        session_index: extra
+                            .get(crate::flows::SAML_SESSION_KEY)
+                            .and_then(|v| v.as_str())
+                            .map(str::to_owned),
+                        origin: client.facts().origin,
+                    });
+                }
+            }
+        }
+        Ok(pow_core::pipeline::Flow::Continue)
+    }
+
+    async fn before_respond(
+        &self,
+        step: &mut pow_core::pipeline::Step,
+        _client: &mut dyn pow_core::pipeline::Client,
+    ) -> Result<pow_core::pipeline::Flow, PowError> {
+        if step.id != pow_core::pages::core::SESSION_DELETE || step.is_json() {
+            return Ok(pow_core::pipeline::Flow::Continue);
+        }
+        let Some(ending) = step.assigns.remove::<EndingSession>() else {
+            return Ok(pow_core::pipeline::Flow::Continue);
+        };
+        let connection = crate::Connections::new(&step.config)?
+            .get(&ending.connection)
+            .await?
+            .filter(|connection| connection.enabled && connection.is_saml());
+        let Some(connection) = connection else {
+            return Ok(pow_core::pipeline::Flow::Continue);
+        };
+        match logout_url(&step.config, &connection, ending).await {
+            Ok(Some(url)) => Ok(pow_core::pipeline::Flow::Halt(
+                pow_core::pipeline::Halt::Redirect(url),
+            )),
+            Ok(None) => Ok(pow_core::pipeline::Flow::Continue),
+            Err(err) => {
+                tracing::warn!(connection = %connection.id, error = %err, "SAML logout not begun");
+                Ok(pow_core::pipeline::Flow::Continue)
+            }
+        }
     }
 }

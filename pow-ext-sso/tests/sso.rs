@@ -903,6 +903,104 @@ fn another_organizations_connection_asserts_nothing_here(users: DieselUsersConte
     .is_none());
 }
 
+/// An organization that enforces its connection is not satisfied by a sign-in through
+/// another organization's: a member of both, linked to both, signs in through the
+/// enforcing one only.
+fn enforcement_is_not_met_by_another_organizations_connection(users: DieselUsersContext) {
+    let Some(app) = start(users) else {
+        return;
+    };
+    let mut admin = browser(&app, OWNER);
+    set_up(&app, &mut admin, "olga");
+    let ada = user(&app.config, "ada@acme.example");
+    let acme = block_on(pow_ext_organizations::flows::by_slug(&app.config, "acme"))
+        .unwrap()
+        .unwrap();
+    block_on(pow_ext_organizations::flows::provision_member(
+        &app.config,
+        &acme.id,
+        &ada,
+        "member",
+        "test",
+    ))
+    .unwrap()
+    .unwrap();
+    // Globex, with a connection to the same provider; Ada a member who links her account.
+    let oscar = user(&app.config, "oscar@globex.example");
+    let globex = block_on(pow_ext_organizations::flows::create(
+        &app.config,
+        &oscar,
+        "Globex",
+        "globex",
+    ))
+    .unwrap()
+    .unwrap();
+    block_on(pow_ext_organizations::flows::provision_member(
+        &app.config,
+        &globex.id,
+        &ada,
+        "member",
+        "test",
+    ))
+    .unwrap()
+    .unwrap();
+    let mut oscar_browser = browser(&app, "oscar@globex.example");
+    let res = org_post(
+        &mut oscar_browser,
+        "globex",
+        "/organizations/globex/sso",
+        &[
+            ("user[issuer]", app.idp.issuer.as_str()),
+            ("user[client_id]", CLIENT_ID),
+            ("user[client_secret]", CLIENT_SECRET),
+        ],
+    );
+    assert_eq!(res.status, 302, "{}", res.body);
+    let res = org_post(
+        &mut oscar_browser,
+        "globex",
+        "/organizations/globex/sso/enable",
+        &[],
+    );
+    assert_eq!(res.status, 302);
+    let mut ada_browser = browser(&app, "ada@acme.example");
+    let csrf = ada_browser.get("/sso").csrf();
+    let res = ada_browser.post(
+        "/organizations/globex/sso/link",
+        &[("_csrf_token", csrf.as_str())],
+    );
+    assert_eq!(res.status, 302, "{}", res.body);
+    let back = at_idp(&app, res.location(), "ada");
+    assert_eq!(
+        ada_browser.get(&path_of(&back)).location(),
+        "/organizations/globex"
+    );
+    // Through Globex's connection, before Acme enforces: fine.
+    let mut before = Client::new(app.addr);
+    sso(&app, &mut before, "globex", "ada");
+    assert!(signed_in(&mut before));
+
+    // Acme enforces: Globex's connection no longer signs Ada in; Acme's does.
+    let res = admin_post(&mut admin, "/organizations/acme/sso/enforce", &[]);
+    assert_eq!(res.status, 302, "{}", res.body);
+    let mut through_globex = Client::new(app.addr);
+    let res = sso(&app, &mut through_globex, "globex", "ada");
+    assert_eq!(res.status, 302);
+    assert!(
+        !signed_in(&mut through_globex),
+        "another organization's connection met enforcement"
+    );
+    let page = through_globex.get(res.location());
+    assert!(
+        page.body.contains("its own identity provider"),
+        "{}",
+        page.body
+    );
+    let mut through_acme = Client::new(app.addr);
+    sso(&app, &mut through_acme, "acme", "ada");
+    assert!(signed_in(&mut through_acme));
+}
+
 /// A provider at a private or loopback address is refused unless the setup allows loopback
 /// (development): at save time for plain `http`, and by the address check for `https`.
 fn private_addresses_are_refused(users: DieselUsersContext) {
@@ -1165,6 +1263,9 @@ fn private_addresses() {
 fn explicit_link() {
     on_sqlite(an_account_elsewhere_links_by_an_explicit_step);
 }
+fn enforcement_per_organization() {
+    on_sqlite(enforcement_is_not_met_by_another_organizations_connection);
+}
 
 pow_testkit::on_both!(
     signs_in_and_provisions,
@@ -1178,4 +1279,5 @@ pow_testkit::on_both!(
     another_organization,
     private_addresses,
     explicit_link,
+    enforcement_per_organization,
 );

@@ -128,11 +128,12 @@ pub(crate) async fn forget_remembered(
 /// Ends one session of `user_id` (its id from [`user_sessions`]) and whatever an
 /// extension keeps to sign the same browser in again (its remember-me family: the one
 /// whose fingerprint is the session's), so the ended browser stays signed out; `false`
-/// if it was not one of theirs.
+/// if it was not one of theirs. An identity provider's single logout ends the sessions it
+/// signed in with this.
 ///
 /// # Errors
 /// [`PowError::Store`] when the store fails, or an extension's error.
-pub(crate) async fn end_session(
+pub async fn end_session(
     config: &PowConfig,
     user_id: i64,
     session_id: &str,

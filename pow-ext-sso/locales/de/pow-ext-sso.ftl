@@ -86,3 +86,5 @@ pow_sso_linked = Ihr Konto meldet sich jetzt über den Identitätsanbieter Ihrer
 pow_sso_mail_linked_subject = Ihr Konto ist mit dem Single Sign-on von { $organization } verknüpft
 pow_sso_mail_linked_intro = Ihr Konto wurde mit dem Identitätsanbieter von { $organization } verknüpft: Sie können sich jetzt darüber anmelden.
 pow_sso_mail_linked_advice = Wenn Sie das nicht waren, ändern Sie Ihr Passwort und informieren Sie die Inhaber der Organisation.
+audit-sso-logged-out = Vom Identitätsanbieter abgemeldet
+pow_sso_other_connection = Eine Organisation, der Sie angehören, verlangt die Anmeldung über ihren eigenen Identitätsanbieter.

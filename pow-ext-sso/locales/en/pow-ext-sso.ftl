@@ -86,3 +86,5 @@ pow_sso_linked = Your account now signs in through your organization's identity 
 pow_sso_mail_linked_subject = Your account is linked to { $organization }'s single sign-on
 pow_sso_mail_linked_intro = Your account was linked to the identity provider of { $organization }: you can now sign in through it.
 pow_sso_mail_linked_advice = If you did not do this, change your password and tell the organization's owners.
+audit-sso-logged-out = Signed out by the identity provider
+pow_sso_other_connection = An organization you belong to requires you to sign in through its own identity provider.

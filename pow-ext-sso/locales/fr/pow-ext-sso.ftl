@@ -86,3 +86,5 @@ pow_sso_linked = Votre compte se connecte désormais via le fournisseur d'identi
 pow_sso_mail_linked_subject = Votre compte est lié à l'authentification unique de { $organization }
 pow_sso_mail_linked_intro = Votre compte a été lié au fournisseur d'identité de { $organization } : vous pouvez désormais vous connecter par lui.
 pow_sso_mail_linked_advice = Si ce n'était pas vous, changez votre mot de passe et prévenez les propriétaires de l'organisation.
+audit-sso-logged-out = Déconnecté par le fournisseur d'identité
+pow_sso_other_connection = Une organisation dont vous êtes membre exige la connexion via son propre fournisseur d'identité.
