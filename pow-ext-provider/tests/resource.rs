@@ -337,6 +337,12 @@ fn a_consent_covers_only_the_resources_allowed() {
         assert_eq!(res.status, 302, "{resource}");
     }
     // The account's applications list what was allowed, resources included.
+    let page = browser.get("/oauth/grants");
+    assert!(
+        page.body.contains(&format!("for {API}, {MCP}")),
+        "{}",
+        page.body
+    );
     browser
         .headers
         .push(("accept".into(), "application/json".into()));

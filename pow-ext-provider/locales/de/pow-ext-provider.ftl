@@ -23,6 +23,7 @@ audit-provider-grant-revoked = Zugriff einer Anwendung entzogen
 pow_provider_title_grants = Anwendungen
 pow_provider_grants_none = Keine Anwendung hat Zugriff auf Ihr Konto.
 pow_provider_grant_since = erlaubt am
+pow_provider_grant_resources = für
 pow_provider_grant_revoke = Zugriff entziehen
 pow_provider_grant_revoked = Die Anwendung hat keinen Zugriff mehr.
 pow_provider_grant_not_found = Keine solche Anwendung hat Zugriff.

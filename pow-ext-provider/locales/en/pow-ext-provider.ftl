@@ -23,6 +23,7 @@ audit-provider-grant-revoked = Application access withdrawn
 pow_provider_title_grants = Applications
 pow_provider_grants_none = No application has access to your account.
 pow_provider_grant_since = allowed on
+pow_provider_grant_resources = for
 pow_provider_grant_revoke = Remove access
 pow_provider_grant_revoked = The application no longer has access.
 pow_provider_grant_not_found = No such application has access.

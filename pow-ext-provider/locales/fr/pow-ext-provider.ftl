@@ -23,6 +23,7 @@ audit-provider-grant-revoked = Accès d’une application retiré
 pow_provider_title_grants = Applications
 pow_provider_grants_none = Aucune application n’a accès à votre compte.
 pow_provider_grant_since = autorisée le
+pow_provider_grant_resources = pour
 pow_provider_grant_revoke = Retirer l’accès
 pow_provider_grant_revoked = L’application n’a plus accès.
 pow_provider_grant_not_found = Aucune application de ce nom n’a accès.

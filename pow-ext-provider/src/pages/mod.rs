@@ -231,8 +231,16 @@ async fn grants(step: &mut Step, _: &mut dyn Client, ext: &Provider) -> Result<A
         let rows = grants
             .iter()
             .map(|grant| {
+                let resources = match grant.resources.is_empty() {
+                    true => String::new(),
+                    false => format!(
+                        "; {} {}",
+                        step.text("pow_provider_grant_resources"),
+                        grant.resources.join(", ")
+                    ),
+                };
                 let text = format!(
-                    "{} ({}), {} {}",
+                    "{} ({}{resources}), {} {}",
                     grant.client_name,
                     grant.scopes.join(", "),
                     step.text("pow_provider_grant_since"),
