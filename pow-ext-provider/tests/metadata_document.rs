@@ -240,7 +240,30 @@ fn documents_at_private_addresses_are_refused_unfetched() {
     );
 }
 
+/// Fetches are counted per host: past 30 a minute, a document of that host is not fetched,
+/// even a good one, and its client is unknown.
+fn document_fetches_are_limited_per_host() {
+    let (docs, fetched) = documents();
+    let addr = start(true);
+    let mut browser = Client::new(addr);
+    assert_eq!(browser.sign_in(EMAIL, PASSWORD).status, 302);
+    // Thirty documents that are not there, each fetched (a missing one is not kept).
+    for n in 0..30 {
+        let res = browser.get(&authorize_path(&format!("http://{docs}/missing-{n}.json")));
+        assert_eq!(res.status, 400, "{n}");
+    }
+    let res = browser.get(&authorize_path(&format!("http://{docs}/good.json")));
+    assert_eq!(res.status, 400, "over the limit: {}", res.body);
+    assert!(res.body.contains("not known here"));
+    assert_eq!(
+        fetched.load(Ordering::SeqCst),
+        0,
+        "the good one was not fetched"
+    );
+}
+
 pow_testkit::on_both!(
+    document_fetches_are_limited_per_host,
     documents_at_private_addresses_are_refused_unfetched,
     a_client_known_by_its_document_signs_a_user_in,
     documents_that_do_not_hold_are_refused,

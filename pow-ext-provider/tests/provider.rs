@@ -239,6 +239,21 @@ fn discovery_and_jwks_advertise_only_what_is_on() {
         );
         assert_eq!(doc["authorization_response_iss_parameter_supported"], true);
         assert!(!res.body.contains("plain"));
+        // Off here: no device grant, client credentials, metadata documents or
+        // registration is advertised.
+        let grants = doc["grant_types_supported"].as_array().unwrap();
+        assert!(
+            !grants.iter().any(|grant| grant == "client_credentials"
+                || grant == "urn:ietf:params:oauth:grant-type:device_code"),
+            "{grants:?}"
+        );
+        for absent in [
+            "device_authorization_endpoint",
+            "client_id_metadata_document_supported",
+            "registration_endpoint",
+        ] {
+            assert!(doc.get(absent).is_none(), "{absent}");
+        }
         assert!(res.header("cache-control").unwrap().contains("max-age"));
     }
     let jwks = client.get("/oauth/jwks");
