@@ -1330,7 +1330,55 @@ fn support_access_cannot_consent() {
     assert_eq!(again.status, 302, "{}", again.body);
 }
 
+/// The consent page's answer belongs to the session it was shown to: another session of
+/// the same user (or another user) posting its request is refused and the request stays
+/// for the right one; answered in JSON, it gives the client's redirect with the code.
+fn the_consent_answer_belongs_to_the_session_that_asked() {
+    let h = sqlite();
+    let mut asked = browser(&h);
+    asked
+        .headers
+        .push(("accept".into(), "application/json".into()));
+    let res = asked.get(&authorize_path("notes-web", SPA_REDIRECT, "openid", &[]));
+    assert_eq!(res.status, 200, "{}", res.body);
+    let body: Value = serde_json::from_str(&res.body).unwrap();
+    let pending = body["request"].as_str().unwrap().to_owned();
+    // Another session of the same user.
+    let mut other = browser(&h);
+    let csrf = other.get("/registration/edit").csrf();
+    let res = other.post(
+        "/oauth/authorize",
+        &[
+            ("_csrf_token", csrf.as_str()),
+            ("user[request]", pending.as_str()),
+            ("user[decision]", "allow"),
+        ],
+    );
+    assert_eq!(res.status, 400, "{}", res.body);
+    assert!(res.header("location").is_none());
+    // The session it was shown to answers, in JSON.
+    let accept = asked.headers.pop().unwrap();
+    let csrf = asked.get("/registration/edit").csrf();
+    asked.headers.push(accept);
+    let res = asked.post(
+        "/oauth/authorize",
+        &[
+            ("_csrf_token", csrf.as_str()),
+            ("user[request]", pending.as_str()),
+            ("user[decision]", "allow"),
+        ],
+    );
+    assert_eq!(res.status, 200, "{}", res.body);
+    assert_eq!(res.header("cache-control"), Some("no-store"));
+    let answer: Value = serde_json::from_str(&res.body).unwrap();
+    let to = answer["redirect_to"].as_str().unwrap();
+    assert!(to.starts_with(SPA_REDIRECT), "{to}");
+    let code = param(to, "code").unwrap();
+    assert_eq!(redeem(&h, &code).0, 200);
+}
+
 pow_testkit::on_both!(
+    the_consent_answer_belongs_to_the_session_that_asked,
     the_main_events_are_audited,
     support_access_cannot_consent,
     refresh_reuse_on_postgres,
