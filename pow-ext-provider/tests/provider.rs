@@ -1377,7 +1377,30 @@ fn the_consent_answer_belongs_to_the_session_that_asked() {
     assert_eq!(redeem(&h, &code).0, 200);
 }
 
+/// A consent covers the client it was given to, no other: another client with the same
+/// scopes is asked about, and `prompt=none` answers it `consent_required`.
+fn a_consent_to_one_client_covers_no_other() {
+    let h = sqlite();
+    let mut browser = browser(&h);
+    code_for(&h, &mut browser, "openid");
+    let same = browser.get(&authorize_path("notes-web", SPA_REDIRECT, "openid", &[]));
+    assert_eq!(same.status, 302, "remembered for its client");
+    let other = browser.get(&authorize_path("cli", CLI_REDIRECT, "openid", &[]));
+    assert_eq!(other.status, 200, "asked for another client");
+    let silent = browser.get(&authorize_path(
+        "cli",
+        CLI_REDIRECT,
+        "openid",
+        &[("prompt", "none")],
+    ));
+    assert_eq!(
+        param(silent.location(), "error").as_deref(),
+        Some("consent_required")
+    );
+}
+
 pow_testkit::on_both!(
+    a_consent_to_one_client_covers_no_other,
     the_consent_answer_belongs_to_the_session_that_asked,
     the_main_events_are_audited,
     support_access_cannot_consent,
