@@ -209,20 +209,29 @@ fn the_confirmation_belongs_to_the_session_that_entered_the_code() {
     let (device_code, user_code) = codes(addr, "openid");
     let mut ada = browser(addr, EMAIL);
     let confirm = enter(&mut ada, &user_code);
-    // Another signed-in user posts Ada's confirmation: nothing happens.
-    let mut bob = browser(addr, OTHER);
-    let page = bob.get("/oauth/device");
+    // Another signed-in user, or another session of Ada's, posts Ada's confirmation:
+    // nothing happens.
     let pending = hidden(&confirm, "request");
-    let res = bob.post(
-        "/oauth/device/confirm",
-        &[
-            ("_csrf_token", &page.csrf()),
-            ("user[request]", &pending),
-            ("user[decision]", "allow"),
-        ],
-    );
-    assert_eq!(res.status, 400, "{}", res.body);
-    assert_eq!(poll(addr, &device_code).1["error"], "authorization_pending");
+    for email in [OTHER, EMAIL] {
+        let mut someone = browser(addr, email);
+        let page = someone.get("/oauth/device");
+        let res = someone.post(
+            "/oauth/device/confirm",
+            &[
+                ("_csrf_token", &page.csrf()),
+                ("user[request]", &pending),
+                ("user[decision]", "allow"),
+            ],
+        );
+        assert_eq!(res.status, 400, "{email}: {}", res.body);
+        // Still waiting (a second poll this soon is also told to slow down).
+        let (status, body) = poll(addr, &device_code);
+        assert_eq!(status, 400, "{email}: {body}");
+        assert!(
+            body["error"] == "authorization_pending" || body["error"] == "slow_down",
+            "{email}: {body}"
+        );
+    }
     // Ada's own answer still counts.
     assert_eq!(answer(&mut ada, &confirm, "allow").status, 302);
 }
