@@ -1,17 +1,11 @@
 'use strict';
 // A test SAML 2.0 Identity Provider on samlify (an independent implementation), served on
-// loopback for pow's SSO integration tests. Usage: `node idp.js <writable-dir>`; prints
+// loopback for pow's SSO and SLO integration tests. Usage: `node idp.js <writable-dir>`; prints
 // `{"port":N}` on stdout, serves until stdin closes or SIGTERM. See README.md.
 
 // stdout carries exactly one line (the port). The schema validator logs through
 // console.debug (stdout), so every console stdout method goes to stderr instead.
 console.log = console.info = console.debug = (...a) => console.error(...a);
-const warn = console.warn;
-console.warn = (...a) => {
-  // samlify warns on every IdP it builds without a SingleLogoutService; we serve none.
-  if (typeof a[0] === 'string' && a[0].includes('missing endpoint of SingleLogoutService')) return;
-  warn(...a);
-};
 
 const crypto = require('crypto');
 const fs = require('fs');
@@ -133,9 +127,13 @@ const DEFAULTS = {
   cipher: 'gcm',
   attackerKey: false,
   requireSignedRequests: false,
+  signLogout: true,
+  requireSignedLogout: false,
 };
 let config = { ...DEFAULTS };
 let spMetadata = null; // XML of the one registered SP
+let lastLogout = null; // { nameId, sessionIndex, id } of the last LogoutRequest at /slo
+let lastSessionIndex = null; // SessionIndex of the last login response issued
 
 // The login response template: samlify's default plus an AuthnStatement (the Web SSO
 // profile requires one), with the `email` and `name` attributes (samlify's `attributes`
@@ -161,17 +159,32 @@ const CIPHER = {
   cbc: Constants.algorithms.encryption.data.AES_256,
 };
 
-function makeIdp({ pair = real, withCert = true, algorithm = 'sha256', encrypt = false, cipher = 'gcm', signedRequests = false } = {}) {
+function makeIdp({
+  pair = real,
+  withCert = true,
+  algorithm = 'sha256',
+  encrypt = false,
+  cipher = 'gcm',
+  signedRequests = false,
+  signedLogoutRequests = false,
+  nameIdFormat = 'email',
+} = {}) {
+  // samlify's LogoutRequest takes its NameID Format from the first of the IdP's formats.
+  const formats = [NAMEID[nameIdFormat], ...[NAMEID.email, NAMEID.persistent].filter((f) => f !== NAMEID[nameIdFormat])];
   return saml.IdentityProvider({
     dataEncryptionAlgorithm: CIPHER[cipher],
     entityID: entityId(),
     privateKey: pair.key,
     signingCert: withCert ? pair.cert : undefined,
     wantAuthnRequestsSigned: signedRequests,
+    // parseLogoutRequest verifies the Redirect-binding signature when this is set.
+    wantLogoutRequestSigned: signedLogoutRequests,
+    // Also the SigAlg of the Redirect-binding logout messages the IdP signs.
     requestSignatureAlgorithm: SIGALG[algorithm],
     isAssertionEncrypted: encrypt,
-    nameIDFormat: [NAMEID.email, NAMEID.persistent],
+    nameIDFormat: formats,
     singleSignOnService: [{ Binding: Constants.namespace.binding.redirect, Location: `${base}/sso` }],
+    singleLogoutService: [{ Binding: Constants.namespace.binding.redirect, Location: `${base}/slo` }],
     loginResponseTemplate,
   });
 }
@@ -193,9 +206,30 @@ function postAcsUrls(sp) {
   return urls;
 }
 
+/** The key pair the IdP signs with under the current config (attackerKey). */
+const signingPair = () => (config.attackerKey ? attacker : real);
+
 function registeredSp() {
   if (!spMetadata) throw new HttpError(400, 'no SP registered (POST /sp first)');
-  return saml.ServiceProvider({ metadata: spMetadata });
+  // samlify signs a Redirect-binding LogoutRequest / LogoutResponse when the *target*
+  // entity (this SP object) has wantLogoutRequestSigned / wantLogoutResponseSigned.
+  return saml.ServiceProvider({
+    metadata: spMetadata,
+    wantLogoutRequestSigned: config.signLogout,
+    wantLogoutResponseSigned: config.signLogout,
+  });
+}
+
+/**
+ * The Redirect-binding signed octet string, `SAMLRequest=..&RelayState=..&SigAlg=..`
+ * (or SAMLResponse) exactly as sent (SAML Bindings 3.4.4.1): every parameter but Signature.
+ */
+function redirectOctetString(url) {
+  return url.search
+    .slice(1)
+    .split('&')
+    .filter((part) => /^(SAMLRequest|SAMLResponse|RelayState|SigAlg)=/.test(part))
+    .join('&');
 }
 
 /** Build a login response with samlify's createLoginResponse under the current config. */
@@ -211,6 +245,7 @@ async function loginResponse(requestId, acs, relayState) {
   }
   const idp = makeIdp({ pair: cfg.attackerKey ? attacker : real, algorithm: cfg.algorithm, encrypt: cfg.encrypt, cipher: cfg.cipher });
   const user = { email: cfg.email, name: cfg.name };
+  const sessionIndex = '_session-' + crypto.randomUUID();
   const customTagReplacement = (template) => {
     const now = new Date();
     const later = new Date(now.getTime() + 5 * 60 * 1000).toISOString();
@@ -232,7 +267,7 @@ async function loginResponse(requestId, acs, relayState) {
       NameID: cfg.nameId != null ? cfg.nameId : cfg.email,
       InResponseTo: requestId || undefined, // undefined drops the attribute (unsolicited)
       AuthnInstant: now.toISOString(),
-      SessionIndex: assertionId,
+      SessionIndex: sessionIndex,
       attrUserEmail: user.email,
       attrUserName: user.name,
     };
@@ -244,6 +279,7 @@ async function loginResponse(requestId, acs, relayState) {
     // Sign the Response over the EncryptedAssertion, not over the plaintext it replaces.
     encryptThenSign: cfg.encrypt,
   });
+  lastSessionIndex = sessionIndex;
   let samlResponse = res.context;
   if (!cfg.signAssertion && !cfg.signResponse) {
     // samlify always signs something; for a wholly unsigned response remove its one
@@ -315,7 +351,7 @@ function parseConfig(body) {
     c[k] = body[k];
   };
   ['email', 'name', 'nameId', 'nameIdFormat', 'algorithm', 'cipher'].forEach(str);
-  ['signResponse', 'signAssertion', 'encrypt', 'attackerKey', 'requireSignedRequests'].forEach(bool);
+  ['signResponse', 'signAssertion', 'encrypt', 'attackerKey', 'requireSignedRequests', 'signLogout', 'requireSignedLogout'].forEach(bool);
   if (!NAMEID[c.nameIdFormat]) throw new HttpError(400, 'nameIdFormat must be email, persistent or transient');
   if (!SIGALG[c.algorithm]) throw new HttpError(400, 'algorithm must be sha256 or sha1');
   if (!CIPHER[c.cipher]) throw new HttpError(400, 'cipher must be gcm or cbc');
@@ -360,13 +396,7 @@ async function handle(req, res) {
     const q = Object.fromEntries(url.searchParams); // decoded values ('+' is a space)
     let info;
     try {
-      // The Redirect binding signs the raw `SAMLRequest=..&RelayState=..&SigAlg=..`
-      // as sent (SAML Bindings 3.4.4.1): everything but the Signature parameter.
-      const octetString = url.search
-        .slice(1)
-        .split('&')
-        .filter((part) => /^(SAMLRequest|RelayState|SigAlg)=/.test(part))
-        .join('&');
+      const octetString = redirectOctetString(url);
       info = await makeIdp({ signedRequests: config.requireSignedRequests }).parseLoginRequest(sp, 'redirect', { query: q, octetString });
     } catch (e) {
       throw new HttpError(400, String((e && e.message) || e));
@@ -396,6 +426,74 @@ async function handle(req, res) {
       throw new HttpError(400, 'relayState must be a string');
     }
     return send(200, 'text/html; charset=utf-8', postPage(await loginResponse(undefined, postAcsUrls(sp)[0], body.relayState)));
+  }
+
+  if (route === 'GET /slo') {
+    // An SP-initiated LogoutRequest (HTTP-Redirect); answered with a LogoutResponse by redirect.
+    const sp = registeredSp();
+    const q = Object.fromEntries(url.searchParams); // decoded values ('+' is a space)
+    if (q.SAMLRequest === undefined) throw new HttpError(400, 'no SAMLRequest');
+    const idp = makeIdp({ pair: signingPair(), algorithm: config.algorithm, signedLogoutRequests: config.requireSignedLogout });
+    let info;
+    try {
+      info = await idp.parseLogoutRequest(sp, 'redirect', { query: q, octetString: redirectOctetString(url) });
+    } catch (e) {
+      throw new HttpError(400, String((e && e.message) || e));
+    }
+    const extract = info.extract || {};
+    const request = extract.request || {};
+    if (!request.id) throw new HttpError(400, 'the LogoutRequest has no ID');
+    // samlify does not match a LogoutRequest's Issuer to the SP; a real IdP does.
+    const spEntityId = sp.entityMeta.getEntityID();
+    if (extract.issuer !== spEntityId) {
+      throw new HttpError(400, `LogoutRequest Issuer ${JSON.stringify(extract.issuer)} is not the registered SP ${JSON.stringify(spEntityId)}`);
+    }
+    lastLogout = {
+      nameId: extract.nameID != null ? extract.nameID : null,
+      sessionIndex: extract.sessionIndex != null ? extract.sessionIndex : null,
+      id: request.id,
+    };
+    let out;
+    try {
+      out = idp.createLogoutResponse(sp, info, 'redirect', q.RelayState);
+    } catch (e) {
+      throw new HttpError(400, String((e && e.message) || e));
+    }
+    res.writeHead(302, { location: out.context, 'content-type': 'text/plain; charset=utf-8' });
+    return res.end(`${out.context}\n`);
+  }
+
+  if (route === 'GET /last-logout') {
+    if (!lastLogout) return send(404, 'text/plain; charset=utf-8', 'no LogoutRequest received yet\n');
+    return send(200, 'application/json', JSON.stringify(lastLogout));
+  }
+
+  if (route === 'GET /last-login') {
+    if (!lastSessionIndex) return send(404, 'text/plain; charset=utf-8', 'no login response issued yet\n');
+    return send(200, 'application/json', JSON.stringify({ sessionIndex: lastSessionIndex }));
+  }
+
+  if (route === 'POST /logout') {
+    // An IdP-initiated LogoutRequest to the registered SP's HTTP-Redirect SingleLogoutService.
+    const sp = registeredSp();
+    const body = parseJson(await readBody(req));
+    if (typeof body.nameId !== 'string' || body.nameId === '') throw new HttpError(400, 'nameId must be a non-empty string');
+    const nameIdFormat = body.nameIdFormat == null ? 'persistent' : body.nameIdFormat;
+    if (!NAMEID[nameIdFormat]) throw new HttpError(400, 'nameIdFormat must be email, persistent or transient');
+    for (const k of ['sessionIndex', 'relayState']) {
+      if (body[k] != null && typeof body[k] !== 'string') throw new HttpError(400, `${k} must be a string`);
+    }
+    const idp = makeIdp({ pair: signingPair(), algorithm: config.algorithm, nameIdFormat });
+    // binding-redirect.js logoutRequestRedirectURL reads user.logoutNameID (NameID) and
+    // user.sessionIndex (SessionIndex, element dropped when undefined).
+    const user = { logoutNameID: body.nameId, sessionIndex: body.sessionIndex == null ? undefined : body.sessionIndex };
+    let out;
+    try {
+      out = idp.createLogoutRequest(sp, 'redirect', user, body.relayState == null ? undefined : body.relayState);
+    } catch (e) {
+      throw new HttpError(400, String((e && e.message) || e));
+    }
+    return send(200, 'application/json', JSON.stringify({ url: out.context, id: out.id }));
   }
 
   return send(404, 'text/plain; charset=utf-8', `no route ${route}\n`);

@@ -611,6 +611,9 @@ async fn slo_answer(config: &PowConfig, req: &EndpointRequest) -> HttpAnswer {
         let relay = query.get("RelayState").unwrap_or_default().to_owned();
         if let Err(err) = finish_logout(config, req, &org, &relay).await {
             tracing::info!(error = %err, "SAML logout answer not taken");
+            if let Ok(connection) = connection_of(config, &org).await {
+                crate::flows::audit_refused_answer(config, &connection, &err.to_string());
+            }
         }
         return HttpAnswer::redirect(&signed_out);
     }

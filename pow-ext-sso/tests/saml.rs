@@ -81,6 +81,21 @@ impl Idp {
         Posted::of(&page.body)
     }
 
+    /// A JSON document the provider serves at `path`.
+    fn get(&self, path: &str) -> Value {
+        let res = Client::new(self.addr).get(path);
+        assert_eq!(res.status, 200, "{}", res.body);
+        serde_json::from_str(&res.body).unwrap()
+    }
+
+    /// An IdP-initiated logout request for the app: its URL.
+    fn logout(&self, request: Value) -> String {
+        let res = Client::new(self.addr).request("POST", "/logout", Some(request.to_string()));
+        assert_eq!(res.status, 200, "{}", res.body);
+        let said: Value = serde_json::from_str(&res.body).unwrap();
+        said["url"].as_str().unwrap().to_owned()
+    }
+
     /// An IdP-initiated answer.
     fn unsolicited(&self) -> Posted {
         let mut idp = Client::new(self.addr);
@@ -819,6 +834,123 @@ fn saml_with_a_service_provider_key(users: DieselUsersContext) {
     }
 }
 
+/// Single logout both ways: signing out here goes on to the provider (a signed request
+/// naming the subject and the provider's session), whose answer comes back signed; the
+/// provider's own logout request ends the subject's single sign-on sessions here. Forged
+/// requests, and any while the connection is off, end nothing.
+fn saml_single_logout_both_ways(users: DieselUsersContext) {
+    let Some(app) = start_with(users, true) else {
+        return;
+    };
+    let mut admin = browser(&app, OWNER);
+    set_up(&app, &mut admin, false);
+    let ada = json!({ "email": "ada@acme.example", "name": "Ada", "nameId": "ada-7", "nameIdFormat": "persistent", "requireSignedLogout": true });
+    app.idp.config(ada.clone());
+    let sign_in = || {
+        let mut browser = Client::new(app.addr);
+        let to_idp = begin(&mut browser, "ada@acme.example");
+        let done = deliver(&mut browser, &app.idp.answer(&to_idp));
+        assert_eq!(done.status, 302, "{}", done.body);
+        assert!(signed_in_as(&app, &mut browser).is_some());
+        browser
+    };
+
+    // Here first: the sign-out goes on to the provider and comes back.
+    let mut first = sign_in();
+    let session_index = app.idp.get("/last-login")["sessionIndex"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let csrf = first.get("/sso").csrf();
+    let out = first.post("/session", &[("_csrf_token", &csrf), ("_method", "DELETE")]);
+    assert_eq!(out.status, 302, "{}", out.body);
+    assert!(
+        out.location().starts_with(&app.idp.url("/slo?")),
+        "{}",
+        out.location()
+    );
+    assert!(out.location().contains("Signature="), "{}", out.location());
+    assert_eq!(signed_in_as(&app, &mut first), None);
+    let url = url::Url::parse(out.location()).unwrap();
+    let at_idp = Client::new(app.idp.addr).get(&format!("{}?{}", url.path(), url.query().unwrap()));
+    assert_eq!(at_idp.status, 302, "{}", at_idp.body);
+    let told = app.idp.get("/last-logout");
+    assert_eq!(told["nameId"], "ada-7");
+    assert_eq!(told["sessionIndex"], session_index.as_str());
+    let back = url::Url::parse(at_idp.location()).unwrap();
+    assert_eq!(back.path(), format!("/sso/saml/{}/slo", app.org_id));
+    let answer = format!("{}?{}", back.path(), back.query().unwrap());
+    let done = first.get(&answer);
+    assert_eq!(done.status, 302, "{}", done.body);
+    assert_eq!(done.location(), "/sso");
+    assert!(refusals(&app).is_empty(), "{:?}", refusals(&app));
+    // The same answer again: its request is used up.
+    first.get(&answer);
+    assert_eq!(refusals(&app).len(), 1, "{:?}", refusals(&app));
+
+    // At the provider first: its request ends Ada's sessions here.
+    let mut laptop = sign_in();
+    let mut phone = sign_in();
+    let request = app
+        .idp
+        .logout(json!({ "nameId": "ada-7", "nameIdFormat": "persistent" }));
+    let url = url::Url::parse(&request).unwrap();
+    assert_eq!(url.path(), format!("/sso/saml/{}/slo", app.org_id));
+    let forged = format!(
+        "{}?{}",
+        url.path(),
+        url.query().unwrap().replace("Signature=", "Signature=AAAA")
+    );
+    let mut idp_browser = Client::new(app.addr);
+    assert_eq!(idp_browser.get(&forged).status, 400);
+    assert!(
+        signed_in_as(&app, &mut laptop).is_some(),
+        "a forged request ended a session"
+    );
+    let answered = idp_browser.get(&format!("{}?{}", url.path(), url.query().unwrap()));
+    assert_eq!(answered.status, 302, "{}", answered.body);
+    assert!(
+        answered.location().starts_with(&app.idp.url("/slo?")),
+        "{}",
+        answered.location()
+    );
+    assert!(answered.location().contains("SAMLResponse="));
+    assert_eq!(signed_in_as(&app, &mut laptop), None);
+    assert_eq!(signed_in_as(&app, &mut phone), None);
+
+    // Signed by a key the metadata does not pin: refused.
+    let mut tablet = sign_in();
+    let mut attacker = ada.clone();
+    attacker["attackerKey"] = json!(true);
+    app.idp.config(attacker);
+    let request = app
+        .idp
+        .logout(json!({ "nameId": "ada-7", "nameIdFormat": "persistent" }));
+    let url = url::Url::parse(&request).unwrap();
+    assert_eq!(
+        Client::new(app.addr)
+            .get(&format!("{}?{}", url.path(), url.query().unwrap()))
+            .status,
+        400
+    );
+    assert!(signed_in_as(&app, &mut tablet).is_some());
+    // While the connection is off: nothing ends.
+    app.idp.config(ada);
+    let request = app
+        .idp
+        .logout(json!({ "nameId": "ada-7", "nameIdFormat": "persistent" }));
+    let res = admin_post(&mut admin, "/organizations/acme/sso/disable", &[]);
+    assert_eq!(res.status, 302, "{}", res.body);
+    let url = url::Url::parse(&request).unwrap();
+    assert_eq!(
+        Client::new(app.addr)
+            .get(&format!("{}?{}", url.path(), url.query().unwrap()))
+            .status,
+        400
+    );
+    assert!(signed_in_as(&app, &mut tablet).is_some());
+}
+
 fn on_sqlite(test: fn(DieselUsersContext)) {
     test(pow_testkit::sqlite("sso_saml"));
 }
@@ -843,6 +975,9 @@ fn metadata_imports() {
 fn keyed() {
     on_sqlite(saml_with_a_service_provider_key);
 }
+fn single_logout() {
+    on_sqlite(saml_single_logout_both_ways);
+}
 
 pow_testkit::on_both!(
     signs_in_and_provisions,
@@ -851,4 +986,5 @@ pow_testkit::on_both!(
     entry_points,
     metadata_imports,
     keyed,
+    single_logout,
 );
