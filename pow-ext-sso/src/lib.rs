@@ -34,8 +34,8 @@
 //!   SP-initiated sign-in with the request kept server-side (`InResponseTo`), signed
 //!   assertions only (SHA-1 refused), exactly one, audience, destination, recipient,
 //!   issuer and times checked, assertion ids single-use in the cache store; IdP-initiated
-//!   sign-in only where a connection allows it; with [`Sso::saml_key`], signed requests and
-//!   encrypted assertions.
+//!   sign-in only where a connection allows it; with `Sso::saml_key`, signed requests and
+//!   encrypted assertions; single logout both ways (HTTP-Redirect).
 //! - Sessions record the method `sso` and the provider's signed `amr`/`acr`.
 //! - A connection that is off refuses at every entry point (start, callback, and SAML's
 //!   assertion consumer service).
@@ -66,8 +66,9 @@
 //! | `GET` | `/sso/callback` | the provider's answer (the redirect URI to register there) |
 //! | `GET` | `/sso/saml/{organization id}/metadata` | SAML: this app's service provider metadata (its entity id) |
 //! | `POST` | `/sso/saml/{organization id}/acs` | SAML: the assertion consumer service (HTTP-POST) |
+//! | `GET` | `/sso/saml/{organization id}/slo` | SAML: single logout (HTTP-Redirect), both ways |
 //! | `GET`, `POST` | `/organizations/{slug}/sso` | the organization's connection (owners and admins) |
-//! | `POST` | `/organizations/{slug}/sso/{switch}` | `enable`, `disable`, `enforce`, `relax`, `test`, `break-glass`, `remove` |
+//! | `POST` | `/organizations/{slug}/sso/{switch}` | `enable`, `disable`, `enforce`, `relax`, `test`, `break-glass`, `remove`; `link` (any member, their own account) |
 //!
 //! JSON under the API prefix: `POST <api>/sso/route`, and
 //! `GET`/`PUT`/`DELETE <api>/organizations/{slug}/sso` with
