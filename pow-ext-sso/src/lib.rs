@@ -229,9 +229,10 @@ impl Sso {
     /// SAML (feature `saml`): the app's service provider key (an RSA key, PKCS#8 or
     /// PKCS#1 PEM) and its certificate (PEM). With it, AuthnRequests are signed and the
     /// service provider metadata offers the certificate for encryption, so identity
-    /// providers may encrypt their assertions (AES-GCM or AES-CBC under RSA-OAEP; an
-    /// encrypted assertion is taken only when signed itself or inside a signed
-    /// response). Default: none (requests unsigned, assertions in clear, still signed).
+    /// providers may encrypt their assertions (AES-GCM under RSA-OAEP with SHA-256 or
+    /// stronger; AES-CBC and `rsa-oaep-mgf1p` with SHA-1 are refused; the assertion
+    /// inside must be signed itself); single logout messages are signed too. Default:
+    /// none (requests unsigned, assertions in clear, still signed).
     #[cfg(feature = "saml")]
     pub fn saml_key(
         mut self,
