@@ -1082,7 +1082,80 @@ fn a_data_export_lists_linked_accounts_and_erasure_unlinks_them() {
     assert_eq!(identity_count(&h, "grace@example.com"), 0);
 }
 
+/// An extension's sign-in policy holds on a social sign-in, on the pages and over JSON:
+/// closed for a linked user, their provider account signs nobody in (a `403` page with the
+/// policy's text; `403` `sign_in_refused`), another linked user still signs in, and once
+/// the gate opens the first one does again.
+fn a_sign_in_policy_holds_on_a_social_sign_in() {
+    let gate = pow_testkit::Gate::new("grace@example.com");
+    let h = {
+        let gate = gate.clone();
+        start_with(sqlite(), move |b, p| {
+            b.extension(EmailConfirmation::new())
+                .extension(oauth(p))
+                .extension(gate)
+        })
+    };
+    // Two users sign up through the provider (grace is its default account).
+    let mut browser = Client::new(h.addr);
+    assert_eq!(sign_in_with(&h, &mut browser, "corp").location(), "/");
+    assert_eq!(whoami(&mut browser), "user:grace@example.com");
+    sign_out(&mut browser);
+    h.provider
+        .login_as(Login::new("sub-2", "linus@example.com"));
+    assert_eq!(sign_in_with(&h, &mut browser, "corp").location(), "/");
+    assert_eq!(whoami(&mut browser), "user:linus@example.com");
+    sign_out(&mut browser);
+    assert_eq!(identity_count(&h, "grace@example.com"), 1);
+    assert_eq!(identity_count(&h, "linus@example.com"), 1);
+
+    gate.close();
+    h.provider
+        .login_as(Login::new("sub-1", "grace@example.com"));
+    // The pages: refused with the policy's text, nobody signed in.
+    let res = sign_in_with(&h, &mut browser, "corp");
+    assert_eq!(res.status, 403, "{}", res.body);
+    assert!(
+        res.body.contains(pow_testkit::GATE_REFUSED_TEXT),
+        "{}",
+        res.body
+    );
+    assert_eq!(whoami(&mut browser), "anonymous");
+    // JSON: refused, no token pair.
+    let mut api = Client::new(h.addr);
+    let (code, state) = app_consent(&h, &mut api, "corp");
+    let res = app_callback(&mut api, "corp", &code, &state);
+    assert_eq!(res.status, 403, "{}", res.body);
+    assert_eq!(json(&res)["errors"][0]["code"], "sign_in_refused");
+    assert!(!res.body.contains("access_token"), "{}", res.body);
+    // Nothing else changed: still one linked account, no new user.
+    assert_eq!(identity_count(&h, "grace@example.com"), 1);
+    assert_eq!(user_count(&h), 2);
+
+    // The other linked user signs in as before, on the pages and over JSON.
+    h.provider
+        .login_as(Login::new("sub-2", "linus@example.com"));
+    assert_eq!(sign_in_with(&h, &mut browser, "corp").location(), "/");
+    assert_eq!(whoami(&mut browser), "user:linus@example.com");
+    sign_out(&mut browser);
+    let (code, state) = app_consent(&h, &mut api, "corp");
+    let res = app_callback(&mut api, "corp", &code, &state);
+    assert_eq!(res.status, 200, "{}", res.body);
+
+    // Open again: the first one signs in on both.
+    gate.open();
+    h.provider
+        .login_as(Login::new("sub-1", "grace@example.com"));
+    assert_eq!(sign_in_with(&h, &mut browser, "corp").location(), "/");
+    assert_eq!(whoami(&mut browser), "user:grace@example.com");
+    let (code, state) = app_consent(&h, &mut api, "corp");
+    let res = app_callback(&mut api, "corp", &code, &state);
+    assert_eq!(res.status, 200, "{}", res.body);
+    assert!(json(&res)["data"]["access_token"].is_string());
+}
+
 pow_testkit::on_both!(
+    a_sign_in_policy_holds_on_a_social_sign_in,
     sign_up_sign_out_and_sign_in_again,
     linking_a_second_provider_after_a_password_sign_in,
     a_second_factor_still_applies_to_a_provider_sign_in,

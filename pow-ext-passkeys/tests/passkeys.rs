@@ -1743,7 +1743,65 @@ fn the_script_carries_no_cookie_for_a_session_due_for_renewal() {
     assert_eq!(browser.get("/me").body, format!("user:{}", h.user_id));
 }
 
+/// An extension's sign-in policy holds on a passkey sign-in, over JSON (with an address
+/// and without) and on the pages: closed for the harness user, their passkey signs nobody
+/// in (`403` `sign_in_refused`; the page shows the policy's text), another user's passkey
+/// still signs in, and once the gate opens the harness user's does again.
+fn a_sign_in_policy_holds_on_a_passkey_sign_in() {
+    let gate = pow_testkit::Gate::new(EMAIL);
+    let h = {
+        let gate = gate.clone();
+        start_with(sqlite(), passkeys(), move |builder| builder.extension(gate))
+    };
+    let device = Device::new(true);
+    enrol(&mut app_client(&h), &device, "Laptop");
+    let other_email = "grace@example.com";
+    let other = pow_actix::testing::create_user(&h.config, other_email, PASSWORD).unwrap();
+    let other_device = Device::new(true);
+    let mut app = Client::new(h.addr);
+    let res = password_sign_in(&mut app, other_email);
+    assert_eq!(res.status, 200, "{}", res.body);
+    bearer(&mut app, &json(&res));
+    enrol(&mut app, &other_device, "Phone");
+    // Both sign in while the gate is open.
+    assert!(signs_in(&h, &device, Some(EMAIL)));
+    assert!(signs_in(&h, &other_device, None));
+
+    gate.close();
+    // JSON, with the address and without: refused, no token pair.
+    for email in [Some(EMAIL), None] {
+        let res = sign_in(&h, &device, email);
+        assert_eq!((res.status, code(&res)), (403, "sign_in_refused".into()));
+        assert!(!res.body.contains("access_token"), "{}", res.body);
+    }
+    // The page: the policy's text, nobody signed in.
+    let mut browser = Client::new(h.addr);
+    let res = page_sign_in(&mut browser, &device);
+    assert_eq!(res.status, 403, "{}", res.body);
+    assert!(
+        res.body.contains(pow_testkit::GATE_REFUSED_TEXT),
+        "{}",
+        res.body
+    );
+    assert_eq!(browser.get("/me").body, "anonymous");
+    // Another user's passkey signs in as before, over JSON and on the page.
+    let res = sign_in(&h, &other_device, None);
+    assert_eq!(res.status, 200, "{}", res.body);
+    let mut browser = Client::new(h.addr);
+    let res = page_sign_in(&mut browser, &other_device);
+    assert_eq!(res.status, 302, "{}", res.body);
+    assert_eq!(browser.get("/me").body, format!("user:{}", other.id));
+
+    // Open again: the harness user's passkey signs in on both.
+    gate.open();
+    assert!(signs_in(&h, &device, Some(EMAIL)));
+    let mut browser = Client::new(h.addr);
+    assert_eq!(page_sign_in(&mut browser, &device).status, 302);
+    assert_eq!(browser.get("/me").body, format!("user:{}", h.user_id));
+}
+
 pow_testkit::on_both!(
+    a_sign_in_policy_holds_on_a_passkey_sign_in,
     the_script_carries_no_cookie_for_a_session_due_for_renewal,
     enrols_and_signs_in_with_and_without_an_address_sqlite,
     enrols_and_signs_in_with_and_without_an_address_postgres,

@@ -977,51 +977,13 @@ fn a_503_page_carries_the_rotated_remember_me_cookie() {
     assert_eq!(whoami(&mut later), "user:alice@example.com");
 }
 
-/// An extension's sign-in policy, switched on and off by the test: it refuses
-/// `mallory@example.com` while on.
-#[derive(Clone, Default)]
-struct Gate(Arc<std::sync::atomic::AtomicBool>);
-
-#[async_trait]
-impl pow_core::extension::SignInPolicy for Gate {
-    async fn check(
-        &self,
-        _: &PowConfig,
-        user: &User,
-        _: &[pow_core::session::AuthMethod],
-    ) -> Result<Option<pow_core::session::SignInRefusal>, PowError> {
-        let on = self.0.load(std::sync::atomic::Ordering::SeqCst);
-        Ok(
-            (on && user.email() == Some("mallory@example.com")).then_some(
-                pow_core::session::SignInRefusal {
-                    key: "gate_refused",
-                    policy: "test gate",
-                },
-            ),
-        )
-    }
-}
-
-impl Extension for Gate {
-    fn name(&self) -> &'static str {
-        "gate"
-    }
-
-    fn build(&self, ext: &mut ExtensionBuilder) {
-        ext.messages([(
-            "en",
-            "gate_refused = Sign in through the single sign-on of your company.",
-        )])
-        .sign_in_policy(self.clone());
-    }
-}
-
 /// A sign-in policy holds on every way in, from one place in the engine: a password
 /// sign-in (a `403` page with the policy's text), a remembered sign-in (the cookie signs
 /// nobody in and is expired), the JSON API's sign-in and its token renewal (`403`,
 /// `sign_in_refused`); others are not touched.
 fn a_sign_in_policy_holds_on_every_way_in() {
-    let gate = Gate::default();
+    // Refuses mallory while closed.
+    let gate = pow_testkit::Gate::new("mallory@example.com");
     let ext = strict();
     let h = {
         let (ext, gate) = (ext.clone(), gate.clone());
@@ -1034,7 +996,7 @@ fn a_sign_in_policy_holds_on_every_way_in() {
     let mut phone = h.client();
     sign_in(&mut phone, "mallory@example.com", Some(true));
     let cookie = remembered(&phone);
-    gate.0.store(true, std::sync::atomic::Ordering::SeqCst);
+    gate.close();
 
     // A password sign-in: refused with the policy's text, nobody signed in.
     let mut c = h.client();
@@ -1067,7 +1029,7 @@ fn a_sign_in_policy_holds_on_every_way_in() {
     );
 
     // The JSON API: a sign-in, and the renewal of a pair issued before the policy held.
-    gate.0.store(false, std::sync::atomic::Ordering::SeqCst);
+    gate.open();
     let api = pow_testkit::serve_with_api(h.config.clone(), pow_core::api::ApiOptions::new());
     let mut client = Client::new(api);
     client
@@ -1079,7 +1041,7 @@ fn a_sign_in_policy_holds_on_every_way_in() {
     assert_eq!(pair.status, 200, "{}", pair.body);
     let pair: serde_json::Value = serde_json::from_str(&pair.body).unwrap();
     let renewal = pair["data"]["renewal_token"].as_str().unwrap().to_owned();
-    gate.0.store(true, std::sync::atomic::Ordering::SeqCst);
+    gate.close();
     let refused = client.request("POST", "/api/v1/session", Some(body.to_string()));
     assert_eq!(refused.status, 403, "{}", refused.body);
     assert!(refused.body.contains("sign_in_refused"), "{}", refused.body);

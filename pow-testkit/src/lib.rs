@@ -1,7 +1,9 @@
 //! The HTTP suites' harness: [`serve`] starts an app of one setup on the framework the
 //! running test was started for ([`Framework`]), and [`on_both!`] runs each listed test
 //! once on actix-web and once on axum. The suites speak HTTP to a loopback socket (with
-//! pow-actix's test client), so one source proves both frameworks.
+//! pow-actix's test client), so one source proves both frameworks. [`Gate`] is a sign-in
+//! policy a test closes and opens, to prove a way of signing in is admitted by the
+//! engine's policies.
 //!
 //! ```no_run
 //! fn signs_in() {
@@ -19,6 +21,9 @@ use std::cell::Cell;
 use std::net::SocketAddr;
 
 use pow_core::PowConfig;
+
+mod gate;
+pub use gate::{Gate, GATE_REFUSED, GATE_REFUSED_TEXT};
 
 #[doc(hidden)]
 pub use actix_web::rt as __rt;
