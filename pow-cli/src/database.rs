@@ -96,7 +96,35 @@ pub(crate) fn connect_existing(setup: &Setup) -> Result<DieselUsersContext, Fail
             )));
         }
     }
-    Ok(DieselUsersContext::connect(&setup.database_url)?)
+    open(&setup.database_url)
+}
+
+/// Connects to the database at `url`, for a command that ends soon after. PostgreSQL gets a
+/// pool that keeps no idle connection in reserve: the app's pool refills its reserve on a
+/// background thread after each checkout, and a process that exits while that thread is
+/// inside libpq's connect crashes (SIGSEGV in the TLS library's exit handlers). Here every
+/// connection opens on the command's own request, so none is half-made when it ends.
+pub(crate) fn open(url: &str) -> Result<DieselUsersContext, Failure> {
+    let url = url.trim();
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        use diesel::r2d2::{ConnectionManager, Pool};
+        let pool = Pool::builder()
+            .min_idle(Some(0))
+            .max_size(4)
+            .connection_timeout(std::time::Duration::from_secs(10))
+            .build_unchecked(ConnectionManager::<diesel::PgConnection>::new(url));
+        // Connect once now, so a wrong URL fails with the server's reason.
+        pool.get().map_err(|err| {
+            Failure(format!(
+                "could not connect to PostgreSQL at {}: {err}",
+                shown_url(url)
+            ))
+        })?;
+        return Ok(DieselUsersContext::new(
+            pow_core::users::diesel::Database::Postgres(pool),
+        ));
+    }
+    Ok(DieselUsersContext::connect(url)?)
 }
 
 /// Fails with the way to create it when the database has no users table.
@@ -128,7 +156,7 @@ pub(crate) fn require_users_table(
 /// `pow migrate`: runs the migrations the app's `migrate()` runs with these extensions
 /// (recording the same versions), and prints the ones it applied.
 pub(crate) fn migrate(setup: &Setup) -> Result<(), Failure> {
-    let users = DieselUsersContext::connect(&setup.database_url)?;
+    let users = open(&setup.database_url)?;
     let config = crate::config(&setup.extensions.list(), Some(users.clone()), None)?;
     let before = users.applied_migrations().unwrap_or_default();
     users.migrate(&config)?;

@@ -915,7 +915,7 @@ fn revoke(setup: &Setup, user: &User, store: &Store) -> Result<usize, Failure> {
     let system = actix_rt::System::new();
     system.block_on(async {
         let store = store.open().await?;
-        let users = DieselUsersContext::connect(&setup.database_url)?;
+        let users = database::open(&setup.database_url)?;
         let config = config(&setup.extensions.list(), Some(users), store)?;
         Ok(pow_core::session::revoke_user(&config, user).await?)
     })

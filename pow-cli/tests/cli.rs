@@ -128,7 +128,7 @@ fn exported_sqlite_migrations_match_migrate() {
     assert!(export.status.success(), "{}", stderr(&export));
     // Written files are said, not silent.
     assert!(
-        stdout(&export).contains(&format!("wrote 16 migrations to {}", out.display())),
+        stdout(&export).contains(&format!("wrote 18 migrations to {}", out.display())),
         "{}",
         stdout(&export)
     );
@@ -139,9 +139,9 @@ fn exported_sqlite_migrations_match_migrate() {
     folders.sort();
     assert_eq!(
         folders.len(),
-        16,
+        18,
         "core (3), email confirmation, two-factor, passkeys, invitation, oauth, account, \
-         organizations (3), API keys (2), provider (2)"
+         organizations (3), API keys (2), provider (4)"
     );
 
     let by_hand = temp_db();
