@@ -10,7 +10,9 @@ import sys
 
 
 def version(text):
-    return tuple(int(part) for part in text.split(".")[:3])
+    # "1.91" and "1.91.0" are the same version.
+    parts = [int(part) for part in text.split(".")[:3]]
+    return tuple(parts + [0] * (3 - len(parts)))
 
 
 def main():
