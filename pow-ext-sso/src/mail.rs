@@ -55,15 +55,20 @@ pub(crate) async fn break_glass(
             paragraphs: &paragraphs,
             link: None,
         };
-        let sent = match compose(config, &content) {
-            Ok(composed) => config.mailer().deliver(composed).await,
-            Err(err) => Err(err),
-        };
-        if let Err(err) = sent {
-            tracing::warn!(error = %err, "a break-glass notice could not be sent");
-        }
+        send(config, &content, "a break-glass notice").await;
     }
     Ok(())
+}
+
+/// Composes and delivers `content`, logging a failure as `what` could not be sent.
+async fn send(config: &PowConfig, content: &MailContent<'_>, what: &str) {
+    let sent = match compose(config, content) {
+        Ok(composed) => config.mailer().deliver(composed).await,
+        Err(err) => Err(err),
+    };
+    if let Err(err) = sent {
+        tracing::warn!(error = %err, "{what} could not be sent");
+    }
 }
 
 /// Tells `user` their account now signs in through `org`'s identity provider. Best
@@ -97,11 +102,5 @@ pub(crate) async fn linked(
         paragraphs: &paragraphs,
         link: None,
     };
-    let sent = match compose(config, &content) {
-        Ok(composed) => config.mailer().deliver(composed).await,
-        Err(err) => Err(err),
-    };
-    if let Err(err) = sent {
-        tracing::warn!(error = %err, "a link notice could not be sent");
-    }
+    send(config, &content, "a link notice").await;
 }

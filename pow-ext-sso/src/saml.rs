@@ -462,19 +462,31 @@ pub(crate) fn endpoint_routes() -> Vec<EndpointRoute> {
 async fn metadata_answer(config: &PowConfig, req: &EndpointRequest) -> HttpAnswer {
     let org = req.params.get("org").unwrap_or_default();
     match pow_ext_organizations::flows::by_id(config, org).await {
-        Ok(Some(org)) => match sp_metadata(config, &SpUrls::of(config, req.origin(), &org.id)) {
-            Ok(xml) => {
-                let mut answer = HttpAnswer::text(200, &xml, Some("public, max-age=300"));
-                answer.headers[0].1 = "application/samlmetadata+xml".to_owned();
-                answer
-            }
-            Err(err) => {
-                tracing::error!(error = %err, "SAML metadata not made");
-                HttpAnswer::text(500, "Internal Server Error", Some("no-store"))
-            }
-        },
+        Ok(Some(org)) => {
+            // The key's PEM is parsed and the document written: off the async executor.
+            let (setup, urls) = (config.clone(), SpUrls::of(config, req.origin(), &org.id));
+            let made = tokio::task::spawn_blocking(move || sp_metadata(&setup, &urls))
+                .await
+                .unwrap_or(Err(SamlError::Unreadable));
+            metadata_document(made)
+        }
         Ok(None) => HttpAnswer::text(404, "Not Found", Some("no-store")),
         Err(err) => HttpAnswer::failure(&err),
+    }
+}
+
+/// The answer carrying the service provider's metadata, or `500` (logged).
+fn metadata_document(made: Result<String, SamlError>) -> HttpAnswer {
+    match made {
+        Ok(xml) => {
+            let mut answer = HttpAnswer::text(200, &xml, Some("public, max-age=300"));
+            answer.headers[0].1 = "application/samlmetadata+xml".to_owned();
+            answer
+        }
+        Err(err) => {
+            tracing::error!(error = %err, "SAML metadata not made");
+            HttpAnswer::text(500, "Internal Server Error", Some("no-store"))
+        }
     }
 }
 
