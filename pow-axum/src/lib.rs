@@ -51,6 +51,7 @@
 
 pub use pow_core::*;
 
+mod access;
 pub mod api;
 mod extract;
 mod facts;
@@ -59,6 +60,7 @@ mod layer;
 mod response;
 pub mod web;
 
+pub use access::{AccessService, RequireAccess};
 pub use api::ApiLayer;
 pub use extract::{wants_json, CurrentUser, MaybeUser, Pow, PowRejection};
 pub use guard::{RequireStepUp, StepUpService};

@@ -11,7 +11,6 @@
 
 use std::time::Duration;
 
-use chrono::Utc;
 use pow_core::audit::{self, AuditEvent};
 use pow_core::session::CurrentSession;
 use pow_core::store::{Cache, Key, Limit, Limiter, OneTimeSecrets};
@@ -367,7 +366,7 @@ pub(crate) async fn poll(
     }
     match state.status {
         Status::Pending => {
-            let now = Utc::now().timestamp_millis();
+            let now = config.clock().now_ms();
             let key = poll_key(&id);
             let last: Option<(i64, u64)> = devices.states.get(&key).await?;
             let (error, interval) = match last {

@@ -199,7 +199,7 @@ pub fn metadata(config: &PowConfig, provider: &Provider) -> Value {
         "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
         "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "code_challenge_methods_supported": ["S256"],
-        "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "email", "email_verified"],
+        "claims_supported": claims_supported(provider),
         "prompt_values_supported": ["none", "login", "consent"],
         "authorization_response_iss_parameter_supported": true,
         "request_parameter_supported": false,
@@ -400,4 +400,30 @@ async fn introspect(
     };
     let outcome = flows::introspect(config, provider, request.header("authorization"), &form).await;
     answered(outcome, request, false)
+}
+
+/// The claims the provider can give: the ID token's, `email`'s, and `profile`'s
+/// (`updated_at` and the mapped ones).
+fn claims_supported(provider: &Provider) -> Vec<&str> {
+    let mut claims = vec![
+        "sub",
+        "iss",
+        "aud",
+        "exp",
+        "iat",
+        "auth_time",
+        "nonce",
+        "acr",
+        "amr",
+        "email",
+        "email_verified",
+        "updated_at",
+    ];
+    claims.extend(
+        provider
+            .profile_claims
+            .iter()
+            .map(|(claim, _)| claim.as_str()),
+    );
+    claims
 }

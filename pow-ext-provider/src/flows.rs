@@ -367,8 +367,12 @@ pub(crate) fn auth_time(current: &CurrentSession) -> i64 {
 const LOGIN_PROMPT_WINDOW: u64 = 120;
 
 /// Whether `current` is fresh enough for `request` (`max_age`, `prompt=login`).
-pub fn fresh_enough(request: &AuthorizationRequest, current: &CurrentSession) -> bool {
-    let age = Utc::now().timestamp().saturating_sub(auth_time(current));
+pub fn fresh_enough(
+    config: &PowConfig,
+    request: &AuthorizationRequest,
+    current: &CurrentSession,
+) -> bool {
+    let age = config.clock().now_secs().saturating_sub(auth_time(current));
     let within = |max: u64| age <= i64::try_from(max).unwrap_or(i64::MAX);
     let max_age = match request.reauthenticate {
         true => Some(
@@ -726,7 +730,7 @@ async fn client_credentials(
         user_id: None,
         scopes,
         resource: resource.map(str::to_owned),
-        auth_time: Utc::now().timestamp(),
+        auth_time: config.clock().now_secs(),
         acr: None,
         amr: Vec::new(),
     };
@@ -893,7 +897,7 @@ fn id_token(
     let broken = |what: &str| PowError::Config(format!("the ID token cannot be made: {what}"));
     let issuer = IssuerUrl::new(provider.issuer_of(config))
         .map_err(|_| broken("the issuer is not a URL"))?;
-    let now = Utc::now();
+    let now = config.clock().now();
     let ttl =
         chrono::Duration::from_std(provider.id_token_ttl).map_err(|_| broken("its lifetime"))?;
     let mut standard = StandardClaims::new(SubjectIdentifier::new(user.id.to_string()));
@@ -972,6 +976,14 @@ pub async fn userinfo(
         let (email, verified) = email_of(&user);
         claims["email"] = json!(email);
         claims["email_verified"] = json!(verified);
+    }
+    if record.scopes.iter().any(|scope| scope == "profile") {
+        claims["updated_at"] = json!(user.updated_at.timestamp());
+        for (claim, field) in &provider.profile_claims {
+            if let Some(value) = user.fields.get(field).filter(|value| !value.is_null()) {
+                claims[claim.as_str()] = value.to_json();
+            }
+        }
     }
     Ok(Some(claims))
 }

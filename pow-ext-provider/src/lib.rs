@@ -106,7 +106,7 @@ mod tokens;
 
 pub use clients::{ClientKind, ClientRegistration, GrantType};
 pub use keys::SigningAlgorithm;
-pub use resource::{Resource, ResourceAccess};
+pub use resource::{Resource, ResourceAccess, ResourceGuard};
 
 /// The extension's name, which prefixes its message keys.
 pub const NAME: &str = "pow_provider";
@@ -177,7 +177,27 @@ pub struct Provider {
     pub(crate) dynamic_registration: Option<Limit>,
     pub(crate) client_admins: Option<AdminCheck>,
     pub(crate) acr_rules: Vec<(String, StepUp)>,
+    /// The `profile` scope's claims read from user fields: (claim, field).
+    pub(crate) profile_claims: Vec<(String, String)>,
 }
+
+/// The claims of OpenID Connect's `profile` scope that a user field may give
+/// ([`Provider::profile_claim`]); `updated_at` is always given, from the user's row.
+pub const PROFILE_CLAIMS: &[&str] = &[
+    "name",
+    "family_name",
+    "given_name",
+    "middle_name",
+    "nickname",
+    "preferred_username",
+    "profile",
+    "picture",
+    "website",
+    "gender",
+    "birthdate",
+    "zoneinfo",
+    "locale",
+];
 
 /// The app's check of who may manage the registered clients.
 #[derive(Clone)]
@@ -226,6 +246,7 @@ impl Default for Provider {
                     ),
                 ),
             ],
+            profile_claims: Vec::new(),
         }
     }
 }
@@ -371,6 +392,22 @@ impl Provider {
         self
     }
 
+    /// Gives the `profile` scope's claim `claim` (one of [`PROFILE_CLAIMS`]: `name`,
+    /// `preferred_username`, `locale`, …) from the user field `field`, at `userinfo`. A
+    /// user without a value for it goes without the claim. Whatever is mapped, `profile`
+    /// gives `updated_at` (the user's row, seconds since the epoch).
+    ///
+    /// ```
+    /// let provider = pow_ext_provider::Provider::new()
+    ///     .profile_claim("name", "display_name")
+    ///     .profile_claim("preferred_username", "username");
+    /// # let _ = provider;
+    /// ```
+    pub fn profile_claim(mut self, claim: impl Into<String>, field: impl Into<String>) -> Self {
+        self.profile_claims.push((claim.into(), field.into()));
+        self
+    }
+
     /// Maps the `acr_values` value `name` onto a step-up rule of the engine: a client that
     /// asks for it gets a code only once the session meets `rule` (the user is sent to
     /// the rule's page and comes back; `prompt=none` answers `interaction_required`, and
@@ -442,6 +479,18 @@ impl Provider {
                 return Err(format!("client `{}` is registered twice", client.id()));
             }
             client.check(&self.scopes, &self.resources)?;
+        }
+        let mut claims = std::collections::BTreeSet::new();
+        for (claim, _) in &self.profile_claims {
+            if !PROFILE_CLAIMS.contains(&claim.as_str()) {
+                return Err(format!(
+                    "`{claim}` is no claim of the `profile` scope (known: {})",
+                    PROFILE_CLAIMS.join(", ")
+                ));
+            }
+            if !claims.insert(claim) {
+                return Err(format!("the profile claim `{claim}` is mapped twice"));
+            }
         }
         let mut uris = std::collections::BTreeSet::new();
         for resource in &self.resources {

@@ -229,7 +229,7 @@ impl StoredSecret {
     /// Whether `secret` is the current (unexpired) secret or the previous one within its
     /// overlap, under any key of the ring; every candidate compared in constant time.
     pub(crate) fn matches(&self, config: &PowConfig, secret: &str) -> bool {
-        let now = Utc::now();
+        let now = config.clock().now();
         let digests = config.verifier().token_digests(SECRET_PURPOSE, secret);
         fn live(
             stored: Option<&str>,
@@ -497,7 +497,7 @@ impl Registry {
                 grant.name()
             ))));
         }
-        let now = Utc::now();
+        let now = self.config.clock().now();
         let client = StoredClient {
             id: spec.id.unwrap_or_else(|| {
                 let random = crate::tokens::secret("");
@@ -602,7 +602,7 @@ impl Registry {
     ) -> Result<Option<String>, PowError> {
         let secret = crate::tokens::secret(SECRET_PREFIX);
         let digest = self.digest(&secret);
-        let now = Utc::now();
+        let now = self.config.clock().now();
         let until = now + chrono::Duration::from_std(overlap).unwrap_or_default();
         let expires = days.map(|days| now + chrono::Duration::days(i64::from(days)));
         let sql = format!(
@@ -673,7 +673,7 @@ impl Registry {
             self.table
         );
         let id = id.to_owned();
-        let now = Utc::now().naive_utc();
+        let now = self.config.clock().now().naive_utc();
         self.tables
             .run(move |db| {
                 with_conn!(db, conn => ::diesel::sql_query(&sql)
@@ -692,7 +692,7 @@ impl Registry {
     /// # Errors
     /// The database's.
     pub async fn collect_unused(&self) -> Result<usize, PowError> {
-        let now = Utc::now();
+        let now = self.config.clock().now();
         let never = now - chrono::Duration::from_std(NEVER_USED).unwrap_or_default();
         let long = now - chrono::Duration::from_std(LONG_UNUSED).unwrap_or_default();
         let sql = format!(

@@ -7,8 +7,10 @@
 //! a refused request is answered `401` with `WWW-Authenticate: Bearer resource_metadata=…`,
 //! which is how an MCP client finds the authorization server.
 //!
-//! [`Resource::check`] is the guard, on the engine: a handler on either framework calls it
-//! with the request's `Authorization` header and sends the refusal as it is.
+//! [`Resource::guard`] is the guard, on the engine: each framework's `RequireAccess`
+//! (pow-axum's tower layer, pow-actix's middleware) runs it before a route's handler and
+//! hands the handler the [`ResourceAccess`]; [`Resource::check`] is the same check for a
+//! handler that reads the header itself.
 //!
 //! Its access tokens are opaque unless it asks for JWTs ([`Resource::jwt_access_tokens`]):
 //! then they are JWT access tokens (RFC 9068, `typ: at+jwt`, `aud` the resource) signed
@@ -38,6 +40,7 @@
 //! shows it on both frameworks.
 
 use pow_core::api::routes::bearer_of;
+use pow_core::api::{AccessFuture, AccessGuard};
 use pow_core::pages::HttpAnswer;
 use pow_core::{PowConfig, PowError};
 use serde_json::{json, Value};
@@ -271,6 +274,59 @@ impl Resource {
             user_id: record.user_id,
             client_id: record.client_id,
             scopes: record.scopes,
+        })
+    }
+}
+
+/// The guard of a [`Resource`] for routes that need some of its scopes: run by the
+/// framework layers' `RequireAccess` (pow-axum's tower layer, pow-actix's middleware),
+/// which hand the handler the [`ResourceAccess`]. It checks what
+/// [`Resource::check`] checks.
+///
+/// ```
+/// use axum::{routing::post, Extension, Router};
+/// use pow_ext_provider::{Provider, Resource, ResourceAccess};
+///
+/// let mcp = Resource::new("https://example.com/mcp").scopes(["notes:read"]);
+/// let config = pow_core::PowConfig::builder("s".repeat(64))
+///     .base_url("https://example.com")
+///     .extension(Provider::new().scopes(["notes:read"]).resource(mcp.clone()))
+///     .build()?;
+/// let app: Router = Router::new()
+///     .route(
+///         "/mcp",
+///         post(|Extension(access): Extension<ResourceAccess>| async move { access.client_id }),
+///     )
+///     .route_layer(pow_axum::RequireAccess::new(config, mcp.guard(["notes:read"])));
+/// # Ok::<_, pow_core::PowError>(())
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ResourceGuard {
+    resource: Resource,
+    scopes: Vec<String>,
+}
+
+impl Resource {
+    /// The guard of this resource for requests that need every one of `scopes`.
+    pub fn guard<S: Into<String>>(&self, scopes: impl IntoIterator<Item = S>) -> ResourceGuard {
+        ResourceGuard {
+            resource: self.clone(),
+            scopes: scopes.into_iter().map(Into::into).collect(),
+        }
+    }
+}
+
+impl AccessGuard for ResourceGuard {
+    type Access = ResourceAccess;
+
+    fn check<'a>(
+        &'a self,
+        config: &'a PowConfig,
+        authorization: Option<&'a str>,
+    ) -> AccessFuture<'a, ResourceAccess> {
+        Box::pin(async move {
+            let scopes: Vec<&str> = self.scopes.iter().map(String::as_str).collect();
+            self.resource.check(config, authorization, &scopes).await
         })
     }
 }

@@ -13,7 +13,6 @@
 
 use std::time::Duration;
 
-use chrono::Utc;
 use pow_core::store::{Cache, Key, OneTimeSecrets, UserIndex};
 use pow_core::users::User;
 use pow_core::{PowConfig, PowError};
@@ -278,7 +277,7 @@ impl Tokens {
             let index = FAMILIES.key(user_id, id);
             self.families.put(&index, &family.client_id).await?;
         }
-        let now = Utc::now().timestamp();
+        let now = self.config.clock().now_secs();
         let ttl = provider.access_ttl.as_secs();
         let record = AccessRecord {
             family: id.to_owned(),
@@ -419,7 +418,7 @@ impl Tokens {
         token: &str,
         audience: Option<&str>,
     ) -> Result<Option<AccessRecord>, PowError> {
-        let now = Utc::now().timestamp();
+        let now = self.config.clock().now_secs();
         let Some(named) = self.name(token, now)? else {
             return Ok(None);
         };

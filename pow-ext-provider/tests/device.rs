@@ -10,11 +10,13 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use pow_actix::password::Pbkdf2Hasher;
 use pow_actix::store::MemoryStore;
 use pow_actix::test_client::{Client, Response};
 use pow_actix::PowConfig;
+use pow_core::time::Clock;
 use pow_ext_provider::registry::{ClientSpec, Registry};
 use pow_ext_provider::{ClientKind, ClientRegistration, GrantType, Provider, Resource};
 use serde_json::Value;
@@ -30,11 +32,14 @@ fn start() -> SocketAddr {
 /// The setup (registered clients may be given the device grant) and its address.
 fn start_with_config() -> (PowConfig, SocketAddr) {
     let users = pow_testkit::sqlite("provider-device");
+    // Moved forward by the tests of intervals and expiry.
+    let clock = Clock::adjustable();
     let config = PowConfig::builder("k".repeat(64))
         .users(users.clone())
         .hasher(Pbkdf2Hasher::new(1))
         .base_url("http://localhost")
-        .store(Arc::new(MemoryStore::new()))
+        .clock(clock.clone())
+        .store(Arc::new(MemoryStore::new().with_clock(&clock)))
         .extension(
             Provider::new()
                 .registered_client_grants([GrantType::DeviceCode])
@@ -189,6 +194,39 @@ fn a_device_connects_once_the_user_allows_it() {
     // The code is spent: entering it again finds nothing.
     let again = enter(&mut browser, &user_code);
     assert_eq!(again.status, 422);
+}
+
+/// The interval and the expiry run on the setup's clock: a poll after the interval is
+/// pending, not too fast; once the request's lifetime has passed, polls hear
+/// `expired_token` and the code can no longer be entered.
+fn a_device_request_expires() {
+    let (config, addr) = start_with_config();
+    let (status, body) = post(
+        addr,
+        "/oauth/device_authorization",
+        &[("client_id", "tv"), ("scope", "openid")],
+    );
+    assert_eq!(status, 200, "{body}");
+    let device_code = body["device_code"].as_str().unwrap().to_owned();
+    let user_code = body["user_code"].as_str().unwrap().to_owned();
+    let lifetime = body["expires_in"].as_u64().unwrap();
+    assert!((60..=1800).contains(&lifetime), "{lifetime}");
+    assert_eq!(poll(addr, &device_code).1["error"], "authorization_pending");
+    config.clock().advance(Duration::from_secs(5));
+    assert_eq!(
+        poll(addr, &device_code).1["error"],
+        "authorization_pending",
+        "polled after the interval"
+    );
+    config.clock().advance(Duration::from_secs(lifetime));
+    let (status, body) = poll(addr, &device_code);
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("expired_token")),
+        "{body}"
+    );
+    let mut browser = browser(addr, EMAIL);
+    assert_eq!(enter(&mut browser, &user_code).status, 422);
 }
 
 fn a_refusal_reaches_the_device() {
@@ -465,6 +503,7 @@ fn a_resource_taken_off_the_list_is_not_issued_to_a_device() {
 
 pow_testkit::on_both!(
     a_resource_taken_off_the_list_is_not_issued_to_a_device,
+    a_device_request_expires,
     a_device_grant_is_listed_and_revocable,
     a_device_connects_once_the_user_allows_it,
     a_refusal_reaches_the_device,

@@ -21,7 +21,7 @@ use pow_actix::password::Pbkdf2Hasher;
 use pow_actix::store::MemoryStore;
 use pow_actix::test_client::{Client, Response};
 use pow_actix::PowConfig;
-use pow_ext_provider::{ClientRegistration, Provider, Resource, SigningAlgorithm};
+use pow_ext_provider::{ClientRegistration, Provider, Resource, ResourceAccess, SigningAlgorithm};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
@@ -61,70 +61,88 @@ fn resources() -> Vec<(&'static str, Resource)> {
 }
 
 /// Who a token is: `<client>:<user id>`, `-` for no user.
-fn who(access: &pow_ext_provider::ResourceAccess) -> String {
+fn who(access: &ResourceAccess) -> String {
     let user = access
         .user_id
         .map_or_else(|| "-".to_owned(), |id| id.to_string());
     format!("{}:{user}", access.client_id)
 }
 
-/// `POST /mcp` and `POST /api` on the test's framework: each resource's guard, the
-/// refusal sent as it is.
+/// `POST /mcp` and `POST /api` on the test's framework: each resource's guard
+/// (`RequireAccess`) in front of a handler that says who the access is.
 fn serve_guards(config: PowConfig) -> SocketAddr {
     match pow_testkit::framework() {
         pow_testkit::Framework::Actix => pow_actix::test_client::serve(move || {
-            use actix_web::{web, App, HttpRequest, HttpResponse};
-            let mut app = App::new().app_data(web::Data::new(config.clone()));
+            use actix_web::{web, App, HttpResponse};
+            let mut app = App::new();
             for (path, resource) in resources() {
-                app = app.route(
-                    path,
-                    web::post().to(move |req: HttpRequest, config: web::Data<PowConfig>| {
-                        let resource = resource.clone();
-                        async move {
-                            let header = req
-                                .headers()
-                                .get("authorization")
-                                .and_then(|v| v.to_str().ok());
-                            match resource.check(&config, header, &["notes:read"]).await {
-                                Ok(access) => HttpResponse::Ok().body(who(&access)),
-                                Err(refused) => pow_actix::api::respond(refused),
-                            }
-                        }
-                    }),
+                let guard = resource.guard(["notes:read"]);
+                app = app.service(
+                    web::resource(path)
+                        .wrap(pow_actix::session::RequireAccess::new(
+                            config.clone(),
+                            guard,
+                        ))
+                        .route(
+                            web::post().to(|access: web::ReqData<ResourceAccess>| async move {
+                                HttpResponse::Ok().body(who(&access))
+                            }),
+                        ),
                 );
             }
             app
         }),
         pow_testkit::Framework::Axum => {
-            use axum::extract::State;
-            use axum::http::HeaderMap;
-            use axum::response::IntoResponse;
+            use axum::Extension;
             let mut app = axum::Router::new();
             for (path, resource) in resources() {
+                let guard = resource.guard(["notes:read"]);
                 app = app.route(
                     path,
                     axum::routing::post(
-                        move |State(config): State<PowConfig>, headers: HeaderMap| {
-                            let resource = resource.clone();
-                            async move {
-                                let header =
-                                    headers.get("authorization").and_then(|v| v.to_str().ok());
-                                match resource.check(&config, header, &["notes:read"]).await {
-                                    Ok(access) => who(&access).into_response(),
-                                    Err(refused) => pow_axum::api::response(refused),
-                                }
-                            }
-                        },
-                    ),
+                        |Extension(access): Extension<ResourceAccess>| async move { who(&access) },
+                    )
+                    .route_layer(pow_axum::RequireAccess::new(config.clone(), guard)),
                 );
             }
-            pow_testkit::serve_axum(app.with_state(config))
+            pow_testkit::serve_axum(app)
         }
     }
 }
 
 fn start(algorithm: SigningAlgorithm) -> Harness {
     let users = pow_testkit::sqlite("provider-jwt-access");
+    start_on(
+        algorithm,
+        users,
+        MemoryStore::shared(),
+        Ring::new(&"k".repeat(64)),
+    )
+}
+
+/// A key ring: the secret that signs, and the retired one kept beside it.
+struct Ring {
+    current: String,
+    retired: Option<String>,
+}
+
+impl Ring {
+    fn new(current: &str) -> Self {
+        Self {
+            current: current.to_owned(),
+            retired: None,
+        }
+    }
+}
+
+/// The setup on `users` and `store` with the key ring `ring` (the user is created by the
+/// first setup on `users`).
+fn start_on(
+    algorithm: SigningAlgorithm,
+    users: pow_actix::users::diesel::DieselUsersContext,
+    store: Arc<dyn pow_core::store::Store>,
+    ring: Ring,
+) -> Harness {
     let mut provider = Provider::new()
         .scopes(["notes:read"])
         .signing_algorithm(algorithm)
@@ -145,20 +163,30 @@ fn start(algorithm: SigningAlgorithm) -> Harness {
     for (_, resource) in resources() {
         provider = provider.resource(resource);
     }
-    let config = PowConfig::builder("k".repeat(64))
+    let mut builder = PowConfig::builder(ring.current)
         .users(users.clone())
         .hasher(Pbkdf2Hasher::new(1))
         .base_url(ISSUER)
-        .store(Arc::new(MemoryStore::new()))
-        .extension(provider)
-        .build()
-        .unwrap();
+        .store(store)
+        .extension(provider);
+    if let Some(retired) = ring.retired {
+        builder = builder.retired_secret_key_base("before", retired);
+    }
+    let config = builder.build().unwrap();
     users.migrate(&config).unwrap();
-    let user = pow_actix::testing::create_user(&config, EMAIL, PASSWORD).unwrap();
+    let user_id = match pow_actix::testing::create_user(&config, EMAIL, PASSWORD) {
+        Ok(user) => user.id,
+        Err(_) => {
+            let email = pow_core::users::Value::from(EMAIL);
+            let context = config.users_context().unwrap();
+            let user = context.get_by(config.user_schema(), "email", &email);
+            user.unwrap().unwrap().id
+        }
+    };
     Harness {
         pages: pow_testkit::serve(config.clone()),
         guards: serve_guards(config),
-        user_id: user.id,
+        user_id,
     }
 }
 
@@ -482,7 +510,60 @@ fn an_es256_provider_signs_with_p256_keys() {
     assert_eq!(call(&h, "/mcp", access).status, 200);
 }
 
+/// A key rotation over HTTP: the new key signs at once; the JWKS publishes it first and
+/// keeps the retired one while the ring holds its secret, so tokens signed before still
+/// verify (against the JWKS and at the guard); once the ring lets it go, they are refused.
+fn a_rotated_key_verifies_its_tokens_while_the_ring_keeps_it() {
+    let users = pow_testkit::sqlite("provider-jwt-rotation");
+    let store = MemoryStore::shared();
+    let (old, new) = ("o".repeat(64), "n".repeat(64));
+    let before = start_on(
+        SigningAlgorithm::EdDsa,
+        users.clone(),
+        Arc::clone(&store),
+        Ring::new(&old),
+    );
+    let tokens = tokens_for(&before, "openid notes:read", MCP);
+    let access = tokens["access_token"].as_str().unwrap();
+    let old_kid = part(access, 0)["kid"].clone();
+    let kids = |h: &Harness| -> Vec<Value> {
+        jwks(h)
+            .keys()
+            .iter()
+            .map(|key| Value::from(key.key_id().unwrap().as_str()))
+            .collect()
+    };
+    assert_eq!(kids(&before), vec![old_kid.clone()]);
+
+    let rotated = start_on(
+        SigningAlgorithm::EdDsa,
+        users.clone(),
+        Arc::clone(&store),
+        Ring {
+            current: new.clone(),
+            retired: Some(old),
+        },
+    );
+    let fresh = tokens_for(&rotated, "openid notes:read", MCP);
+    let new_kid = part(fresh["access_token"].as_str().unwrap(), 0)["kid"].clone();
+    assert_ne!(new_kid, old_kid, "the new key signs");
+    assert_eq!(part(fresh["id_token"].as_str().unwrap(), 0)["kid"], new_kid);
+    assert_eq!(kids(&rotated), vec![new_kid.clone(), old_kid.clone()]);
+    assert_eq!(verified_claims(&rotated, access)["aud"], MCP);
+    let res = call(&rotated, "/mcp", access);
+    assert_eq!(res.status, 200, "{}", res.body);
+    assert_eq!(introspect(&rotated, access)["active"], true);
+
+    let after = start_on(SigningAlgorithm::EdDsa, users, store, Ring::new(&new));
+    assert_eq!(kids(&after), vec![new_kid]);
+    assert_eq!(call(&after, "/mcp", access).status, 401);
+    assert_eq!(introspect(&after, access)["active"], false);
+    let still = call(&after, "/mcp", fresh["access_token"].as_str().unwrap());
+    assert_eq!(still.status, 200, "{}", still.body);
+}
+
 pow_testkit::on_both!(
+    a_rotated_key_verifies_its_tokens_while_the_ring_keeps_it,
     a_jwt_access_token_verifies_against_the_jwks_and_works_at_its_resource_only,
     a_revoked_jwt_is_refused_at_its_next_use,
     a_refresh_issues_a_jwt_again_and_a_reused_refresh_token_ends_them,

@@ -12,6 +12,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use base64::Engine as _;
 use pow_actix::password::Pbkdf2Hasher;
@@ -19,6 +20,7 @@ use pow_actix::store::MemoryStore;
 use pow_actix::test_client::{Client, Response};
 use pow_actix::users::diesel::DieselUsersContext;
 use pow_actix::{PowConfig, User};
+use pow_core::time::Clock;
 use pow_ext_provider::{ClientRegistration, Provider};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -35,16 +37,19 @@ struct Harness {
     config: PowConfig,
     addr: SocketAddr,
     user: User,
+    /// The setup's clock, moved forward to see lifetimes end (the memory store reads it).
+    clock: Clock,
 }
 
 fn provider() -> Provider {
     Provider::new()
         .scopes(["notes:read"])
+        .profile_claim("preferred_username", "email")
         .acr_value(
             "pwd",
             pow_core::session::StepUp::any_of(
                 [pow_core::session::AuthMethod::PASSWORD],
-                std::time::Duration::from_secs(600),
+                Duration::from_secs(600),
             ),
         )
         .client(
@@ -62,12 +67,23 @@ fn provider() -> Provider {
 }
 
 fn start(users: DieselUsersContext) -> Harness {
-    start_on(users, Arc::new(MemoryStore::new()))
+    let clock = Clock::adjustable();
+    let store = Arc::new(MemoryStore::new().with_clock(&clock));
+    start_with(users, store, clock)
 }
 
 /// The setup on `users` with the cache store `store`, where the tokens live.
 fn start_on(users: DieselUsersContext, store: Arc<dyn pow_core::store::Store>) -> Harness {
+    start_with(users, store, Clock::system())
+}
+
+fn start_with(
+    users: DieselUsersContext,
+    store: Arc<dyn pow_core::store::Store>,
+    clock: Clock,
+) -> Harness {
     let config = PowConfig::builder("k".repeat(64))
+        .clock(clock.clone())
         .users(users.clone())
         .hasher(Pbkdf2Hasher::new(1))
         .base_url("http://localhost")
@@ -79,7 +95,12 @@ fn start_on(users: DieselUsersContext, store: Arc<dyn pow_core::store::Store>) -
     users.migrate(&config).unwrap();
     let user = pow_actix::testing::create_user(&config, EMAIL, PASSWORD).unwrap();
     let addr = pow_testkit::serve(config.clone());
-    Harness { config, addr, user }
+    Harness {
+        config,
+        addr,
+        user,
+        clock,
+    }
 }
 
 fn sqlite() -> Harness {
@@ -466,6 +487,7 @@ async fn race_for_a_code(h: Harness, one_wins: bool) {
             config: h.config.clone(),
             addr: h.addr,
             user: h.user.clone(),
+            clock: h.clock.clone(),
         };
         move || {
             let mut browser = browser(&h);
@@ -876,7 +898,13 @@ fn the_account_lists_and_revokes_what_it_allowed() {
     users.migrate(&config).unwrap();
     let user = pow_actix::testing::create_user(&config, EMAIL, PASSWORD).unwrap();
     let addr = pow_testkit::serve_with_api(config.clone(), pow_core::api::ApiOptions::new());
-    let h = Harness { config, addr, user };
+    let clock = config.clock().clone();
+    let h = Harness {
+        config,
+        addr,
+        user,
+        clock,
+    };
     let mut browser = browser(&h);
     let code = code_for(&h, &mut browser, "openid offline_access");
     let (_, tokens) = redeem(&h, &code);
@@ -995,6 +1023,114 @@ fn acr_values_map_onto_step_up_rules() {
     assert!(claims.get("acr").is_none(), "{claims}");
 }
 
+/// `max_age` and `prompt=login` against a sign-in that has aged: the user proves their
+/// password again (or, with `prompt=none`, the client hears `login_required`), then the
+/// request goes on and the ID token's `auth_time` is the new proof.
+fn a_stale_sign_in_proves_itself_again() {
+    let h = sqlite();
+    let mut browser = browser(&h);
+    // Consented once, while fresh.
+    code_for(&h, &mut browser, "openid");
+    h.clock.advance(Duration::from_secs(10 * 60));
+    let none = browser.get(&authorize_path(
+        "notes-web",
+        SPA_REDIRECT,
+        "openid",
+        &[("max_age", "300"), ("prompt", "none")],
+    ));
+    assert_eq!(
+        param(none.location(), "error").as_deref(),
+        Some("login_required"),
+        "{}",
+        none.location()
+    );
+    for extra in [&[("max_age", "300")][..], &[("prompt", "login")]] {
+        let path = authorize_path("notes-web", SPA_REDIRECT, "openid", extra);
+        let asked = browser.get(&path);
+        assert_eq!(asked.status, 302, "{}", asked.body);
+        let confirm = asked.location().to_owned();
+        assert!(confirm.starts_with("/session/confirm?"), "{confirm}");
+        let csrf = browser.get(&confirm).csrf();
+        let proved = browser.post(
+            &confirm,
+            &[("_csrf_token", &csrf), ("user[password]", PASSWORD)],
+        );
+        assert_eq!(proved.status, 302, "{}", proved.body);
+        assert_eq!(proved.location(), path);
+        let back = browser.get(&path);
+        let code = param(back.location(), "code")
+            .unwrap_or_else(|| panic!("{} {}", back.status, back.location()));
+        let (status, tokens) = redeem(&h, &code);
+        assert_eq!(status, 200, "{tokens}");
+        let auth_time = id_token_claims(&tokens)["auth_time"].as_i64().unwrap();
+        assert!(
+            h.clock.now_secs() - auth_time < 60,
+            "auth_time {auth_time} is the new proof"
+        );
+        // The next stale request asks again.
+        h.clock.advance(Duration::from_secs(10 * 60));
+    }
+}
+
+/// `profile` gives `updated_at` and the claims mapped onto user fields, at `userinfo`;
+/// discovery lists them; without the scope, none of them.
+fn the_profile_scope_gives_its_claims() {
+    let h = sqlite();
+    let doc: Value = serde_json::from_str(
+        &Client::new(h.addr)
+            .get("/.well-known/openid-configuration")
+            .body,
+    )
+    .unwrap();
+    let supported = doc["claims_supported"].as_array().unwrap();
+    for claim in ["updated_at", "preferred_username", "email", "acr"] {
+        assert!(supported.contains(&Value::from(claim)), "{claim}: {doc}");
+    }
+    let mut browser = browser(&h);
+    for (scope, given) in [("openid profile", true), ("openid", false)] {
+        let code = code_for(&h, &mut browser, scope);
+        let (_, tokens) = redeem(&h, &code);
+        let (status, body) = userinfo(&h, tokens["access_token"].as_str().unwrap());
+        assert_eq!(status, 200, "{body}");
+        let claims: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(claims["sub"], h.user.id.to_string());
+        match given {
+            true => {
+                assert_eq!(claims["preferred_username"], EMAIL, "{claims}");
+                assert_eq!(claims["updated_at"], h.user.updated_at.timestamp());
+            }
+            false => {
+                assert!(claims.get("preferred_username").is_none(), "{claims}");
+                assert!(claims.get("updated_at").is_none(), "{claims}");
+            }
+        }
+    }
+}
+
+/// A code lives a minute: redeemed after it, it is unknown.
+fn a_code_lives_a_minute() {
+    let h = sqlite();
+    let mut browser = browser(&h);
+    let late = code_for(&h, &mut browser, "openid");
+    h.clock.advance(Duration::from_secs(61));
+    let (status, refused) = redeem(&h, &late);
+    assert_eq!(
+        (status, refused["error"].as_str()),
+        (400, Some("invalid_grant")),
+        "{refused}"
+    );
+    let timely = code_for(&h, &mut browser, "openid");
+    h.clock.advance(Duration::from_secs(55));
+    let (status, tokens) = redeem(&h, &timely);
+    assert_eq!(status, 200, "{tokens}");
+    // The access token ends with its lifetime too.
+    let access = tokens["access_token"].as_str().unwrap();
+    assert_eq!(userinfo(&h, access).0, 200);
+    // (Ten minutes, the default access lifetime, since it was issued.)
+    h.clock.advance(Duration::from_secs(600));
+    assert_eq!(userinfo(&h, access).0, 401);
+}
+
 /// RP-initiated logout: the hint is checked (signed by the provider, naming the client),
 /// the return address must be registered, the user confirms (a link alone signs nobody
 /// out), then the session ends and the browser goes back with `state`.
@@ -1064,6 +1200,55 @@ fn rp_initiated_logout_asks_then_signs_out() {
     let res = browser.get("/oauth/logout");
     assert_eq!(res.status, 200);
     assert!(res.body.contains("You are signed out."), "{}", res.body);
+}
+
+/// RP-initiated logout for a client that asks for JSON: what the confirmation shows and
+/// the fields to post back, then `signed_out` with where the browser goes; a refusal is
+/// `400 invalid_request`.
+fn rp_initiated_logout_answers_json() {
+    let h = sqlite();
+    let mut browser = browser(&h);
+    let code = code_for(&h, &mut browser, "openid");
+    let (_, tokens) = redeem(&h, &code);
+    let hint = tokens["id_token"].as_str().unwrap().to_owned();
+    let query = serde_urlencoded::to_string([
+        ("id_token_hint", hint.as_str()),
+        ("client_id", "notes-web"),
+        ("post_logout_redirect_uri", SIGNED_OUT),
+        ("state", "bye"),
+    ])
+    .unwrap();
+    let csrf = browser.get(&format!("/oauth/logout?{query}")).csrf();
+    browser
+        .headers
+        .push(("accept".into(), "application/json".into()));
+    let res = browser.get("/oauth/logout?post_logout_redirect_uri=https%3A%2F%2Fevil.example");
+    assert_eq!(res.status, 400, "{}", res.body);
+    let refused: Value = serde_json::from_str(&res.body).unwrap();
+    assert_eq!(refused["error"], "invalid_request");
+    let res = browser.get(&format!("/oauth/logout?{query}"));
+    assert_eq!(res.status, 200, "{}", res.body);
+    assert_eq!(res.header("cache-control"), Some("no-store"));
+    let shown: Value = serde_json::from_str(&res.body).unwrap();
+    assert_eq!(shown["client"]["name"], "Notes for the web");
+    assert_eq!(shown["redirect_to"], format!("{SIGNED_OUT}?state=bye"));
+    assert_eq!(shown["confirm"]["id_token_hint"], hint);
+    assert_eq!(browser.get("/oauth/grants").status, 200, "still signed in");
+    let mut form = vec![("_csrf_token".to_owned(), csrf)];
+    for (name, value) in shown["confirm"].as_object().unwrap() {
+        form.push((format!("user[{name}]"), value.as_str().unwrap().to_owned()));
+    }
+    let form: Vec<(&str, &str)> = form.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+    let res = browser.post("/oauth/logout", &form);
+    assert_eq!(res.status, 200, "{}", res.body);
+    let done: Value = serde_json::from_str(&res.body).unwrap();
+    assert_eq!(done["signed_out"], true);
+    assert_eq!(done["redirect_to"], format!("{SIGNED_OUT}?state=bye"));
+    assert_eq!(browser.get("/oauth/grants").status, 401, "signed out");
+    // Nobody signed in: the same answer at once.
+    let res = browser.get(&format!("/oauth/logout?{query}"));
+    let done: Value = serde_json::from_str(&res.body).unwrap();
+    assert_eq!((res.status, &done["signed_out"]), (200, &Value::Bool(true)));
 }
 
 const PARTNER_REDIRECT: &str = "https://partner.example/cb";
@@ -1288,7 +1473,13 @@ fn support_access_cannot_consent() {
     let user = pow_actix::testing::create_user(&config, EMAIL, PASSWORD).unwrap();
     pow_actix::testing::create_user(&config, ADMIN, PASSWORD).unwrap();
     let addr = pow_testkit::serve(config.clone());
-    let h = Harness { config, addr, user };
+    let clock = config.clock().clone();
+    let h = Harness {
+        config,
+        addr,
+        user,
+        clock,
+    };
     // The user consents to the web client themself.
     let mut own = browser(&h);
     code_for(&h, &mut own, "openid");
@@ -1409,7 +1600,11 @@ pow_testkit::on_both!(
     every_end_of_an_account_s_credentials_ends_its_tokens,
     the_export_holds_the_grants_and_erasure_removes_them,
     acr_values_map_onto_step_up_rules,
+    a_stale_sign_in_proves_itself_again,
+    a_code_lives_a_minute,
+    the_profile_scope_gives_its_claims,
     rp_initiated_logout_asks_then_signs_out,
+    rp_initiated_logout_answers_json,
     the_form_endpoints_are_limited_per_address,
     the_account_lists_and_revokes_what_it_allowed,
     discovery_and_jwks_advertise_only_what_is_on,
@@ -1440,12 +1635,16 @@ mod parallel_on_redis {
 }
 
 #[test]
-fn a_javascript_redirect_or_a_duplicate_client_is_refused_at_build() {
+fn a_javascript_redirect_a_duplicate_client_or_an_unknown_claim_is_refused_at_build() {
     for provider in [
         Provider::new().client(ClientRegistration::public("x").redirect_uri("javascript:alert(1)")),
         Provider::new()
             .client(ClientRegistration::public("x").redirect_uri(SPA_REDIRECT))
             .client(ClientRegistration::public("x").redirect_uri(SPA_REDIRECT)),
+        Provider::new().profile_claim("shoe_size", "email"),
+        Provider::new()
+            .profile_claim("nickname", "email")
+            .profile_claim("nickname", "email"),
     ] {
         let err = PowConfig::builder("k".repeat(64))
             .extension(provider)
@@ -1501,7 +1700,13 @@ fn the_main_events_are_audited() {
     users.migrate(&config).unwrap();
     let user = pow_actix::testing::create_user(&config, EMAIL, PASSWORD).unwrap();
     let addr = pow_testkit::serve(config.clone());
-    let h = Harness { config, addr, user };
+    let clock = config.clock().clone();
+    let h = Harness {
+        config,
+        addr,
+        user,
+        clock,
+    };
     let mut browser = browser(&h);
     let code = code_for(&h, &mut browser, "openid");
     assert_eq!(redeem(&h, &code).0, 200);

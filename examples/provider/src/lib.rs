@@ -5,9 +5,9 @@
 //! - The provider ([`provider`]): a command-line client registered in the config (loopback
 //!   redirect, PKCE, the device grant as well), clients known by their metadata documents
 //!   (as MCP clients identify themselves), and the MCP server declared as a resource.
-//! - The MCP server ([`app`]'s `POST /mcp`): every request goes through
-//!   [`Resource::check`]; the refusal (`401` with `resource_metadata`, `403
-//!   insufficient_scope`) is sent as it is. It answers the few JSON-RPC methods an MCP
+//! - The MCP server ([`app`]'s `POST /mcp`): every request goes through the resource's
+//!   guard ([`Resource::guard`] in pow-axum's `RequireAccess`); the refusal (`401` with
+//!   `resource_metadata`, `403 insufficient_scope`) is sent as it is. It answers the few JSON-RPC methods an MCP
 //!   client needs to list and call its one tool, `whoami`, which names the user the token
 //!   acts for. (An app with a real MCP server puts its SDK's handler behind the same check.)
 //!
@@ -27,9 +27,10 @@
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use pow_axum::{PowConfig, PowError, PowLayer};
+use axum::Extension;
+use pow_axum::{PowConfig, PowError, PowLayer, RequireAccess};
 use pow_ext_provider::{ClientRegistration, Provider, Resource, ResourceAccess};
 use serde_json::{json, Value};
 
@@ -111,22 +112,13 @@ pub fn build(
 /// The app: the pages (sign-in, consent, the account's applications) and the provider's
 /// endpoints, and the MCP server at `POST /mcp`.
 pub fn app(config: PowConfig, resource: Resource) -> axum::Router {
-    let checked = config.clone();
-    let mcp = axum::routing::any(
-        move |method: axum::http::Method, headers: HeaderMap, body: Bytes| {
-            let (config, resource) = (checked.clone(), resource.clone());
-            async move {
-                if method != axum::http::Method::POST {
-                    return StatusCode::METHOD_NOT_ALLOWED.into_response();
-                }
-                let header = headers.get("authorization").and_then(|v| v.to_str().ok());
-                match resource.check(&config, header, &[SCOPE]).await {
-                    Ok(access) => mcp_answer(&body, &access),
-                    Err(refused) => pow_axum::api::response(refused),
-                }
-            }
+    // The MCP server: the resource's guard in front, the access handed to the handler.
+    let mcp = axum::routing::post(
+        |Extension(access): Extension<ResourceAccess>, body: Bytes| async move {
+            mcp_answer(&body, &access)
         },
-    );
+    )
+    .route_layer(RequireAccess::new(config.clone(), resource.guard([SCOPE])));
     axum::Router::new()
         .merge(pow_axum::web::router(&config))
         .route("/mcp", mcp)

@@ -88,6 +88,7 @@
 #[doc(no_inline)]
 pub use pow_core::session::*;
 
+mod access;
 mod auth_middleware;
 mod bundle;
 mod cookie_middleware;
@@ -98,6 +99,7 @@ mod middleware;
 mod request;
 mod response_cookies;
 
+pub use access::{AccessService, RequireAccess};
 pub(crate) use auth_middleware::{request_config, request_error_handler};
 #[doc(hidden)]
 pub use auth_middleware::{AuthFuture, AuthService};

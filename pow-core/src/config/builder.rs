@@ -82,6 +82,7 @@ pub struct PowConfigBuilder {
     users: Option<Arc<dyn UsersContext>>,
     store: Option<Arc<dyn Store>>,
     store_deadline: Duration,
+    clock: crate::time::Clock,
     outage_grace: Option<Duration>,
     prevent_user_enumeration: bool,
     security_notices: bool,
@@ -133,6 +134,7 @@ impl PowConfigBuilder {
             users: None,
             store: None,
             store_deadline: crate::store::DEFAULT_STORE_DEADLINE,
+            clock: crate::time::Clock::system(),
             outage_grace: None,
             prevent_user_enumeration: true,
             security_notices: true,
@@ -353,7 +355,8 @@ impl PowConfigBuilder {
             );
         }
         let store = crate::store::Watched::wrap(
-            self.store.unwrap_or_else(MemoryStore::shared),
+            self.store
+                .unwrap_or_else(|| Arc::new(MemoryStore::new().with_clock(&self.clock))),
             self.store_deadline,
         );
         let live = crate::session::live::LiveBus::new(
@@ -401,6 +404,7 @@ impl PowConfigBuilder {
                 extensions,
                 users: self.users,
                 store,
+                clock: self.clock,
                 prevent_user_enumeration: self.prevent_user_enumeration,
                 security_notices: self.security_notices,
                 new_device_notices: self.new_device_notices,
@@ -515,6 +519,15 @@ impl PowConfigBuilder {
     /// on another server gets a deadline on every call ([`store_deadline`](Self::store_deadline)).
     pub fn store(mut self, store: Arc<dyn Store>) -> Self {
         self.store = Some(store);
+        self
+    }
+
+    /// The clock lifetimes and freshness checks read: [`Clock::system`](crate::time::Clock::system)
+    /// (the default), or for tests a [`Clock::adjustable`](crate::time::Clock::adjustable)
+    /// one, moved forward to see a lifetime end. The default store follows it; give a
+    /// store of your own the same clock ([`MemoryStore::with_clock`]).
+    pub fn clock(mut self, clock: crate::time::Clock) -> Self {
+        self.clock = clock;
         self
     }
 

@@ -105,6 +105,7 @@ struct Inner {
     extensions: Extensions,
     users: Option<Arc<dyn UsersContext>>,
     store: Arc<dyn Store>,
+    clock: crate::time::Clock,
     prevent_user_enumeration: bool,
     security_notices: bool,
     new_device_notices: bool,
@@ -276,6 +277,12 @@ impl PowConfig {
     /// The cache store.
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.inner.store
+    }
+
+    /// The clock the setup's lifetimes and freshness checks read (the system's unless
+    /// [`PowConfigBuilder::clock`] set another).
+    pub fn clock(&self) -> &crate::time::Clock {
+        &self.inner.clock
     }
 
     /// Whether responses hide whether an account exists (default `true`).

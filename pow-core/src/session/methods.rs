@@ -329,7 +329,7 @@ impl StepUp {
     /// session).
     pub fn is_met(&self, metadata: &SessionMetadata, config: &PowConfig) -> bool {
         let window = duration_ms(self.within(config));
-        let now = now_ms();
+        let now = config.clock().now_ms();
         !metadata.is_impersonation()
             && metadata
                 .methods

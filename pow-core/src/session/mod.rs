@@ -204,9 +204,10 @@ pub async fn record_session_method(
     method: AuthMethod,
 ) -> Result<CurrentSession, PowError> {
     let metadata = Arc::make_mut(&mut current.metadata);
-    metadata.record_method(method);
+    let now = config.clock().now_ms();
+    metadata.record_method_at(method, now);
     if method == AuthMethod::PASSWORD {
-        metadata.authenticated_at = Some(now_ms());
+        metadata.authenticated_at = Some(now);
     }
     CredentialsCache::new(config)
         .put(&current.session_id, &current.user, &current.metadata)

@@ -249,6 +249,8 @@ pub struct MemoryStore {
     hasher: RandomState,
     /// Origin of the expiry times.
     epoch: Instant,
+    /// Moves the store's time ahead of `epoch` (an adjustable clock's offset).
+    clock: crate::time::Clock,
     max_bytes: u64,
     /// Bytes held, as counted against `max_bytes`; changed under the shard's write lock.
     bytes: AtomicU64,
@@ -288,10 +290,38 @@ impl MemoryStore {
             shards: std::array::from_fn(|_| Shard::default()),
             hasher: RandomState::default(),
             epoch: Instant::now(),
+            clock: crate::time::Clock::system(),
             max_bytes,
             bytes: AtomicU64::new(0),
             next_sweep: AtomicUsize::new(0),
         }
+    }
+
+    /// The store with its entries' lifetimes read on `clock`: given a
+    /// [`Clock::adjustable`](crate::time::Clock::adjustable), moving it forward ends the
+    /// entries whose TTL it passes, as time would.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// use std::time::Duration;
+    /// use pow_core::store::{Key, MemoryStore, Store};
+    /// use pow_core::time::Clock;
+    ///
+    /// let clock = Clock::adjustable();
+    /// let store = MemoryStore::new().with_clock(&clock);
+    /// let key = Key::from(["code"]);
+    /// store.put("codes", vec![(key.clone(), b"1".to_vec())], Some(Duration::from_secs(60))).await?;
+    /// clock.advance(Duration::from_secs(59));
+    /// assert!(store.get("codes", &key).await?.is_some());
+    /// clock.advance(Duration::from_secs(2));
+    /// assert_eq!(store.get("codes", &key).await?, None);
+    /// # Ok::<_, pow_core::store::StoreError>(())
+    /// # }).unwrap();
+    /// ```
+    #[must_use]
+    pub fn with_clock(mut self, clock: &crate::time::Clock) -> Self {
+        self.clock = clock.clone();
+        self
     }
 
     /// A new store behind an `Arc<dyn Store>`, as [`PowConfig`](crate::PowConfig) takes it.
@@ -431,7 +461,8 @@ impl MemoryStore {
 
     /// Nanoseconds since the store's epoch.
     fn now(&self) -> u64 {
-        u64::try_from(self.epoch.elapsed().as_nanos()).unwrap_or(NEVER)
+        let elapsed = u64::try_from(self.epoch.elapsed().as_nanos()).unwrap_or(NEVER);
+        elapsed.saturating_add(self.clock.offset_nanos())
     }
 
     fn expiry(now: u64, ttl: Option<Duration>) -> u64 {

@@ -367,7 +367,7 @@ async fn authorize(
     if current.metadata.is_impersonation() {
         return Ok(refused_here(403, "pow_provider_support_access"));
     }
-    if !flows::fresh_enough(&request, &current) {
+    if !flows::fresh_enough(&config, &request, &current) {
         if request.no_prompt {
             return Ok(Answer::Stop(flows::error_redirect(
                 ext,

@@ -1,0 +1,62 @@
+//! [`AccessGuard`]: a check of a request's bearer token that routes of an app's own (an
+//! API, an MCP server) put in front of their handlers, written once on the engine and
+//! run by each framework's `RequireAccess` layer.
+
+use futures_util::future::BoxFuture;
+
+use crate::pages::HttpAnswer;
+use crate::PowConfig;
+
+/// What [`AccessGuard::check`] returns: the access, or the answer to send instead.
+pub type AccessFuture<'a, A> = BoxFuture<'a, Result<A, HttpAnswer>>;
+
+/// A check of the `Authorization` header of a request to an app's own route: the access
+/// it gives the handler, or the answer to send as it is (a `401` with its challenge, a
+/// `403`, a `503`).
+///
+/// The framework layers run it: pow-axum's and pow-actix's `RequireAccess` wrap routes,
+/// call [`check`](Self::check) before the handler, and hand the handler the
+/// [`Access`](Self::Access) (an `Extension` on axum, `ReqData` on actix-web). An
+/// extension that accepts tokens (the provider's resources) implements it.
+///
+/// ```
+/// use pow_core::api::{AccessFuture, AccessGuard};
+/// use pow_core::pages::HttpAnswer;
+/// use pow_core::PowConfig;
+///
+/// /// Lets through the one token a test knows.
+/// struct OneToken(&'static str);
+///
+/// impl AccessGuard for OneToken {
+///     type Access = String;
+///
+///     fn check<'a>(
+///         &'a self,
+///         _config: &'a PowConfig,
+///         authorization: Option<&'a str>,
+///     ) -> AccessFuture<'a, String> {
+///         let token = authorization.and_then(pow_core::api::routes::bearer_of);
+///         let result = match token {
+///             Some(token) if token == self.0 => Ok("tester".to_owned()),
+///             _ => Err(HttpAnswer::json_document(
+///                 401,
+///                 &serde_json::json!({ "error": "invalid_token" }),
+///                 Some("no-store"),
+///             )),
+///         };
+///         Box::pin(std::future::ready(result))
+///     }
+/// }
+/// ```
+pub trait AccessGuard: Send + Sync + 'static {
+    /// What a request that passes gives its handler.
+    type Access: Clone + Send + Sync + 'static;
+
+    /// The access the request's `Authorization` header (`None` without one) gives, or
+    /// the answer to send instead of the handler's.
+    fn check<'a>(
+        &'a self,
+        config: &'a PowConfig,
+        authorization: Option<&'a str>,
+    ) -> AccessFuture<'a, Self::Access>;
+}
