@@ -17,6 +17,7 @@ use pow_actix::store::{Limit, MemoryStore};
 use pow_actix::test_client::{Client, Response};
 use pow_actix::users::diesel::DieselUsersContext;
 use pow_actix::PowConfig;
+use pow_core::time::Clock;
 use pow_ext_provider::registry::{ClientSpec, Registry};
 use pow_ext_provider::{ClientKind, ClientRegistration, GrantType, Provider, Resource};
 use serde_json::{json, Value};
@@ -47,11 +48,14 @@ fn start_with(
     retired: Option<&str>,
     provider: Provider,
 ) -> App {
+    // Moved forward to see a secret's lifetime end.
+    let clock = Clock::adjustable();
     let mut builder = PowConfig::builder(secret.to_owned())
         .users(users.clone())
         .hasher(Pbkdf2Hasher::new(1))
         .base_url("http://localhost")
-        .store(Arc::new(MemoryStore::new()))
+        .clock(clock.clone())
+        .store(Arc::new(MemoryStore::new().with_clock(&clock)))
         .extension(provider);
     if let Some(old) = retired {
         builder = builder.retired_secret_key_base("2026-old", old.to_owned());
@@ -823,7 +827,62 @@ fn clients_get_tokens_only_for_their_resources() {
     );
 }
 
+/// The clients page gives a client grants and a secret lifetime (what the CLI and JSON
+/// give): the list shows them, the grant works, the secret ends after its days; an
+/// unknown grant or a lifetime that is no number of days is refused.
+fn the_page_sets_grants_and_a_secret_lifetime() {
+    let app = start(pow_testkit::sqlite("provider-clients-grants"));
+    let mut admin = browser(&app, ADMIN);
+    let csrf = admin.get("/oauth/clients").csrf();
+    let register = |admin: &mut Client, grants: &str, days: &str| {
+        admin.post(
+            "/oauth/clients",
+            &[
+                ("_csrf_token", &csrf),
+                ("user[name]", "Report robot"),
+                ("user[redirect_uris]", REDIRECT),
+                ("user[scopes]", "reports:read"),
+                ("user[confidential]", "true"),
+                ("user[grants]", grants),
+                ("user[secret_days]", days),
+            ],
+        )
+    };
+    for (grants, days) in [("implicit", "1"), ("client_credentials", "soon")] {
+        let refused = register(&mut admin, grants, days);
+        assert_eq!(refused.status, 422, "{grants} {days}: {}", refused.body);
+    }
+    let stored = Registry::new(&app.config).unwrap();
+    assert!(block_on(stored.list()).unwrap().is_empty());
+    let made = register(&mut admin, "client_credentials", "1");
+    assert_eq!(made.status, 200, "{}", made.body);
+    let secret = input(&made, "secret");
+    let clients = block_on(stored.list()).unwrap();
+    assert_eq!(clients[0].grants, vec![GrantType::ClientCredentials]);
+    assert!(clients[0].secret_expires_at.is_some());
+    let listed = admin.get("/oauth/clients").body;
+    assert!(listed.contains("grants: client_credentials"), "{listed}");
+    assert!(listed.contains("secret works until"), "{listed}");
+    let id = clients[0].id.clone();
+    let form = [
+        ("grant_type", "client_credentials"),
+        ("scope", "reports:read"),
+    ];
+    let (status, tokens) = token(&app, &id, &secret, &form);
+    assert_eq!(status, 200, "{tokens}");
+    app.config
+        .clock()
+        .advance(Duration::from_secs(2 * 24 * 3600));
+    let (status, refused) = token(&app, &id, &secret, &form);
+    assert_eq!(
+        (status, refused["error"].as_str()),
+        (401, Some("invalid_client")),
+        "{refused}"
+    );
+}
+
 pow_testkit::on_both!(
+    the_page_sets_grants_and_a_secret_lifetime,
     clients_get_tokens_only_for_their_resources,
     admins_manage_registered_clients_on_the_page_and_in_json,
     a_registered_secret_survives_a_key_rotation,

@@ -1107,6 +1107,43 @@ fn the_profile_scope_gives_its_claims() {
     }
 }
 
+/// A code presented again long after (its reuse mark, ten minutes, gone) still ends the
+/// tokens its first redemption issued: the family is found from the code itself. Another
+/// code's tokens go on.
+fn a_code_presented_again_later_still_ends_its_tokens() {
+    let h = sqlite();
+    let mut browser = browser(&h);
+    let refresh_of = |code: &str| {
+        let (status, tokens) = redeem(&h, code);
+        assert_eq!(status, 200, "{tokens}");
+        tokens["refresh_token"].as_str().unwrap().to_owned()
+    };
+    let reused = code_for(&h, &mut browser, "openid offline_access");
+    let reused_refresh = refresh_of(&reused);
+    let other = code_for(&h, &mut browser, "openid offline_access");
+    let other_refresh = refresh_of(&other);
+    h.clock.advance(Duration::from_secs(11 * 60));
+    let (status, refused) = redeem(&h, &reused);
+    assert_eq!(
+        (status, refused["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
+    let refresh = |token: &str| {
+        let form = [
+            ("grant_type", "refresh_token"),
+            ("client_id", "notes-web"),
+            ("refresh_token", token),
+        ];
+        self::token(&h, None, &form).0
+    };
+    assert_eq!(refresh(&reused_refresh), 400, "ended with its code");
+    assert_eq!(
+        refresh(&other_refresh),
+        200,
+        "another code's family goes on"
+    );
+}
+
 /// A code lives a minute: redeemed after it, it is unknown.
 fn a_code_lives_a_minute() {
     let h = sqlite();
@@ -1602,6 +1639,7 @@ pow_testkit::on_both!(
     acr_values_map_onto_step_up_rules,
     a_stale_sign_in_proves_itself_again,
     a_code_lives_a_minute,
+    a_code_presented_again_later_still_ends_its_tokens,
     the_profile_scope_gives_its_claims,
     rp_initiated_logout_asks_then_signs_out,
     rp_initiated_logout_answers_json,

@@ -15,7 +15,7 @@ use pow_core::PowError;
 use serde_json::json;
 
 use crate::registry::{ClientSpec, Refusal, Registry, StoredClient};
-use crate::{flows, ClientKind, Provider, NAME};
+use crate::{flows, ClientKind, GrantType, Provider, NAME};
 
 /// The clients page.
 pub const CLIENTS_PAGE: PageId = PageId::new("provider/clients");
@@ -86,7 +86,24 @@ pub(crate) async fn create(
     let scopes = words(&field("scopes"));
     spec.scopes = (!scopes.is_empty()).then_some(scopes);
     spec.resources = words(&field("resources"));
-    let outcome = registry.register(ext, spec, false, Some(by)).await?;
+    let mut problem = None;
+    for name in words(&field("grants")) {
+        match GrantType::from_name(&name) {
+            Some(grant) => spec.grants.push(grant),
+            None => problem = Some(format!("`{name}` is no grant a client may be given")),
+        }
+    }
+    let days = field("secret_days");
+    let days = days.trim();
+    match days.parse::<u32>() {
+        Ok(days) if days > 0 => spec.secret_days = Some(days),
+        _ if days.is_empty() => {}
+        _ => problem = Some(format!("`{days}` is not a number of days")),
+    }
+    let outcome = match problem {
+        Some(problem) => Err(Refusal::Invalid(problem)),
+        None => registry.register(ext, spec, false, Some(by)).await?,
+    };
     let clients = registry.list().await?;
     Ok(match outcome {
         Ok(created) => Answer::render(move |step, cookie| {
@@ -209,11 +226,23 @@ fn page(
         )
         .value(value("resources")),
         Field::new(
+            "grants",
+            step.text("pow_provider_client_grants"),
+            FieldType::Text,
+        )
+        .value(value("grants")),
+        Field::new(
             "confidential",
             step.text("pow_provider_client_confidential"),
             FieldType::Checkbox,
         )
         .value(value("confidential")),
+        Field::new(
+            "secret_days",
+            step.text("pow_provider_client_secret_days"),
+            FieldType::Text,
+        )
+        .value(value("secret_days")),
     ];
     let create = form(
         cookie,
@@ -277,8 +306,29 @@ fn rows(step: &Step, cookie: &CookieSession, client: &StoredClient) -> Vec<Form>
             client.resources.join(" ")
         ),
     };
+    let grants = match client.grants.is_empty() {
+        true => String::new(),
+        false => format!(
+            "; {} {}",
+            step.text("pow_provider_client_grants_given"),
+            client
+                .grants
+                .iter()
+                .map(|grant| grant.name())
+                .collect::<Vec<_>>()
+                .join(" ")
+        ),
+    };
+    let expiry = match client.secret_expires_at {
+        Some(at) => format!(
+            "; {} {}",
+            step.text("pow_provider_client_secret_until"),
+            at.format("%Y-%m-%d")
+        ),
+        None => String::new(),
+    };
     let about = format!(
-        "{} ({}, {kind}): {}{resources}; {used}",
+        "{} ({}, {kind}): {}{resources}{grants}{expiry}; {used}",
         client.name.as_deref().unwrap_or(&client.id),
         client.id,
         client.redirect_uris.join(" "),
