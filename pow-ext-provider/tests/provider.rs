@@ -1,5 +1,5 @@
 //! The provider over HTTP, on actix-web and on axum from one source, on SQLite and
-//! PostgreSQL: discovery and the JWKS, the authorization code flow with PKCE through the
+//! PostgreSQL (Redis and the SQL cache store for the races): discovery and the JWKS, the authorization code flow with PKCE through the
 //! consent page, tokens, userinfo, refresh rotation, and every refusal: unknown clients and
 //! redirect URIs (never redirected to), PKCE missing or `plain`, `prompt=none`, deny, a
 //! code redeemed twice (its tokens end) or many times at once (one token set, then all
@@ -1489,6 +1489,39 @@ fn refresh_reuse_on_redis() {
     refresh_reuse_ends_the_family(&h);
 }
 
+/// A harness on PostgreSQL users with the SQL cache store on the same database, or `None`
+/// (with a notice) when `POW_TEST_DATABASE_URL` is unset outside CI.
+fn on_sql_store() -> Option<Harness> {
+    let users = pow_testkit::postgres("provider_sql_store")?;
+    let store = pow_core::store::SqlStore::new(users.database().clone()).unwrap();
+    // The store's table is shared by the tests of this process: created once.
+    static MIGRATED: std::sync::Mutex<bool> = std::sync::Mutex::new(false);
+    let mut migrated = MIGRATED.lock().unwrap_or_else(|err| err.into_inner());
+    if !*migrated {
+        store.migrate().unwrap();
+        *migrated = true;
+    }
+    drop(migrated);
+    Some(start_on(users, Arc::new(store)))
+}
+
+/// Refresh reuse with the tokens in the SQL cache store.
+fn refresh_reuse_on_the_sql_store() {
+    let Some(h) = on_sql_store() else {
+        return;
+    };
+    refresh_reuse_ends_the_family(&h);
+}
+
+/// The race for a code with the codes and tokens in the SQL cache store: one token set
+/// at most (a server store, as Redis), none surviving.
+async fn parallel_redemptions_on_the_sql_store() {
+    let Some(h) = tokio::task::spawn_blocking(on_sql_store).await.unwrap() else {
+        return;
+    };
+    race_for_a_code(h, false).await;
+}
+
 /// A support-access session (an admin in a user's account) cannot consent for the user:
 /// the authorization endpoint refuses it even where the user consented before (no code is
 /// issued silently), and the consent and revoke forms refuse it too.
@@ -1634,6 +1667,7 @@ pow_testkit::on_both!(
     support_access_cannot_consent,
     refresh_reuse_on_postgres,
     refresh_reuse_on_redis,
+    refresh_reuse_on_the_sql_store,
     every_end_of_an_account_s_credentials_ends_its_tokens,
     the_export_holds_the_grants_and_erasure_removes_them,
     acr_values_map_onto_step_up_rules,
@@ -1670,6 +1704,11 @@ mod parallel_on_postgres {
 mod parallel_on_redis {
     pow_testkit::on_both!(async parallel_redemptions_on_redis);
     use super::parallel_redemptions_on_redis;
+}
+
+mod parallel_on_the_sql_store {
+    pow_testkit::on_both!(async parallel_redemptions_on_the_sql_store);
+    use super::parallel_redemptions_on_the_sql_store;
 }
 
 #[test]
