@@ -1,7 +1,8 @@
 //! The provider over HTTP, on actix-web and on axum from one source, on SQLite and
-//! PostgreSQL (Redis and the SQL cache store for the races): discovery and the JWKS, the authorization code flow with PKCE through the
-//! consent page, tokens, userinfo, refresh rotation, and every refusal: unknown clients and
-//! redirect URIs (never redirected to), PKCE missing or `plain`, `prompt=none`, deny, a
+//! PostgreSQL (the races and refresh reuse on Redis and the SQL cache store too):
+//! discovery and the JWKS, the authorization code flow with PKCE through the consent page,
+//! tokens, userinfo, refresh rotation, and every refusal: unknown clients and redirect URIs
+//! (never redirected to), PKCE missing or `plain`, `prompt=none`, deny, a
 //! code redeemed twice (its tokens end) or many times at once (one token set, then all
 //! ended), a reused refresh token (its family ends), revocation and introspection scoped
 //! to the client, support access, a disabled user's tokens, every other end of an
