@@ -2,13 +2,12 @@
 //! [`AccessGuard`] accepts.
 
 use std::convert::Infallible;
-use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use axum::extract::Request;
 use axum::response::{IntoResponse, Response};
 use futures_util::future::{BoxFuture, FutureExt as _};
-use pow_core::api::AccessGuard;
+use pow_core::api::{AccessCheck, AccessGuard};
 use pow_core::PowConfig;
 
 /// A tower layer for routes that need a bearer token `G` accepts (a resource of the
@@ -35,33 +34,19 @@ use pow_core::PowConfig;
 ///     .route("/mcp", post(|Extension(who): Extension<String>| async move { who }))
 ///     .route_layer(RequireAccess::new(config, Anyone));
 /// ```
-pub struct RequireAccess<G> {
-    config: PowConfig,
-    guard: Arc<G>,
-}
+#[derive(Debug)]
+pub struct RequireAccess<G>(AccessCheck<G>);
 
 impl<G> Clone for RequireAccess<G> {
     fn clone(&self) -> Self {
-        Self {
-            config: self.config.clone(),
-            guard: Arc::clone(&self.guard),
-        }
-    }
-}
-
-impl<G> std::fmt::Debug for RequireAccess<G> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RequireAccess").finish_non_exhaustive()
+        Self(self.0.clone())
     }
 }
 
 impl<G: AccessGuard> RequireAccess<G> {
     /// The layer checking requests with `guard` under `config`.
     pub fn new(config: PowConfig, guard: G) -> Self {
-        Self {
-            config,
-            guard: Arc::new(guard),
-        }
+        Self(AccessCheck::new(config, guard))
     }
 }
 
@@ -122,11 +107,7 @@ where
                 .get(axum::http::header::AUTHORIZATION)
                 .and_then(|value| value.to_str().ok())
                 .map(str::to_owned);
-            match require
-                .guard
-                .check(&require.config, header.as_deref())
-                .await
-            {
+            match require.0.check(header.as_deref()).await {
                 Ok(access) => {
                     req.extensions_mut().insert(access);
                     Ok(inner.call(req).await?.into_response())

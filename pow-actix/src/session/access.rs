@@ -3,13 +3,12 @@
 
 use std::future::{ready, Ready};
 use std::rc::Rc;
-use std::sync::Arc;
 
 use actix_web::body::EitherBody;
 use actix_web::dev::{forward_ready, Service, ServiceRequest, ServiceResponse, Transform};
 use actix_web::HttpMessage;
 use futures_util::future::LocalBoxFuture;
-use pow_core::api::AccessGuard;
+use pow_core::api::{AccessCheck, AccessGuard};
 use pow_core::PowConfig;
 
 /// Middleware for routes that need a bearer token `G` accepts (a resource of the
@@ -40,33 +39,19 @@ use pow_core::PowConfig;
 ///         })),
 /// );
 /// ```
-pub struct RequireAccess<G> {
-    config: PowConfig,
-    guard: Arc<G>,
-}
+#[derive(Debug)]
+pub struct RequireAccess<G>(AccessCheck<G>);
 
 impl<G> Clone for RequireAccess<G> {
     fn clone(&self) -> Self {
-        Self {
-            config: self.config.clone(),
-            guard: Arc::clone(&self.guard),
-        }
-    }
-}
-
-impl<G> std::fmt::Debug for RequireAccess<G> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RequireAccess").finish_non_exhaustive()
+        Self(self.0.clone())
     }
 }
 
 impl<G: AccessGuard> RequireAccess<G> {
     /// The middleware checking requests with `guard` under `config`.
     pub fn new(config: PowConfig, guard: G) -> Self {
-        Self {
-            config,
-            guard: Arc::new(guard),
-        }
+        Self(AccessCheck::new(config, guard))
     }
 }
 
@@ -117,11 +102,7 @@ where
                 .get(actix_web::http::header::AUTHORIZATION)
                 .and_then(|value| value.to_str().ok())
                 .map(str::to_owned);
-            match require
-                .guard
-                .check(&require.config, header.as_deref())
-                .await
-            {
+            match require.0.check(header.as_deref()).await {
                 Ok(access) => {
                     req.extensions_mut().insert(access);
                     Ok(service.call(req).await?.map_into_left_body())

@@ -2,6 +2,8 @@
 //! API, an MCP server) put in front of their handlers, written once on the engine and
 //! run by each framework's `RequireAccess` layer.
 
+use std::sync::Arc;
+
 use futures_util::future::BoxFuture;
 
 use crate::pages::HttpAnswer;
@@ -59,4 +61,43 @@ pub trait AccessGuard: Send + Sync + 'static {
         config: &'a PowConfig,
         authorization: Option<&'a str>,
     ) -> AccessFuture<'a, Self::Access>;
+}
+
+/// A guard with the setup it checks under: what each framework's `RequireAccess` holds
+/// and runs before a route's handler. Cheap to clone.
+pub struct AccessCheck<G> {
+    config: PowConfig,
+    guard: Arc<G>,
+}
+
+impl<G> Clone for AccessCheck<G> {
+    fn clone(&self) -> Self {
+        Self {
+            config: self.config.clone(),
+            guard: Arc::clone(&self.guard),
+        }
+    }
+}
+
+impl<G> std::fmt::Debug for AccessCheck<G> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AccessCheck")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<G: AccessGuard> AccessCheck<G> {
+    /// `guard`, checking under `config`.
+    pub fn new(config: PowConfig, guard: G) -> Self {
+        Self {
+            config,
+            guard: Arc::new(guard),
+        }
+    }
+
+    /// The access a request's `Authorization` header gives, or the answer to send.
+    pub fn check<'a>(&'a self, authorization: Option<&'a str>) -> AccessFuture<'a, G::Access> {
+        self.guard.check(&self.config, authorization)
+    }
 }

@@ -24,7 +24,7 @@ pub mod routes;
 mod service;
 
 pub use self::core::actions;
-pub use access::{AccessFuture, AccessGuard};
+pub use access::{AccessCheck, AccessFuture, AccessGuard};
 pub use openapi::{documented_paths, openapi_fragment, OPENAPI_VERSION};
 pub use options::{
     cross_site, ApiOptions, BrowserTransport, OriginFacts, TrustedOrigins, DEFAULT_OPENAPI_PATH,
