@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Packages the crates named as arguments (`cargo package`: the manifest as published, path
-# dependencies with versions, the files each package takes), then checks that each
-# package, as published, compiles with its default features against the others'
-# packages: they are unpacked into one scratch workspace that patches each crate name to
-# its unpacked package, and `cargo check -p <crate>` runs there once per crate (its own
-# features, as a user's build resolves them). Cargo's own verification builds each
-# package apart with code generation and no shared profile; checking finds the same
-# missing files (templates, migrations, locales are read at compile time) and reuses the
-# dependencies the feature checks before it checked.
+# dependencies with versions, the files each package takes), then checks that the
+# packages, as published, compile against each other: they are unpacked into one scratch
+# workspace that patches each crate name to its unpacked package, and one
+# `cargo check --workspace --all-features` runs there, so a file a feature reads at compile
+# time (templates, migrations, locales, metadata) is missed by no package. Each feature
+# alone is the feature step's (cargo-hack, in the workspace: the same manifests). Cargo's
+# own verification builds each package apart with code generation and no shared profile;
+# checking finds the same missing files.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -45,8 +45,5 @@ done
 cp Cargo.lock "$work/Cargo.lock"
 
 export CARGO_TARGET_DIR="$PWD/target"
-for crate in "${crates[@]}"; do
-  echo "-- $crate"
-  (cd "$work" && cargo check --offline --quiet -p "$crate")
-done
+(cd "$work" && cargo check --offline --quiet --workspace --all-features)
 echo "every package compiles as published"
