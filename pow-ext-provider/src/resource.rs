@@ -7,9 +7,8 @@
 //! a refused request is answered `401` with `WWW-Authenticate: Bearer resource_metadata=…`,
 //! which is how an MCP client finds the authorization server.
 //!
-//! [`Resource::guard`] is the guard, on the engine: each framework's `RequireAccess`
-//! (pow-axum's tower layer, pow-actix's middleware) runs it before a route's handler and
-//! hands the handler the [`ResourceAccess`]; [`Resource::check`] is the same check for a
+//! [`Resource::guard`] is the guard, on the engine: each framework layer's `RequireAccess`
+//! runs it before a route's handler and hands the handler the [`ResourceAccess`]; [`Resource::check`] is the same check for a
 //! handler that reads the header itself.
 //!
 //! Its access tokens are opaque unless it asks for JWTs ([`Resource::jwt_access_tokens`]):
@@ -278,27 +277,29 @@ impl Resource {
     }
 }
 
-/// The guard of a [`Resource`] for routes that need some of its scopes: run by the
-/// framework layers' `RequireAccess` (pow-axum's tower layer, pow-actix's middleware),
-/// which hand the handler the [`ResourceAccess`]. It checks what
-/// [`Resource::check`] checks.
+/// The guard of a [`Resource`] for routes that need some of its scopes: an
+/// [`AccessGuard`], which each framework layer's `RequireAccess` runs before a route's
+/// handler, handing the handler the [`ResourceAccess`] (the guide shows it on both). It
+/// checks what [`Resource::check`] checks.
 ///
 /// ```
-/// use axum::{routing::post, Extension, Router};
-/// use pow_ext_provider::{Provider, Resource, ResourceAccess};
+/// use pow_core::api::AccessGuard;
+/// use pow_ext_provider::{Provider, Resource};
 ///
 /// let mcp = Resource::new("https://example.com/mcp").scopes(["notes:read"]);
 /// let config = pow_core::PowConfig::builder("s".repeat(64))
 ///     .base_url("https://example.com")
 ///     .extension(Provider::new().scopes(["notes:read"]).resource(mcp.clone()))
 ///     .build()?;
-/// let app: Router = Router::new()
-///     .route(
-///         "/mcp",
-///         post(|Extension(access): Extension<ResourceAccess>| async move { access.client_id }),
-///     )
-///     .route_layer(pow_axum::RequireAccess::new(config, mcp.guard(["notes:read"])));
-/// # Ok::<_, pow_core::PowError>(())
+/// let guard = mcp.guard(["notes:read"]);
+/// let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+/// // No bearer token: `401`, and the challenge names the resource's metadata.
+/// let refused = runtime.block_on(guard.check(&config, None)).unwrap_err();
+/// assert_eq!(refused.status, 401);
+/// assert!(refused
+///     .header("www-authenticate")
+///     .is_some_and(|challenge| challenge.contains("oauth-protected-resource/mcp")));
+/// # Ok::<_, Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ResourceGuard {
