@@ -416,9 +416,42 @@ fn use_declarations(code: &str) -> Vec<(bool, Vec<Vec<String>>)> {
     out
 }
 
-/// The file-level import graph of `src` from its `use` lines: an import of an item goes to
-/// the file that defines it (a module's `pub use` of another module's item is followed).
-/// A module's `pub use` of its own children is its facade, not an import.
+/// The paths `code` names inline, outside `use` lines: `crate::audit::record(..)`,
+/// `super::flows::Flow` (a `$crate::` of a macro, `pub(crate)` and `pub(super)` are not).
+fn inline_paths(code: &str) -> Vec<Vec<String>> {
+    let ident = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    let mut out = Vec::new();
+    for start in ["crate::", "super::"] {
+        for (at, _) in code.match_indices(start) {
+            let before = code[..at].chars().next_back();
+            if before.is_some_and(|c| ident(c) || c == '$' || c == ':') {
+                continue;
+            }
+            let mut path = Vec::new();
+            let mut rest = &code[at..];
+            loop {
+                let end = rest.find(|c: char| !ident(c)).unwrap_or(rest.len());
+                if end == 0 {
+                    break;
+                }
+                path.push(rest[..end].to_owned());
+                match rest[end..].strip_prefix("::") {
+                    Some(next) => rest = next,
+                    None => break,
+                }
+            }
+            if path.len() > 1 {
+                out.push(path);
+            }
+        }
+    }
+    out
+}
+
+/// The file-level import graph of `src` from its `use` lines and its inline paths: an
+/// import of an item goes to the file that defines it (a module's `pub use` of another
+/// module's item is followed). A module's `pub use` of its own children is its facade, not
+/// an import.
 fn use_graph(src: &Path) -> (Vec<SourceFile>, Vec<BTreeSet<usize>>) {
     let files = source_files(src);
     let by_module: BTreeMap<Vec<String>, usize> = files
@@ -462,6 +495,11 @@ fn use_graph(src: &Path) -> (Vec<SourceFile>, Vec<BTreeSet<usize>>) {
                 if !(public && own_child) {
                     uses[i].push(abs);
                 }
+            }
+        }
+        for path in inline_paths(&file.code) {
+            if let Some(abs) = absolute(&file.module, &path) {
+                uses[i].push(abs);
             }
         }
     }
@@ -604,6 +642,20 @@ fn no_import_circle_is_wider_than_one_folder_beyond_the_known_list() {
         gone.is_empty(),
         "known import circles no longer in the tree: {gone:?}; delete their rows from \
          ARCHITECTURE.md"
+    );
+}
+
+#[test]
+fn inline_paths_are_read_as_imports() {
+    let code = "pub(crate) fn f() { crate::audit::record(x); super::flows::Flow::new(); \
+                $crate::session::x; let a = crate::time::now_ms(); }";
+    assert_eq!(
+        inline_paths(code),
+        vec![
+            vec!["crate", "audit", "record"],
+            vec!["crate", "time", "now_ms"],
+            vec!["super", "flows", "Flow", "new"],
+        ]
     );
 }
 
