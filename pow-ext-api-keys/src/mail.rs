@@ -1,6 +1,6 @@
 //! The extension's security notice: a key was made.
 
-use pow_core::mailer::{compose, MailContent};
+use pow_core::mailer::{deliver_best_effort, MailContent};
 use pow_core::messages::LanguageIdentifier;
 use pow_core::users::User;
 use pow_core::PowConfig;
@@ -34,11 +34,5 @@ pub(crate) async fn created(config: &PowConfig, lang: &LanguageIdentifier, user:
         paragraphs: &paragraphs,
         link: None,
     };
-    let sent = match compose(config, &content) {
-        Ok(composed) => config.mailer().deliver(composed).await,
-        Err(err) => Err(err),
-    };
-    if let Err(err) = sent {
-        tracing::warn!(error = %err, "an API key notice could not be sent");
-    }
+    deliver_best_effort(config, &content, "an API key notice").await;
 }

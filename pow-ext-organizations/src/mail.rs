@@ -1,6 +1,6 @@
 //! The invitation mail.
 
-use pow_core::mailer::{compose, MailContent};
+use pow_core::mailer::{deliver_best_effort, MailContent};
 use pow_core::messages::LanguageIdentifier;
 use pow_core::PowConfig;
 
@@ -48,11 +48,5 @@ pub(crate) async fn invitation(
         paragraphs: &paragraphs,
         link: Some((&button, url)),
     };
-    let sent = match compose(config, &content) {
-        Ok(composed) => config.mailer().deliver(composed).await,
-        Err(err) => Err(err),
-    };
-    if let Err(err) = sent {
-        tracing::warn!(error = %err, "an organization invitation could not be sent");
-    }
+    deliver_best_effort(config, &content, "an organization invitation").await;
 }

@@ -1,7 +1,7 @@
 //! The extension's security notices: a passkey added, removed, or seen with a counter that
 //! went back.
 
-use pow_core::mailer::{compose, MailContent};
+use pow_core::mailer::{deliver_best_effort, MailContent};
 use pow_core::messages::LanguageIdentifier;
 use pow_core::users::User;
 use pow_core::PowConfig;
@@ -48,11 +48,5 @@ pub(crate) async fn notice(
         paragraphs: &paragraphs,
         link: None,
     };
-    let sent = match compose(config, &content) {
-        Ok(composed) => config.mailer().deliver(composed).await,
-        Err(err) => Err(err),
-    };
-    if let Err(err) = sent {
-        tracing::warn!(error = %err, mail, "a passkey notice could not be sent");
-    }
+    deliver_best_effort(config, &content, "a passkey notice").await;
 }

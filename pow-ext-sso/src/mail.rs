@@ -2,7 +2,7 @@
 //! around enforced single sign-on (break-glass); a member hears that their account was
 //! linked to the organization's identity provider.
 
-use pow_core::mailer::{compose, MailContent};
+use pow_core::mailer::{deliver_best_effort, MailContent};
 use pow_core::users::User;
 use pow_core::{PowConfig, PowError};
 
@@ -55,20 +55,9 @@ pub(crate) async fn break_glass(
             paragraphs: &paragraphs,
             link: None,
         };
-        send(config, &content, "a break-glass notice").await;
+        deliver_best_effort(config, &content, "a break-glass notice").await;
     }
     Ok(())
-}
-
-/// Composes and delivers `content`, logging a failure as `what` could not be sent.
-async fn send(config: &PowConfig, content: &MailContent<'_>, what: &str) {
-    let sent = match compose(config, content) {
-        Ok(composed) => config.mailer().deliver(composed).await,
-        Err(err) => Err(err),
-    };
-    if let Err(err) = sent {
-        tracing::warn!(error = %err, "{what} could not be sent");
-    }
 }
 
 /// Tells `user` their account now signs in through `org`'s identity provider. Best
@@ -102,5 +91,5 @@ pub(crate) async fn linked(
         paragraphs: &paragraphs,
         link: None,
     };
-    send(config, &content, "a link notice").await;
+    deliver_best_effort(config, &content, "a link notice").await;
 }

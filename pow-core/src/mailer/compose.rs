@@ -17,6 +17,19 @@ pub fn compose(config: &PowConfig, mail: &MailContent<'_>) -> Result<Mail, PowEr
     config.mail_views().render(config.messages(), mail)
 }
 
+/// Composes `mail` and delivers it with the config's mailer, best effort: a failure is
+/// logged (`what` could not be sent, with the error), never returned, so a notice that
+/// does not go out changes no answer.
+pub async fn deliver_best_effort(config: &PowConfig, mail: &MailContent<'_>, what: &str) {
+    let sent = match compose(config, mail) {
+        Ok(composed) => config.mailer().deliver(composed).await,
+        Err(err) => Err(err),
+    };
+    if let Err(err) = sent {
+        tracing::warn!(error = %err, mail = mail.name, "{what} could not be sent");
+    }
+}
+
 /// How long a link works, in the mail's language: the message `{prefix}_hours` with
 /// `count` whole hours when `ttl` is a whole number of hours, else `{prefix}_minutes`
 /// with `count` whole minutes, rounded down (a mail never promises more than the link

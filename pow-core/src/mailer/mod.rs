@@ -45,7 +45,7 @@ mod views;
 use askama::Template;
 
 pub use background::BackgroundMailer;
-pub use compose::{compose, validity_text};
+pub use compose::{compose, deliver_best_effort, validity_text};
 pub use notices::{
     send_extension_notice, send_notice, send_notice_with_facts, send_notice_with_link,
     within_mail_share, Notice,
