@@ -108,6 +108,13 @@ fn sqlite() -> Harness {
     start(pow_testkit::sqlite("provider"))
 }
 
+/// The provider's OpenID discovery document.
+fn discovery(h: &Harness) -> Value {
+    let res = Client::new(h.addr).get("/.well-known/openid-configuration");
+    assert_eq!(res.status, 200, "{}", res.body);
+    serde_json::from_str(&res.body).unwrap()
+}
+
 fn challenge(verifier: &str) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
 }
@@ -974,12 +981,7 @@ fn id_token_claims(tokens: &Value) -> Value {
 /// a rule no page can meet answers `unmet_authentication_requirements`.
 fn acr_values_map_onto_step_up_rules() {
     let h = sqlite();
-    let doc: Value = serde_json::from_str(
-        &Client::new(h.addr)
-            .get("/.well-known/openid-configuration")
-            .body,
-    )
-    .unwrap();
+    let doc = discovery(&h);
     assert_eq!(
         doc["acr_values_supported"],
         serde_json::json!(["mfa", "phr", "pwd"])
@@ -1077,12 +1079,7 @@ fn a_stale_sign_in_proves_itself_again() {
 /// discovery lists them; without the scope, none of them.
 fn the_profile_scope_gives_its_claims() {
     let h = sqlite();
-    let doc: Value = serde_json::from_str(
-        &Client::new(h.addr)
-            .get("/.well-known/openid-configuration")
-            .body,
-    )
-    .unwrap();
+    let doc = discovery(&h);
     let supported = doc["claims_supported"].as_array().unwrap();
     for claim in ["updated_at", "preferred_username", "email", "acr"] {
         assert!(supported.contains(&Value::from(claim)), "{claim}: {doc}");
@@ -1174,12 +1171,7 @@ fn a_code_lives_a_minute() {
 /// out), then the session ends and the browser goes back with `state`.
 fn rp_initiated_logout_asks_then_signs_out() {
     let h = sqlite();
-    let doc: Value = serde_json::from_str(
-        &Client::new(h.addr)
-            .get("/.well-known/openid-configuration")
-            .body,
-    )
-    .unwrap();
+    let doc = discovery(&h);
     assert_eq!(doc["end_session_endpoint"], "http://localhost/oauth/logout");
     let mut browser = browser(&h);
     let code = code_for(&h, &mut browser, "openid");
