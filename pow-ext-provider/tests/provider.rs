@@ -38,8 +38,6 @@ struct Harness {
     config: PowConfig,
     addr: SocketAddr,
     user: User,
-    /// The setup's clock, moved forward to see lifetimes end (the memory store reads it).
-    clock: Clock,
 }
 
 fn provider() -> Provider {
@@ -96,12 +94,7 @@ fn start_with(
     users.migrate(&config).unwrap();
     let user = pow_actix::testing::create_user(&config, EMAIL, PASSWORD).unwrap();
     let addr = pow_testkit::serve(config.clone());
-    Harness {
-        config,
-        addr,
-        user,
-        clock,
-    }
+    Harness { config, addr, user }
 }
 
 fn sqlite() -> Harness {
@@ -495,7 +488,6 @@ async fn race_for_a_code(h: Harness, one_wins: bool) {
             config: h.config.clone(),
             addr: h.addr,
             user: h.user.clone(),
-            clock: h.clock.clone(),
         };
         move || {
             let mut browser = browser(&h);
@@ -906,13 +898,7 @@ fn the_account_lists_and_revokes_what_it_allowed() {
     users.migrate(&config).unwrap();
     let user = pow_actix::testing::create_user(&config, EMAIL, PASSWORD).unwrap();
     let addr = pow_testkit::serve_with_api(config.clone(), pow_core::api::ApiOptions::new());
-    let clock = config.clock().clone();
-    let h = Harness {
-        config,
-        addr,
-        user,
-        clock,
-    };
+    let h = Harness { config, addr, user };
     let mut browser = browser(&h);
     let code = code_for(&h, &mut browser, "openid offline_access");
     let (_, tokens) = redeem(&h, &code);
@@ -1034,7 +1020,7 @@ fn a_stale_sign_in_proves_itself_again() {
     let mut browser = browser(&h);
     // Consented once, while fresh.
     code_for(&h, &mut browser, "openid");
-    h.clock.advance(Duration::from_secs(10 * 60));
+    h.config.clock().advance(Duration::from_secs(10 * 60));
     let none = browser.get(&authorize_path(
         "notes-web",
         SPA_REDIRECT,
@@ -1067,11 +1053,11 @@ fn a_stale_sign_in_proves_itself_again() {
         assert_eq!(status, 200, "{tokens}");
         let auth_time = id_token_claims(&tokens)["auth_time"].as_i64().unwrap();
         assert!(
-            h.clock.now_secs() - auth_time < 60,
+            h.config.clock().now_secs() - auth_time < 60,
             "auth_time {auth_time} is the new proof"
         );
         // The next stale request asks again.
-        h.clock.advance(Duration::from_secs(10 * 60));
+        h.config.clock().advance(Duration::from_secs(10 * 60));
     }
 }
 
@@ -1120,7 +1106,7 @@ fn a_code_presented_again_later_still_ends_its_tokens() {
     let reused_refresh = refresh_of(&reused);
     let other = code_for(&h, &mut browser, "openid offline_access");
     let other_refresh = refresh_of(&other);
-    h.clock.advance(Duration::from_secs(11 * 60));
+    h.config.clock().advance(Duration::from_secs(11 * 60));
     let (status, refused) = redeem(&h, &reused);
     assert_eq!(
         (status, refused["error"].as_str()),
@@ -1147,7 +1133,7 @@ fn a_code_lives_a_minute() {
     let h = sqlite();
     let mut browser = browser(&h);
     let late = code_for(&h, &mut browser, "openid");
-    h.clock.advance(Duration::from_secs(61));
+    h.config.clock().advance(Duration::from_secs(61));
     let (status, refused) = redeem(&h, &late);
     assert_eq!(
         (status, refused["error"].as_str()),
@@ -1155,14 +1141,14 @@ fn a_code_lives_a_minute() {
         "{refused}"
     );
     let timely = code_for(&h, &mut browser, "openid");
-    h.clock.advance(Duration::from_secs(55));
+    h.config.clock().advance(Duration::from_secs(55));
     let (status, tokens) = redeem(&h, &timely);
     assert_eq!(status, 200, "{tokens}");
     // The access token ends with its lifetime too.
     let access = tokens["access_token"].as_str().unwrap();
     assert_eq!(userinfo(&h, access).0, 200);
     // (Ten minutes, the default access lifetime, since it was issued.)
-    h.clock.advance(Duration::from_secs(600));
+    h.config.clock().advance(Duration::from_secs(600));
     assert_eq!(userinfo(&h, access).0, 401);
 }
 
@@ -1536,13 +1522,7 @@ fn support_access_cannot_consent() {
     let user = pow_actix::testing::create_user(&config, EMAIL, PASSWORD).unwrap();
     pow_actix::testing::create_user(&config, ADMIN, PASSWORD).unwrap();
     let addr = pow_testkit::serve(config.clone());
-    let clock = config.clock().clone();
-    let h = Harness {
-        config,
-        addr,
-        user,
-        clock,
-    };
+    let h = Harness { config, addr, user };
     // The user consents to the web client themself.
     let mut own = browser(&h);
     code_for(&h, &mut own, "openid");
@@ -1770,13 +1750,7 @@ fn the_main_events_are_audited() {
     users.migrate(&config).unwrap();
     let user = pow_actix::testing::create_user(&config, EMAIL, PASSWORD).unwrap();
     let addr = pow_testkit::serve(config.clone());
-    let clock = config.clock().clone();
-    let h = Harness {
-        config,
-        addr,
-        user,
-        clock,
-    };
+    let h = Harness { config, addr, user };
     let mut browser = browser(&h);
     let code = code_for(&h, &mut browser, "openid");
     assert_eq!(redeem(&h, &code).0, 200);

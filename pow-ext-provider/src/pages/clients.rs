@@ -57,11 +57,7 @@ pub(crate) async fn show(
     let (registry, _) = admin_or_refuse!(step, ext);
     let clients = registry.list().await?;
     if step.assigns.get::<WantsJson>().is_some() {
-        return Ok(Answer::Json {
-            status: 200,
-            headers: vec![("cache-control", "no-store".to_owned())],
-            body: json!({ "clients": clients }),
-        });
+        return Ok(super::json_answer(200, json!({ "clients": clients })));
     }
     Ok(Answer::render(move |step, cookie| {
         Ok(page(step, cookie, &clients, None, None))

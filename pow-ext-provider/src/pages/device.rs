@@ -17,15 +17,6 @@ pub const DEVICE_PAGE: PageId = PageId::new("provider/device");
 /// The page confirming a device's request.
 pub const DEVICE_CONFIRM_PAGE: PageId = PageId::new("provider/device_confirm");
 
-/// JSON with `status`, never stored.
-fn json_answer(status: u16, body: serde_json::Value) -> Answer {
-    Answer::Json {
-        status,
-        headers: vec![("cache-control", "no-store".to_owned())],
-        body,
-    }
-}
-
 /// `GET /oauth/device`: the form for the code (filled from `?user_code=`).
 pub(super) async fn show(
     step: &mut Step,
@@ -94,7 +85,7 @@ pub(super) async fn enter(
             scopes,
             resource,
             from,
-        } if json => Ok(json_answer(
+        } if json => Ok(super::json_answer(
             200,
             json!({ "client": client, "scopes": scopes, "resource": resource, "from": from, "request": pending }),
         )),
@@ -124,9 +115,9 @@ pub(super) async fn enter(
                 body,
             ))
         })),
-        Entered::Unknown if json => Ok(json_answer(404, json!({ "error": "unknown_code" }))),
+        Entered::Unknown if json => Ok(super::json_answer(404, json!({ "error": "unknown_code" }))),
         Entered::Unknown => Ok(entry_page(typed, Some("pow_provider_device_unknown"), 422)),
-        Entered::Limited if json => Ok(json_answer(429, json!({ "error": "rate_limited" }))),
+        Entered::Limited if json => Ok(super::json_answer(429, json!({ "error": "rate_limited" }))),
         Entered::Limited => Ok(entry_page(typed, Some("pow_provider_device_limited"), 429)),
     }
 }
@@ -150,8 +141,8 @@ pub(super) async fn confirm(
     let answered = device::confirm(&step.config, &current, &pending, allow).await?;
     if step.assigns.get::<WantsJson>().is_some() {
         return Ok(match answered {
-            Some(allowed) => json_answer(200, json!({ "allowed": allowed })),
-            None => json_answer(404, json!({ "error": "unknown_request" })),
+            Some(allowed) => super::json_answer(200, json!({ "allowed": allowed })),
+            None => super::json_answer(404, json!({ "error": "unknown_request" })),
         });
     }
     let key = match answered {

@@ -38,25 +38,16 @@ fn signed_out() -> Answer {
     })
 }
 
-/// A JSON answer (`no-store`).
-fn json_answer(status: u16, body: Value) -> Answer {
-    Answer::Json {
-        status,
-        headers: vec![("cache-control", "no-store".to_owned())],
-        body,
-    }
-}
-
 /// What a client that asks for JSON hears once nobody is signed in: where to send the
 /// browser, if anywhere.
 fn signed_out_json(redirect: Option<String>) -> Answer {
-    json_answer(200, json!({ "signed_out": true, "redirect_to": redirect }))
+    super::json_answer(200, json!({ "signed_out": true, "redirect_to": redirect }))
 }
 
 /// A refused request: the page, or `400` with the reason for a client that asks for JSON.
 fn refused(step: &Step, json: bool, key: &'static str) -> Answer {
     match json {
-        true => json_answer(
+        true => super::json_answer(
             400,
             json!({ "error": "invalid_request", "error_description": step.text(key) }),
         ),
@@ -99,7 +90,7 @@ pub(crate) async fn show(
             .iter()
             .map(|(name, value)| ((*name).to_owned(), Value::from(value.as_str())))
             .collect();
-        return Ok(json_answer(
+        return Ok(super::json_answer(
             200,
             json!({
                 "client": { "id": request.client_id, "name": request.client_name },

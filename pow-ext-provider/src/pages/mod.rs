@@ -220,11 +220,7 @@ async fn grants(step: &mut Step, _: &mut dyn Client, ext: &Provider) -> Result<A
     let user = step.signed_in()?.clone();
     let grants = flows::grants(&step.config, ext, user.id).await?;
     if step.assigns.get::<WantsJson>().is_some() {
-        return Ok(Answer::Json {
-            status: 200,
-            headers: vec![("cache-control", "no-store".to_owned())],
-            body: json!({ "grants": grants }),
-        });
+        return Ok(json_answer(200, json!({ "grants": grants })));
     }
     Ok(Answer::render(move |step, cookie| {
         let action = extension_path(&step.config, NAME, GRANT_REVOKE_PATH, &[]);
@@ -312,6 +308,15 @@ fn refused_here(status: u16, key: &'static str) -> Answer {
         };
         Ok(Page::new(ERROR_PAGE, "pow_provider_title_error", body).with_status(status))
     })
+}
+
+/// JSON with `status`, never stored: every JSON answer of the provider's pages.
+pub(crate) fn json_answer(status: u16, body: serde_json::Value) -> Answer {
+    Answer::Json {
+        status,
+        headers: vec![("cache-control", "no-store".to_owned())],
+        body,
+    }
 }
 
 /// The route context of `step`.
@@ -439,11 +444,7 @@ fn consent_page(
             "resource": request.resource,
             "request": pending,
         });
-        return Answer::Json {
-            status: 200,
-            headers: vec![("cache-control", "no-store".to_owned())],
-            body,
-        };
+        return json_answer(200, body);
     }
     let resources = ext.resources().to_vec();
     Answer::render(move |step, cookie| {
@@ -494,11 +495,9 @@ async fn consent(
     let allow = step.params.get("decision").map(String::as_str) == Some("allow");
     let config = step.config.clone();
     match flows::answer(&config, ext, &current, &pending, allow).await? {
-        Some(url) if step.assigns.get::<WantsJson>().is_some() => Ok(Answer::Json {
-            status: 200,
-            headers: vec![("cache-control", "no-store".to_owned())],
-            body: json!({ "redirect_to": url }),
-        }),
+        Some(url) if step.assigns.get::<WantsJson>().is_some() => {
+            Ok(json_answer(200, json!({ "redirect_to": url })))
+        }
         Some(url) => Ok(Answer::Redirect(url)),
         None => Ok(refused_here(400, "pow_provider_request_gone")),
     }
