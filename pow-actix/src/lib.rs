@@ -18,7 +18,7 @@
 //! | [`session`] | [`PowMiddleware`], the cookie session, [`CurrentUser`] and [`MaybeUser`], guards, sign-in and sign-out of a request; the engine's session items |
 //! | [`web`] | the action pipeline ([`web::Action`]), controllers, pages, CSRF, flash, `configure` |
 //! | [`api`] | JSON endpoints with bearer tokens, the browser transport, the OpenAPI document |
-//! | [`extension`] | an extension's routes and JSON side ([`extension::ActixExtensionBuilder`]) |
+//! | [`extension`] | the engine's extension contract, re-exported |
 //! | [`Error`] | a pow-core error as an actix answer |
 //!
 //! ## A whole app

@@ -990,7 +990,7 @@ async fn busy_answers_a_translated_503_with_retry_after() {
     let app = pow_actix::test_client::serve(move || {
         let config = served.clone();
         App::new()
-            .configure(api::configure(config.clone(), ApiOptions::new().into()))
+            .configure(api::configure(config.clone(), ApiOptions::new()))
             .route(
                 "/api/v1/pow-error",
                 web::get()
@@ -1040,7 +1040,7 @@ async fn busy_answers_a_translated_503_with_retry_after() {
     // The same endpoints without the middleware still answer the translated JSON.
     let served = config.clone();
     let bare = pow_actix::test_client::serve(move || {
-        App::new().configure(api::configure(served.clone(), ApiOptions::new().into()))
+        App::new().configure(api::configure(served.clone(), ApiOptions::new()))
     });
     let req = sign_in("quinn@example.com", "secret123")
         .insert_header((header::ACCEPT_LANGUAGE, "de"))
@@ -1214,7 +1214,7 @@ async fn the_document_describes_every_success_answer() {
         ApiOptions::new(),
         ApiOptions::new().browser(api::BrowserTransport::new()),
     ] {
-        let api = ApiContext::new(config.clone(), options.into());
+        let api = ApiContext::new(config.clone(), options);
         let doc = api.openapi().unwrap();
         assert_eq!(undescribed_successes(doc), Vec::<String>::new());
         assert_eq!(doubled_spaces(doc), Vec::<String>::new());

@@ -1563,13 +1563,13 @@ fn the_mailbox_preview_is_a_styled_list() {
 /// (what email confirmation's strict mode does over JSON).
 struct HideTaken;
 
-impl pow_actix::api::ApiExtension for HideTaken {
+impl pow_actix::Extension for HideTaken {
     fn name(&self) -> &'static str {
         "hide_taken"
     }
 
-    fn hooks(&self) -> Option<&dyn pow_actix::api::TokenHooks> {
-        Some(self)
+    fn build(&self, ext: &mut pow_actix::extension::ExtensionBuilder) {
+        ext.api_hooks(HideTaken);
     }
 }
 
@@ -1605,13 +1605,13 @@ fn sign_up_notices(outbox: &MemoryMailer, to: &str, want: usize) -> Vec<Mail> {
 #[test]
 fn a_hidden_taken_sign_up_mails_the_owner_a_notice() {
     use pow_actix::test_client::{serve, Client};
-    let (config, outbox) = app_config(|b| b);
+    let (config, outbox) = app_config(|b| b.extension(HideTaken));
     pow_actix::testing::create_user(&config, "ada@example.com", "correct horse battery").unwrap();
     let served = config.clone();
     let mut c = Client::new(serve(move || {
         actix_web::App::new().configure(pow_actix::api::configure(
             served.clone(),
-            pow_actix::api::ApiOptions::new().extension(HideTaken),
+            pow_actix::api::ApiOptions::new(),
         ))
     }));
     let sign_up = |c: &mut Client, email: &str| {

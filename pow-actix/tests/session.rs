@@ -15,6 +15,8 @@ use actix_web::test::{self, TestRequest};
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
 use async_trait::async_trait;
 use chrono::Utc;
+use pow_actix::pages::runner::{HttpAnswer, PageRequest};
+use pow_actix::pipeline::Refusal;
 use pow_actix::session::CookieSessionExt as _;
 use pow_actix::session::{
     self, CredentialsCache, CurrentUser, MaybeUser, PowMiddleware, RequireAuthenticated,
@@ -685,37 +687,98 @@ async fn not_authenticated_guard() {
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
 }
 
+/// Answers a refused request `418` with who it wanted ("no user", "has user"), but for the
+/// account page, which keeps the engine's answer.
 struct TeapotHandler;
 
 impl session::ErrorHandler for TeapotHandler {
-    fn not_authenticated(&self, _req: &HttpRequest) -> HttpResponse {
-        HttpResponse::ImATeapot().body("no user")
-    }
-    fn already_authenticated(&self, _req: &HttpRequest) -> HttpResponse {
-        HttpResponse::ImATeapot().body("has user")
+    fn answer(
+        &self,
+        _config: &PowConfig,
+        _lang: &pow_actix::messages::LanguageIdentifier,
+        request: &PageRequest,
+        refusal: &Refusal,
+    ) -> Option<HttpAnswer> {
+        if request.path_and_query.starts_with("/registration/edit") {
+            return None;
+        }
+        let text = match refusal {
+            Refusal::AlreadyAuthenticated => "has user",
+            _ => "no user",
+        };
+        Some(HttpAnswer::text(418, text, Some("no-store")))
     }
 }
 
-#[actix_web::test]
-async fn error_handler_is_pluggable() {
-    let config = config();
-    let app = test::init_service(
-        App::new()
-            .wrap(PowMiddleware::new(config.clone()).error_handler(TeapotHandler))
-            .configure(routes),
-    )
-    .await;
-    let (status, body, _) = get!(&app, &config, "/protected", None);
+/// A setup over a new SQLite file, for a suite served on a port.
+fn served_config(suite: &str) -> PowConfig {
+    let users = pow_testkit::sqlite(suite);
+    let config = PowConfig::builder(SECRET)
+        .users(users.clone())
+        .hasher(pow_actix::password::Pbkdf2Hasher::new(1))
+        .build()
+        .unwrap();
+    users.migrate(&config).unwrap();
+    config
+}
+
+/// One error handler, set on the session layer of either framework, answers every refusal
+/// for who is signed in: an extractor's and a guard's (`/protected`), a page's access rule
+/// both ways (`/session/new` signed in); where it gives no answer, the engine's stands.
+fn an_error_handler_answers_refusals_alike() {
+    let config = served_config("error-handler");
+    pow_actix::testing::create_user(&config, "ann@example.com", "correct horse battery").unwrap();
+    let addr = pow_testkit::serve_with_error_handler(config.clone(), Arc::new(TeapotHandler));
+    let mut c = pow_actix::test_client::Client::new(addr);
+
+    let res = c.get("/protected");
+    assert_eq!((res.status, res.body.as_str()), (418, "no user"));
+    let res = c.get("/registration/edit");
     assert_eq!(
-        (status, body.as_str()),
-        (StatusCode::IM_A_TEAPOT, "no user")
+        res.status, 302,
+        "the engine's answer where the handler gives none"
     );
-    let (status, body, _) = get!(&app, &config, "/email", None);
-    assert_eq!(
-        (status, body.as_str()),
-        (StatusCode::IM_A_TEAPOT, "no user")
+    assert!(
+        res.location().starts_with("/session/new"),
+        "{}",
+        res.location()
     );
 
+    assert_eq!(
+        c.sign_in("ann@example.com", "correct horse battery").status,
+        302
+    );
+    assert_eq!(c.get("/protected").body, "secret");
+    let res = c.get("/session/new");
+    assert_eq!((res.status, res.body.as_str()), (418, "has user"));
+}
+
+/// The bearer layer takes the same handler for the app's own JSON routes.
+fn an_error_handler_answers_the_api_s_refusals_alike() {
+    let config = served_config("error-handler-api");
+    let addr = pow_testkit::serve_api_with_error_handler(
+        config,
+        pow_actix::api::ApiOptions::new(),
+        Arc::new(TeapotHandler),
+    );
+    let mut c = pow_actix::test_client::Client::new(addr);
+    let res = c.get("/api/v1/me");
+    assert_eq!((res.status, res.body.as_str()), (418, "no user"));
+    // The API's own routes answer as the engine's JSON runner decides.
+    let res = c.get("/api/v1/sessions");
+    assert_eq!(res.status, 401, "{}", res.body);
+    assert!(res.body.contains("not_authenticated"), "{}", res.body);
+}
+
+pow_testkit::on_both!(
+    an_error_handler_answers_refusals_alike,
+    an_error_handler_answers_the_api_s_refusals_alike,
+);
+
+/// A guard's own handler goes before the middleware's (actix-web's guards).
+#[actix_web::test]
+async fn a_guard_s_own_error_handler_answers_first() {
+    let config = config();
     let explicit = test::init_service(
         App::new().wrap(PowMiddleware::new(config.clone())).service(
             web::scope("/p")
@@ -724,8 +787,11 @@ async fn error_handler_is_pluggable() {
         ),
     )
     .await;
-    let (status, _, _) = get!(&explicit, &config, "/p", None);
-    assert_eq!(status, StatusCode::IM_A_TEAPOT);
+    let (status, body, _) = get!(&explicit, &config, "/p", None);
+    assert_eq!(
+        (status, body.as_str()),
+        (StatusCode::IM_A_TEAPOT, "no user")
+    );
 }
 
 #[actix_web::test]

@@ -43,6 +43,7 @@ use futures_util::future::BoxFuture;
 use pow_core::api::routes::{bearer_of, by_path, run};
 pub use pow_core::api::*;
 use pow_core::pages::routes::{QueryParams, Verb};
+use pow_core::pages::runner::ErrorHandler;
 use pow_core::session::tokens::Tokens;
 use pow_core::session::CookieSession;
 use pow_core::PowConfig;
@@ -290,6 +291,8 @@ pub struct ApiLayer {
 struct Shared {
     config: PowConfig,
     tokens: Tokens,
+    /// The app's answers to refused requests ([`ApiLayer::error_handler`]).
+    error_handler: Option<Arc<dyn ErrorHandler>>,
 }
 
 impl std::fmt::Debug for ApiLayer {
@@ -301,12 +304,24 @@ impl std::fmt::Debug for ApiLayer {
 impl ApiLayer {
     /// The layer of `config`.
     pub fn new(config: PowConfig) -> Self {
+        Self::build(config, None)
+    }
+
+    fn build(config: PowConfig, error_handler: Option<Arc<dyn ErrorHandler>>) -> Self {
         Self {
             shared: Arc::new(Shared {
                 tokens: Tokens::new(&config).with_decode_cache(),
                 config,
+                error_handler,
             }),
         }
+    }
+
+    /// Answers the app's routes' refused requests (the signed-in user's extractor without
+    /// a valid token) with `handler`, where it gives an answer; the API's JSON `401`
+    /// otherwise. See [`PowLayer::error_handler`](crate::PowLayer::error_handler).
+    pub fn error_handler(self, handler: impl ErrorHandler) -> Self {
+        Self::build(self.shared.config.clone(), Some(Arc::new(handler)))
     }
 }
 
@@ -381,6 +396,7 @@ where
                     current,
                     queued: std::sync::Mutex::default(),
                     bearer: Some(refused),
+                    error_handler: shared.error_handler.clone(),
                 })));
             let res = inner.call(req).await?.into_response();
             // A method the app's route does not take: the API's JSON `405`.

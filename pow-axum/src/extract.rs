@@ -10,7 +10,8 @@ use axum::http::request::Parts;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use pow_core::api::ApiError;
-use pow_core::pipeline::{Client, ClientCookie, FlashKind};
+use pow_core::pages::runner::ErrorHandler;
+use pow_core::pipeline::{Client, ClientCookie, FlashKind, Refusal};
 use pow_core::request::{RequestFacts, RequestSource};
 use pow_core::session::{
     browser, flash, nobody_signed_in, record_session_method, AuthMethod, CookieSession,
@@ -52,7 +53,6 @@ impl IntoResponse for PowRejection {
 #[derive(Clone, Debug)]
 pub(crate) struct RequestState(pub(crate) Arc<StateInner>);
 
-#[derive(Debug)]
 pub(crate) struct StateInner {
     pub(crate) config: PowConfig,
     pub(crate) cookie: CookieSession,
@@ -62,6 +62,17 @@ pub(crate) struct StateInner {
     /// Set by [`ApiLayer`](crate::api::ApiLayer): the session is a bearer token's, and
     /// whether a token came that was refused.
     pub(crate) bearer: Option<bool>,
+    /// The app's answers to refused requests, set on the layer.
+    pub(crate) error_handler: Option<Arc<dyn ErrorHandler>>,
+}
+
+impl std::fmt::Debug for StateInner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StateInner")
+            .field("current", &self.current)
+            .field("bearer", &self.bearer)
+            .finish_non_exhaustive()
+    }
 }
 
 impl RequestState {
@@ -226,6 +237,11 @@ impl Pow {
     /// link's "check your e-mail") to show them once, as pow-actix's `flash::take` does.
     pub fn take_flash(&self) -> pow_core::session::flash::Flash {
         pow_core::session::flash::take(&self.cookie)
+    }
+
+    /// The app's answers to refused requests, set on the layer serving this one.
+    pub(crate) fn error_handler(&self) -> Option<&dyn ErrorHandler> {
+        self.state.0.error_handler.as_deref()
     }
 }
 
@@ -517,26 +533,33 @@ pub fn wants_json(parts: &Parts) -> bool {
     pow_core::pages::runner::wants_json(header(header::ACCEPT), header(header::CONTENT_TYPE))
 }
 
-/// The answer when a signed-in user is required (see [`PowRejection::NotAuthenticated`]).
+/// The answer when a signed-in user is required (see [`PowRejection::NotAuthenticated`]):
+/// the layer's [`ErrorHandler`]'s, else the engine's.
 pub(crate) fn not_authenticated(parts: &Parts, state: &StateInner) -> Response {
     let config = &state.config;
+    let facts = crate::facts::read(parts, config);
+    let request = crate::web::page_request(parts);
+    let handler = state.error_handler.as_deref();
+    let refusal = Refusal::NotAuthenticated;
     if let Some(refused) = state.bearer {
-        // The bearer transport answers JSON whatever the client accepts.
-        let facts = crate::facts::read(parts, config);
         let lang = pow_core::api::language(Some(config), &facts);
+        if let Some(answer) = handler.and_then(|h| h.answer(config, &lang, &request, &refusal)) {
+            return crate::api::response(answer);
+        }
+        // The bearer transport answers JSON whatever the client accepts.
         let refusal = match refused {
             true => ApiError::invalid_token(Some(config), &lang),
             false => ApiError::not_authenticated(Some(config), &lang),
         };
         return crate::api_response(&refusal);
     }
-    let facts = crate::facts::read(parts, config);
     let lang = pow_core::messages::request_language(&facts, config.messages());
     crate::api::response(pow_core::pages::runner::access_answer(
         config,
         &lang,
-        &crate::web::page_request(parts),
+        &request,
         &state.cookie,
-        &pow_core::pipeline::Refusal::NotAuthenticated,
+        &refusal,
+        handler,
     ))
 }

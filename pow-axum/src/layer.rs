@@ -11,6 +11,7 @@ use axum::response::{IntoResponse, Response};
 use futures_util::future::BoxFuture;
 use pow_core::extension::RequestHook;
 use pow_core::pages::routes::AssetPaths;
+use pow_core::pages::runner::ErrorHandler;
 use pow_core::session::cookie::{resolve, CookieCodec, CookieSession, CookieState};
 use pow_core::session::CredentialsCache;
 use pow_core::{PowConfig, PowError};
@@ -79,6 +80,8 @@ struct Shared {
     hooks: Box<[HookWithCookies]>,
     /// The extensions' static files, answered without a session.
     assets: AssetPaths,
+    /// The app's answers to refused requests ([`PowLayer::error_handler`]).
+    error_handler: Option<Arc<dyn ErrorHandler>>,
 }
 
 /// A request hook and the names of the cookies it reads.
@@ -95,6 +98,10 @@ impl std::fmt::Debug for PowLayer {
 impl PowLayer {
     /// The layer of `config`.
     pub fn new(config: PowConfig) -> Self {
+        Self::build(config, None)
+    }
+
+    fn build(config: PowConfig, error_handler: Option<Arc<dyn ErrorHandler>>) -> Self {
         let hooks = config
             .extensions()
             .request_hooks()
@@ -108,8 +115,40 @@ impl PowLayer {
                 hooks,
                 assets: AssetPaths::new(&config),
                 config,
+                error_handler,
             }),
         }
+    }
+
+    /// Answers requests refused for who is signed in (the signed-in user's extractor, the
+    /// step-up guard's anonymous visitors, the pages' access rules) with `handler`, where
+    /// it gives an answer; the engine's answer otherwise. The same trait as pow-actix's
+    /// `PowMiddleware::error_handler`.
+    ///
+    /// ```
+    /// use pow_axum::pages::runner::{ErrorHandler, HttpAnswer, PageRequest};
+    /// use pow_axum::pipeline::Refusal;
+    /// use pow_axum::{messages::LanguageIdentifier, PowConfig, PowLayer};
+    ///
+    /// struct Teapot;
+    ///
+    /// impl ErrorHandler for Teapot {
+    ///     fn answer(
+    ///         &self,
+    ///         _: &PowConfig,
+    ///         _: &LanguageIdentifier,
+    ///         _: &PageRequest,
+    ///         _: &Refusal,
+    ///     ) -> Option<HttpAnswer> {
+    ///         Some(HttpAnswer::text(418, "no", None))
+    ///     }
+    /// }
+    ///
+    /// let config = PowConfig::builder("s".repeat(64)).build().unwrap();
+    /// let layer = PowLayer::new(config).error_handler(Teapot);
+    /// ```
+    pub fn error_handler(self, handler: impl ErrorHandler) -> Self {
+        Self::build(self.shared.config.clone(), Some(Arc::new(handler)))
     }
 
     /// The setup this layer serves.
@@ -192,6 +231,7 @@ where
                 current,
                 queued: std::sync::Mutex::default(),
                 bearer: None,
+                error_handler: shared.error_handler.clone(),
             });
             if !shared.hooks.is_empty() {
                 // Boxed: the hooks' state stays out of every request's future.
@@ -289,6 +329,7 @@ async fn run_hooks(
         current: client.current,
         queued: std::sync::Mutex::new(queued),
         bearer: None,
+        error_handler: state.error_handler.clone(),
     });
     Ok((Request::from_parts(parts, body), state))
 }

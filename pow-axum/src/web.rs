@@ -460,6 +460,7 @@ impl Action {
                 &request,
                 &pow.cookie,
                 &refusal,
+                pow.error_handler(),
             )),
             Ok(PageEnd::Ran(answer)) => {
                 runner::answer(&step, &pow.cookie, pow.current.as_ref(), answer)

@@ -87,10 +87,7 @@ fn serve(config: PowConfig) -> SocketAddr {
             use pow_ext_api_keys::actix::ApiKey;
             App::new()
                 .app_data(web::Data::new(config.clone()))
-                .configure(pow_actix::api::configure(
-                    config.clone(),
-                    ApiOptions::new().into(),
-                ))
+                .configure(pow_actix::api::configure(config.clone(), ApiOptions::new()))
                 .route(
                     "/reports",
                     web::get().to(|key: ApiKey| async move {

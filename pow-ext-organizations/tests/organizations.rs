@@ -109,10 +109,7 @@ fn serve(config: PowConfig) -> SocketAddr {
             use pow_ext_organizations::actix::Member;
             App::new()
                 .app_data(web::Data::new(config.clone()))
-                .configure(pow_actix::api::configure(
-                    config.clone(),
-                    ApiOptions::new().into(),
-                ))
+                .configure(pow_actix::api::configure(config.clone(), ApiOptions::new()))
                 .service(
                     web::scope("/app")
                         .route(

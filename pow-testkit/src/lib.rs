@@ -19,7 +19,9 @@
 
 use std::cell::Cell;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
+use pow_core::pages::runner::ErrorHandler;
 use pow_core::PowConfig;
 
 mod gate;
@@ -178,32 +180,45 @@ async fn axum_token(pow: pow_axum::Pow) -> axum::response::Response {
 
 /// [`serve`] on `framework`.
 pub fn serve_on(framework: Framework, config: PowConfig) -> SocketAddr {
-    serve_app(framework, config, None)
+    serve_app(framework, config, None, None)
+}
+
+/// [`serve`] with `handler` answering refused requests, set on the session layer
+/// (pow-actix's `PowMiddleware::error_handler`, pow-axum's `PowLayer::error_handler`).
+pub fn serve_with_error_handler(config: PowConfig, handler: Arc<dyn ErrorHandler>) -> SocketAddr {
+    serve_app(framework(), config, None, Some(handler))
 }
 
 /// [`serve`]'s pages and routes and, on the same port, `config`'s JSON API with `options`
 /// (both transports when the options ask for the browser one), on the test's [`framework`]:
 /// for a suite that drives a browser and a JSON client against one app.
 pub fn serve_with_api(config: PowConfig, options: pow_core::api::ApiOptions) -> SocketAddr {
-    serve_app(framework(), config, Some(options))
+    serve_app(framework(), config, Some(options), None)
 }
 
-/// The app of [`serve`] on `framework`, with the JSON API of `api` when given.
+/// The app of [`serve`] on `framework`, with the JSON API of `api` and the refusals'
+/// `handler` when given.
 fn serve_app(
     framework: Framework,
     config: PowConfig,
     api: Option<pow_core::api::ApiOptions>,
+    handler: Option<Arc<dyn ErrorHandler>>,
 ) -> SocketAddr {
     let mount = config.mount_path().to_owned();
     match framework {
         Framework::Actix => pow_actix::test_client::serve(move || {
             use actix_web::{web, App, HttpResponse};
             let (config, api) = (config.clone(), api.clone());
+            let session = pow_actix::session::PowMiddleware::new(config.clone());
+            let session = match &handler {
+                Some(handler) => session.error_handler(Arc::clone(handler)),
+                None => session,
+            };
             // `/protected` first: a scope mounted at the root takes every path after it.
             App::new()
                 .configure(|cfg| {
                     if let Some(options) = api {
-                        pow_actix::api::configure(config.clone(), options.into())(cfg);
+                        pow_actix::api::configure(config.clone(), options)(cfg);
                     }
                 })
                 .route(
@@ -224,7 +239,7 @@ fn serve_app(
                         ),
                 )
                 .service(web::scope(&mount).configure(pow_actix::web::configure(config.clone())))
-                .wrap(pow_actix::session::PowMiddleware::new(config.clone()))
+                .wrap(session)
         }),
         Framework::Axum => {
             use axum::routing::get;
@@ -246,7 +261,10 @@ fn serve_app(
                 ),
             )
             .route("/token", axum::routing::post(axum_token))
-            .layer(pow_axum::PowLayer::new(config.clone()));
+            .layer(match handler {
+                Some(handler) => pow_axum::PowLayer::new(config.clone()).error_handler(handler),
+                None => pow_axum::PowLayer::new(config.clone()),
+            });
             if let Some(options) = api {
                 app = app.merge(pow_axum::api::router(&config, options));
             }
@@ -261,12 +279,31 @@ fn serve_app(
 /// the signed-in user, the API's `401` for others) and `GET /api/v1/whoami`
 /// (`{"data": {"id": ...}}`, `null` for nobody).
 pub fn serve_api(config: PowConfig, options: pow_core::api::ApiOptions) -> SocketAddr {
+    serve_api_answering(config, options, None)
+}
+
+/// [`serve_api`] with `handler` answering the app's routes' refused requests, set on the
+/// bearer layer (pow-actix's `ApiAuthMiddleware::error_handler`, pow-axum's
+/// `ApiLayer::error_handler`).
+pub fn serve_api_with_error_handler(
+    config: PowConfig,
+    options: pow_core::api::ApiOptions,
+    handler: Arc<dyn ErrorHandler>,
+) -> SocketAddr {
+    serve_api_answering(config, options, Some(handler))
+}
+
+fn serve_api_answering(
+    config: PowConfig,
+    options: pow_core::api::ApiOptions,
+    handler: Option<Arc<dyn ErrorHandler>>,
+) -> SocketAddr {
     match framework() {
         Framework::Actix => pow_actix::test_client::serve(move || {
             use actix_web::{web, App, HttpResponse};
             use pow_actix::{CurrentUser, MaybeUser};
             App::new()
-                .configure(pow_actix::api::configure(config.clone(), options.clone().into()))
+                .configure(pow_actix::api::configure(config.clone(), options.clone()))
                 .service(
                     web::scope("/api/v1")
                         .service(
@@ -284,7 +321,11 @@ pub fn serve_api(config: PowConfig, options: pow_core::api::ApiOptions) -> Socke
                                     .json(serde_json::json!({ "data": { "id": user.map(|u| u.id) } }))
                             }),
                         )
-                        .wrap(pow_actix::api::ApiAuthMiddleware::new(config.clone())),
+                        .wrap(match &handler {
+                            Some(handler) => pow_actix::api::ApiAuthMiddleware::new(config.clone())
+                                .error_handler(Arc::clone(handler)),
+                            None => pow_actix::api::ApiAuthMiddleware::new(config.clone()),
+                        }),
                 )
         }),
         Framework::Axum => {
@@ -303,7 +344,10 @@ pub fn serve_api(config: PowConfig, options: pow_core::api::ApiOptions) -> Socke
                         axum::Json(serde_json::json!({ "data": { "id": user.map(|u| u.id) } }))
                     }),
                 )
-                .layer(pow_axum::ApiLayer::new(config.clone()));
+                .layer(match handler {
+                    Some(handler) => pow_axum::ApiLayer::new(config.clone()).error_handler(handler),
+                    None => pow_axum::ApiLayer::new(config.clone()),
+                });
             serve_axum(pow_axum::api::router(&config, options).merge(own))
         }
     }
@@ -319,10 +363,7 @@ pub fn serve_api_behind_bearer_layer(
     match framework() {
         Framework::Actix => pow_actix::test_client::serve(move || {
             actix_web::App::new()
-                .configure(pow_actix::api::configure(
-                    config.clone(),
-                    options.clone().into(),
-                ))
+                .configure(pow_actix::api::configure(config.clone(), options.clone()))
                 .wrap(pow_actix::api::ApiAuthMiddleware::new(config.clone()))
         }),
         Framework::Axum => serve_axum(

@@ -242,7 +242,7 @@ pub fn app(
 > {
     App::new()
         .app_data(web::Data::new(config.clone()))
-        .configure(api::configure(config.clone(), options.into()))
+        .configure(api::configure(config.clone(), options))
         // A resource of its own (not `App::route`, whose method guard would leave other
         // methods to the 404 default): other methods answer `405`.
         .service(web::resource("/api/v1/reports").route(web::get().to(reports)))

@@ -1620,19 +1620,12 @@ fn both_demos_answer_edge_requests_alike() {
     }
 }
 
-/// The route tables of both demos compared: no extension serves a page on actix-web only
-/// (none registers actix routes of its own), and every page route of the demo's setup,
-/// core and extensions, every extension's asset too, answers an anonymous visitor alike on
-/// both apps.
+/// The route tables of both demos compared: every page route of the demo's setup, core
+/// and extensions, every extension's asset too, answers an anonymous visitor alike on both
+/// apps (neither framework has a way of its own to add routes).
 #[test]
 fn both_demos_serve_every_page_of_every_extension_alike() {
-    use pow_actix::extension::ActixExtensions as _;
     let (_, _, config) = start_with_config(&[]);
-    assert_eq!(
-        config.extensions().routes().count(),
-        0,
-        "an extension registers actix-web routes of its own: make them page routes"
-    );
     let table = pow_core::pages::routes::page_routes(&config);
     assert!(table.len() > 40, "every extension's pages: {}", table.len());
     let mut seen = Vec::new();

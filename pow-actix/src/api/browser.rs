@@ -3,14 +3,12 @@
 //! cookie (HttpOnly, SameSite, never readable by scripts) instead of a bearer token, and
 //! every state-changing request must prove it comes from a trusted origin.
 
-use std::sync::Arc;
-
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::{header, Method};
 use actix_web::{HttpMessage, HttpRequest, HttpResponse, ResponseError};
 
-use super::error::{language, ApiError, ApiErrorHandler};
+use super::error::{language, ApiError};
 use super::middleware::{ApiRequest, BearerSource};
 use crate::config::PowConfig;
 use crate::error::PowError;
@@ -66,7 +64,7 @@ impl SessionSource for BrowserSource {
         let mut extensions = req.extensions_mut();
         if super::middleware::bearer_token(req.headers()).is_some() {
             extensions.remove::<crate::session::CurrentSession>();
-            extensions.remove::<super::middleware::RefusedToken>();
+            extensions.remove::<crate::session::guard::RefusedToken>();
         }
         extensions.insert(ApiRequest);
     }
@@ -132,7 +130,5 @@ pub fn browser_middleware(config: PowConfig, transport: &BrowserTransport) -> Br
         cookie: CookieSource::new(&config),
         origins: TrustedOrigins::new(&config, transport),
     };
-    PowMiddleware::around(
-        AuthMiddleware::with_source(config, source).with_error_handler(Arc::new(ApiErrorHandler)),
-    )
+    PowMiddleware::around(AuthMiddleware::with_source(config, source).json_refusals())
 }

@@ -1,4 +1,4 @@
-//! The JSON side's context, its extension trait and its routes.
+//! The JSON API's context and its routes.
 
 use std::future::{ready, Ready};
 use std::sync::Arc;
@@ -12,82 +12,15 @@ use actix_web::{FromRequest, HttpMessage, HttpRequest};
 use pow_core::pages::routes::Verb;
 
 use super::error::ApiError;
-use super::options::ApiOptions;
 use super::*;
 use crate::config::PowConfig;
 use crate::error::PowError;
-use crate::messages::LanguageIdentifier;
 use crate::session::tokens::TokenPair;
 use crate::session::{CurrentSession, MethodUse};
 use crate::users::User;
 
-/// The JSON side of an extension: its routes under the API prefix, its part of the
-/// OpenAPI document, and its [`TokenHooks`] (engine code, the same on every framework
-/// layer: refuse a pair, add token data, list pending steps, describe settings). Object
-/// safe; every method but [`name`](ApiExtension::name) has a default that does nothing.
-///
-/// ```
-/// use actix_web::web;
-/// use pow_actix::api::{ApiContext, ApiExtension, ApiOptions, Held, Issue, TokenHooks};
-/// use pow_actix::PowError;
-///
-/// struct Ping;
-///
-/// impl ApiExtension for Ping {
-///     fn name(&self) -> &'static str {
-///         "ping"
-///     }
-///
-///     fn configure(&self, cfg: &mut web::ServiceConfig, api: &ApiContext) {
-///         // GET /api/v1/ping
-///         cfg.service(api.resource("/ping").route(web::get().to(|| async { "pong" })));
-///     }
-///
-///     fn hooks(&self) -> Option<&dyn TokenHooks> {
-///         Some(self)
-///     }
-/// }
-///
-/// #[async_trait::async_trait]
-/// impl TokenHooks for Ping {
-///     async fn before_issue(&self, issue: &Issue<'_>) -> Result<(), PowError> {
-///         if issue.user.get_str("locked_at").is_some() {
-///             return Err(Held::new(403, "Account locked").into());
-///         }
-///         Ok(())
-///     }
-/// }
-///
-/// let options = ApiOptions::new().extension(Ping);
-/// ```
-pub trait ApiExtension: Send + Sync + 'static {
-    /// A name for logs, e.g. `"pow_reset_password"`.
-    fn name(&self) -> &'static str;
-
-    /// Registers the extension's JSON routes, typically with [`ApiContext::resource`] so
-    /// their handlers can extract the [`ApiContext`].
-    fn configure(&self, _cfg: &mut ServiceConfig, _api: &ApiContext) {}
-
-    /// The extension's part of the OpenAPI 3.1 document
-    /// ([`ApiContext::openapi`]): `{"paths": {...}, "components": {...}, "tags": [...]}`,
-    /// paths under the prefix, components that may refer to the core's
-    /// (`#/components/schemas/Error`, `#/components/responses/TokenPair`). Ship it as a
-    /// JSON file and parse it with [`openapi_fragment`](super::openapi_fragment). The
-    /// default is none: the routes go undocumented, which
-    /// [`ApiContext::undocumented_routes`] reports.
-    fn openapi(&self) -> Option<serde_json::Value> {
-        None
-    }
-
-    /// The extension's say in issuing tokens (engine code every framework layer runs),
-    /// if it has one. The default is none.
-    fn hooks(&self) -> Option<&dyn TokenHooks> {
-        None
-    }
-}
-
 /// The mounted API: one transport's [`ApiService`] (config, options, token operations,
-/// the engine's route table and the document) and the actix JSON sides. Handlers
+/// the engine's route table and the document) and the routes mounted on it. Handlers
 /// registered with [`ApiContext::resource`] extract it as an argument.
 #[derive(Clone)]
 pub struct ApiContext {
@@ -97,104 +30,30 @@ pub struct ApiContext {
 struct ContextInner {
     /// This transport's API.
     service: ApiService,
-    options: ApiOptions,
     /// What wraps each route of the browser transport (built once per context; on the
     /// bearer transport's, never used).
     browser_middleware: super::BrowserMiddleware,
     /// The paths registered with [`ApiContext::resource`].
     routes: std::sync::Mutex<std::collections::BTreeSet<String>>,
-    /// The actix JSON sides of the config's extensions, in config order, then those added
-    /// with [`ApiOptions::extension`]; an added one replaces the config's of the same name.
-    extensions: Vec<Arc<dyn ApiExtension>>,
 }
 
 impl std::fmt::Debug for ApiContext {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ApiContext")
             .field("service", &self.inner.service)
-            .field("options", &self.inner.options)
             .finish()
-    }
-}
-
-/// An actix JSON side's hooks, as the engine runs them.
-struct HooksOf(Arc<dyn ApiExtension>);
-
-#[async_trait::async_trait]
-impl TokenHooks for HooksOf {
-    async fn before_issue(&self, issue: &Issue<'_>) -> Result<(), PowError> {
-        match self.0.hooks() {
-            Some(hooks) => hooks.before_issue(issue).await,
-            None => Ok(()),
-        }
-    }
-
-    async fn extend_token_data(
-        &self,
-        issue: &Issue<'_>,
-        data: &mut serde_json::Map<String, serde_json::Value>,
-    ) -> Result<(), PowError> {
-        match self.0.hooks() {
-            Some(hooks) => hooks.extend_token_data(issue, data).await,
-            None => Ok(()),
-        }
-    }
-
-    async fn taken_sign_up(&self, config: &PowConfig, lang: &LanguageIdentifier) -> Option<Held> {
-        self.0.hooks()?.taken_sign_up(config, lang).await
-    }
-
-    async fn pending_steps(
-        &self,
-        config: &PowConfig,
-        user: &User,
-    ) -> Result<Vec<PendingStep>, PowError> {
-        match self.0.hooks() {
-            Some(hooks) => hooks.pending_steps(config, user).await,
-            None => Ok(Vec::new()),
-        }
-    }
-
-    fn describe(&self, config: &PowConfig) -> Option<serde_json::Value> {
-        self.0.hooks()?.describe(config)
     }
 }
 
 impl ApiContext {
     /// The context of `config` with `options`.
     pub fn new(config: PowConfig, options: ApiOptions) -> Self {
-        let mut extensions: Vec<Arc<dyn ApiExtension>> =
-            crate::extension::ActixExtensions::api(config.extensions())
-                .cloned()
-                .collect();
-        for added in &options.extensions {
-            match extensions.iter_mut().find(|e| e.name() == added.name()) {
-                Some(slot) => *slot = Arc::clone(added),
-                None => extensions.push(Arc::clone(added)),
-            }
-        }
-        let sides = extensions
-            .iter()
-            .map(|ext| ApiSide {
-                name: ext.name(),
-                hooks: ext
-                    .hooks()
-                    .is_some()
-                    .then(|| Arc::new(HooksOf(Arc::clone(ext))) as Arc<dyn TokenHooks>),
-                openapi: ext.openapi(),
-            })
-            .collect();
-        let service = ApiService::with_sides(config.clone(), options.engine.clone(), sides);
-        Self::of(service, options, extensions)
+        Self::of(ApiService::new(config, options))
     }
 
-    fn of(
-        service: ApiService,
-        options: ApiOptions,
-        extensions: Vec<Arc<dyn ApiExtension>>,
-    ) -> Self {
-        let transport = options
-            .engine
+    fn of(service: ApiService) -> Self {
+        let transport = service
+            .options()
             .browser_transport()
             .cloned()
             .unwrap_or_default();
@@ -202,10 +61,8 @@ impl ApiContext {
         Self {
             inner: Arc::new(ContextInner {
                 service,
-                options,
                 browser_middleware,
                 routes: std::sync::Mutex::default(),
-                extensions,
             }),
         }
     }
@@ -240,11 +97,7 @@ impl ApiContext {
     /// The browser transport's context beside this one, when the options ask for it.
     fn browser_context(&self) -> Option<ApiContext> {
         let service = self.inner.service.browser()?;
-        Some(Self::of(
-            service,
-            self.inner.options.clone(),
-            self.inner.extensions.clone(),
-        ))
+        Some(Self::of(service))
     }
 
     /// How long renewal tokens live.
@@ -355,11 +208,6 @@ impl ApiContext {
         Ok(current)
     }
 
-    /// The actix JSON sides of the extensions, in the order they run.
-    pub fn extensions(&self) -> &[Arc<dyn ApiExtension>] {
-        &self.inner.extensions
-    }
-
     /// The OpenAPI 3.1 document of this API (built once): the core's endpoints, each JSON
     /// extension's, the app's ([`ApiOptions::openapi_fragment`]), with the answers any
     /// endpoint may give (`429`, `503`, and `400` for a body) added where missing. Served at
@@ -373,7 +221,7 @@ impl ApiContext {
     }
 
     /// The JSON routes mounted so far (the engine's, and those registered with
-    /// [`resource`](Self::resource) by the extensions) that the
+    /// [`resource`](Self::resource)) that the
     /// [OpenAPI document](Self::openapi) does not list: empty when every route is
     /// documented. A test of an app calls it once the routes are mounted:
     ///
@@ -430,7 +278,7 @@ impl FromRequest for ApiContext {
 }
 
 /// Registers the JSON endpoints (see the [module docs](crate::api)) and each
-/// [`ApiExtension`]'s routes, for `config`. Use it with `App::configure` or
+/// enabled extension's, for `config`. Use it with `App::configure` or
 /// `Scope::configure`.
 pub fn configure(config: PowConfig, options: ApiOptions) -> impl FnOnce(&mut ServiceConfig) {
     move |cfg: &mut ServiceConfig| {
@@ -452,8 +300,7 @@ pub fn register(cfg: &mut ServiceConfig, api: &ApiContext) {
     }
 }
 
-/// The routes of one transport: the engine's table (the core's and the extensions'
-/// engine routes), then the actix JSON sides' own.
+/// The routes of one transport: the engine's table (the core's and the extensions').
 fn register_transport(cfg: &mut ServiceConfig, api: &ApiContext) {
     for (path, here) in pow_core::api::routes::by_path(api.service().routes()) {
         let mut resource = api.resource(path);
@@ -471,9 +318,6 @@ fn register_transport(cfg: &mut ServiceConfig, api: &ApiContext) {
             }));
         }
         cfg.service(resource);
-    }
-    for ext in &api.inner.extensions {
-        ext.configure(cfg, api);
     }
 }
 

@@ -10,7 +10,6 @@ use actix_web::{HttpRequest, HttpResponse, ResponseError};
 use crate::config::PowConfig;
 use crate::error::PowError;
 use crate::messages::LanguageIdentifier;
-use crate::session::ErrorHandler;
 use crate::store::StoreError;
 use crate::users::Changeset;
 use pow_core::api::PendingStep;
@@ -169,7 +168,7 @@ impl ApiError {
         use actix_web::HttpMessage as _;
         if req
             .extensions()
-            .get::<super::middleware::RefusedToken>()
+            .get::<crate::session::guard::RefusedToken>()
             .is_some()
         {
             return Self::invalid_token(req);
@@ -304,34 +303,6 @@ impl ResponseError for ApiError {
 
     fn error_response(&self) -> HttpResponse {
         crate::session::guard::json_answer(&self.0)
-    }
-}
-
-/// The [`ErrorHandler`] of API routes: always JSON, whatever the `Accept` header says.
-///
-/// - no signed-in user: `401` with `WWW-Authenticate: Bearer` and
-///   `{"status": 401, "errors": [{"code": "not_authenticated", "message": "Not authenticated"}]}`,
-///   or, when the bearer token that came was refused, the code `invalid_token`;
-/// - a signed-in user where none may be: `403` with the code `already_authenticated`.
-///
-/// Texts are translated (`api-not-authenticated`, `api-already-authenticated`).
-/// [`ApiAuthMiddleware`](super::ApiAuthMiddleware) sets it for the routes it wraps.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct ApiErrorHandler;
-
-impl ErrorHandler for ApiErrorHandler {
-    fn not_authenticated(&self, req: &HttpRequest) -> HttpResponse {
-        ApiError::not_authenticated(req).error_response()
-    }
-
-    fn already_authenticated(&self, req: &HttpRequest) -> HttpResponse {
-        let config = crate::session::config(req);
-        let lang = language(req, config.as_ref());
-        ApiError(pow_core::api::ApiError::already_authenticated(
-            config.as_ref(),
-            &lang,
-        ))
-        .error_response()
     }
 }
 

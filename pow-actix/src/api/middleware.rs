@@ -1,15 +1,14 @@
 //! [`ApiAuthMiddleware`]: loads the user of each API request from its bearer token.
 
-use std::sync::Arc;
-
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderMap};
 use actix_web::{HttpMessage, HttpResponse};
 
-use super::error::{ApiError, ApiErrorHandler};
+use super::error::ApiError;
 use crate::config::PowConfig;
 use crate::error::PowError;
+use crate::session::guard::RefusedToken;
 use crate::session::tokens::Tokens;
 use crate::session::{AuthMiddleware, SessionSource};
 
@@ -17,12 +16,6 @@ use crate::session::{AuthMiddleware, SessionSource};
 /// app code can tell API requests apart; see [`is_api_request`](super::is_api_request).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ApiRequest;
-
-/// Marks a request whose bearer token was refused (forged, expired, revoked or signed
-/// out), in the request extensions: its `401` answers say `invalid_token`, so that an app
-/// tells "sign in again" apart from "this needs a sign-in".
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct RefusedToken;
 
 /// The token of an `Authorization: Bearer <token>` header (scheme case-insensitive), if
 /// there is one.
@@ -47,8 +40,7 @@ pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
 /// Per request it:
 ///
 /// 1. puts the [`PowConfig`], an [`ApiRequest`] marker and the error handler (by default
-///    [`ApiErrorHandler`]: JSON answers whatever the `Accept` header) into the request
-///    extensions;
+///    the API's JSON answers, whatever the `Accept` header) into the request extensions;
 /// 2. verifies the token's signature (salt
 ///    [`ACCESS_TOKEN_SALT`](super::ACCESS_TOKEN_SALT)) before any lookup;
 /// 3. loads the session from the [`CredentialsCache`](crate::session::CredentialsCache),
@@ -84,12 +76,12 @@ pub struct BearerSource {
 }
 
 impl AuthMiddleware<BearerSource> {
-    /// The middleware for `config`, answering failed guards with [`ApiErrorHandler`].
+    /// The middleware for `config`, answering failed guards with the API's JSON errors.
     pub fn new(config: PowConfig) -> Self {
         let source = BearerSource {
             tokens: Tokens::new(&config).with_decode_cache(),
         };
-        Self::with_source(config, source).with_error_handler(Arc::new(ApiErrorHandler))
+        Self::with_source(config, source).json_refusals()
     }
 }
 

@@ -46,7 +46,8 @@
 //! does, so [`CurrentUser`](crate::CurrentUser), [`MaybeUser`](crate::MaybeUser),
 //! [`current_user`](crate::session::current_user) and
 //! [`RequireAuthenticated`](crate::session::RequireAuthenticated) work unchanged. Behind
-//! it, failed guards answer JSON ([`ApiErrorHandler`]) even without an `Accept` header.
+//! it, failed guards answer the API's JSON even without an `Accept` header (or what an
+//! [`ErrorHandler`](crate::session::ErrorHandler) set on it answers).
 //! The endpoints themselves read the bearer token directly, so they work whether or not
 //! the middleware wraps them.
 //!
@@ -168,8 +169,9 @@
 //! the mails they send point wherever a [`LinkTemplate`] says, so that a mobile or
 //! single-page app can open them.
 //!
-//! An app's own actix-web routes under the prefix can come as an [`ApiExtension`] added
-//! with [`ApiOptions::extension`] ([`ApiContext::resource`] mounts them with the context).
+//! An app's own actix-web JSON routes under the prefix are ordinary routes;
+//! [`ApiContext::resource`] mounts one with the context (for its handlers to extract) and
+//! the API's `405` answer.
 //!
 //! # Texts
 //!
@@ -187,13 +189,11 @@ mod context;
 mod controllers;
 mod error;
 mod middleware;
-mod options;
 mod serve;
 
 pub use browser::{browser_middleware, BrowserMiddleware, BrowserSource, BrowserTransport};
-pub use context::{configure, is_api_request, register, ApiContext, ApiExtension};
+pub use context::{configure, is_api_request, register, ApiContext};
 pub use controllers::{answer, answer_with_meta, json_body, token_response, token_response_with};
-pub use error::{ApiError, ApiErrorHandler, BUSY_RETRY_AFTER_SECS};
+pub use error::{ApiError, BUSY_RETRY_AFTER_SECS};
 pub use middleware::{bearer_token, ApiAuthMiddleware, ApiRequest, BearerSource};
-pub use options::ApiOptions;
 pub use serve::respond;

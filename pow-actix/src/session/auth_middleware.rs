@@ -14,7 +14,7 @@ use actix_web::dev::{forward_ready, Service, ServiceRequest, ServiceResponse, Tr
 use actix_web::HttpMessage;
 use futures_util::future::LocalBoxFuture;
 
-use super::guard::{ErrorHandler, ErrorHandlerRef};
+use super::guard::ErrorHandler;
 use super::response_cookies::take_queued_cookies;
 use super::CurrentSession;
 use crate::config::PowConfig;
@@ -106,6 +106,8 @@ struct Inner<S> {
     config: PowConfig,
     source: Arc<S>,
     error_handler: Option<Arc<dyn ErrorHandler>>,
+    /// Refusals answer the API's JSON whatever the request accepts (the API's middlewares).
+    json: bool,
 }
 
 impl<S: SessionSource> AuthMiddleware<S> {
@@ -116,6 +118,7 @@ impl<S: SessionSource> AuthMiddleware<S> {
                 config,
                 source: Arc::new(source),
                 error_handler: None,
+                json: false,
             }),
         }
     }
@@ -123,15 +126,25 @@ impl<S: SessionSource> AuthMiddleware<S> {
     /// Sets the [`ErrorHandler`] that the [`CurrentUser`](super::CurrentUser) extractor, the
     /// guards and the controller actions use on the routes behind this middleware.
     pub fn error_handler(self, handler: impl ErrorHandler) -> Self {
-        self.with_error_handler(Arc::new(handler))
-    }
-
-    pub(crate) fn with_error_handler(self, handler: Arc<dyn ErrorHandler>) -> Self {
         Self {
             inner: Arc::new(Inner {
                 config: self.inner.config.clone(),
                 source: Arc::clone(&self.inner.source),
-                error_handler: Some(handler),
+                error_handler: Some(Arc::new(handler)),
+                json: self.inner.json,
+            }),
+        }
+    }
+
+    /// Refusals behind this middleware answer the API's JSON, whatever the request
+    /// accepts (where the app's [`ErrorHandler`] gives no answer).
+    pub(crate) fn json_refusals(self) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                config: self.inner.config.clone(),
+                source: Arc::clone(&self.inner.source),
+                error_handler: self.inner.error_handler.clone(),
+                json: true,
             }),
         }
     }
@@ -158,7 +171,8 @@ where
         let mut setup = actix_web::dev::Extensions::new();
         setup.insert(RequestSetup {
             config: self.inner.config.clone(),
-            error_handler: self.inner.error_handler.clone().map(ErrorHandlerRef),
+            error_handler: self.inner.error_handler.clone(),
+            json: self.inner.json,
         });
         ready(Ok(AuthService {
             service: Rc::new(service),
@@ -189,7 +203,9 @@ fn oversized_cookies(req: &ServiceRequest) -> Option<actix_web::HttpResponse> {
 /// as a container of its own, shared by every request of a worker.
 pub(crate) struct RequestSetup {
     pub(crate) config: PowConfig,
-    pub(crate) error_handler: Option<ErrorHandlerRef>,
+    pub(crate) error_handler: Option<Arc<dyn ErrorHandler>>,
+    /// Refusals answer the API's JSON.
+    pub(crate) json: bool,
 }
 
 /// The setup serving `req`, the one way every part of the actix layer finds it: one put
@@ -209,10 +225,9 @@ pub(crate) fn request_config(req: &actix_web::HttpRequest) -> Option<PowConfig> 
         .map(|config| config.get_ref().clone())
 }
 
-/// The [`ErrorHandler`] set on the innermost [`AuthMiddleware`] in front of `req`, if any.
-pub(crate) fn request_error_handler(req: &actix_web::HttpRequest) -> Option<ErrorHandlerRef> {
+/// What the innermost [`AuthMiddleware`] in front of `req` tells it, if any.
+pub(crate) fn request_setup(req: &actix_web::HttpRequest) -> Option<&RequestSetup> {
     req.app_data::<RequestSetup>()
-        .and_then(|setup| setup.error_handler.clone())
 }
 
 /// The service built by [`AuthMiddleware`].

@@ -74,7 +74,8 @@ impl PowMiddleware {
     }
 
     /// Sets the [`ErrorHandler`] that extractors, guards and controller actions use behind
-    /// this middleware. The default is [`DefaultErrorHandler`](super::DefaultErrorHandler).
+    /// this middleware, where it gives an answer (the engine's otherwise: the sign-in
+    /// redirect, or JSON for a client that asks for it).
     pub fn error_handler(self, handler: impl ErrorHandler) -> Self {
         Self {
             pow: self.pow.error_handler(handler),

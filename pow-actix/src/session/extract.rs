@@ -8,7 +8,7 @@ use actix_web::dev::{Payload, ServiceRequest};
 use actix_web::error::InternalError;
 use actix_web::{FromRequest, HttpMessage, HttpRequest};
 
-use super::guard::with_handler;
+use super::guard::refused;
 use super::{current_user, CurrentSession};
 use crate::config::PowConfig;
 use crate::users::User;
@@ -44,7 +44,7 @@ impl FromRequest for CurrentUser {
         ready(match current_user(req) {
             Some(user) => Ok(CurrentUser(user)),
             None => {
-                let response = with_handler(req, None, |handler| handler.not_authenticated(req));
+                let response = refused(req, None, &pow_core::pipeline::Refusal::NotAuthenticated);
                 Err(InternalError::from_response("not authenticated", response).into())
             }
         })

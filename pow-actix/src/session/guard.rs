@@ -12,46 +12,27 @@ use futures_util::future::{Either, MapOk, TryFutureExt};
 
 use super::CurrentSession;
 
-/// How pow-rs answers a request that needs a signed-in user and has none, or that needs
-/// an anonymous visitor and has a signed-in user.
-///
-/// Set one for the routes behind a [`PowSessionMiddleware`](super::PowSessionMiddleware)
-/// with [`error_handler`](super::PowSessionMiddleware::error_handler), or for one guard
-/// with [`RequireAuthenticated::with_handler`].
-pub trait ErrorHandler: Send + Sync + 'static {
-    /// The answer when a signed-in user is required.
-    fn not_authenticated(&self, req: &HttpRequest) -> HttpResponse;
-    /// The answer when the visitor must not be signed in (sign-in and registration pages).
-    fn already_authenticated(&self, req: &HttpRequest) -> HttpResponse;
-}
+#[doc(no_inline)]
+pub use pow_core::pages::runner::ErrorHandler;
+use pow_core::pipeline::Refusal;
 
-/// The default [`ErrorHandler`].
-///
-/// - JSON requests ([`wants_json`]): `401` with
-///   `{"status":401,"errors":[{"code":"not_authenticated","message":"Not authenticated"}]}`,
-///   or `403` with the code `already_authenticated` (the API's envelope, see
-///   [`ApiError`](crate::api::ApiError)).
-/// - Other requests: `302 Found` to [`not_authenticated_path`] or
-///   [`already_authenticated_path`], with the setup's flash message
-///   (`user_not_authenticated` / `user_already_authenticated`, empty by default).
-#[derive(Clone, Copy, Debug, Default)]
-pub struct DefaultErrorHandler;
+/// Marks a request whose bearer token was refused (forged, expired, revoked or signed
+/// out), in the request extensions: its `401` answers say `invalid_token`, so that an app
+/// tells "sign in again" apart from "this needs a sign-in".
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct RefusedToken;
 
-impl ErrorHandler for DefaultErrorHandler {
-    fn not_authenticated(&self, req: &HttpRequest) -> HttpResponse {
-        default_answer(req, &pow_core::pipeline::Refusal::NotAuthenticated)
-    }
-
-    fn already_authenticated(&self, req: &HttpRequest) -> HttpResponse {
-        default_answer(req, &pow_core::pipeline::Refusal::AlreadyAuthenticated)
-    }
-}
-
-/// The engine's answer to `refusal` ([`access_answer`](pow_core::pages::runner::access_answer));
-/// without a setup on the request, the same answer with the default paths and no flash.
-fn default_answer(req: &HttpRequest, refusal: &pow_core::pipeline::Refusal) -> HttpResponse {
+/// The answer to a request refused for who is signed in (`refusal`): the guard's own
+/// `explicit` handler, else the middleware's, where it gives one; else, behind the API's
+/// middlewares, the API's JSON error whatever the `Accept` header; else the engine's
+/// ([`access_answer`](pow_core::pages::runner::access_answer)). Without a setup on the
+/// request, the engine's answer with the default paths and no flash.
+pub(crate) fn refused(
+    req: &HttpRequest,
+    explicit: Option<&Arc<dyn ErrorHandler>>,
+    refusal: &Refusal,
+) -> HttpResponse {
     use crate::session::CookieSessionExt as _;
-    use pow_core::pipeline::Refusal;
     let Some(config) = super::config(req) else {
         return match (wants_json(req), refusal) {
             (true, Refusal::AlreadyAuthenticated) => json_error(
@@ -68,17 +49,33 @@ fn default_answer(req: &HttpRequest, refusal: &pow_core::pipeline::Refusal) -> H
             (false, _) => redirect(&not_authenticated_path(req)),
         };
     };
+    let setup = super::request_setup(req);
+    let handler = explicit.or_else(|| setup.and_then(|setup| setup.error_handler.as_ref()));
     let lang = crate::messages::request_language(
         &crate::web::ActixRequest(req).facts(),
         config.messages(),
     );
     let request = crate::web::page_request(req);
+    if setup.is_some_and(|setup| setup.json) {
+        if let Some(answer) = handler.and_then(|h| h.answer(&config, &lang, &request, refusal)) {
+            return respond(answer);
+        }
+        use pow_core::api::ApiError;
+        let lang = pow_core::api::language(Some(&config), &crate::web::ActixRequest(req).facts());
+        let refused_token = req.extensions().contains::<RefusedToken>();
+        return json_answer(&match refusal {
+            Refusal::AlreadyAuthenticated => ApiError::already_authenticated(Some(&config), &lang),
+            _ if refused_token => ApiError::invalid_token(Some(&config), &lang),
+            _ => ApiError::not_authenticated(Some(&config), &lang),
+        });
+    }
     respond(pow_core::pages::runner::access_answer(
         &config,
         &lang,
         &request,
         &req.cookie_session(),
         refusal,
+        handler.map(|handler| handler.as_ref()),
     ))
 }
 
@@ -177,28 +174,6 @@ fn is_local_path(path: &str) -> bool {
     bytes.first() == Some(&b'/') && !matches!(bytes.get(1), Some(b'/' | b'\\'))
 }
 
-/// An [`ErrorHandler`] set on the middleware, found by extractors and guards in the
-/// request extensions.
-#[derive(Clone)]
-pub(crate) struct ErrorHandlerRef(pub(crate) Arc<dyn ErrorHandler>);
-
-/// Calls `f` with the handler for this request: `explicit`, else the middleware's, else
-/// [`DefaultErrorHandler`].
-pub(crate) fn with_handler<R>(
-    req: &HttpRequest,
-    explicit: Option<&Arc<dyn ErrorHandler>>,
-    f: impl FnOnce(&dyn ErrorHandler) -> R,
-) -> R {
-    if let Some(handler) = explicit {
-        return f(handler.as_ref());
-    }
-    let configured = super::request_error_handler(req);
-    match configured {
-        Some(ErrorHandlerRef(handler)) => f(handler.as_ref()),
-        None => f(&DefaultErrorHandler),
-    }
-}
-
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Require {
     SignedIn,
@@ -207,7 +182,7 @@ enum Require {
 }
 
 /// Lets only signed-in users through; answers others with
-/// [`ErrorHandler::not_authenticated`].
+/// the [`ErrorHandler`]'s answer (the engine's by default).
 ///
 /// Use it on a scope or resource behind [`PowSessionMiddleware`](super::PowSessionMiddleware):
 ///
@@ -245,7 +220,7 @@ impl RequireAuthenticated {
 }
 
 /// Lets only anonymous visitors through (sign-in and registration pages); answers
-/// signed-in users with [`ErrorHandler::already_authenticated`].
+/// signed-in users with the [`ErrorHandler`]'s answer (the engine's by default).
 #[derive(Clone, Default)]
 pub struct RequireNotAuthenticated {
     handler: Option<Arc<dyn ErrorHandler>>,
@@ -274,7 +249,7 @@ impl RequireNotAuthenticated {
 
 /// Lets only signed-in users whose session meets a [`StepUp`](super::StepUp) rule
 /// through, like [`Action::step_up`](crate::web::Action::step_up) for a whole scope: an
-/// anonymous visitor gets [`ErrorHandler::not_authenticated`]; a browser that does not
+/// anonymous visitor gets the [`ErrorHandler`]'s answer; a browser that does not
 /// meet the rule goes to a page performing an accepted method and back; JSON gets `403
 /// step_up_required` with the accepted methods; support access gets `403`.
 ///
@@ -399,10 +374,11 @@ where
                  PowSessionMiddleware::new(config); treating the request as anonymous"
             );
         }
-        let response = with_handler(&req, self.handler.as_ref(), |handler| match self.require {
-            Require::SignedIn | Require::StepUp(_) => handler.not_authenticated(&req),
-            Require::Anonymous => handler.already_authenticated(&req),
-        });
+        let refusal = match self.require {
+            Require::SignedIn | Require::StepUp(_) => Refusal::NotAuthenticated,
+            Require::Anonymous => Refusal::AlreadyAuthenticated,
+        };
+        let response = refused(&req, self.handler.as_ref(), &refusal);
         Either::Right(ready(Ok(
             ServiceResponse::new(req, response).map_into_right_body()
         )))

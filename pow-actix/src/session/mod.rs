@@ -100,7 +100,7 @@ mod request;
 mod response_cookies;
 
 pub use access::{AccessService, RequireAccess};
-pub(crate) use auth_middleware::{request_config, request_error_handler};
+pub(crate) use auth_middleware::{request_config, request_setup};
 #[doc(hidden)]
 pub use auth_middleware::{AuthFuture, AuthService};
 pub use auth_middleware::{AuthMiddleware, SessionSource, MAX_COOKIE_BYTES};
@@ -113,8 +113,8 @@ pub use extract::{AsPowConfig, CurrentUser, MaybeUser, PowRequestExt};
 #[doc(hidden)]
 pub use guard::GuardService;
 pub use guard::{
-    already_authenticated_path, not_authenticated_path, wants_json, DefaultErrorHandler,
-    ErrorHandler, RequireAuthenticated, RequireNotAuthenticated, RequireStepUp,
+    already_authenticated_path, not_authenticated_path, wants_json, ErrorHandler,
+    RequireAuthenticated, RequireNotAuthenticated, RequireStepUp,
 };
 pub use handle::{CookieSessionHandle, InRequest, WriteBack};
 pub use middleware::{CookieSource, PowSessionMiddleware};

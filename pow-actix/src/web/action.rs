@@ -39,7 +39,7 @@ use super::params::FormData;
 use crate::config::PowConfig;
 use crate::error::{PowError, PowResult};
 use crate::pipeline::{self, Refusal, Requirements};
-use crate::session::guard::{respond, with_handler};
+use crate::session::guard::{refused, respond};
 use crate::session::{self, CookieSessionExt as _, StepUp};
 use crate::users::Params;
 
@@ -238,10 +238,7 @@ impl Action {
 /// The answer to a client an action's access rule refused: the route's
 /// [`ErrorHandler`](crate::session::ErrorHandler) (the engine's answer by default).
 fn access_refused(req: &HttpRequest, refusal: &Refusal) -> HttpResponse {
-    with_handler(req, None, |handler| match refusal {
-        Refusal::AlreadyAuthenticated => handler.already_authenticated(req),
-        _ => handler.not_authenticated(req),
-    })
+    refused(req, None, refusal)
 }
 
 /// What the engine's page runner reads of `req`.

@@ -43,9 +43,6 @@ pub fn configure(config: PowConfig) -> impl FnOnce(&mut ServiceConfig) {
         cfg.service(
             web::resource("/session/unlock/{token}").route(web::get().to(super::unlock::unlock)),
         );
-        for routes in crate::extension::ActixExtensions::routes(config.extensions()) {
-            routes(cfg, &config);
-        }
     }
 }
 

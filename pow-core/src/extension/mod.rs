@@ -737,11 +737,10 @@ impl ExtensionBuilder {
         self
     }
 
-    /// The extension's registrations for one web framework's layer (its routes, its JSON
-    /// side), kept under the layer's own type `T`. A framework crate gives
-    /// `ExtensionBuilder` its methods through a trait that writes here (pow-actix's
-    /// `ActixExtensionBuilder::routes`), so the engine names no framework; the layer reads
-    /// every extension's back with [`Extensions::sides`].
+    /// The extension's registrations for another layer (a command line, a framework of
+    /// the app's own), kept under the layer's own type `T`, so the engine names none; the
+    /// layer reads every extension's back with [`Extensions::sides`]. The layers of this
+    /// project register nothing here: pages, JSON routes and hooks are the engine's.
     ///
     /// ```
     /// # use pow_core::extension::ExtensionBuilder;

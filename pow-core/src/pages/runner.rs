@@ -482,10 +482,71 @@ pub fn halted(halt: Halt, format: Format) -> HttpAnswer {
     }
 }
 
-/// The engine's answer to a client an action's access rule refused (see
-/// [`PageEnd::Access`]): JSON clients ([`PageRequest::wants_json`]) get `401
-/// not_authenticated` or `403 already_authenticated` in the API's envelope; a browser is
-/// sent to the setup's [`user_not_authenticated_path`](crate::config::Routes::user_not_authenticated_path)
+/// An app's own answer to a client refused for who is signed in: nobody where someone must
+/// be ([`Refusal::NotAuthenticated`]: a guard, the signed-in user's extractor, an action's
+/// access rule), or somebody where only visitors may come
+/// ([`Refusal::AlreadyAuthenticated`]). One trait for every framework layer: set it on
+/// pow-actix's session middleware or a guard (`error_handler`, `with_handler`) or on
+/// pow-axum's `PowLayer`/`ApiLayer` (`error_handler`), and both answer alike.
+///
+/// ```
+/// use pow_core::config::PowConfig;
+/// use pow_core::messages::LanguageIdentifier;
+/// use pow_core::pages::runner::{ErrorHandler, HttpAnswer, PageRequest};
+/// use pow_core::pipeline::Refusal;
+///
+/// /// Browsers that must sign in go to the app's own page; everything else as the engine
+/// /// answers it.
+/// struct ToLanding;
+///
+/// impl ErrorHandler for ToLanding {
+///     fn answer(
+///         &self,
+///         _config: &PowConfig,
+///         _lang: &LanguageIdentifier,
+///         request: &PageRequest,
+///         refusal: &Refusal,
+///     ) -> Option<HttpAnswer> {
+///         let browser = !request.wants_json();
+///         (browser && *refusal == Refusal::NotAuthenticated).then(|| HttpAnswer::redirect("/welcome"))
+///     }
+/// }
+///
+/// let config = PowConfig::builder("s".repeat(64)).build().unwrap();
+/// let lang: LanguageIdentifier = "en".parse().unwrap();
+/// let page = PageRequest { get: true, path_and_query: "/billing".into(), ..Default::default() };
+/// let answer = ToLanding.answer(&config, &lang, &page, &Refusal::NotAuthenticated).unwrap();
+/// assert_eq!(answer.header("location"), Some("/welcome"));
+/// ```
+pub trait ErrorHandler: Send + Sync + 'static {
+    /// The answer to `refusal` of `request` (texts in `lang`); `None` keeps the engine's
+    /// ([`access_answer`]).
+    fn answer(
+        &self,
+        config: &PowConfig,
+        lang: &LanguageIdentifier,
+        request: &PageRequest,
+        refusal: &Refusal,
+    ) -> Option<HttpAnswer>;
+}
+
+impl<H: ErrorHandler + ?Sized> ErrorHandler for std::sync::Arc<H> {
+    fn answer(
+        &self,
+        config: &PowConfig,
+        lang: &LanguageIdentifier,
+        request: &PageRequest,
+        refusal: &Refusal,
+    ) -> Option<HttpAnswer> {
+        (**self).answer(config, lang, request, refusal)
+    }
+}
+
+/// The answer to a client an action's access rule, a guard or an extractor refused (see
+/// [`PageEnd::Access`]): the app's `handler`'s when it gives one, else the engine's. The
+/// engine's: JSON clients ([`PageRequest::wants_json`]) get `401 not_authenticated` or
+/// `403 already_authenticated` in the API's envelope; a browser is sent to the setup's
+/// [`user_not_authenticated_path`](crate::config::Routes::user_not_authenticated_path)
 /// (returning here) or [`user_already_authenticated_path`](crate::config::Routes::user_already_authenticated_path),
 /// with the setup's flash text.
 pub fn access_answer(
@@ -494,7 +555,11 @@ pub fn access_answer(
     request: &PageRequest,
     cookie: &CookieSession,
     refusal: &Refusal,
+    handler: Option<&dyn ErrorHandler>,
 ) -> HttpAnswer {
+    if let Some(answer) = handler.and_then(|h| h.answer(config, lang, request, refusal)) {
+        return answer;
+    }
     let json = request.wants_json();
     match refusal {
         Refusal::AlreadyAuthenticated if json => HttpAnswer::error(
