@@ -1,6 +1,6 @@
 //! Extensions: the engine's extension contract, re-exported. An extension registers its
 //! pages, JSON routes, token hooks and OpenAPI fragment on
-//! [`ExtensionBuilder`](pow_core::extension::ExtensionBuilder), and actix-web and axum
+//! [`ExtensionBuilder`], and actix-web and axum
 //! mount them alike; there is no actix-only way to add routes.
 
 #[doc(no_inline)]

@@ -277,6 +277,44 @@ pub fn generate_uuid() -> String {
     uuid::Uuid::new_v4().hyphenated().to_string()
 }
 
+/// Whether `alg` (a JWS algorithm as JOSE names it) may sign an ID token another server
+/// issued: only a public-key algorithm. `none` proves nothing, and with an HMAC one
+/// (`HS256`, `HS384`, `HS512`) the client secret, which the client holds too, would be a key
+/// that signs tokens. The one rule of every relying party here (`pow-ext-oauth`'s providers,
+/// `pow-ext-sso`'s OpenID connections).
+///
+/// ```
+/// use pow_core::token::is_public_key_jws;
+///
+/// assert!(is_public_key_jws("RS256") && is_public_key_jws("ES256") && is_public_key_jws("EdDSA"));
+/// assert!(!is_public_key_jws("none") && !is_public_key_jws("HS256") && !is_public_key_jws("HS512"));
+/// ```
+pub fn is_public_key_jws(alg: &str) -> bool {
+    alg != "none" && !alg.starts_with("HS")
+}
+
+/// Of `advertised` (a provider's ID token algorithms, of any type that serializes to its
+/// JOSE name, as openidconnect's do), those [`is_public_key_jws`] allows, in order.
+///
+/// ```
+/// use pow_core::token::public_key_algs;
+///
+/// assert_eq!(public_key_algs(&["RS256", "none", "HS256", "ES256"]), ["RS256", "ES256"]);
+/// ```
+pub fn public_key_algs<A: serde::Serialize + Clone>(advertised: &[A]) -> Vec<A> {
+    advertised
+        .iter()
+        .filter(|alg| {
+            serde_json::to_value(alg)
+                .ok()
+                .as_ref()
+                .and_then(serde_json::Value::as_str)
+                .is_some_and(is_public_key_jws)
+        })
+        .cloned()
+        .collect()
+}
+
 /// Compares two byte strings in constant time (for their common length).
 pub fn secure_compare(a: &[u8], b: &[u8]) -> bool {
     use subtle::ConstantTimeEq;

@@ -517,21 +517,9 @@ impl Provider {
             .id_token()
             .ok_or_else(|| OAuthError::InvalidIdToken("the token answer has no ID token".into()))?;
         let nonce = Nonce::new(nonce.to_owned());
+        // The engine's rule: a public-key algorithm, never `none` or HMAC.
         let algs = |metadata: &CoreProviderMetadata| -> Vec<CoreJwsSigningAlgorithm> {
-            metadata
-                .id_token_signing_alg_values_supported()
-                .iter()
-                .filter(|alg| {
-                    !matches!(
-                        alg,
-                        CoreJwsSigningAlgorithm::None
-                            | CoreJwsSigningAlgorithm::HmacSha256
-                            | CoreJwsSigningAlgorithm::HmacSha384
-                            | CoreJwsSigningAlgorithm::HmacSha512
-                    )
-                })
-                .cloned()
-                .collect()
+            pow_core::token::public_key_algs(metadata.id_token_signing_alg_values_supported())
         };
         let verified = {
             let verifier = client.id_token_verifier().set_allowed_algs(algs(&metadata));

@@ -242,21 +242,33 @@ impl Discovery {
     }
 }
 
-/// The provider's advertised ID token algorithms, without `none` and the HMAC ones (which
-/// would make the client secret a signing key).
+/// The provider's advertised ID token algorithms that the engine's rule allows
+/// ([`public_key_algs`](pow_core::token::public_key_algs): no `none`, no HMAC).
 fn asymmetric(metadata: &CoreProviderMetadata) -> Vec<CoreJwsSigningAlgorithm> {
-    metadata
-        .id_token_signing_alg_values_supported()
-        .iter()
-        .filter(|alg| {
-            !matches!(
-                alg,
-                CoreJwsSigningAlgorithm::None
-                    | CoreJwsSigningAlgorithm::HmacSha256
-                    | CoreJwsSigningAlgorithm::HmacSha384
-                    | CoreJwsSigningAlgorithm::HmacSha512
-            )
-        })
-        .cloned()
-        .collect()
+    pow_core::token::public_key_algs(metadata.id_token_signing_alg_values_supported())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// openidconnect's algorithms reach the engine's rule by their JOSE names: `none` and
+    /// the HMAC ones are dropped, public-key ones kept, in order.
+    #[test]
+    fn only_public_key_algorithms_verify_id_tokens() {
+        use CoreJwsSigningAlgorithm as Alg;
+        let advertised = [
+            Alg::None,
+            Alg::RsaSsaPkcs1V15Sha256,
+            Alg::HmacSha256,
+            Alg::HmacSha384,
+            Alg::HmacSha512,
+            Alg::EcdsaP256Sha256,
+            Alg::EdDsa,
+        ];
+        assert_eq!(
+            pow_core::token::public_key_algs(&advertised),
+            [Alg::RsaSsaPkcs1V15Sha256, Alg::EcdsaP256Sha256, Alg::EdDsa]
+        );
+    }
 }
