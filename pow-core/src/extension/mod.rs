@@ -737,10 +737,11 @@ impl ExtensionBuilder {
         self
     }
 
-    /// The extension's registrations for another layer (a command line, a framework of
-    /// the app's own), kept under the layer's own type `T`, so the engine names none; the
-    /// layer reads every extension's back with [`Extensions::sides`]. The layers of this
-    /// project register nothing here: pages, JSON routes and hooks are the engine's.
+    /// A value the extension keeps in the registry under a type `T` of its own (its
+    /// settings, found again with [`Extensions::sides`] where only the config is at hand;
+    /// or registrations for a layer of the app's own, a command line say), so the engine
+    /// names none. Pages, JSON routes and hooks are not kept here: they are the engine's,
+    /// and both framework layers mount them.
     ///
     /// ```
     /// # use pow_core::extension::ExtensionBuilder;
