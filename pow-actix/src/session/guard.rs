@@ -61,7 +61,6 @@ pub(crate) fn refused(
             return respond(answer);
         }
         use pow_core::api::ApiError;
-        let lang = pow_core::api::language(Some(&config), &crate::web::ActixRequest(req).facts());
         let refused_token = req.extensions().contains::<RefusedToken>();
         return json_answer(&match refusal {
             Refusal::AlreadyAuthenticated => ApiError::already_authenticated(Some(&config), &lang),
