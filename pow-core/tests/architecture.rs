@@ -245,6 +245,65 @@ fn extensions_keep_framework_types_in_their_framework_folders() {
     assert!(unknown.is_empty(), "no such extension crates: {unknown:?}");
 }
 
+/// The extension crates `manifest` (a `Cargo.toml`) depends on outside its tests.
+fn extension_dependencies(manifest: &str) -> BTreeSet<String> {
+    let mut in_dependencies = false;
+    let mut found = BTreeSet::new();
+    for line in manifest.lines().map(str::trim) {
+        if line.starts_with('[') {
+            in_dependencies = line == "[dependencies]";
+        } else if in_dependencies && line.starts_with("pow-ext-") {
+            let name = line.split(['=', ' ', '.']).next().unwrap_or_default();
+            found.insert(name.to_owned());
+        }
+    }
+    found
+}
+
+/// Extensions meet through pow-core's extension contract (the seams it defines: address
+/// proofs, staged sign-ups, owning principals): an extension crate depends on another only
+/// where ARCHITECTURE.md lists it, with why, and a listed dependency that is gone fails
+/// until its row is deleted.
+#[test]
+fn extensions_depend_on_another_only_where_listed() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let doc = std::fs::read_to_string(root.join("ARCHITECTURE.md")).unwrap();
+    let listed: BTreeSet<(String, String)> = table(&doc, "## Extensions built on another")
+        .into_iter()
+        .map(|row| {
+            let name = |cell: &String| cell.trim_matches('`').to_owned();
+            (name(&row[0]), name(&row[1]))
+        })
+        .collect();
+    let mut found = BTreeSet::new();
+    for entry in std::fs::read_dir(&root).unwrap() {
+        let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+        if name.starts_with("pow-ext-") {
+            let manifest = std::fs::read_to_string(root.join(&name).join("Cargo.toml")).unwrap();
+            for other in extension_dependencies(&manifest) {
+                found.insert((name.clone(), other));
+            }
+        }
+    }
+    let unlisted: Vec<_> = found.difference(&listed).collect();
+    assert!(
+        unlisted.is_empty(),
+        "extension crates depend on others: {unlisted:?}; meet through a seam of pow-core's \
+         extension contract, or list the dependency with why in ARCHITECTURE.md's \
+         \"Extensions built on another\""
+    );
+    let gone: Vec<_> = listed.difference(&found).collect();
+    assert!(gone.is_empty(), "no longer a dependency, delete the rows: {gone:?}");
+}
+
+#[test]
+fn a_test_only_extension_dependency_is_not_one() {
+    let manifest = "[dependencies]\npow-core.workspace = true\npow-ext-a = { workspace = true }\n\
+                    pow-ext-b.workspace = true\n[dev-dependencies]\npow-ext-c.workspace = true\n";
+    let found: Vec<_> = extension_dependencies(manifest).into_iter().collect();
+    assert_eq!(found, ["pow-ext-a", "pow-ext-b"]);
+}
+
 /// An extension's page and JSON controllers (`pages.rs`, `api.rs`, the files of a
 /// `pages/` or `api/` folder, and the same in its framework folders) only map a flow's outcome onto an answer: none reaches the users
 /// context or a store itself (the flows do, once for both renderings), so a rule kept in

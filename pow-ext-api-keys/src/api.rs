@@ -8,6 +8,8 @@ use std::time::Duration;
 
 use pow_core::api::routes::{json_body, ApiClient, ApiRoute, Reply};
 use pow_core::api::ApiError;
+#[cfg(feature = "organizations")]
+use pow_core::extension::principal::PrincipalRefusal;
 use pow_core::pages::routes::Verb;
 use pow_core::pipeline::{ActionId, ActionKind, Step};
 use serde::Deserialize;
@@ -262,20 +264,30 @@ async fn rotate(
     }
 }
 
-/// The answer of an organization's refusal.
+/// The answer of an organization's refusal (in the words of the extension that keeps
+/// organizations).
 #[cfg(feature = "organizations")]
-fn refused(step: &Step, refused: pow_ext_organizations::Refused) -> ApiError {
-    use pow_ext_organizations::Refused;
-    match refused {
-        Refused::Forbidden => ApiError::translated(
+fn refused(step: &Step, refused: PrincipalRefusal) -> ApiError {
+    match (refused, organizations(step)) {
+        (PrincipalRefusal::Forbidden, Some(organizations)) => ApiError::translated(
             Some(&step.config),
             &step.lang,
             403,
-            "pow_organizations_forbidden",
+            organizations.forbidden_message(),
         )
         .with_code("forbidden"),
         _ => not_found(step),
     }
+}
+
+/// The extension that keeps organizations, if one is enabled.
+#[cfg(feature = "organizations")]
+fn organizations(
+    step: &Step,
+) -> Option<&Arc<dyn pow_core::extension::principal::OwningPrincipal>> {
+    step.config
+        .extensions()
+        .owning_principal(pow_core::extension::principal::ORGANIZATION)
 }
 
 /// `GET <api>/organizations/{slug}/api-keys`: the organization's keys (`api_keys:manage`).

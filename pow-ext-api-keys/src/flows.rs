@@ -42,6 +42,7 @@ use pow_core::audit::{self, AuditEvent};
 use pow_core::request::RequestFacts;
 use pow_core::users::User;
 use pow_core::{PowConfig, PowError};
+use pow_core::extension::principal::ORGANIZATION;
 use serde::Serialize;
 
 use crate::records::{self, Hot, Record};
@@ -551,60 +552,48 @@ async fn unknown(
 }
 
 /// The organization `org_id` with `user_id`'s role in it, and when they joined it, while
-/// they are a member of it and it is open.
-#[cfg(feature = "organizations")]
+/// they are a member of it and it is open (asked of the extension that keeps
+/// organizations, through the core; none without one).
 async fn organization_of(
     config: &PowConfig,
     org_id: &str,
     user_id: i64,
 ) -> Result<Option<(OrganizationKey, DateTime<Utc>)>, PowError> {
-    if pow_ext_organizations::Organizations::of(config).is_none() {
+    let Some(organizations) = config.extensions().owning_principal(ORGANIZATION) else {
         return Ok(None);
-    }
-    let membership = pow_ext_organizations::flows::membership_in(config, org_id, user_id).await?;
+    };
+    let membership = organizations.membership(config, org_id, user_id).await?;
     Ok(membership.map(|m| {
         let key = OrganizationKey {
-            id: m.organization.id,
-            slug: m.organization.slug,
+            id: m.id,
+            slug: m.slug,
             role: m.role,
         };
         (key, m.joined_at)
     }))
 }
 
-/// Without the organizations feature no organization's key works.
-#[cfg(not(feature = "organizations"))]
-async fn organization_of(
-    _: &PowConfig,
-    _: &str,
-    _: i64,
-) -> Result<Option<(OrganizationKey, DateTime<Utc>)>, PowError> {
-    Ok(None)
-}
-
-#[cfg(feature = "organizations")]
 pub use organizations::{create_for_organization, list_for_organization, revoke_for_organization};
 
-/// The keys of organizations (the `organizations` feature, with `pow-ext-organizations`).
-#[cfg(feature = "organizations")]
+/// The keys of organizations, kept by the extension registered for them
+/// ([`ORGANIZATION`]'s owning principal, e.g. `pow-ext-organizations`).
 mod organizations {
-    use pow_ext_organizations::{permission, Membership, Organizations, Refused};
+    use pow_core::extension::principal::{PrincipalMembership, PrincipalRefusal};
 
     use super::*;
+
+    /// The permission a member's role needs to manage their organization's keys.
+    pub(crate) const MANAGE: &str = "api_keys:manage";
 
     /// `actor`'s membership of `slug` when their role may manage its keys.
     async fn manager(
         config: &PowConfig,
         actor: &User,
         slug: &str,
-    ) -> Result<Result<Membership, Refused>, PowError> {
-        let Some(settings) = Organizations::of(config) else {
-            return Ok(Err(Refused::NotFound));
-        };
-        match pow_ext_organizations::flows::membership(config, actor, slug).await? {
-            None => Ok(Err(Refused::NotFound)),
-            Some(m) if settings.allows(&m.role, permission::MANAGE_API_KEYS) => Ok(Ok(m)),
-            Some(_) => Ok(Err(Refused::Forbidden)),
+    ) -> Result<Result<PrincipalMembership, PrincipalRefusal>, PowError> {
+        match config.extensions().owning_principal(ORGANIZATION) {
+            Some(organizations) => organizations.authorize(config, actor, slug, MANAGE).await,
+            None => Ok(Err(PrincipalRefusal::NotFound)),
         }
     }
 
@@ -625,7 +614,7 @@ mod organizations {
         scopes: &[&str],
         ttl: Option<Duration>,
         lang: &pow_core::messages::LanguageIdentifier,
-    ) -> Result<Result<Created, Result<Refused, Invalid>>, PowError> {
+    ) -> Result<Result<Created, Result<PrincipalRefusal, Invalid>>, PowError> {
         let membership = match manager(config, actor, slug).await? {
             Ok(membership) => membership,
             Err(refused) => return Ok(Err(Ok(refused))),
@@ -634,7 +623,7 @@ mod organizations {
             Ok(checked) => checked,
             Err(invalid) => return Ok(Err(Err(invalid))),
         };
-        let org = membership.organization.id;
+        let org = membership.id;
         let made = make(config, actor, name, scopes, ttl, Some(org.clone())).await?;
         audit::record(
             config,
@@ -655,11 +644,9 @@ mod organizations {
         config: &PowConfig,
         actor: &User,
         slug: &str,
-    ) -> Result<Result<Vec<StoredKey>, Refused>, PowError> {
+    ) -> Result<Result<Vec<StoredKey>, PrincipalRefusal>, PowError> {
         match manager(config, actor, slug).await? {
-            Ok(m) => Ok(Ok(Keys::new(config)?
-                .for_organization(&m.organization.id)
-                .await?)),
+            Ok(m) => Ok(Ok(Keys::new(config)?.for_organization(&m.id).await?)),
             Err(refused) => Ok(Err(refused)),
         }
     }
@@ -674,16 +661,16 @@ mod organizations {
         actor: &User,
         slug: &str,
         id: &str,
-    ) -> Result<Result<(), Refused>, PowError> {
+    ) -> Result<Result<(), PrincipalRefusal>, PowError> {
         let org = match manager(config, actor, slug).await? {
-            Ok(m) => m.organization.id,
+            Ok(m) => m.id,
             Err(refused) => return Ok(Err(refused)),
         };
         if !Keys::new(config)?
             .revoke_in_organization(id, &org, now())
             .await?
         {
-            return Ok(Err(Refused::NotFound));
+            return Ok(Err(PrincipalRefusal::NotFound));
         }
         audit::record(
             config,

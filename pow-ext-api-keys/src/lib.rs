@@ -54,9 +54,12 @@
 //!
 //! ## Organizations' keys
 //!
-//! With the `organizations` feature and `pow-ext-organizations` enabled, a member whose
-//! role allows `api_keys:manage` (admins and above by default) makes keys of the
-//! organization: `GET`/`POST <api>/organizations/{slug}/api-keys`, `DELETE
+//! With the `organizations` feature and an extension that keeps organizations enabled
+//! (`pow-ext-organizations`, which registers them with the core as the
+//! [`ORGANIZATION`](pow_core::extension::principal::ORGANIZATION) kind of
+//! [`OwningPrincipal`](pow_core::extension::principal::OwningPrincipal); this crate does
+//! not depend on it), a member whose role allows `api_keys:manage` (admins and above by
+//! default) makes keys of the organization: `GET`/`POST <api>/organizations/{slug}/api-keys`, `DELETE
 //! <api>/organizations/{slug}/api-keys/{id}`, and the page `GET
 //! /organizations/{slug}/api-keys`. Such a key acts for the organization with at most its
 //! maker's role there as stored now ([`flows::Authenticated::organization`]): a demotion

@@ -10,6 +10,8 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use pow_core::config::extension_path;
+#[cfg(feature = "organizations")]
+use pow_core::extension::principal::PrincipalRefusal;
 use pow_core::pages::routes::{PageRoute, Verb};
 use pow_core::pages::{form, Answer, Page};
 use pow_core::pipeline::{ActionId, ActionKind, Client, FlashKind, Step};
@@ -313,24 +315,26 @@ fn organization_base(step: &Step, slug: &str) -> String {
     extension_path(&step.config, NAME, ORGANIZATION_PATH, &[("slug", slug)])
 }
 
-/// The answer to a member who may not manage the organization's keys (or no organization).
+/// The answer to a member who may not manage the organization's keys (or no
+/// organization): back to the organizations' page, in the words of the extension that
+/// keeps them.
 #[cfg(feature = "organizations")]
-fn organization_refused(
-    step: &Step,
-    client: &mut dyn Client,
-    refused: pow_ext_organizations::Refused,
-) -> Answer {
+fn organization_refused(step: &Step, client: &mut dyn Client, refused: PrincipalRefusal) -> Answer {
+    let organizations = step
+        .config
+        .extensions()
+        .owning_principal(pow_core::extension::principal::ORGANIZATION);
+    let Some(organizations) = organizations else {
+        client.flash(FlashKind::Error, Some(step.text("pow_api_keys_not_found")));
+        return Answer::Stop(path(step, "/api-keys"));
+    };
     let key = match refused {
-        pow_ext_organizations::Refused::Forbidden => "pow_organizations_forbidden",
-        _ => "pow_api_keys_not_found",
+        PrincipalRefusal::Forbidden => organizations.forbidden_message(),
+        PrincipalRefusal::NotFound => "pow_api_keys_not_found",
     };
     client.flash(FlashKind::Error, Some(step.text(key)));
-    Answer::Stop(extension_path(
-        &step.config,
-        pow_ext_organizations::NAME,
-        "/organizations",
-        &[],
-    ))
+    let (extension, home) = organizations.home();
+    Answer::Stop(extension_path(&step.config, extension, home, &[]))
 }
 
 /// `GET /organizations/{slug}/api-keys` (`api_keys:manage`).
@@ -409,7 +413,7 @@ async fn organization_revoke(
     let id = step.params.get("id").cloned().unwrap_or_default();
     match flows::revoke_for_organization(&step.config, &user, &slug, &id).await? {
         Ok(()) => client.flash(FlashKind::Info, Some(step.text("pow_api_keys_revoked"))),
-        Err(pow_ext_organizations::Refused::NotFound) => {
+        Err(PrincipalRefusal::NotFound) => {
             client.flash(FlashKind::Error, Some(step.text("pow_api_keys_not_found")));
         }
         Err(refused) => return Ok(organization_refused(step, client, refused)),

@@ -164,7 +164,6 @@ impl Keys {
     }
 
     /// The keys of the organization `org_id`, newest first.
-    #[cfg_attr(not(feature = "organizations"), allow(dead_code))]
     pub(crate) async fn for_organization(&self, org_id: &str) -> Result<Vec<StoredKey>, PowError> {
         self.select(
             "organization_id = $1 ORDER BY inserted_at DESC, id",

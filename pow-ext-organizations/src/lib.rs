@@ -88,6 +88,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use pow_core::extension::principal::{
+    self, OwningPrincipal, PrincipalMembership, PrincipalRefusal,
+};
 use pow_core::extension::{Capability, ExtensionBuilder, Requirement, SqlMigration, UserData};
 use pow_core::users::User;
 use pow_core::{Extension, PowConfig, PowError};
@@ -584,7 +587,8 @@ impl Extension for Organizations {
             .user_table("organization_team_members", "user_id")
             .user_table("organization_join_requests", "user_id")
             .user_data(MemberData)
-            .keeps_user_data();
+            .keeps_user_data()
+            .owning_principal(Principal);
         ext.pages([
             pages::PAGE,
             pages::ORGANIZATION_PAGE,
@@ -620,6 +624,64 @@ impl Organizations {
             });
         }
         Some(fragment)
+    }
+}
+
+/// Organizations as accounts that own credentials, for the extensions that make them (an
+/// organization's API keys) through the core.
+struct Principal;
+
+impl Principal {
+    fn membership(m: Membership) -> PrincipalMembership {
+        PrincipalMembership {
+            id: m.organization.id,
+            slug: m.organization.slug,
+            role: m.role,
+            joined_at: m.joined_at,
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl OwningPrincipal for Principal {
+    fn kind(&self) -> &'static str {
+        principal::ORGANIZATION
+    }
+
+    fn home(&self) -> (&'static str, &'static str) {
+        (NAME, "/organizations")
+    }
+
+    fn forbidden_message(&self) -> &'static str {
+        "pow_organizations_forbidden"
+    }
+
+    async fn membership(
+        &self,
+        config: &PowConfig,
+        id: &str,
+        user_id: i64,
+    ) -> Result<Option<PrincipalMembership>, PowError> {
+        Ok(flows::membership_in(config, id, user_id)
+            .await?
+            .map(Self::membership))
+    }
+
+    async fn authorize(
+        &self,
+        config: &PowConfig,
+        user: &User,
+        slug: &str,
+        permission: &str,
+    ) -> Result<Result<PrincipalMembership, PrincipalRefusal>, PowError> {
+        let Some(settings) = Organizations::of(config) else {
+            return Ok(Err(PrincipalRefusal::NotFound));
+        };
+        Ok(match flows::membership(config, user, slug).await? {
+            None => Err(PrincipalRefusal::NotFound),
+            Some(m) if settings.allows(&m.role, permission) => Ok(Self::membership(m)),
+            Some(_) => Err(PrincipalRefusal::Forbidden),
+        })
     }
 }
 

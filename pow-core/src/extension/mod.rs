@@ -426,6 +426,7 @@ pub(crate) struct Contributions {
     pub(crate) keeps_user_data: bool,
     pub(crate) address_proof: Option<Arc<dyn AddressProof>>,
     pub(crate) staged_sign_up: Option<Arc<dyn StagedSignUp>>,
+    pub(crate) owning_principals: Vec<Arc<dyn principal::OwningPrincipal>>,
     pub(crate) second_factors: Vec<Arc<dyn SecondFactor>>,
     pub(crate) factor_enrolments: Vec<Arc<dyn FactorEnrolment>>,
     pub(crate) credential_kinds: Vec<&'static str>,
@@ -669,6 +670,16 @@ impl ExtensionBuilder {
         self
     }
 
+    /// Accounts beside users the extension keeps, which may own credentials (see
+    /// [`OwningPrincipal`](principal::OwningPrincipal)). One extension of a setup may
+    /// register each kind.
+    pub fn owning_principal(&mut self, principal: impl principal::OwningPrincipal) -> &mut Self {
+        self.contributions
+            .owning_principals
+            .push(Arc::new(principal));
+        self
+    }
+
     /// The audit events the extension records. Each needs a label in the extension's
     /// messages under [`EventName::label_key`](crate::audit::EventName::label_key) (for the
     /// activity page); [`build`](crate::PowConfigBuilder::build) checks the default
@@ -777,6 +788,7 @@ impl ExtensionBuilder {
     }
 }
 
+pub mod principal;
 mod registry;
 
 pub use registry::{Capability, Extensions, Requirement};

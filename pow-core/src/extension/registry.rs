@@ -76,6 +76,7 @@ pub struct Extensions {
     page_ids: BTreeSet<PageId>,
     address_proof: Option<Arc<dyn AddressProof>>,
     staged_sign_up: Option<Arc<dyn StagedSignUp>>,
+    owning_principals: Vec<Arc<dyn super::principal::OwningPrincipal>>,
     second_factors: Vec<Arc<dyn SecondFactor>>,
     factor_enrolments: Vec<Arc<dyn FactorEnrolment>>,
     auth_methods: Vec<crate::session::AuthMethod>,
@@ -194,6 +195,13 @@ impl Extensions {
                 if built.staged_sign_up.replace(Arc::clone(staged)).is_some() {
                     return Err(twice("offers staged sign-ups"));
                 }
+            }
+            for principal in &parts.owning_principals {
+                let kind = principal.kind();
+                if built.owning_principal(kind).is_some() {
+                    return Err(twice(&format!("keeps accounts of kind `{kind}`")));
+                }
+                built.owning_principals.push(Arc::clone(principal));
             }
             built.list.push(Built {
                 name,
@@ -482,6 +490,15 @@ impl Extensions {
     /// The extension that offers staged sign-ups, if one is enabled.
     pub fn staged_sign_up(&self) -> Option<&Arc<dyn StagedSignUp>> {
         self.staged_sign_up.as_ref()
+    }
+
+    /// The extension's accounts of `kind` that may own credentials (see
+    /// [`OwningPrincipal`](super::principal::OwningPrincipal)), if one is enabled.
+    pub fn owning_principal(
+        &self,
+        kind: &str,
+    ) -> Option<&Arc<dyn super::principal::OwningPrincipal>> {
+        self.owning_principals.iter().find(|p| p.kind() == kind)
     }
 
     /// The audit events the extensions record: `(extension, event)`.
