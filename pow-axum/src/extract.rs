@@ -1,7 +1,7 @@
 //! Extractors: who is signed in, the cookie session and the setup of a request behind
 //! [`PowLayer`](crate::PowLayer).
 
-use std::ops::Deref;
+use std::ops::{Deref, DerefMut};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use axum::extract::FromRequestParts;
@@ -14,8 +14,8 @@ use pow_core::pages::runner::ErrorHandler;
 use pow_core::pipeline::{Client, ClientCookie, FlashKind, Refusal};
 use pow_core::request::{RequestFacts, RequestSource};
 use pow_core::session::{
-    browser, flash, nobody_signed_in, record_session_method, AuthMethod, CookieSession,
-    CurrentSession, SessionHandle, SessionMetadata,
+    browser, flash, BrowserSession, CookieQueue, CookieSession, CurrentSession,
+    HoldsBrowserSession, SessionHandle,
 };
 use pow_core::users::User;
 use pow_core::{PowConfig, PowError};
@@ -49,9 +49,10 @@ impl IntoResponse for PowRejection {
 }
 
 /// What [`PowLayer`](crate::PowLayer) knows of one request, in its extensions (one entry,
-/// shared with the layer, which sets the cookies once the handler answered).
+/// shared with the layer, which sets the cookies once the handler answered): the cookie
+/// queue of [`Pow`]'s browser session.
 #[derive(Clone, Debug)]
-pub(crate) struct RequestState(pub(crate) Arc<StateInner>);
+pub struct RequestState(pub(crate) Arc<StateInner>);
 
 pub(crate) struct StateInner {
     pub(crate) config: PowConfig,
@@ -75,14 +76,15 @@ impl std::fmt::Debug for StateInner {
     }
 }
 
-impl RequestState {
-    fn queue(&self, cookie: cookie::Cookie<'static>) {
+/// The response's cookies, kept in the layer's state of the request.
+impl CookieQueue for RequestState {
+    fn queue(&mut self, cookie: cookie::Cookie<'static>) {
         let mut queued = self.0.queued.lock().unwrap_or_else(PoisonError::into_inner);
         queued.retain(|c| c.name() != cookie.name() || c.path() != cookie.path());
         queued.push(cookie);
     }
 
-    fn unqueue(&self, name: &str) {
+    fn unqueue(&mut self, name: &str) {
         let mut queued = self.0.queued.lock().unwrap_or_else(PoisonError::into_inner);
         queued.retain(|c| c.name() != name);
     }
@@ -94,7 +96,9 @@ impl RequestState {
             .find(|c| c.name() == name)
             .map(|c| c.value().to_owned())
     }
+}
 
+impl RequestState {
     /// The cookies queued, in order, leaving none.
     pub(crate) fn take_queued(&self) -> Vec<cookie::Cookie<'static>> {
         std::mem::take(&mut *self.0.queued.lock().unwrap_or_else(PoisonError::into_inner))
@@ -195,23 +199,28 @@ impl<S: Send + Sync> FromRequestParts<S> for MaybeUser {
 /// ```
 #[derive(Clone, Debug)]
 pub struct Pow {
-    /// The setup of the layer serving the request.
-    pub config: PowConfig,
-    /// The signed-in session, if any.
-    pub current: Option<CurrentSession>,
-    /// The request's facts (client address through the trusted proxies, user agent,
-    /// languages, origin, session), read when this extractor ran.
-    pub facts: RequestFacts,
-    /// The cookie session (flash texts, the CSRF secret, a sign-in under way).
-    pub cookie: CookieSession,
-    /// The layer's state of this request (where cookies are queued).
-    state: RequestState,
-    /// The request's device cookie, if it carries one.
-    device_cookie: Option<String>,
-    /// The device a sign-in of this request recorded.
-    device: Option<browser::RecordedDevice>,
+    /// The browser's session (the engine's): its setup (`pow.config`), who is signed in
+    /// (`pow.current`), the request's facts (`pow.facts`: client address through the
+    /// trusted proxies, user agent, languages, origin, session) and the cookie session
+    /// (`pow.cookie`: flash texts, the CSRF secret, a sign-in under way), read when this
+    /// extractor ran; its sign-in and sign-out.
+    browser: BrowserSession<RequestState>,
     /// The request's `Cookie` headers, joined (what [`Client::cookie`] reads).
     cookies: Option<String>,
+}
+
+impl Deref for Pow {
+    type Target = BrowserSession<RequestState>;
+
+    fn deref(&self) -> &Self::Target {
+        &self.browser
+    }
+}
+
+impl DerefMut for Pow {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.browser
+    }
 }
 
 impl Pow {
@@ -241,63 +250,7 @@ impl Pow {
 
     /// The app's answers to refused requests, set on the layer serving this one.
     pub(crate) fn error_handler(&self) -> Option<&dyn ErrorHandler> {
-        self.state.0.error_handler.as_deref()
-    }
-}
-
-impl Pow {
-    /// Signs `user` in with a new session, as the actix-web layer's `sign_in` does: the
-    /// previous session ends, the cookie session is renewed and holds the new signed id,
-    /// the CSRF secret is rotated, and with new-device notices on the device is recorded
-    /// (a device cookie set, a new device announced by mail). [`current`](Self::current)
-    /// is the new session afterwards.
-    ///
-    /// # Errors
-    /// [`PowError::AccountDisabled`] and [`PowError::AccountClosed`] for a user who may
-    /// not sign in; [`PowError::Store`] when the store fails.
-    pub async fn sign_in(
-        &mut self,
-        user: &User,
-        metadata: SessionMetadata,
-    ) -> Result<(), PowError> {
-        let browser = browser::Browser {
-            config: &self.config,
-            cookie: &self.cookie,
-            facts: &self.facts,
-            device_cookie: self.device_cookie.clone(),
-        };
-        let signed_in = browser::sign_in(&browser, self.current.as_ref(), user, metadata).await?;
-        if let Some(cookie) = signed_in.set_cookie {
-            self.state.queue(cookie);
-        }
-        self.device = signed_in.device;
-        self.set_current(Some(signed_in.current));
-        Ok(())
-    }
-
-    /// Signs the current session out, as the actix-web layer's `sign_out` does (the
-    /// engine's [`browser::end`]): the session is deleted in the store and its id removed
-    /// from the cookie session, whose CSRF secret is rotated; a device recorded by a
-    /// sign-in of this same request is taken back. The old cookie, replayed, is anonymous
-    /// afterwards. During support access it stops it instead: the admin is back.
-    ///
-    /// # Errors
-    /// [`PowError::Store`] when the store fails.
-    pub async fn sign_out(&mut self) -> Result<(), PowError> {
-        let recorded = self.device.as_ref();
-        let ended =
-            browser::end(&self.config, &self.cookie, self.current.as_ref(), recorded).await?;
-        if ended.device_forgotten {
-            if let Some(name) = self
-                .device
-                .take()
-                .and_then(|r| r.cookie_name().map(str::to_owned))
-            {
-                self.state.unqueue(&name);
-            }
-        }
-        self.set_current(ended.current);
-        Ok(())
+        self.browser.queue().0.error_handler.as_deref()
     }
 }
 
@@ -309,29 +262,13 @@ impl Pow {
         let device_cookie = cookies
             .as_deref()
             .and_then(|header| cookie_value(header, &browser::device_cookie_name(&config)));
-        let mut facts = crate::facts::read(parts, &config);
-        facts.session = state.current.as_ref().map(session_fact);
-        Self {
-            current: state.current.clone(),
-            cookie: state.cookie.clone(),
-            config,
-            facts,
-            state: RequestState(state),
-            device_cookie,
-            device: None,
-            cookies,
-        }
+        let facts = crate::facts::read(parts, &config);
+        let (cookie, current) = (state.cookie.clone(), state.current.clone());
+        let browser = BrowserSession::new(config, cookie, facts, RequestState(state))
+            .signed_in_as(current)
+            .device_cookie(device_cookie);
+        Self { browser, cookies }
     }
-
-    fn set_current(&mut self, current: Option<CurrentSession>) {
-        self.facts.session = current.as_ref().map(session_fact);
-        self.current = current;
-    }
-}
-
-/// The `session` fact of a signed-in session.
-fn session_fact(current: &CurrentSession) -> (String, i64) {
-    (current.session_id.clone(), current.user.id)
 }
 
 /// The request's `Cookie` headers joined into one, if it has any.
@@ -360,40 +297,6 @@ pub(crate) fn cookie_value(header: &str, name: &str) -> Option<String> {
         .map(|(_, value)| value.to_owned())
 }
 
-impl Pow {
-    /// Moves this browser, signed in as an admin, into the support-access session
-    /// `started` ([`impersonation::start`](pow_core::session::impersonation::start), which
-    /// checks the setup's rules): the cookie carries it and keeps the admin's own session
-    /// beside it, the cookie session is renewed and CSRF rotated, as the actix-web layer
-    /// does. [`current`](Self::current) is the support-access session afterwards.
-    ///
-    /// # Errors
-    /// [`PowError::Config`] without a signed-in browser session; the cookie session's error.
-    pub fn begin_support_access(
-        &mut self,
-        started: pow_core::session::impersonation::Started,
-    ) -> Result<(), PowError> {
-        browser::begin_impersonation(&self.config, &self.cookie, &started)?;
-        self.set_current(Some(started.session));
-        Ok(())
-    }
-
-    /// Stops support access (also when it ended by itself): the browser is signed in with
-    /// the admin's own session again when it still exists, as on actix-web. Returns
-    /// whether there was support access to stop or to come back from.
-    ///
-    /// # Errors
-    /// The store's error.
-    pub async fn stop_support_access(&mut self) -> Result<bool, PowError> {
-        let stopped =
-            browser::stop_impersonation(&self.config, &self.cookie, self.current.as_ref()).await?;
-        if let browser::Stopped::Back(current) = &stopped {
-            self.set_current(current.clone());
-        }
-        Ok(stopped.stopped())
-    }
-}
-
 impl<S: Send + Sync> FromRequestParts<S> for Pow {
     type Rejection = PowRejection;
 
@@ -405,13 +308,14 @@ impl<S: Send + Sync> FromRequestParts<S> for Pow {
 
 impl RequestSource for Pow {
     fn facts(&self) -> RequestFacts {
-        self.facts.clone()
+        self.browser.facts()
     }
 }
 
-/// The browser's session on axum, as the engine's flows take it: starting is
-/// [`Pow::sign_in`], ending [`Pow::sign_out`], and a method proved later is recorded on
-/// the signed-in session.
+/// The browser's session on axum, as the engine's flows take it (a [`SessionHandle`] by
+/// the engine's [`BrowserSession`] it holds): starting is
+/// [`sign_in`](BrowserSession::sign_in), ending [`sign_out`](BrowserSession::sign_out), and
+/// a method proved later is recorded on the signed-in session.
 ///
 /// ```
 /// use axum::{extract::Form, routing::post, Router};
@@ -432,47 +336,15 @@ impl RequestSource for Pow {
 ///     .route("/session", post(sign_in))
 ///     .layer(PowLayer::new(config));
 /// ```
-#[async_trait::async_trait]
-impl SessionHandle for Pow {
-    type Error = PowError;
+impl HoldsBrowserSession for Pow {
+    type Queue = RequestState;
 
-    fn begin_support_access(
-        &mut self,
-        started: pow_core::session::impersonation::Started,
-    ) -> Result<(), PowError> {
-        Pow::begin_support_access(self, started)
+    fn browser(&self) -> &BrowserSession<RequestState> {
+        &self.browser
     }
 
-    async fn stop_support_access(&mut self, _config: &PowConfig) -> Result<bool, PowError> {
-        Pow::stop_support_access(self).await
-    }
-
-    fn current(&self) -> Option<CurrentSession> {
-        self.current.clone()
-    }
-
-    async fn start(
-        &mut self,
-        _config: &PowConfig,
-        user: &User,
-        metadata: SessionMetadata,
-    ) -> Result<(), PowError> {
-        self.sign_in(user, metadata).await
-    }
-
-    async fn end(&mut self, _config: &PowConfig) -> Result<(), PowError> {
-        self.sign_out().await
-    }
-
-    async fn record_method(
-        &mut self,
-        config: &PowConfig,
-        method: AuthMethod,
-    ) -> Result<(), PowError> {
-        let current = self.current.clone().ok_or_else(nobody_signed_in)?;
-        let current = record_session_method(config, current, method).await?;
-        self.set_current(Some(current));
-        Ok(())
+    fn browser_mut(&mut self) -> &mut BrowserSession<RequestState> {
+        &mut self.browser
     }
 }
 
@@ -513,16 +385,16 @@ impl Client for Pow {
     }
 
     fn sent_cookie(&self, name: &str) -> Option<String> {
-        self.state.queued_value(name)
+        self.queue().queued_value(name)
     }
 
     fn set_cookie(&mut self, cookie: ClientCookie) {
         let secure = self.config.session().cookie_secure;
-        self.state.queue(cookie.to_cookie(secure));
+        self.queue_mut().queue(cookie.to_cookie(secure));
     }
 
     fn serve_once(&mut self, current: CurrentSession) {
-        self.set_current(Some(current));
+        self.browser.serve_once(current);
     }
 }
 

@@ -326,7 +326,7 @@ async fn run_hooks(
     let state = Arc::new(StateInner {
         config: shared.config.clone(),
         cookie: state.cookie.clone(),
-        current: client.current,
+        current: client.current.take(),
         queued: std::sync::Mutex::new(queued),
         bearer: None,
         error_handler: state.error_handler.clone(),

@@ -106,8 +106,8 @@ fn routes() -> Router {
             get(|pow: Pow| async move {
                 format!(
                     "{:?} {}",
-                    pow.facts.session.map(|(_, user)| user),
-                    pow.facts.origin.unwrap_or_default()
+                    pow.facts.session.as_ref().map(|(_, user)| *user),
+                    pow.facts.origin.clone().unwrap_or_default()
                 )
             }),
         )
@@ -330,7 +330,7 @@ fn signing_routes() -> Router {
                     .await?
                     .ok_or_else(|| PowError::Other("no user".into()))?;
                 pow.sign_in(&user, SessionMetadata::new()).await?;
-                let current = pow.current.map(|current| current.user.id.to_string());
+                let current = pow.current.as_ref().map(|current| current.user.id.to_string());
                 Ok::<_, pow_axum::Error>(current.unwrap_or_default())
             }),
         )

@@ -49,7 +49,7 @@ async fn me(user: MaybeUser) -> HttpResponse {
 
 /// `/me` on axum, as [`me`] answers it on actix-web.
 async fn axum_me(pow: pow_axum::Pow) -> String {
-    match pow.current {
+    match &pow.current {
         Some(current) => format!("user:{}", current.user.email().unwrap_or_default()),
         None => "anonymous".to_owned(),
     }

@@ -36,7 +36,7 @@ pub(crate) async fn serve(req: HttpRequest, body: Bytes, route: Arc<ApiRoute>) -
             .map(str::to_owned),
     };
     let answer = if service.is_browser() {
-        let mut session = CookieSessionHandle::read(&req);
+        let mut session = CookieSessionHandle::served_by(&req, service.config().clone());
         let cookies = req
             .cookies()
             .map(|cookies| {

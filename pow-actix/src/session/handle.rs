@@ -10,12 +10,10 @@ use actix_web::{HttpMessage, HttpRequest};
 use super::cookie_middleware::CookieSessionExt;
 use super::request::no_config;
 use super::response_cookies::{queue_cookie, queued_cookies, unqueue_cookie};
-use super::{record_session_method, AuthMethod, CurrentSession, SessionHandle, SessionMetadata};
+use super::CurrentSession;
 use crate::config::PowConfig;
 use crate::error::PowError;
-use crate::request::RequestFacts;
-use crate::users::User;
-use pow_core::session::{browser, CookieSession};
+use pow_core::session::{browser, BrowserSession, CookieQueue, CookieSession, HoldsBrowserSession};
 
 /// What a value read from an actix request writes back into it: the signed-in session it
 /// changed, the cookies it queued.
@@ -91,18 +89,48 @@ enum Queued {
     Drop(String),
 }
 
-/// The browser's cookie session of an actix request as a [`SessionHandle`]: starting is a
-/// sign-in (a new session, the cookie renewed, CSRF rotated, the device recorded) and
-/// ending is a sign-out (support access stopped first), as
-/// [`sign_in_with`](super::sign_in_with) and [`sign_out`](super::sign_out) do. What the HTML
-/// controllers hand to the [`flows`](crate::flows):
+/// The response's cookie queue as the request had it, with the changes to replay on it.
+#[derive(Debug)]
+pub struct ActixQueue {
+    queued: Vec<Cookie<'static>>,
+    changes: Vec<Queued>,
+}
+
+impl CookieQueue for ActixQueue {
+    fn queue(&mut self, cookie: Cookie<'static>) {
+        self.queued
+            .retain(|c| c.name() != cookie.name() || c.path() != cookie.path());
+        self.queued.push(cookie.clone());
+        self.changes.push(Queued::Set(cookie));
+    }
+
+    fn unqueue(&mut self, name: &str) {
+        self.queued.retain(|c| c.name() != name);
+        self.changes.push(Queued::Drop(name.to_owned()));
+    }
+
+    fn queued_value(&self, name: &str) -> Option<String> {
+        self.queued
+            .iter()
+            .find(|c| c.name() == name)
+            .map(|c| c.value().to_owned())
+    }
+}
+
+/// The browser's cookie session of an actix request as a
+/// [`SessionHandle`](super::SessionHandle) (the engine's
+/// [`BrowserSession`], which it derefs to): starting is a sign-in (a new session, the
+/// cookie renewed, CSRF rotated, the device recorded) and ending is a sign-out (support
+/// access stopped first), as [`sign_in_with`](super::sign_in_with) and
+/// [`sign_out`](super::sign_out) do. What the HTML controllers hand to the
+/// [`flows`](crate::flows):
 ///
 /// ```
 /// # async fn handler(req: actix_web::HttpRequest, user: pow_actix::User) -> Result<(), pow_actix::PowError> {
 /// use pow_actix::session::{CookieSessionHandle, SessionHandle, SessionMetadata};
 ///
 /// let config = pow_actix::session::config(&req).unwrap();
-/// let mut session = CookieSessionHandle::new(&req);
+/// let mut session = CookieSessionHandle::new(&req)?;
 /// session.start(&config, &user, SessionMetadata::new()).await?;
 /// drop(session); // the request now sees the new session
 /// assert!(pow_actix::session::is_signed_in(&req));
@@ -111,230 +139,115 @@ enum Queued {
 ///
 /// It holds what it read of the request (the setup, the cookie session, the facts, the
 /// device cookie, the signed-in session), so a flow over it is `Send`.
-pub struct CookieSessionHandle {
-    config: Option<PowConfig>,
-    cookie: CookieSession,
-    facts: RequestFacts,
-    device_cookie: Option<String>,
-    current: Option<CurrentSession>,
-    recorded: Option<browser::RecordedDevice>,
-    /// The response's cookie queue as the request had it, with this handle's changes.
-    queued: Vec<Cookie<'static>>,
-    /// What to write back.
-    current_changed: bool,
-    recorded_changed: bool,
-    queue_changes: Vec<Queued>,
-}
-
-impl std::fmt::Debug for CookieSessionHandle {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CookieSessionHandle")
-            .field("signed_in", &self.current.is_some())
-            .finish_non_exhaustive()
-    }
-}
+#[derive(Debug)]
+pub struct CookieSessionHandle(BrowserSession<ActixQueue>);
 
 impl CookieSessionHandle {
     /// The cookie session of `req` (served by
     /// [`PowSessionMiddleware`](super::PowSessionMiddleware)), written back into it when
     /// dropped.
+    ///
+    /// # Errors
+    /// [`PowError::Config`] when no setup serves `req`.
     #[allow(clippy::new_ret_no_self)]
-    pub fn new(req: &HttpRequest) -> InRequest<Self> {
-        InRequest::new(req, Self::read(req))
+    pub fn new(req: &HttpRequest) -> Result<InRequest<Self>, PowError> {
+        Ok(InRequest::new(req, Self::read(req)?))
     }
 
     /// Reads the cookie session of `req`; [`WriteBack::write_back`] writes its changes.
-    pub fn read(req: &HttpRequest) -> Self {
-        let config = super::config(req);
-        let device_cookie = config.as_ref().and_then(|config| {
-            req.cookie(&browser::device_cookie_name(config))
-                .map(|cookie| cookie.value().to_owned())
-        });
+    ///
+    /// # Errors
+    /// [`PowError::Config`] when no setup serves `req`.
+    pub fn read(req: &HttpRequest) -> Result<Self, PowError> {
+        let config = super::config(req).ok_or_else(no_config)?;
+        Ok(Self::served_by(req, config))
+    }
+
+    /// Reads the cookie session of `req`, served by `config`.
+    pub fn served_by(req: &HttpRequest, config: PowConfig) -> Self {
+        let device_cookie = req
+            .cookie(&browser::device_cookie_name(&config))
+            .map(|cookie| cookie.value().to_owned());
         let extensions = req.extensions();
         let current = extensions.get::<CurrentSession>().cloned();
         let recorded = extensions.get::<browser::RecordedDevice>().cloned();
         drop(extensions);
-        Self {
-            facts: crate::web::ActixRequest(req).facts(),
-            cookie: req.cookie_session(),
-            config,
-            device_cookie,
-            current,
-            recorded,
+        let facts = crate::web::ActixRequest(req).facts();
+        let queue = ActixQueue {
             queued: queued_cookies(req),
-            current_changed: false,
-            recorded_changed: false,
-            queue_changes: Vec::new(),
-        }
-    }
-
-    /// The facts of the request, with the session signed in now.
-    pub fn facts(&self) -> RequestFacts {
-        let mut facts = self.facts.clone();
-        facts.session = self
-            .current
-            .as_ref()
-            .map(|current| (current.session_id.clone(), current.user.id));
-        facts
+            changes: Vec::new(),
+        };
+        let browser = BrowserSession::new(config, req.cookie_session(), facts, queue)
+            .signed_in_as(current)
+            .device_cookie(device_cookie)
+            .recorded(recorded);
+        Self(browser)
     }
 
     /// The request's cookie session.
     pub fn cookie_session(&self) -> &CookieSession {
-        &self.cookie
-    }
-
-    fn config(&self) -> Result<PowConfig, PowError> {
-        self.config.clone().ok_or_else(no_config)
-    }
-
-    fn set_current(&mut self, current: Option<CurrentSession>) {
-        self.current = current;
-        self.current_changed = true;
-    }
-
-    /// Serves the rest of the request as `current` (nothing is stored).
-    pub(crate) fn serve_once(&mut self, current: CurrentSession) {
-        self.set_current(Some(current));
-    }
-
-    /// Queues `cookie` to be set on the response (see [`queue_cookie`](super::queue_cookie)).
-    pub fn queue_cookie(&mut self, cookie: Cookie<'static>) {
-        self.queued
-            .retain(|c| c.name() != cookie.name() || c.path() != cookie.path());
-        self.queued.push(cookie.clone());
-        self.queue_changes.push(Queued::Set(cookie));
-    }
-
-    fn unqueue_cookie(&mut self, name: &str) {
-        self.queued.retain(|c| c.name() != name);
-        self.queue_changes.push(Queued::Drop(name.to_owned()));
+        &self.0.cookie
     }
 
     /// The value of the cookie named `name` the response sets so far, if any.
     pub fn queued_value(&self, name: &str) -> Option<String> {
-        self.queued
-            .iter()
-            .find(|c| c.name() == name)
-            .map(|c| c.value().to_owned())
+        self.0.queue().queued_value(name)
     }
 
-    /// Signs `user` in with a new session carrying `metadata` (see
-    /// [`sign_in_with`](super::sign_in_with)).
-    ///
-    /// # Errors
-    /// [`PowError::Config`] without a setup; the store's error.
-    pub async fn sign_in(
-        &mut self,
-        user: &User,
-        metadata: SessionMetadata,
-    ) -> Result<(), PowError> {
-        let config = self.config()?;
-        let browser = browser::Browser {
-            config: &config,
-            cookie: &self.cookie,
-            facts: &self.facts,
-            device_cookie: self.device_cookie.clone(),
-        };
-        let signed_in = browser::sign_in(&browser, self.current.as_ref(), user, metadata).await?;
-        self.set_current(Some(signed_in.current));
-        if let Some(device) = signed_in.device {
-            self.recorded = Some(device);
-            self.recorded_changed = true;
-        }
-        if let Some(cookie) = signed_in.set_cookie {
-            self.queue_cookie(cookie);
-        }
-        Ok(())
+    /// Queues `cookie` to be set on the response (see [`queue_cookie`](super::queue_cookie)).
+    pub fn queue_cookie(&mut self, cookie: Cookie<'static>) {
+        self.0.queue_mut().queue(cookie);
+    }
+}
+
+impl Deref for CookieSessionHandle {
+    type Target = BrowserSession<ActixQueue>;
+
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl DerefMut for CookieSessionHandle {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.0
+    }
+}
+
+impl HoldsBrowserSession for CookieSessionHandle {
+    type Queue = ActixQueue;
+
+    fn browser(&self) -> &BrowserSession<ActixQueue> {
+        &self.0
     }
 
-    /// Signs the current session out (see [`sign_out`](super::sign_out)).
-    ///
-    /// # Errors
-    /// [`PowError::Config`] without a setup; the store's error.
-    pub async fn sign_out(&mut self) -> Result<(), PowError> {
-        let config = self.config()?;
-        let recorded = self.recorded.as_ref();
-        let ended = browser::end(&config, &self.cookie, self.current.as_ref(), recorded).await?;
-        if ended.device_forgotten {
-            if let Some(name) = self
-                .recorded
-                .take()
-                .and_then(|r| r.cookie_name().map(str::to_owned))
-            {
-                self.unqueue_cookie(&name);
-            }
-            self.recorded_changed = true;
-        }
-        self.set_current(ended.current);
-        Ok(())
-    }
-
-    /// Records that the signed-in session just proved `method` (see
-    /// [`record_method`](super::record_method)).
-    ///
-    /// # Errors
-    /// [`PowError::Config`] when nobody is signed in; the store's error.
-    pub async fn record(&mut self, method: AuthMethod) -> Result<(), PowError> {
-        let config = self.config()?;
-        let current = self.current.clone().ok_or_else(super::nobody_signed_in)?;
-        let current = record_session_method(&config, current, method).await?;
-        self.set_current(Some(current));
-        Ok(())
-    }
-
-    /// Moves this browser, signed in as an admin, into the support-access session
-    /// `started` (the engine's [`browser::begin_impersonation`](pow_core::session::browser::begin_impersonation)).
-    ///
-    /// # Errors
-    /// [`PowError::Config`] without a setup or a signed-in browser session.
-    pub fn begin_support_access(
-        &mut self,
-        started: crate::session::impersonation::Started,
-    ) -> Result<(), PowError> {
-        let config = self.config()?;
-        browser::begin_impersonation(&config, &self.cookie, &started)?;
-        self.set_current(Some(started.session));
-        Ok(())
-    }
-
-    /// Stops support access (see [`stop_impersonation`](super::stop_impersonation)).
-    ///
-    /// # Errors
-    /// [`PowError::Config`] without a setup; the store's error.
-    pub async fn stop_impersonation(&mut self) -> Result<bool, PowError> {
-        let config = self.config()?;
-        let stopped =
-            browser::stop_impersonation(&config, &self.cookie, self.current.as_ref()).await?;
-        if let browser::Stopped::Back(current) = &stopped {
-            self.set_current(current.clone());
-        }
-        Ok(stopped.stopped())
+    fn browser_mut(&mut self) -> &mut BrowserSession<ActixQueue> {
+        &mut self.0
     }
 }
 
 impl WriteBack for CookieSessionHandle {
     fn write_back(&mut self, req: &HttpRequest) {
-        if std::mem::take(&mut self.current_changed) {
-            match &self.current {
-                Some(current) => {
-                    req.extensions_mut().insert(current.clone());
-                }
-                None => {
-                    req.extensions_mut().remove::<CurrentSession>();
-                }
+        let changes = self.0.take_changes();
+        match changes.current {
+            Some(Some(current)) => {
+                req.extensions_mut().insert(current);
             }
-        }
-        if std::mem::take(&mut self.recorded_changed) {
-            match &self.recorded {
-                Some(recorded) => {
-                    req.extensions_mut().insert(recorded.clone());
-                }
-                None => {
-                    req.extensions_mut().remove::<browser::RecordedDevice>();
-                }
+            Some(None) => {
+                req.extensions_mut().remove::<CurrentSession>();
             }
+            None => {}
         }
-        for change in std::mem::take(&mut self.queue_changes) {
+        match changes.device {
+            Some(Some(recorded)) => {
+                req.extensions_mut().insert(recorded);
+            }
+            Some(None) => {
+                req.extensions_mut().remove::<browser::RecordedDevice>();
+            }
+            None => {}
+        }
+        for change in std::mem::take(&mut self.0.queue_mut().changes) {
             match change {
                 Queued::Set(cookie) => queue_cookie(req, cookie),
                 Queued::Drop(name) => unqueue_cookie(req, &name),
@@ -343,50 +256,11 @@ impl WriteBack for CookieSessionHandle {
     }
 }
 
-#[async_trait::async_trait]
-impl SessionHandle for CookieSessionHandle {
-    type Error = PowError;
-
-    fn begin_support_access(
-        &mut self,
-        started: crate::session::impersonation::Started,
-    ) -> Result<(), PowError> {
-        CookieSessionHandle::begin_support_access(self, started)
-    }
-
-    async fn stop_support_access(&mut self, _config: &PowConfig) -> Result<bool, PowError> {
-        CookieSessionHandle::stop_impersonation(self).await
-    }
-
-    fn current(&self) -> Option<CurrentSession> {
-        self.current.clone()
-    }
-
-    async fn start(
-        &mut self,
-        _config: &PowConfig,
-        user: &User,
-        metadata: SessionMetadata,
-    ) -> Result<(), PowError> {
-        self.sign_in(user, metadata).await
-    }
-
-    async fn end(&mut self, _config: &PowConfig) -> Result<(), PowError> {
-        self.sign_out().await
-    }
-
-    async fn record_method(
-        &mut self,
-        _config: &PowConfig,
-        method: AuthMethod,
-    ) -> Result<(), PowError> {
-        self.record(method).await
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use super::super::{SessionHandle, SessionMetadata};
     use super::*;
+    use crate::users::User;
 
     fn assert_send<T: Send + Sync>() {}
 
@@ -409,7 +283,7 @@ mod tests {
             updated_at: chrono::Utc::now(),
             fields: Default::default(),
         };
-        let mut session = CookieSessionHandle::new(&req);
+        let mut session = CookieSessionHandle::new(&req).unwrap();
         session
             .start(&config, &user, SessionMetadata::new())
             .await

@@ -116,7 +116,8 @@ pub use guard::{
     already_authenticated_path, not_authenticated_path, wants_json, ErrorHandler,
     RequireAuthenticated, RequireNotAuthenticated, RequireStepUp,
 };
-pub use handle::{CookieSessionHandle, InRequest, WriteBack};
+pub use handle::{ActixQueue, CookieSessionHandle, InRequest, WriteBack};
+pub(crate) use request::no_config;
 pub use middleware::{CookieSource, PowSessionMiddleware};
 pub use request::{
     config, current_session, current_user, is_fresh, is_signed_in, mark_fresh, record_method,

@@ -59,7 +59,7 @@ pub async fn mark_fresh(req: &HttpRequest) -> Result<(), PowError> {
 /// [`PowError::Config`] when nobody is signed in; [`PowError::Store`] when the store fails.
 pub async fn record_method(req: &HttpRequest, method: AuthMethod) -> Result<(), PowError> {
     require_config(req)?;
-    CookieSessionHandle::new(req).record(method).await
+    CookieSessionHandle::new(req)?.record(method).await
 }
 
 /// The signed-in session, if any.
@@ -106,7 +106,7 @@ pub async fn sign_in_with(
     metadata: SessionMetadata,
 ) -> Result<(), PowError> {
     require_config(req)?;
-    CookieSessionHandle::new(req).sign_in(user, metadata).await
+    CookieSessionHandle::new(req)?.sign_in(user, metadata).await
 }
 
 /// Signs the current session out: deletes it in the store and removes the session id
@@ -117,7 +117,7 @@ pub async fn sign_in_with(
 /// [`PowError::Store`] when the store fails.
 #[tracing::instrument(name = "pow.sign_out", skip_all)]
 pub async fn sign_out(req: &HttpRequest) -> Result<(), PowError> {
-    CookieSessionHandle::new(req).sign_out().await
+    CookieSessionHandle::new(req)?.sign_out().await
 }
 
 /// Stops support access in the browser of `req`: the support-access session ends, and the
@@ -129,7 +129,7 @@ pub async fn sign_out(req: &HttpRequest) -> Result<(), PowError> {
 /// [`PowError::Config`] without a config; [`PowError::Store`] when the store fails.
 pub async fn stop_impersonation(req: &HttpRequest) -> Result<bool, PowError> {
     require_config(req)?;
-    CookieSessionHandle::new(req).stop_impersonation().await
+    CookieSessionHandle::new(req)?.stop_impersonation().await
 }
 
 /// Deletes every session of the user (for example after a password change or when an

@@ -8,7 +8,7 @@ use crate::config::PowConfig;
 use crate::error::PowError;
 use crate::pipeline::{Client, ClientCookie, FlashKind, Format};
 use crate::request::{RequestFacts, RequestSource};
-use crate::session::{CookieSessionHandle, InRequest, SessionHandle, WriteBack};
+use crate::session::{no_config, CookieSessionHandle, InRequest, SessionHandle, WriteBack};
 use pow_core::session::flash;
 
 /// The client of an actix request: its facts, its cookie session (as a
@@ -30,19 +30,21 @@ pub struct ActixClient {
 impl ActixClient {
     /// The client of `req`, answered as `format` (the setup serving it is looked up for
     /// the cookies' `Secure` flag).
+    ///
+    /// # Errors
+    /// [`PowError::Config`] when no setup serves `req`.
     #[allow(clippy::new_ret_no_self)]
-    pub fn new(req: &HttpRequest, format: Format) -> InRequest<Self> {
-        let secure =
-            crate::session::config(req).is_none_or(|config| config.session().cookie_secure);
-        InRequest::new(req, Self::read(req, format, secure))
+    pub fn new(req: &HttpRequest, format: Format) -> Result<InRequest<Self>, PowError> {
+        let config = crate::session::config(req).ok_or_else(no_config)?;
+        Ok(Self::served_by(req, &config, format))
     }
 
     /// The client of `req` served by `config`, answered as `format`.
     pub fn served_by(req: &HttpRequest, config: &PowConfig, format: Format) -> InRequest<Self> {
-        InRequest::new(req, Self::read(req, format, config.session().cookie_secure))
+        InRequest::new(req, Self::read(req, format, config))
     }
 
-    fn read(req: &HttpRequest, format: Format, secure: bool) -> Self {
+    fn read(req: &HttpRequest, format: Format, config: &PowConfig) -> Self {
         let cookies = req
             .cookies()
             .map(|cookies| {
@@ -53,10 +55,10 @@ impl ActixClient {
             })
             .unwrap_or_default();
         Self {
-            session: CookieSessionHandle::read(req),
+            session: CookieSessionHandle::served_by(req, config.clone()),
             cookies,
             browser: format == Format::Html,
-            secure,
+            secure: config.session().cookie_secure,
         }
     }
 }

@@ -15,6 +15,7 @@ use crate::token::generate_uuid;
 use crate::users::User;
 
 pub mod browser;
+mod browser_session;
 pub mod cookie;
 mod credentials;
 pub mod csrf;
@@ -33,6 +34,7 @@ mod shards;
 #[doc(hidden)]
 pub mod tokens;
 
+pub use browser_session::{BrowserChanges, BrowserSession, CookieQueue, HoldsBrowserSession};
 pub use cookie::{cookie_key, CookieCodec, CookieSession, CookieSessionError, CookieState};
 pub use credentials::CredentialsCache;
 #[doc(hidden)]
