@@ -1,94 +1,74 @@
 //! The facts of a request, read when a handler or the engine asks for them (the signed-in
 //! path of [`PowLayer`](crate::PowLayer) does not need them).
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use axum::extract::ConnectInfo;
-use axum::http::header::{self, HeaderMap, HeaderName};
+use axum::http::header::HeaderMap;
 use axum::http::request::Parts;
-use pow_core::request::{client_address, RequestFacts, USER_AGENT_READ_MAX};
+use axum::http::Uri;
+use pow_core::request::{read_facts, RequestFacts, RequestHead};
 use pow_core::PowConfig;
 
-/// Header names read per request, made once (a name given as a string is parsed on
-/// every lookup).
-const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
-const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
-const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+/// An axum request as the engine reads its facts.
+struct Head<'a> {
+    headers: &'a HeaderMap,
+    uri: &'a Uri,
+    peer: Option<IpAddr>,
+}
 
-/// The facts of the request `parts`, with `config`'s trusted proxies; the session is the
-/// caller's to add.
+impl RequestHead for Head<'_> {
+    fn peer(&self) -> Option<IpAddr> {
+        self.peer
+    }
+
+    fn header_values(&self, name: &str) -> Vec<&str> {
+        let values = self.headers.get_all(name).into_iter();
+        values.filter_map(|value| value.to_str().ok()).collect()
+    }
+
+    fn scheme(&self) -> Option<&str> {
+        self.uri.scheme_str()
+    }
+
+    fn authority(&self) -> Option<&str> {
+        self.uri.authority().map(|authority| authority.as_str())
+    }
+}
+
+/// The facts of the request `parts` (the engine's [`read_facts`]), with `config`'s
+/// trusted proxies; the session is the caller's to add.
 pub(crate) fn read(parts: &Parts, config: &PowConfig) -> RequestFacts {
-    let headers = &parts.headers;
-    let header = |name: HeaderName| headers.get(name).and_then(|v| v.to_str().ok());
     let peer = parts
         .extensions
         .get::<ConnectInfo<SocketAddr>>()
         .map(|ConnectInfo(addr)| addr.ip());
-    let forwarded_for = headers
-        .get_all(X_FORWARDED_FOR)
-        .into_iter()
-        .filter_map(|value| value.to_str().ok());
-    RequestFacts {
-        client_ip: peer
-            .map(|peer| client_address(peer, forwarded_for, &config.rate_limits().trusted_proxies)),
-        user_agent: header(header::USER_AGENT)
-            .map(|ua| ua.chars().take(USER_AGENT_READ_MAX).collect()),
-        accept_language: header(header::ACCEPT_LANGUAGE).map(str::to_owned),
-        language: None,
-        origin: Some(origin(headers, &parts.uri)),
-        session: None,
-    }
+    let head = Head {
+        headers: &parts.headers,
+        uri: &parts.uri,
+        peer,
+    };
+    read_facts(&head, &config.rate_limits().trusted_proxies)
 }
 
-/// Scheme and host the request was sent to, read as actix-web's connection info reads
-/// them: the `Forwarded` header's `proto` and `host`, then `X-Forwarded-Proto` and
-/// `X-Forwarded-Host`, then the `Host` header and the URI.
-pub(crate) fn origin(headers: &HeaderMap, uri: &axum::http::Uri) -> String {
-    let first = |name: HeaderName| {
-        headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(',').next())
-            .map(str::trim)
-            .filter(|v| !v.is_empty())
+/// The request's origin (the engine's [`origin`](pow_core::request::origin)).
+pub(crate) fn origin(headers: &HeaderMap, uri: &Uri) -> String {
+    let head = Head {
+        headers,
+        uri,
+        peer: None,
     };
-    let forwarded_values = headers.get_all(header::FORWARDED);
-    let forwarded = |key: &str| {
-        forwarded_values
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split([';', ',']))
-            .find_map(|pair| {
-                let (name, value) = pair.trim().split_once('=')?;
-                name.trim()
-                    .eq_ignore_ascii_case(key)
-                    .then(|| value.trim().trim_matches('"'))
-            })
-    };
-    let scheme = forwarded("proto")
-        .or_else(|| first(X_FORWARDED_PROTO))
-        .or(uri.scheme_str())
-        .unwrap_or("http");
-    let host = forwarded("host")
-        .or_else(|| first(X_FORWARDED_HOST))
-        .or_else(|| headers.get(header::HOST).and_then(|v| v.to_str().ok()))
-        .or(uri.authority().map(|a| a.as_str()))
-        .unwrap_or("localhost:8080");
-    let mut origin = String::with_capacity(scheme.len() + 3 + host.len());
-    for part in [scheme, "://", host] {
-        origin.push_str(part);
-    }
-    origin
+    pow_core::request::origin(&head)
 }
 
-/// The host the request was sent to, read as [`origin`] reads it (what actix-web's
-/// connection info calls the host).
+/// The host (and port) the request was sent to, as its origin says.
 pub(crate) fn host(parts: &Parts) -> String {
-    let origin = origin(&parts.headers, &parts.uri);
-    match origin.split_once("://") {
-        Some((_, host)) => host.to_owned(),
-        None => origin,
-    }
+    let head = Head {
+        headers: &parts.headers,
+        uri: &parts.uri,
+        peer: None,
+    };
+    pow_core::request::host(&head)
 }
 
 #[cfg(test)]

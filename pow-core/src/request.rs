@@ -145,3 +145,126 @@ impl RequestSource for RequestFacts {
         self.clone()
     }
 }
+
+/// What a framework layer reads of a request for its [facts](read_facts): the peer's
+/// address, the URI's scheme and authority, and the headers by name (values that are not
+/// visible ASCII are passed over).
+pub trait RequestHead {
+    /// The address of the connection's peer (a proxy, or the client).
+    fn peer(&self) -> Option<IpAddr>;
+
+    /// Every value of the header `name`, in order.
+    fn header_values(&self, name: &str) -> Vec<&str>;
+
+    /// The scheme of the request's URI (`https`) when it has one, else the connection's
+    /// (`https` for a TLS listener), if known.
+    fn scheme(&self) -> Option<&str>;
+
+    /// The authority of the request's URI (`example.com:8443`), if it has one.
+    fn authority(&self) -> Option<&str>;
+
+    /// The first value of the header `name`.
+    fn header(&self, name: &str) -> Option<&str> {
+        self.header_values(name).into_iter().next()
+    }
+}
+
+/// The facts of the request `head` (the client's address through `trusted_proxies`, the
+/// user agent cut to [`USER_AGENT_READ_MAX`] characters, the `Accept-Language` header,
+/// the [`origin`]), without session or chosen language, which a layer adds as they are
+/// when asked. Every framework layer reads a request's facts with this.
+///
+/// ```
+/// use pow_core::request::{read_facts, RequestHead};
+///
+/// /// A request as a test writes it.
+/// struct Head(Vec<(&'static str, &'static str)>);
+///
+/// impl RequestHead for Head {
+///     fn peer(&self) -> Option<std::net::IpAddr> {
+///         "10.0.0.2".parse().ok()
+///     }
+///     fn header_values(&self, name: &str) -> Vec<&str> {
+///         let named = self.0.iter().filter(|(n, _)| n.eq_ignore_ascii_case(name));
+///         named.map(|(_, value)| *value).collect()
+///     }
+///     fn scheme(&self) -> Option<&str> {
+///         None
+///     }
+///     fn authority(&self) -> Option<&str> {
+///         None
+///     }
+/// }
+///
+/// let head = Head(vec![("host", "example.com"), ("x-forwarded-for", "198.51.100.7")]);
+/// let facts = read_facts(&head, &["10.0.0.0/8".parse().unwrap()]);
+/// assert_eq!(facts.client_ip, "198.51.100.7".parse().ok());
+/// assert_eq!(facts.origin.as_deref(), Some("http://example.com"));
+/// // Without a trusted proxy the peer is the client.
+/// assert_eq!(read_facts(&head, &[]).client_ip, "10.0.0.2".parse().ok());
+/// ```
+pub fn read_facts(head: &dyn RequestHead, trusted_proxies: &[ipnet::IpNet]) -> RequestFacts {
+    let forwarded_for = head.header_values("x-forwarded-for");
+    RequestFacts {
+        client_ip: head
+            .peer()
+            .map(|peer| client_address(peer, forwarded_for, trusted_proxies)),
+        user_agent: head
+            .header("user-agent")
+            .map(|ua| ua.chars().take(USER_AGENT_READ_MAX).collect()),
+        accept_language: head.header("accept-language").map(str::to_owned),
+        language: None,
+        origin: Some(origin(head)),
+        session: None,
+    }
+}
+
+/// The request's origin (`https://example.com`) as its proxies forward it: scheme and host
+/// from the `Forwarded` header, else `X-Forwarded-Proto` / `X-Forwarded-Host` (their first
+/// value), else the URI and the `Host` header (`http`, `localhost:8080` when nothing says).
+/// What a browser transport compares a request's `Origin` with, and a mail's links start
+/// with when the setup has no `base_url` (configure one in production: these headers are
+/// the client's to write where no proxy overwrites them).
+pub fn origin(head: &dyn RequestHead) -> String {
+    let first = |name: &str| {
+        head.header(name)
+            .and_then(|value| value.split(',').next())
+            .map(str::trim)
+            .filter(|value| !value.is_empty())
+    };
+    let forwarded_values = head.header_values("forwarded");
+    let forwarded = |key: &str| {
+        forwarded_values
+            .iter()
+            .flat_map(|value| value.split([';', ',']))
+            .find_map(|pair| {
+                let (name, value) = pair.trim().split_once('=')?;
+                name.trim()
+                    .eq_ignore_ascii_case(key)
+                    .then(|| value.trim().trim_matches('"'))
+            })
+    };
+    let scheme = forwarded("proto")
+        .or_else(|| first("x-forwarded-proto"))
+        .or_else(|| head.scheme())
+        .unwrap_or("http");
+    let host = forwarded("host")
+        .or_else(|| first("x-forwarded-host"))
+        .or_else(|| head.header("host"))
+        .or_else(|| head.authority())
+        .unwrap_or("localhost:8080");
+    let mut origin = String::with_capacity(scheme.len() + 3 + host.len());
+    for part in [scheme, "://", host] {
+        origin.push_str(part);
+    }
+    origin
+}
+
+/// The host (and port) of the request's [`origin`].
+pub fn host(head: &dyn RequestHead) -> String {
+    let origin = origin(head);
+    match origin.split_once("://") {
+        Some((_, host)) => host.to_owned(),
+        None => origin,
+    }
+}

@@ -17,8 +17,7 @@ pub use pow_core::api::{BrowserTransport, TrustedOrigins};
 
 /// Whether `origins` let `req` go on ([`TrustedOrigins::allows`]).
 pub(crate) fn allows(origins: &TrustedOrigins, req: &HttpRequest) -> bool {
-    let info = req.connection_info();
-    let own = format!("{}://{}", info.scheme(), info.host());
+    let own = crate::web::origin(req);
     let headers = req.headers();
     origins.allows(pow_core::api::OriginFacts {
         safe_method: matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS),

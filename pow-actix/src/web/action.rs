@@ -256,7 +256,7 @@ pub(crate) fn page_request(req: &HttpRequest) -> PageRequest {
             .uri()
             .path_and_query()
             .map_or_else(|| req.path().to_owned(), |pq| pq.as_str().to_owned()),
-        host: req.connection_info().host().to_owned(),
+        host: super::host(req),
         referer: header(header::REFERER.as_str()),
         accept: header(header::ACCEPT.as_str()),
         content_type: header(header::CONTENT_TYPE.as_str()),

@@ -2,14 +2,13 @@
 
 use std::net::IpAddr;
 
-use actix_web::http::header;
 use actix_web::{HttpMessage, HttpRequest};
 use ipnet::IpNet;
 
 use crate::messages::LanguageIdentifier;
 #[cfg(doc)]
 use crate::request::RequestSource;
-use crate::request::{RequestFacts, USER_AGENT_READ_MAX};
+use crate::request::{read_facts, RequestFacts, RequestHead};
 use crate::session::CurrentSession;
 
 /// The facts of a request that do not change while it runs, read once (see
@@ -69,20 +68,41 @@ fn read_once(req: &HttpRequest) -> RequestFacts {
     let trusted_proxies = crate::session::config(req)
         .map(|config| config.rate_limits().trusted_proxies.clone())
         .unwrap_or_default();
-    let header = |name| req.headers().get(name).and_then(|v| v.to_str().ok());
-    let origin = {
-        let info = req.connection_info();
-        format!("{}://{}", info.scheme(), info.host())
-    };
-    RequestFacts {
-        client_ip: client_ip(req, &trusted_proxies),
-        user_agent: header(header::USER_AGENT)
-            .map(|ua| ua.chars().take(USER_AGENT_READ_MAX).collect()),
-        accept_language: header(header::ACCEPT_LANGUAGE).map(str::to_owned),
-        language: None,
-        origin: Some(origin),
-        session: None,
+    read_facts(&Head(req), &trusted_proxies)
+}
+
+/// An actix request as the engine reads its facts.
+struct Head<'a>(&'a HttpRequest);
+
+impl RequestHead for Head<'_> {
+    fn peer(&self) -> Option<IpAddr> {
+        self.0.peer_addr().map(|addr| addr.ip())
     }
+
+    fn header_values(&self, name: &str) -> Vec<&str> {
+        let values = self.0.headers().get_all(name);
+        values.filter_map(|value| value.to_str().ok()).collect()
+    }
+
+    fn scheme(&self) -> Option<&str> {
+        let secure = self.0.app_config().secure();
+        (self.0.uri().scheme_str()).or(secure.then_some("https"))
+    }
+
+    fn authority(&self) -> Option<&str> {
+        let authority = self.0.uri().authority().map(|authority| authority.as_str());
+        authority.or_else(|| Some(self.0.app_config().host()))
+    }
+}
+
+/// The request's origin (the engine's [`origin`](crate::request::origin)).
+pub(crate) fn origin(req: &HttpRequest) -> String {
+    crate::request::origin(&Head(req))
+}
+
+/// The host (and port) the request was sent to, as its origin says.
+pub(crate) fn host(req: &HttpRequest) -> String {
+    crate::request::host(&Head(req))
 }
 
 #[cfg(test)]

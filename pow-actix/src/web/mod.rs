@@ -55,6 +55,7 @@ pub use callbacks::{
 pub use client::{actix_cookie, ActixClient};
 pub use controllers::{check_csrf, check_form, configure, route_config, routes_ctx};
 pub use facts::{client_ip, ActixRequest};
+pub(crate) use facts::{host, origin};
 pub use forms::{
     extra_fields, field, form, new_password_fields, optional_field, user_id_field, user_id_kind,
 };
