@@ -459,46 +459,6 @@ impl Server {
     }
 }
 
-/// Decodes quoted-printable text.
-fn quoted_printable(encoded: &str) -> String {
-    let joined = encoded.replace("=\r\n", "").replace("=\n", "");
-    let bytes = joined.as_bytes();
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'=' && i + 3 <= bytes.len() {
-            if let Ok(byte) = u8::from_str_radix(&joined[i + 1..i + 3], 16) {
-                out.push(byte);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8(out).unwrap()
-}
-
-/// The plain-text part of an `.eml` file, decoded.
-fn text_part(eml: &str) -> String {
-    let start = eml.find("Content-Type: text/plain").expect("a text part");
-    let part = &eml[start..];
-    let (headers, body) = part.split_once("\r\n\r\n").unwrap();
-    let body = body.split("\r\n--").next().unwrap();
-    if headers.contains("quoted-printable") {
-        quoted_printable(body)
-    } else if headers.contains("base64") {
-        let joined: String = body.split_whitespace().collect();
-        text(
-            &base64::engine::general_purpose::STANDARD
-                .decode(joined)
-                .unwrap(),
-        )
-    } else {
-        body.to_owned()
-    }
-}
-
 /// Waits for a new mail to `to` with `subject` in the app's `mail/` folder and returns the
 /// path of the first link in it that starts with `prefix` (relative to the server).
 fn wait_for_link(
@@ -530,7 +490,7 @@ fn wait_for_link(
             {
                 continue;
             }
-            let body = text_part(&eml);
+            let body = pow_testkit::eml::text_part(&eml).expect("a text part");
             let link = body
                 .split_whitespace()
                 .find_map(|word| word.strip_prefix(prefix))

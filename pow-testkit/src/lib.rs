@@ -24,6 +24,7 @@ use std::sync::Arc;
 use pow_core::pages::runner::ErrorHandler;
 use pow_core::PowConfig;
 
+pub mod eml;
 mod gate;
 pub use gate::{Gate, GATE_REFUSED, GATE_REFUSED_TEXT};
 

@@ -20,7 +20,6 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use base64::Engine as _;
 use pow_actix::session::CredentialsCache;
 use pow_actix::store::{KeyPattern, RedisStore, SqlStore, Store};
 use pow_actix::test_client::{Client, Response};
@@ -310,47 +309,7 @@ fn first_mail_text(dir: &Path) -> String {
         std::thread::sleep(POLL);
     };
     let eml = std::fs::read_to_string(&path).unwrap();
-    text_part(&eml).unwrap_or_else(|| panic!("no text/plain part in\n{eml}"))
-}
-
-/// The decoded `text/plain` part of a MIME message.
-fn text_part(eml: &str) -> Option<String> {
-    let eml = eml.replace("\r\n", "\n");
-    let start = eml.to_ascii_lowercase().find("content-type: text/plain")?;
-    let part = &eml[start..];
-    let (headers, rest) = part.split_once("\n\n")?;
-    let body = rest.split("\n--").next()?;
-    let headers = headers.to_ascii_lowercase();
-    Some(if headers.contains("content-transfer-encoding: base64") {
-        let compact: String = body.split_whitespace().collect();
-        String::from_utf8(
-            base64::engine::general_purpose::STANDARD
-                .decode(compact)
-                .ok()?,
-        )
-        .ok()?
-    } else if headers.contains("content-transfer-encoding: quoted-printable") {
-        decode_quoted_printable(body)?
-    } else {
-        body.to_owned()
-    })
-}
-
-fn decode_quoted_printable(body: &str) -> Option<String> {
-    let joined = body.replace("=\n", "");
-    let bytes = joined.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'=' {
-            out.push(u8::from_str_radix(joined.get(i + 1..i + 3)?, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
+    pow_testkit::eml::text_part(&eml).unwrap_or_else(|| panic!("no text/plain part in\n{eml}"))
 }
 
 /// The path of the first link into `base_url` in `text`.
