@@ -330,7 +330,10 @@ fn signing_routes() -> Router {
                     .await?
                     .ok_or_else(|| PowError::Other("no user".into()))?;
                 pow.sign_in(&user, SessionMetadata::new()).await?;
-                let current = pow.current.as_ref().map(|current| current.user.id.to_string());
+                let current = pow
+                    .current
+                    .as_ref()
+                    .map(|current| current.user.id.to_string());
                 Ok::<_, pow_axum::Error>(current.unwrap_or_default())
             }),
         )

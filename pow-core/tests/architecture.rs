@@ -293,7 +293,10 @@ fn extensions_depend_on_another_only_where_listed() {
          \"Extensions built on another\""
     );
     let gone: Vec<_> = listed.difference(&found).collect();
-    assert!(gone.is_empty(), "no longer a dependency, delete the rows: {gone:?}");
+    assert!(
+        gone.is_empty(),
+        "no longer a dependency, delete the rows: {gone:?}"
+    );
 }
 
 #[test]

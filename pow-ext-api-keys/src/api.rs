@@ -282,9 +282,7 @@ fn refused(step: &Step, refused: PrincipalRefusal) -> ApiError {
 
 /// The extension that keeps organizations, if one is enabled.
 #[cfg(feature = "organizations")]
-fn organizations(
-    step: &Step,
-) -> Option<&Arc<dyn pow_core::extension::principal::OwningPrincipal>> {
+fn organizations(step: &Step) -> Option<&Arc<dyn pow_core::extension::principal::OwningPrincipal>> {
     step.config
         .extensions()
         .owning_principal(pow_core::extension::principal::ORGANIZATION)

@@ -39,10 +39,10 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use pow_core::audit::{self, AuditEvent};
+use pow_core::extension::principal::ORGANIZATION;
 use pow_core::request::RequestFacts;
 use pow_core::users::User;
 use pow_core::{PowConfig, PowError};
-use pow_core::extension::principal::ORGANIZATION;
 use serde::Serialize;
 
 use crate::records::{self, Hot, Record};

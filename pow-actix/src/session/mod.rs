@@ -117,8 +117,8 @@ pub use guard::{
     RequireAuthenticated, RequireNotAuthenticated, RequireStepUp,
 };
 pub use handle::{ActixQueue, CookieSessionHandle, InRequest, WriteBack};
-pub(crate) use request::no_config;
 pub use middleware::{CookieSource, PowSessionMiddleware};
+pub(crate) use request::no_config;
 pub use request::{
     config, current_session, current_user, is_fresh, is_signed_in, mark_fresh, record_method,
     sign_in, sign_in_with, sign_out, sign_out_everywhere, stop_impersonation,

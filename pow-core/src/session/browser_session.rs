@@ -190,7 +190,11 @@ impl<Q: CookieQueue> BrowserSession<Q> {
     ///
     /// # Errors
     /// As [`browser::sign_in`].
-    pub async fn sign_in(&mut self, user: &User, metadata: SessionMetadata) -> Result<(), PowError> {
+    pub async fn sign_in(
+        &mut self,
+        user: &User,
+        metadata: SessionMetadata,
+    ) -> Result<(), PowError> {
         let browser = browser::Browser {
             config: &self.config,
             cookie: &self.cookie,
@@ -219,7 +223,11 @@ impl<Q: CookieQueue> BrowserSession<Q> {
         let ended =
             browser::end(&self.config, &self.cookie, self.current.as_ref(), recorded).await?;
         if ended.device_forgotten {
-            if let Some(name) = self.device.take().and_then(|r| r.cookie_name().map(str::to_owned)) {
+            if let Some(name) = self
+                .device
+                .take()
+                .and_then(|r| r.cookie_name().map(str::to_owned))
+            {
                 self.queue.unqueue(&name);
             }
             self.device_changed = true;
