@@ -146,15 +146,54 @@ impl RequestSource for RequestFacts {
     }
 }
 
+/// A header the engine reads for a request's [facts](read_facts), by which a layer looks
+/// it up (its own header-name constants: no name is parsed per request).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum FactHeader {
+    /// `Forwarded` (RFC 7239).
+    Forwarded,
+    /// `X-Forwarded-For`.
+    XForwardedFor,
+    /// `X-Forwarded-Proto`.
+    XForwardedProto,
+    /// `X-Forwarded-Host`.
+    XForwardedHost,
+    /// `Host`.
+    Host,
+    /// `User-Agent`.
+    UserAgent,
+    /// `Accept-Language`.
+    AcceptLanguage,
+}
+
+impl FactHeader {
+    /// The header's name, in lower case.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Forwarded => "forwarded",
+            Self::XForwardedFor => "x-forwarded-for",
+            Self::XForwardedProto => "x-forwarded-proto",
+            Self::XForwardedHost => "x-forwarded-host",
+            Self::Host => "host",
+            Self::UserAgent => "user-agent",
+            Self::AcceptLanguage => "accept-language",
+        }
+    }
+}
+
 /// What a framework layer reads of a request for its [facts](read_facts): the peer's
-/// address, the URI's scheme and authority, and the headers by name (values that are not
+/// address, the URI's scheme and authority, and the headers (values that are not
 /// visible ASCII are passed over).
 pub trait RequestHead {
     /// The address of the connection's peer (a proxy, or the client).
     fn peer(&self) -> Option<IpAddr>;
 
-    /// Every value of the header `name`, in order.
-    fn header_values(&self, name: &str) -> Vec<&str>;
+    /// Every value of the header, in order.
+    fn header_values(&self, header: FactHeader) -> Vec<&str>;
+
+    /// The first value of the header.
+    fn header(&self, header: FactHeader) -> Option<&str>;
 
     /// The scheme of the request's URI (`https`) when it has one, else the connection's
     /// (`https` for a TLS listener), if known.
@@ -162,11 +201,6 @@ pub trait RequestHead {
 
     /// The authority of the request's URI (`example.com:8443`), if it has one.
     fn authority(&self) -> Option<&str>;
-
-    /// The first value of the header `name`.
-    fn header(&self, name: &str) -> Option<&str> {
-        self.header_values(name).into_iter().next()
-    }
 }
 
 /// The facts of the request `head` (the client's address through `trusted_proxies`, the
@@ -175,7 +209,7 @@ pub trait RequestHead {
 /// when asked. Every framework layer reads a request's facts with this.
 ///
 /// ```
-/// use pow_core::request::{read_facts, RequestHead};
+/// use pow_core::request::{read_facts, FactHeader, RequestHead};
 ///
 /// /// A request as a test writes it.
 /// struct Head(Vec<(&'static str, &'static str)>);
@@ -184,9 +218,12 @@ pub trait RequestHead {
 ///     fn peer(&self) -> Option<std::net::IpAddr> {
 ///         "10.0.0.2".parse().ok()
 ///     }
-///     fn header_values(&self, name: &str) -> Vec<&str> {
-///         let named = self.0.iter().filter(|(n, _)| n.eq_ignore_ascii_case(name));
+///     fn header_values(&self, header: FactHeader) -> Vec<&str> {
+///         let named = self.0.iter().filter(|(name, _)| *name == header.name());
 ///         named.map(|(_, value)| *value).collect()
+///     }
+///     fn header(&self, header: FactHeader) -> Option<&str> {
+///         self.header_values(header).first().copied()
 ///     }
 ///     fn scheme(&self) -> Option<&str> {
 ///         None
@@ -204,15 +241,17 @@ pub trait RequestHead {
 /// assert_eq!(read_facts(&head, &[]).client_ip, "10.0.0.2".parse().ok());
 /// ```
 pub fn read_facts(head: &dyn RequestHead, trusted_proxies: &[ipnet::IpNet]) -> RequestFacts {
-    let forwarded_for = head.header_values("x-forwarded-for");
+    // Read only when the peer is a trusted proxy (`client_address` iterates it then).
+    let forwarded_for =
+        std::iter::once(FactHeader::XForwardedFor).flat_map(|header| head.header_values(header));
     RequestFacts {
         client_ip: head
             .peer()
             .map(|peer| client_address(peer, forwarded_for, trusted_proxies)),
         user_agent: head
-            .header("user-agent")
+            .header(FactHeader::UserAgent)
             .map(|ua| ua.chars().take(USER_AGENT_READ_MAX).collect()),
-        accept_language: head.header("accept-language").map(str::to_owned),
+        accept_language: head.header(FactHeader::AcceptLanguage).map(str::to_owned),
         language: None,
         origin: Some(origin(head)),
         session: None,
@@ -226,13 +265,13 @@ pub fn read_facts(head: &dyn RequestHead, trusted_proxies: &[ipnet::IpNet]) -> R
 /// with when the setup has no `base_url` (configure one in production: these headers are
 /// the client's to write where no proxy overwrites them).
 pub fn origin(head: &dyn RequestHead) -> String {
-    let first = |name: &str| {
-        head.header(name)
+    let first = |header: FactHeader| {
+        head.header(header)
             .and_then(|value| value.split(',').next())
             .map(str::trim)
             .filter(|value| !value.is_empty())
     };
-    let forwarded_values = head.header_values("forwarded");
+    let forwarded_values = head.header_values(FactHeader::Forwarded);
     let forwarded = |key: &str| {
         forwarded_values
             .iter()
@@ -245,12 +284,12 @@ pub fn origin(head: &dyn RequestHead) -> String {
             })
     };
     let scheme = forwarded("proto")
-        .or_else(|| first("x-forwarded-proto"))
+        .or_else(|| first(FactHeader::XForwardedProto))
         .or_else(|| head.scheme())
         .unwrap_or("http");
     let host = forwarded("host")
-        .or_else(|| first("x-forwarded-host"))
-        .or_else(|| head.header("host"))
+        .or_else(|| first(FactHeader::XForwardedHost))
+        .or_else(|| head.header(FactHeader::Host))
         .or_else(|| head.authority())
         .unwrap_or("localhost:8080");
     let mut origin = String::with_capacity(scheme.len() + 3 + host.len());
