@@ -4,28 +4,11 @@
 use std::net::{IpAddr, SocketAddr};
 
 use axum::extract::ConnectInfo;
-use axum::http::header::{self, HeaderMap, HeaderName};
+use axum::http::header::HeaderMap;
 use axum::http::request::Parts;
 use axum::http::Uri;
 use pow_core::request::{read_facts, FactHeader, RequestFacts, RequestHead};
 use pow_core::PowConfig;
-
-/// The header's name, made once (a name given as a string is parsed on every lookup).
-fn header_name(header: FactHeader) -> HeaderName {
-    const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
-    const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
-    const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
-    match header {
-        FactHeader::Forwarded => header::FORWARDED,
-        FactHeader::XForwardedFor => X_FORWARDED_FOR,
-        FactHeader::XForwardedProto => X_FORWARDED_PROTO,
-        FactHeader::XForwardedHost => X_FORWARDED_HOST,
-        FactHeader::Host => header::HOST,
-        FactHeader::UserAgent => header::USER_AGENT,
-        FactHeader::AcceptLanguage => header::ACCEPT_LANGUAGE,
-        _ => HeaderName::from_static(header.name()),
-    }
-}
 
 /// An axum request as the engine reads its facts.
 struct Head<'a> {
@@ -40,12 +23,17 @@ impl RequestHead for Head<'_> {
     }
 
     fn header_values(&self, header: FactHeader) -> Vec<&str> {
-        let values = self.headers.get_all(header_name(header)).into_iter();
+        let values = self
+            .headers
+            .get_all(pow_core::fact_header_name!(header, axum::http::header))
+            .into_iter();
         values.filter_map(|value| value.to_str().ok()).collect()
     }
 
     fn header(&self, header: FactHeader) -> Option<&str> {
-        let value = self.headers.get(header_name(header))?;
+        let value = self
+            .headers
+            .get(pow_core::fact_header_name!(header, axum::http::header))?;
         value.to_str().ok()
     }
 

@@ -182,6 +182,55 @@ impl FactHeader {
     }
 }
 
+/// A [`FactHeader`]'s name as a framework's `HeaderName` constant, for a layer's
+/// [`RequestHead`]: `fact_header_name!(header, axum::http::header)` (the module with the
+/// framework's `HeaderName` and its standard names). Constants, so no name is parsed per
+/// request.
+///
+/// ```
+/// use pow_core::request::FactHeader;
+///
+/// /// A framework's header names, as the `http` crate has them.
+/// mod header {
+///     #[derive(Debug, PartialEq)]
+///     pub struct HeaderName(pub &'static str);
+///     impl HeaderName {
+///         pub const fn from_static(name: &'static str) -> Self {
+///             Self(name)
+///         }
+///     }
+///     pub const FORWARDED: HeaderName = HeaderName("forwarded");
+///     pub const HOST: HeaderName = HeaderName("host");
+///     pub const USER_AGENT: HeaderName = HeaderName("user-agent");
+///     pub const ACCEPT_LANGUAGE: HeaderName = HeaderName("accept-language");
+/// }
+///
+/// let name = pow_core::fact_header_name!(FactHeader::XForwardedFor, header);
+/// assert_eq!(name, header::HeaderName("x-forwarded-for"));
+/// assert_eq!(pow_core::fact_header_name!(FactHeader::Host, header), header::HOST);
+/// ```
+#[macro_export]
+macro_rules! fact_header_name {
+    ($header:expr, $($module:ident)::+) => {{
+        use $($module)::+ as names;
+        const X_FORWARDED_FOR: names::HeaderName = names::HeaderName::from_static("x-forwarded-for");
+        const X_FORWARDED_PROTO: names::HeaderName =
+            names::HeaderName::from_static("x-forwarded-proto");
+        const X_FORWARDED_HOST: names::HeaderName =
+            names::HeaderName::from_static("x-forwarded-host");
+        match $header {
+            $crate::request::FactHeader::Forwarded => names::FORWARDED,
+            $crate::request::FactHeader::XForwardedFor => X_FORWARDED_FOR,
+            $crate::request::FactHeader::XForwardedProto => X_FORWARDED_PROTO,
+            $crate::request::FactHeader::XForwardedHost => X_FORWARDED_HOST,
+            $crate::request::FactHeader::Host => names::HOST,
+            $crate::request::FactHeader::UserAgent => names::USER_AGENT,
+            $crate::request::FactHeader::AcceptLanguage => names::ACCEPT_LANGUAGE,
+            other => names::HeaderName::from_static(other.name()),
+        }
+    }};
+}
+
 /// What a framework layer reads of a request for its [facts](read_facts): the peer's
 /// address, the URI's scheme and authority, and the headers (values that are not
 /// visible ASCII are passed over).

@@ -2,7 +2,6 @@
 
 use std::net::IpAddr;
 
-use actix_web::http::header::{self, HeaderName};
 use actix_web::{HttpMessage, HttpRequest};
 use ipnet::IpNet;
 
@@ -72,23 +71,6 @@ fn read_once(req: &HttpRequest) -> RequestFacts {
     read_facts(&Head(req), &trusted_proxies)
 }
 
-/// The header's name, made once (a name given as a string is parsed on every lookup).
-fn header_name(header: FactHeader) -> HeaderName {
-    const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
-    const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
-    const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
-    match header {
-        FactHeader::Forwarded => header::FORWARDED,
-        FactHeader::XForwardedFor => X_FORWARDED_FOR,
-        FactHeader::XForwardedProto => X_FORWARDED_PROTO,
-        FactHeader::XForwardedHost => X_FORWARDED_HOST,
-        FactHeader::Host => header::HOST,
-        FactHeader::UserAgent => header::USER_AGENT,
-        FactHeader::AcceptLanguage => header::ACCEPT_LANGUAGE,
-        _ => HeaderName::from_static(header.name()),
-    }
-}
-
 /// An actix request as the engine reads its facts.
 struct Head<'a>(&'a HttpRequest);
 
@@ -98,12 +80,18 @@ impl RequestHead for Head<'_> {
     }
 
     fn header_values(&self, header: FactHeader) -> Vec<&str> {
-        let values = self.0.headers().get_all(header_name(header));
+        let values = self
+            .0
+            .headers()
+            .get_all(pow_core::fact_header_name!(header, actix_web::http::header));
         values.filter_map(|value| value.to_str().ok()).collect()
     }
 
     fn header(&self, header: FactHeader) -> Option<&str> {
-        let value = self.0.headers().get(header_name(header))?;
+        let value = self
+            .0
+            .headers()
+            .get(pow_core::fact_header_name!(header, actix_web::http::header))?;
         value.to_str().ok()
     }
 
