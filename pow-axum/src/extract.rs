@@ -9,7 +9,6 @@ use axum::http::header;
 use axum::http::request::Parts;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use pow_core::api::ApiError;
 use pow_core::pages::runner::ErrorHandler;
 use pow_core::pipeline::{Client, ClientCookie, FlashKind, Refusal};
 use pow_core::request::{RequestFacts, RequestSource};
@@ -413,19 +412,18 @@ pub(crate) fn not_authenticated(parts: &Parts, state: &StateInner) -> Response {
     let request = crate::web::page_request(parts);
     let handler = state.error_handler.as_deref();
     let refusal = Refusal::NotAuthenticated;
-    if let Some(refused) = state.bearer {
-        let lang = pow_core::api::language(Some(config), &facts);
-        if let Some(answer) = handler.and_then(|h| h.answer(config, &lang, &request, &refusal)) {
-            return crate::api::response(answer);
-        }
-        // The bearer transport answers JSON whatever the client accepts.
-        let refusal = match refused {
-            true => ApiError::invalid_token(Some(config), &lang),
-            false => ApiError::not_authenticated(Some(config), &lang),
-        };
-        return crate::api_response(&refusal);
-    }
     let lang = pow_core::messages::request_language(&facts, config.messages());
+    if let Some(token_refused) = state.bearer {
+        // The bearer transport answers JSON whatever the client accepts.
+        return crate::api::response(pow_core::pages::runner::api_access_answer(
+            config,
+            &lang,
+            &request,
+            &refusal,
+            handler,
+            token_refused,
+        ));
+    }
     crate::api::response(pow_core::pages::runner::access_answer(
         config,
         &lang,

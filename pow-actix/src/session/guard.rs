@@ -56,17 +56,17 @@ pub(crate) fn refused(
         config.messages(),
     );
     let request = crate::web::page_request(req);
+    let handler = handler.map(|handler| handler.as_ref());
     if setup.is_some_and(|setup| setup.json) {
-        if let Some(answer) = handler.and_then(|h| h.answer(&config, &lang, &request, refusal)) {
-            return respond(answer);
-        }
-        use pow_core::api::ApiError;
-        let refused_token = req.extensions().contains::<RefusedToken>();
-        return json_answer(&match refusal {
-            Refusal::AlreadyAuthenticated => ApiError::already_authenticated(Some(&config), &lang),
-            _ if refused_token => ApiError::invalid_token(Some(&config), &lang),
-            _ => ApiError::not_authenticated(Some(&config), &lang),
-        });
+        let token_refused = req.extensions().contains::<RefusedToken>();
+        return respond(pow_core::pages::runner::api_access_answer(
+            &config,
+            &lang,
+            &request,
+            refusal,
+            handler,
+            token_refused,
+        ));
     }
     respond(pow_core::pages::runner::access_answer(
         &config,
@@ -74,7 +74,7 @@ pub(crate) fn refused(
         &request,
         &req.cookie_session(),
         refusal,
-        handler.map(|handler| handler.as_ref()),
+        handler,
     ))
 }
 

@@ -582,6 +582,49 @@ pub fn access_answer(
     }
 }
 
+/// The answer to `refusal` where refusals answer the API's JSON whatever the client
+/// accepts (the bearer transport, and an app's routes behind the API's layers): the app's
+/// `handler`'s, where it gives one; else the API's error in `lang`, `invalid_token` when
+/// the request's bearer token was refused (`token_refused`: forged, expired, revoked or
+/// signed out), so that a client tells "sign in again" apart from "this needs a sign-in".
+/// Both framework layers answer such refusals with this.
+///
+/// ```
+/// use pow_core::messages::LanguageIdentifier;
+/// use pow_core::pages::runner::{api_access_answer, PageRequest};
+/// use pow_core::pipeline::Refusal;
+/// use pow_core::PowConfig;
+///
+/// let config = PowConfig::builder("s".repeat(64)).build().unwrap();
+/// let lang: LanguageIdentifier = "en".parse().unwrap();
+/// let page = PageRequest::default();
+/// let code = |token_refused| {
+///     let answer = api_access_answer(&config, &lang, &page, &Refusal::NotAuthenticated, None, token_refused);
+///     (answer.status, String::from_utf8(answer.body.unwrap()).unwrap())
+/// };
+/// let (status, body) = code(true);
+/// assert_eq!(status, 401);
+/// assert!(body.contains("invalid_token"), "{body}");
+/// assert!(code(false).1.contains("not_authenticated"));
+/// ```
+pub fn api_access_answer(
+    config: &PowConfig,
+    lang: &LanguageIdentifier,
+    request: &PageRequest,
+    refusal: &Refusal,
+    handler: Option<&dyn ErrorHandler>,
+    token_refused: bool,
+) -> HttpAnswer {
+    if let Some(answer) = handler.and_then(|h| h.answer(config, lang, request, refusal)) {
+        return answer;
+    }
+    HttpAnswer::error(&match refusal {
+        Refusal::AlreadyAuthenticated => ApiError::already_authenticated(Some(config), lang),
+        _ if token_refused => ApiError::invalid_token(Some(config), lang),
+        _ => ApiError::not_authenticated(Some(config), lang),
+    })
+}
+
 /// The answer to what an engine controller came to, once the callbacks let it through
 /// (`step` as the action and the callbacks left it): a redirect, a download, JSON, text,
 /// or the page it builds rendered for `cookie` and the client signed in with `current`.
