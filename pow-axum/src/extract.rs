@@ -113,6 +113,47 @@ fn state_of(parts: &Parts, extractor: &'static str) -> Result<Arc<StateInner>, P
         .ok_or(PowRejection::MissingLayer(extractor))
 }
 
+/// The setup serving a request and the request's facts, without its browser session:
+/// for an extractor of an app or an extension that checks a credential of its own (an API
+/// key) and needs no more of the request than [`Pow`] reads first.
+///
+/// ```
+/// use pow_axum::{PowFacts, PowLayer};
+///
+/// async fn client(PowFacts { facts, .. }: PowFacts) -> String {
+///     format!("{:?}", facts.client_ip)
+/// }
+///
+/// let config = pow_axum::PowConfig::builder("s".repeat(64)).build().unwrap();
+/// let app: axum::Router = axum::Router::new()
+///     .route("/client", axum::routing::get(client))
+///     .layer(PowLayer::new(config));
+/// ```
+#[derive(Clone, Debug)]
+pub struct PowFacts {
+    /// The setup of the layer serving the request.
+    pub config: PowConfig,
+    /// The request's facts, with the session signed in (as [`Pow`]'s).
+    pub facts: RequestFacts,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for PowFacts {
+    type Rejection = PowRejection;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let state = state_of(parts, "PowFacts")?;
+        let mut facts = crate::facts::read(parts, &state.config);
+        facts.session = state
+            .current
+            .as_ref()
+            .map(|current| (current.session_id.clone(), current.user.id));
+        Ok(Self {
+            config: state.config.clone(),
+            facts,
+        })
+    }
+}
+
 /// The signed-in user; requests without one are refused (see
 /// [`PowRejection::NotAuthenticated`]).
 ///

@@ -62,7 +62,7 @@ pub mod web;
 
 pub use access::{AccessService, RequireAccess};
 pub use api::ApiLayer;
-pub use extract::{wants_json, CurrentUser, MaybeUser, Pow, PowRejection, RequestState};
+pub use extract::{wants_json, CurrentUser, MaybeUser, Pow, PowFacts, PowRejection, RequestState};
 pub use guard::{RequireStepUp, StepUpService};
 pub use layer::{PowLayer, PowService};
 pub use response::{api_response, error_response, Error};

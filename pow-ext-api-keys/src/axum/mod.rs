@@ -59,10 +59,10 @@ impl<S: Send + Sync> FromRequestParts<S> for ApiKey {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Response> {
-        let mut pow = pow_axum::Pow::from_request_parts(parts, state)
-            .await
-            .map_err(IntoResponse::into_response)?;
-        let (config, facts) = (pow.config.clone(), std::mem::take(&mut pow.facts));
+        let pow_axum::PowFacts { config, facts } =
+            pow_axum::PowFacts::from_request_parts(parts, state)
+                .await
+                .map_err(IntoResponse::into_response)?;
         let header = |name: HeaderName| parts.headers.get(name).and_then(|v| v.to_str().ok());
         let Some(presented) = crate::presented(
             header(header::AUTHORIZATION),
