@@ -2,6 +2,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
 use lettre::message::{Mailbox, MultiPart};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
@@ -252,6 +253,8 @@ impl Mailer for FileMailer {
 #[derive(Clone, Debug, Default)]
 pub struct MemoryMailer {
     mails: Arc<Mutex<Vec<Mail>>>,
+    /// Woken on every delivery, for [`next_to`](Self::next_to).
+    delivered: Arc<tokio::sync::Notify>,
 }
 
 impl MemoryMailer {
@@ -293,6 +296,43 @@ impl MemoryMailer {
     pub fn clear(&self) {
         self.lock().clear();
     }
+
+    /// Waits until `address` has more than `before` mails and returns the newest; `None`
+    /// when none came `within` that time. For mails sent in a task of their own or by
+    /// another thread (background delivery): the wait ends on the delivery itself, not
+    /// on a poll.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use pow_core::mailer::{Mail, Mailer, MemoryMailer};
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
+    /// let mailer = MemoryMailer::new();
+    /// let sender = mailer.clone();
+    /// tokio::spawn(async move {
+    ///     let mail = Mail { to: "jane@example.com".into(), subject: "Hi".into(), text: "t".into(), html: "h".into() };
+    ///     sender.deliver(mail).await.unwrap();
+    /// });
+    /// let mail = mailer.next_to("jane@example.com", 0, Duration::from_secs(30)).await;
+    /// assert_eq!(mail.unwrap().subject, "Hi");
+    /// # });
+    /// ```
+    pub async fn next_to(&self, address: &str, before: usize, within: Duration) -> Option<Mail> {
+        let arrived = async {
+            loop {
+                // Registered before the count is read, so a delivery in between still wakes
+                // this wait.
+                let delivered = self.delivered.notified();
+                tokio::pin!(delivered);
+                delivered.as_mut().enable();
+                if self.count_to(address) > before {
+                    return self.last_to(address);
+                }
+                delivered.await;
+            }
+        };
+        tokio::time::timeout(within, arrived).await.ok().flatten()
+    }
 }
 
 #[async_trait::async_trait]
@@ -301,6 +341,7 @@ impl Mailer for MemoryMailer {
     async fn deliver(&self, mail: Mail) -> Result<(), PowError> {
         parse_recipient(&mail.to)?;
         self.lock().push(mail);
+        self.delivered.notify_waiters();
         Ok(())
     }
 }
