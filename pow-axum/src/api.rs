@@ -48,7 +48,7 @@ use pow_core::session::tokens::Tokens;
 use pow_core::session::CookieSession;
 use pow_core::PowConfig;
 
-use crate::extract::{cookie_header, Pow, RequestState, StateInner};
+use crate::extract::{Pow, RequestState, StateInner};
 
 /// The JSON API of `config` with `options`: every route of the engine's table (the core's
 /// and each enabled extension's) under the options' prefix, the OpenAPI document, and with
@@ -190,7 +190,7 @@ async fn serve(mut req: Request, route: Arc<ApiRoute>, api: ApiService) -> Respo
             return crate::PowRejection::MissingLayer("the browser transport").into_response();
         };
         let mut pow = Pow::read(&parts, Arc::clone(&state.0));
-        let cookies = cookie_pairs(&parts);
+        let cookies = crate::extract::request_cookies(&parts.headers);
         let mut call = ApiCall::new(api, facts, body.to_vec()).browser(&mut pow, cookies);
         run(&route, &mut call, input).await
     } else {
@@ -205,21 +205,6 @@ async fn serve(mut req: Request, route: Arc<ApiRoute>, api: ApiService) -> Respo
         run(&route, &mut call, input).await
     };
     response(answer)
-}
-
-/// The request's cookies, as `(name, value)` pairs.
-fn cookie_pairs(parts: &Parts) -> Vec<(String, String)> {
-    cookie_header(&parts.headers)
-        .map(|header| {
-            header
-                .split(';')
-                .filter_map(|pair| {
-                    let (name, value) = pair.trim().split_once('=')?;
-                    Some((name.to_owned(), value.to_owned()))
-                })
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 /// The bearer token of the request's `Authorization` header.

@@ -10,14 +10,13 @@ use axum::http::request::Parts;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use pow_core::pages::runner::ErrorHandler;
-use pow_core::pipeline::{Client, ClientCookie, FlashKind, Refusal};
-use pow_core::request::{RequestFacts, RequestSource};
+use pow_core::pipeline::Refusal;
+use pow_core::request::{RequestCookies, RequestFacts};
 use pow_core::session::{
-    browser, flash, BrowserSession, CookieQueue, CookieSession, CurrentSession,
-    HoldsBrowserSession, SessionHandle,
+    BrowserSession, CookieQueue, CookieSession, CurrentSession, HoldsBrowserSession,
 };
 use pow_core::users::User;
-use pow_core::{PowConfig, PowError};
+use pow_core::PowConfig;
 
 /// Why an extractor refused a request.
 #[derive(Debug)]
@@ -245,8 +244,6 @@ pub struct Pow {
     /// (`pow.cookie`: flash texts, the CSRF secret, a sign-in under way), read when this
     /// extractor ran; its sign-in and sign-out.
     browser: BrowserSession<RequestState>,
-    /// The request's `Cookie` headers, joined (what [`Client::cookie`] reads).
-    cookies: Option<String>,
 }
 
 impl Deref for Pow {
@@ -298,43 +295,20 @@ impl Pow {
     /// What the layer's `state` and the request `parts` say of the request.
     pub(crate) fn read(parts: &Parts, state: Arc<StateInner>) -> Self {
         let config = state.config.clone();
-        let cookies = cookie_header(&parts.headers);
-        let device_cookie = cookies
-            .as_deref()
-            .and_then(|header| cookie_value(header, &browser::device_cookie_name(&config)));
         let facts = crate::facts::read(parts, &config);
         let (cookie, current) = (state.cookie.clone(), state.current.clone());
         let browser = BrowserSession::new(config, cookie, facts, RequestState(state))
             .signed_in_as(current)
-            .device_cookie(device_cookie);
-        Self { browser, cookies }
+            .request_cookies(request_cookies(&parts.headers));
+        Self { browser }
     }
 }
 
-/// The request's `Cookie` headers joined into one, if it has any.
-pub(crate) fn cookie_header(headers: &axum::http::HeaderMap) -> Option<String> {
-    let mut joined: Option<String> = None;
-    for value in headers.get_all(header::COOKIE) {
-        let Ok(value) = value.to_str() else { continue };
-        match &mut joined {
-            Some(joined) => {
-                joined.push_str("; ");
-                joined.push_str(value);
-            }
-            None => joined = Some(value.to_owned()),
-        }
-    }
-    joined
-}
-
-/// The value of cookie `name` in a `Cookie` header (the first, as browsers send the most
-/// specific first).
-pub(crate) fn cookie_value(header: &str, name: &str) -> Option<String> {
-    header
-        .split(';')
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(key, _)| *key == name)
-        .map(|(_, value)| value.to_owned())
+/// The cookies the request's `Cookie` headers carry, read as every framework layer reads
+/// them.
+pub(crate) fn request_cookies(headers: &axum::http::HeaderMap) -> RequestCookies {
+    let values = headers.get_all(header::COOKIE).into_iter();
+    RequestCookies::from_headers(values.filter_map(|value| value.to_str().ok()))
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for Pow {
@@ -346,16 +320,13 @@ impl<S: Send + Sync> FromRequestParts<S> for Pow {
     }
 }
 
-impl RequestSource for Pow {
-    fn facts(&self) -> RequestFacts {
-        self.browser.facts()
-    }
-}
-
 /// The browser's session on axum, as the engine's flows take it (a [`SessionHandle`] by
 /// the engine's [`BrowserSession`] it holds): starting is
 /// [`sign_in`](BrowserSession::sign_in), ending [`sign_out`](BrowserSession::sign_out), and
-/// a method proved later is recorded on the signed-in session.
+/// a method proved later is recorded on the signed-in session. By the same, the request's
+/// [`Client`](pow_core::pipeline::Client) for the extensions' callbacks and request
+/// hooks: the cookie session's flash texts and values, the request's cookies, cookies set
+/// on the response.
 ///
 /// ```
 /// use axum::{extract::Form, routing::post, Router};
@@ -385,56 +356,6 @@ impl HoldsBrowserSession for Pow {
 
     fn browser_mut(&mut self) -> &mut BrowserSession<RequestState> {
         &mut self.browser
-    }
-}
-
-/// The browser on axum as the extensions' callbacks and request hooks see it: the cookie
-/// session's flash texts and values, the request's cookies, and cookies set on the
-/// response as every framework layer sets them
-/// ([`ClientCookie::to_cookie`](pow_core::pipeline::ClientCookie::to_cookie)).
-impl Client for Pow {
-    fn session(&mut self) -> &mut dyn SessionHandle<Error = PowError> {
-        self
-    }
-
-    fn flash(&mut self, kind: FlashKind, text: Option<String>) {
-        match kind {
-            FlashKind::Info => flash::put_info(&self.cookie, text),
-            FlashKind::Error => flash::put_error(&self.cookie, text),
-        }
-    }
-
-    fn discard_flash(&mut self) {
-        let _ = flash::take(&self.cookie);
-    }
-
-    fn value(&self, key: &str) -> Option<String> {
-        self.cookie.get::<String>(key).ok().flatten()
-    }
-
-    fn set_value(&mut self, key: &str, value: &str) -> Result<(), PowError> {
-        Ok(self.cookie.insert(key.to_owned(), value)?)
-    }
-
-    fn remove_value(&mut self, key: &str) {
-        self.cookie.remove(key);
-    }
-
-    fn cookie(&self, name: &str) -> Option<String> {
-        cookie_value(self.cookies.as_deref()?, name)
-    }
-
-    fn sent_cookie(&self, name: &str) -> Option<String> {
-        self.queue().queued_value(name)
-    }
-
-    fn set_cookie(&mut self, cookie: ClientCookie) {
-        let secure = self.config.session().cookie_secure;
-        self.queue_mut().queue(cookie.to_cookie(secure));
-    }
-
-    fn serve_once(&mut self, current: CurrentSession) {
-        self.browser.serve_once(current);
     }
 }
 

@@ -16,7 +16,7 @@ use pow_core::session::cookie::{resolve, CookieCodec, CookieSession, CookieState
 use pow_core::session::CredentialsCache;
 use pow_core::{PowConfig, PowError};
 
-use crate::extract::{cookie_header, cookie_value, Pow, RequestState, StateInner};
+use crate::extract::{request_cookies, Pow, RequestState, StateInner};
 use crate::response::error_response;
 
 /// The tower [`Layer`](tower_layer::Layer) of a pow-rs setup: put it on a [`Router`]
@@ -301,17 +301,14 @@ async fn run_hooks(
     req: Request,
     state: Arc<StateInner>,
 ) -> Result<(Request, Arc<StateInner>), PowError> {
-    let Some(header) = cookie_header(req.headers()) else {
+    let cookies = request_cookies(req.headers());
+    if cookies.is_empty() {
         return Ok((req, state));
-    };
+    }
     let wanted: Vec<Arc<dyn RequestHook>> = shared
         .hooks
         .iter()
-        .filter(|(_, names)| {
-            names
-                .iter()
-                .any(|name| cookie_value(&header, name).is_some())
-        })
+        .filter(|(_, names)| names.iter().any(|name| cookies.get(name).is_some()))
         .map(|(hook, _)| Arc::clone(hook))
         .collect();
     if wanted.is_empty() {

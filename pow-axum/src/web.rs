@@ -551,8 +551,8 @@ impl pipeline::ActionHost for Host {
         &mut self.step
     }
 
-    fn split(&mut self) -> (&mut Step, Box<dyn Client + '_>) {
-        (&mut self.step, Box::new(&mut self.pow))
+    fn split(&mut self) -> (&mut Step, &mut dyn Client) {
+        (&mut self.step, &mut self.pow)
     }
 }
 

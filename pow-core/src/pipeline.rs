@@ -54,6 +54,7 @@ use crate::request::RequestSource;
 use crate::session::{CurrentSession, SessionHandle, StoreSession};
 use crate::users::{Changeset, Params, User};
 
+mod browser_client;
 mod run;
 
 pub use run::{
@@ -410,60 +411,6 @@ pub trait Client: RequestSource {
     /// that raced the rotation of the credential it carried: it is answered as the user,
     /// and the next request uses the rotated credential).
     fn serve_once(&mut self, current: CurrentSession);
-}
-
-/// A client lent for a while is the same client (the runner's phases take a framework's
-/// client this way).
-impl<C: Client + ?Sized> RequestSource for &mut C {
-    fn facts(&self) -> RequestFacts {
-        (**self).facts()
-    }
-}
-
-impl<C: Client + ?Sized> Client for &mut C {
-    fn session(&mut self) -> &mut dyn SessionHandle<Error = PowError> {
-        (**self).session()
-    }
-
-    fn current_session(&mut self) -> Option<CurrentSession> {
-        (**self).current_session()
-    }
-
-    fn flash(&mut self, kind: FlashKind, text: Option<String>) {
-        (**self).flash(kind, text);
-    }
-
-    fn discard_flash(&mut self) {
-        (**self).discard_flash();
-    }
-
-    fn value(&self, key: &str) -> Option<String> {
-        (**self).value(key)
-    }
-
-    fn set_value(&mut self, key: &str, value: &str) -> Result<(), PowError> {
-        (**self).set_value(key, value)
-    }
-
-    fn remove_value(&mut self, key: &str) {
-        (**self).remove_value(key);
-    }
-
-    fn cookie(&self, name: &str) -> Option<String> {
-        (**self).cookie(name)
-    }
-
-    fn sent_cookie(&self, name: &str) -> Option<String> {
-        (**self).sent_cookie(name)
-    }
-
-    fn set_cookie(&mut self, cookie: ClientCookie) {
-        (**self).set_cookie(cookie);
-    }
-
-    fn serve_once(&mut self, current: CurrentSession) {
-        (**self).serve_once(current);
-    }
 }
 
 /// A [`Client`] without HTTP: the request's facts, a [`StoreSession`], and a browser kept in

@@ -146,6 +146,56 @@ impl RequestSource for RequestFacts {
     }
 }
 
+/// The cookies a request carries, as `(name, value)` pairs in the order its `Cookie`
+/// headers list them: how every framework layer reads them for the engine (a cookie
+/// that is not `name=value` is skipped; values are kept as sent).
+///
+/// ```
+/// use pow_core::request::RequestCookies;
+///
+/// let cookies = RequestCookies::from_headers(["a=1; b=2", "a=3"]);
+/// assert_eq!(cookies.get("a"), Some("1"), "the first, as browsers send the most specific first");
+/// assert_eq!(cookies.get("b"), Some("2"));
+/// assert_eq!(cookies.get("c"), None);
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RequestCookies(Vec<(String, String)>);
+
+impl RequestCookies {
+    /// The cookies of a request's `Cookie` header values.
+    pub fn from_headers<'a>(values: impl IntoIterator<Item = &'a str>) -> Self {
+        Self(
+            values
+                .into_iter()
+                .flat_map(|value| value.split(';'))
+                .filter_map(|pair| {
+                    let (name, value) = pair.trim().split_once('=')?;
+                    Some((name.to_owned(), value.to_owned()))
+                })
+                .collect(),
+        )
+    }
+
+    /// The value of the first cookie named `name`.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(cookie, _)| cookie == name)
+            .map(|(_, value)| value.as_str())
+    }
+
+    /// Whether the request carries no cookie.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl From<Vec<(String, String)>> for RequestCookies {
+    fn from(pairs: Vec<(String, String)>) -> Self {
+        Self(pairs)
+    }
+}
+
 /// A header the engine reads for a request's [facts](read_facts), by which a layer looks
 /// it up (its own header-name constants: no name is parsed per request).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -101,7 +101,7 @@ impl PersistentSession {
     /// new one (carrying the fingerprint of the request's session when it is `user`'s)
     /// and sets the cookie. The core sign-in page does this on its own; call it from
     /// custom sign-in handlers with the request's client (in actix,
-    /// `ActixClient::served_by(&req, &config, Format::Html)`, behind
+    /// `CookieSessionHandle::new(&req)?`, behind
     /// [`PowSessionMiddleware`](pow_actix::PowSessionMiddleware)).
     ///
     /// Without HTTP, a [`MemoryClient`](pow_core::pipeline::MemoryClient) is the browser:

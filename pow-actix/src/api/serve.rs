@@ -37,15 +37,7 @@ pub(crate) async fn serve(req: HttpRequest, body: Bytes, route: Arc<ApiRoute>) -
     };
     let answer = if service.is_browser() {
         let mut session = CookieSessionHandle::served_by(&req, service.config().clone());
-        let cookies = req
-            .cookies()
-            .map(|cookies| {
-                cookies
-                    .iter()
-                    .map(|cookie| (cookie.name().to_owned(), cookie.value().to_owned()))
-                    .collect()
-            })
-            .unwrap_or_default();
+        let cookies = crate::session::request_cookies(&req);
         let answer = {
             let mut call =
                 ApiCall::new(service, facts, body.to_vec()).browser(&mut session, cookies);

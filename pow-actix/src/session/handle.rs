@@ -13,6 +13,8 @@ use super::response_cookies::{queue_cookie, queued_cookies, unqueue_cookie};
 use super::CurrentSession;
 use crate::config::PowConfig;
 use crate::error::PowError;
+use crate::pipeline::Format;
+use pow_core::request::RequestCookies;
 use pow_core::session::{browser, BrowserSession, CookieQueue, CookieSession, HoldsBrowserSession};
 
 /// What a value read from an actix request writes back into it: the signed-in session it
@@ -22,8 +24,8 @@ pub trait WriteBack {
     fn write_back(&mut self, req: &HttpRequest);
 }
 
-/// A value read from an actix request (a [`CookieSessionHandle`], an
-/// [`ActixClient`](crate::web::ActixClient)) beside the request it writes back
+/// A value read from an actix request (a [`CookieSessionHandle`]) beside the request it
+/// writes back
 /// into when dropped: hand `&mut *bound` to the engine, and the request sees the new
 /// session, the queued cookies and the recorded device once the value is dropped (or at
 /// [`write_back`](Self::write_back), which code that reads the request while the value
@@ -118,12 +120,14 @@ impl CookieQueue for ActixQueue {
 }
 
 /// The browser's cookie session of an actix request as a
-/// [`SessionHandle`](super::SessionHandle) (the engine's
-/// [`BrowserSession`], which it derefs to): starting is a sign-in (a new session, the
-/// cookie renewed, CSRF rotated, the device recorded) and ending is a sign-out (support
-/// access stopped first), as [`sign_in_with`](super::sign_in_with) and
-/// [`sign_out`](super::sign_out) do. What the HTML controllers hand to the
-/// [`flows`](crate::flows):
+/// [`SessionHandle`](super::SessionHandle) and as the request's
+/// [`Client`](crate::pipeline::Client) (both by the engine's [`BrowserSession`], which it
+/// derefs to): starting is a sign-in (a new session, the cookie renewed, CSRF rotated,
+/// the device recorded) and ending is a sign-out (support access stopped first), as
+/// [`sign_in_with`](super::sign_in_with) and [`sign_out`](super::sign_out) do; the flash
+/// texts, the values kept in the cookie session, the request's cookies and the cookies
+/// set on the response are the client's. What the HTML controllers hand to the
+/// [`flows`](crate::flows) and the extensions' callbacks and request hooks:
 ///
 /// ```
 /// # async fn handler(req: actix_web::HttpRequest, user: pow_actix::User) -> Result<(), pow_actix::PowError> {
@@ -138,7 +142,7 @@ impl CookieQueue for ActixQueue {
 /// ```
 ///
 /// It holds what it read of the request (the setup, the cookie session, the facts, the
-/// device cookie, the signed-in session), so a flow over it is `Send`.
+/// cookies, the signed-in session), so a flow over it is `Send`.
 #[derive(Debug)]
 pub struct CookieSessionHandle(BrowserSession<ActixQueue>);
 
@@ -163,11 +167,16 @@ impl CookieSessionHandle {
         Ok(Self::served_by(req, config))
     }
 
+    /// The client of `req` served by `config` for an action answered as `format` (in
+    /// JSON, the browser transport's: no flash, values or response cookies), written back
+    /// into the request when dropped.
+    pub fn client(req: &HttpRequest, config: &PowConfig, format: Format) -> InRequest<Self> {
+        let read = Self::served_by(req, config.clone());
+        InRequest::new(req, Self(read.0.answered_in_json(format == Format::Json)))
+    }
+
     /// Reads the cookie session of `req`, served by `config`.
     pub fn served_by(req: &HttpRequest, config: PowConfig) -> Self {
-        let device_cookie = req
-            .cookie(&browser::device_cookie_name(&config))
-            .map(|cookie| cookie.value().to_owned());
         let extensions = req.extensions();
         let current = extensions.get::<CurrentSession>().cloned();
         let recorded = extensions.get::<browser::RecordedDevice>().cloned();
@@ -179,7 +188,7 @@ impl CookieSessionHandle {
         };
         let browser = BrowserSession::new(config, req.cookie_session(), facts, queue)
             .signed_in_as(current)
-            .device_cookie(device_cookie)
+            .request_cookies(request_cookies(req))
             .recorded(recorded);
         Self(browser)
     }
@@ -198,6 +207,12 @@ impl CookieSessionHandle {
     pub fn queue_cookie(&mut self, cookie: Cookie<'static>) {
         self.0.queue_mut().queue(cookie);
     }
+}
+
+/// The cookies `req` carries, read as every framework layer reads them.
+pub(crate) fn request_cookies(req: &HttpRequest) -> RequestCookies {
+    let values = req.headers().get_all(actix_web::http::header::COOKIE);
+    RequestCookies::from_headers(values.filter_map(|value| value.to_str().ok()))
 }
 
 impl Deref for CookieSessionHandle {

@@ -104,7 +104,7 @@ impl SessionSource for CookieSource {
         for (hook, cookies) in self.hooks.iter() {
             if Self::wants(cookies, req) {
                 let format = crate::pipeline::Format::Html;
-                let mut client = crate::web::ActixClient::served_by(req.request(), config, format);
+                let mut client = super::CookieSessionHandle::client(req.request(), config, format);
                 hook.on_request(config, &mut *client).await?;
             }
         }

@@ -116,9 +116,9 @@ pub use guard::{
     already_authenticated_path, not_authenticated_path, wants_json, ErrorHandler,
     RequireAuthenticated, RequireNotAuthenticated, RequireStepUp,
 };
+pub(crate) use handle::request_cookies;
 pub use handle::{ActixQueue, CookieSessionHandle, InRequest, WriteBack};
 pub use middleware::{CookieSource, PowSessionMiddleware};
-pub(crate) use request::no_config;
 pub use request::{
     config, current_session, current_user, is_fresh, is_signed_in, mark_fresh, record_method,
     sign_in, sign_in_with, sign_out, sign_out_everywhere, stop_impersonation,

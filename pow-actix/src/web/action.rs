@@ -270,7 +270,7 @@ pub(crate) fn page_request(req: &HttpRequest) -> PageRequest {
 /// the run ends).
 struct Host<'c> {
     ctl: &'c mut Controller,
-    client: Option<crate::session::InRequest<super::ActixClient>>,
+    client: Option<crate::session::InRequest<crate::session::CookieSessionHandle>>,
 }
 
 impl pipeline::ActionHost for Host<'_> {
@@ -278,20 +278,17 @@ impl pipeline::ActionHost for Host<'_> {
         &mut self.ctl.step
     }
 
-    fn split(
-        &mut self,
-    ) -> (
-        &mut crate::pipeline::Step,
-        Box<dyn crate::pipeline::Client + '_>,
-    ) {
+    fn split(&mut self) -> (&mut crate::pipeline::Step, &mut dyn crate::pipeline::Client) {
         // The last phase's client writes back first.
         self.client = None;
-        let client = self.client.insert(super::ActixClient::served_by(
-            &self.ctl.req,
-            &self.ctl.step.config,
-            self.ctl.step.format,
-        ));
-        (&mut self.ctl.step, Box::new(&mut **client))
+        let client = self
+            .client
+            .insert(crate::session::CookieSessionHandle::client(
+                &self.ctl.req,
+                &self.ctl.step.config,
+                self.ctl.step.format,
+            ));
+        (&mut self.ctl.step, &mut **client)
     }
 }
 

@@ -25,7 +25,7 @@ struct ReadOnce(RequestFacts);
 /// It is not itself a [`RequestSource`]: an actix request is neither `Send` nor `Sync`,
 /// and the engine's futures are, so the engine takes the facts it read
 /// ([`RequestFacts`] is a source) or a client built from them
-/// ([`ActixClient`](crate::web::ActixClient)).
+/// ([`CookieSessionHandle`](crate::session::CookieSessionHandle)).
 ///
 /// ```
 /// use actix_web::test::TestRequest;

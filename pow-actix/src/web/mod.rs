@@ -33,7 +33,6 @@
 pub(crate) mod action;
 pub mod actions;
 mod callbacks;
-mod client;
 mod controllers;
 pub mod csrf;
 mod facts;
@@ -52,7 +51,6 @@ pub use action::{Access, Action, Format, Outcome, Render};
 pub use callbacks::{
     halted, redirect, request_path_param, ActionId, ActionKind, Assigns, Controller, Flow, Halt,
 };
-pub use client::{actix_cookie, ActixClient};
 pub use controllers::{check_csrf, check_form, configure, route_config, routes_ctx};
 pub use facts::{client_ip, ActixRequest};
 pub(crate) use facts::{host, origin};

@@ -94,8 +94,8 @@ pub fn outcome(answer: pow_core::pages::Answer) -> super::Outcome {
 }
 
 /// Runs the engine controller `act` over the action's step and the request's client
-/// ([`ActixClient`](super::ActixClient), whose changes reach the request before the page
-/// renders), and answers what it came to.
+/// ([`CookieSessionHandle::client`](crate::session::CookieSessionHandle::client), whose
+/// changes reach the request before the page renders), and answers what it came to.
 ///
 /// # Errors
 /// The controller's error.
@@ -106,7 +106,7 @@ pub async fn serve(
         &mut dyn pow_core::pipeline::Client,
     ) -> Result<pow_core::pages::Answer, PowError>,
 ) -> Result<super::Outcome, PowError> {
-    let mut client = super::ActixClient::served_by(&ctl.req, &ctl.config, ctl.format);
+    let mut client = crate::session::CookieSessionHandle::client(&ctl.req, &ctl.config, ctl.format);
     let answer = act(&mut ctl.step, &mut *client).await;
     drop(client);
     Ok(outcome(answer?))

@@ -2,7 +2,8 @@
 
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use super::{redirect, route_config, ActixClient};
+use super::{redirect, route_config};
+use crate::session::CookieSessionHandle;
 
 /// `GET /session/unlock/{token}`: lifts the lock the link was mailed for, once, and sends
 /// the visitor to the sign-in page.
@@ -11,7 +12,7 @@ pub(crate) async fn unlock(
     token: web::Path<String>,
 ) -> crate::Result<HttpResponse> {
     let config = route_config(&req)?;
-    let mut client = ActixClient::served_by(&req, &config, crate::pipeline::Format::Html);
+    let mut client = CookieSessionHandle::client(&req, &config, crate::pipeline::Format::Html);
     let current_page = super::controllers::current_page(&req);
     let path = pow_core::pages::core::unlock(&config, &mut *client, current_page, &token).await?;
     Ok(redirect(&path))

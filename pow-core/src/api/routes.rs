@@ -41,7 +41,7 @@ use crate::pipeline::{
     self, ActionId, ActionRequest, Before, Client, ClientCookie, FlashKind, Format, Halt, Refusal,
     Requirements, Step, Stop,
 };
-use crate::request::{RequestFacts, RequestSource};
+use crate::request::{RequestCookies, RequestFacts, RequestSource};
 use crate::session::tokens::TokenPair;
 use crate::session::{CurrentSession, SessionHandle, SessionMetadata};
 use crate::users::{Params, User};
@@ -430,7 +430,7 @@ pub struct ApiCall<'c> {
     current_changed: bool,
     /// The cookie session (the browser transport).
     browser: Option<&'c mut (dyn SessionHandle<Error = PowError> + Send + Sync)>,
-    cookies: Vec<(String, String)>,
+    cookies: RequestCookies,
     action: ApiAction,
     issued: Option<Issued>,
 }
@@ -463,7 +463,7 @@ impl<'c> ApiCall<'c> {
             current: None,
             current_changed: false,
             browser: None,
-            cookies: Vec::new(),
+            cookies: RequestCookies::default(),
             action: ApiAction::SignIn,
             issued: None,
         }
@@ -482,7 +482,7 @@ impl<'c> ApiCall<'c> {
     pub fn browser(
         mut self,
         session: &'c mut (dyn SessionHandle<Error = PowError> + Send + Sync),
-        cookies: Vec<(String, String)>,
+        cookies: RequestCookies,
     ) -> Self {
         self.browser = Some(session);
         self.cookies = cookies;
@@ -544,10 +544,7 @@ impl Client for ApiCall<'_> {
     fn remove_value(&mut self, _key: &str) {}
 
     fn cookie(&self, name: &str) -> Option<String> {
-        self.cookies
-            .iter()
-            .find(|(cookie, _)| cookie == name)
-            .map(|(_, value)| value.clone())
+        self.cookies.get(name).map(str::to_owned)
     }
 
     fn sent_cookie(&self, _name: &str) -> Option<String> {
@@ -788,8 +785,8 @@ impl pipeline::ActionHost for JsonHost<'_, '_> {
         &mut self.step
     }
 
-    fn split(&mut self) -> (&mut Step, Box<dyn Client + '_>) {
-        (&mut self.step, Box::new(&mut *self.call))
+    fn split(&mut self) -> (&mut Step, &mut dyn Client) {
+        (&mut self.step, &mut *self.call)
     }
 }
 

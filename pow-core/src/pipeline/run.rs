@@ -536,7 +536,7 @@ pub trait ActionHost {
     fn step(&mut self) -> &mut Step;
 
     /// The action's step and a client over the request, for one phase of the run.
-    fn split(&mut self) -> (&mut Step, Box<dyn super::Client + '_>);
+    fn split(&mut self) -> (&mut Step, &mut dyn super::Client);
 }
 
 /// What a framework read of the request an action answers, besides its [`Step`] and its
@@ -667,7 +667,7 @@ pub async fn before_action<H: ActionHost + ?Sized>(
     }
     // Rate limits and the account lock, before any password is hashed; the CAPTCHA.
     let admission = {
-        let (step, mut client) = host.split();
+        let (step, client) = host.split();
         match admit(
             step,
             &*client,
@@ -741,7 +741,7 @@ async fn callbacks<H: ActionHost + ?Sized>(
     if config.extensions().callbacks().is_empty() {
         return Ok(None);
     }
-    let (step, mut client) = host.split();
+    let (step, client) = host.split();
     for callbacks in config.extensions().callbacks() {
         let flow = match moment {
             Moment::BeforeProcess => callbacks.before_process(step, &mut *client).await?,

@@ -11,7 +11,7 @@ use super::{nobody_signed_in, record_session_method, AuthMethod, CurrentSession}
 use super::{SessionHandle, SessionMetadata};
 use crate::config::PowConfig;
 use crate::error::PowError;
-use crate::request::RequestFacts;
+use crate::request::{RequestCookies, RequestFacts};
 use crate::users::User;
 
 /// The cookies a response sets, as a framework layer keeps them for one request: a
@@ -82,7 +82,8 @@ pub struct BrowserSession<Q> {
     pub current: Option<CurrentSession>,
     /// The request's facts, with the session signed in now.
     pub facts: RequestFacts,
-    device_cookie: Option<String>,
+    cookies: RequestCookies,
+    json: bool,
     device: Option<RecordedDevice>,
     queue: Q,
     current_changed: bool,
@@ -109,16 +110,18 @@ impl<Q> std::fmt::Debug for BrowserSession<Q> {
 
 impl<Q: CookieQueue> BrowserSession<Q> {
     /// The browser session of a request served by `config`, with its cookie session,
-    /// its `facts` and its response's cookie `queue`; nobody signed in, no device cookie
-    /// (see [`signed_in_as`](Self::signed_in_as) and
-    /// [`device_cookie`](Self::device_cookie)).
+    /// its `facts` and its response's cookie `queue`; nobody signed in, no request
+    /// cookies, answered as a page (see [`signed_in_as`](Self::signed_in_as),
+    /// [`request_cookies`](Self::request_cookies) and
+    /// [`answered_in_json`](Self::answered_in_json)).
     pub fn new(config: PowConfig, cookie: CookieSession, facts: RequestFacts, queue: Q) -> Self {
         let mut read = Self {
             config,
             cookie,
             current: None,
             facts,
-            device_cookie: None,
+            cookies: RequestCookies::default(),
+            json: false,
             device: None,
             queue,
             current_changed: false,
@@ -136,11 +139,31 @@ impl<Q: CookieQueue> BrowserSession<Q> {
         self
     }
 
-    /// With the value of the request's [device cookie](browser::device_cookie_name).
+    /// With the request's cookies (its [device cookie](browser::device_cookie_name)
+    /// among them, which a sign-in reads).
     #[must_use]
-    pub fn device_cookie(mut self, value: Option<String>) -> Self {
-        self.device_cookie = value;
+    pub fn request_cookies(mut self, cookies: RequestCookies) -> Self {
+        self.cookies = cookies;
         self
+    }
+
+    /// As the browser of an action answered in JSON (the browser transport): as a
+    /// `Client` (the engine's pipeline client) its flash texts, session values and response
+    /// cookies do nothing; its sign-in and sign-out are the browser's as ever.
+    #[must_use]
+    pub fn answered_in_json(mut self, json: bool) -> Self {
+        self.json = json;
+        self
+    }
+
+    /// Whether the action is answered in JSON ([`answered_in_json`](Self::answered_in_json)).
+    pub fn answers_json(&self) -> bool {
+        self.json
+    }
+
+    /// The value of the request's cookie `name`.
+    pub fn request_cookie(&self, name: &str) -> Option<&str> {
+        self.cookies.get(name)
     }
 
     /// With the device a sign-in earlier in this request recorded.
@@ -199,7 +222,9 @@ impl<Q: CookieQueue> BrowserSession<Q> {
             config: &self.config,
             cookie: &self.cookie,
             facts: &self.facts,
-            device_cookie: self.device_cookie.clone(),
+            device_cookie: self
+                .request_cookie(&browser::device_cookie_name(&self.config))
+                .map(str::to_owned),
         };
         let signed_in = browser::sign_in(&browser, self.current.as_ref(), user, metadata).await?;
         if let Some(cookie) = signed_in.set_cookie {
