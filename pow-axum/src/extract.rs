@@ -210,9 +210,10 @@ impl<S: Send + Sync> FromRequestParts<S> for MaybeUser {
 
 /// The request's session as the engine knows it: the setup, the signed-in session (if
 /// any), the request's facts and its cookie session; it signs in and out the way the
-/// actix-web layer does. It is the engine's [`SessionHandle`](pow_core::session::SessionHandle) (hand `&mut pow` to a flow)
-/// and [`Client`](pow_core::pipeline::Client) (to the extensions' callbacks), and it is `Send`: the flows run in an
-/// axum handler as they are.
+/// actix-web layer does. It is the engine's
+/// [`SessionHandle`](pow_core::session::SessionHandle) (hand `&mut pow` to a flow) and
+/// [`Client`](pow_core::pipeline::Client) (to the extensions' callbacks), and it is
+/// `Send`: the flows run in an axum handler as they are.
 ///
 /// # Example
 /// ```
@@ -320,8 +321,9 @@ impl<S: Send + Sync> FromRequestParts<S> for Pow {
     }
 }
 
-/// The browser's session on axum, as the engine's flows take it (a [`SessionHandle`](pow_core::session::SessionHandle) by
-/// the engine's [`BrowserSession`] it holds): starting is
+/// The browser's session on axum, as the engine's flows take it (a
+/// [`SessionHandle`](pow_core::session::SessionHandle) by the engine's
+/// [`BrowserSession`] it holds): starting is
 /// [`sign_in`](BrowserSession::sign_in), ending [`sign_out`](BrowserSession::sign_out), and
 /// a method proved later is recorded on the signed-in session. By the same, the request's
 /// [`Client`](pow_core::pipeline::Client) for the extensions' callbacks and request

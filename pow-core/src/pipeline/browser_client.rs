@@ -10,8 +10,9 @@ use crate::session::{flash, CookieQueue, CurrentSession, HoldsBrowserSession, Se
 /// A framework layer's browser session is the request's client: the flash texts and
 /// values kept in its cookie session, the request's cookies, and cookies set on the
 /// response as every layer sets them ([`ClientCookie::to_cookie`], `Secure` as the setup
-/// says). Answered in JSON ([`BrowserSession::answered_in_json`](crate::session::BrowserSession::answered_in_json)), the browser-only parts
-/// do nothing: no flash, no values, no response cookies.
+/// says). Answered in JSON
+/// ([`BrowserSession::answered_in_json`](crate::session::BrowserSession::answered_in_json)),
+/// the browser-only parts do nothing: no flash, no values, no response cookies.
 impl<T: HoldsBrowserSession> RequestSource for T {
     fn facts(&self) -> RequestFacts {
         self.browser().facts()
@@ -155,6 +156,12 @@ mod tests {
         assert_eq!(page.value("return_to"), None);
         page.set_cookie(ClientCookie::removal("remember_me"));
         assert_eq!(page.sent_cookie("remember_me").as_deref(), Some(""));
+        // A removal expires the cookie on the whole site, as a set cookie is scoped.
+        let removal = &page.queue().0[0];
+        assert_eq!(removal.max_age(), Some(cookie::time::Duration::ZERO));
+        assert!(removal.expires().is_some());
+        assert_eq!(removal.path(), Some("/"));
+        assert_eq!(removal.same_site(), Some(cookie::SameSite::Lax));
     }
 
     #[test]
