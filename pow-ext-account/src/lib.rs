@@ -106,7 +106,8 @@ const CONFIRM_SALT: &str = "pow account close confirmation";
 /// The extension's migrations: `closed_at` and `erase_after` on the users table.
 pub const MIGRATIONS: &[SqlMigration] = &[pow_core::sql_migration!(
     "20261101000000",
-    "add_pow_account_to_users"
+    "add_pow_account_to_users",
+    portable
 )];
 
 /// The extension's messages (en, de, fr).

@@ -103,8 +103,12 @@ pub const NAME: &str = "pow_api_keys";
 /// The extension's migrations: the `api_keys` table (with the organization a key acts for,
 /// if any).
 pub const MIGRATIONS: &[SqlMigration] = &[
-    pow_core::sql_migration!("20270101000000", "create_api_keys"),
-    pow_core::sql_migration!("20270301000000", "add_organization_id_to_api_keys"),
+    pow_core::sql_migration!("20270101000000", "create_api_keys", portable),
+    pow_core::sql_migration!(
+        "20270301000000",
+        "add_organization_id_to_api_keys",
+        portable
+    ),
 ];
 
 /// The notice mail of a key made for the account.

@@ -293,7 +293,8 @@ pub const DEFAULT_TOKEN_TTL: Duration = Duration::from_secs(48 * 3600);
 /// The extension's migrations: the four user columns and the token's unique index.
 pub const MIGRATIONS: &[SqlMigration] = &[pow_core::sql_migration!(
     "20260102000000",
-    "add_pow_email_confirmation_to_users"
+    "add_pow_email_confirmation_to_users",
+    portable
 )];
 
 const MESSAGES: &[(&str, &str)] = &[

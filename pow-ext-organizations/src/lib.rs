@@ -119,9 +119,9 @@ pub const NAME: &str = "pow_organizations";
 /// `organization_team_members`) and the domains' (`organization_domains`,
 /// `organization_join_requests`), made whether teams and domains are on or not.
 pub const MIGRATIONS: &[SqlMigration] = &[
-    pow_core::sql_migration!("20270201000000", "create_organizations"),
-    pow_core::sql_migration!("20270201000001", "create_organization_teams"),
-    pow_core::sql_migration!("20270201000002", "create_organization_domains"),
+    pow_core::sql_migration!("20270201000000", "create_organizations", portable),
+    pow_core::sql_migration!("20270201000001", "create_organization_teams", portable),
+    pow_core::sql_migration!("20270201000002", "create_organization_domains", portable),
 ];
 
 /// The invitation mail.

@@ -113,10 +113,14 @@ pub const NAME: &str = "pow_provider";
 
 /// The extension's migrations: the `oauth_consents` and `oauth_clients` tables.
 pub const MIGRATIONS: &[SqlMigration] = &[
-    pow_core::sql_migration!("20271101000000", "create_oauth_consents"),
-    pow_core::sql_migration!("20271120000000", "create_oauth_clients"),
-    pow_core::sql_migration!("20271220000000", "add_resources_to_oauth_clients"),
-    pow_core::sql_migration!("20271220000001", "add_resources_to_oauth_consents"),
+    pow_core::sql_migration!("20271101000000", "create_oauth_consents", portable),
+    pow_core::sql_migration!("20271120000000", "create_oauth_clients", portable),
+    pow_core::sql_migration!("20271220000000", "add_resources_to_oauth_clients", portable),
+    pow_core::sql_migration!(
+        "20271220000001",
+        "add_resources_to_oauth_consents",
+        portable
+    ),
 ];
 
 /// The extension's Fluent files, as `(language, source)`.

@@ -85,8 +85,11 @@ pub mod tokens;
 pub const NAME: &str = "pow_scim";
 
 /// The extension's migrations: `scim_tokens`, `scim_users`, `scim_groups`.
-pub const MIGRATIONS: &[SqlMigration] =
-    &[pow_core::sql_migration!("20271210000000", "create_scim")];
+pub const MIGRATIONS: &[SqlMigration] = &[pow_core::sql_migration!(
+    "20271210000000",
+    "create_scim",
+    portable
+)];
 
 /// The extension's Fluent files, as `(language, source)`.
 pub const FTL: &[(&str, &str)] = &[

@@ -113,8 +113,8 @@ pub const SSO: AuthMethod = AuthMethod::new("sso", 64);
 
 /// The extension's migrations: the `sso_connections` and `sso_identities` tables.
 pub const MIGRATIONS: &[SqlMigration] = &[
-    pow_core::sql_migration!("20271201000000", "create_sso"),
-    pow_core::sql_migration!("20271205000000", "sso_saml"),
+    pow_core::sql_migration!("20271201000000", "create_sso", portable),
+    pow_core::sql_migration!("20271205000000", "sso_saml", portable),
 ];
 
 /// The extension's Fluent files, as `(language, source)`.

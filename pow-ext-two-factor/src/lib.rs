@@ -174,7 +174,8 @@ const PERSISTENT_SESSION: &str = "pow_persistent_session";
 /// The extension's migrations: the three user columns.
 pub const MIGRATIONS: &[SqlMigration] = &[pow_core::sql_migration!(
     "20260301000000",
-    "add_pow_two_factor_to_users"
+    "add_pow_two_factor_to_users",
+    portable
 )];
 
 const MESSAGES: &[(&str, &str)] = &[

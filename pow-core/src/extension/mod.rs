@@ -22,47 +22,54 @@ use crate::views::{PageBody, PageId};
 
 pub use crate::users::{Migrations, SqlMigration};
 
-/// A [`SqlMigration`] from the calling crate's `migrations/{sqlite,postgres}/<version>_<name>/`
-/// folders (the ones `embed_migrations!` reads).
+/// A [`SqlMigration`] from the calling crate's `migrations/` folder: by default its
+/// `migrations/{sqlite,postgres}/<version>_<name>/` folders (the ones `embed_migrations!`
+/// reads), one `up.sql` and `down.sql` per database; with `portable`, one
+/// `migrations/<version>_<name>/` folder whose SQL runs on both as it is.
+///
+/// An extension lists its migrations once (here the core's own first one, which differs
+/// between the two databases); a migration whose SQL is the same for both is written
+/// `sql_migration!("20260201000000", "add_note_title", portable)` and kept in
+/// `migrations/20260201000000_add_note_title/`.
+///
+/// ```
+/// use pow_core::extension::SqlMigration;
+///
+/// const MIGRATIONS: &[SqlMigration] = &[pow_core::sql_migration!("00000000000001", "create_users")];
+/// assert_ne!(MIGRATIONS[0].sqlite_up, MIGRATIONS[0].postgres_up);
+/// assert!(MIGRATIONS[0].postgres_up.contains("CREATE TABLE users"));
+/// ```
 #[macro_export]
 macro_rules! sql_migration {
-    ($version:literal, $name:literal) => {
+    (@in $sqlite:literal, $postgres:literal, $version:literal, $name:literal, $file:literal) => {
+        (
+            include_str!(concat!(
+                env!("CARGO_MANIFEST_DIR"), $sqlite, $version, "_", $name, "/", $file
+            )),
+            include_str!(concat!(
+                env!("CARGO_MANIFEST_DIR"), $postgres, $version, "_", $name, "/", $file
+            )),
+        )
+    };
+    (@from $sqlite:literal, $postgres:literal, $version:literal, $name:literal) => {{
+        let (sqlite_up, postgres_up) =
+            $crate::sql_migration!(@in $sqlite, $postgres, $version, $name, "up.sql");
+        let (sqlite_down, postgres_down) =
+            $crate::sql_migration!(@in $sqlite, $postgres, $version, $name, "down.sql");
         $crate::extension::SqlMigration {
             version: $version,
             name: $name,
-            sqlite_up: include_str!(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/migrations/sqlite/",
-                $version,
-                "_",
-                $name,
-                "/up.sql"
-            )),
-            sqlite_down: include_str!(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/migrations/sqlite/",
-                $version,
-                "_",
-                $name,
-                "/down.sql"
-            )),
-            postgres_up: include_str!(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/migrations/postgres/",
-                $version,
-                "_",
-                $name,
-                "/up.sql"
-            )),
-            postgres_down: include_str!(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/migrations/postgres/",
-                $version,
-                "_",
-                $name,
-                "/down.sql"
-            )),
+            sqlite_up,
+            sqlite_down,
+            postgres_up,
+            postgres_down,
         }
+    }};
+    ($version:literal, $name:literal) => {
+        $crate::sql_migration!(@from "/migrations/sqlite/", "/migrations/postgres/", $version, $name)
+    };
+    ($version:literal, $name:literal, portable) => {
+        $crate::sql_migration!(@from "/migrations/", "/migrations/", $version, $name)
     };
 }
 

@@ -1,3 +1,0 @@
-DROP TABLE organization_invitations;
-DROP TABLE organization_members;
-DROP TABLE organizations;

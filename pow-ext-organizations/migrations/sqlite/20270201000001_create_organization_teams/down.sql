@@ -1,2 +1,0 @@
-DROP TABLE organization_team_members;
-DROP TABLE organization_teams;

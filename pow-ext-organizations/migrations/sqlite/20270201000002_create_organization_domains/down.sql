@@ -1,2 +1,0 @@
-DROP TABLE organization_join_requests;
-DROP TABLE organization_domains;

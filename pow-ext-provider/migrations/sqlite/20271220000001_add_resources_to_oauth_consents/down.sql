@@ -1,1 +1,0 @@
-ALTER TABLE oauth_consents DROP COLUMN resources;

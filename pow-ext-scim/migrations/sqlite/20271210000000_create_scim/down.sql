@@ -1,3 +1,0 @@
-DROP TABLE scim_groups;
-DROP TABLE scim_users;
-DROP TABLE scim_tokens;

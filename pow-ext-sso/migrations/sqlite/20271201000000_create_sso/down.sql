@@ -1,2 +1,0 @@
-DROP TABLE sso_identities;
-DROP TABLE sso_connections;
