@@ -1,14 +1,13 @@
 //! [`RequireAccess`]: routes of an app's own that need a bearer token an
 //! [`AccessGuard`] accepts.
 
-use std::convert::Infallible;
-use std::task::{Context, Poll};
-
 use axum::extract::Request;
-use axum::response::{IntoResponse, Response};
-use futures_util::future::{BoxFuture, FutureExt as _};
+use axum::response::IntoResponse;
+use futures_util::future::FutureExt as _;
 use pow_core::api::{AccessCheck, AccessGuard};
 use pow_core::PowConfig;
+
+use crate::service::{Answer, Route, Wrap, Wrapped};
 
 /// A tower layer for routes that need a bearer token `G` accepts (a resource of the
 /// provider, say): the guard checks the `Authorization` header before the handler runs;
@@ -53,54 +52,17 @@ impl<G: AccessGuard> RequireAccess<G> {
 impl<S, G> tower_layer::Layer<S> for RequireAccess<G> {
     type Service = AccessService<S, G>;
 
-    fn layer(&self, inner: S) -> AccessService<S, G> {
-        AccessService {
-            inner,
-            require: self.clone(),
-        }
+    fn layer(&self, route: S) -> AccessService<S, G> {
+        Wrapped::new(route, self.clone())
     }
 }
 
 /// The service [`RequireAccess`] wraps a route in.
-pub struct AccessService<S, G> {
-    inner: S,
-    require: RequireAccess<G>,
-}
+pub type AccessService<S, G> = Wrapped<S, RequireAccess<G>>;
 
-impl<S: Clone, G> Clone for AccessService<S, G> {
-    fn clone(&self) -> Self {
-        Self {
-            inner: self.inner.clone(),
-            require: self.require.clone(),
-        }
-    }
-}
-
-impl<S, G> std::fmt::Debug for AccessService<S, G> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AccessService").finish_non_exhaustive()
-    }
-}
-
-impl<S, G> tower_service::Service<Request> for AccessService<S, G>
-where
-    S: tower_service::Service<Request, Error = Infallible> + Clone + Send + 'static,
-    S::Response: IntoResponse,
-    S::Future: Send + 'static,
-    G: AccessGuard,
-{
-    type Response = Response;
-    type Error = Infallible;
-    type Future = BoxFuture<'static, Result<Response, Infallible>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, mut req: Request) -> Self::Future {
-        let ready = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, ready);
-        let require = self.require.clone();
+impl<G: AccessGuard> Wrap for RequireAccess<G> {
+    fn wrap(&self, mut req: Request, mut inner: impl Route) -> Answer {
+        let require = self.clone();
         async move {
             let header = req
                 .headers()

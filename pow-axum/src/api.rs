@@ -26,9 +26,7 @@
 //! answers (status, headers, envelope, texts) are the engine's ([`ApiAnswer`]), byte for
 //! byte what pow-actix sends.
 
-use std::convert::Infallible;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 
 use axum::body::to_bytes;
 use axum::extract::Request;
@@ -39,7 +37,6 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodFilter, MethodRouter};
 use axum::Router;
-use futures_util::future::BoxFuture;
 use pow_core::api::routes::{bearer_of, by_path, run};
 pub use pow_core::api::*;
 use pow_core::pages::routes::{QueryParams, Verb};
@@ -49,6 +46,7 @@ use pow_core::session::CookieSession;
 use pow_core::PowConfig;
 
 use crate::extract::{Pow, RequestState, StateInner};
+use crate::service::{Answer, Route, Wrap, Wrapped};
 
 /// The JSON API of `config` with `options`: every route of the engine's table (the core's
 /// and each enabled extension's) under the options' prefix, the OpenAPI document, and with
@@ -313,44 +311,16 @@ impl ApiLayer {
 impl<S> tower_layer::Layer<S> for ApiLayer {
     type Service = ApiLayerService<S>;
 
-    fn layer(&self, inner: S) -> ApiLayerService<S> {
-        ApiLayerService {
-            inner,
-            shared: Arc::clone(&self.shared),
-        }
+    fn layer(&self, route: S) -> ApiLayerService<S> {
+        Wrapped::new(route, self.clone())
     }
 }
 
 /// The service [`ApiLayer`] wraps a route in.
-#[derive(Clone)]
-pub struct ApiLayerService<S> {
-    inner: S,
-    shared: Arc<Shared>,
-}
+pub type ApiLayerService<S> = Wrapped<S, ApiLayer>;
 
-impl<S> std::fmt::Debug for ApiLayerService<S> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ApiLayerService").finish_non_exhaustive()
-    }
-}
-
-impl<S> tower_service::Service<Request> for ApiLayerService<S>
-where
-    S: tower_service::Service<Request, Error = Infallible> + Clone + Send + 'static,
-    S::Response: IntoResponse,
-    S::Future: Send + 'static,
-{
-    type Response = Response;
-    type Error = Infallible;
-    type Future = BoxFuture<'static, Result<Response, Infallible>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, mut req: Request) -> Self::Future {
-        let ready = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, ready);
+impl Wrap for ApiLayer {
+    fn wrap(&self, mut req: Request, mut inner: impl Route) -> Answer {
         let shared = Arc::clone(&self.shared);
         Box::pin(async move {
             let token = req

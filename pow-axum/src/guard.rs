@@ -2,18 +2,17 @@
 //! for sudo mode, a second factor), answered as the actix-web layer's guard of the same
 //! name answers.
 
-use std::convert::Infallible;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 
 use axum::extract::Request;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
-use futures_util::future::{BoxFuture, FutureExt as _};
+use futures_util::future::FutureExt as _;
 use pow_core::pages::runner::step_up_answer;
 use pow_core::session::StepUp;
 
 use crate::extract::{not_authenticated, wants_json, PowRejection, RequestState, StateInner};
+use crate::service::{Answer, Route, Wrap, Wrapped};
 
 /// A tower layer for routes that need a [`StepUp`] rule met: a method proved within the
 /// rule's window (the password for sudo mode, a second factor, a passkey). Put it on the
@@ -57,42 +56,20 @@ impl RequireStepUp {
 impl<S> tower_layer::Layer<S> for RequireStepUp {
     type Service = StepUpService<S>;
 
-    fn layer(&self, inner: S) -> StepUpService<S> {
-        StepUpService {
-            inner,
-            rule: Arc::clone(&self.rule),
-        }
+    fn layer(&self, route: S) -> StepUpService<S> {
+        Wrapped::new(route, self.clone())
     }
 }
 
 /// The service [`RequireStepUp`] wraps a route in.
-#[derive(Clone, Debug)]
-pub struct StepUpService<S> {
-    inner: S,
-    rule: Arc<StepUp>,
-}
+pub type StepUpService<S> = Wrapped<S, RequireStepUp>;
 
-impl<S> tower_service::Service<Request> for StepUpService<S>
-where
-    S: tower_service::Service<Request, Error = Infallible> + Clone + Send + 'static,
-    S::Response: IntoResponse,
-    S::Future: Send + 'static,
-{
-    type Response = Response;
-    type Error = Infallible;
-    type Future = BoxFuture<'static, Result<Response, Infallible>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, req: Request) -> Self::Future {
+impl Wrap for RequireStepUp {
+    fn wrap(&self, req: Request, mut inner: impl Route) -> Answer {
         let (parts, body) = req.into_parts();
         if let Some(answer) = refusal_answer(&parts, &self.rule) {
             return std::future::ready(Ok(answer)).boxed();
         }
-        let ready = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, ready);
         let req = Request::from_parts(parts, body);
         async move { Ok(inner.call(req).await?.into_response()) }.boxed()
     }

@@ -1,14 +1,11 @@
 //! [`PowLayer`]: finds who is signed in, once per request.
 
-use std::convert::Infallible;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 
 use axum::extract::Request;
 use axum::http::header::{COOKIE, SET_COOKIE};
 use axum::http::HeaderValue;
 use axum::response::{IntoResponse, Response};
-use futures_util::future::BoxFuture;
 use pow_core::extension::RequestHook;
 use pow_core::pages::routes::AssetPaths;
 use pow_core::pages::runner::ErrorHandler;
@@ -18,6 +15,7 @@ use pow_core::{PowConfig, PowError};
 
 use crate::extract::{request_cookies, Pow, RequestState, StateInner};
 use crate::response::error_response;
+use crate::service::{Answer, Route, Wrap, Wrapped};
 
 /// The tower [`Layer`](tower_layer::Layer) of a pow-rs setup: put it on a [`Router`]
 /// (`router.layer(PowLayer::new(config))`) and every route below it knows who is signed
@@ -160,45 +158,16 @@ impl PowLayer {
 impl<S> tower_layer::Layer<S> for PowLayer {
     type Service = PowService<S>;
 
-    fn layer(&self, inner: S) -> PowService<S> {
-        PowService {
-            inner,
-            shared: Arc::clone(&self.shared),
-        }
+    fn layer(&self, route: S) -> PowService<S> {
+        Wrapped::new(route, self.clone())
     }
 }
 
 /// The service [`PowLayer`] wraps a route in.
-#[derive(Clone)]
-pub struct PowService<S> {
-    inner: S,
-    shared: Arc<Shared>,
-}
+pub type PowService<S> = Wrapped<S, PowLayer>;
 
-impl<S> std::fmt::Debug for PowService<S> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PowService").finish_non_exhaustive()
-    }
-}
-
-impl<S> tower_service::Service<Request> for PowService<S>
-where
-    S: tower_service::Service<Request, Error = Infallible> + Clone + Send + 'static,
-    S::Response: IntoResponse,
-    S::Future: Send + 'static,
-{
-    type Response = Response;
-    type Error = Infallible;
-    type Future = BoxFuture<'static, Result<Response, Infallible>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, mut req: Request) -> Self::Future {
-        // The clone that was made ready serves this request; the fresh clone waits.
-        let ready = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, ready);
+impl Wrap for PowLayer {
+    fn wrap(&self, mut req: Request, mut inner: impl Route) -> Answer {
         let shared = Arc::clone(&self.shared);
         if shared.assets.contains_either(req.uri().path()) {
             // An extension's static file (by its whole path, or its path under the mount

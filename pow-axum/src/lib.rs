@@ -58,6 +58,7 @@ mod facts;
 mod guard;
 mod layer;
 mod response;
+pub mod service;
 pub mod web;
 
 pub use access::{AccessService, RequireAccess};
