@@ -41,7 +41,7 @@ pub(crate) fn text(config: Option<&PowConfig>, lang: &LanguageIdentifier, key: &
 ///
 /// Converting a [`PowError`] with `From` (`?` in a handler) has no request to read the
 /// language from, so such an error carries English text until
-/// [`localized`](ApiError::localized) (or [`from_pow`](ApiError::from_pow)) translates it.
+/// [`localized`](ApiError::localized) translates it.
 /// The API's own endpoints do that, and so does
 /// [`ApiAuthMiddleware`](super::ApiAuthMiddleware) for the routes it wraps.
 ///
@@ -81,6 +81,17 @@ impl ApiError {
         &self.0
     }
 
+    /// The engine's answer `make` gives in the language of `req`, with the texts of the
+    /// request's setup.
+    fn in_language_of(
+        req: &HttpRequest,
+        make: impl FnOnce(Option<&PowConfig>, &LanguageIdentifier) -> pow_core::api::ApiError,
+    ) -> Self {
+        let config = crate::session::config(req);
+        let lang = language(req, config.as_ref());
+        Self(make(config.as_ref(), &lang))
+    }
+
     /// Lists `step` as still pending (under `data.pending`), and makes the answer a `401`:
     /// the client is not signed in yet, and this is what it takes.
     pub fn pending(self, step: PendingStep) -> Self {
@@ -104,9 +115,9 @@ impl ApiError {
     /// neither has it). For extension endpoints, whose texts are registered with the
     /// config.
     pub fn translated(req: &HttpRequest, status: StatusCode, key: &str) -> Self {
-        let config = crate::session::config(req);
-        let lang = language(req, config.as_ref());
-        Self::new(status, text(config.as_ref(), &lang, key))
+        Self::in_language_of(req, |config, lang| {
+            pow_core::api::ApiError::new(status.as_u16(), text(config, lang, key))
+        })
     }
 
     /// The code answered: the one set with [`with_code`](Self::with_code), else the usual
@@ -116,12 +127,6 @@ impl ApiError {
         self.0.answered_code()
     }
 
-    /// The answer to an internal failure, with its text in the language of `req`: as
-    /// `ApiError::from(err)` followed by [`localized`](Self::localized).
-    pub fn from_pow(req: &HttpRequest, err: PowError) -> Self {
-        Self::from(err).localized(req)
-    }
-
     /// Translates a text this error still carries in English (an error converted from a
     /// [`PowError`] with `From`, which has no request) into the language of `req`. Errors
     /// with their final text are returned unchanged.
@@ -129,18 +134,7 @@ impl ApiError {
         if !self.0.is_untranslated() {
             return self;
         }
-        let config = crate::session::config(req);
-        let lang = language(req, config.as_ref());
-        self.localized_in(config.as_ref(), &lang)
-    }
-
-    /// [`localized`](Self::localized) in `lang`, with the texts of `config`.
-    pub(crate) fn localized_in(
-        self,
-        config: Option<&PowConfig>,
-        lang: &LanguageIdentifier,
-    ) -> Self {
-        Self(self.0.localized(config, lang))
+        Self::in_language_of(req, |config, lang| self.0.localized(config, lang))
     }
 
     /// Adds a stable, machine-readable `code` (`"email_confirmation_required"`), for
@@ -173,24 +167,14 @@ impl ApiError {
         {
             return Self::invalid_token(req);
         }
-        let config = crate::session::config(req);
-        let lang = language(req, config.as_ref());
-        Self(pow_core::api::ApiError::not_authenticated(
-            config.as_ref(),
-            &lang,
-        ))
+        Self::in_language_of(req, pow_core::api::ApiError::not_authenticated)
     }
 
     /// `401` for a token that is forged, expired, used or revoked
     /// (`WWW-Authenticate: Bearer error="invalid_token"`), with the code `invalid_token`
     /// and the translated `api-invalid-token` text.
     pub fn invalid_token(req: &HttpRequest) -> Self {
-        let config = crate::session::config(req);
-        let lang = language(req, config.as_ref());
-        Self(pow_core::api::ApiError::invalid_token(
-            config.as_ref(),
-            &lang,
-        ))
+        Self::in_language_of(req, pow_core::api::ApiError::invalid_token)
     }
 
     /// `401` for a wrong user id or password, with the generic, translated
@@ -202,24 +186,14 @@ impl ApiError {
 
     /// `400` for a body that is not a JSON object of the expected shape.
     pub fn invalid_request(req: &HttpRequest) -> Self {
-        let config = crate::session::config(req);
-        let lang = language(req, config.as_ref());
-        Self(pow_core::api::ApiError::invalid_request(
-            config.as_ref(),
-            &lang,
-        ))
+        Self::in_language_of(req, pow_core::api::ApiError::invalid_request)
     }
 
     /// `400 invalid_request` for a JSON object without the `user` object its fields go
     /// under (a flat `{"email": ..., "password": ...}`), with the `api-user-params-missing`
     /// text saying so.
     pub fn missing_user_params(req: &HttpRequest) -> Self {
-        let config = crate::session::config(req);
-        let lang = language(req, config.as_ref());
-        Self(pow_core::api::ApiError::missing_user_params(
-            config.as_ref(),
-            &lang,
-        ))
+        Self::in_language_of(req, pow_core::api::ApiError::missing_user_params)
     }
 
     /// `422` with the changeset's field errors, translated, under `message` (a text key
@@ -354,8 +328,8 @@ mod tests {
             })
         );
 
-        // `from_pow` translates at once; a translated error stays as it is.
-        let french = ApiError::from_pow(&request("fr"), PowError::Busy);
+        // A translated error stays as it is.
+        let french = ApiError::from(PowError::Busy).localized(&request("fr"));
         assert_ne!(french.message(), english);
         assert_ne!(french.message(), german);
         let again = french.clone().localized(&request("de"));
@@ -370,7 +344,7 @@ mod tests {
             .unwrap();
         let req = request("en");
         req.extensions_mut().insert(config);
-        let err = ApiError::from_pow(&req, PowError::Busy);
+        let err = ApiError::from(PowError::Busy).localized(&req);
         assert_eq!(err.message(), "Queue full, come back soon.");
     }
 

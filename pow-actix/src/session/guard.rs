@@ -122,7 +122,7 @@ pub fn wants_json(req: &HttpRequest) -> bool {
 /// `/session/new`. Either way `GET` requests carry
 /// `?request_path=<path and query, URL-encoded>` so the sign-in page can send them back;
 /// paths that are not plainly local (`//host`, `/\host`) are left out.
-pub fn not_authenticated_path(req: &HttpRequest) -> String {
+pub(crate) fn not_authenticated_path(req: &HttpRequest) -> String {
     if let Some(config) = super::config(req) {
         return config
             .routes()
@@ -151,7 +151,7 @@ pub fn not_authenticated_path(req: &HttpRequest) -> String {
 /// routes backend decides
 /// ([`Routes::user_already_authenticated_path`](crate::web::Routes::user_already_authenticated_path),
 /// `/` by default); `/` without a setup on the request.
-pub fn already_authenticated_path(req: &HttpRequest) -> String {
+pub(crate) fn already_authenticated_path(req: &HttpRequest) -> String {
     match super::config(req) {
         Some(config) => {
             let request_path = crate::web::request_path_param(req);

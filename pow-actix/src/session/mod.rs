@@ -113,8 +113,7 @@ pub use extract::{AsPowConfig, CurrentUser, MaybeUser, PowRequestExt};
 #[doc(hidden)]
 pub use guard::GuardService;
 pub use guard::{
-    already_authenticated_path, not_authenticated_path, wants_json, ErrorHandler,
-    RequireAuthenticated, RequireNotAuthenticated, RequireStepUp,
+    wants_json, ErrorHandler, RequireAuthenticated, RequireNotAuthenticated, RequireStepUp,
 };
 pub(crate) use handle::request_cookies;
 pub use handle::{ActixQueue, CookieSessionHandle, InRequest, WriteBack};

@@ -71,7 +71,7 @@ pub fn halted(halt: Halt, format: crate::pipeline::Format) -> HttpResponse {
 }
 
 /// The `request_path` query parameter, if it is a local path.
-pub fn request_path_param(req: &HttpRequest) -> Option<String> {
+pub(crate) fn request_path_param(req: &HttpRequest) -> Option<String> {
     let pairs: Vec<(String, String)> =
         serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
     pairs

@@ -77,21 +77,6 @@ pub(crate) fn current_page(req: &HttpRequest) -> Option<&str> {
     })
 }
 
-/// Checks a posted form: sent as `application/x-www-form-urlencoded` (else `415`), with a
-/// valid CSRF token (else `403`, see [`check_csrf`]): the engine's rule
-/// ([`PageRequest::posted_form`](pow_core::pages::runner::PageRequest::posted_form)).
-pub fn check_form(req: &HttpRequest, form: &FormData) -> Option<HttpResponse> {
-    use crate::session::CookieSessionExt as _;
-    let posted = super::action::page_request(req).posted_form(form, &req.cookie_session());
-    let refused = posted.refusal()?;
-    tracing::warn!(path = %req.path(), ?refused, "refused a posted form");
-    Some(session::guard::respond(pow_core::pages::HttpAnswer::text(
-        refused.status(),
-        refused.text(),
-        None,
-    )))
-}
-
 /// Checks the CSRF token (the form's, else the `x-csrf-token` header); `Some(403)` when it
 /// fails.
 pub fn check_csrf(req: &HttpRequest, form: &FormData) -> Option<HttpResponse> {

@@ -48,10 +48,9 @@ mod unlock;
 pub use crate::config::{extension_path, DefaultRoutes, RouteContext, Routes};
 pub(crate) use action::page_request;
 pub use action::{Access, Action, Format, Outcome, Render};
-pub use callbacks::{
-    halted, redirect, request_path_param, ActionId, ActionKind, Assigns, Controller, Flow, Halt,
-};
-pub use controllers::{check_csrf, check_form, configure, route_config, routes_ctx};
+pub(crate) use callbacks::request_path_param;
+pub use callbacks::{halted, redirect, ActionId, ActionKind, Assigns, Controller, Flow, Halt};
+pub use controllers::{check_csrf, configure, route_config, routes_ctx};
 pub use facts::{client_ip, ActixRequest};
 pub(crate) use facts::{host, origin};
 pub use forms::{

@@ -1,13 +1,6 @@
 //! Form parameters: `user[field]` values, `_method`, `_csrf_token` and the query.
 
-use actix_web::web::Bytes;
-
 pub use pow_core::pages::{FormData, MAX_FORM_BYTES};
-
-/// Reads a form body from raw bytes (used with actix's `Bytes` extractor).
-pub fn form_from_bytes(body: &Bytes) -> FormData {
-    FormData::parse(body)
-}
 
 #[cfg(test)]
 mod tests {
