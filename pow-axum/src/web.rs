@@ -134,47 +134,19 @@ pub fn mailbox_preview<S: Clone + Send + Sync + 'static>(
     outbox: pow_core::mailer::MemoryMailer,
 ) -> Router<S> {
     use pow_core::pages::mailbox::{self, MAILBOX_PATH};
-    let (list, show, text) = (outbox.clone(), outbox.clone(), outbox);
+    let serve = move |req: Request, rest: &str| match local(&req) {
+        true => crate::api::response(mailbox::answer(&outbox, rest)),
+        false => StatusCode::NOT_FOUND.into_response(),
+    };
+    let list = serve.clone();
     Router::new()
         .route(
             MAILBOX_PATH,
-            get(move |req: Request| async move {
-                match local(&req) {
-                    true => html(mailbox::list_page(&list)),
-                    false => StatusCode::NOT_FOUND.into_response(),
-                }
-            }),
+            get(move |req: Request| async move { list(req, "") }),
         )
         .route(
-            &format!("{MAILBOX_PATH}/{{n}}"),
-            get(move |Path(n): Path<String>, req: Request| async move {
-                if !local(&req) {
-                    return StatusCode::NOT_FOUND.into_response();
-                }
-                match mailbox::mail_html(&show, &n) {
-                    Some(mail) => html(mail),
-                    None => (StatusCode::NOT_FOUND, "no such mail").into_response(),
-                }
-            }),
-        )
-        .route(
-            &format!("{MAILBOX_PATH}/{{n}}/text"),
-            get(move |Path(n): Path<String>, req: Request| async move {
-                if !local(&req) {
-                    return StatusCode::NOT_FOUND.into_response();
-                }
-                match mailbox::mail_text(&text, &n) {
-                    Some(text) => (
-                        [
-                            (header::CACHE_CONTROL, "no-cache, no-store, must-revalidate"),
-                            (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
-                        ],
-                        text,
-                    )
-                        .into_response(),
-                    None => (StatusCode::NOT_FOUND, "no such mail").into_response(),
-                }
-            }),
+            &format!("{MAILBOX_PATH}/{{*rest}}"),
+            get(move |Path(rest): Path<String>, req: Request| async move { serve(req, &rest) }),
         )
 }
 
@@ -185,18 +157,6 @@ fn local(req: &Request) -> bool {
         .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
         .map(|info| info.0.ip());
     pow_core::pages::mailbox::is_local(peer, |name| req.headers().contains_key(name))
-}
-
-/// A page of the mailbox preview: HTML, never stored.
-fn html(body: String) -> Response {
-    (
-        [
-            (header::CACHE_CONTROL, "no-cache, no-store, must-revalidate"),
-            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
-        ],
-        body,
-    )
-        .into_response()
 }
 
 /// Runs the route of `here` (the routes at one path) that a `verb` request picks; `405`

@@ -2,9 +2,8 @@
 //! (The engine's [`pow_core::pages::mailbox`] on actix-web.)
 
 use actix_web::guard::{self, GuardContext};
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 
-use super::no_store;
 use crate::mailer::MemoryMailer;
 use pow_core::pages::mailbox;
 
@@ -32,9 +31,8 @@ pub fn mailbox_preview(outbox: MemoryMailer) -> impl FnOnce(&mut web::ServiceCon
     move |cfg: &mut web::ServiceConfig| {
         let local = || web::get().guard(guard::fn_guard(local_request));
         cfg.app_data(web::Data::new(outbox))
-            .route(MAILBOX_PATH, local().to(list))
-            .route(&format!("{MAILBOX_PATH}/{{n}}"), local().to(show))
-            .route(&format!("{MAILBOX_PATH}/{{n}}/text"), local().to(text));
+            .route(MAILBOX_PATH, local().to(serve))
+            .route(&format!("{MAILBOX_PATH}/{{rest:.*}}"), local().to(serve));
     }
 }
 
@@ -47,34 +45,8 @@ fn local_request(ctx: &GuardContext<'_>) -> bool {
     })
 }
 
-fn html(body: String) -> HttpResponse {
-    HttpResponse::Ok()
-        .insert_header(no_store())
-        .content_type("text/html; charset=utf-8")
-        .body(body)
-}
-
-async fn list(outbox: web::Data<MemoryMailer>) -> HttpResponse {
-    html(mailbox::list_page(&outbox))
-}
-
-async fn show(outbox: web::Data<MemoryMailer>, n: web::Path<String>) -> HttpResponse {
-    match mailbox::mail_html(&outbox, &n) {
-        Some(mail) => html(mail),
-        None => HttpResponse::NotFound()
-            .content_type("text/plain; charset=utf-8")
-            .body("no such mail"),
-    }
-}
-
-async fn text(outbox: web::Data<MemoryMailer>, n: web::Path<String>) -> HttpResponse {
-    match mailbox::mail_text(&outbox, &n) {
-        Some(text) => HttpResponse::Ok()
-            .insert_header(no_store())
-            .content_type("text/plain; charset=utf-8")
-            .body(text),
-        None => HttpResponse::NotFound()
-            .content_type("text/plain; charset=utf-8")
-            .body("no such mail"),
-    }
+/// The engine's answer to the path after [`MAILBOX_PATH`].
+async fn serve(outbox: web::Data<MemoryMailer>, req: HttpRequest) -> HttpResponse {
+    let rest = req.match_info().get("rest").unwrap_or_default();
+    crate::session::guard::respond(mailbox::answer(&outbox, rest))
 }

@@ -1,10 +1,11 @@
 //! The development mailbox preview, without a web framework: the mails a
 //! [`MemoryMailer`] kept, as pages. Each framework layer mounts it at [`MAILBOX_PATH`]
-//! (pow-actix's `web::mailbox_preview`, pow-axum's `web::mailbox_preview`) for requests
-//! that [`is_local`] only.
+//! (pow-actix's `web::mailbox_preview`, pow-axum's `web::mailbox_preview`) and sends
+//! [`answer`] to requests that [`is_local`], `404` to others.
 
 use std::net::IpAddr;
 
+use super::runner::{HttpAnswer, NO_STORE};
 use crate::mailer::{Mail, MemoryMailer};
 
 /// Where the preview is mounted.
@@ -78,4 +79,35 @@ pub fn mail_text(outbox: &MemoryMailer, n: &str) -> Option<String> {
             mail.to, mail.subject, mail.text
         )
     })
+}
+
+/// The preview's answer to a `GET` of [`MAILBOX_PATH`] followed by `/{rest}` (`rest`
+/// empty for the path itself): the list, mail `n` rendered (`n`), its plain text
+/// (`n/text`), else `404`. Every page is HTML or text that is never stored.
+///
+/// ```
+/// use pow_core::pages::mailbox;
+///
+/// let outbox = pow_core::mailer::MemoryMailer::new();
+/// assert_eq!(mailbox::answer(&outbox, "").status, 200);
+/// assert_eq!(mailbox::answer(&outbox, "0/text").status, 404);
+/// ```
+pub fn answer(outbox: &MemoryMailer, rest: &str) -> HttpAnswer {
+    let page = |content_type: &str, body: String| HttpAnswer {
+        status: 200,
+        headers: vec![
+            ("cache-control", NO_STORE.to_owned()),
+            ("content-type", content_type.to_owned()),
+        ],
+        body: Some(body.into_bytes()),
+    };
+    let found = match rest.split_once('/') {
+        None if rest.is_empty() => Some(page("text/html; charset=utf-8", list_page(outbox))),
+        None => mail_html(outbox, rest).map(|html| page("text/html; charset=utf-8", html)),
+        Some((n, "text")) => {
+            mail_text(outbox, n).map(|text| page("text/plain; charset=utf-8", text))
+        }
+        Some(_) => None,
+    };
+    found.unwrap_or_else(|| HttpAnswer::text(404, "no such mail", None))
 }

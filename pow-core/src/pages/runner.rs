@@ -40,7 +40,7 @@ use crate::users::{Params, User};
 use super::{Answer, BuildPage, FormData, Page, PAGE_HEADERS};
 
 /// `Cache-Control` of every answer that shows who is signed in.
-const NO_STORE: &str = "no-cache, no-store, must-revalidate";
+pub(crate) const NO_STORE: &str = "no-cache, no-store, must-revalidate";
 
 /// An HTTP answer for a framework to send as it is: status, headers and body. Pages,
 /// redirects and the JSON API's answers ([`ApiAnswer`](crate::api::ApiAnswer)) alike.
