@@ -33,7 +33,7 @@ use axum::routing::{get, MethodFilter, MethodRouter};
 use axum::RequestExt as _;
 use axum::Router;
 use futures_util::future::BoxFuture;
-use pow_core::pages::routes::{self, PageRoute, PathParams, QueryParams, Verb};
+use pow_core::pages::routes::{self, PageRoute, PathParams, Verb};
 use pow_core::pages::runner::{self, PageAction, PageEnd, PageRequest};
 use pow_core::pages::{core, Answer, FormData, HttpAnswer, Page, MAX_FORM_BYTES, PAGE_HEADERS};
 use pow_core::pipeline::{self, ActionId, Client, Requirements, Step};
@@ -95,10 +95,9 @@ pub fn router<S: Clone + Send + Sync + 'static>(config: &pow_core::PowConfig) ->
     }
     for (path, here) in routes::by_path(config, &table) {
         let here: Arc<[PageRoute]> = here.into();
-        let allow = routes::allow(&here);
-        let mut methods = MethodRouter::new().fallback(move || async move {
-            (StatusCode::METHOD_NOT_ALLOWED, [(header::ALLOW, allow)]).into_response()
-        });
+        let refused = routes::not_allowed(&here);
+        let mut methods =
+            MethodRouter::new().fallback(move || async move { crate::api::response(refused) });
         for verb in routes::methods(&here) {
             let here = Arc::clone(&here);
             let filter = match verb {
@@ -164,8 +163,7 @@ fn local(req: &Request) -> bool {
 async fn run_page(mut req: Request, verb: Verb, here: Arc<[PageRoute]>) -> Response {
     // axum runs a `GET` route for `HEAD` too: only where the `GET` only shows a page.
     if req.method() == axum::http::Method::HEAD && !routes::answers_head(&here) {
-        let allow = routes::allow(&here);
-        return (StatusCode::METHOD_NOT_ALLOWED, [(header::ALLOW, allow)]).into_response();
+        return crate::api::response(routes::not_allowed(&here));
     }
     let template = here.first().map_or("", |route| route.path);
     let path = match path_params(&mut req, template).await {
@@ -186,8 +184,7 @@ async fn run_page(mut req: Request, verb: Verb, here: Arc<[PageRoute]>) -> Respo
     };
     let method_override = form.as_ref().and_then(FormData::method_override);
     let Some(route) = routes::pick(&here, verb, method_override.as_deref()) else {
-        let allow = routes::allow(&here);
-        return (StatusCode::METHOD_NOT_ALLOWED, [(header::ALLOW, allow)]).into_response();
+        return crate::api::response(routes::not_allowed(&here));
     };
     let requirements = route.requirements_for(&pow.config, pow.current.as_ref());
     let mut action = Action::new(route.action).requirements(requirements);
@@ -195,14 +192,10 @@ async fn run_page(mut req: Request, verb: Verb, here: Arc<[PageRoute]>) -> Respo
         action = action.form(form.unwrap_or_default());
     }
     let act = Arc::clone(&route.act);
-    let query = QueryParams::parse(parts.uri.query().unwrap_or_default());
+    let query = parts.uri.query().unwrap_or_default().to_owned();
     let json = crate::wants_json(&parts);
     let run: Act = Box::new(move |step, client| {
-        step.assigns.insert(path);
-        step.assigns.insert(query);
-        if json {
-            step.assigns.insert(routes::WantsJson);
-        }
+        routes::assign_request(&mut step.assigns, path, &query, json);
         act(step, client)
     });
     action.run(pow, &parts, run).await
@@ -216,7 +209,7 @@ async fn run_endpoint(
     config: pow_core::PowConfig,
     here: Arc<[pow_core::pages::endpoints::EndpointRoute]>,
 ) -> Response {
-    use pow_core::pages::endpoints::{self, EndpointRequest, MAX_BODY, MAX_HEADERS};
+    use pow_core::pages::endpoints::{self, EndpointRequest, MAX_BODY};
     let verb = Verb::of_method(req.method().as_str());
     let Some(route) = verb.and_then(|verb| endpoints::pick(&here, verb)) else {
         return crate::api::response(endpoints::not_allowed(&here));
@@ -229,14 +222,9 @@ async fn run_endpoint(
     let Ok(body) = to_bytes(body, MAX_BODY).await else {
         return crate::api::response(endpoints::too_large());
     };
-    let headers = parts
-        .headers
-        .iter()
-        .filter_map(|(name, value)| {
-            Some((name.as_str().to_owned(), value.to_str().ok()?.to_owned()))
-        })
-        .take(MAX_HEADERS)
-        .collect();
+    let headers = EndpointRequest::headers_of(
+        (parts.headers.iter()).map(|(name, value)| (name.as_str(), value.as_bytes())),
+    );
     let request = EndpointRequest {
         method: verb,
         path: parts.uri.path().to_owned(),

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use actix_web::web::{self, Bytes, ServiceConfig};
 use actix_web::{HttpRequest, HttpResponse};
-use pow_core::pages::routes::{self, PageRoute, PathParams, QueryParams, Verb};
+use pow_core::pages::routes::{self, PageRoute, PathParams, Verb};
 
 use super::csrf;
 use super::params::FormData;
@@ -97,14 +97,10 @@ pub fn check_csrf(req: &HttpRequest, form: &FormData) -> Option<HttpResponse> {
 fn mount_pages(cfg: &mut ServiceConfig, config: &PowConfig, table: &[PageRoute]) {
     for (path, here) in routes::by_path(config, table) {
         let here: Arc<[PageRoute]> = here.into();
-        let allow = routes::allow(&here);
+        let refused = routes::not_allowed(&here);
         let mut resource = web::resource(path).default_service(web::to(move || {
-            let allow = allow.clone();
-            async move {
-                HttpResponse::MethodNotAllowed()
-                    .insert_header((actix_web::http::header::ALLOW, allow))
-                    .finish()
-            }
+            let refused = refused.clone();
+            async move { session::guard::respond(refused) }
         }));
         for verb in routes::methods(&here) {
             let methods = match verb {
@@ -152,7 +148,7 @@ async fn run_endpoint(
     here: &[pow_core::pages::endpoints::EndpointRoute],
 ) -> HttpResponse {
     use futures_util::StreamExt as _;
-    use pow_core::pages::endpoints::{self, EndpointRequest, MAX_BODY, MAX_HEADERS};
+    use pow_core::pages::endpoints::{self, EndpointRequest, MAX_BODY};
     let verb = Verb::of_method(req.method().as_str());
     let Some(route) = verb.and_then(|verb| endpoints::pick(here, verb)) else {
         return session::guard::respond(endpoints::not_allowed(here));
@@ -170,14 +166,9 @@ async fn run_endpoint(
         }
         body.extend_from_slice(&chunk);
     }
-    let headers = req
-        .headers()
-        .iter()
-        .filter_map(|(name, value)| {
-            Some((name.as_str().to_owned(), value.to_str().ok()?.to_owned()))
-        })
-        .take(MAX_HEADERS)
-        .collect();
+    let headers = EndpointRequest::headers_of(
+        (req.headers().iter()).map(|(name, value)| (name.as_str(), value.as_bytes())),
+    );
     let request = EndpointRequest {
         method: verb,
         path: req.path().to_owned(),
@@ -206,9 +197,7 @@ async fn run_page(
     let form = (verb != Verb::Get).then(|| FormData::parse(&body));
     let method_override = form.as_ref().and_then(FormData::method_override);
     let Some(route) = routes::pick(here, verb, method_override.as_deref()) else {
-        return Ok(HttpResponse::MethodNotAllowed()
-            .insert_header((actix_web::http::header::ALLOW, routes::allow(here)))
-            .finish());
+        return Ok(session::guard::respond(routes::not_allowed(here)));
     };
     let config = route_config(&req)?;
     let current = session::current_session(&req);
@@ -224,15 +213,11 @@ async fn run_page(
             .map(|(name, value)| (name.to_owned(), value.to_owned()))
             .collect(),
     );
-    let query = QueryParams::parse(req.query_string());
+    let query = req.query_string().to_owned();
     let json = session::wants_json(&req);
     action
         .run(&req, async move |ctl| {
-            ctl.assigns.insert(path);
-            ctl.assigns.insert(query);
-            if json {
-                ctl.assigns.insert(pow_core::pages::routes::WantsJson);
-            }
+            routes::assign_request(&mut ctl.assigns, path, &query, json);
             Ok(super::serve(ctl, async |step, client| act(step, client).await).await?)
         })
         .await

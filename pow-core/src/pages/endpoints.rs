@@ -62,6 +62,34 @@ pub struct EndpointRequest {
 }
 
 impl EndpointRequest {
+    /// The headers a framework layer keeps of a request's `(name, value)` pairs: those whose
+    /// value is visible ASCII (tabs too), at most [`MAX_HEADERS`], in order.
+    ///
+    /// ```
+    /// use pow_core::pages::endpoints::EndpointRequest;
+    ///
+    /// let kept = EndpointRequest::headers_of([
+    ///     ("content-type", b"application/json".as_slice()),
+    ///     ("x-binary", b"\xff\xfe".as_slice()),
+    /// ]);
+    /// assert_eq!(kept, [("content-type".to_owned(), "application/json".to_owned())]);
+    /// ```
+    pub fn headers_of<'a>(
+        pairs: impl IntoIterator<Item = (&'a str, &'a [u8])>,
+    ) -> Vec<(String, String)> {
+        pairs
+            .into_iter()
+            .filter_map(|(name, value)| {
+                let text = value
+                    .iter()
+                    .all(|&b| b == b'\t' || (32..127).contains(&b))
+                    .then(|| std::str::from_utf8(value).ok())??;
+                Some((name.to_owned(), text.to_owned()))
+            })
+            .take(MAX_HEADERS)
+            .collect()
+    }
+
     /// The first value of header `name` (lowercase).
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers

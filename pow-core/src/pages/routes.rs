@@ -492,6 +492,37 @@ pub fn allow(routes: &[PageRoute]) -> String {
     names.join(",")
 }
 
+/// The `405` answer of a path whose `routes` take other methods: [`allow`] as `Allow`, no
+/// body.
+///
+/// ```
+/// let answer = pow_core::pages::routes::not_allowed(&[]);
+/// assert_eq!((answer.status, answer.header("allow")), (405, Some("")));
+/// ```
+pub fn not_allowed(routes: &[PageRoute]) -> super::HttpAnswer {
+    super::HttpAnswer {
+        status: 405,
+        headers: vec![("allow", allow(routes))],
+        body: None,
+    }
+}
+
+/// Puts what a route's controller reads of its request into `assigns` (the step's): the
+/// path's `{name}` segments, the query parameters, and [`WantsJson`] when the client asked
+/// for JSON.
+pub fn assign_request(
+    assigns: &mut crate::pipeline::Assigns,
+    path: PathParams,
+    query: &str,
+    json: bool,
+) {
+    assigns.insert(path);
+    assigns.insert(QueryParams::parse(query));
+    if json {
+        assigns.insert(WantsJson);
+    }
+}
+
 /// The route a request of `verb` at one path runs among `candidates` (the routes at that
 /// path): a `POST` whose form names another method in `_method` runs that method's route
 /// (the `POST` route when there is none).
