@@ -98,11 +98,6 @@ impl ApiError {
         Self(self.0.pending(step))
     }
 
-    /// The steps still pending.
-    pub fn pending_steps(&self) -> &[PendingStep] {
-        self.0.pending_steps()
-    }
-
     /// Adds a field to the answer's `data` (say a token the client needs to go on). The
     /// name `pending` is taken by [`pending`](Self::pending) and ignored here. A text, or
     /// any JSON value.
@@ -118,13 +113,6 @@ impl ApiError {
         Self::in_language_of(req, |config, lang| {
             pow_core::api::ApiError::new(status.as_u16(), text(config, lang, key))
         })
-    }
-
-    /// The code answered: the one set with [`with_code`](Self::with_code), else the usual
-    /// one of the status (`invalid_request` for `400`, `not_found`, `invalid` for `422`,
-    /// `rate_limited`, `unavailable`, ...).
-    pub fn answered_code(&self) -> &'static str {
-        self.0.answered_code()
     }
 
     /// Translates a text this error still carries in English (an error converted from a
@@ -232,29 +220,19 @@ impl ApiError {
         StatusCode::from_u16(self.0.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
     }
 
-    /// The client-facing message.
-    pub fn message(&self) -> &str {
-        self.0.message()
-    }
-
-    /// The field errors.
-    pub fn errors(&self) -> &BTreeMap<String, Vec<String>> {
-        self.0.errors()
-    }
-
-    /// The machine-readable code, if any.
-    pub fn code(&self) -> Option<&'static str> {
-        self.0.code()
-    }
-
-    /// The `Retry-After` seconds the answer carries, if any.
-    pub fn retry_after(&self) -> Option<u64> {
-        self.0.retry_after()
-    }
-
     /// The client-facing answer to `err`, without logging it.
     pub(crate) fn of_pow_error(err: &PowError) -> Self {
         Self(pow_core::api::ApiError::of_pow_error(err))
+    }
+}
+
+/// The engine's accessors (`message`, `errors`, `code`, `answered_code`, `retry_after`,
+/// `pending_steps`, ...) read through; [`status`](ApiError::status) is actix's type.
+impl std::ops::Deref for ApiError {
+    type Target = pow_core::api::ApiError;
+
+    fn deref(&self) -> &pow_core::api::ApiError {
+        &self.0
     }
 }
 
