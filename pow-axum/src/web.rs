@@ -33,7 +33,7 @@ use axum::routing::{get, MethodFilter, MethodRouter};
 use axum::RequestExt as _;
 use axum::Router;
 use futures_util::future::BoxFuture;
-use pow_core::pages::routes::{self, PageRoute, PathParams, Verb};
+use pow_core::pages::routes::{self, PageRoute, PathParams, QueryParams, Verb};
 use pow_core::pages::runner::{self, PageAction, PageEnd, PageRequest};
 use pow_core::pages::{core, Answer, FormData, HttpAnswer, Page, MAX_FORM_BYTES, PAGE_HEADERS};
 use pow_core::pipeline::{self, ActionId, Client, Requirements, Step};
@@ -192,10 +192,10 @@ async fn run_page(mut req: Request, verb: Verb, here: Arc<[PageRoute]>) -> Respo
         action = action.form(form.unwrap_or_default());
     }
     let act = Arc::clone(&route.act);
-    let query = parts.uri.query().unwrap_or_default().to_owned();
+    let query = QueryParams::parse(parts.uri.query().unwrap_or_default());
     let json = crate::wants_json(&parts);
     let run: Act = Box::new(move |step, client| {
-        routes::assign_request(&mut step.assigns, path, &query, json);
+        routes::assign_request(&mut step.assigns, path, query, json);
         act(step, client)
     });
     action.run(pow, &parts, run).await

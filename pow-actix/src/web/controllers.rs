@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use actix_web::web::{self, Bytes, ServiceConfig};
 use actix_web::{HttpRequest, HttpResponse};
-use pow_core::pages::routes::{self, PageRoute, PathParams, Verb};
+use pow_core::pages::routes::{self, PageRoute, PathParams, QueryParams, Verb};
 
 use super::csrf;
 use super::params::FormData;
@@ -213,11 +213,11 @@ async fn run_page(
             .map(|(name, value)| (name.to_owned(), value.to_owned()))
             .collect(),
     );
-    let query = req.query_string().to_owned();
+    let query = QueryParams::parse(req.query_string());
     let json = session::wants_json(&req);
     action
         .run(&req, async move |ctl| {
-            routes::assign_request(&mut ctl.assigns, path, &query, json);
+            routes::assign_request(&mut ctl.assigns, path, query, json);
             Ok(super::serve(ctl, async |step, client| act(step, client).await).await?)
         })
         .await

@@ -79,12 +79,9 @@ impl EndpointRequest {
     ) -> Vec<(String, String)> {
         pairs
             .into_iter()
+            .filter(|(_, value)| value.iter().all(|&b| b == b'\t' || (32..127).contains(&b)))
             .filter_map(|(name, value)| {
-                let text = value
-                    .iter()
-                    .all(|&b| b == b'\t' || (32..127).contains(&b))
-                    .then(|| std::str::from_utf8(value).ok())??;
-                Some((name.to_owned(), text.to_owned()))
+                Some((name.to_owned(), std::str::from_utf8(value).ok()?.to_owned()))
             })
             .take(MAX_HEADERS)
             .collect()

@@ -513,11 +513,11 @@ pub fn not_allowed(routes: &[PageRoute]) -> super::HttpAnswer {
 pub fn assign_request(
     assigns: &mut crate::pipeline::Assigns,
     path: PathParams,
-    query: &str,
+    query: QueryParams,
     json: bool,
 ) {
     assigns.insert(path);
-    assigns.insert(QueryParams::parse(query));
+    assigns.insert(query);
     if json {
         assigns.insert(WantsJson);
     }
