@@ -1,6 +1,8 @@
-//! The layers of pow-core and pow-actix, as `ARCHITECTURE.md` names them: no module imports
-//! a module of a higher layer of its crate, except the known upward imports listed there,
-//! and that list only shrinks. A layer may name a file of a module (`session/middleware`).
+//! The layers of pow-core and pow-actix, as `ARCHITECTURE.md` names them: no file imports
+//! a file of a higher layer of its crate, except the known upward imports listed there,
+//! and that list only shrinks. A layer may name a file of a module (`store/limiter`). An
+//! import is what the circle test reads too: a `use` line or an inline path, followed to
+//! the file that defines the item.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -39,46 +41,6 @@ fn sources(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
     }
 }
 
-/// The top-level modules each module refers to through `crate::<module>`, outside comments.
-///
-/// A file is counted under its top-level module, unless `parts` names it
-/// (`session/middleware` for `src/session/middleware.rs`): the actix layer's files inside a
-/// lower module are parts of their own.
-fn imports(src: &Path, parts: &BTreeSet<String>) -> BTreeMap<String, BTreeSet<String>> {
-    let mut files = Vec::new();
-    sources(src, &mut files);
-    let mut found: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    for file in files {
-        let relative = file.strip_prefix(src).unwrap();
-        let path = relative
-            .to_string_lossy()
-            .replace('\\', "/")
-            .trim_end_matches(".rs")
-            .to_owned();
-        let top = path.split('/').next().unwrap().to_owned();
-        let module = if parts.contains(&path) {
-            path
-        } else {
-            top.clone()
-        };
-        // Every module has a layer, whether it imports anything or not.
-        found.entry(module.clone()).or_default();
-        let text = std::fs::read_to_string(&file).unwrap();
-        for line in text.lines().filter(|l| !l.trim_start().starts_with("//")) {
-            for (at, _) in line.match_indices("crate::") {
-                let target: String = line[at + "crate::".len()..]
-                    .chars()
-                    .take_while(|c| c.is_ascii_lowercase() || *c == '_')
-                    .collect();
-                if !target.is_empty() && target != top {
-                    found.entry(module.clone()).or_default().insert(target);
-                }
-            }
-        }
-    }
-    found
-}
-
 #[test]
 fn no_module_imports_a_higher_layer_beyond_the_known_list() {
     check_layers(
@@ -113,26 +75,32 @@ fn check_layers(krate: &str, layers: &str, known_heading: &str) {
         .map(|row| (row[0].clone(), row[1].clone()))
         .collect();
 
-    let parts = layer_of
-        .keys()
-        .filter(|m| m.contains('/'))
-        .cloned()
-        .collect();
+    // A file's layer is the one of the most specific row naming its module or a parent
+    // (`store/limiter` before `store`), so a layer may name a file of a module.
+    let entry_of = |module: &[String]| -> Option<(String, u32)> {
+        (1..=module.len()).rev().find_map(|k| {
+            let name = module[..k].join("/");
+            layer_of.get(&name).map(|layer| (name, *layer))
+        })
+    };
+    let (files, edges) = use_graph(&root.join(krate).join("src"));
     let mut upward = BTreeSet::new();
-    for (module, targets) in imports(&root.join(krate).join("src"), &parts) {
-        if module == "lib" {
+    for (file, targets) in files.iter().zip(&edges) {
+        if file.module.is_empty() {
             continue;
         }
-        let Some(from) = layer_of.get(&module) else {
-            panic!("module `{module}` of {krate} has no layer in ARCHITECTURE.md");
+        let Some((from, from_layer)) = entry_of(&file.module) else {
+            panic!("{} of {krate} has no layer in ARCHITECTURE.md", file.path);
         };
-        for target in targets {
-            // Macros and items of the crate root (`crate::sql_migration!`, `crate::PowConfig`).
-            let Some(to) = layer_of.get(&target) else {
-                continue;
+        for &target in targets {
+            let Some((to, to_layer)) = entry_of(&files[target].module) else {
+                panic!(
+                    "{} of {krate} has no layer in ARCHITECTURE.md",
+                    files[target].path
+                );
             };
-            if to > from {
-                upward.insert((module.clone(), target));
+            if to_layer > from_layer {
+                upward.insert((from.clone(), to));
             }
         }
     }

@@ -252,17 +252,6 @@ impl PowConfig {
         &self.inner.extensions
     }
 
-    /// The users, as an async handle: `config.users()?.get(id).await`.
-    ///
-    /// # Errors
-    /// [`PowError::Config`] if no context was set with [`PowConfigBuilder::users`].
-    pub fn users(&self) -> Result<crate::users::Users, PowError> {
-        Ok(crate::users::Users::new(
-            self.users_context()?.clone(),
-            self.clone(),
-        ))
-    }
-
     /// The users context itself, whose methods block: for code that runs off the async
     /// executor (CLI tools, seeds, tests). Async code uses [`users`](Self::users).
     ///

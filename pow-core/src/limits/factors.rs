@@ -28,12 +28,6 @@ use crate::request::RequestSource;
 use crate::users::validation::normalize_user_id;
 use crate::users::User;
 
-/// The default of [`Lockout::max_factor_failures`](super::Lockout::max_factor_failures):
-/// nobody mistypes a code ten times in a row, and ten guesses per lock period leave an
-/// attacker who knows the password about 3 in 100 000 (10 guesses at 3 valid codes in a
-/// million) per hour instead of one in 3 300 at NIST's ceiling of 100.
-pub(crate) const DEFAULT_MAX_FACTOR_FAILURES: u32 = 10;
-
 /// The normalised identifier the account of `user` is counted and locked under, `None`
 /// for a user without one.
 pub fn account_identifier(config: &PowConfig, user: &User) -> Option<String> {

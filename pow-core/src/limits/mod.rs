@@ -67,9 +67,7 @@
 //! # Ok::<_, Box<dyn std::error::Error>>(())
 //! ```
 
-use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 pub use ipnet::IpNet;
@@ -80,9 +78,14 @@ use crate::request::{RequestFacts, RequestSource};
 use crate::store::{Limit, Limiter};
 
 mod factors;
+mod in_flight;
 mod lockout;
+mod settings;
 pub use factors::{account_identifier, ensure_not_locked, factor_failed, factor_passed};
+use in_flight::{Bound, Crowded};
+pub(crate) use in_flight::{InFlight, InFlightSlot};
 pub(crate) use lockout::{Counter, Lockouts};
+pub use settings::{Lockout, RateLimits, MAX_FACTOR_FAILURES};
 
 pub use lockout::{redeem_unlock_link, unlock_account, UNLOCK_MAIL};
 
@@ -94,103 +97,6 @@ const MAIL_IP: &str = "mail_ip";
 /// Recent failed password checks per network and per account, from any client: what
 /// sheds a check once the pool is half full.
 const RECENT_FAILURES: &str = "recent_failures";
-
-/// The rate limits and lockout policy of a setup ([`PowConfigBuilder::rate_limits`](crate::PowConfigBuilder::rate_limits)).
-/// `None` disables a rule. See the [module docs](self) for what each counts.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RateLimits {
-    /// Password sign-ins per client. Default 30 per minute.
-    pub sign_in_per_ip: Option<Limit>,
-    /// Failed sign-ins per identifier and client. Default 5 per 5 minutes. Its window is
-    /// also how long the failures of a network and of an account shed their checks once
-    /// the hashing pool is half full (see the [module docs](self)); `None` turns that off.
-    pub sign_in_failures: Option<Limit>,
-    /// Sign-up submissions per client. Default 20 per minute.
-    pub sign_up_per_ip: Option<Limit>,
-    /// Requests for a mailed link per client. Default 20 per minute.
-    pub mails_per_ip: Option<Limit>,
-    /// The hard per-account lock. Default [`Lockout::default`].
-    pub lockout: Option<Lockout>,
-    /// Password checks one client may have under way at once in this process (sign-ins
-    /// and sign-ups waiting for the hashing pool), so one client cannot fill the pool and
-    /// have everybody else's sign-in refused (`429`). Once the checks under way fill half
-    /// the pool, a client's whole network (IPv4 /24, IPv6 /48) shares this many, and the
-    /// next one is shed (`503`). Default 2.
-    pub max_in_flight_per_client: Option<u32>,
-    /// Password checks of one account (one identifier) under way at once in this process
-    /// from clients that failed on it before, so a flood from many addresses on one account
-    /// takes at most this many places in the hashing pool (`429`); below half the pool a
-    /// client with no failures there (its owner, say) is not held back. Once the checks
-    /// under way fill half the pool, checks of the account from any client share this
-    /// many, and the next one is shed (`503`). Default 2.
-    pub max_in_flight_per_account: Option<u32>,
-    /// Proxies whose `X-Forwarded-For` is believed. Default none: the peer address is the
-    /// client.
-    pub trusted_proxies: Vec<IpNet>,
-}
-
-impl Default for RateLimits {
-    fn default() -> Self {
-        Self {
-            sign_in_per_ip: Some(Limit::new(30, Duration::from_secs(60))),
-            sign_in_failures: Some(Limit::new(5, Duration::from_secs(5 * 60))),
-            sign_up_per_ip: Some(Limit::new(20, Duration::from_secs(60))),
-            mails_per_ip: Some(Limit::new(20, Duration::from_secs(60))),
-            lockout: Some(Lockout::default()),
-            max_in_flight_per_client: Some(2),
-            max_in_flight_per_account: Some(2),
-            trusted_proxies: Vec::new(),
-        }
-    }
-}
-
-impl RateLimits {
-    /// Every rule off (for tests that hammer one account on purpose).
-    pub fn disabled() -> Self {
-        Self {
-            sign_in_per_ip: None,
-            sign_in_failures: None,
-            sign_up_per_ip: None,
-            mails_per_ip: None,
-            lockout: None,
-            max_in_flight_per_client: None,
-            max_in_flight_per_account: None,
-            trusted_proxies: Vec::new(),
-        }
-    }
-}
-
-/// The hard per-account lock: after `max_failures` failed sign-ins in a row (within
-/// `failure_window` of the first), password sign-in for the identifier is refused for
-/// `lock_for`, from every client, and the owner is mailed an unlock link.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Lockout {
-    /// Consecutive failures that lock. Default 100 (NIST 800-63B's ceiling).
-    pub max_failures: u32,
-    /// How long failures are remembered. Default 24 hours.
-    pub failure_window: Duration,
-    /// How long a lock lasts unless lifted earlier. Default 1 hour.
-    pub lock_for: Duration,
-    /// Consecutive failed second factors and mailed codes (TOTP, recovery codes,
-    /// passwordless codes) that lock, counted apart from passwords; a correct password
-    /// does not clear them. Default 10, at most [`MAX_FACTOR_FAILURES`]; see
-    /// [`factor_failed`].
-    pub max_factor_failures: u32,
-}
-
-/// The most [`Lockout::max_factor_failures`] may be (NIST 800-63B 5.2.2).
-pub const MAX_FACTOR_FAILURES: u32 = 100;
-
-impl Default for Lockout {
-    fn default() -> Self {
-        Self {
-            max_failures: 100,
-            failure_window: Duration::from_secs(24 * 3600),
-            lock_for: Duration::from_secs(3600),
-            max_factor_failures: factors::DEFAULT_MAX_FACTOR_FAILURES,
-        }
-    }
-}
 
 pub use crate::error::{LimitReason, RateLimited};
 
@@ -263,111 +169,6 @@ async fn hit_client(
 pub async fn hit_mail_request(config: &PowConfig, req: &dyn RequestSource) -> Result<(), PowError> {
     let facts = req.facts();
     hit_client(config, &facts, MAIL_IP, config.rate_limits().mails_per_ip).await
-}
-
-/// Password checks under way in this process: per client, per network, per account, and
-/// in all.
-#[derive(Debug, Default)]
-pub(crate) struct InFlight(Mutex<InFlightState>);
-
-#[derive(Debug, Default)]
-struct InFlightState {
-    counts: HashMap<String, u32>,
-    total: usize,
-}
-
-/// One bound on the checks a subject (a client, a network, an account) has under way.
-struct Bound {
-    subject: String,
-    max: u32,
-    /// Only once the checks under way fill half the pool (the reserved half).
-    reserved_half_only: bool,
-}
-
-impl Bound {
-    fn always(subject: String, max: u32) -> Self {
-        Self {
-            subject,
-            max,
-            reserved_half_only: false,
-        }
-    }
-
-    fn in_reserved_half(subject: String, max: u32) -> Self {
-        Self {
-            subject,
-            max,
-            reserved_half_only: true,
-        }
-    }
-}
-
-/// Why [`InFlight::enter`] refused a check.
-enum Crowded {
-    /// A client or an account has its maximum under way.
-    Subject,
-    /// The checks under way fill half the pool, and this one has failures behind it, or
-    /// its network or account already has its share under way.
-    Shed,
-}
-
-impl InFlight {
-    /// Takes a place under each of `bounds` at once, or none. Once `half` checks are under
-    /// way, a `failing` check is refused, and so is one over a bound of the reserved half.
-    fn enter(
-        self: &Arc<Self>,
-        bounds: Vec<Bound>,
-        half: usize,
-        failing: bool,
-    ) -> Result<InFlightSlot, Crowded> {
-        let mut state = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        let reserved = state.total >= half;
-        if reserved && failing {
-            return Err(Crowded::Shed);
-        }
-        let full = |bound: &Bound| {
-            state
-                .counts
-                .get(&bound.subject)
-                .is_some_and(|n| *n >= bound.max)
-        };
-        if bounds.iter().any(|b| !b.reserved_half_only && full(b)) {
-            return Err(Crowded::Subject);
-        }
-        if reserved && bounds.iter().any(|b| b.reserved_half_only && full(b)) {
-            return Err(Crowded::Shed);
-        }
-        for bound in &bounds {
-            *state.counts.entry(bound.subject.clone()).or_insert(0) += 1;
-        }
-        state.total += 1;
-        Ok(InFlightSlot {
-            owner: Arc::clone(self),
-            subjects: bounds.into_iter().map(|bound| bound.subject).collect(),
-        })
-    }
-}
-
-/// One password check under way; dropping it frees its places.
-#[derive(Debug)]
-pub(crate) struct InFlightSlot {
-    owner: Arc<InFlight>,
-    subjects: Vec<String>,
-}
-
-impl Drop for InFlightSlot {
-    fn drop(&mut self) {
-        let mut state = self.owner.0.lock().unwrap_or_else(PoisonError::into_inner);
-        state.total = state.total.saturating_sub(1);
-        for subject in &self.subjects {
-            if let Some(count) = state.counts.get_mut(subject) {
-                *count = count.saturating_sub(1);
-                if *count == 0 {
-                    state.counts.remove(subject);
-                }
-            }
-        }
-    }
 }
 
 /// What admission knows of a password check's failures.

@@ -30,6 +30,10 @@
 //!     });
 //! }
 //! ```
+//!
+//! [`LiveSessions::is_still_valid`]: super::LiveSessions::is_still_valid
+//! [`LiveSessions::events`]: super::LiveSessions::events
+//! [`LiveSessions::ended`]: super::LiveSessions::ended
 
 use std::fmt;
 use std::str::FromStr;
@@ -39,9 +43,6 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use tokio::sync::{broadcast, OnceCell};
 
-use super::CurrentSession;
-use crate::config::PowConfig;
-use crate::error::PowError;
 use crate::store::{Broadcast, Store};
 use crate::token::{generate_uuid, keyed_digest};
 
@@ -105,14 +106,7 @@ impl FromStr for LiveSessionId {
     }
 }
 
-impl CurrentSession {
-    /// The stable id of this session for long-lived connections.
-    pub fn live_id(&self) -> LiveSessionId {
-        LiveSessionId::of(self.user.id, &self.metadata.fingerprint)
-    }
-}
-
-/// What [`LiveSessions::events`] tells.
+/// What [`LiveSessions::events`](super::LiveSessions::events) tells.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum LiveEvent {
     /// One session ended.
@@ -125,7 +119,7 @@ pub enum LiveEvent {
     },
     /// Events may have been missed (a slow subscriber, or a node reconnecting to the
     /// broadcast): check the sessions you care about with
-    /// [`LiveSessions::is_still_valid`].
+    /// [`LiveSessions::is_still_valid`](super::LiveSessions::is_still_valid).
     Missed,
 }
 
@@ -147,7 +141,7 @@ struct Message {
     event: LiveEvent,
 }
 
-/// The per-setup event bus, held by the [`PowConfig`].
+/// The per-setup event bus, held by the [`PowConfig`](crate::PowConfig).
 pub(crate) struct LiveBus {
     node: String,
     channel: String,
@@ -234,6 +228,11 @@ impl LiveBus {
         receiver
     }
 
+    /// A subscriber of its own to the bus's events (see [`subscribe`](Self::subscribe)).
+    pub(super) async fn events(self: &Arc<Self>) -> LiveEvents {
+        LiveEvents(self.subscribe().await, Arc::clone(self))
+    }
+
     /// Once per bus: the other nodes' events, delivered here as this node's own.
     async fn listen_to_other_nodes(&self) {
         let Some(remote) = &self.remote else {
@@ -272,86 +271,7 @@ impl LiveBus {
     }
 }
 
-/// Live revocation for one setup: see the [module documentation](crate::session).
-#[derive(Clone)]
-pub struct LiveSessions {
-    config: PowConfig,
-    recheck: Duration,
-}
-
-impl fmt::Debug for LiveSessions {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("LiveSessions")
-            .field("recheck", &self.recheck)
-            .finish_non_exhaustive()
-    }
-}
-
-impl LiveSessions {
-    /// Live revocation for the sessions of `config`.
-    pub fn new(config: &PowConfig) -> Self {
-        Self {
-            config: config.clone(),
-            recheck: DEFAULT_RECHECK,
-        }
-    }
-
-    /// How often [`ended`](Self::ended) also checks the store (default
-    /// 30 seconds): the longest an expired session, or one whose event a
-    /// disconnected node missed, stays open.
-    #[must_use]
-    pub fn recheck_every(mut self, interval: Duration) -> Self {
-        self.recheck = interval.max(Duration::from_millis(10));
-        self
-    }
-
-    /// Whether the session still exists: one listing of the user's sessions.
-    ///
-    /// # Errors
-    /// [`PowError::Store`] when the store fails.
-    pub async fn is_still_valid(&self, id: &LiveSessionId) -> Result<bool, PowError> {
-        Ok(super::CredentialsCache::new(&self.config)
-            .chain_alive(id)
-            .await?)
-    }
-
-    /// Every ended session of this setup from now on, on any node.
-    pub async fn events(&self) -> LiveEvents {
-        let bus = Arc::clone(self.config.live_bus());
-        LiveEvents(bus.subscribe().await, bus)
-    }
-
-    /// Resolves once the session has ended (at once if it already has). While the store
-    /// cannot be reached the session counts as alive: it cannot be used for new requests
-    /// then anyway, and the check is repeated.
-    pub async fn ended(&self, id: &LiveSessionId) {
-        // Subscribe first, then check: an end between the two is not missed.
-        let mut events = self.events().await;
-        let mut recheck = tokio::time::interval(self.recheck);
-        loop {
-            tokio::select! {
-                event = events.next() => match event.ends(id) {
-                    Some(true) => return,
-                    Some(false) => {}
-                    None => if self.is_gone(id).await { return },
-                },
-                _ = recheck.tick() => if self.is_gone(id).await { return },
-            }
-        }
-    }
-
-    async fn is_gone(&self, id: &LiveSessionId) -> bool {
-        match self.is_still_valid(id).await {
-            Ok(valid) => !valid,
-            Err(err) => {
-                tracing::warn!(error = %err, "cannot check a live session");
-                false
-            }
-        }
-    }
-}
-
-/// The stream of [`LiveEvent`]s from [`LiveSessions::events`].
+/// The stream of [`LiveEvent`]s from [`LiveSessions::events`](super::LiveSessions::events).
 #[derive(Debug)]
 pub struct LiveEvents(
     broadcast::Receiver<LiveEvent>,

@@ -23,7 +23,9 @@ pub mod devices;
 pub mod flash;
 mod handle;
 pub mod impersonation;
+mod impersonation_rule;
 pub(crate) mod live;
+mod live_sessions;
 mod memo;
 mod metadata;
 mod methods;
@@ -31,6 +33,7 @@ mod outage;
 mod policy;
 mod records;
 mod shards;
+mod step_up;
 #[doc(hidden)]
 pub mod tokens;
 
@@ -41,10 +44,13 @@ pub use credentials::CredentialsCache;
 pub use handle::nobody_signed_in;
 pub use handle::{SessionHandle, StoreSession};
 pub use impersonation::{Impersonation, Impersonator};
-pub use live::{InvalidLiveSessionId, LiveEvent, LiveEvents, LiveSessionId, LiveSessions};
+pub use live::{InvalidLiveSessionId, LiveEvent, LiveEvents, LiveSessionId};
+pub use live_sessions::LiveSessions;
 pub use metadata::{Device, RememberedInfo, SessionInfo, SessionMetadata};
-pub use methods::{AuthMethod, MethodUse, StepUp};
+pub use methods::{AuthMethod, MethodUse};
 pub use policy::{admit, SignInRefusal};
+pub(crate) use shards::last_dot;
+pub use step_up::StepUp;
 
 pub(crate) use crate::time::{duration_ms, now_ms};
 #[doc(hidden)]
@@ -234,12 +240,6 @@ pub fn new_cookie_id(config: &PowConfig, user_id: i64) -> String {
 pub(crate) fn cookie_user_id(cookie_id: &str) -> Option<i64> {
     let dot = last_dot(cookie_id)?;
     cookie_id.get(dot + 1..)?.parse().ok()
-}
-
-/// The byte index of the last `.` in `id`: a plain backwards byte scan (the ids on the
-/// hot path are short ASCII), where `rsplit_once` may go through the generic searcher.
-pub(crate) fn last_dot(id: &str) -> Option<usize> {
-    id.bytes().rposition(|b| b == b'.')
 }
 
 /// The id the store keeps a browser session under: the SHA-256 of the id the cookie

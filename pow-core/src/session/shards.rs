@@ -27,9 +27,7 @@ impl<V: Clone> SessionShards<V> {
     /// The shard of `id`, by the last character of its hash part (ids are hashes, so
     /// that character is random).
     fn shard(&self, id: &str) -> &RwLock<Shard<V>> {
-        let hash_part = super::last_dot(id)
-            .and_then(|dot| id.get(..dot))
-            .unwrap_or(id);
+        let hash_part = last_dot(id).and_then(|dot| id.get(..dot)).unwrap_or(id);
         let byte = hash_part.as_bytes().last().copied().unwrap_or(0);
         &self.shards[usize::from(byte) % SHARDS]
     }
@@ -69,4 +67,10 @@ impl<V: Clone> SessionShards<V> {
                 .retain(|_, value| keep(value));
         }
     }
+}
+
+/// The byte index of the last `.` in `id`: a plain backwards byte scan (the ids on the
+/// hot path are short ASCII), where `rsplit_once` may go through the generic searcher.
+pub(crate) fn last_dot(id: &str) -> Option<usize> {
+    id.bytes().rposition(|b| b == b'.')
 }

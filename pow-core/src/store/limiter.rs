@@ -1,34 +1,13 @@
 //! Fixed-window attempt counters on [`Store::incr`](super::Store::incr).
 
 use std::sync::Arc;
-use std::time::Duration;
 
-use super::{Key, Store, StoreError};
+use super::{Key, Limit, Store, StoreError};
 use crate::config::PowConfig;
 use crate::token::keyed_digest_with;
 
 /// Namespace of every limiter's counters (prefixed like the other namespaces).
 pub const LIMIT_NAMESPACE: &str = "limit";
-
-/// At most `max` attempts per `per`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Limit {
-    /// Most attempts per window; 0 allows none.
-    pub max: u32,
-    /// The window.
-    pub per: Duration,
-}
-
-impl Limit {
-    /// At most `max` attempts per `per`.
-    pub const fn new(max: u32, per: Duration) -> Self {
-        Self { max, per }
-    }
-
-    /// The default of the mails one address may get from one extension (reset links,
-    /// confirmation links, sign-in links): 3 per hour.
-    pub const MAILS_PER_ADDRESS: Limit = Limit::new(3, Duration::from_secs(3600));
-}
 
 /// Counts attempts of one rule (say, "reset mails per address") per subject, in the
 /// configured cache store.
@@ -152,6 +131,8 @@ impl Limiter {
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)] // Tests fail loudly on purpose.
+
+    use std::time::Duration;
 
     use super::*;
 

@@ -32,8 +32,10 @@ use serde::{Deserialize, Serialize};
 
 mod memory;
 pub use memory::{MemoryStore, DEFAULT_CAPACITY_BYTES};
+mod limit;
+pub use limit::Limit;
 mod limiter;
-pub use limiter::{Limit, Limiter, LIMIT_NAMESPACE};
+pub use limiter::{Limiter, LIMIT_NAMESPACE};
 mod user_index;
 pub use user_index::{decode_record, UserIndex};
 mod claim;

@@ -190,3 +190,14 @@ impl Users {
             .await
     }
 }
+
+impl PowConfig {
+    /// The users, as an async handle: `config.users()?.get(id).await`.
+    ///
+    /// # Errors
+    /// [`PowError::Config`] if no context was set with
+    /// [`PowConfigBuilder::users`](crate::PowConfigBuilder::users).
+    pub fn users(&self) -> Result<Users, PowError> {
+        Ok(Users::new(self.users_context()?.clone(), self.clone()))
+    }
+}
