@@ -59,6 +59,38 @@ fn no_module_of_pow_actix_imports_a_higher_layer_beyond_the_known_list() {
     );
 }
 
+/// The row of `layer_of` a file of `module` belongs to, and its layer: the most specific
+/// row naming the module or a parent (`store/limiter` before `store`), so that a layer may
+/// name a single file of a module.
+fn layer_entry(layer_of: &BTreeMap<String, u32>, module: &[String]) -> Option<(String, u32)> {
+    (1..=module.len()).rev().find_map(|k| {
+        let name = module[..k].join("/");
+        layer_of.get(&name).map(|layer| (name, *layer))
+    })
+}
+
+#[test]
+fn a_file_takes_the_layer_of_the_most_specific_row() {
+    let layer_of: BTreeMap<String, u32> = [("store", 1), ("store/limiter", 5), ("config", 4)]
+        .into_iter()
+        .map(|(name, layer)| (name.to_owned(), layer))
+        .collect();
+    let module = |path: &str| path.split('/').map(str::to_owned).collect::<Vec<_>>();
+    assert_eq!(
+        layer_entry(&layer_of, &module("store/limiter")),
+        Some(("store/limiter".to_owned(), 5))
+    );
+    assert_eq!(
+        layer_entry(&layer_of, &module("store/memory")),
+        Some(("store".to_owned(), 1))
+    );
+    assert_eq!(
+        layer_entry(&layer_of, &module("store/sql/near")),
+        Some(("store".to_owned(), 1))
+    );
+    assert_eq!(layer_entry(&layer_of, &module("flows")), None);
+}
+
 /// Checks the layers of `krate` against the tables under `layers` and `known_heading`.
 fn check_layers(krate: &str, layers: &str, known_heading: &str) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
@@ -75,14 +107,7 @@ fn check_layers(krate: &str, layers: &str, known_heading: &str) {
         .map(|row| (row[0].clone(), row[1].clone()))
         .collect();
 
-    // A file's layer is the one of the most specific row naming its module or a parent
-    // (`store/limiter` before `store`), so a layer may name a file of a module.
-    let entry_of = |module: &[String]| -> Option<(String, u32)> {
-        (1..=module.len()).rev().find_map(|k| {
-            let name = module[..k].join("/");
-            layer_of.get(&name).map(|layer| (name, *layer))
-        })
-    };
+    let entry_of = |module: &[String]| layer_entry(&layer_of, module);
     let (files, edges) = use_graph(&root.join(krate).join("src"));
     let mut upward = BTreeSet::new();
     for (file, targets) in files.iter().zip(&edges) {

@@ -27,6 +27,7 @@ pub mod core;
 pub mod endpoints;
 pub mod impersonation;
 pub mod mailbox;
+mod params;
 pub mod routes;
 pub mod runner;
 

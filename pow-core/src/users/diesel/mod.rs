@@ -43,6 +43,7 @@
 mod admin;
 mod connect;
 mod migrate;
+mod queries;
 mod setup;
 mod sql;
 mod tables;
@@ -102,7 +103,7 @@ use diesel_migrations::{EmbeddedMigrations, MigrationHarness};
 
 use self::migrate::{CombinedMigrations, DuplicateVersion};
 use self::sql::{decode_user, Dialect, JsonRow, Statement, Table};
-use super::{Changes, User, UsersContext, Value, WriteError};
+use super::{User, Value};
 use crate::error::PowError;
 use crate::users::Migrations;
 use crate::users::UserSchema;
@@ -299,7 +300,7 @@ impl Database {
 
 /// A connection from `pool`, or [`PowError::DatabaseUnavailable`] saying why there is none: for
 /// extensions keeping tables of their own on the users context's pool
-/// ([`UsersContext::diesel`]).
+/// ([`UsersContext::diesel`](crate::users::UsersContext::diesel)).
 ///
 /// # Errors
 /// [`PowError::DatabaseUnavailable`] when the pool has no connection to give within its
@@ -445,19 +446,6 @@ impl DieselUsersContext {
 
     fn table<'a>(&self, schema: &'a UserSchema) -> Result<Table<'a>, PowError> {
         Table::new(self.db.dialect(), schema, self.schema.as_deref())
-    }
-
-    fn write_error(schema: &UserSchema, err: DbError) -> WriteError {
-        if let DbError::Query(DieselError::DatabaseError(
-            DatabaseErrorKind::UniqueViolation,
-            info,
-        )) = &err
-        {
-            if let Some(field) = unique_field(schema, info.as_ref()) {
-                return WriteError::Unique(field);
-            }
-        }
-        WriteError::Other(err.into())
     }
 }
 
@@ -607,77 +595,5 @@ fn unique_field(schema: &UserSchema, info: &dyn DatabaseErrorInformation) -> Opt
     match rest.split(", ").collect::<Vec<_>>().as_slice() {
         [column] => known(column.rsplit('.').next().unwrap_or(column)),
         _ => None,
-    }
-}
-
-impl UsersContext for DieselUsersContext {
-    fn diesel(&self) -> Option<&DieselUsersContext> {
-        Some(self)
-    }
-
-    fn get_by(
-        &self,
-        schema: &UserSchema,
-        field: &str,
-        value: &Value,
-    ) -> Result<Option<User>, PowError> {
-        let stmt = self.table(schema)?.select(field, value, Some(1))?;
-        self.db
-            .load(stmt)?
-            .first()
-            .map(|row| decode_user(schema, row))
-            .transpose()
-    }
-
-    fn insert(&self, schema: &UserSchema, changes: &Changes) -> Result<User, WriteError> {
-        let stmt = self.table(schema)?.insert(changes, sql::now())?;
-        let rows = self
-            .db
-            .load(stmt)
-            .map_err(|err| Self::write_error(schema, err))?;
-        let row = rows
-            .first()
-            .ok_or_else(|| PowError::Database("INSERT returned no row".into()))?;
-        Ok(decode_user(schema, row)?)
-    }
-
-    fn update_fields(
-        &self,
-        schema: &UserSchema,
-        user: &User,
-        changes: &Changes,
-    ) -> Result<User, WriteError> {
-        let stmt = self.table(schema)?.update(user.id, changes, sql::now())?;
-        let rows = self
-            .db
-            .load(stmt)
-            .map_err(|err| Self::write_error(schema, err))?;
-        let row = rows.first().ok_or_else(|| {
-            PowError::Database(format!(
-                "user {} cannot be updated: it no longer exists",
-                user.id
-            ))
-        })?;
-        Ok(decode_user(schema, row)?)
-    }
-
-    fn delete(&self, schema: &UserSchema, user: &User) -> Result<(), PowError> {
-        let stmt = self.table(schema)?.delete(user.id);
-        self.db.execute(stmt)?;
-        Ok(())
-    }
-
-    fn list_by(
-        &self,
-        schema: &UserSchema,
-        field: &str,
-        value: &Value,
-    ) -> Result<Vec<User>, PowError> {
-        let stmt = self.table(schema)?.select(field, value, None)?;
-        self.db
-            .load(stmt)?
-            .iter()
-            .map(|row| decode_user(schema, row))
-            .collect()
     }
 }
