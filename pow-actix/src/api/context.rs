@@ -132,6 +132,7 @@ impl ApiContext {
         }
         web::resource(self.path(suffix))
             .app_data(web::Data::new(self.clone()))
+            .app_data(crate::session::guard::ApiResource)
             .app_data(web::Data::new(self.config().clone()))
             .app_data(web::PayloadConfig::new(MAX_BODY_BYTES))
             // A method the path does not take: the API's JSON `405`, not an empty one.
@@ -319,10 +320,4 @@ fn register_transport(cfg: &mut ServiceConfig, api: &ApiContext) {
         }
         cfg.service(resource);
     }
-}
-
-/// Whether `req` is an API request: served by [`ApiAuthMiddleware`] or routed to an
-/// endpoint registered with [`ApiContext::resource`].
-pub fn is_api_request(req: &HttpRequest) -> bool {
-    req.extensions().contains::<ApiRequest>() || req.app_data::<web::Data<ApiContext>>().is_some()
 }

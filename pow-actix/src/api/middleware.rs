@@ -12,10 +12,7 @@ use crate::session::guard::RefusedToken;
 use crate::session::tokens::Tokens;
 use crate::session::{AuthMiddleware, SessionSource};
 
-/// Marks a request served by [`ApiAuthMiddleware`] (in the request extensions), so that
-/// app code can tell API requests apart; see [`is_api_request`](super::is_api_request).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ApiRequest;
+pub use crate::session::guard::ApiRequest;
 
 /// The token of an `Authorization: Bearer <token>` header (scheme case-insensitive), if
 /// there is one.

@@ -191,8 +191,9 @@ mod error;
 mod middleware;
 mod serve;
 
+pub use crate::session::guard::is_api_request;
 pub use browser::{browser_middleware, BrowserMiddleware, BrowserSource, BrowserTransport};
-pub use context::{configure, is_api_request, register, ApiContext};
+pub use context::{configure, register, ApiContext};
 pub use controllers::{answer, answer_with_meta, json_body, token_response, token_response_with};
 pub use error::{ApiError, BUSY_RETRY_AFTER_SECS};
 pub use middleware::{bearer_token, ApiAuthMiddleware, ApiRequest, BearerSource};

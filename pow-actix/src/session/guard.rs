@@ -10,7 +10,9 @@ use actix_web::http::{Method, StatusCode};
 use actix_web::{HttpMessage, HttpRequest, HttpResponse};
 use futures_util::future::{Either, MapOk, TryFutureExt};
 
-use super::CurrentSession;
+use super::{CookieSessionExt as _, CurrentSession};
+use crate::config::PowConfig;
+use crate::error::PowError;
 
 #[doc(no_inline)]
 pub use pow_core::pages::runner::ErrorHandler;
@@ -52,10 +54,10 @@ pub(crate) fn refused(
     let setup = super::request_setup(req);
     let handler = explicit.or_else(|| setup.and_then(|setup| setup.error_handler.as_ref()));
     let lang = crate::messages::request_language(
-        &crate::web::ActixRequest(req).facts(),
+        &super::facts::ActixRequest(req).facts(),
         config.messages(),
     );
-    let request = crate::web::page_request(req);
+    let request = super::facts::page_request(req);
     let handler = handler.map(|handler| handler.as_ref());
     if setup.is_some_and(|setup| setup.json) {
         let token_refused = req.extensions().contains::<RefusedToken>();
@@ -126,7 +128,7 @@ pub(crate) fn not_authenticated_path(req: &HttpRequest) -> String {
     if let Some(config) = super::config(req) {
         return config
             .routes()
-            .user_not_authenticated_path(&crate::web::routes_ctx(req, &config, None));
+            .user_not_authenticated_path(&super::facts::routes_ctx(req, &config, None));
     }
     const SIGN_IN: &str = "/session/new";
     if req.method() != Method::GET {
@@ -154,10 +156,10 @@ pub(crate) fn not_authenticated_path(req: &HttpRequest) -> String {
 pub(crate) fn already_authenticated_path(req: &HttpRequest) -> String {
     match super::config(req) {
         Some(config) => {
-            let request_path = crate::web::request_path_param(req);
+            let request_path = super::facts::request_path_param(req);
             config
                 .routes()
-                .user_already_authenticated_path(&crate::web::routes_ctx(
+                .user_already_authenticated_path(&super::facts::routes_ctx(
                     req,
                     &config,
                     request_path.as_deref(),
@@ -171,6 +173,46 @@ pub(crate) fn already_authenticated_path(req: &HttpRequest) -> String {
 fn is_local_path(path: &str) -> bool {
     let bytes = path.as_bytes();
     bytes.first() == Some(&b'/') && !matches!(bytes.get(1), Some(b'/' | b'\\'))
+}
+
+/// Marks a request served by [`ApiAuthMiddleware`](crate::api::ApiAuthMiddleware) (in the
+/// request extensions), so that app code can tell API requests apart; see
+/// [`is_api_request`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ApiRequest;
+
+/// Marks, in the app data, a resource mounted by
+/// [`ApiContext::resource`](crate::api::ApiContext::resource).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ApiResource;
+
+/// Whether `req` is an API request: served by
+/// [`ApiAuthMiddleware`](crate::api::ApiAuthMiddleware) or routed to an endpoint registered
+/// with [`ApiContext::resource`](crate::api::ApiContext::resource).
+pub fn is_api_request(req: &HttpRequest) -> bool {
+    req.extensions().contains::<ApiRequest>() || req.app_data::<ApiResource>().is_some()
+}
+
+/// The answer of [`RequireStepUp`] to a signed-in request that does not meet `rule` (or
+/// that is support access), or `None` to let it through. JSON clients ([`wants_json`])
+/// and API requests ([`is_api_request`]: a bearer token's) get the API's error answer.
+fn step_up_answer(
+    req: &HttpRequest,
+    config: &PowConfig,
+    rule: &super::StepUp,
+) -> Option<HttpResponse> {
+    let Some(current) = super::current_session(req) else {
+        return Some(refused(req, None, &Refusal::NotAuthenticated));
+    };
+    pow_core::pages::runner::step_up_answer(config, &current, rule, || {
+        let lang = crate::messages::request_language(
+            &super::facts::ActixRequest(req).facts(),
+            config.messages(),
+        );
+        let json = wants_json(req) || is_api_request(req);
+        (super::facts::page_request(req), lang, json)
+    })
+    .map(respond)
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -345,11 +387,9 @@ where
         let into_left: IntoLeft<B> = ServiceResponse::map_into_left_body;
         if let (Require::StepUp(rule), true) = (&self.require, signed_in) {
             let answer = match super::request_config(req.request()) {
-                Some(config) => {
-                    crate::web::action::step_up_guard_answer(req.request(), &config, rule)
-                }
+                Some(config) => step_up_answer(req.request(), &config, rule),
                 // No setup to read the rule against: refuse rather than let it through.
-                None => Some(crate::web::PowErrorExt::error_response(
+                None => Some(PowErrorExt::error_response(
                     &crate::error::PowError::Config(
                         "RequireStepUp needs PowSessionMiddleware in front of it".into(),
                     ),
@@ -382,6 +422,63 @@ where
             ServiceResponse::new(req, response).map_into_right_body()
         )))
     }
+}
+
+/// The actix answer of a [`PowError`] (what [`Error`](crate::web::Error) answers).
+pub trait PowErrorExt {
+    /// The status the error answers with.
+    fn status_code(&self) -> StatusCode;
+    /// The opaque page the error answers with.
+    fn error_response(&self) -> HttpResponse;
+}
+
+impl PowErrorExt for PowError {
+    fn status_code(&self) -> StatusCode {
+        StatusCode::from_u16(self.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let status = self.status_code();
+        let mut res = HttpResponse::build(status);
+        self.log_answered();
+        if let Some(secs) = self.retry_after_secs() {
+            res.insert_header(("Retry-After", secs.to_string()));
+        }
+        res.content_type("text/plain; charset=utf-8")
+            .body(status.canonical_reason().unwrap_or("Error"))
+    }
+}
+
+/// The page answering `error`, when it is one a visitor should see: `503 Service
+/// Unavailable` (page `"error/unavailable"`) for [`PowError::Busy`] (password hashing
+/// saturated), [`PowError::Store`] (the cache store is down) and
+/// [`PowError::DatabaseUnavailable`] (the users database is down), `429 Too Many Requests`
+/// (page `"error/rate_limited"`) for [`PowError::RateLimited`]. A translated page with
+/// `Retry-After`; `None` for other errors and for clients that ask for JSON rather than HTML.
+pub fn unavailable_page(
+    req: &HttpRequest,
+    config: &PowConfig,
+    error: &PowError,
+) -> Option<HttpResponse> {
+    let lang = crate::messages::request_language(
+        &super::facts::ActixRequest(req).facts(),
+        config.messages(),
+    );
+    let accept = req
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok());
+    let current = super::current_session(req);
+    let cookie = req.cookie_session();
+    pow_core::pages::runner::error_page_answer(
+        config,
+        &lang,
+        accept,
+        &cookie,
+        current.as_ref(),
+        error,
+    )
+    .map(respond)
 }
 
 #[cfg(test)]

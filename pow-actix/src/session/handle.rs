@@ -181,7 +181,7 @@ impl CookieSessionHandle {
         let current = extensions.get::<CurrentSession>().cloned();
         let recorded = extensions.get::<browser::RecordedDevice>().cloned();
         drop(extensions);
-        let facts = crate::web::ActixRequest(req).facts();
+        let facts = super::facts::ActixRequest(req).facts();
         let queue = ActixQueue {
             queued: queued_cookies(req),
             changes: Vec::new(),

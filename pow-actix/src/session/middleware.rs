@@ -9,10 +9,10 @@ use actix_web::HttpMessage;
 use pow_core::session::CookieSession as Session;
 
 use super::auth_middleware::{AuthMiddleware, SessionSource};
+use super::guard::unavailable_page;
 use super::CredentialsCache;
 use crate::config::PowConfig;
 use crate::error::PowError;
-use crate::web::unavailable_page;
 use pow_core::extension::RequestHook;
 
 /// Reads the session of a request from the cookie session: the [`SessionSource`] of
@@ -119,7 +119,7 @@ impl SessionSource for CookieSource {
     ) -> ServiceResponse {
         match unavailable_page(req.request(), config, &err) {
             Some(page) => req.into_response(page),
-            None => req.error_response(crate::Error(err)),
+            None => req.error_response(super::response_error::Error(err)),
         }
     }
 
@@ -133,7 +133,7 @@ impl SessionSource for CookieSource {
         let unavailable = res
             .response()
             .error()
-            .and_then(|e| e.as_error::<crate::Error>())
+            .and_then(|e| e.as_error::<super::response_error::Error>())
             .and_then(|e| unavailable_page(res.request(), config, &e.0));
         match unavailable {
             Some(page) => res.into_response(page).map_into_right_body(),

@@ -93,11 +93,13 @@ mod auth_middleware;
 mod bundle;
 mod cookie_middleware;
 mod extract;
+pub(crate) mod facts;
 pub(crate) mod guard;
 mod handle;
 mod middleware;
 mod request;
 mod response_cookies;
+pub(crate) mod response_error;
 
 pub use access::{AccessService, RequireAccess};
 pub(crate) use auth_middleware::{request_config, request_setup};

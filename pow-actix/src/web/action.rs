@@ -29,9 +29,8 @@
 //! }
 //! ```
 
-use actix_web::http::{header, Method};
 use actix_web::{HttpRequest, HttpResponse};
-use pow_core::pages::runner::{self, PageAction, PageEnd, PageRequest};
+use pow_core::pages::runner::{self, PageAction, PageEnd};
 
 use super::callbacks::{ActionId, Controller};
 use super::controllers::route_config;
@@ -39,8 +38,9 @@ use super::params::FormData;
 use crate::config::PowConfig;
 use crate::error::{PowError, PowResult};
 use crate::pipeline::{self, Refusal, Requirements};
+use crate::session::facts::page_request;
 use crate::session::guard::{refused, respond};
-use crate::session::{self, CookieSessionExt as _, StepUp};
+use crate::session::{self, CookieSessionExt as _};
 use crate::users::Params;
 
 pub use crate::pipeline::Access;
@@ -241,30 +241,6 @@ fn access_refused(req: &HttpRequest, refusal: &Refusal) -> HttpResponse {
     refused(req, None, refusal)
 }
 
-/// What the engine's page runner reads of `req`.
-pub(crate) fn page_request(req: &HttpRequest) -> PageRequest {
-    let header = |name: &str| {
-        req.headers()
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned)
-    };
-    PageRequest {
-        get: req.method() == Method::GET,
-        head: req.method() == Method::HEAD,
-        path_and_query: req
-            .uri()
-            .path_and_query()
-            .map_or_else(|| req.path().to_owned(), |pq| pq.as_str().to_owned()),
-        host: super::host(req),
-        referer: header(header::REFERER.as_str()),
-        accept: header(header::ACCEPT.as_str()),
-        content_type: header(header::CONTENT_TYPE.as_str()),
-        csrf_header: header("x-csrf-token"),
-        captcha_header: header(crate::captcha::CAPTCHA_HEADER),
-    }
-}
-
 /// The actix-web side of an action the engine runs: the controller, and the client of the
 /// phase under way (written back into the request when the next phase starts, and when
 /// the run ends).
@@ -290,28 +266,4 @@ impl pipeline::ActionHost for Host<'_> {
             ));
         (&mut self.ctl.step, &mut **client)
     }
-}
-
-/// The answer of [`RequireStepUp`](crate::session::RequireStepUp) to a signed-in request
-/// that does not meet `rule` (or that is support access), or `None` to let it through.
-/// JSON clients ([`wants_json`](crate::session::wants_json)) and API requests
-/// ([`is_api_request`](crate::api::is_api_request): a bearer token's) get the API's error
-/// answer.
-pub(crate) fn step_up_guard_answer(
-    req: &HttpRequest,
-    config: &PowConfig,
-    rule: &StepUp,
-) -> Option<HttpResponse> {
-    let Some(current) = session::current_session(req) else {
-        return Some(access_refused(req, &Refusal::NotAuthenticated));
-    };
-    runner::step_up_answer(config, &current, rule, || {
-        let lang = crate::messages::request_language(
-            &crate::web::ActixRequest(req).facts(),
-            config.messages(),
-        );
-        let json = session::wants_json(req) || crate::api::is_api_request(req);
-        (page_request(req), lang, json)
-    })
-    .map(respond)
 }

@@ -5,6 +5,7 @@
 //! ([`pages::runner::run`](pow_core::pages::runner::run)), which calls each enabled extension's
 //! `before_process` and `before_respond` in config order; the first one that halts wins.
 
+use crate::session::facts::request_path_param;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse};
 
@@ -56,7 +57,7 @@ impl Controller {
         );
         let mut step = Step::new(config, id, params, lang);
         step.request_path = request_path_param(req);
-        step.current_page = super::controllers::current_page(req).map(str::to_owned);
+        step.current_page = crate::session::facts::current_page(req).map(str::to_owned);
         Self {
             req: req.clone(),
             step,
@@ -68,17 +69,6 @@ impl Controller {
 /// [`halted`](pow_core::pages::runner::halted)).
 pub fn halted(halt: Halt, format: crate::pipeline::Format) -> HttpResponse {
     crate::session::guard::respond(pow_core::pages::runner::halted(halt, format))
-}
-
-/// The `request_path` query parameter, if it is a local path.
-pub(crate) fn request_path_param(req: &HttpRequest) -> Option<String> {
-    let pairs: Vec<(String, String)> =
-        serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
-    pairs
-        .into_iter()
-        .find(|(k, _)| k == "request_path")
-        .map(|(_, v)| v)
-        .filter(|v| crate::config::local_path(v).is_some())
 }
 
 /// A `302 Found` redirect to `location`.

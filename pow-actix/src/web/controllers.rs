@@ -10,7 +10,6 @@ use pow_core::pages::routes::{self, PageRoute, PathParams, QueryParams, Verb};
 use super::csrf;
 use super::params::FormData;
 use crate::config::PowConfig;
-use crate::config::RouteContext;
 use crate::error::PowError;
 use crate::session;
 
@@ -53,27 +52,6 @@ pub fn route_config(req: &HttpRequest) -> Result<PowConfig, PowError> {
         PowError::Config(
             "no PowConfig for this route: mount routes with pow_actix::web::configure".into(),
         )
-    })
-}
-
-/// The routes backend's context for `req` on `config`'s mount point.
-pub fn routes_ctx<'a>(
-    req: &'a HttpRequest,
-    config: &'a PowConfig,
-    request_path: Option<&'a str>,
-) -> RouteContext<'a> {
-    RouteContext {
-        current_page: current_page(req),
-        mount: config.mount_path(),
-        request_path,
-    }
-}
-
-/// The path and query of `req` when it is a `GET` (see [`RouteContext::current_page`]).
-pub(crate) fn current_page(req: &HttpRequest) -> Option<&str> {
-    (req.method() == actix_web::http::Method::GET).then(|| match req.uri().path_and_query() {
-        Some(pq) => pq.as_str(),
-        None => req.path(),
     })
 }
 

@@ -35,33 +35,30 @@ pub mod actions;
 mod callbacks;
 mod controllers;
 pub mod csrf;
-mod facts;
 pub mod flash;
 mod forms;
 mod mailbox;
 mod pages;
 pub mod params;
 mod registration;
-mod response_error;
 mod unlock;
 
 pub use crate::config::{extension_path, DefaultRoutes, RouteContext, Routes};
-pub(crate) use action::page_request;
+pub(crate) use crate::session::facts::origin;
+pub use crate::session::facts::routes_ctx;
+pub use crate::session::facts::{client_ip, ActixRequest};
+pub use crate::session::guard::unavailable_page;
+pub use crate::session::guard::PowErrorExt;
+pub use crate::session::response_error::{Error, Result};
 pub use action::{Access, Action, Format, Outcome, Render};
-pub(crate) use callbacks::request_path_param;
 pub use callbacks::{halted, redirect, ActionId, ActionKind, Assigns, Controller, Flow, Halt};
-pub use controllers::{check_csrf, configure, route_config, routes_ctx};
-pub use facts::{client_ip, ActixRequest};
-pub(crate) use facts::{host, origin};
+pub use controllers::{check_csrf, configure, route_config};
 pub use forms::{
     extra_fields, field, form, new_password_fields, optional_field, user_id_field, user_id_kind,
 };
 pub use mailbox::{mailbox_preview, MAILBOX_PATH};
-pub use pages::{
-    no_store, outcome, page_security_headers, render_page, serve, unavailable_page, Page,
-};
+pub use pages::{no_store, outcome, page_security_headers, render_page, serve, Page};
 pub use params::FormData;
 pub use pow_core::config::returning_to;
 pub use pow_core::pages::impersonation::{IMPERSONATION_START, IMPERSONATION_STOP};
 pub use registration::signed_up;
-pub use response_error::{Error, PowErrorExt, Result};

@@ -54,30 +54,6 @@ pub fn render_page(
     Ok(respond(answer))
 }
 
-/// The page answering `error`, when it is one a visitor should see: `503 Service
-/// Unavailable` (page `"error/unavailable"`) for [`PowError::Busy`] (password hashing
-/// saturated), [`PowError::Store`] (the cache store is down) and
-/// [`PowError::DatabaseUnavailable`] (the users database is down), `429 Too Many Requests`
-/// (page `"error/rate_limited"`) for [`PowError::RateLimited`]. A translated page with
-/// `Retry-After`; `None` for other errors and for clients that ask for JSON rather than HTML.
-pub fn unavailable_page(
-    req: &HttpRequest,
-    config: &PowConfig,
-    error: &PowError,
-) -> Option<HttpResponse> {
-    let lang = crate::messages::request_language(
-        &crate::web::ActixRequest(req).facts(),
-        config.messages(),
-    );
-    let accept = req
-        .headers()
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok());
-    let current = crate::session::current_session(req);
-    let cookie = req.cookie_session();
-    runner::error_page_answer(config, &lang, accept, &cookie, current.as_ref(), error).map(respond)
-}
-
 /// The actix answer of an engine controller's [`Answer`](pow_core::pages::Answer): a
 /// redirect, or the page it builds rendered with [`render_page`] once the callbacks ran.
 pub fn outcome(answer: pow_core::pages::Answer) -> super::Outcome {

@@ -13,7 +13,7 @@ pub(crate) async fn unlock(
 ) -> crate::Result<HttpResponse> {
     let config = route_config(&req)?;
     let mut client = CookieSessionHandle::client(&req, &config, crate::pipeline::Format::Html);
-    let current_page = super::controllers::current_page(&req);
+    let current_page = crate::session::facts::current_page(&req);
     let path = pow_core::pages::core::unlock(&config, &mut *client, current_page, &token).await?;
     Ok(redirect(&path))
 }

@@ -3,6 +3,7 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 
+use super::guard::PowErrorExt as _;
 use crate::error::PowError;
 
 /// A [`PowError`] as an actix error: handlers return [`Result`](crate::Result) and `?` any
@@ -50,30 +51,5 @@ impl ResponseError for Error {
 
     fn error_response(&self) -> HttpResponse {
         self.0.error_response()
-    }
-}
-
-/// The actix answer of a [`PowError`] (what [`Error`] answers).
-pub trait PowErrorExt {
-    /// The status the error answers with.
-    fn status_code(&self) -> StatusCode;
-    /// The opaque page the error answers with.
-    fn error_response(&self) -> HttpResponse;
-}
-
-impl PowErrorExt for PowError {
-    fn status_code(&self) -> StatusCode {
-        StatusCode::from_u16(self.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
-    }
-
-    fn error_response(&self) -> HttpResponse {
-        let status = self.status_code();
-        let mut res = HttpResponse::build(status);
-        self.log_answered();
-        if let Some(secs) = self.retry_after_secs() {
-            res.insert_header(("Retry-After", secs.to_string()));
-        }
-        res.content_type("text/plain; charset=utf-8")
-            .body(status.canonical_reason().unwrap_or("Error"))
     }
 }

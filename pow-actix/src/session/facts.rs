@@ -1,15 +1,19 @@
-//! The facts of an actix request, for the engine's flows (see [`crate::request`]).
+//! What the engine reads of an actix request: its facts, for the flows (see
+//! [`crate::request`]), and what the page runner and the routes backend read of it.
 
 use std::net::IpAddr;
 
+use actix_web::http::{header, Method};
 use actix_web::{HttpMessage, HttpRequest};
 use ipnet::IpNet;
 
+use crate::config::{PowConfig, RouteContext};
 use crate::messages::LanguageIdentifier;
 #[cfg(doc)]
 use crate::request::RequestSource;
 use crate::request::{read_facts, FactHeader, RequestFacts, RequestHead};
 use crate::session::CurrentSession;
+use pow_core::pages::runner::PageRequest;
 
 /// The facts of a request that do not change while it runs, read once (see
 /// [`RequestSource`]): the session and the chosen language are added at each ask.
@@ -134,6 +138,62 @@ pub fn client_ip(req: &HttpRequest, trusted_proxies: &[IpNet]) -> Option<IpAddr>
         forwarded,
         trusted_proxies,
     ))
+}
+
+/// What the engine's page runner reads of `req`.
+pub(crate) fn page_request(req: &HttpRequest) -> PageRequest {
+    let header = |name: &str| {
+        req.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    PageRequest {
+        get: req.method() == Method::GET,
+        head: req.method() == Method::HEAD,
+        path_and_query: req
+            .uri()
+            .path_and_query()
+            .map_or_else(|| req.path().to_owned(), |pq| pq.as_str().to_owned()),
+        host: host(req),
+        referer: header(header::REFERER.as_str()),
+        accept: header(header::ACCEPT.as_str()),
+        content_type: header(header::CONTENT_TYPE.as_str()),
+        csrf_header: header("x-csrf-token"),
+        captcha_header: header(crate::captcha::CAPTCHA_HEADER),
+    }
+}
+
+/// The routes backend's context for `req` on `config`'s mount point.
+pub fn routes_ctx<'a>(
+    req: &'a HttpRequest,
+    config: &'a PowConfig,
+    request_path: Option<&'a str>,
+) -> RouteContext<'a> {
+    RouteContext {
+        current_page: current_page(req),
+        mount: config.mount_path(),
+        request_path,
+    }
+}
+
+/// The path and query of `req` when it is a `GET` (see [`RouteContext::current_page`]).
+pub(crate) fn current_page(req: &HttpRequest) -> Option<&str> {
+    (req.method() == actix_web::http::Method::GET).then(|| match req.uri().path_and_query() {
+        Some(pq) => pq.as_str(),
+        None => req.path(),
+    })
+}
+
+/// The `request_path` query parameter, if it is a local path.
+pub(crate) fn request_path_param(req: &HttpRequest) -> Option<String> {
+    let pairs: Vec<(String, String)> =
+        serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
+    pairs
+        .into_iter()
+        .find(|(k, _)| k == "request_path")
+        .map(|(_, v)| v)
+        .filter(|v| crate::config::local_path(v).is_some())
 }
 
 #[cfg(test)]
