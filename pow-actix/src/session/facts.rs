@@ -187,13 +187,7 @@ pub(crate) fn current_page(req: &HttpRequest) -> Option<&str> {
 
 /// The `request_path` query parameter, if it is a local path.
 pub(crate) fn request_path_param(req: &HttpRequest) -> Option<String> {
-    let pairs: Vec<(String, String)> =
-        serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
-    pairs
-        .into_iter()
-        .find(|(k, _)| k == "request_path")
-        .map(|(_, v)| v)
-        .filter(|v| crate::config::local_path(v).is_some())
+    crate::config::request_path_param(req.query_string())
 }
 
 #[cfg(test)]

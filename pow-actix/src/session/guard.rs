@@ -123,7 +123,7 @@ pub fn wants_json(req: &HttpRequest) -> bool {
 /// the sign-in page under the mount path, by default). Without a setup on the request:
 /// `/session/new`. Either way `GET` requests carry
 /// `?request_path=<path and query, URL-encoded>` so the sign-in page can send them back;
-/// paths that are not plainly local (`//host`, `/\host`) are left out.
+/// paths that are not [local](crate::config::local_path) (`//host`, `/\host`) are left out.
 pub(crate) fn not_authenticated_path(req: &HttpRequest) -> String {
     if let Some(config) = super::config(req) {
         return config
@@ -135,7 +135,7 @@ pub(crate) fn not_authenticated_path(req: &HttpRequest) -> String {
         return SIGN_IN.to_owned();
     }
     let path = req.path();
-    if !is_local_path(path) {
+    if crate::config::local_path(path).is_none() {
         return SIGN_IN.to_owned();
     }
     let query = req.query_string();
@@ -167,12 +167,6 @@ pub(crate) fn already_authenticated_path(req: &HttpRequest) -> String {
         }
         None => "/".to_owned(),
     }
-}
-
-/// A path on this site: one leading `/`, not followed by another `/` or a `\`.
-fn is_local_path(path: &str) -> bool {
-    let bytes = path.as_bytes();
-    bytes.first() == Some(&b'/') && !matches!(bytes.get(1), Some(b'/' | b'\\'))
 }
 
 /// Marks a request served by [`ApiAuthMiddleware`](crate::api::ApiAuthMiddleware) (in the
@@ -498,9 +492,9 @@ mod tests {
         assert_eq!(not_authenticated_path(&req), "/session/new");
         let req = TestRequest::get().uri("//evil.example/x").to_http_request();
         assert_eq!(not_authenticated_path(&req), "/session/new");
-        assert!(is_local_path("/"));
-        assert!(!is_local_path("/\\evil"));
-        assert!(!is_local_path(""));
+        assert!(crate::config::local_path("/").is_some());
+        assert!(crate::config::local_path("/\\evil").is_none());
+        assert!(crate::config::local_path("").is_none());
     }
 
     #[test]

@@ -411,7 +411,8 @@ mod routes;
 
 pub use builder::PowConfigBuilder;
 pub use routes::{
-    extension_path, local_path, return_path, returning_to, DefaultRoutes, RouteContext, Routes,
+    extension_path, local_path, request_path_param, return_path, returning_to, DefaultRoutes,
+    RouteContext, Routes,
 };
 
 #[cfg(test)]

@@ -154,6 +154,23 @@ pub fn local_path(path: &str) -> Option<&str> {
     ok.then_some(path)
 }
 
+/// The `request_path` parameter of `query` (a query string without its `?`), when it is a
+/// [local path](local_path): where a page sends the browser back to.
+///
+/// ```
+/// use pow_core::config::request_path_param;
+/// assert_eq!(request_path_param("a=1&request_path=%2Fsettings").as_deref(), Some("/settings"));
+/// assert_eq!(request_path_param("request_path=%2F%2Fevil.example"), None);
+/// ```
+pub fn request_path_param(query: &str) -> Option<String> {
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query).unwrap_or_default();
+    pairs
+        .into_iter()
+        .find(|(k, _)| k == "request_path")
+        .map(|(_, v)| v)
+        .filter(|v| local_path(v).is_some())
+}
+
 /// Where a page that asks for a confirmation (the password again, a step-up) sends the
 /// browser back once it is done: the page itself for a `GET` (`path_and_query`), the page
 /// the form was on for anything else (the `Referer`, when it names this `host`), and only

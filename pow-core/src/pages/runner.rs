@@ -27,7 +27,7 @@
 //! ```
 
 use crate::api::ApiError;
-use crate::config::{local_path, return_path, returning_to, PowConfig, RouteContext};
+use crate::config::{request_path_param, return_path, returning_to, PowConfig, RouteContext};
 use crate::error::PowError;
 use crate::messages::LanguageIdentifier;
 use crate::pipeline::{
@@ -201,12 +201,7 @@ impl PageRequest {
     /// The `request_path` query parameter, when it is a local path.
     pub fn request_path(&self) -> Option<String> {
         let query = self.path_and_query.split_once('?').map_or("", |(_, q)| q);
-        let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query).unwrap_or_default();
-        pairs
-            .into_iter()
-            .find(|(k, _)| k == "request_path")
-            .map(|(_, v)| v)
-            .filter(|v| local_path(v).is_some())
+        request_path_param(query)
     }
 
     /// Where a browser sent elsewhere comes back to ([`return_path`]).
