@@ -3,12 +3,13 @@
 //! Included by the provider's conformance tests (`#[path = ...] mod driver;`), so the
 //! extension's suite (both frameworks) and the example app's run the same relying party.
 
-use std::io::{BufRead as _, BufReader, Write as _};
+use std::io::Write as _;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use pow_actix::test_client::Client;
+use pow_testkit::Tool;
 use serde_json::Value;
 
 /// The relying party's folder, or `None` (with a notice) when its packages are not
@@ -58,6 +59,12 @@ fn hidden(body: &str, name: &str) -> String {
     body[start..start + body[start..].find('"').unwrap()].to_owned()
 }
 
+/// The next line `node` prints, read as JSON.
+fn next(node: &mut Tool) -> Value {
+    let line = node.line("its next step");
+    serde_json::from_str(&line).unwrap_or_else(|_| panic!("not JSON: {line}"))
+}
+
 /// The path and query of `url`, on `issuer`.
 fn local(issuer: &str, url: &str) -> String {
     let url = url::Url::parse(url).unwrap();
@@ -66,31 +73,22 @@ fn local(issuer: &str, url: &str) -> String {
 }
 
 impl Party<'_> {
-    fn node(&self, mode: &str) -> std::process::Child {
-        Command::new("node")
-            .arg(self.dir.join("rp.mjs"))
-            .args([self.issuer, self.client, mode])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("node runs")
+    fn node(&self, mode: &str) -> Tool {
+        Tool::start(
+            "openid-client",
+            Command::new("node").arg(self.dir.join("rp.mjs")).args([
+                self.issuer,
+                self.client,
+                mode,
+            ]),
+        )
     }
 
     /// The code flow with PKCE, userinfo, refresh and its reuse, then RP-initiated logout:
     /// what openid-client checked is asserted here. The user's browser, signed out again.
     pub fn code_flow_and_logout(&self) -> Client {
         let mut rp = self.node(self.redirect);
-        let mut said = BufReader::new(rp.stdout.take().unwrap()).lines();
-        let mut next = || -> Value {
-            let line = said
-                .next()
-                .expect("the relying party says something")
-                .unwrap();
-            serde_json::from_str(&line).unwrap_or_else(|_| panic!("not JSON: {line}"))
-        };
-        let mut stdin = rp.stdin.take().unwrap();
-        let asked = next();
+        let asked = next(&mut rp);
         let path = local(
             self.issuer,
             asked["authorize"]
@@ -117,9 +115,9 @@ impl Party<'_> {
             "{}",
             back.location()
         );
-        writeln!(stdin, "{}", back.location()).unwrap();
+        writeln!(rp.stdin(), "{}", back.location()).unwrap();
 
-        let result = next();
+        let result = next(&mut rp);
         assert_eq!(result["ok"], true, "{result}");
         assert_eq!(result["sub"], self.user_id.to_string());
         assert_eq!(result["aud"], serde_json::json!([self.client]));
@@ -131,7 +129,7 @@ impl Party<'_> {
         assert_eq!(result["after_reuse"], "401", "{result}");
 
         // RP-initiated logout: the user confirms, the browser goes back with the state.
-        let asked = next();
+        let asked = next(&mut rp);
         let path = local(
             self.issuer,
             asked["logout"]
@@ -154,10 +152,10 @@ impl Party<'_> {
         let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         let back = browser.post("/oauth/logout", &form);
         assert_eq!(back.status, 302, "{}", back.body);
-        writeln!(stdin, "{}", back.location()).unwrap();
-        let result = next();
+        writeln!(rp.stdin(), "{}", back.location()).unwrap();
+        let result = next(&mut rp);
         assert_eq!(result["logged_out"], true, "{result}");
-        assert!(rp.wait().unwrap().success());
+        assert!(rp.finish().success());
         assert_eq!(browser.get("/oauth/grants").status, 302, "signed out");
         browser
     }
@@ -166,12 +164,7 @@ impl Party<'_> {
     /// `browser`) enters the code and allows.
     pub fn device_flow(&self, browser: &mut Client) {
         let mut device = self.node("device");
-        let mut said = BufReader::new(device.stdout.take().unwrap()).lines();
-        let mut next = || -> Value {
-            let line = said.next().expect("the device says something").unwrap();
-            serde_json::from_str(&line).unwrap_or_else(|_| panic!("not JSON: {line}"))
-        };
-        let codes = next();
+        let codes = next(&mut device);
         assert_eq!(
             codes["verification_uri"],
             format!("{}/oauth/device", self.issuer),
@@ -198,10 +191,10 @@ impl Party<'_> {
             ],
         );
         assert_eq!(allowed.status, 302, "{}", allowed.body);
-        let polled = next();
+        let polled = next(&mut device);
         assert_eq!(polled["ok"], true, "{polled}");
         assert_eq!(polled["sub"], self.user_id.to_string());
         assert_eq!(polled["email"], self.email);
-        assert!(device.wait().unwrap().success());
+        assert!(device.finish().success());
     }
 }

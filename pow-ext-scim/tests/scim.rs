@@ -627,30 +627,27 @@ fn deprovisioning_reaches_another_process() {
         pow_testkit::Framework::Actix => "actix",
         pow_testkit::Framework::Axum => "axum",
     };
-    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--ignored",
-            "--exact",
-            "scim_node_child",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env("POW_SCIM_NODE_DB", &db)
-        .env("POW_SCIM_NODE_PREFIX", &prefix)
-        .env("POW_SCIM_NODE_FRAMEWORK", framework)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(child.stdout.take().unwrap()));
+    let mut child = pow_testkit::Tool::start(
+        "the second node",
+        std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--ignored",
+                "--exact",
+                "scim_node_child",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env("POW_SCIM_NODE_DB", &db)
+            .env("POW_SCIM_NODE_PREFIX", &prefix)
+            .env("POW_SCIM_NODE_FRAMEWORK", framework),
+    );
     let addr: SocketAddr = loop {
-        let line = lines.next().expect("the node starts").unwrap();
+        let line = child.line("its address");
         // The harness may have printed the test's name on the same line.
         if let Some((_, addr)) = line.split_once("node=") {
             break addr.trim().parse().unwrap();
         }
     };
-    std::thread::spawn(move || lines.for_each(drop));
     let second = App {
         config: first.config.clone(),
         addr,
@@ -674,8 +671,8 @@ fn deprovisioning_reaches_another_process() {
     );
     assert_eq!(status, 204);
     assert!(!signed_in(&mut there), "refused there on the next request");
-    drop(child.stdin.take());
-    let _ = child.wait();
+    // Its stdin closes and it is stopped.
+    drop(child);
 }
 
 /// The node [`deprovisioning_reaches_another_process`] starts in a process of its own

@@ -11,10 +11,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::io::{BufRead as _, BufReader};
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 
 use base64::engine::general_purpose::STANDARD;
@@ -24,6 +23,7 @@ use pow_actix::users::diesel::DieselUsersContext;
 use pow_actix::PowConfig;
 use pow_core::audit::{AuditEvent, AuditQuery, AuditSink, Auditor};
 use pow_ext_sso::Sso;
+use pow_testkit::Tool;
 use serde_json::{json, Value};
 
 mod common;
@@ -32,15 +32,15 @@ use common::{block_on, user, OWNER};
 
 /// The identity provider, stopped when dropped.
 struct Idp {
-    child: Child,
+    node: Option<Tool>,
     addr: SocketAddr,
     dir: PathBuf,
 }
 
 impl Drop for Idp {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        // Stopped before its folder goes.
+        drop(self.node.take());
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
@@ -196,22 +196,17 @@ fn idp() -> Option<Idp> {
         NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
     ));
     std::fs::create_dir_all(&keys).unwrap();
-    let mut child = Command::new("node")
-        .arg(dir.join("idp.js"))
-        .arg(&keys)
-        .current_dir(&dir)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("node runs");
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let line = lines.next().expect("the provider starts").unwrap();
-    let said: Value = serde_json::from_str(&line).unwrap();
+    let mut node = Tool::start(
+        "the SAML identity provider",
+        Command::new("node")
+            .arg(dir.join("idp.js"))
+            .arg(&keys)
+            .current_dir(&dir),
+    );
+    let said: Value = serde_json::from_str(&node.line("its port")).unwrap();
     let port = said["port"].as_u64().unwrap();
-    std::thread::spawn(move || lines.for_each(drop));
     Some(Idp {
-        child,
+        node: Some(node),
         addr: format!("127.0.0.1:{port}").parse().unwrap(),
         dir: keys,
     })

@@ -9,10 +9,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::io::{BufRead as _, BufReader};
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 
 use pow_actix::test_client::{Client, Response};
@@ -20,6 +19,7 @@ use pow_actix::users::diesel::DieselUsersContext;
 use pow_actix::PowConfig;
 use pow_ext_organizations::domains::StaticTxt;
 use pow_ext_sso::Sso;
+use pow_testkit::Tool;
 use serde_json::{json, Value};
 
 mod common;
@@ -32,16 +32,9 @@ const REDIRECT: &str = "http://localhost/sso/callback";
 
 /// The identity provider, stopped when dropped.
 struct Idp {
-    child: Child,
+    _node: Tool,
     issuer: String,
     addr: SocketAddr,
-}
-
-impl Drop for Idp {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// The provider's folder, or `None` (with a notice) when its packages are not installed
@@ -78,23 +71,17 @@ fn idp() -> Option<Idp> {
             {"id": "pat", "email": "pat@acme.example", "email_verified": true, "name": "Pat"},
         ],
     });
-    let mut child = Command::new("node")
-        .arg(dir.join("idp.mjs"))
-        .args(["0", &config.to_string()])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("node runs");
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let line = lines.next().expect("the provider starts").unwrap();
-    let said: Value = serde_json::from_str(&line).unwrap();
+    let mut node = Tool::start(
+        "oidc-provider",
+        Command::new("node")
+            .arg(dir.join("idp.mjs"))
+            .args(["0", &config.to_string()]),
+    );
+    let said: Value = serde_json::from_str(&node.line("its issuer")).unwrap();
     let issuer = said["issuer"].as_str().unwrap().to_owned();
     let addr = issuer.trim_start_matches("http://").parse().unwrap();
-    // Whatever it prints later is read and dropped: a closed pipe would end it.
-    std::thread::spawn(move || lines.for_each(drop));
     Some(Idp {
-        child,
+        _node: node,
         issuer,
         addr,
     })

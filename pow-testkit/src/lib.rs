@@ -3,7 +3,8 @@
 //! once on actix-web and once on axum. The suites speak HTTP to a loopback socket (with
 //! pow-actix's test client), so one source proves both frameworks. [`Gate`] is a sign-in
 //! policy a test closes and opens, to prove a way of signing in is admitted by the
-//! engine's policies.
+//! engine's policies. [`Tool`] runs an independent implementation beside a test (a
+//! provider, a client) and waits for what it prints within a bound.
 //!
 //! ```no_run
 //! fn signs_in() {
@@ -26,7 +27,9 @@ use pow_core::PowConfig;
 
 pub mod eml;
 mod gate;
+pub mod tool;
 pub use gate::{Gate, GATE_REFUSED, GATE_REFUSED_TEXT};
+pub use tool::Tool;
 
 #[doc(hidden)]
 pub use actix_web::rt as __rt;

@@ -11,13 +11,14 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+use std::io::{Read as _, Write as _};
 use std::net::{SocketAddr, TcpListener};
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 
 use pow_actix::test_client::Client;
+use pow_testkit::Tool;
 use serde_json::{json, Value};
 
 const EMAIL: &str = "ada@example.com";
@@ -134,20 +135,19 @@ fn the_mcp_sdk_client_authorizes_and_calls_the_example_s_tool() {
     let user = pow_actix::testing::create_user(&config, EMAIL, PASSWORD).unwrap();
     let mcp_url = format!("http://{addr}/mcp");
 
-    let mut sdk = Command::new("node")
-        .arg(dir.join("client.mjs"))
-        .args([mcp_url.as_str(), document.as_str(), REDIRECT])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("node runs");
-    let mut said = BufReader::new(sdk.stdout.take().unwrap()).lines();
-    let mut next = || -> Value {
-        let line = said.next().expect("the client says something").unwrap();
+    let mut sdk = Tool::start(
+        "the MCP SDK client",
+        Command::new("node").arg(dir.join("client.mjs")).args([
+            mcp_url.as_str(),
+            document.as_str(),
+            REDIRECT,
+        ]),
+    );
+    let next = |sdk: &mut Tool| -> Value {
+        let line = sdk.line("its next step");
         serde_json::from_str(&line).unwrap_or_else(|_| panic!("not JSON: {line}"))
     };
-    let asked = next();
+    let asked = next(&mut sdk);
     let authorize = asked["authorize"]
         .as_str()
         .unwrap_or_else(|| panic!("{asked}"));
@@ -193,15 +193,14 @@ fn the_mcp_sdk_client_authorizes_and_calls_the_example_s_tool() {
         ],
     );
     assert_eq!(back.status, 302, "{}", back.body);
-    let mut stdin = sdk.stdin.take().unwrap();
-    writeln!(stdin, "{}", back.location()).unwrap();
+    writeln!(sdk.stdin(), "{}", back.location()).unwrap();
 
-    let result = next();
+    let result = next(&mut sdk);
     assert_eq!(result["ok"], true, "{result}");
     assert_eq!(result["client_id"], document.as_str());
     assert_eq!(result["tools"], json!(["whoami"]));
     assert_eq!(result["tool"], format!("user:{}", user.id));
-    assert!(sdk.wait().unwrap().success());
+    assert!(sdk.finish().success());
 }
 
 #[path = "../../../conformance/openid-client/driver.rs"]

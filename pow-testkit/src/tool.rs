@@ -1,0 +1,168 @@
+//! A process a test runs beside it: an independent implementation the suite proves a
+//! protocol against (an identity provider, a relying party, an SDK client), or a second
+//! process of the test binary. [`Tool::start`] starts it with its stdin and stdout piped;
+//! [`Tool::line`] waits for what it prints with a bound, so a tool that never answers
+//! fails its test with what it was doing instead of stalling the whole suite.
+//!
+//! ```no_run
+//! use std::process::Command;
+//!
+//! let mut idp = pow_testkit::Tool::start("the provider", Command::new("node").arg("idp.mjs"));
+//! let ready = idp.line("its address");
+//! # let _ = ready;
+//! // Dropped: killed and reaped.
+//! ```
+
+use std::io::{BufRead as _, BufReader, Read as _};
+use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// How long [`Tool::line`] waits for a line: far beyond a tool's start on a loaded
+/// two-core machine (a few seconds), far below the suite's time.
+pub const PATIENCE: Duration = Duration::from_secs(60);
+
+/// The most of a tool's standard error kept for a failure's message.
+const KEPT_STDERR: usize = 8 * 1024;
+
+/// A running tool; killed and reaped when dropped.
+pub struct Tool {
+    name: String,
+    child: Child,
+    lines: Receiver<String>,
+    stderr: Arc<Mutex<Vec<u8>>>,
+}
+
+impl Tool {
+    /// Starts `command` as the tool called `name` (for messages), with stdin and stdout
+    /// piped and stderr kept (the last 8 KiB) for a failure's message. Everything it prints
+    /// is read as it comes, so it never blocks on a full pipe; its stdin stays open until
+    /// [`close_stdin`](Self::close_stdin) or the drop (tools that serve until stdin closes
+    /// serve until then).
+    pub fn start(name: &str, command: &mut Command) -> Self {
+        let mut child = command
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|err| panic!("{name} does not start: {err}"));
+        let (tx, lines) = mpsc::channel();
+        let stdout = child.stdout.take().expect("stdout is piped");
+        std::thread::spawn(move || {
+            // Reads to the end even when nobody takes the lines any more: a closed pipe
+            // would end the tool.
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                let _ = tx.send(line);
+            }
+        });
+        let stderr = Arc::new(Mutex::new(Vec::new()));
+        let mut from = child.stderr.take().expect("stderr is piped");
+        let kept = Arc::clone(&stderr);
+        std::thread::spawn(move || {
+            let mut buf = [0_u8; 4096];
+            while let Ok(n @ 1..) = from.read(&mut buf) {
+                let mut kept = kept
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                kept.extend_from_slice(&buf[..n]);
+                let excess = kept.len().saturating_sub(KEPT_STDERR);
+                kept.drain(..excess);
+            }
+        });
+        Self {
+            name: name.to_owned(),
+            child,
+            lines,
+            stderr,
+        }
+    }
+
+    /// The next line the tool prints, `what` naming it for the message when none comes:
+    /// panics when the tool ends first or prints nothing within [`PATIENCE`], with the
+    /// tool's state and the end of its standard error.
+    pub fn line(&mut self, what: &str) -> String {
+        match self.lines.recv_timeout(PATIENCE) {
+            Ok(line) => line,
+            Err(RecvTimeoutError::Disconnected) => {
+                let status = self.child.wait().ok();
+                panic!(
+                    "{} ended before printing {what} ({status:?}); its stderr:\n{}",
+                    self.name,
+                    self.stderr_tail()
+                )
+            }
+            Err(RecvTimeoutError::Timeout) => panic!(
+                "{} printed no {what} within {}s; its state: {}; its stderr:\n{}",
+                self.name,
+                PATIENCE.as_secs(),
+                self.state(),
+                self.stderr_tail()
+            ),
+        }
+    }
+
+    /// The tool's standard input, to write to.
+    pub fn stdin(&mut self) -> &mut ChildStdin {
+        self.child.stdin.as_mut().expect("stdin is open")
+    }
+
+    /// Closes the tool's standard input (a tool that serves until it closes ends).
+    pub fn close_stdin(&mut self) {
+        drop(self.child.stdin.take());
+    }
+
+    /// Closes stdin and waits for the tool to end on its own (its stdout closing), for
+    /// [`PATIENCE`] at most: its exit status; panics when it does not end in time or
+    /// prints more lines.
+    pub fn finish(mut self) -> ExitStatus {
+        self.close_stdin();
+        match self.lines.recv_timeout(PATIENCE) {
+            Err(RecvTimeoutError::Disconnected) => {}
+            Ok(line) => panic!("{} printed more than expected: {line}", self.name),
+            Err(RecvTimeoutError::Timeout) => panic!(
+                "{} did not end within {}s; its state: {}",
+                self.name,
+                PATIENCE.as_secs(),
+                self.state()
+            ),
+        }
+        self.child
+            .wait()
+            .unwrap_or_else(|err| panic!("{} could not be waited for: {err}", self.name))
+    }
+
+    /// The tool's process id.
+    pub fn id(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// What the kernel says the process is doing (Linux's `/proc`), for a message.
+    fn state(&self) -> String {
+        let pid = self.child.id();
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+        let state = status
+            .lines()
+            .filter(|line| line.starts_with("State:") || line.starts_with("Threads:"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let wchan = std::fs::read_to_string(format!("/proc/{pid}/wchan")).unwrap_or_default();
+        format!("pid {pid}, {state}, waiting in `{wchan}`")
+    }
+
+    fn stderr_tail(&self) -> String {
+        let kept = self
+            .stderr
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        String::from_utf8_lossy(&kept).into_owned()
+    }
+}
+
+impl Drop for Tool {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
