@@ -29,9 +29,12 @@ const KEPT_STDERR: usize = 8 * 1024;
 /// A running tool; killed and reaped when dropped.
 pub struct Tool {
     name: String,
+    patience: Duration,
     child: Child,
     lines: Receiver<String>,
     stderr: Arc<Mutex<Vec<u8>>>,
+    /// Closed when all of stderr has been read.
+    stderr_read: Receiver<()>,
 }
 
 impl Tool {
@@ -60,7 +63,9 @@ impl Tool {
         let stderr = Arc::new(Mutex::new(Vec::new()));
         let mut from = child.stderr.take().expect("stderr is piped");
         let kept = Arc::clone(&stderr);
+        let (read_all, stderr_read) = mpsc::channel::<()>();
         std::thread::spawn(move || {
+            let _read_all = read_all;
             let mut buf = [0_u8; 4096];
             while let Ok(n @ 1..) = from.read(&mut buf) {
                 let mut kept = kept
@@ -73,20 +78,31 @@ impl Tool {
         });
         Self {
             name: name.to_owned(),
+            patience: PATIENCE,
             child,
             lines,
             stderr,
+            stderr_read,
         }
     }
 
+    /// Waits `patience` for each line instead of [`PATIENCE`].
+    #[must_use]
+    pub fn patience(mut self, patience: Duration) -> Self {
+        self.patience = patience;
+        self
+    }
+
     /// The next line the tool prints, `what` naming it for the message when none comes:
-    /// panics when the tool ends first or prints nothing within [`PATIENCE`], with the
-    /// tool's state and the end of its standard error.
+    /// panics when the tool ends first or prints nothing within its patience
+    /// ([`PATIENCE`] unless set), with the tool's state and the end of its standard error.
     pub fn line(&mut self, what: &str) -> String {
-        match self.lines.recv_timeout(PATIENCE) {
+        match self.lines.recv_timeout(self.patience) {
             Ok(line) => line,
             Err(RecvTimeoutError::Disconnected) => {
                 let status = self.child.wait().ok();
+                // Ended: the rest of its stderr is read to its end.
+                let _ = self.stderr_read.recv_timeout(self.patience);
                 panic!(
                     "{} ended before printing {what} ({status:?}); its stderr:\n{}",
                     self.name,
@@ -94,9 +110,9 @@ impl Tool {
                 )
             }
             Err(RecvTimeoutError::Timeout) => panic!(
-                "{} printed no {what} within {}s; its state: {}; its stderr:\n{}",
+                "{} printed no {what} within {:?}; its state: {}; its stderr:\n{}",
                 self.name,
-                PATIENCE.as_secs(),
+                self.patience,
                 self.state(),
                 self.stderr_tail()
             ),
@@ -113,18 +129,18 @@ impl Tool {
         drop(self.child.stdin.take());
     }
 
-    /// Closes stdin and waits for the tool to end on its own (its stdout closing), for
-    /// [`PATIENCE`] at most: its exit status; panics when it does not end in time or
-    /// prints more lines.
+    /// Closes stdin and waits for the tool to end on its own (its stdout closing), for its
+    /// patience at most: its exit status; panics when it does not end in time or prints
+    /// more lines.
     pub fn finish(mut self) -> ExitStatus {
         self.close_stdin();
-        match self.lines.recv_timeout(PATIENCE) {
+        match self.lines.recv_timeout(self.patience) {
             Err(RecvTimeoutError::Disconnected) => {}
             Ok(line) => panic!("{} printed more than expected: {line}", self.name),
             Err(RecvTimeoutError::Timeout) => panic!(
-                "{} did not end within {}s; its state: {}",
+                "{} did not end within {:?}; its state: {}",
                 self.name,
-                PATIENCE.as_secs(),
+                self.patience,
                 self.state()
             ),
         }
@@ -164,5 +180,58 @@ impl Drop for Tool {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sh(script: &str) -> Tool {
+        Tool::start("sh", Command::new("sh").args(["-c", script]))
+    }
+
+    /// The message of the panic `work` ends in.
+    fn panic_of(work: impl FnOnce() + std::panic::UnwindSafe) -> String {
+        let err = std::panic::catch_unwind(work).expect_err("it panics");
+        err.downcast_ref::<String>().cloned().unwrap_or_default()
+    }
+
+    #[test]
+    fn lines_come_in_order_and_input_reaches_the_tool() {
+        let mut tool = sh("echo ready; read name; echo hello $name");
+        assert_eq!(tool.line("the first line"), "ready");
+        std::io::Write::write_all(tool.stdin(), b"ada\n").unwrap();
+        assert_eq!(tool.line("the greeting"), "hello ada");
+        assert!(tool.finish().success());
+    }
+
+    #[test]
+    fn a_silent_tool_fails_within_its_patience_naming_its_state() {
+        // Reads its stdin, which stays open: silent until killed.
+        let mut tool = sh("cat").patience(Duration::from_millis(300));
+        let started = std::time::Instant::now();
+        let message = panic_of(std::panic::AssertUnwindSafe(|| {
+            tool.line("its address");
+        }));
+        assert!(started.elapsed() < Duration::from_secs(10));
+        assert!(
+            message.contains("sh printed no its address within"),
+            "{message}"
+        );
+        assert!(message.contains("State:"), "{message}");
+    }
+
+    #[test]
+    fn a_tool_that_ends_first_fails_with_its_status_and_stderr() {
+        let mut tool = sh("echo cannot listen >&2; exit 3");
+        let message = panic_of(std::panic::AssertUnwindSafe(|| {
+            tool.line("its address");
+        }));
+        assert!(
+            message.contains("ended before printing its address"),
+            "{message}"
+        );
+        assert!(message.contains("cannot listen"), "{message}");
     }
 }
