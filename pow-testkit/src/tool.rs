@@ -41,8 +41,8 @@ impl Tool {
     /// Starts `command` as the tool called `name` (for messages), with stdin and stdout
     /// piped and stderr kept (the last 8 KiB) for a failure's message. Everything it prints
     /// is read as it comes, so it never blocks on a full pipe; its stdin stays open until
-    /// [`close_stdin`](Self::close_stdin) or the drop (tools that serve until stdin closes
-    /// serve until then).
+    /// [`finish`](Self::finish) or the drop (tools that serve until stdin closes serve
+    /// until then).
     pub fn start(name: &str, command: &mut Command) -> Self {
         let mut child = command
             .stdin(Stdio::piped())
@@ -124,16 +124,11 @@ impl Tool {
         self.child.stdin.as_mut().expect("stdin is open")
     }
 
-    /// Closes the tool's standard input (a tool that serves until it closes ends).
-    pub fn close_stdin(&mut self) {
-        drop(self.child.stdin.take());
-    }
-
     /// Closes stdin and waits for the tool to end on its own (its stdout closing), for its
     /// patience at most: its exit status; panics when it does not end in time or prints
     /// more lines.
     pub fn finish(mut self) -> ExitStatus {
-        self.close_stdin();
+        drop(self.child.stdin.take());
         match self.lines.recv_timeout(self.patience) {
             Err(RecvTimeoutError::Disconnected) => {}
             Ok(line) => panic!("{} printed more than expected: {line}", self.name),
@@ -147,11 +142,6 @@ impl Tool {
         self.child
             .wait()
             .unwrap_or_else(|err| panic!("{} could not be waited for: {err}", self.name))
-    }
-
-    /// The tool's process id.
-    pub fn id(&self) -> u32 {
-        self.child.id()
     }
 
     /// What the kernel says the process is doing (Linux's `/proc`), for a message.
