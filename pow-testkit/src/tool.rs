@@ -144,7 +144,9 @@ impl Tool {
             .unwrap_or_else(|err| panic!("{} could not be waited for: {err}", self.name))
     }
 
-    /// What the kernel says the process is doing (Linux's `/proc`), for a message.
+    /// What the kernel says the process is doing (Linux's `/proc`): its state, each
+    /// thread's name and wait channel, and, where gdb is installed, each thread's stack,
+    /// for a message.
     fn state(&self) -> String {
         let pid = self.child.id();
         let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
@@ -154,7 +156,11 @@ impl Tool {
             .collect::<Vec<_>>()
             .join(", ");
         let wchan = std::fs::read_to_string(format!("/proc/{pid}/wchan")).unwrap_or_default();
-        format!("pid {pid}, {state}, waiting in `{wchan}`")
+        format!(
+            "pid {pid}, {state}, waiting in `{wchan}`; its threads:\n{}\n{}",
+            threads(pid),
+            stacks(pid)
+        )
     }
 
     fn stderr_tail(&self) -> String {
@@ -163,6 +169,73 @@ impl Tool {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         String::from_utf8_lossy(&kept).into_owned()
+    }
+}
+
+/// Each thread of process `pid`: its id, name, state and wait channel, one a line.
+fn threads(pid: u32) -> String {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return "(no /proc)".to_owned();
+    };
+    let mut lines: Vec<String> = tasks
+        .flatten()
+        .map(|task| {
+            let dir = task.path();
+            let read = |file: &str| {
+                std::fs::read_to_string(dir.join(file))
+                    .unwrap_or_default()
+                    .trim()
+                    .to_owned()
+            };
+            let stat = read("stat");
+            // The state is the field after the name, which is in parentheses.
+            let state = stat
+                .rsplit_once(") ")
+                .and_then(|(_, rest)| rest.split(' ').next())
+                .unwrap_or("?")
+                .to_owned();
+            format!(
+                "  {} {:<16} {state} {}",
+                task.file_name().to_string_lossy(),
+                read("comm"),
+                read("wchan")
+            )
+        })
+        .collect();
+    lines.sort();
+    lines.join("\n")
+}
+
+/// How long gdb may take to print a stuck tool's stacks.
+const GDB_PATIENCE: Duration = Duration::from_secs(30);
+
+/// Every thread's stack of process `pid`, printed by gdb (attached in batch mode, within
+/// [`GDB_PATIENCE`]), or why there are none.
+fn stacks(pid: u32) -> String {
+    let gdb = Command::new("gdb")
+        .args(["-nx", "-batch", "-p", &pid.to_string()])
+        .args(["-ex", "thread apply all bt 24"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn();
+    let mut gdb = match gdb {
+        Ok(gdb) => gdb,
+        Err(err) => return format!("(no stacks: gdb does not start: {err})"),
+    };
+    let mut out = gdb.stdout.take().expect("stdout is piped");
+    let (tx, printed) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = out.read_to_string(&mut text);
+        let _ = tx.send(text);
+    });
+    let text = printed.recv_timeout(GDB_PATIENCE);
+    let _ = gdb.kill();
+    let _ = gdb.wait();
+    match text {
+        Ok(text) => format!("its stacks (gdb):\n{text}"),
+        Err(_) => format!("(no stacks: gdb printed nothing within {GDB_PATIENCE:?})"),
     }
 }
 
@@ -204,12 +277,17 @@ mod tests {
         let message = panic_of(std::panic::AssertUnwindSafe(|| {
             tool.line("its address");
         }));
-        assert!(started.elapsed() < Duration::from_secs(10));
+        // Its patience and, at most, the bound on gdb's stacks: far below `PATIENCE`.
+        assert!(
+            started.elapsed() < Duration::from_millis(300) + GDB_PATIENCE + Duration::from_secs(5)
+        );
         assert!(
             message.contains("sh printed no its address within"),
             "{message}"
         );
         assert!(message.contains("State:"), "{message}");
+        // Its threads, by name (`sh` has one).
+        assert!(message.contains(" sh "), "{message}");
     }
 
     #[test]
