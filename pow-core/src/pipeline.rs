@@ -3,13 +3,14 @@
 //! of the client ([`Client`]), without a web framework.
 //!
 //! A framework layer parses the request, checks CSRF, builds a [`Step`], runs the action
-//! with the extensions' [`Callbacks`](crate::extension::Callbacks) around it, and renders
+//! with the extensions' [`Callbacks`] around it, and renders
 //! the outcome: a page, a redirect, or JSON. A callback sees the step and the client (its
 //! session, flash texts, values and cookies) and never the request, so one callback serves
 //! every framework.
 //!
 //! ```
-//! use pow_core::extension::{Callbacks, Extension, ExtensionBuilder};
+//! use pow_core::extension::{Extension, ExtensionBuilder};
+//! use pow_core::pipeline::Callbacks;
 //! use pow_core::pipeline::{ActionKind, Client, Flow, Halt, Step};
 //! use pow_core::PowError;
 //!
@@ -44,7 +45,10 @@
 
 use std::any::{Any, TypeId};
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
+
+use async_trait::async_trait;
 
 use crate::config::{PowConfig, RouteContext};
 use crate::error::PowError;
@@ -540,5 +544,81 @@ impl Client for MemoryClient {
 
     fn serve_once(&mut self, current: CurrentSession) {
         self.session = StoreSession::signed_in(current);
+    }
+}
+
+/// Callbacks around actions: they see the action's [`Step`](Step) (the
+/// params, and after the action the user or the failed changeset) and its
+/// [`Client`](Client) (the session, flash texts, values, cookies), and may
+/// halt with a [`Halt`](Halt) every framework renders. The core's actions
+/// run them for `session#new|create|delete` and
+/// `registration#new|create|edit|update|delete`; extensions' actions run them for their own
+/// (e.g. `invitation#update`), so extensions hook into each other through these documented
+/// names only. Framework-free: one implementation serves every framework layer.
+///
+/// The futures are `Send` (the step and the client are), so callbacks run on any executor:
+/// implement the trait with `#[async_trait::async_trait]`.
+#[async_trait]
+pub trait Callbacks: Send + Sync + 'static {
+    /// Runs before an action.
+    async fn before_process(
+        &self,
+        _step: &mut Step,
+        _client: &mut dyn Client,
+    ) -> Result<Flow, PowError> {
+        Ok(Flow::Continue)
+    }
+
+    /// Runs after an action, before the response.
+    async fn before_respond(
+        &self,
+        _step: &mut Step,
+        _client: &mut dyn Client,
+    ) -> Result<Flow, PowError> {
+        Ok(Flow::Continue)
+    }
+}
+
+/// Work on requests after the framework layer resolved the session, with or without a
+/// signed-in user (e.g. signing a user in from a remember-me cookie), over the request's
+/// [`Client`](Client). It runs on requests that carry one of its
+/// [`cookies`](RequestHook::cookies), so a request with no cookie of interest costs
+/// nothing. Framework-free: one hook serves every framework layer.
+#[async_trait]
+pub trait RequestHook: Send + Sync + 'static {
+    /// The names of the cookies the hook reads, under `config`. Read once, when the
+    /// middleware is set up.
+    fn cookies(&self, config: &PowConfig) -> Vec<String>;
+
+    /// Runs on a request that carries one of [`cookies`](Self::cookies).
+    ///
+    /// # Errors
+    /// The store's or users context's error: the request is answered with it.
+    async fn on_request(&self, config: &PowConfig, client: &mut dyn Client)
+        -> Result<(), PowError>;
+}
+
+/// The registration of [`Callbacks`] and [`RequestHook`]s, and where the setup's are read.
+impl crate::extension::ExtensionBuilder {
+    /// Callbacks around actions (see [`Callbacks`]).
+    pub fn callbacks(&mut self, callbacks: impl Callbacks) -> &mut Self {
+        self.add::<Arc<dyn Callbacks>>(Arc::new(callbacks))
+    }
+
+    /// Work on requests carrying the hook's cookies (see [`RequestHook`]).
+    pub fn request_hook(&mut self, hook: impl RequestHook) -> &mut Self {
+        self.add::<Arc<dyn RequestHook>>(Arc::new(hook))
+    }
+}
+
+impl crate::extension::Extensions {
+    /// The callbacks around actions, in extension order.
+    pub fn callbacks(&self) -> &[Arc<dyn Callbacks>] {
+        self.all()
+    }
+
+    /// The request hooks, in extension order.
+    pub fn request_hooks(&self) -> &[Arc<dyn RequestHook>] {
+        self.all()
     }
 }

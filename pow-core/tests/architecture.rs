@@ -453,19 +453,40 @@ fn expand_use_tree(tree: &str) -> Vec<Vec<String>> {
 
 /// The `use` declarations of `code`: whether each is public, and its paths.
 fn use_declarations(code: &str) -> Vec<(bool, Vec<Vec<String>>)> {
+    use_spans(code)
+        .into_iter()
+        .map(|span| (span.public, expand_use_tree(&code[span.tree])))
+        .collect()
+}
+
+/// Where a `use` declaration stands in a file's code: from the start of its line to its
+/// `;`, its use tree, and whether it is public.
+struct UseSpan {
+    whole: std::ops::Range<usize>,
+    tree: std::ops::Range<usize>,
+    public: bool,
+}
+
+/// The `use` declarations of `code`, in order.
+fn use_spans(code: &str) -> Vec<UseSpan> {
     let mut out = Vec::new();
-    let mut rest = code;
-    while let Some(at) = rest.find("use ") {
-        let before = &rest[..at];
-        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-        let lead = before[line_start..].trim();
-        let after = &rest[at + 4..];
-        let Some(end) = after.find(';') else { break };
+    let mut from = 0;
+    while let Some(found) = code[from..].find("use ") {
+        let at = from + found;
+        let line_start = code[..at].rfind('\n').map_or(0, |i| i + 1);
+        let lead = code[line_start..at].trim();
+        let Some(end) = code[at + 4..].find(';').map(|end| at + 4 + end) else {
+            break;
+        };
         if lead.is_empty() || lead.starts_with("pub") {
-            out.push((lead.starts_with("pub"), expand_use_tree(&after[..end])));
-            rest = &after[end..];
+            out.push(UseSpan {
+                whole: line_start..end + 1,
+                tree: at + 4..end,
+                public: lead.starts_with("pub"),
+            });
+            from = end;
         } else {
-            rest = after;
+            from = at + 4;
         }
     }
     out
@@ -474,6 +495,7 @@ fn use_declarations(code: &str) -> Vec<(bool, Vec<Vec<String>>)> {
 /// The paths `code` names inline, outside `use` lines: `crate::audit::record(..)`,
 /// `super::flows::Flow` (a `$crate::` of a macro, `pub(crate)` and `pub(super)` are not).
 fn inline_paths(code: &str) -> Vec<Vec<String>> {
+    let code = &without_use_declarations(code);
     let ident = |c: char| c.is_ascii_alphanumeric() || c == '_';
     let mut out = Vec::new();
     for start in ["crate::", "super::"] {
@@ -500,6 +522,20 @@ fn inline_paths(code: &str) -> Vec<Vec<String>> {
             }
         }
     }
+    out
+}
+
+/// `code` without its `use` declarations (the ones [`use_declarations`] reads), so that
+/// the head of a use tree (`crate::users` in `use crate::users::{Changeset, User};`) is
+/// not read as an inline path to the module itself.
+fn without_use_declarations(code: &str) -> String {
+    let mut out = String::with_capacity(code.len());
+    let mut kept = 0;
+    for span in use_spans(code) {
+        out.push_str(&code[kept..span.whole.start]);
+        kept = span.whole.end;
+    }
+    out.push_str(&code[kept..]);
     out
 }
 
@@ -702,7 +738,8 @@ fn no_import_circle_is_wider_than_one_folder_beyond_the_known_list() {
 
 #[test]
 fn inline_paths_are_read_as_imports() {
-    let code = "pub(crate) fn f() { crate::audit::record(x); super::flows::Flow::new(); \
+    let code = "use crate::users::{Changeset, User};\npub use super::pages::{self, Page};\n\
+                pub(crate) fn f() { crate::audit::record(x); super::flows::Flow::new(); \
                 $crate::session::x; let a = crate::time::now_ms(); }";
     assert_eq!(
         inline_paths(code),

@@ -920,3 +920,23 @@ pub fn by_path(routes: &[ApiRoute]) -> Vec<(&'static str, Vec<ApiRoute>)> {
     }
     paths
 }
+
+/// The registration of extensions' JSON routes, and where the setup's are read.
+impl crate::extension::ExtensionBuilder {
+    /// A JSON route the extension serves, written once on the engine
+    /// ([`ApiRoute`](ApiRoute)): every framework layer mounts it with
+    /// the core's, under the API prefix, on both transports.
+    pub fn api_route(&mut self, route: ApiRoute) -> &mut Self {
+        let name = self.name();
+        self.add(route.of_extension(name))
+    }
+}
+
+impl crate::extension::Extensions {
+    /// The JSON routes the extensions serve
+    /// ([`ExtensionBuilder::api_route`](crate::extension::ExtensionBuilder::api_route)), in
+    /// order.
+    pub fn api_routes(&self) -> &[ApiRoute] {
+        self.all()
+    }
+}

@@ -100,7 +100,7 @@ impl ApiService {
     /// [`new`](Self::new), with more JSON sides after the extensions' (a framework
     /// layer's own); one named like an extension's replaces it.
     pub fn with_sides(config: PowConfig, options: ApiOptions, more: Vec<ApiSide>) -> Self {
-        let mut sides = config.extensions().api_sides().to_vec();
+        let mut sides: Vec<ApiSide> = config.extensions().api_sides().cloned().collect();
         for added in more {
             match sides.iter_mut().find(|have| have.name == added.name) {
                 Some(slot) => *slot = added,
@@ -345,5 +345,37 @@ impl ApiService {
             crate::mailer::Notice::ApiTokenIssued,
         )
         .await;
+    }
+}
+
+/// The registration of an extension's JSON side, and where the setup's are read.
+impl crate::extension::ExtensionBuilder {
+    /// The extension's say in issuing API tokens ([`TokenHooks`](super::TokenHooks):
+    /// refuse a pair, add token data, list pending steps, describe settings), run by every
+    /// framework layer.
+    pub fn api_hooks(&mut self, hooks: impl super::TokenHooks) -> &mut Self {
+        let name = self.name();
+        self.side::<Option<ApiSide>>()
+            .get_or_insert_with(|| ApiSide::new(name))
+            .hooks = Some(Arc::new(hooks));
+        self
+    }
+
+    /// The extension's part of the OpenAPI document: `{"paths": {...}, "components":
+    /// {...}, "tags": [...]}`, paths under the prefix (see
+    /// [`openapi_fragment`](crate::api::openapi_fragment)).
+    pub fn api_document(&mut self, fragment: Option<serde_json::Value>) -> &mut Self {
+        let name = self.name();
+        self.side::<Option<ApiSide>>()
+            .get_or_insert_with(|| ApiSide::new(name))
+            .openapi = fragment;
+        self
+    }
+}
+
+impl crate::extension::Extensions {
+    /// The extensions' JSON sides (token hooks, OpenAPI fragments), in order.
+    pub(crate) fn api_sides(&self) -> impl Iterator<Item = &ApiSide> {
+        self.sides::<Option<ApiSide>>().flatten()
     }
 }

@@ -1,4 +1,5 @@
-//! The extension trait and registry.
+//! The extension contract: the [`Extension`] trait, the [`ExtensionBuilder`] it registers
+//! on, the hooks that receive the config, and the registry ([`Extensions`]).
 //!
 //! An extension is a value implementing [`Extension`]; enabling it is adding it to the
 //! config with [`PowConfigBuilder::extension`](crate::PowConfigBuilder::extension), in order.
@@ -17,7 +18,7 @@ use crate::config::PowConfig;
 use crate::error::PowError;
 use crate::messages::LanguageIdentifier;
 use crate::request::RequestSource;
-use crate::users::{ChangesetHook, FieldDef, User};
+use crate::users::User;
 use crate::views::{PageBody, PageId};
 
 pub use crate::users::{Migrations, SqlMigration};
@@ -87,47 +88,6 @@ pub fn all_sql_migrations(config: &PowConfig) -> Vec<SqlMigration> {
     all.extend(config.extensions().migrations().copied());
     all.sort_by_key(|m| m.version);
     all
-}
-
-/// A pow-rs extension: a name and a [`build`](Extension::build) that registers what the
-/// extension contributes on an [`ExtensionBuilder`]. Having a thing registers it; the
-/// config checks the whole setup when it is built. Object safe.
-///
-/// ```
-/// use pow_core::extension::{Extension, ExtensionBuilder};
-/// use pow_core::users::{FieldDef, FieldKind};
-///
-/// struct Nickname;
-///
-/// impl Extension for Nickname {
-///     fn name(&self) -> &'static str {
-///         "nickname"
-///     }
-///
-///     fn build(&self, ext: &mut ExtensionBuilder) {
-///         ext.user_fields([FieldDef::new("nickname", FieldKind::Text).castable()])
-///             .messages([("en", "nickname_label = Nickname")]);
-///     }
-/// }
-///
-/// let config = pow_core::PowConfig::builder("s".repeat(64)).extension(Nickname).build()?;
-/// assert!(config.user_fields().iter().any(|field| field.name == "nickname"));
-/// # Ok::<(), pow_core::PowError>(())
-/// ```
-pub trait Extension: Send + Sync + 'static {
-    /// Unique name, e.g. `"pow_reset_password"`. Two extensions with one name are refused.
-    fn name(&self) -> &'static str;
-
-    /// Registers the extension's contributions.
-    fn build(&self, ext: &mut ExtensionBuilder);
-}
-
-/// The Fluent sources `ext` registers, as `(language, ftl)` pairs: for an app that builds
-/// its own [`Messages`](crate::messages::Messages) from the extensions' files.
-pub fn messages_of(ext: &dyn Extension) -> Vec<(&'static str, &'static str)> {
-    let mut builder = ExtensionBuilder::new(ext.name());
-    ext.build(&mut builder);
-    builder.contributions.messages
 }
 
 /// Adds fields or links to a page before it renders (see
@@ -277,15 +237,6 @@ pub trait FactorEnrolment: Send + Sync + 'static {
     ) -> Result<Vec<crate::session::AuthMethod>, PowError>;
 }
 
-/// A table holding rows of one user (see [`ExtensionBuilder::user_table`]).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct UserTable {
-    /// The table's name.
-    pub table: &'static str,
-    /// The column holding the user's id.
-    pub column: &'static str,
-}
-
 /// Whether users' addresses are proven, and how one is proven without a mail: the part of
 /// an extension that proves addresses (email confirmation) other extensions rely on
 /// (a provider that vouches for an address).
@@ -355,373 +306,78 @@ pub enum ProvenBy {
     StagedSignUp,
 }
 
-/// Callbacks around actions: they see the action's [`Step`](crate::pipeline::Step) (the
-/// params, and after the action the user or the failed changeset) and its
-/// [`Client`](crate::pipeline::Client) (the session, flash texts, values, cookies), and may
-/// halt with a [`Halt`](crate::pipeline::Halt) every framework renders. The core's actions
-/// run them for `session#new|create|delete` and
-/// `registration#new|create|edit|update|delete`; extensions' actions run them for their own
-/// (e.g. `invitation#update`), so extensions hook into each other through these documented
-/// names only. Framework-free: one implementation serves every framework layer.
-///
-/// The futures are `Send` (the step and the client are), so callbacks run on any executor:
-/// implement the trait with `#[async_trait::async_trait]`.
-#[async_trait]
-pub trait Callbacks: Send + Sync + 'static {
-    /// Runs before an action.
-    async fn before_process(
-        &self,
-        _step: &mut crate::pipeline::Step,
-        _client: &mut dyn crate::pipeline::Client,
-    ) -> Result<crate::pipeline::Flow, PowError> {
-        Ok(crate::pipeline::Flow::Continue)
-    }
-
-    /// Runs after an action, before the response.
-    async fn before_respond(
-        &self,
-        _step: &mut crate::pipeline::Step,
-        _client: &mut dyn crate::pipeline::Client,
-    ) -> Result<crate::pipeline::Flow, PowError> {
-        Ok(crate::pipeline::Flow::Continue)
-    }
-}
-
-/// Work on requests after the framework layer resolved the session, with or without a
-/// signed-in user (e.g. signing a user in from a remember-me cookie), over the request's
-/// [`Client`](crate::pipeline::Client). It runs on requests that carry one of its
-/// [`cookies`](RequestHook::cookies), so a request with no cookie of interest costs
-/// nothing. Framework-free: one hook serves every framework layer.
-#[async_trait]
-pub trait RequestHook: Send + Sync + 'static {
-    /// The names of the cookies the hook reads, under `config`. Read once, when the
-    /// middleware is set up.
-    fn cookies(&self, config: &PowConfig) -> Vec<String>;
-
-    /// Runs on a request that carries one of [`cookies`](Self::cookies).
-    ///
-    /// # Errors
-    /// The store's or users context's error: the request is answered with it.
-    async fn on_request(
-        &self,
-        config: &PowConfig,
-        client: &mut dyn crate::pipeline::Client,
-    ) -> Result<(), PowError>;
-}
-
 /// The path of a page that performs a step-up method (see
 /// [`ExtensionBuilder::step_up_page`]).
 pub type StepUpPathFn = dyn Fn(&PowConfig) -> String + Send + Sync;
 
-/// What one extension contributes, as registered by its [`Extension::build`].
-#[derive(Default)]
-pub(crate) struct Contributions {
-    pub(crate) user_fields: Vec<FieldDef>,
-    pub(crate) changeset_hooks: Vec<Arc<dyn ChangesetHook>>,
-    pub(crate) migrations: Vec<SqlMigration>,
-    pub(crate) messages: Vec<(&'static str, &'static str)>,
-    pub(crate) mails: Vec<&'static str>,
-    pub(crate) requirements: Vec<Requirement>,
-    pub(crate) pages: Vec<Arc<PageFn>>,
-    pub(crate) page_ids: Vec<PageId>,
-    pub(crate) sides: Sides,
-    pub(crate) revoked: Vec<Arc<dyn CredentialsRevoked>>,
-    pub(crate) sign_in_policies: Vec<Arc<dyn SignInPolicy>>,
-    pub(crate) remembered: Vec<Arc<dyn Remembered>>,
-    pub(crate) user_data: Vec<Arc<dyn UserData>>,
-    pub(crate) user_tables: Vec<UserTable>,
-    pub(crate) keeps_user_data: bool,
-    pub(crate) address_proof: Option<Arc<dyn AddressProof>>,
-    pub(crate) staged_sign_up: Option<Arc<dyn StagedSignUp>>,
-    pub(crate) owning_principals: Vec<Arc<dyn principal::OwningPrincipal>>,
-    pub(crate) second_factors: Vec<Arc<dyn SecondFactor>>,
-    pub(crate) factor_enrolments: Vec<Arc<dyn FactorEnrolment>>,
-    pub(crate) credential_kinds: Vec<&'static str>,
-    pub(crate) auth_methods: Vec<crate::session::AuthMethod>,
-    pub(crate) audit_events: Vec<crate::audit::EventName>,
-    pub(crate) mail_links: Vec<crate::link::LinkKind>,
-    pub(crate) callbacks: Vec<Arc<dyn Callbacks>>,
-    pub(crate) request_hooks: Vec<Arc<dyn RequestHook>>,
-    pub(crate) step_up_pages: Vec<(crate::session::AuthMethod, Arc<StepUpPathFn>)>,
-    pub(crate) page_routes: Vec<crate::pages::routes::PageRoute>,
-    pub(crate) endpoints: Vec<crate::pages::endpoints::EndpointRoute>,
-    pub(crate) problems: Vec<String>,
-    pub(crate) assets: Vec<crate::pages::routes::Asset>,
-    pub(crate) api_routes: Vec<crate::api::routes::ApiRoute>,
-    pub(crate) api_side: Option<crate::api::ApiSide>,
-}
-
-/// Where an extension registers what it contributes (see [`Extension::build`]). Each
-/// method adds to what was registered before; all return the builder, to chain.
-pub struct ExtensionBuilder {
-    pub(crate) name: &'static str,
-    pub(crate) contributions: Contributions,
-}
-
+/// The registration of the hooks above, each kept in the extension's list of its kind.
 impl ExtensionBuilder {
-    pub(crate) fn new(name: &'static str) -> Self {
-        Self {
-            name,
-            contributions: Contributions::default(),
-        }
-    }
-
-    /// The name of the extension being built.
-    pub fn name(&self) -> &'static str {
-        self.name
-    }
-
-    /// User columns the extension adds (its migrations create them).
-    pub fn user_fields(&mut self, fields: impl IntoIterator<Item = FieldDef>) -> &mut Self {
-        self.contributions.user_fields.extend(fields);
-        self
-    }
-
-    /// Rules the extension adds to user changesets.
-    pub fn changeset_hook(&mut self, hook: impl ChangesetHook) -> &mut Self {
-        self.contributions.changeset_hooks.push(Arc::new(hook));
-        self
-    }
-
-    /// The extension's migrations, declared once: each [`sql_migration!`](crate::sql_migration)
-    /// is run by [`migrate`](crate::users::diesel::DieselUsersContext::migrate) (after the
-    /// core's, in version order) and exported by `pow export migrations`.
-    pub fn migrations(&mut self, migrations: &[SqlMigration]) -> &mut Self {
-        self.contributions.migrations.extend_from_slice(migrations);
-        self
-    }
-
-    /// Fluent sources, as `(language, ftl)` pairs. Keys are prefixed with the extension's
-    /// name (`pow_reset_password_invalid_token`); an app overrides them like core keys.
-    pub fn messages(
-        &mut self,
-        sources: impl IntoIterator<Item = (&'static str, &'static str)>,
-    ) -> &mut Self {
-        self.contributions.messages.extend(sources);
-        self
-    }
-
-    /// Names of the mails the extension sends (`"reset_password/reset_password"`), each
-    /// rendered through [`MailViews`](crate::mailer::MailViews), where an app can replace
-    /// its template. An extension that sends mails needs the config's base URL.
-    pub fn mails(&mut self, names: impl IntoIterator<Item = &'static str>) -> &mut Self {
-        self.contributions.mails.extend(names);
-        self
-    }
-
-    /// Something the extension needs from the setup: user fields, other extensions, its
-    /// place in the list. [`PowConfigBuilder::build`](crate::PowConfigBuilder::build)
-    /// refuses a setup that breaks one, with a message naming the fix.
-    pub fn requires(&mut self, requirement: Requirement) -> &mut Self {
-        self.contributions.requirements.push(requirement);
-        self
-    }
-
-    /// A setting of the extension that cannot work (a client registered twice, a refused
-    /// redirect URI): [`PowConfigBuilder::build`](crate::PowConfigBuilder::build) refuses
-    /// the setup with `problem` as its message.
-    pub fn invalid(&mut self, problem: impl Into<String>) -> &mut Self {
-        self.contributions.problems.push(problem.into());
-        self
-    }
-
-    /// Registers the pages the extension renders (`"reset_password/new"`): a framework
-    /// layer refuses to render a page nobody registered, and custom
-    /// [`Views`](crate::views::Views) may only restyle registered ones.
-    pub fn pages(&mut self, pages: impl IntoIterator<Item = PageId>) -> &mut Self {
-        self.contributions.page_ids.extend(pages);
-        self
-    }
-
-    /// A static file the extension serves beside its pages (a page's script), mounted by
-    /// every framework layer ([`Asset`](crate::pages::routes::Asset)).
-    pub fn asset(&mut self, asset: crate::pages::routes::Asset) -> &mut Self {
-        self.contributions.assets.push(asset);
-        self
-    }
-
-    /// A page route the extension serves, written once on the engine
-    /// ([`PageRoute`](crate::pages::routes::PageRoute)): every framework layer mounts it
-    /// with the core's, under the setup's mount point.
-    pub fn page_route(&mut self, route: crate::pages::routes::PageRoute) -> &mut Self {
-        self.contributions.page_routes.push(route);
-        self
-    }
-
-    /// A protocol endpoint the extension serves, written once on the engine
-    /// ([`EndpointRoute`](crate::pages::endpoints::EndpointRoute)): every framework layer
-    /// mounts it beside the pages, under the setup's mount point, outside the page
-    /// pipeline (no cookie session, no CSRF check, no envelope).
-    pub fn endpoint(&mut self, route: crate::pages::endpoints::EndpointRoute) -> &mut Self {
-        let name = self.name();
-        self.contributions.endpoints.push(route.of_extension(name));
-        self
-    }
-
-    /// A JSON route the extension serves, written once on the engine
-    /// ([`ApiRoute`](crate::api::routes::ApiRoute)): every framework layer mounts it with
-    /// the core's, under the API prefix, on both transports.
-    pub fn api_route(&mut self, route: crate::api::routes::ApiRoute) -> &mut Self {
-        let name = self.name();
-        self.contributions.api_routes.push(route.of_extension(name));
-        self
-    }
-
-    /// The extension's say in issuing API tokens ([`TokenHooks`](crate::api::TokenHooks):
-    /// refuse a pair, add token data, list pending steps, describe settings), run by every
-    /// framework layer.
-    pub fn api_hooks(&mut self, hooks: impl crate::api::TokenHooks) -> &mut Self {
-        let name = self.name();
-        self.contributions
-            .api_side
-            .get_or_insert_with(|| crate::api::ApiSide::new(name))
-            .hooks = Some(Arc::new(hooks));
-        self
-    }
-
-    /// The extension's part of the OpenAPI document: `{"paths": {...}, "components":
-    /// {...}, "tags": [...]}`, paths under the prefix (see
-    /// [`openapi_fragment`](crate::api::openapi_fragment)).
-    pub fn api_document(&mut self, fragment: Option<serde_json::Value>) -> &mut Self {
-        let name = self.name();
-        self.contributions
-            .api_side
-            .get_or_insert_with(|| crate::api::ApiSide::new(name))
-            .openapi = fragment;
-        self
-    }
-
     /// Adds fields or links to a page before it renders (e.g. a "Forgot password?" link
     /// on [`PageId::SESSION_NEW`]); called with the page's id.
     pub fn page_extension(
         &mut self,
         extend: impl Fn(PageId, &mut PageBody, &LanguageIdentifier, &PowConfig) + Send + Sync + 'static,
     ) -> &mut Self {
-        self.contributions.pages.push(Arc::new(extend));
-        self
+        self.add::<Arc<PageFn>>(Arc::new(extend))
     }
 
     /// Runs when a user's credentials are revoked (see [`CredentialsRevoked`]).
     pub fn on_credentials_revoked(&mut self, hook: impl CredentialsRevoked) -> &mut Self {
-        self.contributions.revoked.push(Arc::new(hook));
-        self
+        self.add::<Arc<dyn CredentialsRevoked>>(Arc::new(hook))
     }
 
     /// A rule every session start and API token renewal must pass (see [`SignInPolicy`]).
     pub fn sign_in_policy(&mut self, policy: impl SignInPolicy) -> &mut Self {
-        self.contributions.sign_in_policies.push(Arc::new(policy));
-        self
+        self.add::<Arc<dyn SignInPolicy>>(Arc::new(policy))
     }
 
     /// Remembered sign-ins for the session list (see [`Remembered`]).
     pub fn remembered(&mut self, source: impl Remembered) -> &mut Self {
-        self.contributions.remembered.push(Arc::new(source));
-        self
+        let name = self.name();
+        self.add::<(&'static str, Arc<dyn Remembered>)>((name, Arc::new(source)))
     }
 
     /// What the extension keeps about a user outside the row, for exports and erasure
     /// (see [`UserData`]).
     pub fn user_data(&mut self, data: impl UserData) -> &mut Self {
-        self.contributions.user_data.push(Arc::new(data));
-        self
-    }
-
-    /// A table of the extension's own with rows belonging to one user, `column` holding
-    /// the user's id. Erasing an account must leave no row there: the erasure checks and
-    /// tests read this list. Declaring one (or a migration with a `REFERENCES users`
-    /// column) makes [`user_data`](Self::user_data) required: the config refuses the
-    /// extension without it.
-    pub fn user_table(&mut self, table: &'static str, column: &'static str) -> &mut Self {
-        self.contributions
-            .user_tables
-            .push(UserTable { table, column });
-        self
-    }
-
-    /// Declares that the extension keeps something about users outside the users row and
-    /// its own tables (cache-store records that outlive a session): the config then
-    /// refuses the extension unless it registers [`user_data`](Self::user_data).
-    pub fn keeps_user_data(&mut self) -> &mut Self {
-        self.contributions.keeps_user_data = true;
-        self
+        let name = self.name();
+        self.contributions.exports_user_data = true;
+        self.add::<(&'static str, Arc<dyn UserData>)>((name, Arc::new(data)))
     }
 
     /// A second factor the extension offers (see [`SecondFactor`]); the two-factor
     /// extension asks for it at the second step of a sign-in.
     pub fn second_factor(&mut self, factor: impl SecondFactor) -> &mut Self {
-        self.contributions.second_factors.push(Arc::new(factor));
-        self
+        self.add::<Arc<dyn SecondFactor>>(Arc::new(factor))
     }
 
     /// Which second factors of this extension a user has set up (see
     /// [`FactorEnrolment`]): every change of a user's factors then asks for a recent one of
     /// them.
     pub fn factor_enrolment(&mut self, enrolment: impl FactorEnrolment) -> &mut Self {
-        self.contributions
-            .factor_enrolments
-            .push(Arc::new(enrolment));
-        self
+        self.add::<Arc<dyn FactorEnrolment>>(Arc::new(enrolment))
     }
 
     /// The extension proves addresses (see [`AddressProof`]). One extension of a setup
     /// may register it.
     pub fn address_proof(&mut self, proof: impl AddressProof) -> &mut Self {
-        self.contributions.address_proof = Some(Arc::new(proof));
-        self
+        self.contributions.offers.push(Capability::AddressProof);
+        self.add::<Arc<dyn AddressProof>>(Arc::new(proof))
     }
 
     /// The extension offers staged sign-ups (see [`StagedSignUp`]). One extension of a
     /// setup may register it.
     pub fn staged_sign_up(&mut self, staged: impl StagedSignUp) -> &mut Self {
-        self.contributions.staged_sign_up = Some(Arc::new(staged));
-        self
+        self.contributions.offers.push(Capability::StagedSignUp);
+        self.add::<Arc<dyn StagedSignUp>>(Arc::new(staged))
     }
 
     /// Accounts beside users the extension keeps, which may own credentials (see
     /// [`OwningPrincipal`](principal::OwningPrincipal)). One extension of a setup may
     /// register each kind.
     pub fn owning_principal(&mut self, principal: impl principal::OwningPrincipal) -> &mut Self {
-        self.contributions
-            .owning_principals
-            .push(Arc::new(principal));
-        self
-    }
-
-    /// The audit events the extension records. Each needs a label in the extension's
-    /// messages under [`EventName::label_key`](crate::audit::EventName::label_key) (for the
-    /// activity page); [`build`](crate::PowConfigBuilder::build) checks the default
-    /// language has one.
-    pub fn audit_events(
-        &mut self,
-        events: impl IntoIterator<Item = crate::audit::EventName>,
-    ) -> &mut Self {
-        self.contributions.audit_events.extend(events);
-        self
-    }
-
-    /// The kinds of token-carrying links the extension's mails hold, each of which an app
-    /// may point at its own frontend with
-    /// [`PowConfigBuilder::frontend_link`](crate::PowConfigBuilder::frontend_link)
-    /// ([`build`](crate::PowConfigBuilder::build) refuses a kind no extension declares).
-    /// Build each link with [`PowConfig::mail_link`].
-    pub fn mail_links(
-        &mut self,
-        kinds: impl IntoIterator<Item = crate::link::LinkKind>,
-    ) -> &mut Self {
-        self.contributions.mail_links.extend(kinds);
-        self
-    }
-
-    /// Callbacks around actions (see [`Callbacks`]).
-    pub fn callbacks(&mut self, callbacks: impl Callbacks) -> &mut Self {
-        self.contributions.callbacks.push(Arc::new(callbacks));
-        self
-    }
-
-    /// Work on requests carrying the hook's cookies (see [`RequestHook`]).
-    pub fn request_hook(&mut self, hook: impl RequestHook) -> &mut Self {
-        self.contributions.request_hooks.push(Arc::new(hook));
-        self
+        self.contributions.principal_kinds.push(principal.kind());
+        self.add::<Arc<dyn principal::OwningPrincipal>>(Arc::new(principal))
     }
 
     /// A page where a signed-in user proves `method` for a [`StepUp`](crate::session::StepUp)
@@ -734,86 +390,18 @@ impl ExtensionBuilder {
         method: crate::session::AuthMethod,
         path: impl Fn(&PowConfig) -> String + Send + Sync + 'static,
     ) -> &mut Self {
-        self.contributions
-            .step_up_pages
-            .push((method, Arc::new(path)));
-        self
-    }
-
-    /// The authentication methods the extension adds (see
-    /// [`AuthMethod::new`](crate::session::AuthMethod::new)): an SMS code, a hardware
-    /// token. Sessions record them, step-up rules accept them (a method declared a
-    /// [`second_factor`](crate::session::AuthMethod::second_factor) counts for
-    /// [`StepUp::second_factor`](crate::session::StepUp::second_factor)) and the session
-    /// list shows them. [`build`](crate::PowConfigBuilder::build) refuses a code of the
-    /// core's and a name or code another method has.
-    pub fn auth_methods(
-        &mut self,
-        methods: impl IntoIterator<Item = crate::session::AuthMethod>,
-    ) -> &mut Self {
-        self.contributions.auth_methods.extend(methods);
-        self
-    }
-
-    /// A value the extension keeps in the registry under a type `T` of its own (its
-    /// settings, found again with [`Extensions::sides`] where only the config is at hand;
-    /// or registrations for a layer of the app's own, a command line say), so the engine
-    /// names none. Pages, JSON routes and hooks are not kept here: they are the engine's,
-    /// and both framework layers mount them.
-    ///
-    /// ```
-    /// # use pow_core::extension::ExtensionBuilder;
-    /// #[derive(Default)]
-    /// struct CliSide {
-    ///     commands: Vec<&'static str>,
-    /// }
-    ///
-    /// fn build(ext: &mut ExtensionBuilder) {
-    ///     ext.side::<CliSide>().commands.push("sms-test");
-    /// }
-    /// ```
-    pub fn side<T: Default + Send + Sync + 'static>(&mut self) -> &mut T {
-        let side = self
-            .contributions
-            .sides
-            .0
-            .entry(std::any::TypeId::of::<T>())
-            .or_insert_with(|| Box::new(T::default()));
-        match side.downcast_mut() {
-            Some(side) => side,
-            // The entry under T's type id holds a T: only this method inserts.
-            None => unreachable!("a side is stored under its own type"),
-        }
-    }
-
-    /// A way to sign in the extension adds besides the password (`"email_link"`,
-    /// `"provider"`, `"passkey"`): an account with one of these and no password still has a
-    /// way in.
-    pub fn credential_kind(&mut self, kind: &'static str) -> &mut Self {
-        self.contributions.credential_kinds.push(kind);
-        self
+        self.add::<(crate::session::AuthMethod, Arc<StepUpPathFn>)>((method, Arc::new(path)))
     }
 }
 
+mod contract;
 pub mod principal;
 mod registry;
 
-pub use registry::{Capability, Extensions, Requirement};
-
-/// An extension's registrations for web frameworks' layers, one value per layer type (see
-/// [`ExtensionBuilder::side`]).
-#[derive(Default)]
-pub(crate) struct Sides(
-    std::collections::HashMap<std::any::TypeId, Box<dyn std::any::Any + Send + Sync>>,
-);
-
-impl Sides {
-    fn get<T: Send + Sync + 'static>(&self) -> Option<&T> {
-        self.0
-            .get(&std::any::TypeId::of::<T>())
-            .and_then(|side| side.downcast_ref())
-    }
-}
+pub use crate::pipeline::{Callbacks, RequestHook};
+pub use contract::{
+    messages_of, Capability, Extension, ExtensionBuilder, Extensions, Requirement, UserTable,
+};
 
 #[cfg(test)]
 mod tests {

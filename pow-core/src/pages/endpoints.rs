@@ -227,6 +227,27 @@ pub fn too_large() -> HttpAnswer {
     HttpAnswer::text(413, "Payload Too Large", Some("no-store"))
 }
 
+/// The registration of extensions' protocol endpoints, and where the setup's are read.
+impl crate::extension::ExtensionBuilder {
+    /// A protocol endpoint the extension serves, written once on the engine
+    /// ([`EndpointRoute`](EndpointRoute)): every framework layer
+    /// mounts it beside the pages, under the setup's mount point, outside the page
+    /// pipeline (no cookie session, no CSRF check, no envelope).
+    pub fn endpoint(&mut self, route: EndpointRoute) -> &mut Self {
+        let name = self.name();
+        self.add(route.of_extension(name))
+    }
+}
+
+impl crate::extension::Extensions {
+    /// The protocol endpoints the extensions serve
+    /// ([`ExtensionBuilder::endpoint`](crate::extension::ExtensionBuilder::endpoint)), in
+    /// order.
+    pub fn endpoints(&self) -> &[EndpointRoute] {
+        self.all()
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {

@@ -496,3 +496,35 @@ pub fn pick<'a>(
         _ => find(verb),
     }
 }
+
+/// The registration of extensions' page routes and static files, and where the setup's
+/// are read.
+impl crate::extension::ExtensionBuilder {
+    /// A static file the extension serves beside its pages (a page's script), mounted by
+    /// every framework layer ([`Asset`](Asset)).
+    pub fn asset(&mut self, asset: Asset) -> &mut Self {
+        self.add(asset)
+    }
+
+    /// A page route the extension serves, written once on the engine
+    /// ([`PageRoute`](PageRoute)): every framework layer mounts it
+    /// with the core's, under the setup's mount point.
+    pub fn page_route(&mut self, route: PageRoute) -> &mut Self {
+        self.add(route)
+    }
+}
+
+impl crate::extension::Extensions {
+    /// The static files the enabled extensions serve
+    /// ([`ExtensionBuilder::asset`](crate::extension::ExtensionBuilder::asset)), in order.
+    pub fn assets(&self) -> &[Asset] {
+        self.all()
+    }
+
+    /// The page routes the enabled extensions serve
+    /// ([`ExtensionBuilder::page_route`](crate::extension::ExtensionBuilder::page_route)),
+    /// in order.
+    pub fn page_routes(&self) -> &[PageRoute] {
+        self.all()
+    }
+}
