@@ -227,29 +227,38 @@ fn encode(s: &str) -> String {
 }
 
 fn parse(raw: &[u8]) -> Response {
+    let (status, headers, body) = parse_raw(raw, false);
+    Response {
+        status,
+        headers,
+        body: String::from_utf8_lossy(&body).to_string(),
+    }
+}
+
+/// A raw HTTP/1.1 response, read to its end: its status, its headers in order, and its
+/// body (de-chunked; none when it answers a `HEAD` request, `head_only`). Test code: it
+/// panics on a response that is not complete.
+pub fn parse_raw(raw: &[u8], head_only: bool) -> (u16, Vec<(String, String)>, Vec<u8>) {
     let split = raw
         .windows(4)
         .position(|w| w == b"\r\n\r\n")
-        .expect("complete response");
+        .expect("a complete response");
     let head = String::from_utf8_lossy(&raw[..split]).to_string();
-    let mut body = raw[split + 4..].to_vec();
     let mut lines = head.split("\r\n");
     let status = lines
         .next()
-        .unwrap()
-        .split(' ')
-        .nth(1)
-        .unwrap()
-        .parse()
-        .unwrap();
+        .and_then(|line| line.split(' ').nth(1))
+        .and_then(|code| code.parse().ok())
+        .expect("a status line");
     let headers: Vec<(String, String)> = lines
         .filter_map(|l| l.split_once(':'))
         .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
         .collect();
+    let mut body = raw[split + 4..].to_vec();
     let chunked = headers
         .iter()
         .any(|(k, v)| k.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked"));
-    if chunked {
+    if chunked && !head_only {
         let mut out = Vec::new();
         let mut rest = &body[..];
         loop {
@@ -264,11 +273,7 @@ fn parse(raw: &[u8]) -> Response {
         }
         body = out;
     }
-    Response {
-        status,
-        headers,
-        body: String::from_utf8_lossy(&body).to_string(),
-    }
+    (status, headers, body)
 }
 
 /// Starts the app built by `factory` on a free loopback port, in a background thread with
