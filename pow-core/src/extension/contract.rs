@@ -724,3 +724,76 @@ fn references_users(migration: &SqlMigration) -> bool {
                 .any(|pair| pair[0] == "references" && pair[1].trim_matches('"') == "users")
         })
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)] // Tests fail loudly on purpose.
+
+    use super::*;
+
+    /// An extension that registers `values` as its list of `u32`s and, with `offers`,
+    /// proves addresses.
+    struct Numbers {
+        name: &'static str,
+        values: &'static [u32],
+        offers: bool,
+    }
+
+    impl Extension for Numbers {
+        fn name(&self) -> &'static str {
+            self.name
+        }
+
+        fn build(&self, ext: &mut ExtensionBuilder) {
+            for value in self.values {
+                ext.add(*value);
+            }
+            if self.offers {
+                ext.contributions.offers.push(Capability::AddressProof);
+            }
+        }
+    }
+
+    fn numbers(name: &'static str, values: &'static [u32], offers: bool) -> Arc<dyn Extension> {
+        Arc::new(Numbers {
+            name,
+            values,
+            offers,
+        })
+    }
+
+    #[test]
+    fn each_kind_reads_back_every_extensions_values_in_extension_order() {
+        let extensions = Extensions::new(vec![
+            numbers("first", &[1, 2], false),
+            numbers("none", &[], false),
+            numbers("second", &[3], false),
+        ])
+        .unwrap();
+        assert_eq!(extensions.all::<u32>(), &[1, 2, 3]);
+        // A kind nobody registered is an empty list, not an error.
+        assert!(extensions.all::<u64>().is_empty());
+        // Clones share the lists.
+        assert_eq!(extensions.clone().all::<u32>(), &[1, 2, 3]);
+    }
+
+    #[test]
+    fn what_only_one_may_offer_is_refused_from_a_second() {
+        let err = Extensions::new(vec![
+            numbers("first", &[], true),
+            numbers("second", &[], true),
+        ])
+        .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("extension `second` proves addresses"),
+            "{err}"
+        );
+        let err = Extensions::new(vec![
+            numbers("twice", &[], false),
+            numbers("twice", &[], false),
+        ])
+        .unwrap_err();
+        assert!(err.to_string().contains("enabled twice"), "{err}");
+    }
+}
