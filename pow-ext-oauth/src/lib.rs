@@ -100,10 +100,6 @@ use pow_core::messages::{LanguageIdentifier, MessageArg};
 use pow_core::views::{Link, PageBody};
 use pow_core::{Extension, PowConfig, PowError};
 
-/// For an app's tests, a local OpenID Connect provider served on actix-web (`testing`,
-/// feature `test-util`).
-#[cfg(feature = "test-util")]
-mod actix;
 mod api;
 mod callbacks;
 // The work of the pages and the JSON endpoints beside its public flows.
@@ -115,8 +111,10 @@ mod pending;
 mod provider;
 mod store;
 
+/// For an app's tests, a local OpenID Connect provider (feature `test-util`), on any web
+/// framework.
 #[cfg(feature = "test-util")]
-pub use actix::testing;
+pub mod testing;
 pub use flow::actions;
 pub use identities::Identity;
 pub use provider::{Profile, Provider};

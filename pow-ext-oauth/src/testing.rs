@@ -3,7 +3,9 @@
 //! "user" consents at once, or declines, as the test says), token (single-use codes, PKCE
 //! checked, client authenticated), JWKS, userinfo, and GitHub-shaped `/user` and
 //! `/user/emails` for a plain OAuth 2.0 provider. Its Ed25519 key is generated when it
-//! starts; ID tokens are signed with `openidconnect`'s own signer.
+//! starts; ID tokens are signed with `openidconnect`'s own signer. It is served by a
+//! small HTTP/1.1 server of its own on a thread (one request per connection), so it needs
+//! no web framework: an app's tests use it on actix-web and on axum alike.
 //!
 //! ```no_run
 //! use pow_ext_oauth::testing::{FakeProvider, Login, CLIENT_ID, CLIENT_SECRET};
@@ -22,10 +24,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
+use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 
-use actix_web::{web, HttpRequest, HttpResponse};
 use base64::Engine as _;
 use chrono::{Duration, Utc};
 use openidconnect::core::{
@@ -136,7 +138,8 @@ fn ed25519_pem() -> String {
 }
 
 impl FakeProvider {
-    /// Starts a provider on a free loopback port (its own thread and actix system).
+    /// Starts a provider on a free loopback port (a thread of its own, serving until the
+    /// process ends).
     pub fn start() -> Self {
         let state = Arc::new(Mutex::new(State {
             issuer: String::new(),
@@ -148,20 +151,14 @@ impl FakeProvider {
             tokens: HashMap::new(),
             refused: 0,
         }));
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
         let shared = Arc::clone(&state);
-        let addr = pow_actix::test_client::serve(move || {
-            actix_web::App::new()
-                .app_data(web::Data::from(Arc::clone(&shared)))
-                .route(
-                    "/.well-known/openid-configuration",
-                    web::get().to(discovery),
-                )
-                .route("/jwks", web::get().to(jwks))
-                .route("/authorize", web::get().to(authorize))
-                .route("/token", web::post().to(token))
-                .route("/userinfo", web::get().to(userinfo))
-                .route("/user", web::get().to(github_user))
-                .route("/user/emails", web::get().to(github_emails))
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let state = Arc::clone(&shared);
+                std::thread::spawn(move || serve(stream, &state));
+            }
         });
         state.lock().unwrap().issuer = format!("http://{addr}");
         Self { addr, state }
@@ -188,11 +185,138 @@ impl FakeProvider {
     }
 }
 
-type Shared = web::Data<Mutex<State>>;
+/// One request, as the provider reads it.
+struct Request {
+    method: String,
+    path: String,
+    query: String,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
 
-async fn discovery(state: Shared) -> HttpResponse {
+impl Request {
+    /// Reads one request from `stream`: `None` when the client closed it first.
+    fn read(stream: &TcpStream) -> Option<Self> {
+        let mut reader = BufReader::new(stream);
+        let mut line = String::new();
+        reader.read_line(&mut line).ok()?;
+        let mut parts = line.split_whitespace();
+        let method = parts.next()?.to_owned();
+        let target = parts.next()?;
+        let (path, query) = target.split_once('?').unwrap_or((target, ""));
+        let (path, query) = (path.to_owned(), query.to_owned());
+        let mut headers = Vec::new();
+        loop {
+            let mut line = String::new();
+            reader.read_line(&mut line).ok()?;
+            let line = line.trim_end();
+            if line.is_empty() {
+                break;
+            }
+            if let Some((name, value)) = line.split_once(':') {
+                headers.push((name.trim().to_ascii_lowercase(), value.trim().to_owned()));
+            }
+        }
+        let length = headers
+            .iter()
+            .find(|(name, _)| name == "content-length")
+            .map_or(0, |(_, value)| value.parse().unwrap());
+        let mut body = vec![0; length];
+        reader.read_exact(&mut body).ok()?;
+        Some(Self {
+            method,
+            path,
+            query,
+            headers,
+            body,
+        })
+    }
+
+    /// The value of header `name` (lowercase).
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, value)| value.as_str())
+    }
+}
+
+/// One answer: a status, a `Location` for a redirect, a JSON body.
+struct Reply {
+    status: u16,
+    location: Option<String>,
+    json: Option<serde_json::Value>,
+}
+
+impl Reply {
+    fn json(status: u16, body: impl serde::Serialize) -> Self {
+        Self {
+            status,
+            location: None,
+            json: Some(serde_json::to_value(body).unwrap()),
+        }
+    }
+
+    fn ok(body: impl serde::Serialize) -> Self {
+        Self::json(200, body)
+    }
+
+    fn found(location: String) -> Self {
+        Self {
+            status: 302,
+            location: Some(location),
+            json: None,
+        }
+    }
+
+    fn status(status: u16) -> Self {
+        Self {
+            status,
+            location: None,
+            json: None,
+        }
+    }
+}
+
+/// Answers the one request of `stream` (the answer closes the connection).
+fn serve(mut stream: TcpStream, state: &Mutex<State>) {
+    let Some(req) = Request::read(&stream) else {
+        return;
+    };
+    let reply = match (req.method.as_str(), req.path.as_str()) {
+        ("GET", "/.well-known/openid-configuration") => discovery(state),
+        ("GET", "/jwks") => jwks(state),
+        ("GET", "/authorize") => authorize(&req, state),
+        ("POST", "/token") => token(&req, state),
+        ("GET", "/userinfo") => userinfo(&req, state),
+        ("GET", "/user") => github_user(&req, state),
+        ("GET", "/user/emails") => github_emails(&req, state),
+        _ => Reply::status(404),
+    };
+    let body = reply
+        .json
+        .map(|json| json.to_string().into_bytes())
+        .unwrap_or_default();
+    let mut head = format!(
+        "HTTP/1.1 {} Fake\r\nContent-Length: {}\r\nConnection: close\r\n",
+        reply.status,
+        body.len()
+    );
+    if !body.is_empty() {
+        head.push_str("Content-Type: application/json\r\n");
+    }
+    if let Some(location) = reply.location {
+        head.push_str(&format!("Location: {location}\r\n"));
+    }
+    head.push_str("\r\n");
+    // A client that went away is not the provider's concern.
+    let _ = stream.write_all(head.as_bytes());
+    let _ = stream.write_all(&body);
+}
+
+fn discovery(state: &Mutex<State>) -> Reply {
     let issuer = state.lock().unwrap().issuer.clone();
-    HttpResponse::Ok().json(serde_json::json!({
+    Reply::ok(serde_json::json!({
         "issuer": issuer,
         "authorization_endpoint": format!("{issuer}/authorize"),
         "token_endpoint": format!("{issuer}/token"),
@@ -210,19 +334,19 @@ fn signing_key(pem: &str) -> CoreEdDsaPrivateSigningKey {
     CoreEdDsaPrivateSigningKey::from_ed25519_pem(pem, Some(JsonWebKeyId::new("k1".into()))).unwrap()
 }
 
-async fn jwks(state: Shared) -> HttpResponse {
+fn jwks(state: &Mutex<State>) -> Reply {
     let pem = state.lock().unwrap().key_pem.clone();
     let set = CoreJsonWebKeySet::new(vec![signing_key(&pem).as_verification_key()]);
-    HttpResponse::Ok().json(set)
+    Reply::ok(set)
 }
 
-fn query(req: &HttpRequest) -> HashMap<String, String> {
-    serde_urlencoded::from_str(req.query_string()).unwrap()
+fn query(req: &Request) -> HashMap<String, String> {
+    serde_urlencoded::from_str(&req.query).unwrap()
 }
 
 /// The consent page: answers at once with a code, or with `access_denied`.
-async fn authorize(req: HttpRequest, state: Shared) -> HttpResponse {
-    let q = query(&req);
+fn authorize(req: &Request, state: &Mutex<State>) -> Reply {
+    let q = query(req);
     let mut s = state.lock().unwrap();
     assert_eq!(q["client_id"], CLIENT_ID);
     assert_eq!(q["response_type"], "code");
@@ -232,7 +356,7 @@ async fn authorize(req: HttpRequest, state: Shared) -> HttpResponse {
     let location = if s.tweak == Tweak::Deny {
         format!("{redirect_uri}?error=access_denied&state={app_state}")
     } else {
-        let code = pow_actix::token::generate_uuid();
+        let code = pow_core::token::generate_uuid();
         let grant = Grant {
             nonce: q.get("nonce").cloned(),
             challenge: q["code_challenge"].clone(),
@@ -243,29 +367,24 @@ async fn authorize(req: HttpRequest, state: Shared) -> HttpResponse {
         s.codes.insert(code.clone(), grant);
         format!("{redirect_uri}?code={code}&state={app_state}")
     };
-    HttpResponse::Found()
-        .insert_header(("Location", location))
-        .finish()
+    Reply::found(location)
 }
 
-fn client_authenticated(req: &HttpRequest) -> bool {
+fn client_authenticated(req: &Request) -> bool {
     let expected =
         base64::engine::general_purpose::STANDARD.encode(format!("{CLIENT_ID}:{CLIENT_SECRET}"));
-    req.headers()
-        .get("Authorization")
-        .and_then(|v| v.to_str().ok())
-        == Some(format!("Basic {expected}").as_str())
+    req.header("authorization") == Some(format!("Basic {expected}").as_str())
 }
 
-fn refuse(s: &mut State, error: &str) -> HttpResponse {
+fn refuse(s: &mut State, error: &str) -> Reply {
     s.refused += 1;
-    HttpResponse::BadRequest().json(serde_json::json!({ "error": error }))
+    Reply::json(400, serde_json::json!({ "error": error }))
 }
 
-async fn token(req: HttpRequest, body: web::Bytes, state: Shared) -> HttpResponse {
-    let form: HashMap<String, String> = serde_urlencoded::from_bytes(&body).unwrap();
+fn token(req: &Request, state: &Mutex<State>) -> Reply {
+    let form: HashMap<String, String> = serde_urlencoded::from_bytes(&req.body).unwrap();
     let mut s = state.lock().unwrap();
-    if !client_authenticated(&req) {
+    if !client_authenticated(req) {
         return refuse(&mut s, "invalid_client");
     }
     let code = form.get("code").cloned().unwrap_or_default();
@@ -335,7 +454,7 @@ async fn token(req: HttpRequest, body: web::Bytes, state: Shared) -> HttpRespons
         CoreIdToken::new(claims, &key, CoreJwsSigningAlgorithm::EdDsa, None, None).unwrap();
     let access_token = format!("at-{code}");
     s.tokens.insert(access_token.clone(), (login, tweak));
-    HttpResponse::Ok().json(serde_json::json!({
+    Reply::ok(serde_json::json!({
         "access_token": access_token,
         "token_type": "Bearer",
         "expires_in": 300,
@@ -343,20 +462,20 @@ async fn token(req: HttpRequest, body: web::Bytes, state: Shared) -> HttpRespons
     }))
 }
 
-fn bearer(req: &HttpRequest, s: &State) -> Option<Login> {
+fn bearer(req: &Request, s: &State) -> Option<Login> {
     granted(req, s).map(|(login, _)| login)
 }
 
 /// The login and tweak the request's access token was issued with.
-fn granted(req: &HttpRequest, s: &State) -> Option<(Login, Tweak)> {
-    let header = req.headers().get("Authorization")?.to_str().ok()?;
+fn granted(req: &Request, s: &State) -> Option<(Login, Tweak)> {
+    let header = req.header("authorization")?;
     s.tokens.get(header.strip_prefix("Bearer ")?).cloned()
 }
 
-async fn userinfo(req: HttpRequest, state: Shared) -> HttpResponse {
+fn userinfo(req: &Request, state: &Mutex<State>) -> Reply {
     let s = state.lock().unwrap();
-    let Some((login, tweak)) = granted(&req, &s) else {
-        return HttpResponse::Unauthorized().finish();
+    let Some((login, tweak)) = granted(req, &s) else {
+        return Reply::status(401);
     };
     let sub = match tweak {
         Tweak::UserinfoOtherSubject => format!("{}-other", login.sub),
@@ -366,7 +485,7 @@ async fn userinfo(req: HttpRequest, state: Shared) -> HttpResponse {
         Tweak::UserinfoVerifiedAsText => serde_json::json!(login.verified.to_string()),
         _ => serde_json::json!(login.verified),
     };
-    HttpResponse::Ok().json(serde_json::json!({
+    Reply::ok(serde_json::json!({
         "sub": sub,
         "email": login.email,
         "email_verified": verified,
@@ -374,13 +493,13 @@ async fn userinfo(req: HttpRequest, state: Shared) -> HttpResponse {
     }))
 }
 
-async fn github_user(req: HttpRequest, state: Shared) -> HttpResponse {
+fn github_user(req: &Request, state: &Mutex<State>) -> Reply {
     let s = state.lock().unwrap();
-    let Some(login) = bearer(&req, &s) else {
-        return HttpResponse::Unauthorized().finish();
+    let Some(login) = bearer(req, &s) else {
+        return Reply::status(401);
     };
     let id: u64 = login.sub.bytes().map(u64::from).sum::<u64>() + 1000;
-    HttpResponse::Ok().json(serde_json::json!({
+    Reply::ok(serde_json::json!({
         "id": id,
         "login": login.sub,
         "name": login.name,
@@ -388,12 +507,12 @@ async fn github_user(req: HttpRequest, state: Shared) -> HttpResponse {
     }))
 }
 
-async fn github_emails(req: HttpRequest, state: Shared) -> HttpResponse {
+fn github_emails(req: &Request, state: &Mutex<State>) -> Reply {
     let s = state.lock().unwrap();
-    let Some(login) = bearer(&req, &s) else {
-        return HttpResponse::Unauthorized().finish();
+    let Some(login) = bearer(req, &s) else {
+        return Reply::status(401);
     };
-    HttpResponse::Ok().json(serde_json::json!([
+    Reply::ok(serde_json::json!([
         { "email": "old@example.com", "primary": false, "verified": true },
         { "email": login.email, "primary": true, "verified": login.verified },
     ]))
