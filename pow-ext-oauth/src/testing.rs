@@ -5,7 +5,7 @@
 //! `/user/emails` for a plain OAuth 2.0 provider. Its Ed25519 key is generated when it
 //! starts; ID tokens are signed with `openidconnect`'s own signer. It is served by a
 //! small HTTP/1.1 server of its own on a thread (one request per connection), so it needs
-//! no web framework: an app's tests use it on actix-web and on axum alike.
+//! no web framework: an app's tests use it whichever framework serves the app.
 //!
 //! ```no_run
 //! use pow_ext_oauth::testing::{FakeProvider, Login, CLIENT_ID, CLIENT_SECRET};
