@@ -10,8 +10,7 @@
 //!
 //! ```
 //! use pow_core::extension::{Extension, ExtensionBuilder};
-//! use pow_core::pipeline::Callbacks;
-//! use pow_core::pipeline::{ActionKind, Client, Flow, Halt, Step};
+//! use pow_core::pipeline::{ActionKind, Callbacks, Client, Flow, Halt, Step};
 //! use pow_core::PowError;
 //!
 //! /// Sends every new user to a welcome page.
@@ -547,11 +546,10 @@ impl Client for MemoryClient {
     }
 }
 
-/// Callbacks around actions: they see the action's [`Step`](Step) (the
-/// params, and after the action the user or the failed changeset) and its
-/// [`Client`](Client) (the session, flash texts, values, cookies), and may
-/// halt with a [`Halt`](Halt) every framework renders. The core's actions
-/// run them for `session#new|create|delete` and
+/// Callbacks around actions: they see the action's [`Step`] (the params, and after the
+/// action the user or the failed changeset) and its [`Client`] (the session, flash texts,
+/// values, cookies), and may halt with a [`Halt`] every framework renders. The core's
+/// actions run them for `session#new|create|delete` and
 /// `registration#new|create|edit|update|delete`; extensions' actions run them for their own
 /// (e.g. `invitation#update`), so extensions hook into each other through these documented
 /// names only. Framework-free: one implementation serves every framework layer.
@@ -581,9 +579,9 @@ pub trait Callbacks: Send + Sync + 'static {
 
 /// Work on requests after the framework layer resolved the session, with or without a
 /// signed-in user (e.g. signing a user in from a remember-me cookie), over the request's
-/// [`Client`](Client). It runs on requests that carry one of its
-/// [`cookies`](RequestHook::cookies), so a request with no cookie of interest costs
-/// nothing. Framework-free: one hook serves every framework layer.
+/// [`Client`]. It runs on requests that carry one of its [`cookies`](RequestHook::cookies),
+/// so a request with no cookie of interest costs nothing. Framework-free: one hook serves
+/// every framework layer.
 #[async_trait]
 pub trait RequestHook: Send + Sync + 'static {
     /// The names of the cookies the hook reads, under `config`. Read once, when the

@@ -924,7 +924,7 @@ pub fn by_path(routes: &[ApiRoute]) -> Vec<(&'static str, Vec<ApiRoute>)> {
 /// The registration of extensions' JSON routes, and where the setup's are read.
 impl crate::extension::ExtensionBuilder {
     /// A JSON route the extension serves, written once on the engine
-    /// ([`ApiRoute`](ApiRoute)): every framework layer mounts it with
+    /// ([`ApiRoute`]): every framework layer mounts it with
     /// the core's, under the API prefix, on both transports.
     pub fn api_route(&mut self, route: ApiRoute) -> &mut Self {
         let name = self.name();

@@ -398,6 +398,7 @@ pub struct Extensions {
     pub(crate) all: Arc<HashMap<TypeId, Boxed>>,
     pub(crate) page_ids: BTreeSet<PageId>,
     pub(crate) auth_methods: Vec<crate::session::AuthMethod>,
+    pub(crate) user_tables: Vec<(&'static str, UserTable)>,
 }
 
 /// One extension and its contributions.
@@ -478,6 +479,9 @@ impl Extensions {
                 append(list, &mut all);
             }
             built.page_ids.extend(parts.page_ids.iter().copied());
+            built
+                .user_tables
+                .extend(parts.user_tables.iter().map(|table| (name, *table)));
             for method in &parts.auth_methods {
                 crate::session::AuthMethod::register(*method)
                     .map_err(|why| PowError::Config(format!("extension `{name}`: {why}")))?;
@@ -627,16 +631,8 @@ impl Extensions {
 
     /// The tables with rows of one user the extensions declared
     /// ([`ExtensionBuilder::user_table`]), with the extension's name.
-    pub fn user_tables(&self) -> Vec<(&'static str, UserTable)> {
-        self.list
-            .iter()
-            .flat_map(|e| {
-                e.parts
-                    .user_tables
-                    .iter()
-                    .map(move |table| (e.name, *table))
-            })
-            .collect()
+    pub fn user_tables(&self) -> &[(&'static str, UserTable)] {
+        &self.user_tables
     }
 
     /// Whether `page` is the core's or an enabled extension's

@@ -230,7 +230,7 @@ pub fn too_large() -> HttpAnswer {
 /// The registration of extensions' protocol endpoints, and where the setup's are read.
 impl crate::extension::ExtensionBuilder {
     /// A protocol endpoint the extension serves, written once on the engine
-    /// ([`EndpointRoute`](EndpointRoute)): every framework layer
+    /// ([`EndpointRoute`]): every framework layer
     /// mounts it beside the pages, under the setup's mount point, outside the page
     /// pipeline (no cookie session, no CSRF check, no envelope).
     pub fn endpoint(&mut self, route: EndpointRoute) -> &mut Self {

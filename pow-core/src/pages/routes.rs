@@ -501,13 +501,13 @@ pub fn pick<'a>(
 /// are read.
 impl crate::extension::ExtensionBuilder {
     /// A static file the extension serves beside its pages (a page's script), mounted by
-    /// every framework layer ([`Asset`](Asset)).
+    /// every framework layer ([`Asset`]).
     pub fn asset(&mut self, asset: Asset) -> &mut Self {
         self.add(asset)
     }
 
     /// A page route the extension serves, written once on the engine
-    /// ([`PageRoute`](PageRoute)): every framework layer mounts it
+    /// ([`PageRoute`]): every framework layer mounts it
     /// with the core's, under the setup's mount point.
     pub fn page_route(&mut self, route: PageRoute) -> &mut Self {
         self.add(route)
