@@ -232,7 +232,7 @@ pub enum RowErasure {
 /// any step: every credential ends ([`revoke_sessions`]), each extension erases its data
 /// ([`erase_extension_data`]: tables, records, what the app registered), the devices
 /// they signed in from are forgotten, their audit events keep only a keyed hash of the
-/// id ([`Auditor::anonymise_user`](crate::audit::Auditor::anonymise_user)), and last the
+/// id (`Auditor::anonymise_user`), and last the
 /// row goes (or is anonymised, see [`RowErasure`]). Returns the keyed hash the audit
 /// events now carry.
 ///

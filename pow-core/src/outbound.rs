@@ -304,7 +304,7 @@ impl ureq::unversioned::resolver::Resolver for Pinned {
 /// Whether `ip` is a public unicast address: not private, loopback, link-local, shared
 /// (100.64.0.0/10), benchmarking, documentation, multicast, broadcast, reserved,
 /// unspecified, unique-local, or an IPv4-mapped or -translated form of one.
-pub fn is_public(ip: IpAddr) -> bool {
+pub(crate) fn is_public(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => is_public_v4(v4),
         IpAddr::V6(v6) => is_public_v6(v6),

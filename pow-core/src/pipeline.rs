@@ -61,9 +61,10 @@ mod browser_client;
 mod run;
 
 pub use run::{
-    admit, after_action, before_action, check_access, finish, step_up_refusal, Access, ActionHost,
-    ActionRequest, Before, FormRefusal, PostedForm, Refusal, Requirements, Stop,
+    admit, finish, step_up_refusal, Access, ActionHost, ActionRequest, Before, FormRefusal,
+    PostedForm, Refusal, Requirements, Stop,
 };
+pub(crate) use run::{after_action, before_action};
 
 /// What an action does, in terms other extensions can hook into without naming the crate
 /// that defines the action (email confirmation treats every [`SignIn`](Self::SignIn) alike,

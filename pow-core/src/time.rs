@@ -30,7 +30,7 @@ use chrono::{DateTime, Utc};
 /// without waiting. Clones share their hands: advancing one advances all.
 ///
 /// What reads it: that store's TTLs, the proofs a session records
-/// ([`record_session_method`](crate::session::record_session_method)), step-up rules, and
+/// (`record_session_method`), step-up rules, and
 /// extensions' own lifetimes read through [`PowConfig::clock`](crate::PowConfig::clock)
 /// (the provider's codes, tokens, device polls, client secrets and `max_age`). A
 /// sign-in's own timestamps and sudo mode read the system's time.

@@ -130,7 +130,7 @@ pub trait TokenHooks: Send + Sync + 'static {
 ///
 /// # Errors
 /// The first refusing or failing hook's error.
-pub async fn prepare_issue(
+pub(crate) async fn prepare_issue(
     hooks: &[&dyn TokenHooks],
     issue: &Issue<'_>,
 ) -> Result<Map<String, Value>, PowError> {

@@ -31,14 +31,14 @@ pub use options::{
     DEFAULT_REPLAY_GRACE,
 };
 pub use routes::{
-    json_body, required_user_params, user_params, ApiAnswer, ApiCall, ApiClient, ApiInput,
-    ApiRoute, Reply, UserParams,
+    json_body, user_params, ApiAnswer, ApiCall, ApiClient, ApiInput, ApiRoute, Reply, UserParams,
 };
 pub use service::{ApiService, ApiSide};
 
 pub use crate::error::{Held, PendingStep};
 pub use error::{language, text, ApiError};
-pub use hooks::{details, pending_steps, prepare_issue, taken_sign_up, Issue, TokenHooks};
+pub(crate) use hooks::prepare_issue;
+pub use hooks::{details, pending_steps, taken_sign_up, Issue, TokenHooks};
 
 pub use crate::link::{LinkKind, LinkTemplate};
 

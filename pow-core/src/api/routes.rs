@@ -92,7 +92,7 @@ pub enum UserParams {
     /// It does not: the controller reads the body itself.
     #[default]
     Unread,
-    /// A body without a `user` object answers `400` ([`required_user_params`]).
+    /// A body without a `user` object answers `400`.
     Required,
     /// A body without one has no params; a body that is not a JSON object, or a `user`
     /// that is not an object, answers `400` ([`user_params`]).
@@ -809,7 +809,7 @@ fn halted(halt: Halt) -> Reply {
 ///
 /// # Errors
 /// The `400` answer.
-pub fn required_user_params(
+pub(crate) fn required_user_params(
     config: &PowConfig,
     lang: &LanguageIdentifier,
     body: &[u8],

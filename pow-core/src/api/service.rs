@@ -99,7 +99,7 @@ impl ApiService {
 
     /// [`new`](Self::new), with more JSON sides after the extensions' (a framework
     /// layer's own); one named like an extension's replaces it.
-    pub fn with_sides(config: PowConfig, options: ApiOptions, more: Vec<ApiSide>) -> Self {
+    pub(crate) fn with_sides(config: PowConfig, options: ApiOptions, more: Vec<ApiSide>) -> Self {
         let mut sides: Vec<ApiSide> = config.extensions().api_sides().cloned().collect();
         for added in more {
             match sides.iter_mut().find(|have| have.name == added.name) {
@@ -257,7 +257,7 @@ impl ApiService {
     ///
     /// # Errors
     /// The first refusing or failing hook's error.
-    pub async fn prepare_issue(
+    pub(crate) async fn prepare_issue(
         &self,
         facts: &RequestFacts,
         lang: &LanguageIdentifier,

@@ -38,7 +38,7 @@ impl Auditor {
     ///
     /// # Errors
     /// The sink's failure, or [`PowError::Blocking`] when the audit thread is gone.
-    pub async fn anonymise_user(
+    pub(crate) async fn anonymise_user(
         &self,
         config: &PowConfig,
         user_id: i64,
@@ -66,7 +66,7 @@ pub(crate) fn keyed_hash(config: &PowConfig, purpose: &str, value: &str) -> Stri
 }
 
 /// What an erased user's events carry in place of the id (see
-/// [`Auditor::anonymise_user`]): a keyed hash, the same for every event of the user, that
+/// `Auditor::anonymise_user`): a keyed hash, the same for every event of the user, that
 /// nobody without the setup's secret can tie back to the id.
 pub fn erased_subject(config: &PowConfig, user_id: i64) -> String {
     keyed_hash(config, "erased user", &user_id.to_string())

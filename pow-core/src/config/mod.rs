@@ -20,7 +20,7 @@ use crate::messages::Messages;
 use crate::password::{HashPool, PasswordHasher};
 use crate::store::Store;
 use crate::token::MessageVerifier;
-use crate::users::{ChangesetHook, FieldDef, UserSchema, UsersContext};
+use crate::users::{FieldDef, UserSchema, UsersContext};
 use crate::views::Views;
 
 /// Minimum length of the secret key base, in bytes.
@@ -237,11 +237,6 @@ impl PowConfig {
         self.inner.user_schema.fields()
     }
 
-    /// Changeset hooks: each extension's (config order), then the app's.
-    pub fn changeset_hooks(&self) -> &[Arc<dyn ChangesetHook>] {
-        self.inner.user_schema.hooks()
-    }
-
     /// Session settings.
     pub fn session(&self) -> &SessionConfig {
         &self.inner.session
@@ -383,7 +378,8 @@ impl PowConfig {
     }
 
     /// Every frontend template of the setup, by kind.
-    pub fn frontend_links(
+    #[cfg(test)]
+    pub(crate) fn frontend_links(
         &self,
     ) -> impl Iterator<Item = (crate::link::LinkKind, &crate::link::LinkTemplate)> + '_ {
         self.inner.frontend_links.iter().map(|(k, t)| (*k, t))

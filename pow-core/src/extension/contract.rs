@@ -655,7 +655,7 @@ impl Extensions {
     /// Every method of this setup that counts as a second factor: the core's
     /// ([`AuthMethod::SECOND_FACTORS`](crate::session::AuthMethod::SECOND_FACTORS)) and
     /// those its extensions registered, in the order of their codes.
-    pub fn second_factor_methods(&self) -> Vec<crate::session::AuthMethod> {
+    pub(crate) fn second_factor_methods(&self) -> Vec<crate::session::AuthMethod> {
         let mut methods: Vec<_> = crate::session::AuthMethod::SECOND_FACTORS
             .into_iter()
             .chain(

@@ -217,7 +217,7 @@ pub trait SecondFactor: Send + Sync + 'static {
 }
 
 /// The second factors of one extension that a user has set up, for the one rule that
-/// guards every change of a user's factors ([`Extensions::factor_change_rule`]): adding,
+/// guards every change of a user's factors (`Extensions::factor_change_rule`): adding,
 /// replacing or removing a TOTP secret, recovery codes, a passkey or a security key.
 ///
 /// Register it with [`ExtensionBuilder::factor_enrolment`]; an extension offering a new

@@ -68,7 +68,7 @@ impl Extensions {
     ///
     /// # Errors
     /// The store's or the database's error.
-    pub async fn factor_change_rule(
+    pub(crate) async fn factor_change_rule(
         &self,
         config: &crate::PowConfig,
         user: &crate::users::User,

@@ -274,7 +274,7 @@ pub enum Check {
     },
 }
 
-/// A password check under way: what [`after_check`] records once the action is done.
+/// A password check under way: what `after_check` records once the action is done.
 #[derive(Debug)]
 pub struct SignInAttempt {
     /// The account checked.
@@ -297,7 +297,7 @@ impl SignInAttempt {
 /// its in-flight slot (dropping it frees the slot).
 #[derive(Debug, Default)]
 pub struct Admission {
-    /// The password check to record with [`after_check`].
+    /// The password check to record with `after_check`.
     pub sign_in: Option<SignInAttempt>,
     _slot: Option<InFlightSlot>,
     /// A password check with no failures behind it (its client on the account, its
@@ -409,7 +409,7 @@ async fn failed_elsewhere(config: &PowConfig, attempt: &SignInAttempt) -> Result
 ///
 /// # Errors
 /// The store's error.
-pub async fn after_check(
+pub(crate) async fn after_check(
     config: &PowConfig,
     req: &dyn RequestSource,
     lang: &crate::messages::LanguageIdentifier,

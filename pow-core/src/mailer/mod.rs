@@ -46,9 +46,9 @@ use askama::Template;
 
 pub use background::BackgroundMailer;
 pub use compose::{compose, deliver_best_effort, validity_text};
+pub(crate) use notices::send_notice_with_facts;
 pub use notices::{
-    send_extension_notice, send_notice, send_notice_with_facts, send_notice_with_link,
-    within_mail_share, Notice,
+    send_extension_notice, send_notice, send_notice_with_link, within_mail_share, Notice,
 };
 pub use transports::{FileMailer, LogMailer, MemoryMailer, SmtpMailer};
 pub use views::{DefaultMailViews, MailContent, MailViews};

@@ -121,7 +121,7 @@ pub async fn send_notice_with_link(
 
 /// [`send_notice_with_link`] with the request's facts already read: its future is `Send`,
 /// for a framework layer whose handlers need one.
-pub async fn send_notice_with_facts(
+pub(crate) async fn send_notice_with_facts(
     config: &PowConfig,
     facts: &RequestFacts,
     lang: &LanguageIdentifier,

@@ -21,7 +21,7 @@ fn handle(config: &PowConfig, session_id: &str) -> String {
     keyed_hash(config, "session", session_id)
 }
 
-/// The handle of a remembered browser (see [`session::user_remembered`]) in forms and in
+/// The handle of a remembered browser (see `session::user_remembered`) in forms and in
 /// the JSON API's session list: a keyed hash, never the id itself.
 pub fn remembered_handle(config: &PowConfig, extension: &str, info: &RememberedInfo) -> String {
     keyed_hash(config, "remembered", &format!("{extension}:{}", info.id))

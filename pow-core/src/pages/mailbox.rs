@@ -67,12 +67,12 @@ fn mail(outbox: &MemoryMailer, n: &str) -> Option<Mail> {
 }
 
 /// Mail `n` rendered (its HTML part), if there is one.
-pub fn mail_html(outbox: &MemoryMailer, n: &str) -> Option<String> {
+pub(crate) fn mail_html(outbox: &MemoryMailer, n: &str) -> Option<String> {
     mail(outbox, n).map(|mail| mail.html)
 }
 
 /// Mail `n` as plain text with its recipient and subject, if there is one.
-pub fn mail_text(outbox: &MemoryMailer, n: &str) -> Option<String> {
+pub(crate) fn mail_text(outbox: &MemoryMailer, n: &str) -> Option<String> {
     mail(outbox, n).map(|mail| {
         format!(
             "To: {}\nSubject: {}\n\n{}",

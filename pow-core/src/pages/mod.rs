@@ -593,7 +593,7 @@ pub fn error_page(
 
 /// Whether a client sending `accept` takes HTML: no `Accept`, or one naming `text/html` or
 /// `*/*`, unless it names JSON first.
-pub fn accepts_html(accept: Option<&str>) -> bool {
+pub(crate) fn accepts_html(accept: Option<&str>) -> bool {
     let Some(accept) = accept else {
         return true;
     };

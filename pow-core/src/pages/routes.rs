@@ -407,14 +407,14 @@ pub fn by_path(config: &PowConfig, table: &[PageRoute]) -> Vec<(String, Vec<Page
 }
 
 /// The verbs of `routes` (the routes at one path), in order, without repeats.
-pub fn verbs(routes: &[PageRoute]) -> Vec<Verb> {
+pub(crate) fn verbs(routes: &[PageRoute]) -> Vec<Verb> {
     let mut verbs: Vec<Verb> = routes.iter().map(|route| route.verb).collect();
     verbs.sort();
     verbs.dedup();
     verbs
 }
 
-/// The methods a framework mounts at a path with `routes`: their [`verbs`], and `POST`
+/// The methods a framework mounts at a path with `routes`: their `verbs`, and `POST`
 /// where a `PATCH`, `PUT` or `DELETE` route is there, since HTML forms reach those by
 /// posting a `_method` field.
 pub fn methods(routes: &[PageRoute]) -> Vec<Verb> {

@@ -229,7 +229,7 @@ impl PageRequest {
 
     /// What the runner judges of a posted `form`: its type, and its CSRF token (the
     /// `_csrf_token` field, else the `x-csrf-token` header) against `cookie`.
-    pub fn posted_form(&self, form: &FormData, cookie: &CookieSession) -> PostedForm {
+    pub(crate) fn posted_form(&self, form: &FormData, cookie: &CookieSession) -> PostedForm {
         let urlencoded = self
             .content_type
             .as_deref()
@@ -342,8 +342,8 @@ pub enum PageEnd<T> {
 }
 
 /// Runs one page action for `request` over `host`, whose step and checks come from
-/// [`PageRequest::start`]: the engine's runner ([`pipeline::before_action`], `act` inside the
-/// admission, [`pipeline::after_action`]), with every answer but the action's own decided
+/// [`PageRequest::start`]: the engine's runner (`pipeline::before_action`, `act` inside the
+/// admission, `pipeline::after_action`), with every answer but the action's own decided
 /// here. `responds` tells whether what the action came to is one the callbacks after it
 /// see (not one that stopped before doing anything they react to).
 ///

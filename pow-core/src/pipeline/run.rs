@@ -41,7 +41,7 @@ pub struct Requirements {
     /// A step-up rule the session must meet.
     pub step_up: Option<StepUp>,
     /// It changes one of the user's second factors: the engine's
-    /// [`factor_change_rule`](crate::extension::Extensions::factor_change_rule) applies.
+    /// `factor_change_rule` applies.
     pub changes_factor: bool,
     /// Only the account's owner may run it (never support access).
     pub owner_only: bool,
@@ -249,7 +249,7 @@ impl Refusal {
 ///
 /// # Errors
 /// The users context's error (the factor-change rule reads the user).
-pub async fn check_access(
+pub(crate) async fn check_access(
     step: &Step,
     current: Option<&CurrentSession>,
     requirements: &Requirements,
@@ -614,7 +614,7 @@ impl FormRefusal {
 /// Why an action stops before it runs, for the framework layer to write.
 #[derive(Debug)]
 pub enum Stop {
-    /// Refused by its rules ([`check_access`]).
+    /// Refused by its rules (`check_access`).
     Refused(Refusal),
     /// Its posted form was refused.
     BadForm(FormRefusal),
@@ -625,10 +625,10 @@ pub enum Stop {
     Halted(Halt),
 }
 
-/// What [`before_action`] came to: the action may run, holding the admission, or it stops.
+/// What `before_action` came to: the action may run, holding the admission, or it stops.
 #[derive(Debug)]
 pub enum Before {
-    /// Run the action inside [`Admission::run`], then [`after_action`] with this.
+    /// Run the action inside [`Admission::run`], then `after_action` with this.
     Go(Admission),
     /// Answer this instead.
     Stop(Stop),
@@ -644,7 +644,7 @@ pub enum Before {
 /// # Errors
 /// A callback's error; the limits' and the CAPTCHA's refusals ([`PowError::RateLimited`],
 /// [`PowError::CaptchaInvalid`], ...) when there is no page to go back to.
-pub async fn before_action<H: ActionHost + ?Sized>(
+pub(crate) async fn before_action<H: ActionHost + ?Sized>(
     host: &mut H,
     current: Option<&CurrentSession>,
     request: ActionRequest,
@@ -705,7 +705,7 @@ pub async fn before_action<H: ActionHost + ?Sized>(
 ///
 /// # Errors
 /// The store's or a callback's error.
-pub async fn after_action<H: ActionHost + ?Sized>(
+pub(crate) async fn after_action<H: ActionHost + ?Sized>(
     host: &mut H,
     admission: Admission,
     respond: bool,

@@ -37,7 +37,7 @@ pub fn device_cookie_name(config: &PowConfig) -> String {
 
 /// The device a sign-in recorded, kept by the framework layer for the rest of the request
 /// so that a sign-out in the same request (the sign-up's own sign-in, ended at once by
-/// strict email confirmation) takes it back ([`forget_device`]): a sign-in that does not
+/// strict email confirmation) takes it back (`forget_device`): a sign-in that does not
 /// stand leaves no device cookie and no known device.
 #[derive(Clone, Debug)]
 pub struct RecordedDevice {
@@ -183,7 +183,7 @@ async fn recognise_device(browser: &Browser<'_>, user: &User, signed_in: &mut Si
 /// Takes back the device a sign-in of this same request recorded (see
 /// [`RecordedDevice`]): a device that was new to the user is forgotten again. Best
 /// effort, like the recording.
-pub async fn forget_device(config: &PowConfig, recorded: &RecordedDevice) {
+pub(crate) async fn forget_device(config: &PowConfig, recorded: &RecordedDevice) {
     if recorded.seen == Seen::Known {
         return;
     }
@@ -210,7 +210,7 @@ pub struct Ended {
 /// Signs a browser out, whatever it is signed in with: support access is stopped (the
 /// admin is back in their own session, see [`stop_impersonation`]); any other session is
 /// [signed out](sign_out), after the device a sign-in of this same request recorded
-/// (`recorded`) is [taken back](forget_device). Every framework layer's sign-out is this.
+/// (`recorded`) is taken back. Every framework layer's sign-out is this.
 ///
 /// # Errors
 /// The store's error; the cookie session's.
@@ -287,7 +287,7 @@ pub(crate) fn impersonator_key(config: &PowConfig) -> String {
 /// # Errors
 /// [`PowError::Config`] without a signed-in session in the cookie; the cookie session's
 /// error.
-pub fn begin_impersonation(
+pub(crate) fn begin_impersonation(
     config: &PowConfig,
     cookie: &CookieSession,
     started: &super::impersonation::Started,

@@ -157,12 +157,12 @@ impl<Q: CookieQueue> BrowserSession<Q> {
     }
 
     /// Whether the action is answered in JSON ([`answered_in_json`](Self::answered_in_json)).
-    pub fn answers_json(&self) -> bool {
+    pub(crate) fn answers_json(&self) -> bool {
         self.json
     }
 
     /// The value of the request's cookie `name`.
-    pub fn request_cookie(&self, name: &str) -> Option<&str> {
+    pub(crate) fn request_cookie(&self, name: &str) -> Option<&str> {
         self.cookies.get(name)
     }
 
@@ -273,7 +273,7 @@ impl<Q: CookieQueue> BrowserSession<Q> {
     }
 
     /// Moves this browser, signed in as an admin, into the support-access session
-    /// `started` ([`browser::begin_impersonation`]).
+    /// `started` (`browser::begin_impersonation`).
     ///
     /// # Errors
     /// [`PowError::Config`] without a signed-in browser session; the cookie session's

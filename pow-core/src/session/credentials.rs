@@ -728,7 +728,7 @@ impl CredentialsCache {
 /// cookie, or a bearer token): ends a session older than the absolute lifetime and, with
 /// [`reload_user`](crate::SessionConfig::reload_user), re-reads the user. Returns the
 /// user to serve, or `None` after deleting a session that has to end.
-pub async fn check_loaded(
+pub(crate) async fn check_loaded(
     config: &PowConfig,
     credentials: &CredentialsCache,
     session_id: &str,

@@ -84,7 +84,7 @@ impl AuthMethod {
 
     /// The core's methods that count as a second factor: a TOTP code, a recovery code, a
     /// passkey or a security key. A setup's own list, with its extensions' second factors,
-    /// is [`Extensions::second_factor_methods`](crate::extension::Extensions::second_factor_methods).
+    /// is `Extensions::second_factor_methods`.
     pub const SECOND_FACTORS: [Self; 4] = [
         Self::TOTP,
         Self::RECOVERY_CODE,

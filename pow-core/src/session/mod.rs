@@ -53,8 +53,7 @@ pub(crate) use shards::last_dot;
 pub use step_up::StepUp;
 
 pub(crate) use crate::time::{duration_ms, now_ms};
-#[doc(hidden)]
-pub use credentials::check_loaded;
+pub(crate) use credentials::check_loaded;
 
 /// The signed-in session of a request, kept in the request extensions.
 #[derive(Clone, Debug, PartialEq)]
@@ -94,7 +93,7 @@ pub async fn user_sessions(config: &PowConfig, user_id: i64) -> Result<Vec<Sessi
 ///
 /// # Errors
 /// [`PowError::Store`] when the store fails, or an extension's error.
-pub async fn user_remembered(
+pub(crate) async fn user_remembered(
     config: &PowConfig,
     user_id: i64,
 ) -> Result<Vec<(&'static str, RememberedInfo)>, PowError> {
@@ -206,7 +205,7 @@ pub async fn put_new_session(
 ///
 /// # Errors
 /// [`PowError::Store`] when the store fails.
-pub async fn record_session_method(
+pub(crate) async fn record_session_method(
     config: &PowConfig,
     mut current: CurrentSession,
     method: AuthMethod,

@@ -362,7 +362,7 @@ impl MemoryStore {
     }
 
     /// The live value under `key`, shared with the store instead of copied.
-    pub fn get_shared(&self, namespace: &str, key: &Key) -> Option<Arc<[u8]>> {
+    pub(crate) fn get_shared(&self, namespace: &str, key: &Key) -> Option<Arc<[u8]>> {
         self.get_shared_at(namespace, &key.0)
     }
 
