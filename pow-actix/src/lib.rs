@@ -3,8 +3,8 @@
 //! pow-rs on [actix-web](https://actix.rs): the session middleware and cookie session,
 //! extractors and guards, the pages and controllers, the JSON API with its OpenAPI
 //! document, and test helpers, over the framework-free engine
-//! [pow-core](https://docs.rs/pow-core), which this crate re-exports: an actix app names
-//! `pow_actix` alone.
+//! [pow-core](https://docs.rs/pow-core), whose app root (`pow_core::app`) this crate
+//! re-exports: an actix app names `pow_actix` alone.
 //!
 //! **Guides**: start with [getting started](https://github.com/pow-rs/pow-rs/blob/main/guides/getting-started.md)
 //! (install, users table, config, routes, a whole app driven over HTTP), then
@@ -68,7 +68,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 #[doc(no_inline)]
-pub use pow_core::*;
+pub use pow_core::app::*;
 
 pub mod api;
 pub mod extension;

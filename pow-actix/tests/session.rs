@@ -15,7 +15,7 @@ use actix_web::test::{self, TestRequest};
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
 use async_trait::async_trait;
 use chrono::Utc;
-use pow_actix::pages::runner::{HttpAnswer, PageRequest};
+use pow_actix::pages::HttpAnswer;
 use pow_actix::pipeline::Refusal;
 use pow_actix::session::CookieSessionExt as _;
 use pow_actix::session::{
@@ -25,6 +25,7 @@ use pow_actix::session::{
 use pow_actix::store::{conformance, Key, MemoryStore, Store};
 use pow_actix::users::{Changes, UserSchema, Value, WriteError};
 use pow_actix::{PowConfig, PowConfigBuilder, PowError, PowRequestExt, User, UsersContext};
+use pow_core::framework::page::PageRequest;
 
 #[path = "../benches/support/http1.rs"]
 mod http1;

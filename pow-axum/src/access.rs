@@ -4,7 +4,8 @@
 use axum::extract::Request;
 use axum::response::IntoResponse;
 use futures_util::future::FutureExt as _;
-use pow_core::api::{AccessCheck, AccessGuard};
+use pow_core::api::AccessGuard;
+use pow_core::framework::api::AccessCheck;
 use pow_core::PowConfig;
 
 use crate::service::{Answer, Route, Wrap, Wrapped};

@@ -9,12 +9,12 @@ use axum::http::header;
 use axum::http::request::Parts;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use pow_core::pages::runner::ErrorHandler;
+use pow_core::framework::request::RequestCookies;
+use pow_core::framework::session::{BrowserSession, CookieQueue, HoldsBrowserSession};
+use pow_core::pages::ErrorHandler;
 use pow_core::pipeline::Refusal;
-use pow_core::request::{RequestCookies, RequestFacts};
-use pow_core::session::{
-    BrowserSession, CookieQueue, CookieSession, CurrentSession, HoldsBrowserSession,
-};
+use pow_core::request::RequestFacts;
+use pow_core::session::{CookieSession, CurrentSession};
 use pow_core::users::User;
 use pow_core::PowConfig;
 
@@ -365,7 +365,7 @@ impl HoldsBrowserSession for Pow {
 /// actix-web layer decides it.
 pub fn wants_json(parts: &Parts) -> bool {
     let header = |name| parts.headers.get(name).and_then(|v| v.to_str().ok());
-    pow_core::pages::runner::wants_json(header(header::ACCEPT), header(header::CONTENT_TYPE))
+    pow_core::framework::page::wants_json(header(header::ACCEPT), header(header::CONTENT_TYPE))
 }
 
 /// The answer when a signed-in user is required (see [`PowRejection::NotAuthenticated`]):
@@ -379,7 +379,7 @@ pub(crate) fn not_authenticated(parts: &Parts, state: &StateInner) -> Response {
     let lang = pow_core::messages::request_language(&facts, config.messages());
     if let Some(token_refused) = state.bearer {
         // The bearer transport answers JSON whatever the client accepts.
-        return crate::api::response(pow_core::pages::runner::api_access_answer(
+        return crate::api::response(pow_core::framework::page::api_access_answer(
             config,
             &lang,
             &request,
@@ -388,7 +388,7 @@ pub(crate) fn not_authenticated(parts: &Parts, state: &StateInner) -> Response {
             token_refused,
         ));
     }
-    crate::api::response(pow_core::pages::runner::access_answer(
+    crate::api::response(pow_core::framework::page::access_answer(
         config,
         &lang,
         &request,

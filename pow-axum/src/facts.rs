@@ -7,7 +7,8 @@ use axum::extract::ConnectInfo;
 use axum::http::header::HeaderMap;
 use axum::http::request::Parts;
 use axum::http::Uri;
-use pow_core::request::{read_facts, FactHeader, RequestFacts, RequestHead};
+use pow_core::framework::request::{self as engine, read_facts, FactHeader, RequestHead};
+use pow_core::request::RequestFacts;
 use pow_core::PowConfig;
 
 /// An axum request as the engine reads its facts.
@@ -61,14 +62,14 @@ pub(crate) fn read(parts: &Parts, config: &PowConfig) -> RequestFacts {
     read_facts(&head, &config.rate_limits().trusted_proxies)
 }
 
-/// The request's origin (the engine's [`origin`](pow_core::request::origin)).
+/// The request's origin (the engine's [`origin`](engine::origin)).
 pub(crate) fn origin(headers: &HeaderMap, uri: &Uri) -> String {
     let head = Head {
         headers,
         uri,
         peer: None,
     };
-    pow_core::request::origin(&head)
+    engine::origin(&head)
 }
 
 /// The host (and port) the request was sent to, as its origin says.
@@ -78,7 +79,7 @@ pub(crate) fn host(parts: &Parts) -> String {
         uri: &parts.uri,
         peer: None,
     };
-    pow_core::request::host(&head)
+    engine::host(&head)
 }
 
 #[cfg(test)]

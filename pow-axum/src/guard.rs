@@ -8,7 +8,7 @@ use axum::extract::Request;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use futures_util::future::FutureExt as _;
-use pow_core::pages::runner::step_up_answer;
+use pow_core::framework::page::step_up_answer;
 use pow_core::session::StepUp;
 
 use crate::extract::{not_authenticated, wants_json, PowRejection, RequestState, StateInner};

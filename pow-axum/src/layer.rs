@@ -8,7 +8,7 @@ use axum::http::HeaderValue;
 use axum::response::{IntoResponse, Response};
 use pow_core::extension::RequestHook;
 use pow_core::pages::routes::AssetPaths;
-use pow_core::pages::runner::ErrorHandler;
+use pow_core::pages::ErrorHandler;
 use pow_core::session::cookie::{resolve, CookieCodec, CookieSession, CookieState};
 use pow_core::session::CredentialsCache;
 use pow_core::{PowConfig, PowError};
@@ -124,7 +124,7 @@ impl PowLayer {
     /// `PowMiddleware::error_handler`.
     ///
     /// ```
-    /// use pow_axum::pages::runner::{ErrorHandler, HttpAnswer, PageRequest};
+    /// use pow_axum::pages::{ErrorHandler, HttpAnswer, PageRequest};
     /// use pow_axum::pipeline::Refusal;
     /// use pow_axum::{messages::LanguageIdentifier, PowConfig, PowLayer};
     ///

@@ -49,7 +49,7 @@
 //! ## Features
 #![doc = document_features::document_features!()]
 
-pub use pow_core::*;
+pub use pow_core::app::*;
 
 mod access;
 pub mod api;

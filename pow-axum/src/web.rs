@@ -33,10 +33,10 @@ use axum::routing::{get, MethodFilter, MethodRouter};
 use axum::RequestExt as _;
 use axum::Router;
 use futures_util::future::BoxFuture;
+use pow_core::framework::page::{self as runner, PageAction, PageEnd, PageRequest};
 use pow_core::pages::routes::{self, PageRoute, PathParams, QueryParams, Verb};
-use pow_core::pages::runner::{self, PageAction, PageEnd, PageRequest};
 use pow_core::pages::{core, Answer, FormData, HttpAnswer, Page, MAX_FORM_BYTES, PAGE_HEADERS};
-use pow_core::pipeline::{self, ActionId, Client, Requirements, Step};
+use pow_core::pipeline::{ActionId, Client, Requirements, Step};
 use pow_core::PowError;
 
 use crate::extract::Pow;
@@ -494,7 +494,7 @@ struct Host {
     pow: Pow,
 }
 
-impl pipeline::ActionHost for Host {
+impl runner::ActionHost for Host {
     fn step(&mut self) -> &mut Step {
         &mut self.step
     }

@@ -5,7 +5,7 @@
 //! [`RequestSource`] and the client's [`SessionHandle`], and returns a typed outcome. It
 //! knows nothing of HTTP: the HTML controllers render an outcome as a page or redirect
 //! (handing over pow-actix's `CookieSessionHandle`), the JSON
-//! endpoints as JSON ([`ApiCall`](crate::api::ApiCall) issues token pairs),
+//! endpoints as JSON ([`ApiCall`](crate::framework::api::ApiCall) issues token pairs),
 //! and a CLI, a job or a test runs the same flow with a
 //! [`StoreSession`](crate::session::StoreSession) and a
 //! [`RequestFacts`](crate::request::RequestFacts) filled by hand.

@@ -2,8 +2,9 @@
 //!
 //! The engine of pow-rs, modular, extension-based authentication in the spirit of Elixir's
 //! Pow: users, sessions, flows, tokens, stores, messages, mails and the extension registry,
-//! with no web framework in it. An actix-web app uses it through
-//! [pow-actix](https://docs.rs/pow-actix), which re-exports it.
+//! with no web framework in it. An app uses it through its framework crate,
+//! [pow-actix](https://docs.rs/pow-actix) or [pow-axum](https://docs.rs/pow-axum), which
+//! re-exports its app root ([`app`]).
 //!
 //! **Guides**: start with [getting started](https://github.com/pow-rs/pow-rs/blob/main/guides/getting-started.md)
 //! (install, users table, config, routes, a whole app driven over HTTP), then
@@ -37,6 +38,14 @@
 //! | [`views`] | askama pages | the pages |
 //! | [`extension`] | the [`Extension`] trait and the registry that checks requirements at `build()` | extensions |
 //! | [`api`] | bearer access and renewal tokens | – |
+//!
+//! ## Who names what
+//!
+//! | audience | what it names |
+//! |---|---|
+//! | an app | its framework crate alone (`pow_actix`, `pow_axum`), which re-exports [`app`]: the setup, users, stores, mailers, messages, pages, flows and the rest of this root, without [`framework`] |
+//! | an extension | `pow_core`: the contract in [`extension`], routes in [`pages::routes`] and [`api::routes`], the action's [`pipeline`], the flows and services |
+//! | a framework layer | [`framework`]: the page runner, the request's head, the browser's session over a response's cookies, the JSON transport's pieces |
 //!
 //! ## The engine, any framework
 //!
@@ -99,6 +108,7 @@ pub mod config;
 pub mod error;
 pub mod extension;
 pub mod flows;
+pub mod framework;
 pub mod limits;
 pub mod link;
 pub mod mailer;
@@ -124,3 +134,31 @@ pub use extension::{Extension, Extensions, Migrations};
 pub use users::{User, UsersContext};
 
 pub use diesel_migrations;
+
+/// The root an app sees through its framework crate: every module and entry type of this
+/// crate but [`framework`] (which only a framework layer needs), and the macros an app
+/// writes. `pow_actix` and `pow_axum` re-export it, so an app depends on one of them
+/// alone.
+///
+/// ```
+/// use pow_core::app::{PowConfig, PowError};
+///
+/// let config = PowConfig::builder("s".repeat(64)).build()?;
+/// assert!(config.users_context().is_err(), "no users context was given");
+/// # Ok::<(), PowError>(())
+/// ```
+pub mod app {
+    #[cfg(feature = "outbound")]
+    pub use crate::outbound;
+    #[cfg(feature = "test-util")]
+    pub use crate::testing;
+    pub use crate::{
+        admin, api, audit, captcha, config, error, extension, flows, limits, link, mailer,
+        messages, pages, password, pipeline, request, session, store, time, token, users, views,
+    };
+    pub use crate::{api_act, page_act, sql_bound, sql_migration, with_connection};
+    pub use crate::{
+        diesel_migrations, Extension, Extensions, Migrations, PasswordPolicy, PowConfig,
+        PowConfigBuilder, PowError, PowResult, SessionConfig, User, UsersContext,
+    };
+}

@@ -58,11 +58,12 @@ use crate::session::{CurrentSession, SessionHandle, StoreSession};
 use crate::users::{Changeset, Params, User};
 
 mod browser_client;
-mod run;
+pub(crate) mod run;
 
+pub(crate) use run::ActionHost;
 pub use run::{
-    admit, finish, step_up_refusal, Access, ActionHost, ActionRequest, Before, FormRefusal,
-    PostedForm, Refusal, Requirements, Stop,
+    admit, finish, step_up_refusal, Access, ActionRequest, Before, PostedForm, Refusal,
+    Requirements, Stop,
 };
 pub(crate) use run::{after_action, before_action};
 

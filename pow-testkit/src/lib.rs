@@ -22,7 +22,7 @@ use std::cell::Cell;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use pow_core::pages::runner::ErrorHandler;
+use pow_core::pages::ErrorHandler;
 use pow_core::PowConfig;
 
 pub mod eml;

@@ -13,13 +13,14 @@ use super::middleware::{ApiRequest, BearerSource};
 use crate::config::PowConfig;
 use crate::error::PowError;
 use crate::session::{AuthMiddleware, CookieSource, PowMiddleware, SessionSource};
-pub use pow_core::api::{BrowserTransport, TrustedOrigins};
+pub use pow_core::api::BrowserTransport;
+use pow_core::framework::api::TrustedOrigins;
 
 /// Whether `origins` let `req` go on ([`TrustedOrigins::allows`]).
 pub(crate) fn allows(origins: &TrustedOrigins, req: &HttpRequest) -> bool {
     let own = crate::web::origin(req);
     let headers = req.headers();
-    origins.allows(pow_core::api::OriginFacts {
+    origins.allows(pow_core::framework::api::OriginFacts {
         safe_method: matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS),
         origin: headers.get(header::ORIGIN).map(|v| v.to_str().ok()),
         sec_fetch_site: headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()),
@@ -32,7 +33,7 @@ pub(crate) fn allows(origins: &TrustedOrigins, req: &HttpRequest) -> bool {
 pub(crate) fn cross_site(req: &HttpRequest) -> ApiError {
     let config = crate::session::config(req);
     let lang = language(req, config.as_ref());
-    pow_core::api::cross_site(config.as_ref(), &lang).into()
+    pow_core::framework::api::cross_site(config.as_ref(), &lang).into()
 }
 
 /// Reads the session of a browser-transport request from the session cookie, after

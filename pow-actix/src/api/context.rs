@@ -239,7 +239,7 @@ impl ApiContext {
     /// # Errors
     /// The document's error.
     pub fn undocumented_routes(&self) -> Result<Vec<String>, PowError> {
-        let documented = pow_core::api::documented_paths(self.openapi()?);
+        let documented = pow_core::framework::api::documented_paths(self.openapi()?);
         let mut missing = self.inner.service.undocumented_routes()?;
         let routes = self
             .inner

@@ -8,7 +8,8 @@ use actix_web::body::EitherBody;
 use actix_web::dev::{forward_ready, Service, ServiceRequest, ServiceResponse, Transform};
 use actix_web::HttpMessage;
 use futures_util::future::LocalBoxFuture;
-use pow_core::api::{AccessCheck, AccessGuard};
+use pow_core::api::AccessGuard;
+use pow_core::framework::api::AccessCheck;
 use pow_core::PowConfig;
 
 /// Middleware for routes that need a bearer token `G` accepts (a resource of the

@@ -9,11 +9,12 @@ use ipnet::IpNet;
 
 use crate::config::{PowConfig, RouteContext};
 use crate::messages::LanguageIdentifier;
+use crate::request::RequestFacts;
 #[cfg(doc)]
 use crate::request::RequestSource;
-use crate::request::{read_facts, FactHeader, RequestFacts, RequestHead};
 use crate::session::CurrentSession;
-use pow_core::pages::runner::PageRequest;
+use pow_core::framework::page::PageRequest;
+use pow_core::framework::request::{self as engine, read_facts, FactHeader, RequestHead};
 
 /// The facts of a request that do not change while it runs, read once (see
 /// [`RequestSource`]): the session and the chosen language are added at each ask.
@@ -110,14 +111,14 @@ impl RequestHead for Head<'_> {
     }
 }
 
-/// The request's origin (the engine's [`origin`](crate::request::origin)).
+/// The request's origin (the engine's [`origin`](engine::origin)).
 pub(crate) fn origin(req: &HttpRequest) -> String {
-    crate::request::origin(&Head(req))
+    engine::origin(&Head(req))
 }
 
 /// The host (and port) the request was sent to, as its origin says.
 pub(crate) fn host(req: &HttpRequest) -> String {
-    crate::request::host(&Head(req))
+    engine::host(&Head(req))
 }
 
 #[cfg(test)]
@@ -133,7 +134,7 @@ pub fn client_ip(req: &HttpRequest, trusted_proxies: &[IpNet]) -> Option<IpAddr>
         .headers()
         .get_all("x-forwarded-for")
         .filter_map(|value| value.to_str().ok());
-    Some(crate::request::client_address(
+    Some(engine::client_address(
         req.peer_addr()?.ip(),
         forwarded,
         trusted_proxies,

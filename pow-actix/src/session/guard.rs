@@ -15,7 +15,7 @@ use crate::config::PowConfig;
 use crate::error::PowError;
 
 #[doc(no_inline)]
-pub use pow_core::pages::runner::ErrorHandler;
+pub use pow_core::pages::ErrorHandler;
 use pow_core::pipeline::Refusal;
 
 /// Marks a request whose bearer token was refused (forged, expired, revoked or signed
@@ -27,7 +27,7 @@ pub(crate) struct RefusedToken;
 /// The answer to a request refused for who is signed in (`refusal`): the guard's own
 /// `explicit` handler, else the middleware's, where it gives one; else, behind the API's
 /// middlewares, the API's JSON error whatever the `Accept` header; else the engine's
-/// ([`access_answer`](pow_core::pages::runner::access_answer)). Without a setup on the
+/// ([`access_answer`](pow_core::framework::page::access_answer)). Without a setup on the
 /// request, the engine's answer with the default paths and no flash.
 pub(crate) fn refused(
     req: &HttpRequest,
@@ -61,7 +61,7 @@ pub(crate) fn refused(
     let handler = handler.map(|handler| handler.as_ref());
     if setup.is_some_and(|setup| setup.json) {
         let token_refused = req.extensions().contains::<RefusedToken>();
-        return respond(pow_core::pages::runner::api_access_answer(
+        return respond(pow_core::framework::page::api_access_answer(
             &config,
             &lang,
             &request,
@@ -70,7 +70,7 @@ pub(crate) fn refused(
             token_refused,
         ));
     }
-    respond(pow_core::pages::runner::access_answer(
+    respond(pow_core::framework::page::access_answer(
         &config,
         &lang,
         &request,
@@ -87,12 +87,12 @@ fn json_error(status: StatusCode, code: &'static str, message: &str) -> HttpResp
 /// The engine's JSON error answer as an actix response: its status, headers
 /// (`Cache-Control: no-store`, `WWW-Authenticate`, `Retry-After`) and envelope.
 pub(crate) fn json_answer(err: &pow_core::api::ApiError) -> HttpResponse {
-    respond(pow_core::api::ApiAnswer::error(err))
+    respond(pow_core::framework::api::ApiAnswer::error(err))
 }
 
-/// The actix response of an engine's JSON answer ([`ApiAnswer`](pow_core::api::ApiAnswer)):
+/// The actix response of an engine's JSON answer ([`ApiAnswer`](pow_core::framework::api::ApiAnswer)):
 /// its status, headers and body.
-pub fn respond(answer: pow_core::api::ApiAnswer) -> HttpResponse {
+pub fn respond(answer: pow_core::framework::api::ApiAnswer) -> HttpResponse {
     let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut res = HttpResponse::build(status);
     for (name, value) in answer.headers {
@@ -115,7 +115,7 @@ fn redirect(location: &str) -> HttpResponse {
 /// `application/json` or a `+json` type.
 pub fn wants_json(req: &HttpRequest) -> bool {
     let header = |name| req.headers().get(name).and_then(|v| v.to_str().ok());
-    pow_core::pages::runner::wants_json(header(header::ACCEPT), header(header::CONTENT_TYPE))
+    pow_core::framework::page::wants_json(header(header::ACCEPT), header(header::CONTENT_TYPE))
 }
 
 /// Where to send a visitor who must sign in: the setup's routes backend decides
@@ -198,7 +198,7 @@ fn step_up_answer(
     let Some(current) = super::current_session(req) else {
         return Some(refused(req, None, &Refusal::NotAuthenticated));
     };
-    pow_core::pages::runner::step_up_answer(config, &current, rule, || {
+    pow_core::framework::page::step_up_answer(config, &current, rule, || {
         let lang = crate::messages::request_language(
             &super::facts::ActixRequest(req).facts(),
             config.messages(),
@@ -464,7 +464,7 @@ pub fn unavailable_page(
         .and_then(|v| v.to_str().ok());
     let current = super::current_session(req);
     let cookie = req.cookie_session();
-    pow_core::pages::runner::error_page_answer(
+    pow_core::framework::page::error_page_answer(
         config,
         &lang,
         accept,

@@ -14,8 +14,9 @@ use super::CurrentSession;
 use crate::config::PowConfig;
 use crate::error::PowError;
 use crate::pipeline::Format;
-use pow_core::request::RequestCookies;
-use pow_core::session::{browser, BrowserSession, CookieQueue, CookieSession, HoldsBrowserSession};
+use pow_core::framework::request::RequestCookies;
+use pow_core::framework::session::{BrowserSession, CookieQueue, HoldsBrowserSession};
+use pow_core::session::{browser, CookieSession};
 
 /// What a value read from an actix request writes back into it: the signed-in session it
 /// changed, the cookies it queued.

@@ -30,14 +30,14 @@
 //! ```
 
 use actix_web::{HttpRequest, HttpResponse};
-use pow_core::pages::runner::{self, PageAction, PageEnd};
+use pow_core::framework::page::{self as runner, PageAction, PageEnd};
 
 use super::callbacks::{ActionId, Controller};
 use super::controllers::route_config;
 use super::params::FormData;
 use crate::config::PowConfig;
 use crate::error::{PowError, PowResult};
-use crate::pipeline::{self, Refusal, Requirements};
+use crate::pipeline::{Refusal, Requirements};
 use crate::session::facts::page_request;
 use crate::session::guard::{refused, respond};
 use crate::session::{self, CookieSessionExt as _};
@@ -249,7 +249,7 @@ struct Host<'c> {
     client: Option<crate::session::InRequest<crate::session::CookieSessionHandle>>,
 }
 
-impl pipeline::ActionHost for Host<'_> {
+impl runner::ActionHost for Host<'_> {
     fn step(&mut self) -> &mut crate::pipeline::Step {
         &mut self.ctl.step
     }

@@ -2,7 +2,7 @@
 //! typed [`ActionId`]s, typed per-request [`Assigns`], and the [`Flow`] a callback decides.
 //!
 //! Actions run through [`Action`](super::Action), over the engine's runner
-//! ([`pages::runner::run`](pow_core::pages::runner::run)), which calls each enabled extension's
+//! ([`framework::page::run`](pow_core::framework::page::run)), which calls each enabled extension's
 //! `before_process` and `before_respond` in config order; the first one that halts wins.
 
 use crate::session::facts::request_path_param;
@@ -66,9 +66,9 @@ impl Controller {
 }
 
 /// The answer of a callback that halted an action answering `format` (the engine's
-/// [`halted`](pow_core::pages::runner::halted)).
+/// [`halted`](pow_core::framework::page::halted)).
 pub fn halted(halt: Halt, format: crate::pipeline::Format) -> HttpResponse {
-    crate::session::guard::respond(pow_core::pages::runner::halted(halt, format))
+    crate::session::guard::respond(pow_core::framework::page::halted(halt, format))
 }
 
 /// A `302 Found` redirect to `location`.

@@ -62,7 +62,7 @@ pub fn check_csrf(req: &HttpRequest, form: &FormData) -> Option<HttpResponse> {
         return None;
     }
     tracing::warn!(path = %req.path(), "rejected a request without a valid CSRF token");
-    let refused = pow_core::pipeline::FormRefusal::Csrf;
+    let refused = pow_core::framework::page::FormRefusal::Csrf;
     Some(session::guard::respond(pow_core::pages::HttpAnswer::text(
         refused.status(),
         refused.text(),

@@ -8,7 +8,7 @@ use crate::error::PowError;
 use crate::messages::LanguageIdentifier;
 use crate::session::guard::respond;
 use crate::session::CookieSessionExt as _;
-use pow_core::pages::runner;
+use pow_core::framework::page as runner;
 
 pub use pow_core::pages::Page;
 
@@ -42,7 +42,7 @@ pub fn no_store() -> (header::HeaderName, header::HeaderValue) {
 /// Renders `page` with the setup's views: language from the request, flash (immediate or
 /// queued), a fresh CSRF token, the signed-in user; extensions may add fields and links.
 /// The response has the page's status, `no-store` and the page headers (the engine's
-/// [`page_answer`](pow_core::pages::runner::page_answer)).
+/// [`page_answer`](pow_core::framework::page::page_answer)).
 pub fn render_page(
     req: &HttpRequest,
     config: &PowConfig,

@@ -9,30 +9,25 @@
 //! its OpenAPI document), and the error answer ([`ApiError`]: status, code, translated
 //! text, pending steps, headers and the JSON envelope) is decided here, so every framework
 //! answers alike. A framework layer (pow-actix's `api`, pow-axum's `api`) reads the request,
-//! checks the browser transport's origins ([`TrustedOrigins`]) and writes the
-//! [`ApiAnswer`].
+//! checks the browser transport's origins ([`TrustedOrigins`](crate::framework::api::TrustedOrigins)) and writes the
+//! [`ApiAnswer`](crate::framework::api::ApiAnswer).
 
 use std::time::Duration;
 
-mod access;
+pub(crate) mod access;
 mod core;
 mod error;
 mod hooks;
-mod openapi;
-mod options;
+pub(crate) mod openapi;
+pub(crate) mod options;
 pub mod routes;
 mod service;
 
 pub use self::core::actions;
-pub use access::{AccessCheck, AccessFuture, AccessGuard};
-pub use openapi::{documented_paths, openapi_fragment, OPENAPI_VERSION};
-pub use options::{
-    cross_site, ApiOptions, BrowserTransport, OriginFacts, TrustedOrigins, DEFAULT_OPENAPI_PATH,
-    DEFAULT_REPLAY_GRACE,
-};
-pub use routes::{
-    json_body, user_params, ApiAnswer, ApiCall, ApiClient, ApiInput, ApiRoute, Reply, UserParams,
-};
+pub use access::{AccessFuture, AccessGuard};
+pub use openapi::{openapi_fragment, OPENAPI_VERSION};
+pub use options::{ApiOptions, BrowserTransport, DEFAULT_OPENAPI_PATH, DEFAULT_REPLAY_GRACE};
+pub use routes::{json_body, user_params, ApiAnswer, ApiClient, ApiRoute, Reply, UserParams};
 pub use service::{ApiService, ApiSide};
 
 pub use crate::error::{Held, PendingStep};

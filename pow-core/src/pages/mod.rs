@@ -29,9 +29,9 @@ pub mod impersonation;
 pub mod mailbox;
 mod params;
 pub mod routes;
-pub mod runner;
+pub(crate) mod runner;
 
-pub use runner::HttpAnswer;
+pub use runner::{ErrorHandler, HttpAnswer, PageRequest};
 
 use crate::config::{PowConfig, RouteContext};
 use crate::error::PowError;

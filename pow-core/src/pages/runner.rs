@@ -15,7 +15,7 @@
 //! ```
 //!
 //! ```
-//! use pow_core::pages::runner::PageRequest;
+//! use pow_core::framework::page::PageRequest;
 //!
 //! let request = PageRequest {
 //!     get: true,
@@ -43,7 +43,7 @@ use super::{Answer, BuildPage, FormData, Page, PAGE_HEADERS};
 pub(crate) const NO_STORE: &str = "no-cache, no-store, must-revalidate";
 
 /// An HTTP answer for a framework to send as it is: status, headers and body. Pages,
-/// redirects and the JSON API's answers ([`ApiAnswer`](crate::api::ApiAnswer)) alike.
+/// redirects and the JSON API's answers ([`ApiAnswer`](crate::framework::api::ApiAnswer)) alike.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct HttpAnswer {
     /// The status.
@@ -487,7 +487,7 @@ pub fn halted(halt: Halt, format: Format) -> HttpAnswer {
 /// ```
 /// use pow_core::config::PowConfig;
 /// use pow_core::messages::LanguageIdentifier;
-/// use pow_core::pages::runner::{ErrorHandler, HttpAnswer, PageRequest};
+/// use pow_core::pages::{ErrorHandler, HttpAnswer, PageRequest};
 /// use pow_core::pipeline::Refusal;
 ///
 /// /// Browsers that must sign in go to the app's own page; everything else as the engine
@@ -586,7 +586,7 @@ pub fn access_answer(
 ///
 /// ```
 /// use pow_core::messages::LanguageIdentifier;
-/// use pow_core::pages::runner::{api_access_answer, PageRequest};
+/// use pow_core::framework::page::{api_access_answer, PageRequest};
 /// use pow_core::pipeline::Refusal;
 /// use pow_core::PowConfig;
 ///
@@ -802,14 +802,14 @@ mod tests {
         );
         assert_eq!(
             request.posted_form(&form(None), &cookie).refusal(),
-            Some(pipeline::FormRefusal::Csrf)
+            Some(pipeline::run::FormRefusal::Csrf)
         );
         request.csrf_header = Some(token.clone());
         assert_eq!(request.posted_form(&form(None), &cookie).refusal(), None);
         request.content_type = Some("multipart/form-data".into());
         assert_eq!(
             request.posted_form(&form(Some(&token)), &cookie).refusal(),
-            Some(pipeline::FormRefusal::NotUrlencoded)
+            Some(pipeline::run::FormRefusal::NotUrlencoded)
         );
     }
 

@@ -11,7 +11,7 @@ use crate::session::{flash, CookieQueue, CurrentSession, HoldsBrowserSession, Se
 /// values kept in its cookie session, the request's cookies, and cookies set on the
 /// response as every layer sets them ([`ClientCookie::to_cookie`], `Secure` as the setup
 /// says). Answered in JSON
-/// ([`BrowserSession::answered_in_json`](crate::session::BrowserSession::answered_in_json)),
+/// ([`BrowserSession::answered_in_json`](crate::framework::session::BrowserSession::answered_in_json)),
 /// the browser-only parts do nothing: no flash, no values, no response cookies.
 impl<T: HoldsBrowserSession> RequestSource for T {
     fn facts(&self) -> RequestFacts {
@@ -95,7 +95,8 @@ mod tests {
     use super::*;
     use crate::config::PowConfig;
     use crate::request::RequestCookies;
-    use crate::session::{BrowserSession, CookieSession};
+    use crate::session::browser_session::BrowserSession;
+    use crate::session::CookieSession;
 
     /// The response's cookies, as a test keeps them.
     #[derive(Default)]

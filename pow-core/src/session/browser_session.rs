@@ -37,7 +37,8 @@ pub trait CookieQueue: Send + Sync {
 /// ```
 /// # tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(async {
 /// use pow_core::request::RequestFacts;
-/// use pow_core::session::{BrowserSession, CookieQueue, CookieSession, SessionHandle};
+/// use pow_core::framework::session::{BrowserSession, CookieQueue};
+/// use pow_core::session::{CookieSession, SessionHandle};
 ///
 /// /// The response's cookies, as a test keeps them.
 /// #[derive(Default)]

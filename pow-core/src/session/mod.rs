@@ -15,7 +15,7 @@ use crate::token::generate_uuid;
 use crate::users::User;
 
 pub mod browser;
-mod browser_session;
+pub(crate) mod browser_session;
 pub mod cookie;
 mod credentials;
 pub mod csrf;
@@ -37,8 +37,8 @@ mod step_up;
 #[doc(hidden)]
 pub mod tokens;
 
-pub use browser_session::{BrowserChanges, BrowserSession, CookieQueue, HoldsBrowserSession};
-pub use cookie::{cookie_key, CookieCodec, CookieSession, CookieSessionError, CookieState};
+pub(crate) use browser_session::{CookieQueue, HoldsBrowserSession};
+pub use cookie::{cookie_key, CookieSession, CookieSessionError};
 pub use credentials::CredentialsCache;
 #[doc(hidden)]
 pub use handle::nobody_signed_in;

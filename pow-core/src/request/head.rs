@@ -1,98 +1,17 @@
-//! What the engine knows about a request, without a web framework.
-//!
-//! Flows that record, limit or mail (audit events, rate limits per client, security
-//! notices, links in mails, the language of a mail) read the request through
-//! [`RequestSource`]. A framework layer implements it for its requests (pow-actix's
-//! `ActixRequest`, which reads the facts once per request, the first time a flow asks); a
-//! CLI or a test fills a [`RequestFacts`] by hand.
-//!
-//! ```
-//! use pow_core::request::{RequestFacts, RequestSource};
-//!
-//! let facts = RequestFacts {
-//!     client_ip: Some("203.0.113.9".parse().unwrap()),
-//!     user_agent: Some("curl/8.5".into()),
-//!     ..RequestFacts::default()
-//! };
-//! assert_eq!(facts.facts().client_ip, facts.client_ip);
-//! ```
+//! How a framework layer reads a request's head for the engine: the client's address
+//! through trusted proxies, the cookies, the headers the facts come from, and the facts
+//! themselves ([`read_facts`]). Reached as [`framework::request`](crate::framework::request).
 
 use std::net::IpAddr;
 
-use unic_langid::LanguageIdentifier;
-
-/// Longest raw user agent kept (in an audit event).
-pub const USER_AGENT_MAX: usize = 120;
-
-/// Longest user agent read from a request: enough for any real browser's, so that
-/// [`browser_summary`] sees the tokens at its end.
-pub const USER_AGENT_READ_MAX: usize = 512;
-
-/// The facts of one request that flows use.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct RequestFacts {
-    /// The client's address: the peer, or behind trusted proxies the nearest untrusted
-    /// address in `X-Forwarded-For`.
-    pub client_ip: Option<IpAddr>,
-    /// The `User-Agent` header, [`USER_AGENT_READ_MAX`] characters at most. What is kept
-    /// of it is shorter: its [`browser_summary`] with a session and in notices, its first
-    /// [`USER_AGENT_MAX`] characters in an audit event.
-    pub user_agent: Option<String>,
-    /// The `Accept-Language` header.
-    pub accept_language: Option<String>,
-    /// A language the app chose for this request; it wins over `Accept-Language` when the
-    /// messages offer it.
-    pub language: Option<LanguageIdentifier>,
-    /// Scheme and host the request was sent to (`https://example.com`), for links in mails
-    /// when no base URL is configured.
-    pub origin: Option<String>,
-    /// The session the request is signed in with: `(session id, user id)`.
-    pub session: Option<(String, i64)>,
-}
-
-impl RequestFacts {
-    /// Shortens a user agent to [`USER_AGENT_MAX`] characters.
-    pub fn user_agent_summary(user_agent: &str) -> String {
-        user_agent.chars().take(USER_AGENT_MAX).collect()
-    }
-}
-
-/// A readable summary of a user agent for people: the browser and the system
-/// (`"Firefox on Linux"`, `"Safari on iPhone"`), the browser alone when the system is not
-/// known, and the user agent itself (shortened) when neither is, or when it is an HTTP
-/// library or a bot, whose own name says more (`"curl/8.5.0"`).
-///
-/// ```
-/// use pow_core::request::browser_summary;
-///
-/// let firefox = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0";
-/// assert_eq!(browser_summary(firefox), "Firefox on Linux");
-/// assert_eq!(browser_summary("curl/8.5.0"), "curl/8.5.0");
-/// ```
-pub fn browser_summary(user_agent: &str) -> String {
-    const UNKNOWN: &str = "UNKNOWN";
-    let parsed = woothee::parser::Parser::new().parse(user_agent);
-    let Some(parsed) = parsed.filter(|p| {
-        p.name != UNKNOWN
-            && matches!(
-                p.category,
-                "pc" | "smartphone" | "mobilephone" | "appliance"
-            )
-    }) else {
-        return RequestFacts::user_agent_summary(user_agent);
-    };
-    match parsed.os {
-        UNKNOWN | "" => parsed.name.to_owned(),
-        os => format!("{} on {os}", parsed.name),
-    }
-}
+use super::{RequestFacts, USER_AGENT_READ_MAX};
 
 /// The client's address: the `peer`, or behind trusted proxies the nearest address in the
 /// `X-Forwarded-For` header values that no trusted proxy added. Every framework layer
 /// reads it this way.
 ///
 /// ```
-/// use pow_core::request::client_address;
+/// use pow_core::framework::request::client_address;
 ///
 /// let proxy = "10.0.0.2".parse().unwrap();
 /// let trusted = ["10.0.0.0/8".parse().unwrap()];
@@ -126,32 +45,12 @@ pub fn client_address<'a>(
         .unwrap_or(peer)
 }
 
-/// Where the engine reads a request's facts from.
-///
-/// A framework layer reads the facts that do not change while a request runs (the
-/// client's address through the setup's trusted proxies, the user agent, the languages,
-/// the origin) once per request, and adds the session and language as they are when
-/// asked. A source is `Send + Sync`, so the engine's futures that read it are `Send` and
-/// run on a multi-threaded executor (an axum handler, `tokio::spawn`): a framework whose
-/// request is neither (actix-web's) hands the engine the facts it read
-/// ([`RequestFacts`]) or a client built from them.
-pub trait RequestSource: Send + Sync {
-    /// The facts of the request.
-    fn facts(&self) -> RequestFacts;
-}
-
-impl RequestSource for RequestFacts {
-    fn facts(&self) -> RequestFacts {
-        self.clone()
-    }
-}
-
 /// The cookies a request carries, as `(name, value)` pairs in the order its `Cookie`
 /// headers list them: how every framework layer reads them for the engine (a cookie
 /// that is not `name=value` is skipped; values are kept as sent).
 ///
 /// ```
-/// use pow_core::request::RequestCookies;
+/// use pow_core::framework::request::RequestCookies;
 ///
 /// let cookies = RequestCookies::from_headers(["a=1; b=2", "a=3"]);
 /// assert_eq!(cookies.get("a"), Some("1"), "the first, as browsers send the most specific first");
@@ -238,7 +137,7 @@ impl FactHeader {
 /// request.
 ///
 /// ```
-/// use pow_core::request::FactHeader;
+/// use pow_core::framework::request::FactHeader;
 ///
 /// /// A framework's header names, as the `http` crate has them.
 /// mod header {
@@ -269,13 +168,13 @@ macro_rules! fact_header_name {
         const X_FORWARDED_HOST: names::HeaderName =
             names::HeaderName::from_static("x-forwarded-host");
         match $header {
-            $crate::request::FactHeader::Forwarded => names::FORWARDED,
-            $crate::request::FactHeader::XForwardedFor => X_FORWARDED_FOR,
-            $crate::request::FactHeader::XForwardedProto => X_FORWARDED_PROTO,
-            $crate::request::FactHeader::XForwardedHost => X_FORWARDED_HOST,
-            $crate::request::FactHeader::Host => names::HOST,
-            $crate::request::FactHeader::UserAgent => names::USER_AGENT,
-            $crate::request::FactHeader::AcceptLanguage => names::ACCEPT_LANGUAGE,
+            $crate::framework::request::FactHeader::Forwarded => names::FORWARDED,
+            $crate::framework::request::FactHeader::XForwardedFor => X_FORWARDED_FOR,
+            $crate::framework::request::FactHeader::XForwardedProto => X_FORWARDED_PROTO,
+            $crate::framework::request::FactHeader::XForwardedHost => X_FORWARDED_HOST,
+            $crate::framework::request::FactHeader::Host => names::HOST,
+            $crate::framework::request::FactHeader::UserAgent => names::USER_AGENT,
+            $crate::framework::request::FactHeader::AcceptLanguage => names::ACCEPT_LANGUAGE,
             other => names::HeaderName::from_static(other.name()),
         }
     }};
@@ -308,7 +207,7 @@ pub trait RequestHead {
 /// when asked. Every framework layer reads a request's facts with this.
 ///
 /// ```
-/// use pow_core::request::{read_facts, FactHeader, RequestHead};
+/// use pow_core::framework::request::{read_facts, FactHeader, RequestHead};
 ///
 /// /// A request as a test writes it.
 /// struct Head(Vec<(&'static str, &'static str)>);
