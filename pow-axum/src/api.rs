@@ -37,9 +37,10 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodFilter, MethodRouter};
 use axum::Router;
-use pow_core::api::routes::{bearer_of, by_path, run};
 pub use pow_core::api::*;
-use pow_core::framework::api::{cross_site, ApiCall, ApiInput, OriginFacts, TrustedOrigins};
+use pow_core::framework::api::{
+    bearer_of, by_path, cross_site, run, ApiCall, ApiInput, OriginFacts, TrustedOrigins,
+};
 use pow_core::pages::routes::{QueryParams, Verb};
 use pow_core::pages::ErrorHandler;
 use pow_core::session::tokens::Tokens;

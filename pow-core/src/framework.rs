@@ -74,8 +74,9 @@ pub mod session {
 /// own routes, the browser transport's origin rule, and the document's paths.
 pub mod api {
     pub use crate::api::access::AccessCheck;
+    pub use crate::api::call::{run, ApiCall, ApiInput};
     pub use crate::api::openapi::documented_paths;
     pub use crate::api::options::{cross_site, OriginFacts, TrustedOrigins};
-    pub use crate::api::routes::{ApiAnswer, ApiCall, ApiInput};
+    pub use crate::api::routes::{bearer_of, by_path, ApiAnswer};
     pub use crate::api::MAX_BODY_BYTES;
 }

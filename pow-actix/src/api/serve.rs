@@ -5,7 +5,8 @@ use std::sync::Arc;
 
 use actix_web::web::Bytes;
 use actix_web::{HttpMessage, HttpRequest, HttpResponse};
-use pow_core::api::routes::{run, ApiCall, ApiInput, ApiRoute};
+use pow_core::api::routes::ApiRoute;
+use pow_core::framework::api::{run, ApiCall, ApiInput};
 
 pub use crate::session::guard::respond;
 use pow_core::pages::routes::{PathParams, QueryParams};

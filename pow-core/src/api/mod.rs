@@ -10,11 +10,12 @@
 //! text, pending steps, headers and the JSON envelope) is decided here, so every framework
 //! answers alike. A framework layer (pow-actix's `api`, pow-axum's `api`) reads the request,
 //! checks the browser transport's origins ([`TrustedOrigins`](crate::framework::api::TrustedOrigins)) and writes the
-//! [`ApiAnswer`](crate::framework::api::ApiAnswer).
+//! [`ApiAnswer`].
 
 use std::time::Duration;
 
 pub(crate) mod access;
+pub(crate) mod call;
 mod core;
 mod error;
 mod hooks;

@@ -1,5 +1,5 @@
 //! The page runner: a page action's whole run, from a neutral request to a neutral answer,
-//! the twin of the JSON runner ([`api::routes::run`](crate::api::routes::run)). Every
+//! the twin of the JSON runner ([`framework::api::run`](crate::framework::api::run)). Every
 //! decision about the answer is made here, once for every framework: the posted form's
 //! check (`415`, `403`), a refused action (the sign-in redirect, the password
 //! confirmation, a step-up page, support access's `403`), a callback's halt, the CAPTCHA's
