@@ -66,8 +66,7 @@ pub mod session {
     pub use crate::session::browser_session::{
         BrowserChanges, BrowserSession, CookieQueue, HoldsBrowserSession,
     };
-    pub use crate::session::cookie::OVERSIZED_COOKIES_TEXT;
-    pub use crate::session::cookie::{CookieCodec, CookieState};
+    pub use crate::session::cookie::{CookieCodec, CookieState, OVERSIZED_COOKIES_TEXT};
 }
 
 /// The JSON transport's pieces: one call's input and context, the bearer checks of an app's

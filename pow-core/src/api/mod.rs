@@ -9,8 +9,8 @@
 //! its OpenAPI document), and the error answer ([`ApiError`]: status, code, translated
 //! text, pending steps, headers and the JSON envelope) is decided here, so every framework
 //! answers alike. A framework layer (pow-actix's `api`, pow-axum's `api`) reads the request,
-//! checks the browser transport's origins ([`TrustedOrigins`](crate::framework::api::TrustedOrigins)) and writes the
-//! [`ApiAnswer`].
+//! checks the browser transport's origins
+//! ([`TrustedOrigins`](crate::framework::api::TrustedOrigins)) and writes the [`ApiAnswer`].
 
 use std::time::Duration;
 
