@@ -247,6 +247,16 @@ pub struct Pow {
     browser: BrowserSession<RequestState>,
 }
 
+impl pow_core::config::ServedRequest for Pow {
+    fn setup(&self) -> Result<PowConfig, pow_core::PowError> {
+        Ok(self.config.clone())
+    }
+
+    fn facts(&self) -> RequestFacts {
+        self.facts.clone()
+    }
+}
+
 impl Deref for Pow {
     type Target = BrowserSession<RequestState>;
 

@@ -563,3 +563,26 @@ impl pow_core::extension::StagedSignUp for Passwordless {
         Ok(())
     }
 }
+
+impl Passwordless {
+    /// Starts a staged sign-up for `email` from the app's own handler (after an external
+    /// identity gave the address, say): mails a link that proves the address and opens the
+    /// sign-up form, prefilled with `prefill` (castable user fields). An address that has an
+    /// account gets a sign-in link instead; the answer is the same. `req` is the request as
+    /// the app's framework layer hands it: each layer's request type is a
+    /// [`ServedRequest`](pow_core::config::ServedRequest).
+    ///
+    /// # Errors
+    /// [`PowError::Config`] outside a pow-rs route; the store's, users context's or mailer's
+    /// error; [`PowError::RateLimited`] over the per-client mail limit.
+    pub async fn start_staged_sign_up(
+        &self,
+        req: &impl pow_core::config::ServedRequest,
+        email: &str,
+        prefill: Params,
+    ) -> Result<(), PowError> {
+        let config = req.setup()?;
+        let facts = req.facts();
+        pow_core::extension::StagedSignUp::start(self, &config, &facts, email, prefill).await
+    }
+}

@@ -84,9 +84,6 @@ use pow_core::store::Limit;
 use pow_core::views::{Link, PageBody};
 use pow_core::{Extension, PowConfig};
 
-/// The actix side: starting a staged sign-up from an actix-web handler.
-#[cfg(feature = "actix")]
-mod actix;
 /// The JSON endpoints on the engine's JSON routes, served by every framework.
 mod api;
 pub mod flows;

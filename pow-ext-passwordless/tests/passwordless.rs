@@ -56,16 +56,16 @@ fn prefill() -> Params {
 
 /// An app's own route starting a staged sign-up with a prefilled name.
 async fn start_staged(req: HttpRequest, ext: web::Data<Passwordless>) -> HttpResponse {
+    let req = pow_actix::web::ActixRequest(&req);
     ext.start_staged_sign_up(&req, "new@example.com", prefill())
         .await
         .unwrap();
     HttpResponse::Ok().body("started")
 }
 
-/// The same route on axum, through the engine's staged sign-up.
+/// The same route on axum: the same method, with the request's `Pow`.
 async fn axum_start_staged(pow: pow_axum::Pow, ext: Passwordless) -> &'static str {
-    use pow_core::extension::StagedSignUp as _;
-    ext.start(&pow.config, &pow.facts, "new@example.com", prefill())
+    ext.start_staged_sign_up(&pow, "new@example.com", prefill())
         .await
         .unwrap();
     "started"

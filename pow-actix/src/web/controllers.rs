@@ -55,6 +55,16 @@ pub fn route_config(req: &HttpRequest) -> Result<PowConfig, PowError> {
     })
 }
 
+impl crate::config::ServedRequest for crate::web::ActixRequest<'_> {
+    fn setup(&self) -> Result<PowConfig, PowError> {
+        route_config(self.0)
+    }
+
+    fn facts(&self) -> pow_core::request::RequestFacts {
+        crate::web::ActixRequest::facts(self)
+    }
+}
+
 /// Checks the CSRF token (the form's, else the `x-csrf-token` header); `Some(403)` when it
 /// fails.
 pub fn check_csrf(req: &HttpRequest, form: &FormData) -> Option<HttpResponse> {

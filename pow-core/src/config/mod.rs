@@ -402,6 +402,43 @@ impl PowConfig {
     }
 }
 
+/// A request as an app's handler holds it, for the conveniences extensions offer an app
+/// (a staged sign-up started from the app's own route): the setup that serves it and its
+/// facts. Each framework layer implements it for its request (pow-actix's
+/// `web::ActixRequest`, pow-axum's `Pow`), so one method serves both.
+///
+/// ```
+/// use pow_core::config::ServedRequest;
+/// use pow_core::request::RequestFacts;
+/// use pow_core::{PowConfig, PowError};
+///
+/// /// A request filled by hand (a CLI, a job).
+/// struct ByHand(PowConfig);
+///
+/// impl ServedRequest for ByHand {
+///     fn setup(&self) -> Result<PowConfig, PowError> {
+///         Ok(self.0.clone())
+///     }
+///     fn facts(&self) -> RequestFacts {
+///         RequestFacts::default()
+///     }
+/// }
+///
+/// let config = PowConfig::builder("s".repeat(64)).build()?;
+/// assert!(ByHand(config).setup().is_ok());
+/// # Ok::<(), PowError>(())
+/// ```
+pub trait ServedRequest {
+    /// The setup serving the request.
+    ///
+    /// # Errors
+    /// [`PowError::Config`] when no setup serves it (a route outside pow-rs's layer).
+    fn setup(&self) -> Result<PowConfig, PowError>;
+
+    /// The request's facts, as the flows read them.
+    fn facts(&self) -> crate::request::RequestFacts;
+}
+
 mod builder;
 mod routes;
 
