@@ -50,5 +50,5 @@ impl IntoResponse for Error {
 /// assert_eq!(res.headers()["cache-control"], "no-store");
 /// ```
 pub fn api_response(err: &pow_core::api::ApiError) -> Response {
-    crate::api::response(pow_core::framework::api::ApiAnswer::error(err))
+    crate::api::response(pow_core::api::ApiAnswer::error(err))
 }

@@ -76,6 +76,6 @@ pub mod api {
     pub use crate::api::call::{run, ApiCall, ApiInput};
     pub use crate::api::openapi::documented_paths;
     pub use crate::api::options::{cross_site, OriginFacts, TrustedOrigins};
-    pub use crate::api::routes::{bearer_of, by_path, ApiAnswer};
+    pub use crate::api::routes::{bearer_of, by_path};
     pub use crate::api::MAX_BODY_BYTES;
 }

@@ -40,10 +40,7 @@ pub fn json_body<T: serde::de::DeserializeOwned>(
 /// assert_eq!(res.status(), StatusCode::ACCEPTED);
 /// ```
 pub fn answer(status: StatusCode, data: impl serde::Serialize) -> HttpResponse {
-    super::respond(pow_core::framework::api::ApiAnswer::data(
-        status.as_u16(),
-        data,
-    ))
+    super::respond(pow_core::api::ApiAnswer::data(status.as_u16(), data))
 }
 
 /// [`answer`] with `meta`: what describes the data rather than being it
@@ -53,7 +50,7 @@ pub fn answer_with_meta(
     data: impl serde::Serialize,
     meta: serde_json::Value,
 ) -> HttpResponse {
-    super::respond(pow_core::framework::api::ApiAnswer::data_with_meta(
+    super::respond(pow_core::api::ApiAnswer::data_with_meta(
         status.as_u16(),
         data,
         meta,

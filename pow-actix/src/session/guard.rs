@@ -87,12 +87,12 @@ fn json_error(status: StatusCode, code: &'static str, message: &str) -> HttpResp
 /// The engine's JSON error answer as an actix response: its status, headers
 /// (`Cache-Control: no-store`, `WWW-Authenticate`, `Retry-After`) and envelope.
 pub(crate) fn json_answer(err: &pow_core::api::ApiError) -> HttpResponse {
-    respond(pow_core::framework::api::ApiAnswer::error(err))
+    respond(pow_core::api::ApiAnswer::error(err))
 }
 
-/// The actix response of an engine's JSON answer ([`ApiAnswer`](pow_core::framework::api::ApiAnswer)):
+/// The actix response of an engine's JSON answer ([`ApiAnswer`](pow_core::api::ApiAnswer)):
 /// its status, headers and body.
-pub fn respond(answer: pow_core::framework::api::ApiAnswer) -> HttpResponse {
+pub fn respond(answer: pow_core::api::ApiAnswer) -> HttpResponse {
     let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut res = HttpResponse::build(status);
     for (name, value) in answer.headers {

@@ -43,7 +43,7 @@ use super::{Answer, BuildPage, FormData, Page, PAGE_HEADERS};
 pub(crate) const NO_STORE: &str = "no-cache, no-store, must-revalidate";
 
 /// An HTTP answer for a framework to send as it is: status, headers and body. Pages,
-/// redirects and the JSON API's answers ([`ApiAnswer`](crate::framework::api::ApiAnswer)) alike.
+/// redirects and the JSON API's answers ([`ApiAnswer`](crate::api::ApiAnswer)) alike.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct HttpAnswer {
     /// The status.
