@@ -156,9 +156,11 @@ pub mod app {
         admin, api, audit, captcha, config, error, extension, flows, limits, link, mailer,
         messages, pages, password, pipeline, request, session, store, time, token, users, views,
     };
-    pub use crate::{api_act, page_act, sql_bound, sql_migration, with_connection};
+    pub use crate::{api_act, page_act, sql_migration};
     pub use crate::{
         diesel_migrations, Extension, Extensions, Migrations, PasswordPolicy, PowConfig,
         PowConfigBuilder, PowError, PowResult, SessionConfig, User, UsersContext,
     };
+    #[cfg(feature = "sql")]
+    pub use crate::{sql_bound, with_connection};
 }

@@ -167,6 +167,7 @@ pub trait AuditSink: Send + Sync + 'static {
 }
 
 /// What an erased user's event keeps of its detail: numbers and flags, never text.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub(crate) fn anonymised_detail(detail: &serde_json::Value) -> serde_json::Value {
     match detail {
         serde_json::Value::Object(map) => map
