@@ -58,24 +58,27 @@ def core_items():
     for path in files("pow-core/src", endings=(".rs",)):
         in_tests = in_example = False
         with open(path, encoding="utf-8") as text:
-            for number, line in enumerate(text, 1):
-                if re.match(r"\s*#\[cfg\(test\)\]", line):
+            lines = text.readlines()
+        for number, line in enumerate(lines, 1):
+            # A test module runs to the end of its file; a single `#[cfg(test)]` item does not.
+            if re.match(r"\s*#\[cfg\(test\)\]", line) and number < len(lines):
+                if re.match(r"\s*(pub(\(crate\))?\s+)?mod\s", lines[number]):
                     in_tests = True
-                if in_tests:
-                    continue
-                stripped = line.lstrip()
-                if stripped.startswith(("///", "//!")):
-                    if stripped[3:].strip().startswith("```"):
-                        in_example = not in_example
-                    elif in_example:
-                        doc_lines.append(line)
-                else:
-                    in_example = False
-                if "$crate::" in line:
-                    macro_lines.append(line)
-                found = ITEM.match(line)
-                if found:
-                    items.append((found.group(2), found.group(1), os.path.relpath(path, ROOT), number))
+            if in_tests:
+                continue
+            stripped = line.lstrip()
+            if stripped.startswith(("///", "//!")):
+                if stripped[3:].strip().startswith("```"):
+                    in_example = not in_example
+                elif in_example:
+                    doc_lines.append(line)
+            else:
+                in_example = False
+            if "$crate::" in line:
+                macro_lines.append(line)
+            found = ITEM.match(line)
+            if found:
+                items.append((found.group(2), found.group(1), os.path.relpath(path, ROOT), number))
     return items, doc_lines, macro_lines
 
 
