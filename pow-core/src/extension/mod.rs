@@ -9,6 +9,20 @@
 //! hooks, remembered sign-ins and its JSON side; and what it requires (fields, other
 //! extensions, its place in the list), checked when the config is built. The core never
 //! names an extension.
+//!
+//! An extension crate names `pow_core`, never a framework crate, and finds what it needs
+//! here and in these modules:
+//!
+//! | to | it names |
+//! |---|---|
+//! | register, require, offer | this module: [`Extension`], [`ExtensionBuilder`], the hook traits |
+//! | declare pages and protocol endpoints | [`pages::routes`](crate::pages::routes) (`PageRoute`, `page_act!`), [`pages::endpoints`](crate::pages::endpoints) |
+//! | declare JSON routes | [`api::routes`](crate::api::routes) (`ApiRoute`, `Reply`, `api_act!`) |
+//! | act and answer | [`pipeline`](crate::pipeline) (`Step`, `Client`, `ActionId`, `Requirements`), [`pages`](crate::pages) (`Answer`, `Page`) |
+//! | do the work | [`flows`](crate::flows), [`session`](crate::session), [`users`](crate::users), [`store`](crate::store), [`mailer`](crate::mailer), [`audit`](crate::audit), [`limits`](crate::limits), [`token`](crate::token) |
+//!
+//! What only a framework layer needs is [`framework`](crate::framework); an extension
+//! needs none of it.
 
 use std::sync::Arc;
 
