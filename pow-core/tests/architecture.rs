@@ -805,3 +805,38 @@ fn the_callbacks_run_from_the_engines_runner_only() {
         "the runner calls each callback once: {callers:?}"
     );
 }
+
+/// The app root an app sees through its framework crate (`pow_core::app`) names every
+/// public module of pow-core's root but `framework`: a module added to the root reaches
+/// apps, and the framework layers' module does not.
+#[test]
+fn the_app_root_re_exports_every_public_module_but_framework() {
+    let lib =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("src/lib.rs")).unwrap();
+    let modules: BTreeSet<&str> = lib
+        .lines()
+        .filter_map(|line| line.trim().strip_prefix("pub mod ")?.strip_suffix(';'))
+        .collect();
+    assert!(modules.len() > 15, "read {modules:?}");
+    assert!(modules.contains("framework"), "read {modules:?}");
+    let app = lib
+        .split("pub mod app {")
+        .nth(1)
+        .expect("lib.rs has `pub mod app`");
+    let app = &app[..app.find("\n}").unwrap()];
+    let named: BTreeSet<&str> = app
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .collect();
+    let missing: Vec<_> = modules
+        .iter()
+        .filter(|module| **module != "framework" && !named.contains(*module))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "pow_core::app does not re-export {missing:?}"
+    );
+    assert!(
+        !named.contains("framework"),
+        "pow_core::app re-exports `framework`"
+    );
+}
