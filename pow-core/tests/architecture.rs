@@ -238,19 +238,89 @@ fn extensions_keep_framework_types_in_their_framework_folders() {
     assert!(unknown.is_empty(), "no such extension crates: {unknown:?}");
 }
 
-/// The extension crates `manifest` (a `Cargo.toml`) depends on outside its tests.
-fn extension_dependencies(manifest: &str) -> BTreeSet<String> {
-    let mut in_dependencies = false;
-    let mut found = BTreeSet::new();
+/// The entries of the table `section` of `manifest` (a `Cargo.toml`; `"dependencies"`,
+/// `"features"`): each key (`pow-core` of `pow-core.workspace = true` too) with the rest
+/// of its line.
+fn manifest_entries<'a>(manifest: &'a str, section: &str) -> Vec<(&'a str, &'a str)> {
+    let heading = format!("[{section}]");
+    let mut inside = false;
+    let mut found = Vec::new();
     for line in manifest.lines().map(str::trim) {
         if line.starts_with('[') {
-            in_dependencies = line == "[dependencies]";
-        } else if in_dependencies && line.starts_with("pow-ext-") {
-            let name = line.split(['=', ' ', '.']).next().unwrap_or_default();
-            found.insert(name.to_owned());
+            inside = line == heading;
+        } else if inside && !line.is_empty() && !line.starts_with('#') {
+            let end = line.find(['=', ' ', '.']).unwrap_or(line.len());
+            found.push((&line[..end], &line[end..]));
         }
     }
     found
+}
+
+/// The extension crates `manifest` (a `Cargo.toml`) depends on outside its tests.
+fn extension_dependencies(manifest: &str) -> BTreeSet<String> {
+    let entries = manifest_entries(manifest, "dependencies").into_iter();
+    let names = entries.filter(|(name, _)| name.starts_with("pow-ext-"));
+    names.map(|(name, _)| name.to_owned()).collect()
+}
+
+/// An app depends on its framework crate alone (ARCHITECTURE.md, "Public surface by
+/// audience"): pow-actix and pow-axum pass on each of pow-core's features an app turns on,
+/// under the same name, so a feature pow-core gains later cannot be forgotten on one of
+/// them. `sql` is what an extension asks for; an app picks `sqlite` or `postgres`.
+#[test]
+fn each_framework_crate_passes_on_the_engines_features() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let core = std::fs::read_to_string(root.join("pow-core/Cargo.toml")).unwrap();
+    let features: Vec<_> = manifest_entries(&core, "features")
+        .into_iter()
+        .map(|(name, _)| name)
+        .filter(|name| !["default", "sql"].contains(name))
+        .collect();
+    assert!(features.contains(&"redis"), "read pow-core's features: {features:?}");
+    for krate in ["pow-actix", "pow-axum"] {
+        let manifest = std::fs::read_to_string(root.join(krate).join("Cargo.toml")).unwrap();
+        let own = manifest_entries(&manifest, "features");
+        let missing: Vec<_> = (features.iter())
+            .filter(|feature| {
+                let forward = format!("\"pow-core/{feature}\"");
+                !own.iter()
+                    .any(|(name, rest)| name == *feature && rest.contains(&forward))
+            })
+            .collect();
+        assert!(
+            missing.is_empty(),
+            "{krate} does not pass on pow-core's features {missing:?}: add \
+             `name = [\"pow-core/name\"]` to its [features]"
+        );
+    }
+}
+
+/// The example apps name their framework crate only, as an app does: none lists pow-core
+/// among its dependencies, for its tests neither.
+#[test]
+fn example_apps_depend_on_their_framework_crate_alone() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples");
+    let mut apps = 0;
+    let mut naming_core = Vec::new();
+    for entry in std::fs::read_dir(&root).unwrap() {
+        let dir = entry.unwrap().path();
+        let Ok(manifest) = std::fs::read_to_string(dir.join("Cargo.toml")) else {
+            continue;
+        };
+        apps += 1;
+        for section in ["dependencies", "dev-dependencies"] {
+            if (manifest_entries(&manifest, section).iter()).any(|(name, _)| *name == "pow-core")
+            {
+                naming_core.push(format!("{}: [{section}]", dir.display()));
+            }
+        }
+    }
+    assert!(apps >= 10, "read the examples: {apps}");
+    assert!(
+        naming_core.is_empty(),
+        "example apps name pow-core: {naming_core:?}; name the item through pow_actix or \
+         pow_axum, and turn a feature on there"
+    );
 }
 
 /// Extensions meet through pow-core's extension contract (the seams it defines: address
@@ -298,6 +368,11 @@ fn a_test_only_extension_dependency_is_not_one() {
                     pow-ext-b.workspace = true\n[dev-dependencies]\npow-ext-c.workspace = true\n";
     let found: Vec<_> = extension_dependencies(manifest).into_iter().collect();
     assert_eq!(found, ["pow-ext-a", "pow-ext-b"]);
+    let features = "[features]\n# comment\nredis = [\"pow-core/redis\"]\n\n[dependencies]\n";
+    assert_eq!(
+        manifest_entries(features, "features"),
+        [("redis", " = [\"pow-core/redis\"]")]
+    );
 }
 
 /// An extension's page and JSON controllers (`pages.rs`, `api.rs`, the files of a

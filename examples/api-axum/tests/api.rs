@@ -44,7 +44,7 @@ macro_rules! start {
         })
         .unwrap();
         let options = example_api::api_options(&settings).unwrap();
-        let api = pow_core::api::ApiService::new(config.clone(), options.clone());
+        let api = pow_axum::api::ApiService::new(config.clone(), options.clone());
         let _ = DOCUMENT.set(api.openapi().unwrap().clone());
         let app: SocketAddr = match pow_testkit::framework() {
             pow_testkit::Framework::Actix => pow_actix::test_client::serve(move || {
@@ -262,7 +262,7 @@ async fn the_example_works_end_to_end() {
     assert_eq!(doc["openapi"], "3.1.0");
     let settings = settings();
     let config = example_api::build(&settings, |b| b).unwrap();
-    let api = pow_core::api::ApiService::new(config, example_api::api_options(&settings).unwrap());
+    let api = pow_axum::api::ApiService::new(config, example_api::api_options(&settings).unwrap());
     assert_eq!(api.undocumented_routes().unwrap(), Vec::<String>::new());
     // Every documented operation answers, as documented, even to a bare request.
     let mut operations = 0;
@@ -1137,7 +1137,7 @@ async fn every_success_answer_says_what_it_holds() {
     let options = example_api::api_options(&settings)
         .unwrap()
         .openapi_fragment(oauth);
-    let api = pow_core::api::ApiService::new(config, options);
+    let api = pow_axum::api::ApiService::new(config, options);
     let with_oauth = api.openapi().unwrap();
     assert!(with_oauth["paths"]["/auth/{provider}/callback"].is_object());
     assert_eq!(undescribed_successes(with_oauth), Vec::<String>::new());

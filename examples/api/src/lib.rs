@@ -52,7 +52,7 @@ use pow_actix::api::{self, ApiAuthMiddleware, ApiError, BrowserTransport, LinkTe
 use pow_actix::session::{self, RequireAuthenticated};
 use pow_actix::users::diesel::DieselUsersContext;
 use pow_actix::{CurrentUser, PowConfig, PowConfigBuilder, PowError};
-use pow_core::api::ApiOptions;
+use pow_actix::api::ApiOptions;
 use pow_ext_email_confirmation::EmailConfirmation;
 use pow_ext_reset_password::ResetPassword;
 

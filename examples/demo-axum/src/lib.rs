@@ -12,10 +12,10 @@ use axum::routing::get;
 use axum::Router;
 use futures_util::stream::{self, Stream};
 use pow_axum::{CurrentUser, MaybeUser, Pow, PowLayer};
-use pow_core::mailer::MemoryMailer;
-use pow_core::pages::PAGE_HEADERS;
-use pow_core::session::{csrf, flash, LiveSessions};
-use pow_core::PowConfig;
+use pow_axum::mailer::MemoryMailer;
+use pow_axum::pages::PAGE_HEADERS;
+use pow_axum::session::{csrf, flash, LiveSessions};
+use pow_axum::PowConfig;
 
 /// A comment line at this interval keeps proxies from closing an idle event stream, and
 /// lets the server notice a client that went away.

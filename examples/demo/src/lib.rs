@@ -733,7 +733,7 @@ pub fn render_page(
 }
 
 /// The home page's text: the flash, then who is signed in (their name, address and team).
-pub fn home_paragraphs(flash: pow_core::session::flash::Flash, user: Option<&User>) -> Vec<String> {
+pub fn home_paragraphs(flash: pow_actix::session::flash::Flash, user: Option<&User>) -> Vec<String> {
     let mut paragraphs: Vec<String> = flash.info.into_iter().chain(flash.error).collect();
     match user {
         Some(u) => {
@@ -951,7 +951,7 @@ pub async fn server_from_env() -> std::io::Result<Server> {
         .map(|outbox| Arc::new(BackgroundMailer::new(outbox)) as Arc<dyn Mailer>);
     let config =
         build_for_server(&settings, &server, store, mailer).map_err(std::io::Error::other)?;
-    let preview = pow_core::pages::mailbox::MAILBOX_PATH;
+    let preview = pow_actix::pages::mailbox::MAILBOX_PATH;
     match (&mailbox, &settings.mail_dir) {
         (Some(_), _) => tracing::warn!(
             "development mailbox (POW_DEV_MAILBOX=1): every mail the demo sends, sign-in \

@@ -354,7 +354,7 @@ fn browser_installed() -> bool {
             std::env::var_os("CI").is_none(),
             "chromium and chromedriver are needed under CI (.ci/run installs them)"
         );
-        pow_core::testing::skipped(
+        pow_actix::testing::skipped(
             "chromium/chromedriver not installed: the browser test did not run",
         );
         return false;

@@ -963,7 +963,7 @@ fn concrete(template: &str) -> String {
 /// serves no renewal on either.
 #[test]
 fn both_frameworks_serve_every_json_route_alike() {
-    use pow_core::api::{ApiOptions, ApiService, BrowserTransport};
+    use pow_actix::api::{ApiOptions, ApiService, BrowserTransport};
     actix_web::rt::System::new().block_on(async {
         let options = ApiOptions::new().browser(BrowserTransport::new());
         let config = || {
@@ -982,7 +982,7 @@ fn both_frameworks_serve_every_json_route_alike() {
         let mut differences = Vec::new();
         let mut asked = 0;
         for api in [&bearer, &browser] {
-            for (path, here) in pow_core::api::routes::by_path(api.routes()) {
+            for (path, here) in pow_actix::api::routes::by_path(api.routes()) {
                 let path = concrete(&api.path(path));
                 for route in here {
                     let method = route.verb.as_str();
@@ -1047,7 +1047,7 @@ fn api_call(
 fn every_password_change_ends_every_other_credential() {
     let (_, mailer, config) = start_with_config(&[]);
     let pages = serve_demo(config.clone(), None);
-    let api = pow_testkit::serve_api(config.clone(), pow_core::api::ApiOptions::new());
+    let api = pow_testkit::serve_api(config.clone(), pow_actix::api::ApiOptions::new());
     let email = "dan@example.com";
     register_confirmed(
         &mut Client::new(pages),
@@ -1626,7 +1626,7 @@ fn both_demos_answer_edge_requests_alike() {
 #[test]
 fn both_demos_serve_every_page_of_every_extension_alike() {
     let (_, _, config) = start_with_config(&[]);
-    let table = pow_core::pages::routes::page_routes(&config);
+    let table = pow_actix::pages::routes::page_routes(&config);
     assert!(table.len() > 40, "every extension's pages: {}", table.len());
     let mut seen = Vec::new();
     for framework in [pow_testkit::Framework::Actix, pow_testkit::Framework::Axum] {

@@ -44,7 +44,7 @@ fn redis_url() -> Option<String> {
             panic!("POW_TEST_REDIS_URL must be set when CI is set (e.g. redis://127.0.0.1:6379/)")
         }
         _ => {
-            pow_core::testing::skipped(
+            pow_actix::testing::skipped(
                 "POW_TEST_REDIS_URL is not set: the multi-process Redis test did not run",
             );
             None
@@ -61,7 +61,7 @@ fn postgres_url() -> Option<String> {
              postgres://postgres@127.0.0.1:5432/test)"
         ),
         _ => {
-            pow_core::testing::skipped(
+            pow_actix::testing::skipped(
                 "POW_TEST_DATABASE_URL is not set: the multi-process SQL store test did not run",
             );
             None

@@ -61,7 +61,7 @@ impl Settings {
             database_url: var("DATABASE_URL").unwrap_or_else(|| "pow-provider.db".to_owned()),
             secret_key_base: var("SECRET_KEY_BASE").unwrap_or_else(|| {
                 tracing::warn!("SECRET_KEY_BASE is not set: using a random secret for this run");
-                (0..4).map(|_| pow_core::token::generate_uuid()).collect()
+                (0..4).map(|_| pow_axum::token::generate_uuid()).collect()
             }),
         }
     }
@@ -97,12 +97,12 @@ pub fn build(
     settings: &Settings,
     tweak: impl FnOnce(Provider) -> Provider,
 ) -> Result<(PowConfig, Resource), PowError> {
-    let users = pow_core::users::diesel::DieselUsersContext::connect(&settings.database_url)?;
+    let users = pow_axum::users::diesel::DieselUsersContext::connect(&settings.database_url)?;
     let (provider, resource) = provider(&settings.base_url);
     let config = PowConfig::builder(settings.secret_key_base.clone())
         .base_url(settings.base_url.clone())
         .users(users.clone())
-        .store(Arc::new(pow_core::store::MemoryStore::new()))
+        .store(Arc::new(pow_axum::store::MemoryStore::new()))
         .extension(tweak(provider))
         .build()?;
     users.migrate(&config)?;

@@ -105,7 +105,7 @@ fn serve_example(
     let addr = listener.local_addr().unwrap();
     let dir = std::env::temp_dir().join(format!(
         "pow-provider-example-{}",
-        pow_core::token::generate_uuid()
+        pow_axum::token::generate_uuid()
     ));
     std::fs::create_dir_all(&dir).unwrap();
     let settings = example_provider::Settings {
