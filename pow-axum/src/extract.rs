@@ -387,17 +387,6 @@ pub(crate) fn not_authenticated(parts: &Parts, state: &StateInner) -> Response {
     let handler = state.error_handler.as_deref();
     let refusal = Refusal::NotAuthenticated;
     let lang = pow_core::messages::request_language(&facts, config.messages());
-    if let Some(token_refused) = state.bearer {
-        // The bearer transport answers JSON whatever the client accepts.
-        return crate::api::response(pow_core::framework::page::api_access_answer(
-            config,
-            &lang,
-            &request,
-            &refusal,
-            handler,
-            token_refused,
-        ));
-    }
     crate::api::response(pow_core::framework::page::access_answer(
         config,
         &lang,
@@ -405,5 +394,6 @@ pub(crate) fn not_authenticated(parts: &Parts, state: &StateInner) -> Response {
         &state.cookie,
         &refusal,
         handler,
+        state.bearer,
     ))
 }

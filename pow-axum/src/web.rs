@@ -409,6 +409,7 @@ impl Action {
                 &pow.cookie,
                 &refusal,
                 pow.error_handler(),
+                None,
             )),
             Ok(PageEnd::Ran(answer)) => {
                 runner::answer(&step, &pow.cookie, pow.current.as_ref(), answer)

@@ -15,7 +15,9 @@ use crate::users::User;
 
 /// Extracts the signed-in user; without one, the request is answered by the
 /// [`ErrorHandler`](super::ErrorHandler) (by default `401` JSON for JSON requests, a
-/// redirect to the sign-in page otherwise).
+/// redirect to the sign-in page otherwise). On a route without
+/// [`PowSessionMiddleware`](super::PowSessionMiddleware) in front, `500` (a mistake in the
+/// app's setup, logged), as on axum.
 ///
 /// ```
 /// use actix_web::HttpResponse;

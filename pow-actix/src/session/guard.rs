@@ -6,7 +6,7 @@ use std::sync::Arc;
 use actix_web::body::EitherBody;
 use actix_web::dev::{forward_ready, Service, ServiceRequest, ServiceResponse, Transform};
 use actix_web::http::header;
-use actix_web::http::{Method, StatusCode};
+use actix_web::http::StatusCode;
 use actix_web::{HttpMessage, HttpRequest, HttpResponse};
 use futures_util::future::{Either, MapOk, TryFutureExt};
 
@@ -28,7 +28,8 @@ pub(crate) struct RefusedToken;
 /// `explicit` handler, else the middleware's, where it gives one; else, behind the API's
 /// middlewares, the API's JSON error whatever the `Accept` header; else the engine's
 /// ([`access_answer`](pow_core::framework::page::access_answer)). Without a setup on the
-/// request, the engine's answer with the default paths and no flash.
+/// request (no [`PowSessionMiddleware`](super::PowSessionMiddleware) in front), the
+/// configuration error, logged: `500`, as pow-axum answers a route outside its layer.
 pub(crate) fn refused(
     req: &HttpRequest,
     explicit: Option<&Arc<dyn ErrorHandler>>,
@@ -36,20 +37,7 @@ pub(crate) fn refused(
 ) -> HttpResponse {
     use crate::session::CookieSessionExt as _;
     let Some(config) = super::config(req) else {
-        return match (wants_json(req), refusal) {
-            (true, Refusal::AlreadyAuthenticated) => json_error(
-                StatusCode::FORBIDDEN,
-                "already_authenticated",
-                "Already authenticated",
-            ),
-            (true, _) => json_error(
-                StatusCode::UNAUTHORIZED,
-                "not_authenticated",
-                "Not authenticated",
-            ),
-            (false, Refusal::AlreadyAuthenticated) => redirect(&already_authenticated_path(req)),
-            (false, _) => redirect(&not_authenticated_path(req)),
-        };
+        return PowErrorExt::error_response(&super::request::no_config());
     };
     let setup = super::request_setup(req);
     let handler = explicit.or_else(|| setup.and_then(|setup| setup.error_handler.as_ref()));
@@ -59,17 +47,8 @@ pub(crate) fn refused(
     );
     let request = super::facts::page_request(req);
     let handler = handler.map(|handler| handler.as_ref());
-    if setup.is_some_and(|setup| setup.json) {
-        let token_refused = req.extensions().contains::<RefusedToken>();
-        return respond(pow_core::framework::page::api_access_answer(
-            &config,
-            &lang,
-            &request,
-            refusal,
-            handler,
-            token_refused,
-        ));
-    }
+    let bearer = (setup.is_some_and(|setup| setup.json))
+        .then(|| req.extensions().contains::<RefusedToken>());
     respond(pow_core::framework::page::access_answer(
         &config,
         &lang,
@@ -77,11 +56,8 @@ pub(crate) fn refused(
         &req.cookie_session(),
         refusal,
         handler,
+        bearer,
     ))
-}
-
-fn json_error(status: StatusCode, code: &'static str, message: &str) -> HttpResponse {
-    json_answer(&pow_core::api::ApiError::new(status.as_u16(), message).with_code(code))
 }
 
 /// The engine's JSON error answer as an actix response: its status, headers
@@ -104,69 +80,11 @@ pub fn respond(answer: pow_core::api::ApiAnswer) -> HttpResponse {
     }
 }
 
-fn redirect(location: &str) -> HttpResponse {
-    HttpResponse::Found()
-        .insert_header((header::LOCATION, location))
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .finish()
-}
-
 /// Whether the client asked for JSON: an `Accept` or `Content-Type` header naming
 /// `application/json` or a `+json` type.
 pub fn wants_json(req: &HttpRequest) -> bool {
     let header = |name| req.headers().get(name).and_then(|v| v.to_str().ok());
     pow_core::framework::page::wants_json(header(header::ACCEPT), header(header::CONTENT_TYPE))
-}
-
-/// Where to send a visitor who must sign in: the setup's routes backend decides
-/// ([`Routes::user_not_authenticated_path`](crate::web::Routes::user_not_authenticated_path):
-/// the sign-in page under the mount path, by default). Without a setup on the request:
-/// `/session/new`. Either way `GET` requests carry
-/// `?request_path=<path and query, URL-encoded>` so the sign-in page can send them back;
-/// paths that are not [local](crate::config::local_path) (`//host`, `/\host`) are left out.
-pub(crate) fn not_authenticated_path(req: &HttpRequest) -> String {
-    if let Some(config) = super::config(req) {
-        return config
-            .routes()
-            .user_not_authenticated_path(&super::facts::routes_ctx(req, &config, None));
-    }
-    const SIGN_IN: &str = "/session/new";
-    if req.method() != Method::GET {
-        return SIGN_IN.to_owned();
-    }
-    let path = req.path();
-    if crate::config::local_path(path).is_none() {
-        return SIGN_IN.to_owned();
-    }
-    let query = req.query_string();
-    let mut request_path = String::with_capacity(path.len() + query.len() + 1);
-    request_path.push_str(path);
-    if !query.is_empty() {
-        request_path.push('?');
-        request_path.push_str(query);
-    }
-    let encoded: String = url::form_urlencoded::byte_serialize(request_path.as_bytes()).collect();
-    format!("{SIGN_IN}?request_path={encoded}")
-}
-
-/// Where to send a signed-in user away from pages for anonymous visitors: the setup's
-/// routes backend decides
-/// ([`Routes::user_already_authenticated_path`](crate::web::Routes::user_already_authenticated_path),
-/// `/` by default); `/` without a setup on the request.
-pub(crate) fn already_authenticated_path(req: &HttpRequest) -> String {
-    match super::config(req) {
-        Some(config) => {
-            let request_path = super::facts::request_path_param(req);
-            config
-                .routes()
-                .user_already_authenticated_path(&super::facts::routes_ctx(
-                    req,
-                    &config,
-                    request_path.as_deref(),
-                ))
-        }
-        None => "/".to_owned(),
-    }
 }
 
 /// Marks a request served by [`ApiAuthMiddleware`](crate::api::ApiAuthMiddleware) (in the
@@ -219,7 +137,8 @@ enum Require {
 /// Lets only signed-in users through; answers others with
 /// the [`ErrorHandler`]'s answer (the engine's by default).
 ///
-/// Use it on a scope or resource behind [`PowSessionMiddleware`](super::PowSessionMiddleware):
+/// Use it on a scope or resource behind [`PowSessionMiddleware`](super::PowSessionMiddleware)
+/// (without it every guard answers `500`, the app's setup being wrong, as on axum):
 ///
 /// ```
 /// # use actix_web::{web, HttpResponse};
@@ -400,13 +319,6 @@ where
             return Either::Left(self.service.call(req).map_ok(into_left));
         }
         let (req, _payload) = req.into_parts();
-        if !signed_in && super::request_config(&req).is_none() {
-            tracing::error!(
-                path = req.path(),
-                "pow guard without PowSessionMiddleware: wrap the guard inside \
-                 PowSessionMiddleware::new(config); treating the request as anonymous"
-            );
-        }
         let refusal = match self.require {
             Require::SignedIn | Require::StepUp(_) => Refusal::NotAuthenticated,
             Require::Anonymous => Refusal::AlreadyAuthenticated,
@@ -481,20 +393,47 @@ mod tests {
 
     use super::*;
 
+    /// The refusal's redirect, for `req` served by a default setup.
+    fn sign_in_location(req: TestRequest) -> String {
+        let req = req.to_http_request();
+        let config = PowConfig::builder("s".repeat(64)).build().unwrap();
+        req.extensions_mut().insert(config);
+        let res = refused(&req, None, &Refusal::NotAuthenticated);
+        assert_eq!(res.status(), StatusCode::FOUND);
+        let location = res.headers().get(header::LOCATION).unwrap();
+        location.to_str().unwrap().to_owned()
+    }
+
     #[test]
     fn request_path_only_for_local_get_paths() {
-        let req = TestRequest::get().uri("/a/b?x=1&y=%2F").to_http_request();
         assert_eq!(
-            not_authenticated_path(&req),
+            sign_in_location(TestRequest::get().uri("/a/b?x=1&y=%2F")),
             "/session/new?request_path=%2Fa%2Fb%3Fx%3D1%26y%3D%252F"
         );
-        let req = TestRequest::post().uri("/a/b").to_http_request();
-        assert_eq!(not_authenticated_path(&req), "/session/new");
-        let req = TestRequest::get().uri("//evil.example/x").to_http_request();
-        assert_eq!(not_authenticated_path(&req), "/session/new");
+        assert_eq!(
+            sign_in_location(TestRequest::post().uri("/a/b")),
+            "/session/new"
+        );
+        assert_eq!(
+            sign_in_location(TestRequest::get().uri("//evil.example/x")),
+            "/session/new"
+        );
         assert!(crate::config::local_path("/").is_some());
         assert!(crate::config::local_path("/\\evil").is_none());
         assert!(crate::config::local_path("").is_none());
+    }
+
+    #[test]
+    fn without_a_setup_a_refusal_is_the_configuration_error() {
+        for refusal in [Refusal::NotAuthenticated, Refusal::AlreadyAuthenticated] {
+            let req = TestRequest::get()
+                .uri("/account")
+                .insert_header((header::ACCEPT, "application/json"))
+                .to_http_request();
+            let res = refused(&req, None, &refusal);
+            assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
+            assert!(res.headers().get(header::LOCATION).is_none());
+        }
     }
 
     #[test]

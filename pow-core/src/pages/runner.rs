@@ -543,7 +543,27 @@ impl<H: ErrorHandler + ?Sized> ErrorHandler for std::sync::Arc<H> {
 /// `403 already_authenticated` in the API's envelope; a browser is sent to the setup's
 /// [`user_not_authenticated_path`](crate::config::Routes::user_not_authenticated_path)
 /// (returning here) or [`user_already_authenticated_path`](crate::config::Routes::user_already_authenticated_path),
-/// with the setup's flash text.
+/// with the setup's flash text. `bearer` is `Some(token_refused)` where the request came
+/// through a transport whose refusals are JSON whatever the client accepts (the bearer
+/// transport, an app's routes behind the API's layers): see [`api_access_answer`]. Both
+/// framework layers answer every such refusal with this: their guards, their extractors,
+/// the page runner's end.
+///
+/// ```
+/// use pow_core::messages::LanguageIdentifier;
+/// use pow_core::framework::page::{access_answer, PageRequest};
+/// use pow_core::pipeline::Refusal;
+/// use pow_core::session::CookieSession;
+/// use pow_core::PowConfig;
+///
+/// let config = PowConfig::builder("s".repeat(64)).build().unwrap();
+/// let lang: LanguageIdentifier = "en".parse().unwrap();
+/// let cookie = CookieSession::default();
+/// let page = PageRequest { get: true, path_and_query: "/account".into(), ..PageRequest::default() };
+/// let answer = |bearer| access_answer(&config, &lang, &page, &cookie, &Refusal::NotAuthenticated, None, bearer);
+/// assert_eq!(answer(None).status, 302, "a browser goes to the sign-in page");
+/// assert_eq!(answer(Some(false)).status, 401, "the bearer transport answers JSON");
+/// ```
 pub fn access_answer(
     config: &PowConfig,
     lang: &LanguageIdentifier,
@@ -551,7 +571,11 @@ pub fn access_answer(
     cookie: &CookieSession,
     refusal: &Refusal,
     handler: Option<&dyn ErrorHandler>,
+    bearer: Option<bool>,
 ) -> HttpAnswer {
+    if let Some(token_refused) = bearer {
+        return api_access_answer(config, lang, request, refusal, handler, token_refused);
+    }
     if let Some(answer) = handler.and_then(|h| h.answer(config, lang, request, refusal)) {
         return answer;
     }
@@ -582,7 +606,7 @@ pub fn access_answer(
 /// `handler`'s, where it gives one; else the API's error in `lang`, `invalid_token` when
 /// the request's bearer token was refused (`token_refused`: forged, expired, revoked or
 /// signed out), so that a client tells "sign in again" apart from "this needs a sign-in".
-/// Both framework layers answer such refusals with this.
+/// [`access_answer`] answers with this where its `bearer` says so.
 ///
 /// ```
 /// use pow_core::messages::LanguageIdentifier;
