@@ -144,7 +144,7 @@ async fn screen(
     req: Request,
     next: Next,
 ) -> Response {
-    let own = crate::facts::origin(req.headers(), req.uri());
+    let own = crate::facts::origin(req.method(), req.headers(), req.uri());
     let headers = req.headers();
     let allowed = origins.allows(OriginFacts {
         safe_method: matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS),

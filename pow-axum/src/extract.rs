@@ -383,7 +383,7 @@ pub fn wants_json(parts: &Parts) -> bool {
 pub(crate) fn not_authenticated(parts: &Parts, state: &StateInner) -> Response {
     let config = &state.config;
     let facts = crate::facts::read(parts, config);
-    let request = crate::web::page_request(parts);
+    let request = crate::facts::page_request(parts);
     let handler = state.error_handler.as_deref();
     let refusal = Refusal::NotAuthenticated;
     let lang = pow_core::messages::request_language(&facts, config.messages());

@@ -6,19 +6,29 @@ use std::net::{IpAddr, SocketAddr};
 use axum::extract::ConnectInfo;
 use axum::http::header::HeaderMap;
 use axum::http::request::Parts;
-use axum::http::Uri;
+use axum::http::{Method, Uri};
+use pow_core::framework::page::PageRequest;
 use pow_core::framework::request::{self as engine, read_facts, FactHeader, RequestHead};
 use pow_core::request::RequestFacts;
 use pow_core::PowConfig;
 
-/// An axum request as the engine reads its facts.
+/// An axum request as the engine reads it.
 struct Head<'a> {
+    method: &'a Method,
     headers: &'a HeaderMap,
     uri: &'a Uri,
     peer: Option<IpAddr>,
 }
 
 impl RequestHead for Head<'_> {
+    fn method(&self) -> &str {
+        self.method.as_str()
+    }
+
+    fn path_and_query(&self) -> &str {
+        (self.uri.path_and_query()).map_or_else(|| self.uri.path(), |pq| pq.as_str())
+    }
+
     fn peer(&self) -> Option<IpAddr> {
         self.peer
     }
@@ -55,6 +65,7 @@ pub(crate) fn read(parts: &Parts, config: &PowConfig) -> RequestFacts {
         .get::<ConnectInfo<SocketAddr>>()
         .map(|ConnectInfo(addr)| addr.ip());
     let head = Head {
+        method: &parts.method,
         headers: &parts.headers,
         uri: &parts.uri,
         peer,
@@ -63,8 +74,9 @@ pub(crate) fn read(parts: &Parts, config: &PowConfig) -> RequestFacts {
 }
 
 /// The request's origin (the engine's [`origin`](engine::origin)).
-pub(crate) fn origin(headers: &HeaderMap, uri: &Uri) -> String {
+pub(crate) fn origin(method: &Method, headers: &HeaderMap, uri: &Uri) -> String {
     let head = Head {
+        method,
         headers,
         uri,
         peer: None,
@@ -72,14 +84,15 @@ pub(crate) fn origin(headers: &HeaderMap, uri: &Uri) -> String {
     engine::origin(&head)
 }
 
-/// The host (and port) the request was sent to, as its origin says.
-pub(crate) fn host(parts: &Parts) -> String {
+/// What the engine's page runner reads of the request `parts`.
+pub(crate) fn page_request(parts: &Parts) -> PageRequest {
     let head = Head {
+        method: &parts.method,
         headers: &parts.headers,
         uri: &parts.uri,
         peer: None,
     };
-    engine::host(&head)
+    PageRequest::read(&head)
 }
 
 #[cfg(test)]
@@ -150,11 +163,12 @@ mod tests {
             map
         };
         assert_eq!(
-            origin(&headers(&[("host", "a.example")]), &uri),
+            origin(&Method::GET, &headers(&[("host", "a.example")]), &uri),
             "http://a.example"
         );
         assert_eq!(
             origin(
+                &Method::GET,
                 &headers(&[
                     ("host", "a.example"),
                     ("x-forwarded-proto", "https"),
@@ -166,6 +180,7 @@ mod tests {
         );
         assert_eq!(
             origin(
+                &Method::GET,
                 &headers(&[
                     ("host", "a.example"),
                     ("forwarded", "for=1.2.3.4;proto=https;host=\"c.example\"")

@@ -90,7 +90,7 @@ fn refusal_answer(parts: &Parts, rule: &StepUp) -> Option<Response> {
         let lang = pow_core::messages::request_language(&facts, config.messages());
         // A bearer token's client is answered JSON whatever it accepts, as on actix-web.
         let json = wants_json(parts) || state.bearer.is_some();
-        (crate::web::page_request(parts), lang, json)
+        (crate::facts::page_request(parts), lang, json)
     })
     .map(crate::api::response)
 }

@@ -33,7 +33,7 @@ use axum::routing::{get, MethodFilter, MethodRouter};
 use axum::RequestExt as _;
 use axum::Router;
 use futures_util::future::BoxFuture;
-use pow_core::framework::page::{self as runner, PageAction, PageEnd, PageRequest};
+use pow_core::framework::page::{self as runner, PageAction, PageEnd};
 use pow_core::pages::routes::{self, PageRoute, PathParams, QueryParams, Verb};
 use pow_core::pages::{core, Answer, FormData, HttpAnswer, Page, MAX_FORM_BYTES, PAGE_HEADERS};
 use pow_core::pipeline::{ActionId, Client, Requirements, Step};
@@ -385,7 +385,7 @@ impl Action {
 
     async fn run_traced(self, pow: Pow, parts: &Parts, act: Act) -> HttpAnswer {
         let config = pow.config.clone();
-        let request = page_request(parts);
+        let request = crate::facts::page_request(parts);
         let lang = pow_core::messages::request_language(&pow, config.messages());
         let current = pow.current.clone();
         let (step, checks) = request.start(&config, self.0, &pow.cookie, current.as_ref(), lang);
@@ -426,25 +426,6 @@ impl Action {
                 &err,
             )
         })
-    }
-}
-
-/// What the engine's page runner reads of the request of `parts`.
-pub(crate) fn page_request(parts: &Parts) -> PageRequest {
-    let header = |name: &str| header_str(parts, name).map(str::to_owned);
-    PageRequest {
-        get: parts.method == Method::GET,
-        head: parts.method == Method::HEAD,
-        path_and_query: parts
-            .uri
-            .path_and_query()
-            .map_or_else(|| parts.uri.path().to_owned(), |pq| pq.as_str().to_owned()),
-        host: crate::facts::host(parts),
-        referer: header(header::REFERER.as_str()),
-        accept: header(header::ACCEPT.as_str()),
-        content_type: header(header::CONTENT_TYPE.as_str()),
-        csrf_header: header("x-csrf-token"),
-        captcha_header: header(pow_core::captcha::CAPTCHA_HEADER),
     }
 }
 
@@ -512,7 +493,7 @@ fn error_answer(pow: &Pow, parts: &Parts, err: &PowError) -> Response {
     crate::api::response(runner::error_answer(
         &pow.config,
         &lang,
-        &page_request(parts),
+        &crate::facts::page_request(parts),
         &pow.cookie,
         pow.current.as_ref(),
         err,

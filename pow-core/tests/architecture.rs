@@ -276,7 +276,10 @@ fn each_framework_crate_passes_on_the_engines_features() {
         .map(|(name, _)| name)
         .filter(|name| !["default", "sql"].contains(name))
         .collect();
-    assert!(features.contains(&"redis"), "read pow-core's features: {features:?}");
+    assert!(
+        features.contains(&"redis"),
+        "read pow-core's features: {features:?}"
+    );
     for krate in ["pow-actix", "pow-axum"] {
         let manifest = std::fs::read_to_string(root.join(krate).join("Cargo.toml")).unwrap();
         let own = manifest_entries(&manifest, "features");
@@ -309,8 +312,7 @@ fn example_apps_depend_on_their_framework_crate_alone() {
         };
         apps += 1;
         for section in ["dependencies", "dev-dependencies"] {
-            if (manifest_entries(&manifest, section).iter()).any(|(name, _)| *name == "pow-core")
-            {
+            if (manifest_entries(&manifest, section).iter()).any(|(name, _)| *name == "pow-core") {
                 naming_core.push(format!("{}: [{section}]", dir.display()));
             }
         }

@@ -49,10 +49,10 @@ use actix_web::http::StatusCode;
 use actix_web::{web, App, HttpResponse};
 use pow_actix::api::{self, ApiAuthMiddleware, ApiError, BrowserTransport, LinkTemplate};
 // The engine's options: the axum twin (`examples/api-axum`) serves the same ones.
+use pow_actix::api::ApiOptions;
 use pow_actix::session::{self, RequireAuthenticated};
 use pow_actix::users::diesel::DieselUsersContext;
 use pow_actix::{CurrentUser, PowConfig, PowConfigBuilder, PowError};
-use pow_actix::api::ApiOptions;
 use pow_ext_email_confirmation::EmailConfirmation;
 use pow_ext_reset_password::ResetPassword;
 

@@ -11,11 +11,11 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use futures_util::stream::{self, Stream};
-use pow_axum::{CurrentUser, MaybeUser, Pow, PowLayer};
 use pow_axum::mailer::MemoryMailer;
 use pow_axum::pages::PAGE_HEADERS;
 use pow_axum::session::{csrf, flash, LiveSessions};
 use pow_axum::PowConfig;
+use pow_axum::{CurrentUser, MaybeUser, Pow, PowLayer};
 
 /// A comment line at this interval keeps proxies from closing an idle event stream, and
 /// lets the server notice a client that went away.

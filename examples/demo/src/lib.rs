@@ -733,7 +733,10 @@ pub fn render_page(
 }
 
 /// The home page's text: the flash, then who is signed in (their name, address and team).
-pub fn home_paragraphs(flash: pow_actix::session::flash::Flash, user: Option<&User>) -> Vec<String> {
+pub fn home_paragraphs(
+    flash: pow_actix::session::flash::Flash,
+    user: Option<&User>,
+) -> Vec<String> {
     let mut paragraphs: Vec<String> = flash.info.into_iter().chain(flash.error).collect();
     match user {
         Some(u) => {

@@ -3,7 +3,6 @@
 
 use std::net::IpAddr;
 
-use actix_web::http::{header, Method};
 use actix_web::{HttpMessage, HttpRequest};
 use ipnet::IpNet;
 
@@ -80,6 +79,16 @@ fn read_once(req: &HttpRequest) -> RequestFacts {
 struct Head<'a>(&'a HttpRequest);
 
 impl RequestHead for Head<'_> {
+    fn method(&self) -> &str {
+        self.0.method().as_str()
+    }
+
+    fn path_and_query(&self) -> &str {
+        let uri = self.0.uri();
+        uri.path_and_query()
+            .map_or_else(|| self.0.path(), |pq| pq.as_str())
+    }
+
     fn peer(&self) -> Option<IpAddr> {
         self.0.peer_addr().map(|addr| addr.ip())
     }
@@ -116,11 +125,6 @@ pub(crate) fn origin(req: &HttpRequest) -> String {
     engine::origin(&Head(req))
 }
 
-/// The host (and port) the request was sent to, as its origin says.
-pub(crate) fn host(req: &HttpRequest) -> String {
-    engine::host(&Head(req))
-}
-
 #[cfg(test)]
 thread_local! {
     /// How many times this thread read a request's facts.
@@ -143,26 +147,7 @@ pub fn client_ip(req: &HttpRequest, trusted_proxies: &[IpNet]) -> Option<IpAddr>
 
 /// What the engine's page runner reads of `req`.
 pub(crate) fn page_request(req: &HttpRequest) -> PageRequest {
-    let header = |name: &str| {
-        req.headers()
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned)
-    };
-    PageRequest {
-        get: req.method() == Method::GET,
-        head: req.method() == Method::HEAD,
-        path_and_query: req
-            .uri()
-            .path_and_query()
-            .map_or_else(|| req.path().to_owned(), |pq| pq.as_str().to_owned()),
-        host: host(req),
-        referer: header(header::REFERER.as_str()),
-        accept: header(header::ACCEPT.as_str()),
-        content_type: header(header::CONTENT_TYPE.as_str()),
-        csrf_header: header("x-csrf-token"),
-        captcha_header: header(crate::captcha::CAPTCHA_HEADER),
-    }
+    PageRequest::read(&Head(req))
 }
 
 /// The routes backend's context for `req` on `config`'s mount point.

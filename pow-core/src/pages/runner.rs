@@ -34,6 +34,7 @@ use crate::pipeline::{
     self, ActionHost, ActionId, ActionRequest, Before, Format, Halt, PostedForm, Refusal,
     Requirements, Step, Stop,
 };
+use crate::request::head::{host, FactHeader, RequestHead};
 use crate::session::{flash, CookieSession, CurrentSession};
 use crate::users::{Params, User};
 
@@ -182,6 +183,23 @@ pub struct PageRequest {
 }
 
 impl PageRequest {
+    /// What the page runner reads of the request `head`: every framework layer reads a
+    /// page request with this.
+    pub fn read(head: &dyn RequestHead) -> Self {
+        let header = |name| head.header(name).map(str::to_owned);
+        Self {
+            get: head.method() == "GET",
+            head: head.method() == "HEAD",
+            path_and_query: head.path_and_query().to_owned(),
+            host: host(head),
+            referer: header(FactHeader::Referer),
+            accept: header(FactHeader::Accept),
+            content_type: header(FactHeader::ContentType),
+            csrf_header: header(FactHeader::CsrfToken),
+            captcha_header: header(FactHeader::CaptchaResponse),
+        }
+    }
+
     /// A `GET` or `HEAD`: never asked for a CAPTCHA answer.
     pub fn safe(&self) -> bool {
         self.get || self.head
@@ -786,6 +804,73 @@ pub fn error_page_answer(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A request as a test writes it: a method, a path and headers by name.
+    struct Head(
+        &'static str,
+        &'static str,
+        Vec<(&'static str, &'static str)>,
+    );
+
+    impl RequestHead for Head {
+        fn method(&self) -> &str {
+            self.0
+        }
+        fn path_and_query(&self) -> &str {
+            self.1
+        }
+        fn peer(&self) -> Option<std::net::IpAddr> {
+            None
+        }
+        fn header_values(&self, header: FactHeader) -> Vec<&str> {
+            let named = self.2.iter().filter(|(name, _)| *name == header.name());
+            named.map(|(_, value)| *value).collect()
+        }
+        fn header(&self, header: FactHeader) -> Option<&str> {
+            self.header_values(header).first().copied()
+        }
+        fn scheme(&self) -> Option<&str> {
+            None
+        }
+        fn authority(&self) -> Option<&str> {
+            None
+        }
+    }
+
+    #[test]
+    fn a_page_request_is_read_from_the_head() {
+        let head = Head(
+            "POST",
+            "/session?x=1",
+            vec![
+                ("host", "example.com:8080"),
+                ("referer", "http://example.com:8080/session/new"),
+                ("accept", "text/html"),
+                ("content-type", "application/x-www-form-urlencoded"),
+                ("x-csrf-token", "t"),
+                ("x-captcha-response", "c"),
+            ],
+        );
+        let read = PageRequest::read(&head);
+        assert!(!read.get && !read.head && !read.safe());
+        assert_eq!(read.path_and_query, "/session?x=1");
+        assert_eq!(read.host, "example.com:8080");
+        assert_eq!(
+            read.referer.as_deref(),
+            Some("http://example.com:8080/session/new")
+        );
+        assert_eq!(read.accept.as_deref(), Some("text/html"));
+        assert_eq!(
+            read.content_type.as_deref(),
+            Some("application/x-www-form-urlencoded")
+        );
+        assert_eq!(read.csrf_header.as_deref(), Some("t"));
+        assert_eq!(read.captcha_header.as_deref(), Some("c"));
+        assert_eq!(read.back().as_deref(), Some("/session/new"));
+        let get = PageRequest::read(&Head("GET", "/a?b=1", vec![]));
+        assert_eq!(get.current_page(), Some("/a?b=1"));
+        assert!(PageRequest::read(&Head("HEAD", "/", vec![])).safe());
+    }
 
     #[test]
     fn a_request_path_is_taken_only_when_local() {

@@ -95,8 +95,9 @@ impl From<Vec<(String, String)>> for RequestCookies {
     }
 }
 
-/// A header the engine reads for a request's [facts](read_facts), by which a layer looks
-/// it up (its own header-name constants: no name is parsed per request).
+/// A header the engine reads of a request (for its [facts](read_facts), or for a page
+/// request's [`PageRequest::read`](crate::framework::page::PageRequest::read)), by which a
+/// layer looks it up (its own header-name constants: no name is parsed per request).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum FactHeader {
@@ -114,6 +115,16 @@ pub enum FactHeader {
     UserAgent,
     /// `Accept-Language`.
     AcceptLanguage,
+    /// `Referer`.
+    Referer,
+    /// `Accept`.
+    Accept,
+    /// `Content-Type`.
+    ContentType,
+    /// `X-CSRF-Token`: a form's token sent by a script.
+    CsrfToken,
+    /// `X-Captcha-Response` ([`CAPTCHA_HEADER`](crate::captcha::CAPTCHA_HEADER)).
+    CaptchaResponse,
 }
 
 impl FactHeader {
@@ -127,6 +138,11 @@ impl FactHeader {
             Self::Host => "host",
             Self::UserAgent => "user-agent",
             Self::AcceptLanguage => "accept-language",
+            Self::Referer => "referer",
+            Self::Accept => "accept",
+            Self::ContentType => "content-type",
+            Self::CsrfToken => "x-csrf-token",
+            Self::CaptchaResponse => crate::captcha::CAPTCHA_HEADER,
         }
     }
 }
@@ -152,6 +168,9 @@ impl FactHeader {
 ///     pub const HOST: HeaderName = HeaderName("host");
 ///     pub const USER_AGENT: HeaderName = HeaderName("user-agent");
 ///     pub const ACCEPT_LANGUAGE: HeaderName = HeaderName("accept-language");
+///     pub const REFERER: HeaderName = HeaderName("referer");
+///     pub const ACCEPT: HeaderName = HeaderName("accept");
+///     pub const CONTENT_TYPE: HeaderName = HeaderName("content-type");
 /// }
 ///
 /// let name = pow_core::fact_header_name!(FactHeader::XForwardedFor, header);
@@ -167,6 +186,9 @@ macro_rules! fact_header_name {
             names::HeaderName::from_static("x-forwarded-proto");
         const X_FORWARDED_HOST: names::HeaderName =
             names::HeaderName::from_static("x-forwarded-host");
+        const X_CSRF_TOKEN: names::HeaderName = names::HeaderName::from_static("x-csrf-token");
+        const X_CAPTCHA_RESPONSE: names::HeaderName =
+            names::HeaderName::from_static($crate::captcha::CAPTCHA_HEADER);
         match $header {
             $crate::framework::request::FactHeader::Forwarded => names::FORWARDED,
             $crate::framework::request::FactHeader::XForwardedFor => X_FORWARDED_FOR,
@@ -175,15 +197,27 @@ macro_rules! fact_header_name {
             $crate::framework::request::FactHeader::Host => names::HOST,
             $crate::framework::request::FactHeader::UserAgent => names::USER_AGENT,
             $crate::framework::request::FactHeader::AcceptLanguage => names::ACCEPT_LANGUAGE,
+            $crate::framework::request::FactHeader::Referer => names::REFERER,
+            $crate::framework::request::FactHeader::Accept => names::ACCEPT,
+            $crate::framework::request::FactHeader::ContentType => names::CONTENT_TYPE,
+            $crate::framework::request::FactHeader::CsrfToken => X_CSRF_TOKEN,
+            $crate::framework::request::FactHeader::CaptchaResponse => X_CAPTCHA_RESPONSE,
             other => names::HeaderName::from_static(other.name()),
         }
     }};
 }
 
-/// What a framework layer reads of a request for its [facts](read_facts): the peer's
-/// address, the URI's scheme and authority, and the headers (values that are not
-/// visible ASCII are passed over).
+/// What a framework layer reads of a request for its [facts](read_facts) and for the page
+/// runner ([`PageRequest::read`](crate::framework::page::PageRequest::read)): the method,
+/// the path, the peer's address, the URI's scheme and authority, and the headers (values
+/// that are not visible ASCII are passed over).
 pub trait RequestHead {
+    /// The request's method (`GET`), as sent.
+    fn method(&self) -> &str;
+
+    /// The request's path and query (`/session/new?request_path=%2F`), as sent.
+    fn path_and_query(&self) -> &str;
+
     /// The address of the connection's peer (a proxy, or the client).
     fn peer(&self) -> Option<IpAddr>;
 
@@ -213,6 +247,12 @@ pub trait RequestHead {
 /// struct Head(Vec<(&'static str, &'static str)>);
 ///
 /// impl RequestHead for Head {
+///     fn method(&self) -> &str {
+///         "GET"
+///     }
+///     fn path_and_query(&self) -> &str {
+///         "/"
+///     }
 ///     fn peer(&self) -> Option<std::net::IpAddr> {
 ///         "10.0.0.2".parse().ok()
 ///     }
