@@ -57,20 +57,23 @@ impl RequestHead for Head<'_> {
     }
 }
 
+impl<'a> Head<'a> {
+    /// The head of the request `parts`, with its peer's address where axum gives it.
+    fn of(parts: &'a Parts) -> Self {
+        let peer = (parts.extensions.get::<ConnectInfo<SocketAddr>>()).map(|info| info.0.ip());
+        Self {
+            method: &parts.method,
+            headers: &parts.headers,
+            uri: &parts.uri,
+            peer,
+        }
+    }
+}
+
 /// The facts of the request `parts` (the engine's [`read_facts`]), with `config`'s
 /// trusted proxies; the session is the caller's to add.
 pub(crate) fn read(parts: &Parts, config: &PowConfig) -> RequestFacts {
-    let peer = parts
-        .extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(addr)| addr.ip());
-    let head = Head {
-        method: &parts.method,
-        headers: &parts.headers,
-        uri: &parts.uri,
-        peer,
-    };
-    read_facts(&head, &config.rate_limits().trusted_proxies)
+    read_facts(&Head::of(parts), &config.rate_limits().trusted_proxies)
 }
 
 /// The request's origin (the engine's [`origin`](engine::origin)).
@@ -86,13 +89,7 @@ pub(crate) fn origin(method: &Method, headers: &HeaderMap, uri: &Uri) -> String 
 
 /// What the engine's page runner reads of the request `parts`.
 pub(crate) fn page_request(parts: &Parts) -> PageRequest {
-    let head = Head {
-        method: &parts.method,
-        headers: &parts.headers,
-        uri: &parts.uri,
-        peer: None,
-    };
-    PageRequest::read(&head)
+    PageRequest::read(&Head::of(parts))
 }
 
 #[cfg(test)]
